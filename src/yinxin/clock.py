@@ -1,0 +1,34 @@
+"""One clock for the whole platform, so tests can move time (expiry, deadlines, 24 h rules)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+class SystemClock:
+    """Wall-clock UTC, truncated to whole seconds (certificates and CRLs carry seconds)."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class FrozenClock:
+    """A clock that only moves when told; used by tests and by ``--at`` style tooling."""
+
+    def __init__(self, at: dt.datetime | None = None):
+        self._at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+
+    def now(self) -> dt.datetime:
+        return self._at
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self._at = self._at + dt.timedelta(**delta)
+        return self._at
+
+    def set(self, at: dt.datetime) -> None:
+        self._at = at.replace(microsecond=0)

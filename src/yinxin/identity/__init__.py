@@ -1,0 +1,149 @@
+"""Identity data validated on entry (pure functions, no storage).
+
+Each validator returns the normalised value or raises ``ValidationError`` naming the field, so
+a bad ID number is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from yinxin.errors import ValidationError
+
+# --- GB 11643: citizen identity number -------------------------------------------------------
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_card_check_char(first17: str) -> str:
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def validate_id_card(value: str, field: str = "id_number", today: dt.date | None = None) -> str:
+    v = (value or "").strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", v):
+        raise ValidationError(
+            "the ID card number must be 17 digits followed by a digit or X", field=field
+        )
+    if v[0] not in "12345678":
+        raise ValidationError("the ID card number has an unknown region code", field=field)
+    try:
+        born = dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        raise ValidationError(
+            "the ID card number's date of birth is not a real date", field=field
+        ) from None
+    if born > (today or dt.date.today()) or born.year < 1880:
+        raise ValidationError("the ID card number's date of birth is out of range", field=field)
+    if id_card_check_char(v[:17]) != v[17]:
+        raise ValidationError("the ID card number's check digit is wrong (GB 11643)", field=field)
+    return v
+
+
+# --- GB 32100: unified social credit code ----------------------------------------------------
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def org_code_check_char(first8: str) -> str:
+    """GB 11714 organization code check character (positions 9–17 of a USCC)."""
+
+    def val(c: str) -> int:
+        return int(c) if c.isdigit() else ord(c) - ord("A") + 10
+
+    c = 11 - sum(val(ch) * w for ch, w in zip(first8, _ORG_WEIGHTS, strict=True)) % 11
+    return {10: "X", 11: "0"}.get(c, str(c))
+
+
+def validate_uscc(value: str, field: str = "uscc") -> str:
+    v = (value or "").strip().upper()
+    if len(v) != 18 or any(c not in USCC_CHARSET for c in v):
+        raise ValidationError(
+            "the unified social credit code must be 18 characters from 0-9 and A-Y "
+            "(without I, O, S, V, Z)",
+            field=field,
+        )
+    if v[0] not in "123456789ANY":
+        raise ValidationError(
+            "the unified social credit code has an unknown registration authority", field=field
+        )
+    if not v[2:8].isdigit():
+        raise ValidationError(
+            "the unified social credit code's region code must be digits", field=field
+        )
+    if uscc_check_char(v[:17]) != v[17]:
+        raise ValidationError(
+            "the unified social credit code's check character is wrong (GB 32100)", field=field
+        )
+    return v
+
+
+# --- phone numbers ----------------------------------------------------------------------------
+def validate_mobile(value: str, field: str = "phone") -> str:
+    """A mainland China mobile number (the registered phone one-time codes go to)."""
+    v = re.sub(r"[\s-]", "", value or "")
+    if v.startswith("+86"):
+        v = v[3:]
+    elif v.startswith("0086"):
+        v = v[4:]
+    if not re.fullmatch(r"1[3-9]\d{9}", v):
+        raise ValidationError(
+            "the mobile number must be 11 digits starting 13–19 (optionally +86)", field=field
+        )
+    return v
+
+
+def validate_phone(value: str, field: str = "contact_phone") -> str:
+    """A mobile number or a landline with area code, e.g. 0591-87760022."""
+    v = re.sub(r"\s", "", value or "")
+    if re.fullmatch(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?", v):
+        return v
+    return validate_mobile(v, field=field)
+
+
+# --- other documents ---------------------------------------------------------------------------
+ID_TYPES = {
+    "id_card": "居民身份证",
+    "passport": "护照",
+    "hk_macao_permit": "港澳居民来往内地通行证",
+    "taiwan_permit": "台湾居民来往大陆通行证",
+    "foreign_permanent_residence": "外国人永久居留身份证",
+}
+
+
+def validate_id_document(id_type: str, number: str, field: str = "id_number") -> str:
+    if id_type not in ID_TYPES:
+        raise ValidationError(
+            f"unknown ID type {id_type!r}; choose one of {', '.join(ID_TYPES)}", field="id_type"
+        )
+    if id_type in ("id_card", "foreign_permanent_residence") and len((number or "").strip()) == 18:
+        if id_type == "id_card":
+            return validate_id_card(number, field)
+    v = (number or "").strip().upper()
+    patterns = {
+        "passport": r"[A-Z0-9]{5,17}",
+        "hk_macao_permit": r"[HM]\d{8,10}",
+        "taiwan_permit": r"\d{8}(\d{2})?",
+        "foreign_permanent_residence": r"[A-Z]{3}\d{12}|9\d{16}[\dX]",
+    }
+    if id_type == "id_card" or not re.fullmatch(patterns[id_type], v):
+        raise ValidationError(f"the {ID_TYPES[id_type]} number is malformed", field=field)
+    return v
+
+
+def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
+    v = (value or "").strip()
+    if not v:
+        raise ValidationError("must not be empty", field=field)
+    if len(v) > max_len or any(ord(c) < 32 for c in v):
+        raise ValidationError(
+            f"must be at most {max_len} printable characters", field=field
+        )
+    return v

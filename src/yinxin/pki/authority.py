@@ -1,0 +1,172 @@
+"""Builds and signs certificates from a profile, a subject and a public key.
+
+The authority never decides who gets what; the registry hands it everything. Serial numbers are
+128 random bits (top bit cleared so the DER INTEGER stays positive and ≤ 16 octets).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from yinxin.errors import ValidationError
+from yinxin.pki.finish import finish_certificate
+from yinxin.pki.keys import KeyHandle
+from yinxin.pki.profiles import Profile
+
+
+@dataclass(frozen=True)
+class StatusUrls:
+    """Where relying parties fetch an issuer's CRL, OCSP and certificate (written into certs)."""
+
+    crl: str
+    ca_issuers: str
+    ocsp: str | None = None
+
+
+@dataclass(frozen=True)
+class Issuer:
+    certificate: x509.Certificate
+    key: KeyHandle
+    urls: StatusUrls
+
+
+def new_serial() -> int:
+    """128 unpredictable bits from the OS CSPRNG; never 0."""
+    while True:
+        n = int.from_bytes(os.urandom(16), "big") >> 1
+        if n:
+            return n
+
+
+def base_name(common_name: str, *, organization: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _key_usage(profile: Profile) -> x509.KeyUsage:
+    ku = profile.key_usage
+    return x509.KeyUsage(
+        digital_signature="digital_signature" in ku,
+        content_commitment="content_commitment" in ku,
+        key_encipherment="key_encipherment" in ku,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign="key_cert_sign" in ku,
+        crl_sign="crl_sign" in ku,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def build_certificate(
+    *,
+    profile: Profile,
+    subject: x509.Name,
+    public_key: PublicKeyTypes,
+    issuer: Issuer | None,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    serial: int | None = None,
+    self_key: KeyHandle | None = None,
+    dns_names: list[str] | None = None,
+) -> x509.Certificate:
+    """Sign a certificate. ``issuer=None`` means self-signed with ``self_key`` (the root)."""
+    if not_after <= not_before:
+        raise ValidationError("not_after must be later than not_before", field="not_after")
+    if issuer is not None:
+        # a certificate must not outlive its issuer
+        not_after = min(not_after, issuer.certificate.not_valid_after_utc)
+    issuer_name = issuer.certificate.subject if issuer else subject
+    signing_key = issuer.key if issuer else self_key
+    if signing_key is None:
+        raise ValueError("a self-signed certificate needs self_key")
+    issuer_public = issuer.certificate.public_key() if issuer else public_key
+
+    ku = _key_usage(profile)
+    if isinstance(public_key, rsa.RSAPublicKey) and profile.name == "device-tls":
+        ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(serial or new_serial())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.BasicConstraints(ca=profile.is_ca, path_length=profile.path_length),
+            critical=True,
+        )
+        .add_extension(ku, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    if issuer is not None:
+        b = b.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False
+        )
+    if profile.extended_key_usage:
+        b = b.add_extension(
+            x509.ExtendedKeyUsage(list(profile.extended_key_usage)),
+            critical=profile.eku_critical,
+        )
+    if profile.ocsp_nocheck:
+        b = b.add_extension(x509.OCSPNoCheck(), critical=False)
+    if dns_names:
+        b = b.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(d) for d in dns_names]), critical=False
+        )
+    if issuer is not None:
+        # Every certificate from an issuer says where to find the issuer and the status.
+        b = b.add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(issuer.urls.crl)],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
+            critical=False,
+        )
+        access = [
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(issuer.urls.ca_issuers),
+            )
+        ]
+        if issuer.urls.ocsp and profile.status_pointers:
+            access.insert(
+                0,
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(issuer.urls.ocsp),
+                ),
+            )
+        b = b.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+    return finish_certificate(b, signing_key)
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()

@@ -1,0 +1,1 @@
+"""The registration desk: subscribers, applications, the certificate lifecycle and fees."""

@@ -1,0 +1,564 @@
+"""Applications, review, issuance and the whole certificate lifecycle.
+
+Every verb checks the table of allowed moves (``lifecycle.MOVES``) and all its inputs before it
+writes anything; the change, any successor certificate, the status revision that tells CRL and
+OCSP publishers to refresh, and the audit event are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.x509.oid import NameOID
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from yinxin import audit
+from yinxin.clock import Clock
+from yinxin.errors import Forbidden, IllegalTransition, NotFound, ValidationError
+from yinxin.pki.algorithms import algorithm_of, get_algorithm
+from yinxin.pki.authority import build_certificate, new_serial
+from yinxin.pki.pinkeys import check_pin, seal_private_key
+from yinxin.pki.profiles import get_profile
+from yinxin.registry import lifecycle
+from yinxin.registry.ca import CertificateAuthority
+from yinxin.registry.fees import check_years, get_plan, yuan
+from yinxin.registry.lifecycle import ACTIVE, EXPIRED, ON_HOLD, REVOCATION_REASONS, REVOKED
+from yinxin.registry.subscribers import Subscribers
+from yinxin.store.db import Database
+from yinxin.store.models import (
+    Application,
+    Certificate,
+    Payment,
+    PlatformKey,
+    StatusRevision,
+    Subscriber,
+)
+
+YEAR = dt.timedelta(days=365)
+MAX_CSR = 64 * 1024
+
+
+def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
+    """Parse PEM or DER and check proof of possession; the CSR's subject is not trusted."""
+    raw = data.encode() if isinstance(data, str) else data
+    if not raw or len(raw) > MAX_CSR:
+        raise ValidationError("the CSR is empty or larger than 64 KiB", field="csr")
+    try:
+        csr = (x509.load_pem_x509_csr(raw) if raw.lstrip().startswith(b"-----")
+               else x509.load_der_x509_csr(raw))
+        valid = csr.is_signature_valid
+    except (ValueError, TypeError):
+        raise ValidationError("the CSR is not a well-formed PKCS#10 request", field="csr") from None
+    if not valid:
+        raise ValidationError("the CSR's signature does not verify (no proof of possession)",
+                              field="csr")
+    algorithm_of(csr.public_key())
+    return csr
+
+
+def pub_der(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
+    """The certificate subject follows the subscriber kind (001 §一.4)."""
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
+    if sub.kind == "person":
+        # A stable pseudonymous identifier tells two people of the same name apart without
+        # publishing the ID number in every certificate.
+        pid = hashlib.sha256(f"{sub.id_type}:{sub.id_number}".encode()).hexdigest()[:20].upper()
+        attrs += [x509.NameAttribute(NameOID.COMMON_NAME, sub.name),
+                  x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PID-{pid}")]
+    elif sub.kind == "organization":
+        attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, sub.name),
+                  x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{sub.uscc}"),
+                  x509.NameAttribute(NameOID.COMMON_NAME, sub.name)]
+    else:
+        if org is not None:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org.name))
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, sub.device_name or sub.name))
+    return x509.Name(attrs)
+
+
+def cert_dict(c: Certificate) -> dict:
+    return {
+        "serial": c.serial_hex, "subscriber_id": c.subscriber_id, "profile": c.profile,
+        "subject": c.subject, "status": c.status, "hold_kind": c.hold_kind,
+        "not_before": c.not_before.isoformat(), "not_after": c.not_after.isoformat(),
+        "paid_until": c.paid_until.isoformat() if c.paid_until else None, "plan": c.plan,
+        "key": "platform" if c.platform_key_id else "subscriber",
+        "predecessor_id": c.predecessor_id,
+        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+        "revocation_reason": c.revocation_reason,
+        "revocation_requested_at": (c.revocation_requested_at.isoformat()
+                                    if c.revocation_requested_at else None),
+        "pem": x509.load_der_x509_certificate(c.der).public_bytes(
+            serialization.Encoding.PEM).decode(),
+    }
+
+
+def app_dict(a: Application) -> dict:
+    return {"id": a.id, "subscriber_id": a.subscriber_id, "profile": a.profile,
+            "purpose": a.purpose, "key_mode": a.key_mode, "plan": a.plan, "state": a.state,
+            "acceptance_point": a.acceptance_point, "submitted_at": a.submitted_at.isoformat(),
+            "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+            "officer": a.officer, "reason": a.reason, "certificate_id": a.certificate_id,
+            "dns_names": json.loads(a.dns_names) if a.dns_names else []}
+
+
+class Certificates:
+    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority):
+        self.db, self.clock, self.ca = db, clock, ca
+        # Called after a status change commits (in-process publishers refresh at once).
+        self.on_status_change: list[Callable[[str], None]] = []
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _cert_row(self, s: Session, serial: str, lock: bool = False) -> Certificate:
+        serial = (serial or "").strip().lower().removeprefix("0x").lstrip("0")
+        q = select(Certificate).where(Certificate.serial_hex == serial)
+        if lock:
+            q = q.with_for_update()
+        row = s.execute(q).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no certificate with serial {serial or '(empty)'}", field="serial")
+        return row
+
+    def _new_key(self, s: Session, sub: Subscriber, *, csr: bytes | str | None, pin: str | None,
+                 algorithm: str) -> tuple[PublicKeyTypes, bytes | None, PlatformKey | None]:
+        if (csr is None) == (pin is None):
+            raise ValidationError("give either a CSR (you hold the key) or a PIN (the platform "
+                                  "holds the key, sealed under that PIN)", field="csr")
+        if csr is not None:
+            req = parse_csr(csr)
+            pk = req.public_key()
+            taken = s.execute(select(Certificate.subscriber_id).where(
+                Certificate.status != REVOKED)).all()  # cheap at desk scale
+            _ = taken
+            return pk, req.public_bytes(serialization.Encoding.DER), None
+        check_pin(pin)
+        alg = get_algorithm(algorithm)
+        key = alg.generate()
+        label = f"sub-{sub.id}-{os.urandom(6).hex()}"
+        row = PlatformKey(subscriber_id=sub.id, label=label, algorithm=alg.name,
+                          public_key_der=pub_der(key.public_key()),
+                          sealed_key=seal_private_key(key, pin, label), failed_attempts=0,
+                          locked=False, created_at=self.clock.now())
+        s.add(row)
+        s.flush()
+        return key.public_key(), None, row
+
+    def _bump(self, s: Session, role: str = "issuing") -> None:
+        s.execute(update(StatusRevision).where(StatusRevision.issuer_role == role)
+                  .values(revision=StatusRevision.revision + 1))
+
+    def _issue(self, s: Session, *, sub: Subscriber, profile_name: str,
+               public_key: PublicKeyTypes, not_before: dt.datetime, not_after: dt.datetime,
+               plan: str, paid_until: dt.datetime | None, platform_key_id: int | None,
+               predecessor_id: int | None, application_id: int | None,
+               dns_names: list[str] | None) -> Certificate:
+        issuer = self.ca.issuer("issuing")
+        org = s.get(Subscriber, sub.organization_id) if sub.organization_id else None
+        while True:  # a collision of 127 random bits will not happen, but never reuse a serial
+            serial = new_serial()
+            hexs = format(serial, "x")
+            if not s.execute(select(Certificate.id).where(Certificate.serial_hex == hexs)).first():
+                break
+        cert = build_certificate(profile=get_profile(profile_name), subject=subject_for(sub, org),
+                                 public_key=public_key, issuer=issuer, not_before=not_before,
+                                 not_after=not_after, serial=serial, dns_names=dns_names)
+        row = Certificate(serial_hex=hexs, issuer_role="issuing", subscriber_id=sub.id,
+                          application_id=application_id, profile=profile_name,
+                          subject=cert.subject.rfc4514_string(),
+                          not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+                          status=ACTIVE, der=cert.public_bytes(serialization.Encoding.DER),
+                          platform_key_id=platform_key_id, predecessor_id=predecessor_id,
+                          plan=plan, paid_until=paid_until, status_version=1,
+                          created_at=self.clock.now())
+        s.add(row)
+        s.flush()
+        return row
+
+    def _notify(self, serial: str) -> None:
+        for cb in self.on_status_change:
+            cb(serial)
+
+    # --- application, payment, review ------------------------------------------------------------
+    def apply(self, *, subscriber_id: int, profile: str, csr: bytes | str | None = None,
+              pin: str | None = None, plan: str = "standard", years: int = 1,
+              acceptance_point: str = "总部受理点", dns_names: list[str] | None = None,
+              algorithm: str = "ec-p256", actor: str = "applicant") -> dict:
+        prof = get_profile(profile)
+        get_plan(plan)
+        check_years(years)
+        for d in dns_names or []:
+            if not d or len(d) > 253 or not all(p and len(p) < 64 for p in d.split(".")):
+                raise ValidationError(f"{d!r} is not a DNS name", field="dns_names")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            sub = Subscribers.get_row(s, subscriber_id)
+            if sub.kind not in prof.subscriber_kinds:
+                raise ValidationError(f"profile {profile} is not for {sub.kind} subscribers",
+                                      field="profile")
+            if dns_names and profile != "device-tls":
+                raise ValidationError("DNS names are only for device certificates",
+                                      field="dns_names")
+            if not Subscribers.has_accepted(s, subscriber_id):
+                raise Forbidden("the subscriber has not accepted the current subscriber "
+                                "agreement (001 §五.2)", field="agreement",
+                                code="agreement_required")
+            pk, csr_der, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
+            app = Application(subscriber_id=sub.id, purpose="new", profile=profile,
+                              key_mode="csr" if csr is not None else "platform", csr_der=csr_der,
+                              public_key_der=pub_der(pk),
+                              platform_key_id=pkey.id if pkey else None, plan=plan,
+                              dns_names=json.dumps(dns_names) if dns_names else None,
+                              acceptance_point=acceptance_point, state="pending",
+                              submitted_at=now)
+            s.add(app)
+            s.flush()
+            audit.record(s, at=now, actor=actor, action="application.submitted",
+                         subject_type="application", subject_id=app.id,
+                         data={"subscriber_id": sub.id, "profile": profile, "plan": plan,
+                               "years": years, "key_mode": app.key_mode})
+            out = app_dict(app)
+            out["years"] = years
+            return out
+
+    def pay(self, *, application_id: int | None = None, serial: str | None = None,
+            years: int = 1, reference: str | None = None, actor: str = "cashier") -> dict:
+        """Record a payment: the first fee for an application, or a renewal for a certificate."""
+        check_years(years)
+        if (application_id is None) == (serial is None):
+            raise ValidationError("pay for either an application or a certificate serial",
+                                  field="application_id")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            if application_id is not None:
+                app = s.get(Application, application_id)
+                if app is None:
+                    raise NotFound(f"no application {application_id}", field="application_id")
+                if app.state != "pending":
+                    raise IllegalTransition(f"application {application_id} is {app.state}",
+                                            field="application_id")
+                plan = get_plan(app.plan)
+                pay = Payment(subscriber_id=app.subscriber_id, application_id=app.id,
+                              plan=plan.code, kind="new", years=years,
+                              amount_fen=plan.first_amount(years), reference=reference,
+                              paid_at=now)
+            else:
+                cert = self._cert_row(s, serial, lock=True)
+                if cert.status in (REVOKED, EXPIRED):
+                    raise IllegalTransition(f"certificate {cert.serial_hex} is {cert.status}; "
+                                            "apply for a new one", field="serial")
+                plan = get_plan(cert.plan)
+                pay = Payment(subscriber_id=cert.subscriber_id, certificate_id=cert.id,
+                              plan=plan.code, kind="renewal", years=years,
+                              amount_fen=plan.renewal_amount(years), reference=reference,
+                              paid_at=now, consumed_at=now)
+                # service is paid further ahead; renewal may then extend validity to it
+                base = max(cert.paid_until or now, now)
+                cert.paid_until = base + years * YEAR
+            s.add(pay)
+            s.flush()
+            audit.record(s, at=now, actor=actor, action=f"payment.{pay.kind}",
+                         subject_type="payment", subject_id=pay.id,
+                         data={"amount_yuan": yuan(pay.amount_fen), "plan": pay.plan,
+                               "years": years, "application_id": application_id,
+                               "serial": serial, "reference": reference})
+            return {"id": pay.id, "kind": pay.kind, "plan": pay.plan, "years": years,
+                    "amount_fen": pay.amount_fen, "amount_yuan": yuan(pay.amount_fen),
+                    "paid_at": now.isoformat()}
+
+    def approve(self, application_id: int, *, officer: str, validity_years: int | None = None
+                ) -> dict:
+        officer = (officer or "").strip()
+        if not officer:
+            raise ValidationError("the RA officer must be named", field="officer")
+        self.ca.issuer("issuing")  # load the CA key first: a wrong passphrase writes nothing
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            app = s.get(Application, application_id)
+            if app is None:
+                raise NotFound(f"no application {application_id}", field="application_id")
+            if app.state != "pending":
+                raise IllegalTransition(f"application {application_id} is already {app.state}",
+                                        field="application_id")
+            pay = s.execute(select(Payment).where(Payment.application_id == app.id,
+                                                  Payment.consumed_at.is_(None))).scalars().first()
+            if pay is None:
+                raise Forbidden(f"the fee for application {application_id} has not been "
+                                "received", field="payment", code="unpaid")
+            years = check_years(validity_years or pay.years)
+            sub = Subscribers.get_row(s, app.subscriber_id)
+            pk = serialization.load_der_public_key(app.public_key_der)
+            cert = self._issue(s, sub=sub, profile_name=app.profile, public_key=pk,
+                               not_before=now, not_after=now + years * YEAR, plan=app.plan,
+                               paid_until=now + pay.years * YEAR,
+                               platform_key_id=app.platform_key_id, predecessor_id=None,
+                               application_id=app.id,
+                               dns_names=json.loads(app.dns_names) if app.dns_names else None)
+            pay.consumed_at, pay.certificate_id = now, cert.id
+            app.state, app.decided_at, app.officer, app.certificate_id = (
+                "approved", now, officer, cert.id)
+            audit.record(s, at=now, actor=officer, action="application.approved",
+                         subject_type="application", subject_id=app.id,
+                         data={"serial": cert.serial_hex})
+            audit.record(s, at=now, actor=officer, action="certificate.issued",
+                         subject_type="certificate", subject_id=cert.serial_hex,
+                         data={"profile": cert.profile, "subject": cert.subject,
+                               "not_after": cert.not_after.isoformat(),
+                               "acceptance_point": app.acceptance_point})
+            return cert_dict(cert)
+
+    def reject(self, application_id: int, *, officer: str, reason: str) -> dict:
+        if not (reason or "").strip():
+            raise ValidationError("a rejection needs a reason", field="reason")
+        if not (officer or "").strip():
+            raise ValidationError("the RA officer must be named", field="officer")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            app = s.get(Application, application_id)
+            if app is None:
+                raise NotFound(f"no application {application_id}", field="application_id")
+            if app.state != "pending":
+                raise IllegalTransition(f"application {application_id} is already {app.state}",
+                                        field="application_id")
+            app.state, app.decided_at, app.officer, app.reason = "rejected", now, officer, reason
+            audit.record(s, at=now, actor=officer, action="application.rejected",
+                         subject_type="application", subject_id=app.id, data={"reason": reason})
+            return app_dict(app)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def _simple(self, verb: str, serial: str, actor: str, *, hold_kind: str | None = None,
+                data: dict | None = None, check: Callable[[Certificate], None] | None = None
+                ) -> dict:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            c = self._cert_row(s, serial, lock=True)
+            move = lifecycle.check_move(verb, c.status, c.hold_kind, c.serial_hex)
+            if check:
+                check(c)
+            before = c.status
+            c.status = move.to_state
+            if move.to_state == ON_HOLD:
+                c.hold_kind, c.held_at = hold_kind, now
+            elif move.to_state == ACTIVE:
+                c.hold_kind, c.held_at = None, None
+            c.status_version += 1
+            self._bump(s, c.issuer_role)
+            audit.record(s, at=now, actor=actor, action=f"certificate.{verb}",
+                         subject_type="certificate", subject_id=c.serial_hex,
+                         data={"from": before, "to": c.status, **(data or {})})
+            out = cert_dict(c)
+        self._notify(out["serial"])
+        return out
+
+    def freeze(self, serial: str, *, actor: str, note: str | None = None) -> dict:
+        return self._simple("freeze", serial, actor, hold_kind="frozen", data={"note": note})
+
+    def report_loss(self, serial: str, *, actor: str) -> dict:
+        return self._simple("report_loss", serial, actor, hold_kind="lost")
+
+    def restore(self, serial: str, *, actor: str) -> dict:
+        return self._simple("restore", serial, actor)
+
+    def unfreeze(self, serial: str, *, actor: str) -> dict:
+        now = self.clock.now()
+
+        def paid(c: Certificate) -> None:
+            if c.hold_kind == "unpaid" and (c.paid_until is None or c.paid_until <= now):
+                raise Forbidden(f"certificate {c.serial_hex} was stopped for unpaid fees; "
+                                "record the payment first", field="payment", code="unpaid")
+
+        return self._simple("unfreeze", serial, actor, check=paid)
+
+    def revoke(self, serial: str, *, reason: str, actor: str,
+               requested_at: dt.datetime | None = None) -> dict:
+        if reason not in REVOCATION_REASONS:
+            raise ValidationError(f"unknown revocation reason {reason!r}; choose one of "
+                                  f"{', '.join(REVOCATION_REASONS)}", field="reason")
+        now = self.clock.now()
+        req = requested_at or now
+        if req.tzinfo is None or req > now:
+            raise ValidationError("the request time must be a timezone-aware time not in the "
+                                  "future", field="requested_at")
+
+        def mark(c: Certificate) -> None:
+            c.revoked_at, c.revocation_reason = now, reason
+            c.revocation_requested_at, c.revocation_requested_by = req, actor
+            c.hold_kind = None
+
+        return self._simple("revoke", serial, actor, check=mark,
+                            data={"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0],
+                                  "requested_at": req.isoformat(), "effective_at": now.isoformat()})
+
+    def _successor(self, verb: str, serial: str, *, actor: str, csr=None, pin=None,
+                   algorithm: str = "ec-p256", new_key: bool, revoke_reason: str | None,
+                   subject_updates: dict | None = None) -> dict:
+        self.ca.issuer("issuing")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            old = self._cert_row(s, serial, lock=True)
+            move = lifecycle.check_move(verb, old.status, old.hold_kind, old.serial_hex)
+            sub = Subscribers.get_row(s, old.subscriber_id)
+            if subject_updates:
+                self._apply_updates(sub, subject_updates)
+                sub.updated_at = now
+            if verb == "renew":
+                if old.paid_until is None or old.paid_until <= old.not_after:
+                    raise Forbidden(f"renewing {old.serial_hex} needs a renewal payment first "
+                                    f"(paid until {old.paid_until:%Y-%m-%d})", field="payment",
+                                    code="unpaid")
+                not_after, paid_until = old.paid_until, old.paid_until
+            else:
+                not_after, paid_until = old.not_after, old.paid_until
+            if new_key:
+                pk, _, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
+                pkey_id = pkey.id if pkey else None
+            else:
+                cert = x509.load_der_x509_certificate(old.der)
+                pk, pkey_id = cert.public_key(), old.platform_key_id
+            dns = None
+            if old.profile == "device-tls":
+                try:
+                    ext = x509.load_der_x509_certificate(old.der).extensions.get_extension_for_class(
+                        x509.SubjectAlternativeName)
+                    dns = ext.value.get_values_for_type(x509.DNSName)
+                except x509.ExtensionNotFound:
+                    dns = None
+            new = self._issue(s, sub=sub, profile_name=old.profile, public_key=pk,
+                              not_before=now, not_after=not_after, plan=old.plan,
+                              paid_until=paid_until, platform_key_id=pkey_id,
+                              predecessor_id=old.id, application_id=old.application_id,
+                              dns_names=dns)
+            before = old.status
+            if move.to_state == REVOKED:
+                old.status, old.revoked_at = REVOKED, now
+                old.revocation_reason = revoke_reason
+                old.revocation_requested_at, old.revocation_requested_by = now, actor
+                old.hold_kind = None
+                old.status_version += 1
+                self._bump(s, old.issuer_role)
+            audit.record(s, at=now, actor=actor, action=f"certificate.{verb}",
+                         subject_type="certificate", subject_id=old.serial_hex,
+                         data={"from": before, "to": old.status, "successor": new.serial_hex,
+                               "reason": revoke_reason, "updates": subject_updates or None})
+            audit.record(s, at=now, actor=actor, action="certificate.issued",
+                         subject_type="certificate", subject_id=new.serial_hex,
+                         data={"profile": new.profile, "subject": new.subject,
+                               "predecessor": old.serial_hex, "via": verb})
+            out = {"previous": cert_dict(old), "certificate": cert_dict(new)}
+        self._notify(out["previous"]["serial"])
+        return out
+
+    @staticmethod
+    def _apply_updates(sub: Subscriber, updates: dict) -> None:
+        from yinxin.identity import validate_mobile, validate_name, validate_phone
+
+        allowed = {"person": {"name", "phone", "email"},
+                   "organization": {"name", "legal_representative", "contact_name",
+                                    "contact_phone"},
+                   "device": {"device_name"}}[sub.kind]
+        for k, v in updates.items():
+            if v is None:
+                continue
+            if k not in allowed:
+                raise ValidationError(f"{k} cannot be changed for a {sub.kind} subscriber",
+                                      field=k)
+            if k == "phone":
+                v = validate_mobile(v, k)
+            elif k == "contact_phone":
+                v = validate_phone(v, k)
+            elif k != "email":
+                v = validate_name(v, k)
+            setattr(sub, k, v)
+            if k == "device_name":
+                sub.name = v
+
+    def renew(self, serial: str, *, actor: str) -> dict:
+        return self._successor("renew", serial, actor=actor, new_key=False, revoke_reason=None)
+
+    def rekey(self, serial: str, *, actor: str, csr=None, pin=None,
+              algorithm: str = "ec-p256") -> dict:
+        return self._successor("rekey", serial, actor=actor, csr=csr, pin=pin,
+                               algorithm=algorithm, new_key=True, revoke_reason="superseded")
+
+    def change(self, serial: str, *, actor: str, updates: dict) -> dict:
+        if not any(v is not None for v in updates.values()):
+            raise ValidationError("nothing to change", field="updates")
+        return self._successor("change", serial, actor=actor, new_key=False,
+                               revoke_reason="subject_changed", subject_updates=updates)
+
+    def reissue(self, serial: str, *, actor: str, csr=None, pin=None,
+                algorithm: str = "ec-p256") -> dict:
+        with self.db.read() as s:
+            lost = self._cert_row(s, serial).hold_kind == "lost"
+        return self._successor("reissue", serial, actor=actor, csr=csr, pin=pin,
+                               algorithm=algorithm, new_key=True,
+                               revoke_reason="key_compromise" if lost else "superseded")
+
+    def expire_due(self, *, actor: str = "scheduler") -> list[str]:
+        """Mark every certificate past its notAfter as expired (run by the scheduler)."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            due = s.execute(select(Certificate.serial_hex).where(
+                Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now)
+            ).scalars().all()
+        for serial in due:
+            self._simple("expire", serial, actor)
+        return list(due)
+
+    def suspend_unpaid(self, *, actor: str = "scheduler") -> list[str]:
+        """Stop certificates whose service is paid up to a date that has passed (000 篇七)."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            due = s.execute(select(Certificate.serial_hex).where(
+                Certificate.status == ACTIVE, Certificate.paid_until.is_not(None),
+                Certificate.paid_until <= now, Certificate.not_after > now)).scalars().all()
+        for serial in due:
+            self._simple("suspend_unpaid", serial, actor, hold_kind="unpaid")
+        return list(due)
+
+    def expiring(self, within_days: int = 30) -> list[dict]:
+        """Certificates due for a renewal notice (001 §二.6)."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            rows = s.execute(select(Certificate).where(
+                Certificate.status == ACTIVE,
+                Certificate.not_after <= now + dt.timedelta(days=within_days))
+                .order_by(Certificate.not_after)).scalars().all()
+            return [cert_dict(c) for c in rows]
+
+    # --- queries ---------------------------------------------------------------------------------
+    def get(self, serial: str) -> dict:
+        with self.db.read() as s:
+            return cert_dict(self._cert_row(s, serial))
+
+    def list(self, *, subscriber_id: int | None = None, status: str | None = None) -> list[dict]:
+        with self.db.read() as s:
+            q = select(Certificate).order_by(Certificate.id)
+            if subscriber_id is not None:
+                q = q.where(Certificate.subscriber_id == subscriber_id)
+            if status:
+                q = q.where(Certificate.status == status)
+            return [cert_dict(c) for c in s.execute(q).scalars()]
+
+    def applications(self, state: str | None = "pending") -> list[dict]:
+        with self.db.read() as s:
+            q = select(Application).order_by(Application.id)
+            if state:
+                q = q.where(Application.state == state)
+            return [app_dict(a) for a in s.execute(q).scalars()]
+
+    def count(self) -> int:
+        with self.db.read() as s:
+            return s.execute(select(func.count(Certificate.id))).scalar_one()

@@ -1,0 +1,54 @@
+"""The annual plans of the CA service agreement (000 篇七) as data. Amounts in fen (分)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from yinxin.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Plan:
+    code: str
+    title: str
+    annual_fen: int  # first-year service fee per year
+    renewal_fen: int  # per year on renewal
+    medium_fen: int  # one-off medium (USB key) fee with the first year
+    includes_hardware: bool
+
+    def first_amount(self, years: int) -> int:
+        return self.annual_fen * years + self.medium_fen
+
+    def renewal_amount(self, years: int) -> int:
+        return self.renewal_fen * years
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PLANS: dict[str, Plan] = {
+    "standard": Plan("standard", "标准服务：70元/年，另收介质费50元，续费70元/年", 7000, 7000, 5000,
+                     False),
+    "premium": Plan("premium", "全程服务：650元/年（含硬件与上门服务），续费600元/年", 65000,
+                    60000, 0, True),
+}
+DEFAULT_PLAN = "standard"
+
+
+def get_plan(code: str) -> Plan:
+    try:
+        return PLANS[code]
+    except KeyError:
+        raise ValidationError(
+            f"unknown fee plan {code!r}; choose one of {', '.join(PLANS)}", field="plan"
+        ) from None
+
+
+def check_years(years: int) -> int:
+    if not isinstance(years, int) or not 1 <= years <= 5:
+        raise ValidationError("years must be a whole number from 1 to 5", field="years")
+    return years
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"

@@ -1,0 +1,1 @@
+"""Electronic seals: software-made seal images (render) and their lifecycle."""
