@@ -91,13 +91,6 @@ def _der_length(n: int) -> bytes:
     return bytes((0x80 | len(body),)) + body
 
 
-def _der_time(t: dt.datetime) -> bytes:
-    """RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always to the second."""
-    if 1950 <= t.year < 2050:
-        return b"\x17\x0d" + t.strftime("%y%m%d%H%M%SZ").encode()
-    return b"\x18\x0f" + t.strftime("%Y%m%d%H%M%SZ").encode()
-
-
 # Extensions ::= SEQUENCE { Extension { extnID id-ce-cRLReasons, extnValue OCTET STRING {
 # ENUMERATED } } }; critical is FALSE, the DEFAULT, so DER leaves it out.
 _REASON_EXT = {
@@ -107,38 +100,68 @@ _REASON_EXT = {
 }
 
 
-def _encode_entries(entries: Iterable[RevokedEntry]) -> tuple[bytes, int]:
-    """The revokedCertificates SEQUENCE OF (empty bytes when there are none) and the count."""
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _day_prefix(day: int) -> bytes:
+    """Tag, length and date digits of a Time on ``day`` days after 1970-01-01."""
+    d = _EPOCH + dt.timedelta(days=day)
+    if 1950 <= d.year < 2050:
+        return b"\x17\x0d" + d.strftime("%y%m%d").encode()
+    return b"\x18\x0f" + d.strftime("%Y%m%d").encode()
+
+
+def _encode_entries(entries: Iterable[RevokedEntry]) -> bytes:
+    """The revokedCertificates SEQUENCE OF, or empty bytes when there are none.
+
+    This is the hot loop for large CRLs, hence the caches: a Time is assembled from a per-day
+    prefix and a per-second-of-day suffix instead of ``strftime`` on every entry.
+    """
     parts: list[bytes] = []
     append = parts.append
     seen: set[int] = set()
-    times: dict[dt.datetime, bytes] = {}
+    add = seen.add
+    days: dict[int, bytes] = {}
+    clock: dict[int, bytes] = {}
+    exts: dict[str | None, bytes] = {None: b""}
     for e in entries:
         serial = e.serial
         if serial <= 0:
             raise ValidationError(f"serial {serial} is not a positive integer", field="serial")
         if serial in seen:
             raise ValidationError(f"serial {serial:x} is listed twice", field="serial")
-        seen.add(serial)
+        add(serial)
         sb = serial.to_bytes((serial.bit_length() + 8) // 8, "big")
         if len(sb) > 20:  # RFC 5280 §4.1.2.2; also keeps every entry under 128 octets
             raise ValidationError(f"serial {serial:x} is longer than 20 octets", field="serial")
-        tb = times.get(e.revoked_at)
-        if tb is None:
-            tb = times[e.revoked_at] = _der_time(_utc(e.revoked_at, "revoked_at"))
-        code = reason_code(e.reason)
-        if code is None:
-            ext = b""
-        elif code == 8:
-            raise ValidationError("remove_from_crl may only appear in a delta CRL", field="reason")
-        else:
-            ext = _REASON_EXT[code]
-        body_len = 2 + len(sb) + len(tb) + len(ext)
-        append(b"\x30" + bytes((body_len, 0x02, len(sb))) + sb + tb + ext)
+
+        t = e.revoked_at
+        if t.tzinfo is None:
+            raise ValidationError("revoked_at must carry a time zone", field="revoked_at")
+        day, sec = divmod(int(t.timestamp() // 1), 86400)
+        prefix = days.get(day)
+        if prefix is None:
+            prefix = days[day] = _day_prefix(day)
+        suffix = clock.get(sec)
+        if suffix is None:
+            h, rest = divmod(sec, 3600)
+            suffix = clock[sec] = b"%02d%02d%02dZ" % (h, *divmod(rest, 60))
+
+        ext = exts.get(e.reason)
+        if ext is None:
+            code = reason_code(e.reason)
+            if code == 8:
+                raise ValidationError(
+                    "remove_from_crl may only appear in a delta CRL", field="reason"
+                )
+            ext = exts[e.reason] = _REASON_EXT[code] if code else b""
+
+        body_len = 2 + len(sb) + len(prefix) + 7 + len(ext)  # suffix: HHMMSSZ
+        append(b"0%c\x02%c%b%b%b%b" % (body_len, len(sb), sb, prefix, suffix, ext))
     if not parts:
-        return b"", 0
+        return b""
     body = b"".join(parts)
-    return b"\x30" + _der_length(len(body)) + body, len(parts)
+    return b"\x30" + _der_length(len(body)) + body
 
 
 def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
@@ -212,7 +235,7 @@ def build_crl(
 ) -> bytes:
     """A signed v2 CRL (DER) with AKI and CRL number, entries in the order given."""
     this_update, next_update = _check(issuer_cert, key, crl_number, this_update, next_update)
-    revoked, _count = _encode_entries(entries)
+    revoked = _encode_entries(entries)
 
     alg = key.algorithm
     builder = _layout_builder(issuer_cert, crl_number, this_update, next_update)

@@ -132,7 +132,9 @@ class FileKeyStore:
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), self._passphrase)
         except ValueError:
-            raise Forbidden("wrong CA passphrase", field="passphrase", code="bad_passphrase") from None
+            raise Forbidden(
+                "wrong CA passphrase", field="passphrase", code="bad_passphrase"
+            ) from None
         return SoftwareKey(label, key)
 
     def remove(self, label: str) -> None:

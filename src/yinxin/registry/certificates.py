@@ -140,9 +140,6 @@ class Certificates:
         if csr is not None:
             req = parse_csr(csr)
             pk = req.public_key()
-            taken = s.execute(select(Certificate.subscriber_id).where(
-                Certificate.status != REVOKED)).all()  # cheap at desk scale
-            _ = taken
             return pk, req.public_bytes(serialization.Encoding.DER), None
         check_pin(pin)
         alg = get_algorithm(algorithm)
@@ -430,8 +427,8 @@ class Certificates:
             dns = None
             if old.profile == "device-tls":
                 try:
-                    ext = x509.load_der_x509_certificate(old.der).extensions.get_extension_for_class(
-                        x509.SubjectAlternativeName)
+                    ext = x509.load_der_x509_certificate(
+                        old.der).extensions.get_extension_for_class(x509.SubjectAlternativeName)
                     dns = ext.value.get_values_for_type(x509.DNSName)
                 except x509.ExtensionNotFound:
                     dns = None

@@ -43,7 +43,8 @@ def current_agreement() -> Agreement:
 
 def subscriber_dict(sub: Subscriber, *, reveal: bool = False) -> dict:
     """Plain data for adapters. ID numbers are masked unless the caller is entitled to see them."""
-    out = {"id": sub.id, "kind": sub.kind, "name": sub.name, "created_at": sub.created_at.isoformat()}
+    out = {"id": sub.id, "kind": sub.kind, "name": sub.name,
+           "created_at": sub.created_at.isoformat()}
     if sub.kind == "person":
         num = sub.id_number or ""
         out.update(id_type=sub.id_type,

@@ -207,10 +207,6 @@ def _sc_face_index(collection: TTCollection) -> int:
     return fallback
 
 
-def _face_for(style: str) -> _Face:
-    return _load_face(str(find_cjk_font(style)))
-
-
 class _ContourPen(BasePen):
     """Collects outlines as (start, segments) contours; a segment is 1 point (line) or 3 (cubic)."""
 
@@ -271,7 +267,7 @@ class _Shape:
 
 @dataclass(frozen=True)
 class _Box:
-    """An oriented rectangle in mm: centre, unit reading direction ``t``, unit up direction ``u``."""
+    """An oriented rectangle in mm: centre, unit reading direction ``t``, unit "up" ``u``."""
 
     char: str
     role: str
@@ -512,7 +508,7 @@ def _layout_organization(face_path: str, name: str, center_text: str | None, cod
     # Purpose text (合同专用章 ...) centred under the star; squeezed until it clears the name.
     if center_text:
         c_height = 0.11 * d
-        top = c + star_r * math.cos(math.radians(36)) + 0.035 * d
+        top = c + star_r * math.cos(math.radians(36)) + 0.025 * d
         cy = top + c_height / 2
         c_gap = 0.01 * d
         c_weights = [face.advance(ch) / face.units_per_em for ch in center_text]
@@ -527,7 +523,7 @@ def _layout_organization(face_path: str, name: str, center_text: str | None, cod
                 placed.append(_Box(ch, "center", (x + w / 2, cy), (1.0, 0.0), (0.0, -1.0),
                                    w, c_height))
                 x += w + c_gap
-            if _clear(placed, boxes, c, r_bottom):
+            if _clear(placed, boxes, c, r_inner - 0.015 * d):
                 break
             squeeze_c -= 0.02
             if squeeze_c < 0.3:
@@ -582,10 +578,10 @@ def render_personal_seal(
 
 def _layout_personal(face_path: str, name: str, border: bool, s: float) -> _Layout:
     margin = 0.02 * s
-    border_w = 0.07 * s
+    border_w = 0.055 * s
     if border:
         inner0 = margin + border_w
-        text0 = inner0 + 0.045 * s
+        text0 = inner0 + 0.04 * s
     else:
         inner0 = margin
         text0 = margin
@@ -925,7 +921,7 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
         f'viewBox="0 0 {wm} {hm}">\n'
         f'<image width="{wm}" height="{hm}" preserveAspectRatio="none" '
         f'href="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"/>\n</svg>\n'
-    ).encode("utf-8")
+    ).encode()
 
     rgb = scaled.convert("RGB").tobytes()
     alpha = scaled.getchannel("A").tobytes()

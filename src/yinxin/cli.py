@@ -1,0 +1,409 @@
+"""The ``yinxin`` command line (Typer). Thin: parse, call a service, render text or ``--json``.
+
+Exit codes: 0 ok; 2 invalid input; 3 not found; 4 illegal transition; 5 forbidden (wrong PIN,
+wrong passphrase, unpaid, no agreement); 6 conflict; 7 configuration; 1 anything else refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from yinxin.errors import ValidationError, YinxinError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Yinxin (印信): certificate authority, electronic seals, contract signing.")
+subscriber_app = typer.Typer(no_args_is_help=True, help="Subscribers (证书订户).")
+cert_app = typer.Typer(no_args_is_help=True, help="Certificate applications and lifecycle.")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
+plan_app = typer.Typer(no_args_is_help=True, help="Fee plans (收费标准).")
+app.add_typer(subscriber_app, name="subscriber")
+app.add_typer(cert_app, name="cert")
+app.add_typer(audit_app, name="audit")
+app.add_typer(plan_app, name="plan")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (default ./var).")
+ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
+
+
+def _passphrase() -> str:
+    p = os.environ.get("YINXIN_CA_PASSPHRASE")
+    if p:
+        return p
+    if sys.stdin.isatty():
+        return typer.prompt("CA passphrase", hide_input=True)
+    return ""
+
+
+def platform(home: Path | None):
+    from yinxin.app import build_platform
+    from yinxin.settings import Settings
+
+    return build_platform(Settings.from_env(home=home), passphrase=_passphrase)
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+    elif render:
+        render(result)
+    else:
+        console.print_json(json.dumps(result, ensure_ascii=False, default=str))
+
+
+def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | None = None) -> None:
+    """Call a service; turn refusals into a message (or JSON error) and the right exit code."""
+    try:
+        result = fn()
+    except YinxinError as e:
+        if as_json:
+            sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            where = f" [{e.field}]" if e.field else ""
+            err_console.print(f"[bold red]error{where}:[/] {e.message}")
+        raise typer.Exit(e.exit_code) from None
+    emit(result, as_json, render)
+
+
+def _read(path: Path | None, field: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ValidationError(f"cannot read {path}: {e.strerror}", field=field) from None
+
+
+def _cert_line(c: dict) -> None:
+    hold = f" ({c['hold_kind']})" if c.get("hold_kind") else ""
+    console.print(f"[bold]{c['serial']}[/]  {c['status']}{hold}  {c['profile']}  {c['subject']}  "
+                  f"valid to {c['not_after'][:10]}")
+
+
+# --- top level ------------------------------------------------------------------------------------
+@app.command()
+def init(home: Path | None = HOME, algorithm: str = typer.Option("ec-p256", help="ec-p256 or "
+         "rsa-3072"), as_json: bool = JSON) -> None:
+    """Create the data directory, database, root and issuing CA, OCSP and TSA certificates."""
+    def go():
+        p = platform(home)
+        return p.ca.init(algorithm)
+
+    def show(r):
+        console.print(f"[green]Initialised[/] ({r['algorithm']}, keys in {r['keystore']} store)")
+        for role, c in r["certificates"].items():
+            console.print(f"  {role:8} {c['serial']}  {c['subject']}")
+
+    run(as_json, go, show)
+
+
+@plan_app.command("list")
+def plan_list(as_json: bool = JSON) -> None:
+    """Show the fee plans."""
+    from yinxin.registry.fees import PLANS
+
+    run(as_json, lambda: [p.to_dict() for p in PLANS.values()])
+
+
+# --- subscribers ----------------------------------------------------------------------------------
+@subscriber_app.command("add-person")
+def add_person(name: str = typer.Option(...), id_number: str = typer.Option(...),
+               phone: str = typer.Option(...), id_type: str = typer.Option("id_card"),
+               email: str | None = typer.Option(None), home: Path | None = HOME,
+               actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Register a person (name, ID type and number, mobile phone)."""
+    run(as_json, lambda: platform(home).subscribers.add_person(
+        name=name, id_number=id_number, phone=phone, id_type=id_type, email=email, actor=actor))
+
+
+@subscriber_app.command("add-organization")
+def add_organization(name: str = typer.Option(...), uscc: str = typer.Option(...),
+                     legal_representative: str = typer.Option(...),
+                     contact_name: str = typer.Option(...), contact_phone: str = typer.Option(...),
+                     phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
+                     home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Register an organization (name, unified social credit code, legal representative…)."""
+    run(as_json, lambda: platform(home).subscribers.add_organization(
+        name=name, uscc=uscc, legal_representative=legal_representative,
+        contact_name=contact_name, contact_phone=contact_phone, phone=phone, actor=actor))
+
+
+@subscriber_app.command("add-device")
+def add_device(device_name: str = typer.Option(...), organization_id: int = typer.Option(...),
+               home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Register a device owned by an organization subscriber."""
+    run(as_json, lambda: platform(home).subscribers.add_device(
+        device_name=device_name, organization_id=organization_id, actor=actor))
+
+
+@subscriber_app.command("agreement")
+def agreement(as_json: bool = JSON) -> None:
+    """Print the current subscriber agreement (read it before accepting)."""
+    from yinxin.registry.subscribers import current_agreement
+
+    a = current_agreement()
+    run(as_json, lambda: {"name": a.name, "version": a.version, "sha256": a.sha256,
+                          "text": a.text}, lambda r: console.print(r["text"]))
+
+
+@subscriber_app.command("accept-agreement")
+def accept_agreement(subscriber_id: int, accepted_by: str = typer.Option(...),
+                     version: str | None = typer.Option(None), home: Path | None = HOME,
+                     as_json: bool = JSON) -> None:
+    """Record that the subscriber accepted the current agreement (which text, when, by whom)."""
+    run(as_json, lambda: platform(home).subscribers.accept_agreement(
+        subscriber_id, accepted_by=accepted_by, version=version))
+
+
+@subscriber_app.command("show")
+def subscriber_show(subscriber_id: int, reveal: bool = typer.Option(
+        False, help="Show full ID and phone numbers (entitled staff only)."),
+        home: Path | None = HOME, as_json: bool = JSON) -> None:
+    run(as_json, lambda: platform(home).subscribers.get(subscriber_id, reveal=reveal))
+
+
+@subscriber_app.command("list")
+def subscriber_list(kind: str | None = None, home: Path | None = HOME,
+                    as_json: bool = JSON) -> None:
+    run(as_json, lambda: platform(home).subscribers.list(kind))
+
+
+# --- certificates ---------------------------------------------------------------------------------
+@cert_app.command("apply")
+def cert_apply(subscriber_id: int = typer.Option(...), profile: str = typer.Option(...),
+               csr: Path | None = typer.Option(None, help="PKCS#10 CSR (PEM or DER): you hold "
+                                               "the key."),
+               platform_key: bool = typer.Option(False, "--platform-key", help="The platform "
+                                                 "holds the key, sealed under your PIN."),
+               pin: str | None = typer.Option(None, envvar="YINXIN_PIN", help="PIN for a "
+                                              "platform-held key (or YINXIN_PIN)."),
+               plan: str = "standard", years: int = 1,
+               acceptance_point: str = typer.Option("总部受理点"),
+               dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
+               algorithm: str = "ec-p256", home: Path | None = HOME,
+               actor: str = typer.Option("applicant", "--actor"), as_json: bool = JSON) -> None:
+    """Apply for a certificate with your CSR, or with a platform-held key under a PIN."""
+    def go():
+        data = _read(csr, "csr")
+        if platform_key and data is not None:
+            raise ValidationError("give --csr or --platform-key, not both", field="csr")
+        if not platform_key and data is None:
+            raise ValidationError("give --csr FILE or --platform-key", field="csr")
+        the_pin = None
+        if platform_key:
+            the_pin = pin or (typer.prompt("PIN", hide_input=True, confirmation_prompt=True)
+                              if sys.stdin.isatty() else None)
+            if not the_pin:
+                raise ValidationError("a PIN is needed for a platform-held key", field="pin")
+        return platform(home).certificates.apply(
+            subscriber_id=subscriber_id, profile=profile, csr=data, pin=the_pin, plan=plan,
+            years=years, acceptance_point=acceptance_point, dns_names=dns or None,
+            algorithm=algorithm, actor=actor)
+
+    run(as_json, go)
+
+
+@cert_app.command("pay")
+def cert_pay(application: int | None = typer.Option(None, "--application"),
+             serial: str | None = typer.Option(None, "--serial"), years: int = 1,
+             reference: str | None = None, home: Path | None = HOME,
+             actor: str = typer.Option("cashier", "--actor"), as_json: bool = JSON) -> None:
+    """Record a fee: the first year(s) for an application, or a renewal for a certificate."""
+    run(as_json, lambda: platform(home).certificates.pay(
+        application_id=application, serial=serial, years=years, reference=reference,
+        actor=actor))
+
+
+@cert_app.command("applications")
+def cert_applications(state: str | None = typer.Option("pending"), home: Path | None = HOME,
+                      as_json: bool = JSON) -> None:
+    """The review queue."""
+    run(as_json, lambda: platform(home).certificates.applications(state))
+
+
+@cert_app.command("approve")
+def cert_approve(application_id: int, officer: str = typer.Option(..., help="RA officer."),
+                 home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Approve an application: the certificate is issued."""
+    run(as_json, lambda: platform(home).certificates.approve(application_id, officer=officer),
+        _cert_line)
+
+
+@cert_app.command("reject")
+def cert_reject(application_id: int, officer: str = typer.Option(...),
+                reason: str = typer.Option(...), home: Path | None = HOME,
+                as_json: bool = JSON) -> None:
+    run(as_json, lambda: platform(home).certificates.reject(application_id, officer=officer,
+                                                             reason=reason))
+
+
+def _parse_time(value: str | None, field: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("not an ISO 8601 time (e.g. 2026-11-21T10:00:00+08:00)",
+                              field=field) from None
+    if t.tzinfo is None:
+        raise ValidationError("give the time with its offset, e.g. +08:00", field=field)
+    return t
+
+
+@cert_app.command("revoke")
+def cert_revoke(serial: str, reason: str = typer.Option(..., help="key_compromise, "
+                "no_longer_needed, fees_unpaid, false_application_data, stolen_or_forged, "
+                "harm_to_relying_parties, superseded, subject_changed, unspecified"),
+                requested_at: str | None = typer.Option(None, help="When the written request "
+                                                        "was received (ISO 8601)."),
+                home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Revoke at once; records request time and effective time."""
+    run(as_json, lambda: platform(home).certificates.revoke(
+        serial, reason=reason, actor=actor,
+        requested_at=_parse_time(requested_at, "requested_at")), _cert_line)
+
+
+def _simple_verb(verb: str, doc: str) -> None:
+    def cmd(serial: str, home: Path | None = HOME, actor: str = ACTOR,
+            as_json: bool = JSON) -> None:
+        run(as_json, lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
+            _cert_line)
+
+    cmd.__doc__ = doc
+    cert_app.command(verb.replace("_", "-"))(cmd)
+
+
+for _verb, _doc in [("freeze", "Freeze (certificate hold)."), ("unfreeze", "Release a freeze."),
+                    ("report_loss", "Report a lost key or medium: immediate hold."),
+                    ("restore", "Restore after a loss report (the medium was found)."),
+                    ("renew", "Renew (same key) up to the paid date.")]:
+    _simple_verb(_verb, _doc)
+
+
+def _key_args(csr: Path | None, platform_key: bool, pin: str | None) -> dict:
+    data = _read(csr, "csr")
+    if platform_key:
+        if not pin:
+            raise ValidationError("a PIN is needed for a platform-held key", field="pin")
+        return {"pin": pin}
+    if data is None:
+        raise ValidationError("give --csr FILE or --platform-key", field="csr")
+    return {"csr": data}
+
+
+@cert_app.command("rekey")
+def cert_rekey(serial: str, csr: Path | None = None, platform_key: bool = typer.Option(
+        False, "--platform-key"), pin: str | None = typer.Option(None, envvar="YINXIN_PIN"),
+        home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Replace the key pair: a new certificate for a new key; the old one is revoked."""
+    run(as_json, lambda: platform(home).certificates.rekey(
+        serial, actor=actor, **_key_args(csr, platform_key, pin)))
+
+
+@cert_app.command("reissue")
+def cert_reissue(serial: str, csr: Path | None = None, platform_key: bool = typer.Option(
+        False, "--platform-key"), pin: str | None = typer.Option(None, envvar="YINXIN_PIN"),
+        home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Reissue with a new key (e.g. after a loss report); the old certificate is revoked."""
+    run(as_json, lambda: platform(home).certificates.reissue(
+        serial, actor=actor, **_key_args(csr, platform_key, pin)))
+
+
+@cert_app.command("change")
+def cert_change(serial: str, name: str | None = None, phone: str | None = None,
+                legal_representative: str | None = None, contact_name: str | None = None,
+                contact_phone: str | None = None, device_name: str | None = None,
+                home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+    """Change subject data: a new certificate with the new data; the old one is revoked."""
+    updates = {"name": name, "phone": phone, "legal_representative": legal_representative,
+               "contact_name": contact_name, "contact_phone": contact_phone,
+               "device_name": device_name}
+    run(as_json, lambda: platform(home).certificates.change(serial, actor=actor,
+                                                             updates=updates))
+
+
+@cert_app.command("expire")
+def cert_expire(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Mark certificates past their end date as expired."""
+    run(as_json, lambda: {"expired": platform(home).certificates.expire_due()})
+
+
+@cert_app.command("suspend-unpaid")
+def cert_suspend_unpaid(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Stop (hold) certificates whose paid service period has run out."""
+    run(as_json, lambda: {"suspended": platform(home).certificates.suspend_unpaid()})
+
+
+@cert_app.command("expiring")
+def cert_expiring(days: int = 30, home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Certificates that need a renewal notice."""
+    run(as_json, lambda: platform(home).certificates.expiring(days))
+
+
+@cert_app.command("show")
+def cert_show(serial: str, pem: bool = typer.Option(False, "--pem", help="Print only the PEM."),
+              home: Path | None = HOME, as_json: bool = JSON) -> None:
+    def render(c):
+        if pem:
+            sys.stdout.write(c["pem"])
+        else:
+            _cert_line(c)
+
+    run(as_json, lambda: platform(home).certificates.get(serial), render)
+
+
+@cert_app.command("list")
+def cert_list(status: str | None = None, subscriber_id: int | None = None,
+              home: Path | None = HOME, as_json: bool = JSON) -> None:
+    def render(rows):
+        for c in rows:
+            _cert_line(c)
+
+    run(as_json, lambda: platform(home).certificates.list(subscriber_id=subscriber_id,
+                                                           status=status), render)
+
+
+# --- audit ----------------------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Check the hash chain; name the first broken event."""
+    p = platform(home)
+    v = p.verify_audit()
+    if as_json:
+        emit(v.to_dict(), True)
+    elif v.ok:
+        console.print(f"[green]OK[/]: {v.events} audit events, chain intact")
+    else:
+        err_console.print(f"[bold red]BROKEN[/] at event {v.first_broken}: {v.problem} "
+                          f"({v.events} events verified before it)")
+    raise typer.Exit(0 if v.ok else 8)
+
+
+# --- demo -----------------------------------------------------------------------------------------
+@app.command()
+def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """The main job: initialise if needed and walk subscribers through getting certificates."""
+    from yinxin.demo import run_demo
+
+    run(as_json, lambda: run_demo(home, console=None if as_json else console),
+        lambda r: console.print(f"\n[bold green]Demo finished.[/] Data directory: {r['home']}"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Signing documents with seals: PAdES signatures on PDF contracts, and checking them."""

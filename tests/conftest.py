@@ -1,0 +1,71 @@
+"""Shared fixtures: real platforms on a real SQLite file and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pg import PgCluster, pg_bin
+from yinxin.app import Platform
+from yinxin.clock import FrozenClock
+from yinxin.settings import Settings
+
+PASSPHRASE = "correct horse battery staple"
+OUTPUT = Path(__file__).parent / "output"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    if pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are required in CI")
+        pytest.skip("PostgreSQL server binaries not installed")
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC))
+
+
+def _settings(home: Path, url: str) -> Settings:
+    return Settings(home=home, database_url=url, base_url="http://127.0.0.1:8000")
+
+
+@pytest.fixture
+def make_platform(tmp_path, clock, request) -> Iterator[Callable[..., Platform]]:
+    """Build platforms; ``db="sqlite"`` (a file in tmp_path) or ``db="postgres"``."""
+    made: list[Platform] = []
+
+    def make(db: str = "sqlite", *, init: bool = True, home: Path | None = None,
+             passphrase: str = PASSPHRASE, url: str | None = None) -> Platform:
+        h = home or tmp_path / f"home-{len(made)}"
+        if url is None:
+            url = (request.getfixturevalue("pg_cluster").new_database() if db == "postgres"
+                   else f"sqlite:///{h / 'yinxin.db'}")
+        p = Platform(_settings(h, url), clock=clock, passphrase=passphrase)
+        made.append(p)
+        if init and not p.ca.is_initialised():
+            p.ca.init("ec-p256")
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_platform(request, make_platform) -> Platform:
+    """The same test on SQLite and on PostgreSQL."""
+    return make_platform(request.param)
+
+
+@pytest.fixture
+def platform(make_platform) -> Platform:
+    return make_platform("sqlite")
