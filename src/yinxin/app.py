@@ -5,19 +5,22 @@ The key store opens lazily, so commands that never touch a CA key never ask for 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from yinxin.audit import AuditVerdict
 from yinxin.audit import verify as verify_audit
 from yinxin.clock import Clock, SystemClock
-from yinxin.errors import ConfigurationError
+from yinxin.errors import ConfigurationError, YinxinError
 from yinxin.pki.keys import KeyStore, open_keystore
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.certificates import Certificates
+from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.registry.subscribers import Subscribers
 from yinxin.settings import Settings
 from yinxin.store.db import Database
 
+log = logging.getLogger(__name__)
 PassphraseSource = str | Callable[[], str] | None
 
 
@@ -36,6 +39,18 @@ class Platform:
         self.ca = CertificateAuthority(self.db, self.keystore, self.clock, settings.base_url)
         self.subscribers = Subscribers(self.db, self.clock)
         self.certificates = Certificates(self.db, self.clock, self.ca)
+        self.status = StatusService(self.db, self.clock, self.ca)
+        self.ocsp = OcspResponder(self.status)
+        self.tsa = TimestampService(self.status)
+        self.certificates.on_status_change.append(self._publish_crl)
+
+    def _publish_crl(self, _serial: str) -> None:
+        """A status change gets a new CRL at once when this process can sign; otherwise the
+        server re-signs on its next CRL fetch (it compares status revisions on every fetch)."""
+        try:
+            self.status.publish_crl("issuing")
+        except YinxinError as e:
+            log.info("CRL not published here (%s); the server will publish it", e.code)
 
     def keystore(self) -> KeyStore:
         if self._keystore is None:

@@ -401,6 +401,28 @@ def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
         lambda r: console.print(f"\n[bold green]Demo finished.[/] Data directory: {r['home']}"))
 
 
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
+          port: int = 8000, home: Path | None = HOME,
+          workers: int = typer.Option(1, help="Worker processes (each loads the keys).")) -> None:
+    """Serve CRLs, OCSP, timestamps and CA certificates over HTTP."""
+    import uvicorn
+
+    from yinxin.api.server import create_app
+
+    try:
+        p = platform(home)
+        app_ = create_app(p)
+        # load the signing keys now, so a wrong passphrase fails at start, not on first request
+        p.ca.key("ocsp")
+    except YinxinError as e:
+        err_console.print(f"[bold red]error[/]: {e.message}")
+        raise typer.Exit(e.exit_code) from None
+    err_console.print(f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     app()
 

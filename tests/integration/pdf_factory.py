@@ -37,6 +37,7 @@ from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import cms_embedder
 from pyhanko.sign.signers.pdf_byterange import SignatureObject
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import TextStampStyle
@@ -252,6 +253,7 @@ def sign(
     signing_time: dt.datetime | None = None,
     revinfo: str = "none",
     revoked_at: dt.datetime | None = None,
+    ocsp_produced_at: dt.datetime | None = None,
 ) -> bytes:
     """Sign ``pdf`` as an incremental update with a visible seal.
 
@@ -265,8 +267,12 @@ def sign(
     )
     cms_writer = embedder.write_cms(field_name=field_name, writer=w)
     next(cms_writer)
+    # Adobe's revocation archival attribute is not allowed in PAdES (pyHanko drops it there),
+    # so "cms" makes an adbe.pkcs7.detached signature, as Acrobat-era signers did.
+    pades = revinfo != "cms"
+    subfilter = SigSeedSubFilter.PADES if pades else SigSeedSubFilter.ADOBE_PKCS7_DETACHED
     sig_obj = SignatureObject(
-        timestamp=when, subfilter=SigSeedSubFilter.PADES, reason=reason,
+        timestamp=when, subfilter=subfilter, reason=reason,
         location="Beijing", bytes_reserved=24000,
     )
     if seal is not None:
@@ -288,7 +294,7 @@ def sign(
     ))
     prep_digest, output = cms_writer.send(cms_embedder.SigIOSetup(md_algorithm="sha256"))
 
-    ocsp_der = pki.ocsp_response(signer.cert, revoked_at=revoked_at)
+    ocsp_der = pki.ocsp_response(signer.cert, revoked_at=revoked_at, produced_at=ocsp_produced_at)
     attrs = PdfCMSSignedAttributes(signing_time=when)
     if revinfo == "cms":
         attrs = PdfCMSSignedAttributes(
@@ -303,17 +309,9 @@ def sign(
         signing_key=_a_key(signer.key),
         cert_registry=SimpleCertificateStore.from_certs([_a_cert(c) for c in signer.chain]),
     )
-    timestamper = None
-    if timestamp:
-        timestamper = DummyTimeStamper(
-            tsa_cert=_a_cert(pki.tsa.cert),
-            tsa_key=_a_key(pki.tsa.key),
-            certs_to_embed=SimpleCertificateStore.from_certs(
-                [_a_cert(c) for c in pki.tsa.chain]
-            ),
-        )
+    timestamper = _timestamper(pki) if timestamp else None
     cms_obj = asyncio.run(simple.async_sign(
-        prep_digest.document_digest, "sha256", use_pades=True, timestamper=timestamper,
+        prep_digest.document_digest, "sha256", use_pades=pades, timestamper=timestamper,
         signed_attr_settings=attrs,
     ))
     sig_contents = cms_writer.send(cms_obj)
@@ -325,6 +323,22 @@ def sign(
             crls=[a_crl.CertificateList.load(pki.root_crl())],
         )
     return output.getvalue()
+
+
+def _timestamper(pki: TestPki) -> DummyTimeStamper:
+    return DummyTimeStamper(
+        tsa_cert=_a_cert(pki.tsa.cert),
+        tsa_key=_a_key(pki.tsa.key),
+        certs_to_embed=SimpleCertificateStore.from_certs([_a_cert(c) for c in pki.tsa.chain]),
+    )
+
+
+def add_document_timestamp(pdf: bytes, pki: TestPki) -> bytes:
+    """Append a PAdES document timestamp (what turns B-LT into B-LTA)."""
+    out = PdfTimeStamper(_timestamper(pki), field_name="DocTimeStamp1").timestamp_pdf(
+        IncrementalPdfFileWriter(BytesIO(pdf)), "sha256"
+    )
+    return out.getvalue()
 
 
 def tamper(pdf: bytes, old: bytes = AMOUNT_MARKER,

@@ -8,6 +8,8 @@ status and timestamp tests exercise the certificates the platform really issues.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,3 +142,15 @@ def make_chain(algorithm: str = "ec-p256") -> Chain:
     return Chain(
         algorithm, now, root, root_key, issuing, issuing_key, issuer, ocsp, ocsp_key, tsa, tsa_key
     )
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an independent tool (openssl, pkilint); the result carries rc, stdout and stderr."""
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def venv_tool(name: str) -> str:
+    """A console script installed next to the running interpreter (pkilint's lint_crl …)."""
+    return str(Path(sys.executable).parent / name)

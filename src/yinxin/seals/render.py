@@ -23,15 +23,16 @@ import io
 import logging
 import math
 import pathlib
+import threading
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from fontTools.pens.basePen import BasePen
 from fontTools.ttLib import TTCollection, TTFont
-from PIL import Image, ImageChops, ImageDraw, ImageMath, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageMath, ImageOps, UnidentifiedImageError
 
 from yinxin.errors import ConfigurationError, ValidationError
 
@@ -65,6 +66,11 @@ _COMPOUND_SURNAMES = frozenset(
 )
 
 Point = tuple[float, float]
+Rect = tuple[float, float, float, float]
+
+# fontTools tables load lazily on first touch and are not safe to load from two threads at once;
+# the API renders seals from a worker pool, so font access is serialised.
+_FONT_LOCK = threading.RLock()
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,8 +105,8 @@ class SealGeometry:
     ring_inner_radius: float | None = None
     star_center: Point | None = None
     star_radius: float | None = None  # radius of the star's points
-    border_outer: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
-    border_inner: tuple[float, float, float, float] | None = None
+    border_outer: Rect | None = None  # x0, y0, x1, y1
+    border_inner: Rect | None = None
     glyphs: tuple[GlyphBox, ...] = ()
 
 
@@ -170,16 +176,22 @@ class _Face:
     units_per_em: int
 
     def advance(self, char: str) -> float:
-        return float(self.font["hmtx"][self.cmap[ord(char)]][0])
+        with _FONT_LOCK:
+            return float(self.font["hmtx"][self.cmap[ord(char)]][0])
 
     def has(self, char: str) -> bool:
         return ord(char) in self.cmap
 
 
-@lru_cache(maxsize=4)
 def _load_face(path: str) -> _Face:
     """Open the Simplified Chinese face; the TTC also holds JP/KR/TC/HK faces whose glyph forms
     differ (e.g. 说, 骨), and a Chinese seal must use the mainland forms."""
+    with _FONT_LOCK:
+        return _load_face_locked(path)
+
+
+@lru_cache(maxsize=4)
+def _load_face_locked(path: str) -> _Face:
     if path.lower().endswith((".ttc", ".otc")):
         collection = TTCollection(path, lazy=True)
         index = _sc_face_index(collection)
@@ -212,7 +224,7 @@ class _ContourPen(BasePen):
 
     def __init__(self) -> None:
         super().__init__(glyphSet=None)
-        self.contours: list[tuple[Point, tuple[tuple[Point, ...], ...]]] = []
+        self.contours: list[_RawContour] = []
         self._start: Point | None = None
         self._segments: list[tuple[Point, ...]] = []
 
@@ -239,12 +251,19 @@ class _ContourPen(BasePen):
         self._segments = []
 
 
+_RawContour = tuple[Point, tuple[tuple[Point, ...], ...]]
+
+
+def _glyph_outline(path: str, char: str) -> tuple[_RawContour, ...]:
+    with _FONT_LOCK:
+        return _glyph_outline_locked(path, char)
+
+
 @lru_cache(maxsize=2048)
-def _glyph_outline(path: str, char: str) -> tuple[tuple[Point, tuple[tuple[Point, ...], ...]], ...]:
+def _glyph_outline_locked(path: str, char: str) -> tuple[_RawContour, ...]:
     face = _load_face(path)
-    glyph_set = face.font.getGlyphSet()
     pen = _ContourPen()
-    glyph_set[face.cmap[ord(char)]].draw(pen)
+    face.font.getGlyphSet()[face.cmap[ord(char)]].draw(pen)
     return tuple(pen.contours)
 
 
@@ -295,8 +314,8 @@ class _Layout:
     boxes: list[_Box]
     ring: tuple[float, float] | None = None  # outer, inner radius
     star_radius: float | None = None
-    border_outer: tuple[float, float, float, float] | None = None
-    border_inner: tuple[float, float, float, float] | None = None
+    border_outer: Rect | None = None
+    border_inner: Rect | None = None
 
 
 def _glyph_shape(face_path: str, box: _Box) -> _Shape:
@@ -638,19 +657,18 @@ def _finish(layout: _Layout, dpi: int, kind: str) -> SealImage:
     pdf = _pdf(layout)
     c = (layout.width_mm / 2 * k, layout.height_mm / 2 * k)
 
-    def box_px(b: tuple[float, float, float, float] | None):
-        return None if b is None else tuple(v * k for v in b)
+    def pt(p: Point) -> Point:
+        return (p[0] * k, p[1] * k)
 
-    glyphs = tuple(
-        GlyphBox(
-            char=b.char,
-            role=b.role,
-            center=(b.center[0] * k, b.center[1] * k),
-            corners=tuple((x * k, y * k) for x, y in b.corners()),  # type: ignore[arg-type]
-            rotation_deg=math.degrees(math.atan2(b.u[0], -b.u[1])),
-        )
-        for b in layout.boxes
-    )
+    def rect_px(r: Rect | None) -> Rect | None:
+        return None if r is None else (r[0] * k, r[1] * k, r[2] * k, r[3] * k)
+
+    glyphs = []
+    for b in layout.boxes:
+        q = b.corners()
+        glyphs.append(GlyphBox(char=b.char, role=b.role, center=pt(b.center),
+                               corners=(pt(q[0]), pt(q[1]), pt(q[2]), pt(q[3])),
+                               rotation_deg=math.degrees(math.atan2(b.u[0], -b.u[1]))))
     geometry = SealGeometry(
         kind=kind,
         width_px=width_px,
@@ -661,9 +679,9 @@ def _finish(layout: _Layout, dpi: int, kind: str) -> SealImage:
         ring_inner_radius=None if layout.ring is None else layout.ring[1] * k,
         star_center=c if layout.star_radius is not None else None,
         star_radius=None if layout.star_radius is None else layout.star_radius * k,
-        border_outer=box_px(layout.border_outer),  # type: ignore[arg-type]
-        border_inner=box_px(layout.border_inner),  # type: ignore[arg-type]
-        glyphs=glyphs,
+        border_outer=rect_px(layout.border_outer),
+        border_inner=rect_px(layout.border_inner),
+        glyphs=tuple(glyphs),
     )
     return SealImage(png=png, svg=svg, pdf=pdf, width_mm=layout.width_mm,
                      height_mm=layout.height_mm, dpi=dpi, geometry=geometry)
@@ -771,9 +789,12 @@ def _num(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
-def _path_ops(contours: Iterable[_Contour], fmt: str, tf=None) -> str:
+def _path_ops(contours: Iterable[_Contour], fmt: str,
+              tf: Callable[[Point], Point] | None = None) -> str:
     """Serialise contours as SVG path data (``fmt="svg"``) or PDF path operators."""
-    tf = tf or (lambda p: p)
+    if tf is None:
+        def tf(p: Point) -> Point:
+            return p
     parts: list[str] = []
     for contour in contours:
         x, y = tf(contour.start)
@@ -886,7 +907,8 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
             if probe.width * probe.height > MAX_SCAN_PIXELS:
                 raise ValidationError("seal image is too large", field="image")
             probe.load()
-            src = probe.copy()
+            # Phone photos carry their rotation in EXIF; apply it so the seal comes out upright.
+            src = ImageOps.exif_transpose(probe)
     except ValidationError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,

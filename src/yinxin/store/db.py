@@ -72,11 +72,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A read-only look; objects stay readable afterwards (close() does not expire them)."""
         session = self._sessions()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def migrate(self) -> None:

@@ -1,0 +1,1 @@
+"""Notifications: message templates, delivery gateways behind one interface, and a send log."""

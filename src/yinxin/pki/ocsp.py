@@ -1,0 +1,360 @@
+"""OCSP (RFC 6960, profiled by RFC 5019/9919): read requests, sign responses as a delegated
+responder, and say no in the ways the RFCs allow.
+
+Decisions worth knowing before reading the code:
+
+* **CertID hash algorithms** we answer for are SHA-1 (older clients), SHA-256, SHA-384 and
+  SHA-512. Any other algorithm gets ``malformedRequest``: without computing the hash we cannot
+  tell whose certificate is meant, and that is what the widely deployed Go responders (cfssl,
+  Boulder; ``x/crypto/ocsp`` refuses to parse such requests) answer. A signed ``unknown`` would
+  not help the client either.
+* **A CertID for another issuer** (``matches_issuer`` is false) gets ``unauthorized``, not a
+  signed ``unknown``: our responder certificate is delegated by *one* CA, so a response it
+  signs about another CA's certificate is one no client may accept, and RFC 5019 §2.2.3 /
+  RFC 9919 §2.2.3 say a responder without authoritative records MUST answer ``unauthorized``.
+  It is also unsigned, so answering junk requests costs no signature.
+* **Nonce** (RFC 8954): ``Nonce ::= OCTET STRING (SIZE(1..32))``; one outside that is a malformed
+  request. A request with a nonce needs a freshly signed response; one without can be served a
+  pre-signed response cached by (serial, status version, CertID hash algorithm).
+
+Responses are laid out by ``cryptography``'s ``OCSPResponseBuilder`` (one SingleResponse per
+builder). With an in-process key and one CertID that is the whole story; otherwise (an HSM key,
+or several CertIDs in one request) each builder draft is made with a stand-in responder
+certificate and throwaway key, the drafts' pieces are combined with asn1crypto under the real
+responder ID and certificate, and the real key signs the ResponseData.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from asn1crypto import keys as a_keys
+from asn1crypto import ocsp as a_ocsp
+from asn1crypto import x509 as a_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
+
+from yinxin.errors import ConfigurationError, ValidationError, YinxinError
+from yinxin.pki.algorithms import Algorithm
+from yinxin.pki.crl import REASON_FLAGS, reason_code
+from yinxin.pki.finish import throwaway_key
+from yinxin.pki.keys import KeyHandle
+
+DER = serialization.Encoding.DER
+
+# CertID hash algorithms we compute issuer hashes with (asn1crypto names).
+CERT_ID_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha1": hashes.SHA1(),
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+MAX_CERT_IDS = 16  # RFC 5019 clients send one; a cap keeps one request from costing much more
+MAX_NONCE = 32  # RFC 8954 §2.1
+
+# Our error codes → OCSPResponseStatus (RFC 6960 §4.2.1). The camelCase RFC names work too.
+ERROR_STATUSES: dict[str, int] = {
+    "malformed_request": 1,
+    "internal_error": 2,
+    "try_later": 3,
+    "sig_required": 5,
+    "unauthorized": 6,
+}
+_RFC_NAMES = {
+    "malformedRequest": "malformed_request",
+    "internalError": "internal_error",
+    "tryLater": "try_later",
+    "sigRequired": "sig_required",
+    "unauthorized": "unauthorized",
+}
+
+
+class OcspError(YinxinError):
+    """A request answered with an unsigned OCSP error; ``code`` is a key of ERROR_STATUSES."""
+
+    http_status = 200  # OCSP errors travel inside a 200 application/ocsp-response
+
+    def __init__(self, code: str, message: str | None = None):
+        if code not in ERROR_STATUSES:
+            raise ValueError(f"not an OCSP error status: {code!r}")
+        super().__init__(message or code.replace("_", " "), code=code)
+
+    def response(self) -> bytes:
+        return error_response(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class CertId:
+    """One certificate asked about. ``nonce`` is the request's (the same on every CertId)."""
+
+    hash_algorithm: str
+    issuer_name_hash: bytes
+    issuer_key_hash: bytes
+    serial: int
+    nonce: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SingleStatus:
+    serial: int
+    status: Literal["good", "revoked", "unknown"]
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None
+
+
+def _malformed(why: str) -> OcspError:
+    return OcspError("malformed_request", f"malformed OCSP request: {why}")
+
+
+def parse_request(der: bytes) -> list[CertId]:
+    """The CertIDs of a DER OCSPRequest; any fault raises ``OcspError("malformed_request")``.
+
+    A request signature, if any, is ignored (RFC 5019 §2.1.2 allows it: we answer anyone).
+    """
+    try:
+        req = a_ocsp.OCSPRequest.load(der, strict=True)
+        tbs = req["tbs_request"]
+        nonce = None
+        for ext in tbs["request_extensions"] or []:
+            name = ext["extn_id"].native
+            if name == "nonce":
+                nonce = bytes(ext["extn_value"].parsed.native)
+                if not 1 <= len(nonce) <= MAX_NONCE:
+                    raise _malformed("nonce must be 1 to 32 octets (RFC 8954)")
+            elif ext["critical"].native:
+                raise _malformed(f"unsupported critical extension {name}")
+        items = tbs["request_list"]
+        if not 1 <= len(items) <= MAX_CERT_IDS:
+            raise _malformed(f"between 1 and {MAX_CERT_IDS} certificates may be asked about")
+        out = []
+        for item in items:
+            for ext in item["single_request_extensions"] or []:
+                if ext["critical"].native:
+                    raise _malformed(f"unsupported critical extension {ext['extn_id'].native}")
+            cid = item["req_cert"]
+            alg = cid["hash_algorithm"]["algorithm"].native
+            if alg not in CERT_ID_HASHES:
+                raise _malformed(f"CertID hash algorithm {alg} is not supported")
+            name_hash = bytes(cid["issuer_name_hash"].native)
+            key_hash = bytes(cid["issuer_key_hash"].native)
+            size = CERT_ID_HASHES[alg].digest_size
+            if len(name_hash) != size or len(key_hash) != size:
+                raise _malformed(f"issuer hashes are not {alg} digests")
+            out.append(CertId(alg, name_hash, key_hash, int(cid["serial_number"].native), nonce))
+        return out
+    except OcspError:
+        raise
+    except Exception as exc:  # any parse failure of untrusted bytes is the client's fault
+        raise _malformed(type(exc).__name__) from None
+
+
+def _key_bits(cert: x509.Certificate) -> bytes:
+    """The subjectPublicKey BIT STRING's value, which OCSP hashes for key hashes."""
+    spki = cert.public_key().public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # skip unused-bits octet
+
+
+@functools.lru_cache(maxsize=64)
+def issuer_hashes(issuer_cert: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
+    """(issuerNameHash, issuerKeyHash) of a CA for one CertID hash algorithm (RFC 6960 §4.1.1)."""
+    key_bits = _key_bits(issuer_cert)
+    name = issuer_cert.subject.public_bytes()
+    return hashlib.new(hash_algorithm, name).digest(), hashlib.new(
+        hash_algorithm, key_bits
+    ).digest()
+
+
+def matches_issuer(cert_id: CertId, issuer_cert: x509.Certificate) -> bool:
+    """Whether ``cert_id`` names ``issuer_cert``. When false, answer ``unauthorized``."""
+    if cert_id.hash_algorithm not in CERT_ID_HASHES:
+        return False
+    name_hash, key_hash = issuer_hashes(issuer_cert, cert_id.hash_algorithm)
+    return hmac.compare_digest(name_hash, cert_id.issuer_name_hash) and hmac.compare_digest(
+        key_hash, cert_id.issuer_key_hash
+    )
+
+
+def error_response(status: str) -> bytes:
+    """An unsigned OCSPResponse carrying only an error status (malformed_request, internal_error,
+    try_later, sig_required, unauthorized, or the RFC's camelCase names)."""
+    code = ERROR_STATUSES.get(_RFC_NAMES.get(status, status))
+    if code is None:
+        raise ValueError(f"not an OCSP error status: {status!r}")
+    # OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED } with no responseBytes
+    return bytes((0x30, 0x03, 0x0A, 0x01, code))
+
+
+def _utc(t: dt.datetime, field: str) -> dt.datetime:
+    if t.tzinfo is None:
+        raise ValidationError(f"{field} must carry a time zone", field=field)
+    return t.astimezone(dt.UTC).replace(microsecond=0)  # RFC 5019: no fractional seconds
+
+
+_STATUS = {
+    "good": ocsp.OCSPCertStatus.GOOD,
+    "revoked": ocsp.OCSPCertStatus.REVOKED,
+    "unknown": ocsp.OCSPCertStatus.UNKNOWN,
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _stand_in(alg: Algorithm) -> tuple[x509.Certificate, PrivateKeyTypes]:
+    """A throwaway responder certificate and key of ``alg``.
+
+    ``OCSPResponseBuilder.sign`` insists the key matches the responder certificate, so drafts
+    for an HSM key are made with this pair; reassembly then puts the real responder ID and
+    certificate in place of the stand-in's.
+    """
+    key = throwaway_key(alg)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "layout only")])
+    t = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(t)
+        .not_valid_after(t + dt.timedelta(days=1))
+        .sign(key, alg.hash)
+    )
+    return cert, key
+
+
+def _draft(
+    s: SingleStatus,
+    *,
+    responder_cert: x509.Certificate,
+    name_hash: bytes,
+    key_hash: bytes,
+    algorithm: hashes.HashAlgorithm,
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+    nonce: bytes | None,
+) -> ocsp.OCSPResponseBuilder:
+    if s.status not in _STATUS:
+        raise ValidationError(f"unknown certificate status {s.status!r}", field="status")
+    revoked_at = reason = None
+    if s.status == "revoked":
+        if s.revoked_at is None:
+            raise ValidationError("a revoked status needs revoked_at", field="revoked_at")
+        revoked_at = _utc(s.revoked_at, "revoked_at")
+        # as in the CRL, "unspecified" is left out rather than written
+        reason = REASON_FLAGS[s.reason] if reason_code(s.reason) is not None else None
+    b = (
+        ocsp.OCSPResponseBuilder()
+        .add_response_by_hash(
+            issuer_name_hash=name_hash,
+            issuer_key_hash=key_hash,
+            serial_number=s.serial,
+            algorithm=algorithm,
+            cert_status=_STATUS[s.status],
+            this_update=this_update,
+            next_update=next_update,
+            revocation_time=revoked_at,
+            revocation_reason=reason,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, responder_cert)
+        .certificates([responder_cert])
+    )
+    if nonce is not None:
+        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return b
+
+
+def build_response(
+    *,
+    responder_cert: x509.Certificate,
+    responder_key: KeyHandle,
+    issuer_cert: x509.Certificate,
+    single: Sequence[SingleStatus],
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+    nonce: bytes | None,
+    request_hash_alg: str,
+) -> bytes:
+    """A successful OCSPResponse (DER) signed by the delegated responder.
+
+    CertIDs are echoed with ``request_hash_alg`` and ``issuer_cert``'s hashes (check
+    ``matches_issuer`` first), the responder is identified by key hash, its certificate is
+    included, and ``nonce`` is echoed when given. For caching, call it with one status and no
+    nonce: the bytes are valid for every nonce-less request for that serial and hash algorithm.
+    """
+    if not single:
+        raise ValidationError("an OCSP response needs at least one status", field="single")
+    if request_hash_alg not in CERT_ID_HASHES:
+        raise ValidationError(
+            f"CertID hash algorithm {request_hash_alg!r} is not supported", field="hash"
+        )
+    if responder_cert.issuer != issuer_cert.subject:
+        raise ConfigurationError("the OCSP responder certificate is not from this issuer")
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if responder_key.public_key().public_bytes(
+        DER, spki
+    ) != responder_cert.public_key().public_bytes(DER, spki):
+        raise ConfigurationError(
+            f"key {responder_key.label!r} does not belong to the OCSP responder certificate"
+        )
+    this_update = _utc(this_update, "this_update")
+    next_update = _utc(next_update, "next_update")
+    if next_update <= this_update:
+        raise ValidationError("next_update must be later than this_update", field="next_update")
+
+    name_hash, key_hash = issuer_hashes(issuer_cert, request_hash_alg)
+    common = dict(
+        responder_cert=responder_cert,
+        name_hash=name_hash,
+        key_hash=key_hash,
+        algorithm=CERT_ID_HASHES[request_hash_alg],
+        this_update=this_update,
+        next_update=next_update,
+        nonce=nonce,
+    )
+    alg = responder_key.algorithm
+    if responder_key.native is not None and len(single) == 1:
+        b = _draft(single[0], **common)
+        return b.sign(responder_key.native, alg.hash).public_bytes(DER)
+
+    # Lay each SingleResponse out with the builder (signed by a stand-in), then put the real
+    # responder in, combine, and have the real key sign the ResponseData.
+    stand_in_cert, stand_in_key = _stand_in(alg)
+    common["responder_cert"] = stand_in_cert
+    drafts = [
+        a_ocsp.OCSPResponse.load(
+            _draft(s, **common).sign(stand_in_key, alg.hash).public_bytes(DER)
+        )["response_bytes"]["response"].parsed
+        for s in single
+    ]
+    first = drafts[0]
+    tbs = first["tbs_response_data"].copy()
+    tbs["responder_id"] = a_ocsp.ResponderId(
+        name="by_key", value=hashlib.sha1(_key_bits(responder_cert)).digest()
+    )
+    if len(drafts) > 1:
+        tbs["responses"] = a_ocsp.Responses(
+            [d["tbs_response_data"]["responses"][0].copy() for d in drafts]
+        )
+    tbs_der = tbs.dump(force=True)
+    basic = a_ocsp.BasicOCSPResponse(
+        {
+            "tbs_response_data": a_ocsp.ResponseData.load(tbs_der),
+            "signature_algorithm": first["signature_algorithm"],
+            "signature": responder_key.sign(tbs_der, alg.hash),
+            "certs": [a_x509.Certificate.load(responder_cert.public_bytes(DER))],
+        }
+    )
+    return a_ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        }
+    ).dump()

@@ -1,0 +1,90 @@
+"""Just enough DER to write a CMS signature and read a timestamp reply without an ASN.1 library.
+
+asn1crypto re-encodes whole object trees whenever a parsed value is placed inside a new one
+(certificates inside SignedData, the token inside a SignerInfo), and that re-encoding is most
+of the cost of a PAdES signature. The structures we emit are fixed, so we splice pre-encoded
+pieces together instead; the reader only walks headers and never decodes what it skips.
+"""
+
+from __future__ import annotations
+
+from asn1crypto import core
+
+SEQUENCE = 0x30
+SET = 0x31
+INTEGER = 0x02
+OCTET_STRING = 0x04
+NULL = 0x05
+OID = 0x06
+BOOLEAN = 0x01
+GENERALIZED_TIME = 0x18
+
+
+def length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def tlv(tag: int, *content: bytes) -> bytes:
+    body = b"".join(content)
+    return bytes([tag]) + length(len(body)) + body
+
+
+def seq(*content: bytes) -> bytes:
+    return tlv(SEQUENCE, *content)
+
+
+def set_of(*items: bytes) -> bytes:
+    """A DER SET OF: members sorted by their encodings (X.690 §11.6)."""
+    return tlv(SET, *sorted(items))
+
+
+def integer(value: int) -> bytes:
+    raw = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+    return tlv(INTEGER, raw)
+
+
+def octet_string(value: bytes) -> bytes:
+    return tlv(OCTET_STRING, value)
+
+
+def oid(dotted: str) -> bytes:
+    return core.ObjectIdentifier(dotted).dump()
+
+
+def read(buf: bytes | memoryview, pos: int = 0) -> tuple[int, int, int]:
+    """Return (tag, content start, content end) of the element at ``pos``."""
+    end_of_buf = len(buf)
+    if pos + 2 > end_of_buf:
+        raise ValueError("truncated DER")
+    tag = buf[pos]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("high-tag-number form is not used here")
+    first = buf[pos + 1]
+    pos += 2
+    if first < 0x80:
+        size = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or pos + count > end_of_buf:
+            raise ValueError("bad DER length")
+        size = int.from_bytes(buf[pos : pos + count], "big")
+        pos += count
+    if pos + size > end_of_buf:
+        raise ValueError("truncated DER")
+    return tag, pos, pos + size
+
+
+def children(buf: bytes | memoryview, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The elements inside [start, end): (tag, element start, content start, content end)."""
+    out = []
+    pos = start
+    while pos < end:
+        tag, c0, c1 = read(buf, pos)
+        out.append((tag, pos, c0, c1))
+        pos = c1
+    if pos != end:
+        raise ValueError("DER element overruns its parent")
+    return out

@@ -1,0 +1,202 @@
+"""Reading the page tree and appending one incremental update to a PDF we did not write.
+
+pyHanko's reader parses (it copes with xref streams, object streams, hybrid files, broken
+offsets); the update itself is written here. A signature update adds a handful of objects and
+rewrites one or two, so serialising them directly is cheaper than pyHanko's general writer,
+and it lets the signer know exactly where ``/ByteRange`` and ``/Contents`` land. The update uses
+the same kind of cross-reference section as the revision before it (a table after a table, a
+stream after a stream), as ISO 32000-2 §7.5.6 asks of incremental updates.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from dataclasses import dataclass
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+_INHERITED = ("/MediaBox", "/CropBox", "/Rotate", "/Resources")
+
+
+@dataclass
+class Page:
+    index: int  # 0-based
+    ref: generic.Reference
+    obj: generic.DictionaryObject
+    mediabox: tuple[float, float, float, float]
+    cropbox: tuple[float, float, float, float]
+    rotate: int
+    resources: generic.DictionaryObject
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """The visible area: CropBox clipped to MediaBox, as (x0, y0, x1, y1)."""
+        m, c = self.mediabox, self.cropbox
+        box = (max(m[0], c[0]), max(m[1], c[1]), min(m[2], c[2]), min(m[3], c[3]))
+        return box if box[2] > box[0] and box[3] > box[1] else m
+
+
+def _rect(value) -> tuple[float, float, float, float] | None:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def list_pages(reader: PdfFileReader) -> list[Page]:
+    """All pages in order, with inherited attributes resolved; cycles are refused."""
+    out: list[Page] = []
+    root_ref = reader.root.raw_get("/Pages")
+    seen: set = set()
+
+    def walk(ref, inherited: dict) -> None:
+        if not isinstance(ref, generic.IndirectObject):
+            raise ValueError("page tree node is not an indirect object")
+        if ref.reference in seen:
+            raise ValueError("page tree has a cycle")
+        seen.add(ref.reference)
+        node = ref.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            raise ValueError("page tree node is not a dictionary")
+        attrs = dict(inherited)
+        for key in _INHERITED:
+            if key in node:
+                attrs[key] = node[key]
+        kind = node.get("/Type")
+        if kind == "/Pages" or (kind is None and "/Kids" in node):
+            for kid in node.get("/Kids", []):
+                walk(kid, attrs)
+            return
+        media = _rect(attrs.get("/MediaBox")) or (0.0, 0.0, 595.0, 842.0)
+        crop = _rect(attrs.get("/CropBox")) or media
+        rotate = int(attrs.get("/Rotate", 0) or 0) % 360
+        resources = attrs.get("/Resources")
+        if not isinstance(resources, generic.DictionaryObject):
+            resources = generic.DictionaryObject()
+        out.append(Page(len(out), ref.reference, node, media, crop, rotate, resources))
+
+    walk(root_ref, {})
+    return out
+
+
+def page_content(page: Page) -> bytes:
+    contents = page.obj.get("/Contents")
+    if contents is None:
+        return b""
+    if isinstance(contents, generic.StreamObject):
+        return contents.data
+    parts = []
+    for item in contents:
+        obj = item.get_object()
+        if isinstance(obj, generic.StreamObject):
+            parts.append(obj.data)
+    return b"\n".join(parts)
+
+
+def serialise(obj: generic.PdfObject) -> bytes:
+    buf = io.BytesIO()
+    obj.write_to_stream(buf, None)
+    return buf.getvalue()
+
+
+class Update:
+    """Objects for one incremental update, rendered after the bytes of the previous revision."""
+
+    def __init__(self, reader: PdfFileReader, base_length: int):
+        self.reader = reader
+        self.base_length = base_length
+        self.next_num = int(reader.trailer["/Size"])
+        self.objects: dict[int, tuple[int, bytes]] = {}  # num -> (generation, body)
+        self.stream_xref = bool(reader.has_xref_stream)
+
+    def new(self) -> int:
+        num = self.next_num
+        self.next_num += 1
+        return num
+
+    def put(self, num: int, body: bytes, generation: int = 0) -> None:
+        self.objects[num] = (generation, body)
+
+    def put_obj(self, num: int, obj: generic.PdfObject, generation: int = 0) -> None:
+        self.put(num, serialise(obj), generation)
+
+    def replace(self, ref: generic.Reference, obj: generic.PdfObject) -> None:
+        self.put_obj(ref.idnum, obj, ref.generation)
+
+    def add(self, body: bytes) -> int:
+        num = self.new()
+        self.put(num, body)
+        return num
+
+    def add_stream(self, dictionary: bytes, data: bytes, *, compress: bool = False) -> int:
+        """``dictionary`` is the inside of ``<< >>`` without ``/Length`` (and ``/Filter``)."""
+        if compress:
+            data = zlib.compress(data, 6)
+            dictionary += b" /Filter /FlateDecode"
+        return self.add(
+            b"<<" + dictionary + b" /Length %d>>\nstream\n" % len(data) + data + b"\nendstream"
+        )
+
+    def render(self, lead: bytes = b"") -> tuple[bytes, dict[int, int]]:
+        """The update's bytes, and each object's offset *within them* (after ``lead``)."""
+        reader = self.reader
+        out = bytearray(lead)
+        offsets: dict[int, int] = {}
+        for num in sorted(self.objects):
+            generation, body = self.objects[num]
+            offsets[num] = len(out)
+            out += b"%d %d obj\n" % (num, generation) + body + b"\nendobj\n"
+        trailer = reader.trailer
+        entries = [b"/Root " + serialise(trailer.raw_get("/Root"))]
+        if "/Info" in trailer:
+            entries.append(b"/Info " + serialise(trailer.raw_get("/Info")))
+        try:
+            first_id = trailer["/ID"][0]
+            first = bytes(first_id.original_bytes if hasattr(first_id, "original_bytes") else first_id)
+        except (KeyError, IndexError, TypeError):
+            first = os.urandom(16)
+        entries.append(b"/ID [<%s> <%s>]" % (first.hex().encode(), os.urandom(16).hex().encode()))
+        entries.append(b"/Prev %d" % reader.last_startxref)
+        xref_at = len(out)
+        nums = sorted(offsets)
+        base = self.base_length
+        if self.stream_xref:
+            xnum = self.new()
+            nums.append(xnum)
+            offsets[xnum] = xref_at
+            rows = b"".join(
+                b"\x01" + (base + offsets[n]).to_bytes(5, "big")
+                + self.objects.get(n, (0, b""))[0].to_bytes(2, "big")
+                for n in nums
+            )
+            index = b" ".join(b"%d %d" % run for run in _runs(nums))
+            data = zlib.compress(rows, 6)
+            out += (
+                b"%d 0 obj\n<</Type /XRef /Size %d /W [1 5 2] /Index [%s] %s"
+                b" /Filter /FlateDecode /Length %d>>\nstream\n"
+                % (xnum, self.next_num, index, b" ".join(entries), len(data))
+                + data + b"\nendstream\nendobj\n"
+            )
+        else:
+            out += b"xref\n"
+            for start, count in _runs(nums):
+                out += b"%d %d\n" % (start, count)
+                for n in range(start, start + count):
+                    out += b"%010d %05d n\r\n" % (base + offsets[n], self.objects[n][0])
+            out += b"trailer\n<</Size %d %s>>\n" % (self.next_num, b" ".join(entries))
+        out += b"startxref\n%d\n%%%%EOF\n" % (base + xref_at)
+        return bytes(out), offsets
+
+
+def _runs(nums: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for n in nums:
+        if runs and runs[-1][0] + runs[-1][1] == n:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((n, 1))
+    return runs

@@ -1,0 +1,375 @@
+"""A one-page A4 PDF of a verification report, in Chinese, that prints and files like paper.
+
+Why pyHanko's own font machinery: the platform already depends on pyHanko, and its
+``GlyphAccumulator`` (HarfBuzz shaping + fontTools subsetting, the code that draws CJK text in
+signature stamps) embeds a subset of a CFF-flavoured OpenType font as a CIDFontType0 with a
+ToUnicode map — so the report shows the same on any viewer and ``pdftotext`` gets the Chinese
+back. reportlab cannot embed CFF outlines (Noto CJK is CFF) and would fall back to a
+non-embedded Adobe CID font. The one extra requirement is ``uharfbuzz`` (pyHanko's
+``opentype`` extra).
+
+Noto Sans CJK ships as a TrueType Collection; HarfBuzz and ``GlyphAccumulator`` read the first
+face of a file only, so the Simplified-Chinese face is copied out of the collection (raw
+tables, no re-compilation: ~0.3 s) into memory first. Set ``YINXIN_CJK_FONT`` (and optionally
+``YINXIN_CJK_FONT_BOLD``) to an .otf/.ttf/.ttc path on systems without the Debian font paths.
+
+Layout is done here by hand (a label/value table per signature, lines wrapped by measured
+width) because the page must stay one page: fonts shrink step by step until everything fits,
+and signatures that still do not fit are summarised in a line pointing at the JSON report.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+from yinxin.errors import ConfigurationError
+from yinxin.signing.verify import (
+    SignatureReport,
+    VerificationReport,
+    _fmt_time,
+    describe_certificate_status,
+    describe_changes,
+    describe_timestamp,
+    issuer_display,
+    seal_display,
+)
+
+A4 = (595.28, 841.89)
+MARGIN = 48.0
+LABEL_W = 118.0
+PAD = 3.5
+GREEN = (0.05, 0.45, 0.15)
+RED = (0.75, 0.05, 0.05)
+GREY_FILL = (0.94, 0.94, 0.94)
+
+_FONT_DIRS = [
+    "/usr/share/fonts/opentype/noto",  # Debian/Ubuntu fonts-noto-cjk
+    "/usr/share/fonts/noto-cjk",  # Arch
+    "/usr/share/fonts/google-noto-sans-cjk-ttc",  # Fedora
+    "/usr/share/fonts/google-noto-cjk",
+    "/usr/share/fonts/truetype/noto",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# fonts
+
+
+def _find_font(bold: bool) -> str:
+    env = os.environ.get("YINXIN_CJK_FONT_BOLD" if bold else "YINXIN_CJK_FONT")
+    if env and Path(env).is_file():
+        return env
+    weight = "Bold" if bold else "Regular"
+    for d in _FONT_DIRS:
+        for name in (f"NotoSansCJK-{weight}.ttc", f"NotoSansCJKsc-{weight}.otf",
+                     f"NotoSerifCJK-{weight}.ttc"):
+            p = Path(d) / name
+            if p.is_file():
+                return str(p)
+    if bold:
+        return _find_font(False)  # a regular face drawn bold is better than no report
+    raise ConfigurationError(
+        "没有可用的中文字体 / no CJK font found: install fonts-noto-cjk or set YINXIN_CJK_FONT",
+        field="font",
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _face_bytes(path: str) -> bytes:
+    """One face as a standalone OpenType file: the Simplified-Chinese one of a collection.
+
+    Cached: a server that renders many reports pays the copy once per weight (~16 MB each).
+    """
+    from fontTools.ttLib import TTCollection, TTFont
+
+    data = Path(path).read_bytes()
+    if data[:4] != b"ttcf":
+        return data
+    coll = TTCollection(BytesIO(data), lazy=True)
+    index = 0
+    for i, font in enumerate(coll.fonts):
+        ps = str(font["name"].getDebugName(6) or "")
+        if ps.lower().endswith(("sc-regular", "sc-bold")) or "cjksc" in ps.lower():
+            index = i
+            break
+    face = TTFont(BytesIO(data), fontNumber=index, lazy=True)
+    out = BytesIO()
+    face.save(out, reorderTables=False)
+    return out.getvalue()
+
+
+class _Fonts:
+    """The two embedded faces and a per-character width cache for line breaking."""
+
+    def __init__(self, writer: PdfFileWriter):
+        try:
+            from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+        except ImportError as e:  # uharfbuzz / fontTools missing
+            raise ConfigurationError(
+                f"PDF 报告需要 pyHanko 的 opentype 组件 / the PDF report needs pyHanko's opentype"
+                f" extra (uharfbuzz, fonttools): {e}",
+                field="font",
+            ) from None
+        regular, bold = _find_font(False), _find_font(True)
+        # Each text run is drawn in its own BT/ET, so one engine per face serves every size.
+        self.engines = {
+            "R": GlyphAccumulator(writer, BytesIO(_face_bytes(regular)), 10),
+            "B": GlyphAccumulator(writer, BytesIO(_face_bytes(bold)), 10),
+        }
+        self.fake_bold = bold == regular
+        self._widths: dict[tuple[str, str], float] = {}
+
+    def width(self, text: str, face: str, size: float) -> float:
+        total = 0.0
+        for ch in text:
+            key = (face, ch)
+            w = self._widths.get(key)
+            if w is None:
+                w = self._widths[key] = self.engines[face].shape(ch, with_actual_text=False).x_advance
+            total += w
+        return total * size
+
+    def resources(self) -> generic.DictionaryObject:
+        return generic.DictionaryObject({
+            pdf_name(f"/F{k}"): e.as_resource() for k, e in self.engines.items()
+        })
+
+
+# ---------------------------------------------------------------------------------------------
+# drawing
+
+
+@dataclass
+class _Canvas:
+    fonts: _Fonts
+    ops: list[bytes]
+
+    def text(self, x: float, y: float, s: str, *, size: float, face: str = "R",
+             color: tuple[float, float, float] = (0, 0, 0)) -> None:
+        if not s:
+            return
+        shaped = self.fonts.engines[face].shape(s).graphics_ops
+        mode = b" 2 Tr 0.35 w" if face == "B" and self.fonts.fake_bold else b""
+        self.ops.append(
+            b"q %.3f %.3f %.3f rg %.3f %.3f %.3f RG BT /F%s %.2f Tf%s %.2f %.2f Td "
+            % (*color, *color, face.encode(), size, mode, x, y)
+            + shaped + b" ET Q"
+        )
+
+    def rect(self, x: float, y: float, w: float, h: float, *, fill=None, stroke=(0.6, 0.6, 0.6),
+             width: float = 0.5) -> None:
+        parts = [b"q %.2f w" % width]
+        if fill:
+            parts.append(b"%.3f %.3f %.3f rg" % fill)
+        if stroke:
+            parts.append(b"%.3f %.3f %.3f RG" % stroke)
+        op = b"B" if fill and stroke else (b"f" if fill else b"S")
+        parts.append(b"%.2f %.2f %.2f %.2f re %s Q" % (x, y, w, h, op))
+        self.ops.append(b" ".join(parts))
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.8) -> None:
+        self.ops.append(b"q %.2f w 0.3 0.3 0.3 RG %.2f %.2f m %.2f %.2f l S Q"
+                        % (width, x1, y1, x2, y2))
+
+
+_BREAK_AFTER = set(" ,;/，；、）)]】：:")
+
+
+def _wrap(fonts: _Fonts, text: str, face: str, size: float, max_w: float) -> list[str]:
+    """Greedy line breaking by measured width; CJK may break anywhere, Latin prefers spaces."""
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line, last_break = "", -1  # last_break: index in ``line`` after which we may break
+        for ch in para:
+            if line and fonts.width(line + ch, face, size) > max_w:
+                if 0 <= last_break < len(line) - 1 and not _is_cjk(ch):
+                    lines.append(line[: last_break + 1].rstrip())
+                    line = line[last_break + 1:].lstrip()
+                else:
+                    lines.append(line.rstrip())
+                    line = ""
+                last_break = -1
+                if ch == " " and not line:
+                    continue
+            line += ch
+            if ch in _BREAK_AFTER or _is_cjk(ch):
+                last_break = len(line) - 1
+        lines.append(line.rstrip())
+    return lines or [""]
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x2E80 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFFEF
+
+
+def _rows(s: SignatureReport) -> list[tuple[str, str]]:
+    verdict = "有效 / valid" if s.valid else "无效 / INVALID"
+    if s.level:
+        verdict += f"（{s.level}）"
+    extra = [f"· {p}" for p in s.problems]
+    return [
+        ("签署人 Signer", f"{s.signer_name}（{s.signer_subject}）" if s.signer_subject
+         else s.signer_name or "—"),
+        ("角色 Role", s.role or "—"),
+        ("印章 Seal", seal_display(s)),
+        ("证书序列号 Serial", s.certificate_serial or "—"),
+        ("签发机构 Issuer", issuer_display(s) or "—"),
+        ("签署时间 Signed at", f"{_fmt_time(s.signing_time)}（签署人自报 / claimed）"
+         if s.signing_time else "—"),
+        ("时间戳 Timestamp", describe_timestamp(s)),
+        ("证书状态 Certificate", describe_certificate_status(s)),
+        ("文档完整性 Integrity", ("完整 / intact" if s.intact else "已被篡改 / NOT intact")
+         + f"（{s.coverage}）"),
+        ("签署后修改 Changes", describe_changes(s)),
+        ("结论 Verdict", "\n".join([verdict, *extra])),
+    ]
+
+
+@dataclass
+class _Style:
+    body: float
+    leading: float
+    head: float
+
+    @classmethod
+    def steps(cls) -> Iterator[_Style]:
+        for body in (9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0):
+            yield cls(body, body * 1.32, body + 1.5)
+
+
+def _table_height(fonts: _Fonts, s: SignatureReport, st: _Style, width: float) -> float:
+    h = st.head * 1.9  # heading line
+    for label, value in _rows(s):
+        face = "B" if label.startswith("结论") else "R"
+        n = max(len(_wrap(fonts, value, face, st.body, width - LABEL_W - 2 * PAD)),
+                len(_wrap(fonts, label, "R", st.body, LABEL_W - 2 * PAD)))
+        h += n * st.leading + 2 * PAD
+    return h + 10
+
+
+def render_report_pdf(report: VerificationReport) -> bytes:
+    """One A4 page: title, file and hash, overall verdict, one table per signature."""
+    w = PdfFileWriter()
+    w.document_meta.title = f"电子签名验证报告 — {report.file_name}"
+    w.document_meta.creator = "Yinxin 印信"
+    fonts = _Fonts(w)
+    c = _Canvas(fonts, [])
+    page_w, page_h = A4
+    x0, width = MARGIN, page_w - 2 * MARGIN
+    y = page_h - MARGIN
+
+    # title and file
+    title = "电子签名验证报告"
+    c.text(x0 + (width - fonts.width(title, "B", 20)) / 2, y - 20, title, size=20, face="B")
+    sub = "Electronic Signature Verification Report"
+    c.text(x0 + (width - fonts.width(sub, "R", 10)) / 2, y - 36, sub, size=10,
+           color=(0.3, 0.3, 0.3))
+    y -= 50
+    c.line(x0, y, x0 + width, y)
+    y -= 16
+    info = [
+        ("文件 File", report.file_name),
+        ("SHA-256", report.sha256),
+        ("验证时间 Verified at", _fmt_time(report.verified_at)),
+        ("签名数量 Signatures", f"{len(report.signatures)}"
+         + (f"（另有文档时间戳 {report.document_timestamps} 个 / document timestamps）"
+            if report.document_timestamps else "")),
+    ]
+    for label, value in info:
+        c.text(x0, y, label, size=9, color=(0.3, 0.3, 0.3))
+        for i, ln in enumerate(_wrap(fonts, value, "R", 9, width - LABEL_W)):
+            c.text(x0 + LABEL_W, y - i * 12, ln, size=9)
+            if i:
+                y -= 12
+        y -= 14
+
+    # overall verdict, bold
+    verdict = ("总体结论 / Overall：有效 VALID — 全部签名验证通过" if report.valid
+               else "总体结论 / Overall：无效 INVALID")
+    y -= 6
+    c.text(x0, y, verdict, size=14, face="B", color=GREEN if report.valid else RED)
+    y -= 8
+    for p in report.problems:
+        for ln in _wrap(fonts, "· " + p, "R", 9, width):
+            y -= 12
+            c.text(x0, y, ln, size=9, color=RED)
+    y -= 14
+
+    # signature tables: shrink until they fit, then drop what still does not
+    footer_h = 30.0
+    avail = y - MARGIN - footer_h
+    sigs = report.signatures
+    chosen = list(_Style.steps())[-1]
+    shown = 0
+    for st in _Style.steps():
+        heights = [_table_height(fonts, s, st, width) for s in sigs]
+        if sum(heights) <= avail:
+            chosen, shown = st, len(sigs)
+            break
+    else:
+        heights = [_table_height(fonts, s, chosen, width) for s in sigs]
+        total = 0.0
+        for h in heights:
+            if total + h > avail - 14:
+                break
+            total += h
+            shown += 1
+    for i, s in enumerate(sigs[:shown], 1):
+        y = _draw_table(c, fonts, s, i, chosen, x0, y, width)
+    if shown < len(sigs):
+        rest = len(sigs) - shown
+        c.text(x0, y - 10, f"另有 {rest} 个签名未列出，详见 JSON 报告 / {rest} more signature(s)"
+               f" not shown; see the JSON report", size=8.5, color=RED)
+
+    # footer
+    foot = ("本报告依据文件本身所含的签名、时间戳与吊销信息及所列信任根生成 / generated by Yinxin"
+            " from the file itself and the given trust roots")
+    for i, ln in enumerate(_wrap(fonts, foot, "R", 7, width)):
+        c.text(x0, MARGIN - 4 - i * 9 + 9, ln, size=7, color=(0.45, 0.45, 0.45))
+
+    stream = generic.StreamObject(stream_data=b"\n".join(c.ops))
+    stream.compress()
+    res = generic.DictionaryObject({pdf_name("/Font"): fonts.resources()})
+    w.insert_page(PageObject(w.add_object(stream), (0, 0, page_w, page_h), res))
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def _draw_table(c: _Canvas, fonts: _Fonts, s: SignatureReport, n: int, st: _Style,
+                x0: float, y: float, width: float) -> float:
+    ok = s.valid
+    head = f"签名 {n}：{s.field_name} — {'有效 / valid' if ok else '无效 / INVALID'}"
+    c.text(x0, y - st.head, head, size=st.head, face="B", color=GREEN if ok else RED)
+    y -= st.head * 1.9
+    for label, value in _rows(s):
+        is_verdict = label.startswith("结论")
+        face = "B" if is_verdict else "R"
+        vlines = _wrap(fonts, value, face, st.body, width - LABEL_W - 2 * PAD)
+        llines = _wrap(fonts, label, "R", st.body, LABEL_W - 2 * PAD)
+        h = max(len(vlines), len(llines)) * st.leading + 2 * PAD
+        c.rect(x0, y - h, LABEL_W, h, fill=GREY_FILL)
+        c.rect(x0 + LABEL_W, y - h, width - LABEL_W, h)
+        base = y - PAD - st.body
+        for i, ln in enumerate(llines):
+            c.text(x0 + PAD, base - i * st.leading, ln, size=st.body, color=(0.2, 0.2, 0.2))
+        for i, ln in enumerate(vlines):
+            color = (GREEN if ok else RED) if is_verdict and i == 0 else (
+                RED if is_verdict else (0, 0, 0))
+            c.text(x0 + LABEL_W + PAD, base - i * st.leading, ln, size=st.body,
+                   face=face if i == 0 else "R", color=color)
+        y -= h
+    return y - 10
+
+
+__all__ = ["render_report_pdf"]

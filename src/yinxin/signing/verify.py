@@ -1,0 +1,978 @@
+"""Verify the signatures in a PDF the way any relying party can: from the file and trust roots.
+
+Everything a verdict needs is taken from the document itself (the CMS signatures, their
+timestamps, the DSS and Adobe-style revocation archives) plus the trust roots the caller names,
+so the same result comes out on a machine with no network and no access to our database. Only
+when the caller asks (``allow_fetching``) may pyHanko fetch CRLs over HTTP; OCSP responders are
+contacted only with ``ocsp_urls_allowed`` as well, because an OCSP query tells the responder
+which certificate, and so which document, is being checked — a CRL download does not.
+
+The cryptography, path building, revocation and difference analysis are pyHanko's
+(``async_validate_pdf_signature`` with the default diff policy); this module decides *which*
+validation time and revocation data to feed it and turns its status objects into one flat,
+JSON-friendly report with Chinese and English reasons. Choices, each for a reason:
+
+* **Validation time.** A signature timestamp that validates (now, or at ``at``) fixes when the
+  signature existed, so the signer's certificate is checked at the timestamp's time; revocation
+  data produced after that moment is accepted (``retroactive_revinfo``) because a later
+  "good" still proves "not revoked then" and a later "revoked since X" carries its own date.
+  Without a valid timestamp the claimed signing time proves nothing, so the certificate is
+  checked at the validation time (``at`` or now).
+* **Revocation is soft-fail.** A B-B/B-T signature without revocation data still verifies (as
+  in Adobe Reader and pyHanko's default); the report then says ``revocation_source="none"`` and
+  ``revoked=None`` so a caller that requires B-LT can refuse it.
+* **Changes after signing** come from pyHanko's difference analysis: DSS/document timestamps,
+  later signatures and form filling are "allowed"; anything else (a new page, a comment, an
+  edited object) is "other" and makes the signature invalid.
+
+Seal and role. A signature dictionary made by Yinxin carries a ``/Yinxin`` dictionary with
+text entries ``/SealName``, ``/SealKind`` and ``/Role`` (e.g. 合同专用章, contract, 甲方). For
+documents signed elsewhere we fall back to keys whose names mention a seal or role and to
+"角色: …" / "印章: …" fragments in ``/Reason``; if nothing is there the fields stay ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from asn1crypto import crl as a_crl
+from asn1crypto import ocsp as a_ocsp
+from asn1crypto import x509 as a_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESIndeterminate
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.general import find_unique_cms_attribute
+from pyhanko.sign.validation import (
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
+from pyhanko.sign.validation.generic_cms import collect_timing_info, extract_tst_data_iter
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import OCSPFetchError
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+from pyhanko_certvalidator.fetchers.api import FetcherBackend, Fetchers, OCSPFetcher
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from yinxin.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+# pyHanko logs every untrusted certificate or suspicious update it meets with a traceback at
+# WARNING/ERROR. For a verifier those are verdicts, not faults, and they are in the report; keep
+# them off the terminal of an unconfigured program (configured handlers still receive them).
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
+DER = serialization.Encoding.DER
+# Certificate validity is compared with the validation time with this much slack, as pyHanko's
+# default; clocks of signers, TSAs and CAs are never exactly in step.
+TIME_TOLERANCE = dt.timedelta(seconds=1)
+
+NO_SIGNATURES = "文档中没有签名 / no signatures"
+
+
+@dataclass
+class SignatureReport:
+    """One signature's verdict with the facts behind it, flat so it serialises as is."""
+
+    field_name: str
+    signer_name: str
+    signer_subject: str
+    certificate_serial: str  # hex
+    certificate_issuer: str
+    seal_name: str | None
+    seal_kind: str | None
+    role: str | None
+    signing_time: dt.datetime | None  # claimed by the signer (signed attribute or /M)
+    timestamp_time: dt.datetime | None
+    timestamp_authority: str | None
+    timestamp_valid: bool | None
+    certificate_valid_at_signing: bool
+    revoked: bool | None
+    revocation_source: str  # "embedded" | "online" | "none"
+    intact: bool
+    trusted: bool
+    coverage: str  # "entire_file" | "entire_revision" | "contiguous_block_from_start" | "unclear"
+    changes_after: str  # "none" | "allowed" | "other"
+    level: str | None  # "B-B" | "B-T" | "B-LT" | "B-LTA"
+    valid: bool
+    problems: list[str] = field(default_factory=list)
+    # remarks that do not make the signature invalid (no timestamp, revocation not checked…)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerificationReport:
+    file_name: str
+    sha256: str
+    signatures: list[SignatureReport]
+    valid: bool  # True only if there is at least one signature and every one is valid
+    verified_at: dt.datetime
+    problems: list[str] = field(default_factory=list)  # about the document as a whole
+    document_timestamps: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    def to_text(self) -> str:
+        return _format_text(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+
+
+def verify_pdf(
+    pdf: bytes,
+    *,
+    trust_roots: list[x509.Certificate],
+    file_name: str = "document.pdf",
+    allow_fetching: bool = False,
+    at: dt.datetime | None = None,
+    ocsp_urls_allowed: bool = False,
+) -> VerificationReport:
+    """Synchronous wrapper; async callers (the API) use :func:`averify_pdf` instead."""
+    return asyncio.run(
+        averify_pdf(
+            pdf,
+            trust_roots=trust_roots,
+            file_name=file_name,
+            allow_fetching=allow_fetching,
+            at=at,
+            ocsp_urls_allowed=ocsp_urls_allowed,
+        )
+    )
+
+
+async def averify_pdf(
+    pdf: bytes,
+    *,
+    trust_roots: list[x509.Certificate],
+    file_name: str = "document.pdf",
+    allow_fetching: bool = False,
+    at: dt.datetime | None = None,
+    ocsp_urls_allowed: bool = False,
+) -> VerificationReport:
+    if not isinstance(pdf, bytes | bytearray | memoryview):
+        raise ValidationError("the PDF must be given as bytes", field="pdf")
+    pdf = bytes(pdf)
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    verified_at = at or dt.datetime.now(dt.UTC)
+    reader = _open_reader(pdf)
+    try:
+        found = _collect_signatures(reader)
+    except Exception as e:  # hostile /AcroForm trees: refuse the file, never crash
+        raise ValidationError(f"无法读取签名域 / cannot read signature fields: {e}",
+                              field="pdf") from None
+
+    report = VerificationReport(
+        file_name=file_name,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        signatures=[],
+        valid=False,
+        verified_at=verified_at.replace(microsecond=0),
+        document_timestamps=len(found.doc_timestamps),
+    )
+    if not found.signatures and not found.broken:
+        report.problems.append(NO_SIGNATURES)
+        return report
+
+    job = _FileJob(
+        reader=reader,
+        trust=_trust_manager(tuple(c.public_bytes(DER) for c in trust_roots)),
+        at=at,
+        allow_fetching=allow_fetching,
+        ocsp_urls_allowed=ocsp_urls_allowed,
+        embedded=_read_dss(reader),
+    )
+    tsa_certs: list[a_x509.Certificate] = []
+    for emb in [*found.signatures, *found.doc_timestamps]:
+        all_certs = _cms_certs(emb.signed_data)
+        job.ca_certs.extend(c for c in all_certs if c.ca)
+        if emb in found.doc_timestamps:
+            tsa_certs.extend(all_certs)
+        for tst_sd in _tst_signed_data(emb):
+            tsa_certs.extend(_cms_certs(tst_sd))
+    job.ca_certs.extend(c for c in job.embedded.certs if c.ca)
+    try:
+        ts_vc = job.context(moment=at, targets=tsa_certs)
+        valid_dts_revisions: list[int] = []
+        for emb in found.doc_timestamps:
+            try:
+                st = await async_validate_pdf_timestamp(emb, validation_context=ts_vc)
+                ok = st.intact and st.valid and st.trusted
+            except Exception as e:
+                logger.info("document timestamp unreadable: %s", e)
+                ok = False
+            if ok:
+                valid_dts_revisions.append(emb.signed_revision)
+            else:
+                report.problems.append(
+                    "文档时间戳无效或不受信任 / a document timestamp is invalid or untrusted"
+                )
+        for item in found.ordered():
+            if isinstance(item, _Broken):
+                report.signatures.append(_broken_report(item))
+                continue
+            try:
+                sig = await _verify_signature(item, job, ts_vc, valid_dts_revisions)
+            except Exception as e:  # one bad signature must not hide the others
+                logger.info("signature %s could not be processed", item.field_name, exc_info=e)
+                sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
+            report.signatures.append(sig)
+    finally:
+        await job.aclose()
+
+    report.valid = (
+        bool(report.signatures)
+        and all(s.valid for s in report.signatures)
+        and not report.problems
+    )
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the file
+
+
+def _open_reader(pdf: bytes) -> PdfFileReader:
+    if b"%PDF-" not in pdf[:1024]:  # the header must be in the first 1024 bytes
+        raise ValidationError("不是 PDF 文件 / not a PDF file", field="pdf")
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        if reader.encrypted:
+            # only documents readable without a password can be verified by anyone
+            reader.decrypt(b"")
+        reader.root  # noqa: B018 — force the catalog to parse now, not mid-verification
+    except Exception as e:
+        raise ValidationError(f"无法解析 PDF / unreadable PDF: {e}", field="pdf") from None
+    return reader
+
+
+@dataclass
+class _Broken:
+    field_name: str
+    error: str
+    signed_revision: int
+
+
+@dataclass
+class _Found:
+    signatures: list[EmbeddedPdfSignature]
+    doc_timestamps: list[EmbeddedPdfSignature]
+    broken: list[_Broken]
+
+    def ordered(self) -> list[EmbeddedPdfSignature | _Broken]:
+        items: list[EmbeddedPdfSignature | _Broken] = [*self.signatures, *self.broken]
+        return sorted(items, key=lambda s: s.signed_revision)
+
+
+def _collect_signatures(reader: PdfFileReader) -> _Found:
+    found = _Found([], [], [])
+    for fq_name, sig_obj_ref, sig_field_ref in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            sig_obj = sig_obj_ref.get_object()
+            kind = sig_obj.get("/Type", "/Sig")
+            emb = EmbeddedPdfSignature(reader, sig_field_ref, fq_name)
+            # touch the lazily parsed CMS now, so a broken one is reported, not raised later
+            emb.signer_info  # noqa: B018
+            emb.signer_cert  # noqa: B018
+        except Exception as e:
+            found.broken.append(_Broken(fq_name, str(e) or type(e).__name__, 1 << 30))
+            continue
+        if kind == "/DocTimeStamp":
+            found.doc_timestamps.append(emb)
+        else:
+            found.signatures.append(emb)
+    found.doc_timestamps.sort(key=lambda s: s.signed_revision)
+    return found
+
+
+@dataclass
+class _Embedded:
+    """Revocation data and certificates in the DSS, read once per file."""
+
+    ocsps: list[a_ocsp.OCSPResponse] = field(default_factory=list)
+    crls: list[a_crl.CertificateList] = field(default_factory=list)
+    certs: list[a_x509.Certificate] = field(default_factory=list)
+
+
+def _read_dss(reader: PdfFileReader) -> _Embedded:
+    out = _Embedded()
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return out
+    except Exception as e:
+        logger.info("unreadable DSS ignored: %s", e)
+        return out
+    for ref in dss.ocsps:
+        try:
+            out.ocsps.append(a_ocsp.OCSPResponse.load(
+                ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)
+            ))
+        except Exception as e:
+            logger.info("unreadable DSS OCSP response ignored: %s", e)
+    for ref in dss.crls:
+        try:
+            out.crls.append(a_crl.CertificateList.load(
+                ref.get_object().read_data(DecodePurpose.CRL)
+            ))
+        except Exception as e:
+            logger.info("unreadable DSS CRL ignored: %s", e)
+    try:
+        out.certs.extend(dss.load_certs())
+    except Exception as e:
+        logger.info("unreadable DSS certificates ignored: %s", e)
+    return out
+
+
+def _adobe_revinfo(emb: EmbeddedPdfSignature) -> _Embedded:
+    """Revocation data the signer put inside the CMS (adbe-revocationInfoArchival)."""
+    out = _Embedded()
+    try:
+        archival = find_unique_cms_attribute(
+            emb.signer_info["signed_attrs"], "adobe_revocation_info_archival"
+        )
+    except Exception:
+        return out
+    try:
+        out.ocsps.extend(archival["ocsp"] or [])
+        out.crls.extend(archival["crl"] or [])
+    except Exception as e:
+        logger.info("unreadable revocation archival ignored: %s", e)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# validation contexts
+
+
+@functools.lru_cache(maxsize=32)
+def _trust_manager(roots_der: tuple[bytes, ...]) -> SimpleTrustManager:
+    """Parsed once per set of roots: the service verifies many files against the same roots."""
+    return SimpleTrustManager.build(trust_roots=[a_x509.Certificate.load(d) for d in roots_der])
+
+
+class _NoOCSPFetcher(OCSPFetcher):
+    """Refuses every OCSP query, so validation falls back to CRLs (see module docstring)."""
+
+    async def fetch(self, cert, authority):
+        raise OCSPFetchError("OCSP queries are not allowed for this verification")
+
+    def fetched_responses(self):
+        return ()
+
+    def fetched_responses_for_cert(self, cert):
+        return ()
+
+
+class _CrlOnlyBackend(FetcherBackend):
+    def __init__(self, inner: AIOHttpFetcherBackend):
+        self.inner = inner
+
+    def get_fetchers(self) -> Fetchers:
+        f = self.inner.get_fetchers()
+        return Fetchers(
+            ocsp_fetcher=_NoOCSPFetcher(), crl_fetcher=f.crl_fetcher, cert_fetcher=f.cert_fetcher
+        )
+
+    async def close(self):
+        await self.inner.close()
+
+
+@dataclass
+class _FileJob:
+    reader: PdfFileReader
+    trust: SimpleTrustManager
+    at: dt.datetime | None
+    allow_fetching: bool
+    ocsp_urls_allowed: bool
+    embedded: _Embedded
+    ca_certs: list[a_x509.Certificate] = field(default_factory=list)
+    _backend: FetcherBackend | None = None
+    _fetchers: Fetchers | None = None
+
+    def fetchers(self) -> Fetchers | None:
+        if not self.allow_fetching:
+            return None
+        if self._fetchers is None:
+            inner = AIOHttpFetcherBackend(per_request_timeout=10)
+            self._backend = inner if self.ocsp_urls_allowed else _CrlOnlyBackend(inner)
+            self._fetchers = self._backend.get_fetchers()
+        return self._fetchers
+
+    def context(
+        self,
+        *,
+        moment: dt.datetime | None,
+        targets: Iterable[a_x509.Certificate],
+        extra: _Embedded | None = None,
+    ) -> ValidationContext:
+        """A validation context holding only the OCSP responses about ``targets`` (+ all CAs).
+
+        Why filter: pyhanko-certvalidator 0.33 counts an OCSP response from the right issuer but
+        for *another* serial number as a failed check rather than "no answer" (it requires the
+        issuer key hash to differ too), so a DSS holding the signer's OCSP response but none
+        for the TSA (same CA) would fail the timestamp. Responses about certificates this
+        context never checks are useless to it anyway.
+        """
+        wanted = [*targets, *self.ca_certs]
+        ocsps = [
+            r for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
+            if any(_ocsp_is_about(r, c) for c in wanted)
+        ]
+        crls = [*self.embedded.crls, *(extra.crls if extra else [])]
+        fetchers = self.fetchers()
+        return ValidationContext(
+            trust_manager=self.trust,
+            other_certs=self.embedded.certs,
+            moment=moment,
+            allow_fetching=fetchers is not None,
+            fetchers=fetchers,
+            ocsps=ocsps,
+            crls=crls,
+            revocation_mode="soft-fail",
+            retroactive_revinfo=True,
+            time_tolerance=TIME_TOLERANCE,
+        )
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# one signature
+
+
+_COVERAGE = {
+    SignatureCoverageLevel.ENTIRE_FILE: "entire_file",
+    SignatureCoverageLevel.ENTIRE_REVISION: "entire_revision",
+    SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START: "contiguous_block_from_start",
+    SignatureCoverageLevel.UNCLEAR: "unclear",
+}
+_CERT_TIME_PROBLEMS = {
+    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
+    AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
+    AdESIndeterminate.EXPIRED,
+    AdESIndeterminate.NOT_YET_VALID,
+}
+_REVOKED = {AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE}
+
+
+async def _verify_signature(
+    emb: EmbeddedPdfSignature,
+    job: _FileJob,
+    ts_vc: ValidationContext,
+    valid_dts_revisions: Sequence[int],
+) -> SignatureReport:
+    problems: list[str] = []
+    notes: list[str] = []
+    archival = _adobe_revinfo(emb)
+
+    # 1. the signature timestamp, checked now (or at ``at``): it decides the validation time
+    has_tst = bool(_tst_signed_data(emb))
+    timing = await collect_timing_info(emb.signer_info, ts_vc, raw_digest=emb.compute_digest)
+    tst = timing.get("timestamp_validity")
+    ts_ok = tst is not None and tst.intact and tst.valid and tst.trusted
+    moment = tst.timestamp if ts_ok else job.at
+
+    # 2. everything else, by pyHanko, with the signer's certificate judged at that moment
+    signer_vc = job.context(
+        moment=moment, targets=_cms_certs(emb.signed_data), extra=archival
+    )
+    status: PdfSignatureStatus = await async_validate_pdf_signature(
+        emb, signer_validation_context=signer_vc, ts_validation_context=ts_vc
+    )
+
+    cert = status.signing_cert
+    when = signer_vc.moment
+    indic = status.trust_problem_indic
+    intact = bool(status.intact and status.valid)
+    if not status.intact:
+        problems.append(
+            "签名所覆盖的文档内容已被改动 / the signed bytes were changed after signing"
+        )
+    elif not status.valid:
+        problems.append(
+            "签名值无法用签署人证书验证 / the CMS signature does not verify with the signer's"
+            " certificate"
+        )
+
+    # trust: pyHanko only builds the chain for a cryptographically valid signature
+    if status.valid:
+        trusted = indic != AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND and (
+            status.validation_path is not None or indic is not None
+        )
+    else:
+        trusted = await _chain_exists(cert, signer_vc)
+    if not trusted:
+        problems.append(
+            "签署人证书无法链接到受信任的根证书 / the signer's certificate does not chain to a"
+            " trusted root"
+        )
+
+    revoked: bool | None = None
+    source = _revocation_source(cert, job, archival, signer_vc)
+    if status.revocation_details is not None or indic in _REVOKED:
+        revoked = True
+        rd = status.revocation_details
+        since = _fmt_time(rd.revocation_date) if rd else "?"
+        whose = "上级 CA 证书" if rd and rd.ca_revoked else "签署人证书"
+        whose_en = "a CA certificate in the chain" if rd and rd.ca_revoked else "the certificate"
+        problems.append(
+            f"{whose}已于 {since} 被吊销（早于 {_fmt_time(when)}）/ {whose_en} was revoked on"
+            f" {since}, before {_fmt_time(when)}"
+        )
+    elif source != "none" and indic is None:
+        soft = [str(e) for e in signer_vc.soft_fail_exceptions]
+        if soft:
+            notes.append(
+                "吊销信息无法使用 / revocation data could not be used: " + "; ".join(soft)[:300]
+            )
+        else:
+            revoked = False
+    if source == "none":
+        notes.append(
+            "未检查吊销状态：文档未嵌入吊销信息且未允许联网查询 / revocation not checked: none"
+            " embedded and fetching not allowed"
+            if not job.allow_fetching
+            else "未能取得吊销信息 / no revocation information could be obtained"
+        )
+
+    period_ok = _within(cert, when)
+    cert_ok = bool(
+        period_ok
+        and revoked is not True
+        and (indic is None or indic == AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND)
+    )
+    if not period_ok or indic in _CERT_TIME_PROBLEMS:
+        problems.append(
+            f"签署时证书不在有效期内（{_fmt_time(when)}）/ the certificate was not valid at"
+            f" {_fmt_time(when)}"
+        )
+    elif indic is not None and indic not in _REVOKED and trusted:
+        problems.append(
+            f"证书验证未通过 / certificate validation failed ({indic.name})"
+        )
+
+    # timestamp
+    ts_time = ts_authority = None
+    ts_valid: bool | None = None
+    if tst is not None:
+        ts_time = tst.timestamp
+        ts_authority = _common_name(tst.signing_cert)
+        ts_valid = bool(ts_ok)
+        if not ts_ok:
+            problems.append("时间戳无效或不受信任 / the timestamp is invalid or untrusted")
+    elif has_tst:
+        ts_valid = False
+        problems.append("时间戳无法解析 / the timestamp could not be read")
+    else:
+        notes.append(
+            "没有时间戳：签署时间为签署人自报，证书按验证时刻检查 / no timestamp: the signing"
+            " time is self-reported and the certificate was checked at validation time"
+        )
+
+    coverage = _COVERAGE.get(status.coverage, "unclear")
+    changes = _changes_after(status)
+    if changes == "other":
+        problems.append(
+            "签署后文档有不被允许的修改 / the document was changed after signing in a way this"
+            " signature does not allow"
+        )
+    if not status.seed_value_ok:
+        problems.append(
+            "签名不满足签名域的约束 / the signature violates its field's seed-value constraints"
+        )
+
+    level = _level(
+        has_tst,
+        _covers(cert, job.embedded) or _covers(cert, archival),
+        any(r > emb.signed_revision for r in valid_dts_revisions),
+    )
+    seal_name, seal_kind, role = _seal_metadata(emb.sig_object)
+    valid = bool(
+        status.bottom_line
+        and intact
+        and trusted
+        and cert_ok
+        and changes != "other"
+        and ts_valid is not False
+    )
+    if not valid and not problems:  # never an unexplained "invalid"
+        problems.append("签名未通过验证 / the signature did not validate")
+    return SignatureReport(
+        field_name=emb.field_name,
+        signer_name=_common_name(cert),
+        signer_subject=_rfc4514(cert.subject),
+        certificate_serial=_hex_serial(cert.serial_number),
+        certificate_issuer=_rfc4514(cert.issuer),
+        seal_name=seal_name,
+        seal_kind=seal_kind,
+        role=role,
+        signing_time=status.signer_reported_dt,
+        timestamp_time=ts_time,
+        timestamp_authority=ts_authority,
+        timestamp_valid=ts_valid,
+        certificate_valid_at_signing=cert_ok,
+        revoked=revoked,
+        revocation_source=source,
+        intact=intact,
+        trusted=bool(trusted),
+        coverage=coverage,
+        changes_after=changes,
+        level=level,
+        valid=valid,
+        problems=problems,
+        notes=notes,
+    )
+
+
+async def _chain_exists(cert: a_x509.Certificate, vc: ValidationContext) -> bool:
+    try:
+        return bool(await vc.path_builder.async_build_paths(cert))
+    except Exception:
+        return False
+
+
+def _changes_after(status: PdfSignatureStatus) -> str:
+    diff = status.diff_result
+    if not isinstance(diff, DiffResult):
+        # SuspiciousModification, or no analysis possible for this coverage
+        return "none" if status.coverage == SignatureCoverageLevel.ENTIRE_FILE else "other"
+    if status.docmdp_ok is False:
+        return "other"
+    level = diff.modification_level
+    if level == ModificationLevel.NONE:
+        return "none"
+    if level == ModificationLevel.OTHER:
+        return "other"
+    return "allowed"  # LTA_UPDATES, FORM_FILLING, ANNOTATIONS within the DocMDP permission
+
+
+def _level(has_tst: bool, has_revinfo: bool, later_dts: bool) -> str:
+    if not has_tst:
+        return "B-B"
+    if not has_revinfo:
+        return "B-T"
+    return "B-LTA" if later_dts else "B-LT"
+
+
+def _revocation_source(
+    cert: a_x509.Certificate, job: _FileJob, archival: _Embedded, vc: ValidationContext
+) -> str:
+    if _covers(cert, job.embedded) or _covers(cert, archival):
+        return "embedded"
+    f = job._fetchers
+    if f is not None:
+        try:
+            if list(f.ocsp_fetcher.fetched_responses_for_cert(cert)) or list(
+                f.crl_fetcher.fetched_crls_for_cert(cert)
+            ):
+                return "online"
+        except Exception:
+            pass
+    return "none"
+
+
+def _covers(cert: a_x509.Certificate, data: _Embedded) -> bool:
+    """Is there an OCSP response or CRL about this certificate among ``data``?"""
+    if any(_ocsp_is_about(r, cert) for r in data.ocsps):
+        return True
+    for crl in data.crls:
+        try:
+            if crl["tbs_cert_list"]["issuer"] == cert.issuer:
+                return True
+        except Exception:
+            continue
+    return False
+
+
+def _ocsp_is_about(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
+    try:
+        basic = resp["response_bytes"]["response"].parsed
+        for single in basic["tbs_response_data"]["responses"]:
+            cid = single["cert_id"]
+            if cid["serial_number"].native != cert.serial_number:
+                continue
+            algo = cid["hash_algorithm"]["algorithm"].native
+            if hashlib.new(algo, cert.issuer.dump()).digest() == cid["issuer_name_hash"].native:
+                return True
+    except Exception:
+        return False
+    return False
+
+
+def _cms_certs(signed_data: Any) -> list[a_x509.Certificate]:
+    out = []
+    try:
+        for choice in signed_data["certificates"] or []:
+            if choice.name == "certificate":
+                out.append(choice.chosen)
+    except Exception:
+        pass
+    return out
+
+
+def _tst_signed_data(emb: EmbeddedPdfSignature) -> list[Any]:
+    try:
+        return list(extract_tst_data_iter(emb.signer_info, signed=False))
+    except Exception:
+        return []
+
+
+def _within(cert: a_x509.Certificate, when: dt.datetime) -> bool:
+    validity = cert["tbs_certificate"]["validity"]
+    nb = validity["not_before"].native
+    na = validity["not_after"].native
+    return nb - TIME_TOLERANCE <= when <= na + TIME_TOLERANCE
+
+
+# ---------------------------------------------------------------------------------------------
+# seal metadata
+
+_YX_KEYS = {"seal_name": ("/SealName",), "seal_kind": ("/SealKind", "/SealType"),
+            "role": ("/Role",)}
+_REASON_PATTERNS = {
+    "seal_name": re.compile(r"(?:印章|seal)\s*[:：]\s*([^;；,，\n]+)", re.I),
+    "role": re.compile(r"(?:角色|role)\s*[:：]\s*([^;；,，\n]+)", re.I),
+}
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, generic.TextStringObject | str):
+        s = str(value).strip()
+        return s[:200] or None
+    if isinstance(value, generic.ByteStringObject | bytes):
+        try:
+            return bytes(value).decode("utf-8").strip()[:200] or None
+        except UnicodeDecodeError:
+            return None
+    if isinstance(value, generic.NameObject):
+        return str(value)[1:][:200] or None
+    return None
+
+
+def _seal_metadata(sig_obj: generic.DictionaryObject) -> tuple[str | None, str | None, str | None]:
+    found: dict[str, str | None] = {"seal_name": None, "seal_kind": None, "role": None}
+    try:
+        yx = sig_obj.get("/Yinxin")
+        if isinstance(yx, generic.DictionaryObject):
+            for attr, keys in _YX_KEYS.items():
+                for k in keys:
+                    if found[attr] is None and k in yx:
+                        found[attr] = _text(yx[k])
+        # documents from other tools: any top-level key that names a seal or a role
+        for key in list(sig_obj.keys()):
+            lk = str(key).lower()
+            if "seal" in lk and "kind" not in lk and "type" not in lk and not found["seal_name"]:
+                found["seal_name"] = _text(sig_obj[key])
+            elif "seal" in lk and not found["seal_kind"]:
+                found["seal_kind"] = _text(sig_obj[key])
+            elif "role" in lk and not found["role"]:
+                found["role"] = _text(sig_obj[key])
+        reason = _text(sig_obj.get("/Reason"))
+        if reason:
+            for attr, pattern in _REASON_PATTERNS.items():
+                m = pattern.search(reason)
+                if m and not found[attr]:
+                    found[attr] = m.group(1).strip()
+    except Exception as e:  # metadata is informational; never fail the verification on it
+        logger.info("seal metadata unreadable: %s", e)
+    return found["seal_name"], found["seal_kind"], found["role"]
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _broken_report(b: _Broken) -> SignatureReport:
+    return SignatureReport(
+        field_name=b.field_name, signer_name="", signer_subject="", certificate_serial="",
+        certificate_issuer="", seal_name=None, seal_kind=None, role=None, signing_time=None,
+        timestamp_time=None, timestamp_authority=None, timestamp_valid=None,
+        certificate_valid_at_signing=False, revoked=None, revocation_source="none",
+        intact=False, trusted=False, coverage="unclear", changes_after="other", level=None,
+        valid=False,
+        problems=[f"签名数据无法解析 / the signature could not be processed: {b.error[:300]}"],
+    )
+
+
+def _rfc4514(name: a_x509.Name) -> str:
+    """RFC 4514 text, most specific first, with CJK kept as is (not \\-escaped hex)."""
+    parts = []
+    try:
+        for rdn in reversed(list(name.chosen)):
+            attrs = []
+            for atv in rdn:
+                key = _SHORT.get(atv["type"].native, atv["type"].dotted)
+                value = str(atv["value"].native)
+                value = re.sub(r'([,+"\\<>;])', r"\\\1", value)
+                attrs.append(f"{key}={value}")
+            parts.append("+".join(attrs))
+    except Exception:
+        return name.human_friendly
+    return ",".join(parts)
+
+
+_SHORT = {
+    "common_name": "CN", "country_name": "C", "organization_name": "O",
+    "organizational_unit_name": "OU", "locality_name": "L", "state_or_province_name": "ST",
+    "street_address": "STREET", "serial_number": "serialNumber", "email_address": "E",
+    "domain_component": "DC", "user_id": "UID",
+}
+
+
+def _common_name(cert: a_x509.Certificate) -> str:
+    try:
+        cn = cert.subject.native.get("common_name")
+        if isinstance(cn, list):
+            cn = cn[-1]
+        return str(cn) if cn else _rfc4514(cert.subject)
+    except Exception:
+        return "?"
+
+
+def _hex_serial(n: int) -> str:
+    h = format(abs(n), "x")
+    if len(h) % 2:
+        h = "0" + h
+    return ("-" if n < 0 else "") + h
+
+
+def _fmt_time(t: dt.datetime | None) -> str:
+    if t is None:
+        return "—"
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _yes_no(v: bool | None, yes: str, no: str, unknown: str = "未知 / unknown") -> str:
+    return unknown if v is None else (yes if v else no)
+
+
+def describe_certificate_status(s: SignatureReport) -> str:
+    """One line for the 证书状态 row, shared by the text and PDF reports."""
+    trust = "受信任 / trusted" if s.trusted else "不受信任 / untrusted"
+    if s.revoked:
+        rev = "已吊销 / revoked"
+    elif s.revoked is False:
+        src = {"embedded": "内嵌 / embedded", "online": "在线 / online"}.get(
+            s.revocation_source, s.revocation_source
+        )
+        rev = f"未吊销（{src}）/ not revoked"
+    else:
+        rev = "吊销状态未检查 / revocation not checked"
+    period = "签署时有效 / valid at signing" if s.certificate_valid_at_signing else (
+        "签署时无效 / not valid at signing"
+    )
+    return f"{trust}；{period}；{rev}"
+
+
+def describe_changes(s: SignatureReport) -> str:
+    return {
+        "none": "无 / none",
+        "allowed": "仅允许的修改（后续签名、表单、LTV 数据）/ allowed only",
+        "other": "有不允许的修改 / disallowed changes",
+    }.get(s.changes_after, s.changes_after)
+
+
+def describe_timestamp(s: SignatureReport) -> str:
+    if s.timestamp_time is None:
+        return "无 / none"
+    ok = _yes_no(s.timestamp_valid, "有效 / valid", "无效 / invalid")
+    return f"{_fmt_time(s.timestamp_time)}（{s.timestamp_authority or '?'}，{ok}）"
+
+
+def issuer_display(s: SignatureReport) -> str:
+    m = re.search(r"(?:^|,)CN=((?:\\.|[^,\\])+)", s.certificate_issuer)
+    return m.group(1).replace("\\", "") if m else s.certificate_issuer
+
+
+def seal_display(s: SignatureReport) -> str:
+    if not s.seal_name and not s.seal_kind:
+        return "—"
+    if s.seal_name and s.seal_kind:
+        return f"{s.seal_name}（{s.seal_kind}）"
+    return s.seal_name or s.seal_kind or "—"
+
+
+def _format_text(r: VerificationReport) -> str:
+    verdict = "有效 / VALID" if r.valid else "无效 / INVALID"
+    lines = [
+        "电子签名验证报告 / Signature verification report",
+        f"文件 / File:        {r.file_name}",
+        f"SHA-256:            {r.sha256}",
+        f"验证时间 / Verified: {_fmt_time(r.verified_at)}",
+        f"签名数 / Signatures: {len(r.signatures)}",
+    ]
+    if r.document_timestamps:
+        lines.append(f"文档时间戳 / Document timestamps: {r.document_timestamps}")
+    for p in r.problems:
+        lines.append(f"  ! {p}")
+    for i, s in enumerate(r.signatures, 1):
+        lines += [
+            "",
+            f"[{i}] {s.field_name} — {'有效 / valid' if s.valid else '无效 / INVALID'}",
+            f"  签署人 / Signer:         {s.signer_name}  ({s.signer_subject})",
+            f"  角色 / Role:             {s.role or '—'}",
+            f"  印章 / Seal:             {seal_display(s)}",
+            f"  证书序列号 / Serial:     {s.certificate_serial}",
+            f"  签发机构 / Issuer:       {s.certificate_issuer}",
+            f"  签署时间 / Signed at:    {_fmt_time(s.signing_time)}（自报 / claimed）",
+            f"  时间戳 / Timestamp:      {describe_timestamp(s)}",
+            f"  证书状态 / Certificate:  {describe_certificate_status(s)}",
+            f"  文档完整性 / Integrity:  "
+            f"{'完整 / intact' if s.intact else '已被篡改 / NOT intact'}（{s.coverage}）",
+            f"  签署后修改 / Changes:    {describe_changes(s)}",
+            f"  级别 / Level:            {s.level or '—'}",
+        ]
+        for p in s.problems:
+            lines.append(f"  ! {p}")
+        for n in s.notes:
+            lines.append(f"  · {n}")
+    lines += ["", f"结论 / Verdict: {verdict}"]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "NO_SIGNATURES",
+    "SignatureReport",
+    "VerificationReport",
+    "averify_pdf",
+    "verify_pdf",
+]
