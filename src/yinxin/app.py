@@ -43,6 +43,9 @@ class Platform:
         self.ocsp = OcspResponder(self.status)
         self.tsa = TimestampService(self.status)
         self.certificates.on_status_change.append(self._publish_crl)
+        from yinxin.notify.service import build_notify
+
+        self.notifier, self.intent = build_notify(self)
 
     def _publish_crl(self, _serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the

@@ -1,0 +1,286 @@
+"""The notifier: render a template, record the message in the send log, hand it to a gateway.
+
+The log row is written (queued) before the gateway is called, and the gateway is called outside
+any database transaction, so a slow provider never holds a database lock and a crash leaves a
+trace. A failed send stays in the log as failed, with the error, and is retried with back-off by
+``retry_failed`` (run it from a scheduler). Messages with secret values (one-time codes) are
+never retried: the row does not hold the secret, and a late code is useless anyway — the user
+asks for a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from yinxin.clock import Clock
+from yinxin.errors import NotFound, ValidationError
+from yinxin.identity import validate_mobile
+from yinxin.notify.gateways import CHANNELS, DeliveryError, FileGateway, Gateway
+from yinxin.notify.models import Notification
+from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_library
+from yinxin.store.db import Database
+from yinxin.store.models import Subscriber
+
+if TYPE_CHECKING:  # pragma: no cover
+    from yinxin.app import Platform
+    from yinxin.signing.intent import IntentConfirmation
+
+log = logging.getLogger(__name__)
+
+QUEUED, SENT, FAILED = "queued", "sent", "failed"
+MAX_ERROR = 1000
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """What adapters may show: 138****8000, z***@example.com."""
+    if channel == "sms":
+        return recipient[:3] + "****" + recipient[-4:] if len(recipient) >= 8 else "****"
+    local, _, domain = recipient.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"
+
+
+def normalise_recipient(channel: str, recipient: str) -> str:
+    if channel == "sms":
+        return validate_mobile(recipient, "recipient")
+    v = (recipient or "").strip()
+    local, at, domain = v.partition("@")
+    if not (local and at and "." in domain) or len(v) > 200 or any(c.isspace() for c in v):
+        raise ValidationError("not an e-mail address", field="recipient")
+    return v
+
+
+def notification_dict(n: Notification, *, reveal: bool = False) -> dict:
+    def iso(t: dt.datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    return {
+        "id": n.id, "channel": n.channel, "gateway": n.gateway,
+        "recipient": n.recipient if reveal else mask_recipient(n.channel, n.recipient),
+        "subscriber_id": n.subscriber_id, "template_id": n.template_id, "lang": n.lang,
+        "subject": n.subject, "body": n.body, "status": n.status, "attempts": n.attempts,
+        "max_attempts": n.max_attempts, "retryable": n.retryable, "error": n.error,
+        "provider_message_id": n.provider_message_id, "created_at": iso(n.created_at),
+        "last_attempt_at": iso(n.last_attempt_at), "next_attempt_at": iso(n.next_attempt_at),
+        "sent_at": iso(n.sent_at),
+    }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential back-off: ``base × 2^(attempt−1)`` seconds, capped, up to ``max_attempts``."""
+
+    max_attempts: int = 5
+    base_seconds: int = 30
+    cap_seconds: int = 3600
+    # A row still queued this long after its attempt began belongs to a process that died
+    # while talking to the gateway; it is then treated as failed (and retried if allowed).
+    stale_seconds: int = 600
+
+    def delay(self, attempts: int) -> dt.timedelta:
+        return dt.timedelta(seconds=min(self.cap_seconds,
+                                        self.base_seconds * 2 ** max(0, attempts - 1)))
+
+
+class Notifier:
+    def __init__(self, db: Database, clock: Clock, gateways: Mapping[str, Gateway]
+                 | Iterable[Gateway], *, templates: TemplateLibrary | None = None,
+                 retry: RetryPolicy | None = None):
+        items = gateways.values() if isinstance(gateways, Mapping) else gateways
+        self.gateways: dict[str, Gateway] = {}
+        for g in items:
+            if g.channel not in CHANNELS:
+                raise ValueError(f"gateway channel must be one of {', '.join(CHANNELS)}")
+            self.gateways[g.channel] = g
+        self.db, self.clock = db, clock
+        self.templates = templates or default_library
+        self.retry = retry or RetryPolicy()
+
+    # --- sending --------------------------------------------------------------------------------
+    def send(self, channel: str, recipient: str, template_id: str, values: Mapping[str, object],
+             subscriber_id: int | None = None, *, lang: str = "zh") -> dict:
+        """Send one message. A delivery failure does not raise: the returned row says
+        ``status="failed"`` and keeps the error, so callers decide whether it matters."""
+        gateway = self._gateway(channel)
+        recipient = normalise_recipient(channel, recipient)
+        template = self.templates.get(template_id)
+        subject, body = template.render(values, lang)
+        stored_subject, stored_body = template.render_masked(values, lang)
+        public = json.dumps(template.public_values(values), ensure_ascii=False, default=str,
+                            sort_keys=True)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            if subscriber_id is not None and s.get(Subscriber, subscriber_id) is None:
+                raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
+            row = Notification(
+                channel=channel, gateway=type(gateway).__name__, recipient=recipient,
+                subscriber_id=subscriber_id, template_id=template.id, lang=lang,
+                values_json=public, subject=stored_subject, body=stored_body, status=QUEUED,
+                attempts=1, max_attempts=self.retry.max_attempts, retryable=not template.secret,
+                created_at=now, last_attempt_at=now)
+            s.add(row)
+            s.flush()
+            row_id = row.id
+        return self._deliver(row_id, gateway, template, recipient, subject, body, values)
+
+    def send_to_subscriber(self, subscriber_id: int, template_id: str,
+                           values: Mapping[str, object], *, channel: str | None = None,
+                           lang: str = "zh") -> dict:
+        """Send to the subscriber's registered phone (preferred) or e-mail address."""
+        with self.db.read() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            if sub is None:
+                raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
+            phone, email = sub.phone, sub.email
+        if channel is None:
+            channel = "sms" if phone and "sms" in self.gateways else "email"
+        recipient = phone if channel == "sms" else email
+        if not recipient:
+            raise ValidationError(f"subscriber {subscriber_id} has no registered "
+                                  f"{'phone' if channel == 'sms' else 'e-mail address'}",
+                                  field="phone" if channel == "sms" else "email")
+        return self.send(channel, recipient, template_id, values, subscriber_id, lang=lang)
+
+    def retry_failed(self, *, limit: int = 100, ignore_backoff: bool = False) -> list[dict]:
+        """Re-send failed messages whose back-off has passed; returns the rows after the try.
+
+        Rows are claimed (put back to queued) in one transaction before any gateway is called,
+        with ``SKIP LOCKED`` on PostgreSQL, so several workers never send the same row twice.
+        """
+        now = self.clock.now()
+        self._expire_stale(now)
+        with self.db.transaction() as s:
+            q = (select(Notification)
+                 .where(Notification.status == FAILED, Notification.next_attempt_at.is_not(None))
+                 .order_by(Notification.next_attempt_at, Notification.id).limit(limit))
+            if not ignore_backoff:
+                q = q.where(Notification.next_attempt_at <= now)
+            rows = s.execute(q.with_for_update(skip_locked=True)).scalars().all()
+            claimed = []
+            for row in rows:
+                row.status, row.attempts = QUEUED, row.attempts + 1
+                row.last_attempt_at, row.next_attempt_at = now, None
+                claimed.append((row.id, row.channel, row.recipient, row.template_id, row.lang,
+                                json.loads(row.values_json)))
+        out = []
+        for row_id, channel, recipient, template_id, lang, values in claimed:
+            try:
+                gateway = self._gateway(channel)
+                template = self.templates.get(template_id)
+                subject, body = template.render(values, lang)
+            except (ValidationError, NotFound) as e:
+                out.append(self._finish(row_id, None, f"cannot re-render: {e.message}",
+                                        permanent=True))
+                continue
+            out.append(self._deliver(row_id, gateway, template, recipient, subject, body, values))
+        return out
+
+    # --- reading --------------------------------------------------------------------------------
+    def log(self, subscriber_id: int | None = None, limit: int = 50, *,
+            status: str | None = None, reveal: bool = False) -> list[dict]:
+        """Newest first. Recipients are masked unless the caller is entitled to see them."""
+        limit = max(1, min(int(limit), 1000))
+        with self.db.read() as s:
+            q = select(Notification).order_by(Notification.id.desc()).limit(limit)
+            if subscriber_id is not None:
+                q = q.where(Notification.subscriber_id == subscriber_id)
+            if status is not None:
+                q = q.where(Notification.status == status)
+            return [notification_dict(n, reveal=reveal) for n in s.execute(q).scalars()]
+
+    def get(self, notification_id: int, *, reveal: bool = False) -> dict:
+        with self.db.read() as s:
+            n = s.get(Notification, notification_id)
+            if n is None:
+                raise NotFound(f"no notification with id {notification_id}",
+                               field="notification_id")
+            return notification_dict(n, reveal=reveal)
+
+    # --- internals ------------------------------------------------------------------------------
+    def _gateway(self, channel: str) -> Gateway:
+        try:
+            return self.gateways[channel]
+        except KeyError:
+            raise ValidationError(f"no gateway for channel {channel!r} (configured: "
+                                  f"{', '.join(sorted(self.gateways)) or 'none'})",
+                                  field="channel") from None
+
+    def _deliver(self, row_id: int, gateway: Gateway, template: Template, recipient: str,
+                 subject: str, body: str, values: Mapping[str, object]) -> dict:
+        try:
+            provider_id = gateway.send(recipient, subject, body, template_id=template.id,
+                                       values=values)
+        except DeliveryError as e:
+            return self._finish(row_id, None, _scrub(e.message, template, values),
+                                permanent=e.permanent)
+        except Exception as e:  # any gateway bug is a failed send, not a lost one
+            return self._finish(row_id, None,
+                                _scrub(f"{type(e).__name__}: {e}", template, values),
+                                permanent=False)
+        return self._finish(row_id, str(provider_id)[:200], None, permanent=False)
+
+    def _finish(self, row_id: int, provider_id: str | None, error: str | None, *,
+                permanent: bool) -> dict:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = s.execute(select(Notification).where(Notification.id == row_id)
+                            .with_for_update()).scalar_one()
+            if error is None:
+                row.status, row.provider_message_id, row.sent_at = SENT, provider_id, now
+                row.error, row.next_attempt_at = None, None
+            else:
+                self._fail(row, error[:MAX_ERROR], now, permanent=permanent)
+                log.warning("notification %s (%s via %s) failed, attempt %s: %s", row.id,
+                            row.template_id, row.gateway, row.attempts, row.error)
+            return notification_dict(row)
+
+    def _fail(self, row: Notification, error: str, now: dt.datetime, *, permanent: bool) -> None:
+        row.status, row.error = FAILED, error
+        if permanent:
+            row.retryable = False
+        again = row.retryable and row.attempts < row.max_attempts
+        row.next_attempt_at = now + self.retry.delay(row.attempts) if again else None
+
+    def _expire_stale(self, now: dt.datetime) -> None:
+        cutoff = now - dt.timedelta(seconds=self.retry.stale_seconds)
+        with self.db.transaction() as s:
+            rows = s.execute(select(Notification).where(
+                Notification.status == QUEUED, Notification.last_attempt_at < cutoff)
+                .with_for_update(skip_locked=True)).scalars().all()
+            for row in rows:
+                self._fail(row, "interrupted before the gateway answered (it may have been "
+                                "delivered)", now, permanent=False)
+                row.next_attempt_at = now if row.next_attempt_at else None
+
+
+def _scrub(text: str, template: Template, values: Mapping[str, object]) -> str:
+    """Gateways may echo the message in their errors; secret values must not reach the log."""
+    for name in template.secret:
+        v = values.get(name)
+        if v is not None and str(v):
+            text = text.replace(str(v), MASK)
+    return text
+
+
+def default_gateways(platform: Platform) -> list[Gateway]:
+    outbox = platform.settings.outbox_dir
+    return [FileGateway(outbox, "sms", clock=platform.clock),
+            FileGateway(outbox, "email", clock=platform.clock)]
+
+
+def build_notify(platform: Platform, gateways: Iterable[Gateway] | None = None
+                 ) -> tuple[Notifier, IntentConfirmation]:
+    """The composition root's two services; gateways default to the file outbox."""
+    from yinxin.signing.intent import IntentConfirmation
+
+    notifier = Notifier(platform.db, platform.clock,
+                        list(gateways) if gateways is not None else default_gateways(platform))
+    intent = IntentConfirmation(platform.db, platform.clock, notifier, platform.settings.home,
+                                ttl_seconds=platform.settings.otp_ttl_seconds)
+    return notifier, intent

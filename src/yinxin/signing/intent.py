@@ -1,0 +1,557 @@
+"""Intent confirmation (意愿认证): a one-time code to the registered phone before each signature.
+
+The code is sent once and kept nowhere: the challenge row holds only
+``HMAC-SHA256(K, salt ‖ challenge ‖ subscriber ‖ purpose ‖ document ‖ code)`` where ``K`` is
+derived from a random secret in ``<home>/intent.key`` (mode 0600). A six-digit code has only a
+million values, so a plain or salted hash could be brute-forced from a database copy; with the
+server-side key it cannot. The hash binds the code to one subscriber, purpose and document.
+
+A correct code does not sign anything by itself: ``confirm`` turns the challenge into a one-time
+confirmation token that the signing service ``consume``\\s inside its own transaction, so one
+confirmation authorises exactly one signature, and a signature that fails to commit gives the
+confirmation back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin import audit
+from yinxin.clock import Clock
+from yinxin.errors import (
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    YinxinError,
+)
+from yinxin.notify.gateways import DeliveryError
+from yinxin.notify.models import IntentChallenge
+from yinxin.notify.service import SENT, Notifier, mask_recipient
+from yinxin.notify.templates import ONE_TIME_CODE
+from yinxin.store.db import Database
+from yinxin.store.models import Subscriber
+
+KEY_FILE = "intent.key"
+CODE_DIGITS = 6
+PENDING, CONFIRMED, CONSUMED, DEAD, EXPIRED = "pending", "confirmed", "consumed", "dead", "expired"
+SUBJECT = "intent_challenge"
+PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class RateLimited(YinxinError):
+    """Too many codes asked for; ``retry_after`` says in how many seconds one will be sent."""
+
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None):
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _check_purpose(purpose: str) -> str:
+    p = (purpose or "").strip()
+    if not PURPOSE.fullmatch(p):
+        raise ValidationError(
+            "purpose must be a short lower-case word such as 'sign'", field="purpose"
+        )
+    return p
+
+
+def _check_sha256(value: str) -> str:
+    v = (value or "").strip().lower()
+    if not SHA256_HEX.fullmatch(v):
+        raise ValidationError(
+            "document_sha256 must be 64 hexadecimal digits", field="document_sha256"
+        )
+    return v
+
+
+def _check_document_name(name: str) -> str:
+    # The name goes into an SMS: one line, no control characters, short enough for one message.
+    v = " ".join((name or "").split())
+    if not v or len(v) > 60 or any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ValidationError(
+            "document_name must be 1–60 printable characters", field="document_name"
+        )
+    return v
+
+
+class IntentConfirmation:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        notifier: Notifier,
+        home: str | Path,
+        *,
+        ttl_seconds: int = 300,
+        token_ttl_seconds: int = 300,
+        max_failures: int = 5,
+        min_interval_seconds: int = 60,
+        max_per_hour: int = 10,
+        secret: bytes | None = None,
+    ):
+        self.db, self.clock, self.notifier = db, clock, notifier
+        self.key_path = Path(home) / KEY_FILE
+        self.ttl = dt.timedelta(seconds=ttl_seconds)
+        self.token_ttl = dt.timedelta(seconds=token_ttl_seconds)
+        self.max_failures = max_failures
+        self.min_interval = dt.timedelta(seconds=min_interval_seconds)
+        self.max_per_hour = max_per_hour
+        self._hmac_key = self._derive(secret) if secret is not None else None
+
+    # --- the server-side secret -----------------------------------------------------------------
+    @staticmethod
+    def _derive(secret: bytes) -> bytes:
+        if len(secret) < 32:
+            raise ConfigurationError(
+                "the intent secret must be at least 32 bytes", field="intent_key"
+            )
+        return hmac.new(secret, b"yinxin/intent-code/v1", hashlib.sha256).digest()
+
+    def _key(self) -> bytes:
+        if self._hmac_key is None:
+            self._hmac_key = self._derive(self._load_or_create_secret())
+        return self._hmac_key
+
+    def _load_or_create_secret(self) -> bytes:
+        path = self.key_path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{KEY_FILE}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, (secrets.token_hex(32) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                # link() fails if another process won the race; then everyone uses its key.
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"{path} must be readable by its owner only (chmod 600)", field="intent_key"
+            )
+        text = path.read_text("ascii").strip()
+        try:
+            secret = bytes.fromhex(text)
+        except ValueError:
+            secret = b""
+        if len(secret) < 32:
+            raise ConfigurationError(
+                f"{path} does not hold a 32-byte hexadecimal secret", field="intent_key"
+            )
+        return secret
+
+    def _hash(
+        self,
+        salt: bytes,
+        challenge_id: str,
+        subscriber_id: int,
+        purpose: str,
+        document_sha256: str,
+        code: str,
+    ) -> str:
+        msg = json.dumps(
+            [salt.hex(), challenge_id, subscriber_id, purpose, document_sha256, code],
+            separators=(",", ":"),
+        ).encode()
+        return hmac.new(self._key(), msg, hashlib.sha256).hexdigest()
+
+    # --- request --------------------------------------------------------------------------------
+    def request_code(
+        self,
+        subscriber_id: int,
+        *,
+        purpose: str,
+        document_sha256: str,
+        document_name: str,
+        actor: str | None = None,
+    ) -> dict:
+        """Send a fresh code to the subscriber's registered phone for this one document."""
+        purpose = _check_purpose(purpose)
+        doc = _check_sha256(document_sha256)
+        name = _check_document_name(document_name)
+        actor = actor or f"subscriber:{subscriber_id}"
+        self._key()  # create or read the key file before any transaction starts
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        cid = secrets.token_hex(16)
+        salt = secrets.token_bytes(16)
+        now = self.clock.now()
+        refusal: YinxinError | None = None
+        with self.db.transaction() as s:
+            # Locking the subscriber row serialises concurrent requests, so the rate limit holds
+            # on PostgreSQL too (SQLite serialises writers already).
+            sub = s.execute(
+                select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
+            ).scalar_one_or_none()
+            if sub is None:
+                raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
+            if not sub.phone:
+                refusal = ValidationError(
+                    "the subscriber has no registered mobile phone, so no code can be sent; "
+                    "register one first",
+                    field="phone",
+                    code="no_phone",
+                )
+            else:
+                refusal = self._rate_limit(s, subscriber_id, now)
+            if refusal is not None:
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="intent.code_refused",
+                    subject_type="subscriber",
+                    subject_id=subscriber_id,
+                    data={"reason": refusal.code, "purpose": purpose, "document_sha256": doc},
+                )
+            else:
+                phone = sub.phone
+                masked = mask_recipient("sms", phone)
+                ch = IntentChallenge(
+                    id=cid,
+                    subscriber_id=subscriber_id,
+                    purpose=purpose,
+                    document_sha256=doc,
+                    document_name=name,
+                    sent_to_masked=masked,
+                    salt=salt,
+                    code_hash=self._hash(salt, cid, subscriber_id, purpose, doc, code),
+                    state=PENDING,
+                    failed_attempts=0,
+                    created_at=now,
+                    expires_at=now + self.ttl,
+                )
+                s.add(ch)
+                s.flush()
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="intent.code_requested",
+                    subject_type=SUBJECT,
+                    subject_id=cid,
+                    data={
+                        "subscriber_id": subscriber_id,
+                        "purpose": purpose,
+                        "document_sha256": doc,
+                        "document_name": name,
+                        "sent_to": masked,
+                        "expires_at": _iso(ch.expires_at),
+                    },
+                )
+        if refusal is not None:
+            raise refusal
+
+        minutes = max(1, math.ceil(self.ttl.total_seconds() / 60))
+        sent: dict | None = None
+        try:
+            sent = self.notifier.send(
+                "sms",
+                phone,
+                ONE_TIME_CODE,
+                {"code": code, "minutes": minutes, "document": name},
+                subscriber_id,
+            )
+        finally:
+            self._after_send(cid, sent, actor)
+        return {
+            "challenge_id": cid,
+            "expires_at": _iso(now + self.ttl),
+            "sent_to_masked": masked,
+            "purpose": purpose,
+            "document_sha256": doc,
+        }
+
+    def _rate_limit(self, s: Session, subscriber_id: int, now: dt.datetime) -> RateLimited | None:
+        hour = dt.timedelta(hours=1)
+        times = (
+            s.execute(
+                select(IntentChallenge.created_at)
+                .where(
+                    IntentChallenge.subscriber_id == subscriber_id,
+                    IntentChallenge.created_at > now - hour,
+                )
+                .order_by(IntentChallenge.created_at)
+            )
+            .scalars()
+            .all()
+        )
+        if times and now - times[-1] < self.min_interval:
+            wait = math.ceil((times[-1] + self.min_interval - now).total_seconds())
+            return RateLimited(
+                f"a code was sent less than {self.min_interval.seconds} s ago; "
+                f"try again in {wait} s",
+                retry_after=wait,
+            )
+        if len(times) >= self.max_per_hour:
+            oldest = times[len(times) - self.max_per_hour]
+            wait = max(1, math.ceil((oldest + hour - now).total_seconds()))
+            return RateLimited(
+                f"at most {self.max_per_hour} codes an hour; try again in {wait} s",
+                retry_after=wait,
+            )
+        return None
+
+    def _after_send(self, cid: str, sent: dict | None, actor: str) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            ch = s.execute(
+                select(IntentChallenge).where(IntentChallenge.id == cid).with_for_update()
+            ).scalar_one()
+            if sent is not None:
+                ch.notification_id = sent["id"]
+            if sent is not None and sent["status"] == SENT:
+                return
+            ch.state = DEAD
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="intent.code_undelivered",
+                subject_type=SUBJECT,
+                subject_id=cid,
+                data={
+                    "notification_id": ch.notification_id,
+                    "error": sent["error"] if sent else "not handed to the gateway",
+                },
+            )
+        if sent is not None:
+            raise DeliveryError(
+                "the code could not be sent to the registered phone; try again later", field="phone"
+            )
+
+    # --- confirm --------------------------------------------------------------------------------
+    def confirm(
+        self,
+        challenge_id: str,
+        code: str,
+        *,
+        subscriber_id: int,
+        document_sha256: str,
+        actor: str | None = None,
+    ) -> dict:
+        """Check the code; on success the challenge is used up and a one-time confirmation token
+        is returned for the signing service to ``consume``."""
+        doc = _check_sha256(document_sha256)
+        actor = actor or f"subscriber:{subscriber_id}"
+        cid = str(challenge_id or "")[:60]
+        given = str(code or "").strip()
+        self._key()  # read the key file before the transaction starts
+        now = self.clock.now()
+        refusal: YinxinError | None = None
+        result: dict | None = None
+        with self.db.transaction() as s:
+            ch = s.execute(
+                select(IntentChallenge).where(IntentChallenge.id == cid).with_for_update()
+            ).scalar_one_or_none()
+            if ch is None:
+                refusal = NotFound("no such code request; ask for a new code", field="challenge_id")
+            elif ch.subscriber_id != subscriber_id:
+                refusal = Forbidden(
+                    "this code was not sent to you", field="challenge_id", code="wrong_subscriber"
+                )
+            elif ch.document_sha256 != doc:
+                refusal = Forbidden(
+                    "this code was sent for a different document",
+                    field="document_sha256",
+                    code="wrong_document",
+                )
+            elif ch.state in (CONFIRMED, CONSUMED):
+                refusal = Conflict(
+                    "this code has been used; ask for a new code", field="code", code="code_used"
+                )
+            elif ch.state == DEAD:
+                refusal = Forbidden(
+                    "this code can no longer be used; ask for a new code",
+                    field="code",
+                    code="challenge_dead",
+                )
+            elif ch.state == EXPIRED or now >= ch.expires_at:
+                ch.state = EXPIRED
+                refusal = Forbidden(
+                    "the code has expired; ask for a new code", field="code", code="code_expired"
+                )
+            else:
+                expected = ch.code_hash
+                actual = self._hash(
+                    ch.salt, ch.id, ch.subscriber_id, ch.purpose, ch.document_sha256, given
+                )
+                if hmac.compare_digest(expected, actual):
+                    token = secrets.token_urlsafe(32)
+                    ch.state, ch.confirmed_at = CONFIRMED, now
+                    ch.token_hash = hashlib.sha256(token.encode()).hexdigest()
+                    ch.token_expires_at = now + self.token_ttl
+                    audit.record(
+                        s,
+                        at=now,
+                        actor=actor,
+                        action="intent.confirmed",
+                        subject_type=SUBJECT,
+                        subject_id=ch.id,
+                        data={
+                            "subscriber_id": ch.subscriber_id,
+                            "purpose": ch.purpose,
+                            "document_sha256": ch.document_sha256,
+                        },
+                    )
+                    result = {
+                        "challenge_id": ch.id,
+                        "confirmation_token": token,
+                        "token_expires_at": _iso(ch.token_expires_at),
+                        "subscriber_id": ch.subscriber_id,
+                        "purpose": ch.purpose,
+                        "document_sha256": ch.document_sha256,
+                        "document_name": ch.document_name,
+                        "confirmed_at": _iso(now),
+                    }
+                else:
+                    ch.failed_attempts += 1
+                    left = self.max_failures - ch.failed_attempts
+                    if left <= 0:
+                        ch.state = DEAD
+                        refusal = Forbidden(
+                            "wrong code, and too many wrong codes: ask for a new code",
+                            field="code",
+                            code="challenge_dead",
+                        )
+                    else:
+                        refusal = Forbidden(
+                            f"wrong code; {left} more attempt(s) allowed",
+                            field="code",
+                            code="wrong_code",
+                        )
+            if refusal is not None:
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="intent.confirm_failed",
+                    subject_type=SUBJECT,
+                    subject_id=cid or "(empty)",
+                    data={
+                        "reason": refusal.code,
+                        "subscriber_id": subscriber_id,
+                        "document_sha256": doc,
+                        "failed_attempts": ch.failed_attempts if ch else None,
+                    },
+                )
+        if refusal is not None:
+            raise refusal
+        assert result is not None
+        return result
+
+    # --- consume --------------------------------------------------------------------------------
+    def consume(
+        self,
+        token: str,
+        *,
+        subscriber_id: int,
+        document_sha256: str,
+        purpose: str | None = None,
+        by: str = "signing",
+        session: Session | None = None,
+    ) -> dict:
+        """Use a confirmation exactly once. Pass the signing transaction's ``session`` so the
+        signature and the consumption commit together (or neither does)."""
+        if session is None:
+            with self.db.transaction() as s:
+                return self._consume(s, token, subscriber_id, document_sha256, purpose, by)
+        return self._consume(session, token, subscriber_id, document_sha256, purpose, by)
+
+    def _consume(
+        self,
+        s: Session,
+        token: str,
+        subscriber_id: int,
+        document_sha256: str,
+        purpose: str | None,
+        by: str,
+    ) -> dict:
+        doc = _check_sha256(document_sha256)
+        digest = hashlib.sha256(str(token or "").encode()).hexdigest()
+        now = self.clock.now()
+        ch = s.execute(
+            select(IntentChallenge).where(IntentChallenge.token_hash == digest).with_for_update()
+        ).scalar_one_or_none()
+        if ch is None or ch.subscriber_id != subscriber_id:
+            raise Forbidden(
+                "no valid intent confirmation for this signer",
+                field="confirmation_token",
+                code="invalid_confirmation",
+            )
+        if ch.document_sha256 != doc or (purpose is not None and ch.purpose != purpose):
+            raise Forbidden(
+                "the intent confirmation was given for another document or purpose",
+                field="confirmation_token",
+                code="wrong_document",
+            )
+        if ch.state == CONSUMED:
+            raise Conflict(
+                "the intent confirmation has been used",
+                field="confirmation_token",
+                code="confirmation_used",
+            )
+        if ch.state != CONFIRMED or ch.token_expires_at is None or now >= ch.token_expires_at:
+            raise Forbidden(
+                "the intent confirmation has expired; confirm again",
+                field="confirmation_token",
+                code="confirmation_expired",
+            )
+        ch.state, ch.consumed_at, ch.consumed_by = CONSUMED, now, by[:100]
+        audit.record(
+            s,
+            at=now,
+            actor=by,
+            action="intent.consumed",
+            subject_type=SUBJECT,
+            subject_id=ch.id,
+            data={
+                "subscriber_id": ch.subscriber_id,
+                "purpose": ch.purpose,
+                "document_sha256": ch.document_sha256,
+            },
+        )
+        return {
+            "challenge_id": ch.id,
+            "subscriber_id": ch.subscriber_id,
+            "purpose": ch.purpose,
+            "document_sha256": ch.document_sha256,
+            "document_name": ch.document_name,
+            "confirmed_at": _iso(ch.confirmed_at),
+            "consumed_at": _iso(now),
+        }
