@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 
@@ -27,28 +27,33 @@ def _sort_key(row: tuple) -> tuple:
     return tuple((v is not None, type(v).__name__, repr(v)) for v in row)
 
 
-def dump(source: Any) -> dict[str, list[tuple]]:
-    """Every row of every table, as plain tuples (bytes stay bytes, times stay times)."""
-    engine = _engine(source)
-    out: dict[str, list[tuple]] = {}
-    with engine.connect() as conn:
-        names = inspect(conn).get_table_names()
-        md = MetaData()
-        for name in sorted(names):
-            table = Table(name, md, autoload_with=conn)
-            rows = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
-                    for r in conn.execute(select(table))]
-            out[name] = sorted(rows, key=_sort_key)
-        conn.rollback()
+def _tables(conn) -> dict[str, tuple[list[str], list[tuple]]]:
+    """``SELECT *`` from every table: the values exactly as stored, no ORM type conversion."""
+    quote = conn.dialect.identifier_preparer.quote
+    out = {}
+    for name in sorted(inspect(conn).get_table_names()):
+        result = conn.execute(text(f"SELECT * FROM {quote(name)}"))
+        rows = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in result]
+        out[name] = (list(result.keys()), sorted(rows, key=_sort_key))
     return out
+
+
+def dump(source: Any) -> dict[str, list[tuple]]:
+    """Every row of every table, as plain tuples of the stored values."""
+    with _engine(source).connect() as conn:
+        try:
+            return {name: rows for name, (_, rows) in _tables(conn).items()}
+        finally:
+            conn.rollback()
 
 
 def columns(source: Any) -> dict[str, list[str]]:
     """Column names per table (to say which column a finding is in)."""
-    engine = _engine(source)
-    with engine.connect() as conn:
-        insp = inspect(conn)
-        return {t: [c["name"] for c in insp.get_columns(t)] for t in insp.get_table_names()}
+    with _engine(source).connect() as conn:
+        try:
+            return {name: cols for name, (cols, _) in _tables(conn).items()}
+        finally:
+            conn.rollback()
 
 
 def diff(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> list[str]:

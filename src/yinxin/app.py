@@ -17,6 +17,7 @@ from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.certificates import Certificates
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.registry.subscribers import Subscribers
+from yinxin.seals.service import Seals
 from yinxin.settings import Settings
 from yinxin.store.db import Database
 
@@ -39,6 +40,7 @@ class Platform:
         self.ca = CertificateAuthority(self.db, self.keystore, self.clock, settings.base_url)
         self.subscribers = Subscribers(self.db, self.clock)
         self.certificates = Certificates(self.db, self.clock, self.ca)
+        self.seals = Seals(self.db, self.clock, self.ca, home=settings.home)
         self.status = StatusService(self.db, self.clock, self.ca)
         self.ocsp = OcspResponder(self.status)
         self.tsa = TimestampService(self.status)

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from yinxin.errors import ValidationError, YinxinError
 
@@ -71,8 +72,8 @@ def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | No
         if as_json:
             sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
         else:
-            where = f" [{e.field}]" if e.field else ""
-            err_console.print(f"[bold red]error{where}:[/] {e.message}")
+            where = escape(f" [{e.field}]") if e.field else ""  # not rich markup
+            err_console.print(f"[bold red]error{where}:[/] {escape(e.message)}")
         raise typer.Exit(e.exit_code) from None
     emit(result, as_json, render)
 
@@ -421,6 +422,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
         raise typer.Exit(e.exit_code) from None
     err_console.print(f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}")
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+# mounted last: the seal commands reuse run, platform, JSON and HOME from this module
+from yinxin.seals.cli import seal_app  # noqa: E402
+
+app.add_typer(seal_app, name="seal")
 
 
 def main() -> None:

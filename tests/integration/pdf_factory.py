@@ -128,6 +128,25 @@ class TestPki:
         b = b.certificates([self.ocsp.cert])
         return b.sign(self.ocsp.key, hashes.SHA256()).public_bytes(DER)
 
+    def issuing_crl(self, revoked: dict[int, dt.datetime] | None = None) -> bytes:
+        """The issuing CA's CRL listing ``revoked`` (serial → revocation time)."""
+        b = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.issuing.subject)
+            .last_update(self.now - dt.timedelta(minutes=5))
+            .next_update(self.now + dt.timedelta(days=7))
+            .add_extension(x509.CRLNumber(1), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing.public_key()),
+                critical=False,
+            )
+        )
+        for serial, when in (revoked or {}).items():
+            b = b.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+            )
+        return b.sign(self.issuing_key.native, hashes.SHA256()).public_bytes(DER)
+
     def root_crl(self) -> bytes:
         """The root's (empty) CRL, which covers the issuing CA certificate."""
         b = (
@@ -144,37 +163,61 @@ class TestPki:
         return b.sign(self.root_key.native, hashes.SHA256()).public_bytes(DER)
 
 
-def build_pki(root_name: str = "Yinxin Test Root CA", *, tag: str = "") -> TestPki:
-    """A fresh root, issuing CA, TSA and OCSP responder, all valid from an hour ago."""
+def build_pki(
+    root_name: str = "Yinxin Test Root CA", *, tag: str = "", base: str = "http://127.0.0.1:9"
+) -> TestPki:
+    """A fresh root, issuing CA, TSA and OCSP responder, all valid from two hours ago.
+
+    ``base`` is where certificates say their CRLs and OCSP responder live; the default (port 9,
+    "discard") refuses connections at once, so nothing is fetched by accident.
+    """
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     nb = now - dt.timedelta(hours=2)
     rk = SoftwareKey("root", get_algorithm("ec-p256").generate())
     root = build_certificate(
-        profile=PROFILES["root-ca"], subject=base_name(root_name, organization="Yinxin"),
-        public_key=rk.public_key(), issuer=None, self_key=rk,
-        not_before=nb, not_after=now + dt.timedelta(days=3650),
+        profile=PROFILES["root-ca"],
+        subject=base_name(root_name, organization="Yinxin"),
+        public_key=rk.public_key(),
+        issuer=None,
+        self_key=rk,
+        not_before=nb,
+        not_after=now + dt.timedelta(days=3650),
     )
-    rooti = Issuer(root, rk, StatusUrls(
-        crl=f"http://127.0.0.1:9/crl/root{tag}.crl", ca_issuers="http://127.0.0.1:9/ca/root.cer",
-    ))
+    rooti = Issuer(
+        root,
+        rk,
+        StatusUrls(
+            crl=f"{base}/crl/root{tag}.crl",
+            ca_issuers=f"{base}/ca/root.cer",
+        ),
+    )
     ik = SoftwareKey("issuing", get_algorithm("ec-p256").generate())
     issuing = build_certificate(
         profile=PROFILES["issuing-ca"],
         subject=base_name(f"Yinxin Issuing CA{tag}", organization="Yinxin"),
-        public_key=ik.public_key(), issuer=rooti,
-        not_before=nb, not_after=now + dt.timedelta(days=1825),
+        public_key=ik.public_key(),
+        issuer=rooti,
+        not_before=nb,
+        not_after=now + dt.timedelta(days=1825),
     )
-    issuer = Issuer(issuing, ik, StatusUrls(
-        crl=f"http://127.0.0.1:9/crl/issuing{tag}.crl",
-        ca_issuers="http://127.0.0.1:9/ca/issuing.cer",
-        ocsp="http://127.0.0.1:9/ocsp",
-    ))
+    issuer = Issuer(
+        issuing,
+        ik,
+        StatusUrls(
+            crl=f"{base}/crl/issuing{tag}.crl",
+            ca_issuers=f"{base}/ca/issuing.cer",
+            ocsp=f"{base}/ocsp",
+        ),
+    )
 
     def party(name: str, profile: str, key) -> Party:
         cert = build_certificate(
-            profile=PROFILES[profile], subject=base_name(name, organization="Yinxin"),
-            public_key=key.public_key(), issuer=issuer,
-            not_before=nb, not_after=now + dt.timedelta(days=365),
+            profile=PROFILES[profile],
+            subject=base_name(name, organization="Yinxin"),
+            public_key=key.public_key(),
+            issuer=issuer,
+            not_before=nb,
+            not_after=now + dt.timedelta(days=365),
         )
         return Party(name, cert, key, [issuing, root])
 
@@ -189,10 +232,18 @@ def seal_image(text: str = "合同专用章", size: int = 240) -> Image.Image:
     d = ImageDraw.Draw(img)
     red = (200, 20, 20, 255)
     d.ellipse((6, 6, size - 6, size - 6), outline=red, width=10)
-    star = [(size / 2, size * 0.30), (size * 0.56, size * 0.45), (size * 0.72, size * 0.45),
-            (size * 0.59, size * 0.55), (size * 0.64, size * 0.70), (size / 2, size * 0.61),
-            (size * 0.36, size * 0.70), (size * 0.41, size * 0.55), (size * 0.28, size * 0.45),
-            (size * 0.44, size * 0.45)]
+    star = [
+        (size / 2, size * 0.30),
+        (size * 0.56, size * 0.45),
+        (size * 0.72, size * 0.45),
+        (size * 0.59, size * 0.55),
+        (size * 0.64, size * 0.70),
+        (size / 2, size * 0.61),
+        (size * 0.36, size * 0.70),
+        (size * 0.41, size * 0.55),
+        (size * 0.28, size * 0.45),
+        (size * 0.44, size * 0.45),
+    ]
     d.polygon(star, fill=red)
     font = ImageFont.truetype(NOTO_SC, size // 9, index=2)
     w = d.textlength(text, font=font)
@@ -207,23 +258,30 @@ def contract_pdf(pages: int = 1) -> bytes:
     the signed range without breaking the file's structure.
     """
     w = PdfFileWriter(stream_xrefs=False)
-    font = generic.DictionaryObject({
-        pdf_name("/Type"): pdf_name("/Font"),
-        pdf_name("/Subtype"): pdf_name("/Type1"),
-        pdf_name("/BaseFont"): pdf_name("/Helvetica"),
-        pdf_name("/Encoding"): pdf_name("/WinAnsiEncoding"),
-    })
+    font = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Font"),
+            pdf_name("/Subtype"): pdf_name("/Type1"),
+            pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+            pdf_name("/Encoding"): pdf_name("/WinAnsiEncoding"),
+        }
+    )
     font_ref = w.add_object(font)
     for n in range(pages):
-        lines = [b"PURCHASE CONTRACT No. YX-2025-0001", b"Party A: Yinxin Test Co., Ltd.",
-                 b"Party B: Example Supplier Ltd.", AMOUNT_MARKER, f"Page {n + 1}".encode()]
+        lines = [
+            b"PURCHASE CONTRACT No. YX-2025-0001",
+            b"Party A: Yinxin Test Co., Ltd.",
+            b"Party B: Example Supplier Ltd.",
+            AMOUNT_MARKER,
+            f"Page {n + 1}".encode(),
+        ]
         ops = [b"BT /F1 14 Tf 72 770 Td 18 TL"]
         ops += [b"(" + line + b") Tj T*" for line in lines]
         ops.append(b"ET")
         stream = generic.StreamObject(stream_data=b"\n".join(ops))
-        res = generic.DictionaryObject({
-            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})
-        })
+        res = generic.DictionaryObject(
+            {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})}
+        )
         w.insert_page(PageObject(w.add_object(stream), (0, 0, 595, 842), res))
     out = BytesIO()
     w.write(out)
@@ -254,11 +312,14 @@ def sign(
     revinfo: str = "none",
     revoked_at: dt.datetime | None = None,
     ocsp_produced_at: dt.datetime | None = None,
+    tsa_revinfo: bool = True,
 ) -> bytes:
     """Sign ``pdf`` as an incremental update with a visible seal.
 
     ``revinfo``: "none" (B-B/B-T), "dss" (OCSP + CRL + chain in a DSS update → B-LT), or "cms"
     (Adobe revocationInfoArchival signed attribute). ``revoked_at`` makes the OCSP say revoked.
+    ``tsa_revinfo`` also puts the TSA certificate's OCSP response in the DSS, as a complete
+    B-LT does.
     """
     when = signing_time or dt.datetime.now(dt.UTC)
     w = IncrementalPdfFileWriter(BytesIO(pdf))
@@ -272,26 +333,37 @@ def sign(
     pades = revinfo != "cms"
     subfilter = SigSeedSubFilter.PADES if pades else SigSeedSubFilter.ADOBE_PKCS7_DETACHED
     sig_obj = SignatureObject(
-        timestamp=when, subfilter=subfilter, reason=reason,
-        location="Beijing", bytes_reserved=24000,
+        timestamp=when,
+        subfilter=subfilter,
+        reason=reason,
+        location="Beijing",
+        bytes_reserved=24000,
     )
     if seal is not None:
         meta = generic.DictionaryObject()
-        for key, value in (("/SealName", seal.name), ("/SealKind", seal.kind),
-                           ("/Role", seal.role)):
+        for key, value in (
+            ("/SealName", seal.name),
+            ("/SealKind", seal.kind),
+            ("/Role", seal.role),
+        ):
             if value is not None:
                 meta[pdf_name(key)] = pdf_string(value)
         sig_obj[pdf_name("/Yinxin")] = meta
     style = TextStampStyle(
-        stamp_text="%(ts)s", border_width=0, background=PdfImage(seal_image()),
-        background_opacity=1.0, timestamp_format="%Y-%m-%d %H:%M",
+        stamp_text="%(ts)s",
+        border_width=0,
+        background=PdfImage(seal_image()),
+        background_opacity=1.0,
+        timestamp_format="%Y-%m-%d %H:%M",
     )
-    cms_writer.send(cms_embedder.SigObjSetup(
-        sig_placeholder=sig_obj,
-        appearance_setup=cms_embedder.SigAppearanceSetup(
-            style=style, timestamp=when, name=signer.name
-        ),
-    ))
+    cms_writer.send(
+        cms_embedder.SigObjSetup(
+            sig_placeholder=sig_obj,
+            appearance_setup=cms_embedder.SigAppearanceSetup(
+                style=style, timestamp=when, name=signer.name
+            ),
+        )
+    )
     prep_digest, output = cms_writer.send(cms_embedder.SigIOSetup(md_algorithm="sha256"))
 
     ocsp_der = pki.ocsp_response(signer.cert, revoked_at=revoked_at, produced_at=ocsp_produced_at)
@@ -299,10 +371,12 @@ def sign(
     if revinfo == "cms":
         attrs = PdfCMSSignedAttributes(
             signing_time=when,
-            adobe_revinfo_attr=a_pdf.RevocationInfoArchival({
-                "ocsp": [a_ocsp.OCSPResponse.load(ocsp_der)],
-                "crl": [a_crl.CertificateList.load(pki.root_crl())],
-            }),
+            adobe_revinfo_attr=a_pdf.RevocationInfoArchival(
+                {
+                    "ocsp": [a_ocsp.OCSPResponse.load(ocsp_der)],
+                    "crl": [a_crl.CertificateList.load(pki.root_crl())],
+                }
+            ),
         )
     simple = SimpleSigner(
         signing_cert=_a_cert(signer.cert),
@@ -310,16 +384,27 @@ def sign(
         cert_registry=SimpleCertificateStore.from_certs([_a_cert(c) for c in signer.chain]),
     )
     timestamper = _timestamper(pki) if timestamp else None
-    cms_obj = asyncio.run(simple.async_sign(
-        prep_digest.document_digest, "sha256", use_pades=pades, timestamper=timestamper,
-        signed_attr_settings=attrs,
-    ))
+    cms_obj = asyncio.run(
+        simple.async_sign(
+            prep_digest.document_digest,
+            "sha256",
+            use_pades=pades,
+            timestamper=timestamper,
+            signed_attr_settings=attrs,
+        )
+    )
     sig_contents = cms_writer.send(cms_obj)
     if revinfo == "dss":
         DocumentSecurityStore.add_dss(
-            output, sig_contents,
+            output,
+            sig_contents,
             certs=[_a_cert(c) for c in [*signer.chain, pki.ocsp.cert, pki.tsa.cert]],
-            ocsps=[a_ocsp.OCSPResponse.load(ocsp_der)],
+            ocsps=[
+                a_ocsp.OCSPResponse.load(d)
+                for d in (
+                    [ocsp_der, pki.ocsp_response(pki.tsa.cert)] if tsa_revinfo else [ocsp_der]
+                )
+            ],
             crls=[a_crl.CertificateList.load(pki.root_crl())],
         )
     return output.getvalue()
@@ -341,8 +426,9 @@ def add_document_timestamp(pdf: bytes, pki: TestPki) -> bytes:
     return out.getvalue()
 
 
-def tamper(pdf: bytes, old: bytes = AMOUNT_MARKER,
-           new: bytes = AMOUNT_MARKER.replace(b"1", b"9", 1)) -> bytes:
+def tamper(
+    pdf: bytes, old: bytes = AMOUNT_MARKER, new: bytes = AMOUNT_MARKER.replace(b"1", b"9", 1)
+) -> bytes:
     """Change one byte of the contract's visible text, inside every signature's signed range."""
     assert len(old) == len(new) and pdf.count(old) == 1
     return pdf.replace(old, new)
@@ -361,12 +447,14 @@ def append_page(pdf: bytes) -> bytes:
 def add_text_annotation(pdf: bytes) -> bytes:
     """Append a sticky-note comment as an incremental update."""
     w = IncrementalPdfFileWriter(BytesIO(pdf))
-    annot = generic.DictionaryObject({
-        pdf_name("/Type"): pdf_name("/Annot"),
-        pdf_name("/Subtype"): pdf_name("/Text"),
-        pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 70, 70))),
-        pdf_name("/Contents"): pdf_string("改成 900000"),
-    })
+    annot = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Text"),
+            pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 70, 70))),
+            pdf_name("/Contents"): pdf_string("改成 900000"),
+        }
+    )
     page_ref, _ = w.find_page_for_modification(0)
     w.register_annotation(page_ref, w.add_object(annot))
     out = BytesIO()

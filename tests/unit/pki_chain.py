@@ -2,7 +2,7 @@
 
 Everything is built through ``yinxin.pki.authority`` (the code under test elsewhere), so the
 status and timestamp tests exercise the certificates the platform really issues. Import it as
-``from pki_chain import make_chain`` (pytest puts ``tests/unit`` on ``sys.path``).
+``from tests.unit.pki_chain import make_chain``.
 """
 
 from __future__ import annotations

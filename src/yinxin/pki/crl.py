@@ -138,7 +138,8 @@ def _encode_entries(entries: Iterable[RevokedEntry]) -> bytes:
         t = e.revoked_at
         if t.tzinfo is None:
             raise ValidationError("revoked_at must carry a time zone", field="revoked_at")
-        day, sec = divmod(int(t.timestamp() // 1), 86400)
+        since = t - _EPOCH  # exact integer days and seconds, whatever the zone
+        day, sec = since.days, since.seconds
         prefix = days.get(day)
         if prefix is None:
             prefix = days[day] = _day_prefix(day)
@@ -156,8 +157,9 @@ def _encode_entries(entries: Iterable[RevokedEntry]) -> bytes:
                 )
             ext = exts[e.reason] = _REASON_EXT[code] if code else b""
 
+        # SEQUENCE { INTEGER serial, Time, [Extensions] }, every length below 128
         body_len = 2 + len(sb) + len(prefix) + 7 + len(ext)  # suffix: HHMMSSZ
-        append(b"0%c\x02%c%b%b%b%b" % (body_len, len(sb), sb, prefix, suffix, ext))
+        append(b"\x30%c\x02%c%b%b%b%b" % (body_len, len(sb), sb, prefix, suffix, ext))
     if not parts:
         return b""
     body = b"".join(parts)

@@ -79,9 +79,11 @@ _RFC_NAMES = {
 
 
 class OcspError(YinxinError):
-    """A request answered with an unsigned OCSP error; ``code`` is a key of ERROR_STATUSES."""
+    """A request answered with an unsigned OCSP error; ``code`` is a key of ERROR_STATUSES.
 
-    http_status = 200  # OCSP errors travel inside a 200 application/ocsp-response
+    The HTTP handler should send ``response()`` as application/ocsp-response with status 200:
+    OCSP clients read the error from the body, not from the HTTP status.
+    """
 
     def __init__(self, code: str, message: str | None = None):
         if code not in ERROR_STATUSES:
@@ -157,20 +159,31 @@ def parse_request(der: bytes) -> list[CertId]:
         raise _malformed(type(exc).__name__) from None
 
 
+def _spki(public_key) -> bytes:
+    return public_key.public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _key_bits(cert: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING's value, which OCSP hashes for key hashes."""
-    spki = cert.public_key().public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # skip unused-bits octet
+    bits = a_keys.PublicKeyInfo.load(_spki(cert.public_key()))["public_key"]
+    return bits.contents[1:]  # after the unused-bits octet
 
 
 @functools.lru_cache(maxsize=64)
 def issuer_hashes(issuer_cert: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
     """(issuerNameHash, issuerKeyHash) of a CA for one CertID hash algorithm (RFC 6960 §4.1.1)."""
-    key_bits = _key_bits(issuer_cert)
-    name = issuer_cert.subject.public_bytes()
-    return hashlib.new(hash_algorithm, name).digest(), hashlib.new(
-        hash_algorithm, key_bits
-    ).digest()
+    name_hash = hashlib.new(hash_algorithm, issuer_cert.subject.public_bytes()).digest()
+    key_hash = hashlib.new(hash_algorithm, _key_bits(issuer_cert)).digest()
+    return name_hash, key_hash
+
+
+def cacheable(cert_ids: Sequence[CertId]) -> bool:
+    """Whether a pre-signed response may answer this request: one CertID and no nonce.
+
+    Such a response depends only on (serial, status version, CertID hash algorithm), so the
+    service can key its cache on that and skip signing.
+    """
+    return len(cert_ids) == 1 and cert_ids[0].nonce is None
 
 
 def matches_issuer(cert_id: CertId, issuer_cert: x509.Certificate) -> bool:
@@ -295,12 +308,9 @@ def build_response(
         raise ValidationError(
             f"CertID hash algorithm {request_hash_alg!r} is not supported", field="hash"
         )
-    if responder_cert.issuer != issuer_cert.subject:
+    if responder_cert.issuer != issuer_cert.subject and responder_cert != issuer_cert:
         raise ConfigurationError("the OCSP responder certificate is not from this issuer")
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    if responder_key.public_key().public_bytes(
-        DER, spki
-    ) != responder_cert.public_key().public_bytes(DER, spki):
+    if _spki(responder_key.public_key()) != _spki(responder_cert.public_key()):
         raise ConfigurationError(
             f"key {responder_key.label!r} does not belong to the OCSP responder certificate"
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from asn1crypto import cms, core, tsp
@@ -46,6 +46,19 @@ ACCEPTED_HASHES: dict[str, int] = {
 }
 FAIL_INFOS = frozenset(tsp.PKIFailureInfo._map.values())
 MAX_REQUEST = 64 * 1024  # a TimeStampReq is a few hundred bytes; anything huge is not one
+
+
+class TimeStampResp(core.Sequence):
+    """RFC 3161 TimeStampResp with timeStampToken OPTIONAL, as the RFC has it.
+
+    asn1crypto's ``tsp.TimeStampResp`` makes the token mandatory, so it can neither write nor
+    read a rejection; use this class to parse any reply.
+    """
+
+    _fields = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 class TsaError(YinxinError):
@@ -126,9 +139,11 @@ def rejection(
         if fail_info not in FAIL_INFOS:
             raise ValueError(f"not a PKIFailureInfo: {fail_info!r}")
         info["fail_info"] = {fail_info}
-    # asn1crypto's TimeStampResp does not mark timeStampToken OPTIONAL, so wrap it ourselves:
-    # TimeStampResp ::= SEQUENCE { status PKIStatusInfo } with the token absent
-    return core.Sequence(contents=tsp.PKIStatusInfo(info).dump()).dump()
+    return TimeStampResp({"status": info}).dump()
+
+
+def _spki(public_key) -> bytes:
+    return public_key.public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _signature_algorithm(key: KeyHandle) -> dict:
@@ -157,8 +172,7 @@ def _cms_time(t: dt.datetime) -> cms.Time:
 def _accuracy(accuracy_seconds: float) -> dict:
     if accuracy_seconds <= 0:
         raise ValidationError("accuracy must be positive", field="accuracy_seconds")
-    whole = int(accuracy_seconds)
-    millis = round((accuracy_seconds - whole) * 1000)
+    whole, millis = divmod(round(accuracy_seconds * 1000), 1000)
     out = {}
     if whole:
         out["seconds"] = whole
@@ -189,13 +203,8 @@ def build_response(
     if req.policy is not None and req.policy != policy:
         raise TsaError("unaccepted_policy", f"policy {req.policy} is not offered by this TSA")
     if not 0 < serial < 1 << 159:
-        raise ValidationError(
-            "serial must be a positive integer of at most 160 bits", field="serial"
-        )
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    if tsa_key.public_key().public_bytes(DER, spki) != tsa_cert.public_key().public_bytes(
-        DER, spki
-    ):
+        raise ValidationError("serial must be a positive integer of 20 octets", field="serial")
+    if _spki(tsa_key.public_key()) != _spki(tsa_cert.public_key()):
         raise ConfigurationError(f"key {tsa_key.label!r} does not belong to the TSA certificate")
 
     when = _gen_time(gen_time, accuracy_seconds)
@@ -275,7 +284,7 @@ def build_response(
             a_x509.Certificate.load(c.public_bytes(DER)) for c in chain
         ]
     token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
-    return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+    return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
 
 
 def respond(
@@ -284,7 +293,7 @@ def respond(
     tsa_cert: x509.Certificate,
     tsa_key: KeyHandle,
     chain: Sequence[x509.Certificate],
-    serial: int,
+    serial: int | Callable[[], int],
     gen_time: dt.datetime,
     policy_oid: str | x509.ObjectIdentifier = TSA_POLICY_OID,
     accuracy_seconds: float = 1,
@@ -292,7 +301,8 @@ def respond(
     """Request bytes in, TimeStampResp bytes out, whatever the bytes: the HTTP handler's call.
 
     Client faults become their RFC 3161 rejection; our own faults (a broken key, a token that
-    cannot be signed) become systemFailure and are logged, never shown to the client.
+    cannot be signed) become systemFailure and are logged, never shown to the client. ``serial``
+    may be a callable so that a counter is only advanced for requests that will be granted.
     """
     try:
         req = parse_request(der, policies=[policy_oid])
@@ -301,7 +311,7 @@ def respond(
             tsa_cert=tsa_cert,
             tsa_key=tsa_key,
             chain=chain,
-            serial=serial,
+            serial=serial() if callable(serial) else serial,
             gen_time=gen_time,
             policy_oid=policy_oid,
             accuracy_seconds=accuracy_seconds,

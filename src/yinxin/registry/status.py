@@ -204,6 +204,10 @@ class OcspResponder:
             if not all(matches_issuer(c, issuer) for c in ids):
                 # we are authoritative only for our issuing CA (RFC 6960 §2.3)
                 return error_response("unauthorized")
+            if len({c.hash_algorithm for c in ids}) > 1:
+                # build_response echoes every CertID with one hash algorithm; answering a mix
+                # would name certificates the client did not ask about
+                return error_response("malformed_request")
             now = self.status.clock.now()
             statuses = [self.status.lookup(c.serial) for c in ids]
             alg, nonce = ids[0].hash_algorithm, ids[0].nonce

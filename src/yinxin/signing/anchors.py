@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from pyhanko.pdf_utils import generic
 
+from yinxin.signing.incremental import dget
+
 Matrix = tuple[float, float, float, float, float, float]
 IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
@@ -193,22 +195,72 @@ def tokens(data: bytes):
 # --------------------------------------------------------------------------- fonts
 
 _GLYPH_NAMES = {
-    "space": " ", "exclam": "!", "quotedbl": '"', "numbersign": "#", "dollar": "$",
-    "percent": "%", "ampersand": "&", "quotesingle": "'", "quoteright": "’", "parenleft": "(",
-    "parenright": ")", "asterisk": "*", "plus": "+", "comma": ",", "hyphen": "-",
-    "period": ".", "slash": "/", "zero": "0", "one": "1", "two": "2", "three": "3",
-    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-    "colon": ":", "semicolon": ";", "less": "<", "equal": "=", "greater": ">",
-    "question": "?", "at": "@", "bracketleft": "[", "backslash": "\\", "bracketright": "]",
-    "underscore": "_", "quoteleft": "‘", "braceleft": "{", "bar": "|", "braceright": "}",
-    "asciitilde": "~", "bullet": "•", "endash": "–", "emdash": "—", "quotedblleft": "“",
-    "quotedblright": "”", "yen": "¥",
+    "space": " ",
+    "exclam": "!",
+    "quotedbl": '"',
+    "numbersign": "#",
+    "dollar": "$",
+    "percent": "%",
+    "ampersand": "&",
+    "quotesingle": "'",
+    "quoteright": "’",
+    "parenleft": "(",
+    "parenright": ")",
+    "asterisk": "*",
+    "plus": "+",
+    "comma": ",",
+    "hyphen": "-",
+    "period": ".",
+    "slash": "/",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "colon": ":",
+    "semicolon": ";",
+    "less": "<",
+    "equal": "=",
+    "greater": ">",
+    "question": "?",
+    "at": "@",
+    "bracketleft": "[",
+    "backslash": "\\",
+    "bracketright": "]",
+    "underscore": "_",
+    "quoteleft": "‘",
+    "braceleft": "{",
+    "bar": "|",
+    "braceright": "}",
+    "asciitilde": "~",
+    "bullet": "•",
+    "endash": "–",
+    "emdash": "—",
+    "quotedblleft": "“",
+    "quotedblright": "”",
+    "yen": "¥",
 }
 _CMAP_CODECS = [
-    ("UCS2", "utf-16-be"), ("UTF16", "utf-16-be"), ("UTF8", "utf-8"), ("GBK", "gbk"),
-    ("GB-", "gbk"), ("GBpc", "gbk"), ("GBT", "gbk"), ("B5", "big5"), ("ETen", "big5"),
-    ("HKscs", "big5hkscs"), ("RKSJ", "shift_jis"), ("EUC-H", "euc_jp"), ("EUC-V", "euc_jp"),
-    ("KSC", "euc_kr"), ("KSCms", "cp949"),
+    ("UCS2", "utf-16-be"),
+    ("UTF16", "utf-16-be"),
+    ("UTF8", "utf-8"),
+    ("GBK", "gbk"),
+    ("GB-", "gbk"),
+    ("GBpc", "gbk"),
+    ("GBT", "gbk"),
+    ("B5", "big5"),
+    ("ETen", "big5"),
+    ("HKscs", "big5hkscs"),
+    ("RKSJ", "shift_jis"),
+    ("EUC-H", "euc_jp"),
+    ("EUC-V", "euc_jp"),
+    ("KSC", "euc_kr"),
+    ("KSCms", "cp949"),
 ]
 
 
@@ -307,10 +359,10 @@ class Font:
     """What text extraction needs from a font: code lengths, text, advance width, height."""
 
     def __init__(self, font: generic.DictionaryObject):
-        self.subtype = font.get("/Subtype")
+        self.subtype = dget(font, "/Subtype")
         self.to_unicode: _CMap | None = None
         try:
-            tu = font.get("/ToUnicode")
+            tu = dget(font, "/ToUnicode")
             if isinstance(tu, generic.StreamObject):
                 self.to_unicode = parse_cmap(tu.data)
         except Exception:  # noqa: BLE001 - a broken ToUnicode falls back to the encoding
@@ -328,7 +380,7 @@ class Font:
 
     # composite (CID) fonts -------------------------------------------------
     def _init_composite(self, font) -> None:
-        enc = font.get("/Encoding")
+        enc = dget(font, "/Encoding")
         if isinstance(enc, generic.NameObject):
             name = str(enc)[1:]
             self.identity = name.startswith("Identity")
@@ -346,9 +398,9 @@ class Font:
         self.widths: dict[int, float] = {}
         try:
             desc = font["/DescendantFonts"][0].get_object()
-            self.dw = _num(desc.get("/DW"), 1000.0)
-            self._read_w(desc.get("/W"))
-            self._read_descriptor(desc.get("/FontDescriptor"))
+            self.dw = _num(dget(desc, "/DW"), 1000.0)
+            self._read_w(dget(desc, "/W"))
+            self._read_descriptor(dget(desc, "/FontDescriptor"))
         except (KeyError, IndexError, TypeError):
             pass
 
@@ -375,33 +427,33 @@ class Font:
 
     def _read_descriptor(self, desc) -> None:
         if isinstance(desc, generic.DictionaryObject):
-            asc, dsc = _num(desc.get("/Ascent")), _num(desc.get("/Descent"))
+            asc, dsc = _num(dget(desc, "/Ascent")), _num(dget(desc, "/Descent"))
             if asc > 0 and dsc <= 0 and asc - dsc > 100:
                 self.ascent, self.descent = asc / 1000.0, dsc / 1000.0
-            self.missing = _num(desc.get("/MissingWidth"), 0.0)
+            self.missing = _num(dget(desc, "/MissingWidth"), 0.0)
 
     # simple fonts ---------------------------------------------------------------
     def _init_simple(self, font) -> None:
-        self.first_char = int(_num(font.get("/FirstChar"), 0))
-        widths = font.get("/Widths")
+        self.first_char = int(_num(dget(font, "/FirstChar"), 0))
+        widths = dget(font, "/Widths")
         self.simple_widths = [_num(w) for w in widths] if isinstance(widths, list) else []
         self.missing = 0.0
-        self._read_descriptor(font.get("/FontDescriptor"))
+        self._read_descriptor(dget(font, "/FontDescriptor"))
         if self.subtype == "/Type3":
-            fm = font.get("/FontMatrix")
+            fm = dget(font, "/FontMatrix")
             if isinstance(fm, list) and len(fm) == 6:
                 self.scale = abs(_num(fm[0], 0.001))
             self.ascent, self.descent = 0.8, -0.2
         base = "cp1252"
         self.differences: dict[int, str] = {}
-        enc = font.get("/Encoding")
+        enc = dget(font, "/Encoding")
         if isinstance(enc, generic.DictionaryObject):
-            base_enc = enc.get("/BaseEncoding")
+            base_enc = dget(enc, "/BaseEncoding")
             if base_enc == "/MacRomanEncoding":
                 base = "mac_roman"
             code = 0
-            for item in enc.get("/Differences", []):
-                if isinstance(item, generic.NumberObject | int | float) and not isinstance(item, bool):
+            for item in dget(enc, "/Differences", []):
+                if isinstance(item, int | float) and not isinstance(item, bool):
                     code = int(item)
                 elif isinstance(item, generic.NameObject):
                     self.differences[code] = _glyph_name_text(str(item)[1:])
@@ -487,9 +539,7 @@ class _State:
     rise: float = 0.0
 
     def copy(self) -> _State:
-        return _State(
-            self.ctm, self.font, self.size, self.tc, self.tw, self.th, self.tl, self.rise
-        )
+        return _State(self.ctm, self.font, self.size, self.tc, self.tw, self.th, self.tl, self.rise)
 
 
 class TextExtractor:
@@ -589,15 +639,15 @@ class TextExtractor:
         if key in seen:
             return
         xobj = ref.get_object()
-        if not isinstance(xobj, generic.StreamObject) or xobj.get("/Subtype") != "/Form":
+        if not isinstance(xobj, generic.StreamObject) or dget(xobj, "/Subtype") != "/Form":
             return
-        matrix = xobj.get("/Matrix")
+        matrix = dget(xobj, "/Matrix")
         ctm = gs.ctm
         if isinstance(matrix, list) and len(matrix) == 6:
             ctm = mul(tuple(float(v) for v in matrix), ctm)
         inner = gs.copy()
         inner.ctm = ctm
-        form_res = xobj.get("/Resources", resources)
+        form_res = dget(xobj, "/Resources", resources)
         self._run(xobj.data, form_res, inner, out, depth + 1, seen | {key})
 
     def _show(self, data, gs: _State, tm: Matrix, out: list[Glyph]) -> Matrix:
@@ -651,4 +701,3 @@ def search(glyphs: list[Glyph], needle: str, page: int) -> list[AnchorHit]:
         hits.append(AnchorHit(page=page, bbox=bbox, text="".join(g.text for g in used)))
         start = haystack.find(target, start + len(target))
     return hits
-

@@ -103,8 +103,11 @@ def signed_data(
     key: KeyHandle,
     document_digest: bytes,
     timestamper: Timestamper | None,
-) -> bytes:
-    """Sign ``document_digest``; with a timestamper, stamp the signature value (B-T)."""
+) -> tuple[bytes, bytes | None]:
+    """Sign ``document_digest``; with a timestamper, stamp the signature value (B-T).
+
+    Returns the ContentInfo DER and the timestamp token (for the DSS), if any.
+    """
     signed_attrs = der.set_of(
         _attribute(OID_CONTENT_TYPE, OID_DATA),
         _attribute(OID_MESSAGE_DIGEST, der.octet_string(document_digest)),
@@ -120,6 +123,7 @@ def signed_data(
         material.signature_alg,
         der.octet_string(signature),
     ]
+    token = None
     if timestamper is not None:
         imprint = material.new_hash()
         imprint.update(signature)
@@ -133,4 +137,4 @@ def signed_data(
         material.certificates,
         der.set_of(signer_info),
     )
-    return der.seq(OID_SIGNED_DATA, der.tlv(0xA0, content))
+    return der.seq(OID_SIGNED_DATA, der.tlv(0xA0, content)), token

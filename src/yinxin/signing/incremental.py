@@ -21,6 +21,14 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 _INHERITED = ("/MediaBox", "/CropBox", "/Rotate", "/Resources")
 
 
+def dget(d, key: str, default=None):
+    """``d[key]`` dereferenced (pyHanko's ``dict.get`` returns indirect references as-is)."""
+    try:
+        return d[key]
+    except (KeyError, TypeError):
+        return default
+
+
 @dataclass
 class Page:
     index: int  # 0-based
@@ -47,6 +55,108 @@ def _rect(value) -> tuple[float, float, float, float] | None:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
+def _is_leaf(node: generic.DictionaryObject) -> bool:
+    kind = dget(node, "/Type")
+    return not (kind == "/Pages" or (kind is None and "/Kids" in node))
+
+
+def _inherit(node: generic.DictionaryObject, attrs: dict) -> dict:
+    out = dict(attrs)
+    for key in _INHERITED:
+        if key in node:
+            out[key] = node[key]
+    return out
+
+
+def _make_page(index: int, ref, node, attrs: dict) -> Page:
+    media = _rect(attrs.get("/MediaBox")) or (0.0, 0.0, 595.0, 842.0)
+    crop = _rect(attrs.get("/CropBox")) or media
+    try:
+        rotate = int(attrs.get("/Rotate", 0) or 0) % 360
+    except (TypeError, ValueError):
+        rotate = 0
+    if rotate % 90:
+        rotate = 0
+    resources = attrs.get("/Resources")
+    if not isinstance(resources, generic.DictionaryObject):
+        resources = generic.DictionaryObject()
+    return Page(index, ref.reference, node, media, crop, rotate, resources)
+
+
+class PageTree:
+    """The document's pages, found on demand.
+
+    Signing usually needs one page (the last, or a numbered one); parsing every page object
+    of a long contract to find it costs more than the signature. ``tree[i]`` descends using
+    the ``/Count`` of each node and parses only the nodes on the way; iterating walks all.
+    Inconsistent ``/Count`` values fall back to the full walk.
+    """
+
+    def __init__(self, reader: PdfFileReader):
+        self.reader = reader
+        self.root_ref = reader.root.raw_get("/Pages")
+        if not isinstance(self.root_ref, generic.IndirectObject):
+            raise ValueError("/Pages is not an indirect object")
+        node = self.root_ref.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            raise ValueError("/Pages is not a dictionary")
+        if _is_leaf(node):
+            self.count = 1
+        else:
+            self.count = int(dget(node, "/Count", 0))
+        if self.count < 0:
+            raise ValueError("negative page count")
+        self._all: list[Page] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return iter(self.all())
+
+    def all(self) -> list[Page]:
+        if self._all is None:
+            self._all = list_pages(self.reader)
+            self.count = len(self._all)
+        return self._all
+
+    def __getitem__(self, index: int) -> Page:
+        if self._all is not None:
+            return self._all[index]
+        try:
+            return self._descend(index)
+        except (ValueError, TypeError, KeyError, IndexError):
+            return self.all()[index]
+
+    def _descend(self, index: int) -> Page:
+        ref = self.root_ref
+        attrs: dict = {}
+        wanted = index
+        for _depth in range(64):
+            node = ref.get_object()
+            attrs = _inherit(node, attrs)
+            if _is_leaf(node):
+                if index != 0:
+                    raise ValueError("page tree /Count is inconsistent")
+                return _make_page(wanted, ref, node, attrs)
+            kids = list(node.raw_get("/Kids"))
+            if int(dget(node, "/Count", -1)) == len(kids):
+                candidate = kids[index]
+                cand = candidate.get_object()
+                if isinstance(cand, generic.DictionaryObject) and _is_leaf(cand):
+                    return _make_page(wanted, candidate, cand, _inherit(cand, attrs))
+            for kid in kids:
+                kid_obj = kid.get_object()
+                size = 1 if _is_leaf(kid_obj) else int(dget(kid_obj, "/Count", 0))
+                if index < size:
+                    ref = kid
+                    break
+                index -= size
+            else:
+                raise ValueError("page index beyond the page tree")
+        raise ValueError("page tree too deep")
+
+
 def list_pages(reader: PdfFileReader) -> list[Page]:
     """All pages in order, with inherited attributes resolved; cycles are refused."""
     out: list[Page] = []
@@ -62,29 +172,19 @@ def list_pages(reader: PdfFileReader) -> list[Page]:
         node = ref.get_object()
         if not isinstance(node, generic.DictionaryObject):
             raise ValueError("page tree node is not a dictionary")
-        attrs = dict(inherited)
-        for key in _INHERITED:
-            if key in node:
-                attrs[key] = node[key]
-        kind = node.get("/Type")
-        if kind == "/Pages" or (kind is None and "/Kids" in node):
-            for kid in node.get("/Kids", []):
+        attrs = _inherit(node, inherited)
+        if not _is_leaf(node):
+            for kid in dget(node, "/Kids", []):
                 walk(kid, attrs)
             return
-        media = _rect(attrs.get("/MediaBox")) or (0.0, 0.0, 595.0, 842.0)
-        crop = _rect(attrs.get("/CropBox")) or media
-        rotate = int(attrs.get("/Rotate", 0) or 0) % 360
-        resources = attrs.get("/Resources")
-        if not isinstance(resources, generic.DictionaryObject):
-            resources = generic.DictionaryObject()
-        out.append(Page(len(out), ref.reference, node, media, crop, rotate, resources))
+        out.append(_make_page(len(out), ref, node, attrs))
 
     walk(root_ref, {})
     return out
 
 
 def page_content(page: Page) -> bytes:
-    contents = page.obj.get("/Contents")
+    contents = dget(page.obj, "/Contents")
     if contents is None:
         return b""
     if isinstance(contents, generic.StreamObject):
@@ -156,7 +256,7 @@ class Update:
             entries.append(b"/Info " + serialise(trailer.raw_get("/Info")))
         try:
             first_id = trailer["/ID"][0]
-            first = bytes(first_id.original_bytes if hasattr(first_id, "original_bytes") else first_id)
+            first = bytes(getattr(first_id, "original_bytes", first_id))
         except (KeyError, IndexError, TypeError):
             first = os.urandom(16)
         entries.append(b"/ID [<%s> <%s>]" % (first.hex().encode(), os.urandom(16).hex().encode()))
@@ -169,7 +269,8 @@ class Update:
             nums.append(xnum)
             offsets[xnum] = xref_at
             rows = b"".join(
-                b"\x01" + (base + offsets[n]).to_bytes(5, "big")
+                b"\x01"
+                + (base + offsets[n]).to_bytes(5, "big")
                 + self.objects.get(n, (0, b""))[0].to_bytes(2, "big")
                 for n in nums
             )
@@ -179,7 +280,8 @@ class Update:
                 b"%d 0 obj\n<</Type /XRef /Size %d /W [1 5 2] /Index [%s] %s"
                 b" /Filter /FlateDecode /Length %d>>\nstream\n"
                 % (xnum, self.next_num, index, b" ".join(entries), len(data))
-                + data + b"\nendstream\nendobj\n"
+                + data
+                + b"\nendstream\nendobj\n"
             )
         else:
             out += b"xref\n"

@@ -70,8 +70,11 @@ def _find_font(bold: bool) -> str:
         return env
     weight = "Bold" if bold else "Regular"
     for d in _FONT_DIRS:
-        for name in (f"NotoSansCJK-{weight}.ttc", f"NotoSansCJKsc-{weight}.otf",
-                     f"NotoSerifCJK-{weight}.ttc"):
+        for name in (
+            f"NotoSansCJK-{weight}.ttc",
+            f"NotoSansCJKsc-{weight}.otf",
+            f"NotoSerifCJK-{weight}.ttc",
+        ):
             p = Path(d) / name
             if p.is_file():
                 return str(p)
@@ -134,14 +137,15 @@ class _Fonts:
             key = (face, ch)
             w = self._widths.get(key)
             if w is None:
-                w = self._widths[key] = self.engines[face].shape(ch, with_actual_text=False).x_advance
+                shaped = self.engines[face].shape(ch, with_actual_text=False)
+                w = self._widths[key] = shaped.x_advance
             total += w
         return total * size
 
     def resources(self) -> generic.DictionaryObject:
-        return generic.DictionaryObject({
-            pdf_name(f"/F{k}"): e.as_resource() for k, e in self.engines.items()
-        })
+        return generic.DictionaryObject(
+            {pdf_name(f"/F{k}"): e.as_resource() for k, e in self.engines.items()}
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,8 +157,16 @@ class _Canvas:
     fonts: _Fonts
     ops: list[bytes]
 
-    def text(self, x: float, y: float, s: str, *, size: float, face: str = "R",
-             color: tuple[float, float, float] = (0, 0, 0)) -> None:
+    def text(
+        self,
+        x: float,
+        y: float,
+        s: str,
+        *,
+        size: float,
+        face: str = "R",
+        color: tuple[float, float, float] = (0, 0, 0),
+    ) -> None:
         if not s:
             return
         shaped = self.fonts.engines[face].shape(s).graphics_ops
@@ -162,11 +174,21 @@ class _Canvas:
         self.ops.append(
             b"q %.3f %.3f %.3f rg %.3f %.3f %.3f RG BT /F%s %.2f Tf%s %.2f %.2f Td "
             % (*color, *color, face.encode(), size, mode, x, y)
-            + shaped + b" ET Q"
+            + shaped
+            + b" ET Q"
         )
 
-    def rect(self, x: float, y: float, w: float, h: float, *, fill=None, stroke=(0.6, 0.6, 0.6),
-             width: float = 0.5) -> None:
+    def rect(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        *,
+        fill=None,
+        stroke=(0.6, 0.6, 0.6),
+        width: float = 0.5,
+    ) -> None:
         parts = [b"q %.2f w" % width]
         if fill:
             parts.append(b"%.3f %.3f %.3f rg" % fill)
@@ -177,8 +199,9 @@ class _Canvas:
         self.ops.append(b" ".join(parts))
 
     def line(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.8) -> None:
-        self.ops.append(b"q %.2f w 0.3 0.3 0.3 RG %.2f %.2f m %.2f %.2f l S Q"
-                        % (width, x1, y1, x2, y2))
+        self.ops.append(
+            b"q %.2f w 0.3 0.3 0.3 RG %.2f %.2f m %.2f %.2f l S Q" % (width, x1, y1, x2, y2)
+        )
 
 
 _BREAK_AFTER = set(" ,;/，；、）)]】：:")
@@ -193,7 +216,7 @@ def _wrap(fonts: _Fonts, text: str, face: str, size: float, max_w: float) -> lis
             if line and fonts.width(line + ch, face, size) > max_w:
                 if 0 <= last_break < len(line) - 1 and not _is_cjk(ch):
                     lines.append(line[: last_break + 1].rstrip())
-                    line = line[last_break + 1:].lstrip()
+                    line = line[last_break + 1 :].lstrip()
                 else:
                     lines.append(line.rstrip())
                     line = ""
@@ -218,18 +241,24 @@ def _rows(s: SignatureReport) -> list[tuple[str, str]]:
         verdict += f"（{s.level}）"
     extra = [f"· {p}" for p in s.problems]
     return [
-        ("签署人 Signer", f"{s.signer_name}（{s.signer_subject}）" if s.signer_subject
-         else s.signer_name or "—"),
+        (
+            "签署人 Signer",
+            f"{s.signer_name}（{s.signer_subject}）" if s.signer_subject else s.signer_name or "—",
+        ),
         ("角色 Role", s.role or "—"),
         ("印章 Seal", seal_display(s)),
         ("证书序列号 Serial", s.certificate_serial or "—"),
         ("签发机构 Issuer", issuer_display(s) or "—"),
-        ("签署时间 Signed at", f"{_fmt_time(s.signing_time)}（签署人自报 / claimed）"
-         if s.signing_time else "—"),
+        (
+            "签署时间 Signed at",
+            f"{_fmt_time(s.signing_time)}（签署人自报 / claimed）" if s.signing_time else "—",
+        ),
         ("时间戳 Timestamp", describe_timestamp(s)),
         ("证书状态 Certificate", describe_certificate_status(s)),
-        ("文档完整性 Integrity", ("完整 / intact" if s.intact else "已被篡改 / NOT intact")
-         + f"（{s.coverage}）"),
+        (
+            "文档完整性 Integrity",
+            ("完整 / intact" if s.intact else "已被篡改 / NOT intact") + f"（{s.coverage}）",
+        ),
         ("签署后修改 Changes", describe_changes(s)),
         ("结论 Verdict", "\n".join([verdict, *extra])),
     ]
@@ -251,8 +280,10 @@ def _table_height(fonts: _Fonts, s: SignatureReport, st: _Style, width: float) -
     h = st.head * 1.9  # heading line
     for label, value in _rows(s):
         face = "B" if label.startswith("结论") else "R"
-        n = max(len(_wrap(fonts, value, face, st.body, width - LABEL_W - 2 * PAD)),
-                len(_wrap(fonts, label, "R", st.body, LABEL_W - 2 * PAD)))
+        n = max(
+            len(_wrap(fonts, value, face, st.body, width - LABEL_W - 2 * PAD)),
+            len(_wrap(fonts, label, "R", st.body, LABEL_W - 2 * PAD)),
+        )
         h += n * st.leading + 2 * PAD
     return h + 10
 
@@ -272,8 +303,9 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     title = "电子签名验证报告"
     c.text(x0 + (width - fonts.width(title, "B", 20)) / 2, y - 20, title, size=20, face="B")
     sub = "Electronic Signature Verification Report"
-    c.text(x0 + (width - fonts.width(sub, "R", 10)) / 2, y - 36, sub, size=10,
-           color=(0.3, 0.3, 0.3))
+    c.text(
+        x0 + (width - fonts.width(sub, "R", 10)) / 2, y - 36, sub, size=10, color=(0.3, 0.3, 0.3)
+    )
     y -= 50
     c.line(x0, y, x0 + width, y)
     y -= 16
@@ -281,9 +313,15 @@ def render_report_pdf(report: VerificationReport) -> bytes:
         ("文件 File", report.file_name),
         ("SHA-256", report.sha256),
         ("验证时间 Verified at", _fmt_time(report.verified_at)),
-        ("签名数量 Signatures", f"{len(report.signatures)}"
-         + (f"（另有文档时间戳 {report.document_timestamps} 个 / document timestamps）"
-            if report.document_timestamps else "")),
+        (
+            "签名数量 Signatures",
+            f"{len(report.signatures)}"
+            + (
+                f"（另有文档时间戳 {report.document_timestamps} 个 / document timestamps）"
+                if report.document_timestamps
+                else ""
+            ),
+        ),
     ]
     for label, value in info:
         c.text(x0, y, label, size=9, color=(0.3, 0.3, 0.3))
@@ -294,9 +332,12 @@ def render_report_pdf(report: VerificationReport) -> bytes:
         y -= 14
 
     # overall verdict, bold
-    verdict = ("总体结论 / Overall：有效 VALID — 全部签名验证通过" if report.valid
-               else "总体结论 / Overall：无效 INVALID")
-    y -= 6
+    verdict = (
+        "总体结论 / Overall：有效 VALID — 全部签名验证通过"
+        if report.valid
+        else "总体结论 / Overall：无效 INVALID"
+    )
+    y -= 14
     c.text(x0, y, verdict, size=14, face="B", color=GREEN if report.valid else RED)
     y -= 8
     for p in report.problems:
@@ -305,35 +346,50 @@ def render_report_pdf(report: VerificationReport) -> bytes:
             c.text(x0, y, ln, size=9, color=RED)
     y -= 14
 
-    # signature tables: shrink until they fit, then drop what still does not
+    # signature tables: shrink until they fit; signatures that still do not fit get one
+    # summary line each, and if even those do not fit, a count pointing at the JSON report
     footer_h = 30.0
     avail = y - MARGIN - footer_h
     sigs = report.signatures
-    chosen = list(_Style.steps())[-1]
-    shown = 0
-    for st in _Style.steps():
+    styles = list(_Style.steps())
+    chosen, shown = styles[-1], 0
+    for st in styles:
         heights = [_table_height(fonts, s, st, width) for s in sigs]
         if sum(heights) <= avail:
             chosen, shown = st, len(sigs)
             break
     else:
-        heights = [_table_height(fonts, s, chosen, width) for s in sigs]
-        total = 0.0
-        for h in heights:
-            if total + h > avail - 14:
+        # too many for full tables: the largest size that still shows two in full
+        for st in styles:
+            heights = [_table_height(fonts, s, st, width) for s in sigs]
+            k = _fit(heights, st.leading + 1, avail)
+            chosen, shown = st, k
+            if k >= min(2, len(sigs)):
                 break
-            total += h
-            shown += 1
     for i, s in enumerate(sigs[:shown], 1):
         y = _draw_table(c, fonts, s, i, chosen, x0, y, width)
-    if shown < len(sigs):
-        rest = len(sigs) - shown
-        c.text(x0, y - 10, f"另有 {rest} 个签名未列出，详见 JSON 报告 / {rest} more signature(s)"
-               f" not shown; see the JSON report", size=8.5, color=RED)
+    rest = sigs[shown:]
+    room = int(max(0.0, y - MARGIN - footer_h - 14) // (chosen.leading + 1))
+    listed = rest if len(rest) <= room else rest[: max(0, room - 1)]
+    for i, s in enumerate(listed, shown + 1):
+        y -= chosen.leading + 1
+        c.text(x0, y, _summary_line(i, s), size=chosen.body, color=(0, 0, 0) if s.valid else RED)
+    if len(listed) < len(rest):
+        more = len(rest) - len(listed)
+        c.text(
+            x0,
+            y - chosen.leading - 2,
+            f"另有 {more} 个签名未列出，详见 JSON 报告 / {more}"
+            f" more signature(s) not shown; see the JSON report",
+            size=chosen.body,
+            color=RED,
+        )
 
     # footer
-    foot = ("本报告依据文件本身所含的签名、时间戳与吊销信息及所列信任根生成 / generated by Yinxin"
-            " from the file itself and the given trust roots")
+    foot = (
+        "本报告依据文件本身所含的签名、时间戳与吊销信息及所列信任根生成 / generated by Yinxin"
+        " from the file itself and the given trust roots"
+    )
     for i, ln in enumerate(_wrap(fonts, foot, "R", 7, width)):
         c.text(x0, MARGIN - 4 - i * 9 + 9, ln, size=7, color=(0.45, 0.45, 0.45))
 
@@ -346,8 +402,36 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     return out.getvalue()
 
 
-def _draw_table(c: _Canvas, fonts: _Fonts, s: SignatureReport, n: int, st: _Style,
-                x0: float, y: float, width: float) -> float:
+def _fit(heights: list[float], line_h: float, avail: float) -> int:
+    """How many full tables fit when every other signature takes one summary line."""
+    for k in range(len(heights), -1, -1):
+        if sum(heights[:k]) + (len(heights) - k) * line_h + 14 <= avail:
+            return k
+    return 0
+
+
+def _summary_line(n: int, s: SignatureReport) -> str:
+    who = "，".join(x for x in (s.role, seal_display(s) if s.seal_name else None) if x)
+    verdict = "有效 / valid" if s.valid else "无效 / INVALID"
+    when = _fmt_time(s.timestamp_time) if s.timestamp_time else "无时间戳 / no timestamp"
+    return (
+        f"签名 {n}：{s.signer_name}"
+        + (f"（{who}）" if who else "")
+        + f" — {when} — {verdict}"
+        + (f"（{s.level}）" if s.level else "")
+    )
+
+
+def _draw_table(
+    c: _Canvas,
+    fonts: _Fonts,
+    s: SignatureReport,
+    n: int,
+    st: _Style,
+    x0: float,
+    y: float,
+    width: float,
+) -> float:
     ok = s.valid
     head = f"签名 {n}：{s.field_name} — {'有效 / valid' if ok else '无效 / INVALID'}"
     c.text(x0, y - st.head, head, size=st.head, face="B", color=GREEN if ok else RED)
@@ -364,10 +448,19 @@ def _draw_table(c: _Canvas, fonts: _Fonts, s: SignatureReport, n: int, st: _Styl
         for i, ln in enumerate(llines):
             c.text(x0 + PAD, base - i * st.leading, ln, size=st.body, color=(0.2, 0.2, 0.2))
         for i, ln in enumerate(vlines):
-            color = (GREEN if ok else RED) if is_verdict and i == 0 else (
-                RED if is_verdict else (0, 0, 0))
-            c.text(x0 + LABEL_W + PAD, base - i * st.leading, ln, size=st.body,
-                   face=face if i == 0 else "R", color=color)
+            color = (
+                (GREEN if ok else RED)
+                if is_verdict and i == 0
+                else (RED if is_verdict else (0, 0, 0))
+            )
+            c.text(
+                x0 + LABEL_W + PAD,
+                base - i * st.leading,
+                ln,
+                size=st.body,
+                face=face if i == 0 else "R",
+                color=color,
+            )
         y -= h
     return y - 10
 

@@ -125,7 +125,9 @@ class _Objects:
         self.objs[num] = head + data + b"\nendstream"
         self.streams.add(num)
 
-    def write(self, root: int, info: int, *, version: str, xref: str, object_streams: bool) -> bytes:
+    def write(
+        self, root: int, info: int, *, version: str, xref: str, object_streams: bool
+    ) -> bytes:
         out = io.BytesIO()
         out.write(b"%PDF-" + version.encode() + b"\n%\xe2\xe3\xcf\xd3\n")
         offsets: dict[int, tuple[int, int, int]] = {}  # num -> (type, a, b)
@@ -149,7 +151,9 @@ class _Objects:
             out.write(
                 b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Length %d /Filter /FlateDecode >>\n"
                 % (stm, len(packed), len(head.getvalue()), len(data))
-                + b"stream\n" + data + b"\nendstream\nendobj\n"
+                + b"stream\n"
+                + data
+                + b"\nendstream\nendobj\n"
             )
         file_id = b"<" + (b"%032x" % (len(self.objs) * 7919 + 12345)) + b">"
         if xref == "table":
@@ -178,7 +182,8 @@ class _Objects:
                 b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root %d 0 R /Info %d 0 R "
                 b"/ID [%s %s] /Length %d /Filter /FlateDecode >>\nstream\n"
                 % (xnum, size, root, info, file_id, file_id, len(data))
-                + data + b"\nendstream\nendobj\n"
+                + data
+                + b"\nendstream\nendobj\n"
             )
         out.write(b"startxref\n%d\n%%%%EOF\n" % start)
         return out.getvalue()
@@ -249,9 +254,7 @@ def contract_pdf(
             codes = font.codes(title)
             ops.append(b"BT /F1 20 Tf 1 0 0 1 237 %.1f Tm %s Tj ET" % (y, _hex(codes)))
             y -= 40
-        ops.append(
-            b"BT /F2 9 Tf 400 810 Td (Contract No. YX-2026-0001  Page %d) Tj ET" % (p + 1)
-        )
+        ops.append(b"BT /F2 9 Tf 400 810 Td (Contract No. YX-2026-0001  Page %d) Tj ET" % (p + 1))
         end = per_page * (p + 1) if p < pages - 1 else len(body_lines)
         for line in body_lines[per_page * p : end]:
             codes = font.codes(line)

@@ -129,7 +129,9 @@ class HttpTimestamper:
     def __call__(self, request_der: bytes) -> bytes:
         import httpx
 
-        reply = httpx.post(self.url, content=request_der, headers=self.headers, timeout=self.timeout)
+        reply = httpx.post(
+            self.url, content=request_der, headers=self.headers, timeout=self.timeout
+        )
         reply.raise_for_status()
         return reply.content
 

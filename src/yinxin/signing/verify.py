@@ -64,7 +64,7 @@ from pyhanko.sign.validation import (
 )
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
-from pyhanko.sign.validation.generic_cms import collect_timing_info, extract_tst_data_iter
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -175,6 +175,13 @@ async def averify_pdf(
     at: dt.datetime | None = None,
     ocsp_urls_allowed: bool = False,
 ) -> VerificationReport:
+    """Verify every signature in ``pdf`` against ``trust_roots``; one report, one verdict.
+
+    ``at`` stands in for "now" (validating the timestamps, and signatures without a valid
+    timestamp); it exists for re-running a past verification and for tests. Raises
+    ``ValidationError(field="pdf")`` only for a file that is not a readable PDF; every problem
+    with a signature is reported, never raised.
+    """
     if not isinstance(pdf, bytes | bytearray | memoryview):
         raise ValidationError("the PDF must be given as bytes", field="pdf")
     pdf = bytes(pdf)
@@ -185,8 +192,9 @@ async def averify_pdf(
     try:
         found = _collect_signatures(reader)
     except Exception as e:  # hostile /AcroForm trees: refuse the file, never crash
-        raise ValidationError(f"无法读取签名域 / cannot read signature fields: {e}",
-                              field="pdf") from None
+        raise ValidationError(
+            f"无法读取签名域 / cannot read signature fields: {e}", field="pdf"
+        ) from None
 
     report = VerificationReport(
         file_name=file_name,
@@ -247,9 +255,7 @@ async def averify_pdf(
         await job.aclose()
 
     report.valid = (
-        bool(report.signatures)
-        and all(s.valid for s in report.signatures)
-        and not report.problems
+        bool(report.signatures) and all(s.valid for s in report.signatures) and not report.problems
     )
     return report
 
@@ -264,9 +270,15 @@ def _open_reader(pdf: bytes) -> PdfFileReader:
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
         if reader.encrypted:
-            # only documents readable without a password can be verified by anyone
-            reader.decrypt(b"")
+            # only documents that open without a password can be verified by anyone
+            result = reader.decrypt(b"")
+            if getattr(result.status, "name", "") == "FAILED":
+                raise ValidationError(
+                    "文档已加密，需要密码 / the PDF is encrypted with a password", field="pdf"
+                )
         reader.root  # noqa: B018 — force the catalog to parse now, not mid-verification
+    except ValidationError:
+        raise
     except Exception as e:
         raise ValidationError(f"无法解析 PDF / unreadable PDF: {e}", field="pdf") from None
     return reader
@@ -331,23 +343,39 @@ def _read_dss(reader: PdfFileReader) -> _Embedded:
         return out
     for ref in dss.ocsps:
         try:
-            out.ocsps.append(a_ocsp.OCSPResponse.load(
-                ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)
-            ))
+            out.ocsps.append(
+                a_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
+            )
         except Exception as e:
             logger.info("unreadable DSS OCSP response ignored: %s", e)
     for ref in dss.crls:
         try:
-            out.crls.append(a_crl.CertificateList.load(
-                ref.get_object().read_data(DecodePurpose.CRL)
-            ))
+            out.crls.append(
+                a_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
+            )
         except Exception as e:
             logger.info("unreadable DSS CRL ignored: %s", e)
-    try:
-        out.certs.extend(dss.load_certs())
-    except Exception as e:
-        logger.info("unreadable DSS certificates ignored: %s", e)
+    for ref in dss.certs.values():
+        try:
+            cert = a_x509.Certificate.load(ref.get_object().read_data(DecodePurpose.CERTIFICATE))
+        except Exception as e:
+            logger.info("unreadable DSS certificate ignored: %s", e)
+            continue
+        if _sound(cert):
+            out.certs.append(cert)
     return out
+
+
+def _sound(cert: a_x509.Certificate) -> bool:
+    """Touch the parts of a lazily parsed certificate we rely on, so a corrupt one is dropped
+    here rather than failing the whole file later (pyHanko copes with the rest per signature).
+    Not a full ``.native`` parse: that costs a millisecond a certificate."""
+    try:
+        cert.ca  # noqa: B018
+        cert.issuer.dump()
+        return cert.serial_number is not None
+    except Exception:
+        return False
 
 
 def _adobe_revinfo(emb: EmbeddedPdfSignature) -> _Embedded:
@@ -377,11 +405,15 @@ def _trust_manager(roots_der: tuple[bytes, ...]) -> SimpleTrustManager:
     return SimpleTrustManager.build(trust_roots=[a_x509.Certificate.load(d) for d in roots_der])
 
 
+class _OCSPNotAllowed(OCSPFetchError):
+    pass
+
+
 class _NoOCSPFetcher(OCSPFetcher):
     """Refuses every OCSP query, so validation falls back to CRLs (see module docstring)."""
 
     async def fetch(self, cert, authority):
-        raise OCSPFetchError("OCSP queries are not allowed for this verification")
+        raise _OCSPNotAllowed("OCSP queries are not allowed for this verification")
 
     def fetched_responses(self):
         return ()
@@ -442,7 +474,8 @@ class _FileJob:
         """
         wanted = [*targets, *self.ca_certs]
         ocsps = [
-            r for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
+            r
+            for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
             if any(_ocsp_is_about(r, c) for c in wanted)
         ]
         crls = [*self.embedded.crls, *(extra.crls if extra else [])]
@@ -482,6 +515,21 @@ _CERT_TIME_PROBLEMS = {
     AdESIndeterminate.NOT_YET_VALID,
 }
 _REVOKED = {AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE}
+_BAD_ALGORITHM = "使用了不被接受的算法 / a disallowed algorithm was used"
+_INDICATION_TEXT = {
+    AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE: (
+        "证书用途或约束不符（如密钥用法）/ certificate usage or constraints not satisfied"
+    ),
+    AdESIndeterminate.TRY_LATER: (
+        "吊销信息已过期，无法确认证书状态 / revocation data too old to confirm the status"
+    ),
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE: _BAD_ALGORITHM,
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE: _BAD_ALGORITHM,
+    AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE: (
+        "无法确认签署时的证书状态（如签署后才被吊销）/ the certificate status at signing"
+        " could not be established (e.g. revoked after signing)"
+    ),
+}
 
 
 async def _verify_signature(
@@ -494,20 +542,19 @@ async def _verify_signature(
     notes: list[str] = []
     archival = _adobe_revinfo(emb)
 
-    # 1. the signature timestamp, checked now (or at ``at``): it decides the validation time
-    has_tst = bool(_tst_signed_data(emb))
-    timing = await collect_timing_info(emb.signer_info, ts_vc, raw_digest=emb.compute_digest)
-    tst = timing.get("timestamp_validity")
-    ts_ok = tst is not None and tst.intact and tst.valid and tst.trusted
-    moment = tst.timestamp if ts_ok else job.at
-
-    # 2. everything else, by pyHanko, with the signer's certificate judged at that moment
-    signer_vc = job.context(
-        moment=moment, targets=_cms_certs(emb.signed_data), extra=archival
-    )
-    status: PdfSignatureStatus = await async_validate_pdf_signature(
-        emb, signer_validation_context=signer_vc, ts_validation_context=ts_vc
-    )
+    # The certificate is judged at the timestamp's time when the timestamp holds. To validate
+    # only once in the usual case, start from the time the token claims (read, not trusted);
+    # pyHanko validates the token itself alongside, and if it does not hold — or a different
+    # token is the trusted one — the signature is judged again at the right time.
+    tokens = _tst_signed_data(emb)
+    has_tst = bool(tokens)
+    claimed = _tst_time(tokens[0]) if tokens else None
+    status, signer_vc = await _validate(emb, job, ts_vc, claimed or job.at, archival)
+    tst = status.timestamp_validity
+    ts_ok = bool(tst is not None and tst.intact and tst.valid and tst.trusted)
+    moment = tst.timestamp if ts_ok and tst is not None else job.at
+    if moment != (claimed or job.at):
+        status, signer_vc = await _validate(emb, job, ts_vc, moment, archival)
 
     cert = status.signing_cert
     when = signer_vc.moment
@@ -549,7 +596,9 @@ async def _verify_signature(
             f" {since}, before {_fmt_time(when)}"
         )
     elif source != "none" and indic is None:
-        soft = [str(e) for e in signer_vc.soft_fail_exceptions]
+        soft = [
+            str(e) for e in signer_vc.soft_fail_exceptions if not isinstance(e, _OCSPNotAllowed)
+        ]
         if soft:
             notes.append(
                 "吊销信息无法使用 / revocation data could not be used: " + "; ".join(soft)[:300]
@@ -577,7 +626,9 @@ async def _verify_signature(
         )
     elif indic is not None and indic not in _REVOKED and trusted:
         problems.append(
-            f"证书验证未通过 / certificate validation failed ({indic.name})"
+            _INDICATION_TEXT.get(
+                indic, f"证书验证未通过 / certificate validation failed ({indic.name})"
+            )
         )
 
     # timestamp
@@ -653,6 +704,28 @@ async def _verify_signature(
     )
 
 
+async def _validate(
+    emb: EmbeddedPdfSignature,
+    job: _FileJob,
+    ts_vc: ValidationContext,
+    moment: dt.datetime | None,
+    archival: _Embedded,
+) -> tuple[PdfSignatureStatus, ValidationContext]:
+    vc = job.context(moment=moment, targets=_cms_certs(emb.signed_data), extra=archival)
+    status = await async_validate_pdf_signature(
+        emb, signer_validation_context=vc, ts_validation_context=ts_vc
+    )
+    return status, vc
+
+
+def _tst_time(tst_signed_data: Any) -> dt.datetime | None:
+    try:
+        t = tst_signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+        return t if isinstance(t, dt.datetime) and t.tzinfo else None
+    except Exception:
+        return None
+
+
 async def _chain_exists(cert: a_x509.Certificate, vc: ValidationContext) -> bool:
     try:
         return bool(await vc.path_builder.async_build_paths(cert))
@@ -690,10 +763,14 @@ def _revocation_source(
         return "embedded"
     f = job._fetchers
     if f is not None:
+        # by content, not ``fetched_*_for_cert``: a CRL fetched for an earlier certificate
+        # (the TSA's, say) is served from cache without being filed under this one
         try:
-            if list(f.ocsp_fetcher.fetched_responses_for_cert(cert)) or list(
-                f.crl_fetcher.fetched_crls_for_cert(cert)
-            ):
+            fetched = _Embedded(
+                ocsps=list(f.ocsp_fetcher.fetched_responses()),
+                crls=list(f.crl_fetcher.fetched_crls()),
+            )
+            if _covers(cert, fetched):
                 return "online"
         except Exception:
             pass
@@ -732,7 +809,7 @@ def _cms_certs(signed_data: Any) -> list[a_x509.Certificate]:
     out = []
     try:
         for choice in signed_data["certificates"] or []:
-            if choice.name == "certificate":
+            if choice.name == "certificate" and _sound(choice.chosen):
                 out.append(choice.chosen)
     except Exception:
         pass
@@ -756,8 +833,11 @@ def _within(cert: a_x509.Certificate, when: dt.datetime) -> bool:
 # ---------------------------------------------------------------------------------------------
 # seal metadata
 
-_YX_KEYS = {"seal_name": ("/SealName",), "seal_kind": ("/SealKind", "/SealType"),
-            "role": ("/Role",)}
+_YX_KEYS = {
+    "seal_name": ("/SealName",),
+    "seal_kind": ("/SealKind", "/SealType"),
+    "role": ("/Role",),
+}
 _REASON_PATTERNS = {
     "seal_name": re.compile(r"(?:印章|seal)\s*[:：]\s*([^;；,，\n]+)", re.I),
     "role": re.compile(r"(?:角色|role)\s*[:：]\s*([^;；,，\n]+)", re.I),
@@ -813,11 +893,26 @@ def _seal_metadata(sig_obj: generic.DictionaryObject) -> tuple[str | None, str |
 
 def _broken_report(b: _Broken) -> SignatureReport:
     return SignatureReport(
-        field_name=b.field_name, signer_name="", signer_subject="", certificate_serial="",
-        certificate_issuer="", seal_name=None, seal_kind=None, role=None, signing_time=None,
-        timestamp_time=None, timestamp_authority=None, timestamp_valid=None,
-        certificate_valid_at_signing=False, revoked=None, revocation_source="none",
-        intact=False, trusted=False, coverage="unclear", changes_after="other", level=None,
+        field_name=b.field_name,
+        signer_name="",
+        signer_subject="",
+        certificate_serial="",
+        certificate_issuer="",
+        seal_name=None,
+        seal_kind=None,
+        role=None,
+        signing_time=None,
+        timestamp_time=None,
+        timestamp_authority=None,
+        timestamp_valid=None,
+        certificate_valid_at_signing=False,
+        revoked=None,
+        revocation_source="none",
+        intact=False,
+        trusted=False,
+        coverage="unclear",
+        changes_after="other",
+        level=None,
         valid=False,
         problems=[f"签名数据无法解析 / the signature could not be processed: {b.error[:300]}"],
     )
@@ -841,10 +936,17 @@ def _rfc4514(name: a_x509.Name) -> str:
 
 
 _SHORT = {
-    "common_name": "CN", "country_name": "C", "organization_name": "O",
-    "organizational_unit_name": "OU", "locality_name": "L", "state_or_province_name": "ST",
-    "street_address": "STREET", "serial_number": "serialNumber", "email_address": "E",
-    "domain_component": "DC", "user_id": "UID",
+    "common_name": "CN",
+    "country_name": "C",
+    "organization_name": "O",
+    "organizational_unit_name": "OU",
+    "locality_name": "L",
+    "state_or_province_name": "ST",
+    "street_address": "STREET",
+    "serial_number": "serialNumber",
+    "email_address": "E",
+    "domain_component": "DC",
+    "user_id": "UID",
 }
 
 
@@ -897,8 +999,10 @@ def describe_certificate_status(s: SignatureReport) -> str:
         rev = f"未吊销（{src}）/ not revoked"
     else:
         rev = "吊销状态未检查 / revocation not checked"
-    period = "签署时有效 / valid at signing" if s.certificate_valid_at_signing else (
-        "签署时无效 / not valid at signing"
+    period = (
+        "签署时有效 / valid at signing"
+        if s.certificate_valid_at_signing
+        else ("签署时无效 / not valid at signing")
     )
     return f"{trust}；{period}；{rev}"
 

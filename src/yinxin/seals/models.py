@@ -1,0 +1,113 @@
+"""Tables of the electronic seal service (migration ``0002``).
+
+The database is the source of truth for a seal: its image bytes and its current GB/T 38540
+record live in ``seals``; the files under ``<home>/seals/<es_id>/`` are copies written after
+commit. Every record a seal ever had stays in ``seal_records``, because signatures made with
+an earlier record embed that record and an investigation must be able to find it. The seal PIN
+is not stored anywhere: it is the PIN that seals the certificate's platform-held key, and its
+failure counter and lock are the key's (``platform_keys.failed_attempts`` / ``locked``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yinxin.store.models import Base, UTCDateTime
+
+
+class Seal(Base):
+    __tablename__ = "seals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # set right after the row gets its id (the sequence part of the code); unique
+    es_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # organization|contract|finance|personal
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # SESeal property name
+    holder_name: Mapped[str] = mapped_column(String(100))  # 印章使用人姓名
+    holder_id_type: Mapped[str] = mapped_column(String(40))
+    holder_id_number: Mapped[str] = mapped_column(String(40))
+    project: Mapped[str] = mapped_column(String(200))  # 运用项目
+    image_source: Mapped[str] = mapped_column(String(16))  # software | scan
+    center_text: Mapped[str | None] = mapped_column(String(40))
+    code: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | pin_leak
+    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    hold_note: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(String(40))
+    revocation_note: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # cancelled/revoked/expired
+    valid_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_end: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    svg: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    width_mm: Mapped[float] = mapped_column(Float)
+    height_mm: Mapped[float] = mapped_column(Float)
+    seseal: Mapped[bytes] = mapped_column(LargeBinary)  # current GB/T 38540 SESeal, DER
+    version: Mapped[int] = mapped_column(Integer)  # of the current record, 1, 2, …
+    pin_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SealRecord(Base):
+    """Every SESeal record a seal has had (create, renew, change), kept byte for byte."""
+
+    __tablename__ = "seal_records"
+    __table_args__ = (UniqueConstraint("seal_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    verb: Mapped[str] = mapped_column(String(16))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    valid_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seseal: Mapped[bytes] = mapped_column(LargeBinary)
+    made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SealApplication(Base):
+    """One seal application form (004 I, II, V) as submitted, with the declaration accepted."""
+
+    __tablename__ = "seal_applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    business_type: Mapped[str] = mapped_column(String(16))  # new | renew | change | cancel
+    project: Mapped[str] = mapped_column(String(200))
+    holder_name: Mapped[str] = mapped_column(String(100))
+    holder_id_type: Mapped[str] = mapped_column(String(40))
+    holder_id_number: Mapped[str] = mapped_column(String(40))
+    declaration_accepted: Mapped[bool] = mapped_column(Boolean)
+    declaration_sha256: Mapped[str] = mapped_column(String(64))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SealGrant(Base):
+    """用印授权: an organization lets one of its people use one of its seals, until withdrawn."""
+
+    __tablename__ = "seal_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+    member_subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    granted_by: Mapped[str] = mapped_column(String(100))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,184 @@
+"""Start the real ``yinxin serve`` in a subprocess for integration tests (and benches).
+
+    with running_server(home, passphrase=PASSPHRASE) as srv:
+        httpx.get(srv.url("/healthz"))
+
+The server runs as ``python -m yinxin.cli serve`` from this interpreter (the project's
+virtualenv) on a free port, with ``YINXIN_HOME`` and ``YINXIN_CA_PASSPHRASE`` in its
+environment, and is ready once ``/healthz`` answers. On exit it is stopped (SIGTERM, then
+SIGKILL) and its log is kept in ``Server.log_path``.
+
+``yinxin_cli`` runs any other ``yinxin`` command the same way (``--json`` parsed for you),
+``demo_home`` prepares a data directory with ``yinxin demo``, and ``issue_certificate`` issues
+one more end-entity certificate in-process through the services (apply, pay, approve).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSPHRASE = "correct horse battery staple"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def has_ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def yinxin_env(home: Path | str, passphrase: str | None = PASSPHRASE,
+               extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a ``yinxin`` subprocess: YINXIN_HOME, and the CA passphrase unless
+    ``passphrase`` is None (then the variable is removed, as for a process that cannot sign)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YINXIN_")}
+    env["YINXIN_HOME"] = str(home)
+    if passphrase is not None:
+        env["YINXIN_CA_PASSPHRASE"] = passphrase
+    src = str(ROOT / "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(extra or {})
+    return env
+
+
+def yinxin_cli(args: Sequence[str], home: Path | str, *, passphrase: str | None = PASSPHRASE,
+               env: Mapping[str, str] | None = None, check: bool = True,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``yinxin ARGS`` as a subprocess (no terminal, so it never prompts)."""
+    proc = subprocess.run([sys.executable, "-m", "yinxin.cli", *args],
+                          env=yinxin_env(home, passphrase, env), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"yinxin {' '.join(args)} exited {proc.returncode}\n"
+                             f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+def yinxin_json(args: Sequence[str], home: Path | str, **kwargs) -> dict | list:
+    return json.loads(yinxin_cli([*args, "--json"], home, **kwargs).stdout)
+
+
+def demo_home(home: Path | str, passphrase: str = PASSPHRASE) -> dict:
+    """Run ``yinxin demo`` in ``home``: the CA, three certificates (one revoked), PEM files
+    in ``home/ca`` and ``home/demo``. Returns the demo's JSON result."""
+    return yinxin_json(["demo"], home, passphrase=passphrase, timeout=120)  # type: ignore[return-value]
+
+
+def issue_certificate(platform, *, name: str = "测试 持有人") -> x509.Certificate:
+    """A new person-signing certificate from ``platform`` (a ``yinxin.app.Platform`` that can
+    sign): a person subscriber who accepted the agreement, a CSR, the fee, an officer's approval."""
+    from yinxin.demo import sample_id_number
+
+    sub = platform.subscribers.add_person(name=name, id_number=sample_id_number(),
+                                          phone="13800138000")
+    platform.subscribers.accept_agreement(sub["id"], accepted_by=name)
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+           .sign(key, hashes.SHA256()))
+    app = platform.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
+                                      csr=csr.public_bytes(Encoding.PEM), actor=name)
+    platform.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
+    cert = platform.certificates.approve(app["id"], officer="受理员 测试")
+    return x509.load_pem_x509_certificate(cert["pem"].encode())
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    proc: subprocess.Popen
+    log_path: Path
+
+    @property
+    def base(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base + path
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+def _stop(proc: subprocess.Popen, grace: float = 10) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
+                   host: str = "127.0.0.1", port: int | None = None,
+                   args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                   ready_timeout: float = 30) -> Iterator[Server]:
+    """``yinxin serve --host HOST --port PORT [ARGS]`` for the length of the ``with``."""
+    port = port or free_port(host)
+    fd, log_name = tempfile.mkstemp(prefix="yinxin-serve-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(fd, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yinxin.cli", "serve", "--host", host, "--port", str(port),
+             *args],
+            env=yinxin_env(home, passphrase, env), stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, cwd=str(ROOT))
+    server = Server(host, port, proc, log_path)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"yinxin serve exited with {proc.returncode}:\n{server.log()}")
+            try:
+                if httpx.get(server.url("/healthz"), timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"yinxin serve did not answer /healthz in {ready_timeout} s:"
+                                   f"\n{server.log()}")
+            time.sleep(0.05)
+        yield server
+    finally:
+        _stop(proc)

@@ -1,0 +1,454 @@
+"""Verifying signed PDFs: real documents signed with pyHanko, checked by us, by pyHanko's own
+validator and by poppler's ``pdfsig``, and the one-page Chinese PDF report read back with
+poppler's tools."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import re
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from asn1crypto import ocsp as a_ocsp
+from asn1crypto import x509 as a_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
+from pyhanko_certvalidator import ValidationContext
+
+from tests.integration import pdf_factory as f
+from yinxin.errors import ValidationError
+from yinxin.signing.report_pdf import render_report_pdf
+from yinxin.signing.verify import NO_SIGNATURES, VerificationReport, verify_pdf
+
+OUTPUT = Path(__file__).resolve().parents[1] / "output" / "verify"
+POPPLER = shutil.which("pdfsig") and shutil.which("pdftotext") and shutil.which("pdfinfo")
+needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils not installed")
+
+
+class Docs:
+    """Every document the tests look at, signed once per module (signing is the slow part)."""
+
+    def __init__(self) -> None:
+        self.pki = pki = f.build_pki()
+        self.rogue = f.build_pki("Rogue Root CA", tag="-rogue")
+        self.plain = f.contract_pdf()
+        self.zhang = pki.new_signer("张三")
+        self.company = pki.new_signer(
+            "某某科技有限公司", organization="某某科技有限公司", profile="organization-signing"
+        )
+        self.bt = f.sign(self.plain, self.zhang, pki, seal=f.SealInfo("张三", "personal", "甲方"))
+        self.blt = f.sign(
+            self.plain, self.zhang, pki, revinfo="dss", seal=f.SealInfo("张三", "personal", "甲方")
+        )
+        self.blt_no_tsa_revinfo = f.sign(
+            self.plain, self.zhang, pki, revinfo="dss", tsa_revinfo=False
+        )
+        self.blta = f.add_document_timestamp(self.blt, pki)
+        self.bb = f.sign(self.plain, self.zhang, pki, timestamp=False)
+        self.two = f.sign(
+            self.blt,
+            self.company,
+            pki,
+            field_name="Signature2",
+            box=(220, 80, 340, 200),
+            seal=f.SealInfo("合同专用章", "contract", "乙方"),
+        )
+        self.tampered = f.tamper(self.two)
+        self.page_added = f.append_page(self.bt)
+        self.comment_added = f.add_text_annotation(self.bt)
+        self.untrusted = f.sign(self.plain, self.rogue.new_signer("李四"), pki)
+        wang = pki.new_signer("王五")
+        yesterday = pki.now - dt.timedelta(days=1)
+        self.revoked_dss = f.sign(self.plain, wang, pki, revinfo="dss", revoked_at=yesterday)
+        self.revoked_cms = f.sign(self.plain, wang, pki, revinfo="cms", revoked_at=yesterday)
+        self.roots = [pki.root]
+
+    def verify(self, pdf: bytes, name: str = "合同.pdf") -> VerificationReport:
+        return verify_pdf(pdf, trust_roots=self.roots, file_name=name)
+
+
+@pytest.fixture(scope="module")
+def docs() -> Docs:
+    return Docs()
+
+
+def pdfsig(pdf: bytes, tmp_path: Path) -> list[str]:
+    """poppler's verdict per signature ("Signature is Valid.", "Digest Mismatch." …)."""
+    p = tmp_path / "doc.pdf"
+    p.write_bytes(pdf)
+    out = subprocess.run(["pdfsig", str(p)], capture_output=True, text=True).stdout
+    return re.findall(r"Signature Validation: (.+)", out)
+
+
+# ---------------------------------------------------------------------------------------------
+# verdicts
+
+
+def test_bt_signature_is_valid_with_its_timestamp(docs, tmp_path):
+    r = docs.verify(docs.bt)
+    assert r.valid and len(r.signatures) == 1 and not r.problems
+    s = r.signatures[0]
+    assert s.valid and s.intact and s.trusted and s.certificate_valid_at_signing
+    assert s.timestamp_time is not None and s.timestamp_valid is True
+    assert s.timestamp_authority == "Yinxin TSA"
+    assert abs(s.timestamp_time - docs.pki.now) < dt.timedelta(minutes=5)
+    assert s.level == "B-T" and s.coverage == "entire_file" and s.changes_after == "none"
+    assert (s.signer_name, s.role, s.seal_name, s.seal_kind) == ("张三", "甲方", "张三", "personal")
+    assert s.certificate_serial == format(docs.zhang.cert.serial_number, "x").zfill(32)
+    assert "CN=Yinxin Issuing CA" in s.certificate_issuer and s.signer_subject == "CN=张三,C=CN"
+    assert s.revoked is None and s.revocation_source == "none"  # soft-fail, and says so
+    assert s.problems == [] and any("吊销" in n for n in s.notes)
+    assert r.sha256 == hashlib.sha256(docs.bt).hexdigest()
+    if POPPLER:
+        assert pdfsig(docs.bt, tmp_path) == ["Signature is Valid."]
+
+
+def test_blt_uses_the_embedded_ocsp_response(docs):
+    s = docs.verify(docs.blt).signatures[0]
+    assert s.valid and s.level == "B-LT"
+    assert s.revoked is False and s.revocation_source == "embedded"
+
+
+def test_blt_without_tsa_revinfo_still_validates(docs):
+    """A DSS with the signer's OCSP answer only must not fail the TSA (same CA) for it."""
+    s = docs.verify(docs.blt_no_tsa_revinfo).signatures[0]
+    assert s.valid and s.timestamp_valid and s.revoked is False
+
+
+def test_document_timestamp_makes_blta(docs):
+    r = docs.verify(docs.blta)
+    assert r.valid and r.document_timestamps == 1
+    s = r.signatures[0]
+    assert s.level == "B-LTA" and s.changes_after == "allowed"
+
+
+def test_signature_without_timestamp_is_bb(docs):
+    s = docs.verify(docs.bb).signatures[0]
+    assert s.valid and s.level == "B-B"
+    assert s.timestamp_time is None and s.timestamp_valid is None
+    assert s.signing_time is not None
+
+
+def test_two_signatures_in_turn_are_both_valid(docs, tmp_path):
+    r = docs.verify(docs.two)
+    assert r.valid
+    first, second = r.signatures
+    assert (first.field_name, second.field_name) == ("Signature1", "Signature2")
+    assert first.valid and second.valid
+    assert first.changes_after == "allowed" and first.coverage == "entire_revision"
+    assert second.changes_after == "none" and second.coverage == "entire_file"
+    assert (second.role, second.seal_name) == ("乙方", "合同专用章")
+    if POPPLER:
+        assert pdfsig(docs.two, tmp_path) == ["Signature is Valid."] * 2
+
+
+def test_one_changed_byte_breaks_integrity(docs, tmp_path):
+    r = docs.verify(docs.tampered)
+    assert not r.valid
+    for s in r.signatures:
+        assert not s.intact and not s.valid
+        assert any("改动" in p for p in s.problems)
+    if POPPLER:
+        verdicts = pdfsig(docs.tampered, tmp_path)
+        assert len(verdicts) == 2 and "Signature is Valid." not in verdicts
+
+
+@pytest.mark.parametrize("which", ["page_added", "comment_added"])
+def test_unsigned_update_after_signing_is_other(docs, which):
+    r = docs.verify(getattr(docs, which))
+    s = r.signatures[0]
+    assert s.intact and s.trusted  # the signed revision itself is untouched …
+    assert s.changes_after == "other" and not s.valid and not r.valid  # … but what came after
+
+
+def test_foreign_ca_is_not_trusted(docs):
+    r = docs.verify(docs.untrusted)
+    s = r.signatures[0]
+    assert s.intact and not s.trusted and not s.valid and not r.valid
+    assert s.timestamp_valid  # our TSA, so only the signer is the problem
+    assert any("受信任的根证书" in p for p in s.problems)
+
+
+@pytest.mark.parametrize("which", ["revoked_dss", "revoked_cms"])
+def test_revoked_before_signing_is_invalid(docs, which):
+    r = docs.verify(getattr(docs, which))
+    s = r.signatures[0]
+    assert s.intact and s.trusted
+    assert s.revoked is True and s.revocation_source == "embedded"
+    assert not s.certificate_valid_at_signing and not s.valid and not r.valid
+    assert any("吊销" in p for p in s.problems)
+
+
+def test_no_signatures(docs):
+    r = docs.verify(docs.plain)
+    assert not r.valid and r.signatures == [] and r.problems == [NO_SIGNATURES]
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage" * 100, b"%PDF-1.7\n" + b"\x00" * 500])
+def test_garbage_is_a_validation_error(docs, data):
+    with pytest.raises(ValidationError) as e:
+        docs.verify(data)
+    assert e.value.field == "pdf"
+
+
+def test_hostile_bytes_never_crash(docs):
+    """Truncations and random byte flips: a report or ValidationError(field="pdf"), nothing else."""
+    rng = random.Random(20251121)
+    src = docs.two
+    cases = [src[: len(src) * k // 10] for k in range(1, 10)]
+    for _ in range(40):
+        b = bytearray(src)
+        for _ in range(rng.randint(1, 20)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        cases.append(bytes(b))
+    for data in cases:
+        try:
+            r = docs.verify(data)
+        except ValidationError as e:
+            assert e.field == "pdf"
+            continue
+        assert isinstance(r, VerificationReport)
+        if r.valid:  # only possible if no flip landed anywhere that matters
+            assert all(s.intact for s in r.signatures)
+
+
+# ---------------------------------------------------------------------------------------------
+# fetching revocation data over HTTP (only when asked; OCSP only when also allowed)
+
+
+class StatusServer:
+    """A tiny CRL + OCSP responder for one PKI, recording which paths were asked for."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.revoked: dict[int, dt.datetime] = {}
+        self.pki: f.TestPki | None = None
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, body: bytes, ctype: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                pki = server.pki
+                assert pki is not None
+                if self.path.startswith("/crl/issuing"):
+                    self._send(pki.issuing_crl(server.revoked), "application/pkix-crl")
+                elif self.path.startswith("/crl/root"):
+                    self._send(pki.root_crl(), "application/pkix-crl")
+                else:
+                    self.send_error(404)
+
+            def do_POST(self) -> None:
+                server.requests.append(self.path)
+                pki = server.pki
+                assert pki is not None
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                serial = ocsp.load_der_ocsp_request(body).serial_number
+                cert = next(c for c in server.issued if c.serial_number == serial)
+                self._send(
+                    pki.ocsp_response(cert, revoked_at=server.revoked.get(serial)),
+                    "application/ocsp-response",
+                )
+
+        self.issued: list = []
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def online():
+    srv = StatusServer()
+    srv.pki = pki = f.build_pki(base=srv.base)
+    good, bad = pki.new_signer("在线甲"), pki.new_signer("在线乙")
+    srv.issued += [good.cert, bad.cert, pki.tsa.cert]
+    srv.revoked[bad.cert.serial_number] = pki.now - dt.timedelta(days=1)
+    plain = f.contract_pdf()
+    yield srv, f.sign(plain, good, pki), f.sign(plain, bad, pki)
+    srv.httpd.shutdown()
+
+
+def test_nothing_is_fetched_unless_asked(online):
+    srv, _, bad_doc = online
+    srv.requests.clear()
+    r = verify_pdf(bad_doc, trust_roots=[srv.pki.root])
+    assert r.valid and r.signatures[0].revocation_source == "none"  # soft-fail, offline
+    assert srv.requests == []
+
+
+def test_fetching_uses_crls_but_not_ocsp_by_default(online):
+    srv, good_doc, bad_doc = online
+    srv.requests.clear()
+    good = verify_pdf(good_doc, trust_roots=[srv.pki.root], allow_fetching=True)
+    bad = verify_pdf(bad_doc, trust_roots=[srv.pki.root], allow_fetching=True)
+    assert good.valid
+    g = good.signatures[0]
+    assert g.revoked is False and g.revocation_source == "online"
+    b = bad.signatures[0]
+    assert not bad.valid and b.revoked is True and b.revocation_source == "online"
+    assert any(p.startswith("/crl/issuing") for p in srv.requests)
+    assert "/ocsp" not in srv.requests  # an OCSP query would tell who reads which document
+
+
+def test_ocsp_only_when_allowed(online):
+    srv, _, bad_doc = online
+    srv.requests.clear()
+    r = verify_pdf(bad_doc, trust_roots=[srv.pki.root], allow_fetching=True, ocsp_urls_allowed=True)
+    s = r.signatures[0]
+    assert not r.valid and s.revoked is True and s.revocation_source == "online"
+    assert "/ocsp" in srv.requests
+
+
+# ---------------------------------------------------------------------------------------------
+# against pyHanko's own validator
+
+
+def _pyhanko_verdicts(pdf: bytes, roots, *, with_revinfo: bool) -> list[tuple[bool, bool]]:
+    reader = PdfFileReader(BytesIO(pdf))
+    kwargs = {
+        "trust_roots": [
+            a_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in roots
+        ]
+    }
+    out = []
+    for emb in reader.embedded_signatures:
+        if emb.sig_object_type != "/Sig":
+            continue
+        if with_revinfo:
+            ocsps = []
+            try:
+                archival = emb.signer_info["signed_attrs"]
+                for attr in archival:
+                    if attr["type"].native == "adobe_revocation_info_archival":
+                        ocsps += [
+                            a_ocsp.OCSPResponse.load(o.dump()) for o in attr["values"][0]["ocsp"]
+                        ]
+            except KeyError:
+                pass
+            try:
+                vc = DocumentSecurityStore.read_dss(reader).as_validation_context(
+                    {**kwargs, "ocsps": ocsps}
+                )
+            except NoDSSFoundError:
+                vc = ValidationContext(**kwargs, ocsps=ocsps)
+        else:
+            vc = ValidationContext(**kwargs)
+        st = validate_pdf_signature(emb, vc)
+        out.append((st.intact and st.valid, st.bottom_line))
+    return out
+
+
+@pytest.mark.parametrize(
+    "which,with_revinfo",
+    [
+        ("bt", False),
+        ("bb", False),
+        ("two", False),
+        ("blt", True),
+        ("blta", True),
+        ("tampered", False),
+        ("page_added", False),
+        ("comment_added", False),
+        ("untrusted", False),
+        ("revoked_dss", True),
+        ("revoked_cms", True),
+    ],
+)
+def test_same_verdicts_as_pyhanko(docs, which, with_revinfo):
+    pdf = getattr(docs, which)
+    ours = [(s.intact, s.valid) for s in docs.verify(pdf).signatures]
+    assert ours == _pyhanko_verdicts(pdf, docs.roots, with_revinfo=with_revinfo)
+
+
+# ---------------------------------------------------------------------------------------------
+# output
+
+
+def test_json_round_trips(docs):
+    r = docs.verify(docs.two, name="采购合同.pdf")
+    data = json.loads(r.to_json())
+    assert data["file_name"] == "采购合同.pdf" and data["valid"] is True
+    assert len(data["signatures"]) == 2
+    s = data["signatures"][0]
+    assert s["signer_name"] == "张三" and s["changes_after"] == "allowed"
+    assert dt.datetime.fromisoformat(s["timestamp_time"]).tzinfo is not None
+    assert dt.datetime.fromisoformat(data["verified_at"])
+    text = r.to_text()
+    assert "电子签名验证报告" in text and "张三" in text and "有效 / VALID" in text
+
+
+@needs_poppler
+@pytest.mark.parametrize("which", ["two", "tampered", "plain"])
+def test_report_pdf_is_one_page_of_chinese(docs, which):
+    r = docs.verify(getattr(docs, which), name=f"采购合同-{which}.pdf")
+    pdf = render_report_pdf(r)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"report-{which}.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M)
+    assert "595.28 x 841.89" in info.stdout  # A4
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "电子签名验证报告" in text and r.sha256 in text
+    if which == "plain":
+        assert "文档中没有签名" in text and "无效" in text
+    else:
+        assert "张三" in text and "签署人" in text and "签发机构" in text
+        assert ("无效" in text) == (not r.valid)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+    assert "NotoSansCJK" in fonts and " yes yes yes " in fonts  # embedded subset + ToUnicode
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "80", "-singlefile", str(path), str(path.with_suffix(""))],
+            check=True,
+        )
+
+
+@needs_poppler
+def test_report_with_many_signatures_stays_on_one_page(docs):
+    pdf = docs.plain
+    for i in range(6):
+        pdf = f.sign(
+            pdf,
+            docs.pki.new_signer(f"签署人{i}号"),
+            docs.pki,
+            field_name=f"S{i}",
+            box=(40 + 80 * i, 300, 110 + 80 * i, 370),
+        )
+    r = docs.verify(pdf)
+    assert r.valid and len(r.signatures) == 6
+    path = OUTPUT / "report-six.pdf"
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(render_report_pdf(r))
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert all(f"签署人{i}号" in text for i in range(6))
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "80", "-singlefile", str(path), str(path.with_suffix(""))],
+            check=True,
+        )

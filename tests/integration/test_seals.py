@@ -1,0 +1,700 @@
+"""The electronic seal service on a real database (SQLite; the main flow on PostgreSQL too).
+
+Subscribers, certificates and payments go through the registry services exactly as a desk
+would use them. Every refusal is checked against a full dump of the database, the audit chain
+length and the seal directory: a refused action must leave all three as they were (the one
+exception, a wrong PIN, may move nothing but the failure counter).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from PIL import Image, ImageDraw
+from sqlalchemy import MetaData, Table, inspect, select, text
+
+from yinxin.app import Platform
+from yinxin.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    ValidationError,
+    YinxinError,
+)
+from yinxin.seals.service import DECLARATION_SHA256, MAX_PIN_FAILURES, Seals
+from yinxin.seals.seseal import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL, verify_seseal
+from yinxin.store.models import AuditEvent
+
+PIN_ZHANG = "246810"
+PIN_ORG = "135790"
+OFFICER = "受理员 陈静"
+PROJECT = "百城e采平台项目"
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    id_number: str
+    phone: str
+
+
+ZHANG = Person("张三", "110105199003071239", "13800138000")
+LI = Person("李四", "11010519920815234X", "13900139000")
+WANG = Person("王五", "350102198511223455", "13700137000")
+ORG_NAME = "北京印信示范科技有限公司"
+ORG_USCC = "91110108MA01YX0030"
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def seals_of(p: Platform) -> Seals:
+    return p.seals
+
+
+def issue(p: Platform, subscriber_id: int, profile: str, **key) -> dict:
+    app = p.certificates.apply(subscriber_id=subscriber_id, profile=profile, **key)
+    p.certificates.pay(application_id=app["id"], years=1)
+    return p.certificates.approve(app["id"], officer=OFFICER)
+
+
+def form(who: Person, business_type: str = "new", **over) -> dict:
+    out = {"business_type": business_type, "project": PROJECT, "holder_name": who.name,
+           "id_type": "id_card", "id_number": who.id_number, "declaration_accepted": True}
+    out.update(over)
+    return out
+
+
+@dataclass
+class World:
+    p: Platform
+    seals: Seals
+    zhang: dict
+    li: dict
+    org: dict
+    zhang_cert: dict
+    org_cert: dict
+
+
+def world(p: Platform) -> World:
+    subs = p.subscribers
+    zhang = subs.add_person(name=ZHANG.name, id_number=ZHANG.id_number, phone=ZHANG.phone)
+    li = subs.add_person(name=LI.name, id_number=LI.id_number, phone=LI.phone)
+    org = subs.add_organization(name=ORG_NAME, uscc=ORG_USCC, legal_representative="赵六",
+                                contact_name=WANG.name, contact_phone="010-62345678")
+    for sub, by in ((zhang, ZHANG.name), (li, LI.name), (org, WANG.name)):
+        subs.accept_agreement(sub["id"], accepted_by=by)
+    zhang_cert = issue(p, zhang["id"], "person-signing", pin=PIN_ZHANG)
+    org_cert = issue(p, org["id"], "organization-signing", pin=PIN_ORG)
+    return World(p, seals_of(p), zhang, li, org, zhang_cert, org_cert)
+
+
+def personal_seal(w: World, **over) -> dict:
+    return w.seals.apply(subscriber_id=w.zhang["id"], kind="personal",
+                         certificate_serial=w.zhang_cert["serial"], **form(ZHANG, **over))
+
+
+def org_seal(w: World, kind: str = "contract", **kw) -> dict:
+    return w.seals.apply(subscriber_id=w.org["id"], kind=kind,
+                         certificate_serial=w.org_cert["serial"], **form(WANG), **kw)
+
+
+def db_dump(p: Platform, mask: tuple[str, str] | None = None) -> dict[str, list]:
+    """Every row of every table; ``mask`` = (table, column) to blank out before comparing."""
+    out: dict[str, list] = {}
+    with p.db.engine.connect() as conn:
+        md = MetaData()
+        for name in sorted(inspect(conn).get_table_names()):
+            table = Table(name, md, autoload_with=conn)
+            cols = [c.name for c in table.columns]
+            rows = []
+            for r in conn.execute(select(table)):
+                row = [bytes(v) if isinstance(v, memoryview) else v for v in r]
+                if mask and mask[0] == name:
+                    row[cols.index(mask[1])] = None
+                rows.append(tuple(row))
+            out[name] = sorted(rows, key=repr)
+        conn.rollback()
+    return out
+
+
+def seal_files(p: Platform) -> list[str]:
+    root = p.settings.home / "seals"
+    return sorted(str(x.relative_to(root)) for x in root.rglob("*")) if root.exists() else []
+
+
+def snapshot(p: Platform, mask: tuple[str, str] | None = None) -> tuple:
+    return db_dump(p, mask), seal_files(p), p.verify_audit().events
+
+
+def refused(p: Platform, fn, exc: type[YinxinError], code: str | None = None,
+            mask: tuple[str, str] | None = None) -> YinxinError:
+    """Run ``fn``, expect the refusal, and prove it left database, audit and files unchanged."""
+    before = snapshot(p, mask)
+    with pytest.raises(exc) as info:
+        fn()
+    if code is not None:
+        assert info.value.code == code, info.value.to_dict()
+    after = snapshot(p, mask)
+    assert after[1] == before[1], "files changed"
+    assert after[2] == before[2], "audit chain length changed"
+    for table in before[0]:
+        assert after[0][table] == before[0][table], f"table {table} changed"
+    return info.value
+
+
+def audit_actions(p: Platform) -> list[tuple[str, str, dict]]:
+    with p.db.read() as s:
+        return [(e.action, e.subject_id, json.loads(e.data))
+                for e in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()]
+
+
+def key_row(p: Platform, serial: str) -> tuple[int, bool, bytes]:
+    """(failed_attempts, locked, sealed_key) of the platform key behind a certificate."""
+    with p.db.engine.connect() as conn:
+        r = conn.execute(text(
+            "SELECT k.failed_attempts, k.locked, k.sealed_key FROM platform_keys k "
+            "JOIN certificates c ON c.platform_key_id = k.id WHERE c.serial_hex = :serial"),
+            {"serial": serial}).one()
+        return int(r[0]), bool(r[1]), bytes(r[2])
+
+
+def sign_check(unlocked, data: bytes = b"contract text") -> None:
+    sig = unlocked.key.sign(data, hashes.SHA256())
+    unlocked.certificate.public_key().verify(sig, data, ec.ECDSA(hashes.SHA256()))
+
+
+def issuing_der(p: Platform) -> bytes:
+    return p.ca.certificate("issuing").public_bytes(serialization.Encoding.DER)
+
+
+def scan_png() -> bytes:
+    img = Image.new("RGB", (400, 400), "white")
+    d = ImageDraw.Draw(img)
+    d.ellipse((20, 20, 380, 380), outline=(220, 20, 30), width=18)
+    d.rectangle((150, 150, 250, 250), fill=(220, 20, 30))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+# --- the main flow (SQLite and PostgreSQL) --------------------------------------------------------
+def test_person_and_organization_seals_end_to_end(any_platform, clock):
+    p = any_platform
+    w = world(p)
+    seals = w.seals
+
+    # 新申请, personal seal: drawn by software, SESeal made by the issuing CA
+    mine = personal_seal(w)
+    assert mine["state"] == "active" and mine["usable"] and mine["key"] == "platform"
+    assert mine["kind"] == "personal" and mine["name"] == ZHANG.name
+    assert mine["holder_id_number"] != ZHANG.id_number  # masked unless revealed
+    assert seals.get(mine["id"], reveal=True)["holder_id_number"] == ZHANG.id_number
+    es_id = mine["es_id"]
+    assert len(es_id) == 14 and es_id.isdigit() and es_id.startswith("11000026")
+    assert seals.get(es_id)["id"] == mine["id"]
+    apps = seals.applications(es_id)
+    assert [a["business_type"] for a in apps] == ["new"]
+    assert apps[0]["declaration_sha256"] == DECLARATION_SHA256 and apps[0]["project"] == PROJECT
+
+    art = seals.artifacts(es_id)
+    folder = p.settings.home / "seals" / es_id
+    assert sorted(x.name for x in folder.iterdir()) == ["seal.pdf", "seal.png", "seal.ses",
+                                                         "seal.svg"]
+    for name, data in art.items():
+        assert (folder / name).read_bytes() == data
+    assert art["seal.png"].startswith(b"\x89PNG") and art["seal.pdf"].startswith(b"%PDF")
+
+    parsed = verify_seseal(art["seal.ses"], [issuing_der(p)], at=clock.now())
+    cert_der = x509.load_pem_x509_certificate(w.zhang_cert["pem"].encode()).public_bytes(
+        serialization.Encoding.DER)
+    assert parsed.info.es_id == es_id and parsed.info.name == ZHANG.name
+    assert parsed.info.seal_type == SEAL_TYPE_PERSONAL
+    assert parsed.info.cert_list == [cert_der]
+    assert parsed.info.picture_type == "png" and parsed.info.picture_data == art["seal.png"]
+    assert (parsed.info.width_mm, parsed.info.height_mm) == (18, 18)
+    assert parsed.info.valid_end.isoformat() == mine["valid_end"]
+    assert parsed.info.valid_end <= x509.load_der_x509_certificate(cert_der).not_valid_after_utc
+    assert seals.verify_record(es_id)["ok"]
+
+    # the holder signs with his own seal and PIN
+    u = seals.unlock_for_signing(es_id, PIN_ZHANG)
+    sign_check(u)
+    assert u.stamp.png == art["seal.png"] and u.stamp.seseal == art["seal.ses"]
+    assert (u.stamp.width_mm, u.stamp.height_mm) == (18.0, 18.0)
+    assert u.stamp.name == ZHANG.name and u.stamp.kind == "personal"
+    assert u.certificate.public_bytes(serialization.Encoding.DER) == cert_der
+    refused(p, lambda: seals.unlock_for_signing(es_id, PIN_ZHANG, w.li["id"]), Forbidden,
+            "not_authorized")
+
+    # an organization's contract seal; the organization decides who may use it
+    contract = org_seal(w, "contract", code="1101080012345")
+    assert contract["name"] == ORG_NAME + "合同专用章" and contract["center_text"] == "合同专用章"
+    info = verify_seseal(seals.artifacts(contract["id"])["seal.ses"], [issuing_der(p)]).info
+    assert info.seal_type == SEAL_TYPE_ORGANIZATION and (info.width_mm, info.height_mm) == (40, 40)
+    cid = contract["es_id"]
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
+            "not_authorized")
+    assert not seals.can_use(cid, w.li["id"])
+    grant = seals.grant(cid, w.li["id"], actor=WANG.name, note="合同签署")
+    assert grant["active"] and seals.can_use(cid, w.li["id"])
+    assert seals.get(cid)["authorized_members"] == [w.li["id"]]
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ZHANG, w.li["id"]), Forbidden,
+            "wrong_pin", mask=("platform_keys", "failed_attempts"))
+
+    seals.withdraw(cid, w.li["id"], actor=WANG.name)
+    assert not seals.can_use(cid, w.li["id"])
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
+            "not_authorized")
+    seals.grant(cid, w.li["id"], actor=WANG.name)
+
+    # the certificate's status is read at use time: a freeze stops the seal at once
+    org_serial = w.org_cert["serial"]
+    p.certificates.freeze(org_serial, actor=OFFICER)
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
+            "certificate_not_valid")
+    shown = seals.get(cid)
+    assert shown["state"] == "active" and not shown["usable"]
+    assert shown["certificate_status"] == "on_hold"
+    p.certificates.unfreeze(org_serial, actor=OFFICER)
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
+    p.certificates.revoke(org_serial, reason="key_compromise", actor=OFFICER)
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
+            "certificate_not_valid")
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden,
+            "certificate_not_valid")
+    assert seals.usable(cid)["code"] == "certificate_not_valid"
+
+    acts = [a for a, _, _ in audit_actions(p) if a.startswith("seal.")]
+    assert acts == ["seal.application", "seal.create", "seal.application", "seal.create",
+                    "seal.grant", "seal.withdraw", "seal.grant"]
+    assert p.verify_audit().ok
+
+
+# --- refusals write nothing -----------------------------------------------------------------------
+def test_refused_applications_leave_no_trace(platform):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    z, org = w.zhang, w.org
+
+    def mk(**over):
+        args = dict(subscriber_id=z["id"], kind="personal",
+                    certificate_serial=w.zhang_cert["serial"], **form(ZHANG))
+        args.update(over)
+        return lambda: seals.apply(**args)
+
+    refused(p, mk(certificate_serial=None), ValidationError, "certificate_required")
+    refused(p, mk(certificate_serial="abc123"), NotFound)
+    refused(p, mk(certificate_serial=w.org_cert["serial"]), ValidationError,
+            "certificate_mismatch")
+    refused(p, mk(id_number="110105199003071238"), ValidationError)  # bad check digit
+    e = refused(p, mk(declaration_accepted=False), ValidationError, "declaration_required")
+    assert e.field == "declaration_accepted"
+    refused(p, mk(holder_name=LI.name), ValidationError, "holder_mismatch")
+    refused(p, mk(id_number=LI.id_number), ValidationError, "holder_mismatch")
+    refused(p, mk(kind="stamp"), ValidationError)
+    refused(p, mk(kind="contract"), ValidationError)  # a person gets no contract seal
+    refused(p, mk(business_type="reissue"), ValidationError)
+    refused(p, mk(project=""), ValidationError)
+    refused(p, mk(center_text="合同专用章"), ValidationError)
+    refused(p, mk(scan=b"not an image"), ValidationError)
+    refused(p, mk(subscriber_id=999), NotFound)
+    refused(p, lambda: seals.apply(subscriber_id=org["id"], kind="personal",
+                                   certificate_serial=w.org_cert["serial"], **form(WANG)),
+            ValidationError)
+    refused(p, lambda: seals.apply(subscriber_id=org["id"], kind="contract",
+                                   certificate_serial=w.org_cert["serial"],
+                                   **form(WANG, id_type="passport", id_number="@@")),
+            ValidationError)
+
+    # a frozen, then a revoked certificate: no seal can be made on it
+    p.certificates.freeze(w.zhang_cert["serial"], actor=OFFICER)
+    refused(p, mk(), Forbidden, "certificate_not_valid")
+    p.certificates.unfreeze(w.zhang_cert["serial"], actor=OFFICER)
+    made = personal_seal(w)
+    refused(p, mk(), Conflict, "duplicate")
+    p.certificates.revoke(w.zhang_cert["serial"], reason="no_longer_needed", actor=OFFICER)
+    seals.cancel(made["id"], actor=OFFICER)
+    refused(p, mk(), Forbidden, "certificate_not_valid")
+
+    # verbs on a missing seal, renew/change/cancel forms for the wrong holder
+    refused(p, lambda: seals.freeze(424242, actor=OFFICER), NotFound)
+    refused(p, lambda: seals.get("11000026999999"), NotFound)
+    assert p.verify_audit().ok
+
+
+def test_grants_and_illegal_moves(platform):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    contract = org_seal(w, "contract")
+    finance = org_seal(w, "finance")
+    assert finance["name"] == ORG_NAME + "财务专用章"
+    official = org_seal(w, "organization")
+    assert official["name"] == ORG_NAME and official["center_text"] is None
+    mine = personal_seal(w)
+    cid = contract["id"]
+
+    refused(p, lambda: org_seal(w, "contract"), Conflict, "duplicate")
+    refused(p, lambda: seals.grant(mine["id"], w.li["id"], actor=WANG.name), ValidationError)
+    refused(p, lambda: seals.grant(cid, w.org["id"], actor=WANG.name), ValidationError)
+    refused(p, lambda: seals.grant(cid, 999, actor=WANG.name), NotFound)
+    refused(p, lambda: seals.withdraw(cid, w.li["id"], actor=WANG.name), NotFound, "not_granted")
+    seals.grant(cid, w.li["id"], actor=WANG.name)
+    refused(p, lambda: seals.grant(cid, w.li["id"], actor=WANG.name), Conflict,
+            "already_granted")
+    # a grant is per seal: the finance seal stays closed to the member
+    assert seals.can_use(cid, w.li["id"]) and not seals.can_use(finance["id"], w.li["id"])
+
+    # the table of allowed moves
+    refused(p, lambda: seals.unfreeze(cid, actor=OFFICER), IllegalTransition)
+    refused(p, lambda: seals.unlock(cid, officer=OFFICER), IllegalTransition)
+    refused(p, lambda: seals.revoke(cid, reason="lost", actor=OFFICER), ValidationError)
+    refused(p, lambda: seals.revoke(cid, reason="other", actor=OFFICER), ValidationError)
+    frozen = seals.freeze(cid, actor=OFFICER, note="经办人离职，暂停用印")
+    assert frozen["state"] == "frozen" and frozen["hold_kind"] == "frozen"
+    assert not frozen["usable"]
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
+            "seal_not_active")
+    refused(p, lambda: seals.freeze(cid, actor=OFFICER), IllegalTransition)
+    refused(p, lambda: seals.renew(cid, actor=OFFICER), IllegalTransition)
+    refused(p, lambda: seals.change(cid, software=True, code="123", actor=OFFICER),
+            IllegalTransition)
+    assert seals.unfreeze(cid, actor=OFFICER)["state"] == "active"
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
+
+    revoked = seals.revoke(cid, reason="breach_of_agreement", actor=OFFICER)
+    assert revoked["state"] == "revoked" and revoked["revocation_reason"] == "breach_of_agreement"
+    for fn in (lambda: seals.unfreeze(cid, actor=OFFICER),
+               lambda: seals.freeze(cid, actor=OFFICER),
+               lambda: seals.cancel(cid, actor=OFFICER),
+               lambda: seals.revoke(cid, reason="other", note="x", actor=OFFICER),
+               lambda: seals.renew(cid, actor=OFFICER),
+               lambda: seals.report_pin_leak(cid, actor=OFFICER),
+               lambda: seals.grant(cid, w.zhang["id"], actor=WANG.name),
+               lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="999999")):
+        refused(p, fn, IllegalTransition)
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
+            "seal_not_active")
+
+    # 注销 through the form, from frozen; final
+    seals.freeze(finance["id"], actor=OFFICER)
+    cancelled = seals.apply(seal=finance["es_id"], **form(WANG, "cancel"))
+    assert cancelled["state"] == "cancelled" and cancelled["ended_at"]
+    refused(p, lambda: seals.unfreeze(finance["id"], actor=OFFICER), IllegalTransition)
+    assert [a["business_type"] for a in seals.applications(finance["id"])] == ["new", "cancel"]
+    # a personal seal's form must come from its holder
+    refused(p, lambda: seals.apply(seal=mine["id"], **form(LI, "cancel")), ValidationError,
+            "holder_mismatch")
+    refused(p, lambda: seals.apply(seal=mine["id"], **form(ZHANG, "cancel",
+                                                             declaration_accepted=False)),
+            ValidationError, "declaration_required")
+
+    events = {a: d for a, sid, d in audit_actions(p) if sid == revoked["es_id"]}
+    assert events["seal.revoke"]["reason"] == "breach_of_agreement"
+    assert events["seal.freeze"]["note"] == "经办人离职，暂停用印"
+    assert p.verify_audit().ok
+
+
+# --- the seal PIN ---------------------------------------------------------------------------------
+def test_wrong_pins_are_counted_and_lock_the_seal(platform):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    mine = personal_seal(w)
+    sid = mine["id"]
+    serial = w.zhang_cert["serial"]
+
+    # a success resets the counter
+    refused(p, lambda: seals.unlock_for_signing(sid, "000000"), Forbidden, "wrong_pin",
+            mask=("platform_keys", "failed_attempts"))
+    assert key_row(p, serial)[0] == 1
+    seals.unlock_for_signing(sid, PIN_ZHANG)
+    assert key_row(p, serial)[0] == 0
+
+    for i in range(1, MAX_PIN_FAILURES):
+        e = refused(p, lambda: seals.unlock_for_signing(sid, "000000"), Forbidden, "wrong_pin",
+                    mask=("platform_keys", "failed_attempts"))
+        assert f"{MAX_PIN_FAILURES - i} attempt" in e.message
+        assert key_row(p, serial)[:2] == (i, False)
+        assert "000000" not in e.message
+
+    events_before = p.verify_audit().events
+    seal_rows_before = db_dump(p)["seals"]
+    with pytest.raises(Forbidden) as info:
+        seals.unlock_for_signing(sid, "000000")
+    assert info.value.code == "seal_locked"
+    assert key_row(p, serial)[:2] == (MAX_PIN_FAILURES, True)
+    assert db_dump(p)["seals"] == seal_rows_before  # the seal itself is untouched
+    assert p.verify_audit().events == events_before + 1
+    assert audit_actions(p)[-1][0] == "seal.pin_locked"
+    shown = seals.get(sid)
+    assert shown["locked"] and not shown["usable"] and shown["failed_pin_attempts"] == 5
+
+    # locked: even the right PIN is refused, and nothing more is counted
+    refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_locked")
+    refused(p, lambda: seals.change_pin(sid, old_pin=PIN_ZHANG, new_pin="112233"), Forbidden,
+            "seal_locked")
+    refused(p, lambda: seals.unlock(sid, officer=""), ValidationError)
+
+    unlocked = seals.unlock(sid, officer=OFFICER, note="核验身份证原件后解锁")
+    assert not unlocked["locked"] and unlocked["usable"]
+    assert audit_actions(p)[-1][:2] == ("seal.unlock", mine["es_id"])
+    sign_check(seals.unlock_for_signing(sid, PIN_ZHANG))
+    assert p.verify_audit().ok
+
+
+def test_pin_change_and_leaked_pin(platform, clock):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    contract = org_seal(w, "contract")
+    finance = org_seal(w, "finance")
+    cid = contract["id"]
+    new_pin = "975310"
+
+    refused(p, lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="12"), ValidationError)
+    refused(p, lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin=PIN_ORG), ValidationError)
+    refused(p, lambda: seals.change_pin(cid, old_pin="000000", new_pin=new_pin), Forbidden,
+            "wrong_pin", mask=("platform_keys", "failed_attempts"))
+
+    blob_before = key_row(p, w.org_cert["serial"])[2]
+    out = seals.change_pin(cid, old_pin=PIN_ORG, new_pin=new_pin, actor=WANG.name)
+    assert sorted(out["seals"]) == sorted([contract["es_id"], finance["es_id"]])
+    assert key_row(p, w.org_cert["serial"])[2] != blob_before
+    assert key_row(p, w.org_cert["serial"])[0] == 0  # the earlier wrong PIN is forgiven
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "wrong_pin",
+            mask=("platform_keys", "failed_attempts"))
+    sign_check(seals.unlock_for_signing(cid, new_pin))
+    sign_check(seals.unlock_for_signing(finance["id"], new_pin))  # one key, one PIN
+
+    # PINs never reach the audit trail or the database in clear
+    for _, _, data in audit_actions(p):
+        text = json.dumps(data, ensure_ascii=False)
+        assert PIN_ORG not in text and new_pin not in text
+    for rows in db_dump(p).values():
+        for row in rows:
+            for v in row:
+                if isinstance(v, bytes):
+                    assert new_pin.encode() not in v and PIN_ORG.encode() not in v
+                elif isinstance(v, str):
+                    assert new_pin not in v and PIN_ORG not in v
+
+    # a leaked PIN freezes every seal that PIN opens
+    leak = seals.report_pin_leak(cid, actor=WANG.name, note="印章密码疑似泄漏")
+    assert leak["state"] == "frozen" and leak["hold_kind"] == "pin_leak"
+    assert leak["also_frozen"] == [finance["es_id"]]
+    assert seals.get(finance["id"])["hold_kind"] == "pin_leak"
+    refused(p, lambda: seals.unlock_for_signing(cid, new_pin), Forbidden, "seal_not_active")
+    refused(p, lambda: seals.unfreeze(cid, actor=OFFICER), Forbidden, "pin_change_required")
+
+    clock.advance(minutes=5)
+    seals.change_pin(cid, old_pin=new_pin, new_pin="864200", actor=WANG.name)
+    assert seals.unfreeze(cid, actor=OFFICER)["state"] == "active"
+    assert seals.unfreeze(finance["id"], actor=OFFICER)["state"] == "active"
+    sign_check(seals.unlock_for_signing(cid, "864200"))
+    assert p.verify_audit().ok
+
+
+# --- renew, change, expiry ------------------------------------------------------------------------
+def test_renew_change_and_expiry(platform, clock):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    mine = personal_seal(w, years=3)
+    sid = mine["id"]
+    cert_end = w.zhang_cert["not_after"]
+    assert mine["valid_end"] == cert_end  # capped: a seal cannot outlast its certificate
+
+    # renewal cannot go past the certificate; renew the certificate, then the seal onto it
+    refused(p, lambda: seals.renew(sid, actor=OFFICER), ValidationError, "certificate_ends")
+    clock.advance(days=300)
+    p.certificates.pay(serial=w.zhang_cert["serial"], years=1)
+    renewed_cert = p.certificates.renew(w.zhang_cert["serial"], actor=OFFICER)["certificate"]
+    refused(p, lambda: seals.renew(sid, certificate_serial=w.org_cert["serial"], actor=OFFICER),
+            ValidationError, "certificate_mismatch")
+    renewed = seals.apply(seal=sid, certificate_serial=renewed_cert["serial"], years=1,
+                          **form(ZHANG, "renew"))
+    assert renewed["version"] == 2 and renewed["certificate_serial"] == renewed_cert["serial"]
+    assert renewed["valid_end"] > mine["valid_end"]
+    assert renewed["valid_end"] <= renewed_cert["not_after"]
+    ses = seals.artifacts(sid)["seal.ses"]
+    info = verify_seseal(ses, [issuing_der(p)], at=clock.now()).info
+    assert info.cert_list == [x509.load_pem_x509_certificate(
+        renewed_cert["pem"].encode()).public_bytes(serialization.Encoding.DER)]
+    assert (p.settings.home / "seals" / mine["es_id"] / "seal.ses").read_bytes() == ses
+    records = seals.records(sid)
+    assert [(r["version"], r["verb"]) for r in records] == [(1, "create"), (2, "renew")]
+    assert renewed["png_sha256"] == mine["png_sha256"]  # renewal keeps the image
+
+    # 变更 to an uploaded scan: new image, new record, files replaced
+    refused(p, lambda: seals.change(sid, actor=OFFICER), ValidationError, "nothing_to_change")
+    refused(p, lambda: seals.change(sid, scan=b"\x89PNG broken", actor=OFFICER), ValidationError)
+    changed = seals.apply(seal=sid, scan=scan_png(), **form(ZHANG, "change"))
+    assert changed["image_source"] == "scan" and changed["version"] == 3
+    assert changed["png_sha256"] != renewed["png_sha256"]
+    assert changed["es_id"] == mine["es_id"]
+    files = seals.artifacts(sid)
+    folder = p.settings.home / "seals" / mine["es_id"]
+    assert (folder / "seal.png").read_bytes() == files["seal.png"]
+    assert sorted(x.name for x in folder.iterdir()) == ["seal.pdf", "seal.png", "seal.ses",
+                                                         "seal.svg"]
+    assert [x for x in folder.parent.iterdir() if x.name.startswith(".")] == []
+    assert verify_seseal(files["seal.ses"], [issuing_der(p)]).info.picture_data == \
+        files["seal.png"]
+    assert seals.verify_record(sid)["ok"]
+    back = seals.change(sid, software=True, actor=OFFICER)
+    assert back["image_source"] == "software" and back["version"] == 4
+    assert back["png_sha256"] == mine["png_sha256"]  # the same drawing, byte for byte
+
+    # expiry: the scheduler marks it; an expired seal cannot sign or be renewed
+    clock.advance(days=800)
+    assert not seals.usable(sid)["usable"]
+    assert seals.expire_due() == [mine["es_id"]]
+    assert seals.get(sid)["state"] == "expired"
+    refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_not_active")
+    refused(p, lambda: seals.renew(sid, actor=OFFICER), IllegalTransition)
+    assert seals.expire_due() == []
+    assert p.verify_audit().ok
+
+
+def test_change_follows_a_certificate_change(platform):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    contract = org_seal(w, "contract")
+    cid = contract["id"]
+    # the organization is renamed: its certificate is changed (the old one revoked)…
+    new_name = "北京印信数字科技有限公司"
+    new_cert = p.certificates.change(w.org_cert["serial"], actor=OFFICER,
+                                     updates={"name": new_name})["certificate"]
+    # …so the seal stops at once, until it is changed onto the new certificate and name
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden,
+            "certificate_not_valid")
+    changed = seals.change(cid, certificate_serial=new_cert["serial"], actor=OFFICER)
+    assert changed["name"] == new_name + "合同专用章" and changed["version"] == 2
+    assert changed["png_sha256"] != contract["png_sha256"]  # redrawn with the new name
+    assert changed["es_id"] == contract["es_id"] and changed["usable"]
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG))  # same key, same seal PIN
+    info = verify_seseal(seals.artifacts(cid)["seal.ses"], [issuing_der(p)]).info
+    assert info.name == new_name + "合同专用章"
+    events = [d for a, _, d in audit_actions(p) if a == "seal.change"]
+    assert events[-1]["changes"]["name"]["to"] == new_name + "合同专用章"
+    assert p.verify_audit().ok
+
+
+def _csr(common_name: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+
+
+def test_seal_on_subscriber_held_key_signs_locally(platform):
+    p = platform
+    w = world(p)
+    seals = w.seals
+    own = issue(p, w.org["id"], "organization-signing", csr=_csr(ORG_NAME))
+    seal = seals.apply(subscriber_id=w.org["id"], kind="finance", certificate_serial=own["serial"],
+                       **form(WANG))
+    assert seal["key"] == "subscriber" and not seal["usable"]
+    e = refused(p, lambda: seals.unlock_for_signing(seal["id"], PIN_ORG), Forbidden,
+                "subscriber_held_key")
+    assert "sign locally" in e.message
+    refused(p, lambda: seals.change_pin(seal["id"], old_pin=PIN_ORG, new_pin="111222"),
+            Forbidden, "subscriber_held_key")
+    assert seals.verify_record(seal["id"])["ok"]  # the record is still made for local use
+
+
+def test_migration_matches_the_models(platform):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from yinxin.store.models import Base
+
+    ours = {"seals", "seal_records", "seal_applications", "seal_grants"}
+    with platform.db.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+    def touches(d) -> bool:
+        for item in (d if isinstance(d, list) else [d]):
+            for part in item:
+                name = getattr(part, "name", None)
+                table = getattr(getattr(part, "table", None), "name", None)
+                if name in ours or table in ours:
+                    return True
+        return False
+
+    assert [d for d in diffs if touches(d)] == []
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+def test_cli_seal_commands(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tests.conftest import PASSPHRASE
+    from yinxin.cli import platform as cli_platform
+    from yinxin.seals.cli import seal_app
+
+    home = tmp_path / "cli-home"
+    monkeypatch.setenv("YINXIN_HOME", str(home))
+    monkeypatch.setenv("YINXIN_CA_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("YINXIN_DATABASE_URL", raising=False)
+    p = cli_platform(home)
+    p.ca.init("ec-p256")
+    w = world(p)
+    runner = CliRunner()
+
+    def cli(*args: str, env: dict | None = None, code: int = 0) -> dict:
+        r = runner.invoke(seal_app, [*args, "--json"], env=env)
+        assert r.exit_code == code, r.output
+        return json.loads(r.stdout)
+
+    made = cli("create", "--subscriber-id", str(w.org["id"]), "--kind", "contract",
+               "--certificate", w.org_cert["serial"], "--project", PROJECT, "--holder",
+               WANG.name, "--id-number", WANG.id_number, "--declaration-accepted",
+               "--code", "1101080012345")
+    es_id = made["es_id"]
+    assert made["name"] == ORG_NAME + "合同专用章"
+    before = snapshot(p)
+    err = cli("create", "--subscriber-id", str(w.org["id"]), "--kind", "finance",
+              "--certificate", w.org_cert["serial"], "--project", PROJECT, "--holder",
+              WANG.name, "--id-number", WANG.id_number, code=2)
+    assert err["error"] == "declaration_required"
+    out_png = tmp_path / "contract.png"
+    shown = cli("show", es_id, "--png", str(out_png))
+    assert out_png.read_bytes() == p.seals.artifacts(es_id)["seal.png"]
+    assert shown["exported"] == {"seal.png": str(out_png)}
+    assert snapshot(p) == before  # show writes nothing
+
+    cli("grant", es_id, "--member", str(w.li["id"]), "--actor", WANG.name)
+    ok = cli("check", es_id, "--member", str(w.li["id"]), "--with-pin",
+             env={"YINXIN_SEAL_PIN": PIN_ORG})
+    assert ok["usable"] and ok["pin_ok"]
+    r = runner.invoke(seal_app, ["check", es_id, "--with-pin", "--json"],
+                      env={"YINXIN_SEAL_PIN": "000000"})
+    assert r.exit_code == 5 and json.loads(r.stdout)["error"] == "wrong_pin"
+    assert "000000" not in r.output
+    changed = cli("change-pin", es_id, env={"YINXIN_SEAL_PIN": PIN_ORG,
+                                            "YINXIN_SEAL_NEW_PIN": "975310"})
+    assert es_id in changed["seals"] and PIN_ORG not in json.dumps(changed)
+    cli("withdraw", es_id, "--member", str(w.li["id"]))
+    assert cli("check", es_id, "--member", str(w.li["id"]))["code"] == "not_authorized"
+    assert cli("freeze", es_id, "--note", "test")["state"] == "frozen"
+    cli("renew", es_id, code=4)
+    assert cli("unfreeze", es_id)["state"] == "active"
+    assert cli("report-pin-leak", es_id)["hold_kind"] == "pin_leak"
+    assert cli("verify", es_id)["ok"]
+    assert [x["es_id"] for x in cli("list")] == [es_id]
+    assert cli("revoke", es_id, "--reason", "holder_request")["state"] == "revoked"
+    assert cli("unlock", es_id, "--officer", OFFICER, code=4)["error"] == "illegal_transition"
+    assert p.verify_audit().ok
