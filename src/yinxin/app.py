@@ -48,6 +48,10 @@ class Platform:
         from yinxin.notify.service import build_notify
 
         self.notifier, self.intent = build_notify(self)
+        from yinxin.signing.service import SigningService
+
+        self.signing = SigningService(self.db, self.clock, self.ca, self.status, self.ocsp,
+                                      self.tsa, self.seals, self.intent)
 
     def _publish_crl(self, _serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the

@@ -428,6 +428,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
 from yinxin.seals.cli import seal_app  # noqa: E402
 
 app.add_typer(seal_app, name="seal")
+from yinxin.signing.cli import sign_app, verify_cmd  # noqa: E402
+
+app.add_typer(sign_app, name="sign")
+app.command("verify")(verify_cmd)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from tests.integration.test_ca_lifecycle import (
     id_number,
     issue,
     make_csr,
+    spki,
     uscc,
 )
 from yinxin.app import Platform
@@ -464,7 +465,7 @@ def test_cli_refusals(sqlite_world: World, tmp_path: Path) -> None:
             failures.append(f"{name}: database changed: {diff(before, after)}")
         if human[0] != code:
             failures.append(f"{name}: exit {human[0]} (wanted {code}): {human[2]!r}")
-        if field not in human[2]:
+        if f"[{field}]" not in human[2]:
             failures.append(f"{name}: the message does not name {field!r}: {human[2]!r}")
         if res_json.exit_code != code:
             failures.append(f"{name}: --json exit {res_json.exit_code}")
@@ -484,7 +485,7 @@ def test_cli_wrong_passphrase(sqlite_world: World) -> None:
     args = ["cert", "approve", str(w.paid_app["id"]), "--officer", "受理员"]
     res = cli(w, args, passphrase=OTHER_PASSPHRASE)
     assert res.exit_code == 5
-    assert "passphrase" in res.stderr
+    assert "[passphrase]" in res.stderr
     res = cli(w, [*args, "--json"], passphrase=OTHER_PASSPHRASE)
     assert res.exit_code == 5
     assert json.loads(res.stdout) == {"error": "bad_passphrase", "message": "wrong CA passphrase",
@@ -558,6 +559,10 @@ def test_no_private_key_or_pin_in_the_database_or_logs(platform: Platform, caplo
         open_private_key(sealed[0].sealed_key, "Wr0ng-PIN-000000", sealed[0].label)
     needles = _needles([PIN, "Wr0ng-PIN-000000", PASSPHRASE], [*keys, *ca_keys])
 
+    # positive control: the scan does find key material that is meant to be there (public keys)
+    public = spki(keys[0].public_key())
+    assert any(isinstance(v, bytes) and public in v for _, _, v in cells(p))
+
     found = []
     for table, column, value in cells(p):
         for blob in _as_bytes(value):
@@ -600,7 +605,7 @@ def test_cli_errors_do_not_show_the_pin_or_passphrase(sqlite_world: World) -> No
     short_pin = "98765"
     res = cli(w, ["cert", "apply", "--subscriber-id", str(w.person["id"]), "--profile",
                   "person-signing", "--platform-key", "--pin", short_pin])
-    assert res.exit_code == 2 and "pin" in res.stderr
+    assert res.exit_code == 2 and "[pin]" in res.stderr
     assert short_pin not in res.stdout + res.stderr
     res = cli(w, ["cert", "rekey", w.active["serial"], "--platform-key", "--pin", PIN],
               passphrase=OTHER_PASSPHRASE)

@@ -22,9 +22,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from asn1crypto import keys as a_keys
+from asn1crypto import tsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import StandardSecurityHandler
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import copy_into_new_writer
+from pyhanko.sign import fields, signers
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from yinxin.pki import ocsp as yx_ocsp
 from yinxin.pki import tsa as yx_tsa
@@ -77,24 +89,36 @@ class PKI:
 
     def tsa(self, request: bytes) -> bytes:
         return yx_tsa.respond(
-            request, tsa_cert=self.tsa_party.cert, tsa_key=self.tsa_party.key, chain=[self.ca],
-            serial=next(self.serials), gen_time=dt.datetime.now(dt.UTC),
+            request,
+            tsa_cert=self.tsa_party.cert,
+            tsa_key=self.tsa_party.key,
+            chain=[self.ca],
+            serial=next(self.serials),
+            gen_time=dt.datetime.now(dt.UTC),
         )
 
     def ocsp_for(self, cert: x509.Certificate, nonce: bytes | None = None) -> bytes:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         return yx_ocsp.build_response(
-            responder_cert=self.responder.cert, responder_key=self.responder.key,
-            issuer_cert=self.ca, single=[yx_ocsp.SingleStatus(cert.serial_number, "good")],
-            this_update=now - dt.timedelta(minutes=5), next_update=now + dt.timedelta(days=1),
-            nonce=nonce, request_hash_alg="sha1",
+            responder_cert=self.responder.cert,
+            responder_key=self.responder.key,
+            issuer_cert=self.ca,
+            single=[yx_ocsp.SingleStatus(cert.serial_number, "good")],
+            this_update=now - dt.timedelta(minutes=5),
+            next_update=now + dt.timedelta(days=1),
+            nonce=nonce,
+            request_hash_alg="sha1",
         )
 
     def crl(self, issuer: x509.Certificate, key: SoftwareKey) -> bytes:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         return build_crl(
-            issuer_cert=issuer, key=key, entries=[], crl_number=1,
-            this_update=now - dt.timedelta(minutes=5), next_update=now + dt.timedelta(days=7),
+            issuer_cert=issuer,
+            key=key,
+            entries=[],
+            crl_number=1,
+            this_update=now - dt.timedelta(minutes=5),
+            next_update=now + dt.timedelta(days=7),
         )
 
     def revocation(self, *signers: Party) -> RevocationData:
@@ -111,13 +135,21 @@ class PKI:
         kw.setdefault("placement", Placement(anchor=f"{role}（签章）"))
         kw.setdefault("timestamper", self.tsa)
         return SignRequest(
-            pdf=pdf, key=party.key, certificate=party.cert, chain=[self.ca, self.root],
-            role=role, trust_roots=[self.root], **kw,
+            pdf=pdf,
+            key=party.key,
+            certificate=party.cert,
+            chain=[self.ca, self.root],
+            role=role,
+            trust_roots=[self.root],
+            **kw,
         )
 
 
 STAMP = SealStamp(
-    png=seal_png("印信科技有限公司"), width_mm=40, height_mm=40, name="印信科技有限公司合同专用章",
+    png=seal_png("印信科技有限公司"),
+    width_mm=40,
+    height_mm=40,
+    name="印信科技有限公司合同专用章",
     kind="contract",
 )
 
@@ -135,10 +167,13 @@ class _StatusHandler(BaseHTTPRequestHandler):
             cid = ids[0]
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             reply = yx_ocsp.build_response(
-                responder_cert=pki.responder.cert, responder_key=pki.responder.key,
-                issuer_cert=pki.ca, single=[yx_ocsp.SingleStatus(cid.serial, "good")],
+                responder_cert=pki.responder.cert,
+                responder_key=pki.responder.key,
+                issuer_cert=pki.ca,
+                single=[yx_ocsp.SingleStatus(cid.serial, "good")],
                 this_update=now - dt.timedelta(minutes=5),
-                next_update=now + dt.timedelta(days=1), nonce=cid.nonce,
+                next_update=now + dt.timedelta(days=1),
+                nonce=cid.nonce,
                 request_hash_alg=cid.hash_algorithm,
             )
         except yx_ocsp.OcspError as exc:
@@ -184,25 +219,36 @@ def pki(tmp_path_factory):
     ec = get_algorithm("ec-p256")
     root_key = SoftwareKey("root", ec.generate())
     root = build_certificate(
-        profile=PROFILES["root-ca"], subject=base_name("Yinxin Test Root", organization="Yinxin"),
-        public_key=root_key.public_key(), issuer=None, self_key=root_key, not_before=now,
+        profile=PROFILES["root-ca"],
+        subject=base_name("Yinxin Test Root", organization="Yinxin"),
+        public_key=root_key.public_key(),
+        issuer=None,
+        self_key=root_key,
+        not_before=now,
         not_after=now + dt.timedelta(days=3650),
     )
     ca_key = SoftwareKey("ca", ec.generate())
     ca = build_certificate(
-        profile=PROFILES["issuing-ca"], subject=base_name("Yinxin Test Issuing CA"),
+        profile=PROFILES["issuing-ca"],
+        subject=base_name("Yinxin Test Issuing CA"),
         public_key=ca_key.public_key(),
         issuer=Issuer(root, root_key, StatusUrls(f"{base}/crl/root.crl", f"{base}/ca/root.cer")),
-        not_before=now, not_after=now + dt.timedelta(days=3000),
+        not_before=now,
+        not_after=now + dt.timedelta(days=3000),
     )
-    issuer = Issuer(ca, ca_key, StatusUrls(f"{base}/crl/ca.crl", f"{base}/ca/ca.cer",
-                                           f"{base}/ocsp"))
+    issuer = Issuer(
+        ca, ca_key, StatusUrls(f"{base}/crl/ca.crl", f"{base}/ca/ca.cer", f"{base}/ocsp")
+    )
 
     def leaf(profile: str, cn: str, alg: str = "ec-p256") -> Party:
         key = SoftwareKey(profile, get_algorithm(alg).generate())
         cert = build_certificate(
-            profile=PROFILES[profile], subject=base_name(cn), public_key=key.public_key(),
-            issuer=issuer, not_before=now, not_after=now + dt.timedelta(days=365),
+            profile=PROFILES[profile],
+            subject=base_name(cn),
+            public_key=key.public_key(),
+            issuer=issuer,
+            not_before=now,
+            not_after=now + dt.timedelta(days=365),
         )
         return Party(key, cert)
 
@@ -212,12 +258,25 @@ def pki(tmp_path_factory):
     # Trusted for every use, as a relying party would import it ("C,," covers TLS only, and
     # pdfsig checks signer certificates for S/MIME signing).
     subprocess.run(
-        ["certutil", "-A", "-d", f"sql:{nss}", "-t", "C,C,C", "-n", "root", "-i",
-         str(nss / "root.pem")],
+        [
+            "certutil",
+            "-A",
+            "-d",
+            f"sql:{nss}",
+            "-t",
+            "C,C,C",
+            "-n",
+            "root",
+            "-i",
+            str(nss / "root.pem"),
+        ],
         check=True,
     )
     result = PKI(
-        root=root, root_key=root_key, ca=ca, ca_key=ca_key,
+        root=root,
+        root_key=root_key,
+        ca=ca,
+        ca_key=ca_key,
         responder=leaf("ocsp-responder", "Yinxin Test OCSP"),
         tsa_party=leaf("tsa", "Yinxin Test TSA"),
         parties={
@@ -251,10 +310,6 @@ def sig_blocks(text: str) -> list[str]:
 
 
 def pyhanko_statuses(data: bytes, pki: PKI, vc_kwargs: dict | None = None):
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
-    from pyhanko_certvalidator import ValidationContext
-
     root = a_x509.Certificate.load(pki.root.public_bytes(DER))
     reader = PdfFileReader(io.BytesIO(data))
     out = []
@@ -294,9 +349,21 @@ def render(data: bytes, page: int, name: str):
     src = OUT / f"{name}.pdf"
     src.write_bytes(data)
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "72", "-f", str(page), "-l", str(page), "-singlefile",
-         str(src), str(OUT / name)],
-        check=True, timeout=60,
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "72",
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            "-singlefile",
+            str(src),
+            str(OUT / name),
+        ],
+        check=True,
+        timeout=60,
     )
     return Image.open(OUT / f"{name}.png").convert("RGB")
 
@@ -399,11 +466,11 @@ def test_three_signers_in_turn_last_locks(pki):
         assert st.modification_level.name in ("FORM_FILLING", "LTA_UPDATES")
         assert st.docmdp_ok
     assert statuses[2].coverage.name == "ENTIRE_FILE"
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     sigs = PdfFileReader(io.BytesIO(three)).embedded_signatures
     assert [str(e.sig_object["/Reason"]) for e in sigs] == [
-        "甲方：同意本合同条款", "乙方签章", "中介方签章"
+        "甲方：同意本合同条款",
+        "乙方签章",
+        "中介方签章",
     ]
     assert str(sigs[1].sig_object["/Location"]) == "北京"
     assert str(sigs[2].sig_object["/Yinxin"]["/Role"]) == "中介方"
@@ -411,8 +478,10 @@ def test_three_signers_in_turn_last_locks(pki):
     for page_role in ("甲方", "乙方", "中介方"):
         (hit,) = find_anchor(pdf, f"{page_role}（签章）")
         x1, yc = hit.bbox[2], (hit.bbox[1] + hit.bbox[3]) / 2
-        assert red_pixels(render(three, 2, "three_signers"), (x1 - 40, yc - 40, x1 + 40,
-                                                              yc + 40)) > 400
+        assert (
+            red_pixels(render(three, 2, "three_signers"), (x1 - 40, yc - 40, x1 + 40, yc + 40))
+            > 400
+        )
     with pytest.raises(SigningError) as err:
         sign_pdf(pki.request(three, "甲方", placement=Placement(page=1, x_mm=20, y_mm=20)))
     assert err.value.field == "pdf" and err.value.code == "locked"
@@ -423,8 +492,6 @@ def test_first_signer_certifies_and_locks(pki):
     out = sign_pdf(pki.request(pdf, "甲方", lock=True, level="B-B", timestamper=None))
     (st,) = assert_all_valid(out, pki, 1)
     assert st.docmdp_ok and st.timestamp_validity is None
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     (emb,) = PdfFileReader(io.BytesIO(out)).embedded_signatures
     assert emb.docmdp_level.name == "NO_CHANGES"
     with pytest.raises(SigningError) as err:
@@ -433,10 +500,6 @@ def test_first_signer_certifies_and_locks(pki):
 
 
 def test_b_lt_validates_offline_and_b_lta(pki):
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.dss import DocumentSecurityStore
-
     pdf = contract_pdf(1)
     party = pki.parties["甲方"]
     lt = sign_pdf(pki.request(pdf, "甲方", level="B-LT", revocation=pki.revocation(party)))
@@ -453,10 +516,13 @@ def test_b_lt_validates_offline_and_b_lta(pki):
                 {"trust_roots": [root], "allow_fetching": False, "revocation_mode": "hard-fail"}
             )
         except Exception:  # no DSS
-            from pyhanko_certvalidator import ValidationContext
-
-            vc = ValidationContext(trust_roots=[root], allow_fetching=False,
-                                   revocation_mode="hard-fail", ocsps=[], crls=[])
+            vc = ValidationContext(
+                trust_roots=[root],
+                allow_fetching=False,
+                revocation_mode="hard-fail",
+                ocsps=[],
+                crls=[],
+            )
         return validate_pdf_signature(emb, vc)
 
     st = offline(lt)
@@ -467,8 +533,6 @@ def test_b_lt_validates_offline_and_b_lta(pki):
     assert_all_valid(lt, pki, 1)
     statuses = assert_all_valid(lta, pki, 2)
     assert type(statuses[1]).__name__ == "DocumentTimestampStatus"
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     dts = PdfFileReader(io.BytesIO(lta)).embedded_signatures[1]
     assert dts.sig_object["/SubFilter"] == "/ETSI.RFC3161"
     assert statuses[1].valid and statuses[1].intact and statuses[1].trusted
@@ -481,9 +545,6 @@ def test_b_lt_validates_offline_and_b_lta(pki):
     ["classic-1.4", "xref-stream-objstm-1.7", "pdf-2.0", "incremental-save", "signed-by-pyhanko"],
 )
 def test_pdfs_made_elsewhere(pki, kind):
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
     expected = 1
     if kind == "classic-1.4":
         pdf = contract_pdf(2, version="1.4")
@@ -517,24 +578,29 @@ def test_pdfs_made_elsewhere(pki, kind):
 
 
 def _pyhanko_signed(pki: PKI, pdf: bytes) -> bytes:
-    from asn1crypto import keys as a_keys
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
     party = pki.parties["甲方"]
-    key = a_keys.PrivateKeyInfo.load(party.key.native.private_bytes(
-        DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key = a_keys.PrivateKeyInfo.load(
+        party.key.native.private_bytes(
+            DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     signer = signers.SimpleSigner(
-        signing_cert=a_x509.Certificate.load(party.cert.public_bytes(DER)), signing_key=key,
+        signing_cert=a_x509.Certificate.load(party.cert.public_bytes(DER)),
+        signing_key=key,
         cert_registry=SimpleCertificateStore.from_certs(
-            [a_x509.Certificate.load(c.public_bytes(DER)) for c in (pki.ca, pki.root)]),
+            [a_x509.Certificate.load(c.public_bytes(DER)) for c in (pki.ca, pki.root)]
+        ),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    meta = signers.PdfSignatureMetadata(field_name="ByPyHanko",
-                                        subfilter=fields.SigSeedSubFilter.PADES)
-    out = signers.sign_pdf(writer, meta, signer=signer, new_field_spec=fields.SigFieldSpec(
-        "ByPyHanko", box=(60, 60, 160, 100), on_page=0))
+    meta = signers.PdfSignatureMetadata(
+        field_name="ByPyHanko", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    out = signers.sign_pdf(
+        writer,
+        meta,
+        signer=signer,
+        new_field_spec=fields.SigFieldSpec("ByPyHanko", box=(60, 60, 160, 100), on_page=0),
+    )
     return out.getvalue()
 
 
@@ -580,9 +646,6 @@ def test_coordinates_rotation_and_hsm_style_key(pki):
         def native(self):
             return None
 
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
     writer = IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1)))
     page_ref = writer.root["/Pages"]["/Kids"][0]
     page = page_ref.get_object()
@@ -602,8 +665,11 @@ def test_coordinates_rotation_and_hsm_style_key(pki):
     side = 40 * MM
     x0, y0 = 20 * MM, 20 * MM  # from the displayed lower-left corner
     box = img.crop((int(x0), int(595 - y0 - side), int(x0 + side), int(595 - y0)))
-    reds = [(i % box.width, i // box.width) for i, (r, g, b) in enumerate(rgb(box))
-            if r > 150 and g < 110 and b < 110]
+    reds = [
+        (i % box.width, i // box.width)
+        for i, (r, g, b) in enumerate(rgb(box))
+        if r > 150 and g < 110 and b < 110
+    ]
     assert len(reds) > 1000
     # upright: the seal's name runs along the top rim, so the upper half holds more red
     upper = sum(1 for _, y in reds if y < box.height / 2)
@@ -630,20 +696,22 @@ def test_changed_byte_is_detected_and_refused(pki):
 
 
 def test_unsigned_update_after_signing_is_reported(pki):
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
     signed = sign_pdf(pki.request(contract_pdf(1), "甲方"))
     # an unsigned annotation
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
     page = writer.root["/Pages"]["/Kids"][0].get_object()
-    annot = writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Text"),
-        generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(n)
-                                                          for n in (10, 10, 30, 30)]),
-        generic.NameObject("/Contents"): generic.TextStringObject("改过了"),
-    }))
+    annot = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (10, 10, 30, 30)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject("改过了"),
+            }
+        )
+    )
     annots = page.get("/Annots", generic.ArrayObject())
     annots = generic.ArrayObject(list(annots) + [annot])
     page["/Annots"] = annots
@@ -654,14 +722,17 @@ def test_unsigned_update_after_signing_is_reported(pki):
     (st,) = pyhanko_statuses(annotated, pki)
     assert st.coverage.name != "ENTIRE_FILE"
     assert st.modification_level.name in ("ANNOTATIONS", "OTHER")
-    assert "Not total document signed" in pdfsig(annotated, pki) or "not total" in pdfsig(
-        annotated, pki
-    ).lower()
+    assert (
+        "Not total document signed" in pdfsig(annotated, pki)
+        or "not total" in pdfsig(annotated, pki).lower()
+    )
 
     # a new page's worth of content: the document is no longer what was signed
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
     page = writer.root["/Pages"]["/Kids"][0].get_object()
-    extra = writer.add_object(generic.StreamObject(stream_data=b"BT /F2 30 Tf 100 400 Td (X) Tj ET"))
+    extra = writer.add_object(
+        generic.StreamObject(stream_data=b"BT /F2 30 Tf 100 400 Td (X) Tj ET")
+    )
     page["/Contents"] = generic.ArrayObject([page.raw_get("/Contents"), extra])
     writer.update_container(page)
     buf = io.BytesIO()
@@ -678,15 +749,9 @@ def test_unsigned_update_after_signing_is_reported(pki):
 
 
 def _encrypted(pdf: bytes) -> bytes:
-    from pyhanko.pdf_utils.crypt import StandardSecurityHandler
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.pdf_utils.writer import copy_into_new_writer
-
     writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)))
     writer.encrypt = None
-    writer._assign_security_handler(
-        StandardSecurityHandler.build_from_pw("owner", "user")
-    )
+    writer._assign_security_handler(StandardSecurityHandler.build_from_pw("owner", "user"))
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
@@ -765,13 +830,18 @@ def test_bad_input_is_refused(pki, case, field, code):
 def test_timestamp_failures_are_refusals(pki):
     pdf = contract_pdf(1)
     with pytest.raises(SigningError) as err:
-        sign_pdf(pki.request(pdf, "甲方", timestamper=lambda req: yx_tsa.rejection(
-            "rejection", "system_failure", "down for maintenance")))
+        sign_pdf(
+            pki.request(
+                pdf,
+                "甲方",
+                timestamper=lambda req: yx_tsa.rejection(
+                    "rejection", "system_failure", "down for maintenance"
+                ),
+            )
+        )
     assert err.value.field == "timestamper" and "maintenance" in err.value.message
 
     def wrong_imprint(req: bytes) -> bytes:
-        from asn1crypto import tsp
-
         parsed = tsp.TimeStampReq.load(req)
         parsed["message_imprint"]["hashed_message"] = b"\x00" * 32
         return pki.tsa(parsed.dump())
@@ -786,3 +856,51 @@ def test_timestamp_failures_are_refusals(pki):
     with pytest.raises(SigningError) as err:
         sign_pdf(pki.request(pdf, "甲方", timestamper=offline))
     assert "unreachable" in err.value.message
+
+
+def _handmade_pdf() -> bytes:
+    """Three pages in a two-level page tree with inherited MediaBox and resources, a
+    non-embedded Helvetica without /Widths, escapes and kerning in the label, classic xref."""
+    label = rb"BT /F1 14 Tf 100 200 Td [(Party A ) -30 (\(Seal\):)] TJ ET"
+    objs = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 3 /MediaBox [0 0 612 792]"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        3: b"<< /Type /Page /Parent 2 0 R /Contents 6 0 R >>",
+        4: b"<< /Type /Pages /Parent 2 0 R /Kids [7 0 R 8 0 R] /Count 2 >>",
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        7: b"<< /Type /Page /Parent 4 0 R /Contents 6 0 R >>",
+        8: b"<< /Type /Page /Parent 4 0 R /Contents 9 0 R /MediaBox [0 0 842 595] >>",
+    }
+    body = b"BT /F1 12 Tf 72 700 Td (A page) Tj ET"
+    objs[6] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body)
+    objs[9] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(label), label)
+    out = bytearray(b"%PDF-1.3\n")
+    offsets = {}
+    for num in sorted(objs):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (num, objs[num])
+    xref = len(out)
+    out += b"xref\n0 10\n0000000000 65535 f \n"
+    for num in range(1, 10):
+        out += b"%010d 00000 n \n" % offsets[num]
+    out += b"trailer\n<< /Size 10 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF" % xref
+    return bytes(out)
+
+
+def test_nested_page_tree_and_simple_font_anchor(pki):
+    pdf = _handmade_pdf()
+    (hit,) = find_anchor(pdf, "Party A (Seal):")
+    assert hit.page == 3 and 99 < hit.bbox[0] < 101
+    out = sign_pdf(pki.request(pdf, "甲方", placement=Placement(anchor="Party A (Seal):")))
+    assert_all_valid(out, pki, 1)
+    img = render(out, 3, "handmade_nested")
+    assert img.size == (842, 595)
+    x1, yc = hit.bbox[2], (hit.bbox[1] + hit.bbox[3]) / 2
+    assert red_pixels(img, (x1 - 40, yc - 40, x1 + 40, yc + 40), page_height_pt=595) > 400
+    # by number, from the end, through the nested node
+    out2 = sign_pdf(pki.request(pdf, "乙方", placement=Placement(page=-2, x_mm=10, y_mm=10)))
+    assert_all_valid(out2, pki, 1)
+    (emb,) = PdfFileReader(io.BytesIO(out2)).embedded_signatures
+    annots_page = emb.sig_field["/P"]
+    assert annots_page.get_object()["/Parent"].get_object()["/Count"] == 2

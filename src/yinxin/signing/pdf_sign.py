@@ -842,7 +842,7 @@ def sign_pdf(req: SignRequest) -> bytes:
     )
     out = _write_revision(bytes(req.pdf), reader, plan, contents)
     if token_box[0] is not None:
-        _TST_SIZES[id(req.timestamper)] = len(token_box[0])
+        _TST_SIZE[0] = min(len(token_box[0]), 65536)
     if level in ("B-LT", "B-LTA"):
         out = _append_dss(out, req, token_box[0])
     if level == "B-LTA":
@@ -850,12 +850,12 @@ def sign_pdf(req: SignRequest) -> bytes:
     return out
 
 
-_TST_SIZES: dict[int, int] = {}
+_TST_SIZE = [0]  # length of the last token seen; a larger one just costs a second pass
 
 
 def _tst_estimate(timestamper) -> int:
-    """Bytes to reserve for a token: the last one this TSA sent, with room to spare."""
-    last = _TST_SIZES.get(id(timestamper))
+    """Bytes to reserve for a token: the last one seen, with room to spare."""
+    last = _TST_SIZE[0]
     return last + 1024 if last else 8192
 
 

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, writer: bool = True) -> Engine:
+    """An engine; on SQLite a writer engine takes the write lock at BEGIN (so two writers queue
+    instead of deadlocking on lock upgrade) while a reader engine never takes it."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -27,10 +29,10 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn):  # pragma: no cover - trivial
-            # take the write lock at BEGIN, so two writers serialise instead of deadlocking
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if writer:
+            @event.listens_for(engine, "begin")
+            def _begin(conn):  # pragma: no cover - trivial
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         engine.dialect._yinxin_sqlite = True  # type: ignore[attr-defined]
         return engine
@@ -51,7 +53,7 @@ def migrate(engine: Engine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")
 
 
 class Database:
@@ -59,6 +61,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if url.startswith("sqlite"):
+            self.read_engine = make_engine(url, writer=False)
+        else:
+            self.read_engine = self.engine
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -73,7 +80,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only look; objects stay readable afterwards (close() does not expire them)."""
-        session = self._sessions()
+        session = self._readers()
         try:
             yield session
         finally:
@@ -84,3 +91,4 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()

@@ -5,6 +5,7 @@ from sqlalchemy import create_engine
 
 import yinxin.notify.models  # noqa: F401
 import yinxin.seals.models  # noqa: F401
+import yinxin.signing.models  # noqa: F401
 from yinxin.store.models import Base
 
 config = context.config

@@ -1,0 +1,188 @@
+"""Signing contracts with seals on the platform, and verification for relying parties.
+
+A platform signature is made only when three things hold at the moment of signing (Electronic
+Signature Law art. 13: the creation data is under the signer's sole control): the seal and its
+certificate are usable *now* (checked against the database, not a cache), the holder's seal PIN
+opens the key, and the signer confirmed intent with a one-time code sent to their registered
+phone for *this* document. The confirmation is consumed in the same transaction that records
+the signature, so a failed signature leaves it unused and a replay is refused.
+
+Evidence for long-term validation (B-LT) comes from our own OCSP responder and CRLs in-process:
+no network is needed to sign, and the signed file validates later with fetching switched off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp as x_ocsp
+from sqlalchemy import select
+
+from yinxin import audit
+from yinxin.clock import Clock
+from yinxin.errors import ValidationError
+from yinxin.registry.ca import CertificateAuthority
+from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+from yinxin.seals.service import Seals
+from yinxin.signing.intent import IntentConfirmation
+from yinxin.signing.models import SignatureRecord
+from yinxin.signing.pdf_sign import (
+    Placement,
+    RevocationData,
+    SealStamp,
+    SignRequest,
+    sign_pdf,
+)
+from yinxin.store.db import Database
+from yinxin.store.models import Subscriber
+
+ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+MAX_PDF = 50 * 1024 * 1024
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    pdf: bytes
+    record: dict
+
+
+class SigningService:
+    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority,
+                 status: StatusService, ocsp: OcspResponder, tsa: TimestampService,
+                 seals: Seals, intent: IntentConfirmation):
+        self.db, self.clock, self.ca = db, clock, ca
+        self.status, self.ocsp, self.tsa = status, ocsp, tsa
+        self.seals, self.intent = seals, intent
+
+    # --- evidence ----------------------------------------------------------------------------
+    def ocsp_for(self, cert: x509.Certificate) -> bytes:
+        """An OCSP response from our responder for ``cert`` (issued by the issuing CA)."""
+        req = (x_ocsp.OCSPRequestBuilder()
+               .add_certificate(cert, self.ca.certificate("issuing"), hashes.SHA256()).build())
+        return self.ocsp.respond(req.public_bytes(serialization.Encoding.DER))
+
+    def revocation_evidence(self, signer: x509.Certificate) -> RevocationData:
+        """What a verifier needs offline: OCSP for the signer and the TSA, both CRLs, and the
+        responder and TSA certificates."""
+        tsa_cert = self.ca.certificate("tsa")
+        return RevocationData(
+            ocsp_responses=[self.ocsp_for(signer), self.ocsp_for(tsa_cert)],
+            crls=[self.status.current_crl("issuing"), self.status.current_crl("root")],
+            certificates=[self.ca.certificate("ocsp"), tsa_cert, *self.ca.chain()],
+        )
+
+    # --- intent ------------------------------------------------------------------------------
+    def request_confirmation(self, *, signer_subscriber_id: int, document: bytes,
+                             document_name: str) -> dict:
+        """Send the signer a one-time code for this document (意愿认证)."""
+        return self.intent.request_code(signer_subscriber_id, purpose="sign",
+                                        document_sha256=sha256_hex(document),
+                                        document_name=document_name)
+
+    def confirm(self, challenge_id: str, code: str, *, signer_subscriber_id: int,
+                document: bytes) -> dict:
+        return self.intent.confirm(challenge_id, code, subscriber_id=signer_subscriber_id,
+                                   document_sha256=sha256_hex(document))
+
+    # --- signing -----------------------------------------------------------------------------
+    def sign(self, document: bytes, *, seal: int | str, pin: str, signer_subscriber_id: int,
+             confirmation_token: str, placement: Placement | None = None,
+             role: str | None = None, level: str = "B-LT", lock: bool = False,
+             cross_page: bool = False, document_name: str = "contract.pdf",
+             reason: str | None = None, location: str | None = None) -> SignedDocument:
+        if not document or len(document) > MAX_PDF:
+            raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
+        if level not in LEVELS:
+            raise ValidationError(f"level must be one of {', '.join(LEVELS)}", field="level")
+        if role is not None and role not in ROLES:
+            raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+        digest = sha256_hex(document)
+        with self.db.read() as s:
+            if s.get(Subscriber, signer_subscriber_id) is None:
+                raise ValidationError(f"no subscriber {signer_subscriber_id}",
+                                      field="signer_subscriber_id")
+        seal_row = self.seals.get(seal)
+        member = (signer_subscriber_id
+                  if signer_subscriber_id != seal_row["subscriber_id"] else None)
+        unlocked = self.seals.unlock_for_signing(seal, pin, member_subscriber_id=member)
+        stamp = unlocked.stamp
+        req = SignRequest(
+            pdf=document, key=unlocked.key, certificate=unlocked.certificate,
+            chain=self.ca.chain(),
+            stamp=SealStamp(png=stamp.png, width_mm=stamp.width_mm, height_mm=stamp.height_mm,
+                            name=stamp.name, kind=stamp.kind),
+            placement=placement or Placement(page=-1, x_mm=120, y_mm=40,
+                                             width_mm=stamp.width_mm),
+            timestamper=self.tsa if level != "B-B" else None, level=level,
+            revocation=(self.revocation_evidence(unlocked.certificate)
+                        if level in ("B-LT", "B-LTA") else None),
+            trust_roots=[self.ca.certificate("root")], reason=reason, location=location,
+            role=role, lock=lock, cross_page=cross_page,
+            signing_time=self.clock.now(),
+        )
+        signed = sign_pdf(req)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            self.intent.consume(confirmation_token, subscriber_id=signer_subscriber_id,
+                                document_sha256=digest, purpose="sign", by="signing",
+                                session=s)
+            rec = SignatureRecord(
+                document_name=document_name[:255], sha256_before=digest,
+                sha256_after=sha256_hex(signed), seal_id=stamp.seal_id, es_id=stamp.es_id,
+                certificate_serial=stamp.certificate_serial,
+                signer_subscriber_id=signer_subscriber_id, role=role, level=level,
+                signed_at=now, details=json.dumps({"lock": lock, "cross_page": cross_page,
+                                                   "seal_name": stamp.name,
+                                                   "seal_kind": stamp.kind},
+                                                  ensure_ascii=False))
+            s.add(rec)
+            s.flush()
+            audit.record(s, at=now, actor=f"subscriber:{signer_subscriber_id}",
+                         action="document.signed", subject_type="signature", subject_id=rec.id,
+                         data={"document": document_name, "sha256_before": digest,
+                               "sha256_after": rec.sha256_after, "es_id": stamp.es_id,
+                               "certificate": stamp.certificate_serial, "role": role,
+                               "level": level})
+            record = self._record_dict(rec)
+        return SignedDocument(signed, record)
+
+    @staticmethod
+    def _record_dict(r: SignatureRecord) -> dict:
+        return {"id": r.id, "document_name": r.document_name, "sha256_before": r.sha256_before,
+                "sha256_after": r.sha256_after, "seal_id": r.seal_id, "es_id": r.es_id,
+                "certificate_serial": r.certificate_serial,
+                "signer_subscriber_id": r.signer_subscriber_id, "role": r.role,
+                "level": r.level, "signed_at": r.signed_at.isoformat(),
+                **json.loads(r.details or "{}")}
+
+    def records(self, *, sha256: str | None = None) -> list[dict]:
+        with self.db.read() as s:
+            q = select(SignatureRecord).order_by(SignatureRecord.id)
+            if sha256:
+                q = q.where((SignatureRecord.sha256_after == sha256)
+                            | (SignatureRecord.sha256_before == sha256))
+            return [self._record_dict(r) for r in s.execute(q).scalars()]
+
+    # --- verification ------------------------------------------------------------------------
+    def verify(self, pdf: bytes, *, file_name: str = "document.pdf",
+               allow_fetching: bool = False, extra_roots: list[x509.Certificate] | None = None):
+        """Verify with our root as trust anchor (plus any the relying party adds)."""
+        from yinxin.signing.verify import verify_pdf
+
+        roots = [self.ca.certificate("root"), *(extra_roots or [])]
+        return verify_pdf(pdf, trust_roots=roots, file_name=file_name,
+                          allow_fetching=allow_fetching, ocsp_urls_allowed=allow_fetching)
+
+
+def utc(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC)
