@@ -24,6 +24,9 @@ from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_
 from yinxin.settings import Settings
 from yinxin.store.models import Subscriber
 
+PERSON_SEAL_PIN = "246810"  # demo PINs; real holders choose their own
+ORG_SEAL_PIN = "864200"
+
 
 def demo_passphrase(home: Path) -> str:
     env = os.environ.get("YINXIN_CA_PASSPHRASE")
@@ -124,16 +127,17 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     keys_dir = home / "demo" / "subscriber-side"
     apps = [
         ("person", certs.apply(subscriber_id=person["id"], profile="person-signing",
-                               pin="246810", plan="standard", actor="张三"),
+                               pin=PERSON_SEAL_PIN, plan="standard", actor="张三"),
          "platform-held key, sealed under the holder's PIN"),
         ("organization", certs.apply(
             subscriber_id=org["id"], profile="organization-signing", plan="premium",
-            csr=subscriber_csr(keys_dir / f"org-{org['id']}.key.pem", org["name"]),
-            actor="王五"), "organization's own key (CSR; the key never reaches the platform)"),
+            pin=ORG_SEAL_PIN, actor="王五"),
+         "platform-held key under the organization's seal PIN (cloud certificate)"),
         ("device", certs.apply(
             subscriber_id=device["id"], profile="device-tls", plan="standard",
             csr=subscriber_csr(keys_dir / f"device-{device['id']}.key.pem", "gw01"),
-            dns_names=["gw01.demo.yinxin.cn"], actor="王五"), "device key (CSR), DNS name"),
+            dns_names=["gw01.demo.yinxin.cn"], actor="王五"),
+         "device's own key (CSR; the key never reaches the platform), DNS name"),
     ]
     issued = {}
     for kind, app, how in apps:
@@ -162,9 +166,101 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     result["certificates"] = {k: v["serial"] for k, v in issued.items()}
     result["revoked"] = revoked["serial"]
 
+    result.update(_seals_and_signing(p, home, say, person, org, issued))
+
     v = p.verify_audit()
-    say(f"[bold]5. Audit trail[/]: {v.events} events, hash chain "
+    say(f"[bold]8. Audit trail[/]: {v.events} events, hash chain "
         f"{'intact' if v.ok else 'BROKEN at ' + str(v.first_broken)}")
     result["audit"] = v.to_dict()
     result["steps"] = say.steps
     return result
+
+
+def _read_code(home: Path, phone: str) -> str:
+    """The demo's "phone": the file gateway's outbox. A real gateway sends an SMS instead."""
+    import json
+    import re
+
+    lines = (home / "outbox" / "sms.jsonl").read_text("utf-8").splitlines()
+    for line in reversed(lines):
+        msg = json.loads(line)
+        if msg.get("to") == phone:
+            m = re.search(r"(\d{6})", msg["body"])
+            if m:
+                return m.group(1)
+    raise RuntimeError("no one-time code found in the outbox")
+
+
+def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued: dict) -> dict:
+    from yinxin.signing.pdf_sign import Placement
+    from yinxin.signing.report_pdf import render_report_pdf
+    from yinxin.signing.samples import contract_pdf
+
+    out: dict = {}
+    say("[bold]5. Electronic seals[/] (made by software; SESeal records per GB/T 38540)")
+    reveal = p.subscribers.get(person["id"], reveal=True)
+    member = p.subscribers.add_person(name="王五", id_number=sample_member_id(),
+                                      phone="13700137000")
+    form = dict(business_type="new", project="百城e采平台项目", id_type="id_card",
+                declaration_accepted=True)
+    def org_seal_of(kind: str, code: str) -> dict:
+        # an organization keeps one live seal of each kind: a second demo run reuses it
+        live = p.seals.list(subscriber_id=org["id"], kind=kind, state="active")
+        if live:
+            return live[0]
+        return p.seals.create(subscriber_id=org["id"], kind=kind,
+                              certificate_serial=issued["organization"]["serial"],
+                              form={**form, "holder_name": "王五",
+                                    "id_number": sample_member_id()}, code=code)
+
+    org_seal = org_seal_of("organization", "1101080012345")
+    contract_seal = org_seal_of("contract", "1101080012346")
+    personal_seal = p.seals.create(subscriber_id=person["id"], kind="personal",
+                                   certificate_serial=issued["person"]["serial"],
+                                   form={**form, "holder_name": "张三",
+                                         "id_number": reveal["id_number"]})
+    for s in (org_seal, contract_seal, personal_seal):
+        say(f"   {s['kind']:13} esID {s['es_id']}  {s['name']}  → {home / 'seals' / s['es_id']}")
+    p.seals.grant(contract_seal["es_id"], member["id"], actor="北京印信示范科技有限公司")
+    say(f"   the organization grants 王五 (#{member['id']}) use of its contract seal (用印授权)")
+    out["seals"] = [s["es_id"] for s in (org_seal, contract_seal, personal_seal)]
+
+    say("[bold]6. Signing the contract[/] (seal PIN + one-time code, PAdES B-LT with timestamp)")
+    doc = contract_pdf(2, title="技术服务合同")
+    demo_dir = home / "demo"
+    (demo_dir / "contract.pdf").write_bytes(doc)
+    for role, signer, seal, pin, phone, lock in (
+            ("甲方", member, contract_seal, ORG_SEAL_PIN, "13700137000", False),
+            ("乙方", person, personal_seal, PERSON_SEAL_PIN, "13800138000", True)):
+        ch = p.signing.request_confirmation(signer_subscriber_id=signer["id"], document=doc,
+                                            document_name="技术服务合同.pdf")
+        token = p.signing.confirm(ch["challenge_id"], _read_code(home, phone),
+                                  signer_subscriber_id=signer["id"], document=doc)
+        signed = p.signing.sign(doc, seal=seal["es_id"], pin=pin,
+                                signer_subscriber_id=signer["id"],
+                                confirmation_token=token["confirmation_token"],
+                                placement=Placement(anchor=f"{role}（签章）"), role=role,
+                                lock=lock, document_name="技术服务合同.pdf")
+        doc = signed.pdf
+        say(f"   {role}: {signer['name']} — code sent to {ch['sent_to_masked']}, confirmed; "
+            f"sealed with {seal['name']}{' (document locked)' if lock else ''}")
+    signed_path = demo_dir / "contract-signed.pdf"
+    signed_path.write_bytes(doc)
+    out["signed_pdf"] = str(signed_path)
+
+    say("[bold]7. Verification[/] (what any relying party can run)")
+    report = p.signing.verify(doc, file_name=signed_path.name)
+    (demo_dir / "verification-report.json").write_text(report.to_json(), "utf-8")
+    (demo_dir / "verification-report.pdf").write_bytes(render_report_pdf(report))
+    for sig in report.signatures:
+        say(f"   {sig.role or '-'} {sig.signer_name}: {'valid' if sig.valid else 'INVALID'}"
+            f" (intact {sig.intact}, trusted {sig.trusted}, timestamp {sig.timestamp_time})")
+    say(f"   verdict: {'VALID' if report.valid else 'INVALID'} → {signed_path}, "
+        f"{demo_dir / 'verification-report.pdf'}")
+    out["verification_valid"] = report.valid
+    return out
+
+
+def sample_member_id() -> str:
+    body = "11010819850615201"
+    return body + id_card_check_char(body)
