@@ -6,7 +6,7 @@
 The server runs as ``python -m yinxin.cli serve`` from this interpreter (the project's
 virtualenv) on a free port, with ``YINXIN_HOME`` and ``YINXIN_CA_PASSPHRASE`` in its
 environment, and is ready once ``/healthz`` answers. On exit it is stopped (SIGTERM, then
-SIGKILL) and its log is kept in ``Server.log_path``.
+SIGKILL); while it runs, ``Server.log()`` has its output (removed afterwards).
 
 ``yinxin_cli`` runs any other ``yinxin`` command the same way (``--json`` parsed for you),
 ``demo_home`` prepares a data directory with ``yinxin demo``, and ``issue_certificate`` issues
@@ -153,17 +153,21 @@ def _stop(proc: subprocess.Popen, grace: float = 10) -> None:
 def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
                    host: str = "127.0.0.1", port: int | None = None,
                    args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                   command: Sequence[str] | None = None,
                    ready_timeout: float = 30) -> Iterator[Server]:
-    """``yinxin serve --host HOST --port PORT [ARGS]`` for the length of the ``with``."""
+    """``yinxin serve --host HOST --port PORT [ARGS]`` for the length of the ``with``.
+
+    ``command`` replaces what follows the interpreter (``-m yinxin.cli serve …``), e.g. to run
+    uvicorn itself; it must listen on ``host`` and ``port`` (give ``port`` then)."""
     port = port or free_port(host)
     fd, log_name = tempfile.mkstemp(prefix="yinxin-serve-", suffix=".log")
     log_path = Path(log_name)
+    argv = list(command) if command is not None else [
+        "-m", "yinxin.cli", "serve", "--host", host, "--port", str(port), *args]
     with os.fdopen(fd, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.cli", "serve", "--host", host, "--port", str(port),
-             *args],
-            env=yinxin_env(home, passphrase, env), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, cwd=str(ROOT))
+            [sys.executable, *argv], env=yinxin_env(home, passphrase, env),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
     server = Server(host, port, proc, log_path)
     try:
         deadline = time.monotonic() + ready_timeout
@@ -182,3 +186,4 @@ def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
         yield server
     finally:
         _stop(proc)
+        log_path.unlink(missing_ok=True)

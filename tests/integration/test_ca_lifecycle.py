@@ -375,7 +375,6 @@ def test_renew_needs_a_renewal_payment_and_extends_to_the_paid_date(any_platform
     assert c_new.not_valid_after_utc == paid_until  # validity extended to the paid date
     assert new["paid_until"] == paid_until.isoformat()
     assert new["predecessor_id"] == cert_row(p, old["serial"]).id
-    assert out["previous"]["status"] == "active"  # runs out by itself
     ev = last_events(p, 2)
     assert ev[0][:3] == ("certificate.renew", old["serial"], "张三")
     assert ev[0][3]["successor"] == new["serial"]
@@ -384,14 +383,18 @@ def test_renew_needs_a_renewal_payment_and_extends_to_the_paid_date(any_platform
 
 
 def test_one_renewal_payment_pays_for_one_renewal(any_platform: Platform) -> None:
-    """Renewing the same (still active) predecessor again must need a new payment."""
+    """Renewing the same (still active) predecessor again issues nothing: it was renewed, and
+    further renewals (and their payments) go to its successor."""
     p = any_platform
     old = issue(p, enrol(p).person["id"])
     p.certificates.pay(serial=old["serial"], years=1)
-    p.certificates.renew(old["serial"], actor="张三")
+    new = p.certificates.renew(old["serial"], actor="张三")["certificate"]
     before = p.certificates.count()
-    with pytest.raises(Forbidden):
+    with pytest.raises(IllegalTransition, match="already renewed"):
         p.certificates.renew(old["serial"], actor="张三")
+    assert p.certificates.count() == before
+    with pytest.raises(Forbidden):  # the successor is paid only to its own end
+        p.certificates.renew(new["serial"], actor="张三")
     assert p.certificates.count() == before
 
 

@@ -273,6 +273,8 @@ def test_id_documents() -> None:
             words="unknown ID type")
     refused(validate_id_document, "passport", "AB", field="id_number", words="malformed")
     refused(validate_id_document, "hk_macao_permit", "X12345678", field="id_number")
+    refused(validate_id_document, "taiwan_permit", "1234567８", field="id_number")
+    refused(validate_id_document, "hk_macao_permit", "H1234567٨", field="id_number")
 
 
 def test_names() -> None:

@@ -22,7 +22,7 @@ def id_card_check_char(first17: str) -> str:
 
 def validate_id_card(value: str, field: str = "id_number", today: dt.date | None = None) -> str:
     v = (value or "").strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", v):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", v):
         raise ValidationError(
             "the ID card number must be 17 digits followed by a digit or X", field=field
         )
@@ -93,7 +93,7 @@ def validate_mobile(value: str, field: str = "phone") -> str:
         v = v[3:]
     elif v.startswith("0086"):
         v = v[4:]
-    if not re.fullmatch(r"1[3-9]\d{9}", v):
+    if not re.fullmatch(r"1[3-9][0-9]{9}", v):
         raise ValidationError(
             "the mobile number must be 11 digits starting 13–19 (optionally +86)", field=field
         )
@@ -103,7 +103,7 @@ def validate_mobile(value: str, field: str = "phone") -> str:
 def validate_phone(value: str, field: str = "contact_phone") -> str:
     """A mobile number or a landline with area code, e.g. 0591-87760022."""
     v = re.sub(r"\s", "", value or "")
-    if re.fullmatch(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?", v):
+    if re.fullmatch(r"0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?", v):
         return v
     return validate_mobile(v, field=field)
 
@@ -129,9 +129,9 @@ def validate_id_document(id_type: str, number: str, field: str = "id_number") ->
     v = (number or "").strip().upper()
     patterns = {
         "passport": r"[A-Z0-9]{5,17}",
-        "hk_macao_permit": r"[HM]\d{8,10}",
-        "taiwan_permit": r"\d{8}(\d{2})?",
-        "foreign_permanent_residence": r"[A-Z]{3}\d{12}|9\d{16}[\dX]",
+        "hk_macao_permit": r"[HM][0-9]{8,10}",
+        "taiwan_permit": r"[0-9]{8}([0-9]{2})?",
+        "foreign_permanent_residence": r"[A-Z]{3}[0-9]{12}|9[0-9]{16}[0-9X]",
     }
     if id_type == "id_card" or not re.fullmatch(patterns[id_type], v):
         raise ValidationError(f"the {ID_TYPES[id_type]} number is malformed", field=field)

@@ -17,17 +17,19 @@ do not run → unacceptedPolicy; any request extension → unacceptedExtension (
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from asn1crypto import cms, core, tsp
+from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
+from yinxin.pki import der
 from yinxin.pki.keys import KeyHandle
 from yinxin.pki.profiles import TSA_POLICY_OID
 
@@ -146,13 +148,6 @@ def _spki(public_key) -> bytes:
     return public_key.public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _signature_algorithm(key: KeyHandle) -> dict:
-    h = key.algorithm.hash.name  # "sha256" / "sha384"
-    if key.algorithm.family == "ec":
-        return {"algorithm": f"{h}_ecdsa"}  # RFC 5758: parameters absent
-    return {"algorithm": f"{h}_rsa", "parameters": core.Null()}
-
-
 def _gen_time(gen_time: dt.datetime, accuracy_seconds: float) -> dt.datetime:
     if gen_time.tzinfo is None:
         raise ValidationError("gen_time must carry a time zone", field="gen_time")
@@ -160,13 +155,6 @@ def _gen_time(gen_time: dt.datetime, accuracy_seconds: float) -> dt.datetime:
     if accuracy_seconds >= 1:
         return t.replace(microsecond=0)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)  # milliseconds
-
-
-def _cms_time(t: dt.datetime) -> cms.Time:
-    """RFC 5652 §11.3: UTCTime through 2049, GeneralizedTime after."""
-    if 1950 <= t.year < 2050:
-        return cms.Time(name="utc_time", value=t.replace(microsecond=0))
-    return cms.Time(name="generalized_time", value=t.replace(microsecond=0))
 
 
 def _accuracy(accuracy_seconds: float) -> dict:
@@ -208,83 +196,112 @@ def build_response(
         raise ConfigurationError(f"key {tsa_key.label!r} does not belong to the TSA certificate")
 
     when = _gen_time(gen_time, accuracy_seconds)
-    cert_der = tsa_cert.public_bytes(DER)
-    a_cert = a_x509.Certificate.load(cert_der)
-    tst: dict = {
-        "version": "v1",
-        "policy": policy,
-        "message_imprint": tsp.MessageImprint.load(req.message_imprint),
-        "serial_number": serial,
-        "gen_time": when,
-        "accuracy": _accuracy(accuracy_seconds),
-        # ordering is FALSE, its DEFAULT, so DER leaves it out
-    }
-    if req.nonce is not None:
-        tst["nonce"] = req.nonce
-    if include_tsa_name:
-        tst["tsa"] = a_x509.GeneralName(name="directory_name", value=a_cert.subject)
-    tst_der = tsp.TSTInfo(tst).dump()
+    fixed = _fixed_parts(tsa_cert.public_bytes(DER), tuple(c.public_bytes(DER) for c in chain),
+                         tsa_key.algorithm.name, tsa_key.algorithm.hash.name)
+    return _assemble(req, fixed, tsa_key, policy, serial, when, accuracy_seconds,
+                     include_tsa_name)
 
-    hash_name = tsa_key.algorithm.hash.name
-    signed_attrs = cms.CMSAttributes(
-        [
-            {"type": "content_type", "values": ["tst_info"]},
-            {"type": "signing_time", "values": [_cms_time(when)]},
-            {"type": "message_digest", "values": [hashlib.new(hash_name, tst_der).digest()]},
-            {
-                "type": "signing_certificate_v2",
-                "values": [
-                    {
-                        "certs": [
-                            {
-                                # hash_algorithm left at its DEFAULT, SHA-256 (RFC 5816)
-                                "cert_hash": hashlib.sha256(cert_der).digest(),
-                                "issuer_serial": {
-                                    "issuer": [
-                                        a_x509.GeneralName(
-                                            name="directory_name", value=a_cert.issuer
-                                        )
-                                    ],
-                                    "serial_number": a_cert.serial_number,
-                                },
-                            }
-                        ]
-                    }
-                ],
+
+@dataclass(frozen=True)
+class _Fixed:
+    """The parts of every token that depend only on the TSA certificate, chain and key: encoded
+    once, spliced into each token. Re-encoding them per token with asn1crypto cost ~10 ms."""
+
+    digest_alg: bytes  # AlgorithmIdentifier
+    sid: bytes  # IssuerAndSerialNumber
+    signature_alg: bytes  # AlgorithmIdentifier
+    certificates: bytes  # [0] IMPLICIT CertificateSet, TSA certificate first
+    ess_attr: bytes  # the signing-certificate-v2 Attribute
+    content_type_attr: bytes
+    tsa_name: bytes  # [0] EXPLICIT GeneralName for TSTInfo.tsa
+    hash_name: str
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_parts(cert_der: bytes, chain_der: tuple[bytes, ...], alg_name: str,
+                 hash_name: str) -> _Fixed:
+    a_cert = a_x509.Certificate.load(cert_der)
+    ess = cms.CMSAttribute({
+        "type": "signing_certificate_v2",
+        "values": [{"certs": [{
+            # hash_algorithm left at its DEFAULT, SHA-256 (RFC 5816)
+            "cert_hash": hashlib.sha256(cert_der).digest(),
+            "issuer_serial": {
+                "issuer": [a_x509.GeneralName(name="directory_name", value=a_cert.issuer)],
+                "serial_number": a_cert.serial_number,
             },
-        ]
+        }]}],
+    }).dump()
+    sid = cms.IssuerAndSerialNumber(
+        {"issuer": a_cert.issuer, "serial_number": a_cert.serial_number}).dump()
+    sig_alg = cms.SignedDigestAlgorithm(_SIGNATURE_ALGORITHMS[(alg_name.split("-")[0],
+                                                               hash_name)]).dump()
+    certs = b"".join((cert_der, *chain_der))
+    return _Fixed(
+        digest_alg=algos.DigestAlgorithm({"algorithm": hash_name}).dump(),
+        sid=sid, signature_alg=sig_alg,
+        certificates=bytes([0xA0]) + der.length(len(certs)) + certs,
+        ess_attr=ess,
+        content_type_attr=cms.CMSAttribute(
+            {"type": "content_type", "values": ["tst_info"]}).dump(),
+        tsa_name=der.tlv(0xA0, a_x509.GeneralName(name="directory_name",
+                                                  value=a_cert.subject).dump()),
+        hash_name=hash_name,
     )
-    # The signature covers the attributes encoded as SET OF (tag 0x31), which asn1crypto
-    # produces DER-sorted; inside SignerInfo the same contents carry the [0] IMPLICIT tag.
-    signature = tsa_key.sign(signed_attrs.dump(), tsa_key.algorithm.hash)
-    signer = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                name="issuer_and_serial_number",
-                value={"issuer": a_cert.issuer, "serial_number": a_cert.serial_number},
-            ),
-            "digest_algorithm": {"algorithm": hash_name},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": _signature_algorithm(tsa_key),
-            "signature": signature,
-        }
-    )
-    signed_data: dict = {
-        "version": "v3",  # eContentType is not id-data (RFC 5652 §5.1)
-        "digest_algorithms": [{"algorithm": hash_name}],
-        "encap_content_info": {
-            "content_type": "tst_info",
-            "content": core.ParsableOctetString(tst_der),
-        },
-        "signer_infos": [signer],
-    }
-    if req.cert_req:
-        signed_data["certificates"] = [a_cert] + [
-            a_x509.Certificate.load(c.public_bytes(DER)) for c in chain
-        ]
-    token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
-    return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+
+
+_SIGNATURE_ALGORITHMS = {
+    ("ec", "sha256"): {"algorithm": "sha256_ecdsa"},
+    ("ec", "sha384"): {"algorithm": "sha384_ecdsa"},
+    ("rsa", "sha256"): {"algorithm": "sha256_rsa"},
+    ("rsa", "sha384"): {"algorithm": "sha384_rsa"},
+}
+
+
+def _gtime(t: dt.datetime) -> bytes:
+    """GeneralizedTime in UTC with fractions only when there are any (DER, RFC 3161 §2.4.2)."""
+    text = t.strftime("%Y%m%d%H%M%S")
+    if t.microsecond:
+        text += "." + f"{t.microsecond:06d}".rstrip("0")
+    return der.tlv(der.GENERALIZED_TIME, (text + "Z").encode())
+
+
+def _assemble(req: TimestampRequest, f: _Fixed, key: KeyHandle, policy: str, serial: int,
+              when: dt.datetime, accuracy_seconds: float, include_tsa_name: bool) -> bytes:
+    acc = _accuracy(accuracy_seconds)
+    accuracy = der.seq(
+        der.integer(acc["seconds"]) if "seconds" in acc else b"",
+        der.tlv(0x80, der.integer(acc["millis"])[2:]) if "millis" in acc else b"")
+    tst = der.seq(
+        der.integer(1), der.oid(policy), req.message_imprint, der.integer(serial),
+        _gtime(when), accuracy,
+        # ordering is FALSE, its DEFAULT, so DER leaves it out
+        der.integer(req.nonce) if req.nonce is not None else b"",
+        f.tsa_name if include_tsa_name else b"")
+    utc = when.replace(microsecond=0)
+    signing_time = (der.tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode())
+                    if 1950 <= utc.year < 2050 else _gtime(utc))
+    attrs = [
+        f.content_type_attr,
+        der.seq(der.oid("1.2.840.113549.1.9.5"), der.set_of(signing_time)),
+        der.seq(der.oid("1.2.840.113549.1.9.4"),
+                der.set_of(der.octet_string(hashlib.new(f.hash_name, tst).digest()))),
+        f.ess_attr,
+    ]
+    # The signature covers the attributes as a DER SET OF (sorted); inside SignerInfo the same
+    # contents carry the [0] IMPLICIT tag.
+    attr_set = der.set_of(*attrs)
+    signature = key.sign(attr_set, key.algorithm.hash)
+    signer = der.seq(der.integer(1), f.sid, f.digest_alg, b"\xa0" + attr_set[1:],
+                     f.signature_alg, der.octet_string(signature))
+    signed_data = der.seq(
+        der.integer(3),  # eContentType is not id-data (RFC 5652 §5.1)
+        der.set_of(f.digest_alg),
+        der.seq(der.oid("1.2.840.113549.1.9.16.1.4"), der.tlv(0xA0, der.octet_string(tst))),
+        f.certificates if req.cert_req else b"",
+        der.set_of(signer))
+    token = der.seq(der.oid("1.2.840.113549.1.7.2"), der.tlv(0xA0, signed_data))
+    return der.seq(der.seq(der.integer(0)), token)
 
 
 def respond(

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 
 from cryptography import x509
@@ -62,6 +63,20 @@ def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
                               field="csr")
     algorithm_of(csr.public_key())
     return csr
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def check_dns_name(name: str) -> str:
+    """An ASCII host name (internationalised names must come as A-labels, xn--…)."""
+    d = (name or "").strip().lower().rstrip(".")
+    labels = d.split(".")
+    if (not d or len(d) > 253 or len(labels) < 2 or not d.isascii()
+            or not all(_LABEL.match(label) for label in labels)):
+        raise ValidationError(f"{name!r} is not a DNS host name (letters, digits and hyphens; "
+                              "internationalised names as xn-- A-labels)", field="dns_names")
+    return d
 
 
 def pub_der(key: PublicKeyTypes) -> bytes:
@@ -196,9 +211,7 @@ class Certificates:
         prof = get_profile(profile)
         get_plan(plan)
         check_years(years)
-        for d in dns_names or []:
-            if not d or len(d) > 253 or not all(p and len(p) < 64 for p in d.split(".")):
-                raise ValidationError(f"{d!r} is not a DNS name", field="dns_names")
+        dns_names = [check_dns_name(d) for d in dns_names or []] or None
         now = self.clock.now()
         with self.db.transaction() as s:
             sub = Subscribers.get_row(s, subscriber_id)
@@ -411,6 +424,11 @@ class Certificates:
                 self._apply_updates(sub, subject_updates)
                 sub.updated_at = now
             if verb == "renew":
+                successor = s.execute(select(Certificate.serial_hex).where(
+                    Certificate.predecessor_id == old.id)).scalar_one_or_none()
+                if successor is not None:
+                    raise IllegalTransition(f"certificate {old.serial_hex} was already renewed "
+                                            f"as {successor}; renew that one", field="serial")
                 if old.paid_until is None or old.paid_until <= old.not_after:
                     raise Forbidden(f"renewing {old.serial_hex} needs a renewal payment first "
                                     f"(paid until {old.paid_until:%Y-%m-%d})", field="payment",

@@ -18,8 +18,8 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from yinxin.pki import der
 from yinxin.pki.keys import KeyHandle
-from yinxin.signing import der
 from yinxin.signing.timestamps import HASH_OIDS, Timestamper, timestamp
 
 OID_DATA = der.oid("1.2.840.113549.1.7.1")

@@ -11,6 +11,10 @@ What a signature is made of (ISO 32000-2 §12.8, ETSI EN 319 142-1 PAdES baselin
   supplied by the caller) so the signature validates years later with no network;
 * B-LTA: then a document timestamp over everything.
 
+The signer's role (甲方, 乙方, 中介方, 鉴证单位, 公证单位 …) goes into ``/Reason`` ("甲方签章" or
+"甲方：<reason>") and, with the seal's name and kind, into a ``/Yinxin`` dictionary
+(``/SealName``, ``/SealKind``, ``/Role``) that ``yinxin.signing.verify`` reads back.
+
 Each signer appends one revision and never touches earlier bytes, so earlier signatures stay
 valid; the document is refused if an earlier signature no longer matches its bytes, was
 followed by changes beyond form filling, or locked the document.
@@ -76,7 +80,6 @@ __all__ = [
 
 MM = 72.0 / 25.4
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
-ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
 _BYTE_RANGE_PLACEHOLDER = b"[0 0000000000 0000000000 0000000000]"
 
 

@@ -132,15 +132,17 @@ class SigningService:
         )
         signed = sign_pdf(req)
         now = self.clock.now()
+        field_name = _newest_signature_field(signed)
         with self.db.transaction() as s:
-            self.intent.consume(confirmation_token, subscriber_id=signer_subscriber_id,
-                                document_sha256=digest, purpose="sign", by="signing",
-                                session=s)
+            consumed = self.intent.consume(confirmation_token, subscriber_id=signer_subscriber_id,
+                                           document_sha256=digest, purpose="sign", by="signing",
+                                           session=s)
             rec = SignatureRecord(
                 document_name=document_name[:255], sha256_before=digest,
                 sha256_after=sha256_hex(signed), seal_id=stamp.seal_id, es_id=stamp.es_id,
                 certificate_serial=stamp.certificate_serial,
                 signer_subscriber_id=signer_subscriber_id, role=role, level=level,
+                field_name=field_name, intent_challenge=consumed["challenge_id"],
                 signed_at=now, details=json.dumps({"lock": lock, "cross_page": cross_page,
                                                    "seal_name": stamp.name,
                                                    "seal_kind": stamp.kind},
@@ -152,7 +154,8 @@ class SigningService:
                          data={"document": document_name, "sha256_before": digest,
                                "sha256_after": rec.sha256_after, "es_id": stamp.es_id,
                                "certificate": stamp.certificate_serial, "role": role,
-                               "level": level})
+                               "level": level, "field_name": field_name,
+                               "intent_challenge": consumed["challenge_id"]})
             record = self._record_dict(rec)
         return SignedDocument(signed, record)
 
@@ -162,7 +165,8 @@ class SigningService:
                 "sha256_after": r.sha256_after, "seal_id": r.seal_id, "es_id": r.es_id,
                 "certificate_serial": r.certificate_serial,
                 "signer_subscriber_id": r.signer_subscriber_id, "role": r.role,
-                "level": r.level, "signed_at": r.signed_at.isoformat(),
+                "level": r.level, "field_name": r.field_name,
+                "intent_challenge": r.intent_challenge, "signed_at": r.signed_at.isoformat(),
                 **json.loads(r.details or "{}")}
 
     def records(self, *, sha256: str | None = None) -> list[dict]:
@@ -182,6 +186,21 @@ class SigningService:
         roots = [self.ca.certificate("root"), *(extra_roots or [])]
         return verify_pdf(pdf, trust_roots=roots, file_name=file_name,
                           allow_fetching=allow_fetching, ocsp_urls_allowed=allow_fetching)
+
+
+def _newest_signature_field(pdf: bytes) -> str | None:
+    """The field of the signature just made (the last approval/certification signature; B-LTA
+    adds a document timestamp after it). For the record: which signature in the file is ours."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        sigs = [e for e in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+                if e.sig_object_type == "/Sig"]
+    except Exception:  # the record is still made; the file itself is what counts
+        return None
+    return max(sigs, key=lambda e: e.signed_revision).field_name if sigs else None
 
 
 def utc(t: dt.datetime) -> dt.datetime:

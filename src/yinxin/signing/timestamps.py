@@ -16,7 +16,7 @@ from typing import Protocol
 from asn1crypto import tsp
 
 from yinxin.errors import ValidationError
-from yinxin.signing import der
+from yinxin.pki import der
 
 HASH_OIDS = {
     "sha256": "2.16.840.1.101.3.4.2.1",

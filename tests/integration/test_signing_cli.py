@@ -1,0 +1,333 @@
+"""``yinxin sign code|pdf|local`` and ``yinxin verify`` as a person at a terminal runs them:
+the installed ``.venv/bin/yinxin`` in a subprocess, with ``YINXIN_HOME`` and
+``YINXIN_CA_PASSPHRASE``, on a home built through the services (CA, an organization with a
+contract seal granted to 王五, 张三 with a personal seal). One-time codes are read from the file
+gateway's outbox, as the demo does. The real ``yinxin serve`` runs on the port the certificates
+name: it is the TSA for ``sign local`` and the OCSP responder pdfsig asks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from tests.conftest import PASSPHRASE
+from tests.integration.server import ROOT, free_port, running_server, yinxin_env
+from tests.integration.signing_flow import (
+    OFFICER,
+    World,
+    build_world,
+    flip_signed_byte,
+    need,
+    nss_trusting,
+    outbox_lines,
+    pdfsig,
+    read_code,
+)
+from yinxin.app import Platform
+from yinxin.notify.models import Notification
+from yinxin.settings import Settings
+from yinxin.signing.samples import contract_pdf, seal_png
+
+YINXIN = ROOT / ".venv" / "bin" / "yinxin"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def yinxin(home: Path, *args: str, passphrase: str | None = PASSPHRASE, base_url: str = "",
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.cli"]
+    env = yinxin_env(home, passphrase, {"YINXIN_BASE_URL": base_url} if base_url else None)
+    return subprocess.run([*cmd, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout, cwd=str(home))
+
+
+def ok_json(proc: subprocess.CompletedProcess[str]) -> dict:
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+@dataclass
+class Home:
+    path: Path
+    w: World
+    base_url: str
+    contract: Path
+
+    @property
+    def p(self) -> Platform:
+        return self.w.p
+
+    def run(self, *args: str, **kw) -> subprocess.CompletedProcess[str]:
+        return yinxin(self.path, *args, base_url=self.base_url, **kw)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Home:
+    path = tmp_path_factory.mktemp("cli-home")
+    base_url = f"http://127.0.0.1:{free_port()}"
+    # the platform on the system clock, as the CLI processes see it
+    p = Platform(Settings(home=path, database_url=f"sqlite:///{path / 'yinxin.db'}",
+                          base_url=base_url), passphrase=PASSPHRASE)
+    p.ca.init("ec-p256")
+    w = build_world(p)
+    contract = path / "contract.pdf"
+    contract.write_bytes(contract_pdf(2, title="技术服务合同"))
+    yield Home(path, w, base_url, contract)
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    port = int(home.base_url.rsplit(":", 1)[1])
+    with running_server(home.path, port=port, env={"YINXIN_BASE_URL": home.base_url}) as srv:
+        yield srv
+
+
+# --- platform signing: sign code → outbox → sign pdf → verify -----------------------------------
+@dataclass
+class Signed:
+    jia_code: dict
+    jia_sign: dict
+    jia_pdf: Path
+    wrong: subprocess.CompletedProcess[str]
+    yi_pdf: Path
+    yi_sign: dict
+    records_after_wrong: int
+
+
+@pytest.fixture(scope="module")
+def signed(home) -> Signed:
+    w = home.w
+    # 甲方: 王五 for the organization, with its contract seal
+    before = outbox_lines(w.outbox)
+    jia_code = ok_json(home.run("sign", "code", "--in", str(home.contract), "--signer",
+                                str(w.jia.id), "--json"))
+    code = read_code(w.outbox, w.jia.phone, after=before)
+    jia_pdf = home.path / "contract-jia.pdf"
+    jia_sign = ok_json(home.run(
+        "sign", "pdf", "--in", str(home.contract), "--out", str(jia_pdf),
+        "--seal", w.jia.seal["es_id"], "--signer", str(w.jia.id),
+        "--challenge", jia_code["challenge_id"], "--code", code, "--pin", w.jia.pin,
+        "--anchor", "甲方（签章）", "--role", "甲方", "--json"))
+    # 乙方: 张三, personal seal; first a mistyped code, then the right one, locking the file
+    before = outbox_lines(w.outbox)
+    yi_code = ok_json(home.run("sign", "code", "--in", str(jia_pdf), "--signer", str(w.yi.id),
+                               "--json"))
+    code = read_code(w.outbox, w.yi.phone, after=before)
+    yi_pdf = home.path / "contract-signed.pdf"
+    args = ["sign", "pdf", "--in", str(jia_pdf), "--out", str(yi_pdf),
+            "--seal", w.yi.seal["es_id"], "--signer", str(w.yi.id),
+            "--challenge", yi_code["challenge_id"], "--pin", w.yi.pin,
+            "--anchor", "乙方（签章）", "--role", "乙方", "--lock", "--json"]
+    wrong = home.run(*args, "--code", f"{(int(code) + 1) % 10**6:06d}")
+    records_after_wrong = len(home.p.signing.records())
+    yi_sign = ok_json(home.run(*args, "--code", code))
+    return Signed(jia_code, jia_sign, jia_pdf, wrong, yi_pdf, yi_sign, records_after_wrong)
+
+
+def test_sign_code_sends_the_code_to_the_registered_phone(home, signed):
+    ch = signed.jia_code
+    assert set(ch) >= {"challenge_id", "expires_at", "sent_to_masked"}
+    assert ch["sent_to_masked"] == "137****7000"
+    assert ch["document_sha256"] == sha(home.contract.read_bytes())
+    with home.p.db.read() as s:
+        bodies = [n.body for n in s.execute(
+            select(Notification).where(Notification.template_id == "one_time_code")).scalars()]
+    assert bodies and all("******" in b for b in bodies)  # the send log keeps no code
+
+
+def test_sign_pdf_writes_the_signed_file(home, signed):
+    w = home.w
+    rec = signed.jia_sign
+    data = signed.jia_pdf.read_bytes()
+    assert rec["out"] == str(signed.jia_pdf)
+    assert rec["sha256_before"] == sha(home.contract.read_bytes())
+    assert rec["sha256_after"] == sha(data)
+    assert rec["es_id"] == w.jia.seal["es_id"] and rec["role"] == "甲方"
+    assert rec["level"] == "B-LT" and rec["lock"] is False
+    assert rec["signer_subscriber_id"] == w.jia.id
+    assert data.startswith(home.contract.read_bytes())
+    assert not list(home.path.glob("*.part"))
+    assert signed.yi_sign["lock"] is True
+    assert [r["sha256_after"] for r in home.p.signing.records()] == \
+        [sha(data), sha(signed.yi_pdf.read_bytes())]
+
+
+def test_a_wrong_code_writes_no_file(home, signed):
+    proc = signed.wrong
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    err = json.loads(proc.stdout)
+    assert err["error"] == "wrong_code" and err["field"] == "code"
+    assert signed.records_after_wrong == 1  # only 甲方's signature so far
+    # the right code then signed: the file is there now, but no partial file ever stayed
+    assert signed.yi_pdf.exists() and not list(home.path.glob("*.part"))
+
+
+def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
+    """Checked on its own output path: the refused run creates nothing at all."""
+    w = home.w
+    out = tmp_path / "never.pdf"
+    before = outbox_lines(w.outbox)
+    org = home.w.org  # the organization itself signs with its seal (no member involved)
+    ch = ok_json(home.run("sign", "code", "--in", str(home.contract), "--signer",
+                          str(org["id"]), "--json"))
+    code = read_code(w.outbox, "13900139000", after=before)
+    base = ["sign", "pdf", "--in", str(home.contract), "--out", str(out),
+            "--seal", w.jia.seal["es_id"], "--signer", str(org["id"]),
+            "--challenge", ch["challenge_id"], "--anchor", "甲方（签章）", "--json"]
+    proc = home.run(*base, "--code", "000000" if code != "000000" else "111111",
+                    "--pin", w.jia.pin)
+    assert proc.returncode == 5 and json.loads(proc.stdout)["field"] == "code"
+    assert not out.exists() and not list(tmp_path.iterdir())
+    # a wrong seal PIN: exit 5, the PIN named as the culprit, no file either
+    proc = home.run(*base, "--code", code, "--pin", "000000")
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    err = json.loads(proc.stdout)
+    assert err["error"] == "wrong_pin" and err["field"] == "pin" and "000000" not in proc.stdout
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_verify_the_signed_files(home, signed, tmp_path):
+    need("pdfinfo", "pdftotext")
+    for pdf, roles in ((signed.jia_pdf, ["甲方"]), (signed.yi_pdf, ["甲方", "乙方"])):
+        report = tmp_path / f"{pdf.stem}-report.pdf"
+        rep = ok_json(home.run("verify", str(pdf), "--json", "--report", str(report)))
+        assert rep["valid"] is True and rep["sha256"] == sha(pdf.read_bytes())
+        assert [s["role"] for s in rep["signatures"]] == roles
+        for s in rep["signatures"]:
+            assert s["valid"] and s["intact"] and s["trusted"] and s["level"] == "B-LT"
+            assert s["timestamp_time"] and s["timestamp_valid"] is True
+        info = subprocess.run(["pdfinfo", str(report)], capture_output=True, text=True,
+                              check=True).stdout
+        assert any(line.split() == ["Pages:", "1"] for line in info.splitlines()), info
+        text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "电子签名验证报告" in text
+    # a relying party needs no CA passphrase to verify
+    plain = home.run("verify", str(signed.yi_pdf), passphrase=None)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+
+
+def test_pdfsig_trusts_the_cli_output(home, signed, server, tmp_path):
+    need("pdfsig", "certutil")
+    nss = nss_trusting(tmp_path / "nss", home.p.ca.certificate("root"))
+    blocks = pdfsig(signed.yi_pdf, nss)
+    assert len(blocks) == 2
+    assert all("Signature is Valid." in b and "Certificate is Trusted." in b for b in blocks), \
+        blocks
+
+
+def test_verify_exits_non_zero_when_not_all_valid(home, signed, tmp_path):
+    broken, _ = flip_signed_byte(signed.yi_pdf.read_bytes())
+    bad = tmp_path / "tampered.pdf"
+    bad.write_bytes(broken)
+    proc = home.run("verify", str(bad), "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rep = json.loads(proc.stdout)
+    assert rep["valid"] is False and [s["intact"] for s in rep["signatures"]] == [False, False]
+    text = home.run("verify", str(bad))
+    assert text.returncode == 1 and "INVALID" in text.stdout
+    # unsigned: nothing to trust
+    proc = home.run("verify", str(home.contract), "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["valid"] is False
+    # not a PDF, and no file at all: invalid input (exit 2) naming the field
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"hello, this is not a PDF")
+    proc = home.run("verify", str(junk), "--json")
+    assert proc.returncode == 2 and json.loads(proc.stdout)["field"] == "pdf"
+    proc = home.run("verify", str(tmp_path / "missing.pdf"), "--json")
+    assert proc.returncode == 2 and json.loads(proc.stdout)["field"] == "in"
+
+
+# --- local signing with the subscriber's own key ------------------------------------------------
+@dataclass
+class LocalKit:
+    key: Path
+    cert: Path
+    chain: list[Path]
+    seal: Path
+
+
+def local_kit(home: Home, directory: Path) -> LocalKit:
+    """What a subscriber holding their own key has: key (never sent), certificate from a CSR,
+    the CA chain, a seal image."""
+    p = home.p
+    sub = p.subscribers.add_person(name="赵六", id_number="11010519920815234X",
+                                   phone="13900139002")
+    p.subscribers.accept_agreement(sub["id"], accepted_by="赵六")
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "赵六")]))
+           .sign(key, hashes.SHA256()))
+    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
+                               csr=csr.public_bytes(serialization.Encoding.PEM), actor="赵六")
+    p.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
+    cert = p.certificates.approve(app["id"], officer=OFFICER)
+    directory.mkdir(parents=True, exist_ok=True)
+    kit = LocalKit(directory / "key.pem", directory / "cert.pem",
+                   [directory / "issuing.pem", directory / "root.pem"], directory / "seal.png")
+    kit.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    kit.cert.write_text(cert["pem"])
+    for path, role in zip(kit.chain, ("issuing", "root"), strict=True):
+        path.write_bytes(p.ca.certificate(role).public_bytes(serialization.Encoding.PEM))
+    kit.seal.write_bytes(seal_png("赵六"))
+    return kit
+
+
+def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
+    kit = local_kit(home, tmp_path / "kit")
+    out = tmp_path / "local.pdf"
+    args = ["sign", "local", "--in", str(home.contract), "--out", str(out),
+            "--key", str(kit.key), "--cert", str(kit.cert),
+            "--chain", str(kit.chain[0]), "--chain", str(kit.chain[1]),
+            "--seal-image", str(kit.seal), "--anchor", "乙方（签章）", "--role", "乙方",
+            "--tsa-url", server.url("/tsa"), "--json"]
+    res = ok_json(home.run(*args))
+    assert res == {"out": str(out), "level": "B-T"}
+    rep = ok_json(home.run("verify", str(out), "--json"))
+    assert rep["valid"] is True
+    (s,) = rep["signatures"]
+    assert s["signer_name"] == "赵六" and s["role"] == "乙方" and s["level"] == "B-T"
+    assert s["intact"] and s["trusted"] and s["timestamp_valid"] is True
+    assert s["timestamp_time"] and "Timestamp" in (s["timestamp_authority"] or "")
+    assert s["revocation_source"] == "none"  # B-T: nothing embedded, and verify is offline
+    if need_quiet("pdfsig"):
+        blocks = pdfsig(out)
+        assert len(blocks) == 1 and "Signature is Valid." in blocks[0]
+
+    # a key that is not the certificate's: refused, nothing written
+    other = tmp_path / "other.pem"
+    other.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    out2 = tmp_path / "mismatch.pdf"
+    bad = [a if a != str(kit.key) else str(other) for a in args]
+    bad[bad.index(str(out))] = str(out2)
+    proc = home.run(*bad)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["error"] == "key_mismatch"
+    assert not out2.exists() and not list(tmp_path.glob("*.part"))
+
+
+def need_quiet(tool: str) -> bool:
+    try:
+        need(tool)
+    except pytest.skip.Exception:
+        return False
+    return True
