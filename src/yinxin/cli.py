@@ -420,8 +420,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
     except YinxinError as e:
         err_console.print(f"[bold red]error[/]: {e.message}")
         raise typer.Exit(e.exit_code) from None
-    err_console.print(f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}")
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    err_console.print(f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}"
+                      f" ({workers} worker{'s' if workers > 1 else ''})")
+    if workers > 1:
+        # each worker process builds its own platform from the environment
+        os.environ["YINXIN_HOME"] = str(p.settings.home)
+        if p._passphrase and not os.environ.get("YINXIN_CA_PASSPHRASE"):
+            os.environ["YINXIN_CA_PASSPHRASE"] = _passphrase()
+        p.close()
+        uvicorn.run("yinxin.api.server:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning", access_log=False)
+    else:
+        uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 # mounted last: the seal commands reuse run, platform, JSON and HOME from this module

@@ -130,3 +130,14 @@ def create_app(platform: Platform) -> object:
     app.ocsp = ocsp  # type: ignore[attr-defined]
     app.tsa = tsa  # type: ignore[attr-defined]
     return app
+
+
+def app_from_env():
+    """Factory for ``uvicorn --factory`` / several workers: each worker builds its platform from
+    the environment (YINXIN_HOME, YINXIN_CA_PASSPHRASE …) — workers cannot prompt."""
+    import os
+
+    from yinxin.app import build_platform
+
+    platform = build_platform(passphrase=os.environ.get("YINXIN_CA_PASSPHRASE"))
+    return create_app(platform)
