@@ -107,6 +107,7 @@ class Signed:
     yi_pdf: Path
     yi_sign: dict
     records_after_wrong: int
+    file_after_wrong: bool
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +136,10 @@ def signed(home) -> Signed:
             "--anchor", "乙方（签章）", "--role", "乙方", "--lock", "--json"]
     wrong = home.run(*args, "--code", f"{(int(code) + 1) % 10**6:06d}")
     records_after_wrong = len(home.p.signing.records())
+    file_after_wrong = yi_pdf.exists() or yi_pdf.with_name(yi_pdf.name + ".part").exists()
     yi_sign = ok_json(home.run(*args, "--code", code))
-    return Signed(jia_code, jia_sign, jia_pdf, wrong, yi_pdf, yi_sign, records_after_wrong)
+    return Signed(jia_code, jia_sign, jia_pdf, wrong, yi_pdf, yi_sign, records_after_wrong,
+                  file_after_wrong)
 
 
 def test_sign_code_sends_the_code_to_the_registered_phone(home, signed):
@@ -167,13 +170,14 @@ def test_sign_pdf_writes_the_signed_file(home, signed):
         [sha(data), sha(signed.yi_pdf.read_bytes())]
 
 
-def test_a_wrong_code_writes_no_file(home, signed):
+def test_a_wrong_code_is_refused_and_writes_nothing(home, signed):
     proc = signed.wrong
     assert proc.returncode == 5, proc.stdout + proc.stderr
     err = json.loads(proc.stdout)
     assert err["error"] == "wrong_code" and err["field"] == "code"
+    assert signed.file_after_wrong is False  # no output file, not even a partial one
     assert signed.records_after_wrong == 1  # only 甲方's signature so far
-    # the right code then signed: the file is there now, but no partial file ever stayed
+    # the same challenge then took the right code
     assert signed.yi_pdf.exists() and not list(home.path.glob("*.part"))
 
 

@@ -119,8 +119,9 @@ class Flow:
 def flow(tmp_path_factory) -> Flow:
     home = tmp_path_factory.mktemp("signing-flow")
     port = free_port()
-    p = new_platform(home, FrozenClock(START), f"http://127.0.0.1:{port}")
-    w = build_world(p, p.clock)  # type: ignore[arg-type]
+    clock = FrozenClock(START)
+    p = new_platform(home, clock, f"http://127.0.0.1:{port}")
+    w = build_world(p, clock)
     original = contract_pdf(2, title="技术服务合同")
     challenges, codes, signed = [], [], []
     doc = original
@@ -430,8 +431,9 @@ class Refusals:
 
 @pytest.fixture(scope="module")
 def rw(tmp_path_factory) -> Refusals:
-    p = new_platform(tmp_path_factory.mktemp("signing-refusals"), FrozenClock(START))
-    w = build_world(p, p.clock)  # type: ignore[arg-type]
+    clock = FrozenClock(START)
+    p = new_platform(tmp_path_factory.mktemp("signing-refusals"), clock)
+    w = build_world(p, clock)
     first = sign_as(w, w.jia, contract_pdf(1))
     yield Refusals(w, first.pdf)
     p.close()
@@ -456,6 +458,22 @@ def refused(p: Platform, fn, exc: type[YinxinError], code: str, field: str | Non
     if field is not None:
         assert e.field == field, e.to_dict()
     assert diff(before, snap()) == []
+    return e
+
+
+def refused_confirmation(p: Platform, fn, code: str, field: str) -> YinxinError:
+    """A refused code check may write exactly this: its challenge's bookkeeping (failures,
+    state) and one audit event — never a signature, a token or a file."""
+    before = dump(p)
+    with pytest.raises(Forbidden) as info:
+        fn()
+    e = info.value
+    assert (e.code, e.field) == (code, field), e.to_dict()
+    after = dump(p)
+    assert {t for t in before if before[t] != after[t]} <= \
+        {"intent_challenges", "audit_events", "audit_head"}
+    assert len(after["audit_events"]) == len(before["audit_events"]) + 1
+    assert len(after["intent_challenges"]) == len(before["intent_challenges"])
     return e
 
 
@@ -495,16 +513,11 @@ def test_wrong_code_signs_nothing(rw):
     doc = contract_pdf(1, title="保密协议")
     ch, code = request_code(w, w.jia, doc)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    before = dump(p)
-    with pytest.raises(Forbidden) as info:
-        p.signing.confirm(ch["challenge_id"], wrong, signer_subscriber_id=w.jia.id, document=doc)
-    assert info.value.code == "wrong_code" and info.value.field == "code"
-    assert wrong not in info.value.message and code not in info.value.message
     # what a wrong code may write: the failure count on its challenge and one audit event
-    changed = {t for t in before if before[t] != dump(p)[t]}
-    assert changed == {"intent_challenges", "audit_events", "audit_head"}
-    assert len(dump(p)["audit_events"]) == len(before["audit_events"]) + 1
-    assert dump(p)["signature_records"] == before["signature_records"]
+    e = refused_confirmation(p, lambda: p.signing.confirm(
+        ch["challenge_id"], wrong, signer_subscriber_id=w.jia.id, document=doc),
+        "wrong_code", "code")
+    assert wrong not in e.message and code not in e.message
     # a made-up confirmation token signs nothing either, and writes nothing
     refused(p, sign_call(w, w.jia, doc, "not-a-token"), Forbidden, "invalid_confirmation",
             "confirmation_token")
@@ -519,9 +532,9 @@ def test_expired_code_and_expired_confirmation(rw):
     doc = contract_pdf(1, title="租赁合同")
     ch, code = request_code(w, w.yi, doc)
     w.clock.advance(seconds=301)
-    with pytest.raises(Forbidden) as info:
-        p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=w.yi.id, document=doc)
-    assert info.value.code == "code_expired"
+    refused_confirmation(p, lambda: p.signing.confirm(
+        ch["challenge_id"], code, signer_subscriber_id=w.yi.id, document=doc),
+        "code_expired", "code")
     # a confirmation not used within five minutes expires too; the refusal writes nothing
     token = confirm(w, w.yi, doc)
     w.clock.advance(seconds=301)
@@ -534,10 +547,10 @@ def test_a_confirmation_is_for_one_document(rw):
     doc_a = contract_pdf(1, title="甲号合同")
     doc_b = contract_pdf(1, title="乙号合同")
     ch, code = request_code(w, w.jia, doc_a)
-    with pytest.raises(Forbidden) as info:  # the code, offered for another document
-        p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=w.jia.id,
-                          document=doc_b)
-    assert info.value.code == "wrong_document"
+    # the code, offered for another document
+    refused_confirmation(p, lambda: p.signing.confirm(
+        ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc_b),
+        "wrong_document", "document_sha256")
     token = p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=w.jia.id,
                               document=doc_a)["confirmation_token"]
     refused(p, sign_call(w, w.jia, doc_b, token), Forbidden, "wrong_document",
@@ -570,6 +583,19 @@ def test_a_withdrawn_grant_is_refused_at_signing(rw):
     p.seals.withdraw(w.jia.seal["es_id"], clerk["id"], actor="北京印信示范科技有限公司")
     refused(p, sign_call(w, party, doc, token), Forbidden, "not_authorized",
             "member_subscriber_id")  # … refused once the grant is gone
+
+
+def test_only_the_holder_or_a_granted_member_may_use_a_seal(rw):
+    w, p = rw.w, rw.p
+    doc = contract_pdf(1, title="服务协议")
+    # 张三 holds no grant for the organization's contract seal
+    token = confirm(w, w.yi, doc)
+    refused(p, sign_call(w, w.yi, doc, token, seal=w.jia.seal, pin=w.jia.pin), Forbidden,
+            "not_authorized", "member_subscriber_id")
+    # 王五 may use the contract seal, not 张三's personal seal
+    token = confirm(w, w.jia, doc)
+    refused(p, sign_call(w, w.jia, doc, token, seal=w.yi.seal, pin=w.yi.pin), Forbidden,
+            "not_authorized", "member_subscriber_id")
 
 
 def test_a_frozen_certificate_is_refused_at_once(rw):
@@ -605,12 +631,18 @@ def test_an_unknown_anchor_is_refused(rw):
     assert "丁方（签章）" in e.message
 
 
-@pytest.mark.parametrize("bad,code", [
-    (b"PK\x03\x04 this is a zip file, not a contract", "not_pdf"),
-    (contract_pdf(1)[: len(contract_pdf(1)) // 2], "truncated"),
+@pytest.mark.parametrize("make,code", [
+    (lambda: b"PK\x03\x04 this is a zip file, not a contract", "not_pdf"),
+    (lambda: contract_pdf(1)[: len(contract_pdf(1)) // 2], "truncated"),
 ], ids=["not-pdf", "truncated"])
-def test_a_file_that_is_no_pdf_is_refused(rw, bad, code):
+def test_a_file_that_is_no_pdf_is_refused(rw, make, code):
     w = rw.w
+    bad = make()
+    if code == "not_pdf":  # refused before any code is sent
+        refused(rw.p, lambda: rw.p.signing.request_confirmation(
+            signer_subscriber_id=w.yi.id, document=bad, document_name="合同.pdf"),
+            ValidationError, "invalid", "pdf")
+        return
     token = confirm(w, w.yi, bad, "合同.pdf")
     refused(rw.p, sign_call(w, w.yi, bad, token), SigningError, code, "pdf")
     refused(rw.p, lambda: rw.p.signing.sign(

@@ -77,9 +77,8 @@ def sign_pdf_cmd(input: Path = typer.Option(..., "--in"), output: Path = typer.O
             raise ValidationError("the seal PIN is needed", field="pin")
         data = _pdf(input)
         p = platform(home)
-        token = p.signing.confirm(challenge, code, signer_subscriber_id=signer, document=data)
         signed = p.signing.sign(data, seal=seal, pin=the_pin, signer_subscriber_id=signer,
-                                confirmation_token=token["confirmation_token"],
+                                challenge_id=challenge, code=code,
                                 placement=_placement(anchor, page, x, y, width), role=role,
                                 level=level, lock=lock, cross_page=cross_page,
                                 document_name=input.name)

@@ -85,6 +85,8 @@ class SigningService:
     def request_confirmation(self, *, signer_subscriber_id: int, document: bytes,
                              document_name: str) -> dict:
         """Send the signer a one-time code for this document (意愿认证)."""
+        if b"%PDF-" not in document[:1024]:
+            raise ValidationError("this is not a PDF document; no code was sent", field="pdf")
         return self.intent.request_code(signer_subscriber_id, purpose="sign",
                                         document_sha256=sha256_hex(document),
                                         document_name=document_name)
@@ -96,7 +98,8 @@ class SigningService:
 
     # --- signing -----------------------------------------------------------------------------
     def sign(self, document: bytes, *, seal: int | str, pin: str, signer_subscriber_id: int,
-             confirmation_token: str, placement: Placement | None = None,
+             confirmation_token: str | None = None, challenge_id: str | None = None,
+             code: str | None = None, placement: Placement | None = None,
              role: str | None = None, level: str = "B-LT", lock: bool = False,
              cross_page: bool = False, document_name: str = "contract.pdf",
              reason: str | None = None, location: str | None = None) -> SignedDocument:
@@ -115,6 +118,14 @@ class SigningService:
         member = (signer_subscriber_id
                   if signer_subscriber_id != seal_row["subscriber_id"] else None)
         unlocked = self.seals.unlock_for_signing(seal, pin, member_subscriber_id=member)
+        if confirmation_token is None:
+            # The code is checked only after the PIN: a mistyped PIN must not burn the code.
+            if not (challenge_id and code):
+                raise ValidationError("intent confirmation is needed: give the one-time code",
+                                      field="code")
+            confirmation_token = self.confirm(challenge_id, code,
+                                              signer_subscriber_id=signer_subscriber_id,
+                                              document=document)["confirmation_token"]
         stamp = unlocked.stamp
         req = SignRequest(
             pdf=document, key=unlocked.key, certificate=unlocked.certificate,
