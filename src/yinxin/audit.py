@@ -60,8 +60,7 @@ def record(
                     subject_id=sid, data=body, prev_hash=head.hash, hash=h)
     session.add(ev)
     head.seq, head.hash = seq, h
-    session.flush()
-    return ev
+    return ev  # flushed with the rest of the transaction at commit
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -36,7 +37,9 @@ class Agreement:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
+@functools.cache
 def current_agreement() -> Agreement:
+    """The agreement text ships with the package; read once per process."""
     text = resources.files("yinxin.agreements").joinpath("subscriber-v1.md").read_text("utf-8")
     return Agreement("subscriber", "1", text)
 
