@@ -7,67 +7,36 @@ with ``IllegalTransition`` before anything is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from yinxin.errors import IllegalTransition
+from yinxin.transitions import Move, TransitionTable, move
 
 ACTIVE, ON_HOLD, REVOKED, EXPIRED = "active", "on_hold", "revoked", "expired"
 STATES = (ACTIVE, ON_HOLD, REVOKED, EXPIRED)
 
 
-@dataclass(frozen=True)
-class Move:
-    verb: str
-    title: str
-    from_states: frozenset[str]
-    to_state: str  # the state of *this* certificate afterwards
-    hold_kinds: frozenset[str] | None = None  # for moves out of on_hold: which holds it lifts
-    issues_new: bool = False  # the move issues a successor certificate
-
-
 def _m(verb, title, frm, to, hold_kinds=None, issues_new=False) -> Move:
-    return Move(verb, title, frozenset(frm), to,
-                frozenset(hold_kinds) if hold_kinds else None, issues_new)
+    return move(verb, title, frm, to, hold_kinds, creates=issues_new)
 
 
-MOVES: dict[str, Move] = {
-    m.verb: m
-    for m in [
-        _m("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
-        _m("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {"frozen", "unpaid"}),
-        _m("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
-        _m("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {"lost"}),
-        _m("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
-        _m("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),
-        _m("renew", "更新/续费 renew (same key, validity extended)", {ACTIVE}, ACTIVE,
-           issues_new=True),
-        _m("rekey", "新的密钥对替代旧的密钥对 rekey", {ACTIVE}, REVOKED, issues_new=True),
-        _m("change", "变更 change of subject data", {ACTIVE}, REVOKED, issues_new=True),
-        _m("reissue", "重发 reissue (new key)", {ACTIVE, ON_HOLD}, REVOKED, {"lost", "frozen"},
-           issues_new=True),
-        _m("expire", "过期 expiry", {ACTIVE, ON_HOLD}, EXPIRED),
-    ]
-}
+TABLE = TransitionTable("certificate", "serial", ON_HOLD, [
+    _m("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
+    _m("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {"frozen", "unpaid"}),
+    _m("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
+    _m("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {"lost"}),
+    _m("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
+    _m("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),
+    _m("renew", "更新/续费 renew (same key, validity extended)", {ACTIVE}, ACTIVE,
+       issues_new=True),
+    _m("rekey", "新的密钥对替代旧的密钥对 rekey", {ACTIVE}, REVOKED, issues_new=True),
+    _m("change", "变更 change of subject data", {ACTIVE}, REVOKED, issues_new=True),
+    _m("reissue", "重发 reissue (new key)", {ACTIVE, ON_HOLD}, REVOKED, {"lost", "frozen"},
+       issues_new=True),
+    _m("expire", "过期 expiry", {ACTIVE, ON_HOLD}, EXPIRED),
+])
+MOVES = TABLE.moves
 
 
 def check_move(verb: str, state: str, hold_kind: str | None, serial: str) -> Move:
-    move = MOVES.get(verb)
-    if move is None:
-        raise IllegalTransition(f"unknown lifecycle verb {verb!r}", field="verb")
-    if state not in move.from_states:
-        allowed = ", ".join(sorted(move.from_states))
-        raise IllegalTransition(
-            f"cannot {verb} certificate {serial}: it is {state} "
-            f"({verb} is allowed only from {allowed})",
-            field="serial",
-        )
-    if state == ON_HOLD and move.hold_kinds is not None and hold_kind not in move.hold_kinds:
-        raise IllegalTransition(
-            f"cannot {verb} certificate {serial}: it is on hold ({hold_kind}); "
-            f"{verb} lifts only {', '.join(sorted(move.hold_kinds))} holds",
-            field="serial",
-        )
-    return move
+    return TABLE.check(verb, state, hold_kind, serial)
 
 
 # The seeds' revocation reasons (001 §二.3, 000 篇七, 004 §十一) mapped onto RFC 5280 CRLReason.

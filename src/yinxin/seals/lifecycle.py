@@ -12,9 +12,8 @@ member's authorization.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from yinxin.errors import IllegalTransition
+from yinxin.transitions import Move, TransitionTable, move
 
 NONE = "none"  # before the seal exists: the only state ``create`` starts from
 ACTIVE, FROZEN, CANCELLED, REVOKED, EXPIRED = "active", "frozen", "cancelled", "revoked", "expired"
@@ -29,56 +28,28 @@ HOLD_FROZEN, HOLD_PIN_LEAK = "frozen", "pin_leak"
 MANAGEABLE = frozenset({ACTIVE, FROZEN})
 
 
-@dataclass(frozen=True)
-class Move:
-    verb: str
-    title: str
-    from_states: frozenset[str]
-    to_state: str
-    hold_kinds: frozenset[str] | None = None  # for moves out of frozen: which holds it lifts
-    new_record: bool = False  # the move makes a new SESeal record (and new image files)
-
-
 def _m(verb: str, title: str, frm: set[str], to: str, hold_kinds: set[str] | None = None,
        new_record: bool = False) -> Move:
-    return Move(verb, title, frozenset(frm), to,
-                frozenset(hold_kinds) if hold_kinds else None, new_record)
+    return move(verb, title, frm, to, hold_kinds, creates=new_record)
 
 
-MOVES: dict[str, Move] = {
-    m.verb: m
-    for m in [
-        _m("create", "新申请 create", {NONE}, ACTIVE, new_record=True),
-        _m("renew", "续费 renew (validity extended)", {ACTIVE}, ACTIVE, new_record=True),
-        _m("change", "变更 change (new image or data)", {ACTIVE}, ACTIVE, new_record=True),
-        _m("cancel", "注销 cancel (final)", {ACTIVE, FROZEN}, CANCELLED),
-        _m("freeze", "冻结 freeze", {ACTIVE}, FROZEN),
-        _m("report_pin_leak", "印章密码泄漏 report a leaked or lost PIN (freeze)",
-           {ACTIVE, FROZEN}, FROZEN),
-        _m("unfreeze", "解冻 unfreeze", {FROZEN}, ACTIVE, {HOLD_FROZEN, HOLD_PIN_LEAK}),
-        _m("revoke", "废止 revoke (final)", {ACTIVE, FROZEN}, REVOKED),
-        _m("expire", "过期 expiry", {ACTIVE, FROZEN}, EXPIRED),
-    ]
-}
+TABLE = TransitionTable("seal", "seal", FROZEN, [
+    _m("create", "新申请 create", {NONE}, ACTIVE, new_record=True),
+    _m("renew", "续费 renew (validity extended)", {ACTIVE}, ACTIVE, new_record=True),
+    _m("change", "变更 change (new image or data)", {ACTIVE}, ACTIVE, new_record=True),
+    _m("cancel", "注销 cancel (final)", {ACTIVE, FROZEN}, CANCELLED),
+    _m("freeze", "冻结 freeze", {ACTIVE}, FROZEN),
+    _m("report_pin_leak", "印章密码泄漏 report a leaked or lost PIN (freeze)",
+       {ACTIVE, FROZEN}, FROZEN),
+    _m("unfreeze", "解冻 unfreeze", {FROZEN}, ACTIVE, {HOLD_FROZEN, HOLD_PIN_LEAK}),
+    _m("revoke", "废止 revoke (final)", {ACTIVE, FROZEN}, REVOKED),
+    _m("expire", "过期 expiry", {ACTIVE, FROZEN}, EXPIRED),
+])
+MOVES = TABLE.moves
 
 
 def check_move(verb: str, state: str, hold_kind: str | None, es_id: str) -> Move:
-    move = MOVES.get(verb)
-    if move is None:
-        raise IllegalTransition(f"unknown seal lifecycle verb {verb!r}", field="verb")
-    if state not in move.from_states:
-        allowed = ", ".join(sorted(move.from_states))
-        raise IllegalTransition(
-            f"cannot {verb} seal {es_id}: it is {state} ({verb} is allowed only from {allowed})",
-            field="seal",
-        )
-    if state == FROZEN and move.hold_kinds is not None and hold_kind not in move.hold_kinds:
-        raise IllegalTransition(
-            f"cannot {verb} seal {es_id}: it is on hold ({hold_kind}); {verb} lifts only "
-            f"{', '.join(sorted(move.hold_kinds))} holds",
-            field="seal",
-        )
-    return move
+    return TABLE.check(verb, state, hold_kind, es_id)
 
 
 def check_manageable(action: str, state: str, es_id: str) -> None:

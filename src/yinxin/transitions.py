@@ -1,0 +1,55 @@
+"""The mechanism behind every lifecycle: a table of allowed moves, checked before any write.
+
+Each subject (certificate, seal, …) declares its table as data — which states a verb may start
+from, which kinds of hold it may lift, the state it ends in — and calls ``check`` first. An
+unknown verb or a move the table does not allow is refused with ``IllegalTransition`` naming
+the states the verb is allowed from, so the caller writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from yinxin.errors import IllegalTransition
+
+
+@dataclass(frozen=True)
+class Move:
+    verb: str
+    title: str
+    from_states: frozenset[str]
+    to_state: str  # the state of the subject afterwards
+    hold_kinds: frozenset[str] | None = None  # out of the hold state: which holds it lifts
+    creates: bool = False  # makes a new artefact (a successor certificate, a SESeal record)
+
+
+def move(verb: str, title: str, frm: Iterable[str], to: str,
+         hold_kinds: Iterable[str] | None = None, creates: bool = False) -> Move:
+    return Move(verb, title, frozenset(frm), to,
+                frozenset(hold_kinds) if hold_kinds else None, creates)
+
+
+class TransitionTable:
+    def __init__(self, subject: str, field: str, hold_state: str, moves: Iterable[Move]):
+        self.subject, self.field, self.hold_state = subject, field, hold_state
+        self.moves: dict[str, Move] = {m.verb: m for m in moves}
+
+    def __getitem__(self, verb: str) -> Move:
+        return self.moves[verb]
+
+    def check(self, verb: str, state: str, hold_kind: str | None, ident: str) -> Move:
+        m = self.moves.get(verb)
+        if m is None:
+            raise IllegalTransition(f"unknown {self.subject} lifecycle verb {verb!r}",
+                                    field="verb")
+        if state not in m.from_states:
+            allowed = ", ".join(sorted(m.from_states))
+            raise IllegalTransition(
+                f"cannot {verb} {self.subject} {ident}: it is {state} "
+                f"({verb} is allowed only from {allowed})", field=self.field)
+        if state == self.hold_state and m.hold_kinds is not None and hold_kind not in m.hold_kinds:
+            raise IllegalTransition(
+                f"cannot {verb} {self.subject} {ident}: it is on hold ({hold_kind}); "
+                f"{verb} lifts only {', '.join(sorted(m.hold_kinds))} holds", field=self.field)
+        return m
