@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 from urllib.parse import unquote
 
@@ -60,9 +61,32 @@ async def _read_body(receive, limit: int = MAX_BODY) -> bytes | None:
     return b"".join(chunks)
 
 
+CRL_CHECK_SECONDS = 300
+
+
+async def _refresh_crls(status) -> None:
+    """Re-sign CRLs before nextUpdate runs out even when nobody fetches them (current_crl
+    re-signs when the status changed or nextUpdate is within CRL_REFRESH_BEFORE)."""
+    while True:
+        for role in ("issuing", "root"):
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, status.current_crl, role)
+            except Exception:  # keep serving; the next fetch or round tries again
+                log.exception("CRL refresh for %s failed", role)
+        await asyncio.sleep(CRL_CHECK_SECONDS)
+
+
 def create_app(platform: Platform) -> object:
     status, ocsp, tsa = platform.status, platform.ocsp, platform.tsa
-    api = FastAPI(title="Yinxin", version=__version__)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        task = asyncio.create_task(_refresh_crls(status))
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    api = FastAPI(title="Yinxin", version=__version__, lifespan=lifespan)
 
     @api.get("/healthz")
     def healthz() -> dict:
