@@ -87,6 +87,7 @@ class Platform:
             return verify_audit(s)
 
     def close(self) -> None:
+        self.status.close()
         close = getattr(self._keystore, "close", None)
         if close:
             close()

@@ -428,8 +428,21 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
         if p._passphrase and not os.environ.get("YINXIN_CA_PASSPHRASE"):
             os.environ["YINXIN_CA_PASSPHRASE"] = _passphrase()
         p.close()
-        uvicorn.run("yinxin.api.server:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning", access_log=False)
+        import socket
+
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config("yinxin.api.server:app_from_env", factory=True, host=host,
+                                port=port, workers=workers, log_level="warning",
+                                access_log=False)
+        # Our own socket, made with IPPROTO_TCP: uvicorn's own multi-worker socket loses
+        # TCP_NODELAY, and every keep-alive answer then waits ~40 ms (Nagle + delayed ACK).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.set_inheritable(True)
+        Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
