@@ -240,8 +240,30 @@ class OcspResponder:
             this_update=now, next_update=now + OCSP_VALIDITY, nonce=nonce,
             request_hash_alg=hash_alg)
 
+    def _presigned(self, st: CertStatus, alg: str, now: dt.datetime) -> bytes:
+        """The nonce-less response for this status, signed at most OCSP_RESIGN_AFTER ago;
+        keyed by status_version, so a status change is answered at once."""
+        key = (st.serial, st.version, alg) if st.status != "unknown" else None
+        if key is not None:
+            hit = self._cache.get(key)
+            if hit and now - hit[0] < OCSP_RESIGN_AFTER:
+                return hit[1]
+        der = self._build([st], alg, None, now)
+        if key is not None:
+            with self._lock:
+                if len(self._cache) > 200_000:
+                    self._cache.clear()
+                self._cache[key] = (now, der)
+        return der
+
     def respond(self, request_der: bytes) -> bytes:
-        from yinxin.pki.ocsp import OcspError, error_response, matches_issuer, parse_request
+        from yinxin.pki.ocsp import (
+            OcspError,
+            error_response,
+            matches_issuer,
+            parse_request,
+            with_nonce,
+        )
 
         try:
             ids = parse_request(request_der)
@@ -259,20 +281,12 @@ class OcspResponder:
             now = self.status.clock.now()
             statuses = [self.status.lookup(c.serial) for c in ids]
             alg, nonce = ids[0].hash_algorithm, ids[0].nonce
-            if len(ids) == 1 and nonce is None:
-                st = statuses[0]
-                key = (st.serial, st.version, alg) if st.status != "unknown" else None
-                if key is not None:
-                    hit = self._cache.get(key)
-                    if hit and now - hit[0] < OCSP_RESIGN_AFTER:
-                        return hit[1]
-                der = self._build(statuses, alg, None, now)
-                if key is not None:
-                    with self._lock:
-                        if len(self._cache) > 200_000:
-                            self._cache.clear()
-                        self._cache[key] = (now, der)
-                return der
+            if len(ids) == 1:
+                template = self._presigned(statuses[0], alg, now)
+                if nonce is None:
+                    return template
+                # a nonce is signed into the response: derive it from the pre-signed one
+                return with_nonce(template, nonce, now, self._signer()[1])
             return self._build(statuses, alg, nonce, now)
         except OcspError as e:
             return e.response()
