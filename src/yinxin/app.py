@@ -48,6 +48,9 @@ class Platform:
         from yinxin.notify.service import build_notify
 
         self.notifier, self.intent = build_notify(self)
+        from yinxin.registry.notices import CertificateNotices
+
+        self.notices = CertificateNotices(self.db, self.clock, self.certificates, self.notifier)
         from yinxin.signing.service import SigningService
 
         self.signing = SigningService(self.db, self.clock, self.ca, self.status, self.ocsp,

@@ -353,6 +353,15 @@ def cert_expiring(days: int = 30, home: Path | None = HOME, as_json: bool = JSON
     run(as_json, lambda: platform(home).certificates.expiring(days))
 
 
+@cert_app.command("notify-expiring")
+def cert_notify_expiring(days: int = 30, repeat_after: int = typer.Option(
+        7, help="Days before the same certificate is reminded again."),
+        home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Send renewal notices to holders of certificates expiring within DAYS (run daily)."""
+    run(as_json, lambda: {"sent": platform(home).notices.send_renewal_notices(days,
+                                                                             repeat_after)})
+
+
 @cert_app.command("show")
 def cert_show(serial: str, pem: bool = typer.Option(False, "--pem", help="Print only the PEM."),
               home: Path | None = HOME, as_json: bool = JSON) -> None:

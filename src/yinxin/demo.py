@@ -184,8 +184,8 @@ def _read_code(home: Path, phone: str) -> str:
     lines = (home / "outbox" / "sms.jsonl").read_text("utf-8").splitlines()
     for line in reversed(lines):
         msg = json.loads(line)
-        if msg.get("to") == phone:
-            m = re.search(r"(\d{6})", msg["body"])
+        if msg.get("to") == phone and msg.get("template_id") == "one_time_code":
+            m = re.search(r"验证码为\s*(\d{6})", msg["body"])
             if m:
                 return m.group(1)
     raise RuntimeError("no one-time code found in the outbox")

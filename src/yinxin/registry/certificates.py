@@ -135,6 +135,8 @@ class Certificates:
         self.db, self.clock, self.ca = db, clock, ca
         # Called after a status change commits (in-process publishers refresh at once).
         self.on_status_change: list[Callable[[str], None]] = []
+        # Called after a certificate is issued and committed (notices to the holder).
+        self.on_issued: list[Callable[[dict], None]] = []
 
     # --- helpers -------------------------------------------------------------------------------
     def _cert_row(self, s: Session, serial: str, lock: bool = False) -> Certificate:
@@ -202,6 +204,10 @@ class Certificates:
     def _notify(self, serial: str) -> None:
         for cb in self.on_status_change:
             cb(serial)
+
+    def _issued(self, cert: dict) -> None:
+        for cb in self.on_issued:
+            cb(cert)
 
     # --- application, payment, review ------------------------------------------------------------
     def apply(self, *, subscriber_id: int, profile: str, csr: bytes | str | None = None,
@@ -327,7 +333,9 @@ class Certificates:
                          data={"profile": cert.profile, "subject": cert.subject,
                                "not_after": cert.not_after.isoformat(),
                                "acceptance_point": app.acceptance_point})
-            return cert_dict(cert)
+            out = cert_dict(cert)
+        self._issued(out)
+        return out
 
     def reject(self, application_id: int, *, officer: str, reason: str) -> dict:
         if not (reason or "").strip():
@@ -473,6 +481,7 @@ class Certificates:
                                "predecessor": old.serial_hex, "via": verb})
             out = {"previous": cert_dict(old), "certificate": cert_dict(new)}
         self._notify(out["previous"]["serial"])
+        self._issued(out["certificate"])
         return out
 
     @staticmethod

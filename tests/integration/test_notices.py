@@ -1,0 +1,74 @@
+"""Certificate notices reach the holder's phone through the real file gateway and send log."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.test_ca_lifecycle import enrol, issue, make_csr
+from yinxin.app import Platform
+
+
+def outbox(p: Platform) -> list[dict]:
+    path = p.settings.home / "outbox" / "sms.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) -> None:
+    p = any_platform
+    subs = enrol(p)
+    cert = issue(p, subs.person["id"])
+    msgs = outbox(p)
+    assert len(msgs) == 1 and msgs[0]["to"] == "13800130000"
+    assert "已签发" in msgs[0]["body"] and cert["serial"] in msgs[0]["body"]
+    p.certificates.freeze(cert["serial"], actor="张三")
+    assert "冻结" in outbox(p)[-1]["body"]
+    p.certificates.unfreeze(cert["serial"], actor="ra")  # a release sends nothing
+    assert len(outbox(p)) == 2
+    p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三")
+    last = outbox(p)[-1]["body"]
+    assert "撤销" in last and "私钥被泄密" in last
+    log = p.notifier.log(subscriber_id=subs.person["id"])
+    assert sorted(r["template_id"] for r in log) == [
+        "certificate_frozen", "certificate_issued", "certificate_revoked"]
+    assert {r["status"] for r in log} == {"sent"}
+    assert p.verify_audit().ok
+
+
+def test_a_device_certificate_notice_goes_to_its_organization(platform: Platform) -> None:
+    p = platform
+    subs = enrol(p)
+    issue(p, subs.device["id"], "device-tls", csr=make_csr(), dns_names=["gw.example.cn"])
+    assert outbox(p)[-1]["to"] == "13900139000"
+    assert "门禁网关-0" in outbox(p)[-1]["body"]
+
+
+def test_renewal_notices_once_per_period(platform: Platform, clock) -> None:
+    p = platform
+    subs = enrol(p)
+    cert = issue(p, subs.person["id"])
+    before = len(outbox(p))
+    assert p.notices.send_renewal_notices(30) == []  # a year to go: nothing due
+    clock.advance(days=340)
+    sent = p.notices.send_renewal_notices(30)
+    assert [s["serial"] for s in sent] == [cert["serial"]]
+    body = outbox(p)[-1]["body"]
+    assert "到期" in body and cert["serial"] in body
+    assert p.notices.send_renewal_notices(30) == []  # not again within a week
+    clock.advance(days=8)
+    assert [s["serial"] for s in p.notices.send_renewal_notices(30)] == [cert["serial"]]
+    assert len(outbox(p)) == before + 2
+
+
+def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform) -> None:
+    p = platform
+    subs = enrol(p)
+    org = p.subscribers.add_organization(
+        name="无手机号码的机构", uscc="91350100M000100Y43", legal_representative="李四",
+        contact_name="王五", contact_phone="0591-87760022")
+    p.subscribers.accept_agreement(org["id"], accepted_by="王五")
+    cert = issue(p, org["id"], "organization-signing")
+    assert cert["status"] == "active"
+    assert all(cert["serial"] not in m["body"] for m in outbox(p))
+    assert subs.person["id"]
