@@ -226,6 +226,44 @@ def test_verify_the_signed_files(home, signed, tmp_path):
     assert plain.returncode == 0, plain.stdout + plain.stderr
 
 
+def test_a_relying_party_elsewhere_verifies_with_its_own_trust_anchor(home, signed, tmp_path):
+    """No platform data directory on the relying party's machine: --trust ROOT.pem is enough,
+    and without any anchor the refusal names the field."""
+    elsewhere = tmp_path / "relying-party"
+    elsewhere.mkdir()
+    root = elsewhere / "root.pem"
+    root.write_bytes(home.p.ca.certificate("root").public_bytes(serialization.Encoding.PEM))
+    ok = yinxin(elsewhere, "verify", str(signed.yi_pdf), "--trust", str(root), "--json",
+                passphrase=None)
+    assert ok_json(ok)["valid"] is True
+    none = yinxin(elsewhere, "verify", str(signed.yi_pdf), "--json", passphrase=None)
+    assert none.returncode == 2 and json.loads(none.stdout)["field"] == "trust"
+    stranger = yinxin(tmp_path, "verify", str(signed.yi_pdf), "--trust",
+                      str(make_foreign_root(tmp_path)), "--json", passphrase=None)
+    assert stranger.returncode == 1 and json.loads(stranger.stdout)["valid"] is False
+
+
+def make_foreign_root(directory: Path) -> Path:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some other root")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path = directory / "foreign-root.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
 def test_pdfsig_trusts_the_cli_output(home, signed, server, tmp_path):
     need("pdfsig", "certutil")
     nss = nss_trusting(tmp_path / "nss", home.p.ca.certificate("root"))

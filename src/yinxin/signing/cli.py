@@ -169,7 +169,9 @@ def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
         if as_json:
             sys.stdout.write(__import__("json").dumps(e.to_dict(), ensure_ascii=False) + "\n")
         else:
-            err_console.print(f"[bold red]error [{e.field}]:[/] {e.message}")
+            from rich.markup import escape
+
+            err_console.print(f"[bold red]error {escape(f'[{e.field}]')}:[/] {escape(e.message)}")
         raise typer.Exit(e.exit_code) from None
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from yinxin import audit
 from yinxin.clock import Clock
-from yinxin.errors import ValidationError
+from yinxin.errors import NotFound, ValidationError
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.seals.service import Seals
@@ -194,7 +194,13 @@ class SigningService:
         """Verify with our root as trust anchor (plus any the relying party adds)."""
         from yinxin.signing.verify import verify_pdf
 
-        roots = [self.ca.certificate("root"), *(extra_roots or [])]
+        roots = list(extra_roots or [])
+        try:
+            roots.insert(0, self.ca.certificate("root"))
+        except NotFound:  # a relying party's machine with no CA of its own
+            if not roots:
+                raise ValidationError("no trust anchor: give --trust ROOT.pem (or run where the "
+                                      "platform's CA is initialised)", field="trust") from None
         return verify_pdf(pdf, trust_roots=roots, file_name=file_name,
                           allow_fetching=allow_fetching, ocsp_urls_allowed=allow_fetching)
 
