@@ -64,7 +64,6 @@ class StatusService:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._crl_cache: dict[str, tuple[int, dt.datetime, bytes]] = {}
-        self._ocsp_cache: dict[tuple, tuple[dt.datetime, bytes]] = {}
 
     # --- CRL ----------------------------------------------------------------------------
     def _revision(self, s, role: str) -> int:
@@ -204,10 +203,6 @@ class StatusService:
     # --- trusted time ----------------------------------------------------------------
     def new_tsa_serial(self) -> int:
         return int.from_bytes(os.urandom(16), "big") >> 1 or 1
-
-    @property
-    def tsa_policy(self):
-        return TSA_POLICY_OID
 
     def ca_certificate(self, role: str) -> x509.Certificate:
         return self.ca.certificate(role)

@@ -13,7 +13,6 @@ no network is needed to sign, and the signed file validates later with fetching 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -218,7 +217,3 @@ def _newest_signature_field(pdf: bytes) -> str | None:
     except Exception:  # the record is still made; the file itself is what counts
         return None
     return max(sigs, key=lambda e: e.signed_revision).field_name if sigs else None
-
-
-def utc(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.UTC)
