@@ -12,13 +12,16 @@ from yinxin.audit import AuditVerdict
 from yinxin.audit import verify as verify_audit
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
+from yinxin.notify.service import build_notify
 from yinxin.pki.keys import KeyStore, open_keystore
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.certificates import Certificates
+from yinxin.registry.notices import CertificateNotices
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.registry.subscribers import Subscribers
 from yinxin.seals.service import Seals
 from yinxin.settings import Settings
+from yinxin.signing.service import SigningService
 from yinxin.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -45,14 +48,8 @@ class Platform:
         self.ocsp = OcspResponder(self.status)
         self.tsa = TimestampService(self.status)
         self.certificates.on_status_change.append(self._publish_crl)
-        from yinxin.notify.service import build_notify
-
         self.notifier, self.intent = build_notify(self)
-        from yinxin.registry.notices import CertificateNotices
-
         self.notices = CertificateNotices(self.db, self.clock, self.certificates, self.notifier)
-        from yinxin.signing.service import SigningService
-
         self.signing = SigningService(self.db, self.clock, self.ca, self.status, self.ocsp,
                                       self.tsa, self.seals, self.intent)
 

@@ -420,9 +420,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
     import uvicorn
 
     from yinxin.api.server import create_app
+    from yinxin.app import build_platform
+    from yinxin.settings import Settings
 
     try:
-        p = platform(home)
+        secret = _passphrase()  # asked once; workers get it through the environment
+        p = build_platform(Settings.from_env(home=home), passphrase=secret)
         app_ = create_app(p)
         # load the signing keys now, so a wrong passphrase fails at start, not on first request
         p.ca.key("ocsp")
@@ -434,8 +437,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
     if workers > 1:
         # each worker process builds its own platform from the environment
         os.environ["YINXIN_HOME"] = str(p.settings.home)
-        if p._passphrase and not os.environ.get("YINXIN_CA_PASSPHRASE"):
-            os.environ["YINXIN_CA_PASSPHRASE"] = _passphrase()
+        if secret:
+            os.environ["YINXIN_CA_PASSPHRASE"] = secret
         p.close()
         import socket
 

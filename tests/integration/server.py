@@ -32,6 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,13 +95,16 @@ def demo_home(home: Path | str, passphrase: str = PASSPHRASE) -> dict:
     return yinxin_json(["demo"], home, passphrase=passphrase, timeout=120)  # type: ignore[return-value]
 
 
-def issue_certificate(platform, *, name: str = "测试 持有人") -> x509.Certificate:
-    """A new person-signing certificate from ``platform`` (a ``yinxin.app.Platform`` that can
-    sign): a person subscriber who accepted the agreement, a CSR, the fee, an officer's approval."""
+def own_key_certificate(platform, *, name: str = "测试 持有人", id_number: str | None = None,
+                        phone: str = "13800138000", officer: str = "受理员 测试"
+                        ) -> tuple[ec.EllipticCurvePrivateKey, dict]:
+    """A person holding their own key, certified by ``platform`` (a ``yinxin.app.Platform``
+    that can sign): subscriber, agreement, CSR, fee, an officer's approval. Returns the key and
+    the certificate as the service returns it."""
     from yinxin.demo import sample_id_number
 
-    sub = platform.subscribers.add_person(name=name, id_number=sample_id_number(),
-                                          phone="13800138000")
+    sub = platform.subscribers.add_person(name=name, id_number=id_number or sample_id_number(),
+                                          phone=phone)
     platform.subscribers.accept_agreement(sub["id"], accepted_by=name)
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (x509.CertificateSigningRequestBuilder()
@@ -109,7 +113,12 @@ def issue_certificate(platform, *, name: str = "测试 持有人") -> x509.Certi
     app = platform.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
                                       csr=csr.public_bytes(Encoding.PEM), actor=name)
     platform.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
-    cert = platform.certificates.approve(app["id"], officer="受理员 测试")
+    return key, platform.certificates.approve(app["id"], officer=officer)
+
+
+def issue_certificate(platform, *, name: str = "测试 持有人") -> x509.Certificate:
+    """A new person-signing certificate from ``platform`` (see ``own_key_certificate``)."""
+    _key, cert = own_key_certificate(platform, name=name)
     return x509.load_pem_x509_certificate(cert["pem"].encode())
 
 
@@ -187,3 +196,15 @@ def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
     finally:
         _stop(proc)
         log_path.unlink(missing_ok=True)
+
+
+HASHES = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
+          "sha512": hashes.SHA512()}
+
+
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, alg: str = "sha256",
+                 nonce: bytes | None = None) -> bytes:
+    b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, HASHES[alg])
+    if nonce is not None:
+        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return b.build().public_bytes(Encoding.DER)

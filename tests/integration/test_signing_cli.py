@@ -30,6 +30,7 @@ from tests.integration.signing_flow import (
     build_world,
     flip_signed_byte,
     need,
+    need_quiet,
     nss_trusting,
     outbox_lines,
     pdfsig,
@@ -367,9 +368,3 @@ def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
     assert not out2.exists() and not list(tmp_path.glob("*.part"))
 
 
-def need_quiet(tool: str) -> bool:
-    try:
-        need(tool)
-    except pytest.skip.Exception:
-        return False
-    return True

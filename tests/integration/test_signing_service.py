@@ -23,9 +23,8 @@ import pytest
 from asn1crypto import keys as a_keys
 from asn1crypto import x509 as a_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from PIL import Image
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -39,7 +38,7 @@ from sqlalchemy import select
 
 from tests.conftest import PASSPHRASE
 from tests.dbdump import cells, columns, diff, dump
-from tests.integration.server import free_port, running_server
+from tests.integration.server import free_port, own_key_certificate, running_server
 from tests.integration.signing_flow import (
     OFFICER,
     Party,
@@ -51,6 +50,7 @@ from tests.integration.signing_flow import (
     confirm,
     flip_signed_byte,
     need,
+    need_quiet,
     nss_trusting,
     pdfsig,
     request_code,
@@ -302,17 +302,8 @@ def test_the_code_reaches_the_phone_but_no_database_column(flow):
 # --- after the lock -------------------------------------------------------------------------------
 def csr_signer(p: Platform, name: str = "赵六") -> tuple[ec.EllipticCurvePrivateKey, dict]:
     """A person holding their own key: CSR → certificate through the registry services."""
-    sub = p.subscribers.add_person(name=name, id_number="11010519920815234X",
-                                   phone="13900139001")
-    p.subscribers.accept_agreement(sub["id"], accepted_by=name)
-    key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-           .sign(key, hashes.SHA256()))
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                               csr=csr.public_bytes(serialization.Encoding.PEM), actor=name)
-    p.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
-    return key, p.certificates.approve(app["id"], officer=OFFICER)
+    return own_key_certificate(p, name=name, id_number="11010519920815234X",
+                               phone="13900139001", officer=OFFICER)
 
 
 def pyhanko_sign(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert_pem: str,
@@ -378,12 +369,6 @@ def test_one_changed_byte_breaks_every_signature(flow, tmp_path):
             assert all("Digest Mismatch." in b for b in blocks), blocks
 
 
-def need_quiet(tool: str) -> bool:
-    try:
-        need(tool)
-    except pytest.skip.Exception:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("tamper", [add_annotation, add_page], ids=["annotation", "page"])

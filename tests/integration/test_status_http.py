@@ -39,6 +39,7 @@ from tests.integration.server import (
     demo_home,
     has_ipv6_loopback,
     issue_certificate,
+    ocsp_request,
     running_server,
     yinxin_cli,
     yinxin_json,
@@ -49,8 +50,6 @@ from yinxin.settings import Settings
 
 DER = serialization.Encoding.DER
 PEM = serialization.Encoding.PEM
-HASHES = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-          "sha512": hashes.SHA512()}
 FRESHNESS_LIMIT = 1.0  # seconds from `yinxin cert revoke` returning to OCSP and CRL saying so
 PKILINT = Path(sys.executable).parent  # lint_crl, lint_ocsp_response: pkilint's scripts
 
@@ -141,12 +140,6 @@ def openssl_time(t: dt.datetime) -> str:
     return f"{t:%b} {t.day:2d} {t:%H:%M:%S} {t.year} GMT"
 
 
-def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, alg: str = "sha256",
-                 nonce: bytes | None = None) -> bytes:
-    b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, HASHES[alg])
-    if nonce is not None:
-        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
-    return b.build().public_bytes(DER)
 
 
 def raw_ocsp_request(items: list[dict], extensions: list | None = None) -> bytes:

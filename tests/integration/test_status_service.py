@@ -14,12 +14,12 @@ import threading
 import pytest
 from asn1crypto import ocsp as a_ocsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from sqlalchemy import func, select
 
-from tests.integration.server import issue_certificate
+from tests.integration.server import HASHES, issue_certificate, ocsp_request
 from yinxin.app import Platform
 from yinxin.errors import ConfigurationError
 from yinxin.pki.ocsp import issuer_hashes
@@ -27,17 +27,9 @@ from yinxin.registry.status import CRL_REFRESH_BEFORE, CRL_VALIDITY, OCSP_RESIGN
 from yinxin.store.models import Crl
 
 DER = serialization.Encoding.DER
-HASHES = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-          "sha512": hashes.SHA512()}
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, alg: str = "sha256",
-                 nonce: bytes | None = None) -> bytes:
-    b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, HASHES[alg])
-    if nonce is not None:
-        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
-    return b.build().public_bytes(DER)
 
 
 def ocsp_request_for_serial(serial: int, issuer: x509.Certificate, alg: str = "sha256") -> bytes:

@@ -14,14 +14,17 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import json
 import logging
+import os
 from urllib.parse import unquote
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from yinxin import __version__
-from yinxin.app import Platform
+from yinxin.app import Platform, build_platform
 from yinxin.errors import YinxinError
 
 log = logging.getLogger(__name__)
@@ -38,8 +41,6 @@ async def _send(send, status: int, body: bytes, ctype: bytes, extra: list | None
 
 
 async def _error(send, status: int, message: str) -> None:
-    import json
-
     body = json.dumps({"error": "bad_request", "message": message}).encode()
     await _send(send, status, body, b"application/json")
 
@@ -139,8 +140,6 @@ def create_app(platform: Platform) -> object:
                 role = path[4:-4]
                 if role not in ("issuing", "root", "ocsp", "tsa"):
                     return await _error(send, 404, f"no CA certificate named {role!r}")
-                from cryptography.hazmat.primitives.serialization import Encoding
-
                 der = status.ca_certificate(role).public_bytes(Encoding.DER)
                 return await _send(send, 200, der, b"application/pkix-cert")
         except YinxinError as e:
@@ -159,9 +158,5 @@ def create_app(platform: Platform) -> object:
 def app_from_env():
     """Factory for ``uvicorn --factory`` / several workers: each worker builds its platform from
     the environment (YINXIN_HOME, YINXIN_CA_PASSPHRASE …) — workers cannot prompt."""
-    import os
-
-    from yinxin.app import build_platform
-
     platform = build_platform(passphrase=os.environ.get("YINXIN_CA_PASSPHRASE"))
     return create_app(platform)

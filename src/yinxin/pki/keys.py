@@ -50,6 +50,10 @@ class KeyStore(Protocol):
 
     def exists(self, label: str) -> bool: ...
 
+    def remove(self, label: str) -> None:
+        """Delete a key (used to undo a set-up that failed half-way)."""
+        ...
+
 
 class SoftwareKey:
     """A key in this process's memory (decrypted from a file or a PIN-sealed blob)."""

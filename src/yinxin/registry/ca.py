@@ -119,9 +119,7 @@ class CertificateAuthority:
                     s.add(StatusRevision(issuer_role=role, revision=1))
         except BaseException:
             for label in made:
-                remove = getattr(store, "remove", None)
-                if remove:
-                    remove(label)
+                store.remove(label)
             raise
         self._certs.update(certs)
         return {"algorithm": algorithm, "keystore": store.kind,

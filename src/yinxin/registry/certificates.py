@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, IllegalTransition, NotFound, ValidationError
+from yinxin.identity import validate_mobile, validate_name, validate_phone
 from yinxin.pki.algorithms import algorithm_of, get_algorithm
 from yinxin.pki.authority import build_certificate, new_serial
 from yinxin.pki.pinkeys import check_pin, seal_private_key
@@ -444,20 +445,18 @@ class Certificates:
                 not_after, paid_until = old.paid_until, old.paid_until
             else:
                 not_after, paid_until = old.not_after, old.paid_until
+            old_cert = x509.load_der_x509_certificate(old.der)
             if new_key:
                 pk, _, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
                 pkey_id = pkey.id if pkey else None
             else:
-                cert = x509.load_der_x509_certificate(old.der)
-                pk, pkey_id = cert.public_key(), old.platform_key_id
-            dns = None
-            if old.profile == "device-tls":
-                try:
-                    ext = x509.load_der_x509_certificate(
-                        old.der).extensions.get_extension_for_class(x509.SubjectAlternativeName)
-                    dns = ext.value.get_values_for_type(x509.DNSName)
-                except x509.ExtensionNotFound:
-                    dns = None
+                pk, pkey_id = old_cert.public_key(), old.platform_key_id
+            dns = None  # a device's DNS names carry over to its successor
+            try:
+                san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+                dns = san.value.get_values_for_type(x509.DNSName) or None
+            except x509.ExtensionNotFound:
+                pass
             new = self._issue(s, sub=sub, profile_name=old.profile, public_key=pk,
                               not_before=now, not_after=not_after, plan=old.plan,
                               paid_until=paid_until, platform_key_id=pkey_id,
@@ -486,8 +485,6 @@ class Certificates:
 
     @staticmethod
     def _apply_updates(sub: Subscriber, updates: dict) -> None:
-        from yinxin.identity import validate_mobile, validate_name, validate_phone
-
         allowed = {"person": {"name", "phone", "email"},
                    "organization": {"name", "legal_representative", "contact_name",
                                     "contact_phone"},

@@ -11,6 +11,7 @@ answered from the cache with no signing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -21,13 +22,24 @@ from sqlalchemy.exc import IntegrityError
 
 from yinxin.clock import Clock
 from yinxin.errors import YinxinError
+from yinxin.pki import tsa
 from yinxin.pki.crl import RevokedEntry, build_crl
+from yinxin.pki.ocsp import (
+    OcspError,
+    SingleStatus,
+    build_response,
+    error_response,
+    matches_issuer,
+    parse_request,
+    with_nonce,
+)
 from yinxin.pki.profiles import TSA_POLICY_OID
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, Certificate, Crl, StatusRevision
 
+log = logging.getLogger(__name__)
 CRL_VALIDITY = dt.timedelta(days=1)
 CRL_REFRESH_BEFORE = dt.timedelta(hours=6)
 OCSP_VALIDITY = dt.timedelta(hours=1)
@@ -225,8 +237,6 @@ class OcspResponder:
 
     def _build(self, statuses: list, hash_alg: str, nonce: bytes | None,
                now: dt.datetime) -> bytes:
-        from yinxin.pki.ocsp import SingleStatus, build_response
-
         cert, key = self._signer()
         return build_response(
             responder_cert=cert, responder_key=key,
@@ -252,13 +262,6 @@ class OcspResponder:
         return der
 
     def respond(self, request_der: bytes) -> bytes:
-        from yinxin.pki.ocsp import (
-            OcspError,
-            error_response,
-            matches_issuer,
-            parse_request,
-            with_nonce,
-        )
 
         try:
             ids = parse_request(request_der)
@@ -286,9 +289,7 @@ class OcspResponder:
         except OcspError as e:
             return e.response()
         except Exception:  # a responder must answer, never crash: internalError (RFC 6960 §2.3)
-            import logging
-
-            logging.getLogger(__name__).exception("OCSP responder failure")
+            log.exception("OCSP responder failure")
             return error_response("internal_error")
 
 
@@ -306,14 +307,10 @@ class TimestampService:
         return self._signer
 
     def respond(self, request_der: bytes) -> bytes:
-        from yinxin.pki import tsa
-
         try:
             cert, key, chain = self._load()
         except YinxinError:
-            import logging
-
-            logging.getLogger(__name__).exception("TSA key unavailable")
+            log.exception("TSA key unavailable")
             return tsa.rejection("rejection", "system_failure", "the time-stamp service failed")
         return tsa.respond(request_der, tsa_cert=cert, tsa_key=key, chain=chain,
                            serial=self.status.new_tsa_serial(), gen_time=self.status.clock.now(),

@@ -921,6 +921,8 @@ class Seals:
         now = self.clock.now()
         with self.db.read() as s:
             row = self._seal_row(s, seal)
+            if member_subscriber_id == row.subscriber_id:
+                member_subscriber_id = None
             cert = s.get(Certificate, row.certificate_id)
             key = s.get(PlatformKey, cert.platform_key_id) if cert.platform_key_id else None
             p = self._problem(s, row, cert, key, member_subscriber_id, now)
@@ -936,15 +938,18 @@ class Seals:
                            member_subscriber_id: int | None = None) -> UnlockedSeal:
         """The signing service's door: every check against current rows, then the PIN.
 
-        ``member_subscriber_id`` is the person acting for an organization (must hold a grant),
-        or ``None`` when the holder acts itself. A wrong PIN is counted and committed although
-        the call is refused; the fifth in a row locks the key (and so every seal on it).
+        ``member_subscriber_id`` is the person acting for an organization (must hold a grant);
+        ``None`` or the holder's own id means the holder acts itself. A wrong PIN is counted and
+        committed although the call is refused; the fifth in a row locks the key (and so every
+        seal on it).
         """
         if not isinstance(pin, str) or not pin:
             raise ValidationError("the seal PIN is needed", field="pin")
         now = self.clock.now()
         with self.db.read() as s:
             row = self._seal_row(s, seal)
+            if member_subscriber_id == row.subscriber_id:
+                member_subscriber_id = None
             cert = s.get(Certificate, row.certificate_id)
             key = s.get(PlatformKey, cert.platform_key_id) if cert.platform_key_id else None
             p = self._problem(s, row, cert, key, member_subscriber_id, now)

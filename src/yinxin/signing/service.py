@@ -113,10 +113,8 @@ class SigningService:
             if s.get(Subscriber, signer_subscriber_id) is None:
                 raise ValidationError(f"no subscriber {signer_subscriber_id}",
                                       field="signer_subscriber_id")
-        seal_row = self.seals.get(seal)
-        member = (signer_subscriber_id
-                  if signer_subscriber_id != seal_row["subscriber_id"] else None)
-        unlocked = self.seals.unlock_for_signing(seal, pin, member_subscriber_id=member)
+        unlocked = self.seals.unlock_for_signing(seal, pin,
+                                                 member_subscriber_id=signer_subscriber_id)
         if confirmation_token is None:
             # The code is checked only after the PIN: a mistyped PIN must not burn the code.
             if not (challenge_id and code):
