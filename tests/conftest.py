@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.clock import real_now
 from tests.pg import PgCluster, pg_bin
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
@@ -31,7 +31,7 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC))
+    return FrozenClock(real_now())
 
 
 def _settings(home: Path, url: str) -> Settings:

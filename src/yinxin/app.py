@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from yinxin.archive.service import Archive
 from yinxin.audit import AuditVerdict
 from yinxin.audit import verify as verify_audit
 from yinxin.clock import Clock, SystemClock
@@ -23,6 +24,7 @@ from yinxin.seals.service import Seals
 from yinxin.settings import Settings
 from yinxin.signing.service import SigningService
 from yinxin.store.db import Database
+from yinxin.store.files import FileStore
 
 log = logging.getLogger(__name__)
 PassphraseSource = str | Callable[[], str] | None
@@ -50,8 +52,10 @@ class Platform:
         self.certificates.on_status_change.append(self._publish_crl)
         self.notifier, self.intent = build_notify(self)
         self.notices = CertificateNotices(self.db, self.clock, self.certificates, self.notifier)
+        self.archive = Archive(self.db, self.clock, self.ca, self.status, self.ocsp, self.tsa,
+                               FileStore(settings.documents_dir))
         self.signing = SigningService(self.db, self.clock, self.ca, self.status, self.ocsp,
-                                      self.tsa, self.seals, self.intent)
+                                      self.tsa, self.seals, self.intent, self.archive)
 
     def _publish_crl(self, _serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the

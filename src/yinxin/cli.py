@@ -467,6 +467,9 @@ from yinxin.signing.cli import sign_app, verify_cmd  # noqa: E402
 
 app.add_typer(sign_app, name="sign")
 app.command("verify")(verify_cmd)
+from yinxin.archive.cli import archive_app  # noqa: E402
+
+app.add_typer(archive_app, name="archive")
 
 
 def main() -> None:

@@ -25,6 +25,11 @@ class Settings:
         return self.home / "keys"
 
     @property
+    def documents_dir(self) -> Path:
+        """Signed documents kept for archive renewal (content-addressed)."""
+        return self.home / "documents"
+
+    @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
 

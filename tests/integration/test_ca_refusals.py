@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from tests.clock import real_now
 from tests.conftest import PASSPHRASE
 from tests.dbdump import cells, diff, dump
 from tests.integration.test_ca_lifecycle import (
@@ -40,6 +41,7 @@ from yinxin.app import Platform
 from yinxin.cli import app as cli_app
 from yinxin.clock import FrozenClock
 from yinxin.errors import (
+    Conflict,
     Forbidden,
     IllegalTransition,
     NotFound,
@@ -104,7 +106,7 @@ def shared_world(request, tmp_path_factory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("refusals")
     url = (request.getfixturevalue("pg_cluster").new_database() if request.param == "postgres"
            else f"sqlite:///{home / 'yinxin.db'}")
-    clock = FrozenClock(dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC))
+    clock = FrozenClock(real_now())
     made: list[Platform] = []
 
     def make(*, init: bool = True, home: Path = home, url: str = url,
@@ -177,7 +179,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
      ValidationError, "uscc"),
     ("duplicate USCC", lambda w: w.p.subscribers.add_organization(
         name="同码公司", uscc=uscc(0), legal_representative="甲", contact_name="乙",
-        contact_phone="010-62345678"), ValidationError, "uscc"),
+        contact_phone="010-62345678"), Conflict, "uscc"),
     ("bad phone", lambda w: w.p.subscribers.add_person(
         name="李雷", id_number=id_number(6), phone="1380013800"), ValidationError, "phone"),
     ("bad contact phone", lambda w: w.p.subscribers.add_organization(
@@ -397,7 +399,7 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
     wrong_check = id_number(5)[:17] + ("0" if id_number(5)[17] != "0" else "1")
     bad_uscc = uscc(9)[:17] + ("0" if uscc(9)[17] != "0" else "1")
     person, stranger = str(w.person["id"]), str(w.stranger["id"])
-    future_at = (w.p.clock.now() + dt.timedelta(days=1)).isoformat()
+    future_at = (real_now() + dt.timedelta(days=1)).isoformat()  # the CLI runs on the real clock
     return [
         ("bad ID", ["subscriber", "add-person", "--name", "李雷", "--id-number", wrong_check,
                     "--phone", "13800138000"], "id_number", 2),
@@ -554,7 +556,7 @@ def test_no_private_key_or_pin_in_the_database_or_logs(platform: Platform, caplo
         sealed = s.execute(select(PlatformKey).order_by(PlatformKey.id)).scalars().all()
     assert len(sealed) == 4
     keys = [open_private_key(k.sealed_key, PIN, k.label).native for k in sealed]
-    ca_keys = [p.ca.key(r).native for r in ("root", "issuing", "ocsp", "tsa")]
+    ca_keys = [p.ca.key(r).native for r in ("root", "issuing", "ocsp", "root-ocsp", "tsa")]
     with pytest.raises(Forbidden) as wrong:
         open_private_key(sealed[0].sealed_key, "Wr0ng-PIN-000000", sealed[0].label)
     needles = _needles([PIN, "Wr0ng-PIN-000000", PASSPHRASE], [*keys, *ca_keys])
@@ -586,7 +588,8 @@ def test_ca_key_files_are_encrypted_and_private(platform: Platform) -> None:
     keys_dir = platform.settings.keys_dir
     files = sorted(keys_dir.iterdir())
     assert [f.name for f in files] == sorted(
-        f"{label}.key.pem" for label in ("root-ca", "issuing-ca", "ocsp-responder", "tsa"))
+        f"{label}.key.pem" for label in ("root-ca", "issuing-ca", "ocsp-responder",
+                                         "root-ocsp-responder", "tsa"))
     for f in files:
         text = f.read_text()
         assert text.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----"), f

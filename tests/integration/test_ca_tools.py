@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute
 from sqlalchemy import select
 
+from tests.clock import START
 from tests.conftest import PASSPHRASE
 from tests.integration.test_ca_lifecycle import PIN, enrol, issue, make_csr, new_key, spki
 from tests.softhsm import softhsm_token_in
@@ -35,7 +36,6 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 LINT = VENV_BIN / "lint_pkix_cert"
 YINXIN = VENV_BIN / "yinxin"
-START = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 

@@ -11,7 +11,6 @@ moves the failure counter and nothing else) and returns no PDF.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import json
@@ -36,6 +35,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from sqlalchemy import select
 
+from tests.clock import START
 from tests.conftest import PASSPHRASE
 from tests.dbdump import cells, columns, diff, dump
 from tests.integration.server import free_port, own_key_certificate, running_server
@@ -72,7 +72,6 @@ from yinxin.signing.verify import VerificationReport
 from yinxin.store.models import AuditEvent
 
 DER = serialization.Encoding.DER
-START = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
 
 
 def id_number(body: str) -> str:

@@ -163,8 +163,9 @@ def test_crl_resigned_only_when_revision_moves(any_platform: Platform, clock) ->
 
     # close to nextUpdate the same revision is re-signed under a new number
     crl = x509.load_der_x509_crl(released)
-    assert crl.next_update_utc - crl.last_update_utc == CRL_VALIDITY
-    clock.advance(seconds=(CRL_VALIDITY - CRL_REFRESH_BEFORE).total_seconds() - 1)
+    assert crl.next_update_utc - crl.last_update_utc == CRL_VALIDITY["issuing"]
+    lead = CRL_VALIDITY["issuing"] - CRL_REFRESH_BEFORE["issuing"]
+    clock.advance(seconds=lead.total_seconds() - 1)
     assert p.status.current_crl("issuing") == released
     clock.advance(seconds=2)
     refreshed = p.status.current_crl("issuing")
@@ -180,6 +181,9 @@ def test_root_crl_numbered_apart(any_platform: Platform) -> None:
     assert crl.issuer == p.ca.certificate("root").subject
     assert crl.is_signature_valid(p.ca.certificate("root").public_key())
     assert len(crl) == 0
+    # the root's CRL lists CA and TSA certificates: it lives months (docs/long-term-validation.md)
+    assert crl.next_update_utc - crl.last_update_utc == CRL_VALIDITY["root"] >= dt.timedelta(
+        days=60)
     cert = issue_certificate(p)
     p.certificates.revoke(format(cert.serial_number, "x"), reason="key_compromise", actor="t")
     assert p.status.current_crl("root") == root  # a leaf's revocation is not the root's
@@ -376,11 +380,20 @@ def test_ocsp_mixed_certid_hashes_never_misanswered(any_platform: Platform) -> N
         assert (single.issuer_name_hash, single.issuer_key_hash) == issuer_hashes(issuer, want)
 
 
-def test_ocsp_other_issuer_unauthorized(any_platform: Platform) -> None:
+def test_ocsp_for_the_roots_certificates_by_its_own_responder(any_platform: Platform) -> None:
     p = any_platform
     root = p.ca.certificate("root")
     issuing = p.ca.certificate("issuing")
-    der = p.ocsp.respond(ocsp_request(issuing, root))  # a CertID under the root, not ours
+    der = p.ocsp.respond(ocsp_request(issuing, root))  # a CertID under the root
+    resp = ocsp.load_der_ocsp_response(der)
+    assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+    responder = p.ca.certificate("root-ocsp")
+    assert resp.certificates == [responder] and responder.issuer == root.subject
+    assert resp.next_update_utc - resp.this_update_utc == dt.timedelta(days=90)
+    # a CertID with another CA's name and key hashes is not ours to answer
+    other = p.ca.certificate("ocsp")  # a leaf: we answer for nothing issued under it
+    der = p.ocsp.respond(ocsp_request(issuing, other))
     assert a_ocsp.OCSPResponse.load(der)["response_status"].native == "unauthorized"
 
 

@@ -72,14 +72,14 @@ def assert_broken_at(p: Platform, seq: int) -> None:
 def test_an_untouched_chain_verifies(chain: Platform) -> None:
     evs = events(chain)
     assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
-    assert len(evs) == 10
+    assert len(evs) == 11  # init: 5 authority certificates; then the desk work
     assert evs[0].prev_hash == "0" * 64
     assert all(b.prev_hash == a.hash for a, b in zip(evs, evs[1:], strict=False))
     v = chain.verify_audit()
-    assert v.ok and v.events == 10 and v.first_broken is None
+    assert v.ok and v.events == 11 and v.first_broken is None
     res = cli_verify(chain)
     assert res.exit_code == 0, res.output
-    assert "10 audit events" in res.stdout
+    assert "11 audit events" in res.stdout
     assert json.loads(cli_verify(chain, "--json").stdout) == v.to_dict()
 
 

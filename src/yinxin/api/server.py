@@ -138,7 +138,7 @@ def create_app(platform: Platform) -> object:
                 return await _send(send, 200, der, b"application/pkix-crl")
             if path.startswith("/ca/") and path.endswith(".cer") and method in ("GET", "HEAD"):
                 role = path[4:-4]
-                if role not in ("issuing", "root", "ocsp", "tsa"):
+                if role not in ("issuing", "root", "ocsp", "root-ocsp", "tsa"):
                     return await _error(send, 404, f"no CA certificate named {role!r}")
                 der = status.ca_certificate(role).public_bytes(Encoding.DER)
                 return await _send(send, 200, der, b"application/pkix-cert")

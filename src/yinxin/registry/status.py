@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from yinxin.clock import Clock
-from yinxin.errors import YinxinError
+from yinxin.errors import NotFound, YinxinError
 from yinxin.pki import tsa
 from yinxin.pki.crl import RevokedEntry, build_crl
 from yinxin.pki.ocsp import (
@@ -40,10 +40,19 @@ from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, Certificate, Crl, StatusRevision
 
 log = logging.getLogger(__name__)
-CRL_VALIDITY = dt.timedelta(days=1)
-CRL_REFRESH_BEFORE = dt.timedelta(hours=6)
-OCSP_VALIDITY = dt.timedelta(hours=1)
+# How long status data stays valid decides how long a strict outside validator can judge our
+# files offline, and how long a stale "good" can be replayed after a revocation. The choices,
+# as public CAs make them (CA/Browser Forum BR §4.9.7, §4.9.10; docs/long-term-validation.md):
+# the root's CRL lists only CA and TSA certificates, changes rarely and is signed by a key kept
+# offline in a real deployment: 90 days, re-signed monthly. The issuing CA's CRL: 7 days,
+# re-signed daily (and at once on every status change). OCSP responses: 7 days, re-signed
+# within minutes of a request, and at once on a status change (keyed by status version).
+CRL_VALIDITY = {"issuing": dt.timedelta(days=7), "root": dt.timedelta(days=90)}
+CRL_REFRESH_BEFORE = {"issuing": dt.timedelta(days=6), "root": dt.timedelta(days=60)}
+OCSP_VALIDITY = dt.timedelta(days=7)
 OCSP_RESIGN_AFTER = dt.timedelta(minutes=10)
+# long-running servers look for a rolled-over TSA or responder certificate this often
+SIGNER_RECHECK = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,10 @@ class StatusService:
 
     def _entries(self, s, role: str) -> list[RevokedEntry]:
         if role == "root":
-            rows = s.execute(select(AuthorityCertificate).where(
-                AuthorityCertificate.role == "issuing", AuthorityCertificate.active.is_(False))
-            ).scalars().all()
-            return [RevokedEntry(int(r.serial_hex, 16), r.created_at, "superseded") for r in rows]
+            # the root issues only authority certificates; a rollover retires one (its
+            # signatures stay valid) and never revokes it, so nothing is listed until an
+            # authority certificate is revoked outright, which is a key-ceremony matter
+            return []
         rows = s.execute(
             select(Certificate.serial_hex, Certificate.status, Certificate.revoked_at,
                    Certificate.held_at, Certificate.revocation_reason)
@@ -119,14 +128,15 @@ class StatusService:
                 # race, so will the winner's CRL if it covers the revision we were asked for
                 if ((not force or attempt > 0) and latest is not None
                         and latest.status_revision >= must_cover
-                        and latest.next_update - now > CRL_REFRESH_BEFORE):
+                        and latest.next_update - now > CRL_REFRESH_BEFORE[role]):
                     return self._crl_dict(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
+            next_update = now + CRL_VALIDITY[role]
             der = build_crl(issuer_cert=issuer.certificate, key=issuer.key, entries=entries,
-                            crl_number=number, this_update=now, next_update=now + CRL_VALIDITY)
+                            crl_number=number, this_update=now, next_update=next_update)
             row = Crl(issuer_role=role, crl_number=number, this_update=now,
-                      next_update=now + CRL_VALIDITY, status_revision=revision, der=der)
+                      next_update=next_update, status_revision=revision, der=der)
             try:
                 with self.db.transaction() as s:
                     s.add(row)
@@ -150,14 +160,14 @@ class StatusService:
         with self.db.read() as s:
             revision = self._revision(s, role)
         cached = self._crl_cache.get(role)
-        if cached and cached[0] == revision and cached[1] - now > CRL_REFRESH_BEFORE:
+        if cached and cached[0] == revision and cached[1] - now > CRL_REFRESH_BEFORE[role]:
             return cached[2]
         with self._lock:
             with self.db.read() as s:
                 latest = s.execute(select(Crl).where(Crl.issuer_role == role)
                                    .order_by(Crl.crl_number.desc()).limit(1)).scalar_one_or_none()
             if (latest is not None and latest.status_revision == revision
-                    and latest.next_update - now > CRL_REFRESH_BEFORE):
+                    and latest.next_update - now > CRL_REFRESH_BEFORE[role]):
                 self._crl_cache[role] = (revision, latest.next_update, latest.der)
                 return latest.der
             self.publish_crl(role, force=False)
@@ -212,6 +222,17 @@ class StatusService:
             except Exception:
                 pass
 
+    def authority_status(self, serial: int) -> CertStatus:
+        """Status of a certificate the root issued (issuing CA, TSA, root responder), as the
+        root's CRL says: a retired (rolled-over) certificate is not revoked."""
+        hexs = format(serial, "x")
+        with self.db.read() as s:
+            row = s.execute(select(AuthorityCertificate).where(
+                AuthorityCertificate.serial_hex == hexs)).scalar_one_or_none()
+        if row is None:
+            return CertStatus(serial, "unknown")
+        return CertStatus(serial, "good")
+
     # --- trusted time ----------------------------------------------------------------
     def new_tsa_serial(self) -> int:
         return int.from_bytes(os.urandom(16), "big") >> 1 or 1
@@ -226,13 +247,22 @@ class OcspResponder:
     def __init__(self, status: StatusService):
         self.status = status
         self._responder: tuple[x509.Certificate, object] | None = None
+        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._root_responder: tuple[x509.Certificate, object] | None = None
+        self._root_checked = self._checked
         self._cache: dict[tuple[int, int, str], tuple[dt.datetime, bytes]] = {}
         self._lock = threading.Lock()
 
     def _signer(self):
-        if self._responder is None:
+        now = self.status.clock.now()
+        if self._responder is None or now - self._checked >= SIGNER_RECHECK:
+            self._checked = now
             ca = self.status.ca
-            self._responder = (ca.certificate("ocsp"), ca.key("ocsp"))
+            ca.forget("ocsp")
+            cert = ca.certificate("ocsp")
+            if self._responder is None or self._responder[0] != cert:
+                self._responder = (cert, ca.key("ocsp"))
+                self._cache.clear()
         return self._responder
 
     def _build(self, statuses: list, hash_alg: str, nonce: bytes | None,
@@ -261,6 +291,72 @@ class OcspResponder:
                 self._cache[key] = (now, der)
         return der
 
+    def _root_signer(self):
+        """The root's delegated responder; the root itself for a data directory initialised
+        before that responder existed (``archive renew`` creates it)."""
+        ca = self.status.ca
+        now = self.status.clock.now()
+        if self._root_responder is None or now - self._root_checked >= SIGNER_RECHECK:
+            self._root_checked = now
+            ca.forget("root-ocsp")
+            try:
+                cert = ca.certificate("root-ocsp")
+                role = "root-ocsp"
+            except NotFound:
+                cert, role = ca.certificate("root"), "root"
+            if self._root_responder is None or self._root_responder[0] != cert:
+                self._root_responder = (cert, ca.key(role))
+        return self._root_responder
+
+    def _respond_as_root(self, ids: list, root: x509.Certificate) -> bytes:
+        """The root answers for its own subordinates (issuing CA, TSA): rare requests, signed
+        each time, valid as long as the root's CRL."""
+        now = self.status.clock.now()
+        statuses = [self.status.authority_status(c.serial) for c in ids]
+        responder, key = self._root_signer()
+        return build_response(
+            responder_cert=responder, responder_key=key, issuer_cert=root,
+            single=[SingleStatus(s.serial, s.status, s.revoked_at, s.reason) for s in statuses],
+            this_update=now, next_update=now + CRL_VALIDITY["root"], nonce=ids[0].nonce,
+            request_hash_alg=ids[0].hash_algorithm)
+
+    def reload(self) -> None:
+        """Look for a rolled-over responder certificate at the next use."""
+        self._checked = self._root_checked = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def fresh(self, cert: x509.Certificate) -> bytes:
+        """A response about ``cert`` signed now, never from the cache: evidence embedded at
+        signing must be produced after the signature's timestamp to prove "not revoked then".
+
+        Certificates of the issuing CA are answered by the delegated responder; the root's own
+        subordinates (issuing CA, TSA) by the root itself (RFC 6960 §2.2: the CA that issued
+        the certificate may sign), with their status from the authority table.
+        """
+        ca = self.status.ca
+        now = self.status.clock.now()
+        issuing, root = ca.certificate("issuing"), ca.certificate("root")
+        if cert.issuer == issuing.subject:
+            st = self.status.lookup(cert.serial_number)
+            responder, key, validity = self._signer()[0], self._signer()[1], OCSP_VALIDITY
+        elif cert.issuer == root.subject:
+            # a statement about a CA or TSA certificate, like the root's CRL: it lives as long
+            st = self.status.authority_status(cert.serial_number)
+            responder, key = self._root_signer()
+            validity = CRL_VALIDITY["root"]
+        else:
+            raise YinxinError("not a certificate of this authority", field="certificate",
+                              code="not_found")
+        # nextUpdate never passes the certificate's expiry: a validator that slides its control
+        # time to nextUpdate (pyHanko's AdES past validation) must not land after the expiry
+        next_update = now + validity
+        if now < cert.not_valid_after_utc < next_update:
+            next_update = cert.not_valid_after_utc
+        return build_response(
+            responder_cert=responder, responder_key=key, issuer_cert=(
+                issuing if cert.issuer == issuing.subject else root),
+            single=[SingleStatus(st.serial, st.status, st.revoked_at, st.reason)],
+            this_update=now, next_update=next_update, nonce=None, request_hash_alg="sha256")
+
     def respond(self, request_der: bytes) -> bytes:
 
         try:
@@ -268,14 +364,17 @@ class OcspResponder:
         except OcspError as e:
             return e.response()
         try:
-            issuer = self.status.ca.certificate("issuing")
-            if not all(matches_issuer(c, issuer) for c in ids):
-                # we are authoritative only for our issuing CA (RFC 6960 §2.3)
-                return error_response("unauthorized")
             if len({c.hash_algorithm for c in ids}) > 1:
                 # build_response echoes every CertID with one hash algorithm; answering a mix
                 # would name certificates the client did not ask about
                 return error_response("malformed_request")
+            issuer = self.status.ca.certificate("issuing")
+            if not all(matches_issuer(c, issuer) for c in ids):
+                root = self.status.ca.certificate("root")
+                if all(matches_issuer(c, root) for c in ids):
+                    return self._respond_as_root(ids, root)
+                # we are authoritative only for our own CAs (RFC 6960 §2.3)
+                return error_response("unauthorized")
             now = self.status.clock.now()
             statuses = [self.status.lookup(c.serial) for c in ids]
             alg, nonce = ids[0].hash_algorithm, ids[0].nonce
@@ -299,12 +398,27 @@ class TimestampService:
     def __init__(self, status: StatusService):
         self.status = status
         self._signer: tuple | None = None
+        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def _load(self):
-        if self._signer is None:
+        """The active TSA certificate, key and chain; a rollover is picked up within
+        ``SIGNER_RECHECK`` by a running server, at once by a new process."""
+        now = self.status.clock.now()
+        if self._signer is None or now - self._checked >= SIGNER_RECHECK:
+            self._checked = now
             ca = self.status.ca
-            self._signer = (ca.certificate("tsa"), ca.key("tsa"), ca.chain())
+            ca.forget("tsa")
+            cert = ca.certificate("tsa")
+            if self._signer is None or self._signer[0] != cert:
+                self._signer = (cert, ca.key("tsa"), ca.chain_for("tsa"))
         return self._signer
+
+    def certificate(self) -> x509.Certificate:
+        return self._load()[0]
+
+    def reload(self) -> None:
+        """Look for a rolled-over certificate at the next use."""
+        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def respond(self, request_der: bytes) -> bytes:
         try:

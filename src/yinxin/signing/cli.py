@@ -145,13 +145,34 @@ def sign_local(input: Path = typer.Option(..., "--in"), output: Path = typer.Opt
     run(as_json, go, lambda r: console.print(f"[green]Signed[/] {r['out']} ({r['level']})"))
 
 
+def _moment(text: str | None):
+    """``--at``: an ISO 8601 moment; a bare date means its midnight UTC."""
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"--at must be an ISO 8601 time, not {text!r}", field="at") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
 def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
                report: Path | None = typer.Option(None, help="Write a one-page PDF report."),
                online: bool = typer.Option(False, help="Fetch CRLs/OCSP from the URLs in the "
                                            "certificates when nothing is embedded."),
                trust: list[Path] = typer.Option([], help="Extra trust anchors (PEM)."),
+               at: str | None = typer.Option(
+                   None, help="Validate as of this moment (ISO 8601, e.g. 2031-06-01T00:00Z) "
+                   "instead of now."),
+               policy: str = typer.Option(
+                   "last-known", help="last-known: the newest timestamp's chain may rest on "
+                   "its last embedded status; strict: status must be valid at the validation "
+                   "time (as pyHanko's AdES validator)."),
                home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """Verify every signature; exit 0 only when all are valid."""
+    """Verify every signature, each at the time its timestamps prove; exit 0 only when all
+    are valid."""
     from yinxin.cli import err_console
 
     try:
@@ -160,7 +181,7 @@ def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
         data = _pdf(file)
         extra = [x509.load_pem_x509_certificate(p.read_bytes()) for p in trust]
         rep = platform(home).signing.verify(data, file_name=file.name, allow_fetching=online,
-                                            extra_roots=extra)
+                                            extra_roots=extra, at=_moment(at), policy=policy)
         if report is not None:
             from yinxin.signing.report_pdf import render_report_pdf
 

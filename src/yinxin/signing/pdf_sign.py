@@ -43,7 +43,7 @@ import functools
 import hashlib
 import io
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -74,6 +74,8 @@ __all__ = [
     "SignRequest",
     "SigningError",
     "Timestamper",
+    "append_document_timestamp",
+    "append_dss",
     "find_anchor",
     "sign_pdf",
 ]
@@ -138,7 +140,9 @@ class SignRequest:
     placement: Placement | None
     timestamper: Timestamper | None
     level: str = "B-T"  # "B-B" | "B-T" | "B-LT" | "B-LTA"
-    revocation: RevocationData | None = None
+    # for B-LT: the data itself, or a function called once the signature and its timestamp
+    # exist, so the status evidence is produced after the moment it must vouch for
+    revocation: RevocationData | Callable[[], RevocationData] | None = None
     trust_roots: list[x509.Certificate] = field(default_factory=list)
     field_name: str | None = None
     reason: str | None = None
@@ -849,7 +853,7 @@ def sign_pdf(req: SignRequest) -> bytes:
     if level in ("B-LT", "B-LTA"):
         out = _append_dss(out, req, token_box[0])
     if level == "B-LTA":
-        out = _append_document_timestamp(out, req.timestamper)
+        out = append_document_timestamp(out, req.timestamper)
     return out
 
 
@@ -883,9 +887,22 @@ def _certificates_in(token: bytes | None, ocsps: list[bytes]) -> list[bytes]:
 
 def _append_dss(pdf: bytes, req: SignRequest, token: bytes | None) -> bytes:
     """One more revision with the Document Security Store (ETSI EN 319 142-1 §5.4)."""
+    revocation = req.revocation() if callable(req.revocation) else req.revocation
+    revocation = revocation or RevocationData()
+    certs = [
+        cades.cert_der(c)
+        for c in (req.certificate, *req.chain, *req.trust_roots, *revocation.certificates)
+    ]
+    certs += _certificates_in(token, revocation.ocsp_responses)
+    return append_dss(pdf, RevocationData(revocation.ocsp_responses, revocation.crls), certs)
+
+
+def append_dss(pdf: bytes, revocation: RevocationData, extra_certs: Sequence[bytes] = ()) -> bytes:
+    """Add ``revocation`` (and its certificates, plus ``extra_certs`` as DER) to the document's
+    DSS in one incremental update; what the DSS holds already is not written twice. Used at
+    signing (B-LT) and by archive renewal before each new document timestamp."""
     from cryptography.x509 import load_der_x509_crl, ocsp
 
-    revocation = req.revocation or RevocationData()
     for der in revocation.ocsp_responses:
         try:
             ocsp.load_der_ocsp_response(der)
@@ -898,6 +915,8 @@ def _append_dss(pdf: bytes, req: SignRequest, token: bytes | None) -> bytes:
             load_der_x509_crl(der)
         except ValueError as exc:
             raise SigningError(f"a CRL is malformed ({exc})", field="revocation") from None
+    certs = [*extra_certs, *(cades.cert_der(c) for c in revocation.certificates)]
+    certs += _certificates_in(None, revocation.ocsp_responses)
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     update = Update(reader, len(pdf))
     root_ref = reader.trailer.raw_get("/Root")
@@ -905,11 +924,6 @@ def _append_dss(pdf: bytes, req: SignRequest, token: bytes | None) -> bytes:
     old = dget(root, "/DSS")
     dss = generic.DictionaryObject(old if isinstance(old, generic.DictionaryObject) else {})
 
-    certs = [
-        cades.cert_der(c)
-        for c in (req.certificate, *req.chain, *req.trust_roots, *revocation.certificates)
-    ]
-    certs += _certificates_in(token, revocation.ocsp_responses)
     for key, items in (
         ("/Certs", certs),
         ("/OCSPs", revocation.ocsp_responses),
@@ -938,8 +952,8 @@ def _append_dss(pdf: bytes, req: SignRequest, token: bytes | None) -> bytes:
     return pdf + body
 
 
-def _append_document_timestamp(pdf: bytes, timestamper: Timestamper) -> bytes:
-    """A document timestamp over everything so far (PAdES B-LTA)."""
+def append_document_timestamp(pdf: bytes, timestamper: Timestamper) -> bytes:
+    """A document timestamp over everything so far (PAdES B-LTA; an archive timestamp)."""
     reader, pages = _open(pdf)
     plan = _Plan(
         sig_dict=b"/Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161",

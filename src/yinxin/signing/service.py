@@ -18,11 +18,10 @@ import json
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509 import ocsp as x_ocsp
 from sqlalchemy import select
 
 from yinxin import audit
+from yinxin.archive.service import Archive
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
 from yinxin.registry.ca import CertificateAuthority
@@ -58,26 +57,30 @@ class SignedDocument:
 class SigningService:
     def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority,
                  status: StatusService, ocsp: OcspResponder, tsa: TimestampService,
-                 seals: Seals, intent: IntentConfirmation):
+                 seals: Seals, intent: IntentConfirmation, archive: Archive):
         self.db, self.clock, self.ca = db, clock, ca
         self.status, self.ocsp, self.tsa = status, ocsp, tsa
-        self.seals, self.intent = seals, intent
+        self.seals, self.intent, self.archive = seals, intent, archive
 
     # --- evidence ----------------------------------------------------------------------------
-    def ocsp_for(self, cert: x509.Certificate) -> bytes:
-        """An OCSP response from our responder for ``cert`` (issued by the issuing CA)."""
-        req = (x_ocsp.OCSPRequestBuilder()
-               .add_certificate(cert, self.ca.certificate("issuing"), hashes.SHA256()).build())
-        return self.ocsp.respond(req.public_bytes(serialization.Encoding.DER))
-
     def revocation_evidence(self, signer: x509.Certificate) -> RevocationData:
-        """What a verifier needs offline: OCSP for the signer and the TSA, both CRLs, and the
-        responder and TSA certificates."""
-        tsa_cert = self.ca.certificate("tsa")
+        """What a verifier needs offline, for the whole chain: OCSP responses signed *now*
+        (called after the signature's timestamp, so they prove "not revoked at signing time")
+        for the signer, the issuing CA and the TSA, and the responder and TSA certificates
+        with their chains.
+
+        No CRLs: each speaks for every certificate of its issuer until its nextUpdate, and a
+        validator that time-slides (ETSI EN 319 102-1 §5.6.2.1, pyHanko) lets the oldest of
+        them cap the moment it judges at — which broke files whose TSA had since expired.
+        Per-certificate OCSP responses say exactly what is needed. CRLs stay published at the
+        URLs in the certificates for online checks."""
+        tsa_cert = self.tsa.certificate()
+        issuing = self.ca.certificate("issuing")
         return RevocationData(
-            ocsp_responses=[self.ocsp_for(signer), self.ocsp_for(tsa_cert)],
-            crls=[self.status.current_crl("issuing"), self.status.current_crl("root")],
-            certificates=[self.ca.certificate("ocsp"), tsa_cert, *self.ca.chain()],
+            ocsp_responses=[self.ocsp.fresh(signer), self.ocsp.fresh(issuing),
+                            self.ocsp.fresh(tsa_cert)],
+            certificates=[*self.ca.responder_certificates(), tsa_cert,
+                          *self.ca.chain()],
         )
 
     # --- intent ------------------------------------------------------------------------------
@@ -132,7 +135,7 @@ class SigningService:
             placement=placement or Placement(page=-1, x_mm=120, y_mm=40,
                                              width_mm=stamp.width_mm),
             timestamper=self.tsa if level != "B-B" else None, level=level,
-            revocation=(self.revocation_evidence(unlocked.certificate)
+            revocation=((lambda: self.revocation_evidence(unlocked.certificate))
                         if level in ("B-LT", "B-LTA") else None),
             trust_roots=[self.ca.certificate("root")], reason=reason, location=location,
             role=role, lock=lock, cross_page=cross_page,
@@ -141,6 +144,9 @@ class SigningService:
         signed = sign_pdf(req)
         now = self.clock.now()
         field_name = _newest_signature_field(signed)
+        # the file is kept first: a crash before the commit leaves an unreferenced file, never
+        # a signature record whose document cannot be found for archive renewal
+        stored = self.archive.store(signed)
         with self.db.transaction() as s:
             consumed = self.intent.consume(confirmation_token, subscriber_id=signer_subscriber_id,
                                            document_sha256=digest, purpose="sign", by="signing",
@@ -157,6 +163,9 @@ class SigningService:
                                                   ensure_ascii=False))
             s.add(rec)
             s.flush()
+            self.archive.keep(s, sha256=stored, size=len(signed), document_name=document_name,
+                              level=level, signature_record_id=rec.id, supersedes=digest,
+                              timestamp_at=now if level != "B-B" else None)
             audit.record(s, at=now, actor=f"subscriber:{signer_subscriber_id}",
                          action="document.signed", subject_type="signature", subject_id=rec.id,
                          data={"document": document_name, "sha256_before": digest,
@@ -187,7 +196,8 @@ class SigningService:
 
     # --- verification ------------------------------------------------------------------------
     def verify(self, pdf: bytes, *, file_name: str = "document.pdf",
-               allow_fetching: bool = False, extra_roots: list[x509.Certificate] | None = None):
+               allow_fetching: bool = False, extra_roots: list[x509.Certificate] | None = None,
+               at=None, policy: str = "last-known"):
         """Verify with our root as trust anchor (plus any the relying party adds)."""
         from yinxin.signing.verify import verify_pdf
 
@@ -199,7 +209,8 @@ class SigningService:
                 raise ValidationError("no trust anchor: give --trust ROOT.pem (or run where the "
                                       "platform's CA is initialised)", field="trust") from None
         return verify_pdf(pdf, trust_roots=roots, file_name=file_name,
-                          allow_fetching=allow_fetching, ocsp_urls_allowed=allow_fetching)
+                          allow_fetching=allow_fetching, ocsp_urls_allowed=allow_fetching,
+                          at=at, policy=policy)
 
 
 def _newest_signature_field(pdf: bytes) -> str | None:

@@ -12,12 +12,23 @@ The cryptography, path building, revocation and difference analysis are pyHanko'
 validation time and revocation data to feed it and turns its status objects into one flat,
 JSON-friendly report with Chinese and English reasons. Choices, each for a reason:
 
-* **Validation time.** A signature timestamp that validates (now, or at ``at``) fixes when the
-  signature existed, so the signer's certificate is checked at the timestamp's time; revocation
-  data produced after that moment is accepted (``retroactive_revinfo``) because a later
-  "good" still proves "not revoked then" and a later "revoked since X" carries its own date.
-  Without a valid timestamp the claimed signing time proves nothing, so the certificate is
-  checked at the validation time (``at`` or now).
+* **Validation in the past tense** (ETSI EN 319 102-1 §5.6.2, simplified). Every timestamp in
+  the file is a proof of existence (POE). The newest timestamp is judged at the validation time
+  (``at``, or now); each older document timestamp at the time of the next one that covers it; a
+  signature's own timestamp at the time of the first valid document timestamp after it (or at
+  the validation time if there is none); and the signer's certificate at its timestamp's time.
+  So a signer certificate that expired, an issuing CA that expired, or a TSA certificate that
+  expired after a later archive timestamp was added do not matter; revocation data produced
+  after the moment judged is accepted (``retroactive_revinfo``), because a later "good" still
+  proves "not revoked then" and a later "revoked since X" carries its own date. Without a valid
+  timestamp the claimed signing time proves nothing, so the certificate is checked at the
+  validation time.
+* **Policy for the newest timestamp.** Nothing later vouches for it, so its TSA certificate must
+  chain to a trusted root and be within its validity period at the validation time.
+  ``policy="last-known"`` (the default) accepts the status data embedded for its chain however
+  old, if it shows the certificates good (as Adobe Reader does for LTV files); the report notes
+  the age. ``policy="strict"`` asks, as pyHanko's AdES validator does, for status data still
+  within its validity (nextUpdate) at the validation time, embedded or fetched.
 * **Revocation is soft-fail.** A B-B/B-T signature without revocation data still verifies (as
   in Adobe Reader and pyHanko's default); the report then says ``revocation_source="none"`` and
   ``revoked=None`` so a caller that requires B-LT can refuse it.
@@ -71,6 +82,11 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import OCSPFetchError
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.api import FetcherBackend, Fetchers, OCSPFetcher
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    FreshnessReqType,
+    RevocationCheckingPolicy,
+)
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from yinxin.errors import ValidationError
@@ -88,6 +104,15 @@ DER = serialization.Encoding.DER
 TIME_TOLERANCE = dt.timedelta(seconds=1)
 
 NO_SIGNATURES = "文档中没有签名 / no signatures"
+POLICIES = ("last-known", "strict")
+POLICY_TEXT = {
+    "last-known": "按时间戳回溯验证，最新时间戳采用最后已知状态 / past-tense validation at each"
+    " timestamp's time; last known status for the newest timestamp",
+    "strict": "按时间戳回溯验证，最新时间戳需当前有效的状态信息 / past-tense validation; the"
+    " newest timestamp needs status data valid now (ETSI/pyHanko AdES)",
+}
+# "any age": the last known status of the newest timestamp's chain is accepted (module docstring)
+LAST_KNOWN_FRESHNESS = dt.timedelta(days=365 * 200)
 
 
 @dataclass
@@ -106,6 +131,9 @@ class SignatureReport:
     timestamp_time: dt.datetime | None
     timestamp_authority: str | None
     timestamp_valid: bool | None
+    # the moment the certificate was judged at (the timestamp's time when it holds), and the
+    # moment the timestamp itself was judged at (a later archive timestamp's, or verified_at)
+    certificate_checked_at: dt.datetime | None
     certificate_valid_at_signing: bool
     revoked: bool | None
     revocation_source: str  # "embedded" | "online" | "none"
@@ -115,6 +143,7 @@ class SignatureReport:
     changes_after: str  # "none" | "allowed" | "other"
     level: str | None  # "B-B" | "B-T" | "B-LT" | "B-LTA"
     valid: bool
+    timestamp_checked_at: dt.datetime | None = None
     problems: list[str] = field(default_factory=list)
     # remarks that do not make the signature invalid (no timestamp, revocation not checked…)
     notes: list[str] = field(default_factory=list)
@@ -129,6 +158,7 @@ class VerificationReport:
     verified_at: dt.datetime
     problems: list[str] = field(default_factory=list)  # about the document as a whole
     document_timestamps: int = 0
+    policy: str = "last-known"  # "last-known" | "strict", see the module docstring
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(dataclasses.asdict(self))
@@ -152,6 +182,7 @@ def verify_pdf(
     allow_fetching: bool = False,
     at: dt.datetime | None = None,
     ocsp_urls_allowed: bool = False,
+    policy: str = "last-known",
 ) -> VerificationReport:
     """Synchronous wrapper; async callers (the API) use :func:`averify_pdf` instead."""
     return asyncio.run(
@@ -162,6 +193,7 @@ def verify_pdf(
             allow_fetching=allow_fetching,
             at=at,
             ocsp_urls_allowed=ocsp_urls_allowed,
+            policy=policy,
         )
     )
 
@@ -174,20 +206,25 @@ async def averify_pdf(
     allow_fetching: bool = False,
     at: dt.datetime | None = None,
     ocsp_urls_allowed: bool = False,
+    policy: str = "last-known",
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` against ``trust_roots``; one report, one verdict.
 
-    ``at`` stands in for "now" (validating the timestamps, and signatures without a valid
-    timestamp); it exists for re-running a past verification and for tests. Raises
+    ``at`` stands in for "now" (validating the newest timestamp, and signatures without a valid
+    timestamp): a relying party re-runs a verification as of a given moment with it. ``policy``
+    is "last-known" or "strict" (module docstring). Raises
     ``ValidationError(field="pdf")`` only for a file that is not a readable PDF; every problem
     with a signature is reported, never raised.
     """
     if not isinstance(pdf, bytes | bytearray | memoryview):
         raise ValidationError("the PDF must be given as bytes", field="pdf")
     pdf = bytes(pdf)
+    if policy not in POLICIES:
+        raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    verified_at = at or dt.datetime.now(dt.UTC)
+    verified_at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    at = verified_at
     reader = _open_reader(pdf)
     try:
         found = _collect_signatures(reader)
@@ -201,8 +238,9 @@ async def averify_pdf(
         sha256=hashlib.sha256(pdf).hexdigest(),
         signatures=[],
         valid=False,
-        verified_at=verified_at.replace(microsecond=0),
+        verified_at=verified_at,
         document_timestamps=len(found.doc_timestamps),
+        policy=policy,
     )
     if not found.signatures and not found.broken:
         report.problems.append(NO_SIGNATURES)
@@ -215,6 +253,7 @@ async def averify_pdf(
         allow_fetching=allow_fetching,
         ocsp_urls_allowed=ocsp_urls_allowed,
         embedded=_read_dss(reader),
+        strict=policy == "strict",
     )
     tsa_certs: list[a_x509.Certificate] = []
     for emb in [*found.signatures, *found.doc_timestamps]:
@@ -226,30 +265,39 @@ async def averify_pdf(
             tsa_certs.extend(_cms_certs(tst_sd))
     job.ca_certs.extend(c for c in job.embedded.certs if c.ca)
     try:
-        ts_vc = job.context(moment=at, targets=tsa_certs)
-        valid_dts_revisions: list[int] = []
-        for emb in found.doc_timestamps:
+        # newest first: each document timestamp is judged at the time of the next valid one
+        poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
+        moment, newest = at, True
+        for emb in reversed(found.doc_timestamps):
+            vc = job.context(moment=moment, targets=tsa_certs, newest=newest)
             try:
-                st = await async_validate_pdf_timestamp(emb, validation_context=ts_vc)
+                st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                 ok = st.intact and st.valid and st.trusted
             except Exception as e:
                 logger.info("document timestamp unreadable: %s", e)
                 ok = False
             if ok:
-                valid_dts_revisions.append(emb.signed_revision)
+                poes.append((emb.signed_revision, st.timestamp))
+                moment, newest = st.timestamp, False
             else:
                 report.problems.append(
                     "文档时间戳无效或不受信任 / a document timestamp is invalid or untrusted"
                 )
+        poes.reverse()
         for item in found.ordered():
             if isinstance(item, _Broken):
                 report.signatures.append(_broken_report(item))
                 continue
+            # the signature's own timestamp is judged at the first valid later POE
+            later = [t for rev, t in poes if rev > item.signed_revision]
+            ts_moment = later[0] if later else at
+            ts_vc = job.context(moment=ts_moment, targets=tsa_certs, newest=not later)
             try:
-                sig = await _verify_signature(item, job, ts_vc, valid_dts_revisions)
+                sig = await _verify_signature(item, job, ts_vc, [rev for rev, _ in poes])
             except Exception as e:  # one bad signature must not hide the others
                 logger.info("signature %s could not be processed", item.field_name, exc_info=e)
                 sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
+            sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
             report.signatures.append(sig)
     finally:
         await job.aclose()
@@ -444,6 +492,7 @@ class _FileJob:
     allow_fetching: bool
     ocsp_urls_allowed: bool
     embedded: _Embedded
+    strict: bool = False
     ca_certs: list[a_x509.Certificate] = field(default_factory=list)
     _backend: FetcherBackend | None = None
     _fetchers: Fetchers | None = None
@@ -463,6 +512,7 @@ class _FileJob:
         moment: dt.datetime | None,
         targets: Iterable[a_x509.Certificate],
         extra: _Embedded | None = None,
+        newest: bool = False,
     ) -> ValidationContext:
         """A validation context holding only the OCSP responses about ``targets`` (+ all CAs).
 
@@ -480,6 +530,18 @@ class _FileJob:
         ]
         crls = [*self.embedded.crls, *(extra.crls if extra else [])]
         fetchers = self.fetchers()
+        if newest:
+            # nothing later vouches for this moment: "last known status" takes any embedded
+            # data however old (no staleness); "strict" needs data valid at that moment
+            policy = CertRevTrustPolicy(
+                RevocationCheckingPolicy.from_legacy("soft-fail"),
+                freshness=None if self.strict else LAST_KNOWN_FRESHNESS,
+                freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION,
+            )
+        else:
+            policy = CertRevTrustPolicy(
+                RevocationCheckingPolicy.from_legacy("soft-fail"), retroactive_revinfo=True
+            )
         return ValidationContext(
             trust_manager=self.trust,
             other_certs=self.embedded.certs,
@@ -488,8 +550,7 @@ class _FileJob:
             fetchers=fetchers,
             ocsps=ocsps,
             crls=crls,
-            revocation_mode="soft-fail",
-            retroactive_revinfo=True,
+            revinfo_policy=policy,
             time_tolerance=TIME_TOLERANCE,
         )
 
@@ -690,6 +751,7 @@ async def _verify_signature(
         timestamp_time=ts_time,
         timestamp_authority=ts_authority,
         timestamp_valid=ts_valid,
+        certificate_checked_at=when,
         certificate_valid_at_signing=cert_ok,
         revoked=revoked,
         revocation_source=source,
@@ -711,7 +773,10 @@ async def _validate(
     moment: dt.datetime | None,
     archival: _Embedded,
 ) -> tuple[PdfSignatureStatus, ValidationContext]:
-    vc = job.context(moment=moment, targets=_cms_certs(emb.signed_data), extra=archival)
+    vc = job.context(
+        moment=moment, targets=_cms_certs(emb.signed_data), extra=archival,
+        newest=moment == job.at,  # no timestamp holds: judged at the validation time
+    )
     status = await async_validate_pdf_signature(
         emb, signer_validation_context=vc, ts_validation_context=ts_vc
     )
@@ -905,6 +970,7 @@ def _broken_report(b: _Broken) -> SignatureReport:
         timestamp_time=None,
         timestamp_authority=None,
         timestamp_valid=None,
+        certificate_checked_at=None,
         certificate_valid_at_signing=False,
         revoked=None,
         revocation_source="none",
@@ -1042,6 +1108,7 @@ def _format_text(r: VerificationReport) -> str:
         f"文件 / File:        {r.file_name}",
         f"SHA-256:            {r.sha256}",
         f"验证时间 / Verified: {_fmt_time(r.verified_at)}",
+        f"验证策略 / Policy:   {POLICY_TEXT.get(r.policy, r.policy)}",
         f"签名数 / Signatures: {len(r.signatures)}",
     ]
     if r.document_timestamps:
@@ -1060,6 +1127,8 @@ def _format_text(r: VerificationReport) -> str:
             f"  签署时间 / Signed at:    {_fmt_time(s.signing_time)}（自报 / claimed）",
             f"  时间戳 / Timestamp:      {describe_timestamp(s)}",
             f"  证书状态 / Certificate:  {describe_certificate_status(s)}",
+            f"  判定时刻 / Judged at:    证书 / certificate {_fmt_time(s.certificate_checked_at)}"
+            f"；时间戳 / timestamp {_fmt_time(s.timestamp_checked_at)}",
             f"  文档完整性 / Integrity:  "
             f"{'完整 / intact' if s.intact else '已被篡改 / NOT intact'}（{s.coverage}）",
             f"  签署后修改 / Changes:    {describe_changes(s)}",

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import yinxin.archive.models  # noqa: F401
 import yinxin.notify.models  # noqa: F401
 import yinxin.seals.models  # noqa: F401
 import yinxin.signing.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Long-term archive: the signed documents the platform keeps, and their archive timestamps."""

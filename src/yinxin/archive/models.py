@@ -1,0 +1,37 @@
+"""Archived documents: every signed file the platform produced, so `archive renew` can find it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yinxin.store.models import Base, UTCDateTime
+
+
+class ArchivedDocument(Base):
+    """One version of a signed document kept under the data directory.
+
+    A later signature on the same contract makes a new version and marks this one
+    ``superseded``; only ``active`` versions are renewed (the newest holds everything the older
+    ones prove). ``newest_timestamp_at`` and ``tsa_not_after`` describe the timestamp the file
+    rests on now, so the renewal schedule is decided without opening every file.
+    """
+
+    __tablename__ = "archived_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(String(255))  # relative to the data directory
+    size: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # active | superseded
+    signature_record_id: Mapped[int | None] = mapped_column(ForeignKey("signature_records.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    newest_timestamp_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    tsa_not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    # when status data for the certificates still valid was last added (renewal or refresh)
+    status_refreshed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

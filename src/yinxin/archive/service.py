@@ -1,0 +1,300 @@
+"""Keeping signed contracts provable for decades: the archive and its timestamp renewal.
+
+Every document the platform signs is kept (content-addressed, see ``store.files``) with a row
+saying which timestamp it rests on now and when that timestamp's TSA certificate expires. A
+signature stays provable as long as its newest timestamp can be validated; that ends when the
+TSA certificate expires or its algorithm weakens. ``renew`` therefore, for every kept document
+that is due, appends (PAdES B-LTA, ETSI EN 319 142-1 §5.5):
+
+1. a DSS revision with OCSP responses signed *now* for every certificate of ours the file
+   relies on and that is still within its validity (signers, issuing CA, every TSA that
+   timestamped it), which proves they were not revoked before this moment, and
+2. a document timestamp over everything, by the TSA certificate valid now.
+
+Status data is added only for certificates not yet expired, and as per-certificate OCSP
+responses rather than CRLs: a fresh CRL also speaks about every expired certificate in its
+scope, and a validator that slides its control time forward on fresh data (ETSI EN 319 102-1
+§5.6.2.1 as pyHanko implements it) would then judge those certificates after their expiry.
+
+Between renewals, ``renew`` also refreshes the status data (a DSS-only revision) of every
+document whose last refresh is older than ``refresh``, so a strict validator working offline
+always finds status for the newest timestamp's chain that is still within its validity.
+
+A document is due when it has no document timestamp yet (B-LT becomes B-LTA at the first run)
+or its newest timestamp's TSA certificate expires within ``margin``. Before renewing, the TSA
+is rolled over when its own certificate has less than twice the margin left, so a fresh
+timestamp is never due again at the next run. Renewal is idempotent (a second run finds nothing
+due) and safe against a concurrent run (compare-and-set on the document's hash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from yinxin import audit
+from yinxin.archive.models import ArchivedDocument
+from yinxin.clock import Clock
+from yinxin.errors import NotFound, ValidationError, YinxinError
+from yinxin.registry.ca import CertificateAuthority
+from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+from yinxin.store.db import Database
+from yinxin.store.files import FileStore
+
+ACTIVE, SUPERSEDED = "active", "superseded"
+DEFAULT_MARGIN = dt.timedelta(days=365)
+DEFAULT_REFRESH = dt.timedelta(days=60)  # within the 90 days root-signed status data lives
+OCSP_RESPONDER_MARGIN = dt.timedelta(days=90)
+# the issuing CA is re-certified (same key) two years before its certificate expires
+ISSUING_MARGIN = dt.timedelta(days=730)
+
+
+@dataclass(frozen=True)
+class ArchivedDocumentView:
+    """What callers see of a kept document (no file system paths beyond the data directory)."""
+
+    id: int
+    document_name: str
+    sha256: str
+    path: str
+    size: int
+    level: str
+    state: str
+    created_at: dt.datetime
+    newest_timestamp_at: dt.datetime | None
+    tsa_not_after: dt.datetime | None
+    renewed_at: dt.datetime | None
+    renewals: int
+    status_refreshed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: ArchivedDocument) -> ArchivedDocumentView:
+        return cls(row.id, row.document_name, row.sha256, row.path, row.size, row.level,
+                   row.state, row.created_at, row.newest_timestamp_at, row.tsa_not_after,
+                   row.renewed_at, row.renewals, row.status_refreshed_at)
+
+    def to_dict(self) -> dict:
+        out = dict(self.__dict__)
+        for k, v in out.items():
+            if isinstance(v, dt.datetime):
+                out[k] = v.isoformat()
+        return out
+
+
+@dataclass
+class RenewalReport:
+    checked: int = 0
+    renewed: list[int] = field(default_factory=list)
+    refreshed: list[int] = field(default_factory=list)  # status data only
+    not_due: int = 0
+    failed: list[dict] = field(default_factory=list)  # {"id", "error"}
+    rolled_over: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    at: dt.datetime | None = None
+
+    def to_dict(self) -> dict:
+        return {"checked": self.checked, "renewed": self.renewed, "refreshed": self.refreshed,
+                "not_due": self.not_due,
+                "failed": self.failed, "rolled_over": self.rolled_over,
+                "warnings": self.warnings,
+                "at": self.at.isoformat() if self.at else None}
+
+
+class Archive:
+    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority,
+                 status: StatusService, ocsp: OcspResponder, tsa: TimestampService,
+                 files: FileStore):
+        self.db, self.clock, self.ca = db, clock, ca
+        self.status, self.ocsp, self.tsa, self.files = status, ocsp, tsa, files
+
+    # --- keeping ---------------------------------------------------------------------------
+    def store(self, pdf: bytes) -> str:
+        """Write the bytes (before the transaction that records them: a crash then leaves an
+        unreferenced file, never a record without its file)."""
+        return self.files.put(pdf)
+
+    def keep(self, s: Session, *, sha256: str, size: int, document_name: str, level: str,
+             signature_record_id: int | None, supersedes: str | None,
+             timestamp_at: dt.datetime | None) -> None:
+        """Record a stored signed document in the caller's transaction; the version it was
+        signed over (``supersedes``, its hash) is marked superseded."""
+        now = self.clock.now()
+        if supersedes:
+            s.execute(update(ArchivedDocument)
+                      .where(ArchivedDocument.sha256 == supersedes,
+                             ArchivedDocument.state == ACTIVE)
+                      .values(state=SUPERSEDED))
+        tsa_not_after = self.tsa.certificate().not_valid_after_utc if timestamp_at else None
+        s.add(ArchivedDocument(
+            document_name=document_name[:255], sha256=sha256, path=self.files.relative(sha256),
+            size=size, level=level, state=ACTIVE, signature_record_id=signature_record_id,
+            created_at=now, newest_timestamp_at=timestamp_at, tsa_not_after=tsa_not_after,
+            renewed_at=None, renewals=0, status_refreshed_at=now))
+
+    def documents(self, state: str | None = ACTIVE) -> list[ArchivedDocumentView]:
+        with self.db.read() as s:
+            q = select(ArchivedDocument).order_by(ArchivedDocument.id)
+            if state:
+                q = q.where(ArchivedDocument.state == state)
+            return [ArchivedDocumentView.of(r) for r in s.execute(q).scalars()]
+
+    def document(self, doc_id: int) -> tuple[ArchivedDocumentView, bytes]:
+        with self.db.read() as s:
+            row = s.get(ArchivedDocument, doc_id)
+            if row is None:
+                raise NotFound(f"no archived document {doc_id}", field="id")
+            view = ArchivedDocumentView.of(row)
+        return view, self.files.get(view.sha256)
+
+    # --- renewal ---------------------------------------------------------------------------
+    def is_due(self, row: ArchivedDocumentView | ArchivedDocument, margin: dt.timedelta,
+               now: dt.datetime) -> bool:
+        if row.level != "B-LTA" or row.tsa_not_after is None:
+            return True
+        return row.tsa_not_after - now < margin
+
+    def renew(self, *, margin: dt.timedelta = DEFAULT_MARGIN,
+              refresh: dt.timedelta | None = DEFAULT_REFRESH, force: bool = False,
+              actor: str = "operator",
+              progress: Callable[[int, int], None] | None = None) -> RenewalReport:
+        """Renew what is due, refresh the status data of what is not (``refresh=None``: never).
+        One document's failure is reported and the run goes on with the next."""
+        if margin < dt.timedelta(days=1) or margin > dt.timedelta(days=3650):
+            raise ValidationError("the margin must be between 1 day and 10 years",
+                                  field="margin")
+        if refresh is not None and not dt.timedelta(days=1) <= refresh <= dt.timedelta(days=85):
+            raise ValidationError("the refresh interval must be between 1 and 85 days "
+                                  "(status data signed by the root lives 90)", field="refresh")
+        report = RenewalReport(at=self.clock.now())
+        for role, lead in (("issuing", ISSUING_MARGIN), ("tsa", 2 * margin),
+                           ("ocsp", OCSP_RESPONDER_MARGIN), ("root-ocsp", OCSP_RESPONDER_MARGIN)):
+            try:
+                rolled = self.ca.ensure_current(role, lead, actor=actor)
+            except YinxinError as e:  # renewal goes on with the certificate there is
+                report.warnings.append(f"{role} not rolled over: {e.message}")
+                continue
+            if rolled:
+                report.rolled_over.append(rolled)
+        self.tsa.reload()
+        self.ocsp.reload()
+        docs = self.documents(ACTIVE)
+        now = self.clock.now()
+        for i, doc in enumerate(docs, 1):
+            report.checked += 1
+            last = doc.status_refreshed_at or doc.created_at
+            timestamp = force or self.is_due(doc, margin, now)
+            if not timestamp and (refresh is None or now - last < refresh):
+                report.not_due += 1
+            else:
+                try:
+                    if not self._renew_one(doc, actor, timestamp=timestamp):
+                        report.not_due += 1  # renewed meanwhile by another run
+                    elif timestamp:
+                        report.renewed.append(doc.id)
+                    else:
+                        report.refreshed.append(doc.id)
+                except YinxinError as e:
+                    report.failed.append({"id": doc.id, "error": e.message})
+            if progress:
+                progress(i, len(docs))
+        return report
+
+    def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> bool:
+        from yinxin.signing.pdf_sign import (
+            RevocationData,
+            SigningError,
+            append_document_timestamp,
+            append_dss,
+        )
+
+        pdf = self.files.get(doc.sha256)
+        now = self.clock.now()
+        try:
+            ours = self._our_certificates(pdf)
+            tsa_cert = self.tsa.certificate()
+            if timestamp:
+                ours[tsa_cert.serial_number] = tsa_cert
+            valid = [c for c in ours.values() if c.not_valid_after_utc > now]
+            evidence = RevocationData(
+                ocsp_responses=[self.ocsp.fresh(c) for c in valid],
+                certificates=[*ours.values(), *self.ca.chain(), *self.ca.responder_certificates()],
+            )
+            renewed = append_dss(pdf, evidence)
+            if timestamp:
+                renewed = append_document_timestamp(renewed, self.tsa)
+        except SigningError as e:
+            raise YinxinError(f"document {doc.id} could not be renewed: {e.message}",
+                              field="document", code="renewal_failed") from None
+        key = self.store(renewed)
+        values: dict = {"sha256": key, "path": self.files.relative(key), "size": len(renewed),
+                        "status_refreshed_at": now}
+        if timestamp:
+            values.update(level="B-LTA", newest_timestamp_at=now,
+                          tsa_not_after=tsa_cert.not_valid_after_utc, renewed_at=now,
+                          renewals=ArchivedDocument.renewals + 1)
+        with self.db.transaction() as s:
+            changed = s.execute(
+                update(ArchivedDocument)
+                .where(ArchivedDocument.id == doc.id, ArchivedDocument.sha256 == doc.sha256,
+                       ArchivedDocument.state == ACTIVE)
+                .values(**values)
+            ).rowcount
+            if changed != 1:
+                lost = True
+            else:
+                lost = False
+                data = {"sha256_before": doc.sha256, "sha256_after": key,
+                        "status_for": sorted(format(c.serial_number, "x") for c in valid)}
+                if timestamp:
+                    data.update(tsa=format(tsa_cert.serial_number, "x"),
+                                tsa_not_after=tsa_cert.not_valid_after_utc.isoformat())
+                audit.record(s, at=now, actor=actor,
+                             action=("document.archive_renewed" if timestamp
+                                     else "document.status_refreshed"),
+                             subject_type="archived_document", subject_id=doc.id, data=data)
+        if lost:
+            if key != doc.sha256:
+                self.files.delete(key)
+            return False
+        # the renewed file begins with every byte of the old one (an incremental update)
+        self.files.delete(doc.sha256)
+        return True
+
+    def _our_certificates(self, pdf: bytes) -> dict[int, x509.Certificate]:
+        """Certificates in the file's signatures and timestamps that our CAs issued (signers,
+        TSAs, issuing CA certificates), by serial, with the current issuing CA's."""
+        from asn1crypto import cms
+        from pyhanko.pdf_utils.reader import PdfFileReader
+        from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+        root = self.ca.certificate("root").subject
+        issuers = {self.ca.certificate("issuing").subject, root}
+        found: dict[int, x509.Certificate] = {}
+
+        def add(signed_data: cms.SignedData) -> None:
+            for choice in signed_data["certificates"] or []:
+                if choice.name != "certificate":
+                    continue
+                cert = x509.load_der_x509_certificate(choice.chosen.dump())
+                if cert.issuer in issuers and cert.subject != root:
+                    found[cert.serial_number] = cert
+
+        try:
+            reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+            for emb in reader.embedded_signatures:
+                add(emb.signed_data)
+                if emb.sig_object_type != "/DocTimeStamp":
+                    for tst in extract_tst_data_iter(emb.signer_info, signed=False):
+                        add(tst)
+        except Exception as e:
+            raise YinxinError(f"the archived file cannot be read ({type(e).__name__})",
+                              field="document", code="renewal_failed") from None
+        found.setdefault(self.ca.certificate("issuing").serial_number,
+                         self.ca.certificate("issuing"))
+        return found

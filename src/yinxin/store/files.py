@@ -1,0 +1,63 @@
+"""Files the platform keeps (signed documents), behind one small interface.
+
+Objects are named by the SHA-256 of their content, so a name never points at other bytes and
+writing the same content twice is harmless. Writes go to a temporary file that is fsynced and
+renamed into place: a crash leaves either the whole object or none (a stray ``.part`` at most,
+which the next write of that object replaces). Files and folders are private to the owner
+(0600/0700). An object store (S3-compatible) can stand behind the same three calls later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from yinxin.errors import NotFound, YinxinError
+
+
+class FileStore:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise NotFound(f"no stored file {key!r}", field="key")
+        return self.root / key[:2] / f"{key}.pdf"
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        path = self._path(key)
+        if path.exists() and path.stat().st_size == len(data):
+            return key
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(path.name + ".part")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return key
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes, checked against its name: a changed file is an error."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"stored file {key} is missing", field="key") from None
+        if hashlib.sha256(data).hexdigest() != key:
+            raise YinxinError(f"stored file {key} was changed on disk", field="key",
+                              code="corrupt")
+        return data
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def relative(self, key: str) -> str:
+        return str(self._path(key).relative_to(self.root.parent))

@@ -1,0 +1,253 @@
+"""Contracts that stay provable for decades (PAdES B-LT / B-LTA), judged in the past tense.
+
+Every time here is derived from the real clock: the platform's clock starts at the test's start
+and is moved forward; every validator is given the moment explicitly (our verifier's ``at``,
+pyHanko's ``--validation-time`` under ``faketime`` so its own "now" agrees). No network: the
+files must carry everything.
+
+The decades test walks the renewal schedule an operator runs daily (``archive renew``), at the
+days where something is due: the first archive timestamp (day 1), a status refresh (day 400),
+a TSA rollover (day 1500), the issuing CA's re-certification and a second TSA rollover (day
+2970), and, after the first issuing-CA certificate and two TSA certificates have expired, a
+last refresh (day 3700). A copy left unrenewed since day 1 is judged too: it must fail, or the
+schedule would prove nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.reader import PdfFileReader
+from sqlalchemy import select
+
+from tests.integration.server import own_key_certificate
+from tests.integration.signing_flow import build_world, need, nss_trusting, pdfsig, sign_as
+from yinxin.app import Platform
+from yinxin.pki.keys import SoftwareKey
+from yinxin.signing.pdf_sign import RevocationData, SignRequest, sign_pdf
+from yinxin.signing.samples import contract_pdf
+from yinxin.signing.verify import VerificationReport, verify_pdf
+from yinxin.store.models import AuditEvent
+
+DAY = dt.timedelta(days=1)
+
+
+def verify_at(p: Platform, pdf: bytes, at: dt.datetime, policy: str = "last-known"
+              ) -> VerificationReport:
+    """Our verifier as a relying party runs it: the file, the root, a moment; no database."""
+    return verify_pdf(pdf, trust_roots=[p.ca.certificate("root")], at=at, policy=policy)
+
+
+def explain(rep: VerificationReport) -> str:
+    return rep.to_text()
+
+
+def pyhanko_ades(p: Platform, pdf: bytes, at: dt.datetime, tmp: Path) -> str:
+    """pyHanko's AdES validator (``pyhanko sign adesverify``), strict, offline, at ``at``:
+    run under ``faketime`` so that pyHanko's own "now" is ``at`` too."""
+    need("faketime")
+    exe = str(Path(sys.executable).parent / "pyhanko")
+    f = tmp / f"ades-{at:%Y%m%d}.pdf"
+    f.write_bytes(pdf)
+    root = tmp / "root.pem"
+    root.write_bytes(p.ca.certificate("root").public_bytes(serialization.Encoding.PEM))
+    stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    out = subprocess.run(
+        ["faketime", "-f", f"@{stamp}", exe, "sign", "adesverify", "--validation-time",
+         at.astimezone(dt.UTC).isoformat(), "--trust", str(root), "--trust-replace", str(f)],
+        capture_output=True, text=True, timeout=300, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
+    return out.stdout + out.stderr
+
+
+def ades_trusted(text: str) -> int:
+    """How many signatures pyHanko reports INTACT:TRUSTED (one line each: field, fingerprint,
+    verdicts); any UNTRUSTED line counts as none at all."""
+    lines = [x for x in text.splitlines() if x.startswith("Signature")]
+    if any(":UNTRUSTED" in x for x in lines):
+        return 0
+    return sum(":INTACT:TRUSTED" in x for x in lines)
+
+
+def signed_contract(make_platform, clock):
+    p = make_platform("sqlite")
+    w = build_world(p, clock)
+    first = sign_as(w, w.jia, contract_pdf(2))
+    second = sign_as(w, w.yi, first.pdf, lock=True)
+    return p, w, second.pdf
+
+
+def timestamp_time(rep: VerificationReport) -> dt.datetime:
+    return rep.signatures[0].timestamp_time
+
+
+# --- B-LT as signed ------------------------------------------------------------------------------
+def test_b_lt_verifies_days_and_a_year_later_offline(make_platform, clock, tmp_path) -> None:
+    p, w, pdf = signed_contract(make_platform, clock)
+    signed_at = clock.now()
+    for days in (0, 3, 100, 400):
+        rep = verify_at(p, pdf, signed_at + days * DAY)
+        assert rep.valid, f"+{days} d\n{explain(rep)}"
+        assert rep.policy == "last-known" and rep.verified_at == signed_at + days * DAY
+        for s in rep.signatures:
+            # judged at the timestamp's time, from the embedded data alone
+            assert s.certificate_checked_at == s.timestamp_time
+            assert s.revocation_source == "embedded" and s.revoked is False
+            assert s.level == "B-LT"
+    # at +400 d the signer's certificate (one year) had expired: the timestamp carries it
+    assert dt.datetime.fromisoformat(w.person_cert["not_after"]) < signed_at + 400 * DAY
+
+
+def test_strict_policy_asks_for_status_valid_now(make_platform, clock, tmp_path) -> None:
+    p, _w, pdf = signed_contract(make_platform, clock)
+    t0 = clock.now()
+    # the newest timestamp's chain rests on root-signed status that lives 90 days
+    assert verify_at(p, pdf, t0 + 3 * DAY, policy="strict").valid
+    late = verify_at(p, pdf, t0 + 120 * DAY, policy="strict")
+    assert not late.valid and late.policy == "strict"
+    assert verify_at(p, pdf, t0 + 120 * DAY).valid  # last known status: still valid
+    # pyHanko's strict AdES validator agrees on the signing day and three days later
+    for days in (0, 3):
+        text = pyhanko_ades(p, pdf, t0 + days * DAY + dt.timedelta(minutes=30), tmp_path)
+        assert ades_trusted(text) == 2, text
+
+
+# --- revocation before and after -----------------------------------------------------------------
+def test_revoked_after_signing_stays_valid(make_platform, clock, tmp_path) -> None:
+    p, w, pdf = signed_contract(make_platform, clock)
+    clock.advance(days=2)
+    p.certificates.revoke(w.person_cert["serial"], reason="key_compromise", actor="t")
+    # the archive adds the new status ("revoked since day 2") and a document timestamp
+    report = p.archive.renew()
+    assert report.renewed and not report.failed
+    renewed = p.archive.document(report.renewed[-1])[1]
+    rep = verify_at(p, renewed, clock.now() + DAY)
+    assert rep.valid, explain(rep)
+    assert all(s.revoked is False for s in rep.signatures)
+
+
+def test_revoked_before_the_timestamp_is_invalid(make_platform, clock) -> None:
+    p = make_platform("sqlite")
+    key, cert_info = own_key_certificate(p, name="李雷")
+    cert = x509.load_pem_x509_certificate(cert_info["pem"].encode())
+    clock.advance(hours=1)
+    p.certificates.revoke(cert_info["serial"], reason="key_compromise", actor="t")
+    clock.advance(hours=1)
+    # signed anyway with the compromised key, after the revocation: the embedded status says so
+    signed = sign_pdf(SignRequest(
+        pdf=contract_pdf(1), key=SoftwareKey("own", key), certificate=cert,
+        chain=p.ca.chain(), stamp=None, placement=None, timestamper=p.tsa, level="B-LT",
+        revocation=lambda: RevocationData(
+            ocsp_responses=[p.ocsp.fresh(cert), p.ocsp.fresh(p.ca.certificate("issuing")),
+                            p.ocsp.fresh(p.tsa.certificate())],
+            certificates=[*p.ca.responder_certificates(), p.tsa.certificate(), *p.ca.chain()]),
+        signing_time=clock.now()))
+    rep = verify_at(p, signed, clock.now() + DAY)
+    assert not rep.valid
+    (s,) = rep.signatures
+    assert s.revoked is True and s.intact and s.timestamp_valid
+    assert any("吊销" in x for x in s.problems), explain(rep)
+
+
+# --- the archive ---------------------------------------------------------------------------------
+def test_archive_keeps_every_version_and_renews_once(make_platform, clock, tmp_path) -> None:
+    p, _w, pdf = signed_contract(make_platform, clock)
+    docs = p.archive.documents(None)
+    assert [d.state for d in docs] == ["superseded", "active"]
+    active = docs[-1]
+    assert active.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert p.archive.document(active.id)[1] == pdf
+    clock.advance(days=1)
+    first = p.archive.renew()
+    assert first.renewed == [active.id] and first.checked == 1
+    again = p.archive.renew()  # idempotent: nothing is due a second time
+    assert again.renewed == [] and again.refreshed == [] and again.not_due == 1
+    view, renewed = p.archive.document(active.id)
+    assert view.level == "B-LTA" and view.renewals == 1
+    assert renewed.startswith(pdf)  # an incremental update: every signed byte kept
+    reader = PdfFileReader(io.BytesIO(renewed))
+    assert [e.sig_object_type for e in reader.embedded_signatures] == [
+        "/Sig", "/Sig", "/DocTimeStamp"]
+    rep = verify_at(p, renewed, clock.now())
+    assert rep.valid and rep.document_timestamps == 1
+    assert all(s.level == "B-LTA" for s in rep.signatures), explain(rep)
+    with p.db.read() as s:
+        events = s.execute(select(AuditEvent).where(
+            AuditEvent.action == "document.archive_renewed")).scalars().all()
+        assert len(events) == 1 and json.loads(events[0].data)["sha256_before"] == active.sha256
+    assert p.verify_audit().ok
+    need("pdfsig", "certutil")
+    f = tmp_path / "renewed.pdf"
+    f.write_bytes(renewed)
+    blocks = pdfsig(f, nss_trusting(tmp_path / "nss", p.ca.certificate("root")))
+    sigs = [b for b in blocks if "ETSI.CAdES.detached" in b]
+    assert len(sigs) == 2 and all("Signature is Valid" in b for b in sigs)
+
+
+def test_archive_refuses_bad_arguments_and_reports_a_changed_file(make_platform, clock) -> None:
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    from yinxin.errors import ValidationError
+
+    with pytest.raises(ValidationError) as e:
+        p.archive.renew(margin=dt.timedelta(hours=1))
+    assert e.value.field == "margin"
+    with pytest.raises(ValidationError) as e:
+        p.archive.renew(refresh=dt.timedelta(days=200))
+    assert e.value.field == "refresh"
+    active = p.archive.documents()[0]
+    path = p.settings.home / active.path
+    path.write_bytes(path.read_bytes() + b"% tampered\n")
+    report = p.archive.renew(force=True)
+    assert report.renewed == [] and [f["id"] for f in report.failed] == [active.id]
+    assert "changed" in report.failed[0]["error"]
+    assert p.archive.documents()[0] == active  # nothing recorded for it
+
+
+# --- decades --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_renewed_in_time_a_contract_outlives_its_cas_and_tsas(make_platform, clock,
+                                                              tmp_path) -> None:
+    p, w, pdf = signed_contract(make_platform, clock)
+    t0 = clock.now()
+    first_issuing = p.ca.certificate("issuing")
+    first_tsa = p.tsa.certificate()
+    doc_id = p.archive.documents()[0].id
+    unrenewed = None
+    for day in (1, 400, 1500, 2970, 3700):
+        clock.set(t0 + day * DAY)
+        report = p.archive.renew()
+        assert not report.failed, report.to_dict()
+        assert report.renewed or report.refreshed, (day, report.to_dict())
+        current = p.archive.document(doc_id)[1]
+        if day == 1:
+            unrenewed = current
+        rep = verify_at(p, current, clock.now())
+        assert rep.valid, f"day {day}\n{explain(rep)}"
+    end = clock.now()
+    # the world has moved on: the signer, the first issuing-CA certificate and the first two
+    # TSA certificates have expired; the issuing CA was re-certified, the TSA rolled over
+    assert first_issuing.not_valid_after_utc < end and first_tsa.not_valid_after_utc < end
+    assert len(p.ca.certificates("tsa")) == 3
+    assert p.ca.certificate("issuing").public_key() == first_issuing.public_key()
+    final = p.archive.document(doc_id)[1]
+    assert PdfFileReader(io.BytesIO(final)).embedded_signatures[-1].sig_object_type == \
+        "/DocTimeStamp"
+    # the copy renewed only once fails: its archive timestamp's TSA certificate has expired
+    assert not verify_at(p, unrenewed, end).valid
+    # pyHanko's strict AdES validator, offline, at the same moment
+    text = pyhanko_ades(p, final, end + dt.timedelta(minutes=10), tmp_path)
+    assert ades_trusted(text) == 2, text
+    need("pdfsig", "certutil")
+    f = tmp_path / "final.pdf"
+    f.write_bytes(final)
+    blocks = pdfsig(f, nss_trusting(tmp_path / "nss", p.ca.certificate("root")))
+    sigs = [b for b in blocks if "ETSI.CAdES.detached" in b]
+    assert len(sigs) == 2 and all("Signature is Valid" in b for b in sigs)
