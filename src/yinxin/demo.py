@@ -17,12 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rich.console import Console
-from sqlalchemy import select
 
 from yinxin.app import build_platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
 from yinxin.settings import Settings
-from yinxin.store.models import Subscriber
 
 PERSON_SEAL_PIN = "246810"  # demo PINs; real holders choose their own
 ORG_SEAL_PIN = "864200"
@@ -46,6 +44,18 @@ def demo_passphrase(home: Path) -> str:
 def sample_id_number() -> str:
     body = "11010519900307123"
     return body + id_card_check_char(body)
+
+
+def _unregistered(p, sample: str) -> str:
+    """``sample`` if no person holds it yet, else the next sequence number of the same region
+    and birth date that is free (one person, one record: a demo re-run needs new people)."""
+    body = sample[:17]
+    for seq in range(int(body[14:]), int(body[14:]) + 1000):
+        candidate = body[:14] + f"{seq % 1000:03d}"
+        number = candidate + id_card_check_char(candidate)
+        if p.subscribers.find_person(number) is None:
+            return number
+    raise RuntimeError("no free sample ID number left for the demo")
 
 
 def sample_uscc() -> str:
@@ -108,14 +118,14 @@ def _run(p, settings: Settings, say: _Say) -> dict:
 
     subs, certs = p.subscribers, p.certificates
     say("[bold]2. Subscribers registered[/] (identity numbers checked: GB 11643, GB 32100)")
-    person = subs.add_person(name="张三", id_number=sample_id_number(), phone="13800138000")
+    # one person, one record: a later demo run walks a new person through (the next sample ID
+    # number) and reuses the organization
+    person = subs.add_person(name="张三", id_number=_unregistered(p, sample_id_number()),
+                             phone="13800138000")
     say(f"   person        #{person['id']} {person['name']}  ID {person['id_number']}")
-    with p.db.read() as s:
-        org_id = s.execute(select(Subscriber.id).where(Subscriber.uscc == sample_uscc())
-                           ).scalar_one_or_none()
-    org = (subs.get(org_id) if org_id else subs.add_organization(
+    org = subs.find_organization(sample_uscc()) or subs.add_organization(
         name="北京印信示范科技有限公司", uscc=sample_uscc(), legal_representative="李四",
-        contact_name="王五", contact_phone="010-62345678", phone="13900139000"))
+        contact_name="王五", contact_phone="010-62345678", phone="13900139000")
     say(f"   organization  #{org['id']} {org['name']}  USCC {org['uscc']}")
     device = subs.add_device(device_name="门禁网关-01", organization_id=org["id"])
     say(f"   device        #{device['id']} {device['name']} (owned by #{org['id']})")
@@ -199,7 +209,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
     out: dict = {}
     say("[bold]5. Electronic seals[/] (made by software; SESeal records per GB/T 38540)")
     reveal = p.subscribers.get(person["id"], reveal=True)
-    member = p.subscribers.add_person(name="王五", id_number=sample_member_id(),
+    member = p.subscribers.add_person(name="王五", id_number=_unregistered(p, sample_member_id()),
                                       phone="13700137000")
     form = dict(business_type="new", project="百城e采平台项目", id_type="id_card",
                 declaration_accepted=True)

@@ -103,9 +103,12 @@ def own_key_certificate(platform, *, name: str = "测试 持有人", id_number: 
     the certificate as the service returns it."""
     from yinxin.demo import sample_id_number
 
-    sub = platform.subscribers.add_person(name=name, id_number=id_number or sample_id_number(),
-                                          phone=phone)
-    platform.subscribers.accept_agreement(sub["id"], accepted_by=name)
+    number = id_number or sample_id_number()
+    # one person, one record: a second certificate for the same person reuses the subscriber
+    sub = platform.subscribers.find_person(number)
+    if sub is None:
+        sub = platform.subscribers.add_person(name=name, id_number=number, phone=phone)
+        platform.subscribers.accept_agreement(sub["id"], accepted_by=name)
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))

@@ -283,3 +283,21 @@ def test_names() -> None:
     refused(validate_name, "a" * 51, "name", 50, field="name")
     refused(validate_name, "张\x00三", field="name")
     refused(validate_name, "张\n三", "legal_representative", field="legal_representative")
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\u200d", "\ufeff", "\u2028", "\u2029",
+                                  "\u0085", "\x7f", "\x1b", "\u2066"])
+def test_invisible_and_control_characters_are_refused_in_names(char: str) -> None:
+    """A right-to-left override or a zero-width space in a name would put a different-looking
+    or look-alike name into a certificate or onto a seal (issue 9, item 11)."""
+    e = refused(validate_name, f"张{char}三", "holder_name", field="holder_name",
+                words="invisible or control")
+    assert f"U+{ord(char):04X}" in e.message
+    refused(validate_name, f"北京某某{char}科技有限公司", field="name")
+
+
+def test_ordinary_names_with_spaces_and_punctuation_are_kept() -> None:
+    assert validate_name("Zhang San") == "Zhang San"
+    assert validate_name("北京某某（集团）有限公司") == "北京某某（集团）有限公司"
+    assert validate_name("阿卜杜·热合曼") == "阿卜杜·热合曼"
+    assert validate_name("张三\u3000") == "张三"  # an ideographic space at the end is trimmed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from yinxin.errors import ValidationError
 
@@ -138,11 +139,35 @@ def validate_id_document(id_type: str, number: str, field: str = "id_number") ->
     return v
 
 
+# Control (Cc), format (Cf: bidi overrides, zero-width and joiner characters, BOM), line and
+# paragraph separators (Zl, Zp), surrogates (Cs) and private-use (Co) characters. In a name they
+# can only hide or disguise text: U+202E makes "张三" display reversed, U+200B makes two
+# different-looking-alike names. Such a name would go into a certificate subject or onto a seal.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co"})
+
+
+def hidden_character(value: str) -> tuple[int, str] | None:
+    """The position and character of the first control or invisible character, or None."""
+    for i, c in enumerate(value):
+        if unicodedata.category(c) in HIDDEN_CATEGORIES:
+            return i, c
+    return None
+
+
 def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
+    """A name as people write it: any script, spaces and punctuation, nothing hidden."""
     v = (value or "").strip()
     if not v:
         raise ValidationError("must not be empty", field=field)
-    if len(v) > max_len or any(ord(c) < 32 for c in v):
+    found = hidden_character(v)
+    if found is not None:
+        i, c = found
+        raise ValidationError(
+            f"contains an invisible or control character U+{ord(c):04X} "
+            f"({unicodedata.name(c, unicodedata.category(c))}) at position {i + 1}; "
+            "names must be plain printable text", field=field
+        )
+    if len(v) > max_len:
         raise ValidationError(
             f"must be at most {max_len} printable characters", field=field
         )

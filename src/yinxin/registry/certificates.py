@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin import audit
 from yinxin.clock import Clock
-from yinxin.errors import Forbidden, IllegalTransition, NotFound, ValidationError
+from yinxin.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import validate_mobile, validate_name, validate_phone
 from yinxin.pki.algorithms import algorithm_of, get_algorithm
 from yinxin.pki.authority import build_certificate, new_serial
@@ -216,6 +217,7 @@ class Certificates:
               acceptance_point: str = "总部受理点", dns_names: list[str] | None = None,
               algorithm: str = "ec-p256", actor: str = "applicant") -> dict:
         prof = get_profile(profile)
+        acceptance_point = validate_name(acceptance_point, "acceptance_point")
         get_plan(plan)
         check_years(years)
         dns_names = [check_dns_name(d) for d in dns_names or []] or None
@@ -252,7 +254,13 @@ class Certificates:
 
     def pay(self, *, application_id: int | None = None, serial: str | None = None,
             years: int = 1, reference: str | None = None, actor: str = "cashier") -> dict:
-        """Record a payment: the first fee for an application, or a renewal for a certificate."""
+        """Record a payment: the first fee for an application, or a renewal for a certificate.
+
+        An application's first fee is recorded once: a second payment for it is refused
+        (``Conflict``, ``already_paid``) unless it repeats the recorded one exactly (same
+        ``reference`` and years), which returns the recorded payment marked ``replayed`` — a
+        cashier's retry after a lost reply must not charge twice. Renewals add up by design.
+        """
         check_years(years)
         if (application_id is None) == (serial is None):
             raise ValidationError("pay for either an application or a certificate serial",
@@ -260,12 +268,20 @@ class Certificates:
         now = self.clock.now()
         with self.db.transaction() as s:
             if application_id is not None:
-                app = s.get(Application, application_id)
-                if app is None:
-                    raise NotFound(f"no application {application_id}", field="application_id")
+                app = self._app_row(s, application_id)
                 if app.state != "pending":
                     raise IllegalTransition(f"application {application_id} is {app.state}",
                                             field="application_id")
+                paid = s.execute(select(Payment).where(Payment.application_id == app.id,
+                                                       Payment.kind == "new")).scalars().first()
+                if paid is not None:
+                    if reference is not None and paid.reference == reference \
+                            and paid.years == years:
+                        return {**self._pay_dict(paid), "replayed": True}
+                    raise Conflict(f"the fee for application {application_id} was already "
+                                   f"paid (payment {paid.id}, reference "
+                                   f"{paid.reference or 'none'})", field="application_id",
+                                   code="already_paid")
                 plan = get_plan(app.plan)
                 pay = Payment(subscriber_id=app.subscriber_id, application_id=app.id,
                               plan=plan.code, kind="new", years=years,
@@ -285,27 +301,45 @@ class Certificates:
                 base = max(cert.paid_until or now, now)
                 cert.paid_until = base + years * YEAR
             s.add(pay)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:  # the unique index caught a payment that raced this one
+                raise Conflict(f"the fee for application {application_id} was already paid",
+                               field="application_id", code="already_paid") from None
             audit.record(s, at=now, actor=actor, action=f"payment.{pay.kind}",
                          subject_type="payment", subject_id=pay.id,
                          data={"amount_yuan": yuan(pay.amount_fen), "plan": pay.plan,
                                "years": years, "application_id": application_id,
                                "serial": serial, "reference": reference})
-            return {"id": pay.id, "kind": pay.kind, "plan": pay.plan, "years": years,
-                    "amount_fen": pay.amount_fen, "amount_yuan": yuan(pay.amount_fen),
-                    "paid_at": now.isoformat()}
+            return self._pay_dict(pay)
+
+    @staticmethod
+    def _pay_dict(pay: Payment) -> dict:
+        return {"id": pay.id, "kind": pay.kind, "plan": pay.plan, "years": pay.years,
+                "amount_fen": pay.amount_fen, "amount_yuan": yuan(pay.amount_fen),
+                "paid_at": pay.paid_at.isoformat(), "reference": pay.reference}
+
+    @staticmethod
+    def _app_row(s: Session, application_id: int) -> Application:
+        """The application, row-locked until the transaction ends (``SELECT … FOR UPDATE`` on
+        PostgreSQL; SQLite writers already hold the database's write lock from ``BEGIN``).
+
+        Every decision on an application (pay, approve, reject) reads its state through here,
+        so two processes deciding at once take turns and the second sees the first's outcome.
+        """
+        app = s.execute(select(Application).where(Application.id == application_id)
+                        .with_for_update()).scalar_one_or_none()
+        if app is None:
+            raise NotFound(f"no application {application_id}", field="application_id")
+        return app
 
     def approve(self, application_id: int, *, officer: str, validity_years: int | None = None
                 ) -> dict:
-        officer = (officer or "").strip()
-        if not officer:
-            raise ValidationError("the RA officer must be named", field="officer")
+        officer = self._officer(officer)
         self.ca.issuer("issuing")  # load the CA key first: a wrong passphrase writes nothing
         now = self.clock.now()
         with self.db.transaction() as s:
-            app = s.get(Application, application_id)
-            if app is None:
-                raise NotFound(f"no application {application_id}", field="application_id")
+            app = self._app_row(s, application_id)
             if app.state != "pending":
                 raise IllegalTransition(f"application {application_id} is already {app.state}",
                                         field="application_id")
@@ -314,6 +348,16 @@ class Certificates:
             if pay is None:
                 raise Forbidden(f"the fee for application {application_id} has not been "
                                 "received", field="payment", code="unpaid")
+            # Compare-and-set as well as the row lock: the payment is consumed by exactly one
+            # approval, whatever isolation level the database runs at.
+            taken = s.execute(update(Payment).where(Payment.id == pay.id,
+                                                    Payment.consumed_at.is_(None))
+                              .values(consumed_at=now)
+                              .execution_options(synchronize_session=False))
+            if taken.rowcount != 1:
+                raise Conflict(f"the fee for application {application_id} was consumed by "
+                               "another approval meanwhile", field="application_id",
+                               code="retry")
             years = check_years(validity_years or pay.years)
             sub = Subscribers.get_row(s, app.subscriber_id)
             pk = serialization.load_der_public_key(app.public_key_der)
@@ -338,16 +382,20 @@ class Certificates:
         self._issued(out)
         return out
 
+    @staticmethod
+    def _officer(officer: str | None) -> str:
+        """The RA officer's name goes into the application and the audit trail: a real name."""
+        if not (officer or "").strip():
+            raise ValidationError("the RA officer must be named", field="officer")
+        return validate_name(officer, "officer")
+
     def reject(self, application_id: int, *, officer: str, reason: str) -> dict:
         if not (reason or "").strip():
             raise ValidationError("a rejection needs a reason", field="reason")
-        if not (officer or "").strip():
-            raise ValidationError("the RA officer must be named", field="officer")
+        officer = self._officer(officer)
         now = self.clock.now()
         with self.db.transaction() as s:
-            app = s.get(Application, application_id)
-            if app is None:
-                raise NotFound(f"no application {application_id}", field="application_id")
+            app = self._app_row(s, application_id)
             if app.state != "pending":
                 raise IllegalTransition(f"application {application_id} is already {app.state}",
                                         field="application_id")

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from importlib import resources
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin import audit
 from yinxin.clock import Clock
-from yinxin.errors import NotFound, ValidationError
+from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.identity import (
     validate_id_document,
     validate_mobile,
@@ -74,6 +75,12 @@ class Subscribers:
         phone = validate_mobile(phone, "phone")
         if email is not None and ("@" not in email or len(email) > 200):
             raise ValidationError("not an e-mail address", field="email")
+        with self.db.read() as s:
+            known = s.execute(select(Subscriber.id).where(
+                Subscriber.kind == "person", Subscriber.id_type == id_type,
+                Subscriber.id_number == id_number)).scalar_one_or_none()
+        if known is not None:
+            raise self._duplicate("person", known)
         return self._add(Subscriber(kind="person", name=name, id_type=id_type,
                                     id_number=id_number, phone=phone, email=email), actor)
 
@@ -88,9 +95,10 @@ class Subscribers:
         mobile = validate_mobile(phone, "phone") if phone else (
             cphone if cphone.startswith("1") else None)
         with self.db.read() as s:
-            if s.execute(select(Subscriber.id).where(Subscriber.uscc == uscc)).first():
-                raise ValidationError(f"an organization with credit code {uscc} is registered",
-                                      field="uscc", code="duplicate")
+            known = s.execute(select(Subscriber.id).where(
+                Subscriber.kind == "organization", Subscriber.uscc == uscc)).scalar_one_or_none()
+        if known is not None:
+            raise self._duplicate("organization", known)
         return self._add(Subscriber(kind="organization", name=name, uscc=uscc,
                                     legal_representative=legal, contact_name=contact,
                                     contact_phone=cphone, phone=mobile), actor)
@@ -105,12 +113,27 @@ class Subscribers:
         return self._add(Subscriber(kind="device", name=device_name, device_name=device_name,
                                     organization_id=organization_id), actor)
 
+    @staticmethod
+    def _duplicate(kind: str, known: int | None) -> Conflict:
+        """One person (ID document) or organization (credit code), one subscriber record."""
+        which = f" as subscriber #{known}" if known is not None else ""
+        if kind == "person":
+            return Conflict(f"a person with this ID document is already registered{which}; "
+                            "use that record", field="id_number", code="duplicate")
+        return Conflict(f"an organization with this credit code is already registered{which}; "
+                        "use that record", field="uscc", code="duplicate")
+
     def _add(self, sub: Subscriber, actor: str) -> dict:
         now = self.clock.now()
         sub.created_at = sub.updated_at = now
+        lost_race = self._duplicate(sub.kind, None)
         with self.db.transaction() as s:
             s.add(sub)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:
+                # registered by a parallel call after the check above: the unique index decides
+                raise lost_race from None
             audit.record(s, at=now, actor=actor, action="subscriber.registered",
                          subject_type="subscriber", subject_id=sub.id,
                          data={"kind": sub.kind, "name": sub.name})
@@ -156,6 +179,24 @@ class Subscribers:
     def get(self, subscriber_id: int, *, reveal: bool = False) -> dict:
         with self.db.read() as s:
             return subscriber_dict(self.get_row(s, subscriber_id), reveal=reveal)
+
+    def find_person(self, id_number: str, id_type: str = "id_card", *,
+                    reveal: bool = False) -> dict | None:
+        """The person registered with this ID document, if any (one document, one record)."""
+        id_number = validate_id_document(id_type, id_number, "id_number")
+        with self.db.read() as s:
+            sub = s.execute(select(Subscriber).where(
+                Subscriber.kind == "person", Subscriber.id_type == id_type,
+                Subscriber.id_number == id_number)).scalar_one_or_none()
+            return subscriber_dict(sub, reveal=reveal) if sub else None
+
+    def find_organization(self, uscc: str) -> dict | None:
+        """The organization registered with this credit code, if any."""
+        uscc = validate_uscc(uscc, "uscc")
+        with self.db.read() as s:
+            sub = s.execute(select(Subscriber).where(
+                Subscriber.kind == "organization", Subscriber.uscc == uscc)).scalar_one_or_none()
+            return subscriber_dict(sub) if sub else None
 
     def list(self, kind: str | None = None) -> list[dict]:
         with self.db.read() as s:

@@ -24,11 +24,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yinxin.store.models import Base, UTCDateTime
+from yinxin.store.models import Base, UTCDateTime, partial_unique
+
+# The states in which a seal is live (``seals.lifecycle.MANAGEABLE``): one per holder and kind.
+LIVE_STATES_SQL = "state IN ('active', 'frozen')"
 
 
 class Seal(Base):
     __tablename__ = "seals"
+    __table_args__ = (
+        partial_unique("uq_seals_live_kind", "subscriber_id", "kind", where=LIVE_STATES_SQL),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # set right after the row gets its id (the sequence part of the code); unique
     es_id: Mapped[str | None] = mapped_column(String(32), unique=True)

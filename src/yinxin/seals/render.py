@@ -46,7 +46,12 @@ MAX_CENTER_TEXT_CHARS = 12
 MAX_CODE_CHARS = 24
 MIN_SCAN_SIDE_PX = 64
 MIN_SCAN_CONTENT_PX = 40
-MAX_SCAN_PIXELS = 40_000_000
+# An upload is bounded by its bytes and by the pixels its header declares, both checked before
+# any pixel is decoded: a 38 KB PNG can declare 39 megapixels and take 1.4 GB to decode. A seal
+# 40 mm wide at 600 dpi is ~950 px, so 4000 px a side leaves room for any honest scan or photo.
+MAX_SCAN_BYTES = 5 * 1024 * 1024
+MAX_SCAN_SIDE_PX = 4000
+MAX_SCAN_PIXELS = MAX_SCAN_SIDE_PX * MAX_SCAN_SIDE_PX
 
 _FONT_DIRS = (
     pathlib.Path("/usr/share/fonts/opentype/noto"),
@@ -899,14 +904,20 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
     dpi = _check_dpi(dpi)
     if not isinstance(data, bytes | bytearray | memoryview) or not data:
         raise ValidationError("no image data", field="image")
+    if len(data) > MAX_SCAN_BYTES:
+        raise ValidationError(f"seal image is larger than {MAX_SCAN_BYTES // 2**20} MiB",
+                              field="image")
     try:
-        with Image.open(io.BytesIO(bytes(data))) as probe:
+        with Image.open(io.BytesIO(bytes(data))) as probe:  # reads the header only
             fmt = probe.format
             if fmt not in ("PNG", "JPEG"):
                 raise ValidationError("seal image must be a PNG or JPEG", field="image")
-            if probe.width * probe.height > MAX_SCAN_PIXELS:
-                raise ValidationError("seal image is too large", field="image")
-            probe.load()
+            w, h = probe.size
+            if max(w, h) > MAX_SCAN_SIDE_PX or w * h > MAX_SCAN_PIXELS:
+                raise ValidationError(
+                    f"seal image is {w}x{h} pixels; at most {MAX_SCAN_SIDE_PX}x"
+                    f"{MAX_SCAN_SIDE_PX} pixels are accepted", field="image")
+            probe.load()  # only now are the pixels decoded
             # Phone photos carry their rotation in EXIF; apply it so the seal comes out upright.
             src = ImageOps.exif_transpose(probe)
     except ValidationError:

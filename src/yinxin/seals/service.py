@@ -35,13 +35,15 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin import audit
@@ -64,6 +66,7 @@ from yinxin.seals.lifecycle import (
 )
 from yinxin.seals.models import Seal, SealApplication, SealGrant, SealRecord
 from yinxin.seals.render import (
+    MAX_SCAN_BYTES,
     SealImage,
     image_from_scan,
     render_organization_seal,
@@ -80,11 +83,11 @@ from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey, Subscriber
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 YEAR = dt.timedelta(days=365)
 MAX_PIN_FAILURES = 5
 DEFAULT_REGION = "110000"
-MAX_SCAN_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -412,17 +415,21 @@ class Seals:
         if kind == "personal" and (center_text or code):
             raise ValidationError("a personal seal has no centre text or code",
                                   field="center_text" if center_text else "code")
-        name = self._seal_name(sub, kind)
         dup = s.execute(select(Seal.es_id).where(
-            Seal.subscriber_id == sub.id, Seal.kind == kind, Seal.name == name,
+            Seal.subscriber_id == sub.id, Seal.kind == kind,
             Seal.state.in_(lifecycle.MANAGEABLE))).scalars().first()
         if dup:
-            raise Conflict(f"{sub.name} already has a live {spec.title} ({dup}); change, renew "
-                           "or cancel that one", field="kind", code="duplicate")
+            raise self._duplicate(sub, kind, dup)
         image = _Image("scan" if scan_sha else "software", kind, sub.name,
                        None if kind == "personal" else (center_text or spec.center_text),
                        code, scan_sha)
         return sub, cert, image
+
+    @staticmethod
+    def _duplicate(sub: Subscriber, kind: str, es_id: str | None) -> Conflict:
+        which = f" ({es_id})" if es_id else ""
+        return Conflict(f"{sub.name} already has a live {KINDS[kind].title}{which}; change, "
+                        "renew or cancel that one", field="kind", code="duplicate")
 
     def create(self, *, subscriber_id: int, kind: str, certificate_serial: str | None,
                form: SealForm | dict, scan: bytes | None = None, center_text: str | None = None,
@@ -453,7 +460,13 @@ class Seals:
                         pdf=drawn.pdf, width_mm=drawn.width_mm, height_mm=drawn.height_mm,
                         seseal=b"", version=0, created_at=now, updated_at=now)
             s.add(seal)
-            s.flush()
+            lost_race = self._duplicate(sub, kind, None)  # built now: a failed flush expires sub
+            try:
+                s.flush()
+            except IntegrityError:
+                # A parallel creation got there first; the unique index on live seals (holder,
+                # kind) is what decides, since both passed the check above before either wrote.
+                raise lost_race from None
             seal.es_id = f"{self.region_code}{now:%y}{seal.id:06d}"
             self._new_record(s, seal, cert, issuer, "create", now)
             app = self._record_application(s, seal, form, actor, now)
@@ -474,8 +487,9 @@ class Seals:
             return None
         if not isinstance(scan, bytes | bytearray) or not scan:
             raise ValidationError("the uploaded seal scan is empty", field="scan")
-        if len(scan) > MAX_SCAN_BYTES:
-            raise ValidationError("the uploaded seal scan is larger than 10 MiB", field="scan")
+        if len(scan) > MAX_SCAN_BYTES:  # refused before anything reads it as an image
+            raise ValidationError(f"the uploaded seal scan is larger than "
+                                  f"{MAX_SCAN_BYTES // 2**20} MiB", field="scan")
         return _sha(bytes(scan))
 
     @staticmethod
@@ -912,8 +926,7 @@ class Seals:
                              "platform; sign locally with your own key, this seal's image and "
                              "its SESeal record", field="seal", code="subscriber_held_key")
         if key.locked:
-            return Forbidden(f"seal {seal.es_id} is locked after {MAX_PIN_FAILURES} wrong PINs; "
-                             "an RA officer must unlock it", field="pin", code="seal_locked")
+            return self._locked(seal.es_id)
         return None
 
     def usable(self, seal: int | str, member_subscriber_id: int | None = None) -> dict:
@@ -956,52 +969,69 @@ class Seals:
             if p is not None:
                 raise p
             assert key is not None
-            key_id, blob, label, failures = key.id, key.sealed_key, key.label, key.failed_attempts
+            key_id, blob, label = key.id, key.sealed_key, key.label
             stamp = SealStamp(seal_id=row.id, es_id=row.es_id, kind=row.kind, name=row.name,
                               png=row.png, width_mm=row.width_mm, height_mm=row.height_mm,
                               seseal=row.seseal, certificate_serial=cert.serial_hex)
             certificate = x509.load_der_x509_certificate(cert.der)
-        handle = self._open(key_id, blob, pin, label, row.es_id)
-        if failures:
-            with self.db.transaction() as s:
-                k = s.execute(select(PlatformKey).where(PlatformKey.id == key_id)
-                              .with_for_update()).scalar_one()
-                if k.locked:
-                    raise Forbidden(f"seal {row.es_id} was locked meanwhile", field="pin",
-                                    code="seal_locked")
-                k.failed_attempts = 0
+        handle = self._judge_pin(key_id, blob, label, row.es_id, pin, open_private_key)
         return UnlockedSeal(handle, certificate, stamp)
 
-    def _open(self, key_id: int, blob: bytes, pin: str, label: str, es_id: str) -> KeyHandle:
+    @staticmethod
+    def _locked(es_id: str) -> Forbidden:
+        """The one reply to any attempt on a locked key, whatever PIN it carried."""
+        return Forbidden(f"seal {es_id} is locked after {MAX_PIN_FAILURES} wrong PINs; an RA "
+                         "officer must unlock it", field="pin", code="seal_locked")
+
+    def _judge_pin(self, key_id: int, blob: bytes, label: str, es_id: str, pin: str,
+                   attempt: Callable[[bytes, str, str], T]) -> T:
+        """Try ``pin`` on the key and record the verdict; the attempt counts only there.
+
+        The slow part (scrypt) runs outside any lock, so parallel attempts do not queue behind
+        it and, on SQLite, do not hold the database's write lock. The verdict is then recorded
+        in one short transaction holding the key row (``FOR UPDATE``): if the key was locked
+        meanwhile, the attempt is refused with the locked reply — the same words for a right
+        and a wrong PIN, so losing the race reveals nothing — and is not counted; otherwise a
+        wrong PIN adds exactly one to the counter (the fifth locks the key) and a right one
+        clears it. Each attempt thus takes effect at its own commit, as if all were made one
+        after another: counts are exact and no attempt is judged on a locked key.
+        """
         try:
-            return open_private_key(blob, pin, label)
+            result: T | None = attempt(blob, pin, label)
         except Forbidden as e:
             if e.code != "wrong_pin":
                 raise
-            raise self._count_failure(key_id, es_id) from None
-
-    def _count_failure(self, key_id: int, es_id: str) -> Forbidden:
-        """Commit one more wrong PIN (this is the only write a refused call makes)."""
+            result = None
         now = self.clock.now()
         with self.db.transaction() as s:
             k = s.execute(select(PlatformKey).where(PlatformKey.id == key_id)
                           .with_for_update()).scalar_one()
+            if k.locked:
+                raise self._locked(es_id)
+            if k.sealed_key != blob:  # judged against a PIN that was changed meanwhile
+                raise Conflict("the seal PIN was changed meanwhile; try again", field="pin",
+                               code="retry")
+            if result is not None:
+                if k.failed_attempts:
+                    k.failed_attempts = 0
+                return result
             k.failed_attempts += 1
-            if k.failed_attempts >= MAX_PIN_FAILURES and not k.locked:
+            if k.failed_attempts >= MAX_PIN_FAILURES:
                 k.locked = True
                 seals = [x.es_id for x in self._seals_on_key_id(s, key_id)]
                 audit.record(s, at=now, actor="system", action="seal.pin_locked",
                              subject_type="seal", subject_id=es_id,
                              data={"failed_attempts": k.failed_attempts, "key": k.label,
                                    "seals": seals})
-            left = MAX_PIN_FAILURES - k.failed_attempts
-            locked = k.locked
-        if locked:
-            return Forbidden(f"wrong seal PIN; seal {es_id} is now locked after "
-                             f"{MAX_PIN_FAILURES} wrong PINs: an RA officer must unlock it",
-                             field="pin", code="seal_locked")
-        return Forbidden(f"wrong seal PIN ({left} attempt{'s' if left != 1 else ''} left before "
-                         "the seal locks)", field="pin", code="wrong_pin")
+                refusal = Forbidden(f"wrong seal PIN; seal {es_id} is now locked after "
+                                    f"{MAX_PIN_FAILURES} wrong PINs: an RA officer must unlock "
+                                    "it", field="pin", code="seal_locked")
+            else:
+                left = MAX_PIN_FAILURES - k.failed_attempts
+                refusal = Forbidden(f"wrong seal PIN ({left} attempt{'s' if left != 1 else ''} "
+                                    "left before the seal locks)", field="pin",
+                                    code="wrong_pin")
+        raise refusal  # after the commit: counting the wrong PIN is the point of this write
 
     # --- PIN management --------------------------------------------------------------------------
     @staticmethod
@@ -1026,8 +1056,7 @@ class Seals:
                             "longer used", field="certificate", code="certificate_not_valid")
         key = s.get(PlatformKey, cert.platform_key_id)
         if key.locked:
-            raise Forbidden(f"seal {row.es_id} is locked after {MAX_PIN_FAILURES} wrong PINs; an "
-                            "RA officer must unlock it first", field="pin", code="seal_locked")
+            raise self._locked(row.es_id)
         return key
 
     def change_pin(self, seal: int | str, *, old_pin: str, new_pin: str,
@@ -1043,12 +1072,9 @@ class Seals:
             row = self._seal_row(s, seal)
             key = self._key_for_pin_change(s, row)
             key_id, blob, label, es_id = key.id, key.sealed_key, key.label, row.es_id
-        try:
-            new_blob = reseal(blob, old_pin, new_pin, label)
-        except Forbidden as e:
-            if e.code != "wrong_pin":
-                raise
-            raise self._count_failure(key_id, es_id) from None  # a wrong current PIN counts
+        # a wrong current PIN counts like any other attempt
+        new_blob = self._judge_pin(key_id, blob, label, es_id, old_pin,
+                                   lambda b, pin, lab: reseal(b, pin, new_pin, lab))
         now = self.clock.now()
         with self.db.transaction() as s:
             row = self._seal_row(s, seal, lock=True)

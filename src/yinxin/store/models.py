@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,8 +73,25 @@ class AuthorityCertificate(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+def partial_unique(name: str, *columns: str, where: str) -> Index:
+    """A unique index over the rows ``where`` holds, on SQLite and PostgreSQL alike.
+
+    "One live X per Y" rules are enforced by the database, not by a check-then-insert in the
+    service: two processes that both checked before either inserted would otherwise both win.
+    """
+    return Index(name, *columns, unique=True, sqlite_where=text(where),
+                 postgresql_where=text(where))
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # one person, one record: an ID document (type and number) and a credit code register once
+    __table_args__ = (
+        partial_unique("uq_subscribers_person_id", "id_type", "id_number",
+                       where="kind = 'person'"),
+        partial_unique("uq_subscribers_organization_uscc", "uscc",
+                       where="kind = 'organization'"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # person | organization | device
     name: Mapped[str] = mapped_column(String(200))
@@ -166,6 +185,10 @@ class Certificate(Base):
 
 class Payment(Base):
     __tablename__ = "payments"
+    # an application's first fee is paid once (a parallel or repeated payment is refused)
+    __table_args__ = (
+        partial_unique("uq_payments_new_application", "application_id", where="kind = 'new'"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
