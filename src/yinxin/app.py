@@ -14,6 +14,7 @@ from yinxin.audit import verify as verify_audit
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
 from yinxin.notify.service import build_notify
+from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyStore, open_keystore
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.certificates import Certificates
@@ -28,6 +29,7 @@ from yinxin.store.files import FileStore
 
 log = logging.getLogger(__name__)
 PassphraseSource = str | Callable[[], str] | None
+KEK_LOCK = 0x59584B454B  # "YXKEK": the database lock under which the platform KEK is created
 
 
 class Platform:
@@ -38,14 +40,16 @@ class Platform:
         self._passphrase = passphrase
         self._keystore: KeyStore | None = None
         if settings.database_url.startswith("sqlite"):
-            settings.home.mkdir(parents=True, exist_ok=True)
+            # private: it holds the database, the keys and the seals (0700; files 0600)
+            settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = Database(settings.database_url)
         if migrate:
             self.db.migrate()
         self.ca = CertificateAuthority(self.db, self.keystore, self.clock, settings.base_url)
+        self.kek = PlatformKek(self.keystore, creation_lock=lambda: self.db.exclusive(KEK_LOCK))
         self.subscribers = Subscribers(self.db, self.clock)
-        self.certificates = Certificates(self.db, self.clock, self.ca)
-        self.seals = Seals(self.db, self.clock, self.ca, home=settings.home)
+        self.certificates = Certificates(self.db, self.clock, self.ca, kek=self.kek)
+        self.seals = Seals(self.db, self.clock, self.ca, home=settings.home, kek=self.kek)
         self.status = StatusService(self.db, self.clock, self.ca)
         self.ocsp = OcspResponder(self.status)
         self.tsa = TimestampService(self.status)

@@ -26,10 +26,13 @@ subscriber_app = typer.Typer(no_args_is_help=True, help="Subscribers (证书订�
 cert_app = typer.Typer(no_args_is_help=True, help="Certificate applications and lifecycle.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
 plan_app = typer.Typer(no_args_is_help=True, help="Fee plans (收费标准).")
+notify_app = typer.Typer(no_args_is_help=True, help="Messages to holders: the send log and "
+                         "its outbox.")
 app.add_typer(subscriber_app, name="subscriber")
 app.add_typer(cert_app, name="cert")
 app.add_typer(audit_app, name="audit")
 app.add_typer(plan_app, name="plan")
+app.add_typer(notify_app, name="notify")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -85,6 +88,52 @@ def _read(path: Path | None, field: str) -> bytes | None:
         return path.read_bytes()
     except OSError as e:
         raise ValidationError(f"cannot read {path}: {e.strerror}", field=field) from None
+
+
+# --- secrets: PINs and one-time codes ---------------------------------------------------------
+# A value on the command line shows in `ps` and in shell history, so secrets come from the
+# environment, standard input or a hidden prompt; --pin/--code remain for old scripts only.
+SECRET_SOURCES = ("Default: ${env}; else standard input, one line (with --pin-stdin, or whenever "
+                  "it is not a terminal); else a hidden prompt.")
+DISCOURAGED = ("Discouraged: the value shows in `ps` and shell history; use ${env}, --pin-stdin or "
+               "the prompt.")
+PIN_STDIN = typer.Option(False, "--pin-stdin", help="Read the PIN from the first line of "
+                         "standard input (a pipe or a file), not from the environment.")
+
+
+def secret_help(what: str, env: str) -> str:
+    """Help text for a discouraged ``--pin``/``--code`` option: where the secret comes from."""
+    return (f"{what}. {DISCOURAGED.replace('${env}', env)} "
+            f"{SECRET_SOURCES.replace('${env}', env)}")
+
+
+def _stdin_line() -> str:
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
+
+
+def read_secret(what: str, *, env: str, field: str, option: str | None = None,
+                option_name: str = "--pin", from_stdin: bool = False,
+                confirm: bool = False) -> str:
+    """One secret, from (in this order) the discouraged option, standard input when asked for
+    (``--pin-stdin``), the environment variable ``env``, a hidden prompt at a terminal, or the
+    next line of standard input when it is not a terminal. Several secrets read from standard
+    input take one line each, in the order the command asks for them."""
+    if option:
+        err_console.print(f"[yellow]warning:[/] {escape(option_name)} is discouraged: "
+                          f"{escape(DISCOURAGED.split(': ', 1)[1].replace('${env}', env))}")
+        return option
+    value = _stdin_line() if from_stdin else os.environ.get(env, "")
+    if not value and not from_stdin:
+        if sys.stdin is not None and sys.stdin.isatty():
+            value = typer.prompt(what[:1].upper() + what[1:], hide_input=True,
+                                 confirmation_prompt=confirm)
+        else:
+            value = _stdin_line()
+    if not value:
+        raise ValidationError(f"the {what} is needed: set {env}, give it on standard input "
+                              "(--pin-stdin), or run in a terminal to be asked", field=field)
+    return value
 
 
 def _cert_line(c: dict) -> None:
@@ -188,14 +237,19 @@ def cert_apply(subscriber_id: int = typer.Option(...), profile: str = typer.Opti
                                                "the key."),
                platform_key: bool = typer.Option(False, "--platform-key", help="The platform "
                                                  "holds the key, sealed under your PIN."),
-               pin: str | None = typer.Option(None, envvar="YINXIN_PIN", help="PIN for a "
-                                              "platform-held key (or YINXIN_PIN)."),
+               pin: str | None = typer.Option(None, "--pin", help=secret_help(
+                   "PIN for a platform-held key", "YINXIN_PIN")),
+               pin_stdin: bool = PIN_STDIN,
                plan: str = "standard", years: int = 1,
                acceptance_point: str = typer.Option("总部受理点"),
                dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
                algorithm: str = "ec-p256", home: Path | None = HOME,
                actor: str = typer.Option("applicant", "--actor"), as_json: bool = JSON) -> None:
-    """Apply for a certificate with your CSR, or with a platform-held key under a PIN."""
+    """Apply for a certificate with your CSR, or with a platform-held key under a PIN.
+
+    The PIN comes from YINXIN_PIN, standard input (--pin-stdin, or when it is not a terminal)
+    or a hidden prompt, never from the command line unless you insist (--pin, discouraged).
+    """
     def go():
         data = _read(csr, "csr")
         if platform_key and data is not None:
@@ -204,10 +258,8 @@ def cert_apply(subscriber_id: int = typer.Option(...), profile: str = typer.Opti
             raise ValidationError("give --csr FILE or --platform-key", field="csr")
         the_pin = None
         if platform_key:
-            the_pin = pin or (typer.prompt("PIN", hide_input=True, confirmation_prompt=True)
-                              if sys.stdin.isatty() else None)
-            if not the_pin:
-                raise ValidationError("a PIN is needed for a platform-held key", field="pin")
+            the_pin = read_secret("PIN for the platform-held key", env="YINXIN_PIN",
+                                  field="pin", option=pin, from_stdin=pin_stdin, confirm=True)
         return platform(home).certificates.apply(
             subscriber_id=subscriber_id, profile=profile, csr=data, pin=the_pin, plan=plan,
             years=years, acceptance_point=acceptance_point, dns_names=dns or None,
@@ -293,12 +345,12 @@ for _verb, _doc in [("freeze", "Freeze (certificate hold)."), ("unfreeze", "Rele
     _simple_verb(_verb, _doc)
 
 
-def _key_args(csr: Path | None, platform_key: bool, pin: str | None) -> dict:
+def _key_args(csr: Path | None, platform_key: bool, pin: str | None,
+              pin_stdin: bool = False) -> dict:
     data = _read(csr, "csr")
     if platform_key:
-        if not pin:
-            raise ValidationError("a PIN is needed for a platform-held key", field="pin")
-        return {"pin": pin}
+        return {"pin": read_secret("PIN for the new platform-held key", env="YINXIN_PIN",
+                                   field="pin", option=pin, from_stdin=pin_stdin, confirm=True)}
     if data is None:
         raise ValidationError("give --csr FILE or --platform-key", field="csr")
     return {"csr": data}
@@ -306,20 +358,22 @@ def _key_args(csr: Path | None, platform_key: bool, pin: str | None) -> dict:
 
 @cert_app.command("rekey")
 def cert_rekey(serial: str, csr: Path | None = None, platform_key: bool = typer.Option(
-        False, "--platform-key"), pin: str | None = typer.Option(None, envvar="YINXIN_PIN"),
+        False, "--platform-key"), pin: str | None = typer.Option(None, "--pin", help=secret_help(
+            "PIN for the new platform-held key", "YINXIN_PIN")), pin_stdin: bool = PIN_STDIN,
         home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
     """Replace the key pair: a new certificate for a new key; the old one is revoked."""
     run(as_json, lambda: platform(home).certificates.rekey(
-        serial, actor=actor, **_key_args(csr, platform_key, pin)))
+        serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)))
 
 
 @cert_app.command("reissue")
 def cert_reissue(serial: str, csr: Path | None = None, platform_key: bool = typer.Option(
-        False, "--platform-key"), pin: str | None = typer.Option(None, envvar="YINXIN_PIN"),
+        False, "--platform-key"), pin: str | None = typer.Option(None, "--pin", help=secret_help(
+            "PIN for the new platform-held key", "YINXIN_PIN")), pin_stdin: bool = PIN_STDIN,
         home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
     """Reissue with a new key (e.g. after a loss report); the old certificate is revoked."""
     run(as_json, lambda: platform(home).certificates.reissue(
-        serial, actor=actor, **_key_args(csr, platform_key, pin)))
+        serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)))
 
 
 @cert_app.command("change")
@@ -385,6 +439,32 @@ def cert_list(status: str | None = None, subscriber_id: int | None = None,
                                                            status=status), render)
 
 
+@cert_app.command("wrap-keys")
+def cert_wrap_keys(home: Path | None = HOME, actor: str = typer.Option("operator", "--actor"),
+                   as_json: bool = JSON) -> None:
+    """Encrypt platform-held keys made before the platform key-encryption key under it too
+    (once, after upgrading; needs the key store, not the PINs). New keys are wrapped anyway."""
+    run(as_json, lambda: platform(home).certificates.wrap_legacy_keys(actor=actor))
+
+
+# --- notifications --------------------------------------------------------------------------------
+@notify_app.command("retry")
+def notify_retry(all_: bool = typer.Option(False, "--all", help="Ignore the back-off: retry "
+                                           "every failed message now."),
+                 home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Send what is due: outbox messages never sent (their process stopped after the commit)
+    and failed ones whose back-off has passed. Run it from a scheduler, e.g. every minute."""
+    run(as_json, lambda: {"sent": platform(home).notifier.retry_failed(ignore_backoff=all_)})
+
+
+@notify_app.command("log")
+def notify_log(subscriber_id: int | None = None, status: str | None = typer.Option(
+        None, help="pending, queued, sent or failed."), limit: int = 50,
+        home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """The send log, newest first (recipients masked)."""
+    run(as_json, lambda: platform(home).notifier.log(subscriber_id, limit, status=status))
+
+
 # --- audit ----------------------------------------------------------------------------------------
 @audit_app.command("verify")
 def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
@@ -415,11 +495,23 @@ def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
           port: int = 8000, home: Path | None = HOME,
-          workers: int = typer.Option(1, help="Worker processes (each loads the keys).")) -> None:
-    """Serve CRLs, OCSP, timestamps and CA certificates over HTTP."""
-    import uvicorn
+          workers: int = typer.Option(1, help="Worker processes (each loads the keys)."),
+          header_timeout: float = typer.Option(
+              5.0, min=0.1, help="Seconds a client has to send a request's headers (from "
+              "connecting, or from the request's first byte); then 408 and closed."),
+          body_timeout: float = typer.Option(
+              10.0, min=0.1, help="Seconds a client has to send a request's body after its "
+              "headers; then 408 and closed."),
+          keep_alive_timeout: float = typer.Option(
+              5.0, min=0.1, help="Seconds an idle keep-alive connection is kept open."),
+          max_connections: int = typer.Option(
+              1000, min=1, help="Connections per worker process; beyond, 503 and closed.")
+          ) -> None:
+    """Serve CRLs, OCSP, timestamps and CA certificates over HTTP.
 
-    from yinxin.api.server import create_app
+    Slow or half-sent requests are cut off (header and body timeouts) and each worker serves a
+    bounded number of connections, so slow clients cannot hold the responder."""
+    from yinxin.api.server import Limits, create_app, serve_http
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
@@ -432,6 +524,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
     except YinxinError as e:
         err_console.print(f"[bold red]error[/]: {e.message}")
         raise typer.Exit(e.exit_code) from None
+    limits = Limits(header_timeout=header_timeout, body_timeout=body_timeout,
+                    keep_alive_timeout=keep_alive_timeout, max_connections=max_connections)
     err_console.print(f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}"
                       f" ({workers} worker{'s' if workers > 1 else ''})")
     if workers > 1:
@@ -440,23 +534,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
         if secret:
             os.environ["YINXIN_CA_PASSPHRASE"] = secret
         p.close()
-        import socket
-
-        from uvicorn.supervisors import Multiprocess
-
-        config = uvicorn.Config("yinxin.api.server:app_from_env", factory=True, host=host,
-                                port=port, workers=workers, log_level="warning",
-                                access_log=False)
-        # Our own socket, made with IPPROTO_TCP: uvicorn's own multi-worker socket loses
-        # TCP_NODELAY, and every keep-alive answer then waits ~40 ms (Nagle + delayed ACK).
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.set_inheritable(True)
-        Multiprocess(config, sockets=[sock]).run()
+        serve_http("yinxin.api.server:app_from_env", host=host, port=port, workers=workers,
+                   limits=limits)
     else:
-        uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+        serve_http(app_, host=host, port=port, limits=limits)
 
 
 # mounted last: the seal commands reuse run, platform, JSON and HOME from this module

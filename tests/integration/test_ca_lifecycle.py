@@ -216,10 +216,10 @@ def test_apply_with_a_platform_held_key(any_platform: Platform) -> None:
     assert cert["key"] == "platform"
     with p.db.read() as s:
         pk = s.execute(select(PlatformKey)).scalar_one()
-    key = open_private_key(pk.sealed_key, PIN, pk.label)  # only the PIN opens it
+    key = open_private_key(pk.sealed_key, PIN, pk.label, kek=p.kek)  # the PIN (and KEK)
     assert spki(key.public_key()) == spki(load(cert).public_key()) == pk.public_key_der
     with pytest.raises(Forbidden):
-        open_private_key(pk.sealed_key, PIN + "x", pk.label)
+        open_private_key(pk.sealed_key, PIN + "x", pk.label, kek=p.kek)
 
 
 def test_reject_with_a_reason(any_platform: Platform, clock) -> None:
@@ -347,7 +347,7 @@ def test_reissue_of_a_frozen_certificate_supersedes_it(any_platform: Platform) -
     with p.db.read() as s:
         keys = s.execute(select(PlatformKey).order_by(PlatformKey.id)).scalars().all()
     assert len(keys) == 2
-    newest = open_private_key(keys[1].sealed_key, PIN + "-new", keys[1].label)
+    newest = open_private_key(keys[1].sealed_key, PIN + "-new", keys[1].label, kek=p.kek)
     assert spki(newest.public_key()) == spki(load(out["certificate"]).public_key())
 
 

@@ -159,7 +159,7 @@ def wrong_passphrase_approve(w: World) -> None:
 def wrong_pin(w: World) -> None:
     with w.p.db.read() as s:
         pk = s.execute(select(PlatformKey)).scalar_one()
-    open_private_key(pk.sealed_key, PIN[:-1] + "0", pk.label)
+    open_private_key(pk.sealed_key, PIN[:-1] + "0", pk.label, kek=w.p.kek)
 
 
 CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
@@ -555,10 +555,11 @@ def test_no_private_key_or_pin_in_the_database_or_logs(platform: Platform, caplo
     with p.db.read() as s:
         sealed = s.execute(select(PlatformKey).order_by(PlatformKey.id)).scalars().all()
     assert len(sealed) == 4
-    keys = [open_private_key(k.sealed_key, PIN, k.label).native for k in sealed]
+    keys = [open_private_key(k.sealed_key, PIN, k.label, kek=p.kek).native for k in sealed]
     ca_keys = [p.ca.key(r).native for r in ("root", "issuing", "ocsp", "root-ocsp", "tsa")]
     with pytest.raises(Forbidden) as wrong:
-        open_private_key(sealed[0].sealed_key, "Wr0ng-PIN-000000", sealed[0].label)
+        open_private_key(sealed[0].sealed_key, "Wr0ng-PIN-000000", sealed[0].label,
+                         kek=p.kek)
     needles = _needles([PIN, "Wr0ng-PIN-000000", PASSPHRASE], [*keys, *ca_keys])
 
     # positive control: the scan does find key material that is meant to be there (public keys)

@@ -184,8 +184,8 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
     judged, go_on = threading.Event(), threading.Event()
     real_open = service.open_private_key
 
-    def slow_open(blob, pin, label):
-        out = real_open(blob, pin, label)
+    def slow_open(blob, pin, label, **kw):
+        out = real_open(blob, pin, label, **kw)
         if pin == PIN_ZHANG:
             judged.set()
             assert go_on.wait(30)

@@ -72,3 +72,95 @@ def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform)
     assert cert["status"] == "active"
     assert all(cert["serial"] not in m["body"] for m in outbox(p))
     assert subs.person["id"]
+
+
+class Crash(BaseException):
+    """The process dies right after the commit (kill -9 between commit and send)."""
+
+
+def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
+        any_platform: Platform, monkeypatch) -> None:
+    from sqlalchemy import select
+
+    from yinxin.notify.models import Notification
+
+    p = any_platform
+    subs = enrol(p)
+    cert = issue(p, subs.person["id"])
+    sent_before = len(outbox(p))
+
+    def die(_serial: str) -> None:
+        raise Crash
+
+    monkeypatch.setattr(p.certificates, "_notify", die)
+    try:
+        p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三")
+    except Crash:
+        pass
+    monkeypatch.undo()
+    assert p.certificates.get(cert["serial"])["status"] == "revoked"
+    assert len(outbox(p)) == sent_before  # nothing was sent…
+    with p.db.read() as s:  # …but the notice committed with the revocation
+        rows = s.execute(select(Notification).where(
+            Notification.template_id == "certificate_revoked")).scalars().all()
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)]
+    # the scheduled retry (yinxin notify retry) sends it, once
+    done = p.notifier.retry_failed()
+    assert [(r["template_id"], r["status"]) for r in done] == [("certificate_revoked", "sent")]
+    assert "撤销" in outbox(p)[-1]["body"] and len(outbox(p)) == sent_before + 1
+    assert p.notifier.retry_failed() == []
+
+
+def test_a_failed_change_writes_no_notice(platform: Platform, monkeypatch) -> None:
+    """The notice row is part of the change's transaction: no change, no notice."""
+    from yinxin import audit
+
+    p = platform
+    subs = enrol(p)
+    cert = issue(p, subs.person["id"])
+    logged = len(p.notifier.log())
+    real = audit.record
+
+    def fail_on_revoke(s, **kw):
+        if kw.get("action") == "certificate.revoke":
+            raise RuntimeError("database went away")
+        return real(s, **kw)
+
+    monkeypatch.setattr(audit, "record", fail_on_revoke)
+    try:
+        p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三")
+    except RuntimeError:
+        pass
+    monkeypatch.undo()
+    assert p.certificates.get(cert["serial"])["status"] == "active"
+    assert len(p.notifier.log()) == logged
+
+
+def test_yinxin_notify_retry_sends_what_a_crash_left_pending(platform: Platform,
+                                                             monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from tests.conftest import PASSPHRASE
+    from yinxin.cli import app
+
+    p = platform
+    subs = enrol(p)
+    cert = issue(p, subs.person["id"])
+
+    def die(_serial: str) -> None:
+        raise Crash
+
+    monkeypatch.setattr(p.certificates, "_notify", die)
+    try:
+        p.certificates.freeze(cert["serial"], actor="张三")
+    except Crash:
+        pass
+    monkeypatch.undo()
+    env = {"YINXIN_HOME": str(p.settings.home), "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+           "YINXIN_DATABASE_URL": p.settings.database_url}
+    pending = CliRunner().invoke(app, ["notify", "log", "--status", "pending", "--json"], env=env)
+    assert [r["template_id"] for r in json.loads(pending.stdout)] == ["certificate_frozen"]
+    res = CliRunner().invoke(app, ["notify", "retry", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert [r["status"] for r in json.loads(res.stdout)["sent"]] == ["sent"]
+    assert "冻结" in outbox(p)[-1]["body"]

@@ -49,11 +49,15 @@ def sha(data: bytes) -> str:
 
 
 def yinxin(home: Path, *args: str, passphrase: str | None = PASSPHRASE, base_url: str = "",
-           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+           timeout: float = 120, input: str | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``input`` is fed on standard input (secrets, one a line), else none."""
     cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.cli"]
-    env = yinxin_env(home, passphrase, {"YINXIN_BASE_URL": base_url} if base_url else None)
-    return subprocess.run([*cmd, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout, cwd=str(home))
+    extra = {"YINXIN_BASE_URL": base_url} if base_url else {}
+    full_env = yinxin_env(home, passphrase, {**extra, **(env or {})})
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run([*cmd, *args], env=full_env, capture_output=True, text=True,
+                          timeout=timeout, cwd=str(home), **stdin)
 
 
 def ok_json(proc: subprocess.CompletedProcess[str]) -> dict:
@@ -120,11 +124,13 @@ def signed(home) -> Signed:
                                 str(w.jia.id), "--json"))
     code = read_code(w.outbox, w.jia.phone, after=before)
     jia_pdf = home.path / "contract-jia.pdf"
-    jia_sign = ok_json(home.run(
-        "sign", "pdf", "--in", str(home.contract), "--out", str(jia_pdf),
-        "--seal", w.jia.seal["es_id"], "--signer", str(w.jia.id),
-        "--challenge", jia_code["challenge_id"], "--code", code, "--pin", w.jia.pin,
-        "--anchor", "甲方（签章）", "--role", "甲方", "--json"))
+    # PIN and code on standard input, one a line: nothing secret on the command line (ps)
+    jia_args = ["sign", "pdf", "--in", str(home.contract), "--out", str(jia_pdf),
+                "--seal", w.jia.seal["es_id"], "--signer", str(w.jia.id),
+                "--challenge", jia_code["challenge_id"],
+                "--anchor", "甲方（签章）", "--role", "甲方", "--json"]
+    assert code not in jia_args and w.jia.pin not in jia_args
+    jia_sign = ok_json(home.run(*jia_args, input=f"{w.jia.pin}\n{code}\n"))
     # 乙方: 张三, personal seal; first a mistyped code, then the right one, locking the file
     before = outbox_lines(w.outbox)
     yi_code = ok_json(home.run("sign", "code", "--in", str(jia_pdf), "--signer", str(w.yi.id),
@@ -133,12 +139,15 @@ def signed(home) -> Signed:
     yi_pdf = home.path / "contract-signed.pdf"
     args = ["sign", "pdf", "--in", str(jia_pdf), "--out", str(yi_pdf),
             "--seal", w.yi.seal["es_id"], "--signer", str(w.yi.id),
-            "--challenge", yi_code["challenge_id"], "--pin", w.yi.pin,
+            "--challenge", yi_code["challenge_id"],
             "--anchor", "乙方（签章）", "--role", "乙方", "--lock", "--json"]
-    wrong = home.run(*args, "--code", f"{(int(code) + 1) % 10**6:06d}")
+    # the old options still work (for old scripts), with a warning that ps shows them
+    wrong = home.run(*args, "--pin", w.yi.pin, "--code", f"{(int(code) + 1) % 10**6:06d}")
+    assert "discouraged" in wrong.stderr
     records_after_wrong = len(home.p.signing.records())
     file_after_wrong = yi_pdf.exists() or yi_pdf.with_name(yi_pdf.name + ".part").exists()
-    yi_sign = ok_json(home.run(*args, "--code", code))
+    # the environment, as a script would set it
+    yi_sign = ok_json(home.run(*args, env={"YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": code}))
     return Signed(jia_code, jia_sign, jia_pdf, wrong, yi_pdf, yi_sign, records_after_wrong,
                   file_after_wrong)
 

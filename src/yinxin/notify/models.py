@@ -17,7 +17,9 @@ from yinxin.store.models import Base, UTCDateTime
 
 
 class Notification(Base):
-    """One message: queued → sent | failed; failed ones may be retried until ``max_attempts``."""
+    """One message: (pending →) queued → sent | failed; failed ones may be retried until
+    ``max_attempts``. ``pending`` rows are the outbox: committed with the change they report,
+    not yet handed to a gateway."""
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_status_next_attempt_at", "status",
@@ -34,7 +36,7 @@ class Notification(Base):
     values_json: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)  # rendered with secret values masked
     body: Mapped[str] = mapped_column(Text)  # rendered with secret values masked
-    status: Mapped[str] = mapped_column(String(10))  # queued | sent | failed
+    status: Mapped[str] = mapped_column(String(10))  # pending | queued | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
     retryable: Mapped[bool] = mapped_column(Boolean)

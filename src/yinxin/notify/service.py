@@ -2,8 +2,12 @@
 
 The log row is written (queued) before the gateway is called, and the gateway is called outside
 any database transaction, so a slow provider never holds a database lock and a crash leaves a
-trace. A failed send stays in the log as failed, with the error, and is retried with back-off by
-``retry_failed`` (run it from a scheduler). Messages with secret values (one-time codes) are
+trace. A message that must not be lost with the change it reports (a certificate revoked, put on
+hold, issued) is written by ``enqueue`` *inside* that change's transaction, as ``pending``: a
+transactional outbox. It is sent right after the commit (``send_pending``); if the process dies
+first, ``retry_failed`` (``yinxin notify retry``) sends it later. A failed send stays in the
+log as failed, with the error, and is retried with back-off by ``retry_failed`` (run it from a
+scheduler). Messages with secret values (one-time codes) are
 never retried: the row does not hold the secret, and a late code is useless anyway — the user
 asks for a new one.
 """
@@ -17,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
@@ -34,7 +39,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
+# pending: in the outbox, committed with its change, not yet handed to a gateway;
+# queued: a send is under way; sent | failed: the gateway's answer.
+PENDING, QUEUED, SENT, FAILED = "pending", "queued", "sent", "failed"
 MAX_ERROR = 1000
 
 
@@ -137,30 +144,72 @@ class Notifier:
             sub = s.get(Subscriber, subscriber_id)
             if sub is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-            phone, email = sub.phone, sub.email
-        if channel is None:
-            channel = "sms" if phone and "sms" in self.gateways else "email"
-        recipient = phone if channel == "sms" else email
-        if not recipient:
-            raise ValidationError(f"subscriber {subscriber_id} has no registered "
-                                  f"{'phone' if channel == 'sms' else 'e-mail address'}",
-                                  field="phone" if channel == "sms" else "email")
+            channel, recipient = self._address(sub, channel)
         return self.send(channel, recipient, template_id, values, subscriber_id, lang=lang)
 
-    def retry_failed(self, *, limit: int = 100, ignore_backoff: bool = False) -> list[dict]:
-        """Re-send failed messages whose back-off has passed; returns the rows after the try.
+    def _address(self, sub: Subscriber, channel: str | None) -> tuple[str, str]:
+        """The channel and address a subscriber is reached at: the phone when there is one
+        and an SMS gateway, else e-mail."""
+        if channel is None:
+            channel = "sms" if sub.phone and "sms" in self.gateways else "email"
+        recipient = sub.phone if channel == "sms" else sub.email
+        if not recipient:
+            raise ValidationError(f"subscriber {sub.id} has no registered "
+                                  f"{'phone' if channel == 'sms' else 'e-mail address'}",
+                                  field="phone" if channel == "sms" else "email")
+        return channel, recipient
 
-        Rows are claimed (put back to queued) in one transaction before any gateway is called,
-        with ``SKIP LOCKED`` on PostgreSQL, so several workers never send the same row twice.
-        """
+    # --- the transactional outbox ----------------------------------------------------------------
+    def enqueue(self, s: Session, channel: str, recipient: str, template_id: str,
+                values: Mapping[str, object], subscriber_id: int | None = None, *,
+                lang: str = "zh") -> Notification:
+        """Write a message as ``pending`` in the caller's transaction (``s``); nothing is sent
+        until it commits and ``send_pending`` or ``retry_failed`` runs. Templates with secret
+        values cannot go through the outbox: the row never holds a secret, so it could not be
+        rendered again."""
+        gateway = self._gateway(channel)
+        recipient = normalise_recipient(channel, recipient)
+        template = self.templates.get(template_id)
+        if template.secret:
+            raise ValueError(f"template {template.id} carries secrets; send it directly")
+        template.render(values, lang)  # refuse missing values now, not at sending time
+        subject, body = template.render_masked(values, lang)
         now = self.clock.now()
-        self._expire_stale(now)
+        row = Notification(
+            channel=channel, gateway=type(gateway).__name__, recipient=recipient,
+            subscriber_id=subscriber_id, template_id=template.id, lang=lang,
+            values_json=json.dumps(template.public_values(values), ensure_ascii=False,
+                                   default=str, sort_keys=True),
+            subject=subject, body=body, status=PENDING, attempts=0,
+            max_attempts=self.retry.max_attempts, retryable=True, created_at=now,
+            next_attempt_at=now)
+        s.add(row)
+        s.flush()
+        return row
+
+    def enqueue_to_subscriber(self, s: Session, subscriber_id: int, template_id: str,
+                              values: Mapping[str, object], *, channel: str | None = None,
+                              lang: str = "zh") -> Notification:
+        """``enqueue`` to the subscriber's registered phone (preferred) or e-mail address, as
+        the caller's transaction sees them."""
+        sub = s.get(Subscriber, subscriber_id)
+        if sub is None:
+            raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
+        channel, recipient = self._address(sub, channel)
+        return self.enqueue(s, channel, recipient, template_id, values, subscriber_id, lang=lang)
+
+    def send_pending(self, *, limit: int = 100) -> list[dict]:
+        """Send what the outbox holds (right after the commit that wrote it); rows another
+        process claimed meanwhile are skipped, so nothing goes out twice."""
+        return self._send_claimed(self._claim(Notification.status == PENDING, limit))
+
+    def _claim(self, where, limit: int) -> list[tuple]:
+        """Put matching rows to ``queued`` in one transaction before any gateway is called,
+        with ``SKIP LOCKED`` on PostgreSQL, so several workers never send the same row twice."""
+        now = self.clock.now()
         with self.db.transaction() as s:
-            q = (select(Notification)
-                 .where(Notification.status == FAILED, Notification.next_attempt_at.is_not(None))
+            q = (select(Notification).where(where)
                  .order_by(Notification.next_attempt_at, Notification.id).limit(limit))
-            if not ignore_backoff:
-                q = q.where(Notification.next_attempt_at <= now)
             rows = s.execute(q.with_for_update(skip_locked=True)).scalars().all()
             claimed = []
             for row in rows:
@@ -168,6 +217,23 @@ class Notifier:
                 row.last_attempt_at, row.next_attempt_at = now, None
                 claimed.append((row.id, row.channel, row.recipient, row.template_id, row.lang,
                                 json.loads(row.values_json)))
+        return claimed
+
+    def retry_failed(self, *, limit: int = 100, ignore_backoff: bool = False) -> list[dict]:
+        """Re-send failed messages whose back-off has passed, and outbox rows still pending
+        (their process died before sending); returns the rows after the try.
+
+        Rows are claimed (put back to queued) in one transaction before any gateway is called,
+        with ``SKIP LOCKED`` on PostgreSQL, so several workers never send the same row twice.
+        """
+        now = self.clock.now()
+        self._expire_stale(now)
+        due = and_(Notification.status == FAILED, Notification.next_attempt_at.is_not(None))
+        if not ignore_backoff:
+            due = and_(due, Notification.next_attempt_at <= now)
+        return self._send_claimed(self._claim(or_(due, Notification.status == PENDING), limit))
+
+    def _send_claimed(self, claimed: list[tuple]) -> list[dict]:
         out = []
         for row_id, channel, recipient, template_id, lang, values in claimed:
             try:

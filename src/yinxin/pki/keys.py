@@ -4,17 +4,25 @@ Two real stores implement it: ``FileKeyStore`` (PKCS#8 files encrypted under a p
 default) and ``Pkcs11KeyStore`` (a PKCS#11 token such as SoftHSM2 or a real HSM; the key never
 leaves it). Code that builds certificates, CRLs, OCSP and timestamp responses only ever sees a
 ``KeyHandle``: it never learns where the key lives.
+
+Stores also keep symmetric ``SecretKey``s (AES-256-GCM): the platform's key-encryption key, which
+wraps platform-held subscriber keys so that a copy of the database alone opens none of them
+(``yinxin.pki.kek``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
 from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm, sign_with_native
@@ -41,6 +49,22 @@ class KeyHandle(Protocol):
         ...
 
 
+@runtime_checkable
+class SecretKey(Protocol):
+    """An AES-256 key the holder may encrypt and decrypt with (GCM), and nothing more.
+
+    ``decrypt`` raises ``cryptography.exceptions.InvalidTag`` when the ciphertext was not made
+    by this key with this associated data, whatever the store: callers tell "wrong key or
+    changed data" apart from a store failure without knowing the store.
+    """
+
+    label: str
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes: ...
+
+
 class KeyStore(Protocol):
     kind: str
 
@@ -52,6 +76,15 @@ class KeyStore(Protocol):
 
     def remove(self, label: str) -> None:
         """Delete a key (used to undo a set-up that failed half-way)."""
+        ...
+
+    def secret(self, label: str, *, create: bool = False) -> SecretKey:
+        """The AES-256 secret key ``label`` (made first if ``create``; else ``NotFound``).
+
+        Creating is not atomic against another process in every store (PKCS#11 has no
+        create-if-absent): callers that may race serialise creation themselves, as
+        ``yinxin.pki.kek.PlatformKek`` does under a database lock.
+        """
         ...
 
 
@@ -81,7 +114,28 @@ class SoftwareKey:
         return f"SoftwareKey(label={self.label!r}, algorithm={self._algorithm.name!r})"
 
 
+class SoftwareSecretKey:
+    """An AES-256-GCM key in this process's memory (decrypted from the file store)."""
+
+    def __init__(self, label: str, key: bytes):
+        self.label = label
+        self._aead = AESGCM(key)
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        return self._aead.decrypt(nonce, ciphertext, aad)
+
+    def __repr__(self) -> str:  # never show key material
+        return f"SoftwareSecretKey(label={self.label!r})"
+
+
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# A secret-key file: magic, scrypt salt, GCM nonce, then the 32-byte key encrypted under
+# scrypt(passphrase) with the label as associated data (a file renamed to another label fails).
+_SECRET_MAGIC = b"YXKEK1"
+_SECRET_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 
 def check_label(label: str) -> str:
@@ -104,6 +158,7 @@ class FileKeyStore:
             )
         self.directory = Path(directory)
         self._passphrase = passphrase
+        self._secrets: dict[str, SoftwareSecretKey] = {}
 
     def _path(self, label: str) -> Path:
         return self.directory / f"{check_label(label)}.key.pem"
@@ -121,7 +176,7 @@ class FileKeyStore:
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(self._passphrase),
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -143,6 +198,67 @@ class FileKeyStore:
 
     def remove(self, label: str) -> None:
         self._path(label).unlink(missing_ok=True)
+
+    # --- secret keys (the platform KEK) ------------------------------------------------------
+    def _secret_path(self, label: str) -> Path:
+        return self.directory / f"{check_label(label)}.kek"
+
+    def _secret_kek(self, salt: bytes) -> AESGCM:
+        return AESGCM(Scrypt(salt=salt, length=32, **_SECRET_SCRYPT).derive(self._passphrase))
+
+    def secret(self, label: str, *, create: bool = False) -> SecretKey:
+        """A 32-byte AES key kept in ``<label>.kek`` (0600), encrypted under the passphrase.
+
+        Creation is atomic (the file is linked into place only if absent), so two processes
+        creating at once end up with the one key that got there first.
+        """
+        if label in self._secrets:
+            return self._secrets[label]
+        path = self._secret_path(label)
+        if not path.exists():
+            if not create:
+                raise NotFound(f"no secret key labelled {label!r} in {self.directory}",
+                               field="label")
+            self._create_secret(path, label)
+        data = path.read_bytes()
+        n = len(_SECRET_MAGIC)
+        if not data.startswith(_SECRET_MAGIC) or len(data) < n + 28 + 48:
+            raise ConfigurationError(f"{path} is not a Yinxin secret-key file", field="keystore")
+        salt, nonce, ct = data[n:n + 16], data[n + 16:n + 28], data[n + 28:]
+        try:
+            key = self._secret_kek(salt).decrypt(nonce, ct, label.encode())
+        except InvalidTag:
+            raise Forbidden("wrong CA passphrase", field="passphrase",
+                            code="bad_passphrase") from None
+        handle = self._secrets[label] = SoftwareSecretKey(label, key)
+        return handle
+
+    def _create_secret(self, path: Path, label: str) -> None:
+        salt, nonce = os.urandom(16), os.urandom(12)
+        ct = self._secret_kek(salt).encrypt(nonce, secrets.token_bytes(32), label.encode())
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_SECRET_MAGIC + salt + nonce + ct)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process made the key meanwhile: keep it
+            except FileExistsError:
+                pass
+            _fsync_dir(self.directory)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def open_keystore(kind: str, **options) -> KeyStore:

@@ -26,12 +26,14 @@ import pkcs11
 from asn1crypto import algos as a_algos
 from asn1crypto import core as a_core
 from asn1crypto import keys as a_keys
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11e
+from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from yinxin.errors import (
@@ -43,9 +45,9 @@ from yinxin.errors import (
     YinxinError,
 )
 from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm
-from yinxin.pki.keys import KeyHandle, check_label
+from yinxin.pki.keys import KeyHandle, SecretKey, check_label
 
-__all__ = ["Pkcs11Key", "Pkcs11KeyStore"]
+__all__ = ["Pkcs11Key", "Pkcs11KeyStore", "Pkcs11SecretKey"]
 
 _CURVE_OIDS = {256: "secp256r1", 384: "secp384r1"}
 _CURVES_BY_NAME: dict[str, type[ec.EllipticCurve]] = {
@@ -60,6 +62,9 @@ _RSA_COMBINED = {
     "sha512": Mechanism.SHA512_RSA_PKCS,
 }
 _PIN_ERRORS = (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange)
+# What tokens answer when a GCM tag does not verify (SoftHSM2: CKR_ENCRYPTED_DATA_INVALID).
+_GCM_REFUSALS = (p11e.EncryptedDataInvalid, p11e.EncryptedDataLenRange, p11e.SignatureInvalid,
+                 p11e.DataInvalid)
 # Compares PINs of stores sharing one login without keeping a second plain copy around.
 _PIN_KEY = secrets.token_bytes(32)
 
@@ -282,6 +287,53 @@ class Pkcs11Key:
         return f"Pkcs11Key(label={self.label!r}, algorithm={self._algorithm.name!r})"
 
 
+class Pkcs11SecretKey:
+    """A handle to an AES-256 key inside the token: GCM encryption and decryption happen there.
+
+    The key is sensitive and never extractable; this process holds neither its value nor
+    anything derived from it, so whoever copies the database and this process's files still
+    needs the token (and its PIN) to unwrap a platform-held key.
+    """
+
+    def __init__(self, store: Pkcs11KeyStore, label: str, key_id: bytes):
+        self.label = label
+        self._store = store
+        self._id = key_id
+        self._conn: _Connection | None = None
+        self._object: Any = None
+
+    def _object_for(self, conn: _Connection) -> Any:
+        if self._conn is not conn or self._object is None:
+            self._object = self._store._find_secret(conn, self.label, self._id)
+            self._conn = conn
+        return self._object
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        conn = self._store._connection()
+        with conn.lock:
+            obj = self._object_for(conn)
+            try:
+                return bytes(obj.encrypt(plaintext, mechanism=Mechanism.AES_GCM,
+                                         mechanism_param=GCMParams(nonce, aad, 128)))
+            except p11e.PKCS11Error as exc:
+                raise _hsm_failure(exc, f"encrypt with secret key {self.label!r}") from None
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        conn = self._store._connection()
+        with conn.lock:
+            obj = self._object_for(conn)
+            try:
+                return bytes(obj.decrypt(ciphertext, mechanism=Mechanism.AES_GCM,
+                                         mechanism_param=GCMParams(nonce, aad, 128)))
+            except _GCM_REFUSALS:  # the tag does not verify: another key, or changed data
+                raise InvalidTag() from None
+            except p11e.PKCS11Error as exc:
+                raise _hsm_failure(exc, f"decrypt with secret key {self.label!r}") from None
+
+    def __repr__(self) -> str:
+        return f"Pkcs11SecretKey(label={self.label!r})"
+
+
 def _hash(data: bytes, hash_alg: hashes.HashAlgorithm) -> bytes:
     h = hashes.Hash(hash_alg)
     h.update(data)
@@ -452,6 +504,54 @@ class Pkcs11KeyStore:
         key = Pkcs11Key(self, label, key_id, public_key, alg)
         key._conn, key._private = conn, private
         return key
+
+    # --- secret keys (the platform KEK) ------------------------------------------------------
+    def _find_secret(self, conn: _Connection, label: str, key_id: bytes | None = None) -> Any:
+        attrs: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.SECRET_KEY,
+                                       Attribute.LABEL: label}
+        if key_id:
+            attrs[Attribute.ID] = key_id
+        found = self._objects(conn, attrs)
+        if not found:
+            raise NotFound(f"no secret key labelled {label!r} in token {self.token_label!r}",
+                           field="label")
+        if len(found) > 1:
+            raise Conflict(f"more than one secret key labelled {label!r} in token "
+                           f"{self.token_label!r}", field="label")
+        return found[0]
+
+    def secret(self, label: str, *, create: bool = False) -> SecretKey:
+        """An AES-256 secret key generated inside the token: private, sensitive, never
+        extractable, not modifiable, good for encrypt/decrypt only.
+
+        PKCS#11 cannot create-if-absent atomically, so two processes creating at once could
+        each make one; callers serialise creation (``PlatformKek`` does, under a database lock).
+        """
+        check_label(label)
+        conn = self._connection()
+        with conn.lock:
+            try:
+                obj = self._find_secret(conn, label)
+            except NotFound:
+                if not create:
+                    raise
+                try:
+                    obj = conn.session.generate_key(
+                        KeyType.AES, 256, id=secrets.token_bytes(16), label=label, store=True,
+                        capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+                        template={Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
+                                  Attribute.EXTRACTABLE: False, Attribute.MODIFIABLE: False})
+                except p11e.PKCS11Error as exc:
+                    raise _hsm_failure(exc, "generate an AES-256 key") from None
+            key = Pkcs11SecretKey(self, label, obj[Attribute.ID])
+            key._conn, key._object = conn, obj
+        return key
+
+    def secret_object(self, label: str) -> Any:
+        """The token's secret-key object (for tests and tools that read its attributes)."""
+        conn = self._connection()
+        with conn.lock:
+            return self._find_secret(conn, label)
 
     def remove(self, label: str) -> None:
         """Destroy both halves of a key; for tests and aborted set-ups, like ``FileKeyStore``."""

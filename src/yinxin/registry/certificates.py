@@ -24,11 +24,19 @@ from sqlalchemy.orm import Session
 
 from yinxin import audit
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationError
+from yinxin.errors import (
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    ValidationError,
+)
 from yinxin.identity import validate_mobile, validate_name, validate_phone
 from yinxin.pki.algorithms import algorithm_of, get_algorithm
 from yinxin.pki.authority import build_certificate, new_serial
-from yinxin.pki.pinkeys import check_pin, seal_private_key
+from yinxin.pki.kek import PlatformKek
+from yinxin.pki.pinkeys import check_pin, is_wrapped, seal_private_key, wrap_sealed
 from yinxin.pki.profiles import get_profile
 from yinxin.registry import lifecycle
 from yinxin.registry.ca import CertificateAuthority
@@ -133,12 +141,21 @@ def app_dict(a: Application) -> dict:
 
 
 class Certificates:
-    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority):
+    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority, *,
+                 kek: PlatformKek | None = None):
         self.db, self.clock, self.ca = db, clock, ca
+        # Platform-held keys are sealed under the PIN and this key-encryption key (without
+        # one, under the PIN alone: the format of keys made before it existed).
+        self.kek = kek
         # Called after a status change commits (in-process publishers refresh at once).
         self.on_status_change: list[Callable[[str], None]] = []
-        # Called after a certificate is issued and committed (notices to the holder).
+        # Called after a certificate is issued and committed.
         self.on_issued: list[Callable[[dict], None]] = []
+        # Called *inside* the transaction of an issuance ("issued") or a status change
+        # ("status") with the session and the row: what they write (the holder's notice, as
+        # a transactional outbox row) commits or rolls back with the change itself, so a crash
+        # after the commit cannot lose it. They must not call out of the process.
+        self.in_transaction: list[Callable[[Session, Certificate, str], None]] = []
 
     # --- helpers -------------------------------------------------------------------------------
     def _cert_row(self, s: Session, serial: str, lock: bool = False) -> Certificate:
@@ -166,11 +183,42 @@ class Certificates:
         label = f"sub-{sub.id}-{os.urandom(6).hex()}"
         row = PlatformKey(subscriber_id=sub.id, label=label, algorithm=alg.name,
                           public_key_der=pub_der(key.public_key()),
-                          sealed_key=seal_private_key(key, pin, label), failed_attempts=0,
+                          sealed_key=seal_private_key(key, pin, label, kek=self.kek),
+                          failed_attempts=0,
                           locked=False, created_at=self.clock.now())
         s.add(row)
         s.flush()
         return key.public_key(), None, row
+
+    def _kek_ready(self, pin: str | None) -> None:
+        """Before a transaction that seals a new key: check the PIN and open (or create) the
+        KEK, so the key store is never opened while the database write lock is held."""
+        if pin is not None:
+            check_pin(pin)
+            if self.kek is not None:
+                self.kek.ready()
+
+    def wrap_legacy_keys(self, *, actor: str = "operator") -> dict:
+        """Encrypt every platform-held key still sealed under its PIN alone (made before the
+        KEK) under the KEK as well. Needs no PIN: the PIN-sealed blob is wrapped as it is."""
+        if self.kek is None:
+            raise ConfigurationError("no platform key-encryption key configured",
+                                     field="keystore")
+        self.kek.ready()
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            rows = s.execute(select(PlatformKey).order_by(PlatformKey.id)
+                             .with_for_update()).scalars().all()
+            wrapped = []
+            for k in rows:
+                if not is_wrapped(k.sealed_key):
+                    k.sealed_key = wrap_sealed(k.sealed_key, k.label, self.kek)
+                    wrapped.append(k.label)
+            if wrapped:
+                audit.record(s, at=now, actor=actor, action="platform_keys.wrapped",
+                             subject_type="platform_key", subject_id=self.kek.label,
+                             data={"labels": wrapped, "kek": self.kek.label})
+        return {"wrapped": wrapped}
 
     def _bump(self, s: Session, role: str = "issuing") -> None:
         s.execute(update(StatusRevision).where(StatusRevision.issuer_role == role)
@@ -203,6 +251,10 @@ class Certificates:
         s.flush()
         return row
 
+    def _within(self, s: Session, row: Certificate, event: str) -> None:
+        for cb in self.in_transaction:
+            cb(s, row, event)
+
     def _notify(self, serial: str) -> None:
         for cb in self.on_status_change:
             cb(serial)
@@ -221,6 +273,8 @@ class Certificates:
         get_plan(plan)
         check_years(years)
         dns_names = [check_dns_name(d) for d in dns_names or []] or None
+        if csr is None:
+            self._kek_ready(pin)
         now = self.clock.now()
         with self.db.transaction() as s:
             sub = Subscribers.get_row(s, subscriber_id)
@@ -370,6 +424,7 @@ class Certificates:
             pay.consumed_at, pay.certificate_id = now, cert.id
             app.state, app.decided_at, app.officer, app.certificate_id = (
                 "approved", now, officer, cert.id)
+            self._within(s, cert, "issued")
             audit.record(s, at=now, actor=officer, action="application.approved",
                          subject_type="application", subject_id=app.id,
                          data={"serial": cert.serial_hex})
@@ -422,6 +477,7 @@ class Certificates:
                 c.hold_kind, c.held_at = None, None
             c.status_version += 1
             self._bump(s, c.issuer_role)
+            self._within(s, c, "status")
             audit.record(s, at=now, actor=actor, action=f"certificate.{verb}",
                          subject_type="certificate", subject_id=c.serial_hex,
                          data={"from": before, "to": c.status, **(data or {})})
@@ -472,6 +528,8 @@ class Certificates:
                    algorithm: str = "ec-p256", new_key: bool, revoke_reason: str | None,
                    subject_updates: dict | None = None) -> dict:
         self.ca.issuer("issuing")
+        if new_key and csr is None:
+            self._kek_ready(pin)
         now = self.clock.now()
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
@@ -518,6 +576,8 @@ class Certificates:
                 old.hold_kind = None
                 old.status_version += 1
                 self._bump(s, old.issuer_role)
+                self._within(s, old, "status")
+            self._within(s, new, "issued")
             audit.record(s, at=now, actor=actor, action=f"certificate.{verb}",
                          subject_type="certificate", subject_id=old.serial_hex,
                          data={"from": before, "to": old.status, "successor": new.serial_hex,

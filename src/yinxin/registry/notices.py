@@ -1,6 +1,12 @@
 """Telling holders about their certificates: issued, put on hold, revoked, and renewal notices
-before expiry (001 §二.6). Messages go out after the change has committed; a delivery problem is
-logged and kept in the send log, and never undoes the certificate operation."""
+before expiry (001 §二.6).
+
+The notice of an issuance or a status change is written into the send log *in the same
+transaction* as the change (a transactional outbox row, ``pending``), so it exists exactly when
+the change does: a crash right after the commit cannot lose it, a change that rolls back leaves
+none. It is sent right after the commit; a process that died first leaves it pending for
+``yinxin notify retry``. A delivery problem is logged and kept in the send log, and never undoes
+the certificate operation; a holder with no phone or e-mail is skipped and logged."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import YinxinError
@@ -16,7 +23,7 @@ from yinxin.notify.service import Notifier
 from yinxin.registry.certificates import Certificates
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.store.db import Database
-from yinxin.store.models import Subscriber
+from yinxin.store.models import Certificate, Subscriber
 
 log = logging.getLogger(__name__)
 RENEWAL_TEMPLATE = "certificate_expiring"
@@ -31,17 +38,41 @@ class CertificateNotices:
                  notifier: Notifier):
         self.db, self.clock = db, clock
         self.certificates, self.notifier = certificates, notifier
+        certificates.in_transaction.append(self.enqueue)
         certificates.on_issued.append(self.issued)
         certificates.on_status_change.append(self.status_changed)
 
-    def _recipient(self, subscriber_id: int) -> tuple[int, str]:
+    @staticmethod
+    def _recipient_in(s: Session, subscriber_id: int) -> tuple[int, str]:
         """Who hears about a certificate: the holder, or for a device its organization."""
+        sub = s.get(Subscriber, subscriber_id)
+        if sub is not None and sub.kind == "device" and sub.organization_id:
+            owner = s.get(Subscriber, sub.organization_id)
+            return owner.id, sub.name
+        return subscriber_id, sub.name if sub else ""
+
+    def _recipient(self, subscriber_id: int) -> tuple[int, str]:
         with self.db.read() as s:
-            sub = s.get(Subscriber, subscriber_id)
-            if sub is not None and sub.kind == "device" and sub.organization_id:
-                owner = s.get(Subscriber, sub.organization_id)
-                return owner.id, sub.name
-            return subscriber_id, sub.name if sub else ""
+            return self._recipient_in(s, subscriber_id)
+
+    def enqueue(self, s: Session, row: Certificate, event: str) -> None:
+        """In the change's transaction: write the holder's notice as a pending outbox row."""
+        if event == "issued":
+            template, values = "certificate_issued", {"not_after": _day(row.not_after.isoformat())}
+        elif row.status == REVOKED:
+            reason = REVOCATION_REASONS.get(row.revocation_reason or "", ("", "其他情况"))[1]
+            at = row.revoked_at.isoformat() if row.revoked_at else self.clock.now().isoformat()
+            template, values = "certificate_revoked", {"at": at, "reason": reason}
+        elif row.status == ON_HOLD:
+            template, values = "certificate_frozen", {"at": self.clock.now().isoformat()}
+        else:
+            return
+        to, name = self._recipient_in(s, row.subscriber_id)
+        try:
+            self.notifier.enqueue_to_subscriber(
+                s, to, template, {"name": name, "serial": row.serial_hex, **values})
+        except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
+            log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
 
     def _send(self, cert: dict, template: str, values: dict) -> dict | None:
         to, name = self._recipient(cert["subscriber_id"])
@@ -52,16 +83,13 @@ class CertificateNotices:
             log.info("no %s notice for %s: %s", template, cert["serial"], e.message)
             return None
 
-    def issued(self, cert: dict) -> None:
-        self._send(cert, "certificate_issued", {"not_after": _day(cert["not_after"])})
+    def issued(self, _cert: dict) -> None:
+        """After the commit: send what the change put in the outbox."""
+        self.notifier.send_pending()
 
-    def status_changed(self, serial: str) -> None:
-        cert = self.certificates.get(serial)
-        if cert["status"] == REVOKED:
-            reason = REVOCATION_REASONS.get(cert["revocation_reason"] or "", ("", "其他情况"))[1]
-            self._send(cert, "certificate_revoked", {"at": cert["revoked_at"], "reason": reason})
-        elif cert["status"] == ON_HOLD:
-            self._send(cert, "certificate_frozen", {"at": self.clock.now().isoformat()})
+    def status_changed(self, _serial: str) -> None:
+        """After the commit: send what the change put in the outbox."""
+        self.notifier.send_pending()
 
     def send_renewal_notices(self, within_days: int = 30, repeat_after_days: int = 7
                              ) -> list[dict]:

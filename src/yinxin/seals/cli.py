@@ -1,42 +1,43 @@
 """``yinxin seal …``: the electronic seal service on the command line (mounted by ``yinxin.cli``).
 
 Thin like the rest of the CLI: parse, call ``platform.seals``, render text or ``--json``. PINs
-come from ``--pin`` / ``YINXIN_SEAL_PIN`` (new PIN: ``--new-pin`` / ``YINXIN_SEAL_NEW_PIN``) or a
-hidden prompt, and are never printed.
+come from ``YINXIN_SEAL_PIN`` (new PIN: ``YINXIN_SEAL_NEW_PIN``), standard input (``--pin-stdin``,
+or whenever it is not a terminal: one PIN a line, current then new) or a hidden prompt, and are
+never printed. ``--pin``/``--new-pin`` still work but are discouraged: ``ps`` shows them.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 # Defined before importing yinxin.cli: yinxin.cli mounts this app at its end, so whichever of
 # the two modules is imported first, the other finds ``seal_app`` already there.
 seal_app = typer.Typer(no_args_is_help=True, help="Electronic seals (电子印章): application, "
                        "lifecycle, use grants (用印授权) and the seal PIN (印章密码).")
 
-from yinxin.cli import HOME, JSON, _read, console, platform, run  # noqa: E402
+from yinxin.cli import (  # noqa: E402
+    HOME,
+    JSON,
+    PIN_STDIN,
+    _read,
+    console,
+    platform,
+    read_secret,
+    run,
+    secret_help,
+)
 from yinxin.errors import ValidationError  # noqa: E402
 
 ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
 SEAL = typer.Argument(..., help="Seal id or esID.")
-PIN = typer.Option(None, "--pin", envvar="YINXIN_SEAL_PIN", show_envvar=True,
-                   help="Seal PIN (better: the environment variable, or leave out to be asked).")
+PIN = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN"))
 
 
 def _seals(home: Path | None):
     return platform(home).seals
-
-
-def _secret(value: str | None, what: str, field: str, *, confirm: bool = False) -> str:
-    if value:
-        return value
-    if sys.stdin.isatty():
-        return typer.prompt(what, hide_input=True, confirmation_prompt=confirm)
-    raise ValidationError(f"the {what} is needed (option, environment variable or a terminal "
-                          "prompt)", field=field)
 
 
 def _line(d: dict) -> None:
@@ -160,13 +161,19 @@ def seal_check(seal: str = SEAL, member: int | None = typer.Option(
         None, help="The person acting for the organization."),
         with_pin: bool = typer.Option(False, "--with-pin", help="Also check the PIN (a wrong "
                                       "PIN counts towards the lock)."),
-        pin: str | None = PIN, home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """Could the seal sign now (state, certificate, authorization, lock, optionally the PIN)?"""
+        pin: str | None = PIN, pin_stdin: bool = PIN_STDIN, home: Path | None = HOME,
+        as_json: bool = JSON) -> None:
+    """Could the seal sign now (state, certificate, authorization, lock, optionally the PIN)?
+
+    With --with-pin the PIN comes from YINXIN_SEAL_PIN, standard input or a hidden prompt.
+    """
     def go():
         seals = _seals(home)
         out = seals.usable(seal, member)
         if out["usable"] and with_pin:
-            unlocked = seals.unlock_for_signing(seal, _secret(pin, "seal PIN", "pin"), member)
+            the_pin = read_secret("seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin,
+                                  from_stdin=pin_stdin)
+            unlocked = seals.unlock_for_signing(seal, the_pin, member)
             out["pin_ok"] = True
             out["certificate_serial"] = unlocked.stamp.certificate_serial
         return out
@@ -182,15 +189,24 @@ def seal_check(seal: str = SEAL, member: int | None = typer.Option(
 
 @seal_app.command("verify")
 def seal_verify(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """Check the seal's GB/T 38540 record: made by our CA, and matching the seal's data."""
+    """Check the seal's GB/T 38540 record (made by our CA, matching the seal's data) and its
+    files under <home>/seals/<esID>/ (present, same bytes as the database). Exit 1 if not."""
+    verdict: dict = {}
+
+    def go() -> dict:
+        verdict.update(_seals(home).verify_record(seal))
+        return verdict
+
     def render(r):
         if r["ok"]:
             console.print(f"[green]OK[/]: {r['es_id']} {r['name']} valid "
-                          f"{r['valid_start'][:10]} to {r['valid_end'][:10]}")
+                          f"{r['valid_start'][:10]} to {r['valid_end'][:10]}; files intact")
         else:
-            console.print(f"[bold red]BAD[/]: {r['es_id']}: {r['problem']}")
+            console.print(f"[bold red]BAD[/]: {r['es_id']}: {escape(r['problem'])}")
 
-    run(as_json, lambda: _seals(home).verify_record(seal), render)
+    run(as_json, go, render)
+    if not verdict.get("ok"):
+        raise typer.Exit(1)
 
 
 @seal_app.command("records")
@@ -294,15 +310,24 @@ def seal_report_pin_leak(seal: str = SEAL, note: str | None = None, home: Path |
 
 @seal_app.command("change-pin")
 def seal_change_pin(seal: str = SEAL, pin: str | None = PIN,
-                    new_pin: str | None = typer.Option(None, "--new-pin",
-                                                       envvar="YINXIN_SEAL_NEW_PIN",
-                                                       show_envvar=True, help="New seal PIN."),
+                    new_pin: str | None = typer.Option(None, "--new-pin", help=secret_help(
+                        "New seal PIN", "YINXIN_SEAL_NEW_PIN")),
+                    pin_stdin: bool = typer.Option(False, "--pin-stdin", help="Read both PINs "
+                                                   "from standard input: current, then new, "
+                                                   "one a line."),
                     home: Path | None = HOME, actor: str = typer.Option("holder", "--actor"),
                     as_json: bool = JSON) -> None:
-    """Change the seal PIN (re-encrypts the seal's key; a wrong current PIN counts)."""
+    """Change the seal PIN (re-encrypts the seal's key; a wrong current PIN counts).
+
+    The PINs come from YINXIN_SEAL_PIN and YINXIN_SEAL_NEW_PIN, standard input (--pin-stdin,
+    or when it is not a terminal: current then new, one a line) or hidden prompts.
+    """
     def go():
-        old = _secret(pin, "current seal PIN", "pin")
-        new = _secret(new_pin, "new seal PIN", "new_pin", confirm=True)
+        old = read_secret("current seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin,
+                          from_stdin=pin_stdin)
+        new = read_secret("new seal PIN", env="YINXIN_SEAL_NEW_PIN", field="new_pin",
+                          option=new_pin, option_name="--new-pin", from_stdin=pin_stdin,
+                          confirm=True)
         return _seals(home).change_pin(seal, old_pin=old, new_pin=new, actor=actor)
 
     run(as_json, go, lambda r: console.print(f"[green]PIN changed[/] for {', '.join(r['seals'])}"))
@@ -319,6 +344,15 @@ def seal_unlock(seal: str = SEAL, officer: str = typer.Option(..., help="RA offi
 def seal_expire(home: Path | None = HOME, as_json: bool = JSON) -> None:
     """Mark seals past their end of validity as expired."""
     run(as_json, lambda: {"expired": _seals(home).expire_due()})
+
+
+@seal_app.command("repair-files")
+def seal_repair_files(grace: float = typer.Option(300, help="Seconds a folder of no committed "
+                                                  "seal is left alone (a creation in progress)."),
+                      home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """After a crash: remove leftover temporary folders and folders of seals that never
+    committed, and rewrite every seal's missing or changed files from the database."""
+    run(as_json, lambda: _seals(home).repair_files(grace_seconds=grace))
 
 
 @seal_app.command("write-files")

@@ -1,9 +1,11 @@
 """Tables of the electronic seal service (migration ``0002``).
 
 The database is the source of truth for a seal: its image bytes and its current GB/T 38540
-record live in ``seals``; the files under ``<home>/seals/<es_id>/`` are copies written after
-commit. Every record a seal ever had stays in ``seal_records``, because signatures made with
-an earlier record embed that record and an investigation must be able to find it. The seal PIN
+record live in ``seals``; the files under ``<home>/seals/<es_id>/`` are copies, put in place
+just before the commit and checked against these bytes by ``seal verify`` (holding the bytes,
+the row needs no separate hash column). Every record a seal ever had stays in ``seal_records``,
+because signatures made with an earlier record embed that record and an investigation must be
+able to find it. The seal PIN
 is not stored anywhere: it is the PIN that seals the certificate's platform-held key, and its
 failure counter and lock are the key's (``platform_keys.failed_attempts`` / ``locked``).
 """

@@ -18,8 +18,10 @@ Every verb checks all its inputs and the lifecycle table (``seals.lifecycle``) f
 writes the change and its audit event in one transaction. Images are drawn before that
 transaction (drawing is slow and needs no lock) and the transaction re-checks that what was drawn
 still matches the data. The only write a refused call makes is the wrong-PIN counter: counting is
-the whole point of it. Image files under ``<home>/seals/<es_id>/`` are written after commit,
-through a temporary directory and a rename, so a refused or failed action leaves none.
+the whole point of it. Image files under ``<home>/seals/<es_id>/`` are written to a temporary
+folder, fsynced and renamed into place just before the commit, and put back as they were if the
+commit fails (``_with_files``), so a refused or failed action leaves none and a committed seal
+has its files; ``verify_record`` checks them against the database.
 
 esID. 14 digits: the platform's 6-digit administrative region code (GB/T 2260), the 2-digit year
 of creation and the seal's database id as a 6-digit sequence (wider beyond 999999). Unique because
@@ -35,7 +37,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -48,8 +52,16 @@ from sqlalchemy.orm import Session
 
 from yinxin import audit
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationError
+from yinxin.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    ValidationError,
+    YinxinError,
+)
 from yinxin.identity import ID_TYPES, validate_id_document, validate_name
+from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyHandle
 from yinxin.pki.pinkeys import check_pin, open_private_key, reseal
 from yinxin.registry import lifecycle as cert_lifecycle
@@ -214,16 +226,64 @@ def _normal_serial(serial: str) -> str:
     return (serial or "").strip().lower().removeprefix("0x").lstrip("0")
 
 
+class _FileSwap:
+    """A seal folder just renamed into place, with the folder it replaced kept aside."""
+
+    def __init__(self, base: Path, target: Path, old: Path | None):
+        self.base, self.target, self.old = base, target, old
+
+    def done(self) -> None:
+        if self.old is not None:
+            shutil.rmtree(self.old, ignore_errors=True)
+
+    def undo(self) -> None:
+        """The commit failed: the folder must show what the database still says."""
+        shutil.rmtree(self.target, ignore_errors=True)
+        if self.old is not None:
+            try:
+                self.old.rename(self.target)
+            except OSError as e:  # leave it for repair_files; the database is still right
+                log.warning("could not restore %s after a failed commit: %s", self.target, e)
+        try:
+            _fsync_dir(self.base)
+        except OSError:
+            pass
+
+
+@dataclass
+class _StagedFiles:
+    """What a transaction body hands to ``_with_files``: the files its commit must carry."""
+
+    files: tuple[str, dict[str, bytes]] | None = None
+    swap: _FileSwap | None = None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 # --- the service --------------------------------------------------------------------------------
 class Seals:
     def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority, *, home: Path,
-                 region_code: str = DEFAULT_REGION):
+                 region_code: str = DEFAULT_REGION, kek: PlatformKek | None = None):
         if not (len(region_code) == 6 and region_code.isdigit()):
             raise ValidationError("the region code must be 6 digits (GB/T 2260)",
                                   field="region_code")
         self.db, self.clock, self.ca = db, clock, ca
         self.home = Path(home)
         self.region_code = region_code
+        self.kek = kek  # the second lock on seal keys (``yinxin.pki.kek``)
 
     # --- lookups ---------------------------------------------------------------------------------
     @staticmethod
@@ -447,7 +507,7 @@ class Seals:
         with self.db.read() as s:
             _, _, image = self._plan_create(s, **args)
         drawn = image.draw(scan)
-        with self.db.transaction() as s:
+        with self._with_files() as (s, staged):
             sub, cert, again = self._plan_create(s, **args)
             self._same_image(image, again)
             valid_end = min(now + years * YEAR, cert.not_after)
@@ -478,8 +538,8 @@ class Seals:
                                "valid_end": valid_end.isoformat(), "version": seal.version,
                                "seseal_sha256": _sha(seal.seseal), "png_sha256": _sha(seal.png)})
             out = self._dict(s, seal, now=now)
-            files = self._file_set(seal)
-        return self._published(out, files)
+            staged.files = self._file_set(seal)
+        return out
 
     @staticmethod
     def _check_scan(scan: bytes | None) -> str | None:
@@ -520,41 +580,130 @@ class Seals:
         return seal.es_id, {"seal.png": seal.png, "seal.svg": seal.svg, "seal.pdf": seal.pdf,
                             "seal.ses": seal.seseal}
 
-    def _published(self, out: dict, files: tuple[str, dict[str, bytes]]) -> dict:
-        """Write the files after commit; the database already holds them, so failing is mild."""
+    @contextmanager
+    def _with_files(self) -> Iterator[tuple[Session, _StagedFiles]]:
+        """A transaction whose seal files are in place before it commits, and gone if it does
+        not: the body names the files (``staged.files``); they are written to a temporary
+        folder, fsynced and renamed into ``<home>/seals/<esID>/`` as the last step before the
+        commit; a failed commit puts the previous folder back. A crash between the rename and
+        the commit leaves files ahead of the database at worst, which ``seal verify`` reports
+        and ``seal repair-files`` / ``write-files`` put right from the database."""
+        staged = _StagedFiles()
         try:
-            self._write_files(*files)
-        except OSError as e:
-            log.warning("seal %s committed but its files were not written: %s", files[0], e)
-            out["files_error"] = f"files not written ({e.strerror}); export them with show"
-        return out
+            with self.db.transaction() as s:
+                yield s, staged
+                if staged.files is not None:
+                    staged.swap = self._install_files(*staged.files)
+        except BaseException:
+            if staged.swap is not None:
+                staged.swap.undo()
+            raise
+        if staged.swap is not None:
+            staged.swap.done()
 
-    def _write_files(self, es_id: str, files: dict[str, bytes]) -> None:
+    def _install_files(self, es_id: str, files: dict[str, bytes]) -> _FileSwap:
+        """Write the files into a fresh temporary folder and rename it into place, keeping the
+        previous folder aside until the caller says ``done`` or ``undo``. The caller holds the
+        seal's row lock (or its creating transaction), so no one else installs this seal's files
+        now, and any leftovers of an earlier crash for it can go."""
         base = self.home / "seals"
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{es_id}-new-", dir=base))
+        try:
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for leftover in base.glob(f".{es_id}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{es_id}-new-", dir=base))
+        except OSError as e:
+            raise self._files_error(es_id, e) from None
+        target, old = base / es_id, None
         try:
             for name, data in files.items():
-                (tmp / name).write_bytes(data)
-            target = base / es_id
-            old = None
+                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            _fsync_dir(tmp)
             if target.exists():
                 old = base / f".{es_id}-old-{os.urandom(4).hex()}"
                 target.rename(old)
             tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
+            _fsync_dir(base)
+        except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            if old is not None and not target.exists():
+                old.rename(target)
+            raise self._files_error(es_id, e) from None
+        return _FileSwap(base, target, old)
+
+    @staticmethod
+    def _files_error(es_id: str, e: OSError) -> YinxinError:
+        return YinxinError(f"cannot write the files of seal {es_id} ({e.strerror or e}); "
+                           "nothing was changed", field="files", code="files_not_written")
 
     def write_files(self, seal: int | str) -> dict:
-        """Write (again) a seal's files from the database, e.g. after a failed write."""
+        """Write (again) a seal's files from the database, e.g. after they were lost."""
+        with self.db.transaction() as s:  # the row lock keeps a renew or change out meanwhile
+            es_id, files = self._file_set(self._seal_row(s, seal, lock=True))
+            self._install_files(es_id, files).done()
+        return {"es_id": es_id, "directory": str(self.files_dir(es_id)),
+                "files": sorted(files)}
+
+    def _files_status(self, es_id: str, files: dict[str, bytes]) -> dict[str, str]:
+        """Each file under the seal's folder: ``ok``, ``missing`` or ``changed`` (its SHA-256
+        differs from the database's copy, which is the record of truth)."""
+        folder = self.files_dir(es_id)
+        out = {}
+        for name, data in sorted(files.items()):
+            try:
+                on_disk = (folder / name).read_bytes()
+            except FileNotFoundError:
+                out[name] = "missing"
+                continue
+            except OSError:
+                out[name] = "unreadable"
+                continue
+            out[name] = "ok" if _sha(on_disk) == _sha(data) else "changed"
+        return out
+
+    def repair_files(self, *, grace_seconds: float = 300) -> dict:
+        """Put ``<home>/seals/`` in line with the database after a crash: remove temporary and
+        superseded folders and folders of seals that never committed, and rewrite missing or
+        changed files. Folders younger than ``grace_seconds`` that belong to no committed seal
+        are left alone: they may be a creation in progress in another process."""
+        base = self.home / "seals"
         with self.db.read() as s:
-            files = self._file_set(self._seal_row(s, seal))
-        self._write_files(*files)
-        return {"es_id": files[0], "directory": str(self.files_dir(files[0])),
-                "files": sorted(files[1])}
+            known = set(s.execute(select(Seal.es_id).where(Seal.es_id.is_not(None)))
+                        .scalars())
+        removed, rewritten = [], []
+        now = time.time()
+        entries = sorted(base.iterdir()) if base.exists() else []
+        for entry in entries:
+            name = entry.name
+            es_id = name[1:].split("-", 1)[0] if name.startswith(".") else name
+            if es_id in known and not name.startswith("."):
+                continue
+            try:
+                young = now - entry.lstat().st_mtime < grace_seconds
+            except FileNotFoundError:
+                continue
+            if es_id in known:  # a leftover of an install for a committed seal: under its lock
+                with self.db.transaction() as s:
+                    self._seal_row(s, es_id, lock=True)
+                    if entry.exists():
+                        _remove(entry)
+                        removed.append(name)
+            elif not young:
+                _remove(entry)
+                removed.append(name)
+        for es_id in sorted(known):
+            with self.db.read() as s:
+                files = self._file_set(self._seal_row(s, es_id))[1]
+            if any(v != "ok" for v in self._files_status(es_id, files).values()):
+                self.write_files(es_id)
+                rewritten.append(es_id)
+        if removed or rewritten:
+            log.info("seal files repaired: removed %s, rewritten %s", removed, rewritten)
+        return {"removed": removed, "rewritten": rewritten}
 
     # --- renew, change, cancel -------------------------------------------------------------------
     def _switch_certificate(self, s: Session, seal: Seal, serial: str | None,
@@ -574,7 +723,7 @@ class Seals:
         check_years(years)
         issuer = self.ca.issuer("issuing")
         now = _whole(self.clock.now())
-        with self.db.transaction() as s:
+        with self._with_files() as (s, staged):
             row = self._seal_row(s, seal, lock=True)
             move = lifecycle.check_move("renew", row.state, row.hold_kind, row.es_id)
             if form:
@@ -603,8 +752,8 @@ class Seals:
                                "application_id": app.id if app else None,
                                "version": row.version, "seseal_sha256": _sha(row.seseal)})
             out = self._dict(s, row, now=now)
-            files = self._file_set(row)
-        return self._published(out, files)
+            staged.files = self._file_set(row)
+        return out
 
     def _plan_change(self, s: Session, seal: int | str, *, scan_sha: str | None, software: bool,
                      center_text: str | None, code: str | None, certificate_serial: str | None,
@@ -654,7 +803,7 @@ class Seals:
                     row.image_source != "software" or sub.name != self._drawn_name(row)
                     or image.center_text != row.center_text or image.code != row.code))
         drawn = image.draw(scan) if redraw else None
-        with self.db.transaction() as s:
+        with self._with_files() as (s, staged):
             row, cert, again, sub = self._plan_change(s, seal, lock=True, **args)
             self._same_image(image, again)
             changes: dict[str, object] = {}
@@ -699,8 +848,8 @@ class Seals:
                                "application_id": app.id if app else None,
                                "version": row.version, "seseal_sha256": _sha(row.seseal)})
             out = self._dict(s, row, now=now)
-            files = self._file_set(row)
-        return self._published(out, files)
+            staged.files = self._file_set(row)
+        return out
 
     @staticmethod
     def _drawn_name(row: Seal) -> str:
@@ -974,7 +1123,8 @@ class Seals:
                               png=row.png, width_mm=row.width_mm, height_mm=row.height_mm,
                               seseal=row.seseal, certificate_serial=cert.serial_hex)
             certificate = x509.load_der_x509_certificate(cert.der)
-        handle = self._judge_pin(key_id, blob, label, row.es_id, pin, open_private_key)
+        handle = self._judge_pin(key_id, blob, label, row.es_id, pin,
+                                 lambda b, p, lab: open_private_key(b, p, lab, kek=self.kek))
         return UnlockedSeal(handle, certificate, stamp)
 
     @staticmethod
@@ -1074,7 +1224,8 @@ class Seals:
             key_id, blob, label, es_id = key.id, key.sealed_key, key.label, row.es_id
         # a wrong current PIN counts like any other attempt
         new_blob = self._judge_pin(key_id, blob, label, es_id, old_pin,
-                                   lambda b, pin, lab: reseal(b, pin, new_pin, lab))
+                                   lambda b, pin, lab: reseal(b, pin, new_pin, lab,
+                                                              kek=self.kek))
         now = self.clock.now()
         with self.db.transaction() as s:
             row = self._seal_row(s, seal, lock=True)
@@ -1151,7 +1302,9 @@ class Seals:
 
     def verify_record(self, seal: int | str) -> dict:
         """Check the stored SESeal as a relying party would: our CA made it, and it says what
-        the database says (so a record swapped in the table is caught)."""
+        the database says (so a record swapped in the table is caught); and check that the
+        files under ``<home>/seals/<esID>/`` exist and match the database's copies byte for
+        byte (SHA-256), since those files are what gets handed out and archived."""
         maker = self.ca.certificate("issuing").public_bytes(serialization.Encoding.DER)
         with self.db.read() as s:
             row = self._seal_row(s, seal)
@@ -1159,15 +1312,23 @@ class Seals:
             der, es_id = row.seseal, row.es_id
             expected = (row.es_id, row.name, KINDS[row.kind].seal_type, [cert_der], row.png,
                         _whole(row.valid_start), _whole(row.valid_end))
+            files = self._files_status(es_id, self._file_set(row)[1])
+        bad_files = {k: v for k, v in files.items() if v != "ok"}
+        files_problem = (f"files under {self.files_dir(es_id)} do not match the database ("
+                         + ", ".join(f"{k} {v}" for k, v in bad_files.items())
+                         + f"): run `yinxin seal write-files {es_id}` to write them again"
+                         if bad_files else None)
         try:
             info = verify_seseal(der, [maker]).info
         except ValidationError as e:
-            return {"es_id": es_id, "ok": False, "problem": e.message}
+            return {"es_id": es_id, "ok": False, "problem": e.message, "files": files}
         got = (info.es_id, info.name, info.seal_type, info.cert_list, info.picture_data,
                info.valid_start, info.valid_end)
-        ok = got == expected
-        return {"es_id": es_id, "ok": ok,
-                "problem": None if ok else "the record does not match the seal's data",
+        record_ok = got == expected
+        ok = record_ok and not bad_files
+        return {"es_id": es_id, "ok": ok, "files": files,
+                "problem": (None if ok else files_problem if record_ok
+                            else "the record does not match the seal's data"),
                 "name": info.name, "valid_start": info.valid_start.isoformat(),
                 "valid_end": info.valid_end.isoformat(), "width_mm": info.width_mm,
                 "height_mm": info.height_mm, "seseal_sha256": _sha(der)}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,9 +57,40 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (``None`` for in-memory or other databases)."""
+    if not url.startswith("sqlite"):
+        return None
+    name = make_url(url).database
+    return Path(name) if name and name != ":memory:" else None
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, and take group and other bits off an
+    existing one (and its ``-wal``/``-shm``). SQLite gives the ``-wal`` and ``-shm`` files the
+    mode of the database file, so creating that one 0600 keeps all three private: they hold
+    subscriber data and the sealed keys."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = p.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(p, mode & 0o700)
+        except FileNotFoundError:
+            pass
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url
+        db_file = sqlite_path(url)
+        if db_file is not None:
+            make_private(db_file)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if url.startswith("sqlite"):
@@ -85,6 +117,19 @@ class Database:
             yield session
         finally:
             session.close()
+
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[Session]:
+        """A transaction that holds a database-wide lock named by ``key`` until it ends: for
+        rare one-off jobs that must not run twice at once across processes (creating the
+        platform KEK). PostgreSQL: a transaction-level advisory lock; SQLite: the write lock,
+        which a writer transaction takes at ``BEGIN``."""
+        with self.transaction() as s:
+            if self.engine.dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            else:
+                s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
+            yield s
 
     def migrate(self) -> None:
         migrate(self.engine)
