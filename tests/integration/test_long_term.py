@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
@@ -251,3 +251,54 @@ def test_renewed_in_time_a_contract_outlives_its_cas_and_tsas(make_platform, clo
     blocks = pdfsig(f, nss_trusting(tmp_path / "nss", p.ca.certificate("root")))
     sigs = [b for b in blocks if "ETSI.CAdES.detached" in b]
     assert len(sigs) == 2 and all("Signature is Valid" in b for b in sigs)
+
+
+# --- files made elsewhere -------------------------------------------------------------------------
+def test_a_b_lta_made_by_pyhanko_and_renewed_in_time_stays_valid() -> None:
+    """A B-LTA made by pyHanko with another CA, renewed at +300 d (before its first TSA
+    certificate expires at +365 d) by a second TSA: valid just after, and still at +400 and
+    +500 d, after the first TSA certificate expired (once: VALID at +400, "certificate not
+    valid" at +500, because the older timestamps were judged at the validation time)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    from tests.integration import pdf_factory as pf
+    from yinxin.pki.algorithms import get_algorithm
+    from yinxin.pki.authority import base_name, build_certificate
+    from yinxin.pki.profiles import PROFILES
+
+    pki = pf.build_pki("Elsewhere Root CA", tag="-lta")
+    signer = pki.new_signer("张三")
+    pdf = pf.add_document_timestamp(pf.sign(pf.contract_pdf(), signer, pki, revinfo="dss"), pki)
+    at = pki.now + 300 * DAY
+    key = get_algorithm("rsa-2048").generate()  # pyHanko's dummy TSA signs with RSA only
+    tsa2 = build_certificate(profile=PROFILES["tsa"], subject=base_name("Elsewhere TSA 2"),
+                             public_key=key.public_key(), issuer=pki.issuer,
+                             not_before=at - dt.timedelta(hours=1), not_after=at + 1000 * DAY)
+    root_crl = (x509.CertificateRevocationListBuilder().issuer_name(pki.root.subject)
+                .last_update(at).next_update(at + 30 * DAY)
+                .add_extension(x509.CRLNumber(2), critical=False)
+                .sign(pki.root_key.native, hashes.SHA256())
+                .public_bytes(serialization.Encoding.DER))
+    pdf = append_dss_for_test(pdf, [pki.ocsp_response(pki.tsa.cert, produced_at=at),
+                                    pki.ocsp_response(tsa2, produced_at=at)],
+                              [root_crl], [tsa2, pki.ocsp.cert])
+    stamper = DummyTimeStamper(
+        tsa_cert=pf._a_cert(tsa2), tsa_key=pf._a_key(key), fixed_dt=at + dt.timedelta(minutes=1),
+        certs_to_embed=pf.SimpleCertificateStore.from_certs(
+            [pf._a_cert(c) for c in (pki.issuing, pki.root)]))
+    pdf = PdfTimeStamper(stamper, field_name="DocTimeStamp2").timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), "sha256").getvalue()
+    for days in (301, 400, 500):
+        rep = verify_pdf(pdf, trust_roots=[pki.root], at=pki.now + days * DAY)
+        assert rep.valid, f"+{days} d\n{explain(rep)}"
+        assert rep.document_timestamps == 2
+    assert pki.tsa.cert.not_valid_after_utc < pki.now + 400 * DAY
+
+
+def append_dss_for_test(pdf: bytes, ocsps: list[bytes], crls: list[bytes],
+                        certs: list[x509.Certificate]) -> bytes:
+    from yinxin.signing.pdf_sign import append_dss
+
+    return append_dss(pdf, RevocationData(ocsp_responses=ocsps, crls=crls, certificates=certs))

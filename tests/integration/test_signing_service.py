@@ -60,7 +60,7 @@ from tests.integration.signing_flow import (
 )
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
-from yinxin.errors import Conflict, Forbidden, ValidationError, YinxinError
+from yinxin.errors import Forbidden, ValidationError, YinxinError
 from yinxin.identity import id_card_check_char
 from yinxin.notify.models import Notification
 from yinxin.notify.templates import MASK
@@ -546,13 +546,25 @@ def test_a_confirmation_is_for_one_document(rw):
 
 
 def test_a_confirmation_signs_once(rw):
+    """A retry with a used confirmation (the answer was lost, the process killed before the
+    file was written) gets the signature already made: the same bytes, nothing new recorded."""
     w, p = rw.w, rw.p
     doc = contract_pdf(1, title="补充协议")
     token = confirm(w, w.yi, doc)
     first = sign_call(w, w.yi, doc, token)()
     assert p.signing.verify(first.pdf).valid
-    refused(p, sign_call(w, w.yi, doc, token), Conflict, "confirmation_used",
-            "confirmation_token")
+    before = dump(p)
+    again = sign_call(w, w.yi, doc, token)()
+    assert again.pdf == first.pdf and again.record["replayed"] is True
+    assert again.record["id"] == first.record["id"]
+    assert dump(p) == before
+    # the same confirmation cannot sign another document, nor serve another signer
+    refused(p, sign_call(w, w.yi, contract_pdf(1, title="另一份"), token), Forbidden,
+            "wrong_document", "confirmation_token")
+    # and the PIN is still asked for (the right one then clears the counter again)
+    refused(p, sign_call(w, w.yi, doc, token, pin="000000"), Forbidden, "wrong_pin", "pin",
+            mask=("platform_keys", "failed_attempts"))
+    assert sign_call(w, w.yi, doc, token)().pdf == first.pdf
 
 
 def test_a_withdrawn_grant_is_refused_at_signing(rw):
@@ -658,9 +670,9 @@ def test_two_party_flow_on_any_database(any_platform, clock):
     recs = p.signing.records()
     assert [(r["sha256_before"], r["sha256_after"]) for r in recs] == \
         [(sha(doc), sha(first.pdf)), (sha(first.pdf), sha(second.pdf))]
-    # a replayed confirmation is refused and the transaction leaves nothing behind
+    # a replayed confirmation gives back the signature it made, and records nothing new
     token = confirm(w, w.jia, doc)
-    sign_call(w, w.jia, doc, token)()
-    refused(p, sign_call(w, w.jia, doc, token), Conflict, "confirmation_used")
+    made = sign_call(w, w.jia, doc, token)()
+    assert sign_call(w, w.jia, doc, token)().pdf == made.pdf
     assert len(p.signing.records()) == 3
     assert p.verify_audit().ok

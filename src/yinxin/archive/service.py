@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,12 +73,14 @@ class ArchivedDocumentView:
     renewed_at: dt.datetime | None
     renewals: int
     status_refreshed_at: dt.datetime | None
+    signature_record_id: int | None
 
     @classmethod
     def of(cls, row: ArchivedDocument) -> ArchivedDocumentView:
         return cls(row.id, row.document_name, row.sha256, row.path, row.size, row.level,
                    row.state, row.created_at, row.newest_timestamp_at, row.tsa_not_after,
-                   row.renewed_at, row.renewals, row.status_refreshed_at)
+                   row.renewed_at, row.renewals, row.status_refreshed_at,
+                   row.signature_record_id)
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -96,13 +99,14 @@ class RenewalReport:
     failed: list[dict] = field(default_factory=list)  # {"id", "error"}
     rolled_over: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    swept: int = 0  # unreferenced files removed (left by interrupted runs)
     at: dt.datetime | None = None
 
     def to_dict(self) -> dict:
         return {"checked": self.checked, "renewed": self.renewed, "refreshed": self.refreshed,
                 "not_due": self.not_due,
                 "failed": self.failed, "rolled_over": self.rolled_over,
-                "warnings": self.warnings,
+                "warnings": self.warnings, "swept": self.swept,
                 "at": self.at.isoformat() if self.at else None}
 
 
@@ -152,6 +156,25 @@ class Archive:
             view = ArchivedDocumentView.of(row)
         return view, self.files.get(view.sha256)
 
+    def sweep(self, older_than: dt.timedelta = dt.timedelta(hours=1)) -> int:
+        """Remove stored files no record refers to: left by a signing or renewal that died
+        between writing its file and committing its record (the file is written first on
+        purpose). ``older_than`` spares files whose commit may still be on its way."""
+        with self.db.read() as s:
+            referenced = set(s.execute(select(ArchivedDocument.sha256)).scalars())
+        cutoff = time.time() - older_than.total_seconds()
+        removed = 0
+        for key, mtime in self.files.keys():
+            if mtime > cutoff:
+                continue
+            if key.endswith(".part"):
+                self.files.delete_part(key[:-5])
+                removed += 1
+            elif key not in referenced:
+                self.files.delete(key)
+                removed += 1
+        return removed
+
     # --- renewal ---------------------------------------------------------------------------
     def is_due(self, row: ArchivedDocumentView | ArchivedDocument, margin: dt.timedelta,
                now: dt.datetime) -> bool:
@@ -183,6 +206,7 @@ class Archive:
                 report.rolled_over.append(rolled)
         self.tsa.reload()
         self.ocsp.reload()
+        report.swept = self.sweep()
         docs = self.documents(ACTIVE)
         now = self.clock.now()
         for i, doc in enumerate(docs, 1):

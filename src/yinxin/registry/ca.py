@@ -19,8 +19,10 @@ has less than a margin left, and is called by the archive renewal before it time
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from sqlalchemy import select, update
@@ -55,6 +57,7 @@ NAMES = {
 PROFILE_OF = {"root": "root-ca", "issuing": "issuing-ca", "ocsp": "ocsp-responder",
               "root-ocsp": "ocsp-responder", "tsa": "tsa"}
 ORGANIZATION = "印信电子认证服务 Yinxin"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,7 @@ class CertificateAuthority:
         if self.is_initialised():
             raise Conflict("the certificate authority is already initialised", field="home")
         store = self._keystore()
-        for role in ROLES:
-            if store.exists(KEY_LABELS[role]):
-                raise Conflict(
-                    f"the key store already holds a key labelled {KEY_LABELS[role]!r}; "
-                    "use a fresh data directory or token",
-                    field="keystore",
-                )
+        self._clear_orphans(store)
         made: list[str] = []
         try:
             now = self.clock.now()
@@ -145,6 +142,28 @@ class CertificateAuthority:
         self._certs.update(certs)
         return {"algorithm": algorithm, "keystore": store.kind,
                 "certificates": {r: self.describe(c) for r, c in certs.items()}}
+
+    @staticmethod
+    def _clear_orphans(store: KeyStore) -> None:
+        """Keys left by an ``init`` that was killed before its commit (the database holds no
+        authority yet, so nothing refers to them): in this data directory's own file store
+        they are removed, with any half-written ``.tmp`` file, and init starts over. In a
+        PKCS#11 token, which other deployments may share, they are named and left alone."""
+        found = [KEY_LABELS[r] for r in ROLES if store.exists(KEY_LABELS[r])]
+        directory = getattr(store, "directory", None)
+        if store.kind == "file":
+            for label in found:
+                log.warning("removing key %r left by an interrupted init", label)
+                store.remove(label)
+            if directory is not None and Path(directory).is_dir():
+                for tmp in Path(directory).glob("*.tmp"):
+                    tmp.unlink(missing_ok=True)
+            return
+        if found:
+            raise Conflict(
+                f"the key store already holds {', '.join(map(repr, found))} but this database "
+                "has no CA: use a fresh token, or delete those objects if an interrupted init "
+                "of this installation made them", field="keystore")
 
     def _sub(self, issuer: Issuer, role: str, keys: dict[str, KeyHandle],
              now: dt.datetime) -> x509.Certificate:

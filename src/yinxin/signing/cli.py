@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.cli import HOME, JSON, console, platform, run
+from yinxin.cli import HOME, JSON, console, platform, read_secret, run, secret_help
 from yinxin.errors import ValidationError
 
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
@@ -27,11 +27,25 @@ def _pdf(path: Path) -> bytes:
         raise ValidationError(f"cannot read {path}: {e.strerror}", field="in") from None
 
 
-def _write(path: Path, data: bytes) -> None:
+def _writable(path: Path, field: str = "out") -> None:
+    """Refuse an output path that cannot be written *before* any work is done (for signing:
+    before a code is used up): the folder must exist and take a new file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder, not a file name", field=field)
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(f"cannot write into {folder}", field=field)
+
+
+def _write(path: Path, data: bytes, field: str = "out") -> None:
     """Write the output atomically: a refused or failed run leaves no partial file."""
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ValidationError(f"cannot write {path}: {e.strerror}", field=field) from None
 
 
 def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None,
@@ -58,9 +72,13 @@ def sign_pdf_cmd(input: Path = typer.Option(..., "--in"), output: Path = typer.O
                  seal: str = typer.Option(..., help="Seal id or esID."),
                  signer: int = typer.Option(..., help="Subscriber id of the person signing."),
                  challenge: str = typer.Option(..., help="Challenge id from `sign code`."),
-                 code: str = typer.Option(..., help="The one-time code received by SMS."),
-                 pin: str | None = typer.Option(None, envvar="YINXIN_SEAL_PIN",
-                                                help="Seal PIN (or YINXIN_SEAL_PIN, or asked)."),
+                 code: str | None = typer.Option(None, "--code", help=secret_help(
+                     "The one-time code received by SMS", "YINXIN_CODE")),
+                 pin: str | None = typer.Option(None, "--pin", help=secret_help(
+                     "Seal PIN", "YINXIN_SEAL_PIN")),
+                 pin_stdin: bool = typer.Option(False, "--pin-stdin", help="Read the seal PIN "
+                                                "(first line) and the code (second line, unless "
+                                                "YINXIN_CODE is set) from standard input."),
                  anchor: str | None = typer.Option(None, help='e.g. "甲方（签章）"'),
                  page: int | None = None, x: float | None = None, y: float | None = None,
                  width: float | None = typer.Option(None, help="Seal width in mm."),
@@ -69,16 +87,22 @@ def sign_pdf_cmd(input: Path = typer.Option(..., "--in"), output: Path = typer.O
                  lock: bool = typer.Option(False, help="Last signer: lock the document."),
                  cross_page: bool = typer.Option(False, "--cross-page", help="骑缝章."),
                  home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """Confirm the code and sign with a platform-held seal key."""
+    """Confirm the code and sign with a platform-held seal key.
+
+    The seal PIN and the one-time code come from YINXIN_SEAL_PIN and YINXIN_CODE, standard
+    input (--pin-stdin, or when it is not a terminal: PIN, then code, one a line) or hidden
+    prompts; --pin and --code still work but show in `ps` (discouraged).
+    """
     def go():
-        the_pin = pin or (typer.prompt("Seal PIN", hide_input=True) if sys.stdin.isatty()
-                          else None)
-        if not the_pin:
-            raise ValidationError("the seal PIN is needed", field="pin")
+        the_pin = read_secret("seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin,
+                              from_stdin=pin_stdin)
+        the_code = read_secret("one-time code", env="YINXIN_CODE", field="code", option=code,
+                               option_name="--code", from_stdin=pin_stdin)
         data = _pdf(input)
+        _writable(output)  # a bad --out is refused before the code is used up
         p = platform(home)
         signed = p.signing.sign(data, seal=seal, pin=the_pin, signer_subscriber_id=signer,
-                                challenge_id=challenge, code=code,
+                                challenge_id=challenge, code=the_code,
                                 placement=_placement(anchor, page, x, y, width), role=role,
                                 level=level, lock=lock, cross_page=cross_page,
                                 document_name=input.name)
@@ -158,6 +182,47 @@ def _moment(text: str | None):
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
+def _trust_anchors(paths: list[Path]) -> list:
+    """``--trust``: every certificate in each file (PEM, one or several; or one DER).
+
+    A file that cannot be read or holds no certificate is invalid input naming ``trust`` —
+    exit 2, never a traceback and never exit 1, which means "the signatures are INVALID".
+    """
+    from cryptography import x509
+
+    anchors = []
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise ValidationError(f"cannot read --trust {path}: {e.strerror}",
+                                  field="trust") from None
+        try:
+            if b"-----BEGIN" in raw:
+                anchors += x509.load_pem_x509_certificates(raw)
+            else:
+                anchors.append(x509.load_der_x509_certificate(raw))
+        except ValueError:
+            raise ValidationError(f"--trust {path} is not a certificate (PEM or DER)",
+                                  field="trust") from None
+    return anchors
+
+
+def _platform_here(home: Path | None) -> bool:
+    """Is there a platform database to verify with, without creating one?
+
+    A relying party runs ``yinxin verify --trust root.pem`` on a bare machine: building a
+    Platform there would create ``./var/yinxin.db`` (and a data folder) as a side effect of
+    reading a PDF. Only an existing SQLite file, or a configured server database, counts.
+    """
+    from yinxin.settings import Settings
+
+    url = Settings.from_env(home=home).database_url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///").split("?", 1)[0]).exists()
+    return True
+
+
 def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
                report: Path | None = typer.Option(None, help="Write a one-page PDF report."),
                online: bool = typer.Option(False, help="Fetch CRLs/OCSP from the URLs in the "
@@ -171,28 +236,48 @@ def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
                    "its last embedded status; strict: status must be valid at the validation "
                    "time (as pyHanko's AdES validator)."),
                home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """Verify every signature, each at the time its timestamps prove; exit 0 only when all
-    are valid."""
+    """Verify every signature, each at the time its timestamps prove.
+
+    Exit 0: every signature VALID; 1: the verdict is INVALID; 2 (or another code of the
+    README's table): the verification could not be done — an unreadable file or trust anchor,
+    a report that cannot be written — with a message naming the field.
+    Without a platform in the data directory, --trust ROOT.pem is enough and nothing is
+    created on disk."""
     from yinxin.cli import err_console
+    from yinxin.errors import YinxinError
 
     try:
-        from cryptography import x509
-
         data = _pdf(file)
-        extra = [x509.load_pem_x509_certificate(p.read_bytes()) for p in trust]
-        rep = platform(home).signing.verify(data, file_name=file.name, allow_fetching=online,
-                                            extra_roots=extra, at=_moment(at), policy=policy)
+        extra = _trust_anchors(trust)
+        moment = _moment(at)
+        if report is not None:
+            _writable(report, "report")  # refused before the work, not after
+        if _platform_here(home):
+            rep = platform(home).signing.verify(data, file_name=file.name,
+                                                allow_fetching=online, extra_roots=extra,
+                                                at=moment, policy=policy)
+        elif extra:
+            from yinxin.signing.verify import verify_pdf
+
+            rep = verify_pdf(data, trust_roots=extra, file_name=file.name,
+                             allow_fetching=online, ocsp_urls_allowed=online, at=moment,
+                             policy=policy)
+        else:
+            raise ValidationError("no trust anchor: give --trust ROOT.pem (or run where the "
+                                  "platform's CA is initialised)", field="trust")
         if report is not None:
             from yinxin.signing.report_pdf import render_report_pdf
 
-            _write(report, render_report_pdf(rep))
-    except ValidationError as e:
+            _write(report, render_report_pdf(rep), "report")
+    except YinxinError as e:
         if as_json:
             sys.stdout.write(__import__("json").dumps(e.to_dict(), ensure_ascii=False) + "\n")
         else:
             from rich.markup import escape
 
-            err_console.print(f"[bold red]error {escape(f'[{e.field}]')}:[/] {escape(e.message)}")
-        raise typer.Exit(e.exit_code) from None
+            where = escape(f" [{e.field}]") if e.field else ""
+            err_console.print(f"[bold red]error{where}:[/] {escape(e.message)}")
+        # 1 is the INVALID verdict: an error must never be mistaken for it
+        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)

@@ -475,6 +475,39 @@ class IntentConfirmation:
         assert result is not None
         return result
 
+    def consumed_challenge(
+        self,
+        *,
+        subscriber_id: int,
+        document_sha256: str,
+        token: str | None = None,
+        challenge_id: str | None = None,
+        code: str | None = None,
+    ) -> str | None:
+        """The challenge this confirmation (a token, or a challenge id with its right code) used
+        up for this signer and document — so a signing retried after a crash or a lost answer
+        can be given the signature it already made, instead of a refusal. Reads only."""
+        doc = _check_sha256(document_sha256)
+        with self.db.read() as s:
+            if token:
+                digest = hashlib.sha256(token.encode()).hexdigest()
+                ch = s.execute(
+                    select(IntentChallenge).where(IntentChallenge.token_hash == digest)
+                ).scalar_one_or_none()
+            elif challenge_id and code:
+                ch = s.get(IntentChallenge, str(challenge_id)[:60])
+                if ch is not None:
+                    actual = self._hash(ch.salt, ch.id, ch.subscriber_id, ch.purpose,
+                                        ch.document_sha256, str(code).strip())
+                    if not hmac.compare_digest(ch.code_hash, actual):
+                        return None
+            else:
+                return None
+            if (ch is None or ch.state != CONSUMED or ch.subscriber_id != subscriber_id
+                    or ch.document_sha256 != doc):
+                return None
+            return ch.id
+
     # --- consume --------------------------------------------------------------------------------
     def consume(
         self,

@@ -118,6 +118,15 @@ class SigningService:
                                       field="signer_subscriber_id")
         unlocked = self.seals.unlock_for_signing(seal, pin,
                                                  member_subscriber_id=signer_subscriber_id)
+        # a retry of a signing that was made (the answer lost, the process killed before the
+        # file was written) gets the same signed file back, never a second signature
+        done = self.intent.consumed_challenge(
+            subscriber_id=signer_subscriber_id, document_sha256=digest,
+            token=confirmation_token, challenge_id=challenge_id, code=code)
+        if done is not None:
+            previous = self._signed_with(done, signer_subscriber_id, digest)
+            if previous is not None:
+                return previous
         if confirmation_token is None:
             # The code is checked only after the PIN: a mistyped PIN must not burn the code.
             if not (challenge_id and code):
@@ -175,6 +184,29 @@ class SigningService:
                                "intent_challenge": consumed["challenge_id"]})
             record = self._record_dict(rec)
         return SignedDocument(signed, record)
+
+    def _signed_with(self, challenge_id: str, signer_subscriber_id: int,
+                     digest: str) -> SignedDocument | None:
+        """The signature a used-up confirmation made, with its signed file from the archive
+        (the version as signed; if it was renewed since, the current version, which begins
+        with it)."""
+        with self.db.read() as s:
+            rec = s.execute(select(SignatureRecord).where(
+                SignatureRecord.intent_challenge == challenge_id,
+                SignatureRecord.signer_subscriber_id == signer_subscriber_id,
+                SignatureRecord.sha256_before == digest)).scalar_one_or_none()
+            if rec is None:
+                return None
+            record = self._record_dict(rec)
+        try:
+            pdf = self.archive.files.get(record["sha256_after"])
+        except NotFound:
+            docs = [d for d in self.archive.documents(None)
+                    if d.signature_record_id == record["id"]]
+            if not docs:
+                return None
+            pdf = self.archive.document(docs[0].id)[1]
+        return SignedDocument(pdf, {**record, "replayed": True})
 
     @staticmethod
     def _record_dict(r: SignatureRecord) -> dict:

@@ -56,6 +56,23 @@ class FileStore:
                               code="corrupt")
         return data
 
+    def keys(self) -> list[tuple[str, float]]:
+        """Every stored object's key with its modification time (and leftover ``.part`` files
+        under the name ``<key>.part``), for sweeping what no record refers to."""
+        if not self.root.is_dir():
+            return []
+        out = []
+        for path in self.root.glob("??/*"):
+            name = path.name
+            if name.endswith(".pdf.part"):
+                out.append((name[:-9] + ".part", path.stat().st_mtime))
+            elif name.endswith(".pdf"):
+                out.append((name[:-4], path.stat().st_mtime))
+        return out
+
+    def delete_part(self, key: str) -> None:
+        self._path(key).with_name(f"{key}.pdf.part").unlink(missing_ok=True)
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
