@@ -1,9 +1,11 @@
 """The PKCS#11 key store against a real SoftHSM2 token: keys made inside, never extractable,
-and certificates and CRLs signed inside that OpenSSL accepts."""
+and certificates, CRLs, OCSP responses and time-stamps signed inside that OpenSSL accepts,
+all through ``cryptography``'s ordinary builders (``keys.builder_key``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import threading
 import time
@@ -13,16 +15,22 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute
 from pkcs11 import exceptions as p11e
 
 from tests.softhsm import SoftHsmToken, softhsm_token, softhsm_token_in  # noqa: F401
+from tests.unit.pki_chain import BASE, Chain
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
-from yinxin.pki.finish import finish_certificate, finish_crl
-from yinxin.pki.keys import KeyHandle, open_keystore
+from yinxin.pki import ocsp as yx_ocsp
+from yinxin.pki import tsa as yx_tsa
+from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate
+from yinxin.pki.crl import RevokedEntry, build_crl, build_crl_via_builder
+from yinxin.pki.keys import KeyHandle, builder_key, open_keystore
 from yinxin.pki.pkcs11_store import Pkcs11Key, Pkcs11KeyStore
+from yinxin.pki.profiles import PROFILES
 
 SIGNATURE_NAMES = {
     "ec-p256": "ecdsa-with-SHA256",
@@ -145,7 +153,7 @@ def test_ca_certificate_and_crl_signed_inside_the_token(
     store: Pkcs11KeyStore, algorithm: str, tmp_path: Path
 ) -> None:
     key = store.generate(fresh_label("root"), algorithm)
-    cert = finish_certificate(_ca_builder(key, f"HSM Root {algorithm}"), key)
+    cert = _ca_builder(key, f"HSM Root {algorithm}").sign(builder_key(key), key.algorithm.hash)
     cert.verify_directly_issued_by(cert)
     ca_pem = tmp_path / "ca.pem"
     ca_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -163,14 +171,14 @@ def test_ca_certificate_and_crl_signed_inside_the_token(
         .revocation_date(now - dt.timedelta(minutes=1))
         .build()
     )
-    crl = finish_crl(
+    crl = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(cert.subject)
         .last_update(now)
         .next_update(now + dt.timedelta(days=7))
         .add_revoked_certificate(revoked)
-        .add_extension(x509.CRLNumber(1), critical=False),
-        key,
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .sign(builder_key(key), key.algorithm.hash)
     )
     assert crl.is_signature_valid(key.public_key())
     crl_pem = tmp_path / "crl.pem"
@@ -179,6 +187,152 @@ def test_ca_certificate_and_crl_signed_inside_the_token(
     assert done.returncode == 0, done.stderr
     assert "verify OK" in done.stdout + done.stderr
     assert "verify fail" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["ec-p256", "rsa-3072"])
+def test_builder_key_signs_in_the_token_and_shows_nothing(
+    store: Pkcs11KeyStore, algorithm: str
+) -> None:
+    key = store.generate(fresh_label("face"), algorithm)
+    face = builder_key(key)
+    interface = ec.EllipticCurvePrivateKey if algorithm.startswith("ec") else rsa.RSAPrivateKey
+    assert isinstance(face, interface)
+    assert face.key_size == key.algorithm.size
+    assert face.public_key() == key.public_key()
+    if isinstance(face, ec.EllipticCurvePrivateKey):
+        assert face.curve.name == key.public_key().curve.name
+        verify(key, face.sign(b"d", ec.ECDSA(hashes.SHA384())), b"d", hashes.SHA384())
+        with pytest.raises(TypeError):
+            face.exchange(ec.ECDH(), key.public_key())
+    else:
+        verify(key, face.sign(b"d", padding.PKCS1v15(), hashes.SHA512()), b"d", hashes.SHA512())
+        with pytest.raises(TypeError):  # PSS would be another mechanism; not what we offer
+            face.sign(b"d", padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+        with pytest.raises(TypeError):
+            face.decrypt(b"c", padding.PKCS1v15())
+    with pytest.raises(TypeError):
+        face.private_numbers()
+    with pytest.raises(TypeError):
+        face.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def _token_chain(store: Pkcs11KeyStore, algorithm: str) -> Chain:
+    """root → issuing CA → OCSP responder and TSA, every key generated inside the token."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+    keys = {role: store.generate(fresh_label(role), algorithm)
+            for role in ("root", "issuing", "ocsp", "tsa")}
+
+    def cert(profile: str, cn: str, role: str, issuer: Issuer | None) -> x509.Certificate:
+        return build_certificate(
+            profile=PROFILES[profile], subject=base_name(cn, organization="Yinxin"),
+            public_key=keys[role].public_key(), issuer=issuer,
+            self_key=keys[role] if issuer is None else None,
+            not_before=now, not_after=now + dt.timedelta(days=365),
+        )  # fmt: skip
+
+    root = cert("root-ca", "HSM Root CA", "root", None)
+    up = StatusUrls(f"{BASE}/crl/root.crl", f"{BASE}/ca/root.cer")
+    issuing = cert("issuing-ca", "HSM Issuing CA", "issuing", Issuer(root, keys["root"], up))
+    urls = StatusUrls(f"{BASE}/crl/issuing.crl", f"{BASE}/ca/issuing.cer", f"{BASE}/ocsp")
+    issuer = Issuer(issuing, keys["issuing"], urls)
+    return Chain(
+        algorithm, now, root, keys["root"], issuing, keys["issuing"], issuer,
+        cert("ocsp-responder", "HSM OCSP", "ocsp", issuer), keys["ocsp"],
+        cert("tsa", "HSM TSA", "tsa", issuer), keys["tsa"],
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["ec-p256", "rsa-2048"])
+def test_crl_ocsp_and_timestamp_signed_inside_the_token(
+    store: Pkcs11KeyStore, algorithm: str, tmp_path: Path
+) -> None:
+    chain = _token_chain(store, algorithm)
+    files = chain.write(tmp_path)
+    for role in ("issuing", "ocsp", "tsa"):
+        done = _openssl("verify", "-CAfile", str(files["root"]), "-untrusted",
+                        str(files["issuing"]), str(files[role]))
+        assert done.returncode == 0, (role, done.stdout + done.stderr)
+    good, _ = chain.end_entity("好证书")
+    revoked, _ = chain.end_entity("已吊销")
+    for name, c in (("good", good), ("revoked", revoked)):
+        (tmp_path / f"{name}.pem").write_bytes(c.public_bytes(serialization.Encoding.PEM))
+
+    # CRLs: the fast path (empty and with entries) and the builder alone
+    window = dict(issuer_cert=chain.issuing, key=chain.issuing_key, crl_number=3,
+                  this_update=chain.now, next_update=chain.now + dt.timedelta(days=1))
+    entries = [RevokedEntry(revoked.serial_number, chain.now, "key_compromise"),
+               RevokedEntry(0x5EED, chain.now, None)]
+    for name, der in (("empty", build_crl(entries=[], **window)),
+                      ("fast", build_crl(entries=entries, **window)),
+                      ("builder", build_crl_via_builder(entries=entries, **window))):
+        path = tmp_path / f"{name}.crl"
+        path.write_bytes(der)
+        done = _openssl("crl", "-inform", "DER", "-in", str(path), "-CAfile", str(files["chain"]),
+                        "-verify", "-noout")
+        assert "verify OK" in done.stdout + done.stderr, (name, done.stdout + done.stderr)
+    done = _openssl("verify", "-crl_check", "-CRLfile", str(tmp_path / "fast.crl"), "-CAfile",
+                    str(files["chain"]), str(tmp_path / "revoked.pem"))
+    assert done.returncode != 0 and "certificate revoked" in done.stdout + done.stderr
+
+    # OCSP: one CertID, several, and a pre-signed response given a fresh nonce
+    def request(*names: str, nonce: bool = True) -> tuple[Path, list[yx_ocsp.CertId]]:
+        out = tmp_path / f"req-{'-'.join(names)}-{nonce}.der"
+        args = ["ocsp", "-issuer", str(files["issuing"]), "-reqout", str(out)]
+        for n in names:
+            args += ["-cert", str(tmp_path / f"{n}.pem")]
+        done = _openssl(*args, *([] if nonce else ["-no_nonce"]))
+        assert done.returncode == 0, done.stderr
+        return out, yx_ocsp.parse_request(out.read_bytes())
+
+    def respond(ids: list[yx_ocsp.CertId]) -> bytes:
+        single = [yx_ocsp.SingleStatus(i.serial, "revoked", chain.now, "key_compromise")
+                  if i.serial == revoked.serial_number else yx_ocsp.SingleStatus(i.serial, "good")
+                  for i in ids]
+        return yx_ocsp.build_response(
+            responder_cert=chain.ocsp, responder_key=chain.ocsp_key, issuer_cert=chain.issuing,
+            single=single, this_update=chain.now, next_update=chain.now + dt.timedelta(hours=4),
+            nonce=ids[0].nonce, request_hash_alg=ids[0].hash_algorithm)
+
+    def check(req: Path, resp: bytes) -> str:
+        path = tmp_path / "resp.der"
+        path.write_bytes(resp)
+        done = _openssl("ocsp", "-respin", str(path), "-reqin", str(req), "-CAfile",
+                        str(files["root"]), "-verify_other", str(files["issuing"]), "-resp_text")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Response verify OK" in done.stderr and "Nonce Verify error" not in done.stderr
+        return done.stdout
+
+    req, ids = request("revoked")
+    assert "Cert Status: revoked" in check(req, respond(ids))
+    req, ids = request("good", "revoked")
+    text = check(req, respond(ids))
+    assert "Cert Status: good" in text and "Cert Status: revoked" in text
+    _, plain = request("good", nonce=False)
+    template = respond(plain)
+    req, ids = request("good")
+    assert ids[0].nonce is not None
+    fresh = yx_ocsp.with_nonce(template, ids[0].nonce, dt.datetime.now(dt.UTC), chain.ocsp_key)
+    assert "Cert Status: good" in check(req, fresh)
+    parsed = ocsp.load_der_ocsp_response(fresh)
+    assert parsed.certificates == [chain.ocsp]
+
+    # RFC 3161 time-stamp
+    data = tmp_path / "document.txt"
+    data.write_bytes(b"a document to time-stamp\n")
+    query = tmp_path / "q.tsq"
+    done = _openssl("ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query))
+    assert done.returncode == 0, done.stderr
+    reply = tmp_path / "r.tsr"
+    reply.write_bytes(yx_tsa.respond(
+        query.read_bytes(), tsa_cert=chain.tsa, tsa_key=chain.tsa_key, chain=[chain.issuing],
+        serial=int.from_bytes(os.urandom(8), "big") | 1, gen_time=dt.datetime.now(dt.UTC)))
+    done = _openssl("ts", "-verify", "-data", str(data), "-in", str(reply), "-CAfile",
+                    str(files["root"]), "-untrusted", str(files["issuing"]))
+    assert "Verification: OK" in done.stdout, done.stdout + done.stderr
 
 
 def test_wrong_pin_is_forbidden(softhsm_token: SoftHsmToken) -> None:  # noqa: F811

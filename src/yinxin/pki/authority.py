@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from yinxin.errors import ValidationError
-from yinxin.pki.finish import finish_certificate
-from yinxin.pki.keys import KeyHandle
+from yinxin.pki.keys import KeyHandle, builder_key
 from yinxin.pki.profiles import Profile
 
 
@@ -157,7 +156,7 @@ def build_certificate(
                 ),
             )
         b = b.add_extension(x509.AuthorityInformationAccess(access), critical=False)
-    return finish_certificate(b, signing_key)
+    return b.sign(builder_key(signing_key), signing_key.algorithm.hash)
 
 
 def der(cert: x509.Certificate) -> bytes:

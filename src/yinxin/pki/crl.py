@@ -8,7 +8,9 @@ builder lay out everything *around* the entries (version, signature algorithm, i
 AKI and CRL number, with zero entries), write the revokedCertificates DER ourselves, splice it in
 where RFC 5280 puts it (just before ``crlExtensions``), and sign the to-be-signed bytes with the
 ``KeyHandle``. The result is byte-for-byte what the builder would make from the same entries
-(``tests/unit/test_crl.py`` checks this), and it works unchanged with keys inside an HSM.
+(``tests/unit/test_crl.py`` checks this). The builder "signs" the layout with
+``keys.layout_key``, which makes no private-key operation (that signature is discarded), so each
+CRL costs one real signature, whether the key is in the process or in an HSM.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from yinxin.errors import ConfigurationError, ValidationError
-from yinxin.pki.finish import finish_crl, throwaway_key
-from yinxin.pki.keys import KeyHandle
+from yinxin.pki.keys import KeyHandle, builder_key, layout_key
 
 # Our names → RFC 5280 §5.3.1 CRLReason values. "unspecified" (0) is accepted but never written:
 # RFC 5280 says the reasonCode extension SHOULD be absent rather than carry unspecified.
@@ -241,7 +242,7 @@ def build_crl(
 
     alg = key.algorithm
     builder = _layout_builder(issuer_cert, crl_number, this_update, next_update)
-    draft = builder.sign(key.native or throwaway_key(alg), alg.hash).public_bytes(DER)
+    draft = builder.sign(layout_key(key.public_key()), alg.hash).public_bytes(DER)
 
     # CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }
     _, body, _ = _tlv(draft, 0)
@@ -254,8 +255,6 @@ def build_crl(
             pos = _tlv(draft, pos)[2]
         content = draft[tbs_body:pos] + revoked + draft[pos:tbs_end]
         tbs = b"\x30" + _der_length(len(content)) + content
-    elif key.native is not None:
-        return draft
     else:
         tbs = draft[body:tbs_end]
 
@@ -286,4 +285,4 @@ def build_crl_via_builder(
             rb = rb.add_extension(x509.CRLReason(REASON_FLAGS[e.reason]), critical=False)
         revoked.append(rb.build())
     b = _layout_builder(issuer_cert, crl_number, this_update, next_update, revoked)
-    return finish_crl(b, key).public_bytes(DER)
+    return b.sign(builder_key(key), key.algorithm.hash).public_bytes(DER)

@@ -8,6 +8,11 @@ leaves it). Code that builds certificates, CRLs, OCSP and timestamp responses on
 Stores also keep symmetric ``SecretKey``s (AES-256-GCM): the platform's key-encryption key, which
 wraps platform-held subscriber keys so that a copy of the database alone opens none of them
 (``yinxin.pki.kek``).
+
+``cryptography``'s builders sign through whatever object subclasses its private-key interfaces
+(they call its ``sign`` and ``public_key``), so ``builder_key`` hands them either the in-process
+key or an adapter that forwards to ``KeyHandle.sign``: a key inside an HSM signs certificates,
+CRLs and OCSP responses through the ordinary builders, and its private numbers stay where they are.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding, PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -45,7 +53,11 @@ class KeyHandle(Protocol):
 
     @property
     def native(self) -> PrivateKeyTypes | None:
-        """The in-process ``cryptography`` key when there is one (fast path), else ``None``."""
+        """The in-process ``cryptography`` key when there is one, else ``None`` (an HSM key).
+
+        Its private numbers are in this process (sealing code serialises it). To sign with a
+        builder, pass ``builder_key(handle)``, which works for every handle.
+        """
         ...
 
 
@@ -86,6 +98,116 @@ class KeyStore(Protocol):
         ``yinxin.pki.kek.PlatformKek`` does under a database lock.
         """
         ...
+
+
+# (data, hash) -> signature, as ``KeyHandle.sign``: ECDSA as DER, RSA as PKCS#1 v1.5.
+SignFunction = Callable[[bytes, hashes.HashAlgorithm], bytes]
+
+
+def _no_private_material(*_args: Any, **_kwargs: Any) -> NoReturn:
+    raise TypeError("this key signs only; its private numbers never leave where it is kept")
+
+
+def _hash_of(algorithm: object) -> hashes.HashAlgorithm:
+    if not isinstance(algorithm, hashes.HashAlgorithm):  # Prehashed, NoDigestInfo
+        raise TypeError("a key handle hashes the data itself: pass a hash algorithm")
+    return algorithm
+
+
+class _EcBuilderKey(ec.EllipticCurvePrivateKey):
+    """An EC private key to ``cryptography`` whose signatures come from ``sign_fn``."""
+
+    def __init__(self, public: ec.EllipticCurvePublicKey, sign_fn: SignFunction):
+        self._public = public
+        self._sign_fn = sign_fn
+
+    def sign(self, data: Any, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+        if not isinstance(signature_algorithm, ec.ECDSA):
+            raise TypeError("only ECDSA signatures are supported")
+        if signature_algorithm.deterministic_signing:  # the token picks its own nonce
+            raise TypeError("deterministic ECDSA cannot be promised for this key")
+        return self._sign_fn(bytes(data), _hash_of(signature_algorithm.algorithm))
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._public
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._public.curve
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    exchange = private_numbers = private_bytes = _no_private_material
+
+    def __copy__(self) -> _EcBuilderKey:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _EcBuilderKey:
+        return self
+
+
+class _RsaBuilderKey(rsa.RSAPrivateKey):
+    """An RSA private key to ``cryptography`` whose PKCS#1 v1.5 signatures come from ``sign_fn``."""
+
+    def __init__(self, public: rsa.RSAPublicKey, sign_fn: SignFunction):
+        self._public = public
+        self._sign_fn = sign_fn
+
+    def sign(self, data: bytes, padding: AsymmetricPadding, algorithm: Any) -> bytes:
+        if not isinstance(padding, PKCS1v15):
+            raise TypeError("only RSA PKCS#1 v1.5 signatures are supported")
+        return self._sign_fn(bytes(data), _hash_of(algorithm))
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    decrypt = private_numbers = private_bytes = _no_private_material
+
+    def __copy__(self) -> _RsaBuilderKey:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _RsaBuilderKey:
+        return self
+
+
+def _builder_key(public: PublicKeyTypes, sign_fn: SignFunction) -> PrivateKeyTypes:
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return _EcBuilderKey(public, sign_fn)
+    if isinstance(public, rsa.RSAPublicKey):
+        return _RsaBuilderKey(public, sign_fn)
+    raise TypeError("unsupported public key type")
+
+
+def builder_key(key: KeyHandle) -> PrivateKeyTypes:
+    """What to pass to a ``cryptography`` builder's ``sign`` to have ``key`` sign.
+
+    The in-process key when there is one; otherwise (an HSM key) an object of
+    ``cryptography``'s private-key interface that forwards ``sign`` to ``key.sign``, which the
+    builders accept like any other key (they only call ``sign`` and ``public_key``).
+    """
+    native = key.native
+    return native if native is not None else _builder_key(key.public_key(), key.sign)
+
+
+def _no_signature(data: bytes, hash_alg: hashes.HashAlgorithm) -> bytes:
+    return b""
+
+
+def layout_key(public: PublicKeyTypes) -> PrivateKeyTypes:
+    """A key for ``public`` that signs nothing (its "signature" is empty).
+
+    For callers that let a builder lay out DER they then change before signing (``crl``'s fast
+    path splices entries in; ``ocsp`` joins several SingleResponses): the builder's own
+    signature would be thrown away, so it is not worth a private-key operation, least of all
+    one inside an HSM.
+    """
+    return _builder_key(public, _no_signature)
 
 
 class SoftwareKey:

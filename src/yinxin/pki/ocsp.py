@@ -17,11 +17,10 @@ Decisions worth knowing before reading the code:
   request. A request with a nonce needs a freshly signed response; one without can be served a
   pre-signed response cached by (serial, status version, CertID hash algorithm).
 
-Responses are laid out by ``cryptography``'s ``OCSPResponseBuilder`` (one SingleResponse per
-builder). With an in-process key and one CertID that is the whole story; otherwise (an HSM key,
-or several CertIDs in one request) each builder draft is made with a stand-in responder
-certificate and throwaway key, the drafts' pieces are combined with asn1crypto under the real
-responder ID and certificate, and the real key signs the ResponseData.
+Responses are made and signed by ``cryptography``'s ``OCSPResponseBuilder``, with the key in the
+process or in an HSM alike (``keys.builder_key``). The builder holds one SingleResponse only
+(``add_response`` raises "Only one response per OCSPResponse." in cryptography 50), so a request
+with several CertIDs is the one case put together here: see ``_join``.
 """
 
 from __future__ import annotations
@@ -36,18 +35,13 @@ from typing import Literal
 
 from asn1crypto import keys as a_keys
 from asn1crypto import ocsp as a_ocsp
-from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import NameOID
 
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
-from yinxin.pki.algorithms import Algorithm
 from yinxin.pki.crl import REASON_FLAGS, reason_code
-from yinxin.pki.finish import throwaway_key
-from yinxin.pki.keys import KeyHandle
+from yinxin.pki.keys import KeyHandle, builder_key, layout_key
 
 DER = serialization.Encoding.DER
 
@@ -219,30 +213,6 @@ _STATUS = {
 }
 
 
-@functools.lru_cache(maxsize=8)
-def _stand_in(alg: Algorithm) -> tuple[x509.Certificate, PrivateKeyTypes]:
-    """A throwaway responder certificate and key of ``alg``.
-
-    ``OCSPResponseBuilder.sign`` insists the key matches the responder certificate, so drafts
-    for an HSM key are made with this pair; reassembly then puts the real responder ID and
-    certificate in place of the stand-in's.
-    """
-    key = throwaway_key(alg)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "layout only")])
-    t = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(t)
-        .not_valid_after(t + dt.timedelta(days=1))
-        .sign(key, alg.hash)
-    )
-    return cert, key
-
-
 def _draft(
     s: SingleStatus,
     *,
@@ -330,36 +300,41 @@ def build_response(
         nonce=nonce,
     )
     alg = responder_key.algorithm
-    if responder_key.native is not None and len(single) == 1:
+    if len(single) == 1:
         b = _draft(single[0], **common)
-        return b.sign(responder_key.native, alg.hash).public_bytes(DER)
+        return b.sign(builder_key(responder_key), alg.hash).public_bytes(DER)
+    return _join([_draft(s, **common) for s in single], responder_key)
 
-    # Lay each SingleResponse out with the builder (signed by a stand-in), then put the real
-    # responder in, combine, and have the real key sign the ResponseData.
-    stand_in_cert, stand_in_key = _stand_in(alg)
-    common["responder_cert"] = stand_in_cert
-    drafts = [
-        a_ocsp.OCSPResponse.load(
-            _draft(s, **common).sign(stand_in_key, alg.hash).public_bytes(DER)
-        )["response_bytes"]["response"].parsed
-        for s in single
+
+def _join(drafts: Sequence[ocsp.OCSPResponseBuilder], key: KeyHandle) -> bytes:
+    """One response carrying every draft's SingleResponse, signed once by ``key``.
+
+    ``OCSPResponseBuilder`` takes one SingleResponse, so each is laid out by its own builder
+    ("signed" by ``keys.layout_key``, which makes no private-key operation) and the first
+    draft's ResponseData gets them all; everything else in it (responder ID, producedAt, nonce,
+    certificates, signature algorithm) is the builder's. Drop this when the builder accepts
+    several SingleResponses.
+    """
+    alg = key.algorithm
+    layout = layout_key(key.public_key())
+    parsed = [
+        a_ocsp.OCSPResponse.load(d.sign(layout, alg.hash).public_bytes(DER))["response_bytes"][
+            "response"
+        ].parsed
+        for d in drafts
     ]
-    first = drafts[0]
+    first = parsed[0]
     tbs = first["tbs_response_data"].copy()
-    tbs["responder_id"] = a_ocsp.ResponderId(
-        name="by_key", value=hashlib.sha1(_key_bits(responder_cert)).digest()
+    tbs["responses"] = a_ocsp.Responses(
+        [p["tbs_response_data"]["responses"][0].copy() for p in parsed]
     )
-    if len(drafts) > 1:
-        tbs["responses"] = a_ocsp.Responses(
-            [d["tbs_response_data"]["responses"][0].copy() for d in drafts]
-        )
     tbs_der = tbs.dump(force=True)
     basic = a_ocsp.BasicOCSPResponse(
         {
             "tbs_response_data": a_ocsp.ResponseData.load(tbs_der),
             "signature_algorithm": first["signature_algorithm"],
-            "signature": responder_key.sign(tbs_der, alg.hash),
-            "certs": [a_x509.Certificate.load(responder_cert.public_bytes(DER))],
+            "signature": key.sign(tbs_der, alg.hash),
+            "certs": first["certs"],
         }
     )
     return a_ocsp.OCSPResponse(

@@ -209,7 +209,13 @@ def _public_key_of(obj: Any) -> PublicKeyTypes:
 
 
 class Pkcs11Key:
-    """A signing handle to a private key inside a token; it holds no key material."""
+    """A signing handle to a private key inside a token; it holds no key material.
+
+    ``native`` is ``None``: nothing of the key is in this process. ``cryptography``'s builders
+    sign with it through ``keys.builder_key``, an ``EllipticCurvePrivateKey`` /
+    ``RSAPrivateKey`` whose ``sign`` lands here (the token's raw r||s turned into DER, RSA
+    PKCS#1 v1.5 with the matching mechanism) and whose private numbers and serialisation refuse.
+    """
 
     def __init__(
         self,
