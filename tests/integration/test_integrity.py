@@ -25,7 +25,7 @@ from tests.integration.test_seals import (
 )
 from yinxin.errors import Conflict, Forbidden, ValidationError
 from yinxin.seals import render
-from yinxin.seals.service import MAX_PIN_FAILURES
+from yinxin.seals.pin import MAX_PIN_FAILURES
 
 HIDDEN = ["\u202e", "\u200b", "\u2028", "\x07"]
 
@@ -175,7 +175,7 @@ def test_the_seal_service_refuses_an_oversized_scan(platform):
 def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeypatch):
     """The right PIN is judged, then five wrong ones lock the seal before its verdict is
     recorded: it must be refused exactly as any attempt on a locked seal is, and not counted."""
-    import yinxin.seals.service as service
+    import yinxin.seals.pin as service
 
     p = platform
     w = world(p)

@@ -30,7 +30,9 @@ from yinxin.errors import (
     ValidationError,
     YinxinError,
 )
-from yinxin.seals.service import DECLARATION_SHA256, MAX_PIN_FAILURES, Seals
+from yinxin.seals.catalogue import DECLARATION_SHA256
+from yinxin.seals.pin import MAX_PIN_FAILURES
+from yinxin.seals.service import Seals
 from yinxin.seals.seseal import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL, verify_seseal
 from yinxin.store.models import AuditEvent
 

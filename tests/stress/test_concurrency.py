@@ -21,7 +21,7 @@ from tests.integration.test_ca_lifecycle import id_number, make_csr
 from tests.stress import workers
 from yinxin.app import Platform
 from yinxin.seals.models import Seal
-from yinxin.seals.service import MAX_PIN_FAILURES
+from yinxin.seals.pin import MAX_PIN_FAILURES
 from yinxin.store.models import Application, AuditEvent, Certificate, Payment, PlatformKey
 
 WORKERS = 8

@@ -1,1 +1,1 @@
-"""Electronic seals: software-made seal images (render) and their lifecycle."""
+"""Electronic seals: ``service.Seals`` is the door; its docstring maps the parts behind it."""

@@ -1,0 +1,128 @@
+"""Row lookups and small value helpers shared by every part of the seal service.
+
+Each part (applications, holds, grants, PIN, files) finds a seal, its subscriber and its
+certificate the same way and refuses the same way, so those lookups live once, here, below all
+of them. Functions take the caller's ``Session``: the caller decides whether it reads or writes
+and whether the row is locked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.errors import Forbidden, NotFound, ValidationError
+from yinxin.identity import validate_name
+from yinxin.registry import lifecycle as cert_lifecycle
+from yinxin.seals.catalogue import KINDS
+from yinxin.seals.models import Seal
+from yinxin.store.models import Certificate, PlatformKey, Subscriber
+
+
+# --- values -------------------------------------------------------------------------------------
+def mask(num: str | None) -> str | None:
+    """An ID number with its middle hidden, as shown unless ``reveal`` is asked for."""
+    if not num:
+        return num
+    return num[:3] + "*" * (len(num) - 7) + num[-4:] if len(num) > 8 else "*" * len(num)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def whole(t: dt.datetime) -> dt.datetime:
+    """GeneralizedTime in the record is whole seconds; keep the table's values identical."""
+    return t.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def normal_serial(serial: str) -> str:
+    return (serial or "").strip().lower().removeprefix("0x").lstrip("0")
+
+
+def actor_name(actor: str, field: str = "actor") -> str:
+    """Who acts, as it goes into the audit trail (checked like any other name)."""
+    return validate_name(actor, field, 100)
+
+
+# --- rows ---------------------------------------------------------------------------------------
+def seal_row(s: Session, ref: int | str, lock: bool = False) -> Seal:
+    """A seal by database id (int, or a short digit string) or by its 14+ digit esID."""
+    q = select(Seal)
+    text = str(ref).strip()
+    if isinstance(ref, int) or (text.isdigit() and len(text) < 14):
+        q = q.where(Seal.id == int(text))
+    else:
+        q = q.where(Seal.es_id == text)
+    if lock:
+        q = q.with_for_update()
+    row = s.execute(q).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no seal {text or '(empty)'}", field="seal")
+    return row
+
+
+def subscriber_row(s: Session, subscriber_id: int, field: str = "subscriber_id") -> Subscriber:
+    sub = s.get(Subscriber, subscriber_id) if isinstance(subscriber_id, int) else None
+    if sub is None:
+        raise NotFound(f"no subscriber with id {subscriber_id}", field=field)
+    return sub
+
+
+def certificate_and_key(s: Session, seal: Seal) -> tuple[Certificate, PlatformKey | None]:
+    """The seal's certificate and, if the platform holds its key, that key's row."""
+    cert = s.get(Certificate, seal.certificate_id)
+    key = s.get(PlatformKey, cert.platform_key_id) if cert.platform_key_id else None
+    return cert, key
+
+
+def require_valid_certificate(cert: Certificate, now: dt.datetime) -> None:
+    if cert.status != cert_lifecycle.ACTIVE or cert.not_after <= now:
+        state = cert.status + (f" ({cert.hold_kind})" if cert.hold_kind else "")
+        if cert.status == cert_lifecycle.ACTIVE:
+            state = "past its end date"
+        raise Forbidden(f"certificate {cert.serial_hex} is {state}: a seal needs a valid "
+                        "certificate", field="certificate_serial", code="certificate_not_valid")
+
+
+def certificate_for(s: Session, serial: str | None, sub: Subscriber, kind: str,
+                    now: dt.datetime) -> Certificate:
+    """The certificate a seal of ``kind`` for ``sub`` may be bound to, valid right now."""
+    spec = KINDS[kind]
+    if not serial:
+        raise ValidationError(
+            f"a seal needs a valid certificate (004 填表说明): give the serial of "
+            f"{sub.name}'s active {spec.profile} certificate, or apply for one first",
+            field="certificate_serial", code="certificate_required")
+    cert = s.execute(select(Certificate).where(
+        Certificate.serial_hex == normal_serial(serial))).scalar_one_or_none()
+    if cert is None:
+        raise NotFound(f"no certificate with serial {serial}", field="certificate_serial")
+    if cert.subscriber_id != sub.id:
+        raise ValidationError(f"certificate {cert.serial_hex} belongs to another subscriber",
+                              field="certificate_serial", code="certificate_mismatch")
+    if cert.profile != spec.profile:
+        raise ValidationError(f"a {kind} seal ({spec.title}) needs a {spec.profile} "
+                              f"certificate; {cert.serial_hex} is {cert.profile}",
+                              field="certificate_serial", code="certificate_mismatch")
+    require_valid_certificate(cert, now)
+    return cert
+
+
+def seals_on_key_id(s: Session, key_id: int) -> list[Seal]:
+    """Every seal opened by one platform key, and so by one PIN."""
+    return list(s.execute(select(Seal).join(Certificate, Seal.certificate_id == Certificate.id)
+                          .where(Certificate.platform_key_id == key_id)
+                          .order_by(Seal.id)).scalars())
+
+
+def seals_on_key(s: Session, row: Seal) -> list[Seal]:
+    cert = s.get(Certificate, row.certificate_id)
+    return seals_on_key_id(s, cert.platform_key_id) if cert.platform_key_id else [row]
