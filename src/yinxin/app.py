@@ -6,14 +6,15 @@ The key store opens lazily, so commands that never touch a CA key never ask for 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from yinxin.archive.service import Archive
 from yinxin.audit import AuditVerdict
 from yinxin.audit import verify as verify_audit
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
-from yinxin.notify.service import build_notify
+from yinxin.notify.gateways import FileGateway, Gateway
+from yinxin.notify.service import Notifier
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyStore, open_keystore
 from yinxin.registry.ca import CertificateAuthority
@@ -23,6 +24,7 @@ from yinxin.registry.status import OcspResponder, StatusService, TimestampServic
 from yinxin.registry.subscribers import Subscribers
 from yinxin.seals.service import Seals
 from yinxin.settings import Settings
+from yinxin.signing.intent import IntentConfirmation
 from yinxin.signing.service import SigningService
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
@@ -100,6 +102,24 @@ class Platform:
         if close:
             close()
         self.db.dispose()
+
+
+def default_gateways(platform: Platform) -> list[Gateway]:
+    """Messages go to files under the outbox until a real SMS or e-mail gateway is set up."""
+    outbox = platform.settings.outbox_dir
+    return [FileGateway(outbox, "sms", clock=platform.clock),
+            FileGateway(outbox, "email", clock=platform.clock)]
+
+
+def build_notify(platform: Platform, gateways: Iterable[Gateway] | None = None
+                 ) -> tuple[Notifier, IntentConfirmation]:
+    """The notifier and the intent confirmation built on it; gateways default to the file
+    outbox. Wiring lives here, in the composition root, and nowhere else."""
+    notifier = Notifier(platform.db, platform.clock,
+                        list(gateways) if gateways is not None else default_gateways(platform))
+    intent = IntentConfirmation(platform.db, platform.clock, notifier, platform.settings.home,
+                                ttl_seconds=platform.settings.otp_ttl_seconds)
+    return notifier, intent
 
 
 def build_platform(settings: Settings | None = None, **kwargs) -> Platform:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from yinxin.app import Platform
+from yinxin.app import Platform, build_notify
 from yinxin.clock import FrozenClock
 from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError, YinxinError
 from yinxin.notify.gateways import DeliveryError, FileGateway
 from yinxin.notify.models import IntentChallenge
-from yinxin.notify.service import Notifier, RetryPolicy, build_notify
+from yinxin.notify.service import Notifier, RetryPolicy
 from yinxin.notify.templates import DEFAULT_TEMPLATES, render
 from yinxin.signing.intent import IntentConfirmation, RateLimited
 from yinxin.store.models import AuditEvent, Subscriber

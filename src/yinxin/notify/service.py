@@ -19,7 +19,6 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -27,15 +26,11 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
 from yinxin.identity import validate_mobile
-from yinxin.notify.gateways import CHANNELS, DeliveryError, FileGateway, Gateway
+from yinxin.notify.gateways import CHANNELS, DeliveryError, Gateway
 from yinxin.notify.models import Notification
 from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_library
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
-
-if TYPE_CHECKING:  # pragma: no cover
-    from yinxin.app import Platform
-    from yinxin.signing.intent import IntentConfirmation
 
 log = logging.getLogger(__name__)
 
@@ -332,21 +327,3 @@ def _scrub(text: str, template: Template, values: Mapping[str, object]) -> str:
         if v is not None and str(v):
             text = text.replace(str(v), MASK)
     return text
-
-
-def default_gateways(platform: Platform) -> list[Gateway]:
-    outbox = platform.settings.outbox_dir
-    return [FileGateway(outbox, "sms", clock=platform.clock),
-            FileGateway(outbox, "email", clock=platform.clock)]
-
-
-def build_notify(platform: Platform, gateways: Iterable[Gateway] | None = None
-                 ) -> tuple[Notifier, IntentConfirmation]:
-    """The composition root's two services; gateways default to the file outbox."""
-    from yinxin.signing.intent import IntentConfirmation
-
-    notifier = Notifier(platform.db, platform.clock,
-                        list(gateways) if gateways is not None else default_gateways(platform))
-    intent = IntentConfirmation(platform.db, platform.clock, notifier, platform.settings.home,
-                                ttl_seconds=platform.settings.otp_ttl_seconds)
-    return notifier, intent
