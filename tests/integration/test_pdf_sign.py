@@ -429,6 +429,46 @@ def test_anchor_matches_pdftotext(tmp_path):
     assert find_anchor(pdf, "丁方（签章）") == []
 
 
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_anchor_on_rotated_page_with_offset_box(pki, rotate):
+    """PDFium's boxes are in user space: ``/Rotate`` and a page box away from the origin move
+    where the label shows, not its box, and the seal still lands on the label's end."""
+    base = contract_pdf(1)
+    (plain,) = find_anchor(base, "乙方（签章）")
+    writer = IncrementalPdfFileWriter(io.BytesIO(base))
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Rotate"] = generic.NumberObject(rotate)
+    page["/MediaBox"] = generic.ArrayObject([generic.NumberObject(v) for v in (-20, -30, 595, 842)])
+    writer.update_container(page)
+    buf = io.BytesIO()
+    writer.write(buf)
+    pdf = buf.getvalue()
+
+    (hit,) = find_anchor(pdf, "乙方（签章）")
+    assert hit.page == 1 and hit.text == "乙方（签章）"
+    assert hit.bbox == pytest.approx(plain.bbox, abs=0.01)
+
+    out = sign_pdf(pki.request(pdf, "乙方"))
+    assert_all_valid(out, pki, 1)
+    img = render(out, 1, f"anchor_rotated_{rotate}")
+    w, h = 595 + 20, 842 + 30  # the media box, displayed turned by /Rotate
+
+    def shown(ux: float, uy: float) -> tuple[float, float]:
+        """User space → image pixels (72 dpi, y down), worked out apart from ``_View``."""
+        x, y = ux + 20, uy + 30
+        vx, vy = {0: (x, y), 90: (y, w - x), 180: (w - x, h - y), 270: (h - y, x)}[rotate]
+        return vx, (h if rotate in (0, 180) else w) - vy
+
+    assert img.size == ((w, h) if rotate in (0, 180) else (h, w))
+    corners = [shown(hit.bbox[0], hit.bbox[1]), shown(hit.bbox[2], hit.bbox[3])]
+    # the seal is centred on the label's end: its right edge as displayed, half way up
+    cx = max(x for x, _ in corners)
+    cy = sum(y for _, y in corners) / 2
+    crop = img.crop((int(cx - 40), int(cy - 40), int(cx + 40), int(cy + 40)))
+    assert sum(1 for r, g, b in rgb(crop) if r > 150 and g < 110 and b < 110) > 400
+    assert red_pixels(render(pdf, 1, f"anchor_rotated_{rotate}_unsigned"), (0, 0, h, h), h) == 0
+
+
 # ---------------------------------------------------------------------------------- signing
 
 

@@ -55,13 +55,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from yinxin.errors import ValidationError
 from yinxin.pki.keys import KeyHandle
 from yinxin.signing import cades
-from yinxin.signing.anchors import AnchorHit, TextExtractor, search
+from yinxin.signing.anchors import AnchorHit, AnchorReadError, find_text
 from yinxin.signing.incremental import (
     Page,
     PageTree,
     Update,
     dget,
-    page_content,
     serialise,
 )
 from yinxin.signing.timestamps import Timestamper, TimestampError, timestamp
@@ -263,22 +262,29 @@ def _check_existing_signatures(reader: PdfFileReader) -> list:
 # ------------------------------------------------------------------------------ anchors
 
 
-def _page_glyphs(extractor: TextExtractor, page: Page):
-    return extractor.page_glyphs(page_content(page), page.resources)
+def _find(
+    pdf: bytes, text: str, only: list[Page] | None = None, last_page: bool = True
+) -> list[AnchorHit]:
+    """Occurrences of ``text`` (on the ``only`` pages if given), read by PDFium.
 
-
-def _find(pages: PageTree, text: str, only: list[Page] | None = None) -> list[AnchorHit]:
-    extractor = TextExtractor()
-    hits: list[AnchorHit] = []
-    for page in only or pages:
-        hits.extend(search(_page_glyphs(extractor, page), text, page.index + 1))
-    return hits
+    By default only those on the last page that has any: placement seals the last one, and
+    reading from the end spares PDFium the body of a long contract. ``pdf`` has already passed
+    ``_open``; PDFium reads the same bytes, so its page order is the page tree's. A document
+    pyHanko parses and PDFium cannot is refused as unreadable.
+    """
+    pages = None if only is None else [p.index for p in only]
+    try:
+        return find_text(bytes(pdf), text, pages, last_page=last_page)
+    except AnchorReadError as exc:
+        raise SigningError(
+            f"the PDF's text cannot be read ({exc})", field="pdf", code="unreadable"
+        ) from None
 
 
 def find_anchor(pdf: bytes, text: str) -> list[AnchorHit]:
     """Every occurrence of ``text`` in ``pdf``: 1-based page and box in PDF points."""
-    _, pages = _open(pdf)
-    return _find(pages, text)
+    _open(pdf)  # the same refusals (not a PDF, truncated, encrypted …) as sealing
+    return _find(pdf, text, last_page=False)
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -673,7 +679,7 @@ def _layout(req: SignRequest, pages: PageTree) -> tuple[list[_WidgetSpec], _Imag
         placement = placement or Placement(width_mm=width_mm)
         if placement.anchor:
             only = [_pick_page(pages, placement.page)] if placement.page is not None else None
-            hits = _find(pages, placement.anchor, only)
+            hits = _find(req.pdf, placement.anchor, only)
             if not hits:
                 raise SigningError(
                     f"the anchor text {placement.anchor!r} was not found in the document",
