@@ -6,6 +6,13 @@ validation or JSON on the way. Everything else (health, the JSON API to come) go
 
 Every protocol error is answered in the protocol's own terms (OCSP malformedRequest, RFC 3161
 badDataFormat/badAlg) or as HTTP 4xx; oversize bodies are cut off at 64 KiB.
+
+``serve_http`` runs it under uvicorn with the limits a public responder needs (``Limits``):
+uvicorn itself has no deadline for a request's headers or body and no connection cap that does
+not also count idle keep-alive connections, so a few hundred slow clients could hold it for
+ever. ``GuardedHttpToolsProtocol`` adds those deadlines and the cap, and ``event_loop`` accepts
+every pending connection at once (libuv accepts one per loop iteration, which under load left
+new connections seconds in the kernel's accept queue).
 """
 
 from __future__ import annotations
@@ -14,14 +21,24 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import errno
+import gc
 import json
 import logging
 import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote
 
+import uvicorn
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from yinxin import __version__
 from yinxin.app import Platform, build_platform
@@ -45,14 +62,19 @@ async def _error(send, status: int, message: str) -> None:
     await _send(send, status, body, b"application/json")
 
 
+class _ClientGone(Exception):
+    """The client went away (or was cut off by a timeout) before its body was read."""
+
+
 async def _read_body(receive, limit: int = MAX_BODY) -> bytes | None:
-    """The request body, or None if it is larger than ``limit``."""
+    """The request body, or None if it is larger than ``limit``; ``_ClientGone`` if the
+    connection closed first (nobody is left to answer)."""
     chunks, size = [], 0
     more = True
     while more:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            return None
+            raise _ClientGone
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -142,6 +164,8 @@ def create_app(platform: Platform) -> object:
                     return await _error(send, 404, f"no CA certificate named {role!r}")
                 der = status.ca_certificate(role).public_bytes(Encoding.DER)
                 return await _send(send, 200, der, b"application/pkix-cert")
+        except _ClientGone:
+            return None
         except YinxinError as e:
             return await _error(send, e.http_status if e.http_status < 500 else 503, e.message)
         except Exception:
@@ -159,4 +183,318 @@ def app_from_env():
     """Factory for ``uvicorn --factory`` / several workers: each worker builds its platform from
     the environment (YINXIN_HOME, YINXIN_CA_PASSPHRASE …) — workers cannot prompt."""
     platform = build_platform(passphrase=os.environ.get("YINXIN_CA_PASSPHRASE"))
-    return create_app(platform)
+    app = create_app(platform)
+    freeze_heap()
+    return app
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (modules, the platform, keys, caches: ~130,000 objects) out of
+    the garbage collector's reach. They live as long as the process, yet every full collection
+    walked them: 70–120 ms pauses every few seconds under load, each one added to the latency
+    of every request waiting. Called once the app is built, in server processes only."""
+    gc.collect()
+    gc.freeze()
+
+
+# --- serving: limits on what one client may hold -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may hold of a server process, and for how long.
+
+    A request's headers must be complete ``header_timeout`` seconds after the connection was
+    accepted (first request) or after its first byte arrived (later requests on a keep-alive
+    connection), and its body ``body_timeout`` seconds after its headers; a keep-alive
+    connection idle for ``keep_alive_timeout`` seconds is closed. Headers larger than
+    ``max_header_bytes`` are refused (431). A process serves at most ``max_connections``
+    connections at once; the ones beyond are answered 503 (``Retry-After: 1``) as soon as their
+    headers arrive and closed, or closed after ``REJECT_TIMEOUT`` seconds if nothing arrives:
+    they are not counted, so they cannot push the count higher either.
+    """
+
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 1000
+    max_header_bytes: int = 64 * 1024
+
+
+REJECT_TIMEOUT = 1.0  # how long a connection over the limit may take to send its headers
+ACCEPT_BATCH = 256  # connections accepted per readiness of the listening socket
+ACCEPT_PAUSE = 0.1  # out of descriptors: stop accepting this long rather than spin
+_IDLE, _HEAD, _BODY = 0, 1, 2  # where a connection is: between requests, in headers, in body
+
+
+def _plain_response(status: int, message: str, extra: bytes = b"") -> bytes:
+    """A complete HTTP/1.1 response that closes the connection, written straight to the
+    transport by the protocol (no ASGI cycle exists yet when headers time out)."""
+    body = message.encode()
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n%s\r\n"
+            % (status, HTTPStatus(status).phrase.encode(), len(body), extra)) + body
+
+
+async def _service_busy(scope, receive, send) -> None:
+    """The ASGI app of a connection over the limit: 503 at once, and close."""
+    body = json.dumps({"error": "busy", "message": "too many connections; retry"}).encode()
+    await _send(send, 503, body, b"application/json",
+                [(b"retry-after", b"1"), (b"connection", b"close")])
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with header and body deadlines and a connection cap.
+
+    uvicorn arms a timer only between requests (keep-alive), so a client that connects and
+    sends nothing, drips its headers, or declares a body and stops, holds the connection (and
+    the ASGI task waiting for the body) for ever. Here one timer per connection covers the
+    phase it is in; it is only armed when a request is split across reads or a connection is
+    new, so a request that arrives whole (the OCSP case) costs no timer operation at all.
+    """
+
+    def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict,
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits: Limits = getattr(config, "limits", None) or Limits()
+        self._phase = _HEAD  # a new connection owes us a request line
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_phase = _IDLE
+        self._head_bytes = 0
+        self._rejected = False
+
+    # connection
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            # answered 503 by _service_busy once the request is read: closing at once, with
+            # the request unread, would make the kernel send a reset instead of the answer
+            self.connections.discard(self)
+            self._rejected = True
+            self.app = _service_busy
+        self._arm(_HEAD)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._arm(_IDLE)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.transport.is_closing():
+            self._arm(_IDLE)
+            return
+        phase = self._phase
+        if phase == _HEAD:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._give_up(431, "request headers too large")
+                return
+        if phase != self._timer_phase:
+            self._arm(phase)
+
+    # parser callbacks: only note the phase; data_received arms the timer after parsing
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._phase = _HEAD
+        self._head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._phase = _BODY
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._phase = _IDLE
+
+    # the deadline
+    def _arm(self, phase: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_phase = phase
+        if phase == _IDLE:
+            return
+        if self._rejected:
+            seconds = REJECT_TIMEOUT
+        else:
+            seconds = self.limits.header_timeout if phase == _HEAD else self.limits.body_timeout
+        self._timer = self.loop.call_later(seconds, self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self._earlier_in_flight():
+            # the request is waiting behind an earlier one on this connection (pipelining):
+            # that one is the app's to finish; look again after another interval
+            self._arm(self._phase)
+            return
+        what = "headers" if self._phase == _HEAD else "body"
+        self._give_up(408, f"request {what} not received in time")
+
+    def _earlier_in_flight(self) -> bool:
+        """Is an earlier request on this connection still being answered?"""
+        if self.pipeline:
+            return True
+        cycle = self.cycle  # in the body phase, the request being received; else the last one
+        return self._phase == _HEAD and cycle is not None and not cycle.response_complete
+
+    def _give_up(self, status: int, message: str) -> None:
+        """Answer the request being received with ``status`` (unless it was answered already,
+        or an earlier answer is still being written) and close the connection."""
+        self._arm(_IDLE)
+        cycle = self.cycle
+        answer = not self._earlier_in_flight()
+        if self._phase == _BODY and cycle is not None:
+            if not cycle.response_complete:
+                cycle.disconnected = True  # its app, waiting for the body, gets http.disconnect
+            answer = answer and not cycle.response_started
+        if answer:
+            self.transport.write(_plain_response(status, message))
+        self.transport.close()
+
+
+class _Listener:
+    """The part of ``asyncio.Server`` uvicorn uses (``close``, ``wait_closed``, ``sockets``),
+    over an accept loop that takes every pending connection (up to ``ACCEPT_BATCH``) each
+    time the listening socket is readable."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                 protocol_factory: Callable[[], asyncio.Protocol], backlog: int) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._factory = protocol_factory
+        self._pending: set[asyncio.Task] = set()
+        self._closed = False
+        self.sockets = [sock]
+        sock.setblocking(False)
+        sock.listen(backlog)
+        loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _addr = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("accept: %s", exc)  # this connection only; keep listening
+                    return
+                log.warning("accept: %s; pausing %.1f s", exc.strerror, ACCEPT_PAUSE)
+                self._loop.remove_reader(self._sock.fileno())
+                self._loop.call_later(ACCEPT_PAUSE, self._resume)
+                return
+            conn.setblocking(False)
+            if conn.family in (socket.AF_INET, socket.AF_INET6):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = self._loop.create_task(self._loop.connect_accepted_socket(self._factory, conn))
+            self._pending.add(task)
+            task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Task) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not set up an accepted connection: %s", task.exception())
+
+    def _resume(self) -> None:
+        if not self._closed:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+
+    def close(self) -> None:
+        """Stop accepting (uvicorn closes the socket itself afterwards)."""
+        if not self._closed:
+            self._closed = True
+            self._loop.remove_reader(self._sock.fileno())
+
+    def is_serving(self) -> bool:
+        return not self._closed
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvicorn's loop factory (``Config(loop="yinxin.api.server:event_loop")``): uvloop, with
+    ``create_server(sock=…)`` served by ``_Listener``. Since libuv 1.45 (libuv#3696) uvloop
+    accepts one connection per loop iteration; when an iteration serves 200 busy
+    connections (~50–150 ms), a burst of new ones waited seconds to be accepted — the
+    requests over 2 s at 200 connections. Without uvloop, asyncio's own loop (which accepts
+    up to the backlog at once)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return asyncio.new_event_loop()
+
+    class Loop(uvloop.Loop):  # type: ignore[misc, name-defined]
+        async def create_server(self, protocol_factory, host=None, port=None, *,
+                                sock=None, backlog=100, **kwargs):
+            if sock is None or kwargs.get("ssl") is not None:
+                return await super().create_server(protocol_factory, host, port, sock=sock,
+                                                   backlog=backlog, **kwargs)
+            return _Listener(self, sock, protocol_factory, backlog)
+
+    return Loop()
+
+
+class ServeConfig(uvicorn.Config):
+    """uvicorn's config with our protocol, loop and ``Limits``; it travels (pickled) to each
+    worker process, which is how the workers' protocols learn the limits."""
+
+    def __init__(self, app: object, *, limits: Limits, **kwargs: Any) -> None:
+        self.limits = limits
+        super().__init__(app, http=GuardedHttpToolsProtocol,
+                         loop="yinxin.api.server:event_loop",
+                         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]
+                         log_level="warning", access_log=False, **kwargs)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, made by us in every mode: with IPPROTO_TCP (uvicorn's own
+    multi-worker socket loses TCP_NODELAY, and every keep-alive answer then waits ~40 ms for
+    Nagle and the delayed ACK), and so that ``_Listener`` is the one accepting."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _ensure_descriptors(limits: Limits) -> Limits:
+    """Raise the soft open-file limit to what ``max_connections`` needs (plus room for the
+    database, keys and logs); if the hard limit is lower, serve fewer connections rather than
+    fail on accept."""
+    import resource
+
+    need = limits.max_connections + 128
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft < need:
+            fewer = max(16, soft - 128)
+            log.warning("open-file limit %d: serving at most %d connections", soft, fewer)
+            return replace(limits, max_connections=fewer)
+    return limits
+
+
+def serve_http(app: object, *, host: str, port: int, workers: int = 1,
+               limits: Limits | None = None) -> None:
+    """Run ``app`` (an ASGI app, or with ``workers`` > 1 the import string of a factory that
+    each worker calls) on ``host``:``port`` until SIGINT/SIGTERM."""
+    limits = _ensure_descriptors(limits or Limits())
+    sock = listening_socket(host, port)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        config = ServeConfig(app, limits=limits, factory=True, host=host, port=port,
+                             workers=workers)
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        freeze_heap()
+        uvicorn.Server(ServeConfig(app, limits=limits, host=host, port=port)).run(sockets=[sock])
