@@ -9,8 +9,6 @@ import logging
 from collections.abc import Callable, Iterable
 
 from yinxin.archive.service import Archive
-from yinxin.audit import AuditVerdict
-from yinxin.audit import verify as verify_audit
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
 from yinxin.notify.gateways import FileGateway, Gateway
@@ -26,6 +24,8 @@ from yinxin.seals.service import Seals
 from yinxin.settings import Settings
 from yinxin.signing.intent import IntentConfirmation
 from yinxin.signing.service import SigningService
+from yinxin.store.audit import AuditVerdict
+from yinxin.store.audit import verify as verify_audit
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 

@@ -82,7 +82,7 @@ def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
         any_platform: Platform, monkeypatch) -> None:
     from sqlalchemy import select
 
-    from yinxin.notify.models import Notification
+    from yinxin.store.models.notify import Notification
 
     p = any_platform
     subs = enrol(p)
@@ -113,7 +113,7 @@ def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
 
 def test_a_failed_change_writes_no_notice(platform: Platform, monkeypatch) -> None:
     """The notice row is part of the change's transaction: no change, no notice."""
-    from yinxin import audit
+    from yinxin.store import audit
 
     p = platform
     subs = enrol(p)

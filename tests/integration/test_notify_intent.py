@@ -21,11 +21,11 @@ from yinxin.app import Platform, build_notify
 from yinxin.clock import FrozenClock
 from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError, YinxinError
 from yinxin.notify.gateways import DeliveryError, FileGateway
-from yinxin.notify.models import IntentChallenge
 from yinxin.notify.service import Notifier, RetryPolicy
 from yinxin.notify.templates import DEFAULT_TEMPLATES, render
 from yinxin.signing.intent import IntentConfirmation, RateLimited
 from yinxin.store.models import AuditEvent, Subscriber
+from yinxin.store.models.notify import IntentChallenge
 
 DOC = b"%PDF-1.7 contract between A and B"
 DOC_SHA = hashlib.sha256(DOC).hexdigest()
@@ -396,7 +396,7 @@ def test_subscriber_without_phone_is_refused(platform: Platform) -> None:
 
 
 def test_send_interrupted_by_a_crash_is_retried(platform: Platform, clock: FrozenClock) -> None:
-    from yinxin.notify.models import Notification
+    from yinxin.store.models.notify import Notification
 
     gateway = FlakyGateway("email", failures=0)
     notifier = Notifier(platform.db, platform.clock, [gateway])

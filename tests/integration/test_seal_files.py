@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from tests.conftest import PASSPHRASE
 from tests.integration.test_seals import ZHANG, form, personal_seal, world
 from yinxin.app import Platform
-from yinxin.seals.models import Seal
+from yinxin.store.models.seals import Seal
 
 FILES = ["seal.pdf", "seal.png", "seal.ses", "seal.svg"]
 

@@ -37,9 +37,9 @@ from tests.integration.signing_flow import (
     read_code,
 )
 from yinxin.app import Platform
-from yinxin.notify.models import Notification
 from yinxin.settings import Settings
 from yinxin.signing.samples import contract_pdf, seal_png
+from yinxin.store.models.notify import Notification
 
 YINXIN = ROOT / ".venv" / "bin" / "yinxin"
 

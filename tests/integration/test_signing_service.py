@@ -62,7 +62,6 @@ from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import Forbidden, ValidationError, YinxinError
 from yinxin.identity import id_card_check_char
-from yinxin.notify.models import Notification
 from yinxin.notify.templates import MASK
 from yinxin.settings import Settings
 from yinxin.signing.pdf_sign import Placement, SigningError
@@ -70,6 +69,7 @@ from yinxin.signing.samples import contract_pdf
 from yinxin.signing.service import SignedDocument
 from yinxin.signing.verify import VerificationReport
 from yinxin.store.models import AuditEvent
+from yinxin.store.models.notify import Notification
 
 DER = serialization.Encoding.DER
 

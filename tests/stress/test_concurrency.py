@@ -20,9 +20,9 @@ from tests.conftest import PASSPHRASE
 from tests.integration.test_ca_lifecycle import id_number, make_csr
 from tests.stress import workers
 from yinxin.app import Platform
-from yinxin.seals.models import Seal
 from yinxin.seals.pin import MAX_PIN_FAILURES
 from yinxin.store.models import Application, AuditEvent, Certificate, Payment, PlatformKey
+from yinxin.store.models.seals import Seal
 
 WORKERS = 8
 OFFICER = "受理员 陈静"

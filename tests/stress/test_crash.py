@@ -27,12 +27,12 @@ from sqlalchemy import func, select
 from tests.integration.signing_flow import build_world, outbox_lines, read_code
 from yinxin.app import Platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
-from yinxin.seals.models import Seal
 from yinxin.settings import Settings
-from yinxin.signing.models import SignatureRecord
 from yinxin.signing.samples import contract_pdf
 from yinxin.signing.verify import verify_pdf
 from yinxin.store.models import AuditEvent, Certificate
+from yinxin.store.models.seals import Seal
+from yinxin.store.models.signing import SignatureRecord
 
 REPO = Path(__file__).resolve().parents[2]
 

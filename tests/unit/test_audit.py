@@ -139,7 +139,7 @@ def test_putting_an_edit_back_makes_the_chain_whole_again(chain: Platform) -> No
 
 
 def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(chain: Platform) -> None:
-    from yinxin.audit import _canonical, _link
+    from yinxin.store.audit import _canonical, _link
 
     ev = events(chain)[MIDDLE - 1]
     payload = _canonical(ev.seq, ev.at, "mallory", ev.action, ev.subject_type, ev.subject_id,

@@ -39,14 +39,14 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from yinxin import audit
-from yinxin.archive.models import ArchivedDocument
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
+from yinxin.store.models.archive import ArchivedDocument
 
 ACTIVE, SUPERSEDED = "active", "superseded"
 DEFAULT_MARGIN = dt.timedelta(days=365)

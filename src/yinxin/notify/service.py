@@ -27,10 +27,10 @@ from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
 from yinxin.identity import validate_mobile
 from yinxin.notify.gateways import CHANNELS, DeliveryError, Gateway
-from yinxin.notify.models import Notification
 from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_library
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
+from yinxin.store.models.notify import Notification
 
 log = logging.getLogger(__name__)
 

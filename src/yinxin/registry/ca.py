@@ -27,13 +27,13 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy import select, update
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import ConfigurationError, Conflict, NotFound, ValidationError
 from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
 from yinxin.pki.keys import KeyHandle, KeyStore
 from yinxin.pki.profiles import PROFILES
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, StatusRevision
 

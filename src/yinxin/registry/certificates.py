@@ -22,7 +22,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import (
     ConfigurationError,
@@ -43,6 +42,7 @@ from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.fees import check_years, get_plan, yuan
 from yinxin.registry.lifecycle import ACTIVE, EXPIRED, ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.registry.subscribers import Subscribers
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import (
     Application,

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import YinxinError
-from yinxin.notify.models import Notification
 from yinxin.notify.service import Notifier
 from yinxin.registry.certificates import Certificates
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
+from yinxin.store.models.notify import Notification
 
 log = logging.getLogger(__name__)
 RENEWAL_TEMPLATE = "certificate_expiring"

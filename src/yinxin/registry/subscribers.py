@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.identity import (
@@ -21,6 +20,7 @@ from yinxin.identity import (
     validate_phone,
     validate_uscc,
 )
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
 

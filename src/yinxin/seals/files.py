@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.errors import YinxinError
-from yinxin.seals.models import Seal
 from yinxin.seals.rows import seal_row, sha
 from yinxin.store.db import Database
+from yinxin.store.models.seals import Seal
 
 log = logging.getLogger(__name__)
 

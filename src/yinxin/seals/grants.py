@@ -11,15 +11,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
-from yinxin.seals.models import Seal, SealGrant
 from yinxin.seals.rows import actor_name, iso, seal_row, subscriber_row
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
+from yinxin.store.models.seals import Seal, SealGrant
 
 
 def is_granted(s: Session, seal_id: int, member_id: int) -> bool:

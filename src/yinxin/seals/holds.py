@@ -15,15 +15,15 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, IllegalTransition, ValidationError
 from yinxin.seals import lifecycle
 from yinxin.seals.lifecycle import FROZEN, HOLD_FROZEN, HOLD_PIN_LEAK, REVOCATION_REASONS
-from yinxin.seals.models import Seal
 from yinxin.seals.rows import actor_name, seal_row, seals_on_key
 from yinxin.seals.view import SealViews
+from yinxin.store import audit
 from yinxin.store.db import Database
+from yinxin.store.models.seals import Seal
 
 # A verb's extra check, run after the table allows the move and before anything is written;
 # what it returns is added to the audit event's data.

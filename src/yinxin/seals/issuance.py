@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError
 from yinxin.registry.ca import CertificateAuthority
@@ -41,7 +40,6 @@ from yinxin.seals.catalogue import (
 from yinxin.seals.files import SealFiles, file_set
 from yinxin.seals.holds import SealHolds
 from yinxin.seals.lifecycle import ACTIVE, NONE
-from yinxin.seals.models import Seal
 from yinxin.seals.records import make_record, record_application
 from yinxin.seals.rows import (
     actor_name,
@@ -53,8 +51,10 @@ from yinxin.seals.rows import (
     whole,
 )
 from yinxin.seals.view import SealViews
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
+from yinxin.store.models.seals import Seal
 
 DEFAULT_REGION = "110000"
 

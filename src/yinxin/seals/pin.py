@@ -26,7 +26,6 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, Forbidden, IllegalTransition, ValidationError
 from yinxin.pki.kek import PlatformKek
@@ -37,10 +36,11 @@ from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
 from yinxin.seals.grants import is_granted
 from yinxin.seals.lifecycle import ACTIVE
-from yinxin.seals.models import Seal
 from yinxin.seals.rows import actor_name, certificate_and_key, seal_row, seals_on_key_id
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey
+from yinxin.store.models.seals import Seal
 
 T = TypeVar("T")
 

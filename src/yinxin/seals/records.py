@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.errors import ValidationError
 from yinxin.identity import ID_TYPES
 from yinxin.pki.authority import Issuer
@@ -28,11 +27,12 @@ from yinxin.seals.catalogue import (
     SealForm,
 )
 from yinxin.seals.files import SealFiles, file_set
-from yinxin.seals.models import Seal, SealApplication, SealRecord
 from yinxin.seals.rows import mask, seal_row, sha, whole
 from yinxin.seals.seseal import SealInfo, build_seseal, verify_seseal
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate
+from yinxin.store.models.seals import Seal, SealApplication, SealRecord
 
 
 def make_record(s: Session, seal: Seal, cert: Certificate, issuer: Issuer, verb: str,

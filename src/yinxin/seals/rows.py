@@ -18,8 +18,8 @@ from yinxin.errors import Forbidden, NotFound, ValidationError
 from yinxin.identity import validate_name
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import KINDS
-from yinxin.seals.models import Seal
 from yinxin.store.models import Certificate, PlatformKey, Subscriber
+from yinxin.store.models.seals import Seal
 
 
 # --- values -------------------------------------------------------------------------------------

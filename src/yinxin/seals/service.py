@@ -32,12 +32,12 @@ from yinxin.seals.files import SealFiles
 from yinxin.seals.grants import SealGrants
 from yinxin.seals.holds import SealHolds
 from yinxin.seals.issuance import DEFAULT_REGION, SealIssuance
-from yinxin.seals.models import Seal
 from yinxin.seals.pin import SealPins, UnlockedSeal
 from yinxin.seals.records import SealRecords
 from yinxin.seals.rows import actor_name, seal_row
 from yinxin.seals.view import SealView, SealViews
 from yinxin.store.db import Database
+from yinxin.store.models.seals import Seal
 
 __all__ = ["Seals", "SealForm", "SealView", "UnlockedSeal"]
 

@@ -17,9 +17,9 @@ from yinxin.clock import Clock
 from yinxin.seals.catalogue import KINDS
 from yinxin.seals.files import SealFiles
 from yinxin.seals.grants import granted_members
-from yinxin.seals.models import Seal
 from yinxin.seals.pin import problem
 from yinxin.seals.rows import certificate_and_key, iso, mask, sha
+from yinxin.store.models.seals import Seal
 
 
 @dataclass(frozen=True)

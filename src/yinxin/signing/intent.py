@@ -28,7 +28,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin import audit
 from yinxin.clock import Clock
 from yinxin.errors import (
     ConfigurationError,
@@ -39,11 +38,12 @@ from yinxin.errors import (
     YinxinError,
 )
 from yinxin.notify.gateways import DeliveryError
-from yinxin.notify.models import IntentChallenge
 from yinxin.notify.service import SENT, Notifier, mask_recipient
 from yinxin.notify.templates import ONE_TIME_CODE
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
+from yinxin.store.models.notify import IntentChallenge
 
 KEY_FILE = "intent.key"
 CODE_DIGITS = 6

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from cryptography import x509
 from sqlalchemy import select
 
-from yinxin import audit
 from yinxin.archive.service import Archive
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
@@ -28,7 +27,6 @@ from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.seals.service import Seals
 from yinxin.signing.intent import IntentConfirmation
-from yinxin.signing.models import SignatureRecord
 from yinxin.signing.pdf_sign import (
     Placement,
     RevocationData,
@@ -36,8 +34,10 @@ from yinxin.signing.pdf_sign import (
     SignRequest,
     sign_pdf,
 )
+from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
+from yinxin.store.models.signing import SignatureRecord
 
 ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")

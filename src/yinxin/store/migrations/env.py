@@ -3,11 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import yinxin.archive.models  # noqa: F401
-import yinxin.notify.models  # noqa: F401
-import yinxin.seals.models  # noqa: F401
-import yinxin.signing.models  # noqa: F401
-from yinxin.store.models import Base
+from yinxin.store.models import Base  # the package registers every table
 
 config = context.config
 target_metadata = Base.metadata

@@ -244,3 +244,8 @@ class StatusRevision(Base):
     __tablename__ = "status_revisions"
     issuer_role: Mapped[str] = mapped_column(String(20), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Every table, in this package, on Base.metadata: whoever imports the models (Alembic's env, a
+# service) sees the whole schema. The modules import Base from here, so they come last.
+from yinxin.store.models import archive, notify, seals, signing  # noqa: E402, F401
