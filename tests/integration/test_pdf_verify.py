@@ -21,6 +21,8 @@ from asn1crypto import ocsp as a_ocsp
 from asn1crypto import x509 as a_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -28,8 +30,11 @@ from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko_certvalidator import ValidationContext
 
 from tests.integration import pdf_factory as f
+from tests.integration.signing_flow import build_world, sign_as
 from yinxin.errors import ValidationError
+from yinxin.signing.pdf_sign import RevocationData, append_dss
 from yinxin.signing.report_pdf import render_report_pdf
+from yinxin.signing.samples import contract_pdf
 from yinxin.signing.verify import NO_SIGNATURES, VerificationReport, verify_pdf
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output" / "verify"
@@ -452,3 +457,73 @@ def test_report_with_many_signatures_stays_on_one_page(docs):
             ["pdftoppm", "-png", "-r", "80", "-singlefile", str(path), str(path.with_suffix(""))],
             check=True,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# after a lock (DocMDP P=1, or the last signer's FieldMDP P=1): DSS and document timestamps only
+
+
+def edit_info(pdf: bytes, title: str = "已变更的合同") -> bytes:
+    """An unsigned incremental update that changes nothing but the document information
+    dictionary (the same object, rewritten with another /Title)."""
+    w = IncrementalPdfFileWriter(BytesIO(pdf))
+    ref = w.prev.trailer.raw_get("/Info")
+    info = ref.get_object()
+    info[generic.NameObject("/Title")] = generic.TextStringObject(title)
+    w.mark_update(ref)
+    buf = BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def new_info(pdf: bytes) -> bytes:
+    """An unsigned incremental update pointing the trailer at a new /Info dictionary."""
+    w = IncrementalPdfFileWriter(BytesIO(pdf))
+    w.set_info(generic.DictionaryObject(
+        {generic.NameObject("/Author"): generic.TextStringObject("他人")}))
+    buf = BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_after_a_lock_nothing_but_dss_and_document_timestamps(make_platform, clock):
+    """pyHanko counts an /Info edit as an LTA update, allowed even under DocMDP P=1; after a
+    lock we allow only what archive renewal writes (issue 9, item 12)."""
+    p = make_platform()
+    w = build_world(p, clock)
+    contract = contract_pdf(2, title="技术服务合同")
+    first = sign_as(w, w.jia, contract).pdf
+    locked = sign_as(w, w.yi, first, lock=True).pdf  # FieldMDP /P 1: the last signer's lock
+    certified = sign_as(w, w.jia, contract, lock=True, name="证明.pdf").pdf  # DocMDP P=1
+    roots = [p.ca.certificate("root")]
+
+    def check(pdf: bytes) -> VerificationReport:
+        return verify_pdf(pdf, trust_roots=roots, at=clock.now() + dt.timedelta(minutes=1))
+
+    # not locked: an /Info edit stays an allowed change, as pyHanko (and Adobe) have it
+    r = check(edit_info(first))
+    assert r.valid and r.signatures[0].changes_after == "allowed", r.to_text()
+    for doc in (locked, certified):
+        assert check(doc).valid
+        for changed in (edit_info(doc), new_info(doc)):
+            r = check(changed)
+            assert not r.valid, r.to_text()
+            assert all(s.changes_after == "other" and not s.valid for s in r.signatures)
+            assert any("locked by signature" in x for x in r.signatures[-1].problems)
+        # a DSS-only revision (a status refresh) is what a lock still allows
+        r = check(append_dss(doc, RevocationData(), [roots[0].public_bytes(
+            serialization.Encoding.DER)]))
+        assert r.valid and all(s.changes_after == "allowed" for s in r.signatures), r.to_text()
+
+    # archive renewal after the lock: DSS + document timestamp, still VALID (now B-LTA) …
+    clock.advance(days=1)
+    renewal = p.archive.renew()
+    assert len(renewal.renewed) == 2 and not renewal.failed
+    for doc_id in renewal.renewed:
+        renewed = p.archive.document(doc_id)[1]
+        r = check(renewed)
+        assert r.valid and r.document_timestamps == 1, r.to_text()
+        assert all(s.changes_after == "allowed" and s.level == "B-LTA" for s in r.signatures)
+        # … and an /Info edit after the renewal is refused all the same
+        r = check(edit_info(renewed))
+        assert not r.valid and all(s.changes_after == "other" for s in r.signatures)

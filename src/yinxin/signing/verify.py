@@ -35,6 +35,12 @@ JSON-friendly report with Chinese and English reasons. Choices, each for a reaso
 * **Changes after signing** come from pyHanko's difference analysis: DSS/document timestamps,
   later signatures and form filling are "allowed"; anything else (a new page, a comment, an
   edited object) is "other" and makes the signature invalid.
+* **After a lock nothing but DSS and document timestamps.** pyHanko counts edits of ``/Info``
+  and the XMP metadata as LTA updates, allowed even by a certification signature with DocMDP
+  P=1. Once a signature locked the document (DocMDP P=1, or a FieldMDP or field lock with
+  P=1 — the last signer's lock), we check every later revision again with a policy that knows
+  only DSS, document timestamps and the cross-reference/object streams they come in; anything
+  else makes the locking signature, and every signature before it, "other" and invalid.
 
 Seal and role. A signature dictionary made by Yinxin carries a ``/Yinxin`` dictionary with
 text entries ``/SealName``, ``/SealKind`` and ``/Role`` (e.g. 合同专用章, contract, 甲方). For
@@ -66,8 +72,20 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESIndeterminate
-from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
-from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.diff_analysis import (
+    CatalogModificationRule,
+    DiffResult,
+    DSSCompareRule,
+    FormUpdatingRule,
+    ModificationLevel,
+    ObjectStreamRule,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+    StandardDiffPolicy,
+    SuspiciousModification,
+    XrefStreamRule,
+)
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm, enumerate_sig_fields
 from pyhanko.sign.general import find_unique_cms_attribute
 from pyhanko.sign.validation import (
     async_validate_pdf_signature,
@@ -255,6 +273,7 @@ async def averify_pdf(
         embedded=_read_dss(reader),
         strict=policy == "strict",
     )
+    after_lock = _changed_after_lock(reader, found.signatures)
     tsa_certs: list[a_x509.Certificate] = []
     for emb in [*found.signatures, *found.doc_timestamps]:
         all_certs = _cms_certs(emb.signed_data)
@@ -269,8 +288,8 @@ async def averify_pdf(
         poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
         moment, newest = at, True
         for emb in reversed(found.doc_timestamps):
-            vc = job.context(moment=moment, targets=tsa_certs, newest=newest)
-            try:
+            try:  # the context too: it parses certificates and status data from the file
+                vc = job.context(moment=moment, targets=tsa_certs, newest=newest)
                 st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                 ok = st.intact and st.valid and st.trusted
             except Exception as e:
@@ -291,13 +310,15 @@ async def averify_pdf(
             # the signature's own timestamp is judged at the first valid later POE
             later = [t for rev, t in poes if rev > item.signed_revision]
             ts_moment = later[0] if later else at
-            ts_vc = job.context(moment=ts_moment, targets=tsa_certs, newest=not later)
             try:
+                ts_vc = job.context(moment=ts_moment, targets=tsa_certs, newest=not later)
                 sig = await _verify_signature(item, job, ts_vc, [rev for rev, _ in poes])
             except Exception as e:  # one bad signature must not hide the others
                 logger.info("signature %s could not be processed", item.field_name, exc_info=e)
                 sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
             sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
+            if after_lock is not None and item.signed_revision < after_lock.revision:
+                _refuse_change_after_lock(sig, after_lock)
             report.signatures.append(sig)
     finally:
         await job.aclose()
@@ -360,6 +381,7 @@ def _collect_signatures(reader: PdfFileReader) -> _Found:
             # touch the lazily parsed CMS now, so a broken one is reported, not raised later
             emb.signer_info  # noqa: B018
             emb.signer_cert  # noqa: B018
+            emb.signed_revision  # noqa: B018 — sorted on below, outside any per-field guard
         except Exception as e:
             found.broken.append(_Broken(fq_name, str(e) or type(e).__name__, 1 << 30))
             continue
@@ -391,27 +413,64 @@ def _read_dss(reader: PdfFileReader) -> _Embedded:
         return out
     for ref in dss.ocsps:
         try:
-            out.ocsps.append(
-                a_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
+            resp = a_ocsp.OCSPResponse.load(
+                ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)
             )
         except Exception as e:
             logger.info("unreadable DSS OCSP response ignored: %s", e)
+            continue
+        if _usable(ocsps=[resp]):
+            out.ocsps.append(resp)
     for ref in dss.crls:
         try:
-            out.crls.append(
-                a_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
-            )
+            crl = a_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
         except Exception as e:
             logger.info("unreadable DSS CRL ignored: %s", e)
+            continue
+        if _usable(crls=[crl]):
+            out.crls.append(crl)
     for ref in dss.certs.values():
         try:
             cert = a_x509.Certificate.load(ref.get_object().read_data(DecodePurpose.CERTIFICATE))
         except Exception as e:
             logger.info("unreadable DSS certificate ignored: %s", e)
             continue
-        if _sound(cert):
+        if _sound(cert) and _usable(certs=[cert]):
             out.certs.append(cert)
     return out
+
+
+_NO_ROOTS = SimpleTrustManager.build(trust_roots=[])
+
+
+def _usable(
+    *,
+    ocsps: Sequence[a_ocsp.OCSPResponse] = (),
+    crls: Sequence[a_crl.CertificateList] = (),
+    certs: Sequence[a_x509.Certificate] = (),
+) -> bool:
+    """Can pyHanko take this item into a validation context?
+
+    asn1crypto parses lazily, so a DSS entry whose outer DER is fine may still hold a corrupt
+    date, name or extension that only fails when pyHanko builds a ``ValidationContext`` (it
+    sorts OCSP responses and CRLs by date and indexes certificates by name and key id). Every
+    context of the file is built from the same DSS, so one such entry would fail them all: a
+    corrupt entry in an unsigned revision must be dropped, as an unreadable one is, not turn
+    into a crash or invalidate signatures that do not need it. Building a throwaway context
+    with just this item does exactly what the real ones do to it.
+    """
+    try:
+        ValidationContext(
+            trust_manager=_NO_ROOTS,
+            other_certs=list(certs),
+            ocsps=list(ocsps),
+            crls=list(crls),
+            allow_fetching=False,
+        )
+    except Exception as e:
+        logger.info("unusable revocation data or certificate ignored: %s", e)
+        return False
+    return True
 
 
 def _sound(cert: a_x509.Certificate) -> bool:
@@ -436,8 +495,8 @@ def _adobe_revinfo(emb: EmbeddedPdfSignature) -> _Embedded:
     except Exception:
         return out
     try:
-        out.ocsps.extend(archival["ocsp"] or [])
-        out.crls.extend(archival["crl"] or [])
+        out.ocsps.extend(r for r in archival["ocsp"] or [] if _usable(ocsps=[r]))
+        out.crls.extend(c for c in archival["crl"] or [] if _usable(crls=[c]))
     except Exception as e:
         logger.info("unreadable revocation archival ignored: %s", e)
     return out
@@ -811,6 +870,98 @@ def _changes_after(status: PdfSignatureStatus) -> str:
     if level == ModificationLevel.OTHER:
         return "other"
     return "allowed"  # LTA_UPDATES, FORM_FILLING, ANNOTATIONS within the DocMDP permission
+
+
+# After a lock: only what keeps the signatures verifiable (PAdES B-LTA) — the DSS, document
+# timestamps (new invisible signature fields) and the xref/object streams they are written in.
+# No DocInfoRule, no MetadataUpdateRule, no form filling (module docstring).
+_AFTER_LOCK_POLICY = StandardDiffPolicy(
+    global_rules=[
+        CatalogModificationRule(),
+        XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
+    ],
+    form_rule=FormUpdatingRule(
+        field_rules=[SigFieldCreationRule(), SigFieldModificationRule()]
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _LockBroken:
+    field_name: str  # the signature that locked the document
+    revision: int  # the first later revision with a change a lock does not allow
+
+
+def _locks(emb: EmbeddedPdfSignature) -> bool:
+    """Does this signature forbid every later change but DSS and document timestamps?
+
+    DocMDP P=1 (certification) and a field /Lock with /P 1 are what pyHanko reads as
+    ``docmdp_level``; the /P 1 of a FieldMDP transform (PDF 2.0, what our last signer writes)
+    it does not read, so it is looked up here.
+    """
+    try:
+        if emb.docmdp_level == MDPPerm.NO_CHANGES:
+            return True
+    except Exception:  # an unreadable /P is no lock we can rely on; pyHanko reports the rest
+        pass
+    try:
+        for ref in emb.sig_object.get("/Reference") or []:
+            ref = ref.get_object()
+            if ref.get("/TransformMethod") == "/FieldMDP":
+                if int(ref["/TransformParams"].get("/P", 0)) == 1:
+                    return True
+    except Exception:
+        pass
+    return False
+
+
+def _changed_after_lock(
+    reader: PdfFileReader, signatures: Sequence[EmbeddedPdfSignature]
+) -> _LockBroken | None:
+    """The first revision after the earliest lock that changes more than a lock allows.
+
+    Each later revision is compared with the locked one, as pyHanko's own review does, so an
+    object created and dropped again in between is still seen. A history that cannot be
+    analysed after a lock is treated as a disallowed change: a lock is only worth anything if
+    what follows it is proven harmless.
+    """
+    locking = [e for e in signatures if _locks(e)]
+    if not locking:
+        return None
+    first = min(locking, key=lambda e: e.signed_revision)
+    base = first.signed_revision
+    rev = base + 1
+    try:
+        old = reader.get_historical_resolver(base)
+        everything = FieldMDPSpec(FieldMDPAction.ALL)
+        for rev in range(base + 1, reader.xrefs.total_revisions):
+            try:
+                diff = _AFTER_LOCK_POLICY.apply(
+                    old=old,
+                    new=reader.get_historical_resolver(rev),
+                    field_mdp_spec=everything,
+                    doc_mdp=MDPPerm.NO_CHANGES,
+                )
+            except SuspiciousModification:
+                return _LockBroken(first.field_name, rev)
+            if diff.modification_level > ModificationLevel.LTA_UPDATES:
+                return _LockBroken(first.field_name, rev)
+    except Exception as e:
+        logger.info("changes after the lock could not be analysed: %s", e)
+        return _LockBroken(first.field_name, rev)
+    return None
+
+
+def _refuse_change_after_lock(sig: SignatureReport, lock: _LockBroken) -> None:
+    sig.changes_after = "other"
+    sig.valid = False
+    sig.problems.append(
+        f"文档已由签名 {lock.field_name} 锁定，其后仍有除 DSS 和文档时间戳以外的修改 / the"
+        f" document was locked by signature {lock.field_name}; a later update changed more"
+        " than the DSS and document timestamps"
+    )
 
 
 def _level(has_tst: bool, has_revinfo: bool, later_dts: bool) -> str:

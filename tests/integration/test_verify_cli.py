@@ -1,0 +1,139 @@
+"""``yinxin verify`` exit codes and side effects as a relying party meets them (issue 9, item 12).
+
+Exit 0 means every signature is VALID and 1 means the verdict is INVALID, so nothing else may
+exit 1: an unreadable or malformed ``--trust`` file or a ``--report`` that cannot be written is
+invalid input (exit 2, the field named, no traceback). And a relying party with only
+``--trust root.pem`` on a bare machine must not find a data directory (``./var/yinxin.db``)
+created by reading a PDF. Each case runs the installed command in a subprocess, in a temporary
+working directory, with no ``YINXIN_*`` variable unless the case is about the platform's home.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.clock import START
+from tests.conftest import PASSPHRASE
+from tests.integration.server import ROOT
+from tests.integration.signing_flow import build_world, flip_signed_byte, sign_as
+from yinxin.app import Platform
+from yinxin.clock import FrozenClock
+from yinxin.settings import Settings
+from yinxin.signing.samples import contract_pdf
+
+YINXIN = ROOT / ".venv" / "bin" / "yinxin"
+
+
+@dataclass
+class Signed:
+    home: Path  # the platform's data directory (a CA, the signers)
+    pdf: Path
+    tampered: Path
+    root_pem: bytes
+    at: str  # --at: the platform's frozen clock runs ahead of the real one while signing
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory) -> Iterator[Signed]:
+    home = tmp_path_factory.mktemp("verify-cli-home")
+    clock = FrozenClock(START)
+    p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+                 clock=clock, passphrase=PASSPHRASE)
+    p.ca.init("ec-p256")
+    w = build_world(p, clock)
+    pdf = sign_as(w, w.jia, contract_pdf(1, title="技术服务合同")).pdf
+    files = tmp_path_factory.mktemp("verify-cli-files")
+    (files / "signed.pdf").write_bytes(pdf)
+    (files / "tampered.pdf").write_bytes(flip_signed_byte(pdf)[0])
+    yield Signed(home, files / "signed.pdf", files / "tampered.pdf",
+                 p.ca.certificate("root").public_bytes(serialization.Encoding.PEM),
+                 (clock.now() + dt.timedelta(minutes=1)).isoformat())
+    p.close()
+
+
+def verify(cwd: Path, *args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YINXIN_")}
+    env["PYTHONPATH"] = os.environ.get("FUZZ_SRC", str(ROOT / "src"))
+    if home is not None:
+        env["YINXIN_HOME"] = str(home)
+    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.cli"]
+    return subprocess.run([*cmd, "verify", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120)
+
+
+def refused(proc: subprocess.CompletedProcess[str], field: str) -> dict:
+    """Exit 2 with a JSON error naming ``field``, and no traceback anywhere."""
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    err = json.loads(proc.stdout)
+    assert err["error"] == "invalid" and err["field"] == field, err
+    return err
+
+
+@pytest.fixture
+def bare(tmp_path, signed) -> Path:
+    """A relying party's working directory: the root certificate and nothing else."""
+    d = tmp_path / "relying-party"
+    d.mkdir()
+    (d / "root.pem").write_bytes(signed.root_pem)
+    return d
+
+
+def test_a_relying_party_with_trust_creates_nothing(bare, signed):
+    ok = verify(bare, str(signed.pdf), "--trust", "root.pem", "--at", signed.at, "--json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["valid"] is True
+    bad = verify(bare, str(signed.tampered), "--trust", "root.pem", "--at", signed.at)
+    assert bad.returncode == 1 and "INVALID" in bad.stdout, bad.stdout + bad.stderr
+    with_report = verify(bare, str(signed.pdf), "--trust", "root.pem", "--at", signed.at,
+                         "--report", "report.pdf")
+    assert with_report.returncode == 0, with_report.stderr
+    assert (bare / "report.pdf").read_bytes().startswith(b"%PDF-")
+    # no anchor at all: invalid input naming --trust, and still nothing created
+    refused(verify(bare, str(signed.pdf), "--json"), "trust")
+    assert sorted(p.name for p in bare.iterdir()) == ["report.pdf", "root.pem"]
+
+
+def test_the_platform_home_still_supplies_its_own_root(tmp_path, signed):
+    """Where the CA is initialised, no --trust is needed (the platform path is kept)."""
+    proc = verify(tmp_path, str(signed.pdf), "--at", signed.at, "--json", home=signed.home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["valid"] is True
+
+
+@pytest.mark.parametrize("content", [
+    b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    b"-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n",
+    b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+    b"\x30\x82\x01\x00garbage",
+    b"",
+], ids=["bad-der-in-pem", "bad-base64", "no-certificate", "bad-der", "empty"])
+def test_a_malformed_trust_file_is_invalid_input(bare, signed, content):
+    (bare / "bad.pem").write_bytes(content)
+    refused(verify(bare, str(signed.pdf), "--trust", "bad.pem", "--json"), "trust")
+    text = verify(bare, str(signed.pdf), "--trust", "bad.pem")
+    assert text.returncode == 2 and "Traceback" not in text.stderr, text.stderr
+    assert "[trust]" in text.stderr and "bad.pem" in text.stderr, text.stderr
+
+
+def test_a_missing_trust_file_is_invalid_input(bare, signed):
+    err = refused(verify(bare, str(signed.pdf), "--trust", "nowhere.pem", "--json"), "trust")
+    assert "nowhere.pem" in err["message"]
+
+
+def test_an_unwritable_report_is_invalid_input(bare, signed):
+    for target in ("no-such-folder/report.pdf", "."):  # a missing folder; a folder
+        refused(verify(bare, str(signed.pdf), "--trust", "root.pem", "--at", signed.at,
+                       "--report", target, "--json"), "report")
+    # a refused report leaves no partial file behind
+    assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
