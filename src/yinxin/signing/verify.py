@@ -289,9 +289,13 @@ async def averify_pdf(
         moment, newest = at, True
         for emb in reversed(found.doc_timestamps):
             try:  # the context too: it parses certificates and status data from the file
-                vc = job.context(moment=moment, targets=tsa_certs, newest=newest)
+                judged = job.newest_moment(emb.signed_data, at) if newest else moment
+                vc = job.context(moment=judged, targets=tsa_certs, newest=newest)
                 st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                 ok = st.intact and st.valid and st.trusted
+                if ok and newest and not _within(st.signing_cert, at):
+                    ok = False  # the TSA certificate expired and nothing later vouches for it
+                    report.problems.append(_TSA_EXPIRED)
             except Exception as e:
                 logger.info("document timestamp unreadable: %s", e)
                 ok = False
@@ -311,8 +315,14 @@ async def averify_pdf(
             later = [t for rev, t in poes if rev > item.signed_revision]
             ts_moment = later[0] if later else at
             try:
+                tokens = _tst_signed_data(item)
+                if not later and tokens:
+                    ts_moment = job.newest_moment(tokens[0], at)
                 ts_vc = job.context(moment=ts_moment, targets=tsa_certs, newest=not later)
                 sig = await _verify_signature(item, job, ts_vc, [rev for rev, _ in poes])
+                if not later and sig.timestamp_valid and not _tsa_valid_at(tokens, at):
+                    sig.timestamp_valid = sig.valid = False
+                    sig.problems.append(_TSA_EXPIRED)
             except Exception as e:  # one bad signature must not hide the others
                 logger.info("signature %s could not be processed", item.field_name, exc_info=e)
                 sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
@@ -564,6 +574,23 @@ class _FileJob:
             self._backend = inner if self.ocsp_urls_allowed else _CrlOnlyBackend(inner)
             self._fetchers = self._backend.get_fetchers()
         return self._fetchers
+
+    def newest_moment(self, token: Any, at: dt.datetime) -> dt.datetime:
+        """When to judge the newest timestamp's chain. ``strict``: the validation time. "Last
+        known status": the moment of the newest status data embedded for the token's
+        certificates (not before the token, not after ``at``) — judged then, the responder
+        that signed that status was valid, though it may have expired since, as responder
+        certificates do long before a contract stops mattering. That the TSA certificate is
+        still within its validity at ``at`` is checked apart (``_TSA_EXPIRED``)."""
+        if self.strict:
+            return at
+        made = _tst_time(token)
+        certs = _cms_certs(token)
+        times = [t for r in self.embedded.ocsps if any(_ocsp_is_about(r, c) for c in certs)
+                 if (t := _produced_at(r)) is not None and t <= at]
+        if not times or made is None:
+            return at
+        return min(max(max(times), made), at)
 
     def context(
         self,
@@ -840,6 +867,39 @@ async def _validate(
         emb, signer_validation_context=vc, ts_validation_context=ts_vc
     )
     return status, vc
+
+
+_TSA_EXPIRED = (
+    "最新时间戳的时间戳服务证书已过期，且之后没有归档时间戳 / the newest timestamp's TSA"
+    " certificate has expired and no later archive timestamp vouches for it"
+)
+
+
+def _produced_at(resp: a_ocsp.OCSPResponse) -> dt.datetime | None:
+    try:
+        t = resp["response_bytes"]["response"].parsed["tbs_response_data"]["produced_at"].native
+        return t if isinstance(t, dt.datetime) and t.tzinfo else None
+    except Exception:
+        return None
+
+
+def _tsa_valid_at(tokens: list[Any], at: dt.datetime) -> bool:
+    """Is the certificate that signed the signature's timestamp within its validity at ``at``?"""
+    if not tokens:
+        return True
+    try:
+        sid = tokens[0]["signer_infos"][0]["sid"]
+        for cert in _cms_certs(tokens[0]):
+            if sid.name == "issuer_and_serial_number" and (
+                cert.serial_number == sid.chosen["serial_number"].native
+                and cert.issuer == sid.chosen["issuer"]
+            ):
+                return _within(cert, at)
+            if sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+                return _within(cert, at)
+    except Exception:
+        return False
+    return False
 
 
 def _tst_time(tst_signed_data: Any) -> dt.datetime | None:
