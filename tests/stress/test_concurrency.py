@@ -208,3 +208,42 @@ def test_a_right_pin_among_wrong_ones_is_judged_as_in_some_serial_order(pool, an
             k: met_lock[0][k] for k in ("error", "message", "field")}
     assert _locks(p) == (1 if key.locked else 0)
     assert p.verify_audit().ok
+
+
+# --- parallel signing with one confirmation -------------------------------------------------------
+def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, tmp_path):
+    """Eight processes sign one document with one confirmation (a double-clicked button, a
+    retrying client): one signature is made; the others get that signature back (replayed) or
+    are told the confirmation is used; no second record, and after a sweep no stray file."""
+    import datetime as dt
+
+    from tests.integration.signing_flow import outbox_lines, read_code
+    from yinxin.signing.samples import contract_pdf
+    from yinxin.store.models.signing import SignatureRecord
+
+    p = any_platform
+    seal, _cert = _seal(p, 105)
+    sub = p.subscribers.find_person(id_number(105))
+    doc = contract_pdf(1, title="并发签署")
+    src = tmp_path / "contract.pdf"
+    src.write_bytes(doc)
+    outbox = p.settings.outbox_dir / "sms.jsonl"
+    before = outbox_lines(outbox)
+    ch = p.signing.request_confirmation(signer_subscriber_id=sub["id"], document=doc,
+                                        document_name="并发签署.pdf")
+    code = read_code(outbox, f"1380013{105:04d}", after=before)
+    token = p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=sub["id"],
+                              document=doc)["confirmation_token"]
+    results = race(pool, p, "sign", [{"pdf": str(src), "seal": seal["es_id"], "pin": PIN,
+                                      "signer": sub["id"], "token": token}] * WORKERS)
+    made = [r["ok"] for r in results if "ok" in r]
+    assert [m["replayed"] for m in made].count(False) == 1, results
+    assert len({m["sha256"] for m in made}) == 1 and len({m["record"] for m in made}) == 1
+    assert set(codes(results)) <= {"ok", "confirmation_used"}, results
+    with p.db.read() as s:
+        n = s.execute(select(func.count()).select_from(SignatureRecord).where(
+            SignatureRecord.intent_challenge == ch["challenge_id"])).scalar_one()
+    assert n == 1
+    p.archive.sweep(older_than=dt.timedelta(0))
+    assert {k for k, _ in p.archive.files.keys()} == {d.sha256 for d in p.archive.documents(None)}
+    assert p.verify_audit().ok

@@ -46,7 +46,7 @@ def run(home: str, url: str, at: str, passphrase: str, barrier: Any, verb: str,
     data here, so the test can count winners and losers exactly.
     """
     p = _platform(home, url, at, passphrase)
-    if verb in ("approve", "seal_create"):
+    if verb in ("approve", "seal_create", "sign"):
         p.ca.issuer("issuing")  # load the CA key before the start line, as a warm server would
     barrier.wait(timeout=60)
     try:
@@ -60,6 +60,16 @@ def run(home: str, url: str, at: str, passphrase: str, barrier: Any, verb: str,
         if verb == "seal_create":
             out = p.seals.create(**kwargs)
             return {"ok": {"es_id": out["es_id"]}}
+        if verb == "sign":
+            from yinxin.signing.pdf_sign import Placement
+
+            signed = p.signing.sign(
+                Path(kwargs["pdf"]).read_bytes(), seal=kwargs["seal"], pin=kwargs["pin"],
+                signer_subscriber_id=kwargs["signer"], confirmation_token=kwargs["token"],
+                placement=Placement(page=1, x_mm=120, y_mm=40))
+            return {"ok": {"record": signed.record["id"],
+                           "replayed": bool(signed.record.get("replayed")),
+                           "sha256": signed.record["sha256_after"]}}
         if verb == "unlock":
             u = p.seals.unlock_for_signing(kwargs["seal"], kwargs["pin"])
             return {"ok": {"es_id": u.stamp.es_id}}
