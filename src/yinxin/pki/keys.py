@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
 from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm, sign_with_native
+from yinxin.store.files import fsync_dir
 
 
 @runtime_checkable
@@ -370,17 +371,9 @@ class FileKeyStore:
                 os.link(tmp, path)  # fails if another process made the key meanwhile: keep it
             except FileExistsError:
                 pass
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         finally:
             tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def open_keystore(kind: str, **options) -> KeyStore:

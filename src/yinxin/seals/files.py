@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from yinxin.errors import YinxinError
 from yinxin.seals.rows import seal_row, sha
 from yinxin.store.db import Database
+from yinxin.store.files import fsync_dir
 from yinxin.store.models.seals import Seal
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,6 @@ def file_set(seal: Seal) -> FileSet:
     """The files a seal's folder must hold, taken from its row."""
     return seal.es_id, {"seal.png": seal.png, "seal.svg": seal.svg, "seal.pdf": seal.pdf,
                         "seal.ses": seal.seseal}
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:
@@ -74,7 +67,7 @@ class FileSwap:
             except OSError as e:  # leave it for repair; the database is still right
                 log.warning("could not restore %s after a failed commit: %s", self.target, e)
         try:
-            _fsync_dir(self.base)
+            fsync_dir(self.base)
         except OSError:
             pass
 
@@ -137,12 +130,12 @@ class SealFiles:
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             if target.exists():
                 old = base / f".{es_id}-old-{os.urandom(4).hex()}"
                 target.rename(old)
             tmp.rename(target)
-            _fsync_dir(base)
+            fsync_dir(base)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
             if old is not None and not target.exists():

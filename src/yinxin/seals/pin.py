@@ -141,16 +141,21 @@ class SealPins:
     # --- use -------------------------------------------------------------------------------------
     def usable(self, seal: int | str, member_subscriber_id: int | None = None) -> dict:
         """Whether the seal could sign now for this member (or its holder), PIN aside."""
-        now = self.clock.now()
         with self.db.read() as s:
-            row = seal_row(s, seal)
-            if member_subscriber_id == row.subscriber_id:
-                member_subscriber_id = None
-            cert, key = certificate_and_key(s, row)
-            p = problem(s, row, cert, key, member_subscriber_id, now)
+            row, cert, key, member_subscriber_id, p = self._state(s, seal, member_subscriber_id)
             return {"seal_id": row.id, "es_id": row.es_id,
                     "member_subscriber_id": member_subscriber_id, "usable": p is None,
                     "code": p.code if p else None, "reason": p.message if p else None}
+
+    def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None):
+        """The seal's row, certificate and key as they are now, who acts (``None``: the holder
+        itself), and what would stop a signature (``None``: nothing, PIN aside)."""
+        row = seal_row(s, seal)
+        if member_subscriber_id == row.subscriber_id:
+            member_subscriber_id = None
+        cert, key = certificate_and_key(s, row)
+        return row, cert, key, member_subscriber_id, problem(
+            s, row, cert, key, member_subscriber_id, self.clock.now())
 
     def can_use(self, seal: int | str, person_subscriber_id: int) -> bool:
         """May this person use this seal now: authorized, and seal and certificate valid."""
@@ -167,13 +172,8 @@ class SealPins:
         """
         if not isinstance(pin, str) or not pin:
             raise ValidationError("the seal PIN is needed", field="pin")
-        now = self.clock.now()
         with self.db.read() as s:
-            row = seal_row(s, seal)
-            if member_subscriber_id == row.subscriber_id:
-                member_subscriber_id = None
-            cert, key = certificate_and_key(s, row)
-            p = problem(s, row, cert, key, member_subscriber_id, now)
+            row, cert, key, member_subscriber_id, p = self._state(s, seal, member_subscriber_id)
             if p is not None:
                 raise p
             assert key is not None

@@ -16,6 +16,15 @@ from pathlib import Path
 from yinxin.errors import NotFound, YinxinError
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable: the directory entry itself must reach the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class FileStore:
     def __init__(self, root: Path):
         self.root = root
