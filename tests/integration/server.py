@@ -3,7 +3,7 @@
     with running_server(home, passphrase=PASSPHRASE) as srv:
         httpx.get(srv.url("/healthz"))
 
-The server runs as ``python -m yinxin.cli serve`` from this interpreter (the project's
+The server runs as ``python -m yinxin.adapters.cli serve`` from this interpreter (the project's
 virtualenv) on a free port, with ``YINXIN_HOME`` and ``YINXIN_CA_PASSPHRASE`` in its
 environment, and is ready once ``/healthz`` answers. On exit it is stopped (SIGTERM, then
 SIGKILL); while it runs, ``Server.log()`` has its output (removed afterwards).
@@ -76,7 +76,7 @@ def yinxin_cli(args: Sequence[str], home: Path | str, *, passphrase: str | None 
                env: Mapping[str, str] | None = None, check: bool = True,
                timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run ``yinxin ARGS`` as a subprocess (no terminal, so it never prompts)."""
-    proc = subprocess.run([sys.executable, "-m", "yinxin.cli", *args],
+    proc = subprocess.run([sys.executable, "-m", "yinxin.adapters.cli", *args],
                           env=yinxin_env(home, passphrase, env), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
     if check and proc.returncode != 0:
@@ -169,13 +169,13 @@ def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
                    ready_timeout: float = 30) -> Iterator[Server]:
     """``yinxin serve --host HOST --port PORT [ARGS]`` for the length of the ``with``.
 
-    ``command`` replaces what follows the interpreter (``-m yinxin.cli serve …``), e.g. to run
-    uvicorn itself; it must listen on ``host`` and ``port`` (give ``port`` then)."""
+    ``command`` replaces what follows the interpreter (``-m yinxin.adapters.cli serve …``), e.g.
+    to run uvicorn itself; it must listen on ``host`` and ``port`` (give ``port`` then)."""
     port = port or free_port(host)
     fd, log_name = tempfile.mkstemp(prefix="yinxin-serve-", suffix=".log")
     log_path = Path(log_name)
     argv = list(command) if command is not None else [
-        "-m", "yinxin.cli", "serve", "--host", host, "--port", str(port), *args]
+        "-m", "yinxin.adapters.cli", "serve", "--host", host, "--port", str(port), *args]
     with os.fdopen(fd, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, *argv], env=yinxin_env(home, passphrase, env),

@@ -37,8 +37,8 @@ from tests.integration.test_ca_lifecycle import (
     spki,
     uscc,
 )
+from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
-from yinxin.cli import app as cli_app
 from yinxin.clock import FrozenClock
 from yinxin.errors import (
     Conflict,

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from tests.conftest import PASSPHRASE
 from tests.integration.test_ca_lifecycle import enrol
 from tests.integration.test_seals import PIN_ZHANG, personal_seal, world
+from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
-from yinxin.cli import app as cli_app
 from yinxin.pki.pinkeys import open_private_key
 from yinxin.store.models import PlatformKey
 

@@ -141,7 +141,7 @@ def test_yinxin_notify_retry_sends_what_a_crash_left_pending(platform: Platform,
     from typer.testing import CliRunner
 
     from tests.conftest import PASSPHRASE
-    from yinxin.cli import app
+    from yinxin.adapters.cli import app
 
     p = platform
     subs = enrol(p)

@@ -42,7 +42,7 @@ def listing(p: Platform) -> list[str]:
 def seal_verify_cli(p: Platform, es_id: str):
     env = {"YINXIN_HOME": str(p.settings.home), "YINXIN_CA_PASSPHRASE": PASSPHRASE,
            "YINXIN_DATABASE_URL": p.settings.database_url}
-    from yinxin.cli import app
+    from yinxin.adapters.cli import app
 
     return CliRunner().invoke(app, ["seal", "verify", es_id, "--json"], env=env)
 

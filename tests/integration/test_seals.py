@@ -644,8 +644,8 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     from typer.testing import CliRunner
 
     from tests.conftest import PASSPHRASE
-    from yinxin.cli import platform as cli_platform
-    from yinxin.seals.cli import seal_app
+    from yinxin.adapters.cli.common import platform as cli_platform
+    from yinxin.adapters.cli.seals import seal_app
 
     home = tmp_path / "cli-home"
     monkeypatch.setenv("YINXIN_HOME", str(home))

@@ -52,7 +52,7 @@ def yinxin(home: Path, *args: str, passphrase: str | None = PASSPHRASE, base_url
            timeout: float = 120, input: str | None = None,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI; ``input`` is fed on standard input (secrets, one a line), else none."""
-    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.cli"]
+    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.adapters.cli"]
     extra = {"YINXIN_BASE_URL": base_url} if base_url else {}
     full_env = yinxin_env(home, passphrase, {**extra, **(env or {})})
     stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}

@@ -66,7 +66,7 @@ def verify(cwd: Path, *args: str, home: Path | None = None) -> subprocess.Comple
     env["PYTHONPATH"] = os.environ.get("FUZZ_SRC", str(ROOT / "src"))
     if home is not None:
         env["YINXIN_HOME"] = str(home)
-    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.cli"]
+    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.adapters.cli"]
     return subprocess.run([*cmd, "verify", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=120)
 

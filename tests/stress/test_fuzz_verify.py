@@ -235,7 +235,7 @@ def test_the_command_on_a_sample(corpus, cases, tmp_path):
     sample = random.Random(SEED).sample(cases, CLI_SAMPLE)
     files = tmp_path / "files"
     files.mkdir()
-    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.cli"]
+    cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.adapters.cli"]
     at = corpus.at.isoformat()
     # in process first (the time limit needs the main thread), then the command must agree
     verdicts = {case.name: outcome(corpus, case)[0] for case in sample}

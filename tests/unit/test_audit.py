@@ -11,8 +11,8 @@ from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from tests.conftest import PASSPHRASE
+from yinxin.adapters.cli import app
 from yinxin.app import Platform
-from yinxin.cli import app
 from yinxin.identity import id_card_check_char
 from yinxin.store.models import AuditEvent, AuditHead
 

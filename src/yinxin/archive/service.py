@@ -156,6 +156,19 @@ class Archive:
             view = ArchivedDocumentView.of(row)
         return view, self.files.get(view.sha256)
 
+    def signed_file(self, sha256: str, signature_record_id: int) -> bytes | None:
+        """A signed file as it was signed (``sha256``) or, if it was renewed since, the current
+        version of the document the signature made (which begins with it); None if neither is
+        kept."""
+        try:
+            return self.files.get(sha256)
+        except NotFound:
+            docs = [d for d in self.documents(None)
+                    if d.signature_record_id == signature_record_id]
+            if not docs:
+                return None
+            return self.document(docs[0].id)[1]
+
     def sweep(self, older_than: dt.timedelta = dt.timedelta(hours=1)) -> int:
         """Remove stored files no record refers to: left by a signing or renewal that died
         between writing its file and committing its record (the file is written first on

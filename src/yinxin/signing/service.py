@@ -13,14 +13,16 @@ no network is needed to sign, and the signed file validates later with fetching 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography import x509
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from yinxin.archive.service import Archive
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
 from yinxin.registry.ca import CertificateAuthority
@@ -48,6 +50,21 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class DocumentArchive(Protocol):
+    """Where signed files are kept: ``yinxin.archive.service.Archive``, handed in by the app.
+
+    Described here rather than imported: the archive renews the files it keeps with this
+    package's PDF engine, so importing it would make ``archive`` and ``signing`` a cycle."""
+
+    def store(self, pdf: bytes) -> str: ...
+
+    def keep(self, s: Session, *, sha256: str, size: int, document_name: str, level: str,
+             signature_record_id: int | None, supersedes: str | None,
+             timestamp_at: dt.datetime | None) -> None: ...
+
+    def signed_file(self, sha256: str, signature_record_id: int) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class SignedDocument:
     pdf: bytes
@@ -57,7 +74,7 @@ class SignedDocument:
 class SigningService:
     def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority,
                  status: StatusService, ocsp: OcspResponder, tsa: TimestampService,
-                 seals: Seals, intent: IntentConfirmation, archive: Archive):
+                 seals: Seals, intent: IntentConfirmation, archive: DocumentArchive):
         self.db, self.clock, self.ca = db, clock, ca
         self.status, self.ocsp, self.tsa = status, ocsp, tsa
         self.seals, self.intent, self.archive = seals, intent, archive
@@ -198,14 +215,9 @@ class SigningService:
             if rec is None:
                 return None
             record = self._record_dict(rec)
-        try:
-            pdf = self.archive.files.get(record["sha256_after"])
-        except NotFound:
-            docs = [d for d in self.archive.documents(None)
-                    if d.signature_record_id == record["id"]]
-            if not docs:
-                return None
-            pdf = self.archive.document(docs[0].id)[1]
+        pdf = self.archive.signed_file(record["sha256_after"], record["id"])
+        if pdf is None:
+            return None
         return SignedDocument(pdf, {**record, "replayed": True})
 
     @staticmethod

@@ -1,23 +1,41 @@
 """The ``yinxin`` command line (Typer). Thin: parse, call a service, render text or ``--json``.
 
+This module is the root command with the registry's verbs (subscribers, certificates, fees,
+notices, audit) and ``init``, ``demo``, ``serve``; ``seals``, ``signing`` and ``archive`` hold the
+other groups. All of them share ``common`` and import services only inside their commands, so
+``yinxin --help`` loads none of them.
+
 Exit codes: 0 ok; 2 invalid input; 3 not found; 4 illegal transition; 5 forbidden (wrong PIN,
 wrong passphrase, unpaid, no agreement); 6 conflict; 7 configuration; 1 anything else refused.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from yinxin.adapters.cli.archive import archive_app
+from yinxin.adapters.cli.common import (
+    ACTOR,
+    HOME,
+    JSON,
+    PIN_STDIN,
+    console,
+    emit,
+    err_console,
+    parse_time,
+    passphrase,
+    platform,
+    read_input,
+    read_secret,
+    run,
+    secret_help,
+)
+from yinxin.adapters.cli.seals import seal_app
+from yinxin.adapters.cli.signing import sign_app, verify_cmd
 from yinxin.errors import ValidationError, YinxinError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -33,107 +51,6 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(audit_app, name="audit")
 app.add_typer(plan_app, name="plan")
 app.add_typer(notify_app, name="notify")
-
-console = Console()
-err_console = Console(stderr=True)
-
-JSON = typer.Option(False, "--json", help="Print the result as JSON.")
-HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (default ./var).")
-ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
-
-
-def _passphrase() -> str:
-    p = os.environ.get("YINXIN_CA_PASSPHRASE")
-    if p:
-        return p
-    if sys.stdin.isatty():
-        return typer.prompt("CA passphrase", hide_input=True)
-    return ""
-
-
-def platform(home: Path | None):
-    from yinxin.app import build_platform
-    from yinxin.settings import Settings
-
-    return build_platform(Settings.from_env(home=home), passphrase=_passphrase)
-
-
-def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
-    elif render:
-        render(result)
-    else:
-        console.print_json(json.dumps(result, ensure_ascii=False, default=str))
-
-
-def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | None = None) -> None:
-    """Call a service; turn refusals into a message (or JSON error) and the right exit code."""
-    try:
-        result = fn()
-    except YinxinError as e:
-        if as_json:
-            sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            where = escape(f" [{e.field}]") if e.field else ""  # not rich markup
-            err_console.print(f"[bold red]error{where}:[/] {escape(e.message)}")
-        raise typer.Exit(e.exit_code) from None
-    emit(result, as_json, render)
-
-
-def _read(path: Path | None, field: str) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise ValidationError(f"cannot read {path}: {e.strerror}", field=field) from None
-
-
-# --- secrets: PINs and one-time codes ---------------------------------------------------------
-# A value on the command line shows in `ps` and in shell history, so secrets come from the
-# environment, standard input or a hidden prompt; --pin/--code remain for old scripts only.
-SECRET_SOURCES = ("Default: ${env}; else standard input, one line (with --pin-stdin, or whenever "
-                  "it is not a terminal); else a hidden prompt.")
-DISCOURAGED = ("Discouraged: the value shows in `ps` and shell history; use ${env}, --pin-stdin or "
-               "the prompt.")
-PIN_STDIN = typer.Option(False, "--pin-stdin", help="Read the PIN from the first line of "
-                         "standard input (a pipe or a file), not from the environment.")
-
-
-def secret_help(what: str, env: str) -> str:
-    """Help text for a discouraged ``--pin``/``--code`` option: where the secret comes from."""
-    return (f"{what}. {DISCOURAGED.replace('${env}', env)} "
-            f"{SECRET_SOURCES.replace('${env}', env)}")
-
-
-def _stdin_line() -> str:
-    line = sys.stdin.readline() if sys.stdin is not None else ""
-    return line.rstrip("\r\n")
-
-
-def read_secret(what: str, *, env: str, field: str, option: str | None = None,
-                option_name: str = "--pin", from_stdin: bool = False,
-                confirm: bool = False) -> str:
-    """One secret, from (in this order) the discouraged option, standard input when asked for
-    (``--pin-stdin``), the environment variable ``env``, a hidden prompt at a terminal, or the
-    next line of standard input when it is not a terminal. Several secrets read from standard
-    input take one line each, in the order the command asks for them."""
-    if option:
-        err_console.print(f"[yellow]warning:[/] {escape(option_name)} is discouraged: "
-                          f"{escape(DISCOURAGED.split(': ', 1)[1].replace('${env}', env))}")
-        return option
-    value = _stdin_line() if from_stdin else os.environ.get(env, "")
-    if not value and not from_stdin:
-        if sys.stdin is not None and sys.stdin.isatty():
-            value = typer.prompt(what[:1].upper() + what[1:], hide_input=True,
-                                 confirmation_prompt=confirm)
-        else:
-            value = _stdin_line()
-    if not value:
-        raise ValidationError(f"the {what} is needed: set {env}, give it on standard input "
-                              "(--pin-stdin), or run in a terminal to be asked", field=field)
-    return value
 
 
 def _cert_line(c: dict) -> None:
@@ -251,7 +168,7 @@ def cert_apply(subscriber_id: int = typer.Option(...), profile: str = typer.Opti
     or a hidden prompt, never from the command line unless you insist (--pin, discouraged).
     """
     def go():
-        data = _read(csr, "csr")
+        data = read_input(csr, "csr")
         if platform_key and data is not None:
             raise ValidationError("give --csr or --platform-key, not both", field="csr")
         if not platform_key and data is None:
@@ -302,19 +219,6 @@ def cert_reject(application_id: int, officer: str = typer.Option(...),
                                                              reason=reason))
 
 
-def _parse_time(value: str | None, field: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("not an ISO 8601 time (e.g. 2026-11-21T10:00:00+08:00)",
-                              field=field) from None
-    if t.tzinfo is None:
-        raise ValidationError("give the time with its offset, e.g. +08:00", field=field)
-    return t
-
-
 @cert_app.command("revoke")
 def cert_revoke(serial: str, reason: str = typer.Option(..., help="key_compromise, "
                 "no_longer_needed, fees_unpaid, false_application_data, stolen_or_forged, "
@@ -325,7 +229,7 @@ def cert_revoke(serial: str, reason: str = typer.Option(..., help="key_compromis
     """Revoke at once; records request time and effective time."""
     run(as_json, lambda: platform(home).certificates.revoke(
         serial, reason=reason, actor=actor,
-        requested_at=_parse_time(requested_at, "requested_at")), _cert_line)
+        requested_at=parse_time(requested_at, "requested_at")), _cert_line)
 
 
 def _simple_verb(verb: str, doc: str) -> None:
@@ -347,7 +251,7 @@ for _verb, _doc in [("freeze", "Freeze (certificate hold)."), ("unfreeze", "Rele
 
 def _key_args(csr: Path | None, platform_key: bool, pin: str | None,
               pin_stdin: bool = False) -> dict:
-    data = _read(csr, "csr")
+    data = read_input(csr, "csr")
     if platform_key:
         return {"pin": read_secret("PIN for the new platform-held key", env="YINXIN_PIN",
                                    field="pin", option=pin, from_stdin=pin_stdin, confirm=True)}
@@ -511,12 +415,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
 
     Slow or half-sent requests are cut off (header and body timeouts) and each worker serves a
     bounded number of connections, so slow clients cannot hold the responder."""
-    from yinxin.api.server import Limits, create_app, serve_http
+    from yinxin.adapters.http.server import Limits, create_app, serve_http
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
     try:
-        secret = _passphrase()  # asked once; workers get it through the environment
+        secret = passphrase()  # asked once; workers get it through the environment
         p = build_platform(Settings.from_env(home=home), passphrase=secret)
         app_ = create_app(p)
         # load the signing keys now, so a wrong passphrase fails at start, not on first request
@@ -534,28 +438,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
         if secret:
             os.environ["YINXIN_CA_PASSPHRASE"] = secret
         p.close()
-        serve_http("yinxin.api.server:app_from_env", host=host, port=port, workers=workers,
-                   limits=limits)
+        serve_http("yinxin.adapters.http.server:app_from_env", host=host, port=port,
+                   workers=workers, limits=limits)
     else:
         serve_http(app_, host=host, port=port, limits=limits)
 
 
-# mounted last: the seal commands reuse run, platform, JSON and HOME from this module
-from yinxin.seals.cli import seal_app  # noqa: E402
-
+# mounted after the commands above, in this order: it is the order of `yinxin --help`
 app.add_typer(seal_app, name="seal")
-from yinxin.signing.cli import sign_app, verify_cmd  # noqa: E402
-
 app.add_typer(sign_app, name="sign")
 app.command("verify")(verify_cmd)
-from yinxin.archive.cli import archive_app  # noqa: E402
-
 app.add_typer(archive_app, name="archive")
 
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

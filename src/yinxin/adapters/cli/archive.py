@@ -7,8 +7,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.cli import ACTOR, HOME, JSON, console, platform, run
-from yinxin.errors import ValidationError
+from yinxin.adapters.cli.common import ACTOR, HOME, JSON, console, platform, run, write_atomic
 
 archive_app = typer.Typer(no_args_is_help=True,
                           help="Signed documents kept for decades (PAdES B-LTA renewal).")
@@ -37,13 +36,8 @@ def archive_export(doc_id: int, out: Path = typer.Option(..., "--out"),
                    home: Path | None = HOME, as_json: bool = JSON) -> None:
     """Write the current version of a kept document (checked against its hash)."""
     def go():
-        from yinxin.signing.cli import _write
-
         view, data = platform(home).archive.document(doc_id)
-        try:
-            _write(out, data)
-        except OSError as e:
-            raise ValidationError(f"cannot write {out}: {e.strerror}", field="out") from None
+        write_atomic(out, data)
         return {**view.to_dict(), "out": str(out)}
 
     run(as_json, go, lambda r: console.print(f"[green]Wrote[/] {r['out']} ({r['level']})"))

@@ -1,4 +1,4 @@
-"""``yinxin seal …``: the electronic seal service on the command line (mounted by ``yinxin.cli``).
+"""``yinxin seal …``: the electronic seal service on the command line.
 
 Thin like the rest of the CLI: parse, call ``platform.seals``, render text or ``--json``. PINs
 come from ``YINXIN_SEAL_PIN`` (new PIN: ``YINXIN_SEAL_NEW_PIN``), standard input (``--pin-stdin``,
@@ -13,25 +13,22 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-# Defined before importing yinxin.cli: yinxin.cli mounts this app at its end, so whichever of
-# the two modules is imported first, the other finds ``seal_app`` already there.
-seal_app = typer.Typer(no_args_is_help=True, help="Electronic seals (电子印章): application, "
-                       "lifecycle, use grants (用印授权) and the seal PIN (印章密码).")
-
-from yinxin.cli import (  # noqa: E402
+from yinxin.adapters.cli.common import (
+    ACTOR,
     HOME,
     JSON,
     PIN_STDIN,
-    _read,
     console,
     platform,
+    read_input,
     read_secret,
     run,
     secret_help,
 )
-from yinxin.errors import ValidationError  # noqa: E402
+from yinxin.errors import ValidationError
 
-ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
+seal_app = typer.Typer(no_args_is_help=True, help="Electronic seals (电子印章): application, "
+                       "lifecycle, use grants (用印授权) and the seal PIN (印章密码).")
 SEAL = typer.Argument(..., help="Seal id or esID.")
 PIN = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN"))
 
@@ -61,7 +58,7 @@ def _apply(home, business_type, seal, subscriber_id, kind, certificate, project,
         business_type=business_type, seal=seal, subscriber_id=subscriber_id, kind=kind,
         certificate_serial=certificate, project=project, holder_name=holder, id_type=id_type,
         id_number=id_number, declaration_accepted=declaration_accepted,
-        scan=_read(scan, "scan"), center_text=center_text, code=code, years=years, actor=actor)
+        scan=read_input(scan, "scan"), center_text=center_text, code=code, years=years, actor=actor)
 
 
 PROJECT = typer.Option(..., help="运用项目, e.g. 百城e采平台项目.")
@@ -265,7 +262,7 @@ def seal_change(seal: str = SEAL, scan: Path | None = SCAN,
                 home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
     """变更: new image or data; makes a new SESeal record."""
     run(as_json, lambda: _seals(home).change(
-        seal, scan=_read(scan, "scan"), software=software, center_text=center_text, code=code,
+        seal, scan=read_input(scan, "scan"), software=software, center_text=center_text, code=code,
         certificate_serial=certificate, actor=actor), _line)
 
 

@@ -8,44 +8,31 @@ key: it runs on their machine, reads their key file, and the platform never sees
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import typer
 
-from yinxin.cli import HOME, JSON, console, platform, read_secret, run, secret_help
-from yinxin.errors import ValidationError
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    console,
+    platform,
+    read_input,
+    read_secret,
+    run,
+    secret_help,
+    show_error,
+    writable,
+    write_atomic,
+)
+from yinxin.errors import ValidationError, YinxinError
 
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
 
 
 def _pdf(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise ValidationError(f"cannot read {path}: {e.strerror}", field="in") from None
-
-
-def _writable(path: Path, field: str = "out") -> None:
-    """Refuse an output path that cannot be written *before* any work is done (for signing:
-    before a code is used up): the folder must exist and take a new file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValidationError(f"{path} is a folder, not a file name", field=field)
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise ValidationError(f"cannot write into {folder}", field=field)
-
-
-def _write(path: Path, data: bytes, field: str = "out") -> None:
-    """Write the output atomically: a refused or failed run leaves no partial file."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise ValidationError(f"cannot write {path}: {e.strerror}", field=field) from None
+    return read_input(path, "in")
 
 
 def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None,
@@ -99,14 +86,14 @@ def sign_pdf_cmd(input: Path = typer.Option(..., "--in"), output: Path = typer.O
         the_code = read_secret("one-time code", env="YINXIN_CODE", field="code", option=code,
                                option_name="--code", from_stdin=pin_stdin)
         data = _pdf(input)
-        _writable(output)  # a bad --out is refused before the code is used up
+        writable(output)  # a bad --out is refused before the code is used up
         p = platform(home)
         signed = p.signing.sign(data, seal=seal, pin=the_pin, signer_subscriber_id=signer,
                                 challenge_id=challenge, code=the_code,
                                 placement=_placement(anchor, page, x, y, width), role=role,
                                 level=level, lock=lock, cross_page=cross_page,
                                 document_name=input.name)
-        _write(output, signed.pdf)
+        write_atomic(output, signed.pdf)
         return {**signed.record, "out": str(output)}
 
     run(as_json, go, lambda r: console.print(
@@ -163,7 +150,7 @@ def sign_local(input: Path = typer.Option(..., "--in"), output: Path = typer.Opt
                           timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
                           level="B-T" if tsa_url else "B-B", role=role)
         signed = sign_pdf(req)
-        _write(output, signed)
+        write_atomic(output, signed)
         return {"out": str(output), "level": req.level}
 
     run(as_json, go, lambda r: console.print(f"[green]Signed[/] {r['out']} ({r['level']})"))
@@ -243,15 +230,12 @@ def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
     a report that cannot be written — with a message naming the field.
     Without a platform in the data directory, --trust ROOT.pem is enough and nothing is
     created on disk."""
-    from yinxin.cli import err_console
-    from yinxin.errors import YinxinError
-
     try:
         data = _pdf(file)
         extra = _trust_anchors(trust)
         moment = _moment(at)
         if report is not None:
-            _writable(report, "report")  # refused before the work, not after
+            writable(report, "report")  # refused before the work, not after
         if _platform_here(home):
             rep = platform(home).signing.verify(data, file_name=file.name,
                                                 allow_fetching=online, extra_roots=extra,
@@ -268,15 +252,9 @@ def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
         if report is not None:
             from yinxin.signing.report_pdf import render_report_pdf
 
-            _write(report, render_report_pdf(rep), "report")
+            write_atomic(report, render_report_pdf(rep), "report")
     except YinxinError as e:
-        if as_json:
-            sys.stdout.write(__import__("json").dumps(e.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            from rich.markup import escape
-
-            where = escape(f" [{e.field}]") if e.field else ""
-            err_console.print(f"[bold red]error{where}:[/] {escape(e.message)}")
+        show_error(e, as_json)
         # 1 is the INVALID verdict: an error must never be mistaken for it
         raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")

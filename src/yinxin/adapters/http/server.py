@@ -417,7 +417,7 @@ class _Listener:
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
-    """uvicorn's loop factory (``Config(loop="yinxin.api.server:event_loop")``): uvloop, with
+    """uvicorn's loop factory (``Config(loop=f"{__name__}:event_loop")``): uvloop, with
     ``create_server(sock=…)`` served by ``_Listener``. Since libuv 1.45 (libuv#3696) uvloop
     accepts one connection per loop iteration; when an iteration serves 200 busy
     connections (~50–150 ms), a burst of new ones waited seconds to be accepted — the
@@ -446,7 +446,7 @@ class ServeConfig(uvicorn.Config):
     def __init__(self, app: object, *, limits: Limits, **kwargs: Any) -> None:
         self.limits = limits
         super().__init__(app, http=GuardedHttpToolsProtocol,
-                         loop="yinxin.api.server:event_loop",
+                         loop=f"{__name__}:event_loop",
                          timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]
                          log_level="warning", access_log=False, **kwargs)
 

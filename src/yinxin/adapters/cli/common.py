@@ -1,0 +1,179 @@
+"""What every ``yinxin`` sub-command shares: options, the platform, output, errors, secrets, files.
+
+The command modules (``yinxin.adapters.cli`` and its ``seals``, ``signing``, ``archive``) import
+from here and from nowhere else in this package, so none of them imports another. Only Typer,
+rich and ``yinxin.errors`` are imported at module level: ``yinxin --help`` must not load the
+services (pyHanko, SQLAlchemy, cryptography…); a command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from yinxin.errors import ValidationError, YinxinError
+
+if TYPE_CHECKING:
+    from yinxin.app import Platform
+
+console = Console()
+err_console = Console(stderr=True)
+
+JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (default ./var).")
+ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
+
+
+# --- the platform -----------------------------------------------------------------------------
+def passphrase() -> str:
+    """The CA passphrase: ``YINXIN_CA_PASSPHRASE``, else a hidden prompt at a terminal."""
+    p = os.environ.get("YINXIN_CA_PASSPHRASE")
+    if p:
+        return p
+    if sys.stdin.isatty():
+        return typer.prompt("CA passphrase", hide_input=True)
+    return ""
+
+
+def platform(home: Path | None) -> Platform:
+    from yinxin.app import build_platform
+    from yinxin.settings import Settings
+
+    return build_platform(Settings.from_env(home=home), passphrase=passphrase)
+
+
+# --- output and errors ------------------------------------------------------------------------
+def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+    elif render:
+        render(result)
+    else:
+        console.print_json(json.dumps(result, ensure_ascii=False, default=str))
+
+
+def show_error(e: YinxinError, as_json: bool) -> None:
+    """A refusal as JSON on standard output, or as one line on standard error naming the
+    field."""
+    if as_json:
+        sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        where = escape(f" [{e.field}]") if e.field else ""  # not rich markup
+        err_console.print(f"[bold red]error{where}:[/] {escape(e.message)}")
+
+
+def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | None = None) -> None:
+    """Call a service; turn refusals into a message (or JSON error) and the right exit code."""
+    try:
+        result = fn()
+    except YinxinError as e:
+        show_error(e, as_json)
+        raise typer.Exit(e.exit_code) from None
+    emit(result, as_json, render)
+
+
+# --- input ------------------------------------------------------------------------------------
+@overload
+def read_input(path: Path, field: str) -> bytes: ...
+@overload
+def read_input(path: Path | None, field: str) -> bytes | None: ...
+def read_input(path: Path | None, field: str) -> bytes | None:
+    """The bytes of an input file (``None`` for no file); an unreadable one is invalid input
+    naming ``field``."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ValidationError(f"cannot read {path}: {e.strerror}", field=field) from None
+
+
+def parse_time(value: str | None, field: str) -> dt.datetime | None:
+    """An ISO 8601 time with its offset (``None`` for no value)."""
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("not an ISO 8601 time (e.g. 2026-11-21T10:00:00+08:00)",
+                              field=field) from None
+    if t.tzinfo is None:
+        raise ValidationError("give the time with its offset, e.g. +08:00", field=field)
+    return t
+
+
+# --- output files -----------------------------------------------------------------------------
+def writable(path: Path, field: str = "out") -> None:
+    """Refuse an output path that cannot be written *before* any work is done (for signing:
+    before a code is used up): the folder must exist and take a new file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder, not a file name", field=field)
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(f"cannot write into {folder}", field=field)
+
+
+def write_atomic(path: Path, data: bytes, field: str = "out") -> None:
+    """Write the output atomically: a refused or failed run leaves no partial file."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ValidationError(f"cannot write {path}: {e.strerror}", field=field) from None
+
+
+# --- secrets: PINs and one-time codes ---------------------------------------------------------
+# A value on the command line shows in `ps` and in shell history, so secrets come from the
+# environment, standard input or a hidden prompt; --pin/--code remain for old scripts only.
+SECRET_SOURCES = ("Default: ${env}; else standard input, one line (with --pin-stdin, or whenever "
+                  "it is not a terminal); else a hidden prompt.")
+DISCOURAGED = ("Discouraged: the value shows in `ps` and shell history; use ${env}, --pin-stdin or "
+               "the prompt.")
+PIN_STDIN = typer.Option(False, "--pin-stdin", help="Read the PIN from the first line of "
+                         "standard input (a pipe or a file), not from the environment.")
+
+
+def secret_help(what: str, env: str) -> str:
+    """Help text for a discouraged ``--pin``/``--code`` option: where the secret comes from."""
+    return (f"{what}. {DISCOURAGED.replace('${env}', env)} "
+            f"{SECRET_SOURCES.replace('${env}', env)}")
+
+
+def _stdin_line() -> str:
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
+
+
+def read_secret(what: str, *, env: str, field: str, option: str | None = None,
+                option_name: str = "--pin", from_stdin: bool = False,
+                confirm: bool = False) -> str:
+    """One secret, from (in this order) the discouraged option, standard input when asked for
+    (``--pin-stdin``), the environment variable ``env``, a hidden prompt at a terminal, or the
+    next line of standard input when it is not a terminal. Several secrets read from standard
+    input take one line each, in the order the command asks for them."""
+    if option:
+        err_console.print(f"[yellow]warning:[/] {escape(option_name)} is discouraged: "
+                          f"{escape(DISCOURAGED.split(': ', 1)[1].replace('${env}', env))}")
+        return option
+    value = _stdin_line() if from_stdin else os.environ.get(env, "")
+    if not value and not from_stdin:
+        if sys.stdin is not None and sys.stdin.isatty():
+            value = typer.prompt(what[:1].upper() + what[1:], hide_input=True,
+                                 confirmation_prompt=confirm)
+        else:
+            value = _stdin_line()
+    if not value:
+        raise ValidationError(f"the {what} is needed: set {env}, give it on standard input "
+                              "(--pin-stdin), or run in a terminal to be asked", field=field)
+    return value
