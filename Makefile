@@ -10,7 +10,9 @@ demo: setup
 
 test: setup
 	@.venv/bin/ruff check src tests bench
+	@.venv/bin/ruff format --check src tests bench
 	@.venv/bin/python -m pytest -q
 
 lint: setup
 	@.venv/bin/ruff check src tests bench
+	@.venv/bin/ruff format --check src tests bench

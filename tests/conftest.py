@@ -43,12 +43,21 @@ def make_platform(tmp_path, clock, request) -> Iterator[Callable[..., Platform]]
     """Build platforms; ``db="sqlite"`` (a file in tmp_path) or ``db="postgres"``."""
     made: list[Platform] = []
 
-    def make(db: str = "sqlite", *, init: bool = True, home: Path | None = None,
-             passphrase: str = PASSPHRASE, url: str | None = None) -> Platform:
+    def make(
+        db: str = "sqlite",
+        *,
+        init: bool = True,
+        home: Path | None = None,
+        passphrase: str = PASSPHRASE,
+        url: str | None = None,
+    ) -> Platform:
         h = home or tmp_path / f"home-{len(made)}"
         if url is None:
-            url = (request.getfixturevalue("pg_cluster").new_database() if db == "postgres"
-                   else f"sqlite:///{h / 'yinxin.db'}")
+            url = (
+                request.getfixturevalue("pg_cluster").new_database()
+                if db == "postgres"
+                else f"sqlite:///{h / 'yinxin.db'}"
+            )
         p = Platform(_settings(h, url), clock=clock, passphrase=passphrase)
         made.append(p)
         if init and not p.ca.is_initialised():

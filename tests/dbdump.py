@@ -67,13 +67,20 @@ def diff(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> list[
         if b != a:
             added = [r for r in a if r not in b]
             removed = [r for r in b if r not in a]
-            problems.append(f"{table}: {len(b)} -> {len(a)} rows; added {added[:3]!r}; "
-                            f"removed/changed {removed[:3]!r}")
+            problems.append(
+                f"{table}: {len(b)} -> {len(a)} rows; added {added[:3]!r}; "
+                f"removed/changed {removed[:3]!r}"
+            )
     return problems
 
 
 def cells(source: Any) -> list[tuple[str, str, Any]]:
     """Every non-null cell as (table, column, value): for scanning for secrets."""
     data, cols = dump(source), columns(source)
-    return [(t, cols[t][i], v) for t, rows in data.items() for r in rows
-            for i, v in enumerate(r) if v is not None]
+    return [
+        (t, cols[t][i], v)
+        for t, rows in data.items()
+        for r in rows
+        for i, v in enumerate(r)
+        if v is not None
+    ]

@@ -35,8 +35,14 @@ KEK_LOCK = 0x59584B454B  # "YXKEK": the database lock under which the platform K
 
 
 class Platform:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 passphrase: PassphraseSource = None, migrate: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        passphrase: PassphraseSource = None,
+        migrate: bool = True,
+    ):
         self.settings = settings
         self.clock = clock or SystemClock()
         self._passphrase = passphrase
@@ -58,10 +64,26 @@ class Platform:
         self.certificates.on_status_change.append(self._publish_crl)
         self.notifier, self.intent = build_notify(self)
         self.notices = CertificateNotices(self.db, self.clock, self.certificates, self.notifier)
-        self.archive = Archive(self.db, self.clock, self.ca, self.status, self.ocsp, self.tsa,
-                               FileStore(settings.documents_dir))
-        self.signing = SigningService(self.db, self.clock, self.ca, self.status, self.ocsp,
-                                      self.tsa, self.seals, self.intent, self.archive)
+        self.archive = Archive(
+            self.db,
+            self.clock,
+            self.ca,
+            self.status,
+            self.ocsp,
+            self.tsa,
+            FileStore(settings.documents_dir),
+        )
+        self.signing = SigningService(
+            self.db,
+            self.clock,
+            self.ca,
+            self.status,
+            self.ocsp,
+            self.tsa,
+            self.seals,
+            self.intent,
+            self.archive,
+        )
 
     def _publish_crl(self, _serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the
@@ -78,9 +100,12 @@ class Platform:
                 if not (s.pkcs11_module and s.pkcs11_token and s.pkcs11_pin):
                     raise ConfigurationError(
                         "the PKCS#11 key store needs YINXIN_PKCS11_MODULE, YINXIN_PKCS11_TOKEN "
-                        "and YINXIN_PKCS11_PIN", field="keystore")
-                self._keystore = open_keystore("pkcs11", module=s.pkcs11_module,
-                                               token_label=s.pkcs11_token, pin=s.pkcs11_pin)
+                        "and YINXIN_PKCS11_PIN",
+                        field="keystore",
+                    )
+                self._keystore = open_keystore(
+                    "pkcs11", module=s.pkcs11_module, token_label=s.pkcs11_token, pin=s.pkcs11_pin
+                )
             else:
                 p = self._passphrase
                 if callable(p):
@@ -88,7 +113,9 @@ class Platform:
                 if not p:
                     raise ConfigurationError(
                         "the CA passphrase is needed: set YINXIN_CA_PASSPHRASE or run in a "
-                        "terminal to be asked", field="passphrase")
+                        "terminal to be asked",
+                        field="passphrase",
+                    )
                 self._keystore = open_keystore("file", directory=s.keys_dir, passphrase=p)
         return self._keystore
 
@@ -107,18 +134,29 @@ class Platform:
 def default_gateways(platform: Platform) -> list[Gateway]:
     """Messages go to files under the outbox until a real SMS or e-mail gateway is set up."""
     outbox = platform.settings.outbox_dir
-    return [FileGateway(outbox, "sms", clock=platform.clock),
-            FileGateway(outbox, "email", clock=platform.clock)]
+    return [
+        FileGateway(outbox, "sms", clock=platform.clock),
+        FileGateway(outbox, "email", clock=platform.clock),
+    ]
 
 
-def build_notify(platform: Platform, gateways: Iterable[Gateway] | None = None
-                 ) -> tuple[Notifier, IntentConfirmation]:
+def build_notify(
+    platform: Platform, gateways: Iterable[Gateway] | None = None
+) -> tuple[Notifier, IntentConfirmation]:
     """The notifier and the intent confirmation built on it; gateways default to the file
     outbox. Wiring lives here, in the composition root, and nowhere else."""
-    notifier = Notifier(platform.db, platform.clock,
-                        list(gateways) if gateways is not None else default_gateways(platform))
-    intent = IntentConfirmation(platform.db, platform.clock, notifier, platform.settings.home,
-                                ttl_seconds=platform.settings.otp_ttl_seconds)
+    notifier = Notifier(
+        platform.db,
+        platform.clock,
+        list(gateways) if gateways is not None else default_gateways(platform),
+    )
+    intent = IntentConfirmation(
+        platform.db,
+        platform.clock,
+        notifier,
+        platform.settings.home,
+        ttl_seconds=platform.settings.otp_ttl_seconds,
+    )
     return notifier, intent
 
 

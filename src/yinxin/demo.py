@@ -70,11 +70,18 @@ def subscriber_csr(key_path: Path, common_name: str) -> bytes:
     key_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-           .sign(key, hashes.SHA256()))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .sign(key, hashes.SHA256())
+    )
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
@@ -114,18 +121,25 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     ca_dir.mkdir(exist_ok=True)
     for role in ("root", "issuing", "ocsp", "tsa"):
         (ca_dir / f"{role}.pem").write_bytes(
-            p.ca.certificate(role).public_bytes(serialization.Encoding.PEM))
+            p.ca.certificate(role).public_bytes(serialization.Encoding.PEM)
+        )
 
     subs, certs = p.subscribers, p.certificates
     say("[bold]2. Subscribers registered[/] (identity numbers checked: GB 11643, GB 32100)")
     # one person, one record: a later demo run walks a new person through (the next sample ID
     # number) and reuses the organization
-    person = subs.add_person(name="张三", id_number=_unregistered(p, sample_id_number()),
-                             phone="13800138000")
+    person = subs.add_person(
+        name="张三", id_number=_unregistered(p, sample_id_number()), phone="13800138000"
+    )
     say(f"   person        #{person['id']} {person['name']}  ID {person['id_number']}")
     org = subs.find_organization(sample_uscc()) or subs.add_organization(
-        name="北京印信示范科技有限公司", uscc=sample_uscc(), legal_representative="李四",
-        contact_name="王五", contact_phone="010-62345678", phone="13900139000")
+        name="北京印信示范科技有限公司",
+        uscc=sample_uscc(),
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
     say(f"   organization  #{org['id']} {org['name']}  USCC {org['uscc']}")
     device = subs.add_device(device_name="门禁网关-01", organization_id=org["id"])
     say(f"   device        #{device['id']} {device['name']} (owned by #{org['id']})")
@@ -136,31 +150,56 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     say("[bold]3. Applications[/] → review at the acceptance point → issuance")
     keys_dir = home / "demo" / "subscriber-side"
     apps = [
-        ("person", certs.apply(subscriber_id=person["id"], profile="person-signing",
-                               pin=PERSON_SEAL_PIN, plan="standard", actor="张三"),
-         "platform-held key, sealed under the holder's PIN"),
-        ("organization", certs.apply(
-            subscriber_id=org["id"], profile="organization-signing", plan="premium",
-            pin=ORG_SEAL_PIN, actor="王五"),
-         "platform-held key under the organization's seal PIN (cloud certificate)"),
-        ("device", certs.apply(
-            subscriber_id=device["id"], profile="device-tls", plan="standard",
-            csr=subscriber_csr(keys_dir / f"device-{device['id']}.key.pem", "gw01"),
-            dns_names=["gw01.demo.yinxin.cn"], actor="王五"),
-         "device's own key (CSR; the key never reaches the platform), DNS name"),
+        (
+            "person",
+            certs.apply(
+                subscriber_id=person["id"],
+                profile="person-signing",
+                pin=PERSON_SEAL_PIN,
+                plan="standard",
+                actor="张三",
+            ),
+            "platform-held key, sealed under the holder's PIN",
+        ),
+        (
+            "organization",
+            certs.apply(
+                subscriber_id=org["id"],
+                profile="organization-signing",
+                plan="premium",
+                pin=ORG_SEAL_PIN,
+                actor="王五",
+            ),
+            "platform-held key under the organization's seal PIN (cloud certificate)",
+        ),
+        (
+            "device",
+            certs.apply(
+                subscriber_id=device["id"],
+                profile="device-tls",
+                plan="standard",
+                csr=subscriber_csr(keys_dir / f"device-{device['id']}.key.pem", "gw01"),
+                dns_names=["gw01.demo.yinxin.cn"],
+                actor="王五",
+            ),
+            "device's own key (CSR; the key never reaches the platform), DNS name",
+        ),
     ]
     issued = {}
     for kind, app, how in apps:
         pay = certs.pay(application_id=app["id"], years=1, reference=f"DEMO-{app['id']}")
         cert = certs.approve(app["id"], officer="受理员 陈静")
         issued[kind] = cert
-        say(f"   {kind:13} application #{app['id']} ({how}); fee ¥{pay['amount_yuan']} paid;"
-            f" approved → serial {cert['serial']}")
+        say(
+            f"   {kind:13} application #{app['id']} ({how}); fee ¥{pay['amount_yuan']} paid;"
+            f" approved → serial {cert['serial']}"
+        )
         (home / "demo").mkdir(exist_ok=True)
         (home / "demo" / f"{kind}-{cert['serial']}.pem").write_text(cert["pem"])
 
-    rejected = certs.apply(subscriber_id=person["id"], profile="person-signing", pin="135790",
-                           actor="张三")
+    rejected = certs.apply(
+        subscriber_id=person["id"], profile="person-signing", pin="135790", actor="张三"
+    )
     certs.reject(rejected["id"], officer="受理员 陈静", reason="身份证复印件不清晰，请重新提交")
     say(f"   application #{rejected['id']} rejected with a reason (unreadable ID copy)")
 
@@ -169,18 +208,23 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     certs.freeze(s_person, actor="张三")
     certs.unfreeze(s_person, actor="受理员 陈静")
     say(f"   person cert {s_person[:12]}… frozen and unfrozen")
-    revoked = certs.revoke(issued["device"]["serial"], reason="no_longer_needed",
-                           actor="王五（书面申请）")
-    say(f"   device cert {revoked['serial'][:12]}… revoked (no longer needed): requested "
-        f"{revoked['revocation_requested_at']}, effective {revoked['revoked_at']}")
+    revoked = certs.revoke(
+        issued["device"]["serial"], reason="no_longer_needed", actor="王五（书面申请）"
+    )
+    say(
+        f"   device cert {revoked['serial'][:12]}… revoked (no longer needed): requested "
+        f"{revoked['revocation_requested_at']}, effective {revoked['revoked_at']}"
+    )
     result["certificates"] = {k: v["serial"] for k, v in issued.items()}
     result["revoked"] = revoked["serial"]
 
     result.update(_seals_and_signing(p, home, say, person, org, issued))
 
     v = p.verify_audit()
-    say(f"[bold]8. Audit trail[/]: {v.events} events, hash chain "
-        f"{'intact' if v.ok else 'BROKEN at ' + str(v.first_broken)}")
+    say(
+        f"[bold]8. Audit trail[/]: {v.events} events, hash chain "
+        f"{'intact' if v.ok else 'BROKEN at ' + str(v.first_broken)}"
+    )
     result["audit"] = v.to_dict()
     result["steps"] = say.steps
     return result
@@ -209,26 +253,34 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
     out: dict = {}
     say("[bold]5. Electronic seals[/] (made by software; SESeal records per GB/T 38540)")
     reveal = p.subscribers.get(person["id"], reveal=True)
-    member = p.subscribers.add_person(name="王五", id_number=_unregistered(p, sample_member_id()),
-                                      phone="13700137000")
-    form = dict(business_type="new", project="百城e采平台项目", id_type="id_card",
-                declaration_accepted=True)
+    member = p.subscribers.add_person(
+        name="王五", id_number=_unregistered(p, sample_member_id()), phone="13700137000"
+    )
+    form = dict(
+        business_type="new", project="百城e采平台项目", id_type="id_card", declaration_accepted=True
+    )
+
     def org_seal_of(kind: str, code: str) -> dict:
         # an organization keeps one live seal of each kind: a second demo run reuses it
         live = p.seals.list(subscriber_id=org["id"], kind=kind, state="active")
         if live:
             return live[0]
-        return p.seals.create(subscriber_id=org["id"], kind=kind,
-                              certificate_serial=issued["organization"]["serial"],
-                              form={**form, "holder_name": "王五",
-                                    "id_number": sample_member_id()}, code=code)
+        return p.seals.create(
+            subscriber_id=org["id"],
+            kind=kind,
+            certificate_serial=issued["organization"]["serial"],
+            form={**form, "holder_name": "王五", "id_number": sample_member_id()},
+            code=code,
+        )
 
     org_seal = org_seal_of("organization", "1101080012345")
     contract_seal = org_seal_of("contract", "1101080012346")
-    personal_seal = p.seals.create(subscriber_id=person["id"], kind="personal",
-                                   certificate_serial=issued["person"]["serial"],
-                                   form={**form, "holder_name": "张三",
-                                         "id_number": reveal["id_number"]})
+    personal_seal = p.seals.create(
+        subscriber_id=person["id"],
+        kind="personal",
+        certificate_serial=issued["person"]["serial"],
+        form={**form, "holder_name": "张三", "id_number": reveal["id_number"]},
+    )
     for s in (org_seal, contract_seal, personal_seal):
         say(f"   {s['kind']:13} esID {s['es_id']}  {s['name']}  → {home / 'seals' / s['es_id']}")
     p.seals.grant(contract_seal["es_id"], member["id"], actor="北京印信示范科技有限公司")
@@ -240,20 +292,34 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
     demo_dir = home / "demo"
     (demo_dir / "contract.pdf").write_bytes(doc)
     for role, signer, seal, pin, phone, lock in (
-            ("甲方", member, contract_seal, ORG_SEAL_PIN, "13700137000", False),
-            ("乙方", person, personal_seal, PERSON_SEAL_PIN, "13800138000", True)):
-        ch = p.signing.request_confirmation(signer_subscriber_id=signer["id"], document=doc,
-                                            document_name="技术服务合同.pdf")
-        token = p.signing.confirm(ch["challenge_id"], _read_code(home, phone),
-                                  signer_subscriber_id=signer["id"], document=doc)
-        signed = p.signing.sign(doc, seal=seal["es_id"], pin=pin,
-                                signer_subscriber_id=signer["id"],
-                                confirmation_token=token["confirmation_token"],
-                                placement=Placement(anchor=f"{role}（签章）"), role=role,
-                                lock=lock, document_name="技术服务合同.pdf")
+        ("甲方", member, contract_seal, ORG_SEAL_PIN, "13700137000", False),
+        ("乙方", person, personal_seal, PERSON_SEAL_PIN, "13800138000", True),
+    ):
+        ch = p.signing.request_confirmation(
+            signer_subscriber_id=signer["id"], document=doc, document_name="技术服务合同.pdf"
+        )
+        token = p.signing.confirm(
+            ch["challenge_id"],
+            _read_code(home, phone),
+            signer_subscriber_id=signer["id"],
+            document=doc,
+        )
+        signed = p.signing.sign(
+            doc,
+            seal=seal["es_id"],
+            pin=pin,
+            signer_subscriber_id=signer["id"],
+            confirmation_token=token["confirmation_token"],
+            placement=Placement(anchor=f"{role}（签章）"),
+            role=role,
+            lock=lock,
+            document_name="技术服务合同.pdf",
+        )
         doc = signed.pdf
-        say(f"   {role}: {signer['name']} — code sent to {ch['sent_to_masked']}, confirmed; "
-            f"sealed with {seal['name']}{' (document locked)' if lock else ''}")
+        say(
+            f"   {role}: {signer['name']} — code sent to {ch['sent_to_masked']}, confirmed; "
+            f"sealed with {seal['name']}{' (document locked)' if lock else ''}"
+        )
     signed_path = demo_dir / "contract-signed.pdf"
     signed_path.write_bytes(doc)
     out["signed_pdf"] = str(signed_path)
@@ -263,10 +329,14 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
     (demo_dir / "verification-report.json").write_text(report.to_json(), "utf-8")
     (demo_dir / "verification-report.pdf").write_bytes(render_report_pdf(report))
     for sig in report.signatures:
-        say(f"   {sig.role or '-'} {sig.signer_name}: {'valid' if sig.valid else 'INVALID'}"
-            f" (intact {sig.intact}, trusted {sig.trusted}, timestamp {sig.timestamp_time})")
-    say(f"   verdict: {'VALID' if report.valid else 'INVALID'} → {signed_path}, "
-        f"{demo_dir / 'verification-report.pdf'}")
+        say(
+            f"   {sig.role or '-'} {sig.signer_name}: {'valid' if sig.valid else 'INVALID'}"
+            f" (intact {sig.intact}, trusted {sig.trusted}, timestamp {sig.timestamp_time})"
+        )
+    say(
+        f"   verdict: {'VALID' if report.valid else 'INVALID'} → {signed_path}, "
+        f"{demo_dir / 'verification-report.pdf'}"
+    )
     out["verification_valid"] = report.valid
     return out
 

@@ -24,10 +24,17 @@ class Move:
     creates: bool = False  # makes a new artefact (a successor certificate, a SESeal record)
 
 
-def move(verb: str, title: str, frm: Iterable[str], to: str,
-         hold_kinds: Iterable[str] | None = None, creates: bool = False) -> Move:
-    return Move(verb, title, frozenset(frm), to,
-                frozenset(hold_kinds) if hold_kinds else None, creates)
+def move(
+    verb: str,
+    title: str,
+    frm: Iterable[str],
+    to: str,
+    hold_kinds: Iterable[str] | None = None,
+    creates: bool = False,
+) -> Move:
+    return Move(
+        verb, title, frozenset(frm), to, frozenset(hold_kinds) if hold_kinds else None, creates
+    )
 
 
 class TransitionTable:
@@ -41,15 +48,18 @@ class TransitionTable:
     def check(self, verb: str, state: str, hold_kind: str | None, ident: str) -> Move:
         m = self.moves.get(verb)
         if m is None:
-            raise IllegalTransition(f"unknown {self.subject} lifecycle verb {verb!r}",
-                                    field="verb")
+            raise IllegalTransition(f"unknown {self.subject} lifecycle verb {verb!r}", field="verb")
         if state not in m.from_states:
             allowed = ", ".join(sorted(m.from_states))
             raise IllegalTransition(
                 f"cannot {verb} {self.subject} {ident}: it is {state} "
-                f"({verb} is allowed only from {allowed})", field=self.field)
+                f"({verb} is allowed only from {allowed})",
+                field=self.field,
+            )
         if state == self.hold_state and m.hold_kinds is not None and hold_kind not in m.hold_kinds:
             raise IllegalTransition(
                 f"cannot {verb} {self.subject} {ident}: it is on hold ({hold_kind}); "
-                f"{verb} lifts only {', '.join(sorted(m.hold_kinds))} holds", field=self.field)
+                f"{verb} lifts only {', '.join(sorted(m.hold_kinds))} holds",
+                field=self.field,
+            )
         return m

@@ -57,8 +57,9 @@ def has_ipv6_loopback() -> bool:
         return False
 
 
-def yinxin_env(home: Path | str, passphrase: str | None = PASSPHRASE,
-               extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def yinxin_env(
+    home: Path | str, passphrase: str | None = PASSPHRASE, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The environment for a ``yinxin`` subprocess: YINXIN_HOME, and the CA passphrase unless
     ``passphrase`` is None (then the variable is removed, as for a process that cannot sign)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("YINXIN_")}
@@ -72,16 +73,30 @@ def yinxin_env(home: Path | str, passphrase: str | None = PASSPHRASE,
     return env
 
 
-def yinxin_cli(args: Sequence[str], home: Path | str, *, passphrase: str | None = PASSPHRASE,
-               env: Mapping[str, str] | None = None, check: bool = True,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def yinxin_cli(
+    args: Sequence[str],
+    home: Path | str,
+    *,
+    passphrase: str | None = PASSPHRASE,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
     """Run ``yinxin ARGS`` as a subprocess (no terminal, so it never prompts)."""
-    proc = subprocess.run([sys.executable, "-m", "yinxin.adapters.cli", *args],
-                          env=yinxin_env(home, passphrase, env), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", *args],
+        env=yinxin_env(home, passphrase, env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(ROOT),
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"yinxin {' '.join(args)} exited {proc.returncode}\n"
-                             f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+        raise AssertionError(
+            f"yinxin {' '.join(args)} exited {proc.returncode}\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+        )
     return proc
 
 
@@ -95,9 +110,14 @@ def demo_home(home: Path | str, passphrase: str = PASSPHRASE) -> dict:
     return yinxin_json(["demo"], home, passphrase=passphrase, timeout=120)  # type: ignore[return-value]
 
 
-def own_key_certificate(platform, *, name: str = "测试 持有人", id_number: str | None = None,
-                        phone: str = "13800138000", officer: str = "受理员 测试"
-                        ) -> tuple[ec.EllipticCurvePrivateKey, dict]:
+def own_key_certificate(
+    platform,
+    *,
+    name: str = "测试 持有人",
+    id_number: str | None = None,
+    phone: str = "13800138000",
+    officer: str = "受理员 测试",
+) -> tuple[ec.EllipticCurvePrivateKey, dict]:
     """A person holding their own key, certified by ``platform`` (a ``yinxin.app.Platform``
     that can sign): subscriber, agreement, CSR, fee, an officer's approval. Returns the key and
     the certificate as the service returns it."""
@@ -110,11 +130,17 @@ def own_key_certificate(platform, *, name: str = "测试 持有人", id_number: 
         sub = platform.subscribers.add_person(name=name, id_number=number, phone=phone)
         platform.subscribers.accept_agreement(sub["id"], accepted_by=name)
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-           .sign(key, hashes.SHA256()))
-    app = platform.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                                      csr=csr.public_bytes(Encoding.PEM), actor=name)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .sign(key, hashes.SHA256())
+    )
+    app = platform.certificates.apply(
+        subscriber_id=sub["id"],
+        profile="person-signing",
+        csr=csr.public_bytes(Encoding.PEM),
+        actor=name,
+    )
     platform.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
     return key, platform.certificates.approve(app["id"], officer=officer)
 
@@ -162,11 +188,17 @@ def _stop(proc: subprocess.Popen, grace: float = 10) -> None:
 
 
 @contextlib.contextmanager
-def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
-                   host: str = "127.0.0.1", port: int | None = None,
-                   args: Sequence[str] = (), env: Mapping[str, str] | None = None,
-                   command: Sequence[str] | None = None,
-                   ready_timeout: float = 30) -> Iterator[Server]:
+def running_server(
+    home: Path | str,
+    *,
+    passphrase: str | None = PASSPHRASE,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    ready_timeout: float = 30,
+) -> Iterator[Server]:
     """``yinxin serve --host HOST --port PORT [ARGS]`` for the length of the ``with``.
 
     ``command`` replaces what follows the interpreter (``-m yinxin.adapters.cli serve …``), e.g.
@@ -174,12 +206,20 @@ def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
     port = port or free_port(host)
     fd, log_name = tempfile.mkstemp(prefix="yinxin-serve-", suffix=".log")
     log_path = Path(log_name)
-    argv = list(command) if command is not None else [
-        "-m", "yinxin.adapters.cli", "serve", "--host", host, "--port", str(port), *args]
+    argv = (
+        list(command)
+        if command is not None
+        else ["-m", "yinxin.adapters.cli", "serve", "--host", host, "--port", str(port), *args]
+    )
     with os.fdopen(fd, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, *argv], env=yinxin_env(home, passphrase, env),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+            [sys.executable, *argv],
+            env=yinxin_env(home, passphrase, env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(ROOT),
+        )
     server = Server(host, port, proc, log_path)
     try:
         deadline = time.monotonic() + ready_timeout
@@ -192,8 +232,9 @@ def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"yinxin serve did not answer /healthz in {ready_timeout} s:"
-                                   f"\n{server.log()}")
+                raise RuntimeError(
+                    f"yinxin serve did not answer /healthz in {ready_timeout} s:\n{server.log()}"
+                )
             time.sleep(0.05)
         yield server
     finally:
@@ -201,12 +242,20 @@ def running_server(home: Path | str, *, passphrase: str | None = PASSPHRASE,
         log_path.unlink(missing_ok=True)
 
 
-HASHES = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-          "sha512": hashes.SHA512()}
+HASHES = {
+    "sha1": hashes.SHA1(),
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
 
 
-def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, alg: str = "sha256",
-                 nonce: bytes | None = None) -> bytes:
+def ocsp_request(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    alg: str = "sha256",
+    nonce: bytes | None = None,
+) -> bytes:
     b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, HASHES[alg])
     if nonce is not None:
         b = b.add_extension(x509.OCSPNonce(nonce), critical=False)

@@ -96,8 +96,14 @@ def _issue(p: Platform, subscriber_id: int, profile: str, **key) -> dict:
 
 
 def _form(holder: str, id_number: str) -> dict:
-    return {"business_type": "new", "project": PROJECT, "holder_name": holder,
-            "id_type": "id_card", "id_number": id_number, "declaration_accepted": True}
+    return {
+        "business_type": "new",
+        "project": PROJECT,
+        "holder_name": holder,
+        "id_type": "id_card",
+        "id_number": id_number,
+        "declaration_accepted": True,
+    }
 
 
 def build_world(p: Platform, clock: FrozenClock | None = None) -> World:
@@ -105,25 +111,43 @@ def build_world(p: Platform, clock: FrozenClock | None = None) -> World:
     subs = p.subscribers
     person = subs.add_person(name="张三", id_number="110105199003071239", phone="13800138000")
     member = subs.add_person(name="王五", id_number="350102198511223455", phone="13700137000")
-    org = subs.add_organization(name=ORG_NAME, uscc=ORG_USCC, legal_representative="李四",
-                                contact_name="王五", contact_phone="010-62345678",
-                                phone="13900139000")
+    org = subs.add_organization(
+        name=ORG_NAME,
+        uscc=ORG_USCC,
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
     for sub, by in ((person, "张三"), (member, "王五"), (org, "王五（经办人）")):
         subs.accept_agreement(sub["id"], accepted_by=by)
     person_cert = _issue(p, person["id"], "person-signing", pin=PERSON_PIN)
     org_cert = _issue(p, org["id"], "organization-signing", pin=ORG_PIN)
-    contract_seal = p.seals.create(subscriber_id=org["id"], kind="contract",
-                                   certificate_serial=org_cert["serial"],
-                                   form=_form("王五", "350102198511223455"),
-                                   code="1101080012346")
-    personal_seal = p.seals.create(subscriber_id=person["id"], kind="personal",
-                                   certificate_serial=person_cert["serial"],
-                                   form=_form("张三", "110105199003071239"))
+    contract_seal = p.seals.create(
+        subscriber_id=org["id"],
+        kind="contract",
+        certificate_serial=org_cert["serial"],
+        form=_form("王五", "350102198511223455"),
+        code="1101080012346",
+    )
+    personal_seal = p.seals.create(
+        subscriber_id=person["id"],
+        kind="personal",
+        certificate_serial=person_cert["serial"],
+        form=_form("张三", "110105199003071239"),
+    )
     p.seals.grant(contract_seal["es_id"], member["id"], actor=ORG_NAME)
-    return World(p=p, clock=clock, org=org, org_cert=org_cert, member=member, person=person,
-                 person_cert=person_cert,
-                 jia=Party("甲方", member, contract_seal, ORG_PIN, "13700137000"),
-                 yi=Party("乙方", person, personal_seal, PERSON_PIN, "13800138000"))
+    return World(
+        p=p,
+        clock=clock,
+        org=org,
+        org_cert=org_cert,
+        member=member,
+        person=person,
+        person_cert=person_cert,
+        jia=Party("甲方", member, contract_seal, ORG_PIN, "13700137000"),
+        yi=Party("乙方", person, personal_seal, PERSON_PIN, "13800138000"),
+    )
 
 
 # --- the signer's phone ---------------------------------------------------------------------------
@@ -144,40 +168,62 @@ def read_code(path: Path, phone: str, *, after: int = 0) -> str:
 
 
 # --- the steps ------------------------------------------------------------------------------------
-def request_code(w: World, party: Party, pdf: bytes, name: str = "技术服务合同.pdf"
-                 ) -> tuple[dict, str]:
+def request_code(
+    w: World, party: Party, pdf: bytes, name: str = "技术服务合同.pdf"
+) -> tuple[dict, str]:
     """Ask for a code for ``pdf``; returns the challenge and the code read from the outbox."""
     if w.clock is not None:
         w.clock.advance(seconds=CODE_SPACING.total_seconds())
     before = outbox_lines(w.outbox)
-    ch = w.p.signing.request_confirmation(signer_subscriber_id=party.id, document=pdf,
-                                          document_name=name)
+    ch = w.p.signing.request_confirmation(
+        signer_subscriber_id=party.id, document=pdf, document_name=name
+    )
     return ch, read_code(w.outbox, party.phone, after=before)
 
 
 def confirm(w: World, party: Party, pdf: bytes, name: str = "技术服务合同.pdf") -> str:
     """Request code → read the outbox → confirm: the one-time confirmation token."""
     ch, code = request_code(w, party, pdf, name)
-    return w.p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=party.id,
-                               document=pdf)["confirmation_token"]
+    return w.p.signing.confirm(
+        ch["challenge_id"], code, signer_subscriber_id=party.id, document=pdf
+    )["confirmation_token"]
 
 
-def sign_as(w: World, party: Party, pdf: bytes, *, lock: bool = False, token: str | None = None,
-            pin: str | None = None, anchor: str | None = None, name: str = "技术服务合同.pdf",
-            **kw) -> SignedDocument:
+def sign_as(
+    w: World,
+    party: Party,
+    pdf: bytes,
+    *,
+    lock: bool = False,
+    token: str | None = None,
+    pin: str | None = None,
+    anchor: str | None = None,
+    name: str = "技术服务合同.pdf",
+    **kw,
+) -> SignedDocument:
     """One signature by ``party`` on ``pdf`` at its anchor (``token`` skips the confirmation)."""
     token = token or confirm(w, party, pdf, name)
-    return w.p.signing.sign(pdf, seal=party.seal["es_id"], pin=pin or party.pin,
-                            signer_subscriber_id=party.id, confirmation_token=token,
-                            placement=Placement(anchor=anchor or party.anchor),
-                            role=party.role, lock=lock, document_name=name, **kw)
+    return w.p.signing.sign(
+        pdf,
+        seal=party.seal["es_id"],
+        pin=pin or party.pin,
+        signer_subscriber_id=party.id,
+        confirmation_token=token,
+        placement=Placement(anchor=anchor or party.anchor),
+        role=party.role,
+        lock=lock,
+        document_name=name,
+        **kw,
+    )
 
 
 # --- tampering ------------------------------------------------------------------------------------
 def byte_ranges(pdf: bytes) -> list[list[int]]:
     """Each signature's /ByteRange, in file order."""
-    return [[int(n) for n in m.groups()] for m in re.finditer(
-        rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)]
+    return [
+        [int(n) for n in m.groups()]
+        for m in re.finditer(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
+    ]
 
 
 def flip_signed_byte(pdf: bytes) -> tuple[bytes, int]:
@@ -201,13 +247,18 @@ def add_annotation(pdf: bytes, text: str = "已作废") -> bytes:
     """An unsigned incremental update adding a sticky note to the first page."""
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     page = w.root["/Pages"]["/Kids"][0].get_object()
-    note = w.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Text"),
-        generic.NameObject("/Rect"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (72, 700, 92, 720)]),
-        generic.NameObject("/Contents"): generic.TextStringObject(text),
-    }))
+    note = w.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (72, 700, 92, 720)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject(text),
+            }
+        )
+    )
     page["/Annots"] = generic.ArrayObject([*page.get("/Annots", []), note])
     w.update_container(page)
     return _written(w)
@@ -216,14 +267,22 @@ def add_annotation(pdf: bytes, text: str = "已作废") -> bytes:
 def add_page(pdf: bytes) -> bytes:
     """An unsigned incremental update appending a page ("supplementary terms")."""
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    content = w.add_object(generic.StreamObject(
-        stream_data=b"BT /Helv 24 Tf 72 700 Td (Supplementary terms: price x10) Tj ET"))
-    w.insert_page(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-        generic.NameObject("/Contents"): content,
-    }))
+    content = w.add_object(
+        generic.StreamObject(
+            stream_data=b"BT /Helv 24 Tf 72 700 Td (Supplementary terms: price x10) Tj ET"
+        )
+    )
+    w.insert_page(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Page"),
+                generic.NameObject("/MediaBox"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (0, 0, 595, 842)]
+                ),
+                generic.NameObject("/Contents"): content,
+            }
+        )
+    )
     return _written(w)
 
 
@@ -246,9 +305,13 @@ def swap_seal_image(pdf: bytes, signature: int) -> bytes:
     ref = seal_image_ref(w.prev, signature)
     old = ref.get_object()
     new = generic.StreamObject(
-        {generic.NameObject(k): v for k, v in old.items()
-         if k not in ("/Length", "/Filter", "/DecodeParms")},
-        stream_data=bytes(b ^ 0xFF for b in old.data))
+        {
+            generic.NameObject(k): v
+            for k, v in old.items()
+            if k not in ("/Length", "/Filter", "/DecodeParms")
+        },
+        stream_data=bytes(b ^ 0xFF for b in old.data),
+    )
     new.compress()
     w.objects[(ref.generation, ref.idnum)] = new
     return _written(w)
@@ -284,10 +347,16 @@ def nss_trusting(directory: Path, root: x509.Certificate) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     pem = directory / "root.pem"
     pem.write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"],
-                   check=True, capture_output=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{directory}", "-n", "root", "-t", "C,C,C",
-                    "-i", str(pem)], check=True, capture_output=True)
+    subprocess.run(
+        ["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{directory}", "-n", "root", "-t", "C,C,C", "-i", str(pem)],
+        check=True,
+        capture_output=True,
+    )
     return directory
 
 

@@ -60,18 +60,22 @@ def new_key(algorithm: str = "ec-p256") -> PrivateKeyTypes:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def make_csr(key: PrivateKeyTypes | None = None, cn: str = "ignored by the CA",
-             der: bool = False) -> bytes:
+def make_csr(
+    key: PrivateKeyTypes | None = None, cn: str = "ignored by the CA", der: bool = False
+) -> bytes:
     key = key or new_key()
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-           .sign(key, hashes.SHA256()))
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .sign(key, hashes.SHA256())
+    )
     return csr.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM)
 
 
 def spki(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def load(cert: dict) -> x509.Certificate:
@@ -87,11 +91,17 @@ class Subs:
 
 def enrol(p: Platform, n: int = 0, accept: bool = True) -> Subs:
     s = p.subscribers
-    person = s.add_person(name=f"张三{n}", id_number=id_number(n), phone=f"1380013{n % 10**4:04d}",
-                          actor="ra-officer")
-    org = s.add_organization(name=f"北京印信示范科技有限公司{n}", uscc=uscc(n),
-                             legal_representative="李四", contact_name="王五",
-                             contact_phone="010-62345678", phone="13900139000")
+    person = s.add_person(
+        name=f"张三{n}", id_number=id_number(n), phone=f"1380013{n % 10**4:04d}", actor="ra-officer"
+    )
+    org = s.add_organization(
+        name=f"北京印信示范科技有限公司{n}",
+        uscc=uscc(n),
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
     device = s.add_device(device_name=f"门禁网关-{n}", organization_id=org["id"])
     if accept:
         for sub in (person, org, device):
@@ -99,17 +109,32 @@ def enrol(p: Platform, n: int = 0, accept: bool = True) -> Subs:
     return Subs(person, org, device)
 
 
-def issue(p: Platform, subscriber_id: int, profile: str = "person-signing", *,
-          csr: bytes | None = None, pin: str | None = None, plan: str = "standard",
-          years: int = 1, validity_years: int | None = None, dns_names: list[str] | None = None,
-          algorithm: str = "ec-p256") -> dict:
+def issue(
+    p: Platform,
+    subscriber_id: int,
+    profile: str = "person-signing",
+    *,
+    csr: bytes | None = None,
+    pin: str | None = None,
+    plan: str = "standard",
+    years: int = 1,
+    validity_years: int | None = None,
+    dns_names: list[str] | None = None,
+    algorithm: str = "ec-p256",
+) -> dict:
     if csr is None and pin is None:
         csr = make_csr()
-    app = p.certificates.apply(subscriber_id=subscriber_id, profile=profile, csr=csr, pin=pin,
-                               plan=plan, dns_names=dns_names, algorithm=algorithm)
+    app = p.certificates.apply(
+        subscriber_id=subscriber_id,
+        profile=profile,
+        csr=csr,
+        pin=pin,
+        plan=plan,
+        dns_names=dns_names,
+        algorithm=algorithm,
+    )
     p.certificates.pay(application_id=app["id"], years=years)
-    return p.certificates.approve(app["id"], officer="受理员 陈静",
-                                  validity_years=validity_years)
+    return p.certificates.approve(app["id"], officer="受理员 陈静", validity_years=validity_years)
 
 
 def audit_log(p: Platform) -> list[AuditEvent]:
@@ -137,18 +162,28 @@ def test_apply_with_a_csr_pay_and_approve(any_platform: Platform, clock) -> None
     subs = enrol(p)
     key = new_key()
     csr = make_csr(key, cn="Someone Else Entirely")
-    app = p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing",
-                               csr=csr, actor="张三0")
+    app = p.certificates.apply(
+        subscriber_id=subs.person["id"], profile="person-signing", csr=csr, actor="张三0"
+    )
     assert app["state"] == "pending" and app["key_mode"] == "csr"
     assert [a["id"] for a in p.certificates.applications()] == [app["id"]]
-    assert last_events(p, 1) == [("application.submitted", str(app["id"]), "张三0",
-                                  {"subscriber_id": subs.person["id"],
-                                   "profile": "person-signing", "plan": "standard", "years": 1,
-                                   "key_mode": "csr"})]
+    assert last_events(p, 1) == [
+        (
+            "application.submitted",
+            str(app["id"]),
+            "张三0",
+            {
+                "subscriber_id": subs.person["id"],
+                "profile": "person-signing",
+                "plan": "standard",
+                "years": 1,
+                "key_mode": "csr",
+            },
+        )
+    ]
     with p.db.read() as s:
         row = s.get(Application, app["id"])
-        assert row.csr_der == x509.load_pem_x509_csr(csr).public_bytes(
-            serialization.Encoding.DER)
+        assert row.csr_der == x509.load_pem_x509_csr(csr).public_bytes(serialization.Encoding.DER)
         assert row.public_key_der == spki(key.public_key())
 
     clock.advance(hours=1)
@@ -189,19 +224,21 @@ def test_apply_with_a_csr_pay_and_approve(any_platform: Platform, clock) -> None
 
 
 def test_csr_may_be_der_and_the_organization_subject_carries_the_credit_code(
-        any_platform: Platform) -> None:
+    any_platform: Platform,
+) -> None:
     p = any_platform
     subs = enrol(p, 3)
     cert = issue(p, subs.org["id"], "organization-signing", csr=make_csr(der=True))
     subject = load(cert).subject
     assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == subs.org["name"]
-    assert (subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)[0].value
-            == f"NTRCN-{uscc(3)}")
+    assert (
+        subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)[0].value
+        == f"NTRCN-{uscc(3)}"
+    )
     dev = issue(p, subs.device["id"], "device-tls", dns_names=["gw3.example.cn"])
     dc = load(dev)
     assert dc.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "门禁网关-3"
-    assert dc.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == \
-        subs.org["name"]
+    assert dc.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == subs.org["name"]
     san = dc.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["gw3.example.cn"]
 
@@ -225,14 +262,16 @@ def test_apply_with_a_platform_held_key(any_platform: Platform) -> None:
 def test_reject_with_a_reason(any_platform: Platform, clock) -> None:
     p = any_platform
     subs = enrol(p)
-    app = p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing",
-                               csr=make_csr())
+    app = p.certificates.apply(
+        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr()
+    )
     clock.advance(minutes=5)
     out = p.certificates.reject(app["id"], officer="受理员 陈静", reason="身份证复印件不清晰")
     assert out["state"] == "rejected" and out["reason"] == "身份证复印件不清晰"
     assert out["decided_at"] == clock.now().isoformat() and out["officer"] == "受理员 陈静"
-    assert last_events(p, 1) == [("application.rejected", str(app["id"]), "受理员 陈静",
-                                  {"reason": "身份证复印件不清晰"})]
+    assert last_events(p, 1) == [
+        ("application.rejected", str(app["id"]), "受理员 陈静", {"reason": "身份证复印件不清晰"})
+    ]
     with pytest.raises(IllegalTransition):
         p.certificates.approve(app["id"], officer="受理员 陈静")
     assert p.certificates.count() == 0
@@ -246,9 +285,12 @@ def test_revoke_records_request_time_and_effective_time(any_platform: Platform, 
     rev0 = revision(p)
     clock.advance(days=10)
     requested = clock.now() - dt.timedelta(hours=3)
-    out = p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三（书面申请）",
-                                requested_at=requested.astimezone(dt.timezone(dt.timedelta(
-                                    hours=8))))
+    out = p.certificates.revoke(
+        cert["serial"],
+        reason="key_compromise",
+        actor="张三（书面申请）",
+        requested_at=requested.astimezone(dt.timezone(dt.timedelta(hours=8))),
+    )
     now = clock.now()
     assert out["status"] == "revoked" and out["revocation_reason"] == "key_compromise"
     assert out["revoked_at"] == now.isoformat()
@@ -283,28 +325,39 @@ def test_freeze_and_unfreeze(any_platform: Platform, clock) -> None:
     frozen = p.certificates.freeze(cert["serial"], actor="张三", note="出差")
     assert (frozen["status"], frozen["hold_kind"]) == ("on_hold", "frozen")
     assert cert_row(p, cert["serial"]).held_at == clock.now()
-    assert last_events(p, 1) == [("certificate.freeze", cert["serial"], "张三",
-                                  {"from": "active", "to": "on_hold", "note": "出差"})]
+    assert last_events(p, 1) == [
+        (
+            "certificate.freeze",
+            cert["serial"],
+            "张三",
+            {"from": "active", "to": "on_hold", "note": "出差"},
+        )
+    ]
     clock.advance(days=1)
     back = p.certificates.unfreeze(cert["serial"], actor="受理员")
     assert (back["status"], back["hold_kind"]) == ("active", None)
     assert cert_row(p, cert["serial"]).held_at is None
-    assert last_events(p, 1) == [("certificate.unfreeze", cert["serial"], "受理员",
-                                  {"from": "on_hold", "to": "active"})]
+    assert last_events(p, 1) == [
+        ("certificate.unfreeze", cert["serial"], "受理员", {"from": "on_hold", "to": "active"})
+    ]
     assert revision(p) == rev0 + 2
     assert back["pem"] == cert["pem"]  # the same certificate throughout
 
 
-def test_report_loss_is_an_immediate_hold_and_restore_lifts_it(any_platform: Platform,
-                                                                clock) -> None:
+def test_report_loss_is_an_immediate_hold_and_restore_lifts_it(
+    any_platform: Platform, clock
+) -> None:
     p = any_platform
     cert = issue(p, enrol(p).person["id"])
     clock.advance(days=3)
     lost = p.certificates.report_loss(cert["serial"], actor="张三（电话挂失）")
     assert (lost["status"], lost["hold_kind"]) == ("on_hold", "lost")
     assert cert_row(p, cert["serial"]).held_at == clock.now()
-    assert last_events(p, 1)[0][:3] == ("certificate.report_loss", cert["serial"],
-                                        "张三（电话挂失）")
+    assert last_events(p, 1)[0][:3] == (
+        "certificate.report_loss",
+        cert["serial"],
+        "张三（电话挂失）",
+    )
     with pytest.raises(IllegalTransition):  # a loss is lifted by restore, not unfreeze
         p.certificates.unfreeze(cert["serial"], actor="x")
     restored = p.certificates.restore(cert["serial"], actor="受理员")
@@ -312,8 +365,9 @@ def test_report_loss_is_an_immediate_hold_and_restore_lifts_it(any_platform: Pla
     assert last_events(p, 1)[0][:3] == ("certificate.restore", cert["serial"], "受理员")
 
 
-def test_reissue_after_a_loss_revokes_the_old_as_key_compromise(any_platform: Platform,
-                                                                 clock) -> None:
+def test_reissue_after_a_loss_revokes_the_old_as_key_compromise(
+    any_platform: Platform, clock
+) -> None:
     p = any_platform
     old = issue(p, enrol(p).person["id"])
     p.certificates.report_loss(old["serial"], actor="张三")
@@ -322,7 +376,10 @@ def test_reissue_after_a_loss_revokes_the_old_as_key_compromise(any_platform: Pl
     out = p.certificates.reissue(old["serial"], actor="受理员", csr=make_csr(key))
     prev, new = out["previous"], out["certificate"]
     assert (prev["status"], prev["revocation_reason"], prev["hold_kind"]) == (
-        "revoked", "key_compromise", None)
+        "revoked",
+        "key_compromise",
+        None,
+    )
     assert prev["revoked_at"] == clock.now().isoformat()
     assert new["status"] == "active" and new["serial"] != old["serial"]
     assert spki(load(new).public_key()) == spki(key.public_key())
@@ -352,8 +409,9 @@ def test_reissue_of_a_frozen_certificate_supersedes_it(any_platform: Platform) -
 
 
 # --- renew, rekey, change ------------------------------------------------------------------------
-def test_renew_needs_a_renewal_payment_and_extends_to_the_paid_date(any_platform: Platform,
-                                                                     clock) -> None:
+def test_renew_needs_a_renewal_payment_and_extends_to_the_paid_date(
+    any_platform: Platform, clock
+) -> None:
     p = any_platform
     old = issue(p, enrol(p).person["id"])
     clock.advance(days=340)  # renewal notice time
@@ -428,8 +486,9 @@ def test_change_of_subject_data(any_platform: Platform, clock) -> None:
     subs = enrol(p)
     old = issue(p, subs.person["id"])
     clock.advance(days=5)
-    out = p.certificates.change(old["serial"], actor="受理员",
-                                updates={"name": "张三丰", "phone": "+86 139 0000 1111"})
+    out = p.certificates.change(
+        old["serial"], actor="受理员", updates={"name": "张三丰", "phone": "+86 139 0000 1111"}
+    )
     prev, new = out["previous"], out["certificate"]
     assert (prev["status"], prev["revocation_reason"]) == ("revoked", "subject_changed")
     c_new = load(new)
@@ -461,8 +520,12 @@ def test_expire_when_the_clock_passes_not_after(any_platform: Platform, clock) -
     assert p.certificates.expire_due() == [a["serial"]]
     assert p.certificates.get(a["serial"])["status"] == "expired"
     action, subject, actor, data = last_events(p, 1)[0]
-    assert (action, subject, actor, data) == ("certificate.expire", a["serial"], "scheduler",
-                                              {"from": "active", "to": "expired"})
+    assert (action, subject, actor, data) == (
+        "certificate.expire",
+        a["serial"],
+        "scheduler",
+        {"from": "active", "to": "expired"},
+    )
     assert p.certificates.expire_due() == []  # idempotent
     clock.advance(days=101)
     assert p.certificates.expire_due() == [b["serial"]]  # a held certificate expires too
@@ -470,8 +533,9 @@ def test_expire_when_the_clock_passes_not_after(any_platform: Platform, clock) -
         p.certificates.freeze(a["serial"], actor="x")
 
 
-def test_a_two_year_certificate_paid_for_one_year_is_stopped_then_paid(any_platform: Platform,
-                                                                       clock) -> None:
+def test_a_two_year_certificate_paid_for_one_year_is_stopped_then_paid(
+    any_platform: Platform, clock
+) -> None:
     p = any_platform
     cert = issue(p, enrol(p).person["id"], years=1, validity_years=2)
     start = clock.now()
@@ -483,8 +547,12 @@ def test_a_two_year_certificate_paid_for_one_year_is_stopped_then_paid(any_platf
     assert p.certificates.suspend_unpaid() == [cert["serial"]]
     got = p.certificates.get(cert["serial"])
     assert (got["status"], got["hold_kind"]) == ("on_hold", "unpaid")
-    assert last_events(p, 1)[0] == ("certificate.suspend_unpaid", cert["serial"], "scheduler",
-                                    {"from": "active", "to": "on_hold"})
+    assert last_events(p, 1)[0] == (
+        "certificate.suspend_unpaid",
+        cert["serial"],
+        "scheduler",
+        {"from": "active", "to": "on_hold"},
+    )
     assert p.certificates.suspend_unpaid() == []
     assert p.certificates.expire_due() == []
     with pytest.raises(Forbidden) as info:
@@ -499,15 +567,21 @@ def test_a_two_year_certificate_paid_for_one_year_is_stopped_then_paid(any_platf
 # --- fees ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("plan", "years", "first", "renewal"),
-    [("standard", 1, 7000 + 5000, 7000), ("standard", 2, 2 * 7000 + 5000, 2 * 7000),
-     ("premium", 1, 65000, 60000), ("premium", 3, 3 * 65000, 3 * 60000)],
+    [
+        ("standard", 1, 7000 + 5000, 7000),
+        ("standard", 2, 2 * 7000 + 5000, 2 * 7000),
+        ("premium", 1, 65000, 60000),
+        ("premium", 3, 3 * 65000, 3 * 60000),
+    ],
 )
-def test_fee_amounts_in_fen(any_platform: Platform, plan: str, years: int, first: int,
-                            renewal: int) -> None:
+def test_fee_amounts_in_fen(
+    any_platform: Platform, plan: str, years: int, first: int, renewal: int
+) -> None:
     p = any_platform
     subs = enrol(p)
-    app = p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing",
-                               csr=make_csr(), plan=plan)
+    app = p.certificates.apply(
+        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr(), plan=plan
+    )
     pay = p.certificates.pay(application_id=app["id"], years=years)
     assert (pay["plan"], pay["amount_fen"]) == (plan, first)
     cert = p.certificates.approve(app["id"], officer="受理员")
@@ -519,10 +593,16 @@ def test_fee_amounts_in_fen(any_platform: Platform, plan: str, years: int, first
 
 
 def test_the_plans_are_the_seed_prices() -> None:
-    assert (PLANS["standard"].annual_fen, PLANS["standard"].medium_fen,
-            PLANS["standard"].renewal_fen) == (7000, 5000, 7000)
-    assert (PLANS["premium"].annual_fen, PLANS["premium"].medium_fen,
-            PLANS["premium"].renewal_fen) == (65000, 0, 60000)
+    assert (
+        PLANS["standard"].annual_fen,
+        PLANS["standard"].medium_fen,
+        PLANS["standard"].renewal_fen,
+    ) == (7000, 5000, 7000)
+    assert (
+        PLANS["premium"].annual_fen,
+        PLANS["premium"].medium_fen,
+        PLANS["premium"].renewal_fen,
+    ) == (65000, 0, 60000)
 
 
 # --- agreement -----------------------------------------------------------------------------------
@@ -533,10 +613,17 @@ def test_agreement_acceptance_is_recorded(any_platform: Platform, clock) -> None
     with p.db.read() as s:
         row = s.execute(select(AgreementAcceptance)).scalar_one()
     assert (row.subscriber_id, row.version, row.accepted_by, row.accepted_at) == (
-        subs.person["id"], "1", "张三0", clock.now())
+        subs.person["id"],
+        "1",
+        "张三0",
+        clock.now(),
+    )
     assert len(row.text_sha256) == 64 and row.text_sha256 == out["text_sha256"]
-    assert last_events(p, 1)[0][:3] == ("subscriber.agreement_accepted",
-                                        str(subs.person["id"]), "张三0")
+    assert last_events(p, 1)[0][:3] == (
+        "subscriber.agreement_accepted",
+        str(subs.person["id"]),
+        "张三0",
+    )
 
 
 # --- one full story, on both databases -----------------------------------------------------------
@@ -565,22 +652,47 @@ def test_every_verb_in_one_story(any_platform: Platform, clock) -> None:
     assert expired == {person2["serial"], org3["serial"]}
     statuses = {x["serial"]: x["status"] for x in c.list()}
     assert statuses == {
-        person["serial"]: "revoked", person2["serial"]: "expired", org["serial"]: "revoked",
-        org2["serial"]: "revoked", org3["serial"]: "expired", dev["serial"]: "revoked",
-        dev2["serial"]: "active"}
+        person["serial"]: "revoked",
+        person2["serial"]: "expired",
+        org["serial"]: "revoked",
+        org2["serial"]: "revoked",
+        org3["serial"]: "expired",
+        dev["serial"]: "revoked",
+        dev2["serial"]: "active",
+    }
     actions = [e.action for e in audit_log(p)]
-    for verb in ("freeze", "unfreeze", "report_loss", "restore", "reissue", "rekey", "change",
-                 "renew", "revoke", "expire", "issued"):
+    for verb in (
+        "freeze",
+        "unfreeze",
+        "report_loss",
+        "restore",
+        "reissue",
+        "rekey",
+        "change",
+        "renew",
+        "revoke",
+        "expire",
+        "issued",
+    ):
         assert f"certificate.{verb}" in actions, verb
-    for a in ("application.submitted", "application.approved", "application.rejected",
-              "payment.new", "payment.renewal", "subscriber.registered",
-              "subscriber.agreement_accepted", "authority.certificate_created"):
+    for a in (
+        "application.submitted",
+        "application.approved",
+        "application.rejected",
+        "payment.new",
+        "payment.renewal",
+        "subscriber.registered",
+        "subscriber.agreement_accepted",
+        "authority.certificate_created",
+    ):
         assert a in actions, a
     v = p.verify_audit()
     assert v.ok and v.events == len(actions)
     assert len(c.list(status="revoked")) == 4
     assert {x["serial"] for x in c.list(subscriber_id=subs.device["id"])} == {
-        dev["serial"], dev2["serial"]}
+        dev["serial"],
+        dev2["serial"],
+    }
 
 
 # --- serial numbers ------------------------------------------------------------------------------
@@ -647,8 +759,9 @@ def _check_schema(url: str) -> None:
         assert set(Base.metadata.tables) <= names, set(Base.metadata.tables) - names
         assert "alembic_version" in names
         with db.engine.connect() as conn:
-            mc = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                        "compare_server_default": False})
+            mc = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": False}
+            )
             diff = compare_metadata(mc, Base.metadata)
         assert diff == [], diff
     finally:

@@ -78,8 +78,7 @@ class World:
 
 def build_world(p: Platform, make_platform) -> World:
     subs = enrol(p)
-    stranger = p.subscribers.add_person(name="陌生人", id_number=id_number(77),
-                                        phone="13700001111")
+    stranger = p.subscribers.add_person(name="陌生人", id_number=id_number(77), phone="13700001111")
     active = issue(p, subs.person["id"])
     frozen = issue(p, subs.person["id"])
     p.certificates.freeze(frozen["serial"], actor="t")
@@ -88,29 +87,50 @@ def build_world(p: Platform, make_platform) -> World:
     revoked = issue(p, subs.org["id"], "organization-signing")
     p.certificates.revoke(revoked["serial"], reason="no_longer_needed", actor="t")
     platform_cert = issue(p, subs.person["id"], pin=PIN)
-    unpaid = p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing",
-                                  csr=make_csr())
-    paid = p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing",
-                                csr=make_csr())
+    unpaid = p.certificates.apply(
+        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr()
+    )
+    paid = p.certificates.apply(
+        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr()
+    )
     p.certificates.pay(application_id=paid["id"])
     approved_id = p.certificates.applications("approved")[0]["id"]
-    return World(p, subs.person, subs.org, subs.device, stranger, active, frozen, lost, revoked,
-                 platform_cert, unpaid, paid, approved_id, make_platform)
+    return World(
+        p,
+        subs.person,
+        subs.org,
+        subs.device,
+        stranger,
+        active,
+        frozen,
+        lost,
+        revoked,
+        platform_cert,
+        unpaid,
+        paid,
+        approved_id,
+        make_platform,
+    )
 
 
-@pytest.fixture(scope="module",
-                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def shared_world(request, tmp_path_factory) -> Iterator[World]:
     """One world per database for the whole table of refusals: a refusal changes nothing (each
     case checks exactly that), so the cases can share it."""
     home = tmp_path_factory.mktemp("refusals")
-    url = (request.getfixturevalue("pg_cluster").new_database() if request.param == "postgres"
-           else f"sqlite:///{home / 'yinxin.db'}")
+    url = (
+        request.getfixturevalue("pg_cluster").new_database()
+        if request.param == "postgres"
+        else f"sqlite:///{home / 'yinxin.db'}"
+    )
     clock = FrozenClock(real_now())
     made: list[Platform] = []
 
-    def make(*, init: bool = True, home: Path = home, url: str = url,
-             passphrase: str = PASSPHRASE) -> Platform:
+    def make(
+        *, init: bool = True, home: Path = home, url: str = url, passphrase: str = PASSPHRASE
+    ) -> Platform:
         p = Platform(Settings(home=home, database_url=url), clock=clock, passphrase=passphrase)
         made.append(p)
         if init and not p.ca.is_initialised():
@@ -141,9 +161,12 @@ def tampered_csr() -> bytes:
 
 def csr_with(key) -> bytes:
     algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return (x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
-            .sign(key, algorithm).public_bytes(serialization.Encoding.PEM))
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .sign(key, algorithm)
+        .public_bytes(serialization.Encoding.PEM)
+    )
 
 
 def future(w: World) -> dt.datetime:
@@ -151,8 +174,12 @@ def future(w: World) -> dt.datetime:
 
 
 def wrong_passphrase_approve(w: World) -> None:
-    other = w.make_platform(init=False, home=w.p.settings.home, url=w.p.settings.database_url,
-                            passphrase=OTHER_PASSPHRASE)
+    other = w.make_platform(
+        init=False,
+        home=w.p.settings.home,
+        url=w.p.settings.database_url,
+        passphrase=OTHER_PASSPHRASE,
+    )
     other.certificates.approve(w.paid_app["id"], officer="受理员")
 
 
@@ -164,205 +191,568 @@ def wrong_pin(w: World) -> None:
 
 CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     # identity
-    ("bad ID card check digit", lambda w: w.p.subscribers.add_person(
-        name="李雷", id_number=id_number(5)[:17] + ("0" if id_number(5)[17] != "0" else "1"),
-        phone="13800138000"), ValidationError, "id_number"),
-    ("bad ID card date", lambda w: w.p.subscribers.add_person(
-        name="李雷", id_number="110105199002300011", phone="13800138000"),
-     ValidationError, "id_number"),
-    ("unknown ID type", lambda w: w.p.subscribers.add_person(
-        name="李雷", id_type="library_card", id_number="12345", phone="13800138000"),
-     ValidationError, "id_type"),
-    ("bad USCC check character", lambda w: w.p.subscribers.add_organization(
-        name="某公司", uscc=uscc(9)[:17] + ("0" if uscc(9)[17] != "0" else "1"),
-        legal_representative="甲", contact_name="乙", contact_phone="010-62345678"),
-     ValidationError, "uscc"),
-    ("duplicate USCC", lambda w: w.p.subscribers.add_organization(
-        name="同码公司", uscc=uscc(0), legal_representative="甲", contact_name="乙",
-        contact_phone="010-62345678"), Conflict, "uscc"),
-    ("bad phone", lambda w: w.p.subscribers.add_person(
-        name="李雷", id_number=id_number(6), phone="1380013800"), ValidationError, "phone"),
-    ("bad contact phone", lambda w: w.p.subscribers.add_organization(
-        name="某公司", uscc=uscc(9), legal_representative="甲", contact_name="乙",
-        contact_phone="12345"), ValidationError, "contact_phone"),
-    ("bad e-mail", lambda w: w.p.subscribers.add_person(
-        name="李雷", id_number=id_number(6), phone="13800138000", email="not-an-address"),
-     ValidationError, "email"),
-    ("empty name", lambda w: w.p.subscribers.add_person(
-        name="  ", id_number=id_number(6), phone="13800138000"), ValidationError, "name"),
-    ("device of a person", lambda w: w.p.subscribers.add_device(
-        device_name="x", organization_id=w.person["id"]), ValidationError, "organization_id"),
-    ("old agreement version", lambda w: w.p.subscribers.accept_agreement(
-        w.stranger["id"], accepted_by="陌生人", version="0"), ValidationError, "version"),
-    ("agreement for nobody", lambda w: w.p.subscribers.accept_agreement(
-        10**6, accepted_by="x"), NotFound, "subscriber_id"),
+    (
+        "bad ID card check digit",
+        lambda w: w.p.subscribers.add_person(
+            name="李雷",
+            id_number=id_number(5)[:17] + ("0" if id_number(5)[17] != "0" else "1"),
+            phone="13800138000",
+        ),
+        ValidationError,
+        "id_number",
+    ),
+    (
+        "bad ID card date",
+        lambda w: w.p.subscribers.add_person(
+            name="李雷", id_number="110105199002300011", phone="13800138000"
+        ),
+        ValidationError,
+        "id_number",
+    ),
+    (
+        "unknown ID type",
+        lambda w: w.p.subscribers.add_person(
+            name="李雷", id_type="library_card", id_number="12345", phone="13800138000"
+        ),
+        ValidationError,
+        "id_type",
+    ),
+    (
+        "bad USCC check character",
+        lambda w: w.p.subscribers.add_organization(
+            name="某公司",
+            uscc=uscc(9)[:17] + ("0" if uscc(9)[17] != "0" else "1"),
+            legal_representative="甲",
+            contact_name="乙",
+            contact_phone="010-62345678",
+        ),
+        ValidationError,
+        "uscc",
+    ),
+    (
+        "duplicate USCC",
+        lambda w: w.p.subscribers.add_organization(
+            name="同码公司",
+            uscc=uscc(0),
+            legal_representative="甲",
+            contact_name="乙",
+            contact_phone="010-62345678",
+        ),
+        Conflict,
+        "uscc",
+    ),
+    (
+        "bad phone",
+        lambda w: w.p.subscribers.add_person(
+            name="李雷", id_number=id_number(6), phone="1380013800"
+        ),
+        ValidationError,
+        "phone",
+    ),
+    (
+        "bad contact phone",
+        lambda w: w.p.subscribers.add_organization(
+            name="某公司",
+            uscc=uscc(9),
+            legal_representative="甲",
+            contact_name="乙",
+            contact_phone="12345",
+        ),
+        ValidationError,
+        "contact_phone",
+    ),
+    (
+        "bad e-mail",
+        lambda w: w.p.subscribers.add_person(
+            name="李雷", id_number=id_number(6), phone="13800138000", email="not-an-address"
+        ),
+        ValidationError,
+        "email",
+    ),
+    (
+        "empty name",
+        lambda w: w.p.subscribers.add_person(
+            name="  ", id_number=id_number(6), phone="13800138000"
+        ),
+        ValidationError,
+        "name",
+    ),
+    (
+        "device of a person",
+        lambda w: w.p.subscribers.add_device(device_name="x", organization_id=w.person["id"]),
+        ValidationError,
+        "organization_id",
+    ),
+    (
+        "old agreement version",
+        lambda w: w.p.subscribers.accept_agreement(
+            w.stranger["id"], accepted_by="陌生人", version="0"
+        ),
+        ValidationError,
+        "version",
+    ),
+    (
+        "agreement for nobody",
+        lambda w: w.p.subscribers.accept_agreement(10**6, accepted_by="x"),
+        NotFound,
+        "subscriber_id",
+    ),
     # CSRs
-    ("malformed CSR (PEM garbage)", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing",
-        csr=b"-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgY3Ny\n"
-            b"-----END CERTIFICATE REQUEST-----\n"), ValidationError, "csr"),
-    ("malformed CSR (DER garbage)", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=os.urandom(300)),
-     ValidationError, "csr"),
-    ("truncated CSR", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing",
-        csr=make_csr(der=True)[:-10]), ValidationError, "csr"),
-    ("empty CSR", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=b""),
-     ValidationError, "csr"),
-    ("a certificate instead of a CSR", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=w.active["pem"].encode()),
-     ValidationError, "csr"),
-    ("CSR with a broken signature", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=tampered_csr()),
-     ValidationError, "csr"),
-    ("CSR with an Ed25519 key", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing",
-        csr=csr_with(ed25519.Ed25519PrivateKey.generate())), ValidationError, "csr"),
-    ("CSR with an RSA-1024 key", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing",
-        csr=csr_with(rsa.generate_private_key(65537, 1024))), ValidationError, "csr"),
-    ("CSR with a P-521 key", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing",
-        csr=csr_with(ec.generate_private_key(ec.SECP521R1()))), ValidationError, "csr"),
-    ("both CSR and PIN", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), pin=PIN),
-     ValidationError, "csr"),
-    ("neither CSR nor PIN", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing"), ValidationError, "csr"),
+    (
+        "malformed CSR (PEM garbage)",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"],
+            profile="person-signing",
+            csr=b"-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgY3Ny\n"
+            b"-----END CERTIFICATE REQUEST-----\n",
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "malformed CSR (DER garbage)",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=os.urandom(300)
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "truncated CSR",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(der=True)[:-10]
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "empty CSR",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=b""
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "a certificate instead of a CSR",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=w.active["pem"].encode()
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "CSR with a broken signature",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=tampered_csr()
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "CSR with an Ed25519 key",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"],
+            profile="person-signing",
+            csr=csr_with(ed25519.Ed25519PrivateKey.generate()),
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "CSR with an RSA-1024 key",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"],
+            profile="person-signing",
+            csr=csr_with(rsa.generate_private_key(65537, 1024)),
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "CSR with a P-521 key",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"],
+            profile="person-signing",
+            csr=csr_with(ec.generate_private_key(ec.SECP521R1())),
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "both CSR and PIN",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), pin=PIN
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "neither CSR nor PIN",
+        lambda w: w.p.certificates.apply(subscriber_id=w.person["id"], profile="person-signing"),
+        ValidationError,
+        "csr",
+    ),
     # applications
-    ("unknown profile", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-encryption", csr=make_csr()),
-     ValidationError, "profile"),
-    ("a CA profile", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="issuing-ca", csr=make_csr()),
-     ValidationError, "profile"),
-    ("profile for the wrong subscriber kind", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="device-tls", csr=make_csr()),
-     ValidationError, "profile"),
-    ("organization profile for a device", lambda w: w.p.certificates.apply(
-        subscriber_id=w.device["id"], profile="organization-signing", csr=make_csr()),
-     ValidationError, "profile"),
-    ("DNS names on a person certificate", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(),
-        dns_names=["x.example.cn"]), ValidationError, "dns_names"),
-    ("a DNS name with a space and !", lambda w: w.p.certificates.apply(
-        subscriber_id=w.device["id"], profile="device-tls", csr=make_csr(),
-        dns_names=["bad name!.example.cn"]), ValidationError, "dns_names"),
-    ("a DNS name that is not an A-label", lambda w: w.p.certificates.apply(
-        subscriber_id=w.device["id"], profile="device-tls", csr=make_csr(),
-        dns_names=["网关.example.cn"]), ValidationError, "dns_names"),
-    ("an empty DNS label", lambda w: w.p.certificates.apply(
-        subscriber_id=w.device["id"], profile="device-tls", csr=make_csr(),
-        dns_names=["gw..example.cn"]), ValidationError, "dns_names"),
-    ("no agreement accepted", lambda w: w.p.certificates.apply(
-        subscriber_id=w.stranger["id"], profile="person-signing", csr=make_csr()),
-     Forbidden, "agreement"),
-    ("no agreement accepted (platform key)", lambda w: w.p.certificates.apply(
-        subscriber_id=w.stranger["id"], profile="person-signing", pin=PIN),
-     Forbidden, "agreement"),
-    ("unknown subscriber", lambda w: w.p.certificates.apply(
-        subscriber_id=10**6, profile="person-signing", csr=make_csr()),
-     NotFound, "subscriber_id"),
-    ("unknown plan", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), plan="gold"),
-     ValidationError, "plan"),
-    ("zero years", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), years=0),
-     ValidationError, "years"),
-    ("PIN too short", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", pin="12345"),
-     ValidationError, "pin"),
-    ("unknown key algorithm", lambda w: w.p.certificates.apply(
-        subscriber_id=w.person["id"], profile="person-signing", pin=PIN, algorithm="dsa-1024"),
-     ValidationError, "algorithm"),
+    (
+        "unknown profile",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-encryption", csr=make_csr()
+        ),
+        ValidationError,
+        "profile",
+    ),
+    (
+        "a CA profile",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="issuing-ca", csr=make_csr()
+        ),
+        ValidationError,
+        "profile",
+    ),
+    (
+        "profile for the wrong subscriber kind",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="device-tls", csr=make_csr()
+        ),
+        ValidationError,
+        "profile",
+    ),
+    (
+        "organization profile for a device",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device["id"], profile="organization-signing", csr=make_csr()
+        ),
+        ValidationError,
+        "profile",
+    ),
+    (
+        "DNS names on a person certificate",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"],
+            profile="person-signing",
+            csr=make_csr(),
+            dns_names=["x.example.cn"],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
+        "a DNS name with a space and !",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device["id"],
+            profile="device-tls",
+            csr=make_csr(),
+            dns_names=["bad name!.example.cn"],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
+        "a DNS name that is not an A-label",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device["id"],
+            profile="device-tls",
+            csr=make_csr(),
+            dns_names=["网关.example.cn"],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
+        "an empty DNS label",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device["id"],
+            profile="device-tls",
+            csr=make_csr(),
+            dns_names=["gw..example.cn"],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
+        "no agreement accepted",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.stranger["id"], profile="person-signing", csr=make_csr()
+        ),
+        Forbidden,
+        "agreement",
+    ),
+    (
+        "no agreement accepted (platform key)",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.stranger["id"], profile="person-signing", pin=PIN
+        ),
+        Forbidden,
+        "agreement",
+    ),
+    (
+        "unknown subscriber",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=10**6, profile="person-signing", csr=make_csr()
+        ),
+        NotFound,
+        "subscriber_id",
+    ),
+    (
+        "unknown plan",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), plan="gold"
+        ),
+        ValidationError,
+        "plan",
+    ),
+    (
+        "zero years",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), years=0
+        ),
+        ValidationError,
+        "years",
+    ),
+    (
+        "PIN too short",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", pin="12345"
+        ),
+        ValidationError,
+        "pin",
+    ),
+    (
+        "unknown key algorithm",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person["id"], profile="person-signing", pin=PIN, algorithm="dsa-1024"
+        ),
+        ValidationError,
+        "algorithm",
+    ),
     # payment and review
-    ("unpaid approval", lambda w: w.p.certificates.approve(w.unpaid_app["id"], officer="受理员"),
-     Forbidden, "payment"),
-    ("approve twice", lambda w: w.p.certificates.approve(w.approved_app_id, officer="受理员"),
-     IllegalTransition, "application_id"),
-    ("approve without an officer", lambda w: w.p.certificates.approve(
-        w.paid_app["id"], officer=" "), ValidationError, "officer"),
-    ("approve an unknown application", lambda w: w.p.certificates.approve(
-        10**6, officer="受理员"), NotFound, "application_id"),
-    ("pay for a decided application", lambda w: w.p.certificates.pay(
-        application_id=w.approved_app_id), IllegalTransition, "application_id"),
-    ("pay for both", lambda w: w.p.certificates.pay(
-        application_id=w.paid_app["id"], serial=w.active["serial"]),
-     ValidationError, "application_id"),
-    ("pay six years", lambda w: w.p.certificates.pay(serial=w.active["serial"], years=6),
-     ValidationError, "years"),
-    ("renewal fee for a revoked certificate", lambda w: w.p.certificates.pay(
-        serial=w.revoked["serial"]), IllegalTransition, "serial"),
-    ("reject without a reason", lambda w: w.p.certificates.reject(
-        w.unpaid_app["id"], officer="受理员", reason="  "), ValidationError, "reason"),
-    ("reject a decided application", lambda w: w.p.certificates.reject(
-        w.approved_app_id, officer="受理员", reason="x"), IllegalTransition, "application_id"),
+    (
+        "unpaid approval",
+        lambda w: w.p.certificates.approve(w.unpaid_app["id"], officer="受理员"),
+        Forbidden,
+        "payment",
+    ),
+    (
+        "approve twice",
+        lambda w: w.p.certificates.approve(w.approved_app_id, officer="受理员"),
+        IllegalTransition,
+        "application_id",
+    ),
+    (
+        "approve without an officer",
+        lambda w: w.p.certificates.approve(w.paid_app["id"], officer=" "),
+        ValidationError,
+        "officer",
+    ),
+    (
+        "approve an unknown application",
+        lambda w: w.p.certificates.approve(10**6, officer="受理员"),
+        NotFound,
+        "application_id",
+    ),
+    (
+        "pay for a decided application",
+        lambda w: w.p.certificates.pay(application_id=w.approved_app_id),
+        IllegalTransition,
+        "application_id",
+    ),
+    (
+        "pay for both",
+        lambda w: w.p.certificates.pay(application_id=w.paid_app["id"], serial=w.active["serial"]),
+        ValidationError,
+        "application_id",
+    ),
+    (
+        "pay six years",
+        lambda w: w.p.certificates.pay(serial=w.active["serial"], years=6),
+        ValidationError,
+        "years",
+    ),
+    (
+        "renewal fee for a revoked certificate",
+        lambda w: w.p.certificates.pay(serial=w.revoked["serial"]),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "reject without a reason",
+        lambda w: w.p.certificates.reject(w.unpaid_app["id"], officer="受理员", reason="  "),
+        ValidationError,
+        "reason",
+    ),
+    (
+        "reject a decided application",
+        lambda w: w.p.certificates.reject(w.approved_app_id, officer="受理员", reason="x"),
+        IllegalTransition,
+        "application_id",
+    ),
     ("wrong CA passphrase", wrong_passphrase_approve, Forbidden, "passphrase"),
     # illegal transitions
-    ("unfreeze a revoked certificate", lambda w: w.p.certificates.unfreeze(
-        w.revoked["serial"], actor="t"), IllegalTransition, "serial"),
-    ("unfreeze an active certificate", lambda w: w.p.certificates.unfreeze(
-        w.active["serial"], actor="t"), IllegalTransition, "serial"),
-    ("unfreeze a lost certificate", lambda w: w.p.certificates.unfreeze(
-        w.lost["serial"], actor="t"), IllegalTransition, "serial"),
-    ("renew a revoked certificate", lambda w: w.p.certificates.renew(
-        w.revoked["serial"], actor="t"), IllegalTransition, "serial"),
-    ("renew a frozen certificate", lambda w: w.p.certificates.renew(
-        w.frozen["serial"], actor="t"), IllegalTransition, "serial"),
-    ("renew without paying", lambda w: w.p.certificates.renew(
-        w.active["serial"], actor="t"), Forbidden, "payment"),
-    ("restore a frozen-not-lost certificate", lambda w: w.p.certificates.restore(
-        w.frozen["serial"], actor="t"), IllegalTransition, "serial"),
-    ("restore an active certificate", lambda w: w.p.certificates.restore(
-        w.active["serial"], actor="t"), IllegalTransition, "serial"),
-    ("revoke twice", lambda w: w.p.certificates.revoke(
-        w.revoked["serial"], reason="key_compromise", actor="t"), IllegalTransition, "serial"),
-    ("freeze twice", lambda w: w.p.certificates.freeze(w.frozen["serial"], actor="t"),
-     IllegalTransition, "serial"),
-    ("report loss of a revoked certificate", lambda w: w.p.certificates.report_loss(
-        w.revoked["serial"], actor="t"), IllegalTransition, "serial"),
-    ("rekey a revoked certificate", lambda w: w.p.certificates.rekey(
-        w.revoked["serial"], actor="t", csr=make_csr()), IllegalTransition, "serial"),
-    ("rekey a frozen certificate", lambda w: w.p.certificates.rekey(
-        w.frozen["serial"], actor="t", csr=make_csr()), IllegalTransition, "serial"),
-    ("change a revoked certificate", lambda w: w.p.certificates.change(
-        w.revoked["serial"], actor="t", updates={"name": "新名"}), IllegalTransition, "serial"),
-    ("reissue a revoked certificate", lambda w: w.p.certificates.reissue(
-        w.revoked["serial"], actor="t", csr=make_csr()), IllegalTransition, "serial"),
-    ("unknown serial", lambda w: w.p.certificates.freeze("abcdef0123", actor="t"),
-     NotFound, "serial"),
+    (
+        "unfreeze a revoked certificate",
+        lambda w: w.p.certificates.unfreeze(w.revoked["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "unfreeze an active certificate",
+        lambda w: w.p.certificates.unfreeze(w.active["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "unfreeze a lost certificate",
+        lambda w: w.p.certificates.unfreeze(w.lost["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "renew a revoked certificate",
+        lambda w: w.p.certificates.renew(w.revoked["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "renew a frozen certificate",
+        lambda w: w.p.certificates.renew(w.frozen["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "renew without paying",
+        lambda w: w.p.certificates.renew(w.active["serial"], actor="t"),
+        Forbidden,
+        "payment",
+    ),
+    (
+        "restore a frozen-not-lost certificate",
+        lambda w: w.p.certificates.restore(w.frozen["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "restore an active certificate",
+        lambda w: w.p.certificates.restore(w.active["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "revoke twice",
+        lambda w: w.p.certificates.revoke(w.revoked["serial"], reason="key_compromise", actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "freeze twice",
+        lambda w: w.p.certificates.freeze(w.frozen["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "report loss of a revoked certificate",
+        lambda w: w.p.certificates.report_loss(w.revoked["serial"], actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "rekey a revoked certificate",
+        lambda w: w.p.certificates.rekey(w.revoked["serial"], actor="t", csr=make_csr()),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "rekey a frozen certificate",
+        lambda w: w.p.certificates.rekey(w.frozen["serial"], actor="t", csr=make_csr()),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "change a revoked certificate",
+        lambda w: w.p.certificates.change(w.revoked["serial"], actor="t", updates={"name": "新名"}),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "reissue a revoked certificate",
+        lambda w: w.p.certificates.reissue(w.revoked["serial"], actor="t", csr=make_csr()),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "unknown serial",
+        lambda w: w.p.certificates.freeze("abcdef0123", actor="t"),
+        NotFound,
+        "serial",
+    ),
     # bad input to lifecycle verbs
-    ("unknown revocation reason", lambda w: w.p.certificates.revoke(
-        w.active["serial"], reason="bored", actor="t"), ValidationError, "reason"),
-    ("requested_at in the future", lambda w: w.p.certificates.revoke(
-        w.active["serial"], reason="key_compromise", actor="t", requested_at=future(w)),
-     ValidationError, "requested_at"),
-    ("requested_at without a timezone", lambda w: w.p.certificates.revoke(
-        w.active["serial"], reason="key_compromise", actor="t",
-        requested_at=w.p.clock.now().replace(tzinfo=None) - dt.timedelta(hours=1)),
-     ValidationError, "requested_at"),
-    ("rekey with a broken CSR", lambda w: w.p.certificates.rekey(
-        w.active["serial"], actor="t", csr=tampered_csr()), ValidationError, "csr"),
-    ("reissue with a short PIN", lambda w: w.p.certificates.reissue(
-        w.lost["serial"], actor="t", pin="123"), ValidationError, "pin"),
-    ("change with a bad phone", lambda w: w.p.certificates.change(
-        w.active["serial"], actor="t", updates={"name": "新名字", "phone": "110"}),
-     ValidationError, "phone"),
-    ("change a field the kind does not have", lambda w: w.p.certificates.change(
-        w.active["serial"], actor="t", updates={"legal_representative": "某人"}),
-     ValidationError, "legal_representative"),
-    ("change nothing", lambda w: w.p.certificates.change(
-        w.active["serial"], actor="t", updates={"name": None}), ValidationError, "updates"),
+    (
+        "unknown revocation reason",
+        lambda w: w.p.certificates.revoke(w.active["serial"], reason="bored", actor="t"),
+        ValidationError,
+        "reason",
+    ),
+    (
+        "requested_at in the future",
+        lambda w: w.p.certificates.revoke(
+            w.active["serial"], reason="key_compromise", actor="t", requested_at=future(w)
+        ),
+        ValidationError,
+        "requested_at",
+    ),
+    (
+        "requested_at without a timezone",
+        lambda w: w.p.certificates.revoke(
+            w.active["serial"],
+            reason="key_compromise",
+            actor="t",
+            requested_at=w.p.clock.now().replace(tzinfo=None) - dt.timedelta(hours=1),
+        ),
+        ValidationError,
+        "requested_at",
+    ),
+    (
+        "rekey with a broken CSR",
+        lambda w: w.p.certificates.rekey(w.active["serial"], actor="t", csr=tampered_csr()),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "reissue with a short PIN",
+        lambda w: w.p.certificates.reissue(w.lost["serial"], actor="t", pin="123"),
+        ValidationError,
+        "pin",
+    ),
+    (
+        "change with a bad phone",
+        lambda w: w.p.certificates.change(
+            w.active["serial"], actor="t", updates={"name": "新名字", "phone": "110"}
+        ),
+        ValidationError,
+        "phone",
+    ),
+    (
+        "change a field the kind does not have",
+        lambda w: w.p.certificates.change(
+            w.active["serial"], actor="t", updates={"legal_representative": "某人"}
+        ),
+        ValidationError,
+        "legal_representative",
+    ),
+    (
+        "change nothing",
+        lambda w: w.p.certificates.change(w.active["serial"], actor="t", updates={"name": None}),
+        ValidationError,
+        "updates",
+    ),
     ("wrong PIN", wrong_pin, Forbidden, "pin"),
 ]
 
 
-@pytest.mark.parametrize(("name", "action", "error", "field"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_refusal_names_the_field_and_changes_nothing(shared_world: World, name: str, action,
-                                                     error: type[YinxinError],
-                                                     field: str) -> None:
+@pytest.mark.parametrize(("name", "action", "error", "field"), CASES, ids=[c[0] for c in CASES])
+def test_refusal_names_the_field_and_changes_nothing(
+    shared_world: World, name: str, action, error: type[YinxinError], field: str
+) -> None:
     world = shared_world
     before = dump(world.p)
     assert sum(len(rows) for rows in before.values()) > 30  # the world is not empty
@@ -384,8 +774,9 @@ def test_a_refused_step_can_be_retried_correctly(world: World) -> None:
     with pytest.raises(Forbidden):
         world.p.certificates.approve(world.unpaid_app["id"], officer="受理员")
     world.p.certificates.pay(application_id=world.unpaid_app["id"])
-    assert world.p.certificates.approve(world.unpaid_app["id"], officer="受理员")["status"] == \
-        "active"
+    assert (
+        world.p.certificates.approve(world.unpaid_app["id"], officer="受理员")["status"] == "active"
+    )
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -401,51 +792,221 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
     person, stranger = str(w.person["id"]), str(w.stranger["id"])
     future_at = (real_now() + dt.timedelta(days=1)).isoformat()  # the CLI runs on the real clock
     return [
-        ("bad ID", ["subscriber", "add-person", "--name", "李雷", "--id-number", wrong_check,
-                    "--phone", "13800138000"], "id_number", 2),
-        ("bad USCC", ["subscriber", "add-organization", "--name", "某公司", "--uscc", bad_uscc,
-                      "--legal-representative", "甲", "--contact-name", "乙",
-                      "--contact-phone", "010-62345678"], "uscc", 2),
-        ("bad phone", ["subscriber", "add-person", "--name", "李雷", "--id-number",
-                       id_number(6), "--phone", "110"], "phone", 2),
-        ("malformed CSR", ["cert", "apply", "--subscriber-id", person, "--profile",
-                           "person-signing", "--csr", csr_file(tmp, b"garbage", "g.csr")],
-         "csr", 2),
-        ("missing CSR file", ["cert", "apply", "--subscriber-id", person, "--profile",
-                              "person-signing", "--csr", str(tmp / "nope.csr")], "csr", 2),
-        ("broken CSR signature", ["cert", "apply", "--subscriber-id", person, "--profile",
-                                  "person-signing", "--csr",
-                                  csr_file(tmp, tampered_csr(), "t.der")], "csr", 2),
-        ("unknown profile", ["cert", "apply", "--subscriber-id", person, "--profile", "nope",
-                             "--csr", csr_file(tmp, make_csr(), "ok.csr")], "profile", 2),
-        ("wrong kind", ["cert", "apply", "--subscriber-id", person, "--profile", "device-tls",
-                        "--csr", csr_file(tmp, make_csr(), "ok2.csr")], "profile", 2),
-        ("no agreement", ["cert", "apply", "--subscriber-id", stranger, "--profile",
-                          "person-signing", "--csr", csr_file(tmp, make_csr(), "ok3.csr")],
-         "agreement", 5),
-        ("short PIN", ["cert", "apply", "--subscriber-id", person, "--profile",
-                       "person-signing", "--platform-key", "--pin", "12345"], "pin", 2),
-        ("unpaid", ["cert", "approve", str(w.unpaid_app["id"]), "--officer", "受理员"],
-         "payment", 5),
+        (
+            "bad ID",
+            [
+                "subscriber",
+                "add-person",
+                "--name",
+                "李雷",
+                "--id-number",
+                wrong_check,
+                "--phone",
+                "13800138000",
+            ],
+            "id_number",
+            2,
+        ),
+        (
+            "bad USCC",
+            [
+                "subscriber",
+                "add-organization",
+                "--name",
+                "某公司",
+                "--uscc",
+                bad_uscc,
+                "--legal-representative",
+                "甲",
+                "--contact-name",
+                "乙",
+                "--contact-phone",
+                "010-62345678",
+            ],
+            "uscc",
+            2,
+        ),
+        (
+            "bad phone",
+            [
+                "subscriber",
+                "add-person",
+                "--name",
+                "李雷",
+                "--id-number",
+                id_number(6),
+                "--phone",
+                "110",
+            ],
+            "phone",
+            2,
+        ),
+        (
+            "malformed CSR",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "person-signing",
+                "--csr",
+                csr_file(tmp, b"garbage", "g.csr"),
+            ],
+            "csr",
+            2,
+        ),
+        (
+            "missing CSR file",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "person-signing",
+                "--csr",
+                str(tmp / "nope.csr"),
+            ],
+            "csr",
+            2,
+        ),
+        (
+            "broken CSR signature",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "person-signing",
+                "--csr",
+                csr_file(tmp, tampered_csr(), "t.der"),
+            ],
+            "csr",
+            2,
+        ),
+        (
+            "unknown profile",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "nope",
+                "--csr",
+                csr_file(tmp, make_csr(), "ok.csr"),
+            ],
+            "profile",
+            2,
+        ),
+        (
+            "wrong kind",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "device-tls",
+                "--csr",
+                csr_file(tmp, make_csr(), "ok2.csr"),
+            ],
+            "profile",
+            2,
+        ),
+        (
+            "no agreement",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                stranger,
+                "--profile",
+                "person-signing",
+                "--csr",
+                csr_file(tmp, make_csr(), "ok3.csr"),
+            ],
+            "agreement",
+            5,
+        ),
+        (
+            "short PIN",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "person-signing",
+                "--platform-key",
+                "--pin",
+                "12345",
+            ],
+            "pin",
+            2,
+        ),
+        (
+            "unpaid",
+            ["cert", "approve", str(w.unpaid_app["id"]), "--officer", "受理员"],
+            "payment",
+            5,
+        ),
         ("unfreeze revoked", ["cert", "unfreeze", w.revoked["serial"]], "serial", 4),
         ("renew revoked", ["cert", "renew", w.revoked["serial"]], "serial", 4),
         ("restore frozen", ["cert", "restore", w.frozen["serial"]], "serial", 4),
-        ("revoke twice", ["cert", "revoke", w.revoked["serial"], "--reason", "key_compromise"],
-         "serial", 4),
-        ("unknown reason", ["cert", "revoke", w.active["serial"], "--reason", "bored"],
-         "reason", 2),
-        ("future request", ["cert", "revoke", w.active["serial"], "--reason", "key_compromise",
-                            "--requested-at", future_at], "requested_at", 2),
-        ("bad request time", ["cert", "revoke", w.active["serial"], "--reason",
-                              "key_compromise", "--requested-at", "yesterday"],
-         "requested_at", 2),
+        (
+            "revoke twice",
+            ["cert", "revoke", w.revoked["serial"], "--reason", "key_compromise"],
+            "serial",
+            4,
+        ),
+        (
+            "unknown reason",
+            ["cert", "revoke", w.active["serial"], "--reason", "bored"],
+            "reason",
+            2,
+        ),
+        (
+            "future request",
+            [
+                "cert",
+                "revoke",
+                w.active["serial"],
+                "--reason",
+                "key_compromise",
+                "--requested-at",
+                future_at,
+            ],
+            "requested_at",
+            2,
+        ),
+        (
+            "bad request time",
+            [
+                "cert",
+                "revoke",
+                w.active["serial"],
+                "--reason",
+                "key_compromise",
+                "--requested-at",
+                "yesterday",
+            ],
+            "requested_at",
+            2,
+        ),
         ("unknown serial", ["cert", "freeze", "abcdef"], "serial", 3),
     ]
 
 
 def cli(w: World, args: list[str], passphrase: str = PASSPHRASE):
-    env = {"YINXIN_HOME": str(w.p.settings.home), "YINXIN_CA_PASSPHRASE": passphrase,
-           "YINXIN_DATABASE_URL": w.p.settings.database_url, "YINXIN_PIN": None}
+    env = {
+        "YINXIN_HOME": str(w.p.settings.home),
+        "YINXIN_CA_PASSPHRASE": passphrase,
+        "YINXIN_DATABASE_URL": w.p.settings.database_url,
+        "YINXIN_PIN": None,
+    }
     return CliRunner().invoke(cli_app, args, env=env)
 
 
@@ -490,8 +1051,11 @@ def test_cli_wrong_passphrase(sqlite_world: World) -> None:
     assert "[passphrase]" in res.stderr
     res = cli(w, [*args, "--json"], passphrase=OTHER_PASSPHRASE)
     assert res.exit_code == 5
-    assert json.loads(res.stdout) == {"error": "bad_passphrase", "message": "wrong CA passphrase",
-                                      "field": "passphrase"}
+    assert json.loads(res.stdout) == {
+        "error": "bad_passphrase",
+        "message": "wrong CA passphrase",
+        "field": "passphrase",
+    }
     for r in (res.stdout, res.stderr):
         assert OTHER_PASSPHRASE not in r and PASSPHRASE not in r
     assert dump(w.p) == before
@@ -501,11 +1065,19 @@ def test_cli_wrong_passphrase_as_a_real_process(sqlite_world: World) -> None:
     w = sqlite_world
     before = dump(w.p)
     env = {k: v for k, v in os.environ.items() if not k.startswith("YINXIN_")}
-    env.update(YINXIN_HOME=str(w.p.settings.home), YINXIN_CA_PASSPHRASE=OTHER_PASSPHRASE,
-               YINXIN_DATABASE_URL=w.p.settings.database_url)
-    done = subprocess.run([str(YINXIN), "cert", "approve", str(w.paid_app["id"]), "--officer",
-                           "受理员", "--json"], env=env, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+    env.update(
+        YINXIN_HOME=str(w.p.settings.home),
+        YINXIN_CA_PASSPHRASE=OTHER_PASSPHRASE,
+        YINXIN_DATABASE_URL=w.p.settings.database_url,
+    )
+    done = subprocess.run(
+        [str(YINXIN), "cert", "approve", str(w.paid_app["id"]), "--officer", "受理员", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 5, done.stderr
     assert json.loads(done.stdout)["field"] == "passphrase"
     assert OTHER_PASSPHRASE not in done.stdout + done.stderr
@@ -519,10 +1091,16 @@ def _needles(secret_texts: list[str], keys) -> dict[str, bytes]:
         out[f"text {t[:4]}…"] = t.encode("utf-8")
         out[f"text {t[:4]}… (utf-16)"] = t.encode("utf-16-le")
     for i, k in enumerate(keys):
-        der = k.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
-        pem = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
+        der = k.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        pem = k.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         out[f"key {i} PKCS#8 DER"] = der
         out[f"key {i} PKCS#8 PEM body"] = b"".join(pem.splitlines()[1:3])
         if isinstance(k, ec.EllipticCurvePrivateKey):
@@ -542,24 +1120,25 @@ def _as_bytes(v) -> list[bytes]:
     return [s.encode("utf-8"), s.encode("utf-8").hex().encode()]
 
 
-def test_no_private_key_or_pin_in_the_database_or_logs(platform: Platform, caplog,
-                                                        tmp_path: Path) -> None:
+def test_no_private_key_or_pin_in_the_database_or_logs(
+    platform: Platform, caplog, tmp_path: Path
+) -> None:
     caplog.set_level(logging.DEBUG)
     p = platform
     subs = enrol(p)
     certs = [issue(p, subs.person["id"], pin=PIN) for _ in range(3)]
     certs.append(p.certificates.rekey(certs[0]["serial"], actor="t", pin=PIN)["certificate"])
     with pytest.raises(ValidationError):
-        p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing",
-                             pin="1234")  # too short, refused
+        p.certificates.apply(
+            subscriber_id=subs.person["id"], profile="person-signing", pin="1234"
+        )  # too short, refused
     with p.db.read() as s:
         sealed = s.execute(select(PlatformKey).order_by(PlatformKey.id)).scalars().all()
     assert len(sealed) == 4
     keys = [open_private_key(k.sealed_key, PIN, k.label, kek=p.kek).native for k in sealed]
     ca_keys = [p.ca.key(r).native for r in ("root", "issuing", "ocsp", "root-ocsp", "tsa")]
     with pytest.raises(Forbidden) as wrong:
-        open_private_key(sealed[0].sealed_key, "Wr0ng-PIN-000000", sealed[0].label,
-                         kek=p.kek)
+        open_private_key(sealed[0].sealed_key, "Wr0ng-PIN-000000", sealed[0].label, kek=p.kek)
     needles = _needles([PIN, "Wr0ng-PIN-000000", PASSPHRASE], [*keys, *ca_keys])
 
     # positive control: the scan does find key material that is meant to be there (public keys)
@@ -578,8 +1157,11 @@ def test_no_private_key_or_pin_in_the_database_or_logs(platform: Platform, caplo
         found += [f"{f.name}: {n}" for n, b in needles.items() if b in raw]
     logs = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
     logs += str(wrong.value) + repr(wrong.value.to_dict())
-    found += [f"log/error: {n}" for n, b in needles.items()
-              if b in logs.encode("utf-8") or b.hex() in logs]
+    found += [
+        f"log/error: {n}"
+        for n, b in needles.items()
+        if b in logs.encode("utf-8") or b.hex() in logs
+    ]
     for k in keys + ca_keys:
         assert "PRIVATE" not in repr(k)
     assert found == []
@@ -589,8 +1171,9 @@ def test_ca_key_files_are_encrypted_and_private(platform: Platform) -> None:
     keys_dir = platform.settings.keys_dir
     files = sorted(keys_dir.iterdir())
     assert [f.name for f in files] == sorted(
-        f"{label}.key.pem" for label in ("root-ca", "issuing-ca", "ocsp-responder",
-                                         "root-ocsp-responder", "tsa"))
+        f"{label}.key.pem"
+        for label in ("root-ca", "issuing-ca", "ocsp-responder", "root-ocsp-responder", "tsa")
+    )
     for f in files:
         text = f.read_text()
         assert text.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----"), f
@@ -607,13 +1190,27 @@ def test_ca_key_files_are_encrypted_and_private(platform: Platform) -> None:
 def test_cli_errors_do_not_show_the_pin_or_passphrase(sqlite_world: World) -> None:
     w = sqlite_world
     short_pin = "98765"
-    res = cli(w, ["cert", "apply", "--subscriber-id", str(w.person["id"]), "--profile",
-                  "person-signing", "--platform-key", "--pin", short_pin])
+    res = cli(
+        w,
+        [
+            "cert",
+            "apply",
+            "--subscriber-id",
+            str(w.person["id"]),
+            "--profile",
+            "person-signing",
+            "--platform-key",
+            "--pin",
+            short_pin,
+        ],
+    )
     assert res.exit_code == 2 and "[pin]" in res.stderr
     assert short_pin not in res.stdout + res.stderr
-    res = cli(w, ["cert", "rekey", w.active["serial"], "--platform-key", "--pin", PIN],
-              passphrase=OTHER_PASSPHRASE)
+    res = cli(
+        w,
+        ["cert", "rekey", w.active["serial"], "--platform-key", "--pin", PIN],
+        passphrase=OTHER_PASSPHRASE,
+    )
     assert res.exit_code == 5
     out = res.stdout + res.stderr
     assert PIN not in out and OTHER_PASSPHRASE not in out and PASSPHRASE not in out
-

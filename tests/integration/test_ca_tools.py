@@ -47,8 +47,10 @@ PURPOSES: dict[str, list[list[str]]] = {
     "person": [["-purpose", "smimesign"]],
     "person-platform-key": [["-purpose", "smimesign"]],
     "organization": [["-purpose", "smimesign"]],
-    "device": [["-purpose", "sslserver", "-verify_hostname", "gw01.example.cn"],
-               ["-purpose", "sslclient"]],
+    "device": [
+        ["-purpose", "sslserver", "-verify_hostname", "gw01.example.cn"],
+        ["-purpose", "sslclient"],
+    ],
 }
 
 
@@ -62,31 +64,46 @@ class Issued:
 
 def write(dir_: Path, name: str, cert: x509.Certificate | str) -> Path:
     f = dir_ / f"{name}.pem"
-    f.write_bytes(cert.encode() if isinstance(cert, str)
-                  else cert.public_bytes(serialization.Encoding.PEM))
+    f.write_bytes(
+        cert.encode() if isinstance(cert, str) else cert.public_bytes(serialization.Encoding.PEM)
+    )
     return f
 
 
 def issue_every_profile(p: Platform, out: Path, algorithm: str) -> dict[str, Path]:
     subs = enrol(p)
-    files = {role: write(out, role, p.ca.certificate(role))
-             for role in ("root", "issuing", "ocsp", "tsa")}
+    files = {
+        role: write(out, role, p.ca.certificate(role))
+        for role in ("root", "issuing", "ocsp", "tsa")
+    }
     certs = {
         "person": issue(p, subs.person["id"], csr=make_csr(new_key(algorithm))),
         "person-platform-key": issue(p, subs.person["id"], pin=PIN, algorithm=algorithm),
-        "organization": issue(p, subs.org["id"], "organization-signing",
-                              csr=make_csr(new_key(algorithm)), plan="premium"),
-        "device": issue(p, subs.device["id"], "device-tls", csr=make_csr(new_key(algorithm)),
-                        dns_names=["gw01.example.cn", "gw01-backup.example.cn"]),
+        "organization": issue(
+            p,
+            subs.org["id"],
+            "organization-signing",
+            csr=make_csr(new_key(algorithm)),
+            plan="premium",
+        ),
+        "device": issue(
+            p,
+            subs.device["id"],
+            "device-tls",
+            csr=make_csr(new_key(algorithm)),
+            dns_names=["gw01.example.cn", "gw01-backup.example.cn"],
+        ),
     }
     p.certificates.pay(serial=certs["person"]["serial"])
-    certs["person-renewed"] = p.certificates.renew(certs["person"]["serial"],
-                                                   actor="t")["certificate"]
+    certs["person-renewed"] = p.certificates.renew(certs["person"]["serial"], actor="t")[
+        "certificate"
+    ]
     certs["organization-rekeyed"] = p.certificates.rekey(
-        certs["organization"]["serial"], actor="t",
-        csr=make_csr(new_key(algorithm)))["certificate"]
+        certs["organization"]["serial"], actor="t", csr=make_csr(new_key(algorithm))
+    )["certificate"]
     certs["device-changed"] = p.certificates.change(
-        certs["device"]["serial"], actor="t", updates={"device_name": "门禁网关-02"})["certificate"]
+        certs["device"]["serial"], actor="t", updates={"device_name": "门禁网关-02"}
+    )["certificate"]
     files.update({name: write(out, name, c["pem"]) for name, c in certs.items()})
     return files
 
@@ -95,42 +112,65 @@ def issue_every_profile(p: Platform, out: Path, algorithm: str) -> dict[str, Pat
 def issued(request, tmp_path_factory) -> Iterator[Issued]:
     algorithm = request.param
     home = tmp_path_factory.mktemp(f"tools-{algorithm}")
-    p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                 clock=FrozenClock(START), passphrase=PASSPHRASE)
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        clock=FrozenClock(START),
+        passphrase=PASSPHRASE,
+    )
     try:
         p.ca.init(algorithm)
         out = home / "pem"
         out.mkdir()
-        yield Issued(algorithm, out, START + dt.timedelta(hours=1),
-                     issue_every_profile(p, out, algorithm))
+        yield Issued(
+            algorithm, out, START + dt.timedelta(hours=1), issue_every_profile(p, out, algorithm)
+        )
     finally:
         p.close()
 
 
-def openssl_verify(chain: Issued, cert: Path, *extra: str, untrusted: bool = True,
-                   ca: Path | None = None) -> subprocess.CompletedProcess:
-    cmd = ["openssl", "verify", "-x509_strict", "-attime", str(int(chain.at.timestamp())),
-           "-CAfile", str(ca or chain.files["root"])]
+def openssl_verify(
+    chain: Issued, cert: Path, *extra: str, untrusted: bool = True, ca: Path | None = None
+) -> subprocess.CompletedProcess:
+    cmd = [
+        "openssl",
+        "verify",
+        "-x509_strict",
+        "-attime",
+        str(int(chain.at.timestamp())),
+        "-CAfile",
+        str(ca or chain.files["root"]),
+    ]
     if untrusted:
         cmd += ["-untrusted", str(chain.files["issuing"])]
     return subprocess.run([*cmd, *extra, str(cert)], capture_output=True, text=True, timeout=60)
 
 
 def lint(cert: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT), "lint", "-s", "WARNING", str(cert)], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(LINT), "lint", "-s", "WARNING", str(cert)], capture_output=True, text=True, timeout=120
+    )
 
 
-PROFILES = ["root", "issuing", "ocsp", "tsa", "person", "person-platform-key", "organization",
-            "device", "person-renewed", "organization-rekeyed", "device-changed"]
+PROFILES = [
+    "root",
+    "issuing",
+    "ocsp",
+    "tsa",
+    "person",
+    "person-platform-key",
+    "organization",
+    "device",
+    "person-renewed",
+    "organization-rekeyed",
+    "device-changed",
+]
 
 
 @pytest.mark.parametrize("name", PROFILES)
 def test_openssl_verifies_against_the_chain(issued: Issued, name: str) -> None:
     f = issued.files[name]
     done = openssl_verify(issued, f)
-    assert done.returncode == 0 and done.stdout.strip().endswith(": OK"), done.stdout + \
-        done.stderr
+    assert done.returncode == 0 and done.stdout.strip().endswith(": OK"), done.stdout + done.stderr
     for extra in PURPOSES.get(name, []):
         done = openssl_verify(issued, f, *extra)
         assert done.returncode == 0, (extra, done.stdout + done.stderr)
@@ -151,16 +191,22 @@ def test_the_tools_do_refuse_bad_certificates(issued: Issued, tmp_path: Path) ->
     # without the issuing CA the chain cannot be built
     assert openssl_verify(issued, leaf, untrusted=False).returncode != 0
     # a flipped bit in the signature
-    der = bytearray(x509.load_pem_x509_certificate(leaf.read_bytes()).public_bytes(
-        serialization.Encoding.DER))
+    der = bytearray(
+        x509.load_pem_x509_certificate(leaf.read_bytes()).public_bytes(serialization.Encoding.DER)
+    )
     der[-5] ^= 0x01
     broken = tmp_path / "broken.pem"
-    broken.write_bytes(x509.load_der_x509_certificate(bytes(der)).public_bytes(
-        serialization.Encoding.PEM))
+    broken.write_bytes(
+        x509.load_der_x509_certificate(bytes(der)).public_bytes(serialization.Encoding.PEM)
+    )
     assert openssl_verify(issued, broken).returncode != 0
     # a server certificate for another host name; the TSA certificate used as a TLS server
-    assert openssl_verify(issued, issued.files["device"], "-verify_hostname",
-                          "other.example.cn").returncode != 0
+    assert (
+        openssl_verify(
+            issued, issued.files["device"], "-verify_hostname", "other.example.cn"
+        ).returncode
+        != 0
+    )
     assert openssl_verify(issued, issued.files["tsa"], "-purpose", "sslserver").returncode != 0
     # after the end of validity
     late = Issued(issued.algorithm, issued.dir, START + dt.timedelta(days=800), issued.files)
@@ -168,11 +214,17 @@ def test_the_tools_do_refuse_bad_certificates(issued: Issued, tmp_path: Path) ->
     # pkilint complains about a bare self-signed certificate with no key usage
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bare")])
-    bare = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(START).not_valid_after(START + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(START)
+        .not_valid_after(START + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     done = lint(write(tmp_path, "bare", bare))
     assert done.returncode != 0 and done.stdout.strip()
 
@@ -181,8 +233,10 @@ def test_device_certificate_carries_its_dns_names(issued: Issued) -> None:
     for name in ("device", "device-changed"):
         cert = x509.load_pem_x509_certificate(issued.files[name].read_bytes())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        assert san.get_values_for_type(x509.DNSName) == ["gw01.example.cn",
-                                                          "gw01-backup.example.cn"]
+        assert san.get_values_for_type(x509.DNSName) == [
+            "gw01.example.cn",
+            "gw01-backup.example.cn",
+        ]
 
 
 # --- PKCS#11 -------------------------------------------------------------------------------------
@@ -190,9 +244,14 @@ def test_device_certificate_carries_its_dns_names(issued: Issued) -> None:
 def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
     home = tmp_path / "home"
     with softhsm_token_in(tmp_path / "hsm", label="yinxin-ca") as token:
-        settings = Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}",
-                            keystore="pkcs11", pkcs11_module=token.module,
-                            pkcs11_token=token.token_label, pkcs11_pin=token.pin)
+        settings = Settings(
+            home=home,
+            database_url=f"sqlite:///{home / 'yinxin.db'}",
+            keystore="pkcs11",
+            pkcs11_module=token.module,
+            pkcs11_token=token.token_label,
+            pkcs11_pin=token.pin,
+        )
         p = Platform(settings, clock=FrozenClock(START))  # no passphrase: none is needed
         try:
             info = p.ca.init(algorithm)
@@ -217,12 +276,18 @@ def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
             platform_key = issue(p, subs.person["id"], pin=PIN)
             out = tmp_path / "pem"
             out.mkdir()
-            chain = Issued(algorithm, out, START + dt.timedelta(hours=1), {
-                "root": write(out, "root", p.ca.certificate("root")),
-                "issuing": write(out, "issuing", p.ca.certificate("issuing")),
-                "person": write(out, "person", person["pem"]),
-                "platform": write(out, "platform", platform_key["pem"]),
-                "tsa": write(out, "tsa", p.ca.certificate("tsa"))})
+            chain = Issued(
+                algorithm,
+                out,
+                START + dt.timedelta(hours=1),
+                {
+                    "root": write(out, "root", p.ca.certificate("root")),
+                    "issuing": write(out, "issuing", p.ca.certificate("issuing")),
+                    "person": write(out, "person", person["pem"]),
+                    "platform": write(out, "platform", platform_key["pem"]),
+                    "tsa": write(out, "tsa", p.ca.certificate("tsa")),
+                },
+            )
             for name, f in chain.files.items():
                 done = openssl_verify(chain, f)
                 assert done.returncode == 0, (name, done.stdout + done.stderr)
@@ -242,8 +307,15 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(YINXIN), *args], env=_env(home), capture_output=True, text=True,
-                          timeout=300, cwd=home.parent, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(YINXIN), *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=home.parent,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> None:
@@ -256,8 +328,7 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
     certs = json.loads(listed.stdout)
     assert len(certs) == 3
     assert [c["status"] for c in certs].count("revoked") == 1
-    assert {c["profile"] for c in certs} == {"person-signing", "organization-signing",
-                                             "device-tls"}
+    assert {c["profile"] for c in certs} == {"person-signing", "organization-signing", "device-tls"}
 
     second = _run(home, "demo", "--home", str(home))  # idempotent: safe to run again
     assert second.returncode == 0, second.stdout + second.stderr
@@ -274,15 +345,19 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
 
     audit = _run(home, "audit", "verify", "--home", str(home))
     assert audit.returncode == 0, audit.stdout + audit.stderr
-    orgs = json.loads(_run(home, "subscriber", "list", "--kind", "organization", "--json",
-                           "--home", str(home)).stdout)
+    orgs = json.loads(
+        _run(
+            home, "subscriber", "list", "--kind", "organization", "--json", "--home", str(home)
+        ).stdout
+    )
     assert len(orgs) == 1  # the organization is registered once, reused on later runs
 
     # what the demo wrote verifies with openssl against the CA it published
     ca = home / "ca"
     now = dt.datetime.now(dt.UTC)
-    chain = Issued("ec-p256", home / "demo", now, {"root": ca / "root.pem",
-                                                    "issuing": ca / "issuing.pem"})
+    chain = Issued(
+        "ec-p256", home / "demo", now, {"root": ca / "root.pem", "issuing": ca / "issuing.pem"}
+    )
     pems = sorted((home / "demo").glob("*.pem"))
     assert len(pems) == 9
     for f in pems:

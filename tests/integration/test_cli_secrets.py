@@ -24,11 +24,22 @@ from yinxin.store.models import PlatformKey
 NEW_PIN = "864213"
 
 
-def invoke(p: Platform, args: list[str], *, input: str | None = None,
-           env: dict[str, str | None] | None = None):
-    base = {"YINXIN_HOME": str(p.settings.home), "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-            "YINXIN_DATABASE_URL": p.settings.database_url, "YINXIN_PIN": None,
-            "YINXIN_SEAL_PIN": None, "YINXIN_SEAL_NEW_PIN": None, "YINXIN_CODE": None}
+def invoke(
+    p: Platform,
+    args: list[str],
+    *,
+    input: str | None = None,
+    env: dict[str, str | None] | None = None,
+):
+    base = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+        "YINXIN_PIN": None,
+        "YINXIN_SEAL_PIN": None,
+        "YINXIN_SEAL_NEW_PIN": None,
+        "YINXIN_CODE": None,
+    }
     return CliRunner().invoke(cli_app, args, input=input, env={**base, **(env or {})})
 
 
@@ -42,8 +53,16 @@ def newest_key_opens_with(p: Platform, pin: str) -> bool:
 def test_cert_apply_reads_the_pin_without_the_command_line(platform: Platform, how: str) -> None:
     p = platform
     person = enrol(p).person
-    args = ["cert", "apply", "--subscriber-id", str(person["id"]), "--profile",
-            "person-signing", "--platform-key", "--json"]
+    args = [
+        "cert",
+        "apply",
+        "--subscriber-id",
+        str(person["id"]),
+        "--profile",
+        "person-signing",
+        "--platform-key",
+        "--json",
+    ]
     kw: dict = {}
     if how == "stdin":  # standard input is not a terminal: the PIN is its first line
         kw["input"] = NEW_PIN + "\n"
@@ -69,8 +88,19 @@ def test_cert_apply_reads_the_pin_without_the_command_line(platform: Platform, h
 def test_no_pin_anywhere_is_refused_naming_the_ways(platform: Platform) -> None:
     p = platform
     person = enrol(p).person
-    res = invoke(p, ["cert", "apply", "--subscriber-id", str(person["id"]), "--profile",
-                     "person-signing", "--platform-key"], input="")
+    res = invoke(
+        p,
+        [
+            "cert",
+            "apply",
+            "--subscriber-id",
+            str(person["id"]),
+            "--profile",
+            "person-signing",
+            "--platform-key",
+        ],
+        input="",
+    )
     assert res.exit_code == 2 and "[pin]" in res.stderr
     assert "YINXIN_PIN" in res.stderr
 
@@ -79,23 +109,26 @@ def test_seal_change_pin_reads_both_pins_from_stdin(platform: Platform) -> None:
     p = platform
     w = world(p)
     seal = personal_seal(w)
-    res = invoke(p, ["seal", "change-pin", seal["es_id"], "--json"],
-                 input=f"{PIN_ZHANG}\n{NEW_PIN}\n")
+    res = invoke(
+        p, ["seal", "change-pin", seal["es_id"], "--json"], input=f"{PIN_ZHANG}\n{NEW_PIN}\n"
+    )
     assert res.exit_code == 0, res.output
     assert p.seals.unlock_for_signing(seal["es_id"], NEW_PIN)
-    res = invoke(p, ["seal", "check", seal["es_id"], "--with-pin", "--json"],
-                 input=f"{NEW_PIN}\n")
+    res = invoke(p, ["seal", "check", seal["es_id"], "--with-pin", "--json"], input=f"{NEW_PIN}\n")
     assert res.exit_code == 0 and json.loads(res.stdout)["pin_ok"], res.output
 
 
-@pytest.mark.parametrize("command, words", [
-    (["cert", "apply"], ["YINXIN_PIN", "--pin-stdin", "discouraged"]),
-    (["cert", "rekey"], ["YINXIN_PIN", "--pin-stdin", "discouraged"]),
-    (["cert", "reissue"], ["YINXIN_PIN", "--pin-stdin", "discouraged"]),
-    (["seal", "check"], ["YINXIN_SEAL_PIN", "--pin-stdin", "discouraged"]),
-    (["seal", "change-pin"], ["YINXIN_SEAL_PIN", "YINXIN_SEAL_NEW_PIN", "--pin-stdin"]),
-    (["sign", "pdf"], ["YINXIN_SEAL_PIN", "YINXIN_CODE", "--pin-stdin", "discouraged"]),
-])
+@pytest.mark.parametrize(
+    "command, words",
+    [
+        (["cert", "apply"], ["YINXIN_PIN", "--pin-stdin", "discouraged"]),
+        (["cert", "rekey"], ["YINXIN_PIN", "--pin-stdin", "discouraged"]),
+        (["cert", "reissue"], ["YINXIN_PIN", "--pin-stdin", "discouraged"]),
+        (["seal", "check"], ["YINXIN_SEAL_PIN", "--pin-stdin", "discouraged"]),
+        (["seal", "change-pin"], ["YINXIN_SEAL_PIN", "YINXIN_SEAL_NEW_PIN", "--pin-stdin"]),
+        (["sign", "pdf"], ["YINXIN_SEAL_PIN", "YINXIN_CODE", "--pin-stdin", "discouraged"]),
+    ],
+)
 def test_help_says_where_secrets_come_from(command: list[str], words: list[str]) -> None:
     res = CliRunner().invoke(cli_app, [*command, "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0

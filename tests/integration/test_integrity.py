@@ -34,23 +34,37 @@ HIDDEN = ["\u202e", "\u200b", "\u2028", "\x07"]
 def test_an_id_number_registers_one_person(any_platform):
     p = any_platform
     first = p.subscribers.add_person(name="张三", id_number=id_number(1), phone="13800138000")
-    e = refused(p, lambda: p.subscribers.add_person(name="张叁", id_number=id_number(1),
-                                                    phone="13900139000"), Conflict, "duplicate")
+    e = refused(
+        p,
+        lambda: p.subscribers.add_person(name="张叁", id_number=id_number(1), phone="13900139000"),
+        Conflict,
+        "duplicate",
+    )
     assert e.field == "id_number" and f"#{first['id']}" in e.message
     # the same number typed in lower case is the same document
     low = id_number(2)
     p.subscribers.add_person(name="李四", id_number=low, phone="13800138001")
     if low.endswith("X"):
-        refused(p, lambda: p.subscribers.add_person(name="李四", id_number=low.lower(),
-                                                    phone="13800138001"), Conflict, "duplicate")
+        refused(
+            p,
+            lambda: p.subscribers.add_person(
+                name="李四", id_number=low.lower(), phone="13800138001"
+            ),
+            Conflict,
+            "duplicate",
+        )
 
 
 def test_a_credit_code_registers_one_organization(any_platform):
     p = any_platform
     org = dict(legal_representative="李四", contact_name="王五", contact_phone="010-62345678")
     p.subscribers.add_organization(name="甲公司", uscc=uscc(1), **org)
-    e = refused(p, lambda: p.subscribers.add_organization(name="乙公司", uscc=uscc(1), **org),
-                Conflict, "duplicate")
+    e = refused(
+        p,
+        lambda: p.subscribers.add_organization(name="乙公司", uscc=uscc(1), **org),
+        Conflict,
+        "duplicate",
+    )
     assert e.field == "uscc"
 
 
@@ -60,28 +74,56 @@ def test_hidden_characters_are_refused_in_every_name_field(platform, char):
     p = platform
     w = world(p)
     subs, seals = p.subscribers, p.seals
-    org = dict(uscc=uscc(7), legal_representative="李四", contact_name="王五",
-               contact_phone="010-62345678")
+    org = dict(
+        uscc=uscc(7), legal_representative="李四", contact_name="王五", contact_phone="010-62345678"
+    )
     cases = [
-        ("name", lambda: subs.add_person(name=f"张{char}三", id_number=id_number(9),
-                                         phone="13800138000")),
+        (
+            "name",
+            lambda: subs.add_person(
+                name=f"张{char}三", id_number=id_number(9), phone="13800138000"
+            ),
+        ),
         ("name", lambda: subs.add_organization(name=f"某{char}公司", **org)),
-        ("legal_representative", lambda: subs.add_organization(
-            name="某公司", **{**org, "legal_representative": f"李{char}四"})),
-        ("contact_name", lambda: subs.add_organization(
-            name="某公司", **{**org, "contact_name": f"王{char}五"})),
-        ("device_name", lambda: subs.add_device(device_name=f"网关{char}01",
-                                                organization_id=w.org["id"])),
-        ("accepted_by", lambda: subs.accept_agreement(w.zhang["id"],
-                                                      accepted_by=f"张{char}三")),
-        ("name", lambda: p.certificates.change(w.zhang_cert["serial"], actor="受理员",
-                                               updates={"name": f"张{char}三"})),
-        ("holder_name", lambda: seals.apply(subscriber_id=w.zhang["id"], kind="personal",
-                                            certificate_serial=w.zhang_cert["serial"],
-                                            **form(ZHANG, holder_name=f"张{char}三"))),
-        ("project", lambda: seals.apply(subscriber_id=w.zhang["id"], kind="personal",
-                                        certificate_serial=w.zhang_cert["serial"],
-                                        **form(ZHANG, project=f"项目{char}一"))),
+        (
+            "legal_representative",
+            lambda: subs.add_organization(
+                name="某公司", **{**org, "legal_representative": f"李{char}四"}
+            ),
+        ),
+        (
+            "contact_name",
+            lambda: subs.add_organization(name="某公司", **{**org, "contact_name": f"王{char}五"}),
+        ),
+        (
+            "device_name",
+            lambda: subs.add_device(device_name=f"网关{char}01", organization_id=w.org["id"]),
+        ),
+        ("accepted_by", lambda: subs.accept_agreement(w.zhang["id"], accepted_by=f"张{char}三")),
+        (
+            "name",
+            lambda: p.certificates.change(
+                w.zhang_cert["serial"], actor="受理员", updates={"name": f"张{char}三"}
+            ),
+        ),
+        (
+            "holder_name",
+            lambda: seals.apply(
+                subscriber_id=w.zhang["id"],
+                kind="personal",
+                certificate_serial=w.zhang_cert["serial"],
+                **form(ZHANG, holder_name=f"张{char}三"),
+            ),
+        ),
+        (
+            "project",
+            lambda: seals.apply(
+                subscriber_id=w.zhang["id"],
+                kind="personal",
+                certificate_serial=w.zhang_cert["serial"],
+                **form(ZHANG, project=f"项目{char}一"),
+            ),
+        ),
     ]
     for field, call in cases:
         e = refused(p, call, ValidationError)
@@ -92,16 +134,22 @@ def test_hidden_characters_are_refused_in_every_name_field(platform, char):
 def test_an_officer_with_hidden_characters_is_refused(platform):
     p = platform
     w = world(p)
-    app = p.certificates.apply(subscriber_id=w.zhang["id"], profile="person-signing",
-                               csr=make_csr())
+    app = p.certificates.apply(
+        subscriber_id=w.zhang["id"], profile="person-signing", csr=make_csr()
+    )
     p.certificates.pay(application_id=app["id"])
     for char in HIDDEN:
-        e = refused(p, lambda c=char: p.certificates.approve(app["id"], officer=f"陈{c}静"),
-                    ValidationError)
+        e = refused(
+            p, lambda c=char: p.certificates.approve(app["id"], officer=f"陈{c}静"), ValidationError
+        )
         assert e.field == "officer"
-        e = refused(p, lambda c=char: p.certificates.reject(app["id"], officer=f"陈{c}静",
-                                                            reason="资料不清晰"),
-                    ValidationError)
+        e = refused(
+            p,
+            lambda c=char: p.certificates.reject(
+                app["id"], officer=f"陈{c}静", reason="资料不清晰"
+            ),
+            ValidationError,
+        )
         assert e.field == "officer"
 
 
@@ -109,17 +157,24 @@ def test_an_officer_with_hidden_characters_is_refused(platform):
 def test_an_application_is_paid_once_and_a_retry_is_not_charged_again(any_platform):
     p = any_platform
     w = world(p)
-    app = p.certificates.apply(subscriber_id=w.li["id"], profile="person-signing",
-                               csr=make_csr())
+    app = p.certificates.apply(subscriber_id=w.li["id"], profile="person-signing", csr=make_csr())
     paid = p.certificates.pay(application_id=app["id"], years=2, reference="BANK-001")
     again = p.certificates.pay(application_id=app["id"], years=2, reference="BANK-001")
     assert again["replayed"] and again["id"] == paid["id"]
     assert again["amount_fen"] == paid["amount_fen"]
-    e = refused(p, lambda: p.certificates.pay(application_id=app["id"], years=2,
-                                              reference="BANK-002"), Conflict, "already_paid")
+    e = refused(
+        p,
+        lambda: p.certificates.pay(application_id=app["id"], years=2, reference="BANK-002"),
+        Conflict,
+        "already_paid",
+    )
     assert e.field == "application_id" and "BANK-001" in e.message
-    refused(p, lambda: p.certificates.pay(application_id=app["id"], years=1,
-                                          reference="BANK-001"), Conflict, "already_paid")
+    refused(
+        p,
+        lambda: p.certificates.pay(application_id=app["id"], years=1, reference="BANK-001"),
+        Conflict,
+        "already_paid",
+    )
     refused(p, lambda: p.certificates.pay(application_id=app["id"]), Conflict, "already_paid")
     cert = p.certificates.approve(app["id"], officer="受理员")
     # renewal payments of a certificate add up: each one is a year more
@@ -161,13 +216,29 @@ def test_the_seal_service_refuses_an_oversized_scan(platform):
     p = platform
     w = world(p)
     big = b"\x89PNG\r\n\x1a\n" + b"\0" * render.MAX_SCAN_BYTES
-    e = refused(p, lambda: p.seals.apply(subscriber_id=w.zhang["id"], kind="personal",
-                                         certificate_serial=w.zhang_cert["serial"],
-                                         scan=big, **form(ZHANG)), ValidationError)
+    e = refused(
+        p,
+        lambda: p.seals.apply(
+            subscriber_id=w.zhang["id"],
+            kind="personal",
+            certificate_serial=w.zhang_cert["serial"],
+            scan=big,
+            **form(ZHANG),
+        ),
+        ValidationError,
+    )
     assert e.field == "scan"
-    e = refused(p, lambda: p.seals.apply(subscriber_id=w.zhang["id"], kind="personal",
-                                         certificate_serial=w.zhang_cert["serial"],
-                                         scan=_png(5000, 5000), **form(ZHANG)), ValidationError)
+    e = refused(
+        p,
+        lambda: p.seals.apply(
+            subscriber_id=w.zhang["id"],
+            kind="personal",
+            certificate_serial=w.zhang_cert["serial"],
+            scan=_png(5000, 5000),
+            **form(ZHANG),
+        ),
+        ValidationError,
+    )
     assert e.field == "image" and "pixels" in e.message
 
 
@@ -179,8 +250,12 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
 
     p = platform
     w = world(p)
-    seal = p.seals.apply(subscriber_id=w.zhang["id"], kind="personal",
-                         certificate_serial=w.zhang_cert["serial"], **form(ZHANG))
+    seal = p.seals.apply(
+        subscriber_id=w.zhang["id"],
+        kind="personal",
+        certificate_serial=w.zhang_cert["serial"],
+        **form(ZHANG),
+    )
     judged, go_on = threading.Event(), threading.Event()
     real_open = service.open_private_key
 
@@ -234,11 +309,14 @@ def test_the_upgrade_names_duplicates_instead_of_failing_obscurely(tmp_path):
             command.upgrade(cfg, "0005")
         with db.engine.begin() as conn:
             for name in ("张三", "张叁"):
-                conn.execute(text(
-                    "INSERT INTO subscribers (kind, name, id_type, id_number, phone, created_at,"
-                    " updated_at) VALUES ('person', :n, 'id_card', :num, '13800138000',"
-                    " '2020-01-01 00:00:00', '2020-01-01 00:00:00')"),
-                    {"n": name, "num": id_number(3)})
+                conn.execute(
+                    text(
+                        "INSERT INTO subscribers (kind, name, id_type, id_number, phone,"
+                        " created_at, updated_at) VALUES ('person', :n, 'id_card', :num,"
+                        " '13800138000', '2020-01-01 00:00:00', '2020-01-01 00:00:00')"
+                    ),
+                    {"n": name, "num": id_number(3)},
+                )
         with pytest.raises(RuntimeError) as err:
             db.migrate()
         assert "uq_subscribers_person_id" in str(err.value) and id_number(3) in str(err.value)

@@ -41,8 +41,9 @@ from yinxin.store.models import AuditEvent
 DAY = dt.timedelta(days=1)
 
 
-def verify_at(p: Platform, pdf: bytes, at: dt.datetime, policy: str = "last-known"
-              ) -> VerificationReport:
+def verify_at(
+    p: Platform, pdf: bytes, at: dt.datetime, policy: str = "last-known"
+) -> VerificationReport:
     """Our verifier as a relying party runs it: the file, the root, a moment; no database."""
     return verify_pdf(pdf, trust_roots=[p.ca.certificate("root")], at=at, policy=policy)
 
@@ -62,9 +63,25 @@ def pyhanko_ades(p: Platform, pdf: bytes, at: dt.datetime, tmp: Path) -> str:
     root.write_bytes(p.ca.certificate("root").public_bytes(serialization.Encoding.PEM))
     stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     out = subprocess.run(
-        ["faketime", "-f", f"@{stamp}", exe, "sign", "adesverify", "--validation-time",
-         at.astimezone(dt.UTC).isoformat(), "--trust", str(root), "--trust-replace", str(f)],
-        capture_output=True, text=True, timeout=300, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
+        [
+            "faketime",
+            "-f",
+            f"@{stamp}",
+            exe,
+            "sign",
+            "adesverify",
+            "--validation-time",
+            at.astimezone(dt.UTC).isoformat(),
+            "--trust",
+            str(root),
+            "--trust-replace",
+            str(f),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+    )
     return out.stdout + out.stderr
 
 
@@ -142,14 +159,27 @@ def test_revoked_before_the_timestamp_is_invalid(make_platform, clock) -> None:
     p.certificates.revoke(cert_info["serial"], reason="key_compromise", actor="t")
     clock.advance(hours=1)
     # signed anyway with the compromised key, after the revocation: the embedded status says so
-    signed = sign_pdf(SignRequest(
-        pdf=contract_pdf(1), key=SoftwareKey("own", key), certificate=cert,
-        chain=p.ca.chain(), stamp=None, placement=None, timestamper=p.tsa, level="B-LT",
-        revocation=lambda: RevocationData(
-            ocsp_responses=[p.ocsp.fresh(cert), p.ocsp.fresh(p.ca.certificate("issuing")),
-                            p.ocsp.fresh(p.tsa.certificate())],
-            certificates=[*p.ca.responder_certificates(), p.tsa.certificate(), *p.ca.chain()]),
-        signing_time=clock.now()))
+    signed = sign_pdf(
+        SignRequest(
+            pdf=contract_pdf(1),
+            key=SoftwareKey("own", key),
+            certificate=cert,
+            chain=p.ca.chain(),
+            stamp=None,
+            placement=None,
+            timestamper=p.tsa,
+            level="B-LT",
+            revocation=lambda: RevocationData(
+                ocsp_responses=[
+                    p.ocsp.fresh(cert),
+                    p.ocsp.fresh(p.ca.certificate("issuing")),
+                    p.ocsp.fresh(p.tsa.certificate()),
+                ],
+                certificates=[*p.ca.responder_certificates(), p.tsa.certificate(), *p.ca.chain()],
+            ),
+            signing_time=clock.now(),
+        )
+    )
     rep = verify_at(p, signed, clock.now() + DAY)
     assert not rep.valid
     (s,) = rep.signatures
@@ -175,13 +205,19 @@ def test_archive_keeps_every_version_and_renews_once(make_platform, clock, tmp_p
     assert renewed.startswith(pdf)  # an incremental update: every signed byte kept
     reader = PdfFileReader(io.BytesIO(renewed))
     assert [e.sig_object_type for e in reader.embedded_signatures] == [
-        "/Sig", "/Sig", "/DocTimeStamp"]
+        "/Sig",
+        "/Sig",
+        "/DocTimeStamp",
+    ]
     rep = verify_at(p, renewed, clock.now())
     assert rep.valid and rep.document_timestamps == 1
     assert all(s.level == "B-LTA" for s in rep.signatures), explain(rep)
     with p.db.read() as s:
-        events = s.execute(select(AuditEvent).where(
-            AuditEvent.action == "document.archive_renewed")).scalars().all()
+        events = (
+            s.execute(select(AuditEvent).where(AuditEvent.action == "document.archive_renewed"))
+            .scalars()
+            .all()
+        )
         assert len(events) == 1 and json.loads(events[0].data)["sha256_before"] == active.sha256
     assert p.verify_audit().ok
     need("pdfsig", "certutil")
@@ -213,8 +249,9 @@ def test_archive_refuses_bad_arguments_and_reports_a_changed_file(make_platform,
 
 # --- decades --------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_renewed_in_time_a_contract_outlives_its_cas_and_tsas(make_platform, clock,
-                                                              tmp_path) -> None:
+def test_renewed_in_time_a_contract_outlives_its_cas_and_tsas(
+    make_platform, clock, tmp_path
+) -> None:
     p, w, pdf = signed_contract(make_platform, clock)
     t0 = clock.now()
     first_issuing = p.ca.certificate("issuing")
@@ -238,8 +275,9 @@ def test_renewed_in_time_a_contract_outlives_its_cas_and_tsas(make_platform, clo
     assert len(p.ca.certificates("tsa")) == 3
     assert p.ca.certificate("issuing").public_key() == first_issuing.public_key()
     final = p.archive.document(doc_id)[1]
-    assert PdfFileReader(io.BytesIO(final)).embedded_signatures[-1].sig_object_type == \
-        "/DocTimeStamp"
+    assert (
+        PdfFileReader(io.BytesIO(final)).embedded_signatures[-1].sig_object_type == "/DocTimeStamp"
+    )
     # the copy renewed only once fails: its archive timestamp's TSA certificate has expired
     assert not verify_at(p, unrenewed, end).valid
     # pyHanko's strict AdES validator, offline, at the same moment
@@ -273,23 +311,42 @@ def test_a_b_lta_made_by_pyhanko_and_renewed_in_time_stays_valid() -> None:
     pdf = pf.add_document_timestamp(pf.sign(pf.contract_pdf(), signer, pki, revinfo="dss"), pki)
     at = pki.now + 300 * DAY
     key = get_algorithm("rsa-2048").generate()  # pyHanko's dummy TSA signs with RSA only
-    tsa2 = build_certificate(profile=PROFILES["tsa"], subject=base_name("Elsewhere TSA 2"),
-                             public_key=key.public_key(), issuer=pki.issuer,
-                             not_before=at - dt.timedelta(hours=1), not_after=at + 1000 * DAY)
-    root_crl = (x509.CertificateRevocationListBuilder().issuer_name(pki.root.subject)
-                .last_update(at).next_update(at + 30 * DAY)
-                .add_extension(x509.CRLNumber(2), critical=False)
-                .sign(pki.root_key.native, hashes.SHA256())
-                .public_bytes(serialization.Encoding.DER))
-    pdf = append_dss_for_test(pdf, [pki.ocsp_response(pki.tsa.cert, produced_at=at),
-                                    pki.ocsp_response(tsa2, produced_at=at)],
-                              [root_crl], [tsa2, pki.ocsp.cert])
+    tsa2 = build_certificate(
+        profile=PROFILES["tsa"],
+        subject=base_name("Elsewhere TSA 2"),
+        public_key=key.public_key(),
+        issuer=pki.issuer,
+        not_before=at - dt.timedelta(hours=1),
+        not_after=at + 1000 * DAY,
+    )
+    root_crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.root.subject)
+        .last_update(at)
+        .next_update(at + 30 * DAY)
+        .add_extension(x509.CRLNumber(2), critical=False)
+        .sign(pki.root_key.native, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    pdf = append_dss_for_test(
+        pdf,
+        [pki.ocsp_response(pki.tsa.cert, produced_at=at), pki.ocsp_response(tsa2, produced_at=at)],
+        [root_crl],
+        [tsa2, pki.ocsp.cert],
+    )
     stamper = DummyTimeStamper(
-        tsa_cert=pf._a_cert(tsa2), tsa_key=pf._a_key(key), fixed_dt=at + dt.timedelta(minutes=1),
+        tsa_cert=pf._a_cert(tsa2),
+        tsa_key=pf._a_key(key),
+        fixed_dt=at + dt.timedelta(minutes=1),
         certs_to_embed=pf.SimpleCertificateStore.from_certs(
-            [pf._a_cert(c) for c in (pki.issuing, pki.root)]))
-    pdf = PdfTimeStamper(stamper, field_name="DocTimeStamp2").timestamp_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf)), "sha256").getvalue()
+            [pf._a_cert(c) for c in (pki.issuing, pki.root)]
+        ),
+    )
+    pdf = (
+        PdfTimeStamper(stamper, field_name="DocTimeStamp2")
+        .timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), "sha256")
+        .getvalue()
+    )
     for days in (301, 400, 500):
         rep = verify_pdf(pdf, trust_roots=[pki.root], at=pki.now + days * DAY)
         assert rep.valid, f"+{days} d\n{explain(rep)}"
@@ -297,8 +354,9 @@ def test_a_b_lta_made_by_pyhanko_and_renewed_in_time_stays_valid() -> None:
     assert pki.tsa.cert.not_valid_after_utc < pki.now + 400 * DAY
 
 
-def append_dss_for_test(pdf: bytes, ocsps: list[bytes], crls: list[bytes],
-                        certs: list[x509.Certificate]) -> bytes:
+def append_dss_for_test(
+    pdf: bytes, ocsps: list[bytes], crls: list[bytes], certs: list[x509.Certificate]
+) -> bytes:
     from yinxin.signing.pdf_sign import append_dss
 
     return append_dss(pdf, RevocationData(ocsp_responses=ocsps, crls=crls, certificates=certs))

@@ -31,7 +31,10 @@ def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) 
     assert "撤销" in last and "私钥被泄密" in last
     log = p.notifier.log(subscriber_id=subs.person["id"])
     assert sorted(r["template_id"] for r in log) == [
-        "certificate_frozen", "certificate_issued", "certificate_revoked"]
+        "certificate_frozen",
+        "certificate_issued",
+        "certificate_revoked",
+    ]
     assert {r["status"] for r in log} == {"sent"}
     assert p.verify_audit().ok
 
@@ -65,8 +68,12 @@ def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform)
     p = platform
     subs = enrol(p)
     org = p.subscribers.add_organization(
-        name="无手机号码的机构", uscc="91350100M000100Y43", legal_representative="李四",
-        contact_name="王五", contact_phone="0591-87760022")
+        name="无手机号码的机构",
+        uscc="91350100M000100Y43",
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="0591-87760022",
+    )
     p.subscribers.accept_agreement(org["id"], accepted_by="王五")
     cert = issue(p, org["id"], "organization-signing")
     assert cert["status"] == "active"
@@ -79,7 +86,8 @@ class Crash(BaseException):
 
 
 def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
-        any_platform: Platform, monkeypatch) -> None:
+    any_platform: Platform, monkeypatch
+) -> None:
     from sqlalchemy import select
 
     from yinxin.store.models.notify import Notification
@@ -101,8 +109,11 @@ def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
     assert p.certificates.get(cert["serial"])["status"] == "revoked"
     assert len(outbox(p)) == sent_before  # nothing was sent…
     with p.db.read() as s:  # …but the notice committed with the revocation
-        rows = s.execute(select(Notification).where(
-            Notification.template_id == "certificate_revoked")).scalars().all()
+        rows = (
+            s.execute(select(Notification).where(Notification.template_id == "certificate_revoked"))
+            .scalars()
+            .all()
+        )
     assert [(r.status, r.attempts) for r in rows] == [("pending", 0)]
     # the scheduled retry (yinxin notify retry) sends it, once
     done = p.notifier.retry_failed()
@@ -136,8 +147,9 @@ def test_a_failed_change_writes_no_notice(platform: Platform, monkeypatch) -> No
     assert len(p.notifier.log()) == logged
 
 
-def test_yinxin_notify_retry_sends_what_a_crash_left_pending(platform: Platform,
-                                                             monkeypatch) -> None:
+def test_yinxin_notify_retry_sends_what_a_crash_left_pending(
+    platform: Platform, monkeypatch
+) -> None:
     from typer.testing import CliRunner
 
     from tests.conftest import PASSPHRASE
@@ -156,8 +168,11 @@ def test_yinxin_notify_retry_sends_what_a_crash_left_pending(platform: Platform,
     except Crash:
         pass
     monkeypatch.undo()
-    env = {"YINXIN_HOME": str(p.settings.home), "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-           "YINXIN_DATABASE_URL": p.settings.database_url}
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
     pending = CliRunner().invoke(app, ["notify", "log", "--status", "pending", "--json"], env=env)
     assert [r["template_id"] for r in json.loads(pending.stdout)] == ["certificate_frozen"]
     res = CliRunner().invoke(app, ["notify", "retry", "--json"], env=env)

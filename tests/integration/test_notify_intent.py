@@ -40,8 +40,15 @@ class FlakyGateway:
         self.channel, self.failures, self.crash = channel, failures, crash
         self.sent: list[tuple[str, str, str]] = []
 
-    def send(self, recipient: str, subject: str, body: str, *, template_id: str | None = None,
-             values: Mapping[str, object] | None = None) -> str:
+    def send(
+        self,
+        recipient: str,
+        subject: str,
+        body: str,
+        *,
+        template_id: str | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> str:
         if self.failures:
             self.failures -= 1
             if self.crash:
@@ -52,8 +59,9 @@ class FlakyGateway:
 
 
 def person(platform: Platform) -> int:
-    return platform.subscribers.add_person(name="张三", id_number="11010519491231002X",
-                                           phone=PHONE)["id"]
+    return platform.subscribers.add_person(
+        name="张三", id_number="11010519491231002X", phone=PHONE
+    )["id"]
 
 
 def outbox(platform: Platform, channel: str = "sms") -> list[dict]:
@@ -70,8 +78,7 @@ def other_code(code: str) -> str:
 
 
 def request(intent: IntentConfirmation, sid: int) -> dict:
-    return intent.request_code(sid, purpose="sign", document_sha256=DOC_SHA,
-                               document_name=DOC_NAME)
+    return intent.request_code(sid, purpose="sign", document_sha256=DOC_SHA, document_name=DOC_NAME)
 
 
 def sqlite_cells(path: Path) -> list[tuple[str, str, object]]:
@@ -106,8 +113,9 @@ def hexdigest_like(value: object) -> bool:
 
 def test_templates_render_chinese_first_and_name_missing_values() -> None:
     subject, body = render("one_time_code", code="123456", minutes=5, document=DOC_NAME)
-    assert body == ("【印信】您的验证码为 123456，5 分钟内有效，用于签署《房屋买卖合同》。"
-                    "请勿泄露。")
+    assert body == (
+        "【印信】您的验证码为 123456，5 分钟内有效，用于签署《房屋买卖合同》。请勿泄露。"
+    )
     assert subject == "印信验证码"
     with pytest.raises(ValidationError) as e:
         render("one_time_code", code="123456", minutes=5)
@@ -120,8 +128,14 @@ def test_templates_render_chinese_first_and_name_missing_values() -> None:
         assert zh_subject and any("\u4e00" <= c <= "\u9fff" for c in zh_body)
         both = render(t.id, lang="zh-en", **values)[1]
         assert both.startswith(zh_body)
-    assert render("certificate_expiring", lang="en", name="Zhang San", serial="1a",
-                  not_after="2027-01-01", days=30)[1].startswith("Zhang San, your certificate")
+    assert render(
+        "certificate_expiring",
+        lang="en",
+        name="Zhang San",
+        serial="1a",
+        not_after="2027-01-01",
+        days=30,
+    )[1].startswith("Zhang San, your certificate")
 
 
 # --- send log, failures and retries -----------------------------------------------------------
@@ -130,8 +144,13 @@ def test_templates_render_chinese_first_and_name_missing_values() -> None:
 def test_send_log_masks_phone_and_keeps_the_full_number(platform: Platform) -> None:
     notifier, _ = build_notify(platform)
     sid = person(platform)
-    row = notifier.send("sms", PHONE, "certificate_issued",
-                        {"name": "张三", "serial": "1a2b", "not_after": "2027-11-21"}, sid)
+    row = notifier.send(
+        "sms",
+        PHONE,
+        "certificate_issued",
+        {"name": "张三", "serial": "1a2b", "not_after": "2027-11-21"},
+        sid,
+    )
     assert row["status"] == "sent" and row["recipient"] == "138****8000"
     assert row["provider_message_id"] == outbox(platform)[-1]["id"]
     assert outbox(platform)[-1]["to"] == PHONE
@@ -151,11 +170,13 @@ def test_send_log_masks_phone_and_keeps_the_full_number(platform: Platform) -> N
     assert mode == 0o600
 
 
-def test_failed_send_is_logged_and_retried_with_backoff(platform: Platform,
-                                                        clock: FrozenClock) -> None:
+def test_failed_send_is_logged_and_retried_with_backoff(
+    platform: Platform, clock: FrozenClock
+) -> None:
     gateway = FlakyGateway("email", failures=2)
-    notifier = Notifier(platform.db, platform.clock, [gateway],
-                        retry=RetryPolicy(max_attempts=3, base_seconds=30))
+    notifier = Notifier(
+        platform.db, platform.clock, [gateway], retry=RetryPolicy(max_attempts=3, base_seconds=30)
+    )
     values = {"name": "张三", "application_id": "A-7"}
     row = notifier.send("email", "zhangsan@example.com", "application_received", values)
     assert row["status"] == "failed" and row["attempts"] == 1 and row["retryable"]
@@ -179,12 +200,15 @@ def test_failed_send_is_logged_and_retried_with_backoff(platform: Platform,
 
 
 def test_retries_stop_after_max_attempts_and_crashing_gateways_are_recorded(
-        platform: Platform, clock: FrozenClock) -> None:
+    platform: Platform, clock: FrozenClock
+) -> None:
     gateway = FlakyGateway("email", failures=10, crash=True)
-    notifier = Notifier(platform.db, platform.clock, [gateway],
-                        retry=RetryPolicy(max_attempts=2, base_seconds=1))
-    row = notifier.send("email", "a@example.com", "application_received",
-                        {"name": "张三", "application_id": "A-8"})
+    notifier = Notifier(
+        platform.db, platform.clock, [gateway], retry=RetryPolicy(max_attempts=2, base_seconds=1)
+    )
+    row = notifier.send(
+        "email", "a@example.com", "application_received", {"name": "张三", "application_id": "A-8"}
+    )
     assert row["status"] == "failed" and row["error"].startswith("RuntimeError")
     assert notifier.retry_failed(ignore_backoff=True)[0]["next_attempt_at"] is None
     clock.advance(hours=1)
@@ -235,8 +259,12 @@ def test_intent_code_confirm_once_and_consume_once(any_platform: Platform) -> No
         audit_text = " ".join(f"{e.action} {e.data}" for e in s.query(AuditEvent))
         actions = [e.action for e in s.query(AuditEvent).order_by(AuditEvent.seq)]
     assert code not in audit_text
-    assert actions[-4:] == ["intent.code_requested", "intent.confirmed", "intent.confirm_failed",
-                            "intent.consumed"]
+    assert actions[-4:] == [
+        "intent.code_requested",
+        "intent.confirmed",
+        "intent.confirm_failed",
+        "intent.consumed",
+    ]
     assert platform.verify_audit().ok
 
 
@@ -248,8 +276,9 @@ def test_five_wrong_codes_kill_the_challenge(any_platform: Platform) -> None:
     code = last_code(platform)
     for left in (4, 3, 2, 1):
         with pytest.raises(Forbidden) as e:
-            intent.confirm(ch["challenge_id"], other_code(code), subscriber_id=sid,
-                           document_sha256=DOC_SHA)
+            intent.confirm(
+                ch["challenge_id"], other_code(code), subscriber_id=sid, document_sha256=DOC_SHA
+            )
         assert e.value.code == "wrong_code" and f"{left} more" in e.value.message
         assert code not in str(e.value) and code not in json.dumps(e.value.to_dict())
     with pytest.raises(Forbidden) as e:
@@ -279,8 +308,9 @@ def test_code_expires_after_five_minutes(any_platform: Platform, clock: FrozenCl
 def test_code_is_bound_to_subscriber_and_document(platform: Platform) -> None:
     _, intent = build_notify(platform)
     sid = person(platform)
-    other = platform.subscribers.add_person(name="李四", id_number="110105198001010016",
-                                            phone="13900139000")["id"]
+    other = platform.subscribers.add_person(
+        name="李四", id_number="110105198001010016", phone="13900139000"
+    )["id"]
     ch = request(intent, sid)
     code = last_code(platform)
     with pytest.raises(Forbidden) as e:
@@ -292,8 +322,9 @@ def test_code_is_bound_to_subscriber_and_document(platform: Platform) -> None:
     with pytest.raises(NotFound):
         intent.confirm("nope", code, subscriber_id=sid, document_sha256=DOC_SHA)
     # None of those refusals spent an attempt or the code.
-    assert intent.confirm(ch["challenge_id"], code, subscriber_id=sid,
-                          document_sha256=DOC_SHA.upper())["confirmation_token"]
+    assert intent.confirm(
+        ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA.upper()
+    )["confirmation_token"]
 
 
 def test_rate_limits(any_platform: Platform, clock: FrozenClock) -> None:
@@ -324,8 +355,9 @@ def test_rate_limits(any_platform: Platform, clock: FrozenClock) -> None:
     assert platform.verify_audit().ok
 
 
-def test_code_appears_nowhere_but_the_outbox(platform: Platform, clock: FrozenClock,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_code_appears_nowhere_but_the_outbox(
+    platform: Platform, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     _, intent = build_notify(platform)
     sid = person(platform)
@@ -337,15 +369,22 @@ def test_code_appears_nowhere_but_the_outbox(platform: Platform, clock: FrozenCl
         codes.append(last_code(platform))
         if i == 0:
             with pytest.raises(Forbidden):
-                intent.confirm(ch["challenge_id"], other_code(codes[-1]), subscriber_id=sid,
-                               document_sha256=DOC_SHA)
+                intent.confirm(
+                    ch["challenge_id"],
+                    other_code(codes[-1]),
+                    subscriber_id=sid,
+                    document_sha256=DOC_SHA,
+                )
         intent.confirm(ch["challenge_id"], codes[-1], subscriber_id=sid, document_sha256=DOC_SHA)
         clock.advance(seconds=60)
     cells = sqlite_cells(db_file)
     assert {t for t, _c, _v in cells} >= {"intent_challenges", "notifications", "audit_events"}
     for code in codes:
-        leaks = [(t, c) for t, c, v in cells
-                 if holds(v, code) and v not in before and not hexdigest_like(v)]
+        leaks = [
+            (t, c)
+            for t, c, v in cells
+            if holds(v, code) and v not in before and not hexdigest_like(v)
+        ]
         assert leaks == [], f"the code leaked into {leaks}"
         assert code not in caplog.text
     with platform.db.read() as s:
@@ -355,8 +394,9 @@ def test_code_appears_nowhere_but_the_outbox(platform: Platform, clock: FrozenCl
     assert len(bytes.fromhex(key.read_text().strip())) == 32
 
 
-def test_undeliverable_code_is_refused_and_logged(platform: Platform, clock: FrozenClock,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_undeliverable_code_is_refused_and_logged(
+    platform: Platform, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     gateway = FlakyGateway("sms", failures=1)
     notifier, intent = build_notify(platform, gateways=[gateway])
@@ -400,12 +440,16 @@ def test_send_interrupted_by_a_crash_is_retried(platform: Platform, clock: Froze
 
     gateway = FlakyGateway("email", failures=0)
     notifier = Notifier(platform.db, platform.clock, [gateway])
-    row = notifier.send("email", "a@example.com", "application_received",
-                        {"name": "张三", "application_id": "A-9"})
+    row = notifier.send(
+        "email", "a@example.com", "application_received", {"name": "张三", "application_id": "A-9"}
+    )
     # As if the process died between writing the row and hearing from the gateway.
     with platform.db.transaction() as s:
-        s.execute(update(Notification).where(Notification.id == row["id"])
-                  .values(status="queued", sent_at=None))
+        s.execute(
+            update(Notification)
+            .where(Notification.id == row["id"])
+            .values(status="queued", sent_at=None)
+        )
     assert notifier.retry_failed() == []
     clock.advance(seconds=601)
     again = notifier.retry_failed()

@@ -479,8 +479,9 @@ def edit_info(pdf: bytes, title: str = "已变更的合同") -> bytes:
 def new_info(pdf: bytes) -> bytes:
     """An unsigned incremental update pointing the trailer at a new /Info dictionary."""
     w = IncrementalPdfFileWriter(BytesIO(pdf))
-    w.set_info(generic.DictionaryObject(
-        {generic.NameObject("/Author"): generic.TextStringObject("他人")}))
+    w.set_info(
+        generic.DictionaryObject({generic.NameObject("/Author"): generic.TextStringObject("他人")})
+    )
     buf = BytesIO()
     w.write(buf)
     return buf.getvalue()
@@ -511,8 +512,9 @@ def test_after_a_lock_nothing_but_dss_and_document_timestamps(make_platform, clo
             assert all(s.changes_after == "other" and not s.valid for s in r.signatures)
             assert any("locked by signature" in x for x in r.signatures[-1].problems)
         # a DSS-only revision (a status refresh) is what a lock still allows
-        r = check(append_dss(doc, RevocationData(), [roots[0].public_bytes(
-            serialization.Encoding.DER)]))
+        r = check(
+            append_dss(doc, RevocationData(), [roots[0].public_bytes(serialization.Encoding.DER)])
+        )
         assert r.valid and all(s.changes_after == "allowed" for s in r.signatures), r.to_text()
 
     # archive renewal after the lock: DSS + document timestamp, still VALID (now B-LTA) …

@@ -138,9 +138,7 @@ def _ca_builder(key: KeyHandle, name: str) -> x509.CertificateBuilder:
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
     )
 
 
@@ -223,8 +221,10 @@ def test_builder_key_signs_in_the_token_and_shows_nothing(
 def _token_chain(store: Pkcs11KeyStore, algorithm: str) -> Chain:
     """root → issuing CA → OCSP responder and TSA, every key generated inside the token."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
-    keys = {role: store.generate(fresh_label(role), algorithm)
-            for role in ("root", "issuing", "ocsp", "tsa")}
+    keys = {
+        role: store.generate(fresh_label(role), algorithm)
+        for role in ("root", "issuing", "ocsp", "tsa")
+    }
 
     def cert(profile: str, cn: str, role: str, issuer: Issuer | None) -> x509.Certificate:
         return build_certificate(
@@ -240,9 +240,17 @@ def _token_chain(store: Pkcs11KeyStore, algorithm: str) -> Chain:
     urls = StatusUrls(f"{BASE}/crl/issuing.crl", f"{BASE}/ca/issuing.cer", f"{BASE}/ocsp")
     issuer = Issuer(issuing, keys["issuing"], urls)
     return Chain(
-        algorithm, now, root, keys["root"], issuing, keys["issuing"], issuer,
-        cert("ocsp-responder", "HSM OCSP", "ocsp", issuer), keys["ocsp"],
-        cert("tsa", "HSM TSA", "tsa", issuer), keys["tsa"],
+        algorithm,
+        now,
+        root,
+        keys["root"],
+        issuing,
+        keys["issuing"],
+        issuer,
+        cert("ocsp-responder", "HSM OCSP", "ocsp", issuer),
+        keys["ocsp"],
+        cert("tsa", "HSM TSA", "tsa", issuer),
+        keys["tsa"],
     )
 
 
@@ -253,8 +261,14 @@ def test_crl_ocsp_and_timestamp_signed_inside_the_token(
     chain = _token_chain(store, algorithm)
     files = chain.write(tmp_path)
     for role in ("issuing", "ocsp", "tsa"):
-        done = _openssl("verify", "-CAfile", str(files["root"]), "-untrusted",
-                        str(files["issuing"]), str(files[role]))
+        done = _openssl(
+            "verify",
+            "-CAfile",
+            str(files["root"]),
+            "-untrusted",
+            str(files["issuing"]),
+            str(files[role]),
+        )
         assert done.returncode == 0, (role, done.stdout + done.stderr)
     good, _ = chain.end_entity("好证书")
     revoked, _ = chain.end_entity("已吊销")
@@ -262,20 +276,45 @@ def test_crl_ocsp_and_timestamp_signed_inside_the_token(
         (tmp_path / f"{name}.pem").write_bytes(c.public_bytes(serialization.Encoding.PEM))
 
     # CRLs: the fast path (empty and with entries) and the builder alone
-    window = dict(issuer_cert=chain.issuing, key=chain.issuing_key, crl_number=3,
-                  this_update=chain.now, next_update=chain.now + dt.timedelta(days=1))
-    entries = [RevokedEntry(revoked.serial_number, chain.now, "key_compromise"),
-               RevokedEntry(0x5EED, chain.now, None)]
-    for name, der in (("empty", build_crl(entries=[], **window)),
-                      ("fast", build_crl(entries=entries, **window)),
-                      ("builder", build_crl_via_builder(entries=entries, **window))):
+    window = dict(
+        issuer_cert=chain.issuing,
+        key=chain.issuing_key,
+        crl_number=3,
+        this_update=chain.now,
+        next_update=chain.now + dt.timedelta(days=1),
+    )
+    entries = [
+        RevokedEntry(revoked.serial_number, chain.now, "key_compromise"),
+        RevokedEntry(0x5EED, chain.now, None),
+    ]
+    for name, der in (
+        ("empty", build_crl(entries=[], **window)),
+        ("fast", build_crl(entries=entries, **window)),
+        ("builder", build_crl_via_builder(entries=entries, **window)),
+    ):
         path = tmp_path / f"{name}.crl"
         path.write_bytes(der)
-        done = _openssl("crl", "-inform", "DER", "-in", str(path), "-CAfile", str(files["chain"]),
-                        "-verify", "-noout")
+        done = _openssl(
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            str(path),
+            "-CAfile",
+            str(files["chain"]),
+            "-verify",
+            "-noout",
+        )
         assert "verify OK" in done.stdout + done.stderr, (name, done.stdout + done.stderr)
-    done = _openssl("verify", "-crl_check", "-CRLfile", str(tmp_path / "fast.crl"), "-CAfile",
-                    str(files["chain"]), str(tmp_path / "revoked.pem"))
+    done = _openssl(
+        "verify",
+        "-crl_check",
+        "-CRLfile",
+        str(tmp_path / "fast.crl"),
+        "-CAfile",
+        str(files["chain"]),
+        str(tmp_path / "revoked.pem"),
+    )
     assert done.returncode != 0 and "certificate revoked" in done.stdout + done.stderr
 
     # OCSP: one CertID, several, and a pre-signed response given a fresh nonce
@@ -289,19 +328,38 @@ def test_crl_ocsp_and_timestamp_signed_inside_the_token(
         return out, yx_ocsp.parse_request(out.read_bytes())
 
     def respond(ids: list[yx_ocsp.CertId]) -> bytes:
-        single = [yx_ocsp.SingleStatus(i.serial, "revoked", chain.now, "key_compromise")
-                  if i.serial == revoked.serial_number else yx_ocsp.SingleStatus(i.serial, "good")
-                  for i in ids]
+        single = [
+            yx_ocsp.SingleStatus(i.serial, "revoked", chain.now, "key_compromise")
+            if i.serial == revoked.serial_number
+            else yx_ocsp.SingleStatus(i.serial, "good")
+            for i in ids
+        ]
         return yx_ocsp.build_response(
-            responder_cert=chain.ocsp, responder_key=chain.ocsp_key, issuer_cert=chain.issuing,
-            single=single, this_update=chain.now, next_update=chain.now + dt.timedelta(hours=4),
-            nonce=ids[0].nonce, request_hash_alg=ids[0].hash_algorithm)
+            responder_cert=chain.ocsp,
+            responder_key=chain.ocsp_key,
+            issuer_cert=chain.issuing,
+            single=single,
+            this_update=chain.now,
+            next_update=chain.now + dt.timedelta(hours=4),
+            nonce=ids[0].nonce,
+            request_hash_alg=ids[0].hash_algorithm,
+        )
 
     def check(req: Path, resp: bytes) -> str:
         path = tmp_path / "resp.der"
         path.write_bytes(resp)
-        done = _openssl("ocsp", "-respin", str(path), "-reqin", str(req), "-CAfile",
-                        str(files["root"]), "-verify_other", str(files["issuing"]), "-resp_text")
+        done = _openssl(
+            "ocsp",
+            "-respin",
+            str(path),
+            "-reqin",
+            str(req),
+            "-CAfile",
+            str(files["root"]),
+            "-verify_other",
+            str(files["issuing"]),
+            "-resp_text",
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Response verify OK" in done.stderr and "Nonce Verify error" not in done.stderr
         return done.stdout
@@ -327,15 +385,32 @@ def test_crl_ocsp_and_timestamp_signed_inside_the_token(
     done = _openssl("ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query))
     assert done.returncode == 0, done.stderr
     reply = tmp_path / "r.tsr"
-    reply.write_bytes(yx_tsa.respond(
-        query.read_bytes(), tsa_cert=chain.tsa, tsa_key=chain.tsa_key, chain=[chain.issuing],
-        serial=int.from_bytes(os.urandom(8), "big") | 1, gen_time=dt.datetime.now(dt.UTC)))
-    done = _openssl("ts", "-verify", "-data", str(data), "-in", str(reply), "-CAfile",
-                    str(files["root"]), "-untrusted", str(files["issuing"]))
+    reply.write_bytes(
+        yx_tsa.respond(
+            query.read_bytes(),
+            tsa_cert=chain.tsa,
+            tsa_key=chain.tsa_key,
+            chain=[chain.issuing],
+            serial=int.from_bytes(os.urandom(8), "big") | 1,
+            gen_time=dt.datetime.now(dt.UTC),
+        )
+    )
+    done = _openssl(
+        "ts",
+        "-verify",
+        "-data",
+        str(data),
+        "-in",
+        str(reply),
+        "-CAfile",
+        str(files["root"]),
+        "-untrusted",
+        str(files["issuing"]),
+    )
     assert "Verification: OK" in done.stdout, done.stdout + done.stderr
 
 
-def test_wrong_pin_is_forbidden(softhsm_token: SoftHsmToken) -> None:  # noqa: F811
+def test_wrong_pin_is_forbidden(softhsm_token: SoftHsmToken) -> None:
     module, label, pin = softhsm_token
     bad = Pkcs11KeyStore(module, label, pin + "0")
     with pytest.raises(Forbidden) as caught:
@@ -347,7 +422,7 @@ def test_wrong_pin_is_forbidden(softhsm_token: SoftHsmToken) -> None:  # noqa: F
 
 
 def test_wrong_pin_refused_while_the_token_is_logged_in(
-    softhsm_token: SoftHsmToken,  # noqa: F811
+    softhsm_token: SoftHsmToken,
 ) -> None:
     # PKCS#11 logins are per process: C_Login would just say "already logged in".
     module, label, pin = softhsm_token
@@ -376,7 +451,7 @@ def test_bad_label_and_algorithm_are_refused(store: Pkcs11KeyStore) -> None:
         store.generate(fresh_label("alg"), "dsa-1024")
 
 
-def test_load_after_reopening_in_a_new_instance(softhsm_token: SoftHsmToken) -> None:  # noqa: F811
+def test_load_after_reopening_in_a_new_instance(softhsm_token: SoftHsmToken) -> None:
     label = fresh_label("reopen")
     with Pkcs11KeyStore(*softhsm_token) as first:
         made = first.generate(label, "ec-p256")
@@ -400,7 +475,7 @@ def test_load_after_reopening_in_a_new_instance(softhsm_token: SoftHsmToken) -> 
             second.load(fresh_label("missing"))
 
 
-def test_open_keystore_pkcs11(softhsm_token: SoftHsmToken) -> None:  # noqa: F811
+def test_open_keystore_pkcs11(softhsm_token: SoftHsmToken) -> None:
     module, label, pin = softhsm_token
     store = open_keystore("pkcs11", module=module, token_label=label, pin=pin)
     assert isinstance(store, Pkcs11KeyStore)
@@ -416,7 +491,8 @@ def test_open_keystore_pkcs11(softhsm_token: SoftHsmToken) -> None:  # noqa: F81
 
 
 def test_missing_module_or_token_is_a_configuration_error(
-    softhsm_token: SoftHsmToken, tmp_path: Path  # noqa: F811
+    softhsm_token: SoftHsmToken,
+    tmp_path: Path,
 ) -> None:
     module, label, pin = softhsm_token
     with pytest.raises(ConfigurationError) as caught:
@@ -428,7 +504,8 @@ def test_missing_module_or_token_is_a_configuration_error(
 
 
 def test_a_private_token_alongside_the_shared_one(
-    softhsm_token: SoftHsmToken, tmp_path: Path  # noqa: F811
+    softhsm_token: SoftHsmToken,
+    tmp_path: Path,
 ) -> None:
     with softhsm_token_in(tmp_path, label="private-token", pin="1111") as private:
         with Pkcs11KeyStore(*private) as store:

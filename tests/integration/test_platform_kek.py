@@ -47,9 +47,11 @@ def copy_database(p: Platform, to: Path) -> None:
 
 def label_of(p: Platform, serial: str) -> str:
     with p.db.read() as s:
-        return s.execute(select(PlatformKey.label).join(
-            Certificate, Certificate.platform_key_id == PlatformKey.id).where(
-            Certificate.serial_hex == serial)).scalar_one()
+        return s.execute(
+            select(PlatformKey.label)
+            .join(Certificate, Certificate.platform_key_id == PlatformKey.id)
+            .where(Certificate.serial_hex == serial)
+        ).scalar_one()
 
 
 def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform, tmp_path):
@@ -96,13 +98,13 @@ def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):
     w = world(p)
     seal = personal_seal(w)
     label = label_of(p, w.zhang_cert["serial"])
-    inner = open_private_key(key_row(p, w.zhang_cert["serial"])[2], PIN_ZHANG, label,
-                             kek=p.kek)
+    inner = open_private_key(key_row(p, w.zhang_cert["serial"])[2], PIN_ZHANG, label, kek=p.kek)
     legacy = seal_private_key(inner.native, PIN_ZHANG, label)  # the format without a KEK
     assert not is_wrapped(legacy)
     with p.db.transaction() as s:
-        s.execute(select(PlatformKey).where(PlatformKey.label == label)).scalar_one() \
-            .sealed_key = legacy
+        s.execute(
+            select(PlatformKey).where(PlatformKey.label == label)
+        ).scalar_one().sealed_key = legacy
     assert p.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)  # old format still opens
     assert p.certificates.wrap_legacy_keys(actor="operator") == {"wrapped": [label]}
     blob = key_row(p, w.zhang_cert["serial"])[2]
@@ -116,8 +118,11 @@ def test_data_files_are_private(tmp_path, clock):
     home = tmp_path / "fresh"
     old = os.umask(0o022)
     try:
-        p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                     clock=clock, passphrase=PASSPHRASE)
+        p = Platform(
+            Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+            clock=clock,
+            passphrase=PASSPHRASE,
+        )
         p.ca.init("ec-p256")
         p.kek.encrypt(b"x", b"y")
         assert mode(home) == 0o700
@@ -129,8 +134,11 @@ def test_data_files_are_private(tmp_path, clock):
         p.close()
         # a database left readable by others (made by an older version) is tightened
         os.chmod(home / "yinxin.db", 0o644)
-        p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                     clock=clock, passphrase=PASSPHRASE)
+        p = Platform(
+            Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+            clock=clock,
+            passphrase=PASSPHRASE,
+        )
         assert mode(home / "yinxin.db") == 0o600
         p.close()
     finally:
@@ -151,7 +159,8 @@ def test_the_file_kek_is_one_key_under_the_passphrase(tmp_path):
 
 
 def test_the_pkcs11_kek_is_a_non_extractable_aes_key_in_the_token(
-        softhsm_token: SoftHsmToken) -> None:  # noqa: F811
+    softhsm_token: SoftHsmToken,
+) -> None:
     label = f"kek-{uuid.uuid4().hex[:10]}"
     with Pkcs11KeyStore(*softhsm_token) as store:
         kek = PlatformKek(lambda: store, label=label)
@@ -159,9 +168,14 @@ def test_the_pkcs11_kek_is_a_non_extractable_aes_key_in_the_token(
         obj = store.secret_object(label)
         assert obj[Attribute.SENSITIVE] and not obj[Attribute.EXTRACTABLE]
         assert obj[Attribute.VALUE_LEN] == 32
-        sealed = seal_private_key(open_private_key(
-            seal_private_key(_ec_key(), "135790", "sub-1-abc"), "135790", "sub-1-abc").native,
-            "135790", "sub-1-abc", kek=kek)
+        sealed = seal_private_key(
+            open_private_key(
+                seal_private_key(_ec_key(), "135790", "sub-1-abc"), "135790", "sub-1-abc"
+            ).native,
+            "135790",
+            "sub-1-abc",
+            kek=kek,
+        )
         assert is_wrapped(sealed)
     with Pkcs11KeyStore(*softhsm_token) as again:  # a new session finds the same key
         kek2 = PlatformKek(lambda: again, label=label)

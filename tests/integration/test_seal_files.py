@@ -40,8 +40,11 @@ def listing(p: Platform) -> list[str]:
 
 
 def seal_verify_cli(p: Platform, es_id: str):
-    env = {"YINXIN_HOME": str(p.settings.home), "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-           "YINXIN_DATABASE_URL": p.settings.database_url}
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
     from yinxin.adapters.cli import app
 
     return CliRunner().invoke(app, ["seal", "verify", es_id, "--json"], env=env)
@@ -123,8 +126,9 @@ def test_leftovers_of_a_crash_are_cleaned(platform: Platform) -> None:
     (base / "11000026999999" / "seal.png").write_bytes(b"orphan")
     (p.seals.files_dir(es_id) / "seal.svg").unlink()
     report = p.seals.repair_files(grace_seconds=0)
-    assert sorted(report["removed"]) == sorted([f".{es_id}-new-abc123", f".{es_id}-old-0badf00d",
-                                                "11000026999999"])
+    assert sorted(report["removed"]) == sorted(
+        [f".{es_id}-new-abc123", f".{es_id}-old-0badf00d", "11000026999999"]
+    )
     assert report["rewritten"] == [es_id]
     assert listing(p) == [es_id] + [f"{es_id}/{f}" for f in FILES]
     assert p.seals.verify_record(es_id)["ok"]

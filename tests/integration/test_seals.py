@@ -68,8 +68,14 @@ def issue(p: Platform, subscriber_id: int, profile: str, **key) -> dict:
 
 
 def form(who: Person, business_type: str = "new", **over) -> dict:
-    out = {"business_type": business_type, "project": PROJECT, "holder_name": who.name,
-           "id_type": "id_card", "id_number": who.id_number, "declaration_accepted": True}
+    out = {
+        "business_type": business_type,
+        "project": PROJECT,
+        "holder_name": who.name,
+        "id_type": "id_card",
+        "id_number": who.id_number,
+        "declaration_accepted": True,
+    }
     out.update(over)
     return out
 
@@ -89,8 +95,13 @@ def world(p: Platform) -> World:
     subs = p.subscribers
     zhang = subs.add_person(name=ZHANG.name, id_number=ZHANG.id_number, phone=ZHANG.phone)
     li = subs.add_person(name=LI.name, id_number=LI.id_number, phone=LI.phone)
-    org = subs.add_organization(name=ORG_NAME, uscc=ORG_USCC, legal_representative="赵六",
-                                contact_name=WANG.name, contact_phone="010-62345678")
+    org = subs.add_organization(
+        name=ORG_NAME,
+        uscc=ORG_USCC,
+        legal_representative="赵六",
+        contact_name=WANG.name,
+        contact_phone="010-62345678",
+    )
     for sub, by in ((zhang, ZHANG.name), (li, LI.name), (org, WANG.name)):
         subs.accept_agreement(sub["id"], accepted_by=by)
     zhang_cert = issue(p, zhang["id"], "person-signing", pin=PIN_ZHANG)
@@ -99,13 +110,22 @@ def world(p: Platform) -> World:
 
 
 def personal_seal(w: World, **over) -> dict:
-    return w.seals.apply(subscriber_id=w.zhang["id"], kind="personal",
-                         certificate_serial=w.zhang_cert["serial"], **form(ZHANG, **over))
+    return w.seals.apply(
+        subscriber_id=w.zhang["id"],
+        kind="personal",
+        certificate_serial=w.zhang_cert["serial"],
+        **form(ZHANG, **over),
+    )
 
 
 def org_seal(w: World, kind: str = "contract", **kw) -> dict:
-    return w.seals.apply(subscriber_id=w.org["id"], kind=kind,
-                         certificate_serial=w.org_cert["serial"], **form(WANG), **kw)
+    return w.seals.apply(
+        subscriber_id=w.org["id"],
+        kind=kind,
+        certificate_serial=w.org_cert["serial"],
+        **form(WANG),
+        **kw,
+    )
 
 
 def db_dump(p: Platform, mask: tuple[str, str] | None = None) -> dict[str, list]:
@@ -136,8 +156,13 @@ def snapshot(p: Platform, mask: tuple[str, str] | None = None) -> tuple:
     return db_dump(p, mask), seal_files(p), p.verify_audit().events
 
 
-def refused(p: Platform, fn, exc: type[YinxinError], code: str | None = None,
-            mask: tuple[str, str] | None = None) -> YinxinError:
+def refused(
+    p: Platform,
+    fn,
+    exc: type[YinxinError],
+    code: str | None = None,
+    mask: tuple[str, str] | None = None,
+) -> YinxinError:
     """Run ``fn``, expect the refusal, and prove it left database, audit and files unchanged."""
     before = snapshot(p, mask)
     with pytest.raises(exc) as info:
@@ -154,17 +179,22 @@ def refused(p: Platform, fn, exc: type[YinxinError], code: str | None = None,
 
 def audit_actions(p: Platform) -> list[tuple[str, str, dict]]:
     with p.db.read() as s:
-        return [(e.action, e.subject_id, json.loads(e.data))
-                for e in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()]
+        return [
+            (e.action, e.subject_id, json.loads(e.data))
+            for e in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+        ]
 
 
 def key_row(p: Platform, serial: str) -> tuple[int, bool, bytes]:
     """(failed_attempts, locked, sealed_key) of the platform key behind a certificate."""
     with p.db.engine.connect() as conn:
-        r = conn.execute(text(
-            "SELECT k.failed_attempts, k.locked, k.sealed_key FROM platform_keys k "
-            "JOIN certificates c ON c.platform_key_id = k.id WHERE c.serial_hex = :serial"),
-            {"serial": serial}).one()
+        r = conn.execute(
+            text(
+                "SELECT k.failed_attempts, k.locked, k.sealed_key FROM platform_keys k "
+                "JOIN certificates c ON c.platform_key_id = k.id WHERE c.serial_hex = :serial"
+            ),
+            {"serial": serial},
+        ).one()
         return int(r[0]), bool(r[1]), bytes(r[2])
 
 
@@ -208,15 +238,20 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
 
     art = seals.artifacts(es_id)
     folder = p.settings.home / "seals" / es_id
-    assert sorted(x.name for x in folder.iterdir()) == ["seal.pdf", "seal.png", "seal.ses",
-                                                         "seal.svg"]
+    assert sorted(x.name for x in folder.iterdir()) == [
+        "seal.pdf",
+        "seal.png",
+        "seal.ses",
+        "seal.svg",
+    ]
     for name, data in art.items():
         assert (folder / name).read_bytes() == data
     assert art["seal.png"].startswith(b"\x89PNG") and art["seal.pdf"].startswith(b"%PDF")
 
     parsed = verify_seseal(art["seal.ses"], [issuing_der(p)], at=clock.now())
     cert_der = x509.load_pem_x509_certificate(w.zhang_cert["pem"].encode()).public_bytes(
-        serialization.Encoding.DER)
+        serialization.Encoding.DER
+    )
     assert parsed.info.es_id == es_id and parsed.info.name == ZHANG.name
     assert parsed.info.seal_type == SEAL_TYPE_PERSONAL
     assert parsed.info.cert_list == [cert_der]
@@ -233,8 +268,12 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     assert (u.stamp.width_mm, u.stamp.height_mm) == (18.0, 18.0)
     assert u.stamp.name == ZHANG.name and u.stamp.kind == "personal"
     assert u.certificate.public_bytes(serialization.Encoding.DER) == cert_der
-    refused(p, lambda: seals.unlock_for_signing(es_id, PIN_ZHANG, w.li["id"]), Forbidden,
-            "not_authorized")
+    refused(
+        p,
+        lambda: seals.unlock_for_signing(es_id, PIN_ZHANG, w.li["id"]),
+        Forbidden,
+        "not_authorized",
+    )
 
     # an organization's contract seal; the organization decides who may use it
     contract = org_seal(w, "contract", code="1101080012345")
@@ -242,42 +281,63 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     info = verify_seseal(seals.artifacts(contract["id"])["seal.ses"], [issuing_der(p)]).info
     assert info.seal_type == SEAL_TYPE_ORGANIZATION and (info.width_mm, info.height_mm) == (40, 40)
     cid = contract["es_id"]
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
-            "not_authorized")
+    refused(
+        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "not_authorized"
+    )
     assert not seals.can_use(cid, w.li["id"])
     grant = seals.grant(cid, w.li["id"], actor=WANG.name, note="合同签署")
     assert grant["active"] and seals.can_use(cid, w.li["id"])
     assert seals.get(cid)["authorized_members"] == [w.li["id"]]
     sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ZHANG, w.li["id"]), Forbidden,
-            "wrong_pin", mask=("platform_keys", "failed_attempts"))
+    refused(
+        p,
+        lambda: seals.unlock_for_signing(cid, PIN_ZHANG, w.li["id"]),
+        Forbidden,
+        "wrong_pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
 
     seals.withdraw(cid, w.li["id"], actor=WANG.name)
     assert not seals.can_use(cid, w.li["id"])
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
-            "not_authorized")
+    refused(
+        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "not_authorized"
+    )
     seals.grant(cid, w.li["id"], actor=WANG.name)
 
     # the certificate's status is read at use time: a freeze stops the seal at once
     org_serial = w.org_cert["serial"]
     p.certificates.freeze(org_serial, actor=OFFICER)
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
-            "certificate_not_valid")
+    refused(
+        p,
+        lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]),
+        Forbidden,
+        "certificate_not_valid",
+    )
     shown = seals.get(cid)
     assert shown["state"] == "active" and not shown["usable"]
     assert shown["certificate_status"] == "on_hold"
     p.certificates.unfreeze(org_serial, actor=OFFICER)
     sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
     p.certificates.revoke(org_serial, reason="key_compromise", actor=OFFICER)
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
-            "certificate_not_valid")
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden,
-            "certificate_not_valid")
+    refused(
+        p,
+        lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]),
+        Forbidden,
+        "certificate_not_valid",
+    )
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "certificate_not_valid")
     assert seals.usable(cid)["code"] == "certificate_not_valid"
 
     acts = [a for a, _, _ in audit_actions(p) if a.startswith("seal.")]
-    assert acts == ["seal.application", "seal.create", "seal.application", "seal.create",
-                    "seal.grant", "seal.withdraw", "seal.grant"]
+    assert acts == [
+        "seal.application",
+        "seal.create",
+        "seal.application",
+        "seal.create",
+        "seal.grant",
+        "seal.withdraw",
+        "seal.grant",
+    ]
     assert p.verify_audit().ok
 
 
@@ -289,15 +349,18 @@ def test_refused_applications_leave_no_trace(platform):
     z, org = w.zhang, w.org
 
     def mk(**over):
-        args = dict(subscriber_id=z["id"], kind="personal",
-                    certificate_serial=w.zhang_cert["serial"], **form(ZHANG))
+        args = dict(
+            subscriber_id=z["id"],
+            kind="personal",
+            certificate_serial=w.zhang_cert["serial"],
+            **form(ZHANG),
+        )
         args.update(over)
         return lambda: seals.apply(**args)
 
     refused(p, mk(certificate_serial=None), ValidationError, "certificate_required")
     refused(p, mk(certificate_serial="abc123"), NotFound)
-    refused(p, mk(certificate_serial=w.org_cert["serial"]), ValidationError,
-            "certificate_mismatch")
+    refused(p, mk(certificate_serial=w.org_cert["serial"]), ValidationError, "certificate_mismatch")
     refused(p, mk(id_number="110105199003071238"), ValidationError)  # bad check digit
     e = refused(p, mk(declaration_accepted=False), ValidationError, "declaration_required")
     assert e.field == "declaration_accepted"
@@ -310,13 +373,26 @@ def test_refused_applications_leave_no_trace(platform):
     refused(p, mk(center_text="合同专用章"), ValidationError)
     refused(p, mk(scan=b"not an image"), ValidationError)
     refused(p, mk(subscriber_id=999), NotFound)
-    refused(p, lambda: seals.apply(subscriber_id=org["id"], kind="personal",
-                                   certificate_serial=w.org_cert["serial"], **form(WANG)),
-            ValidationError)
-    refused(p, lambda: seals.apply(subscriber_id=org["id"], kind="contract",
-                                   certificate_serial=w.org_cert["serial"],
-                                   **form(WANG, id_type="passport", id_number="@@")),
-            ValidationError)
+    refused(
+        p,
+        lambda: seals.apply(
+            subscriber_id=org["id"],
+            kind="personal",
+            certificate_serial=w.org_cert["serial"],
+            **form(WANG),
+        ),
+        ValidationError,
+    )
+    refused(
+        p,
+        lambda: seals.apply(
+            subscriber_id=org["id"],
+            kind="contract",
+            certificate_serial=w.org_cert["serial"],
+            **form(WANG, id_type="passport", id_number="@@"),
+        ),
+        ValidationError,
+    )
 
     # a frozen, then a revoked certificate: no seal can be made on it
     p.certificates.freeze(w.zhang_cert["serial"], actor=OFFICER)
@@ -352,8 +428,7 @@ def test_grants_and_illegal_moves(platform):
     refused(p, lambda: seals.grant(cid, 999, actor=WANG.name), NotFound)
     refused(p, lambda: seals.withdraw(cid, w.li["id"], actor=WANG.name), NotFound, "not_granted")
     seals.grant(cid, w.li["id"], actor=WANG.name)
-    refused(p, lambda: seals.grant(cid, w.li["id"], actor=WANG.name), Conflict,
-            "already_granted")
+    refused(p, lambda: seals.grant(cid, w.li["id"], actor=WANG.name), Conflict, "already_granted")
     # a grant is per seal: the finance seal stays closed to the member
     assert seals.can_use(cid, w.li["id"]) and not seals.can_use(finance["id"], w.li["id"])
 
@@ -365,28 +440,33 @@ def test_grants_and_illegal_moves(platform):
     frozen = seals.freeze(cid, actor=OFFICER, note="经办人离职，暂停用印")
     assert frozen["state"] == "frozen" and frozen["hold_kind"] == "frozen"
     assert not frozen["usable"]
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
-            "seal_not_active")
+    refused(
+        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "seal_not_active"
+    )
     refused(p, lambda: seals.freeze(cid, actor=OFFICER), IllegalTransition)
     refused(p, lambda: seals.renew(cid, actor=OFFICER), IllegalTransition)
-    refused(p, lambda: seals.change(cid, software=True, code="123", actor=OFFICER),
-            IllegalTransition)
+    refused(
+        p, lambda: seals.change(cid, software=True, code="123", actor=OFFICER), IllegalTransition
+    )
     assert seals.unfreeze(cid, actor=OFFICER)["state"] == "active"
     sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
 
     revoked = seals.revoke(cid, reason="breach_of_agreement", actor=OFFICER)
     assert revoked["state"] == "revoked" and revoked["revocation_reason"] == "breach_of_agreement"
-    for fn in (lambda: seals.unfreeze(cid, actor=OFFICER),
-               lambda: seals.freeze(cid, actor=OFFICER),
-               lambda: seals.cancel(cid, actor=OFFICER),
-               lambda: seals.revoke(cid, reason="other", note="x", actor=OFFICER),
-               lambda: seals.renew(cid, actor=OFFICER),
-               lambda: seals.report_pin_leak(cid, actor=OFFICER),
-               lambda: seals.grant(cid, w.zhang["id"], actor=WANG.name),
-               lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="999999")):
+    for fn in (
+        lambda: seals.unfreeze(cid, actor=OFFICER),
+        lambda: seals.freeze(cid, actor=OFFICER),
+        lambda: seals.cancel(cid, actor=OFFICER),
+        lambda: seals.revoke(cid, reason="other", note="x", actor=OFFICER),
+        lambda: seals.renew(cid, actor=OFFICER),
+        lambda: seals.report_pin_leak(cid, actor=OFFICER),
+        lambda: seals.grant(cid, w.zhang["id"], actor=WANG.name),
+        lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="999999"),
+    ):
         refused(p, fn, IllegalTransition)
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden,
-            "seal_not_active")
+    refused(
+        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "seal_not_active"
+    )
 
     # 注销 through the form, from frozen; final
     seals.freeze(finance["id"], actor=OFFICER)
@@ -395,11 +475,18 @@ def test_grants_and_illegal_moves(platform):
     refused(p, lambda: seals.unfreeze(finance["id"], actor=OFFICER), IllegalTransition)
     assert [a["business_type"] for a in seals.applications(finance["id"])] == ["new", "cancel"]
     # a personal seal's form must come from its holder
-    refused(p, lambda: seals.apply(seal=mine["id"], **form(LI, "cancel")), ValidationError,
-            "holder_mismatch")
-    refused(p, lambda: seals.apply(seal=mine["id"], **form(ZHANG, "cancel",
-                                                             declaration_accepted=False)),
-            ValidationError, "declaration_required")
+    refused(
+        p,
+        lambda: seals.apply(seal=mine["id"], **form(LI, "cancel")),
+        ValidationError,
+        "holder_mismatch",
+    )
+    refused(
+        p,
+        lambda: seals.apply(seal=mine["id"], **form(ZHANG, "cancel", declaration_accepted=False)),
+        ValidationError,
+        "declaration_required",
+    )
 
     events = {a: d for a, sid, d in audit_actions(p) if sid == revoked["es_id"]}
     assert events["seal.revoke"]["reason"] == "breach_of_agreement"
@@ -417,15 +504,25 @@ def test_wrong_pins_are_counted_and_lock_the_seal(platform):
     serial = w.zhang_cert["serial"]
 
     # a success resets the counter
-    refused(p, lambda: seals.unlock_for_signing(sid, "000000"), Forbidden, "wrong_pin",
-            mask=("platform_keys", "failed_attempts"))
+    refused(
+        p,
+        lambda: seals.unlock_for_signing(sid, "000000"),
+        Forbidden,
+        "wrong_pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
     assert key_row(p, serial)[0] == 1
     seals.unlock_for_signing(sid, PIN_ZHANG)
     assert key_row(p, serial)[0] == 0
 
     for i in range(1, MAX_PIN_FAILURES):
-        e = refused(p, lambda: seals.unlock_for_signing(sid, "000000"), Forbidden, "wrong_pin",
-                    mask=("platform_keys", "failed_attempts"))
+        e = refused(
+            p,
+            lambda: seals.unlock_for_signing(sid, "000000"),
+            Forbidden,
+            "wrong_pin",
+            mask=("platform_keys", "failed_attempts"),
+        )
         assert f"{MAX_PIN_FAILURES - i} attempt" in e.message
         assert key_row(p, serial)[:2] == (i, False)
         assert "000000" not in e.message
@@ -444,8 +541,12 @@ def test_wrong_pins_are_counted_and_lock_the_seal(platform):
 
     # locked: even the right PIN is refused, and nothing more is counted
     refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_locked")
-    refused(p, lambda: seals.change_pin(sid, old_pin=PIN_ZHANG, new_pin="112233"), Forbidden,
-            "seal_locked")
+    refused(
+        p,
+        lambda: seals.change_pin(sid, old_pin=PIN_ZHANG, new_pin="112233"),
+        Forbidden,
+        "seal_locked",
+    )
     refused(p, lambda: seals.unlock(sid, officer=""), ValidationError)
 
     unlocked = seals.unlock(sid, officer=OFFICER, note="核验身份证原件后解锁")
@@ -466,16 +567,26 @@ def test_pin_change_and_leaked_pin(platform, clock):
 
     refused(p, lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="12"), ValidationError)
     refused(p, lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin=PIN_ORG), ValidationError)
-    refused(p, lambda: seals.change_pin(cid, old_pin="000000", new_pin=new_pin), Forbidden,
-            "wrong_pin", mask=("platform_keys", "failed_attempts"))
+    refused(
+        p,
+        lambda: seals.change_pin(cid, old_pin="000000", new_pin=new_pin),
+        Forbidden,
+        "wrong_pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
 
     blob_before = key_row(p, w.org_cert["serial"])[2]
     out = seals.change_pin(cid, old_pin=PIN_ORG, new_pin=new_pin, actor=WANG.name)
     assert sorted(out["seals"]) == sorted([contract["es_id"], finance["es_id"]])
     assert key_row(p, w.org_cert["serial"])[2] != blob_before
     assert key_row(p, w.org_cert["serial"])[0] == 0  # the earlier wrong PIN is forgiven
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "wrong_pin",
-            mask=("platform_keys", "failed_attempts"))
+    refused(
+        p,
+        lambda: seals.unlock_for_signing(cid, PIN_ORG),
+        Forbidden,
+        "wrong_pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
     sign_check(seals.unlock_for_signing(cid, new_pin))
     sign_check(seals.unlock_for_signing(finance["id"], new_pin))  # one key, one PIN
 
@@ -522,17 +633,25 @@ def test_renew_change_and_expiry(platform, clock):
     clock.advance(days=300)
     p.certificates.pay(serial=w.zhang_cert["serial"], years=1)
     renewed_cert = p.certificates.renew(w.zhang_cert["serial"], actor=OFFICER)["certificate"]
-    refused(p, lambda: seals.renew(sid, certificate_serial=w.org_cert["serial"], actor=OFFICER),
-            ValidationError, "certificate_mismatch")
-    renewed = seals.apply(seal=sid, certificate_serial=renewed_cert["serial"], years=1,
-                          **form(ZHANG, "renew"))
+    refused(
+        p,
+        lambda: seals.renew(sid, certificate_serial=w.org_cert["serial"], actor=OFFICER),
+        ValidationError,
+        "certificate_mismatch",
+    )
+    renewed = seals.apply(
+        seal=sid, certificate_serial=renewed_cert["serial"], years=1, **form(ZHANG, "renew")
+    )
     assert renewed["version"] == 2 and renewed["certificate_serial"] == renewed_cert["serial"]
     assert renewed["valid_end"] > mine["valid_end"]
     assert renewed["valid_end"] <= renewed_cert["not_after"]
     ses = seals.artifacts(sid)["seal.ses"]
     info = verify_seseal(ses, [issuing_der(p)], at=clock.now()).info
-    assert info.cert_list == [x509.load_pem_x509_certificate(
-        renewed_cert["pem"].encode()).public_bytes(serialization.Encoding.DER)]
+    assert info.cert_list == [
+        x509.load_pem_x509_certificate(renewed_cert["pem"].encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+    ]
     assert (p.settings.home / "seals" / mine["es_id"] / "seal.ses").read_bytes() == ses
     records = seals.records(sid)
     assert [(r["version"], r["verb"]) for r in records] == [(1, "create"), (2, "renew")]
@@ -548,11 +667,14 @@ def test_renew_change_and_expiry(platform, clock):
     files = seals.artifacts(sid)
     folder = p.settings.home / "seals" / mine["es_id"]
     assert (folder / "seal.png").read_bytes() == files["seal.png"]
-    assert sorted(x.name for x in folder.iterdir()) == ["seal.pdf", "seal.png", "seal.ses",
-                                                         "seal.svg"]
+    assert sorted(x.name for x in folder.iterdir()) == [
+        "seal.pdf",
+        "seal.png",
+        "seal.ses",
+        "seal.svg",
+    ]
     assert [x for x in folder.parent.iterdir() if x.name.startswith(".")] == []
-    assert verify_seseal(files["seal.ses"], [issuing_der(p)]).info.picture_data == \
-        files["seal.png"]
+    assert verify_seseal(files["seal.ses"], [issuing_der(p)]).info.picture_data == files["seal.png"]
     assert seals.verify_record(sid)["ok"]
     back = seals.change(sid, software=True, actor=OFFICER)
     assert back["image_source"] == "software" and back["version"] == 4
@@ -577,11 +699,11 @@ def test_change_follows_a_certificate_change(platform):
     cid = contract["id"]
     # the organization is renamed: its certificate is changed (the old one revoked)…
     new_name = "北京印信数字科技有限公司"
-    new_cert = p.certificates.change(w.org_cert["serial"], actor=OFFICER,
-                                     updates={"name": new_name})["certificate"]
+    new_cert = p.certificates.change(
+        w.org_cert["serial"], actor=OFFICER, updates={"name": new_name}
+    )["certificate"]
     # …so the seal stops at once, until it is changed onto the new certificate and name
-    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden,
-            "certificate_not_valid")
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "certificate_not_valid")
     changed = seals.change(cid, certificate_serial=new_cert["serial"], actor=OFFICER)
     assert changed["name"] == new_name + "合同专用章" and changed["version"] == 2
     assert changed["png_sha256"] != contract["png_sha256"]  # redrawn with the new name
@@ -596,9 +718,12 @@ def test_change_follows_a_certificate_change(platform):
 
 def _csr(common_name: str) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    return (x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
 
 
 def test_seal_on_subscriber_held_key_signs_locally(platform):
@@ -606,14 +731,20 @@ def test_seal_on_subscriber_held_key_signs_locally(platform):
     w = world(p)
     seals = w.seals
     own = issue(p, w.org["id"], "organization-signing", csr=_csr(ORG_NAME))
-    seal = seals.apply(subscriber_id=w.org["id"], kind="finance", certificate_serial=own["serial"],
-                       **form(WANG))
+    seal = seals.apply(
+        subscriber_id=w.org["id"], kind="finance", certificate_serial=own["serial"], **form(WANG)
+    )
     assert seal["key"] == "subscriber" and not seal["usable"]
-    e = refused(p, lambda: seals.unlock_for_signing(seal["id"], PIN_ORG), Forbidden,
-                "subscriber_held_key")
+    e = refused(
+        p, lambda: seals.unlock_for_signing(seal["id"], PIN_ORG), Forbidden, "subscriber_held_key"
+    )
     assert "sign locally" in e.message
-    refused(p, lambda: seals.change_pin(seal["id"], old_pin=PIN_ORG, new_pin="111222"),
-            Forbidden, "subscriber_held_key")
+    refused(
+        p,
+        lambda: seals.change_pin(seal["id"], old_pin=PIN_ORG, new_pin="111222"),
+        Forbidden,
+        "subscriber_held_key",
+    )
     assert seals.verify_record(seal["id"])["ok"]  # the record is still made for local use
 
 
@@ -628,7 +759,7 @@ def test_migration_matches_the_models(platform):
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
 
     def touches(d) -> bool:
-        for item in (d if isinstance(d, list) else [d]):
+        for item in d if isinstance(d, list) else [d]:
             for part in item:
                 name = getattr(part, "name", None)
                 table = getattr(getattr(part, "table", None), "name", None)
@@ -661,16 +792,43 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
         assert r.exit_code == code, r.output
         return json.loads(r.stdout)
 
-    made = cli("create", "--subscriber-id", str(w.org["id"]), "--kind", "contract",
-               "--certificate", w.org_cert["serial"], "--project", PROJECT, "--holder",
-               WANG.name, "--id-number", WANG.id_number, "--declaration-accepted",
-               "--code", "1101080012345")
+    made = cli(
+        "create",
+        "--subscriber-id",
+        str(w.org["id"]),
+        "--kind",
+        "contract",
+        "--certificate",
+        w.org_cert["serial"],
+        "--project",
+        PROJECT,
+        "--holder",
+        WANG.name,
+        "--id-number",
+        WANG.id_number,
+        "--declaration-accepted",
+        "--code",
+        "1101080012345",
+    )
     es_id = made["es_id"]
     assert made["name"] == ORG_NAME + "合同专用章"
     before = snapshot(p)
-    err = cli("create", "--subscriber-id", str(w.org["id"]), "--kind", "finance",
-              "--certificate", w.org_cert["serial"], "--project", PROJECT, "--holder",
-              WANG.name, "--id-number", WANG.id_number, code=2)
+    err = cli(
+        "create",
+        "--subscriber-id",
+        str(w.org["id"]),
+        "--kind",
+        "finance",
+        "--certificate",
+        w.org_cert["serial"],
+        "--project",
+        PROJECT,
+        "--holder",
+        WANG.name,
+        "--id-number",
+        WANG.id_number,
+        code=2,
+    )
     assert err["error"] == "declaration_required"
     out_png = tmp_path / "contract.png"
     shown = cli("show", es_id, "--png", str(out_png))
@@ -679,15 +837,18 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     assert snapshot(p) == before  # show writes nothing
 
     cli("grant", es_id, "--member", str(w.li["id"]), "--actor", WANG.name)
-    ok = cli("check", es_id, "--member", str(w.li["id"]), "--with-pin",
-             env={"YINXIN_SEAL_PIN": PIN_ORG})
+    ok = cli(
+        "check", es_id, "--member", str(w.li["id"]), "--with-pin", env={"YINXIN_SEAL_PIN": PIN_ORG}
+    )
     assert ok["usable"] and ok["pin_ok"]
-    r = runner.invoke(seal_app, ["check", es_id, "--with-pin", "--json"],
-                      env={"YINXIN_SEAL_PIN": "000000"})
+    r = runner.invoke(
+        seal_app, ["check", es_id, "--with-pin", "--json"], env={"YINXIN_SEAL_PIN": "000000"}
+    )
     assert r.exit_code == 5 and json.loads(r.stdout)["error"] == "wrong_pin"
     assert "000000" not in r.output
-    changed = cli("change-pin", es_id, env={"YINXIN_SEAL_PIN": PIN_ORG,
-                                            "YINXIN_SEAL_NEW_PIN": "975310"})
+    changed = cli(
+        "change-pin", es_id, env={"YINXIN_SEAL_PIN": PIN_ORG, "YINXIN_SEAL_NEW_PIN": "975310"}
+    )
     assert es_id in changed["seals"] and PIN_ORG not in json.dumps(changed)
     cli("withdraw", es_id, "--member", str(w.li["id"]))
     assert cli("check", es_id, "--member", str(w.li["id"]))["code"] == "not_authorized"

@@ -41,8 +41,14 @@ BODY_TIMEOUT = 2.0
 KEEP_ALIVE = 1.5
 MAX_CONNECTIONS = 20  # for the cap's own server
 SLACK = 1.5  # a loaded 2-core machine; the defect is "never", not "a little late"
-TIMEOUT_ARGS = ["--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT),
-                "--keep-alive-timeout", str(KEEP_ALIVE)]
+TIMEOUT_ARGS = [
+    "--header-timeout",
+    str(HEADER_TIMEOUT),
+    "--body-timeout",
+    str(BODY_TIMEOUT),
+    "--keep-alive-timeout",
+    str(KEEP_ALIVE),
+]
 
 
 @dataclass
@@ -56,11 +62,15 @@ class Env:
 def env(tmp_path_factory) -> Iterator[Env]:
     home = tmp_path_factory.mktemp("serve-limits") / "home"
     yinxin_cli(["init"], home)
-    local = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                     passphrase=PASSPHRASE, migrate=False)
+    local = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        passphrase=PASSPHRASE,
+        migrate=False,
+    )
     try:  # an end-entity certificate: its answers come from the pre-signed cache (RFC 5019)
-        request = ocsp_request(issue_certificate(local), local.ca.certificate("issuing"),
-                               alg="sha1")
+        request = ocsp_request(
+            issue_certificate(local), local.ca.certificate("issuing"), alg="sha1"
+        )
     finally:
         local.close()
     with running_server(home, args=TIMEOUT_ARGS) as server:
@@ -84,9 +94,12 @@ def connections(srv: Server, n: int) -> Iterator[list[socket.socket]]:
 
 
 def post_ocsp(der: bytes, *, close: bool = False) -> bytes:
-    return (b"POST /ocsp HTTP/1.1\r\nHost: t\r\nContent-Type: application/ocsp-request\r\n"
-            + (b"Connection: close\r\n" if close else b"")
-            + b"Content-Length: %d\r\n\r\n" % len(der) + der)
+    return (
+        b"POST /ocsp HTTP/1.1\r\nHost: t\r\nContent-Type: application/ocsp-request\r\n"
+        + (b"Connection: close\r\n" if close else b"")
+        + b"Content-Length: %d\r\n\r\n" % len(der)
+        + der
+    )
 
 
 def read_response(s: socket.socket, timeout: float) -> tuple[int, dict[bytes, bytes], bytes]:
@@ -144,8 +157,9 @@ class Dripper:
     """Slow-loris clients: each sends a request line and headers one byte at a time, every
     ``every`` seconds, and never finishes."""
 
-    PARTIAL = (b"GET /ocsp/MEMwQTA%2FMD0wOzAJBgUrDgMCGgUABBQ HTTP/1.1\r\nHost: t\r\n"
-               b"X-Pad: " + b"a" * 200)
+    PARTIAL = (
+        b"GET /ocsp/MEMwQTA%2FMD0wOzAJBgUrDgMCGgUABBQ HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"a" * 200
+    )
 
     def __init__(self, socks: list[socket.socket], every: float = 0.1) -> None:
         self.socks, self.every = socks, every
@@ -157,7 +171,7 @@ class Dripper:
         while not self.stop.is_set() and i < len(self.PARTIAL):
             for s in self.socks:
                 with contextlib.suppress(OSError):
-                    s.send(self.PARTIAL[i:i + 1])
+                    s.send(self.PARTIAL[i : i + 1])
             i += 1
             self.stop.wait(self.every)
 
@@ -189,8 +203,10 @@ def test_headers_sent_byte_by_byte_are_cut_off(env: Env) -> None:
 
 def test_post_that_stops_mid_body_is_cut_off(env: Env) -> None:
     with connections(env.server, 1) as (s,):
-        s.sendall(b"POST /ocsp HTTP/1.1\r\nHost: t\r\nContent-Type: application/ocsp-request"
-                  b"\r\nContent-Length: 500\r\n\r\n" + env.request[:20])
+        s.sendall(
+            b"POST /ocsp HTTP/1.1\r\nHost: t\r\nContent-Type: application/ocsp-request"
+            b"\r\nContent-Length: 500\r\n\r\n" + env.request[:20]
+        )
         took, got = closed_after(s, BODY_TIMEOUT + SLACK)
     assert took >= BODY_TIMEOUT - 0.2
     assert got.startswith(b"HTTP/1.1 408 "), got
@@ -300,12 +316,16 @@ def test_burst_of_new_connections_under_load_is_accepted_promptly(env: Env, tmp_
         pytest.skip("wrk is not installed")
     script = tmp_path / "post.lua"
     body = '"' + "".join(f"\\{b:03d}" for b in env.request) + '"'
-    script.write_text('wrk.method = "POST"\n'
-                      'wrk.headers["Content-Type"] = "application/ocsp-request"\n'
-                      f"wrk.body = {body}\n")
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/ocsp-request"\n'
+        f"wrk.body = {body}\n"
+    )
     load = subprocess.Popen(
-        ["wrk", "-t1", "-c200", "-d8s", "-s", str(script),
-         env.server.url("/ocsp")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ["wrk", "-t1", "-c200", "-d8s", "-s", str(script), env.server.url("/ocsp")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.5)
         burst = 50

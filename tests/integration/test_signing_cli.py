@@ -48,16 +48,29 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def yinxin(home: Path, *args: str, passphrase: str | None = PASSPHRASE, base_url: str = "",
-           timeout: float = 120, input: str | None = None,
-           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def yinxin(
+    home: Path,
+    *args: str,
+    passphrase: str | None = PASSPHRASE,
+    base_url: str = "",
+    timeout: float = 120,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI; ``input`` is fed on standard input (secrets, one a line), else none."""
     cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.adapters.cli"]
     extra = {"YINXIN_BASE_URL": base_url} if base_url else {}
     full_env = yinxin_env(home, passphrase, {**extra, **(env or {})})
     stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
-    return subprocess.run([*cmd, *args], env=full_env, capture_output=True, text=True,
-                          timeout=timeout, cwd=str(home), **stdin)
+    return subprocess.run(
+        [*cmd, *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(home),
+        **stdin,
+    )
 
 
 def ok_json(proc: subprocess.CompletedProcess[str]) -> dict:
@@ -85,8 +98,10 @@ def home(tmp_path_factory) -> Home:
     path = tmp_path_factory.mktemp("cli-home")
     base_url = f"http://127.0.0.1:{free_port()}"
     # the platform on the system clock, as the CLI processes see it
-    p = Platform(Settings(home=path, database_url=f"sqlite:///{path / 'yinxin.db'}",
-                          base_url=base_url), passphrase=PASSPHRASE)
+    p = Platform(
+        Settings(home=path, database_url=f"sqlite:///{path / 'yinxin.db'}", base_url=base_url),
+        passphrase=PASSPHRASE,
+    )
     p.ca.init("ec-p256")
     w = build_world(p)
     contract = path / "contract.pdf"
@@ -120,27 +135,60 @@ def signed(home) -> Signed:
     w = home.w
     # 甲方: 王五 for the organization, with its contract seal
     before = outbox_lines(w.outbox)
-    jia_code = ok_json(home.run("sign", "code", "--in", str(home.contract), "--signer",
-                                str(w.jia.id), "--json"))
+    jia_code = ok_json(
+        home.run("sign", "code", "--in", str(home.contract), "--signer", str(w.jia.id), "--json")
+    )
     code = read_code(w.outbox, w.jia.phone, after=before)
     jia_pdf = home.path / "contract-jia.pdf"
     # PIN and code on standard input, one a line: nothing secret on the command line (ps)
-    jia_args = ["sign", "pdf", "--in", str(home.contract), "--out", str(jia_pdf),
-                "--seal", w.jia.seal["es_id"], "--signer", str(w.jia.id),
-                "--challenge", jia_code["challenge_id"],
-                "--anchor", "甲方（签章）", "--role", "甲方", "--json"]
+    jia_args = [
+        "sign",
+        "pdf",
+        "--in",
+        str(home.contract),
+        "--out",
+        str(jia_pdf),
+        "--seal",
+        w.jia.seal["es_id"],
+        "--signer",
+        str(w.jia.id),
+        "--challenge",
+        jia_code["challenge_id"],
+        "--anchor",
+        "甲方（签章）",
+        "--role",
+        "甲方",
+        "--json",
+    ]
     assert code not in jia_args and w.jia.pin not in jia_args
     jia_sign = ok_json(home.run(*jia_args, input=f"{w.jia.pin}\n{code}\n"))
     # 乙方: 张三, personal seal; first a mistyped code, then the right one, locking the file
     before = outbox_lines(w.outbox)
-    yi_code = ok_json(home.run("sign", "code", "--in", str(jia_pdf), "--signer", str(w.yi.id),
-                               "--json"))
+    yi_code = ok_json(
+        home.run("sign", "code", "--in", str(jia_pdf), "--signer", str(w.yi.id), "--json")
+    )
     code = read_code(w.outbox, w.yi.phone, after=before)
     yi_pdf = home.path / "contract-signed.pdf"
-    args = ["sign", "pdf", "--in", str(jia_pdf), "--out", str(yi_pdf),
-            "--seal", w.yi.seal["es_id"], "--signer", str(w.yi.id),
-            "--challenge", yi_code["challenge_id"],
-            "--anchor", "乙方（签章）", "--role", "乙方", "--lock", "--json"]
+    args = [
+        "sign",
+        "pdf",
+        "--in",
+        str(jia_pdf),
+        "--out",
+        str(yi_pdf),
+        "--seal",
+        w.yi.seal["es_id"],
+        "--signer",
+        str(w.yi.id),
+        "--challenge",
+        yi_code["challenge_id"],
+        "--anchor",
+        "乙方（签章）",
+        "--role",
+        "乙方",
+        "--lock",
+        "--json",
+    ]
     # the old options still work (for old scripts), with a warning that ps shows them
     wrong = home.run(*args, "--pin", w.yi.pin, "--code", f"{(int(code) + 1) % 10**6:06d}")
     assert "discouraged" in wrong.stderr
@@ -148,8 +196,9 @@ def signed(home) -> Signed:
     file_after_wrong = yi_pdf.exists() or yi_pdf.with_name(yi_pdf.name + ".part").exists()
     # the environment, as a script would set it
     yi_sign = ok_json(home.run(*args, env={"YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": code}))
-    return Signed(jia_code, jia_sign, jia_pdf, wrong, yi_pdf, yi_sign, records_after_wrong,
-                  file_after_wrong)
+    return Signed(
+        jia_code, jia_sign, jia_pdf, wrong, yi_pdf, yi_sign, records_after_wrong, file_after_wrong
+    )
 
 
 def test_sign_code_sends_the_code_to_the_registered_phone(home, signed):
@@ -158,8 +207,12 @@ def test_sign_code_sends_the_code_to_the_registered_phone(home, signed):
     assert ch["sent_to_masked"] == "137****7000"
     assert ch["document_sha256"] == sha(home.contract.read_bytes())
     with home.p.db.read() as s:
-        bodies = [n.body for n in s.execute(
-            select(Notification).where(Notification.template_id == "one_time_code")).scalars()]
+        bodies = [
+            n.body
+            for n in s.execute(
+                select(Notification).where(Notification.template_id == "one_time_code")
+            ).scalars()
+        ]
     assert bodies and all("******" in b for b in bodies)  # the send log keeps no code
 
 
@@ -176,8 +229,10 @@ def test_sign_pdf_writes_the_signed_file(home, signed):
     assert data.startswith(home.contract.read_bytes())
     assert not list(home.path.glob("*.part"))
     assert signed.yi_sign["lock"] is True
-    assert [r["sha256_after"] for r in home.p.signing.records()] == \
-        [sha(data), sha(signed.yi_pdf.read_bytes())]
+    assert [r["sha256_after"] for r in home.p.signing.records()] == [
+        sha(data),
+        sha(signed.yi_pdf.read_bytes()),
+    ]
 
 
 def test_a_wrong_code_is_refused_and_writes_nothing(home, signed):
@@ -197,14 +252,28 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
     out = tmp_path / "never.pdf"
     before = outbox_lines(w.outbox)
     org = home.w.org  # the organization itself signs with its seal (no member involved)
-    ch = ok_json(home.run("sign", "code", "--in", str(home.contract), "--signer",
-                          str(org["id"]), "--json"))
+    ch = ok_json(
+        home.run("sign", "code", "--in", str(home.contract), "--signer", str(org["id"]), "--json")
+    )
     code = read_code(w.outbox, "13900139000", after=before)
-    base = ["sign", "pdf", "--in", str(home.contract), "--out", str(out),
-            "--seal", w.jia.seal["es_id"], "--signer", str(org["id"]),
-            "--challenge", ch["challenge_id"], "--anchor", "甲方（签章）", "--json"]
-    proc = home.run(*base, "--code", "000000" if code != "000000" else "111111",
-                    "--pin", w.jia.pin)
+    base = [
+        "sign",
+        "pdf",
+        "--in",
+        str(home.contract),
+        "--out",
+        str(out),
+        "--seal",
+        w.jia.seal["es_id"],
+        "--signer",
+        str(org["id"]),
+        "--challenge",
+        ch["challenge_id"],
+        "--anchor",
+        "甲方（签章）",
+        "--json",
+    ]
+    proc = home.run(*base, "--code", "000000" if code != "000000" else "111111", "--pin", w.jia.pin)
     assert proc.returncode == 5 and json.loads(proc.stdout)["field"] == "code"
     assert not out.exists() and not list(tmp_path.iterdir())
     # a wrong seal PIN: exit 5, the PIN named as the culprit, no file either
@@ -225,11 +294,13 @@ def test_verify_the_signed_files(home, signed, tmp_path):
         for s in rep["signatures"]:
             assert s["valid"] and s["intact"] and s["trusted"] and s["level"] == "B-LT"
             assert s["timestamp_time"] and s["timestamp_valid"] is True
-        info = subprocess.run(["pdfinfo", str(report)], capture_output=True, text=True,
-                              check=True).stdout
+        info = subprocess.run(
+            ["pdfinfo", str(report)], capture_output=True, text=True, check=True
+        ).stdout
         assert any(line.split() == ["Pages:", "1"] for line in info.splitlines()), info
-        text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(report), "-"], capture_output=True, text=True, check=True
+        ).stdout
         assert "电子签名验证报告" in text
     # a relying party needs no CA passphrase to verify
     plain = home.run("verify", str(signed.yi_pdf), passphrase=None)
@@ -243,13 +314,21 @@ def test_a_relying_party_elsewhere_verifies_with_its_own_trust_anchor(home, sign
     elsewhere.mkdir()
     root = elsewhere / "root.pem"
     root.write_bytes(home.p.ca.certificate("root").public_bytes(serialization.Encoding.PEM))
-    ok = yinxin(elsewhere, "verify", str(signed.yi_pdf), "--trust", str(root), "--json",
-                passphrase=None)
+    ok = yinxin(
+        elsewhere, "verify", str(signed.yi_pdf), "--trust", str(root), "--json", passphrase=None
+    )
     assert ok_json(ok)["valid"] is True
     none = yinxin(elsewhere, "verify", str(signed.yi_pdf), "--json", passphrase=None)
     assert none.returncode == 2 and json.loads(none.stdout)["field"] == "trust"
-    stranger = yinxin(tmp_path, "verify", str(signed.yi_pdf), "--trust",
-                      str(make_foreign_root(tmp_path)), "--json", passphrase=None)
+    stranger = yinxin(
+        tmp_path,
+        "verify",
+        str(signed.yi_pdf),
+        "--trust",
+        str(make_foreign_root(tmp_path)),
+        "--json",
+        passphrase=None,
+    )
     assert stranger.returncode == 1 and json.loads(stranger.stdout)["valid"] is False
 
 
@@ -264,11 +343,17 @@ def make_foreign_root(directory: Path) -> Path:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some other root")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     path = directory / "foreign-root.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
@@ -279,8 +364,9 @@ def test_pdfsig_trusts_the_cli_output(home, signed, server, tmp_path):
     nss = nss_trusting(tmp_path / "nss", home.p.ca.certificate("root"))
     blocks = pdfsig(signed.yi_pdf, nss)
     assert len(blocks) == 2
-    assert all("Signature is Valid." in b and "Certificate is Trusted." in b for b in blocks), \
+    assert all("Signature is Valid." in b and "Certificate is Trusted." in b for b in blocks), (
         blocks
+    )
 
 
 def test_verify_exits_non_zero_when_not_all_valid(home, signed, tmp_path):
@@ -318,23 +404,36 @@ def local_kit(home: Home, directory: Path) -> LocalKit:
     """What a subscriber holding their own key has: key (never sent), certificate from a CSR,
     the CA chain, a seal image."""
     p = home.p
-    sub = p.subscribers.add_person(name="赵六", id_number="11010519920815234X",
-                                   phone="13900139002")
+    sub = p.subscribers.add_person(name="赵六", id_number="11010519920815234X", phone="13900139002")
     p.subscribers.accept_agreement(sub["id"], accepted_by="赵六")
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "赵六")]))
-           .sign(key, hashes.SHA256()))
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                               csr=csr.public_bytes(serialization.Encoding.PEM), actor="赵六")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "赵六")]))
+        .sign(key, hashes.SHA256())
+    )
+    app = p.certificates.apply(
+        subscriber_id=sub["id"],
+        profile="person-signing",
+        csr=csr.public_bytes(serialization.Encoding.PEM),
+        actor="赵六",
+    )
     p.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
     cert = p.certificates.approve(app["id"], officer=OFFICER)
     directory.mkdir(parents=True, exist_ok=True)
-    kit = LocalKit(directory / "key.pem", directory / "cert.pem",
-                   [directory / "issuing.pem", directory / "root.pem"], directory / "seal.png")
-    kit.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    kit = LocalKit(
+        directory / "key.pem",
+        directory / "cert.pem",
+        [directory / "issuing.pem", directory / "root.pem"],
+        directory / "seal.png",
+    )
+    kit.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     kit.cert.write_text(cert["pem"])
     for path, role in zip(kit.chain, ("issuing", "root"), strict=True):
         path.write_bytes(p.ca.certificate(role).public_bytes(serialization.Encoding.PEM))
@@ -345,11 +444,31 @@ def local_kit(home: Home, directory: Path) -> LocalKit:
 def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
     kit = local_kit(home, tmp_path / "kit")
     out = tmp_path / "local.pdf"
-    args = ["sign", "local", "--in", str(home.contract), "--out", str(out),
-            "--key", str(kit.key), "--cert", str(kit.cert),
-            "--chain", str(kit.chain[0]), "--chain", str(kit.chain[1]),
-            "--seal-image", str(kit.seal), "--anchor", "乙方（签章）", "--role", "乙方",
-            "--tsa-url", server.url("/tsa"), "--json"]
+    args = [
+        "sign",
+        "local",
+        "--in",
+        str(home.contract),
+        "--out",
+        str(out),
+        "--key",
+        str(kit.key),
+        "--cert",
+        str(kit.cert),
+        "--chain",
+        str(kit.chain[0]),
+        "--chain",
+        str(kit.chain[1]),
+        "--seal-image",
+        str(kit.seal),
+        "--anchor",
+        "乙方（签章）",
+        "--role",
+        "乙方",
+        "--tsa-url",
+        server.url("/tsa"),
+        "--json",
+    ]
     res = ok_json(home.run(*args))
     assert res == {"out": str(out), "level": "B-T"}
     rep = ok_json(home.run("verify", str(out), "--json"))
@@ -365,9 +484,13 @@ def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
 
     # a key that is not the certificate's: refused, nothing written
     other = tmp_path / "other.pem"
-    other.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    other.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     out2 = tmp_path / "mismatch.pdf"
     bad = [a if a != str(kit.key) else str(other) for a in args]
     bad[bad.index(str(out))] = str(out2)
@@ -375,5 +498,3 @@ def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["error"] == "key_mismatch"
     assert not out2.exists() and not list(tmp_path.glob("*.part"))
-
-

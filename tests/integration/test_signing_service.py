@@ -82,10 +82,14 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def new_platform(home: Path, clock: FrozenClock, base_url: str = "http://127.0.0.1:8000"
-                 ) -> Platform:
-    p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}",
-                          base_url=base_url), clock=clock, passphrase=PASSPHRASE)
+def new_platform(
+    home: Path, clock: FrozenClock, base_url: str = "http://127.0.0.1:8000"
+) -> Platform:
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}", base_url=base_url),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
     p.ca.init("ec-p256")
     return p
 
@@ -126,8 +130,9 @@ def flow(tmp_path_factory) -> Flow:
     doc = original
     for party, lock in ((w.jia, False), (w.yi, True)):
         ch, code = request_code(w, party, doc)
-        token = p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=party.id,
-                                  document=doc)["confirmation_token"]
+        token = p.signing.confirm(
+            ch["challenge_id"], code, signer_subscriber_id=party.id, document=doc
+        )["confirmation_token"]
         result = sign_as(w, party, doc, token=token, lock=lock)
         challenges.append(ch["challenge_id"])
         codes.append(code)
@@ -223,19 +228,27 @@ def test_pyhanko_validates_b_lt_with_fetching_off(flow):
         dss = DocumentSecurityStore.read_dss(reader)
         for emb in sigs:
             st = validate_pdf_signature(
-                emb, ValidationContext(trust_roots=[root], allow_fetching=False))
-            assert st.intact and st.valid and st.trusted and st.bottom_line, \
+                emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+            )
+            assert st.intact and st.valid and st.trusted and st.bottom_line, (
                 st.pretty_print_details()
+            )
             assert st.timestamp_validity is not None and st.timestamp_validity.trusted
             # Long-term: at the time the timestamp proves, with revocation required
             # (hard-fail) and nothing but what the file's DSS holds — no network.
             when = st.timestamp_validity.timestamp
-            kw = {"trust_roots": [root], "allow_fetching": False,
-                  "revocation_mode": "hard-fail", "moment": when}
-            lt = validate_pdf_signature(emb, dss.as_validation_context(kw),
-                                        dss.as_validation_context(kw))
-            assert lt.bottom_line and lt.trusted and lt.revocation_details is None, \
+            kw = {
+                "trust_roots": [root],
+                "allow_fetching": False,
+                "revocation_mode": "hard-fail",
+                "moment": when,
+            }
+            lt = validate_pdf_signature(
+                emb, dss.as_validation_context(kw), dss.as_validation_context(kw)
+            )
+            assert lt.bottom_line and lt.trusted and lt.revocation_details is None, (
                 lt.pretty_print_details()
+            )
     # 乙方's signature locks the document: FieldMDP over every field, /P 1
     last = PdfFileReader(io.BytesIO(flow.second.pdf)).embedded_signatures[-1]
     assert last.docmdp_level == MDPPerm.NO_CHANGES and last.fieldmdp is not None
@@ -266,11 +279,14 @@ def test_records_and_audit(flow):
     verdict = p.verify_audit()
     assert verdict.ok, verdict
     with p.db.read() as s:
-        events = [(e.action, e.subject_id, json.loads(e.data))
-                  for e in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()]
+        events = [
+            (e.action, e.subject_id, json.loads(e.data))
+            for e in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+        ]
     signed = [e for e in events if e[0] == "document.signed"]
-    assert [(e[1], e[2]["sha256_after"], e[2]["role"]) for e in signed] == \
-        [(str(r["id"]), r["sha256_after"], r["role"]) for r in recs]
+    assert [(e[1], e[2]["sha256_after"], e[2]["role"]) for e in signed] == [
+        (str(r["id"]), r["sha256_after"], r["role"]) for r in recs
+    ]
     for cid in flow.challenges:
         mine = [a for a, subject, _ in events if subject == cid]
         assert mine == ["intent.code_requested", "intent.confirmed", "intent.consumed"]
@@ -282,8 +298,12 @@ def test_the_code_reaches_the_phone_but_no_database_column(flow):
     for party, code in zip((flow.w.jia, flow.w.yi), flow.codes, strict=True):
         assert any(m["to"] == party.phone and code in m["body"] for m in sms)
     with p.db.read() as s:
-        bodies = [n.body for n in s.execute(
-            select(Notification).where(Notification.template_id == "one_time_code")).scalars()]
+        bodies = [
+            n.body
+            for n in s.execute(
+                select(Notification).where(Notification.template_id == "one_time_code")
+            ).scalars()
+        ]
     assert len(bodies) == 2 and all(MASK in b for b in bodies)
     leaks = []
     for code in flow.codes:
@@ -291,8 +311,7 @@ def test_the_code_reaches_the_phone_but_no_database_column(flow):
         # digits is no false alarm, while "验证码为 123456，" or a bare "123456" is found
         pattern = re.compile(rf"(?<![0-9A-Fa-f]){code}(?![0-9A-Fa-f])")
         for table, column, value in cells(p):
-            text = (value.decode("latin-1") if isinstance(value, bytes | bytearray)
-                    else str(value))
+            text = value.decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
             if pattern.search(text):
                 leaks.append((table, column))
     assert leaks == []
@@ -301,25 +320,33 @@ def test_the_code_reaches_the_phone_but_no_database_column(flow):
 # --- after the lock -------------------------------------------------------------------------------
 def csr_signer(p: Platform, name: str = "赵六") -> tuple[ec.EllipticCurvePrivateKey, dict]:
     """A person holding their own key: CSR → certificate through the registry services."""
-    return own_key_certificate(p, name=name, id_number="11010519920815234X",
-                               phone="13900139001", officer=OFFICER)
+    return own_key_certificate(
+        p, name=name, id_number="11010519920815234X", phone="13900139001", officer=OFFICER
+    )
 
 
-def pyhanko_sign(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert_pem: str,
-                 chain: list[x509.Certificate]) -> bytes:
+def pyhanko_sign(
+    pdf: bytes, key: ec.EllipticCurvePrivateKey, cert_pem: str, chain: list[x509.Certificate]
+) -> bytes:
     """A signature added by other software that does not honour the lock."""
-    cert = a_x509.Certificate.load(x509.load_pem_x509_certificate(cert_pem.encode())
-                                   .public_bytes(DER))
+    cert = a_x509.Certificate.load(
+        x509.load_pem_x509_certificate(cert_pem.encode()).public_bytes(DER)
+    )
     signer = signers.SimpleSigner(
         signing_cert=cert,
-        signing_key=a_keys.PrivateKeyInfo.load(key.private_bytes(
-            DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())),
+        signing_key=a_keys.PrivateKeyInfo.load(
+            key.private_bytes(DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        ),
         cert_registry=SimpleCertificateStore.from_certs(
-            [a_x509.Certificate.load(c.public_bytes(DER)) for c in chain]))
+            [a_x509.Certificate.load(c.public_bytes(DER)) for c in chain]
+        ),
+    )
     out = signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(pdf)),
-        signers.PdfSignatureMetadata(field_name="Signature3"), signer=signer,
-        new_field_spec=fields.SigFieldSpec("Signature3", box=(300, 60, 400, 110), on_page=-1))
+        signers.PdfSignatureMetadata(field_name="Signature3"),
+        signer=signer,
+        new_field_spec=fields.SigFieldSpec("Signature3", box=(300, 60, 400, 110), on_page=-1),
+    )
     return out.getvalue()
 
 
@@ -327,10 +354,21 @@ def test_a_third_signature_after_the_lock_is_refused(flow):
     w, p = flow.w, flow.p
     locked = flow.second.pdf
     token = confirm(w, w.jia, locked)
-    refused(p, lambda: p.signing.sign(
-        locked, seal=w.jia.seal["es_id"], pin=w.jia.pin, signer_subscriber_id=w.jia.id,
-        confirmation_token=token, placement=Placement(page=1, x_mm=20, y_mm=20), role="丙方"),
-        SigningError, "locked", "pdf")
+    refused(
+        p,
+        lambda: p.signing.sign(
+            locked,
+            seal=w.jia.seal["es_id"],
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            confirmation_token=token,
+            placement=Placement(page=1, x_mm=20, y_mm=20),
+            role="丙方",
+        ),
+        SigningError,
+        "locked",
+        "pdf",
+    )
     assert len(p.signing.records()) == 2
 
     # Software that ignores the lock can still append a signature — with a certificate our CA
@@ -357,7 +395,8 @@ def test_one_changed_byte_breaks_every_signature(flow, tmp_path):
         root = a_x509.Certificate.load(flow.root.public_bytes(DER))
         for emb in PdfFileReader(io.BytesIO(broken)).embedded_signatures:
             st = validate_pdf_signature(
-                emb, ValidationContext(trust_roots=[root], allow_fetching=False))
+                emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+            )
             assert not st.intact and not st.bottom_line
         if need_quiet("pdfsig"):
             path = tmp_path / f"{stage}-broken.pdf"
@@ -366,8 +405,6 @@ def test_one_changed_byte_breaks_every_signature(flow, tmp_path):
             assert len(blocks) == n
             assert not any("Signature is Valid." in b for b in blocks), blocks
             assert all("Digest Mismatch." in b for b in blocks), blocks
-
-
 
 
 @pytest.mark.parametrize("tamper", [add_annotation, add_page], ids=["annotation", "page"])
@@ -397,8 +434,7 @@ def test_a_swapped_seal_image_is_detected(flow):
     assert [s.changes_after for s in rep.signatures] == ["other", "other"]
     root = a_x509.Certificate.load(flow.root.public_bytes(DER))
     emb = PdfFileReader(io.BytesIO(swapped)).embedded_signatures[1]
-    st = validate_pdf_signature(emb, ValidationContext(trust_roots=[root],
-                                                       allow_fetching=False))
+    st = validate_pdf_signature(emb, ValidationContext(trust_roots=[root], allow_fetching=False))
     assert st.intact and not st.bottom_line
 
 
@@ -423,15 +459,22 @@ def rw(tmp_path_factory) -> Refusals:
     p.close()
 
 
-def refused(p: Platform, fn, exc: type[YinxinError], code: str, field: str | None = None,
-            mask: tuple[str, str] | None = None) -> YinxinError:
+def refused(
+    p: Platform,
+    fn,
+    exc: type[YinxinError],
+    code: str,
+    field: str | None = None,
+    mask: tuple[str, str] | None = None,
+) -> YinxinError:
     """Run ``fn``, expect the refusal, and prove the database is exactly as before (``mask`` a
     column that may change)."""
+
     def snap() -> dict:
         d = dump(p)
         if mask:
             i = columns(p)[mask[0]].index(mask[1])
-            d[mask[0]] = [r[:i] + (None,) + r[i + 1:] for r in d[mask[0]]]
+            d[mask[0]] = [r[:i] + (None,) + r[i + 1 :] for r in d[mask[0]]]
         return d
 
     before = snap()
@@ -454,26 +497,43 @@ def refused_confirmation(p: Platform, fn, code: str, field: str) -> YinxinError:
     e = info.value
     assert (e.code, e.field) == (code, field), e.to_dict()
     after = dump(p)
-    assert {t for t in before if before[t] != after[t]} <= \
-        {"intent_challenges", "audit_events", "audit_head"}
+    assert {t for t in before if before[t] != after[t]} <= {
+        "intent_challenges",
+        "audit_events",
+        "audit_head",
+    }
     assert len(after["audit_events"]) == len(before["audit_events"]) + 1
     assert len(after["intent_challenges"]) == len(before["intent_challenges"])
     return e
 
 
-def sign_call(w: World, party: Party, pdf: bytes, token: str, *, pin: str | None = None,
-              anchor: str | None = None, seal: dict | None = None):
+def sign_call(
+    w: World,
+    party: Party,
+    pdf: bytes,
+    token: str,
+    *,
+    pin: str | None = None,
+    anchor: str | None = None,
+    seal: dict | None = None,
+):
     return lambda: w.p.signing.sign(
-        pdf, seal=(seal or party.seal)["es_id"], pin=pin or party.pin,
-        signer_subscriber_id=party.id, confirmation_token=token,
-        placement=Placement(anchor=anchor or party.anchor), role=party.role)
+        pdf,
+        seal=(seal or party.seal)["es_id"],
+        pin=pin or party.pin,
+        signer_subscriber_id=party.id,
+        confirmation_token=token,
+        placement=Placement(anchor=anchor or party.anchor),
+        role=party.role,
+    )
 
 
 def failed_attempts(p: Platform, serial: str) -> int:
     cols = columns(p)
     keys = {r[cols["platform_keys"].index("id")]: r for r in dump(p)["platform_keys"]}
-    cert = next(r for r in dump(p)["certificates"]
-                if r[cols["certificates"].index("serial_hex")] == serial)
+    cert = next(
+        r for r in dump(p)["certificates"] if r[cols["certificates"].index("serial_hex")] == serial
+    )
     key = keys[cert[cols["certificates"].index("platform_key_id")]]
     return key[cols["platform_keys"].index("failed_attempts")]
 
@@ -482,8 +542,14 @@ def test_wrong_pin_moves_only_the_counter_and_keeps_the_confirmation(rw):
     w, p = rw.w, rw.p
     doc = contract_pdf(1, title="采购合同")
     token = confirm(w, w.yi, doc)
-    e = refused(p, sign_call(w, w.yi, doc, token, pin="000000"), Forbidden, "wrong_pin",
-                "pin", mask=("platform_keys", "failed_attempts"))
+    e = refused(
+        p,
+        sign_call(w, w.yi, doc, token, pin="000000"),
+        Forbidden,
+        "wrong_pin",
+        "pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
     assert "000000" not in e.message
     assert failed_attempts(p, w.person_cert["serial"]) == 1
     # the refusal did not use the confirmation: the right PIN signs with the same token
@@ -498,16 +564,27 @@ def test_wrong_code_signs_nothing(rw):
     ch, code = request_code(w, w.jia, doc)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     # what a wrong code may write: the failure count on its challenge and one audit event
-    e = refused_confirmation(p, lambda: p.signing.confirm(
-        ch["challenge_id"], wrong, signer_subscriber_id=w.jia.id, document=doc),
-        "wrong_code", "code")
+    e = refused_confirmation(
+        p,
+        lambda: p.signing.confirm(
+            ch["challenge_id"], wrong, signer_subscriber_id=w.jia.id, document=doc
+        ),
+        "wrong_code",
+        "code",
+    )
     assert wrong not in e.message and code not in e.message
     # a made-up confirmation token signs nothing either, and writes nothing
-    refused(p, sign_call(w, w.jia, doc, "not-a-token"), Forbidden, "invalid_confirmation",
-            "confirmation_token")
+    refused(
+        p,
+        sign_call(w, w.jia, doc, "not-a-token"),
+        Forbidden,
+        "invalid_confirmation",
+        "confirmation_token",
+    )
     # the right code still works on the same challenge
-    token = p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=w.jia.id,
-                              document=doc)["confirmation_token"]
+    token = p.signing.confirm(
+        ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc
+    )["confirmation_token"]
     assert sign_call(w, w.jia, doc, token)().record["role"] == "甲方"
 
 
@@ -516,14 +593,20 @@ def test_expired_code_and_expired_confirmation(rw):
     doc = contract_pdf(1, title="租赁合同")
     ch, code = request_code(w, w.yi, doc)
     w.clock.advance(seconds=301)
-    refused_confirmation(p, lambda: p.signing.confirm(
-        ch["challenge_id"], code, signer_subscriber_id=w.yi.id, document=doc),
-        "code_expired", "code")
+    refused_confirmation(
+        p,
+        lambda: p.signing.confirm(
+            ch["challenge_id"], code, signer_subscriber_id=w.yi.id, document=doc
+        ),
+        "code_expired",
+        "code",
+    )
     # a confirmation not used within five minutes expires too; the refusal writes nothing
     token = confirm(w, w.yi, doc)
     w.clock.advance(seconds=301)
-    refused(p, sign_call(w, w.yi, doc, token), Forbidden, "confirmation_expired",
-            "confirmation_token")
+    refused(
+        p, sign_call(w, w.yi, doc, token), Forbidden, "confirmation_expired", "confirmation_token"
+    )
 
 
 def test_a_confirmation_is_for_one_document(rw):
@@ -532,16 +615,22 @@ def test_a_confirmation_is_for_one_document(rw):
     doc_b = contract_pdf(1, title="乙号合同")
     ch, code = request_code(w, w.jia, doc_a)
     # the code, offered for another document
-    refused_confirmation(p, lambda: p.signing.confirm(
-        ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc_b),
-        "wrong_document", "document_sha256")
-    token = p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=w.jia.id,
-                              document=doc_a)["confirmation_token"]
-    refused(p, sign_call(w, w.jia, doc_b, token), Forbidden, "wrong_document",
-            "confirmation_token")
+    refused_confirmation(
+        p,
+        lambda: p.signing.confirm(
+            ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc_b
+        ),
+        "wrong_document",
+        "document_sha256",
+    )
+    token = p.signing.confirm(
+        ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc_a
+    )["confirmation_token"]
+    refused(p, sign_call(w, w.jia, doc_b, token), Forbidden, "wrong_document", "confirmation_token")
     # ... and for one signer: 乙方 cannot use 甲方's confirmation
-    refused(p, sign_call(w, w.yi, doc_a, token), Forbidden, "invalid_confirmation",
-            "confirmation_token")
+    refused(
+        p, sign_call(w, w.yi, doc_a, token), Forbidden, "invalid_confirmation", "confirmation_token"
+    )
     assert sign_call(w, w.jia, doc_a, token)().record["sha256_before"] == sha(doc_a)
 
 
@@ -559,26 +648,39 @@ def test_a_confirmation_signs_once(rw):
     assert again.record["id"] == first.record["id"]
     assert dump(p) == before
     # the same confirmation cannot sign another document, nor serve another signer
-    refused(p, sign_call(w, w.yi, contract_pdf(1, title="另一份"), token), Forbidden,
-            "wrong_document", "confirmation_token")
+    refused(
+        p,
+        sign_call(w, w.yi, contract_pdf(1, title="另一份"), token),
+        Forbidden,
+        "wrong_document",
+        "confirmation_token",
+    )
     # and the PIN is still asked for (the right one then clears the counter again)
-    refused(p, sign_call(w, w.yi, doc, token, pin="000000"), Forbidden, "wrong_pin", "pin",
-            mask=("platform_keys", "failed_attempts"))
+    refused(
+        p,
+        sign_call(w, w.yi, doc, token, pin="000000"),
+        Forbidden,
+        "wrong_pin",
+        "pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
     assert sign_call(w, w.yi, doc, token)().pdf == first.pdf
 
 
 def test_a_withdrawn_grant_is_refused_at_signing(rw):
     w, p = rw.w, rw.p
-    clerk = p.subscribers.add_person(name="钱七", id_number=id_number("11010819850615202"),
-                                     phone="13600136000")
+    clerk = p.subscribers.add_person(
+        name="钱七", id_number=id_number("11010819850615202"), phone="13600136000"
+    )
     p.subscribers.accept_agreement(clerk["id"], accepted_by="钱七")
     p.seals.grant(w.jia.seal["es_id"], clerk["id"], actor="北京印信示范科技有限公司")
     party = Party("甲方", clerk, w.jia.seal, w.jia.pin, "13600136000")
     doc = contract_pdf(1, title="委托合同")
     token = confirm(w, party, doc)  # confirmed while still authorized …
     p.seals.withdraw(w.jia.seal["es_id"], clerk["id"], actor="北京印信示范科技有限公司")
-    refused(p, sign_call(w, party, doc, token), Forbidden, "not_authorized",
-            "member_subscriber_id")  # … refused once the grant is gone
+    refused(
+        p, sign_call(w, party, doc, token), Forbidden, "not_authorized", "member_subscriber_id"
+    )  # … refused once the grant is gone
 
 
 def test_only_the_holder_or_a_granted_member_may_use_a_seal(rw):
@@ -586,12 +688,22 @@ def test_only_the_holder_or_a_granted_member_may_use_a_seal(rw):
     doc = contract_pdf(1, title="服务协议")
     # 张三 holds no grant for the organization's contract seal
     token = confirm(w, w.yi, doc)
-    refused(p, sign_call(w, w.yi, doc, token, seal=w.jia.seal, pin=w.jia.pin), Forbidden,
-            "not_authorized", "member_subscriber_id")
+    refused(
+        p,
+        sign_call(w, w.yi, doc, token, seal=w.jia.seal, pin=w.jia.pin),
+        Forbidden,
+        "not_authorized",
+        "member_subscriber_id",
+    )
     # 王五 may use the contract seal, not 张三's personal seal
     token = confirm(w, w.jia, doc)
-    refused(p, sign_call(w, w.jia, doc, token, seal=w.yi.seal, pin=w.yi.pin), Forbidden,
-            "not_authorized", "member_subscriber_id")
+    refused(
+        p,
+        sign_call(w, w.jia, doc, token, seal=w.yi.seal, pin=w.yi.pin),
+        Forbidden,
+        "not_authorized",
+        "member_subscriber_id",
+    )
 
 
 def test_a_frozen_certificate_is_refused_at_once(rw):
@@ -599,21 +711,29 @@ def test_a_frozen_certificate_is_refused_at_once(rw):
     sun_id = id_number("11010519900307122")
     person = p.subscribers.add_person(name="孙八", id_number=sun_id, phone="13500135000")
     p.subscribers.accept_agreement(person["id"], accepted_by="孙八")
-    app = p.certificates.apply(subscriber_id=person["id"], profile="person-signing",
-                               pin="135790", actor="孙八")
+    app = p.certificates.apply(
+        subscriber_id=person["id"], profile="person-signing", pin="135790", actor="孙八"
+    )
     p.certificates.pay(application_id=app["id"], years=1, reference="T-freeze")
     cert = p.certificates.approve(app["id"], officer=OFFICER)
-    seal = p.seals.create(subscriber_id=person["id"], kind="personal",
-                          certificate_serial=cert["serial"],
-                          form={"business_type": "new", "project": "测试", "holder_name": "孙八",
-                                "id_type": "id_card", "id_number": sun_id,
-                                "declaration_accepted": True})
+    seal = p.seals.create(
+        subscriber_id=person["id"],
+        kind="personal",
+        certificate_serial=cert["serial"],
+        form={
+            "business_type": "new",
+            "project": "测试",
+            "holder_name": "孙八",
+            "id_type": "id_card",
+            "id_number": sun_id,
+            "declaration_accepted": True,
+        },
+    )
     party = Party("乙方", person, seal, "135790", "13500135000")
     doc = contract_pdf(1, title="借款合同")
     token = confirm(w, party, doc)
     p.certificates.freeze(cert["serial"], actor="孙八")
-    refused(p, sign_call(w, party, doc, token), Forbidden, "certificate_not_valid",
-            "certificate")
+    refused(p, sign_call(w, party, doc, token), Forbidden, "certificate_not_valid", "certificate")
     p.certificates.unfreeze(cert["serial"], actor=OFFICER)
     assert p.signing.verify(sign_call(w, party, doc, token)().pdf).valid
 
@@ -622,34 +742,63 @@ def test_an_unknown_anchor_is_refused(rw):
     w = rw.w
     doc = contract_pdf(1, title="合作协议")
     token = confirm(w, w.jia, doc)
-    e = refused(rw.p, sign_call(w, w.jia, doc, token, anchor="丁方（签章）"), SigningError,
-                "anchor_not_found", "placement")
+    e = refused(
+        rw.p,
+        sign_call(w, w.jia, doc, token, anchor="丁方（签章）"),
+        SigningError,
+        "anchor_not_found",
+        "placement",
+    )
     assert "丁方（签章）" in e.message
 
 
-@pytest.mark.parametrize("make,code", [
-    (lambda: b"PK\x03\x04 this is a zip file, not a contract", "not_pdf"),
-    (lambda: contract_pdf(1)[: len(contract_pdf(1)) // 2], "truncated"),
-], ids=["not-pdf", "truncated"])
+@pytest.mark.parametrize(
+    "make,code",
+    [
+        (lambda: b"PK\x03\x04 this is a zip file, not a contract", "not_pdf"),
+        (lambda: contract_pdf(1)[: len(contract_pdf(1)) // 2], "truncated"),
+    ],
+    ids=["not-pdf", "truncated"],
+)
 def test_a_file_that_is_no_pdf_is_refused(rw, make, code):
     w = rw.w
     bad = make()
     if code == "not_pdf":  # refused before any code is sent
-        refused(rw.p, lambda: rw.p.signing.request_confirmation(
-            signer_subscriber_id=w.yi.id, document=bad, document_name="合同.pdf"),
-            ValidationError, "invalid", "pdf")
+        refused(
+            rw.p,
+            lambda: rw.p.signing.request_confirmation(
+                signer_subscriber_id=w.yi.id, document=bad, document_name="合同.pdf"
+            ),
+            ValidationError,
+            "invalid",
+            "pdf",
+        )
         return
     token = confirm(w, w.yi, bad, "合同.pdf")
     refused(rw.p, sign_call(w, w.yi, bad, token), SigningError, code, "pdf")
-    refused(rw.p, lambda: rw.p.signing.sign(
-        b"", seal=w.yi.seal["es_id"], pin=w.yi.pin, signer_subscriber_id=w.yi.id,
-        confirmation_token=token), ValidationError, "invalid", "pdf")
+    refused(
+        rw.p,
+        lambda: rw.p.signing.sign(
+            b"",
+            seal=w.yi.seal["es_id"],
+            pin=w.yi.pin,
+            signer_subscriber_id=w.yi.id,
+            confirmation_token=token,
+        ),
+        ValidationError,
+        "invalid",
+        "pdf",
+    )
 
 
-@pytest.mark.parametrize("tamper,code", [
-    (lambda pdf: flip_signed_byte(pdf)[0], "broken_signature"),
-    (add_page, "modified_after_signing"),
-], ids=["changed-byte", "added-page"])
+@pytest.mark.parametrize(
+    "tamper,code",
+    [
+        (lambda pdf: flip_signed_byte(pdf)[0], "broken_signature"),
+        (add_page, "modified_after_signing"),
+    ],
+    ids=["changed-byte", "added-page"],
+)
 def test_a_document_with_a_broken_signature_is_refused(rw, tamper, code):
     w = rw.w
     bad = tamper(rw.signed_by_jia)
@@ -668,8 +817,10 @@ def test_two_party_flow_on_any_database(any_platform, clock):
     assert rep.valid and [s.role for s in rep.signatures] == ["甲方", "乙方"]
     assert all(s.level == "B-LT" and s.timestamp_valid for s in rep.signatures)
     recs = p.signing.records()
-    assert [(r["sha256_before"], r["sha256_after"]) for r in recs] == \
-        [(sha(doc), sha(first.pdf)), (sha(first.pdf), sha(second.pdf))]
+    assert [(r["sha256_before"], r["sha256_after"]) for r in recs] == [
+        (sha(doc), sha(first.pdf)),
+        (sha(first.pdf), sha(second.pdf)),
+    ]
     # a replayed confirmation gives back the signature it made, and records nothing new
     token = confirm(w, w.jia, doc)
     made = sign_call(w, w.jia, doc, token)()

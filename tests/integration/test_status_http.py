@@ -83,8 +83,11 @@ def env(tmp_path_factory) -> Iterator[Env]:
     home, files = base / "home", base / "files"
     files.mkdir()
     demo = demo_home(home)
-    local = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                     passphrase=PASSPHRASE, migrate=False)
+    local = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        passphrase=PASSPHRASE,
+        migrate=False,
+    )
     root, issuing = local.ca.certificate("root"), local.ca.certificate("issuing")
     (files / "root+issuing.pem").write_bytes(root.public_bytes(PEM) + issuing.public_bytes(PEM))
     try:
@@ -118,10 +121,16 @@ def hexs(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "x")
 
 
-def run(*cmd: str | Path, check: bool = False, input: bytes | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=60,
-                          input=None if input is None else input.decode())
+def run(
+    *cmd: str | Path, check: bool = False, input: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=None if input is None else input.decode(),
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -129,8 +138,19 @@ def run(*cmd: str | Path, check: bool = False, input: bytes | None = None
 
 def openssl_ocsp(env: Env, pem: Path, *extra: str, url: str | None = None) -> str:
     """``openssl ocsp`` against the server; the output (stdout and stderr together)."""
-    proc = run("openssl", "ocsp", *extra, "-issuer", env.issuing_pem, "-cert", pem,
-               "-url", url or env.server.url("/ocsp"), "-CAfile", env.root_pem)
+    proc = run(
+        "openssl",
+        "ocsp",
+        *extra,
+        "-issuer",
+        env.issuing_pem,
+        "-cert",
+        pem,
+        "-url",
+        url or env.server.url("/ocsp"),
+        "-CAfile",
+        env.root_pem,
+    )
     return proc.stdout + proc.stderr
 
 
@@ -138,8 +158,6 @@ def openssl_time(t: dt.datetime) -> str:
     """How ``openssl ocsp`` prints a time (ASN1_TIME_print: day padded with a space)."""
     t = t.astimezone(dt.UTC)
     return f"{t:%b} {t.day:2d} {t:%H:%M:%S} {t.year} GMT"
-
-
 
 
 def raw_ocsp_request(items: list[dict], extensions: list | None = None) -> bytes:
@@ -151,8 +169,12 @@ def raw_ocsp_request(items: list[dict], extensions: list | None = None) -> bytes
 
 def cert_id(issuer: x509.Certificate, serial: int, alg: str = "sha256") -> dict:
     name_hash, key_hash = issuer_hashes(issuer, alg)
-    return {"hash_algorithm": {"algorithm": alg}, "issuer_name_hash": name_hash,
-            "issuer_key_hash": key_hash, "serial_number": serial}
+    return {
+        "hash_algorithm": {"algorithm": alg},
+        "issuer_name_hash": name_hash,
+        "issuer_key_hash": key_hash,
+        "serial_number": serial,
+    }
 
 
 def ocsp_status_of(der: bytes) -> str:
@@ -167,14 +189,14 @@ def ocsp_single(der: bytes, env: Env) -> ocsp.OCSPResponse:
     assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL, ocsp_status_of(der)
     responder = resp.certificates[0]
     responder.verify_directly_issued_by(env.issuing)
-    responder.public_key().verify(resp.signature, resp.tbs_response_bytes,
-                                  ec.ECDSA(resp.signature_hash_algorithm))
+    responder.public_key().verify(
+        resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm)
+    )
     return resp
 
 
 def post_ocsp(client: httpx.Client, der: bytes) -> httpx.Response:
-    return client.post("/ocsp", content=der,
-                       headers={"content-type": "application/ocsp-request"})
+    return client.post("/ocsp", content=der, headers={"content-type": "application/ocsp-request"})
 
 
 def tsa_status(der: bytes) -> tuple[str, set[str] | None]:
@@ -199,14 +221,23 @@ def crl_number(crl: x509.CertificateRevocationList) -> int:
 
 def db_crl_number(env: Env, role: str = "issuing") -> int:
     with sqlite3.connect(env.home / "yinxin.db") as db:
-        return db.execute("SELECT max(crl_number) FROM crls WHERE issuer_role = ?",
-                          (role,)).fetchone()[0] or 0
+        return (
+            db.execute(
+                "SELECT max(crl_number) FROM crls WHERE issuer_role = ?", (role,)
+            ).fetchone()[0]
+            or 0
+        )
 
 
-def revoke(env: Env, cert: x509.Certificate, reason: str = "key_compromise",
-           passphrase: str | None = PASSPHRASE) -> dict:
-    return yinxin_json(["cert", "revoke", hexs(cert), "--reason", reason], env.home,
-                       passphrase=passphrase)  # type: ignore[return-value]
+def revoke(
+    env: Env,
+    cert: x509.Certificate,
+    reason: str = "key_compromise",
+    passphrase: str | None = PASSPHRASE,
+) -> dict:
+    return yinxin_json(
+        ["cert", "revoke", hexs(cert), "--reason", reason], env.home, passphrase=passphrase
+    )  # type: ignore[return-value]
 
 
 def fetch_crl(client: httpx.Client, role: str = "issuing") -> bytes:
@@ -252,9 +283,21 @@ def test_ocsp_get_with_curl(env: Env, new_cert, tmp_path: Path) -> None:
     cert, _ = new_cert()
     b64 = quote(base64.b64encode(ocsp_request(cert, env.issuing, "sha1")).decode(), safe="")
     out = tmp_path / "resp.der"
-    proc = subprocess.run(["curl", "-sS", "-f", "-o", str(out), "-w", "%{content_type}",
-                           env.server.url(f"/ocsp/{b64}")], capture_output=True, text=True,
-                          timeout=30)
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-f",
+            "-o",
+            str(out),
+            "-w",
+            "%{content_type}",
+            env.server.url(f"/ocsp/{b64}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "application/ocsp-response"
     single = ocsp_single(out.read_bytes(), env)
@@ -291,8 +334,9 @@ def test_freeze_is_hold_and_unfreeze_is_good(env: Env, new_cert) -> None:
 
 # --- freshness ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("cli_can_sign", [True, False], ids=["cli-signs", "cli-cannot-sign"])
-def test_revocation_is_visible_within_a_second(env: Env, new_cert, client: httpx.Client,
-                                               cli_can_sign: bool, record_property) -> None:
+def test_revocation_is_visible_within_a_second(
+    env: Env, new_cert, client: httpx.Client, cli_can_sign: bool, record_property
+) -> None:
     """The first OCSP answer and the first CRL fetch after `yinxin cert revoke` returns both
     say revoked, each within FRESHNESS_LIMIT of the return (measured from it)."""
     cert, pem = new_cert()
@@ -315,16 +359,20 @@ def test_revocation_is_visible_within_a_second(env: Env, new_cert, client: httpx
     assert crl_of(crl_der).get_revoked_certificate_by_serial_number(cert.serial_number)
     record_property("ocsp_delay_s", round(ocsp_delay, 4))
     record_property("crl_delay_s", round(crl_delay, 4))
-    print(f"\nfreshness ({'CLI signs' if cli_can_sign else 'server signs'}): OCSP "
-          f"{ocsp_delay * 1000:.1f} ms, CRL {crl_delay * 1000:.1f} ms after revoke returned")
+    print(
+        f"\nfreshness ({'CLI signs' if cli_can_sign else 'server signs'}): OCSP "
+        f"{ocsp_delay * 1000:.1f} ms, CRL {crl_delay * 1000:.1f} ms after revoke returned"
+    )
     assert ocsp_delay < FRESHNESS_LIMIT
     assert crl_delay < FRESHNESS_LIMIT
     crl = crl_of(crl_der)
     assert crl_number(crl) == before + 1
     assert db_crl_number(env) == before + 1
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == \
-        x509.ReasonFlags.key_compromise
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
     out = openssl_ocsp(env, pem, "-no_nonce")
     assert f"{pem}: revoked" in out and "Reason: keyCompromise" in out, out
 
@@ -341,33 +389,64 @@ def test_crl_with_openssl(env: Env, new_cert, client: httpx.Client) -> None:
     assert crl.next_update_utc is not None and crl.next_update_utc > crl.last_update_utc
     assert crl.is_signature_valid(env.issuing.public_key())
 
-    out = run("openssl", "crl", "-inform", "DER", "-in", path, "-noout", "-verify",
-              "-CAfile", env.issuing_pem)
+    out = run(
+        "openssl",
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        path,
+        "-noout",
+        "-verify",
+        "-CAfile",
+        env.issuing_pem,
+    )
     assert out.returncode == 0 and "verify OK" in out.stdout + out.stderr, out
-    text = run("openssl", "crl", "-inform", "DER", "-in", path, "-noout", "-text",
-               check=True).stdout
+    text = run(
+        "openssl", "crl", "-inform", "DER", "-in", path, "-noout", "-text", check=True
+    ).stdout
     assert "Next Update:" in text and "X509v3 CRL Number" in text
     listed = {int(h, 16) for h in re.findall(r"Serial Number: ([0-9A-F]+)", text)}
     assert bad.serial_number in listed and good.serial_number not in listed
 
-    ok = run("openssl", "verify", "-crl_check", "-CRLfile", path, "-CAfile", env.chain_pem,
-             good_pem)
+    ok = run(
+        "openssl", "verify", "-crl_check", "-CRLfile", path, "-CAfile", env.chain_pem, good_pem
+    )
     assert ok.returncode == 0 and f"{good_pem}: OK" in ok.stdout, ok
-    no = run("openssl", "verify", "-crl_check", "-CRLfile", path, "-CAfile", env.chain_pem,
-             bad_pem)
+    no = run("openssl", "verify", "-crl_check", "-CRLfile", path, "-CAfile", env.chain_pem, bad_pem)
     assert no.returncode != 0
     assert "certificate revoked" in no.stdout + no.stderr, no
 
     root_path = env.files / "root.crl"
     root_der = fetch_crl(client, "root")
     root_path.write_bytes(root_der)
-    out = run("openssl", "crl", "-inform", "DER", "-in", root_path, "-noout", "-verify",
-              "-CAfile", env.root_pem)
+    out = run(
+        "openssl",
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        root_path,
+        "-noout",
+        "-verify",
+        "-CAfile",
+        env.root_pem,
+    )
     assert out.returncode == 0 and "verify OK" in out.stdout + out.stderr, out
     assert crl_of(root_der).next_update_utc is not None
     # the whole chain checked against both CRLs (root's CRL for the issuing CA too)
-    both = run("openssl", "verify", "-crl_check_all", "-CRLfile", path, "-CRLfile", root_path,
-               "-CAfile", env.chain_pem, good_pem)
+    both = run(
+        "openssl",
+        "verify",
+        "-crl_check_all",
+        "-CRLfile",
+        path,
+        "-CRLfile",
+        root_path,
+        "-CAfile",
+        env.chain_pem,
+        good_pem,
+    )
     assert both.returncode == 0, both
 
 
@@ -380,8 +459,10 @@ def test_crl_number_moves_with_each_change(env: Env, new_cert, client: httpx.Cli
     held = crl_of(fetch_crl(client))
     assert crl_number(held) == n + 1
     entry = held.get_revoked_certificate_by_serial_number(cert.serial_number)
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == \
-        x509.ReasonFlags.certificate_hold
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.certificate_hold
+    )
     yinxin_cli(["cert", "unfreeze", hexs(cert)], env.home, passphrase=None)
     released = crl_of(fetch_crl(client))
     assert crl_number(released) == n + 2
@@ -405,10 +486,25 @@ def test_openssl_ts(env: Env, tmp_path: Path, alg: str) -> None:
     data.write_bytes("印信 timestamp test ".encode() + os.urandom(16))
     query, reply = tmp_path / "q.tsq", tmp_path / "r.tsr"
     run("openssl", "ts", "-query", "-data", data, f"-{alg}", "-cert", "-out", query, check=True)
-    proc = subprocess.run(["curl", "-sS", "-f", "-H", "Content-Type: application/timestamp-query",
-                           "--data-binary", f"@{query}", "-o", str(reply), "-w",
-                           "%{content_type}", env.server.url("/tsa")],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-f",
+            "-H",
+            "Content-Type: application/timestamp-query",
+            "--data-binary",
+            f"@{query}",
+            "-o",
+            str(reply),
+            "-w",
+            "%{content_type}",
+            env.server.url("/tsa"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "application/timestamp-reply"
     der = reply.read_bytes()
@@ -417,8 +513,10 @@ def test_openssl_ts(env: Env, tmp_path: Path, alg: str) -> None:
     info = tst_info(der)
     req = tsp.TimeStampReq.load(query.read_bytes())
     assert info["message_imprint"]["hash_algorithm"]["algorithm"].native == alg
-    assert bytes(info["message_imprint"]["hashed_message"].native) == \
-        hashlib.new(alg, data.read_bytes()).digest()
+    assert (
+        bytes(info["message_imprint"]["hashed_message"].native)
+        == hashlib.new(alg, data.read_bytes()).digest()
+    )
     assert req["nonce"].native is not None
     assert info["nonce"].native == req["nonce"].native
 
@@ -427,16 +525,40 @@ def test_openssl_ts(env: Env, tmp_path: Path, alg: str) -> None:
     m = re.search(r"Nonce: 0x([0-9A-F]+)", text)
     assert m and int(m.group(1), 16) == req["nonce"].native, text
 
-    for how in (("-data", data), ("-queryfile", query),
-                ("-digest", hashlib.new(alg, data.read_bytes()).hexdigest())):
-        out = run("openssl", "ts", "-verify", *how, "-in", reply, "-CAfile", env.root_pem,
-                  "-untrusted", env.issuing_pem)
+    for how in (
+        ("-data", data),
+        ("-queryfile", query),
+        ("-digest", hashlib.new(alg, data.read_bytes()).hexdigest()),
+    ):
+        out = run(
+            "openssl",
+            "ts",
+            "-verify",
+            *how,
+            "-in",
+            reply,
+            "-CAfile",
+            env.root_pem,
+            "-untrusted",
+            env.issuing_pem,
+        )
         assert out.returncode == 0 and "Verification: OK" in out.stdout + out.stderr, out
 
     other = tmp_path / "other.txt"
     other.write_bytes(b"not the document")
-    out = run("openssl", "ts", "-verify", "-data", other, "-in", reply, "-CAfile", env.root_pem,
-              "-untrusted", env.issuing_pem)
+    out = run(
+        "openssl",
+        "ts",
+        "-verify",
+        "-data",
+        other,
+        "-in",
+        reply,
+        "-CAfile",
+        env.root_pem,
+        "-untrusted",
+        env.issuing_pem,
+    )
     assert out.returncode != 0
 
 
@@ -444,10 +566,10 @@ def test_ts_without_nonce_or_cert(env: Env, tmp_path: Path, client: httpx.Client
     data = tmp_path / "d"
     data.write_bytes(b"no nonce please")
     query = tmp_path / "q.tsq"
-    run("openssl", "ts", "-query", "-data", data, "-sha256", "-no_nonce", "-out", query,
-        check=True)
-    r = client.post("/tsa", content=query.read_bytes(),
-                    headers={"content-type": "application/timestamp-query"})
+    run("openssl", "ts", "-query", "-data", data, "-sha256", "-no_nonce", "-out", query, check=True)
+    r = client.post(
+        "/tsa", content=query.read_bytes(), headers={"content-type": "application/timestamp-query"}
+    )
     assert tsa_status(r.content) == ("granted", None)
     assert tst_info(r.content)["nonce"].native is None
     reply = tmp_path / "r.tsr"
@@ -455,19 +577,35 @@ def test_ts_without_nonce_or_cert(env: Env, tmp_path: Path, client: httpx.Client
     # no certReq: the token carries no certificates, so give openssl the TSA's and the issuing
     # CA's (one -untrusted file: openssl ts keeps only the last -untrusted given)
     untrusted = tmp_path / "tsa+issuing.pem"
-    untrusted.write_bytes((env.home / "ca" / "tsa.pem").read_bytes() +
-                          env.issuing_pem.read_bytes())
-    out = run("openssl", "ts", "-verify", "-data", data, "-in", reply, "-CAfile", env.root_pem,
-              "-untrusted", untrusted)
+    untrusted.write_bytes((env.home / "ca" / "tsa.pem").read_bytes() + env.issuing_pem.read_bytes())
+    out = run(
+        "openssl",
+        "ts",
+        "-verify",
+        "-data",
+        data,
+        "-in",
+        reply,
+        "-CAfile",
+        env.root_pem,
+        "-untrusted",
+        untrusted,
+    )
     assert out.returncode == 0 and "Verification: OK" in out.stdout + out.stderr, out
 
 
 # --- pkilint -----------------------------------------------------------------------------------
 def _lint_all(jobs: dict[str, list[str | Path]]) -> dict[str, str]:
     """Run pkilint command lines side by side; each one's findings (stdout), by name."""
-    procs = {name: subprocess.Popen([str(PKILINT / cmd[0]), "lint", *map(str, cmd[1:])],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for name, cmd in jobs.items()}
+    procs = {
+        name: subprocess.Popen(
+            [str(PKILINT / cmd[0]), "lint", *map(str, cmd[1:])],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, cmd in jobs.items()
+    }
     out = {}
     for name, proc in procs.items():
         text, _ = proc.communicate(timeout=120)
@@ -505,8 +643,12 @@ def test_pkilint_on_live_responses(env: Env, new_cert, client: httpx.Client) -> 
         "hold": ocsp_request(held, env.issuing),
         "unknown": unknown,
     }
-    expect = {"good": ocsp.OCSPCertStatus.GOOD, "revoked": ocsp.OCSPCertStatus.REVOKED,
-              "hold": ocsp.OCSPCertStatus.REVOKED, "unknown": ocsp.OCSPCertStatus.UNKNOWN}
+    expect = {
+        "good": ocsp.OCSPCertStatus.GOOD,
+        "revoked": ocsp.OCSPCertStatus.REVOKED,
+        "hold": ocsp.OCSPCertStatus.REVOKED,
+        "unknown": ocsp.OCSPCertStatus.UNKNOWN,
+    }
     for name, req in cases.items():
         der = post_ocsp(client, req).content
         assert ocsp_single(der, env).certificate_status == expect[name.split("-")[0]], name
@@ -522,20 +664,31 @@ def _foreign_ca() -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone Else's CA")])
     now = dt.datetime.now(dt.UTC)
-    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
 
 
 def _tsq(alg: str = "sha256", digest: bytes | None = None, **more) -> bytes:
     size = {"sha1": 20, "md5": 16, "sha256": 32, "sha384": 48, "sha512": 64}.get(alg, 32)
-    req = {"version": "v1",
-           "message_imprint": {"hash_algorithm": {"algorithm": alg},
-                               "hashed_message": digest if digest is not None else
-                               os.urandom(size)},
-           "nonce": 12345, "cert_req": True, **more}
+    req = {
+        "version": "v1",
+        "message_imprint": {
+            "hash_algorithm": {"algorithm": alg},
+            "hashed_message": digest if digest is not None else os.urandom(size),
+        },
+        "nonce": 12345,
+        "cert_req": True,
+        **more,
+    }
     return tsp.TimeStampReq(req).dump()
 
 
@@ -550,8 +703,13 @@ def test_malformed_requests_never_500(env: Env, new_cert, client: httpx.Client) 
             yield b"\x30" * 8192
 
     big_nonce = [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(33)}]
-    crit_ext = [{"extn_id": "1.3.6.1.4.1.99999.1", "critical": True,
-                 "extn_value": core.OctetString(b"x").dump()}]
+    crit_ext = [
+        {
+            "extn_id": "1.3.6.1.4.1.99999.1",
+            "critical": True,
+            "extn_value": core.OctetString(b"x").dump(),
+        }
+    ]
     wrong_len = cert_id(env.issuing, cert.serial_number)
     wrong_len["issuer_key_hash"] = wrong_len["issuer_key_hash"][:20]
 
@@ -563,45 +721,131 @@ def test_malformed_requests_never_500(env: Env, new_cert, client: httpx.Client) 
         ("truncated", "POST", "/ocsp", good_req[:-5], "malformed_request"),
         ("trailing junk", "POST", "/ocsp", good_req + b"\x00", "malformed_request"),
         ("a TSA query", "POST", "/ocsp", _tsq(), "malformed_request"),
-        ("md5 CertID", "POST", "/ocsp", raw_ocsp_request([{
-            "hash_algorithm": {"algorithm": "md5"}, "issuer_name_hash": b"\1" * 16,
-            "issuer_key_hash": b"\2" * 16, "serial_number": cert.serial_number}]),
-         "malformed_request"),
-        ("unknown hash OID", "POST", "/ocsp", raw_ocsp_request([{
-            "hash_algorithm": {"algorithm": "1.2.3.4.5.6"}, "issuer_name_hash": b"\1" * 32,
-            "issuer_key_hash": b"\2" * 32, "serial_number": cert.serial_number}]),
-         "malformed_request"),
-        ("hash of wrong length", "POST", "/ocsp", raw_ocsp_request([wrong_len]),
-         "malformed_request"),
-        ("nonce of 33 octets", "POST", "/ocsp",
-         raw_ocsp_request([cert_id(env.issuing, cert.serial_number)], big_nonce),
-         "malformed_request"),
-        ("unknown critical extension", "POST", "/ocsp",
-         raw_ocsp_request([cert_id(env.issuing, cert.serial_number)], crit_ext),
-         "malformed_request"),
-        ("17 CertIDs", "POST", "/ocsp",
-         raw_ocsp_request([cert_id(env.issuing, i + 1) for i in range(17)]),
-         "malformed_request"),
-        ("CertID under our root", "POST", "/ocsp", ocsp_request(env.issuing, env.root),
-         "successful"),  # the root's responder answers for the issuing CA and the TSA
-        ("ours and the root's", "POST", "/ocsp", raw_ocsp_request([
-            cert_id(env.issuing, cert.serial_number), cert_id(env.root, 5)]), "unauthorized"),
-        ("CertID for another CA", "POST", "/ocsp",
-         raw_ocsp_request([cert_id(other, cert.serial_number)]), "unauthorized"),
-        ("issuer key hash of another CA", "POST", "/ocsp", raw_ocsp_request([{
-            **cert_id(env.issuing, cert.serial_number),
-            "issuer_key_hash": issuer_hashes(other, "sha256")[1]}]), "unauthorized"),
-        ("ours and another CA's", "POST", "/ocsp", raw_ocsp_request([
-            cert_id(env.issuing, cert.serial_number), cert_id(other, 5)]), "unauthorized"),
-        ("mixed CertID hashes", "POST", "/ocsp", raw_ocsp_request([
-            cert_id(env.issuing, cert.serial_number, "sha1"),
-            cert_id(env.issuing, cert.serial_number, "sha256")]), "malformed_request"),
+        (
+            "md5 CertID",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request(
+                [
+                    {
+                        "hash_algorithm": {"algorithm": "md5"},
+                        "issuer_name_hash": b"\1" * 16,
+                        "issuer_key_hash": b"\2" * 16,
+                        "serial_number": cert.serial_number,
+                    }
+                ]
+            ),
+            "malformed_request",
+        ),
+        (
+            "unknown hash OID",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request(
+                [
+                    {
+                        "hash_algorithm": {"algorithm": "1.2.3.4.5.6"},
+                        "issuer_name_hash": b"\1" * 32,
+                        "issuer_key_hash": b"\2" * 32,
+                        "serial_number": cert.serial_number,
+                    }
+                ]
+            ),
+            "malformed_request",
+        ),
+        (
+            "hash of wrong length",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([wrong_len]),
+            "malformed_request",
+        ),
+        (
+            "nonce of 33 octets",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([cert_id(env.issuing, cert.serial_number)], big_nonce),
+            "malformed_request",
+        ),
+        (
+            "unknown critical extension",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([cert_id(env.issuing, cert.serial_number)], crit_ext),
+            "malformed_request",
+        ),
+        (
+            "17 CertIDs",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([cert_id(env.issuing, i + 1) for i in range(17)]),
+            "malformed_request",
+        ),
+        (
+            "CertID under our root",
+            "POST",
+            "/ocsp",
+            ocsp_request(env.issuing, env.root),
+            "successful",
+        ),  # the root's responder answers for the issuing CA and the TSA
+        (
+            "ours and the root's",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([cert_id(env.issuing, cert.serial_number), cert_id(env.root, 5)]),
+            "unauthorized",
+        ),
+        (
+            "CertID for another CA",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([cert_id(other, cert.serial_number)]),
+            "unauthorized",
+        ),
+        (
+            "issuer key hash of another CA",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request(
+                [
+                    {
+                        **cert_id(env.issuing, cert.serial_number),
+                        "issuer_key_hash": issuer_hashes(other, "sha256")[1],
+                    }
+                ]
+            ),
+            "unauthorized",
+        ),
+        (
+            "ours and another CA's",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request([cert_id(env.issuing, cert.serial_number), cert_id(other, 5)]),
+            "unauthorized",
+        ),
+        (
+            "mixed CertID hashes",
+            "POST",
+            "/ocsp",
+            raw_ocsp_request(
+                [
+                    cert_id(env.issuing, cert.serial_number, "sha1"),
+                    cert_id(env.issuing, cert.serial_number, "sha256"),
+                ]
+            ),
+            "malformed_request",
+        ),
         ("oversize", "POST", "/ocsp", huge, 413),
         ("oversize, chunked", "POST", "/ocsp", chunks(), 413),
         ("GET not base64", "GET", "/ocsp/" + quote("!!!not*base64~~"), None, None),
         ("GET bad padding", "GET", "/ocsp/abc", None, None),
-        ("GET base64 garbage", "GET", "/ocsp/" + quote(base64.b64encode(b"junk").decode()),
-         None, "malformed_request"),
+        (
+            "GET base64 garbage",
+            "GET",
+            "/ocsp/" + quote(base64.b64encode(b"junk").decode()),
+            None,
+            "malformed_request",
+        ),
         ("GET nothing", "GET", "/ocsp/", None, None),
         ("GET without path", "GET", "/ocsp", None, None),
         ("PUT", "PUT", "/ocsp", good_req, 405),
@@ -615,11 +859,21 @@ def test_malformed_requests_never_500(env: Env, new_cert, client: httpx.Client) 
         ("TSA sha1", "POST", "/tsa", _tsq("sha1"), ("rejection", {"bad_alg"})),
         ("TSA md5", "POST", "/tsa", _tsq("md5"), ("rejection", {"bad_alg"})),
         ("TSA unknown OID", "POST", "/tsa", _tsq("1.2.3.4.5.6"), ("rejection", {"bad_alg"})),
-        ("TSA digest of wrong length", "POST", "/tsa", _tsq("sha256", b"\1" * 20),
-         ("rejection", {"bad_data_format"})),
+        (
+            "TSA digest of wrong length",
+            "POST",
+            "/tsa",
+            _tsq("sha256", b"\1" * 20),
+            ("rejection", {"bad_data_format"}),
+        ),
         ("TSA version 2", "POST", "/tsa", _tsq(version=2), ("rejection", {"bad_data_format"})),
-        ("TSA unknown policy", "POST", "/tsa", _tsq(req_policy="1.2.3.4"),
-         ("rejection", {"unaccepted_policy"})),
+        (
+            "TSA unknown policy",
+            "POST",
+            "/tsa",
+            _tsq(req_policy="1.2.3.4"),
+            ("rejection", {"unaccepted_policy"}),
+        ),
         ("TSA oversize", "POST", "/tsa", huge, 413),
         ("TSA oversize, chunked", "POST", "/tsa", chunks(), 413),
         ("TSA GET", "GET", "/tsa", None, 405),
@@ -674,8 +928,10 @@ def test_malformed_requests_never_500(env: Env, new_cert, client: httpx.Client) 
     # still answering, and correctly, after the barrage
     assert env.server.alive(), env.server.log()
     assert client.get("/healthz").json()["ok"] is True
-    assert ocsp_single(post_ocsp(client, good_req).content, env).certificate_status == \
-        ocsp.OCSPCertStatus.GOOD
+    assert (
+        ocsp_single(post_ocsp(client, good_req).content, env).certificate_status
+        == ocsp.OCSPCertStatus.GOOD
+    )
     out = openssl_ocsp(env, pem)
     assert f"{pem}: good" in out and "Response verify OK" in out, out
     assert "Traceback" not in env.server.log(), env.server.log()
@@ -685,14 +941,36 @@ def test_openssl_checks_the_issuing_ca_with_the_roots_responder(env: Env, tmp_pa
     """The issuing CA's own certificate, with the root as issuer: answered by the root's
     delegated responder (so archive renewal can embed status per certificate); a CertID of
     someone else's CA is still unauthorized."""
-    proc = run("openssl", "ocsp", "-issuer", env.root_pem, "-cert", env.issuing_pem,
-               "-url", env.server.url("/ocsp"), "-CAfile", env.root_pem, "-no_nonce")
+    proc = run(
+        "openssl",
+        "ocsp",
+        "-issuer",
+        env.root_pem,
+        "-cert",
+        env.issuing_pem,
+        "-url",
+        env.server.url("/ocsp"),
+        "-CAfile",
+        env.root_pem,
+        "-no_nonce",
+    )
     out = proc.stdout + proc.stderr
     assert f"{env.issuing_pem}: good" in out and "Response verify OK" in out, out
     other = tmp_path / "other.pem"
     other.write_bytes(_foreign_ca().public_bytes(serialization.Encoding.PEM))
-    proc = run("openssl", "ocsp", "-issuer", str(other), "-serial", "5",
-               "-url", env.server.url("/ocsp"), "-CAfile", env.root_pem, "-no_nonce")
+    proc = run(
+        "openssl",
+        "ocsp",
+        "-issuer",
+        str(other),
+        "-serial",
+        "5",
+        "-url",
+        env.server.url("/ocsp"),
+        "-CAfile",
+        env.root_pem,
+        "-no_nonce",
+    )
     out = proc.stdout + proc.stderr
     assert re.search(r"unauthorized \(6\)", out), out
 

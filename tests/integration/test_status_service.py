@@ -34,9 +34,12 @@ DER = serialization.Encoding.DER
 
 def ocsp_request_for_serial(serial: int, issuer: x509.Certificate, alg: str = "sha256") -> bytes:
     name_hash, key_hash = issuer_hashes(issuer, alg)
-    return (ocsp.OCSPRequestBuilder()
-            .add_certificate_by_hash(name_hash, key_hash, serial, HASHES[alg])
-            .build().public_bytes(DER))
+    return (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(name_hash, key_hash, serial, HASHES[alg])
+        .build()
+        .public_bytes(DER)
+    )
 
 
 def multi_request(items: list[tuple[int, str]], issuer: x509.Certificate) -> bytes:
@@ -44,9 +47,16 @@ def multi_request(items: list[tuple[int, str]], issuer: x509.Certificate) -> byt
     reqs = []
     for serial, alg in items:
         name_hash, key_hash = issuer_hashes(issuer, alg)
-        reqs.append({"req_cert": {"hash_algorithm": {"algorithm": alg},
-                                  "issuer_name_hash": name_hash, "issuer_key_hash": key_hash,
-                                  "serial_number": serial}})
+        reqs.append(
+            {
+                "req_cert": {
+                    "hash_algorithm": {"algorithm": alg},
+                    "issuer_name_hash": name_hash,
+                    "issuer_key_hash": key_hash,
+                    "serial_number": serial,
+                }
+            }
+        )
     return a_ocsp.OCSPRequest({"tbs_request": {"request_list": reqs}}).dump()
 
 
@@ -54,8 +64,9 @@ def parse_ok(der: bytes) -> ocsp.OCSPResponse:
     resp = ocsp.load_der_ocsp_response(der)
     assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
     responder = resp.certificates[0]
-    responder.public_key().verify(resp.signature, resp.tbs_response_bytes,
-                                  ec.ECDSA(resp.signature_hash_algorithm))
+    responder.public_key().verify(
+        resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm)
+    )
     return resp
 
 
@@ -70,8 +81,9 @@ def crl_serials(der: bytes) -> set[int]:
 
 def crl_rows(p: Platform, role: str = "issuing") -> int:
     with p.db.read() as s:
-        return s.execute(select(func.count()).select_from(Crl)
-                         .where(Crl.issuer_role == role)).scalar_one()
+        return s.execute(
+            select(func.count()).select_from(Crl).where(Crl.issuer_role == role)
+        ).scalar_one()
 
 
 @pytest.fixture
@@ -80,8 +92,9 @@ def second(any_platform, make_platform):
 
     def make(*, can_sign: bool = True) -> Platform:
         s = any_platform.settings
-        return make_platform(url=s.database_url, home=s.home, init=False,
-                             **({} if can_sign else {"passphrase": ""}))
+        return make_platform(
+            url=s.database_url, home=s.home, init=False, **({} if can_sign else {"passphrase": ""})
+        )
 
     return make
 
@@ -121,10 +134,15 @@ def test_lookup_every_state(any_platform: Platform, clock) -> None:
     assert (unknown.status, unknown.version) == ("unknown", 0)
 
 
-@pytest.mark.parametrize("reason,rfc", [("key_compromise", "key_compromise"),
-                                        ("subject_changed", "affiliation_changed"),
-                                        ("fees_unpaid", "privilege_withdrawn"),
-                                        ("unspecified", "unspecified")])
+@pytest.mark.parametrize(
+    "reason,rfc",
+    [
+        ("key_compromise", "key_compromise"),
+        ("subject_changed", "affiliation_changed"),
+        ("fees_unpaid", "privilege_withdrawn"),
+        ("unspecified", "unspecified"),
+    ],
+)
 def test_lookup_reason_mapping(any_platform: Platform, reason: str, rfc: str) -> None:
     cert = issue_certificate(any_platform)
     any_platform.certificates.revoke(format(cert.serial_number, "x"), reason=reason, actor="t")
@@ -150,10 +168,13 @@ def test_crl_resigned_only_when_revision_moves(any_platform: Platform, clock) ->
     held = p.status.current_crl("issuing")
     assert crl_number(held) == n + 1
     entry = x509.load_der_x509_crl(held).get_revoked_certificate_by_serial_number(
-        cert.serial_number)
+        cert.serial_number
+    )
     assert entry is not None
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == \
-        x509.ReasonFlags.certificate_hold
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.certificate_hold
+    )
     assert p.status.current_crl("issuing") == held
 
     p.certificates.unfreeze(hexs, actor="t")
@@ -182,8 +203,9 @@ def test_root_crl_numbered_apart(any_platform: Platform) -> None:
     assert crl.is_signature_valid(p.ca.certificate("root").public_key())
     assert len(crl) == 0
     # the root's CRL lists CA and TSA certificates: it lives months (docs/long-term-validation.md)
-    assert crl.next_update_utc - crl.last_update_utc == CRL_VALIDITY["root"] >= dt.timedelta(
-        days=60)
+    assert (
+        crl.next_update_utc - crl.last_update_utc == CRL_VALIDITY["root"] >= dt.timedelta(days=60)
+    )
     cert = issue_certificate(p)
     p.certificates.revoke(format(cert.serial_number, "x"), reason="key_compromise", actor="t")
     assert p.status.current_crl("root") == root  # a leaf's revocation is not the root's
@@ -246,8 +268,13 @@ def test_concurrent_publishers_never_reuse_a_number(any_platform: Platform, seco
     assert not errors, errors
     assert len(numbers) == 8
     with a.db.read() as s:
-        stored = s.execute(select(Crl.crl_number).where(Crl.issuer_role == "issuing")
-                           .order_by(Crl.crl_number)).scalars().all()
+        stored = (
+            s.execute(
+                select(Crl.crl_number).where(Crl.issuer_role == "issuing").order_by(Crl.crl_number)
+            )
+            .scalars()
+            .all()
+        )
     assert stored == list(range(1, len(stored) + 1))
     assert set(numbers) <= set(stored)
     assert len(stored) >= 1 + len(set(numbers))
@@ -352,13 +379,18 @@ def test_ocsp_several_certids(any_platform: Platform) -> None:
     issuer = p.ca.certificate("issuing")
     good, bad = issue_certificate(p), issue_certificate(p)
     p.certificates.revoke(format(bad.serial_number, "x"), reason="key_compromise", actor="t")
-    der = p.ocsp.respond(multi_request([(good.serial_number, "sha256"),
-                                        (bad.serial_number, "sha256"), (7, "sha256")], issuer))
+    der = p.ocsp.respond(
+        multi_request(
+            [(good.serial_number, "sha256"), (bad.serial_number, "sha256"), (7, "sha256")], issuer
+        )
+    )
     r = parse_ok(der)
     got = {s.serial_number: s.certificate_status for s in r.responses}
-    assert got == {good.serial_number: ocsp.OCSPCertStatus.GOOD,
-                   bad.serial_number: ocsp.OCSPCertStatus.REVOKED,
-                   7: ocsp.OCSPCertStatus.UNKNOWN}
+    assert got == {
+        good.serial_number: ocsp.OCSPCertStatus.GOOD,
+        bad.serial_number: ocsp.OCSPCertStatus.REVOKED,
+        7: ocsp.OCSPCertStatus.UNKNOWN,
+    }
 
 
 def test_ocsp_mixed_certid_hashes_never_misanswered(any_platform: Platform) -> None:
@@ -367,8 +399,9 @@ def test_ocsp_mixed_certid_hashes_never_misanswered(any_platform: Platform) -> N
     p = any_platform
     issuer = p.ca.certificate("issuing")
     a, b = issue_certificate(p), issue_certificate(p)
-    der = p.ocsp.respond(multi_request([(a.serial_number, "sha1"),
-                                        (b.serial_number, "sha256")], issuer))
+    der = p.ocsp.respond(
+        multi_request([(a.serial_number, "sha1"), (b.serial_number, "sha256")], issuer)
+    )
     resp = a_ocsp.OCSPResponse.load(der)
     if resp["response_status"].native != "successful":  # refusing is acceptable too
         assert resp["response_status"].native == "malformed_request"
@@ -400,8 +433,11 @@ def test_ocsp_for_the_roots_certificates_by_its_own_responder(any_platform: Plat
 def test_status_urls_in_issued_certificate(any_platform: Platform) -> None:
     cert = issue_certificate(any_platform)
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    assert any(d.access_method == x509.AuthorityInformationAccessOID.OCSP
-               and d.access_location.value.endswith("/ocsp") for d in aia)
+    assert any(
+        d.access_method == x509.AuthorityInformationAccessOID.OCSP
+        and d.access_location.value.endswith("/ocsp")
+        for d in aia
+    )
     cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert cdp[0].full_name[0].value.endswith("/crl/issuing.crl")
     assert dt.timedelta(0) < cert.not_valid_after_utc - cert.not_valid_before_utc

@@ -47,17 +47,24 @@ class Signed:
 def signed(tmp_path_factory) -> Iterator[Signed]:
     home = tmp_path_factory.mktemp("verify-cli-home")
     clock = FrozenClock(START)
-    p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                 clock=clock, passphrase=PASSPHRASE)
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
     p.ca.init("ec-p256")
     w = build_world(p, clock)
     pdf = sign_as(w, w.jia, contract_pdf(1, title="技术服务合同")).pdf
     files = tmp_path_factory.mktemp("verify-cli-files")
     (files / "signed.pdf").write_bytes(pdf)
     (files / "tampered.pdf").write_bytes(flip_signed_byte(pdf)[0])
-    yield Signed(home, files / "signed.pdf", files / "tampered.pdf",
-                 p.ca.certificate("root").public_bytes(serialization.Encoding.PEM),
-                 (clock.now() + dt.timedelta(minutes=1)).isoformat())
+    yield Signed(
+        home,
+        files / "signed.pdf",
+        files / "tampered.pdf",
+        p.ca.certificate("root").public_bytes(serialization.Encoding.PEM),
+        (clock.now() + dt.timedelta(minutes=1)).isoformat(),
+    )
     p.close()
 
 
@@ -67,8 +74,15 @@ def verify(cwd: Path, *args: str, home: Path | None = None) -> subprocess.Comple
     if home is not None:
         env["YINXIN_HOME"] = str(home)
     cmd = [str(YINXIN)] if YINXIN.exists() else [sys.executable, "-m", "yinxin.adapters.cli"]
-    return subprocess.run([*cmd, "verify", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*cmd, "verify", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def refused(proc: subprocess.CompletedProcess[str], field: str) -> dict:
@@ -95,8 +109,9 @@ def test_a_relying_party_with_trust_creates_nothing(bare, signed):
     assert json.loads(ok.stdout)["valid"] is True
     bad = verify(bare, str(signed.tampered), "--trust", "root.pem", "--at", signed.at)
     assert bad.returncode == 1 and "INVALID" in bad.stdout, bad.stdout + bad.stderr
-    with_report = verify(bare, str(signed.pdf), "--trust", "root.pem", "--at", signed.at,
-                         "--report", "report.pdf")
+    with_report = verify(
+        bare, str(signed.pdf), "--trust", "root.pem", "--at", signed.at, "--report", "report.pdf"
+    )
     assert with_report.returncode == 0, with_report.stderr
     assert (bare / "report.pdf").read_bytes().startswith(b"%PDF-")
     # no anchor at all: invalid input naming --trust, and still nothing created
@@ -111,13 +126,17 @@ def test_the_platform_home_still_supplies_its_own_root(tmp_path, signed):
     assert json.loads(proc.stdout)["valid"] is True
 
 
-@pytest.mark.parametrize("content", [
-    b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
-    b"-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n",
-    b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
-    b"\x30\x82\x01\x00garbage",
-    b"",
-], ids=["bad-der-in-pem", "bad-base64", "no-certificate", "bad-der", "empty"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        b"-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n",
+        b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+        b"\x30\x82\x01\x00garbage",
+        b"",
+    ],
+    ids=["bad-der-in-pem", "bad-base64", "no-certificate", "bad-der", "empty"],
+)
 def test_a_malformed_trust_file_is_invalid_input(bare, signed, content):
     (bare / "bad.pem").write_bytes(content)
     refused(verify(bare, str(signed.pdf), "--trust", "bad.pem", "--json"), "trust")
@@ -133,7 +152,19 @@ def test_a_missing_trust_file_is_invalid_input(bare, signed):
 
 def test_an_unwritable_report_is_invalid_input(bare, signed):
     for target in ("no-such-folder/report.pdf", "."):  # a missing folder; a folder
-        refused(verify(bare, str(signed.pdf), "--trust", "root.pem", "--at", signed.at,
-                       "--report", target, "--json"), "report")
+        refused(
+            verify(
+                bare,
+                str(signed.pdf),
+                "--trust",
+                "root.pem",
+                "--at",
+                signed.at,
+                "--report",
+                target,
+                "--json",
+            ),
+            "report",
+        )
     # a refused report leaves no partial file behind
     assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]

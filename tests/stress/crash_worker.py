@@ -24,13 +24,23 @@ def main(home: str, verb: str, args: dict) -> dict:
     if verb == "approve":
         return p.certificates.approve(args["application_id"], officer="受理员 陈静")
     if verb == "seal_create":
-        return p.seals.create(subscriber_id=args["subscriber_id"], kind=args["kind"],
-                              certificate_serial=args["serial"], form=args["form"])
+        return p.seals.create(
+            subscriber_id=args["subscriber_id"],
+            kind=args["kind"],
+            certificate_serial=args["serial"],
+            form=args["form"],
+        )
     if verb == "sign":
         signed = p.signing.sign(
-            Path(args["in"]).read_bytes(), seal=args["seal"], pin=args["pin"],
-            signer_subscriber_id=args["signer"], challenge_id=args["challenge"],
-            code=args["code"], placement=Placement(anchor=args["anchor"]), role=args["role"])
+            Path(args["in"]).read_bytes(),
+            seal=args["seal"],
+            pin=args["pin"],
+            signer_subscriber_id=args["signer"],
+            challenge_id=args["challenge"],
+            code=args["code"],
+            placement=Placement(anchor=args["anchor"]),
+            role=args["role"],
+        )
         out = Path(args["out"])
         tmp = out.with_name(out.name + ".part")
         tmp.write_bytes(signed.pdf)

@@ -130,7 +130,7 @@ def random_bytes(pdf: bytes, rng: random.Random) -> bytes:
     """A burst of random bytes overwriting a random stretch."""
     pos = rng.randrange(len(pdf))
     n = rng.randint(1, 64)
-    return pdf[:pos] + rng.randbytes(n) + pdf[pos + n:]
+    return pdf[:pos] + rng.randbytes(n) + pdf[pos + n :]
 
 
 # --- structure ----------------------------------------------------------------------------------
@@ -216,15 +216,35 @@ def mangle_byte_range(pdf: bytes, rng: random.Random) -> bytes | None:
     m = rng.choice(ms)
     a, b, c, d = (int(x) for x in m.groups())
     n = len(pdf)
-    choice = rng.choice([
-        [a, b + 1, c, d], [a, b, c - 1, d + 1], [c, d, a, b], [a, -b, c, d],
-        [a, b, c, 10**12], [a, c + d, 0, 0], [0, n, 0, 0], [a, b, c], [a, b, c, d, a, b],
-        [a + 1, b - 1, c, d], [a, b, c, d - 1], [0, 0, 0, 0], [a, b, b, d],
-    ] + [[rng.randrange(n), rng.randrange(n), rng.randrange(n), rng.randrange(n)]])
+    choice = rng.choice(
+        [
+            [a, b + 1, c, d],
+            [a, b, c - 1, d + 1],
+            [c, d, a, b],
+            [a, -b, c, d],
+            [a, b, c, 10**12],
+            [a, c + d, 0, 0],
+            [0, n, 0, 0],
+            [a, b, c],
+            [a, b, c, d, a, b],
+            [a + 1, b - 1, c, d],
+            [a, b, c, d - 1],
+            [0, 0, 0, 0],
+            [a, b, b, d],
+        ]
+        + [[rng.randrange(n), rng.randrange(n), rng.randrange(n), rng.randrange(n)]]
+    )
     text = b"/ByteRange [" + b" ".join(str(x).encode() for x in choice) + b"]"
     if rng.random() < 0.15:
-        text = rng.choice([b"/ByteRange 5 0 R", b"/ByteRange (abc)", b"/ByteRange [/a /b]",
-                           b"/ByteRange [0 1.5 2 3]", b"/ByteRange []"])
+        text = rng.choice(
+            [
+                b"/ByteRange 5 0 R",
+                b"/ByteRange (abc)",
+                b"/ByteRange [/a /b]",
+                b"/ByteRange [0 1.5 2 3]",
+                b"/ByteRange []",
+            ]
+        )
     old_len = m.end() - m.start()
     if len(text) < old_len:  # keep the length where we can, so only this entry changes
         text = text + b" " * (old_len - len(text))
@@ -248,7 +268,7 @@ def mangle_contents(pdf: bytes, rng: random.Random) -> bytes | None:
     elif kind == 2:
         new = hexs[:-1] if n else b"0"
     elif kind == 3:
-        new = hexs[:n // 2] + b"zz" + hexs[n // 2 + 2:]
+        new = hexs[: n // 2] + b"zz" + hexs[n // 2 + 2 :]
     elif kind == 4:
         new = (b"30" + rng.randbytes(n // 2 - 1).hex().encode())[:n]
     elif kind == 5:
@@ -287,8 +307,12 @@ def mangle_dss(pdf: bytes, rng: random.Random) -> bytes | None:
         key = rng.choice([b"/OCSPs", b"/Certs", b"/CRLs", b"/VRI"])
         new = body.replace(key + b" [", key + rng.choice([b" 7 ", b" (x) [", b" << >> ["]), 1)
     elif kind == 1:  # references to objects that do not exist, or to the catalog
-        new = re.sub(rb"\d+ 0 R", lambda _m: rng.choice([b"99999 0 R", b"1 0 R", b"0 0 R"]),
-                     body, count=rng.randint(1, 4))
+        new = re.sub(
+            rb"\d+ 0 R",
+            lambda _m: rng.choice([b"99999 0 R", b"1 0 R", b"0 0 R"]),
+            body,
+            count=rng.randint(1, 4),
+        )
     elif kind == 2:  # the dictionary replaced by something else
         new = rng.choice([b" null ", b" [1 2 3] ", b" << /OCSPs 5 >> ", b" (DSS) "])
     elif kind == 3:  # a stream it lists, with bytes of its data flipped
@@ -330,13 +354,17 @@ def mangle_object_streams(pdf: bytes, rng: random.Random) -> bytes | None:
         for _ in range(rng.randint(1, 4)):
             _flip(out, start + rng.randrange(sd.start(1), sd.end(1)), rng)
         return bytes(out)
-    keys = [k for k in (b"/N ", b"/First ", b"/W ", b"/Index ", b"/Size ", b"/Prev ",
-                        b"/Length ") if k in obj]
+    keys = [
+        k
+        for k in (b"/N ", b"/First ", b"/W ", b"/Index ", b"/Size ", b"/Prev ", b"/Length ")
+        if k in obj
+    ]
     if not keys:
         return None
     key = rng.choice(keys)
-    value = rng.choice([b"0", b"-1", b"99999999", b"[0 0 0]", b"[1 2]", b"[9 9 9]",
-                        b"[0 99999999]", b"(x)", b"1"])
+    value = rng.choice(
+        [b"0", b"-1", b"99999999", b"[0 0 0]", b"[1 2]", b"[9 9 9]", b"[0 99999999]", b"(x)", b"1"]
+    )
     new = re.sub(re.escape(key) + rb"(\[[^\]]*\]|-?\d+)", key + value, obj, count=1)
     return _replace(pdf, start, end, new)
 
@@ -353,8 +381,22 @@ def mangle_number(pdf: bytes, rng: random.Random) -> bytes | None:
     return _replace(pdf, m.start(), m.end(), str(new).encode())
 
 
-_LINK_KEYS = (b"/Parent", b"/Kids", b"/Fields", b"/V", b"/AcroForm", b"/Pages", b"/Root",
-              b"/Info", b"/Annots", b"/P", b"/DSS", b"/Perms", b"/DocMDP", b"/Data")
+_LINK_KEYS = (
+    b"/Parent",
+    b"/Kids",
+    b"/Fields",
+    b"/V",
+    b"/AcroForm",
+    b"/Pages",
+    b"/Root",
+    b"/Info",
+    b"/Annots",
+    b"/P",
+    b"/DSS",
+    b"/Perms",
+    b"/DocMDP",
+    b"/Data",
+)
 
 
 def mangle_link(pdf: bytes, rng: random.Random) -> bytes | None:
@@ -366,14 +408,45 @@ def mangle_link(pdf: bytes, rng: random.Random) -> bytes | None:
     start, end = rng.choice(targets)
     nums = _references(pdf)
     own = rng.choice(nums) if nums else b"1"
-    new_ref = rng.choice([b"1 0 R", b"2 0 R", own + b" 0 R", b"99999 0 R", b"0 0 R", b"null",
-                          b"[" + own + b" 0 R " + own + b" 0 R]", b"[]", b"5", b"(x)"])
+    new_ref = rng.choice(
+        [
+            b"1 0 R",
+            b"2 0 R",
+            own + b" 0 R",
+            b"99999 0 R",
+            b"0 0 R",
+            b"null",
+            b"[" + own + b" 0 R " + own + b" 0 R]",
+            b"[]",
+            b"5",
+            b"(x)",
+        ]
+    )
     return _replace(pdf, start, end, new_ref)
 
 
-_NAMES = (b"/Sig", b"/DocTimeStamp", b"/FT", b"/Type", b"/Filter", b"/SubFilter", b"/Catalog",
-          b"/Page", b"/Pages", b"/Annot", b"/Widget", b"/XRef", b"/ObjStm", b"/FlateDecode",
-          b"/DocMDP", b"/FieldMDP", b"/TransformParams", b"/Lock", b"/SigFlags", b"/Reference")
+_NAMES = (
+    b"/Sig",
+    b"/DocTimeStamp",
+    b"/FT",
+    b"/Type",
+    b"/Filter",
+    b"/SubFilter",
+    b"/Catalog",
+    b"/Page",
+    b"/Pages",
+    b"/Annot",
+    b"/Widget",
+    b"/XRef",
+    b"/ObjStm",
+    b"/FlateDecode",
+    b"/DocMDP",
+    b"/FieldMDP",
+    b"/TransformParams",
+    b"/Lock",
+    b"/SigFlags",
+    b"/Reference",
+)
 
 
 def mangle_name(pdf: bytes, rng: random.Random) -> bytes | None:
@@ -391,9 +464,9 @@ def splice(pdf: bytes, rng: random.Random) -> bytes:
     length = rng.randint(8, 4096)
     src = rng.randrange(n)
     dst = rng.randrange(n)
-    chunk = pdf[src:src + length]
+    chunk = pdf[src : src + length]
     if rng.random() < 0.5:
-        return pdf[:dst] + chunk + pdf[dst + len(chunk):]
+        return pdf[:dst] + chunk + pdf[dst + len(chunk) :]
     return pdf[:dst] + chunk + pdf[dst:]
 
 
@@ -449,7 +522,8 @@ def mutate_all(sources: dict[str, bytes], per_source: int, seed: int) -> list[Ca
             if out is None or out in seen:
                 continue
             seen.add(out)
-            cases.append(Case(f"{src_name}-{mname}-{i}", src_name, mname, out,
-                              tampered(pdf, out, layout)))
+            cases.append(
+                Case(f"{src_name}-{mname}-{i}", src_name, mname, out, tampered(pdf, out, layout))
+            )
             i += 1
     return cases

@@ -52,8 +52,19 @@ def race(pool, p: Platform, verb: str, kwargs_list: list[dict]) -> list[dict]:
     assert len(kwargs_list) <= WORKERS
     barrier = manager.Barrier(len(kwargs_list))
     at = p.clock.now().isoformat()
-    futures = [ex.submit(workers.run, str(p.settings.home), p.settings.database_url, at,
-                         PASSPHRASE, barrier, verb, kw) for kw in kwargs_list]
+    futures = [
+        ex.submit(
+            workers.run,
+            str(p.settings.home),
+            p.settings.database_url,
+            at,
+            PASSPHRASE,
+            barrier,
+            verb,
+            kw,
+        )
+        for kw in kwargs_list
+    ]
     return [f.result(timeout=120) for f in futures]
 
 
@@ -61,8 +72,7 @@ NAMES = {101: "赵一", 102: "钱二", 103: "孙三", 104: "李四", 105: "周�
 
 
 def person(p: Platform, n: int) -> dict:
-    sub = p.subscribers.add_person(name=NAMES[n], id_number=id_number(n),
-                                   phone=f"1380013{n:04d}")
+    sub = p.subscribers.add_person(name=NAMES[n], id_number=id_number(n), phone=f"1380013{n:04d}")
     p.subscribers.accept_agreement(sub["id"], accepted_by=sub["name"])
     return sub
 
@@ -75,23 +85,29 @@ def codes(results: list[dict]) -> Counter:
 def test_parallel_approvals_issue_one_certificate(pool, any_platform):
     p = any_platform
     sub = person(p, 101)
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                               csr=make_csr())
+    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing", csr=make_csr())
     p.certificates.pay(application_id=app["id"], years=1)
     results = race(pool, p, "approve", [{"application_id": app["id"], "officer": OFFICER}] * 6)
     assert codes(results) == {"ok": 1, "illegal_transition": 5}, results
     serial = next(r["ok"]["serial"] for r in results if "ok" in r)
     with p.db.read() as s:
-        certs = s.execute(select(Certificate).where(
-            Certificate.application_id == app["id"])).scalars().all()
+        certs = (
+            s.execute(select(Certificate).where(Certificate.application_id == app["id"]))
+            .scalars()
+            .all()
+        )
         assert [c.serial_hex for c in certs] == [serial]
         a = s.get(Application, app["id"])
         assert a.state == "approved" and a.certificate_id == certs[0].id
         pays = s.execute(select(Payment).where(Payment.application_id == app["id"])).scalars()
         assert [(x.consumed_at is not None, x.certificate_id) for x in pays] == [
-            (True, certs[0].id)]
-        issued = s.execute(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "certificate.issued")).scalar_one()
+            (True, certs[0].id)
+        ]
+        issued = s.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "certificate.issued")
+        ).scalar_one()
         assert issued == 1
     assert p.verify_audit().ok
 
@@ -100,15 +116,16 @@ def test_parallel_approvals_issue_one_certificate(pool, any_platform):
 def test_parallel_payments_are_accepted_once(pool, any_platform):
     p = any_platform
     sub = person(p, 102)
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                               csr=make_csr())
+    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing", csr=make_csr())
     results = race(pool, p, "pay", [{"application_id": app["id"]}] * 7)
     assert codes(results) == {"ok": 1, "already_paid": 6}, results
-    assert all((r["type"], r["field"]) == ("Conflict", "application_id")
-               for r in results if "error" in r)
+    assert all(
+        (r["type"], r["field"]) == ("Conflict", "application_id") for r in results if "error" in r
+    )
     with p.db.read() as s:
-        n = s.execute(select(func.count()).select_from(Payment).where(
-            Payment.application_id == app["id"])).scalar_one()
+        n = s.execute(
+            select(func.count()).select_from(Payment).where(Payment.application_id == app["id"])
+        ).scalar_one()
         assert n == 1
     assert p.verify_audit().ok
 
@@ -118,16 +135,25 @@ def test_parallel_seal_creation_leaves_one_live_seal(pool, any_platform):
     p = any_platform
     sub = person(p, 103)
     cert = _issued(p, sub)
-    form = {"business_type": "new", "project": "并发测试", "holder_name": sub["name"],
-            "id_type": "id_card", "id_number": id_number(103), "declaration_accepted": True}
-    kw = {"subscriber_id": sub["id"], "kind": "personal", "certificate_serial": cert["serial"],
-          "form": form}
+    form = {
+        "business_type": "new",
+        "project": "并发测试",
+        "holder_name": sub["name"],
+        "id_type": "id_card",
+        "id_number": id_number(103),
+        "declaration_accepted": True,
+    }
+    kw = {
+        "subscriber_id": sub["id"],
+        "kind": "personal",
+        "certificate_serial": cert["serial"],
+        "form": form,
+    }
     results = race(pool, p, "seal_create", [kw] * 6)
     assert codes(results) == {"ok": 1, "duplicate": 5}, results
     assert all((r["type"], r["field"]) == ("Conflict", "kind") for r in results if "error" in r)
     with p.db.read() as s:
-        live = s.execute(select(Seal.es_id).where(Seal.subscriber_id == sub["id"])
-                         ).scalars().all()
+        live = s.execute(select(Seal.es_id).where(Seal.subscriber_id == sub["id"])).scalars().all()
     assert live == [next(r["ok"]["es_id"] for r in results if "ok" in r)]
     seal_dirs = sorted(x.name for x in (p.settings.home / "seals").iterdir())
     assert seal_dirs == live  # no files of a loser, no temporary folder left behind
@@ -143,11 +169,19 @@ def _issued(p: Platform, sub: dict) -> dict:
 def _seal(p: Platform, n: int) -> tuple[dict, dict]:
     sub = person(p, n)
     cert = _issued(p, sub)
-    seal = p.seals.create(subscriber_id=sub["id"], kind="personal",
-                          certificate_serial=cert["serial"],
-                          form={"business_type": "new", "project": "并发测试",
-                                "holder_name": sub["name"], "id_type": "id_card",
-                                "id_number": id_number(n), "declaration_accepted": True})
+    seal = p.seals.create(
+        subscriber_id=sub["id"],
+        kind="personal",
+        certificate_serial=cert["serial"],
+        form={
+            "business_type": "new",
+            "project": "并发测试",
+            "holder_name": sub["name"],
+            "id_type": "id_card",
+            "id_number": id_number(n),
+            "declaration_accepted": True,
+        },
+    )
     return seal, cert
 
 
@@ -159,8 +193,11 @@ def _key(p: Platform, serial: str) -> PlatformKey:
 
 def _locks(p: Platform) -> int:
     with p.db.read() as s:
-        return s.execute(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "seal.pin_locked")).scalar_one()
+        return s.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "seal.pin_locked")
+        ).scalar_one()
 
 
 # --- 4. parallel PIN guesses ----------------------------------------------------------------------
@@ -171,8 +208,10 @@ def test_parallel_wrong_pins_are_counted_exactly(pool, any_platform):
     # exactly MAX_PIN_FAILURES guesses were judged; the rest met a locked seal
     judged = [r for r in results if r["error"] == "wrong_pin" or "now locked" in r["message"]]
     assert len(judged) == MAX_PIN_FAILURES, results
-    assert codes(results) == {"wrong_pin": MAX_PIN_FAILURES - 1,
-                              "seal_locked": WORKERS - MAX_PIN_FAILURES + 1}, results
+    assert codes(results) == {
+        "wrong_pin": MAX_PIN_FAILURES - 1,
+        "seal_locked": WORKERS - MAX_PIN_FAILURES + 1,
+    }, results
     key = _key(p, cert["serial"])
     assert (key.failed_attempts, key.locked) == (MAX_PIN_FAILURES, True)
     assert _locks(p) == 1
@@ -188,7 +227,7 @@ def test_a_right_pin_among_wrong_ones_is_judged_as_in_some_serial_order(pool, an
     tries = [{"seal": seal["es_id"], "pin": WRONG}] * (WORKERS - 1)
     tries.insert(WORKERS // 2, {"seal": seal["es_id"], "pin": PIN})
     results = race(pool, p, "unlock", tries)
-    right, wrongs = results[WORKERS // 2], results[:WORKERS // 2] + results[WORKERS // 2 + 1:]
+    right, wrongs = results[WORKERS // 2], results[: WORKERS // 2] + results[WORKERS // 2 + 1 :]
     judged = [r for r in wrongs if r["error"] == "wrong_pin" or "now locked" in r["message"]]
     met_lock = [r for r in wrongs if r not in judged]
     key = _key(p, cert["serial"])
@@ -205,7 +244,8 @@ def test_a_right_pin_among_wrong_ones_is_judged_as_in_some_serial_order(pool, an
         assert len(judged) == MAX_PIN_FAILURES and key.locked
         assert met_lock, results
         assert {k: right[k] for k in ("error", "message", "field")} == {
-            k: met_lock[0][k] for k in ("error", "message", "field")}
+            k: met_lock[0][k] for k in ("error", "message", "field")
+        }
     assert _locks(p) == (1 if key.locked else 0)
     assert p.verify_audit().ok
 
@@ -229,20 +269,30 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
     src.write_bytes(doc)
     outbox = p.settings.outbox_dir / "sms.jsonl"
     before = outbox_lines(outbox)
-    ch = p.signing.request_confirmation(signer_subscriber_id=sub["id"], document=doc,
-                                        document_name="并发签署.pdf")
+    ch = p.signing.request_confirmation(
+        signer_subscriber_id=sub["id"], document=doc, document_name="并发签署.pdf"
+    )
     code = read_code(outbox, f"1380013{105:04d}", after=before)
-    token = p.signing.confirm(ch["challenge_id"], code, signer_subscriber_id=sub["id"],
-                              document=doc)["confirmation_token"]
-    results = race(pool, p, "sign", [{"pdf": str(src), "seal": seal["es_id"], "pin": PIN,
-                                      "signer": sub["id"], "token": token}] * WORKERS)
+    token = p.signing.confirm(
+        ch["challenge_id"], code, signer_subscriber_id=sub["id"], document=doc
+    )["confirmation_token"]
+    results = race(
+        pool,
+        p,
+        "sign",
+        [{"pdf": str(src), "seal": seal["es_id"], "pin": PIN, "signer": sub["id"], "token": token}]
+        * WORKERS,
+    )
     made = [r["ok"] for r in results if "ok" in r]
     assert [m["replayed"] for m in made].count(False) == 1, results
     assert len({m["sha256"] for m in made}) == 1 and len({m["record"] for m in made}) == 1
     assert set(codes(results)) <= {"ok", "confirmation_used"}, results
     with p.db.read() as s:
-        n = s.execute(select(func.count()).select_from(SignatureRecord).where(
-            SignatureRecord.intent_challenge == ch["challenge_id"])).scalar_one()
+        n = s.execute(
+            select(func.count())
+            .select_from(SignatureRecord)
+            .where(SignatureRecord.intent_challenge == ch["challenge_id"])
+        ).scalar_one()
     assert n == 1
     p.archive.sweep(older_than=dt.timedelta(0))
     assert {k for k, _ in p.archive.files.keys()} == {d.sha256 for d in p.archive.documents(None)}

@@ -51,15 +51,25 @@ KILLS = 3  # killed runs per operation, before the run that completes
 SEED = 20261201
 
 
-def run(home: Path, verb: str, args: dict, kill_after: float | None = None
-        ) -> tuple[int, str]:
+def run(home: Path, verb: str, args: dict, kill_after: float | None = None) -> tuple[int, str]:
     """Run the worker; with ``kill_after``, SIGKILL it after that many seconds."""
     env = {**os.environ, "YINXIN_CA_PASSPHRASE": PASSPHRASE, "PYTHONPATH": str(REPO)}
     env.pop("YINXIN_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.stress.crash_worker", str(home), verb,
-                             json.dumps(args, ensure_ascii=False)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.stress.crash_worker",
+            str(home),
+            verb,
+            json.dumps(args, ensure_ascii=False),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if kill_after is not None:
         try:
             proc.wait(timeout=kill_after)
@@ -85,8 +95,9 @@ def audit_ok(p: Platform) -> None:
     assert v.ok, v.to_dict()
 
 
-def kill_then_finish(home: Path, verb: str, args: dict, duration: float,
-                     rng: random.Random) -> tuple[int, str]:
+def kill_then_finish(
+    home: Path, verb: str, args: dict, duration: float, rng: random.Random
+) -> tuple[int, str]:
     """``KILLS`` runs killed somewhere in [0.3 s, duration], then one that is left to finish."""
     for _ in range(KILLS):
         run(home, verb, args, kill_after=rng.uniform(0.3, max(duration, 0.4)))
@@ -108,8 +119,10 @@ def test_init_killed_anywhere_can_run_again(tmp_path) -> None:
         # done by this run, or by a killed one that got as far as its commit
         assert rc == 0 or "already initialised" in out, out
         keys = sorted(f.name for f in (home / "keys").iterdir())
-        assert keys == sorted(f"{label}.key.pem" for label in (
-            "root-ca", "issuing-ca", "ocsp-responder", "root-ocsp-responder", "tsa")), keys
+        assert keys == sorted(
+            f"{label}.key.pem"
+            for label in ("root-ca", "issuing-ca", "ocsp-responder", "root-ocsp-responder", "tsa")
+        ), keys
         p = platform(home)
         try:
             audit_ok(p)
@@ -135,26 +148,30 @@ def test_issuance_killed_anywhere_issues_once(world_home) -> None:
     rng = random.Random(SEED + 1)
     p = platform(world_home)
     try:
-        sub = p.subscribers.add_person(name="赵六", id_number=id_number("11010119900307663"),
-                                       phone="13600136000")
+        sub = p.subscribers.add_person(
+            name="赵六", id_number=id_number("11010119900307663"), phone="13600136000"
+        )
         p.subscribers.accept_agreement(sub["id"], accepted_by="赵六")
         apps = []
         for i in range(2):
-            app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                                       pin="135790")
+            app = p.certificates.apply(
+                subscriber_id=sub["id"], profile="person-signing", pin="135790"
+            )
             p.certificates.pay(application_id=app["id"], years=1, reference=f"K-{i}")
             apps.append(app["id"])
     finally:
         p.close()
     duration = timed(world_home, "approve", {"application_id": apps[0]})
-    rc, out = kill_then_finish(world_home, "approve", {"application_id": apps[1]}, duration,
-                               rng)
+    rc, out = kill_then_finish(world_home, "approve", {"application_id": apps[1]}, duration, rng)
     assert rc == 0 or "approved" in out, out
     p = platform(world_home)
     try:
         with p.db.read() as s:
-            certs = s.execute(select(Certificate).where(
-                Certificate.application_id == apps[1])).scalars().all()
+            certs = (
+                s.execute(select(Certificate).where(Certificate.application_id == apps[1]))
+                .scalars()
+                .all()
+            )
         assert len(certs) == 1, [c.serial_hex for c in certs]
         assert p.status.lookup(int(certs[0].serial_hex, 16)).status == "good"
         audit_ok(p)
@@ -167,28 +184,45 @@ def test_seal_creation_killed_anywhere_makes_one_seal_with_its_files(world_home)
     p = platform(world_home)
     try:
         org = p.subscribers.add_organization(
-            name="上海示范贸易有限公司", uscc=uscc("MA1FL7JN"), legal_representative="孙八",
-            contact_name="孙八", contact_phone="021-62345678", phone="13500135000")
+            name="上海示范贸易有限公司",
+            uscc=uscc("MA1FL7JN"),
+            legal_representative="孙八",
+            contact_name="孙八",
+            contact_phone="021-62345678",
+            phone="13500135000",
+        )
         p.subscribers.accept_agreement(org["id"], accepted_by="孙八")
-        app = p.certificates.apply(subscriber_id=org["id"], profile="organization-signing",
-                                   pin="246800")
+        app = p.certificates.apply(
+            subscriber_id=org["id"], profile="organization-signing", pin="246800"
+        )
         p.certificates.pay(application_id=app["id"], years=1, reference="K-seal")
         cert = p.certificates.approve(app["id"], officer="受理员 陈静")
     finally:
         p.close()
-    form = {"business_type": "new", "project": "百城e采平台项目", "holder_name": "孙八",
-            "id_type": "id_card", "id_number": id_number("11010119900307767"),
-            "declaration_accepted": True}
+    form = {
+        "business_type": "new",
+        "project": "百城e采平台项目",
+        "holder_name": "孙八",
+        "id_type": "id_card",
+        "id_number": id_number("11010119900307767"),
+        "declaration_accepted": True,
+    }
     args = {"subscriber_id": org["id"], "serial": cert["serial"], "form": form}
     duration = timed(world_home, "seal_create", {**args, "kind": "finance"})
-    rc, out = kill_then_finish(world_home, "seal_create", {**args, "kind": "contract"},
-                               duration, rng)
+    rc, out = kill_then_finish(
+        world_home, "seal_create", {**args, "kind": "contract"}, duration, rng
+    )
     assert rc == 0 or "duplicate" in out or "already" in out, out
     p = platform(world_home)
     try:
         with p.db.read() as s:
-            seals = s.execute(select(Seal).where(Seal.subscriber_id == org["id"],
-                                                 Seal.kind == "contract")).scalars().all()
+            seals = (
+                s.execute(
+                    select(Seal).where(Seal.subscriber_id == org["id"], Seal.kind == "contract")
+                )
+                .scalars()
+                .all()
+            )
             every = set(s.execute(select(Seal.es_id)).scalars())
         assert len(seals) == 1
         assert p.seals.verify_record(seals[0].es_id)["ok"] is True
@@ -209,23 +243,35 @@ def test_signing_killed_anywhere_signs_once_and_gives_the_file(world_home, tmp_p
         src.write_bytes(doc)
         outbox = p.settings.outbox_dir / "sms.jsonl"
         before = outbox_lines(outbox)
-        ch = p.signing.request_confirmation(signer_subscriber_id=jia["id"], document=doc,
-                                            document_name="买卖合同.pdf")
+        ch = p.signing.request_confirmation(
+            signer_subscriber_id=jia["id"], document=doc, document_name="买卖合同.pdf"
+        )
         code = read_code(outbox, jia["phone"], after=before)
     finally:
         p.close()
     out = tmp_path / "signed.pdf"
-    args = {"in": str(src), "out": str(out), "seal": jia["es_id"], "pin": jia["pin"],
-            "signer": jia["id"], "challenge": ch["challenge_id"], "code": code,
-            "anchor": "甲方（签章）", "role": "甲方"}
+    args = {
+        "in": str(src),
+        "out": str(out),
+        "seal": jia["es_id"],
+        "pin": jia["pin"],
+        "signer": jia["id"],
+        "challenge": ch["challenge_id"],
+        "code": code,
+        "anchor": "甲方（签章）",
+        "role": "甲方",
+    }
     duration = 4.0  # a signing with B-LT evidence, process start included, on this machine
     rc, text = kill_then_finish(world_home, "sign", args, duration, rng)
     assert rc == 0, text
     p = platform(world_home)
     try:
         with p.db.read() as s:
-            n = s.execute(select(func.count()).select_from(SignatureRecord).where(
-                SignatureRecord.intent_challenge == ch["challenge_id"])).scalar_one()
+            n = s.execute(
+                select(func.count())
+                .select_from(SignatureRecord)
+                .where(SignatureRecord.intent_challenge == ch["challenge_id"])
+            ).scalar_one()
         assert n == 1
         rep = verify_pdf(out.read_bytes(), trust_roots=[p.ca.certificate("root")])
         assert rep.valid, rep.to_text()
@@ -243,13 +289,15 @@ def test_revocation_killed_anywhere_revokes_once_and_publishes(world_home) -> No
     rng = random.Random(SEED + 4)
     p = platform(world_home)
     try:
-        sub = p.subscribers.add_person(name="周九", id_number=id_number("11010119800101673"),
-                                       phone="13300133000")
+        sub = p.subscribers.add_person(
+            name="周九", id_number=id_number("11010119800101673"), phone="13300133000"
+        )
         p.subscribers.accept_agreement(sub["id"], accepted_by="周九")
         serials = []
         for i in range(2):
-            app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing",
-                                       pin="975310")
+            app = p.certificates.apply(
+                subscriber_id=sub["id"], profile="person-signing", pin="975310"
+            )
             p.certificates.pay(application_id=app["id"], years=1, reference=f"R-{i}")
             serials.append(p.certificates.approve(app["id"], officer="受理员 陈静")["serial"])
     finally:
@@ -264,9 +312,16 @@ def test_revocation_killed_anywhere_revokes_once_and_publishes(world_home) -> No
         crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
         assert crl.get_revoked_certificate_by_serial_number(serial) is not None
         with p.db.read() as s:
-            events = s.execute(select(AuditEvent).where(
-                AuditEvent.action == "certificate.revoke",
-                AuditEvent.subject_id == serials[1])).scalars().all()
+            events = (
+                s.execute(
+                    select(AuditEvent).where(
+                        AuditEvent.action == "certificate.revoke",
+                        AuditEvent.subject_id == serials[1],
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert len(events) == 1
         audit_ok(p)
     finally:
@@ -276,8 +331,11 @@ def test_revocation_killed_anywhere_revokes_once_and_publishes(world_home) -> No
 def _party(p: Platform) -> dict:
     """甲方 of the world: the member 王五 with the organization's contract seal."""
     with p.db.read() as s:
-        seal = s.execute(select(Seal).where(Seal.kind == "contract").order_by(Seal.id)
-                         ).scalars().first()
+        seal = (
+            s.execute(select(Seal).where(Seal.kind == "contract").order_by(Seal.id))
+            .scalars()
+            .first()
+        )
         es_id = seal.es_id
     member = p.subscribers.find_person("350102198511223455")
     return {"id": member["id"], "phone": "13700137000", "es_id": es_id, "pin": "864200"}

@@ -89,19 +89,28 @@ def signatures_in(pdf: bytes) -> list[tuple[str, bool]]:
     """(field name, document timestamp?) of every signature, in the file order of their
     /ByteRange entries (the order ``Layout`` numbers them in)."""
     reader = PdfFileReader(io.BytesIO(pdf))
-    by_range = {tuple(int(x) for x in e.sig_object["/ByteRange"]):
-                (e.field_name, e.sig_object_type == "/DocTimeStamp")
-                for e in reader.embedded_signatures}
-    return [by_range[tuple(x for r in stretches for x in (r[0], r[1] - r[0]))]
-            for _at, stretches in Layout.of(pdf).signatures]
+    by_range = {
+        tuple(int(x) for x in e.sig_object["/ByteRange"]): (
+            e.field_name,
+            e.sig_object_type == "/DocTimeStamp",
+        )
+        for e in reader.embedded_signatures
+    }
+    return [
+        by_range[tuple(x for r in stretches for x in (r[0], r[1] - r[0]))]
+        for _at, stretches in Layout.of(pdf).signatures
+    ]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Iterator[Corpus]:
     home = tmp_path_factory.mktemp("fuzz-home")
     clock = FrozenClock(START)
-    p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-                 clock=clock, passphrase=PASSPHRASE)
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
     p.ca.init("ec-p256")
     w = build_world(p, clock)
     contract = contract_pdf(2, title="技术服务合同")
@@ -112,8 +121,12 @@ def corpus(tmp_path_factory) -> Iterator[Corpus]:
         "certified": sign_as(w, w.yi, contract, lock=True, level="B-LTA").pdf,  # DocMDP P=1
         "xrefstm": sign_as(w, w.jia, xref_streams(contract), level="B-LTA").pdf,
     }
-    corpus = Corpus(sources, p.ca.certificate("root"), clock.now() + dt.timedelta(minutes=1),
-                    {name: signatures_in(pdf) for name, pdf in sources.items()})
+    corpus = Corpus(
+        sources,
+        p.ca.certificate("root"),
+        clock.now() + dt.timedelta(minutes=1),
+        {name: signatures_in(pdf) for name, pdf in sources.items()},
+    )
     for name, pdf in sources.items():  # the invariants only mean something if these hold
         rep = verify(corpus, pdf)
         assert rep.valid, f"{name}:\n{rep.to_text()}"
@@ -140,6 +153,7 @@ class TooSlow(Exception):
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Interrupt the verification of one file after ``seconds`` (a hang is a failure too)."""
+
     def expired(_sig, _frame):
         raise TooSlow(f"no verdict within {seconds:.0f} s")
 
@@ -196,7 +210,8 @@ def still_there(corpus: Corpus, case: Case, rep: VerificationReport) -> list[str
     reported = {s.field_name for s in rep.signatures}
     timestamps = sum(is_dts for _n, is_dts in names)
     return [
-        name for name, is_dts in (names[i] for i in case.hit)
+        name
+        for name, is_dts in (names[i] for i in case.hit)
         if (rep.document_timestamps >= timestamps if is_dts else name in reported)
     ]
 
@@ -211,8 +226,10 @@ def test_no_traceback_no_hang_no_tampered_valid(corpus, cases):
         if failure:
             failures.append(f"{failure}\n  (kept as {keep(case)})")
     elapsed = time.monotonic() - started
-    print(f"{len(cases)} mutated files in {elapsed:.0f} s: {dict(tally)}; "
-          f"by mutation: {dict(Counter(c.mutator for c in cases))}")
+    print(
+        f"{len(cases)} mutated files in {elapsed:.0f} s: {dict(tally)}; "
+        f"by mutation: {dict(Counter(c.mutator for c in cases))}"
+    )
     assert not failures, f"{len(failures)} of {len(cases)} failed:\n" + "\n".join(failures)
     # the corpus exercises every outcome a relying party can get
     assert tally["refused"] and tally["invalid"] and tally["valid"]
@@ -249,12 +266,21 @@ def test_the_command_on_a_sample(corpus, cases, tmp_path):
         report = tmp_path / f"{case.name}-report.pdf"
         if i % 3 == 0:  # the one-page PDF report is rendered from hostile reports too
             args += ["--report", str(report)]
-        proc = subprocess.run(args, cwd=bare, env=_env(), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=CLI_LIMIT)
+        proc = subprocess.run(
+            args,
+            cwd=bare,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=CLI_LIMIT,
+        )
         want = {"valid": 0, "earlier": 0, "invalid": 1, "refused": 2}.get(expected, -1)
         if "Traceback" in proc.stderr or proc.returncode != want:
-            return (f"{case.name}: exit {proc.returncode}, expected {want} ({expected})\n"
-                    f"{proc.stderr[-3000:]}\n  (kept as {keep(case)})")
+            return (
+                f"{case.name}: exit {proc.returncode}, expected {want} ({expected})\n"
+                f"{proc.stderr[-3000:]}\n  (kept as {keep(case)})"
+            )
         out = json.loads(proc.stdout)
         if want == 2:
             return None if out.get("field") == "pdf" else f"{case.name}: {out}"

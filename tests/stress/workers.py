@@ -24,9 +24,11 @@ def _platform(home: str, url: str, at: str, passphrase: str) -> Platform:
     key = (home, url)
     p = _platforms.get(key)
     if p is None:
-        p = Platform(Settings(home=Path(home), database_url=url,
-                              base_url="http://127.0.0.1:8000"),
-                     clock=FrozenClock(dt.datetime.fromisoformat(at)), passphrase=passphrase)
+        p = Platform(
+            Settings(home=Path(home), database_url=url, base_url="http://127.0.0.1:8000"),
+            clock=FrozenClock(dt.datetime.fromisoformat(at)),
+            passphrase=passphrase,
+        )
         _platforms[key] = p
     else:
         p.clock.set(dt.datetime.fromisoformat(at))  # type: ignore[attr-defined]
@@ -38,8 +40,9 @@ def warm() -> bool:
     return True
 
 
-def run(home: str, url: str, at: str, passphrase: str, barrier: Any, verb: str,
-        kwargs: dict) -> dict:
+def run(
+    home: str, url: str, at: str, passphrase: str, barrier: Any, verb: str, kwargs: dict
+) -> dict:
     """Build the platform, wait until every competitor is ready, then act once.
 
     Returns ``{"ok": result}`` or ``{"error": code, "message": …, "field": …}``: refusals are
@@ -54,8 +57,9 @@ def run(home: str, url: str, at: str, passphrase: str, barrier: Any, verb: str,
             out = p.certificates.approve(kwargs["application_id"], officer=kwargs["officer"])
             return {"ok": {"serial": out["serial"]}}
         if verb == "pay":
-            out = p.certificates.pay(application_id=kwargs["application_id"], years=1,
-                                     reference=kwargs.get("reference"))
+            out = p.certificates.pay(
+                application_id=kwargs["application_id"], years=1, reference=kwargs.get("reference")
+            )
             return {"ok": {"id": out["id"]}}
         if verb == "seal_create":
             out = p.seals.create(**kwargs)
@@ -64,16 +68,23 @@ def run(home: str, url: str, at: str, passphrase: str, barrier: Any, verb: str,
             from yinxin.signing.pdf_sign import Placement
 
             signed = p.signing.sign(
-                Path(kwargs["pdf"]).read_bytes(), seal=kwargs["seal"], pin=kwargs["pin"],
-                signer_subscriber_id=kwargs["signer"], confirmation_token=kwargs["token"],
-                placement=Placement(page=1, x_mm=120, y_mm=40))
-            return {"ok": {"record": signed.record["id"],
-                           "replayed": bool(signed.record.get("replayed")),
-                           "sha256": signed.record["sha256_after"]}}
+                Path(kwargs["pdf"]).read_bytes(),
+                seal=kwargs["seal"],
+                pin=kwargs["pin"],
+                signer_subscriber_id=kwargs["signer"],
+                confirmation_token=kwargs["token"],
+                placement=Placement(page=1, x_mm=120, y_mm=40),
+            )
+            return {
+                "ok": {
+                    "record": signed.record["id"],
+                    "replayed": bool(signed.record.get("replayed")),
+                    "sha256": signed.record["sha256_after"],
+                }
+            }
         if verb == "unlock":
             u = p.seals.unlock_for_signing(kwargs["seal"], kwargs["pin"])
             return {"ok": {"es_id": u.stamp.es_id}}
         raise ValueError(f"unknown verb {verb}")
     except YinxinError as e:
-        return {"error": e.code, "message": e.message, "field": e.field,
-                "type": type(e).__name__}
+        return {"error": e.code, "message": e.message, "field": e.field, "type": type(e).__name__}

@@ -27,8 +27,9 @@ def chain(platform: Platform, clock) -> Platform:
     """An initialised CA (4 events) plus a few registrations: 10 events in all."""
     for i in range(6):
         clock.advance(minutes=1)
-        platform.subscribers.add_person(name=f"测试{i}", id_number=person_id(i),
-                                        phone=f"1380013{i:04d}", actor=f"ra-{i}")
+        platform.subscribers.add_person(
+            name=f"测试{i}", id_number=person_id(i), phone=f"1380013{i:04d}", actor=f"ra-{i}"
+        )
     return platform
 
 
@@ -49,9 +50,11 @@ def drop(p: Platform, seq: int) -> None:
 
 
 def cli_verify(p: Platform, *extra: str):
-    return CliRunner().invoke(app, ["audit", "verify", "--home", str(p.settings.home), *extra],
-                              env={"YINXIN_CA_PASSPHRASE": PASSPHRASE,
-                                   "YINXIN_DATABASE_URL": p.settings.database_url})
+    return CliRunner().invoke(
+        app,
+        ["audit", "verify", "--home", str(p.settings.home), *extra],
+        env={"YINXIN_CA_PASSPHRASE": PASSPHRASE, "YINXIN_DATABASE_URL": p.settings.database_url},
+    )
 
 
 def assert_broken_at(p: Platform, seq: int) -> None:
@@ -104,8 +107,9 @@ MIDDLE = 6
     "change",
     [
         pytest.param(lambda e: {"data": e.data.replace("测试", "改动")}, id="data"),
-        pytest.param(lambda e: {"data": json.dumps({**json.loads(e.data), "extra": 1})},
-                     id="data-added-key"),
+        pytest.param(
+            lambda e: {"data": json.dumps({**json.loads(e.data), "extra": 1})}, id="data-added-key"
+        ),
         pytest.param(lambda e: {"action": "subscriber.deleted"}, id="action"),
         pytest.param(lambda e: {"actor": "somebody-else"}, id="actor"),
         pytest.param(lambda e: {"at": e.at - dt.timedelta(seconds=1)}, id="at"),
@@ -142,8 +146,9 @@ def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(chain: Platfo
     from yinxin.store.audit import _canonical, _link
 
     ev = events(chain)[MIDDLE - 1]
-    payload = _canonical(ev.seq, ev.at, "mallory", ev.action, ev.subject_type, ev.subject_id,
-                         ev.data)
+    payload = _canonical(
+        ev.seq, ev.at, "mallory", ev.action, ev.subject_type, ev.subject_id, ev.data
+    )
     tamper(chain, MIDDLE, actor="mallory", hash=_link(ev.prev_hash, payload))
     assert_broken_at(chain, MIDDLE + 1)
 

@@ -78,8 +78,9 @@ def _accepts(fn, value: str) -> bool:
 
 @pytest.mark.parametrize("wrong", [c for c in ID_CHECK_CHARS if c != "X"])
 def test_a_wrong_check_digit_is_refused_naming_the_field(wrong: str) -> None:
-    e = refused(validate_id_card, GB11643_SAMPLE[:17] + wrong, field="id_number",
-                words="check digit")
+    e = refused(
+        validate_id_card, GB11643_SAMPLE[:17] + wrong, field="id_number", words="check digit"
+    )
     assert "GB 11643" in e.message
 
 
@@ -92,7 +93,7 @@ def test_every_single_digit_typo_in_the_body_is_caught() -> None:
         for d in "0123456789":
             if d == number[pos]:
                 continue
-            typo = number[:pos] + d + number[pos + 1:]
+            typo = number[:pos] + d + number[pos + 1 :]
             if pos >= 6 and pos < 14 and not _real_birth_date(typo):
                 continue  # refused for the date instead; also fine, counted separately below
             assert not _accepts(validate_id_card, typo), typo
@@ -105,7 +106,7 @@ def test_every_single_digit_typo_in_the_body_is_caught() -> None:
         i = rng.randrange(16)
         if n[i] == n[i + 1] or n[i + 1] == "X":
             continue
-        swapped = n[:i] + n[i + 1] + n[i] + n[i + 2:]
+        swapped = n[:i] + n[i + 1] + n[i] + n[i + 2 :]
         if 6 <= i < 14 and not _real_birth_date(swapped):
             continue
         assert not _accepts(validate_id_card, swapped), (n, swapped)
@@ -141,8 +142,11 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 @pytest.mark.parametrize(
     ("fn", "ascii_value"),
-    [(validate_id_card, GB11643_SAMPLE), (validate_mobile, "13800138000"),
-     (validate_phone, "0591-87760022")],
+    [
+        (validate_id_card, GB11643_SAMPLE),
+        (validate_mobile, "13800138000"),
+        (validate_phone, "0591-87760022"),
+    ],
 )
 @pytest.mark.parametrize("table", [FULLWIDTH, ARABIC_INDIC], ids=["fullwidth", "arabic-indic"])
 def test_non_ascii_digits_are_refused_or_normalised(fn, ascii_value: str, table) -> None:
@@ -160,8 +164,9 @@ def test_non_ascii_digits_are_refused_or_normalised(fn, ascii_value: str, table)
 def test_a_birth_date_in_the_future_is_refused() -> None:
     tomorrow = dt.date.today() + dt.timedelta(days=1)
     body = "110105" + tomorrow.strftime("%Y%m%d") + "002"
-    refused(validate_id_card, body + id_card_check_char(body), field="id_number",
-            words="out of range")
+    refused(
+        validate_id_card, body + id_card_check_char(body), field="id_number", words="out of range"
+    )
     # the same number is fine for a validator told that "today" is later
     later = tomorrow + dt.timedelta(days=1)
     assert validate_id_card(body + id_card_check_char(body), today=later)
@@ -197,7 +202,7 @@ def test_every_single_character_substitution_in_a_credit_code_is_caught() -> Non
         for c in USCC_CHARSET:
             if c == code[pos] or (2 <= pos < 8 and not c.isdigit()):
                 continue
-            typo = code[:pos] + c + code[pos + 1:]
+            typo = code[:pos] + c + code[pos + 1 :]
             assert not _accepts(validate_uscc, typo), typo
 
 
@@ -241,16 +246,26 @@ def test_mobile_numbers_are_normalised(raw: str, normal: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "1380013800", "138001380001", "12800138000", "23800138000", "1380013800a",
-            "+1 13800138000", "010-62345678"],
+    "bad",
+    [
+        "",
+        "1380013800",
+        "138001380001",
+        "12800138000",
+        "23800138000",
+        "1380013800a",
+        "+1 13800138000",
+        "010-62345678",
+    ],
 )
 def test_bad_mobile_numbers_are_refused(bad: str) -> None:
     refused(validate_mobile, bad, field="phone", words="mobile")
     refused(validate_mobile, bad, "contact_mobile", field="contact_mobile")
 
 
-@pytest.mark.parametrize("good", ["0591-87760022", "010-62345678", "01062345678",
-                                  "0755-2345678-123", "13800138000"])
+@pytest.mark.parametrize(
+    "good", ["0591-87760022", "010-62345678", "01062345678", "0755-2345678-123", "13800138000"]
+)
 def test_contact_phones_may_be_landlines(good: str) -> None:
     assert validate_phone(good) == good.replace(" ", "")
 
@@ -266,11 +281,15 @@ def test_id_documents() -> None:
     assert validate_id_document("passport", "e12345678") == "E12345678"
     assert validate_id_document("hk_macao_permit", "H12345678") == "H12345678"
     assert validate_id_document("taiwan_permit", "12345678") == "12345678"
-    refused(validate_id_document, "id_card", GB11643_SAMPLE[:17] + "1", field="id_number",
-            words="check digit")
+    refused(
+        validate_id_document,
+        "id_card",
+        GB11643_SAMPLE[:17] + "1",
+        field="id_number",
+        words="check digit",
+    )
     refused(validate_id_document, "id_card", "110105491231002", field="id_number")  # 15-digit
-    refused(validate_id_document, "driving_licence", "X1", field="id_type",
-            words="unknown ID type")
+    refused(validate_id_document, "driving_licence", "X1", field="id_type", words="unknown ID type")
     refused(validate_id_document, "passport", "AB", field="id_number", words="malformed")
     refused(validate_id_document, "hk_macao_permit", "X12345678", field="id_number")
     refused(validate_id_document, "taiwan_permit", "1234567８", field="id_number")
@@ -285,13 +304,31 @@ def test_names() -> None:
     refused(validate_name, "张\n三", "legal_representative", field="legal_representative")
 
 
-@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\u200d", "\ufeff", "\u2028", "\u2029",
-                                  "\u0085", "\x7f", "\x1b", "\u2066"])
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\u202e",
+        "\u200b",
+        "\u200d",
+        "\ufeff",
+        "\u2028",
+        "\u2029",
+        "\u0085",
+        "\x7f",
+        "\x1b",
+        "\u2066",
+    ],
+)
 def test_invisible_and_control_characters_are_refused_in_names(char: str) -> None:
     """A right-to-left override or a zero-width space in a name would put a different-looking
     or look-alike name into a certificate or onto a seal (issue 9, item 11)."""
-    e = refused(validate_name, f"张{char}三", "holder_name", field="holder_name",
-                words="invisible or control")
+    e = refused(
+        validate_name,
+        f"张{char}三",
+        "holder_name",
+        field="holder_name",
+        words="invisible or control",
+    )
     assert f"U+{ord(char):04X}" in e.message
     refused(validate_name, f"北京某某{char}科技有限公司", field="name")
 

@@ -28,12 +28,24 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = "yinxin"
 
 LAYERS: dict[str, list[str]] = {
-    "core": ["yinxin", "yinxin.clock", "yinxin.settings", "yinxin.errors", "yinxin.transitions",
-             "yinxin.identity", "yinxin.agreements"],
+    "core": [
+        "yinxin",
+        "yinxin.clock",
+        "yinxin.settings",
+        "yinxin.errors",
+        "yinxin.transitions",
+        "yinxin.identity",
+        "yinxin.agreements",
+    ],
     "store": ["yinxin.store"],
     "pki": ["yinxin.pki"],
-    "services": ["yinxin.registry", "yinxin.seals", "yinxin.signing", "yinxin.notify",
-                 "yinxin.archive"],
+    "services": [
+        "yinxin.registry",
+        "yinxin.seals",
+        "yinxin.signing",
+        "yinxin.notify",
+        "yinxin.archive",
+    ],
     "app": ["yinxin.app", "yinxin.demo"],
     "adapters": ["yinxin.adapters"],
 }
@@ -60,8 +72,11 @@ def module_name(path: Path) -> str:
 def modules() -> set[str]:
     """Every module and package of the source, data packages (``agreements/``) included."""
     found = {module_name(p) for p in (SRC / PACKAGE).rglob("*.py")}
-    return found | {module_name(p / "__init__.py") for p in (SRC / PACKAGE).rglob("*")
-                    if p.is_dir() and p.name != "__pycache__"}
+    return found | {
+        module_name(p / "__init__.py")
+        for p in (SRC / PACKAGE).rglob("*")
+        if p.is_dir() and p.name != "__pycache__"
+    }
 
 
 def imports() -> list[Import]:
@@ -79,14 +94,22 @@ def imports() -> list[Import]:
                 base = node.module or ""
                 if node.level:
                     parts = package.split(".")
-                    base = ".".join([*parts[: len(parts) - node.level + 1],
-                                     *([node.module] if node.module else [])])
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
-                           for a in node.names]
+                    base = ".".join(
+                        [
+                            *parts[: len(parts) - node.level + 1],
+                            *([node.module] if node.module else []),
+                        ]
+                    )
+                targets = [
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+                ]
             else:
                 continue
-            found += [Import(module, node.lineno, t) for t in dict.fromkeys(targets)
-                      if t == PACKAGE or t.startswith(PACKAGE + ".")]
+            found += [
+                Import(module, node.lineno, t)
+                for t in dict.fromkeys(targets)
+                if t == PACKAGE or t.startswith(PACKAGE + ".")
+            ]
     return found
 
 
@@ -137,9 +160,12 @@ def test_no_import_cycle_between_units() -> None:
         path.append(node)
         for nxt in sorted(graph.get(node, {})):
             if state.get(nxt) == 1:
-                loop = [*path[path.index(nxt):], nxt]
-                cycles.append(" → ".join(loop) + ":\n    " + "\n    ".join(
-                    str(graph[x][y]) for x, y in pairwise(loop)))
+                loop = [*path[path.index(nxt) :], nxt]
+                cycles.append(
+                    " → ".join(loop)
+                    + ":\n    "
+                    + "\n    ".join(str(graph[x][y]) for x, y in pairwise(loop))
+                )
             elif nxt not in state:
                 visit(nxt)
         path.pop()
@@ -154,10 +180,23 @@ def test_no_import_cycle_between_units() -> None:
 def test_the_cli_starts_without_the_services() -> None:
     """``yinxin --help`` imports Typer and rich, not pyHanko, FastAPI, SQLAlchemy, cryptography
     or any service: a command imports those when it runs."""
-    heavy = ["pyhanko", "fastapi", "uvicorn", "PIL", "sqlalchemy", "cryptography", "asn1crypto",
-             "pypdfium2", "yinxin.app", "yinxin.store", "yinxin.pki", *LAYERS["services"]]
+    heavy = [
+        "pyhanko",
+        "fastapi",
+        "uvicorn",
+        "PIL",
+        "sqlalchemy",
+        "cryptography",
+        "asn1crypto",
+        "pypdfium2",
+        "yinxin.app",
+        "yinxin.store",
+        "yinxin.pki",
+        *LAYERS["services"],
+    ]
     code = "import sys, yinxin.adapters.cli\nprint('\\n'.join(sys.modules))"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     early = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in heavy))
     assert not early, f"the CLI loads these before any command runs: {early}"

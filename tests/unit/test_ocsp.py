@@ -370,15 +370,25 @@ def test_with_nonce_derives_a_valid_signed_response_from_a_presigned_one(tmp_pat
 
     c = make_chain()
     key = ec.generate_private_key(ec.SECP256R1())
-    ee = build_certificate(profile=PROFILES["person-signing"], subject=base_name("张三"),
-                           public_key=key.public_key(), issuer=c.issuer, not_before=c.now,
-                           not_after=c.now + dt.timedelta(days=30))
+    ee = build_certificate(
+        profile=PROFILES["person-signing"],
+        subject=base_name("张三"),
+        public_key=key.public_key(),
+        issuer=c.issuer,
+        not_before=c.now,
+        not_after=c.now + dt.timedelta(days=30),
+    )
     t0 = c.now
     template = build_response(
-        responder_cert=c.ocsp, responder_key=c.ocsp_key, issuer_cert=c.issuing,
+        responder_cert=c.ocsp,
+        responder_key=c.ocsp_key,
+        issuer_cert=c.issuing,
         single=[SingleStatus(ee.serial_number, "revoked", t0, "key_compromise")],
-        this_update=t0, next_update=t0 + dt.timedelta(hours=1), nonce=None,
-        request_hash_alg="sha1")
+        this_update=t0,
+        next_update=t0 + dt.timedelta(hours=1),
+        nonce=None,
+        request_hash_alg="sha1",
+    )
     nonce = bytes(range(16))
     later = t0 + dt.timedelta(minutes=3)
     der_ = with_nonce(template, nonce, later, c.ocsp_key)
@@ -388,28 +398,49 @@ def test_with_nonce_derives_a_valid_signed_response_from_a_presigned_one(tmp_pat
     assert resp.produced_at_utc == later
     assert resp.serial_number == ee.serial_number
     assert resp.certificate_status == x_ocsp.OCSPCertStatus.REVOKED
-    c.ocsp.public_key().verify(resp.signature, resp.tbs_response_bytes,
-                               ec.ECDSA(hashes.SHA256()))
+    c.ocsp.public_key().verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(hashes.SHA256()))
     # openssl checks signature, nonce and status against a real request with that nonce
-    req = (x_ocsp.OCSPRequestBuilder().add_certificate(ee, c.issuing, hashes.SHA1())
-           .add_extension(x509.OCSPNonce(nonce), critical=False).build())
+    req = (
+        x_ocsp.OCSPRequestBuilder()
+        .add_certificate(ee, c.issuing, hashes.SHA1())
+        .add_extension(x509.OCSPNonce(nonce), critical=False)
+        .build()
+    )
     files = {n: tmp_path / n for n in ("req.der", "resp.der", "root.pem", "iss.pem", "ee.pem")}
     files["resp.der"].write_bytes(der_)
     files["root.pem"].write_bytes(c.root.public_bytes(serialization.Encoding.PEM))
     files["iss.pem"].write_bytes(c.issuing.public_bytes(serialization.Encoding.PEM))
     files["ee.pem"].write_bytes(ee.public_bytes(serialization.Encoding.PEM))
+
     def openssl(request: bytes) -> subprocess.CompletedProcess:
         # with -reqin and no -cert, openssl checks the response against that request's nonce
         files["req.der"].write_bytes(request)
         return subprocess.run(
-            ["openssl", "ocsp", "-reqin", files["req.der"], "-respin", files["resp.der"],
-             "-CAfile", files["root.pem"], "-verify_other", files["iss.pem"], "-resp_text"],
-            capture_output=True, text=True)
+            [
+                "openssl",
+                "ocsp",
+                "-reqin",
+                files["req.der"],
+                "-respin",
+                files["resp.der"],
+                "-CAfile",
+                files["root.pem"],
+                "-verify_other",
+                files["iss.pem"],
+                "-resp_text",
+            ],
+            capture_output=True,
+            text=True,
+        )
 
     out = openssl(req.public_bytes(serialization.Encoding.DER))
     assert out.returncode == 0 and "Response verify OK" in out.stderr + out.stdout, out.stderr
     assert "Cert Status: revoked" in out.stdout
-    other = (x_ocsp.OCSPRequestBuilder().add_certificate(ee, c.issuing, hashes.SHA1())
-             .add_extension(x509.OCSPNonce(bytes(16)), critical=False).build())
+    other = (
+        x_ocsp.OCSPRequestBuilder()
+        .add_certificate(ee, c.issuing, hashes.SHA1())
+        .add_extension(x509.OCSPNonce(bytes(16)), critical=False)
+        .build()
+    )
     out = openssl(other.public_bytes(serialization.Encoding.DER))
     assert out.returncode != 0 and "Nonce Verify error" in out.stderr  # the check is real

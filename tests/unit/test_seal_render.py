@@ -107,7 +107,7 @@ def _assert_org_geometry(seal: SealImage) -> None:
         else:  # clear of the star's whole circumcircle
             assert _distance_to_poly(g.center, box.corners) > g.star_radius, box
     for i, a in enumerate(g.glyphs):
-        for b in g.glyphs[i + 1:]:
+        for b in g.glyphs[i + 1 :]:
             assert not _overlap(a.corners, b.corners), (a.char, b.char)
 
     names = [b for b in g.glyphs if b.role == "name"]
@@ -181,8 +181,9 @@ def test_find_cjk_font_styles():
 
 
 def test_contract_seal_full_features_deterministic_and_sane():
-    seal = _assert_deterministic(lambda: render_organization_seal(
-        ORG, center_text="合同专用章", code="3501000012345"))
+    seal = _assert_deterministic(
+        lambda: render_organization_seal(ORG, center_text="合同专用章", code="3501000012345")
+    )
     _write("org_contract", seal)
     assert seal.width_mm == seal.height_mm == 40.0 and seal.dpi == 600
     _assert_org_geometry(seal)
@@ -219,7 +220,8 @@ def test_contract_seal_full_features_deterministic_and_sane():
 
 
 @pytest.mark.parametrize(
-    "name", ["印信", "印信科技", ORG, LONG_25, "北" * 40, "ABC印信科技有限公司"])
+    "name", ["印信", "印信科技", ORG, LONG_25, "北" * 40, "ABC印信科技有限公司"]
+)
 def test_org_names_of_any_length_fit(name):
     seal = render_organization_seal(name, code="3501000012345")
     _assert_org_geometry(seal)
@@ -246,13 +248,13 @@ def test_samples_and_center_text_variants():
     _write("org_2char", render_organization_seal("印信"))
     _write("org_25char", render_organization_seal(LONG_25))
     _write("org_plain_code", render_organization_seal(ORG, code="3501000012345"))
-    finance = render_organization_seal("深圳市前海印信科技有限公司", center_text="财务专用章",
-                                       font="hei", diameter_mm=42)
+    finance = render_organization_seal(
+        "深圳市前海印信科技有限公司", center_text="财务专用章", font="hei", diameter_mm=42
+    )
     _write("org_finance_hei_42mm", finance)
     assert finance.width_mm == 42
     _assert_org_geometry(finance)
-    long_centre = render_organization_seal(LONG_25, center_text="合同专用章",
-                                           code="3501000012345")
+    long_centre = render_organization_seal(LONG_25, center_text="合同专用章", code="3501000012345")
     _write("org_25char_contract", long_centre)
     _assert_org_geometry(long_centre)
 
@@ -262,8 +264,11 @@ def _pdftoppm(pdf: bytes, dpi: int, tmp_path: pathlib.Path) -> Image.Image:
         pytest.skip("pdftoppm (poppler-utils) not installed")
     src = tmp_path / "seal.pdf"
     src.write_bytes(pdf)
-    run = subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-singlefile", str(src),
-                          str(tmp_path / "page")], capture_output=True, timeout=60)
+    run = subprocess.run(
+        ["pdftoppm", "-png", "-r", str(dpi), "-singlefile", str(src), str(tmp_path / "page")],
+        capture_output=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert b"Error" not in run.stderr, run.stderr  # poppler reports repaired/broken files here
     with Image.open(tmp_path / "page.png") as page:
@@ -323,7 +328,7 @@ def _assert_personal(seal: SealImage, border: bool) -> None:
     w = g.width_px
     boxes = [b.corners for b in g.glyphs]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not _overlap(a, b)
         assert all(0 < x < w and 0 < y < w for x, y in a)
     for corner in ((0, 0), (w - 1, 0), (0, w - 1), (w - 1, w - 1)):
@@ -482,7 +487,7 @@ def test_scan_refusals():
         ({"name": "印"}, "name"),
         ({"name": "北" * 41}, "name"),
         ({"name": "印信 科技"}, "name"),
-        ({"name": "印信\U0001F600"}, "name"),
+        ({"name": "印信\U0001f600"}, "name"),
         ({"name": ORG, "diameter_mm": 19.9}, "diameter_mm"),
         ({"name": ORG, "diameter_mm": 81}, "diameter_mm"),
         ({"name": ORG, "diameter_mm": float("nan")}, "diameter_mm"),

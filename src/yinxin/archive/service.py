@@ -77,10 +77,22 @@ class ArchivedDocumentView:
 
     @classmethod
     def of(cls, row: ArchivedDocument) -> ArchivedDocumentView:
-        return cls(row.id, row.document_name, row.sha256, row.path, row.size, row.level,
-                   row.state, row.created_at, row.newest_timestamp_at, row.tsa_not_after,
-                   row.renewed_at, row.renewals, row.status_refreshed_at,
-                   row.signature_record_id)
+        return cls(
+            row.id,
+            row.document_name,
+            row.sha256,
+            row.path,
+            row.size,
+            row.level,
+            row.state,
+            row.created_at,
+            row.newest_timestamp_at,
+            row.tsa_not_after,
+            row.renewed_at,
+            row.renewals,
+            row.status_refreshed_at,
+            row.signature_record_id,
+        )
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -103,17 +115,30 @@ class RenewalReport:
     at: dt.datetime | None = None
 
     def to_dict(self) -> dict:
-        return {"checked": self.checked, "renewed": self.renewed, "refreshed": self.refreshed,
-                "not_due": self.not_due,
-                "failed": self.failed, "rolled_over": self.rolled_over,
-                "warnings": self.warnings, "swept": self.swept,
-                "at": self.at.isoformat() if self.at else None}
+        return {
+            "checked": self.checked,
+            "renewed": self.renewed,
+            "refreshed": self.refreshed,
+            "not_due": self.not_due,
+            "failed": self.failed,
+            "rolled_over": self.rolled_over,
+            "warnings": self.warnings,
+            "swept": self.swept,
+            "at": self.at.isoformat() if self.at else None,
+        }
 
 
 class Archive:
-    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority,
-                 status: StatusService, ocsp: OcspResponder, tsa: TimestampService,
-                 files: FileStore):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ca: CertificateAuthority,
+        status: StatusService,
+        ocsp: OcspResponder,
+        tsa: TimestampService,
+        files: FileStore,
+    ):
         self.db, self.clock, self.ca = db, clock, ca
         self.status, self.ocsp, self.tsa, self.files = status, ocsp, tsa, files
 
@@ -123,23 +148,45 @@ class Archive:
         unreferenced file, never a record without its file)."""
         return self.files.put(pdf)
 
-    def keep(self, s: Session, *, sha256: str, size: int, document_name: str, level: str,
-             signature_record_id: int | None, supersedes: str | None,
-             timestamp_at: dt.datetime | None) -> None:
+    def keep(
+        self,
+        s: Session,
+        *,
+        sha256: str,
+        size: int,
+        document_name: str,
+        level: str,
+        signature_record_id: int | None,
+        supersedes: str | None,
+        timestamp_at: dt.datetime | None,
+    ) -> None:
         """Record a stored signed document in the caller's transaction; the version it was
         signed over (``supersedes``, its hash) is marked superseded."""
         now = self.clock.now()
         if supersedes:
-            s.execute(update(ArchivedDocument)
-                      .where(ArchivedDocument.sha256 == supersedes,
-                             ArchivedDocument.state == ACTIVE)
-                      .values(state=SUPERSEDED))
+            s.execute(
+                update(ArchivedDocument)
+                .where(ArchivedDocument.sha256 == supersedes, ArchivedDocument.state == ACTIVE)
+                .values(state=SUPERSEDED)
+            )
         tsa_not_after = self.tsa.certificate().not_valid_after_utc if timestamp_at else None
-        s.add(ArchivedDocument(
-            document_name=document_name[:255], sha256=sha256, path=self.files.relative(sha256),
-            size=size, level=level, state=ACTIVE, signature_record_id=signature_record_id,
-            created_at=now, newest_timestamp_at=timestamp_at, tsa_not_after=tsa_not_after,
-            renewed_at=None, renewals=0, status_refreshed_at=now))
+        s.add(
+            ArchivedDocument(
+                document_name=document_name[:255],
+                sha256=sha256,
+                path=self.files.relative(sha256),
+                size=size,
+                level=level,
+                state=ACTIVE,
+                signature_record_id=signature_record_id,
+                created_at=now,
+                newest_timestamp_at=timestamp_at,
+                tsa_not_after=tsa_not_after,
+                renewed_at=None,
+                renewals=0,
+                status_refreshed_at=now,
+            )
+        )
 
     def documents(self, state: str | None = ACTIVE) -> list[ArchivedDocumentView]:
         with self.db.read() as s:
@@ -163,8 +210,7 @@ class Archive:
         try:
             return self.files.get(sha256)
         except NotFound:
-            docs = [d for d in self.documents(None)
-                    if d.signature_record_id == signature_record_id]
+            docs = [d for d in self.documents(None) if d.signature_record_id == signature_record_id]
             if not docs:
                 return None
             return self.document(docs[0].id)[1]
@@ -189,27 +235,39 @@ class Archive:
         return removed
 
     # --- renewal ---------------------------------------------------------------------------
-    def is_due(self, row: ArchivedDocumentView | ArchivedDocument, margin: dt.timedelta,
-               now: dt.datetime) -> bool:
+    def is_due(
+        self, row: ArchivedDocumentView | ArchivedDocument, margin: dt.timedelta, now: dt.datetime
+    ) -> bool:
         if row.level != "B-LTA" or row.tsa_not_after is None:
             return True
         return row.tsa_not_after - now < margin
 
-    def renew(self, *, margin: dt.timedelta = DEFAULT_MARGIN,
-              refresh: dt.timedelta | None = DEFAULT_REFRESH, force: bool = False,
-              actor: str = "operator",
-              progress: Callable[[int, int], None] | None = None) -> RenewalReport:
+    def renew(
+        self,
+        *,
+        margin: dt.timedelta = DEFAULT_MARGIN,
+        refresh: dt.timedelta | None = DEFAULT_REFRESH,
+        force: bool = False,
+        actor: str = "operator",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RenewalReport:
         """Renew what is due, refresh the status data of what is not (``refresh=None``: never).
         One document's failure is reported and the run goes on with the next."""
         if margin < dt.timedelta(days=1) or margin > dt.timedelta(days=3650):
-            raise ValidationError("the margin must be between 1 day and 10 years",
-                                  field="margin")
+            raise ValidationError("the margin must be between 1 day and 10 years", field="margin")
         if refresh is not None and not dt.timedelta(days=1) <= refresh <= dt.timedelta(days=85):
-            raise ValidationError("the refresh interval must be between 1 and 85 days "
-                                  "(status data signed by the root lives 90)", field="refresh")
+            raise ValidationError(
+                "the refresh interval must be between 1 and 85 days "
+                "(status data signed by the root lives 90)",
+                field="refresh",
+            )
         report = RenewalReport(at=self.clock.now())
-        for role, lead in (("issuing", ISSUING_MARGIN), ("tsa", 2 * margin),
-                           ("ocsp", OCSP_RESPONDER_MARGIN), ("root-ocsp", OCSP_RESPONDER_MARGIN)):
+        for role, lead in (
+            ("issuing", ISSUING_MARGIN),
+            ("tsa", 2 * margin),
+            ("ocsp", OCSP_RESPONDER_MARGIN),
+            ("root-ocsp", OCSP_RESPONDER_MARGIN),
+        ):
             try:
                 rolled = self.ca.ensure_current(role, lead, actor=actor)
             except YinxinError as e:  # renewal goes on with the certificate there is
@@ -266,35 +324,61 @@ class Archive:
             if timestamp:
                 renewed = append_document_timestamp(renewed, self.tsa)
         except SigningError as e:
-            raise YinxinError(f"document {doc.id} could not be renewed: {e.message}",
-                              field="document", code="renewal_failed") from None
+            raise YinxinError(
+                f"document {doc.id} could not be renewed: {e.message}",
+                field="document",
+                code="renewal_failed",
+            ) from None
         key = self.store(renewed)
-        values: dict = {"sha256": key, "path": self.files.relative(key), "size": len(renewed),
-                        "status_refreshed_at": now}
+        values: dict = {
+            "sha256": key,
+            "path": self.files.relative(key),
+            "size": len(renewed),
+            "status_refreshed_at": now,
+        }
         if timestamp:
-            values.update(level="B-LTA", newest_timestamp_at=now,
-                          tsa_not_after=tsa_cert.not_valid_after_utc, renewed_at=now,
-                          renewals=ArchivedDocument.renewals + 1)
+            values.update(
+                level="B-LTA",
+                newest_timestamp_at=now,
+                tsa_not_after=tsa_cert.not_valid_after_utc,
+                renewed_at=now,
+                renewals=ArchivedDocument.renewals + 1,
+            )
         with self.db.transaction() as s:
             changed = s.execute(
                 update(ArchivedDocument)
-                .where(ArchivedDocument.id == doc.id, ArchivedDocument.sha256 == doc.sha256,
-                       ArchivedDocument.state == ACTIVE)
+                .where(
+                    ArchivedDocument.id == doc.id,
+                    ArchivedDocument.sha256 == doc.sha256,
+                    ArchivedDocument.state == ACTIVE,
+                )
                 .values(**values)
             ).rowcount
             if changed != 1:
                 lost = True
             else:
                 lost = False
-                data = {"sha256_before": doc.sha256, "sha256_after": key,
-                        "status_for": sorted(format(c.serial_number, "x") for c in valid)}
+                data = {
+                    "sha256_before": doc.sha256,
+                    "sha256_after": key,
+                    "status_for": sorted(format(c.serial_number, "x") for c in valid),
+                }
                 if timestamp:
-                    data.update(tsa=format(tsa_cert.serial_number, "x"),
-                                tsa_not_after=tsa_cert.not_valid_after_utc.isoformat())
-                audit.record(s, at=now, actor=actor,
-                             action=("document.archive_renewed" if timestamp
-                                     else "document.status_refreshed"),
-                             subject_type="archived_document", subject_id=doc.id, data=data)
+                    data.update(
+                        tsa=format(tsa_cert.serial_number, "x"),
+                        tsa_not_after=tsa_cert.not_valid_after_utc.isoformat(),
+                    )
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action=(
+                        "document.archive_renewed" if timestamp else "document.status_refreshed"
+                    ),
+                    subject_type="archived_document",
+                    subject_id=doc.id,
+                    data=data,
+                )
         if lost:
             if key != doc.sha256:
                 self.files.delete(key)
@@ -330,8 +414,12 @@ class Archive:
                     for tst in extract_tst_data_iter(emb.signer_info, signed=False):
                         add(tst)
         except Exception as e:
-            raise YinxinError(f"the archived file cannot be read ({type(e).__name__})",
-                              field="document", code="renewal_failed") from None
-        found.setdefault(self.ca.certificate("issuing").serial_number,
-                         self.ca.certificate("issuing"))
+            raise YinxinError(
+                f"the archived file cannot be read ({type(e).__name__})",
+                field="document",
+                code="renewal_failed",
+            ) from None
+        found.setdefault(
+            self.ca.certificate("issuing").serial_number, self.ca.certificate("issuing")
+        )
         return found

@@ -165,10 +165,9 @@ def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
         raise ValidationError(
             f"contains an invisible or control character U+{ord(c):04X} "
             f"({unicodedata.name(c, unicodedata.category(c))}) at position {i + 1}; "
-            "names must be plain printable text", field=field
+            "names must be plain printable text",
+            field=field,
         )
     if len(v) > max_len:
-        raise ValidationError(
-            f"must be at most {max_len} printable characters", field=field
-        )
+        raise ValidationError(f"must be at most {max_len} printable characters", field=field)
     return v

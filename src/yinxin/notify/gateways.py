@@ -46,8 +46,15 @@ class Gateway(Protocol):
 
     channel: str
 
-    def send(self, recipient: str, subject: str, body: str, *, template_id: str | None = None,
-             values: Mapping[str, object] | None = None) -> str:
+    def send(
+        self,
+        recipient: str,
+        subject: str,
+        body: str,
+        *,
+        template_id: str | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> str:
         """Hand the message over; return the provider's message id or raise DeliveryError."""
         ...
 
@@ -74,13 +81,32 @@ class FileGateway:
     def path(self) -> Path:
         return self.outbox / f"{self.channel}.jsonl"
 
-    def send(self, recipient: str, subject: str, body: str, *, template_id: str | None = None,
-             values: Mapping[str, object] | None = None) -> str:
+    def send(
+        self,
+        recipient: str,
+        subject: str,
+        body: str,
+        *,
+        template_id: str | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> str:
         message_id = uuid.uuid4().hex
-        line = json.dumps({"id": message_id, "at": self.clock.now().isoformat(),
-                           "channel": self.channel, "to": recipient, "template_id": template_id,
-                           "subject": subject, "body": body},
-                          ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "id": message_id,
+                    "at": self.clock.now().isoformat(),
+                    "channel": self.channel,
+                    "to": recipient,
+                    "template_id": template_id,
+                    "subject": subject,
+                    "body": body,
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            + "\n"
+        )
         data = line.encode("utf-8")
         try:
             with self._lock:
@@ -98,8 +124,9 @@ class FileGateway:
                 finally:
                     os.close(fd)
         except OSError as e:
-            raise DeliveryError(f"cannot write to the {self.channel} outbox: "
-                                f"{e.strerror or type(e).__name__}") from None
+            raise DeliveryError(
+                f"cannot write to the {self.channel} outbox: {e.strerror or type(e).__name__}"
+            ) from None
         return message_id
 
     def read(self) -> list[dict]:
@@ -130,8 +157,15 @@ class ConsoleGateway:
         self.channel = _check_channel(channel)
         self.stream = stream
 
-    def send(self, recipient: str, subject: str, body: str, *, template_id: str | None = None,
-             values: Mapping[str, object] | None = None) -> str:
+    def send(
+        self,
+        recipient: str,
+        subject: str,
+        body: str,
+        *,
+        template_id: str | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> str:
         message_id = uuid.uuid4().hex
         out = self.stream or sys.stdout
         try:

@@ -63,13 +63,24 @@ def notification_dict(n: Notification, *, reveal: bool = False) -> dict:
         return t.isoformat() if t else None
 
     return {
-        "id": n.id, "channel": n.channel, "gateway": n.gateway,
+        "id": n.id,
+        "channel": n.channel,
+        "gateway": n.gateway,
         "recipient": n.recipient if reveal else mask_recipient(n.channel, n.recipient),
-        "subscriber_id": n.subscriber_id, "template_id": n.template_id, "lang": n.lang,
-        "subject": n.subject, "body": n.body, "status": n.status, "attempts": n.attempts,
-        "max_attempts": n.max_attempts, "retryable": n.retryable, "error": n.error,
-        "provider_message_id": n.provider_message_id, "created_at": iso(n.created_at),
-        "last_attempt_at": iso(n.last_attempt_at), "next_attempt_at": iso(n.next_attempt_at),
+        "subscriber_id": n.subscriber_id,
+        "template_id": n.template_id,
+        "lang": n.lang,
+        "subject": n.subject,
+        "body": n.body,
+        "status": n.status,
+        "attempts": n.attempts,
+        "max_attempts": n.max_attempts,
+        "retryable": n.retryable,
+        "error": n.error,
+        "provider_message_id": n.provider_message_id,
+        "created_at": iso(n.created_at),
+        "last_attempt_at": iso(n.last_attempt_at),
+        "next_attempt_at": iso(n.next_attempt_at),
         "sent_at": iso(n.sent_at),
     }
 
@@ -86,14 +97,21 @@ class RetryPolicy:
     stale_seconds: int = 600
 
     def delay(self, attempts: int) -> dt.timedelta:
-        return dt.timedelta(seconds=min(self.cap_seconds,
-                                        self.base_seconds * 2 ** max(0, attempts - 1)))
+        return dt.timedelta(
+            seconds=min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        )
 
 
 class Notifier:
-    def __init__(self, db: Database, clock: Clock, gateways: Mapping[str, Gateway]
-                 | Iterable[Gateway], *, templates: TemplateLibrary | None = None,
-                 retry: RetryPolicy | None = None):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        gateways: Mapping[str, Gateway] | Iterable[Gateway],
+        *,
+        templates: TemplateLibrary | None = None,
+        retry: RetryPolicy | None = None,
+    ):
         items = gateways.values() if isinstance(gateways, Mapping) else gateways
         self.gateways: dict[str, Gateway] = {}
         for g in items:
@@ -105,8 +123,16 @@ class Notifier:
         self.retry = retry or RetryPolicy()
 
     # --- sending --------------------------------------------------------------------------------
-    def send(self, channel: str, recipient: str, template_id: str, values: Mapping[str, object],
-             subscriber_id: int | None = None, *, lang: str = "zh") -> dict:
+    def send(
+        self,
+        channel: str,
+        recipient: str,
+        template_id: str,
+        values: Mapping[str, object],
+        subscriber_id: int | None = None,
+        *,
+        lang: str = "zh",
+    ) -> dict:
         """Send one message. A delivery failure does not raise: the returned row says
         ``status="failed"`` and keeps the error, so callers decide whether it matters."""
         gateway = self._gateway(channel)
@@ -114,26 +140,44 @@ class Notifier:
         template = self.templates.get(template_id)
         subject, body = template.render(values, lang)
         stored_subject, stored_body = template.render_masked(values, lang)
-        public = json.dumps(template.public_values(values), ensure_ascii=False, default=str,
-                            sort_keys=True)
+        public = json.dumps(
+            template.public_values(values), ensure_ascii=False, default=str, sort_keys=True
+        )
         now = self.clock.now()
         with self.db.transaction() as s:
             if subscriber_id is not None and s.get(Subscriber, subscriber_id) is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
             row = Notification(
-                channel=channel, gateway=type(gateway).__name__, recipient=recipient,
-                subscriber_id=subscriber_id, template_id=template.id, lang=lang,
-                values_json=public, subject=stored_subject, body=stored_body, status=QUEUED,
-                attempts=1, max_attempts=self.retry.max_attempts, retryable=not template.secret,
-                created_at=now, last_attempt_at=now)
+                channel=channel,
+                gateway=type(gateway).__name__,
+                recipient=recipient,
+                subscriber_id=subscriber_id,
+                template_id=template.id,
+                lang=lang,
+                values_json=public,
+                subject=stored_subject,
+                body=stored_body,
+                status=QUEUED,
+                attempts=1,
+                max_attempts=self.retry.max_attempts,
+                retryable=not template.secret,
+                created_at=now,
+                last_attempt_at=now,
+            )
             s.add(row)
             s.flush()
             row_id = row.id
         return self._deliver(row_id, gateway, template, recipient, subject, body, values)
 
-    def send_to_subscriber(self, subscriber_id: int, template_id: str,
-                           values: Mapping[str, object], *, channel: str | None = None,
-                           lang: str = "zh") -> dict:
+    def send_to_subscriber(
+        self,
+        subscriber_id: int,
+        template_id: str,
+        values: Mapping[str, object],
+        *,
+        channel: str | None = None,
+        lang: str = "zh",
+    ) -> dict:
         """Send to the subscriber's registered phone (preferred) or e-mail address."""
         with self.db.read() as s:
             sub = s.get(Subscriber, subscriber_id)
@@ -149,15 +193,25 @@ class Notifier:
             channel = "sms" if sub.phone and "sms" in self.gateways else "email"
         recipient = sub.phone if channel == "sms" else sub.email
         if not recipient:
-            raise ValidationError(f"subscriber {sub.id} has no registered "
-                                  f"{'phone' if channel == 'sms' else 'e-mail address'}",
-                                  field="phone" if channel == "sms" else "email")
+            raise ValidationError(
+                f"subscriber {sub.id} has no registered "
+                f"{'phone' if channel == 'sms' else 'e-mail address'}",
+                field="phone" if channel == "sms" else "email",
+            )
         return channel, recipient
 
     # --- the transactional outbox ----------------------------------------------------------------
-    def enqueue(self, s: Session, channel: str, recipient: str, template_id: str,
-                values: Mapping[str, object], subscriber_id: int | None = None, *,
-                lang: str = "zh") -> Notification:
+    def enqueue(
+        self,
+        s: Session,
+        channel: str,
+        recipient: str,
+        template_id: str,
+        values: Mapping[str, object],
+        subscriber_id: int | None = None,
+        *,
+        lang: str = "zh",
+    ) -> Notification:
         """Write a message as ``pending`` in the caller's transaction (``s``); nothing is sent
         until it commits and ``send_pending`` or ``retry_failed`` runs. Templates with secret
         values cannot go through the outbox: the row never holds a secret, so it could not be
@@ -171,20 +225,38 @@ class Notifier:
         subject, body = template.render_masked(values, lang)
         now = self.clock.now()
         row = Notification(
-            channel=channel, gateway=type(gateway).__name__, recipient=recipient,
-            subscriber_id=subscriber_id, template_id=template.id, lang=lang,
-            values_json=json.dumps(template.public_values(values), ensure_ascii=False,
-                                   default=str, sort_keys=True),
-            subject=subject, body=body, status=PENDING, attempts=0,
-            max_attempts=self.retry.max_attempts, retryable=True, created_at=now,
-            next_attempt_at=now)
+            channel=channel,
+            gateway=type(gateway).__name__,
+            recipient=recipient,
+            subscriber_id=subscriber_id,
+            template_id=template.id,
+            lang=lang,
+            values_json=json.dumps(
+                template.public_values(values), ensure_ascii=False, default=str, sort_keys=True
+            ),
+            subject=subject,
+            body=body,
+            status=PENDING,
+            attempts=0,
+            max_attempts=self.retry.max_attempts,
+            retryable=True,
+            created_at=now,
+            next_attempt_at=now,
+        )
         s.add(row)
         s.flush()
         return row
 
-    def enqueue_to_subscriber(self, s: Session, subscriber_id: int, template_id: str,
-                              values: Mapping[str, object], *, channel: str | None = None,
-                              lang: str = "zh") -> Notification:
+    def enqueue_to_subscriber(
+        self,
+        s: Session,
+        subscriber_id: int,
+        template_id: str,
+        values: Mapping[str, object],
+        *,
+        channel: str | None = None,
+        lang: str = "zh",
+    ) -> Notification:
         """``enqueue`` to the subscriber's registered phone (preferred) or e-mail address, as
         the caller's transaction sees them."""
         sub = s.get(Subscriber, subscriber_id)
@@ -203,15 +275,27 @@ class Notifier:
         with ``SKIP LOCKED`` on PostgreSQL, so several workers never send the same row twice."""
         now = self.clock.now()
         with self.db.transaction() as s:
-            q = (select(Notification).where(where)
-                 .order_by(Notification.next_attempt_at, Notification.id).limit(limit))
+            q = (
+                select(Notification)
+                .where(where)
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(limit)
+            )
             rows = s.execute(q.with_for_update(skip_locked=True)).scalars().all()
             claimed = []
             for row in rows:
                 row.status, row.attempts = QUEUED, row.attempts + 1
                 row.last_attempt_at, row.next_attempt_at = now, None
-                claimed.append((row.id, row.channel, row.recipient, row.template_id, row.lang,
-                                json.loads(row.values_json)))
+                claimed.append(
+                    (
+                        row.id,
+                        row.channel,
+                        row.recipient,
+                        row.template_id,
+                        row.lang,
+                        json.loads(row.values_json),
+                    )
+                )
         return claimed
 
     def retry_failed(self, *, limit: int = 100, ignore_backoff: bool = False) -> list[dict]:
@@ -236,15 +320,22 @@ class Notifier:
                 template = self.templates.get(template_id)
                 subject, body = template.render(values, lang)
             except (ValidationError, NotFound) as e:
-                out.append(self._finish(row_id, None, f"cannot re-render: {e.message}",
-                                        permanent=True))
+                out.append(
+                    self._finish(row_id, None, f"cannot re-render: {e.message}", permanent=True)
+                )
                 continue
             out.append(self._deliver(row_id, gateway, template, recipient, subject, body, values))
         return out
 
     # --- reading --------------------------------------------------------------------------------
-    def log(self, subscriber_id: int | None = None, limit: int = 50, *,
-            status: str | None = None, reveal: bool = False) -> list[dict]:
+    def log(
+        self,
+        subscriber_id: int | None = None,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        reveal: bool = False,
+    ) -> list[dict]:
         """Newest first. Recipients are masked unless the caller is entitled to see them."""
         limit = max(1, min(int(limit), 1000))
         with self.db.read() as s:
@@ -259,8 +350,9 @@ class Notifier:
         with self.db.read() as s:
             n = s.get(Notification, notification_id)
             if n is None:
-                raise NotFound(f"no notification with id {notification_id}",
-                               field="notification_id")
+                raise NotFound(
+                    f"no notification with id {notification_id}", field="notification_id"
+                )
             return notification_dict(n, reveal=reveal)
 
     # --- internals ------------------------------------------------------------------------------
@@ -268,37 +360,57 @@ class Notifier:
         try:
             return self.gateways[channel]
         except KeyError:
-            raise ValidationError(f"no gateway for channel {channel!r} (configured: "
-                                  f"{', '.join(sorted(self.gateways)) or 'none'})",
-                                  field="channel") from None
+            raise ValidationError(
+                f"no gateway for channel {channel!r} (configured: "
+                f"{', '.join(sorted(self.gateways)) or 'none'})",
+                field="channel",
+            ) from None
 
-    def _deliver(self, row_id: int, gateway: Gateway, template: Template, recipient: str,
-                 subject: str, body: str, values: Mapping[str, object]) -> dict:
+    def _deliver(
+        self,
+        row_id: int,
+        gateway: Gateway,
+        template: Template,
+        recipient: str,
+        subject: str,
+        body: str,
+        values: Mapping[str, object],
+    ) -> dict:
         try:
-            provider_id = gateway.send(recipient, subject, body, template_id=template.id,
-                                       values=values)
+            provider_id = gateway.send(
+                recipient, subject, body, template_id=template.id, values=values
+            )
         except DeliveryError as e:
-            return self._finish(row_id, None, _scrub(e.message, template, values),
-                                permanent=e.permanent)
+            return self._finish(
+                row_id, None, _scrub(e.message, template, values), permanent=e.permanent
+            )
         except Exception as e:  # any gateway bug is a failed send, not a lost one
-            return self._finish(row_id, None,
-                                _scrub(f"{type(e).__name__}: {e}", template, values),
-                                permanent=False)
+            return self._finish(
+                row_id, None, _scrub(f"{type(e).__name__}: {e}", template, values), permanent=False
+            )
         return self._finish(row_id, str(provider_id)[:200], None, permanent=False)
 
-    def _finish(self, row_id: int, provider_id: str | None, error: str | None, *,
-                permanent: bool) -> dict:
+    def _finish(
+        self, row_id: int, provider_id: str | None, error: str | None, *, permanent: bool
+    ) -> dict:
         now = self.clock.now()
         with self.db.transaction() as s:
-            row = s.execute(select(Notification).where(Notification.id == row_id)
-                            .with_for_update()).scalar_one()
+            row = s.execute(
+                select(Notification).where(Notification.id == row_id).with_for_update()
+            ).scalar_one()
             if error is None:
                 row.status, row.provider_message_id, row.sent_at = SENT, provider_id, now
                 row.error, row.next_attempt_at = None, None
             else:
                 self._fail(row, error[:MAX_ERROR], now, permanent=permanent)
-                log.warning("notification %s (%s via %s) failed, attempt %s: %s", row.id,
-                            row.template_id, row.gateway, row.attempts, row.error)
+                log.warning(
+                    "notification %s (%s via %s) failed, attempt %s: %s",
+                    row.id,
+                    row.template_id,
+                    row.gateway,
+                    row.attempts,
+                    row.error,
+                )
             return notification_dict(row)
 
     def _fail(self, row: Notification, error: str, now: dt.datetime, *, permanent: bool) -> None:
@@ -311,12 +423,22 @@ class Notifier:
     def _expire_stale(self, now: dt.datetime) -> None:
         cutoff = now - dt.timedelta(seconds=self.retry.stale_seconds)
         with self.db.transaction() as s:
-            rows = s.execute(select(Notification).where(
-                Notification.status == QUEUED, Notification.last_attempt_at < cutoff)
-                .with_for_update(skip_locked=True)).scalars().all()
+            rows = (
+                s.execute(
+                    select(Notification)
+                    .where(Notification.status == QUEUED, Notification.last_attempt_at < cutoff)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
             for row in rows:
-                self._fail(row, "interrupted before the gateway answered (it may have been "
-                                "delivered)", now, permanent=False)
+                self._fail(
+                    row,
+                    "interrupted before the gateway answered (it may have been delivered)",
+                    now,
+                    permanent=False,
+                )
                 row.next_attempt_at = now if row.next_attempt_at else None
 
 

@@ -110,81 +110,121 @@ ONE_TIME_CODE = "one_time_code"
 
 DEFAULT_TEMPLATES: tuple[Template, ...] = (
     Template(
-        APPLICATION_RECEIVED, "证书申请已受理 — an application was accepted for review",
-        Wording("证书申请已受理",
-                "【印信】{name}，您的数字证书申请（受理号 {application_id}）已受理，"
-                "审核完成后将另行通知。"),
-        Wording("Certificate application received",
-                "{name}, your certificate application (no. {application_id}) has been received "
-                "and will be reviewed; we will let you know the outcome."),
+        APPLICATION_RECEIVED,
+        "证书申请已受理 — an application was accepted for review",
+        Wording(
+            "证书申请已受理",
+            "【印信】{name}，您的数字证书申请（受理号 {application_id}）已受理，"
+            "审核完成后将另行通知。",
+        ),
+        Wording(
+            "Certificate application received",
+            "{name}, your certificate application (no. {application_id}) has been received "
+            "and will be reviewed; we will let you know the outcome.",
+        ),
     ),
     Template(
-        CERTIFICATE_ISSUED, "证书已签发 — a certificate was issued",
-        Wording("数字证书已签发",
-                "【印信】{name}，您的数字证书（序列号 {serial}）已签发，有效期至 {not_after}。"),
-        Wording("Certificate issued",
-                "{name}, your certificate (serial {serial}) has been issued and is valid until "
-                "{not_after}."),
+        CERTIFICATE_ISSUED,
+        "证书已签发 — a certificate was issued",
+        Wording(
+            "数字证书已签发",
+            "【印信】{name}，您的数字证书（序列号 {serial}）已签发，有效期至 {not_after}。",
+        ),
+        Wording(
+            "Certificate issued",
+            "{name}, your certificate (serial {serial}) has been issued and is valid until "
+            "{not_after}.",
+        ),
     ),
     Template(
-        CERTIFICATE_EXPIRING, "证书即将到期的更新提示 — renewal notice before expiry (001 §二.6)",
-        Wording("数字证书即将到期",
-                "【印信】{name}，您的数字证书（序列号 {serial}）将于 {not_after} 到期（剩余 {days} "
-                "天），请在到期前办理证书更新，以免影响使用。"),
-        Wording("Your certificate expires soon",
-                "{name}, your certificate (serial {serial}) expires on {not_after} (in {days} "
-                "days). Please renew it before then to keep using it."),
+        CERTIFICATE_EXPIRING,
+        "证书即将到期的更新提示 — renewal notice before expiry (001 §二.6)",
+        Wording(
+            "数字证书即将到期",
+            "【印信】{name}，您的数字证书（序列号 {serial}）将于 {not_after} 到期（剩余 {days} "
+            "天），请在到期前办理证书更新，以免影响使用。",
+        ),
+        Wording(
+            "Your certificate expires soon",
+            "{name}, your certificate (serial {serial}) expires on {not_after} (in {days} "
+            "days). Please renew it before then to keep using it.",
+        ),
     ),
     Template(
-        CERTIFICATE_REVOKED, "证书已撤销 — a certificate was revoked",
-        Wording("数字证书已撤销",
-                "【印信】{name}，您的数字证书（序列号 {serial}）已于 {at} 撤销，原因：{reason}。"
-                "如非本人操作，请立即联系我们。"),
-        Wording("Certificate revoked",
-                "{name}, your certificate (serial {serial}) was revoked at {at}; reason: "
-                "{reason}. If you did not ask for this, contact us at once."),
+        CERTIFICATE_REVOKED,
+        "证书已撤销 — a certificate was revoked",
+        Wording(
+            "数字证书已撤销",
+            "【印信】{name}，您的数字证书（序列号 {serial}）已于 {at} 撤销，原因：{reason}。"
+            "如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "Certificate revoked",
+            "{name}, your certificate (serial {serial}) was revoked at {at}; reason: "
+            "{reason}. If you did not ask for this, contact us at once.",
+        ),
     ),
     Template(
-        CERTIFICATE_FROZEN, "证书已冻结 — a certificate was put on hold",
-        Wording("数字证书已冻结",
-                "【印信】{name}，您的数字证书（序列号 {serial}）已于 {at} 冻结，冻结期间不能用于"
-                "签名。如非本人操作，请立即联系我们。"),
-        Wording("Certificate on hold",
-                "{name}, your certificate (serial {serial}) was put on hold at {at} and cannot "
-                "sign until it is released. If you did not ask for this, contact us at once."),
+        CERTIFICATE_FROZEN,
+        "证书已冻结 — a certificate was put on hold",
+        Wording(
+            "数字证书已冻结",
+            "【印信】{name}，您的数字证书（序列号 {serial}）已于 {at} 冻结，冻结期间不能用于"
+            "签名。如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "Certificate on hold",
+            "{name}, your certificate (serial {serial}) was put on hold at {at} and cannot "
+            "sign until it is released. If you did not ask for this, contact us at once.",
+        ),
     ),
     Template(
-        SEAL_CREATED, "电子印章已制作 — an electronic seal was made",
-        Wording("电子印章已制作",
-                "【印信】{name}，电子印章「{seal_name}」已制作完成并可使用。"),
-        Wording("Electronic seal created",
-                "{name}, the electronic seal \"{seal_name}\" has been made and is ready to use."),
+        SEAL_CREATED,
+        "电子印章已制作 — an electronic seal was made",
+        Wording("电子印章已制作", "【印信】{name}，电子印章「{seal_name}」已制作完成并可使用。"),
+        Wording(
+            "Electronic seal created",
+            '{name}, the electronic seal "{seal_name}" has been made and is ready to use.',
+        ),
     ),
     Template(
-        SEAL_FROZEN, "电子印章已冻结 — an electronic seal was frozen",
-        Wording("电子印章已冻结",
-                "【印信】{name}，电子印章「{seal_name}」已于 {at} 冻结，冻结期间不能用于签章。"
-                "如非本单位操作，请立即联系我们。"),
-        Wording("Electronic seal frozen",
-                "{name}, the electronic seal \"{seal_name}\" was frozen at {at} and cannot be "
-                "used until it is released. If you did not ask for this, contact us at once."),
+        SEAL_FROZEN,
+        "电子印章已冻结 — an electronic seal was frozen",
+        Wording(
+            "电子印章已冻结",
+            "【印信】{name}，电子印章「{seal_name}」已于 {at} 冻结，冻结期间不能用于签章。"
+            "如非本单位操作，请立即联系我们。",
+        ),
+        Wording(
+            "Electronic seal frozen",
+            '{name}, the electronic seal "{seal_name}" was frozen at {at} and cannot be '
+            "used until it is released. If you did not ask for this, contact us at once.",
+        ),
     ),
     Template(
-        SIGNATURE_REQUESTED, "待签署提醒 — someone asks the recipient to sign a document",
-        Wording("您有一份文件待签署",
-                "【印信】{name}，{requester} 邀请您签署《{document}》，请登录 {url} 查看并签署。"),
-        Wording("A document awaits your signature",
-                "{name}, {requester} asks you to sign \"{document}\". Open {url} to read and "
-                "sign it."),
+        SIGNATURE_REQUESTED,
+        "待签署提醒 — someone asks the recipient to sign a document",
+        Wording(
+            "您有一份文件待签署",
+            "【印信】{name}，{requester} 邀请您签署《{document}》，请登录 {url} 查看并签署。",
+        ),
+        Wording(
+            "A document awaits your signature",
+            '{name}, {requester} asks you to sign "{document}". Open {url} to read and sign it.',
+        ),
     ),
     Template(
-        ONE_TIME_CODE, "签署意愿认证验证码 — one-time code confirming the intent to sign",
-        Wording("印信验证码",
-                "【印信】您的验证码为 {code}，{minutes} 分钟内有效，用于签署《{document}》。"
-                "请勿泄露。"),
-        Wording("Yinxin verification code",
-                "Your code is {code}, valid for {minutes} minutes, to sign \"{document}\". "
-                "Do not share it."),
+        ONE_TIME_CODE,
+        "签署意愿认证验证码 — one-time code confirming the intent to sign",
+        Wording(
+            "印信验证码",
+            "【印信】您的验证码为 {code}，{minutes} 分钟内有效，用于签署《{document}》。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin verification code",
+            'Your code is {code}, valid for {minutes} minutes, to sign "{document}". '
+            "Do not share it.",
+        ),
         secret=("code",),
     ),
 )

@@ -33,8 +33,13 @@ NONCE_BYTES = 12
 class PlatformKek:
     """Encrypt and decrypt under the platform KEK; opens the key store only when first used."""
 
-    def __init__(self, keystore: Callable[[], KeyStore], *, label: str = KEK_LABEL,
-                 creation_lock: Callable[[], AbstractContextManager[object]] | None = None):
+    def __init__(
+        self,
+        keystore: Callable[[], KeyStore],
+        *,
+        label: str = KEK_LABEL,
+        creation_lock: Callable[[], AbstractContextManager[object]] | None = None,
+    ):
         self.label = label
         self._keystore = keystore
         self._creation_lock = creation_lock
@@ -52,7 +57,9 @@ class PlatformKek:
                     f"the key store holds no platform key-encryption key {self.label!r}: "
                     "platform-held keys wrapped under it cannot be opened with this key store "
                     "(restore the keys directory, or use the HSM token, it was made with)",
-                    field="keystore", code="kek_missing") from None
+                    field="keystore",
+                    code="kek_missing",
+                ) from None
             with self._creation_lock() if self._creation_lock else nullcontext():
                 key = store.secret(self.label, create=True)
         self._key = key
@@ -75,7 +82,10 @@ class PlatformKek:
             raise ConfigurationError(
                 f"the platform key-encryption key {self.label!r} in this key store does not "
                 "open this key: it was wrapped by another installation's key store, or the "
-                "stored key was changed", field="keystore", code="kek_mismatch") from None
+                "stored key was changed",
+                field="keystore",
+                code="kek_mismatch",
+            ) from None
 
     def __repr__(self) -> str:
         return f"PlatformKek(label={self.label!r})"

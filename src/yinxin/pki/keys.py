@@ -340,19 +340,21 @@ class FileKeyStore:
         path = self._secret_path(label)
         if not path.exists():
             if not create:
-                raise NotFound(f"no secret key labelled {label!r} in {self.directory}",
-                               field="label")
+                raise NotFound(
+                    f"no secret key labelled {label!r} in {self.directory}", field="label"
+                )
             self._create_secret(path, label)
         data = path.read_bytes()
         n = len(_SECRET_MAGIC)
         if not data.startswith(_SECRET_MAGIC) or len(data) < n + 28 + 48:
             raise ConfigurationError(f"{path} is not a Yinxin secret-key file", field="keystore")
-        salt, nonce, ct = data[n:n + 16], data[n + 16:n + 28], data[n + 28:]
+        salt, nonce, ct = data[n : n + 16], data[n + 16 : n + 28], data[n + 28 :]
         try:
             key = self._secret_kek(salt).decrypt(nonce, ct, label.encode())
         except InvalidTag:
-            raise Forbidden("wrong CA passphrase", field="passphrase",
-                            code="bad_passphrase") from None
+            raise Forbidden(
+                "wrong CA passphrase", field="passphrase", code="bad_passphrase"
+            ) from None
         handle = self._secrets[label] = SoftwareSecretKey(label, key)
         return handle
 

@@ -348,8 +348,7 @@ def _join(drafts: Sequence[ocsp.OCSPResponseBuilder], key: KeyHandle) -> bytes:
 _NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
 
 
-def with_nonce(template: bytes, nonce: bytes, produced_at: dt.datetime,
-               key: KeyHandle) -> bytes:
+def with_nonce(template: bytes, nonce: bytes, produced_at: dt.datetime, key: KeyHandle) -> bytes:
     """A fresh response for a request with a nonce, from a pre-signed one without.
 
     ``template`` is a successful OCSPResponse made by ``build_response`` for the same CertID
@@ -368,28 +367,30 @@ def with_nonce(template: bytes, nonce: bytes, produced_at: dt.datetime,
     status, rbytes = der.children(buf, c0, c1)
     _, rb0, rb1 = der.read(buf, rbytes[2])
     rtype, response = der.children(buf, rb0, rb1)
-    basic = bytes(buf[response[2]:response[3]])
+    basic = bytes(buf[response[2] : response[3]])
     b = memoryview(basic)
     _, b0, b1 = der.read(b, 0)
     parts = der.children(b, b0, b1)  # tbsResponseData, signatureAlgorithm, signature, [0] certs
     tbs, sigalg = parts[0], parts[1]
-    certs = bytes(b[parts[3][1]:parts[3][3]]) if len(parts) > 3 else b""
+    certs = bytes(b[parts[3][1] : parts[3][3]]) if len(parts) > 3 else b""
     fields = der.children(b, tbs[2], tbs[3])
     # ResponseData ::= SEQUENCE { [0] version (absent: v1), responderID, producedAt,
     #   responses, [1] responseExtensions (absent in the template) }
     if fields[0][0] == 0xA0:
         fields = fields[1:]
     responder_id, responses = fields[0], fields[2]
-    ext = der.seq(der.seq(der.oid(_NONCE_OID),
-                          der.octet_string(der.octet_string(nonce))))
+    ext = der.seq(der.seq(der.oid(_NONCE_OID), der.octet_string(der.octet_string(nonce))))
     new_tbs = der.seq(
-        bytes(b[responder_id[1]:responder_id[3]]),
+        bytes(b[responder_id[1] : responder_id[3]]),
         der.tlv(der.GENERALIZED_TIME, produced_at.strftime("%Y%m%d%H%M%SZ").encode()),
-        bytes(b[responses[1]:responses[3]]),
-        der.tlv(0xA1, ext))
+        bytes(b[responses[1] : responses[3]]),
+        der.tlv(0xA1, ext),
+    )
     signature = key.sign(new_tbs, key.algorithm.hash)
-    new_basic = der.seq(new_tbs, bytes(b[sigalg[1]:sigalg[3]]),
-                        der.tlv(0x03, b"\x00" + signature), certs)
-    return der.seq(bytes(buf[status[1]:status[3]]),
-                   der.tlv(0xA0, der.seq(bytes(buf[rtype[1]:rtype[3]]),
-                                         der.octet_string(new_basic))))
+    new_basic = der.seq(
+        new_tbs, bytes(b[sigalg[1] : sigalg[3]]), der.tlv(0x03, b"\x00" + signature), certs
+    )
+    return der.seq(
+        bytes(buf[status[1] : status[3]]),
+        der.tlv(0xA0, der.seq(bytes(buf[rtype[1] : rtype[3]]), der.octet_string(new_basic))),
+    )

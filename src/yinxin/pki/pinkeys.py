@@ -68,18 +68,28 @@ def _unwrap(blob: bytes, label: str, kek: PlatformKek | None) -> bytes:
     (nlen,) = struct.unpack(">H", blob[5:7])
     name = blob[7 : 7 + nlen].decode()
     if kek is None:
-        raise ConfigurationError("this key is also encrypted under the platform's "
-                                 f"key-encryption key {name!r}: it opens only with the key "
-                                 "store (CA passphrase or HSM) as well as the PIN",
-                                 field="keystore", code="kek_missing")
+        raise ConfigurationError(
+            "this key is also encrypted under the platform's "
+            f"key-encryption key {name!r}: it opens only with the key "
+            "store (CA passphrase or HSM) as well as the PIN",
+            field="keystore",
+            code="kek_missing",
+        )
     if kek.label != name:
-        raise ConfigurationError(f"this key is wrapped under key-encryption key {name!r}, not "
-                                 f"{kek.label!r}", field="keystore", code="kek_mismatch")
+        raise ConfigurationError(
+            f"this key is wrapped under key-encryption key {name!r}, not {kek.label!r}",
+            field="keystore",
+            code="kek_mismatch",
+        )
     return kek.decrypt(blob[7 + nlen :], _kek_aad(label))
 
 
 def seal_private_key(
-    key: PrivateKeyTypes, pin: str, label: str, params: dict | None = None, *,
+    key: PrivateKeyTypes,
+    pin: str,
+    label: str,
+    params: dict | None = None,
+    *,
     kek: PlatformKek | None = None,
 ) -> bytes:
     """Seal under the PIN and, given the platform ``kek``, under it too (``YXPK2``)."""
@@ -97,8 +107,9 @@ def seal_private_key(
     return wrap_sealed(blob, label, kek) if kek is not None else blob
 
 
-def open_private_key(blob: bytes, pin: str, label: str, *,
-                     kek: PlatformKek | None = None) -> SoftwareKey:
+def open_private_key(
+    blob: bytes, pin: str, label: str, *, kek: PlatformKek | None = None
+) -> SoftwareKey:
     """Decrypt a sealed key (either format); a wrong PIN raises ``Forbidden`` (code
     ``wrong_pin``). A missing or different KEK raises ``ConfigurationError`` instead: it says
     nothing about the PIN, so it must never count as a wrong guess."""
@@ -118,8 +129,9 @@ def open_private_key(blob: bytes, pin: str, label: str, *,
     return SoftwareKey(label, serialization.load_der_private_key(der, None))
 
 
-def reseal(blob: bytes, old_pin: str, new_pin: str, label: str, *,
-           kek: PlatformKek | None = None) -> bytes:
+def reseal(
+    blob: bytes, old_pin: str, new_pin: str, label: str, *, kek: PlatformKek | None = None
+) -> bytes:
     """PIN change: decrypt under the old PIN and encrypt again under the new one (and the KEK,
     so a key sealed before the KEK existed is wrapped from its first PIN change on)."""
     key = open_private_key(blob, old_pin, label, kek=kek)

@@ -63,8 +63,12 @@ _RSA_COMBINED = {
 }
 _PIN_ERRORS = (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange)
 # What tokens answer when a GCM tag does not verify (SoftHSM2: CKR_ENCRYPTED_DATA_INVALID).
-_GCM_REFUSALS = (p11e.EncryptedDataInvalid, p11e.EncryptedDataLenRange, p11e.SignatureInvalid,
-                 p11e.DataInvalid)
+_GCM_REFUSALS = (
+    p11e.EncryptedDataInvalid,
+    p11e.EncryptedDataLenRange,
+    p11e.SignatureInvalid,
+    p11e.DataInvalid,
+)
 # Compares PINs of stores sharing one login without keeping a second plain copy around.
 _PIN_KEY = secrets.token_bytes(32)
 
@@ -319,8 +323,13 @@ class Pkcs11SecretKey:
         with conn.lock:
             obj = self._object_for(conn)
             try:
-                return bytes(obj.encrypt(plaintext, mechanism=Mechanism.AES_GCM,
-                                         mechanism_param=GCMParams(nonce, aad, 128)))
+                return bytes(
+                    obj.encrypt(
+                        plaintext,
+                        mechanism=Mechanism.AES_GCM,
+                        mechanism_param=GCMParams(nonce, aad, 128),
+                    )
+                )
             except p11e.PKCS11Error as exc:
                 raise _hsm_failure(exc, f"encrypt with secret key {self.label!r}") from None
 
@@ -329,8 +338,13 @@ class Pkcs11SecretKey:
         with conn.lock:
             obj = self._object_for(conn)
             try:
-                return bytes(obj.decrypt(ciphertext, mechanism=Mechanism.AES_GCM,
-                                         mechanism_param=GCMParams(nonce, aad, 128)))
+                return bytes(
+                    obj.decrypt(
+                        ciphertext,
+                        mechanism=Mechanism.AES_GCM,
+                        mechanism_param=GCMParams(nonce, aad, 128),
+                    )
+                )
             except _GCM_REFUSALS:  # the tag does not verify: another key, or changed data
                 raise InvalidTag() from None
             except p11e.PKCS11Error as exc:
@@ -513,17 +527,22 @@ class Pkcs11KeyStore:
 
     # --- secret keys (the platform KEK) ------------------------------------------------------
     def _find_secret(self, conn: _Connection, label: str, key_id: bytes | None = None) -> Any:
-        attrs: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.SECRET_KEY,
-                                       Attribute.LABEL: label}
+        attrs: dict[Attribute, Any] = {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.LABEL: label,
+        }
         if key_id:
             attrs[Attribute.ID] = key_id
         found = self._objects(conn, attrs)
         if not found:
-            raise NotFound(f"no secret key labelled {label!r} in token {self.token_label!r}",
-                           field="label")
+            raise NotFound(
+                f"no secret key labelled {label!r} in token {self.token_label!r}", field="label"
+            )
         if len(found) > 1:
-            raise Conflict(f"more than one secret key labelled {label!r} in token "
-                           f"{self.token_label!r}", field="label")
+            raise Conflict(
+                f"more than one secret key labelled {label!r} in token {self.token_label!r}",
+                field="label",
+            )
         return found[0]
 
     def secret(self, label: str, *, create: bool = False) -> SecretKey:
@@ -543,10 +562,19 @@ class Pkcs11KeyStore:
                     raise
                 try:
                     obj = conn.session.generate_key(
-                        KeyType.AES, 256, id=secrets.token_bytes(16), label=label, store=True,
+                        KeyType.AES,
+                        256,
+                        id=secrets.token_bytes(16),
+                        label=label,
+                        store=True,
                         capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
-                        template={Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
-                                  Attribute.EXTRACTABLE: False, Attribute.MODIFIABLE: False})
+                        template={
+                            Attribute.PRIVATE: True,
+                            Attribute.SENSITIVE: True,
+                            Attribute.EXTRACTABLE: False,
+                            Attribute.MODIFIABLE: False,
+                        },
+                    )
                 except p11e.PKCS11Error as exc:
                     raise _hsm_failure(exc, "generate an AES-256 key") from None
             key = Pkcs11SecretKey(self, label, obj[Attribute.ID])

@@ -196,10 +196,13 @@ def build_response(
         raise ConfigurationError(f"key {tsa_key.label!r} does not belong to the TSA certificate")
 
     when = _gen_time(gen_time, accuracy_seconds)
-    fixed = _fixed_parts(tsa_cert.public_bytes(DER), tuple(c.public_bytes(DER) for c in chain),
-                         tsa_key.algorithm.name, tsa_key.algorithm.hash.name)
-    return _assemble(req, fixed, tsa_key, policy, serial, when, accuracy_seconds,
-                     include_tsa_name)
+    fixed = _fixed_parts(
+        tsa_cert.public_bytes(DER),
+        tuple(c.public_bytes(DER) for c in chain),
+        tsa_key.algorithm.name,
+        tsa_key.algorithm.hash.name,
+    )
+    return _assemble(req, fixed, tsa_key, policy, serial, when, accuracy_seconds, include_tsa_name)
 
 
 @dataclass(frozen=True)
@@ -218,34 +221,48 @@ class _Fixed:
 
 
 @functools.lru_cache(maxsize=16)
-def _fixed_parts(cert_der: bytes, chain_der: tuple[bytes, ...], alg_name: str,
-                 hash_name: str) -> _Fixed:
+def _fixed_parts(
+    cert_der: bytes, chain_der: tuple[bytes, ...], alg_name: str, hash_name: str
+) -> _Fixed:
     a_cert = a_x509.Certificate.load(cert_der)
-    ess = cms.CMSAttribute({
-        "type": "signing_certificate_v2",
-        "values": [{"certs": [{
-            # hash_algorithm left at its DEFAULT, SHA-256 (RFC 5816)
-            "cert_hash": hashlib.sha256(cert_der).digest(),
-            "issuer_serial": {
-                "issuer": [a_x509.GeneralName(name="directory_name", value=a_cert.issuer)],
-                "serial_number": a_cert.serial_number,
-            },
-        }]}],
-    }).dump()
+    ess = cms.CMSAttribute(
+        {
+            "type": "signing_certificate_v2",
+            "values": [
+                {
+                    "certs": [
+                        {
+                            # hash_algorithm left at its DEFAULT, SHA-256 (RFC 5816)
+                            "cert_hash": hashlib.sha256(cert_der).digest(),
+                            "issuer_serial": {
+                                "issuer": [
+                                    a_x509.GeneralName(name="directory_name", value=a_cert.issuer)
+                                ],
+                                "serial_number": a_cert.serial_number,
+                            },
+                        }
+                    ]
+                }
+            ],
+        }
+    ).dump()
     sid = cms.IssuerAndSerialNumber(
-        {"issuer": a_cert.issuer, "serial_number": a_cert.serial_number}).dump()
-    sig_alg = cms.SignedDigestAlgorithm(_SIGNATURE_ALGORITHMS[(alg_name.split("-")[0],
-                                                               hash_name)]).dump()
+        {"issuer": a_cert.issuer, "serial_number": a_cert.serial_number}
+    ).dump()
+    sig_alg = cms.SignedDigestAlgorithm(
+        _SIGNATURE_ALGORITHMS[(alg_name.split("-")[0], hash_name)]
+    ).dump()
     certs = b"".join((cert_der, *chain_der))
     return _Fixed(
         digest_alg=algos.DigestAlgorithm({"algorithm": hash_name}).dump(),
-        sid=sid, signature_alg=sig_alg,
+        sid=sid,
+        signature_alg=sig_alg,
         certificates=bytes([0xA0]) + der.length(len(certs)) + certs,
         ess_attr=ess,
-        content_type_attr=cms.CMSAttribute(
-            {"type": "content_type", "values": ["tst_info"]}).dump(),
-        tsa_name=der.tlv(0xA0, a_x509.GeneralName(name="directory_name",
-                                                  value=a_cert.subject).dump()),
+        content_type_attr=cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}).dump(),
+        tsa_name=der.tlv(
+            0xA0, a_x509.GeneralName(name="directory_name", value=a_cert.subject).dump()
+        ),
         hash_name=hash_name,
     )
 
@@ -266,40 +283,66 @@ def _gtime(t: dt.datetime) -> bytes:
     return der.tlv(der.GENERALIZED_TIME, (text + "Z").encode())
 
 
-def _assemble(req: TimestampRequest, f: _Fixed, key: KeyHandle, policy: str, serial: int,
-              when: dt.datetime, accuracy_seconds: float, include_tsa_name: bool) -> bytes:
+def _assemble(
+    req: TimestampRequest,
+    f: _Fixed,
+    key: KeyHandle,
+    policy: str,
+    serial: int,
+    when: dt.datetime,
+    accuracy_seconds: float,
+    include_tsa_name: bool,
+) -> bytes:
     acc = _accuracy(accuracy_seconds)
     accuracy = der.seq(
         der.integer(acc["seconds"]) if "seconds" in acc else b"",
-        der.tlv(0x80, der.integer(acc["millis"])[2:]) if "millis" in acc else b"")
+        der.tlv(0x80, der.integer(acc["millis"])[2:]) if "millis" in acc else b"",
+    )
     tst = der.seq(
-        der.integer(1), der.oid(policy), req.message_imprint, der.integer(serial),
-        _gtime(when), accuracy,
+        der.integer(1),
+        der.oid(policy),
+        req.message_imprint,
+        der.integer(serial),
+        _gtime(when),
+        accuracy,
         # ordering is FALSE, its DEFAULT, so DER leaves it out
         der.integer(req.nonce) if req.nonce is not None else b"",
-        f.tsa_name if include_tsa_name else b"")
+        f.tsa_name if include_tsa_name else b"",
+    )
     utc = when.replace(microsecond=0)
-    signing_time = (der.tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode())
-                    if 1950 <= utc.year < 2050 else _gtime(utc))
+    signing_time = (
+        der.tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode())
+        if 1950 <= utc.year < 2050
+        else _gtime(utc)
+    )
     attrs = [
         f.content_type_attr,
         der.seq(der.oid("1.2.840.113549.1.9.5"), der.set_of(signing_time)),
-        der.seq(der.oid("1.2.840.113549.1.9.4"),
-                der.set_of(der.octet_string(hashlib.new(f.hash_name, tst).digest()))),
+        der.seq(
+            der.oid("1.2.840.113549.1.9.4"),
+            der.set_of(der.octet_string(hashlib.new(f.hash_name, tst).digest())),
+        ),
         f.ess_attr,
     ]
     # The signature covers the attributes as a DER SET OF (sorted); inside SignerInfo the same
     # contents carry the [0] IMPLICIT tag.
     attr_set = der.set_of(*attrs)
     signature = key.sign(attr_set, key.algorithm.hash)
-    signer = der.seq(der.integer(1), f.sid, f.digest_alg, b"\xa0" + attr_set[1:],
-                     f.signature_alg, der.octet_string(signature))
+    signer = der.seq(
+        der.integer(1),
+        f.sid,
+        f.digest_alg,
+        b"\xa0" + attr_set[1:],
+        f.signature_alg,
+        der.octet_string(signature),
+    )
     signed_data = der.seq(
         der.integer(3),  # eContentType is not id-data (RFC 5652 §5.1)
         der.set_of(f.digest_alg),
         der.seq(der.oid("1.2.840.113549.1.9.16.1.4"), der.tlv(0xA0, der.octet_string(tst))),
         f.certificates if req.cert_req else b"",
-        der.set_of(signer))
+        der.set_of(signer),
+    )
     token = der.seq(der.oid("1.2.840.113549.1.7.2"), der.tlv(0xA0, signed_data))
     return der.seq(der.seq(der.integer(0)), token)
 

@@ -42,11 +42,21 @@ ROLES = ("root", "issuing", "ocsp", "root-ocsp", "tsa")
 # delegated responders for both, so the root key signs nothing on a signing's path, and
 # validators that time-slide (ETSI EN 319 102-1 §5.6.2.1) meet an ocsp-nocheck responder
 # rather than a trust anchor asking for status of its own
-ISSUER_OF: dict[str, str | None] = {"root": None, "issuing": "root", "ocsp": "issuing",
-                                    "root-ocsp": "root", "tsa": "root"}
+ISSUER_OF: dict[str, str | None] = {
+    "root": None,
+    "issuing": "root",
+    "ocsp": "issuing",
+    "root-ocsp": "root",
+    "tsa": "root",
+}
 ROLLABLE = ("tsa", "ocsp", "root-ocsp", "issuing")
-KEY_LABELS = {"root": "root-ca", "issuing": "issuing-ca", "ocsp": "ocsp-responder",
-              "root-ocsp": "root-ocsp-responder", "tsa": "tsa"}
+KEY_LABELS = {
+    "root": "root-ca",
+    "issuing": "issuing-ca",
+    "ocsp": "ocsp-responder",
+    "root-ocsp": "root-ocsp-responder",
+    "tsa": "tsa",
+}
 NAMES = {
     "root": "印信根证书 Yinxin Root CA",
     "issuing": "印信签发证书 Yinxin Issuing CA",
@@ -54,8 +64,13 @@ NAMES = {
     "root-ocsp": "印信根 OCSP 响应器 Yinxin Root OCSP Responder",
     "tsa": "印信时间戳服务 Yinxin Timestamp Authority",
 }
-PROFILE_OF = {"root": "root-ca", "issuing": "issuing-ca", "ocsp": "ocsp-responder",
-              "root-ocsp": "ocsp-responder", "tsa": "tsa"}
+PROFILE_OF = {
+    "root": "root-ca",
+    "issuing": "issuing-ca",
+    "ocsp": "ocsp-responder",
+    "root-ocsp": "ocsp-responder",
+    "tsa": "tsa",
+}
 ORGANIZATION = "印信电子认证服务 Yinxin"
 log = logging.getLogger(__name__)
 
@@ -80,8 +95,7 @@ class Urls:
 
 
 class CertificateAuthority:
-    def __init__(self, db: Database, keystore: Callable[[], KeyStore], clock: Clock,
-                 base_url: str):
+    def __init__(self, db: Database, keystore: Callable[[], KeyStore], clock: Clock, base_url: str):
         self.db = db
         self._keystore = keystore
         self.clock = clock
@@ -108,31 +122,55 @@ class CertificateAuthority:
                 keys[role] = store.generate(KEY_LABELS[role], algorithm)
                 made.append(KEY_LABELS[role])
             root = build_certificate(
-                profile=PROFILES["root-ca"], subject=base_name(NAMES["root"],
-                                                                organization=ORGANIZATION),
-                public_key=keys["root"].public_key(), issuer=None, self_key=keys["root"],
-                not_before=now, not_after=now + dt.timedelta(days=PROFILES["root-ca"].days),
+                profile=PROFILES["root-ca"],
+                subject=base_name(NAMES["root"], organization=ORGANIZATION),
+                public_key=keys["root"].public_key(),
+                issuer=None,
+                self_key=keys["root"],
+                not_before=now,
+                not_after=now + dt.timedelta(days=PROFILES["root-ca"].days),
             )
             root_issuer = Issuer(root, keys["root"], self.status_urls("root"))
             issuing = self._sub(root_issuer, "issuing", keys, now)
             issuing_issuer = Issuer(issuing, keys["issuing"], self.status_urls("issuing"))
-            certs = {"root": root, "issuing": issuing,
-                     "ocsp": self._sub(issuing_issuer, "ocsp", keys, now),
-                     "root-ocsp": self._sub(root_issuer, "root-ocsp", keys, now),
-                     "tsa": self._sub(root_issuer, "tsa", keys, now)}
+            certs = {
+                "root": root,
+                "issuing": issuing,
+                "ocsp": self._sub(issuing_issuer, "ocsp", keys, now),
+                "root-ocsp": self._sub(root_issuer, "root-ocsp", keys, now),
+                "tsa": self._sub(root_issuer, "tsa", keys, now),
+            }
             with self.db.transaction() as s:
                 for role, cert in certs.items():
-                    s.add(AuthorityCertificate(
-                        role=role, key_label=KEY_LABELS[role], keystore=store.kind,
-                        algorithm=algorithm, serial_hex=format(cert.serial_number, "x"),
-                        subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc,
-                        der=der(cert), active=True, created_at=now))
-                    audit.record(s, at=now, actor=actor, action="authority.certificate_created",
-                                 subject_type="authority", subject_id=role,
-                                 data={"serial": format(cert.serial_number, "x"),
-                                       "subject": cert.subject.rfc4514_string(),
-                                       "sha256": fingerprint(cert), "keystore": store.kind,
-                                       "algorithm": algorithm})
+                    s.add(
+                        AuthorityCertificate(
+                            role=role,
+                            key_label=KEY_LABELS[role],
+                            keystore=store.kind,
+                            algorithm=algorithm,
+                            serial_hex=format(cert.serial_number, "x"),
+                            subject=cert.subject.rfc4514_string(),
+                            not_after=cert.not_valid_after_utc,
+                            der=der(cert),
+                            active=True,
+                            created_at=now,
+                        )
+                    )
+                    audit.record(
+                        s,
+                        at=now,
+                        actor=actor,
+                        action="authority.certificate_created",
+                        subject_type="authority",
+                        subject_id=role,
+                        data={
+                            "serial": format(cert.serial_number, "x"),
+                            "subject": cert.subject.rfc4514_string(),
+                            "sha256": fingerprint(cert),
+                            "keystore": store.kind,
+                            "algorithm": algorithm,
+                        },
+                    )
                 for role in ("root", "issuing"):
                     s.add(StatusRevision(issuer_role=role, revision=1))
         except BaseException:
@@ -140,8 +178,11 @@ class CertificateAuthority:
                 store.remove(label)
             raise
         self._certs.update(certs)
-        return {"algorithm": algorithm, "keystore": store.kind,
-                "certificates": {r: self.describe(c) for r, c in certs.items()}}
+        return {
+            "algorithm": algorithm,
+            "keystore": store.kind,
+            "certificates": {r: self.describe(c) for r, c in certs.items()},
+        }
 
     @staticmethod
     def _clear_orphans(store: KeyStore) -> None:
@@ -163,29 +204,40 @@ class CertificateAuthority:
             raise Conflict(
                 f"the key store already holds {', '.join(map(repr, found))} but this database "
                 "has no CA: use a fresh token, or delete those objects if an interrupted init "
-                "of this installation made them", field="keystore")
+                "of this installation made them",
+                field="keystore",
+            )
 
-    def _sub(self, issuer: Issuer, role: str, keys: dict[str, KeyHandle],
-             now: dt.datetime) -> x509.Certificate:
+    def _sub(
+        self, issuer: Issuer, role: str, keys: dict[str, KeyHandle], now: dt.datetime
+    ) -> x509.Certificate:
         profile = PROFILES[PROFILE_OF[role]]
         return build_certificate(
-            profile=profile, subject=base_name(NAMES[role], organization=ORGANIZATION),
-            public_key=keys[role].public_key(), issuer=issuer, not_before=now,
+            profile=profile,
+            subject=base_name(NAMES[role], organization=ORGANIZATION),
+            public_key=keys[role].public_key(),
+            issuer=issuer,
+            not_before=now,
             not_after=now + dt.timedelta(days=profile.days),
         )
 
     @staticmethod
     def describe(cert: x509.Certificate) -> dict:
-        return {"serial": format(cert.serial_number, "x"), "subject": cert.subject.rfc4514_string(),
-                "not_before": cert.not_valid_before_utc.isoformat(),
-                "not_after": cert.not_valid_after_utc.isoformat(), "sha256": fingerprint(cert)}
+        return {
+            "serial": format(cert.serial_number, "x"),
+            "subject": cert.subject.rfc4514_string(),
+            "not_before": cert.not_valid_before_utc.isoformat(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "sha256": fingerprint(cert),
+        }
 
     # --- access ----------------------------------------------------------------------------------
     def status_urls(self, role: str) -> StatusUrls:
         # both CAs declare OCSP: the root's subordinates (issuing CA, TSA) are answered by the
         # root itself, so archive renewal can add status for each certificate alone
-        return StatusUrls(crl=self.urls.crl(role), ca_issuers=self.urls.ca_cert(role),
-                          ocsp=self.urls.ocsp)
+        return StatusUrls(
+            crl=self.urls.crl(role), ca_issuers=self.urls.ca_cert(role), ocsp=self.urls.ocsp
+        )
 
     def forget(self, role: str) -> None:
         """Drop the cached certificate of ``role`` so the next read sees a rollover."""
@@ -205,22 +257,29 @@ class CertificateAuthority:
     def _active_row(self, role: str) -> AuthorityCertificate:
         with self.db.read() as s:
             row = s.execute(
-                select(AuthorityCertificate).where(AuthorityCertificate.role == role,
-                                                   AuthorityCertificate.active.is_(True))
+                select(AuthorityCertificate).where(
+                    AuthorityCertificate.role == role, AuthorityCertificate.active.is_(True)
+                )
             ).scalar_one_or_none()
         if row is None:
-            raise NotFound("the certificate authority is not initialised (run `yinxin init`)",
-                           field="home")
+            raise NotFound(
+                "the certificate authority is not initialised (run `yinxin init`)", field="home"
+            )
         return row
 
     def certificates(self, role: str) -> list[x509.Certificate]:
         """Every certificate ``role`` ever had, active last: old TSA and responder certificates
         are still needed to validate what they signed."""
         with self.db.read() as s:
-            rows = s.execute(select(AuthorityCertificate.der)
-                             .where(AuthorityCertificate.role == role)
-                             .order_by(AuthorityCertificate.active, AuthorityCertificate.id)
-                             ).scalars().all()
+            rows = (
+                s.execute(
+                    select(AuthorityCertificate.der)
+                    .where(AuthorityCertificate.role == role)
+                    .order_by(AuthorityCertificate.active, AuthorityCertificate.id)
+                )
+                .scalars()
+                .all()
+            )
         return [x509.load_der_x509_certificate(d) for d in rows]
 
     def chain_for(self, role: str) -> list[x509.Certificate]:
@@ -239,8 +298,9 @@ class CertificateAuthority:
         intermediate outright (pyHanko's AdES validator does) can still judge old signatures
         in the past tense."""
         if role not in ROLLABLE:
-            raise ValidationError(f"only {', '.join(ROLLABLE)} can be rolled over here",
-                                  field="role")
+            raise ValidationError(
+                f"only {', '.join(ROLLABLE)} can be rolled over here", field="role"
+            )
         try:
             old = self._active_row(role)
         except NotFound:  # a data directory initialised before this role existed
@@ -250,11 +310,19 @@ class CertificateAuthority:
             raise ConfigurationError(
                 f"the {ISSUER_OF[role]} CA certificate expires on "
                 f"{issuer_cert.not_valid_after_utc:%Y-%m-%d}: it cannot issue a new {role} "
-                "certificate", field="role")
+                "certificate",
+                field="role",
+            )
         store = self._keystore()
         with self.db.read() as s:
-            generation = len(s.execute(select(AuthorityCertificate.id)
-                                       .where(AuthorityCertificate.role == role)).all()) + 1
+            generation = (
+                len(
+                    s.execute(
+                        select(AuthorityCertificate.id).where(AuthorityCertificate.role == role)
+                    ).all()
+                )
+                + 1
+            )
         algorithm = old.algorithm if old else self._active_row("root").algorithm
         recertify = role == "issuing" and old is not None
         if recertify:
@@ -271,41 +339,65 @@ class CertificateAuthority:
             cert = build_certificate(
                 profile=PROFILES[PROFILE_OF[role]],
                 subject=base_name(NAMES[role], organization=ORGANIZATION),
-                public_key=key.public_key(), issuer=issuer, not_before=now,
-                not_after=min(now + dt.timedelta(days=PROFILES[PROFILE_OF[role]].days),
-                              issuer.certificate.not_valid_after_utc),
+                public_key=key.public_key(),
+                issuer=issuer,
+                not_before=now,
+                not_after=min(
+                    now + dt.timedelta(days=PROFILES[PROFILE_OF[role]].days),
+                    issuer.certificate.not_valid_after_utc,
+                ),
             )
             with self.db.transaction() as s:
                 if old is not None:
                     updated = s.execute(
                         update(AuthorityCertificate)
-                        .where(AuthorityCertificate.id == old.id,
-                               AuthorityCertificate.active.is_(True))
-                        .values(active=False)).rowcount
+                        .where(
+                            AuthorityCertificate.id == old.id, AuthorityCertificate.active.is_(True)
+                        )
+                        .values(active=False)
+                    ).rowcount
                     if updated != 1:
-                        raise Conflict(f"the {role} certificate was rolled over meanwhile",
-                                       field="role")
-                s.add(AuthorityCertificate(
-                    role=role, key_label=label, keystore=store.kind, algorithm=algorithm,
-                    serial_hex=format(cert.serial_number, "x"),
-                    subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc,
-                    der=der(cert), active=True, created_at=now))
-                audit.record(s, at=now, actor=actor, action="authority.certificate_rolled_over",
-                             subject_type="authority", subject_id=role,
-                             data={"serial": format(cert.serial_number, "x"),
-                                   "previous": old.serial_hex if old else None,
-                                   "sha256": fingerprint(cert),
-                                   "not_after": cert.not_valid_after_utc.isoformat()})
+                        raise Conflict(
+                            f"the {role} certificate was rolled over meanwhile", field="role"
+                        )
+                s.add(
+                    AuthorityCertificate(
+                        role=role,
+                        key_label=label,
+                        keystore=store.kind,
+                        algorithm=algorithm,
+                        serial_hex=format(cert.serial_number, "x"),
+                        subject=cert.subject.rfc4514_string(),
+                        not_after=cert.not_valid_after_utc,
+                        der=der(cert),
+                        active=True,
+                        created_at=now,
+                    )
+                )
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="authority.certificate_rolled_over",
+                    subject_type="authority",
+                    subject_id=role,
+                    data={
+                        "serial": format(cert.serial_number, "x"),
+                        "previous": old.serial_hex if old else None,
+                        "sha256": fingerprint(cert),
+                        "not_after": cert.not_valid_after_utc.isoformat(),
+                    },
+                )
         except BaseException:
             if not recertify:
                 store.remove(label)
             raise
         self.forget(role)
-        return {"role": role, "previous": old.serial_hex if old else None,
-                **self.describe(cert)}
+        return {"role": role, "previous": old.serial_hex if old else None, **self.describe(cert)}
 
-    def ensure_current(self, role: str, margin: dt.timedelta,
-                       actor: str = "operator") -> dict | None:
+    def ensure_current(
+        self, role: str, margin: dt.timedelta, actor: str = "operator"
+    ) -> dict | None:
         """Roll ``role`` over when its active certificate has less than ``margin`` left (or
         make it, when the data directory predates the role)."""
         self.forget(role)

@@ -63,14 +63,18 @@ def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
     if not raw or len(raw) > MAX_CSR:
         raise ValidationError("the CSR is empty or larger than 64 KiB", field="csr")
     try:
-        csr = (x509.load_pem_x509_csr(raw) if raw.lstrip().startswith(b"-----")
-               else x509.load_der_x509_csr(raw))
+        csr = (
+            x509.load_pem_x509_csr(raw)
+            if raw.lstrip().startswith(b"-----")
+            else x509.load_der_x509_csr(raw)
+        )
         valid = csr.is_signature_valid
     except (ValueError, TypeError):
         raise ValidationError("the CSR is not a well-formed PKCS#10 request", field="csr") from None
     if not valid:
-        raise ValidationError("the CSR's signature does not verify (no proof of possession)",
-                              field="csr")
+        raise ValidationError(
+            "the CSR's signature does not verify (no proof of possession)", field="csr"
+        )
     algorithm_of(csr.public_key())
     return csr
 
@@ -82,16 +86,25 @@ def check_dns_name(name: str) -> str:
     """An ASCII host name (internationalised names must come as A-labels, xn--…)."""
     d = (name or "").strip().lower().rstrip(".")
     labels = d.split(".")
-    if (not d or len(d) > 253 or len(labels) < 2 or not d.isascii()
-            or not all(_LABEL.match(label) for label in labels)):
-        raise ValidationError(f"{name!r} is not a DNS host name (letters, digits and hyphens; "
-                              "internationalised names as xn-- A-labels)", field="dns_names")
+    if (
+        not d
+        or len(d) > 253
+        or len(labels) < 2
+        or not d.isascii()
+        or not all(_LABEL.match(label) for label in labels)
+    ):
+        raise ValidationError(
+            f"{name!r} is not a DNS host name (letters, digits and hyphens; "
+            "internationalised names as xn-- A-labels)",
+            field="dns_names",
+        )
     return d
 
 
 def pub_der(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
@@ -101,12 +114,16 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
         # A stable pseudonymous identifier tells two people of the same name apart without
         # publishing the ID number in every certificate.
         pid = hashlib.sha256(f"{sub.id_type}:{sub.id_number}".encode()).hexdigest()[:20].upper()
-        attrs += [x509.NameAttribute(NameOID.COMMON_NAME, sub.name),
-                  x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PID-{pid}")]
+        attrs += [
+            x509.NameAttribute(NameOID.COMMON_NAME, sub.name),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PID-{pid}"),
+        ]
     elif sub.kind == "organization":
-        attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, sub.name),
-                  x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{sub.uscc}"),
-                  x509.NameAttribute(NameOID.COMMON_NAME, sub.name)]
+        attrs += [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, sub.name),
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{sub.uscc}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, sub.name),
+        ]
     else:
         if org is not None:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org.name))
@@ -116,33 +133,57 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
 
 def cert_dict(c: Certificate) -> dict:
     return {
-        "serial": c.serial_hex, "subscriber_id": c.subscriber_id, "profile": c.profile,
-        "subject": c.subject, "status": c.status, "hold_kind": c.hold_kind,
-        "not_before": c.not_before.isoformat(), "not_after": c.not_after.isoformat(),
-        "paid_until": c.paid_until.isoformat() if c.paid_until else None, "plan": c.plan,
+        "serial": c.serial_hex,
+        "subscriber_id": c.subscriber_id,
+        "profile": c.profile,
+        "subject": c.subject,
+        "status": c.status,
+        "hold_kind": c.hold_kind,
+        "not_before": c.not_before.isoformat(),
+        "not_after": c.not_after.isoformat(),
+        "paid_until": c.paid_until.isoformat() if c.paid_until else None,
+        "plan": c.plan,
         "key": "platform" if c.platform_key_id else "subscriber",
         "predecessor_id": c.predecessor_id,
         "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
         "revocation_reason": c.revocation_reason,
-        "revocation_requested_at": (c.revocation_requested_at.isoformat()
-                                    if c.revocation_requested_at else None),
-        "pem": x509.load_der_x509_certificate(c.der).public_bytes(
-            serialization.Encoding.PEM).decode(),
+        "revocation_requested_at": (
+            c.revocation_requested_at.isoformat() if c.revocation_requested_at else None
+        ),
+        "pem": x509.load_der_x509_certificate(c.der)
+        .public_bytes(serialization.Encoding.PEM)
+        .decode(),
     }
 
 
 def app_dict(a: Application) -> dict:
-    return {"id": a.id, "subscriber_id": a.subscriber_id, "profile": a.profile,
-            "purpose": a.purpose, "key_mode": a.key_mode, "plan": a.plan, "state": a.state,
-            "acceptance_point": a.acceptance_point, "submitted_at": a.submitted_at.isoformat(),
-            "decided_at": a.decided_at.isoformat() if a.decided_at else None,
-            "officer": a.officer, "reason": a.reason, "certificate_id": a.certificate_id,
-            "dns_names": json.loads(a.dns_names) if a.dns_names else []}
+    return {
+        "id": a.id,
+        "subscriber_id": a.subscriber_id,
+        "profile": a.profile,
+        "purpose": a.purpose,
+        "key_mode": a.key_mode,
+        "plan": a.plan,
+        "state": a.state,
+        "acceptance_point": a.acceptance_point,
+        "submitted_at": a.submitted_at.isoformat(),
+        "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+        "officer": a.officer,
+        "reason": a.reason,
+        "certificate_id": a.certificate_id,
+        "dns_names": json.loads(a.dns_names) if a.dns_names else [],
+    }
 
 
 class Certificates:
-    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority, *,
-                 kek: PlatformKek | None = None):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ca: CertificateAuthority,
+        *,
+        kek: PlatformKek | None = None,
+    ):
         self.db, self.clock, self.ca = db, clock, ca
         # Platform-held keys are sealed under the PIN and this key-encryption key (without
         # one, under the PIN alone: the format of keys made before it existed).
@@ -168,11 +209,21 @@ class Certificates:
             raise NotFound(f"no certificate with serial {serial or '(empty)'}", field="serial")
         return row
 
-    def _new_key(self, s: Session, sub: Subscriber, *, csr: bytes | str | None, pin: str | None,
-                 algorithm: str) -> tuple[PublicKeyTypes, bytes | None, PlatformKey | None]:
+    def _new_key(
+        self,
+        s: Session,
+        sub: Subscriber,
+        *,
+        csr: bytes | str | None,
+        pin: str | None,
+        algorithm: str,
+    ) -> tuple[PublicKeyTypes, bytes | None, PlatformKey | None]:
         if (csr is None) == (pin is None):
-            raise ValidationError("give either a CSR (you hold the key) or a PIN (the platform "
-                                  "holds the key, sealed under that PIN)", field="csr")
+            raise ValidationError(
+                "give either a CSR (you hold the key) or a PIN (the platform "
+                "holds the key, sealed under that PIN)",
+                field="csr",
+            )
         if csr is not None:
             req = parse_csr(csr)
             pk = req.public_key()
@@ -181,11 +232,16 @@ class Certificates:
         alg = get_algorithm(algorithm)
         key = alg.generate()
         label = f"sub-{sub.id}-{os.urandom(6).hex()}"
-        row = PlatformKey(subscriber_id=sub.id, label=label, algorithm=alg.name,
-                          public_key_der=pub_der(key.public_key()),
-                          sealed_key=seal_private_key(key, pin, label, kek=self.kek),
-                          failed_attempts=0,
-                          locked=False, created_at=self.clock.now())
+        row = PlatformKey(
+            subscriber_id=sub.id,
+            label=label,
+            algorithm=alg.name,
+            public_key_der=pub_der(key.public_key()),
+            sealed_key=seal_private_key(key, pin, label, kek=self.kek),
+            failed_attempts=0,
+            locked=False,
+            created_at=self.clock.now(),
+        )
         s.add(row)
         s.flush()
         return key.public_key(), None, row
@@ -202,33 +258,55 @@ class Certificates:
         """Encrypt every platform-held key still sealed under its PIN alone (made before the
         KEK) under the KEK as well. Needs no PIN: the PIN-sealed blob is wrapped as it is."""
         if self.kek is None:
-            raise ConfigurationError("no platform key-encryption key configured",
-                                     field="keystore")
+            raise ConfigurationError("no platform key-encryption key configured", field="keystore")
         self.kek.ready()
         now = self.clock.now()
         with self.db.transaction() as s:
-            rows = s.execute(select(PlatformKey).order_by(PlatformKey.id)
-                             .with_for_update()).scalars().all()
+            rows = (
+                s.execute(select(PlatformKey).order_by(PlatformKey.id).with_for_update())
+                .scalars()
+                .all()
+            )
             wrapped = []
             for k in rows:
                 if not is_wrapped(k.sealed_key):
                     k.sealed_key = wrap_sealed(k.sealed_key, k.label, self.kek)
                     wrapped.append(k.label)
             if wrapped:
-                audit.record(s, at=now, actor=actor, action="platform_keys.wrapped",
-                             subject_type="platform_key", subject_id=self.kek.label,
-                             data={"labels": wrapped, "kek": self.kek.label})
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="platform_keys.wrapped",
+                    subject_type="platform_key",
+                    subject_id=self.kek.label,
+                    data={"labels": wrapped, "kek": self.kek.label},
+                )
         return {"wrapped": wrapped}
 
     def _bump(self, s: Session, role: str = "issuing") -> None:
-        s.execute(update(StatusRevision).where(StatusRevision.issuer_role == role)
-                  .values(revision=StatusRevision.revision + 1))
+        s.execute(
+            update(StatusRevision)
+            .where(StatusRevision.issuer_role == role)
+            .values(revision=StatusRevision.revision + 1)
+        )
 
-    def _issue(self, s: Session, *, sub: Subscriber, profile_name: str,
-               public_key: PublicKeyTypes, not_before: dt.datetime, not_after: dt.datetime,
-               plan: str, paid_until: dt.datetime | None, platform_key_id: int | None,
-               predecessor_id: int | None, application_id: int | None,
-               dns_names: list[str] | None) -> Certificate:
+    def _issue(
+        self,
+        s: Session,
+        *,
+        sub: Subscriber,
+        profile_name: str,
+        public_key: PublicKeyTypes,
+        not_before: dt.datetime,
+        not_after: dt.datetime,
+        plan: str,
+        paid_until: dt.datetime | None,
+        platform_key_id: int | None,
+        predecessor_id: int | None,
+        application_id: int | None,
+        dns_names: list[str] | None,
+    ) -> Certificate:
         issuer = self.ca.issuer("issuing")
         org = s.get(Subscriber, sub.organization_id) if sub.organization_id else None
         while True:  # a collision of 127 random bits will not happen, but never reuse a serial
@@ -236,17 +314,34 @@ class Certificates:
             hexs = format(serial, "x")
             if not s.execute(select(Certificate.id).where(Certificate.serial_hex == hexs)).first():
                 break
-        cert = build_certificate(profile=get_profile(profile_name), subject=subject_for(sub, org),
-                                 public_key=public_key, issuer=issuer, not_before=not_before,
-                                 not_after=not_after, serial=serial, dns_names=dns_names)
-        row = Certificate(serial_hex=hexs, issuer_role="issuing", subscriber_id=sub.id,
-                          application_id=application_id, profile=profile_name,
-                          subject=cert.subject.rfc4514_string(),
-                          not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-                          status=ACTIVE, der=cert.public_bytes(serialization.Encoding.DER),
-                          platform_key_id=platform_key_id, predecessor_id=predecessor_id,
-                          plan=plan, paid_until=paid_until, status_version=1,
-                          created_at=self.clock.now())
+        cert = build_certificate(
+            profile=get_profile(profile_name),
+            subject=subject_for(sub, org),
+            public_key=public_key,
+            issuer=issuer,
+            not_before=not_before,
+            not_after=not_after,
+            serial=serial,
+            dns_names=dns_names,
+        )
+        row = Certificate(
+            serial_hex=hexs,
+            issuer_role="issuing",
+            subscriber_id=sub.id,
+            application_id=application_id,
+            profile=profile_name,
+            subject=cert.subject.rfc4514_string(),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            status=ACTIVE,
+            der=cert.public_bytes(serialization.Encoding.DER),
+            platform_key_id=platform_key_id,
+            predecessor_id=predecessor_id,
+            plan=plan,
+            paid_until=paid_until,
+            status_version=1,
+            created_at=self.clock.now(),
+        )
         s.add(row)
         s.flush()
         return row
@@ -264,10 +359,20 @@ class Certificates:
             cb(cert)
 
     # --- application, payment, review ------------------------------------------------------------
-    def apply(self, *, subscriber_id: int, profile: str, csr: bytes | str | None = None,
-              pin: str | None = None, plan: str = "standard", years: int = 1,
-              acceptance_point: str = "总部受理点", dns_names: list[str] | None = None,
-              algorithm: str = "ec-p256", actor: str = "applicant") -> dict:
+    def apply(
+        self,
+        *,
+        subscriber_id: int,
+        profile: str,
+        csr: bytes | str | None = None,
+        pin: str | None = None,
+        plan: str = "standard",
+        years: int = 1,
+        acceptance_point: str = "总部受理点",
+        dns_names: list[str] | None = None,
+        algorithm: str = "ec-p256",
+        actor: str = "applicant",
+    ) -> dict:
         prof = get_profile(profile)
         acceptance_point = validate_name(acceptance_point, "acceptance_point")
         get_plan(plan)
@@ -279,35 +384,64 @@ class Certificates:
         with self.db.transaction() as s:
             sub = Subscribers.get_row(s, subscriber_id)
             if sub.kind not in prof.subscriber_kinds:
-                raise ValidationError(f"profile {profile} is not for {sub.kind} subscribers",
-                                      field="profile")
+                raise ValidationError(
+                    f"profile {profile} is not for {sub.kind} subscribers", field="profile"
+                )
             if dns_names and profile != "device-tls":
-                raise ValidationError("DNS names are only for device certificates",
-                                      field="dns_names")
+                raise ValidationError(
+                    "DNS names are only for device certificates", field="dns_names"
+                )
             if not Subscribers.has_accepted(s, subscriber_id):
-                raise Forbidden("the subscriber has not accepted the current subscriber "
-                                "agreement (001 §五.2)", field="agreement",
-                                code="agreement_required")
+                raise Forbidden(
+                    "the subscriber has not accepted the current subscriber agreement (001 §五.2)",
+                    field="agreement",
+                    code="agreement_required",
+                )
             pk, csr_der, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
-            app = Application(subscriber_id=sub.id, purpose="new", profile=profile,
-                              key_mode="csr" if csr is not None else "platform", csr_der=csr_der,
-                              public_key_der=pub_der(pk),
-                              platform_key_id=pkey.id if pkey else None, plan=plan,
-                              dns_names=json.dumps(dns_names) if dns_names else None,
-                              acceptance_point=acceptance_point, state="pending",
-                              submitted_at=now)
+            app = Application(
+                subscriber_id=sub.id,
+                purpose="new",
+                profile=profile,
+                key_mode="csr" if csr is not None else "platform",
+                csr_der=csr_der,
+                public_key_der=pub_der(pk),
+                platform_key_id=pkey.id if pkey else None,
+                plan=plan,
+                dns_names=json.dumps(dns_names) if dns_names else None,
+                acceptance_point=acceptance_point,
+                state="pending",
+                submitted_at=now,
+            )
             s.add(app)
             s.flush()
-            audit.record(s, at=now, actor=actor, action="application.submitted",
-                         subject_type="application", subject_id=app.id,
-                         data={"subscriber_id": sub.id, "profile": profile, "plan": plan,
-                               "years": years, "key_mode": app.key_mode})
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="application.submitted",
+                subject_type="application",
+                subject_id=app.id,
+                data={
+                    "subscriber_id": sub.id,
+                    "profile": profile,
+                    "plan": plan,
+                    "years": years,
+                    "key_mode": app.key_mode,
+                },
+            )
             out = app_dict(app)
             out["years"] = years
             return out
 
-    def pay(self, *, application_id: int | None = None, serial: str | None = None,
-            years: int = 1, reference: str | None = None, actor: str = "cashier") -> dict:
+    def pay(
+        self,
+        *,
+        application_id: int | None = None,
+        serial: str | None = None,
+        years: int = 1,
+        reference: str | None = None,
+        actor: str = "cashier",
+    ) -> dict:
         """Record a payment: the first fee for an application, or a renewal for a certificate.
 
         An application's first fee is recorded once: a second payment for it is refused
@@ -317,40 +451,70 @@ class Certificates:
         """
         check_years(years)
         if (application_id is None) == (serial is None):
-            raise ValidationError("pay for either an application or a certificate serial",
-                                  field="application_id")
+            raise ValidationError(
+                "pay for either an application or a certificate serial", field="application_id"
+            )
         now = self.clock.now()
         with self.db.transaction() as s:
             if application_id is not None:
                 app = self._app_row(s, application_id)
                 if app.state != "pending":
-                    raise IllegalTransition(f"application {application_id} is {app.state}",
-                                            field="application_id")
-                paid = s.execute(select(Payment).where(Payment.application_id == app.id,
-                                                       Payment.kind == "new")).scalars().first()
+                    raise IllegalTransition(
+                        f"application {application_id} is {app.state}", field="application_id"
+                    )
+                paid = (
+                    s.execute(
+                        select(Payment).where(
+                            Payment.application_id == app.id, Payment.kind == "new"
+                        )
+                    )
+                    .scalars()
+                    .first()
+                )
                 if paid is not None:
-                    if reference is not None and paid.reference == reference \
-                            and paid.years == years:
+                    if (
+                        reference is not None
+                        and paid.reference == reference
+                        and paid.years == years
+                    ):
                         return {**self._pay_dict(paid), "replayed": True}
-                    raise Conflict(f"the fee for application {application_id} was already "
-                                   f"paid (payment {paid.id}, reference "
-                                   f"{paid.reference or 'none'})", field="application_id",
-                                   code="already_paid")
+                    raise Conflict(
+                        f"the fee for application {application_id} was already "
+                        f"paid (payment {paid.id}, reference "
+                        f"{paid.reference or 'none'})",
+                        field="application_id",
+                        code="already_paid",
+                    )
                 plan = get_plan(app.plan)
-                pay = Payment(subscriber_id=app.subscriber_id, application_id=app.id,
-                              plan=plan.code, kind="new", years=years,
-                              amount_fen=plan.first_amount(years), reference=reference,
-                              paid_at=now)
+                pay = Payment(
+                    subscriber_id=app.subscriber_id,
+                    application_id=app.id,
+                    plan=plan.code,
+                    kind="new",
+                    years=years,
+                    amount_fen=plan.first_amount(years),
+                    reference=reference,
+                    paid_at=now,
+                )
             else:
                 cert = self._cert_row(s, serial, lock=True)
                 if cert.status in (REVOKED, EXPIRED):
-                    raise IllegalTransition(f"certificate {cert.serial_hex} is {cert.status}; "
-                                            "apply for a new one", field="serial")
+                    raise IllegalTransition(
+                        f"certificate {cert.serial_hex} is {cert.status}; apply for a new one",
+                        field="serial",
+                    )
                 plan = get_plan(cert.plan)
-                pay = Payment(subscriber_id=cert.subscriber_id, certificate_id=cert.id,
-                              plan=plan.code, kind="renewal", years=years,
-                              amount_fen=plan.renewal_amount(years), reference=reference,
-                              paid_at=now, consumed_at=now)
+                pay = Payment(
+                    subscriber_id=cert.subscriber_id,
+                    certificate_id=cert.id,
+                    plan=plan.code,
+                    kind="renewal",
+                    years=years,
+                    amount_fen=plan.renewal_amount(years),
+                    reference=reference,
+                    paid_at=now,
+                    consumed_at=now,
+                )
                 # service is paid further ahead; renewal may then extend validity to it
                 base = max(cert.paid_until or now, now)
                 cert.paid_until = base + years * YEAR
@@ -358,20 +522,41 @@ class Certificates:
             try:
                 s.flush()
             except IntegrityError:  # the unique index caught a payment that raced this one
-                raise Conflict(f"the fee for application {application_id} was already paid",
-                               field="application_id", code="already_paid") from None
-            audit.record(s, at=now, actor=actor, action=f"payment.{pay.kind}",
-                         subject_type="payment", subject_id=pay.id,
-                         data={"amount_yuan": yuan(pay.amount_fen), "plan": pay.plan,
-                               "years": years, "application_id": application_id,
-                               "serial": serial, "reference": reference})
+                raise Conflict(
+                    f"the fee for application {application_id} was already paid",
+                    field="application_id",
+                    code="already_paid",
+                ) from None
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action=f"payment.{pay.kind}",
+                subject_type="payment",
+                subject_id=pay.id,
+                data={
+                    "amount_yuan": yuan(pay.amount_fen),
+                    "plan": pay.plan,
+                    "years": years,
+                    "application_id": application_id,
+                    "serial": serial,
+                    "reference": reference,
+                },
+            )
             return self._pay_dict(pay)
 
     @staticmethod
     def _pay_dict(pay: Payment) -> dict:
-        return {"id": pay.id, "kind": pay.kind, "plan": pay.plan, "years": pay.years,
-                "amount_fen": pay.amount_fen, "amount_yuan": yuan(pay.amount_fen),
-                "paid_at": pay.paid_at.isoformat(), "reference": pay.reference}
+        return {
+            "id": pay.id,
+            "kind": pay.kind,
+            "plan": pay.plan,
+            "years": pay.years,
+            "amount_fen": pay.amount_fen,
+            "amount_yuan": yuan(pay.amount_fen),
+            "paid_at": pay.paid_at.isoformat(),
+            "reference": pay.reference,
+        }
 
     @staticmethod
     def _app_row(s: Session, application_id: int) -> Application:
@@ -381,58 +566,103 @@ class Certificates:
         Every decision on an application (pay, approve, reject) reads its state through here,
         so two processes deciding at once take turns and the second sees the first's outcome.
         """
-        app = s.execute(select(Application).where(Application.id == application_id)
-                        .with_for_update()).scalar_one_or_none()
+        app = s.execute(
+            select(Application).where(Application.id == application_id).with_for_update()
+        ).scalar_one_or_none()
         if app is None:
             raise NotFound(f"no application {application_id}", field="application_id")
         return app
 
-    def approve(self, application_id: int, *, officer: str, validity_years: int | None = None
-                ) -> dict:
+    def approve(
+        self, application_id: int, *, officer: str, validity_years: int | None = None
+    ) -> dict:
         officer = self._officer(officer)
         self.ca.issuer("issuing")  # load the CA key first: a wrong passphrase writes nothing
         now = self.clock.now()
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)
             if app.state != "pending":
-                raise IllegalTransition(f"application {application_id} is already {app.state}",
-                                        field="application_id")
-            pay = s.execute(select(Payment).where(Payment.application_id == app.id,
-                                                  Payment.consumed_at.is_(None))).scalars().first()
+                raise IllegalTransition(
+                    f"application {application_id} is already {app.state}", field="application_id"
+                )
+            pay = (
+                s.execute(
+                    select(Payment).where(
+                        Payment.application_id == app.id, Payment.consumed_at.is_(None)
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if pay is None:
-                raise Forbidden(f"the fee for application {application_id} has not been "
-                                "received", field="payment", code="unpaid")
+                raise Forbidden(
+                    f"the fee for application {application_id} has not been received",
+                    field="payment",
+                    code="unpaid",
+                )
             # Compare-and-set as well as the row lock: the payment is consumed by exactly one
             # approval, whatever isolation level the database runs at.
-            taken = s.execute(update(Payment).where(Payment.id == pay.id,
-                                                    Payment.consumed_at.is_(None))
-                              .values(consumed_at=now)
-                              .execution_options(synchronize_session=False))
+            taken = s.execute(
+                update(Payment)
+                .where(Payment.id == pay.id, Payment.consumed_at.is_(None))
+                .values(consumed_at=now)
+                .execution_options(synchronize_session=False)
+            )
             if taken.rowcount != 1:
-                raise Conflict(f"the fee for application {application_id} was consumed by "
-                               "another approval meanwhile", field="application_id",
-                               code="retry")
+                raise Conflict(
+                    f"the fee for application {application_id} was consumed by "
+                    "another approval meanwhile",
+                    field="application_id",
+                    code="retry",
+                )
             years = check_years(validity_years or pay.years)
             sub = Subscribers.get_row(s, app.subscriber_id)
             pk = serialization.load_der_public_key(app.public_key_der)
-            cert = self._issue(s, sub=sub, profile_name=app.profile, public_key=pk,
-                               not_before=now, not_after=now + years * YEAR, plan=app.plan,
-                               paid_until=now + pay.years * YEAR,
-                               platform_key_id=app.platform_key_id, predecessor_id=None,
-                               application_id=app.id,
-                               dns_names=json.loads(app.dns_names) if app.dns_names else None)
+            cert = self._issue(
+                s,
+                sub=sub,
+                profile_name=app.profile,
+                public_key=pk,
+                not_before=now,
+                not_after=now + years * YEAR,
+                plan=app.plan,
+                paid_until=now + pay.years * YEAR,
+                platform_key_id=app.platform_key_id,
+                predecessor_id=None,
+                application_id=app.id,
+                dns_names=json.loads(app.dns_names) if app.dns_names else None,
+            )
             pay.consumed_at, pay.certificate_id = now, cert.id
             app.state, app.decided_at, app.officer, app.certificate_id = (
-                "approved", now, officer, cert.id)
+                "approved",
+                now,
+                officer,
+                cert.id,
+            )
             self._within(s, cert, "issued")
-            audit.record(s, at=now, actor=officer, action="application.approved",
-                         subject_type="application", subject_id=app.id,
-                         data={"serial": cert.serial_hex})
-            audit.record(s, at=now, actor=officer, action="certificate.issued",
-                         subject_type="certificate", subject_id=cert.serial_hex,
-                         data={"profile": cert.profile, "subject": cert.subject,
-                               "not_after": cert.not_after.isoformat(),
-                               "acceptance_point": app.acceptance_point})
+            audit.record(
+                s,
+                at=now,
+                actor=officer,
+                action="application.approved",
+                subject_type="application",
+                subject_id=app.id,
+                data={"serial": cert.serial_hex},
+            )
+            audit.record(
+                s,
+                at=now,
+                actor=officer,
+                action="certificate.issued",
+                subject_type="certificate",
+                subject_id=cert.serial_hex,
+                data={
+                    "profile": cert.profile,
+                    "subject": cert.subject,
+                    "not_after": cert.not_after.isoformat(),
+                    "acceptance_point": app.acceptance_point,
+                },
+            )
             out = cert_dict(cert)
         self._issued(out)
         return out
@@ -452,17 +682,32 @@ class Certificates:
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)
             if app.state != "pending":
-                raise IllegalTransition(f"application {application_id} is already {app.state}",
-                                        field="application_id")
+                raise IllegalTransition(
+                    f"application {application_id} is already {app.state}", field="application_id"
+                )
             app.state, app.decided_at, app.officer, app.reason = "rejected", now, officer, reason
-            audit.record(s, at=now, actor=officer, action="application.rejected",
-                         subject_type="application", subject_id=app.id, data={"reason": reason})
+            audit.record(
+                s,
+                at=now,
+                actor=officer,
+                action="application.rejected",
+                subject_type="application",
+                subject_id=app.id,
+                data={"reason": reason},
+            )
             return app_dict(app)
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def _simple(self, verb: str, serial: str, actor: str, *, hold_kind: str | None = None,
-                data: dict | None = None, check: Callable[[Certificate], None] | None = None
-                ) -> dict:
+    def _simple(
+        self,
+        verb: str,
+        serial: str,
+        actor: str,
+        *,
+        hold_kind: str | None = None,
+        data: dict | None = None,
+        check: Callable[[Certificate], None] | None = None,
+    ) -> dict:
         now = self.clock.now()
         with self.db.transaction() as s:
             c = self._cert_row(s, serial, lock=True)
@@ -478,9 +723,15 @@ class Certificates:
             c.status_version += 1
             self._bump(s, c.issuer_role)
             self._within(s, c, "status")
-            audit.record(s, at=now, actor=actor, action=f"certificate.{verb}",
-                         subject_type="certificate", subject_id=c.serial_hex,
-                         data={"from": before, "to": c.status, **(data or {})})
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action=f"certificate.{verb}",
+                subject_type="certificate",
+                subject_id=c.serial_hex,
+                data={"from": before, "to": c.status, **(data or {})},
+            )
             out = cert_dict(c)
         self._notify(out["serial"])
         return out
@@ -499,34 +750,63 @@ class Certificates:
 
         def paid(c: Certificate) -> None:
             if c.hold_kind == "unpaid" and (c.paid_until is None or c.paid_until <= now):
-                raise Forbidden(f"certificate {c.serial_hex} was stopped for unpaid fees; "
-                                "record the payment first", field="payment", code="unpaid")
+                raise Forbidden(
+                    f"certificate {c.serial_hex} was stopped for unpaid fees; "
+                    "record the payment first",
+                    field="payment",
+                    code="unpaid",
+                )
 
         return self._simple("unfreeze", serial, actor, check=paid)
 
-    def revoke(self, serial: str, *, reason: str, actor: str,
-               requested_at: dt.datetime | None = None) -> dict:
+    def revoke(
+        self, serial: str, *, reason: str, actor: str, requested_at: dt.datetime | None = None
+    ) -> dict:
         if reason not in REVOCATION_REASONS:
-            raise ValidationError(f"unknown revocation reason {reason!r}; choose one of "
-                                  f"{', '.join(REVOCATION_REASONS)}", field="reason")
+            raise ValidationError(
+                f"unknown revocation reason {reason!r}; choose one of "
+                f"{', '.join(REVOCATION_REASONS)}",
+                field="reason",
+            )
         now = self.clock.now()
         req = requested_at or now
         if req.tzinfo is None or req > now:
-            raise ValidationError("the request time must be a timezone-aware time not in the "
-                                  "future", field="requested_at")
+            raise ValidationError(
+                "the request time must be a timezone-aware time not in the future",
+                field="requested_at",
+            )
 
         def mark(c: Certificate) -> None:
             c.revoked_at, c.revocation_reason = now, reason
             c.revocation_requested_at, c.revocation_requested_by = req, actor
             c.hold_kind = None
 
-        return self._simple("revoke", serial, actor, check=mark,
-                            data={"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0],
-                                  "requested_at": req.isoformat(), "effective_at": now.isoformat()})
+        return self._simple(
+            "revoke",
+            serial,
+            actor,
+            check=mark,
+            data={
+                "reason": reason,
+                "rfc5280": REVOCATION_REASONS[reason][0],
+                "requested_at": req.isoformat(),
+                "effective_at": now.isoformat(),
+            },
+        )
 
-    def _successor(self, verb: str, serial: str, *, actor: str, csr=None, pin=None,
-                   algorithm: str = "ec-p256", new_key: bool, revoke_reason: str | None,
-                   subject_updates: dict | None = None) -> dict:
+    def _successor(
+        self,
+        verb: str,
+        serial: str,
+        *,
+        actor: str,
+        csr=None,
+        pin=None,
+        algorithm: str = "ec-p256",
+        new_key: bool,
+        revoke_reason: str | None,
+        subject_updates: dict | None = None,
+    ) -> dict:
         self.ca.issuer("issuing")
         if new_key and csr is None:
             self._kek_ready(pin)
@@ -539,15 +819,22 @@ class Certificates:
                 self._apply_updates(sub, subject_updates)
                 sub.updated_at = now
             if verb == "renew":
-                successor = s.execute(select(Certificate.serial_hex).where(
-                    Certificate.predecessor_id == old.id)).scalar_one_or_none()
+                successor = s.execute(
+                    select(Certificate.serial_hex).where(Certificate.predecessor_id == old.id)
+                ).scalar_one_or_none()
                 if successor is not None:
-                    raise IllegalTransition(f"certificate {old.serial_hex} was already renewed "
-                                            f"as {successor}; renew that one", field="serial")
+                    raise IllegalTransition(
+                        f"certificate {old.serial_hex} was already renewed "
+                        f"as {successor}; renew that one",
+                        field="serial",
+                    )
                 if old.paid_until is None or old.paid_until <= old.not_after:
-                    raise Forbidden(f"renewing {old.serial_hex} needs a renewal payment first "
-                                    f"(paid until {old.paid_until:%Y-%m-%d})", field="payment",
-                                    code="unpaid")
+                    raise Forbidden(
+                        f"renewing {old.serial_hex} needs a renewal payment first "
+                        f"(paid until {old.paid_until:%Y-%m-%d})",
+                        field="payment",
+                        code="unpaid",
+                    )
                 not_after, paid_until = old.paid_until, old.paid_until
             else:
                 not_after, paid_until = old.not_after, old.paid_until
@@ -563,11 +850,20 @@ class Certificates:
                 dns = san.value.get_values_for_type(x509.DNSName) or None
             except x509.ExtensionNotFound:
                 pass
-            new = self._issue(s, sub=sub, profile_name=old.profile, public_key=pk,
-                              not_before=now, not_after=not_after, plan=old.plan,
-                              paid_until=paid_until, platform_key_id=pkey_id,
-                              predecessor_id=old.id, application_id=old.application_id,
-                              dns_names=dns)
+            new = self._issue(
+                s,
+                sub=sub,
+                profile_name=old.profile,
+                public_key=pk,
+                not_before=now,
+                not_after=not_after,
+                plan=old.plan,
+                paid_until=paid_until,
+                platform_key_id=pkey_id,
+                predecessor_id=old.id,
+                application_id=old.application_id,
+                dns_names=dns,
+            )
             before = old.status
             if move.to_state == REVOKED:
                 old.status, old.revoked_at = REVOKED, now
@@ -578,14 +874,35 @@ class Certificates:
                 self._bump(s, old.issuer_role)
                 self._within(s, old, "status")
             self._within(s, new, "issued")
-            audit.record(s, at=now, actor=actor, action=f"certificate.{verb}",
-                         subject_type="certificate", subject_id=old.serial_hex,
-                         data={"from": before, "to": old.status, "successor": new.serial_hex,
-                               "reason": revoke_reason, "updates": subject_updates or None})
-            audit.record(s, at=now, actor=actor, action="certificate.issued",
-                         subject_type="certificate", subject_id=new.serial_hex,
-                         data={"profile": new.profile, "subject": new.subject,
-                               "predecessor": old.serial_hex, "via": verb})
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action=f"certificate.{verb}",
+                subject_type="certificate",
+                subject_id=old.serial_hex,
+                data={
+                    "from": before,
+                    "to": old.status,
+                    "successor": new.serial_hex,
+                    "reason": revoke_reason,
+                    "updates": subject_updates or None,
+                },
+            )
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="certificate.issued",
+                subject_type="certificate",
+                subject_id=new.serial_hex,
+                data={
+                    "profile": new.profile,
+                    "subject": new.subject,
+                    "predecessor": old.serial_hex,
+                    "via": verb,
+                },
+            )
             out = {"previous": cert_dict(old), "certificate": cert_dict(new)}
         self._notify(out["previous"]["serial"])
         self._issued(out["certificate"])
@@ -593,16 +910,16 @@ class Certificates:
 
     @staticmethod
     def _apply_updates(sub: Subscriber, updates: dict) -> None:
-        allowed = {"person": {"name", "phone", "email"},
-                   "organization": {"name", "legal_representative", "contact_name",
-                                    "contact_phone"},
-                   "device": {"device_name"}}[sub.kind]
+        allowed = {
+            "person": {"name", "phone", "email"},
+            "organization": {"name", "legal_representative", "contact_name", "contact_phone"},
+            "device": {"device_name"},
+        }[sub.kind]
         for k, v in updates.items():
             if v is None:
                 continue
             if k not in allowed:
-                raise ValidationError(f"{k} cannot be changed for a {sub.kind} subscriber",
-                                      field=k)
+                raise ValidationError(f"{k} cannot be changed for a {sub.kind} subscriber", field=k)
             if k == "phone":
                 v = validate_mobile(v, k)
             elif k == "contact_phone":
@@ -616,32 +933,61 @@ class Certificates:
     def renew(self, serial: str, *, actor: str) -> dict:
         return self._successor("renew", serial, actor=actor, new_key=False, revoke_reason=None)
 
-    def rekey(self, serial: str, *, actor: str, csr=None, pin=None,
-              algorithm: str = "ec-p256") -> dict:
-        return self._successor("rekey", serial, actor=actor, csr=csr, pin=pin,
-                               algorithm=algorithm, new_key=True, revoke_reason="superseded")
+    def rekey(
+        self, serial: str, *, actor: str, csr=None, pin=None, algorithm: str = "ec-p256"
+    ) -> dict:
+        return self._successor(
+            "rekey",
+            serial,
+            actor=actor,
+            csr=csr,
+            pin=pin,
+            algorithm=algorithm,
+            new_key=True,
+            revoke_reason="superseded",
+        )
 
     def change(self, serial: str, *, actor: str, updates: dict) -> dict:
         if not any(v is not None for v in updates.values()):
             raise ValidationError("nothing to change", field="updates")
-        return self._successor("change", serial, actor=actor, new_key=False,
-                               revoke_reason="subject_changed", subject_updates=updates)
+        return self._successor(
+            "change",
+            serial,
+            actor=actor,
+            new_key=False,
+            revoke_reason="subject_changed",
+            subject_updates=updates,
+        )
 
-    def reissue(self, serial: str, *, actor: str, csr=None, pin=None,
-                algorithm: str = "ec-p256") -> dict:
+    def reissue(
+        self, serial: str, *, actor: str, csr=None, pin=None, algorithm: str = "ec-p256"
+    ) -> dict:
         with self.db.read() as s:
             lost = self._cert_row(s, serial).hold_kind == "lost"
-        return self._successor("reissue", serial, actor=actor, csr=csr, pin=pin,
-                               algorithm=algorithm, new_key=True,
-                               revoke_reason="key_compromise" if lost else "superseded")
+        return self._successor(
+            "reissue",
+            serial,
+            actor=actor,
+            csr=csr,
+            pin=pin,
+            algorithm=algorithm,
+            new_key=True,
+            revoke_reason="key_compromise" if lost else "superseded",
+        )
 
     def expire_due(self, *, actor: str = "scheduler") -> list[str]:
         """Mark every certificate past its notAfter as expired (run by the scheduler)."""
         now = self.clock.now()
         with self.db.read() as s:
-            due = s.execute(select(Certificate.serial_hex).where(
-                Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now)
-            ).scalars().all()
+            due = (
+                s.execute(
+                    select(Certificate.serial_hex).where(
+                        Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for serial in due:
             self._simple("expire", serial, actor)
         return list(due)
@@ -650,9 +996,18 @@ class Certificates:
         """Stop certificates whose service is paid up to a date that has passed (000 篇七)."""
         now = self.clock.now()
         with self.db.read() as s:
-            due = s.execute(select(Certificate.serial_hex).where(
-                Certificate.status == ACTIVE, Certificate.paid_until.is_not(None),
-                Certificate.paid_until <= now, Certificate.not_after > now)).scalars().all()
+            due = (
+                s.execute(
+                    select(Certificate.serial_hex).where(
+                        Certificate.status == ACTIVE,
+                        Certificate.paid_until.is_not(None),
+                        Certificate.paid_until <= now,
+                        Certificate.not_after > now,
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for serial in due:
             self._simple("suspend_unpaid", serial, actor, hold_kind="unpaid")
         return list(due)
@@ -661,10 +1016,18 @@ class Certificates:
         """Certificates due for a renewal notice (001 §二.6)."""
         now = self.clock.now()
         with self.db.read() as s:
-            rows = s.execute(select(Certificate).where(
-                Certificate.status == ACTIVE,
-                Certificate.not_after <= now + dt.timedelta(days=within_days))
-                .order_by(Certificate.not_after)).scalars().all()
+            rows = (
+                s.execute(
+                    select(Certificate)
+                    .where(
+                        Certificate.status == ACTIVE,
+                        Certificate.not_after <= now + dt.timedelta(days=within_days),
+                    )
+                    .order_by(Certificate.not_after)
+                )
+                .scalars()
+                .all()
+            )
             return [cert_dict(c) for c in rows]
 
     # --- queries ---------------------------------------------------------------------------------

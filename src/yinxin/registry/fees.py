@@ -27,10 +27,12 @@ class Plan:
 
 
 PLANS: dict[str, Plan] = {
-    "standard": Plan("standard", "标准服务：70元/年，另收介质费50元，续费70元/年", 7000, 7000, 5000,
-                     False),
-    "premium": Plan("premium", "全程服务：650元/年（含硬件与上门服务），续费600元/年", 65000,
-                    60000, 0, True),
+    "standard": Plan(
+        "standard", "标准服务：70元/年，另收介质费50元，续费70元/年", 7000, 7000, 5000, False
+    ),
+    "premium": Plan(
+        "premium", "全程服务：650元/年（含硬件与上门服务），续费600元/年", 65000, 60000, 0, True
+    ),
 }
 DEFAULT_PLAN = "standard"
 

@@ -17,21 +17,37 @@ def _m(verb, title, frm, to, hold_kinds=None, issues_new=False) -> Move:
     return move(verb, title, frm, to, hold_kinds, creates=issues_new)
 
 
-TABLE = TransitionTable("certificate", "serial", ON_HOLD, [
-    _m("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
-    _m("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {"frozen", "unpaid"}),
-    _m("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
-    _m("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {"lost"}),
-    _m("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
-    _m("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),
-    _m("renew", "更新/续费 renew (same key, validity extended)", {ACTIVE}, ACTIVE,
-       issues_new=True),
-    _m("rekey", "新的密钥对替代旧的密钥对 rekey", {ACTIVE}, REVOKED, issues_new=True),
-    _m("change", "变更 change of subject data", {ACTIVE}, REVOKED, issues_new=True),
-    _m("reissue", "重发 reissue (new key)", {ACTIVE, ON_HOLD}, REVOKED, {"lost", "frozen"},
-       issues_new=True),
-    _m("expire", "过期 expiry", {ACTIVE, ON_HOLD}, EXPIRED),
-])
+TABLE = TransitionTable(
+    "certificate",
+    "serial",
+    ON_HOLD,
+    [
+        _m("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
+        _m("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {"frozen", "unpaid"}),
+        _m("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
+        _m("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {"lost"}),
+        _m("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
+        _m("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),
+        _m(
+            "renew",
+            "更新/续费 renew (same key, validity extended)",
+            {ACTIVE},
+            ACTIVE,
+            issues_new=True,
+        ),
+        _m("rekey", "新的密钥对替代旧的密钥对 rekey", {ACTIVE}, REVOKED, issues_new=True),
+        _m("change", "变更 change of subject data", {ACTIVE}, REVOKED, issues_new=True),
+        _m(
+            "reissue",
+            "重发 reissue (new key)",
+            {ACTIVE, ON_HOLD},
+            REVOKED,
+            {"lost", "frozen"},
+            issues_new=True,
+        ),
+        _m("expire", "过期 expiry", {ACTIVE, ON_HOLD}, EXPIRED),
+    ],
+)
 MOVES = TABLE.moves
 
 

@@ -34,8 +34,7 @@ def _day(iso: str) -> str:
 
 
 class CertificateNotices:
-    def __init__(self, db: Database, clock: Clock, certificates: Certificates,
-                 notifier: Notifier):
+    def __init__(self, db: Database, clock: Clock, certificates: Certificates, notifier: Notifier):
         self.db, self.clock = db, clock
         self.certificates, self.notifier = certificates, notifier
         certificates.in_transaction.append(self.enqueue)
@@ -70,7 +69,8 @@ class CertificateNotices:
         to, name = self._recipient_in(s, row.subscriber_id)
         try:
             self.notifier.enqueue_to_subscriber(
-                s, to, template, {"name": name, "serial": row.serial_hex, **values})
+                s, to, template, {"name": name, "serial": row.serial_hex, **values}
+            )
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
             log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
 
@@ -78,7 +78,8 @@ class CertificateNotices:
         to, name = self._recipient(cert["subscriber_id"])
         try:
             return self.notifier.send_to_subscriber(
-                to, template, {"name": name, "serial": cert["serial"], **values})
+                to, template, {"name": name, "serial": cert["serial"], **values}
+            )
         except YinxinError as e:  # e.g. no phone or e-mail on record
             log.info("no %s notice for %s: %s", template, cert["serial"], e.message)
             return None
@@ -91,24 +92,34 @@ class CertificateNotices:
         """After the commit: send what the change put in the outbox."""
         self.notifier.send_pending()
 
-    def send_renewal_notices(self, within_days: int = 30, repeat_after_days: int = 7
-                             ) -> list[dict]:
+    def send_renewal_notices(self, within_days: int = 30, repeat_after_days: int = 7) -> list[dict]:
         """One notice per expiring certificate, repeated at most every ``repeat_after_days``."""
         now = self.clock.now()
         since = now - dt.timedelta(days=repeat_after_days)
         sent = []
         for cert in self.certificates.expiring(within_days):
             with self.db.read() as s:
-                recent = s.execute(select(Notification.id).where(
-                    Notification.template_id == RENEWAL_TEMPLATE,
-                    Notification.values_json.contains(f'"{cert["serial"]}"'),
-                    Notification.created_at >= since).limit(1)).first()
+                recent = s.execute(
+                    select(Notification.id)
+                    .where(
+                        Notification.template_id == RENEWAL_TEMPLATE,
+                        Notification.values_json.contains(f'"{cert["serial"]}"'),
+                        Notification.created_at >= since,
+                    )
+                    .limit(1)
+                ).first()
             if recent:
                 continue
             left = (dt.datetime.fromisoformat(cert["not_after"]) - now).days
-            row = self._send(cert, RENEWAL_TEMPLATE,
-                             {"not_after": _day(cert["not_after"]), "days": max(left, 0)})
+            row = self._send(
+                cert, RENEWAL_TEMPLATE, {"not_after": _day(cert["not_after"]), "days": max(left, 0)}
+            )
             if row is not None:
-                sent.append({"serial": cert["serial"], "notification_id": row["id"],
-                             "status": row["status"]})
+                sent.append(
+                    {
+                        "serial": cert["serial"],
+                        "notification_id": row["id"],
+                        "status": row["status"],
+                    }
+                )
         return sent

@@ -98,10 +98,14 @@ class StatusService:
             # authority certificate is revoked outright, which is a key-ceremony matter
             return []
         rows = s.execute(
-            select(Certificate.serial_hex, Certificate.status, Certificate.revoked_at,
-                   Certificate.held_at, Certificate.revocation_reason)
-            .where(Certificate.issuer_role == role,
-                   Certificate.status.in_([REVOKED, ON_HOLD]))
+            select(
+                Certificate.serial_hex,
+                Certificate.status,
+                Certificate.revoked_at,
+                Certificate.held_at,
+                Certificate.revocation_reason,
+            )
+            .where(Certificate.issuer_role == role, Certificate.status.in_([REVOKED, ON_HOLD]))
             .order_by(Certificate.id)
         ).all()
         out = []
@@ -122,21 +126,40 @@ class StatusService:
                 revision = self._revision(s, role)
                 if must_cover is None:
                     must_cover = revision
-                latest = s.execute(select(Crl).where(Crl.issuer_role == role)
-                                   .order_by(Crl.crl_number.desc()).limit(1)).scalar_one_or_none()
+                latest = s.execute(
+                    select(Crl)
+                    .where(Crl.issuer_role == role)
+                    .order_by(Crl.crl_number.desc())
+                    .limit(1)
+                ).scalar_one_or_none()
                 # unless forced, a fresh CRL of this revision will do; and once we have lost a
                 # race, so will the winner's CRL if it covers the revision we were asked for
-                if ((not force or attempt > 0) and latest is not None
-                        and latest.status_revision >= must_cover
-                        and latest.next_update - now > CRL_REFRESH_BEFORE[role]):
+                if (
+                    (not force or attempt > 0)
+                    and latest is not None
+                    and latest.status_revision >= must_cover
+                    and latest.next_update - now > CRL_REFRESH_BEFORE[role]
+                ):
                     return self._crl_dict(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
             next_update = now + CRL_VALIDITY[role]
-            der = build_crl(issuer_cert=issuer.certificate, key=issuer.key, entries=entries,
-                            crl_number=number, this_update=now, next_update=next_update)
-            row = Crl(issuer_role=role, crl_number=number, this_update=now,
-                      next_update=next_update, status_revision=revision, der=der)
+            der = build_crl(
+                issuer_cert=issuer.certificate,
+                key=issuer.key,
+                entries=entries,
+                crl_number=number,
+                this_update=now,
+                next_update=next_update,
+            )
+            row = Crl(
+                issuer_role=role,
+                crl_number=number,
+                this_update=now,
+                next_update=next_update,
+                status_revision=revision,
+                der=der,
+            )
             try:
                 with self.db.transaction() as s:
                     s.add(row)
@@ -148,9 +171,13 @@ class StatusService:
 
     @staticmethod
     def _crl_dict(row: Crl) -> dict:
-        return {"issuer": row.issuer_role, "crl_number": row.crl_number,
-                "this_update": row.this_update.isoformat(),
-                "next_update": row.next_update.isoformat(), "size": len(row.der)}
+        return {
+            "issuer": row.issuer_role,
+            "crl_number": row.crl_number,
+            "this_update": row.this_update.isoformat(),
+            "next_update": row.next_update.isoformat(),
+            "size": len(row.der),
+        }
 
     def current_crl(self, role: str = "issuing") -> bytes:
         """The CRL to serve now: re-signed if status changed or nextUpdate draws near."""
@@ -164,10 +191,17 @@ class StatusService:
             return cached[2]
         with self._lock:
             with self.db.read() as s:
-                latest = s.execute(select(Crl).where(Crl.issuer_role == role)
-                                   .order_by(Crl.crl_number.desc()).limit(1)).scalar_one_or_none()
-            if (latest is not None and latest.status_revision == revision
-                    and latest.next_update - now > CRL_REFRESH_BEFORE[role]):
+                latest = s.execute(
+                    select(Crl)
+                    .where(Crl.issuer_role == role)
+                    .order_by(Crl.crl_number.desc())
+                    .limit(1)
+                ).scalar_one_or_none()
+            if (
+                latest is not None
+                and latest.status_revision == revision
+                and latest.next_update - now > CRL_REFRESH_BEFORE[role]
+            ):
                 self._crl_cache[role] = (revision, latest.next_update, latest.der)
                 return latest.der
             self.publish_crl(role, force=False)
@@ -201,8 +235,10 @@ class StatusService:
                 conn.driver_connection.autocommit = True  # no transaction left open
             mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
             self._local.conn = conn
-            self._local.sql = ("SELECT status, revoked_at, held_at, revocation_reason, "
-                               f"status_version FROM certificates WHERE serial_hex = {mark}")
+            self._local.sql = (
+                "SELECT status, revoked_at, held_at, revocation_reason, "
+                f"status_version FROM certificates WHERE serial_hex = {mark}"
+            )
         cur = conn.cursor()
         try:
             cur.execute(self._local.sql, (serial_hex,))
@@ -227,8 +263,9 @@ class StatusService:
         root's CRL says: a retired (rolled-over) certificate is not revoked."""
         hexs = format(serial, "x")
         with self.db.read() as s:
-            row = s.execute(select(AuthorityCertificate).where(
-                AuthorityCertificate.serial_hex == hexs)).scalar_one_or_none()
+            row = s.execute(
+                select(AuthorityCertificate).where(AuthorityCertificate.serial_hex == hexs)
+            ).scalar_one_or_none()
         if row is None:
             return CertStatus(serial, "unknown")
         return CertStatus(serial, "good")
@@ -265,15 +302,18 @@ class OcspResponder:
                 self._cache.clear()
         return self._responder
 
-    def _build(self, statuses: list, hash_alg: str, nonce: bytes | None,
-               now: dt.datetime) -> bytes:
+    def _build(self, statuses: list, hash_alg: str, nonce: bytes | None, now: dt.datetime) -> bytes:
         cert, key = self._signer()
         return build_response(
-            responder_cert=cert, responder_key=key,
+            responder_cert=cert,
+            responder_key=key,
             issuer_cert=self.status.ca.certificate("issuing"),
             single=[SingleStatus(s.serial, s.status, s.revoked_at, s.reason) for s in statuses],
-            this_update=now, next_update=now + OCSP_VALIDITY, nonce=nonce,
-            request_hash_alg=hash_alg)
+            this_update=now,
+            next_update=now + OCSP_VALIDITY,
+            nonce=nonce,
+            request_hash_alg=hash_alg,
+        )
 
     def _presigned(self, st: CertStatus, alg: str, now: dt.datetime) -> bytes:
         """The nonce-less response for this status, signed at most OCSP_RESIGN_AFTER ago;
@@ -315,10 +355,15 @@ class OcspResponder:
         statuses = [self.status.authority_status(c.serial) for c in ids]
         responder, key = self._root_signer()
         return build_response(
-            responder_cert=responder, responder_key=key, issuer_cert=root,
+            responder_cert=responder,
+            responder_key=key,
+            issuer_cert=root,
             single=[SingleStatus(s.serial, s.status, s.revoked_at, s.reason) for s in statuses],
-            this_update=now, next_update=now + CRL_VALIDITY["root"], nonce=ids[0].nonce,
-            request_hash_alg=ids[0].hash_algorithm)
+            this_update=now,
+            next_update=now + CRL_VALIDITY["root"],
+            nonce=ids[0].nonce,
+            request_hash_alg=ids[0].hash_algorithm,
+        )
 
     def reload(self) -> None:
         """Look for a rolled-over responder certificate at the next use."""
@@ -344,18 +389,24 @@ class OcspResponder:
             responder, key = self._root_signer()
             validity = CRL_VALIDITY["root"]
         else:
-            raise YinxinError("not a certificate of this authority", field="certificate",
-                              code="not_found")
+            raise YinxinError(
+                "not a certificate of this authority", field="certificate", code="not_found"
+            )
         # nextUpdate never passes the certificate's expiry: a validator that slides its control
         # time to nextUpdate (pyHanko's AdES past validation) must not land after the expiry
         next_update = now + validity
         if now < cert.not_valid_after_utc < next_update:
             next_update = cert.not_valid_after_utc
         return build_response(
-            responder_cert=responder, responder_key=key, issuer_cert=(
-                issuing if cert.issuer == issuing.subject else root),
+            responder_cert=responder,
+            responder_key=key,
+            issuer_cert=(issuing if cert.issuer == issuing.subject else root),
             single=[SingleStatus(st.serial, st.status, st.revoked_at, st.reason)],
-            this_update=now, next_update=next_update, nonce=None, request_hash_alg="sha256")
+            this_update=now,
+            next_update=next_update,
+            nonce=None,
+            request_hash_alg="sha256",
+        )
 
     def respond(self, request_der: bytes) -> bytes:
 
@@ -426,8 +477,14 @@ class TimestampService:
         except YinxinError:
             log.exception("TSA key unavailable")
             return tsa.rejection("rejection", "system_failure", "the time-stamp service failed")
-        return tsa.respond(request_der, tsa_cert=cert, tsa_key=key, chain=chain,
-                           serial=self.status.new_tsa_serial(), gen_time=self.status.clock.now(),
-                           policy_oid=TSA_POLICY_OID)
+        return tsa.respond(
+            request_der,
+            tsa_cert=cert,
+            tsa_key=key,
+            chain=chain,
+            serial=self.status.new_tsa_serial(),
+            gen_time=self.status.clock.now(),
+            policy_oid=TSA_POLICY_OID,
+        )
 
     __call__ = respond  # a Timestamper: RFC 3161 request bytes in, response bytes out

@@ -41,22 +41,38 @@ class KindSpec:
 
 
 KINDS: dict[str, KindSpec] = {
-    "organization": KindSpec("公章", "organization-signing", "organization",
-                             SEAL_TYPE_ORGANIZATION),
-    "contract": KindSpec("合同专用章", "organization-signing", "organization",
-                         SEAL_TYPE_ORGANIZATION, "合同专用章", "合同专用章"),
-    "finance": KindSpec("财务专用章", "organization-signing", "organization",
-                        SEAL_TYPE_ORGANIZATION, "财务专用章", "财务专用章"),
-    "personal": KindSpec("个人名章", "person-signing", "person", SEAL_TYPE_PERSONAL,
-                         scan_width_mm=18.0),
+    "organization": KindSpec(
+        "公章", "organization-signing", "organization", SEAL_TYPE_ORGANIZATION
+    ),
+    "contract": KindSpec(
+        "合同专用章",
+        "organization-signing",
+        "organization",
+        SEAL_TYPE_ORGANIZATION,
+        "合同专用章",
+        "合同专用章",
+    ),
+    "finance": KindSpec(
+        "财务专用章",
+        "organization-signing",
+        "organization",
+        SEAL_TYPE_ORGANIZATION,
+        "财务专用章",
+        "财务专用章",
+    ),
+    "personal": KindSpec(
+        "个人名章", "person-signing", "person", SEAL_TYPE_PERSONAL, scan_width_mm=18.0
+    ),
 }
 ORGANIZATION_KINDS = frozenset(k for k, v in KINDS.items() if v.subscriber_kind == "organization")
 
 BUSINESS_TYPES = {"new": "新申请", "renew": "续费", "change": "变更", "cancel": "注销"}
 
 # 004 §V 申请人声明, word for word; its hash is recorded with every application.
-DECLARATION = ("申请人在此郑重声明：本人在电子印章相关业务中提供的资料完全真实。"
-               "本人愿意承担由于提供的资料虚假失实而导致的一切后果。")
+DECLARATION = (
+    "申请人在此郑重声明：本人在电子印章相关业务中提供的资料完全真实。"
+    "本人愿意承担由于提供的资料虚假失实而导致的一切后果。"
+)
 DECLARATION_SHA256 = hashlib.sha256(DECLARATION.encode("utf-8")).hexdigest()
 
 
@@ -73,12 +89,18 @@ class SealForm:
 
     def validated(self) -> SealForm:
         if self.business_type not in BUSINESS_TYPES:
-            raise ValidationError(f"unknown business type {self.business_type!r}; choose one "
-                                  f"of {', '.join(BUSINESS_TYPES)}", field="business_type")
+            raise ValidationError(
+                f"unknown business type {self.business_type!r}; choose one "
+                f"of {', '.join(BUSINESS_TYPES)}",
+                field="business_type",
+            )
         if self.declaration_accepted is not True:
-            raise ValidationError("the applicant must accept the declaration (申请人声明) that "
-                                  "the data given is true", field="declaration_accepted",
-                                  code="declaration_required")
+            raise ValidationError(
+                "the applicant must accept the declaration (申请人声明) that "
+                "the data given is true",
+                field="declaration_accepted",
+                code="declaration_required",
+            )
         return replace(
             self,
             project=validate_name(self.project, "project", 200),
@@ -95,8 +117,9 @@ def coerce_form(form: SealForm | dict | None, business_type: str) -> SealForm | 
         form = SealForm(**{"business_type": business_type, **form})
     form = form.validated()
     if form.business_type != business_type:
-        raise ValidationError(f"the form is for {form.business_type}, not {business_type}",
-                              field="business_type")
+        raise ValidationError(
+            f"the form is for {form.business_type}, not {business_type}", field="business_type"
+        )
     return form
 
 
@@ -105,12 +128,18 @@ def check_holder(sub: Subscriber, kind: str, form: SealForm) -> None:
     if kind != "personal":
         return
     if form.id_type != sub.id_type or form.id_number != (sub.id_number or "").upper():
-        raise ValidationError("the holder's ID document on the form is not the subscriber's "
-                              "(a personal seal is made only for the certificate's holder)",
-                              field="id_number", code="holder_mismatch")
+        raise ValidationError(
+            "the holder's ID document on the form is not the subscriber's "
+            "(a personal seal is made only for the certificate's holder)",
+            field="id_number",
+            code="holder_mismatch",
+        )
     if form.holder_name != sub.name:
-        raise ValidationError(f"the holder's name on the form is not the subscriber's "
-                              f"({sub.name})", field="holder_name", code="holder_mismatch")
+        raise ValidationError(
+            f"the holder's name on the form is not the subscriber's ({sub.name})",
+            field="holder_name",
+            code="holder_mismatch",
+        )
 
 
 def seal_name(sub: Subscriber, kind: str) -> str:
@@ -130,8 +159,9 @@ def check_scan(scan: bytes | None) -> str | None:
     if not isinstance(scan, bytes | bytearray) or not scan:
         raise ValidationError("the uploaded seal scan is empty", field="scan")
     if len(scan) > MAX_SCAN_BYTES:  # refused before anything reads it as an image
-        raise ValidationError(f"the uploaded seal scan is larger than "
-                              f"{MAX_SCAN_BYTES // 2**20} MiB", field="scan")
+        raise ValidationError(
+            f"the uploaded seal scan is larger than {MAX_SCAN_BYTES // 2**20} MiB", field="scan"
+        )
     return hashlib.sha256(bytes(scan)).hexdigest()
 
 
@@ -162,5 +192,8 @@ class ImagePlan:
 
 def same_image(planned: ImagePlan, now: ImagePlan) -> None:
     if planned != now:
-        raise Conflict("the seal's data changed while its image was being drawn; try again",
-                       field="seal", code="retry")
+        raise Conflict(
+            "the seal's data changed while its image was being drawn; try again",
+            field="seal",
+            code="retry",
+        )

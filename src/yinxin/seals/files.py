@@ -37,8 +37,12 @@ FileSet = tuple[str, dict[str, bytes]]  # (esID, file name → bytes)
 
 def file_set(seal: Seal) -> FileSet:
     """The files a seal's folder must hold, taken from its row."""
-    return seal.es_id, {"seal.png": seal.png, "seal.svg": seal.svg, "seal.pdf": seal.pdf,
-                        "seal.ses": seal.seseal}
+    return seal.es_id, {
+        "seal.png": seal.png,
+        "seal.svg": seal.svg,
+        "seal.pdf": seal.pdf,
+        "seal.ses": seal.seseal,
+    }
 
 
 def _remove(path: Path) -> None:
@@ -145,16 +149,18 @@ class SealFiles:
 
     @staticmethod
     def _error(es_id: str, e: OSError) -> YinxinError:
-        return YinxinError(f"cannot write the files of seal {es_id} ({e.strerror or e}); "
-                           "nothing was changed", field="files", code="files_not_written")
+        return YinxinError(
+            f"cannot write the files of seal {es_id} ({e.strerror or e}); nothing was changed",
+            field="files",
+            code="files_not_written",
+        )
 
     def write(self, seal: int | str) -> dict:
         """Write (again) a seal's files from the database, e.g. after they were lost."""
         with self.db.transaction() as s:  # the row lock keeps a renew or change out meanwhile
             es_id, files = file_set(seal_row(s, seal, lock=True))
             self._install(es_id, files).done()
-        return {"es_id": es_id, "directory": str(self.directory(es_id)),
-                "files": sorted(files)}
+        return {"es_id": es_id, "directory": str(self.directory(es_id)), "files": sorted(files)}
 
     def status(self, es_id: str, files: dict[str, bytes]) -> dict[str, str]:
         """Each file under the seal's folder: ``ok``, ``missing`` or ``changed`` (its SHA-256
@@ -180,8 +186,7 @@ class SealFiles:
         are left alone: they may be a creation in progress in another process."""
         base = self.base
         with self.db.read() as s:
-            known = set(s.execute(select(Seal.es_id).where(Seal.es_id.is_not(None)))
-                        .scalars())
+            known = set(s.execute(select(Seal.es_id).where(Seal.es_id.is_not(None))).scalars())
         removed, rewritten = [], []
         now = time.time()
         entries = sorted(base.iterdir()) if base.exists() else []

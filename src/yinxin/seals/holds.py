@@ -36,20 +36,39 @@ class SealHolds:
     def __init__(self, db: Database, clock: Clock, views: SealViews):
         self.db, self.clock, self.views = db, clock, views
 
-    def simple(self, verb: str, seal: int | str, actor: str, *, hold_kind: str | None = None,
-               data: dict | None = None, check: Check | None = None,
-               note: str | None = None) -> dict:
+    def simple(
+        self,
+        verb: str,
+        seal: int | str,
+        actor: str,
+        *,
+        hold_kind: str | None = None,
+        data: dict | None = None,
+        check: Check | None = None,
+        note: str | None = None,
+    ) -> dict:
         """One move on one seal, in its own transaction holding the seal row."""
         now = self.clock.now()
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)
-            out = self.move(s, row, verb, actor, now, hold_kind=hold_kind, data=data,
-                            check=check, note=note)
+            out = self.move(
+                s, row, verb, actor, now, hold_kind=hold_kind, data=data, check=check, note=note
+            )
         return out
 
-    def move(self, s: Session, row: Seal, verb: str, actor: str, now: dt.datetime, *,
-             hold_kind: str | None = None, data: dict | None = None, check: Check | None = None,
-             note: str | None = None) -> dict:
+    def move(
+        self,
+        s: Session,
+        row: Seal,
+        verb: str,
+        actor: str,
+        now: dt.datetime,
+        *,
+        hold_kind: str | None = None,
+        data: dict | None = None,
+        check: Check | None = None,
+        note: str | None = None,
+    ) -> dict:
         move = lifecycle.check_move(verb, row.state, row.hold_kind, row.es_id)
         extra = (check(s, row, now) if check else None) or {}
         before = row.state + (f" ({row.hold_kind})" if row.hold_kind else "")
@@ -61,10 +80,15 @@ class SealHolds:
         if move.to_state in lifecycle.FINAL:
             row.ended_at = now
         row.updated_at = now
-        audit.record(s, at=now, actor=actor, action=f"seal.{verb}", subject_type="seal",
-                     subject_id=row.es_id,
-                     data={"from": before, "to": row.state, "note": note, **(data or {}),
-                           **extra})
+        audit.record(
+            s,
+            at=now,
+            actor=actor,
+            action=f"seal.{verb}",
+            subject_type="seal",
+            subject_id=row.es_id,
+            data={"from": before, "to": row.state, "note": note, **(data or {}), **extra},
+        )
         return self.views.dict_of(s, row, now=now)
 
     def freeze(self, seal: int | str, *, actor: str, note: str | None = None) -> dict:
@@ -73,30 +97,45 @@ class SealHolds:
 
     def unfreeze(self, seal: int | str, *, actor: str) -> dict:
         """解冻. A hold for a leaked PIN lifts only once the PIN has been changed since."""
+
         def pin_changed(s: Session, row: Seal, now: dt.datetime) -> None:
             if row.hold_kind == HOLD_PIN_LEAK and not (
-                    row.pin_changed_at and row.held_at and row.pin_changed_at > row.held_at):
-                raise Forbidden(f"seal {row.es_id} was frozen because its PIN leaked: change the "
-                                "seal PIN first", field="pin", code="pin_change_required")
+                row.pin_changed_at and row.held_at and row.pin_changed_at > row.held_at
+            ):
+                raise Forbidden(
+                    f"seal {row.es_id} was frozen because its PIN leaked: change the "
+                    "seal PIN first",
+                    field="pin",
+                    code="pin_change_required",
+                )
 
         return self.simple("unfreeze", seal, actor_name(actor), check=pin_changed)
 
-    def revoke(self, seal: int | str, *, reason: str, actor: str, note: str | None = None
-               ) -> dict:
+    def revoke(self, seal: int | str, *, reason: str, actor: str, note: str | None = None) -> dict:
         """废止 on one of the agreement's grounds (004 §十一); final."""
         if reason not in REVOCATION_REASONS:
-            raise ValidationError(f"unknown revocation reason {reason!r}; choose one of "
-                                  f"{', '.join(REVOCATION_REASONS)}", field="reason")
+            raise ValidationError(
+                f"unknown revocation reason {reason!r}; choose one of "
+                f"{', '.join(REVOCATION_REASONS)}",
+                field="reason",
+            )
         if reason == "other" and not (note or "").strip():
-            raise ValidationError("say what the other ground is (e.g. the law requiring it)",
-                                  field="note")
+            raise ValidationError(
+                "say what the other ground is (e.g. the law requiring it)", field="note"
+            )
         actor = actor_name(actor)
 
         def mark(s: Session, row: Seal, now: dt.datetime) -> None:
             row.revoked_at, row.revocation_reason, row.revocation_note = now, reason, note
 
-        return self.simple("revoke", seal, actor, check=mark, note=note,
-                           data={"reason": reason, "reason_text": REVOCATION_REASONS[reason]})
+        return self.simple(
+            "revoke",
+            seal,
+            actor,
+            check=mark,
+            note=note,
+            data={"reason": reason, "reason_text": REVOCATION_REASONS[reason]},
+        )
 
     def report_pin_leak(self, seal: int | str, *, actor: str, note: str | None = None) -> dict:
         """印章密码泄漏/丢失 (004 §六, §七): freeze at once every live seal opened by that PIN."""
@@ -105,13 +144,32 @@ class SealHolds:
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)
             lifecycle.check_move("report_pin_leak", row.state, row.hold_kind, row.es_id)
-            others = [o for o in seals_on_key(s, row) if o.id != row.id
-                      and o.state in lifecycle.MOVES["report_pin_leak"].from_states]
-            out = self.move(s, row, "report_pin_leak", actor, now, hold_kind=HOLD_PIN_LEAK,
-                            note=note, data={"also_frozen": [o.es_id for o in others]})
+            others = [
+                o
+                for o in seals_on_key(s, row)
+                if o.id != row.id and o.state in lifecycle.MOVES["report_pin_leak"].from_states
+            ]
+            out = self.move(
+                s,
+                row,
+                "report_pin_leak",
+                actor,
+                now,
+                hold_kind=HOLD_PIN_LEAK,
+                note=note,
+                data={"also_frozen": [o.es_id for o in others]},
+            )
             for other in others:
-                self.move(s, other, "report_pin_leak", actor, now, hold_kind=HOLD_PIN_LEAK,
-                          note=note, data={"reported_on": row.es_id})
+                self.move(
+                    s,
+                    other,
+                    "report_pin_leak",
+                    actor,
+                    now,
+                    hold_kind=HOLD_PIN_LEAK,
+                    note=note,
+                    data={"reported_on": row.es_id},
+                )
             out["also_frozen"] = [o.es_id for o in others]
         return out
 
@@ -119,9 +177,17 @@ class SealHolds:
         """Mark seals past their end of validity as expired (run by the scheduler)."""
         now = self.clock.now()
         with self.db.read() as s:
-            due = s.execute(select(Seal.id).where(
-                Seal.state.in_(lifecycle.MOVES["expire"].from_states), Seal.valid_end <= now)
-                .order_by(Seal.id)).scalars().all()
+            due = (
+                s.execute(
+                    select(Seal.id)
+                    .where(
+                        Seal.state.in_(lifecycle.MOVES["expire"].from_states), Seal.valid_end <= now
+                    )
+                    .order_by(Seal.id)
+                )
+                .scalars()
+                .all()
+            )
         done = []
         for seal_id in due:
             try:

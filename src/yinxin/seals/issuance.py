@@ -61,12 +61,17 @@ DEFAULT_REGION = "110000"
 
 def _duplicate(sub: Subscriber, kind: str, es_id: str | None) -> Conflict:
     which = f" ({es_id})" if es_id else ""
-    return Conflict(f"{sub.name} already has a live {KINDS[kind].title}{which}; change, "
-                    "renew or cancel that one", field="kind", code="duplicate")
+    return Conflict(
+        f"{sub.name} already has a live {KINDS[kind].title}{which}; change, "
+        "renew or cancel that one",
+        field="kind",
+        code="duplicate",
+    )
 
 
-def _switch_certificate(s: Session, seal: Seal, serial: str | None,
-                        now: dt.datetime) -> Certificate:
+def _switch_certificate(
+    s: Session, seal: Seal, serial: str | None, now: dt.datetime
+) -> Certificate:
     """The certificate named by ``serial`` (checked for the seal), or the seal's own, if valid."""
     sub = subscriber_row(s, seal.subscriber_id)
     if serial:
@@ -79,79 +84,159 @@ def _switch_certificate(s: Session, seal: Seal, serial: str | None,
 class SealIssuance:
     """Makes seals and their new records: create, renew, change; and cancels them."""
 
-    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority, *,
-                 files: SealFiles, views: SealViews, holds: SealHolds,
-                 region_code: str = DEFAULT_REGION):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ca: CertificateAuthority,
+        *,
+        files: SealFiles,
+        views: SealViews,
+        holds: SealHolds,
+        region_code: str = DEFAULT_REGION,
+    ):
         if not (len(region_code) == 6 and region_code.isdigit()):
-            raise ValidationError("the region code must be 6 digits (GB/T 2260)",
-                                  field="region_code")
+            raise ValidationError(
+                "the region code must be 6 digits (GB/T 2260)", field="region_code"
+            )
         self.db, self.clock, self.ca = db, clock, ca
         self.files, self.views, self.holds = files, views, holds
         self.region_code = region_code
 
-    def apply(self, *, business_type: str, project: str, holder_name: str, id_type: str,
-              id_number: str, declaration_accepted: bool, seal: int | str | None = None,
-              subscriber_id: int | None = None, kind: str | None = None,
-              certificate_serial: str | None = None, scan: bytes | None = None,
-              center_text: str | None = None, code: str | None = None, years: int = 1,
-              actor: str = "applicant") -> dict:
+    def apply(
+        self,
+        *,
+        business_type: str,
+        project: str,
+        holder_name: str,
+        id_type: str,
+        id_number: str,
+        declaration_accepted: bool,
+        seal: int | str | None = None,
+        subscriber_id: int | None = None,
+        kind: str | None = None,
+        certificate_serial: str | None = None,
+        scan: bytes | None = None,
+        center_text: str | None = None,
+        code: str | None = None,
+        years: int = 1,
+        actor: str = "applicant",
+    ) -> dict:
         """The seal application form: 新申请 creates, 续费/变更/注销 act on ``seal``."""
-        form = SealForm(business_type, project, holder_name, id_type, id_number,
-                        declaration_accepted).validated()
+        form = SealForm(
+            business_type, project, holder_name, id_type, id_number, declaration_accepted
+        ).validated()
         if form.business_type == "new":
             if seal is not None:
-                raise ValidationError("a new application makes a new seal; do not name one",
-                                      field="seal")
+                raise ValidationError(
+                    "a new application makes a new seal; do not name one", field="seal"
+                )
             if subscriber_id is None or kind is None:
-                raise ValidationError("a new seal needs the subscriber and the seal kind",
-                                      field="subscriber_id" if subscriber_id is None else "kind")
-            return self.create(subscriber_id=subscriber_id, kind=kind,
-                               certificate_serial=certificate_serial, form=form, scan=scan,
-                               center_text=center_text, code=code, years=years, actor=actor)
+                raise ValidationError(
+                    "a new seal needs the subscriber and the seal kind",
+                    field="subscriber_id" if subscriber_id is None else "kind",
+                )
+            return self.create(
+                subscriber_id=subscriber_id,
+                kind=kind,
+                certificate_serial=certificate_serial,
+                form=form,
+                scan=scan,
+                center_text=center_text,
+                code=code,
+                years=years,
+                actor=actor,
+            )
         if seal is None:
-            raise ValidationError(f"{BUSINESS_TYPES[form.business_type]} needs the seal it is "
-                                  "for", field="seal")
+            raise ValidationError(
+                f"{BUSINESS_TYPES[form.business_type]} needs the seal it is for", field="seal"
+            )
         if form.business_type == "renew":
-            return self.renew(seal, years=years, certificate_serial=certificate_serial,
-                              form=form, actor=actor)
+            return self.renew(
+                seal, years=years, certificate_serial=certificate_serial, form=form, actor=actor
+            )
         if form.business_type == "change":
-            return self.change(seal, scan=scan, center_text=center_text, code=code,
-                               certificate_serial=certificate_serial, form=form, actor=actor)
+            return self.change(
+                seal,
+                scan=scan,
+                center_text=center_text,
+                code=code,
+                certificate_serial=certificate_serial,
+                form=form,
+                actor=actor,
+            )
         return self.cancel(seal, form=form, actor=actor)
 
     # --- create ----------------------------------------------------------------------------------
     @staticmethod
-    def _plan_create(s: Session, *, subscriber_id: int, kind: str,
-                     certificate_serial: str | None, form: SealForm, scan_sha: str | None,
-                     center_text: str | None, code: str | None, now: dt.datetime
-                     ) -> tuple[Subscriber, Certificate, ImagePlan]:
+    def _plan_create(
+        s: Session,
+        *,
+        subscriber_id: int,
+        kind: str,
+        certificate_serial: str | None,
+        form: SealForm,
+        scan_sha: str | None,
+        center_text: str | None,
+        code: str | None,
+        now: dt.datetime,
+    ) -> tuple[Subscriber, Certificate, ImagePlan]:
         lifecycle.check_move("create", NONE, None, "(new)")
         if kind not in KINDS:
-            raise ValidationError(f"unknown seal kind {kind!r}; choose one of "
-                                  f"{', '.join(KINDS)}", field="kind")
+            raise ValidationError(
+                f"unknown seal kind {kind!r}; choose one of {', '.join(KINDS)}", field="kind"
+            )
         spec = KINDS[kind]
         sub = subscriber_row(s, subscriber_id)
         if sub.kind != spec.subscriber_kind:
-            raise ValidationError(f"a {kind} seal ({spec.title}) is for {spec.subscriber_kind} "
-                                  f"subscribers; #{sub.id} is a {sub.kind}", field="kind")
+            raise ValidationError(
+                f"a {kind} seal ({spec.title}) is for {spec.subscriber_kind} "
+                f"subscribers; #{sub.id} is a {sub.kind}",
+                field="kind",
+            )
         check_holder(sub, kind, form)
         cert = certificate_for(s, certificate_serial, sub, kind, now)
         if kind == "personal" and (center_text or code):
-            raise ValidationError("a personal seal has no centre text or code",
-                                  field="center_text" if center_text else "code")
-        dup = s.execute(select(Seal.es_id).where(
-            Seal.subscriber_id == sub.id, Seal.kind == kind,
-            Seal.state.in_(lifecycle.MANAGEABLE))).scalars().first()
+            raise ValidationError(
+                "a personal seal has no centre text or code",
+                field="center_text" if center_text else "code",
+            )
+        dup = (
+            s.execute(
+                select(Seal.es_id).where(
+                    Seal.subscriber_id == sub.id,
+                    Seal.kind == kind,
+                    Seal.state.in_(lifecycle.MANAGEABLE),
+                )
+            )
+            .scalars()
+            .first()
+        )
         if dup:
             raise _duplicate(sub, kind, dup)
-        image = ImagePlan("scan" if scan_sha else "software", kind, sub.name,
-                          None if kind == "personal" else (center_text or spec.center_text),
-                          code, scan_sha)
+        image = ImagePlan(
+            "scan" if scan_sha else "software",
+            kind,
+            sub.name,
+            None if kind == "personal" else (center_text or spec.center_text),
+            code,
+            scan_sha,
+        )
         return sub, cert, image
 
-    def create(self, *, subscriber_id: int, kind: str, certificate_serial: str | None,
-               form: SealForm | dict, scan: bytes | None = None, center_text: str | None = None,
-               code: str | None = None, years: int = 1, actor: str = "applicant") -> dict:
+    def create(
+        self,
+        *,
+        subscriber_id: int,
+        kind: str,
+        certificate_serial: str | None,
+        form: SealForm | dict,
+        scan: bytes | None = None,
+        center_text: str | None = None,
+        code: str | None = None,
+        years: int = 1,
+        actor: str = "applicant",
+    ) -> dict:
         """新申请: make a seal for a subscriber holding a valid certificate of the right kind."""
         form = coerce_form(form, "new")
         assert form is not None
@@ -160,8 +245,16 @@ class SealIssuance:
         scan_sha = check_scan(scan)
         issuer = self.ca.issuer("issuing")  # load the CA key first: a failure writes nothing
         now = whole(self.clock.now())
-        args = dict(subscriber_id=subscriber_id, kind=kind, certificate_serial=certificate_serial,
-                    form=form, scan_sha=scan_sha, center_text=center_text, code=code, now=now)
+        args = dict(
+            subscriber_id=subscriber_id,
+            kind=kind,
+            certificate_serial=certificate_serial,
+            form=form,
+            scan_sha=scan_sha,
+            center_text=center_text,
+            code=code,
+            now=now,
+        )
         with self.db.read() as s:
             _, _, image = self._plan_create(s, **args)
         drawn = image.draw(scan)
@@ -169,14 +262,32 @@ class SealIssuance:
             sub, cert, again = self._plan_create(s, **args)
             same_image(image, again)
             valid_end = min(now + years * YEAR, cert.not_after)
-            seal = Seal(es_id=None, kind=kind, subscriber_id=sub.id, certificate_id=cert.id,
-                        name=seal_name(sub, kind), holder_name=form.holder_name,
-                        holder_id_type=form.id_type, holder_id_number=form.id_number,
-                        project=form.project, image_source=image.source,
-                        center_text=image.center_text, code=image.code, state=ACTIVE,
-                        valid_start=now, valid_end=valid_end, png=drawn.png, svg=drawn.svg,
-                        pdf=drawn.pdf, width_mm=drawn.width_mm, height_mm=drawn.height_mm,
-                        seseal=b"", version=0, created_at=now, updated_at=now)
+            seal = Seal(
+                es_id=None,
+                kind=kind,
+                subscriber_id=sub.id,
+                certificate_id=cert.id,
+                name=seal_name(sub, kind),
+                holder_name=form.holder_name,
+                holder_id_type=form.id_type,
+                holder_id_number=form.id_number,
+                project=form.project,
+                image_source=image.source,
+                center_text=image.center_text,
+                code=image.code,
+                state=ACTIVE,
+                valid_start=now,
+                valid_end=valid_end,
+                png=drawn.png,
+                svg=drawn.svg,
+                pdf=drawn.pdf,
+                width_mm=drawn.width_mm,
+                height_mm=drawn.height_mm,
+                seseal=b"",
+                version=0,
+                created_at=now,
+                updated_at=now,
+            )
             s.add(seal)
             lost_race = _duplicate(sub, kind, None)  # built now: a failed flush expires sub
             try:
@@ -188,22 +299,44 @@ class SealIssuance:
             seal.es_id = f"{self.region_code}{now:%y}{seal.id:06d}"
             make_record(s, seal, cert, issuer, "create", now)
             app = record_application(s, seal, form, actor, now)
-            audit.record(s, at=now, actor=actor, action="seal.create", subject_type="seal",
-                         subject_id=seal.es_id,
-                         data={"from": NONE, "to": ACTIVE, "kind": kind, "name": seal.name,
-                               "subscriber_id": sub.id, "certificate": cert.serial_hex,
-                               "application_id": app.id, "image_source": seal.image_source,
-                               "valid_end": valid_end.isoformat(), "version": seal.version,
-                               "seseal_sha256": sha(seal.seseal), "png_sha256": sha(seal.png)})
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="seal.create",
+                subject_type="seal",
+                subject_id=seal.es_id,
+                data={
+                    "from": NONE,
+                    "to": ACTIVE,
+                    "kind": kind,
+                    "name": seal.name,
+                    "subscriber_id": sub.id,
+                    "certificate": cert.serial_hex,
+                    "application_id": app.id,
+                    "image_source": seal.image_source,
+                    "valid_end": valid_end.isoformat(),
+                    "version": seal.version,
+                    "seseal_sha256": sha(seal.seseal),
+                    "png_sha256": sha(seal.png),
+                },
+            )
             out = self.views.dict_of(s, seal, now=now)
             staged.files = file_set(seal)
         return out
 
     # --- renew -----------------------------------------------------------------------------------
-    def renew(self, seal: int | str, *, years: int = 1, certificate_serial: str | None = None,
-              form: SealForm | dict | None = None, actor: str = "ra-officer") -> dict:
-        """续费: extend validity (never past the certificate's end; pass the renewed one's serial).
-        """
+    def renew(
+        self,
+        seal: int | str,
+        *,
+        years: int = 1,
+        certificate_serial: str | None = None,
+        form: SealForm | dict | None = None,
+        actor: str = "ra-officer",
+    ) -> dict:
+        """续费: extend validity (never past the certificate's end; pass the renewed
+        certificate's serial)."""
         form = coerce_form(form, "renew")
         check_years(years)
         issuer = self.ca.issuer("issuing")
@@ -220,7 +353,9 @@ class SealIssuance:
                     f"seal {row.es_id} already runs to {row.valid_end:%Y-%m-%d} and its "
                     f"certificate {cert.serial_hex} ends {cert.not_after:%Y-%m-%d}: a seal cannot "
                     "outlast its certificate; renew the certificate and give the new serial",
-                    field="certificate_serial", code="certificate_ends")
+                    field="certificate_serial",
+                    code="certificate_ends",
+                )
             before = {"valid_end": row.valid_end.isoformat(), "certificate": None}
             if cert.id != row.certificate_id:
                 before["certificate"] = s.get(Certificate, row.certificate_id).serial_hex
@@ -228,24 +363,45 @@ class SealIssuance:
             row.state, row.updated_at = move.to_state, now
             make_record(s, row, cert, issuer, "renew", now)
             app = record_application(s, row, form, actor, now) if form else None
-            audit.record(s, at=now, actor=actor, action="seal.renew", subject_type="seal",
-                         subject_id=row.es_id,
-                         data={"from": ACTIVE, "to": ACTIVE, "years": years,
-                               "previous_valid_end": before["valid_end"],
-                               "valid_end": new_end.isoformat(), "certificate": cert.serial_hex,
-                               "previous_certificate": before["certificate"],
-                               "application_id": app.id if app else None,
-                               "version": row.version, "seseal_sha256": sha(row.seseal)})
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="seal.renew",
+                subject_type="seal",
+                subject_id=row.es_id,
+                data={
+                    "from": ACTIVE,
+                    "to": ACTIVE,
+                    "years": years,
+                    "previous_valid_end": before["valid_end"],
+                    "valid_end": new_end.isoformat(),
+                    "certificate": cert.serial_hex,
+                    "previous_certificate": before["certificate"],
+                    "application_id": app.id if app else None,
+                    "version": row.version,
+                    "seseal_sha256": sha(row.seseal),
+                },
+            )
             out = self.views.dict_of(s, row, now=now)
             staged.files = file_set(row)
         return out
 
     # --- change ----------------------------------------------------------------------------------
     @staticmethod
-    def _plan_change(s: Session, seal: int | str, *, scan_sha: str | None, software: bool,
-                     center_text: str | None, code: str | None, certificate_serial: str | None,
-                     form: SealForm | None, now: dt.datetime, lock: bool = False
-                     ) -> tuple[Seal, Certificate, ImagePlan, Subscriber]:
+    def _plan_change(
+        s: Session,
+        seal: int | str,
+        *,
+        scan_sha: str | None,
+        software: bool,
+        center_text: str | None,
+        code: str | None,
+        certificate_serial: str | None,
+        form: SealForm | None,
+        now: dt.datetime,
+        lock: bool = False,
+    ) -> tuple[Seal, Certificate, ImagePlan, Subscriber]:
         row = seal_row(s, seal, lock=lock)
         lifecycle.check_move("change", row.state, row.hold_kind, row.es_id)
         sub = subscriber_row(s, row.subscriber_id)
@@ -253,42 +409,74 @@ class SealIssuance:
             check_holder(sub, row.kind, form)
         cert = _switch_certificate(s, row, certificate_serial, now)
         if row.kind == "personal" and (center_text or code):
-            raise ValidationError("a personal seal has no centre text or code",
-                                  field="center_text" if center_text else "code")
+            raise ValidationError(
+                "a personal seal has no centre text or code",
+                field="center_text" if center_text else "code",
+            )
         if scan_sha and software:
-            raise ValidationError("give a scan or ask for a software-made image, not both",
-                                  field="scan")
+            raise ValidationError(
+                "give a scan or ask for a software-made image, not both", field="scan"
+            )
         source = "scan" if scan_sha else ("software" if software else row.image_source)
         if source == "scan" and (center_text or code):
-            raise ValidationError("centre text and code are drawn on software-made images only; "
-                                  "ask for one (software) or upload a scan that shows them",
-                                  field="center_text" if center_text else "code")
+            raise ValidationError(
+                "centre text and code are drawn on software-made images only; "
+                "ask for one (software) or upload a scan that shows them",
+                field="center_text" if center_text else "code",
+            )
         if row.valid_end <= now:
-            raise ValidationError(f"seal {row.es_id}'s validity ended "
-                                  f"{row.valid_end:%Y-%m-%d}; renew it first", field="seal",
-                                  code="seal_expired")
-        image = ImagePlan(source, row.kind, sub.name,
-                          None if row.kind == "personal" else (center_text or row.center_text),
-                          code or row.code, scan_sha)
+            raise ValidationError(
+                f"seal {row.es_id}'s validity ended {row.valid_end:%Y-%m-%d}; renew it first",
+                field="seal",
+                code="seal_expired",
+            )
+        image = ImagePlan(
+            source,
+            row.kind,
+            sub.name,
+            None if row.kind == "personal" else (center_text or row.center_text),
+            code or row.code,
+            scan_sha,
+        )
         return row, cert, image, sub
 
-    def change(self, seal: int | str, *, scan: bytes | None = None, software: bool = False,
-               center_text: str | None = None, code: str | None = None,
-               certificate_serial: str | None = None, form: SealForm | dict | None = None,
-               actor: str = "ra-officer") -> dict:
+    def change(
+        self,
+        seal: int | str,
+        *,
+        scan: bytes | None = None,
+        software: bool = False,
+        center_text: str | None = None,
+        code: str | None = None,
+        certificate_serial: str | None = None,
+        form: SealForm | dict | None = None,
+        actor: str = "ra-officer",
+    ) -> dict:
         """变更: new image or data (name, holder, centre text, code, certificate) → new record."""
         form = coerce_form(form, "change")
         scan_sha = check_scan(scan)
         issuer = self.ca.issuer("issuing")
         now = whole(self.clock.now())
-        args = dict(scan_sha=scan_sha, software=software, center_text=center_text, code=code,
-                    certificate_serial=certificate_serial, form=form, now=now)
+        args = dict(
+            scan_sha=scan_sha,
+            software=software,
+            center_text=center_text,
+            code=code,
+            certificate_serial=certificate_serial,
+            form=form,
+            now=now,
+        )
         with self.db.read() as s:
             row, _, image, sub = self._plan_change(s, seal, **args)
             redraw = (image.source == "scan" and scan_sha is not None) or (
-                image.source == "software" and (
-                    row.image_source != "software" or sub.name != drawn_name(row.kind, row.name)
-                    or image.center_text != row.center_text or image.code != row.code))
+                image.source == "software"
+                and (
+                    row.image_source != "software"
+                    or sub.name != drawn_name(row.kind, row.name)
+                    or image.center_text != row.center_text
+                    or image.code != row.code
+                )
+            )
         drawn = image.draw(scan) if redraw else None
         with self.files.transaction() as (s, staged):
             row, cert, again, sub = self._plan_change(s, seal, lock=True, **args)
@@ -304,7 +492,8 @@ class SealIssuance:
             if cert.id != row.certificate_id:
                 changes["certificate"] = {
                     "from": s.get(Certificate, row.certificate_id).serial_hex,
-                    "to": cert.serial_hex}
+                    "to": cert.serial_hex,
+                }
                 row.certificate_id = cert.id
             if form:
                 put("project", form.project)
@@ -323,24 +512,39 @@ class SealIssuance:
                 row.png, row.svg, row.pdf = drawn.png, drawn.svg, drawn.pdf
                 row.width_mm, row.height_mm = drawn.width_mm, drawn.height_mm
             if not changes:
-                raise ValidationError("nothing to change: the new data is the seal's current "
-                                      "data", field="seal", code="nothing_to_change")
+                raise ValidationError(
+                    "nothing to change: the new data is the seal's current data",
+                    field="seal",
+                    code="nothing_to_change",
+                )
             row.valid_start, row.valid_end = now, min(row.valid_end, cert.not_after)
             row.updated_at = now
             make_record(s, row, cert, issuer, "change", now)
             app = record_application(s, row, form, actor, now) if form else None
-            audit.record(s, at=now, actor=actor, action="seal.change", subject_type="seal",
-                         subject_id=row.es_id,
-                         data={"from": ACTIVE, "to": ACTIVE, "changes": changes,
-                               "application_id": app.id if app else None,
-                               "version": row.version, "seseal_sha256": sha(row.seseal)})
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="seal.change",
+                subject_type="seal",
+                subject_id=row.es_id,
+                data={
+                    "from": ACTIVE,
+                    "to": ACTIVE,
+                    "changes": changes,
+                    "application_id": app.id if app else None,
+                    "version": row.version,
+                    "seseal_sha256": sha(row.seseal),
+                },
+            )
             out = self.views.dict_of(s, row, now=now)
             staged.files = file_set(row)
         return out
 
     # --- cancel ----------------------------------------------------------------------------------
-    def cancel(self, seal: int | str, *, form: SealForm | dict | None = None,
-               actor: str = "ra-officer") -> dict:
+    def cancel(
+        self, seal: int | str, *, form: SealForm | dict | None = None, actor: str = "ra-officer"
+    ) -> dict:
         """注销: the holder no longer wants the seal; final."""
         form = coerce_form(form, "cancel")
 

@@ -28,23 +28,38 @@ HOLD_FROZEN, HOLD_PIN_LEAK = "frozen", "pin_leak"
 MANAGEABLE = frozenset({ACTIVE, FROZEN})
 
 
-def _m(verb: str, title: str, frm: set[str], to: str, hold_kinds: set[str] | None = None,
-       new_record: bool = False) -> Move:
+def _m(
+    verb: str,
+    title: str,
+    frm: set[str],
+    to: str,
+    hold_kinds: set[str] | None = None,
+    new_record: bool = False,
+) -> Move:
     return move(verb, title, frm, to, hold_kinds, creates=new_record)
 
 
-TABLE = TransitionTable("seal", "seal", FROZEN, [
-    _m("create", "新申请 create", {NONE}, ACTIVE, new_record=True),
-    _m("renew", "续费 renew (validity extended)", {ACTIVE}, ACTIVE, new_record=True),
-    _m("change", "变更 change (new image or data)", {ACTIVE}, ACTIVE, new_record=True),
-    _m("cancel", "注销 cancel (final)", {ACTIVE, FROZEN}, CANCELLED),
-    _m("freeze", "冻结 freeze", {ACTIVE}, FROZEN),
-    _m("report_pin_leak", "印章密码泄漏 report a leaked or lost PIN (freeze)",
-       {ACTIVE, FROZEN}, FROZEN),
-    _m("unfreeze", "解冻 unfreeze", {FROZEN}, ACTIVE, {HOLD_FROZEN, HOLD_PIN_LEAK}),
-    _m("revoke", "废止 revoke (final)", {ACTIVE, FROZEN}, REVOKED),
-    _m("expire", "过期 expiry", {ACTIVE, FROZEN}, EXPIRED),
-])
+TABLE = TransitionTable(
+    "seal",
+    "seal",
+    FROZEN,
+    [
+        _m("create", "新申请 create", {NONE}, ACTIVE, new_record=True),
+        _m("renew", "续费 renew (validity extended)", {ACTIVE}, ACTIVE, new_record=True),
+        _m("change", "变更 change (new image or data)", {ACTIVE}, ACTIVE, new_record=True),
+        _m("cancel", "注销 cancel (final)", {ACTIVE, FROZEN}, CANCELLED),
+        _m("freeze", "冻结 freeze", {ACTIVE}, FROZEN),
+        _m(
+            "report_pin_leak",
+            "印章密码泄漏 report a leaked or lost PIN (freeze)",
+            {ACTIVE, FROZEN},
+            FROZEN,
+        ),
+        _m("unfreeze", "解冻 unfreeze", {FROZEN}, ACTIVE, {HOLD_FROZEN, HOLD_PIN_LEAK}),
+        _m("revoke", "废止 revoke (final)", {ACTIVE, FROZEN}, REVOKED),
+        _m("expire", "过期 expiry", {ACTIVE, FROZEN}, EXPIRED),
+    ],
+)
 MOVES = TABLE.moves
 
 
@@ -55,9 +70,7 @@ def check_move(verb: str, state: str, hold_kind: str | None, es_id: str) -> Move
 def check_manageable(action: str, state: str, es_id: str) -> None:
     """Grants and PIN changes make no sense on a seal that can never be used again."""
     if state not in MANAGEABLE:
-        raise IllegalTransition(
-            f"cannot {action} on seal {es_id}: it is {state}", field="seal"
-        )
+        raise IllegalTransition(f"cannot {action} on seal {es_id}: it is {state}", field="seal")
 
 
 # The seal usage agreement's grounds for revocation (004 §十一), in its order.

@@ -75,41 +75,67 @@ class UnlockedSeal(NamedTuple):
 
 def locked_refusal(es_id: str) -> Forbidden:
     """The one reply to any attempt on a locked key, whatever PIN it carried."""
-    return Forbidden(f"seal {es_id} is locked after {MAX_PIN_FAILURES} wrong PINs; an RA "
-                     "officer must unlock it", field="pin", code="seal_locked")
+    return Forbidden(
+        f"seal {es_id} is locked after {MAX_PIN_FAILURES} wrong PINs; an RA officer must unlock it",
+        field="pin",
+        code="seal_locked",
+    )
 
 
-def problem(s: Session, seal: Seal, cert: Certificate, key: PlatformKey | None,
-            member_subscriber_id: int | None, now: dt.datetime) -> Forbidden | None:
+def problem(
+    s: Session,
+    seal: Seal,
+    cert: Certificate,
+    key: PlatformKey | None,
+    member_subscriber_id: int | None,
+    now: dt.datetime,
+) -> Forbidden | None:
     """Why the seal cannot sign right now (PIN aside), or None; reads current rows only."""
     if seal.state != ACTIVE:
         hold = f" ({seal.hold_kind})" if seal.hold_kind else ""
-        return Forbidden(f"seal {seal.es_id} is {seal.state}{hold}", field="seal",
-                         code="seal_not_active")
+        return Forbidden(
+            f"seal {seal.es_id} is {seal.state}{hold}", field="seal", code="seal_not_active"
+        )
     if not seal.valid_start <= now < seal.valid_end:
-        return Forbidden(f"seal {seal.es_id} is outside its validity "
-                         f"({seal.valid_start:%Y-%m-%d} to {seal.valid_end:%Y-%m-%d})",
-                         field="seal", code="seal_expired")
+        return Forbidden(
+            f"seal {seal.es_id} is outside its validity "
+            f"({seal.valid_start:%Y-%m-%d} to {seal.valid_end:%Y-%m-%d})",
+            field="seal",
+            code="seal_expired",
+        )
     if cert.status != cert_lifecycle.ACTIVE or cert.not_after <= now:
         state = cert.status + (f" ({cert.hold_kind})" if cert.hold_kind else "")
-        return Forbidden(f"seal {seal.es_id} cannot be used: its certificate "
-                         f"{cert.serial_hex} is "
-                         f"{state if cert.status != cert_lifecycle.ACTIVE else 'past its end'}",
-                         field="certificate", code="certificate_not_valid")
+        return Forbidden(
+            f"seal {seal.es_id} cannot be used: its certificate "
+            f"{cert.serial_hex} is "
+            f"{state if cert.status != cert_lifecycle.ACTIVE else 'past its end'}",
+            field="certificate",
+            code="certificate_not_valid",
+        )
     if member_subscriber_id is not None:
         if seal.kind in ORGANIZATION_KINDS:
             if not is_granted(s, seal.id, member_subscriber_id):
-                return Forbidden(f"subscriber #{member_subscriber_id} is not authorized to "
-                                 f"use seal {seal.es_id} (用印授权)",
-                                 field="member_subscriber_id", code="not_authorized")
+                return Forbidden(
+                    f"subscriber #{member_subscriber_id} is not authorized to "
+                    f"use seal {seal.es_id} (用印授权)",
+                    field="member_subscriber_id",
+                    code="not_authorized",
+                )
         elif member_subscriber_id != seal.subscriber_id:
-            return Forbidden(f"personal seal {seal.es_id} is used by its holder only",
-                             field="member_subscriber_id", code="not_authorized")
+            return Forbidden(
+                f"personal seal {seal.es_id} is used by its holder only",
+                field="member_subscriber_id",
+                code="not_authorized",
+            )
     if key is None:
-        return Forbidden(f"seal {seal.es_id} is bound to certificate {cert.serial_hex}, "
-                         "whose key the subscriber holds (CSR): it cannot sign on the "
-                         "platform; sign locally with your own key, this seal's image and "
-                         "its SESeal record", field="seal", code="subscriber_held_key")
+        return Forbidden(
+            f"seal {seal.es_id} is bound to certificate {cert.serial_hex}, "
+            "whose key the subscriber holds (CSR): it cannot sign on the "
+            "platform; sign locally with your own key, this seal's image and "
+            "its SESeal record",
+            field="seal",
+            code="subscriber_held_key",
+        )
     if key.locked:
         return locked_refusal(seal.es_id)
     return None
@@ -119,12 +145,18 @@ def _key_for_pin_change(s: Session, row: Seal) -> PlatformKey:
     lifecycle.check_manageable("change the PIN", row.state, row.es_id)
     cert = s.get(Certificate, row.certificate_id)
     if cert.platform_key_id is None:
-        raise Forbidden(f"seal {row.es_id}'s key is held by the subscriber (CSR): its PIN is "
-                        "yours to manage on your own device", field="seal",
-                        code="subscriber_held_key")
+        raise Forbidden(
+            f"seal {row.es_id}'s key is held by the subscriber (CSR): its PIN is "
+            "yours to manage on your own device",
+            field="seal",
+            code="subscriber_held_key",
+        )
     if cert.status in (cert_lifecycle.REVOKED, cert_lifecycle.EXPIRED):
-        raise Forbidden(f"certificate {cert.serial_hex} is {cert.status}; its key is no "
-                        "longer used", field="certificate", code="certificate_not_valid")
+        raise Forbidden(
+            f"certificate {cert.serial_hex} is {cert.status}; its key is no longer used",
+            field="certificate",
+            code="certificate_not_valid",
+        )
     key = s.get(PlatformKey, cert.platform_key_id)
     if key.locked:
         raise locked_refusal(row.es_id)
@@ -143,9 +175,14 @@ class SealPins:
         """Whether the seal could sign now for this member (or its holder), PIN aside."""
         with self.db.read() as s:
             row, cert, key, member_subscriber_id, p = self._state(s, seal, member_subscriber_id)
-            return {"seal_id": row.id, "es_id": row.es_id,
-                    "member_subscriber_id": member_subscriber_id, "usable": p is None,
-                    "code": p.code if p else None, "reason": p.message if p else None}
+            return {
+                "seal_id": row.id,
+                "es_id": row.es_id,
+                "member_subscriber_id": member_subscriber_id,
+                "usable": p is None,
+                "code": p.code if p else None,
+                "reason": p.message if p else None,
+            }
 
     def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None):
         """The seal's row, certificate and key as they are now, who acts (``None``: the holder
@@ -154,15 +191,21 @@ class SealPins:
         if member_subscriber_id == row.subscriber_id:
             member_subscriber_id = None
         cert, key = certificate_and_key(s, row)
-        return row, cert, key, member_subscriber_id, problem(
-            s, row, cert, key, member_subscriber_id, self.clock.now())
+        return (
+            row,
+            cert,
+            key,
+            member_subscriber_id,
+            problem(s, row, cert, key, member_subscriber_id, self.clock.now()),
+        )
 
     def can_use(self, seal: int | str, person_subscriber_id: int) -> bool:
         """May this person use this seal now: authorized, and seal and certificate valid."""
         return self.usable(seal, person_subscriber_id)["usable"]
 
-    def unlock_for_signing(self, seal: int | str, pin: str,
-                           member_subscriber_id: int | None = None) -> UnlockedSeal:
+    def unlock_for_signing(
+        self, seal: int | str, pin: str, member_subscriber_id: int | None = None
+    ) -> UnlockedSeal:
         """The signing service's door: every check against current rows, then the PIN.
 
         ``member_subscriber_id`` is the person acting for an organization (must hold a grant);
@@ -178,16 +221,37 @@ class SealPins:
                 raise p
             assert key is not None
             key_id, blob, label = key.id, key.sealed_key, key.label
-            stamp = SealMaterial(seal_id=row.id, es_id=row.es_id, kind=row.kind, name=row.name,
-                                 png=row.png, width_mm=row.width_mm, height_mm=row.height_mm,
-                                 seseal=row.seseal, certificate_serial=cert.serial_hex)
+            stamp = SealMaterial(
+                seal_id=row.id,
+                es_id=row.es_id,
+                kind=row.kind,
+                name=row.name,
+                png=row.png,
+                width_mm=row.width_mm,
+                height_mm=row.height_mm,
+                seseal=row.seseal,
+                certificate_serial=cert.serial_hex,
+            )
             certificate = x509.load_der_x509_certificate(cert.der)
-        handle = self.judge(key_id, blob, label, row.es_id, pin,
-                            lambda b, p, lab: open_private_key(b, p, lab, kek=self.kek))
+        handle = self.judge(
+            key_id,
+            blob,
+            label,
+            row.es_id,
+            pin,
+            lambda b, p, lab: open_private_key(b, p, lab, kek=self.kek),
+        )
         return UnlockedSeal(handle, certificate, stamp)
 
-    def judge(self, key_id: int, blob: bytes, label: str, es_id: str, pin: str,
-              attempt: Callable[[bytes, str, str], T]) -> T:
+    def judge(
+        self,
+        key_id: int,
+        blob: bytes,
+        label: str,
+        es_id: str,
+        pin: str,
+        attempt: Callable[[bytes, str, str], T],
+    ) -> T:
         """Try ``pin`` on the key and record the verdict; the attempt counts only there.
 
         The slow part (scrypt) runs outside any lock, so parallel attempts do not queue behind
@@ -207,13 +271,15 @@ class SealPins:
             result = None
         now = self.clock.now()
         with self.db.transaction() as s:
-            k = s.execute(select(PlatformKey).where(PlatformKey.id == key_id)
-                          .with_for_update()).scalar_one()
+            k = s.execute(
+                select(PlatformKey).where(PlatformKey.id == key_id).with_for_update()
+            ).scalar_one()
             if k.locked:
                 raise locked_refusal(es_id)
             if k.sealed_key != blob:  # judged against a PIN that was changed meanwhile
-                raise Conflict("the seal PIN was changed meanwhile; try again", field="pin",
-                               code="retry")
+                raise Conflict(
+                    "the seal PIN was changed meanwhile; try again", field="pin", code="retry"
+                )
             if result is not None:
                 if k.failed_attempts:
                     k.failed_attempts = 0
@@ -222,23 +288,36 @@ class SealPins:
             if k.failed_attempts >= MAX_PIN_FAILURES:
                 k.locked = True
                 seals = [x.es_id for x in seals_on_key_id(s, key_id)]
-                audit.record(s, at=now, actor="system", action="seal.pin_locked",
-                             subject_type="seal", subject_id=es_id,
-                             data={"failed_attempts": k.failed_attempts, "key": k.label,
-                                   "seals": seals})
-                refusal = Forbidden(f"wrong seal PIN; seal {es_id} is now locked after "
-                                    f"{MAX_PIN_FAILURES} wrong PINs: an RA officer must unlock "
-                                    "it", field="pin", code="seal_locked")
+                audit.record(
+                    s,
+                    at=now,
+                    actor="system",
+                    action="seal.pin_locked",
+                    subject_type="seal",
+                    subject_id=es_id,
+                    data={"failed_attempts": k.failed_attempts, "key": k.label, "seals": seals},
+                )
+                refusal = Forbidden(
+                    f"wrong seal PIN; seal {es_id} is now locked after "
+                    f"{MAX_PIN_FAILURES} wrong PINs: an RA officer must unlock "
+                    "it",
+                    field="pin",
+                    code="seal_locked",
+                )
             else:
                 left = MAX_PIN_FAILURES - k.failed_attempts
-                refusal = Forbidden(f"wrong seal PIN ({left} attempt{'s' if left != 1 else ''} "
-                                    "left before the seal locks)", field="pin",
-                                    code="wrong_pin")
+                refusal = Forbidden(
+                    f"wrong seal PIN ({left} attempt{'s' if left != 1 else ''} "
+                    "left before the seal locks)",
+                    field="pin",
+                    code="wrong_pin",
+                )
         raise refusal  # after the commit: counting the wrong PIN is the point of this write
 
     # --- PIN management --------------------------------------------------------------------------
-    def change_pin(self, seal: int | str, *, old_pin: str, new_pin: str,
-                   actor: str = "holder") -> dict:
+    def change_pin(
+        self, seal: int | str, *, old_pin: str, new_pin: str, actor: str = "holder"
+    ) -> dict:
         """Re-encrypt the seal's key under a new PIN; the PIN never reaches the audit trail."""
         actor = actor_name(actor)
         check_pin(new_pin, "new_pin")
@@ -251,40 +330,71 @@ class SealPins:
             key = _key_for_pin_change(s, row)
             key_id, blob, label, es_id = key.id, key.sealed_key, key.label, row.es_id
         # a wrong current PIN counts like any other attempt
-        new_blob = self.judge(key_id, blob, label, es_id, old_pin,
-                              lambda b, pin, lab: reseal(b, pin, new_pin, lab, kek=self.kek))
+        new_blob = self.judge(
+            key_id,
+            blob,
+            label,
+            es_id,
+            old_pin,
+            lambda b, pin, lab: reseal(b, pin, new_pin, lab, kek=self.kek),
+        )
         now = self.clock.now()
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)
             key = _key_for_pin_change(s, row)
-            k = s.execute(select(PlatformKey).where(PlatformKey.id == key.id)
-                          .with_for_update()).scalar_one()
+            k = s.execute(
+                select(PlatformKey).where(PlatformKey.id == key.id).with_for_update()
+            ).scalar_one()
             if k.sealed_key != blob:
-                raise Conflict("the seal PIN was changed meanwhile; try again with the new one",
-                               field="pin", code="retry")
+                raise Conflict(
+                    "the seal PIN was changed meanwhile; try again with the new one",
+                    field="pin",
+                    code="retry",
+                )
             k.sealed_key, k.failed_attempts = new_blob, 0
-            affected = [x for x in seals_on_key_id(s, k.id)
-                        if x.state in lifecycle.MANAGEABLE]
+            affected = [x for x in seals_on_key_id(s, k.id) if x.state in lifecycle.MANAGEABLE]
             for other in affected:
                 other.pin_changed_at = now
-            audit.record(s, at=now, actor=actor, action="seal.pin_changed", subject_type="seal",
-                         subject_id=row.es_id,
-                         data={"key": k.label, "seals": [x.es_id for x in affected]})
-            return {"es_id": row.es_id, "pin_changed_at": now.isoformat(),
-                    "seals": [x.es_id for x in affected]}
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="seal.pin_changed",
+                subject_type="seal",
+                subject_id=row.es_id,
+                data={"key": k.label, "seals": [x.es_id for x in affected]},
+            )
+            return {
+                "es_id": row.es_id,
+                "pin_changed_at": now.isoformat(),
+                "seals": [x.es_id for x in affected],
+            }
 
     @staticmethod
-    def release(s: Session, row: Seal, *, officer: str, note: str | None,
-                now: dt.datetime) -> None:
+    def release(s: Session, row: Seal, *, officer: str, note: str | None, now: dt.datetime) -> None:
         """An RA officer releases the PIN lock on the seal's key, in the caller's transaction
         (which holds the seal row and answers with the seal's view)."""
         cert = s.get(Certificate, row.certificate_id)
-        k = (s.execute(select(PlatformKey).where(PlatformKey.id == cert.platform_key_id)
-                       .with_for_update()).scalar_one() if cert.platform_key_id else None)
+        k = (
+            s.execute(
+                select(PlatformKey).where(PlatformKey.id == cert.platform_key_id).with_for_update()
+            ).scalar_one()
+            if cert.platform_key_id
+            else None
+        )
         if k is None or not k.locked:
             raise IllegalTransition(f"seal {row.es_id} is not locked", field="seal")
         k.locked, k.failed_attempts = False, 0
-        audit.record(s, at=now, actor=officer, action="seal.unlock", subject_type="seal",
-                     subject_id=row.es_id,
-                     data={"key": k.label, "note": note,
-                           "seals": [x.es_id for x in seals_on_key_id(s, k.id)]})
+        audit.record(
+            s,
+            at=now,
+            actor=officer,
+            action="seal.unlock",
+            subject_type="seal",
+            subject_id=row.es_id,
+            data={
+                "key": k.label,
+                "note": note,
+                "seals": [x.es_id for x in seals_on_key_id(s, k.id)],
+            },
+        )

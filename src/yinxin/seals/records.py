@@ -35,41 +35,78 @@ from yinxin.store.models import Certificate
 from yinxin.store.models.seals import Seal, SealApplication, SealRecord
 
 
-def make_record(s: Session, seal: Seal, cert: Certificate, issuer: Issuer, verb: str,
-                now: dt.datetime) -> None:
+def make_record(
+    s: Session, seal: Seal, cert: Certificate, issuer: Issuer, verb: str, now: dt.datetime
+) -> None:
     """Make, sign and keep the GB/T 38540 record for the seal's current data."""
-    info = SealInfo(es_id=seal.es_id, seal_type=KINDS[seal.kind].seal_type, name=seal.name,
-                    cert_list=[cert.der], create_date=now, valid_start=seal.valid_start,
-                    valid_end=seal.valid_end, picture_type="png", picture_data=seal.png,
-                    width_mm=max(1, round(seal.width_mm)),
-                    height_mm=max(1, round(seal.height_mm)))
-    der = build_seseal(info, issuer.key,
-                       issuer.certificate.public_bytes(serialization.Encoding.DER))
+    info = SealInfo(
+        es_id=seal.es_id,
+        seal_type=KINDS[seal.kind].seal_type,
+        name=seal.name,
+        cert_list=[cert.der],
+        create_date=now,
+        valid_start=seal.valid_start,
+        valid_end=seal.valid_end,
+        picture_type="png",
+        picture_data=seal.png,
+        width_mm=max(1, round(seal.width_mm)),
+        height_mm=max(1, round(seal.height_mm)),
+    )
+    der = build_seseal(
+        info, issuer.key, issuer.certificate.public_bytes(serialization.Encoding.DER)
+    )
     seal.seseal, seal.version = der, seal.version + 1
-    s.add(SealRecord(seal_id=seal.id, version=seal.version, verb=verb,
-                     certificate_id=cert.id, valid_start=seal.valid_start,
-                     valid_end=seal.valid_end, seseal=der, made_at=now))
+    s.add(
+        SealRecord(
+            seal_id=seal.id,
+            version=seal.version,
+            verb=verb,
+            certificate_id=cert.id,
+            valid_start=seal.valid_start,
+            valid_end=seal.valid_end,
+            seseal=der,
+            made_at=now,
+        )
+    )
     s.flush()
 
 
-def record_application(s: Session, seal: Seal, form: SealForm, actor: str,
-                       now: dt.datetime) -> SealApplication:
+def record_application(
+    s: Session, seal: Seal, form: SealForm, actor: str, now: dt.datetime
+) -> SealApplication:
     """Keep the form handed in for ``seal`` and audit it (the ID number stays out of the
     audit trail)."""
-    app = SealApplication(seal_id=seal.id, subscriber_id=seal.subscriber_id,
-                          business_type=form.business_type, project=form.project,
-                          holder_name=form.holder_name, holder_id_type=form.id_type,
-                          holder_id_number=form.id_number, declaration_accepted=True,
-                          declaration_sha256=DECLARATION_SHA256, submitted_by=actor,
-                          submitted_at=now)
+    app = SealApplication(
+        seal_id=seal.id,
+        subscriber_id=seal.subscriber_id,
+        business_type=form.business_type,
+        project=form.project,
+        holder_name=form.holder_name,
+        holder_id_type=form.id_type,
+        holder_id_number=form.id_number,
+        declaration_accepted=True,
+        declaration_sha256=DECLARATION_SHA256,
+        submitted_by=actor,
+        submitted_at=now,
+    )
     s.add(app)
     s.flush()
-    audit.record(s, at=now, actor=actor, action="seal.application",
-                 subject_type="seal", subject_id=seal.es_id,
-                 data={"application_id": app.id, "business_type": form.business_type,
-                       "project": form.project, "holder_name": form.holder_name,
-                       "holder_id_type": form.id_type,
-                       "declaration_sha256": DECLARATION_SHA256})
+    audit.record(
+        s,
+        at=now,
+        actor=actor,
+        action="seal.application",
+        subject_type="seal",
+        subject_id=seal.es_id,
+        data={
+            "application_id": app.id,
+            "business_type": form.business_type,
+            "project": form.project,
+            "holder_name": form.holder_name,
+            "holder_id_type": form.id_type,
+            "declaration_sha256": DECLARATION_SHA256,
+        },
+    )
     return app
 
 
@@ -83,30 +120,59 @@ class SealRecords:
         """Every SESeal record the seal has had, oldest first."""
         with self.db.read() as s:
             row = seal_row(s, seal)
-            rows = s.execute(select(SealRecord).where(SealRecord.seal_id == row.id)
-                             .order_by(SealRecord.version)).scalars().all()
-            return [{"version": r.version, "verb": r.verb,
-                     "certificate_serial": s.get(Certificate, r.certificate_id).serial_hex,
-                     "valid_start": r.valid_start.isoformat(),
-                     "valid_end": r.valid_end.isoformat(), "made_at": r.made_at.isoformat(),
-                     "seseal_sha256": sha(r.seseal),
-                     "seseal_b64": base64.b64encode(r.seseal).decode("ascii")} for r in rows]
+            rows = (
+                s.execute(
+                    select(SealRecord)
+                    .where(SealRecord.seal_id == row.id)
+                    .order_by(SealRecord.version)
+                )
+                .scalars()
+                .all()
+            )
+            return [
+                {
+                    "version": r.version,
+                    "verb": r.verb,
+                    "certificate_serial": s.get(Certificate, r.certificate_id).serial_hex,
+                    "valid_start": r.valid_start.isoformat(),
+                    "valid_end": r.valid_end.isoformat(),
+                    "made_at": r.made_at.isoformat(),
+                    "seseal_sha256": sha(r.seseal),
+                    "seseal_b64": base64.b64encode(r.seseal).decode("ascii"),
+                }
+                for r in rows
+            ]
 
     def applications(self, seal: int | str, *, reveal: bool = False) -> list[dict]:
         """Every application form handed in for the seal, oldest first."""
         with self.db.read() as s:
             row = seal_row(s, seal)
-            apps = s.execute(select(SealApplication).where(SealApplication.seal_id == row.id)
-                             .order_by(SealApplication.id)).scalars().all()
-            return [{"id": a.id, "business_type": a.business_type,
-                     "business_title": BUSINESS_TYPES[a.business_type], "project": a.project,
-                     "holder_name": a.holder_name, "holder_id_type": a.holder_id_type,
-                     "holder_id_type_title": ID_TYPES.get(a.holder_id_type),
-                     "holder_id_number": a.holder_id_number if reveal else mask(
-                         a.holder_id_number),
-                     "declaration": DECLARATION, "declaration_sha256": a.declaration_sha256,
-                     "submitted_by": a.submitted_by, "submitted_at": a.submitted_at.isoformat()}
-                    for a in apps]
+            apps = (
+                s.execute(
+                    select(SealApplication)
+                    .where(SealApplication.seal_id == row.id)
+                    .order_by(SealApplication.id)
+                )
+                .scalars()
+                .all()
+            )
+            return [
+                {
+                    "id": a.id,
+                    "business_type": a.business_type,
+                    "business_title": BUSINESS_TYPES[a.business_type],
+                    "project": a.project,
+                    "holder_name": a.holder_name,
+                    "holder_id_type": a.holder_id_type,
+                    "holder_id_type_title": ID_TYPES.get(a.holder_id_type),
+                    "holder_id_number": a.holder_id_number if reveal else mask(a.holder_id_number),
+                    "declaration": DECLARATION,
+                    "declaration_sha256": a.declaration_sha256,
+                    "submitted_by": a.submitted_by,
+                    "submitted_at": a.submitted_at.isoformat(),
+                }
+                for a in apps
+            ]
 
     def artifacts(self, seal: int | str) -> dict[str, bytes]:
         """The seal's image (PNG, SVG, PDF) and SESeal record, straight from the database."""
@@ -123,25 +189,54 @@ class SealRecords:
             row = seal_row(s, seal)
             cert_der = s.get(Certificate, row.certificate_id).der
             der, es_id = row.seseal, row.es_id
-            expected = (row.es_id, row.name, KINDS[row.kind].seal_type, [cert_der], row.png,
-                        whole(row.valid_start), whole(row.valid_end))
+            expected = (
+                row.es_id,
+                row.name,
+                KINDS[row.kind].seal_type,
+                [cert_der],
+                row.png,
+                whole(row.valid_start),
+                whole(row.valid_end),
+            )
             files = self.files.status(es_id, file_set(row)[1])
         bad_files = {k: v for k, v in files.items() if v != "ok"}
-        files_problem = (f"files under {self.files.directory(es_id)} do not match the database ("
-                         + ", ".join(f"{k} {v}" for k, v in bad_files.items())
-                         + f"): run `yinxin seal write-files {es_id}` to write them again"
-                         if bad_files else None)
+        files_problem = (
+            f"files under {self.files.directory(es_id)} do not match the database ("
+            + ", ".join(f"{k} {v}" for k, v in bad_files.items())
+            + f"): run `yinxin seal write-files {es_id}` to write them again"
+            if bad_files
+            else None
+        )
         try:
             info = verify_seseal(der, [maker]).info
         except ValidationError as e:
             return {"es_id": es_id, "ok": False, "problem": e.message, "files": files}
-        got = (info.es_id, info.name, info.seal_type, info.cert_list, info.picture_data,
-               info.valid_start, info.valid_end)
+        got = (
+            info.es_id,
+            info.name,
+            info.seal_type,
+            info.cert_list,
+            info.picture_data,
+            info.valid_start,
+            info.valid_end,
+        )
         record_ok = got == expected
         ok = record_ok and not bad_files
-        return {"es_id": es_id, "ok": ok, "files": files,
-                "problem": (None if ok else files_problem if record_ok
-                            else "the record does not match the seal's data"),
-                "name": info.name, "valid_start": info.valid_start.isoformat(),
-                "valid_end": info.valid_end.isoformat(), "width_mm": info.width_mm,
-                "height_mm": info.height_mm, "seseal_sha256": sha(der)}
+        return {
+            "es_id": es_id,
+            "ok": ok,
+            "files": files,
+            "problem": (
+                None
+                if ok
+                else files_problem
+                if record_ok
+                else "the record does not match the seal's data"
+            ),
+            "name": info.name,
+            "valid_start": info.valid_start.isoformat(),
+            "valid_end": info.valid_end.isoformat(),
+            "width_mm": info.width_mm,
+            "height_mm": info.height_mm,
+            "seseal_sha256": sha(der),
+        }

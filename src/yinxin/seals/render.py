@@ -144,8 +144,9 @@ def find_cjk_font(style: str = "song") -> pathlib.Path:
         found = _find_family(_FONT_FAMILIES[candidate])
         if found is not None:
             if candidate != style:
-                log.warning("font style %r not installed, falling back to %r (%s)",
-                            style, candidate, found)
+                log.warning(
+                    "font style %r not installed, falling back to %r (%s)", style, candidate, found
+                )
             return found
     raise ConfigurationError(
         "no Noto CJK font found; install fonts-noto-cjk (Debian) or google-noto-cjk-fonts",
@@ -154,8 +155,14 @@ def find_cjk_font(style: str = "song") -> pathlib.Path:
 
 
 def _find_family(family: str) -> pathlib.Path | None:
-    patterns = (f"{family}-Bold.ttc", f"{family}-Regular.ttc", f"{family}sc-Bold.otf",
-                f"{family}sc-Regular.otf", f"{family}SC-Bold.otf", f"{family}SC-Regular.otf")
+    patterns = (
+        f"{family}-Bold.ttc",
+        f"{family}-Regular.ttc",
+        f"{family}sc-Bold.otf",
+        f"{family}sc-Regular.otf",
+        f"{family}SC-Bold.otf",
+        f"{family}SC-Regular.otf",
+    )
     for directory in _FONT_DIRS:
         if not directory.is_dir():
             continue
@@ -208,8 +215,9 @@ def _load_face_locked(path: str) -> _Face:
     upem = int(font["head"].unitsPerEm)
     if ascent - descent <= 0:
         ascent, descent = 0.88 * upem, -0.12 * upem
-    return _Face(font=font, cmap=dict(font.getBestCmap()), ascent=ascent, descent=descent,
-                 units_per_em=upem)
+    return _Face(
+        font=font, cmap=dict(font.getBestCmap()), ascent=ascent, descent=descent, units_per_em=upem
+    )
 
 
 def _sc_face_index(collection: TTCollection) -> int:
@@ -306,8 +314,12 @@ class _Box:
         hw, hh = self.width / 2, self.height / 2
         out = []
         for sx, sy in ((-1, 1), (1, 1), (1, -1), (-1, -1)):
-            out.append((cx + sx * hw * self.t[0] + sy * hh * self.u[0],
-                        cy + sx * hw * self.t[1] + sy * hh * self.u[1]))
+            out.append(
+                (
+                    cx + sx * hw * self.t[0] + sy * hh * self.u[0],
+                    cy + sx * hw * self.t[1] + sy * hh * self.u[1],
+                )
+            )
         return (out[0], out[1], out[2], out[3])
 
 
@@ -352,16 +364,20 @@ def _circle(cx: float, cy: float, r: float, clockwise: bool) -> _Contour:
     k = _KAPPA * r
     if clockwise:  # on screen (y down): top, right, bottom, left
         start = (cx, cy - r)
-        segs = (((cx + k, cy - r), (cx + r, cy - k), (cx + r, cy)),
-                ((cx + r, cy + k), (cx + k, cy + r), (cx, cy + r)),
-                ((cx - k, cy + r), (cx - r, cy + k), (cx - r, cy)),
-                ((cx - r, cy - k), (cx - k, cy - r), (cx, cy - r)))
+        segs = (
+            ((cx + k, cy - r), (cx + r, cy - k), (cx + r, cy)),
+            ((cx + r, cy + k), (cx + k, cy + r), (cx, cy + r)),
+            ((cx - k, cy + r), (cx - r, cy + k), (cx - r, cy)),
+            ((cx - r, cy - k), (cx - k, cy - r), (cx, cy - r)),
+        )
     else:
         start = (cx, cy - r)
-        segs = (((cx - k, cy - r), (cx - r, cy - k), (cx - r, cy)),
-                ((cx - r, cy + k), (cx - k, cy + r), (cx, cy + r)),
-                ((cx + k, cy + r), (cx + r, cy + k), (cx + r, cy)),
-                ((cx + r, cy - k), (cx + k, cy - r), (cx, cy - r)))
+        segs = (
+            ((cx - k, cy - r), (cx - r, cy - k), (cx - r, cy)),
+            ((cx - r, cy + k), (cx - k, cy + r), (cx, cy + r)),
+            ((cx + k, cy + r), (cx + r, cy + k), (cx + r, cy)),
+            ((cx + r, cy - k), (cx + k, cy - r), (cx, cy - r)),
+        )
     return _Contour(start, segs)
 
 
@@ -425,13 +441,13 @@ def _check_text(value: object, field: str, lo: int, hi: int, face: _Face) -> str
         raise ValidationError(f"{field} is empty", field=field)
     if len(text) < lo or len(text) > hi:
         raise ValidationError(
-            f"{field} must have {lo} to {hi} characters, got {len(text)}", field=field)
+            f"{field} must have {lo} to {hi} characters, got {len(text)}", field=field
+        )
     for ch in text:
         if ch.isspace() or unicodedata.category(ch)[0] in "CZ":
             raise ValidationError(f"{field} contains a space or control character", field=field)
         if not face.has(ch):
-            raise ValidationError(f"{field}: character {ch!r} is not in the seal font",
-                                  field=field)
+            raise ValidationError(f"{field}: character {ch!r} is not in the seal font", field=field)
     return text
 
 
@@ -464,14 +480,14 @@ def render_organization_seal(
     if code is not None:
         code = _check_text(code, "code", 1, MAX_CODE_CHARS, face)
         if not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in code):
-            raise ValidationError("code may only hold ASCII letters, digits and '-'",
-                                  field="code")
+            raise ValidationError("code may only hold ASCII letters, digits and '-'", field="code")
     layout = _layout_organization(face_path, name, center_text, code, diameter)
     return _finish(layout, dpi, "organization")
 
 
-def _layout_organization(face_path: str, name: str, center_text: str | None, code: str | None,
-                         d: float) -> _Layout:
+def _layout_organization(
+    face_path: str, name: str, center_text: str | None, code: str | None, d: float
+) -> _Layout:
     face = _load_face(face_path)
     c = d / 2
     r_outer = d / 2 - 0.0025 * d
@@ -505,8 +521,11 @@ def _layout_organization(face_path: str, name: str, center_text: str | None, cod
         angle += per_unit * w
         t = (math.cos(phi), math.sin(phi))
         u = (math.sin(phi), -math.cos(phi))
-        boxes.append(_Box(ch, "name", (c + r_mid * u[0], c + r_mid * u[1]), t, u,
-                          height * w * squeeze, height))
+        boxes.append(
+            _Box(
+                ch, "name", (c + r_mid * u[0], c + r_mid * u[1]), t, u, height * w * squeeze, height
+            )
+        )
 
     # Seal code along the lower arc: small, upright towards the centre, read left to right.
     code_boxes: list[_Box] = []
@@ -544,15 +563,17 @@ def _layout_organization(face_path: str, name: str, center_text: str | None, cod
             x = c - total / 2
             placed = []
             for ch, w in zip(center_text, widths, strict=True):
-                placed.append(_Box(ch, "center", (x + w / 2, cy), (1.0, 0.0), (0.0, -1.0),
-                                   w, c_height))
+                placed.append(
+                    _Box(ch, "center", (x + w / 2, cy), (1.0, 0.0), (0.0, -1.0), w, c_height)
+                )
                 x += w + c_gap
             if _clear(placed, boxes, c, r_inner - 0.015 * d):
                 break
             squeeze_c -= 0.02
             if squeeze_c < 0.3:
-                raise ValidationError("center_text does not fit under the star with this name",
-                                      field="center_text")
+                raise ValidationError(
+                    "center_text does not fit under the star with this name", field="center_text"
+                )
         boxes.extend(placed)
 
     for box in boxes:
@@ -622,28 +643,37 @@ def _layout_personal(face_path: str, name: str, border: bool, s: float) -> _Layo
     if len(name) == 2:
         cells = [(name[0], right_x, text0, col_w, full), (name[1], left_x, text0, col_w, full)]
     elif len(name) == 3 and name[:2] in _COMPOUND_SURNAMES:
-        cells = [(name[0], right_x, text0, col_w, row_h),
-                 (name[1], right_x, text0 + row_h + gutter, col_w, row_h),
-                 (name[2], left_x, text0, col_w, full)]
+        cells = [
+            (name[0], right_x, text0, col_w, row_h),
+            (name[1], right_x, text0 + row_h + gutter, col_w, row_h),
+            (name[2], left_x, text0, col_w, full),
+        ]
     elif len(name) == 3:
-        cells = [(name[0], right_x, text0, col_w, full),
-                 (name[1], left_x, text0, col_w, row_h),
-                 (name[2], left_x, text0 + row_h + gutter, col_w, row_h)]
+        cells = [
+            (name[0], right_x, text0, col_w, full),
+            (name[1], left_x, text0, col_w, row_h),
+            (name[2], left_x, text0 + row_h + gutter, col_w, row_h),
+        ]
     else:
-        cells = [(name[0], right_x, text0, col_w, row_h),
-                 (name[1], right_x, text0 + row_h + gutter, col_w, row_h),
-                 (name[2], left_x, text0, col_w, row_h),
-                 (name[3], left_x, text0 + row_h + gutter, col_w, row_h)]
+        cells = [
+            (name[0], right_x, text0, col_w, row_h),
+            (name[1], right_x, text0 + row_h + gutter, col_w, row_h),
+            (name[2], left_x, text0, col_w, row_h),
+            (name[3], left_x, text0 + row_h + gutter, col_w, row_h),
+        ]
 
-    boxes = [_Box(ch, "personal", (x + w / 2, y + h / 2), (1.0, 0.0), (0.0, -1.0), w, h)
-             for ch, x, y, w, h in cells]
+    boxes = [
+        _Box(ch, "personal", (x + w / 2, y + h / 2), (1.0, 0.0), (0.0, -1.0), w, h)
+        for ch, x, y, w, h in cells
+    ]
     shapes: list[_Shape] = []
     outer = inner = None
     if border:
         outer = (margin, margin, s - margin, s - margin)
         inner = (inner0, inner0, s - inner0, s - inner0)
-        shapes.append(_Shape("border", "", (_rect(*outer, clockwise=True),
-                                             _rect(*inner, clockwise=False))))
+        shapes.append(
+            _Shape("border", "", (_rect(*outer, clockwise=True), _rect(*inner, clockwise=False)))
+        )
     shapes.extend(_glyph_shape(face_path, box) for box in boxes)
     return _Layout(s, s, shapes, boxes, border_outer=outer, border_inner=inner)
 
@@ -671,9 +701,15 @@ def _finish(layout: _Layout, dpi: int, kind: str) -> SealImage:
     glyphs = []
     for b in layout.boxes:
         q = b.corners()
-        glyphs.append(GlyphBox(char=b.char, role=b.role, center=pt(b.center),
-                               corners=(pt(q[0]), pt(q[1]), pt(q[2]), pt(q[3])),
-                               rotation_deg=math.degrees(math.atan2(b.u[0], -b.u[1]))))
+        glyphs.append(
+            GlyphBox(
+                char=b.char,
+                role=b.role,
+                center=pt(b.center),
+                corners=(pt(q[0]), pt(q[1]), pt(q[2]), pt(q[3])),
+                rotation_deg=math.degrees(math.atan2(b.u[0], -b.u[1])),
+            )
+        )
     geometry = SealGeometry(
         kind=kind,
         width_px=width_px,
@@ -688,8 +724,15 @@ def _finish(layout: _Layout, dpi: int, kind: str) -> SealImage:
         border_inner=rect_px(layout.border_inner),
         glyphs=tuple(glyphs),
     )
-    return SealImage(png=png, svg=svg, pdf=pdf, width_mm=layout.width_mm,
-                     height_mm=layout.height_mm, dpi=dpi, geometry=geometry)
+    return SealImage(
+        png=png,
+        svg=svg,
+        pdf=pdf,
+        width_mm=layout.width_mm,
+        height_mm=layout.height_mm,
+        dpi=dpi,
+        geometry=geometry,
+    )
 
 
 def _flatten(contour: _Contour, scale: float, tolerance: float) -> list[Point]:
@@ -702,14 +745,18 @@ def _flatten(contour: _Contour, scale: float, tolerance: float) -> list[Point]:
             continue
         p0 = pts[-1]
         p1, p2, p3 = ((p[0] * scale, p[1] * scale) for p in seg)
-        length = (math.dist(p0, p1) + math.dist(p1, p2) + math.dist(p2, p3))
+        length = math.dist(p0, p1) + math.dist(p1, p2) + math.dist(p2, p3)
         steps = max(2, min(64, int(math.sqrt(length / tolerance)) + 1))
         for i in range(1, steps + 1):
             t = i / steps
             mt = 1 - t
             a, b, c2, d = mt * mt * mt, 3 * mt * mt * t, 3 * mt * t * t, t * t * t
-            pts.append((a * p0[0] + b * p1[0] + c2 * p2[0] + d * p3[0],
-                        a * p0[1] + b * p1[1] + c2 * p2[1] + d * p3[1]))
+            pts.append(
+                (
+                    a * p0[0] + b * p1[0] + c2 * p2[0] + d * p3[0],
+                    a * p0[1] + b * p1[1] + c2 * p2[1] + d * p3[1],
+                )
+            )
     return pts
 
 
@@ -740,8 +787,7 @@ def _rasterize(shapes: Iterable[_Shape], k: float, width_px: int, height_px: int
     w, h = width_px * ss, height_px * ss
     canvas = Image.new("L", (w, h), 0)
     for shape in shapes:
-        polys = [[(x - 0.5, y - 0.5) for x, y in _flatten(c, scale, 0.6)]
-                 for c in shape.contours]
+        polys = [[(x - 0.5, y - 0.5) for x, y in _flatten(c, scale, 0.6)] for c in shape.contours]
         polys = [p for p in polys if len(p) >= 3]
         if not polys:
             continue
@@ -794,12 +840,15 @@ def _num(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
-def _path_ops(contours: Iterable[_Contour], fmt: str,
-              tf: Callable[[Point], Point] | None = None) -> str:
+def _path_ops(
+    contours: Iterable[_Contour], fmt: str, tf: Callable[[Point], Point] | None = None
+) -> str:
     """Serialise contours as SVG path data (``fmt="svg"``) or PDF path operators."""
     if tf is None:
+
         def tf(p: Point) -> Point:
             return p
+
     parts: list[str] = []
     for contour in contours:
         x, y = tf(contour.start)
@@ -831,8 +880,9 @@ def _svg(layout: _Layout) -> bytes:
 
 
 def _xml_escape(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 _PT_PER_MM = 72 / 25.4
@@ -854,12 +904,24 @@ def _pdf(layout: _Layout) -> bytes:
 
 
 def _pdf_stream(dict_body: bytes, data: bytes) -> bytes:
-    return (b"<< " + dict_body + b" /Length " + str(len(data)).encode() + b" >>\nstream\n"
-            + data + b"\nendstream")
+    return (
+        b"<< "
+        + dict_body
+        + b" /Length "
+        + str(len(data)).encode()
+        + b" >>\nstream\n"
+        + data
+        + b"\nendstream"
+    )
 
 
-def _pdf_document(width_mm: float, height_mm: float, content: bytes,
-                  resources: bytes = b"<< >>", extra: Sequence[bytes] = ()) -> bytes:
+def _pdf_document(
+    width_mm: float,
+    height_mm: float,
+    content: bytes,
+    resources: bytes = b"<< >>",
+    extra: Sequence[bytes] = (),
+) -> bytes:
     """A minimal PDF 1.4: catalog (1), pages (2), one page (3), its content (4), then ``extra``.
 
     Written by hand because PDF libraries stamp creation dates and random IDs, which would break
@@ -869,8 +931,12 @@ def _pdf_document(width_mm: float, height_mm: float, content: bytes,
     objects: list[bytes] = []
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objects.append(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-    objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {wpt} {hpt}] /Contents 4 0 R "
-                   .encode() + b"/Resources " + resources + b" >>")
+    objects.append(
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {wpt} {hpt}] /Contents 4 0 R ".encode()
+        + b"/Resources "
+        + resources
+        + b" >>"
+    )
     objects.append(_pdf_stream(b"/Filter /FlateDecode", zlib.compress(content, 9)))
     objects.extend(extra)
 
@@ -883,8 +949,9 @@ def _pdf_document(width_mm: float, height_mm: float, content: bytes,
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for off in offsets:
         out += f"{off:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-            .encode())
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)
 
 
@@ -905,8 +972,9 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
     if not isinstance(data, bytes | bytearray | memoryview) or not data:
         raise ValidationError("no image data", field="image")
     if len(data) > MAX_SCAN_BYTES:
-        raise ValidationError(f"seal image is larger than {MAX_SCAN_BYTES // 2**20} MiB",
-                              field="image")
+        raise ValidationError(
+            f"seal image is larger than {MAX_SCAN_BYTES // 2**20} MiB", field="image"
+        )
     try:
         with Image.open(io.BytesIO(bytes(data))) as probe:  # reads the header only
             fmt = probe.format
@@ -916,27 +984,34 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
             if max(w, h) > MAX_SCAN_SIDE_PX or w * h > MAX_SCAN_PIXELS:
                 raise ValidationError(
                     f"seal image is {w}x{h} pixels; at most {MAX_SCAN_SIDE_PX}x"
-                    f"{MAX_SCAN_SIDE_PX} pixels are accepted", field="image")
+                    f"{MAX_SCAN_SIDE_PX} pixels are accepted",
+                    field="image",
+                )
             probe.load()  # only now are the pixels decoded
             # Phone photos carry their rotation in EXIF; apply it so the seal comes out upright.
             src = ImageOps.exif_transpose(probe)
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise ValidationError("not a readable PNG or JPEG image", field="image") from exc
     if min(src.size) < MIN_SCAN_SIDE_PX:
         raise ValidationError(
             f"seal image is too small (at least {MIN_SCAN_SIDE_PX}x{MIN_SCAN_SIDE_PX} px)",
-            field="image")
+            field="image",
+        )
 
     rgba = _flatten_onto_white(src)
     cleaned = _colour_to_alpha(rgba)
     solid = cleaned.getchannel("A").point([0] * 65 + [255] * 191)
     bbox = solid.getbbox()
     if bbox is None:
-        raise ValidationError("no seal found: the image is blank or only background",
-                              field="image")
+        raise ValidationError("no seal found: the image is blank or only background", field="image")
     if min(bbox[2] - bbox[0], bbox[3] - bbox[1]) < MIN_SCAN_CONTENT_PX:
         raise ValidationError("the seal in the image is too small to use", field="image")
     cropped = cleaned.crop(bbox)
@@ -958,20 +1033,36 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
 
     rgb = scaled.convert("RGB").tobytes()
     alpha = scaled.getchannel("A").tobytes()
-    img_dict = (f"/Type /XObject /Subtype /Image /Width {width_px} /Height {height_px} "
-                f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode "
-                f"/SMask 6 0 R").encode()
-    mask_dict = (f"/Type /XObject /Subtype /Image /Width {width_px} /Height {height_px} "
-                 f"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode").encode()
+    img_dict = (
+        f"/Type /XObject /Subtype /Image /Width {width_px} /Height {height_px} "
+        f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode "
+        f"/SMask 6 0 R"
+    ).encode()
+    mask_dict = (
+        f"/Type /XObject /Subtype /Image /Width {width_px} /Height {height_px} "
+        f"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode"
+    ).encode()
     content = f"q {_num(width * _PT_PER_MM)} 0 0 {_num(height * _PT_PER_MM)} 0 0 cm /Im1 Do Q"
-    pdf = _pdf_document(width, height, content.encode("ascii"),
-                        resources=b"<< /XObject << /Im1 5 0 R >> >>",
-                        extra=(_pdf_stream(img_dict, zlib.compress(rgb, 6)),
-                               _pdf_stream(mask_dict, zlib.compress(alpha, 6))))
-    geometry = SealGeometry(kind="scan", width_px=width_px, height_px=height_px, px_per_mm=k,
-                            center=(width_px / 2, height_px / 2))
-    return SealImage(png=png, svg=svg, pdf=pdf, width_mm=width, height_mm=height, dpi=dpi,
-                     geometry=geometry)
+    pdf = _pdf_document(
+        width,
+        height,
+        content.encode("ascii"),
+        resources=b"<< /XObject << /Im1 5 0 R >> >>",
+        extra=(
+            _pdf_stream(img_dict, zlib.compress(rgb, 6)),
+            _pdf_stream(mask_dict, zlib.compress(alpha, 6)),
+        ),
+    )
+    geometry = SealGeometry(
+        kind="scan",
+        width_px=width_px,
+        height_px=height_px,
+        px_per_mm=k,
+        center=(width_px / 2, height_px / 2),
+    )
+    return SealImage(
+        png=png, svg=svg, pdf=pdf, width_mm=width, height_mm=height, dpi=dpi, geometry=geometry
+    )
 
 
 def _flatten_onto_white(src: Image.Image) -> Image.Image:
@@ -985,7 +1076,10 @@ def _flatten_onto_white(src: Image.Image) -> Image.Image:
 # anything past HIGH is solid ink -- a scanned stamp is never fully saturated.
 _SCAN_LOW, _SCAN_HIGH = 28, 190
 _SCAN_RAMP = [
-    0 if v <= _SCAN_LOW else 255 if v >= _SCAN_HIGH
+    0
+    if v <= _SCAN_LOW
+    else 255
+    if v >= _SCAN_HIGH
     else round(255 * (v - _SCAN_LOW) / (_SCAN_HIGH - _SCAN_LOW))
     for v in range(256)
 ]
@@ -1000,9 +1094,9 @@ def _colour_to_alpha(rgb: Image.Image) -> Image.Image:
     for band in (r, g, b):
         # Un-mix from white: band = ink * a + 255 * (1 - a)  =>  ink = 255 - (255 - band) / a
         ink = ImageMath.lambda_eval(
-            lambda e: e["convert"](
-                255 - (255 - e["band"]) * 255 / e["max"](e["mix"], 1), "L"),
-            band=band.convert("F"), mix=mix.convert("F"),
+            lambda e: e["convert"](255 - (255 - e["band"]) * 255 / e["max"](e["mix"], 1), "L"),
+            band=band.convert("F"),
+            mix=mix.convert("F"),
         )
         channels.append(ink)
     return Image.merge("RGBA", (*channels, alpha))

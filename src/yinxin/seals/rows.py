@@ -88,39 +88,57 @@ def require_valid_certificate(cert: Certificate, now: dt.datetime) -> None:
         state = cert.status + (f" ({cert.hold_kind})" if cert.hold_kind else "")
         if cert.status == cert_lifecycle.ACTIVE:
             state = "past its end date"
-        raise Forbidden(f"certificate {cert.serial_hex} is {state}: a seal needs a valid "
-                        "certificate", field="certificate_serial", code="certificate_not_valid")
+        raise Forbidden(
+            f"certificate {cert.serial_hex} is {state}: a seal needs a valid certificate",
+            field="certificate_serial",
+            code="certificate_not_valid",
+        )
 
 
-def certificate_for(s: Session, serial: str | None, sub: Subscriber, kind: str,
-                    now: dt.datetime) -> Certificate:
+def certificate_for(
+    s: Session, serial: str | None, sub: Subscriber, kind: str, now: dt.datetime
+) -> Certificate:
     """The certificate a seal of ``kind`` for ``sub`` may be bound to, valid right now."""
     spec = KINDS[kind]
     if not serial:
         raise ValidationError(
             f"a seal needs a valid certificate (004 填表说明): give the serial of "
             f"{sub.name}'s active {spec.profile} certificate, or apply for one first",
-            field="certificate_serial", code="certificate_required")
-    cert = s.execute(select(Certificate).where(
-        Certificate.serial_hex == normal_serial(serial))).scalar_one_or_none()
+            field="certificate_serial",
+            code="certificate_required",
+        )
+    cert = s.execute(
+        select(Certificate).where(Certificate.serial_hex == normal_serial(serial))
+    ).scalar_one_or_none()
     if cert is None:
         raise NotFound(f"no certificate with serial {serial}", field="certificate_serial")
     if cert.subscriber_id != sub.id:
-        raise ValidationError(f"certificate {cert.serial_hex} belongs to another subscriber",
-                              field="certificate_serial", code="certificate_mismatch")
+        raise ValidationError(
+            f"certificate {cert.serial_hex} belongs to another subscriber",
+            field="certificate_serial",
+            code="certificate_mismatch",
+        )
     if cert.profile != spec.profile:
-        raise ValidationError(f"a {kind} seal ({spec.title}) needs a {spec.profile} "
-                              f"certificate; {cert.serial_hex} is {cert.profile}",
-                              field="certificate_serial", code="certificate_mismatch")
+        raise ValidationError(
+            f"a {kind} seal ({spec.title}) needs a {spec.profile} "
+            f"certificate; {cert.serial_hex} is {cert.profile}",
+            field="certificate_serial",
+            code="certificate_mismatch",
+        )
     require_valid_certificate(cert, now)
     return cert
 
 
 def seals_on_key_id(s: Session, key_id: int) -> list[Seal]:
     """Every seal opened by one platform key, and so by one PIN."""
-    return list(s.execute(select(Seal).join(Certificate, Seal.certificate_id == Certificate.id)
-                          .where(Certificate.platform_key_id == key_id)
-                          .order_by(Seal.id)).scalars())
+    return list(
+        s.execute(
+            select(Seal)
+            .join(Certificate, Seal.certificate_id == Certificate.id)
+            .where(Certificate.platform_key_id == key_id)
+            .order_by(Seal.id)
+        ).scalars()
+    )
 
 
 def seals_on_key(s: Session, row: Seal) -> list[Seal]:

@@ -49,8 +49,16 @@ class Seals:
     ``app.py`` constructs one object as before and no caller learns the split.
     """
 
-    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority, *, home: Path,
-                 region_code: str = DEFAULT_REGION, kek: PlatformKek | None = None):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ca: CertificateAuthority,
+        *,
+        home: Path,
+        region_code: str = DEFAULT_REGION,
+        kek: PlatformKek | None = None,
+    ):
         self.db, self.clock, self.ca = db, clock, ca
         self.home = Path(home)
         self.region_code = region_code
@@ -61,8 +69,15 @@ class Seals:
         self._pins = SealPins(db, clock, kek)
         self._holds = SealHolds(db, clock, self._views)
         self._records = SealRecords(db, ca, self._files)
-        self._issuance = SealIssuance(db, clock, ca, files=self._files, views=self._views,
-                                      holds=self._holds, region_code=region_code)
+        self._issuance = SealIssuance(
+            db,
+            clock,
+            ca,
+            files=self._files,
+            views=self._views,
+            holds=self._holds,
+            region_code=region_code,
+        )
         # The verbs are the parts' own bound methods, so their signatures and docstrings are
         # the ones a caller sees (``help(platform.seals.create)``), written once.
         self.apply = self._issuance.apply  # the form: 新申请 creates, 续费/变更/注销 act on a seal
@@ -108,8 +123,9 @@ class Seals:
     def get(self, seal: int | str, *, reveal: bool = False) -> dict:
         return self.view(seal, reveal=reveal).to_dict()
 
-    def list(self, *, subscriber_id: int | None = None, state: str | None = None,
-             kind: str | None = None) -> list[dict]:
+    def list(
+        self, *, subscriber_id: int | None = None, state: str | None = None, kind: str | None = None
+    ) -> list[dict]:
         with self.db.read() as s:
             q = select(Seal).order_by(Seal.id)
             if subscriber_id is not None:

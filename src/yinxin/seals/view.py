@@ -75,36 +75,55 @@ class SealViews:
     def __init__(self, clock: Clock, files: SealFiles):
         self.clock, self.files = clock, files
 
-    def of(self, s: Session, seal: Seal, *, reveal: bool = False,
-           now: dt.datetime | None = None) -> SealView:
+    def of(
+        self, s: Session, seal: Seal, *, reveal: bool = False, now: dt.datetime | None = None
+    ) -> SealView:
         cert, key = certificate_and_key(s, seal)
         grants = granted_members(s, seal.id)
         p = problem(s, seal, cert, key, None, now or self.clock.now())
         return SealView(
-            id=seal.id, es_id=seal.es_id, kind=seal.kind,
-            kind_title=KINDS[seal.kind].title, name=seal.name,
-            subscriber_id=seal.subscriber_id, certificate_serial=cert.serial_hex,
-            certificate_status=cert.status, certificate_hold_kind=cert.hold_kind,
+            id=seal.id,
+            es_id=seal.es_id,
+            kind=seal.kind,
+            kind_title=KINDS[seal.kind].title,
+            name=seal.name,
+            subscriber_id=seal.subscriber_id,
+            certificate_serial=cert.serial_hex,
+            certificate_status=cert.status,
+            certificate_hold_kind=cert.hold_kind,
             key="platform" if key else "subscriber",
-            holder_name=seal.holder_name, holder_id_type=seal.holder_id_type,
+            holder_name=seal.holder_name,
+            holder_id_type=seal.holder_id_type,
             holder_id_number=seal.holder_id_number if reveal else mask(seal.holder_id_number),
-            project=seal.project, image_source=seal.image_source,
-            center_text=seal.center_text, code=seal.code,
-            state=seal.state, hold_kind=seal.hold_kind, held_at=iso(seal.held_at),
-            revoked_at=iso(seal.revoked_at), revocation_reason=seal.revocation_reason,
+            project=seal.project,
+            image_source=seal.image_source,
+            center_text=seal.center_text,
+            code=seal.code,
+            state=seal.state,
+            hold_kind=seal.hold_kind,
+            held_at=iso(seal.held_at),
+            revoked_at=iso(seal.revoked_at),
+            revocation_reason=seal.revocation_reason,
             ended_at=iso(seal.ended_at),
-            valid_start=seal.valid_start.isoformat(), valid_end=seal.valid_end.isoformat(),
-            width_mm=seal.width_mm, height_mm=seal.height_mm, version=seal.version,
+            valid_start=seal.valid_start.isoformat(),
+            valid_end=seal.valid_end.isoformat(),
+            width_mm=seal.width_mm,
+            height_mm=seal.height_mm,
+            version=seal.version,
             locked=bool(key and key.locked),
             failed_pin_attempts=key.failed_attempts if key else None,
-            usable=p is None, unusable_reason=p.message if p else None,
+            usable=p is None,
+            unusable_reason=p.message if p else None,
             authorized_members=grants,
-            png_sha256=sha(seal.png), seseal_sha256=sha(seal.seseal),
+            png_sha256=sha(seal.png),
+            seseal_sha256=sha(seal.seseal),
             files=str(self.files.directory(seal.es_id)) if seal.es_id else None,
-            created_at=seal.created_at.isoformat(), updated_at=seal.updated_at.isoformat(),
+            created_at=seal.created_at.isoformat(),
+            updated_at=seal.updated_at.isoformat(),
         )
 
-    def dict_of(self, s: Session, seal: Seal, *, reveal: bool = False,
-                now: dt.datetime | None = None) -> dict:
+    def dict_of(
+        self, s: Session, seal: Seal, *, reveal: bool = False, now: dt.datetime | None = None
+    ) -> dict:
         """The view as the verbs answer it today: a plain dict (see the module's note)."""
         return self.of(s, seal, reveal=reveal, now=now).to_dict()

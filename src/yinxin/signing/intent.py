@@ -497,14 +497,24 @@ class IntentConfirmation:
             elif challenge_id and code:
                 ch = s.get(IntentChallenge, str(challenge_id)[:60])
                 if ch is not None:
-                    actual = self._hash(ch.salt, ch.id, ch.subscriber_id, ch.purpose,
-                                        ch.document_sha256, str(code).strip())
+                    actual = self._hash(
+                        ch.salt,
+                        ch.id,
+                        ch.subscriber_id,
+                        ch.purpose,
+                        ch.document_sha256,
+                        str(code).strip(),
+                    )
                     if not hmac.compare_digest(ch.code_hash, actual):
                         return None
             else:
                 return None
-            if (ch is None or ch.state != CONSUMED or ch.subscriber_id != subscriber_id
-                    or ch.document_sha256 != doc):
+            if (
+                ch is None
+                or ch.state != CONSUMED
+                or ch.subscriber_id != subscriber_id
+                or ch.document_sha256 != doc
+            ):
                 return None
             return ch.id
 

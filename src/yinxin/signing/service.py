@@ -58,9 +58,18 @@ class DocumentArchive(Protocol):
 
     def store(self, pdf: bytes) -> str: ...
 
-    def keep(self, s: Session, *, sha256: str, size: int, document_name: str, level: str,
-             signature_record_id: int | None, supersedes: str | None,
-             timestamp_at: dt.datetime | None) -> None: ...
+    def keep(
+        self,
+        s: Session,
+        *,
+        sha256: str,
+        size: int,
+        document_name: str,
+        level: str,
+        signature_record_id: int | None,
+        supersedes: str | None,
+        timestamp_at: dt.datetime | None,
+    ) -> None: ...
 
     def signed_file(self, sha256: str, signature_record_id: int) -> bytes | None: ...
 
@@ -72,9 +81,18 @@ class SignedDocument:
 
 
 class SigningService:
-    def __init__(self, db: Database, clock: Clock, ca: CertificateAuthority,
-                 status: StatusService, ocsp: OcspResponder, tsa: TimestampService,
-                 seals: Seals, intent: IntentConfirmation, archive: DocumentArchive):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ca: CertificateAuthority,
+        status: StatusService,
+        ocsp: OcspResponder,
+        tsa: TimestampService,
+        seals: Seals,
+        intent: IntentConfirmation,
+        archive: DocumentArchive,
+    ):
         self.db, self.clock, self.ca = db, clock, ca
         self.status, self.ocsp, self.tsa = status, ocsp, tsa
         self.seals, self.intent, self.archive = seals, intent, archive
@@ -94,34 +112,58 @@ class SigningService:
         tsa_cert = self.tsa.certificate()
         issuing = self.ca.certificate("issuing")
         return RevocationData(
-            ocsp_responses=[self.ocsp.fresh(signer), self.ocsp.fresh(issuing),
-                            self.ocsp.fresh(tsa_cert)],
-            certificates=[*self.ca.responder_certificates(), tsa_cert,
-                          *self.ca.chain()],
+            ocsp_responses=[
+                self.ocsp.fresh(signer),
+                self.ocsp.fresh(issuing),
+                self.ocsp.fresh(tsa_cert),
+            ],
+            certificates=[*self.ca.responder_certificates(), tsa_cert, *self.ca.chain()],
         )
 
     # --- intent ------------------------------------------------------------------------------
-    def request_confirmation(self, *, signer_subscriber_id: int, document: bytes,
-                             document_name: str) -> dict:
+    def request_confirmation(
+        self, *, signer_subscriber_id: int, document: bytes, document_name: str
+    ) -> dict:
         """Send the signer a one-time code for this document (意愿认证)."""
         if b"%PDF-" not in document[:1024]:
             raise ValidationError("this is not a PDF document; no code was sent", field="pdf")
-        return self.intent.request_code(signer_subscriber_id, purpose="sign",
-                                        document_sha256=sha256_hex(document),
-                                        document_name=document_name)
+        return self.intent.request_code(
+            signer_subscriber_id,
+            purpose="sign",
+            document_sha256=sha256_hex(document),
+            document_name=document_name,
+        )
 
-    def confirm(self, challenge_id: str, code: str, *, signer_subscriber_id: int,
-                document: bytes) -> dict:
-        return self.intent.confirm(challenge_id, code, subscriber_id=signer_subscriber_id,
-                                   document_sha256=sha256_hex(document))
+    def confirm(
+        self, challenge_id: str, code: str, *, signer_subscriber_id: int, document: bytes
+    ) -> dict:
+        return self.intent.confirm(
+            challenge_id,
+            code,
+            subscriber_id=signer_subscriber_id,
+            document_sha256=sha256_hex(document),
+        )
 
     # --- signing -----------------------------------------------------------------------------
-    def sign(self, document: bytes, *, seal: int | str, pin: str, signer_subscriber_id: int,
-             confirmation_token: str | None = None, challenge_id: str | None = None,
-             code: str | None = None, placement: Placement | None = None,
-             role: str | None = None, level: str = "B-LT", lock: bool = False,
-             cross_page: bool = False, document_name: str = "contract.pdf",
-             reason: str | None = None, location: str | None = None) -> SignedDocument:
+    def sign(
+        self,
+        document: bytes,
+        *,
+        seal: int | str,
+        pin: str,
+        signer_subscriber_id: int,
+        confirmation_token: str | None = None,
+        challenge_id: str | None = None,
+        code: str | None = None,
+        placement: Placement | None = None,
+        role: str | None = None,
+        level: str = "B-LT",
+        lock: bool = False,
+        cross_page: bool = False,
+        document_name: str = "contract.pdf",
+        reason: str | None = None,
+        location: str | None = None,
+    ) -> SignedDocument:
         if not document or len(document) > MAX_PDF:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
         if level not in LEVELS:
@@ -131,15 +173,21 @@ class SigningService:
         digest = sha256_hex(document)
         with self.db.read() as s:
             if s.get(Subscriber, signer_subscriber_id) is None:
-                raise ValidationError(f"no subscriber {signer_subscriber_id}",
-                                      field="signer_subscriber_id")
-        unlocked = self.seals.unlock_for_signing(seal, pin,
-                                                 member_subscriber_id=signer_subscriber_id)
+                raise ValidationError(
+                    f"no subscriber {signer_subscriber_id}", field="signer_subscriber_id"
+                )
+        unlocked = self.seals.unlock_for_signing(
+            seal, pin, member_subscriber_id=signer_subscriber_id
+        )
         # a retry of a signing that was made (the answer lost, the process killed before the
         # file was written) gets the same signed file back, never a second signature
         done = self.intent.consumed_challenge(
-            subscriber_id=signer_subscriber_id, document_sha256=digest,
-            token=confirmation_token, challenge_id=challenge_id, code=code)
+            subscriber_id=signer_subscriber_id,
+            document_sha256=digest,
+            token=confirmation_token,
+            challenge_id=challenge_id,
+            code=code,
+        )
         if done is not None:
             previous = self._signed_with(done, signer_subscriber_id, digest)
             if previous is not None:
@@ -147,24 +195,39 @@ class SigningService:
         if confirmation_token is None:
             # The code is checked only after the PIN: a mistyped PIN must not burn the code.
             if not (challenge_id and code):
-                raise ValidationError("intent confirmation is needed: give the one-time code",
-                                      field="code")
-            confirmation_token = self.confirm(challenge_id, code,
-                                              signer_subscriber_id=signer_subscriber_id,
-                                              document=document)["confirmation_token"]
+                raise ValidationError(
+                    "intent confirmation is needed: give the one-time code", field="code"
+                )
+            confirmation_token = self.confirm(
+                challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
+            )["confirmation_token"]
         stamp = unlocked.stamp
         req = SignRequest(
-            pdf=document, key=unlocked.key, certificate=unlocked.certificate,
+            pdf=document,
+            key=unlocked.key,
+            certificate=unlocked.certificate,
             chain=self.ca.chain(),
-            stamp=SealStamp(png=stamp.png, width_mm=stamp.width_mm, height_mm=stamp.height_mm,
-                            name=stamp.name, kind=stamp.kind),
-            placement=placement or Placement(page=-1, x_mm=120, y_mm=40,
-                                             width_mm=stamp.width_mm),
-            timestamper=self.tsa if level != "B-B" else None, level=level,
-            revocation=((lambda: self.revocation_evidence(unlocked.certificate))
-                        if level in ("B-LT", "B-LTA") else None),
-            trust_roots=[self.ca.certificate("root")], reason=reason, location=location,
-            role=role, lock=lock, cross_page=cross_page,
+            stamp=SealStamp(
+                png=stamp.png,
+                width_mm=stamp.width_mm,
+                height_mm=stamp.height_mm,
+                name=stamp.name,
+                kind=stamp.kind,
+            ),
+            placement=placement or Placement(page=-1, x_mm=120, y_mm=40, width_mm=stamp.width_mm),
+            timestamper=self.tsa if level != "B-B" else None,
+            level=level,
+            revocation=(
+                (lambda: self.revocation_evidence(unlocked.certificate))
+                if level in ("B-LT", "B-LTA")
+                else None
+            ),
+            trust_roots=[self.ca.certificate("root")],
+            reason=reason,
+            location=location,
+            role=role,
+            lock=lock,
+            cross_page=cross_page,
             signing_time=self.clock.now(),
         )
         signed = sign_pdf(req)
@@ -174,44 +237,85 @@ class SigningService:
         # a signature record whose document cannot be found for archive renewal
         stored = self.archive.store(signed)
         with self.db.transaction() as s:
-            consumed = self.intent.consume(confirmation_token, subscriber_id=signer_subscriber_id,
-                                           document_sha256=digest, purpose="sign", by="signing",
-                                           session=s)
+            consumed = self.intent.consume(
+                confirmation_token,
+                subscriber_id=signer_subscriber_id,
+                document_sha256=digest,
+                purpose="sign",
+                by="signing",
+                session=s,
+            )
             rec = SignatureRecord(
-                document_name=document_name[:255], sha256_before=digest,
-                sha256_after=sha256_hex(signed), seal_id=stamp.seal_id, es_id=stamp.es_id,
+                document_name=document_name[:255],
+                sha256_before=digest,
+                sha256_after=sha256_hex(signed),
+                seal_id=stamp.seal_id,
+                es_id=stamp.es_id,
                 certificate_serial=stamp.certificate_serial,
-                signer_subscriber_id=signer_subscriber_id, role=role, level=level,
-                field_name=field_name, intent_challenge=consumed["challenge_id"],
-                signed_at=now, details=json.dumps({"lock": lock, "cross_page": cross_page,
-                                                   "seal_name": stamp.name,
-                                                   "seal_kind": stamp.kind},
-                                                  ensure_ascii=False))
+                signer_subscriber_id=signer_subscriber_id,
+                role=role,
+                level=level,
+                field_name=field_name,
+                intent_challenge=consumed["challenge_id"],
+                signed_at=now,
+                details=json.dumps(
+                    {
+                        "lock": lock,
+                        "cross_page": cross_page,
+                        "seal_name": stamp.name,
+                        "seal_kind": stamp.kind,
+                    },
+                    ensure_ascii=False,
+                ),
+            )
             s.add(rec)
             s.flush()
-            self.archive.keep(s, sha256=stored, size=len(signed), document_name=document_name,
-                              level=level, signature_record_id=rec.id, supersedes=digest,
-                              timestamp_at=now if level != "B-B" else None)
-            audit.record(s, at=now, actor=f"subscriber:{signer_subscriber_id}",
-                         action="document.signed", subject_type="signature", subject_id=rec.id,
-                         data={"document": document_name, "sha256_before": digest,
-                               "sha256_after": rec.sha256_after, "es_id": stamp.es_id,
-                               "certificate": stamp.certificate_serial, "role": role,
-                               "level": level, "field_name": field_name,
-                               "intent_challenge": consumed["challenge_id"]})
+            self.archive.keep(
+                s,
+                sha256=stored,
+                size=len(signed),
+                document_name=document_name,
+                level=level,
+                signature_record_id=rec.id,
+                supersedes=digest,
+                timestamp_at=now if level != "B-B" else None,
+            )
+            audit.record(
+                s,
+                at=now,
+                actor=f"subscriber:{signer_subscriber_id}",
+                action="document.signed",
+                subject_type="signature",
+                subject_id=rec.id,
+                data={
+                    "document": document_name,
+                    "sha256_before": digest,
+                    "sha256_after": rec.sha256_after,
+                    "es_id": stamp.es_id,
+                    "certificate": stamp.certificate_serial,
+                    "role": role,
+                    "level": level,
+                    "field_name": field_name,
+                    "intent_challenge": consumed["challenge_id"],
+                },
+            )
             record = self._record_dict(rec)
         return SignedDocument(signed, record)
 
-    def _signed_with(self, challenge_id: str, signer_subscriber_id: int,
-                     digest: str) -> SignedDocument | None:
+    def _signed_with(
+        self, challenge_id: str, signer_subscriber_id: int, digest: str
+    ) -> SignedDocument | None:
         """The signature a used-up confirmation made, with its signed file from the archive
         (the version as signed; if it was renewed since, the current version, which begins
         with it)."""
         with self.db.read() as s:
-            rec = s.execute(select(SignatureRecord).where(
-                SignatureRecord.intent_challenge == challenge_id,
-                SignatureRecord.signer_subscriber_id == signer_subscriber_id,
-                SignatureRecord.sha256_before == digest)).scalar_one_or_none()
+            rec = s.execute(
+                select(SignatureRecord).where(
+                    SignatureRecord.intent_challenge == challenge_id,
+                    SignatureRecord.signer_subscriber_id == signer_subscriber_id,
+                    SignatureRecord.sha256_before == digest,
+                )
+            ).scalar_one_or_none()
             if rec is None:
                 return None
             record = self._record_dict(rec)
@@ -222,26 +326,44 @@ class SigningService:
 
     @staticmethod
     def _record_dict(r: SignatureRecord) -> dict:
-        return {"id": r.id, "document_name": r.document_name, "sha256_before": r.sha256_before,
-                "sha256_after": r.sha256_after, "seal_id": r.seal_id, "es_id": r.es_id,
-                "certificate_serial": r.certificate_serial,
-                "signer_subscriber_id": r.signer_subscriber_id, "role": r.role,
-                "level": r.level, "field_name": r.field_name,
-                "intent_challenge": r.intent_challenge, "signed_at": r.signed_at.isoformat(),
-                **json.loads(r.details or "{}")}
+        return {
+            "id": r.id,
+            "document_name": r.document_name,
+            "sha256_before": r.sha256_before,
+            "sha256_after": r.sha256_after,
+            "seal_id": r.seal_id,
+            "es_id": r.es_id,
+            "certificate_serial": r.certificate_serial,
+            "signer_subscriber_id": r.signer_subscriber_id,
+            "role": r.role,
+            "level": r.level,
+            "field_name": r.field_name,
+            "intent_challenge": r.intent_challenge,
+            "signed_at": r.signed_at.isoformat(),
+            **json.loads(r.details or "{}"),
+        }
 
     def records(self, *, sha256: str | None = None) -> list[dict]:
         with self.db.read() as s:
             q = select(SignatureRecord).order_by(SignatureRecord.id)
             if sha256:
-                q = q.where((SignatureRecord.sha256_after == sha256)
-                            | (SignatureRecord.sha256_before == sha256))
+                q = q.where(
+                    (SignatureRecord.sha256_after == sha256)
+                    | (SignatureRecord.sha256_before == sha256)
+                )
             return [self._record_dict(r) for r in s.execute(q).scalars()]
 
     # --- verification ------------------------------------------------------------------------
-    def verify(self, pdf: bytes, *, file_name: str = "document.pdf",
-               allow_fetching: bool = False, extra_roots: list[x509.Certificate] | None = None,
-               at=None, policy: str = "last-known"):
+    def verify(
+        self,
+        pdf: bytes,
+        *,
+        file_name: str = "document.pdf",
+        allow_fetching: bool = False,
+        extra_roots: list[x509.Certificate] | None = None,
+        at=None,
+        policy: str = "last-known",
+    ):
         """Verify with our root as trust anchor (plus any the relying party adds)."""
         from yinxin.signing.verify import verify_pdf
 
@@ -250,11 +372,20 @@ class SigningService:
             roots.insert(0, self.ca.certificate("root"))
         except NotFound:  # a relying party's machine with no CA of its own
             if not roots:
-                raise ValidationError("no trust anchor: give --trust ROOT.pem (or run where the "
-                                      "platform's CA is initialised)", field="trust") from None
-        return verify_pdf(pdf, trust_roots=roots, file_name=file_name,
-                          allow_fetching=allow_fetching, ocsp_urls_allowed=allow_fetching,
-                          at=at, policy=policy)
+                raise ValidationError(
+                    "no trust anchor: give --trust ROOT.pem (or run where the "
+                    "platform's CA is initialised)",
+                    field="trust",
+                ) from None
+        return verify_pdf(
+            pdf,
+            trust_roots=roots,
+            file_name=file_name,
+            allow_fetching=allow_fetching,
+            ocsp_urls_allowed=allow_fetching,
+            at=at,
+            policy=policy,
+        )
 
 
 def _newest_signature_field(pdf: bytes) -> str | None:
@@ -265,8 +396,11 @@ def _newest_signature_field(pdf: bytes) -> str | None:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
-        sigs = [e for e in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
-                if e.sig_object_type == "/Sig"]
+        sigs = [
+            e
+            for e in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+            if e.sig_object_type == "/Sig"
+        ]
     except Exception:  # the record is still made; the file itself is what counts
         return None
     return max(sigs, key=lambda e: e.signed_revision).field_name if sigs else None

@@ -423,9 +423,7 @@ def _read_dss(reader: PdfFileReader) -> _Embedded:
         return out
     for ref in dss.ocsps:
         try:
-            resp = a_ocsp.OCSPResponse.load(
-                ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)
-            )
+            resp = a_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
         except Exception as e:
             logger.info("unreadable DSS OCSP response ignored: %s", e)
             continue
@@ -586,8 +584,12 @@ class _FileJob:
             return at
         made = _tst_time(token)
         certs = _cms_certs(token)
-        times = [t for r in self.embedded.ocsps if any(_ocsp_is_about(r, c) for c in certs)
-                 if (t := _produced_at(r)) is not None and t <= at]
+        times = [
+            t
+            for r in self.embedded.ocsps
+            if any(_ocsp_is_about(r, c) for c in certs)
+            if (t := _produced_at(r)) is not None and t <= at
+        ]
         if not times or made is None:
             return at
         return min(max(max(times), made), at)
@@ -860,7 +862,9 @@ async def _validate(
     archival: _Embedded,
 ) -> tuple[PdfSignatureStatus, ValidationContext]:
     vc = job.context(
-        moment=moment, targets=_cms_certs(emb.signed_data), extra=archival,
+        moment=moment,
+        targets=_cms_certs(emb.signed_data),
+        extra=archival,
         newest=moment == job.at,  # no timestamp holds: judged at the validation time
     )
     status = await async_validate_pdf_signature(
@@ -942,9 +946,7 @@ _AFTER_LOCK_POLICY = StandardDiffPolicy(
         ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
         DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
     ],
-    form_rule=FormUpdatingRule(
-        field_rules=[SigFieldCreationRule(), SigFieldModificationRule()]
-    ),
+    form_rule=FormUpdatingRule(field_rules=[SigFieldCreationRule(), SigFieldModificationRule()]),
 )
 
 

@@ -21,11 +21,19 @@ from yinxin.store.models import AuditEvent, AuditHead
 GENESIS = "0" * 64
 
 
-def _canonical(seq: int, at: dt.datetime, actor: str, action: str, stype: str, sid: str,
-               data: str) -> bytes:
+def _canonical(
+    seq: int, at: dt.datetime, actor: str, action: str, stype: str, sid: str, data: str
+) -> bytes:
     return json.dumps(
-        [seq, at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), actor, action, stype, sid,
-         data],
+        [
+            seq,
+            at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            actor,
+            action,
+            stype,
+            sid,
+            data,
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode("utf-8")
@@ -56,8 +64,17 @@ def record(
     body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
     sid = str(subject_id)
     h = _link(head.hash, _canonical(seq, at, actor, action, subject_type, sid, body))
-    ev = AuditEvent(seq=seq, at=at, actor=actor, action=action, subject_type=subject_type,
-                    subject_id=sid, data=body, prev_hash=head.hash, hash=h)
+    ev = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=sid,
+        data=body,
+        prev_hash=head.hash,
+        hash=h,
+    )
     session.add(ev)
     head.seq, head.hash = seq, h
     return ev  # flushed with the rest of the transaction at commit
@@ -71,8 +88,12 @@ class AuditVerdict:
     problem: str | None = None
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "events": self.events, "first_broken": self.first_broken,
-                "problem": self.problem}
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "first_broken": self.first_broken,
+            "problem": self.problem,
+        }
 
 
 def verify(session: Session, batch: int = 5000) -> AuditVerdict:
@@ -80,27 +101,39 @@ def verify(session: Session, batch: int = 5000) -> AuditVerdict:
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq)
-            .order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.seq >= expected_seq)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             break
         for ev in rows:
             if ev.seq != expected_seq:
-                return AuditVerdict(False, count, expected_seq,
-                                    f"event {expected_seq} is missing (deleted)")
+                return AuditVerdict(
+                    False, count, expected_seq, f"event {expected_seq} is missing (deleted)"
+                )
             if ev.prev_hash != prev:
                 return AuditVerdict(False, count, ev.seq, "link to the previous event is broken")
-            payload = _canonical(ev.seq, ev.at, ev.actor, ev.action, ev.subject_type,
-                                 ev.subject_id, ev.data)
+            payload = _canonical(
+                ev.seq, ev.at, ev.actor, ev.action, ev.subject_type, ev.subject_id, ev.data
+            )
             if _link(prev, payload) != ev.hash:
                 return AuditVerdict(False, count, ev.seq, "event content was changed")
             prev, expected_seq, last_seq, count = ev.hash, ev.seq + 1, ev.seq, count + 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != last_seq or head.hash != prev):
-        return AuditVerdict(False, count, last_seq + 1,
-                            f"events after {last_seq} were deleted (head says {head.seq})")
+        return AuditVerdict(
+            False,
+            count,
+            last_seq + 1,
+            f"events after {last_seq} were deleted (head says {head.seq})",
+        )
     if head is None and count:
         return AuditVerdict(False, count, None, "the chain head is missing")
     return AuditVerdict(True, count)

@@ -31,6 +31,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
             cur.close()
 
         if writer:
+
             @event.listens_for(engine, "begin")
             def _begin(conn):  # pragma: no cover - trivial
                 conn.exec_driver_sql("BEGIN IMMEDIATE")

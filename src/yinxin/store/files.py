@@ -61,8 +61,7 @@ class FileStore:
         except FileNotFoundError:
             raise NotFound(f"stored file {key} is missing", field="key") from None
         if hashlib.sha256(data).hexdigest() != key:
-            raise YinxinError(f"stored file {key} was changed on disk", field="key",
-                              code="corrupt")
+            raise YinxinError(f"stored file {key} was changed on disk", field="key", code="corrupt")
         return data
 
     def keys(self) -> list[tuple[str, float]]:

@@ -38,14 +38,18 @@ from yinxin.adapters.cli.seals import seal_app
 from yinxin.adapters.cli.signing import sign_app, verify_cmd
 from yinxin.errors import ValidationError, YinxinError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Yinxin (印信): certificate authority, electronic seals, contract signing.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Yinxin (印信): certificate authority, electronic seals, contract signing.",
+)
 subscriber_app = typer.Typer(no_args_is_help=True, help="Subscribers (证书订户).")
 cert_app = typer.Typer(no_args_is_help=True, help="Certificate applications and lifecycle.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
 plan_app = typer.Typer(no_args_is_help=True, help="Fee plans (收费标准).")
-notify_app = typer.Typer(no_args_is_help=True, help="Messages to holders: the send log and "
-                         "its outbox.")
+notify_app = typer.Typer(
+    no_args_is_help=True, help="Messages to holders: the send log and its outbox."
+)
 app.add_typer(subscriber_app, name="subscriber")
 app.add_typer(cert_app, name="cert")
 app.add_typer(audit_app, name="audit")
@@ -55,15 +59,21 @@ app.add_typer(notify_app, name="notify")
 
 def _cert_line(c: dict) -> None:
     hold = f" ({c['hold_kind']})" if c.get("hold_kind") else ""
-    console.print(f"[bold]{c['serial']}[/]  {c['status']}{hold}  {c['profile']}  {c['subject']}  "
-                  f"valid to {c['not_after'][:10]}")
+    console.print(
+        f"[bold]{c['serial']}[/]  {c['status']}{hold}  {c['profile']}  {c['subject']}  "
+        f"valid to {c['not_after'][:10]}"
+    )
 
 
 # --- top level ------------------------------------------------------------------------------------
 @app.command()
-def init(home: Path | None = HOME, algorithm: str = typer.Option("ec-p256", help="ec-p256 or "
-         "rsa-3072"), as_json: bool = JSON) -> None:
+def init(
+    home: Path | None = HOME,
+    algorithm: str = typer.Option("ec-p256", help="ec-p256 or rsa-3072"),
+    as_json: bool = JSON,
+) -> None:
     """Create the data directory, database, root and issuing CA, OCSP and TSA certificates."""
+
     def go():
         p = platform(home)
         return p.ca.init(algorithm)
@@ -86,33 +96,67 @@ def plan_list(as_json: bool = JSON) -> None:
 
 # --- subscribers ----------------------------------------------------------------------------------
 @subscriber_app.command("add-person")
-def add_person(name: str = typer.Option(...), id_number: str = typer.Option(...),
-               phone: str = typer.Option(...), id_type: str = typer.Option("id_card"),
-               email: str | None = typer.Option(None), home: Path | None = HOME,
-               actor: str = ACTOR, as_json: bool = JSON) -> None:
+def add_person(
+    name: str = typer.Option(...),
+    id_number: str = typer.Option(...),
+    phone: str = typer.Option(...),
+    id_type: str = typer.Option("id_card"),
+    email: str | None = typer.Option(None),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Register a person (name, ID type and number, mobile phone)."""
-    run(as_json, lambda: platform(home).subscribers.add_person(
-        name=name, id_number=id_number, phone=phone, id_type=id_type, email=email, actor=actor))
+    run(
+        as_json,
+        lambda: platform(home).subscribers.add_person(
+            name=name, id_number=id_number, phone=phone, id_type=id_type, email=email, actor=actor
+        ),
+    )
 
 
 @subscriber_app.command("add-organization")
-def add_organization(name: str = typer.Option(...), uscc: str = typer.Option(...),
-                     legal_representative: str = typer.Option(...),
-                     contact_name: str = typer.Option(...), contact_phone: str = typer.Option(...),
-                     phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
-                     home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def add_organization(
+    name: str = typer.Option(...),
+    uscc: str = typer.Option(...),
+    legal_representative: str = typer.Option(...),
+    contact_name: str = typer.Option(...),
+    contact_phone: str = typer.Option(...),
+    phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Register an organization (name, unified social credit code, legal representative…)."""
-    run(as_json, lambda: platform(home).subscribers.add_organization(
-        name=name, uscc=uscc, legal_representative=legal_representative,
-        contact_name=contact_name, contact_phone=contact_phone, phone=phone, actor=actor))
+    run(
+        as_json,
+        lambda: platform(home).subscribers.add_organization(
+            name=name,
+            uscc=uscc,
+            legal_representative=legal_representative,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            phone=phone,
+            actor=actor,
+        ),
+    )
 
 
 @subscriber_app.command("add-device")
-def add_device(device_name: str = typer.Option(...), organization_id: int = typer.Option(...),
-               home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def add_device(
+    device_name: str = typer.Option(...),
+    organization_id: int = typer.Option(...),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Register a device owned by an organization subscriber."""
-    run(as_json, lambda: platform(home).subscribers.add_device(
-        device_name=device_name, organization_id=organization_id, actor=actor))
+    run(
+        as_json,
+        lambda: platform(home).subscribers.add_device(
+            device_name=device_name, organization_id=organization_id, actor=actor
+        ),
+    )
 
 
 @subscriber_app.command("agreement")
@@ -121,52 +165,77 @@ def agreement(as_json: bool = JSON) -> None:
     from yinxin.registry.subscribers import current_agreement
 
     a = current_agreement()
-    run(as_json, lambda: {"name": a.name, "version": a.version, "sha256": a.sha256,
-                          "text": a.text}, lambda r: console.print(r["text"]))
+    run(
+        as_json,
+        lambda: {"name": a.name, "version": a.version, "sha256": a.sha256, "text": a.text},
+        lambda r: console.print(r["text"]),
+    )
 
 
 @subscriber_app.command("accept-agreement")
-def accept_agreement(subscriber_id: int, accepted_by: str = typer.Option(...),
-                     version: str | None = typer.Option(None), home: Path | None = HOME,
-                     as_json: bool = JSON) -> None:
+def accept_agreement(
+    subscriber_id: int,
+    accepted_by: str = typer.Option(...),
+    version: str | None = typer.Option(None),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Record that the subscriber accepted the current agreement (which text, when, by whom)."""
-    run(as_json, lambda: platform(home).subscribers.accept_agreement(
-        subscriber_id, accepted_by=accepted_by, version=version))
+    run(
+        as_json,
+        lambda: platform(home).subscribers.accept_agreement(
+            subscriber_id, accepted_by=accepted_by, version=version
+        ),
+    )
 
 
 @subscriber_app.command("show")
-def subscriber_show(subscriber_id: int, reveal: bool = typer.Option(
-        False, help="Show full ID and phone numbers (entitled staff only)."),
-        home: Path | None = HOME, as_json: bool = JSON) -> None:
+def subscriber_show(
+    subscriber_id: int,
+    reveal: bool = typer.Option(
+        False, help="Show full ID and phone numbers (entitled staff only)."
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     run(as_json, lambda: platform(home).subscribers.get(subscriber_id, reveal=reveal))
 
 
 @subscriber_app.command("list")
-def subscriber_list(kind: str | None = None, home: Path | None = HOME,
-                    as_json: bool = JSON) -> None:
+def subscriber_list(
+    kind: str | None = None, home: Path | None = HOME, as_json: bool = JSON
+) -> None:
     run(as_json, lambda: platform(home).subscribers.list(kind))
 
 
 # --- certificates ---------------------------------------------------------------------------------
 @cert_app.command("apply")
-def cert_apply(subscriber_id: int = typer.Option(...), profile: str = typer.Option(...),
-               csr: Path | None = typer.Option(None, help="PKCS#10 CSR (PEM or DER): you hold "
-                                               "the key."),
-               platform_key: bool = typer.Option(False, "--platform-key", help="The platform "
-                                                 "holds the key, sealed under your PIN."),
-               pin: str | None = typer.Option(None, "--pin", help=secret_help(
-                   "PIN for a platform-held key", "YINXIN_PIN")),
-               pin_stdin: bool = PIN_STDIN,
-               plan: str = "standard", years: int = 1,
-               acceptance_point: str = typer.Option("总部受理点"),
-               dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
-               algorithm: str = "ec-p256", home: Path | None = HOME,
-               actor: str = typer.Option("applicant", "--actor"), as_json: bool = JSON) -> None:
+def cert_apply(
+    subscriber_id: int = typer.Option(...),
+    profile: str = typer.Option(...),
+    csr: Path | None = typer.Option(None, help="PKCS#10 CSR (PEM or DER): you hold the key."),
+    platform_key: bool = typer.Option(
+        False, "--platform-key", help="The platform holds the key, sealed under your PIN."
+    ),
+    pin: str | None = typer.Option(
+        None, "--pin", help=secret_help("PIN for a platform-held key", "YINXIN_PIN")
+    ),
+    pin_stdin: bool = PIN_STDIN,
+    plan: str = "standard",
+    years: int = 1,
+    acceptance_point: str = typer.Option("总部受理点"),
+    dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
+    algorithm: str = "ec-p256",
+    home: Path | None = HOME,
+    actor: str = typer.Option("applicant", "--actor"),
+    as_json: bool = JSON,
+) -> None:
     """Apply for a certificate with your CSR, or with a platform-held key under a PIN.
 
     The PIN comes from YINXIN_PIN, standard input (--pin-stdin, or when it is not a terminal)
     or a hidden prompt, never from the command line unless you insist (--pin, discouraged).
     """
+
     def go():
         data = read_input(csr, "csr")
         if platform_key and data is not None:
@@ -175,122 +244,226 @@ def cert_apply(subscriber_id: int = typer.Option(...), profile: str = typer.Opti
             raise ValidationError("give --csr FILE or --platform-key", field="csr")
         the_pin = None
         if platform_key:
-            the_pin = read_secret("PIN for the platform-held key", env="YINXIN_PIN",
-                                  field="pin", option=pin, from_stdin=pin_stdin, confirm=True)
+            the_pin = read_secret(
+                "PIN for the platform-held key",
+                env="YINXIN_PIN",
+                field="pin",
+                option=pin,
+                from_stdin=pin_stdin,
+                confirm=True,
+            )
         return platform(home).certificates.apply(
-            subscriber_id=subscriber_id, profile=profile, csr=data, pin=the_pin, plan=plan,
-            years=years, acceptance_point=acceptance_point, dns_names=dns or None,
-            algorithm=algorithm, actor=actor)
+            subscriber_id=subscriber_id,
+            profile=profile,
+            csr=data,
+            pin=the_pin,
+            plan=plan,
+            years=years,
+            acceptance_point=acceptance_point,
+            dns_names=dns or None,
+            algorithm=algorithm,
+            actor=actor,
+        )
 
     run(as_json, go)
 
 
 @cert_app.command("pay")
-def cert_pay(application: int | None = typer.Option(None, "--application"),
-             serial: str | None = typer.Option(None, "--serial"), years: int = 1,
-             reference: str | None = None, home: Path | None = HOME,
-             actor: str = typer.Option("cashier", "--actor"), as_json: bool = JSON) -> None:
+def cert_pay(
+    application: int | None = typer.Option(None, "--application"),
+    serial: str | None = typer.Option(None, "--serial"),
+    years: int = 1,
+    reference: str | None = None,
+    home: Path | None = HOME,
+    actor: str = typer.Option("cashier", "--actor"),
+    as_json: bool = JSON,
+) -> None:
     """Record a fee: the first year(s) for an application, or a renewal for a certificate."""
-    run(as_json, lambda: platform(home).certificates.pay(
-        application_id=application, serial=serial, years=years, reference=reference,
-        actor=actor))
+    run(
+        as_json,
+        lambda: platform(home).certificates.pay(
+            application_id=application, serial=serial, years=years, reference=reference, actor=actor
+        ),
+    )
 
 
 @cert_app.command("applications")
-def cert_applications(state: str | None = typer.Option("pending"), home: Path | None = HOME,
-                      as_json: bool = JSON) -> None:
+def cert_applications(
+    state: str | None = typer.Option("pending"), home: Path | None = HOME, as_json: bool = JSON
+) -> None:
     """The review queue."""
     run(as_json, lambda: platform(home).certificates.applications(state))
 
 
 @cert_app.command("approve")
-def cert_approve(application_id: int, officer: str = typer.Option(..., help="RA officer."),
-                 home: Path | None = HOME, as_json: bool = JSON) -> None:
+def cert_approve(
+    application_id: int,
+    officer: str = typer.Option(..., help="RA officer."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Approve an application: the certificate is issued."""
-    run(as_json, lambda: platform(home).certificates.approve(application_id, officer=officer),
-        _cert_line)
+    run(
+        as_json,
+        lambda: platform(home).certificates.approve(application_id, officer=officer),
+        _cert_line,
+    )
 
 
 @cert_app.command("reject")
-def cert_reject(application_id: int, officer: str = typer.Option(...),
-                reason: str = typer.Option(...), home: Path | None = HOME,
-                as_json: bool = JSON) -> None:
-    run(as_json, lambda: platform(home).certificates.reject(application_id, officer=officer,
-                                                             reason=reason))
+def cert_reject(
+    application_id: int,
+    officer: str = typer.Option(...),
+    reason: str = typer.Option(...),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    run(
+        as_json,
+        lambda: platform(home).certificates.reject(application_id, officer=officer, reason=reason),
+    )
 
 
 @cert_app.command("revoke")
-def cert_revoke(serial: str, reason: str = typer.Option(..., help="key_compromise, "
-                "no_longer_needed, fees_unpaid, false_application_data, stolen_or_forged, "
-                "harm_to_relying_parties, superseded, subject_changed, unspecified"),
-                requested_at: str | None = typer.Option(None, help="When the written request "
-                                                        "was received (ISO 8601)."),
-                home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def cert_revoke(
+    serial: str,
+    reason: str = typer.Option(
+        ...,
+        help="key_compromise, "
+        "no_longer_needed, fees_unpaid, false_application_data, stolen_or_forged, "
+        "harm_to_relying_parties, superseded, subject_changed, unspecified",
+    ),
+    requested_at: str | None = typer.Option(
+        None, help="When the written request was received (ISO 8601)."
+    ),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Revoke at once; records request time and effective time."""
-    run(as_json, lambda: platform(home).certificates.revoke(
-        serial, reason=reason, actor=actor,
-        requested_at=parse_time(requested_at, "requested_at")), _cert_line)
+    run(
+        as_json,
+        lambda: platform(home).certificates.revoke(
+            serial,
+            reason=reason,
+            actor=actor,
+            requested_at=parse_time(requested_at, "requested_at"),
+        ),
+        _cert_line,
+    )
 
 
 def _simple_verb(verb: str, doc: str) -> None:
-    def cmd(serial: str, home: Path | None = HOME, actor: str = ACTOR,
-            as_json: bool = JSON) -> None:
-        run(as_json, lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
-            _cert_line)
+    def cmd(
+        serial: str, home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON
+    ) -> None:
+        run(
+            as_json,
+            lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
+            _cert_line,
+        )
 
     cmd.__doc__ = doc
     cert_app.command(verb.replace("_", "-"))(cmd)
 
 
-for _verb, _doc in [("freeze", "Freeze (certificate hold)."), ("unfreeze", "Release a freeze."),
-                    ("report_loss", "Report a lost key or medium: immediate hold."),
-                    ("restore", "Restore after a loss report (the medium was found)."),
-                    ("renew", "Renew (same key) up to the paid date.")]:
+for _verb, _doc in [
+    ("freeze", "Freeze (certificate hold)."),
+    ("unfreeze", "Release a freeze."),
+    ("report_loss", "Report a lost key or medium: immediate hold."),
+    ("restore", "Restore after a loss report (the medium was found)."),
+    ("renew", "Renew (same key) up to the paid date."),
+]:
     _simple_verb(_verb, _doc)
 
 
-def _key_args(csr: Path | None, platform_key: bool, pin: str | None,
-              pin_stdin: bool = False) -> dict:
+def _key_args(
+    csr: Path | None, platform_key: bool, pin: str | None, pin_stdin: bool = False
+) -> dict:
     data = read_input(csr, "csr")
     if platform_key:
-        return {"pin": read_secret("PIN for the new platform-held key", env="YINXIN_PIN",
-                                   field="pin", option=pin, from_stdin=pin_stdin, confirm=True)}
+        return {
+            "pin": read_secret(
+                "PIN for the new platform-held key",
+                env="YINXIN_PIN",
+                field="pin",
+                option=pin,
+                from_stdin=pin_stdin,
+                confirm=True,
+            )
+        }
     if data is None:
         raise ValidationError("give --csr FILE or --platform-key", field="csr")
     return {"csr": data}
 
 
 @cert_app.command("rekey")
-def cert_rekey(serial: str, csr: Path | None = None, platform_key: bool = typer.Option(
-        False, "--platform-key"), pin: str | None = typer.Option(None, "--pin", help=secret_help(
-            "PIN for the new platform-held key", "YINXIN_PIN")), pin_stdin: bool = PIN_STDIN,
-        home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def cert_rekey(
+    serial: str,
+    csr: Path | None = None,
+    platform_key: bool = typer.Option(False, "--platform-key"),
+    pin: str | None = typer.Option(
+        None, "--pin", help=secret_help("PIN for the new platform-held key", "YINXIN_PIN")
+    ),
+    pin_stdin: bool = PIN_STDIN,
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Replace the key pair: a new certificate for a new key; the old one is revoked."""
-    run(as_json, lambda: platform(home).certificates.rekey(
-        serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)))
+    run(
+        as_json,
+        lambda: platform(home).certificates.rekey(
+            serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)
+        ),
+    )
 
 
 @cert_app.command("reissue")
-def cert_reissue(serial: str, csr: Path | None = None, platform_key: bool = typer.Option(
-        False, "--platform-key"), pin: str | None = typer.Option(None, "--pin", help=secret_help(
-            "PIN for the new platform-held key", "YINXIN_PIN")), pin_stdin: bool = PIN_STDIN,
-        home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def cert_reissue(
+    serial: str,
+    csr: Path | None = None,
+    platform_key: bool = typer.Option(False, "--platform-key"),
+    pin: str | None = typer.Option(
+        None, "--pin", help=secret_help("PIN for the new platform-held key", "YINXIN_PIN")
+    ),
+    pin_stdin: bool = PIN_STDIN,
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Reissue with a new key (e.g. after a loss report); the old certificate is revoked."""
-    run(as_json, lambda: platform(home).certificates.reissue(
-        serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)))
+    run(
+        as_json,
+        lambda: platform(home).certificates.reissue(
+            serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)
+        ),
+    )
 
 
 @cert_app.command("change")
-def cert_change(serial: str, name: str | None = None, phone: str | None = None,
-                legal_representative: str | None = None, contact_name: str | None = None,
-                contact_phone: str | None = None, device_name: str | None = None,
-                home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def cert_change(
+    serial: str,
+    name: str | None = None,
+    phone: str | None = None,
+    legal_representative: str | None = None,
+    contact_name: str | None = None,
+    contact_phone: str | None = None,
+    device_name: str | None = None,
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Change subject data: a new certificate with the new data; the old one is revoked."""
-    updates = {"name": name, "phone": phone, "legal_representative": legal_representative,
-               "contact_name": contact_name, "contact_phone": contact_phone,
-               "device_name": device_name}
-    run(as_json, lambda: platform(home).certificates.change(serial, actor=actor,
-                                                             updates=updates))
+    updates = {
+        "name": name,
+        "phone": phone,
+        "legal_representative": legal_representative,
+        "contact_name": contact_name,
+        "contact_phone": contact_phone,
+        "device_name": device_name,
+    }
+    run(as_json, lambda: platform(home).certificates.change(serial, actor=actor, updates=updates))
 
 
 @cert_app.command("expire")
@@ -312,17 +485,23 @@ def cert_expiring(days: int = 30, home: Path | None = HOME, as_json: bool = JSON
 
 
 @cert_app.command("notify-expiring")
-def cert_notify_expiring(days: int = 30, repeat_after: int = typer.Option(
-        7, help="Days before the same certificate is reminded again."),
-        home: Path | None = HOME, as_json: bool = JSON) -> None:
+def cert_notify_expiring(
+    days: int = 30,
+    repeat_after: int = typer.Option(7, help="Days before the same certificate is reminded again."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Send renewal notices to holders of certificates expiring within DAYS (run daily)."""
-    run(as_json, lambda: {"sent": platform(home).notices.send_renewal_notices(days,
-                                                                             repeat_after)})
+    run(as_json, lambda: {"sent": platform(home).notices.send_renewal_notices(days, repeat_after)})
 
 
 @cert_app.command("show")
-def cert_show(serial: str, pem: bool = typer.Option(False, "--pem", help="Print only the PEM."),
-              home: Path | None = HOME, as_json: bool = JSON) -> None:
+def cert_show(
+    serial: str,
+    pem: bool = typer.Option(False, "--pem", help="Print only the PEM."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     def render(c):
         if pem:
             sys.stdout.write(c["pem"])
@@ -333,19 +512,27 @@ def cert_show(serial: str, pem: bool = typer.Option(False, "--pem", help="Print 
 
 
 @cert_app.command("list")
-def cert_list(status: str | None = None, subscriber_id: int | None = None,
-              home: Path | None = HOME, as_json: bool = JSON) -> None:
+def cert_list(
+    status: str | None = None,
+    subscriber_id: int | None = None,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     def render(rows):
         for c in rows:
             _cert_line(c)
 
-    run(as_json, lambda: platform(home).certificates.list(subscriber_id=subscriber_id,
-                                                           status=status), render)
+    run(
+        as_json,
+        lambda: platform(home).certificates.list(subscriber_id=subscriber_id, status=status),
+        render,
+    )
 
 
 @cert_app.command("wrap-keys")
-def cert_wrap_keys(home: Path | None = HOME, actor: str = typer.Option("operator", "--actor"),
-                   as_json: bool = JSON) -> None:
+def cert_wrap_keys(
+    home: Path | None = HOME, actor: str = typer.Option("operator", "--actor"), as_json: bool = JSON
+) -> None:
     """Encrypt platform-held keys made before the platform key-encryption key under it too
     (once, after upgrading; needs the key store, not the PINs). New keys are wrapped anyway."""
     run(as_json, lambda: platform(home).certificates.wrap_legacy_keys(actor=actor))
@@ -353,18 +540,26 @@ def cert_wrap_keys(home: Path | None = HOME, actor: str = typer.Option("operator
 
 # --- notifications --------------------------------------------------------------------------------
 @notify_app.command("retry")
-def notify_retry(all_: bool = typer.Option(False, "--all", help="Ignore the back-off: retry "
-                                           "every failed message now."),
-                 home: Path | None = HOME, as_json: bool = JSON) -> None:
+def notify_retry(
+    all_: bool = typer.Option(
+        False, "--all", help="Ignore the back-off: retry every failed message now."
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Send what is due: outbox messages never sent (their process stopped after the commit)
     and failed ones whose back-off has passed. Run it from a scheduler, e.g. every minute."""
     run(as_json, lambda: {"sent": platform(home).notifier.retry_failed(ignore_backoff=all_)})
 
 
 @notify_app.command("log")
-def notify_log(subscriber_id: int | None = None, status: str | None = typer.Option(
-        None, help="pending, queued, sent or failed."), limit: int = 50,
-        home: Path | None = HOME, as_json: bool = JSON) -> None:
+def notify_log(
+    subscriber_id: int | None = None,
+    status: str | None = typer.Option(None, help="pending, queued, sent or failed."),
+    limit: int = 50,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """The send log, newest first (recipients masked)."""
     run(as_json, lambda: platform(home).notifier.log(subscriber_id, limit, status=status))
 
@@ -380,8 +575,10 @@ def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
     elif v.ok:
         console.print(f"[green]OK[/]: {v.events} audit events, chain intact")
     else:
-        err_console.print(f"[bold red]BROKEN[/] at event {v.first_broken}: {v.problem} "
-                          f"({v.events} events verified before it)")
+        err_console.print(
+            f"[bold red]BROKEN[/] at event {v.first_broken}: {v.problem} "
+            f"({v.events} events verified before it)"
+        )
     raise typer.Exit(0 if v.ok else 8)
 
 
@@ -391,26 +588,38 @@ def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
     """The main job: initialise if needed and walk subscribers through getting certificates."""
     from yinxin.demo import run_demo
 
-    run(as_json, lambda: run_demo(home, console=None if as_json else console),
-        lambda r: console.print(f"\n[bold green]Demo finished.[/] Data directory: {r['home']}"))
-
+    run(
+        as_json,
+        lambda: run_demo(home, console=None if as_json else console),
+        lambda r: console.print(f"\n[bold green]Demo finished.[/] Data directory: {r['home']}"),
+    )
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
-          port: int = 8000, home: Path | None = HOME,
-          workers: int = typer.Option(1, help="Worker processes (each loads the keys)."),
-          header_timeout: float = typer.Option(
-              5.0, min=0.1, help="Seconds a client has to send a request's headers (from "
-              "connecting, or from the request's first byte); then 408 and closed."),
-          body_timeout: float = typer.Option(
-              10.0, min=0.1, help="Seconds a client has to send a request's body after its "
-              "headers; then 408 and closed."),
-          keep_alive_timeout: float = typer.Option(
-              5.0, min=0.1, help="Seconds an idle keep-alive connection is kept open."),
-          max_connections: int = typer.Option(
-              1000, min=1, help="Connections per worker process; beyond, 503 and closed.")
-          ) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
+    port: int = 8000,
+    home: Path | None = HOME,
+    workers: int = typer.Option(1, help="Worker processes (each loads the keys)."),
+    header_timeout: float = typer.Option(
+        5.0,
+        min=0.1,
+        help="Seconds a client has to send a request's headers (from "
+        "connecting, or from the request's first byte); then 408 and closed.",
+    ),
+    body_timeout: float = typer.Option(
+        10.0,
+        min=0.1,
+        help="Seconds a client has to send a request's body after its "
+        "headers; then 408 and closed.",
+    ),
+    keep_alive_timeout: float = typer.Option(
+        5.0, min=0.1, help="Seconds an idle keep-alive connection is kept open."
+    ),
+    max_connections: int = typer.Option(
+        1000, min=1, help="Connections per worker process; beyond, 503 and closed."
+    ),
+) -> None:
     """Serve CRLs, OCSP, timestamps and CA certificates over HTTP.
 
     Slow or half-sent requests are cut off (header and body timeouts) and each worker serves a
@@ -428,18 +637,29 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (
     except YinxinError as e:
         err_console.print(f"[bold red]error[/]: {e.message}")
         raise typer.Exit(e.exit_code) from None
-    limits = Limits(header_timeout=header_timeout, body_timeout=body_timeout,
-                    keep_alive_timeout=keep_alive_timeout, max_connections=max_connections)
-    err_console.print(f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}"
-                      f" ({workers} worker{'s' if workers > 1 else ''})")
+    limits = Limits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        max_connections=max_connections,
+    )
+    err_console.print(
+        f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}"
+        f" ({workers} worker{'s' if workers > 1 else ''})"
+    )
     if workers > 1:
         # each worker process builds its own platform from the environment
         os.environ["YINXIN_HOME"] = str(p.settings.home)
         if secret:
             os.environ["YINXIN_CA_PASSPHRASE"] = secret
         p.close()
-        serve_http("yinxin.adapters.http.server:app_from_env", host=host, port=port,
-                   workers=workers, limits=limits)
+        serve_http(
+            "yinxin.adapters.http.server:app_from_env",
+            host=host,
+            port=port,
+            workers=workers,
+            limits=limits,
+        )
     else:
         serve_http(app_, host=host, port=port, limits=limits)
 

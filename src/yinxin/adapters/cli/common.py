@@ -104,8 +104,9 @@ def parse_time(value: str | None, field: str) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError("not an ISO 8601 time (e.g. 2026-11-21T10:00:00+08:00)",
-                              field=field) from None
+        raise ValidationError(
+            "not an ISO 8601 time (e.g. 2026-11-21T10:00:00+08:00)", field=field
+        ) from None
     if t.tzinfo is None:
         raise ValidationError("give the time with its offset, e.g. +08:00", field=field)
     return t
@@ -136,18 +137,24 @@ def write_atomic(path: Path, data: bytes, field: str = "out") -> None:
 # --- secrets: PINs and one-time codes ---------------------------------------------------------
 # A value on the command line shows in `ps` and in shell history, so secrets come from the
 # environment, standard input or a hidden prompt; --pin/--code remain for old scripts only.
-SECRET_SOURCES = ("Default: ${env}; else standard input, one line (with --pin-stdin, or whenever "
-                  "it is not a terminal); else a hidden prompt.")
-DISCOURAGED = ("Discouraged: the value shows in `ps` and shell history; use ${env}, --pin-stdin or "
-               "the prompt.")
-PIN_STDIN = typer.Option(False, "--pin-stdin", help="Read the PIN from the first line of "
-                         "standard input (a pipe or a file), not from the environment.")
+SECRET_SOURCES = (
+    "Default: ${env}; else standard input, one line (with --pin-stdin, or whenever "
+    "it is not a terminal); else a hidden prompt."
+)
+DISCOURAGED = (
+    "Discouraged: the value shows in `ps` and shell history; use ${env}, --pin-stdin or the prompt."
+)
+PIN_STDIN = typer.Option(
+    False,
+    "--pin-stdin",
+    help="Read the PIN from the first line of "
+    "standard input (a pipe or a file), not from the environment.",
+)
 
 
 def secret_help(what: str, env: str) -> str:
     """Help text for a discouraged ``--pin``/``--code`` option: where the secret comes from."""
-    return (f"{what}. {DISCOURAGED.replace('${env}', env)} "
-            f"{SECRET_SOURCES.replace('${env}', env)}")
+    return f"{what}. {DISCOURAGED.replace('${env}', env)} {SECRET_SOURCES.replace('${env}', env)}"
 
 
 def _stdin_line() -> str:
@@ -155,25 +162,38 @@ def _stdin_line() -> str:
     return line.rstrip("\r\n")
 
 
-def read_secret(what: str, *, env: str, field: str, option: str | None = None,
-                option_name: str = "--pin", from_stdin: bool = False,
-                confirm: bool = False) -> str:
+def read_secret(
+    what: str,
+    *,
+    env: str,
+    field: str,
+    option: str | None = None,
+    option_name: str = "--pin",
+    from_stdin: bool = False,
+    confirm: bool = False,
+) -> str:
     """One secret, from (in this order) the discouraged option, standard input when asked for
     (``--pin-stdin``), the environment variable ``env``, a hidden prompt at a terminal, or the
     next line of standard input when it is not a terminal. Several secrets read from standard
     input take one line each, in the order the command asks for them."""
     if option:
-        err_console.print(f"[yellow]warning:[/] {escape(option_name)} is discouraged: "
-                          f"{escape(DISCOURAGED.split(': ', 1)[1].replace('${env}', env))}")
+        err_console.print(
+            f"[yellow]warning:[/] {escape(option_name)} is discouraged: "
+            f"{escape(DISCOURAGED.split(': ', 1)[1].replace('${env}', env))}"
+        )
         return option
     value = _stdin_line() if from_stdin else os.environ.get(env, "")
     if not value and not from_stdin:
         if sys.stdin is not None and sys.stdin.isatty():
-            value = typer.prompt(what[:1].upper() + what[1:], hide_input=True,
-                                 confirmation_prompt=confirm)
+            value = typer.prompt(
+                what[:1].upper() + what[1:], hide_input=True, confirmation_prompt=confirm
+            )
         else:
             value = _stdin_line()
     if not value:
-        raise ValidationError(f"the {what} is needed: set {env}, give it on standard input "
-                              "(--pin-stdin), or run in a terminal to be asked", field=field)
+        raise ValidationError(
+            f"the {what} is needed: set {env}, give it on standard input "
+            "(--pin-stdin), or run in a terminal to be asked",
+            field=field,
+        )
     return value

@@ -27,8 +27,11 @@ from yinxin.adapters.cli.common import (
 )
 from yinxin.errors import ValidationError
 
-seal_app = typer.Typer(no_args_is_help=True, help="Electronic seals (电子印章): application, "
-                       "lifecycle, use grants (用印授权) and the seal PIN (印章密码).")
+seal_app = typer.Typer(
+    no_args_is_help=True,
+    help="Electronic seals (电子印章): application, "
+    "lifecycle, use grants (用印授权) and the seal PIN (印章密码).",
+)
 SEAL = typer.Argument(..., help="Seal id or esID.")
 PIN = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN"))
 
@@ -41,9 +44,11 @@ def _line(d: dict) -> None:
     hold = f" ({d['hold_kind']})" if d.get("hold_kind") else ""
     flags = " [red]locked[/]" if d.get("locked") else ""
     use = "usable" if d.get("usable") else f"[yellow]unusable[/]: {d.get('unusable_reason')}"
-    console.print(f"[bold]{d['es_id']}[/] #{d['id']}  {d['state']}{hold}{flags}  "
-                  f"{d['kind_title']}  {d['name']}  cert {d['certificate_serial'][:16]}… "
-                  f"({d['certificate_status']})  valid to {d['valid_end'][:10]}  {use}")
+    console.print(
+        f"[bold]{d['es_id']}[/] #{d['id']}  {d['state']}{hold}{flags}  "
+        f"{d['kind_title']}  {d['name']}  cert {d['certificate_serial'][:16]}… "
+        f"({d['certificate_status']})  valid to {d['valid_end'][:10]}  {use}"
+    )
 
 
 def _lines(rows: list[dict]) -> None:
@@ -52,78 +57,173 @@ def _lines(rows: list[dict]) -> None:
 
 
 # --- application form -----------------------------------------------------------------------------
-def _apply(home, business_type, seal, subscriber_id, kind, certificate, project, holder, id_type,
-           id_number, declaration_accepted, scan, center_text, code, years, actor):
+def _apply(
+    home,
+    business_type,
+    seal,
+    subscriber_id,
+    kind,
+    certificate,
+    project,
+    holder,
+    id_type,
+    id_number,
+    declaration_accepted,
+    scan,
+    center_text,
+    code,
+    years,
+    actor,
+):
     return _seals(home).apply(
-        business_type=business_type, seal=seal, subscriber_id=subscriber_id, kind=kind,
-        certificate_serial=certificate, project=project, holder_name=holder, id_type=id_type,
-        id_number=id_number, declaration_accepted=declaration_accepted,
-        scan=read_input(scan, "scan"), center_text=center_text, code=code, years=years, actor=actor)
+        business_type=business_type,
+        seal=seal,
+        subscriber_id=subscriber_id,
+        kind=kind,
+        certificate_serial=certificate,
+        project=project,
+        holder_name=holder,
+        id_type=id_type,
+        id_number=id_number,
+        declaration_accepted=declaration_accepted,
+        scan=read_input(scan, "scan"),
+        center_text=center_text,
+        code=code,
+        years=years,
+        actor=actor,
+    )
 
 
 PROJECT = typer.Option(..., help="运用项目, e.g. 百城e采平台项目.")
 HOLDER = typer.Option(..., "--holder", help="印章使用人姓名 (personal: the certificate holder).")
-ID_TYPE = typer.Option("id_card", help="id_card, passport, hk_macao_permit, taiwan_permit, "
-                       "foreign_permanent_residence.")
+ID_TYPE = typer.Option(
+    "id_card",
+    help="id_card, passport, hk_macao_permit, taiwan_permit, foreign_permanent_residence.",
+)
 ID_NUMBER = typer.Option(..., help="证件号码 (checked, e.g. GB 11643 check digit).")
-DECLARATION = typer.Option(False, "--declaration-accepted", help="The applicant accepts the "
-                           "declaration (申请人声明) that the data given is true. Required.")
-SCAN = typer.Option(None, "--scan", help="Uploaded seal scan (PNG/JPEG) instead of a "
-                    "software-made image.")
+DECLARATION = typer.Option(
+    False,
+    "--declaration-accepted",
+    help="The applicant accepts the "
+    "declaration (申请人声明) that the data given is true. Required.",
+)
+SCAN = typer.Option(
+    None, "--scan", help="Uploaded seal scan (PNG/JPEG) instead of a software-made image."
+)
 CENTER = typer.Option(None, help="Organization seals: text under the star (default per kind).")
 CODE = typer.Option(None, help="Organization seals: seal code along the bottom.")
-KIND_HELP = ("organization (公章), contract (合同专用章), finance (财务专用章), "
-             "personal (个人名章).")
+KIND_HELP = "organization (公章), contract (合同专用章), finance (财务专用章), personal (个人名章)."
 YEARS = typer.Option(1, help="Years of validity (never past the certificate's end).")
 
 
 @seal_app.command("apply")
-def seal_apply(business_type: str = typer.Option("new", help="new (新申请), renew (续费), "
-                                                 "change (变更) or cancel (注销)."),
-               seal: str | None = typer.Option(None, help="The seal (renew, change, cancel)."),
-               subscriber_id: int | None = typer.Option(None, help="The holder (new)."),
-               kind: str | None = typer.Option(None, help=KIND_HELP),
-               certificate: str | None = typer.Option(None, help="Serial of the holder's valid "
-                                                      "signing certificate."),
-               project: str = PROJECT, holder: str = HOLDER, id_type: str = ID_TYPE,
-               id_number: str = ID_NUMBER, declaration_accepted: bool = DECLARATION,
-               scan: Path | None = SCAN, center_text: str | None = CENTER,
-               code: str | None = CODE, years: int = YEARS, home: Path | None = HOME,
-               actor: str = typer.Option("applicant", "--actor"), as_json: bool = JSON) -> None:
+def seal_apply(
+    business_type: str = typer.Option(
+        "new", help="new (新申请), renew (续费), change (变更) or cancel (注销)."
+    ),
+    seal: str | None = typer.Option(None, help="The seal (renew, change, cancel)."),
+    subscriber_id: int | None = typer.Option(None, help="The holder (new)."),
+    kind: str | None = typer.Option(None, help=KIND_HELP),
+    certificate: str | None = typer.Option(
+        None, help="Serial of the holder's valid signing certificate."
+    ),
+    project: str = PROJECT,
+    holder: str = HOLDER,
+    id_type: str = ID_TYPE,
+    id_number: str = ID_NUMBER,
+    declaration_accepted: bool = DECLARATION,
+    scan: Path | None = SCAN,
+    center_text: str | None = CENTER,
+    code: str | None = CODE,
+    years: int = YEARS,
+    home: Path | None = HOME,
+    actor: str = typer.Option("applicant", "--actor"),
+    as_json: bool = JSON,
+) -> None:
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
-    run(as_json, lambda: _apply(home, business_type, seal, subscriber_id, kind, certificate,
-                                project, holder, id_type, id_number, declaration_accepted, scan,
-                                center_text, code, years, actor), _line)
+    run(
+        as_json,
+        lambda: _apply(
+            home,
+            business_type,
+            seal,
+            subscriber_id,
+            kind,
+            certificate,
+            project,
+            holder,
+            id_type,
+            id_number,
+            declaration_accepted,
+            scan,
+            center_text,
+            code,
+            years,
+            actor,
+        ),
+        _line,
+    )
 
 
 @seal_app.command("create")
-def seal_create(subscriber_id: int = typer.Option(..., help="The holder (person or "
-                                                  "organization subscriber)."),
-                kind: str = typer.Option(..., help=KIND_HELP),
-                certificate: str = typer.Option(..., help="Serial of the holder's valid signing "
-                                                "certificate."),
-                project: str = PROJECT, holder: str = HOLDER, id_type: str = ID_TYPE,
-                id_number: str = ID_NUMBER, declaration_accepted: bool = DECLARATION,
-                scan: Path | None = SCAN, center_text: str | None = CENTER,
-                code: str | None = CODE, years: int = YEARS, home: Path | None = HOME,
-                actor: str = typer.Option("applicant", "--actor"), as_json: bool = JSON) -> None:
+def seal_create(
+    subscriber_id: int = typer.Option(..., help="The holder (person or organization subscriber)."),
+    kind: str = typer.Option(..., help=KIND_HELP),
+    certificate: str = typer.Option(..., help="Serial of the holder's valid signing certificate."),
+    project: str = PROJECT,
+    holder: str = HOLDER,
+    id_type: str = ID_TYPE,
+    id_number: str = ID_NUMBER,
+    declaration_accepted: bool = DECLARATION,
+    scan: Path | None = SCAN,
+    center_text: str | None = CENTER,
+    code: str | None = CODE,
+    years: int = YEARS,
+    home: Path | None = HOME,
+    actor: str = typer.Option("applicant", "--actor"),
+    as_json: bool = JSON,
+) -> None:
     """新申请: make a new seal (the application form with business type "new")."""
-    run(as_json, lambda: _apply(home, "new", None, subscriber_id, kind, certificate, project,
-                                holder, id_type, id_number, declaration_accepted, scan,
-                                center_text, code, years, actor), _line)
+    run(
+        as_json,
+        lambda: _apply(
+            home,
+            "new",
+            None,
+            subscriber_id,
+            kind,
+            certificate,
+            project,
+            holder,
+            id_type,
+            id_number,
+            declaration_accepted,
+            scan,
+            center_text,
+            code,
+            years,
+            actor,
+        ),
+        _line,
+    )
 
 
 # --- queries --------------------------------------------------------------------------------------
 @seal_app.command("show")
-def seal_show(seal: str = SEAL, reveal: bool = typer.Option(False, help="Show the full ID number "
-                                                             "(entitled staff only)."),
-              png: Path | None = typer.Option(None, "--png", help="Export the PNG image here."),
-              svg: Path | None = typer.Option(None, "--svg", help="Export the SVG image here."),
-              pdf: Path | None = typer.Option(None, "--pdf", help="Export the PDF image here."),
-              seseal: Path | None = typer.Option(None, "--seseal", help="Export the GB/T 38540 "
-                                                 "SESeal record (DER) here."),
-              home: Path | None = HOME, as_json: bool = JSON) -> None:
+def seal_show(
+    seal: str = SEAL,
+    reveal: bool = typer.Option(False, help="Show the full ID number (entitled staff only)."),
+    png: Path | None = typer.Option(None, "--png", help="Export the PNG image here."),
+    svg: Path | None = typer.Option(None, "--svg", help="Export the SVG image here."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Export the PDF image here."),
+    seseal: Path | None = typer.Option(
+        None, "--seseal", help="Export the GB/T 38540 SESeal record (DER) here."
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Show a seal; changes nothing (exports only the files you ask for)."""
+
     def go():
         seals = _seals(home)
         out = seals.get(seal, reveal=reveal)
@@ -136,8 +236,9 @@ def seal_show(seal: str = SEAL, reveal: bool = typer.Option(False, help="Show th
                     try:
                         target.write_bytes(data[name])
                     except OSError as e:
-                        raise ValidationError(f"cannot write {target}: {e.strerror}",
-                                              field="out") from None
+                        raise ValidationError(
+                            f"cannot write {target}: {e.strerror}", field="out"
+                        ) from None
                     written[name] = str(target)
             out["exported"] = written
         return out
@@ -146,30 +247,45 @@ def seal_show(seal: str = SEAL, reveal: bool = typer.Option(False, help="Show th
 
 
 @seal_app.command("list")
-def seal_list(subscriber_id: int | None = None, state: str | None = None,
-              kind: str | None = None, home: Path | None = HOME, as_json: bool = JSON) -> None:
+def seal_list(
+    subscriber_id: int | None = None,
+    state: str | None = None,
+    kind: str | None = None,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """List seals (optionally of one subscriber, state or kind)."""
-    run(as_json, lambda: _seals(home).list(subscriber_id=subscriber_id, state=state, kind=kind),
-        _lines)
+    run(
+        as_json,
+        lambda: _seals(home).list(subscriber_id=subscriber_id, state=state, kind=kind),
+        _lines,
+    )
 
 
 @seal_app.command("check")
-def seal_check(seal: str = SEAL, member: int | None = typer.Option(
-        None, help="The person acting for the organization."),
-        with_pin: bool = typer.Option(False, "--with-pin", help="Also check the PIN (a wrong "
-                                      "PIN counts towards the lock)."),
-        pin: str | None = PIN, pin_stdin: bool = PIN_STDIN, home: Path | None = HOME,
-        as_json: bool = JSON) -> None:
+def seal_check(
+    seal: str = SEAL,
+    member: int | None = typer.Option(None, help="The person acting for the organization."),
+    with_pin: bool = typer.Option(
+        False, "--with-pin", help="Also check the PIN (a wrong PIN counts towards the lock)."
+    ),
+    pin: str | None = PIN,
+    pin_stdin: bool = PIN_STDIN,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Could the seal sign now (state, certificate, authorization, lock, optionally the PIN)?
 
     With --with-pin the PIN comes from YINXIN_SEAL_PIN, standard input or a hidden prompt.
     """
+
     def go():
         seals = _seals(home)
         out = seals.usable(seal, member)
         if out["usable"] and with_pin:
-            the_pin = read_secret("seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin,
-                                  from_stdin=pin_stdin)
+            the_pin = read_secret(
+                "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
+            )
             unlocked = seals.unlock_for_signing(seal, the_pin, member)
             out["pin_ok"] = True
             out["certificate_serial"] = unlocked.stamp.certificate_serial
@@ -196,8 +312,10 @@ def seal_verify(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON
 
     def render(r):
         if r["ok"]:
-            console.print(f"[green]OK[/]: {r['es_id']} {r['name']} valid "
-                          f"{r['valid_start'][:10]} to {r['valid_end'][:10]}; files intact")
+            console.print(
+                f"[green]OK[/]: {r['es_id']} {r['name']} valid "
+                f"{r['valid_start'][:10]} to {r['valid_end'][:10]}; files intact"
+            )
         else:
             console.print(f"[bold red]BAD[/]: {r['es_id']}: {escape(r['problem'])}")
 
@@ -220,119 +338,194 @@ def seal_applications(seal: str = SEAL, home: Path | None = HOME, as_json: bool 
 
 # --- authorization --------------------------------------------------------------------------------
 @seal_app.command("grant")
-def seal_grant(seal: str = SEAL, member: int = typer.Option(..., help="Person subscriber id."),
-               note: str | None = None, home: Path | None = HOME, actor: str = ACTOR,
-               as_json: bool = JSON) -> None:
+def seal_grant(
+    seal: str = SEAL,
+    member: int = typer.Option(..., help="Person subscriber id."),
+    note: str | None = None,
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """用印授权: let one of the organization's people use this seal."""
     run(as_json, lambda: _seals(home).grant(seal, member, actor=actor, note=note))
 
 
 @seal_app.command("withdraw")
-def seal_withdraw(seal: str = SEAL, member: int = typer.Option(..., help="Person subscriber id."),
-                  note: str | None = None, home: Path | None = HOME, actor: str = ACTOR,
-                  as_json: bool = JSON) -> None:
+def seal_withdraw(
+    seal: str = SEAL,
+    member: int = typer.Option(..., help="Person subscriber id."),
+    note: str | None = None,
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """Withdraw a person's right to use this seal, at once."""
     run(as_json, lambda: _seals(home).withdraw(seal, member, actor=actor, note=note))
 
 
 @seal_app.command("grants")
-def seal_grants(seal: str = SEAL, all_: bool = typer.Option(False, "--all", help="Include "
-                                                            "withdrawn grants."),
-                home: Path | None = HOME, as_json: bool = JSON) -> None:
+def seal_grants(
+    seal: str = SEAL,
+    all_: bool = typer.Option(False, "--all", help="Include withdrawn grants."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Who may use this seal."""
     run(as_json, lambda: _seals(home).grants(seal, include_withdrawn=all_))
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
 @seal_app.command("renew")
-def seal_renew(seal: str = SEAL, years: int = YEARS,
-               certificate: str | None = typer.Option(None, help="Move onto this (renewed) "
-                                                      "certificate."),
-               home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def seal_renew(
+    seal: str = SEAL,
+    years: int = YEARS,
+    certificate: str | None = typer.Option(None, help="Move onto this (renewed) certificate."),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """续费: extend the validity (never past the certificate's end)."""
-    run(as_json, lambda: _seals(home).renew(seal, years=years, certificate_serial=certificate,
-                                            actor=actor), _line)
+    run(
+        as_json,
+        lambda: _seals(home).renew(seal, years=years, certificate_serial=certificate, actor=actor),
+        _line,
+    )
 
 
 @seal_app.command("change")
-def seal_change(seal: str = SEAL, scan: Path | None = SCAN,
-                software: bool = typer.Option(False, "--software", help="Redraw by software."),
-                center_text: str | None = CENTER, code: str | None = CODE,
-                certificate: str | None = typer.Option(None, help="Bind to this certificate."),
-                home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def seal_change(
+    seal: str = SEAL,
+    scan: Path | None = SCAN,
+    software: bool = typer.Option(False, "--software", help="Redraw by software."),
+    center_text: str | None = CENTER,
+    code: str | None = CODE,
+    certificate: str | None = typer.Option(None, help="Bind to this certificate."),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """变更: new image or data; makes a new SESeal record."""
-    run(as_json, lambda: _seals(home).change(
-        seal, scan=read_input(scan, "scan"), software=software, center_text=center_text, code=code,
-        certificate_serial=certificate, actor=actor), _line)
+    run(
+        as_json,
+        lambda: _seals(home).change(
+            seal,
+            scan=read_input(scan, "scan"),
+            software=software,
+            center_text=center_text,
+            code=code,
+            certificate_serial=certificate,
+            actor=actor,
+        ),
+        _line,
+    )
 
 
 @seal_app.command("cancel")
-def seal_cancel(seal: str = SEAL, home: Path | None = HOME, actor: str = ACTOR,
-                as_json: bool = JSON) -> None:
+def seal_cancel(
+    seal: str = SEAL, home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON
+) -> None:
     """注销: end the seal for good at the holder's request."""
     run(as_json, lambda: _seals(home).cancel(seal, actor=actor), _line)
 
 
 @seal_app.command("freeze")
-def seal_freeze(seal: str = SEAL, note: str | None = None, home: Path | None = HOME,
-                actor: str = ACTOR, as_json: bool = JSON) -> None:
+def seal_freeze(
+    seal: str = SEAL,
+    note: str | None = None,
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """冻结: put the seal on hold."""
     run(as_json, lambda: _seals(home).freeze(seal, actor=actor, note=note), _line)
 
 
 @seal_app.command("unfreeze")
-def seal_unfreeze(seal: str = SEAL, home: Path | None = HOME, actor: str = ACTOR,
-                  as_json: bool = JSON) -> None:
+def seal_unfreeze(
+    seal: str = SEAL, home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON
+) -> None:
     """解冻 (after a PIN leak, only once the PIN has been changed)."""
     run(as_json, lambda: _seals(home).unfreeze(seal, actor=actor), _line)
 
 
 @seal_app.command("revoke")
-def seal_revoke(seal: str = SEAL, reason: str = typer.Option(..., help="false_data, "
-                "unpaid_fees, breach_of_agreement, holder_request, holder_ceased_to_exist, "
-                "unreported_change, other (004 §十一)."),
-                note: str | None = typer.Option(None, help="Required for reason 'other'."),
-                home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON) -> None:
+def seal_revoke(
+    seal: str = SEAL,
+    reason: str = typer.Option(
+        ...,
+        help="false_data, "
+        "unpaid_fees, breach_of_agreement, holder_request, holder_ceased_to_exist, "
+        "unreported_change, other (004 §十一).",
+    ),
+    note: str | None = typer.Option(None, help="Required for reason 'other'."),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
     """废止: revoke the seal for good."""
     run(as_json, lambda: _seals(home).revoke(seal, reason=reason, actor=actor, note=note), _line)
 
 
 @seal_app.command("report-pin-leak")
-def seal_report_pin_leak(seal: str = SEAL, note: str | None = None, home: Path | None = HOME,
-                         actor: str = typer.Option("holder", "--actor"),
-                         as_json: bool = JSON) -> None:
+def seal_report_pin_leak(
+    seal: str = SEAL,
+    note: str | None = None,
+    home: Path | None = HOME,
+    actor: str = typer.Option("holder", "--actor"),
+    as_json: bool = JSON,
+) -> None:
     """印章密码泄漏/丢失: freeze at once every seal that PIN opens."""
     run(as_json, lambda: _seals(home).report_pin_leak(seal, actor=actor, note=note), _line)
 
 
 @seal_app.command("change-pin")
-def seal_change_pin(seal: str = SEAL, pin: str | None = PIN,
-                    new_pin: str | None = typer.Option(None, "--new-pin", help=secret_help(
-                        "New seal PIN", "YINXIN_SEAL_NEW_PIN")),
-                    pin_stdin: bool = typer.Option(False, "--pin-stdin", help="Read both PINs "
-                                                   "from standard input: current, then new, "
-                                                   "one a line."),
-                    home: Path | None = HOME, actor: str = typer.Option("holder", "--actor"),
-                    as_json: bool = JSON) -> None:
+def seal_change_pin(
+    seal: str = SEAL,
+    pin: str | None = PIN,
+    new_pin: str | None = typer.Option(
+        None, "--new-pin", help=secret_help("New seal PIN", "YINXIN_SEAL_NEW_PIN")
+    ),
+    pin_stdin: bool = typer.Option(
+        False,
+        "--pin-stdin",
+        help="Read both PINs from standard input: current, then new, one a line.",
+    ),
+    home: Path | None = HOME,
+    actor: str = typer.Option("holder", "--actor"),
+    as_json: bool = JSON,
+) -> None:
     """Change the seal PIN (re-encrypts the seal's key; a wrong current PIN counts).
 
     The PINs come from YINXIN_SEAL_PIN and YINXIN_SEAL_NEW_PIN, standard input (--pin-stdin,
     or when it is not a terminal: current then new, one a line) or hidden prompts.
     """
+
     def go():
-        old = read_secret("current seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin,
-                          from_stdin=pin_stdin)
-        new = read_secret("new seal PIN", env="YINXIN_SEAL_NEW_PIN", field="new_pin",
-                          option=new_pin, option_name="--new-pin", from_stdin=pin_stdin,
-                          confirm=True)
+        old = read_secret(
+            "current seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
+        )
+        new = read_secret(
+            "new seal PIN",
+            env="YINXIN_SEAL_NEW_PIN",
+            field="new_pin",
+            option=new_pin,
+            option_name="--new-pin",
+            from_stdin=pin_stdin,
+            confirm=True,
+        )
         return _seals(home).change_pin(seal, old_pin=old, new_pin=new, actor=actor)
 
     run(as_json, go, lambda r: console.print(f"[green]PIN changed[/] for {', '.join(r['seals'])}"))
 
 
 @seal_app.command("unlock")
-def seal_unlock(seal: str = SEAL, officer: str = typer.Option(..., help="RA officer."),
-                note: str | None = None, home: Path | None = HOME, as_json: bool = JSON) -> None:
+def seal_unlock(
+    seal: str = SEAL,
+    officer: str = typer.Option(..., help="RA officer."),
+    note: str | None = None,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Release the lock after too many wrong PINs (RA officer, after checking identity)."""
     run(as_json, lambda: _seals(home).unlock(seal, officer=officer, note=note), _line)
 
@@ -344,9 +537,13 @@ def seal_expire(home: Path | None = HOME, as_json: bool = JSON) -> None:
 
 
 @seal_app.command("repair-files")
-def seal_repair_files(grace: float = typer.Option(300, help="Seconds a folder of no committed "
-                                                  "seal is left alone (a creation in progress)."),
-                      home: Path | None = HOME, as_json: bool = JSON) -> None:
+def seal_repair_files(
+    grace: float = typer.Option(
+        300, help="Seconds a folder of no committed seal is left alone (a creation in progress)."
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """After a crash: remove leftover temporary folders and folders of seals that never
     committed, and rewrite every seal's missing or changed files from the database."""
     run(as_json, lambda: _seals(home).repair_files(grace_seconds=grace))

@@ -35,8 +35,9 @@ def _pdf(path: Path) -> bytes:
     return read_input(path, "in")
 
 
-def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None,
-               width: float | None):
+def _placement(
+    anchor: str | None, page: int | None, x: float | None, y: float | None, width: float | None
+):
     from yinxin.signing.pdf_sign import Placement
 
     if anchor is None and (x is None or y is None):
@@ -46,75 +47,123 @@ def _placement(anchor: str | None, page: int | None, x: float | None, y: float |
 
 
 @sign_app.command("code")
-def sign_code(input: Path = typer.Option(..., "--in", help="The PDF to be signed."),
-              signer: int = typer.Option(..., help="Subscriber id of the person signing."),
-              home: Path | None = HOME, as_json: bool = JSON) -> None:
+def sign_code(
+    input: Path = typer.Option(..., "--in", help="The PDF to be signed."),
+    signer: int = typer.Option(..., help="Subscriber id of the person signing."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Send the signer a one-time code for this document (intent confirmation)."""
-    run(as_json, lambda: platform(home).signing.request_confirmation(
-        signer_subscriber_id=signer, document=_pdf(input), document_name=input.name))
+    run(
+        as_json,
+        lambda: platform(home).signing.request_confirmation(
+            signer_subscriber_id=signer, document=_pdf(input), document_name=input.name
+        ),
+    )
 
 
 @sign_app.command("pdf")
-def sign_pdf_cmd(input: Path = typer.Option(..., "--in"), output: Path = typer.Option(..., "--out"),
-                 seal: str = typer.Option(..., help="Seal id or esID."),
-                 signer: int = typer.Option(..., help="Subscriber id of the person signing."),
-                 challenge: str = typer.Option(..., help="Challenge id from `sign code`."),
-                 code: str | None = typer.Option(None, "--code", help=secret_help(
-                     "The one-time code received by SMS", "YINXIN_CODE")),
-                 pin: str | None = typer.Option(None, "--pin", help=secret_help(
-                     "Seal PIN", "YINXIN_SEAL_PIN")),
-                 pin_stdin: bool = typer.Option(False, "--pin-stdin", help="Read the seal PIN "
-                                                "(first line) and the code (second line, unless "
-                                                "YINXIN_CODE is set) from standard input."),
-                 anchor: str | None = typer.Option(None, help='e.g. "甲方（签章）"'),
-                 page: int | None = None, x: float | None = None, y: float | None = None,
-                 width: float | None = typer.Option(None, help="Seal width in mm."),
-                 role: str | None = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位"),
-                 level: str = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA"),
-                 lock: bool = typer.Option(False, help="Last signer: lock the document."),
-                 cross_page: bool = typer.Option(False, "--cross-page", help="骑缝章."),
-                 home: Path | None = HOME, as_json: bool = JSON) -> None:
+def sign_pdf_cmd(
+    input: Path = typer.Option(..., "--in"),
+    output: Path = typer.Option(..., "--out"),
+    seal: str = typer.Option(..., help="Seal id or esID."),
+    signer: int = typer.Option(..., help="Subscriber id of the person signing."),
+    challenge: str = typer.Option(..., help="Challenge id from `sign code`."),
+    code: str | None = typer.Option(
+        None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
+    ),
+    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
+    pin_stdin: bool = typer.Option(
+        False,
+        "--pin-stdin",
+        help="Read the seal PIN "
+        "(first line) and the code (second line, unless "
+        "YINXIN_CODE is set) from standard input.",
+    ),
+    anchor: str | None = typer.Option(None, help='e.g. "甲方（签章）"'),
+    page: int | None = None,
+    x: float | None = None,
+    y: float | None = None,
+    width: float | None = typer.Option(None, help="Seal width in mm."),
+    role: str | None = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位"),
+    level: str = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA"),
+    lock: bool = typer.Option(False, help="Last signer: lock the document."),
+    cross_page: bool = typer.Option(False, "--cross-page", help="骑缝章."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Confirm the code and sign with a platform-held seal key.
 
     The seal PIN and the one-time code come from YINXIN_SEAL_PIN and YINXIN_CODE, standard
     input (--pin-stdin, or when it is not a terminal: PIN, then code, one a line) or hidden
     prompts; --pin and --code still work but show in `ps` (discouraged).
     """
+
     def go():
-        the_pin = read_secret("seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin,
-                              from_stdin=pin_stdin)
-        the_code = read_secret("one-time code", env="YINXIN_CODE", field="code", option=code,
-                               option_name="--code", from_stdin=pin_stdin)
+        the_pin = read_secret(
+            "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
+        )
+        the_code = read_secret(
+            "one-time code",
+            env="YINXIN_CODE",
+            field="code",
+            option=code,
+            option_name="--code",
+            from_stdin=pin_stdin,
+        )
         data = _pdf(input)
         writable(output)  # a bad --out is refused before the code is used up
         p = platform(home)
-        signed = p.signing.sign(data, seal=seal, pin=the_pin, signer_subscriber_id=signer,
-                                challenge_id=challenge, code=the_code,
-                                placement=_placement(anchor, page, x, y, width), role=role,
-                                level=level, lock=lock, cross_page=cross_page,
-                                document_name=input.name)
+        signed = p.signing.sign(
+            data,
+            seal=seal,
+            pin=the_pin,
+            signer_subscriber_id=signer,
+            challenge_id=challenge,
+            code=the_code,
+            placement=_placement(anchor, page, x, y, width),
+            role=role,
+            level=level,
+            lock=lock,
+            cross_page=cross_page,
+            document_name=input.name,
+        )
         write_atomic(output, signed.pdf)
         return {**signed.record, "out": str(output)}
 
-    run(as_json, go, lambda r: console.print(
-        f"[green]Signed[/] {r['out']} as {r['role'] or 'signer'} with seal {r['es_id']} "
-        f"({r['level']})"))
+    run(
+        as_json,
+        go,
+        lambda r: console.print(
+            f"[green]Signed[/] {r['out']} as {r['role'] or 'signer'} with seal {r['es_id']} "
+            f"({r['level']})"
+        ),
+    )
 
 
 @sign_app.command("local")
-def sign_local(input: Path = typer.Option(..., "--in"), output: Path = typer.Option(..., "--out"),
-               key: Path = typer.Option(..., help="Your private key (PEM, PKCS#8)."),
-               cert: Path = typer.Option(..., help="Your certificate (PEM)."),
-               chain: list[Path] = typer.Option([], help="Issuing CA, root (PEM)."),
-               seal_image: Path | None = typer.Option(None, help="Seal PNG (transparent)."),
-               anchor: str | None = None, page: int | None = None, x: float | None = None,
-               y: float | None = None, width: float = 40.0, role: str | None = None,
-               tsa_url: str | None = typer.Option(None, help="RFC 3161 TSA, e.g. "
-                                                  "http://127.0.0.1:8000/tsa (B-T)."),
-               key_password: str | None = typer.Option(None, envvar="YINXIN_KEY_PASSWORD"),
-               as_json: bool = JSON) -> None:
+def sign_local(
+    input: Path = typer.Option(..., "--in"),
+    output: Path = typer.Option(..., "--out"),
+    key: Path = typer.Option(..., help="Your private key (PEM, PKCS#8)."),
+    cert: Path = typer.Option(..., help="Your certificate (PEM)."),
+    chain: list[Path] = typer.Option([], help="Issuing CA, root (PEM)."),
+    seal_image: Path | None = typer.Option(None, help="Seal PNG (transparent)."),
+    anchor: str | None = None,
+    page: int | None = None,
+    x: float | None = None,
+    y: float | None = None,
+    width: float = 40.0,
+    role: str | None = None,
+    tsa_url: str | None = typer.Option(
+        None, help="RFC 3161 TSA, e.g. http://127.0.0.1:8000/tsa (B-T)."
+    ),
+    key_password: str | None = typer.Option(None, envvar="YINXIN_KEY_PASSWORD"),
+    as_json: bool = JSON,
+) -> None:
     """Sign on your own machine with your own key: nothing but the timestamp request (a hash)
     leaves it."""
+
     def go():
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
@@ -125,16 +174,19 @@ def sign_local(input: Path = typer.Option(..., "--in"), output: Path = typer.Opt
 
         try:
             k = serialization.load_pem_private_key(
-                key.read_bytes(), key_password.encode() if key_password else None)
+                key.read_bytes(), key_password.encode() if key_password else None
+            )
         except (OSError, ValueError, TypeError):
-            raise ValidationError("cannot read the private key (wrong file or password)",
-                                  field="key") from None
+            raise ValidationError(
+                "cannot read the private key (wrong file or password)", field="key"
+            ) from None
         try:
             c = x509.load_pem_x509_certificate(cert.read_bytes())
             ch = [x509.load_pem_x509_certificate(p.read_bytes()) for p in chain]
         except (OSError, ValueError):
-            raise ValidationError("cannot read the certificate or chain (PEM)",
-                                  field="cert") from None
+            raise ValidationError(
+                "cannot read the certificate or chain (PEM)", field="cert"
+            ) from None
         stamp = None
         if seal_image is not None:
             from PIL import Image
@@ -142,13 +194,24 @@ def sign_local(input: Path = typer.Option(..., "--in"), output: Path = typer.Opt
             png = seal_image.read_bytes()
             with Image.open(seal_image) as im:
                 ratio = im.height / im.width
-            stamp = SealStamp(png=png, width_mm=width, height_mm=width * ratio,
-                              name=c.subject.rfc4514_string(), kind="personal")
-        req = SignRequest(pdf=_pdf(input), key=SoftwareKey("local", k), certificate=c, chain=ch,
-                          stamp=stamp, placement=_placement(anchor, page, x, y, width)
-                          if stamp else None,
-                          timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
-                          level="B-T" if tsa_url else "B-B", role=role)
+            stamp = SealStamp(
+                png=png,
+                width_mm=width,
+                height_mm=width * ratio,
+                name=c.subject.rfc4514_string(),
+                kind="personal",
+            )
+        req = SignRequest(
+            pdf=_pdf(input),
+            key=SoftwareKey("local", k),
+            certificate=c,
+            chain=ch,
+            stamp=stamp,
+            placement=_placement(anchor, page, x, y, width) if stamp else None,
+            timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
+            level="B-T" if tsa_url else "B-B",
+            role=role,
+        )
         signed = sign_pdf(req)
         write_atomic(output, signed)
         return {"out": str(output), "level": req.level}
@@ -182,16 +245,18 @@ def _trust_anchors(paths: list[Path]) -> list:
         try:
             raw = path.read_bytes()
         except OSError as e:
-            raise ValidationError(f"cannot read --trust {path}: {e.strerror}",
-                                  field="trust") from None
+            raise ValidationError(
+                f"cannot read --trust {path}: {e.strerror}", field="trust"
+            ) from None
         try:
             if b"-----BEGIN" in raw:
                 anchors += x509.load_pem_x509_certificates(raw)
             else:
                 anchors.append(x509.load_der_x509_certificate(raw))
         except ValueError:
-            raise ValidationError(f"--trust {path} is not a certificate (PEM or DER)",
-                                  field="trust") from None
+            raise ValidationError(
+                f"--trust {path} is not a certificate (PEM or DER)", field="trust"
+            ) from None
     return anchors
 
 
@@ -210,19 +275,25 @@ def _platform_here(home: Path | None) -> bool:
     return True
 
 
-def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
-               report: Path | None = typer.Option(None, help="Write a one-page PDF report."),
-               online: bool = typer.Option(False, help="Fetch CRLs/OCSP from the URLs in the "
-                                           "certificates when nothing is embedded."),
-               trust: list[Path] = typer.Option([], help="Extra trust anchors (PEM)."),
-               at: str | None = typer.Option(
-                   None, help="Validate as of this moment (ISO 8601, e.g. 2031-06-01T00:00Z) "
-                   "instead of now."),
-               policy: str = typer.Option(
-                   "last-known", help="last-known: the newest timestamp's chain may rest on "
-                   "its last embedded status; strict: status must be valid at the validation "
-                   "time (as pyHanko's AdES validator)."),
-               home: Path | None = HOME, as_json: bool = JSON) -> None:
+def verify_cmd(
+    file: Path = typer.Argument(..., help="The signed PDF."),
+    report: Path | None = typer.Option(None, help="Write a one-page PDF report."),
+    online: bool = typer.Option(
+        False, help="Fetch CRLs/OCSP from the URLs in the certificates when nothing is embedded."
+    ),
+    trust: list[Path] = typer.Option([], help="Extra trust anchors (PEM)."),
+    at: str | None = typer.Option(
+        None, help="Validate as of this moment (ISO 8601, e.g. 2031-06-01T00:00Z) instead of now."
+    ),
+    policy: str = typer.Option(
+        "last-known",
+        help="last-known: the newest timestamp's chain may rest on "
+        "its last embedded status; strict: status must be valid at the validation "
+        "time (as pyHanko's AdES validator).",
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """Verify every signature, each at the time its timestamps prove.
 
     Exit 0: every signature VALID; 1: the verdict is INVALID; 2 (or another code of the
@@ -237,18 +308,32 @@ def verify_cmd(file: Path = typer.Argument(..., help="The signed PDF."),
         if report is not None:
             writable(report, "report")  # refused before the work, not after
         if _platform_here(home):
-            rep = platform(home).signing.verify(data, file_name=file.name,
-                                                allow_fetching=online, extra_roots=extra,
-                                                at=moment, policy=policy)
+            rep = platform(home).signing.verify(
+                data,
+                file_name=file.name,
+                allow_fetching=online,
+                extra_roots=extra,
+                at=moment,
+                policy=policy,
+            )
         elif extra:
             from yinxin.signing.verify import verify_pdf
 
-            rep = verify_pdf(data, trust_roots=extra, file_name=file.name,
-                             allow_fetching=online, ocsp_urls_allowed=online, at=moment,
-                             policy=policy)
+            rep = verify_pdf(
+                data,
+                trust_roots=extra,
+                file_name=file.name,
+                allow_fetching=online,
+                ocsp_urls_allowed=online,
+                at=moment,
+                policy=policy,
+            )
         else:
-            raise ValidationError("no trust anchor: give --trust ROOT.pem (or run where the "
-                                  "platform's CA is initialised)", field="trust")
+            raise ValidationError(
+                "no trust anchor: give --trust ROOT.pem (or run where the "
+                "platform's CA is initialised)",
+                field="trust",
+            )
         if report is not None:
             from yinxin.signing.report_pdf import render_report_pdf
 

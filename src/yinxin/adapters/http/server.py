@@ -101,6 +101,7 @@ async def _refresh_crls(status) -> None:
 
 def create_app(platform: Platform) -> object:
     status, ocsp, tsa = platform.status, platform.ocsp, platform.tsa
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         task = asyncio.create_task(_refresh_crls(status))
@@ -142,8 +143,13 @@ def create_app(platform: Platform) -> object:
                 else:
                     return await _error(send, 405, "use GET /ocsp/<base64> or POST /ocsp")
                 resp = ocsp.respond(der)  # cached responses need no thread hop
-                return await _send(send, 200, resp, b"application/ocsp-response",
-                                   [(b"cache-control", b"max-age=60, public, no-transform")])
+                return await _send(
+                    send,
+                    200,
+                    resp,
+                    b"application/ocsp-response",
+                    [(b"cache-control", b"max-age=60, public, no-transform")],
+                )
             if path == "/tsa":
                 if method != "POST":
                     return await _error(send, 405, "POST an application/timestamp-query")
@@ -231,16 +237,19 @@ def _plain_response(status: int, message: str, extra: bytes = b"") -> bytes:
     """A complete HTTP/1.1 response that closes the connection, written straight to the
     transport by the protocol (no ASGI cycle exists yet when headers time out)."""
     body = message.encode()
-    return (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"content-length: %d\r\nconnection: close\r\n%s\r\n"
-            % (status, HTTPStatus(status).phrase.encode(), len(body), extra)) + body
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: %d\r\nconnection: close\r\n%s\r\n"
+        % (status, HTTPStatus(status).phrase.encode(), len(body), extra)
+    ) + body
 
 
 async def _service_busy(scope, receive, send) -> None:
     """The ASGI app of a connection over the limit: 503 at once, and close."""
     body = json.dumps({"error": "busy", "message": "too many connections; retry"}).encode()
-    await _send(send, 503, body, b"application/json",
-                [(b"retry-after", b"1"), (b"connection", b"close")])
+    await _send(
+        send, 503, body, b"application/json", [(b"retry-after", b"1"), (b"connection", b"close")]
+    )
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -253,8 +262,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     new, so a request that arrives whole (the OCSP case) costs no timer operation at all.
     """
 
-    def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict,
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict,
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: Limits = getattr(config, "limits", None) or Limits()
         self._phase = _HEAD  # a new connection owes us a request line
@@ -359,8 +373,13 @@ class _Listener:
     over an accept loop that takes every pending connection (up to ``ACCEPT_BATCH``) each
     time the listening socket is readable."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 protocol_factory: Callable[[], asyncio.Protocol], backlog: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        backlog: int,
+    ) -> None:
         self._loop = loop
         self._sock = sock
         self._factory = protocol_factory
@@ -429,11 +448,13 @@ def event_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
     class Loop(uvloop.Loop):  # type: ignore[misc, name-defined]
-        async def create_server(self, protocol_factory, host=None, port=None, *,
-                                sock=None, backlog=100, **kwargs):
+        async def create_server(
+            self, protocol_factory, host=None, port=None, *, sock=None, backlog=100, **kwargs
+        ):
             if sock is None or kwargs.get("ssl") is not None:
-                return await super().create_server(protocol_factory, host, port, sock=sock,
-                                                   backlog=backlog, **kwargs)
+                return await super().create_server(
+                    protocol_factory, host, port, sock=sock, backlog=backlog, **kwargs
+                )
             return _Listener(self, sock, protocol_factory, backlog)
 
     return Loop()
@@ -445,10 +466,15 @@ class ServeConfig(uvicorn.Config):
 
     def __init__(self, app: object, *, limits: Limits, **kwargs: Any) -> None:
         self.limits = limits
-        super().__init__(app, http=GuardedHttpToolsProtocol,
-                         loop=f"{__name__}:event_loop",
-                         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]
-                         log_level="warning", access_log=False, **kwargs)
+        super().__init__(
+            app,
+            http=GuardedHttpToolsProtocol,
+            loop=f"{__name__}:event_loop",
+            timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]
+            log_level="warning",
+            access_log=False,
+            **kwargs,
+        )
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -483,8 +509,9 @@ def _ensure_descriptors(limits: Limits) -> Limits:
     return limits
 
 
-def serve_http(app: object, *, host: str, port: int, workers: int = 1,
-               limits: Limits | None = None) -> None:
+def serve_http(
+    app: object, *, host: str, port: int, workers: int = 1, limits: Limits | None = None
+) -> None:
     """Run ``app`` (an ASGI app, or with ``workers`` > 1 the import string of a factory that
     each worker calls) on ``host``:``port`` until SIGINT/SIGTERM."""
     limits = _ensure_descriptors(limits or Limits())
@@ -492,8 +519,9 @@ def serve_http(app: object, *, host: str, port: int, workers: int = 1,
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        config = ServeConfig(app, limits=limits, factory=True, host=host, port=port,
-                             workers=workers)
+        config = ServeConfig(
+            app, limits=limits, factory=True, host=host, port=port, workers=workers
+        )
         Multiprocess(config, sockets=[sock]).run()
     else:
         freeze_heap()

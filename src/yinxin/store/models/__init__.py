@@ -79,18 +79,17 @@ def partial_unique(name: str, *columns: str, where: str) -> Index:
     "One live X per Y" rules are enforced by the database, not by a check-then-insert in the
     service: two processes that both checked before either inserted would otherwise both win.
     """
-    return Index(name, *columns, unique=True, sqlite_where=text(where),
-                 postgresql_where=text(where))
+    return Index(
+        name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where)
+    )
 
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
     # one person, one record: an ID document (type and number) and a credit code register once
     __table_args__ = (
-        partial_unique("uq_subscribers_person_id", "id_type", "id_number",
-                       where="kind = 'person'"),
-        partial_unique("uq_subscribers_organization_uscc", "uscc",
-                       where="kind = 'organization'"),
+        partial_unique("uq_subscribers_person_id", "id_type", "id_number", where="kind = 'person'"),
+        partial_unique("uq_subscribers_organization_uscc", "uscc", where="kind = 'organization'"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # person | organization | device

@@ -22,8 +22,9 @@ class Notification(Base):
     not yet handed to a gateway."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status_next_attempt_at", "status",
-                            "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))  # sms | email
     gateway: Mapped[str] = mapped_column(String(40))
@@ -56,8 +57,9 @@ class IntentChallenge(Base):
     """
 
     __tablename__ = "intent_challenges"
-    __table_args__ = (Index("ix_intent_challenges_subscriber_id_created_at", "subscriber_id",
-                            "created_at"),)
+    __table_args__ = (
+        Index("ix_intent_challenges_subscriber_id_created_at", "subscriber_id", "created_at"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, unguessable
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     purpose: Mapped[str] = mapped_column(String(40))
