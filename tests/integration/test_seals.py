@@ -230,7 +230,9 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     assert mine["holder_id_number"] != ZHANG.id_number  # masked unless revealed
     assert seals.get(mine["id"], reveal=True)["holder_id_number"] == ZHANG.id_number
     es_id = mine["es_id"]
-    assert len(es_id) == 14 and es_id.isdigit() and es_id.startswith("11000026")
+    # region 110000, the year of issue (two digits, from the platform's clock), a sequence
+    year = f"{clock.now().year % 100:02d}"
+    assert len(es_id) == 14 and es_id.isdigit() and es_id.startswith("110000" + year)
     assert seals.get(es_id)["id"] == mine["id"]
     apps = seals.applications(es_id)
     assert [a["business_type"] for a in apps] == ["new"]
