@@ -75,6 +75,24 @@ ORGANIZATION = "印信电子认证服务 Yinxin"
 log = logging.getLogger(__name__)
 
 
+def _row(
+    role: str, label: str, keystore: str, algorithm: str, cert: x509.Certificate, now: dt.datetime
+) -> AuthorityCertificate:
+    """The active authority certificate of ``role``, as ``init`` and a rollover record it."""
+    return AuthorityCertificate(
+        role=role,
+        key_label=label,
+        keystore=keystore,
+        algorithm=algorithm,
+        serial_hex=format(cert.serial_number, "x"),
+        subject=cert.subject.rfc4514_string(),
+        not_after=cert.not_valid_after_utc,
+        der=der(cert),
+        active=True,
+        created_at=now,
+    )
+
+
 @dataclass(frozen=True)
 class Urls:
     base: str
@@ -142,20 +160,7 @@ class CertificateAuthority:
             }
             with self.db.transaction() as s:
                 for role, cert in certs.items():
-                    s.add(
-                        AuthorityCertificate(
-                            role=role,
-                            key_label=KEY_LABELS[role],
-                            keystore=store.kind,
-                            algorithm=algorithm,
-                            serial_hex=format(cert.serial_number, "x"),
-                            subject=cert.subject.rfc4514_string(),
-                            not_after=cert.not_valid_after_utc,
-                            der=der(cert),
-                            active=True,
-                            created_at=now,
-                        )
-                    )
+                    s.add(_row(role, KEY_LABELS[role], store.kind, algorithm, cert, now))
                     audit.record(
                         s,
                         at=now,
@@ -360,20 +365,7 @@ class CertificateAuthority:
                         raise Conflict(
                             f"the {role} certificate was rolled over meanwhile", field="role"
                         )
-                s.add(
-                    AuthorityCertificate(
-                        role=role,
-                        key_label=label,
-                        keystore=store.kind,
-                        algorithm=algorithm,
-                        serial_hex=format(cert.serial_number, "x"),
-                        subject=cert.subject.rfc4514_string(),
-                        not_after=cert.not_valid_after_utc,
-                        der=der(cert),
-                        active=True,
-                        created_at=now,
-                    )
-                )
+                s.add(_row(role, label, store.kind, algorithm, cert, now))
                 audit.record(
                     s,
                     at=now,
