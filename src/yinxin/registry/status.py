@@ -278,29 +278,63 @@ class StatusService:
         return self.ca.certificate(role)
 
 
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _single(st: CertStatus) -> SingleStatus:
+    return SingleStatus(st.serial, st.status, st.revoked_at, st.reason)
+
+
+class _ActiveSigner:
+    """The active certificate and key of one authority role, re-read at most every
+    ``SIGNER_RECHECK`` so a running server picks up a rollover (a new process at once).
+    ``fallback`` stands in while ``role`` has no certificate: a data directory initialised
+    before the role existed (``archive renew`` makes it)."""
+
+    def __init__(self, status: StatusService, role: str, fallback: str | None = None):
+        self.status, self.role, self.fallback = status, role, fallback
+        self._value: tuple[x509.Certificate, object] | None = None
+        self._checked = _NEVER
+
+    def get(self) -> tuple[x509.Certificate, object]:
+        now = self.status.clock.now()
+        if self._value is None or now - self._checked >= SIGNER_RECHECK:
+            self._checked = now
+            ca = self.status.ca
+            ca.forget(self.role)
+            role = self.role
+            try:
+                cert = ca.certificate(role)
+            except NotFound:
+                if self.fallback is None:
+                    raise
+                role = self.fallback
+                cert = ca.certificate(role)
+            if self._value is None or self._value[0] != cert:
+                self._value = (cert, ca.key(role))
+        return self._value
+
+    def reload(self) -> None:
+        self._checked = _NEVER
+
+
 class OcspResponder:
     """Answers OCSP requests for the issuing CA, from pre-signed responses where it can."""
 
     def __init__(self, status: StatusService):
         self.status = status
-        self._responder: tuple[x509.Certificate, object] | None = None
-        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)
-        self._root_responder: tuple[x509.Certificate, object] | None = None
-        self._root_checked = self._checked
+        self._issuing = _ActiveSigner(status, "ocsp")
+        self._root = _ActiveSigner(status, "root-ocsp", fallback="root")
+        self._cached_for: tuple | None = None  # the responder the pre-signed cache was made by
         self._cache: dict[tuple[int, int, str], tuple[dt.datetime, bytes]] = {}
         self._lock = threading.Lock()
 
     def _signer(self):
-        now = self.status.clock.now()
-        if self._responder is None or now - self._checked >= SIGNER_RECHECK:
-            self._checked = now
-            ca = self.status.ca
-            ca.forget("ocsp")
-            cert = ca.certificate("ocsp")
-            if self._responder is None or self._responder[0] != cert:
-                self._responder = (cert, ca.key("ocsp"))
-                self._cache.clear()
-        return self._responder
+        signer = self._issuing.get()
+        if signer is not self._cached_for:  # responses of a rolled-over responder go
+            self._cache.clear()
+            self._cached_for = signer
+        return signer
 
     def _build(self, statuses: list, hash_alg: str, nonce: bytes | None, now: dt.datetime) -> bytes:
         cert, key = self._signer()
@@ -308,7 +342,7 @@ class OcspResponder:
             responder_cert=cert,
             responder_key=key,
             issuer_cert=self.status.ca.certificate("issuing"),
-            single=[SingleStatus(s.serial, s.status, s.revoked_at, s.reason) for s in statuses],
+            single=[_single(s) for s in statuses],
             this_update=now,
             next_update=now + OCSP_VALIDITY,
             nonce=nonce,
@@ -331,34 +365,16 @@ class OcspResponder:
                 self._cache[key] = (now, der)
         return der
 
-    def _root_signer(self):
-        """The root's delegated responder; the root itself for a data directory initialised
-        before that responder existed (``archive renew`` creates it)."""
-        ca = self.status.ca
-        now = self.status.clock.now()
-        if self._root_responder is None or now - self._root_checked >= SIGNER_RECHECK:
-            self._root_checked = now
-            ca.forget("root-ocsp")
-            try:
-                cert = ca.certificate("root-ocsp")
-                role = "root-ocsp"
-            except NotFound:
-                cert, role = ca.certificate("root"), "root"
-            if self._root_responder is None or self._root_responder[0] != cert:
-                self._root_responder = (cert, ca.key(role))
-        return self._root_responder
-
     def _respond_as_root(self, ids: list, root: x509.Certificate) -> bytes:
         """The root answers for its own subordinates (issuing CA, TSA): rare requests, signed
         each time, valid as long as the root's CRL."""
         now = self.status.clock.now()
-        statuses = [self.status.authority_status(c.serial) for c in ids]
-        responder, key = self._root_signer()
+        responder, key = self._root.get()
         return build_response(
             responder_cert=responder,
             responder_key=key,
             issuer_cert=root,
-            single=[SingleStatus(s.serial, s.status, s.revoked_at, s.reason) for s in statuses],
+            single=[_single(self.status.authority_status(c.serial)) for c in ids],
             this_update=now,
             next_update=now + CRL_VALIDITY["root"],
             nonce=ids[0].nonce,
@@ -367,27 +383,27 @@ class OcspResponder:
 
     def reload(self) -> None:
         """Look for a rolled-over responder certificate at the next use."""
-        self._checked = self._root_checked = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._issuing.reload()
+        self._root.reload()
 
     def fresh(self, cert: x509.Certificate) -> bytes:
         """A response about ``cert`` signed now, never from the cache: evidence embedded at
         signing must be produced after the signature's timestamp to prove "not revoked then".
 
-        Certificates of the issuing CA are answered by the delegated responder; the root's own
-        subordinates (issuing CA, TSA) by the root itself (RFC 6960 §2.2: the CA that issued
-        the certificate may sign), with their status from the authority table.
+        Certificates of the issuing CA are answered by its delegated responder; the root's
+        subordinates (issuing CA, TSA) by the root's, with their status from the authority
+        table.
         """
         ca = self.status.ca
         now = self.status.clock.now()
         issuing, root = ca.certificate("issuing"), ca.certificate("root")
         if cert.issuer == issuing.subject:
             st = self.status.lookup(cert.serial_number)
-            responder, key, validity = self._signer()[0], self._signer()[1], OCSP_VALIDITY
+            (responder, key), issuer, validity = self._signer(), issuing, OCSP_VALIDITY
         elif cert.issuer == root.subject:
             # a statement about a CA or TSA certificate, like the root's CRL: it lives as long
             st = self.status.authority_status(cert.serial_number)
-            responder, key = self._root_signer()
-            validity = CRL_VALIDITY["root"]
+            (responder, key), issuer, validity = self._root.get(), root, CRL_VALIDITY["root"]
         else:
             raise YinxinError(
                 "not a certificate of this authority", field="certificate", code="not_found"
@@ -400,8 +416,8 @@ class OcspResponder:
         return build_response(
             responder_cert=responder,
             responder_key=key,
-            issuer_cert=(issuing if cert.issuer == issuing.subject else root),
-            single=[SingleStatus(st.serial, st.status, st.revoked_at, st.reason)],
+            issuer_cert=issuer,
+            single=[_single(st)],
             this_update=now,
             next_update=next_update,
             nonce=None,
@@ -448,28 +464,19 @@ class TimestampService:
 
     def __init__(self, status: StatusService):
         self.status = status
-        self._signer: tuple | None = None
-        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._active = _ActiveSigner(status, "tsa")
 
     def _load(self):
-        """The active TSA certificate, key and chain; a rollover is picked up within
-        ``SIGNER_RECHECK`` by a running server, at once by a new process."""
-        now = self.status.clock.now()
-        if self._signer is None or now - self._checked >= SIGNER_RECHECK:
-            self._checked = now
-            ca = self.status.ca
-            ca.forget("tsa")
-            cert = ca.certificate("tsa")
-            if self._signer is None or self._signer[0] != cert:
-                self._signer = (cert, ca.key("tsa"), ca.chain_for("tsa"))
-        return self._signer
+        """The active TSA certificate, key and chain (see ``_ActiveSigner`` for rollover)."""
+        cert, key = self._active.get()
+        return cert, key, self.status.ca.chain_for("tsa")
 
     def certificate(self) -> x509.Certificate:
-        return self._load()[0]
+        return self._active.get()[0]
 
     def reload(self) -> None:
         """Look for a rolled-over certificate at the next use."""
-        self._checked = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._active.reload()
 
     def respond(self, request_der: bytes) -> bytes:
         try:
