@@ -144,23 +144,27 @@ def world_home(tmp_path_factory) -> Path:
     return home
 
 
-def test_issuance_killed_anywhere_issues_once(world_home) -> None:
-    rng = random.Random(SEED + 1)
-    p = platform(world_home)
+def paid_applications(home: Path, name: str, id_body: str, phone: str, tag: str) -> list[int]:
+    """A new person with two paid person-signing applications (one to time, one to kill)."""
+    p = platform(home)
     try:
-        sub = p.subscribers.add_person(
-            name="赵六", id_number=id_number("11010119900307663"), phone="13600136000"
-        )
-        p.subscribers.accept_agreement(sub["id"], accepted_by="赵六")
+        sub = p.subscribers.add_person(name=name, id_number=id_number(id_body), phone=phone)
+        p.subscribers.accept_agreement(sub["id"], accepted_by=name)
         apps = []
         for i in range(2):
             app = p.certificates.apply(
                 subscriber_id=sub["id"], profile="person-signing", pin="135790"
             )
-            p.certificates.pay(application_id=app["id"], years=1, reference=f"K-{i}")
+            p.certificates.pay(application_id=app["id"], years=1, reference=f"{tag}-{i}")
             apps.append(app["id"])
+        return apps
     finally:
         p.close()
+
+
+def test_issuance_killed_anywhere_issues_once(world_home) -> None:
+    rng = random.Random(SEED + 1)
+    apps = paid_applications(world_home, "赵六", "11010119900307663", "13600136000", "K")
     duration = timed(world_home, "approve", {"application_id": apps[0]})
     rc, out = kill_then_finish(world_home, "approve", {"application_id": apps[1]}, duration, rng)
     assert rc == 0 or "approved" in out, out
@@ -287,19 +291,10 @@ def test_signing_killed_anywhere_signs_once_and_gives_the_file(world_home, tmp_p
 
 def test_revocation_killed_anywhere_revokes_once_and_publishes(world_home) -> None:
     rng = random.Random(SEED + 4)
+    apps = paid_applications(world_home, "周九", "11010119800101673", "13300133000", "R")
     p = platform(world_home)
     try:
-        sub = p.subscribers.add_person(
-            name="周九", id_number=id_number("11010119800101673"), phone="13300133000"
-        )
-        p.subscribers.accept_agreement(sub["id"], accepted_by="周九")
-        serials = []
-        for i in range(2):
-            app = p.certificates.apply(
-                subscriber_id=sub["id"], profile="person-signing", pin="975310"
-            )
-            p.certificates.pay(application_id=app["id"], years=1, reference=f"R-{i}")
-            serials.append(p.certificates.approve(app["id"], officer="受理员 陈静")["serial"])
+        serials = [p.certificates.approve(a, officer="受理员 陈静")["serial"] for a in apps]
     finally:
         p.close()
     duration = timed(world_home, "revoke", {"serial": serials[0]})
