@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from importlib import resources
 from pathlib import Path
 
 from cryptography import x509
@@ -246,9 +247,8 @@ def _read_code(home: Path, phone: str) -> str:
 
 
 def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued: dict) -> dict:
-    from yinxin.signing.pdf_sign import Placement
-    from yinxin.signing.report_pdf import render_report_pdf
-    from yinxin.signing.samples import contract_pdf
+    from yinxin.pdf.report import render_report_pdf
+    from yinxin.pdf.sign import Placement
 
     out: dict = {}
     say("[bold]5. Electronic seals[/] (made by software; SESeal records per GB/T 38540)")
@@ -288,7 +288,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
     out["seals"] = [s["es_id"] for s in (org_seal, contract_seal, personal_seal)]
 
     say("[bold]6. Signing the contract[/] (seal PIN + one-time code, PAdES B-LT with timestamp)")
-    doc = contract_pdf(2, title="技术服务合同")
+    doc = (resources.files("yinxin") / "assets" / "demo-contract.pdf").read_bytes()
     demo_dir = home / "demo"
     (demo_dir / "contract.pdf").write_bytes(doc)
     for role, signer, seal, pin, phone, lock in (

@@ -39,7 +39,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
-from yinxin.signing.pdf_sign import Placement
+from yinxin.pdf.sign import Placement
 from yinxin.signing.service import SignedDocument
 
 OFFICER = "受理员 陈静"

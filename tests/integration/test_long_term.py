@@ -29,13 +29,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from tests.fixtures.samples import contract_pdf
 from tests.integration.server import own_key_certificate
 from tests.integration.signing_flow import build_world, need, nss_trusting, pdfsig, sign_as
 from yinxin.app import Platform
+from yinxin.pdf.sign import RevocationData, SignRequest, sign_pdf
+from yinxin.pdf.verify import VerificationReport, verify_pdf
 from yinxin.pki.keys import SoftwareKey
-from yinxin.signing.pdf_sign import RevocationData, SignRequest, sign_pdf
-from yinxin.signing.samples import contract_pdf
-from yinxin.signing.verify import VerificationReport, verify_pdf
 from yinxin.store.models import AuditEvent
 
 DAY = dt.timedelta(days=1)
@@ -357,6 +357,6 @@ def test_a_b_lta_made_by_pyhanko_and_renewed_in_time_stays_valid() -> None:
 def append_dss_for_test(
     pdf: bytes, ocsps: list[bytes], crls: list[bytes], certs: list[x509.Certificate]
 ) -> bytes:
-    from yinxin.signing.pdf_sign import append_dss
+    from yinxin.pdf.sign import append_dss
 
     return append_dss(pdf, RevocationData(ocsp_responses=ocsps, crls=crls, certificates=certs))

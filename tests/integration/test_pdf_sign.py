@@ -38,14 +38,8 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from yinxin.pki import ocsp as yx_ocsp
-from yinxin.pki import tsa as yx_tsa
-from yinxin.pki.algorithms import get_algorithm
-from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, pem
-from yinxin.pki.crl import build_crl
-from yinxin.pki.keys import SoftwareKey
-from yinxin.pki.profiles import PROFILES
-from yinxin.signing.pdf_sign import (
+from tests.fixtures.samples import contract_pdf, seal_png
+from yinxin.pdf.sign import (
     Placement,
     RevocationData,
     SealStamp,
@@ -54,7 +48,13 @@ from yinxin.signing.pdf_sign import (
     find_anchor,
     sign_pdf,
 )
-from yinxin.signing.samples import contract_pdf, seal_png
+from yinxin.pki import ocsp as yx_ocsp
+from yinxin.pki import tsa as yx_tsa
+from yinxin.pki.algorithms import get_algorithm
+from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, pem
+from yinxin.pki.crl import build_crl
+from yinxin.pki.keys import SoftwareKey
+from yinxin.pki.profiles import PROFILES
 
 DER = serialization.Encoding.DER
 OUT = Path(__file__).resolve().parents[1] / "output" / "signing"

@@ -29,13 +29,13 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko_certvalidator import ValidationContext
 
+from tests.fixtures.samples import contract_pdf
 from tests.integration import pdf_factory as f
 from tests.integration.signing_flow import build_world, sign_as
 from yinxin.errors import ValidationError
-from yinxin.signing.pdf_sign import RevocationData, append_dss
-from yinxin.signing.report_pdf import render_report_pdf
-from yinxin.signing.samples import contract_pdf
-from yinxin.signing.verify import NO_SIGNATURES, VerificationReport, verify_pdf
+from yinxin.pdf.report import render_report_pdf
+from yinxin.pdf.sign import RevocationData, append_dss
+from yinxin.pdf.verify import NO_SIGNATURES, VerificationReport, verify_pdf
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output" / "verify"
 POPPLER = shutil.which("pdfsig") and shutil.which("pdftotext") and shutil.which("pdfinfo")

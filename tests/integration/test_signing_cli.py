@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from tests.conftest import PASSPHRASE
+from tests.fixtures.samples import contract_pdf, seal_png
 from tests.integration.server import ROOT, free_port, running_server, yinxin_env
 from tests.integration.signing_flow import (
     OFFICER,
@@ -38,7 +39,6 @@ from tests.integration.signing_flow import (
 )
 from yinxin.app import Platform
 from yinxin.settings import Settings
-from yinxin.signing.samples import contract_pdf, seal_png
 from yinxin.store.models.notify import Notification
 
 YINXIN = ROOT / ".venv" / "bin" / "yinxin"

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from tests.clock import START
 from tests.conftest import PASSPHRASE
 from tests.dbdump import cells, columns, diff, dump
+from tests.fixtures.samples import contract_pdf
 from tests.integration.server import free_port, own_key_certificate, running_server
 from tests.integration.signing_flow import (
     OFFICER,
@@ -63,11 +64,10 @@ from yinxin.clock import FrozenClock
 from yinxin.errors import Forbidden, ValidationError, YinxinError
 from yinxin.identity import id_card_check_char
 from yinxin.notify.templates import MASK
+from yinxin.pdf.sign import Placement, SigningError
+from yinxin.pdf.verify import VerificationReport
 from yinxin.settings import Settings
-from yinxin.signing.pdf_sign import Placement, SigningError
-from yinxin.signing.samples import contract_pdf
 from yinxin.signing.service import SignedDocument
-from yinxin.signing.verify import VerificationReport
 from yinxin.store.models import AuditEvent
 from yinxin.store.models.notify import Notification
 

@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.clock import START
 from tests.conftest import PASSPHRASE
+from tests.fixtures.samples import contract_pdf
 from tests.integration.server import ROOT
 from tests.integration.signing_flow import build_world, flip_signed_byte, sign_as
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.settings import Settings
-from yinxin.signing.samples import contract_pdf
 
 YINXIN = ROOT / ".venv" / "bin" / "yinxin"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 def main(home: str, verb: str, args: dict) -> dict:
     from yinxin.app import Platform
+    from yinxin.pdf.sign import Placement
     from yinxin.settings import Settings
-    from yinxin.signing.pdf_sign import Placement
 
     p = Platform(Settings.from_env(home=home), passphrase=os.environ["YINXIN_CA_PASSPHRASE"])
     if verb == "init":

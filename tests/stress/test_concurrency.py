@@ -257,8 +257,8 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
     are told the confirmation is used; no second record, and after a sweep no stray file."""
     import datetime as dt
 
+    from tests.fixtures.samples import contract_pdf
     from tests.integration.signing_flow import outbox_lines, read_code
-    from yinxin.signing.samples import contract_pdf
     from yinxin.store.models.signing import SignatureRecord
 
     p = any_platform

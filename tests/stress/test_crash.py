@@ -24,12 +24,12 @@ import pytest
 from cryptography import x509
 from sqlalchemy import func, select
 
+from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import build_world, outbox_lines, read_code
 from yinxin.app import Platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
+from yinxin.pdf.verify import verify_pdf
 from yinxin.settings import Settings
-from yinxin.signing.samples import contract_pdf
-from yinxin.signing.verify import verify_pdf
 from yinxin.store.models import AuditEvent, Certificate
 from yinxin.store.models.seals import Seal
 from yinxin.store.models.signing import SignatureRecord

@@ -45,15 +45,15 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from tests.clock import START
 from tests.conftest import OUTPUT, PASSPHRASE
+from tests.fixtures.samples import contract_pdf
 from tests.integration.server import ROOT
 from tests.integration.signing_flow import build_world, sign_as
 from tests.stress.pdf_mutations import Case, Layout, mutate_all
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import ValidationError
+from yinxin.pdf.verify import VerificationReport, verify_pdf
 from yinxin.settings import Settings
-from yinxin.signing.samples import contract_pdf
-from yinxin.signing.verify import VerificationReport, verify_pdf
 
 SEED = 20260912
 PER_SOURCE = 80  # 4 sources: 320 files

@@ -65,7 +65,7 @@ def run(
             out = p.seals.create(**kwargs)
             return {"ok": {"es_id": out["es_id"]}}
         if verb == "sign":
-            from yinxin.signing.pdf_sign import Placement
+            from yinxin.pdf.sign import Placement
 
             signed = p.signing.sign(
                 Path(kwargs["pdf"]).read_bytes(),

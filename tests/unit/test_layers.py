@@ -1,8 +1,9 @@
 """The layers of ``src/yinxin`` and the direction of their imports, checked by reading the source.
 
-    core      clock, settings, errors, transitions, identity, agreements   imports nothing above
+    core      clock, settings, errors, transitions, identity, agreements, assets   imports nothing
     store     store/ (models, unit of work, audit chain, files, migrations)
     pki       pki/ (keys, profiles, authority, CRL, OCSP, TSA)
+    pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report): no database
     services  registry/, seals/, signing/, notify/, archive/
     app       app.py (the only wiring), demo.py
     adapters  adapters/cli/, adapters/http/
@@ -36,9 +37,11 @@ LAYERS: dict[str, list[str]] = {
         "yinxin.transitions",
         "yinxin.identity",
         "yinxin.agreements",
+        "yinxin.assets",
     ],
     "store": ["yinxin.store"],
     "pki": ["yinxin.pki"],
+    "pdf": ["yinxin.pdf"],
     "services": [
         "yinxin.registry",
         "yinxin.seals",
@@ -144,6 +147,15 @@ def test_imports_point_down() -> None:
     assert not upward, "imports pointing up a layer:\n  " + "\n  ".join(upward)
 
 
+def test_the_pdf_engine_needs_no_database() -> None:
+    """``pdf/`` is what a relying party runs on a bare machine: it may use ``pki`` (keys, DER)
+    but never the store, so verifying a file cannot create or open a data directory."""
+    stored = [
+        str(imp) for imp in imports() if layer(imp.module) == "pdf" and layer(imp.target) == "store"
+    ]
+    assert not stored, "the PDF engine reaches the database:\n  " + "\n  ".join(stored)
+
+
 def test_no_import_cycle_between_units() -> None:
     graph: dict[str, dict[str, Import]] = {}
     for imp in imports():
@@ -192,6 +204,7 @@ def test_the_cli_starts_without_the_services() -> None:
         "yinxin.app",
         "yinxin.store",
         "yinxin.pki",
+        "yinxin.pdf",
         *LAYERS["services"],
     ]
     code = "import sys, yinxin.adapters.cli\nprint('\\n'.join(sys.modules))"

@@ -301,7 +301,7 @@ class Archive:
         return report
 
     def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> bool:
-        from yinxin.signing.pdf_sign import (
+        from yinxin.pdf.sign import (
             RevocationData,
             SigningError,
             append_document_timestamp,

@@ -25,17 +25,17 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
-from yinxin.registry.ca import CertificateAuthority
-from yinxin.registry.status import OcspResponder, StatusService, TimestampService
-from yinxin.seals.service import Seals
-from yinxin.signing.intent import IntentConfirmation
-from yinxin.signing.pdf_sign import (
+from yinxin.pdf.sign import (
     Placement,
     RevocationData,
     SealStamp,
     SignRequest,
     sign_pdf,
 )
+from yinxin.registry.ca import CertificateAuthority
+from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+from yinxin.seals.service import Seals
+from yinxin.signing.intent import IntentConfirmation
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -365,7 +365,7 @@ class SigningService:
         policy: str = "last-known",
     ):
         """Verify with our root as trust anchor (plus any the relying party adds)."""
-        from yinxin.signing.verify import verify_pdf
+        from yinxin.pdf.verify import verify_pdf
 
         roots = list(extra_roots or [])
         try:

@@ -38,7 +38,7 @@ def _pdf(path: Path) -> bytes:
 def _placement(
     anchor: str | None, page: int | None, x: float | None, y: float | None, width: float | None
 ):
-    from yinxin.signing.pdf_sign import Placement
+    from yinxin.pdf.sign import Placement
 
     if anchor is None and (x is None or y is None):
         raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
@@ -168,9 +168,9 @@ def sign_local(
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
+        from yinxin.pdf.sign import SealStamp, SignRequest, sign_pdf
+        from yinxin.pdf.timestamps import HttpTimestamper
         from yinxin.pki.keys import SoftwareKey
-        from yinxin.signing.pdf_sign import SealStamp, SignRequest, sign_pdf
-        from yinxin.signing.timestamps import HttpTimestamper
 
         try:
             k = serialization.load_pem_private_key(
@@ -317,7 +317,7 @@ def verify_cmd(
                 policy=policy,
             )
         elif extra:
-            from yinxin.signing.verify import verify_pdf
+            from yinxin.pdf.verify import verify_pdf
 
             rep = verify_pdf(
                 data,
@@ -335,7 +335,7 @@ def verify_cmd(
                 field="trust",
             )
         if report is not None:
-            from yinxin.signing.report_pdf import render_report_pdf
+            from yinxin.pdf.report import render_report_pdf
 
             write_atomic(report, render_report_pdf(rep), "report")
     except YinxinError as e:

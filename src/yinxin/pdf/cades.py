@@ -18,9 +18,9 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from yinxin.pdf.timestamps import HASH_OIDS, Timestamper, timestamp
 from yinxin.pki import der
 from yinxin.pki.keys import KeyHandle
-from yinxin.signing.timestamps import HASH_OIDS, Timestamper, timestamp
 
 OID_DATA = der.oid("1.2.840.113549.1.7.1")
 OID_SIGNED_DATA = der.oid("1.2.840.113549.1.7.2")

@@ -32,7 +32,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from yinxin.errors import ConfigurationError
-from yinxin.signing.verify import (
+from yinxin.pdf.verify import (
     SignatureReport,
     VerificationReport,
     _fmt_time,

@@ -13,7 +13,7 @@ What a signature is made of (ISO 32000-2 §12.8, ETSI EN 319 142-1 PAdES baselin
 
 The signer's role (甲方, 乙方, 中介方, 鉴证单位, 公证单位 …) goes into ``/Reason`` ("甲方签章" or
 "甲方：<reason>") and, with the seal's name and kind, into a ``/Yinxin`` dictionary
-(``/SealName``, ``/SealKind``, ``/Role``) that ``yinxin.signing.verify`` reads back.
+(``/SealName``, ``/SealKind``, ``/Role``) that ``yinxin.pdf.verify`` reads back.
 
 Each signer appends one revision and never touches earlier bytes, so earlier signatures stay
 valid; the document is refused if an earlier signature no longer matches its bytes, was
@@ -53,17 +53,17 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from yinxin.errors import ValidationError
-from yinxin.pki.keys import KeyHandle
-from yinxin.signing import cades
-from yinxin.signing.anchors import AnchorHit, AnchorReadError, find_text
-from yinxin.signing.incremental import (
+from yinxin.pdf import cades
+from yinxin.pdf.anchors import AnchorHit, AnchorReadError, find_text
+from yinxin.pdf.incremental import (
     Page,
     PageTree,
     Update,
     dget,
     serialise,
 )
-from yinxin.signing.timestamps import Timestamper, TimestampError, timestamp
+from yinxin.pdf.timestamps import Timestamper, TimestampError, timestamp
+from yinxin.pki.keys import KeyHandle
 
 __all__ = [
     "AnchorHit",
@@ -801,7 +801,7 @@ def sign_pdf(req: SignRequest) -> bytes:
     if req.location:
         parts.append(b"/Location " + _pdf_text(req.location))
     parts.append(b"/Prop_Build <</App <</Name /Yinxin>>>>")
-    # Our own record of seal and role, read back by ``yinxin.signing.verify``.
+    # Our own record of seal and role, read back by ``yinxin.pdf.verify``.
     yinxin = []
     if req.stamp is not None:
         yinxin.append(b"/SealName " + _pdf_text(req.stamp.name))
