@@ -5,6 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
+from yinxin.errors import ValidationError
+
+
+def whole_utc(t: dt.datetime, field: str) -> dt.datetime:
+    """A caller's moment as UTC in whole seconds, as certificates, CRLs and OCSP (RFC 5019)
+    carry it; a naive time is refused rather than guessed, naming the field."""
+    if t.tzinfo is None:
+        raise ValidationError(f"{field} must carry a time zone", field=field)
+    return t.astimezone(dt.UTC).replace(microsecond=0)
+
 
 class Clock(Protocol):
     def now(self) -> dt.datetime: ...

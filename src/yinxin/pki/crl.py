@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from yinxin.clock import whole_utc
 from yinxin.errors import ConfigurationError, ValidationError
 from yinxin.pki.keys import KeyHandle, builder_key, layout_key
 
@@ -77,12 +78,6 @@ def reason_code(reason: str | None) -> int | None:
             field="reason",
         ) from None
     return code or None
-
-
-def _utc(t: dt.datetime, field: str) -> dt.datetime:
-    if t.tzinfo is None:
-        raise ValidationError(f"{field} must carry a time zone", field=field)
-    return t.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def _der_length(n: int) -> bytes:
@@ -220,8 +215,8 @@ def _check(
         raise ValidationError(
             "crl_number must be a non-negative 20-octet integer", field="crl_number"
         )
-    this_update = _utc(this_update, "this_update")
-    next_update = _utc(next_update, "next_update")
+    this_update = whole_utc(this_update, "this_update")
+    next_update = whole_utc(next_update, "next_update")
     if next_update <= this_update:
         raise ValidationError("next_update must be later than this_update", field="next_update")
     return this_update, next_update
@@ -279,7 +274,7 @@ def build_crl_via_builder(
     revoked = []
     for e in entries:
         rb = x509.RevokedCertificateBuilder(
-            serial_number=e.serial, revocation_date=_utc(e.revoked_at, "revoked_at")
+            serial_number=e.serial, revocation_date=whole_utc(e.revoked_at, "revoked_at")
         )
         if reason_code(e.reason) is not None:
             rb = rb.add_extension(x509.CRLReason(REASON_FLAGS[e.reason]), critical=False)

@@ -20,6 +20,13 @@ BOOLEAN = 0x01
 GENERALIZED_TIME = 0x18
 
 
+def spki(public_key) -> bytes:
+    """A public key's DER SubjectPublicKeyInfo: how two keys are compared for being the same."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
 def length(n: int) -> bytes:
     if n < 0x80:
         return bytes([n])

@@ -39,7 +39,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from yinxin.clock import whole_utc
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
+from yinxin.pki import der
 from yinxin.pki.crl import REASON_FLAGS, reason_code
 from yinxin.pki.keys import KeyHandle, builder_key, layout_key
 
@@ -153,13 +155,9 @@ def parse_request(der: bytes) -> list[CertId]:
         raise _malformed(type(exc).__name__) from None
 
 
-def _spki(public_key) -> bytes:
-    return public_key.public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 def _key_bits(cert: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING's value, which OCSP hashes for key hashes."""
-    bits = a_keys.PublicKeyInfo.load(_spki(cert.public_key()))["public_key"]
+    bits = a_keys.PublicKeyInfo.load(der.spki(cert.public_key()))["public_key"]
     return bits.contents[1:]  # after the unused-bits octet
 
 
@@ -200,12 +198,6 @@ def error_response(status: str) -> bytes:
     return bytes((0x30, 0x03, 0x0A, 0x01, code))
 
 
-def _utc(t: dt.datetime, field: str) -> dt.datetime:
-    if t.tzinfo is None:
-        raise ValidationError(f"{field} must carry a time zone", field=field)
-    return t.astimezone(dt.UTC).replace(microsecond=0)  # RFC 5019: no fractional seconds
-
-
 _STATUS = {
     "good": ocsp.OCSPCertStatus.GOOD,
     "revoked": ocsp.OCSPCertStatus.REVOKED,
@@ -230,7 +222,7 @@ def _draft(
     if s.status == "revoked":
         if s.revoked_at is None:
             raise ValidationError("a revoked status needs revoked_at", field="revoked_at")
-        revoked_at = _utc(s.revoked_at, "revoked_at")
+        revoked_at = whole_utc(s.revoked_at, "revoked_at")
         # as in the CRL, "unspecified" is left out rather than written
         reason = REASON_FLAGS[s.reason] if reason_code(s.reason) is not None else None
     b = (
@@ -280,12 +272,12 @@ def build_response(
         )
     if responder_cert.issuer != issuer_cert.subject and responder_cert != issuer_cert:
         raise ConfigurationError("the OCSP responder certificate is not from this issuer")
-    if _spki(responder_key.public_key()) != _spki(responder_cert.public_key()):
+    if der.spki(responder_key.public_key()) != der.spki(responder_cert.public_key()):
         raise ConfigurationError(
             f"key {responder_key.label!r} does not belong to the OCSP responder certificate"
         )
-    this_update = _utc(this_update, "this_update")
-    next_update = _utc(next_update, "next_update")
+    this_update = whole_utc(this_update, "this_update")
+    next_update = whole_utc(next_update, "next_update")
     if next_update <= this_update:
         raise ValidationError("next_update must be later than this_update", field="next_update")
 
@@ -359,7 +351,7 @@ def with_nonce(template: bytes, nonce: bytes, produced_at: dt.datetime, key: Key
     """
     from yinxin.pki import der
 
-    produced_at = _utc(produced_at, "produced_at")
+    produced_at = whole_utc(produced_at, "produced_at")
     buf = memoryview(template)
     # OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT SEQUENCE {
     #   responseType, response OCTET STRING (BasicOCSPResponse) } }

@@ -144,10 +144,6 @@ def rejection(
     return TimeStampResp({"status": info}).dump()
 
 
-def _spki(public_key) -> bytes:
-    return public_key.public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 def _gen_time(gen_time: dt.datetime, accuracy_seconds: float) -> dt.datetime:
     if gen_time.tzinfo is None:
         raise ValidationError("gen_time must carry a time zone", field="gen_time")
@@ -192,7 +188,7 @@ def build_response(
         raise TsaError("unaccepted_policy", f"policy {req.policy} is not offered by this TSA")
     if not 0 < serial < 1 << 159:
         raise ValidationError("serial must be a positive integer of 20 octets", field="serial")
-    if _spki(tsa_key.public_key()) != _spki(tsa_cert.public_key()):
+    if der.spki(tsa_key.public_key()) != der.spki(tsa_cert.public_key()):
         raise ConfigurationError(f"key {tsa_key.label!r} does not belong to the TSA certificate")
 
     when = _gen_time(gen_time, accuracy_seconds)

@@ -68,9 +68,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from yinxin.errors import ValidationError
+from yinxin.pki.der import spki
 from yinxin.pki.keys import KeyHandle
 
 SESEAL_HEADER_ID = "ES"
@@ -274,10 +274,6 @@ def _sign_alg_for(maker_key: KeyHandle) -> str:
     )
 
 
-def _spki(public_key) -> bytes:
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
 def _seal_info_asn1(info: SealInfo) -> SESSealInfo:
     if isinstance(info.seal_type, bool) or not isinstance(info.seal_type, int):
         raise ValidationError("seal_type must be an integer", field="seal_type")
@@ -328,7 +324,7 @@ def _cert_valid_at(cert: x509.Certificate, when: datetime) -> bool:
 def build_seseal(info: SealInfo, maker_key: KeyHandle, maker_cert_der: bytes) -> bytes:
     """Make the DER ``SESeal`` v4 record, signed by the maker (our CA) over ``eSealInfo``."""
     maker_cert = _load_cert(maker_cert_der, "maker_cert")
-    if _spki(maker_cert.public_key()) != _spki(maker_key.public_key()):
+    if spki(maker_cert.public_key()) != spki(maker_key.public_key()):
         raise ValidationError(
             "the maker certificate does not belong to the maker key", field="maker_cert"
         )
