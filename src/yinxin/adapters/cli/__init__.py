@@ -35,7 +35,8 @@ from yinxin.adapters.cli.common import (
     secret_help,
 )
 from yinxin.adapters.cli.seals import seal_app
-from yinxin.adapters.cli.signing import sign_app, verify_cmd
+from yinxin.adapters.cli.signing import sign_app
+from yinxin.adapters.cli.verify import verify_cmd
 from yinxin.errors import ValidationError, YinxinError
 
 app = typer.Typer(
