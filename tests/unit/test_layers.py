@@ -37,6 +37,7 @@ LAYERS: dict[str, list[str]] = {
         "yinxin.transitions",
         "yinxin.identity",
         "yinxin.agreements",
+        "yinxin.results",
         "yinxin.assets",
     ],
     "store": ["yinxin.store"],

@@ -53,12 +53,17 @@ def platform(home: Path | None) -> Platform:
 
 # --- output and errors ------------------------------------------------------------------------
 def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
-    elif render:
+    """Print a service's result: ``render`` gets the typed result, JSON gets ``plain`` data."""
+    if render and not as_json:
         render(result)
+        return
+    from yinxin.results import plain
+
+    text = json.dumps(plain(result), ensure_ascii=False, indent=2 if as_json else None, default=str)
+    if as_json:
+        sys.stdout.write(text + "\n")
     else:
-        console.print_json(json.dumps(result, ensure_ascii=False, default=str))
+        console.print_json(text)
 
 
 def show_error(e: YinxinError, as_json: bool) -> None:
