@@ -34,6 +34,7 @@ from yinxin.adapters.cli.common import (
     run,
     secret_help,
 )
+from yinxin.adapters.cli.notify import notify_app
 from yinxin.adapters.cli.seals import seal_app
 from yinxin.adapters.cli.signing import sign_app
 from yinxin.adapters.cli.verify import verify_cmd
@@ -48,9 +49,6 @@ subscriber_app = typer.Typer(no_args_is_help=True, help="Subscribers (证书订�
 cert_app = typer.Typer(no_args_is_help=True, help="Certificate applications and lifecycle.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
 plan_app = typer.Typer(no_args_is_help=True, help="Fee plans (收费标准).")
-notify_app = typer.Typer(
-    no_args_is_help=True, help="Messages to holders: the send log and its outbox."
-)
 app.add_typer(subscriber_app, name="subscriber")
 app.add_typer(cert_app, name="cert")
 app.add_typer(audit_app, name="audit")
@@ -537,32 +535,6 @@ def cert_wrap_keys(
     """Encrypt platform-held keys made before the platform key-encryption key under it too
     (once, after upgrading; needs the key store, not the PINs). New keys are wrapped anyway."""
     run(as_json, lambda: platform(home).certificates.wrap_legacy_keys(actor=actor))
-
-
-# --- notifications --------------------------------------------------------------------------------
-@notify_app.command("retry")
-def notify_retry(
-    all_: bool = typer.Option(
-        False, "--all", help="Ignore the back-off: retry every failed message now."
-    ),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    """Send what is due: outbox messages never sent (their process stopped after the commit)
-    and failed ones whose back-off has passed. Run it from a scheduler, e.g. every minute."""
-    run(as_json, lambda: {"sent": platform(home).notifier.retry_failed(ignore_backoff=all_)})
-
-
-@notify_app.command("log")
-def notify_log(
-    subscriber_id: int | None = None,
-    status: str | None = typer.Option(None, help="pending, queued, sent or failed."),
-    limit: int = 50,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    """The send log, newest first (recipients masked)."""
-    run(as_json, lambda: platform(home).notifier.log(subscriber_id, limit, status=status))
 
 
 # --- audit ----------------------------------------------------------------------------------------

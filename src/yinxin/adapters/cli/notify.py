@@ -1,0 +1,38 @@
+"""``yinxin notify …``: the send log of messages to holders and its outbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import HOME, JSON, platform, run
+
+notify_app = typer.Typer(
+    no_args_is_help=True, help="Messages to holders: the send log and its outbox."
+)
+
+
+@notify_app.command("retry")
+def notify_retry(
+    all_: bool = typer.Option(
+        False, "--all", help="Ignore the back-off: retry every failed message now."
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Send what is due: outbox messages never sent (their process stopped after the commit)
+    and failed ones whose back-off has passed. Run it from a scheduler, e.g. every minute."""
+    run(as_json, lambda: {"sent": platform(home).notifier.retry_failed(ignore_backoff=all_)})
+
+
+@notify_app.command("log")
+def notify_log(
+    subscriber_id: int | None = None,
+    status: str | None = typer.Option(None, help="pending, queued, sent or failed."),
+    limit: int = 50,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The send log, newest first (recipients masked)."""
+    run(as_json, lambda: platform(home).notifier.log(subscriber_id, limit, status=status))
