@@ -53,19 +53,23 @@ def base_name(common_name: str, *, organization: str | None = None) -> x509.Name
     return x509.Name(attrs)
 
 
+# The KeyUsage bits in RFC 5280 order, as ``cryptography`` names them; a profile's
+# ``key_usage`` says which are set.
+_KEY_USAGE_BITS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
 def _key_usage(profile: Profile) -> x509.KeyUsage:
-    ku = profile.key_usage
-    return x509.KeyUsage(
-        digital_signature="digital_signature" in ku,
-        content_commitment="content_commitment" in ku,
-        key_encipherment="key_encipherment" in ku,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign="key_cert_sign" in ku,
-        crl_sign="crl_sign" in ku,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return x509.KeyUsage(**{bit: bit in profile.key_usage for bit in _KEY_USAGE_BITS})
 
 
 def build_certificate(

@@ -22,7 +22,7 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, Self, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -115,12 +115,35 @@ def _hash_of(algorithm: object) -> hashes.HashAlgorithm:
     return algorithm
 
 
-class _EcBuilderKey(ec.EllipticCurvePrivateKey):
-    """An EC private key to ``cryptography`` whose signatures come from ``sign_fn``."""
+class _BuilderKey:
+    """What both builder keys share: a public half, a ``sign_fn`` and no private material.
 
-    def __init__(self, public: ec.EllipticCurvePublicKey, sign_fn: SignFunction):
+    Listed first among the bases, so its methods stand in for the abstract ones of
+    ``cryptography``'s private-key classes.
+    """
+
+    def __init__(self, public: Any, sign_fn: SignFunction):
         self._public = public
         self._sign_fn = sign_fn
+
+    def public_key(self) -> Any:
+        return self._public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    private_numbers = private_bytes = _no_private_material
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Self:
+        return self
+
+
+class _EcBuilderKey(_BuilderKey, ec.EllipticCurvePrivateKey):
+    """An EC private key to ``cryptography`` whose signatures come from ``sign_fn``."""
 
     def sign(self, data: Any, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
         if not isinstance(signature_algorithm, ec.ECDSA):
@@ -129,52 +152,22 @@ class _EcBuilderKey(ec.EllipticCurvePrivateKey):
             raise TypeError("deterministic ECDSA cannot be promised for this key")
         return self._sign_fn(bytes(data), _hash_of(signature_algorithm.algorithm))
 
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self._public
-
     @property
     def curve(self) -> ec.EllipticCurve:
         return self._public.curve
 
-    @property
-    def key_size(self) -> int:
-        return self._public.key_size
-
-    exchange = private_numbers = private_bytes = _no_private_material
-
-    def __copy__(self) -> _EcBuilderKey:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> _EcBuilderKey:
-        return self
+    exchange = _no_private_material
 
 
-class _RsaBuilderKey(rsa.RSAPrivateKey):
+class _RsaBuilderKey(_BuilderKey, rsa.RSAPrivateKey):
     """An RSA private key to ``cryptography`` whose PKCS#1 v1.5 signatures come from ``sign_fn``."""
-
-    def __init__(self, public: rsa.RSAPublicKey, sign_fn: SignFunction):
-        self._public = public
-        self._sign_fn = sign_fn
 
     def sign(self, data: bytes, padding: AsymmetricPadding, algorithm: Any) -> bytes:
         if not isinstance(padding, PKCS1v15):
             raise TypeError("only RSA PKCS#1 v1.5 signatures are supported")
         return self._sign_fn(bytes(data), _hash_of(algorithm))
 
-    def public_key(self) -> rsa.RSAPublicKey:
-        return self._public
-
-    @property
-    def key_size(self) -> int:
-        return self._public.key_size
-
-    decrypt = private_numbers = private_bytes = _no_private_material
-
-    def __copy__(self) -> _RsaBuilderKey:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> _RsaBuilderKey:
-        return self
+    decrypt = _no_private_material
 
 
 def _builder_key(public: PublicKeyTypes, sign_fn: SignFunction) -> PrivateKeyTypes:

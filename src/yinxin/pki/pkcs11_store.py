@@ -36,14 +36,7 @@ from pkcs11 import exceptions as p11e
 from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from yinxin.errors import (
-    ConfigurationError,
-    Conflict,
-    Forbidden,
-    NotFound,
-    ValidationError,
-    YinxinError,
-)
+from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
 from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm
 from yinxin.pki.keys import KeyHandle, SecretKey, check_label
 
@@ -77,7 +70,7 @@ def _pin_digest(pin: str) -> bytes:
     return hmac.new(_PIN_KEY, pin.encode(), hashlib.sha256).digest()
 
 
-def _hsm_failure(exc: Exception, doing: str) -> YinxinError:
+def _hsm_failure(exc: Exception, doing: str) -> ConfigurationError:
     """A token error as a platform error; only the exception's class name, never its text."""
     return ConfigurationError(f"HSM refused to {doing} ({type(exc).__name__})", field="module")
 
@@ -319,36 +312,37 @@ class Pkcs11SecretKey:
         return self._object
 
     def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        conn = self._store._connection()
-        with conn.lock:
-            obj = self._object_for(conn)
-            try:
-                return bytes(
-                    obj.encrypt(
-                        plaintext,
-                        mechanism=Mechanism.AES_GCM,
-                        mechanism_param=GCMParams(nonce, aad, 128),
-                    )
-                )
-            except p11e.PKCS11Error as exc:
-                raise _hsm_failure(exc, f"encrypt with secret key {self.label!r}") from None
+        return self._gcm("encrypt", nonce, plaintext, aad)
 
     def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        # a refusal means the tag does not verify: another key, or changed data
+        return self._gcm("decrypt", nonce, ciphertext, aad, refusals=_GCM_REFUSALS)
+
+    def _gcm(
+        self,
+        operation: str,
+        nonce: bytes,
+        data: bytes,
+        aad: bytes,
+        refusals: tuple[type[Exception], ...] = (),
+    ) -> bytes:
+        """AES-GCM ``operation`` ("encrypt" or "decrypt") by the token; ``refusals`` are the
+        token errors that mean the tag did not verify, raised as ``InvalidTag``."""
         conn = self._store._connection()
         with conn.lock:
             obj = self._object_for(conn)
             try:
                 return bytes(
-                    obj.decrypt(
-                        ciphertext,
+                    getattr(obj, operation)(
+                        data,
                         mechanism=Mechanism.AES_GCM,
                         mechanism_param=GCMParams(nonce, aad, 128),
                     )
                 )
-            except _GCM_REFUSALS:  # the tag does not verify: another key, or changed data
+            except refusals:
                 raise InvalidTag() from None
             except p11e.PKCS11Error as exc:
-                raise _hsm_failure(exc, f"decrypt with secret key {self.label!r}") from None
+                raise _hsm_failure(exc, f"{operation} with secret key {self.label!r}") from None
 
     def __repr__(self) -> str:
         return f"Pkcs11SecretKey(label={self.label!r})"
@@ -424,22 +418,28 @@ class Pkcs11KeyStore:
             except p11e.PKCS11Error as exc:
                 raise _hsm_failure(exc, "search the token") from None
 
-    def _find_private(self, conn: _Connection, label: str, key_id: bytes | None = None) -> Any:
-        attrs: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
-        attrs[Attribute.LABEL] = label
+    def _find_one(
+        self, conn: _Connection, what: str, attrs: dict[Attribute, Any], key_id: bytes | None
+    ) -> Any:
+        """The one object ``attrs`` (with the ID, when known) names; ``what`` names its kind."""
+        label = attrs[Attribute.LABEL]
         if key_id:
-            attrs[Attribute.ID] = key_id
+            attrs = {**attrs, Attribute.ID: key_id}
         found = self._objects(conn, attrs)
         if not found:
             raise NotFound(
-                f"no key labelled {label!r} in token {self.token_label!r}", field="label"
+                f"no {what} labelled {label!r} in token {self.token_label!r}", field="label"
             )
         if len(found) > 1:
             raise Conflict(
-                f"more than one key labelled {label!r} in token {self.token_label!r}",
+                f"more than one {what} labelled {label!r} in token {self.token_label!r}",
                 field="label",
             )
         return found[0]
+
+    def _find_private(self, conn: _Connection, label: str, key_id: bytes | None = None) -> Any:
+        attrs = {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}
+        return self._find_one(conn, "key", attrs, key_id)
 
     def exists(self, label: str) -> bool:
         conn = self._connection()
@@ -527,23 +527,8 @@ class Pkcs11KeyStore:
 
     # --- secret keys (the platform KEK) ------------------------------------------------------
     def _find_secret(self, conn: _Connection, label: str, key_id: bytes | None = None) -> Any:
-        attrs: dict[Attribute, Any] = {
-            Attribute.CLASS: ObjectClass.SECRET_KEY,
-            Attribute.LABEL: label,
-        }
-        if key_id:
-            attrs[Attribute.ID] = key_id
-        found = self._objects(conn, attrs)
-        if not found:
-            raise NotFound(
-                f"no secret key labelled {label!r} in token {self.token_label!r}", field="label"
-            )
-        if len(found) > 1:
-            raise Conflict(
-                f"more than one secret key labelled {label!r} in token {self.token_label!r}",
-                field="label",
-            )
-        return found[0]
+        attrs = {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: label}
+        return self._find_one(conn, "secret key", attrs, key_id)
 
     def secret(self, label: str, *, create: bool = False) -> SecretKey:
         """An AES-256 secret key generated inside the token: private, sensitive, never
