@@ -9,11 +9,30 @@ from __future__ import annotations
 
 
 class YinxinError(Exception):
-    """Base of every refusal. ``exit_code`` is the CLI's, ``http_status`` the API's."""
+    """Base of every refusal. ``exit_code`` is the CLI's, ``http_status`` the API's.
+
+    A kind of refusal names its three in the class statement (``class NotFound(YinxinError,
+    exit_code=3, http_status=404, code="not_found")``); one that leaves some out, or sets them
+    in its body, keeps its parent's for the others.
+    """
 
     exit_code = 1
     http_status = 400
     code = "error"
+
+    def __init_subclass__(
+        cls,
+        *,
+        exit_code: int | None = None,
+        http_status: int | None = None,
+        code: str | None = None,
+        **kwargs,
+    ):
+        super().__init_subclass__(**kwargs)
+        given = {"exit_code": exit_code, "http_status": http_status, "code": code}
+        for name, value in given.items():
+            if value is not None:
+                setattr(cls, name, value)
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -29,43 +48,25 @@ class YinxinError(Exception):
         return out
 
 
-class ValidationError(YinxinError):
+class ValidationError(YinxinError, exit_code=2, http_status=422, code="invalid"):
     """Input that is malformed or fails a check digit; names the field."""
 
-    exit_code = 2
-    http_status = 422
-    code = "invalid"
+
+class NotFound(YinxinError, exit_code=3, http_status=404, code="not_found"):
+    """No such subscriber, certificate, seal, key, document…"""
 
 
-class NotFound(YinxinError):
-    exit_code = 3
-    http_status = 404
-    code = "not_found"
-
-
-class IllegalTransition(YinxinError):
+class IllegalTransition(YinxinError, exit_code=4, http_status=409, code="illegal_transition"):
     """A lifecycle verb that the table of allowed moves does not permit from the current state."""
 
-    exit_code = 4
-    http_status = 409
-    code = "illegal_transition"
 
-
-class Forbidden(YinxinError):
+class Forbidden(YinxinError, exit_code=5, http_status=403, code="forbidden"):
     """Wrong PIN, wrong passphrase, a member without authorization, a locked seal."""
 
-    exit_code = 5
-    http_status = 403
-    code = "forbidden"
+
+class Conflict(YinxinError, exit_code=6, http_status=409, code="conflict"):
+    """The change collides with what is already there (a duplicate, a race lost)."""
 
 
-class Conflict(YinxinError):
-    exit_code = 6
-    http_status = 409
-    code = "conflict"
-
-
-class ConfigurationError(YinxinError):
-    exit_code = 7
-    http_status = 500
-    code = "configuration"
+class ConfigurationError(YinxinError, exit_code=7, http_status=500, code="configuration"):
+    """The platform is set up wrongly or a dependency (key store, HSM, database) refuses."""
