@@ -61,11 +61,11 @@ def test_files_are_in_place_before_the_row_commits(platform: Platform) -> None:
 
     with at_commit(look):
         seal = personal_seal(w)
-    es_id = seal["es_id"]
+    es_id = seal.es_id
     assert seen["at_commit"] == [es_id] + [f"{es_id}/{f}" for f in FILES]
     assert listing(p) == seen["at_commit"]  # and no temporary folder left
     checked = p.seals.verify_record(es_id)
-    assert checked["ok"] and checked["files"] == {f: "ok" for f in FILES}
+    assert checked.ok and checked.files == {f: "ok" for f in FILES}
 
 
 def test_a_failed_commit_leaves_no_files_and_keeps_the_old_ones(platform: Platform) -> None:
@@ -83,39 +83,39 @@ def test_a_failed_commit_leaves_no_files_and_keeps_the_old_ones(platform: Platfo
         assert s.execute(select(Seal)).scalars().all() == []
 
     seal = personal_seal(w)
-    es_id = seal["es_id"]
+    es_id = seal.es_id
     before = {f: (p.seals.files_dir(es_id) / f).read_bytes() for f in FILES}
     with at_commit(boom), pytest.raises(Crash):
         p.seals.change(es_id, form=form(ZHANG, "change", project="另一个运用项目"))
     after = {f: (p.seals.files_dir(es_id) / f).read_bytes() for f in FILES}
     assert after == before
     assert listing(p) == [es_id] + [f"{es_id}/{f}" for f in FILES]
-    assert p.seals.verify_record(es_id)["ok"]
+    assert p.seals.verify_record(es_id).ok
 
 
 def test_seal_verify_checks_the_files(platform: Platform) -> None:
     p = platform
     w = world(p)
-    es_id = personal_seal(w)["es_id"]
+    es_id = personal_seal(w).es_id
     folder = p.seals.files_dir(es_id)
     (folder / "seal.png").unlink()
     (folder / "seal.ses").write_bytes(b"not the record")
     checked = p.seals.verify_record(es_id)
-    assert not checked["ok"]
-    assert checked["files"]["seal.png"] == "missing"
-    assert checked["files"]["seal.ses"] == "changed"
-    assert "seal.png" in checked["problem"] and "write-files" in checked["problem"]
+    assert not checked.ok
+    assert checked.files["seal.png"] == "missing"
+    assert checked.files["seal.ses"] == "changed"
+    assert "seal.png" in checked.problem and "write-files" in checked.problem
     res = seal_verify_cli(p, es_id)
     assert res.exit_code == 1 and not json.loads(res.stdout)["ok"], res.output
     p.seals.write_files(es_id)
-    assert p.seals.verify_record(es_id)["ok"]
+    assert p.seals.verify_record(es_id).ok
     assert seal_verify_cli(p, es_id).exit_code == 0
 
 
 def test_leftovers_of_a_crash_are_cleaned(platform: Platform) -> None:
     p = platform
     w = world(p)
-    es_id = personal_seal(w)["es_id"]
+    es_id = personal_seal(w).es_id
     base = p.settings.home / "seals"
     # what kill -9 leaves: a half-written temporary folder, an old copy, and the folder of a
     # seal whose row never committed
@@ -126,9 +126,9 @@ def test_leftovers_of_a_crash_are_cleaned(platform: Platform) -> None:
     (base / "11000026999999" / "seal.png").write_bytes(b"orphan")
     (p.seals.files_dir(es_id) / "seal.svg").unlink()
     report = p.seals.repair_files(grace_seconds=0)
-    assert sorted(report["removed"]) == sorted(
+    assert sorted(report.removed) == sorted(
         [f".{es_id}-new-abc123", f".{es_id}-old-0badf00d", "11000026999999"]
     )
-    assert report["rewritten"] == [es_id]
+    assert report.rewritten == [es_id]
     assert listing(p) == [es_id] + [f"{es_id}/{f}" for f in FILES]
-    assert p.seals.verify_record(es_id)["ok"]
+    assert p.seals.verify_record(es_id).ok

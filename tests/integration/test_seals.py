@@ -30,9 +30,10 @@ from yinxin.errors import (
     ValidationError,
     YinxinError,
 )
+from yinxin.registry.views import CertificateView, SubscriberView
 from yinxin.seals.catalogue import DECLARATION_SHA256
 from yinxin.seals.pin import MAX_PIN_FAILURES
-from yinxin.seals.service import Seals
+from yinxin.seals.service import Seals, SealView
 from yinxin.seals.seseal import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL, verify_seseal
 from yinxin.store.models import AuditEvent
 
@@ -61,10 +62,10 @@ def seals_of(p: Platform) -> Seals:
     return p.seals
 
 
-def issue(p: Platform, subscriber_id: int, profile: str, **key) -> dict:
+def issue(p: Platform, subscriber_id: int, profile: str, **key) -> CertificateView:
     app = p.certificates.apply(subscriber_id=subscriber_id, profile=profile, **key)
-    p.certificates.pay(application_id=app["id"], years=1)
-    return p.certificates.approve(app["id"], officer=OFFICER)
+    p.certificates.pay(application_id=app.id, years=1)
+    return p.certificates.approve(app.id, officer=OFFICER)
 
 
 def form(who: Person, business_type: str = "new", **over) -> dict:
@@ -84,11 +85,11 @@ def form(who: Person, business_type: str = "new", **over) -> dict:
 class World:
     p: Platform
     seals: Seals
-    zhang: dict
-    li: dict
-    org: dict
-    zhang_cert: dict
-    org_cert: dict
+    zhang: SubscriberView
+    li: SubscriberView
+    org: SubscriberView
+    zhang_cert: CertificateView
+    org_cert: CertificateView
 
 
 def world(p: Platform) -> World:
@@ -103,26 +104,26 @@ def world(p: Platform) -> World:
         contact_phone="010-62345678",
     )
     for sub, by in ((zhang, ZHANG.name), (li, LI.name), (org, WANG.name)):
-        subs.accept_agreement(sub["id"], accepted_by=by)
-    zhang_cert = issue(p, zhang["id"], "person-signing", pin=PIN_ZHANG)
-    org_cert = issue(p, org["id"], "organization-signing", pin=PIN_ORG)
+        subs.accept_agreement(sub.id, accepted_by=by)
+    zhang_cert = issue(p, zhang.id, "person-signing", pin=PIN_ZHANG)
+    org_cert = issue(p, org.id, "organization-signing", pin=PIN_ORG)
     return World(p, seals_of(p), zhang, li, org, zhang_cert, org_cert)
 
 
-def personal_seal(w: World, **over) -> dict:
+def personal_seal(w: World, **over) -> SealView:
     return w.seals.apply(
-        subscriber_id=w.zhang["id"],
+        subscriber_id=w.zhang.id,
         kind="personal",
-        certificate_serial=w.zhang_cert["serial"],
+        certificate_serial=w.zhang_cert.serial,
         **form(ZHANG, **over),
     )
 
 
-def org_seal(w: World, kind: str = "contract", **kw) -> dict:
+def org_seal(w: World, kind: str = "contract", **kw) -> SealView:
     return w.seals.apply(
-        subscriber_id=w.org["id"],
+        subscriber_id=w.org.id,
         kind=kind,
-        certificate_serial=w.org_cert["serial"],
+        certificate_serial=w.org_cert.serial,
         **form(WANG),
         **kw,
     )
@@ -225,18 +226,18 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
 
     # 新申请, personal seal: drawn by software, SESeal made by the issuing CA
     mine = personal_seal(w)
-    assert mine["state"] == "active" and mine["usable"] and mine["key"] == "platform"
-    assert mine["kind"] == "personal" and mine["name"] == ZHANG.name
-    assert mine["holder_id_number"] != ZHANG.id_number  # masked unless revealed
-    assert seals.get(mine["id"], reveal=True)["holder_id_number"] == ZHANG.id_number
-    es_id = mine["es_id"]
+    assert mine.state == "active" and mine.usable and mine.key == "platform"
+    assert mine.kind == "personal" and mine.name == ZHANG.name
+    assert mine.holder_id_number != ZHANG.id_number  # masked unless revealed
+    assert seals.get(mine.id, reveal=True).holder_id_number == ZHANG.id_number
+    es_id = mine.es_id
     # region 110000, the year of issue (two digits, from the platform's clock), a sequence
     year = f"{clock.now().year % 100:02d}"
     assert len(es_id) == 14 and es_id.isdigit() and es_id.startswith("110000" + year)
-    assert seals.get(es_id)["id"] == mine["id"]
+    assert seals.get(es_id).id == mine.id
     apps = seals.applications(es_id)
-    assert [a["business_type"] for a in apps] == ["new"]
-    assert apps[0]["declaration_sha256"] == DECLARATION_SHA256 and apps[0]["project"] == PROJECT
+    assert [a.business_type for a in apps] == ["new"]
+    assert apps[0].declaration_sha256 == DECLARATION_SHA256 and apps[0].project == PROJECT
 
     art = seals.artifacts(es_id)
     folder = p.settings.home / "seals" / es_id
@@ -251,7 +252,7 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     assert art["seal.png"].startswith(b"\x89PNG") and art["seal.pdf"].startswith(b"%PDF")
 
     parsed = verify_seseal(art["seal.ses"], [issuing_der(p)], at=clock.now())
-    cert_der = x509.load_pem_x509_certificate(w.zhang_cert["pem"].encode()).public_bytes(
+    cert_der = x509.load_pem_x509_certificate(w.zhang_cert.pem.encode()).public_bytes(
         serialization.Encoding.DER
     )
     assert parsed.info.es_id == es_id and parsed.info.name == ZHANG.name
@@ -259,9 +260,9 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     assert parsed.info.cert_list == [cert_der]
     assert parsed.info.picture_type == "png" and parsed.info.picture_data == art["seal.png"]
     assert (parsed.info.width_mm, parsed.info.height_mm) == (18, 18)
-    assert parsed.info.valid_end.isoformat() == mine["valid_end"]
+    assert parsed.info.valid_end == mine.valid_end
     assert parsed.info.valid_end <= x509.load_der_x509_certificate(cert_der).not_valid_after_utc
-    assert seals.verify_record(es_id)["ok"]
+    assert seals.verify_record(es_id).ok
 
     # the holder signs with his own seal and PIN
     u = seals.unlock_for_signing(es_id, PIN_ZHANG)
@@ -272,63 +273,59 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     assert u.certificate.public_bytes(serialization.Encoding.DER) == cert_der
     refused(
         p,
-        lambda: seals.unlock_for_signing(es_id, PIN_ZHANG, w.li["id"]),
+        lambda: seals.unlock_for_signing(es_id, PIN_ZHANG, w.li.id),
         Forbidden,
         "not_authorized",
     )
 
     # an organization's contract seal; the organization decides who may use it
     contract = org_seal(w, "contract", code="1101080012345")
-    assert contract["name"] == ORG_NAME + "合同专用章" and contract["center_text"] == "合同专用章"
-    info = verify_seseal(seals.artifacts(contract["id"])["seal.ses"], [issuing_der(p)]).info
+    assert contract.name == ORG_NAME + "合同专用章" and contract.center_text == "合同专用章"
+    info = verify_seseal(seals.artifacts(contract.id)["seal.ses"], [issuing_der(p)]).info
     assert info.seal_type == SEAL_TYPE_ORGANIZATION and (info.width_mm, info.height_mm) == (40, 40)
-    cid = contract["es_id"]
-    refused(
-        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "not_authorized"
-    )
-    assert not seals.can_use(cid, w.li["id"])
-    grant = seals.grant(cid, w.li["id"], actor=WANG.name, note="合同签署")
-    assert grant["active"] and seals.can_use(cid, w.li["id"])
-    assert seals.get(cid)["authorized_members"] == [w.li["id"]]
-    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
+    cid = contract.es_id
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li.id), Forbidden, "not_authorized")
+    assert not seals.can_use(cid, w.li.id)
+    grant = seals.grant(cid, w.li.id, actor=WANG.name, note="合同签署")
+    assert grant.active and seals.can_use(cid, w.li.id)
+    assert seals.get(cid).authorized_members == [w.li.id]
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li.id))
     refused(
         p,
-        lambda: seals.unlock_for_signing(cid, PIN_ZHANG, w.li["id"]),
+        lambda: seals.unlock_for_signing(cid, PIN_ZHANG, w.li.id),
         Forbidden,
         "wrong_pin",
         mask=("platform_keys", "failed_attempts"),
     )
 
-    seals.withdraw(cid, w.li["id"], actor=WANG.name)
-    assert not seals.can_use(cid, w.li["id"])
-    refused(
-        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "not_authorized"
-    )
-    seals.grant(cid, w.li["id"], actor=WANG.name)
+    seals.withdraw(cid, w.li.id, actor=WANG.name)
+    assert not seals.can_use(cid, w.li.id)
+    refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li.id), Forbidden, "not_authorized")
+    seals.grant(cid, w.li.id, actor=WANG.name)
 
     # the certificate's status is read at use time: a freeze stops the seal at once
-    org_serial = w.org_cert["serial"]
+    org_serial = w.org_cert.serial
     p.certificates.freeze(org_serial, actor=OFFICER)
     refused(
         p,
-        lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]),
+        lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li.id),
         Forbidden,
         "certificate_not_valid",
     )
     shown = seals.get(cid)
-    assert shown["state"] == "active" and not shown["usable"]
-    assert shown["certificate_status"] == "on_hold"
+    assert shown.state == "active" and not shown.usable
+    assert shown.certificate_status == "on_hold"
     p.certificates.unfreeze(org_serial, actor=OFFICER)
-    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li.id))
     p.certificates.revoke(org_serial, reason="key_compromise", actor=OFFICER)
     refused(
         p,
-        lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]),
+        lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li.id),
         Forbidden,
         "certificate_not_valid",
     )
     refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "certificate_not_valid")
-    assert seals.usable(cid)["code"] == "certificate_not_valid"
+    assert seals.usable(cid).code == "certificate_not_valid"
 
     acts = [a for a, _, _ in audit_actions(p) if a.startswith("seal.")]
     assert acts == [
@@ -352,9 +349,9 @@ def test_refused_applications_leave_no_trace(platform):
 
     def mk(**over):
         args = dict(
-            subscriber_id=z["id"],
+            subscriber_id=z.id,
             kind="personal",
-            certificate_serial=w.zhang_cert["serial"],
+            certificate_serial=w.zhang_cert.serial,
             **form(ZHANG),
         )
         args.update(over)
@@ -362,7 +359,7 @@ def test_refused_applications_leave_no_trace(platform):
 
     refused(p, mk(certificate_serial=None), ValidationError, "certificate_required")
     refused(p, mk(certificate_serial="abc123"), NotFound)
-    refused(p, mk(certificate_serial=w.org_cert["serial"]), ValidationError, "certificate_mismatch")
+    refused(p, mk(certificate_serial=w.org_cert.serial), ValidationError, "certificate_mismatch")
     refused(p, mk(id_number="110105199003071238"), ValidationError)  # bad check digit
     e = refused(p, mk(declaration_accepted=False), ValidationError, "declaration_required")
     assert e.field == "declaration_accepted"
@@ -378,9 +375,9 @@ def test_refused_applications_leave_no_trace(platform):
     refused(
         p,
         lambda: seals.apply(
-            subscriber_id=org["id"],
+            subscriber_id=org.id,
             kind="personal",
-            certificate_serial=w.org_cert["serial"],
+            certificate_serial=w.org_cert.serial,
             **form(WANG),
         ),
         ValidationError,
@@ -388,22 +385,22 @@ def test_refused_applications_leave_no_trace(platform):
     refused(
         p,
         lambda: seals.apply(
-            subscriber_id=org["id"],
+            subscriber_id=org.id,
             kind="contract",
-            certificate_serial=w.org_cert["serial"],
+            certificate_serial=w.org_cert.serial,
             **form(WANG, id_type="passport", id_number="@@"),
         ),
         ValidationError,
     )
 
     # a frozen, then a revoked certificate: no seal can be made on it
-    p.certificates.freeze(w.zhang_cert["serial"], actor=OFFICER)
+    p.certificates.freeze(w.zhang_cert.serial, actor=OFFICER)
     refused(p, mk(), Forbidden, "certificate_not_valid")
-    p.certificates.unfreeze(w.zhang_cert["serial"], actor=OFFICER)
+    p.certificates.unfreeze(w.zhang_cert.serial, actor=OFFICER)
     made = personal_seal(w)
     refused(p, mk(), Conflict, "duplicate")
-    p.certificates.revoke(w.zhang_cert["serial"], reason="no_longer_needed", actor=OFFICER)
-    seals.cancel(made["id"], actor=OFFICER)
+    p.certificates.revoke(w.zhang_cert.serial, reason="no_longer_needed", actor=OFFICER)
+    seals.cancel(made.id, actor=OFFICER)
     refused(p, mk(), Forbidden, "certificate_not_valid")
 
     # verbs on a missing seal, renew/change/cancel forms for the wrong holder
@@ -418,21 +415,21 @@ def test_grants_and_illegal_moves(platform):
     seals = w.seals
     contract = org_seal(w, "contract")
     finance = org_seal(w, "finance")
-    assert finance["name"] == ORG_NAME + "财务专用章"
+    assert finance.name == ORG_NAME + "财务专用章"
     official = org_seal(w, "organization")
-    assert official["name"] == ORG_NAME and official["center_text"] is None
+    assert official.name == ORG_NAME and official.center_text is None
     mine = personal_seal(w)
-    cid = contract["id"]
+    cid = contract.id
 
     refused(p, lambda: org_seal(w, "contract"), Conflict, "duplicate")
-    refused(p, lambda: seals.grant(mine["id"], w.li["id"], actor=WANG.name), ValidationError)
-    refused(p, lambda: seals.grant(cid, w.org["id"], actor=WANG.name), ValidationError)
+    refused(p, lambda: seals.grant(mine.id, w.li.id, actor=WANG.name), ValidationError)
+    refused(p, lambda: seals.grant(cid, w.org.id, actor=WANG.name), ValidationError)
     refused(p, lambda: seals.grant(cid, 999, actor=WANG.name), NotFound)
-    refused(p, lambda: seals.withdraw(cid, w.li["id"], actor=WANG.name), NotFound, "not_granted")
-    seals.grant(cid, w.li["id"], actor=WANG.name)
-    refused(p, lambda: seals.grant(cid, w.li["id"], actor=WANG.name), Conflict, "already_granted")
+    refused(p, lambda: seals.withdraw(cid, w.li.id, actor=WANG.name), NotFound, "not_granted")
+    seals.grant(cid, w.li.id, actor=WANG.name)
+    refused(p, lambda: seals.grant(cid, w.li.id, actor=WANG.name), Conflict, "already_granted")
     # a grant is per seal: the finance seal stays closed to the member
-    assert seals.can_use(cid, w.li["id"]) and not seals.can_use(finance["id"], w.li["id"])
+    assert seals.can_use(cid, w.li.id) and not seals.can_use(finance.id, w.li.id)
 
     # the table of allowed moves
     refused(p, lambda: seals.unfreeze(cid, actor=OFFICER), IllegalTransition)
@@ -440,21 +437,21 @@ def test_grants_and_illegal_moves(platform):
     refused(p, lambda: seals.revoke(cid, reason="lost", actor=OFFICER), ValidationError)
     refused(p, lambda: seals.revoke(cid, reason="other", actor=OFFICER), ValidationError)
     frozen = seals.freeze(cid, actor=OFFICER, note="经办人离职，暂停用印")
-    assert frozen["state"] == "frozen" and frozen["hold_kind"] == "frozen"
-    assert not frozen["usable"]
+    assert frozen.state == "frozen" and frozen.hold_kind == "frozen"
+    assert not frozen.usable
     refused(
-        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "seal_not_active"
+        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li.id), Forbidden, "seal_not_active"
     )
     refused(p, lambda: seals.freeze(cid, actor=OFFICER), IllegalTransition)
     refused(p, lambda: seals.renew(cid, actor=OFFICER), IllegalTransition)
     refused(
         p, lambda: seals.change(cid, software=True, code="123", actor=OFFICER), IllegalTransition
     )
-    assert seals.unfreeze(cid, actor=OFFICER)["state"] == "active"
-    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]))
+    assert seals.unfreeze(cid, actor=OFFICER).state == "active"
+    sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li.id))
 
     revoked = seals.revoke(cid, reason="breach_of_agreement", actor=OFFICER)
-    assert revoked["state"] == "revoked" and revoked["revocation_reason"] == "breach_of_agreement"
+    assert revoked.state == "revoked" and revoked.revocation_reason == "breach_of_agreement"
     for fn in (
         lambda: seals.unfreeze(cid, actor=OFFICER),
         lambda: seals.freeze(cid, actor=OFFICER),
@@ -462,35 +459,35 @@ def test_grants_and_illegal_moves(platform):
         lambda: seals.revoke(cid, reason="other", note="x", actor=OFFICER),
         lambda: seals.renew(cid, actor=OFFICER),
         lambda: seals.report_pin_leak(cid, actor=OFFICER),
-        lambda: seals.grant(cid, w.zhang["id"], actor=WANG.name),
+        lambda: seals.grant(cid, w.zhang.id, actor=WANG.name),
         lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="999999"),
     ):
         refused(p, fn, IllegalTransition)
     refused(
-        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li["id"]), Forbidden, "seal_not_active"
+        p, lambda: seals.unlock_for_signing(cid, PIN_ORG, w.li.id), Forbidden, "seal_not_active"
     )
 
     # 注销 through the form, from frozen; final
-    seals.freeze(finance["id"], actor=OFFICER)
-    cancelled = seals.apply(seal=finance["es_id"], **form(WANG, "cancel"))
-    assert cancelled["state"] == "cancelled" and cancelled["ended_at"]
-    refused(p, lambda: seals.unfreeze(finance["id"], actor=OFFICER), IllegalTransition)
-    assert [a["business_type"] for a in seals.applications(finance["id"])] == ["new", "cancel"]
+    seals.freeze(finance.id, actor=OFFICER)
+    cancelled = seals.apply(seal=finance.es_id, **form(WANG, "cancel"))
+    assert cancelled.state == "cancelled" and cancelled.ended_at
+    refused(p, lambda: seals.unfreeze(finance.id, actor=OFFICER), IllegalTransition)
+    assert [a.business_type for a in seals.applications(finance.id)] == ["new", "cancel"]
     # a personal seal's form must come from its holder
     refused(
         p,
-        lambda: seals.apply(seal=mine["id"], **form(LI, "cancel")),
+        lambda: seals.apply(seal=mine.id, **form(LI, "cancel")),
         ValidationError,
         "holder_mismatch",
     )
     refused(
         p,
-        lambda: seals.apply(seal=mine["id"], **form(ZHANG, "cancel", declaration_accepted=False)),
+        lambda: seals.apply(seal=mine.id, **form(ZHANG, "cancel", declaration_accepted=False)),
         ValidationError,
         "declaration_required",
     )
 
-    events = {a: d for a, sid, d in audit_actions(p) if sid == revoked["es_id"]}
+    events = {a: d for a, sid, d in audit_actions(p) if sid == revoked.es_id}
     assert events["seal.revoke"]["reason"] == "breach_of_agreement"
     assert events["seal.freeze"]["note"] == "经办人离职，暂停用印"
     assert p.verify_audit().ok
@@ -502,8 +499,8 @@ def test_wrong_pins_are_counted_and_lock_the_seal(platform):
     w = world(p)
     seals = w.seals
     mine = personal_seal(w)
-    sid = mine["id"]
-    serial = w.zhang_cert["serial"]
+    sid = mine.id
+    serial = w.zhang_cert.serial
 
     # a success resets the counter
     refused(
@@ -539,7 +536,7 @@ def test_wrong_pins_are_counted_and_lock_the_seal(platform):
     assert p.verify_audit().events == events_before + 1
     assert audit_actions(p)[-1][0] == "seal.pin_locked"
     shown = seals.get(sid)
-    assert shown["locked"] and not shown["usable"] and shown["failed_pin_attempts"] == 5
+    assert shown.locked and not shown.usable and shown.failed_pin_attempts == 5
 
     # locked: even the right PIN is refused, and nothing more is counted
     refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_locked")
@@ -552,8 +549,8 @@ def test_wrong_pins_are_counted_and_lock_the_seal(platform):
     refused(p, lambda: seals.unlock(sid, officer=""), ValidationError)
 
     unlocked = seals.unlock(sid, officer=OFFICER, note="核验身份证原件后解锁")
-    assert not unlocked["locked"] and unlocked["usable"]
-    assert audit_actions(p)[-1][:2] == ("seal.unlock", mine["es_id"])
+    assert not unlocked.locked and unlocked.usable
+    assert audit_actions(p)[-1][:2] == ("seal.unlock", mine.es_id)
     sign_check(seals.unlock_for_signing(sid, PIN_ZHANG))
     assert p.verify_audit().ok
 
@@ -564,7 +561,7 @@ def test_pin_change_and_leaked_pin(platform, clock):
     seals = w.seals
     contract = org_seal(w, "contract")
     finance = org_seal(w, "finance")
-    cid = contract["id"]
+    cid = contract.id
     new_pin = "975310"
 
     refused(p, lambda: seals.change_pin(cid, old_pin=PIN_ORG, new_pin="12"), ValidationError)
@@ -577,11 +574,11 @@ def test_pin_change_and_leaked_pin(platform, clock):
         mask=("platform_keys", "failed_attempts"),
     )
 
-    blob_before = key_row(p, w.org_cert["serial"])[2]
+    blob_before = key_row(p, w.org_cert.serial)[2]
     out = seals.change_pin(cid, old_pin=PIN_ORG, new_pin=new_pin, actor=WANG.name)
-    assert sorted(out["seals"]) == sorted([contract["es_id"], finance["es_id"]])
-    assert key_row(p, w.org_cert["serial"])[2] != blob_before
-    assert key_row(p, w.org_cert["serial"])[0] == 0  # the earlier wrong PIN is forgiven
+    assert sorted(out.seals) == sorted([contract.es_id, finance.es_id])
+    assert key_row(p, w.org_cert.serial)[2] != blob_before
+    assert key_row(p, w.org_cert.serial)[0] == 0  # the earlier wrong PIN is forgiven
     refused(
         p,
         lambda: seals.unlock_for_signing(cid, PIN_ORG),
@@ -590,7 +587,7 @@ def test_pin_change_and_leaked_pin(platform, clock):
         mask=("platform_keys", "failed_attempts"),
     )
     sign_check(seals.unlock_for_signing(cid, new_pin))
-    sign_check(seals.unlock_for_signing(finance["id"], new_pin))  # one key, one PIN
+    sign_check(seals.unlock_for_signing(finance.id, new_pin))  # one key, one PIN
 
     # PINs never reach the audit trail or the database in clear
     for _, _, data in audit_actions(p):
@@ -606,16 +603,16 @@ def test_pin_change_and_leaked_pin(platform, clock):
 
     # a leaked PIN freezes every seal that PIN opens
     leak = seals.report_pin_leak(cid, actor=WANG.name, note="印章密码疑似泄漏")
-    assert leak["state"] == "frozen" and leak["hold_kind"] == "pin_leak"
-    assert leak["also_frozen"] == [finance["es_id"]]
-    assert seals.get(finance["id"])["hold_kind"] == "pin_leak"
+    assert leak.state == "frozen" and leak.hold_kind == "pin_leak"
+    assert leak.also_frozen == [finance.es_id]
+    assert seals.get(finance.id).hold_kind == "pin_leak"
     refused(p, lambda: seals.unlock_for_signing(cid, new_pin), Forbidden, "seal_not_active")
     refused(p, lambda: seals.unfreeze(cid, actor=OFFICER), Forbidden, "pin_change_required")
 
     clock.advance(minutes=5)
     seals.change_pin(cid, old_pin=new_pin, new_pin="864200", actor=WANG.name)
-    assert seals.unfreeze(cid, actor=OFFICER)["state"] == "active"
-    assert seals.unfreeze(finance["id"], actor=OFFICER)["state"] == "active"
+    assert seals.unfreeze(cid, actor=OFFICER).state == "active"
+    assert seals.unfreeze(finance.id, actor=OFFICER).state == "active"
     sign_check(seals.unlock_for_signing(cid, "864200"))
     assert p.verify_audit().ok
 
@@ -626,48 +623,48 @@ def test_renew_change_and_expiry(platform, clock):
     w = world(p)
     seals = w.seals
     mine = personal_seal(w, years=3)
-    sid = mine["id"]
-    cert_end = w.zhang_cert["not_after"]
-    assert mine["valid_end"] == cert_end  # capped: a seal cannot outlast its certificate
+    sid = mine.id
+    cert_end = w.zhang_cert.not_after
+    assert mine.valid_end == cert_end  # capped: a seal cannot outlast its certificate
 
     # renewal cannot go past the certificate; renew the certificate, then the seal onto it
     refused(p, lambda: seals.renew(sid, actor=OFFICER), ValidationError, "certificate_ends")
     clock.advance(days=300)
-    p.certificates.pay(serial=w.zhang_cert["serial"], years=1)
-    renewed_cert = p.certificates.renew(w.zhang_cert["serial"], actor=OFFICER)["certificate"]
+    p.certificates.pay(serial=w.zhang_cert.serial, years=1)
+    renewed_cert = p.certificates.renew(w.zhang_cert.serial, actor=OFFICER).certificate
     refused(
         p,
-        lambda: seals.renew(sid, certificate_serial=w.org_cert["serial"], actor=OFFICER),
+        lambda: seals.renew(sid, certificate_serial=w.org_cert.serial, actor=OFFICER),
         ValidationError,
         "certificate_mismatch",
     )
     renewed = seals.apply(
-        seal=sid, certificate_serial=renewed_cert["serial"], years=1, **form(ZHANG, "renew")
+        seal=sid, certificate_serial=renewed_cert.serial, years=1, **form(ZHANG, "renew")
     )
-    assert renewed["version"] == 2 and renewed["certificate_serial"] == renewed_cert["serial"]
-    assert renewed["valid_end"] > mine["valid_end"]
-    assert renewed["valid_end"] <= renewed_cert["not_after"]
+    assert renewed.version == 2 and renewed.certificate_serial == renewed_cert.serial
+    assert renewed.valid_end > mine.valid_end
+    assert renewed.valid_end <= renewed_cert.not_after
     ses = seals.artifacts(sid)["seal.ses"]
     info = verify_seseal(ses, [issuing_der(p)], at=clock.now()).info
     assert info.cert_list == [
-        x509.load_pem_x509_certificate(renewed_cert["pem"].encode()).public_bytes(
+        x509.load_pem_x509_certificate(renewed_cert.pem.encode()).public_bytes(
             serialization.Encoding.DER
         )
     ]
-    assert (p.settings.home / "seals" / mine["es_id"] / "seal.ses").read_bytes() == ses
+    assert (p.settings.home / "seals" / mine.es_id / "seal.ses").read_bytes() == ses
     records = seals.records(sid)
-    assert [(r["version"], r["verb"]) for r in records] == [(1, "create"), (2, "renew")]
-    assert renewed["png_sha256"] == mine["png_sha256"]  # renewal keeps the image
+    assert [(r.version, r.verb) for r in records] == [(1, "create"), (2, "renew")]
+    assert renewed.png_sha256 == mine.png_sha256  # renewal keeps the image
 
     # 变更 to an uploaded scan: new image, new record, files replaced
     refused(p, lambda: seals.change(sid, actor=OFFICER), ValidationError, "nothing_to_change")
     refused(p, lambda: seals.change(sid, scan=b"\x89PNG broken", actor=OFFICER), ValidationError)
     changed = seals.apply(seal=sid, scan=scan_png(), **form(ZHANG, "change"))
-    assert changed["image_source"] == "scan" and changed["version"] == 3
-    assert changed["png_sha256"] != renewed["png_sha256"]
-    assert changed["es_id"] == mine["es_id"]
+    assert changed.image_source == "scan" and changed.version == 3
+    assert changed.png_sha256 != renewed.png_sha256
+    assert changed.es_id == mine.es_id
     files = seals.artifacts(sid)
-    folder = p.settings.home / "seals" / mine["es_id"]
+    folder = p.settings.home / "seals" / mine.es_id
     assert (folder / "seal.png").read_bytes() == files["seal.png"]
     assert sorted(x.name for x in folder.iterdir()) == [
         "seal.pdf",
@@ -677,16 +674,16 @@ def test_renew_change_and_expiry(platform, clock):
     ]
     assert [x for x in folder.parent.iterdir() if x.name.startswith(".")] == []
     assert verify_seseal(files["seal.ses"], [issuing_der(p)]).info.picture_data == files["seal.png"]
-    assert seals.verify_record(sid)["ok"]
+    assert seals.verify_record(sid).ok
     back = seals.change(sid, software=True, actor=OFFICER)
-    assert back["image_source"] == "software" and back["version"] == 4
-    assert back["png_sha256"] == mine["png_sha256"]  # the same drawing, byte for byte
+    assert back.image_source == "software" and back.version == 4
+    assert back.png_sha256 == mine.png_sha256  # the same drawing, byte for byte
 
     # expiry: the scheduler marks it; an expired seal cannot sign or be renewed
     clock.advance(days=800)
-    assert not seals.usable(sid)["usable"]
-    assert seals.expire_due() == [mine["es_id"]]
-    assert seals.get(sid)["state"] == "expired"
+    assert not seals.usable(sid).usable
+    assert seals.expire_due() == [mine.es_id]
+    assert seals.get(sid).state == "expired"
     refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_not_active")
     refused(p, lambda: seals.renew(sid, actor=OFFICER), IllegalTransition)
     assert seals.expire_due() == []
@@ -698,18 +695,18 @@ def test_change_follows_a_certificate_change(platform):
     w = world(p)
     seals = w.seals
     contract = org_seal(w, "contract")
-    cid = contract["id"]
+    cid = contract.id
     # the organization is renamed: its certificate is changed (the old one revoked)…
     new_name = "北京印信数字科技有限公司"
     new_cert = p.certificates.change(
-        w.org_cert["serial"], actor=OFFICER, updates={"name": new_name}
-    )["certificate"]
+        w.org_cert.serial, actor=OFFICER, updates={"name": new_name}
+    ).certificate
     # …so the seal stops at once, until it is changed onto the new certificate and name
     refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "certificate_not_valid")
-    changed = seals.change(cid, certificate_serial=new_cert["serial"], actor=OFFICER)
-    assert changed["name"] == new_name + "合同专用章" and changed["version"] == 2
-    assert changed["png_sha256"] != contract["png_sha256"]  # redrawn with the new name
-    assert changed["es_id"] == contract["es_id"] and changed["usable"]
+    changed = seals.change(cid, certificate_serial=new_cert.serial, actor=OFFICER)
+    assert changed.name == new_name + "合同专用章" and changed.version == 2
+    assert changed.png_sha256 != contract.png_sha256  # redrawn with the new name
+    assert changed.es_id == contract.es_id and changed.usable
     sign_check(seals.unlock_for_signing(cid, PIN_ORG))  # same key, same seal PIN
     info = verify_seseal(seals.artifacts(cid)["seal.ses"], [issuing_der(p)]).info
     assert info.name == new_name + "合同专用章"
@@ -732,22 +729,22 @@ def test_seal_on_subscriber_held_key_signs_locally(platform):
     p = platform
     w = world(p)
     seals = w.seals
-    own = issue(p, w.org["id"], "organization-signing", csr=_csr(ORG_NAME))
+    own = issue(p, w.org.id, "organization-signing", csr=_csr(ORG_NAME))
     seal = seals.apply(
-        subscriber_id=w.org["id"], kind="finance", certificate_serial=own["serial"], **form(WANG)
+        subscriber_id=w.org.id, kind="finance", certificate_serial=own.serial, **form(WANG)
     )
-    assert seal["key"] == "subscriber" and not seal["usable"]
+    assert seal.key == "subscriber" and not seal.usable
     e = refused(
-        p, lambda: seals.unlock_for_signing(seal["id"], PIN_ORG), Forbidden, "subscriber_held_key"
+        p, lambda: seals.unlock_for_signing(seal.id, PIN_ORG), Forbidden, "subscriber_held_key"
     )
     assert "sign locally" in e.message
     refused(
         p,
-        lambda: seals.change_pin(seal["id"], old_pin=PIN_ORG, new_pin="111222"),
+        lambda: seals.change_pin(seal.id, old_pin=PIN_ORG, new_pin="111222"),
         Forbidden,
         "subscriber_held_key",
     )
-    assert seals.verify_record(seal["id"])["ok"]  # the record is still made for local use
+    assert seals.verify_record(seal.id).ok  # the record is still made for local use
 
 
 def test_migration_matches_the_models(platform):
@@ -797,11 +794,11 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     made = cli(
         "create",
         "--subscriber-id",
-        str(w.org["id"]),
+        str(w.org.id),
         "--kind",
         "contract",
         "--certificate",
-        w.org_cert["serial"],
+        w.org_cert.serial,
         "--project",
         PROJECT,
         "--holder",
@@ -818,11 +815,11 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     err = cli(
         "create",
         "--subscriber-id",
-        str(w.org["id"]),
+        str(w.org.id),
         "--kind",
         "finance",
         "--certificate",
-        w.org_cert["serial"],
+        w.org_cert.serial,
         "--project",
         PROJECT,
         "--holder",
@@ -838,9 +835,9 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     assert shown["exported"] == {"seal.png": str(out_png)}
     assert snapshot(p) == before  # show writes nothing
 
-    cli("grant", es_id, "--member", str(w.li["id"]), "--actor", WANG.name)
+    cli("grant", es_id, "--member", str(w.li.id), "--actor", WANG.name)
     ok = cli(
-        "check", es_id, "--member", str(w.li["id"]), "--with-pin", env={"YINXIN_SEAL_PIN": PIN_ORG}
+        "check", es_id, "--member", str(w.li.id), "--with-pin", env={"YINXIN_SEAL_PIN": PIN_ORG}
     )
     assert ok["usable"] and ok["pin_ok"]
     r = runner.invoke(
@@ -852,8 +849,8 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
         "change-pin", es_id, env={"YINXIN_SEAL_PIN": PIN_ORG, "YINXIN_SEAL_NEW_PIN": "975310"}
     )
     assert es_id in changed["seals"] and PIN_ORG not in json.dumps(changed)
-    cli("withdraw", es_id, "--member", str(w.li["id"]))
-    assert cli("check", es_id, "--member", str(w.li["id"]))["code"] == "not_authorized"
+    cli("withdraw", es_id, "--member", str(w.li.id))
+    assert cli("check", es_id, "--member", str(w.li.id))["code"] == "not_authorized"
     assert cli("freeze", es_id, "--note", "test")["state"] == "frozen"
     cli("renew", es_id, code=4)
     assert cli("unfreeze", es_id)["state"] == "active"

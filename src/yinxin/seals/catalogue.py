@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from yinxin.errors import Conflict, ValidationError
 from yinxin.identity import validate_id_document, validate_name
@@ -27,6 +28,31 @@ from yinxin.store.models import Subscriber
 YEAR = dt.timedelta(days=365)
 
 
+class SealKind(StrEnum):
+    """The kinds of seal (004 I); each equals the string stored in ``seals.kind``."""
+
+    ORGANIZATION = "organization"  # 公章
+    CONTRACT = "contract"  # 合同专用章
+    FINANCE = "finance"  # 财务专用章
+    PERSONAL = "personal"  # 个人名章
+
+
+class ImageSource(StrEnum):
+    """How the seal's picture was made."""
+
+    SOFTWARE = "software"
+    SCAN = "scan"
+
+
+class BusinessType(StrEnum):
+    """The application form's business types (004 II)."""
+
+    NEW = "new"
+    RENEW = "renew"
+    CHANGE = "change"
+    CANCEL = "cancel"
+
+
 @dataclass(frozen=True)
 class KindSpec:
     """What a kind of seal is bound to and how its picture is made."""
@@ -40,11 +66,11 @@ class KindSpec:
     scan_width_mm: float = 40.0
 
 
-KINDS: dict[str, KindSpec] = {
-    "organization": KindSpec(
+KINDS: dict[SealKind, KindSpec] = {
+    SealKind.ORGANIZATION: KindSpec(
         "公章", "organization-signing", "organization", SEAL_TYPE_ORGANIZATION
     ),
-    "contract": KindSpec(
+    SealKind.CONTRACT: KindSpec(
         "合同专用章",
         "organization-signing",
         "organization",
@@ -52,7 +78,7 @@ KINDS: dict[str, KindSpec] = {
         "合同专用章",
         "合同专用章",
     ),
-    "finance": KindSpec(
+    SealKind.FINANCE: KindSpec(
         "财务专用章",
         "organization-signing",
         "organization",
@@ -60,13 +86,18 @@ KINDS: dict[str, KindSpec] = {
         "财务专用章",
         "财务专用章",
     ),
-    "personal": KindSpec(
+    SealKind.PERSONAL: KindSpec(
         "个人名章", "person-signing", "person", SEAL_TYPE_PERSONAL, scan_width_mm=18.0
     ),
 }
 ORGANIZATION_KINDS = frozenset(k for k, v in KINDS.items() if v.subscriber_kind == "organization")
 
-BUSINESS_TYPES = {"new": "新申请", "renew": "续费", "change": "变更", "cancel": "注销"}
+BUSINESS_TYPES: dict[BusinessType, str] = {
+    BusinessType.NEW: "新申请",
+    BusinessType.RENEW: "续费",
+    BusinessType.CHANGE: "变更",
+    BusinessType.CANCEL: "注销",
+}
 
 # 004 §V 申请人声明, word for word; its hash is recorded with every application.
 DECLARATION = (
@@ -80,7 +111,7 @@ DECLARATION_SHA256 = hashlib.sha256(DECLARATION.encode("utf-8")).hexdigest()
 class SealForm:
     """The seal application form (004 I, II, V) as filled in by the applicant."""
 
-    business_type: str
+    business_type: BusinessType
     project: str
     holder_name: str
     id_type: str
@@ -103,6 +134,7 @@ class SealForm:
             )
         return replace(
             self,
+            business_type=BusinessType(self.business_type),
             project=validate_name(self.project, "project", 200),
             holder_name=validate_name(self.holder_name, "holder_name", 50),
             id_number=validate_id_document(self.id_type, self.id_number, "id_number"),
@@ -125,7 +157,7 @@ def coerce_form(form: SealForm | dict | None, business_type: str) -> SealForm | 
 
 def check_holder(sub: Subscriber, kind: str, form: SealForm) -> None:
     """A personal seal is its subscriber's own: the form must name that very person."""
-    if kind != "personal":
+    if kind != SealKind.PERSONAL:
         return
     if form.id_type != sub.id_type or form.id_number != (sub.id_number or "").upper():
         raise ValidationError(
@@ -174,18 +206,18 @@ class ImagePlan:
     drawn no longer matches the data (``same_image``).
     """
 
-    source: str  # software | scan
-    kind: str
+    source: ImageSource
+    kind: SealKind
     text: str  # the name drawn (organization or holder)
     center_text: str | None
     code: str | None
     scan_sha256: str | None = None
 
     def draw(self, scan: bytes | None) -> SealImage:
-        if self.source == "scan":
+        if self.source == ImageSource.SCAN:
             assert scan is not None
             return image_from_scan(scan, width_mm=KINDS[self.kind].scan_width_mm)
-        if self.kind == "personal":
+        if self.kind == SealKind.PERSONAL:
             return render_personal_seal(self.text)
         return render_organization_seal(self.text, center_text=self.center_text, code=self.code)
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import select
@@ -33,6 +34,32 @@ from yinxin.store.models.seals import Seal
 log = logging.getLogger(__name__)
 
 FileSet = tuple[str, dict[str, bytes]]  # (esID, file name → bytes)
+
+
+class FileState(StrEnum):
+    """A file under a seal's folder, against the database's copy (the record of truth)."""
+
+    OK = "ok"
+    MISSING = "missing"
+    UNREADABLE = "unreadable"
+    CHANGED = "changed"  # its SHA-256 differs from the database's copy
+
+
+@dataclass(frozen=True)
+class WrittenFiles:
+    """A seal's folder written again from the database."""
+
+    es_id: str
+    directory: Path
+    files: list[str]
+
+
+@dataclass(frozen=True)
+class FilesRepair:
+    """What ``repair`` did under ``<home>/seals/``: folders removed, seals' files rewritten."""
+
+    removed: list[str]
+    rewritten: list[str]
 
 
 def file_set(seal: Seal) -> FileSet:
@@ -155,31 +182,30 @@ class SealFiles:
             code="files_not_written",
         )
 
-    def write(self, seal: int | str) -> dict:
+    def write(self, seal: int | str) -> WrittenFiles:
         """Write (again) a seal's files from the database, e.g. after they were lost."""
         with self.db.transaction() as s:  # the row lock keeps a renew or change out meanwhile
             es_id, files = file_set(seal_row(s, seal, lock=True))
             self._install(es_id, files).done()
-        return {"es_id": es_id, "directory": str(self.directory(es_id)), "files": sorted(files)}
+        return WrittenFiles(es_id, self.directory(es_id), sorted(files))
 
-    def status(self, es_id: str, files: dict[str, bytes]) -> dict[str, str]:
-        """Each file under the seal's folder: ``ok``, ``missing`` or ``changed`` (its SHA-256
-        differs from the database's copy, which is the record of truth)."""
+    def status(self, es_id: str, files: dict[str, bytes]) -> dict[str, FileState]:
+        """Each file under the seal's folder, against the database's copy."""
         folder = self.directory(es_id)
         out = {}
         for name, data in sorted(files.items()):
             try:
                 on_disk = (folder / name).read_bytes()
             except FileNotFoundError:
-                out[name] = "missing"
+                out[name] = FileState.MISSING
                 continue
             except OSError:
-                out[name] = "unreadable"
+                out[name] = FileState.UNREADABLE
                 continue
-            out[name] = "ok" if sha(on_disk) == sha(data) else "changed"
+            out[name] = FileState.OK if sha(on_disk) == sha(data) else FileState.CHANGED
         return out
 
-    def repair(self, *, grace_seconds: float = 300) -> dict:
+    def repair(self, *, grace_seconds: float = 300) -> FilesRepair:
         """Put ``<home>/seals/`` in line with the database after a crash: remove temporary and
         superseded folders and folders of seals that never committed, and rewrite missing or
         changed files. Folders younger than ``grace_seconds`` that belong to no committed seal
@@ -211,9 +237,9 @@ class SealFiles:
         for es_id in sorted(known):
             with self.db.read() as s:
                 files = file_set(seal_row(s, es_id))[1]
-            if any(v != "ok" for v in self.status(es_id, files).values()):
+            if any(v != FileState.OK for v in self.status(es_id, files).values()):
                 self.write(es_id)
                 rewritten.append(es_id)
         if removed or rewritten:
             log.info("seal files repaired: removed %s, rewritten %s", removed, rewritten)
-        return {"removed": removed, "rewritten": rewritten}
+        return FilesRepair(removed, rewritten)

@@ -8,77 +8,76 @@ rather than a column on the seal so that withdrawn ones stay on record with who 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
-from yinxin.seals.rows import actor_name, iso, seal_row, subscriber_row
-from yinxin.store import audit
+from yinxin.seals.rows import actor_name, audit_seal, seal_row, subscriber_row
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.seals import Seal, SealGrant
 
 
+def _live_grants(seal_id: int, member_id: int | None = None) -> Select:
+    """The grants of the seal not withdrawn (to one member, if named), in the order made."""
+    q = select(SealGrant).where(SealGrant.seal_id == seal_id, SealGrant.withdrawn_at.is_(None))
+    if member_id is not None:
+        q = q.where(SealGrant.member_subscriber_id == member_id)
+    return q.order_by(SealGrant.id)
+
+
 def is_granted(s: Session, seal_id: int, member_id: int) -> bool:
     """Whether the member holds a grant for the seal that has not been withdrawn."""
-    return (
-        s.execute(
-            select(SealGrant.id).where(
-                SealGrant.seal_id == seal_id,
-                SealGrant.member_subscriber_id == member_id,
-                SealGrant.withdrawn_at.is_(None),
-            )
-        ).first()
-        is not None
-    )
+    return s.execute(_live_grants(seal_id, member_id)).first() is not None
 
 
 def granted_members(s: Session, seal_id: int) -> list[int]:
     """The subscriber ids of the members who may use the seal now, in the order granted."""
-    return list(
-        s.execute(
-            select(SealGrant.member_subscriber_id)
-            .where(SealGrant.seal_id == seal_id, SealGrant.withdrawn_at.is_(None))
-            .order_by(SealGrant.id)
-        )
-        .scalars()
-        .all()
-    )
+    return [g.member_subscriber_id for g in s.execute(_live_grants(seal_id)).scalars()]
 
 
 def _grant_row(s: Session, seal_id: int, member_id: int) -> SealGrant | None:
-    return (
-        s.execute(
-            select(SealGrant)
-            .where(
-                SealGrant.seal_id == seal_id,
-                SealGrant.member_subscriber_id == member_id,
-                SealGrant.withdrawn_at.is_(None),
-            )
-            .with_for_update()
+    return s.execute(_live_grants(seal_id, member_id).with_for_update()).scalars().first()
+
+
+@dataclass(frozen=True)
+class GrantView:
+    """One authorization of a seal to a member, active or withdrawn."""
+
+    id: int
+    seal_id: int
+    es_id: str
+    member_subscriber_id: int
+    member_name: str | None
+    granted_by: str
+    granted_at: dt.datetime
+    note: str | None
+    withdrawn_by: str | None
+    withdrawn_at: dt.datetime | None
+    active: bool
+
+    @classmethod
+    def of(cls, g: SealGrant, seal: Seal, member: Subscriber | None) -> GrantView:
+        return cls(
+            id=g.id,
+            seal_id=seal.id,
+            es_id=seal.es_id,
+            member_subscriber_id=g.member_subscriber_id,
+            member_name=member.name if member else None,
+            granted_by=g.granted_by,
+            granted_at=g.granted_at,
+            note=g.note,
+            withdrawn_by=g.withdrawn_by,
+            withdrawn_at=g.withdrawn_at,
+            active=g.withdrawn_at is None,
         )
-        .scalars()
-        .first()
-    )
-
-
-def _grant_dict(g: SealGrant, seal: Seal, member: Subscriber | None) -> dict:
-    return {
-        "id": g.id,
-        "seal_id": seal.id,
-        "es_id": seal.es_id,
-        "member_subscriber_id": g.member_subscriber_id,
-        "member_name": member.name if member else None,
-        "granted_by": g.granted_by,
-        "granted_at": g.granted_at.isoformat(),
-        "note": g.note,
-        "withdrawn_by": g.withdrawn_by,
-        "withdrawn_at": iso(g.withdrawn_at),
-        "active": g.withdrawn_at is None,
-    }
 
 
 class SealGrants:
@@ -89,12 +88,10 @@ class SealGrants:
 
     def grant(
         self, seal: int | str, member_subscriber_id: int, *, actor: str, note: str | None = None
-    ) -> dict:
+    ) -> GrantView:
         """The organization lets one of its people use this seal (with the seal PIN)."""
-        actor = actor_name(actor)
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            row = seal_row(s, seal, lock=True)
+
+        def make(s: Session, row: Seal, actor: str, now: dt.datetime) -> SealGrant:
             if row.kind not in ORGANIZATION_KINDS:
                 raise ValidationError(
                     "a personal seal is used by its holder only; grants are for organization seals",
@@ -122,30 +119,16 @@ class SealGrants:
             )
             s.add(g)
             s.flush()
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="seal.grant",
-                subject_type="seal",
-                subject_id=row.es_id,
-                data={
-                    "grant_id": g.id,
-                    "member_subscriber_id": member.id,
-                    "member_name": member.name,
-                    "note": note,
-                },
-            )
-            return _grant_dict(g, row, member)
+            return g
+
+        return self._write("grant", seal, actor, note, make)
 
     def withdraw(
         self, seal: int | str, member_subscriber_id: int, *, actor: str, note: str | None = None
-    ) -> dict:
+    ) -> GrantView:
         """Withdraw a member's right to use the seal, at once."""
-        actor = actor_name(actor)
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            row = seal_row(s, seal, lock=True)
+
+        def end(s: Session, row: Seal, actor: str, now: dt.datetime) -> SealGrant:
             g = _grant_row(s, row.id, member_subscriber_id)
             if g is None:
                 raise NotFound(
@@ -154,25 +137,40 @@ class SealGrants:
                     code="not_granted",
                 )
             g.withdrawn_at, g.withdrawn_by = now, actor
-            member = s.get(Subscriber, member_subscriber_id)
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="seal.withdraw",
-                subject_type="seal",
-                subject_id=row.es_id,
-                data={"grant_id": g.id, "member_subscriber_id": member_subscriber_id, "note": note},
-            )
-            return _grant_dict(g, row, member)
+            return g
 
-    def list_for(self, seal: int | str, *, include_withdrawn: bool = False) -> list[dict]:
+        return self._write("withdraw", seal, actor, note, end)
+
+    def _write(
+        self,
+        verb: str,
+        seal: int | str,
+        actor: str,
+        note: str | None,
+        step: Callable[[Session, Seal, str, dt.datetime], SealGrant],
+    ) -> GrantView:
+        """Run ``step`` on the locked seal row and audit the grant it made or ended."""
+        actor = actor_name(actor)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = seal_row(s, seal, lock=True)
+            g = step(s, row, actor, now)
+            member = s.get(Subscriber, g.member_subscriber_id)
+            data = {"grant_id": g.id, "member_subscriber_id": g.member_subscriber_id}
+            if verb == "grant":
+                data["member_name"] = member.name if member else None
+            audit_seal(s, row.es_id, verb, actor, now, {**data, "note": note})
+            return GrantView.of(g, row, member)
+
+    def list_for(self, seal: int | str, *, include_withdrawn: bool = False) -> list[GrantView]:
         with self.db.read() as s:
             row = seal_row(s, seal)
-            q = select(SealGrant).where(SealGrant.seal_id == row.id).order_by(SealGrant.id)
-            if not include_withdrawn:
-                q = q.where(SealGrant.withdrawn_at.is_(None))
+            q = (
+                select(SealGrant).where(SealGrant.seal_id == row.id).order_by(SealGrant.id)
+                if include_withdrawn
+                else _live_grants(row.id)
+            )
             return [
-                _grant_dict(g, row, s.get(Subscriber, g.member_subscriber_id))
+                GrantView.of(g, row, s.get(Subscriber, g.member_subscriber_id))
                 for g in s.execute(q).scalars()
             ]

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, IllegalTransition, ValidationError
 from yinxin.seals import lifecycle
-from yinxin.seals.lifecycle import FROZEN, HOLD_FROZEN, HOLD_PIN_LEAK, REVOCATION_REASONS
-from yinxin.seals.rows import actor_name, seal_row, seals_on_key
-from yinxin.seals.view import SealViews
-from yinxin.store import audit
+from yinxin.seals.lifecycle import REVOCATION_REASONS, SealHoldKind, SealState
+from yinxin.seals.rows import actor_name, audit_seal, seal_row, seals_on_key
+from yinxin.seals.view import PinLeakView, SealView, SealViews, extend
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
 
@@ -42,11 +41,11 @@ class SealHolds:
         seal: int | str,
         actor: str,
         *,
-        hold_kind: str | None = None,
+        hold_kind: SealHoldKind | None = None,
         data: dict | None = None,
         check: Check | None = None,
         note: str | None = None,
-    ) -> dict:
+    ) -> SealView:
         """One move on one seal, in its own transaction holding the seal row."""
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -64,42 +63,37 @@ class SealHolds:
         actor: str,
         now: dt.datetime,
         *,
-        hold_kind: str | None = None,
+        hold_kind: SealHoldKind | None = None,
         data: dict | None = None,
         check: Check | None = None,
         note: str | None = None,
-    ) -> dict:
+    ) -> SealView:
         move = lifecycle.check_move(verb, row.state, row.hold_kind, row.es_id)
         extra = (check(s, row, now) if check else None) or {}
         before = row.state + (f" ({row.hold_kind})" if row.hold_kind else "")
         row.state = move.to_state
-        if move.to_state == FROZEN:
+        if move.to_state == SealState.FROZEN:
             row.hold_kind, row.held_at, row.hold_note = hold_kind, now, note
         else:
             row.hold_kind, row.held_at, row.hold_note = None, None, None
         if move.to_state in lifecycle.FINAL:
             row.ended_at = now
         row.updated_at = now
-        audit.record(
-            s,
-            at=now,
-            actor=actor,
-            action=f"seal.{verb}",
-            subject_type="seal",
-            subject_id=row.es_id,
-            data={"from": before, "to": row.state, "note": note, **(data or {}), **extra},
-        )
-        return self.views.dict_of(s, row, now=now)
+        data = {"from": before, "to": row.state, "note": note, **(data or {}), **extra}
+        audit_seal(s, row.es_id, verb, actor, now, data)
+        return self.views.of(s, row, now=now)
 
-    def freeze(self, seal: int | str, *, actor: str, note: str | None = None) -> dict:
+    def freeze(self, seal: int | str, *, actor: str, note: str | None = None) -> SealView:
         """冻结: on hold (004 §七); unusable until unfrozen."""
-        return self.simple("freeze", seal, actor_name(actor), hold_kind=HOLD_FROZEN, note=note)
+        return self.simple(
+            "freeze", seal, actor_name(actor), hold_kind=SealHoldKind.FROZEN, note=note
+        )
 
-    def unfreeze(self, seal: int | str, *, actor: str) -> dict:
+    def unfreeze(self, seal: int | str, *, actor: str) -> SealView:
         """解冻. A hold for a leaked PIN lifts only once the PIN has been changed since."""
 
         def pin_changed(s: Session, row: Seal, now: dt.datetime) -> None:
-            if row.hold_kind == HOLD_PIN_LEAK and not (
+            if row.hold_kind == SealHoldKind.PIN_LEAK and not (
                 row.pin_changed_at and row.held_at and row.pin_changed_at > row.held_at
             ):
                 raise Forbidden(
@@ -111,7 +105,9 @@ class SealHolds:
 
         return self.simple("unfreeze", seal, actor_name(actor), check=pin_changed)
 
-    def revoke(self, seal: int | str, *, reason: str, actor: str, note: str | None = None) -> dict:
+    def revoke(
+        self, seal: int | str, *, reason: str, actor: str, note: str | None = None
+    ) -> SealView:
         """废止 on one of the agreement's grounds (004 §十一); final."""
         if reason not in REVOCATION_REASONS:
             raise ValidationError(
@@ -137,7 +133,9 @@ class SealHolds:
             data={"reason": reason, "reason_text": REVOCATION_REASONS[reason]},
         )
 
-    def report_pin_leak(self, seal: int | str, *, actor: str, note: str | None = None) -> dict:
+    def report_pin_leak(
+        self, seal: int | str, *, actor: str, note: str | None = None
+    ) -> PinLeakView:
         """印章密码泄漏/丢失 (004 §六, §七): freeze at once every live seal opened by that PIN."""
         actor = actor_name(actor)
         now = self.clock.now()
@@ -149,15 +147,16 @@ class SealHolds:
                 for o in seals_on_key(s, row)
                 if o.id != row.id and o.state in lifecycle.MOVES["report_pin_leak"].from_states
             ]
+            also = [o.es_id for o in others]
             out = self.move(
                 s,
                 row,
                 "report_pin_leak",
                 actor,
                 now,
-                hold_kind=HOLD_PIN_LEAK,
+                hold_kind=SealHoldKind.PIN_LEAK,
                 note=note,
-                data={"also_frozen": [o.es_id for o in others]},
+                data={"also_frozen": also},
             )
             for other in others:
                 self.move(
@@ -166,12 +165,11 @@ class SealHolds:
                     "report_pin_leak",
                     actor,
                     now,
-                    hold_kind=HOLD_PIN_LEAK,
+                    hold_kind=SealHoldKind.PIN_LEAK,
                     note=note,
                     data={"reported_on": row.es_id},
                 )
-            out["also_frozen"] = [o.es_id for o in others]
-        return out
+        return extend(out, PinLeakView, also_frozen=also)
 
     def expire_due(self, *, actor: str = "scheduler") -> list[str]:
         """Mark seals past their end of validity as expired (run by the scheduler)."""
@@ -191,7 +189,7 @@ class SealHolds:
         done = []
         for seal_id in due:
             try:
-                done.append(self.simple("expire", seal_id, actor)["es_id"])
+                done.append(self.simple("expire", seal_id, actor).es_id)
             except IllegalTransition:
                 continue  # moved on meanwhile (cancelled, revoked)
         return done

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError
+from yinxin.pki.authority import Issuer
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.fees import check_years
 from yinxin.seals import lifecycle
@@ -28,8 +29,11 @@ from yinxin.seals.catalogue import (
     BUSINESS_TYPES,
     KINDS,
     YEAR,
+    BusinessType,
     ImagePlan,
+    ImageSource,
     SealForm,
+    SealKind,
     check_holder,
     check_scan,
     coerce_form,
@@ -37,12 +41,13 @@ from yinxin.seals.catalogue import (
     same_image,
     seal_name,
 )
-from yinxin.seals.files import SealFiles, file_set
+from yinxin.seals.files import SealFiles, StagedFiles, file_set
 from yinxin.seals.holds import SealHolds
-from yinxin.seals.lifecycle import ACTIVE, NONE
+from yinxin.seals.lifecycle import SealState
 from yinxin.seals.records import make_record, record_application
 from yinxin.seals.rows import (
     actor_name,
+    audit_seal,
     certificate_for,
     require_valid_certificate,
     seal_row,
@@ -50,8 +55,7 @@ from yinxin.seals.rows import (
     subscriber_row,
     whole,
 )
-from yinxin.seals.view import SealViews
-from yinxin.store import audit
+from yinxin.seals.view import SealView, SealViews
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.seals import Seal
@@ -121,12 +125,12 @@ class SealIssuance:
         code: str | None = None,
         years: int = 1,
         actor: str = "applicant",
-    ) -> dict:
+    ) -> SealView:
         """The seal application form: 新申请 creates, 续费/变更/注销 act on ``seal``."""
         form = SealForm(
             business_type, project, holder_name, id_type, id_number, declaration_accepted
         ).validated()
-        if form.business_type == "new":
+        if form.business_type == BusinessType.NEW:
             if seal is not None:
                 raise ValidationError(
                     "a new application makes a new seal; do not name one", field="seal"
@@ -151,11 +155,11 @@ class SealIssuance:
             raise ValidationError(
                 f"{BUSINESS_TYPES[form.business_type]} needs the seal it is for", field="seal"
             )
-        if form.business_type == "renew":
+        if form.business_type == BusinessType.RENEW:
             return self.renew(
                 seal, years=years, certificate_serial=certificate_serial, form=form, actor=actor
             )
-        if form.business_type == "change":
+        if form.business_type == BusinessType.CHANGE:
             return self.change(
                 seal,
                 scan=scan,
@@ -181,7 +185,7 @@ class SealIssuance:
         code: str | None,
         now: dt.datetime,
     ) -> tuple[Subscriber, Certificate, ImagePlan]:
-        lifecycle.check_move("create", NONE, None, "(new)")
+        lifecycle.check_move("create", SealState.NONE, None, "(new)")
         if kind not in KINDS:
             raise ValidationError(
                 f"unknown seal kind {kind!r}; choose one of {', '.join(KINDS)}", field="kind"
@@ -196,7 +200,7 @@ class SealIssuance:
             )
         check_holder(sub, kind, form)
         cert = certificate_for(s, certificate_serial, sub, kind, now)
-        if kind == "personal" and (center_text or code):
+        if kind == SealKind.PERSONAL and (center_text or code):
             raise ValidationError(
                 "a personal seal has no centre text or code",
                 field="center_text" if center_text else "code",
@@ -215,10 +219,10 @@ class SealIssuance:
         if dup:
             raise _duplicate(sub, kind, dup)
         image = ImagePlan(
-            "scan" if scan_sha else "software",
-            kind,
+            ImageSource.SCAN if scan_sha else ImageSource.SOFTWARE,
+            SealKind(kind),
             sub.name,
-            None if kind == "personal" else (center_text or spec.center_text),
+            None if kind == SealKind.PERSONAL else (center_text or spec.center_text),
             code,
             scan_sha,
         )
@@ -236,9 +240,9 @@ class SealIssuance:
         code: str | None = None,
         years: int = 1,
         actor: str = "applicant",
-    ) -> dict:
+    ) -> SealView:
         """新申请: make a seal for a subscriber holding a valid certificate of the right kind."""
-        form = coerce_form(form, "new")
+        form = coerce_form(form, BusinessType.NEW)
         assert form is not None
         actor = actor_name(actor)
         check_years(years)
@@ -275,7 +279,7 @@ class SealIssuance:
                 image_source=image.source,
                 center_text=image.center_text,
                 code=image.code,
-                state=ACTIVE,
+                state=SealState.ACTIVE,
                 valid_start=now,
                 valid_end=valid_end,
                 png=drawn.png,
@@ -297,33 +301,16 @@ class SealIssuance:
                 # kind) is what decides, since both passed the check above before either wrote.
                 raise lost_race from None
             seal.es_id = f"{self.region_code}{now:%y}{seal.id:06d}"
-            make_record(s, seal, cert, issuer, "create", now)
-            app = record_application(s, seal, form, actor, now)
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="seal.create",
-                subject_type="seal",
-                subject_id=seal.es_id,
-                data={
-                    "from": NONE,
-                    "to": ACTIVE,
-                    "kind": kind,
-                    "name": seal.name,
-                    "subscriber_id": sub.id,
-                    "certificate": cert.serial_hex,
-                    "application_id": app.id,
-                    "image_source": seal.image_source,
-                    "valid_end": valid_end.isoformat(),
-                    "version": seal.version,
-                    "seseal_sha256": sha(seal.seseal),
-                    "png_sha256": sha(seal.png),
-                },
-            )
-            out = self.views.dict_of(s, seal, now=now)
-            staged.files = file_set(seal)
-        return out
+            data = {
+                "kind": kind,
+                "name": seal.name,
+                "subscriber_id": sub.id,
+                "certificate": cert.serial_hex,
+                "image_source": seal.image_source,
+                "valid_end": valid_end.isoformat(),
+                "png_sha256": sha(seal.png),
+            }
+            return self._recorded(s, staged, seal, cert, issuer, "create", form, actor, now, data)
 
     # --- renew -----------------------------------------------------------------------------------
     def renew(
@@ -334,10 +321,10 @@ class SealIssuance:
         certificate_serial: str | None = None,
         form: SealForm | dict | None = None,
         actor: str = "ra-officer",
-    ) -> dict:
+    ) -> SealView:
         """续费: extend validity (never past the certificate's end; pass the renewed
         certificate's serial)."""
-        form = coerce_form(form, "renew")
+        form = coerce_form(form, BusinessType.RENEW)
         check_years(years)
         issuer = self.ca.issuer("issuing")
         now = whole(self.clock.now())
@@ -361,31 +348,14 @@ class SealIssuance:
                 before["certificate"] = s.get(Certificate, row.certificate_id).serial_hex
             row.certificate_id, row.valid_start, row.valid_end = cert.id, now, new_end
             row.state, row.updated_at = move.to_state, now
-            make_record(s, row, cert, issuer, "renew", now)
-            app = record_application(s, row, form, actor, now) if form else None
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="seal.renew",
-                subject_type="seal",
-                subject_id=row.es_id,
-                data={
-                    "from": ACTIVE,
-                    "to": ACTIVE,
-                    "years": years,
-                    "previous_valid_end": before["valid_end"],
-                    "valid_end": new_end.isoformat(),
-                    "certificate": cert.serial_hex,
-                    "previous_certificate": before["certificate"],
-                    "application_id": app.id if app else None,
-                    "version": row.version,
-                    "seseal_sha256": sha(row.seseal),
-                },
-            )
-            out = self.views.dict_of(s, row, now=now)
-            staged.files = file_set(row)
-        return out
+            data = {
+                "years": years,
+                "previous_valid_end": before["valid_end"],
+                "valid_end": new_end.isoformat(),
+                "certificate": cert.serial_hex,
+                "previous_certificate": before["certificate"],
+            }
+            return self._recorded(s, staged, row, cert, issuer, "renew", form, actor, now, data)
 
     # --- change ----------------------------------------------------------------------------------
     @staticmethod
@@ -408,7 +378,7 @@ class SealIssuance:
         if form:
             check_holder(sub, row.kind, form)
         cert = _switch_certificate(s, row, certificate_serial, now)
-        if row.kind == "personal" and (center_text or code):
+        if row.kind == SealKind.PERSONAL and (center_text or code):
             raise ValidationError(
                 "a personal seal has no centre text or code",
                 field="center_text" if center_text else "code",
@@ -417,8 +387,14 @@ class SealIssuance:
             raise ValidationError(
                 "give a scan or ask for a software-made image, not both", field="scan"
             )
-        source = "scan" if scan_sha else ("software" if software else row.image_source)
-        if source == "scan" and (center_text or code):
+        source = (
+            ImageSource.SCAN
+            if scan_sha
+            else ImageSource.SOFTWARE
+            if software
+            else ImageSource(row.image_source)
+        )
+        if source == ImageSource.SCAN and (center_text or code):
             raise ValidationError(
                 "centre text and code are drawn on software-made images only; "
                 "ask for one (software) or upload a scan that shows them",
@@ -432,9 +408,9 @@ class SealIssuance:
             )
         image = ImagePlan(
             source,
-            row.kind,
+            SealKind(row.kind),
             sub.name,
-            None if row.kind == "personal" else (center_text or row.center_text),
+            None if row.kind == SealKind.PERSONAL else (center_text or row.center_text),
             code or row.code,
             scan_sha,
         )
@@ -451,9 +427,9 @@ class SealIssuance:
         certificate_serial: str | None = None,
         form: SealForm | dict | None = None,
         actor: str = "ra-officer",
-    ) -> dict:
+    ) -> SealView:
         """变更: new image or data (name, holder, centre text, code, certificate) → new record."""
-        form = coerce_form(form, "change")
+        form = coerce_form(form, BusinessType.CHANGE)
         scan_sha = check_scan(scan)
         issuer = self.ca.issuer("issuing")
         now = whole(self.clock.now())
@@ -468,10 +444,10 @@ class SealIssuance:
         )
         with self.db.read() as s:
             row, _, image, sub = self._plan_change(s, seal, **args)
-            redraw = (image.source == "scan" and scan_sha is not None) or (
-                image.source == "software"
+            redraw = (image.source == ImageSource.SCAN and scan_sha is not None) or (
+                image.source == ImageSource.SOFTWARE
                 and (
-                    row.image_source != "software"
+                    row.image_source != ImageSource.SOFTWARE
                     or sub.name != drawn_name(row.kind, row.name)
                     or image.center_text != row.center_text
                     or image.code != row.code
@@ -519,34 +495,46 @@ class SealIssuance:
                 )
             row.valid_start, row.valid_end = now, min(row.valid_end, cert.not_after)
             row.updated_at = now
-            make_record(s, row, cert, issuer, "change", now)
-            app = record_application(s, row, form, actor, now) if form else None
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="seal.change",
-                subject_type="seal",
-                subject_id=row.es_id,
-                data={
-                    "from": ACTIVE,
-                    "to": ACTIVE,
-                    "changes": changes,
-                    "application_id": app.id if app else None,
-                    "version": row.version,
-                    "seseal_sha256": sha(row.seseal),
-                },
-            )
-            out = self.views.dict_of(s, row, now=now)
-            staged.files = file_set(row)
-        return out
+            data = {"changes": changes}
+            return self._recorded(s, staged, row, cert, issuer, "change", form, actor, now, data)
+
+    def _recorded(
+        self,
+        s: Session,
+        staged: StagedFiles,
+        row: Seal,
+        cert: Certificate,
+        issuer: Issuer,
+        verb: str,
+        form: SealForm | None,
+        actor: str,
+        now: dt.datetime,
+        data: dict,
+    ) -> SealView:
+        """The common end of create, renew and change: make the seal's new SESeal record, keep
+        the form handed in (if any), audit the move with ``data``, and name the folder's files
+        for the commit; answers the seal as it now stands."""
+        make_record(s, row, cert, issuer, verb, now)
+        app = record_application(s, row, form, actor, now) if form else None
+        frm = SealState.NONE if verb == "create" else SealState.ACTIVE
+        audit_data = {
+            "from": frm,
+            "to": lifecycle.TABLE[verb].to_state,
+            **data,
+            "application_id": app.id if app else None,
+            "version": row.version,
+            "seseal_sha256": sha(row.seseal),
+        }
+        audit_seal(s, row.es_id, verb, actor, now, audit_data)
+        staged.files = file_set(row)
+        return self.views.of(s, row, now=now)
 
     # --- cancel ----------------------------------------------------------------------------------
     def cancel(
         self, seal: int | str, *, form: SealForm | dict | None = None, actor: str = "ra-officer"
-    ) -> dict:
+    ) -> SealView:
         """注销: the holder no longer wants the seal; final."""
-        form = coerce_form(form, "cancel")
+        form = coerce_form(form, BusinessType.CANCEL)
 
         def with_form(s: Session, row: Seal, now: dt.datetime) -> dict:
             if not form:

@@ -12,58 +12,64 @@ member's authorization.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from yinxin.errors import IllegalTransition
 from yinxin.transitions import Move, TransitionTable, move
 
-NONE = "none"  # before the seal exists: the only state ``create`` starts from
-ACTIVE, FROZEN, CANCELLED, REVOKED, EXPIRED = "active", "frozen", "cancelled", "revoked", "expired"
-STATES = (ACTIVE, FROZEN, CANCELLED, REVOKED, EXPIRED)
-FINAL = frozenset({CANCELLED, REVOKED, EXPIRED})
 
-# Why a frozen seal is on hold: an officer's or holder's freeze (004 §七 冻结), or a reported
-# PIN leak (004 §六/§七), which may only be lifted after the PIN has been changed.
-HOLD_FROZEN, HOLD_PIN_LEAK = "frozen", "pin_leak"
+class SealState(StrEnum):
+    """Where a seal stands. As a ``StrEnum`` each state equals the string stored in the table."""
+
+    NONE = "none"  # before the seal exists: the only state ``create`` starts from (no row has it)
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CANCELLED = "cancelled"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class SealHoldKind(StrEnum):
+    """Why a frozen seal is on hold: an officer's or holder's freeze (004 §七 冻结), or a reported
+    PIN leak (004 §六/§七), which may only be lifted after the PIN has been changed."""
+
+    FROZEN = "frozen"
+    PIN_LEAK = "pin_leak"
+
+
+STATES = tuple(x for x in SealState if x is not SealState.NONE)
+FINAL = frozenset({SealState.CANCELLED, SealState.REVOKED, SealState.EXPIRED})
 
 # States in which the seal's data may still be managed (grants, PIN) although it cannot sign.
-MANAGEABLE = frozenset({ACTIVE, FROZEN})
+MANAGEABLE = frozenset({SealState.ACTIVE, SealState.FROZEN})
 
 
-def _m(
-    verb: str,
-    title: str,
-    frm: set[str],
-    to: str,
-    hold_kinds: set[str] | None = None,
-    new_record: bool = False,
-) -> Move:
-    return move(verb, title, frm, to, hold_kinds, creates=new_record)
-
-
-TABLE = TransitionTable(
+_S, _H = SealState, SealHoldKind
+TABLE: TransitionTable[SealState] = TransitionTable(
     "seal",
     "seal",
-    FROZEN,
+    _S.FROZEN,
     [
-        _m("create", "新申请 create", {NONE}, ACTIVE, new_record=True),
-        _m("renew", "续费 renew (validity extended)", {ACTIVE}, ACTIVE, new_record=True),
-        _m("change", "变更 change (new image or data)", {ACTIVE}, ACTIVE, new_record=True),
-        _m("cancel", "注销 cancel (final)", {ACTIVE, FROZEN}, CANCELLED),
-        _m("freeze", "冻结 freeze", {ACTIVE}, FROZEN),
-        _m(
+        move("create", "新申请 create", {_S.NONE}, _S.ACTIVE, creates=True),
+        move("renew", "续费 renew (validity extended)", {_S.ACTIVE}, _S.ACTIVE, creates=True),
+        move("change", "变更 change (new image or data)", {_S.ACTIVE}, _S.ACTIVE, creates=True),
+        move("cancel", "注销 cancel (final)", {_S.ACTIVE, _S.FROZEN}, _S.CANCELLED),
+        move("freeze", "冻结 freeze", {_S.ACTIVE}, _S.FROZEN),
+        move(
             "report_pin_leak",
             "印章密码泄漏 report a leaked or lost PIN (freeze)",
-            {ACTIVE, FROZEN},
-            FROZEN,
+            {_S.ACTIVE, _S.FROZEN},
+            _S.FROZEN,
         ),
-        _m("unfreeze", "解冻 unfreeze", {FROZEN}, ACTIVE, {HOLD_FROZEN, HOLD_PIN_LEAK}),
-        _m("revoke", "废止 revoke (final)", {ACTIVE, FROZEN}, REVOKED),
-        _m("expire", "过期 expiry", {ACTIVE, FROZEN}, EXPIRED),
+        move("unfreeze", "解冻 unfreeze", {_S.FROZEN}, _S.ACTIVE, {_H.FROZEN, _H.PIN_LEAK}),
+        move("revoke", "废止 revoke (final)", {_S.ACTIVE, _S.FROZEN}, _S.REVOKED),
+        move("expire", "过期 expiry", {_S.ACTIVE, _S.FROZEN}, _S.EXPIRED),
     ],
 )
 MOVES = TABLE.moves
 
 
-def check_move(verb: str, state: str, hold_kind: str | None, es_id: str) -> Move:
+def check_move(verb: str, state: str, hold_kind: str | None, es_id: str) -> Move[SealState]:
     return TABLE.check(verb, state, hold_kind, es_id)
 
 

@@ -33,11 +33,16 @@ from yinxin.pki.keys import KeyHandle
 from yinxin.pki.pinkeys import check_pin, open_private_key, reseal
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals import lifecycle
-from yinxin.seals.catalogue import ORGANIZATION_KINDS
+from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
 from yinxin.seals.grants import is_granted
-from yinxin.seals.lifecycle import ACTIVE
-from yinxin.seals.rows import actor_name, certificate_and_key, seal_row, seals_on_key_id
-from yinxin.store import audit
+from yinxin.seals.lifecycle import SealState
+from yinxin.seals.rows import (
+    actor_name,
+    audit_seal,
+    certificate_and_key,
+    seal_row,
+    seals_on_key_id,
+)
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.seals import Seal
@@ -58,13 +63,43 @@ class SealMaterial:
 
     seal_id: int
     es_id: str
-    kind: str
+    kind: SealKind
     name: str
     png: bytes
     width_mm: float
     height_mm: float
     seseal: bytes  # the current GB/T 38540 record, DER
     certificate_serial: str
+
+
+@dataclass(frozen=True)
+class SealUsability:
+    """Whether the seal could sign now for this member (or its holder), PIN aside, and if not,
+    why (``code`` and ``reason`` as the refusal would give them)."""
+
+    seal_id: int
+    es_id: str
+    member_subscriber_id: int | None  # None: the holder itself
+    usable: bool
+    code: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class PinChecked(SealUsability):
+    """A usable seal whose PIN was also tried, and opened its key."""
+
+    pin_ok: bool
+    certificate_serial: str
+
+
+@dataclass(frozen=True)
+class PinChange:
+    """A changed seal PIN: when, and every live seal it opens (one key, one PIN)."""
+
+    es_id: str
+    pin_changed_at: dt.datetime
+    seals: list[str]
 
 
 class UnlockedSeal(NamedTuple):
@@ -91,7 +126,7 @@ def problem(
     now: dt.datetime,
 ) -> Forbidden | None:
     """Why the seal cannot sign right now (PIN aside), or None; reads current rows only."""
-    if seal.state != ACTIVE:
+    if seal.state != SealState.ACTIVE:
         hold = f" ({seal.hold_kind})" if seal.hold_kind else ""
         return Forbidden(
             f"seal {seal.es_id} is {seal.state}{hold}", field="seal", code="seal_not_active"
@@ -171,18 +206,18 @@ class SealPins:
         self.kek = kek  # the second lock on seal keys (``yinxin.pki.kek``)
 
     # --- use -------------------------------------------------------------------------------------
-    def usable(self, seal: int | str, member_subscriber_id: int | None = None) -> dict:
+    def usable(self, seal: int | str, member_subscriber_id: int | None = None) -> SealUsability:
         """Whether the seal could sign now for this member (or its holder), PIN aside."""
         with self.db.read() as s:
             row, cert, key, member_subscriber_id, p = self._state(s, seal, member_subscriber_id)
-            return {
-                "seal_id": row.id,
-                "es_id": row.es_id,
-                "member_subscriber_id": member_subscriber_id,
-                "usable": p is None,
-                "code": p.code if p else None,
-                "reason": p.message if p else None,
-            }
+            return SealUsability(
+                seal_id=row.id,
+                es_id=row.es_id,
+                member_subscriber_id=member_subscriber_id,
+                usable=p is None,
+                code=p.code if p else None,
+                reason=p.message if p else None,
+            )
 
     def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None):
         """The seal's row, certificate and key as they are now, who acts (``None``: the holder
@@ -201,7 +236,7 @@ class SealPins:
 
     def can_use(self, seal: int | str, person_subscriber_id: int) -> bool:
         """May this person use this seal now: authorized, and seal and certificate valid."""
-        return self.usable(seal, person_subscriber_id)["usable"]
+        return self.usable(seal, person_subscriber_id).usable
 
     def unlock_for_signing(
         self, seal: int | str, pin: str, member_subscriber_id: int | None = None
@@ -224,7 +259,7 @@ class SealPins:
             stamp = SealMaterial(
                 seal_id=row.id,
                 es_id=row.es_id,
-                kind=row.kind,
+                kind=SealKind(row.kind),
                 name=row.name,
                 png=row.png,
                 width_mm=row.width_mm,
@@ -288,14 +323,13 @@ class SealPins:
             if k.failed_attempts >= MAX_PIN_FAILURES:
                 k.locked = True
                 seals = [x.es_id for x in seals_on_key_id(s, key_id)]
-                audit.record(
+                audit_seal(
                     s,
-                    at=now,
-                    actor="system",
-                    action="seal.pin_locked",
-                    subject_type="seal",
-                    subject_id=es_id,
-                    data={"failed_attempts": k.failed_attempts, "key": k.label, "seals": seals},
+                    es_id,
+                    "pin_locked",
+                    "system",
+                    now,
+                    {"failed_attempts": k.failed_attempts, "key": k.label, "seals": seals},
                 )
                 refusal = Forbidden(
                     f"wrong seal PIN; seal {es_id} is now locked after "
@@ -317,7 +351,7 @@ class SealPins:
     # --- PIN management --------------------------------------------------------------------------
     def change_pin(
         self, seal: int | str, *, old_pin: str, new_pin: str, actor: str = "holder"
-    ) -> dict:
+    ) -> PinChange:
         """Re-encrypt the seal's key under a new PIN; the PIN never reaches the audit trail."""
         actor = actor_name(actor)
         check_pin(new_pin, "new_pin")
@@ -355,20 +389,9 @@ class SealPins:
             affected = [x for x in seals_on_key_id(s, k.id) if x.state in lifecycle.MANAGEABLE]
             for other in affected:
                 other.pin_changed_at = now
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="seal.pin_changed",
-                subject_type="seal",
-                subject_id=row.es_id,
-                data={"key": k.label, "seals": [x.es_id for x in affected]},
-            )
-            return {
-                "es_id": row.es_id,
-                "pin_changed_at": now.isoformat(),
-                "seals": [x.es_id for x in affected],
-            }
+            seals = [x.es_id for x in affected]
+            audit_seal(s, row.es_id, "pin_changed", actor, now, {"key": k.label, "seals": seals})
+            return PinChange(es_id=row.es_id, pin_changed_at=now, seals=seals)
 
     @staticmethod
     def release(s: Session, row: Seal, *, officer: str, note: str | None, now: dt.datetime) -> None:
@@ -385,16 +408,5 @@ class SealPins:
         if k is None or not k.locked:
             raise IllegalTransition(f"seal {row.es_id} is not locked", field="seal")
         k.locked, k.failed_attempts = False, 0
-        audit.record(
-            s,
-            at=now,
-            actor=officer,
-            action="seal.unlock",
-            subject_type="seal",
-            subject_id=row.es_id,
-            data={
-                "key": k.label,
-                "note": note,
-                "seals": [x.es_id for x in seals_on_key_id(s, k.id)],
-            },
-        )
+        data = {"key": k.label, "note": note, "seals": [x.es_id for x in seals_on_key_id(s, k.id)]}
+        audit_seal(s, row.es_id, "unlock", officer, now, data)

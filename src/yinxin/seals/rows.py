@@ -18,6 +18,7 @@ from yinxin.errors import Forbidden, NotFound, ValidationError
 from yinxin.identity import validate_name
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import KINDS
+from yinxin.store import audit
 from yinxin.store.models import Certificate, PlatformKey, Subscriber
 from yinxin.store.models.seals import Seal
 
@@ -34,10 +35,6 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def iso(t: dt.datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
 def whole(t: dt.datetime) -> dt.datetime:
     """GeneralizedTime in the record is whole seconds; keep the table's values identical."""
     return t.astimezone(dt.UTC).replace(microsecond=0)
@@ -50,6 +47,20 @@ def normal_serial(serial: str) -> str:
 def actor_name(actor: str, field: str = "actor") -> str:
     """Who acts, as it goes into the audit trail (checked like any other name)."""
     return validate_name(actor, field, 100)
+
+
+def audit_seal(s: Session, es_id: str, verb: str, actor: str, now: dt.datetime, data: dict) -> None:
+    """Record ``seal.<verb>`` on the seal ``es_id`` in the audit chain, in the caller's
+    transaction."""
+    audit.record(
+        s,
+        at=now,
+        actor=actor,
+        action=f"seal.{verb}",
+        subject_type="seal",
+        subject_id=es_id,
+        data=data,
+    )
 
 
 # --- rows ---------------------------------------------------------------------------------------

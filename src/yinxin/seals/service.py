@@ -27,19 +27,44 @@ from sqlalchemy import select
 from yinxin.clock import Clock
 from yinxin.pki.kek import PlatformKek
 from yinxin.registry.ca import CertificateAuthority
-from yinxin.seals.catalogue import SealForm
-from yinxin.seals.files import SealFiles
-from yinxin.seals.grants import SealGrants
+from yinxin.seals.catalogue import BusinessType, ImageSource, SealForm, SealKind
+from yinxin.seals.files import FilesRepair, FileState, SealFiles, WrittenFiles
+from yinxin.seals.grants import GrantView, SealGrants
 from yinxin.seals.holds import SealHolds
 from yinxin.seals.issuance import DEFAULT_REGION, SealIssuance
-from yinxin.seals.pin import SealPins, UnlockedSeal
-from yinxin.seals.records import SealRecords
+from yinxin.seals.lifecycle import SealHoldKind, SealState
+from yinxin.seals.pin import PinChange, PinChecked, SealPins, SealUsability, UnlockedSeal
+from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecords, SealRecordView
 from yinxin.seals.rows import actor_name, seal_row
-from yinxin.seals.view import SealView, SealViews
+from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView, SealViews
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
 
-__all__ = ["Seals", "SealForm", "SealView", "UnlockedSeal"]
+# What callers see: the service, the form it takes, and the typed results it answers with.
+__all__ = [
+    "BusinessType",
+    "ExportedSealView",
+    "FileState",
+    "FilesRepair",
+    "GrantView",
+    "ImageSource",
+    "KeyHolder",
+    "PinChange",
+    "PinChecked",
+    "PinLeakView",
+    "RecordCheck",
+    "SealApplicationView",
+    "SealForm",
+    "SealHoldKind",
+    "SealKind",
+    "SealRecordView",
+    "SealState",
+    "SealUsability",
+    "SealView",
+    "Seals",
+    "UnlockedSeal",
+    "WrittenFiles",
+]
 
 
 class Seals:
@@ -105,27 +130,24 @@ class Seals:
         self.repair_files = self._files.repair
         self.files_dir = self._files.directory
 
-    def unlock(self, seal: int | str, *, officer: str, note: str | None = None) -> dict:
+    def unlock(self, seal: int | str, *, officer: str, note: str | None = None) -> SealView:
         """An RA officer releases the PIN lock (after checking the holder's identity)."""
         officer = actor_name(officer, "officer")
         now = self.clock.now()
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)
             self._pins.release(s, row, officer=officer, note=note, now=now)
-            return self._views.dict_of(s, row, now=now)
+            return self._views.of(s, row, now=now)
 
     # --- queries ---------------------------------------------------------------------------------
-    def view(self, seal: int | str, *, reveal: bool = False) -> SealView:
-        """The seal as a typed ``SealView`` (what ``get`` answers as a dict)."""
+    def get(self, seal: int | str, *, reveal: bool = False) -> SealView:
+        """The seal as it stands (the holder's ID number masked unless ``reveal``)."""
         with self.db.read() as s:
             return self._views.of(s, seal_row(s, seal), reveal=reveal)
 
-    def get(self, seal: int | str, *, reveal: bool = False) -> dict:
-        return self.view(seal, reveal=reveal).to_dict()
-
     def list(
         self, *, subscriber_id: int | None = None, state: str | None = None, kind: str | None = None
-    ) -> list[dict]:
+    ) -> list[SealView]:
         with self.db.read() as s:
             q = select(Seal).order_by(Seal.id)
             if subscriber_id is not None:
@@ -135,4 +157,4 @@ class Seals:
             if kind:
                 q = q.where(Seal.kind == kind)
             now = self.clock.now()
-            return [self._views.dict_of(s, x, now=now) for x in s.execute(q).scalars()]
+            return [self._views.of(s, x, now=now) for x in s.execute(q).scalars()]

@@ -1,25 +1,37 @@
 """What the seal service shows of a seal: one typed ``SealView``, shaped in one place.
 
 Every verb answers with the seal as it stands after the change; the CLI prints it, the coming
-HTTP API will serve it and the tests index it. Building it here, once, keeps those keys from
-drifting between verbs. ``SealView.to_dict()`` gives the JSON shape the CLI and tests use today
-(same keys, same order); the fields are typed so an API schema can be derived from them.
+HTTP API will serve it and the tests read it. Building it here, once, keeps its fields from
+drifting between verbs. The fields are typed (times as datetimes, states and kinds as enums) so
+an API schema can be derived from them; ``yinxin.results.plain`` gives the JSON shape (the
+field names are the JSON keys).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.seals.catalogue import KINDS
+from yinxin.seals.catalogue import KINDS, ImageSource, SealKind
 from yinxin.seals.files import SealFiles
 from yinxin.seals.grants import granted_members
+from yinxin.seals.lifecycle import SealHoldKind, SealState
 from yinxin.seals.pin import problem
-from yinxin.seals.rows import certificate_and_key, iso, mask, sha
+from yinxin.seals.rows import certificate_and_key, mask, sha
 from yinxin.store.models.seals import Seal
+
+
+class KeyHolder(StrEnum):
+    """Who holds the key of the seal's certificate."""
+
+    PLATFORM = "platform"  # signs here, with the seal PIN
+    SUBSCRIBER = "subscriber"  # CSR: signs on the holder's own machine
 
 
 @dataclass(frozen=True)
@@ -28,29 +40,29 @@ class SealView:
 
     id: int
     es_id: str
-    kind: str
+    kind: SealKind
     kind_title: str
     name: str
     subscriber_id: int
     certificate_serial: str
     certificate_status: str
     certificate_hold_kind: str | None
-    key: str  # "platform" (signs here, with the seal PIN) or "subscriber" (CSR; signs locally)
+    key: KeyHolder
     holder_name: str
     holder_id_type: str
     holder_id_number: str | None  # masked unless revealed
     project: str
-    image_source: str
+    image_source: ImageSource
     center_text: str | None
     code: str | None
-    state: str
-    hold_kind: str | None
-    held_at: str | None
-    revoked_at: str | None
+    state: SealState
+    hold_kind: SealHoldKind | None
+    held_at: dt.datetime | None
+    revoked_at: dt.datetime | None
     revocation_reason: str | None
-    ended_at: str | None
-    valid_start: str
-    valid_end: str
+    ended_at: dt.datetime | None
+    valid_start: dt.datetime
+    valid_end: dt.datetime
     width_mm: float
     height_mm: float
     version: int
@@ -62,11 +74,30 @@ class SealView:
     png_sha256: str
     seseal_sha256: str
     files: str | None
-    created_at: str
-    updated_at: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+@dataclass(frozen=True)
+class PinLeakView(SealView):
+    """The seal reported, and the other live seals its PIN opens, frozen with it."""
+
+    also_frozen: list[str]
+
+
+@dataclass(frozen=True)
+class ExportedSealView(SealView):
+    """The seal, and where its files were exported (file name → path)."""
+
+    exported: dict[str, str]
+
+
+R = TypeVar("R")
+
+
+def extend(result: object, cls: type[R], **extra: object) -> R:
+    """A result (a dataclass) as its subclass ``cls``, with that class's extra fields."""
+    return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)}, **extra)
 
 
 class SealViews:
@@ -84,29 +115,29 @@ class SealViews:
         return SealView(
             id=seal.id,
             es_id=seal.es_id,
-            kind=seal.kind,
+            kind=SealKind(seal.kind),
             kind_title=KINDS[seal.kind].title,
             name=seal.name,
             subscriber_id=seal.subscriber_id,
             certificate_serial=cert.serial_hex,
             certificate_status=cert.status,
             certificate_hold_kind=cert.hold_kind,
-            key="platform" if key else "subscriber",
+            key=KeyHolder.PLATFORM if key else KeyHolder.SUBSCRIBER,
             holder_name=seal.holder_name,
             holder_id_type=seal.holder_id_type,
             holder_id_number=seal.holder_id_number if reveal else mask(seal.holder_id_number),
             project=seal.project,
-            image_source=seal.image_source,
+            image_source=ImageSource(seal.image_source),
             center_text=seal.center_text,
             code=seal.code,
-            state=seal.state,
-            hold_kind=seal.hold_kind,
-            held_at=iso(seal.held_at),
-            revoked_at=iso(seal.revoked_at),
+            state=SealState(seal.state),
+            hold_kind=SealHoldKind(seal.hold_kind) if seal.hold_kind else None,
+            held_at=seal.held_at,
+            revoked_at=seal.revoked_at,
             revocation_reason=seal.revocation_reason,
-            ended_at=iso(seal.ended_at),
-            valid_start=seal.valid_start.isoformat(),
-            valid_end=seal.valid_end.isoformat(),
+            ended_at=seal.ended_at,
+            valid_start=seal.valid_start,
+            valid_end=seal.valid_end,
             width_mm=seal.width_mm,
             height_mm=seal.height_mm,
             version=seal.version,
@@ -118,12 +149,6 @@ class SealViews:
             png_sha256=sha(seal.png),
             seseal_sha256=sha(seal.seseal),
             files=str(self.files.directory(seal.es_id)) if seal.es_id else None,
-            created_at=seal.created_at.isoformat(),
-            updated_at=seal.updated_at.isoformat(),
+            created_at=seal.created_at,
+            updated_at=seal.updated_at,
         )
-
-    def dict_of(
-        self, s: Session, seal: Seal, *, reveal: bool = False, now: dt.datetime | None = None
-    ) -> dict:
-        """The view as the verbs answer it today: a plain dict (see the module's note)."""
-        return self.of(s, seal, reveal=reveal, now=now).to_dict()

@@ -8,7 +8,10 @@ never printed. ``--pin``/``--new-pin`` still work but are discouraged: ``ps`` sh
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -27,6 +30,9 @@ from yinxin.adapters.cli.common import (
 )
 from yinxin.errors import ValidationError
 
+if TYPE_CHECKING:
+    from yinxin.seals.service import RecordCheck, SealUsability, SealView
+
 seal_app = typer.Typer(
     no_args_is_help=True,
     help="Electronic seals (电子印章): application, "
@@ -40,60 +46,47 @@ def _seals(home: Path | None):
     return platform(home).seals
 
 
-def _line(d: dict) -> None:
-    hold = f" ({d['hold_kind']})" if d.get("hold_kind") else ""
-    flags = " [red]locked[/]" if d.get("locked") else ""
-    use = "usable" if d.get("usable") else f"[yellow]unusable[/]: {d.get('unusable_reason')}"
+def _line(v: SealView) -> None:
+    hold = f" ({v.hold_kind})" if v.hold_kind else ""
+    flags = " [red]locked[/]" if v.locked else ""
+    use = "usable" if v.usable else f"[yellow]unusable[/]: {v.unusable_reason}"
     console.print(
-        f"[bold]{d['es_id']}[/] #{d['id']}  {d['state']}{hold}{flags}  "
-        f"{d['kind_title']}  {d['name']}  cert {d['certificate_serial'][:16]}… "
-        f"({d['certificate_status']})  valid to {d['valid_end'][:10]}  {use}"
+        f"[bold]{v.es_id}[/] #{v.id}  {v.state}{hold}{flags}  "
+        f"{v.kind_title}  {v.name}  cert {v.certificate_serial[:16]}… "
+        f"({v.certificate_status})  valid to {v.valid_end:%Y-%m-%d}  {use}"
     )
 
 
-def _lines(rows: list[dict]) -> None:
-    for d in rows:
-        _line(d)
+def _lines(rows: list[SealView]) -> None:
+    for v in rows:
+        _line(v)
+
+
+def _seal_pin(what: str, pin: str | None, pin_stdin: bool) -> str:
+    return read_secret(what, env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin)
+
+
+def _with_options(base: Callable[..., Any], doc: str, fixed: dict, required: dict) -> Callable:
+    """A command that is ``base`` with the options in ``fixed`` set (and not offered) and those
+    in ``required`` given new defaults (``typer.Option(..., …)``): so one command's option list
+    serves another that is a special case of it, without being declared twice."""
+    sig = inspect.signature(base)
+    params = [
+        p.replace(default=required.get(name, p.default))
+        for name, p in sig.parameters.items()
+        if name not in fixed
+    ]
+
+    def command(**kw: Any) -> Any:
+        return base(**fixed, **kw)
+
+    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {k: v for k, v in base.__annotations__.items() if k not in fixed}
+    command.__doc__ = doc
+    return command
 
 
 # --- application form -----------------------------------------------------------------------------
-def _apply(
-    home,
-    business_type,
-    seal,
-    subscriber_id,
-    kind,
-    certificate,
-    project,
-    holder,
-    id_type,
-    id_number,
-    declaration_accepted,
-    scan,
-    center_text,
-    code,
-    years,
-    actor,
-):
-    return _seals(home).apply(
-        business_type=business_type,
-        seal=seal,
-        subscriber_id=subscriber_id,
-        kind=kind,
-        certificate_serial=certificate,
-        project=project,
-        holder_name=holder,
-        id_type=id_type,
-        id_number=id_number,
-        declaration_accepted=declaration_accepted,
-        scan=read_input(scan, "scan"),
-        center_text=center_text,
-        code=code,
-        years=years,
-        actor=actor,
-    )
-
-
 PROJECT = typer.Option(..., help="运用项目, e.g. 百城e采平台项目.")
 HOLDER = typer.Option(..., "--holder", help="印章使用人姓名 (personal: the certificate holder).")
 ID_TYPE = typer.Option(
@@ -143,69 +136,43 @@ def seal_apply(
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
     run(
         as_json,
-        lambda: _apply(
-            home,
-            business_type,
-            seal,
-            subscriber_id,
-            kind,
-            certificate,
-            project,
-            holder,
-            id_type,
-            id_number,
-            declaration_accepted,
-            scan,
-            center_text,
-            code,
-            years,
-            actor,
+        lambda: _seals(home).apply(
+            business_type=business_type,
+            seal=seal,
+            subscriber_id=subscriber_id,
+            kind=kind,
+            certificate_serial=certificate,
+            project=project,
+            holder_name=holder,
+            id_type=id_type,
+            id_number=id_number,
+            declaration_accepted=declaration_accepted,
+            scan=read_input(scan, "scan"),
+            center_text=center_text,
+            code=code,
+            years=years,
+            actor=actor,
         ),
         _line,
     )
 
 
-@seal_app.command("create")
-def seal_create(
-    subscriber_id: int = typer.Option(..., help="The holder (person or organization subscriber)."),
-    kind: str = typer.Option(..., help=KIND_HELP),
-    certificate: str = typer.Option(..., help="Serial of the holder's valid signing certificate."),
-    project: str = PROJECT,
-    holder: str = HOLDER,
-    id_type: str = ID_TYPE,
-    id_number: str = ID_NUMBER,
-    declaration_accepted: bool = DECLARATION,
-    scan: Path | None = SCAN,
-    center_text: str | None = CENTER,
-    code: str | None = CODE,
-    years: int = YEARS,
-    home: Path | None = HOME,
-    actor: str = typer.Option("applicant", "--actor"),
-    as_json: bool = JSON,
-) -> None:
-    """新申请: make a new seal (the application form with business type "new")."""
-    run(
-        as_json,
-        lambda: _apply(
-            home,
-            "new",
-            None,
-            subscriber_id,
-            kind,
-            certificate,
-            project,
-            holder,
-            id_type,
-            id_number,
-            declaration_accepted,
-            scan,
-            center_text,
-            code,
-            years,
-            actor,
-        ),
-        _line,
+seal_app.command("create")(
+    _with_options(
+        seal_apply,
+        """新申请: make a new seal (the application form with business type "new").""",
+        fixed={"business_type": "new", "seal": None},
+        required={
+            "subscriber_id": typer.Option(
+                ..., help="The holder (person or organization subscriber)."
+            ),
+            "kind": typer.Option(..., help=KIND_HELP),
+            "certificate": typer.Option(
+                ..., help="Serial of the holder's valid signing certificate."
+            ),
+        },
     )
+)
 
 
 # --- queries --------------------------------------------------------------------------------------
@@ -224,24 +191,27 @@ def seal_show(
 ) -> None:
     """Show a seal; changes nothing (exports only the files you ask for)."""
 
-    def go():
+    def go() -> SealView:
+        from yinxin.seals.service import ExportedSealView
+        from yinxin.seals.view import extend
+
         seals = _seals(home)
         out = seals.get(seal, reveal=reveal)
         wanted = {"seal.png": png, "seal.svg": svg, "seal.pdf": pdf, "seal.ses": seseal}
-        if any(wanted.values()):
-            data = seals.artifacts(seal)
-            written = {}
-            for name, target in wanted.items():
-                if target is not None:
-                    try:
-                        target.write_bytes(data[name])
-                    except OSError as e:
-                        raise ValidationError(
-                            f"cannot write {target}: {e.strerror}", field="out"
-                        ) from None
-                    written[name] = str(target)
-            out["exported"] = written
-        return out
+        if not any(wanted.values()):
+            return out
+        data = seals.artifacts(seal)
+        written = {}
+        for name, target in wanted.items():
+            if target is not None:
+                try:
+                    target.write_bytes(data[name])
+                except OSError as e:
+                    raise ValidationError(
+                        f"cannot write {target}: {e.strerror}", field="out"
+                    ) from None
+                written[name] = str(target)
+        return extend(out, ExportedSealView, exported=written)
 
     run(as_json, go, _line)
 
@@ -279,23 +249,23 @@ def seal_check(
     With --with-pin the PIN comes from YINXIN_SEAL_PIN, standard input or a hidden prompt.
     """
 
-    def go():
+    def go() -> SealUsability:
+        from yinxin.seals.service import PinChecked
+        from yinxin.seals.view import extend
+
         seals = _seals(home)
         out = seals.usable(seal, member)
-        if out["usable"] and with_pin:
-            the_pin = read_secret(
-                "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
-            )
-            unlocked = seals.unlock_for_signing(seal, the_pin, member)
-            out["pin_ok"] = True
-            out["certificate_serial"] = unlocked.stamp.certificate_serial
-        return out
+        if not (out.usable and with_pin):
+            return out
+        unlocked = seals.unlock_for_signing(seal, _seal_pin("seal PIN", pin, pin_stdin), member)
+        serial = unlocked.stamp.certificate_serial
+        return extend(out, PinChecked, pin_ok=True, certificate_serial=serial)
 
-    def render(r):
-        if r["usable"]:
-            console.print(f"[green]usable[/]{' (PIN ok)' if r.get('pin_ok') else ''}")
+    def render(r: SealUsability) -> None:
+        if r.usable:
+            console.print(f"[green]usable[/]{' (PIN ok)' if getattr(r, 'pin_ok', False) else ''}")
         else:
-            console.print(f"[yellow]unusable[/] [{r['code']}]: {r['reason']}")
+            console.print(f"[yellow]unusable[/] [{r.code}]: {r.reason}")
 
     run(as_json, go, render)
 
@@ -304,23 +274,23 @@ def seal_check(
 def seal_verify(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON) -> None:
     """Check the seal's GB/T 38540 record (made by our CA, matching the seal's data) and its
     files under <home>/seals/<esID>/ (present, same bytes as the database). Exit 1 if not."""
-    verdict: dict = {}
+    verdict: list[RecordCheck] = []
 
-    def go() -> dict:
-        verdict.update(_seals(home).verify_record(seal))
-        return verdict
+    def go() -> RecordCheck:
+        verdict.append(_seals(home).verify_record(seal))
+        return verdict[0]
 
-    def render(r):
-        if r["ok"]:
+    def render(r: RecordCheck) -> None:
+        if r.ok:
             console.print(
-                f"[green]OK[/]: {r['es_id']} {r['name']} valid "
-                f"{r['valid_start'][:10]} to {r['valid_end'][:10]}; files intact"
+                f"[green]OK[/]: {r.es_id} {r.name} valid "
+                f"{r.valid_start:%Y-%m-%d} to {r.valid_end:%Y-%m-%d}; files intact"
             )
         else:
-            console.print(f"[bold red]BAD[/]: {r['es_id']}: {escape(r['problem'])}")
+            console.print(f"[bold red]BAD[/]: {r.es_id}: {escape(r.problem or '')}")
 
     run(as_json, go, render)
-    if not verdict.get("ok"):
+    if not (verdict and verdict[0].ok):
         raise typer.Exit(1)
 
 
@@ -501,9 +471,7 @@ def seal_change_pin(
     """
 
     def go():
-        old = read_secret(
-            "current seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
-        )
+        old = _seal_pin("current seal PIN", pin, pin_stdin)
         new = read_secret(
             "new seal PIN",
             env="YINXIN_SEAL_NEW_PIN",
@@ -515,7 +483,7 @@ def seal_change_pin(
         )
         return _seals(home).change_pin(seal, old_pin=old, new_pin=new, actor=actor)
 
-    run(as_json, go, lambda r: console.print(f"[green]PIN changed[/] for {', '.join(r['seals'])}"))
+    run(as_json, go, lambda r: console.print(f"[green]PIN changed[/] for {', '.join(r.seals)}"))
 
 
 @seal_app.command("unlock")
