@@ -51,6 +51,7 @@ documents signed elsewhere we fall back to keys whose names mention a seal or ro
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
 import functools
@@ -106,8 +107,14 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingPolicy,
 )
 from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidator,
+)
 
 from yinxin.errors import ValidationError
+from yinxin.pdf import accel
 
 logger = logging.getLogger(__name__)
 # pyHanko logs every untrusted certificate or suspicious update it meets with a traceback at
@@ -234,6 +241,28 @@ async def averify_pdf(
     ``ValidationError(field="pdf")`` only for a file that is not a readable PDF; every problem
     with a signature is reported, never raised.
     """
+    with accel.fast():
+        return await _averify_pdf(
+            pdf,
+            trust_roots=trust_roots,
+            file_name=file_name,
+            allow_fetching=allow_fetching,
+            at=at,
+            ocsp_urls_allowed=ocsp_urls_allowed,
+            policy=policy,
+        )
+
+
+async def _averify_pdf(
+    pdf: bytes,
+    *,
+    trust_roots: list[x509.Certificate],
+    file_name: str,
+    allow_fetching: bool,
+    at: dt.datetime | None,
+    ocsp_urls_allowed: bool,
+    policy: str,
+) -> VerificationReport:
     if not isinstance(pdf, bytes | bytearray | memoryview):
         raise ValidationError("the PDF must be given as bytes", field="pdf")
     pdf = bytes(pdf)
@@ -467,6 +496,16 @@ def _usable(
     into a crash or invalidate signatures that do not need it. Building a throwaway context
     with just this item does exactly what the real ones do to it.
     """
+    caches = _CACHES.get()
+    key = None
+    if caches is not None:
+        try:
+            key = tuple(x.dump() for x in (*ocsps, None, *crls, None, *certs) if x is not None)
+            key = (len(ocsps), len(crls), *key)
+        except Exception:
+            key = None
+        if key is not None and key in caches.usable:
+            return caches.usable[key]
     try:
         ValidationContext(
             trust_manager=_NO_ROOTS,
@@ -477,8 +516,12 @@ def _usable(
         )
     except Exception as e:
         logger.info("unusable revocation data or certificate ignored: %s", e)
-        return False
-    return True
+        ok = False
+    else:
+        ok = True
+    if caches is not None and key is not None:
+        caches.usable[key] = ok
+    return ok
 
 
 def _sound(cert: a_x509.Certificate) -> bool:
@@ -508,6 +551,66 @@ def _adobe_revinfo(emb: EmbeddedPdfSignature) -> _Embedded:
     except Exception as e:
         logger.info("unreadable revocation archival ignored: %s", e)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# caches shared by the files of one batch (yinxin.pdf.batch)
+
+
+class _MemoSignatureValidator(SignatureValidator):
+    """pyHanko's signature check, remembering the signatures that verified.
+
+    The key is everything the check reads — signature, digest of the signed bytes, public key,
+    algorithm and the check's own context — so a hit is the same computation done before:
+    the issuing CA's signature on the TSA certificate, the root's on its CRL, and so on, met
+    again in every document of an archive. Failures are not remembered (they raise afresh).
+    """
+
+    def __init__(self) -> None:
+        self.inner = DefaultSignatureValidator()
+        self.good: set[tuple] = set()
+
+    def validate_signature(
+        self,
+        signature,
+        signed_data,
+        public_key_info,
+        signature_algorithm,
+        context=DEFAULT_VALIDATION_CONTEXT,
+    ):
+        try:
+            key = (
+                bytes(signature),
+                hashlib.sha256(signed_data).digest(),
+                public_key_info.dump(),
+                signature_algorithm.dump(),
+                context,
+            )
+            hash(key)
+        except Exception:
+            key = None
+        if key is not None and key in self.good:
+            return
+        self.inner.validate_signature(
+            signature, signed_data, public_key_info, signature_algorithm, context
+        )
+        if key is not None:
+            if len(self.good) > 100_000:
+                self.good.clear()
+            self.good.add(key)
+
+
+@dataclass
+class _Caches:
+    """What one batch learns once and every later file reuses; all keyed by content."""
+
+    usable: dict[tuple, bool] = field(default_factory=dict)
+    signatures: _MemoSignatureValidator = field(default_factory=_MemoSignatureValidator)
+
+
+_CACHES: contextvars.ContextVar[_Caches | None] = contextvars.ContextVar(
+    "yinxin_verify_caches", default=None
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -640,6 +743,7 @@ class _FileJob:
             crls=crls,
             revinfo_policy=policy,
             time_tolerance=TIME_TOLERANCE,
+            signature_validator=caches.signatures if (caches := _CACHES.get()) else None,
         )
 
     async def aclose(self) -> None:

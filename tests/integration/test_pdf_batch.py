@@ -1,0 +1,99 @@
+"""Verifying an archive in one call (issue 10): ``yinxin.pdf.batch`` gives, file for file, the
+report that verifying each file on its own gives — whatever order the files come in, whatever
+was cached from the files before — and a file that is not a PDF is a result, not an exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from tests.integration import pdf_factory as f
+from tests.integration.test_pdf_verify import Docs
+from yinxin.pdf.batch import Verifier, verify_many
+from yinxin.pdf.verify import verify_pdf
+
+KINDS = (
+    "bt",
+    "blt",
+    "blt_no_tsa_revinfo",
+    "blta",
+    "bb",
+    "two",
+    "tampered",
+    "page_added",
+    "comment_added",
+    "untrusted",
+    "revoked_dss",
+    "revoked_cms",
+)
+
+
+@pytest.fixture(scope="module")
+def docs() -> Docs:
+    return Docs()
+
+
+def _archive(docs: Docs) -> list[tuple[str, bytes]]:
+    items = [(f"{k}.pdf", getattr(docs, k)) for k in KINDS]
+    # more contracts from the same CA, so later files meet cached chains and signatures
+    for i in range(4):
+        signer = docs.pki.new_signer(f"签署人{i}")
+        items.append((f"more-{i}.pdf", f.sign(docs.plain, signer, docs.pki, revinfo="dss")))
+    return items
+
+
+@pytest.mark.parametrize("policy", ["last-known", "strict"])
+@pytest.mark.parametrize("when", ["now", "in-ten-years"])
+def test_a_batch_reports_exactly_what_each_file_alone_reports(docs, policy, when):
+    at = docs.pki.now + (dt.timedelta(minutes=5) if when == "now" else dt.timedelta(days=3650))
+    items = _archive(docs)
+    random.Random(7).shuffle(items)
+    # trusted roots: ours, and (for "wrong trust root") a batch trusting only the rogue root
+    verdicts: list[dict[str, bool]] = []
+    for roots in ([docs.pki.root], [docs.rogue.root]):
+        alone = [
+            verify_pdf(pdf, trust_roots=roots, file_name=name, at=at, policy=policy).to_dict()
+            for name, pdf in items
+        ]
+        batch = Verifier(roots, at=at, policy=policy).verify_many(items)
+        assert [r.error for r in batch] == [None] * len(items)
+        assert [r.report.to_dict() for r in batch] == alone
+        # twice through the same verifier: the second pass is served from warm caches
+        again = Verifier(roots, at=at, policy=policy)
+        again.verify_many(items)
+        assert [r.report.to_dict() for r in again.verify_many(items)] == alone
+        verdicts.append({name: r["valid"] for (name, _), r in zip(items, alone, strict=True)})
+    ours, rogue = verdicts
+    assert not any(rogue.values())  # a wrong trust root: nothing valid
+    if when == "now":  # the set really is varied
+        assert ours["blt.pdf"] and ours["two.pdf"] and ours["blta.pdf"]
+        assert not ours["tampered.pdf"] and not ours["revoked_dss.pdf"]
+
+
+def test_unreadable_items_are_results_not_exceptions(docs, tmp_path):
+    at = docs.pki.now + dt.timedelta(minutes=5)
+    good = tmp_path / "good.pdf"
+    good.write_bytes(docs.blt)
+    results = verify_many(
+        [good, tmp_path / "missing.pdf", b"not a pdf", ("named.pdf", docs.bt)],
+        trust_roots=[docs.pki.root],
+        at=at,
+    )
+    assert [r.file_name for r in results] == [
+        "good.pdf",
+        "missing.pdf",
+        "document.pdf",
+        "named.pdf",
+    ]
+    assert results[0].report.valid and results[3].report.valid
+    assert results[1].report is None and results[1].error.field == "in"
+    assert results[2].report is None and results[2].error.field == "pdf"
+
+
+def test_one_validation_time_for_the_whole_batch(docs):
+    v = Verifier([docs.pki.root])
+    a, b = v.verify_many([docs.bt, docs.blt])
+    assert a.report.verified_at == b.report.verified_at == v.at
