@@ -168,3 +168,38 @@ def test_an_unwritable_report_is_invalid_input(bare, signed):
         )
     # a refused report leaves no partial file behind
     assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
+
+
+def test_many_files_in_one_call(bare, signed):
+    """One line per file (a JSON list with --json), exit code of the worst file, nothing
+    created; a file that cannot be read is an error for that file (exit 2), not a crash."""
+    args = ("--trust", "root.pem", "--at", signed.at)
+    both = verify(bare, str(signed.pdf), str(signed.pdf), *args)
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert both.stdout.count("VALID ") == 2 and "2/2" in both.stdout, both.stdout
+    mixed = verify(bare, str(signed.pdf), str(signed.tampered), *args, "--json")
+    assert mixed.returncode == 1, mixed.stdout + mixed.stderr
+    reports = json.loads(mixed.stdout)
+    assert [r["valid"] for r in reports] == [True, False]
+    assert [r["file_name"] for r in reports] == ["signed.pdf", "tampered.pdf"]
+    # the same verdicts as one file at a time
+    alone = json.loads(verify(bare, str(signed.tampered), *args, "--json").stdout)
+    assert reports[1] == alone
+    missing = verify(bare, str(signed.pdf), "nowhere.pdf", str(signed.tampered), *args, "--json")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing.stderr
+    out = json.loads(missing.stdout)
+    assert out[1]["error"] == "invalid" and out[1]["field"] == "in"
+    assert [out[0]["valid"], out[2]["valid"]] == [True, False]
+    # a bad trust file is still refused before any work, and --report wants one file
+    (bare / "bad.pem").write_bytes(b"garbage")
+    refused(verify(bare, str(signed.pdf), str(signed.pdf), "--trust", "bad.pem", "--json"), "trust")
+    refused(
+        verify(bare, str(signed.pdf), str(signed.pdf), *args, "--report", "r.pdf", "--json"),
+        "report",
+    )
+    assert sorted(p.name for p in bare.iterdir()) == ["bad.pem", "root.pem"]
+
+
+def test_many_files_with_the_platform_home(tmp_path, signed):
+    proc = verify(tmp_path, str(signed.pdf), str(signed.pdf), "--at", signed.at, home=signed.home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -76,8 +76,10 @@ def _platform_here(home: Path | None) -> bool:
 
 
 def verify_cmd(
-    file: Path = typer.Argument(..., help="The signed PDF."),
-    report: Path | None = typer.Option(None, help="Write a one-page PDF report."),
+    files: list[Path] = typer.Argument(
+        ..., metavar="FILE...", help="The signed PDF(s); many in one call reuse the chain work."
+    ),
+    report: Path | None = typer.Option(None, help="Write a one-page PDF report (one file only)."),
     online: bool = typer.Option(
         False, help="Fetch CRLs/OCSP from the URLs in the certificates when nothing is embedded."
     ),
@@ -100,7 +102,11 @@ def verify_cmd(
     README's table): the verification could not be done — an unreadable file or trust anchor,
     a report that cannot be written — with a message naming the field.
     Without a platform in the data directory, --trust ROOT.pem is enough and nothing is
-    created on disk."""
+    created on disk. With several files: one line each (a JSON list with --json), progress on
+    a terminal's stderr, and the exit code of the worst file (2 > 1 > 0)."""
+    if len(files) > 1:
+        _verify_many(files, report, online, trust, at, policy, home, as_json)
+    file = files[0]
     try:
         data = read_input(file, "in")
         extra = _trust_anchors(trust)
@@ -129,11 +135,7 @@ def verify_cmd(
                 policy=policy,
             )
         else:
-            raise ValidationError(
-                "no trust anchor: give --trust ROOT.pem (or run where the "
-                "platform's CA is initialised)",
-                field="trust",
-            )
+            raise _no_anchor()
         if report is not None:
             from yinxin.pdf.report import render_report_pdf
 
@@ -144,3 +146,100 @@ def verify_cmd(
         raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)
+
+
+def _no_anchor() -> ValidationError:
+    return ValidationError(
+        "no trust anchor: give --trust ROOT.pem (or run where the platform's CA is initialised)",
+        field="trust",
+    )
+
+
+def _roots(home: Path | None, extra: list) -> list:
+    """The trust anchors of a batch: the platform's root where there is one (as the service
+    uses for one file), then ``--trust``."""
+    roots = list(extra)
+    if _platform_here(home):
+        from yinxin.errors import NotFound
+
+        try:
+            roots.insert(0, platform(home).ca.certificate("root"))
+        except NotFound:
+            pass
+    if not roots:
+        raise _no_anchor()
+    return roots
+
+
+def _verify_many(
+    files: list[Path],
+    report: Path | None,
+    online: bool,
+    trust: list[Path],
+    at: str | None,
+    policy: str,
+    home: Path | None,
+    as_json: bool,
+) -> None:
+    """Many files with one :class:`yinxin.pdf.batch.Verifier`; exits with the worst code."""
+    import json
+
+    try:
+        if report is not None:
+            raise ValidationError("--report takes a single FILE", field="report")
+        extra = _trust_anchors(trust)
+        moment = _moment(at)
+        roots = _roots(home, extra)
+        from yinxin.pdf.batch import Verifier
+
+        verifier = Verifier(
+            roots, at=moment, policy=policy, allow_fetching=online, ocsp_urls_allowed=online
+        )
+    except YinxinError as e:
+        show_error(e, as_json)
+        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
+
+    tty = sys.stderr.isatty()
+    total = len(files)
+
+    def progress(i: int, result) -> None:
+        if not as_json:
+            sys.stdout.write(_line(result) + "\n")
+            sys.stdout.flush()
+        if tty:
+            sys.stderr.write(f"\r{i + 1}/{total} {result.file_name[:60]:<60}")
+            if i + 1 == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    results = verifier.verify_many(files, progress=progress)
+    worst = 0
+    for r in results:
+        if r.error is not None:
+            code = 2 if r.error.exit_code == 1 else r.error.exit_code
+        else:
+            code = 0 if r.report.valid else 1
+        worst = max(worst, code)
+    if as_json:
+        out = [
+            r.report.to_dict()
+            if r.report is not None
+            else {"file_name": r.file_name, **r.error.to_dict()}
+            for r in results
+        ]
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+    else:
+        valid = sum(1 for r in results if r.report is not None and r.report.valid)
+        sys.stdout.write(f"{valid}/{total} 有效 / valid\n")
+    raise typer.Exit(worst)
+
+
+def _line(result) -> str:
+    """One line per file: verdict, name, signatures, and the first problem if any."""
+    if result.error is not None:
+        return f"ERROR    {result.file_name}: {result.error.message}"
+    rep = result.report
+    problems = [*rep.problems, *(p for s in rep.signatures for p in s.problems)]
+    head = "VALID   " if rep.valid else "INVALID "
+    line = f"{head} {result.file_name} ({len(rep.signatures)} signatures)"
+    return line + (f": {problems[0]}" if problems and not rep.valid else "")
