@@ -118,6 +118,15 @@ class SealForm:
     id_number: str
     declaration_accepted: bool
 
+    def holder_columns(self) -> dict[str, str]:
+        """The form's holder and project as the columns of a seal and of an application."""
+        return {
+            "project": self.project,
+            "holder_name": self.holder_name,
+            "holder_id_type": self.id_type,
+            "holder_id_number": self.id_number,
+        }
+
     def validated(self) -> SealForm:
         if self.business_type not in BUSINESS_TYPES:
             raise ValidationError(

@@ -272,10 +272,7 @@ class SealIssuance:
                 subscriber_id=sub.id,
                 certificate_id=cert.id,
                 name=seal_name(sub, kind),
-                holder_name=form.holder_name,
-                holder_id_type=form.id_type,
-                holder_id_number=form.id_number,
-                project=form.project,
+                **form.holder_columns(),
                 image_source=image.source,
                 center_text=image.center_text,
                 code=image.code,
@@ -472,12 +469,12 @@ class SealIssuance:
                 }
                 row.certificate_id = cert.id
             if form:
-                put("project", form.project)
-                put("holder_name", form.holder_name)
-                put("holder_id_type", form.id_type)
-                if form.id_number != row.holder_id_number:
+                holder = form.holder_columns()
+                if holder.pop("holder_id_number") != row.holder_id_number:
                     changes["holder_id_number"] = "changed"  # not in the audit trail
                     row.holder_id_number = form.id_number
+                for attr, value in holder.items():
+                    put(attr, value)
             if drawn is not None:
                 new_png = drawn.png != row.png
                 put("image_source", image.source)

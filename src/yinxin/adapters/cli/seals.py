@@ -307,30 +307,39 @@ def seal_applications(seal: str = SEAL, home: Path | None = HOME, as_json: bool 
 
 
 # --- authorization --------------------------------------------------------------------------------
-@seal_app.command("grant")
-def seal_grant(
-    seal: str = SEAL,
-    member: int = typer.Option(..., help="Person subscriber id."),
-    note: str | None = None,
-    home: Path | None = HOME,
-    actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
-    """用印授权: let one of the organization's people use this seal."""
-    run(as_json, lambda: _seals(home).grant(seal, member, actor=actor, note=note))
+MEMBER = typer.Option(..., help="Person subscriber id.")
 
 
-@seal_app.command("withdraw")
-def seal_withdraw(
-    seal: str = SEAL,
-    member: int = typer.Option(..., help="Person subscriber id."),
-    note: str | None = None,
-    home: Path | None = HOME,
-    actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
-    """Withdraw a person's right to use this seal, at once."""
-    run(as_json, lambda: _seals(home).withdraw(seal, member, actor=actor, note=note))
+def _verb(
+    verb: str, doc: str, *, to_member: bool = False, note: bool = True, actor: Any = ACTOR
+) -> Callable[..., None]:
+    """The command ``yinxin seal <verb> SEAL [--member ID] [--note TEXT] [--actor NAME]``: calls
+    ``platform.seals.<verb>`` and shows the seal (a grant: as JSON). One definition for the
+    verbs that take nothing else, each offering only the options it has."""
+
+    def command(
+        seal: str = SEAL,
+        member: int = MEMBER,
+        note: str | None = None,
+        home: Path | None = HOME,
+        actor: str = actor,
+        as_json: bool = JSON,
+    ) -> None:
+        args = (seal, member) if to_member else (seal,)
+        extra = {} if note is None else {"note": note}
+        render = None if to_member else _line
+        run(as_json, lambda: getattr(_seals(home), verb)(*args, actor=actor, **extra), render)
+
+    fixed = {**({} if to_member else {"member": None}), **({} if note else {"note": None})}
+    return _with_options(command, doc, fixed=fixed, required={})
+
+
+seal_app.command("grant")(
+    _verb("grant", "用印授权: let one of the organization's people use this seal.", to_member=True)
+)
+seal_app.command("withdraw")(
+    _verb("withdraw", "Withdraw a person's right to use this seal, at once.", to_member=True)
+)
 
 
 @seal_app.command("grants")
@@ -390,32 +399,13 @@ def seal_change(
     )
 
 
-@seal_app.command("cancel")
-def seal_cancel(
-    seal: str = SEAL, home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON
-) -> None:
-    """注销: end the seal for good at the holder's request."""
-    run(as_json, lambda: _seals(home).cancel(seal, actor=actor), _line)
-
-
-@seal_app.command("freeze")
-def seal_freeze(
-    seal: str = SEAL,
-    note: str | None = None,
-    home: Path | None = HOME,
-    actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
-    """冻结: put the seal on hold."""
-    run(as_json, lambda: _seals(home).freeze(seal, actor=actor, note=note), _line)
-
-
-@seal_app.command("unfreeze")
-def seal_unfreeze(
-    seal: str = SEAL, home: Path | None = HOME, actor: str = ACTOR, as_json: bool = JSON
-) -> None:
-    """解冻 (after a PIN leak, only once the PIN has been changed)."""
-    run(as_json, lambda: _seals(home).unfreeze(seal, actor=actor), _line)
+seal_app.command("cancel")(
+    _verb("cancel", "注销: end the seal for good at the holder's request.", note=False)
+)
+seal_app.command("freeze")(_verb("freeze", "冻结: put the seal on hold."))
+seal_app.command("unfreeze")(
+    _verb("unfreeze", "解冻 (after a PIN leak, only once the PIN has been changed).", note=False)
+)
 
 
 @seal_app.command("revoke")
@@ -436,16 +426,13 @@ def seal_revoke(
     run(as_json, lambda: _seals(home).revoke(seal, reason=reason, actor=actor, note=note), _line)
 
 
-@seal_app.command("report-pin-leak")
-def seal_report_pin_leak(
-    seal: str = SEAL,
-    note: str | None = None,
-    home: Path | None = HOME,
-    actor: str = typer.Option("holder", "--actor"),
-    as_json: bool = JSON,
-) -> None:
-    """印章密码泄漏/丢失: freeze at once every seal that PIN opens."""
-    run(as_json, lambda: _seals(home).report_pin_leak(seal, actor=actor, note=note), _line)
+seal_app.command("report-pin-leak")(
+    _verb(
+        "report_pin_leak",
+        "印章密码泄漏/丢失: freeze at once every seal that PIN opens.",
+        actor=typer.Option("holder", "--actor"),
+    )
+)
 
 
 @seal_app.command("change-pin")
