@@ -21,6 +21,7 @@ from rich.console import Console
 
 from yinxin.app import build_platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
+from yinxin.seals.view import SealView
 from yinxin.settings import Settings
 
 PERSON_SEAL_PIN = "246810"  # demo PINs; real holders choose their own
@@ -260,7 +261,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         business_type="new", project="百城e采平台项目", id_type="id_card", declaration_accepted=True
     )
 
-    def org_seal_of(kind: str, code: str) -> dict:
+    def org_seal_of(kind: str, code: str) -> SealView:
         # an organization keeps one live seal of each kind: a second demo run reuses it
         live = p.seals.list(subscriber_id=org["id"], kind=kind, state="active")
         if live:
@@ -282,10 +283,10 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         form={**form, "holder_name": "张三", "id_number": reveal["id_number"]},
     )
     for s in (org_seal, contract_seal, personal_seal):
-        say(f"   {s['kind']:13} esID {s['es_id']}  {s['name']}  → {home / 'seals' / s['es_id']}")
-    p.seals.grant(contract_seal["es_id"], member["id"], actor="北京印信示范科技有限公司")
+        say(f"   {s.kind:13} esID {s.es_id}  {s.name}  → {home / 'seals' / s.es_id}")
+    p.seals.grant(contract_seal.es_id, member["id"], actor="北京印信示范科技有限公司")
     say(f"   the organization grants 王五 (#{member['id']}) use of its contract seal (用印授权)")
-    out["seals"] = [s["es_id"] for s in (org_seal, contract_seal, personal_seal)]
+    out["seals"] = [s.es_id for s in (org_seal, contract_seal, personal_seal)]
 
     say("[bold]6. Signing the contract[/] (seal PIN + one-time code, PAdES B-LT with timestamp)")
     doc = (resources.files("yinxin") / "assets" / "demo-contract.pdf").read_bytes()
@@ -306,7 +307,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         )
         signed = p.signing.sign(
             doc,
-            seal=seal["es_id"],
+            seal=seal.es_id,
             pin=pin,
             signer_subscriber_id=signer["id"],
             confirmation_token=token["confirmation_token"],
@@ -318,7 +319,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         doc = signed.pdf
         say(
             f"   {role}: {signer['name']} — code sent to {ch['sent_to_masked']}, confirmed; "
-            f"sealed with {seal['name']}{' (document locked)' if lock else ''}"
+            f"sealed with {seal.name}{' (document locked)' if lock else ''}"
         )
     signed_path = demo_dir / "contract-signed.pdf"
     signed_path.write_bytes(doc)

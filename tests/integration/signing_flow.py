@@ -40,6 +40,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.pdf.sign import Placement
+from yinxin.seals.view import SealView
 from yinxin.signing.service import SignedDocument
 
 OFFICER = "受理员 陈静"
@@ -59,7 +60,7 @@ CODE_RE = re.compile(r"验证码为\s*(\d{6})")
 class Party:
     role: str  # 甲方 / 乙方
     subscriber: dict  # the person signing (a member for the organization's seal)
-    seal: dict
+    seal: SealView
     pin: str
     phone: str
 
@@ -136,7 +137,7 @@ def build_world(p: Platform, clock: FrozenClock | None = None) -> World:
         certificate_serial=person_cert["serial"],
         form=_form("张三", "110105199003071239"),
     )
-    p.seals.grant(contract_seal["es_id"], member["id"], actor=ORG_NAME)
+    p.seals.grant(contract_seal.es_id, member["id"], actor=ORG_NAME)
     return World(
         p=p,
         clock=clock,
@@ -205,7 +206,7 @@ def sign_as(
     token = token or confirm(w, party, pdf, name)
     return w.p.signing.sign(
         pdf,
-        seal=party.seal["es_id"],
+        seal=party.seal.es_id,
         pin=pin or party.pin,
         signer_subscriber_id=party.id,
         confirmation_token=token,

@@ -110,11 +110,11 @@ def test_seal_change_pin_reads_both_pins_from_stdin(platform: Platform) -> None:
     w = world(p)
     seal = personal_seal(w)
     res = invoke(
-        p, ["seal", "change-pin", seal["es_id"], "--json"], input=f"{PIN_ZHANG}\n{NEW_PIN}\n"
+        p, ["seal", "change-pin", seal.es_id, "--json"], input=f"{PIN_ZHANG}\n{NEW_PIN}\n"
     )
     assert res.exit_code == 0, res.output
-    assert p.seals.unlock_for_signing(seal["es_id"], NEW_PIN)
-    res = invoke(p, ["seal", "check", seal["es_id"], "--with-pin", "--json"], input=f"{NEW_PIN}\n")
+    assert p.seals.unlock_for_signing(seal.es_id, NEW_PIN)
+    res = invoke(p, ["seal", "check", seal.es_id, "--with-pin", "--json"], input=f"{NEW_PIN}\n")
     assert res.exit_code == 0 and json.loads(res.stdout)["pin_ok"], res.output
 
 

@@ -271,7 +271,7 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
 
     def right() -> None:
         try:
-            p.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)
+            p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
             outcome["ok"] = True
         except Forbidden as e:
             outcome["error"] = e.to_dict()
@@ -281,11 +281,11 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
     assert judged.wait(30)
     for _ in range(MAX_PIN_FAILURES):
         with pytest.raises(Forbidden):
-            p.seals.unlock_for_signing(seal["es_id"], "000000")
+            p.seals.unlock_for_signing(seal.es_id, "000000")
     go_on.set()
     t.join(30)
     with pytest.raises(Forbidden) as late_wrong:
-        p.seals.unlock_for_signing(seal["es_id"], "000000")
+        p.seals.unlock_for_signing(seal.es_id, "000000")
     assert outcome == {"error": late_wrong.value.to_dict()}
     assert "meanwhile" not in late_wrong.value.message
     assert key_row(p, w.zhang_cert["serial"])[:2] == (MAX_PIN_FAILURES, True)

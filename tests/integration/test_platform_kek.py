@@ -71,11 +71,11 @@ def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform
     # a platform on the copy has no key store of the original: no KEK, no key, no count
     thief = make_platform(home=thief_home, init=False, passphrase="the thief's passphrase")
     with pytest.raises(ConfigurationError):
-        thief.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)
+        thief.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     # a KEK of its own does not open it either
     thief.kek.encrypt(b"anything", b"context")
     with pytest.raises(ConfigurationError) as e:
-        thief.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)
+        thief.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert "key-encryption key" in e.value.message
     assert key_row(thief, w.zhang_cert["serial"])[0] == 0  # never counted as a wrong PIN
     # the copied keys directory without the CA passphrase is no better
@@ -84,11 +84,11 @@ def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform
         (thief_home / "keys" / f.name).write_bytes(f.read_bytes())
     guess = make_platform(home=thief_home, init=False, passphrase="still the wrong one")
     with pytest.raises(Forbidden) as e:
-        guess.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)
+        guess.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert e.value.code == "bad_passphrase"
 
     # the platform itself, with its key store, still opens it with the PIN
-    unlocked = p.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)
+    unlocked = p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert unlocked.key.public_key() is not None
     assert open_private_key(blob, PIN_ZHANG, label, kek=p.kek).native is not None
 
@@ -105,11 +105,11 @@ def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):
         s.execute(
             select(PlatformKey).where(PlatformKey.label == label)
         ).scalar_one().sealed_key = legacy
-    assert p.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)  # old format still opens
+    assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)  # old format still opens
     assert p.certificates.wrap_legacy_keys(actor="operator") == {"wrapped": [label]}
     blob = key_row(p, w.zhang_cert["serial"])[2]
     assert is_wrapped(blob)
-    assert p.seals.unlock_for_signing(seal["es_id"], PIN_ZHANG)
+    assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert p.certificates.wrap_legacy_keys(actor="operator") == {"wrapped": []}
     assert p.verify_audit().ok
 

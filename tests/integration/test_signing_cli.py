@@ -149,7 +149,7 @@ def signed(home) -> Signed:
         "--out",
         str(jia_pdf),
         "--seal",
-        w.jia.seal["es_id"],
+        w.jia.seal.es_id,
         "--signer",
         str(w.jia.id),
         "--challenge",
@@ -177,7 +177,7 @@ def signed(home) -> Signed:
         "--out",
         str(yi_pdf),
         "--seal",
-        w.yi.seal["es_id"],
+        w.yi.seal.es_id,
         "--signer",
         str(w.yi.id),
         "--challenge",
@@ -223,7 +223,7 @@ def test_sign_pdf_writes_the_signed_file(home, signed):
     assert rec["out"] == str(signed.jia_pdf)
     assert rec["sha256_before"] == sha(home.contract.read_bytes())
     assert rec["sha256_after"] == sha(data)
-    assert rec["es_id"] == w.jia.seal["es_id"] and rec["role"] == "甲方"
+    assert rec["es_id"] == w.jia.seal.es_id and rec["role"] == "甲方"
     assert rec["level"] == "B-LT" and rec["lock"] is False
     assert rec["signer_subscriber_id"] == w.jia.id
     assert data.startswith(home.contract.read_bytes())
@@ -264,7 +264,7 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
         "--out",
         str(out),
         "--seal",
-        w.jia.seal["es_id"],
+        w.jia.seal.es_id,
         "--signer",
         str(org["id"]),
         "--challenge",

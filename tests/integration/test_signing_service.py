@@ -183,7 +183,7 @@ def test_each_signature_verifies_with_our_verifier(flow):
             assert sig.certificate_valid_at_signing
             assert sig.changes_after in ("none", "allowed")
             assert sig.role == party.role
-            assert sig.seal_kind == party.seal["kind"] and sig.seal_name == party.seal["name"]
+            assert sig.seal_kind == party.seal.kind and sig.seal_name == party.seal.name
             assert same_serial(sig.certificate_serial, cert_serial(w, party))
             assert sig.problems == []
     # 甲方 signs for the organization (its certificate), 乙方 as himself
@@ -198,7 +198,7 @@ def test_the_stamps_are_the_seals_images(flow):
     """The widget of each signature shows that party's seal: the image pixels in the PDF are the
     seal's PNG (RGB; the alpha is a separate soft mask)."""
     for i, party in enumerate((flow.w.jia, flow.w.yi)):
-        png = flow.p.seals.artifacts(party.seal["es_id"])["seal.png"]
+        png = flow.p.seals.artifacts(party.seal.es_id)["seal.png"]
         with Image.open(io.BytesIO(png)) as im:
             rgb = im.convert("RGBA").convert("RGB").tobytes()
         assert seal_image_rgb(flow.second.pdf, i) == rgb
@@ -264,7 +264,7 @@ def test_records_and_audit(flow):
     for i, (rec, party) in enumerate(zip(recs, (w.jia, w.yi), strict=True)):
         assert rec == (flow.first, flow.second)[i].record
         assert rec["sha256_before"] == sha(docs[i]) and rec["sha256_after"] == sha(docs[i + 1])
-        assert rec["es_id"] == party.seal["es_id"] and rec["role"] == party.role
+        assert rec["es_id"] == party.seal.es_id and rec["role"] == party.role
         assert rec["signer_subscriber_id"] == party.id and rec["level"] == "B-LT"
         assert same_serial(rec["certificate_serial"], cert_serial(w, party))
         assert rec["lock"] is (party is w.yi)
@@ -358,7 +358,7 @@ def test_a_third_signature_after_the_lock_is_refused(flow):
         p,
         lambda: p.signing.sign(
             locked,
-            seal=w.jia.seal["es_id"],
+            seal=w.jia.seal.es_id,
             pin=w.jia.pin,
             signer_subscriber_id=w.jia.id,
             confirmation_token=token,
@@ -519,7 +519,7 @@ def sign_call(
 ):
     return lambda: w.p.signing.sign(
         pdf,
-        seal=(seal or party.seal)["es_id"],
+        seal=(seal or party.seal).es_id,
         pin=pin or party.pin,
         signer_subscriber_id=party.id,
         confirmation_token=token,
@@ -673,11 +673,11 @@ def test_a_withdrawn_grant_is_refused_at_signing(rw):
         name="钱七", id_number=id_number("11010819850615202"), phone="13600136000"
     )
     p.subscribers.accept_agreement(clerk["id"], accepted_by="钱七")
-    p.seals.grant(w.jia.seal["es_id"], clerk["id"], actor="北京印信示范科技有限公司")
+    p.seals.grant(w.jia.seal.es_id, clerk["id"], actor="北京印信示范科技有限公司")
     party = Party("甲方", clerk, w.jia.seal, w.jia.pin, "13600136000")
     doc = contract_pdf(1, title="委托合同")
     token = confirm(w, party, doc)  # confirmed while still authorized …
-    p.seals.withdraw(w.jia.seal["es_id"], clerk["id"], actor="北京印信示范科技有限公司")
+    p.seals.withdraw(w.jia.seal.es_id, clerk["id"], actor="北京印信示范科技有限公司")
     refused(
         p, sign_call(w, party, doc, token), Forbidden, "not_authorized", "member_subscriber_id"
     )  # … refused once the grant is gone
@@ -780,7 +780,7 @@ def test_a_file_that_is_no_pdf_is_refused(rw, make, code):
         rw.p,
         lambda: rw.p.signing.sign(
             b"",
-            seal=w.yi.seal["es_id"],
+            seal=w.yi.seal.es_id,
             pin=w.yi.pin,
             signer_subscriber_id=w.yi.id,
             confirmation_token=token,

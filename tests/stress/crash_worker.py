@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from yinxin.results import plain
+
 
 def main(home: str, verb: str, args: dict) -> dict:
     from yinxin.app import Platform
@@ -53,4 +55,4 @@ def main(home: str, verb: str, args: dict) -> dict:
 
 if __name__ == "__main__":
     result = main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))
-    print(json.dumps(result, ensure_ascii=False, default=str))
+    print(json.dumps(plain(result), ensure_ascii=False, default=str))

@@ -204,7 +204,7 @@ def _locks(p: Platform) -> int:
 def test_parallel_wrong_pins_are_counted_exactly(pool, any_platform):
     p = any_platform
     seal, cert = _seal(p, 104)
-    results = race(pool, p, "unlock", [{"seal": seal["es_id"], "pin": WRONG}] * WORKERS)
+    results = race(pool, p, "unlock", [{"seal": seal.es_id, "pin": WRONG}] * WORKERS)
     # exactly MAX_PIN_FAILURES guesses were judged; the rest met a locked seal
     judged = [r for r in results if r["error"] == "wrong_pin" or "now locked" in r["message"]]
     assert len(judged) == MAX_PIN_FAILURES, results
@@ -215,7 +215,7 @@ def test_parallel_wrong_pins_are_counted_exactly(pool, any_platform):
     key = _key(p, cert["serial"])
     assert (key.failed_attempts, key.locked) == (MAX_PIN_FAILURES, True)
     assert _locks(p) == 1
-    after = race(pool, p, "unlock", [{"seal": seal["es_id"], "pin": PIN}])  # the right one
+    after = race(pool, p, "unlock", [{"seal": seal.es_id, "pin": PIN}])  # the right one
     assert after[0]["error"] == "seal_locked"
     assert _key(p, cert["serial"]).failed_attempts == MAX_PIN_FAILURES
     assert p.verify_audit().ok
@@ -224,8 +224,8 @@ def test_parallel_wrong_pins_are_counted_exactly(pool, any_platform):
 def test_a_right_pin_among_wrong_ones_is_judged_as_in_some_serial_order(pool, any_platform):
     p = any_platform
     seal, cert = _seal(p, 105)
-    tries = [{"seal": seal["es_id"], "pin": WRONG}] * (WORKERS - 1)
-    tries.insert(WORKERS // 2, {"seal": seal["es_id"], "pin": PIN})
+    tries = [{"seal": seal.es_id, "pin": WRONG}] * (WORKERS - 1)
+    tries.insert(WORKERS // 2, {"seal": seal.es_id, "pin": PIN})
     results = race(pool, p, "unlock", tries)
     right, wrongs = results[WORKERS // 2], results[: WORKERS // 2] + results[WORKERS // 2 + 1 :]
     judged = [r for r in wrongs if r["error"] == "wrong_pin" or "now locked" in r["message"]]
@@ -280,7 +280,7 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
         pool,
         p,
         "sign",
-        [{"pdf": str(src), "seal": seal["es_id"], "pin": PIN, "signer": sub["id"], "token": token}]
+        [{"pdf": str(src), "seal": seal.es_id, "pin": PIN, "signer": sub["id"], "token": token}]
         * WORKERS,
     )
     made = [r["ok"] for r in results if "ok" in r]

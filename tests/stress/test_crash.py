@@ -229,7 +229,7 @@ def test_seal_creation_killed_anywhere_makes_one_seal_with_its_files(world_home)
             )
             every = set(s.execute(select(Seal.es_id)).scalars())
         assert len(seals) == 1
-        assert p.seals.verify_record(seals[0].es_id)["ok"] is True
+        assert p.seals.verify_record(seals[0].es_id).ok is True
         folders = {d.name for d in (world_home / "seals").iterdir()}
         assert folders <= every, folders - every  # no half-made seal folder left behind
         audit_ok(p)

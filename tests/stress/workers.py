@@ -63,7 +63,7 @@ def run(
             return {"ok": {"id": out["id"]}}
         if verb == "seal_create":
             out = p.seals.create(**kwargs)
-            return {"ok": {"es_id": out["es_id"]}}
+            return {"ok": {"es_id": out.es_id}}
         if verb == "sign":
             from yinxin.pdf.sign import Placement
 
