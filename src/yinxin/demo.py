@@ -300,7 +300,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
             signer_subscriber_id=signer["id"], document=doc, document_name="技术服务合同.pdf"
         )
         token = p.signing.confirm(
-            ch["challenge_id"],
+            ch.challenge_id,
             _read_code(home, phone),
             signer_subscriber_id=signer["id"],
             document=doc,
@@ -310,7 +310,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
             seal=seal.es_id,
             pin=pin,
             signer_subscriber_id=signer["id"],
-            confirmation_token=token["confirmation_token"],
+            confirmation_token=token.confirmation_token,
             placement=Placement(anchor=f"{role}（签章）"),
             role=role,
             lock=lock,
@@ -318,7 +318,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         )
         doc = signed.pdf
         say(
-            f"   {role}: {signer['name']} — code sent to {ch['sent_to_masked']}, confirmed; "
+            f"   {role}: {signer['name']} — code sent to {ch.sent_to_masked}, confirmed; "
             f"sealed with {seal.name}{' (document locked)' if lock else ''}"
         )
     signed_path = demo_dir / "contract-signed.pdf"

@@ -41,6 +41,7 @@ from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.pdf.sign import Placement
 from yinxin.seals.view import SealView
+from yinxin.signing.intent import Challenge
 from yinxin.signing.service import SignedDocument
 
 OFFICER = "受理员 陈静"
@@ -171,7 +172,7 @@ def read_code(path: Path, phone: str, *, after: int = 0) -> str:
 # --- the steps ------------------------------------------------------------------------------------
 def request_code(
     w: World, party: Party, pdf: bytes, name: str = "技术服务合同.pdf"
-) -> tuple[dict, str]:
+) -> tuple[Challenge, str]:
     """Ask for a code for ``pdf``; returns the challenge and the code read from the outbox."""
     if w.clock is not None:
         w.clock.advance(seconds=CODE_SPACING.total_seconds())
@@ -186,8 +187,8 @@ def confirm(w: World, party: Party, pdf: bytes, name: str = "技术服务合同.
     """Request code → read the outbox → confirm: the one-time confirmation token."""
     ch, code = request_code(w, party, pdf, name)
     return w.p.signing.confirm(
-        ch["challenge_id"], code, signer_subscriber_id=party.id, document=pdf
-    )["confirmation_token"]
+        ch.challenge_id, code, signer_subscriber_id=party.id, document=pdf
+    ).confirmation_token
 
 
 def sign_as(

@@ -242,8 +242,8 @@ def test_archive_refuses_bad_arguments_and_reports_a_changed_file(make_platform,
     path = p.settings.home / active.path
     path.write_bytes(path.read_bytes() + b"% tampered\n")
     report = p.archive.renew(force=True)
-    assert report.renewed == [] and [f["id"] for f in report.failed] == [active.id]
-    assert "changed" in report.failed[0]["error"]
+    assert report.renewed == [] and [f.id for f in report.failed] == [active.id]
+    assert "changed" in report.failed[0].error
     assert p.archive.documents()[0] == active  # nothing recorded for it
 
 
@@ -261,8 +261,8 @@ def test_renewed_in_time_a_contract_outlives_its_cas_and_tsas(
     for day in (1, 400, 1500, 2970, 3700):
         clock.set(t0 + day * DAY)
         report = p.archive.renew()
-        assert not report.failed, report.to_dict()
-        assert report.renewed or report.refreshed, (day, report.to_dict())
+        assert not report.failed, report
+        assert report.renewed or report.refreshed, (day, report)
         current = p.archive.document(doc_id)[1]
         if day == 1:
             unrenewed = current

@@ -30,12 +30,12 @@ def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) 
     last = outbox(p)[-1]["body"]
     assert "撤销" in last and "私钥被泄密" in last
     log = p.notifier.log(subscriber_id=subs.person["id"])
-    assert sorted(r["template_id"] for r in log) == [
+    assert sorted(r.template_id for r in log) == [
         "certificate_frozen",
         "certificate_issued",
         "certificate_revoked",
     ]
-    assert {r["status"] for r in log} == {"sent"}
+    assert {r.status for r in log} == {"sent"}
     assert p.verify_audit().ok
 
 
@@ -117,7 +117,7 @@ def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
     assert [(r.status, r.attempts) for r in rows] == [("pending", 0)]
     # the scheduled retry (yinxin notify retry) sends it, once
     done = p.notifier.retry_failed()
-    assert [(r["template_id"], r["status"]) for r in done] == [("certificate_revoked", "sent")]
+    assert [(r.template_id, r.status) for r in done] == [("certificate_revoked", "sent")]
     assert "撤销" in outbox(p)[-1]["body"] and len(outbox(p)) == sent_before + 1
     assert p.notifier.retry_failed() == []
 

@@ -23,7 +23,8 @@ from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError, Yinxin
 from yinxin.notify.gateways import DeliveryError, FileGateway
 from yinxin.notify.service import Notifier, RetryPolicy
 from yinxin.notify.templates import DEFAULT_TEMPLATES, render
-from yinxin.signing.intent import IntentConfirmation, RateLimited
+from yinxin.results import plain
+from yinxin.signing.intent import Challenge, IntentConfirmation, RateLimited
 from yinxin.store.models import AuditEvent, Subscriber
 from yinxin.store.models.notify import IntentChallenge
 
@@ -77,7 +78,7 @@ def other_code(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-def request(intent: IntentConfirmation, sid: int) -> dict:
+def request(intent: IntentConfirmation, sid: int) -> Challenge:
     return intent.request_code(sid, purpose="sign", document_sha256=DOC_SHA, document_name=DOC_NAME)
 
 
@@ -151,14 +152,14 @@ def test_send_log_masks_phone_and_keeps_the_full_number(platform: Platform) -> N
         {"name": "张三", "serial": "1a2b", "not_after": "2027-11-21"},
         sid,
     )
-    assert row["status"] == "sent" and row["recipient"] == "138****8000"
-    assert row["provider_message_id"] == outbox(platform)[-1]["id"]
+    assert row.status == "sent" and row.recipient == "138****8000"
+    assert row.provider_message_id == outbox(platform)[-1]["id"]
     assert outbox(platform)[-1]["to"] == PHONE
     assert "1a2b" in outbox(platform)[-1]["body"]
     listed = notifier.log(subscriber_id=sid)
-    assert [r["id"] for r in listed] == [row["id"]]
-    assert listed[0]["recipient"] == "138****8000"
-    assert notifier.log(subscriber_id=sid, reveal=True)[0]["recipient"] == PHONE
+    assert [r.id for r in listed] == [row.id]
+    assert listed[0].recipient == "138****8000"
+    assert notifier.log(subscriber_id=sid, reveal=True)[0].recipient == PHONE
     assert notifier.log(subscriber_id=sid + 1) == []
     with pytest.raises(ValidationError) as e:
         notifier.send("sms", "12345", "certificate_issued", {}, sid)
@@ -179,22 +180,22 @@ def test_failed_send_is_logged_and_retried_with_backoff(
     )
     values = {"name": "张三", "application_id": "A-7"}
     row = notifier.send("email", "zhangsan@example.com", "application_received", values)
-    assert row["status"] == "failed" and row["attempts"] == 1 and row["retryable"]
-    assert "503" in row["error"] and row["recipient"] == "z***@example.com"
-    assert notifier.log(status="failed")[0]["id"] == row["id"]
+    assert row.status == "failed" and row.attempts == 1 and row.retryable
+    assert "503" in row.error and row.recipient == "z***@example.com"
+    assert notifier.log(status="failed")[0].id == row.id
 
     assert notifier.retry_failed() == []  # back-off not over yet
     clock.advance(seconds=30)
     again = notifier.retry_failed()
-    assert [(r["id"], r["status"], r["attempts"]) for r in again] == [(row["id"], "failed", 2)]
+    assert [(r.id, r.status, r.attempts) for r in again] == [(row.id, "failed", 2)]
     clock.advance(seconds=59)
     assert notifier.retry_failed() == []
     clock.advance(seconds=1)
     done = notifier.retry_failed()
-    assert [(r["status"], r["attempts"], r["error"]) for r in done] == [("sent", 3, None)]
-    assert done[0]["provider_message_id"] == "prov-1"
+    assert [(r.status, r.attempts, r.error) for r in done] == [("sent", 3, None)]
+    assert done[0].provider_message_id == "prov-1"
     assert gateway.sent[0][0] == "zhangsan@example.com" and "A-7" in gateway.sent[0][2]
-    assert notifier.get(row["id"], reveal=True)["recipient"] == "zhangsan@example.com"
+    assert notifier.get(row.id, reveal=True).recipient == "zhangsan@example.com"
     clock.advance(hours=2)
     assert notifier.retry_failed() == []  # sent rows are never re-sent
 
@@ -209,11 +210,11 @@ def test_retries_stop_after_max_attempts_and_crashing_gateways_are_recorded(
     row = notifier.send(
         "email", "a@example.com", "application_received", {"name": "张三", "application_id": "A-8"}
     )
-    assert row["status"] == "failed" and row["error"].startswith("RuntimeError")
-    assert notifier.retry_failed(ignore_backoff=True)[0]["next_attempt_at"] is None
+    assert row.status == "failed" and row.error.startswith("RuntimeError")
+    assert notifier.retry_failed(ignore_backoff=True)[0].next_attempt_at is None
     clock.advance(hours=1)
     assert notifier.retry_failed() == []
-    assert notifier.get(row["id"])["attempts"] == 2
+    assert notifier.get(row.id).attempts == 2
 
 
 # --- intent confirmation ----------------------------------------------------------------------
@@ -224,18 +225,18 @@ def test_intent_code_confirm_once_and_consume_once(any_platform: Platform) -> No
     notifier, intent = build_notify(platform)
     sid = person(platform)
     ch = request(intent, sid)
-    assert ch["sent_to_masked"] == "138****8000"
+    assert ch.sent_to_masked == "138****8000"
     line = outbox(platform)[-1]
     assert line["to"] == PHONE and DOC_NAME in line["body"] and "5 分钟内有效" in line["body"]
     code = last_code(platform)
     assert code.isdigit() and len(code) == 6
 
-    ok = intent.confirm(ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA)
-    assert ok["purpose"] == "sign" and ok["document_sha256"] == DOC_SHA
-    token = ok["confirmation_token"]
+    ok = intent.confirm(ch.challenge_id, code, subscriber_id=sid, document_sha256=DOC_SHA)
+    assert ok.purpose == "sign" and ok.document_sha256 == DOC_SHA
+    token = ok.confirmation_token
     assert code not in token
     with pytest.raises(Conflict) as e:
-        intent.confirm(ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, code, subscriber_id=sid, document_sha256=DOC_SHA)
     assert e.value.code == "code_used"
 
     # A signing transaction that fails gives the confirmation back.
@@ -247,14 +248,14 @@ def test_intent_code_confirm_once_and_consume_once(any_platform: Platform) -> No
     with pytest.raises(Forbidden):
         intent.consume(token, subscriber_id=sid + 1, document_sha256=DOC_SHA)
     used = intent.consume(token, subscriber_id=sid, document_sha256=DOC_SHA, purpose="sign")
-    assert used["challenge_id"] == ch["challenge_id"]
+    assert used.challenge_id == ch.challenge_id
     with pytest.raises(Conflict) as e:
         intent.consume(token, subscriber_id=sid, document_sha256=DOC_SHA)
     assert e.value.code == "confirmation_used"
 
     log = notifier.log(subscriber_id=sid)
-    assert log[0]["template_id"] == "one_time_code" and log[0]["status"] == "sent"
-    assert code not in json.dumps(log, ensure_ascii=False) and "******" in log[0]["body"]
+    assert log[0].template_id == "one_time_code" and log[0].status == "sent"
+    assert code not in json.dumps(plain(log), ensure_ascii=False) and "******" in log[0].body
     with platform.db.read() as s:
         audit_text = " ".join(f"{e.action} {e.data}" for e in s.query(AuditEvent))
         actions = [e.action for e in s.query(AuditEvent).order_by(AuditEvent.seq)]
@@ -277,15 +278,15 @@ def test_five_wrong_codes_kill_the_challenge(any_platform: Platform) -> None:
     for left in (4, 3, 2, 1):
         with pytest.raises(Forbidden) as e:
             intent.confirm(
-                ch["challenge_id"], other_code(code), subscriber_id=sid, document_sha256=DOC_SHA
+                ch.challenge_id, other_code(code), subscriber_id=sid, document_sha256=DOC_SHA
             )
         assert e.value.code == "wrong_code" and f"{left} more" in e.value.message
         assert code not in str(e.value) and code not in json.dumps(e.value.to_dict())
     with pytest.raises(Forbidden) as e:
-        intent.confirm(ch["challenge_id"], "abc", subscriber_id=sid, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, "abc", subscriber_id=sid, document_sha256=DOC_SHA)
     assert e.value.code == "challenge_dead"
     with pytest.raises(Forbidden) as e:
-        intent.confirm(ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, code, subscriber_id=sid, document_sha256=DOC_SHA)
     assert e.value.code == "challenge_dead" and code not in str(e.value)
     assert platform.verify_audit().ok
 
@@ -298,10 +299,10 @@ def test_code_expires_after_five_minutes(any_platform: Platform, clock: FrozenCl
     code = last_code(platform)
     clock.advance(seconds=301)
     with pytest.raises(Forbidden) as e:
-        intent.confirm(ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, code, subscriber_id=sid, document_sha256=DOC_SHA)
     assert e.value.code == "code_expired"
     with pytest.raises(Forbidden) as e:
-        intent.confirm(ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, code, subscriber_id=sid, document_sha256=DOC_SHA)
     assert e.value.code == "code_expired"
 
 
@@ -314,17 +315,17 @@ def test_code_is_bound_to_subscriber_and_document(platform: Platform) -> None:
     ch = request(intent, sid)
     code = last_code(platform)
     with pytest.raises(Forbidden) as e:
-        intent.confirm(ch["challenge_id"], code, subscriber_id=other, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, code, subscriber_id=other, document_sha256=DOC_SHA)
     assert e.value.code == "wrong_subscriber"
     with pytest.raises(Forbidden) as e:
-        intent.confirm(ch["challenge_id"], code, subscriber_id=sid, document_sha256="a" * 64)
+        intent.confirm(ch.challenge_id, code, subscriber_id=sid, document_sha256="a" * 64)
     assert e.value.code == "wrong_document"
     with pytest.raises(NotFound):
         intent.confirm("nope", code, subscriber_id=sid, document_sha256=DOC_SHA)
     # None of those refusals spent an attempt or the code.
     assert intent.confirm(
-        ch["challenge_id"], code, subscriber_id=sid, document_sha256=DOC_SHA.upper()
-    )["confirmation_token"]
+        ch.challenge_id, code, subscriber_id=sid, document_sha256=DOC_SHA.upper()
+    ).confirmation_token
 
 
 def test_rate_limits(any_platform: Platform, clock: FrozenClock) -> None:
@@ -370,12 +371,12 @@ def test_code_appears_nowhere_but_the_outbox(
         if i == 0:
             with pytest.raises(Forbidden):
                 intent.confirm(
-                    ch["challenge_id"],
+                    ch.challenge_id,
                     other_code(codes[-1]),
                     subscriber_id=sid,
                     document_sha256=DOC_SHA,
                 )
-        intent.confirm(ch["challenge_id"], codes[-1], subscriber_id=sid, document_sha256=DOC_SHA)
+        intent.confirm(ch.challenge_id, codes[-1], subscriber_id=sid, document_sha256=DOC_SHA)
         clock.advance(seconds=60)
     cells = sqlite_cells(db_file)
     assert {t for t, _c, _v in cells} >= {"intent_challenges", "notifications", "audit_events"}
@@ -405,11 +406,11 @@ def test_undeliverable_code_is_refused_and_logged(
         request(intent, sid)
     assert e.value.http_status == 502
     row = notifier.log(subscriber_id=sid)[0]
-    assert row["status"] == "failed" and not row["retryable"] and row["next_attempt_at"] is None
-    assert "******" in row["error"]  # the provider echoed the body; the code was masked
+    assert row.status == "failed" and not row.retryable and row.next_attempt_at is None
+    assert "******" in row.error  # the provider echoed the body; the code was masked
     with platform.db.read() as s:
         ch = s.query(IntentChallenge).one()
-        assert ch.state == "dead" and ch.notification_id == row["id"]
+        assert ch.state == "dead" and ch.notification_id == row.id
     clock.advance(hours=1)
     assert notifier.retry_failed() == []  # a one-time code is never re-sent later
     request(intent, sid)  # the failed attempt counted; an hour later a new one goes through
@@ -447,11 +448,11 @@ def test_send_interrupted_by_a_crash_is_retried(platform: Platform, clock: Froze
     with platform.db.transaction() as s:
         s.execute(
             update(Notification)
-            .where(Notification.id == row["id"])
+            .where(Notification.id == row.id)
             .values(status="queued", sent_at=None)
         )
     assert notifier.retry_failed() == []
     clock.advance(seconds=601)
     again = notifier.retry_failed()
-    assert [(r["status"], r["attempts"]) for r in again] == [("sent", 2)]
+    assert [(r.status, r.attempts) for r in again] == [("sent", 2)]
     assert len(gateway.sent) == 2

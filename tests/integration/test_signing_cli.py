@@ -229,7 +229,7 @@ def test_sign_pdf_writes_the_signed_file(home, signed):
     assert data.startswith(home.contract.read_bytes())
     assert not list(home.path.glob("*.part"))
     assert signed.yi_sign["lock"] is True
-    assert [r["sha256_after"] for r in home.p.signing.records()] == [
+    assert [r.sha256_after for r in home.p.signing.records()] == [
         sha(data),
         sha(signed.yi_pdf.read_bytes()),
     ]

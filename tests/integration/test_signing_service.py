@@ -131,10 +131,10 @@ def flow(tmp_path_factory) -> Flow:
     for party, lock in ((w.jia, False), (w.yi, True)):
         ch, code = request_code(w, party, doc)
         token = p.signing.confirm(
-            ch["challenge_id"], code, signer_subscriber_id=party.id, document=doc
-        )["confirmation_token"]
+            ch.challenge_id, code, signer_subscriber_id=party.id, document=doc
+        ).confirmation_token
         result = sign_as(w, party, doc, token=token, lock=lock)
-        challenges.append(ch["challenge_id"])
+        challenges.append(ch.challenge_id)
         codes.append(code)
         signed.append(result)
         doc = result.pdf
@@ -263,18 +263,18 @@ def test_records_and_audit(flow):
     docs = [flow.original, flow.first.pdf, flow.second.pdf]
     for i, (rec, party) in enumerate(zip(recs, (w.jia, w.yi), strict=True)):
         assert rec == (flow.first, flow.second)[i].record
-        assert rec["sha256_before"] == sha(docs[i]) and rec["sha256_after"] == sha(docs[i + 1])
-        assert rec["es_id"] == party.seal.es_id and rec["role"] == party.role
-        assert rec["signer_subscriber_id"] == party.id and rec["level"] == "B-LT"
-        assert same_serial(rec["certificate_serial"], cert_serial(w, party))
-        assert rec["lock"] is (party is w.yi)
-        assert rec["document_name"] == "技术服务合同.pdf"
-    assert [r["id"] for r in p.signing.records(sha256=sha(flow.first.pdf))] == [1, 2]
+        assert rec.sha256_before == sha(docs[i]) and rec.sha256_after == sha(docs[i + 1])
+        assert rec.es_id == party.seal.es_id and rec.role == party.role
+        assert rec.signer_subscriber_id == party.id and rec.level == "B-LT"
+        assert same_serial(rec.certificate_serial, cert_serial(w, party))
+        assert rec.lock is (party is w.yi)
+        assert rec.document_name == "技术服务合同.pdf"
+    assert [r.id for r in p.signing.records(sha256=sha(flow.first.pdf))] == [1, 2]
     assert p.signing.records(sha256=sha(b"something else")) == []
     # the evidence names the intent confirmation each signature consumed, and its field
-    assert [r.get("intent_challenge") for r in recs] == flow.challenges
+    assert [r.intent_challenge for r in recs] == flow.challenges
     fields_in_pdf = [s.field_name for s in p.signing.verify(flow.second.pdf).signatures]
-    assert [r.get("field_name") for r in recs] == fields_in_pdf
+    assert [r.field_name for r in recs] == fields_in_pdf
 
     verdict = p.verify_audit()
     assert verdict.ok, verdict
@@ -285,7 +285,7 @@ def test_records_and_audit(flow):
         ]
     signed = [e for e in events if e[0] == "document.signed"]
     assert [(e[1], e[2]["sha256_after"], e[2]["role"]) for e in signed] == [
-        (str(r["id"]), r["sha256_after"], r["role"]) for r in recs
+        (str(r.id), r.sha256_after, r.role) for r in recs
     ]
     for cid in flow.challenges:
         mine = [a for a, subject, _ in events if subject == cid]
@@ -567,7 +567,7 @@ def test_wrong_code_signs_nothing(rw):
     e = refused_confirmation(
         p,
         lambda: p.signing.confirm(
-            ch["challenge_id"], wrong, signer_subscriber_id=w.jia.id, document=doc
+            ch.challenge_id, wrong, signer_subscriber_id=w.jia.id, document=doc
         ),
         "wrong_code",
         "code",
@@ -583,9 +583,9 @@ def test_wrong_code_signs_nothing(rw):
     )
     # the right code still works on the same challenge
     token = p.signing.confirm(
-        ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc
-    )["confirmation_token"]
-    assert sign_call(w, w.jia, doc, token)().record["role"] == "甲方"
+        ch.challenge_id, code, signer_subscriber_id=w.jia.id, document=doc
+    ).confirmation_token
+    assert sign_call(w, w.jia, doc, token)().record.role == "甲方"
 
 
 def test_expired_code_and_expired_confirmation(rw):
@@ -596,7 +596,7 @@ def test_expired_code_and_expired_confirmation(rw):
     refused_confirmation(
         p,
         lambda: p.signing.confirm(
-            ch["challenge_id"], code, signer_subscriber_id=w.yi.id, document=doc
+            ch.challenge_id, code, signer_subscriber_id=w.yi.id, document=doc
         ),
         "code_expired",
         "code",
@@ -618,20 +618,20 @@ def test_a_confirmation_is_for_one_document(rw):
     refused_confirmation(
         p,
         lambda: p.signing.confirm(
-            ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc_b
+            ch.challenge_id, code, signer_subscriber_id=w.jia.id, document=doc_b
         ),
         "wrong_document",
         "document_sha256",
     )
     token = p.signing.confirm(
-        ch["challenge_id"], code, signer_subscriber_id=w.jia.id, document=doc_a
-    )["confirmation_token"]
+        ch.challenge_id, code, signer_subscriber_id=w.jia.id, document=doc_a
+    ).confirmation_token
     refused(p, sign_call(w, w.jia, doc_b, token), Forbidden, "wrong_document", "confirmation_token")
     # ... and for one signer: 乙方 cannot use 甲方's confirmation
     refused(
         p, sign_call(w, w.yi, doc_a, token), Forbidden, "invalid_confirmation", "confirmation_token"
     )
-    assert sign_call(w, w.jia, doc_a, token)().record["sha256_before"] == sha(doc_a)
+    assert sign_call(w, w.jia, doc_a, token)().record.sha256_before == sha(doc_a)
 
 
 def test_a_confirmation_signs_once(rw):
@@ -644,8 +644,8 @@ def test_a_confirmation_signs_once(rw):
     assert p.signing.verify(first.pdf).valid
     before = dump(p)
     again = sign_call(w, w.yi, doc, token)()
-    assert again.pdf == first.pdf and again.record["replayed"] is True
-    assert again.record["id"] == first.record["id"]
+    assert again.pdf == first.pdf and again.replayed is True
+    assert again.record.id == first.record.id
     assert dump(p) == before
     # the same confirmation cannot sign another document, nor serve another signer
     refused(
@@ -817,7 +817,7 @@ def test_two_party_flow_on_any_database(any_platform, clock):
     assert rep.valid and [s.role for s in rep.signatures] == ["甲方", "乙方"]
     assert all(s.level == "B-LT" and s.timestamp_valid for s in rep.signatures)
     recs = p.signing.records()
-    assert [(r["sha256_before"], r["sha256_after"]) for r in recs] == [
+    assert [(r.sha256_before, r.sha256_after) for r in recs] == [
         (sha(doc), sha(first.pdf)),
         (sha(first.pdf), sha(second.pdf)),
     ]

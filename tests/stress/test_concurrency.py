@@ -274,8 +274,8 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
     )
     code = read_code(outbox, f"1380013{105:04d}", after=before)
     token = p.signing.confirm(
-        ch["challenge_id"], code, signer_subscriber_id=sub["id"], document=doc
-    )["confirmation_token"]
+        ch.challenge_id, code, signer_subscriber_id=sub["id"], document=doc
+    ).confirmation_token
     results = race(
         pool,
         p,
@@ -291,7 +291,7 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
         n = s.execute(
             select(func.count())
             .select_from(SignatureRecord)
-            .where(SignatureRecord.intent_challenge == ch["challenge_id"])
+            .where(SignatureRecord.intent_challenge == ch.challenge_id)
         ).scalar_one()
     assert n == 1
     p.archive.sweep(older_than=dt.timedelta(0))

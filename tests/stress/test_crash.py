@@ -260,7 +260,7 @@ def test_signing_killed_anywhere_signs_once_and_gives_the_file(world_home, tmp_p
         "seal": jia["es_id"],
         "pin": jia["pin"],
         "signer": jia["id"],
-        "challenge": ch["challenge_id"],
+        "challenge": ch.challenge_id,
         "code": code,
         "anchor": "甲方（签章）",
         "role": "甲方",
@@ -274,7 +274,7 @@ def test_signing_killed_anywhere_signs_once_and_gives_the_file(world_home, tmp_p
             n = s.execute(
                 select(func.count())
                 .select_from(SignatureRecord)
-                .where(SignatureRecord.intent_challenge == ch["challenge_id"])
+                .where(SignatureRecord.intent_challenge == ch.challenge_id)
             ).scalar_one()
         assert n == 1
         rep = verify_pdf(out.read_bytes(), trust_roots=[p.ca.certificate("root")])

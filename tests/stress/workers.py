@@ -77,9 +77,9 @@ def run(
             )
             return {
                 "ok": {
-                    "record": signed.record["id"],
-                    "replayed": bool(signed.record.get("replayed")),
-                    "sha256": signed.record["sha256_after"],
+                    "record": signed.record.id,
+                    "replayed": signed.replayed,
+                    "sha256": signed.record.sha256_after,
                 }
             }
         if verb == "unlock":

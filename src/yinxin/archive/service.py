@@ -33,7 +33,9 @@ import datetime as dt
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from sqlalchemy import select, update
@@ -41,19 +43,51 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError, YinxinError
+from yinxin.pdf.sign import (
+    Level,
+    RevocationData,
+    SigningError,
+    append_document_timestamp,
+    append_dss,
+)
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 from yinxin.store.models.archive import ArchivedDocument
+from yinxin.transitions import TransitionTable, move
 
-ACTIVE, SUPERSEDED = "active", "superseded"
+if TYPE_CHECKING:
+    from yinxin.registry.views import RolledOver
+
 DEFAULT_MARGIN = dt.timedelta(days=365)
 DEFAULT_REFRESH = dt.timedelta(days=60)  # within the 90 days root-signed status data lives
 OCSP_RESPONDER_MARGIN = dt.timedelta(days=90)
 # the issuing CA is re-certified (same key) two years before its certificate expires
 ISSUING_MARGIN = dt.timedelta(days=730)
+
+
+class DocumentState(StrEnum):
+    """A kept version of a document (equal to the string stored in its row)."""
+
+    NONE = "none"  # before the version is kept
+    ACTIVE = "active"  # the current version: renewed and refreshed
+    SUPERSEDED = "superseded"  # a later version (signed or renewed over it) replaces it
+
+
+_D = DocumentState
+ACTIVE = _D.ACTIVE
+LIFECYCLE = TransitionTable(
+    "archived document",
+    "state",
+    hold_state=None,  # a kept document is never on hold
+    moves=[
+        move("keep", "keep a signed version", {_D.NONE}, _D.ACTIVE, creates=True),
+        move("renew", "a renewal replaces the file in place", {_D.ACTIVE}, _D.ACTIVE),
+        move("supersede", "signed over by a newer version", {_D.ACTIVE}, _D.SUPERSEDED),
+    ],
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +99,8 @@ class ArchivedDocumentView:
     sha256: str
     path: str
     size: int
-    level: str
-    state: str
+    level: Level
+    state: DocumentState
     created_at: dt.datetime
     newest_timestamp_at: dt.datetime | None
     tsa_not_after: dt.datetime | None
@@ -83,8 +117,8 @@ class ArchivedDocumentView:
             row.sha256,
             row.path,
             row.size,
-            row.level,
-            row.state,
+            Level(row.level),
+            DocumentState(row.state),
             row.created_at,
             row.newest_timestamp_at,
             row.tsa_not_after,
@@ -94,38 +128,26 @@ class ArchivedDocumentView:
             row.signature_record_id,
         )
 
-    def to_dict(self) -> dict:
-        out = dict(self.__dict__)
-        for k, v in out.items():
-            if isinstance(v, dt.datetime):
-                out[k] = v.isoformat()
-        return out
+
+@dataclass(frozen=True)
+class RenewalFailure:
+    id: int  # the kept document
+    error: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class RenewalReport:
-    checked: int = 0
-    renewed: list[int] = field(default_factory=list)
-    refreshed: list[int] = field(default_factory=list)  # status data only
-    not_due: int = 0
-    failed: list[dict] = field(default_factory=list)  # {"id", "error"}
-    rolled_over: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    swept: int = 0  # unreferenced files removed (left by interrupted runs)
-    at: dt.datetime | None = None
+    """What one ``renew`` run did, for the operator and the scheduler (failures exit 1)."""
 
-    def to_dict(self) -> dict:
-        return {
-            "checked": self.checked,
-            "renewed": self.renewed,
-            "refreshed": self.refreshed,
-            "not_due": self.not_due,
-            "failed": self.failed,
-            "rolled_over": self.rolled_over,
-            "warnings": self.warnings,
-            "swept": self.swept,
-            "at": self.at.isoformat() if self.at else None,
-        }
+    checked: int
+    renewed: list[int]
+    refreshed: list[int]  # status data only
+    not_due: int
+    failed: list[RenewalFailure]
+    rolled_over: list[RolledOver]
+    warnings: list[str]
+    swept: int  # unreferenced files removed (left by interrupted runs)
+    at: dt.datetime
 
 
 class Archive:
@@ -155,7 +177,7 @@ class Archive:
         sha256: str,
         size: int,
         document_name: str,
-        level: str,
+        level: Level,
         signature_record_id: int | None,
         supersedes: str | None,
         timestamp_at: dt.datetime | None,
@@ -164,10 +186,14 @@ class Archive:
         signed over (``supersedes``, its hash) is marked superseded."""
         now = self.clock.now()
         if supersedes:
+            sup = LIFECYCLE["supersede"]
             s.execute(
                 update(ArchivedDocument)
-                .where(ArchivedDocument.sha256 == supersedes, ArchivedDocument.state == ACTIVE)
-                .values(state=SUPERSEDED)
+                .where(
+                    ArchivedDocument.sha256 == supersedes,
+                    ArchivedDocument.state.in_(sup.from_states),
+                )
+                .values(state=sup.to_state)
             )
         tsa_not_after = self.tsa.certificate().not_valid_after_utc if timestamp_at else None
         s.add(
@@ -177,7 +203,7 @@ class Archive:
                 path=self.files.relative(sha256),
                 size=size,
                 level=level,
-                state=ACTIVE,
+                state=LIFECYCLE["keep"].to_state,
                 signature_record_id=signature_record_id,
                 created_at=now,
                 newest_timestamp_at=timestamp_at,
@@ -188,7 +214,7 @@ class Archive:
             )
         )
 
-    def documents(self, state: str | None = ACTIVE) -> list[ArchivedDocumentView]:
+    def documents(self, state: DocumentState | str | None = ACTIVE) -> list[ArchivedDocumentView]:
         with self.db.read() as s:
             q = select(ArchivedDocument).order_by(ArchivedDocument.id)
             if state:
@@ -238,7 +264,7 @@ class Archive:
     def is_due(
         self, row: ArchivedDocumentView | ArchivedDocument, margin: dt.timedelta, now: dt.datetime
     ) -> bool:
-        if row.level != "B-LTA" or row.tsa_not_after is None:
+        if row.level != Level.B_LTA or row.tsa_not_after is None:
             return True
         return row.tsa_not_after - now < margin
 
@@ -261,7 +287,8 @@ class Archive:
                 "(status data signed by the root lives 90)",
                 field="refresh",
             )
-        report = RenewalReport(at=self.clock.now())
+        at = self.clock.now()
+        rolled_over, warnings = [], []
         for role, lead in (
             ("issuing", ISSUING_MARGIN),
             ("tsa", 2 * margin),
@@ -271,43 +298,42 @@ class Archive:
             try:
                 rolled = self.ca.ensure_current(role, lead, actor=actor)
             except YinxinError as e:  # renewal goes on with the certificate there is
-                report.warnings.append(f"{role} not rolled over: {e.message}")
+                warnings.append(f"{role} not rolled over: {e.message}")
                 continue
             if rolled:
-                report.rolled_over.append(rolled)
+                rolled_over.append(rolled)
         self.tsa.reload()
         self.ocsp.reload()
-        report.swept = self.sweep()
+        swept = self.sweep()
         docs = self.documents(ACTIVE)
         now = self.clock.now()
+        renewed: list[int] = []
+        refreshed: list[int] = []
+        failed: list[RenewalFailure] = []
         for i, doc in enumerate(docs, 1):
-            report.checked += 1
             last = doc.status_refreshed_at or doc.created_at
             timestamp = force or self.is_due(doc, margin, now)
-            if not timestamp and (refresh is None or now - last < refresh):
-                report.not_due += 1
-            else:
+            if timestamp or (refresh is not None and now - last >= refresh):
                 try:
-                    if not self._renew_one(doc, actor, timestamp=timestamp):
-                        report.not_due += 1  # renewed meanwhile by another run
-                    elif timestamp:
-                        report.renewed.append(doc.id)
-                    else:
-                        report.refreshed.append(doc.id)
+                    if self._renew_one(doc, actor, timestamp=timestamp):  # else renewed meanwhile
+                        (renewed if timestamp else refreshed).append(doc.id)
                 except YinxinError as e:
-                    report.failed.append({"id": doc.id, "error": e.message})
+                    failed.append(RenewalFailure(doc.id, e.message))
             if progress:
                 progress(i, len(docs))
-        return report
-
-    def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> bool:
-        from yinxin.pdf.sign import (
-            RevocationData,
-            SigningError,
-            append_document_timestamp,
-            append_dss,
+        return RenewalReport(
+            checked=len(docs),
+            renewed=renewed,
+            refreshed=refreshed,
+            not_due=len(docs) - len(renewed) - len(refreshed) - len(failed),
+            failed=failed,
+            rolled_over=rolled_over,
+            warnings=warnings,
+            swept=swept,
+            at=at,
         )
 
+    def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> bool:
         pdf = self.files.get(doc.sha256)
         now = self.clock.now()
         try:
@@ -338,7 +364,7 @@ class Archive:
         }
         if timestamp:
             values.update(
-                level="B-LTA",
+                level=Level.B_LTA,
                 newest_timestamp_at=now,
                 tsa_not_after=tsa_cert.not_valid_after_utc,
                 renewed_at=now,
@@ -350,7 +376,7 @@ class Archive:
                 .where(
                     ArchivedDocument.id == doc.id,
                     ArchivedDocument.sha256 == doc.sha256,
-                    ArchivedDocument.state == ACTIVE,
+                    ArchivedDocument.state.in_(LIFECYCLE["renew"].from_states),
                 )
                 .values(**values)
             ).rowcount

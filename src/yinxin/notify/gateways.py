@@ -65,7 +65,27 @@ def _check_channel(channel: str) -> str:
     return channel
 
 
-class FileGateway:
+class LocalGateway:
+    """What the built-in gateways share: each message gets a random id, and ``deliver`` puts
+    it somewhere a person or a test can read it (raising ``DeliveryError`` if it cannot)."""
+
+    channel: str
+
+    def send(self, recipient: str, subject: str, body: str, **meta: object) -> str:
+        message_id = uuid.uuid4().hex
+        template_id = meta.get("template_id")
+        self.deliver(
+            message_id, recipient, subject, body, str(template_id) if template_id else None
+        )
+        return message_id
+
+    def deliver(
+        self, message_id: str, recipient: str, subject: str, body: str, template_id: str | None
+    ) -> None:
+        raise NotImplementedError
+
+
+class FileGateway(LocalGateway):
     """Appends one JSON line per message to ``<outbox>/<channel>.jsonl`` and fsyncs it.
 
     The file holds one-time codes, so it is created readable by the owner only.
@@ -81,16 +101,9 @@ class FileGateway:
     def path(self) -> Path:
         return self.outbox / f"{self.channel}.jsonl"
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-    ) -> str:
-        message_id = uuid.uuid4().hex
+    def deliver(
+        self, message_id: str, recipient: str, subject: str, body: str, template_id: str | None
+    ) -> None:
         line = (
             json.dumps(
                 {
@@ -127,7 +140,6 @@ class FileGateway:
             raise DeliveryError(
                 f"cannot write to the {self.channel} outbox: {e.strerror or type(e).__name__}"
             ) from None
-        return message_id
 
     def read(self) -> list[dict]:
         """Every message in the outbox, oldest first (for tests, demos and operators)."""
@@ -150,26 +162,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class ConsoleGateway:
+class ConsoleGateway(LocalGateway):
     """Prints each message; for a developer running the platform at a terminal."""
 
     def __init__(self, channel: str, stream: TextIO | None = None):
         self.channel = _check_channel(channel)
         self.stream = stream
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-    ) -> str:
-        message_id = uuid.uuid4().hex
+    def deliver(
+        self, message_id: str, recipient: str, subject: str, body: str, template_id: str | None
+    ) -> None:
         out = self.stream or sys.stdout
         try:
             print(f"[{self.channel} → {recipient}] {subject}\n{body}\n", file=out, flush=True)
         except (OSError, ValueError) as e:
             raise DeliveryError(f"cannot print the message: {type(e).__name__}") from None
-        return message_id

@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -31,13 +32,46 @@ from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_lib
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.notify import Notification
+from yinxin.transitions import TransitionTable, move
 
 log = logging.getLogger(__name__)
-
-# pending: in the outbox, committed with its change, not yet handed to a gateway;
-# queued: a send is under way; sent | failed: the gateway's answer.
-PENDING, QUEUED, SENT, FAILED = "pending", "queued", "sent", "failed"
 MAX_ERROR = 1000
+
+
+class Status(StrEnum):
+    """Where a message stands in the send log (equal to the string stored in its row)."""
+
+    NONE = "none"  # before the row exists: what ``send`` and ``enqueue`` start from
+    PENDING = "pending"  # in the outbox, committed with its change, not yet handed to a gateway
+    QUEUED = "queued"  # a send is under way
+    SENT = "sent"  # the gateway took it
+    FAILED = "failed"  # the gateway refused or did not answer; retried while retryable
+
+
+_S = Status
+# The retry lifecycle. ``claim`` (send_pending, retry_failed) starts a new attempt; ``expire``
+# fails an attempt whose process seems to have died while talking to the gateway — if it was
+# only slow, its late answer still settles the row (``deliver`` or ``fail`` from failed).
+LIFECYCLE = TransitionTable(
+    "notification",
+    "status",
+    hold_state=None,  # no message is ever on hold
+    moves=[
+        move("send", "send at once", {_S.NONE}, _S.QUEUED, creates=True),
+        move("enqueue", "write to the outbox", {_S.NONE}, _S.PENDING, creates=True),
+        move("claim", "start an attempt", {_S.PENDING, _S.FAILED}, _S.QUEUED),
+        move("deliver", "the gateway took it", {_S.QUEUED, _S.FAILED}, _S.SENT),
+        move("fail", "the gateway refused it", {_S.QUEUED, _S.FAILED}, _S.FAILED),
+        move("expire", "the attempt was interrupted", {_S.QUEUED}, _S.FAILED),
+    ],
+)
+
+
+STATUSES = tuple(x for x in Status if x is not Status.NONE)
+
+
+def _move(row: Notification, verb: str) -> None:
+    row.status = LIFECYCLE.check(verb, row.status or _S.NONE, None, str(row.id)).to_state
 
 
 def mask_recipient(channel: str, recipient: str) -> str:
@@ -58,31 +92,53 @@ def normalise_recipient(channel: str, recipient: str) -> str:
     return v
 
 
-def notification_dict(n: Notification, *, reveal: bool = False) -> dict:
-    def iso(t: dt.datetime | None) -> str | None:
-        return t.isoformat() if t else None
+@dataclass(frozen=True)
+class NotificationView:
+    """One message of the send log; the recipient is masked unless revealed."""
 
-    return {
-        "id": n.id,
-        "channel": n.channel,
-        "gateway": n.gateway,
-        "recipient": n.recipient if reveal else mask_recipient(n.channel, n.recipient),
-        "subscriber_id": n.subscriber_id,
-        "template_id": n.template_id,
-        "lang": n.lang,
-        "subject": n.subject,
-        "body": n.body,
-        "status": n.status,
-        "attempts": n.attempts,
-        "max_attempts": n.max_attempts,
-        "retryable": n.retryable,
-        "error": n.error,
-        "provider_message_id": n.provider_message_id,
-        "created_at": iso(n.created_at),
-        "last_attempt_at": iso(n.last_attempt_at),
-        "next_attempt_at": iso(n.next_attempt_at),
-        "sent_at": iso(n.sent_at),
-    }
+    id: int
+    channel: str
+    gateway: str
+    recipient: str
+    subscriber_id: int | None
+    template_id: str
+    lang: str
+    subject: str
+    body: str
+    status: Status
+    attempts: int
+    max_attempts: int
+    retryable: bool
+    error: str | None
+    provider_message_id: str | None
+    created_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    sent_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, n: Notification, *, reveal: bool = False) -> NotificationView:
+        return cls(
+            id=n.id,
+            channel=n.channel,
+            gateway=n.gateway,
+            recipient=n.recipient if reveal else mask_recipient(n.channel, n.recipient),
+            subscriber_id=n.subscriber_id,
+            template_id=n.template_id,
+            lang=n.lang,
+            subject=n.subject,
+            body=n.body,
+            status=Status(n.status),
+            attempts=n.attempts,
+            max_attempts=n.max_attempts,
+            retryable=n.retryable,
+            error=n.error,
+            provider_message_id=n.provider_message_id,
+            created_at=n.created_at,
+            last_attempt_at=n.last_attempt_at,
+            next_attempt_at=n.next_attempt_at,
+            sent_at=n.sent_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -132,38 +188,17 @@ class Notifier:
         subscriber_id: int | None = None,
         *,
         lang: str = "zh",
-    ) -> dict:
+    ) -> NotificationView:
         """Send one message. A delivery failure does not raise: the returned row says
         ``status="failed"`` and keeps the error, so callers decide whether it matters."""
-        gateway = self._gateway(channel)
-        recipient = normalise_recipient(channel, recipient)
-        template = self.templates.get(template_id)
-        subject, body = template.render(values, lang)
-        stored_subject, stored_body = template.render_masked(values, lang)
-        public = json.dumps(
-            template.public_values(values), ensure_ascii=False, default=str, sort_keys=True
+        row, gateway, template = self._new_row(
+            "send", channel, recipient, template_id, values, subscriber_id, lang
         )
-        now = self.clock.now()
+        subject, body = template.render(values, lang)
+        recipient = row.recipient
         with self.db.transaction() as s:
             if subscriber_id is not None and s.get(Subscriber, subscriber_id) is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-            row = Notification(
-                channel=channel,
-                gateway=type(gateway).__name__,
-                recipient=recipient,
-                subscriber_id=subscriber_id,
-                template_id=template.id,
-                lang=lang,
-                values_json=public,
-                subject=stored_subject,
-                body=stored_body,
-                status=QUEUED,
-                attempts=1,
-                max_attempts=self.retry.max_attempts,
-                retryable=not template.secret,
-                created_at=now,
-                last_attempt_at=now,
-            )
             s.add(row)
             s.flush()
             row_id = row.id
@@ -177,18 +212,18 @@ class Notifier:
         *,
         channel: str | None = None,
         lang: str = "zh",
-    ) -> dict:
+    ) -> NotificationView:
         """Send to the subscriber's registered phone (preferred) or e-mail address."""
         with self.db.read() as s:
-            sub = s.get(Subscriber, subscriber_id)
-            if sub is None:
-                raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-            channel, recipient = self._address(sub, channel)
+            channel, recipient = self._address(s, subscriber_id, channel)
         return self.send(channel, recipient, template_id, values, subscriber_id, lang=lang)
 
-    def _address(self, sub: Subscriber, channel: str | None) -> tuple[str, str]:
+    def _address(self, s: Session, subscriber_id: int, channel: str | None) -> tuple[str, str]:
         """The channel and address a subscriber is reached at: the phone when there is one
         and an SMS gateway, else e-mail."""
+        sub = s.get(Subscriber, subscriber_id)
+        if sub is None:
+            raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
         if channel is None:
             channel = "sms" if sub.phone and "sms" in self.gateways else "email"
         recipient = sub.phone if channel == "sms" else sub.email
@@ -216,10 +251,29 @@ class Notifier:
         until it commits and ``send_pending`` or ``retry_failed`` runs. Templates with secret
         values cannot go through the outbox: the row never holds a secret, so it could not be
         rendered again."""
+        row = self._new_row(
+            "enqueue", channel, recipient, template_id, values, subscriber_id, lang
+        )[0]
+        s.add(row)
+        s.flush()
+        return row
+
+    def _new_row(
+        self,
+        verb: str,
+        channel: str,
+        recipient: str,
+        template_id: str,
+        values: Mapping[str, object],
+        subscriber_id: int | None,
+        lang: str,
+    ) -> tuple[Notification, Gateway, Template]:
+        """A send-log row for ``send`` (queued: its first attempt begins now) or ``enqueue``
+        (pending in the outbox); it holds the message with its secret values masked."""
         gateway = self._gateway(channel)
         recipient = normalise_recipient(channel, recipient)
         template = self.templates.get(template_id)
-        if template.secret:
+        if verb == "enqueue" and template.secret:
             raise ValueError(f"template {template.id} carries secrets; send it directly")
         template.render(values, lang)  # refuse missing values now, not at sending time
         subject, body = template.render_masked(values, lang)
@@ -236,16 +290,17 @@ class Notifier:
             ),
             subject=subject,
             body=body,
-            status=PENDING,
             attempts=0,
             max_attempts=self.retry.max_attempts,
-            retryable=True,
+            retryable=not template.secret,
             created_at=now,
-            next_attempt_at=now,
         )
-        s.add(row)
-        s.flush()
-        return row
+        _move(row, verb)
+        if verb == "send":
+            row.attempts, row.last_attempt_at = 1, now
+        else:
+            row.next_attempt_at = now
+        return row, gateway, template
 
     def enqueue_to_subscriber(
         self,
@@ -259,16 +314,13 @@ class Notifier:
     ) -> Notification:
         """``enqueue`` to the subscriber's registered phone (preferred) or e-mail address, as
         the caller's transaction sees them."""
-        sub = s.get(Subscriber, subscriber_id)
-        if sub is None:
-            raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-        channel, recipient = self._address(sub, channel)
+        channel, recipient = self._address(s, subscriber_id, channel)
         return self.enqueue(s, channel, recipient, template_id, values, subscriber_id, lang=lang)
 
-    def send_pending(self, *, limit: int = 100) -> list[dict]:
+    def send_pending(self, *, limit: int = 100) -> list[NotificationView]:
         """Send what the outbox holds (right after the commit that wrote it); rows another
         process claimed meanwhile are skipped, so nothing goes out twice."""
-        return self._send_claimed(self._claim(Notification.status == PENDING, limit))
+        return self._send_claimed(self._claim(Notification.status == Status.PENDING, limit))
 
     def _claim(self, where, limit: int) -> list[tuple]:
         """Put matching rows to ``queued`` in one transaction before any gateway is called,
@@ -284,7 +336,8 @@ class Notifier:
             rows = s.execute(q.with_for_update(skip_locked=True)).scalars().all()
             claimed = []
             for row in rows:
-                row.status, row.attempts = QUEUED, row.attempts + 1
+                _move(row, "claim")
+                row.attempts += 1
                 row.last_attempt_at, row.next_attempt_at = now, None
                 claimed.append(
                     (
@@ -298,7 +351,9 @@ class Notifier:
                 )
         return claimed
 
-    def retry_failed(self, *, limit: int = 100, ignore_backoff: bool = False) -> list[dict]:
+    def retry_failed(
+        self, *, limit: int = 100, ignore_backoff: bool = False
+    ) -> list[NotificationView]:
         """Re-send failed messages whose back-off has passed, and outbox rows still pending
         (their process died before sending); returns the rows after the try.
 
@@ -307,12 +362,14 @@ class Notifier:
         """
         now = self.clock.now()
         self._expire_stale(now)
-        due = and_(Notification.status == FAILED, Notification.next_attempt_at.is_not(None))
+        due = and_(Notification.status == Status.FAILED, Notification.next_attempt_at.is_not(None))
         if not ignore_backoff:
             due = and_(due, Notification.next_attempt_at <= now)
-        return self._send_claimed(self._claim(or_(due, Notification.status == PENDING), limit))
+        return self._send_claimed(
+            self._claim(or_(due, Notification.status == Status.PENDING), limit)
+        )
 
-    def _send_claimed(self, claimed: list[tuple]) -> list[dict]:
+    def _send_claimed(self, claimed: list[tuple]) -> list[NotificationView]:
         out = []
         for row_id, channel, recipient, template_id, lang, values in claimed:
             try:
@@ -335,8 +392,10 @@ class Notifier:
         *,
         status: str | None = None,
         reveal: bool = False,
-    ) -> list[dict]:
+    ) -> list[NotificationView]:
         """Newest first. Recipients are masked unless the caller is entitled to see them."""
+        if status is not None and status not in STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
         limit = max(1, min(int(limit), 1000))
         with self.db.read() as s:
             q = select(Notification).order_by(Notification.id.desc()).limit(limit)
@@ -344,16 +403,16 @@ class Notifier:
                 q = q.where(Notification.subscriber_id == subscriber_id)
             if status is not None:
                 q = q.where(Notification.status == status)
-            return [notification_dict(n, reveal=reveal) for n in s.execute(q).scalars()]
+            return [NotificationView.of(n, reveal=reveal) for n in s.execute(q).scalars()]
 
-    def get(self, notification_id: int, *, reveal: bool = False) -> dict:
+    def get(self, notification_id: int, *, reveal: bool = False) -> NotificationView:
         with self.db.read() as s:
             n = s.get(Notification, notification_id)
             if n is None:
                 raise NotFound(
                     f"no notification with id {notification_id}", field="notification_id"
                 )
-            return notification_dict(n, reveal=reveal)
+            return NotificationView.of(n, reveal=reveal)
 
     # --- internals ------------------------------------------------------------------------------
     def _gateway(self, channel: str) -> Gateway:
@@ -375,7 +434,7 @@ class Notifier:
         subject: str,
         body: str,
         values: Mapping[str, object],
-    ) -> dict:
+    ) -> NotificationView:
         try:
             provider_id = gateway.send(
                 recipient, subject, body, template_id=template.id, values=values
@@ -392,17 +451,18 @@ class Notifier:
 
     def _finish(
         self, row_id: int, provider_id: str | None, error: str | None, *, permanent: bool
-    ) -> dict:
+    ) -> NotificationView:
         now = self.clock.now()
         with self.db.transaction() as s:
             row = s.execute(
                 select(Notification).where(Notification.id == row_id).with_for_update()
             ).scalar_one()
             if error is None:
-                row.status, row.provider_message_id, row.sent_at = SENT, provider_id, now
+                _move(row, "deliver")
+                row.provider_message_id, row.sent_at = provider_id, now
                 row.error, row.next_attempt_at = None, None
             else:
-                self._fail(row, error[:MAX_ERROR], now, permanent=permanent)
+                self._fail(row, "fail", error[:MAX_ERROR], now, permanent=permanent)
                 log.warning(
                     "notification %s (%s via %s) failed, attempt %s: %s",
                     row.id,
@@ -411,10 +471,13 @@ class Notifier:
                     row.attempts,
                     row.error,
                 )
-            return notification_dict(row)
+            return NotificationView.of(row)
 
-    def _fail(self, row: Notification, error: str, now: dt.datetime, *, permanent: bool) -> None:
-        row.status, row.error = FAILED, error
+    def _fail(
+        self, row: Notification, verb: str, error: str, now: dt.datetime, *, permanent: bool
+    ) -> None:
+        _move(row, verb)
+        row.error = error
         if permanent:
             row.retryable = False
         again = row.retryable and row.attempts < row.max_attempts
@@ -426,7 +489,9 @@ class Notifier:
             rows = (
                 s.execute(
                     select(Notification)
-                    .where(Notification.status == QUEUED, Notification.last_attempt_at < cutoff)
+                    .where(
+                        Notification.status == Status.QUEUED, Notification.last_attempt_at < cutoff
+                    )
                     .with_for_update(skip_locked=True)
                 )
                 .scalars()
@@ -435,6 +500,7 @@ class Notifier:
             for row in rows:
                 self._fail(
                     row,
+                    "expire",
                     "interrupted before the gateway answered (it may have been delivered)",
                     now,
                     permanent=False,

@@ -45,6 +45,7 @@ import io
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -80,7 +81,18 @@ __all__ = [
 ]
 
 MM = 72.0 / 25.4
-LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
+class Level(StrEnum):
+    """PAdES baseline levels (ETSI EN 319 142-1), as recorded with each signature."""
+
+    B_B = "B-B"
+    B_T = "B-T"
+    B_LT = "B-LT"
+    B_LTA = "B-LTA"
+
+
+LEVELS = tuple(Level)
 _BYTE_RANGE_PLACEHOLDER = b"[0 0000000000 0000000000 0000000000]"
 
 

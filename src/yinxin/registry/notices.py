@@ -118,8 +118,8 @@ class CertificateNotices:
                 sent.append(
                     {
                         "serial": cert["serial"],
-                        "notification_id": row["id"],
-                        "status": row["status"],
+                        "notification_id": row.id,
+                        "status": row.status,
                     }
                 )
         return sent

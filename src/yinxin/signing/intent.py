@@ -23,6 +23,8 @@ import os
 import re
 import secrets
 import stat
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import select
@@ -38,16 +40,16 @@ from yinxin.errors import (
     YinxinError,
 )
 from yinxin.notify.gateways import DeliveryError
-from yinxin.notify.service import SENT, Notifier, mask_recipient
+from yinxin.notify.service import NotificationView, Notifier, Status, mask_recipient
 from yinxin.notify.templates import ONE_TIME_CODE
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.notify import IntentChallenge
+from yinxin.transitions import TransitionTable, move
 
 KEY_FILE = "intent.key"
 CODE_DIGITS = 6
-PENDING, CONFIRMED, CONSUMED, DEAD, EXPIRED = "pending", "confirmed", "consumed", "dead", "expired"
 SUBJECT = "intent_challenge"
 PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -67,8 +69,95 @@ class RateLimited(YinxinError):
         return {**super().to_dict(), "retry_after": self.retry_after}
 
 
-def _iso(t: dt.datetime | None) -> str | None:
-    return t.isoformat() if t else None
+class ChallengeState(StrEnum):
+    """Where a one-time code stands (equal to the string stored in its challenge row)."""
+
+    NONE = "none"  # before the challenge exists: what ``request`` starts from
+    PENDING = "pending"  # sent, waiting for the code
+    CONFIRMED = "confirmed"  # the right code came: a confirmation token is out
+    CONSUMED = "consumed"  # the token authorised its one signature
+    DEAD = "dead"  # never delivered, or too many wrong codes
+    EXPIRED = "expired"  # the code came too late
+
+
+_C = ChallengeState
+LIFECYCLE = TransitionTable(
+    "intent challenge",
+    "code",
+    hold_state=None,  # a challenge is never on hold
+    moves=[
+        move("request", "send a code", {_C.NONE}, _C.PENDING, creates=True),
+        move("confirm", "the right code", {_C.PENDING}, _C.CONFIRMED),
+        move("consume", "sign with the confirmation", {_C.CONFIRMED}, _C.CONSUMED),
+        move("kill", "undelivered, or too many wrong codes", {_C.PENDING}, _C.DEAD),
+        move("expire", "too late", {_C.PENDING, _C.EXPIRED}, _C.EXPIRED),
+    ],
+)
+
+
+def _move(ch: IntentChallenge, verb: str) -> None:
+    ch.state = LIFECYCLE.check(verb, ch.state or _C.NONE, None, str(ch.id)).to_state
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A code sent for one document: the id to confirm it with, and where it went (masked)."""
+
+    challenge_id: str
+    expires_at: dt.datetime
+    sent_to_masked: str
+    purpose: str
+    document_sha256: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A right code: the one-time token the signing service consumes, for this document."""
+
+    challenge_id: str
+    confirmation_token: str
+    token_expires_at: dt.datetime
+    subscriber_id: int
+    purpose: str
+    document_sha256: str
+    document_name: str
+    confirmed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """A confirmation used up by the signature it authorised."""
+
+    challenge_id: str
+    subscriber_id: int
+    purpose: str
+    document_sha256: str
+    document_name: str
+    confirmed_at: dt.datetime | None
+    consumed_at: dt.datetime
+
+
+def _about(ch: IntentChallenge) -> dict:
+    """What every audit event about a challenge names: whose, for what and which document."""
+    return {
+        "subscriber_id": ch.subscriber_id,
+        "purpose": ch.purpose,
+        "document_sha256": ch.document_sha256,
+    }
+
+
+def _audit(
+    s: Session,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    subject_id: int | str,
+    data: dict,
+    kind: str = SUBJECT,
+) -> None:
+    audit.record(
+        s, at=now, actor=actor, action=action, subject_type=kind, subject_id=subject_id, data=data
+    )
 
 
 def _check_purpose(purpose: str) -> str:
@@ -200,7 +289,7 @@ class IntentConfirmation:
         document_sha256: str,
         document_name: str,
         actor: str | None = None,
-    ) -> dict:
+    ) -> Challenge:
         """Send a fresh code to the subscriber's registered phone for this one document."""
         purpose = _check_purpose(purpose)
         doc = _check_sha256(document_sha256)
@@ -230,15 +319,8 @@ class IntentConfirmation:
             else:
                 refusal = self._rate_limit(s, subscriber_id, now)
             if refusal is not None:
-                audit.record(
-                    s,
-                    at=now,
-                    actor=actor,
-                    action="intent.code_refused",
-                    subject_type="subscriber",
-                    subject_id=subscriber_id,
-                    data={"reason": refusal.code, "purpose": purpose, "document_sha256": doc},
-                )
+                data = {"reason": refusal.code, "purpose": purpose, "document_sha256": doc}
+                _audit(s, now, actor, "intent.code_refused", subscriber_id, data, "subscriber")
             else:
                 phone = sub.phone
                 masked = mask_recipient("sms", phone)
@@ -251,34 +333,25 @@ class IntentConfirmation:
                     sent_to_masked=masked,
                     salt=salt,
                     code_hash=self._hash(salt, cid, subscriber_id, purpose, doc, code),
-                    state=PENDING,
                     failed_attempts=0,
                     created_at=now,
                     expires_at=now + self.ttl,
                 )
+                _move(ch, "request")
                 s.add(ch)
                 s.flush()
-                audit.record(
-                    s,
-                    at=now,
-                    actor=actor,
-                    action="intent.code_requested",
-                    subject_type=SUBJECT,
-                    subject_id=cid,
-                    data={
-                        "subscriber_id": subscriber_id,
-                        "purpose": purpose,
-                        "document_sha256": doc,
-                        "document_name": name,
-                        "sent_to": masked,
-                        "expires_at": _iso(ch.expires_at),
-                    },
-                )
+                data = {
+                    **_about(ch),
+                    "document_name": name,
+                    "sent_to": masked,
+                    "expires_at": ch.expires_at.isoformat(),
+                }
+                _audit(s, now, actor, "intent.code_requested", cid, data)
         if refusal is not None:
             raise refusal
 
         minutes = max(1, math.ceil(self.ttl.total_seconds() / 60))
-        sent: dict | None = None
+        sent: NotificationView | None = None
         try:
             sent = self.notifier.send(
                 "sms",
@@ -289,13 +362,7 @@ class IntentConfirmation:
             )
         finally:
             self._after_send(cid, sent, actor)
-        return {
-            "challenge_id": cid,
-            "expires_at": _iso(now + self.ttl),
-            "sent_to_masked": masked,
-            "purpose": purpose,
-            "document_sha256": doc,
-        }
+        return Challenge(cid, now + self.ttl, masked, purpose, doc)
 
     def _rate_limit(self, s: Session, subscriber_id: int, now: dt.datetime) -> RateLimited | None:
         hour = dt.timedelta(hours=1)
@@ -327,29 +394,22 @@ class IntentConfirmation:
             )
         return None
 
-    def _after_send(self, cid: str, sent: dict | None, actor: str) -> None:
+    def _after_send(self, cid: str, sent: NotificationView | None, actor: str) -> None:
         now = self.clock.now()
         with self.db.transaction() as s:
             ch = s.execute(
                 select(IntentChallenge).where(IntentChallenge.id == cid).with_for_update()
             ).scalar_one()
             if sent is not None:
-                ch.notification_id = sent["id"]
-            if sent is not None and sent["status"] == SENT:
+                ch.notification_id = sent.id
+            if sent is not None and sent.status == Status.SENT:
                 return
-            ch.state = DEAD
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="intent.code_undelivered",
-                subject_type=SUBJECT,
-                subject_id=cid,
-                data={
-                    "notification_id": ch.notification_id,
-                    "error": sent["error"] if sent else "not handed to the gateway",
-                },
-            )
+            _move(ch, "kill")
+            data = {
+                "notification_id": ch.notification_id,
+                "error": sent.error if sent else "not handed to the gateway",
+            }
+            _audit(s, now, actor, "intent.code_undelivered", cid, data)
         if sent is not None:
             raise DeliveryError(
                 "the code could not be sent to the registered phone; try again later", field="phone"
@@ -364,7 +424,7 @@ class IntentConfirmation:
         subscriber_id: int,
         document_sha256: str,
         actor: str | None = None,
-    ) -> dict:
+    ) -> Confirmation:
         """Check the code; on success the challenge is used up and a one-time confirmation token
         is returned for the signing service to ``consume``."""
         doc = _check_sha256(document_sha256)
@@ -374,7 +434,7 @@ class IntentConfirmation:
         self._key()  # read the key file before the transaction starts
         now = self.clock.now()
         refusal: YinxinError | None = None
-        result: dict | None = None
+        result: Confirmation | None = None
         with self.db.transaction() as s:
             ch = s.execute(
                 select(IntentChallenge).where(IntentChallenge.id == cid).with_for_update()
@@ -391,18 +451,18 @@ class IntentConfirmation:
                     field="document_sha256",
                     code="wrong_document",
                 )
-            elif ch.state in (CONFIRMED, CONSUMED):
+            elif ch.state in (_C.CONFIRMED, _C.CONSUMED):
                 refusal = Conflict(
                     "this code has been used; ask for a new code", field="code", code="code_used"
                 )
-            elif ch.state == DEAD:
+            elif ch.state == _C.DEAD:
                 refusal = Forbidden(
                     "this code can no longer be used; ask for a new code",
                     field="code",
                     code="challenge_dead",
                 )
-            elif ch.state == EXPIRED or now >= ch.expires_at:
-                ch.state = EXPIRED
+            elif ch.state == _C.EXPIRED or now >= ch.expires_at:
+                _move(ch, "expire")
                 refusal = Forbidden(
                     "the code has expired; ask for a new code", field="code", code="code_expired"
                 )
@@ -413,37 +473,25 @@ class IntentConfirmation:
                 )
                 if hmac.compare_digest(expected, actual):
                     token = secrets.token_urlsafe(32)
-                    ch.state, ch.confirmed_at = CONFIRMED, now
+                    _move(ch, "confirm")
+                    ch.confirmed_at, ch.token_expires_at = now, now + self.token_ttl
                     ch.token_hash = hashlib.sha256(token.encode()).hexdigest()
-                    ch.token_expires_at = now + self.token_ttl
-                    audit.record(
-                        s,
-                        at=now,
-                        actor=actor,
-                        action="intent.confirmed",
-                        subject_type=SUBJECT,
-                        subject_id=ch.id,
-                        data={
-                            "subscriber_id": ch.subscriber_id,
-                            "purpose": ch.purpose,
-                            "document_sha256": ch.document_sha256,
-                        },
+                    _audit(s, now, actor, "intent.confirmed", ch.id, _about(ch))
+                    result = Confirmation(
+                        challenge_id=ch.id,
+                        confirmation_token=token,
+                        token_expires_at=ch.token_expires_at,
+                        subscriber_id=ch.subscriber_id,
+                        purpose=ch.purpose,
+                        document_sha256=ch.document_sha256,
+                        document_name=ch.document_name,
+                        confirmed_at=now,
                     )
-                    result = {
-                        "challenge_id": ch.id,
-                        "confirmation_token": token,
-                        "token_expires_at": _iso(ch.token_expires_at),
-                        "subscriber_id": ch.subscriber_id,
-                        "purpose": ch.purpose,
-                        "document_sha256": ch.document_sha256,
-                        "document_name": ch.document_name,
-                        "confirmed_at": _iso(now),
-                    }
                 else:
                     ch.failed_attempts += 1
                     left = self.max_failures - ch.failed_attempts
                     if left <= 0:
-                        ch.state = DEAD
+                        _move(ch, "kill")
                         refusal = Forbidden(
                             "wrong code, and too many wrong codes: ask for a new code",
                             field="code",
@@ -456,20 +504,13 @@ class IntentConfirmation:
                             code="wrong_code",
                         )
             if refusal is not None:
-                audit.record(
-                    s,
-                    at=now,
-                    actor=actor,
-                    action="intent.confirm_failed",
-                    subject_type=SUBJECT,
-                    subject_id=cid or "(empty)",
-                    data={
-                        "reason": refusal.code,
-                        "subscriber_id": subscriber_id,
-                        "document_sha256": doc,
-                        "failed_attempts": ch.failed_attempts if ch else None,
-                    },
-                )
+                data = {
+                    "reason": refusal.code,
+                    "subscriber_id": subscriber_id,
+                    "document_sha256": doc,
+                    "failed_attempts": ch.failed_attempts if ch else None,
+                }
+                _audit(s, now, actor, "intent.confirm_failed", cid or "(empty)", data)
         if refusal is not None:
             raise refusal
         assert result is not None
@@ -511,7 +552,7 @@ class IntentConfirmation:
                 return None
             if (
                 ch is None
-                or ch.state != CONSUMED
+                or ch.state != _C.CONSUMED
                 or ch.subscriber_id != subscriber_id
                 or ch.document_sha256 != doc
             ):
@@ -528,7 +569,7 @@ class IntentConfirmation:
         purpose: str | None = None,
         by: str = "signing",
         session: Session | None = None,
-    ) -> dict:
+    ) -> Consumption:
         """Use a confirmation exactly once. Pass the signing transaction's ``session`` so the
         signature and the consumption commit together (or neither does)."""
         if session is None:
@@ -544,7 +585,7 @@ class IntentConfirmation:
         document_sha256: str,
         purpose: str | None,
         by: str,
-    ) -> dict:
+    ) -> Consumption:
         doc = _check_sha256(document_sha256)
         digest = hashlib.sha256(str(token or "").encode()).hexdigest()
         now = self.clock.now()
@@ -563,38 +604,27 @@ class IntentConfirmation:
                 field="confirmation_token",
                 code="wrong_document",
             )
-        if ch.state == CONSUMED:
+        if ch.state == _C.CONSUMED:
             raise Conflict(
                 "the intent confirmation has been used",
                 field="confirmation_token",
                 code="confirmation_used",
             )
-        if ch.state != CONFIRMED or ch.token_expires_at is None or now >= ch.token_expires_at:
+        if ch.state != _C.CONFIRMED or ch.token_expires_at is None or now >= ch.token_expires_at:
             raise Forbidden(
                 "the intent confirmation has expired; confirm again",
                 field="confirmation_token",
                 code="confirmation_expired",
             )
-        ch.state, ch.consumed_at, ch.consumed_by = CONSUMED, now, by[:100]
-        audit.record(
-            s,
-            at=now,
-            actor=by,
-            action="intent.consumed",
-            subject_type=SUBJECT,
-            subject_id=ch.id,
-            data={
-                "subscriber_id": ch.subscriber_id,
-                "purpose": ch.purpose,
-                "document_sha256": ch.document_sha256,
-            },
+        _move(ch, "consume")
+        ch.consumed_at, ch.consumed_by = now, by[:100]
+        _audit(s, now, by, "intent.consumed", ch.id, _about(ch))
+        return Consumption(
+            challenge_id=ch.id,
+            subscriber_id=ch.subscriber_id,
+            purpose=ch.purpose,
+            document_sha256=ch.document_sha256,
+            document_name=ch.document_name,
+            confirmed_at=ch.confirmed_at,
+            consumed_at=now,
         )
-        return {
-            "challenge_id": ch.id,
-            "subscriber_id": ch.subscriber_id,
-            "purpose": ch.purpose,
-            "document_sha256": ch.document_sha256,
-            "document_name": ch.document_name,
-            "confirmed_at": _iso(ch.confirmed_at),
-            "consumed_at": _iso(now),
-        }

@@ -17,15 +17,17 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from enum import StrEnum
 
 from cryptography import x509
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from yinxin.archive.service import Archive
 from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
 from yinxin.pdf.sign import (
+    LEVELS,
+    Level,
     Placement,
     RevocationData,
     SealStamp,
@@ -35,14 +37,25 @@ from yinxin.pdf.sign import (
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.status import OcspResponder, StatusService, TimestampService
 from yinxin.seals.service import Seals
-from yinxin.signing.intent import IntentConfirmation
+from yinxin.signing.intent import Challenge, Confirmation, IntentConfirmation
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.signing import SignatureRecord
 
-ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
-LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+class Role(StrEnum):
+    """A signer's part in a contract (written into the signature's /Reason: "甲方签章")."""
+
+    PARTY_A = "甲方"
+    PARTY_B = "乙方"
+    PARTY_C = "丙方"
+    INTERMEDIARY = "中介方"
+    ATTESTING_BODY = "鉴证单位"
+    NOTARY = "公证单位"
+
+
+ROLES = tuple(Role)
 MAX_PDF = 50 * 1024 * 1024
 
 
@@ -50,34 +63,60 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class DocumentArchive(Protocol):
-    """Where signed files are kept: ``yinxin.archive.service.Archive``, handed in by the app.
+@dataclass(frozen=True)
+class SignatureRecordView:
+    """A signature the platform made: which document, seal, certificate, signer, role, level."""
 
-    Described here rather than imported: the archive renews the files it keeps with this
-    package's PDF engine, so importing it would make ``archive`` and ``signing`` a cycle."""
+    id: int
+    document_name: str
+    sha256_before: str
+    sha256_after: str
+    seal_id: int
+    es_id: str
+    certificate_serial: str
+    signer_subscriber_id: int
+    role: Role | None
+    level: Level
+    field_name: str | None
+    intent_challenge: str | None
+    signed_at: dt.datetime
+    lock: bool = False
+    cross_page: bool = False
+    seal_name: str | None = None
+    seal_kind: str | None = None
 
-    def store(self, pdf: bytes) -> str: ...
-
-    def keep(
-        self,
-        s: Session,
-        *,
-        sha256: str,
-        size: int,
-        document_name: str,
-        level: str,
-        signature_record_id: int | None,
-        supersedes: str | None,
-        timestamp_at: dt.datetime | None,
-    ) -> None: ...
-
-    def signed_file(self, sha256: str, signature_record_id: int) -> bytes | None: ...
+    @classmethod
+    def of(cls, r: SignatureRecord) -> SignatureRecordView:
+        details = json.loads(r.details or "{}")
+        return cls(
+            id=r.id,
+            document_name=r.document_name,
+            sha256_before=r.sha256_before,
+            sha256_after=r.sha256_after,
+            seal_id=r.seal_id,
+            es_id=r.es_id,
+            certificate_serial=r.certificate_serial,
+            signer_subscriber_id=r.signer_subscriber_id,
+            role=Role(r.role) if r.role else None,
+            level=Level(r.level),
+            field_name=r.field_name,
+            intent_challenge=r.intent_challenge,
+            signed_at=r.signed_at,
+            lock=bool(details.get("lock", False)),
+            cross_page=bool(details.get("cross_page", False)),
+            seal_name=details.get("seal_name"),
+            seal_kind=details.get("seal_kind"),
+        )
 
 
 @dataclass(frozen=True)
 class SignedDocument:
+    """The signed file and its record; ``replayed``: a retried signing got the signature its
+    confirmation had already made, and nothing new was signed."""
+
     pdf: bytes
-    record: dict
+    record: SignatureRecordView
+    replayed: bool = False
 
 
 class SigningService:
@@ -91,7 +130,7 @@ class SigningService:
         tsa: TimestampService,
         seals: Seals,
         intent: IntentConfirmation,
-        archive: DocumentArchive,
+        archive: Archive,
     ):
         self.db, self.clock, self.ca = db, clock, ca
         self.status, self.ocsp, self.tsa = status, ocsp, tsa
@@ -123,7 +162,7 @@ class SigningService:
     # --- intent ------------------------------------------------------------------------------
     def request_confirmation(
         self, *, signer_subscriber_id: int, document: bytes, document_name: str
-    ) -> dict:
+    ) -> Challenge:
         """Send the signer a one-time code for this document (意愿认证)."""
         if b"%PDF-" not in document[:1024]:
             raise ValidationError("this is not a PDF document; no code was sent", field="pdf")
@@ -136,7 +175,7 @@ class SigningService:
 
     def confirm(
         self, challenge_id: str, code: str, *, signer_subscriber_id: int, document: bytes
-    ) -> dict:
+    ) -> Confirmation:
         return self.intent.confirm(
             challenge_id,
             code,
@@ -157,7 +196,7 @@ class SigningService:
         code: str | None = None,
         placement: Placement | None = None,
         role: str | None = None,
-        level: str = "B-LT",
+        level: str = Level.B_LT,
         lock: bool = False,
         cross_page: bool = False,
         document_name: str = "contract.pdf",
@@ -170,6 +209,7 @@ class SigningService:
             raise ValidationError(f"level must be one of {', '.join(LEVELS)}", field="level")
         if role is not None and role not in ROLES:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+        level, role = Level(level), Role(role) if role is not None else None
         digest = sha256_hex(document)
         with self.db.read() as s:
             if s.get(Subscriber, signer_subscriber_id) is None:
@@ -200,7 +240,7 @@ class SigningService:
                 )
             confirmation_token = self.confirm(
                 challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
-            )["confirmation_token"]
+            ).confirmation_token
         stamp = unlocked.stamp
         req = SignRequest(
             pdf=document,
@@ -215,11 +255,11 @@ class SigningService:
                 kind=stamp.kind,
             ),
             placement=placement or Placement(page=-1, x_mm=120, y_mm=40, width_mm=stamp.width_mm),
-            timestamper=self.tsa if level != "B-B" else None,
+            timestamper=self.tsa if level != Level.B_B else None,
             level=level,
             revocation=(
                 (lambda: self.revocation_evidence(unlocked.certificate))
-                if level in ("B-LT", "B-LTA")
+                if level in (Level.B_LT, Level.B_LTA)
                 else None
             ),
             trust_roots=[self.ca.certificate("root")],
@@ -256,7 +296,7 @@ class SigningService:
                 role=role,
                 level=level,
                 field_name=field_name,
-                intent_challenge=consumed["challenge_id"],
+                intent_challenge=consumed.challenge_id,
                 signed_at=now,
                 details=json.dumps(
                     {
@@ -278,7 +318,7 @@ class SigningService:
                 level=level,
                 signature_record_id=rec.id,
                 supersedes=digest,
-                timestamp_at=now if level != "B-B" else None,
+                timestamp_at=now if level != Level.B_B else None,
             )
             audit.record(
                 s,
@@ -296,10 +336,10 @@ class SigningService:
                     "role": role,
                     "level": level,
                     "field_name": field_name,
-                    "intent_challenge": consumed["challenge_id"],
+                    "intent_challenge": consumed.challenge_id,
                 },
             )
-            record = self._record_dict(rec)
+            record = SignatureRecordView.of(rec)
         return SignedDocument(signed, record)
 
     def _signed_with(
@@ -318,32 +358,13 @@ class SigningService:
             ).scalar_one_or_none()
             if rec is None:
                 return None
-            record = self._record_dict(rec)
-        pdf = self.archive.signed_file(record["sha256_after"], record["id"])
+            record = SignatureRecordView.of(rec)
+        pdf = self.archive.signed_file(record.sha256_after, record.id)
         if pdf is None:
             return None
-        return SignedDocument(pdf, {**record, "replayed": True})
+        return SignedDocument(pdf, record, replayed=True)
 
-    @staticmethod
-    def _record_dict(r: SignatureRecord) -> dict:
-        return {
-            "id": r.id,
-            "document_name": r.document_name,
-            "sha256_before": r.sha256_before,
-            "sha256_after": r.sha256_after,
-            "seal_id": r.seal_id,
-            "es_id": r.es_id,
-            "certificate_serial": r.certificate_serial,
-            "signer_subscriber_id": r.signer_subscriber_id,
-            "role": r.role,
-            "level": r.level,
-            "field_name": r.field_name,
-            "intent_challenge": r.intent_challenge,
-            "signed_at": r.signed_at.isoformat(),
-            **json.loads(r.details or "{}"),
-        }
-
-    def records(self, *, sha256: str | None = None) -> list[dict]:
+    def records(self, *, sha256: str | None = None) -> list[SignatureRecordView]:
         with self.db.read() as s:
             q = select(SignatureRecord).order_by(SignatureRecord.id)
             if sha256:
@@ -351,7 +372,7 @@ class SigningService:
                     (SignatureRecord.sha256_after == sha256)
                     | (SignatureRecord.sha256_before == sha256)
                 )
-            return [self._record_dict(r) for r in s.execute(q).scalars()]
+            return [SignatureRecordView.of(r) for r in s.execute(q).scalars()]
 
     # --- verification ------------------------------------------------------------------------
     def verify(

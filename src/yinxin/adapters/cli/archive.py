@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import ACTOR, HOME, JSON, console, platform, run, write_atomic
+from yinxin.adapters.cli.common import (
+    ACTOR,
+    HOME,
+    JSON,
+    console,
+    extended,
+    platform,
+    run,
+    write_atomic,
+)
 
 archive_app = typer.Typer(
     no_args_is_help=True, help="Signed documents kept for decades (PAdES B-LTA renewal)."
@@ -25,21 +35,18 @@ def archive_list(
     def show(rows):
         for r in rows:
             console.print(
-                f"[bold]#{r['id']}[/] {r['state']:10} {r['level']:6} "
-                f"{r['document_name']}  timestamp {str(r['newest_timestamp_at'])[:10]}"
-                f"  TSA to {str(r['tsa_not_after'])[:10]}  renewals {r['renewals']}"
+                f"[bold]#{r.id}[/] {r.state:10} {r.level:6} "
+                f"{r.document_name}  timestamp {_day(r.newest_timestamp_at)}"
+                f"  TSA to {_day(r.tsa_not_after)}  renewals {r.renewals}"
             )
         if not rows:
             console.print("no documents kept yet")
 
-    run(
-        as_json,
-        lambda: [
-            d.to_dict()
-            for d in platform(home).archive.documents(None if all_versions else "active")
-        ],
-        show,
-    )
+    run(as_json, lambda: platform(home).archive.documents(None if all_versions else "active"), show)
+
+
+def _day(t: dt.datetime | None) -> str:
+    return t.date().isoformat() if t else "None"
 
 
 @archive_app.command("export")
@@ -54,9 +61,9 @@ def archive_export(
     def go():
         view, data = platform(home).archive.document(doc_id)
         write_atomic(out, data)
-        return {**view.to_dict(), "out": str(out)}
+        return extended(view, out=str(out))
 
-    run(as_json, go, lambda r: console.print(f"[green]Wrote[/] {r['out']} ({r['level']})"))
+    run(as_json, go, lambda r: console.print(f"[green]Wrote[/] {r.out} ({r.level})"))
 
 
 @archive_app.command("renew")
@@ -79,49 +86,47 @@ def archive_renew(
 ) -> None:
     """Add fresh validation data and an archive timestamp to every kept document that is due
     (B-LT becomes B-LTA). Idempotent: run it daily; see the operator guide's schedule."""
-    outcome: list[dict] = []
-
+    failed: list[bool] = []
     refresh = dt.timedelta(days=refresh_days) if refresh_days else None
 
     def go():
         p = platform(home)
+        renew = functools.partial(
+            p.archive.renew,
+            margin=dt.timedelta(days=margin_days),
+            refresh=refresh,
+            force=force,
+            actor=actor,
+        )
         if as_json:
-            outcome.append(
-                p.archive.renew(
-                    margin=dt.timedelta(days=margin_days), refresh=refresh, force=force, actor=actor
-                ).to_dict()
-            )
-            return outcome[0]
-        from rich.progress import Progress
+            report = renew()
+        else:
+            from rich.progress import Progress
 
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task("renewing archive timestamps", total=None)
-            report = p.archive.renew(
-                margin=dt.timedelta(days=margin_days),
-                refresh=refresh,
-                force=force,
-                actor=actor,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        outcome.append(report.to_dict())
-        return outcome[0]
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("renewing archive timestamps", total=None)
+                report = renew(
+                    progress=lambda done, total: bar.update(task, completed=done, total=total)
+                )
+        failed.append(bool(report.failed))
+        return report
 
     def show(r):
-        for c in r["rolled_over"]:
+        for c in r.rolled_over:
             console.print(
-                f"[yellow]rolled over[/] {c['role']}: new certificate {c['serial']} "
-                f"valid to {c['not_after'][:10]}"
+                f"[yellow]rolled over[/] {c.role}: new certificate {c.serial} "
+                f"valid to {_day(c.not_after)}"
             )
-        for w in r["warnings"]:
+        for w in r.warnings:
             console.print(f"[yellow]warning[/]: {w}")
         console.print(
-            f"[green]{len(r['renewed'])} renewed[/], {len(r['refreshed'])} status "
-            f"refreshed, {r['not_due']} not due, "
-            f"{len(r['failed'])} failed, of {r['checked']} kept documents"
+            f"[green]{len(r.renewed)} renewed[/], {len(r.refreshed)} status "
+            f"refreshed, {r.not_due} not due, "
+            f"{len(r.failed)} failed, of {r.checked} kept documents"
         )
-        for f in r["failed"]:
-            console.print(f"[red]#{f['id']}[/]: {f['error']}")
+        for f in r.failed:
+            console.print(f"[red]#{f.id}[/]: {f.error}")
 
     run(as_json, go, show)
     # a document that could not be renewed is an error a scheduler must notice
-    raise typer.Exit(1 if outcome and outcome[0]["failed"] else 0)
+    raise typer.Exit(1 if any(failed) else 0)

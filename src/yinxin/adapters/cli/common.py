@@ -9,6 +9,7 @@ services (pyHanko, SQLAlchemy, cryptography…); a command imports what it needs
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -64,6 +65,26 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None
         sys.stdout.write(text + "\n")
     else:
         console.print_json(text)
+
+
+def extended(result: Any, **more: Any) -> Any:
+    """A service's typed result (a dataclass) with more fields for a command's output, such as
+    ``out``, the file it wrote: a copy whose class adds them after its own fields, so JSON
+    shows them last and a renderer reads them as attributes like the rest."""
+    import dataclasses
+
+    cls = _extended_class(type(result), tuple(more))
+    return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)}, **more)
+
+
+@functools.cache
+def _extended_class(base: type, names: tuple[str, ...]) -> type:
+    import dataclasses
+
+    fields = [(n, Any) for n in names]
+    return dataclasses.make_dataclass(
+        base.__name__, fields, bases=(base,), frozen=True, kw_only=True
+    )
 
 
 def show_error(e: YinxinError, as_json: bool) -> None:

@@ -8,6 +8,7 @@ key: it runs on their machine, reads their key file, and the platform never sees
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -16,6 +17,7 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     console,
+    extended,
     platform,
     read_input,
     read_secret,
@@ -27,6 +29,18 @@ from yinxin.adapters.cli.common import (
 from yinxin.errors import ValidationError
 
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
+IN = typer.Option(..., "--in", help="The PDF to be signed.")
+OUT = typer.Option(..., "--out", help="Where the signed PDF is written.")
+ANCHOR = typer.Option(None, help='Centre the seal on this text, e.g. "甲方（签章）".')
+PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor's, or the last.")
+
+
+@dataclass(frozen=True)
+class LocalSignature:
+    """What ``sign local`` did: the file it wrote and the level it signed at."""
+
+    out: str
+    level: str
 
 
 def _pdf(path: Path) -> bytes:
@@ -46,7 +60,7 @@ def _placement(
 
 @sign_app.command("code")
 def sign_code(
-    input: Path = typer.Option(..., "--in", help="The PDF to be signed."),
+    input: Path = IN,
     signer: int = typer.Option(..., help="Subscriber id of the person signing."),
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -62,8 +76,8 @@ def sign_code(
 
 @sign_app.command("pdf")
 def sign_pdf_cmd(
-    input: Path = typer.Option(..., "--in"),
-    output: Path = typer.Option(..., "--out"),
+    input: Path = IN,
+    output: Path = OUT,
     seal: str = typer.Option(..., help="Seal id or esID."),
     signer: int = typer.Option(..., help="Subscriber id of the person signing."),
     challenge: str = typer.Option(..., help="Challenge id from `sign code`."),
@@ -78,8 +92,8 @@ def sign_pdf_cmd(
         "(first line) and the code (second line, unless "
         "YINXIN_CODE is set) from standard input.",
     ),
-    anchor: str | None = typer.Option(None, help='e.g. "甲方（签章）"'),
-    page: int | None = None,
+    anchor: str | None = ANCHOR,
+    page: int | None = PAGE,
     x: float | None = None,
     y: float | None = None,
     width: float | None = typer.Option(None, help="Seal width in mm."),
@@ -98,16 +112,20 @@ def sign_pdf_cmd(
     """
 
     def go():
-        the_pin = read_secret(
-            "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
-        )
-        the_code = read_secret(
-            "one-time code",
-            env="YINXIN_CODE",
-            field="code",
-            option=code,
-            option_name="--code",
-            from_stdin=pin_stdin,
+        # one line each on standard input: the PIN, then the code
+        the_pin, the_code = (
+            read_secret(
+                what,
+                env=env,
+                field=name,
+                option=given,
+                option_name=f"--{name}",
+                from_stdin=pin_stdin,
+            )
+            for what, env, name, given in (
+                ("seal PIN", "YINXIN_SEAL_PIN", "pin", pin),
+                ("one-time code", "YINXIN_CODE", "code", code),
+            )
         )
         data = _pdf(input)
         writable(output)  # a bad --out is refused before the code is used up
@@ -127,28 +145,28 @@ def sign_pdf_cmd(
             document_name=input.name,
         )
         write_atomic(output, signed.pdf)
-        return {**signed.record, "out": str(output)}
+        return extended(signed.record, replayed=signed.replayed, out=str(output))
 
     run(
         as_json,
         go,
         lambda r: console.print(
-            f"[green]Signed[/] {r['out']} as {r['role'] or 'signer'} with seal {r['es_id']} "
-            f"({r['level']})"
+            f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {r.out} as "
+            f"{r.role or 'signer'} with seal {r.es_id} ({r.level})"
         ),
     )
 
 
 @sign_app.command("local")
 def sign_local(
-    input: Path = typer.Option(..., "--in"),
-    output: Path = typer.Option(..., "--out"),
+    input: Path = IN,
+    output: Path = OUT,
     key: Path = typer.Option(..., help="Your private key (PEM, PKCS#8)."),
     cert: Path = typer.Option(..., help="Your certificate (PEM)."),
     chain: list[Path] = typer.Option([], help="Issuing CA, root (PEM)."),
     seal_image: Path | None = typer.Option(None, help="Seal PNG (transparent)."),
-    anchor: str | None = None,
-    page: int | None = None,
+    anchor: str | None = ANCHOR,
+    page: int | None = PAGE,
     x: float | None = None,
     y: float | None = None,
     width: float = 40.0,
@@ -212,6 +230,6 @@ def sign_local(
         )
         signed = sign_pdf(req)
         write_atomic(output, signed)
-        return {"out": str(output), "level": req.level}
+        return LocalSignature(str(output), req.level)
 
-    run(as_json, go, lambda r: console.print(f"[green]Signed[/] {r['out']} ({r['level']})"))
+    run(as_json, go, lambda r: console.print(f"[green]Signed[/] {r.out} ({r.level})"))
