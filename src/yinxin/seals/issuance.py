@@ -14,6 +14,10 @@ the id is, stable for the seal's life (renewal and change keep it), and ASCII as
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +49,7 @@ from yinxin.seals.files import SealFiles, StagedFiles, file_set
 from yinxin.seals.holds import SealHolds
 from yinxin.seals.lifecycle import SealState
 from yinxin.seals.records import make_record, record_application
+from yinxin.seals.render import SealImage
 from yinxin.seals.rows import (
     actor_name,
     audit_seal,
@@ -61,6 +66,17 @@ from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.seals import Seal
 
 DEFAULT_REGION = "110000"
+
+
+class _Plan(NamedTuple):
+    """What a create or change will write, read from current rows: the seal (None before it
+    exists), its holder, its certificate, its picture, and whether the picture is drawn anew."""
+
+    row: Seal | None
+    sub: Subscriber
+    cert: Certificate
+    image: ImagePlan
+    redraw: bool
 
 
 def _duplicate(sub: Subscriber, kind: str, es_id: str | None) -> Conflict:
@@ -184,7 +200,7 @@ class SealIssuance:
         center_text: str | None,
         code: str | None,
         now: dt.datetime,
-    ) -> tuple[Subscriber, Certificate, ImagePlan]:
+    ) -> _Plan:
         lifecycle.check_move("create", SealState.NONE, None, "(new)")
         if kind not in KINDS:
             raise ValidationError(
@@ -226,7 +242,29 @@ class SealIssuance:
             code,
             scan_sha,
         )
-        return sub, cert, image
+        return _Plan(None, sub, cert, image, True)
+
+    def _begin(self, scan: bytes | None) -> tuple[str | None, Issuer, dt.datetime]:
+        """What a new record needs before anything is read: the scan checked (its SHA-256), the
+        CA key loaded (a failure writes nothing) and the time, in whole seconds as the record
+        keeps it."""
+        return check_scan(scan), self.ca.issuer("issuing"), whole(self.clock.now())
+
+    @contextmanager
+    def _drawing(
+        self, plan: Callable[[Session, bool], _Plan], scan: bytes | None
+    ) -> Iterator[tuple[Session, StagedFiles, _Plan, SealImage | None]]:
+        """Plan the picture in one read and draw it with no transaction open (drawing is slow
+        and needs no lock); then, in the files transaction, plan again under the row lock: what
+        was drawn must still match the data (``same_image``). Yields the session, the staged
+        files, the second plan and the drawing (None if the picture stays as it is)."""
+        with self.db.read() as s:
+            first = plan(s, False)
+        drawn = first.image.draw(scan) if first.redraw else None
+        with self.files.transaction() as (s, staged):
+            again = plan(s, True)
+            same_image(first.image, again.image)
+            yield s, staged, again, drawn
 
     def create(
         self,
@@ -246,10 +284,9 @@ class SealIssuance:
         assert form is not None
         actor = actor_name(actor)
         check_years(years)
-        scan_sha = check_scan(scan)
-        issuer = self.ca.issuer("issuing")  # load the CA key first: a failure writes nothing
-        now = whole(self.clock.now())
-        args = dict(
+        scan_sha, issuer, now = self._begin(scan)
+        plan = partial(
+            self._plan_create,
             subscriber_id=subscriber_id,
             kind=kind,
             certificate_serial=certificate_serial,
@@ -259,12 +296,9 @@ class SealIssuance:
             code=code,
             now=now,
         )
-        with self.db.read() as s:
-            _, _, image = self._plan_create(s, **args)
-        drawn = image.draw(scan)
-        with self.files.transaction() as (s, staged):
-            sub, cert, again = self._plan_create(s, **args)
-            same_image(image, again)
+        with self._drawing(lambda s, lock: plan(s), scan) as (s, staged, p, drawn):
+            sub, cert, image = p.sub, p.cert, p.image
+            assert drawn is not None
             valid_end = min(now + years * YEAR, cert.not_after)
             seal = Seal(
                 es_id=None,
@@ -323,8 +357,7 @@ class SealIssuance:
         certificate's serial)."""
         form = coerce_form(form, BusinessType.RENEW)
         check_years(years)
-        issuer = self.ca.issuer("issuing")
-        now = whole(self.clock.now())
+        _, issuer, now = self._begin(None)
         with self.files.transaction() as (s, staged):
             row = seal_row(s, seal, lock=True)
             move = lifecycle.check_move("renew", row.state, row.hold_kind, row.es_id)
@@ -368,7 +401,7 @@ class SealIssuance:
         form: SealForm | None,
         now: dt.datetime,
         lock: bool = False,
-    ) -> tuple[Seal, Certificate, ImagePlan, Subscriber]:
+    ) -> _Plan:
         row = seal_row(s, seal, lock=lock)
         lifecycle.check_move("change", row.state, row.hold_kind, row.es_id)
         sub = subscriber_row(s, row.subscriber_id)
@@ -411,7 +444,16 @@ class SealIssuance:
             code or row.code,
             scan_sha,
         )
-        return row, cert, image, sub
+        redraw = (image.source == ImageSource.SCAN and scan_sha is not None) or (
+            image.source == ImageSource.SOFTWARE
+            and (
+                row.image_source != ImageSource.SOFTWARE
+                or sub.name != drawn_name(row.kind, row.name)
+                or image.center_text != row.center_text
+                or image.code != row.code
+            )
+        )
+        return _Plan(row, sub, cert, image, redraw)
 
     def change(
         self,
@@ -427,10 +469,10 @@ class SealIssuance:
     ) -> SealView:
         """变更: new image or data (name, holder, centre text, code, certificate) → new record."""
         form = coerce_form(form, BusinessType.CHANGE)
-        scan_sha = check_scan(scan)
-        issuer = self.ca.issuer("issuing")
-        now = whole(self.clock.now())
-        args = dict(
+        scan_sha, issuer, now = self._begin(scan)
+        plan = partial(
+            self._plan_change,
+            seal=seal,
             scan_sha=scan_sha,
             software=software,
             center_text=center_text,
@@ -439,21 +481,9 @@ class SealIssuance:
             form=form,
             now=now,
         )
-        with self.db.read() as s:
-            row, _, image, sub = self._plan_change(s, seal, **args)
-            redraw = (image.source == ImageSource.SCAN and scan_sha is not None) or (
-                image.source == ImageSource.SOFTWARE
-                and (
-                    row.image_source != ImageSource.SOFTWARE
-                    or sub.name != drawn_name(row.kind, row.name)
-                    or image.center_text != row.center_text
-                    or image.code != row.code
-                )
-            )
-        drawn = image.draw(scan) if redraw else None
-        with self.files.transaction() as (s, staged):
-            row, cert, again, sub = self._plan_change(s, seal, lock=True, **args)
-            same_image(image, again)
+        with self._drawing(lambda s, lock: plan(s, lock=lock), scan) as (s, staged, p, drawn):
+            row, sub, cert, image = p.row, p.sub, p.cert, p.image
+            assert row is not None
             changes: dict[str, object] = {}
 
             def put(attr: str, value: object) -> None:
