@@ -143,13 +143,11 @@ def test_putting_an_edit_back_makes_the_chain_whole_again(chain: Platform) -> No
 
 
 def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(chain: Platform) -> None:
-    from yinxin.store.audit import _canonical, _link
+    from yinxin.store.audit import _link, _payload
 
-    ev = events(chain)[MIDDLE - 1]
-    payload = _canonical(
-        ev.seq, ev.at, "mallory", ev.action, ev.subject_type, ev.subject_id, ev.data
-    )
-    tamper(chain, MIDDLE, actor="mallory", hash=_link(ev.prev_hash, payload))
+    ev = events(chain)[MIDDLE - 1]  # detached: the edit below stays in memory
+    ev.actor = "mallory"
+    tamper(chain, MIDDLE, actor="mallory", hash=_link(ev.prev_hash, _payload(ev)))
     assert_broken_at(chain, MIDDLE + 1)
 
 

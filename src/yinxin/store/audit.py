@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,18 +21,17 @@ from yinxin.store.models import AuditEvent, AuditHead
 GENESIS = "0" * 64
 
 
-def _canonical(
-    seq: int, at: dt.datetime, actor: str, action: str, stype: str, sid: str, data: str
-) -> bytes:
+def _payload(ev: AuditEvent) -> bytes:
+    """What an event's hash covers: its canonical JSON, the same when written and when checked."""
     return json.dumps(
         [
-            seq,
-            at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            actor,
-            action,
-            stype,
-            sid,
-            data,
+            ev.seq,
+            ev.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ev.actor,
+            ev.action,
+            ev.subject_type,
+            ev.subject_id,
+            ev.data,
         ],
         ensure_ascii=False,
         separators=(",", ":"),
@@ -60,23 +59,19 @@ def record(
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
-    seq = head.seq + 1
-    body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
-    sid = str(subject_id)
-    h = _link(head.hash, _canonical(seq, at, actor, action, subject_type, sid, body))
     ev = AuditEvent(
-        seq=seq,
+        seq=head.seq + 1,
         at=at,
         actor=actor,
         action=action,
         subject_type=subject_type,
-        subject_id=sid,
-        data=body,
+        subject_id=str(subject_id),
+        data=json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str),
         prev_hash=head.hash,
-        hash=h,
     )
+    ev.hash = _link(ev.prev_hash, _payload(ev))
     session.add(ev)
-    head.seq, head.hash = seq, h
+    head.seq, head.hash = ev.seq, ev.hash
     return ev  # flushed with the rest of the transaction at commit
 
 
@@ -88,12 +83,7 @@ class AuditVerdict:
     problem: str | None = None
 
     def to_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "events": self.events,
-            "first_broken": self.first_broken,
-            "problem": self.problem,
-        }
+        return asdict(self)
 
 
 def verify(session: Session, batch: int = 5000) -> AuditVerdict:
@@ -120,10 +110,7 @@ def verify(session: Session, batch: int = 5000) -> AuditVerdict:
                 )
             if ev.prev_hash != prev:
                 return AuditVerdict(False, count, ev.seq, "link to the previous event is broken")
-            payload = _canonical(
-                ev.seq, ev.at, ev.actor, ev.action, ev.subject_type, ev.subject_id, ev.data
-            )
-            if _link(prev, payload) != ev.hash:
+            if _link(prev, _payload(ev)) != ev.hash:
                 return AuditVerdict(False, count, ev.seq, "event content was changed")
             prev, expected_seq, last_seq, count = ev.hash, ev.seq + 1, ev.seq, count + 1
     head = session.get(AuditHead, 1)

@@ -10,12 +10,9 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     DateTime,
     ForeignKey,
     Index,
-    Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -53,24 +50,29 @@ NAMING = {
 
 
 class Base(DeclarativeBase):
+    """Column types follow the ``Mapped[...]`` annotation (``int`` → INTEGER, ``bool``,
+    ``bytes`` → BLOB/BYTEA, aware ``datetime`` → ``UTCDateTime``); a column names its type only
+    where the annotation does not say it: a string's length, TEXT, BIGINT, FLOAT."""
+
     metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
 
 
 class AuthorityCertificate(Base):
     """The platform's own certificates: root, issuing CA, OCSP responder, TSA."""
 
     __tablename__ = "authority_certificates"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     role: Mapped[str] = mapped_column(String(20), index=True)
     key_label: Mapped[str] = mapped_column(String(64))
     keystore: Mapped[str] = mapped_column(String(16))
     algorithm: Mapped[str] = mapped_column(String(16))
     serial_hex: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(Text)
-    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    der: Mapped[bytes] = mapped_column(LargeBinary)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[dt.datetime]
+    der: Mapped[bytes]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime]
 
 
 def partial_unique(name: str, *columns: str, where: str) -> Index:
@@ -91,7 +93,7 @@ class Subscriber(Base):
         partial_unique("uq_subscribers_person_id", "id_type", "id_number", where="kind = 'person'"),
         partial_unique("uq_subscribers_organization_uscc", "uscc", where="kind = 'organization'"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # person | organization | device
     name: Mapped[str] = mapped_column(String(200))
     id_type: Mapped[str | None] = mapped_column(String(40))
@@ -104,52 +106,52 @@ class Subscriber(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(30))
     device_name: Mapped[str | None] = mapped_column(String(200))
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
 
 
 class AgreementAcceptance(Base):
     __tablename__ = "agreement_acceptances"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     agreement: Mapped[str] = mapped_column(String(40))
     version: Mapped[str] = mapped_column(String(20))
     text_sha256: Mapped[str] = mapped_column(String(64))
     accepted_by: Mapped[str] = mapped_column(String(200))
-    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[dt.datetime]
 
 
 class PlatformKey(Base):
     """A subscriber key held by the platform, sealed under the holder's PIN."""
 
     __tablename__ = "platform_keys"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     label: Mapped[str] = mapped_column(String(64), unique=True)
     algorithm: Mapped[str] = mapped_column(String(16))
-    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
-    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    public_key_der: Mapped[bytes]
+    sealed_key: Mapped[bytes]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime]
 
 
 class Application(Base):
     __tablename__ = "applications"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16), default="new")  # new | reissue
     profile: Mapped[str] = mapped_column(String(40))
     key_mode: Mapped[str] = mapped_column(String(16))  # csr | platform
-    csr_der: Mapped[bytes | None] = mapped_column(LargeBinary)
-    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
+    csr_der: Mapped[bytes | None]
+    public_key_der: Mapped[bytes]
     platform_key_id: Mapped[int | None] = mapped_column(ForeignKey("platform_keys.id"))
     plan: Mapped[str] = mapped_column(String(20))
     dns_names: Mapped[str | None] = mapped_column(Text)
     acceptance_point: Mapped[str] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(16), index=True)  # pending | approved | rejected
-    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
     officer: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
@@ -157,29 +159,29 @@ class Application(Base):
 
 class Certificate(Base):
     __tablename__ = "certificates"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     serial_hex: Mapped[str] = mapped_column(String(40), unique=True)
     issuer_role: Mapped[str] = mapped_column(String(20))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
-    application_id: Mapped[int | None] = mapped_column(Integer)
+    application_id: Mapped[int | None]
     profile: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(Text)
-    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    not_before: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # active|on_hold|revoked|expired
     hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | lost | unpaid
-    der: Mapped[bytes] = mapped_column(LargeBinary)
+    der: Mapped[bytes]
     platform_key_id: Mapped[int | None] = mapped_column(ForeignKey("platform_keys.id"))
-    predecessor_id: Mapped[int | None] = mapped_column(Integer)
+    predecessor_id: Mapped[int | None]
     plan: Mapped[str] = mapped_column(String(20))
-    paid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paid_until: Mapped[dt.datetime | None]
+    held_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(40))
-    revocation_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revocation_requested_at: Mapped[dt.datetime | None]
     revocation_requested_by: Mapped[str | None] = mapped_column(String(100))
-    status_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime]
 
 
 class Payment(Base):
@@ -188,17 +190,17 @@ class Payment(Base):
     __table_args__ = (
         partial_unique("uq_payments_new_application", "application_id", where="kind = 'new'"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
     plan: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(16))  # new | renewal
-    years: Mapped[int] = mapped_column(Integer)
+    years: Mapped[int]
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str | None] = mapped_column(String(100))
-    paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    consumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[dt.datetime]
+    consumed_at: Mapped[dt.datetime | None]
 
 
 class AuditEvent(Base):
@@ -206,7 +208,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    at: Mapped[dt.datetime]
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(60))
     subject_type: Mapped[str] = mapped_column(String(40))
@@ -220,7 +222,7 @@ class AuditHead(Base):
     """The chain's last link, updated with every event, so deleting the tail is detected."""
 
     __tablename__ = "audit_head"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -228,13 +230,13 @@ class AuditHead(Base):
 class Crl(Base):
     __tablename__ = "crls"
     __table_args__ = (UniqueConstraint("issuer_role", "crl_number"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     issuer_role: Mapped[str] = mapped_column(String(20))
     crl_number: Mapped[int] = mapped_column(BigInteger)
-    this_update: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    next_update: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    this_update: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime]
     status_revision: Mapped[int] = mapped_column(BigInteger)
-    der: Mapped[bytes] = mapped_column(LargeBinary)
+    der: Mapped[bytes]
 
 
 class StatusRevision(Base):

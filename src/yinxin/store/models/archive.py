@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yinxin.store.models import Base, UTCDateTime
+from yinxin.store.models import Base
 
 
 class ArchivedDocument(Base):
@@ -20,18 +20,18 @@ class ArchivedDocument(Base):
     """
 
     __tablename__ = "archived_documents"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     document_name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     path: Mapped[str] = mapped_column(String(255))  # relative to the data directory
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int]
     level: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(16), index=True)  # active | superseded
     signature_record_id: Mapped[int | None] = mapped_column(ForeignKey("signature_records.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    newest_timestamp_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    tsa_not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    renewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+    newest_timestamp_at: Mapped[dt.datetime | None]
+    tsa_not_after: Mapped[dt.datetime | None]
+    renewed_at: Mapped[dt.datetime | None]
+    renewals: Mapped[int] = mapped_column(default=0)
     # when status data for the certificates still valid was last added (renewal or refresh)
-    status_refreshed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status_refreshed_at: Mapped[dt.datetime | None]

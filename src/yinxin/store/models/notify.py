@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yinxin.store.models import Base, UTCDateTime
+from yinxin.store.models import Base
 
 
 class Notification(Base):
@@ -25,7 +25,7 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))  # sms | email
     gateway: Mapped[str] = mapped_column(String(40))
     # The full address, so a retry reaches the same person; listings mask it.
@@ -38,15 +38,15 @@ class Notification(Base):
     subject: Mapped[str] = mapped_column(Text)  # rendered with secret values masked
     body: Mapped[str] = mapped_column(Text)  # rendered with secret values masked
     status: Mapped[str] = mapped_column(String(10))  # pending | queued | sent | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer)
-    retryable: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int]
+    retryable: Mapped[bool]
     error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime]
+    last_attempt_at: Mapped[dt.datetime | None]
+    next_attempt_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
 
 
 class IntentChallenge(Base):
@@ -66,16 +66,16 @@ class IntentChallenge(Base):
     document_sha256: Mapped[str] = mapped_column(String(64))
     document_name: Mapped[str] = mapped_column(String(200))
     sent_to_masked: Mapped[str] = mapped_column(String(40))
-    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    salt: Mapped[bytes]
     code_hash: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(12), index=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    confirmed_at: Mapped[dt.datetime | None]
     # SHA-256 of the one-time confirmation token handed to the signer's session.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    token_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    consumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    token_expires_at: Mapped[dt.datetime | None]
+    consumed_at: Mapped[dt.datetime | None]
     consumed_by: Mapped[str | None] = mapped_column(String(100))

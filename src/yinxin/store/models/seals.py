@@ -14,108 +14,104 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    Boolean,
-    Float,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yinxin.store.models import Base, UTCDateTime, partial_unique
+from yinxin.store.models import Base, partial_unique
 
 # The states in which a seal is live (``seals.lifecycle.MANAGEABLE``): one per holder and kind.
 LIVE_STATES_SQL = "state IN ('active', 'frozen')"
 
 
-class Seal(Base):
+class HeldSeal:
+    """Who uses a seal (印章使用人) and for what (运用项目): on the seal, and on each form that
+    applies for one, as applied."""
+
+    holder_name: Mapped[str] = mapped_column(String(100))  # 印章使用人姓名
+    holder_id_type: Mapped[str] = mapped_column(String(40))
+    holder_id_number: Mapped[str] = mapped_column(String(40))
+    project: Mapped[str] = mapped_column(String(200))  # 运用项目
+
+
+class OfSeal:
+    """A row about one seal, found by it."""
+
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+
+
+class Seal(HeldSeal, Base):
     __tablename__ = "seals"
     __table_args__ = (
         partial_unique("uq_seals_live_kind", "subscriber_id", "kind", where=LIVE_STATES_SQL),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     # set right after the row gets its id (the sequence part of the code); unique
     es_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # organization|contract|finance|personal
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))  # SESeal property name
-    holder_name: Mapped[str] = mapped_column(String(100))  # 印章使用人姓名
-    holder_id_type: Mapped[str] = mapped_column(String(40))
-    holder_id_number: Mapped[str] = mapped_column(String(40))
-    project: Mapped[str] = mapped_column(String(200))  # 运用项目
     image_source: Mapped[str] = mapped_column(String(16))  # software | scan
     center_text: Mapped[str | None] = mapped_column(String(40))
     code: Mapped[str | None] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(16), index=True)
     hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | pin_leak
-    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    held_at: Mapped[dt.datetime | None]
     hold_note: Mapped[str | None] = mapped_column(Text)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(40))
     revocation_note: Mapped[str | None] = mapped_column(Text)
-    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # cancelled/revoked/expired
-    valid_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    valid_end: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
-    png: Mapped[bytes] = mapped_column(LargeBinary)
-    svg: Mapped[bytes] = mapped_column(LargeBinary)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    ended_at: Mapped[dt.datetime | None]  # cancelled/revoked/expired
+    valid_start: Mapped[dt.datetime]
+    valid_end: Mapped[dt.datetime] = mapped_column(index=True)
+    png: Mapped[bytes]
+    svg: Mapped[bytes]
+    pdf: Mapped[bytes]
     width_mm: Mapped[float] = mapped_column(Float)
     height_mm: Mapped[float] = mapped_column(Float)
-    seseal: Mapped[bytes] = mapped_column(LargeBinary)  # current GB/T 38540 SESeal, DER
-    version: Mapped[int] = mapped_column(Integer)  # of the current record, 1, 2, …
-    pin_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seseal: Mapped[bytes]  # current GB/T 38540 SESeal, DER
+    version: Mapped[int]  # of the current record, 1, 2, …
+    pin_changed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
 
 
-class SealRecord(Base):
+class SealRecord(OfSeal, Base):
     """Every SESeal record a seal has had (create, renew, change), kept byte for byte."""
 
     __tablename__ = "seal_records"
     __table_args__ = (UniqueConstraint("seal_id", "version"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
-    version: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int]
     verb: Mapped[str] = mapped_column(String(16))
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
-    valid_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    valid_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    seseal: Mapped[bytes] = mapped_column(LargeBinary)
-    made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_start: Mapped[dt.datetime]
+    valid_end: Mapped[dt.datetime]
+    seseal: Mapped[bytes]
+    made_at: Mapped[dt.datetime]
 
 
-class SealApplication(Base):
+class SealApplication(OfSeal, HeldSeal, Base):
     """One seal application form (004 I, II, V) as submitted, with the declaration accepted."""
 
     __tablename__ = "seal_applications"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     business_type: Mapped[str] = mapped_column(String(16))  # new | renew | change | cancel
-    project: Mapped[str] = mapped_column(String(200))
-    holder_name: Mapped[str] = mapped_column(String(100))
-    holder_id_type: Mapped[str] = mapped_column(String(40))
-    holder_id_number: Mapped[str] = mapped_column(String(40))
-    declaration_accepted: Mapped[bool] = mapped_column(Boolean)
+    declaration_accepted: Mapped[bool]
     declaration_sha256: Mapped[str] = mapped_column(String(64))
     submitted_by: Mapped[str] = mapped_column(String(100))
-    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime]
 
 
-class SealGrant(Base):
+class SealGrant(OfSeal, Base):
     """用印授权: an organization lets one of its people use one of its seals, until withdrawn."""
 
     __tablename__ = "seal_grants"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     member_subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     granted_by: Mapped[str] = mapped_column(String(100))
-    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    granted_at: Mapped[dt.datetime]
     note: Mapped[str | None] = mapped_column(Text)
     withdrawn_by: Mapped[str | None] = mapped_column(String(100))
-    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[dt.datetime | None]

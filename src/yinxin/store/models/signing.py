@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yinxin.store.models import Base, UTCDateTime
+from yinxin.store.models import Base
 
 
 class SignatureRecord(Base):
     """Evidence kept by the platform for each signature it made (存证)."""
 
     __tablename__ = "signature_records"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     document_name: Mapped[str] = mapped_column(String(255))
     sha256_before: Mapped[str] = mapped_column(String(64), index=True)
     sha256_after: Mapped[str] = mapped_column(String(64), index=True)
@@ -26,5 +26,5 @@ class SignatureRecord(Base):
     level: Mapped[str] = mapped_column(String(8))
     field_name: Mapped[str | None] = mapped_column(String(100))
     intent_challenge: Mapped[str | None] = mapped_column(String(64))
-    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    signed_at: Mapped[dt.datetime]
     details: Mapped[str] = mapped_column(Text, default="{}")
