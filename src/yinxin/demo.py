@@ -21,6 +21,7 @@ from rich.console import Console
 
 from yinxin.app import build_platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
+from yinxin.registry.views import SubscriberView
 from yinxin.seals.view import SealView
 from yinxin.settings import Settings
 
@@ -114,9 +115,9 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     result: dict = {"home": str(home)}
     if not p.ca.is_initialised():
         info = p.ca.init(settings.ca_algorithm)
-        say(f"[bold]1. Certificate authority initialised[/] in {home} ({info['algorithm']})")
-        for role, c in info["certificates"].items():
-            say(f"   {role:8} serial {c['serial'][:16]}…  {c['subject']}")
+        say(f"[bold]1. Certificate authority initialised[/] in {home} ({info.algorithm})")
+        for role, c in info.certificates.items():
+            say(f"   {role:8} serial {c.serial[:16]}…  {c.subject}")
     else:
         say(f"[bold]1. Certificate authority already initialised[/] in {home}")
     ca_dir = home / "ca"
@@ -133,7 +134,7 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     person = subs.add_person(
         name="张三", id_number=_unregistered(p, sample_id_number()), phone="13800138000"
     )
-    say(f"   person        #{person['id']} {person['name']}  ID {person['id_number']}")
+    say(f"   person        #{person.id} {person.name}  ID {person.id_number}")
     org = subs.find_organization(sample_uscc()) or subs.add_organization(
         name="北京印信示范科技有限公司",
         uscc=sample_uscc(),
@@ -142,11 +143,11 @@ def _run(p, settings: Settings, say: _Say) -> dict:
         contact_phone="010-62345678",
         phone="13900139000",
     )
-    say(f"   organization  #{org['id']} {org['name']}  USCC {org['uscc']}")
-    device = subs.add_device(device_name="门禁网关-01", organization_id=org["id"])
-    say(f"   device        #{device['id']} {device['name']} (owned by #{org['id']})")
+    say(f"   organization  #{org.id} {org.name}  USCC {org.uscc}")
+    device = subs.add_device(device_name="门禁网关-01", organization_id=org.id)
+    say(f"   device        #{device.id} {device.name} (owned by #{org.id})")
     for sub, by in ((person, "张三"), (org, "王五（经办人）"), (device, "王五（经办人）")):
-        subs.accept_agreement(sub["id"], accepted_by=by)
+        subs.accept_agreement(sub.id, accepted_by=by)
     say("   each accepted the subscriber agreement v1 (recorded with the text's SHA-256)")
 
     say("[bold]3. Applications[/] → review at the acceptance point → issuance")
@@ -155,7 +156,7 @@ def _run(p, settings: Settings, say: _Say) -> dict:
         (
             "person",
             certs.apply(
-                subscriber_id=person["id"],
+                subscriber_id=person.id,
                 profile="person-signing",
                 pin=PERSON_SEAL_PIN,
                 plan="standard",
@@ -166,7 +167,7 @@ def _run(p, settings: Settings, say: _Say) -> dict:
         (
             "organization",
             certs.apply(
-                subscriber_id=org["id"],
+                subscriber_id=org.id,
                 profile="organization-signing",
                 plan="premium",
                 pin=ORG_SEAL_PIN,
@@ -177,10 +178,10 @@ def _run(p, settings: Settings, say: _Say) -> dict:
         (
             "device",
             certs.apply(
-                subscriber_id=device["id"],
+                subscriber_id=device.id,
                 profile="device-tls",
                 plan="standard",
-                csr=subscriber_csr(keys_dir / f"device-{device['id']}.key.pem", "gw01"),
+                csr=subscriber_csr(keys_dir / f"device-{device.id}.key.pem", "gw01"),
                 dns_names=["gw01.demo.yinxin.cn"],
                 actor="王五",
             ),
@@ -189,36 +190,36 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     ]
     issued = {}
     for kind, app, how in apps:
-        pay = certs.pay(application_id=app["id"], years=1, reference=f"DEMO-{app['id']}")
-        cert = certs.approve(app["id"], officer="受理员 陈静")
+        pay = certs.pay(application_id=app.id, years=1, reference=f"DEMO-{app.id}")
+        cert = certs.approve(app.id, officer="受理员 陈静")
         issued[kind] = cert
         say(
-            f"   {kind:13} application #{app['id']} ({how}); fee ¥{pay['amount_yuan']} paid;"
-            f" approved → serial {cert['serial']}"
+            f"   {kind:13} application #{app.id} ({how}); fee ¥{pay.amount_yuan} paid;"
+            f" approved → serial {cert.serial}"
         )
         (home / "demo").mkdir(exist_ok=True)
-        (home / "demo" / f"{kind}-{cert['serial']}.pem").write_text(cert["pem"])
+        (home / "demo" / f"{kind}-{cert.serial}.pem").write_text(cert.pem)
 
     rejected = certs.apply(
-        subscriber_id=person["id"], profile="person-signing", pin="135790", actor="张三"
+        subscriber_id=person.id, profile="person-signing", pin="135790", actor="张三"
     )
-    certs.reject(rejected["id"], officer="受理员 陈静", reason="身份证复印件不清晰，请重新提交")
-    say(f"   application #{rejected['id']} rejected with a reason (unreadable ID copy)")
+    certs.reject(rejected.id, officer="受理员 陈静", reason="身份证复印件不清晰，请重新提交")
+    say(f"   application #{rejected.id} rejected with a reason (unreadable ID copy)")
 
     say("[bold]4. Lifecycle[/]")
-    s_person = issued["person"]["serial"]
+    s_person = issued["person"].serial
     certs.freeze(s_person, actor="张三")
     certs.unfreeze(s_person, actor="受理员 陈静")
     say(f"   person cert {s_person[:12]}… frozen and unfrozen")
     revoked = certs.revoke(
-        issued["device"]["serial"], reason="no_longer_needed", actor="王五（书面申请）"
+        issued["device"].serial, reason="no_longer_needed", actor="王五（书面申请）"
     )
     say(
-        f"   device cert {revoked['serial'][:12]}… revoked (no longer needed): requested "
-        f"{revoked['revocation_requested_at']}, effective {revoked['revoked_at']}"
+        f"   device cert {revoked.serial[:12]}… revoked (no longer needed): requested "
+        f"{revoked.revocation_requested_at.isoformat()}, effective {revoked.revoked_at.isoformat()}"
     )
-    result["certificates"] = {k: v["serial"] for k, v in issued.items()}
-    result["revoked"] = revoked["serial"]
+    result["certificates"] = {k: v.serial for k, v in issued.items()}
+    result["revoked"] = revoked.serial
 
     result.update(_seals_and_signing(p, home, say, person, org, issued))
 
@@ -247,13 +248,15 @@ def _read_code(home: Path, phone: str) -> str:
     raise RuntimeError("no one-time code found in the outbox")
 
 
-def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued: dict) -> dict:
+def _seals_and_signing(
+    p, home: Path, say: _Say, person: SubscriberView, org: SubscriberView, issued: dict
+) -> dict:
     from yinxin.pdf.report import render_report_pdf
     from yinxin.pdf.sign import Placement
 
     out: dict = {}
     say("[bold]5. Electronic seals[/] (made by software; SESeal records per GB/T 38540)")
-    reveal = p.subscribers.get(person["id"], reveal=True)
+    reveal = p.subscribers.get(person.id, reveal=True)
     member = p.subscribers.add_person(
         name="王五", id_number=_unregistered(p, sample_member_id()), phone="13700137000"
     )
@@ -263,13 +266,13 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
 
     def org_seal_of(kind: str, code: str) -> SealView:
         # an organization keeps one live seal of each kind: a second demo run reuses it
-        live = p.seals.list(subscriber_id=org["id"], kind=kind, state="active")
+        live = p.seals.list(subscriber_id=org.id, kind=kind, state="active")
         if live:
             return live[0]
         return p.seals.create(
-            subscriber_id=org["id"],
+            subscriber_id=org.id,
             kind=kind,
-            certificate_serial=issued["organization"]["serial"],
+            certificate_serial=issued["organization"].serial,
             form={**form, "holder_name": "王五", "id_number": sample_member_id()},
             code=code,
         )
@@ -277,15 +280,15 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
     org_seal = org_seal_of("organization", "1101080012345")
     contract_seal = org_seal_of("contract", "1101080012346")
     personal_seal = p.seals.create(
-        subscriber_id=person["id"],
+        subscriber_id=person.id,
         kind="personal",
-        certificate_serial=issued["person"]["serial"],
-        form={**form, "holder_name": "张三", "id_number": reveal["id_number"]},
+        certificate_serial=issued["person"].serial,
+        form={**form, "holder_name": "张三", "id_number": reveal.id_number},
     )
     for s in (org_seal, contract_seal, personal_seal):
         say(f"   {s.kind:13} esID {s.es_id}  {s.name}  → {home / 'seals' / s.es_id}")
-    p.seals.grant(contract_seal.es_id, member["id"], actor="北京印信示范科技有限公司")
-    say(f"   the organization grants 王五 (#{member['id']}) use of its contract seal (用印授权)")
+    p.seals.grant(contract_seal.es_id, member.id, actor="北京印信示范科技有限公司")
+    say(f"   the organization grants 王五 (#{member.id}) use of its contract seal (用印授权)")
     out["seals"] = [s.es_id for s in (org_seal, contract_seal, personal_seal)]
 
     say("[bold]6. Signing the contract[/] (seal PIN + one-time code, PAdES B-LT with timestamp)")
@@ -297,19 +300,19 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         ("乙方", person, personal_seal, PERSON_SEAL_PIN, "13800138000", True),
     ):
         ch = p.signing.request_confirmation(
-            signer_subscriber_id=signer["id"], document=doc, document_name="技术服务合同.pdf"
+            signer_subscriber_id=signer.id, document=doc, document_name="技术服务合同.pdf"
         )
         token = p.signing.confirm(
             ch.challenge_id,
             _read_code(home, phone),
-            signer_subscriber_id=signer["id"],
+            signer_subscriber_id=signer.id,
             document=doc,
         )
         signed = p.signing.sign(
             doc,
             seal=seal.es_id,
             pin=pin,
-            signer_subscriber_id=signer["id"],
+            signer_subscriber_id=signer.id,
             confirmation_token=token.confirmation_token,
             placement=Placement(anchor=f"{role}（签章）"),
             role=role,
@@ -318,7 +321,7 @@ def _seals_and_signing(p, home: Path, say: _Say, person: dict, org: dict, issued
         )
         doc = signed.pdf
         say(
-            f"   {role}: {signer['name']} — code sent to {ch.sent_to_masked}, confirmed; "
+            f"   {role}: {signer.name} — code sent to {ch.sent_to_masked}, confirmed; "
             f"sealed with {seal.name}{' (document locked)' if lock else ''}"
         )
     signed_path = demo_dir / "contract-signed.pdf"

@@ -1,25 +1,32 @@
 """The mechanism behind every lifecycle: a table of allowed moves, checked before any write.
 
-Each subject (certificate, seal, …) declares its table as data — which states a verb may start
-from, which kinds of hold it may lift, the state it ends in — and calls ``check`` first. An
-unknown verb or a move the table does not allow is refused with ``IllegalTransition`` naming
-the states the verb is allowed from, so the caller writes nothing.
+Each subject (certificate, seal, …) declares its states as a ``StrEnum`` and its table as data —
+which states a verb may start from, which kinds of hold it may lift, the state it ends in — and
+calls ``check`` first. An unknown verb or a move the table does not allow is refused with
+``IllegalTransition`` naming the states the verb is allowed from, so the caller writes nothing.
+
+The table is generic in its state type ``S`` (any ``str``, in practice a ``StrEnum`` whose
+values are what the database stores): ``check`` accepts the stored string and the move it
+returns carries the typed states.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from yinxin.errors import IllegalTransition
 
+S = TypeVar("S", bound=str)
+
 
 @dataclass(frozen=True)
-class Move:
+class Move(Generic[S]):
     verb: str
     title: str
-    from_states: frozenset[str]
-    to_state: str  # the state of the subject afterwards
+    from_states: frozenset[S]
+    to_state: S  # the state of the subject afterwards
     hold_kinds: frozenset[str] | None = None  # out of the hold state: which holds it lifts
     creates: bool = False  # makes a new artefact (a successor certificate, a SESeal record)
 
@@ -27,25 +34,25 @@ class Move:
 def move(
     verb: str,
     title: str,
-    frm: Iterable[str],
-    to: str,
+    frm: Iterable[S],
+    to: S,
     hold_kinds: Iterable[str] | None = None,
     creates: bool = False,
-) -> Move:
+) -> Move[S]:
     return Move(
         verb, title, frozenset(frm), to, frozenset(hold_kinds) if hold_kinds else None, creates
     )
 
 
-class TransitionTable:
-    def __init__(self, subject: str, field: str, hold_state: str, moves: Iterable[Move]):
+class TransitionTable(Generic[S]):
+    def __init__(self, subject: str, field: str, hold_state: S | None, moves: Iterable[Move[S]]):
         self.subject, self.field, self.hold_state = subject, field, hold_state
-        self.moves: dict[str, Move] = {m.verb: m for m in moves}
+        self.moves: dict[str, Move[S]] = {m.verb: m for m in moves}
 
-    def __getitem__(self, verb: str) -> Move:
+    def __getitem__(self, verb: str) -> Move[S]:
         return self.moves[verb]
 
-    def check(self, verb: str, state: str, hold_kind: str | None, ident: str) -> Move:
+    def check(self, verb: str, state: str, hold_kind: str | None, ident: str) -> Move[S]:
         m = self.moves.get(verb)
         if m is None:
             raise IllegalTransition(f"unknown {self.subject} lifecycle verb {verb!r}", field="verb")

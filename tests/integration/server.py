@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from cryptography import x509
@@ -34,6 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from yinxin.registry.views import CertificateView
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery staple"
@@ -117,7 +121,7 @@ def own_key_certificate(
     id_number: str | None = None,
     phone: str = "13800138000",
     officer: str = "受理员 测试",
-) -> tuple[ec.EllipticCurvePrivateKey, dict]:
+) -> tuple[ec.EllipticCurvePrivateKey, CertificateView]:
     """A person holding their own key, certified by ``platform`` (a ``yinxin.app.Platform``
     that can sign): subscriber, agreement, CSR, fee, an officer's approval. Returns the key and
     the certificate as the service returns it."""
@@ -128,7 +132,7 @@ def own_key_certificate(
     sub = platform.subscribers.find_person(number)
     if sub is None:
         sub = platform.subscribers.add_person(name=name, id_number=number, phone=phone)
-        platform.subscribers.accept_agreement(sub["id"], accepted_by=name)
+        platform.subscribers.accept_agreement(sub.id, accepted_by=name)
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -136,19 +140,19 @@ def own_key_certificate(
         .sign(key, hashes.SHA256())
     )
     app = platform.certificates.apply(
-        subscriber_id=sub["id"],
+        subscriber_id=sub.id,
         profile="person-signing",
         csr=csr.public_bytes(Encoding.PEM),
         actor=name,
     )
-    platform.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
-    return key, platform.certificates.approve(app["id"], officer=officer)
+    platform.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    return key, platform.certificates.approve(app.id, officer=officer)
 
 
 def issue_certificate(platform, *, name: str = "测试 持有人") -> x509.Certificate:
     """A new person-signing certificate from ``platform`` (see ``own_key_certificate``)."""
     _key, cert = own_key_certificate(platform, name=name)
-    return x509.load_pem_x509_certificate(cert["pem"].encode())
+    return x509.load_pem_x509_certificate(cert.pem.encode())
 
 
 @dataclass

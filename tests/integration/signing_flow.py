@@ -40,6 +40,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.pdf.sign import Placement
+from yinxin.registry.views import CertificateView, SubscriberView
 from yinxin.seals.view import SealView
 from yinxin.signing.intent import Challenge
 from yinxin.signing.service import SignedDocument
@@ -60,14 +61,14 @@ CODE_RE = re.compile(r"验证码为\s*(\d{6})")
 @dataclass(frozen=True)
 class Party:
     role: str  # 甲方 / 乙方
-    subscriber: dict  # the person signing (a member for the organization's seal)
+    subscriber: SubscriberView  # the person signing (a member for the organization's seal)
     seal: SealView
     pin: str
     phone: str
 
     @property
     def id(self) -> int:
-        return self.subscriber["id"]
+        return self.subscriber.id
 
     @property
     def anchor(self) -> str:
@@ -78,11 +79,11 @@ class Party:
 class World:
     p: Platform
     clock: FrozenClock | None  # None: the platform runs on the system clock (CLI tests)
-    org: dict
-    org_cert: dict
-    member: dict
-    person: dict
-    person_cert: dict
+    org: SubscriberView
+    org_cert: CertificateView
+    member: SubscriberView
+    person: SubscriberView
+    person_cert: CertificateView
     jia: Party  # 甲方: 王五 with the organization's contract seal
     yi: Party  # 乙方: 张三 with his personal seal
 
@@ -91,10 +92,10 @@ class World:
         return self.p.settings.outbox_dir / "sms.jsonl"
 
 
-def _issue(p: Platform, subscriber_id: int, profile: str, **key) -> dict:
+def _issue(p: Platform, subscriber_id: int, profile: str, **key) -> CertificateView:
     app = p.certificates.apply(subscriber_id=subscriber_id, profile=profile, **key)
-    p.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
-    return p.certificates.approve(app["id"], officer=OFFICER)
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    return p.certificates.approve(app.id, officer=OFFICER)
 
 
 def _form(holder: str, id_number: str) -> dict:
@@ -122,23 +123,23 @@ def build_world(p: Platform, clock: FrozenClock | None = None) -> World:
         phone="13900139000",
     )
     for sub, by in ((person, "张三"), (member, "王五"), (org, "王五（经办人）")):
-        subs.accept_agreement(sub["id"], accepted_by=by)
-    person_cert = _issue(p, person["id"], "person-signing", pin=PERSON_PIN)
-    org_cert = _issue(p, org["id"], "organization-signing", pin=ORG_PIN)
+        subs.accept_agreement(sub.id, accepted_by=by)
+    person_cert = _issue(p, person.id, "person-signing", pin=PERSON_PIN)
+    org_cert = _issue(p, org.id, "organization-signing", pin=ORG_PIN)
     contract_seal = p.seals.create(
-        subscriber_id=org["id"],
+        subscriber_id=org.id,
         kind="contract",
-        certificate_serial=org_cert["serial"],
+        certificate_serial=org_cert.serial,
         form=_form("王五", "350102198511223455"),
         code="1101080012346",
     )
     personal_seal = p.seals.create(
-        subscriber_id=person["id"],
+        subscriber_id=person.id,
         kind="personal",
-        certificate_serial=person_cert["serial"],
+        certificate_serial=person_cert.serial,
         form=_form("张三", "110105199003071239"),
     )
-    p.seals.grant(contract_seal.es_id, member["id"], actor=ORG_NAME)
+    p.seals.grant(contract_seal.es_id, member.id, actor=ORG_NAME)
     return World(
         p=p,
         clock=clock,

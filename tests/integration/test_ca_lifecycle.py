@@ -27,6 +27,7 @@ from yinxin.errors import Forbidden, IllegalTransition
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
 from yinxin.pki.pinkeys import open_private_key
 from yinxin.registry.fees import PLANS
+from yinxin.registry.views import CertificateView, SubscriberView
 from yinxin.store.models import (
     AgreementAcceptance,
     Application,
@@ -78,15 +79,15 @@ def spki(key: PublicKeyTypes) -> bytes:
     )
 
 
-def load(cert: dict) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(cert["pem"].encode())
+def load(cert: CertificateView) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(cert.pem.encode())
 
 
 @dataclass
 class Subs:
-    person: dict
-    org: dict
-    device: dict
+    person: SubscriberView
+    org: SubscriberView
+    device: SubscriberView
 
 
 def enrol(p: Platform, n: int = 0, accept: bool = True) -> Subs:
@@ -102,10 +103,10 @@ def enrol(p: Platform, n: int = 0, accept: bool = True) -> Subs:
         contact_phone="010-62345678",
         phone="13900139000",
     )
-    device = s.add_device(device_name=f"门禁网关-{n}", organization_id=org["id"])
+    device = s.add_device(device_name=f"门禁网关-{n}", organization_id=org.id)
     if accept:
         for sub in (person, org, device):
-            s.accept_agreement(sub["id"], accepted_by=sub["name"])
+            s.accept_agreement(sub.id, accepted_by=sub.name)
     return Subs(person, org, device)
 
 
@@ -121,7 +122,7 @@ def issue(
     validity_years: int | None = None,
     dns_names: list[str] | None = None,
     algorithm: str = "ec-p256",
-) -> dict:
+) -> CertificateView:
     if csr is None and pin is None:
         csr = make_csr()
     app = p.certificates.apply(
@@ -133,8 +134,8 @@ def issue(
         dns_names=dns_names,
         algorithm=algorithm,
     )
-    p.certificates.pay(application_id=app["id"], years=years)
-    return p.certificates.approve(app["id"], officer="受理员 陈静", validity_years=validity_years)
+    p.certificates.pay(application_id=app.id, years=years)
+    return p.certificates.approve(app.id, officer="受理员 陈静", validity_years=validity_years)
 
 
 def audit_log(p: Platform) -> list[AuditEvent]:
@@ -163,17 +164,17 @@ def test_apply_with_a_csr_pay_and_approve(any_platform: Platform, clock) -> None
     key = new_key()
     csr = make_csr(key, cn="Someone Else Entirely")
     app = p.certificates.apply(
-        subscriber_id=subs.person["id"], profile="person-signing", csr=csr, actor="张三0"
+        subscriber_id=subs.person.id, profile="person-signing", csr=csr, actor="张三0"
     )
-    assert app["state"] == "pending" and app["key_mode"] == "csr"
-    assert [a["id"] for a in p.certificates.applications()] == [app["id"]]
+    assert app.state == "pending" and app.key_mode == "csr"
+    assert [a.id for a in p.certificates.applications()] == [app.id]
     assert last_events(p, 1) == [
         (
             "application.submitted",
-            str(app["id"]),
+            str(app.id),
             "张三0",
             {
-                "subscriber_id": subs.person["id"],
+                "subscriber_id": subs.person.id,
                 "profile": "person-signing",
                 "plan": "standard",
                 "years": 1,
@@ -182,22 +183,22 @@ def test_apply_with_a_csr_pay_and_approve(any_platform: Platform, clock) -> None
         )
     ]
     with p.db.read() as s:
-        row = s.get(Application, app["id"])
+        row = s.get(Application, app.id)
         assert row.csr_der == x509.load_pem_x509_csr(csr).public_bytes(serialization.Encoding.DER)
         assert row.public_key_der == spki(key.public_key())
 
     clock.advance(hours=1)
-    pay = p.certificates.pay(application_id=app["id"], reference="BANK-1", actor="出纳")
-    assert (pay["kind"], pay["amount_fen"], pay["amount_yuan"]) == ("new", 12000, "120.00")
+    pay = p.certificates.pay(application_id=app.id, reference="BANK-1", actor="出纳")
+    assert (pay.kind, pay.amount_fen, pay.amount_yuan) == ("new", 12000, "120.00")
     action, subject, actor, data = last_events(p, 1)[0]
-    assert (action, subject, actor) == ("payment.new", str(pay["id"]), "出纳")
+    assert (action, subject, actor) == ("payment.new", str(pay.id), "出纳")
     assert data["amount_yuan"] == "120.00" and data["reference"] == "BANK-1"
 
     clock.advance(hours=1)
-    cert = p.certificates.approve(app["id"], officer="受理员 陈静")
+    cert = p.certificates.approve(app.id, officer="受理员 陈静")
     now = clock.now()
     c = load(cert)
-    assert cert["status"] == "active" and cert["key"] == "subscriber"
+    assert cert.status == "active" and cert.key == "subscriber"
     assert spki(c.public_key()) == spki(key.public_key())
     # the subject comes from the vetted subscriber record, not from the CSR
     assert c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "张三0"
@@ -206,20 +207,20 @@ def test_apply_with_a_csr_pay_and_approve(any_platform: Platform, clock) -> None
     assert pid.startswith("PID-") and id_number(0) not in c.subject.rfc4514_string()
     assert c.issuer == p.ca.certificate("issuing").subject
     assert c.not_valid_before_utc == now and c.not_valid_after_utc == now + YEAR
-    assert cert["paid_until"] == (now + YEAR).isoformat()
-    assert format(c.serial_number, "x") == cert["serial"]
+    assert cert.paid_until == (now + YEAR)
+    assert format(c.serial_number, "x") == cert.serial
     assert p.certificates.applications() == []
     approved = p.certificates.applications("approved")[0]
-    assert approved["officer"] == "受理员 陈静" and approved["decided_at"] == now.isoformat()
+    assert approved.officer == "受理员 陈静" and approved.decided_at == now
     events = last_events(p, 2)
-    assert events[0][:3] == ("application.approved", str(app["id"]), "受理员 陈静")
-    assert events[0][3] == {"serial": cert["serial"]}
-    assert events[1][:3] == ("certificate.issued", cert["serial"], "受理员 陈静")
+    assert events[0][:3] == ("application.approved", str(app.id), "受理员 陈静")
+    assert events[0][3] == {"serial": cert.serial}
+    assert events[1][:3] == ("certificate.issued", cert.serial, "受理员 陈静")
     assert events[1][3]["acceptance_point"] == "总部受理点"
     with p.db.read() as s:
-        payment = s.get(Payment, pay["id"])
+        payment = s.get(Payment, pay.id)
         assert payment.consumed_at == now and payment.certificate_id is not None
-    assert p.certificates.get(cert["serial"]) == cert
+    assert p.certificates.get(cert.serial) == cert
     assert p.verify_audit().ok
 
 
@@ -228,17 +229,17 @@ def test_csr_may_be_der_and_the_organization_subject_carries_the_credit_code(
 ) -> None:
     p = any_platform
     subs = enrol(p, 3)
-    cert = issue(p, subs.org["id"], "organization-signing", csr=make_csr(der=True))
+    cert = issue(p, subs.org.id, "organization-signing", csr=make_csr(der=True))
     subject = load(cert).subject
-    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == subs.org["name"]
+    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == subs.org.name
     assert (
         subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)[0].value
         == f"NTRCN-{uscc(3)}"
     )
-    dev = issue(p, subs.device["id"], "device-tls", dns_names=["gw3.example.cn"])
+    dev = issue(p, subs.device.id, "device-tls", dns_names=["gw3.example.cn"])
     dc = load(dev)
     assert dc.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "门禁网关-3"
-    assert dc.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == subs.org["name"]
+    assert dc.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == subs.org.name
     san = dc.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["gw3.example.cn"]
 
@@ -246,11 +247,11 @@ def test_csr_may_be_der_and_the_organization_subject_carries_the_credit_code(
 def test_apply_with_a_platform_held_key(any_platform: Platform) -> None:
     p = any_platform
     subs = enrol(p)
-    app = p.certificates.apply(subscriber_id=subs.person["id"], profile="person-signing", pin=PIN)
-    assert app["key_mode"] == "platform" and last_events(p, 1)[0][3]["key_mode"] == "platform"
-    p.certificates.pay(application_id=app["id"])
-    cert = p.certificates.approve(app["id"], officer="受理员")
-    assert cert["key"] == "platform"
+    app = p.certificates.apply(subscriber_id=subs.person.id, profile="person-signing", pin=PIN)
+    assert app.key_mode == "platform" and last_events(p, 1)[0][3]["key_mode"] == "platform"
+    p.certificates.pay(application_id=app.id)
+    cert = p.certificates.approve(app.id, officer="受理员")
+    assert cert.key == "platform"
     with p.db.read() as s:
         pk = s.execute(select(PlatformKey)).scalar_one()
     key = open_private_key(pk.sealed_key, PIN, pk.label, kek=p.kek)  # the PIN (and KEK)
@@ -263,17 +264,17 @@ def test_reject_with_a_reason(any_platform: Platform, clock) -> None:
     p = any_platform
     subs = enrol(p)
     app = p.certificates.apply(
-        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr()
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
     )
     clock.advance(minutes=5)
-    out = p.certificates.reject(app["id"], officer="受理员 陈静", reason="身份证复印件不清晰")
-    assert out["state"] == "rejected" and out["reason"] == "身份证复印件不清晰"
-    assert out["decided_at"] == clock.now().isoformat() and out["officer"] == "受理员 陈静"
+    out = p.certificates.reject(app.id, officer="受理员 陈静", reason="身份证复印件不清晰")
+    assert out.state == "rejected" and out.reason == "身份证复印件不清晰"
+    assert out.decided_at == clock.now() and out.officer == "受理员 陈静"
     assert last_events(p, 1) == [
-        ("application.rejected", str(app["id"]), "受理员 陈静", {"reason": "身份证复印件不清晰"})
+        ("application.rejected", str(app.id), "受理员 陈静", {"reason": "身份证复印件不清晰"})
     ]
     with pytest.raises(IllegalTransition):
-        p.certificates.approve(app["id"], officer="受理员 陈静")
+        p.certificates.approve(app.id, officer="受理员 陈静")
     assert p.certificates.count() == 0
 
 
@@ -281,27 +282,27 @@ def test_reject_with_a_reason(any_platform: Platform, clock) -> None:
 def test_revoke_records_request_time_and_effective_time(any_platform: Platform, clock) -> None:
     p = any_platform
     subs = enrol(p)
-    cert = issue(p, subs.person["id"])
+    cert = issue(p, subs.person.id)
     rev0 = revision(p)
     clock.advance(days=10)
     requested = clock.now() - dt.timedelta(hours=3)
     out = p.certificates.revoke(
-        cert["serial"],
+        cert.serial,
         reason="key_compromise",
         actor="张三（书面申请）",
         requested_at=requested.astimezone(dt.timezone(dt.timedelta(hours=8))),
     )
     now = clock.now()
-    assert out["status"] == "revoked" and out["revocation_reason"] == "key_compromise"
-    assert out["revoked_at"] == now.isoformat()
-    assert dt.datetime.fromisoformat(out["revocation_requested_at"]) == requested
-    assert p.certificates.get(cert["serial"])["revocation_requested_at"] == requested.isoformat()
+    assert out.status == "revoked" and out.revocation_reason == "key_compromise"
+    assert out.revoked_at == now
+    assert out.revocation_requested_at == requested
+    assert p.certificates.get(cert.serial).revocation_requested_at == requested
     assert dt.timedelta(0) <= now - requested <= dt.timedelta(hours=24)  # 001 §一.3
-    row = cert_row(p, cert["serial"])
+    row = cert_row(p, cert.serial)
     assert row.revocation_requested_by == "张三（书面申请）" and row.status_version == 2
     assert revision(p) == rev0 + 1  # CRL/OCSP publishers are told
     action, subject, actor, data = last_events(p, 1)[0]
-    assert (action, subject, actor) == ("certificate.revoke", cert["serial"], "张三（书面申请）")
+    assert (action, subject, actor) == ("certificate.revoke", cert.serial, "张三（书面申请）")
     assert data["reason"] == "key_compromise" and data["rfc5280"] == "key_compromise"
     assert dt.datetime.fromisoformat(data["requested_at"]) == requested
     assert dt.datetime.fromisoformat(data["effective_at"]) == now
@@ -310,102 +311,102 @@ def test_revoke_records_request_time_and_effective_time(any_platform: Platform, 
 
 def test_revoke_without_a_request_time_takes_effect_now(any_platform: Platform, clock) -> None:
     p = any_platform
-    cert = issue(p, enrol(p).person["id"])
+    cert = issue(p, enrol(p).person.id)
     clock.advance(hours=2)
-    out = p.certificates.revoke(cert["serial"], reason="no_longer_needed", actor="ra")
-    assert out["revoked_at"] == out["revocation_requested_at"] == clock.now().isoformat()
+    out = p.certificates.revoke(cert.serial, reason="no_longer_needed", actor="ra")
+    assert out.revoked_at == out.revocation_requested_at == clock.now()
     assert last_events(p, 1)[0][3]["rfc5280"] == "cessation_of_operation"
 
 
 def test_freeze_and_unfreeze(any_platform: Platform, clock) -> None:
     p = any_platform
-    cert = issue(p, enrol(p).person["id"])
+    cert = issue(p, enrol(p).person.id)
     rev0 = revision(p)
     clock.advance(days=1)
-    frozen = p.certificates.freeze(cert["serial"], actor="张三", note="出差")
-    assert (frozen["status"], frozen["hold_kind"]) == ("on_hold", "frozen")
-    assert cert_row(p, cert["serial"]).held_at == clock.now()
+    frozen = p.certificates.freeze(cert.serial, actor="张三", note="出差")
+    assert (frozen.status, frozen.hold_kind) == ("on_hold", "frozen")
+    assert cert_row(p, cert.serial).held_at == clock.now()
     assert last_events(p, 1) == [
         (
             "certificate.freeze",
-            cert["serial"],
+            cert.serial,
             "张三",
             {"from": "active", "to": "on_hold", "note": "出差"},
         )
     ]
     clock.advance(days=1)
-    back = p.certificates.unfreeze(cert["serial"], actor="受理员")
-    assert (back["status"], back["hold_kind"]) == ("active", None)
-    assert cert_row(p, cert["serial"]).held_at is None
+    back = p.certificates.unfreeze(cert.serial, actor="受理员")
+    assert (back.status, back.hold_kind) == ("active", None)
+    assert cert_row(p, cert.serial).held_at is None
     assert last_events(p, 1) == [
-        ("certificate.unfreeze", cert["serial"], "受理员", {"from": "on_hold", "to": "active"})
+        ("certificate.unfreeze", cert.serial, "受理员", {"from": "on_hold", "to": "active"})
     ]
     assert revision(p) == rev0 + 2
-    assert back["pem"] == cert["pem"]  # the same certificate throughout
+    assert back.pem == cert.pem  # the same certificate throughout
 
 
 def test_report_loss_is_an_immediate_hold_and_restore_lifts_it(
     any_platform: Platform, clock
 ) -> None:
     p = any_platform
-    cert = issue(p, enrol(p).person["id"])
+    cert = issue(p, enrol(p).person.id)
     clock.advance(days=3)
-    lost = p.certificates.report_loss(cert["serial"], actor="张三（电话挂失）")
-    assert (lost["status"], lost["hold_kind"]) == ("on_hold", "lost")
-    assert cert_row(p, cert["serial"]).held_at == clock.now()
+    lost = p.certificates.report_loss(cert.serial, actor="张三（电话挂失）")
+    assert (lost.status, lost.hold_kind) == ("on_hold", "lost")
+    assert cert_row(p, cert.serial).held_at == clock.now()
     assert last_events(p, 1)[0][:3] == (
         "certificate.report_loss",
-        cert["serial"],
+        cert.serial,
         "张三（电话挂失）",
     )
     with pytest.raises(IllegalTransition):  # a loss is lifted by restore, not unfreeze
-        p.certificates.unfreeze(cert["serial"], actor="x")
-    restored = p.certificates.restore(cert["serial"], actor="受理员")
-    assert (restored["status"], restored["hold_kind"]) == ("active", None)
-    assert last_events(p, 1)[0][:3] == ("certificate.restore", cert["serial"], "受理员")
+        p.certificates.unfreeze(cert.serial, actor="x")
+    restored = p.certificates.restore(cert.serial, actor="受理员")
+    assert (restored.status, restored.hold_kind) == ("active", None)
+    assert last_events(p, 1)[0][:3] == ("certificate.restore", cert.serial, "受理员")
 
 
 def test_reissue_after_a_loss_revokes_the_old_as_key_compromise(
     any_platform: Platform, clock
 ) -> None:
     p = any_platform
-    old = issue(p, enrol(p).person["id"])
-    p.certificates.report_loss(old["serial"], actor="张三")
+    old = issue(p, enrol(p).person.id)
+    p.certificates.report_loss(old.serial, actor="张三")
     clock.advance(days=2)
     key = new_key()
-    out = p.certificates.reissue(old["serial"], actor="受理员", csr=make_csr(key))
-    prev, new = out["previous"], out["certificate"]
-    assert (prev["status"], prev["revocation_reason"], prev["hold_kind"]) == (
+    out = p.certificates.reissue(old.serial, actor="受理员", csr=make_csr(key))
+    prev, new = out.previous, out.certificate
+    assert (prev.status, prev.revocation_reason, prev.hold_kind) == (
         "revoked",
         "key_compromise",
         None,
     )
-    assert prev["revoked_at"] == clock.now().isoformat()
-    assert new["status"] == "active" and new["serial"] != old["serial"]
+    assert prev.revoked_at == clock.now()
+    assert new.status == "active" and new.serial != old.serial
     assert spki(load(new).public_key()) == spki(key.public_key())
     assert spki(load(new).public_key()) != spki(load(old).public_key())
-    assert new["not_after"] == old["not_after"] and new["paid_until"] == old["paid_until"]
-    assert new["predecessor_id"] == cert_row(p, old["serial"]).id
+    assert new.not_after == old.not_after and new.paid_until == old.paid_until
+    assert new.predecessor_id == cert_row(p, old.serial).id
     assert load(new).subject == load(old).subject
     ev = last_events(p, 2)
-    assert ev[0][:3] == ("certificate.reissue", old["serial"], "受理员")
-    assert ev[0][3]["successor"] == new["serial"] and ev[0][3]["reason"] == "key_compromise"
-    assert ev[1][:2] == ("certificate.issued", new["serial"])
-    assert ev[1][3]["via"] == "reissue" and ev[1][3]["predecessor"] == old["serial"]
+    assert ev[0][:3] == ("certificate.reissue", old.serial, "受理员")
+    assert ev[0][3]["successor"] == new.serial and ev[0][3]["reason"] == "key_compromise"
+    assert ev[1][:2] == ("certificate.issued", new.serial)
+    assert ev[1][3]["via"] == "reissue" and ev[1][3]["predecessor"] == old.serial
 
 
 def test_reissue_of_a_frozen_certificate_supersedes_it(any_platform: Platform) -> None:
     p = any_platform
-    old = issue(p, enrol(p).person["id"], pin=PIN)
-    p.certificates.freeze(old["serial"], actor="张三")
-    out = p.certificates.reissue(old["serial"], actor="受理员", pin=PIN + "-new")
-    assert out["previous"]["revocation_reason"] == "superseded"
-    assert out["certificate"]["key"] == "platform"
+    old = issue(p, enrol(p).person.id, pin=PIN)
+    p.certificates.freeze(old.serial, actor="张三")
+    out = p.certificates.reissue(old.serial, actor="受理员", pin=PIN + "-new")
+    assert out.previous.revocation_reason == "superseded"
+    assert out.certificate.key == "platform"
     with p.db.read() as s:
         keys = s.execute(select(PlatformKey).order_by(PlatformKey.id)).scalars().all()
     assert len(keys) == 2
     newest = open_private_key(keys[1].sealed_key, PIN + "-new", keys[1].label, kek=p.kek)
-    assert spki(newest.public_key()) == spki(load(out["certificate"]).public_key())
+    assert spki(newest.public_key()) == spki(load(out.certificate).public_key())
 
 
 # --- renew, rekey, change ------------------------------------------------------------------------
@@ -413,30 +414,30 @@ def test_renew_needs_a_renewal_payment_and_extends_to_the_paid_date(
     any_platform: Platform, clock
 ) -> None:
     p = any_platform
-    old = issue(p, enrol(p).person["id"])
+    old = issue(p, enrol(p).person.id)
     clock.advance(days=340)  # renewal notice time
-    assert [c["serial"] for c in p.certificates.expiring(30)] == [old["serial"]]
+    assert [c.serial for c in p.certificates.expiring(30)] == [old.serial]
     with pytest.raises(Forbidden) as info:
-        p.certificates.renew(old["serial"], actor="张三")
+        p.certificates.renew(old.serial, actor="张三")
     assert info.value.field == "payment"
-    pay = p.certificates.pay(serial=old["serial"], years=1, actor="出纳")
-    assert (pay["kind"], pay["amount_fen"]) == ("renewal", 7000)
+    pay = p.certificates.pay(serial=old.serial, years=1, actor="出纳")
+    assert (pay.kind, pay.amount_fen) == ("renewal", 7000)
     assert last_events(p, 1)[0][0] == "payment.renewal"
-    paid_until = dt.datetime.fromisoformat(old["not_after"]) + YEAR
-    assert p.certificates.get(old["serial"])["paid_until"] == paid_until.isoformat()
-    out = p.certificates.renew(old["serial"], actor="张三")
-    new = out["certificate"]
+    paid_until = old.not_after + YEAR
+    assert p.certificates.get(old.serial).paid_until == paid_until
+    out = p.certificates.renew(old.serial, actor="张三")
+    new = out.certificate
     c_new, c_old = load(new), load(old)
     assert spki(c_new.public_key()) == spki(c_old.public_key())  # same key
-    assert c_new.subject == c_old.subject and new["serial"] != old["serial"]
+    assert c_new.subject == c_old.subject and new.serial != old.serial
     assert c_new.not_valid_before_utc == clock.now()
     assert c_new.not_valid_after_utc == paid_until  # validity extended to the paid date
-    assert new["paid_until"] == paid_until.isoformat()
-    assert new["predecessor_id"] == cert_row(p, old["serial"]).id
+    assert new.paid_until == paid_until
+    assert new.predecessor_id == cert_row(p, old.serial).id
     ev = last_events(p, 2)
-    assert ev[0][:3] == ("certificate.renew", old["serial"], "张三")
-    assert ev[0][3]["successor"] == new["serial"]
-    assert ev[1][:2] == ("certificate.issued", new["serial"]) and ev[1][3]["via"] == "renew"
+    assert ev[0][:3] == ("certificate.renew", old.serial, "张三")
+    assert ev[0][3]["successor"] == new.serial
+    assert ev[1][:2] == ("certificate.issued", new.serial) and ev[1][3]["via"] == "renew"
     assert p.verify_audit().ok
 
 
@@ -444,65 +445,65 @@ def test_one_renewal_payment_pays_for_one_renewal(any_platform: Platform) -> Non
     """Renewing the same (still active) predecessor again issues nothing: it was renewed, and
     further renewals (and their payments) go to its successor."""
     p = any_platform
-    old = issue(p, enrol(p).person["id"])
-    p.certificates.pay(serial=old["serial"], years=1)
-    new = p.certificates.renew(old["serial"], actor="张三")["certificate"]
+    old = issue(p, enrol(p).person.id)
+    p.certificates.pay(serial=old.serial, years=1)
+    new = p.certificates.renew(old.serial, actor="张三").certificate
     before = p.certificates.count()
     with pytest.raises(IllegalTransition, match="already renewed"):
-        p.certificates.renew(old["serial"], actor="张三")
+        p.certificates.renew(old.serial, actor="张三")
     assert p.certificates.count() == before
     with pytest.raises(Forbidden):  # the successor is paid only to its own end
-        p.certificates.renew(new["serial"], actor="张三")
+        p.certificates.renew(new.serial, actor="张三")
     assert p.certificates.count() == before
 
 
 def test_rekey_with_a_csr_revokes_the_old_as_superseded(any_platform: Platform, clock) -> None:
     p = any_platform
-    old = issue(p, enrol(p).org["id"], "organization-signing")
+    old = issue(p, enrol(p).org.id, "organization-signing")
     clock.advance(days=30)
     key = new_key()
-    out = p.certificates.rekey(old["serial"], actor="王五", csr=make_csr(key))
-    prev, new = out["previous"], out["certificate"]
-    assert (prev["status"], prev["revocation_reason"]) == ("revoked", "superseded")
-    assert prev["revoked_at"] == clock.now().isoformat()
+    out = p.certificates.rekey(old.serial, actor="王五", csr=make_csr(key))
+    prev, new = out.previous, out.certificate
+    assert (prev.status, prev.revocation_reason) == ("revoked", "superseded")
+    assert prev.revoked_at == clock.now()
     assert spki(load(new).public_key()) == spki(key.public_key())
     assert spki(load(new).public_key()) != spki(load(old).public_key())
-    assert new["not_after"] == old["not_after"]  # a new key does not buy more time
-    assert last_events(p, 2)[0][:2] == ("certificate.rekey", old["serial"])
+    assert new.not_after == old.not_after  # a new key does not buy more time
+    assert last_events(p, 2)[0][:2] == ("certificate.rekey", old.serial)
     assert last_events(p, 2)[0][3]["reason"] == "superseded"
 
 
 def test_rekey_with_a_platform_key(any_platform: Platform) -> None:
     p = any_platform
-    old = issue(p, enrol(p).person["id"], pin=PIN)
-    out = p.certificates.rekey(old["serial"], actor="张三", pin=PIN)
-    assert out["certificate"]["key"] == "platform"
-    assert spki(load(out["certificate"]).public_key()) != spki(load(old).public_key())
-    assert out["previous"]["status"] == "revoked"
+    old = issue(p, enrol(p).person.id, pin=PIN)
+    out = p.certificates.rekey(old.serial, actor="张三", pin=PIN)
+    assert out.certificate.key == "platform"
+    assert spki(load(out.certificate).public_key()) != spki(load(old).public_key())
+    assert out.previous.status == "revoked"
 
 
 def test_change_of_subject_data(any_platform: Platform, clock) -> None:
     p = any_platform
     subs = enrol(p)
-    old = issue(p, subs.person["id"])
+    old = issue(p, subs.person.id)
     clock.advance(days=5)
     out = p.certificates.change(
-        old["serial"], actor="受理员", updates={"name": "张三丰", "phone": "+86 139 0000 1111"}
+        old.serial, actor="受理员", updates={"name": "张三丰", "phone": "+86 139 0000 1111"}
     )
-    prev, new = out["previous"], out["certificate"]
-    assert (prev["status"], prev["revocation_reason"]) == ("revoked", "subject_changed")
+    prev, new = out.previous, out.certificate
+    assert (prev.status, prev.revocation_reason) == ("revoked", "subject_changed")
     c_new = load(new)
     assert c_new.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "张三丰"
     assert spki(c_new.public_key()) == spki(load(old).public_key())
-    sub = p.subscribers.get(subs.person["id"], reveal=True)
-    assert (sub["name"], sub["phone"]) == ("张三丰", "13900001111")
+    sub = p.subscribers.get(subs.person.id, reveal=True)
+    assert (sub.name, sub.phone) == ("张三丰", "13900001111")
     ev = last_events(p, 2)
-    assert ev[0][:2] == ("certificate.change", old["serial"])
+    assert ev[0][:2] == ("certificate.change", old.serial)
     assert ev[0][3]["updates"]["name"] == "张三丰"
     # the device subject follows a device-name change too
-    dev = issue(p, subs.device["id"], "device-tls", dns_names=["gw.example.cn"])
-    out = p.certificates.change(dev["serial"], actor="受理员", updates={"device_name": "网关-02"})
-    c = load(out["certificate"])
+    dev = issue(p, subs.device.id, "device-tls", dns_names=["gw.example.cn"])
+    out = p.certificates.change(dev.serial, actor="受理员", updates={"device_name": "网关-02"})
+    c = load(out.certificate)
     assert c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "网关-02"
     san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["gw.example.cn"]
@@ -512,56 +513,56 @@ def test_change_of_subject_data(any_platform: Platform, clock) -> None:
 def test_expire_when_the_clock_passes_not_after(any_platform: Platform, clock) -> None:
     p = any_platform
     subs = enrol(p)
-    a = issue(p, subs.person["id"])
+    a = issue(p, subs.person.id)
     clock.advance(days=100)
-    b = issue(p, subs.org["id"], "organization-signing")
-    p.certificates.freeze(b["serial"], actor="王五")
+    b = issue(p, subs.org.id, "organization-signing")
+    p.certificates.freeze(b.serial, actor="王五")
     clock.advance(days=265)
-    assert p.certificates.expire_due() == [a["serial"]]
-    assert p.certificates.get(a["serial"])["status"] == "expired"
+    assert p.certificates.expire_due() == [a.serial]
+    assert p.certificates.get(a.serial).status == "expired"
     action, subject, actor, data = last_events(p, 1)[0]
     assert (action, subject, actor, data) == (
         "certificate.expire",
-        a["serial"],
+        a.serial,
         "scheduler",
         {"from": "active", "to": "expired"},
     )
     assert p.certificates.expire_due() == []  # idempotent
     clock.advance(days=101)
-    assert p.certificates.expire_due() == [b["serial"]]  # a held certificate expires too
+    assert p.certificates.expire_due() == [b.serial]  # a held certificate expires too
     with pytest.raises(IllegalTransition):
-        p.certificates.freeze(a["serial"], actor="x")
+        p.certificates.freeze(a.serial, actor="x")
 
 
 def test_a_two_year_certificate_paid_for_one_year_is_stopped_then_paid(
     any_platform: Platform, clock
 ) -> None:
     p = any_platform
-    cert = issue(p, enrol(p).person["id"], years=1, validity_years=2)
+    cert = issue(p, enrol(p).person.id, years=1, validity_years=2)
     start = clock.now()
-    assert cert["not_after"] == (start + 2 * YEAR).isoformat()
-    assert cert["paid_until"] == (start + YEAR).isoformat()
+    assert cert.not_after == (start + 2 * YEAR)
+    assert cert.paid_until == (start + YEAR)
     clock.advance(days=364)
     assert p.certificates.suspend_unpaid() == []
     clock.advance(days=2)
-    assert p.certificates.suspend_unpaid() == [cert["serial"]]
-    got = p.certificates.get(cert["serial"])
-    assert (got["status"], got["hold_kind"]) == ("on_hold", "unpaid")
+    assert p.certificates.suspend_unpaid() == [cert.serial]
+    got = p.certificates.get(cert.serial)
+    assert (got.status, got.hold_kind) == ("on_hold", "unpaid")
     assert last_events(p, 1)[0] == (
         "certificate.suspend_unpaid",
-        cert["serial"],
+        cert.serial,
         "scheduler",
         {"from": "active", "to": "on_hold"},
     )
     assert p.certificates.suspend_unpaid() == []
     assert p.certificates.expire_due() == []
     with pytest.raises(Forbidden) as info:
-        p.certificates.unfreeze(cert["serial"], actor="受理员")
+        p.certificates.unfreeze(cert.serial, actor="受理员")
     assert info.value.field == "payment"
-    pay = p.certificates.pay(serial=cert["serial"], years=1)
-    assert pay["amount_fen"] == 7000
-    assert p.certificates.get(cert["serial"])["paid_until"] == (clock.now() + YEAR).isoformat()
-    assert p.certificates.unfreeze(cert["serial"], actor="受理员")["status"] == "active"
+    pay = p.certificates.pay(serial=cert.serial, years=1)
+    assert pay.amount_fen == 7000
+    assert p.certificates.get(cert.serial).paid_until == (clock.now() + YEAR)
+    assert p.certificates.unfreeze(cert.serial, actor="受理员").status == "active"
 
 
 # --- fees ----------------------------------------------------------------------------------------
@@ -580,13 +581,13 @@ def test_fee_amounts_in_fen(
     p = any_platform
     subs = enrol(p)
     app = p.certificates.apply(
-        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr(), plan=plan
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr(), plan=plan
     )
-    pay = p.certificates.pay(application_id=app["id"], years=years)
-    assert (pay["plan"], pay["amount_fen"]) == (plan, first)
-    cert = p.certificates.approve(app["id"], officer="受理员")
-    assert cert["plan"] == plan
-    assert p.certificates.pay(serial=cert["serial"], years=years)["amount_fen"] == renewal
+    pay = p.certificates.pay(application_id=app.id, years=years)
+    assert (pay.plan, pay.amount_fen) == (plan, first)
+    cert = p.certificates.approve(app.id, officer="受理员")
+    assert cert.plan == plan
+    assert p.certificates.pay(serial=cert.serial, years=years).amount_fen == renewal
     with p.db.read() as s:
         amounts = s.execute(select(Payment.kind, Payment.amount_fen).order_by(Payment.id)).all()
     assert [tuple(a) for a in amounts] == [("new", first), ("renewal", renewal)]
@@ -609,19 +610,19 @@ def test_the_plans_are_the_seed_prices() -> None:
 def test_agreement_acceptance_is_recorded(any_platform: Platform, clock) -> None:
     p = any_platform
     subs = enrol(p, accept=False)
-    out = p.subscribers.accept_agreement(subs.person["id"], accepted_by="张三0", version="1")
+    out = p.subscribers.accept_agreement(subs.person.id, accepted_by="张三0", version="1")
     with p.db.read() as s:
         row = s.execute(select(AgreementAcceptance)).scalar_one()
     assert (row.subscriber_id, row.version, row.accepted_by, row.accepted_at) == (
-        subs.person["id"],
+        subs.person.id,
         "1",
         "张三0",
         clock.now(),
     )
-    assert len(row.text_sha256) == 64 and row.text_sha256 == out["text_sha256"]
+    assert len(row.text_sha256) == 64 and row.text_sha256 == out.text_sha256
     assert last_events(p, 1)[0][:3] == (
         "subscriber.agreement_accepted",
-        str(subs.person["id"]),
+        str(subs.person.id),
         "张三0",
     )
 
@@ -631,34 +632,34 @@ def test_every_verb_in_one_story(any_platform: Platform, clock) -> None:
     p = any_platform
     c = p.certificates
     subs = enrol(p)
-    person = issue(p, subs.person["id"], pin=PIN)
-    org = issue(p, subs.org["id"], "organization-signing", plan="premium")
-    dev = issue(p, subs.device["id"], "device-tls", dns_names=["gw.example.cn"])
-    c.freeze(person["serial"], actor="a")
-    c.unfreeze(person["serial"], actor="a")
-    c.report_loss(person["serial"], actor="a")
-    c.restore(person["serial"], actor="a")
-    c.report_loss(person["serial"], actor="a")
-    person2 = c.reissue(person["serial"], actor="a", pin=PIN)["certificate"]
-    org2 = c.rekey(org["serial"], actor="a", csr=make_csr())["certificate"]
-    org3 = c.change(org2["serial"], actor="a", updates={"contact_name": "赵六"})["certificate"]
-    c.pay(serial=dev["serial"])
-    dev2 = c.renew(dev["serial"], actor="a")["certificate"]
-    c.revoke(dev["serial"], reason="superseded", actor="a")
-    rejected = c.apply(subscriber_id=subs.person["id"], profile="person-signing", pin=PIN)
-    c.reject(rejected["id"], officer="o", reason="资料不全")
+    person = issue(p, subs.person.id, pin=PIN)
+    org = issue(p, subs.org.id, "organization-signing", plan="premium")
+    dev = issue(p, subs.device.id, "device-tls", dns_names=["gw.example.cn"])
+    c.freeze(person.serial, actor="a")
+    c.unfreeze(person.serial, actor="a")
+    c.report_loss(person.serial, actor="a")
+    c.restore(person.serial, actor="a")
+    c.report_loss(person.serial, actor="a")
+    person2 = c.reissue(person.serial, actor="a", pin=PIN).certificate
+    org2 = c.rekey(org.serial, actor="a", csr=make_csr()).certificate
+    org3 = c.change(org2.serial, actor="a", updates={"contact_name": "赵六"}).certificate
+    c.pay(serial=dev.serial)
+    dev2 = c.renew(dev.serial, actor="a").certificate
+    c.revoke(dev.serial, reason="superseded", actor="a")
+    rejected = c.apply(subscriber_id=subs.person.id, profile="person-signing", pin=PIN)
+    c.reject(rejected.id, officer="o", reason="资料不全")
     clock.advance(days=366)
     expired = set(c.expire_due())
-    assert expired == {person2["serial"], org3["serial"]}
-    statuses = {x["serial"]: x["status"] for x in c.list()}
+    assert expired == {person2.serial, org3.serial}
+    statuses = {x.serial: x.status for x in c.list()}
     assert statuses == {
-        person["serial"]: "revoked",
-        person2["serial"]: "expired",
-        org["serial"]: "revoked",
-        org2["serial"]: "revoked",
-        org3["serial"]: "expired",
-        dev["serial"]: "revoked",
-        dev2["serial"]: "active",
+        person.serial: "revoked",
+        person2.serial: "expired",
+        org.serial: "revoked",
+        org2.serial: "revoked",
+        org3.serial: "expired",
+        dev.serial: "revoked",
+        dev2.serial: "active",
     }
     actions = [e.action for e in audit_log(p)]
     for verb in (
@@ -689,9 +690,9 @@ def test_every_verb_in_one_story(any_platform: Platform, clock) -> None:
     v = p.verify_audit()
     assert v.ok and v.events == len(actions)
     assert len(c.list(status="revoked")) == 4
-    assert {x["serial"] for x in c.list(subscriber_id=subs.device["id"])} == {
-        dev["serial"],
-        dev2["serial"],
+    assert {x.serial for x in c.list(subscriber_id=subs.device.id)} == {
+        dev.serial,
+        dev2.serial,
     }
 
 
@@ -704,9 +705,9 @@ def test_serial_numbers_are_unique_positive_and_unpredictable(platform: Platform
     n = 200
     serials = []
     for _ in range(n):
-        cert = issue(p, subs.person["id"], csr=csr)
+        cert = issue(p, subs.person.id, csr=csr)
         c = load(cert)
-        assert format(c.serial_number, "x") == cert["serial"]
+        assert format(c.serial_number, "x") == cert.serial
         serials.append(c.serial_number)
     serials += [p.ca.certificate(r).serial_number for r in ("root", "issuing", "ocsp", "tsa")]
     assert len(set(serials)) == len(serials)

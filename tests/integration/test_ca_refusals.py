@@ -49,6 +49,7 @@ from yinxin.errors import (
     YinxinError,
 )
 from yinxin.pki.pinkeys import open_private_key
+from yinxin.registry.views import ApplicationView, CertificateView, SubscriberView
 from yinxin.settings import Settings
 from yinxin.store.models import PlatformKey
 
@@ -61,17 +62,17 @@ OTHER_PASSPHRASE = "a different passphrase entirely"
 @dataclass
 class World:
     p: Platform
-    person: dict
-    org: dict
-    device: dict
-    stranger: dict  # registered, has not accepted the agreement
-    active: dict
-    frozen: dict
-    lost: dict
-    revoked: dict
-    platform_cert: dict
-    unpaid_app: dict
-    paid_app: dict
+    person: SubscriberView
+    org: SubscriberView
+    device: SubscriberView
+    stranger: SubscriberView  # registered, has not accepted the agreement
+    active: CertificateView
+    frozen: CertificateView
+    lost: CertificateView
+    revoked: CertificateView
+    platform_cert: CertificateView
+    unpaid_app: ApplicationView
+    paid_app: ApplicationView
     approved_app_id: int
     make_platform: Callable[..., Platform]
 
@@ -79,22 +80,22 @@ class World:
 def build_world(p: Platform, make_platform) -> World:
     subs = enrol(p)
     stranger = p.subscribers.add_person(name="陌生人", id_number=id_number(77), phone="13700001111")
-    active = issue(p, subs.person["id"])
-    frozen = issue(p, subs.person["id"])
-    p.certificates.freeze(frozen["serial"], actor="t")
-    lost = issue(p, subs.person["id"])
-    p.certificates.report_loss(lost["serial"], actor="t")
-    revoked = issue(p, subs.org["id"], "organization-signing")
-    p.certificates.revoke(revoked["serial"], reason="no_longer_needed", actor="t")
-    platform_cert = issue(p, subs.person["id"], pin=PIN)
+    active = issue(p, subs.person.id)
+    frozen = issue(p, subs.person.id)
+    p.certificates.freeze(frozen.serial, actor="t")
+    lost = issue(p, subs.person.id)
+    p.certificates.report_loss(lost.serial, actor="t")
+    revoked = issue(p, subs.org.id, "organization-signing")
+    p.certificates.revoke(revoked.serial, reason="no_longer_needed", actor="t")
+    platform_cert = issue(p, subs.person.id, pin=PIN)
     unpaid = p.certificates.apply(
-        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr()
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
     )
     paid = p.certificates.apply(
-        subscriber_id=subs.person["id"], profile="person-signing", csr=make_csr()
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
     )
-    p.certificates.pay(application_id=paid["id"])
-    approved_id = p.certificates.applications("approved")[0]["id"]
+    p.certificates.pay(application_id=paid.id)
+    approved_id = p.certificates.applications("approved")[0].id
     return World(
         p,
         subs.person,
@@ -180,7 +181,7 @@ def wrong_passphrase_approve(w: World) -> None:
         url=w.p.settings.database_url,
         passphrase=OTHER_PASSPHRASE,
     )
-    other.certificates.approve(w.paid_app["id"], officer="受理员")
+    other.certificates.approve(w.paid_app.id, officer="受理员")
 
 
 def wrong_pin(w: World) -> None:
@@ -279,14 +280,14 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     ),
     (
         "device of a person",
-        lambda w: w.p.subscribers.add_device(device_name="x", organization_id=w.person["id"]),
+        lambda w: w.p.subscribers.add_device(device_name="x", organization_id=w.person.id),
         ValidationError,
         "organization_id",
     ),
     (
         "old agreement version",
         lambda w: w.p.subscribers.accept_agreement(
-            w.stranger["id"], accepted_by="陌生人", version="0"
+            w.stranger.id, accepted_by="陌生人", version="0"
         ),
         ValidationError,
         "version",
@@ -301,7 +302,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "malformed CSR (PEM garbage)",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"],
+            subscriber_id=w.person.id,
             profile="person-signing",
             csr=b"-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgY3Ny\n"
             b"-----END CERTIFICATE REQUEST-----\n",
@@ -312,7 +313,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "malformed CSR (DER garbage)",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=os.urandom(300)
+            subscriber_id=w.person.id, profile="person-signing", csr=os.urandom(300)
         ),
         ValidationError,
         "csr",
@@ -320,7 +321,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "truncated CSR",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(der=True)[:-10]
+            subscriber_id=w.person.id, profile="person-signing", csr=make_csr(der=True)[:-10]
         ),
         ValidationError,
         "csr",
@@ -328,7 +329,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "empty CSR",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=b""
+            subscriber_id=w.person.id, profile="person-signing", csr=b""
         ),
         ValidationError,
         "csr",
@@ -336,7 +337,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "a certificate instead of a CSR",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=w.active["pem"].encode()
+            subscriber_id=w.person.id, profile="person-signing", csr=w.active.pem.encode()
         ),
         ValidationError,
         "csr",
@@ -344,7 +345,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "CSR with a broken signature",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=tampered_csr()
+            subscriber_id=w.person.id, profile="person-signing", csr=tampered_csr()
         ),
         ValidationError,
         "csr",
@@ -352,7 +353,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "CSR with an Ed25519 key",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"],
+            subscriber_id=w.person.id,
             profile="person-signing",
             csr=csr_with(ed25519.Ed25519PrivateKey.generate()),
         ),
@@ -362,7 +363,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "CSR with an RSA-1024 key",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"],
+            subscriber_id=w.person.id,
             profile="person-signing",
             csr=csr_with(rsa.generate_private_key(65537, 1024)),
         ),
@@ -372,7 +373,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "CSR with a P-521 key",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"],
+            subscriber_id=w.person.id,
             profile="person-signing",
             csr=csr_with(ec.generate_private_key(ec.SECP521R1())),
         ),
@@ -382,14 +383,14 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "both CSR and PIN",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), pin=PIN
+            subscriber_id=w.person.id, profile="person-signing", csr=make_csr(), pin=PIN
         ),
         ValidationError,
         "csr",
     ),
     (
         "neither CSR nor PIN",
-        lambda w: w.p.certificates.apply(subscriber_id=w.person["id"], profile="person-signing"),
+        lambda w: w.p.certificates.apply(subscriber_id=w.person.id, profile="person-signing"),
         ValidationError,
         "csr",
     ),
@@ -397,7 +398,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "unknown profile",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-encryption", csr=make_csr()
+            subscriber_id=w.person.id, profile="person-encryption", csr=make_csr()
         ),
         ValidationError,
         "profile",
@@ -405,7 +406,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "a CA profile",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="issuing-ca", csr=make_csr()
+            subscriber_id=w.person.id, profile="issuing-ca", csr=make_csr()
         ),
         ValidationError,
         "profile",
@@ -413,7 +414,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "profile for the wrong subscriber kind",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="device-tls", csr=make_csr()
+            subscriber_id=w.person.id, profile="device-tls", csr=make_csr()
         ),
         ValidationError,
         "profile",
@@ -421,7 +422,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "organization profile for a device",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.device["id"], profile="organization-signing", csr=make_csr()
+            subscriber_id=w.device.id, profile="organization-signing", csr=make_csr()
         ),
         ValidationError,
         "profile",
@@ -429,7 +430,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "DNS names on a person certificate",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"],
+            subscriber_id=w.person.id,
             profile="person-signing",
             csr=make_csr(),
             dns_names=["x.example.cn"],
@@ -440,7 +441,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "a DNS name with a space and !",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.device["id"],
+            subscriber_id=w.device.id,
             profile="device-tls",
             csr=make_csr(),
             dns_names=["bad name!.example.cn"],
@@ -451,7 +452,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "a DNS name that is not an A-label",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.device["id"],
+            subscriber_id=w.device.id,
             profile="device-tls",
             csr=make_csr(),
             dns_names=["网关.example.cn"],
@@ -462,7 +463,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "an empty DNS label",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.device["id"],
+            subscriber_id=w.device.id,
             profile="device-tls",
             csr=make_csr(),
             dns_names=["gw..example.cn"],
@@ -473,7 +474,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "no agreement accepted",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.stranger["id"], profile="person-signing", csr=make_csr()
+            subscriber_id=w.stranger.id, profile="person-signing", csr=make_csr()
         ),
         Forbidden,
         "agreement",
@@ -481,7 +482,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "no agreement accepted (platform key)",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.stranger["id"], profile="person-signing", pin=PIN
+            subscriber_id=w.stranger.id, profile="person-signing", pin=PIN
         ),
         Forbidden,
         "agreement",
@@ -497,7 +498,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "unknown plan",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), plan="gold"
+            subscriber_id=w.person.id, profile="person-signing", csr=make_csr(), plan="gold"
         ),
         ValidationError,
         "plan",
@@ -505,7 +506,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "zero years",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", csr=make_csr(), years=0
+            subscriber_id=w.person.id, profile="person-signing", csr=make_csr(), years=0
         ),
         ValidationError,
         "years",
@@ -513,7 +514,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "PIN too short",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", pin="12345"
+            subscriber_id=w.person.id, profile="person-signing", pin="12345"
         ),
         ValidationError,
         "pin",
@@ -521,7 +522,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "unknown key algorithm",
         lambda w: w.p.certificates.apply(
-            subscriber_id=w.person["id"], profile="person-signing", pin=PIN, algorithm="dsa-1024"
+            subscriber_id=w.person.id, profile="person-signing", pin=PIN, algorithm="dsa-1024"
         ),
         ValidationError,
         "algorithm",
@@ -529,7 +530,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     # payment and review
     (
         "unpaid approval",
-        lambda w: w.p.certificates.approve(w.unpaid_app["id"], officer="受理员"),
+        lambda w: w.p.certificates.approve(w.unpaid_app.id, officer="受理员"),
         Forbidden,
         "payment",
     ),
@@ -541,7 +542,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     ),
     (
         "approve without an officer",
-        lambda w: w.p.certificates.approve(w.paid_app["id"], officer=" "),
+        lambda w: w.p.certificates.approve(w.paid_app.id, officer=" "),
         ValidationError,
         "officer",
     ),
@@ -559,25 +560,25 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     ),
     (
         "pay for both",
-        lambda w: w.p.certificates.pay(application_id=w.paid_app["id"], serial=w.active["serial"]),
+        lambda w: w.p.certificates.pay(application_id=w.paid_app.id, serial=w.active.serial),
         ValidationError,
         "application_id",
     ),
     (
         "pay six years",
-        lambda w: w.p.certificates.pay(serial=w.active["serial"], years=6),
+        lambda w: w.p.certificates.pay(serial=w.active.serial, years=6),
         ValidationError,
         "years",
     ),
     (
         "renewal fee for a revoked certificate",
-        lambda w: w.p.certificates.pay(serial=w.revoked["serial"]),
+        lambda w: w.p.certificates.pay(serial=w.revoked.serial),
         IllegalTransition,
         "serial",
     ),
     (
         "reject without a reason",
-        lambda w: w.p.certificates.reject(w.unpaid_app["id"], officer="受理员", reason="  "),
+        lambda w: w.p.certificates.reject(w.unpaid_app.id, officer="受理员", reason="  "),
         ValidationError,
         "reason",
     ),
@@ -591,91 +592,91 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     # illegal transitions
     (
         "unfreeze a revoked certificate",
-        lambda w: w.p.certificates.unfreeze(w.revoked["serial"], actor="t"),
+        lambda w: w.p.certificates.unfreeze(w.revoked.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "unfreeze an active certificate",
-        lambda w: w.p.certificates.unfreeze(w.active["serial"], actor="t"),
+        lambda w: w.p.certificates.unfreeze(w.active.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "unfreeze a lost certificate",
-        lambda w: w.p.certificates.unfreeze(w.lost["serial"], actor="t"),
+        lambda w: w.p.certificates.unfreeze(w.lost.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "renew a revoked certificate",
-        lambda w: w.p.certificates.renew(w.revoked["serial"], actor="t"),
+        lambda w: w.p.certificates.renew(w.revoked.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "renew a frozen certificate",
-        lambda w: w.p.certificates.renew(w.frozen["serial"], actor="t"),
+        lambda w: w.p.certificates.renew(w.frozen.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "renew without paying",
-        lambda w: w.p.certificates.renew(w.active["serial"], actor="t"),
+        lambda w: w.p.certificates.renew(w.active.serial, actor="t"),
         Forbidden,
         "payment",
     ),
     (
         "restore a frozen-not-lost certificate",
-        lambda w: w.p.certificates.restore(w.frozen["serial"], actor="t"),
+        lambda w: w.p.certificates.restore(w.frozen.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "restore an active certificate",
-        lambda w: w.p.certificates.restore(w.active["serial"], actor="t"),
+        lambda w: w.p.certificates.restore(w.active.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "revoke twice",
-        lambda w: w.p.certificates.revoke(w.revoked["serial"], reason="key_compromise", actor="t"),
+        lambda w: w.p.certificates.revoke(w.revoked.serial, reason="key_compromise", actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "freeze twice",
-        lambda w: w.p.certificates.freeze(w.frozen["serial"], actor="t"),
+        lambda w: w.p.certificates.freeze(w.frozen.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "report loss of a revoked certificate",
-        lambda w: w.p.certificates.report_loss(w.revoked["serial"], actor="t"),
+        lambda w: w.p.certificates.report_loss(w.revoked.serial, actor="t"),
         IllegalTransition,
         "serial",
     ),
     (
         "rekey a revoked certificate",
-        lambda w: w.p.certificates.rekey(w.revoked["serial"], actor="t", csr=make_csr()),
+        lambda w: w.p.certificates.rekey(w.revoked.serial, actor="t", csr=make_csr()),
         IllegalTransition,
         "serial",
     ),
     (
         "rekey a frozen certificate",
-        lambda w: w.p.certificates.rekey(w.frozen["serial"], actor="t", csr=make_csr()),
+        lambda w: w.p.certificates.rekey(w.frozen.serial, actor="t", csr=make_csr()),
         IllegalTransition,
         "serial",
     ),
     (
         "change a revoked certificate",
-        lambda w: w.p.certificates.change(w.revoked["serial"], actor="t", updates={"name": "新名"}),
+        lambda w: w.p.certificates.change(w.revoked.serial, actor="t", updates={"name": "新名"}),
         IllegalTransition,
         "serial",
     ),
     (
         "reissue a revoked certificate",
-        lambda w: w.p.certificates.reissue(w.revoked["serial"], actor="t", csr=make_csr()),
+        lambda w: w.p.certificates.reissue(w.revoked.serial, actor="t", csr=make_csr()),
         IllegalTransition,
         "serial",
     ),
@@ -688,14 +689,14 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     # bad input to lifecycle verbs
     (
         "unknown revocation reason",
-        lambda w: w.p.certificates.revoke(w.active["serial"], reason="bored", actor="t"),
+        lambda w: w.p.certificates.revoke(w.active.serial, reason="bored", actor="t"),
         ValidationError,
         "reason",
     ),
     (
         "requested_at in the future",
         lambda w: w.p.certificates.revoke(
-            w.active["serial"], reason="key_compromise", actor="t", requested_at=future(w)
+            w.active.serial, reason="key_compromise", actor="t", requested_at=future(w)
         ),
         ValidationError,
         "requested_at",
@@ -703,7 +704,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "requested_at without a timezone",
         lambda w: w.p.certificates.revoke(
-            w.active["serial"],
+            w.active.serial,
             reason="key_compromise",
             actor="t",
             requested_at=w.p.clock.now().replace(tzinfo=None) - dt.timedelta(hours=1),
@@ -713,20 +714,20 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     ),
     (
         "rekey with a broken CSR",
-        lambda w: w.p.certificates.rekey(w.active["serial"], actor="t", csr=tampered_csr()),
+        lambda w: w.p.certificates.rekey(w.active.serial, actor="t", csr=tampered_csr()),
         ValidationError,
         "csr",
     ),
     (
         "reissue with a short PIN",
-        lambda w: w.p.certificates.reissue(w.lost["serial"], actor="t", pin="123"),
+        lambda w: w.p.certificates.reissue(w.lost.serial, actor="t", pin="123"),
         ValidationError,
         "pin",
     ),
     (
         "change with a bad phone",
         lambda w: w.p.certificates.change(
-            w.active["serial"], actor="t", updates={"name": "新名字", "phone": "110"}
+            w.active.serial, actor="t", updates={"name": "新名字", "phone": "110"}
         ),
         ValidationError,
         "phone",
@@ -734,14 +735,14 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
     (
         "change a field the kind does not have",
         lambda w: w.p.certificates.change(
-            w.active["serial"], actor="t", updates={"legal_representative": "某人"}
+            w.active.serial, actor="t", updates={"legal_representative": "某人"}
         ),
         ValidationError,
         "legal_representative",
     ),
     (
         "change nothing",
-        lambda w: w.p.certificates.change(w.active["serial"], actor="t", updates={"name": None}),
+        lambda w: w.p.certificates.change(w.active.serial, actor="t", updates={"name": None}),
         ValidationError,
         "updates",
     ),
@@ -772,11 +773,9 @@ def test_refusal_names_the_field_and_changes_nothing(
 def test_a_refused_step_can_be_retried_correctly(world: World) -> None:
     """After a refusal nothing is left half-done: the corrected request goes through."""
     with pytest.raises(Forbidden):
-        world.p.certificates.approve(world.unpaid_app["id"], officer="受理员")
-    world.p.certificates.pay(application_id=world.unpaid_app["id"])
-    assert (
-        world.p.certificates.approve(world.unpaid_app["id"], officer="受理员")["status"] == "active"
-    )
+        world.p.certificates.approve(world.unpaid_app.id, officer="受理员")
+    world.p.certificates.pay(application_id=world.unpaid_app.id)
+    assert world.p.certificates.approve(world.unpaid_app.id, officer="受理员").status == "active"
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -789,7 +788,7 @@ def csr_file(tmp_path: Path, data: bytes, name: str) -> str:
 def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
     wrong_check = id_number(5)[:17] + ("0" if id_number(5)[17] != "0" else "1")
     bad_uscc = uscc(9)[:17] + ("0" if uscc(9)[17] != "0" else "1")
-    person, stranger = str(w.person["id"]), str(w.stranger["id"])
+    person, stranger = str(w.person.id), str(w.stranger.id)
     future_at = (real_now() + dt.timedelta(days=1)).isoformat()  # the CLI runs on the real clock
     return [
         (
@@ -949,22 +948,22 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
         ),
         (
             "unpaid",
-            ["cert", "approve", str(w.unpaid_app["id"]), "--officer", "受理员"],
+            ["cert", "approve", str(w.unpaid_app.id), "--officer", "受理员"],
             "payment",
             5,
         ),
-        ("unfreeze revoked", ["cert", "unfreeze", w.revoked["serial"]], "serial", 4),
-        ("renew revoked", ["cert", "renew", w.revoked["serial"]], "serial", 4),
-        ("restore frozen", ["cert", "restore", w.frozen["serial"]], "serial", 4),
+        ("unfreeze revoked", ["cert", "unfreeze", w.revoked.serial], "serial", 4),
+        ("renew revoked", ["cert", "renew", w.revoked.serial], "serial", 4),
+        ("restore frozen", ["cert", "restore", w.frozen.serial], "serial", 4),
         (
             "revoke twice",
-            ["cert", "revoke", w.revoked["serial"], "--reason", "key_compromise"],
+            ["cert", "revoke", w.revoked.serial, "--reason", "key_compromise"],
             "serial",
             4,
         ),
         (
             "unknown reason",
-            ["cert", "revoke", w.active["serial"], "--reason", "bored"],
+            ["cert", "revoke", w.active.serial, "--reason", "bored"],
             "reason",
             2,
         ),
@@ -973,7 +972,7 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
             [
                 "cert",
                 "revoke",
-                w.active["serial"],
+                w.active.serial,
                 "--reason",
                 "key_compromise",
                 "--requested-at",
@@ -987,7 +986,7 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
             [
                 "cert",
                 "revoke",
-                w.active["serial"],
+                w.active.serial,
                 "--reason",
                 "key_compromise",
                 "--requested-at",
@@ -1045,7 +1044,7 @@ def test_cli_refusals(sqlite_world: World, tmp_path: Path) -> None:
 def test_cli_wrong_passphrase(sqlite_world: World) -> None:
     w = sqlite_world
     before = dump(w.p)
-    args = ["cert", "approve", str(w.paid_app["id"]), "--officer", "受理员"]
+    args = ["cert", "approve", str(w.paid_app.id), "--officer", "受理员"]
     res = cli(w, args, passphrase=OTHER_PASSPHRASE)
     assert res.exit_code == 5
     assert "[passphrase]" in res.stderr
@@ -1071,7 +1070,7 @@ def test_cli_wrong_passphrase_as_a_real_process(sqlite_world: World) -> None:
         YINXIN_DATABASE_URL=w.p.settings.database_url,
     )
     done = subprocess.run(
-        [str(YINXIN), "cert", "approve", str(w.paid_app["id"]), "--officer", "受理员", "--json"],
+        [str(YINXIN), "cert", "approve", str(w.paid_app.id), "--officer", "受理员", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -1126,11 +1125,11 @@ def test_no_private_key_or_pin_in_the_database_or_logs(
     caplog.set_level(logging.DEBUG)
     p = platform
     subs = enrol(p)
-    certs = [issue(p, subs.person["id"], pin=PIN) for _ in range(3)]
-    certs.append(p.certificates.rekey(certs[0]["serial"], actor="t", pin=PIN)["certificate"])
+    certs = [issue(p, subs.person.id, pin=PIN) for _ in range(3)]
+    certs.append(p.certificates.rekey(certs[0].serial, actor="t", pin=PIN).certificate)
     with pytest.raises(ValidationError):
         p.certificates.apply(
-            subscriber_id=subs.person["id"], profile="person-signing", pin="1234"
+            subscriber_id=subs.person.id, profile="person-signing", pin="1234"
         )  # too short, refused
     with p.db.read() as s:
         sealed = s.execute(select(PlatformKey).order_by(PlatformKey.id)).scalars().all()
@@ -1196,7 +1195,7 @@ def test_cli_errors_do_not_show_the_pin_or_passphrase(sqlite_world: World) -> No
             "cert",
             "apply",
             "--subscriber-id",
-            str(w.person["id"]),
+            str(w.person.id),
             "--profile",
             "person-signing",
             "--platform-key",
@@ -1208,7 +1207,7 @@ def test_cli_errors_do_not_show_the_pin_or_passphrase(sqlite_world: World) -> No
     assert short_pin not in res.stdout + res.stderr
     res = cli(
         w,
-        ["cert", "rekey", w.active["serial"], "--platform-key", "--pin", PIN],
+        ["cert", "rekey", w.active.serial, "--platform-key", "--pin", PIN],
         passphrase=OTHER_PASSPHRASE,
     )
     assert res.exit_code == 5

@@ -77,34 +77,32 @@ def issue_every_profile(p: Platform, out: Path, algorithm: str) -> dict[str, Pat
         for role in ("root", "issuing", "ocsp", "tsa")
     }
     certs = {
-        "person": issue(p, subs.person["id"], csr=make_csr(new_key(algorithm))),
-        "person-platform-key": issue(p, subs.person["id"], pin=PIN, algorithm=algorithm),
+        "person": issue(p, subs.person.id, csr=make_csr(new_key(algorithm))),
+        "person-platform-key": issue(p, subs.person.id, pin=PIN, algorithm=algorithm),
         "organization": issue(
             p,
-            subs.org["id"],
+            subs.org.id,
             "organization-signing",
             csr=make_csr(new_key(algorithm)),
             plan="premium",
         ),
         "device": issue(
             p,
-            subs.device["id"],
+            subs.device.id,
             "device-tls",
             csr=make_csr(new_key(algorithm)),
             dns_names=["gw01.example.cn", "gw01-backup.example.cn"],
         ),
     }
-    p.certificates.pay(serial=certs["person"]["serial"])
-    certs["person-renewed"] = p.certificates.renew(certs["person"]["serial"], actor="t")[
-        "certificate"
-    ]
+    p.certificates.pay(serial=certs["person"].serial)
+    certs["person-renewed"] = p.certificates.renew(certs["person"].serial, actor="t").certificate
     certs["organization-rekeyed"] = p.certificates.rekey(
-        certs["organization"]["serial"], actor="t", csr=make_csr(new_key(algorithm))
-    )["certificate"]
+        certs["organization"].serial, actor="t", csr=make_csr(new_key(algorithm))
+    ).certificate
     certs["device-changed"] = p.certificates.change(
-        certs["device"]["serial"], actor="t", updates={"device_name": "门禁网关-02"}
-    )["certificate"]
-    files.update({name: write(out, name, c["pem"]) for name, c in certs.items()})
+        certs["device"].serial, actor="t", updates={"device_name": "门禁网关-02"}
+    ).certificate
+    files.update({name: write(out, name, c.pem) for name, c in certs.items()})
     return files
 
 
@@ -255,7 +253,7 @@ def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
         p = Platform(settings, clock=FrozenClock(START))  # no passphrase: none is needed
         try:
             info = p.ca.init(algorithm)
-            assert info["keystore"] == "pkcs11"
+            assert info.keystore == "pkcs11"
             assert not (home / "keys").exists() or not any((home / "keys").iterdir())
             with p.db.read() as s:
                 rows = s.execute(select(AuthorityCertificate)).scalars().all()
@@ -272,8 +270,8 @@ def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
                 assert spki(key.public_key()) == spki(p.ca.certificate(role).public_key())
 
             subs = enrol(p)
-            person = issue(p, subs.person["id"], csr=make_csr())
-            platform_key = issue(p, subs.person["id"], pin=PIN)
+            person = issue(p, subs.person.id, csr=make_csr())
+            platform_key = issue(p, subs.person.id, pin=PIN)
             out = tmp_path / "pem"
             out.mkdir()
             chain = Issued(
@@ -283,8 +281,8 @@ def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
                 {
                     "root": write(out, "root", p.ca.certificate("root")),
                     "issuing": write(out, "issuing", p.ca.certificate("issuing")),
-                    "person": write(out, "person", person["pem"]),
-                    "platform": write(out, "platform", platform_key["pem"]),
+                    "person": write(out, "person", person.pem),
+                    "platform": write(out, "platform", platform_key.pem),
                     "tsa": write(out, "tsa", p.ca.certificate("tsa")),
                 },
             )

@@ -57,7 +57,7 @@ def test_cert_apply_reads_the_pin_without_the_command_line(platform: Platform, h
         "cert",
         "apply",
         "--subscriber-id",
-        str(person["id"]),
+        str(person.id),
         "--profile",
         "person-signing",
         "--platform-key",
@@ -94,7 +94,7 @@ def test_no_pin_anywhere_is_refused_naming_the_ways(platform: Platform) -> None:
             "cert",
             "apply",
             "--subscriber-id",
-            str(person["id"]),
+            str(person.id),
             "--profile",
             "person-signing",
             "--platform-key",
@@ -109,9 +109,7 @@ def test_seal_change_pin_reads_both_pins_from_stdin(platform: Platform) -> None:
     p = platform
     w = world(p)
     seal = personal_seal(w)
-    res = invoke(
-        p, ["seal", "change-pin", seal.es_id, "--json"], input=f"{PIN_ZHANG}\n{NEW_PIN}\n"
-    )
+    res = invoke(p, ["seal", "change-pin", seal.es_id, "--json"], input=f"{PIN_ZHANG}\n{NEW_PIN}\n")
     assert res.exit_code == 0, res.output
     assert p.seals.unlock_for_signing(seal.es_id, NEW_PIN)
     res = invoke(p, ["seal", "check", seal.es_id, "--with-pin", "--json"], input=f"{NEW_PIN}\n")

@@ -40,7 +40,7 @@ def test_an_id_number_registers_one_person(any_platform):
         Conflict,
         "duplicate",
     )
-    assert e.field == "id_number" and f"#{first['id']}" in e.message
+    assert e.field == "id_number" and f"#{first.id}" in e.message
     # the same number typed in lower case is the same document
     low = id_number(2)
     p.subscribers.add_person(name="李四", id_number=low, phone="13800138001")
@@ -97,30 +97,30 @@ def test_hidden_characters_are_refused_in_every_name_field(platform, char):
         ),
         (
             "device_name",
-            lambda: subs.add_device(device_name=f"网关{char}01", organization_id=w.org["id"]),
+            lambda: subs.add_device(device_name=f"网关{char}01", organization_id=w.org.id),
         ),
-        ("accepted_by", lambda: subs.accept_agreement(w.zhang["id"], accepted_by=f"张{char}三")),
+        ("accepted_by", lambda: subs.accept_agreement(w.zhang.id, accepted_by=f"张{char}三")),
         (
             "name",
             lambda: p.certificates.change(
-                w.zhang_cert["serial"], actor="受理员", updates={"name": f"张{char}三"}
+                w.zhang_cert.serial, actor="受理员", updates={"name": f"张{char}三"}
             ),
         ),
         (
             "holder_name",
             lambda: seals.apply(
-                subscriber_id=w.zhang["id"],
+                subscriber_id=w.zhang.id,
                 kind="personal",
-                certificate_serial=w.zhang_cert["serial"],
+                certificate_serial=w.zhang_cert.serial,
                 **form(ZHANG, holder_name=f"张{char}三"),
             ),
         ),
         (
             "project",
             lambda: seals.apply(
-                subscriber_id=w.zhang["id"],
+                subscriber_id=w.zhang.id,
                 kind="personal",
-                certificate_serial=w.zhang_cert["serial"],
+                certificate_serial=w.zhang_cert.serial,
                 **form(ZHANG, project=f"项目{char}一"),
             ),
         ),
@@ -134,20 +134,16 @@ def test_hidden_characters_are_refused_in_every_name_field(platform, char):
 def test_an_officer_with_hidden_characters_is_refused(platform):
     p = platform
     w = world(p)
-    app = p.certificates.apply(
-        subscriber_id=w.zhang["id"], profile="person-signing", csr=make_csr()
-    )
-    p.certificates.pay(application_id=app["id"])
+    app = p.certificates.apply(subscriber_id=w.zhang.id, profile="person-signing", csr=make_csr())
+    p.certificates.pay(application_id=app.id)
     for char in HIDDEN:
         e = refused(
-            p, lambda c=char: p.certificates.approve(app["id"], officer=f"陈{c}静"), ValidationError
+            p, lambda c=char: p.certificates.approve(app.id, officer=f"陈{c}静"), ValidationError
         )
         assert e.field == "officer"
         e = refused(
             p,
-            lambda c=char: p.certificates.reject(
-                app["id"], officer=f"陈{c}静", reason="资料不清晰"
-            ),
+            lambda c=char: p.certificates.reject(app.id, officer=f"陈{c}静", reason="资料不清晰"),
             ValidationError,
         )
         assert e.field == "officer"
@@ -157,29 +153,29 @@ def test_an_officer_with_hidden_characters_is_refused(platform):
 def test_an_application_is_paid_once_and_a_retry_is_not_charged_again(any_platform):
     p = any_platform
     w = world(p)
-    app = p.certificates.apply(subscriber_id=w.li["id"], profile="person-signing", csr=make_csr())
-    paid = p.certificates.pay(application_id=app["id"], years=2, reference="BANK-001")
-    again = p.certificates.pay(application_id=app["id"], years=2, reference="BANK-001")
-    assert again["replayed"] and again["id"] == paid["id"]
-    assert again["amount_fen"] == paid["amount_fen"]
+    app = p.certificates.apply(subscriber_id=w.li.id, profile="person-signing", csr=make_csr())
+    paid = p.certificates.pay(application_id=app.id, years=2, reference="BANK-001")
+    again = p.certificates.pay(application_id=app.id, years=2, reference="BANK-001")
+    assert again.replayed and again.id == paid.id
+    assert again.amount_fen == paid.amount_fen
     e = refused(
         p,
-        lambda: p.certificates.pay(application_id=app["id"], years=2, reference="BANK-002"),
+        lambda: p.certificates.pay(application_id=app.id, years=2, reference="BANK-002"),
         Conflict,
         "already_paid",
     )
     assert e.field == "application_id" and "BANK-001" in e.message
     refused(
         p,
-        lambda: p.certificates.pay(application_id=app["id"], years=1, reference="BANK-001"),
+        lambda: p.certificates.pay(application_id=app.id, years=1, reference="BANK-001"),
         Conflict,
         "already_paid",
     )
-    refused(p, lambda: p.certificates.pay(application_id=app["id"]), Conflict, "already_paid")
-    cert = p.certificates.approve(app["id"], officer="受理员")
+    refused(p, lambda: p.certificates.pay(application_id=app.id), Conflict, "already_paid")
+    cert = p.certificates.approve(app.id, officer="受理员")
     # renewal payments of a certificate add up: each one is a year more
-    p.certificates.pay(serial=cert["serial"], years=1)
-    p.certificates.pay(serial=cert["serial"], years=1)
+    p.certificates.pay(serial=cert.serial, years=1)
+    p.certificates.pay(serial=cert.serial, years=1)
     assert p.verify_audit().ok
 
 
@@ -219,9 +215,9 @@ def test_the_seal_service_refuses_an_oversized_scan(platform):
     e = refused(
         p,
         lambda: p.seals.apply(
-            subscriber_id=w.zhang["id"],
+            subscriber_id=w.zhang.id,
             kind="personal",
-            certificate_serial=w.zhang_cert["serial"],
+            certificate_serial=w.zhang_cert.serial,
             scan=big,
             **form(ZHANG),
         ),
@@ -231,9 +227,9 @@ def test_the_seal_service_refuses_an_oversized_scan(platform):
     e = refused(
         p,
         lambda: p.seals.apply(
-            subscriber_id=w.zhang["id"],
+            subscriber_id=w.zhang.id,
             kind="personal",
-            certificate_serial=w.zhang_cert["serial"],
+            certificate_serial=w.zhang_cert.serial,
             scan=_png(5000, 5000),
             **form(ZHANG),
         ),
@@ -251,9 +247,9 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
     p = platform
     w = world(p)
     seal = p.seals.apply(
-        subscriber_id=w.zhang["id"],
+        subscriber_id=w.zhang.id,
         kind="personal",
-        certificate_serial=w.zhang_cert["serial"],
+        certificate_serial=w.zhang_cert.serial,
         **form(ZHANG),
     )
     judged, go_on = threading.Event(), threading.Event()
@@ -288,7 +284,7 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
         p.seals.unlock_for_signing(seal.es_id, "000000")
     assert outcome == {"error": late_wrong.value.to_dict()}
     assert "meanwhile" not in late_wrong.value.message
-    assert key_row(p, w.zhang_cert["serial"])[:2] == (MAX_PIN_FAILURES, True)
+    assert key_row(p, w.zhang_cert.serial)[:2] == (MAX_PIN_FAILURES, True)
     assert p.verify_audit().ok
 
 

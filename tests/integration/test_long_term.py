@@ -120,7 +120,7 @@ def test_b_lt_verifies_days_and_a_year_later_offline(make_platform, clock, tmp_p
             assert s.revocation_source == "embedded" and s.revoked is False
             assert s.level == "B-LT"
     # at +400 d the signer's certificate (one year) had expired: the timestamp carries it
-    assert dt.datetime.fromisoformat(w.person_cert["not_after"]) < signed_at + 400 * DAY
+    assert w.person_cert.not_after < signed_at + 400 * DAY
 
 
 def test_strict_policy_asks_for_status_valid_now(make_platform, clock, tmp_path) -> None:
@@ -141,7 +141,7 @@ def test_strict_policy_asks_for_status_valid_now(make_platform, clock, tmp_path)
 def test_revoked_after_signing_stays_valid(make_platform, clock, tmp_path) -> None:
     p, w, pdf = signed_contract(make_platform, clock)
     clock.advance(days=2)
-    p.certificates.revoke(w.person_cert["serial"], reason="key_compromise", actor="t")
+    p.certificates.revoke(w.person_cert.serial, reason="key_compromise", actor="t")
     # the archive adds the new status ("revoked since day 2") and a document timestamp
     report = p.archive.renew()
     assert report.renewed and not report.failed
@@ -154,9 +154,9 @@ def test_revoked_after_signing_stays_valid(make_platform, clock, tmp_path) -> No
 def test_revoked_before_the_timestamp_is_invalid(make_platform, clock) -> None:
     p = make_platform("sqlite")
     key, cert_info = own_key_certificate(p, name="李雷")
-    cert = x509.load_pem_x509_certificate(cert_info["pem"].encode())
+    cert = x509.load_pem_x509_certificate(cert_info.pem.encode())
     clock.advance(hours=1)
-    p.certificates.revoke(cert_info["serial"], reason="key_compromise", actor="t")
+    p.certificates.revoke(cert_info.serial, reason="key_compromise", actor="t")
     clock.advance(hours=1)
     # signed anyway with the compromised key, after the revocation: the embedded status says so
     signed = sign_pdf(

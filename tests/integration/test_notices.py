@@ -18,18 +18,18 @@ def outbox(p: Platform) -> list[dict]:
 def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) -> None:
     p = any_platform
     subs = enrol(p)
-    cert = issue(p, subs.person["id"])
+    cert = issue(p, subs.person.id)
     msgs = outbox(p)
     assert len(msgs) == 1 and msgs[0]["to"] == "13800130000"
-    assert "已签发" in msgs[0]["body"] and cert["serial"] in msgs[0]["body"]
-    p.certificates.freeze(cert["serial"], actor="张三")
+    assert "已签发" in msgs[0]["body"] and cert.serial in msgs[0]["body"]
+    p.certificates.freeze(cert.serial, actor="张三")
     assert "冻结" in outbox(p)[-1]["body"]
-    p.certificates.unfreeze(cert["serial"], actor="ra")  # a release sends nothing
+    p.certificates.unfreeze(cert.serial, actor="ra")  # a release sends nothing
     assert len(outbox(p)) == 2
-    p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三")
+    p.certificates.revoke(cert.serial, reason="key_compromise", actor="张三")
     last = outbox(p)[-1]["body"]
     assert "撤销" in last and "私钥被泄密" in last
-    log = p.notifier.log(subscriber_id=subs.person["id"])
+    log = p.notifier.log(subscriber_id=subs.person.id)
     assert sorted(r.template_id for r in log) == [
         "certificate_frozen",
         "certificate_issued",
@@ -42,7 +42,7 @@ def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) 
 def test_a_device_certificate_notice_goes_to_its_organization(platform: Platform) -> None:
     p = platform
     subs = enrol(p)
-    issue(p, subs.device["id"], "device-tls", csr=make_csr(), dns_names=["gw.example.cn"])
+    issue(p, subs.device.id, "device-tls", csr=make_csr(), dns_names=["gw.example.cn"])
     assert outbox(p)[-1]["to"] == "13900139000"
     assert "门禁网关-0" in outbox(p)[-1]["body"]
 
@@ -50,17 +50,17 @@ def test_a_device_certificate_notice_goes_to_its_organization(platform: Platform
 def test_renewal_notices_once_per_period(platform: Platform, clock) -> None:
     p = platform
     subs = enrol(p)
-    cert = issue(p, subs.person["id"])
+    cert = issue(p, subs.person.id)
     before = len(outbox(p))
     assert p.notices.send_renewal_notices(30) == []  # a year to go: nothing due
     clock.advance(days=340)
     sent = p.notices.send_renewal_notices(30)
-    assert [s["serial"] for s in sent] == [cert["serial"]]
+    assert [s.serial for s in sent] == [cert.serial]
     body = outbox(p)[-1]["body"]
-    assert "到期" in body and cert["serial"] in body
+    assert "到期" in body and cert.serial in body
     assert p.notices.send_renewal_notices(30) == []  # not again within a week
     clock.advance(days=8)
-    assert [s["serial"] for s in p.notices.send_renewal_notices(30)] == [cert["serial"]]
+    assert [s.serial for s in p.notices.send_renewal_notices(30)] == [cert.serial]
     assert len(outbox(p)) == before + 2
 
 
@@ -74,11 +74,11 @@ def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform)
         contact_name="王五",
         contact_phone="0591-87760022",
     )
-    p.subscribers.accept_agreement(org["id"], accepted_by="王五")
-    cert = issue(p, org["id"], "organization-signing")
-    assert cert["status"] == "active"
-    assert all(cert["serial"] not in m["body"] for m in outbox(p))
-    assert subs.person["id"]
+    p.subscribers.accept_agreement(org.id, accepted_by="王五")
+    cert = issue(p, org.id, "organization-signing")
+    assert cert.status == "active"
+    assert all(cert.serial not in m["body"] for m in outbox(p))
+    assert subs.person.id
 
 
 class Crash(BaseException):
@@ -94,7 +94,7 @@ def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
 
     p = any_platform
     subs = enrol(p)
-    cert = issue(p, subs.person["id"])
+    cert = issue(p, subs.person.id)
     sent_before = len(outbox(p))
 
     def die(_serial: str) -> None:
@@ -102,11 +102,11 @@ def test_a_revocation_notice_survives_a_crash_between_commit_and_send(
 
     monkeypatch.setattr(p.certificates, "_notify", die)
     try:
-        p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三")
+        p.certificates.revoke(cert.serial, reason="key_compromise", actor="张三")
     except Crash:
         pass
     monkeypatch.undo()
-    assert p.certificates.get(cert["serial"])["status"] == "revoked"
+    assert p.certificates.get(cert.serial).status == "revoked"
     assert len(outbox(p)) == sent_before  # nothing was sent…
     with p.db.read() as s:  # …but the notice committed with the revocation
         rows = (
@@ -128,7 +128,7 @@ def test_a_failed_change_writes_no_notice(platform: Platform, monkeypatch) -> No
 
     p = platform
     subs = enrol(p)
-    cert = issue(p, subs.person["id"])
+    cert = issue(p, subs.person.id)
     logged = len(p.notifier.log())
     real = audit.record
 
@@ -139,11 +139,11 @@ def test_a_failed_change_writes_no_notice(platform: Platform, monkeypatch) -> No
 
     monkeypatch.setattr(audit, "record", fail_on_revoke)
     try:
-        p.certificates.revoke(cert["serial"], reason="key_compromise", actor="张三")
+        p.certificates.revoke(cert.serial, reason="key_compromise", actor="张三")
     except RuntimeError:
         pass
     monkeypatch.undo()
-    assert p.certificates.get(cert["serial"])["status"] == "active"
+    assert p.certificates.get(cert.serial).status == "active"
     assert len(p.notifier.log()) == logged
 
 
@@ -157,14 +157,14 @@ def test_yinxin_notify_retry_sends_what_a_crash_left_pending(
 
     p = platform
     subs = enrol(p)
-    cert = issue(p, subs.person["id"])
+    cert = issue(p, subs.person.id)
 
     def die(_serial: str) -> None:
         raise Crash
 
     monkeypatch.setattr(p.certificates, "_notify", die)
     try:
-        p.certificates.freeze(cert["serial"], actor="张三")
+        p.certificates.freeze(cert.serial, actor="张三")
     except Crash:
         pass
     monkeypatch.undo()

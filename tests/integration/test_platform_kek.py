@@ -58,8 +58,8 @@ def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform
     p = platform
     w = world(p)
     seal = personal_seal(w)
-    _, _, blob = key_row(p, w.zhang_cert["serial"])
-    label = label_of(p, w.zhang_cert["serial"])
+    _, _, blob = key_row(p, w.zhang_cert.serial)
+    label = label_of(p, w.zhang_cert.serial)
     assert is_wrapped(blob)
     # the PIN alone opens nothing: the blob is encrypted under the KEK too
     with pytest.raises(ConfigurationError) as e:
@@ -77,7 +77,7 @@ def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform
     with pytest.raises(ConfigurationError) as e:
         thief.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert "key-encryption key" in e.value.message
-    assert key_row(thief, w.zhang_cert["serial"])[0] == 0  # never counted as a wrong PIN
+    assert key_row(thief, w.zhang_cert.serial)[0] == 0  # never counted as a wrong PIN
     # the copied keys directory without the CA passphrase is no better
     (thief_home / "keys").mkdir(exist_ok=True)
     for f in (p.settings.home / "keys").glob(f"{KEK_LABEL}*"):
@@ -97,8 +97,8 @@ def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):
     p = platform
     w = world(p)
     seal = personal_seal(w)
-    label = label_of(p, w.zhang_cert["serial"])
-    inner = open_private_key(key_row(p, w.zhang_cert["serial"])[2], PIN_ZHANG, label, kek=p.kek)
+    label = label_of(p, w.zhang_cert.serial)
+    inner = open_private_key(key_row(p, w.zhang_cert.serial)[2], PIN_ZHANG, label, kek=p.kek)
     legacy = seal_private_key(inner.native, PIN_ZHANG, label)  # the format without a KEK
     assert not is_wrapped(legacy)
     with p.db.transaction() as s:
@@ -106,8 +106,8 @@ def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):
             select(PlatformKey).where(PlatformKey.label == label)
         ).scalar_one().sealed_key = legacy
     assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)  # old format still opens
-    assert p.certificates.wrap_legacy_keys(actor="operator") == {"wrapped": [label]}
-    blob = key_row(p, w.zhang_cert["serial"])[2]
+    assert p.certificates.wrap_legacy_keys(actor="operator").wrapped == [label]
+    blob = key_row(p, w.zhang_cert.serial)[2]
     assert is_wrapped(blob)
     assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert p.certificates.wrap_legacy_keys(actor="operator") == {"wrapped": []}

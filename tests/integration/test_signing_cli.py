@@ -253,7 +253,7 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
     before = outbox_lines(w.outbox)
     org = home.w.org  # the organization itself signs with its seal (no member involved)
     ch = ok_json(
-        home.run("sign", "code", "--in", str(home.contract), "--signer", str(org["id"]), "--json")
+        home.run("sign", "code", "--in", str(home.contract), "--signer", str(org.id), "--json")
     )
     code = read_code(w.outbox, "13900139000", after=before)
     base = [
@@ -266,7 +266,7 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
         "--seal",
         w.jia.seal.es_id,
         "--signer",
-        str(org["id"]),
+        str(org.id),
         "--challenge",
         ch["challenge_id"],
         "--anchor",
@@ -405,7 +405,7 @@ def local_kit(home: Home, directory: Path) -> LocalKit:
     the CA chain, a seal image."""
     p = home.p
     sub = p.subscribers.add_person(name="赵六", id_number="11010519920815234X", phone="13900139002")
-    p.subscribers.accept_agreement(sub["id"], accepted_by="赵六")
+    p.subscribers.accept_agreement(sub.id, accepted_by="赵六")
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -413,13 +413,13 @@ def local_kit(home: Home, directory: Path) -> LocalKit:
         .sign(key, hashes.SHA256())
     )
     app = p.certificates.apply(
-        subscriber_id=sub["id"],
+        subscriber_id=sub.id,
         profile="person-signing",
         csr=csr.public_bytes(serialization.Encoding.PEM),
         actor="赵六",
     )
-    p.certificates.pay(application_id=app["id"], years=1, reference=f"T-{app['id']}")
-    cert = p.certificates.approve(app["id"], officer=OFFICER)
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer=OFFICER)
     directory.mkdir(parents=True, exist_ok=True)
     kit = LocalKit(
         directory / "key.pem",
@@ -434,7 +434,7 @@ def local_kit(home: Home, directory: Path) -> LocalKit:
             serialization.NoEncryption(),
         )
     )
-    kit.cert.write_text(cert["pem"])
+    kit.cert.write_text(cert.pem)
     for path, role in zip(kit.chain, ("issuing", "root"), strict=True):
         path.write_bytes(p.ca.certificate(role).public_bytes(serialization.Encoding.PEM))
     kit.seal.write_bytes(seal_png("赵六"))

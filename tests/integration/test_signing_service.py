@@ -159,7 +159,7 @@ def nss(flow, tmp_path_factory) -> Path:
 
 
 def cert_serial(w: World, party: Party) -> str:
-    return (w.org_cert if party is w.jia else w.person_cert)["serial"]
+    return (w.org_cert if party is w.jia else w.person_cert).serial
 
 
 def same_serial(a: str, b: str) -> bool:
@@ -188,7 +188,7 @@ def test_each_signature_verifies_with_our_verifier(flow):
             assert sig.problems == []
     # 甲方 signs for the organization (its certificate), 乙方 as himself
     names = [s.signer_name for s in flow.p.signing.verify(flow.second.pdf).signatures]
-    assert names == [w.org["name"], w.person["name"]]
+    assert names == [w.org.name, w.person.name]
     # the original bytes are untouched: each signature appends
     assert flow.first.pdf.startswith(flow.original)
     assert flow.second.pdf.startswith(flow.first.pdf)
@@ -374,7 +374,7 @@ def test_a_third_signature_after_the_lock_is_refused(flow):
     # Software that ignores the lock can still append a signature — with a certificate our CA
     # issued, so the only fault is the lock: the verifier then fails 乙方's locking signature.
     key, cert = csr_signer(p)
-    forced = pyhanko_sign(locked, key, cert["pem"], p.ca.chain())
+    forced = pyhanko_sign(locked, key, cert.pem, p.ca.chain())
     rep = p.signing.verify(forced)
     assert not rep.valid
     jia, yi, third = rep.signatures
@@ -551,11 +551,11 @@ def test_wrong_pin_moves_only_the_counter_and_keeps_the_confirmation(rw):
         mask=("platform_keys", "failed_attempts"),
     )
     assert "000000" not in e.message
-    assert failed_attempts(p, w.person_cert["serial"]) == 1
+    assert failed_attempts(p, w.person_cert.serial) == 1
     # the refusal did not use the confirmation: the right PIN signs with the same token
     ok = sign_call(w, w.yi, doc, token)()
     assert p.signing.verify(ok.pdf).valid
-    assert failed_attempts(p, w.person_cert["serial"]) == 0
+    assert failed_attempts(p, w.person_cert.serial) == 0
 
 
 def test_wrong_code_signs_nothing(rw):
@@ -672,12 +672,12 @@ def test_a_withdrawn_grant_is_refused_at_signing(rw):
     clerk = p.subscribers.add_person(
         name="钱七", id_number=id_number("11010819850615202"), phone="13600136000"
     )
-    p.subscribers.accept_agreement(clerk["id"], accepted_by="钱七")
-    p.seals.grant(w.jia.seal.es_id, clerk["id"], actor="北京印信示范科技有限公司")
+    p.subscribers.accept_agreement(clerk.id, accepted_by="钱七")
+    p.seals.grant(w.jia.seal.es_id, clerk.id, actor="北京印信示范科技有限公司")
     party = Party("甲方", clerk, w.jia.seal, w.jia.pin, "13600136000")
     doc = contract_pdf(1, title="委托合同")
     token = confirm(w, party, doc)  # confirmed while still authorized …
-    p.seals.withdraw(w.jia.seal.es_id, clerk["id"], actor="北京印信示范科技有限公司")
+    p.seals.withdraw(w.jia.seal.es_id, clerk.id, actor="北京印信示范科技有限公司")
     refused(
         p, sign_call(w, party, doc, token), Forbidden, "not_authorized", "member_subscriber_id"
     )  # … refused once the grant is gone
@@ -710,16 +710,16 @@ def test_a_frozen_certificate_is_refused_at_once(rw):
     w, p = rw.w, rw.p
     sun_id = id_number("11010519900307122")
     person = p.subscribers.add_person(name="孙八", id_number=sun_id, phone="13500135000")
-    p.subscribers.accept_agreement(person["id"], accepted_by="孙八")
+    p.subscribers.accept_agreement(person.id, accepted_by="孙八")
     app = p.certificates.apply(
-        subscriber_id=person["id"], profile="person-signing", pin="135790", actor="孙八"
+        subscriber_id=person.id, profile="person-signing", pin="135790", actor="孙八"
     )
-    p.certificates.pay(application_id=app["id"], years=1, reference="T-freeze")
-    cert = p.certificates.approve(app["id"], officer=OFFICER)
+    p.certificates.pay(application_id=app.id, years=1, reference="T-freeze")
+    cert = p.certificates.approve(app.id, officer=OFFICER)
     seal = p.seals.create(
-        subscriber_id=person["id"],
+        subscriber_id=person.id,
         kind="personal",
-        certificate_serial=cert["serial"],
+        certificate_serial=cert.serial,
         form={
             "business_type": "new",
             "project": "测试",
@@ -732,9 +732,9 @@ def test_a_frozen_certificate_is_refused_at_once(rw):
     party = Party("乙方", person, seal, "135790", "13500135000")
     doc = contract_pdf(1, title="借款合同")
     token = confirm(w, party, doc)
-    p.certificates.freeze(cert["serial"], actor="孙八")
+    p.certificates.freeze(cert.serial, actor="孙八")
     refused(p, sign_call(w, party, doc, token), Forbidden, "certificate_not_valid", "certificate")
-    p.certificates.unfreeze(cert["serial"], actor=OFFICER)
+    p.certificates.unfreeze(cert.serial, actor=OFFICER)
     assert p.signing.verify(sign_call(w, party, doc, token)().pdf).valid
 
 

@@ -256,7 +256,7 @@ def test_concurrent_publishers_never_reuse_a_number(any_platform: Platform, seco
         try:
             barrier.wait()
             for _ in range(4):
-                numbers.append(p.status.publish_crl("issuing")["crl_number"])
+                numbers.append(p.status.publish_crl("issuing").crl_number)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 

@@ -73,7 +73,7 @@ NAMES = {101: "赵一", 102: "钱二", 103: "孙三", 104: "李四", 105: "周�
 
 def person(p: Platform, n: int) -> dict:
     sub = p.subscribers.add_person(name=NAMES[n], id_number=id_number(n), phone=f"1380013{n:04d}")
-    p.subscribers.accept_agreement(sub["id"], accepted_by=sub["name"])
+    p.subscribers.accept_agreement(sub.id, accepted_by=sub.name)
     return sub
 
 
@@ -85,21 +85,21 @@ def codes(results: list[dict]) -> Counter:
 def test_parallel_approvals_issue_one_certificate(pool, any_platform):
     p = any_platform
     sub = person(p, 101)
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing", csr=make_csr())
-    p.certificates.pay(application_id=app["id"], years=1)
-    results = race(pool, p, "approve", [{"application_id": app["id"], "officer": OFFICER}] * 6)
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", csr=make_csr())
+    p.certificates.pay(application_id=app.id, years=1)
+    results = race(pool, p, "approve", [{"application_id": app.id, "officer": OFFICER}] * 6)
     assert codes(results) == {"ok": 1, "illegal_transition": 5}, results
     serial = next(r["ok"]["serial"] for r in results if "ok" in r)
     with p.db.read() as s:
         certs = (
-            s.execute(select(Certificate).where(Certificate.application_id == app["id"]))
+            s.execute(select(Certificate).where(Certificate.application_id == app.id))
             .scalars()
             .all()
         )
         assert [c.serial_hex for c in certs] == [serial]
-        a = s.get(Application, app["id"])
+        a = s.get(Application, app.id)
         assert a.state == "approved" and a.certificate_id == certs[0].id
-        pays = s.execute(select(Payment).where(Payment.application_id == app["id"])).scalars()
+        pays = s.execute(select(Payment).where(Payment.application_id == app.id)).scalars()
         assert [(x.consumed_at is not None, x.certificate_id) for x in pays] == [
             (True, certs[0].id)
         ]
@@ -116,15 +116,15 @@ def test_parallel_approvals_issue_one_certificate(pool, any_platform):
 def test_parallel_payments_are_accepted_once(pool, any_platform):
     p = any_platform
     sub = person(p, 102)
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing", csr=make_csr())
-    results = race(pool, p, "pay", [{"application_id": app["id"]}] * 7)
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", csr=make_csr())
+    results = race(pool, p, "pay", [{"application_id": app.id}] * 7)
     assert codes(results) == {"ok": 1, "already_paid": 6}, results
     assert all(
         (r["type"], r["field"]) == ("Conflict", "application_id") for r in results if "error" in r
     )
     with p.db.read() as s:
         n = s.execute(
-            select(func.count()).select_from(Payment).where(Payment.application_id == app["id"])
+            select(func.count()).select_from(Payment).where(Payment.application_id == app.id)
         ).scalar_one()
         assert n == 1
     assert p.verify_audit().ok
@@ -138,22 +138,22 @@ def test_parallel_seal_creation_leaves_one_live_seal(pool, any_platform):
     form = {
         "business_type": "new",
         "project": "并发测试",
-        "holder_name": sub["name"],
+        "holder_name": sub.name,
         "id_type": "id_card",
         "id_number": id_number(103),
         "declaration_accepted": True,
     }
     kw = {
-        "subscriber_id": sub["id"],
+        "subscriber_id": sub.id,
         "kind": "personal",
-        "certificate_serial": cert["serial"],
+        "certificate_serial": cert.serial,
         "form": form,
     }
     results = race(pool, p, "seal_create", [kw] * 6)
     assert codes(results) == {"ok": 1, "duplicate": 5}, results
     assert all((r["type"], r["field"]) == ("Conflict", "kind") for r in results if "error" in r)
     with p.db.read() as s:
-        live = s.execute(select(Seal.es_id).where(Seal.subscriber_id == sub["id"])).scalars().all()
+        live = s.execute(select(Seal.es_id).where(Seal.subscriber_id == sub.id)).scalars().all()
     assert live == [next(r["ok"]["es_id"] for r in results if "ok" in r)]
     seal_dirs = sorted(x.name for x in (p.settings.home / "seals").iterdir())
     assert seal_dirs == live  # no files of a loser, no temporary folder left behind
@@ -161,22 +161,22 @@ def test_parallel_seal_creation_leaves_one_live_seal(pool, any_platform):
 
 
 def _issued(p: Platform, sub: dict) -> dict:
-    app = p.certificates.apply(subscriber_id=sub["id"], profile="person-signing", pin=PIN)
-    p.certificates.pay(application_id=app["id"], years=1)
-    return p.certificates.approve(app["id"], officer=OFFICER)
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin=PIN)
+    p.certificates.pay(application_id=app.id, years=1)
+    return p.certificates.approve(app.id, officer=OFFICER)
 
 
 def _seal(p: Platform, n: int) -> tuple[dict, dict]:
     sub = person(p, n)
     cert = _issued(p, sub)
     seal = p.seals.create(
-        subscriber_id=sub["id"],
+        subscriber_id=sub.id,
         kind="personal",
-        certificate_serial=cert["serial"],
+        certificate_serial=cert.serial,
         form={
             "business_type": "new",
             "project": "并发测试",
-            "holder_name": sub["name"],
+            "holder_name": sub.name,
             "id_type": "id_card",
             "id_number": id_number(n),
             "declaration_accepted": True,
@@ -212,12 +212,12 @@ def test_parallel_wrong_pins_are_counted_exactly(pool, any_platform):
         "wrong_pin": MAX_PIN_FAILURES - 1,
         "seal_locked": WORKERS - MAX_PIN_FAILURES + 1,
     }, results
-    key = _key(p, cert["serial"])
+    key = _key(p, cert.serial)
     assert (key.failed_attempts, key.locked) == (MAX_PIN_FAILURES, True)
     assert _locks(p) == 1
     after = race(pool, p, "unlock", [{"seal": seal.es_id, "pin": PIN}])  # the right one
     assert after[0]["error"] == "seal_locked"
-    assert _key(p, cert["serial"]).failed_attempts == MAX_PIN_FAILURES
+    assert _key(p, cert.serial).failed_attempts == MAX_PIN_FAILURES
     assert p.verify_audit().ok
 
 
@@ -230,7 +230,7 @@ def test_a_right_pin_among_wrong_ones_is_judged_as_in_some_serial_order(pool, an
     right, wrongs = results[WORKERS // 2], results[: WORKERS // 2] + results[WORKERS // 2 + 1 :]
     judged = [r for r in wrongs if r["error"] == "wrong_pin" or "now locked" in r["message"]]
     met_lock = [r for r in wrongs if r not in judged]
-    key = _key(p, cert["serial"])
+    key = _key(p, cert.serial)
     assert key.locked == (key.failed_attempts == MAX_PIN_FAILURES)
     assert key.failed_attempts <= MAX_PIN_FAILURES
     if "ok" in right:
@@ -270,17 +270,17 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
     outbox = p.settings.outbox_dir / "sms.jsonl"
     before = outbox_lines(outbox)
     ch = p.signing.request_confirmation(
-        signer_subscriber_id=sub["id"], document=doc, document_name="并发签署.pdf"
+        signer_subscriber_id=sub.id, document=doc, document_name="并发签署.pdf"
     )
     code = read_code(outbox, f"1380013{105:04d}", after=before)
     token = p.signing.confirm(
-        ch.challenge_id, code, signer_subscriber_id=sub["id"], document=doc
+        ch.challenge_id, code, signer_subscriber_id=sub.id, document=doc
     ).confirmation_token
     results = race(
         pool,
         p,
         "sign",
-        [{"pdf": str(src), "seal": seal.es_id, "pin": PIN, "signer": sub["id"], "token": token}]
+        [{"pdf": str(src), "seal": seal.es_id, "pin": PIN, "signer": sub.id, "token": token}]
         * WORKERS,
     )
     made = [r["ok"] for r in results if "ok" in r]

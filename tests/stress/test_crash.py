@@ -149,14 +149,12 @@ def paid_applications(home: Path, name: str, id_body: str, phone: str, tag: str)
     p = platform(home)
     try:
         sub = p.subscribers.add_person(name=name, id_number=id_number(id_body), phone=phone)
-        p.subscribers.accept_agreement(sub["id"], accepted_by=name)
+        p.subscribers.accept_agreement(sub.id, accepted_by=name)
         apps = []
         for i in range(2):
-            app = p.certificates.apply(
-                subscriber_id=sub["id"], profile="person-signing", pin="135790"
-            )
-            p.certificates.pay(application_id=app["id"], years=1, reference=f"{tag}-{i}")
-            apps.append(app["id"])
+            app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="135790")
+            p.certificates.pay(application_id=app.id, years=1, reference=f"{tag}-{i}")
+            apps.append(app.id)
         return apps
     finally:
         p.close()
@@ -195,12 +193,12 @@ def test_seal_creation_killed_anywhere_makes_one_seal_with_its_files(world_home)
             contact_phone="021-62345678",
             phone="13500135000",
         )
-        p.subscribers.accept_agreement(org["id"], accepted_by="孙八")
+        p.subscribers.accept_agreement(org.id, accepted_by="孙八")
         app = p.certificates.apply(
-            subscriber_id=org["id"], profile="organization-signing", pin="246800"
+            subscriber_id=org.id, profile="organization-signing", pin="246800"
         )
-        p.certificates.pay(application_id=app["id"], years=1, reference="K-seal")
-        cert = p.certificates.approve(app["id"], officer="受理员 陈静")
+        p.certificates.pay(application_id=app.id, years=1, reference="K-seal")
+        cert = p.certificates.approve(app.id, officer="受理员 陈静")
     finally:
         p.close()
     form = {
@@ -211,7 +209,7 @@ def test_seal_creation_killed_anywhere_makes_one_seal_with_its_files(world_home)
         "id_number": id_number("11010119900307767"),
         "declaration_accepted": True,
     }
-    args = {"subscriber_id": org["id"], "serial": cert["serial"], "form": form}
+    args = {"subscriber_id": org.id, "serial": cert.serial, "form": form}
     duration = timed(world_home, "seal_create", {**args, "kind": "finance"})
     rc, out = kill_then_finish(
         world_home, "seal_create", {**args, "kind": "contract"}, duration, rng
@@ -221,9 +219,7 @@ def test_seal_creation_killed_anywhere_makes_one_seal_with_its_files(world_home)
     try:
         with p.db.read() as s:
             seals = (
-                s.execute(
-                    select(Seal).where(Seal.subscriber_id == org["id"], Seal.kind == "contract")
-                )
+                s.execute(select(Seal).where(Seal.subscriber_id == org.id, Seal.kind == "contract"))
                 .scalars()
                 .all()
             )
@@ -294,7 +290,7 @@ def test_revocation_killed_anywhere_revokes_once_and_publishes(world_home) -> No
     apps = paid_applications(world_home, "周九", "11010119800101673", "13300133000", "R")
     p = platform(world_home)
     try:
-        serials = [p.certificates.approve(a, officer="受理员 陈静")["serial"] for a in apps]
+        serials = [p.certificates.approve(a, officer="受理员 陈静").serial for a in apps]
     finally:
         p.close()
     duration = timed(world_home, "revoke", {"serial": serials[0]})
@@ -333,4 +329,4 @@ def _party(p: Platform) -> dict:
         )
         es_id = seal.es_id
     member = p.subscribers.find_person("350102198511223455")
-    return {"id": member["id"], "phone": "13700137000", "es_id": es_id, "pin": "864200"}
+    return {"id": member.id, "phone": "13700137000", "es_id": es_id, "pin": "864200"}

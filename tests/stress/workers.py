@@ -55,12 +55,12 @@ def run(
     try:
         if verb == "approve":
             out = p.certificates.approve(kwargs["application_id"], officer=kwargs["officer"])
-            return {"ok": {"serial": out["serial"]}}
+            return {"ok": {"serial": out.serial}}
         if verb == "pay":
             out = p.certificates.pay(
                 application_id=kwargs["application_id"], years=1, reference=kwargs.get("reference")
             )
-            return {"ok": {"id": out["id"]}}
+            return {"ok": {"id": out.id}}
         if verb == "seal_create":
             out = p.seals.create(**kwargs)
             return {"ok": {"es_id": out.es_id}}

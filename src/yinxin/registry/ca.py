@@ -18,6 +18,7 @@ has less than a margin left, and is called by the archive renewal before it time
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from cryptography import x509
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import ConfigurationError, Conflict, NotFound, ValidationError
@@ -33,6 +35,12 @@ from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
 from yinxin.pki.keys import KeyHandle, KeyStore
 from yinxin.pki.profiles import PROFILES
+from yinxin.registry.views import (
+    AuthorityCertificateView,
+    AuthorityInit,
+    RolledOver,
+    authority_certificate_view,
+)
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, StatusRevision
@@ -93,6 +101,27 @@ def _row(
     )
 
 
+def _record(
+    s: Session,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    role: str,
+    cert: x509.Certificate,
+    **data: str | None,
+) -> None:
+    """The audit event of an authority certificate made for ``role``."""
+    audit.record(
+        s,
+        at=now,
+        actor=actor,
+        action=action,
+        subject_type="authority",
+        subject_id=role,
+        data={"serial": format(cert.serial_number, "x"), "sha256": fingerprint(cert), **data},
+    )
+
+
 @dataclass(frozen=True)
 class Urls:
     base: str
@@ -126,7 +155,7 @@ class CertificateAuthority:
         with self.db.read() as s:
             return s.execute(select(AuthorityCertificate.id).limit(1)).first() is not None
 
-    def init(self, algorithm: str = "ec-p256", actor: str = "operator") -> dict:
+    def init(self, algorithm: str = "ec-p256", actor: str = "operator") -> AuthorityInit:
         get_algorithm(algorithm)
         if self.is_initialised():
             raise Conflict("the certificate authority is already initialised", field="home")
@@ -161,20 +190,16 @@ class CertificateAuthority:
             with self.db.transaction() as s:
                 for role, cert in certs.items():
                     s.add(_row(role, KEY_LABELS[role], store.kind, algorithm, cert, now))
-                    audit.record(
+                    _record(
                         s,
-                        at=now,
-                        actor=actor,
-                        action="authority.certificate_created",
-                        subject_type="authority",
-                        subject_id=role,
-                        data={
-                            "serial": format(cert.serial_number, "x"),
-                            "subject": cert.subject.rfc4514_string(),
-                            "sha256": fingerprint(cert),
-                            "keystore": store.kind,
-                            "algorithm": algorithm,
-                        },
+                        now,
+                        actor,
+                        "authority.certificate_created",
+                        role,
+                        cert,
+                        subject=cert.subject.rfc4514_string(),
+                        keystore=store.kind,
+                        algorithm=algorithm,
                     )
                 for role in ("root", "issuing"):
                     s.add(StatusRevision(issuer_role=role, revision=1))
@@ -183,11 +208,11 @@ class CertificateAuthority:
                 store.remove(label)
             raise
         self._certs.update(certs)
-        return {
-            "algorithm": algorithm,
-            "keystore": store.kind,
-            "certificates": {r: self.describe(c) for r, c in certs.items()},
-        }
+        return AuthorityInit(
+            algorithm=algorithm,
+            keystore=store.kind,
+            certificates={r: self.describe(c) for r, c in certs.items()},
+        )
 
     @staticmethod
     def _clear_orphans(store: KeyStore) -> None:
@@ -227,14 +252,8 @@ class CertificateAuthority:
         )
 
     @staticmethod
-    def describe(cert: x509.Certificate) -> dict:
-        return {
-            "serial": format(cert.serial_number, "x"),
-            "subject": cert.subject.rfc4514_string(),
-            "not_before": cert.not_valid_before_utc.isoformat(),
-            "not_after": cert.not_valid_after_utc.isoformat(),
-            "sha256": fingerprint(cert),
-        }
+    def describe(cert: x509.Certificate) -> AuthorityCertificateView:
+        return authority_certificate_view(cert)
 
     # --- access ----------------------------------------------------------------------------------
     def status_urls(self, role: str) -> StatusUrls:
@@ -295,7 +314,7 @@ class CertificateAuthority:
             r = ISSUER_OF[r]
         return out
 
-    def rollover(self, role: str, actor: str = "operator") -> dict:
+    def rollover(self, role: str, actor: str = "operator") -> RolledOver:
         """A new certificate for ``role``; the old one is retired, not revoked: what it signed
         stays valid. The TSA and the responders get a new key too. The issuing CA is
         *re-certified*: same name, same key, a later expiry — so every certificate it ever
@@ -366,30 +385,30 @@ class CertificateAuthority:
                             f"the {role} certificate was rolled over meanwhile", field="role"
                         )
                 s.add(_row(role, label, store.kind, algorithm, cert, now))
-                audit.record(
+                _record(
                     s,
-                    at=now,
-                    actor=actor,
-                    action="authority.certificate_rolled_over",
-                    subject_type="authority",
-                    subject_id=role,
-                    data={
-                        "serial": format(cert.serial_number, "x"),
-                        "previous": old.serial_hex if old else None,
-                        "sha256": fingerprint(cert),
-                        "not_after": cert.not_valid_after_utc.isoformat(),
-                    },
+                    now,
+                    actor,
+                    "authority.certificate_rolled_over",
+                    role,
+                    cert,
+                    previous=old.serial_hex if old else None,
+                    not_after=cert.not_valid_after_utc.isoformat(),
                 )
         except BaseException:
             if not recertify:
                 store.remove(label)
             raise
         self.forget(role)
-        return {"role": role, "previous": old.serial_hex if old else None, **self.describe(cert)}
+        return RolledOver(
+            **dataclasses.asdict(self.describe(cert)),
+            role=role,
+            previous=old.serial_hex if old else None,
+        )
 
     def ensure_current(
         self, role: str, margin: dt.timedelta, actor: str = "operator"
-    ) -> dict | None:
+    ) -> RolledOver | None:
         """Roll ``role`` over when its active certificate has less than ``margin`` left (or
         make it, when the data directory predates the role)."""
         self.forget(role)

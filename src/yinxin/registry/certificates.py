@@ -40,8 +40,34 @@ from yinxin.pki.profiles import get_profile
 from yinxin.registry import lifecycle
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.fees import check_years, get_plan, yuan
-from yinxin.registry.lifecycle import ACTIVE, EXPIRED, ON_HOLD, REVOCATION_REASONS, REVOKED
-from yinxin.registry.subscribers import Subscribers
+from yinxin.registry.lifecycle import (
+    ACTIVE,
+    EXPIRED,
+    FROZEN,
+    LOST,
+    ON_HOLD,
+    PENDING,
+    REVOCATION_REASONS,
+    REVOKED,
+    UNPAID,
+    HoldKind,
+    check_application,
+)
+from yinxin.registry.subscribers import PERSON, Subscribers
+from yinxin.registry.views import (
+    ApplicationView,
+    CertificateView,
+    KeyMode,
+    PaymentKind,
+    PaymentView,
+    SubmittedApplication,
+    Successor,
+    WrappedKeys,
+    application_view,
+    certificate_view,
+    payment_view,
+    submitted_view,
+)
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import (
@@ -110,7 +136,7 @@ def pub_der(key: PublicKeyTypes) -> bytes:
 def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     """The certificate subject follows the subscriber kind (001 §一.4)."""
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
-    if sub.kind == "person":
+    if sub.kind == PERSON:
         # A stable pseudonymous identifier tells two people of the same name apart without
         # publishing the ID number in every certificate.
         pid = hashlib.sha256(f"{sub.id_type}:{sub.id_number}".encode()).hexdigest()[:20].upper()
@@ -131,50 +157,6 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def cert_dict(c: Certificate) -> dict:
-    return {
-        "serial": c.serial_hex,
-        "subscriber_id": c.subscriber_id,
-        "profile": c.profile,
-        "subject": c.subject,
-        "status": c.status,
-        "hold_kind": c.hold_kind,
-        "not_before": c.not_before.isoformat(),
-        "not_after": c.not_after.isoformat(),
-        "paid_until": c.paid_until.isoformat() if c.paid_until else None,
-        "plan": c.plan,
-        "key": "platform" if c.platform_key_id else "subscriber",
-        "predecessor_id": c.predecessor_id,
-        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
-        "revocation_reason": c.revocation_reason,
-        "revocation_requested_at": (
-            c.revocation_requested_at.isoformat() if c.revocation_requested_at else None
-        ),
-        "pem": x509.load_der_x509_certificate(c.der)
-        .public_bytes(serialization.Encoding.PEM)
-        .decode(),
-    }
-
-
-def app_dict(a: Application) -> dict:
-    return {
-        "id": a.id,
-        "subscriber_id": a.subscriber_id,
-        "profile": a.profile,
-        "purpose": a.purpose,
-        "key_mode": a.key_mode,
-        "plan": a.plan,
-        "state": a.state,
-        "acceptance_point": a.acceptance_point,
-        "submitted_at": a.submitted_at.isoformat(),
-        "decided_at": a.decided_at.isoformat() if a.decided_at else None,
-        "officer": a.officer,
-        "reason": a.reason,
-        "certificate_id": a.certificate_id,
-        "dns_names": json.loads(a.dns_names) if a.dns_names else [],
-    }
-
-
 class Certificates:
     def __init__(
         self,
@@ -191,7 +173,7 @@ class Certificates:
         # Called after a status change commits (in-process publishers refresh at once).
         self.on_status_change: list[Callable[[str], None]] = []
         # Called after a certificate is issued and committed.
-        self.on_issued: list[Callable[[dict], None]] = []
+        self.on_issued: list[Callable[[CertificateView], None]] = []
         # Called *inside* the transaction of an issuance ("issued") or a status change
         # ("status") with the session and the row: what they write (the holder's notice, as
         # a transactional outbox row) commits or rolls back with the change itself, so a crash
@@ -254,7 +236,7 @@ class Certificates:
             if self.kek is not None:
                 self.kek.ready()
 
-    def wrap_legacy_keys(self, *, actor: str = "operator") -> dict:
+    def wrap_legacy_keys(self, *, actor: str = "operator") -> WrappedKeys:
         """Encrypt every platform-held key still sealed under its PIN alone (made before the
         KEK) under the KEK as well. Needs no PIN: the PIN-sealed blob is wrapped as it is."""
         if self.kek is None:
@@ -282,7 +264,7 @@ class Certificates:
                     subject_id=self.kek.label,
                     data={"labels": wrapped, "kek": self.kek.label},
                 )
-        return {"wrapped": wrapped}
+        return WrappedKeys(wrapped)
 
     def _bump(self, s: Session, role: str = "issuing") -> None:
         s.execute(
@@ -346,6 +328,20 @@ class Certificates:
         s.flush()
         return row
 
+    @staticmethod
+    def _record_issued(
+        s: Session, now: dt.datetime, actor: str, cert: Certificate, **data: str | None
+    ) -> None:
+        audit.record(
+            s,
+            at=now,
+            actor=actor,
+            action="certificate.issued",
+            subject_type="certificate",
+            subject_id=cert.serial_hex,
+            data={"profile": cert.profile, "subject": cert.subject, **data},
+        )
+
     def _within(self, s: Session, row: Certificate, event: str) -> None:
         for cb in self.in_transaction:
             cb(s, row, event)
@@ -354,7 +350,7 @@ class Certificates:
         for cb in self.on_status_change:
             cb(serial)
 
-    def _issued(self, cert: dict) -> None:
+    def _issued(self, cert: CertificateView) -> None:
         for cb in self.on_issued:
             cb(cert)
 
@@ -372,7 +368,7 @@ class Certificates:
         dns_names: list[str] | None = None,
         algorithm: str = "ec-p256",
         actor: str = "applicant",
-    ) -> dict:
+    ) -> SubmittedApplication:
         prof = get_profile(profile)
         acceptance_point = validate_name(acceptance_point, "acceptance_point")
         get_plan(plan)
@@ -402,14 +398,14 @@ class Certificates:
                 subscriber_id=sub.id,
                 purpose="new",
                 profile=profile,
-                key_mode="csr" if csr is not None else "platform",
+                key_mode=KeyMode.CSR if csr is not None else KeyMode.PLATFORM,
                 csr_der=csr_der,
                 public_key_der=pub_der(pk),
                 platform_key_id=pkey.id if pkey else None,
                 plan=plan,
                 dns_names=json.dumps(dns_names) if dns_names else None,
                 acceptance_point=acceptance_point,
-                state="pending",
+                state=PENDING,
                 submitted_at=now,
             )
             s.add(app)
@@ -429,9 +425,7 @@ class Certificates:
                     "key_mode": app.key_mode,
                 },
             )
-            out = app_dict(app)
-            out["years"] = years
-            return out
+            return submitted_view(app, years)
 
     def pay(
         self,
@@ -441,7 +435,7 @@ class Certificates:
         years: int = 1,
         reference: str | None = None,
         actor: str = "cashier",
-    ) -> dict:
+    ) -> PaymentView:
         """Record a payment: the first fee for an application, or a renewal for a certificate.
 
         An application's first fee is recorded once: a second payment for it is refused
@@ -457,67 +451,12 @@ class Certificates:
         now = self.clock.now()
         with self.db.transaction() as s:
             if application_id is not None:
-                app = self._app_row(s, application_id)
-                if app.state != "pending":
-                    raise IllegalTransition(
-                        f"application {application_id} is {app.state}", field="application_id"
-                    )
-                paid = (
-                    s.execute(
-                        select(Payment).where(
-                            Payment.application_id == app.id, Payment.kind == "new"
-                        )
-                    )
-                    .scalars()
-                    .first()
-                )
-                if paid is not None:
-                    if (
-                        reference is not None
-                        and paid.reference == reference
-                        and paid.years == years
-                    ):
-                        return {**self._pay_dict(paid), "replayed": True}
-                    raise Conflict(
-                        f"the fee for application {application_id} was already "
-                        f"paid (payment {paid.id}, reference "
-                        f"{paid.reference or 'none'})",
-                        field="application_id",
-                        code="already_paid",
-                    )
-                plan = get_plan(app.plan)
-                pay = Payment(
-                    subscriber_id=app.subscriber_id,
-                    application_id=app.id,
-                    plan=plan.code,
-                    kind="new",
-                    years=years,
-                    amount_fen=plan.first_amount(years),
-                    reference=reference,
-                    paid_at=now,
-                )
+                pay = self._first_fee(s, application_id, years, reference)
+                if pay.id is not None:  # the recorded payment, asked for again
+                    return payment_view(pay, replayed=True)
             else:
-                cert = self._cert_row(s, serial, lock=True)
-                if cert.status in (REVOKED, EXPIRED):
-                    raise IllegalTransition(
-                        f"certificate {cert.serial_hex} is {cert.status}; apply for a new one",
-                        field="serial",
-                    )
-                plan = get_plan(cert.plan)
-                pay = Payment(
-                    subscriber_id=cert.subscriber_id,
-                    certificate_id=cert.id,
-                    plan=plan.code,
-                    kind="renewal",
-                    years=years,
-                    amount_fen=plan.renewal_amount(years),
-                    reference=reference,
-                    paid_at=now,
-                    consumed_at=now,
-                )
-                # service is paid further ahead; renewal may then extend validity to it
-                base = max(cert.paid_until or now, now)
-                cert.paid_until = base + years * YEAR
+                pay = self._renewal_fee(s, serial, years, now)
+            pay.reference, pay.paid_at = reference, now
             s.add(pay)
             try:
                 s.flush()
@@ -543,20 +482,64 @@ class Certificates:
                     "reference": reference,
                 },
             )
-            return self._pay_dict(pay)
+            return payment_view(pay)
 
-    @staticmethod
-    def _pay_dict(pay: Payment) -> dict:
-        return {
-            "id": pay.id,
-            "kind": pay.kind,
-            "plan": pay.plan,
-            "years": pay.years,
-            "amount_fen": pay.amount_fen,
-            "amount_yuan": yuan(pay.amount_fen),
-            "paid_at": pay.paid_at.isoformat(),
-            "reference": pay.reference,
-        }
+    def _first_fee(
+        self, s: Session, application_id: int, years: int, reference: str | None
+    ) -> Payment:
+        """A new payment of an application's first fee, or the one recorded already when this
+        is its exact repetition (same reference and years)."""
+        app = self._app_row(s, application_id)
+        check_application("pay", app.state, application_id)
+        paid = (
+            s.execute(
+                select(Payment).where(
+                    Payment.application_id == app.id, Payment.kind == PaymentKind.NEW
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if paid is not None:
+            if reference is not None and paid.reference == reference and paid.years == years:
+                return paid
+            raise Conflict(
+                f"the fee for application {application_id} was already "
+                f"paid (payment {paid.id}, reference "
+                f"{paid.reference or 'none'})",
+                field="application_id",
+                code="already_paid",
+            )
+        plan = get_plan(app.plan)
+        return Payment(
+            subscriber_id=app.subscriber_id,
+            application_id=app.id,
+            plan=plan.code,
+            kind=PaymentKind.NEW,
+            years=years,
+            amount_fen=plan.first_amount(years),
+        )
+
+    def _renewal_fee(self, s: Session, serial: str, years: int, now: dt.datetime) -> Payment:
+        """A renewal payment: the certificate's service is paid ``years`` further ahead (a
+        renewal may then extend its validity to that date)."""
+        cert = self._cert_row(s, serial, lock=True)
+        if cert.status in (REVOKED, EXPIRED):
+            raise IllegalTransition(
+                f"certificate {cert.serial_hex} is {cert.status}; apply for a new one",
+                field="serial",
+            )
+        plan = get_plan(cert.plan)
+        cert.paid_until = max(cert.paid_until or now, now) + years * YEAR
+        return Payment(
+            subscriber_id=cert.subscriber_id,
+            certificate_id=cert.id,
+            plan=plan.code,
+            kind=PaymentKind.RENEWAL,
+            years=years,
+            amount_fen=plan.renewal_amount(years),
+            consumed_at=now,
+        )
 
     @staticmethod
     def _app_row(s: Session, application_id: int) -> Application:
@@ -575,16 +558,13 @@ class Certificates:
 
     def approve(
         self, application_id: int, *, officer: str, validity_years: int | None = None
-    ) -> dict:
+    ) -> CertificateView:
         officer = self._officer(officer)
         self.ca.issuer("issuing")  # load the CA key first: a wrong passphrase writes nothing
         now = self.clock.now()
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)
-            if app.state != "pending":
-                raise IllegalTransition(
-                    f"application {application_id} is already {app.state}", field="application_id"
-                )
+            decision = check_application("approve", app.state, application_id)
             pay = (
                 s.execute(
                     select(Payment).where(
@@ -633,12 +613,8 @@ class Certificates:
                 dns_names=json.loads(app.dns_names) if app.dns_names else None,
             )
             pay.consumed_at, pay.certificate_id = now, cert.id
-            app.state, app.decided_at, app.officer, app.certificate_id = (
-                "approved",
-                now,
-                officer,
-                cert.id,
-            )
+            app.state, app.decided_at, app.officer = decision.to_state, now, officer
+            app.certificate_id = cert.id
             self._within(s, cert, "issued")
             audit.record(
                 s,
@@ -649,21 +625,15 @@ class Certificates:
                 subject_id=app.id,
                 data={"serial": cert.serial_hex},
             )
-            audit.record(
+            self._record_issued(
                 s,
-                at=now,
-                actor=officer,
-                action="certificate.issued",
-                subject_type="certificate",
-                subject_id=cert.serial_hex,
-                data={
-                    "profile": cert.profile,
-                    "subject": cert.subject,
-                    "not_after": cert.not_after.isoformat(),
-                    "acceptance_point": app.acceptance_point,
-                },
+                now,
+                officer,
+                cert,
+                not_after=cert.not_after.isoformat(),
+                acceptance_point=app.acceptance_point,
             )
-            out = cert_dict(cert)
+            out = certificate_view(cert)
         self._issued(out)
         return out
 
@@ -674,18 +644,16 @@ class Certificates:
             raise ValidationError("the RA officer must be named", field="officer")
         return validate_name(officer, "officer")
 
-    def reject(self, application_id: int, *, officer: str, reason: str) -> dict:
+    def reject(self, application_id: int, *, officer: str, reason: str) -> ApplicationView:
         if not (reason or "").strip():
             raise ValidationError("a rejection needs a reason", field="reason")
         officer = self._officer(officer)
         now = self.clock.now()
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)
-            if app.state != "pending":
-                raise IllegalTransition(
-                    f"application {application_id} is already {app.state}", field="application_id"
-                )
-            app.state, app.decided_at, app.officer, app.reason = "rejected", now, officer, reason
+            decision = check_application("reject", app.state, application_id)
+            app.state, app.decided_at = decision.to_state, now
+            app.officer, app.reason = officer, reason
             audit.record(
                 s,
                 at=now,
@@ -695,7 +663,7 @@ class Certificates:
                 subject_id=app.id,
                 data={"reason": reason},
             )
-            return app_dict(app)
+            return application_view(app)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _simple(
@@ -704,10 +672,10 @@ class Certificates:
         serial: str,
         actor: str,
         *,
-        hold_kind: str | None = None,
+        hold_kind: HoldKind | None = None,
         data: dict | None = None,
         check: Callable[[Certificate], None] | None = None,
-    ) -> dict:
+    ) -> CertificateView:
         now = self.clock.now()
         with self.db.transaction() as s:
             c = self._cert_row(s, serial, lock=True)
@@ -732,24 +700,24 @@ class Certificates:
                 subject_id=c.serial_hex,
                 data={"from": before, "to": c.status, **(data or {})},
             )
-            out = cert_dict(c)
-        self._notify(out["serial"])
+            out = certificate_view(c)
+        self._notify(out.serial)
         return out
 
-    def freeze(self, serial: str, *, actor: str, note: str | None = None) -> dict:
-        return self._simple("freeze", serial, actor, hold_kind="frozen", data={"note": note})
+    def freeze(self, serial: str, *, actor: str, note: str | None = None) -> CertificateView:
+        return self._simple("freeze", serial, actor, hold_kind=FROZEN, data={"note": note})
 
-    def report_loss(self, serial: str, *, actor: str) -> dict:
-        return self._simple("report_loss", serial, actor, hold_kind="lost")
+    def report_loss(self, serial: str, *, actor: str) -> CertificateView:
+        return self._simple("report_loss", serial, actor, hold_kind=LOST)
 
-    def restore(self, serial: str, *, actor: str) -> dict:
+    def restore(self, serial: str, *, actor: str) -> CertificateView:
         return self._simple("restore", serial, actor)
 
-    def unfreeze(self, serial: str, *, actor: str) -> dict:
+    def unfreeze(self, serial: str, *, actor: str) -> CertificateView:
         now = self.clock.now()
 
         def paid(c: Certificate) -> None:
-            if c.hold_kind == "unpaid" and (c.paid_until is None or c.paid_until <= now):
+            if c.hold_kind == UNPAID and (c.paid_until is None or c.paid_until <= now):
                 raise Forbidden(
                     f"certificate {c.serial_hex} was stopped for unpaid fees; "
                     "record the payment first",
@@ -761,7 +729,7 @@ class Certificates:
 
     def revoke(
         self, serial: str, *, reason: str, actor: str, requested_at: dt.datetime | None = None
-    ) -> dict:
+    ) -> CertificateView:
         if reason not in REVOCATION_REASONS:
             raise ValidationError(
                 f"unknown revocation reason {reason!r}; choose one of "
@@ -806,7 +774,7 @@ class Certificates:
         new_key: bool,
         revoke_reason: str | None,
         subject_updates: dict | None = None,
-    ) -> dict:
+    ) -> Successor:
         self.ca.issuer("issuing")
         if new_key and csr is None:
             self._kek_ready(pin)
@@ -889,29 +857,16 @@ class Certificates:
                     "updates": subject_updates or None,
                 },
             )
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="certificate.issued",
-                subject_type="certificate",
-                subject_id=new.serial_hex,
-                data={
-                    "profile": new.profile,
-                    "subject": new.subject,
-                    "predecessor": old.serial_hex,
-                    "via": verb,
-                },
-            )
-            out = {"previous": cert_dict(old), "certificate": cert_dict(new)}
-        self._notify(out["previous"]["serial"])
-        self._issued(out["certificate"])
+            self._record_issued(s, now, actor, new, predecessor=old.serial_hex, via=verb)
+            out = Successor(previous=certificate_view(old), certificate=certificate_view(new))
+        self._notify(out.previous.serial)
+        self._issued(out.certificate)
         return out
 
     @staticmethod
     def _apply_updates(sub: Subscriber, updates: dict) -> None:
         allowed = {
-            "person": {"name", "phone", "email"},
+            PERSON: {"name", "phone", "email"},
             "organization": {"name", "legal_representative", "contact_name", "contact_phone"},
             "device": {"device_name"},
         }[sub.kind]
@@ -930,24 +885,16 @@ class Certificates:
             if k == "device_name":
                 sub.name = v
 
-    def renew(self, serial: str, *, actor: str) -> dict:
+    def renew(self, serial: str, *, actor: str) -> Successor:
         return self._successor("renew", serial, actor=actor, new_key=False, revoke_reason=None)
 
     def rekey(
         self, serial: str, *, actor: str, csr=None, pin=None, algorithm: str = "ec-p256"
-    ) -> dict:
-        return self._successor(
-            "rekey",
-            serial,
-            actor=actor,
-            csr=csr,
-            pin=pin,
-            algorithm=algorithm,
-            new_key=True,
-            revoke_reason="superseded",
-        )
+    ) -> Successor:
+        """A new certificate for a new key; the old one is revoked as superseded."""
+        return self._new_key_successor("rekey", serial, actor, csr, pin, algorithm, lost=False)
 
-    def change(self, serial: str, *, actor: str, updates: dict) -> dict:
+    def change(self, serial: str, *, actor: str, updates: dict) -> Successor:
         if not any(v is not None for v in updates.values()):
             raise ValidationError("nothing to change", field="updates")
         return self._successor(
@@ -961,11 +908,18 @@ class Certificates:
 
     def reissue(
         self, serial: str, *, actor: str, csr=None, pin=None, algorithm: str = "ec-p256"
-    ) -> dict:
+    ) -> Successor:
+        """A new key and certificate, e.g. after a loss report (the old one is then revoked as
+        compromised; otherwise as superseded)."""
         with self.db.read() as s:
-            lost = self._cert_row(s, serial).hold_kind == "lost"
+            lost = self._cert_row(s, serial).hold_kind == LOST
+        return self._new_key_successor("reissue", serial, actor, csr, pin, algorithm, lost=lost)
+
+    def _new_key_successor(
+        self, verb: str, serial: str, actor: str, csr, pin, algorithm: str, *, lost: bool
+    ) -> Successor:
         return self._successor(
-            "reissue",
+            verb,
             serial,
             actor=actor,
             csr=csr,
@@ -975,81 +929,68 @@ class Certificates:
             revoke_reason="key_compromise" if lost else "superseded",
         )
 
+    def _due(self, *where) -> list[str]:
+        """Serials of the certificates matching ``where`` (for the scheduler's sweeps)."""
+        with self.db.read() as s:
+            return list(s.execute(select(Certificate.serial_hex).where(*where)).scalars())
+
     def expire_due(self, *, actor: str = "scheduler") -> list[str]:
         """Mark every certificate past its notAfter as expired (run by the scheduler)."""
         now = self.clock.now()
-        with self.db.read() as s:
-            due = (
-                s.execute(
-                    select(Certificate.serial_hex).where(
-                        Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        due = self._due(Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now)
         for serial in due:
             self._simple("expire", serial, actor)
-        return list(due)
+        return due
 
     def suspend_unpaid(self, *, actor: str = "scheduler") -> list[str]:
         """Stop certificates whose service is paid up to a date that has passed (000 篇七)."""
         now = self.clock.now()
-        with self.db.read() as s:
-            due = (
-                s.execute(
-                    select(Certificate.serial_hex).where(
-                        Certificate.status == ACTIVE,
-                        Certificate.paid_until.is_not(None),
-                        Certificate.paid_until <= now,
-                        Certificate.not_after > now,
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        due = self._due(
+            Certificate.status == ACTIVE,
+            Certificate.paid_until.is_not(None),
+            Certificate.paid_until <= now,
+            Certificate.not_after > now,
+        )
         for serial in due:
-            self._simple("suspend_unpaid", serial, actor, hold_kind="unpaid")
-        return list(due)
+            self._simple("suspend_unpaid", serial, actor, hold_kind=UNPAID)
+        return due
 
-    def expiring(self, within_days: int = 30) -> list[dict]:
+    def expiring(self, within_days: int = 30) -> list[CertificateView]:
         """Certificates due for a renewal notice (001 §二.6)."""
         now = self.clock.now()
         with self.db.read() as s:
-            rows = (
-                s.execute(
-                    select(Certificate)
-                    .where(
-                        Certificate.status == ACTIVE,
-                        Certificate.not_after <= now + dt.timedelta(days=within_days),
-                    )
-                    .order_by(Certificate.not_after)
+            rows = s.execute(
+                select(Certificate)
+                .where(
+                    Certificate.status == ACTIVE,
+                    Certificate.not_after <= now + dt.timedelta(days=within_days),
                 )
-                .scalars()
-                .all()
-            )
-            return [cert_dict(c) for c in rows]
+                .order_by(Certificate.not_after)
+            ).scalars()
+            return [certificate_view(c) for c in rows]
 
     # --- queries ---------------------------------------------------------------------------------
-    def get(self, serial: str) -> dict:
+    def get(self, serial: str) -> CertificateView:
         with self.db.read() as s:
-            return cert_dict(self._cert_row(s, serial))
+            return certificate_view(self._cert_row(s, serial))
 
-    def list(self, *, subscriber_id: int | None = None, status: str | None = None) -> list[dict]:
+    def list(
+        self, *, subscriber_id: int | None = None, status: str | None = None
+    ) -> list[CertificateView]:
         with self.db.read() as s:
             q = select(Certificate).order_by(Certificate.id)
             if subscriber_id is not None:
                 q = q.where(Certificate.subscriber_id == subscriber_id)
             if status:
                 q = q.where(Certificate.status == status)
-            return [cert_dict(c) for c in s.execute(q).scalars()]
+            return [certificate_view(c) for c in s.execute(q).scalars()]
 
-    def applications(self, state: str | None = "pending") -> list[dict]:
+    def applications(self, state: str | None = PENDING) -> list[ApplicationView]:
         with self.db.read() as s:
             q = select(Application).order_by(Application.id)
             if state:
                 q = q.where(Application.state == state)
-            return [app_dict(a) for a in s.execute(q).scalars()]
+            return [application_view(a) for a in s.execute(q).scalars()]
 
     def count(self) -> int:
         with self.db.read() as s:

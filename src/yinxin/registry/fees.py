@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from yinxin.errors import ValidationError
 
@@ -21,9 +21,6 @@ class Plan:
 
     def renewal_amount(self, years: int) -> int:
         return self.renewal_fen * years
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 PLANS: dict[str, Plan] = {

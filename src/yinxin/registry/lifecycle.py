@@ -1,58 +1,98 @@
-"""The one table of allowed certificate moves.
+"""The tables of allowed moves: certificates, and the applications that lead to them.
 
 Each verb names the states it may start from (and, for a certificate on hold, which kind of
-hold it may lift) and the state the certificate ends in. Anything not in the table is refused
-with ``IllegalTransition`` before anything is written.
+hold it may lift) and the state the subject ends in. Anything not in a table is refused with
+``IllegalTransition`` before anything is written. The states are ``StrEnum``s: they equal the
+strings the database stores, and results carry them typed.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from yinxin.transitions import Move, TransitionTable, move
 
-ACTIVE, ON_HOLD, REVOKED, EXPIRED = "active", "on_hold", "revoked", "expired"
-STATES = (ACTIVE, ON_HOLD, REVOKED, EXPIRED)
+
+class CertificateState(StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
 
 
-def _m(verb, title, frm, to, hold_kinds=None, issues_new=False) -> Move:
-    return move(verb, title, frm, to, hold_kinds, creates=issues_new)
+class HoldKind(StrEnum):
+    """Why a certificate is on hold: which verb may lift it."""
+
+    FROZEN = "frozen"  # freeze → unfreeze
+    UNPAID = "unpaid"  # stopped for unpaid fees → unfreeze once paid
+    LOST = "lost"  # loss report → restore (or reissue)
 
 
-TABLE = TransitionTable(
+class ApplicationState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+ACTIVE, ON_HOLD, REVOKED, EXPIRED = (
+    CertificateState.ACTIVE,
+    CertificateState.ON_HOLD,
+    CertificateState.REVOKED,
+    CertificateState.EXPIRED,
+)
+STATES = tuple(CertificateState)
+FROZEN, UNPAID, LOST = HoldKind.FROZEN, HoldKind.UNPAID, HoldKind.LOST
+PENDING, APPROVED, REJECTED = (
+    ApplicationState.PENDING,
+    ApplicationState.APPROVED,
+    ApplicationState.REJECTED,
+)
+
+TABLE: TransitionTable[CertificateState] = TransitionTable(
     "certificate",
     "serial",
     ON_HOLD,
     [
-        _m("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
-        _m("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {"frozen", "unpaid"}),
-        _m("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
-        _m("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {"lost"}),
-        _m("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
-        _m("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),
-        _m(
+        move("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
+        move("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {FROZEN, UNPAID}),
+        move("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
+        move("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {LOST}),
+        move("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
+        move("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),
+        move(
             "renew",
             "更新/续费 renew (same key, validity extended)",
             {ACTIVE},
             ACTIVE,
-            issues_new=True,
+            creates=True,
         ),
-        _m("rekey", "新的密钥对替代旧的密钥对 rekey", {ACTIVE}, REVOKED, issues_new=True),
-        _m("change", "变更 change of subject data", {ACTIVE}, REVOKED, issues_new=True),
-        _m(
-            "reissue",
-            "重发 reissue (new key)",
-            {ACTIVE, ON_HOLD},
-            REVOKED,
-            {"lost", "frozen"},
-            issues_new=True,
-        ),
-        _m("expire", "过期 expiry", {ACTIVE, ON_HOLD}, EXPIRED),
+        move("rekey", "新的密钥对替代旧的密钥对 rekey", {ACTIVE}, REVOKED, creates=True),
+        move("change", "变更 change of subject data", {ACTIVE}, REVOKED, creates=True),
+        move("reissue", "重发 reissue (new key)", {ACTIVE, ON_HOLD}, REVOKED, {LOST, FROZEN}, True),
+        move("expire", "过期 expiry", {ACTIVE, ON_HOLD}, EXPIRED),
     ],
 )
 MOVES = TABLE.moves
 
+# An application is paid for and decided while pending; a decision is final.
+APPLICATIONS: TransitionTable[ApplicationState] = TransitionTable(
+    "application",
+    "application_id",
+    None,
+    [
+        move("pay", "缴费 first fee", {PENDING}, PENDING),
+        move("approve", "审核通过 approve: the certificate is issued", {PENDING}, APPROVED),
+        move("reject", "驳回 reject, with a reason", {PENDING}, REJECTED),
+    ],
+)
 
-def check_move(verb: str, state: str, hold_kind: str | None, serial: str) -> Move:
+
+def check_move(verb: str, state: str, hold_kind: str | None, serial: str) -> Move[CertificateState]:
     return TABLE.check(verb, state, hold_kind, serial)
+
+
+def check_application(verb: str, state: str, application_id: int) -> Move[ApplicationState]:
+    return APPLICATIONS.check(verb, state, None, str(application_id))
 
 
 # The seeds' revocation reasons (001 §二.3, 000 篇七, 004 §十一) mapped onto RFC 5280 CRLReason.

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import YinxinError
-from yinxin.notify.service import Notifier
+from yinxin.notify.service import NotificationView, Notifier, Status
 from yinxin.registry.certificates import Certificates
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
+from yinxin.registry.views import CertificateView
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.notify import Notification
@@ -29,8 +31,17 @@ log = logging.getLogger(__name__)
 RENEWAL_TEMPLATE = "certificate_expiring"
 
 
-def _day(iso: str) -> str:
-    return iso[:10]
+def _day(at: dt.datetime) -> str:
+    return at.date().isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalNotice:
+    """A renewal notice sent (or handed to the gateway) for an expiring certificate."""
+
+    serial: str
+    notification_id: int
+    status: Status
 
 
 class CertificateNotices:
@@ -57,7 +68,7 @@ class CertificateNotices:
     def enqueue(self, s: Session, row: Certificate, event: str) -> None:
         """In the change's transaction: write the holder's notice as a pending outbox row."""
         if event == "issued":
-            template, values = "certificate_issued", {"not_after": _day(row.not_after.isoformat())}
+            template, values = "certificate_issued", {"not_after": _day(row.not_after)}
         elif row.status == REVOKED:
             reason = REVOCATION_REASONS.get(row.revocation_reason or "", ("", "其他情况"))[1]
             at = row.revoked_at.isoformat() if row.revoked_at else self.clock.now().isoformat()
@@ -74,17 +85,17 @@ class CertificateNotices:
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
             log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
 
-    def _send(self, cert: dict, template: str, values: dict) -> dict | None:
-        to, name = self._recipient(cert["subscriber_id"])
+    def _send(self, cert: CertificateView, template: str, values: dict) -> NotificationView | None:
+        to, name = self._recipient(cert.subscriber_id)
         try:
             return self.notifier.send_to_subscriber(
-                to, template, {"name": name, "serial": cert["serial"], **values}
+                to, template, {"name": name, "serial": cert.serial, **values}
             )
         except YinxinError as e:  # e.g. no phone or e-mail on record
-            log.info("no %s notice for %s: %s", template, cert["serial"], e.message)
+            log.info("no %s notice for %s: %s", template, cert.serial, e.message)
             return None
 
-    def issued(self, _cert: dict) -> None:
+    def issued(self, _cert: CertificateView) -> None:
         """After the commit: send what the change put in the outbox."""
         self.notifier.send_pending()
 
@@ -92,7 +103,9 @@ class CertificateNotices:
         """After the commit: send what the change put in the outbox."""
         self.notifier.send_pending()
 
-    def send_renewal_notices(self, within_days: int = 30, repeat_after_days: int = 7) -> list[dict]:
+    def send_renewal_notices(
+        self, within_days: int = 30, repeat_after_days: int = 7
+    ) -> list[RenewalNotice]:
         """One notice per expiring certificate, repeated at most every ``repeat_after_days``."""
         now = self.clock.now()
         since = now - dt.timedelta(days=repeat_after_days)
@@ -103,23 +116,17 @@ class CertificateNotices:
                     select(Notification.id)
                     .where(
                         Notification.template_id == RENEWAL_TEMPLATE,
-                        Notification.values_json.contains(f'"{cert["serial"]}"'),
+                        Notification.values_json.contains(f'"{cert.serial}"'),
                         Notification.created_at >= since,
                     )
                     .limit(1)
                 ).first()
             if recent:
                 continue
-            left = (dt.datetime.fromisoformat(cert["not_after"]) - now).days
+            left = (cert.not_after - now).days
             row = self._send(
-                cert, RENEWAL_TEMPLATE, {"not_after": _day(cert["not_after"]), "days": max(left, 0)}
+                cert, RENEWAL_TEMPLATE, {"not_after": _day(cert.not_after), "days": max(left, 0)}
             )
             if row is not None:
-                sent.append(
-                    {
-                        "serial": cert["serial"],
-                        "notification_id": row.id,
-                        "status": row.status,
-                    }
-                )
+                sent.append(RenewalNotice(cert.serial, row.id, row.status))
         return sent

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cryptography import x509
 from sqlalchemy import select
@@ -36,6 +37,7 @@ from yinxin.pki.ocsp import (
 from yinxin.pki.profiles import TSA_POLICY_OID
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
+from yinxin.registry.views import PublishedCrl
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, Certificate, Crl, StatusRevision
 
@@ -55,10 +57,18 @@ OCSP_RESIGN_AFTER = dt.timedelta(minutes=10)
 SIGNER_RECHECK = dt.timedelta(seconds=60)
 
 
+class Answer(StrEnum):
+    """A certificate's status as CRL and OCSP state it (a hold is "revoked", certificateHold)."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class CertStatus:
     serial: int
-    status: str  # good | revoked | unknown
+    status: Answer
     revoked_at: dt.datetime | None = None
     reason: str | None = None  # RFC 5280 name as in yinxin.pki.crl.REASONS
     version: int = 0
@@ -116,7 +126,13 @@ class StatusService:
                 out.append(RevokedEntry(int(serial_hex, 16), revoked_at, rfc_reason(reason)))
         return out
 
-    def publish_crl(self, role: str = "issuing", *, force: bool = True) -> dict:
+    @staticmethod
+    def _latest_crl(s, role: str) -> Crl | None:
+        return s.execute(
+            select(Crl).where(Crl.issuer_role == role).order_by(Crl.crl_number.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def publish_crl(self, role: str = "issuing", *, force: bool = True) -> PublishedCrl:
         """Sign and store a new CRL for ``role`` (issuing or root) from the current database."""
         issuer = self.ca.issuer(role)
         now = self.clock.now()
@@ -126,12 +142,7 @@ class StatusService:
                 revision = self._revision(s, role)
                 if must_cover is None:
                     must_cover = revision
-                latest = s.execute(
-                    select(Crl)
-                    .where(Crl.issuer_role == role)
-                    .order_by(Crl.crl_number.desc())
-                    .limit(1)
-                ).scalar_one_or_none()
+                latest = self._latest_crl(s, role)
                 # unless forced, a fresh CRL of this revision will do; and once we have lost a
                 # race, so will the winner's CRL if it covers the revision we were asked for
                 if (
@@ -140,7 +151,7 @@ class StatusService:
                     and latest.status_revision >= must_cover
                     and latest.next_update - now > CRL_REFRESH_BEFORE[role]
                 ):
-                    return self._crl_dict(latest)
+                    return self._published(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
             next_update = now + CRL_VALIDITY[role]
@@ -166,18 +177,18 @@ class StatusService:
             except IntegrityError:
                 continue  # another process published this number first; look again
             self._crl_cache[role] = (revision, row.next_update, der)
-            return self._crl_dict(row)
+            return self._published(row)
         raise YinxinError("could not publish the CRL (concurrent publishers)", code="busy")
 
     @staticmethod
-    def _crl_dict(row: Crl) -> dict:
-        return {
-            "issuer": row.issuer_role,
-            "crl_number": row.crl_number,
-            "this_update": row.this_update.isoformat(),
-            "next_update": row.next_update.isoformat(),
-            "size": len(row.der),
-        }
+    def _published(row: Crl) -> PublishedCrl:
+        return PublishedCrl(
+            issuer=row.issuer_role,
+            crl_number=row.crl_number,
+            this_update=row.this_update,
+            next_update=row.next_update,
+            size=len(row.der),
+        )
 
     def current_crl(self, role: str = "issuing") -> bytes:
         """The CRL to serve now: re-signed if status changed or nextUpdate draws near."""
@@ -191,12 +202,7 @@ class StatusService:
             return cached[2]
         with self._lock:
             with self.db.read() as s:
-                latest = s.execute(
-                    select(Crl)
-                    .where(Crl.issuer_role == role)
-                    .order_by(Crl.crl_number.desc())
-                    .limit(1)
-                ).scalar_one_or_none()
+                latest = self._latest_crl(s, role)
             if (
                 latest is not None
                 and latest.status_revision == revision
@@ -218,13 +224,13 @@ class StatusService:
             self._drop_raw()
             row = self._lookup_row(hexs)
         if row is None:
-            return CertStatus(serial, "unknown")
+            return CertStatus(serial, Answer.UNKNOWN)
         status, revoked_at, held_at, reason, version = row
         if status == REVOKED:
-            return CertStatus(serial, "revoked", _utc(revoked_at), rfc_reason(reason), version)
+            return CertStatus(serial, Answer.REVOKED, _utc(revoked_at), rfc_reason(reason), version)
         if status == ON_HOLD:
-            return CertStatus(serial, "revoked", _utc(held_at), "certificate_hold", version)
-        return CertStatus(serial, "good", None, None, version)
+            return CertStatus(serial, Answer.REVOKED, _utc(held_at), "certificate_hold", version)
+        return CertStatus(serial, Answer.GOOD, None, None, version)
 
     def _lookup_row(self, serial_hex: str):
         conn = getattr(self._local, "conn", None)
@@ -267,8 +273,8 @@ class StatusService:
                 select(AuthorityCertificate).where(AuthorityCertificate.serial_hex == hexs)
             ).scalar_one_or_none()
         if row is None:
-            return CertStatus(serial, "unknown")
-        return CertStatus(serial, "good")
+            return CertStatus(serial, Answer.UNKNOWN)
+        return CertStatus(serial, Answer.GOOD)
 
     # --- trusted time ----------------------------------------------------------------
     def new_tsa_serial(self) -> int:
@@ -352,7 +358,7 @@ class OcspResponder:
     def _presigned(self, st: CertStatus, alg: str, now: dt.datetime) -> bytes:
         """The nonce-less response for this status, signed at most OCSP_RESIGN_AFTER ago;
         keyed by status_version, so a status change is answered at once."""
-        key = (st.serial, st.version, alg) if st.status != "unknown" else None
+        key = (st.serial, st.version, alg) if st.status != Answer.UNKNOWN else None
         if key is not None:
             hit = self._cache.get(key)
             if hit and now - hit[0] < OCSP_RESIGN_AFTER:

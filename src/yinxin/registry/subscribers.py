@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,11 +20,18 @@ from yinxin.identity import (
     validate_phone,
     validate_uscc,
 )
+from yinxin.registry.views import (
+    AgreementAcceptanceView,
+    SubscriberKind,
+    SubscriberView,
+    subscriber_view,
+)
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
 
-KINDS = ("person", "organization", "device")
+KINDS = tuple(SubscriberKind)
+PERSON, ORGANIZATION, DEVICE = SubscriberKind
 
 
 @dataclass(frozen=True)
@@ -32,10 +39,10 @@ class Agreement:
     name: str
     version: str
     text: str
+    sha256: str = field(init=False)  # of the UTF-8 text: what an acceptance records
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.text.encode("utf-8")).hexdigest())
 
 
 @functools.cache
@@ -43,35 +50,6 @@ def current_agreement() -> Agreement:
     """The agreement text ships with the package; read once per process."""
     text = resources.files("yinxin.agreements").joinpath("subscriber-v1.md").read_text("utf-8")
     return Agreement("subscriber", "1", text)
-
-
-def subscriber_dict(sub: Subscriber, *, reveal: bool = False) -> dict:
-    """Plain data for adapters. ID numbers are masked unless the caller is entitled to see them."""
-    out = {
-        "id": sub.id,
-        "kind": sub.kind,
-        "name": sub.name,
-        "created_at": sub.created_at.isoformat(),
-    }
-    if sub.kind == "person":
-        num = sub.id_number or ""
-        out.update(
-            id_type=sub.id_type,
-            id_number=num if reveal else (num[:3] + "*" * (len(num) - 7) + num[-4:]),
-            phone=sub.phone if reveal else (sub.phone[:3] + "****" + sub.phone[-4:]),
-            email=sub.email,
-        )
-    elif sub.kind == "organization":
-        out.update(
-            uscc=sub.uscc,
-            legal_representative=sub.legal_representative,
-            contact_name=sub.contact_name,
-            contact_phone=sub.contact_phone,
-            phone=sub.phone,
-        )
-    else:
-        out.update(device_name=sub.device_name, organization_id=sub.organization_id)
-    return out
 
 
 class Subscribers:
@@ -87,25 +65,15 @@ class Subscribers:
         id_type: str = "id_card",
         email: str | None = None,
         actor: str = "ra",
-    ) -> dict:
+    ) -> SubscriberView:
         name = validate_name(name, "name", 50)
         id_number = validate_id_document(id_type, id_number, "id_number")
         phone = validate_mobile(phone, "phone")
         if email is not None and ("@" not in email or len(email) > 200):
             raise ValidationError("not an e-mail address", field="email")
-        with self.db.read() as s:
-            known = s.execute(
-                select(Subscriber.id).where(
-                    Subscriber.kind == "person",
-                    Subscriber.id_type == id_type,
-                    Subscriber.id_number == id_number,
-                )
-            ).scalar_one_or_none()
-        if known is not None:
-            raise self._duplicate("person", known)
         return self._add(
             Subscriber(
-                kind="person",
+                kind=PERSON,
                 name=name,
                 id_type=id_type,
                 id_number=id_number,
@@ -113,6 +81,7 @@ class Subscribers:
                 email=email,
             ),
             actor,
+            unique=_person(id_type, id_number),
         )
 
     def add_organization(
@@ -125,7 +94,7 @@ class Subscribers:
         contact_phone: str,
         phone: str | None = None,
         actor: str = "ra",
-    ) -> dict:
+    ) -> SubscriberView:
         name = validate_name(name, "name", 100)
         uscc = validate_uscc(uscc, "uscc")
         legal = validate_name(legal_representative, "legal_representative", 50)
@@ -136,17 +105,9 @@ class Subscribers:
             if phone
             else (cphone if cphone.startswith("1") else None)
         )
-        with self.db.read() as s:
-            known = s.execute(
-                select(Subscriber.id).where(
-                    Subscriber.kind == "organization", Subscriber.uscc == uscc
-                )
-            ).scalar_one_or_none()
-        if known is not None:
-            raise self._duplicate("organization", known)
         return self._add(
             Subscriber(
-                kind="organization",
+                kind=ORGANIZATION,
                 name=name,
                 uscc=uscc,
                 legal_representative=legal,
@@ -155,19 +116,22 @@ class Subscribers:
                 phone=mobile,
             ),
             actor,
+            unique=_organization(uscc),
         )
 
-    def add_device(self, *, device_name: str, organization_id: int, actor: str = "ra") -> dict:
+    def add_device(
+        self, *, device_name: str, organization_id: int, actor: str = "ra"
+    ) -> SubscriberView:
         device_name = validate_name(device_name, "device_name", 100)
         with self.db.read() as s:
             org = s.get(Subscriber, organization_id)
-            if org is None or org.kind != "organization":
+            if org is None or org.kind != ORGANIZATION:
                 raise ValidationError(
                     f"no organization subscriber with id {organization_id}", field="organization_id"
                 )
         return self._add(
             Subscriber(
-                kind="device",
+                kind=DEVICE,
                 name=device_name,
                 device_name=device_name,
                 organization_id=organization_id,
@@ -179,7 +143,7 @@ class Subscribers:
     def _duplicate(kind: str, known: int | None) -> Conflict:
         """One person (ID document) or organization (credit code), one subscriber record."""
         which = f" as subscriber #{known}" if known is not None else ""
-        if kind == "person":
+        if kind == PERSON:
             return Conflict(
                 f"a person with this ID document is already registered{which}; use that record",
                 field="id_number",
@@ -191,7 +155,14 @@ class Subscribers:
             code="duplicate",
         )
 
-    def _add(self, sub: Subscriber, actor: str) -> dict:
+    def _add(self, sub: Subscriber, actor: str, unique: Select | None = None) -> SubscriberView:
+        """Register ``sub``, unless ``unique`` (the query for the same person or organization)
+        finds one already."""
+        if unique is not None:
+            with self.db.read() as s:
+                known = s.execute(unique.with_only_columns(Subscriber.id)).scalar_one_or_none()
+            if known is not None:
+                raise self._duplicate(sub.kind, known)
         now = self.clock.now()
         sub.created_at = sub.updated_at = now
         lost_race = self._duplicate(sub.kind, None)
@@ -211,11 +182,11 @@ class Subscribers:
                 subject_id=sub.id,
                 data={"kind": sub.kind, "name": sub.name},
             )
-            return subscriber_dict(sub)
+            return subscriber_view(sub)
 
     def accept_agreement(
         self, subscriber_id: int, *, accepted_by: str, version: str | None = None
-    ) -> dict:
+    ) -> AgreementAcceptanceView:
         agreement = current_agreement()
         if version is not None and version != agreement.version:
             raise ValidationError(
@@ -248,14 +219,14 @@ class Subscribers:
                     "sha256": agreement.sha256,
                 },
             )
-            return {
-                "subscriber_id": subscriber_id,
-                "agreement": agreement.name,
-                "version": agreement.version,
-                "text_sha256": agreement.sha256,
-                "accepted_by": accepted_by,
-                "accepted_at": now.isoformat(),
-            }
+            return AgreementAcceptanceView(
+                subscriber_id=subscriber_id,
+                agreement=agreement.name,
+                version=agreement.version,
+                text_sha256=agreement.sha256,
+                accepted_by=accepted_by,
+                accepted_at=now,
+            )
 
     @staticmethod
     def has_accepted(s: Session, subscriber_id: int) -> bool:
@@ -278,37 +249,41 @@ class Subscribers:
             raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
         return sub
 
-    def get(self, subscriber_id: int, *, reveal: bool = False) -> dict:
+    def get(self, subscriber_id: int, *, reveal: bool = False) -> SubscriberView:
         with self.db.read() as s:
-            return subscriber_dict(self.get_row(s, subscriber_id), reveal=reveal)
+            return subscriber_view(self.get_row(s, subscriber_id), reveal=reveal)
+
+    def _find(self, query: Select, *, reveal: bool = False) -> SubscriberView | None:
+        with self.db.read() as s:
+            sub = s.execute(query).scalar_one_or_none()
+            return subscriber_view(sub, reveal=reveal) if sub else None
 
     def find_person(
         self, id_number: str, id_type: str = "id_card", *, reveal: bool = False
-    ) -> dict | None:
+    ) -> SubscriberView | None:
         """The person registered with this ID document, if any (one document, one record)."""
         id_number = validate_id_document(id_type, id_number, "id_number")
-        with self.db.read() as s:
-            sub = s.execute(
-                select(Subscriber).where(
-                    Subscriber.kind == "person",
-                    Subscriber.id_type == id_type,
-                    Subscriber.id_number == id_number,
-                )
-            ).scalar_one_or_none()
-            return subscriber_dict(sub, reveal=reveal) if sub else None
+        return self._find(_person(id_type, id_number), reveal=reveal)
 
-    def find_organization(self, uscc: str) -> dict | None:
+    def find_organization(self, uscc: str) -> SubscriberView | None:
         """The organization registered with this credit code, if any."""
-        uscc = validate_uscc(uscc, "uscc")
-        with self.db.read() as s:
-            sub = s.execute(
-                select(Subscriber).where(Subscriber.kind == "organization", Subscriber.uscc == uscc)
-            ).scalar_one_or_none()
-            return subscriber_dict(sub) if sub else None
+        return self._find(_organization(validate_uscc(uscc, "uscc")))
 
-    def list(self, kind: str | None = None) -> list[dict]:
+    def list(self, kind: str | None = None) -> list[SubscriberView]:
         with self.db.read() as s:
             q = select(Subscriber).order_by(Subscriber.id)
             if kind:
                 q = q.where(Subscriber.kind == kind)
-            return [subscriber_dict(x) for x in s.execute(q).scalars()]
+            return [subscriber_view(x) for x in s.execute(q).scalars()]
+
+
+def _person(id_type: str, id_number: str) -> Select:
+    """The person holding this ID document (one document, one subscriber record)."""
+    return select(Subscriber).where(
+        Subscriber.kind == PERSON, Subscriber.id_type == id_type, Subscriber.id_number == id_number
+    )
+
+
+def _organization(uscc: str) -> Select:
+    """The organization with this unified social credit code."""
+    return select(Subscriber).where(Subscriber.kind == ORGANIZATION, Subscriber.uscc == uscc)

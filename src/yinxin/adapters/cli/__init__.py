@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -40,6 +41,9 @@ from yinxin.adapters.cli.signing import sign_app
 from yinxin.adapters.cli.verify import verify_cmd
 from yinxin.errors import ValidationError, YinxinError
 
+if TYPE_CHECKING:
+    from yinxin.registry.views import AuthorityInit, CertificateView
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -56,12 +60,21 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(notify_app, name="notify")
 
 
-def _cert_line(c: dict) -> None:
-    hold = f" ({c['hold_kind']})" if c.get("hold_kind") else ""
+def _cert_line(c: CertificateView) -> None:
+    hold = f" ({c.hold_kind})" if c.hold_kind else ""
     console.print(
-        f"[bold]{c['serial']}[/]  {c['status']}{hold}  {c['profile']}  {c['subject']}  "
-        f"valid to {c['not_after'][:10]}"
+        f"[bold]{c.serial}[/]  {c.status}{hold}  {c.profile}  {c.subject}  "
+        f"valid to {c.not_after:%Y-%m-%d}"
     )
+
+
+# options the certificate verbs share
+CSR = typer.Option(None, "--csr", help="PKCS#10 CSR (PEM or DER): you hold the key.")
+PLATFORM_KEY = typer.Option(
+    False, "--platform-key", help="The platform holds the key, sealed under your PIN."
+)
+PIN = typer.Option(None, "--pin", help=secret_help("PIN for a platform-held key", "YINXIN_PIN"))
+OFFICER = typer.Option(..., help="RA officer.")
 
 
 # --- top level ------------------------------------------------------------------------------------
@@ -77,10 +90,10 @@ def init(
         p = platform(home)
         return p.ca.init(algorithm)
 
-    def show(r):
-        console.print(f"[green]Initialised[/] ({r['algorithm']}, keys in {r['keystore']} store)")
-        for role, c in r["certificates"].items():
-            console.print(f"  {role:8} {c['serial']}  {c['subject']}")
+    def show(r: AuthorityInit):
+        console.print(f"[green]Initialised[/] ({r.algorithm}, keys in {r.keystore} store)")
+        for role, c in r.certificates.items():
+            console.print(f"  {role:8} {c.serial}  {c.subject}")
 
     run(as_json, go, show)
 
@@ -90,7 +103,7 @@ def plan_list(as_json: bool = JSON) -> None:
     """Show the fee plans."""
     from yinxin.registry.fees import PLANS
 
-    run(as_json, lambda: [p.to_dict() for p in PLANS.values()])
+    run(as_json, lambda: list(PLANS.values()))
 
 
 # --- subscribers ----------------------------------------------------------------------------------
@@ -163,12 +176,7 @@ def agreement(as_json: bool = JSON) -> None:
     """Print the current subscriber agreement (read it before accepting)."""
     from yinxin.registry.subscribers import current_agreement
 
-    a = current_agreement()
-    run(
-        as_json,
-        lambda: {"name": a.name, "version": a.version, "sha256": a.sha256, "text": a.text},
-        lambda r: console.print(r["text"]),
-    )
+    run(as_json, current_agreement, lambda r: console.print(r.text))
 
 
 @subscriber_app.command("accept-agreement")
@@ -212,13 +220,9 @@ def subscriber_list(
 def cert_apply(
     subscriber_id: int = typer.Option(...),
     profile: str = typer.Option(...),
-    csr: Path | None = typer.Option(None, help="PKCS#10 CSR (PEM or DER): you hold the key."),
-    platform_key: bool = typer.Option(
-        False, "--platform-key", help="The platform holds the key, sealed under your PIN."
-    ),
-    pin: str | None = typer.Option(
-        None, "--pin", help=secret_help("PIN for a platform-held key", "YINXIN_PIN")
-    ),
+    csr: Path | None = CSR,
+    platform_key: bool = PLATFORM_KEY,
+    pin: str | None = PIN,
     pin_stdin: bool = PIN_STDIN,
     plan: str = "standard",
     years: int = 1,
@@ -236,26 +240,10 @@ def cert_apply(
     """
 
     def go():
-        data = read_input(csr, "csr")
-        if platform_key and data is not None:
-            raise ValidationError("give --csr or --platform-key, not both", field="csr")
-        if not platform_key and data is None:
-            raise ValidationError("give --csr FILE or --platform-key", field="csr")
-        the_pin = None
-        if platform_key:
-            the_pin = read_secret(
-                "PIN for the platform-held key",
-                env="YINXIN_PIN",
-                field="pin",
-                option=pin,
-                from_stdin=pin_stdin,
-                confirm=True,
-            )
         return platform(home).certificates.apply(
             subscriber_id=subscriber_id,
             profile=profile,
-            csr=data,
-            pin=the_pin,
+            **_key_args(csr, platform_key, pin, pin_stdin),
             plan=plan,
             years=years,
             acceptance_point=acceptance_point,
@@ -297,7 +285,7 @@ def cert_applications(
 @cert_app.command("approve")
 def cert_approve(
     application_id: int,
-    officer: str = typer.Option(..., help="RA officer."),
+    officer: str = OFFICER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -312,7 +300,7 @@ def cert_approve(
 @cert_app.command("reject")
 def cert_reject(
     application_id: int,
-    officer: str = typer.Option(...),
+    officer: str = OFFICER,
     reason: str = typer.Option(...),
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -376,10 +364,12 @@ for _verb, _doc in [
     _simple_verb(_verb, _doc)
 
 
-def _key_args(
-    csr: Path | None, platform_key: bool, pin: str | None, pin_stdin: bool = False
-) -> dict:
+def _key_args(csr: Path | None, platform_key: bool, pin: str | None, pin_stdin: bool) -> dict:
+    """The new key of an application, rekey or reissue: the subscriber's CSR, or a PIN to seal
+    a platform-held key under (from YINXIN_PIN, standard input or a prompt)."""
     data = read_input(csr, "csr")
+    if platform_key and data is not None:
+        raise ValidationError("give --csr or --platform-key, not both", field="csr")
     if platform_key:
         return {
             "pin": read_secret(
@@ -396,48 +386,34 @@ def _key_args(
     return {"csr": data}
 
 
-@cert_app.command("rekey")
-def cert_rekey(
-    serial: str,
-    csr: Path | None = None,
-    platform_key: bool = typer.Option(False, "--platform-key"),
-    pin: str | None = typer.Option(
-        None, "--pin", help=secret_help("PIN for the new platform-held key", "YINXIN_PIN")
-    ),
-    pin_stdin: bool = PIN_STDIN,
-    home: Path | None = HOME,
-    actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
-    """Replace the key pair: a new certificate for a new key; the old one is revoked."""
-    run(
-        as_json,
-        lambda: platform(home).certificates.rekey(
-            serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)
-        ),
-    )
+def _new_key_verb(verb: str, doc: str) -> None:
+    def cmd(
+        serial: str,
+        csr: Path | None = CSR,
+        platform_key: bool = PLATFORM_KEY,
+        pin: str | None = PIN,
+        pin_stdin: bool = PIN_STDIN,
+        home: Path | None = HOME,
+        actor: str = ACTOR,
+        as_json: bool = JSON,
+    ) -> None:
+        run(
+            as_json,
+            lambda: getattr(platform(home).certificates, verb)(
+                serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)
+            ),
+        )
+
+    cmd.__doc__ = doc
+    cert_app.command(verb)(cmd)
 
 
-@cert_app.command("reissue")
-def cert_reissue(
-    serial: str,
-    csr: Path | None = None,
-    platform_key: bool = typer.Option(False, "--platform-key"),
-    pin: str | None = typer.Option(
-        None, "--pin", help=secret_help("PIN for the new platform-held key", "YINXIN_PIN")
-    ),
-    pin_stdin: bool = PIN_STDIN,
-    home: Path | None = HOME,
-    actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
-    """Reissue with a new key (e.g. after a loss report); the old certificate is revoked."""
-    run(
-        as_json,
-        lambda: platform(home).certificates.reissue(
-            serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)
-        ),
-    )
+_new_key_verb(
+    "rekey", "Replace the key pair: a new certificate for a new key; the old one is revoked."
+)
+_new_key_verb(
+    "reissue", "Reissue with a new key (e.g. after a loss report); the old certificate is revoked."
+)
 
 
 @cert_app.command("change")
@@ -501,9 +477,9 @@ def cert_show(
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    def render(c):
+    def render(c: CertificateView):
         if pem:
-            sys.stdout.write(c["pem"])
+            sys.stdout.write(c.pem)
         else:
             _cert_line(c)
 
@@ -544,7 +520,7 @@ def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
     p = platform(home)
     v = p.verify_audit()
     if as_json:
-        emit(v.to_dict(), True)
+        emit(v, True)
     elif v.ok:
         console.print(f"[green]OK[/]: {v.events} audit events, chain intact")
     else:

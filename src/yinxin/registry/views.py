@@ -1,0 +1,302 @@
+"""What the registry's services answer: typed, frozen results, shaped in one place.
+
+The CLI renders them, the HTTP API will serve them (its OpenAPI schema derived from these
+classes) and ``yinxin.results.plain`` turns them into JSON data whose keys are the field names.
+Times are aware datetimes, states are the ``StrEnum``s of ``registry.lifecycle``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from yinxin.pki.authority import fingerprint
+from yinxin.registry.fees import yuan
+from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldKind
+from yinxin.store.models import Application, Certificate, Payment, Subscriber
+
+
+class SubscriberKind(StrEnum):
+    PERSON = "person"
+    ORGANIZATION = "organization"
+    DEVICE = "device"
+
+
+class KeyHolder(StrEnum):
+    """Who holds a certificate's private key."""
+
+    PLATFORM = "platform"  # sealed under the holder's PIN; signs on the platform
+    SUBSCRIBER = "subscriber"  # the subscriber's own key (a CSR was sent)
+
+
+class KeyMode(StrEnum):
+    """How an application brought its key."""
+
+    CSR = "csr"
+    PLATFORM = "platform"
+
+
+class PaymentKind(StrEnum):
+    NEW = "new"  # the first fee of an application
+    RENEWAL = "renewal"  # a renewal fee for a certificate
+
+
+def _hold(value: str | None) -> HoldKind | None:
+    return HoldKind(value) if value else None
+
+
+# --- subscribers ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SubscriberView:
+    id: int
+    kind: SubscriberKind
+    name: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView(SubscriberView):
+    id_type: str
+    id_number: str  # masked unless revealed
+    phone: str  # masked unless revealed
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationView(SubscriberView):
+    uscc: str
+    legal_representative: str
+    contact_name: str
+    contact_phone: str
+    phone: str | None  # mobile for one-time codes
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView(SubscriberView):
+    device_name: str
+    organization_id: int
+
+
+def _mask(value: str, keep_start: int, keep_end: int) -> str:
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
+    """ID numbers and phones of persons are masked unless the caller is entitled to see them."""
+    base = (sub.id, SubscriberKind(sub.kind), sub.name, sub.created_at)
+    if sub.kind == SubscriberKind.PERSON:
+        num = sub.id_number or ""
+        return PersonView(
+            *base,
+            id_type=sub.id_type,
+            id_number=num if reveal else _mask(num, 3, 4),
+            phone=sub.phone if reveal else _mask(sub.phone, 3, 4),
+            email=sub.email,
+        )
+    if sub.kind == SubscriberKind.ORGANIZATION:
+        return OrganizationView(
+            *base,
+            uscc=sub.uscc,
+            legal_representative=sub.legal_representative,
+            contact_name=sub.contact_name,
+            contact_phone=sub.contact_phone,
+            phone=sub.phone,
+        )
+    return DeviceView(*base, device_name=sub.device_name, organization_id=sub.organization_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementAcceptanceView:
+    subscriber_id: int
+    agreement: str
+    version: str
+    text_sha256: str
+    accepted_by: str
+    accepted_at: dt.datetime
+
+
+# --- certificates, applications, payments -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CertificateView:
+    serial: str
+    subscriber_id: int
+    profile: str
+    subject: str
+    status: CertificateState
+    hold_kind: HoldKind | None
+    not_before: dt.datetime
+    not_after: dt.datetime
+    paid_until: dt.datetime | None
+    plan: str
+    key: KeyHolder
+    predecessor_id: int | None
+    revoked_at: dt.datetime | None
+    revocation_reason: str | None
+    revocation_requested_at: dt.datetime | None
+    pem: str
+
+
+def certificate_view(c: Certificate) -> CertificateView:
+    return CertificateView(
+        serial=c.serial_hex,
+        subscriber_id=c.subscriber_id,
+        profile=c.profile,
+        subject=c.subject,
+        status=CertificateState(c.status),
+        hold_kind=_hold(c.hold_kind),
+        not_before=c.not_before,
+        not_after=c.not_after,
+        paid_until=c.paid_until,
+        plan=c.plan,
+        key=KeyHolder.PLATFORM if c.platform_key_id else KeyHolder.SUBSCRIBER,
+        predecessor_id=c.predecessor_id,
+        revoked_at=c.revoked_at,
+        revocation_reason=c.revocation_reason,
+        revocation_requested_at=c.revocation_requested_at,
+        pem=x509.load_der_x509_certificate(c.der).public_bytes(serialization.Encoding.PEM).decode(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Successor:
+    """A verb that issues a new certificate in place of another (renew, rekey, change,
+    reissue): the old one as it now stands, and the new one."""
+
+    previous: CertificateView
+    certificate: CertificateView
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationView:
+    id: int
+    subscriber_id: int
+    profile: str
+    purpose: str
+    key_mode: KeyMode
+    plan: str
+    state: ApplicationState
+    acceptance_point: str
+    submitted_at: dt.datetime
+    decided_at: dt.datetime | None
+    officer: str | None
+    reason: str | None
+    certificate_id: int | None
+    dns_names: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedApplication(ApplicationView):
+    """An application as ``apply`` answers it: with the years of service it asks for."""
+
+    years: int
+
+
+def application_view(a: Application) -> ApplicationView:
+    return ApplicationView(*_application_fields(a))
+
+
+def _application_fields(a: Application) -> tuple:
+    return (
+        a.id,
+        a.subscriber_id,
+        a.profile,
+        a.purpose,
+        KeyMode(a.key_mode),
+        a.plan,
+        ApplicationState(a.state),
+        a.acceptance_point,
+        a.submitted_at,
+        a.decided_at,
+        a.officer,
+        a.reason,
+        a.certificate_id,
+        json.loads(a.dns_names) if a.dns_names else [],
+    )
+
+
+def submitted_view(a: Application, years: int) -> SubmittedApplication:
+    return SubmittedApplication(*_application_fields(a), years=years)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    id: int
+    kind: PaymentKind
+    plan: str
+    years: int
+    amount_fen: int
+    amount_yuan: str
+    paid_at: dt.datetime
+    reference: str | None
+    replayed: bool = False  # a cashier's retry answered with the payment already recorded
+
+
+def payment_view(pay: Payment, *, replayed: bool = False) -> PaymentView:
+    return PaymentView(
+        id=pay.id,
+        kind=PaymentKind(pay.kind),
+        plan=pay.plan,
+        years=pay.years,
+        amount_fen=pay.amount_fen,
+        amount_yuan=yuan(pay.amount_fen),
+        paid_at=pay.paid_at,
+        reference=pay.reference,
+        replayed=replayed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKeys:
+    """Labels of the platform-held keys now wrapped under the key-encryption key."""
+
+    wrapped: list[str]
+
+
+# --- the authority ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AuthorityCertificateView:
+    serial: str
+    subject: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    sha256: str
+
+
+def authority_certificate_view(cert: x509.Certificate) -> AuthorityCertificateView:
+    return AuthorityCertificateView(
+        serial=format(cert.serial_number, "x"),
+        subject=cert.subject.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        sha256=fingerprint(cert),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorityInit:
+    algorithm: str
+    keystore: str
+    certificates: dict[str, AuthorityCertificateView]  # by role
+
+
+@dataclass(frozen=True, slots=True)
+class RolledOver(AuthorityCertificateView):
+    """The new certificate of a rolled-over role, with the serial of the one it retired."""
+
+    role: str
+    previous: str | None
+
+
+# --- status -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PublishedCrl:
+    issuer: str
+    crl_number: int
+    this_update: dt.datetime
+    next_update: dt.datetime
+    size: int
