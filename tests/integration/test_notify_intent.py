@@ -62,7 +62,7 @@ class FlakyGateway:
 def person(platform: Platform) -> int:
     return platform.subscribers.add_person(
         name="张三", id_number="11010519491231002X", phone=PHONE
-    )["id"]
+    ).id
 
 
 def outbox(platform: Platform, channel: str = "sms") -> list[dict]:
@@ -311,7 +311,7 @@ def test_code_is_bound_to_subscriber_and_document(platform: Platform) -> None:
     sid = person(platform)
     other = platform.subscribers.add_person(
         name="李四", id_number="110105198001010016", phone="13900139000"
-    )["id"]
+    ).id
     ch = request(intent, sid)
     code = last_code(platform)
     with pytest.raises(Forbidden) as e:

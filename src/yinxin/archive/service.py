@@ -33,7 +33,7 @@ import datetime as dt
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -111,22 +111,10 @@ class ArchivedDocumentView:
 
     @classmethod
     def of(cls, row: ArchivedDocument) -> ArchivedDocumentView:
-        return cls(
-            row.id,
-            row.document_name,
-            row.sha256,
-            row.path,
-            row.size,
-            Level(row.level),
-            DocumentState(row.state),
-            row.created_at,
-            row.newest_timestamp_at,
-            row.tsa_not_after,
-            row.renewed_at,
-            row.renewals,
-            row.status_refreshed_at,
-            row.signature_record_id,
-        )
+        same = {
+            f.name: getattr(row, f.name) for f in fields(cls) if f.name not in ("level", "state")
+        }
+        return cls(**same, level=Level(row.level), state=DocumentState(row.state))
 
 
 @dataclass(frozen=True)

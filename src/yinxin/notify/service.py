@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from sqlalchemy import and_, or_, select
@@ -118,27 +118,11 @@ class NotificationView:
 
     @classmethod
     def of(cls, n: Notification, *, reveal: bool = False) -> NotificationView:
-        return cls(
-            id=n.id,
-            channel=n.channel,
-            gateway=n.gateway,
-            recipient=n.recipient if reveal else mask_recipient(n.channel, n.recipient),
-            subscriber_id=n.subscriber_id,
-            template_id=n.template_id,
-            lang=n.lang,
-            subject=n.subject,
-            body=n.body,
-            status=Status(n.status),
-            attempts=n.attempts,
-            max_attempts=n.max_attempts,
-            retryable=n.retryable,
-            error=n.error,
-            provider_message_id=n.provider_message_id,
-            created_at=n.created_at,
-            last_attempt_at=n.last_attempt_at,
-            next_attempt_at=n.next_attempt_at,
-            sent_at=n.sent_at,
-        )
+        shown = n.recipient if reveal else mask_recipient(n.channel, n.recipient)
+        same = {
+            f.name: getattr(n, f.name) for f in fields(cls) if f.name not in ("recipient", "status")
+        }
+        return cls(**same, recipient=shown, status=Status(n.status))
 
 
 @dataclass(frozen=True)

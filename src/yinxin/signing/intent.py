@@ -23,11 +23,12 @@ import os
 import re
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -51,6 +52,7 @@ from yinxin.transitions import TransitionTable, move
 KEY_FILE = "intent.key"
 CODE_DIGITS = 6
 SUBJECT = "intent_challenge"
+T = TypeVar("T")
 PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -137,6 +139,13 @@ class Consumption:
     consumed_at: dt.datetime
 
 
+def _view(cls: type[T], ch: IntentChallenge, **given: object) -> T:
+    """A result about the challenge: ``cls``'s fields from the row's columns of the same names
+    (its ``challenge_id`` from ``id``), but for those ``given``."""
+    names = {f.name for f in fields(cls)} - given.keys() - {"challenge_id"}  # type: ignore[arg-type]
+    return cls(challenge_id=ch.id, **{n: getattr(ch, n) for n in names}, **given)
+
+
 def _about(ch: IntentChallenge) -> dict:
     """What every audit event about a challenge names: whose, for what and which document."""
     return {
@@ -158,6 +167,11 @@ def _audit(
     audit.record(
         s, at=now, actor=actor, action=action, subject_type=kind, subject_id=subject_id, data=data
     )
+
+
+def _locked(s: Session, model: type[T], where: ColumnElement[bool]) -> T | None:
+    """The row ``where`` picks, locked until the transaction ends (None if there is none)."""
+    return s.execute(select(model).where(where).with_for_update()).scalar_one_or_none()
 
 
 def _check_purpose(purpose: str) -> str:
@@ -304,9 +318,7 @@ class IntentConfirmation:
         with self.db.transaction() as s:
             # Locking the subscriber row serialises concurrent requests, so the rate limit holds
             # on PostgreSQL too (SQLite serialises writers already).
-            sub = s.execute(
-                select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
-            ).scalar_one_or_none()
+            sub = _locked(s, Subscriber, Subscriber.id == subscriber_id)
             if sub is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
             if not sub.phone:
@@ -397,9 +409,8 @@ class IntentConfirmation:
     def _after_send(self, cid: str, sent: NotificationView | None, actor: str) -> None:
         now = self.clock.now()
         with self.db.transaction() as s:
-            ch = s.execute(
-                select(IntentChallenge).where(IntentChallenge.id == cid).with_for_update()
-            ).scalar_one()
+            ch = _locked(s, IntentChallenge, IntentChallenge.id == cid)
+            assert ch is not None  # written by request_code, never deleted
             if sent is not None:
                 ch.notification_id = sent.id
             if sent is not None and sent.status == Status.SENT:
@@ -436,9 +447,7 @@ class IntentConfirmation:
         refusal: YinxinError | None = None
         result: Confirmation | None = None
         with self.db.transaction() as s:
-            ch = s.execute(
-                select(IntentChallenge).where(IntentChallenge.id == cid).with_for_update()
-            ).scalar_one_or_none()
+            ch = _locked(s, IntentChallenge, IntentChallenge.id == cid)
             if ch is None:
                 refusal = NotFound("no such code request; ask for a new code", field="challenge_id")
             elif ch.subscriber_id != subscriber_id:
@@ -477,16 +486,7 @@ class IntentConfirmation:
                     ch.confirmed_at, ch.token_expires_at = now, now + self.token_ttl
                     ch.token_hash = hashlib.sha256(token.encode()).hexdigest()
                     _audit(s, now, actor, "intent.confirmed", ch.id, _about(ch))
-                    result = Confirmation(
-                        challenge_id=ch.id,
-                        confirmation_token=token,
-                        token_expires_at=ch.token_expires_at,
-                        subscriber_id=ch.subscriber_id,
-                        purpose=ch.purpose,
-                        document_sha256=ch.document_sha256,
-                        document_name=ch.document_name,
-                        confirmed_at=now,
-                    )
+                    result = _view(Confirmation, ch, confirmation_token=token)
                 else:
                     ch.failed_attempts += 1
                     left = self.max_failures - ch.failed_attempts
@@ -589,9 +589,7 @@ class IntentConfirmation:
         doc = _check_sha256(document_sha256)
         digest = hashlib.sha256(str(token or "").encode()).hexdigest()
         now = self.clock.now()
-        ch = s.execute(
-            select(IntentChallenge).where(IntentChallenge.token_hash == digest).with_for_update()
-        ).scalar_one_or_none()
+        ch = _locked(s, IntentChallenge, IntentChallenge.token_hash == digest)
         if ch is None or ch.subscriber_id != subscriber_id:
             raise Forbidden(
                 "no valid intent confirmation for this signer",
@@ -619,12 +617,4 @@ class IntentConfirmation:
         _move(ch, "consume")
         ch.consumed_at, ch.consumed_by = now, by[:100]
         _audit(s, now, by, "intent.consumed", ch.id, _about(ch))
-        return Consumption(
-            challenge_id=ch.id,
-            subscriber_id=ch.subscriber_id,
-            purpose=ch.purpose,
-            document_sha256=ch.document_sha256,
-            document_name=ch.document_name,
-            confirmed_at=ch.confirmed_at,
-            consumed_at=now,
-        )
+        return _view(Consumption, ch)

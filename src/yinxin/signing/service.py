@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from cryptography import x509
@@ -87,25 +87,15 @@ class SignatureRecordView:
 
     @classmethod
     def of(cls, r: SignatureRecord) -> SignatureRecordView:
+        """The record's columns, and the seal and placement details kept as JSON with it."""
         details = json.loads(r.details or "{}")
+        plain = {f.name for f in fields(cls)} - {"role", "level"}
+        columns = {n: getattr(r, n) for n in plain if hasattr(r, n)}
         return cls(
-            id=r.id,
-            document_name=r.document_name,
-            sha256_before=r.sha256_before,
-            sha256_after=r.sha256_after,
-            seal_id=r.seal_id,
-            es_id=r.es_id,
-            certificate_serial=r.certificate_serial,
-            signer_subscriber_id=r.signer_subscriber_id,
+            **columns,
+            **{k: v for k, v in details.items() if k in plain - columns.keys()},
             role=Role(r.role) if r.role else None,
             level=Level(r.level),
-            field_name=r.field_name,
-            intent_challenge=r.intent_challenge,
-            signed_at=r.signed_at,
-            lock=bool(details.get("lock", False)),
-            cross_page=bool(details.get("cross_page", False)),
-            seal_name=details.get("seal_name"),
-            seal_kind=details.get("seal_kind"),
         )
 
 
