@@ -35,13 +35,13 @@ from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
 from yinxin.pki.keys import KeyHandle, KeyStore
 from yinxin.pki.profiles import PROFILES
+from yinxin.registry.events import event
 from yinxin.registry.views import (
     AuthorityCertificateView,
     AuthorityInit,
     RolledOver,
     authority_certificate_view,
 )
-from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, StatusRevision
 
@@ -111,13 +111,13 @@ def _record(
     **data: str | None,
 ) -> None:
     """The audit event of an authority certificate made for ``role``."""
-    audit.record(
+    event(
         s,
-        at=now,
-        actor=actor,
-        action=action,
+        now,
+        actor,
+        action,
+        role,
         subject_type="authority",
-        subject_id=role,
         data={"serial": format(cert.serial_number, "x"), "sha256": fingerprint(cert), **data},
     )
 

@@ -39,6 +39,7 @@ from yinxin.pki.pinkeys import check_pin, is_wrapped, seal_private_key, wrap_sea
 from yinxin.pki.profiles import get_profile
 from yinxin.registry import lifecycle
 from yinxin.registry.ca import CertificateAuthority
+from yinxin.registry.events import event
 from yinxin.registry.fees import check_years, get_plan, yuan
 from yinxin.registry.lifecycle import (
     ACTIVE,
@@ -68,7 +69,6 @@ from yinxin.registry.views import (
     payment_view,
     submitted_view,
 )
-from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import (
     Application,
@@ -255,13 +255,13 @@ class Certificates:
                     k.sealed_key = wrap_sealed(k.sealed_key, k.label, self.kek)
                     wrapped.append(k.label)
             if wrapped:
-                audit.record(
+                event(
                     s,
-                    at=now,
-                    actor=actor,
-                    action="platform_keys.wrapped",
+                    now,
+                    actor,
+                    "platform_keys.wrapped",
+                    self.kek.label,
                     subject_type="platform_key",
-                    subject_id=self.kek.label,
                     data={"labels": wrapped, "kek": self.kek.label},
                 )
         return WrappedKeys(wrapped)
@@ -332,14 +332,13 @@ class Certificates:
     def _record_issued(
         s: Session, now: dt.datetime, actor: str, cert: Certificate, **data: str | None
     ) -> None:
-        audit.record(
+        event(
             s,
-            at=now,
-            actor=actor,
-            action="certificate.issued",
-            subject_type="certificate",
-            subject_id=cert.serial_hex,
-            data={"profile": cert.profile, "subject": cert.subject, **data},
+            now,
+            actor,
+            "certificate.issued",
+            cert.serial_hex,
+            {"profile": cert.profile, "subject": cert.subject, **data},
         )
 
     def _within(self, s: Session, row: Certificate, event: str) -> None:
@@ -410,14 +409,13 @@ class Certificates:
             )
             s.add(app)
             s.flush()
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=actor,
-                action="application.submitted",
-                subject_type="application",
-                subject_id=app.id,
-                data={
+                now,
+                actor,
+                "application.submitted",
+                app.id,
+                {
                     "subscriber_id": sub.id,
                     "profile": profile,
                     "plan": plan,
@@ -466,14 +464,13 @@ class Certificates:
                     field="application_id",
                     code="already_paid",
                 ) from None
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=actor,
-                action=f"payment.{pay.kind}",
-                subject_type="payment",
-                subject_id=pay.id,
-                data={
+                now,
+                actor,
+                f"payment.{pay.kind}",
+                pay.id,
+                {
                     "amount_yuan": yuan(pay.amount_fen),
                     "plan": pay.plan,
                     "years": years,
@@ -616,15 +613,7 @@ class Certificates:
             app.state, app.decided_at, app.officer = decision.to_state, now, officer
             app.certificate_id = cert.id
             self._within(s, cert, "issued")
-            audit.record(
-                s,
-                at=now,
-                actor=officer,
-                action="application.approved",
-                subject_type="application",
-                subject_id=app.id,
-                data={"serial": cert.serial_hex},
-            )
+            event(s, now, officer, "application.approved", app.id, {"serial": cert.serial_hex})
             self._record_issued(
                 s,
                 now,
@@ -654,15 +643,7 @@ class Certificates:
             decision = check_application("reject", app.state, application_id)
             app.state, app.decided_at = decision.to_state, now
             app.officer, app.reason = officer, reason
-            audit.record(
-                s,
-                at=now,
-                actor=officer,
-                action="application.rejected",
-                subject_type="application",
-                subject_id=app.id,
-                data={"reason": reason},
-            )
+            event(s, now, officer, "application.rejected", app.id, {"reason": reason})
             return application_view(app)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -691,14 +672,13 @@ class Certificates:
             c.status_version += 1
             self._bump(s, c.issuer_role)
             self._within(s, c, "status")
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=actor,
-                action=f"certificate.{verb}",
-                subject_type="certificate",
-                subject_id=c.serial_hex,
-                data={"from": before, "to": c.status, **(data or {})},
+                now,
+                actor,
+                f"certificate.{verb}",
+                c.serial_hex,
+                {"from": before, "to": c.status, **(data or {})},
             )
             out = certificate_view(c)
         self._notify(out.serial)
@@ -842,14 +822,13 @@ class Certificates:
                 self._bump(s, old.issuer_role)
                 self._within(s, old, "status")
             self._within(s, new, "issued")
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=actor,
-                action=f"certificate.{verb}",
-                subject_type="certificate",
-                subject_id=old.serial_hex,
-                data={
+                now,
+                actor,
+                f"certificate.{verb}",
+                old.serial_hex,
+                {
                     "from": before,
                     "to": old.status,
                     "successor": new.serial_hex,

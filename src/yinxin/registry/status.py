@@ -37,7 +37,7 @@ from yinxin.pki.ocsp import (
 from yinxin.pki.profiles import TSA_POLICY_OID
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
-from yinxin.registry.views import PublishedCrl
+from yinxin.registry.views import PublishedCrl, published_crl
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, Certificate, Crl, StatusRevision
 
@@ -151,7 +151,7 @@ class StatusService:
                     and latest.status_revision >= must_cover
                     and latest.next_update - now > CRL_REFRESH_BEFORE[role]
                 ):
-                    return self._published(latest)
+                    return published_crl(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
             next_update = now + CRL_VALIDITY[role]
@@ -177,18 +177,8 @@ class StatusService:
             except IntegrityError:
                 continue  # another process published this number first; look again
             self._crl_cache[role] = (revision, row.next_update, der)
-            return self._published(row)
+            return published_crl(row)
         raise YinxinError("could not publish the CRL (concurrent publishers)", code="busy")
-
-    @staticmethod
-    def _published(row: Crl) -> PublishedCrl:
-        return PublishedCrl(
-            issuer=row.issuer_role,
-            crl_number=row.crl_number,
-            this_update=row.this_update,
-            next_update=row.next_update,
-            size=len(row.der),
-        )
 
     def current_crl(self, role: str = "issuing") -> bytes:
         """The CRL to serve now: re-signed if status changed or nextUpdate draws near."""

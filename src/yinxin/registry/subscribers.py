@@ -20,13 +20,14 @@ from yinxin.identity import (
     validate_phone,
     validate_uscc,
 )
+from yinxin.registry.events import event
 from yinxin.registry.views import (
     AgreementAcceptanceView,
     SubscriberKind,
     SubscriberView,
+    acceptance_view,
     subscriber_view,
 )
-from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
 
@@ -173,14 +174,8 @@ class Subscribers:
             except IntegrityError:
                 # registered by a parallel call after the check above: the unique index decides
                 raise lost_race from None
-            audit.record(
-                s,
-                at=now,
-                actor=actor,
-                action="subscriber.registered",
-                subject_type="subscriber",
-                subject_id=sub.id,
-                data={"kind": sub.kind, "name": sub.name},
+            event(
+                s, now, actor, "subscriber.registered", sub.id, {"kind": sub.kind, "name": sub.name}
             )
             return subscriber_view(sub)
 
@@ -206,27 +201,19 @@ class Subscribers:
                 accepted_at=now,
             )
             s.add(row)
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=accepted_by,
-                action="subscriber.agreement_accepted",
-                subject_type="subscriber",
-                subject_id=subscriber_id,
-                data={
+                now,
+                accepted_by,
+                "subscriber.agreement_accepted",
+                subscriber_id,
+                {
                     "agreement": agreement.name,
                     "version": agreement.version,
                     "sha256": agreement.sha256,
                 },
             )
-            return AgreementAcceptanceView(
-                subscriber_id=subscriber_id,
-                agreement=agreement.name,
-                version=agreement.version,
-                text_sha256=agreement.sha256,
-                accepted_by=accepted_by,
-                accepted_at=now,
-            )
+            return acceptance_view(row)
 
     @staticmethod
     def has_accepted(s: Session, subscriber_id: int) -> bool:

@@ -18,7 +18,14 @@ from cryptography.hazmat.primitives import serialization
 from yinxin.pki.authority import fingerprint
 from yinxin.registry.fees import yuan
 from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldKind
-from yinxin.store.models import Application, Certificate, Payment, Subscriber
+from yinxin.store.models import (
+    AgreementAcceptance,
+    Application,
+    Certificate,
+    Crl,
+    Payment,
+    Subscriber,
+)
 
 
 class SubscriberKind(StrEnum):
@@ -118,6 +125,12 @@ class AgreementAcceptanceView:
     text_sha256: str
     accepted_by: str
     accepted_at: dt.datetime
+
+
+def acceptance_view(a: AgreementAcceptance) -> AgreementAcceptanceView:
+    return AgreementAcceptanceView(
+        a.subscriber_id, a.agreement, a.version, a.text_sha256, a.accepted_by, a.accepted_at
+    )
 
 
 # --- certificates, applications, payments -----------------------------------------------------
@@ -299,4 +312,10 @@ class PublishedCrl:
     crl_number: int
     this_update: dt.datetime
     next_update: dt.datetime
-    size: int
+    size: int  # bytes of DER
+
+
+def published_crl(row: Crl) -> PublishedCrl:
+    return PublishedCrl(
+        row.issuer_role, row.crl_number, row.this_update, row.next_update, len(row.der)
+    )
