@@ -1,33 +1,38 @@
 """The composition root: builds every service from settings. Adapters get services from here.
 
-The key store opens lazily, so commands that never touch a CA key never ask for the passphrase.
+Each service is built the first time it is asked for, and its module imported then: a command
+that lists subscribers loads neither the PDF engine nor the seal renderer, and the key store
+opens only when a service needs a key, so commands that never touch a CA key never ask for the
+passphrase.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from yinxin.archive.service import Archive
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
-from yinxin.notify.gateways import FileGateway, Gateway
-from yinxin.notify.service import Notifier
-from yinxin.pki.kek import PlatformKek
-from yinxin.pki.keys import KeyStore, open_keystore
-from yinxin.registry.ca import CertificateAuthority
-from yinxin.registry.certificates import Certificates
-from yinxin.registry.notices import CertificateNotices
-from yinxin.registry.status import OcspResponder, StatusService, TimestampService
-from yinxin.registry.subscribers import Subscribers
-from yinxin.seals.service import Seals
 from yinxin.settings import Settings
-from yinxin.signing.intent import IntentConfirmation
-from yinxin.signing.service import SigningService
-from yinxin.store.audit import AuditVerdict
-from yinxin.store.audit import verify as verify_audit
 from yinxin.store.db import Database
-from yinxin.store.files import FileStore
+
+if TYPE_CHECKING:
+    from yinxin.archive.service import Archive
+    from yinxin.notify.gateways import Gateway
+    from yinxin.notify.service import Notifier
+    from yinxin.pki.kek import PlatformKek
+    from yinxin.pki.keys import KeyStore
+    from yinxin.registry.ca import CertificateAuthority
+    from yinxin.registry.certificates import Certificates
+    from yinxin.registry.notices import CertificateNotices
+    from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+    from yinxin.registry.subscribers import Subscribers
+    from yinxin.seals.service import Seals
+    from yinxin.signing.intent import IntentConfirmation
+    from yinxin.signing.service import SigningService
+    from yinxin.store.audit import AuditVerdict
 
 log = logging.getLogger(__name__)
 PassphraseSource = str | Callable[[], str] | None
@@ -53,38 +58,110 @@ class Platform:
         self.db = Database(settings.database_url)
         if migrate:
             self.db.migrate()
-        self.ca = CertificateAuthority(self.db, self.keystore, self.clock, settings.base_url)
-        self.kek = PlatformKek(self.keystore, creation_lock=lambda: self.db.exclusive(KEK_LOCK))
-        self.subscribers = Subscribers(self.db, self.clock)
-        self.certificates = Certificates(self.db, self.clock, self.ca, kek=self.kek)
-        self.seals = Seals(self.db, self.clock, self.ca, home=settings.home, kek=self.kek)
-        self.status = StatusService(self.db, self.clock, self.ca)
-        self.ocsp = OcspResponder(self.status)
-        self.tsa = TimestampService(self.status)
-        self.certificates.on_status_change.append(self._publish_crl)
-        self.notifier, self.intent = build_notify(self)
-        self.notices = CertificateNotices(self.db, self.clock, self.certificates, self.notifier)
-        self.archive = Archive(
-            self.db,
-            self.clock,
-            self.ca,
-            self.status,
-            self.ocsp,
-            self.tsa,
-            FileStore(settings.documents_dir),
-        )
-        self.signing = SigningService(
-            self.db,
-            self.clock,
-            self.ca,
-            self.status,
-            self.ocsp,
-            self.tsa,
-            self.seals,
-            self.intent,
-            self.archive,
+
+    # --- the services, each built on first use ----------------------------------------------
+    @cached_property
+    def ca(self) -> CertificateAuthority:
+        from yinxin.registry.ca import CertificateAuthority
+
+        return CertificateAuthority(self.db, self.keystore, self.clock, self.settings.base_url)
+
+    @cached_property
+    def kek(self) -> PlatformKek:
+        from yinxin.pki.kek import PlatformKek
+
+        return PlatformKek(self.keystore, creation_lock=lambda: self.db.exclusive(KEK_LOCK))
+
+    @cached_property
+    def subscribers(self) -> Subscribers:
+        from yinxin.registry.subscribers import Subscribers
+
+        return Subscribers(self.db, self.clock)
+
+    @cached_property
+    def _certificates(self) -> tuple[Certificates, CertificateNotices]:
+        """The certificates service and the notices that hook into its every change: built
+        together, so no change is made before its holder's notice is wired."""
+        from yinxin.registry.certificates import Certificates
+        from yinxin.registry.notices import CertificateNotices
+
+        certificates = Certificates(self.db, self.clock, self.ca, kek=self.kek)
+        certificates.on_status_change.append(self._publish_crl)
+        notices = CertificateNotices(self.db, self.clock, certificates, self.notifier)
+        return certificates, notices
+
+    @property
+    def certificates(self) -> Certificates:
+        return self._certificates[0]
+
+    @property
+    def notices(self) -> CertificateNotices:
+        return self._certificates[1]
+
+    @cached_property
+    def seals(self) -> Seals:
+        from yinxin.seals.service import Seals
+
+        return Seals(self.db, self.clock, self.ca, home=self.settings.home, kek=self.kek)
+
+    @cached_property
+    def status(self) -> StatusService:
+        from yinxin.registry.status import StatusService
+
+        return StatusService(self.db, self.clock, self.ca)
+
+    @cached_property
+    def ocsp(self) -> OcspResponder:
+        from yinxin.registry.status import OcspResponder
+
+        return OcspResponder(self.status)
+
+    @cached_property
+    def tsa(self) -> TimestampService:
+        from yinxin.registry.status import TimestampService
+
+        return TimestampService(self.status)
+
+    @cached_property
+    def _notify(self) -> tuple[Notifier, IntentConfirmation]:
+        return build_notify(self)
+
+    @property
+    def notifier(self) -> Notifier:
+        return self._notify[0]
+
+    @property
+    def intent(self) -> IntentConfirmation:
+        return self._notify[1]
+
+    def _evidence(self) -> dict[str, Any]:
+        """What the services that make or keep PAdES evidence (revocation data, timestamps)
+        are built on, by the names their constructors take."""
+        return {
+            "db": self.db,
+            "clock": self.clock,
+            "ca": self.ca,
+            "status": self.status,
+            "ocsp": self.ocsp,
+            "tsa": self.tsa,
+        }
+
+    @cached_property
+    def archive(self) -> Archive:
+        from yinxin.archive.service import Archive
+        from yinxin.store.files import FileStore
+
+        return Archive(**self._evidence(), files=FileStore(self.settings.documents_dir))
+
+    @cached_property
+    def signing(self) -> SigningService:
+        from yinxin.signing.service import SigningService
+
+        return SigningService(
+            **self._evidence(), seals=self.seals, intent=self.intent, archive=self.archive
         )
 
+    # ------------------------------------------------------------------------------------------
     def _publish_crl(self, _serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the
         server re-signs on its next CRL fetch (it compares status revisions on every fetch)."""
@@ -95,6 +172,8 @@ class Platform:
 
     def keystore(self) -> KeyStore:
         if self._keystore is None:
+            from yinxin.pki.keys import open_keystore
+
             s = self.settings
             if s.keystore == "pkcs11":
                 if not (s.pkcs11_module and s.pkcs11_token and s.pkcs11_pin):
@@ -120,11 +199,14 @@ class Platform:
         return self._keystore
 
     def verify_audit(self) -> AuditVerdict:
+        from yinxin.store.audit import verify as verify_audit
+
         with self.db.read() as s:
             return verify_audit(s)
 
     def close(self) -> None:
-        self.status.close()
+        if "status" in self.__dict__:  # built, so it may hold a publisher to stop
+            self.status.close()
         close = getattr(self._keystore, "close", None)
         if close:
             close()
@@ -133,6 +215,8 @@ class Platform:
 
 def default_gateways(platform: Platform) -> list[Gateway]:
     """Messages go to files under the outbox until a real SMS or e-mail gateway is set up."""
+    from yinxin.notify.gateways import FileGateway
+
     outbox = platform.settings.outbox_dir
     return [
         FileGateway(outbox, "sms", clock=platform.clock),
@@ -145,6 +229,9 @@ def build_notify(
 ) -> tuple[Notifier, IntentConfirmation]:
     """The notifier and the intent confirmation built on it; gateways default to the file
     outbox. Wiring lives here, in the composition root, and nowhere else."""
+    from yinxin.notify.service import Notifier
+    from yinxin.signing.intent import IntentConfirmation
+
     notifier = Notifier(
         platform.db,
         platform.clock,

@@ -1,17 +1,25 @@
-"""Engine, sessions and the unit of work; migrations run through Alembic at start-up."""
+"""Engine, sessions and the unit of work; migrations run through Alembic at start-up.
+
+Alembic is loaded only when the schema is behind: at every other start-up one query compares
+the database's revision with the heads the migration scripts declare (read from their source).
+"""
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -44,6 +52,8 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -52,10 +62,44 @@ def alembic_config(url: str) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def script_heads() -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their ``revision`` and
+    ``down_revision`` assignments without loading Alembic; ``None`` when a script does not
+    state them as plain literals (then only Alembic can tell)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        stated: dict[str, object] = {}
+        for node in ast.parse(path.read_bytes(), str(path)).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                try:
+                    stated[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    return None
+        revision, down = stated.get("revision"), stated.get("down_revision", ())
+        if not isinstance(revision, str):
+            return None
+        if down is None or isinstance(down, str):
+            down = () if down is None else (down,)
+        if not (isinstance(down, tuple | list) and all(isinstance(d, str) for d in down)):
+            return None
+        revisions.add(revision)
+        parents.update(down)
+    return frozenset(revisions - parents) or None
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -133,7 +177,21 @@ class Database:
             yield s
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        """Bring the schema to the newest migration; a database already there costs one query."""
+        if not self.at_head():
+            migrate(self.engine)
+
+    def at_head(self) -> bool:
+        """Whether the database is at exactly the heads of the migration scripts."""
+        heads = script_heads()
+        if heads is None:
+            return False
+        try:
+            with self.read_engine.connect() as conn:
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+                return frozenset(current) == heads
+        except SQLAlchemyError:  # no alembic_version table: a new database
+            return False
 
     def dispose(self) -> None:
         self.engine.dispose()
