@@ -123,16 +123,12 @@ class Platform:
         return TimestampService(self.status)
 
     @cached_property
-    def _notify(self) -> tuple[Notifier, IntentConfirmation]:
-        return build_notify(self)
-
-    @property
     def notifier(self) -> Notifier:
-        return self._notify[0]
+        return build_notifier(self)
 
-    @property
+    @cached_property
     def intent(self) -> IntentConfirmation:
-        return self._notify[1]
+        return build_intent(self, self.notifier)
 
     def _evidence(self) -> dict[str, Any]:
         """What the services that make or keep PAdES evidence (revocation data, timestamps)
@@ -224,27 +220,34 @@ def default_gateways(platform: Platform) -> list[Gateway]:
     ]
 
 
-def build_notify(
-    platform: Platform, gateways: Iterable[Gateway] | None = None
-) -> tuple[Notifier, IntentConfirmation]:
-    """The notifier and the intent confirmation built on it; gateways default to the file
-    outbox. Wiring lives here, in the composition root, and nowhere else."""
+def build_notifier(platform: Platform, gateways: Iterable[Gateway] | None = None) -> Notifier:
+    """The notifier; gateways default to the file outbox."""
     from yinxin.notify.service import Notifier
+
+    chosen = list(gateways) if gateways is not None else default_gateways(platform)
+    return Notifier(platform.db, platform.clock, chosen)
+
+
+def build_intent(platform: Platform, notifier: Notifier) -> IntentConfirmation:
+    """The intent confirmation, sending its codes through ``notifier``."""
     from yinxin.signing.intent import IntentConfirmation
 
-    notifier = Notifier(
-        platform.db,
-        platform.clock,
-        list(gateways) if gateways is not None else default_gateways(platform),
-    )
-    intent = IntentConfirmation(
+    return IntentConfirmation(
         platform.db,
         platform.clock,
         notifier,
         platform.settings.home,
         ttl_seconds=platform.settings.otp_ttl_seconds,
     )
-    return notifier, intent
+
+
+def build_notify(
+    platform: Platform, gateways: Iterable[Gateway] | None = None
+) -> tuple[Notifier, IntentConfirmation]:
+    """A notifier and the intent confirmation built on it (tests give their own gateways).
+    Wiring lives here, in the composition root, and nowhere else."""
+    notifier = build_notifier(platform, gateways)
+    return notifier, build_intent(platform, notifier)
 
 
 def build_platform(settings: Settings | None = None, **kwargs) -> Platform:
