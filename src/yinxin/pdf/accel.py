@@ -37,8 +37,14 @@ _NAMES_MAX = 4096
 _orig_hex = generic.read_hex_string_from_stream
 _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
+_orig_cert_ext = a_x509.Certificate._set_extensions
 _names: dict[bytes, str] = {}
 _equal: dict[tuple[bytes, bytes], bool] = {}
+# certificate DER -> the attributes asn1crypto's ``_set_extensions`` set on a certificate
+_CERT_EXT_ATTRS = tuple(
+    n for n in vars(a_x509.Certificate) if n.endswith("_value") and n.startswith("_")
+)
+_cert_ext: dict[bytes, tuple[set[str], dict[str, object]]] = {}
 
 
 @contextlib.contextmanager
@@ -104,6 +110,31 @@ def _name_eq(self, other) -> bool:
     return value
 
 
+def _cert_set_extensions(self) -> None:
+    """``Certificate._set_extensions`` by the certificate's DER: the parsed extension values
+    (read-only to every caller) of the first certificate with these bytes, shared."""
+    if not _ON.get():
+        return _orig_cert_ext(self)
+    der = self.dump()
+    hit = _cert_ext.get(der)
+    if hit is None:
+        _orig_cert_ext(self)
+        hit = (
+            frozenset(self._critical_extensions),
+            {n: v for n in _CERT_EXT_ATTRS if (v := self.__dict__.get(n)) is not None},
+        )
+        if len(_cert_ext) >= _NAMES_MAX:
+            _cert_ext.clear()
+        _cert_ext[der] = hit
+        return None
+    critical, values = hit
+    self._critical_extensions = set(critical)
+    for n, v in values.items():
+        setattr(self, n, v)
+    self._processed_extensions = True
+    return None
+
+
 def install() -> None:
     """Idempotent. The reader looks ``read_hex_string_from_stream`` up in its module at call
     time, and ``hashable`` is a property of the class, so both take effect everywhere."""
@@ -113,6 +144,8 @@ def install() -> None:
         a_x509.RDNSequence.hashable = property(_name_hashable)
     if a_x509.RDNSequence.__eq__ is not _name_eq:
         a_x509.RDNSequence.__eq__ = _name_eq
+    if a_x509.Certificate._set_extensions is not _cert_set_extensions:
+        a_x509.Certificate._set_extensions = _cert_set_extensions
 
 
 install()

@@ -452,32 +452,61 @@ def _read_dss(reader: PdfFileReader) -> _Embedded:
         return out
     for ref in dss.ocsps:
         try:
-            resp = a_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
+            resp = _load(
+                a_ocsp.OCSPResponse, ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)
+            )
         except Exception as e:
             logger.info("unreadable DSS OCSP response ignored: %s", e)
             continue
-        if _usable(ocsps=[resp]):
-            out.ocsps.append(resp)
+        out.ocsps.append(resp)
     for ref in dss.crls:
         try:
-            crl = a_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
+            crl = _load(a_crl.CertificateList, ref.get_object().read_data(DecodePurpose.CRL))
         except Exception as e:
             logger.info("unreadable DSS CRL ignored: %s", e)
             continue
-        if _usable(crls=[crl]):
-            out.crls.append(crl)
+        out.crls.append(crl)
     for ref in dss.certs.values():
         try:
-            cert = a_x509.Certificate.load(ref.get_object().read_data(DecodePurpose.CERTIFICATE))
+            cert = _load(a_x509.Certificate, ref.get_object().read_data(DecodePurpose.CERTIFICATE))
         except Exception as e:
             logger.info("unreadable DSS certificate ignored: %s", e)
             continue
-        if _sound(cert) and _usable(certs=[cert]):
+        if _sound(cert):
             out.certs.append(cert)
+    # One throwaway context for everything first: what it does to each item is what a context
+    # holding that item alone does, so if it builds, every item is usable. Only when it fails
+    # is each item tried alone, to drop just the corrupt ones.
+    if _usable(ocsps=out.ocsps, crls=out.crls, certs=out.certs):
+        return out
+    out.ocsps = [r for r in out.ocsps if _usable(ocsps=[r])]
+    out.crls = [c for c in out.crls if _usable(crls=[c])]
+    out.certs = [c for c in out.certs if _usable(certs=[c])]
     return out
 
 
 _NO_ROOTS = SimpleTrustManager.build(trust_roots=[])
+
+
+def _load(cls: Any, der: bytes) -> Any:
+    """``cls.load(der)``; in a batch, the object parsed before from the same bytes.
+
+    asn1crypto objects parse lazily and keep what they parsed; pyHanko only reads them. The
+    issuing CA, TSA and responder certificates (and a root CRL published monthly) are the same
+    bytes in every document of an archive, so sharing one parsed object per DER saves parsing
+    them again, file after file, with nothing that could differ.
+    """
+    caches = _CACHES.get()
+    if caches is None:
+        return cls.load(der)
+    key = (cls, bytes(der))
+    obj = caches.parsed.get(key)
+    if obj is None:
+        obj = cls.load(der)
+        if len(caches.parsed) >= 10_000:
+            caches.parsed.clear()
+        caches.parsed[key] = obj
+    return obj
 
 
 def _usable(
@@ -605,6 +634,7 @@ class _Caches:
     """What one batch learns once and every later file reuses; all keyed by content."""
 
     usable: dict[tuple, bool] = field(default_factory=dict)
+    parsed: dict[tuple[type, bytes], Any] = field(default_factory=dict)
     signatures: _MemoSignatureValidator = field(default_factory=_MemoSignatureValidator)
 
 
