@@ -5,6 +5,7 @@ was cached from the files before — and a file that is not a PDF is a result, n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -42,7 +43,32 @@ def _archive(docs: Docs) -> list[tuple[str, bytes]]:
     for i in range(4):
         signer = docs.pki.new_signer(f"签署人{i}")
         items.append((f"more-{i}.pdf", f.sign(docs.plain, signer, docs.pki, revinfo="dss")))
+    items += _odd_responders(docs)
     return items
+
+
+def _odd_responders(docs: Docs) -> list[tuple[str, bytes]]:
+    """B-LT files whose OCSP responses are signed by a responder other than the usual one, met
+    after the usual one was remembered as valid (verify.py ``_ocsp_provenance``): one from
+    another CA, one of ours that had expired before the signature, one of ours not yet valid
+    when the signature was made."""
+    pki, now = docs.pki, docs.pki.now
+    day = dt.timedelta(days=1)
+    responders = {
+        "foreign-responder": docs.rogue.ocsp,
+        "expired-responder": pki.new_signer(
+            "Yinxin OCSP old", profile="ocsp-responder", not_before=now - 30 * day, days=7
+        ),
+        "future-responder": pki.new_signer(
+            "Yinxin OCSP next", profile="ocsp-responder", not_before=now + day
+        ),
+    }
+    out = []
+    for name, responder in responders.items():
+        odd = dataclasses.replace(pki, ocsp=responder)
+        signer = pki.new_signer(f"签署人-{name}")
+        out.append((f"{name}.pdf", f.sign(docs.plain, signer, odd, revinfo="dss")))
+    return out
 
 
 @pytest.mark.parametrize("policy", ["last-known", "strict"])
@@ -71,6 +97,8 @@ def test_a_batch_reports_exactly_what_each_file_alone_reports(docs, policy, when
     if when == "now":  # the set really is varied
         assert ours["blt.pdf"] and ours["two.pdf"] and ours["blta.pdf"]
         assert not ours["tampered.pdf"] and not ours["revoked_dss.pdf"]
+        # status signed by a responder we do not accept proves nothing, cache or no cache
+        assert not any(ours[f"{k}-responder.pdf"] for k in ("foreign", "expired", "future"))
 
 
 def test_unreadable_items_are_results_not_exceptions(docs, tmp_path):

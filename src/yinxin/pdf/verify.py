@@ -98,15 +98,18 @@ from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.authority import AuthorityWithCert
 from pyhanko_certvalidator.errors import OCSPFetchError
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.api import FetcherBackend, Fetchers, OCSPFetcher
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
+    DisallowWeakAlgorithmsPolicy,
     FreshnessReqType,
     RevocationCheckingPolicy,
 )
 from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo import validate_ocsp as _validate_ocsp
 from pyhanko_certvalidator.sig_validate import (
     DEFAULT_VALIDATION_CONTEXT,
     DefaultSignatureValidator,
@@ -629,12 +632,79 @@ class _MemoSignatureValidator(SignatureValidator):
             self.good.add(key)
 
 
+_orig_ocsp_provenance = _validate_ocsp._validate_delegated_ocsp_provenance
+
+
+async def _ocsp_provenance(responder_cert, issuer, validation_context, ee_path, proc_state):
+    """pyHanko's check of a delegated OCSP responder, remembering the responders that passed.
+
+    For a responder certificate with id-pkix-ocsp-nocheck pyHanko validates the path issuer →
+    responder alone, in a throwaway context without revocation checking: the result depends
+    on the two certificates, the time tolerance, the algorithm policy and — only through the
+    responder's validity period — the moment. So a success is remembered by the responder's
+    DER, the issuer's name and key (and certificate), the tolerance and the policy's settings,
+    and reused only at a moment inside the responder's validity (as ``_check_validity`` tests
+    it). What the original does after its check — recording the responder's chain in the
+    caller's context — is done the same way. Anything else (no nocheck extension, another
+    algorithm policy, recursion, no batch) runs pyHanko's code, and failures are never
+    remembered.
+    """
+    caches = _CACHES.get()
+    policy = validation_context.algorithm_policy
+    if (
+        caches is None
+        or type(policy) is not DisallowWeakAlgorithmsPolicy
+        or responder_cert.ocsp_no_check_value is None
+        or proc_state.check_path_verif_recursion(responder_cert)
+    ):
+        return await _orig_ocsp_provenance(
+            responder_cert, issuer, validation_context, ee_path, proc_state
+        )
+    try:
+        key = (
+            responder_cert.dump(),
+            type(issuer),
+            issuer.name.dump(),
+            issuer.public_key.dump(),
+            issuer.certificate.dump() if isinstance(issuer, AuthorityWithCert) else None,
+            validation_context.time_tolerance,
+            policy.weak_hash_algos,
+            policy.weak_signature_algos,
+            policy.rsa_key_size_threshold,
+            policy.dsa_key_size_threshold,
+        )
+        hash(key)
+    except Exception:
+        key = None
+    moment = validation_context.moment
+    tolerance = validation_context.time_tolerance
+    if key is not None and key in caches.responders:
+        validity = responder_cert["tbs_certificate"]["validity"]
+        if (
+            moment + tolerance >= validity["not_before"].native
+            and moment - tolerance <= validity["not_after"].native
+        ):
+            chain = _validate_ocsp._delegated_ocsp_response_path(responder_cert, issuer, ee_path)
+            validation_context.record_validation(responder_cert, chain)
+            return None
+    result = await _orig_ocsp_provenance(
+        responder_cert, issuer, validation_context, ee_path, proc_state
+    )
+    if key is not None:
+        caches.responders.add(key)
+    return result
+
+
+_validate_ocsp._validate_delegated_ocsp_provenance = _ocsp_provenance
+
+
 @dataclass
 class _Caches:
     """What one batch learns once and every later file reuses; all keyed by content."""
 
     usable: dict[tuple, bool] = field(default_factory=dict)
     parsed: dict[tuple[type, bytes], Any] = field(default_factory=dict)
+    responders: set[tuple] = field(default_factory=set)  # delegated OCSP responders that passed
     signatures: _MemoSignatureValidator = field(default_factory=_MemoSignatureValidator)
 
 
