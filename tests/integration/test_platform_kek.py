@@ -110,7 +110,7 @@ def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):
     blob = key_row(p, w.zhang_cert.serial)[2]
     assert is_wrapped(blob)
     assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
-    assert p.certificates.wrap_legacy_keys(actor="operator") == {"wrapped": []}
+    assert p.certificates.wrap_legacy_keys(actor="operator").wrapped == []
     assert p.verify_audit().ok
 
 
