@@ -12,9 +12,15 @@ the verifier:
 * every cryptographic signature that verified (certificate, CRL, OCSP response, timestamp),
   by signature, digest of the signed bytes, key and algorithm — the issuing CA's signature on
   the TSA certificate is checked once per archive, not once per file;
-* X.509 name comparisons, by the names' DER (``yinxin.pdf.accel``, also used for single files).
+* X.509 name comparisons and parsed certificate extensions, by the DER (``yinxin.pdf.accel``,
+  also used for single files);
+* DSS items parsed once by their DER, so the CA, TSA and responder certificates of every file
+  are the same parsed objects;
+* delegated OCSP responders (id-pkix-ocsp-nocheck) that passed pyHanko's check, reused only at
+  moments within the responder's validity (``verify._ocsp_provenance`` says why that is all
+  the moment can change).
 
-Nothing time-dependent is cached: each certificate path is still validated at the moment its
+Nothing else time-dependent is cached: each certificate path is still validated at the moment its
 own document's timestamps prove, with that document's revocation data, so a batch never
 carries a verdict from one file to another. One validation time is fixed for the whole batch
 (``at``, or the moment the verifier was made) so that every report of one run says the same.
