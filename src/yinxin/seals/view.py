@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
+from yinxin.registry.lifecycle import CertificateState, HoldKind
+from yinxin.registry.views import KeyHolder
 from yinxin.seals.catalogue import KINDS, ImageSource, SealKind
 from yinxin.seals.files import SealFiles
 from yinxin.seals.grants import granted_members
@@ -25,13 +26,6 @@ from yinxin.seals.lifecycle import SealHoldKind, SealState
 from yinxin.seals.pin import problem
 from yinxin.seals.rows import certificate_and_key, mask, sha
 from yinxin.store.models.seals import Seal
-
-
-class KeyHolder(StrEnum):
-    """Who holds the key of the seal's certificate."""
-
-    PLATFORM = "platform"  # signs here, with the seal PIN
-    SUBSCRIBER = "subscriber"  # CSR: signs on the holder's own machine
 
 
 @dataclass(frozen=True)
@@ -45,8 +39,8 @@ class SealView:
     name: str
     subscriber_id: int
     certificate_serial: str
-    certificate_status: str
-    certificate_hold_kind: str | None
+    certificate_status: CertificateState
+    certificate_hold_kind: HoldKind | None
     key: KeyHolder
     holder_name: str
     holder_id_type: str
@@ -120,8 +114,8 @@ class SealViews:
             name=seal.name,
             subscriber_id=seal.subscriber_id,
             certificate_serial=cert.serial_hex,
-            certificate_status=cert.status,
-            certificate_hold_kind=cert.hold_kind,
+            certificate_status=CertificateState(cert.status),
+            certificate_hold_kind=HoldKind(cert.hold_kind) if cert.hold_kind else None,
             key=KeyHolder.PLATFORM if key else KeyHolder.SUBSCRIBER,
             holder_name=seal.holder_name,
             holder_id_type=seal.holder_id_type,
