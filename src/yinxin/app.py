@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from yinxin.registry.ca import CertificateAuthority
     from yinxin.registry.certificates import Certificates
     from yinxin.registry.notices import CertificateNotices
-    from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+    from yinxin.registry.status import Evidence, OcspResponder, StatusService, TimestampService
     from yinxin.registry.subscribers import Subscribers
     from yinxin.seals.service import Seals
     from yinxin.signing.intent import IntentConfirmation
@@ -130,31 +130,27 @@ class Platform:
     def intent(self) -> IntentConfirmation:
         return build_intent(self, self.notifier)
 
-    def _evidence(self) -> dict[str, Any]:
+    @cached_property
+    def _evidence(self) -> Evidence:
         """What the services that make or keep PAdES evidence (revocation data, timestamps)
-        are built on, by the names their constructors take."""
-        return {
-            "db": self.db,
-            "clock": self.clock,
-            "ca": self.ca,
-            "status": self.status,
-            "ocsp": self.ocsp,
-            "tsa": self.tsa,
-        }
+        are built on."""
+        from yinxin.registry.status import Evidence
+
+        return Evidence(db=self.db, clock=self.clock, ca=self.ca, ocsp=self.ocsp, tsa=self.tsa)
 
     @cached_property
     def archive(self) -> Archive:
         from yinxin.archive.service import Archive
         from yinxin.store.files import FileStore
 
-        return Archive(**self._evidence(), files=FileStore(self.settings.documents_dir))
+        return Archive(self._evidence, files=FileStore(self.settings.documents_dir))
 
     @cached_property
     def signing(self) -> SigningService:
         from yinxin.signing.service import SigningService
 
         return SigningService(
-            **self._evidence(), seals=self.seals, intent=self.intent, archive=self.archive
+            self._evidence, seals=self.seals, intent=self.intent, archive=self.archive
         )
 
     # ------------------------------------------------------------------------------------------

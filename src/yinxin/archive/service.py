@@ -41,7 +41,6 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.pdf.sign import (
     Level,
@@ -50,10 +49,8 @@ from yinxin.pdf.sign import (
     append_document_timestamp,
     append_dss,
 )
-from yinxin.registry.ca import CertificateAuthority
-from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+from yinxin.registry.status import Evidence
 from yinxin.store import audit
-from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 from yinxin.store.models.archive import ArchivedDocument
 from yinxin.transitions import TransitionTable, move
@@ -139,18 +136,9 @@ class RenewalReport:
 
 
 class Archive:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        ca: CertificateAuthority,
-        status: StatusService,
-        ocsp: OcspResponder,
-        tsa: TimestampService,
-        files: FileStore,
-    ):
-        self.db, self.clock, self.ca = db, clock, ca
-        self.status, self.ocsp, self.tsa, self.files = status, ocsp, tsa, files
+    def __init__(self, evidence: Evidence, files: FileStore):
+        self.db, self.clock, self.ca = evidence.db, evidence.clock, evidence.ca
+        self.ocsp, self.tsa, self.files = evidence.ocsp, evidence.tsa, files
 
     # --- keeping ---------------------------------------------------------------------------
     def store(self, pdf: bytes) -> str:

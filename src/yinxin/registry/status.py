@@ -491,3 +491,15 @@ class TimestampService:
         )
 
     __call__ = respond  # a Timestamper: RFC 3161 request bytes in, response bytes out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the services that make or keep PAdES evidence (revocation data, timestamps) are
+    built on: the database, the clock, the CA, the OCSP responder and the TSA."""
+
+    db: Database
+    clock: Clock
+    ca: CertificateAuthority
+    ocsp: OcspResponder
+    tsa: TimestampService

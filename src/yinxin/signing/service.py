@@ -23,7 +23,6 @@ from cryptography import x509
 from sqlalchemy import select
 
 from yinxin.archive.service import Archive
-from yinxin.clock import Clock
 from yinxin.errors import NotFound, ValidationError
 from yinxin.pdf.sign import (
     LEVELS,
@@ -34,12 +33,10 @@ from yinxin.pdf.sign import (
     SignRequest,
     sign_pdf,
 )
-from yinxin.registry.ca import CertificateAuthority
-from yinxin.registry.status import OcspResponder, StatusService, TimestampService
+from yinxin.registry.status import Evidence
 from yinxin.seals.service import Seals
 from yinxin.signing.intent import Challenge, Confirmation, IntentConfirmation
 from yinxin.store import audit
-from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.signing import SignatureRecord
 
@@ -111,19 +108,10 @@ class SignedDocument:
 
 class SigningService:
     def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        ca: CertificateAuthority,
-        status: StatusService,
-        ocsp: OcspResponder,
-        tsa: TimestampService,
-        seals: Seals,
-        intent: IntentConfirmation,
-        archive: Archive,
+        self, evidence: Evidence, seals: Seals, intent: IntentConfirmation, archive: Archive
     ):
-        self.db, self.clock, self.ca = db, clock, ca
-        self.status, self.ocsp, self.tsa = status, ocsp, tsa
+        self.db, self.clock, self.ca = evidence.db, evidence.clock, evidence.ca
+        self.ocsp, self.tsa = evidence.ocsp, evidence.tsa
         self.seals, self.intent, self.archive = seals, intent, archive
 
     # --- evidence ----------------------------------------------------------------------------
