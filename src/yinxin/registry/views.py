@@ -7,15 +7,14 @@ Times are aware datetimes, states are the ``StrEnum``s of ``registry.lifecycle``
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from yinxin.pki.authority import fingerprint
 from yinxin.registry.fees import yuan
 from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldKind
 from yinxin.store.models import (
@@ -26,6 +25,9 @@ from yinxin.store.models import (
     Payment,
     Subscriber,
 )
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 class SubscriberKind(StrEnum):
@@ -171,7 +173,7 @@ def certificate_view(c: Certificate) -> CertificateView:
         revoked_at=c.revoked_at,
         revocation_reason=c.revocation_reason,
         revocation_requested_at=c.revocation_requested_at,
-        pem=x509.load_der_x509_certificate(c.der).public_bytes(serialization.Encoding.PEM).decode(),
+        pem=pem_certificate(c.der),
     )
 
 
@@ -280,7 +282,15 @@ class AuthorityCertificateView:
     sha256: str
 
 
+def pem_certificate(der: bytes) -> str:
+    """PEM as RFC 7468 writes it (64 columns), without loading ``cryptography`` for a listing."""
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
 def authority_certificate_view(cert: x509.Certificate) -> AuthorityCertificateView:
+    from yinxin.pki.authority import fingerprint  # only where the authority's certificates are
+
     return AuthorityCertificateView(
         serial=format(cert.serial_number, "x"),
         subject=cert.subject.rfc4514_string(),
