@@ -53,6 +53,7 @@ from yinxin.registry.status import Evidence
 from yinxin.store import audit
 from yinxin.store.files import FileStore
 from yinxin.store.models.archive import ArchivedDocument
+from yinxin.store.queries import select_where
 from yinxin.transitions import TransitionTable, move
 
 if TYPE_CHECKING:
@@ -192,9 +193,7 @@ class Archive:
 
     def documents(self, state: DocumentState | str | None = ACTIVE) -> list[ArchivedDocumentView]:
         with self.db.read() as s:
-            q = select(ArchivedDocument).order_by(ArchivedDocument.id)
-            if state:
-                q = q.where(ArchivedDocument.state == state)
+            q = select_where(ArchivedDocument, state=state).order_by(ArchivedDocument.id)
             return [ArchivedDocumentView.of(r) for r in s.execute(q).scalars()]
 
     def document(self, doc_id: int) -> tuple[ArchivedDocumentView, bytes]:

@@ -28,7 +28,6 @@ from yinxin.errors import (
     Conflict,
     Forbidden,
     IllegalTransition,
-    NotFound,
     ValidationError,
 )
 from yinxin.identity import validate_mobile, validate_name, validate_phone
@@ -78,6 +77,7 @@ from yinxin.store.models import (
     StatusRevision,
     Subscriber,
 )
+from yinxin.store.queries import one_or_404, select_where
 
 YEAR = dt.timedelta(days=365)
 MAX_CSR = 64 * 1024
@@ -184,12 +184,8 @@ class Certificates:
     def _cert_row(self, s: Session, serial: str, lock: bool = False) -> Certificate:
         serial = (serial or "").strip().lower().removeprefix("0x").lstrip("0")
         q = select(Certificate).where(Certificate.serial_hex == serial)
-        if lock:
-            q = q.with_for_update()
-        row = s.execute(q).scalar_one_or_none()
-        if row is None:
-            raise NotFound(f"no certificate with serial {serial or '(empty)'}", field="serial")
-        return row
+        missing = f"no certificate with serial {serial or '(empty)'}"
+        return one_or_404(s, q, missing, field="serial", lock=lock)
 
     def _new_key(
         self,
@@ -546,12 +542,9 @@ class Certificates:
         Every decision on an application (pay, approve, reject) reads its state through here,
         so two processes deciding at once take turns and the second sees the first's outcome.
         """
-        app = s.execute(
-            select(Application).where(Application.id == application_id).with_for_update()
-        ).scalar_one_or_none()
-        if app is None:
-            raise NotFound(f"no application {application_id}", field="application_id")
-        return app
+        q = select(Application).where(Application.id == application_id)
+        missing = f"no application {application_id}"
+        return one_or_404(s, q, missing, field="application_id", lock=True)
 
     def approve(
         self, application_id: int, *, officer: str, validity_years: int | None = None
@@ -957,18 +950,13 @@ class Certificates:
         self, *, subscriber_id: int | None = None, status: str | None = None
     ) -> list[CertificateView]:
         with self.db.read() as s:
-            q = select(Certificate).order_by(Certificate.id)
-            if subscriber_id is not None:
-                q = q.where(Certificate.subscriber_id == subscriber_id)
-            if status:
-                q = q.where(Certificate.status == status)
+            q = select_where(Certificate, subscriber_id=subscriber_id, status=status)
+            q = q.order_by(Certificate.id)
             return [certificate_view(c) for c in s.execute(q).scalars()]
 
     def applications(self, state: str | None = PENDING) -> list[ApplicationView]:
         with self.db.read() as s:
-            q = select(Application).order_by(Application.id)
-            if state:
-                q = q.where(Application.state == state)
+            q = select_where(Application, state=state).order_by(Application.id)
             return [application_view(a) for a in s.execute(q).scalars()]
 
     def count(self) -> int:

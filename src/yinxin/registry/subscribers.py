@@ -30,6 +30,7 @@ from yinxin.registry.views import (
 )
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
+from yinxin.store.queries import select_where
 
 KINDS = tuple(SubscriberKind)
 PERSON, ORGANIZATION, DEVICE = SubscriberKind
@@ -258,9 +259,7 @@ class Subscribers:
 
     def list(self, kind: str | None = None) -> list[SubscriberView]:
         with self.db.read() as s:
-            q = select(Subscriber).order_by(Subscriber.id)
-            if kind:
-                q = q.where(Subscriber.kind == kind)
+            q = select_where(Subscriber, kind=kind).order_by(Subscriber.id)
             return [subscriber_view(x) for x in s.execute(q).scalars()]
 
 

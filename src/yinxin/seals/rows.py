@@ -21,6 +21,7 @@ from yinxin.seals.catalogue import KINDS
 from yinxin.store import audit
 from yinxin.store.models import Certificate, PlatformKey, Subscriber
 from yinxin.store.models.seals import Seal
+from yinxin.store.queries import one_or_404
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -72,12 +73,7 @@ def seal_row(s: Session, ref: int | str, lock: bool = False) -> Seal:
         q = q.where(Seal.id == int(text))
     else:
         q = q.where(Seal.es_id == text)
-    if lock:
-        q = q.with_for_update()
-    row = s.execute(q).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"no seal {text or '(empty)'}", field="seal")
-    return row
+    return one_or_404(s, q, f"no seal {text or '(empty)'}", field="seal", lock=lock)
 
 
 def subscriber_row(s: Session, subscriber_id: int, field: str = "subscriber_id") -> Subscriber:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
-
 from yinxin.clock import Clock
 from yinxin.pki.kek import PlatformKek
 from yinxin.registry.ca import CertificateAuthority
@@ -39,6 +37,7 @@ from yinxin.seals.rows import actor_name, seal_row
 from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView, SealViews
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
+from yinxin.store.queries import select_where
 
 # What callers see: the service, the form it takes, and the typed results it answers with.
 __all__ = [
@@ -149,12 +148,7 @@ class Seals:
         self, *, subscriber_id: int | None = None, state: str | None = None, kind: str | None = None
     ) -> list[SealView]:
         with self.db.read() as s:
-            q = select(Seal).order_by(Seal.id)
-            if subscriber_id is not None:
-                q = q.where(Seal.subscriber_id == subscriber_id)
-            if state:
-                q = q.where(Seal.state == state)
-            if kind:
-                q = q.where(Seal.kind == kind)
+            q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
+            q = q.order_by(Seal.id)
             now = self.clock.now()
             return [self._views.of(s, x, now=now) for x in s.execute(q).scalars()]

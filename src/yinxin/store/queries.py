@@ -1,0 +1,36 @@
+"""Query shapes the services share: a listing narrowed by the filters a caller gave, and one
+row that must exist (optionally locked for the transaction)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from yinxin.errors import NotFound
+
+Row = TypeVar("Row")
+
+
+def select_where(model: type[Row], **equal: Any) -> Select[tuple[Row]]:
+    """``select(model)`` narrowed to the rows whose columns equal the values given, in the order
+    given; a filter left out (``None`` or an empty string) does not narrow."""
+    q = select(model)
+    for column, value in equal.items():
+        if value is not None and value != "":
+            q = q.where(getattr(model, column) == value)
+    return q
+
+
+def one_or_404(
+    s: Session, q: Select[tuple[Row]], missing: str, *, field: str, lock: bool = False
+) -> Row:
+    """The one row ``q`` finds, locked for the transaction when ``lock``; none is
+    ``NotFound(missing, field=field)``."""
+    if lock:
+        q = q.with_for_update()
+    row = s.execute(q).scalar_one_or_none()
+    if row is None:
+        raise NotFound(missing, field=field)
+    return row
