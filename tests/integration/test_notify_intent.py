@@ -21,7 +21,7 @@ from yinxin.app import Platform, build_notify
 from yinxin.clock import FrozenClock
 from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError, YinxinError
 from yinxin.notify.gateways import DeliveryError, FileGateway
-from yinxin.notify.service import Notifier, RetryPolicy
+from yinxin.notify.service import Notifier, Outgoing, RetryPolicy
 from yinxin.notify.templates import DEFAULT_TEMPLATES, render
 from yinxin.results import plain
 from yinxin.signing.intent import Challenge, IntentConfirmation, RateLimited
@@ -146,11 +146,13 @@ def test_send_log_masks_phone_and_keeps_the_full_number(platform: Platform) -> N
     notifier, _ = build_notify(platform)
     sid = person(platform)
     row = notifier.send(
-        "sms",
-        PHONE,
-        "certificate_issued",
-        {"name": "张三", "serial": "1a2b", "not_after": "2027-11-21"},
-        sid,
+        Outgoing(
+            "sms",
+            PHONE,
+            "certificate_issued",
+            {"name": "张三", "serial": "1a2b", "not_after": "2027-11-21"},
+            sid,
+        )
     )
     assert row.status == "sent" and row.recipient == "138****8000"
     assert row.provider_message_id == outbox(platform)[-1]["id"]
@@ -162,10 +164,10 @@ def test_send_log_masks_phone_and_keeps_the_full_number(platform: Platform) -> N
     assert notifier.log(subscriber_id=sid, reveal=True)[0].recipient == PHONE
     assert notifier.log(subscriber_id=sid + 1) == []
     with pytest.raises(ValidationError) as e:
-        notifier.send("sms", "12345", "certificate_issued", {}, sid)
+        notifier.send(Outgoing("sms", "12345", "certificate_issued", {}, sid))
     assert e.value.field == "recipient"
     with pytest.raises(ValidationError) as e:
-        notifier.send("sms", PHONE, "certificate_issued", {"name": "张三"}, sid)
+        notifier.send(Outgoing("sms", PHONE, "certificate_issued", {"name": "张三"}, sid))
     assert e.value.field == "serial"
     mode = stat.S_IMODE((platform.settings.outbox_dir / "sms.jsonl").stat().st_mode)
     assert mode == 0o600
@@ -179,7 +181,7 @@ def test_failed_send_is_logged_and_retried_with_backoff(
         platform.db, platform.clock, [gateway], retry=RetryPolicy(max_attempts=3, base_seconds=30)
     )
     values = {"name": "张三", "application_id": "A-7"}
-    row = notifier.send("email", "zhangsan@example.com", "application_received", values)
+    row = notifier.send(Outgoing("email", "zhangsan@example.com", "application_received", values))
     assert row.status == "failed" and row.attempts == 1 and row.retryable
     assert "503" in row.error and row.recipient == "z***@example.com"
     assert notifier.log(status="failed")[0].id == row.id
@@ -208,7 +210,12 @@ def test_retries_stop_after_max_attempts_and_crashing_gateways_are_recorded(
         platform.db, platform.clock, [gateway], retry=RetryPolicy(max_attempts=2, base_seconds=1)
     )
     row = notifier.send(
-        "email", "a@example.com", "application_received", {"name": "张三", "application_id": "A-8"}
+        Outgoing(
+            "email",
+            "a@example.com",
+            "application_received",
+            {"name": "张三", "application_id": "A-8"},
+        )
     )
     assert row.status == "failed" and row.error.startswith("RuntimeError")
     assert notifier.retry_failed(ignore_backoff=True)[0].next_attempt_at is None
@@ -442,7 +449,12 @@ def test_send_interrupted_by_a_crash_is_retried(platform: Platform, clock: Froze
     gateway = FlakyGateway("email", failures=0)
     notifier = Notifier(platform.db, platform.clock, [gateway])
     row = notifier.send(
-        "email", "a@example.com", "application_received", {"name": "张三", "application_id": "A-9"}
+        Outgoing(
+            "email",
+            "a@example.com",
+            "application_received",
+            {"name": "张三", "application_id": "A-9"},
+        )
     )
     # As if the process died between writing the row and hearing from the gateway.
     with platform.db.transaction() as s:

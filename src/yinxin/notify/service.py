@@ -32,6 +32,7 @@ from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_lib
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.notify import Notification
+from yinxin.store.queries import select_where
 from yinxin.transitions import TransitionTable, move
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,19 @@ class NotificationView:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """One message to send: the channel and address, the template and its values, the
+    subscriber it is about (if any) and the language."""
+
+    channel: str
+    recipient: str
+    template_id: str
+    values: Mapping[str, object]
+    subscriber_id: int | None = None
+    lang: str = "zh"
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """Exponential back-off: ``base × 2^(attempt−1)`` seconds, capped, up to ``max_attempts``."""
 
@@ -163,48 +177,32 @@ class Notifier:
         self.retry = retry or RetryPolicy()
 
     # --- sending --------------------------------------------------------------------------------
-    def send(
-        self,
-        channel: str,
-        recipient: str,
-        template_id: str,
-        values: Mapping[str, object],
-        subscriber_id: int | None = None,
-        *,
-        lang: str = "zh",
-    ) -> NotificationView:
+    def send(self, message: Outgoing) -> NotificationView:
         """Send one message. A delivery failure does not raise: the returned row says
         ``status="failed"`` and keeps the error, so callers decide whether it matters."""
-        row, gateway, template = self._new_row(
-            "send", channel, recipient, template_id, values, subscriber_id, lang
-        )
-        subject, body = template.render(values, lang)
-        recipient = row.recipient
+        row, gateway, template = self._new_row("send", message)
+        subject, body = template.render(message.values, message.lang)
+        recipient, subscriber_id = row.recipient, message.subscriber_id
         with self.db.transaction() as s:
             if subscriber_id is not None and s.get(Subscriber, subscriber_id) is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
             s.add(row)
             s.flush()
             row_id = row.id
-        return self._deliver(row_id, gateway, template, recipient, subject, body, values)
+        return self._deliver(row_id, gateway, template, recipient, subject, body, message.values)
 
-    def send_to_subscriber(
+    def to_subscriber(
         self,
+        s: Session,
         subscriber_id: int,
         template_id: str,
         values: Mapping[str, object],
         *,
         channel: str | None = None,
         lang: str = "zh",
-    ) -> NotificationView:
-        """Send to the subscriber's registered phone (preferred) or e-mail address."""
-        with self.db.read() as s:
-            channel, recipient = self._address(s, subscriber_id, channel)
-        return self.send(channel, recipient, template_id, values, subscriber_id, lang=lang)
-
-    def _address(self, s: Session, subscriber_id: int, channel: str | None) -> tuple[str, str]:
-        """The channel and address a subscriber is reached at: the phone when there is one
-        and an SMS gateway, else e-mail."""
+    ) -> Outgoing:
+        """A message to the subscriber's registered phone (preferred: when there is one and an
+        SMS gateway) or e-mail address, as the session ``s`` sees them."""
         sub = s.get(Subscriber, subscriber_id)
         if sub is None:
             raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
@@ -217,60 +215,39 @@ class Notifier:
                 f"{'phone' if channel == 'sms' else 'e-mail address'}",
                 field="phone" if channel == "sms" else "email",
             )
-        return channel, recipient
+        return Outgoing(channel, recipient, template_id, values, subscriber_id, lang)
 
     # --- the transactional outbox ----------------------------------------------------------------
-    def enqueue(
-        self,
-        s: Session,
-        channel: str,
-        recipient: str,
-        template_id: str,
-        values: Mapping[str, object],
-        subscriber_id: int | None = None,
-        *,
-        lang: str = "zh",
-    ) -> Notification:
+    def enqueue(self, s: Session, message: Outgoing) -> Notification:
         """Write a message as ``pending`` in the caller's transaction (``s``); nothing is sent
         until it commits and ``send_pending`` or ``retry_failed`` runs. Templates with secret
         values cannot go through the outbox: the row never holds a secret, so it could not be
         rendered again."""
-        row = self._new_row(
-            "enqueue", channel, recipient, template_id, values, subscriber_id, lang
-        )[0]
+        row = self._new_row("enqueue", message)[0]
         s.add(row)
         s.flush()
         return row
 
-    def _new_row(
-        self,
-        verb: str,
-        channel: str,
-        recipient: str,
-        template_id: str,
-        values: Mapping[str, object],
-        subscriber_id: int | None,
-        lang: str,
-    ) -> tuple[Notification, Gateway, Template]:
+    def _new_row(self, verb: str, m: Outgoing) -> tuple[Notification, Gateway, Template]:
         """A send-log row for ``send`` (queued: its first attempt begins now) or ``enqueue``
         (pending in the outbox); it holds the message with its secret values masked."""
-        gateway = self._gateway(channel)
-        recipient = normalise_recipient(channel, recipient)
-        template = self.templates.get(template_id)
+        gateway = self._gateway(m.channel)
+        recipient = normalise_recipient(m.channel, m.recipient)
+        template = self.templates.get(m.template_id)
         if verb == "enqueue" and template.secret:
             raise ValueError(f"template {template.id} carries secrets; send it directly")
-        template.render(values, lang)  # refuse missing values now, not at sending time
-        subject, body = template.render_masked(values, lang)
+        template.render(m.values, m.lang)  # refuse missing values now, not at sending time
+        subject, body = template.render_masked(m.values, m.lang)
         now = self.clock.now()
         row = Notification(
-            channel=channel,
+            channel=m.channel,
             gateway=type(gateway).__name__,
             recipient=recipient,
-            subscriber_id=subscriber_id,
+            subscriber_id=m.subscriber_id,
             template_id=template.id,
-            lang=lang,
+            lang=m.lang,
             values_json=json.dumps(
-                template.public_values(values), ensure_ascii=False, default=str, sort_keys=True
+                template.public_values(m.values), ensure_ascii=False, default=str, sort_keys=True
             ),
             subject=subject,
             body=body,
@@ -285,21 +262,6 @@ class Notifier:
         else:
             row.next_attempt_at = now
         return row, gateway, template
-
-    def enqueue_to_subscriber(
-        self,
-        s: Session,
-        subscriber_id: int,
-        template_id: str,
-        values: Mapping[str, object],
-        *,
-        channel: str | None = None,
-        lang: str = "zh",
-    ) -> Notification:
-        """``enqueue`` to the subscriber's registered phone (preferred) or e-mail address, as
-        the caller's transaction sees them."""
-        channel, recipient = self._address(s, subscriber_id, channel)
-        return self.enqueue(s, channel, recipient, template_id, values, subscriber_id, lang=lang)
 
     def send_pending(self, *, limit: int = 100) -> list[NotificationView]:
         """Send what the outbox holds (right after the commit that wrote it); rows another
@@ -382,11 +344,8 @@ class Notifier:
             raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
         limit = max(1, min(int(limit), 1000))
         with self.db.read() as s:
-            q = select(Notification).order_by(Notification.id.desc()).limit(limit)
-            if subscriber_id is not None:
-                q = q.where(Notification.subscriber_id == subscriber_id)
-            if status is not None:
-                q = q.where(Notification.status == status)
+            q = select_where(Notification, subscriber_id=subscriber_id, status=status)
+            q = q.order_by(Notification.id.desc()).limit(limit)
             return [NotificationView.of(n, reveal=reveal) for n in s.execute(q).scalars()]
 
     def get(self, notification_id: int, *, reveal: bool = False) -> NotificationView:

@@ -61,10 +61,6 @@ class CertificateNotices:
             return owner.id, sub.name
         return subscriber_id, sub.name if sub else ""
 
-    def _recipient(self, subscriber_id: int) -> tuple[int, str]:
-        with self.db.read() as s:
-            return self._recipient_in(s, subscriber_id)
-
     def enqueue(self, s: Session, row: Certificate, event: str) -> None:
         """In the change's transaction: write the holder's notice as a pending outbox row."""
         if event == "issued":
@@ -79,18 +75,18 @@ class CertificateNotices:
             return
         to, name = self._recipient_in(s, row.subscriber_id)
         try:
-            self.notifier.enqueue_to_subscriber(
-                s, to, template, {"name": name, "serial": row.serial_hex, **values}
-            )
+            values = {"name": name, "serial": row.serial_hex, **values}
+            self.notifier.enqueue(s, self.notifier.to_subscriber(s, to, template, values))
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
             log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
 
     def _send(self, cert: CertificateView, template: str, values: dict) -> NotificationView | None:
-        to, name = self._recipient(cert.subscriber_id)
         try:
-            return self.notifier.send_to_subscriber(
-                to, template, {"name": name, "serial": cert.serial, **values}
-            )
+            with self.db.read() as s:
+                to, name = self._recipient_in(s, cert.subscriber_id)
+                values = {"name": name, "serial": cert.serial, **values}
+                message = self.notifier.to_subscriber(s, to, template, values)
+            return self.notifier.send(message)
         except YinxinError as e:  # e.g. no phone or e-mail on record
             log.info("no %s notice for %s: %s", template, cert.serial, e.message)
             return None

@@ -41,7 +41,13 @@ from yinxin.errors import (
     YinxinError,
 )
 from yinxin.notify.gateways import DeliveryError
-from yinxin.notify.service import NotificationView, Notifier, Status, mask_recipient
+from yinxin.notify.service import (
+    NotificationView,
+    Notifier,
+    Outgoing,
+    Status,
+    mask_recipient,
+)
 from yinxin.notify.templates import ONE_TIME_CODE
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -365,13 +371,8 @@ class IntentConfirmation:
         minutes = max(1, math.ceil(self.ttl.total_seconds() / 60))
         sent: NotificationView | None = None
         try:
-            sent = self.notifier.send(
-                "sms",
-                phone,
-                ONE_TIME_CODE,
-                {"code": code, "minutes": minutes, "document": name},
-                subscriber_id,
-            )
+            values = {"code": code, "minutes": minutes, "document": name}
+            sent = self.notifier.send(Outgoing("sms", phone, ONE_TIME_CODE, values, subscriber_id))
         finally:
             self._after_send(cid, sent, actor)
         return Challenge(cid, now + self.ttl, masked, purpose, doc)
