@@ -5,14 +5,17 @@ was cached from the files before — and a file that is not a PDF is a result, n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import random
+from io import BytesIO
 
 import pytest
 
 from tests.integration import pdf_factory as f
 from tests.integration.test_pdf_verify import Docs
+from yinxin.pdf import accel
 from yinxin.pdf.batch import Verifier, verify_many
 from yinxin.pdf.verify import verify_pdf
 
@@ -125,3 +128,101 @@ def test_one_validation_time_for_the_whole_batch(docs):
     v = Verifier([docs.pki.root])
     a, b = v.verify_many([docs.bt, docs.blt])
     assert a.report.verified_at == b.report.verified_at == v.at
+
+
+def test_the_accelerated_reader_reports_what_plain_pyhanko_code_reports(docs, monkeypatch):
+    """``yinxin.pdf.accel`` replaces pyHanko/asn1crypto hot spots only while our verifier runs;
+    with them switched off every report of the varied archive is the same."""
+    at = docs.pki.now + dt.timedelta(minutes=5)
+    items = _archive(docs)
+    fast = [verify_pdf(pdf, trust_roots=[docs.pki.root], file_name=n, at=at) for n, pdf in items]
+    monkeypatch.setattr(accel, "fast", contextlib.nullcontext)
+    plain = [verify_pdf(pdf, trust_roots=[docs.pki.root], file_name=n, at=at) for n, pdf in items]
+    assert [r.to_dict() for r in fast] == [r.to_dict() for r in plain]
+
+
+_LEXEMES = [
+    b" ",
+    b"\n",
+    b"\r",
+    b"\t",
+    b"\x0b",
+    b"\x0c",
+    b"\x00",
+    b"%c\n",
+    b"/",
+    b"#",
+    b"#4",
+    b"#41",
+    b"0",
+    b"7",
+    b"12",
+    b"R",
+    b"a",
+    b"(",
+    b">",
+    b"[",
+    b"<<",
+    b"\xe4",
+    b"-",
+    b".",
+]
+
+
+def _outcome(fn, data: bytes):
+    stream = BytesIO(data)
+    try:
+        value = fn(stream)
+    except Exception as e:
+        return ("error", type(e), str(e), stream.tell())
+    if isinstance(value, tuple):
+        return ("value", value, stream.tell())
+    return ("value", type(value), repr(value), stream.tell())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_accelerated_lexers_match_pyhanko_byte_for_byte(seed):
+    """Random token soup through each replaced lexer function: same value (and type), same
+    error, same stream position as pyHanko's own function."""
+    rng = random.Random(seed)
+
+    class _Ref:  # IndirectObject's container_ref: anything with this method
+        def get_pdf_handler(self):
+            return None
+
+    delimiters = b" \n\r\t\f\x00()<>[]{}/%"
+
+    def until(fn, chars, maxchars):
+        return lambda stream: fn(chars, stream, maxchars)
+
+    cases = [
+        (
+            until(accel._read_until_class, delimiters, None),
+            until(accel._orig_until_class, delimiters, None),
+        ),
+        (
+            until(accel._read_until_class, b" \n\r\t\f\x00", 5),
+            until(accel._orig_until_class, b" \n\r\t\f\x00", 5),
+        ),
+        (
+            lambda s: accel._read_non_whitespace(s, False, True),
+            lambda s: accel._orig_non_ws(s, False, True),
+        ),
+        (
+            lambda s: accel._read_non_whitespace(s, True, False),
+            lambda s: accel._orig_non_ws(s, True, False),
+        ),
+        (lambda s: accel._read_indirect(s, _Ref()), lambda s: accel._orig_indirect(s, _Ref())),
+    ]
+    for _ in range(3000):
+        data = b"".join(rng.choice(_LEXEMES) for _ in range(rng.randrange(0, 40)))
+        if rng.random() < 0.05:
+            data = b" " * rng.randrange(60, 140) + data  # longer than one peek
+        for i, (fast_fn, orig_fn) in enumerate(cases):
+            with accel.fast():
+                got = _outcome(fast_fn, data)
+            assert got == _outcome(orig_fn, data), (i, data)
+        name = data.replace(b"/", b"")
+        with accel.fast():
+            got = _outcome(lambda s: accel._decode_name(s.read()), name)
+        assert got == _outcome(lambda s: accel._orig_decode_name(s.read()), name), name

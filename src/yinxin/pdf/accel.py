@@ -1,4 +1,4 @@
-"""Faster, result-identical replacements for three hot spots of pyHanko/asn1crypto, used only
+"""Faster, result-identical replacements for hot spots of pyHanko/asn1crypto, used only
 while our verifier runs.
 
 Profiling ``verify_pdf`` on a B-LT contract (cProfile, 2026-12-01) put half of the time in
@@ -13,8 +13,18 @@ pure-Python loops whose results do not need them:
   running stringprep over every attribute of both names, each time, on each new parse of the
   same certificate. :func:`_name_hashable` and :func:`_name_eq` memoise ``hashable`` and
   ``==`` of ``RDNSequence`` by the names' DER encodings, which is all the results depend on.
+* The PDF lexer reads tokens a byte at a time (``misc._read_until_class`` behind names and
+  numbers, ``read_non_whitespace``, ``IndirectObject.read_from_stream``, ``_decode_name``),
+  and ``HistoricalResolver._subsume_object`` builds and drops a ``Reference`` for every number
+  and name it copies; the difference analysis reads and copies the whole object graph of the
+  signed revision; in the 100-contract batch these cost ~15 % of the CPU time (issue 10,
+  2026-12-01, A/B in one process). The replacements peek a chunk and use a regex, and hand
+  anything unusual (comments, escapes, a run longer than the peek, end of stream) to pyHanko's
+  function from the same stream position. ``tests/integration/test_pdf_batch.py`` checks
+  value, error and stream position against the originals on random token soup, and whole
+  reports with the replacements switched off.
 
-Both are installed once, module-wide, but act only inside :func:`fast` (a context variable,
+All are installed once, module-wide, but act only inside :func:`fast` (a context variable,
 so threads and concurrent tasks outside a verification — and pyHanko called directly, as the
 benchmark's reference is — see the original code). Everything else runs unchanged.
 """
@@ -24,10 +34,12 @@ from __future__ import annotations
 import binascii
 import contextlib
 import contextvars
+import re
 from collections.abc import Iterator
 
 from asn1crypto import x509 as a_x509
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils.reader import HistoricalResolver
 
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
@@ -35,6 +47,11 @@ _CHUNK = 1 << 16
 _NAMES_MAX = 4096
 
 _orig_hex = generic.read_hex_string_from_stream
+_orig_until_class = misc._read_until_class
+_orig_non_ws = misc.read_non_whitespace
+_orig_decode_name = generic._decode_name
+_orig_indirect = generic.IndirectObject.read_from_stream
+_orig_subsume = HistoricalResolver._subsume_object
 _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
@@ -82,6 +99,119 @@ def _read_hex_string(stream):
         body += b"0"
     stream.seek(start + end + 1)
     return generic.pdf_string(binascii.unhexlify(body))
+
+
+# what ``_read_until_class`` reads byte by byte: how far a token goes, one regex per class
+_NOT_IN: dict[bytes, re.Pattern[bytes]] = {}
+_PEEK = 64
+# bytes a name may hold unescaped (``_decode_name``): printable, no delimiter, no ``#``
+_NAME_PLAIN = bytes(b for b in range(0x21, 0x7F) if b not in misc.PDF_DELIMITERS and b != 0x23)
+
+
+def _read_until_class(class_chars: bytes, stream, maxchars=None):
+    """``misc._read_until_class`` (behind ``read_until_delimiter`` / ``_whitespace``) with one
+    read and a regex instead of a generator over single bytes: same bytes returned, same
+    ``end`` flag, the stream left at the same position (after the stopping byte, or at EOF,
+    or after ``maxchars`` bytes)."""
+    if not _ON.get():
+        return _orig_until_class(class_chars, stream, maxchars)
+    pattern = _NOT_IN.get(class_chars)
+    if pattern is None:
+        pattern = _NOT_IN[class_chars] = re.compile(b"[^" + re.escape(class_chars) + b"]*")
+    limit = maxchars or None  # the original treats 0 as no limit
+    start = stream.tell()
+    data = b""
+    while True:
+        want = _PEEK if limit is None else min(_PEEK, limit - len(data))
+        if want <= 0:  # maxchars bytes read, none of them stopping: no EOF
+            stream.seek(start + len(data))
+            return data, False
+        chunk = stream.read(want)
+        n = pattern.match(chunk).end()
+        if n < len(chunk):  # stopped at a byte of the class, consumed as the original does
+            stream.seek(start + len(data) + n + 1)
+            return data + chunk[:n], False
+        data += chunk
+        if len(chunk) < want:  # end of stream
+            return data, True
+
+
+def _read_non_whitespace(stream, seek_back=False, allow_eof=False):
+    """``misc.read_non_whitespace``: skip PDF whitespace with one read; comments, end of
+    stream and a run of whitespace longer than the peek go to pyHanko's function."""
+    if not _ON.get():
+        return _orig_non_ws(stream, seek_back, allow_eof)
+    start = stream.tell()
+    chunk = stream.read(_PEEK)
+    i = len(chunk) - len(chunk.lstrip(_WHITESPACE))
+    if i == len(chunk) or chunk[i] == 0x25:  # all whitespace / EOF, or a comment (%)
+        stream.seek(start)
+        return _orig_non_ws(stream, seek_back, allow_eof)
+    stream.seek(start + i + (0 if seek_back else 1))
+    return chunk[i : i + 1]
+
+
+def _decode_name(name_bytes: bytes):
+    """``generic._decode_name`` for the usual name — printable ASCII, no ``#`` escape — is its
+    ASCII text; anything else (escapes, bytes that must have been escaped) is pyHanko's."""
+    if _ON.get() and not name_bytes.translate(None, _NAME_PLAIN):
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    return _orig_decode_name(name_bytes)
+
+
+# ``IndirectObject.read_from_stream``: the id and generation end at a byte ``bytes.isspace``
+# knows; the ``R`` comes after PDF whitespace (``read_non_whitespace``)
+_INDIRECT = re.compile(
+    rb"[ \t\n\r\x0b\x0c]*([0-9]+)[ \t\n\r\x0b\x0c]+([0-9]+)[ \t\n\r\x0b\x0c][ \n\r\t\x0c\x00]*R"
+)
+
+
+def _read_indirect(stream, container_ref):
+    """``IndirectObject.read_from_stream`` for the usual ``12 0 R``: one read and a regex
+    instead of a byte at a time. Object number 0, comments, long runs of whitespace, anything
+    not matched go to pyHanko's function from the same position (and its errors)."""
+    if not _ON.get():
+        return _orig_indirect(stream, container_ref)
+    start = stream.tell()
+    m = _INDIRECT.match(stream.read(_PEEK))
+    if m is None or int(m.group(1)) == 0:
+        stream.seek(start)
+        return _orig_indirect(stream, container_ref)
+    stream.seek(start + m.end())
+    return generic.IndirectObject(int(m.group(1)), int(m.group(2)), container_ref.get_pdf_handler())
+
+
+def _subsume_object(self, obj):
+    """``HistoricalResolver._subsume_object``: the same copies, minus a ``Reference`` built and
+    dropped for every number, name and string (the original makes one for each object before
+    it looks at the type; here a primitive's container reference is only read, so a missing one
+    fails the same way). Encrypted objects go to pyHanko's function."""
+    if not _ON.get():
+        return _orig_subsume(self, obj)
+    return _subsume(self, obj)
+
+
+def _subsume(self, obj):
+    if isinstance(obj, generic.DecryptedObjectProxy):
+        return _orig_subsume(self, obj)
+    ref = obj.get_container_ref()
+    if isinstance(obj, generic.IndirectObject):
+        ref.idnum, ref.generation  # noqa: B018 — what the original reads, and fails on
+        return generic.IndirectObject(idnum=obj.idnum, generation=obj.generation, pdf=self)
+    if not isinstance(obj, generic.DictionaryObject | generic.ArrayObject):
+        ref.idnum, ref.generation  # noqa: B018
+        return obj
+    container_ref = generic.Reference(idnum=ref.idnum, generation=ref.generation, pdf=self)
+    if isinstance(obj, generic.StreamObject):
+        result = generic.StreamObject(
+            {k: _subsume(self, v) for k, v in obj.items()}, encoded_data=obj.encoded_data
+        )
+    elif isinstance(obj, generic.DictionaryObject):
+        result = generic.DictionaryObject({k: _subsume(self, v) for k, v in obj.items()})
+    else:
+        result = generic.ArrayObject(_subsume(self, v) for v in obj)
+    result.container_ref = container_ref
+    return result
 
 
 def _name_hashable(self) -> str:
@@ -146,6 +276,13 @@ def install() -> None:
         a_x509.RDNSequence.__eq__ = _name_eq
     if a_x509.Certificate._set_extensions is not _cert_set_extensions:
         a_x509.Certificate._set_extensions = _cert_set_extensions
+    # looked up as module globals at call time; ``generic`` imported read_non_whitespace by name
+    misc._read_until_class = _read_until_class
+    misc.read_non_whitespace = _read_non_whitespace
+    generic.read_non_whitespace = _read_non_whitespace
+    generic._decode_name = _decode_name
+    generic.IndirectObject.read_from_stream = staticmethod(_read_indirect)
+    HistoricalResolver._subsume_object = _subsume_object
 
 
 install()
