@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from dataclasses import dataclass, field
-from importlib import resources
-
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from yinxin.agreements import current_agreement
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.identity import (
@@ -34,24 +30,6 @@ from yinxin.store.queries import select_where
 
 KINDS = tuple(SubscriberKind)
 PERSON, ORGANIZATION, DEVICE = SubscriberKind
-
-
-@dataclass(frozen=True)
-class Agreement:
-    name: str
-    version: str
-    text: str
-    sha256: str = field(init=False)  # of the UTF-8 text: what an acceptance records
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", hashlib.sha256(self.text.encode("utf-8")).hexdigest())
-
-
-@functools.cache
-def current_agreement() -> Agreement:
-    """The agreement text ships with the package; read once per process."""
-    text = resources.files("yinxin.agreements").joinpath("subscriber-v1.md").read_text("utf-8")
-    return Agreement("subscriber", "1", text)
 
 
 class Subscribers:

@@ -174,7 +174,7 @@ def add_device(
 @subscriber_app.command("agreement")
 def agreement(as_json: bool = JSON) -> None:
     """Print the current subscriber agreement (read it before accepting)."""
-    from yinxin.registry.subscribers import current_agreement
+    from yinxin.agreements import current_agreement
 
     run(as_json, current_agreement, lambda r: console.print(r.text))
 
