@@ -1288,11 +1288,35 @@ def _ocsp_is_about(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
 
 
 def _cms_certs(signed_data: Any) -> list[a_x509.Certificate]:
+    """The sound certificates of a CMS ``SignedData``, as objects parsed from their DER — in a
+    batch the one object per DER that the DSS items share (``_load``) — remembered on
+    ``signed_data`` for the next call.
+
+    The issuing CA and TSA certificates are the same bytes in the CMS and timestamp token of
+    every file of an archive; reading their CA flag, issuer, serial and validity for our own
+    bookkeeping parsed them again in each file. A copy parsed from the same bytes has the
+    same content, and pyHanko works on its own copies (``untag``) of the CMS's objects either
+    way. A certificate that does not load alone is dropped, as an unsound one is.
+    """
+    memo = getattr(signed_data, "_yinxin_certs", None)
+    if memo is not None:
+        return list(memo)
     out = []
     try:
         for choice in signed_data["certificates"] or []:
-            if choice.name == "certificate" and _sound(choice.chosen):
-                out.append(choice.chosen)
+            if choice.name != "certificate":
+                continue
+            der = choice.chosen.dump()
+            try:
+                cert = _load(a_x509.Certificate, der)
+            except Exception:
+                continue
+            if _sound(cert):
+                out.append(cert)
+    except Exception:
+        pass
+    try:
+        signed_data._yinxin_certs = tuple(out)
     except Exception:
         pass
     return out
