@@ -13,6 +13,9 @@ pure-Python loops whose results do not need them:
   running stringprep over every attribute of both names, each time, on each new parse of the
   same certificate. :func:`_name_hashable` and :func:`_name_eq` memoise ``hashable`` and
   ``==`` of ``RDNSequence`` by the names' DER encodings, which is all the results depend on.
+  ``Certificate.issuer_serial`` (pyHanko's ``read_dss`` keys every DSS certificate of every
+  file by it, parsing each again) and the parsed extensions are shared by the certificate's
+  DER the same way.
 * The PDF lexer reads tokens a byte at a time (``misc._read_until_class`` behind names and
   numbers, ``read_non_whitespace``, ``IndirectObject.read_from_stream``, ``_decode_name``),
   and ``HistoricalResolver._subsume_object`` builds and drops a ``Reference`` for every number
@@ -55,6 +58,8 @@ _orig_subsume = HistoricalResolver._subsume_object
 _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
+_orig_issuer_serial = a_x509.Certificate.issuer_serial
+_issuer_serials: dict[bytes, bytes] = {}
 _names: dict[bytes, str] = {}
 _equal: dict[tuple[bytes, bytes], bool] = {}
 # certificate DER -> the attributes asn1crypto's ``_set_extensions`` set on a certificate
@@ -265,6 +270,23 @@ def _cert_set_extensions(self) -> None:
     return None
 
 
+def _cert_issuer_serial(self) -> bytes:
+    """``Certificate.issuer_serial`` (SHA-256 of the issuer name, ``:``, the serial) by the
+    certificate's DER. pyHanko's ``read_dss`` computes it for every DSS certificate of every
+    file, parsing each again; the value depends on nothing but those bytes."""
+    if not _ON.get() or self._issuer_serial is not None:
+        return _orig_issuer_serial.fget(self)
+    der = self.dump()
+    value = _issuer_serials.get(der)
+    if value is None:
+        value = _orig_issuer_serial.fget(self)
+        if len(_issuer_serials) >= _NAMES_MAX:
+            _issuer_serials.clear()
+        _issuer_serials[der] = value
+    self._issuer_serial = value
+    return value
+
+
 def install() -> None:
     """Idempotent. The reader looks ``read_hex_string_from_stream`` up in its module at call
     time, and ``hashable`` is a property of the class, so both take effect everywhere."""
@@ -276,6 +298,8 @@ def install() -> None:
         a_x509.RDNSequence.__eq__ = _name_eq
     if a_x509.Certificate._set_extensions is not _cert_set_extensions:
         a_x509.Certificate._set_extensions = _cert_set_extensions
+    if a_x509.Certificate.issuer_serial.fget is not _cert_issuer_serial:
+        a_x509.Certificate.issuer_serial = property(_cert_issuer_serial)
     # looked up as module globals at call time; ``generic`` imported read_non_whitespace by name
     misc._read_until_class = _read_until_class
     misc.read_non_whitespace = _read_non_whitespace
