@@ -12,18 +12,15 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from yinxin.errors import Conflict, ValidationError
 from yinxin.identity import validate_id_document, validate_name
-from yinxin.seals.render import (
-    MAX_SCAN_BYTES,
-    SealImage,
-    image_from_scan,
-    render_organization_seal,
-    render_personal_seal,
-)
 from yinxin.seals.seseal import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL
 from yinxin.store.models import Subscriber
+
+if TYPE_CHECKING:
+    from yinxin.seals.render import SealImage
 
 YEAR = dt.timedelta(days=365)
 
@@ -199,6 +196,8 @@ def check_scan(scan: bytes | None) -> str | None:
         return None
     if not isinstance(scan, bytes | bytearray) or not scan:
         raise ValidationError("the uploaded seal scan is empty", field="scan")
+    from yinxin.seals.render import MAX_SCAN_BYTES  # Pillow and fonts load only to draw
+
     if len(scan) > MAX_SCAN_BYTES:  # refused before anything reads it as an image
         raise ValidationError(
             f"the uploaded seal scan is larger than {MAX_SCAN_BYTES // 2**20} MiB", field="scan"
@@ -223,6 +222,12 @@ class ImagePlan:
     scan_sha256: str | None = None
 
     def draw(self, scan: bytes | None) -> SealImage:
+        from yinxin.seals.render import (
+            image_from_scan,
+            render_organization_seal,
+            render_personal_seal,
+        )
+
         if self.source == ImageSource.SCAN:
             assert scan is not None
             return image_from_scan(scan, width_mm=KINDS[self.kind].scan_width_mm)

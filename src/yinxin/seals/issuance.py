@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -49,7 +49,6 @@ from yinxin.seals.files import SealFiles, StagedFiles, file_set
 from yinxin.seals.holds import SealHolds
 from yinxin.seals.lifecycle import SealState
 from yinxin.seals.records import make_record, record_application
-from yinxin.seals.render import SealImage
 from yinxin.seals.rows import (
     actor_name,
     audit_seal,
@@ -64,6 +63,9 @@ from yinxin.seals.view import SealView, SealViews
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.seals import Seal
+
+if TYPE_CHECKING:
+    from yinxin.seals.render import SealImage
 
 DEFAULT_REGION = "110000"
 
