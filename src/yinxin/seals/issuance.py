@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError
 from yinxin.pki.authority import Issuer
-from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.fees import check_years
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import (
@@ -65,6 +64,7 @@ from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.seals import Seal
 
 if TYPE_CHECKING:
+    from yinxin.registry.ca import CertificateAuthority
     from yinxin.seals.render import SealImage
 
 DEFAULT_REGION = "110000"

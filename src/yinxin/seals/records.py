@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
@@ -20,7 +20,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from yinxin.errors import ValidationError
 from yinxin.identity import ID_TYPES
 from yinxin.pki.authority import Issuer
-from yinxin.registry.ca import CertificateAuthority
 from yinxin.seals.catalogue import (
     BUSINESS_TYPES,
     DECLARATION,
@@ -35,6 +34,9 @@ from yinxin.seals.seseal import SealInfo, build_seseal, verify_seseal
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate
 from yinxin.store.models.seals import Seal, SealApplication, SealRecord
+
+if TYPE_CHECKING:
+    from yinxin.registry.ca import CertificateAuthority
 
 T = TypeVar("T", SealRecord, SealApplication)
 
