@@ -245,134 +245,114 @@ async def averify_pdf(
     with a signature is reported, never raised.
     """
     with accel.fast():
-        return await _averify_pdf(
-            pdf,
-            trust_roots=trust_roots,
+        if not isinstance(pdf, bytes | bytearray | memoryview):
+            raise ValidationError("the PDF must be given as bytes", field="pdf")
+        pdf = bytes(pdf)
+        if policy not in POLICIES:
+            raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        verified_at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        at = verified_at
+        reader = _open_reader(pdf)
+        try:
+            found = _collect_signatures(reader)
+        except Exception as e:  # hostile /AcroForm trees: refuse the file, never crash
+            raise ValidationError(
+                f"无法读取签名域 / cannot read signature fields: {e}", field="pdf"
+            ) from None
+
+        report = VerificationReport(
             file_name=file_name,
-            allow_fetching=allow_fetching,
-            at=at,
-            ocsp_urls_allowed=ocsp_urls_allowed,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            signatures=[],
+            valid=False,
+            verified_at=verified_at,
+            document_timestamps=len(found.doc_timestamps),
             policy=policy,
         )
+        if not found.signatures and not found.broken:
+            report.problems.append(NO_SIGNATURES)
+            return report
 
+        job = _FileJob(
+            reader=reader,
+            trust=_trust_manager(tuple(c.public_bytes(DER) for c in trust_roots)),
+            at=at,
+            allow_fetching=allow_fetching,
+            ocsp_urls_allowed=ocsp_urls_allowed,
+            embedded=_read_dss(reader),
+            strict=policy == "strict",
+        )
+        after_lock = _changed_after_lock(reader, found.signatures)
+        tsa_certs: list[a_x509.Certificate] = []
+        for emb in [*found.signatures, *found.doc_timestamps]:
+            all_certs = _cms_certs(emb.signed_data)
+            job.ca_certs.extend(c for c in all_certs if c.ca)
+            if emb in found.doc_timestamps:
+                tsa_certs.extend(all_certs)
+            for tst_sd in _tst_signed_data(emb):
+                tsa_certs.extend(_cms_certs(tst_sd))
+        job.ca_certs.extend(c for c in job.embedded.certs if c.ca)
+        try:
+            # newest first: each document timestamp is judged at the time of the next valid one
+            poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
+            moment, newest = at, True
+            for emb in reversed(found.doc_timestamps):
+                try:  # the context too: it parses certificates and status data from the file
+                    judged = job.newest_moment(emb.signed_data, at) if newest else moment
+                    vc = job.context(moment=judged, targets=tsa_certs, newest=newest)
+                    st = await async_validate_pdf_timestamp(emb, validation_context=vc)
+                    ok = st.intact and st.valid and st.trusted
+                    if ok and newest and not _within(st.signing_cert, at):
+                        ok = False  # the TSA certificate expired and nothing later vouches for it
+                        report.problems.append(_TSA_EXPIRED)
+                except Exception as e:
+                    logger.info("document timestamp unreadable: %s", e)
+                    ok = False
+                if ok:
+                    poes.append((emb.signed_revision, st.timestamp))
+                    moment, newest = st.timestamp, False
+                else:
+                    report.problems.append(
+                        "文档时间戳无效或不受信任 / a document timestamp is invalid or untrusted"
+                    )
+            poes.reverse()
+            for item in found.ordered():
+                if isinstance(item, _Broken):
+                    report.signatures.append(_broken_report(item))
+                    continue
+                # the signature's own timestamp is judged at the first valid later POE
+                later = [t for rev, t in poes if rev > item.signed_revision]
+                ts_moment = later[0] if later else at
+                try:
+                    tokens = _tst_signed_data(item)
+                    if not later and tokens:
+                        ts_moment = job.newest_moment(tokens[0], at)
+                    ts_vc = job.context(moment=ts_moment, targets=tsa_certs, newest=not later)
+                    sig = await _verify_signature(item, job, ts_vc, [rev for rev, _ in poes])
+                    if not later and sig.timestamp_valid and not _tsa_valid_at(tokens, at):
+                        sig.timestamp_valid = sig.valid = False
+                        sig.problems.append(_TSA_EXPIRED)
+                except Exception as e:  # one bad signature must not hide the others
+                    logger.info("signature %s could not be processed", item.field_name, exc_info=e)
+                    sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
+                sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
+                if after_lock is not None and item.signed_revision < after_lock.revision:
+                    _refuse_change_after_lock(sig, after_lock)
+                report.signatures.append(sig)
+        finally:
+            await job.aclose()
 
-async def _averify_pdf(
-    pdf: bytes,
-    *,
-    trust_roots: list[x509.Certificate],
-    file_name: str,
-    allow_fetching: bool,
-    at: dt.datetime | None,
-    ocsp_urls_allowed: bool,
-    policy: str,
-) -> VerificationReport:
-    if not isinstance(pdf, bytes | bytearray | memoryview):
-        raise ValidationError("the PDF must be given as bytes", field="pdf")
-    pdf = bytes(pdf)
-    if policy not in POLICIES:
-        raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    verified_at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    at = verified_at
-    reader = _open_reader(pdf)
-    try:
-        found = _collect_signatures(reader)
-    except Exception as e:  # hostile /AcroForm trees: refuse the file, never crash
-        raise ValidationError(
-            f"无法读取签名域 / cannot read signature fields: {e}", field="pdf"
-        ) from None
-
-    report = VerificationReport(
-        file_name=file_name,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        signatures=[],
-        valid=False,
-        verified_at=verified_at,
-        document_timestamps=len(found.doc_timestamps),
-        policy=policy,
-    )
-    if not found.signatures and not found.broken:
-        report.problems.append(NO_SIGNATURES)
+        report.valid = (
+            bool(report.signatures)
+            and all(s.valid for s in report.signatures)
+            and not report.problems
+        )
         return report
 
-    job = _FileJob(
-        reader=reader,
-        trust=_trust_manager(tuple(c.public_bytes(DER) for c in trust_roots)),
-        at=at,
-        allow_fetching=allow_fetching,
-        ocsp_urls_allowed=ocsp_urls_allowed,
-        embedded=_read_dss(reader),
-        strict=policy == "strict",
-    )
-    after_lock = _changed_after_lock(reader, found.signatures)
-    tsa_certs: list[a_x509.Certificate] = []
-    for emb in [*found.signatures, *found.doc_timestamps]:
-        all_certs = _cms_certs(emb.signed_data)
-        job.ca_certs.extend(c for c in all_certs if c.ca)
-        if emb in found.doc_timestamps:
-            tsa_certs.extend(all_certs)
-        for tst_sd in _tst_signed_data(emb):
-            tsa_certs.extend(_cms_certs(tst_sd))
-    job.ca_certs.extend(c for c in job.embedded.certs if c.ca)
-    try:
-        # newest first: each document timestamp is judged at the time of the next valid one
-        poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
-        moment, newest = at, True
-        for emb in reversed(found.doc_timestamps):
-            try:  # the context too: it parses certificates and status data from the file
-                judged = job.newest_moment(emb.signed_data, at) if newest else moment
-                vc = job.context(moment=judged, targets=tsa_certs, newest=newest)
-                st = await async_validate_pdf_timestamp(emb, validation_context=vc)
-                ok = st.intact and st.valid and st.trusted
-                if ok and newest and not _within(st.signing_cert, at):
-                    ok = False  # the TSA certificate expired and nothing later vouches for it
-                    report.problems.append(_TSA_EXPIRED)
-            except Exception as e:
-                logger.info("document timestamp unreadable: %s", e)
-                ok = False
-            if ok:
-                poes.append((emb.signed_revision, st.timestamp))
-                moment, newest = st.timestamp, False
-            else:
-                report.problems.append(
-                    "文档时间戳无效或不受信任 / a document timestamp is invalid or untrusted"
-                )
-        poes.reverse()
-        for item in found.ordered():
-            if isinstance(item, _Broken):
-                report.signatures.append(_broken_report(item))
-                continue
-            # the signature's own timestamp is judged at the first valid later POE
-            later = [t for rev, t in poes if rev > item.signed_revision]
-            ts_moment = later[0] if later else at
-            try:
-                tokens = _tst_signed_data(item)
-                if not later and tokens:
-                    ts_moment = job.newest_moment(tokens[0], at)
-                ts_vc = job.context(moment=ts_moment, targets=tsa_certs, newest=not later)
-                sig = await _verify_signature(item, job, ts_vc, [rev for rev, _ in poes])
-                if not later and sig.timestamp_valid and not _tsa_valid_at(tokens, at):
-                    sig.timestamp_valid = sig.valid = False
-                    sig.problems.append(_TSA_EXPIRED)
-            except Exception as e:  # one bad signature must not hide the others
-                logger.info("signature %s could not be processed", item.field_name, exc_info=e)
-                sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
-            sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
-            if after_lock is not None and item.signed_revision < after_lock.revision:
-                _refuse_change_after_lock(sig, after_lock)
-            report.signatures.append(sig)
-    finally:
-        await job.aclose()
-
-    report.valid = (
-        bool(report.signatures) and all(s.valid for s in report.signatures) and not report.problems
-    )
-    return report
-
-
-# ---------------------------------------------------------------------------------------------
-# reading the file
+    # ---------------------------------------------------------------------------------------------
+    # reading the file
 
 
 def _open_reader(pdf: bytes) -> PdfFileReader:
