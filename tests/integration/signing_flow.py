@@ -37,11 +37,13 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from tests.conftest import PASSPHRASE
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.pdf.sign import Placement
 from yinxin.registry.views import CertificateView, SubscriberView
 from yinxin.seals.view import SealView
+from yinxin.settings import Settings
 from yinxin.signing.intent import Challenge
 from yinxin.signing.service import SignedDocument
 
@@ -107,6 +109,20 @@ def _form(holder: str, id_number: str) -> dict:
         "id_number": id_number,
         "declaration_accepted": True,
     }
+
+
+def new_platform(
+    home: Path, clock: FrozenClock | None = None, base_url: str = "http://127.0.0.1:8000"
+) -> Platform:
+    """A platform on a SQLite file in ``home`` with its CA made (ec-p256); without ``clock`` it
+    runs on the system clock, as CLI processes started by the test see it."""
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}", base_url=base_url),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
+    p.ca.init("ec-p256")
+    return p
 
 
 def build_world(p: Platform, clock: FrozenClock | None = None) -> World:

@@ -32,13 +32,13 @@ from tests.integration.signing_flow import (
     flip_signed_byte,
     need,
     need_quiet,
+    new_platform,
     nss_trusting,
     outbox_lines,
     pdfsig,
     read_code,
 )
 from yinxin.app import Platform
-from yinxin.settings import Settings
 from yinxin.store.models.notify import Notification
 
 YINXIN = ROOT / ".venv" / "bin" / "yinxin"
@@ -98,11 +98,7 @@ def home(tmp_path_factory) -> Home:
     path = tmp_path_factory.mktemp("cli-home")
     base_url = f"http://127.0.0.1:{free_port()}"
     # the platform on the system clock, as the CLI processes see it
-    p = Platform(
-        Settings(home=path, database_url=f"sqlite:///{path / 'yinxin.db'}", base_url=base_url),
-        passphrase=PASSPHRASE,
-    )
-    p.ca.init("ec-p256")
+    p = new_platform(path, base_url=base_url)
     w = build_world(p)
     contract = path / "contract.pdf"
     contract.write_bytes(contract_pdf(2, title="技术服务合同"))

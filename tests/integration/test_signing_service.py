@@ -36,7 +36,6 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from sqlalchemy import select
 
 from tests.clock import START
-from tests.conftest import PASSPHRASE
 from tests.dbdump import cells, columns, diff, dump
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import free_port, own_key_certificate, running_server
@@ -52,6 +51,7 @@ from tests.integration.signing_flow import (
     flip_signed_byte,
     need,
     need_quiet,
+    new_platform,
     nss_trusting,
     pdfsig,
     request_code,
@@ -66,7 +66,6 @@ from yinxin.identity import id_card_check_char
 from yinxin.notify.templates import MASK
 from yinxin.pdf.sign import Placement, SigningError
 from yinxin.pdf.verify import VerificationReport
-from yinxin.settings import Settings
 from yinxin.signing.service import SignedDocument
 from yinxin.store.models import AuditEvent
 from yinxin.store.models.notify import Notification
@@ -80,18 +79,6 @@ def id_number(body: str) -> str:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def new_platform(
-    home: Path, clock: FrozenClock, base_url: str = "http://127.0.0.1:8000"
-) -> Platform:
-    p = Platform(
-        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}", base_url=base_url),
-        clock=clock,
-        passphrase=PASSPHRASE,
-    )
-    p.ca.init("ec-p256")
-    return p
 
 
 # --- the module-wide two-party signing ------------------------------------------------------------

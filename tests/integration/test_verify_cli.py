@@ -23,13 +23,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.clock import START
-from tests.conftest import PASSPHRASE
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import ROOT
-from tests.integration.signing_flow import build_world, flip_signed_byte, sign_as
-from yinxin.app import Platform
+from tests.integration.signing_flow import build_world, flip_signed_byte, new_platform, sign_as
 from yinxin.clock import FrozenClock
-from yinxin.settings import Settings
 
 YINXIN = ROOT / ".venv" / "bin" / "yinxin"
 
@@ -47,12 +44,7 @@ class Signed:
 def signed(tmp_path_factory) -> Iterator[Signed]:
     home = tmp_path_factory.mktemp("verify-cli-home")
     clock = FrozenClock(START)
-    p = Platform(
-        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-        clock=clock,
-        passphrase=PASSPHRASE,
-    )
-    p.ca.init("ec-p256")
+    p = new_platform(home, clock)
     w = build_world(p, clock)
     pdf = sign_as(w, w.jia, contract_pdf(1, title="技术服务合同")).pdf
     files = tmp_path_factory.mktemp("verify-cli-files")

@@ -44,16 +44,14 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from tests.clock import START
-from tests.conftest import OUTPUT, PASSPHRASE
+from tests.conftest import OUTPUT
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import ROOT
-from tests.integration.signing_flow import build_world, sign_as
+from tests.integration.signing_flow import build_world, new_platform, sign_as
 from tests.stress.pdf_mutations import Case, Layout, mutate_all
-from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport, verify_pdf
-from yinxin.settings import Settings
 
 SEED = 20260912
 PER_SOURCE = 80  # 4 sources: 320 files
@@ -106,12 +104,7 @@ def signatures_in(pdf: bytes) -> list[tuple[str, bool]]:
 def corpus(tmp_path_factory) -> Iterator[Corpus]:
     home = tmp_path_factory.mktemp("fuzz-home")
     clock = FrozenClock(START)
-    p = Platform(
-        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
-        clock=clock,
-        passphrase=PASSPHRASE,
-    )
-    p.ca.init("ec-p256")
+    p = new_platform(home, clock)
     w = build_world(p, clock)
     contract = contract_pdf(2, title="技术服务合同")
     jia = sign_as(w, w.jia, contract).pdf
