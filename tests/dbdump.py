@@ -84,3 +84,11 @@ def cells(source: Any) -> list[tuple[str, str, Any]]:
         for i, v in enumerate(r)
         if v is not None
     ]
+
+
+def count(p: Any, model: Any, *where: Any) -> int:
+    """How many rows of ``model`` the platform ``p``'s database holds where all ``where`` hold."""
+    from sqlalchemy import func, select
+
+    with p.db.read() as s:
+        return s.execute(select(func.count()).select_from(model).where(*where)).scalar_one()

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import PASSPHRASE
+from tests.dbdump import count
 from tests.integration.test_ca_lifecycle import id_number, make_csr
 from tests.stress import workers
 from yinxin.app import Platform
@@ -103,12 +104,7 @@ def test_parallel_approvals_issue_one_certificate(pool, any_platform):
         assert [(x.consumed_at is not None, x.certificate_id) for x in pays] == [
             (True, certs[0].id)
         ]
-        issued = s.execute(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(AuditEvent.action == "certificate.issued")
-        ).scalar_one()
-        assert issued == 1
+    assert count(p, AuditEvent, AuditEvent.action == "certificate.issued") == 1
     assert p.verify_audit().ok
 
 
@@ -122,11 +118,7 @@ def test_parallel_payments_are_accepted_once(pool, any_platform):
     assert all(
         (r["type"], r["field"]) == ("Conflict", "application_id") for r in results if "error" in r
     )
-    with p.db.read() as s:
-        n = s.execute(
-            select(func.count()).select_from(Payment).where(Payment.application_id == app.id)
-        ).scalar_one()
-        assert n == 1
+    assert count(p, Payment, Payment.application_id == app.id) == 1
     assert p.verify_audit().ok
 
 
@@ -192,12 +184,7 @@ def _key(p: Platform, serial: str) -> PlatformKey:
 
 
 def _locks(p: Platform) -> int:
-    with p.db.read() as s:
-        return s.execute(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(AuditEvent.action == "seal.pin_locked")
-        ).scalar_one()
+    return count(p, AuditEvent, AuditEvent.action == "seal.pin_locked")
 
 
 # --- 4. parallel PIN guesses ----------------------------------------------------------------------
@@ -287,13 +274,7 @@ def test_parallel_signings_with_one_confirmation_sign_once(pool, any_platform, t
     assert [m["replayed"] for m in made].count(False) == 1, results
     assert len({m["sha256"] for m in made}) == 1 and len({m["record"] for m in made}) == 1
     assert set(codes(results)) <= {"ok", "confirmation_used"}, results
-    with p.db.read() as s:
-        n = s.execute(
-            select(func.count())
-            .select_from(SignatureRecord)
-            .where(SignatureRecord.intent_challenge == ch.challenge_id)
-        ).scalar_one()
-    assert n == 1
+    assert count(p, SignatureRecord, SignatureRecord.intent_challenge == ch.challenge_id) == 1
     p.archive.sweep(older_than=dt.timedelta(0))
     assert {k for k, _ in p.archive.files.keys()} == {d.sha256 for d in p.archive.documents(None)}
     assert p.verify_audit().ok

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from tests.dbdump import count
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import build_world, outbox_lines, read_code
 from yinxin.app import Platform
@@ -266,13 +267,7 @@ def test_signing_killed_anywhere_signs_once_and_gives_the_file(world_home, tmp_p
     assert rc == 0, text
     p = platform(world_home)
     try:
-        with p.db.read() as s:
-            n = s.execute(
-                select(func.count())
-                .select_from(SignatureRecord)
-                .where(SignatureRecord.intent_challenge == ch.challenge_id)
-            ).scalar_one()
-        assert n == 1
+        assert count(p, SignatureRecord, SignatureRecord.intent_challenge == ch.challenge_id) == 1
         rep = verify_pdf(out.read_bytes(), trust_roots=[p.ca.certificate("root")])
         assert rep.valid, rep.to_text()
         assert not list(tmp_path.glob("*.part")) or out.exists()
