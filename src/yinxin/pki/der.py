@@ -9,6 +9,7 @@ pieces together instead; the reader only walks headers and never decodes what it
 from __future__ import annotations
 
 from asn1crypto import core
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 SEQUENCE = 0x30
 SET = 0x31
@@ -22,8 +23,6 @@ GENERALIZED_TIME = 0x18
 
 def spki(public_key) -> bytes:
     """A public key's DER SubjectPublicKeyInfo: how two keys are compared for being the same."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
