@@ -15,7 +15,8 @@ from yinxin.clock import FrozenClock
 from yinxin.settings import Settings
 
 PASSPHRASE = "correct horse battery staple"
-OUTPUT = Path(__file__).parent / "output"
+# YINXIN_TEST_OUTPUT lets two suites run side by side in one checkout
+OUTPUT = Path(os.environ.get("YINXIN_TEST_OUTPUT") or Path(__file__).parent / "output")
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from tests.conftest import OUTPUT as TEST_OUTPUT
 from tests.fixtures.samples import contract_pdf, seal_png
 from yinxin.pdf.sign import (
     Placement,
@@ -57,7 +58,7 @@ from yinxin.pki.keys import SoftwareKey
 from yinxin.pki.profiles import PROFILES
 
 DER = serialization.Encoding.DER
-OUT = Path(__file__).resolve().parents[1] / "output" / "signing"
+OUT = TEST_OUTPUT / "signing"
 MM = 72 / 25.4
 
 pytestmark = pytest.mark.skipif(

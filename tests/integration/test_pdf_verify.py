@@ -29,6 +29,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko_certvalidator import ValidationContext
 
+from tests.conftest import OUTPUT as TEST_OUTPUT
 from tests.fixtures.samples import contract_pdf
 from tests.integration import pdf_factory as f
 from tests.integration.signing_flow import build_world, sign_as
@@ -37,7 +38,7 @@ from yinxin.pdf.report import render_report_pdf
 from yinxin.pdf.sign import RevocationData, append_dss
 from yinxin.pdf.verify import NO_SIGNATURES, VerificationReport, verify_pdf
 
-OUTPUT = Path(__file__).resolve().parents[1] / "output" / "verify"
+OUTPUT = TEST_OUTPUT / "verify"
 POPPLER = shutil.which("pdfsig") and shutil.which("pdftotext") and shutil.which("pdfinfo")
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils not installed")
 

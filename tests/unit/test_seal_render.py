@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from tests.conftest import OUTPUT as TEST_OUTPUT
 from yinxin.errors import ValidationError
 from yinxin.seals.render import (
     SEAL_RED,
@@ -27,7 +28,7 @@ from yinxin.seals.render import (
     render_personal_seal,
 )
 
-OUT = pathlib.Path(__file__).resolve().parents[1] / "output" / "seals"
+OUT = TEST_OUTPUT / "seals"
 ORG = "北京印信电子认证服务有限公司"
 LONG_25 = "北京印信电子认证服务有限公司上海分公司浦东营业部办"
 SVG_NS = "{http://www.w3.org/2000/svg}"
