@@ -19,6 +19,8 @@ from yinxin.settings import Settings
 from yinxin.store.db import Database
 
 if TYPE_CHECKING:
+    from yinxin.access.idempotency import Idempotency
+    from yinxin.access.keys import ApiKeys
     from yinxin.archive.service import Archive
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
@@ -152,6 +154,18 @@ class Platform:
         return SigningService(
             self._evidence, seals=self.seals, intent=self.intent, archive=self.archive
         )
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        from yinxin.access.keys import ApiKeys
+
+        return ApiKeys(self.db, self.clock)
+
+    @cached_property
+    def idempotency(self) -> Idempotency:
+        from yinxin.access.idempotency import Idempotency
+
+        return Idempotency(self.db, self.clock)
 
     # ------------------------------------------------------------------------------------------
     def _publish_crl(self, _serial: str) -> None:

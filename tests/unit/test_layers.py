@@ -44,6 +44,7 @@ LAYERS: dict[str, list[str]] = {
     "pki": ["yinxin.pki"],
     "pdf": ["yinxin.pdf"],
     "services": [
+        "yinxin.access",
         "yinxin.registry",
         "yinxin.seals",
         "yinxin.signing",

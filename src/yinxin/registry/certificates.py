@@ -77,7 +77,7 @@ from yinxin.store.models import (
     StatusRevision,
     Subscriber,
 )
-from yinxin.store.queries import one_or_404, select_where
+from yinxin.store.queries import of_organization, one_or_404, paged, select_where
 
 YEAR = dt.timedelta(days=365)
 MAX_CSR = 64 * 1024
@@ -947,17 +947,41 @@ class Certificates:
             return certificate_view(self._cert_row(s, serial))
 
     def list(
-        self, *, subscriber_id: int | None = None, status: str | None = None
+        self,
+        *,
+        subscriber_id: int | None = None,
+        status: str | None = None,
+        organization_id: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[CertificateView]:
+        """Certificates in issue order; ``organization_id`` narrows to the organization's own
+        and its members' (an organization-bound API key), ``after``/``limit`` page."""
         with self.db.read() as s:
             q = select_where(Certificate, subscriber_id=subscriber_id, status=status)
-            q = q.order_by(Certificate.id)
+            q = q.where(of_organization(Certificate.subscriber_id, organization_id))
+            q = paged(q, Certificate.id, after=after, limit=limit)
             return [certificate_view(c) for c in s.execute(q).scalars()]
 
-    def applications(self, state: str | None = PENDING) -> list[ApplicationView]:
+    def applications(
+        self,
+        state: str | None = PENDING,
+        *,
+        organization_id: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[ApplicationView]:
         with self.db.read() as s:
-            q = select_where(Application, state=state).order_by(Application.id)
+            q = select_where(Application, state=state)
+            q = q.where(of_organization(Application.subscriber_id, organization_id))
+            q = paged(q, Application.id, after=after, limit=limit)
             return [application_view(a) for a in s.execute(q).scalars()]
+
+    def application(self, application_id: int) -> ApplicationView:
+        with self.db.read() as s:
+            missing = f"no application {application_id}"
+            q = select(Application).where(Application.id == application_id)
+            return application_view(one_or_404(s, q, missing, field="application_id"))
 
     def count(self) -> int:
         with self.db.read() as s:

@@ -26,7 +26,7 @@ from yinxin.registry.views import (
 )
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
-from yinxin.store.queries import select_where
+from yinxin.store.queries import of_organization, paged, select_where
 
 KINDS = tuple(SubscriberKind)
 PERSON, ORGANIZATION, DEVICE = SubscriberKind
@@ -44,13 +44,18 @@ class Subscribers:
         phone: str,
         id_type: str = "id_card",
         email: str | None = None,
+        organization_id: int | None = None,
         actor: str = "ra",
     ) -> SubscriberView:
+        """A person; ``organization_id``: registered under that organization (its staff), so
+        the organization's administrator sees and manages them."""
         name = validate_name(name, "name", 50)
         id_number = validate_id_document(id_type, id_number, "id_number")
         phone = validate_mobile(phone, "phone")
         if email is not None and ("@" not in email or len(email) > 200):
             raise ValidationError("not an e-mail address", field="email")
+        if organization_id is not None:
+            self._organization(organization_id)
         return self._add(
             Subscriber(
                 kind=PERSON,
@@ -59,6 +64,7 @@ class Subscribers:
                 id_number=id_number,
                 phone=phone,
                 email=email,
+                organization_id=organization_id,
             ),
             actor,
             unique=_person(id_type, id_number),
@@ -103,12 +109,7 @@ class Subscribers:
         self, *, device_name: str, organization_id: int, actor: str = "ra"
     ) -> SubscriberView:
         device_name = validate_name(device_name, "device_name", 100)
-        with self.db.read() as s:
-            org = s.get(Subscriber, organization_id)
-            if org is None or org.kind != ORGANIZATION:
-                raise ValidationError(
-                    f"no organization subscriber with id {organization_id}", field="organization_id"
-                )
+        self._organization(organization_id)
         return self._add(
             Subscriber(
                 kind=DEVICE,
@@ -118,6 +119,14 @@ class Subscribers:
             ),
             actor,
         )
+
+    def _organization(self, organization_id: int) -> None:
+        with self.db.read() as s:
+            org = s.get(Subscriber, organization_id)
+            if org is None or org.kind != ORGANIZATION:
+                raise ValidationError(
+                    f"no organization subscriber with id {organization_id}", field="organization_id"
+                )
 
     @staticmethod
     def _duplicate(kind: str, known: int | None) -> Conflict:
@@ -235,10 +244,27 @@ class Subscribers:
         """The organization registered with this credit code, if any."""
         return self._find(_organization(validate_uscc(uscc, "uscc")))
 
-    def list(self, kind: str | None = None) -> list[SubscriberView]:
+    def list(
+        self,
+        kind: str | None = None,
+        *,
+        organization_id: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[SubscriberView]:
+        """Subscribers in registration order; ``organization_id`` narrows to the organization
+        and the persons and devices registered under it, ``after``/``limit`` page."""
         with self.db.read() as s:
-            q = select_where(Subscriber, kind=kind).order_by(Subscriber.id)
+            q = select_where(Subscriber, kind=kind)
+            q = q.where(of_organization(Subscriber.id, organization_id))
+            q = paged(q, Subscriber.id, after=after, limit=limit)
             return [subscriber_view(x) for x in s.execute(q).scalars()]
+
+    def in_organization(self, subscriber_id: int, organization_id: int) -> bool:
+        """Whether the subscriber is the organization or registered under it."""
+        with self.db.read() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            return sub is not None and organization_id in (sub.id, sub.organization_id)
 
 
 def _person(id_type: str, id_number: str) -> Select:

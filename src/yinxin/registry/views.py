@@ -74,6 +74,7 @@ class PersonView(SubscriberView):
     id_number: str  # masked unless revealed
     phone: str  # masked unless revealed
     email: str | None
+    organization_id: int | None = None  # registered under this organization (its staff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
             id_number=num if reveal else _mask(num, 3, 4),
             phone=sub.phone if reveal else _mask(sub.phone, 3, 4),
             email=sub.email,
+            organization_id=sub.organization_id,
         )
     if sub.kind == SubscriberKind.ORGANIZATION:
         return OrganizationView(
@@ -138,6 +140,7 @@ def acceptance_view(a: AgreementAcceptance) -> AgreementAcceptanceView:
 # --- certificates, applications, payments -----------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CertificateView:
+    id: int
     serial: str
     subscriber_id: int
     profile: str
@@ -158,6 +161,7 @@ class CertificateView:
 
 def certificate_view(c: Certificate) -> CertificateView:
     return CertificateView(
+        id=c.id,
         serial=c.serial_hex,
         subscriber_id=c.subscriber_id,
         profile=c.profile,

@@ -34,3 +34,27 @@ def one_or_404(
     if row is None:
         raise NotFound(missing, field=field)
     return row
+
+
+def paged(q: Select[tuple[Row]], id_column: Any, *, after: int | None, limit: int | None):
+    """``q`` in id order from the row after ``after`` (a cursor: the last id already seen),
+    at most ``limit`` rows."""
+    if after is not None:
+        q = q.where(id_column > after)
+    q = q.order_by(id_column)
+    return q.limit(limit) if limit is not None else q
+
+
+def of_organization(subscriber_column: Any, organization_id: int | None) -> Any:
+    """The condition that ``subscriber_column`` is the organization or one of the persons and
+    devices registered under it (``Subscriber.organization_id``); ``None``: no condition."""
+    from sqlalchemy import or_, true
+
+    from yinxin.store.models import Subscriber
+
+    if organization_id is None:
+        return true()
+    members = select(Subscriber.id).where(
+        or_(Subscriber.id == organization_id, Subscriber.organization_id == organization_id)
+    )
+    return subscriber_column.in_(members)

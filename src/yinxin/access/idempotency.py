@@ -1,0 +1,142 @@
+"""The first answer to each ``Idempotency-Key``, so a retried POST acts once.
+
+A caller (named by the SHA-256 of its credential, so no key is needed to look it up) sends a
+POST with a key of its choosing. The first request claims the key (a row with no answer yet),
+runs, and stores its answer; a retry with the same key and the same request gets that answer
+back without running again; the same key with a different request is refused, as is a retry
+while the first is still running. An answer of 5xx is not kept (nothing was done, or the
+outcome is unknown to us, so a retry must be allowed to try again); a claim that never got its
+answer (the process died) is taken over after ``ABANDONED``. Answers are kept for a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from yinxin.clock import Clock
+from yinxin.errors import Conflict, ValidationError
+from yinxin.store.db import Database
+from yinxin.store.models.access import IdempotencyRecord
+
+KEPT = dt.timedelta(hours=24)
+ABANDONED = dt.timedelta(minutes=10)
+MAX_KEY = 200
+
+
+class StillRunning(Conflict, code="idempotency_in_progress"):
+    """The first request with this key has not answered yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    status_code: int
+    content_type: str
+    body: bytes
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise ValidationError(
+            f"Idempotency-Key must be 1 to {MAX_KEY} printable characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+class Idempotency:
+    def __init__(self, db: Database, clock: Clock):
+        self.db, self.clock = db, clock
+        self._purged_at: dt.datetime | None = None
+
+    def claim(
+        self, *, caller: str, key: str, method: str, path: str, request_sha256: str
+    ) -> StoredAnswer | None:
+        """``None``: the key is ours now, run the request and ``answer``. A ``StoredAnswer``:
+        the first request's answer, to send back as it is."""
+        check_key(key)
+        now = self.clock.now()
+        self._purge(now)
+        for _ in range(2):  # a lost insert race reads the winner's row the second time
+            try:
+                with self.db.transaction() as s:
+                    q = select(IdempotencyRecord).where(
+                        IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+                    )
+                    row = s.execute(q.with_for_update()).scalar_one_or_none()
+                    if row is None:
+                        s.add(
+                            IdempotencyRecord(
+                                caller=caller,
+                                key=key,
+                                method=method,
+                                path=path[:500],
+                                request_sha256=request_sha256,
+                                created_at=now,
+                            )
+                        )
+                        return None
+                    if (row.method, row.path, row.request_sha256) != (
+                        method,
+                        path[:500],
+                        request_sha256,
+                    ):
+                        raise ValidationError(
+                            "this Idempotency-Key was used for a different request",
+                            field="Idempotency-Key",
+                            code="idempotency_key_reused",
+                        )
+                    if row.status_code is not None:
+                        return StoredAnswer(
+                            row.status_code, row.content_type or "", row.body or b""
+                        )
+                    if now - row.created_at < ABANDONED:
+                        raise StillRunning(
+                            "the first request with this Idempotency-Key is still running; "
+                            "retry later",
+                            field="Idempotency-Key",
+                        )
+                    row.created_at = now  # abandoned by a process that died: ours now
+                    return None
+            except IntegrityError:
+                continue
+        raise StillRunning(
+            "the first request with this Idempotency-Key is still running; retry later",
+            field="Idempotency-Key",
+        )
+
+    def answer(
+        self, *, caller: str, key: str, status_code: int, content_type: str, body: bytes
+    ) -> None:
+        with self.db.transaction() as s:
+            q = select(IdempotencyRecord).where(
+                IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+            )
+            row = s.execute(q).scalar_one_or_none()
+            if row is None:
+                return
+            if status_code >= 500:
+                s.delete(row)
+                return
+            row.status_code, row.content_type, row.body = status_code, content_type, body
+
+    def release(self, *, caller: str, key: str) -> None:
+        """Give a claim back when the request failed without an answer to keep."""
+        with self.db.transaction() as s:
+            s.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.caller == caller,
+                    IdempotencyRecord.key == key,
+                    IdempotencyRecord.status_code.is_(None),
+                )
+            )
+
+    def _purge(self, now: dt.datetime) -> None:
+        if self._purged_at is not None and now - self._purged_at < dt.timedelta(hours=1):
+            return
+        self._purged_at = now
+        with self.db.transaction() as s:
+            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - KEPT))

@@ -1,0 +1,261 @@
+"""API keys: made by an administrator, shown once, stored as a SHA-256, expiring, revocable.
+
+A key is ``yx_<prefix>_<secret>``: the prefix (public, unique) finds the row, the SHA-256 of the
+whole key checks it in constant time. The secrets are 256-bit random, so a plain SHA-256 is as
+good as a slow hash here (nothing to brute-force) and costs microseconds per request.
+
+A key carries a role; an organization administrator's key (and optionally an integration's) is
+bound to one organization and sees that organization's data only: the organization itself and
+the persons and devices registered under it (``Subscriber.organization_id``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from yinxin.clock import Clock
+from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.models import Subscriber
+from yinxin.store.models.access import ApiKey
+
+KEY_PREFIX = "yx_"
+MAX_LIFETIME = dt.timedelta(days=3 * 366)
+
+
+class Unauthenticated(YinxinError, exit_code=5, http_status=401, code="unauthenticated"):
+    """No credential, an unknown, expired or revoked one."""
+
+
+class ApiRole(StrEnum):
+    """What a key may do (see ``Principal.may``)."""
+
+    ADMINISTRATOR = "administrator"  # everything, including API keys
+    RA_OFFICER = "ra_officer"  # the registration desk: subscribers, review, lifecycle, audit
+    ORGANIZATION_ADMIN = "organization_admin"  # one organization: its people, seals, flows
+    INTEGRATION = "integration"  # an integrating system: subscribers, applications, flows
+
+
+class Capability(StrEnum):
+    MANAGE_KEYS = "manage_keys"
+    REGISTER = "register"  # subscribers, agreement acceptance, applications, payments
+    REVIEW = "review"  # approve or reject applications
+    LIFECYCLE = "lifecycle"  # revoke, freeze, unfreeze, report loss, renew, rekey, reissue
+    SEALS = "seals"  # seal applications, lifecycle, grants, PIN
+    SEAL_REVIEW = "seal_review"  # unlock a locked seal (an officer's act)
+    FLOWS = "flows"  # sign flows, batches, authorizations
+    AUDIT = "audit"  # read and verify the audit trail
+    VERIFY = "verify"  # verify documents
+
+
+ROLE_CAPABILITIES: dict[ApiRole, frozenset[Capability]] = {
+    ApiRole.ADMINISTRATOR: frozenset(Capability),
+    ApiRole.RA_OFFICER: frozenset(Capability) - {Capability.MANAGE_KEYS, Capability.FLOWS},
+    ApiRole.ORGANIZATION_ADMIN: frozenset(
+        {
+            Capability.REGISTER,
+            Capability.LIFECYCLE,
+            Capability.SEALS,
+            Capability.FLOWS,
+            Capability.VERIFY,
+        }
+    ),
+    ApiRole.INTEGRATION: frozenset(
+        {Capability.REGISTER, Capability.SEALS, Capability.FLOWS, Capability.VERIFY}
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request: its key, role and (if bound) organization."""
+
+    key_id: int
+    prefix: str
+    name: str
+    role: ApiRole
+    organization_id: int | None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        return f"api:{self.prefix}:{self.name}"
+
+    def may(self, capability: Capability) -> bool:
+        return capability in ROLE_CAPABILITIES[self.role]
+
+    def require(self, capability: Capability) -> None:
+        if not self.may(capability):
+            raise Forbidden(
+                f"a {self.role} key may not do this ({capability})", code="not_permitted"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyView:
+    id: int
+    prefix: str
+    name: str
+    role: ApiRole
+    organization_id: int | None
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, k: ApiKey) -> ApiKeyView:
+        return cls(
+            k.id,
+            k.prefix,
+            k.name,
+            ApiRole(k.role),
+            k.organization_id,
+            k.created_by,
+            k.created_at,
+            k.expires_at,
+            k.revoked_at,
+            k.last_used_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A new key and its secret: the only time the secret is seen."""
+
+    key: ApiKeyView
+    secret: str
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeys:
+    def __init__(self, db: Database, clock: Clock):
+        self.db, self.clock = db, clock
+
+    def create(
+        self,
+        *,
+        name: str,
+        role: str,
+        actor: str,
+        organization_id: int | None = None,
+        expires_at: dt.datetime | None = None,
+    ) -> IssuedKey:
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise ValidationError("a key needs a name of 1 to 100 characters", field="name")
+        try:
+            api_role = ApiRole(role)
+        except ValueError:
+            raise ValidationError(
+                f"role must be one of {', '.join(ApiRole)}", field="role"
+            ) from None
+        if api_role == ApiRole.ORGANIZATION_ADMIN and organization_id is None:
+            raise ValidationError(
+                "an organization administrator's key is bound to an organization",
+                field="organization_id",
+            )
+        if api_role in (ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER) and organization_id:
+            raise ValidationError(
+                f"a {api_role} key is not bound to an organization", field="organization_id"
+            )
+        now = self.clock.now()
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise ValidationError("expires_at needs a time zone", field="expires_at")
+            if not now < expires_at <= now + MAX_LIFETIME:
+                raise ValidationError(
+                    "expires_at must be in the future and within three years", field="expires_at"
+                )
+        prefix = secrets.token_hex(6)
+        secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        with self.db.transaction() as s:
+            if organization_id is not None:
+                org = s.get(Subscriber, organization_id)
+                if org is None or org.kind != "organization":
+                    raise ValidationError(
+                        f"no organization subscriber {organization_id}", field="organization_id"
+                    )
+            row = ApiKey(
+                prefix=prefix,
+                secret_sha256=_sha256(secret),
+                name=name,
+                role=api_role,
+                organization_id=organization_id,
+                created_by=actor,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            s.add(row)
+            s.flush()
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="api_key.created",
+                subject_type="api_key",
+                subject_id=prefix,
+                data={"name": name, "role": api_role, "organization_id": organization_id},
+            )
+            return IssuedKey(ApiKeyView.of(row), secret)
+
+    def revoke(self, key_id: int, *, actor: str) -> ApiKeyView:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = s.get(ApiKey, key_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no API key {key_id}", field="key_id")
+            if row.revoked_at is None:
+                row.revoked_at = now
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="api_key.revoked",
+                    subject_type="api_key",
+                    subject_id=row.prefix,
+                    data={"name": row.name},
+                )
+            return ApiKeyView.of(row)
+
+    def list(self) -> list[ApiKeyView]:
+        with self.db.read() as s:
+            return [
+                ApiKeyView.of(k) for k in s.execute(select(ApiKey).order_by(ApiKey.id)).scalars()
+            ]
+
+    def get(self, key_id: int) -> ApiKeyView:
+        with self.db.read() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None:
+                raise NotFound(f"no API key {key_id}", field="key_id")
+            return ApiKeyView.of(row)
+
+    def authenticate(self, secret: str | None) -> Principal:
+        """The caller a presented key stands for; every refusal reads the same to the caller."""
+        refused = Unauthenticated(
+            "a valid API key is needed: Authorization: Bearer yx_…", field="authorization"
+        )
+        if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+            raise refused
+        prefix = secret[len(KEY_PREFIX) :].split("_", 1)[0]
+        now = self.clock.now()
+        with self.db.read() as s:
+            row = s.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
+            if row is None or not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
+                raise refused
+            if row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+                raise refused
+            return Principal(row.id, row.prefix, row.name, ApiRole(row.role), row.organization_id)
