@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from yinxin.registry.status import Evidence, OcspResponder, StatusService, TimestampService
     from yinxin.registry.subscribers import Subscribers
     from yinxin.seals.service import Seals
+    from yinxin.signing.flows import SignFlows
     from yinxin.signing.intent import IntentConfirmation
     from yinxin.signing.service import SigningService
-    from yinxin.store.audit import AuditVerdict
+    from yinxin.store.audit import AuditEventView, AuditVerdict
 
 log = logging.getLogger(__name__)
 PassphraseSource = str | Callable[[], str] | None
@@ -167,6 +168,22 @@ class Platform:
 
         return Idempotency(self.db, self.clock)
 
+    @cached_property
+    def flows(self) -> SignFlows:
+        """Sign flows; the batch signer is asked for only when a signature is made."""
+        from yinxin.signing.flows import SignFlows
+        from yinxin.store.files import FileStore
+
+        return SignFlows(
+            self.db,
+            self.clock,
+            notifier=self.notifier,
+            seals=self.seals,
+            batch=lambda: self.batch,  # type: ignore[attr-defined]
+            files=FileStore(self.settings.documents_dir / "flows"),
+            base_url=self.settings.base_url,
+        )
+
     # ------------------------------------------------------------------------------------------
     def _publish_crl(self, _serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the
@@ -203,6 +220,13 @@ class Platform:
                     )
                 self._keystore = open_keystore("file", directory=s.keys_dir, passphrase=p)
         return self._keystore
+
+    def audit_events(self, **narrow) -> list[AuditEventView]:
+        """The audit trail in chain order (``yinxin.store.audit.events``' filters)."""
+        from yinxin.store.audit import events
+
+        with self.db.read() as s:
+            return events(s, **narrow)
 
     def verify_audit(self) -> AuditVerdict:
         from yinxin.store.audit import verify as verify_audit

@@ -18,6 +18,9 @@ class Settings:
     pkcs11_pin: str | None = None
     ca_algorithm: str = "ec-p256"
     otp_ttl_seconds: int = 300
+    api_rate: float = 20.0  # API requests a second per caller on average (0: no limit)
+    api_burst: int = 100  # … and at once
+    api_max_body: int = 60 * 1024 * 1024  # a 50 MiB PDF with room for its JSON envelope
     extra: dict = field(default_factory=dict)
 
     @property
@@ -46,6 +49,26 @@ class Settings:
             pkcs11_token=env.get("YINXIN_PKCS11_TOKEN"),
             pkcs11_pin=env.get("YINXIN_PKCS11_PIN"),
             ca_algorithm=env.get("YINXIN_CA_ALGORITHM", "ec-p256"),
+            api_rate=_number(env, "YINXIN_API_RATE", float),
+            api_burst=_number(env, "YINXIN_API_BURST", int),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _number(env, name: str, kind: type):
+    """A number from the environment, or None to keep the default; a bad one is refused."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        from yinxin.errors import ConfigurationError
+
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}", field=name) from None
+    if value < 0:
+        from yinxin.errors import ConfigurationError
+
+        raise ConfigurationError(f"{name} must not be negative", field=name)
+    return value

@@ -124,3 +124,54 @@ def verify(session: Session, batch: int = 5000) -> AuditVerdict:
     if head is None and count:
         return AuditVerdict(False, count, None, "the chain head is missing")
     return AuditVerdict(True, count)
+
+
+@dataclass(frozen=True)
+class AuditEventView:
+    """One event as a reader sees it; ``hash`` lets an evidence report point at it."""
+
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    data: dict
+    prev_hash: str
+    hash: str
+
+
+def events(
+    session: Session,
+    *,
+    after: int | None = None,
+    limit: int = 100,
+    action: str | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+) -> list[AuditEventView]:
+    """Events in chain order, narrowed by what was given; ``after``: a sequence number."""
+    q = select(AuditEvent).order_by(AuditEvent.seq).limit(limit)
+    if after is not None:
+        q = q.where(AuditEvent.seq > after)
+    for column, value in (
+        (AuditEvent.action, action),
+        (AuditEvent.subject_type, subject_type),
+        (AuditEvent.subject_id, subject_id),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    return [
+        AuditEventView(
+            e.seq,
+            e.at,
+            e.actor,
+            e.action,
+            e.subject_type,
+            e.subject_id,
+            json.loads(e.data),
+            e.prev_hash,
+            e.hash,
+        )
+        for e in session.execute(q).scalars()
+    ]

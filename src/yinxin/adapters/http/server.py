@@ -35,8 +35,6 @@ from urllib.parse import unquote
 
 import uvicorn
 from cryptography.hazmat.primitives.serialization import Encoding
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -110,22 +108,22 @@ def create_app(platform: Platform) -> object:
         finally:
             task.cancel()
 
-    api = FastAPI(title="Yinxin", version=__version__, lifespan=lifespan)
+    from yinxin.adapters.http.api import build_api, guarded
 
-    @api.get("/healthz")
+    api = build_api(platform, lifespan=lifespan)
+
+    @api.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
         return {"ok": True, "version": __version__}
 
-    @api.exception_handler(YinxinError)
-    async def _yinxin_error(_request, exc: YinxinError):
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    rest = guarded(api, platform)
 
     def in_thread(fn, *args):
         return asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
-            return await api(scope, receive, send)
+            return await rest(scope, receive, send)
         path: str = scope["path"]
         method: str = scope["method"]
         try:
@@ -177,7 +175,7 @@ def create_app(platform: Platform) -> object:
         except Exception:
             log.exception("status endpoint failure")
             return await _error(send, 500, "internal error")
-        return await api(scope, receive, send)
+        return await rest(scope, receive, send)
 
     app.status = status  # type: ignore[attr-defined]
     app.ocsp = ocsp  # type: ignore[attr-defined]

@@ -1,0 +1,88 @@
+"""What every route needs: the platform, the authenticated caller, pages, organization scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.app import Platform
+from yinxin.errors import NotFound
+
+T = TypeVar("T")
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer yx_…`")
+
+
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+Plat = Annotated[Platform, Depends(get_platform)]
+
+
+def get_caller(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Security(bearer)
+) -> Principal:
+    principal = get_platform(request).api_keys.authenticate(creds.credentials if creds else None)
+    request.state.principal = principal
+    return principal
+
+
+def allowed(capability: Capability) -> Callable[..., Principal]:
+    """A dependency: the caller, refused (403) unless its role has ``capability``."""
+
+    def check(principal: Principal = Depends(get_caller)) -> Principal:
+        principal.require(capability)
+        return principal
+
+    return check
+
+
+class Strict(BaseModel):
+    """A request body: a field the API does not know is refused, not ignored (a misspelt
+    optional field would otherwise silently take its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; ``next`` is the ``after`` to ask for the next page (none: the
+    last page)."""
+
+    items: list[T]
+    next: str | None = None
+
+
+class PageQuery:
+    def __init__(
+        self,
+        limit: int = Query(50, ge=1, le=200, description="at most this many items"),
+        after: int | None = Query(
+            None, ge=0, le=2**62, description="the `next` of the previous page"
+        ),
+    ):
+        self.limit, self.after = limit, after
+
+    def fetch(self) -> dict:
+        """Keyword arguments for a service listing: one more than asked, to know if more come."""
+        return {"after": self.after, "limit": self.limit + 1}
+
+    def page(self, rows: Sequence[T], key: Callable[[T], int]) -> Page[T]:
+        items = list(rows[: self.limit])
+        more = len(rows) > self.limit
+        return Page[T](items=items, next=str(key(items[-1])) if more and items else None)
+
+
+Pages = Annotated[PageQuery, Depends()]
+
+
+def scope_subscriber(platform: Platform, principal: Principal, subscriber_id: int) -> None:
+    """An organization-bound caller sees its organization and its members only: anything else
+    is answered as if it did not exist."""
+    org = principal.organization_id
+    if org is not None and not platform.subscribers.in_organization(subscriber_id, org):
+        raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")

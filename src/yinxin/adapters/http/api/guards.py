@@ -1,0 +1,199 @@
+"""Two guards in front of the API routes, as plain ASGI: rate limits and idempotent POSTs.
+
+**Rate limits.** A token bucket per caller (the SHA-256 of its ``Authorization`` header, or its
+address when it sends none): ``rate`` requests a second on average, ``burst`` at once. Over it,
+the answer is 429 with ``Retry-After`` (whole seconds until a token is back).
+
+**Idempotency.** A POST with an ``Idempotency-Key`` header is claimed for its caller before it
+runs (``yinxin.access.idempotency``); a retry with the same key and the same request gets the
+first answer back, byte for byte, and acts no second time. The request body is read here (up
+to ``max_body``) to hash it, then handed on unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+
+from yinxin.access.idempotency import Idempotency
+from yinxin.adapters.http.api.problems import PROBLEM
+from yinxin.errors import YinxinError
+
+PREFIX = "/api/"
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class RateLimiter:
+    rate: float  # tokens a second; 0 switches the limit off
+    burst: int
+    buckets: dict[str, _Bucket] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, who: str, now: float | None = None) -> float:
+        """0 if the caller may go on, else the seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            b = self.buckets.get(who)
+            if b is None:
+                if len(self.buckets) > 100_000:  # forget idle callers rather than grow
+                    self.buckets.clear()
+                b = self.buckets[who] = _Bucket(float(self.burst), now)
+            b.tokens = min(float(self.burst), b.tokens + (now - b.at) * self.rate)
+            b.at = now
+            if b.tokens >= 1:
+                b.tokens -= 1
+                return 0.0
+            return (1 - b.tokens) / self.rate
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v
+    return None
+
+
+def _caller(scope) -> str:
+    auth = _header(scope, b"authorization")
+    if auth:
+        return hashlib.sha256(auth).hexdigest()
+    client = scope.get("client") or ("?", 0)
+    return hashlib.sha256(f"addr:{client[0]}".encode()).hexdigest()
+
+
+async def _answer(send, status: int, body: bytes, ctype: str, extra=()) -> None:
+    headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]
+    headers += list(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _problem(status: int, detail: str, code: str, field: str | None = None) -> bytes:
+    from http import HTTPStatus
+
+    body = {
+        "type": f"/api/v1/problems/{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if field:
+        body["field"] = field
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+class Guards:
+    def __init__(self, app, *, idempotency: Idempotency, limiter: RateLimiter, max_body: int):
+        self.app, self.idempotency, self.limiter, self.max_body = (
+            app,
+            idempotency,
+            limiter,
+            max_body,
+        )
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            return await self.app(scope, receive, send)
+        caller = _caller(scope)
+        wait = self.limiter.take(caller)
+        if wait > 0:
+            retry = str(max(1, math.ceil(wait))).encode()
+            body = _problem(429, "too many requests; slow down", "rate_limited")
+            return await _answer(send, 429, body, PROBLEM, [(b"retry-after", retry)])
+        key = _header(scope, b"idempotency-key")
+        if scope["method"] != "POST" or key is None:
+            return await self.app(scope, receive, send)
+        return await self._idempotent(scope, receive, send, caller, key)
+
+    async def _idempotent(self, scope, receive, send, caller: str, raw_key: bytes):
+        chunks, size, more = [], 0, True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return None
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                body = _problem(413, "the request body is too large", "too_large", "body")
+                return await _answer(send, 413, body, PROBLEM)
+            chunks.append(chunk)
+            more = msg.get("more_body", False)
+        body = b"".join(chunks)
+        path = scope["path"] + (
+            "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
+        )
+        digest = hashlib.sha256()
+        for part in (path.encode(), _header(scope, b"content-type") or b"", body):
+            digest.update(hashlib.sha256(part).digest())
+        key = raw_key.decode("latin-1")
+        try:
+            stored = await run_in_threadpool(
+                self.idempotency.claim,
+                caller=caller,
+                key=key,
+                method="POST",
+                path=path,
+                request_sha256=digest.hexdigest(),
+            )
+        except YinxinError as e:
+            out = _problem(e.http_status, e.message, e.code, e.field)
+            return await _answer(send, e.http_status, out, PROBLEM)
+        if stored is not None:
+            return await _answer(
+                send,
+                stored.status_code,
+                stored.body,
+                stored.content_type,
+                [(b"idempotent-replayed", b"true")],
+            )
+
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status, ctype, out = 500, "", []
+
+        async def capture(message):
+            nonlocal status, ctype
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for k, v in message.get("headers", ()):
+                    if k.lower() == b"content-type":
+                        ctype = v.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                out.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay, capture)
+        except BaseException:
+            await run_in_threadpool(self.idempotency.release, caller=caller, key=key)
+            raise
+        await run_in_threadpool(
+            self.idempotency.answer,
+            caller=caller,
+            key=key,
+            status_code=status,
+            content_type=ctype,
+            body=b"".join(out),
+        )

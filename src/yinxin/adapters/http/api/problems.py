@@ -1,0 +1,110 @@
+"""Every refusal as ``application/problem+json`` (RFC 9457), naming the field to blame.
+
+``{"type": "/api/v1/problems/<code>", "title": "Unprocessable Content", "status": 422,
+"detail": "…", "code": "invalid", "field": "id_number"}`` — the same ``code`` and ``field`` the
+CLI prints for the same refusal, since both come from the service's ``YinxinError``.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from yinxin.errors import YinxinError
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """What every 4xx and 5xx answer carries."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    code: str,
+    field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/api/v1/problems/{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if field:
+        body["field"] = field
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(loc: tuple | list) -> str:
+    """``("body", "signers", 0, "role")`` → ``signers[0].role``; the request part is left out."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or (str(loc[0]) if loc else "")
+
+
+def install(api: FastAPI) -> None:
+    @api.exception_handler(YinxinError)
+    async def _refused(_request: Request, exc: YinxinError):
+        status = exc.http_status
+        headers = None
+        retry = getattr(exc, "retry_after", None)
+        if retry is not None:
+            headers = {"Retry-After": str(int(retry))}
+        if status >= 500:
+            log.error("service refusal %s: %s", exc.code, exc.message)
+        return problem(status, exc.message, code=exc.code, field=exc.field, headers=headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def _malformed(_request: Request, exc: RequestValidationError):
+        errors = [
+            {"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "message": "malformed request"}
+        return problem(
+            422,
+            f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+            code="invalid",
+            field=first["field"] or None,
+            errors=errors,
+        )
+
+    @api.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, str(exc.detail), code=code, headers=exc.headers)
+
+    @api.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception):
+        log.exception("unexpected error in the API")
+        return problem(500, "internal error; the request was not completed", code="internal")
+
+
+# Documented on every operation, so clients (and Schemathesis) know the shape of a refusal.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": HTTPStatus(code).phrase, "content": {PROBLEM: {}}}
+    for code in (400, 401, 403, 404, 409, 413, 422, 429)
+}

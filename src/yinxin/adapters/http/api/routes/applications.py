@@ -1,0 +1,118 @@
+"""Certificate applications: apply (with a CSR or a platform-held key), pay, approve, reject."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import (
+    Page,
+    Pages,
+    Plat,
+    Strict,
+    allowed,
+    scope_subscriber,
+)
+from yinxin.errors import NotFound
+from yinxin.registry.lifecycle import ApplicationState
+from yinxin.registry.views import (
+    ApplicationView,
+    CertificateView,
+    PaymentView,
+    SubmittedApplication,
+)
+
+router = APIRouter(tags=["applications"])
+Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
+Officer = Annotated[Principal, Depends(allowed(Capability.REVIEW))]
+ApplicationId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class ApplicationIn(Strict):
+    subscriber_id: int = Field(ge=1, le=2**62)
+    profile: str = Field(max_length=40, examples=["person-sign"])
+    csr: str | None = Field(
+        None, max_length=20000, description="PEM CSR; leave out to have the platform hold the key"
+    )
+    pin: str | None = Field(
+        None, max_length=200, description="the PIN sealing a platform-held key (no CSR)"
+    )
+    plan: str = Field("standard", max_length=40)
+    years: int = Field(1, ge=1, le=10)
+    acceptance_point: str = Field("总部受理点", max_length=100)
+    dns_names: list[str] | None = Field(None, max_length=20)
+    algorithm: str = Field("ec-p256", max_length=20)
+
+
+class PaymentIn(Strict):
+    years: int = Field(1, ge=1, le=10)
+    reference: str | None = Field(None, max_length=100)
+
+
+class ApproveIn(Strict):
+    validity_years: int | None = Field(None, ge=1, le=10)
+
+
+class RejectIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _scoped(platform, principal: Principal, application_id: int) -> ApplicationView:
+    app = platform.certificates.application(application_id)
+    if principal.organization_id is not None:
+        try:
+            scope_subscriber(platform, principal, app.subscriber_id)
+        except NotFound:
+            raise NotFound(f"no application {application_id}", field="application_id") from None
+    return app
+
+
+@router.post("/applications", status_code=201, response_model=SubmittedApplication)
+def apply(body: ApplicationIn, platform: Plat, principal: Registrar):
+    scope_subscriber(platform, principal, body.subscriber_id)
+    return platform.certificates.apply(
+        **body.model_dump(exclude={"csr"}),
+        csr=body.csr.encode() if body.csr else None,
+        actor=principal.actor,
+    )
+
+
+@router.get("/applications", response_model=Page[ApplicationView])
+def list_applications(
+    platform: Plat, principal: Registrar, pages: Pages, state: ApplicationState | None = None
+):
+    rows = platform.certificates.applications(
+        state, organization_id=principal.organization_id, **pages.fetch()
+    )
+    return pages.page(rows, lambda a: a.id)
+
+
+@router.get("/applications/{application_id}", response_model=ApplicationView)
+def get_application(application_id: ApplicationId, platform: Plat, principal: Registrar):
+    return _scoped(platform, principal, application_id)
+
+
+@router.post("/applications/{application_id}/payments", status_code=201, response_model=PaymentView)
+def pay(application_id: ApplicationId, body: PaymentIn, platform: Plat, principal: Registrar):
+    _scoped(platform, principal, application_id)
+    return platform.certificates.pay(
+        application_id=application_id,
+        years=body.years,
+        reference=body.reference,
+        actor=principal.actor,
+    )
+
+
+@router.post("/applications/{application_id}/approve", response_model=CertificateView)
+def approve(application_id: ApplicationId, body: ApproveIn, platform: Plat, principal: Officer):
+    return platform.certificates.approve(
+        application_id, officer=principal.actor, validity_years=body.validity_years
+    )
+
+
+@router.post("/applications/{application_id}/reject", response_model=ApplicationView)
+def reject(application_id: ApplicationId, body: RejectIn, platform: Plat, principal: Officer):
+    return platform.certificates.reject(application_id, officer=principal.actor, reason=body.reason)

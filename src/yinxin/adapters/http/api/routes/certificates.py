@@ -1,0 +1,191 @@
+"""Certificates: read, download (PEM, DER, chain) and every lifecycle verb of 001/004."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import (
+    Page,
+    Pages,
+    Plat,
+    Strict,
+    allowed,
+    get_caller,
+    scope_subscriber,
+)
+from yinxin.errors import NotFound
+from yinxin.registry.lifecycle import CertificateState
+from yinxin.registry.views import CertificateView, PaymentView, Successor
+
+router = APIRouter(tags=["certificates"])
+Caller = Annotated[Principal, Depends(get_caller)]
+Lifecycle = Annotated[Principal, Depends(allowed(Capability.LIFECYCLE))]
+Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
+Serial = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="serial number, hex")]
+
+
+class RevokeIn(Strict):
+    reason: str = Field(max_length=40, examples=["key_compromise"])
+    requested_at: dt.datetime | None = Field(
+        None, description="when the holder asked (the 24-hour clock of 001 runs from it)"
+    )
+
+
+class NoteIn(Strict):
+    note: str | None = Field(None, max_length=500)
+
+
+class NewKeyIn(Strict):
+    csr: str | None = Field(None, max_length=20000, description="PEM CSR for the new key")
+    pin: str | None = Field(None, max_length=200, description="PIN for a platform-held new key")
+    algorithm: str = Field("ec-p256", max_length=20)
+
+
+class RenewalPaymentIn(Strict):
+    years: int = Field(1, ge=1, le=10)
+    reference: str | None = Field(None, max_length=100)
+
+
+def _scoped(platform, principal: Principal, serial: str) -> CertificateView:
+    cert = platform.certificates.get(serial)
+    if principal.organization_id is not None:
+        try:
+            scope_subscriber(platform, principal, cert.subscriber_id)
+        except NotFound:
+            raise NotFound(f"no certificate {serial}", field="serial") from None
+    return cert
+
+
+@router.get("/certificates", response_model=Page[CertificateView])
+def list_certificates(
+    platform: Plat,
+    principal: Caller,
+    pages: Pages,
+    subscriber_id: int | None = Query(None, ge=1, le=2**62),
+    status: CertificateState | None = None,
+):
+    rows = platform.certificates.list(
+        subscriber_id=subscriber_id,
+        status=status,
+        organization_id=principal.organization_id,
+        **pages.fetch(),
+    )
+    return pages.page(rows, lambda c: c.id)
+
+
+@router.get("/certificates/{serial}", response_model=CertificateView)
+def get_certificate(serial: Serial, platform: Plat, principal: Caller):
+    return _scoped(platform, principal, serial)
+
+
+@router.get(
+    "/certificates/{serial}/pem",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def certificate_pem(serial: Serial, platform: Plat, principal: Caller):
+    cert = _scoped(platform, principal, serial)
+    return Response(cert.pem, media_type="application/x-pem-file")
+
+
+@router.get(
+    "/certificates/{serial}/der",
+    response_class=Response,
+    responses={200: {"content": {"application/pkix-cert": {}}}},
+)
+def certificate_der(serial: Serial, platform: Plat, principal: Caller):
+    from cryptography import x509
+
+    cert = _scoped(platform, principal, serial)
+    der = x509.load_pem_x509_certificate(cert.pem.encode()).public_bytes(Encoding.DER)
+    return Response(der, media_type="application/pkix-cert")
+
+
+@router.get(
+    "/certificates/{serial}/chain",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def certificate_chain(serial: Serial, platform: Plat, principal: Caller):
+    """The certificate, then the issuing CA, then the root: what a TLS server or a signer
+    presents."""
+    cert = _scoped(platform, principal, serial)
+    pems = [cert.pem] + [c.public_bytes(Encoding.PEM).decode() for c in platform.ca.chain()]
+    return Response("".join(pems), media_type="application/x-pem-file")
+
+
+@router.post("/certificates/{serial}/revoke", response_model=CertificateView)
+def revoke(serial: Serial, body: RevokeIn, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.revoke(
+        serial, reason=body.reason, actor=principal.actor, requested_at=body.requested_at
+    )
+
+
+@router.post("/certificates/{serial}/freeze", response_model=CertificateView)
+def freeze(serial: Serial, body: NoteIn, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.freeze(serial, actor=principal.actor, note=body.note)
+
+
+@router.post("/certificates/{serial}/unfreeze", response_model=CertificateView)
+def unfreeze(serial: Serial, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.unfreeze(serial, actor=principal.actor)
+
+
+@router.post("/certificates/{serial}/report-loss", response_model=CertificateView)
+def report_loss(serial: Serial, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.report_loss(serial, actor=principal.actor)
+
+
+@router.post("/certificates/{serial}/restore", response_model=CertificateView)
+def restore(serial: Serial, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.restore(serial, actor=principal.actor)
+
+
+@router.post("/certificates/{serial}/renew", response_model=Successor)
+def renew(serial: Serial, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.renew(serial, actor=principal.actor)
+
+
+@router.post("/certificates/{serial}/rekey", response_model=Successor)
+def rekey(serial: Serial, body: NewKeyIn, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.rekey(
+        serial,
+        actor=principal.actor,
+        csr=body.csr.encode() if body.csr else None,
+        pin=body.pin,
+        algorithm=body.algorithm,
+    )
+
+
+@router.post("/certificates/{serial}/reissue", response_model=Successor)
+def reissue(serial: Serial, body: NewKeyIn, platform: Plat, principal: Lifecycle):
+    _scoped(platform, principal, serial)
+    return platform.certificates.reissue(
+        serial,
+        actor=principal.actor,
+        csr=body.csr.encode() if body.csr else None,
+        pin=body.pin,
+        algorithm=body.algorithm,
+    )
+
+
+@router.post("/certificates/{serial}/payments", status_code=201, response_model=PaymentView)
+def pay_renewal(serial: Serial, body: RenewalPaymentIn, platform: Plat, principal: Registrar):
+    _scoped(platform, principal, serial)
+    return platform.certificates.pay(
+        serial=serial, years=body.years, reference=body.reference, actor=principal.actor
+    )

@@ -1,0 +1,141 @@
+"""Subscribers (persons, organizations, devices) and their acceptance of the agreement."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import (
+    Page,
+    Pages,
+    Plat,
+    Strict,
+    allowed,
+    scope_subscriber,
+)
+from yinxin.errors import Forbidden
+from yinxin.registry.views import (
+    AgreementAcceptanceView,
+    DeviceView,
+    OrganizationView,
+    PersonView,
+)
+
+router = APIRouter(tags=["subscribers"])
+Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
+AnySubscriber = PersonView | OrganizationView | DeviceView
+SubscriberId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class PersonIn(Strict):
+    name: str = Field(min_length=1, max_length=50, examples=["张三"])
+    id_number: str = Field(min_length=1, max_length=40, examples=["11010519491231002X"])
+    phone: str = Field(min_length=1, max_length=20, examples=["13800138000"])
+    id_type: str = Field("id_card", max_length=40)
+    email: str | None = Field(None, max_length=200)
+    organization_id: int | None = Field(None, ge=1, le=2**62)
+
+
+class OrganizationIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    uscc: str = Field(min_length=1, max_length=18, description="统一社会信用代码")
+    legal_representative: str = Field(min_length=1, max_length=50)
+    contact_name: str = Field(min_length=1, max_length=50)
+    contact_phone: str = Field(min_length=1, max_length=30)
+    phone: str | None = Field(None, max_length=20)
+
+
+class DeviceIn(Strict):
+    device_name: str = Field(min_length=1, max_length=100)
+    organization_id: int = Field(ge=1, le=2**62)
+
+
+class AcceptanceIn(Strict):
+    accepted_by: str = Field(min_length=1, max_length=100, description="who accepted, by name")
+    version: str | None = Field(None, max_length=20)
+
+
+class AgreementOut(BaseModel):
+    name: str
+    version: str
+    sha256: str
+    text: str
+
+
+def _own_organization(principal: Principal, given: int | None) -> int | None:
+    """An organization-bound caller registers under its own organization only."""
+    org = principal.organization_id
+    if org is None:
+        return given
+    if given not in (None, org):
+        raise Forbidden(
+            "this key registers under its own organization only", field="organization_id"
+        )
+    return org
+
+
+@router.post("/subscribers/persons", status_code=201, response_model=PersonView)
+def add_person(body: PersonIn, platform: Plat, principal: Registrar):
+    org = _own_organization(principal, body.organization_id)
+    data = body.model_dump(exclude={"organization_id"})
+    return platform.subscribers.add_person(**data, organization_id=org, actor=principal.actor)
+
+
+@router.post("/subscribers/organizations", status_code=201, response_model=OrganizationView)
+def add_organization(body: OrganizationIn, platform: Plat, principal: Registrar):
+    if principal.organization_id is not None:
+        raise Forbidden("an organization-bound key cannot register organizations")
+    return platform.subscribers.add_organization(**body.model_dump(), actor=principal.actor)
+
+
+@router.post("/subscribers/devices", status_code=201, response_model=DeviceView)
+def add_device(body: DeviceIn, platform: Plat, principal: Registrar):
+    org = _own_organization(principal, body.organization_id)
+    assert org is not None
+    return platform.subscribers.add_device(
+        device_name=body.device_name, organization_id=org, actor=principal.actor
+    )
+
+
+@router.get("/subscribers", response_model=Page[AnySubscriber])
+def list_subscribers(
+    platform: Plat,
+    principal: Registrar,
+    pages: Pages,
+    kind: Literal["person", "organization", "device"] | None = None,
+):
+    rows = platform.subscribers.list(
+        kind, organization_id=principal.organization_id, **pages.fetch()
+    )
+    return pages.page(rows, lambda s: s.id)
+
+
+@router.get("/subscribers/{subscriber_id}", response_model=AnySubscriber)
+def get_subscriber(subscriber_id: SubscriberId, platform: Plat, principal: Registrar):
+    scope_subscriber(platform, principal, subscriber_id)
+    return platform.subscribers.get(subscriber_id)
+
+
+@router.post(
+    "/subscribers/{subscriber_id}/agreement-acceptances",
+    status_code=201,
+    response_model=AgreementAcceptanceView,
+)
+def accept_agreement(
+    subscriber_id: SubscriberId, body: AcceptanceIn, platform: Plat, principal: Registrar
+):
+    scope_subscriber(platform, principal, subscriber_id)
+    return platform.subscribers.accept_agreement(
+        subscriber_id, accepted_by=body.accepted_by, version=body.version
+    )
+
+
+@router.get("/agreements/current", response_model=AgreementOut)
+def current_agreement_text(_principal: Registrar):
+    from yinxin.agreements import current_agreement
+
+    a = current_agreement()
+    return AgreementOut(name=a.name, version=a.version, sha256=a.sha256, text=a.text)

@@ -1,0 +1,66 @@
+"""Verification for relying parties: send a PDF, get every signature's verdict as JSON or as
+the Chinese one-page PDF report (the same report as ``yinxin verify``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Plat, allowed
+from yinxin.errors import ValidationError
+from yinxin.pdf.verify import VerificationReport
+
+router = APIRouter(tags=["verification"])
+Verifier = Annotated[Principal, Depends(allowed(Capability.VERIFY))]
+MAX_PDF = 50 * 1024 * 1024
+
+
+@router.post(
+    "/verifications",
+    response_model=VerificationReport,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def verify_document(
+    request: Request,
+    platform: Plat,
+    _principal: Verifier,
+    file_name: str = Query("document.pdf", max_length=255),
+    format: Literal["json", "pdf"] = Query("json", description="pdf: the Chinese report"),
+    at: dt.datetime | None = Query(None, description="judge at this moment (years later…)"),
+    policy: Literal["last-known", "strict"] = "last-known",
+):
+    """The document is the request body (`Content-Type: application/pdf`); nothing is kept."""
+    body = await request.body()
+    if not body:
+        raise ValidationError("send the PDF as the request body", field="body")
+    if len(body) > MAX_PDF:
+        raise ValidationError("the document is larger than 50 MiB", field="body")
+    if at is not None and at.tzinfo is None:
+        raise ValidationError("at needs a time zone", field="at")
+    from yinxin.pdf.verify import averify_pdf
+
+    report = await averify_pdf(
+        body,
+        trust_roots=[platform.ca.certificate("root")],
+        file_name=file_name,
+        at=at,
+        policy=policy,
+    )
+    if format == "pdf":
+        from starlette.concurrency import run_in_threadpool
+
+        from yinxin.pdf.report import render_report_pdf
+
+        pdf = await run_in_threadpool(render_report_pdf, report)
+        return Response(pdf, media_type="application/pdf")
+    return report
