@@ -107,6 +107,9 @@ SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
+SIGN_REQUEST = "sign_request"
+SIGN_URGE = "sign_urge"
+FLOW_COMPLETED = "flow_completed"
 
 DEFAULT_TEMPLATES: tuple[Template, ...] = (
     Template(
@@ -226,6 +229,49 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Do not share it.",
         ),
         secret=("code",),
+    ),
+    # The signing link is a bearer secret (its token opens one signer's turn in a sign flow):
+    # it is masked in the send log like a code, and such messages are sent, never queued.
+    Template(
+        SIGN_REQUEST,
+        "签署流程邀请 — a sign flow asks the recipient to sign (with their signing link)",
+        Wording(
+            "您有一份文件待签署",
+            "【印信】{name}，您有待签署的文件《{title}》（{documents} 份），请于 {deadline} 前"
+            "打开 {url} 签署。",
+        ),
+        Wording(
+            "Documents await your signature",
+            '{name}, "{title}" ({documents} document(s)) awaits your signature. Open {url} '
+            "to sign before {deadline}.",
+        ),
+        secret=("url",),
+    ),
+    Template(
+        SIGN_URGE,
+        "催签提醒 — a reminder to sign in a sign flow",
+        Wording(
+            "催签提醒",
+            "【印信】{name}，《{title}》尚待您签署，截止时间 {deadline}，请尽快打开 {url} 签署。",
+        ),
+        Wording(
+            "Reminder: please sign",
+            '{name}, "{title}" still awaits your signature (deadline {deadline}). Open {url} '
+            "to sign.",
+        ),
+        secret=("url",),
+    ),
+    Template(
+        FLOW_COMPLETED,
+        "签署流程已完成 — every party of a sign flow has signed",
+        Wording(
+            "文件已签署完成",
+            "【印信】{name}，《{title}》已由全部 {signers} 方签署完成（流程 {flow_id}）。",
+        ),
+        Wording(
+            "Signing completed",
+            '{name}, all {signers} parties have signed "{title}" (flow {flow_id}).',
+        ),
     ),
 )
 

@@ -1,0 +1,1341 @@
+"""Sign flows (签署流程): one or more PDFs on their way through several signers.
+
+An integrator creates a flow (documents, signers with role, seal, placement and turn, a
+deadline), starts it, and hands each signer their signing link. A signer whose turn it is opens
+the link, asks for ONE one-time code covering every document of the flow, and signs them all
+with ONE seal PIN entry — through the batch signer (``yinxin.signing.batch``), which makes the
+signatures and their evidence. Here is only the flow: whose turn it is, which version of each
+document is current (every signature is an incremental update over the previous signer's
+version), who was told and when, and the end of the flow (completed, cancelled, expired).
+
+Why the rules are as they are:
+
+* **Links are bearer secrets** (``secrets.token_urlsafe``): the database keeps their SHA-256
+  only. ``start`` returns each signer's link once; the platform sends a fresh link of the same
+  signer in each message it sends (turn reached, urge), because it cannot read back a token
+  it does not keep. Every link of a signer stops working when the signer or the flow is done.
+* **Check, then write, in one transaction**: bad input is refused naming its field before a
+  row or a file is written; each step (start, sign, urge, extend, cancel, decline, expire)
+  changes its rows and writes its audit event (``flow.*``) in one transaction.
+* **The current version moves by compare-and-set**: a signer's signatures are recorded only if
+  every document is still at the version they signed; a parallel signer who lost the race is
+  refused (``Conflict``) and signs the new version again, so no signature is ever lost from
+  the chain of incremental updates.
+* **Messages go out after the commit**, never inside it: a slow gateway holds no lock, and a
+  message carrying a link is sent directly (the send log masks the link, so it is not queued).
+* **Files** (originals and every signed version) are kept in the flow's own content-addressed
+  store (``<documents>/flows``): the archive's sweep and its renewal, which replace and remove
+  files the archive tracks, never touch a version a later signer still has to sign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.clock import Clock
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.notify.service import Notifier, Outgoing, mask_recipient
+from yinxin.notify.templates import FLOW_COMPLETED, SIGN_REQUEST, SIGN_URGE
+from yinxin.pdf.sign import Placement
+from yinxin.signing.intent import RateLimited
+from yinxin.signing.service import MAX_PDF, ROLES, Role, SignatureRecordView, sha256_hex
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.files import FileStore
+from yinxin.store.models import Subscriber
+from yinxin.store.models.flows import (
+    SignFlow,
+    SignFlowDocument,
+    SignFlowLink,
+    SignFlowSignature,
+    SignFlowSigner,
+)
+from yinxin.transitions import TransitionTable, move
+
+if TYPE_CHECKING:
+    from yinxin.seals.service import Seals
+    from yinxin.signing.batch import BatchSigning
+    from yinxin.signing.evidence import EvidenceReport
+
+log = logging.getLogger(__name__)
+SUBJECT = "sign_flow"
+MAX_DOCUMENTS = 100
+MAX_SIGNERS = 20
+MAX_DEADLINE = dt.timedelta(days=366)
+URGE_INTERVAL = dt.timedelta(hours=1)
+ORDERS = ("sequential", "parallel")
+MAX_LIST = 200
+
+
+class FlowState(StrEnum):
+    """Where a flow stands (equal to the string stored in its row)."""
+
+    NONE = "none"  # before the row exists: what ``create`` starts from
+    DRAFT = "draft"  # created; nobody has been asked yet
+    STARTED = "started"  # signers are being asked, in turn or all at once
+    COMPLETED = "completed"  # every signer signed
+    CANCELLED = "cancelled"  # withdrawn by its owner (撤回), or a signer declined
+    EXPIRED = "expired"  # the deadline passed before everyone signed
+
+
+class SignerState(StrEnum):
+    """Where one signer of a flow stands."""
+
+    NONE = "none"
+    WAITING = "waiting"  # not their turn yet (sequential), or the flow is a draft
+    READY = "ready"  # their turn: the link opens, a code can be asked for
+    SIGNED = "signed"
+    DECLINED = "declined"  # refused to sign (拒签): the flow ends cancelled
+    CANCELLED = "cancelled"  # the flow was cancelled before they signed
+    EXPIRED = "expired"  # the flow expired before they signed
+
+
+class SigningOrder(StrEnum):
+    SEQUENTIAL = "sequential"  # one turn after another, by ``order``
+    PARALLEL = "parallel"  # everyone at once
+
+
+_F, _S = FlowState, SignerState
+FLOW_LIFECYCLE: TransitionTable[FlowState] = TransitionTable(
+    "sign flow",
+    "state",
+    hold_state=None,
+    moves=[
+        move("create", "create a flow", {_F.NONE}, _F.DRAFT, creates=True),
+        move("start", "ask the signers", {_F.DRAFT}, _F.STARTED),
+        move("sign", "a signer signs", {_F.STARTED}, _F.STARTED),
+        move("urge", "remind a signer (催签)", {_F.STARTED}, _F.STARTED),
+        move("extend", "move the deadline later (延期)", {_F.STARTED}, _F.STARTED),
+        move("complete", "the last signer signed", {_F.STARTED}, _F.COMPLETED),
+        move("cancel", "withdraw the flow (撤回)", {_F.DRAFT, _F.STARTED}, _F.CANCELLED),
+        move("decline", "a signer refuses (拒签)", {_F.STARTED}, _F.CANCELLED),
+        move("expire", "the deadline passed", {_F.STARTED}, _F.EXPIRED),
+    ],
+)
+SIGNER_LIFECYCLE: TransitionTable[SignerState] = TransitionTable(
+    "flow signer",
+    "state",
+    hold_state=None,
+    moves=[
+        move("add", "add a signer", {_S.NONE}, _S.WAITING, creates=True),
+        move("turn", "their turn comes", {_S.WAITING}, _S.READY),
+        move("urge", "remind them", {_S.READY}, _S.READY),
+        move("sign", "they sign", {_S.READY}, _S.SIGNED),
+        move("decline", "they refuse", {_S.READY}, _S.DECLINED),
+        move("cancel", "the flow is cancelled", {_S.WAITING, _S.READY}, _S.CANCELLED),
+        move("expire", "the flow expired", {_S.WAITING, _S.READY}, _S.EXPIRED),
+    ],
+)
+OPEN_SIGNER = frozenset({_S.WAITING, _S.READY})
+FINISHED = frozenset({_F.COMPLETED, _F.CANCELLED, _F.EXPIRED})
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignerSpec:
+    """One signer as the creator describes them.
+
+    ``subscriber_id`` is the person who signs (a member acting with an organization's seal
+    under a grant, or the holder itself); ``seal`` the seal's id or esID; ``placement`` where
+    the seal goes on every document (default: centred on the anchor "<role>（签章）"), and
+    ``placements`` per document position (0-based) where they differ; ``order`` the turn
+    (1 = first; sequential flows need distinct turns; default: the signer's position).
+    """
+
+    subscriber_id: int
+    role: str
+    seal: int | str | None
+    placement: Placement | None = None
+    placements: Mapping[int, Placement] | None = None
+    order: int | None = None
+
+
+# --- results --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlowDocumentView:
+    id: int
+    position: int
+    name: str
+    original_sha256: str
+    current_sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PlacementView:
+    """Where a signer's seal goes on one document: an anchor text, or page + x/y in mm."""
+
+    document: int  # position of the document in the flow
+    anchor: str | None
+    page: int | None
+    x_mm: float | None
+    y_mm: float | None
+    width_mm: float
+
+    def placement(self) -> Placement:
+        return Placement(
+            page=self.page,
+            x_mm=self.x_mm,
+            y_mm=self.y_mm,
+            anchor=self.anchor,
+            width_mm=self.width_mm,
+        )
+
+
+@dataclass(frozen=True)
+class FlowSignerView:
+    id: int
+    flow_id: int
+    subscriber_id: int
+    subscriber_name: str
+    role: Role
+    order: int
+    seal_id: int
+    es_id: str | None
+    placements: tuple[PlacementView, ...]
+    state: SignerState
+    last_notified_at: dt.datetime | None
+    last_urged_at: dt.datetime | None
+    signed_at: dt.datetime | None
+    client_ip: str | None
+    challenge_id: str | None
+    authorization_id: str | None
+    declined_reason: str | None
+
+
+@dataclass(frozen=True)
+class FlowView:
+    id: int
+    title: str
+    owner_subscriber_id: int | None
+    created_by: str
+    state: FlowState
+    signing_order: SigningOrder
+    deadline: dt.datetime
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    reason: str | None
+    documents: tuple[FlowDocumentView, ...]
+    signers: tuple[FlowSignerView, ...]
+
+    def signer(self, signer_id: int) -> FlowSignerView:
+        for x in self.signers:
+            if x.id == signer_id:
+                return x
+        raise NotFound(f"flow {self.id} has no signer {signer_id}", field="signer_id")
+
+
+@dataclass(frozen=True)
+class SignerLink:
+    """A signer's signing link, shown once: the token is kept nowhere in clear."""
+
+    signer_id: int
+    subscriber_id: int
+    role: Role
+    token: str
+    url: str
+
+
+@dataclass(frozen=True)
+class StartedFlow:
+    flow: FlowView
+    links: tuple[SignerLink, ...]
+    notified: tuple[int, ...]  # signer ids a message went to
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What a valid signing link opens: the flow and the one signer it is bound to."""
+
+    flow: FlowView
+    signer: FlowSignerView
+
+
+@dataclass(frozen=True)
+class FlowSigning:
+    """One signer's step: the flow afterwards and the signatures made (one per document)."""
+
+    flow: FlowView
+    signer: FlowSignerView
+    records: tuple[SignatureRecordView, ...]
+
+
+@dataclass(frozen=True)
+class Urged:
+    flow_id: int
+    signer_id: int
+    urged_at: dt.datetime
+    next_urge_at: dt.datetime
+    sent_to: str | None  # masked; None when the message could not be sent
+    notification_status: str | None
+
+
+@dataclass(frozen=True)
+class FlowPage:
+    items: tuple[FlowView, ...]
+    next_after: int | None  # pass as ``after`` for the next page; None: this was the last
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    at: dt.datetime
+    expired: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FlowFile:
+    flow_id: int
+    document_id: int
+    name: str
+    sha256: str
+    pdf: bytes = field(repr=False)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _field(i: int, name: str, group: str = "signers") -> str:
+    return f"{group}[{i}].{name}"
+
+
+def _placement_dict(pos: int, p: Placement) -> dict:
+    return {
+        "document": pos,
+        "anchor": p.anchor,
+        "page": p.page,
+        "x_mm": p.x_mm,
+        "y_mm": p.y_mm,
+        "width_mm": p.width_mm,
+    }
+
+
+def _check_placement(p: Any, name: str) -> Placement:
+    if not isinstance(p, Placement):
+        raise ValidationError("a placement is an anchor text or page + x/y in mm", field=name)
+    if p.anchor is not None and not str(p.anchor).strip():
+        raise ValidationError("the anchor text is empty", field=name)
+    if p.anchor is None and (p.x_mm is None or p.y_mm is None):
+        raise ValidationError("give an anchor text, or x and y in mm (and a page)", field=name)
+    for v in (p.x_mm, p.y_mm):
+        if v is not None and (not isinstance(v, int | float) or not 0 <= v <= 2000):
+            raise ValidationError("x and y are millimetres from 0 to 2000", field=name)
+    if not isinstance(p.width_mm, int | float) or not 10 <= p.width_mm <= 100:
+        raise ValidationError("the seal width must be 10–100 mm", field=name)
+    if p.page is not None and (not isinstance(p.page, int) or p.page == 0):
+        raise ValidationError("page is 1-based (negative counts from the end)", field=name)
+    return p
+
+
+def _page_count(pdf: bytes) -> int:
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return int(PdfFileReader(io.BytesIO(pdf), strict=False).root["/Pages"]["/Count"])
+
+
+class SignFlows:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        notifier: Notifier,
+        seals: Seals,
+        batch: Callable[[], BatchSigning],
+        files: FileStore,
+        base_url: str,
+    ):
+        """``batch`` is called when a signature is made, so building the flow service does not
+        build the batch signer (nor open the key store)."""
+        self.db, self.clock, self.notifier, self.seals = db, clock, notifier, seals
+        self._batch, self.files = batch, files
+        self.base_url = base_url.rstrip("/")
+
+    # === create ==================================================================================
+    def create(
+        self,
+        title: str,
+        *,
+        documents: Sequence[tuple[str, bytes]],
+        signers: Sequence[SignerSpec],
+        order: str = SigningOrder.SEQUENTIAL,
+        deadline: dt.datetime,
+        owner_subscriber_id: int | None = None,
+        actor: str = "operator",
+    ) -> FlowView:
+        """A draft flow. Everything is checked first — each document is a PDF that opens, each
+        signer exists, has a usable seal (for a member: a grant of it), a known role, a distinct
+        turn in a sequential flow, an anchor that is in every document — and nothing is written
+        when anything fails; the refusal names the field (``signers[1].seal``)."""
+        now = self.clock.now()
+        title = " ".join(str(title or "").split())
+        if not title or len(title) > 200:
+            raise ValidationError("the title must be 1–200 characters", field="title")
+        actor = str(actor or "").strip()[:100]
+        if not actor:
+            raise ValidationError("who creates the flow must be named", field="actor")
+        if order not in ORDERS:
+            raise ValidationError(f"order must be one of {', '.join(ORDERS)}", field="order")
+        order = SigningOrder(order)
+        if not isinstance(deadline, dt.datetime) or deadline.tzinfo is None:
+            raise ValidationError("the deadline must be a time with its zone", field="deadline")
+        if deadline <= now:
+            raise ValidationError("the deadline is in the past", field="deadline")
+        if deadline > now + MAX_DEADLINE:
+            raise ValidationError("the deadline must be within a year", field="deadline")
+        docs = self._check_documents(documents)
+        if not signers:
+            raise ValidationError("a flow needs at least one signer", field="signers")
+        if len(signers) > MAX_SIGNERS:
+            raise ValidationError(f"at most {MAX_SIGNERS} signers", field="signers")
+        with self.db.read() as s:
+            if owner_subscriber_id is not None:
+                owner = s.get(Subscriber, owner_subscriber_id)
+                if owner is None:
+                    raise NotFound(
+                        f"no subscriber {owner_subscriber_id}", field="owner_subscriber_id"
+                    )
+                if owner.kind != "organization":
+                    raise ValidationError(
+                        "the owner must be an organization", field="owner_subscriber_id"
+                    )
+            planned = self._check_signers(s, signers, order, docs)
+        keys = [self.files.put(pdf) for _name, pdf in docs]  # content-addressed: harmless twice
+        with self.db.transaction() as s:
+            flow = SignFlow(
+                title=title,
+                owner_subscriber_id=owner_subscriber_id,
+                created_by=actor,
+                signing_order=order,
+                deadline=deadline,
+                created_at=now,
+            )
+            flow.state = FLOW_LIFECYCLE.check("create", _F.NONE, None, "(new)").to_state
+            s.add(flow)
+            s.flush()
+            for pos, ((name, pdf), key) in enumerate(zip(docs, keys, strict=True)):
+                s.add(
+                    SignFlowDocument(
+                        flow_id=flow.id,
+                        position=pos,
+                        name=name,
+                        original_sha256=key,
+                        current_sha256=key,
+                        size=len(pdf),
+                    )
+                )
+            for spec, seal_id, es_id, placements, turn in planned:
+                row = SignFlowSigner(
+                    flow_id=flow.id,
+                    subscriber_id=spec.subscriber_id,
+                    role=spec.role,
+                    order_index=turn,
+                    seal_id=seal_id,
+                    es_id=es_id,
+                    placements=json.dumps(placements, ensure_ascii=False),
+                )
+                row.state = SIGNER_LIFECYCLE.check("add", _S.NONE, None, "(new)").to_state
+                s.add(row)
+            s.flush()
+            self._audit(
+                s,
+                now,
+                actor,
+                "flow.created",
+                flow.id,
+                {
+                    "title": title,
+                    "order": order,
+                    "deadline": deadline.isoformat(),
+                    "owner_subscriber_id": owner_subscriber_id,
+                    "documents": [
+                        {"name": n, "sha256": k} for (n, _), k in zip(docs, keys, strict=True)
+                    ],
+                    "signers": [
+                        {"subscriber_id": p[0].subscriber_id, "role": p[0].role, "order": p[4]}
+                        for p in planned
+                    ],
+                },
+            )
+            return self._view(s, flow)
+
+    def _check_documents(self, documents: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+        if not documents:
+            raise ValidationError("a flow needs at least one document", field="documents")
+        if len(documents) > MAX_DOCUMENTS:
+            raise ValidationError(f"at most {MAX_DOCUMENTS} documents", field="documents")
+        out = []
+        for i, item in enumerate(documents):
+            try:
+                name, pdf = item
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    "a document is (name, PDF bytes)", field=f"documents[{i}]"
+                ) from None
+            name = " ".join(str(name or "").split())
+            if not name or len(name) > 255 or any(c in name for c in "/\\"):
+                raise ValidationError(
+                    "a document name is 1–255 characters without slashes",
+                    field=_field(i, "name", "documents"),
+                )
+            if not isinstance(pdf, bytes | bytearray) or not pdf or len(pdf) > MAX_PDF:
+                raise ValidationError(
+                    "the document is empty or larger than 50 MiB",
+                    field=_field(i, "pdf", "documents"),
+                )
+            pdf = bytes(pdf)
+            if b"%PDF-" not in pdf[:1024]:
+                raise ValidationError(
+                    "this is not a PDF document", field=_field(i, "pdf", "documents")
+                )
+            try:
+                if _page_count(pdf) < 1:
+                    raise ValueError("no pages")
+            except Exception:
+                raise ValidationError(
+                    "the PDF cannot be read (damaged, encrypted or without pages)",
+                    field=_field(i, "pdf", "documents"),
+                ) from None
+            out.append((name, pdf))
+        return out
+
+    def _check_signers(
+        self,
+        s: Session,
+        signers: Sequence[SignerSpec],
+        order: SigningOrder,
+        docs: list[tuple[str, bytes]],
+    ) -> list[tuple[SignerSpec, int, str | None, list[dict], int]]:
+        from yinxin.pdf.sign import find_anchor
+        from yinxin.seals.rows import seal_row
+
+        planned = []
+        seen_subscribers: set[int] = set()
+        turns: dict[int, int] = {}
+        anchors: dict[tuple[int, str], bool] = {}
+        for i, spec in enumerate(signers):
+            if not isinstance(spec, SignerSpec):
+                raise ValidationError("a signer is a SignerSpec", field=f"signers[{i}]")
+            sid = spec.subscriber_id
+            if not isinstance(sid, int) or s.get(Subscriber, sid) is None:
+                raise NotFound(f"no subscriber {sid}", field=_field(i, "subscriber_id"))
+            if sid in seen_subscribers:
+                raise ValidationError(
+                    f"subscriber {sid} is already a signer of this flow",
+                    field=_field(i, "subscriber_id"),
+                )
+            seen_subscribers.add(sid)
+            if spec.role not in ROLES:
+                raise ValidationError(
+                    f"role must be one of {', '.join(ROLES)}", field=_field(i, "role")
+                )
+            if spec.seal is None or str(spec.seal).strip() == "":
+                raise ValidationError("each signer needs a seal", field=_field(i, "seal"))
+            try:
+                seal = seal_row(s, spec.seal)
+            except NotFound:
+                raise NotFound(f"no seal {spec.seal}", field=_field(i, "seal")) from None
+            usable = self.seals.usable(seal.id, sid)
+            if not usable.usable:
+                raise ValidationError(
+                    f"seal {seal.es_id or seal.id} cannot be used by subscriber {sid}: "
+                    f"{usable.reason}",
+                    field=_field(i, "seal"),
+                    code=usable.code or "seal_unusable",
+                )
+            turn = spec.order if spec.order is not None else i + 1
+            if not isinstance(turn, int) or isinstance(turn, bool) or not 1 <= turn <= 1000:
+                raise ValidationError("order is a turn from 1 to 1000", field=_field(i, "order"))
+            if order == SigningOrder.SEQUENTIAL and turn in turns:
+                raise ValidationError(
+                    f"signers {turns[turn]} and {i} have the same turn {turn}; a sequential "
+                    "flow needs one signer per turn",
+                    field=_field(i, "order"),
+                )
+            turns[turn] = i
+            per_doc = dict(spec.placements or {})
+            for pos in per_doc:
+                if not isinstance(pos, int) or not 0 <= pos < len(docs):
+                    raise ValidationError(
+                        f"no document at position {pos}", field=_field(i, "placements")
+                    )
+            default = spec.placement or Placement(anchor=f"{spec.role}（签章）")
+            placements = []
+            for pos, (_name, pdf) in enumerate(docs):
+                p = per_doc.get(pos, default)
+                name = _field(i, "placements" if pos in per_doc else "placement")
+                p = _check_placement(p, name)
+                if p.anchor is not None:
+                    key = (pos, p.anchor)
+                    if key not in anchors:
+                        try:
+                            anchors[key] = bool(find_anchor(pdf, p.anchor))
+                        except YinxinError:
+                            anchors[key] = False
+                    if not anchors[key]:
+                        raise ValidationError(
+                            f"the anchor text {p.anchor!r} is not in document {pos} "
+                            f"({docs[pos][0]})",
+                            field=name,
+                        )
+                placements.append(_placement_dict(pos, p))
+            planned.append((spec, seal.id, seal.es_id, placements, turn))
+        return planned
+
+    # === start ===================================================================================
+    def start(self, flow_id: int, *, actor: str = "operator") -> StartedFlow:
+        """Ask the signers: every signer gets a link (returned here, once), and those whose
+        turn it is (the first turn, or everyone in a parallel flow) are sent it."""
+        now = self.clock.now()
+        outgoing: list[tuple[int, Outgoing]] = []
+        with self.db.transaction() as s:
+            flow = self._flow(s, flow_id, lock=True)
+            self._check_flow(flow, "start")
+            if flow.deadline <= now:
+                raise ValidationError(
+                    "the deadline has passed; create the flow again", field="deadline"
+                )
+            flow.state, flow.started_at = _F.STARTED, now
+            signers = self._signers(s, flow.id)
+            links = []
+            tokens: dict[int, str] = {}
+            for x in signers:
+                token = self._new_link(s, x, "start", now)
+                tokens[x.id] = token
+                links.append(
+                    SignerLink(x.id, x.subscriber_id, Role(x.role), token, self._url(token))
+                )
+            ready = self._next_turn(flow, signers)
+            for x in ready:
+                _move_signer(x, "turn")
+                msg = self._message(s, flow, x, SIGN_REQUEST, tokens[x.id], now)
+                if msg is not None:
+                    outgoing.append((x.id, msg))
+            self._audit(
+                s,
+                now,
+                actor,
+                "flow.started",
+                flow.id,
+                {"ready": [x.id for x in ready], "links_issued": len(links)},
+            )
+        notified = tuple(sid for sid, _status in self._send(outgoing) if _status)
+        return StartedFlow(self.get(flow_id), tuple(links), notified)
+
+    # === urge, extend, cancel ====================================================================
+    def urge(self, flow_id: int, signer_id: int, *, actor: str = "operator") -> Urged:
+        """Remind a signer whose turn it is (催签), with a fresh link; at most once an hour."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            flow = self._flow(s, flow_id, lock=True)
+            self._check_flow(flow, "urge", now)
+            x = self._signer(s, flow, signer_id)
+            SIGNER_LIFECYCLE.check("urge", x.state, None, str(x.id))
+            if x.last_urged_at is not None and now - x.last_urged_at < URGE_INTERVAL:
+                wait = math.ceil((x.last_urged_at + URGE_INTERVAL - now).total_seconds())
+                raise RateLimited(
+                    f"signer {x.id} was urged less than an hour ago; try again in {wait} s",
+                    retry_after=wait,
+                    field="signer_id",
+                )
+            token = self._new_link(s, x, "urge", now)
+            x.last_urged_at = now
+            msg = self._message(s, flow, x, SIGN_URGE, token, now)
+            self._audit(
+                s,
+                now,
+                actor,
+                "flow.urged",
+                flow.id,
+                {"signer_id": x.id, "subscriber_id": x.subscriber_id},
+            )
+        status = None
+        sent_to = None
+        if msg is not None:
+            [(_sid, status)] = self._send([(signer_id, msg)])
+            sent_to = mask_recipient(msg.channel, msg.recipient)
+        return Urged(flow_id, signer_id, now, now + URGE_INTERVAL, sent_to, status)
+
+    def extend(
+        self, flow_id: int, new_deadline: dt.datetime, *, actor: str = "operator"
+    ) -> FlowView:
+        """Move a started flow's deadline later (延期)."""
+        now = self.clock.now()
+        if not isinstance(new_deadline, dt.datetime) or new_deadline.tzinfo is None:
+            raise ValidationError("the deadline must be a time with its zone", field="deadline")
+        with self.db.transaction() as s:
+            flow = self._flow(s, flow_id, lock=True)
+            self._check_flow(flow, "extend", now)
+            if new_deadline <= max(now, flow.deadline):
+                raise ValidationError(
+                    "the new deadline must be later than the current one and than now",
+                    field="deadline",
+                )
+            if new_deadline > now + MAX_DEADLINE:
+                raise ValidationError("the deadline must be within a year", field="deadline")
+            old = flow.deadline
+            flow.deadline = new_deadline
+            self._audit(
+                s,
+                now,
+                actor,
+                "flow.extended",
+                flow.id,
+                {"from": old.isoformat(), "to": new_deadline.isoformat()},
+            )
+            return self._view(s, flow)
+
+    def cancel(self, flow_id: int, reason: str, *, actor: str = "operator") -> FlowView:
+        """Withdraw a draft or started flow (撤回); every link stops working."""
+        now = self.clock.now()
+        reason = " ".join(str(reason or "").split())
+        if not reason or len(reason) > 500:
+            raise ValidationError("give the reason (1–500 characters)", field="reason")
+        with self.db.transaction() as s:
+            flow = self._flow(s, flow_id, lock=True)
+            self._check_flow(flow, "cancel")
+            self._end(s, flow, "cancel", "cancel", now, reason)
+            self._audit(s, now, actor, "flow.cancelled", flow.id, {"reason": reason})
+            return self._view(s, flow)
+
+    def decline(self, token: str, reason: str, *, client_ip: str | None = None) -> FlowView:
+        """The signer refuses to sign (拒签): the flow ends, cancelled, naming them."""
+        now = self.clock.now()
+        reason = " ".join(str(reason or "").split())
+        if not reason or len(reason) > 500:
+            raise ValidationError("give the reason (1–500 characters)", field="reason")
+        with self.db.transaction() as s:
+            flow, x = self._by_link(s, token, now, lock=True)
+            FLOW_LIFECYCLE.check("decline", flow.state, None, str(flow.id))
+            _move_signer(x, "decline")
+            x.declined_reason = reason
+            x.client_ip = _ip(client_ip)
+            self._end(
+                s, flow, "decline", "cancel", now, f"signer {x.id} ({x.role}) declined: {reason}"
+            )
+            self._audit(
+                s,
+                now,
+                f"subscriber:{x.subscriber_id}",
+                "flow.declined",
+                flow.id,
+                {"signer_id": x.id, "reason": reason, "client_ip": x.client_ip},
+            )
+            return self._view(s, flow)
+
+    def expire_due(self, now: dt.datetime | None = None) -> ExpiryRun:
+        """Expire every started flow whose deadline has passed; run it as often as you like
+        (a flow expires once; a second run finds nothing)."""
+        now = now or self.clock.now()
+        with self.db.read() as s:
+            due = list(
+                s.execute(
+                    select(SignFlow.id)
+                    .where(SignFlow.state == _F.STARTED, SignFlow.deadline <= now)
+                    .order_by(SignFlow.id)
+                ).scalars()
+            )
+        expired = []
+        for flow_id in due:
+            with self.db.transaction() as s:  # one flow per transaction: short locks
+                flow = self._flow(s, flow_id, lock=True)
+                if flow.state != _F.STARTED or flow.deadline > now:
+                    continue  # signed, extended or expired meanwhile
+                self._end(s, flow, "expire", "expire", now, None)
+                self._audit(
+                    s,
+                    now,
+                    "system:expiry",
+                    "flow.expired",
+                    flow.id,
+                    {"deadline": flow.deadline.isoformat()},
+                )
+                expired.append(flow_id)
+        return ExpiryRun(now, tuple(expired))
+
+    # === reading =================================================================================
+    def get(self, flow_id: int) -> FlowView:
+        with self.db.read() as s:
+            return self._view(s, self._flow(s, flow_id))
+
+    def list(
+        self,
+        *,
+        owner_subscriber_id: int | None = None,
+        state: str | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> FlowPage:
+        """Flows by id, ``limit`` at a time; ``after`` is the previous page's ``next_after``."""
+        if state is not None and state not in FlowState.__members__.values():
+            raise ValidationError(
+                f"state must be one of {', '.join(x for x in FlowState if x != _F.NONE)}",
+                field="state",
+            )
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
+        q = select(SignFlow).order_by(SignFlow.id).limit(limit + 1)
+        if owner_subscriber_id is not None:
+            q = q.where(SignFlow.owner_subscriber_id == owner_subscriber_id)
+        if state:
+            q = q.where(SignFlow.state == state)
+        if after is not None:
+            q = q.where(SignFlow.id > int(after))
+        with self.db.read() as s:
+            rows = list(s.execute(q).scalars())
+            more = len(rows) > limit
+            items = tuple(self._view(s, f) for f in rows[:limit])
+        return FlowPage(items, items[-1].id if more else None)
+
+    def signer_for_link(self, token: str) -> LinkContext:
+        """The flow and the signer a link is bound to, if it may be used now: refused when the
+        link is unknown, the flow is finished or past its deadline, or it is not their turn."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            flow, x = self._by_link(s, token, now)
+            view = self._view(s, flow)
+        return LinkContext(view, view.signer(x.id))
+
+    def download(self, flow_id: int, document_id: int) -> FlowFile:
+        """The document as signed so far (the original before anyone signed)."""
+        with self.db.read() as s:
+            flow = self._flow(s, flow_id)
+            doc = s.get(SignFlowDocument, document_id)
+            if doc is None or doc.flow_id != flow.id:
+                raise NotFound(f"flow {flow_id} has no document {document_id}", field="document_id")
+            key, name = doc.current_sha256, doc.name
+        return FlowFile(flow_id, document_id, name, key, self.files.get(key))
+
+    def evidence(self, flow_id: int) -> EvidenceReport:
+        """The flow's evidence report (出证): see ``yinxin.signing.evidence``."""
+        from yinxin.signing.evidence import collect
+
+        with self.db.read() as s:
+            self._flow(s, flow_id)
+            return collect(s, flow_id, self.clock.now())
+
+    def evidence_pdf(self, flow_id: int) -> bytes:
+        from yinxin.signing.evidence import render_evidence_pdf
+
+        return render_evidence_pdf(self.evidence(flow_id))
+
+    # === signing =================================================================================
+    def request_code(self, token: str) -> Any:
+        """Send the signer ONE one-time code covering every document of the flow (at its
+        current version, which is what they will sign)."""
+        ctx = self.signer_for_link(token)
+        return self._batch().request_code(
+            signer_subscriber_id=ctx.signer.subscriber_id, items=self._items(ctx)
+        )
+
+    def sign(
+        self,
+        token: str,
+        *,
+        pin: str,
+        challenge_id: str,
+        code: str,
+        client_ip: str | None = None,
+    ) -> FlowSigning:
+        """The signer signs every document of the flow with one PIN entry and the one code."""
+        ctx = self.signer_for_link(token)
+        x = ctx.signer
+        items = self._items(ctx)
+        result = self._batch().sign(
+            items,
+            seal=x.seal_id,
+            pin=pin,
+            signer_subscriber_id=x.subscriber_id,
+            challenge_id=challenge_id,
+            code=code,
+            client_ip=_ip(client_ip),
+            actor=f"subscriber:{x.subscriber_id}",
+            context={"flow_id": ctx.flow.id, "signer_id": x.id},
+        )
+        return self._record(
+            ctx,
+            result,
+            client_ip=_ip(client_ip),
+            challenge_id=getattr(result, "challenge_id", None) or challenge_id,
+            authorization_id=None,
+            actor=f"subscriber:{x.subscriber_id}",
+        )
+
+    def sign_authorized(
+        self, flow_id: int, signer_id: int, authorization_id: str | int, *, actor: str = "system"
+    ) -> FlowSigning:
+        """Sign for an organization signer that granted automatic signing (静默签署): no code
+        and no PIN, under its authorization, which the batch signer checks and counts."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            flow = self._flow(s, flow_id)
+            x = self._signer(s, flow, signer_id)
+            self._usable(flow, x, now)
+            view = self._view(s, flow)
+        ctx = LinkContext(view, view.signer(signer_id))
+        counterparty = next(
+            (o.subscriber_id for o in view.signers if o.id != signer_id),
+            view.owner_subscriber_id,
+        )
+        result = self._batch().sign_authorized(
+            self._items(ctx),
+            authorization_id=authorization_id,
+            flow_id=flow_id,
+            counterparty_subscriber_id=counterparty,
+        )
+        return self._record(
+            ctx,
+            result,
+            client_ip=None,
+            challenge_id=None,
+            authorization_id=str(getattr(result, "authorization_id", None) or authorization_id),
+            actor=actor,
+        )
+
+    def _items(self, ctx: LinkContext) -> list:
+        from yinxin.signing.batch import BatchItem
+
+        placements = {p.document: p for p in ctx.signer.placements}
+        return [
+            BatchItem(
+                pdf=self.files.get(d.current_sha256),
+                document_name=d.name,
+                placement=placements[d.position].placement(),
+                role=ctx.signer.role,
+            )
+            for d in ctx.flow.documents
+        ]
+
+    def _record(
+        self,
+        ctx: LinkContext,
+        result: Any,
+        *,
+        client_ip: str | None,
+        challenge_id: str | None,
+        authorization_id: str | None,
+        actor: str,
+    ) -> FlowSigning:
+        """Record one signer's signatures: the documents move on to the signed versions (if
+        nobody moved them meanwhile), the signer is done, the next turn begins or the flow
+        completes — one transaction; the messages go out after it."""
+        signed = list(result.documents)
+        docs = ctx.flow.documents
+        if len(signed) != len(docs):
+            raise YinxinError(
+                f"the batch signer returned {len(signed)} documents for {len(docs)}",
+                field="documents",
+                code="batch_mismatch",
+            )
+        for d, sd in zip(docs, signed, strict=True):
+            if sha256_hex(sd.pdf) != sd.record.sha256_after or sd.record.sha256_before != (
+                d.current_sha256
+            ):
+                raise YinxinError(
+                    f"the signed version of {d.name} does not match its record",
+                    field="documents",
+                    code="batch_mismatch",
+                )
+            self.files.put(sd.pdf)  # before the commit: a crash leaves a spare file, no gap
+        now = self.clock.now()
+        outgoing: list[tuple[int, Outgoing]] = []
+        with self.db.transaction() as s:
+            flow = self._flow(s, ctx.flow.id, lock=True)
+            x = self._signer(s, flow, ctx.signer.id)
+            FLOW_LIFECYCLE.check("sign", flow.state, None, str(flow.id))
+            SIGNER_LIFECYCLE.check("sign", x.state, None, str(x.id))
+            rows = {
+                d.id: d
+                for d in s.execute(
+                    select(SignFlowDocument).where(SignFlowDocument.flow_id == flow.id)
+                ).scalars()
+            }
+            for d in docs:
+                if rows[d.id].current_sha256 != d.current_sha256:
+                    raise Conflict(
+                        f"{d.name} was signed by another party meanwhile; ask for a new code and "
+                        "sign the new version",
+                        field="documents",
+                        code="document_moved",
+                    )
+            per_doc = []
+            for d, sd in zip(docs, signed, strict=True):
+                row = rows[d.id]
+                row.current_sha256 = sd.record.sha256_after
+                s.add(
+                    SignFlowSignature(
+                        signer_id=x.id,
+                        document_id=d.id,
+                        signature_record_id=sd.record.id,
+                        sha256_before=d.current_sha256,
+                        sha256_after=sd.record.sha256_after,
+                        signed_at=now,
+                    )
+                )
+                per_doc.append(
+                    {
+                        "document_id": d.id,
+                        "name": d.name,
+                        "sha256_before": d.current_sha256,
+                        "sha256_after": sd.record.sha256_after,
+                        "signature_record_id": sd.record.id,
+                    }
+                )
+            _move_signer(x, "sign")
+            x.signed_at, x.client_ip = now, client_ip
+            x.challenge_id, x.authorization_id = challenge_id, authorization_id
+            self._audit(
+                s,
+                now,
+                actor,
+                "flow.signer_signed",
+                flow.id,
+                {
+                    "signer_id": x.id,
+                    "subscriber_id": x.subscriber_id,
+                    "role": x.role,
+                    "seal_id": x.seal_id,
+                    "challenge_id": challenge_id,
+                    "authorization_id": authorization_id,
+                    "client_ip": client_ip,
+                    "documents": per_doc,
+                },
+            )
+            signers = self._signers(s, flow.id)
+            if all(o.state == _S.SIGNED for o in signers):
+                _move_flow(flow, "complete")
+                flow.finished_at = now
+                self._audit(
+                    s,
+                    now,
+                    "system:flow",
+                    "flow.completed",
+                    flow.id,
+                    {
+                        "documents": [
+                            {"document_id": d.id, "sha256": d.current_sha256}
+                            for d in sorted(rows.values(), key=lambda r: r.position)
+                        ]
+                    },
+                )
+                outgoing = self._completion_messages(s, flow, signers)
+            elif not any(o.state == _S.READY for o in signers):
+                for o in self._next_turn(flow, signers):
+                    _move_signer(o, "turn")
+                    token = self._new_link(s, o, "turn", now)
+                    msg = self._message(s, flow, o, SIGN_REQUEST, token, now)
+                    if msg is not None:
+                        outgoing.append((o.id, msg))
+            view = self._view(s, flow)
+        self._send(outgoing)
+        return FlowSigning(view, view.signer(ctx.signer.id), tuple(sd.record for sd in signed))
+
+    # === internals ===============================================================================
+    def _url(self, token: str) -> str:
+        return f"{self.base_url}/sign/{token}"
+
+    def _new_link(self, s: Session, x: SignFlowSigner, purpose: str, now: dt.datetime) -> str:
+        token = secrets.token_urlsafe(32)
+        s.add(
+            SignFlowLink(
+                signer_id=x.id, token_hash=_hash_token(token), purpose=purpose, issued_at=now
+            )
+        )
+        return token
+
+    def _message(
+        self,
+        s: Session,
+        flow: SignFlow,
+        x: SignFlowSigner,
+        template: str,
+        token: str,
+        now: dt.datetime,
+    ) -> Outgoing | None:
+        """The message carrying a signer's link, addressed as their record says now (None when
+        they have neither phone nor e-mail: the integrator still holds the link from start)."""
+        sub = s.get(Subscriber, x.subscriber_id)
+        n_docs = len(self._documents(s, flow.id))
+        values = {
+            "name": sub.name if sub else "",
+            "title": flow.title,
+            "documents": n_docs,
+            "deadline": flow.deadline.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "url": self._url(token),
+        }
+        try:
+            msg = self.notifier.to_subscriber(s, x.subscriber_id, template, values)
+        except YinxinError as e:
+            log.info("signer %s of flow %s not notified: %s", x.id, flow.id, e.message)
+            return None
+        x.last_notified_at = now
+        return msg
+
+    def _completion_messages(
+        self, s: Session, flow: SignFlow, signers: list[SignFlowSigner]
+    ) -> list[tuple[int, Outgoing]]:
+        out = []
+        whom = [o.subscriber_id for o in signers]
+        if flow.owner_subscriber_id is not None and flow.owner_subscriber_id not in whom:
+            whom.append(flow.owner_subscriber_id)
+        for sid in whom:
+            sub = s.get(Subscriber, sid)
+            values = {
+                "name": sub.name if sub else "",
+                "title": flow.title,
+                "signers": len(signers),
+                "flow_id": flow.id,
+            }
+            try:
+                out.append((sid, self.notifier.to_subscriber(s, sid, FLOW_COMPLETED, values)))
+            except YinxinError as e:
+                log.info("subscriber %s not told flow %s completed: %s", sid, flow.id, e.message)
+        return out
+
+    def _send(self, outgoing: list[tuple[int, Outgoing]]) -> list[tuple[int, str | None]]:
+        """Send after the commit; a failure is logged (the send log keeps it), never raised:
+        the step it reports has happened."""
+        out = []
+        for key, msg in outgoing:
+            try:
+                out.append((key, str(self.notifier.send(msg).status)))
+            except YinxinError as e:
+                log.warning("message %s for %s not sent: %s", msg.template_id, key, e.message)
+                out.append((key, None))
+        return out
+
+    def _flow(self, s: Session, flow_id: int, *, lock: bool = False) -> SignFlow:
+        if isinstance(flow_id, bool) or not isinstance(flow_id, int):
+            raise ValidationError("a flow id is a number", field="flow_id")
+        q = select(SignFlow).where(SignFlow.id == flow_id)
+        if lock:
+            q = q.with_for_update()
+        flow = s.execute(q).scalar_one_or_none()
+        if flow is None:
+            raise NotFound(f"no sign flow {flow_id}", field="flow_id")
+        return flow
+
+    def _signer(self, s: Session, flow: SignFlow, signer_id: int) -> SignFlowSigner:
+        x = s.execute(
+            select(SignFlowSigner).where(SignFlowSigner.id == signer_id).with_for_update()
+        ).scalar_one_or_none()
+        if x is None or x.flow_id != flow.id:
+            raise NotFound(f"flow {flow.id} has no signer {signer_id}", field="signer_id")
+        return x
+
+    def _signers(self, s: Session, flow_id: int) -> list[SignFlowSigner]:
+        return list(
+            s.execute(
+                select(SignFlowSigner)
+                .where(SignFlowSigner.flow_id == flow_id)
+                .order_by(SignFlowSigner.order_index, SignFlowSigner.id)
+            ).scalars()
+        )
+
+    def _documents(self, s: Session, flow_id: int) -> list[SignFlowDocument]:
+        return list(
+            s.execute(
+                select(SignFlowDocument)
+                .where(SignFlowDocument.flow_id == flow_id)
+                .order_by(SignFlowDocument.position)
+            ).scalars()
+        )
+
+    def _check_flow(self, flow: SignFlow, verb: str, now: dt.datetime | None = None) -> None:
+        FLOW_LIFECYCLE.check(verb, flow.state, None, str(flow.id))
+        if now is not None and flow.state == _F.STARTED and flow.deadline <= now:
+            raise IllegalTransition(
+                f"sign flow {flow.id} passed its deadline ({flow.deadline.isoformat()})",
+                field="deadline",
+                code="flow_expired",
+            )
+
+    @staticmethod
+    def _next_turn(flow: SignFlow, signers: list[SignFlowSigner]) -> list[SignFlowSigner]:
+        """Whose turn begins: everyone waiting in a parallel flow, else the lowest turn."""
+        waiting = [x for x in signers if x.state == _S.WAITING]
+        if not waiting or flow.signing_order == SigningOrder.PARALLEL:
+            return waiting
+        first = min(x.order_index for x in waiting)
+        return [x for x in waiting if x.order_index == first]
+
+    def _by_link(
+        self, s: Session, token: str, now: dt.datetime, *, lock: bool = False
+    ) -> tuple[SignFlow, SignFlowSigner]:
+        token = str(token or "").strip()
+        link = None
+        if 16 <= len(token) <= 200:
+            link = s.execute(
+                select(SignFlowLink).where(SignFlowLink.token_hash == _hash_token(token))
+            ).scalar_one_or_none()
+        if link is None:
+            raise NotFound("no such signing link", field="token", code="unknown_link")
+        x = s.get(SignFlowSigner, link.signer_id)
+        assert x is not None
+        flow = self._flow(s, x.flow_id, lock=lock)
+        if lock:
+            x = self._signer(s, flow, x.id)
+        self._usable(flow, x, now)
+        return flow, x
+
+    def _usable(self, flow: SignFlow, x: SignFlowSigner, now: dt.datetime) -> None:
+        if flow.state in FINISHED:
+            raise IllegalTransition(
+                f"sign flow {flow.id} is {flow.state}", field="token", code=f"flow_{flow.state}"
+            )
+        if flow.state != _F.STARTED:
+            raise IllegalTransition(
+                f"sign flow {flow.id} has not been started", field="token", code="flow_draft"
+            )
+        if flow.deadline <= now:
+            raise IllegalTransition(
+                f"sign flow {flow.id} passed its deadline", field="token", code="flow_expired"
+            )
+        if x.state == _S.SIGNED:
+            raise Conflict("this signer has signed already", field="token", code="already_signed")
+        if x.state == _S.WAITING:
+            raise IllegalTransition(
+                "it is not this signer's turn yet: earlier signers have not signed",
+                field="token",
+                code="not_your_turn",
+            )
+        if x.state != _S.READY:
+            raise IllegalTransition(
+                f"this signer is {x.state}", field="token", code=f"signer_{x.state}"
+            )
+
+    def _end(
+        self,
+        s: Session,
+        flow: SignFlow,
+        flow_verb: str,
+        signer_verb: str,
+        now: dt.datetime,
+        reason: str | None,
+    ) -> None:
+        _move_flow(flow, flow_verb)
+        flow.finished_at = now
+        if reason is not None:
+            flow.reason = reason
+        for x in self._signers(s, flow.id):
+            if x.state in OPEN_SIGNER:
+                _move_signer(x, signer_verb)
+
+    def _audit(
+        self, s: Session, now: dt.datetime, actor: str, action: str, flow_id: int, data: dict
+    ) -> None:
+        audit.record(
+            s,
+            at=now,
+            actor=actor,
+            action=action,
+            subject_type=SUBJECT,
+            subject_id=flow_id,
+            data=data,
+        )
+
+    def _view(self, s: Session, flow: SignFlow) -> FlowView:
+        docs = tuple(
+            FlowDocumentView(d.id, d.position, d.name, d.original_sha256, d.current_sha256, d.size)
+            for d in self._documents(s, flow.id)
+        )
+        signers = []
+        for x in self._signers(s, flow.id):
+            sub = s.get(Subscriber, x.subscriber_id)
+            signers.append(
+                FlowSignerView(
+                    id=x.id,
+                    flow_id=x.flow_id,
+                    subscriber_id=x.subscriber_id,
+                    subscriber_name=sub.name if sub else "",
+                    role=Role(x.role),
+                    order=x.order_index,
+                    seal_id=x.seal_id,
+                    es_id=x.es_id,
+                    placements=tuple(PlacementView(**p) for p in json.loads(x.placements)),
+                    state=SignerState(x.state),
+                    last_notified_at=x.last_notified_at,
+                    last_urged_at=x.last_urged_at,
+                    signed_at=x.signed_at,
+                    client_ip=x.client_ip,
+                    challenge_id=x.challenge_id,
+                    authorization_id=x.authorization_id,
+                    declined_reason=x.declined_reason,
+                )
+            )
+        return FlowView(
+            id=flow.id,
+            title=flow.title,
+            owner_subscriber_id=flow.owner_subscriber_id,
+            created_by=flow.created_by,
+            state=FlowState(flow.state),
+            signing_order=SigningOrder(flow.signing_order),
+            deadline=flow.deadline,
+            created_at=flow.created_at,
+            started_at=flow.started_at,
+            finished_at=flow.finished_at,
+            reason=flow.reason,
+            documents=docs,
+            signers=tuple(signers),
+        )
+
+
+def _move_flow(flow: SignFlow, verb: str) -> None:
+    flow.state = FLOW_LIFECYCLE.check(verb, flow.state, None, str(flow.id)).to_state
+
+
+def _move_signer(x: SignFlowSigner, verb: str) -> None:
+    x.state = SIGNER_LIFECYCLE.check(verb, x.state, None, str(x.id)).to_state
+
+
+def _ip(value: str | None) -> str | None:
+    """A client address as given by the adapter (IPv4 or IPv6), checked, or None."""
+    if value is None or str(value).strip() == "":
+        return None
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValidationError("not an IP address", field="client_ip") from None
+
+
+__all__ = [
+    "FLOW_LIFECYCLE",
+    "SIGNER_LIFECYCLE",
+    "ExpiryRun",
+    "FlowDocumentView",
+    "FlowFile",
+    "FlowPage",
+    "FlowSignerView",
+    "FlowSigning",
+    "FlowState",
+    "FlowView",
+    "LinkContext",
+    "PlacementView",
+    "SignFlows",
+    "SignerLink",
+    "SignerSpec",
+    "SignerState",
+    "SigningOrder",
+    "StartedFlow",
+    "Urged",
+]

@@ -1,0 +1,105 @@
+"""Sign flows (签署流程): a set of documents on their way through several signers.
+
+A flow holds its documents (the original hash, and the hash of the version signed so far: each
+signature is an incremental update over the previous one) and its signers (who, in which role,
+with which seal, where on each document, in which turn). Signing links are bearer secrets: the
+database keeps only their SHA-256, in ``sign_flow_links``, so a copy of the database opens no
+signer's link. A signer may hold several live links (the one handed to the integrator at
+``start``, the ones the platform sent by SMS when their turn came or when urged); each is bound
+to that one signer of that one flow, and all stop working when the signer or the flow is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yinxin.store.models import Base
+
+
+class SignFlow(Base):
+    """draft → started → completed | cancelled | expired (see ``yinxin.signing.flows``)."""
+
+    __tablename__ = "sign_flows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    # the organization the flow belongs to: the API shows it to that organization only
+    owner_subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    signing_order: Mapped[str] = mapped_column(String(12))  # sequential | parallel
+    deadline: Mapped[dt.datetime] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    # why it was cancelled, or which signer declined and why
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SignFlowDocument(Base):
+    """One PDF of a flow. The bytes live in the flow file store under their SHA-256: the
+    original, each signer's version, and the current one (the last signer's)."""
+
+    __tablename__ = "sign_flow_documents"
+    __table_args__ = (UniqueConstraint("flow_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("sign_flows.id"), index=True)
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(255))
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    current_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+
+
+class SignFlowSigner(Base):
+    """One signer of a flow: waiting → ready → signed | declined (or cancelled / expired with
+    the flow). ``placements`` is JSON: one placement (anchor text, or page + x/y mm) per
+    document position."""
+
+    __tablename__ = "sign_flow_signers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("sign_flows.id"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    order_index: Mapped[int]
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"))
+    es_id: Mapped[str | None] = mapped_column(String(32))
+    placements: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    last_notified_at: Mapped[dt.datetime | None]
+    last_urged_at: Mapped[dt.datetime | None]
+    signed_at: Mapped[dt.datetime | None]
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    challenge_id: Mapped[str | None] = mapped_column(String(64))
+    authorization_id: Mapped[str | None] = mapped_column(String(64))
+    declined_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SignFlowLink(Base):
+    """A signing link, by the SHA-256 of its token only (the token itself is shown once)."""
+
+    __tablename__ = "sign_flow_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signer_id: Mapped[int] = mapped_column(ForeignKey("sign_flow_signers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # start | turn | urge
+    issued_at: Mapped[dt.datetime]
+
+
+class SignFlowSignature(Base):
+    """One signer's signature on one document of a flow: the version it was made over, the
+    version it made, and the platform's signature record (certificate, seal, level)."""
+
+    __tablename__ = "sign_flow_signatures"
+    __table_args__ = (UniqueConstraint("signer_id", "document_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signer_id: Mapped[int] = mapped_column(ForeignKey("sign_flow_signers.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("sign_flow_documents.id"), index=True)
+    signature_record_id: Mapped[int | None] = mapped_column(ForeignKey("signature_records.id"))
+    sha256_before: Mapped[str] = mapped_column(String(64))
+    sha256_after: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[dt.datetime]
