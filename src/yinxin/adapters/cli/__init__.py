@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from yinxin.adapters.cli.access import apikey_app
 from yinxin.adapters.cli.archive import archive_app
 from yinxin.adapters.cli.common import (
     ACTOR,
@@ -618,6 +619,7 @@ app.add_typer(seal_app, name="seal")
 app.add_typer(sign_app, name="sign")
 app.command("verify")(verify_cmd)
 app.add_typer(archive_app, name="archive")
+app.add_typer(apikey_app, name="apikey")
 
 
 def main() -> None:
