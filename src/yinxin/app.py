@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from yinxin.registry.status import Evidence, OcspResponder, StatusService, TimestampService
     from yinxin.registry.subscribers import Subscribers
     from yinxin.seals.service import Seals
+    from yinxin.signing.authorizations import SigningAuthorizations
+    from yinxin.signing.batch import BatchSigning
     from yinxin.signing.flows import SignFlows
     from yinxin.signing.intent import IntentConfirmation
     from yinxin.signing.service import SigningService
@@ -155,6 +157,18 @@ class Platform:
         return SigningService(
             self._evidence, seals=self.seals, intent=self.intent, archive=self.archive
         )
+
+    @cached_property
+    def authorizations(self) -> SigningAuthorizations:
+        from yinxin.signing.authorizations import SigningAuthorizations
+
+        return SigningAuthorizations(self.db, self.clock, self.seals, self.kek)
+
+    @cached_property
+    def batch(self) -> BatchSigning:
+        from yinxin.signing.batch import BatchSigning
+
+        return BatchSigning(self.signing, self.authorizations)
 
     @cached_property
     def api_keys(self) -> ApiKeys:

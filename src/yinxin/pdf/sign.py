@@ -72,12 +72,15 @@ __all__ = [
     "RevocationData",
     "SealStamp",
     "SignRequest",
+    "SignedPdf",
     "SigningError",
     "Timestamper",
     "append_document_timestamp",
     "append_dss",
     "find_anchor",
+    "finish_long_term",
     "sign_pdf",
+    "sign_pdf_detailed",
 ]
 
 MM = 72.0 / 25.4
@@ -783,8 +786,27 @@ def _check_request(req: SignRequest) -> str:
     return level
 
 
+@dataclass(frozen=True)
+class SignedPdf:
+    """A sealed document, the name of the signature field made, and the signature's timestamp
+    token (None at B-B): what a caller records without parsing the file again, and what
+    ``finish_long_term`` needs to add the evidence later."""
+
+    pdf: bytes
+    field_name: str
+    token: bytes | None
+
+
 def sign_pdf(req: SignRequest) -> bytes:
     """Seal ``req.pdf``: returns the document with one more revision (two or three for LT/LTA)."""
+    return sign_pdf_detailed(req).pdf
+
+
+def sign_pdf_detailed(req: SignRequest, *, defer_long_term: bool = False) -> SignedPdf:
+    """``sign_pdf`` saying which field it made. With ``defer_long_term`` a B-LT/B-LTA request
+    stops after the timestamped signature (B-T): a batch signs every document first and then
+    adds one set of status evidence, produced after the last timestamp, to each
+    (``finish_long_term``)."""
     level = _check_request(req)
     reader, pages = _open(req.pdf)
     existing = _check_existing_signatures(reader)
@@ -868,8 +890,23 @@ def sign_pdf(req: SignRequest) -> bytes:
     out = _write_revision(bytes(req.pdf), reader, plan, contents)
     if token_box[0] is not None:
         _TST_SIZE[0] = min(len(token_box[0]), 65536)
+    signed = SignedPdf(out, field_name, token_box[0])
+    if level in ("B-LT", "B-LTA") and not defer_long_term:
+        revocation = req.revocation() if callable(req.revocation) else req.revocation
+        return SignedPdf(finish_long_term(signed, req, revocation), field_name, signed.token)
+    return signed
+
+
+def finish_long_term(
+    signed: SignedPdf, req: SignRequest, revocation: RevocationData | None
+) -> bytes:
+    """The B-LT (DSS) and, for B-LTA, the document timestamp revisions after a signature made
+    by ``sign_pdf_detailed(req, defer_long_term=True)``; ``revocation`` must have been produced
+    after the signature's timestamp."""
+    level = (req.level or "").upper()
+    out = signed.pdf
     if level in ("B-LT", "B-LTA"):
-        out = _append_dss(out, req, token_box[0])
+        out = _append_dss(out, req, signed.token, revocation)
     if level == "B-LTA":
         out = append_document_timestamp(out, req.timestamper)
     return out
@@ -903,9 +940,10 @@ def _certificates_in(token: bytes | None, ocsps: list[bytes]) -> list[bytes]:
     return out
 
 
-def _append_dss(pdf: bytes, req: SignRequest, token: bytes | None) -> bytes:
+def _append_dss(
+    pdf: bytes, req: SignRequest, token: bytes | None, revocation: RevocationData | None
+) -> bytes:
     """One more revision with the Document Security Store (ETSI EN 319 142-1 §5.4)."""
-    revocation = req.revocation() if callable(req.revocation) else req.revocation
     revocation = revocation or RevocationData()
     certs = [
         cades.cert_der(c)

@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
@@ -208,6 +209,16 @@ def _check_document_name(name: str) -> str:
     return v
 
 
+def manifest_sha256(documents: Sequence[tuple[str, str]]) -> str:
+    """The SHA-256 of a batch's manifest: the ordered list of its documents' names and SHA-256,
+    as canonical JSON (``[["合同A.pdf","<hex>"],…]``, UTF-8, no spaces). One code is bound to
+    this hash the way a single document's code is bound to the document's own hash, so the code
+    confirms exactly this list, in this order, and no other."""
+    entries = [[str(name), _check_sha256(digest)] for name, digest in documents]
+    text = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class IntentConfirmation:
     def __init__(
         self,
@@ -309,11 +320,25 @@ class IntentConfirmation:
         document_sha256: str,
         document_name: str,
         actor: str | None = None,
+        manifest: Sequence[tuple[str, str]] | None = None,
     ) -> Challenge:
-        """Send a fresh code to the subscriber's registered phone for this one document."""
+        """Send a fresh code to the subscriber's registered phone for this one document.
+
+        For a batch, ``document_sha256`` is the ``manifest_sha256`` of ``manifest`` (the ordered
+        names and hashes of its documents; checked here) and ``document_name`` says how many
+        documents the code signs. The manifest itself goes into the ``intent.code_requested``
+        audit event, so the evidence shows which documents the signer was asked to confirm."""
         purpose = _check_purpose(purpose)
         doc = _check_sha256(document_sha256)
         name = _check_document_name(document_name)
+        listed: list[dict[str, str]] | None = None
+        if manifest is not None:
+            if not manifest or manifest_sha256(manifest) != doc:
+                raise ValidationError(
+                    "document_sha256 must be the SHA-256 of the batch's manifest",
+                    field="document_sha256",
+                )
+            listed = [{"name": str(n), "sha256": h} for n, h in manifest]
         actor = actor or f"subscriber:{subscriber_id}"
         self._key()  # create or read the key file before any transaction starts
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -364,6 +389,8 @@ class IntentConfirmation:
                     "sent_to": masked,
                     "expires_at": ch.expires_at.isoformat(),
                 }
+                if listed is not None:
+                    data |= {"documents": len(listed), "manifest": listed}
                 _audit(s, now, actor, "intent.code_requested", cid, data)
         if refusal is not None:
             raise refusal
@@ -439,71 +466,56 @@ class IntentConfirmation:
     ) -> Confirmation:
         """Check the code; on success the challenge is used up and a one-time confirmation token
         is returned for the signing service to ``consume``."""
+        result = self._judge("confirm", challenge_id, code, subscriber_id, document_sha256, actor)
+        assert result is not None
+        return result
+
+    def check_code(
+        self,
+        challenge_id: str,
+        code: str,
+        *,
+        subscriber_id: int,
+        document_sha256: str,
+        purpose: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Check the code as ``confirm`` does — a wrong one counts and is refused — but leave a
+        right one pending: a batch checks the code before it signs anything and uses it up only
+        in the transaction that records the signatures (``consume_code``), so a batch that
+        fails on its way gives the signer back a code that still works."""
+        self._judge(
+            "check", challenge_id, code, subscriber_id, document_sha256, actor, purpose=purpose
+        )
+
+    def _judge(
+        self,
+        verb: str,
+        challenge_id: str,
+        code: str,
+        subscriber_id: int,
+        document_sha256: str,
+        actor: str | None,
+        *,
+        purpose: str | None = None,
+    ) -> Confirmation | None:
         doc = _check_sha256(document_sha256)
         actor = actor or f"subscriber:{subscriber_id}"
         cid = str(challenge_id or "")[:60]
         given = str(code or "").strip()
         self._key()  # read the key file before the transaction starts
         now = self.clock.now()
-        refusal: YinxinError | None = None
         result: Confirmation | None = None
         with self.db.transaction() as s:
             ch = _locked(s, IntentChallenge, IntentChallenge.id == cid)
-            if ch is None:
-                refusal = NotFound("no such code request; ask for a new code", field="challenge_id")
-            elif ch.subscriber_id != subscriber_id:
-                refusal = Forbidden(
-                    "this code was not sent to you", field="challenge_id", code="wrong_subscriber"
-                )
-            elif ch.document_sha256 != doc:
-                refusal = Forbidden(
-                    "this code was sent for a different document",
-                    field="document_sha256",
-                    code="wrong_document",
-                )
-            elif ch.state in (_C.CONFIRMED, _C.CONSUMED):
-                refusal = Conflict(
-                    "this code has been used; ask for a new code", field="code", code="code_used"
-                )
-            elif ch.state == _C.DEAD:
-                refusal = Forbidden(
-                    "this code can no longer be used; ask for a new code",
-                    field="code",
-                    code="challenge_dead",
-                )
-            elif ch.state == _C.EXPIRED or now >= ch.expires_at:
-                _move(ch, "expire")
-                refusal = Forbidden(
-                    "the code has expired; ask for a new code", field="code", code="code_expired"
-                )
-            else:
-                expected = ch.code_hash
-                actual = self._hash(
-                    ch.salt, ch.id, ch.subscriber_id, ch.purpose, ch.document_sha256, given
-                )
-                if hmac.compare_digest(expected, actual):
-                    token = secrets.token_urlsafe(32)
-                    _move(ch, "confirm")
-                    ch.confirmed_at, ch.token_expires_at = now, now + self.token_ttl
-                    ch.token_hash = hashlib.sha256(token.encode()).hexdigest()
-                    _audit(s, now, actor, "intent.confirmed", ch.id, _about(ch))
-                    result = _view(Confirmation, ch, confirmation_token=token)
-                else:
-                    ch.failed_attempts += 1
-                    left = self.max_failures - ch.failed_attempts
-                    if left <= 0:
-                        _move(ch, "kill")
-                        refusal = Forbidden(
-                            "wrong code, and too many wrong codes: ask for a new code",
-                            field="code",
-                            code="challenge_dead",
-                        )
-                    else:
-                        refusal = Forbidden(
-                            f"wrong code; {left} more attempt(s) allowed",
-                            field="code",
-                            code="wrong_code",
-                        )
+            refusal = self._refusal(ch, given, subscriber_id, doc, purpose, now)
+            if refusal is None and verb == "confirm":
+                token = secrets.token_urlsafe(32)
+                _move(ch, "confirm")
+                ch.confirmed_at, ch.token_expires_at = now, now + self.token_ttl
+                ch.token_hash = hashlib.sha256(token.encode()).hexdigest()
+                _audit(s, now, actor, "intent.confirmed", ch.id, _about(ch))
+                result = _view(Confirmation, ch, confirmation_token=token)
             if refusal is not None:
                 data = {
                     "reason": refusal.code,
@@ -514,8 +526,62 @@ class IntentConfirmation:
                 _audit(s, now, actor, "intent.confirm_failed", cid or "(empty)", data)
         if refusal is not None:
             raise refusal
-        assert result is not None
         return result
+
+    def _refusal(
+        self,
+        ch: IntentChallenge | None,
+        given: str,
+        subscriber_id: int,
+        doc: str,
+        purpose: str | None,
+        now: dt.datetime,
+    ) -> YinxinError | None:
+        """Why the code ``given`` does not confirm the (locked) challenge ``ch`` for this signer
+        and document, or None when it does. A wrong code is counted on the row (the fifth kills
+        the challenge) and an overdue one is marked expired: the caller commits either."""
+        if ch is None:
+            return NotFound("no such code request; ask for a new code", field="challenge_id")
+        if ch.subscriber_id != subscriber_id:
+            return Forbidden(
+                "this code was not sent to you", field="challenge_id", code="wrong_subscriber"
+            )
+        if ch.document_sha256 != doc or (purpose is not None and ch.purpose != purpose):
+            return Forbidden(
+                "this code was sent for a different document",
+                field="document_sha256",
+                code="wrong_document",
+            )
+        if ch.state in (_C.CONFIRMED, _C.CONSUMED):
+            return Conflict(
+                "this code has been used; ask for a new code", field="code", code="code_used"
+            )
+        if ch.state == _C.DEAD:
+            return Forbidden(
+                "this code can no longer be used; ask for a new code",
+                field="code",
+                code="challenge_dead",
+            )
+        if ch.state == _C.EXPIRED or now >= ch.expires_at:
+            _move(ch, "expire")
+            return Forbidden(
+                "the code has expired; ask for a new code", field="code", code="code_expired"
+            )
+        actual = self._hash(ch.salt, ch.id, ch.subscriber_id, ch.purpose, ch.document_sha256, given)
+        if hmac.compare_digest(ch.code_hash, actual):
+            return None
+        ch.failed_attempts += 1
+        left = self.max_failures - ch.failed_attempts
+        if left <= 0:
+            _move(ch, "kill")
+            return Forbidden(
+                "wrong code, and too many wrong codes: ask for a new code",
+                field="code",
+                code="challenge_dead",
+            )
+        return Forbidden(
+            f"wrong code; {left} more attempt(s) allowed", field="code", code="wrong_code"
+        )
 
     def consumed_challenge(
         self,
@@ -591,31 +657,93 @@ class IntentConfirmation:
         digest = hashlib.sha256(str(token or "").encode()).hexdigest()
         now = self.clock.now()
         ch = _locked(s, IntentChallenge, IntentChallenge.token_hash == digest)
-        if ch is None or ch.subscriber_id != subscriber_id:
-            raise Forbidden(
-                "no valid intent confirmation for this signer",
-                field="confirmation_token",
-                code="invalid_confirmation",
-            )
-        if ch.document_sha256 != doc or (purpose is not None and ch.purpose != purpose):
-            raise Forbidden(
-                "the intent confirmation was given for another document or purpose",
-                field="confirmation_token",
-                code="wrong_document",
-            )
-        if ch.state == _C.CONSUMED:
-            raise Conflict(
-                "the intent confirmation has been used",
-                field="confirmation_token",
-                code="confirmation_used",
-            )
-        if ch.state != _C.CONFIRMED or ch.token_expires_at is None or now >= ch.token_expires_at:
-            raise Forbidden(
-                "the intent confirmation has expired; confirm again",
-                field="confirmation_token",
-                code="confirmation_expired",
-            )
+        refusal = _token_refusal(ch, subscriber_id, doc, purpose, now)
+        if refusal is not None:
+            raise refusal
         _move(ch, "consume")
         ch.consumed_at, ch.consumed_by = now, by[:100]
         _audit(s, now, by, "intent.consumed", ch.id, _about(ch))
         return _view(Consumption, ch)
+
+    def consume_code(
+        self,
+        challenge_id: str,
+        code: str,
+        *,
+        subscriber_id: int,
+        document_sha256: str,
+        purpose: str,
+        session: Session,
+        by: str = "signing",
+        actor: str | None = None,
+    ) -> Consumption:
+        """Confirm and use up a code in one step, inside the caller's (signing) transaction:
+        for a batch that checked the code with ``check_code`` before signing. Any refusal
+        (the code expired or was used meanwhile) raises, and the caller's transaction rolls
+        back with everything it recorded."""
+        doc = _check_sha256(document_sha256)
+        actor = actor or f"subscriber:{subscriber_id}"
+        now = self.clock.now()
+        s = session
+        ch = _locked(s, IntentChallenge, IntentChallenge.id == str(challenge_id or "")[:60])
+        refusal = self._refusal(ch, str(code or "").strip(), subscriber_id, doc, purpose, now)
+        if refusal is not None:
+            raise refusal
+        _move(ch, "confirm")
+        ch.confirmed_at = now
+        _audit(s, now, actor, "intent.confirmed", ch.id, _about(ch))
+        _move(ch, "consume")
+        ch.consumed_at, ch.consumed_by = now, by[:100]
+        _audit(s, now, by, "intent.consumed", ch.id, _about(ch))
+        return _view(Consumption, ch)
+
+    def check_token(
+        self, token: str, *, subscriber_id: int, document_sha256: str, purpose: str | None = None
+    ) -> None:
+        """Refuse, as ``consume`` would, a confirmation token that cannot be consumed now;
+        reads only (a batch asks before it signs anything)."""
+        doc = _check_sha256(document_sha256)
+        digest = hashlib.sha256(str(token or "").encode()).hexdigest()
+        with self.db.read() as s:
+            ch = s.execute(
+                select(IntentChallenge).where(IntentChallenge.token_hash == digest)
+            ).scalar_one_or_none()
+            refusal = _token_refusal(ch, subscriber_id, doc, purpose, self.clock.now())
+        if refusal is not None:
+            raise refusal
+
+
+def _token_refusal(
+    ch: IntentChallenge | None,
+    subscriber_id: int,
+    doc: str,
+    purpose: str | None,
+    now: dt.datetime,
+) -> YinxinError | None:
+    """Why the challenge a confirmation token names cannot be consumed for this signer and
+    document now, or None."""
+    if ch is None or ch.subscriber_id != subscriber_id:
+        return Forbidden(
+            "no valid intent confirmation for this signer",
+            field="confirmation_token",
+            code="invalid_confirmation",
+        )
+    if ch.document_sha256 != doc or (purpose is not None and ch.purpose != purpose):
+        return Forbidden(
+            "the intent confirmation was given for another document or purpose",
+            field="confirmation_token",
+            code="wrong_document",
+        )
+    if ch.state == _C.CONSUMED:
+        return Conflict(
+            "the intent confirmation has been used",
+            field="confirmation_token",
+            code="confirmation_used",
+        )
+    if ch.state != _C.CONFIRMED or ch.token_expires_at is None or now >= ch.token_expires_at:
+        return Forbidden(
+            "the intent confirmation has expired; confirm again",
+            field="confirmation_token",
+            code="confirmation_expired",
+        )
+    return None

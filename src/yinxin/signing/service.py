@@ -16,11 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from cryptography import x509
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yinxin.archive.service import Archive
 from yinxin.errors import NotFound, ValidationError
@@ -31,10 +33,11 @@ from yinxin.pdf.sign import (
     RevocationData,
     SealStamp,
     SignRequest,
-    sign_pdf,
+    sign_pdf_detailed,
 )
 from yinxin.registry.status import Evidence
-from yinxin.seals.service import Seals
+from yinxin.seals.pin import SealMaterial
+from yinxin.seals.service import Seals, UnlockedSeal
 from yinxin.signing.intent import Challenge, Confirmation, IntentConfirmation
 from yinxin.store import audit
 from yinxin.store.models import Subscriber
@@ -162,6 +165,140 @@ class SigningService:
         )
 
     # --- signing -----------------------------------------------------------------------------
+    @staticmethod
+    def check_options(
+        level: str, role: str | None, *, where: str = ""
+    ) -> tuple[Level, Role | None]:
+        """The level and role as enums, or a refusal naming the field (``where`` prefixes it:
+        ``items[3].`` for one document of a batch)."""
+        if level not in LEVELS:
+            raise ValidationError(f"level must be one of {', '.join(LEVELS)}", field="level")
+        if role is not None and role not in ROLES:
+            raise ValidationError(f"role must be one of {', '.join(ROLES)}", field=f"{where}role")
+        return Level(level), Role(role) if role is not None else None
+
+    def sign_request(
+        self,
+        document: bytes,
+        unlocked: UnlockedSeal,
+        *,
+        placement: Placement | None,
+        role: Role | None,
+        level: Level,
+        lock: bool = False,
+        cross_page: bool = False,
+        reason: str | None = None,
+        location: str | None = None,
+    ) -> SignRequest:
+        """What the PDF engine is handed for one document: the seal's picture, key and
+        certificate, our chain, TSA and evidence (OCSP responses produced when asked, i.e.
+        after the signature's timestamp), and the signing time from the clock."""
+        stamp = unlocked.stamp
+        return SignRequest(
+            pdf=document,
+            key=unlocked.key,
+            certificate=unlocked.certificate,
+            chain=self.ca.chain(),
+            stamp=SealStamp(
+                png=stamp.png,
+                width_mm=stamp.width_mm,
+                height_mm=stamp.height_mm,
+                name=stamp.name,
+                kind=stamp.kind,
+            ),
+            placement=placement or Placement(page=-1, x_mm=120, y_mm=40, width_mm=stamp.width_mm),
+            timestamper=self.tsa if level != Level.B_B else None,
+            level=level,
+            revocation=(
+                (lambda: self.revocation_evidence(unlocked.certificate))
+                if level in (Level.B_LT, Level.B_LTA)
+                else None
+            ),
+            trust_roots=[self.ca.certificate("root")],
+            reason=reason,
+            location=location,
+            role=role,
+            lock=lock,
+            cross_page=cross_page,
+            signing_time=self.clock.now(),
+        )
+
+    def record_signature(
+        self,
+        s: Session,
+        *,
+        document_name: str,
+        digest: str,
+        signed: bytes,
+        stored: str,
+        stamp: SealMaterial,
+        signer_subscriber_id: int | None,
+        role: Role | None,
+        level: Level,
+        field_name: str | None,
+        challenge_id: str | None,
+        now: dt.datetime,
+        actor: str,
+        details: Mapping[str, object] | None = None,
+    ) -> SignatureRecordView:
+        """Record one signature in the caller's transaction: its ``SignatureRecord`` (with the
+        seal's name and kind and any ``details`` — batch, authorization, client IP, the
+        caller's context — as JSON), the archived file it made (``stored``, written before the
+        transaction) and its ``document.signed`` audit event naming the same details."""
+        more = dict(details or {})
+        rec = SignatureRecord(
+            document_name=document_name[:255],
+            sha256_before=digest,
+            sha256_after=sha256_hex(signed),
+            seal_id=stamp.seal_id,
+            es_id=stamp.es_id,
+            certificate_serial=stamp.certificate_serial,
+            signer_subscriber_id=signer_subscriber_id,
+            role=role,
+            level=level,
+            field_name=field_name,
+            intent_challenge=challenge_id,
+            signed_at=now,
+            details=json.dumps(
+                {"seal_name": stamp.name, "seal_kind": stamp.kind, **more},
+                ensure_ascii=False,
+                default=str,
+            ),
+        )
+        s.add(rec)
+        s.flush()
+        self.archive.keep(
+            s,
+            sha256=stored,
+            size=len(signed),
+            document_name=document_name,
+            level=level,
+            signature_record_id=rec.id,
+            supersedes=digest,
+            timestamp_at=now if level != Level.B_B else None,
+        )
+        audit.record(
+            s,
+            at=now,
+            actor=actor,
+            action="document.signed",
+            subject_type="signature",
+            subject_id=rec.id,
+            data={
+                "document": document_name,
+                "sha256_before": digest,
+                "sha256_after": rec.sha256_after,
+                "es_id": stamp.es_id,
+                "certificate": stamp.certificate_serial,
+                "role": role,
+                "level": level,
+                "field_name": field_name,
+                "intent_challenge": challenge_id,
+                **{k: v for k, v in more.items() if k not in ("lock", "cross_page")},
+            },
+        )
+        return SignatureRecordView.of(rec)
+
     def sign(
         self,
         document: bytes,
@@ -183,11 +320,7 @@ class SigningService:
     ) -> SignedDocument:
         if not document or len(document) > MAX_PDF:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
-        if level not in LEVELS:
-            raise ValidationError(f"level must be one of {', '.join(LEVELS)}", field="level")
-        if role is not None and role not in ROLES:
-            raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
-        level, role = Level(level), Role(role) if role is not None else None
+        level, role = self.check_options(level, role)
         digest = sha256_hex(document)
         with self.db.read() as s:
             if s.get(Subscriber, signer_subscriber_id) is None:
@@ -219,38 +352,20 @@ class SigningService:
             confirmation_token = self.confirm(
                 challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
             ).confirmation_token
-        stamp = unlocked.stamp
-        req = SignRequest(
-            pdf=document,
-            key=unlocked.key,
-            certificate=unlocked.certificate,
-            chain=self.ca.chain(),
-            stamp=SealStamp(
-                png=stamp.png,
-                width_mm=stamp.width_mm,
-                height_mm=stamp.height_mm,
-                name=stamp.name,
-                kind=stamp.kind,
-            ),
-            placement=placement or Placement(page=-1, x_mm=120, y_mm=40, width_mm=stamp.width_mm),
-            timestamper=self.tsa if level != Level.B_B else None,
-            level=level,
-            revocation=(
-                (lambda: self.revocation_evidence(unlocked.certificate))
-                if level in (Level.B_LT, Level.B_LTA)
-                else None
-            ),
-            trust_roots=[self.ca.certificate("root")],
-            reason=reason,
-            location=location,
+        req = self.sign_request(
+            document,
+            unlocked,
+            placement=placement,
             role=role,
+            level=level,
             lock=lock,
             cross_page=cross_page,
-            signing_time=self.clock.now(),
+            reason=reason,
+            location=location,
         )
-        signed = sign_pdf(req)
+        made = sign_pdf_detailed(req)
+        signed = made.pdf
         now = self.clock.now()
-        field_name = _newest_signature_field(signed)
         # the file is kept first: a crash before the commit leaves an unreferenced file, never
         # a signature record whose document cannot be found for archive renewal
         stored = self.archive.store(signed)
@@ -263,61 +378,22 @@ class SigningService:
                 by="signing",
                 session=s,
             )
-            rec = SignatureRecord(
-                document_name=document_name[:255],
-                sha256_before=digest,
-                sha256_after=sha256_hex(signed),
-                seal_id=stamp.seal_id,
-                es_id=stamp.es_id,
-                certificate_serial=stamp.certificate_serial,
+            record = self.record_signature(
+                s,
+                document_name=document_name,
+                digest=digest,
+                signed=signed,
+                stored=stored,
+                stamp=unlocked.stamp,
                 signer_subscriber_id=signer_subscriber_id,
                 role=role,
                 level=level,
-                field_name=field_name,
-                intent_challenge=consumed.challenge_id,
-                signed_at=now,
-                details=json.dumps(
-                    {
-                        "lock": lock,
-                        "cross_page": cross_page,
-                        "seal_name": stamp.name,
-                        "seal_kind": stamp.kind,
-                    },
-                    ensure_ascii=False,
-                ),
-            )
-            s.add(rec)
-            s.flush()
-            self.archive.keep(
-                s,
-                sha256=stored,
-                size=len(signed),
-                document_name=document_name,
-                level=level,
-                signature_record_id=rec.id,
-                supersedes=digest,
-                timestamp_at=now if level != Level.B_B else None,
-            )
-            audit.record(
-                s,
-                at=now,
+                field_name=made.field_name,
+                challenge_id=consumed.challenge_id,
+                now=now,
                 actor=f"subscriber:{signer_subscriber_id}",
-                action="document.signed",
-                subject_type="signature",
-                subject_id=rec.id,
-                data={
-                    "document": document_name,
-                    "sha256_before": digest,
-                    "sha256_after": rec.sha256_after,
-                    "es_id": stamp.es_id,
-                    "certificate": stamp.certificate_serial,
-                    "role": role,
-                    "level": level,
-                    "field_name": field_name,
-                    "intent_challenge": consumed.challenge_id,
-                },
+                details={"lock": lock, "cross_page": cross_page},
             )
-            record = SignatureRecordView.of(rec)
         return SignedDocument(signed, record)
 
     def _signed_with(
@@ -385,21 +461,3 @@ class SigningService:
             at=at,
             policy=policy,
         )
-
-
-def _newest_signature_field(pdf: bytes) -> str | None:
-    """The field of the signature just made (the last approval/certification signature; B-LTA
-    adds a document timestamp after it). For the record: which signature in the file is ours."""
-    import io
-
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    try:
-        sigs = [
-            e
-            for e in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
-            if e.sig_object_type == "/Sig"
-        ]
-    except Exception:  # the record is still made; the file itself is what counts
-        return None
-    return max(sigs, key=lambda e: e.signed_revision).field_name if sigs else None

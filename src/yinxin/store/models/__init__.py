@@ -249,4 +249,12 @@ class StatusRevision(Base):
 
 # Every table, in this package, on Base.metadata: whoever imports the models (Alembic's env, a
 # service) sees the whole schema. The modules import Base from here, so they come last.
-from yinxin.store.models import access, archive, flows, notify, seals, signing  # noqa: E402, F401
+from yinxin.store.models import (  # noqa: E402, F401
+    access,
+    archive,
+    authorizations,
+    flows,
+    notify,
+    seals,
+    signing,
+)

@@ -1,0 +1,591 @@
+"""Authorized automatic signing (静默签署 / 自动签署授权): an organization lets the platform
+apply one of its seals without a one-time code, within limits it signed.
+
+**Granting.** An administrator of the organization — the seal's holder or a member holding the
+seal's grant (用印授权) — gives the seal PIN once, through the same door as a signature
+(``Seals.unlock_for_signing``: usability, grant, PIN counting). The terms — which seal and
+certificate, for which counterparties (subscriber ids) and/or sign flows (either list empty =
+any), up to how many documents, valid from when until when, granted by whom — are written as
+canonical JSON and **signed with the seal's own key**, so the organization's consent is evidence
+of the same strength as its seal, and any later change to the stored terms (a raised limit, a
+widened scope) is detected: every use rebuilds the terms from the row and verifies the
+signature before the key is touched.
+
+**The key.** Signing without the PIN needs the key without the PIN: it is encrypted again under a
+fresh per-authorization secret, itself encrypted under the platform KEK (``pki.authkeys``), and
+kept on the authorization's row — never in clear. Withdrawal, exhaustion and expiry delete that
+copy (crypto-shredding); the PIN-sealed original is untouched.
+
+**Use** (``BatchSigning.sign_authorized``) is checked twice: before signing (refusing a
+withdrawn, exhausted, expired or out-of-scope authorization at once, without touching the key)
+and again in the transaction that records the signatures, holding the authorization's row
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's writer transaction holds the database's write
+lock from its start). That transaction decrements the remaining count and audits
+``authorization.used`` with the documents' hashes, so two uses racing for the last document
+cannot both commit.
+
+States (``AuthorizationState``): active → withdrawn | exhausted | expired, in ``LIFECYCLE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from yinxin.clock import Clock
+from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.pki.algorithms import algorithm_of
+from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
+from yinxin.pki.kek import PlatformKek
+from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
+from yinxin.seals.pin import SealMaterial, problem
+from yinxin.seals.rows import actor_name, certificate_and_key, seal_row
+from yinxin.seals.service import Seals, UnlockedSeal
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.models import Certificate, Subscriber
+from yinxin.store.models.authorizations import SigningAuthorization
+from yinxin.store.models.seals import Seal
+from yinxin.store.queries import select_where
+from yinxin.transitions import TransitionTable, move
+
+MAX_DOCUMENTS = 100_000
+MAX_SCOPE = 1000  # ids in one list of counterparties or flows
+TERMS_VERSION = 1
+
+
+class AuthorizationState(StrEnum):
+    """Where an authorization stands (equal to the string stored in its row)."""
+
+    NONE = "none"  # before it exists: what ``grant`` starts from
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    EXHAUSTED = "exhausted"
+    EXPIRED = "expired"
+
+
+_A = AuthorizationState
+LIFECYCLE = TransitionTable(
+    "signing authorization",
+    "authorization_id",
+    hold_state=None,
+    moves=[
+        move("grant", "authorize automatic signing", {_A.NONE}, _A.ACTIVE, creates=True),
+        move("use", "sign documents under it", {_A.ACTIVE}, _A.ACTIVE),
+        move("withdraw", "the organization withdraws it", {_A.ACTIVE}, _A.WITHDRAWN),
+        move("exhaust", "its last document was signed", {_A.ACTIVE}, _A.EXHAUSTED),
+        move("expire", "its end passed", {_A.ACTIVE}, _A.EXPIRED),
+    ],
+)
+
+
+@dataclass(frozen=True)
+class AuthorizationView:
+    """One signing authorization, its terms and where it stands (never its key)."""
+
+    id: int
+    seal_id: int
+    es_id: str
+    holder_subscriber_id: int
+    granted_by: str
+    granted_by_subscriber_id: int | None
+    certificate_serial: str
+    counterparties: tuple[int, ...]  # () = any
+    flow_ids: tuple[int, ...]  # () = any
+    max_documents: int
+    used_documents: int
+    remaining: int
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    state: AuthorizationState
+    terms_sha256: str
+    key_held: bool  # False once the wrapped key copy is deleted
+    created_at: dt.datetime
+    ended_at: dt.datetime | None
+    ended_by: str | None
+    end_reason: str | None
+
+    @classmethod
+    def of(cls, r: SigningAuthorization) -> AuthorizationView:
+        return cls(
+            id=r.id,
+            seal_id=r.seal_id,
+            es_id=r.es_id,
+            holder_subscriber_id=r.holder_subscriber_id,
+            granted_by=r.granted_by,
+            granted_by_subscriber_id=r.granted_by_subscriber_id,
+            certificate_serial=r.certificate_serial,
+            counterparties=tuple(json.loads(r.counterparties)),
+            flow_ids=tuple(json.loads(r.flow_ids)),
+            max_documents=r.max_documents,
+            used_documents=r.used_documents,
+            remaining=r.max_documents - r.used_documents,
+            valid_from=r.valid_from,
+            valid_until=r.valid_until,
+            state=AuthorizationState(r.state),
+            terms_sha256=hashlib.sha256(r.terms.encode("utf-8")).hexdigest(),
+            key_held=r.wrapped_key is not None,
+            created_at=r.created_at,
+            ended_at=r.ended_at,
+            ended_by=r.ended_by,
+            end_reason=r.end_reason,
+        )
+
+
+@dataclass(frozen=True)
+class TermsCheck:
+    """Whether the stored terms are the ones the seal's key signed, and the row still says
+    them."""
+
+    authorization_id: int
+    ok: bool
+    reason: str | None
+    terms: str
+    terms_sha256: str
+
+
+def _label(authorization_id: int) -> str:
+    return f"authorization-{authorization_id}"
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _whole(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def terms_of(r: SigningAuthorization) -> str:
+    """The canonical JSON of the authorization's terms, rebuilt from its row's columns: what
+    the seal's key signed at grant time, and what every use checks it against."""
+    terms = {
+        "version": TERMS_VERSION,
+        "type": "yinxin-signing-authorization",
+        "authorization_id": r.id,
+        "seal_id": r.seal_id,
+        "es_id": r.es_id,
+        "certificate_serial": r.certificate_serial,
+        "holder_subscriber_id": r.holder_subscriber_id,
+        "granted_by": r.granted_by,
+        "granted_by_subscriber_id": r.granted_by_subscriber_id,
+        "counterparties": sorted(json.loads(r.counterparties)),
+        "flow_ids": sorted(json.loads(r.flow_ids)),
+        "max_documents": r.max_documents,
+        "valid_from": _iso(r.valid_from),
+        "valid_until": _iso(r.valid_until),
+    }
+    return json.dumps(terms, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _verify_signature(cert_der: bytes, signature: bytes, data: bytes) -> bool:
+    public = x509.load_der_x509_certificate(cert_der).public_key()
+    hash_alg = algorithm_of(public).hash
+    try:
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, data, ec.ECDSA(hash_alg))
+        elif isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, data, padding.PKCS1v15(), hash_alg)
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _ids(values: Iterable[int] | None, field: str) -> list[int]:
+    out: list[int] = []
+    for v in values or ():
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValidationError(f"{field} must be positive whole numbers (ids)", field=field)
+        out.append(v)
+    if len(out) > MAX_SCOPE:
+        raise ValidationError(f"at most {MAX_SCOPE} ids in {field}", field=field)
+    return sorted(set(out))
+
+
+def _reason_text(reason: str | None) -> str:
+    v = " ".join((reason or "").split())
+    if not v or len(v) > 500:
+        raise ValidationError("give a reason (1–500 characters)", field="reason")
+    return v
+
+
+class SigningAuthorizations:
+    """Grant, withdraw, show and check signing authorizations; open one for a batch."""
+
+    def __init__(self, db: Database, clock: Clock, seals: Seals, kek: PlatformKek):
+        self.db, self.clock, self.seals, self.kek = db, clock, seals, kek
+
+    # --- grant -----------------------------------------------------------------------------------
+    def grant(
+        self,
+        seal: int | str,
+        *,
+        pin: str,
+        granted_by_subscriber_id: int,
+        max_documents: int,
+        valid_until: dt.datetime,
+        counterparties: Sequence[int] = (),
+        flow_ids: Sequence[int] = (),
+        valid_from: dt.datetime | None = None,
+        actor: str | None = None,
+    ) -> AuthorizationView:
+        """Authorize automatic signing with an organization seal; the PIN is given once, here."""
+        now = self.clock.now()
+        if isinstance(max_documents, bool) or not isinstance(max_documents, int):
+            raise ValidationError("max_documents must be a whole number", field="max_documents")
+        if not 1 <= max_documents <= MAX_DOCUMENTS:
+            raise ValidationError(f"max_documents must be 1–{MAX_DOCUMENTS}", field="max_documents")
+        for name, t in (("valid_until", valid_until), ("valid_from", valid_from)):
+            if t is not None and (not isinstance(t, dt.datetime) or t.tzinfo is None):
+                raise ValidationError("give a time with its time zone", field=name)
+        start = _whole(valid_from or now)
+        end = _whole(valid_until)
+        if end <= now or end <= start:
+            raise ValidationError(
+                "valid_until must be in the future and after valid_from", field="valid_until"
+            )
+        parties = _ids(counterparties, "counterparties")
+        flows = _ids(flow_ids, "flow_ids")
+        actor = actor_name(actor or f"subscriber:{granted_by_subscriber_id}")
+        with self.db.read() as s:
+            row = seal_row(s, seal)
+            if row.kind not in ORGANIZATION_KINDS:
+                raise ValidationError(
+                    "automatic signing is authorized for organization seals only",
+                    field="seal",
+                )
+            if s.get(Subscriber, granted_by_subscriber_id) is None:
+                raise NotFound(
+                    f"no subscriber {granted_by_subscriber_id}", field="granted_by_subscriber_id"
+                )
+            for sid in parties:
+                if s.get(Subscriber, sid) is None:
+                    raise NotFound(f"no subscriber {sid}", field="counterparties")
+        # the door every signature goes through: usable seal, holder or granted member, PIN
+        unlocked = self.seals.unlock_for_signing(
+            seal, pin, member_subscriber_id=granted_by_subscriber_id
+        )
+        native = unlocked.key.native
+        if native is None:  # pragma: no cover - seal keys are platform-held software keys
+            raise ValidationError("this seal's key cannot be copied for automatic signing")
+        self.kek.ready()  # open (or create) the KEK before the transaction
+        with self.db.transaction() as s:
+            srow = seal_row(s, unlocked.stamp.seal_id, lock=True)
+            LIFECYCLE.check("grant", _A.NONE, None, "(new)")
+            r = SigningAuthorization(
+                seal_id=srow.id,
+                es_id=srow.es_id,
+                holder_subscriber_id=srow.subscriber_id,
+                granted_by=actor,
+                granted_by_subscriber_id=granted_by_subscriber_id,
+                certificate_serial=unlocked.stamp.certificate_serial,
+                counterparties=json.dumps(parties),
+                flow_ids=json.dumps(flows),
+                max_documents=max_documents,
+                used_documents=0,
+                valid_from=start,
+                valid_until=end,
+                state=_A.ACTIVE,
+                terms="",
+                terms_signature=b"",
+                created_at=now,
+            )
+            s.add(r)
+            s.flush()
+            r.terms = terms_of(r)
+            r.terms_signature = unlocked.key.sign(r.terms.encode("utf-8"))
+            r.wrapped_key = wrap_for_authorization(native, _label(r.id), self.kek)
+            view = AuthorizationView.of(r)
+            self._audit(s, r, "granted", actor, now, {"terms": json.loads(r.terms)})
+        return view
+
+    # --- withdraw, read --------------------------------------------------------------------------
+    def withdraw(self, authorization_id: int, *, actor: str, reason: str) -> AuthorizationView:
+        """End the authorization at once; its copy of the key is deleted in the same commit."""
+        actor = actor_name(actor)
+        reason = _reason_text(reason)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            r = self._row(s, authorization_id, lock=True)
+            self._end(s, r, "withdraw", actor, now, reason)
+            return AuthorizationView.of(r)
+
+    def get(self, authorization_id: int) -> AuthorizationView:
+        with self.db.read() as s:
+            return AuthorizationView.of(self._row(s, authorization_id))
+
+    def list(
+        self, holder_subscriber_id: int | None = None, *, state: str | None = None
+    ) -> list[AuthorizationView]:
+        with self.db.read() as s:
+            q = select_where(
+                SigningAuthorization, holder_subscriber_id=holder_subscriber_id, state=state
+            ).order_by(SigningAuthorization.id)
+            return [AuthorizationView.of(r) for r in s.execute(q).scalars()]
+
+    def verify_terms(self, authorization_id: int) -> TermsCheck:
+        """Check the stored terms: the row still says them, and the seal's key signed them."""
+        with self.db.read() as s:
+            r = self._row(s, authorization_id)
+            reason = self._terms_problem(s, r)
+            return TermsCheck(
+                r.id,
+                reason is None,
+                reason,
+                r.terms,
+                hashlib.sha256(r.terms.encode("utf-8")).hexdigest(),
+            )
+
+    def expire_due(self) -> int:
+        """Mark every active authorization past its end expired, deleting its key copy (for a
+        scheduled job; use refuses an overdue one by itself)."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            rows = (
+                s.execute(
+                    select(SigningAuthorization)
+                    .where(
+                        SigningAuthorization.state == _A.ACTIVE,
+                        SigningAuthorization.valid_until <= now,
+                    )
+                    .with_for_update()
+                )
+                .scalars()
+                .all()
+            )
+            n = 0
+            for r in rows:
+                self._end(s, r, "expire", "system", now, "its end passed")
+                n += 1
+            return n
+
+    # --- use (for BatchSigning) ------------------------------------------------------------------
+    def open_for_use(
+        self,
+        authorization_id: int,
+        *,
+        documents: int,
+        flow_id: int | None,
+        counterparty_subscriber_id: int | None,
+    ) -> tuple[UnlockedSeal, AuthorizationView]:
+        """Everything checked, then the seal key from the authorization's copy: what a batch
+        signs with. An authorization found past its end is marked expired (and its key copy
+        deleted) before the refusal."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            r = self._row(s, authorization_id)
+            refusal = self._refusal(s, r, documents, flow_id, counterparty_subscriber_id, now)
+            if refusal is None:
+                seal = s.get(Seal, r.seal_id)
+                cert, _key = certificate_and_key(s, seal)
+                stamp = SealMaterial(
+                    seal_id=seal.id,
+                    es_id=seal.es_id,
+                    kind=SealKind(seal.kind),
+                    name=seal.name,
+                    png=seal.png,
+                    width_mm=seal.width_mm,
+                    height_mm=seal.height_mm,
+                    seseal=seal.seseal,
+                    certificate_serial=cert.serial_hex,
+                )
+                certificate = x509.load_der_x509_certificate(cert.der)
+                blob = r.wrapped_key
+                view = AuthorizationView.of(r)
+        if refusal is not None:
+            if refusal.code == "authorization_expired" and r.state == _A.ACTIVE:
+                with self.db.transaction() as s:
+                    row = self._row(s, authorization_id, lock=True)
+                    if row.state == _A.ACTIVE:
+                        self._end(s, row, "expire", "system", now, "its end passed")
+            raise refusal
+        assert blob is not None
+        key = open_for_authorization(blob, _label(view.id), self.kek)
+        fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*fmt) != certificate.public_key().public_bytes(*fmt):
+            raise Forbidden(
+                "the authorization's key copy does not belong to the seal's certificate",
+                field="authorization_id",
+                code="authorization_key",
+            )
+        return UnlockedSeal(key, certificate, stamp), view
+
+    def use(
+        self,
+        s: Session,
+        authorization_id: int,
+        *,
+        documents: Sequence[tuple[str, str]],
+        flow_id: int | None,
+        counterparty_subscriber_id: int | None,
+        actor: str,
+        now: dt.datetime,
+        batch_id: int | None = None,
+    ) -> AuthorizationView:
+        """Count ``documents`` (names and SHA-256) against the authorization in the caller's
+        transaction, holding its row: checked again, decremented, audited; the last document
+        exhausts it (and deletes its key copy)."""
+        r = self._row(s, authorization_id, lock=True)
+        refusal = self._refusal(s, r, len(documents), flow_id, counterparty_subscriber_id, now)
+        if refusal is not None:
+            raise refusal
+        LIFECYCLE.check("use", r.state, None, str(r.id))
+        r.used_documents += len(documents)
+        data = {
+            "documents": [{"name": n, "sha256": h} for n, h in documents],
+            "count": len(documents),
+            "remaining": r.max_documents - r.used_documents,
+            "flow_id": flow_id,
+            "counterparty_subscriber_id": counterparty_subscriber_id,
+            "batch_id": batch_id,
+            "terms_sha256": hashlib.sha256(r.terms.encode("utf-8")).hexdigest(),
+        }
+        self._audit(s, r, "used", actor, now, data)
+        if r.used_documents >= r.max_documents:
+            self._end(s, r, "exhaust", "system", now, "its last document was signed")
+        return AuthorizationView.of(r)
+
+    # --- inside ----------------------------------------------------------------------------------
+    @staticmethod
+    def _row(s: Session, authorization_id: int, lock: bool = False) -> SigningAuthorization:
+        if isinstance(authorization_id, bool) or not isinstance(authorization_id, int):
+            raise ValidationError(
+                "authorization_id must be a whole number", field="authorization_id"
+            )
+        q = select(SigningAuthorization).where(SigningAuthorization.id == authorization_id)
+        if lock:
+            q = q.with_for_update().execution_options(populate_existing=True)
+        r = s.execute(q).scalar_one_or_none()
+        if r is None:
+            raise NotFound(f"no signing authorization {authorization_id}", field="authorization_id")
+        return r
+
+    def _terms_problem(self, s: Session, r: SigningAuthorization) -> str | None:
+        if r.terms != terms_of(r):
+            return "the stored terms differ from the authorization's columns"
+        cert = s.execute(
+            select(Certificate).where(Certificate.serial_hex == r.certificate_serial)
+        ).scalar_one_or_none()
+        if cert is None:
+            return "the certificate that signed the terms is unknown"
+        if not _verify_signature(cert.der, r.terms_signature, r.terms.encode("utf-8")):
+            return "the terms' signature does not verify with the seal's certificate"
+        return None
+
+    def _refusal(
+        self,
+        s: Session,
+        r: SigningAuthorization,
+        documents: int,
+        flow_id: int | None,
+        counterparty: int | None,
+        now: dt.datetime,
+    ) -> YinxinError | None:
+        """Why this use of the authorization is refused now, or None."""
+        field = "authorization_id"
+        if r.state != _A.ACTIVE:
+            return Forbidden(
+                f"signing authorization {r.id} is {r.state}",
+                field=field,
+                code=f"authorization_{r.state}",
+            )
+        if now >= r.valid_until:
+            return Forbidden(
+                f"signing authorization {r.id} ended at {_iso(r.valid_until)}",
+                field=field,
+                code="authorization_expired",
+            )
+        if now < r.valid_from:
+            return Forbidden(
+                f"signing authorization {r.id} starts at {_iso(r.valid_from)}",
+                field=field,
+                code="authorization_not_yet_valid",
+            )
+        problem_text = self._terms_problem(s, r)
+        if problem_text is not None:
+            return Forbidden(
+                f"signing authorization {r.id} cannot be trusted: {problem_text}",
+                field=field,
+                code="authorization_tampered",
+            )
+        flows, parties = json.loads(r.flow_ids), json.loads(r.counterparties)
+        if flows and flow_id not in flows:
+            return Forbidden(
+                f"signing authorization {r.id} does not cover sign flow {flow_id}",
+                field="flow_id",
+                code="authorization_scope",
+            )
+        if parties and counterparty not in parties:
+            return Forbidden(
+                f"signing authorization {r.id} does not cover counterparty {counterparty}",
+                field="counterparty_subscriber_id",
+                code="authorization_scope",
+            )
+        left = r.max_documents - r.used_documents
+        if documents > left:
+            return Forbidden(
+                f"signing authorization {r.id} allows {left} more document(s), not {documents}",
+                field=field,
+                code="authorization_limit",
+            )
+        seal = s.get(Seal, r.seal_id)
+        cert, key = certificate_and_key(s, seal)
+        if cert.serial_hex != r.certificate_serial:
+            return Forbidden(
+                f"seal {seal.es_id} is now bound to another certificate than the one "
+                "authorized; grant a new authorization",
+                field=field,
+                code="authorization_certificate",
+            )
+        if r.wrapped_key is None:
+            return Forbidden(
+                f"signing authorization {r.id} holds no key", field=field, code="authorization_key"
+            )
+        return problem(s, seal, cert, key, None, now)
+
+    def _end(
+        self,
+        s: Session,
+        r: SigningAuthorization,
+        verb: str,
+        actor: str,
+        now: dt.datetime,
+        reason: str,
+    ) -> None:
+        """Move to withdrawn / exhausted / expired and delete the key copy, audited."""
+        r.state = LIFECYCLE.check(verb, r.state, None, str(r.id)).to_state
+        if s.bind.dialect.name == "sqlite":
+            # the deleted blob's bytes are overwritten in the file, not just unlinked
+            s.execute(text("PRAGMA secure_delete=ON"))
+        r.wrapped_key = None
+        r.ended_at, r.ended_by, r.end_reason = now, actor[:100], reason
+        past = {"withdraw": "withdrawn", "exhaust": "exhausted", "expire": "expired"}[verb]
+        data = {"reason": reason, "used_documents": r.used_documents, "key_deleted": True}
+        self._audit(s, r, past, actor, now, data)
+
+    @staticmethod
+    def _audit(
+        s: Session, r: SigningAuthorization, verb: str, actor: str, now: dt.datetime, data: dict
+    ) -> None:
+        audit.record(
+            s,
+            at=now,
+            actor=actor,
+            action=f"authorization.{verb}",
+            subject_type="signing_authorization",
+            subject_id=r.id,
+            data={"seal": r.es_id, "holder_subscriber_id": r.holder_subscriber_id, **data},
+        )
