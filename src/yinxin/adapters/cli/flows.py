@@ -1,0 +1,390 @@
+"""``yinxin flow …``: sign flows (签署流程) from a shell, a thin adapter over ``platform.flows``.
+
+A desk or a script creates a flow from PDFs and signer descriptions, starts it (each signer's
+link is printed once), watches it (``show``, ``list``), urges, extends or cancels it, and gets
+the signed files and the evidence report. ``flow sign`` is the signer's side: given their link
+(``--link`` or ``YINXIN_SIGN_LINK``; a link is a secret, so not an argument that shows in
+``ps``), without ``--challenge`` it sends the one code covering every document, with it it
+signs them all with the seal PIN and that code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    console,
+    parse_time,
+    platform,
+    read_input,
+    read_secret,
+    run,
+    secret_help,
+    writable,
+    write_atomic,
+)
+from yinxin.errors import ValidationError
+
+flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
+ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
+LINK = typer.Option(
+    None,
+    "--link",
+    envvar="YINXIN_SIGN_LINK",
+    help="The signer's link (…/sign/TOKEN) or its token; default: YINXIN_SIGN_LINK.",
+)
+SIGNER_HELP = (
+    "A signer as key=value pairs, comma-separated: subscriber=ID,role=甲方,seal=ESID "
+    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM]. Repeat for each signer."
+)
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """What a command wrote: the file and the SHA-256 of its bytes."""
+
+    out: str
+    sha256: str
+    size: int
+
+
+def _signer(text: str, i: int):
+    from yinxin.pdf.sign import Placement
+    from yinxin.signing.flows import SignerSpec
+
+    field = f"signers[{i}]"
+    values: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"{part!r} is not key=value ({SIGNER_HELP})", field=field)
+        values[key.strip()] = value.strip()
+    unknown = set(values) - {
+        "subscriber",
+        "role",
+        "seal",
+        "order",
+        "anchor",
+        "page",
+        "x",
+        "y",
+        "width",
+    }
+    if unknown:
+        raise ValidationError(f"unknown signer key(s): {', '.join(sorted(unknown))}", field=field)
+
+    def number(key: str, kind=float):
+        if key not in values:
+            return None
+        try:
+            return kind(values[key])
+        except ValueError:
+            raise ValidationError(f"{key} must be a number", field=f"{field}.{key}") from None
+
+    if "subscriber" not in values:
+        raise ValidationError("subscriber=ID is needed", field=f"{field}.subscriber_id")
+    placement = None
+    if any(k in values for k in ("anchor", "page", "x", "y", "width")):
+        kw = {"width_mm": number("width")} if "width" in values else {}
+        placement = Placement(
+            anchor=values.get("anchor") or None,
+            page=number("page", int),
+            x_mm=number("x"),
+            y_mm=number("y"),
+            **kw,
+        )
+    return SignerSpec(
+        subscriber_id=number("subscriber", int),
+        role=values.get("role", ""),
+        seal=values.get("seal") or None,
+        placement=placement,
+        order=number("order", int),
+    )
+
+
+def _token(link: str | None) -> str:
+    if not link:
+        raise ValidationError("give the signer's link: --link or YINXIN_SIGN_LINK", field="link")
+    return link.rstrip("/").rsplit("/sign/", 1)[-1]
+
+
+def _show(f) -> None:
+    console.print(
+        f"[bold]flow {f.id}[/]  {f.state}  {f.signing_order}  《{f.title}》  "
+        f"deadline {f.deadline:%Y-%m-%d %H:%M %Z}"
+    )
+    for d in f.documents:
+        console.print(f"  document {d.id}: {d.name}  {d.current_sha256}")
+    for x in f.signers:
+        when = f"  signed {x.signed_at:%Y-%m-%d %H:%M}" if x.signed_at else ""
+        console.print(
+            f"  signer {x.id}: turn {x.order}  {x.role}  {x.subscriber_name}  "
+            f"seal {x.es_id or x.seal_id}  {x.state}{when}"
+        )
+    if f.reason:
+        console.print(f"  reason: {f.reason}")
+
+
+@flow_app.command("create")
+def flow_create(
+    title: str = typer.Option(..., help="The flow's title, e.g. 技术服务合同."),
+    doc: list[Path] = typer.Option(..., "--doc", help="A PDF to sign; repeat for several."),
+    signer: list[str] = typer.Option(..., "--signer", help=SIGNER_HELP),
+    order: str = typer.Option("sequential", help="sequential (in turn) or parallel."),
+    deadline: str | None = typer.Option(None, help="ISO 8601 time with offset."),
+    days: int | None = typer.Option(None, help="Deadline in this many days (default 7)."),
+    owner: int | None = typer.Option(None, help="Owner organization's subscriber id."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Create a draft flow (nothing is sent until ``flow start``)."""
+
+    def go():
+        docs = [(p.name, read_input(p, f"documents[{i}]")) for i, p in enumerate(doc)]
+        specs = [_signer(t, i) for i, t in enumerate(signer)]
+        p = platform(home)
+        when = parse_time(deadline, "deadline")
+        if when is None:
+            when = p.clock.now() + dt.timedelta(days=7 if days is None else days)
+        return p.flows.create(
+            title,
+            documents=docs,
+            signers=specs,
+            order=order,
+            deadline=when,
+            owner_subscriber_id=owner,
+            actor=actor,
+        )
+
+    run(as_json, go, _show)
+
+
+@flow_app.command("start")
+def flow_start(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Start the flow: each signer's link is printed ONCE (only its hash is kept)."""
+
+    def render(r) -> None:
+        _show(r.flow)
+        console.print("[yellow]Signing links (shown once; hand each to its signer):[/]")
+        for link in r.links:
+            console.print(f"  signer {link.signer_id} ({link.role}): {link.url}")
+
+    run(as_json, lambda: platform(home).flows.start(flow_id, actor=actor), render)
+
+
+@flow_app.command("show")
+def flow_show(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The flow, its documents and its signers as they stand."""
+    run(as_json, lambda: platform(home).flows.get(flow_id), _show)
+
+
+@flow_app.command("list")
+def flow_list(
+    owner: int | None = typer.Option(None, help="Only this organization's flows."),
+    state: str | None = typer.Option(None, help="draft started completed cancelled expired"),
+    limit: int = typer.Option(50, help="At most this many (1–200)."),
+    after: int | None = typer.Option(None, help="Continue after this flow id (next_after)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Flows by id, a page at a time."""
+
+    def render(page) -> None:
+        for f in page.items:
+            done = sum(1 for x in f.signers if x.state == "signed")
+            console.print(
+                f"{f.id}  {f.state}  {done}/{len(f.signers)} signed  《{f.title}》  "
+                f"deadline {f.deadline:%Y-%m-%d %H:%M}"
+            )
+        if page.next_after is not None:
+            console.print(f"more: --after {page.next_after}")
+
+    run(
+        as_json,
+        lambda: platform(home).flows.list(
+            owner_subscriber_id=owner, state=state, limit=limit, after=after
+        ),
+        render,
+    )
+
+
+@flow_app.command("urge")
+def flow_urge(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    signer_id: int = typer.Argument(..., help="The signer (see flow show)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Remind a signer whose turn it is (催签), with a fresh link; at most once an hour."""
+    run(
+        as_json,
+        lambda: platform(home).flows.urge(flow_id, signer_id, actor=actor),
+        lambda r: console.print(
+            f"[green]Urged[/] signer {r.signer_id} ({r.sent_to or 'no address'}); "
+            f"next possible at {r.next_urge_at:%H:%M}"
+        ),
+    )
+
+
+@flow_app.command("extend")
+def flow_extend(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    deadline: str = typer.Option(..., help="The new deadline, ISO 8601 with offset."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Move a started flow's deadline later (延期)."""
+    run(
+        as_json,
+        lambda: platform(home).flows.extend(flow_id, parse_time(deadline, "deadline"), actor=actor),
+        _show,
+    )
+
+
+@flow_app.command("cancel")
+def flow_cancel(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    reason: str = typer.Option(..., help="Why (recorded and shown to the parties)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Withdraw a flow (撤回): every link stops working."""
+    run(as_json, lambda: platform(home).flows.cancel(flow_id, reason, actor=actor), _show)
+
+
+@flow_app.command("sign")
+def flow_sign(
+    link: str | None = LINK,
+    challenge: str | None = typer.Option(
+        None, help="The challenge id printed when the code was sent; without it, a code is sent."
+    ),
+    code: str | None = typer.Option(
+        None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
+    ),
+    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
+    pin_stdin: bool = typer.Option(
+        False, "--pin-stdin", help="Read the seal PIN, then the code, one a line, from stdin."
+    ),
+    client_ip: str | None = typer.Option(None, help="The signer's address, for the evidence."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The signer's side: send the code (no --challenge), then sign every document with it."""
+    token = None
+
+    def go():
+        nonlocal token
+        token = _token(link)
+        p = platform(home)
+        if challenge is None:
+            return p.flows.request_code(token)
+        the_pin, the_code = (
+            read_secret(
+                what,
+                env=env,
+                field=name,
+                option=given,
+                option_name=f"--{name}",
+                from_stdin=pin_stdin,
+            )
+            for what, env, name, given in (
+                ("seal PIN", "YINXIN_SEAL_PIN", "pin", pin),
+                ("one-time code", "YINXIN_CODE", "code", code),
+            )
+        )
+        return p.flows.sign(
+            token, pin=the_pin, challenge_id=challenge, code=the_code, client_ip=client_ip
+        )
+
+    def render(r) -> None:
+        if challenge is None:
+            console.print(
+                f"Code sent to {getattr(r, 'sent_to_masked', '')}; challenge "
+                f"{getattr(r, 'challenge_id', r)}"
+            )
+        else:
+            console.print(
+                f"[green]Signed[/] {len(r.records)} document(s) as {r.signer.role}; "
+                f"flow {r.flow.id} is {r.flow.state}"
+            )
+
+    run(as_json, go, render)
+
+
+@flow_app.command("evidence")
+def flow_evidence(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Write the Chinese PDF report here."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The evidence report (出证): hashes before and after, parties, codes, IPs, audit hashes."""
+
+    def go():
+        p = platform(home)
+        if pdf is None:
+            return p.flows.evidence(flow_id)
+        writable(pdf, "pdf")
+        data = p.flows.evidence_pdf(flow_id)
+        write_atomic(pdf, data, "pdf")
+        import hashlib
+
+        return WrittenFile(str(pdf), hashlib.sha256(data).hexdigest(), len(data))
+
+    def render(r) -> None:
+        if isinstance(r, WrittenFile):
+            console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes)")
+            return
+        console.print(f"[bold]Evidence for flow {r.flow_id}[/] 《{r.title}》 {r.state}")
+        for d in r.documents:
+            console.print(f"  {d.name}: {d.sha256_original} → {d.sha256_final}")
+        for x in r.parties:
+            console.print(
+                f"  {x.role} {x.name} ({x.identity})  {x.state}  "
+                f"ip {x.client_ip or '—'}  certs {', '.join(x.certificate_serials) or '—'}"
+            )
+        console.print(f"  {len(r.events)} audit events; chain head #{r.audit_head_seq}")
+
+    run(as_json, go, render)
+
+
+@flow_app.command("download")
+def flow_download(
+    flow_id: int = typer.Argument(..., help="The flow."),
+    document_id: int = typer.Argument(..., help="The document (see flow show)."),
+    out: Path = typer.Option(..., "--out", help="Where the file is written."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The document as signed so far."""
+
+    def go():
+        writable(out)
+        f = platform(home).flows.download(flow_id, document_id)
+        write_atomic(out, f.pdf)
+        return WrittenFile(str(out), f.sha256, len(f.pdf))
+
+    run(
+        as_json,
+        go,
+        lambda r: console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes, {r.sha256})"),
+    )
