@@ -1,0 +1,433 @@
+"""The JSON API over the real ``yinxin serve`` on 127.0.0.1: registration to a certificate,
+refusals as problem+json, roles, organization scope, pages, Idempotency-Key, rate limits,
+verification and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from cryptography import x509
+from sqlalchemy import update
+
+from tests.dbdump import count
+from tests.integration.api_world import ApiWorld, Client, api_world, id_card
+from tests.integration.server import running_server
+from yinxin.store.models import Application, Subscriber
+from yinxin.store.models.access import ApiKey
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[tuple[ApiWorld, str]]:
+    home = tmp_path_factory.mktemp("api")
+    w = api_world(home)
+    with running_server(home, env={"YINXIN_API_RATE": "0"}) as srv:
+        yield w, srv.url("")
+    w.platform.close()
+
+
+@pytest.fixture
+def as_(world):
+    made: list[Client] = []
+
+    def client(role: str | None) -> Client:
+        w, base = world
+        c = Client(base, w.keys[role] if role else None)
+        made.append(c)
+        return c
+
+    yield client
+    for c in made:
+        c.close()
+
+
+def problem_of(r, status: int, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM), r.headers
+    body = r.json()
+    assert body["status"] == status and body["detail"] and body["code"]
+    if field is not None:
+        assert body.get("field") == field, body
+    return body
+
+
+def new_person(c: Client, id_number: str, **more) -> dict:
+    r = c.post(
+        "/subscribers/persons",
+        json={"name": "测试", "id_number": id_number, "phone": "13600136000", **more},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def certificate_for(c: Client, subscriber_id: int, approver: Client) -> dict:
+    assert (
+        c.post(
+            f"/subscribers/{subscriber_id}/agreement-acceptances", json={"accepted_by": "测试"}
+        ).status_code
+        == 201
+    )
+    r = c.post(
+        "/applications",
+        json={"subscriber_id": subscriber_id, "profile": "person-signing", "pin": "246810"},
+    )
+    assert r.status_code == 201, r.text
+    app = r.json()
+    assert app["state"] == "pending" and app["key_mode"] == "platform"
+    r = c.post(f"/applications/{app['id']}/payments", json={"reference": f"R-{app['id']}"})
+    assert r.status_code == 201, r.text
+    r = approver.post(f"/applications/{app['id']}/approve", json={})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --- the document -------------------------------------------------------------------------------
+def test_openapi_document_describes_every_route_with_problems_and_idempotency(as_):
+    r = as_(None).get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["info"]["title"] == "Yinxin API"
+    paths = doc["paths"]
+    for p in (
+        "/api/v1/subscribers/persons",
+        "/api/v1/certificates/{serial}/revoke",
+        "/api/v1/verifications",
+        "/api/v1/audit/verify",
+        "/api/v1/api-keys",
+    ):
+        assert p in paths, p
+    posts = [op for item in paths.values() for m, op in item.items() if m == "post"]
+    assert posts
+    for op in posts:
+        names = [p["name"] for p in op.get("parameters", [])]
+        assert "Idempotency-Key" in names, op["operationId"]
+        assert "422" in op["responses"] and PROBLEM in op["responses"]["422"]["content"]
+    assert "HTTPBearer" in doc["components"]["securitySchemes"]
+
+
+# --- registration to certificate ------------------------------------------------------------------
+def test_a_person_gets_a_certificate_over_http_only(as_, world, tmp_path):
+    w, _ = world
+    admin, officer = as_("admin"), as_("officer")
+    person = new_person(admin, "11010519491231002X")
+    assert person["id_number"] == "110***********002X"  # masked
+    cert = certificate_for(admin, person["id"], officer)
+    assert cert["status"] == "active" and cert["subscriber_id"] == person["id"]
+    serial = cert["serial"]
+    assert admin.get(f"/certificates/{serial}").json()["serial"] == serial
+
+    pem = admin.get(f"/certificates/{serial}/pem")
+    der = admin.get(f"/certificates/{serial}/der")
+    chain = admin.get(f"/certificates/{serial}/chain")
+    assert pem.headers["content-type"].startswith("application/x-pem-file")
+    assert der.headers["content-type"] == "application/pkix-cert"
+    c1 = x509.load_pem_x509_certificate(pem.content)
+    assert c1 == x509.load_der_x509_certificate(der.content)
+    parts = x509.load_pem_x509_certificates(chain.content)
+    assert parts[0] == c1 and len(parts) == 3
+    # OpenSSL, not us, checks the chain the API handed out
+    (tmp_path / "leaf.pem").write_bytes(pem.content)
+    (tmp_path / "root.pem").write_bytes(parts[2].public_bytes(_PEM))
+    (tmp_path / "issuing.pem").write_bytes(parts[1].public_bytes(_PEM))
+    out = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            tmp_path / "root.pem",
+            "-untrusted",
+            tmp_path / "issuing.pem",
+            tmp_path / "leaf.pem",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and ": OK" in out.stdout, out.stdout + out.stderr
+
+    r = admin.post(f"/certificates/{serial}/freeze", json={"note": "客户来电"})
+    assert r.json()["status"] == "on_hold"
+    problem_of(admin.post(f"/certificates/{serial}/freeze", json={}), 409)
+    assert admin.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+    r = admin.post(f"/certificates/{serial}/revoke", json={"reason": "key_compromise"})
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    problem_of(
+        admin.post(f"/certificates/{serial}/revoke", json={"reason": "nonsense"}), 422, "reason"
+    )
+
+
+_PEM = __import__(
+    "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]
+).Encoding.PEM
+
+
+# --- refusals -------------------------------------------------------------------------------------
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world):
+    w, _ = world
+    admin = as_("admin")
+    before = count(w.platform, Subscriber)
+    r = admin.post(
+        "/subscribers/persons",
+        json={"name": "张三", "id_number": "110105194912310021", "phone": "13800138000"},
+    )
+    problem_of(r, 422, "id_number")
+    problem_of(admin.post("/subscribers/persons", json={"name": "张三", "idnumber": "1"}), 422)
+    r = admin.post(
+        "/subscribers/organizations",
+        json={
+            "name": "某公司",
+            "uscc": "91110108MA01YX0031",
+            "legal_representative": "李四",
+            "contact_name": "王五",
+            "contact_phone": "010-62345678",
+        },
+    )
+    problem_of(r, 422, "uscc")
+    problem_of(
+        admin.post(
+            "/subscribers/persons",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        ),
+        422,
+    )
+    problem_of(admin.get("/subscribers/999999"), 404, "subscriber_id")
+    problem_of(admin.get("/certificates/zz"), 422)
+    problem_of(admin.get("/no/such/route"), 404)
+    assert count(w.platform, Subscriber) == before
+
+
+def test_callers_without_a_valid_key_are_refused(as_, world):
+    w, base = world
+    problem_of(as_(None).get("/subscribers"), 401, "authorization")
+    bad = Client(base, "yx_000000000000_nope")
+    problem_of(bad.get("/subscribers"), 401)
+    bad.close()
+    k = w.platform.api_keys.create(name="short", role="integration", actor="test")
+    c = Client(base, k.secret)
+    assert c.get("/subscribers").status_code == 200
+    w.platform.api_keys.revoke(k.key.id, actor="test")
+    problem_of(c.get("/subscribers"), 401)
+    k2 = w.platform.api_keys.create(name="expiring", role="integration", actor="test")
+    with w.platform.db.transaction() as s:
+        s.execute(
+            update(ApiKey)
+            .where(ApiKey.id == k2.key.id)
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    problem_of(Client(base, k2.secret).get("/subscribers"), 401)
+    c.close()
+
+
+def test_roles_limit_what_a_key_may_do(as_, world):
+    w, _ = world
+    integration, org_a, officer = as_("integration"), as_("org_a"), as_("officer")
+    person = new_person(integration, id_card("11010119900101123"))
+    assert (
+        integration.post(
+            f"/subscribers/{person['id']}/agreement-acceptances", json={"accepted_by": "测试"}
+        ).status_code
+        == 201
+    )
+    app = integration.post(
+        "/applications",
+        json={"subscriber_id": person["id"], "profile": "person-signing", "pin": "135790"},
+    ).json()
+    integration.post(f"/applications/{app['id']}/payments", json={})
+    problem_of(integration.post(f"/applications/{app['id']}/approve", json={}), 403)
+    problem_of(org_a.post(f"/applications/{app['id']}/reject", json={"reason": "x"}), 403)
+    for c in (integration, org_a, officer):
+        problem_of(c.post("/api-keys", json={"name": "x", "role": "administrator"}), 403)
+        problem_of(c.get("/api-keys"), 403)
+    problem_of(org_a.get("/audit/events"), 403)
+    assert officer.get("/audit/verify").json()["ok"] is True
+    r = officer.post(f"/applications/{app['id']}/reject", json={"reason": "材料不全"})
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+
+
+def test_an_organization_key_sees_only_its_organization(as_, world):
+    w, _ = world
+    a, b, admin = as_("org_a"), as_("org_b"), as_("admin")
+    # registration lands under the key's own organization, and nowhere else
+    mine = new_person(a, id_card("11010119800101003"))
+    assert mine["organization_id"] == w.org_a
+    r = a.post(
+        "/subscribers/persons",
+        json={
+            "name": "某人",
+            "id_number": id_card("11010119800101005"),
+            "phone": "13600136001",
+            "organization_id": w.org_b,
+        },
+    )
+    problem_of(r, 403, "organization_id")
+    problem_of(
+        a.post(
+            "/subscribers/organizations",
+            json={
+                "name": "某公司",
+                "uscc": "91110108MA01YX0030",
+                "legal_representative": "李四",
+                "contact_name": "王五",
+                "contact_phone": "010-62345678",
+            },
+        ),
+        403,
+    )
+    seen = {s["id"] for s in a.get("/subscribers", params={"limit": 200}).json()["items"]}
+    assert {w.org_a, w.staff_a, mine["id"]} <= seen
+    assert not seen & {w.org_b, w.staff_b}
+    # B's things are as good as absent to A: reads and writes alike
+    problem_of(a.get(f"/subscribers/{w.staff_b}"), 404)
+    problem_of(a.get(f"/subscribers/{w.org_b}"), 404)
+    problem_of(
+        a.post(f"/subscribers/{w.staff_b}/agreement-acceptances", json={"accepted_by": "x"}), 404
+    )
+    problem_of(
+        a.post(
+            "/applications",
+            json={"subscriber_id": w.staff_b, "profile": "person-signing", "pin": "123456"},
+        ),
+        404,
+    )
+    cert_b = certificate_for(b, w.staff_b, as_("officer"))
+    serial = cert_b["serial"]
+    for path in ("", "/pem", "/der", "/chain"):
+        problem_of(a.get(f"/certificates/{serial}{path}"), 404)
+    for verb, body in (
+        ("revoke", {"reason": "key_compromise"}),
+        ("freeze", {}),
+        ("unfreeze", None),
+        ("report-loss", None),
+        ("renew", None),
+    ):
+        problem_of(a.post(f"/certificates/{serial}/{verb}", json=body), 404)
+    problem_of(a.get(f"/applications/{cert_b['id']}"), 404)
+    assert serial not in {c["serial"] for c in a.get("/certificates").json()["items"]}
+    assert serial in {c["serial"] for c in b.get("/certificates").json()["items"]}
+    assert admin.get(f"/certificates/{serial}").json()["status"] == "active"  # nothing moved
+    apps_a = a.get("/applications", params={"state": "approved"}).json()["items"]
+    assert all(x["subscriber_id"] != w.staff_b for x in apps_a)
+
+
+def test_pages_walk_every_item_once(as_, world):
+    admin = as_("admin")
+    for n in (
+        id_card("11010119950101001"),
+        id_card("11010119950101003"),
+        id_card("11010119950101005"),
+    ):
+        new_person(admin, n)
+    everything = [s["id"] for s in admin.get("/subscribers", params={"limit": 200}).json()["items"]]
+    walked, after = [], None
+    while True:
+        params = {"limit": 2, **({"after": after} if after else {})}
+        page = admin.get("/subscribers", params=params).json()
+        assert len(page["items"]) <= 2
+        walked += [s["id"] for s in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert walked == everything and len(walked) == len(set(walked)) >= 5
+    problem_of(admin.get("/subscribers", params={"limit": 0}), 422, "limit")
+    problem_of(admin.get("/subscribers", params={"after": "x"}), 422, "after")
+
+
+def test_idempotency_key_makes_a_retried_post_act_once(as_, world):
+    w, _ = world
+    admin = as_("admin")
+    person = new_person(admin, id_card("11010119960101001"))
+    admin.post(f"/subscribers/{person['id']}/agreement-acceptances", json={"accepted_by": "x"})
+    body = {"subscriber_id": person["id"], "profile": "person-signing", "pin": "112233"}
+    before = count(w.platform, Application)
+    key = {"Idempotency-Key": "order-7781"}
+    first = admin.post("/applications", json=body, headers=key)
+    again = admin.post("/applications", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again.headers.get("idempotent-replayed") == "true"
+    assert count(w.platform, Application) == before + 1
+    # the same key for another request is refused; another caller's same key is its own
+    other = admin.post("/applications", json={**body, "plan": "standard", "years": 2}, headers=key)
+    assert problem_of(other, 422, "Idempotency-Key")["code"] == "idempotency_key_reused"
+    third = as_("officer").post("/applications", json=body, headers=key)
+    assert third.status_code == 201 and third.json()["id"] != first.json()["id"]
+    assert count(w.platform, Application) == before + 2
+    # a refusal is an answer too: replayed, not re-run
+    bad = {"name": "张三", "id_number": "110105194912310021", "phone": "13800138000"}
+    k2 = {"Idempotency-Key": "p-1"}
+    r1 = admin.post("/subscribers/persons", json=bad, headers=k2)
+    r2 = admin.post("/subscribers/persons", json=bad, headers=k2)
+    assert r1.status_code == r2.status_code == 422 and r1.content == r2.content
+    problem_of(admin.post("/subscribers/persons", json=bad, headers={"Idempotency-Key": ""}), 422)
+
+
+def test_verification_reports_as_json_and_as_the_chinese_pdf(as_, world, tmp_path):
+    from tests.fixtures.samples import contract_pdf
+    from tests.integration.signing_flow import build_world, new_platform, sign_as
+
+    # a contract signed on another platform with its own root: intact, not trusted here
+    other = new_platform(tmp_path / "other")
+    sw = build_world(other)
+    signed = sign_as(sw, sw.yi, contract_pdf()).pdf
+    other.close()
+    v = as_("integration")
+    r = v.post(
+        "/verifications",
+        content=signed,
+        headers={"content-type": "application/pdf"},
+        params={"file_name": "合同.pdf"},
+    )
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["file_name"] == "合同.pdf" and len(rep["signatures"]) == 1
+    sig = rep["signatures"][0]
+    assert sig["intact"] is True and sig["valid"] is False and rep["valid"] is False
+    assert sig["problems"] and sig["signer_name"] == "张三"
+    pdf = v.post(
+        "/verifications",
+        content=signed,
+        params={"format": "pdf"},
+        headers={"content-type": "application/pdf"},
+    )
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    problem_of(v.post("/verifications", content=b""), 422, "body")
+    problem_of(v.post("/verifications", content=signed, params={"format": "doc"}), 422, "format")
+
+
+def test_the_audit_trail_pages_and_verifies(as_, world):
+    officer = as_("officer")
+    page = officer.get("/audit/events", params={"limit": 5}).json()
+    assert len(page["items"]) == 5 and page["next"] == str(page["items"][-1]["seq"])
+    nxt = officer.get("/audit/events", params={"limit": 5, "after": page["next"]}).json()
+    assert nxt["items"][0]["seq"] == page["items"][-1]["seq"] + 1
+    assert nxt["items"][0]["prev_hash"] == page["items"][-1]["hash"]
+    made = officer.get("/audit/events", params={"action": "api_key.created"}).json()["items"]
+    assert made and all(e["action"] == "api_key.created" for e in made)
+    assert all("secret" not in str(e["data"]) and "yx_" not in str(e["data"]) for e in made)
+    assert officer.get("/audit/verify").json() == {
+        "ok": True,
+        "events": officer.get("/audit/verify").json()["events"],
+        "first_broken": None,
+        "problem": None,
+    }
+
+
+def test_rate_limit_answers_429_with_retry_after(tmp_path):
+    w = api_world(tmp_path / "home")
+    with running_server(
+        tmp_path / "home", env={"YINXIN_API_RATE": "0.5", "YINXIN_API_BURST": "3"}
+    ) as srv:
+        c = Client(srv.url(""), w.keys["officer"])
+        codes = [c.get("/subscribers").status_code for _ in range(4)]
+        assert codes[:3] == [200, 200, 200] and codes[3] == 429, codes
+        r = c.get("/subscribers")
+        problem_of(r, 429)
+        assert int(r.headers["retry-after"]) >= 1
+        # another caller has its own bucket
+        assert Client(srv.url(""), w.keys["admin"]).get("/subscribers").status_code == 200
+        c.close()
+    w.platform.close()
