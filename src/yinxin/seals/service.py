@@ -37,7 +37,7 @@ from yinxin.seals.rows import actor_name, seal_row
 from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView, SealViews
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
-from yinxin.store.queries import select_where
+from yinxin.store.queries import of_organization, paged, select_where
 
 # What callers see: the service, the form it takes, and the typed results it answers with.
 __all__ = [
@@ -145,10 +145,20 @@ class Seals:
             return self._views.of(s, seal_row(s, seal), reveal=reveal)
 
     def list(
-        self, *, subscriber_id: int | None = None, state: str | None = None, kind: str | None = None
+        self,
+        *,
+        subscriber_id: int | None = None,
+        state: str | None = None,
+        kind: str | None = None,
+        organization_id: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[SealView]:
+        """Seals in id order; ``organization_id`` narrows to the organization's own and its
+        members' (an organization-bound API key), ``after``/``limit`` page."""
         with self.db.read() as s:
             q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
-            q = q.order_by(Seal.id)
+            q = q.where(of_organization(Seal.subscriber_id, organization_id))
+            q = paged(q, Seal.id, after=after, limit=limit)
             now = self.clock.now()
             return [self._views.of(s, x, now=now) for x in s.execute(q).scalars()]

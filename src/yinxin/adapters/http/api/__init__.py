@@ -21,6 +21,7 @@ from yinxin.adapters.http.api.routes import (
     audit,
     certificates,
     keys,
+    seals,
     subscribers,
     verify,
 )
@@ -32,6 +33,7 @@ ROUTERS: list[APIRouter] = [
     subscribers.router,
     applications.router,
     certificates.router,
+    seals.router,
     verify.router,
     audit.router,
 ]

@@ -1,0 +1,539 @@
+"""Seals (004): the application form, reads and downloads, lifecycle verbs, grants, PIN, unlock.
+
+Every route is the CLI's ``yinxin seal …`` command over HTTP, calling the same ``platform.seals``
+verb. A seal is named in the path by its database id or its 14-digit esID. An
+organization-bound key sees the seals of its organization and of the people and devices
+registered under it, and nothing else: another organization's seal answers 404 exactly as a
+seal that does not exist, on reads and on every write. Unlocking a locked seal is an officer's
+act (``Capability.SEAL_REVIEW``); so is revealing a holder's full ID number.
+
+PINs travel in request bodies only (never in a path or query, which access logs keep) and are
+never answered back: no response model has a field that could carry one. An uploaded seal scan
+is base64 in the JSON body (``scan_base64``), at most 5 MiB decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed
+from yinxin.errors import Conflict, NotFound, ValidationError
+from yinxin.registry.views import SubmittedApplication
+from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
+from yinxin.seals.grants import GrantView
+from yinxin.seals.lifecycle import MANAGEABLE, REVOCATION_REASONS, SealState
+from yinxin.seals.pin import PinChange, SealUsability
+from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecordView
+from yinxin.seals.view import PinLeakView, SealView
+
+router = APIRouter(tags=["seals"])
+SealUser = Annotated[Principal, Depends(allowed(Capability.SEALS))]
+SealOfficer = Annotated[Principal, Depends(allowed(Capability.SEAL_REVIEW))]
+SEAL_PATTERN = r"^[0-9]{1,32}$"
+SealRef = Annotated[
+    str, Path(pattern=SEAL_PATTERN, description="the seal's id, or its 14-digit esID")
+]
+MemberId = Annotated[int, Path(ge=1, le=2**62, description="the member's subscriber id")]
+SERIAL = r"^(0x)?[0-9A-Fa-f]{1,40}$"
+MAX_SCAN_BASE64 = 4 * -(-5 * 1024 * 1024 // 3)  # render.MAX_SCAN_BYTES, base64-encoded
+
+
+class ImageFormat(StrEnum):
+    PNG = "png"
+    SVG = "svg"
+    PDF = "pdf"
+
+
+MEDIA = {
+    ImageFormat.PNG: "image/png",
+    ImageFormat.SVG: "image/svg+xml",
+    ImageFormat.PDF: "application/pdf",
+}
+
+
+# --- request bodies -------------------------------------------------------------------------------
+def _serial(description: str):
+    return Field(None, max_length=42, pattern=SERIAL, description=description)
+
+
+def _scan():
+    return Field(
+        None,
+        max_length=MAX_SCAN_BASE64,
+        description="an uploaded seal scan (PNG or JPEG, at most 5 MiB), base64; "
+        "leave out for a software-made image",
+    )
+
+
+class FormFields(Strict):
+    """The applicant's part of the seal application form (004 I, II, V)."""
+
+    project: str = Field(min_length=1, max_length=200, description="运用项目")
+    holder_name: str = Field(min_length=1, max_length=50, description="印章使用人姓名")
+    id_type: str = Field("id_card", max_length=40)
+    id_number: str = Field(min_length=1, max_length=40, description="证件号码")
+    declaration_accepted: bool = Field(
+        description="the applicant accepts the declaration (申请人声明) that the data is true"
+    )
+
+
+class NewKeyIn(Strict):
+    """A new platform-held key under the seal PIN, applied for with the seal (no certificate
+    yet): the answer is the certificate application, to be paid and approved."""
+
+    pin: str = Field(min_length=1, max_length=64, description="the seal PIN sealing the new key")
+    algorithm: str = Field("ec-p256", max_length=20)
+    plan: str = Field("standard", max_length=40)
+    years: int = Field(1, ge=1, le=10)
+    acceptance_point: str = Field("总部受理点", max_length=100)
+
+
+class SealCreateIn(FormFields):
+    """新申请: a new seal for a holder with a valid signing certificate of the right profile."""
+
+    subscriber_id: int = Field(ge=1, le=2**62, description="the holder")
+    kind: SealKind
+    certificate_serial: str = Field(
+        max_length=42, pattern=SERIAL, description="the holder's valid signing certificate"
+    )
+    scan_base64: str | None = _scan()
+    center_text: str | None = Field(None, max_length=40)
+    code: str | None = Field(None, max_length=40)
+    years: int = Field(1, ge=1, le=10)
+
+
+class SealApplicationIn(FormFields):
+    """The whole form, any business type: new (subscriber_id, kind, and certificate_serial or
+    new_key), renew/change/cancel (seal)."""
+
+    business_type: BusinessType = BusinessType.NEW
+    seal: str | None = Field(None, pattern=SEAL_PATTERN, description="renew, change, cancel")
+    subscriber_id: int | None = Field(None, ge=1, le=2**62, description="new: the holder")
+    kind: SealKind | None = None
+    certificate_serial: str | None = _serial("the holder's valid signing certificate")
+    new_key: NewKeyIn | None = None
+    scan_base64: str | None = _scan()
+    center_text: str | None = Field(None, max_length=40)
+    code: str | None = Field(None, max_length=40)
+    years: int = Field(1, ge=1, le=10)
+
+
+class NoteIn(Strict):
+    note: str | None = Field(None, max_length=500)
+
+
+class RenewIn(Strict):
+    years: int = Field(1, ge=1, le=10)
+    certificate_serial: str | None = _serial("move the seal onto this (renewed) certificate")
+
+
+class ChangeIn(Strict):
+    scan_base64: str | None = _scan()
+    software: bool = Field(False, description="redraw the image by software")
+    center_text: str | None = Field(None, max_length=40)
+    code: str | None = Field(None, max_length=40)
+    certificate_serial: str | None = _serial("bind the seal to this certificate")
+
+
+class RevokeIn(Strict):
+    reason: str = Field(
+        max_length=40, examples=["holder_request"], description=", ".join(REVOCATION_REASONS)
+    )
+    note: str | None = Field(None, max_length=500, description="required for reason 'other'")
+
+
+class GrantIn(Strict):
+    member_subscriber_id: int = Field(ge=1, le=2**62, description="a person of the organization")
+    note: str | None = Field(None, max_length=500)
+
+
+class PinChangeIn(Strict):
+    pin: str = Field(min_length=1, max_length=64, description="the current seal PIN")
+    new_pin: str = Field(min_length=1, max_length=64, description="the new seal PIN")
+
+
+# --- answers --------------------------------------------------------------------------------------
+class SealApplicationOutcome(BaseModel):
+    """What the form did: ``done`` (``seal`` as it now stands), or ``certificate_pending`` (a
+    new key was asked for: pay and approve ``certificate_application``, then hand the form in
+    again naming the certificate)."""
+
+    business_type: BusinessType
+    status: Literal["done", "certificate_pending"]
+    seal: SealView | None = None
+    certificate_application: SubmittedApplication | None = None
+
+
+# --- scope ----------------------------------------------------------------------------------------
+def _in_scope(platform, principal: Principal, subscriber_id: int) -> bool:
+    org = principal.organization_id
+    return org is None or platform.subscribers.in_organization(subscriber_id, org)
+
+
+def _scoped(platform, principal: Principal, seal: str, *, reveal: bool = False) -> SealView:
+    """The seal, if the caller may see it; any other answers as a seal that does not exist."""
+    if reveal:
+        principal.require(Capability.SEAL_REVIEW)
+    view = platform.seals.get(seal, reveal=reveal)
+    if not _in_scope(platform, principal, view.subscriber_id):
+        raise NotFound(f"no seal {seal}", field="seal")
+    return view
+
+
+def _member(platform, principal: Principal, member_id: int | None, field: str) -> None:
+    """An organization-bound caller names its own people only."""
+    if member_id is not None and not _in_scope(platform, principal, member_id):
+        raise NotFound(f"no subscriber with id {member_id}", field=field)
+
+
+def _holder(platform, principal: Principal, subscriber_id: int, field: str = "subscriber_id"):
+    if not _in_scope(platform, principal, subscriber_id):
+        raise NotFound(f"no subscriber with id {subscriber_id}", field=field)
+
+
+def _scan_bytes(data: str | None) -> bytes | None:
+    if data is None:
+        return None
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("the scan is not valid base64", field="scan_base64") from None
+
+
+# --- the form -------------------------------------------------------------------------------------
+def _form(body: FormFields, business_type: BusinessType) -> dict:
+    return {
+        "business_type": business_type,
+        "project": body.project,
+        "holder_name": body.holder_name,
+        "id_type": body.id_type,
+        "id_number": body.id_number,
+        "declaration_accepted": body.declaration_accepted,
+    }
+
+
+@router.post("/seals", status_code=201, response_model=SealView)
+def create_seal(body: SealCreateIn, platform: Plat, principal: SealUser):
+    """新申请 as ``yinxin seal create``: the form with business type new; the seal is made at
+    once (its certificate was already reviewed and issued)."""
+    _holder(platform, principal, body.subscriber_id)
+    form = _form(body, BusinessType.NEW)
+    return platform.seals.create(
+        subscriber_id=body.subscriber_id,
+        kind=body.kind,
+        certificate_serial=body.certificate_serial,
+        form=form,
+        scan=_scan_bytes(body.scan_base64),
+        center_text=body.center_text,
+        code=body.code,
+        years=body.years,
+        actor=principal.actor,
+    )
+
+
+@router.post(
+    "/seal-applications",
+    status_code=201,
+    response_model=SealApplicationOutcome,
+    responses={202: {"model": SealApplicationOutcome, "description": "certificate pending"}},
+)
+def apply(body: SealApplicationIn, response: Response, platform: Plat, principal: SealUser):
+    """The seal application form (电子印章申请表) as ``yinxin seal apply``, for any business
+    type. A new seal names the holder's valid certificate (201, the seal), or asks for a new
+    platform-held key under a seal PIN (``new_key``; 202, the certificate application)."""
+    bt = body.business_type
+    if body.seal is not None:
+        seal_id: int | None = _scoped(platform, principal, body.seal).id
+    else:
+        seal_id = None
+    if body.subscriber_id is not None:
+        _holder(platform, principal, body.subscriber_id)
+    if body.new_key is not None:
+        return _apply_for_key(body, response, platform, principal)
+    seal = platform.seals.apply(
+        **_form(body, bt),
+        seal=seal_id,
+        subscriber_id=body.subscriber_id,
+        kind=body.kind,
+        certificate_serial=body.certificate_serial,
+        scan=_scan_bytes(body.scan_base64),
+        center_text=body.center_text,
+        code=body.code,
+        years=body.years,
+        actor=principal.actor,
+    )
+    return SealApplicationOutcome(business_type=bt, status="done", seal=seal)
+
+
+def _apply_for_key(body: SealApplicationIn, response: Response, platform, principal: Principal):
+    """A new seal on a new platform-held key: the form is checked as far as it can be without
+    the certificate (form, kind, holder, no live seal of the kind, scan size), then the key's
+    certificate is applied for; nothing is written if a check fails."""
+    from yinxin.seals.catalogue import check_scan
+
+    principal.require(Capability.REGISTER)
+    if body.business_type != BusinessType.NEW:
+        raise ValidationError("only a new seal can ask for a new key", field="new_key")
+    if body.certificate_serial is not None:
+        raise ValidationError(
+            "give the holder's certificate or ask for a new key, not both", field="new_key"
+        )
+    if body.seal is not None:
+        raise ValidationError("a new application makes a new seal; do not name one", field="seal")
+    if body.subscriber_id is None or body.kind is None:
+        raise ValidationError(
+            "a new seal needs the subscriber and the seal kind",
+            field="subscriber_id" if body.subscriber_id is None else "kind",
+        )
+    form = SealForm(**_form(body, BusinessType.NEW)).validated()
+    spec = KINDS[body.kind]
+    sub = platform.subscribers.get(body.subscriber_id, reveal=True)
+    if sub.kind != spec.subscriber_kind:
+        raise ValidationError(
+            f"a {body.kind} seal ({spec.title}) is for {spec.subscriber_kind} subscribers; "
+            f"#{sub.id} is a {sub.kind}",
+            field="kind",
+        )
+    check_holder(sub, body.kind, form)  # type: ignore[arg-type]  # the view has the fields read
+    if body.kind == SealKind.PERSONAL and (body.center_text or body.code):
+        raise ValidationError(
+            "a personal seal has no centre text or code",
+            field="center_text" if body.center_text else "code",
+        )
+    check_scan(_scan_bytes(body.scan_base64))
+    live = platform.seals.list(subscriber_id=sub.id, kind=body.kind)
+    dup = next((s for s in live if s.state in MANAGEABLE), None)
+    if dup is not None:
+        raise Conflict(
+            f"{sub.name} already has a live {spec.title} ({dup.es_id}); change, renew or "
+            "cancel that one",
+            field="kind",
+            code="duplicate",
+        )
+    key = body.new_key
+    assert key is not None
+    application = platform.certificates.apply(
+        subscriber_id=sub.id,
+        profile=spec.profile,
+        pin=key.pin,
+        algorithm=key.algorithm,
+        plan=key.plan,
+        years=key.years,
+        acceptance_point=key.acceptance_point,
+        actor=principal.actor,
+    )
+    response.status_code = 202
+    return SealApplicationOutcome(
+        business_type=BusinessType.NEW,
+        status="certificate_pending",
+        certificate_application=application,
+    )
+
+
+# --- reads ----------------------------------------------------------------------------------------
+@router.get("/seals", response_model=Page[SealView])
+def list_seals(
+    platform: Plat,
+    principal: SealUser,
+    pages: Pages,
+    subscriber_id: int | None = Query(None, ge=1, le=2**62, description="the holder"),
+    state: SealState | None = None,
+    kind: SealKind | None = None,
+):
+    rows = platform.seals.list(
+        subscriber_id=subscriber_id,
+        state=state,
+        kind=kind,
+        organization_id=principal.organization_id,
+        **pages.fetch(),
+    )
+    return pages.page(rows, lambda v: v.id)
+
+
+REVEAL = Query(False, description="the holder's full ID number (officers only)")
+
+
+@router.get("/seals/{seal}", response_model=SealView)
+def get_seal(seal: SealRef, platform: Plat, principal: SealUser, reveal: bool = REVEAL):
+    return _scoped(platform, principal, seal, reveal=reveal)
+
+
+@router.get(
+    "/seals/{seal}/image",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+def seal_image(
+    seal: SealRef, platform: Plat, principal: SealUser, format: ImageFormat = ImageFormat.PNG
+):
+    """The seal's picture: PNG (default), SVG or PDF."""
+    view = _scoped(platform, principal, seal)
+    data = platform.seals.artifacts(view.id)[f"seal.{format}"]
+    return Response(data, media_type=MEDIA[format])
+
+
+@router.get(
+    "/seals/{seal}/seseal",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def seal_record_der(seal: SealRef, platform: Plat, principal: SealUser):
+    """The seal's current GB/T 38540 SESeal record, DER."""
+    view = _scoped(platform, principal, seal)
+    data = platform.seals.artifacts(view.id)["seal.ses"]
+    disposition = f'attachment; filename="{view.es_id}.ses"'
+    return Response(
+        data, media_type="application/octet-stream", headers={"Content-Disposition": disposition}
+    )
+
+
+@router.get("/seals/{seal}/check", response_model=RecordCheck)
+def check_seal_record(seal: SealRef, platform: Plat, principal: SealUser):
+    """The current SESeal record checked as a relying party would (made by our CA, saying what
+    the database says) and the seal's files against the database; ``ok`` false says why."""
+    return platform.seals.verify_record(_scoped(platform, principal, seal).id)
+
+
+@router.get("/seals/{seal}/records", response_model=list[SealRecordView])
+def seal_records(seal: SealRef, platform: Plat, principal: SealUser):
+    """Every SESeal record the seal has had (create, renew, change), oldest first."""
+    return platform.seals.records(_scoped(platform, principal, seal).id)
+
+
+@router.get("/seals/{seal}/applications", response_model=list[SealApplicationView])
+def seal_applications(seal: SealRef, platform: Plat, principal: SealUser, reveal: bool = REVEAL):
+    """The application forms handed in for the seal, oldest first."""
+    view = _scoped(platform, principal, seal, reveal=reveal)
+    return platform.seals.applications(view.id, reveal=reveal)
+
+
+@router.get("/seals/{seal}/usability", response_model=SealUsability)
+def seal_usability(
+    seal: SealRef,
+    platform: Plat,
+    principal: SealUser,
+    member_subscriber_id: int | None = Query(
+        None, ge=1, le=2**62, description="the person acting for the organization"
+    ),
+):
+    """Could the seal sign now for this member (or its holder), PIN aside, and if not, why."""
+    view = _scoped(platform, principal, seal)
+    _member(platform, principal, member_subscriber_id, "member_subscriber_id")
+    return platform.seals.usable(view.id, member_subscriber_id)
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+@router.post("/seals/{seal}/renew", response_model=SealView)
+def renew(seal: SealRef, body: RenewIn, platform: Plat, principal: SealUser):
+    """续费: extend the validity (never past the certificate's end)."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.renew(
+        view.id, years=body.years, certificate_serial=body.certificate_serial, actor=principal.actor
+    )
+
+
+@router.post("/seals/{seal}/change", response_model=SealView)
+def change(seal: SealRef, body: ChangeIn, platform: Plat, principal: SealUser):
+    """变更: a new image or data; makes a new SESeal record."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.change(
+        view.id,
+        scan=_scan_bytes(body.scan_base64),
+        software=body.software,
+        center_text=body.center_text,
+        code=body.code,
+        certificate_serial=body.certificate_serial,
+        actor=principal.actor,
+    )
+
+
+@router.post("/seals/{seal}/cancel", response_model=SealView)
+def cancel(seal: SealRef, platform: Plat, principal: SealUser):
+    """注销: end the seal for good at the holder's request."""
+    return platform.seals.cancel(_scoped(platform, principal, seal).id, actor=principal.actor)
+
+
+@router.post("/seals/{seal}/freeze", response_model=SealView)
+def freeze(seal: SealRef, body: NoteIn, platform: Plat, principal: SealUser):
+    """冻结: put the seal on hold."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.freeze(view.id, actor=principal.actor, note=body.note)
+
+
+@router.post("/seals/{seal}/unfreeze", response_model=SealView)
+def unfreeze(seal: SealRef, platform: Plat, principal: SealUser):
+    """解冻 (after a PIN leak, only once the PIN has been changed)."""
+    return platform.seals.unfreeze(_scoped(platform, principal, seal).id, actor=principal.actor)
+
+
+@router.post("/seals/{seal}/revoke", response_model=SealView)
+def revoke(seal: SealRef, body: RevokeIn, platform: Plat, principal: SealUser):
+    """废止: revoke the seal for good on one of the agreement's grounds (004 §十一)."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.revoke(view.id, reason=body.reason, note=body.note, actor=principal.actor)
+
+
+@router.post("/seals/{seal}/report-pin-leak", response_model=PinLeakView)
+def report_pin_leak(seal: SealRef, body: NoteIn, platform: Plat, principal: SealUser):
+    """印章密码泄漏/丢失: freeze at once every live seal that PIN opens."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.report_pin_leak(view.id, actor=principal.actor, note=body.note)
+
+
+@router.post("/seals/{seal}/change-pin", response_model=PinChange)
+def change_pin(seal: SealRef, body: PinChangeIn, platform: Plat, principal: SealUser):
+    """Re-encrypt the seal's key under a new PIN. A wrong current PIN is refused (403) and
+    counts towards the lock like any other wrong PIN; neither PIN is answered back."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.change_pin(
+        view.id, old_pin=body.pin, new_pin=body.new_pin, actor=principal.actor
+    )
+
+
+@router.post("/seals/{seal}/unlock", response_model=SealView)
+def unlock(seal: SealRef, body: NoteIn, platform: Plat, principal: SealOfficer):
+    """Release the lock after too many wrong PINs (an officer, having checked the holder)."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.unlock(view.id, officer=principal.actor, note=body.note)
+
+
+# --- grants ---------------------------------------------------------------------------------------
+@router.post("/seals/{seal}/grants", status_code=201, response_model=GrantView)
+def grant(seal: SealRef, body: GrantIn, platform: Plat, principal: SealUser):
+    """用印授权: let one of the organization's people use this seal (with the seal PIN)."""
+    view = _scoped(platform, principal, seal)
+    _member(platform, principal, body.member_subscriber_id, "member_subscriber_id")
+    return platform.seals.grant(
+        view.id, body.member_subscriber_id, actor=principal.actor, note=body.note
+    )
+
+
+@router.get("/seals/{seal}/grants", response_model=list[GrantView])
+def list_grants(
+    seal: SealRef,
+    platform: Plat,
+    principal: SealUser,
+    include_withdrawn: bool = Query(False, description="withdrawn grants too"),
+):
+    """Who may use this seal (and, asked for, who could)."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.grants(view.id, include_withdrawn=include_withdrawn)
+
+
+@router.post("/seals/{seal}/grants/{member_subscriber_id}/withdraw", response_model=GrantView)
+def withdraw(
+    seal: SealRef, member_subscriber_id: MemberId, body: NoteIn, platform: Plat, principal: SealUser
+):
+    """Withdraw a person's right to use this seal, at once."""
+    view = _scoped(platform, principal, seal)
+    return platform.seals.withdraw(
+        view.id, member_subscriber_id, actor=principal.actor, note=body.note
+    )
