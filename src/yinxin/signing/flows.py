@@ -45,7 +45,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    ValidationError,
+    YinxinError,
+)
 from yinxin.notify.service import Notifier, Outgoing, mask_recipient
 from yinxin.notify.templates import FLOW_COMPLETED, SIGN_REQUEST, SIGN_URGE
 from yinxin.pdf.sign import Placement
@@ -512,6 +519,10 @@ class SignFlows:
                     "the PDF cannot be read (damaged, encrypted or without pages)",
                     field=_field(i, "pdf", "documents"),
                 ) from None
+            if any(pdf == other for _n, other in out):
+                raise ValidationError(
+                    "the same document is in the flow twice", field=_field(i, "pdf", "documents")
+                )
             out.append((name, pdf))
         return out
 
@@ -878,7 +889,7 @@ class SignFlows:
         )
 
     def sign_authorized(
-        self, flow_id: int, signer_id: int, authorization_id: str | int, *, actor: str = "system"
+        self, flow_id: int, signer_id: int, authorization_id: int, *, actor: str = "system"
     ) -> FlowSigning:
         """Sign for an organization signer that granted automatic signing (静默签署): no code
         and no PIN, under its authorization, which the batch signer checks and counts."""
@@ -893,11 +904,22 @@ class SignFlows:
             (o.subscriber_id for o in view.signers if o.id != signer_id),
             view.owner_subscriber_id,
         )
-        result = self._batch().sign_authorized(
+        batch = self._batch()
+        granted = batch.authorizations.get(authorization_id)
+        if granted.seal_id != ctx.signer.seal_id:
+            raise Forbidden(
+                f"signing authorization {authorization_id} is for another seal than signer "
+                f"{signer_id}'s",
+                field="authorization_id",
+                code="authorization_seal",
+            )
+        result = batch.sign_authorized(
             self._items(ctx),
             authorization_id=authorization_id,
             flow_id=flow_id,
             counterparty_subscriber_id=counterparty,
+            actor=actor,
+            context={"flow_id": flow_id, "signer_id": signer_id},
         )
         return self._record(
             ctx,
