@@ -25,7 +25,10 @@ MAX_PDF = 50 * 1024 * 1024
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("application/pdf", "application/octet-stream")
+            },
         }
     },
     responses={200: {"content": {"application/pdf": {}}}},
