@@ -23,7 +23,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from tests import dbdump
 from tests.fixtures.samples import contract_pdf
-from tests.integration.server import free_port, running_server
+from tests.integration.server import free_port, running_server, yinxin_cli, yinxin_json
 from tests.integration.signing_flow import (
     Party,
     World,
@@ -633,3 +633,77 @@ def test_an_organization_signs_under_its_authorization_without_a_code(world):
     for d in last.flow.documents:
         rep = p.signing.verify(p.flows.download(flow.id, d.id).pdf)
         assert rep.valid and len(rep.signatures) == 2, rep.problems
+
+
+# --- the command line ---------------------------------------------------------------------------
+def test_cli_flow_from_create_to_evidence(tmp_path):
+    """``yinxin flow …`` as subprocesses on the system clock: create, start (links printed once),
+    show, list, urge, sign with the link from the environment, evidence PDF, download; and a
+    refusal's exit code and field."""
+    need("pdftotext")
+    home = tmp_path / "cli"
+    p = new_platform(home)
+    w = build_world(p)
+    p.close()
+    for i, (_name, pdf) in enumerate(_docs(("甲方", "乙方"))):
+        (tmp_path / f"{i}.pdf").write_bytes(pdf)
+    docs = ["--doc", str(tmp_path / "0.pdf"), "--doc", str(tmp_path / "1.pdf")]
+    signers = [
+        "--signer",
+        f"subscriber={w.jia.id},role=甲方,seal={w.jia.seal.es_id}",
+        "--signer",
+        f"subscriber={w.yi.id},role=乙方,seal={w.yi.seal.es_id},anchor=乙方（签章）",
+    ]
+    bad = yinxin_cli(
+        [
+            "flow",
+            "create",
+            "--title",
+            "合同",
+            *docs,
+            "--signer",
+            f"subscriber={w.yi.id},role=丁方,seal=1",
+            "--json",
+        ],
+        home,
+        check=False,
+    )
+    assert bad.returncode == 2 and json.loads(bad.stdout)["field"] == "signers[0].role"
+    flow = yinxin_json(
+        ["flow", "create", "--title", "命令行合同", *docs, *signers, "--days", "3"], home
+    )
+    assert flow["state"] == "draft" and len(flow["documents"]) == 2
+    fid = str(flow["id"])
+    started = yinxin_json(["flow", "start", fid], home)
+    links = [x["url"] for x in started["links"]]
+    assert started["flow"]["state"] == "started"
+    assert yinxin_json(["flow", "show", fid], home)["signers"][0]["state"] == "ready"
+    assert [
+        f["id"] for f in yinxin_json(["flow", "list", "--state", "started"], home)["items"]
+    ] == [flow["id"]]
+    urged = yinxin_json(["flow", "urge", fid, str(started["flow"]["signers"][0]["id"])], home)
+    assert urged["sent_to"] == "137****7000"
+    for party, link in zip((w.jia, w.yi), links, strict=True):
+        before = outbox_lines(w.outbox)
+        ch = yinxin_json(["flow", "sign"], home, env={"YINXIN_SIGN_LINK": link})
+        code = read_code(w.outbox, party.phone, after=before)
+        done = yinxin_json(
+            ["flow", "sign", "--challenge", ch["challenge_id"], "--client-ip", "203.0.113.5"],
+            home,
+            env={"YINXIN_SIGN_LINK": link, "YINXIN_SEAL_PIN": party.pin, "YINXIN_CODE": code},
+        )
+        assert len(done["records"]) == 2
+    assert done["flow"]["state"] == "completed"
+    ev = yinxin_json(["flow", "evidence", fid], home)
+    assert [x["client_ip"] for x in ev["parties"]] == ["203.0.113.5", "203.0.113.5"]
+    written = yinxin_json(["flow", "evidence", fid, "--pdf", str(tmp_path / "ev.pdf")], home)
+    text = subprocess.run(
+        ["pdftotext", written["out"], "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "命令行合同" in text
+    doc_id = str(done["flow"]["documents"][1]["id"])
+    got = yinxin_json(["flow", "download", fid, doc_id, "--out", str(tmp_path / "s.pdf")], home)
+    data = (tmp_path / "s.pdf").read_bytes()
+    assert got["sha256"] == hashlib.sha256(data).hexdigest() == ev["documents"][1]["sha256_final"]
+    again = yinxin_cli(["flow", "cancel", fid, "--reason", "迟了", "--json"], home, check=False)
+    assert again.returncode == 4 and json.loads(again.stdout)["error"] == "illegal_transition"
