@@ -38,6 +38,7 @@ from tests.integration.signing_flow import (
     read_code,
 )
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.pdf.sign import Placement
 from yinxin.results import plain
 from yinxin.signing.flows import FlowState, SignerSpec, SignerState
 from yinxin.signing.intent import RateLimited
@@ -530,6 +531,20 @@ def _bad_cases(w: World):
             ),
             "signers[1].placement",
         ),
+        "page beyond a document": (
+            dict(
+                signers=[
+                    good[0],
+                    SignerSpec(
+                        w.yi.id,
+                        "乙方",
+                        w.yi.seal.es_id,
+                        placement=Placement(page=9, x_mm=20, y_mm=20),
+                    ),
+                ]
+            ),
+            "signers[1].placement",
+        ),
         "unknown order": (dict(order="random"), "order"),
         "empty title": (dict(title=" "), "title"),
     }, dict(title="合同", documents=ok_docs, signers=good, deadline=later)
@@ -547,6 +562,7 @@ CASES = [
     "unknown role",
     "unknown subscriber",
     "anchor not in a document",
+    "page beyond a document",
     "unknown order",
     "empty title",
 ]

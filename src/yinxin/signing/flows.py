@@ -592,6 +592,10 @@ class SignFlows:
                 p = per_doc.get(pos, default)
                 name = _field(i, "placements" if pos in per_doc else "placement")
                 p = _check_placement(p, name)
+                if p.page is not None and abs(p.page) > _page_count(pdf):
+                    raise ValidationError(
+                        f"document {pos} ({docs[pos][0]}) has no page {p.page}", field=name
+                    )
                 if p.anchor is not None:
                     key = (pos, p.anchor)
                     if key not in anchors:
@@ -622,7 +626,8 @@ class SignFlows:
                 raise ValidationError(
                     "the deadline has passed; create the flow again", field="deadline"
                 )
-            flow.state, flow.started_at = _F.STARTED, now
+            _move_flow(flow, "start")
+            flow.started_at = now
             signers = self._signers(s, flow.id)
             links = []
             tokens: dict[int, str] = {}
