@@ -19,8 +19,11 @@ from yinxin.adapters.http.api.guards import Guards, RateLimiter
 from yinxin.adapters.http.api.routes import (
     applications,
     audit,
+    batches,
     certificates,
+    flows,
     keys,
+    links,
     seals,
     subscribers,
     verify,
@@ -34,6 +37,9 @@ ROUTERS: list[APIRouter] = [
     applications.router,
     certificates.router,
     seals.router,
+    flows.router,
+    links.router,
+    batches.router,
     verify.router,
     audit.router,
 ]

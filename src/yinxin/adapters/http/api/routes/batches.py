@@ -1,0 +1,177 @@
+"""Batch signing (批量签署: up to 100 documents, one PIN entry, one code over the list of their
+hashes) and signing authorizations (自动签署授权: an organization lets the platform apply its
+seal without a code, within limits it signed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.routes.documents import (
+    DocumentIn,
+    PlacementIn,
+    SignedDocumentOut,
+    pdf_of,
+)
+from yinxin.errors import NotFound
+from yinxin.signing.authorizations import AuthorizationState, AuthorizationView, TermsCheck
+from yinxin.signing.batch import BatchItem
+from yinxin.signing.intent import Challenge
+
+router = APIRouter(tags=["batch signing and authorizations"])
+Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
+AuthId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class BatchDocumentIn(DocumentIn):
+    placement: PlacementIn | None = None
+    role: str | None = Field(None, max_length=20)
+
+
+class BatchCodeIn(Strict):
+    signer_subscriber_id: int = Field(ge=1, le=2**62)
+    documents: list[BatchDocumentIn] = Field(min_length=1, max_length=100)
+
+
+class BatchSignIn(BatchCodeIn):
+    seal: int | str
+    pin: str = Field(min_length=1, max_length=200)
+    challenge_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=12)
+    level: str = Field("B-LT", max_length=8)
+
+
+class BatchOut(BaseModel):
+    documents: list[SignedDocumentOut]
+    challenge_id: str | None
+    authorization_id: int | None
+
+
+class GrantIn(Strict):
+    seal: int | str
+    pin: str = Field(min_length=1, max_length=200, description="the seal PIN, given once")
+    granted_by_subscriber_id: int = Field(ge=1, le=2**62)
+    max_documents: int = Field(ge=1, le=1_000_000)
+    valid_until: dt.datetime
+    valid_from: dt.datetime | None = None
+    counterparties: list[int] = Field(default_factory=list, max_length=100)
+    flow_ids: list[int] = Field(default_factory=list, max_length=100)
+
+
+class WithdrawIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _items(body: BatchCodeIn) -> list[BatchItem]:
+    return [
+        BatchItem(
+            pdf=pdf_of(d, f"documents[{i}].content_base64"),
+            document_name=d.name,
+            placement=d.placement.placement() if d.placement else None,
+            role=d.role,
+        )
+        for i, d in enumerate(body.documents)
+    ]
+
+
+@router.post("/batches/code", status_code=201, response_model=Challenge)
+def batch_code(body: BatchCodeIn, platform: Plat, principal: Signer):
+    """One code for the whole list; its SMS says how many documents it covers."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    return platform.batch.request_code(
+        signer_subscriber_id=body.signer_subscriber_id, items=_items(body), actor=principal.actor
+    )
+
+
+@router.post("/batches/sign", response_model=BatchOut)
+def batch_sign(body: BatchSignIn, request: Request, platform: Plat, principal: Signer):
+    """Every document signed, or none (the code then stays usable)."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    result = platform.batch.sign(
+        _items(body),
+        seal=body.seal,
+        pin=body.pin,
+        signer_subscriber_id=body.signer_subscriber_id,
+        challenge_id=body.challenge_id,
+        code=body.code,
+        level=body.level,
+        client_ip=request.client.host if request.client else None,
+        actor=principal.actor,
+    )
+    return BatchOut(
+        documents=[SignedDocumentOut.of(d) for d in result.documents],
+        challenge_id=result.challenge_id,
+        authorization_id=result.authorization_id,
+    )
+
+
+def _scoped(platform, principal: Principal, authorization_id: int) -> AuthorizationView:
+    auth = platform.authorizations.get(authorization_id)
+    if principal.organization_id is not None:
+        try:
+            scope_subscriber(platform, principal, auth.holder_subscriber_id)
+        except NotFound:
+            raise NotFound(
+                f"no authorization {authorization_id}", field="authorization_id"
+            ) from None
+    return auth
+
+
+@router.post("/authorizations", status_code=201, response_model=AuthorizationView)
+def grant(body: GrantIn, platform: Plat, principal: Signer):
+    scope_subscriber(platform, principal, body.granted_by_subscriber_id)
+    seal = platform.seals.get(body.seal)
+    scope_subscriber(platform, principal, seal.subscriber_id)
+    return platform.authorizations.grant(
+        body.seal,
+        pin=body.pin,
+        granted_by_subscriber_id=body.granted_by_subscriber_id,
+        max_documents=body.max_documents,
+        valid_until=body.valid_until,
+        valid_from=body.valid_from,
+        counterparties=body.counterparties,
+        flow_ids=body.flow_ids,
+        actor=principal.actor,
+    )
+
+
+@router.get("/authorizations", response_model=list[AuthorizationView])
+def list_authorizations(
+    platform: Plat,
+    principal: Signer,
+    holder_subscriber_id: int | None = Query(None, ge=1, le=2**62),
+    state: AuthorizationState | None = None,
+):
+    org = principal.organization_id
+    if org is not None:
+        if holder_subscriber_id is not None:
+            scope_subscriber(platform, principal, holder_subscriber_id)
+        rows = platform.authorizations.list(holder_subscriber_id or org, state=state)
+        return [a for a in rows if a.holder_subscriber_id == org or holder_subscriber_id]
+    return platform.authorizations.list(holder_subscriber_id, state=state)
+
+
+@router.get("/authorizations/{authorization_id}", response_model=AuthorizationView)
+def get_authorization(authorization_id: AuthId, platform: Plat, principal: Signer):
+    return _scoped(platform, principal, authorization_id)
+
+
+@router.get("/authorizations/{authorization_id}/terms", response_model=TermsCheck)
+def check_terms(authorization_id: AuthId, platform: Plat, principal: Signer):
+    """The signed terms, checked: the row still says them and the seal's key signed them."""
+    _scoped(platform, principal, authorization_id)
+    return platform.authorizations.verify_terms(authorization_id)
+
+
+@router.post("/authorizations/{authorization_id}/withdraw", response_model=AuthorizationView)
+def withdraw(authorization_id: AuthId, body: WithdrawIn, platform: Plat, principal: Signer):
+    """Ends it at once; the platform's copy of the key is deleted in the same commit."""
+    _scoped(platform, principal, authorization_id)
+    return platform.authorizations.withdraw(
+        authorization_id, actor=principal.actor, reason=body.reason
+    )

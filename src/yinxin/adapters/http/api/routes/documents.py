@@ -1,0 +1,71 @@
+"""Request and answer shapes shared by the routes that carry PDFs in JSON: documents travel as
+base64 (``content_base64``), placements as anchor text or page + position."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pydantic import BaseModel, Field
+
+from yinxin.adapters.http.api.context import Strict
+from yinxin.errors import ValidationError
+from yinxin.pdf.sign import Placement
+from yinxin.signing.service import SignatureRecordView, SignedDocument
+
+MAX_PDF = 50 * 1024 * 1024
+
+
+class DocumentIn(Strict):
+    name: str = Field(min_length=1, max_length=255, examples=["技术服务合同.pdf"])
+    content_base64: str = Field(min_length=1, description="the PDF, base64")
+
+
+class PlacementIn(Strict):
+    """Anchor text (the seal centred on its end), or a page (1-based, negative from the end)
+    and the seal's lower-left corner in mm; both: the anchor, shifted by x/y."""
+
+    anchor: str | None = Field(None, min_length=1, max_length=100, examples=["甲方（签章）"])
+    page: int | None = Field(None, ge=-10000, le=10000)
+    x_mm: float | None = Field(None, ge=-2000, le=2000)
+    y_mm: float | None = Field(None, ge=-2000, le=2000)
+    width_mm: float = Field(40.0, gt=5, le=100)
+
+    def placement(self) -> Placement:
+        return Placement(
+            page=self.page,
+            x_mm=self.x_mm,
+            y_mm=self.y_mm,
+            anchor=self.anchor,
+            width_mm=self.width_mm,
+        )
+
+
+def pdf_of(doc: DocumentIn, field: str) -> bytes:
+    try:
+        data = base64.b64decode(doc.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("content_base64 is not base64", field=field) from None
+    if not data or len(data) > MAX_PDF:
+        raise ValidationError("the document is empty or larger than 50 MiB", field=field)
+    if b"%PDF-" not in data[:1024]:
+        raise ValidationError("this is not a PDF document", field=field)
+    return data
+
+
+class SignedDocumentOut(BaseModel):
+    name: str
+    sha256: str
+    record: SignatureRecordView
+    content_base64: str
+    replayed: bool
+
+    @classmethod
+    def of(cls, d: SignedDocument) -> SignedDocumentOut:
+        return cls(
+            name=d.record.document_name,
+            sha256=d.record.sha256_after,
+            record=d.record,
+            content_base64=base64.b64encode(d.pdf).decode(),
+            replayed=d.replayed,
+        )

@@ -1,0 +1,186 @@
+"""Sign flows (签署流程): create from PDFs with signers in order, start (links shown once),
+urge, extend, cancel, watch, download the signed files and the evidence report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, pdf_of
+from yinxin.errors import Forbidden, NotFound
+from yinxin.signing.evidence import EvidenceReport
+from yinxin.signing.flows import FlowSigning, FlowState, FlowView, SignerSpec, StartedFlow, Urged
+
+router = APIRouter(tags=["sign flows"])
+Sender = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
+FlowId = Annotated[int, Path(ge=1, le=2**62)]
+SignerId = Annotated[int, Path(ge=1, le=2**62)]
+PDF = {200: {"content": {"application/pdf": {}}}}
+
+
+class SignerIn(Strict):
+    subscriber_id: int = Field(ge=1, le=2**62, description="the person (or holder) who signs")
+    role: str = Field(max_length=20, examples=["甲方"])
+    seal: int | str = Field(description="the seal's id or esID")
+    placement: PlacementIn | None = None
+    placements: dict[int, PlacementIn] | None = Field(
+        None, description="per document position (0-based), where it differs"
+    )
+    order: int | None = Field(None, ge=1, le=100)
+
+
+class FlowIn(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    documents: list[DocumentIn] = Field(min_length=1, max_length=20)
+    signers: list[SignerIn] = Field(min_length=1, max_length=20)
+    order: Literal["sequential", "parallel"] = "sequential"
+    deadline: dt.datetime
+    owner_subscriber_id: int | None = Field(None, ge=1, le=2**62)
+
+
+class ExtendIn(Strict):
+    deadline: dt.datetime
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AuthorizedIn(Strict):
+    authorization_id: int = Field(ge=1, le=2**62)
+
+
+class FlowsPage(BaseModel):
+    items: list[FlowView]
+    next: str | None = None
+
+
+def _scoped(platform, principal: Principal, flow_id: int) -> FlowView:
+    flow = platform.flows.get(flow_id)
+    org = principal.organization_id
+    if org is not None and flow.owner_subscriber_id != org:
+        raise NotFound(f"no sign flow {flow_id}", field="flow_id")
+    return flow
+
+
+@router.post("/flows", status_code=201, response_model=FlowView)
+def create_flow(body: FlowIn, platform: Plat, principal: Sender):
+    owner = body.owner_subscriber_id
+    if principal.organization_id is not None:
+        if owner not in (None, principal.organization_id):
+            raise Forbidden(
+                "this key sends flows for its own organization only", field="owner_subscriber_id"
+            )
+        owner = principal.organization_id
+    elif owner is not None:
+        scope_subscriber(platform, principal, owner)
+    # signers are not scoped: counterparties are other organizations' people
+    documents = [
+        (d.name, pdf_of(d, f"documents[{i}].content_base64")) for i, d in enumerate(body.documents)
+    ]
+    signers = [
+        SignerSpec(
+            subscriber_id=s.subscriber_id,
+            role=s.role,
+            seal=s.seal,
+            placement=s.placement.placement() if s.placement else None,
+            placements={k: v.placement() for k, v in (s.placements or {}).items()} or None,
+            order=s.order,
+        )
+        for s in body.signers
+    ]
+    return platform.flows.create(
+        body.title,
+        documents=documents,
+        signers=signers,
+        order=body.order,
+        deadline=body.deadline,
+        owner_subscriber_id=owner,
+        actor=principal.actor,
+    )
+
+
+@router.get("/flows", response_model=FlowsPage)
+def list_flows(
+    platform: Plat,
+    principal: Sender,
+    limit: int = Query(50, ge=1, le=200),
+    after: int | None = Query(None, ge=0, le=2**62),
+    state: FlowState | None = None,
+):
+    page = platform.flows.list(
+        owner_subscriber_id=principal.organization_id, state=state, limit=limit, after=after
+    )
+    nxt = str(page.next_after) if page.next_after is not None else None
+    return FlowsPage(items=list(page.items), next=nxt)
+
+
+@router.get("/flows/{flow_id}", response_model=FlowView)
+def get_flow(flow_id: FlowId, platform: Plat, principal: Sender):
+    return _scoped(platform, principal, flow_id)
+
+
+@router.post("/flows/{flow_id}/start", response_model=StartedFlow)
+def start_flow(flow_id: FlowId, platform: Plat, principal: Sender):
+    """Each signer's link is in the answer, once; those whose turn it is are sent theirs."""
+    _scoped(platform, principal, flow_id)
+    return platform.flows.start(flow_id, actor=principal.actor)
+
+
+@router.post("/flows/{flow_id}/signers/{signer_id}/urge", response_model=Urged)
+def urge(flow_id: FlowId, signer_id: SignerId, platform: Plat, principal: Sender):
+    _scoped(platform, principal, flow_id)
+    return platform.flows.urge(flow_id, signer_id, actor=principal.actor)
+
+
+@router.post("/flows/{flow_id}/extend", response_model=FlowView)
+def extend(flow_id: FlowId, body: ExtendIn, platform: Plat, principal: Sender):
+    _scoped(platform, principal, flow_id)
+    return platform.flows.extend(flow_id, body.deadline, actor=principal.actor)
+
+
+@router.post("/flows/{flow_id}/cancel", response_model=FlowView)
+def cancel(flow_id: FlowId, body: ReasonIn, platform: Plat, principal: Sender):
+    _scoped(platform, principal, flow_id)
+    return platform.flows.cancel(flow_id, body.reason, actor=principal.actor)
+
+
+@router.post("/flows/{flow_id}/signers/{signer_id}/sign-authorized", response_model=FlowSigning)
+def sign_authorized(
+    flow_id: FlowId, signer_id: SignerId, body: AuthorizedIn, platform: Plat, principal: Sender
+):
+    """Automatic signing (静默签署) under the organization's authorization: no code, no PIN."""
+    _scoped(platform, principal, flow_id)
+    auth = platform.authorizations.get(body.authorization_id)
+    if principal.organization_id is not None:
+        scope_subscriber(platform, principal, auth.holder_subscriber_id)
+    return platform.flows.sign_authorized(
+        flow_id, signer_id, body.authorization_id, actor=principal.actor
+    )
+
+
+@router.get("/flows/{flow_id}/documents/{document_id}", response_class=Response, responses=PDF)
+def download(flow_id: FlowId, document_id: SignerId, platform: Plat, principal: Sender):
+    """The document as signed so far."""
+    _scoped(platform, principal, flow_id)
+    f = platform.flows.download(flow_id, document_id)
+    return Response(f.pdf, media_type="application/pdf", headers={"x-document-sha256": f.sha256})
+
+
+@router.get("/flows/{flow_id}/evidence", response_model=EvidenceReport)
+def evidence(flow_id: FlowId, platform: Plat, principal: Sender):
+    _scoped(platform, principal, flow_id)
+    return platform.flows.evidence(flow_id)
+
+
+@router.get("/flows/{flow_id}/evidence.pdf", response_class=Response, responses=PDF)
+def evidence_pdf(flow_id: FlowId, platform: Plat, principal: Sender):
+    """The evidence report (出证) as a Chinese PDF."""
+    _scoped(platform, principal, flow_id)
+    return Response(platform.flows.evidence_pdf(flow_id), media_type="application/pdf")

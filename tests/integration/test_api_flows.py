@@ -1,0 +1,270 @@
+"""Sign flows, batch signing and authorized signing over HTTP only, against the real
+``yinxin serve``: a three-party contract is created, started and signed through the API and
+the signing links, and the files it hands back validate in poppler's ``pdfsig`` (OCSP asked
+online of the same server) and in pyHanko."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+
+import pytest
+
+from tests import dbdump
+from tests.fixtures.samples import contract_pdf
+from tests.integration.api_world import Client
+from tests.integration.server import free_port, running_server
+from tests.integration.signing_flow import (
+    build_world,
+    need,
+    new_platform,
+    nss_trusting,
+    outbox_lines,
+    pdfsig,
+    read_code,
+)
+from tests.integration.test_sign_flows import _pyhanko_valid, make_agent
+from yinxin.store.models.signing import SignatureRecord
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A signing world whose certificates name the port the server then listens on."""
+    port = free_port()
+    home = tmp_path / "home"
+    p = new_platform(home, None, f"http://127.0.0.1:{port}")
+    w = build_world(p)
+    agent = make_agent(w)
+    keys = {
+        "org": p.api_keys.create(
+            name="甲方管理员", role="organization_admin", organization_id=w.org.id, actor="t"
+        ).secret,
+        "integration": p.api_keys.create(name="oa", role="integration", actor="t").secret,
+    }
+    other = p.subscribers.add_organization(
+        name="丙公司",
+        uscc="91310000MA1FL0000N",
+        legal_representative="赵六",
+        contact_name="钱七",
+        contact_phone="021-62345678",
+    )
+    keys["other"] = p.api_keys.create(
+        name="丙管理员", role="organization_admin", organization_id=other.id, actor="t"
+    ).secret
+    with running_server(home, port=port, env={"YINXIN_API_RATE": "0"}) as srv:
+        clients = {k: Client(srv.url(""), v) for k, v in keys.items()}
+        clients["link"] = Client(srv.url(""), None)
+        yield w, agent, clients, home
+        for c in clients.values():
+            c.close()
+    p.close()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def docs(parties=("甲方", "乙方", "中介方")) -> list[tuple[str, bytes]]:
+    return [
+        ("技术服务合同.pdf", contract_pdf(1, parties=parties)),
+        ("补充协议.pdf", contract_pdf(2, parties=parties, title="补充协议")),
+    ]
+
+
+def problem_of(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    return r.json()
+
+
+def sign_by_link(w, link: Client, token: str, party) -> dict:
+    before = outbox_lines(w.outbox)
+    r = link.post(f"/sign/{token}/code")
+    assert r.status_code == 201, r.text
+    code = read_code(w.outbox, party.phone, after=before)
+    r = link.post(
+        f"/sign/{token}",
+        json={"pin": party.pin, "challenge_id": r.json()["challenge_id"], "code": code},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_three_parties_sign_over_http_only_and_outside_tools_accept_the_files(served, tmp_path):
+    need("pdfsig", "certutil")
+    w, agent, c, _home = served
+    api, link = c["org"], c["link"]
+    originals = docs()
+    parties = [w.jia, w.yi, agent]
+    body = {
+        "title": "技术服务合同（三方）",
+        "documents": [{"name": n, "content_base64": b64(d)} for n, d in originals],
+        "signers": [
+            {"subscriber_id": x.id, "role": x.role, "seal": x.seal.es_id, "order": i + 1}
+            for i, x in enumerate(parties)
+        ],
+        "deadline": (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat(),
+    }
+    r = api.post("/flows", json=body, headers={"Idempotency-Key": "flow-1"})
+    assert r.status_code == 201, r.text
+    flow = r.json()
+    assert flow["state"] == "draft" and flow["owner_subscriber_id"] == w.org.id
+    again = api.post("/flows", json=body, headers={"Idempotency-Key": "flow-1"})
+    assert again.json()["id"] == flow["id"]  # a retried create makes no second flow
+    # another organization cannot see it, nor start it
+    problem_of(c["other"].get(f"/flows/{flow['id']}"), 404)
+    problem_of(c["other"].post(f"/flows/{flow['id']}/start"), 404)
+    assert flow["id"] not in [f["id"] for f in c["other"].get("/flows").json()["items"]]
+
+    started = api.post(f"/flows/{flow['id']}/start").json()
+    tokens = [x["token"] for x in started["links"]]
+    assert [x["state"] for x in started["flow"]["signers"]] == ["ready", "waiting", "waiting"]
+    assert problem_of(link.get(f"/sign/{tokens[1]}"), 409)["code"] == "not_your_turn"
+    problem_of(link.get("/sign/" + "x" * 43), 404)
+
+    for i, (party, token) in enumerate(zip(parties, tokens, strict=True)):
+        if i:  # the link sent at their turn is a fresh one; the one from start opens it too
+            ctx = link.get(f"/sign/{token}")
+            assert ctx.status_code == 200, ctx.text
+            assert ctx.json()["signer"]["subscriber_id"] == party.id
+        doc_id = flow["documents"][0]["id"]
+        page = link.get(f"/sign/{token}/documents/{doc_id}")
+        assert page.status_code == 200 and page.content.startswith(b"%PDF-")
+        done = sign_by_link(w, link, token, party)
+        assert len(done["records"]) == 2 and done["signer"]["state"] == "signed"
+        assert done["signer"]["client_ip"] == "127.0.0.1"
+    final = api.get(f"/flows/{flow['id']}").json()
+    assert final["state"] == "completed"
+
+    root = w.p.ca.certificate("root")
+    nss = nss_trusting(tmp_path / "nss", root)
+    for d, (_n, original) in zip(final["documents"], originals, strict=True):
+        r = api.get(f"/flows/{flow['id']}/documents/{d['id']}")
+        assert r.headers["content-type"] == "application/pdf"
+        pdf = r.content
+        assert hashlib.sha256(pdf).hexdigest() == d["current_sha256"]
+        assert pdf.startswith(original)
+        path = tmp_path / f"{d['id']}.pdf"
+        path.write_bytes(pdf)
+        blocks = pdfsig(path, nss)
+        assert len(blocks) == 3, blocks
+        for block in blocks:
+            assert "Signature is Valid." in block and "Certificate is Trusted." in block, block
+        assert _pyhanko_valid(pdf, root) == 3
+
+    ev = api.get(f"/flows/{flow['id']}/evidence").json()
+    assert [p["client_ip"] for p in ev["parties"]] == ["127.0.0.1"] * 3
+    assert [d["sha256_final"] for d in ev["documents"]] == [
+        d["current_sha256"] for d in final["documents"]
+    ]
+    r = api.get(f"/flows/{flow['id']}/evidence.pdf")
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF-")
+    # the links answer no more once the flow is done
+    assert problem_of(link.post(f"/sign/{tokens[2]}/code"), 409)["code"] == "flow_completed"
+
+
+def test_batch_signing_over_http_one_code_for_the_list(served):
+    w, _agent, c, _home = served
+    api = c["integration"]
+    items = [
+        {"name": f"合同{i}.pdf", "content_base64": b64(contract_pdf(1, title=f"合同{i}"))}
+        for i in range(4)
+    ]
+    who = {"signer_subscriber_id": w.yi.id, "documents": items}
+    before = outbox_lines(w.outbox)
+    r = api.post("/batches/code", json=who)
+    assert r.status_code == 201, r.text
+    code = read_code(w.outbox, w.yi.phone, after=before)
+    rows = dbdump.count(w.p, SignatureRecord)
+    wrong = {
+        **who,
+        "seal": w.yi.seal.es_id,
+        "pin": w.yi.pin,
+        "challenge_id": r.json()["challenge_id"],
+        "code": code,
+    }
+    # another list with this code: refused, nothing signed
+    bad = {**wrong, "documents": items[:3]}
+    assert api.post("/batches/sign", json=bad).status_code in (403, 409, 422)
+    assert dbdump.count(w.p, SignatureRecord) == rows
+    done = api.post("/batches/sign", json=wrong)
+    assert done.status_code == 200, done.text
+    out = done.json()["documents"]
+    assert len(out) == 4 and dbdump.count(w.p, SignatureRecord) == rows + 4
+    root = w.p.ca.certificate("root")
+    for d in out:
+        pdf = base64.b64decode(d["content_base64"])
+        assert hashlib.sha256(pdf).hexdigest() == d["sha256"]
+        assert _pyhanko_valid(pdf, root) == 1
+        assert d["record"]["signer_subscriber_id"] == w.yi.id
+    problem_of(api.post("/batches/code", json={**who, "documents": items * 26}), 422)
+
+
+def test_authorized_signing_over_http_and_withdrawal_refuses_at_once(served):
+    w, _agent, c, _home = served
+    api = c["org"]
+    originals = docs(("甲方", "乙方"))
+    flow = api.post(
+        "/flows",
+        json={
+            "title": "自动签署合同",
+            "documents": [{"name": n, "content_base64": b64(d)} for n, d in originals],
+            "signers": [
+                {"subscriber_id": w.org.id, "role": "甲方", "seal": w.jia.seal.es_id},
+                {"subscriber_id": w.yi.id, "role": "乙方", "seal": w.yi.seal.es_id},
+            ],
+            "deadline": (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat(),
+        },
+    ).json()
+    started = api.post(f"/flows/{flow['id']}/start").json()
+    org_signer = started["flow"]["signers"][0]["id"]
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    grant = {
+        "seal": w.jia.seal.es_id,
+        "pin": w.jia.pin,
+        "granted_by_subscriber_id": w.org.id,
+        "max_documents": 2,
+        "valid_until": until,
+        "flow_ids": [flow["id"]],
+    }
+    problem_of(c["other"].post("/authorizations", json=grant), 404)  # not its seal
+    r = api.post("/authorizations", json=grant)
+    assert r.status_code == 201, r.text
+    auth = r.json()
+    assert auth["state"] == "active" and auth["remaining"] == 2 and "pin" not in r.text
+    assert api.get(f"/authorizations/{auth['id']}/terms").json()["ok"] is True
+    problem_of(c["other"].get(f"/authorizations/{auth['id']}"), 404)
+    r = api.post(
+        f"/flows/{flow['id']}/signers/{org_signer}/sign-authorized",
+        json={"authorization_id": auth["id"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["signer"]["state"] == "signed"
+    after = api.get(f"/authorizations/{auth['id']}").json()
+    assert after["remaining"] == 0 and after["state"] == "exhausted"
+    # a second flow: the exhausted authorization refuses; a new one withdrawn refuses at once
+    r = api.post(f"/authorizations/{auth['id']}/withdraw", json={"reason": "停止授权"})
+    assert r.status_code in (200, 409)
+    grant2 = {**grant, "flow_ids": [], "max_documents": 5}
+    auth2 = api.post("/authorizations", json=grant2).json()
+    w2 = api.post(f"/authorizations/{auth2['id']}/withdraw", json={"reason": "停止授权"}).json()
+    assert w2["state"] == "withdrawn" and w2["key_held"] is False
+    flow2 = api.post(
+        "/flows",
+        json={
+            "title": "第二份",
+            "documents": [{"name": "a.pdf", "content_base64": b64(originals[0][1])}],
+            "signers": [{"subscriber_id": w.org.id, "role": "甲方", "seal": w.jia.seal.es_id}],
+            "deadline": until,
+        },
+    ).json()
+    s2 = api.post(f"/flows/{flow2['id']}/start").json()["flow"]["signers"][0]["id"]
+    r = api.post(
+        f"/flows/{flow2['id']}/signers/{s2}/sign-authorized",
+        json={"authorization_id": auth2["id"]},
+    )
+    assert r.status_code in (403, 409), r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
