@@ -13,6 +13,7 @@ to ``max_body``) to hash it, then handed on unchanged.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import threading
@@ -137,7 +138,10 @@ class Guards:
         path = scope["path"] + (
             "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
         )
-        digest = hashlib.sha256()
+        # keyed by the caller's credential (and a signing link's token, in the path): a body may
+        # hold a PIN, and a plain hash of a six-digit PIN would be read back by brute force
+        secret = (_header(scope, b"authorization") or b"") + b"\0" + path.encode()
+        digest = hmac.new(secret, digestmod=hashlib.sha256)
         for part in (path.encode(), _header(scope, b"content-type") or b"", body):
             digest.update(hashlib.sha256(part).digest())
         key = raw_key.decode("latin-1")
@@ -173,8 +177,12 @@ class Guards:
 
         status, ctype, out = 500, "", []
 
+        answered = False
+
         async def capture(message):
-            nonlocal status, ctype
+            # the answer is kept before its last byte goes out: a client that retries the
+            # moment it has the answer must find it kept, not "still running"
+            nonlocal status, ctype, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for k, v in message.get("headers", ()):
@@ -182,18 +190,23 @@ class Guards:
                         ctype = v.decode("latin-1")
             elif message["type"] == "http.response.body":
                 out.append(message.get("body", b""))
+                if not message.get("more_body", False) and not answered:
+                    answered = True
+                    await run_in_threadpool(
+                        self.idempotency.answer,
+                        caller=caller,
+                        key=key,
+                        status_code=status,
+                        content_type=ctype,
+                        body=b"".join(out),
+                    )
             await send(message)
 
         try:
             await self.app(scope, replay, capture)
         except BaseException:
-            await run_in_threadpool(self.idempotency.release, caller=caller, key=key)
+            if not answered:
+                await run_in_threadpool(self.idempotency.release, caller=caller, key=key)
             raise
-        await run_in_threadpool(
-            self.idempotency.answer,
-            caller=caller,
-            key=key,
-            status_code=status,
-            content_type=ctype,
-            body=b"".join(out),
-        )
+        if not answered:  # the app ended without a complete answer: nothing to replay
+            await run_in_threadpool(self.idempotency.release, caller=caller, key=key)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -178,6 +179,12 @@ def _in_scope(platform, principal: Principal, subscriber_id: int) -> bool:
     return org is None or platform.subscribers.in_organization(subscriber_id, org)
 
 
+def public(view: SealView) -> SealView:
+    """The view as API callers see it: where the server exported the seal's files is the
+    server's business, not theirs."""
+    return replace(view, files=None)
+
+
 def _scoped(platform, principal: Principal, seal: str, *, reveal: bool = False) -> SealView:
     """The seal, if the caller may see it; any other answers as a seal that does not exist."""
     if reveal:
@@ -185,7 +192,7 @@ def _scoped(platform, principal: Principal, seal: str, *, reveal: bool = False) 
     view = platform.seals.get(seal, reveal=reveal)
     if not _in_scope(platform, principal, view.subscriber_id):
         raise NotFound(f"no seal {seal}", field="seal")
-    return view
+    return public(view)
 
 
 def _member(platform, principal: Principal, member_id: int | None, field: str) -> None:
@@ -226,16 +233,18 @@ def create_seal(body: SealCreateIn, platform: Plat, principal: SealUser):
     once (its certificate was already reviewed and issued)."""
     _holder(platform, principal, body.subscriber_id)
     form = _form(body, BusinessType.NEW)
-    return platform.seals.create(
-        subscriber_id=body.subscriber_id,
-        kind=body.kind,
-        certificate_serial=body.certificate_serial,
-        form=form,
-        scan=_scan_bytes(body.scan_base64),
-        center_text=body.center_text,
-        code=body.code,
-        years=body.years,
-        actor=principal.actor,
+    return public(
+        platform.seals.create(
+            subscriber_id=body.subscriber_id,
+            kind=body.kind,
+            certificate_serial=body.certificate_serial,
+            form=form,
+            scan=_scan_bytes(body.scan_base64),
+            center_text=body.center_text,
+            code=body.code,
+            years=body.years,
+            actor=principal.actor,
+        )
     )
 
 
@@ -270,7 +279,9 @@ def apply(body: SealApplicationIn, response: Response, platform: Plat, principal
         years=body.years,
         actor=principal.actor,
     )
-    return SealApplicationOutcome(business_type=bt, status="done", seal=seal)
+    return SealApplicationOutcome(
+        business_type=bt, status="done", seal=public(seal) if seal else None
+    )
 
 
 def _apply_for_key(body: SealApplicationIn, response: Response, platform, principal: Principal):
@@ -355,7 +366,7 @@ def list_seals(
         organization_id=principal.organization_id,
         **pages.fetch(),
     )
-    return pages.page(rows, lambda v: v.id)
+    return pages.page([public(v) for v in rows], lambda v: v.id)
 
 
 REVEAL = Query(False, description="the holder's full ID number (officers only)")
@@ -435,8 +446,13 @@ def seal_usability(
 def renew(seal: SealRef, body: RenewIn, platform: Plat, principal: SealUser):
     """续费: extend the validity (never past the certificate's end)."""
     view = _scoped(platform, principal, seal)
-    return platform.seals.renew(
-        view.id, years=body.years, certificate_serial=body.certificate_serial, actor=principal.actor
+    return public(
+        platform.seals.renew(
+            view.id,
+            years=body.years,
+            certificate_serial=body.certificate_serial,
+            actor=principal.actor,
+        )
     )
 
 
@@ -444,41 +460,49 @@ def renew(seal: SealRef, body: RenewIn, platform: Plat, principal: SealUser):
 def change(seal: SealRef, body: ChangeIn, platform: Plat, principal: SealUser):
     """变更: a new image or data; makes a new SESeal record."""
     view = _scoped(platform, principal, seal)
-    return platform.seals.change(
-        view.id,
-        scan=_scan_bytes(body.scan_base64),
-        software=body.software,
-        center_text=body.center_text,
-        code=body.code,
-        certificate_serial=body.certificate_serial,
-        actor=principal.actor,
+    return public(
+        platform.seals.change(
+            view.id,
+            scan=_scan_bytes(body.scan_base64),
+            software=body.software,
+            center_text=body.center_text,
+            code=body.code,
+            certificate_serial=body.certificate_serial,
+            actor=principal.actor,
+        )
     )
 
 
 @router.post("/seals/{seal}/cancel", response_model=SealView)
 def cancel(seal: SealRef, platform: Plat, principal: SealUser):
     """注销: end the seal for good at the holder's request."""
-    return platform.seals.cancel(_scoped(platform, principal, seal).id, actor=principal.actor)
+    return public(
+        platform.seals.cancel(_scoped(platform, principal, seal).id, actor=principal.actor)
+    )
 
 
 @router.post("/seals/{seal}/freeze", response_model=SealView)
 def freeze(seal: SealRef, body: NoteIn, platform: Plat, principal: SealUser):
     """冻结: put the seal on hold."""
     view = _scoped(platform, principal, seal)
-    return platform.seals.freeze(view.id, actor=principal.actor, note=body.note)
+    return public(platform.seals.freeze(view.id, actor=principal.actor, note=body.note))
 
 
 @router.post("/seals/{seal}/unfreeze", response_model=SealView)
 def unfreeze(seal: SealRef, platform: Plat, principal: SealUser):
     """解冻 (after a PIN leak, only once the PIN has been changed)."""
-    return platform.seals.unfreeze(_scoped(platform, principal, seal).id, actor=principal.actor)
+    return public(
+        platform.seals.unfreeze(_scoped(platform, principal, seal).id, actor=principal.actor)
+    )
 
 
 @router.post("/seals/{seal}/revoke", response_model=SealView)
 def revoke(seal: SealRef, body: RevokeIn, platform: Plat, principal: SealUser):
     """废止: revoke the seal for good on one of the agreement's grounds (004 §十一)."""
     view = _scoped(platform, principal, seal)
-    return platform.seals.revoke(view.id, reason=body.reason, note=body.note, actor=principal.actor)
+    return public(
+        platform.seals.revoke(view.id, reason=body.reason, note=body.note, actor=principal.actor)
+    )
 
 
 @router.post("/seals/{seal}/report-pin-leak", response_model=PinLeakView)
@@ -502,7 +526,7 @@ def change_pin(seal: SealRef, body: PinChangeIn, platform: Plat, principal: Seal
 def unlock(seal: SealRef, body: NoteIn, platform: Plat, principal: SealOfficer):
     """Release the lock after too many wrong PINs (an officer, having checked the holder)."""
     view = _scoped(platform, principal, seal)
-    return platform.seals.unlock(view.id, officer=principal.actor, note=body.note)
+    return public(platform.seals.unlock(view.id, officer=principal.actor, note=body.note))
 
 
 # --- grants ---------------------------------------------------------------------------------------
