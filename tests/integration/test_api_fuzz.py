@@ -66,6 +66,7 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(tmp_pat
             capture_output=True,
             text=True,
             timeout=400,
+            cwd=tmp_path,  # its own .schemathesis/ cache stays out of the checkout
         )
         log = srv.log()
     world.platform.close()
