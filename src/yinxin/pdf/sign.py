@@ -926,18 +926,46 @@ def _tst_estimate(timestamper) -> int:
 
 def _certificates_in(token: bytes | None, ocsps: list[bytes]) -> list[bytes]:
     from asn1crypto import cms
-    from asn1crypto import ocsp as a_ocsp
 
     out: list[bytes] = []
     if token:
         for choice in cms.ContentInfo.load(token)["content"]["certificates"] or []:
             if choice.name == "certificate":
                 out.append(choice.chosen.dump())
+    return out + list(_ocsp_certificates(tuple(ocsps)))
+
+
+@functools.lru_cache(maxsize=16)
+def _ocsp_certificates(ocsps: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The certificates inside OCSP responses; a batch embeds the same responses in every file,
+    so they are read once."""
+    from asn1crypto import ocsp as a_ocsp
+
+    out: list[bytes] = []
     for der in ocsps:
         basic = a_ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
         for cert in basic["certs"] or []:
             out.append(cert.dump())
-    return out
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _check_revocation(ocsps: tuple[bytes, ...], crls: tuple[bytes, ...]) -> None:
+    """Refuse malformed OCSP responses or CRLs (checked once per distinct set)."""
+    from cryptography.x509 import load_der_x509_crl, ocsp
+
+    for der in ocsps:
+        try:
+            ocsp.load_der_ocsp_response(der)
+        except ValueError as exc:
+            raise SigningError(
+                f"an OCSP response is malformed ({exc})", field="revocation"
+            ) from None
+    for der in crls:
+        try:
+            load_der_x509_crl(der)
+        except ValueError as exc:
+            raise SigningError(f"a CRL is malformed ({exc})", field="revocation") from None
 
 
 def _append_dss(
@@ -957,20 +985,7 @@ def append_dss(pdf: bytes, revocation: RevocationData, extra_certs: Sequence[byt
     """Add ``revocation`` (and its certificates, plus ``extra_certs`` as DER) to the document's
     DSS in one incremental update; what the DSS holds already is not written twice. Used at
     signing (B-LT) and by archive renewal before each new document timestamp."""
-    from cryptography.x509 import load_der_x509_crl, ocsp
-
-    for der in revocation.ocsp_responses:
-        try:
-            ocsp.load_der_ocsp_response(der)
-        except ValueError as exc:
-            raise SigningError(
-                f"an OCSP response is malformed ({exc})", field="revocation"
-            ) from None
-    for der in revocation.crls:
-        try:
-            load_der_x509_crl(der)
-        except ValueError as exc:
-            raise SigningError(f"a CRL is malformed ({exc})", field="revocation") from None
+    _check_revocation(tuple(revocation.ocsp_responses), tuple(revocation.crls))
     certs = [*extra_certs, *(cades.cert_der(c) for c in revocation.certificates)]
     certs += _certificates_in(None, revocation.ocsp_responses)
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)

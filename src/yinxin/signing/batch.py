@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -52,6 +53,7 @@ from yinxin.signing.intent import Challenge, manifest_sha256
 from yinxin.signing.service import (
     MAX_PDF,
     Role,
+    SignatureEntry,
     SignatureRecordView,
     SignedDocument,
     SigningService,
@@ -272,7 +274,7 @@ class BatchSigning:
                 "intent confirmation is needed: give the one-time code", field="code"
             )
         signed = self._sign_all(checked, unlocked, level)
-        stored = [self.archive.store(pdf) for pdf, _ in signed]
+        stored = self._store(signed)
         now = self.clock.now()
         with self.db.transaction() as s:
             if confirmation_token is not None:
@@ -340,7 +342,7 @@ class BatchSigning:
             counterparty_subscriber_id=counterparty_subscriber_id,
         )
         signed = self._sign_all(checked, unlocked, level)
-        stored = [self.archive.store(pdf) for pdf, _ in signed]
+        stored = self._store(signed)
         now = self.clock.now()
         scope = {"flow_id": flow_id, "counterparty_subscriber_id": counterparty_subscriber_id}
         with self.db.transaction() as s:
@@ -372,6 +374,16 @@ class BatchSigning:
         return BatchResult(docs, None, authorization_id)
 
     # --- inside ----------------------------------------------------------------------------------
+    def _store(self, signed: Sequence[tuple[bytes, str]]) -> list[str]:
+        """Every signed file into the archive before the recording transaction (a failure
+        after this leaves unreferenced files for ``Archive.sweep``, never a record without its
+        file). Each write waits for its fsync, which releases the GIL: a few threads overlap
+        them."""
+        if len(signed) == 1:
+            return [self.archive.store(signed[0][0])]
+        with ThreadPoolExecutor(max_workers=min(8, len(signed))) as pool:
+            return list(pool.map(self.archive.store, (pdf for pdf, _ in signed)))
+
     def _sign_all(
         self, checked: Sequence[_Checked], unlocked: UnlockedSeal, level: Level
     ) -> list[tuple[bytes, str]]:
@@ -437,34 +449,39 @@ class BatchSigning:
         s.flush()
         if use is not None:
             use(batch.id)
-        docs: list[SignedDocument] = []
-        for i, (c, (pdf, field_name), key) in enumerate(zip(checked, signed, stored, strict=True)):
-            details = {
-                "batch_id": batch.id,
-                "batch_position": i,
-                "batch_size": len(checked),
-                "authorization_id": authorization_id,
-                "client_ip": client_ip,
-                "actor": actor,
-                "context": context,
-            }
-            record = self.signing.record_signature(
-                s,
+        entries = [
+            SignatureEntry(
                 document_name=c.name,
                 digest=c.digest,
                 signed=pdf,
                 stored=key,
-                stamp=unlocked.stamp,
-                signer_subscriber_id=signer_subscriber_id,
                 role=c.role,
-                level=level,
                 field_name=field_name,
-                challenge_id=challenge_id,
-                now=now,
-                actor=actor,
-                details=details,
+                details={
+                    "batch_id": batch.id,
+                    "batch_position": i,
+                    "batch_size": len(checked),
+                    "authorization_id": authorization_id,
+                    "client_ip": client_ip,
+                    "actor": actor,
+                    "context": context,
+                },
             )
-            docs.append(SignedDocument(pdf, record))
+            for i, (c, (pdf, field_name), key) in enumerate(
+                zip(checked, signed, stored, strict=True)
+            )
+        ]
+        records = self.signing.record_signatures(
+            s,
+            entries,
+            stamp=unlocked.stamp,
+            signer_subscriber_id=signer_subscriber_id,
+            level=level,
+            challenge_id=challenge_id,
+            now=now,
+            actor=actor,
+        )
+        docs = [SignedDocument(e.signed, r) for e, r in zip(entries, records, strict=True)]
         batch.signature_record_ids = json.dumps([d.record.id for d in docs])
         audit.record(
             s,

@@ -13,11 +13,12 @@ no network is needed to sign, and the signed file validates later with fetching 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 from cryptography import x509
@@ -97,6 +98,20 @@ class SignatureRecordView:
             role=Role(r.role) if r.role else None,
             level=Level(r.level),
         )
+
+
+@dataclass(frozen=True)
+class SignatureEntry:
+    """One signature to record: the document (name, SHA-256 before), the signed file and where
+    the archive stored it, the signer's role, the field made and details kept with the record."""
+
+    document_name: str
+    digest: str
+    signed: bytes
+    stored: str
+    role: Role | None
+    field_name: str | None
+    details: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -223,81 +238,90 @@ class SigningService:
             signing_time=self.clock.now(),
         )
 
-    def record_signature(
+    def record_signatures(
         self,
         s: Session,
+        entries: Sequence[SignatureEntry],
         *,
-        document_name: str,
-        digest: str,
-        signed: bytes,
-        stored: str,
         stamp: SealMaterial,
         signer_subscriber_id: int | None,
-        role: Role | None,
         level: Level,
-        field_name: str | None,
         challenge_id: str | None,
         now: dt.datetime,
         actor: str,
-        details: Mapping[str, object] | None = None,
-    ) -> SignatureRecordView:
-        """Record one signature in the caller's transaction: its ``SignatureRecord`` (with the
-        seal's name and kind and any ``details`` — batch, authorization, client IP, the
-        caller's context — as JSON), the archived file it made (``stored``, written before the
-        transaction) and its ``document.signed`` audit event naming the same details."""
-        more = dict(details or {})
-        rec = SignatureRecord(
-            document_name=document_name[:255],
-            sha256_before=digest,
-            sha256_after=sha256_hex(signed),
-            seal_id=stamp.seal_id,
-            es_id=stamp.es_id,
-            certificate_serial=stamp.certificate_serial,
-            signer_subscriber_id=signer_subscriber_id,
-            role=role,
-            level=level,
-            field_name=field_name,
-            intent_challenge=challenge_id,
-            signed_at=now,
-            details=json.dumps(
-                {"seal_name": stamp.name, "seal_kind": stamp.kind, **more},
-                ensure_ascii=False,
-                default=str,
-            ),
-        )
-        s.add(rec)
+    ) -> list[SignatureRecordView]:
+        """Record signatures made with one seal in the caller's transaction: for each its
+        ``SignatureRecord`` (with the seal's name and kind and the entry's ``details`` —
+        batch, authorization, client IP, the caller's context — as JSON), the archived file it
+        made (written before the transaction) and its ``document.signed`` audit event naming
+        the same details.
+
+        The records are inserted together (one flush gives them their ids); the archive rows
+        and audit events then queue up and are written at the commit, so a batch of a hundred
+        costs a few statements rather than a flush per row."""
+        recs = []
+        for e in entries:
+            rec = SignatureRecord(
+                document_name=e.document_name[:255],
+                sha256_before=e.digest,
+                sha256_after=sha256_hex(e.signed),
+                seal_id=stamp.seal_id,
+                es_id=stamp.es_id,
+                certificate_serial=stamp.certificate_serial,
+                signer_subscriber_id=signer_subscriber_id,
+                role=e.role,
+                level=level,
+                field_name=e.field_name,
+                intent_challenge=challenge_id,
+                signed_at=now,
+                details=json.dumps(
+                    {"seal_name": stamp.name, "seal_kind": stamp.kind, **e.details},
+                    ensure_ascii=False,
+                    default=str,
+                ),
+            )
+            recs.append(rec)
+        s.add_all(recs)
         s.flush()
-        self.archive.keep(
-            s,
-            sha256=stored,
-            size=len(signed),
-            document_name=document_name,
-            level=level,
-            signature_record_id=rec.id,
-            supersedes=digest,
-            timestamp_at=now if level != Level.B_B else None,
-        )
-        audit.record(
-            s,
-            at=now,
-            actor=actor,
-            action="document.signed",
-            subject_type="signature",
-            subject_id=rec.id,
-            data={
-                "document": document_name,
-                "sha256_before": digest,
-                "sha256_after": rec.sha256_after,
-                "es_id": stamp.es_id,
-                "certificate": stamp.certificate_serial,
-                "role": role,
-                "level": level,
-                "field_name": field_name,
-                "intent_challenge": challenge_id,
-                **{k: v for k, v in more.items() if k not in ("lock", "cross_page")},
-            },
-        )
-        return SignatureRecordView.of(rec)
+        views = []
+        for i, (e, rec) in enumerate(zip(entries, recs, strict=True)):
+            # after the first event the audit chain's head row exists and is flushed, so the
+            # rest may wait for the commit (the head is then read from the session)
+            with s.no_autoflush if i else contextlib.nullcontext():
+                self.archive.keep(
+                    s,
+                    sha256=e.stored,
+                    size=len(e.signed),
+                    document_name=e.document_name,
+                    level=level,
+                    signature_record_id=rec.id,
+                    supersedes=e.digest,
+                    timestamp_at=now if level != Level.B_B else None,
+                )
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="document.signed",
+                    subject_type="signature",
+                    subject_id=rec.id,
+                    data={
+                        "document": e.document_name,
+                        "sha256_before": e.digest,
+                        "sha256_after": rec.sha256_after,
+                        "es_id": stamp.es_id,
+                        "certificate": stamp.certificate_serial,
+                        "role": e.role,
+                        "level": level,
+                        "field_name": e.field_name,
+                        "intent_challenge": challenge_id,
+                        **{k: v for k, v in e.details.items() if k not in ("lock", "cross_page")},
+                    },
+                )
+            if i == 0:
+                s.flush()
+            views.append(SignatureRecordView.of(rec))
+        return views
 
     def sign(
         self,
@@ -378,21 +402,25 @@ class SigningService:
                 by="signing",
                 session=s,
             )
-            record = self.record_signature(
+            (record,) = self.record_signatures(
                 s,
-                document_name=document_name,
-                digest=digest,
-                signed=signed,
-                stored=stored,
+                [
+                    SignatureEntry(
+                        document_name=document_name,
+                        digest=digest,
+                        signed=signed,
+                        stored=stored,
+                        role=role,
+                        field_name=made.field_name,
+                        details={"lock": lock, "cross_page": cross_page},
+                    )
+                ],
                 stamp=unlocked.stamp,
                 signer_subscriber_id=signer_subscriber_id,
-                role=role,
                 level=level,
-                field_name=made.field_name,
                 challenge_id=consumed.challenge_id,
                 now=now,
                 actor=f"subscriber:{signer_subscriber_id}",
-                details={"lock": lock, "cross_page": cross_page},
             )
         return SignedDocument(signed, record)
 
