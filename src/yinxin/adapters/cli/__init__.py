@@ -571,7 +571,8 @@ def serve(
         1000, min=1, help="Connections per worker process; beyond, 503 and closed."
     ),
 ) -> None:
-    """Serve CRLs, OCSP, timestamps and CA certificates over HTTP.
+    """Serve the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json), signing links, CRLs,
+    OCSP, timestamps and CA certificates over HTTP.
 
     Slow or half-sent requests are cut off (header and body timeouts) and each worker serves a
     bounded number of connections, so slow clients cannot hold the responder."""
