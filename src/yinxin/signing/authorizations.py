@@ -433,7 +433,6 @@ class SigningAuthorizations:
         counterparty_subscriber_id: int | None,
         actor: str,
         now: dt.datetime,
-        batch_id: int | None = None,
     ) -> AuthorizationView:
         """Count ``documents`` (names and SHA-256) against the authorization in the caller's
         transaction, holding its row: checked again, decremented, audited; the last document
@@ -450,7 +449,6 @@ class SigningAuthorizations:
             "remaining": r.max_documents - r.used_documents,
             "flow_id": flow_id,
             "counterparty_subscriber_id": counterparty_subscriber_id,
-            "batch_id": batch_id,
             "terms_sha256": hashlib.sha256(r.terms.encode("utf-8")).hexdigest(),
         }
         self._audit(s, r, "used", actor, now, data)

@@ -346,6 +346,18 @@ class BatchSigning:
         now = self.clock.now()
         scope = {"flow_id": flow_id, "counterparty_subscriber_id": counterparty_subscriber_id}
         with self.db.transaction() as s:
+            # the authorization's row is locked first, before any row referring to it is
+            # written (a foreign key takes a share lock on it: two batches holding one each
+            # and both asking for the update lock would deadlock on PostgreSQL)
+            self.authorizations.use(
+                s,
+                authorization_id,
+                documents=manifest,
+                flow_id=flow_id,
+                counterparty_subscriber_id=counterparty_subscriber_id,
+                actor=actor,
+                now=now,
+            )
             docs = self._record(
                 s,
                 checked,
@@ -360,16 +372,6 @@ class BatchSigning:
                 actor=actor,
                 context={**scope, **context},
                 now=now,
-                use=lambda batch_id: self.authorizations.use(
-                    s,
-                    authorization_id,
-                    documents=manifest,
-                    flow_id=flow_id,
-                    counterparty_subscriber_id=counterparty_subscriber_id,
-                    actor=actor,
-                    now=now,
-                    batch_id=batch_id,
-                ),
             )
         return BatchResult(docs, None, authorization_id)
 
@@ -427,7 +429,6 @@ class BatchSigning:
         actor: str,
         context: dict,
         now,
-        use=None,
     ) -> tuple[SignedDocument, ...]:
         """The batch's row, then every signature's records, in the caller's transaction."""
         manifest = self._manifest(checked)
@@ -447,8 +448,6 @@ class BatchSigning:
         )
         s.add(batch)
         s.flush()
-        if use is not None:
-            use(batch.id)
         entries = [
             SignatureEntry(
                 document_name=c.name,
