@@ -39,7 +39,7 @@ from yinxin.adapters.cli.common import (
 from yinxin.adapters.cli.flows import flow_app
 from yinxin.adapters.cli.notify import notify_app
 from yinxin.adapters.cli.seals import seal_app
-from yinxin.adapters.cli.signing import sign_app
+from yinxin.adapters.cli.signing import authorization_app, sign_app
 from yinxin.adapters.cli.verify import verify_cmd
 from yinxin.errors import ValidationError, YinxinError
 
@@ -619,6 +619,7 @@ def serve(
 # mounted after the commands above, in this order: it is the order of `yinxin --help`
 app.add_typer(seal_app, name="seal")
 app.add_typer(sign_app, name="sign")
+app.add_typer(authorization_app, name="authorization")
 app.add_typer(flow_app, name="flow")
 app.command("verify")(verify_cmd)
 app.add_typer(archive_app, name="archive")

@@ -2,7 +2,9 @@
 
 Platform signing (a platform-held key) takes three steps a person can follow at a desk or in a
 script: ``sign code`` sends the one-time code to the signer's registered phone, ``sign pdf``
-takes the code and the seal PIN and signs. ``sign local`` is for subscribers who hold their own
+takes the code and the seal PIN and signs. ``sign batch`` does both for many files with one
+code and one PIN entry; ``authorization …`` manages automatic signing under an organization's
+signed authorization. ``sign local`` is for subscribers who hold their own
 key: it runs on their machine, reads their key file, and the platform never sees it.
 """
 
@@ -14,10 +16,13 @@ from pathlib import Path
 import typer
 
 from yinxin.adapters.cli.common import (
+    ACTOR,
     HOME,
     JSON,
+    PIN_STDIN,
     console,
     extended,
+    parse_time,
     platform,
     read_input,
     read_secret,
@@ -233,3 +238,236 @@ def sign_local(
         return LocalSignature(str(output), req.level)
 
     run(as_json, go, lambda r: console.print(f"[green]Signed[/] {r.out} ({r.level})"))
+
+
+# --- batch signing ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchSigned:
+    """What ``sign batch`` did: the files it wrote, in the order given, and their records."""
+
+    challenge_id: str | None
+    replayed: bool
+    out: list[str]
+    records: list
+
+
+def _batch_out(path: Path, out_dir: Path | None) -> Path:
+    return (out_dir or path.parent) / f"{path.stem}-signed.pdf"
+
+
+@sign_app.command("batch")
+def sign_batch(
+    files: list[Path] = typer.Argument(..., help="The PDFs to sign (1 to 100), in this order."),
+    seal: str = typer.Option(..., help="Seal id or esID."),
+    signer: int = typer.Option(..., help="Subscriber id of the person signing."),
+    challenge: str | None = typer.Option(
+        None, help="Challenge id from the first run; without it a code is sent."
+    ),
+    code: str | None = typer.Option(
+        None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
+    ),
+    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
+    pin_stdin: bool = typer.Option(
+        False,
+        "--pin-stdin",
+        help="Read the seal PIN (first line) and the code (second line, unless YINXIN_CODE is "
+        "set) from standard input.",
+    ),
+    out_dir: Path | None = typer.Option(
+        None, "--out-dir", help="Where the signed files go (default: beside each input)."
+    ),
+    anchor: str | None = ANCHOR,
+    page: int | None = PAGE,
+    x: float | None = None,
+    y: float | None = None,
+    width: float | None = typer.Option(None, help="Seal width in mm."),
+    role: str | None = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位"),
+    level: str = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA"),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Sign many PDFs with one seal PIN and one one-time code (批量签署).
+
+    Run it once without --challenge: one code for the whole list is sent to the signer's phone
+    and the challenge id is printed. Run it again with the same files and --challenge: the code
+    (YINXIN_CODE, standard input or a prompt) and the seal PIN sign every file, or none. Each
+    signed file is written as NAME-signed.pdf beside its input (or into --out-dir).
+    """
+    from yinxin.signing.batch import BatchItem
+
+    def items():
+        placement = _placement(anchor, page, x, y, width)
+        return [
+            BatchItem(read_input(f, f"files[{i}]"), f.name, placement, role)
+            for i, f in enumerate(files)
+        ]
+
+    if challenge is None:
+        run(
+            as_json,
+            lambda: platform(home).batch.request_code(signer_subscriber_id=signer, items=items()),
+            lambda r: console.print(
+                f"[green]Code sent[/] to {r.sent_to_masked} for {len(files)} document(s); "
+                f"run again with --challenge {r.challenge_id}"
+            ),
+        )
+        return
+
+    def go():
+        the_pin, the_code = (
+            read_secret(
+                what,
+                env=env,
+                field=name,
+                option=given,
+                option_name=f"--{name}",
+                from_stdin=pin_stdin,
+            )
+            for what, env, name, given in (
+                ("seal PIN", "YINXIN_SEAL_PIN", "pin", pin),
+                ("one-time code", "YINXIN_CODE", "code", code),
+            )
+        )
+        batch = items()
+        outs = [_batch_out(f, out_dir) for f in files]
+        for o in outs:
+            writable(o)  # a bad output is refused before the code is used up
+        result = platform(home).batch.sign(
+            batch,
+            seal=seal,
+            pin=the_pin,
+            signer_subscriber_id=signer,
+            challenge_id=challenge,
+            code=the_code,
+            level=level,
+            actor=f"cli:subscriber:{signer}",
+        )
+        for o, doc in zip(outs, result.documents, strict=True):
+            write_atomic(o, doc.pdf)
+        return BatchSigned(
+            challenge_id=result.challenge_id,
+            replayed=all(d.replayed for d in result.documents),
+            out=[str(o) for o in outs],
+            records=[d.record for d in result.documents],
+        )
+
+    run(
+        as_json,
+        go,
+        lambda r: console.print(
+            f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {len(r.out)} document(s): "
+            + ", ".join(r.out)
+        ),
+    )
+
+
+# --- signing authorizations ------------------------------------------------------------------
+authorization_app = typer.Typer(
+    no_args_is_help=True,
+    help="Authorize automatic signing with an organization seal (自动签署授权), within limits.",
+)
+
+
+@authorization_app.command("grant")
+def authorization_grant(
+    seal: str = typer.Option(..., help="Seal id or esID (an organization seal)."),
+    by: int = typer.Option(
+        ..., "--by", help="Subscriber id of the administrator (holder, or member with a grant)."
+    ),
+    max_documents: int = typer.Option(..., "--max", help="How many documents, at most."),
+    until: str = typer.Option(..., help="Valid until (ISO 8601 with offset)."),
+    counterparty: list[int] = typer.Option(
+        [], "--counterparty", help="A counterparty's subscriber id (repeat; none = any)."
+    ),
+    flow: list[int] = typer.Option([], "--flow", help="A sign flow id (repeat; none = any)."),
+    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
+    pin_stdin: bool = PIN_STDIN,
+    actor: str | None = typer.Option(None, help="Who grants (recorded in the audit trail)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Grant an authorization; the seal PIN is given once, here, and never again."""
+
+    def go():
+        the_pin = read_secret(
+            "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
+        )
+        return platform(home).authorizations.grant(
+            seal,
+            pin=the_pin,
+            granted_by_subscriber_id=by,
+            max_documents=max_documents,
+            valid_until=parse_time(until, "until"),
+            counterparties=counterparty,
+            flow_ids=flow,
+            actor=actor,
+        )
+
+    run(as_json, go, _show_authorization)
+
+
+@authorization_app.command("withdraw")
+def authorization_withdraw(
+    authorization_id: int = typer.Argument(..., help="The authorization's id."),
+    reason: str = typer.Option(..., help="Why (recorded in the audit trail)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Withdraw at once; the platform's copy of the seal key for it is deleted."""
+    run(
+        as_json,
+        lambda: platform(home).authorizations.withdraw(
+            authorization_id, actor=actor, reason=reason
+        ),
+        _show_authorization,
+    )
+
+
+@authorization_app.command("list")
+def authorization_list(
+    holder: int | None = typer.Option(None, help="Only this organization's (subscriber id)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Authorizations, oldest first."""
+
+    def render(rows):
+        for r in rows:
+            _show_authorization(r)
+
+    run(as_json, lambda: platform(home).authorizations.list(holder_subscriber_id=holder), render)
+
+
+@authorization_app.command("show")
+def authorization_show(
+    authorization_id: int = typer.Argument(..., help="The authorization's id."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """One authorization, and whether its signed terms check out."""
+
+    def go():
+        p = platform(home)
+        view = p.authorizations.get(authorization_id)
+        check = p.authorizations.verify_terms(authorization_id)
+        return extended(view, terms_ok=check.ok, terms_problem=check.reason, terms=check.terms)
+
+    def render(r):
+        _show_authorization(r)
+        ok = "[green]signed terms verify[/]" if r.terms_ok else f"[red]{r.terms_problem}[/]"
+        console.print(f"  {ok}")
+
+    run(as_json, go, render)
+
+
+def _show_authorization(a) -> None:
+    scope = []
+    if a.counterparties:
+        scope.append("counterparties " + ", ".join(map(str, a.counterparties)))
+    if a.flow_ids:
+        scope.append("flows " + ", ".join(map(str, a.flow_ids)))
+    console.print(
+        f"#{a.id} seal {a.es_id} [bold]{a.state}[/] {a.used_documents}/{a.max_documents} used, "
+        f"until {a.valid_until:%Y-%m-%d %H:%M}Z; {'; '.join(scope) or 'any counterparty and flow'}"
+    )
