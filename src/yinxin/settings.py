@@ -21,6 +21,7 @@ class Settings:
     api_rate: float = 20.0  # API requests a second per caller on average (0: no limit)
     api_burst: int = 100  # … and at once
     api_max_body: int = 60 * 1024 * 1024  # a 50 MiB PDF with room for its JSON envelope
+    sweep_seconds: float = 60.0  # how often the server expires sign flows past their deadline
     extra: dict = field(default_factory=dict)
 
     @property
@@ -51,6 +52,7 @@ class Settings:
             ca_algorithm=env.get("YINXIN_CA_ALGORITHM", "ec-p256"),
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
+            sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

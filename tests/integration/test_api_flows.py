@@ -54,7 +54,8 @@ def served(tmp_path):
     keys["other"] = p.api_keys.create(
         name="丙管理员", role="organization_admin", organization_id=other.id, actor="t"
     ).secret
-    with running_server(home, port=port, env={"YINXIN_API_RATE": "0"}) as srv:
+    env = {"YINXIN_API_RATE": "0", "YINXIN_SWEEP_SECONDS": "1"}
+    with running_server(home, port=port, env=env) as srv:
         clients = {k: Client(srv.url(""), v) for k, v in keys.items()}
         clients["link"] = Client(srv.url(""), None)
         yield w, agent, clients, home
@@ -201,6 +202,9 @@ def test_batch_signing_over_http_one_code_for_the_list(served):
         assert _pyhanko_valid(pdf, root) == 1
         assert d["record"]["signer_subscriber_id"] == w.yi.id
     problem_of(api.post("/batches/code", json={**who, "documents": items * 26}), 422)
+    # an organization-bound key signs for its own people only
+    problem_of(c["other"].post("/batches/code", json=who), 404)
+    problem_of(c["other"].post("/batches/sign", json=wrong), 404)
 
 
 def test_authorized_signing_over_http_and_withdrawal_refuses_at_once(served):
@@ -268,3 +272,30 @@ def test_authorized_signing_over_http_and_withdrawal_refuses_at_once(served):
     )
     assert r.status_code in (403, 409), r.text
     assert r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_a_flow_past_its_deadline_expires_by_itself(served):
+    import time
+
+    w, _agent, c, _home = served
+    api, link = c["org"], c["link"]
+    name, pdf = docs(("甲方", "乙方"))[0]
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    flow = api.post(
+        "/flows",
+        json={
+            "title": "限期合同",
+            "documents": [{"name": name, "content_base64": b64(pdf)}],
+            "signers": [{"subscriber_id": w.yi.id, "role": "乙方", "seal": w.yi.seal.es_id}],
+            "deadline": deadline.isoformat(),
+        },
+    ).json()
+    token = api.post(f"/flows/{flow['id']}/start").json()["links"][0]["token"]
+    assert link.get(f"/sign/{token}").status_code == 200
+    end = time.monotonic() + 15
+    while api.get(f"/flows/{flow['id']}").json()["state"] != "expired":
+        assert time.monotonic() < end, "the server did not expire the flow"
+        time.sleep(0.5)
+    assert link.post(f"/sign/{token}/code").status_code == 409
+    events = w.p.audit_events(action="flow.expired", subject_id=str(flow["id"]))
+    assert len(events) == 1 and events[0].actor == "system:expiry"

@@ -97,16 +97,32 @@ async def _refresh_crls(status) -> None:
         await asyncio.sleep(CRL_CHECK_SECONDS)
 
 
+async def _expire_flows(platform: Platform) -> None:
+    """Sign flows past their deadline become expired within a minute even when nobody looks
+    (their links already refuse at the deadline). Safe on several workers at once: a flow
+    expires once, under its row lock. The job runner of the roadmap takes this over."""
+    while True:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, platform.flows.expire_due)
+        except Exception:
+            log.exception("sign-flow expiry failed")
+        await asyncio.sleep(max(0.5, platform.settings.sweep_seconds))
+
+
 def create_app(platform: Platform) -> object:
     status, ocsp, tsa = platform.status, platform.ocsp, platform.tsa
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        task = asyncio.create_task(_refresh_crls(status))
+        tasks = [
+            asyncio.create_task(_refresh_crls(status)),
+            asyncio.create_task(_expire_flows(platform)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
 
     from yinxin.adapters.http.api import build_api, guarded
 
