@@ -8,10 +8,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import random
 from io import BytesIO
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
 from tests.integration import pdf_factory as f
 from tests.integration.test_pdf_verify import Docs
@@ -226,3 +233,210 @@ def test_accelerated_lexers_match_pyhanko_byte_for_byte(seed):
         with accel.fast():
             got = _outcome(lambda s: accel._decode_name(s.read()), name)
         assert got == _outcome(lambda s: accel._orig_decode_name(s.read()), name), name
+
+
+# ---------------------------------------------------------------------------------------------
+# the direct path check (yinxin.pdf.direct) and the shared parsed objects (accel._read_object)
+
+
+def _der(cert) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _leaf_key(cert) -> bytes:
+    return hashlib.sha256(_der(cert)).digest()
+
+
+def _forged(party: f.Party) -> f.Party:
+    """The same certificate (names, serial, key identifiers, validity, extensions) signed by a
+    key that is not the issuing CA's: by name and key identifier it chains through our CA."""
+    real = party.cert
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(real.subject)
+        .issuer_name(real.issuer)
+        .public_key(real.public_key())
+        .serial_number(real.serial_number)
+        .not_valid_before(real.not_valid_before_utc)
+        .not_valid_after(real.not_valid_after_utc)
+    )
+    for ext in real.extensions:
+        b = b.add_extension(ext.value, ext.critical)
+    forged = b.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    return dataclasses.replace(party, cert=forged)
+
+
+def _tamper_timestamp(pdf: bytes) -> bytes:
+    """Flip one byte of the timestamp token's own signature (an unsigned attribute of the CMS,
+    so the signer's signature still verifies; only the token is broken)."""
+    emb = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
+    token = next(extract_tst_data_iter(emb.signer_info, signed=False))
+    sig = bytes(token["signer_infos"][0]["signature"].native)
+    for old in (sig.hex().upper().encode(), sig.hex().encode()):
+        if pdf.count(old) == 1:
+            i = len(old) // 2
+            flipped = old[:i] + (b"0" if old[i : i + 1] != b"0" else b"1") + old[i + 1 :]
+            return pdf.replace(old, flipped)
+    raise AssertionError("timestamp signature not found in /Contents")
+
+
+@dataclasses.dataclass
+class Odd:
+    """Files whose certificate paths the direct check must hand to pyHanko."""
+
+    items: list[tuple[str, bytes]]
+    leaves: dict[str, bytes]  # file name → SHA-256 of the certificate that must fall back
+
+
+@pytest.fixture(scope="module")
+def odd(docs) -> Odd:
+    pki, now = docs.pki, docs.pki.now
+    expired = pki.new_signer("过期者", not_before=now - dt.timedelta(days=30), days=7)
+    forged = _forged(pki.new_signer("伪造者"))
+    other_ca = docs.rogue.new_signer("另一CA签署人")
+    foreign = dataclasses.replace(pki, ocsp=docs.rogue.ocsp)
+    responder_signer = pki.new_signer("他人应答者签署人")
+    revoked_signer = pki.new_signer("已吊销者")
+    items = {
+        "revoked.pdf": f.sign(
+            docs.plain, revoked_signer, pki, revinfo="dss", revoked_at=now - dt.timedelta(hours=1)
+        ),
+        "other-responder.pdf": f.sign(docs.plain, responder_signer, foreign, revinfo="dss"),
+        "expired.pdf": f.sign(docs.plain, expired, pki, revinfo="dss"),
+        "forged-leaf.pdf": f.sign(docs.plain, forged, pki, revinfo="dss"),
+        "tampered-timestamp.pdf": _tamper_timestamp(
+            f.sign(docs.plain, pki.new_signer("时间戳被改者"), pki, revinfo="dss")
+        ),
+        "second-ca.pdf": f.sign(docs.plain, other_ca, docs.rogue, revinfo="dss"),
+    }
+    leaves = {
+        "revoked.pdf": _leaf_key(revoked_signer.cert),
+        "other-responder.pdf": _leaf_key(responder_signer.cert),
+        "expired.pdf": _leaf_key(expired.cert),
+        "forged-leaf.pdf": _leaf_key(forged.cert),
+        "second-ca.pdf": _leaf_key(other_ca.cert),
+    }
+    return Odd(list(items.items()), leaves)
+
+
+def _usual(docs, n: int = 4) -> list[tuple[str, bytes]]:
+    """B-LT contracts from our CA: the first one teaches the batch the (root, CA) pair."""
+    pki = docs.pki
+    return [
+        (f"usual-{i}.pdf", f.sign(docs.plain, pki.new_signer(f"常规{i}"), pki, revinfo="dss"))
+        for i in range(n)
+    ]
+
+
+def test_files_the_direct_check_must_hand_to_pyhanko(docs, odd):
+    """Revoked signer, another responder, a certificate expired at the moment, a leaf not
+    signed by the cached issuer's key, a certificate from a second CA: each path goes to
+    pyHanko's full validation, and the report is what pyHanko's validation gives alone."""
+    at = docs.pki.now + dt.timedelta(minutes=5)
+    roots = [docs.pki.root, docs.rogue.root]  # the second CA is trusted too
+    usual = _usual(docs)
+    v = Verifier(roots, at=at)
+    warm = v.verify_many(usual)
+    assert all(r.report.valid for r in warm)
+    assert v._paths.direct > 0  # the usual files after the first one were decided directly
+    for name, pdf in odd.items:
+        report = v.verify(pdf, file_name=name)
+        alone = verify_pdf(pdf, trust_roots=roots, file_name=name, at=at)
+        assert report.to_dict() == alone.to_dict(), name
+        assert report.valid == (name == "second-ca.pdf"), name  # its root is trusted too
+        if name in odd.leaves and name != "second-ca.pdf":
+            assert not any(v._paths.decided[odd.leaves[name]]), name
+    # the second CA's first path (its TSA's, validated first) is pyHanko's: nothing was
+    # learned about that CA before; what pyHanko proved then serves its signer's path
+    second = verify_pdf(dict(odd.items)["second-ca.pdf"], trust_roots=roots, at=at)
+    fresh = Verifier(roots, at=at)
+    fresh.verify_many(usual)
+    pairs, fallbacks = set(fresh._paths.prefixes), fresh._paths.fallback
+    assert fresh.verify(dict(odd.items)["second-ca.pdf"]).to_dict() == second.to_dict()
+    assert fresh._paths.fallback > fallbacks
+    rogue_pair = (_der(docs.rogue.root), _der(docs.rogue.issuing))
+    assert rogue_pair not in pairs and rogue_pair in fresh._paths.prefixes
+    # the direct check still decides the usual files after all of that
+    before = v._paths.direct
+    again = v.verify_many(_usual(docs, 2))
+    assert all(r.report.valid for r in again) and v._paths.direct > before
+
+
+@pytest.mark.parametrize("policy", ["last-known", "strict"])
+@pytest.mark.parametrize("when", ["now", "in-ten-years"])
+def test_every_report_is_the_same_with_the_shortcuts_on_and_off(docs, odd, policy, when):
+    """The whole varied archive (and the odd files, with a second trusted CA), with the direct
+    path check and shared parsed objects on, against the same batch with both off and against
+    each file alone: every report, field for field."""
+    at = docs.pki.now + (dt.timedelta(minutes=5) if when == "now" else dt.timedelta(days=3650))
+    roots = [docs.pki.root, docs.rogue.root]
+    items = _usual(docs, 3) + _archive(docs) + odd.items
+    random.Random(11).shuffle(items)
+    on = Verifier(roots, at=at, policy=policy)
+    reports_on = [r.report.to_dict() for r in on.verify_many(items)]
+    off = Verifier(roots, at=at, policy=policy, shortcut=False)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_no_shared_objects())
+        reports_off = [r.report.to_dict() for r in off.verify_many(items)]
+    alone = [
+        verify_pdf(pdf, trust_roots=roots, file_name=n, at=at, policy=policy).to_dict()
+        for n, pdf in items
+    ]
+    assert reports_on == reports_off == alone
+    assert on._paths.direct > 0 and on._objects.hits > 0
+    assert off._paths is None and off._objects.hits == 0
+    if when == "in-ten-years" and policy == "strict":
+        # the newest timestamp is judged at --at, when the TSA certificate has long expired
+        tsa = _leaf_key(docs.pki.tsa.cert)
+        assert not any(on._paths.decided[tsa])
+
+
+@contextlib.contextmanager
+def _no_shared_objects():
+    real = accel.objects
+    accel.objects = lambda store: contextlib.nullcontext()
+    try:
+        yield
+    finally:
+        accel.objects = real
+
+
+def test_shared_objects_are_what_parsing_in_that_reader_builds(docs):
+    """Every indirect object of the varied archive, parsed in a second reader: the copy bound
+    to that reader (``accel._rehome``) has the same types, values, container references and
+    indirect-reference targets as a parse of its own."""
+
+    def shape(obj, reader):
+        ref = obj.container_ref
+        head = (type(obj).__name__, ref.idnum, ref.generation, ref.pdf is reader)
+        if isinstance(obj, generic.IndirectObject):
+            return (*head, obj.idnum, obj.generation, obj.reference.pdf is reader)
+        if isinstance(obj, generic.StreamObject):
+            items = sorted((k, shape(v, reader)) for k, v in obj.items())
+            return (*head, obj._encoded_data, obj._data, items)
+        if isinstance(obj, generic.DictionaryObject):
+            return (*head, sorted((k, shape(v, reader)) for k, v in obj.items()))
+        if isinstance(obj, generic.ArrayObject):
+            return (*head, [shape(v, reader) for v in obj])
+        return (*head, repr(obj), sorted(k for k in vars(obj) if k != "container_ref"))
+
+    checked = 0
+    for _, pdf in _archive(docs):
+        first = PdfFileReader(BytesIO(pdf), strict=False)
+        second = PdfFileReader(BytesIO(pdf), strict=False)
+        for ref in first.xrefs.explicit_refs_in_revision(first.xrefs.total_revisions - 1):
+            marker = first.xrefs[ref]
+            if not isinstance(marker, int):
+                continue
+            own = accel._orig_read_object(second, ref, marker)
+            parsed = accel._orig_read_object(first, ref, marker)
+            try:
+                template = accel._rehome(parsed, None, None)
+            except accel._Uncacheable:
+                continue
+            copy = accel._rehome(
+                template, generic.Reference(ref.idnum, ref.generation, second), second
+            )
+            assert shape(copy, second) == shape(own, second), ref
+            checked += 1
+    assert checked > 50

@@ -27,6 +27,17 @@ pure-Python loops whose results do not need them:
   value, error and stream position against the originals on random token soup, and whole
   reports with the replacements switched off.
 
+* In an archive most objects of every file are byte for byte those of the others (the
+  contract's pages, fonts and seal images; the catalogue, form and certificates), and pyHanko
+  parses each of them again in each file. Inside :func:`objects` (a batch),
+  :func:`_read_object` keeps a parsed copy of each plain indirect object by its exact bytes,
+  from the object header to its ``endobj``, and hands out a copy bound to the asking reader
+  (its container reference and the reader behind its indirect references) — what parsing
+  those bytes in that reader builds (``_rehome``). Kept only when the parse provably read
+  nothing else: not encrypted, not in an object stream, not a metadata stream, no indirect
+  ``/Length``, and the reader consumed exactly that ``endobj`` after the object. Any other
+  object, and any type not listed in ``_rehome``, is parsed by pyHanko every time.
+
 All are installed once, module-wide, but act only inside :func:`fast` (a context variable,
 so threads and concurrent tasks outside a verification — and pyHanko called directly, as the
 benchmark's reference is — see the original code). Everything else runs unchanged.
@@ -37,12 +48,14 @@ from __future__ import annotations
 import binascii
 import contextlib
 import contextvars
+import copy
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from asn1crypto import x509 as a_x509
 from pyhanko.pdf_utils import generic, misc
-from pyhanko.pdf_utils.reader import HistoricalResolver
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
@@ -55,6 +68,7 @@ _orig_non_ws = misc.read_non_whitespace
 _orig_decode_name = generic._decode_name
 _orig_indirect = generic.IndirectObject.read_from_stream
 _orig_subsume = HistoricalResolver._subsume_object
+_orig_read_object = PdfFileReader._read_object
 _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
@@ -76,6 +90,31 @@ def fast() -> Iterator[None]:
         yield
     finally:
         _ON.reset(token)
+
+
+@dataclass
+class ObjectStore:
+    """Parsed indirect objects of one batch by their bytes (:func:`_read_object`)."""
+
+    parsed: dict[tuple, object] = field(default_factory=dict)
+    size: int = 0  # bytes of the keys held
+    hits: int = 0
+
+
+_OBJECTS: contextvars.ContextVar[ObjectStore | None] = contextvars.ContextVar(
+    "yinxin_pdf_objects", default=None
+)
+_OBJECTS_MAX_BYTES = 64 << 20
+
+
+@contextlib.contextmanager
+def objects(store: ObjectStore | None) -> Iterator[None]:
+    """Share parsed objects through ``store`` inside (``None``: parse everything)."""
+    token = _OBJECTS.set(store)
+    try:
+        yield
+    finally:
+        _OBJECTS.reset(token)
 
 
 def _read_hex_string(stream):
@@ -287,6 +326,96 @@ def _cert_issuer_serial(self) -> bytes:
     return value
 
 
+class _Uncacheable(Exception):
+    pass
+
+
+_PRIMITIVES = (
+    generic.NumberObject,
+    generic.FloatObject,
+    generic.NameObject,
+    generic.BooleanObject,
+    generic.NullObject,
+    generic.TextStringObject,
+    generic.ByteStringObject,
+)
+
+
+def _rehome(obj, container_ref, handler):
+    """A copy of a parsed object as the reader behind ``handler`` would have parsed the same
+    bytes: every node's ``container_ref`` is the object's reference in that reader, indirect
+    references point into it, a stream has its encoded data and nothing decoded yet (as
+    ``DictionaryObject.read_from_stream`` builds it). Dictionary keys carry no reference and
+    are shared, as are the encoded bytes. A type not listed is not copied: ``_Uncacheable``."""
+    t = type(obj)
+    if t is generic.DictionaryObject:
+        new = generic.DictionaryObject(
+            {k: _rehome(v, container_ref, handler) for k, v in obj.items()}
+        )
+    elif t is generic.StreamObject:
+        if obj._data is not None or obj._handler is not None:
+            raise _Uncacheable
+        new = generic.StreamObject(
+            {k: _rehome(v, container_ref, handler) for k, v in obj.items()},
+            encoded_data=obj._encoded_data,
+        )
+    elif t is generic.ArrayObject:
+        new = generic.ArrayObject([_rehome(v, container_ref, handler) for v in obj])
+    elif t is generic.IndirectObject:
+        new = generic.IndirectObject(obj.idnum, obj.generation, handler)
+    elif t in _PRIMITIVES:
+        new = copy.copy(obj)
+    else:
+        raise _Uncacheable
+    new.container_ref = container_ref
+    return new
+
+
+def _read_object(self, ref, marker, never_decrypt=False, as_metadata_stream=False):
+    """``PdfFileReader._read_object`` for a plain indirect object met before in this batch
+    (same bytes from its header to its ``endobj``): a copy bound to this reader. See the
+    module docstring for what is never shared."""
+    store = _OBJECTS.get()
+    data = getattr(self, "_yinxin_bytes", None)
+    if (
+        store is None
+        or data is None
+        or not _ON.get()
+        or type(marker) is not int
+        or as_metadata_stream
+        or self.encrypted
+    ):
+        return _orig_read_object(self, ref, marker, never_decrypt, as_metadata_stream)
+    end = data.find(b"endobj", marker)
+    if end < 0:
+        return _orig_read_object(self, ref, marker, never_decrypt, as_metadata_stream)
+    key = (data[marker : end + 6], ref.idnum, ref.generation, bool(self.strict))
+    template = store.parsed.get(key)
+    if template is not None:
+        store.hits += 1
+        return _rehome(template, generic.Reference(ref.idnum, ref.generation, self), self)
+    result = _orig_read_object(self, ref, marker, never_decrypt, as_metadata_stream)
+    # the reader stopped right after *this* endobj (and whitespace): the object's value came
+    # from these bytes alone, not from a stream that contains the word, nor from elsewhere
+    pos = self.stream.tell()
+    if pos < end + 6 or data[end + 6 : pos].translate(None, _WHITESPACE):
+        return result
+    if isinstance(result, generic.StreamObject) and isinstance(
+        result.raw_get("/Length"), generic.IndirectObject
+    ):
+        return result  # its length came from another object
+    try:
+        template = _rehome(result, None, None)
+    except _Uncacheable:
+        return result
+    if store.size + len(key[0]) > _OBJECTS_MAX_BYTES:
+        store.parsed.clear()
+        store.size = 0
+    store.parsed[key] = template
+    store.size += len(key[0])
+    return result
+
+
 def install() -> None:
     """Idempotent. The reader looks ``read_hex_string_from_stream`` up in its module at call
     time, and ``hashable`` is a property of the class, so both take effect everywhere."""
@@ -307,6 +436,7 @@ def install() -> None:
     generic._decode_name = _decode_name
     generic.IndirectObject.read_from_stream = staticmethod(_read_indirect)
     HistoricalResolver._subsume_object = _subsume_object
+    PdfFileReader._read_object = _read_object
 
 
 install()

@@ -360,6 +360,7 @@ def _open_reader(pdf: bytes) -> PdfFileReader:
         raise ValidationError("不是 PDF 文件 / not a PDF file", field="pdf")
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader._yinxin_bytes = pdf  # what accel._read_object keys shared objects by, in a batch
         if reader.encrypted:
             # only documents that open without a password can be verified by anyone
             result = reader.decrypt(b"")
