@@ -22,6 +22,9 @@ class Settings:
     api_burst: int = 100  # … and at once
     api_max_body: int = 60 * 1024 * 1024  # a 50 MiB PDF with room for its JSON envelope
     sweep_seconds: float = 60.0  # how often the server expires sign flows past their deadline
+    log_format: str = "text"  # "json": one JSON object per log line, with the request id
+    access_log: bool = False  # one line per HTTP request (JSON when log_format is json)
+    metrics_token: str | None = None  # if set, /metrics wants "Authorization: Bearer <it>"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -53,6 +56,9 @@ class Settings:
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
             sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
+            log_format=env.get("YINXIN_LOG_FORMAT") or None,
+            access_log=(env.get("YINXIN_ACCESS_LOG", "").lower() in ("1", "true", "yes")) or None,
+            metrics_token=env.get("YINXIN_METRICS_TOKEN") or None,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

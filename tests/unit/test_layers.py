@@ -32,6 +32,7 @@ LAYERS: dict[str, list[str]] = {
     "core": [
         "yinxin",
         "yinxin.clock",
+        "yinxin.context",
         "yinxin.settings",
         "yinxin.errors",
         "yinxin.transitions",

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yinxin.context import request_id
 from yinxin.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -52,7 +53,12 @@ def record(
     subject_id: object,
     data: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
+    """Append one event to the chain inside the caller's transaction. During an HTTP request
+    the request's id is recorded with the data (``request_id``), so the event and the server's
+    log lines point at each other."""
+    rid = request_id.get()
+    if rid is not None:
+        data = {**(data or {}), "request_id": rid}
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one_or_none()

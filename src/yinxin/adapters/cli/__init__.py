@@ -583,6 +583,11 @@ def serve(
     try:
         secret = passphrase()  # asked once; workers get it through the environment
         p = build_platform(Settings.from_env(home=home), passphrase=secret)
+        json_logs = p.settings.log_format == "json"
+        if json_logs:
+            from yinxin.adapters.http.ops import json_logging
+
+            json_logging()
         app_ = create_app(p)
         # load the signing keys now, so a wrong passphrase fails at start, not on first request
         p.ca.key("ocsp")
@@ -611,9 +616,10 @@ def serve(
             port=port,
             workers=workers,
             limits=limits,
+            json_logs=json_logs,
         )
     else:
-        serve_http(app_, host=host, port=port, limits=limits)
+        serve_http(app_, host=host, port=port, limits=limits, json_logs=json_logs)
 
 
 # mounted after the commands above, in this order: it is the order of `yinxin --help`

@@ -35,10 +35,12 @@ from urllib.parse import unquote
 
 import uvicorn
 from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from yinxin import __version__
+from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.app import Platform, build_platform
 from yinxin.errors import YinxinError
 
@@ -130,7 +132,14 @@ def create_app(platform: Platform) -> object:
 
     @api.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
+        """Alive: the process answers (no dependency checked)."""
         return {"ok": True, "version": __version__}
+
+    @api.get("/readyz", include_in_schema=False)
+    def readyz():
+        """Ready: the database answers and is migrated, the CA's certificates load."""
+        ready, checks = readiness(platform)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     rest = guarded(api, platform)
 
@@ -196,13 +205,16 @@ def create_app(platform: Platform) -> object:
     app.status = status  # type: ignore[attr-defined]
     app.ocsp = ocsp  # type: ignore[attr-defined]
     app.tsa = tsa  # type: ignore[attr-defined]
-    return app
+    s = platform.settings
+    return Observed(app, platform, access=s.access_log, metrics_token=s.metrics_token)
 
 
 def app_from_env():
     """Factory for ``uvicorn --factory`` / several workers: each worker builds its platform from
     the environment (YINXIN_HOME, YINXIN_CA_PASSPHRASE …) — workers cannot prompt."""
     platform = build_platform(passphrase=os.environ.get("YINXIN_CA_PASSPHRASE"))
+    if platform.settings.log_format == "json":
+        json_logging()
     app = create_app(platform)
     freeze_heap()
     return app
@@ -524,19 +536,28 @@ def _ensure_descriptors(limits: Limits) -> Limits:
 
 
 def serve_http(
-    app: object, *, host: str, port: int, workers: int = 1, limits: Limits | None = None
+    app: object,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    limits: Limits | None = None,
+    json_logs: bool = False,
 ) -> None:
     """Run ``app`` (an ASGI app, or with ``workers`` > 1 the import string of a factory that
-    each worker calls) on ``host``:``port`` until SIGINT/SIGTERM."""
+    each worker calls) on ``host``:``port`` until SIGINT/SIGTERM. ``json_logs``: uvicorn
+    leaves logging alone (``json_logging`` has set it up)."""
     limits = _ensure_descriptors(limits or Limits())
     sock = listening_socket(host, port)
+    logs = {"log_config": None} if json_logs else {}
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
         config = ServeConfig(
-            app, limits=limits, factory=True, host=host, port=port, workers=workers
+            app, limits=limits, factory=True, host=host, port=port, workers=workers, **logs
         )
         Multiprocess(config, sockets=[sock]).run()
     else:
         freeze_heap()
-        uvicorn.Server(ServeConfig(app, limits=limits, host=host, port=port)).run(sockets=[sock])
+        config = ServeConfig(app, limits=limits, host=host, port=port, **logs)
+        uvicorn.Server(config).run(sockets=[sock])
