@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from yinxin.archive.service import Archive
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
+    from yinxin.notify.webhooks import Webhooks
     from yinxin.pki.kek import PlatformKek
     from yinxin.pki.keys import KeyStore
     from yinxin.registry.ca import CertificateAuthority
@@ -196,6 +197,16 @@ class Platform:
             batch=lambda: self.batch,  # type: ignore[attr-defined]
             files=FileStore(self.settings.documents_dir / "flows"),
             base_url=self.settings.base_url,
+        )
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """Webhook subscriptions, the dispatcher (audit trail → deliveries) and the deliverer;
+        secrets under the platform KEK."""
+        from yinxin.notify.webhooks import Webhooks
+
+        return Webhooks(
+            self.db, self.clock, self.kek, allow_private=self.settings.webhook_allow_private
         )
 
     # ------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ class Settings:
     api_burst: int = 100  # … and at once
     api_max_body: int = 60 * 1024 * 1024  # a 50 MiB PDF with room for its JSON envelope
     sweep_seconds: float = 60.0  # how often the server expires sign flows past their deadline
+    # webhooks may go to loopback and private networks (a receiver on the same host or LAN)
+    webhook_allow_private: bool = False
     log_format: str = "text"  # "json": one JSON object per log line, with the request id
     access_log: bool = False  # one line per HTTP request (JSON when log_format is json)
     metrics_token: str | None = None  # if set, /metrics wants "Authorization: Bearer <it>"
@@ -56,6 +58,8 @@ class Settings:
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
             sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
+            webhook_allow_private=env.get("YINXIN_WEBHOOK_ALLOW_PRIVATE", "").lower()
+            in ("1", "true", "yes"),
             log_format=env.get("YINXIN_LOG_FORMAT") or None,
             access_log=(env.get("YINXIN_ACCESS_LOG", "").lower() in ("1", "true", "yes")) or None,
             metrics_token=env.get("YINXIN_METRICS_TOKEN") or None,

@@ -257,4 +257,5 @@ from yinxin.store.models import (  # noqa: E402, F401
     notify,
     seals,
     signing,
+    webhooks,
 )
