@@ -5,7 +5,7 @@
     pki       pki/ (keys, profiles, authority, CRL, OCSP, TSA)
     pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report): no database
     services  registry/, seals/, signing/, notify/, archive/
-    app       app.py (the only wiring), demo.py
+    app       app.py (the only wiring), demo.py, jobs/ (the scheduler over the services)
     adapters  adapters/cli/, adapters/http/
 
 A module may import its own layer and the layers below it, never one above; and no two units
@@ -52,7 +52,7 @@ LAYERS: dict[str, list[str]] = {
         "yinxin.notify",
         "yinxin.archive",
     ],
-    "app": ["yinxin.app", "yinxin.demo"],
+    "app": ["yinxin.app", "yinxin.demo", "yinxin.jobs"],
     "adapters": ["yinxin.adapters"],
 }
 ORDER = list(LAYERS)

@@ -254,6 +254,7 @@ from yinxin.store.models import (  # noqa: E402, F401
     archive,
     authorizations,
     flows,
+    jobs,
     notify,
     seals,
     signing,

@@ -1,0 +1,147 @@
+"""``yinxin worker`` and ``yinxin jobs …``: the scheduler and its time-driven jobs (docs/jobs.md).
+
+``worker`` runs the scheduler and the jobs until SIGTERM or Ctrl-C (procrastinate's queue on
+PostgreSQL, the in-process runner on SQLite); ``jobs list`` shows the jobs, their periods and
+last runs; ``jobs run NAME`` runs one job once, now; ``jobs runs`` is the log of runs.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    console,
+    emit,
+    err_console,
+    platform,
+    run,
+    show_error,
+)
+from yinxin.errors import Conflict, YinxinError
+
+jobs_app = typer.Typer(
+    no_args_is_help=True,
+    help="Time-driven jobs (expiry, outbox, CRLs, notices, archive renewal) and their runs.",
+)
+
+
+def _logging() -> None:
+    """Each run is logged (one line: job, period, time taken, what it did) to standard error,
+    unless logging is set up already."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("yinxin.jobs").setLevel(logging.INFO)
+
+
+def worker_cmd(
+    home: Path | None = HOME,
+    name: str | None = typer.Option(
+        None, help="This worker's name in job_runs (default: a thread number); host:pid first."
+    ),
+    tick: float | None = typer.Option(
+        None,
+        min=0.05,
+        help="Seconds between looks for due work (default: from YINXIN_SWEEP_SECONDS).",
+    ),
+) -> None:
+    """Run the scheduler and the jobs until SIGTERM or Ctrl-C. Start as many as you like, on
+    one machine or several: each job runs once per period whichever worker takes it, and a
+    worker that dies mid-run leaves its period to another once its lease runs out."""
+    from yinxin.jobs import runner_for
+
+    _logging()
+    try:
+        p = platform(home)
+        if p.ca.is_initialised():
+            p.ca.key("issuing")  # a wrong passphrase fails now, not in the first CRL job
+        runner = runner_for(p, name=name, tick=tick)
+    except YinxinError as e:
+        err_console.print(f"[bold red]error[/]: {e.message}")
+        raise typer.Exit(e.exit_code) from None
+
+    def stop(signum, _frame) -> None:
+        err_console.print(f"{signal.Signals(signum).name}: stopping after the running jobs")
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        runner.run()
+    finally:
+        p.close()
+
+
+def _render_list(infos) -> None:
+    from rich.table import Table
+
+    table = Table("every", "last run", "state", "result or error")
+    table.add_column("job", no_wrap=True)
+    table.columns.insert(0, table.columns.pop())
+    for i in infos:
+        r = i.last_run
+        table.add_row(
+            i.name,
+            i.every,
+            f"{r.period} ({r.worker}, try {r.attempts})" if r else "never",
+            r.state.value if r else "",
+            (r.error or r.result or "") if r else "",
+        )
+    console.print(table)
+
+
+@jobs_app.command("list")
+def jobs_list(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """The jobs, their periods and their last runs."""
+    from yinxin.jobs import describe
+
+    run(as_json, lambda: describe(platform(home)), _render_list)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: str = typer.Argument(..., help="The job (see `yinxin jobs list`)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Run one job once, now, whatever its schedule (recorded as period manual:<second>).
+    Exits 1 when the job failed."""
+    from yinxin.jobs import Runner, RunState
+
+    _logging()
+
+    def go():
+        view = Runner(platform(home), name="cli").run_now(name)
+        if view is None:
+            raise Conflict(f"{name} is being run by another worker this second", field="name")
+        return view
+
+    try:
+        view = go()
+    except YinxinError as e:
+        show_error(e, as_json)
+        raise typer.Exit(e.exit_code) from None
+    emit(view, as_json)
+    if view.state == RunState.FAILED:
+        raise typer.Exit(1)
+
+
+@jobs_app.command("runs")
+def jobs_runs(
+    job: str | None = typer.Option(None, help="Only this job's runs."),
+    state: str | None = typer.Option(None, help="running, done or failed."),
+    limit: int = typer.Option(50, min=1, max=1000),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The log of runs, newest first: period, state, worker, tries, result or error."""
+    from yinxin.jobs import history
+
+    run(as_json, lambda: history(platform(home).db, job=job, state=state, limit=limit))

@@ -1,0 +1,281 @@
+"""The jobs: each a named, idempotent function of the ``Platform`` with the period it runs in.
+
+A job is the time-driven half of a service: the service owns the rule ("a certificate past its
+notAfter is expired", "a failed message is tried again after its back-off"), the job only says
+when to apply it. Every job can run twice for one period, or on two workers at once, with its
+effects made once: the services lock or re-check each row before changing it, and the runner's
+``job_runs`` claim keeps a period to one run anyway (``yinxin.jobs.runs``).
+
+Periods are fixed intervals of the platform clock (UTC) counted from the epoch: a run belongs to
+the interval it started in, named by the interval's start (``2026-12-01T10:05`` for a minute,
+``2026-12-01T10:00`` for an hour, ``2026-12-01`` for a day). The frequent jobs' period is
+``YINXIN_SWEEP_SECONDS`` (default 60), so a test server can expire flows within a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+
+from yinxin.errors import ValidationError, YinxinError
+from yinxin.store.models.flows import SignFlow, SignFlowSigner
+from yinxin.store.models.jobs import JobRun
+
+if TYPE_CHECKING:
+    from yinxin.app import Platform
+
+log = logging.getLogger(__name__)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# how long finished runs are kept in job_runs (``jobs.prune`` deletes older ones)
+KEEP_RUNS = dt.timedelta(days=30)
+# a signer whose turn it is hears once more when the deadline is this close (催签)
+REMIND_BEFORE = dt.timedelta(hours=24)
+DEFAULT_SWEEP = 60.0
+BATCH = 500  # rows an outbox job takes per run; the rest wait for the next period
+
+
+@dataclass(frozen=True)
+class Period:
+    """A fixed interval of the platform clock, counted from the epoch in UTC."""
+
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.seconds < 1 or (self.seconds > 86400 and self.seconds % 86400):
+            raise ValueError("a period is 1 s to 1 day, or whole days")
+
+    def start(self, now: dt.datetime) -> dt.datetime:
+        """The start of the period ``now`` falls in."""
+        elapsed = int((now - EPOCH).total_seconds())
+        return EPOCH + dt.timedelta(seconds=elapsed - elapsed % self.seconds)
+
+    def key(self, now: dt.datetime) -> str:
+        """The period's name in ``job_runs``: its start, as precise as the period needs."""
+        start = self.start(now)
+        if self.seconds % 86400 == 0:
+            return start.strftime("%Y-%m-%d")
+        if self.seconds % 60 == 0:
+            return start.strftime("%Y-%m-%dT%H:%M")
+        return start.strftime("%Y-%m-%dT%H:%M:%S")
+
+    @property
+    def name(self) -> str:
+        for seconds, word in ((86400, "day"), (3600, "hour"), (60, "minute")):
+            if self.seconds == seconds:
+                return word
+        return f"{self.seconds} s"
+
+
+MINUTE, HOUR, DAY = Period(60), Period(3600), Period(86400)
+
+
+class JobProblem(YinxinError, code="job_failed"):
+    """A job ran but some of its work failed (e.g. one archived document could not be renewed):
+    the run is recorded as failed and tried again within its period."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named unit of time-driven work. ``run`` returns a one-line summary for the log and
+    ``job_runs``; it raises to say the run failed. ``lease`` is how long a run may go without
+    its worker's heartbeat before another worker takes the period over."""
+
+    name: str
+    period: Period
+    title: str
+    run: Callable[[Platform], str]
+    lease: dt.timedelta = dt.timedelta(minutes=5)
+
+
+# --- the jobs ------------------------------------------------------------------------------------
+def _outbox(p: Platform) -> str:
+    rows = p.notifier.retry_failed(limit=BATCH)
+    sent = sum(1 for r in rows if r.status == "sent")
+    return f"{len(rows)} tried, {sent} sent"
+
+
+def _webhooks_dispatch(p: Platform) -> str:
+    return f"dispatched: {_count(p.webhooks.dispatch(limit=BATCH))}"  # type: ignore[attr-defined]
+
+
+def _webhooks_deliver(p: Platform) -> str:
+    return f"delivered: {_count(p.webhooks.deliver_due(limit=BATCH))}"  # type: ignore[attr-defined]
+
+
+def _count(result: object) -> object:
+    """How many a service call handled, whatever shape it reports it in."""
+    if isinstance(result, int | str) or result is None:
+        return result
+    if isinstance(result, Sequence):
+        return len(result)
+    return result
+
+
+def _flows_expire(p: Platform) -> str:
+    return f"expired: {list(p.flows.expire_due().expired)}"
+
+
+def _flows_remind(p: Platform) -> str:
+    """Urge once every signer whose turn it is when the flow's deadline is less than a day away
+    and nobody urged them since that day began; a second run finds them urged."""
+    from yinxin.signing.flows import FlowState, SignerState
+
+    now = p.clock.now()
+    with p.db.read() as s:
+        rows = s.execute(
+            select(
+                SignFlowSigner.flow_id,
+                SignFlowSigner.id,
+                SignFlow.deadline,
+                SignFlowSigner.last_urged_at,
+            )
+            .join(SignFlow, SignFlow.id == SignFlowSigner.flow_id)
+            .where(
+                SignFlow.state == FlowState.STARTED,
+                SignFlow.deadline > now,
+                SignFlow.deadline <= now + REMIND_BEFORE,
+                SignFlowSigner.state == SignerState.READY,
+            )
+            .order_by(SignFlowSigner.id)
+        ).all()
+    # urged within the last day before the deadline (by us or by a person): nothing more to say
+    due = [
+        (flow_id, signer_id)
+        for flow_id, signer_id, deadline, urged_at in rows
+        if urged_at is None or urged_at < deadline - REMIND_BEFORE
+    ]
+    urged = []
+    for flow_id, signer_id in due:
+        try:
+            p.flows.urge(flow_id, signer_id, actor="system:reminder")
+            urged.append(signer_id)
+        except YinxinError as e:  # signed, extended or urged meanwhile
+            log.info("no reminder to signer %s of flow %s: %s", signer_id, flow_id, e.message)
+    return f"signers reminded: {urged}"
+
+
+def _certificates_expire(p: Platform) -> str:
+    return f"expired: {p.certificates.expire_due()}"
+
+
+def _certificates_unpaid(p: Platform) -> str:
+    return f"suspended: {p.certificates.suspend_unpaid()}"
+
+
+def _seals_expire(p: Platform) -> str:
+    return f"expired: {p.seals.expire_due()}"
+
+
+def _authorizations_expire(p: Platform) -> str:
+    return f"expired: {p.authorizations.expire_due()}"
+
+
+def _crl(role: str) -> Callable[[Platform], str]:
+    def resign(p: Platform) -> str:
+        """Re-signs only when the status changed or nextUpdate draws near (``current_crl``)."""
+        from cryptography import x509
+
+        crl = x509.load_der_x509_crl(p.status.current_crl(role))
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        return f"CRL #{number}, next update {crl.next_update_utc.isoformat()}"
+
+    return resign
+
+
+def _renewal_notices(p: Platform) -> str:
+    return f"notices: {[n.serial for n in p.notices.send_renewal_notices()]}"
+
+
+def _archive_renew(p: Platform) -> str:
+    report = p.archive.renew(actor="scheduler")
+    summary = (
+        f"checked {report.checked}, renewed {len(report.renewed)}, "
+        f"refreshed {len(report.refreshed)}, rolled over {len(report.rolled_over)}"
+    )
+    if report.failed:
+        raise JobProblem(
+            f"{summary}; failed: " + "; ".join(f"{f.id}: {f.error}" for f in report.failed),
+            field="archive",
+        )
+    return summary
+
+
+def _prune(p: Platform) -> str:
+    cutoff = p.clock.now() - KEEP_RUNS
+    with p.db.transaction() as s:
+        gone = s.execute(
+            delete(JobRun).where(JobRun.finished_at.is_not(None), JobRun.finished_at < cutoff)
+        ).rowcount
+    return f"{gone} old runs deleted"
+
+
+def sweep_seconds(platform: Platform) -> float:
+    """The frequent jobs' period, ``YINXIN_SWEEP_SECONDS`` (``Settings.from_env`` leaves it
+    None when the variable is unset: then the default, 60)."""
+    seconds = platform.settings.sweep_seconds
+    return DEFAULT_SWEEP if seconds is None else float(seconds)
+
+
+def default_jobs(platform: Platform) -> list[Job]:
+    """Every job of the platform, frequent ones first. The webhook jobs are there when the
+    platform has webhooks."""
+    frequent = Period(max(1, round(sweep_seconds(platform))))
+    jobs = [
+        Job("notify.outbox", frequent, "send the message outbox, retry failed messages", _outbox),
+    ]
+    if hasattr(type(platform), "webhooks"):
+        jobs += [
+            Job(
+                "webhooks.dispatch",
+                frequent,
+                "turn events into webhook deliveries",
+                _webhooks_dispatch,
+            ),
+            Job(
+                "webhooks.deliver",
+                frequent,
+                "deliver due webhooks (with back-off)",
+                _webhooks_deliver,
+            ),
+        ]
+    jobs += [
+        Job("flows.expire", frequent, "expire sign flows past their deadline", _flows_expire),
+        Job("flows.remind", HOUR, "remind signers a day before the deadline", _flows_remind),
+        Job("certificates.expire", HOUR, "expire certificates past notAfter", _certificates_expire),
+        Job(
+            "certificates.unpaid",
+            HOUR,
+            "suspend certificates paid up to a past date",
+            _certificates_unpaid,
+        ),
+        Job("seals.expire", HOUR, "expire seals past their validity", _seals_expire),
+        Job("authorizations.expire", HOUR, "expire signing authorizations", _authorizations_expire),
+        Job("crl.issuing", HOUR, "re-sign the issuing CA's CRL when due", _crl("issuing")),
+        Job("crl.root", HOUR, "re-sign the root's CRL when due", _crl("root")),
+        Job("notices.renewal", DAY, "send renewal notices (30 days, every 7)", _renewal_notices),
+        Job(
+            "archive.renew",
+            DAY,
+            "renew archive timestamps (B-LTA), add fresh status data",
+            _archive_renew,
+            lease=dt.timedelta(hours=1),
+        ),
+        Job("jobs.prune", DAY, "delete job runs finished 30 days ago", _prune),
+    ]
+    return jobs
+
+
+def by_name(jobs: Iterable[Job], name: str) -> Job:
+    """The job called ``name``; an unknown name is refused listing the known ones."""
+    table = {j.name: j for j in jobs}
+    try:
+        return table[name]
+    except KeyError:
+        raise ValidationError(
+            f"no job named {name!r} (jobs: {', '.join(table)})", field="name"
+        ) from None
