@@ -18,7 +18,11 @@ the verifier:
   are the same parsed objects;
 * delegated OCSP responders (id-pkix-ocsp-nocheck) that passed pyHanko's check, reused only at
   moments within the responder's validity (``verify._ocsp_provenance`` says why that is all
-  the moment can change).
+  the moment can change);
+* the (trust anchor, issuing CA) pairs whose paths pyHanko validated: later paths through
+  them are checked directly (``yinxin.pdf.direct``: the moment-dependent checks and the whole
+  leaf step again, pyHanko on any doubt; ``shortcut=False`` switches it off);
+* parsed PDF objects by their bytes, each file getting its own copy (``accel._read_object``).
 
 Nothing else time-dependent is cached: each certificate path is still validated at the moment its
 own document's timestamps prove, with that document's revocation data, so a batch never
