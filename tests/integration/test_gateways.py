@@ -666,6 +666,31 @@ def test_one_time_code_goes_out_through_aliyun(make_platform, clock: FrozenClock
     assert not [c for c in cells if f"为 {code}" in str(c[2]) or f'"{code}"' in str(c[2])]
 
 
+def test_provider_template_taking_only_the_code(make_platform, clock: FrozenClock) -> None:
+    """An Aliyun 验证码 template declares ``${code}`` alone: it is given that and nothing else
+    (the stub refuses a TemplateParam whose keys differ from the template's variables)."""
+    stub = AliyunStub(clock, {"SMS_101": {"code"}})
+    with aliyun(stub) as url:
+        platform = aliyun_platform(make_platform, url)
+        platform.settings = replace(
+            platform.settings,
+            messages=replace(
+                platform.settings.messages, sms_templates="one_time_code=SMS_101:code"
+            ),
+        )
+        sid = platform.subscribers.add_person(
+            name="张三", id_number="11010519491231002X", phone=PHONE
+        ).id
+        platform.intent.request_code(
+            sid, purpose="sign", document_sha256="ab" * 32, document_name="合同"
+        )
+    (req,) = stub.accepted
+    assert list(json.loads(req["TemplateParam"])) == ["code"]
+    with pytest.raises(ConfigurationError) as e:
+        TemplateCodes.parse("one_time_code=SMS_101:code+nonesuch")
+    assert e.value.field == "YINXIN_SMS_TEMPLATES" and "nonesuch" in e.value.message
+
+
 def test_wrong_secret_is_refused_by_the_signature_check(make_platform, clock: FrozenClock) -> None:
     stub = AliyunStub(clock, {"SMS_200": ISSUED_VARS})
     with aliyun(stub) as url:

@@ -5,7 +5,8 @@ the provider's template code and gives the template's values as parameters, and 
 puts in its own wording and the approved signature (签名, e.g. 【印信】). Our template ids are
 mapped to those codes by ``TemplateCodes`` (``YINXIN_SMS_TEMPLATES``); the parameters are the
 template's fields, by our field names — register the provider's templates with the same
-variable names (``${code}``, ``${minutes}``, ``${document}``…).
+variable names (``${code}``, ``${minutes}``, ``${document}``…), or name the subset a provider
+template takes (``one_time_code=SMS_123:code``).
 
 Aliyun requests are signed as the provider documents for its RPC API ("Signature Version 1.0"):
 every parameter but ``Signature``, sorted by name, names and values percent-encoded (UTF-8; only
@@ -113,10 +114,11 @@ class SmsGateway:
         self._client.close()
 
     def parameters(self, template_id: str | None, values: Mapping[str, object] | None) -> dict:
-        """The template's values by field name, as strings (providers refuse numbers)."""
+        """The template's values by field name, as strings (providers refuse numbers); only
+        those the provider's template takes, where ``YINXIN_SMS_TEMPLATES`` narrows them."""
         if not template_id:
             return {}
-        names = self.templates.get(template_id).fields
+        names = self.codes.variables_of(self.templates.get(template_id))
         vals = values or {}
         return {k: str(vals[k]) for k in names if k in vals}
 

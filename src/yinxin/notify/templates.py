@@ -164,12 +164,18 @@ class TemplateLibrary:
 class TemplateCodes:
     """Our template ids → an SMS provider's template codes (registered and approved with the
     provider, e.g. Aliyun ``SMS_123456``). A template without a code cannot go by that
-    provider's SMS."""
+    provider's SMS. ``variables`` narrows what a provider template is given where it declares
+    fewer variables than ours (an Aliyun 验证码 template takes only ``${code}``)."""
 
     codes: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, template_id: str) -> str | None:
         return self.codes.get(template_id)
+
+    def variables_of(self, template: Template) -> tuple[str, ...]:
+        """The fields the provider's template is given: all of ours unless narrowed."""
+        return tuple(self.variables.get(template.id) or template.fields)
 
     def __bool__(self) -> bool:
         return bool(self.codes)
@@ -182,26 +188,41 @@ class TemplateCodes:
         *,
         name: str = "YINXIN_SMS_TEMPLATES",
     ) -> TemplateCodes:
-        """``one_time_code=SMS_123,sign_request=SMS_456`` (commas or whitespace between pairs);
-        an unknown template id or a malformed pair is refused, naming the variable."""
+        """``one_time_code=SMS_123:code,sign_request=SMS_456`` (commas or whitespace between
+        pairs; ``:a+b`` after a code: the provider's template takes only these of our fields);
+        an unknown template id or field or a malformed pair is refused, naming the variable."""
         library = library or default_library
         known = set(library.ids())
         codes: dict[str, str] = {}
+        variables: dict[str, tuple[str, ...]] = {}
         for pair in re.split(r"[,\s]+", (text or "").strip()):
             if not pair:
                 continue
-            tid, eq, code = pair.partition("=")
+            tid, eq, rest = pair.partition("=")
+            code, colon, names = rest.partition(":")
             tid, code = tid.strip(), code.strip()
             if not eq or not tid or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code):
                 raise ConfigurationError(
-                    f"{name}: {pair[:60]!r} is not template_id=TEMPLATE_CODE", field=name
+                    f"{name}: {pair[:60]!r} is not template_id=TEMPLATE_CODE[:field+field]",
+                    field=name,
                 )
             if tid not in known:
                 raise ConfigurationError(f"{name}: no message template {tid!r}", field=name)
             if tid in codes:
                 raise ConfigurationError(f"{name}: {tid} is given twice", field=name)
             codes[tid] = code
-        return cls(codes)
+            if colon:
+                chosen = tuple(n for n in names.split("+") if n)
+                fields = library.get(tid).fields
+                unknown = [n for n in chosen if n not in fields]
+                if not chosen or unknown:
+                    raise ConfigurationError(
+                        f"{name}: template {tid} has no field {(unknown or [''])[0]!r} "
+                        f"(its fields: {', '.join(fields)})",
+                        field=name,
+                    )
+                variables[tid] = chosen
+        return cls(codes, variables)
 
 
 APPLICATION_RECEIVED = "application_received"
