@@ -209,9 +209,11 @@ def _prune(p: Platform) -> str:
     cutoff = p.clock.now() - KEEP_RUNS
     with p.db.transaction() as s:
         gone = s.execute(
-            delete(JobRun).where(JobRun.finished_at.is_not(None), JobRun.finished_at < cutoff)
-        ).rowcount
-    return f"{gone} old runs deleted"
+            delete(JobRun)
+            .where(JobRun.finished_at.is_not(None), JobRun.finished_at < cutoff)
+            .returning(JobRun.id)
+        ).all()
+    return f"{len(gone)} old runs deleted"
 
 
 def sweep_seconds(platform: Platform) -> float:

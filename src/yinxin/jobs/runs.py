@@ -149,8 +149,9 @@ def claim(
                 lease_until=now + lease,
             )
             .on_conflict_do_nothing(index_elements=["job", "period"])
-        ).rowcount
-        if inserted == 1:
+            .returning(JobRun.id)  # (rowcount is -1 here on psycopg)
+        ).first()
+        if inserted is not None:
             return Claim(job, period, worker, 1, None)
         row = s.execute(
             select(JobRun)
@@ -186,9 +187,10 @@ def _ours(c: Claim):
 def heartbeat(db: Database, c: Claim, now: dt.datetime, lease: dt.timedelta) -> bool:
     """Push the lease on; False when the run is no longer ours (taken over meanwhile)."""
     with db.transaction() as s:
-        return (
-            s.execute(update(JobRun).where(_ours(c)).values(lease_until=now + lease)).rowcount == 1
-        )
+        moved = s.execute(
+            update(JobRun).where(_ours(c)).values(lease_until=now + lease).returning(JobRun.id)
+        ).first()
+        return moved is not None
 
 
 def finish(

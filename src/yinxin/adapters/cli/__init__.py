@@ -37,6 +37,7 @@ from yinxin.adapters.cli.common import (
     secret_help,
 )
 from yinxin.adapters.cli.flows import flow_app
+from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
 from yinxin.adapters.cli.seals import seal_app
 from yinxin.adapters.cli.signing import authorization_app, sign_app
@@ -570,12 +571,18 @@ def serve(
     max_connections: int = typer.Option(
         1000, min=1, help="Connections per worker process; beyond, 503 and closed."
     ),
+    no_jobs: bool = typer.Option(
+        False,
+        "--no-jobs",
+        help="Do not run the time-driven jobs here (run `yinxin worker` instead).",
+    ),
 ) -> None:
     """Serve the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json), signing links, CRLs,
     OCSP, timestamps and CA certificates over HTTP.
 
     Slow or half-sent requests are cut off (header and body timeouts) and each worker serves a
-    bounded number of connections, so slow clients cannot hold the responder."""
+    bounded number of connections, so slow clients cannot hold the responder. It also runs the
+    time-driven jobs (expiry, outbox, CRLs, notices; docs/jobs.md) unless --no-jobs."""
     from yinxin.adapters.http.server import Limits, create_app, serve_http
     from yinxin.app import build_platform
     from yinxin.settings import Settings
@@ -588,7 +595,7 @@ def serve(
             from yinxin.adapters.http.ops import json_logging
 
             json_logging()
-        app_ = create_app(p)
+        app_ = create_app(p, jobs=not no_jobs)
         # load the signing keys now, so a wrong passphrase fails at start, not on first request
         p.ca.key("ocsp")
     except YinxinError as e:
@@ -609,6 +616,7 @@ def serve(
         os.environ["YINXIN_HOME"] = str(p.settings.home)
         if secret:
             os.environ["YINXIN_CA_PASSPHRASE"] = secret
+        os.environ["YINXIN_SERVE_JOBS"] = "0" if no_jobs else "1"
         p.close()
         serve_http(
             "yinxin.adapters.http.server:app_from_env",
@@ -630,6 +638,8 @@ app.add_typer(flow_app, name="flow")
 app.command("verify")(verify_cmd)
 app.add_typer(archive_app, name="archive")
 app.add_typer(apikey_app, name="apikey")
+app.command("worker")(worker_cmd)
+app.add_typer(jobs_app, name="jobs")
 
 
 def main() -> None:

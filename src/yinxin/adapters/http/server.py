@@ -99,32 +99,27 @@ async def _refresh_crls(status) -> None:
         await asyncio.sleep(CRL_CHECK_SECONDS)
 
 
-async def _expire_flows(platform: Platform) -> None:
-    """Sign flows past their deadline become expired within a minute even when nobody looks
-    (their links already refuse at the deadline). Safe on several workers at once: a flow
-    expires once, under its row lock. The job runner of the roadmap takes this over."""
-    while True:
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, platform.flows.expire_due)
-        except Exception:
-            log.exception("sign-flow expiry failed")
-        await asyncio.sleep(max(0.5, platform.settings.sweep_seconds))
-
-
-def create_app(platform: Platform) -> object:
+def create_app(platform: Platform, *, jobs: bool = True) -> object:
+    """The server's ASGI app. With ``jobs`` it also runs the platform's time-driven jobs
+    (``yinxin.jobs``: expiry, outbox, CRLs, notices…) while it serves; each job runs once per
+    period however many server processes and ``yinxin worker`` processes there are."""
     status, ocsp, tsa = platform.status, platform.ocsp, platform.tsa
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        tasks = [
-            asyncio.create_task(_refresh_crls(status)),
-            asyncio.create_task(_expire_flows(platform)),
-        ]
+        tasks = [asyncio.create_task(_refresh_crls(status))]
+        runner = None
+        if jobs:
+            from yinxin.jobs import runner_for
+
+            runner = runner_for(platform).start()
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            if runner is not None:
+                await asyncio.get_running_loop().run_in_executor(None, runner.stop, 30.0)
 
     from yinxin.adapters.http.api import build_api, guarded
 
@@ -215,7 +210,7 @@ def app_from_env():
     platform = build_platform(passphrase=os.environ.get("YINXIN_CA_PASSPHRASE"))
     if platform.settings.log_format == "json":
         json_logging()
-    app = create_app(platform)
+    app = create_app(platform, jobs=os.environ.get("YINXIN_SERVE_JOBS") != "0")
     freeze_heap()
     return app
 

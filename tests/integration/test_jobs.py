@@ -1,0 +1,312 @@
+"""The job runner on the platform clock: each job idempotent, each run claimed once per period,
+the time-driven effects (expiry, suspension, outbox retry, CRL re-signing) made by the runner,
+a dead worker's lease taken over, and the commands (``yinxin jobs …``, ``yinxin worker``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from cryptography import x509
+
+from tests import dbdump
+from tests.conftest import PASSPHRASE
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import World, build_world
+from tests.integration.test_ca_lifecycle import enrol, issue
+from yinxin.errors import ValidationError
+from yinxin.jobs import DAY, HOUR, MINUTE, Job, Period, Runner, RunState, history, last_runs
+from yinxin.jobs import runs as job_runs
+from yinxin.jobs.registry import default_jobs
+from yinxin.notify.gateways import DeliveryError
+from yinxin.signing.flows import FlowState, SignerSpec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def settle(clock, minutes: int = 5) -> None:
+    """Put the clock a few minutes into the next hour, so a test that moves it by minutes does
+    not cross an hour (or a day) by chance."""
+    clock.set(HOUR.start(clock.now()) + dt.timedelta(hours=1, minutes=minutes))
+
+
+def flow_due_in(w: World, hours: float):
+    p = w.p
+    flow = p.flows.create(
+        "限期合同",
+        documents=[("合同.pdf", contract_pdf(1, parties=("甲方", "乙方")))],
+        signers=[SignerSpec(w.yi.id, w.yi.role, w.yi.seal.es_id)],
+        deadline=w.clock.now() + dt.timedelta(hours=hours),
+    )
+    p.flows.start(flow.id)
+    return flow
+
+
+def sms_lines(p) -> int:
+    path = p.settings.home / "outbox" / "sms.jsonl"
+    return len(path.read_text("utf-8").splitlines()) if path.exists() else 0
+
+
+# --- periods ---------------------------------------------------------------------------------
+def test_periods_are_named_by_their_start() -> None:
+    t = dt.datetime(2026, 12, 1, 10, 5, 42, tzinfo=dt.UTC)
+    assert MINUTE.key(t) == "2026-12-01T10:05"
+    assert HOUR.key(t) == "2026-12-01T10:00"
+    assert DAY.key(t) == "2026-12-01"
+    assert Period(15).key(t) == "2026-12-01T10:05:30"
+    assert Period(7200).start(t) == dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+    for bad in (0, -1, 86400 + 1):
+        with pytest.raises(ValueError):
+            Period(bad)
+
+
+# --- the runner ------------------------------------------------------------------------------
+def test_a_tick_runs_every_job_once_per_period(platform, clock) -> None:
+    p = platform
+    settle(clock)
+    r = Runner(p, name="a")
+    first = r.tick()
+    assert sorted(v.job for v in first) == sorted(j.name for j in r.jobs)
+    assert {v.state for v in first} == {RunState.DONE}, [v.error for v in first]
+    assert r.tick() == []  # the same period: nothing again
+    assert Runner(p, name="b").tick() == []  # nor on another worker
+    clock.advance(minutes=1)
+    frequent = {j.name for j in r.jobs if j.period.seconds == 60}
+    assert {v.job for v in r.tick()} == frequent
+    clock.advance(hours=1)
+    hourly = {j.name for j in r.jobs if j.period.seconds <= 3600}
+    assert {v.job for v in r.tick()} == hourly
+    # one row per job and period, each run once by one worker
+    rows = history(p.db, limit=1000)
+    assert len(rows) == len(first) + len(frequent) + len(hourly)
+    assert len({(v.job, v.period) for v in rows}) == len(rows)
+    assert {(v.attempts, v.worker.endswith(":a")) for v in rows} == {(1, True)}
+    assert last_runs(p.db)["crl.issuing"].period == HOUR.key(clock.now())
+
+
+def test_every_job_is_idempotent_run_twice_its_effects_are_made_once(platform, clock) -> None:
+    """Each job, run twice for the same moment, changes the database (every table, every row)
+    and the message outbox the first time only, at moments when every job has work."""
+    w = build_world(platform, clock)
+    p = w.p
+    issue(p, enrol(p).person.id, years=1, validity_years=2)  # paid for one year of two
+    flow_due_in(w, hours=30)  # reminded when less than a day is left, then expired
+    jobs = default_jobs(p)
+    changed: set[str] = set()
+    for step in (dt.timedelta(hours=7), dt.timedelta(days=340), dt.timedelta(days=30)):
+        clock.set(clock.now() + step)
+        for job in jobs:
+            before = dbdump.dump(p), sms_lines(p)
+            first = job.run(p)
+            after = dbdump.dump(p), sms_lines(p)
+            if after != before:
+                changed.add(job.name)
+            second = job.run(p)
+            assert (dbdump.dump(p), sms_lines(p)) == after, f"{job.name}: {first} / {second}"
+    # the jobs that had work did it (the rest had none at these moments, and that is tested
+    # by their services' own tests)
+    assert {
+        "flows.remind",
+        "flows.expire",
+        "certificates.expire",
+        "certificates.unpaid",
+        "seals.expire",
+        "crl.issuing",
+        "notices.renewal",
+    } <= changed, changed
+
+
+def test_runner_expires_suspends_expires_flows_and_resigns_crls(platform, clock) -> None:
+    w = build_world(platform, clock)
+    p = w.p
+    settle(clock)
+    unpaid = issue(p, enrol(p).person.id, years=1, validity_years=2)
+    flow = flow_due_in(w, hours=2)
+    r = Runner(p, name="a")
+    r.tick()
+    crl_1 = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    clock.advance(hours=3)
+    r.tick()
+    assert p.flows.get(flow.id).state == FlowState.EXPIRED
+    run = [v for v in history(p.db, job="flows.expire") if flow.id in json.loads(
+        v.result.split(": ", 1)[1])]  # fmt: skip
+    assert len(run) == 1 and run[0].state == RunState.DONE
+    # a day later the issuing CRL (7 days, refreshed 6 before) is re-signed by the runner
+    clock.advance(days=1, minutes=1)
+    r.tick()
+    crl_2 = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    assert crl_2.next_update_utc > crl_1.next_update_utc
+    assert last_runs(p.db)["crl.issuing"].result.startswith("CRL #")
+    # a year on: the unpaid certificate is suspended; a year more and every certificate expired
+    clock.advance(days=366)
+    r.tick()
+    got = p.certificates.get(unpaid.serial)
+    assert (got.status, got.hold_kind) == ("on_hold", "unpaid")
+    assert p.certificates.get(w.person_cert.serial).status == "expired"
+    assert unpaid.serial in last_runs(p.db)["certificates.unpaid"].result
+    assert w.person_cert.serial in last_runs(p.db)["certificates.expire"].result
+    events = p.audit_events(action="certificate.suspend_unpaid", subject_id=unpaid.serial)
+    assert len(events) == 1 and events[0].actor == "scheduler"
+    assert p.verify_audit().ok
+
+
+class Unreachable:
+    channel = "sms"
+
+    def send(self, recipient, subject, body, **meta):
+        raise DeliveryError("provider unreachable")
+
+
+def test_a_failed_message_is_sent_again_by_the_outbox_job(platform, clock) -> None:
+    p = platform
+    settle(clock)
+    working = p.notifier.gateways["sms"]
+    p.notifier.gateways["sms"] = Unreachable()
+    cert = issue(p, enrol(p).person.id)
+    [failed] = p.notifier.log(status="failed")
+    assert failed.template_id == "certificate_issued"
+    p.notifier.gateways["sms"] = working
+    lines = sms_lines(p)
+    r = Runner(p, name="a")
+    r.tick()  # within its back-off (30 s): not yet
+    assert p.notifier.get(failed.id).status == "failed" and sms_lines(p) == lines
+    clock.advance(minutes=1)
+    r.tick()
+    assert p.notifier.get(failed.id).status == "sent"
+    assert sms_lines(p) == lines + 1
+    assert cert.serial in (p.settings.home / "outbox" / "sms.jsonl").read_text("utf-8")
+    assert last_runs(p.db)["notify.outbox"].result == "1 tried, 1 sent"
+    clock.advance(minutes=1)
+    r.tick()
+    assert sms_lines(p) == lines + 1  # sent once
+
+
+def test_a_failing_job_is_tried_again_within_its_period_three_times_at_most(
+    platform, clock
+) -> None:
+    p = platform
+    settle(clock)
+    calls: list[str] = []
+
+    def flaky(_p) -> str:
+        calls.append("x")
+        if len(calls) < 5:
+            raise ValidationError("not today", field="x")
+        return "ok"
+
+    r = Runner(p, [Job("flaky", HOUR, "fails", flaky)], name="a")
+    assert [v.state for v in r.tick()] == [RunState.FAILED]
+    assert r.tick() == []  # waits RETRY_AFTER
+    clock.advance(minutes=1)
+    [second] = r.tick()
+    assert (second.state, second.attempts, second.error) == (RunState.FAILED, 2, "not today")
+    clock.advance(minutes=1)
+    assert r.tick()[0].attempts == 3
+    clock.advance(minutes=1)
+    assert r.tick() == []  # three tries of one period are enough
+    clock.advance(hours=1)  # a new period starts afresh
+    assert [(v.state, v.attempts) for v in r.tick()] == [(RunState.FAILED, 1)]
+    clock.advance(minutes=1)
+    assert [(v.state, v.result) for v in r.tick()] == [(RunState.DONE, "ok")]
+
+
+def test_a_run_whose_lease_ran_out_is_taken_over_and_its_late_finish_changes_nothing(
+    platform, clock
+) -> None:
+    p = platform
+    settle(clock)
+    job = Job("slow", HOUR, "slow", lambda _p: "done", lease=dt.timedelta(minutes=2))
+    now = clock.now()
+    period = HOUR.key(now)
+    dead = job_runs.claim(p.db, "slow", period, "host:1:dead", now, job.lease)
+    assert dead is not None and dead.attempt == 1
+    # another worker sees it running under a live lease: nothing to do
+    r = Runner(p, [job], name="b")
+    assert r.tick() == []
+    clock.advance(minutes=3)
+    [taken] = r.tick()
+    assert (taken.state, taken.attempts, taken.worker) == (RunState.DONE, 2, r.worker)
+    assert taken.error.startswith("taken over from host:1:dead: its lease ran out at")
+    # the first worker wakes up and reports: the row keeps the other's run
+    assert job_runs.finish(p.db, dead, clock.now(), result="late", error=None) is None
+    assert job_runs.heartbeat(p.db, dead, clock.now(), job.lease) is False
+    assert last_runs(p.db)["slow"].result == "done"
+
+
+def test_two_claims_of_one_period_one_wins(any_platform, clock) -> None:
+    p = any_platform
+    now = clock.now()
+    lease = dt.timedelta(minutes=5)
+    a = job_runs.claim(p.db, "j", "2026-01-01T00:00", "a", now, lease)
+    b = job_runs.claim(p.db, "j", "2026-01-01T00:00", "b", now, lease)
+    assert a is not None and b is None
+    assert job_runs.finish(p.db, a, now, result="r", error=None).state == RunState.DONE
+    assert job_runs.claim(p.db, "j", "2026-01-01T00:00", "b", now + lease * 2, lease) is None
+
+
+# --- commands --------------------------------------------------------------------------------
+def cli(home, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", *args],
+        env={
+            **os.environ,
+            "YINXIN_HOME": str(home),
+            "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_jobs_list_run_and_runs_commands(platform) -> None:
+    home = platform.settings.home
+    out = cli(home, "jobs", "run", "crl.root", "--json")
+    assert out.returncode == 0, out.stderr
+    run = json.loads(out.stdout)
+    assert run["state"] == "done" and run["period"].startswith("manual:")
+    assert run["result"].startswith("CRL #")
+    listed = json.loads(cli(home, "jobs", "list", "--json").stdout)
+    by_name = {j["name"]: j for j in listed}
+    assert by_name["crl.root"]["last_run"]["state"] == "done"
+    assert (
+        by_name["flows.expire"]["every"] == "minute" and by_name["flows.expire"]["last_run"] is None
+    )
+    assert by_name["archive.renew"]["every"] == "day"
+    bad = cli(home, "jobs", "run", "no.such.job", "--json")
+    assert bad.returncode == 2 and json.loads(bad.stdout)["field"] == "name"
+    runs = json.loads(cli(home, "jobs", "runs", "--job", "crl.root", "--json").stdout)
+    assert [r["period"] for r in runs] == [run["period"]]
+
+
+def test_worker_runs_the_jobs_until_sigterm(platform) -> None:
+    home = platform.settings.home
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "yinxin.adapters.cli", "worker", "--name", "w1", "--tick", "0.2"],
+        env={**os.environ, "YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        names = {j.name for j in default_jobs(platform)}
+        end = time.monotonic() + 60
+        while {n for n, v in last_runs(platform.db).items() if v.state == "done"} != names:
+            assert time.monotonic() < end and proc.poll() is None, "the worker did not run them"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+    assert "SIGTERM: stopping" in output
+    assert "job crl.issuing" in output and " done in " in output  # each run is logged
+    assert {v.worker.rsplit(":", 1)[1] for v in last_runs(platform.db).values()} == {"w1"}
