@@ -269,22 +269,35 @@ class Platform:
 
 
 def default_gateways(platform: Platform) -> list[Gateway]:
-    """Messages go to files under the outbox until a real SMS or e-mail gateway is set up."""
+    """The configured gateways: SMTP when ``YINXIN_SMTP_HOST`` is set, the SMS provider named
+    by ``YINXIN_SMS_PROVIDER``; each channel left unset goes to files under the outbox."""
     from yinxin.notify.gateways import FileGateway
 
-    outbox = platform.settings.outbox_dir
-    return [
-        FileGateway(outbox, "sms", clock=platform.clock),
-        FileGateway(outbox, "email", clock=platform.clock),
-    ]
+    outbox, m = platform.settings.outbox_dir, platform.settings.messages
+    if m.sms_provider in ("", "file"):
+        sms: Gateway = FileGateway(outbox, "sms", clock=platform.clock)
+    else:
+        from yinxin.notify.sms import sms_gateway
+
+        sms = sms_gateway(m, clock=platform.clock)
+    if m.smtp_host:
+        from yinxin.notify.email import SmtpConfig, SmtpGateway
+
+        email: Gateway = SmtpGateway(SmtpConfig.from_settings(m), clock=platform.clock)
+    else:
+        email = FileGateway(outbox, "email", clock=platform.clock)
+    return [sms, email]
 
 
 def build_notifier(platform: Platform, gateways: Iterable[Gateway] | None = None) -> Notifier:
-    """The notifier; gateways default to the file outbox."""
+    """The notifier; gateways default to the configured ones (the file outbox when none is).
+    Attachment bytes wait for their send and retries in a store beside the outbox."""
     from yinxin.notify.service import Notifier
+    from yinxin.store.files import FileStore
 
     chosen = list(gateways) if gateways is not None else default_gateways(platform)
-    return Notifier(platform.db, platform.clock, chosen)
+    files = FileStore(platform.settings.outbox_dir / "attachments")
+    return Notifier(platform.db, platform.clock, chosen, attachments=files)
 
 
 def build_intent(platform: Platform, notifier: Notifier) -> IntentConfirmation:

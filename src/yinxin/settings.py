@@ -8,6 +8,65 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class MessageSettings:
+    """Where messages go (``docs/operator-guide.md``, "Messages"). With nothing set, e-mail and
+    SMS go to the file outbox. Secrets are left out of ``repr``, so a logged setting never
+    shows them."""
+
+    smtp_host: str = ""  # YINXIN_SMTP_HOST: empty keeps e-mail in the file outbox
+    smtp_port: int = 0  # YINXIN_SMTP_PORT: 0 = 587 (starttls), 465 (tls), 25 (none)
+    smtp_user: str = ""  # YINXIN_SMTP_USER
+    smtp_password: str = field(default="", repr=False)  # YINXIN_SMTP_PASSWORD
+    smtp_tls: str = "starttls"  # YINXIN_SMTP_TLS: starttls | tls | none
+    smtp_from: str = ""  # YINXIN_SMTP_FROM: 印信 <noreply@example.com>
+    smtp_timeout: float = 30.0  # YINXIN_SMTP_TIMEOUT (seconds)
+    smtp_cafile: str = ""  # YINXIN_SMTP_CAFILE: trust this CA for the server's certificate
+    sms_provider: str = "file"  # YINXIN_SMS_PROVIDER: aliyun | http | file
+    sms_templates: str = ""  # YINXIN_SMS_TEMPLATES: one_time_code=SMS_123,sign_request=SMS_456
+    sms_timeout: float = 10.0  # YINXIN_SMS_TIMEOUT (seconds)
+    aliyun_access_key_id: str = ""  # YINXIN_ALIYUN_ACCESS_KEY_ID
+    aliyun_access_key_secret: str = field(default="", repr=False)  # …_ACCESS_KEY_SECRET
+    aliyun_sign_name: str = ""  # YINXIN_ALIYUN_SIGN_NAME: the approved 签名, e.g. 印信
+    aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com"  # YINXIN_ALIYUN_ENDPOINT
+    aliyun_region: str = "cn-hangzhou"  # YINXIN_ALIYUN_REGION
+    sms_http_url: str = ""  # YINXIN_SMS_HTTP_URL
+    sms_http_token: str = field(default="", repr=False)  # YINXIN_SMS_HTTP_TOKEN
+    sms_http_auth: str = "bearer"  # YINXIN_SMS_HTTP_AUTH: bearer | hmac | none
+    sms_http_fields: str = ""  # YINXIN_SMS_HTTP_FIELDS: to=mobile,text=content,…
+    sms_http_id_field: str = "id"  # YINXIN_SMS_HTTP_ID_FIELD
+
+    @classmethod
+    def from_env(cls, env) -> MessageSettings:
+        def s(name: str, default: str = "") -> str:
+            return (env.get(name) or default).strip()
+
+        values = dict(
+            smtp_host=s("YINXIN_SMTP_HOST"),
+            smtp_port=_number(env, "YINXIN_SMTP_PORT", int),
+            smtp_user=s("YINXIN_SMTP_USER"),
+            smtp_password=env.get("YINXIN_SMTP_PASSWORD") or "",
+            smtp_tls=s("YINXIN_SMTP_TLS", "starttls").lower(),
+            smtp_from=s("YINXIN_SMTP_FROM"),
+            smtp_timeout=_number(env, "YINXIN_SMTP_TIMEOUT", float),
+            smtp_cafile=s("YINXIN_SMTP_CAFILE"),
+            sms_provider=s("YINXIN_SMS_PROVIDER", "file").lower(),
+            sms_templates=s("YINXIN_SMS_TEMPLATES"),
+            sms_timeout=_number(env, "YINXIN_SMS_TIMEOUT", float),
+            aliyun_access_key_id=s("YINXIN_ALIYUN_ACCESS_KEY_ID"),
+            aliyun_access_key_secret=env.get("YINXIN_ALIYUN_ACCESS_KEY_SECRET") or "",
+            aliyun_sign_name=s("YINXIN_ALIYUN_SIGN_NAME"),
+            aliyun_endpoint=s("YINXIN_ALIYUN_ENDPOINT", "https://dysmsapi.aliyuncs.com"),
+            aliyun_region=s("YINXIN_ALIYUN_REGION", "cn-hangzhou"),
+            sms_http_url=s("YINXIN_SMS_HTTP_URL"),
+            sms_http_token=env.get("YINXIN_SMS_HTTP_TOKEN") or "",
+            sms_http_auth=s("YINXIN_SMS_HTTP_AUTH", "bearer").lower(),
+            sms_http_fields=s("YINXIN_SMS_HTTP_FIELDS"),
+            sms_http_id_field=s("YINXIN_SMS_HTTP_ID_FIELD", "id"),
+        )
+        return cls(**{k: v for k, v in values.items() if v is not None})
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str
@@ -27,6 +86,7 @@ class Settings:
     log_format: str = "text"  # "json": one JSON object per log line, with the request id
     access_log: bool = False  # one line per HTTP request (JSON when log_format is json)
     metrics_token: str | None = None  # if set, /metrics wants "Authorization: Bearer <it>"
+    messages: MessageSettings = field(default_factory=MessageSettings)  # SMTP and SMS
     extra: dict = field(default_factory=dict)
 
     @property
@@ -63,6 +123,7 @@ class Settings:
             log_format=env.get("YINXIN_LOG_FORMAT") or None,
             access_log=(env.get("YINXIN_ACCESS_LOG", "").lower() in ("1", "true", "yes")) or None,
             metrics_token=env.get("YINXIN_METRICS_TOKEN") or None,
+            messages=MessageSettings.from_env(env),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -1,26 +1,38 @@
-"""Delivery gateways behind one interface, so real SMS and e-mail providers plug in later.
+"""Delivery gateways behind one interface: the file outbox, the console, SMTP and SMS providers.
 
 The built-in gateways deliver nowhere real: ``FileGateway`` writes each message to an outbox file
 (the default: tests and demos read codes from it, and nothing is lost if nobody is watching), and
-``ConsoleGateway`` prints it for a developer at a terminal. A provider gateway only has to turn a
+``ConsoleGateway`` prints it for a developer at a terminal. The real ones live beside this
+module (``notify.email.SmtpGateway``, ``notify.sms``). A provider gateway only has to turn a
 rendered message into a provider call and raise ``DeliveryError`` when the provider refuses.
+
+E-mail can carry more than text: an HTML alternative and attachments. A gateway that can send
+them says so by taking ``html`` and ``attachments`` keyword arguments (or ``**kwargs``) in its
+``send``; the notifier passes them only to gateways that take them (``accepts``), so a gateway
+written for text alone keeps working.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
+import re
 import sys
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO, runtime_checkable
+from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
 from yinxin.clock import Clock, SystemClock
-from yinxin.errors import YinxinError
+from yinxin.errors import ValidationError, YinxinError
 
 CHANNELS = ("sms", "email")
+# Most mail servers refuse messages over 25–50 MB, and base64 grows attachments by a third.
+MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
 class DeliveryError(YinxinError):
@@ -35,13 +47,77 @@ class DeliveryError(YinxinError):
         self.permanent = permanent
 
 
+class Attachment(NamedTuple):
+    """A file sent with an e-mail (the signed PDF, the evidence report): a plain
+    ``(filename, content_type, bytes)`` tuple is one too."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def check_attachments(items: Iterable[Sequence[object]]) -> tuple[Attachment, ...]:
+    """Attachments as ``Attachment``s, refused (naming the field) before anything is written:
+    a file name is a name, not a path, and the content type is a ``type/subtype``."""
+    out: list[Attachment] = []
+    total = 0
+    for item in items:
+        try:
+            filename, content_type, data = item
+        except (TypeError, ValueError):
+            raise ValidationError(
+                "an attachment is (filename, content_type, bytes)", field="attachments"
+            ) from None
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValidationError("attachment content must be bytes", field="attachments")
+        name = str(filename or "").strip()
+        if (
+            not name
+            or len(name) > 200
+            or any(c in name for c in "/\\")
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)
+            or name in (".", "..")
+        ):
+            raise ValidationError(
+                f"attachment name {name[:40]!r} must be a plain file name", field="attachments"
+            )
+        ctype = str(content_type or "").strip().lower()
+        if not _CONTENT_TYPE.fullmatch(ctype):
+            raise ValidationError(
+                f"attachment {name}: content type {ctype[:40]!r} is not type/subtype",
+                field="attachments",
+            )
+        total += len(data)
+        out.append(Attachment(name, ctype, bytes(data)))
+    if total > MAX_ATTACHMENTS_BYTES:
+        raise ValidationError(
+            f"attachments total {total} bytes; at most {MAX_ATTACHMENTS_BYTES}",
+            field="attachments",
+        )
+    return tuple(out)
+
+
+def accepts(gateway: object, name: str) -> bool:
+    """Whether ``gateway.send`` takes the keyword argument ``name`` (or any keyword)."""
+    try:
+        params = inspect.signature(gateway.send).parameters  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 @runtime_checkable
 class Gateway(Protocol):
     """One delivery channel.
 
     ``template_id`` and ``values`` are passed too because mainland SMS providers (Aliyun,
     Tencent Cloud) send only pre-registered templates with parameters, not free text; gateways
-    that send text ignore them.
+    that send text ignore them. E-mail gateways may also take ``html: str | None`` (the HTML
+    alternative of ``body``) and ``attachments: Sequence[Attachment]`` (see ``accepts``).
     """
 
     channel: str
@@ -74,13 +150,26 @@ class LocalGateway:
     def send(self, recipient: str, subject: str, body: str, **meta: object) -> str:
         message_id = uuid.uuid4().hex
         template_id = meta.get("template_id")
+        attachments = meta.get("attachments") or ()
         self.deliver(
-            message_id, recipient, subject, body, str(template_id) if template_id else None
+            message_id,
+            recipient,
+            subject,
+            body,
+            str(template_id) if template_id else None,
+            attachments=check_attachments(attachments),  # type: ignore[arg-type]
         )
         return message_id
 
     def deliver(
-        self, message_id: str, recipient: str, subject: str, body: str, template_id: str | None
+        self,
+        message_id: str,
+        recipient: str,
+        subject: str,
+        body: str,
+        template_id: str | None,
+        *,
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
         raise NotImplementedError
 
@@ -88,7 +177,8 @@ class LocalGateway:
 class FileGateway(LocalGateway):
     """Appends one JSON line per message to ``<outbox>/<channel>.jsonl`` and fsyncs it.
 
-    The file holds one-time codes, so it is created readable by the owner only.
+    The file holds one-time codes, so it is created readable by the owner only. Attachments are
+    listed by name, type, size and SHA-256, not copied.
     """
 
     def __init__(self, outbox: str | Path, channel: str, *, clock: Clock | None = None):
@@ -102,19 +192,37 @@ class FileGateway(LocalGateway):
         return self.outbox / f"{self.channel}.jsonl"
 
     def deliver(
-        self, message_id: str, recipient: str, subject: str, body: str, template_id: str | None
+        self,
+        message_id: str,
+        recipient: str,
+        subject: str,
+        body: str,
+        template_id: str | None,
+        *,
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
+        entry: dict[str, object] = {
+            "id": message_id,
+            "at": self.clock.now().isoformat(),
+            "channel": self.channel,
+            "to": recipient,
+            "template_id": template_id,
+            "subject": subject,
+            "body": body,
+        }
+        if attachments:
+            entry["attachments"] = [
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": len(a.data),
+                    "sha256": a.sha256,
+                }
+                for a in attachments
+            ]
         line = (
             json.dumps(
-                {
-                    "id": message_id,
-                    "at": self.clock.now().isoformat(),
-                    "channel": self.channel,
-                    "to": recipient,
-                    "template_id": template_id,
-                    "subject": subject,
-                    "body": body,
-                },
+                entry,
                 ensure_ascii=False,
                 separators=(",", ":"),
             )
@@ -170,10 +278,20 @@ class ConsoleGateway(LocalGateway):
         self.stream = stream
 
     def deliver(
-        self, message_id: str, recipient: str, subject: str, body: str, template_id: str | None
+        self,
+        message_id: str,
+        recipient: str,
+        subject: str,
+        body: str,
+        template_id: str | None,
+        *,
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
         out = self.stream or sys.stdout
+        files = "".join(f"[attachment: {a.filename}, {len(a.data)} bytes]\n" for a in attachments)
         try:
-            print(f"[{self.channel} → {recipient}] {subject}\n{body}\n", file=out, flush=True)
+            print(
+                f"[{self.channel} → {recipient}] {subject}\n{body}\n{files}", file=out, flush=True
+            )
         except (OSError, ValueError) as e:
             raise DeliveryError(f"cannot print the message: {type(e).__name__}") from None

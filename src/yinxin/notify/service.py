@@ -10,6 +10,13 @@ log as failed, with the error, and is retried with back-off by ``retry_failed`` 
 scheduler). Messages with secret values (one-time codes) are
 never retried: the row does not hold the secret, and a late code is useless anyway — the user
 asks for a new one.
+
+An e-mail may carry attachments (the signed PDF, the evidence report). The send log does not
+hold their bytes: it records each one's name, type, size and SHA-256 (under the reserved key
+``@attachments`` of the row's values, which no template field can name). The bytes are kept in
+a content-addressed store beside the outbox (``attachments``), so an outbox row or a retry sends
+the very same files; without such a store, a message with attachments is sent once and not
+retried.
 """
 
 from __future__ import annotations
@@ -25,11 +32,19 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.errors import NotFound, ValidationError
+from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.identity import validate_mobile
-from yinxin.notify.gateways import CHANNELS, DeliveryError, Gateway
+from yinxin.notify.gateways import (
+    CHANNELS,
+    Attachment,
+    DeliveryError,
+    Gateway,
+    accepts,
+    check_attachments,
+)
 from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_library
 from yinxin.store.db import Database
+from yinxin.store.files import FileStore
 from yinxin.store.models import Subscriber
 from yinxin.store.models.notify import Notification
 from yinxin.store.queries import select_where
@@ -37,6 +52,7 @@ from yinxin.transitions import TransitionTable, move
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 1000
+ATTACHMENTS_KEY = "@attachments"  # in values_json; not an identifier, so no template field
 
 
 class Status(StrEnum):
@@ -94,6 +110,24 @@ def normalise_recipient(channel: str, recipient: str) -> str:
 
 
 @dataclass(frozen=True)
+class AttachmentRecord:
+    """What the send log keeps of an attachment: never its content."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def _attachment_records(values_json: str) -> tuple[AttachmentRecord, ...]:
+    try:
+        items = json.loads(values_json or "{}").get(ATTACHMENTS_KEY) or ()
+    except (ValueError, AttributeError):
+        return ()
+    return tuple(AttachmentRecord(**item) for item in items)
+
+
+@dataclass(frozen=True)
 class NotificationView:
     """One message of the send log; the recipient is masked unless revealed."""
 
@@ -116,20 +150,26 @@ class NotificationView:
     last_attempt_at: dt.datetime | None
     next_attempt_at: dt.datetime | None
     sent_at: dt.datetime | None
+    attachments: tuple[AttachmentRecord, ...] = ()
 
     @classmethod
     def of(cls, n: Notification, *, reveal: bool = False) -> NotificationView:
         shown = n.recipient if reveal else mask_recipient(n.channel, n.recipient)
-        same = {
-            f.name: getattr(n, f.name) for f in fields(cls) if f.name not in ("recipient", "status")
-        }
-        return cls(**same, recipient=shown, status=Status(n.status))
+        own = ("recipient", "status", "attachments")
+        same = {f.name: getattr(n, f.name) for f in fields(cls) if f.name not in own}
+        return cls(
+            **same,
+            recipient=shown,
+            status=Status(n.status),
+            attachments=_attachment_records(n.values_json),
+        )
 
 
 @dataclass(frozen=True)
 class Outgoing:
     """One message to send: the channel and address, the template and its values, the
-    subscriber it is about (if any) and the language."""
+    subscriber it is about (if any), the language and, for e-mail, attachments
+    (``Attachment`` or plain ``(filename, content_type, bytes)`` tuples)."""
 
     channel: str
     recipient: str
@@ -137,6 +177,7 @@ class Outgoing:
     values: Mapping[str, object]
     subscriber_id: int | None = None
     lang: str = "zh"
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +206,7 @@ class Notifier:
         *,
         templates: TemplateLibrary | None = None,
         retry: RetryPolicy | None = None,
+        attachments: FileStore | None = None,
     ):
         items = gateways.values() if isinstance(gateways, Mapping) else gateways
         self.gateways: dict[str, Gateway] = {}
@@ -175,13 +217,14 @@ class Notifier:
         self.db, self.clock = db, clock
         self.templates = templates or default_library
         self.retry = retry or RetryPolicy()
+        # Where attachment bytes wait for their send and retries (content-addressed).
+        self.attachment_store = attachments
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, message: Outgoing) -> NotificationView:
         """Send one message. A delivery failure does not raise: the returned row says
         ``status="failed"`` and keeps the error, so callers decide whether it matters."""
-        row, gateway, template = self._new_row("send", message)
-        subject, body = template.render(message.values, message.lang)
+        row, gateway, template, files = self._new_row("send", message)
         recipient, subscriber_id = row.recipient, message.subscriber_id
         with self.db.transaction() as s:
             if subscriber_id is not None and s.get(Subscriber, subscriber_id) is None:
@@ -189,7 +232,9 @@ class Notifier:
             s.add(row)
             s.flush()
             row_id = row.id
-        return self._deliver(row_id, gateway, template, recipient, subject, body, message.values)
+        return self._deliver(
+            row_id, gateway, template, recipient, message.lang, message.values, files
+        )
 
     def to_subscriber(
         self,
@@ -222,22 +267,48 @@ class Notifier:
         """Write a message as ``pending`` in the caller's transaction (``s``); nothing is sent
         until it commits and ``send_pending`` or ``retry_failed`` runs. Templates with secret
         values cannot go through the outbox: the row never holds a secret, so it could not be
-        rendered again."""
+        rendered again. Attachments need the notifier's attachment store (their bytes wait
+        there for the send)."""
         row = self._new_row("enqueue", message)[0]
         s.add(row)
         s.flush()
         return row
 
-    def _new_row(self, verb: str, m: Outgoing) -> tuple[Notification, Gateway, Template]:
+    def _new_row(
+        self, verb: str, m: Outgoing
+    ) -> tuple[Notification, Gateway, Template, tuple[Attachment, ...]]:
         """A send-log row for ``send`` (queued: its first attempt begins now) or ``enqueue``
-        (pending in the outbox); it holds the message with its secret values masked."""
+        (pending in the outbox); it holds the message with its secret values masked, and of
+        its attachments only their names and hashes."""
         gateway = self._gateway(m.channel)
         recipient = normalise_recipient(m.channel, m.recipient)
         template = self.templates.get(m.template_id)
         if verb == "enqueue" and template.secret:
             raise ValueError(f"template {template.id} carries secrets; send it directly")
+        files = check_attachments(m.attachments)
+        if files and m.channel != "email":
+            raise ValidationError("only e-mail carries attachments", field="attachments")
+        if files and verb == "enqueue" and self.attachment_store is None:
+            raise ValueError("the outbox needs an attachment store to hold attachments")
         template.render(m.values, m.lang)  # refuse missing values now, not at sending time
         subject, body = template.render_masked(m.values, m.lang)
+        values = template.public_values(m.values)
+        values.pop(ATTACHMENTS_KEY, None)
+        if files:
+            # Content-addressed and written before the row: a crash leaves at most a file
+            # nothing refers to, never a row whose attachment is missing.
+            if self.attachment_store is not None:
+                for f in files:
+                    self.attachment_store.put(f.data)
+            values[ATTACHMENTS_KEY] = [
+                {
+                    "filename": f.filename,
+                    "content_type": f.content_type,
+                    "size": len(f.data),
+                    "sha256": f.sha256,
+                }
+                for f in files
+            ]
         now = self.clock.now()
         row = Notification(
             channel=m.channel,
@@ -246,14 +317,12 @@ class Notifier:
             subscriber_id=m.subscriber_id,
             template_id=template.id,
             lang=m.lang,
-            values_json=json.dumps(
-                template.public_values(m.values), ensure_ascii=False, default=str, sort_keys=True
-            ),
+            values_json=json.dumps(values, ensure_ascii=False, default=str, sort_keys=True),
             subject=subject,
             body=body,
             attempts=0,
             max_attempts=self.retry.max_attempts,
-            retryable=not template.secret,
+            retryable=not template.secret and not (files and self.attachment_store is None),
             created_at=now,
         )
         _move(row, verb)
@@ -261,7 +330,7 @@ class Notifier:
             row.attempts, row.last_attempt_at = 1, now
         else:
             row.next_attempt_at = now
-        return row, gateway, template
+        return row, gateway, template, files
 
     def send_pending(self, *, limit: int = 100) -> list[NotificationView]:
         """Send what the outbox holds (right after the commit that wrote it); rows another
@@ -321,14 +390,37 @@ class Notifier:
             try:
                 gateway = self._gateway(channel)
                 template = self.templates.get(template_id)
-                subject, body = template.render(values, lang)
+                template.render(values, lang)
             except (ValidationError, NotFound) as e:
                 out.append(
                     self._finish(row_id, None, f"cannot re-render: {e.message}", permanent=True)
                 )
                 continue
-            out.append(self._deliver(row_id, gateway, template, recipient, subject, body, values))
+            try:
+                files = self._stored_attachments(values.pop(ATTACHMENTS_KEY, None) or ())
+            except NotFound as e:
+                out.append(self._finish(row_id, None, e.message, permanent=True))
+                continue
+            out.append(self._deliver(row_id, gateway, template, recipient, lang, values, files))
         return out
+
+    def _stored_attachments(self, records: list[dict]) -> tuple[Attachment, ...]:
+        """The attachments a row lists, read back from the store and checked by hash."""
+        if not records:
+            return ()
+        if self.attachment_store is None:
+            raise NotFound("the attachments are not kept here; cannot send again", field="key")
+        out = []
+        for r in records:
+            try:
+                data = self.attachment_store.get(r["sha256"])
+            except YinxinError as e:
+                raise NotFound(
+                    f"attachment {r['filename']} is no longer available ({e.message})",
+                    field="attachments",
+                ) from None
+            out.append(Attachment(r["filename"], r["content_type"], data))
+        return tuple(out)
 
     # --- reading --------------------------------------------------------------------------------
     def log(
@@ -374,13 +466,23 @@ class Notifier:
         gateway: Gateway,
         template: Template,
         recipient: str,
-        subject: str,
-        body: str,
+        lang: str,
         values: Mapping[str, object],
+        files: tuple[Attachment, ...] = (),
     ) -> NotificationView:
         try:
+            subject, body = template.render(values, lang)
+            extra: dict[str, object] = {}
+            if gateway.channel == "email" and accepts(gateway, "html"):
+                extra["html"] = template.render_html(values, lang)
+            if files:
+                if not accepts(gateway, "attachments"):
+                    raise DeliveryError(
+                        f"{type(gateway).__name__} cannot send attachments", permanent=True
+                    )
+                extra["attachments"] = files
             provider_id = gateway.send(
-                recipient, subject, body, template_id=template.id, values=values
+                recipient, subject, body, template_id=template.id, values=values, **extra
             )
         except DeliveryError as e:
             return self._finish(

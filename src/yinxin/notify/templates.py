@@ -4,15 +4,24 @@ Chinese comes first; an English wording is given where a message may reach someo
 English (e-mail). SMS bodies start with the 【印信】 signature because mainland SMS carriers
 refuse unsigned messages. A template names the values that are secret (the one-time code): the
 send log stores the message rendered with those masked, so the code never reaches the database.
+
+E-mail also goes out as HTML, rendered from the same template: a wording may carry its own HTML
+form (``Wording.html``, for links and emphasis), otherwise the plain body is turned into HTML.
+Either way every value is HTML-escaped before it is put in, so a name like ``<script>`` arrives
+as text. SMS providers on the mainland send only templates registered with them, so each of our
+template ids maps to the provider's template code (``TemplateCodes``, from
+``YINXIN_SMS_TEMPLATES``).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from yinxin.errors import NotFound, ValidationError
+from yinxin.errors import ConfigurationError, NotFound, ValidationError
 
 LANGS = ("zh", "en", "zh-en")
 MASK = "******"
@@ -22,6 +31,38 @@ MASK = "******"
 class Wording:
     subject: str
     body: str
+    # The HTML form of ``body`` (a fragment: what goes inside <body>), for e-mail; the same
+    # fields, whose values are escaped. Without one, the plain body is turned into HTML.
+    html: str | None = None
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_HTML_PAGE = (
+    '<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+    "</head>\n<body>\n{body}\n</body></html>\n"
+)
+
+
+def _fields(text: str) -> list[str]:
+    return [name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None]
+
+
+def _html_from_text(text: str, vals: Mapping[str, str]) -> str:
+    """A plain-text body as HTML: literal text and values escaped, values that are web links
+    made into links, paragraphs (blank lines) into <p> and single line breaks into <br>."""
+    out: list[str] = []
+    for literal, name, spec, _conv in string.Formatter().parse(text):
+        out.append(html.escape(literal, quote=False))
+        if name is None:
+            continue
+        value = format(vals[name], spec or "")
+        shown = html.escape(value, quote=True)
+        if _URL.fullmatch(value):
+            out.append(f'<a href="{shown}">{shown}</a>')
+        else:
+            out.append(shown)
+    paragraphs = "".join(out).split("\n\n")
+    return "\n".join("<p>" + p.replace("\n", "<br>\n") + "</p>" for p in paragraphs if p)
 
 
 @dataclass(frozen=True)
@@ -39,15 +80,17 @@ class Template:
             if w is None:
                 continue
             for text in (w.subject, w.body):
-                for _lit, name, _spec, _conv in string.Formatter().parse(text):
-                    if name is None:
-                        continue
+                for name in _fields(text):
                     # Only plain names: "{x.attr}" or "{x[0]}" would let a plugged-in template
                     # reach into the objects it is given.
                     if not name.isidentifier():
                         raise ValueError(f"template {self.id}: field {name!r} is not a plain name")
                     if name not in names:
                         names.append(name)
+            # The HTML form says the same as the text: it may use no value the text lacks.
+            extra = [n for n in _fields(w.html or "") if n not in names]
+            if extra:
+                raise ValueError(f"template {self.id}: the HTML form uses {extra[0]!r}")
         object.__setattr__(self, "fields", tuple(names))
 
     def render(self, values: Mapping[str, object], lang: str = "zh") -> tuple[str, str]:
@@ -65,6 +108,25 @@ class Template:
         if lang == "en":
             return en.subject, en.body
         return f"{zh.subject} / {en.subject}", f"{zh.body}\n\n{en.body}"
+
+    def render_html(self, values: Mapping[str, object], lang: str = "zh") -> str:
+        """The message as an HTML page (the e-mail's HTML alternative), every value escaped."""
+        subject, _body = self.render(values, lang)  # checks the language and the values
+        vals = {k: str(values[k]) for k in self.fields}
+        escaped = {k: html.escape(v, quote=True) for k, v in vals.items()}
+
+        def fragment(w: Wording) -> str:
+            return w.html.format(**escaped) if w.html else _html_from_text(w.body, vals)
+
+        if lang == "zh" or self.en is None:
+            body = fragment(self.zh)
+        elif lang == "en":
+            body = fragment(self.en)
+        else:
+            body = fragment(self.zh) + '\n<hr>\n<div lang="en">\n' + fragment(self.en) + "\n</div>"
+        return _HTML_PAGE.format(
+            lang="en" if lang == "en" else "zh-CN", title=html.escape(subject), body=body
+        )
 
     def render_masked(self, values: Mapping[str, object], lang: str = "zh") -> tuple[str, str]:
         """The form that may be stored: every secret value replaced by a mask."""
@@ -96,6 +158,71 @@ class TemplateLibrary:
 
     def render(self, template_id: str, /, *, lang: str = "zh", **values: object) -> tuple[str, str]:
         return self.get(template_id).render(values, lang)
+
+
+@dataclass(frozen=True)
+class TemplateCodes:
+    """Our template ids → an SMS provider's template codes (registered and approved with the
+    provider, e.g. Aliyun ``SMS_123456``). A template without a code cannot go by that
+    provider's SMS. ``variables`` narrows what a provider template is given where it declares
+    fewer variables than ours (an Aliyun 验证码 template takes only ``${code}``)."""
+
+    codes: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def get(self, template_id: str) -> str | None:
+        return self.codes.get(template_id)
+
+    def variables_of(self, template: Template) -> tuple[str, ...]:
+        """The fields the provider's template is given: all of ours unless narrowed."""
+        return tuple(self.variables.get(template.id) or template.fields)
+
+    def __bool__(self) -> bool:
+        return bool(self.codes)
+
+    @classmethod
+    def parse(
+        cls,
+        text: str | None,
+        library: TemplateLibrary | None = None,
+        *,
+        name: str = "YINXIN_SMS_TEMPLATES",
+    ) -> TemplateCodes:
+        """``one_time_code=SMS_123:code,sign_request=SMS_456`` (commas or whitespace between
+        pairs; ``:a+b`` after a code: the provider's template takes only these of our fields);
+        an unknown template id or field or a malformed pair is refused, naming the variable."""
+        library = library or default_library
+        known = set(library.ids())
+        codes: dict[str, str] = {}
+        variables: dict[str, tuple[str, ...]] = {}
+        for pair in re.split(r"[,\s]+", (text or "").strip()):
+            if not pair:
+                continue
+            tid, eq, rest = pair.partition("=")
+            code, colon, names = rest.partition(":")
+            tid, code = tid.strip(), code.strip()
+            if not eq or not tid or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code):
+                raise ConfigurationError(
+                    f"{name}: {pair[:60]!r} is not template_id=TEMPLATE_CODE[:field+field]",
+                    field=name,
+                )
+            if tid not in known:
+                raise ConfigurationError(f"{name}: no message template {tid!r}", field=name)
+            if tid in codes:
+                raise ConfigurationError(f"{name}: {tid} is given twice", field=name)
+            codes[tid] = code
+            if colon:
+                chosen = tuple(n for n in names.split("+") if n)
+                fields = library.get(tid).fields
+                unknown = [n for n in chosen if n not in fields]
+                if not chosen or unknown:
+                    raise ConfigurationError(
+                        f"{name}: template {tid} has no field {(unknown or [''])[0]!r} "
+                        f"(its fields: {', '.join(fields)})",
+                        field=name,
+                    )
+                variables[tid] = chosen
+        return cls(codes, variables)
 
 
 APPLICATION_RECEIVED = "application_received"
@@ -210,10 +337,14 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "您有一份文件待签署",
             "【印信】{name}，{requester} 邀请您签署《{document}》，请登录 {url} 查看并签署。",
+            "<p>{name}，您好：</p>\n<p>{requester} 邀请您签署《{document}》。</p>\n"
+            '<p><a href="{url}">查看并签署</a></p>',
         ),
         Wording(
             "A document awaits your signature",
             '{name}, {requester} asks you to sign "{document}". Open {url} to read and sign it.',
+            "<p>{name},</p>\n<p>{requester} asks you to sign &ldquo;{document}&rdquo;.</p>\n"
+            '<p><a href="{url}">Read and sign it</a></p>',
         ),
     ),
     Template(
@@ -222,11 +353,15 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "印信验证码",
             "【印信】您的验证码为 {code}，{minutes} 分钟内有效，用于签署《{document}》。请勿泄露。",
+            "<p>您的验证码为 <strong>{code}</strong>，{minutes} 分钟内有效，"
+            "用于签署《{document}》。</p>\n<p>请勿泄露。</p>",
         ),
         Wording(
             "Yinxin verification code",
             'Your code is {code}, valid for {minutes} minutes, to sign "{document}". '
             "Do not share it.",
+            "<p>Your code is <strong>{code}</strong>, valid for {minutes} minutes, to sign "
+            "&ldquo;{document}&rdquo;.</p>\n<p>Do not share it.</p>",
         ),
         secret=("code",),
     ),
@@ -239,11 +374,19 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "您有一份文件待签署",
             "【印信】{name}，您有待签署的文件《{title}》（{documents} 份），请于 {deadline} 前"
             "打开 {url} 签署。",
+            "<p>{name}，您好：</p>\n<p>您有待签署的文件《{title}》（{documents} 份），"
+            "请于 {deadline} 前签署。</p>\n"
+            '<p><a href="{url}">打开签署页面</a></p>\n'
+            "<p>此链接仅供您本人使用，请勿转发。</p>",
         ),
         Wording(
             "Documents await your signature",
             '{name}, "{title}" ({documents} document(s)) awaits your signature. Open {url} '
             "to sign before {deadline}.",
+            "<p>{name},</p>\n<p>&ldquo;{title}&rdquo; ({documents} document(s)) awaits your "
+            "signature; please sign before {deadline}.</p>\n"
+            '<p><a href="{url}">Open the signing page</a></p>\n'
+            "<p>This link is for you alone; do not forward it.</p>",
         ),
         secret=("url",),
     ),
