@@ -54,11 +54,13 @@ class Capability(StrEnum):
     FLOWS = "flows"  # sign flows, batches, authorizations
     AUDIT = "audit"  # read and verify the audit trail
     VERIFY = "verify"  # verify documents
+    WEBHOOKS = "webhooks"  # webhook subscriptions and their delivery log
 
 
 ROLE_CAPABILITIES: dict[ApiRole, frozenset[Capability]] = {
     ApiRole.ADMINISTRATOR: frozenset(Capability),
-    ApiRole.RA_OFFICER: frozenset(Capability) - {Capability.MANAGE_KEYS, Capability.FLOWS},
+    ApiRole.RA_OFFICER: frozenset(Capability)
+    - {Capability.MANAGE_KEYS, Capability.FLOWS, Capability.WEBHOOKS},
     ApiRole.ORGANIZATION_ADMIN: frozenset(
         {
             Capability.REGISTER,
@@ -66,10 +68,17 @@ ROLE_CAPABILITIES: dict[ApiRole, frozenset[Capability]] = {
             Capability.SEALS,
             Capability.FLOWS,
             Capability.VERIFY,
+            Capability.WEBHOOKS,
         }
     ),
     ApiRole.INTEGRATION: frozenset(
-        {Capability.REGISTER, Capability.SEALS, Capability.FLOWS, Capability.VERIFY}
+        {
+            Capability.REGISTER,
+            Capability.SEALS,
+            Capability.FLOWS,
+            Capability.VERIFY,
+            Capability.WEBHOOKS,
+        }
     ),
 }
 

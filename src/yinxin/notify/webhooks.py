@@ -33,6 +33,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import random
 import secrets
 import socket
@@ -216,7 +217,8 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> dt.timedelta:
         d = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
-        return dt.timedelta(seconds=d * random.uniform(1 - self.jitter, 1 + self.jitter))
+        # whole seconds, as the platform's clock keeps time
+        return dt.timedelta(seconds=math.ceil(d * random.uniform(1 - self.jitter, 1 + self.jitter)))
 
 
 # --- results ------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from yinxin.adapters.cli.notify import notify_app
 from yinxin.adapters.cli.seals import seal_app
 from yinxin.adapters.cli.signing import authorization_app, sign_app
 from yinxin.adapters.cli.verify import verify_cmd
+from yinxin.adapters.cli.webhooks import webhook_app
 from yinxin.errors import ValidationError, YinxinError
 
 if TYPE_CHECKING:
@@ -638,6 +639,7 @@ app.add_typer(flow_app, name="flow")
 app.command("verify")(verify_cmd)
 app.add_typer(archive_app, name="archive")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(webhook_app, name="webhook")
 app.command("worker")(worker_cmd)
 app.add_typer(jobs_app, name="jobs")
 

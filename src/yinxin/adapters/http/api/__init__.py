@@ -27,6 +27,7 @@ from yinxin.adapters.http.api.routes import (
     seals,
     subscribers,
     verify,
+    webhooks,
 )
 from yinxin.app import Platform
 
@@ -42,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     batches.router,
     verify.router,
     audit.router,
+    webhooks.router,
 ]
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",

@@ -1,0 +1,92 @@
+"""``yinxin webhook …``: subscriptions, the delivery log, and the two steps a scheduler runs
+(``dispatch``: audit trail → deliveries; ``deliver``: send what is due)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import HOME, JSON, platform, run
+
+webhook_app = typer.Typer(
+    no_args_is_help=True, help="Webhooks: integrations told what happened, signed and retried."
+)
+
+
+@webhook_app.command("subscribe")
+def webhook_subscribe(
+    url: str = typer.Option(..., help="The receiver, http:// or https://."),
+    event: list[str] = typer.Option(
+        ..., "--event", help="An event type (repeat it), or * for every one."
+    ),
+    organization: int | None = typer.Option(
+        None, help="Only events about this organization subscriber (default: every event)."
+    ),
+    description: str | None = typer.Option(None, help="What the receiver is (shown in lists)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Subscribe a receiver; the signing secret is printed once — store it now."""
+
+    def make():
+        return platform(home).webhooks.subscribe(
+            url, event, organization, "operator", description=description
+        )
+
+    def show(issued) -> None:
+        w = issued.subscription
+        scope = f"organization {w.owner_organization_id}" if w.owner_organization_id else "all"
+        typer.echo(f"webhook {w.id} → {w.url} ({', '.join(w.events)}; {scope})")
+        typer.echo(issued.secret)
+        typer.echo("Store the secret now: it is not shown again.", err=True)
+
+    run(as_json, make, show)
+
+
+@webhook_app.command("list")
+def webhook_list(
+    deleted: bool = typer.Option(False, "--deleted", help="Include deleted subscriptions."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Every subscription (never the secrets)."""
+    run(as_json, lambda: platform(home).webhooks.list(include_deleted=deleted))
+
+
+@webhook_app.command("deliveries")
+def webhook_deliveries(
+    subscription_id: int,
+    after: int | None = typer.Option(None, help="Start after this delivery id."),
+    limit: int = 50,
+    state: str | None = typer.Option(None, help="pending, leased, delivered, failed or given_up."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The delivery log of a subscription, oldest first, each delivery with its tries."""
+    run(
+        as_json,
+        lambda: platform(home).webhooks.deliveries(
+            subscription_id, after=after, limit=limit, state=state
+        ),
+    )
+
+
+@webhook_app.command("dispatch")
+def webhook_dispatch(
+    limit: int = typer.Option(500, help="Audit events to read at most."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Turn new audit events into deliveries (safe to run anywhere, any number at once)."""
+    run(as_json, lambda: {"enqueued": platform(home).webhooks.dispatch(limit=limit)})
+
+
+@webhook_app.command("deliver")
+def webhook_deliver(
+    limit: int = typer.Option(50, help="Deliveries to try at most."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Send the deliveries that are due (first tries and retries whose back-off has passed)."""
+    run(as_json, lambda: {"tried": platform(home).webhooks.deliver_due(limit=limit)})

@@ -1,0 +1,822 @@
+"""Webhooks on a real platform, delivered over real HTTP to a receiver on 127.0.0.1.
+
+The receiver checks every signature with the algorithm ``docs/webhooks.md`` documents, written
+here again from the document (HMAC-SHA256 keyed with the secret over ``f"{t}.{body}"``, hex,
+``Yinxin-Signature: t=…,v1=…``) rather than imported, and drops duplicates by
+``Yinxin-Event-Id`` as a receiver should. The crash test SIGKILLs a deliverer in a child
+process 50 times at random moments and then checks that every event arrived, and that the
+receiver saw duplicates only under the same event id with the same body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests import dbdump
+from tests.conftest import PASSPHRASE
+from tests.fixtures.samples import contract_pdf
+from tests.integration.server import yinxin_cli, yinxin_json
+from tests.integration.signing_flow import (
+    ORG_PIN,
+    PERSON_PIN,
+    Party,
+    World,
+    build_world,
+    outbox_lines,
+    read_code,
+)
+from yinxin.app import Platform
+from yinxin.errors import IllegalTransition, NotFound, ValidationError
+from yinxin.notify.webhooks import DeliveryState, RetryPolicy, SubscriptionState
+from yinxin.settings import Settings
+from yinxin.signing.flows import SignerSpec
+from yinxin.store.models.webhooks import WebhookDelivery
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- the receiver -----------------------------------------------------------------------------
+def verify_signature(header: str, body: bytes, secrets: list[str]) -> int:
+    """The documented check, from the document: returns t if one v1 matches a secret."""
+    parts = [p.split("=", 1) for p in header.split(",")]
+    t = [v for k, v in parts if k == "t"]
+    sigs = [v for k, v in parts if k == "v1"]
+    assert len(t) == 1 and sigs, header
+    signed = t[0].encode() + b"." + body
+    for secret in secrets:
+        expected = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, s) for s in sigs):
+            return int(t[0])
+    raise AssertionError(f"no valid signature in {header!r}")
+
+
+@dataclass
+class Receipt:
+    event_id: str
+    event_type: str
+    body: bytes
+    t: int
+    path: str
+    signature: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """An HTTP receiver on 127.0.0.1. ``answers`` are the statuses to give in turn (then
+    200); ``delay`` seconds before answering; ``secrets`` checked on every request (a request
+    without a valid signature is answered 400 and recorded in ``bad``)."""
+
+    secrets: list[str] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+    delay: float | tuple[float, float] = 0.0
+    now: object = None  # a clock to check t against (None: time.time())
+    received: list[Receipt] = field(default_factory=list)
+    bad: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> Receiver:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = outer.handle(self.path, dict(self.headers.items()), body)
+                delay = outer.delay
+                if isinstance(delay, tuple):
+                    delay = random.uniform(*delay)
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the deliverer was killed or gave up waiting
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks/yinxin?k=1"
+
+    def handle(self, path: str, headers: dict, body: bytes) -> int:
+        with self.lock:
+            try:
+                assert headers["Content-Type"] == "application/json"
+                t = verify_signature(headers["Yinxin-Signature"], body, self.secrets)
+                now = self.now.now().timestamp() if self.now is not None else time.time()
+                assert abs(now - t) <= 300, (now, t)  # the documented tolerance
+                doc = json.loads(body)
+                assert doc["id"] == headers["Yinxin-Event-Id"]
+                assert doc["type"] == headers["Yinxin-Event-Type"]
+                assert set(doc) == {"id", "type", "created_at", "data"}
+            except (AssertionError, KeyError, ValueError) as e:
+                self.bad.append(repr(e))
+                return 400
+            self.received.append(
+                Receipt(doc["id"], doc["type"], body, t, path, headers["Yinxin-Signature"])
+            )
+            return self.answers.pop(0) if self.answers else 200
+
+    def unique(self) -> dict[str, Receipt]:
+        """What a receiver keeps after dropping duplicates by event id."""
+        out: dict[str, Receipt] = {}
+        for r in self.received:
+            out.setdefault(r.event_id, r)
+        return out
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    made: list[Receiver] = []
+
+    def make(**kw) -> Receiver:
+        r = Receiver(**kw).start()
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.stop()
+
+
+def hook_platform(home: Path, clock=None, url: str | None = None, **settings) -> Platform:
+    """A platform whose webhooks may call 127.0.0.1 (the receivers here)."""
+    s = Settings(
+        home=home,
+        database_url=url or f"sqlite:///{home / 'yinxin.db'}",
+        webhook_allow_private=True,
+        **settings,
+    )
+    p = Platform(s, clock=clock, passphrase=PASSPHRASE)
+    if not p.ca.is_initialised():
+        p.ca.init("ec-p256")
+    return p
+
+
+@pytest.fixture
+def hp(tmp_path, clock):
+    p = hook_platform(tmp_path / "home", clock)
+    yield p
+    p.close()
+
+
+def person_certificate(p: Platform, name: str, id_number: str, org: int | None = None):
+    subs = p.subscribers
+    person = subs.add_person(
+        name=name, id_number=id_number, phone="13800138000", organization_id=org
+    )
+    subs.accept_agreement(person.id, accepted_by=name)
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin=PERSON_PIN)
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    return p.certificates.approve(app.id, officer="受理员")
+
+
+def organization(p: Platform, name: str, uscc: str):
+    org = p.subscribers.add_organization(
+        name=name,
+        uscc=uscc,
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+    )
+    p.subscribers.accept_agreement(org.id, accepted_by="王五")
+    return org
+
+
+def pump(p: Platform, *, now: dt.datetime | None = None) -> list:
+    """Dispatch everything, then deliver everything due (until nothing is)."""
+    while p.webhooks.dispatch(limit=50):
+        pass
+    results = []
+    while batch := p.webhooks.deliver_due(limit=50, now=now):
+        results += batch
+    return results
+
+
+# --- events in order, signed --------------------------------------------------------------------
+def _sign_turn(w: World, token: str, party: Party) -> None:
+    w.clock.advance(minutes=7)  # the one-code-a-minute limit
+    before = outbox_lines(w.outbox)
+    ch = w.p.flows.request_code(token)
+    code = read_code(w.outbox, party.phone, after=before)
+    w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
+
+
+def test_certificate_seal_and_flow_events_arrive_in_order_and_signed(hp, clock, receivers):
+    rx = receivers(now=clock)
+    issued = hp.webhooks.subscribe(rx.url, ["*"], None, "集成管理员", description="OA")
+    view, secret = issued
+    rx.secrets.append(secret)
+    assert secret.startswith("whsec_") and view.state == SubscriptionState.ACTIVE
+    # before anything happened: nothing to send, and the subscription's own event is not sent
+    assert pump(hp) == []
+
+    w = build_world(hp, clock)  # two certificates, two seals, a grant
+    hp.certificates.revoke(w.person_cert.serial, reason="key_compromise", actor="受理员")
+    # a certificate for the person again, and a two-party flow owned by the organization
+    w2_cert = person_certificate(hp, "赵六", "110101198001010053")
+    flow = hp.flows.create(
+        "技术服务合同",
+        documents=[("合同.pdf", contract_pdf(1, parties=("甲方", "乙方")))],
+        signers=[
+            SignerSpec(w.jia.id, w.jia.role, w.jia.seal.es_id, order=1),
+        ],
+        deadline=clock.now() + dt.timedelta(days=3),
+        owner_subscriber_id=w.org.id,
+        actor="经办人",
+    )
+    started = hp.flows.start(flow.id)
+    _sign_turn(w, started.links[0].token, w.jia)
+
+    results = pump(hp)
+    assert all(r.state == DeliveryState.DELIVERED for r in results), results
+    assert rx.bad == []
+    got = [(r.event_type, r.json["data"]) for r in rx.received]
+    types = [t for t, _ in got]
+    assert types == [
+        "certificate.issued",  # 张三's
+        "certificate.issued",  # the organization's
+        "seal.changed",  # contract seal created
+        "seal.changed",  # personal seal created
+        "seal.changed",  # grant to 王五
+        "certificate.revoked",
+        "certificate.issued",  # 赵六's
+        "flow.started",
+        "flow.signed",
+        "flow.completed",
+    ], types
+    # in the audit trail's order, each event once, the right subjects
+    seqs = [d["audit_seq"] for _, d in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert len({r.event_id for r in rx.received}) == len(rx.received)
+    assert got[0][1]["subject_id"] == w.person_cert.serial
+    assert got[0][1]["holder_subscriber_id"] == w.person.id
+    assert got[5][1]["subject_id"] == w.person_cert.serial
+    assert got[5][1]["details"]["reason"] == "key_compromise"
+    assert got[6][1]["subject_id"] == w2_cert.serial
+    assert got[2][1]["subject_id"] == w.jia.seal.es_id and got[2][1]["action"] == "seal.create"
+    assert got[4][1]["action"] == "seal.grant"
+    assert {d["subject_id"] for t, d in got if t.startswith("flow.")} == {str(flow.id)}
+    assert got[7][1]["owner_subscriber_id"] == w.org.id
+    assert got[7][1]["organization_ids"] == [w.org.id]
+    for r in rx.received:
+        assert r.path == "/hooks/yinxin?k=1"
+        assert r.json["created_at"].endswith("Z")
+    # nothing secret in what was sent: PINs, ID numbers, the signing link, the secret itself
+    sent = b"".join(r.body for r in rx.received).decode()
+    for s in (ORG_PIN, PERSON_PIN, "110105199003071239", started.links[0].token, secret):
+        assert s not in sent
+    # the secret is nowhere in the database in clear
+    assert not any(secret in str(v) for v in dbdump.cells(hp))
+    # the delivery log: one try each, delivered
+    log = hp.webhooks.deliveries(view.id, limit=100)
+    assert [d.event_id for d in log] == [r.event_id for r in rx.received]
+    assert all(d.state == "delivered" and len(d.tries) == 1 for d in log)
+    assert all(d.tries[0].http_status == 200 and d.tries[0].outcome == "delivered" for d in log)
+    assert log[0].payload == rx.received[0].json
+    # a second round sends nothing more
+    assert pump(hp) == [] and hp.webhooks.dispatch() == 0
+    assert hp.verify_audit().ok
+
+
+def test_event_types_filter_and_later_subscriptions_get_later_events_only(hp, receivers):
+    rx = receivers()
+    first = person_certificate(hp, "张三", "110105199003071239")
+    view, secret = hp.webhooks.subscribe(rx.url, ["certificate.revoked"], None, "op")
+    rx.secrets.append(secret)
+    hp.certificates.freeze(first.serial, actor="op")
+    hp.certificates.unfreeze(first.serial, actor="op")
+    hp.certificates.revoke(first.serial, reason="no_longer_needed", actor="op")
+    pump(hp)
+    assert [r.event_type for r in rx.received] == ["certificate.revoked"]
+    assert rx.received[0].json["data"]["details"]["to"] == "revoked"
+
+
+# --- retries ------------------------------------------------------------------------------------
+def test_500_twice_then_200_three_tries_in_the_log_delivered_once(hp, clock, receivers):
+    rx = receivers(answers=[500, 500], now=clock)
+    view, secret = hp.webhooks.subscribe(rx.url, ["certificate.issued"], None, "op")
+    rx.secrets.append(secret)
+    person_certificate(hp, "张三", "110105199003071239")
+    assert hp.webhooks.dispatch() == 1
+    t0 = clock.now()
+    [r1] = hp.webhooks.deliver_due()
+    assert (r1.state, r1.http_status, r1.attempt) == (DeliveryState.FAILED, 500, 1)
+    # 30 s ± 20 % later, not before
+    assert t0 + dt.timedelta(seconds=24) <= r1.next_attempt_at <= t0 + dt.timedelta(seconds=36)
+    assert hp.webhooks.deliver_due() == []  # not due yet
+    clock.set(r1.next_attempt_at)
+    [r2] = hp.webhooks.deliver_due()
+    assert (r2.state, r2.http_status, r2.attempt) == (DeliveryState.FAILED, 500, 2)
+    gap = r2.next_attempt_at - clock.now()
+    assert dt.timedelta(seconds=48) <= gap <= dt.timedelta(seconds=72)  # 1 min ± 20 %
+    clock.set(r2.next_attempt_at)
+    [r3] = hp.webhooks.deliver_due()
+    assert (r3.state, r3.http_status, r3.attempt) == (DeliveryState.DELIVERED, 200, 3)
+    clock.advance(hours=2)
+    assert hp.webhooks.deliver_due() == []
+    [d] = hp.webhooks.deliveries(view.id)
+    assert d.state == "delivered" and d.attempts == 3 and d.finished_at == r2.next_attempt_at
+    assert [(a.number, a.http_status, a.outcome) for a in d.tries] == [
+        (1, 500, "failed"),
+        (2, 500, "failed"),
+        (3, 200, "delivered"),
+    ]
+    assert d.tries[0].error.startswith("HTTP 500")
+    # three requests, one event id, the same body; the receiver keeps one
+    assert len(rx.received) == 3 and len(rx.unique()) == 1
+    assert len({r.body for r in rx.received}) == 1
+    assert len({r.t for r in rx.received}) == 3  # each try signed at its own time
+
+
+def test_failing_for_a_day_is_given_up_with_every_try_logged(hp, clock, receivers):
+    rx = receivers(answers=[503] * 1000, now=clock)
+    view, secret = hp.webhooks.subscribe(rx.url, ["*"], None, "op")
+    rx.secrets.append(secret)
+    person_certificate(hp, "张三", "110105199003071239")
+    hp.webhooks.dispatch()
+    start = clock.now()
+    gaps = []
+    while True:
+        [r] = hp.webhooks.deliver_due()
+        if r.state == DeliveryState.GIVEN_UP:
+            break
+        gaps.append((r.next_attempt_at - clock.now()).total_seconds())
+        clock.set(r.next_attempt_at)
+    assert clock.now() == start + dt.timedelta(hours=24)  # the last try at the day's end
+    assert max(gaps) <= 3600 * 1.2 and gaps[0] <= 36
+    assert all(b >= a * 0.6 for a, b in zip(gaps, gaps[1:7], strict=False))  # doubling
+    [d] = hp.webhooks.deliveries(view.id)
+    assert d.state == "given_up" and d.attempts == len(gaps) + 1 == len(d.tries)
+    assert 25 <= d.attempts <= 40
+    assert all(a.outcome == "failed" and a.http_status == 503 for a in d.tries)
+    clock.advance(days=1)
+    assert hp.webhooks.deliver_due() == []
+
+
+def test_410_gone_pauses_the_subscription_and_resume_delivers(hp, clock, receivers):
+    rx = receivers(answers=[410], now=clock)
+    view, secret = hp.webhooks.subscribe(rx.url, ["*"], None, "op")
+    rx.secrets.append(secret)
+    c = person_certificate(hp, "张三", "110105199003071239")
+    hp.webhooks.dispatch()
+    [r] = hp.webhooks.deliver_due()
+    assert r.http_status == 410
+    assert hp.webhooks.get(view.id).state == SubscriptionState.PAUSED
+    assert "410" in hp.webhooks.get(view.id).state_reason
+    # paused: nothing is tried, and events meanwhile are not enqueued for it
+    hp.certificates.freeze(c.serial, actor="op")
+    clock.advance(hours=1)
+    assert hp.webhooks.dispatch() == 0 and hp.webhooks.deliver_due() == []
+    hp.webhooks.resume(view.id, actor="op")
+    [r2] = hp.webhooks.deliver_due()
+    assert (r2.state, r2.event_id) == (DeliveryState.DELIVERED, r.event_id)
+    actions = [e.action for e in hp.audit_events(subject_type="webhook_subscription")]
+    assert actions == ["webhook.subscribed", "webhook.paused", "webhook.resumed"]
+
+
+def test_a_slow_answer_is_retried_with_the_same_event_id_and_the_receiver_drops_it(
+    tmp_path, clock, receivers
+):
+    """Duplicate suppression: the receiver took the event but answered after the deliverer's
+    timeout; the retry carries the same event id and body, and the receiver keeps one."""
+    p = hook_platform(tmp_path / "slow", clock)
+    p.webhooks.retry = RetryPolicy(timeout_seconds=0.3)
+    rx = receivers(delay=1.0, now=clock)
+    view, secret = p.webhooks.subscribe(rx.url, ["*"], None, "op")
+    rx.secrets.append(secret)
+    person_certificate(p, "张三", "110105199003071239")
+    p.webhooks.dispatch()
+    [r1] = p.webhooks.deliver_due()
+    assert r1.state == DeliveryState.FAILED and "timed out" in r1.error
+    rx.delay = 0.0
+    clock.advance(minutes=2)
+    [r2] = p.webhooks.deliver_due()
+    assert r2.state == DeliveryState.DELIVERED and r2.event_id == r1.event_id
+    assert len(rx.received) == 2 and len(rx.unique()) == 1
+    assert rx.received[0].body == rx.received[1].body
+    p.close()
+
+
+# --- secrets ------------------------------------------------------------------------------------
+def test_rotation_with_overlap_signs_with_both_secrets_then_the_new_only(hp, clock, receivers):
+    view, old = hp.webhooks.subscribe("http://127.0.0.1:9/x", ["*"], None, "op")
+    rx = receivers(secrets=[old], now=clock)
+    hp.webhooks.delete(view.id, actor="op")
+    view, old = hp.webhooks.subscribe(rx.url, ["*"], None, "op")
+    rx.secrets[:] = [old]
+    _v, new = hp.webhooks.rotate_secret(view.id, actor="op", overlap=dt.timedelta(hours=1))
+    assert new != old
+    c = person_certificate(hp, "张三", "110105199003071239")
+    pump(hp)
+    [first] = rx.received
+    assert not rx.bad  # the old secret still verifies
+    assert first.signature.count("v1=") == 2  # signed with both
+    rx.secrets[:] = [new]
+    hp.certificates.freeze(c.serial, actor="op")
+    pump(hp)
+    assert len(rx.received) == 2 and not rx.bad  # the new one verifies too
+    clock.advance(hours=2)
+    rx.secrets[:] = [old]  # after the overlap the old secret no longer signs
+    hp.certificates.unfreeze(c.serial, actor="op")
+    hp.webhooks.dispatch()
+    [r] = hp.webhooks.deliver_due()
+    assert r.http_status == 400 and len(rx.bad) == 1
+    rx.secrets[:] = [new]
+    clock.advance(minutes=2)
+    [r] = hp.webhooks.deliver_due()
+    assert r.state == DeliveryState.DELIVERED
+    assert rx.received[-1].signature.count("v1=") == 1  # the new secret only
+    # deleted: the secret is destroyed, deliveries given up, no more verbs
+    gone = hp.webhooks.delete(view.id, actor="op")
+    assert gone.state == SubscriptionState.DELETED
+    assert hp.webhooks.deliveries(view.id, state="given_up") == []
+    hp.certificates.freeze(c.serial, actor="op")
+    assert hp.webhooks.dispatch() == 0  # a deleted subscription gets nothing more
+    with pytest.raises(IllegalTransition):
+        hp.webhooks.rotate_secret(view.id, actor="op")
+    with pytest.raises(IllegalTransition):
+        hp.webhooks.resume(view.id, actor="op")
+
+
+def test_unsafe_urls_are_refused_unless_allowed(tmp_path, clock, receivers):
+    p = Platform(
+        Settings(home=tmp_path / "strict", database_url=f"sqlite:///{tmp_path / 's.db'}"),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
+    p.ca.init("ec-p256")
+    hooks = p.webhooks
+    assert hooks.allow_private is False
+    for url in (
+        "http://127.0.0.1/x",
+        "http://localhost:8080/x",
+        "https://10.1.2.3/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://[::ffff:192.168.1.1]/x",
+        "http://app.localhost/x",
+    ):
+        with pytest.raises(ValidationError) as e:
+            hooks.subscribe(url, ["*"], None, "op")
+        assert (e.value.field, e.value.code) == ("url", "unsafe_url"), url
+    for url in ("ftp://example.com/x", "https://user:pw@example.com/x", "example.com", ""):
+        with pytest.raises(ValidationError) as e:
+            hooks.subscribe(url, ["*"], None, "op")
+        assert e.value.field == "url"
+    with pytest.raises(ValidationError) as e:
+        hooks.subscribe("https://example.com/x", ["certificate.issued", "nope"], None, "op")
+    assert e.value.field == "events[1]"
+    with pytest.raises(ValidationError) as e:
+        hooks.subscribe("https://example.com/x", ["*"], 999, "op")
+    assert e.value.field == "owner_organization_id"
+    assert hooks.list() == []  # nothing half-written
+    # a subscription made while private targets were allowed is still refused at sending time
+    rx = receivers()
+    hooks.allow_private = True
+    view, secret = hooks.subscribe(rx.url, ["*"], None, "op")
+    hooks.allow_private = False
+    person_certificate(p, "张三", "110105199003071239")
+    hooks.dispatch()
+    [r] = hooks.deliver_due()
+    assert r.state == DeliveryState.FAILED and "non-public address 127.0.0.1" in r.error
+    assert rx.received == []
+    p.close()
+
+
+# --- organization scope -------------------------------------------------------------------------
+def test_an_organizations_subscription_gets_its_own_organizations_events_only(hp, receivers):
+    org_a = organization(hp, "北京甲方科技有限公司", "91110108MA01YX0030")
+    org_b = organization(hp, "上海乙方信息有限公司", "91310000MA1FL0000N")
+    rx_a, rx_b, rx_all = receivers(), receivers(), receivers()
+    for rx, owner in ((rx_a, org_a.id), (rx_b, org_b.id), (rx_all, None)):
+        _v, secret = hp.webhooks.subscribe(rx.url, ["*"], owner, "op")
+        rx.secrets.append(secret)
+    a1 = person_certificate(hp, "王五", "350102198511223455", org=org_a.id)
+    b1 = person_certificate(hp, "钱七", "110105199003071239", org=org_b.id)
+    loner = person_certificate(hp, "赵六", "110101198001010053")  # in no organization
+    hp.certificates.revoke(b1.serial, reason="no_longer_needed", actor="op")
+    hp.certificates.freeze(a1.serial, actor="op")
+    pump(hp)
+    assert not (rx_a.bad or rx_b.bad or rx_all.bad)
+
+    def seen(rx):
+        return [(r.event_type, r.json["data"]["subject_id"]) for r in rx.received]
+
+    assert seen(rx_a) == [
+        ("certificate.issued", a1.serial),
+        ("certificate.status_changed", a1.serial),
+    ]
+    assert seen(rx_b) == [("certificate.issued", b1.serial), ("certificate.revoked", b1.serial)]
+    assert seen(rx_all) == [
+        ("certificate.issued", a1.serial),
+        ("certificate.issued", b1.serial),
+        ("certificate.issued", loner.serial),
+        ("certificate.revoked", b1.serial),
+        ("certificate.status_changed", a1.serial),
+    ]
+    # the same event has the same id wherever it goes
+    assert rx_a.received[0].event_id == rx_all.received[0].event_id
+    # an organization's caller sees and changes its own subscriptions only
+    [mine] = hp.webhooks.list(organization_id=org_a.id)
+    with pytest.raises(NotFound):
+        hp.webhooks.get(mine.id, organization_id=org_b.id)
+    with pytest.raises(NotFound):
+        hp.webhooks.pause(mine.id, actor="b", organization_id=org_b.id)
+    with pytest.raises(NotFound):
+        hp.webhooks.deliveries(mine.id, organization_id=org_b.id)
+
+
+# --- the crash test -----------------------------------------------------------------------------
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from yinxin.app import Platform
+    from yinxin.notify.webhooks import RetryPolicy
+    from yinxin.settings import Settings
+
+    home = Path(sys.argv[1])
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}",
+                 webhook_allow_private=True),
+        passphrase=sys.argv[2],
+    )
+    p.webhooks.retry = RetryPolicy(lease_seconds=1)
+    p.kek.ready()
+    print("ready", flush=True)
+    while True:
+        p.webhooks.dispatch(limit=3)
+        p.webhooks.deliver_due(limit=2)
+    """
+)
+
+
+def test_fifty_kills_mid_delivery_lose_nothing_and_duplicates_share_their_event_id(
+    tmp_path, receivers
+):
+    home = tmp_path / "crash"
+    p = hook_platform(home)  # the system clock, as the child processes have
+    rx = receivers(delay=(0.01, 0.06))
+    view, secret = p.webhooks.subscribe(rx.url, ["*"], None, "op")
+    rx.secrets.append(secret)
+    c = person_certificate(p, "张三", "110105199003071239")
+    for _ in range(20):
+        p.certificates.freeze(c.serial, actor="op")
+        p.certificates.unfreeze(c.serial, actor="op")
+    expected = 41  # issued + 40 status changes
+    rng = random.Random(12)
+    kills = 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for _ in range(50):
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(home), PASSPHRASE],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=str(ROOT),
+        )
+        assert child.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.0, 0.25))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        kills += 1
+    # then run to completion (leases of killed deliverers run out after a second)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pump(p, now=p.clock.now() + dt.timedelta(seconds=5))
+        left = dbdump.count(p, WebhookDelivery, WebhookDelivery.state != DeliveryState.DELIVERED)
+        total = dbdump.count(p, WebhookDelivery)
+        if total == expected and left == 0:
+            break
+        time.sleep(0.2)
+    assert kills == 50
+    assert rx.bad == []
+    log = p.webhooks.deliveries(view.id, limit=1000)
+    assert len(log) == expected and all(d.state == "delivered" for d in log)
+    # every event arrived; one event id per audit event; a duplicate is the same body
+    unique = rx.unique()
+    assert set(unique) == {d.event_id for d in log}
+    assert sorted(r.json["data"]["audit_seq"] for r in unique.values()) == sorted(
+        d.audit_seq for d in log
+    )
+    by_id: dict[str, set[bytes]] = {}
+    for r in rx.received:
+        by_id.setdefault(r.event_id, set()).add(r.body)
+    assert all(len(bodies) == 1 for bodies in by_id.values())
+    duplicates = len(rx.received) - len(unique)
+    interrupted = sum(1 for d in log for a in d.tries if a.outcome == "interrupted")
+    tries = Counter(a.outcome for d in log for a in d.tries)
+    print(
+        f"\n50 kills: {len(rx.received)} requests for {expected} events, {duplicates} "
+        f"duplicates (same event id), tries {dict(tries)}"
+    )
+    assert interrupted >= 1  # some kills did land mid-delivery
+    p.close()
+
+
+# --- PostgreSQL: two dispatchers and two deliverers at once -------------------------------------
+@pytest.mark.postgres
+def test_two_dispatchers_and_two_deliverers_on_postgres_enqueue_and_send_once(
+    pg_cluster, tmp_path, receivers
+):
+    url = pg_cluster.new_database()
+    p1 = hook_platform(tmp_path / "w1", url=url)
+    p2 = hook_platform(tmp_path / "w1", url=url)  # a second worker: same keys, same database
+    rx1, rx2 = receivers(), receivers()
+    for rx in (rx1, rx2):
+        _v, secret = p1.webhooks.subscribe(rx.url, ["*"], None, "op")
+        rx.secrets.append(secret)
+    c = person_certificate(p1, "张三", "110105199003071239")
+    for _ in range(15):
+        p1.certificates.freeze(c.serial, actor="op")
+        p1.certificates.unfreeze(c.serial, actor="op")
+    events = 31
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+    counts = {1: 0, 2: 0}
+
+    def dispatcher(p: Platform, n: int) -> None:
+        try:
+            start.wait()
+            for _ in range(40):
+                counts[n] += p.webhooks.dispatch(limit=2)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=dispatcher, args=(p, n)) for n, p in ((1, p1), (2, p2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert counts[1] + counts[2] == events * 2 and counts[1] and counts[2]
+    start = threading.Barrier(2)
+    sent = {1: 0, 2: 0}
+    results: list = []
+
+    def deliverer(p: Platform, n: int) -> None:
+        try:
+            start.wait()
+            while batch := p.webhooks.deliver_due(limit=3):
+                sent[n] += len(batch)
+                results.extend(batch)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliverer, args=(p, n)) for n, p in ((1, p1), (2, p2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sent[1] + sent[2] == events * 2
+    assert {r.state for r in results} == {DeliveryState.DELIVERED}, [r.error for r in results]
+    for rx in (rx1, rx2):
+        assert not rx.bad
+        assert len(rx.received) == events == len(rx.unique())  # each event once
+        seqs = [r.json["data"]["audit_seq"] for r in rx.received]
+        assert len(set(seqs)) == events
+    assert {r.event_id for r in rx1.received} == {r.event_id for r in rx2.received}
+    p1.close()
+    p2.close()
+
+
+# --- HTTP API and CLI ---------------------------------------------------------------------------
+def test_api_routes_scope_and_capability(hp, receivers):
+    from fastapi.testclient import TestClient
+
+    from yinxin.adapters.http.api import build_api
+
+    org_a = organization(hp, "北京甲方科技有限公司", "91110108MA01YX0030")
+    org_b = organization(hp, "上海乙方信息有限公司", "91310000MA1FL0000N")
+    keys = {
+        "admin": hp.api_keys.create(name="admin", role="administrator", actor="t").secret,
+        "officer": hp.api_keys.create(name="desk", role="ra_officer", actor="t").secret,
+        "integration": hp.api_keys.create(name="oa", role="integration", actor="t").secret,
+        "a": hp.api_keys.create(
+            name="a", role="organization_admin", organization_id=org_a.id, actor="t"
+        ).secret,
+        "b": hp.api_keys.create(
+            name="b", role="organization_admin", organization_id=org_b.id, actor="t"
+        ).secret,
+    }
+    api = TestClient(build_api(hp))
+
+    def call(who, method, path, **kw):
+        headers = {"Authorization": f"Bearer {keys[who]}"}
+        return api.request(method, "/api/v1" + path, headers=headers, **kw)
+
+    rx = receivers()
+    body = {"url": rx.url, "events": ["certificate.issued", "certificate.revoked"]}
+    assert call("officer", "POST", "/webhooks", json=body).status_code == 403
+    r = call("a", "POST", "/webhooks", json={**body, "organization_id": org_b.id})
+    assert r.status_code == 422 and r.json()["field"] == "organization_id"
+    r = call("a", "POST", "/webhooks", json=body)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    sub_id, secret = made["subscription"]["id"], made["secret"]
+    rx.secrets.append(secret)
+    assert made["subscription"]["owner_organization_id"] == org_a.id
+    r = call("integration", "POST", "/webhooks", json={**body, "url": "ftp://x"})
+    assert r.status_code == 422 and r.json()["field"] == "url"
+    everything = receivers()
+    r = call("integration", "POST", "/webhooks", json={"url": everything.url, "events": ["*"]})
+    assert r.status_code == 201 and r.json()["subscription"]["owner_organization_id"] is None
+    # lists and reads: an organization sees its own only; the administrator sees all
+    assert [w["id"] for w in call("a", "GET", "/webhooks").json()] == [sub_id]
+    assert call("b", "GET", "/webhooks").json() == []
+    assert call("b", "GET", f"/webhooks/{sub_id}").status_code == 404
+    assert call("b", "POST", f"/webhooks/{sub_id}/pause", json={}).status_code == 404
+    assert len(call("admin", "GET", "/webhooks").json()) == 2
+    assert secret not in call("a", "GET", f"/webhooks/{sub_id}").text
+    # pause, resume, rotate
+    r = call("a", "POST", f"/webhooks/{sub_id}/pause", json={"reason": "maintenance"})
+    assert r.json()["state"] == "paused"
+    assert call("a", "POST", f"/webhooks/{sub_id}/pause", json={}).status_code == 409
+    assert call("a", "POST", f"/webhooks/{sub_id}/resume").json()["state"] == "active"
+    r = call("a", "POST", f"/webhooks/{sub_id}/rotate-secret", json={"overlap_seconds": 600})
+    assert r.status_code == 200 and r.json()["secret"] != secret
+    rx.secrets.append(r.json()["secret"])
+    # events and the delivery log, in cursor pages
+    for i, name in enumerate(("王五", "钱七", "孙八")):
+        ids = ("350102198511223455", "110105199003071239", "110101198001010053")
+        person_certificate(hp, name, ids[i], org=org_a.id)
+    pump(hp)
+    assert len(rx.received) == 3 and not rx.bad
+    page1 = call("a", "GET", f"/webhooks/{sub_id}/deliveries?limit=2").json()
+    assert len(page1["items"]) == 2 and page1["next"]
+    page2 = call("a", "GET", f"/webhooks/{sub_id}/deliveries?limit=2&after={page1['next']}")
+    items = page1["items"] + page2.json()["items"]
+    assert page2.json()["next"] is None and len(items) == 3
+    assert [d["event_id"] for d in items] == [r.event_id for r in rx.received]
+    assert items[0]["tries"][0]["http_status"] == 200 and items[0]["state"] == "delivered"
+    assert call("b", "GET", f"/webhooks/{sub_id}/deliveries").status_code == 404
+    # delete (both spellings refuse the second time)
+    assert call("a", "DELETE", f"/webhooks/{sub_id}").json()["state"] == "deleted"
+    assert call("a", "POST", f"/webhooks/{sub_id}/delete").status_code == 409
+
+
+def test_cli_subscribe_dispatch_deliver_and_the_log(tmp_path, receivers):
+    home = tmp_path / "cli"
+    p = hook_platform(home)
+    person_certificate(p, "张三", "110105199003071239")
+    p.close()
+    rx = receivers()
+    env = {"YINXIN_WEBHOOK_ALLOW_PRIVATE": "1"}
+    out = yinxin_cli(
+        ["webhook", "subscribe", "--url", rx.url, "--event", "certificate.revoked"],
+        home,
+        env=env,
+    )
+    sub_line, secret = out.stdout.splitlines()[:2]
+    assert sub_line.startswith("webhook 1 → ") and secret.startswith("whsec_")
+    rx.secrets.append(secret)
+    refused = yinxin_cli(
+        ["webhook", "subscribe", "--url", "http://127.0.0.1/x", "--event", "*"],
+        home,
+        check=False,
+    )
+    assert refused.returncode == 2 and "[url]" in refused.stderr
+    serial = yinxin_json(["cert", "list", "--json"], home)[0]["serial"]
+    yinxin_cli(["cert", "revoke", serial, "--reason", "key_compromise"], home)
+    assert yinxin_json(["webhook", "dispatch", "--json"], home, env=env) == {"enqueued": 1}
+    tried = yinxin_json(["webhook", "deliver", "--json"], home, env=env)["tried"]
+    assert [t["state"] for t in tried] == ["delivered"]
+    assert [r.event_type for r in rx.received] == ["certificate.revoked"] and not rx.bad
+    [d] = yinxin_json(["webhook", "deliveries", "1", "--json"], home)
+    assert d["event_id"] == rx.received[0].event_id and d["tries"][0]["outcome"] == "delivered"
+    [w] = yinxin_json(["webhook", "list", "--json"], home)
+    assert w["events"] == ["certificate.revoked"] and secret not in json.dumps(w)
