@@ -384,7 +384,7 @@ def test_verification_reports_as_json_and_as_the_chinese_pdf(as_, world, tmp_pat
     rep = r.json()
     assert rep["file_name"] == "合同.pdf" and len(rep["signatures"]) == 1
     sig = rep["signatures"][0]
-    assert sig["intact"] is True and sig["valid"] is False and rep["valid"] is False
+    assert sig["intact"] is True and sig["trusted"] is False and rep["valid"] is False
     assert sig["problems"] and sig["signer_name"] == "张三"
     pdf = v.post(
         "/verifications",

@@ -440,3 +440,24 @@ def test_shared_objects_are_what_parsing_in_that_reader_builds(docs):
             assert shape(copy, second) == shape(own, second), ref
             checked += 1
     assert checked > 50
+
+
+def test_sharing_an_object_leaves_the_parsed_original_untouched():
+    """The shared copy of a parsed object is a copy all the way down: C ``decimal`` hands back
+    the very object from ``copy.copy``, which once cleared a float's container reference in
+    the file being read (its second signature field then "could not be processed")."""
+    from pyhanko.pdf_utils import generic
+
+    from yinxin.pdf import accel
+
+    ref = generic.Reference(7, 0, None)
+    rect = generic.ArrayObject(
+        [generic.FloatObject("113.3858"), generic.NumberObject(4), generic.NameObject("/A")]
+    )
+    for x in rect:
+        x.container_ref = ref
+    rect.container_ref = ref
+    copy_ = accel._rehome(rect, None, None)
+    assert all(x.container_ref is ref for x in rect) and rect.container_ref is ref
+    assert all(a is not b for a, b in zip(copy_, rect, strict=True))
+    assert [str(x) for x in copy_] == [str(x) for x in rect]

@@ -533,3 +533,26 @@ def test_after_a_lock_nothing_but_dss_and_document_timestamps(make_platform, clo
         # … and an /Info edit after the renewal is refused all the same
         r = check(edit_info(renewed))
         assert not r.valid and all(s.changes_after == "other" for s in r.signatures)
+
+
+def test_a_ca_with_our_names_but_another_key_is_not_trusted(tmp_path):
+    """Two platforms name their roots alike ("印信根证书 Yinxin Root CA"): pyHanko then builds a
+    path to our root by names and fails it on a signature, without saying which. The report
+    must not call such a signer trusted."""
+    from tests.integration.signing_flow import build_world, new_platform, sign_as
+
+    other = new_platform(tmp_path / "other")
+    w = build_world(other)
+    signed = sign_as(w, w.yi, contract_pdf()).pdf
+    ours = new_platform(tmp_path / "ours")
+    assert (
+        ours.ca.certificate("root").subject == other.ca.certificate("root").subject
+    )  # same names, different keys
+    r = ours.signing.verify(signed)
+    s = r.signatures[0]
+    assert s.intact and not s.trusted and not s.valid and not r.valid
+    assert any("受信任的根证书" in p for p in s.problems)
+    # and the platform that made it trusts it
+    assert other.signing.verify(signed).signatures[0].trusted
+    other.close()
+    ours.close()

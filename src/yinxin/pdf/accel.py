@@ -365,6 +365,10 @@ def _rehome(obj, container_ref, handler):
         new = generic.IndirectObject(obj.idnum, obj.generation, handler)
     elif t in _PRIMITIVES:
         new = copy.copy(obj)
+        if new is obj:  # C decimal's __copy__ returns the object itself (FloatObject)
+            new = t(str(obj)) if t is generic.FloatObject else None
+            if new is None:
+                raise _Uncacheable
     else:
         raise _Uncacheable
     new.container_ref = container_ref

@@ -56,6 +56,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -68,6 +69,7 @@ from asn1crypto import crl as a_crl
 from asn1crypto import ocsp as a_ocsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
@@ -909,6 +911,11 @@ async def _verify_signature(
         trusted = indic != AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND and (
             status.validation_path is not None or indic is not None
         )
+        if trusted and indic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+            # pyHanko found a path by names but it failed for a reason it does not say: it may
+            # lead to one of our roots only by name (another CA with the same names), so the
+            # signatures along it decide
+            trusted = await _chain_verifies(cert, signer_vc)
     else:
         trusted = await _chain_exists(cert, signer_vc)
     if not trusted:
@@ -1097,6 +1104,27 @@ def _tst_time(tst_signed_data: Any) -> dt.datetime | None:
         return t if isinstance(t, dt.datetime) and t.tzinfo else None
     except Exception:
         return None
+
+
+async def _chain_verifies(cert: a_x509.Certificate, vc: ValidationContext) -> bool:
+    """Whether some path from ``cert`` to a trust root holds cryptographically: each
+    certificate signed by the next one's key (validity, revocation and policy aside)."""
+    try:
+        paths = await vc.path_builder.async_build_paths(cert)
+    except Exception:
+        return False
+    for path in paths:
+        chain = [x509.load_der_x509_certificate(c.dump()) for c in path.iter_certs(True)]
+        if not chain or chain[-1].public_bytes(serialization.Encoding.DER) != cert.dump():
+            continue
+        try:
+            chain[0].verify_directly_issued_by(chain[0])  # the anchor, self-signed
+            for issuer, child in itertools.pairwise(chain):
+                child.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
 
 
 async def _chain_exists(cert: a_x509.Certificate, vc: ValidationContext) -> bool:
