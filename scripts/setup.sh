@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything Yinxin needs on a fresh Debian machine: system packages (CJK fonts,
-# poppler-utils, SoftHSM2, OpenSSL, PostgreSQL server binaries, wrk, faketime), a virtualenv at
-# .venv and the Python packages. Safe to run again: it skips what is already there.
+# poppler-utils, SoftHSM2, OpenSSL, PostgreSQL server binaries, wrk, faketime, chromium for the
+# Playwright tests of the web pages, since Playwright's own browser download needs the
+# internet), a virtualenv at .venv and the Python packages. Safe to run again: it skips what is
+# already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(fonts-noto-cjk poppler-utils softhsm2 opensc openssl libnss3-tools wrk postgresql faketime)
+DEBS=(fonts-noto-cjk poppler-utils softhsm2 opensc openssl libnss3-tools wrk postgresql faketime chromium)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

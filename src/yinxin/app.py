@@ -21,6 +21,8 @@ from yinxin.store.db import Database
 if TYPE_CHECKING:
     from yinxin.access.idempotency import Idempotency
     from yinxin.access.keys import ApiKeys
+    from yinxin.access.sessions import Sessions
+    from yinxin.access.staff import StaffUsers
     from yinxin.archive.service import Archive
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
@@ -182,6 +184,20 @@ class Platform:
         from yinxin.access.idempotency import Idempotency
 
         return Idempotency(self.db, self.clock)
+
+    @cached_property
+    def staff(self) -> StaffUsers:
+        """Web desk accounts (password + TOTP); TOTP secrets under the KEK."""
+        from yinxin.access.staff import StaffUsers
+
+        return StaffUsers(self.db, self.clock, lambda: self.kek)
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        """Browser sessions for the API (staff and subscriber logins)."""
+        from yinxin.access.sessions import Sessions
+
+        return Sessions(self.db, self.clock, self.staff, lambda: self.intent)
 
     @cached_property
     def flows(self) -> SignFlows:

@@ -42,6 +42,7 @@ class ApiRole(StrEnum):
     RA_OFFICER = "ra_officer"  # the registration desk: subscribers, review, lifecycle, audit
     ORGANIZATION_ADMIN = "organization_admin"  # one organization: its people, seals, flows
     INTEGRATION = "integration"  # an integrating system: subscribers, applications, flows
+    SUBSCRIBER = "subscriber"  # a subscriber's own web session: its own data only (not a key)
 
 
 class Capability(StrEnum):
@@ -80,22 +81,50 @@ ROLE_CAPABILITIES: dict[ApiRole, frozenset[Capability]] = {
             Capability.WEBHOOKS,
         }
     ),
+    # a person or an organization's contact signed in by phone: applies, pays, manages its own
+    # certificates and seals, sends and signs its own flows; always scoped (``Principal``)
+    ApiRole.SUBSCRIBER: frozenset(
+        {
+            Capability.REGISTER,
+            Capability.LIFECYCLE,
+            Capability.SEALS,
+            Capability.FLOWS,
+            Capability.VERIFY,
+        }
+    ),
 }
+KEY_ROLES = tuple(r for r in ApiRole if r != ApiRole.SUBSCRIBER)  # roles a key may carry
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of one request: its key, role and (if bound) organization."""
+    """The caller of one request: its key (or browser session), role and scope.
+
+    ``organization_id`` bounds what the caller sees: that subscriber and the persons and
+    devices registered under it (``Subscriber.organization_id``), and nothing else; None sees
+    everything its role allows. A subscriber's own session is always bound: to its
+    organization for an organization's contact, to the person alone for a person (no one is
+    registered under a person, so the same checks give "itself only").
+
+    A browser session (``yinxin.access.sessions``) has ``key_id`` 0, ``session_id`` set, and
+    ``subscriber_id`` for a subscriber's session."""
 
     key_id: int
     prefix: str
     name: str
     role: ApiRole
     organization_id: int | None
+    session_id: int | None = None
+    subscriber_id: int | None = None
+    staff_username: str | None = None
 
     @property
     def actor(self) -> str:
         """How the audit trail names this caller."""
+        if self.staff_username is not None:
+            return f"staff:{self.staff_username}"
+        if self.subscriber_id is not None:
+            return f"subscriber:{self.subscriber_id}"
         return f"api:{self.prefix}:{self.name}"
 
     def may(self, capability: Capability) -> bool:
@@ -103,8 +132,9 @@ class Principal:
 
     def require(self, capability: Capability) -> None:
         if not self.may(capability):
+            who = "session" if self.session_id is not None else "key"
             raise Forbidden(
-                f"a {self.role} key may not do this ({capability})", code="not_permitted"
+                f"a {self.role} {who} may not do this ({capability})", code="not_permitted"
             )
 
 
@@ -167,9 +197,11 @@ class ApiKeys:
             raise ValidationError("a key needs a name of 1 to 100 characters", field="name")
         try:
             api_role = ApiRole(role)
+            if api_role not in KEY_ROLES:
+                raise ValueError(role)
         except ValueError:
             raise ValidationError(
-                f"role must be one of {', '.join(ApiRole)}", field="role"
+                f"role must be one of {', '.join(KEY_ROLES)}", field="role"
             ) from None
         if api_role == ApiRole.ORGANIZATION_ADMIN and organization_id is None:
             raise ValidationError(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yinxin.adapters.cli.access import apikey_app
+from yinxin.adapters.cli.access import apikey_app, staff_app
 from yinxin.adapters.cli.archive import archive_app
 from yinxin.adapters.cli.common import (
     ACTOR,
@@ -639,6 +639,7 @@ app.add_typer(flow_app, name="flow")
 app.command("verify")(verify_cmd)
 app.add_typer(archive_app, name="archive")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(staff_app, name="staff")
 app.add_typer(webhook_app, name="webhook")
 app.command("worker")(worker_cmd)
 app.add_typer(jobs_app, name="jobs")

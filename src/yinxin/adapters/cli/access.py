@@ -59,3 +59,57 @@ def apikey_list(home: Path | None = HOME, as_json: bool = JSON) -> None:
 def apikey_revoke(key_id: int, home: Path | None = HOME, as_json: bool = JSON) -> None:
     """Stop a key at once."""
     run(as_json, lambda: platform(home).api_keys.revoke(key_id, actor="operator"))
+
+
+staff_app = typer.Typer(
+    no_args_is_help=True, help="Staff accounts for the web desk (password + TOTP)."
+)
+
+
+@staff_app.command("add")
+def staff_add(
+    username: str = typer.Argument(..., help="Login name: lower-case letters, digits, _ . -"),
+    role: str = typer.Option(..., help="ra_officer or administrator."),
+    display_name: str = typer.Option("", "--name", help="The name shown on pages and in audit."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Make an account; asks for the password, prints the TOTP provisioning URI once — scan it
+    into the officer's authenticator app (or type its secret) now."""
+    import os
+
+    password = os.environ.get("YINXIN_STAFF_PASSWORD") or typer.prompt(
+        "Password (10 characters at least)", hide_input=True, confirmation_prompt=True
+    )
+
+    def make():
+        return platform(home).staff.add(
+            username, password=password, role=role, display_name=display_name, actor="operator"
+        )
+
+    def show(new) -> None:
+        typer.echo(f"staff user {new.staff.username} ({new.staff.role})")
+        typer.echo(new.totp_uri)
+        typer.echo(
+            "Scan this TOTP URI into the authenticator app now: it is not shown again.", err=True
+        )
+
+    run(as_json, make, show)
+
+
+@staff_app.command("list")
+def staff_list(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Every staff account (never the password or the TOTP secret)."""
+    run(as_json, lambda: platform(home).staff.list())
+
+
+@staff_app.command("unlock")
+def staff_unlock(username: str, home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Lift a lockout after too many wrong attempts."""
+    run(as_json, lambda: platform(home).staff.unlock(username, actor="operator"))
+
+
+@staff_app.command("disable")
+def staff_disable(username: str, home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Stop an account at once (its sessions end with it)."""
+    run(as_json, lambda: platform(home).staff.disable(username, actor="operator"))

@@ -99,6 +99,14 @@ async def _refresh_crls(status) -> None:
         await asyncio.sleep(CRL_CHECK_SECONDS)
 
 
+def mount_pages(api, platform: Platform) -> None:
+    """The Chinese web pages (``adapters/web``) on the same app as the API they call; the web
+    package imports nothing of this one."""
+    from yinxin.adapters.web import mount_web
+
+    mount_web(api, platform)
+
+
 def create_app(platform: Platform, *, jobs: bool = True) -> object:
     """The server's ASGI app. With ``jobs`` it also runs the platform's time-driven jobs
     (``yinxin.jobs``: expiry, outbox, CRLs, notices…) while it serves; each job runs once per
@@ -124,6 +132,7 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
     from yinxin.adapters.http.api import build_api, guarded
 
     api = build_api(platform, lifespan=lifespan)
+    mount_pages(api, platform)
 
     @api.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -1,4 +1,5 @@
-"""API access: keys (stored as hashes only) and the answers kept for idempotent retries."""
+"""API access: keys (stored as hashes only), the answers kept for idempotent retries, and the
+web desk's staff accounts and browser sessions."""
 
 from __future__ import annotations
 
@@ -47,3 +48,51 @@ class IdempotencyRecord(Base):
     content_type: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class StaffUser(Base):
+    """A member of staff who signs in to the web desk: an RA officer or an administrator.
+
+    The password is kept as an scrypt hash with its own salt and parameters; the TOTP secret
+    (the second factor) is encrypted under the platform KEK, since it must be read back to check
+    a code. ``failed_logins`` counts wrong attempts in a row; past the limit ``locked_until``
+    shuts the account for a while. ``last_totp_step`` refuses a code used once already.
+    """
+
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(24))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    totp_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    failed_logins: Mapped[int]
+    locked_until: Mapped[dt.datetime | None]
+    last_totp_step: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class WebSession(Base):
+    """A browser's signed-in session: the cookie's secret is kept as its SHA-256 only.
+
+    Bound to one principal — a staff user or a subscriber — with the role and the organization
+    scope it had when it opened. It ends when idle too long (``last_seen_at``), at
+    ``expires_at`` whatever happens, or at logout (``revoked_at``).
+    """
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # staff | subscriber
+    role: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(String(200))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"))
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]

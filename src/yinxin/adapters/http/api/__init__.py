@@ -24,7 +24,9 @@ from yinxin.adapters.http.api.routes import (
     flows,
     keys,
     links,
+    public,
     seals,
+    sessions,
     subscribers,
     verify,
     webhooks,
@@ -32,7 +34,10 @@ from yinxin.adapters.http.api.routes import (
 from yinxin.app import Platform
 
 PREFIX = "/api/v1"
+PUBLIC_RATE, PUBLIC_BURST = 0.5, 10  # public verifications per address: a second, at once
 ROUTERS: list[APIRouter] = [
+    public.router,
+    sessions.router,
     keys.router,
     subscribers.router,
     applications.router,
@@ -60,13 +65,18 @@ def build_api(platform: Platform, *, lifespan=None) -> FastAPI:
         title="Yinxin API",
         version=__version__,
         description="印信 electronic certification and seal platform. Authenticate with "
-        "`Authorization: Bearer <API key>`; refusals are `application/problem+json`.",
+        "`Authorization: Bearer <API key>`, or (web pages) with the session cookie a login sets "
+        "plus `X-CSRF-Token` on unsafe methods; `/public/…` needs neither. Refusals are "
+        "`application/problem+json`.",
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
     )
     api.state.platform = platform
+    # verification without a key: a tighter limit per address (off when the API's is off)
+    rate = platform.settings.api_rate
+    api.state.public_limiter = RateLimiter(rate=min(rate, PUBLIC_RATE), burst=PUBLIC_BURST)
     problems.install(api)
     for router in ROUTERS:
         api.include_router(router, prefix=PREFIX, responses=problems.RESPONSES)

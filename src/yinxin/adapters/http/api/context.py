@@ -6,15 +6,22 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
 from yinxin.access.keys import Capability, Principal
+from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.app import Platform
-from yinxin.errors import NotFound
+from yinxin.errors import Forbidden, NotFound
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer yx_…`")
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="A browser session (web pages): set at login; unsafe methods also need the "
+    "`X-CSRF-Token` header",
+)
 
 
 def get_platform(request: Request) -> Platform:
@@ -24,10 +31,32 @@ def get_platform(request: Request) -> Platform:
 Plat = Annotated[Platform, Depends(get_platform)]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_caller(
-    request: Request, creds: HTTPAuthorizationCredentials | None = Security(bearer)
+    request: Request,
+    creds: HTTPAuthorizationCredentials | None = Security(bearer),
+    _session: str | None = Security(session_cookie),
 ) -> Principal:
-    principal = get_platform(request).api_keys.authenticate(creds.credentials if creds else None)
+    """The caller: an API key (``Authorization: Bearer``), or else a browser session's cookie.
+    With the cookie, a request that changes something must also carry the session's CSRF
+    token in ``X-CSRF-Token`` (a page of another site can make the browser send the cookie,
+    but cannot read the token)."""
+    platform = get_platform(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if creds is None and cookie:
+        principal = platform.sessions.authenticate(cookie)
+        if request.method not in SAFE_METHODS and not check_csrf(
+            cookie, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden(
+                "the CSRF token is missing or wrong; reload the page",
+                field="x-csrf-token",
+                code="csrf",
+            )
+    else:
+        principal = platform.api_keys.authenticate(creds.credentials if creds else None)
     request.state.principal = principal
     return principal
 

@@ -1,8 +1,9 @@
 """Two guards in front of the API routes, as plain ASGI: rate limits and idempotent POSTs.
 
-**Rate limits.** A token bucket per caller (the SHA-256 of its ``Authorization`` header, or its
-address when it sends none): ``rate`` requests a second on average, ``burst`` at once. Over it,
-the answer is 429 with ``Retry-After`` (whole seconds until a token is back).
+**Rate limits.** A token bucket per caller (the SHA-256 of its ``Authorization`` header or its
+browser session cookie, or its address when it sends neither): ``rate`` requests a second on
+average, ``burst`` at once. Over it, the answer is 429 with ``Retry-After`` (whole seconds until
+a token is back).
 
 **Idempotency.** A POST with an ``Idempotency-Key`` header is claimed for its caller before it
 runs (``yinxin.access.idempotency``); a retry with the same key and the same request gets the
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from starlette.concurrency import run_in_threadpool
 
 from yinxin.access.idempotency import Idempotency
+from yinxin.access.sessions import SESSION_COOKIE
 from yinxin.adapters.http.api.problems import PROBLEM
 from yinxin.errors import YinxinError
 
@@ -68,10 +70,32 @@ def _header(scope, name: bytes) -> bytes | None:
     return None
 
 
-def _caller(scope) -> str:
+def _session(scope) -> bytes | None:
+    """The browser session cookie's value, if the request carries one."""
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    name = SESSION_COOKIE.encode() + b"="
+    for part in raw.split(b";"):
+        part = part.strip()
+        if part.startswith(name):
+            return part[len(name) :] or None
+    return None
+
+
+def _credential(scope) -> bytes:
+    """What identifies the caller: the Authorization header, else the session cookie."""
     auth = _header(scope, b"authorization")
     if auth:
-        return hashlib.sha256(auth).hexdigest()
+        return auth
+    session = _session(scope)
+    return b"session:" + session if session else b""
+
+
+def _caller(scope) -> str:
+    credential = _credential(scope)
+    if credential:
+        return hashlib.sha256(credential).hexdigest()
     client = scope.get("client") or ("?", 0)
     return hashlib.sha256(f"addr:{client[0]}".encode()).hexdigest()
 
@@ -140,7 +164,7 @@ class Guards:
         )
         # keyed by the caller's credential (and a signing link's token, in the path): a body may
         # hold a PIN, and a plain hash of a six-digit PIN would be read back by brute force
-        secret = (_header(scope, b"authorization") or b"") + b"\0" + path.encode()
+        secret = _credential(scope) + b"\0" + path.encode()
         digest = hmac.new(secret, digestmod=hashlib.sha256)
         for part in (path.encode(), _header(scope, b"content-type") or b"", body):
             digest.update(hashlib.sha256(part).digest())

@@ -66,7 +66,10 @@ class AgreementOut(BaseModel):
 
 
 def _own_organization(principal: Principal, given: int | None) -> int | None:
-    """An organization-bound caller registers under its own organization only."""
+    """An organization-bound caller registers under its own organization only; a subscriber's
+    own session registers no one (its scope is itself)."""
+    if principal.subscriber_id is not None:
+        raise Forbidden("a subscriber's session cannot register other subscribers")
     org = principal.organization_id
     if org is None:
         return given

@@ -4,6 +4,7 @@ the Chinese one-page PDF report (the same report as ``yinxin verify``)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, allowed
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, YinxinError
 from yinxin.pdf.verify import VerificationReport
 
 router = APIRouter(tags=["verification"])
@@ -19,30 +20,76 @@ Verifier = Annotated[Principal, Depends(allowed(Capability.VERIFY))]
 MAX_PDF = 50 * 1024 * 1024
 
 
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("application/pdf", "application/octet-stream")
+        },
+    }
+}
+PDF_ANSWER = {200: {"content": {"application/pdf": {}}}}
+FILE_NAME = Query("document.pdf", max_length=255)
+FORMAT = Query("json", description="pdf: the Chinese report")
+AT = Query(None, description="judge at this moment (years later…)")
+
+
+class TooManyVerifications(YinxinError, exit_code=5, http_status=429, code="rate_limited"):
+    """A public caller sent more documents than the public limit allows."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @router.post(
-    "/verifications",
-    response_model=VerificationReport,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
-                for media in ("application/pdf", "application/octet-stream")
-            },
-        }
-    },
-    responses={200: {"content": {"application/pdf": {}}}},
+    "/verifications", response_model=VerificationReport, openapi_extra=BODY, responses=PDF_ANSWER
 )
 async def verify_document(
     request: Request,
     platform: Plat,
     _principal: Verifier,
-    file_name: str = Query("document.pdf", max_length=255),
-    format: Literal["json", "pdf"] = Query("json", description="pdf: the Chinese report"),
-    at: dt.datetime | None = Query(None, description="judge at this moment (years later…)"),
+    file_name: str = FILE_NAME,
+    format: Literal["json", "pdf"] = FORMAT,
+    at: dt.datetime | None = AT,
     policy: Literal["last-known", "strict"] = "last-known",
 ):
     """The document is the request body (`Content-Type: application/pdf`); nothing is kept."""
+    return await _verify(request, platform, file_name, format, at, policy)
+
+
+@router.post(
+    "/public/verifications",
+    response_model=VerificationReport,
+    openapi_extra=BODY,
+    responses=PDF_ANSWER,
+)
+async def verify_document_publicly(
+    request: Request,
+    platform: Plat,
+    file_name: str = FILE_NAME,
+    format: Literal["json", "pdf"] = FORMAT,
+    at: dt.datetime | None = AT,
+    policy: Literal["last-known", "strict"] = "last-known",
+):
+    """The same verification for a relying party without an API key (the web's verification
+    page): no key, but a tighter rate limit per address (answered 429 with `Retry-After`).
+    Nothing is kept."""
+    limiter = getattr(request.app.state, "public_limiter", None)
+    if limiter is not None:
+        client = request.client.host if request.client else "?"
+        wait = limiter.take(f"verify:{client}")
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            raise TooManyVerifications(
+                f"too many documents from this address; try again in {retry} s",
+                retry_after=retry,
+            )
+    return await _verify(request, platform, file_name, format, at, policy)
+
+
+async def _verify(request: Request, platform, file_name, format, at, policy):
     body = await request.body()
     if not body:
         raise ValidationError("send the PDF as the request body", field="body")

@@ -1,0 +1,370 @@
+"""Browser sessions for the API: what a web page's ``fetch`` carries instead of an API key.
+
+A session is opened by a login — a staff user with password and TOTP (``access.staff``), or a
+subscriber with a one-time code sent to the registered phone (the intent-confirmation
+machinery of ``signing.intent``, purpose ``login``) — and is bound to that principal, with the
+role and organization scope it had at login (``Principal``).
+
+* The secret (``yxs_`` + 256 random bits) lives only in the browser's cookie (HttpOnly,
+  SameSite=Strict); the table keeps its SHA-256, so a copy of the database opens no session.
+* It ends after ``idle`` without a request (30 minutes), at ``absolute`` after login (12 hours)
+  whatever happens, at logout, or when its staff account is disabled.
+* Unsafe requests carrying the cookie must also carry the CSRF token (``X-CSRF-Token``): an
+  HMAC of the session secret, handed to the page at login and in a readable cookie (the
+  double-submit pattern). Another site can make the browser send the cookie, but it can read
+  neither cookie, so it cannot produce the header.
+* Every login, refusal and logout is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.access.keys import ApiRole, Principal, Unauthenticated
+from yinxin.access.staff import LoginRefused, StaffUsers
+from yinxin.clock import Clock
+from yinxin.errors import Conflict, YinxinError
+from yinxin.identity import validate_mobile
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.models import Subscriber
+from yinxin.store.models.access import StaffUser, WebSession
+
+if TYPE_CHECKING:
+    from yinxin.signing.intent import IntentConfirmation
+
+SESSION_COOKIE = "yx_session"
+CSRF_COOKIE = "yx_csrf"
+CSRF_HEADER = "x-csrf-token"
+SECRET_PREFIX = "yxs_"
+IDLE = dt.timedelta(minutes=30)
+ABSOLUTE = dt.timedelta(hours=12)
+TOUCH_EVERY = dt.timedelta(seconds=30)  # last_seen_at is written at most this often
+LOGIN_PURPOSE = "login"
+LOGIN_DOCUMENT = "登录印信平台"
+
+
+class PrincipalKind(StrEnum):
+    STAFF = "staff"
+    SUBSCRIBER = "subscriber"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as its owner may see it (never the secret)."""
+
+    id: int
+    kind: PrincipalKind
+    role: ApiRole
+    name: str
+    display_name: str
+    staff_user_id: int | None
+    subscriber_id: int | None
+    organization_id: int | None
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    idle_expires_at: dt.datetime
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    """A new session: the cookie's secret and the CSRF token, given out this once."""
+
+    session: SessionView
+    secret: str
+    csrf_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCode:
+    """A login code was sent (or, for an unknown phone, seems to have been: the answer does not
+    tell whether a phone is registered)."""
+
+    challenge_id: str
+    sent_to_masked: str
+    expires_at: dt.datetime
+
+
+def secret_sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def csrf_token(secret: str) -> str:
+    """The CSRF token belonging to a session secret (derived, so nothing more is stored)."""
+    return hmac.new(secret.encode(), b"yinxin/csrf/v1", hashlib.sha256).hexdigest()
+
+
+def check_csrf(secret: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(csrf_token(secret), str(given))
+
+
+def login_document_sha256(subscriber_id: int) -> str:
+    """What a login code is bound to in the intent machinery (in place of a document)."""
+    return hashlib.sha256(f"yinxin/login/v1:{subscriber_id}".encode()).hexdigest()
+
+
+class Sessions:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        staff: StaffUsers,
+        intent: Callable[[], IntentConfirmation],
+        *,
+        idle: dt.timedelta = IDLE,
+        absolute: dt.timedelta = ABSOLUTE,
+    ):
+        self.db, self.clock, self.staff, self._intent = db, clock, staff, intent
+        self.idle, self.absolute = idle, absolute
+
+    # --- logins ---------------------------------------------------------------------------------
+    def login_staff(self, username: str, password: str, code: str) -> OpenedSession:
+        """Password and TOTP code right: a staff session. A refusal is recorded (counted
+        towards the lockout, audited) before it is raised."""
+        refusal: YinxinError | None = None
+        opened: OpenedSession | None = None
+        with self.db.transaction() as s:
+            try:
+                row = self.staff.check_login(s, username, password, code)
+            except LoginRefused as r:
+                refusal = r.refusal
+            else:
+                opened = self._open(
+                    s,
+                    kind=PrincipalKind.STAFF,
+                    role=ApiRole(row.role),
+                    name=row.username,
+                    display_name=row.display_name,
+                    staff_user_id=row.id,
+                )
+        if refusal is not None:
+            raise refusal
+        assert opened is not None
+        return opened
+
+    def request_login_code(self, phone: str, subscriber_id: int | None = None) -> LoginCode:
+        """Send a login code to the subscriber registered with this mobile phone (persons and
+        organizations; ``subscriber_id`` chooses when several share the phone). Rate limited as
+        every one-time code is (one a minute, ten an hour per subscriber)."""
+        number = validate_mobile(phone, "phone")
+        with self.db.read() as s:
+            q = select(Subscriber.id).where(
+                Subscriber.phone == number, Subscriber.kind.in_(("person", "organization"))
+            )
+            ids = list(s.execute(q.order_by(Subscriber.id)).scalars())
+        if subscriber_id is not None:
+            ids = [i for i in ids if i == subscriber_id]
+        if not ids:
+            # the same answer as for a registered phone: no one learns who is registered here
+            masked = number[:3] + "****" + number[-4:]
+            expires = self.clock.now() + dt.timedelta(minutes=5)
+            return LoginCode("x" + secrets.token_hex(16)[1:], masked, expires)
+        if len(ids) > 1:
+            raise Conflict(
+                "several subscribers are registered with this phone; choose one",
+                field="subscriber_id",
+                code="ambiguous_phone",
+            )
+        sid = ids[0]
+        ch = self._intent().request_code(
+            sid,
+            purpose=LOGIN_PURPOSE,
+            document_sha256=login_document_sha256(sid),
+            document_name=LOGIN_DOCUMENT,
+            actor=f"subscriber:{sid}",
+        )
+        return LoginCode(ch.challenge_id, ch.sent_to_masked, ch.expires_at)
+
+    def login_subscriber(self, challenge_id: str, code: str) -> OpenedSession:
+        """The right code for a login challenge: a session scoped to that subscriber (an
+        organization with its people, or a person alone)."""
+        from yinxin.store.models.notify import IntentChallenge
+
+        intent = self._intent()
+        cid = str(challenge_id or "")[:60]
+        with self.db.read() as s:
+            ch = s.get(IntentChallenge, cid)
+            sid = ch.subscriber_id if ch is not None and ch.purpose == LOGIN_PURPOSE else None
+        if sid is None:
+            raise Unauthenticated(
+                "wrong or expired code; ask for a new one", field="code", code="wrong_code"
+            )
+        doc = login_document_sha256(sid)
+        confirmation = intent.confirm(
+            cid, code, subscriber_id=sid, document_sha256=doc, actor=f"subscriber:{sid}"
+        )
+        with self.db.transaction() as s:
+            intent.consume(
+                confirmation.confirmation_token,
+                subscriber_id=sid,
+                document_sha256=doc,
+                purpose=LOGIN_PURPOSE,
+                by="web-login",
+                session=s,
+            )
+            sub = s.get(Subscriber, sid)
+            assert sub is not None
+            return self._open(
+                s,
+                kind=PrincipalKind.SUBSCRIBER,
+                role=ApiRole.SUBSCRIBER,
+                name=sub.name,
+                display_name=sub.name,
+                subscriber_id=sub.id,
+                organization_id=sub.id,
+            )
+
+    def _open(
+        self,
+        s: Session,
+        *,
+        kind: PrincipalKind,
+        role: ApiRole,
+        name: str,
+        display_name: str,
+        staff_user_id: int | None = None,
+        subscriber_id: int | None = None,
+        organization_id: int | None = None,
+    ) -> OpenedSession:
+        now = self.clock.now()
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        row = WebSession(
+            secret_sha256=secret_sha256(secret),
+            kind=kind,
+            role=role,
+            name=name[:200],
+            staff_user_id=staff_user_id,
+            subscriber_id=subscriber_id,
+            organization_id=organization_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self.absolute,
+        )
+        s.add(row)
+        s.flush()
+        actor = f"staff:{name}" if kind == PrincipalKind.STAFF else f"subscriber:{subscriber_id}"
+        data = {"kind": str(kind), "role": str(role), "expires_at": row.expires_at.isoformat()}
+        self._audit(s, now, actor, "session.opened", row, data)
+        return OpenedSession(self._view(row, display_name), secret, csrf_token(secret))
+
+    # --- use ------------------------------------------------------------------------------------
+    def authenticate(self, secret: str | None) -> Principal:
+        """The principal a session cookie stands for; refused when unknown, idle too long,
+        past its end, logged out, or its staff account disabled."""
+        return _principal(self._touch(self._live(secret)))
+
+    def current(self, secret: str | None) -> SessionView:
+        """The session, as its page shows it; asking counts as activity."""
+        row = self._touch(self._live(secret))
+        display = row.name
+        if row.staff_user_id is not None:
+            with self.db.read() as s:
+                staff = s.get(StaffUser, row.staff_user_id)
+                display = staff.display_name if staff else row.name
+        return self._view(row, display)
+
+    def logout(self, secret: str | None) -> None:
+        """End the session at once (nothing happens for an unknown or ended one)."""
+        if not secret or not secret.startswith(SECRET_PREFIX):
+            return
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = s.execute(
+                select(WebSession)
+                .where(WebSession.secret_sha256 == secret_sha256(secret))
+                .with_for_update()
+            ).scalar_one_or_none()
+            if row is None or row.revoked_at is not None:
+                return
+            row.revoked_at = now
+            self._audit(s, now, _principal(row).actor, "session.closed", row, {"kind": row.kind})
+
+    def _touch(self, row: WebSession) -> WebSession:
+        """Note the activity (at most every ``TOUCH_EVERY``, to spare the database a write per
+        request): the idle limit counts from the last one."""
+        now = self.clock.now()
+        if now - row.last_seen_at >= TOUCH_EVERY:
+            with self.db.transaction() as s:
+                live = s.get(WebSession, row.id)
+                if live is not None and live.last_seen_at < now:
+                    live.last_seen_at = now
+            row.last_seen_at = now
+        return row
+
+    def _live(self, secret: str | None) -> WebSession:
+        if not secret or not secret.startswith(SECRET_PREFIX) or len(secret) > 100:
+            raise Unauthenticated("please sign in", field="session", code="unauthenticated")
+        now = self.clock.now()
+        with self.db.read() as s:
+            row = s.execute(
+                select(WebSession).where(WebSession.secret_sha256 == secret_sha256(secret))
+            ).scalar_one_or_none()
+            if row is None or row.revoked_at is not None:
+                raise Unauthenticated("please sign in", field="session", code="unauthenticated")
+            if now >= row.expires_at or now - row.last_seen_at >= self.idle:
+                raise Unauthenticated(
+                    "the session has expired; please sign in again",
+                    field="session",
+                    code="session_expired",
+                )
+            if row.staff_user_id is not None:
+                staff = s.get(StaffUser, row.staff_user_id)
+                if staff is None or staff.disabled_at is not None:
+                    raise Unauthenticated("please sign in", field="session", code="unauthenticated")
+            s.expunge(row)
+            return row
+
+    def _view(self, row: WebSession, display_name: str) -> SessionView:
+        return SessionView(
+            row.id,
+            PrincipalKind(row.kind),
+            ApiRole(row.role),
+            row.name,
+            display_name,
+            row.staff_user_id,
+            row.subscriber_id,
+            row.organization_id,
+            row.created_at,
+            row.last_seen_at,
+            min(row.last_seen_at + self.idle, row.expires_at),
+            row.expires_at,
+        )
+
+    @staticmethod
+    def _audit(
+        s: Session, now: dt.datetime, actor: str, action: str, row: WebSession, data: dict
+    ) -> None:
+        audit.record(
+            s,
+            at=now,
+            actor=actor,
+            action=action,
+            subject_type="web_session",
+            subject_id=row.id,
+            data=data,
+        )
+
+
+def _principal(row: WebSession) -> Principal:
+    staff = row.kind == PrincipalKind.STAFF
+    return Principal(
+        key_id=0,
+        prefix="session",
+        name=row.name,
+        role=ApiRole(row.role),
+        organization_id=row.organization_id,
+        session_id=row.id,
+        subscriber_id=row.subscriber_id,
+        staff_username=row.name if staff else None,
+    )

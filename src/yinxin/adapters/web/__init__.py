@@ -1,0 +1,157 @@
+"""The Chinese web interface: page shells served by ``yinxin serve``, data through ``/api/v1``.
+
+The web adds no way around the API. A page here is a server-rendered shell (Jinja2: the
+shared layout, headings, empty forms and tables); everything it shows or does afterwards is a
+browser ``fetch`` to ``/api/v1`` through ``static/api.js`` (the session cookie, the CSRF
+header, an ``Idempotency-Key`` per form submission, Chinese errors next to the fields). So the
+pages hold no database session and no service call, and whatever the web can do, the API can
+do, with the same roles, scope and audit.
+
+To add a page: put its template in ``templates/`` (``{% extends "base.html" %}``), and append a
+``Page`` to ``PAGES`` (or call ``add_page`` before ``mount_web``). ``section`` puts it in the
+header's navigation; ``login`` says which session its script expects (``requireSession`` in
+``api.js`` sends anyone else to the right login page — the shell itself is public, the data is
+not). Assets are plain files in ``static/`` (no CDN, no build step), served at ``/static/`` with
+a version query so a new release is never mixed with cached old files.
+
+``mount_web(app, platform)`` is called by ``adapters/http/server.py``; this package imports
+nothing of the HTTP adapter, so the dependency points one way only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.staticfiles import StaticFiles
+
+from yinxin import __version__
+from yinxin.app import Platform
+
+HERE = Path(str(resources.files("yinxin.adapters.web")))
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: its path, template and title; ``nav`` puts it in the header's menu under that
+    label; ``login`` is ``"staff"``, ``"subscriber"`` or None (public)."""
+
+    path: str
+    template: str
+    title: str
+    nav: str | None = None
+    login: str | None = None
+    description: str = ""
+
+
+PAGES: list[Page] = [
+    Page("/", "home.html", "首页", nav="首页", description="电子认证与电子印章服务平台"),
+    Page("/services", "services.html", "证书与印章服务", nav="证书与印章服务"),
+    Page("/verify", "verify.html", "验证签名文件", nav="验证文件"),
+    Page("/agreement", "agreement.html", "电子认证服务协议", nav="服务协议"),
+    Page("/status", "status.html", "证书状态服务", nav="证书状态服务"),
+    Page("/login", "login.html", "用户登录"),
+    Page("/staff/login", "staff_login.html", "工作人员登录"),
+    Page("/my", "my.html", "我的账户", login="subscriber"),
+    Page("/desk", "desk.html", "受理工作台", login="staff"),
+]
+
+
+def add_page(page: Page) -> None:
+    """Register a page (before ``mount_web``); a path given twice replaces the first."""
+    PAGES[:] = [p for p in PAGES if p.path != page.path] + [page]
+
+
+def asset_version() -> str:
+    """A short digest of every static file: the ``?v=`` of asset URLs."""
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted(STATIC.rglob("*")):
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+class StaticAssets(StaticFiles):
+    """Static files with a long cache life (their URLs carry the version)."""
+
+    async def get_response(self, path: str, scope) -> Any:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+
+def mount_web(app: FastAPI, platform: Platform) -> None:
+    """Serve the pages and ``/static/`` from ``app`` (the FastAPI app of ``yinxin serve``)."""
+    env = _environment()
+    version = asset_version()
+    nav = [(p.path, p.nav) for p in PAGES if p.nav]
+    common = {
+        "nav": nav,
+        "v": version,
+        "version": __version__,
+        "base_url": platform.settings.base_url,
+    }
+    app.mount("/static", StaticAssets(directory=str(STATIC)), name="static")
+
+    for page in list(PAGES):
+        app.add_api_route(
+            page.path,
+            _renderer(page, env.get_template(page.template), common),
+            methods=["GET"],
+            include_in_schema=False,
+            response_class=HTMLResponse,
+            name=f"page:{page.path}",
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse(f"/static/favicon.svg?v={version}", status_code=301)
+
+
+def _renderer(page: Page, template, common: dict):
+    """The route of one page: its shell, rendered with the shared context."""
+
+    def render(request: Request) -> HTMLResponse:
+        started = time.perf_counter()
+        html = template.render(**common, page=page, path=request.url.path)
+        took = (time.perf_counter() - started) * 1000
+        return HTMLResponse(
+            html,
+            headers={
+                "Cache-Control": "no-cache",
+                "Server-Timing": f"render;dur={took:.2f}",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin",
+                "Content-Security-Policy": CSP,
+            },
+        )
+
+    return render
+
+
+# scripts and styles from this server only: a page cannot be made to load code from elsewhere
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)

@@ -1,0 +1,328 @@
+// 印信 web client: every page talks to /api/v1 through this module.
+//
+// * api(method, path, {json, body, headers, idempotencyKey}) — JSON in and out, the session
+//   cookie goes along, the CSRF token (double-submit cookie yx_csrf) is sent as X-CSRF-Token on
+//   unsafe methods; a refusal (application/problem+json) is thrown as ApiError.
+// * bindForm(form, {...}) — one submission = one Idempotency-Key, reused on a retry after a
+//   network failure, so a double click or a dropped connection never acts twice; buttons are
+//   disabled while the request runs; errors are shown in Chinese next to the field the API
+//   names (problem.field → the input with that name), others above the buttons.
+// * upload(path, blob, {onProgress}) — a file as the request body, with upload progress.
+// * requireSession(kind) — the signed-in session, or off to the login page.
+
+const CSRF_COOKIE = "yx_csrf";
+
+// Chinese messages for the API's problem codes; the API's own detail is the fallback.
+export const MESSAGES = {
+  invalid: "填写的内容不符合要求，请检查",
+  not_found: "未找到相应记录",
+  unauthenticated: "请先登录",
+  session_expired: "登录已超时，请重新登录",
+  bad_credentials: "用户名或密码错误",
+  wrong_code: "验证码错误或已失效",
+  code_expired: "验证码已过期，请重新获取",
+  code_used: "验证码已使用，请重新获取",
+  challenge_dead: "验证码错误次数过多，请重新获取",
+  account_locked: "错误次数过多，账户已暂时锁定，请稍后再试",
+  rate_limited: "操作过于频繁，请稍后再试",
+  csrf: "页面已过期，请刷新后重试",
+  not_permitted: "您没有权限进行此操作",
+  forbidden: "此操作不被允许",
+  conflict: "与现有记录冲突",
+  too_large: "文件过大",
+  no_phone: "未登记手机号，无法发送验证码",
+  ambiguous_phone: "该手机号登记了多个用户，请联系受理点",
+  idempotency_in_progress: "上一次提交仍在处理中，请稍候",
+  method_not_allowed: "不支持此操作",
+  internal: "服务暂时不可用，请稍后重试",
+  need_code: "请先获取短信验证码",
+  network: "网络连接中断，请检查网络后重试（重试不会重复办理）",
+};
+
+// Messages for one field regardless of code (validation messages from the API are English).
+export const FIELD_MESSAGES = {
+  phone: "请输入正确的11位手机号码",
+  code: "请输入6位数字验证码",
+  username: "请输入用户名",
+  password: "请输入密码",
+  body: "请选择PDF文件",
+};
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+  get code() {
+    return this.problem.code || (this.status === 0 ? "network" : "internal");
+  }
+  get field() {
+    return this.problem.field || null;
+  }
+}
+
+/** The Chinese message for a refusal. */
+export function messageFor(err) {
+  const code = err.code;
+  if (code === "invalid" && err.field && FIELD_MESSAGES[err.field]) return FIELD_MESSAGES[err.field];
+  if (code === "wrong_code" && err.problem.detail && /\d more attempt/.test(err.problem.detail)) {
+    return `验证码错误，还可尝试 ${err.problem.detail.match(/(\d+) more/)[1]} 次`;
+  }
+  if (code === "invalid" && err.problem.detail) return MESSAGES.invalid + "（" + err.problem.detail + "）";
+  return MESSAGES[code] || err.problem.detail || MESSAGES.internal;
+}
+
+export function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return null;
+}
+
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function headersFor(method, extra) {
+  const h = { Accept: "application/json", ...(extra || {}) };
+  if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
+    const token = cookie(CSRF_COOKIE);
+    if (token) h["X-CSRF-Token"] = token;
+  }
+  return h;
+}
+
+/** Call the API; resolves to the parsed JSON (or a Blob for other types), throws ApiError. */
+export async function api(method, path, opts = {}) {
+  const headers = headersFor(method, opts.headers);
+  let body = opts.body;
+  if (opts.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.json);
+  }
+  if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
+  let resp;
+  try {
+    resp = await fetch("/api/v1" + path, {
+      method, headers, body, credentials: "same-origin", cache: "no-store",
+    });
+  } catch (e) {
+    throw new ApiError(0, { code: "network", detail: String(e) });
+  }
+  return answer(resp.status, resp.headers.get("content-type") || "", () => resp.json(), () => resp.blob());
+}
+
+async function answer(status, ctype, json, blob) {
+  if (status === 204) return null;
+  if (status >= 200 && status < 300) {
+    return ctype.includes("json") ? json() : blob();
+  }
+  let problem = null;
+  try { problem = await json(); } catch (_) { problem = null; }
+  throw new ApiError(status, problem);
+}
+
+/** POST a file as the body with upload progress (fetch has none): resolves like api(). */
+export function upload(path, file, { onProgress, accept = "application/json", idempotencyKey } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1" + path);
+    const h = headersFor("POST", { Accept: accept, "Content-Type": file.type || "application/pdf" });
+    if (idempotencyKey) h["Idempotency-Key"] = idempotencyKey;
+    for (const [k, v] of Object.entries(h)) xhr.setRequestHeader(k, v);
+    xhr.responseType = "blob";
+    if (onProgress) xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new ApiError(0, { code: "network", detail: "network error" }));
+    xhr.onload = () => {
+      const ctype = xhr.getResponseHeader("content-type") || "";
+      const data = xhr.response;
+      answer(xhr.status, ctype, async () => JSON.parse(await data.text()), async () => data)
+        .then(resolve, reject);
+    };
+    xhr.send(file);
+  });
+}
+
+// --- forms --------------------------------------------------------------------------------
+
+/** Remove the error marks of a form. */
+export function clearErrors(form) {
+  form.querySelectorAll(".field-error").forEach((n) => n.remove());
+  form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+  const box = form.querySelector(".form-error");
+  if (box) { box.textContent = ""; box.hidden = true; }
+}
+
+/** Show a refusal: next to the named input when the form has it, else above the buttons. */
+export function showError(form, err) {
+  const fields = [];
+  if (err.field) fields.push([err.field, messageFor(err)]);
+  for (const e of err.problem.errors || []) {
+    if (e.field && e.field !== err.field) fields.push([e.field, FIELD_MESSAGES[e.field] || e.message]);
+  }
+  let shown = false;
+  for (const [name, text] of fields) {
+    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!input) continue;
+    input.setAttribute("aria-invalid", "true");
+    const msg = document.createElement("p");
+    msg.className = "field-error";
+    msg.id = `err-${name}`;
+    msg.textContent = text;
+    input.setAttribute("aria-describedby", msg.id);
+    (input.closest(".field") || input.parentElement).appendChild(msg);
+    if (!shown) input.focus();
+    shown = true;
+  }
+  if (!shown) {
+    const box = form.querySelector(".form-error");
+    if (box) { box.textContent = messageFor(err); box.hidden = false; }
+    else toast(messageFor(err), "error");
+  }
+}
+
+function setBusy(form, busy, text) {
+  form.setAttribute("aria-busy", busy ? "true" : "false");
+  for (const b of form.querySelectorAll("button, input[type=submit]")) {
+    b.disabled = busy;
+    if (b.type === "submit") {
+      if (busy) { b.dataset.label = b.textContent; if (text) b.textContent = text; }
+      else if (b.dataset.label) b.textContent = b.dataset.label;
+    }
+  }
+}
+
+/**
+ * Submit a form through the API.
+ *   submit: (data, key) => Promise — does the call(s); data is the form's fields as an object
+ *   onDone: (result) => void
+ *   busyText: the submit button's text while it runs
+ *   idempotent: false for logins (a login is safe to repeat and its cookie must be set anew)
+ * The Idempotency-Key is made on the first attempt and kept while the outcome is unknown (no
+ * answer, or "still running"), so the retry is the same request; an answer ends it.
+ */
+export function bindForm(form, { submit, onDone, busyText = "正在提交…", idempotent = true }) {
+  let running = false;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (running) return; // a double click is the same submission
+    if (!form.reportValidity()) return;
+    running = true;
+    clearErrors(form);
+    if (idempotent && !form.dataset.idempotencyKey) form.dataset.idempotencyKey = newKey();
+    setBusy(form, true, busyText);
+    try {
+      const data = Object.fromEntries(new FormData(form).entries());
+      const result = await submit(data, idempotent ? form.dataset.idempotencyKey : undefined);
+      delete form.dataset.idempotencyKey;
+      if (onDone) await onDone(result);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      const unknown = err.status === 0 || err.code === "idempotency_in_progress" || err.status >= 500;
+      if (!unknown) delete form.dataset.idempotencyKey;
+      if (err.code === "session_expired" || err.status === 401 && form.dataset.login) {
+        return goLogin(form.dataset.login, true);
+      }
+      showError(form, err);
+    } finally {
+      running = false;
+      setBusy(form, false);
+    }
+  });
+}
+
+// --- sessions -----------------------------------------------------------------------------
+
+/** The signed-in session (GET /sessions/current), or null. */
+export async function currentSession() {
+  if (!cookie(CSRF_COOKIE)) return null;
+  try { return await api("GET", "/sessions/current"); } catch (e) { return e.code === "session_expired" ? { expired: true } : null; }
+}
+
+export function goLogin(kind, expired) {
+  const page = kind === "staff" ? "/staff/login" : "/login";
+  const q = new URLSearchParams({ next: location.pathname });
+  if (expired) q.set("expired", "1");
+  location.assign(`${page}?${q}`);
+}
+
+/** The session a page needs (kind "staff" or "subscriber"); otherwise to the login page. */
+export async function requireSession(kind) {
+  const s = await currentSession();
+  if (!s || s.expired || s.kind !== kind) {
+    goLogin(kind, Boolean(s && s.expired));
+    return new Promise(() => {}); // the page is leaving
+  }
+  return s;
+}
+
+export async function logout() {
+  try { await api("DELETE", "/sessions/current"); } catch (_) { /* ended anyway */ }
+  location.assign("/");
+}
+
+// --- small helpers ------------------------------------------------------------------------
+
+export function el(tag, attrs = {}, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k === "text") n.textContent = v;
+    else n.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) n.append(c instanceof Node ? c : String(c));
+  return n;
+}
+
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  const p = (x) => String(x).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function toast(text, kind = "info") {
+  const t = document.getElementById("toast");
+  if (!t) return;
+  t.textContent = text;
+  t.dataset.kind = kind;
+  t.hidden = false;
+  clearTimeout(t._timer);
+  t._timer = setTimeout(() => { t.hidden = true; }, 5000);
+}
+
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// --- the header: who is signed in ---------------------------------------------------------
+
+async function initHeader() {
+  const s = await currentSession();
+  const box = document.getElementById("account");
+  if (!box || !s || s.expired) return;
+  box.dataset.state = s.kind;
+  document.getElementById("account-name").textContent =
+    (s.kind === "staff" ? "工作人员 " : "") + s.display_name;
+  const home = document.getElementById("account-home");
+  home.href = s.kind === "staff" ? "/desk" : "/my";
+  home.textContent = s.kind === "staff" ? "受理工作台" : "我的账户";
+  home.hidden = false;
+  document.getElementById("logout").hidden = false;
+  document.getElementById("login-link").hidden = true;
+  document.getElementById("staff-login-link").hidden = true;
+  document.getElementById("logout").addEventListener("click", logout);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initHeader);
+else initHeader();

@@ -1,0 +1,47 @@
+// Subscriber login: POST /sessions/subscriber/codes (a code to the phone), then
+// POST /sessions/subscriber with the code; the session cookie is set by the answer.
+import { ApiError, api, bindForm, toast } from "/static/api.js";
+
+const params = new URLSearchParams(location.search);
+if (params.get("expired")) document.getElementById("expired").hidden = false;
+const wanted = params.get("next") || "/my";
+const next = wanted.startsWith("/") && !wanted.startsWith("//") ? wanted : "/my";
+
+const codeForm = document.getElementById("code-form");
+const loginForm = document.getElementById("login-form");
+const sendButton = document.getElementById("send-code");
+
+function countdown(seconds) {
+  sendButton.disabled = true;
+  const timer = setInterval(() => {
+    seconds -= 1;
+    sendButton.textContent = `${seconds} 秒后重新获取`;
+    if (seconds <= 0) {
+      clearInterval(timer);
+      sendButton.disabled = false;
+      sendButton.textContent = "重新获取验证码";
+    }
+  }, 1000);
+}
+
+bindForm(codeForm, {
+  busyText: "正在发送…",
+  submit: (data, key) => api("POST", "/sessions/subscriber/codes", { json: { phone: data.phone.trim() }, idempotencyKey: key }),
+  onDone: (sent) => {
+    document.getElementById("challenge_id").value = sent.challenge_id;
+    document.getElementById("sent-to").textContent = `验证码已发送至 ${sent.sent_to_masked}，5 分钟内有效。`;
+    toast("验证码已发送");
+    document.getElementById("code").focus();
+    setTimeout(() => countdown(60), 0);
+  },
+});
+
+bindForm(loginForm, {
+  busyText: "正在登录…",
+  idempotent: false,
+  submit: (data) => {
+    if (!data.challenge_id) throw new ApiError(422, { code: "need_code", field: "code" });
+    return api("POST", "/sessions/subscriber", { json: { challenge_id: data.challenge_id, code: data.code.trim() } });
+  },
+  onDone: () => location.assign(next),
+});

@@ -1,0 +1,16 @@
+// Staff login: POST /sessions/staff with username, password and the TOTP code.
+import { api, bindForm } from "/static/api.js";
+
+const params = new URLSearchParams(location.search);
+if (params.get("expired")) document.getElementById("expired").hidden = false;
+const wanted = params.get("next") || "/desk";
+const next = wanted.startsWith("/") && !wanted.startsWith("//") ? wanted : "/desk";
+
+bindForm(document.getElementById("staff-form"), {
+  busyText: "正在登录…",
+  idempotent: false,
+  submit: (data) => api("POST", "/sessions/staff", {
+    json: { username: data.username.trim(), password: data.password, code: data.code.trim() },
+  }),
+  onDone: () => location.assign(next),
+});

@@ -1,0 +1,139 @@
+// The verification page: POST /api/v1/public/verifications with the PDF as the body; the
+// report as JSON to show, and again as the Chinese PDF report to download.
+import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, showError, clearErrors, toast, upload } from "/static/api.js";
+
+const form = document.getElementById("verify-form");
+const input = document.getElementById("file");
+const zone = document.getElementById("dropzone");
+const progressBox = document.getElementById("progress-box");
+const bar = document.querySelector("#progress > span");
+const progressText = document.getElementById("progress-text");
+const result = document.getElementById("result");
+let current = null; // { file, key }
+
+const COVERAGE = {
+  entire_file: "覆盖整个文件",
+  entire_revision: "覆盖签署时的文件版本",
+  contiguous_block_from_start: "覆盖文件开头的连续部分",
+  unclear: "覆盖范围不明",
+};
+const CHANGES = { none: "签署后未修改", allowed: "签署后仅有允许的修改（如后续签名、时间戳）", other: "签署后有不允许的修改" };
+const REVOCATION = { embedded: "文件内嵌的吊销信息", online: "在线查询", none: "未检查" };
+
+function showProgress(fraction, text) {
+  progressBox.hidden = false;
+  const p = document.getElementById("progress");
+  p.classList.toggle("indeterminate", fraction === null);
+  bar.style.width = fraction === null ? "" : `${Math.round(fraction * 100)}%`;
+  progressText.textContent = text;
+}
+
+async function verify(file) {
+  clearErrors(form);
+  result.hidden = true;
+  if (!file) return;
+  if (!/\.pdf$/i.test(file.name) && file.type !== "application/pdf") {
+    showError(form, new ApiError(422, { code: "invalid", field: "body", detail: "not a PDF" }));
+    return;
+  }
+  current = { file, key: newKey() };
+  zone.setAttribute("aria-disabled", "true");
+  try {
+    const q = new URLSearchParams({ file_name: file.name });
+    showProgress(0, "正在上传…");
+    const report = await upload(`/public/verifications?${q}`, file, {
+      idempotencyKey: current.key,
+      onProgress: (f) => showProgress(f < 1 ? f : null, f < 1 ? `正在上传… ${Math.round(f * 100)}%` : "正在验证签名…"),
+    });
+    render(report);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    showError(form, e);
+  } finally {
+    progressBox.hidden = true;
+    zone.removeAttribute("aria-disabled");
+  }
+}
+
+function fact(dl, label, value) {
+  dl.append(el("dt", { text: label }), el("dd", {}, value ?? "—"));
+}
+
+function render(r) {
+  const verdict = document.getElementById("verdict");
+  verdict.className = "verdict " + (r.valid ? "ok" : "bad");
+  verdict.textContent = r.valid
+    ? `有效 — 文件中的 ${r.signatures.length} 个签名全部验证通过`
+    : r.signatures.length ? "无效 — 至少一个签名未通过验证" : "无效 — 文件中没有电子签名";
+  const facts = document.getElementById("doc-facts");
+  facts.replaceChildren();
+  fact(facts, "文件名", r.file_name);
+  fact(facts, "SHA-256", el("code", { text: r.sha256 }));
+  fact(facts, "验证时间", fmtTime(r.verified_at));
+  fact(facts, "签名数量", `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
+  if (r.problems.length) fact(facts, "文件问题", r.problems.join("；"));
+  const list = document.getElementById("signatures");
+  list.replaceChildren(...r.signatures.map((s, i) => signature(s, i + 1)));
+  result.hidden = false;
+  result.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function signature(s, n) {
+  const dl = el("dl", { class: "facts" });
+  fact(dl, "签署人", s.signer_name || s.signer_subject);
+  if (s.role) fact(dl, "角色", s.role);
+  if (s.seal_name) fact(dl, "印章", s.seal_name);
+  fact(dl, "证书序列号", el("code", { text: s.certificate_serial }));
+  fact(dl, "签发机构", s.certificate_issuer);
+  fact(dl, "签署时间", s.signing_time ? `${fmtTime(s.signing_time)}（签署人自报）` : "—");
+  fact(dl, "时间戳", s.timestamp_time
+    ? `${fmtTime(s.timestamp_time)}，${s.timestamp_authority || ""}${s.timestamp_valid ? "（可信）" : "（不可信）"}`
+    : "无时间戳");
+  fact(dl, "证书状态", (s.certificate_valid_at_signing ? "签署时有效" : "签署时无效")
+    + (s.revoked === true ? "，已吊销" : s.revoked === false ? "，未吊销" : "")
+    + `（${REVOCATION[s.revocation_source] || s.revocation_source}）`);
+  fact(dl, "文件完整性", (s.intact ? "完整" : "已被篡改") + `，${COVERAGE[s.coverage] || s.coverage}`);
+  fact(dl, "签署后修改", CHANGES[s.changes_after] || s.changes_after);
+  if (s.level) fact(dl, "签名级别", `PAdES ${s.level}`);
+  const body = el("div", { class: "body" }, dl);
+  if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: p }))));
+  if (s.notes.length) body.append(el("ul", { class: "notes" }, s.notes.map((p) => el("li", { text: p }))));
+  return el("article", { class: "signature", "data-valid": String(s.valid) },
+    el("header", {},
+      el("h3", { text: `签名 ${n}：${s.signer_name || s.field_name}` }),
+      el("span", { class: "badge " + (s.valid ? "ok" : "bad"), text: s.valid ? "有效 / valid" : "无效 / invalid" }),
+    ),
+    body,
+  );
+}
+
+input.addEventListener("change", () => verify(input.files[0]));
+zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+zone.addEventListener("drop", (e) => {
+  e.preventDefault();
+  zone.classList.remove("over");
+  verify(e.dataTransfer.files[0]);
+});
+document.getElementById("again").addEventListener("click", () => {
+  result.hidden = true;
+  input.value = "";
+  input.click();
+});
+document.getElementById("download-report").addEventListener("click", async (ev) => {
+  const button = ev.currentTarget;
+  if (!current) return;
+  button.disabled = true;
+  const label = button.textContent;
+  button.textContent = "正在生成报告…";
+  try {
+    const q = new URLSearchParams({ file_name: current.file.name, format: "pdf" });
+    const pdf = await upload(`/public/verifications?${q}`, current.file, { accept: "application/pdf" });
+    saveBlob(pdf, current.file.name.replace(/\.pdf$/i, "") + "-验证报告.pdf");
+  } catch (e) {
+    toast(e instanceof ApiError ? messageFor(e) : String(e), "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+});

@@ -1,0 +1,389 @@
+"""Browser sessions on the API, in-process on a frozen clock: staff login with password and
+TOTP (refusals per field, replay, lockout), the cookies' flags, CSRF on unsafe methods, idle
+and absolute expiry, logout; subscriber login by phone and one-time code, and what a
+subscriber's session may see (itself; an organization: itself and its people); the public
+routes (fees, agreement, status addresses, verification without a key, its rate limit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from starlette.testclient import TestClient
+
+from tests.integration.api_world import id_card
+from tests.integration.signing_flow import (
+    World,
+    build_world,
+    new_platform,
+    outbox_lines,
+    read_code,
+    sign_as,
+)
+from yinxin.adapters.http.server import create_app
+from yinxin.clock import FrozenClock
+from yinxin.store.models.access import WebSession
+
+PASSWORD = "correct horse 1"
+
+
+@pytest.fixture
+def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
+    p = new_platform(tmp_path, clock)
+    w = build_world(p, clock)
+    yield w
+    p.close()
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
+def staff(world: World, name: str = "desk1", role: str = "ra_officer") -> pyotp.TOTP:
+    new = world.p.staff.add(name, password=PASSWORD, role=role, actor="test", display_name="甲")
+    secret = re.search(r"secret=([A-Z2-7]+)", new.totp_uri)
+    assert secret and new.totp_uri.startswith("otpauth://totp/")
+    return pyotp.TOTP(secret.group(1))
+
+
+def code_now(world: World, totp: pyotp.TOTP) -> str:
+    return totp.at(world.p.clock.now())
+
+
+def login_staff(c: TestClient, world: World, totp: pyotp.TOTP, name: str = "desk1"):
+    return c.post(
+        "/api/v1/sessions/staff",
+        json={"username": name, "password": PASSWORD, "code": code_now(world, totp)},
+    )
+
+
+def problem(r, status: int, code: str, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == code, body
+    if field is not None:
+        assert body["field"] == field, body
+    return body
+
+
+def actions(world: World) -> list[str]:
+    return [e.action for e in world.p.audit_events()]
+
+
+# --- staff ----------------------------------------------------------------------------------
+def test_staff_login_needs_password_and_code_and_sets_safe_cookies(world, client):
+    totp = staff(world)
+    r = client.post(
+        "/api/v1/sessions/staff", json={"username": "desk1", "password": "nope", "code": "1"}
+    )
+    problem(r, 401, "bad_credentials", "password")
+    r = client.post(
+        "/api/v1/sessions/staff",
+        json={"username": "desk1", "password": PASSWORD, "code": "000000"},
+    )
+    problem(r, 401, "wrong_code", "code")
+    r = client.post(
+        "/api/v1/sessions/staff", json={"username": "ghost", "password": PASSWORD, "code": "1"}
+    )
+    problem(r, 401, "bad_credentials", "password")
+
+    r = login_staff(client, world, totp)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["session"]["kind"] == "staff" and body["session"]["role"] == "ra_officer"
+    cookies = r.headers.get_list("set-cookie")
+    session = next(c for c in cookies if c.startswith("yx_session="))
+    csrf = next(c for c in cookies if c.startswith("yx_csrf="))
+    assert "HttpOnly" in session and "samesite=strict" in session.lower()
+    assert "HttpOnly" not in csrf and body["csrf_token"] in csrf
+    assert "Secure" not in session  # http base URL
+    # the database keeps a hash of the secret only
+    secret = session.split(";")[0].split("=", 1)[1]
+    with world.p.db.read() as s:
+        stored = [row.secret_sha256 for row in s.query(WebSession)]
+    assert stored and secret not in stored and all(len(h) == 64 for h in stored)
+
+    me = client.get("/api/v1/sessions/current").json()
+    assert me["display_name"] == "甲" and me["staff_user_id"]
+    # an RA officer's session may do what an RA officer's key may: the review queue
+    assert client.get("/api/v1/applications?state=pending").status_code == 200
+    assert client.get("/api/v1/api-keys").status_code == 403  # not an administrator
+    # the same TOTP code again (a replay) is refused even with the right password
+    r = login_staff(client, world, totp)
+    problem(r, 401, "wrong_code", "code")
+    seen = actions(world)
+    assert "staff.login" in seen and "session.opened" in seen
+    assert seen.count("staff.login_failed") >= 3
+
+
+def test_secure_cookie_behind_https(tmp_path, clock):
+    p = new_platform(tmp_path, clock, base_url="https://ca.example.cn")
+    try:
+        new = p.staff.add("desk1", password=PASSWORD, role="administrator", actor="test")
+        secret = re.search(r"secret=([A-Z2-7]+)", new.totp_uri).group(1)  # type: ignore[union-attr]
+        with TestClient(create_app(p, jobs=False), base_url="https://ca.example.cn") as c:
+            r = c.post(
+                "/api/v1/sessions/staff",
+                json={
+                    "username": "desk1",
+                    "password": PASSWORD,
+                    "code": pyotp.TOTP(secret).at(clock.now()),
+                },
+            )
+            assert r.status_code == 201, r.text
+            assert all("Secure" in c for c in r.headers.get_list("set-cookie"))
+    finally:
+        p.close()
+
+
+def test_lockout_after_five_wrong_attempts(world, client, clock):
+    totp = staff(world)
+    for _ in range(4):
+        r = client.post(
+            "/api/v1/sessions/staff",
+            json={"username": "desk1", "password": "wrong password", "code": "123456"},
+        )
+        problem(r, 401, "bad_credentials", "password")
+    r = client.post(
+        "/api/v1/sessions/staff",
+        json={"username": "desk1", "password": PASSWORD, "code": "000000"},
+    )
+    problem(r, 403, "account_locked", "username")
+    problem(login_staff(client, world, totp), 403, "account_locked", "username")
+    assert "staff.locked" in actions(world)
+    clock.advance(minutes=16)
+    assert login_staff(client, world, totp).status_code == 201
+
+
+def test_csrf_is_required_for_unsafe_methods_with_the_cookie(world, client):
+    totp = staff(world, "admin1", "administrator")
+    token = login_staff(client, world, totp, "admin1").json()["csrf_token"]
+    person = {"name": "测试", "id_number": "11010519491231002X", "phone": "13600136000"}
+    r = client.post("/api/v1/subscribers/persons", json=person)
+    problem(r, 403, "csrf", "x-csrf-token")
+    r = client.post("/api/v1/subscribers/persons", json=person, headers={"X-CSRF-Token": "x" * 64})
+    problem(r, 403, "csrf")
+    assert client.get("/api/v1/subscribers").status_code == 200  # safe: no token needed
+    r = client.post("/api/v1/subscribers/persons", json=person, headers={"X-CSRF-Token": token})
+    assert r.status_code == 201, r.text
+    # the audit names the staff member, not a key
+    assert world.p.audit_events()[-1].actor == "staff:admin1"
+    # a retried POST with the same Idempotency-Key (a double click, a dropped answer) acts once
+    h = {"X-CSRF-Token": token, "Idempotency-Key": "web-form-1"}
+    other = {**person, "id_number": id_card("11010519800101001")}
+    first = client.post("/api/v1/subscribers/persons", json=other, headers=h)
+    again = client.post("/api/v1/subscribers/persons", json=other, headers=h)
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert first.json()["id"] == again.json()["id"]
+
+
+def test_idle_and_absolute_expiry_and_logout(world, client, clock):
+    totp = staff(world)
+    token = login_staff(client, world, totp).json()["csrf_token"]
+    for _ in range(3):  # activity keeps it alive past the idle limit
+        clock.advance(minutes=20)
+        assert client.get("/api/v1/sessions/current").status_code == 200
+    clock.advance(minutes=31)
+    problem(client.get("/api/v1/sessions/current"), 401, "session_expired", "session")
+    problem(client.get("/api/v1/applications"), 401, "session_expired")
+
+    clock.advance(minutes=1)
+    token = login_staff(client, world, totp).json()["csrf_token"]
+    for _ in range(12 * 3):  # busy all day: the absolute limit still ends it
+        clock.advance(minutes=20)
+        r = client.get("/api/v1/sessions/current")
+        if r.status_code != 200:
+            break
+    problem(r, 401, "session_expired")
+    opened = newest_session(world).created_at
+    assert dt.timedelta(hours=12) <= clock.now() - opened < dt.timedelta(hours=12, minutes=21)
+
+    clock.advance(minutes=1)
+    token = login_staff(client, world, totp).json()["csrf_token"]
+    problem(client.delete("/api/v1/sessions/current"), 403, "csrf")
+    r = client.delete("/api/v1/sessions/current", headers={"X-CSRF-Token": token})
+    assert r.status_code == 204
+    problem(client.get("/api/v1/sessions/current"), 401, "unauthenticated")
+    assert "session.closed" in actions(world)
+
+
+def newest_session(world: World) -> WebSession:
+    with world.p.db.read() as s:
+        return s.query(WebSession).order_by(WebSession.id.desc()).first()
+
+
+def test_disabled_staff_loses_its_sessions(world, client):
+    totp = staff(world)
+    assert login_staff(client, world, totp).status_code == 201
+    world.p.staff.disable("desk1", actor="test")
+    problem(client.get("/api/v1/sessions/current"), 401, "unauthenticated")
+
+
+def test_bearer_key_still_works_and_wins_over_a_cookie(world, client):
+    key = world.p.api_keys.create(name="oa", role="integration", actor="test").secret
+    r = client.get("/api/v1/subscribers", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    totp = staff(world)
+    login_staff(client, world, totp)
+    # with both, the key decides (and needs no CSRF token)
+    r = client.post(
+        "/api/v1/subscribers/persons",
+        json={"name": "测试", "id_number": "11010519491231002X", "phone": "13600136000"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 201, r.text
+    assert world.p.audit_events()[-1].actor.startswith("api:")
+
+
+def test_subscriber_role_cannot_be_given_to_a_key(world):
+    from yinxin.errors import ValidationError
+
+    with pytest.raises(ValidationError) as e:
+        world.p.api_keys.create(name="x", role="subscriber", actor="test")
+    assert e.value.field == "role"
+
+
+# --- subscribers ----------------------------------------------------------------------------
+def login_subscriber(c: TestClient, world: World, phone: str) -> dict:
+    world.clock.advance(seconds=61)  # one code a minute per subscriber
+    before = outbox_lines(world.outbox)
+    r = c.post("/api/v1/sessions/subscriber/codes", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    sent = r.json()
+    assert sent["sent_to_masked"] == phone[:3] + "****" + phone[-4:]
+    code = read_code(world.outbox, phone, after=before)
+    r = c.post(
+        "/api/v1/sessions/subscriber",
+        json={"challenge_id": sent["challenge_id"], "code": code},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_person_session_sees_itself_only(world, client):
+    out = login_subscriber(client, world, "13800138000")
+    me = out["session"]
+    assert me["kind"] == "subscriber" and me["subscriber_id"] == world.person.id
+    ids = [s["id"] for s in client.get("/api/v1/subscribers").json()["items"]]
+    assert ids == [world.person.id]
+    problem(client.get(f"/api/v1/subscribers/{world.org.id}"), 404, "not_found")
+    certs = client.get("/api/v1/certificates").json()["items"]
+    assert [c["serial"] for c in certs] == [world.person_cert.serial]
+    problem(client.get(f"/api/v1/certificates/{world.org_cert.serial}"), 404, "not_found")
+    seals = client.get("/api/v1/seals").json()["items"]
+    assert [s["es_id"] for s in seals] == [world.yi.seal.es_id]
+    problem(client.get(f"/api/v1/seals/{world.jia.seal.es_id}"), 404, "not_found")
+    # registering other people is not a subscriber's business
+    h = {"X-CSRF-Token": out["csrf_token"]}
+    r = client.post(
+        "/api/v1/subscribers/persons",
+        json={"name": "测试", "id_number": "11010519491231002X", "phone": "13600136000"},
+        headers=h,
+    )
+    problem(r, 403, "forbidden")
+    # nor are officers' and administrators' acts
+    problem(client.get("/api/v1/audit/events"), 403, "not_permitted")
+    assert world.p.audit_events()[-1].action in ("session.opened", "intent.consumed")
+
+
+def test_organization_session_sees_its_organization(world, client):
+    out = login_subscriber(client, world, "13900139000")
+    assert out["session"]["organization_id"] == world.org.id
+    seals = client.get("/api/v1/seals").json()["items"]
+    assert [s["es_id"] for s in seals] == [world.jia.seal.es_id]
+    certs = client.get("/api/v1/certificates").json()["items"]
+    assert [c["serial"] for c in certs] == [world.org_cert.serial]
+    problem(client.get(f"/api/v1/subscribers/{world.person.id}"), 404, "not_found")
+
+
+def test_subscriber_login_refusals(world, client):
+    # an unknown phone gets the same answer as a known one, and no code
+    before = outbox_lines(world.outbox)
+    r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13512345678"})
+    assert r.status_code == 202 and r.json()["sent_to_masked"] == "135****5678"
+    assert outbox_lines(world.outbox) == before
+    r = client.post(
+        "/api/v1/sessions/subscriber", json={"challenge_id": r.json()["challenge_id"], "code": "1"}
+    )
+    problem(r, 401, "wrong_code", "code")
+    r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "12345"})
+    problem(r, 422, "invalid", "phone")
+    # a wrong code is counted; a second request within the minute is rate limited
+    world.clock.advance(seconds=61)
+    r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
+    cid = r.json()["challenge_id"]
+    r = client.post("/api/v1/sessions/subscriber", json={"challenge_id": cid, "code": "000000"})
+    body = problem(r, 403, "wrong_code", "code")
+    assert "4 more" in body["detail"]
+    r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
+    problem(r, 429, "rate_limited")
+    assert "retry-after" in r.headers
+    # a signing code cannot open a session
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    ch = world.p.signing.request_confirmation(
+        signer_subscriber_id=world.person.id, document=b"%PDF-1.4 x", document_name="合同.pdf"
+    )
+    code = read_code(world.outbox, "13800138000", after=before)
+    r = client.post(
+        "/api/v1/sessions/subscriber", json={"challenge_id": ch.challenge_id, "code": code}
+    )
+    problem(r, 401, "wrong_code")
+
+
+# --- public ---------------------------------------------------------------------------------
+def test_public_routes(world, client):
+    fees = client.get("/api/v1/public/fees").json()
+    plans = {p["code"]: p for p in fees["plans"]}
+    assert plans["standard"]["annual_yuan"] == "70.00"
+    assert plans["standard"]["medium_yuan"] == "50.00"
+    assert plans["standard"]["first_year_yuan"] == "120.00"
+    assert plans["premium"]["annual_yuan"] == "650.00" and plans["premium"]["includes_hardware"]
+    from yinxin.agreements import current_agreement
+
+    a = client.get("/api/v1/public/agreement").json()
+    assert a["sha256"] == current_agreement().sha256 and "协议" in a["text"]
+    st = client.get("/api/v1/public/status").json()
+    assert st["ocsp"].endswith("/ocsp") and st["tsa"].endswith("/tsa")
+    assert st["crl"][0].endswith("/crl/issuing.crl")
+    roles = {c["role"] for c in st["ca_certificates"]}
+    assert {"root", "issuing"} <= roles
+    # the agreement behind a key stays as it was
+    assert client.get("/api/v1/agreements/current").status_code == 401
+
+
+def test_public_verification_without_a_key(world, client):
+    from tests.fixtures.samples import contract_pdf
+
+    signed = sign_as(world, world.jia, contract_pdf()).pdf
+    r = client.post(
+        "/api/v1/public/verifications?file_name=c.pdf",
+        content=signed,
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["valid"] and len(report["signatures"]) == 1
+    r = client.post(
+        "/api/v1/public/verifications?format=pdf",
+        content=signed,
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    # the keyed route still wants a key
+    r = client.post(
+        "/api/v1/verifications", content=signed, headers={"Content-Type": "application/pdf"}
+    )
+    assert r.status_code == 401
+    # an address sending too many documents is told to wait
+    statuses = [
+        client.post("/api/v1/public/verifications", content=b"").status_code for _ in range(12)
+    ]
+    assert 429 in statuses, statuses
