@@ -125,8 +125,9 @@ class Settings:
             metrics_token=env.get("YINXIN_METRICS_TOKEN") or None,
             messages=MessageSettings.from_env(env),
         )
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        values.update(overrides)
+        # a variable not set (None) keeps the field's default
+        return cls(**{k: v for k, v in values.items() if v is not None})
 
 
 def _number(env, name: str, kind: type):

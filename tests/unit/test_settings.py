@@ -1,0 +1,39 @@
+"""Settings from the environment: unset variables keep the safe defaults, bad numbers are
+refused naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from yinxin.errors import ConfigurationError
+from yinxin.settings import Settings
+
+
+def _clean(monkeypatch) -> None:
+    import os
+
+    for k in list(os.environ):
+        if k.startswith("YINXIN_"):
+            monkeypatch.delenv(k)
+
+
+def test_unset_variables_keep_the_defaults(monkeypatch, tmp_path):
+    _clean(monkeypatch)
+    s = Settings.from_env(home=tmp_path)
+    assert (s.api_rate, s.api_burst, s.sweep_seconds) == (20.0, 100, 60.0)
+    assert (s.log_format, s.access_log, s.metrics_token) == ("text", False, None)
+    assert s.database_url == f"sqlite:///{tmp_path / 'yinxin.db'}"
+
+
+def test_variables_are_read_and_bad_numbers_refused(monkeypatch, tmp_path):
+    _clean(monkeypatch)
+    monkeypatch.setenv("YINXIN_API_RATE", "0")
+    monkeypatch.setenv("YINXIN_API_BURST", "7")
+    monkeypatch.setenv("YINXIN_LOG_FORMAT", "json")
+    monkeypatch.setenv("YINXIN_ACCESS_LOG", "1")
+    s = Settings.from_env(home=tmp_path)
+    assert (s.api_rate, s.api_burst, s.log_format, s.access_log) == (0.0, 7, "json", True)
+    monkeypatch.setenv("YINXIN_API_RATE", "fast")
+    with pytest.raises(ConfigurationError) as e:
+        Settings.from_env(home=tmp_path)
+    assert e.value.field == "YINXIN_API_RATE"
