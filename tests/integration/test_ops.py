@@ -26,7 +26,7 @@ def metric_samples(text: str) -> dict[tuple, float]:
 def test_health_request_ids_metrics_and_audit_link(tmp_path):
     home = tmp_path / "home"
     w = api_world(home)
-    with running_server(home, env={"YINXIN_API_RATE": "0"}) as srv:
+    with running_server(home) as srv:  # the default configuration (rate limits on)
         assert httpx.get(srv.url("/healthz")).json()["ok"] is True
         r = httpx.get(srv.url("/readyz"))
         assert r.status_code == 200, r.text
