@@ -48,6 +48,34 @@ export const FIELD_MESSAGES = {
   body: "请选择PDF文件",
 };
 
+// Chinese names for the API's enum values, shared by the pages.
+export const LABELS = {
+  profile: {
+    "person-signing": "个人签名证书",
+    "organization-signing": "机构签名证书",
+    "device-tls": "设备证书",
+  },
+  certificate: {
+    valid: "有效", active: "有效", revoked: "已吊销", frozen: "已冻结", on_hold: "已冻结",
+    lost: "已挂失", expired: "已过期", superseded: "已更替", suspended: "已暂停",
+  },
+  application: { pending: "待审核", approved: "已批准", rejected: "已驳回", cancelled: "已撤回" },
+  seal: { active: "有效", frozen: "已冻结", locked: "已锁定", revoked: "已吊销", cancelled: "已注销", expired: "已过期" },
+  subscriber: { person: "个人", organization: "机构", device: "设备" },
+  role: { administrator: "管理员", ra_officer: "受理员", subscriber: "用户" },
+};
+
+/** The Chinese label of an enum value (``label("profile", "person-signing")``), or the value. */
+export function label(kind, value) {
+  return (LABELS[kind] && LABELS[kind][value]) || value || "—";
+}
+
+/** The CN of an RFC 4514 subject ("CN=张三,O=…" → "张三"). */
+export function commonName(subject) {
+  const m = /(?:^|,)CN=((?:\\,|[^,])*)/.exec(subject || "");
+  return m ? m[1].replace(/\\,/g, ",") : subject || "—";
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
     super(problem?.detail || `HTTP ${status}`);

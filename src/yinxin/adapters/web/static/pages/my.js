@@ -1,13 +1,7 @@
 // A subscriber's own space: its record, certificates and seals — all through the API, which
 // scopes a subscriber's session to that subscriber (an organization's: and its people).
-import { api, el, fmtTime, requireSession } from "/static/api.js";
+import { api, commonName, el, fmtTime, label, requireSession } from "/static/api.js";
 
-const STATES = {
-  valid: "有效", active: "有效", revoked: "已吊销", frozen: "已冻结", lost: "已挂失", expired: "已过期",
-  pending: "待审核", superseded: "已更替", cancelled: "已注销", locked: "已锁定",
-};
-const KINDS = { person: "个人", organization: "机构", device: "设备" };
-const state = (s) => STATES[s] || s;
 const empty = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
 
 const session = await requireSession("subscriber");
@@ -18,7 +12,7 @@ const facts = document.getElementById("me");
 facts.replaceChildren();
 const add = (k, v) => v && facts.append(el("dt", { text: k }), el("dd", { text: v }));
 add("名称", me.name);
-add("类型", KINDS[me.kind] || me.kind);
+add("类型", label("subscriber", me.kind));
 add("证件号码", me.id_number_masked || me.id_number);
 add("统一社会信用代码", me.uscc);
 add("手机号码", me.phone_masked || me.phone);
@@ -28,9 +22,9 @@ const certs = await api("GET", "/certificates?limit=50");
 document.querySelector("#certificates tbody").replaceChildren(
   ...(certs.items.length ? certs.items.map((c) => el("tr", { "data-serial": c.serial },
     el("td", { class: "mono", text: c.serial }),
-    el("td", { text: c.subject_name || c.common_name || "—" }),
-    el("td", { text: c.profile || "—" }),
-    el("td", { text: state(c.status) }),
+    el("td", { text: commonName(c.subject) }),
+    el("td", { text: label("profile", c.profile) }),
+    el("td", { text: label("certificate", c.status) }),
     el("td", { text: fmtTime(c.not_after).slice(0, 10) }),
   )) : [empty(5, "暂无证书")]),
 );
@@ -41,6 +35,6 @@ document.querySelector("#seals tbody").replaceChildren(
     el("td", { class: "mono", text: s.es_id || s.code || "—" }),
     el("td", { text: s.name || "—" }),
     el("td", { text: s.kind_title || s.kind || "—" }),
-    el("td", { text: state(s.state) }),
+    el("td", { text: label("seal", s.state) }),
   )) : [empty(4, "暂无印章")]),
 );

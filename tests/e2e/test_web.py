@@ -1,0 +1,304 @@
+"""The public pages, the verification page and the two logins, in headless Chromium against
+the real server; screenshots of every page under ``$YINXIN_TEST_OUTPUT/web/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import statistics
+import time
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
+from tests.integration.signing_flow import outbox_lines, read_code
+from yinxin.store.models.access import WebSession
+
+PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
+
+
+def fresh_totp(site: Site) -> str:
+    """A TOTP code not used yet: a code is accepted once, so wait for the next 30 s step when
+    this one was used by an earlier login."""
+    code = site.totp.now()
+    used = getattr(site, "_used_codes", set())
+    while code in used:
+        time.sleep(1)
+        code = site.totp.now()
+    used.add(code)
+    site._used_codes = used  # type: ignore[attr-defined]
+    return code
+
+
+# --- public pages ---------------------------------------------------------------------------
+def test_public_pages_in_chinese_with_the_fee_table(site: Site, page, phone):
+    page.goto(site.url("/"))
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "印信电子认证服务平台" in page.locator("header").inner_text()
+    assert page.locator("h1").inner_text() == "可信的电子认证与电子印章服务"
+    shot(page, "home")
+
+    page.goto(site.url("/services"))
+    rows = page.locator("#fee-table tbody tr[data-plan]")
+    rows.first.wait_for()
+    assert rows.count() == 2
+    standard = page.locator('#fee-table tr[data-plan="standard"]').inner_text()
+    assert "标准服务" in standard and "¥70.00" in standard and "¥50.00" in standard
+    assert "¥120.00" in standard  # first year: 70 + the medium's 50
+    premium = page.locator('#fee-table tr[data-plan="premium"]').inner_text()
+    assert "全程服务" in premium and "¥650.00" in premium and "¥600.00" in premium
+    assert "篇七" in page.locator("#fee-source").inner_text()
+    assert page.locator('nav a[aria-current="page"]').inner_text() == "证书与印章服务"
+    shot(page, "services")
+
+    page.goto(site.url("/agreement"))
+    page.locator("#agreement-sha256").filter(has_text=re.compile(r"^[0-9a-f]{64}$")).wait_for()
+    assert "协议" in page.locator("#agreement-text").inner_text()
+    shot(page, "agreement")
+
+    page.goto(site.url("/status"))
+    page.locator("#ca-table tbody a").first.wait_for()
+    text = page.locator("#status-table").inner_text()
+    base = site.world.p.settings.base_url  # the platform's public address, as in certificates
+    for path in ("/crl/issuing.crl", "/ocsp", "/tsa"):
+        assert base + path in text
+    assert "根 CA 证书" in page.locator("#ca-table").inner_text()
+    # the listed addresses answer (here on the test server's port)
+    for a in page.locator("#ca-table a").all():
+        href = a.get_attribute("href") or ""
+        r = httpx.get(site.url(href.removeprefix(base)))
+        assert r.headers["content-type"] == "application/pkix-cert", href
+    assert httpx.get(site.url("/crl/issuing.crl")).status_code == 200
+    shot(page, "status")
+
+    mobile = phone.new_page()
+    mobile.goto(site.url("/"))
+    assert mobile.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    shot(mobile, "home-phone")
+    mobile.goto(site.url("/services"))
+    mobile.locator("#fee-table tbody tr[data-plan]").first.wait_for()
+    shot(mobile, "services-phone")
+
+
+def test_pages_render_fast_and_use_no_outside_assets(site: Site):
+    """Each page's server time (the Server-Timing of the render, and the wall time of the whole
+    answer on this machine) is far below 200 ms; every asset is served by the platform."""
+    timings: dict[str, dict[str, float]] = {}
+    with httpx.Client(base_url=site.base) as c:
+        for path in [*PAGES, "/my", "/desk"]:
+            walls, renders = [], []
+            for _ in range(15):
+                t = time.perf_counter()
+                r = c.get(path)
+                walls.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+                renders.append(float(r.headers["server-timing"].split("dur=")[1]))
+                assert "http://" not in r.text.replace(site.base, "").split("<body")[0]
+                assert "https://" not in r.text.split("<body")[0]
+            timings[path] = {
+                "render_ms_median": round(statistics.median(renders), 2),
+                "wall_ms_median": round(statistics.median(walls), 2),
+                "wall_ms_max": round(max(walls), 2),
+            }
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "page-timings.json").write_text(json.dumps(timings, indent=2))
+    for path, t in timings.items():
+        assert t["render_ms_median"] < 200, (path, t)
+        assert t["wall_ms_median"] < 200, (path, t)
+
+
+# --- verification ---------------------------------------------------------------------------
+def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
+    page.goto(site.url("/verify"))
+    shot(page, "verify")
+    page.set_input_files("#file", str(site.signed))
+    page.locator("#result").wait_for(state="visible", timeout=60_000)
+    verdict = page.locator("#verdict").inner_text()
+    assert verdict.startswith("有效"), verdict
+    signatures = page.locator("article.signature")
+    assert signatures.count() == 1
+    assert signatures.first.get_attribute("data-valid") == "true"
+    assert "有效 / valid" in signatures.first.locator(".badge").inner_text()
+    body = signatures.first.inner_text()
+    assert "甲方" in body and "合同专用章" in body and "完整，" in body
+    shot(page, "verify-valid")
+
+    with page.expect_download(timeout=60_000) as dl:
+        page.click("#download-report")
+    report = dl.value
+    assert report.suggested_filename.endswith("验证报告.pdf")
+    data = open(report.path(), "rb").read()
+    assert data.startswith(b"%PDF")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "verify-report.pdf").write_bytes(data)
+
+    page.set_input_files("#file", str(site.altered))
+    page.locator("#verdict").filter(has_text=re.compile("^无效")).wait_for(timeout=60_000)
+    assert page.locator("article.signature").first.get_attribute("data-valid") == "false"
+    assert "无效 / invalid" in page.locator("article.signature .badge").first.inner_text()
+    shot(page, "verify-altered")
+
+    # not a PDF: a Chinese error next to the file field
+    not_pdf = site.home / "files" / "说明.txt"
+    not_pdf.write_text("hello")
+    page.set_input_files("#file", str(not_pdf))
+    assert page.locator("#verify-form .field-error").inner_text() == "请选择PDF文件"
+
+
+def test_verification_page_on_a_phone(site: Site, phone):
+    page = phone.new_page()
+    page.goto(site.url("/verify"))
+    page.set_input_files("#file", str(site.signed))
+    page.locator("#result").wait_for(state="visible", timeout=60_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "verify-valid-phone")
+
+
+# --- staff ----------------------------------------------------------------------------------
+def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
+    page.goto(site.url("/staff/login"))
+    page.fill("#username", "desk1")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", "000000")
+    page.click("#staff-form button[type=submit]")
+    error = page.locator("#staff-form .field-error")
+    error.wait_for()
+    assert error.inner_text() == "验证码错误或已失效"
+    assert page.locator("#code").get_attribute("aria-invalid") == "true"
+    shot(page, "staff-login-wrong-code")
+
+    page.fill("#password", "not the password")
+    page.fill("#code", fresh_totp(site))
+    page.click("#staff-form button[type=submit]")
+    page.locator("#staff-form .field-error").wait_for()
+    assert page.locator("#staff-form .field-error").inner_text() == "用户名或密码错误"
+
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", fresh_totp(site))
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_url("**/desk")
+    page.locator("#who").filter(has_text="李受理").wait_for()
+    assert "受理员" in page.locator("#who").inner_text()
+    assert page.locator("#account-name").inner_text() == "工作人员 李受理"
+    shot(page, "desk")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["yx_session"]["httpOnly"] and cookies["yx_session"]["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie").count("yx_session") == 0  # not readable by scripts
+
+    # idle for longer than 30 minutes: moved back in the database, as the clock cannot be
+    with site.world.p.db.transaction() as s:
+        for row in s.execute(select(WebSession).where(WebSession.revoked_at.is_(None))).scalars():
+            row.last_seen_at -= dt.timedelta(hours=1)
+    page.goto(site.url("/desk"))
+    page.wait_for_url("**/staff/login?*expired=1*")
+    assert page.locator("#expired").is_visible()
+    assert "登录已超时" in page.locator("#expired").inner_text()
+    shot(page, "staff-login-expired")
+    r = page.request.get(site.url("/api/v1/sessions/current"))
+    assert r.status == 401 and r.json()["code"] == "session_expired"
+
+    # signing in again returns to where the session ended; logout ends it at once
+    page.fill("#username", "desk1")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", fresh_totp(site))
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_url("**/desk")
+    page.locator("#logout").click()
+    page.wait_for_url(site.url("/"))
+    assert page.request.get(site.url("/api/v1/sessions/current")).status == 401
+    assert page.locator("#login-link").is_visible()
+
+
+# --- subscribers ----------------------------------------------------------------------------
+def test_subscriber_login_by_phone_and_code(site: Site, page, phone):
+    w = site.world
+    outbox = w.outbox
+    page.goto(site.url("/my"))
+    page.wait_for_url("**/login?*")  # not signed in: off to the login page
+    shot(page, "login")
+    page.fill("#phone", "1380013800")  # one digit short
+    page.click("#send-code")
+    page.locator("#code-form .field-error").wait_for()
+    assert page.locator("#code-form .field-error").inner_text() == "请输入正确的11位手机号码"
+    before = outbox_lines(outbox)
+    page.fill("#phone", "13800138000")
+    page.click("#send-code")
+    page.locator("#sent-to").filter(has_text="138****8000").wait_for()
+    code = read_code(outbox, "13800138000", after=before)
+    page.fill("#code", "000000" if code != "000000" else "111111")
+    page.click("#login-button")
+    page.locator("#login-form .field-error").wait_for()
+    assert page.locator("#login-form .field-error").inner_text().startswith("验证码错误")
+    shot(page, "login-wrong-code")
+    page.fill("#code", code)
+    page.click("#login-button")
+    page.wait_for_url("**/my")
+    page.locator("#certificates tbody tr[data-serial]").first.wait_for()
+    assert "张三" in page.locator("#me").inner_text()
+    serials = page.locator("#certificates tbody tr[data-serial]")
+    assert [serials.nth(i).get_attribute("data-serial") for i in range(serials.count())] == [
+        w.person_cert.serial
+    ]
+    assert w.yi.seal.es_id in page.locator("#seals").inner_text()
+    assert w.jia.seal.es_id not in page.locator("#seals").inner_text()  # another's seal
+    shot(page, "my")
+    # what the page shows is what the API gives this session: the organization stays hidden
+    r = page.request.get(site.url(f"/api/v1/subscribers/{w.org.id}"))
+    assert r.status == 404
+
+
+def test_a_form_sent_twice_or_cut_off_acts_once(site: Site, phone):
+    """The code request of the login page: a double click sends one request, and when the
+    connection drops after the server acted (the answer is lost), the retry carries the same
+    Idempotency-Key and gets the first answer back — one SMS, not two (a second send within
+    the minute would be refused as too frequent)."""
+    w = site.world
+    page = phone.new_page()
+    page.goto(site.url("/login"))
+    page.fill("#phone", "13900139000")  # the organization's registered phone
+    sent: list[dict] = []
+    page.on(
+        "request",
+        lambda r: r.url.endswith("/sessions/subscriber/codes") and sent.append(dict(r.headers)),
+    )
+    cut = {"done": False}
+
+    def drop_the_answer(route):
+        if not cut["done"]:
+            cut["done"] = True
+            route.fetch()  # the server gets the request and acts…
+            route.abort("connectionreset")  # …but the answer never arrives
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sessions/subscriber/codes", drop_the_answer)
+    before = outbox_lines(w.outbox)
+    page.locator("#send-code").dblclick()
+    page.locator("#code-form .form-error").filter(has_text="网络连接中断").wait_for()
+    assert len(sent) == 1  # the double click was one submission
+    assert outbox_lines(w.outbox) == before + 1  # the server did send the code
+    shot(page, "login-network-cut-phone")
+    page.locator("#send-code").click()  # the user tries again
+    page.locator("#sent-to").filter(has_text="139****9000").wait_for()
+    assert len(sent) == 2
+    assert sent[0]["idempotency-key"] == sent[1]["idempotency-key"]
+    assert outbox_lines(w.outbox) == before + 1  # still one SMS
+    code = read_code(w.outbox, "13900139000", after=before)
+    page.fill("#code", code)
+    page.click("#login-button")
+    page.wait_for_url("**/my")
+    page.locator("#seals tbody tr td.mono").first.wait_for()
+    assert w.jia.seal.es_id in page.locator("#seals").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "my-organization-phone")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _screens_listed(site):
+    yield
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    names = sorted(p.name for p in SHOTS.glob("*.png"))
+    (SHOTS / "index.txt").write_text("\n".join(names) + "\n")
