@@ -387,3 +387,30 @@ def test_public_verification_without_a_key(world, client):
         client.post("/api/v1/public/verifications", content=b"").status_code for _ in range(12)
     ]
     assert 429 in statuses, statuses
+
+
+# --- the command line -----------------------------------------------------------------------
+def test_staff_cli(tmp_path):
+    from tests.integration.server import yinxin_cli, yinxin_json
+
+    p = new_platform(tmp_path)
+    p.close()
+    env = {"YINXIN_STAFF_PASSWORD": PASSWORD}
+    out = yinxin_cli(
+        ["staff", "add", "desk9", "--role", "ra_officer", "--name", "王受理"], tmp_path, env=env
+    )
+    assert "staff user desk9 (ra_officer)" in out.stdout
+    assert re.search(r"^otpauth://totp/.*secret=[A-Z2-7]+", out.stdout, re.M)
+    assert PASSWORD not in out.stdout + out.stderr
+    listed = yinxin_json(["staff", "list"], tmp_path)
+    assert [s["username"] for s in listed] == ["desk9"] and "totp" not in str(listed)
+    bad = yinxin_cli(["staff", "add", "x9", "--role", "subscriber"], tmp_path, env=env, check=False)
+    assert bad.returncode == 2 and "role" in bad.stdout + bad.stderr
+    short = yinxin_cli(
+        ["staff", "add", "desk8", "--role", "ra_officer"],
+        tmp_path,
+        env={"YINXIN_STAFF_PASSWORD": "short"},
+        check=False,
+    )
+    assert short.returncode == 2 and "password" in short.stdout + short.stderr
+    assert yinxin_json(["staff", "unlock", "desk9"], tmp_path)["locked_until"] is None
