@@ -983,6 +983,16 @@ class Certificates:
             q = select(Application).where(Application.id == application_id)
             return application_view(one_or_404(s, q, missing, field="application_id"))
 
+    def payments(self, application_id: int) -> list[PaymentView]:
+        """The payments recorded for an application (its first fee; none while unpaid): what
+        the applicant's page and the reviewer's desk show next to the application."""
+        app = self.application(application_id)  # NotFound for an unknown one
+        with self.db.read() as s:
+            rows = s.execute(
+                select(Payment).where(Payment.application_id == app.id).order_by(Payment.id)
+            ).scalars()
+            return [payment_view(p) for p in rows]
+
     def count(self) -> int:
         with self.db.read() as s:
             return s.execute(select(func.count(Certificate.id))).scalar_one()

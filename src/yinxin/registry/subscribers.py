@@ -260,6 +260,28 @@ class Subscribers:
             q = paged(q, Subscriber.id, after=after, limit=limit)
             return [subscriber_view(x) for x in s.execute(q).scalars()]
 
+    def acceptances(self, subscriber_id: int) -> list[AgreementAcceptanceView]:
+        """The subscriber's acceptances of the agreement, oldest first (a self-service page
+        asks whether the current version is among them before offering to apply)."""
+        with self.db.read() as s:
+            self.get_row(s, subscriber_id)
+            rows = s.execute(
+                select(AgreementAcceptance)
+                .where(AgreementAcceptance.subscriber_id == subscriber_id)
+                .order_by(AgreementAcceptance.id)
+            ).scalars()
+            return [acceptance_view(a) for a in rows]
+
+    def phone_registered(self, phone: str) -> bool:
+        """Whether a person or an organization already logs in with this mobile number (a
+        login by phone needs the number to name one subscriber)."""
+        number = validate_mobile(phone, "phone")
+        with self.db.read() as s:
+            q = select(Subscriber.id).where(
+                Subscriber.phone == number, Subscriber.kind.in_((PERSON, ORGANIZATION))
+            )
+            return s.execute(q.limit(1)).first() is not None
+
     def in_organization(self, subscriber_id: int, organization_id: int) -> bool:
         """Whether the subscriber is the organization or registered under it."""
         with self.db.read() as s:

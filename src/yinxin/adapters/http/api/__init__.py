@@ -25,6 +25,8 @@ from yinxin.adapters.http.api.routes import (
     keys,
     links,
     public,
+    registration,
+    seal_previews,
     seals,
     sessions,
     subscribers,
@@ -37,12 +39,14 @@ PREFIX = "/api/v1"
 PUBLIC_RATE, PUBLIC_BURST = 0.5, 10  # public verifications per address: a second, at once
 ROUTERS: list[APIRouter] = [
     public.router,
+    registration.router,
     sessions.router,
     keys.router,
     subscribers.router,
     applications.router,
     certificates.router,
     seals.router,
+    seal_previews.router,
     flows.router,
     links.router,
     batches.router,

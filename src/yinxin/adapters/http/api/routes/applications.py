@@ -106,6 +106,13 @@ def pay(application_id: ApplicationId, body: PaymentIn, platform: Plat, principa
     )
 
 
+@router.get("/applications/{application_id}/payments", response_model=list[PaymentView])
+def application_payments(application_id: ApplicationId, platform: Plat, principal: Registrar):
+    """The fee recorded for the application (empty while unpaid)."""
+    _scoped(platform, principal, application_id)
+    return platform.certificates.payments(application_id)
+
+
 @router.post("/applications/{application_id}/approve", response_model=CertificateView)
 def approve(application_id: ApplicationId, body: ApproveIn, platform: Plat, principal: Officer):
     return platform.certificates.approve(

@@ -136,6 +136,17 @@ def accept_agreement(
     )
 
 
+@router.get(
+    "/subscribers/{subscriber_id}/agreement-acceptances",
+    response_model=list[AgreementAcceptanceView],
+)
+def agreement_acceptances(subscriber_id: SubscriberId, platform: Plat, principal: Registrar):
+    """The subscriber's acceptances of the agreement, oldest first (whether the current version
+    is among them decides if it may apply)."""
+    scope_subscriber(platform, principal, subscriber_id)
+    return platform.subscribers.acceptances(subscriber_id)
+
+
 @router.get("/agreements/current", response_model=AgreementOut)
 def current_agreement_text(_principal: Registrar):
     from yinxin.agreements import current_agreement

@@ -1,0 +1,215 @@
+"""The API routes the self-service, seal and desk pages added (issue 13, part 3), in-process on a
+frozen clock: public self-registration (checked as at the desk, nothing written on a refusal,
+a login code sent, the session it opens scoped to the new subscriber alone, a per-address
+limit), the agreement acceptances and an application's payments (scoped), and the seal
+picture preview from form fields (scoped, creating nothing, refusals per field)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.integration.api_world import id_card
+from tests.integration.signing_flow import World, build_world, new_platform, read_code
+from tests.integration.signing_flow import outbox_lines as lines
+from yinxin.adapters.http.server import create_app
+from yinxin.clock import FrozenClock
+from yinxin.identity import uscc_check_char
+
+USCC17 = "91350100MA2XYW000"
+BAD_USCC = USCC17 + ("1" if uscc_check_char(USCC17) != "1" else "2")
+PERSON = {"name": "赵六", "id_number": id_card("11010519880808123"), "phone": "13600136000"}
+
+
+@pytest.fixture
+def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
+    p = new_platform(tmp_path, clock)
+    w = build_world(p, clock)
+    yield w
+    p.close()
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
+def problem(r, status: int, code: str, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["code"] == code, body
+    if field is not None:
+        assert body["field"] == field, body
+    return body
+
+
+def count_subscribers(world: World) -> int:
+    return len(world.p.subscribers.list())
+
+
+def login(c: TestClient, world: World, challenge_id: str, phone: str, after: int) -> str:
+    code = read_code(world.outbox, phone, after=after)
+    r = c.post("/api/v1/sessions/subscriber", json={"challenge_id": challenge_id, "code": code})
+    assert r.status_code == 201, r.text
+    return r.json()["csrf_token"]
+
+
+def test_a_person_registers_itself_and_sees_only_itself(world, client):
+    n = count_subscribers(world)
+    wrong = PERSON["id_number"][:17] + ("0" if PERSON["id_number"][17] != "0" else "1")
+    r = client.post("/api/v1/public/registrations/persons", json={**PERSON, "id_number": wrong})
+    problem(r, 422, "invalid", "id_number")
+    assert "check digit" in r.json()["detail"]
+    r = client.post(
+        "/api/v1/public/registrations/persons", json={**PERSON, "phone": "13800138000"}
+    )  # 张三's phone: a login by phone must name one subscriber
+    problem(r, 409, "phone_registered", "phone")
+    r = client.post(
+        "/api/v1/public/registrations/persons",
+        json={**PERSON, "id_number": "110105199003071239", "phone": "13600136001"},
+    )  # 张三's ID number: one document, one subscriber
+    problem(r, 409, "duplicate", "id_number")
+    r = client.post("/api/v1/public/registrations/persons", json={**PERSON, "organization_id": 3})
+    problem(r, 422, "invalid", "organization_id")  # joining an organization is not self-service
+    assert count_subscribers(world) == n  # nothing written by a refusal
+
+    before = lines(world.outbox)
+    r = client.post("/api/v1/public/registrations/persons", json=PERSON)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert set(out) == {"subscriber_id", "kind", "name", "login"}
+    assert out["kind"] == "person" and out["name"] == "赵六"
+    assert out["login"]["sent_to_masked"] == "136****6000"
+    assert count_subscribers(world) == n + 1
+    event = next(e for e in reversed(world.p.audit_events()) if e.action == "subscriber.registered")
+    assert event.actor == "self-registration" and event.subject_id == str(out["subscriber_id"])
+
+    token = login(client, world, out["login"]["challenge_id"], PERSON["phone"], before)
+    me = client.get(f"/api/v1/subscribers/{out['subscriber_id']}")
+    assert me.status_code == 200 and me.json()["name"] == "赵六"
+    assert "****" in me.json()["id_number"]  # masked even to itself
+    listed = client.get("/api/v1/subscribers").json()["items"]
+    assert [s["id"] for s in listed] == [out["subscriber_id"]]
+    problem(client.get(f"/api/v1/subscribers/{world.person.id}"), 404, "not_found")
+    assert client.get("/api/v1/certificates").json()["items"] == []
+    # and registers no one else, even signed in
+    r = client.post(
+        "/api/v1/subscribers/persons",
+        json={**PERSON, "id_number": id_card("11010519880808124"), "phone": "13600136002"},
+        headers={"X-CSRF-Token": token},
+    )
+    problem(r, 403, "forbidden")
+
+
+def test_an_organization_registers_itself(world, client):
+    org = {
+        "name": "福州印信测试有限公司",
+        "uscc": BAD_USCC,
+        "legal_representative": "陈七",
+        "contact_name": "林八",
+        "contact_phone": "0591-87760022",
+        "phone": "13500135000",
+    }
+    r = client.post("/api/v1/public/registrations/organizations", json=org)
+    problem(r, 422, "invalid", "uscc")
+    org["uscc"] = BAD_USCC[:17] + uscc_check_char(BAD_USCC[:17])
+    before = lines(world.outbox)
+    r = client.post("/api/v1/public/registrations/organizations", json=org)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    login(client, world, out["login"]["challenge_id"], org["phone"], before)
+    me = client.get("/api/v1/sessions/current").json()
+    assert me["subscriber_id"] == out["subscriber_id"] == me["organization_id"]
+    problem(client.get(f"/api/v1/subscribers/{world.org.id}"), 404, "not_found")
+
+
+def test_public_registration_is_limited_per_address(world, client):
+    bad = {**PERSON, "id_number": PERSON["id_number"][:17] + "Z"}
+    codes = [
+        client.post("/api/v1/public/registrations/persons", json=bad).status_code for _ in range(12)
+    ]
+    assert codes[:10] == [422] * 10 and codes[-1] == 429
+
+
+def subscriber_session(c: TestClient, world: World, phone: str) -> str:
+    world.clock.advance(seconds=61)
+    before = lines(world.outbox)
+    r = c.post("/api/v1/sessions/subscriber/codes", json={"phone": phone})
+    return login(c, world, r.json()["challenge_id"], phone, before)
+
+
+def test_acceptances_and_payments_are_read_in_scope(world, client):
+    p = world.p
+    fresh = p.subscribers.add_person(
+        name="钱九", id_number=id_card("11010519900101555"), phone="13300133000"
+    )
+    token = subscriber_session(client, world, "13300133000")
+    h = {"X-CSRF-Token": token}
+    assert client.get(f"/api/v1/subscribers/{fresh.id}/agreement-acceptances").json() == []
+    r = client.post(
+        "/api/v1/applications",
+        json={"subscriber_id": fresh.id, "profile": "person-signing", "pin": "135790"},
+        headers=h,
+    )
+    problem(r, 403, "agreement_required", "agreement")
+    r = client.post(
+        f"/api/v1/subscribers/{fresh.id}/agreement-acceptances",
+        json={"accepted_by": "钱九"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    acc = client.get(f"/api/v1/subscribers/{fresh.id}/agreement-acceptances").json()
+    assert [a["accepted_by"] for a in acc] == ["钱九"]
+    problem(
+        client.get(f"/api/v1/subscribers/{world.person.id}/agreement-acceptances"), 404, "not_found"
+    )
+    r = client.post(
+        "/api/v1/applications",
+        json={"subscriber_id": fresh.id, "profile": "person-signing", "pin": "135790"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    app_id = r.json()["id"]
+    assert client.get(f"/api/v1/applications/{app_id}/payments").json() == []
+    r = client.post(f"/api/v1/applications/{app_id}/payments", json={"years": 1}, headers=h)
+    assert r.status_code == 201, r.text
+    paid = client.get(f"/api/v1/applications/{app_id}/payments").json()
+    assert [(x["kind"], x["amount_yuan"]) for x in paid] == [("new", r.json()["amount_yuan"])]
+    # another subscriber's application is not there
+    other = p.certificates.applications(None, organization_id=world.org.id)
+    assert other
+    problem(client.get(f"/api/v1/applications/{other[0].id}/payments"), 404, "not_found")
+
+
+def test_seal_preview_draws_from_the_form_and_creates_nothing(world, client):
+    token = subscriber_session(client, world, "13900139000")  # the organization's contact
+    h = {"X-CSRF-Token": token}
+    events = len(world.p.audit_events())
+    seals = len(world.p.seals.list())
+    form = {"subscriber_id": world.org.id, "kind": "finance"}
+    a = client.post("/api/v1/seal-previews", json=form, headers=h)
+    assert a.status_code == 200 and a.headers["content-type"] == "image/png"
+    assert a.content.startswith(b"\x89PNG")
+    b = client.post("/api/v1/seal-previews", json={**form, "code": "3501020000001"}, headers=h)
+    c = client.post("/api/v1/seal-previews", json={**form, "code": "3501020000001"}, headers=h)
+    assert b.status_code == 200 and a.content != b.content
+    assert hashlib.sha256(b.content).digest() == hashlib.sha256(c.content).digest()  # stable
+    r = client.post("/api/v1/seal-previews", json={**form, "code": "编码"}, headers=h)
+    problem(r, 422, "invalid", "code")
+    r = client.post("/api/v1/seal-previews", json={**form, "kind": "personal"}, headers=h)
+    problem(r, 422, "invalid", "kind")
+    # a person of another scope is not there
+    r = client.post(
+        "/api/v1/seal-previews",
+        json={"subscriber_id": world.person.id, "kind": "personal"},
+        headers=h,
+    )
+    problem(r, 404, "not_found", "subscriber_id")
+    assert len(world.p.audit_events()) == events and len(world.p.seals.list()) == seals
+    # without a session: refused
+    client.cookies.clear()
+    problem(client.post("/api/v1/seal-previews", json=form), 401, "unauthenticated")
