@@ -236,6 +236,9 @@ def test_chinese_mail_with_html_alternative_and_attachments(platform: Platform) 
     assert msg["Subject"] == "您有一份文件待签署"
     assert msg["From"].addresses[0].display_name == "印信电子签章平台"
     assert msg["Message-ID"].strip("<>") == row.provider_message_id
+    # the Message-ID is the message key at the sender's domain: the same on any re-send
+    assert re.fullmatch(r"yx-\d+-[0-9a-f]{12}", row.message_key)
+    assert msg["Message-ID"] == f"<{row.message_key}@yinxin.test>"
     assert msg.get_content_type() == "multipart/mixed"
     plain = msg.get_body(("plain",)).get_content()
     assert "张三 <b>&，印信科技有限公司 邀请您签署《房屋买卖合同（2025 版）》" in plain
@@ -403,6 +406,7 @@ def test_server_down_then_retry_delivers_the_same_attachment(
         done = notifier.retry_failed()
     assert [(r.id, r.status, r.attempts) for r in done] == [(row.id, "sent", 2)]
     msg = mailbox.parsed()
+    assert msg["Message-ID"] == f"<{row.message_key}@yinxin.test>"  # attempt 2, same key
     assert msg["Subject"] == "文件已签署完成"
     (part,) = list(msg.iter_attachments())
     assert part.get_filename() == "采购合同-已签署.pdf" and part.get_content() == PDF
@@ -426,6 +430,7 @@ def test_outbox_row_with_attachment_is_sent_after_commit(platform: Platform) -> 
     (sent,) = notifier.send_pending()
     assert sent.status == "sent"
     line = FileGateway(platform.settings.outbox_dir, "email").read()[-1]
+    assert line["message_key"] == sent.message_key and line["id"] == sent.provider_message_id
     assert line["attachments"] == [
         {
             "filename": "合同.pdf",
@@ -493,6 +498,7 @@ class AliyunStub:
         self.accepted: list[dict[str, str]] = []
         self.refused: list[str] = []
         self.fail: list[str] = []
+        self.out_ids: list[str | None] = []  # OutId of every correctly signed request
 
     def answer(self, method: str, params: dict[str, str]) -> tuple[int, dict]:
         rid = uuid.uuid4().hex.upper()
@@ -507,6 +513,9 @@ class AliyunStub:
         given = params.get("Signature", "")
         if not hmac.compare_digest(given, _aliyun_expected_signature(method, params, secret)):
             return no(400, "SignatureDoesNotMatch", "Specified signature is not matched.")
+        self.out_ids.append(params.get("OutId"))
+        if len(params.get("OutId", "")) >= 256:
+            return no(400, "InvalidParameter", "OutId must be shorter than 256")
         common = {
             "Action": "SendSms",
             "Version": "2017-05-25",
@@ -616,6 +625,13 @@ def test_aliyun_signature_stub_checks_a_known_vector() -> None:
     assert p["Signature"] != _aliyun_expected_signature("GET", p, ACCESS_KEY_SECRET)
     assert p["Signature"] != _aliyun_expected_signature(
         "POST", p | {"PhoneNumbers": "13900139000"}, ACCESS_KEY_SECRET
+    )
+    assert "OutId" not in p
+    q = gw.request_parameters(PHONE, "SMS_100", values, out_id="yx-7-0123456789ab")
+    assert q["OutId"] == "yx-7-0123456789ab"  # signed with the rest
+    assert q["Signature"] == _aliyun_expected_signature("POST", q, ACCESS_KEY_SECRET)
+    assert q["Signature"] != _aliyun_expected_signature(
+        "POST", q | {"OutId": "yx-8-0123456789ab"}, ACCESS_KEY_SECRET
     )
     assert _aliyun_encode("a b*c~/中") == "a%20b%2Ac~%2F%E4%B8%AD"
     gw.close()
@@ -729,6 +745,10 @@ def test_aliyun_error_codes_permanent_and_retryable(make_platform, clock: Frozen
         retried = notifier.retry_failed()
     assert [(r.id, r.status) for r in retried] == [(later.id, "sent")]
     assert [a["PhoneNumbers"] for a in stub.accepted] == ["13900139000"]
+    # the retry carried the first attempt's OutId: one message, one key
+    assert stub.accepted[0]["OutId"] == later.message_key
+    assert stub.out_ids.count(later.message_key) == 2
+    assert len({dead.message_key, later.message_key, unknown.message_key}) == 3
     assert notifier.get(dead.id).attempts == 1 and notifier.get(unknown.id).attempts == 1
 
 
@@ -750,6 +770,7 @@ class HttpStub:
         self.auth = auth
         self.accepted: list[dict] = []
         self.status: list[int] = []
+        self.keys: list[str] = []  # the message key of every authenticated request
 
     def __call__(self, handler, body: bytes):
         if self.auth == "bearer":
@@ -761,8 +782,11 @@ class HttpStub:
             if handler.headers.get("X-Yinxin-Signature") != f"sha256={want.hexdigest()}":
                 return self._no(401, "bad signature")
         doc = json.loads(body)
-        if set(doc) != {"mobile", "content", "tpl", "vars"}:
+        if set(doc) != {"mobile", "content", "tpl", "vars", "message_id"}:
             return self._no(400, f"fields {sorted(doc)}")
+        if handler.headers.get("Idempotency-Key") != doc["message_id"]:
+            return self._no(400, "Idempotency-Key differs from message_id")
+        self.keys.append(doc["message_id"])
         if doc["mobile"] == "13900000000":
             return self._no(422, "unknown number")
         if self.status:
@@ -830,6 +854,34 @@ def test_generic_http_errors_permanent_and_retryable(
         retried = notifier.retry_failed()
     assert [(r.id, r.status) for r in retried] == [(later.id, "sent")]
     assert stub.accepted[0]["tpl"] == "certificate_issued"  # no code mapped: our template id
+    # 503 then 200: both attempts carried the same key, in the body and Idempotency-Key
+    assert stub.keys == [dead.message_key, later.message_key, later.message_key]
+    assert stub.accepted[0]["message_id"] == later.message_key
+
+
+def test_generic_http_message_key_field_renamed_or_left_out() -> None:
+    """The key's JSON field follows ``YINXIN_SMS_HTTP_FIELDS`` (``message_id=`` leaves it out
+    for a provider with a strict schema); the ``Idempotency-Key`` header is always sent."""
+    key = "yx-3-00ff00ff00ff"
+    for spec, field_name in (
+        ("", "message_id"),
+        ("message_id=outId", "outId"),
+        ("message_id=", None),
+    ):
+        gw = HttpSmsGateway(
+            url="http://127.0.0.1:9/sms", auth="none", fields=HttpSmsFields.parse(spec)
+        )
+        doc = json.loads(gw.request_body(PHONE, "text", "certificate_issued", {}, key))
+        if field_name:
+            assert doc[field_name] == key
+        else:
+            assert key not in json.dumps(doc)
+        assert gw.headers(b"{}", key)["Idempotency-Key"] == key
+        assert "Idempotency-Key" not in gw.headers(b"{}")
+        gw.close()
+    with pytest.raises(ConfigurationError) as e:
+        HttpSmsFields.parse("msgid=x")
+    assert "message_id=" in e.value.message
 
 
 # --- configuration -----------------------------------------------------------------------------

@@ -9,6 +9,11 @@ The connection is STARTTLS (port 587, the default), implicit TLS (465) or plain 
 relay on this host); certificates are checked against the system's trust store or a CA file.
 Credentials are sent only over TLS, or in clear to a loopback relay.
 
+Each message's ``Message-ID`` is made from its key (``<yx-<id>-<nonce>@<sender's domain>>``),
+the same on every attempt, so a message sent again after an interrupted attempt reaches the
+mailbox as the same message: mail servers and clients that drop repeated Message-IDs drop it,
+and a reader can see it is one message.
+
 Errors are sorted for the send log: a recipient the server refuses with 5xx (no such mailbox)
 is permanent — retrying cannot help; a 4xx answer, a dropped or refused connection and a
 timeout are retryable. No error text carries the password.
@@ -183,8 +188,10 @@ class SmtpGateway:
         values: Mapping[str, object] | None = None,
         html: str | None = None,
         attachments: Sequence[Attachment] = (),
+        message_key: str | None = None,
     ) -> str:
-        """Hand the message to the server; return its Message-ID or raise ``DeliveryError``."""
+        """Hand the message to the server; return its Message-ID or raise ``DeliveryError``.
+        The Message-ID is made from ``message_key`` when given (stable across retries)."""
         files = check_attachments(attachments)
         msg = build_message(
             sender=self.config.sender,
@@ -193,6 +200,7 @@ class SmtpGateway:
             body=body,
             html=html,
             attachments=files,
+            message_id=self.message_id(message_key) if message_key else None,
             date=self.clock.now(),
         )
         message_id = str(msg["Message-ID"]).strip("<>")
@@ -247,6 +255,17 @@ class SmtpGateway:
             # Anything else: its text might quote what we sent (a credential), so only its kind.
             raise DeliveryError(f"SMTP failure ({type(e).__name__})") from None
         return message_id
+
+    def message_id(self, message_key: str) -> str:
+        """``<key@domain>``, the domain the sender's (as IDNA when it is not ASCII): the same
+        key always gives the same Message-ID."""
+        domain = self.config.envelope_sender.rpartition("@")[2].strip().lower() or "localhost"
+        if not domain.isascii():
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                domain = "localhost"
+        return f"<{message_key}@{domain}>"
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config

@@ -9,7 +9,10 @@ rendered message into a provider call and raise ``DeliveryError`` when the provi
 E-mail can carry more than text: an HTML alternative and attachments. A gateway that can send
 them says so by taking ``html`` and ``attachments`` keyword arguments (or ``**kwargs``) in its
 ``send``; the notifier passes them only to gateways that take them (``accepts``), so a gateway
-written for text alone keeps working.
+written for text alone keeps working. The same goes for ``message_key``: the message's
+idempotency key (``yx-<id>-<nonce>``), the same on every attempt of one message, for a gateway
+to hand to its provider so a message sent again after an interrupted attempt is known as the
+same one (the file outbox writes it into the line).
 """
 
 from __future__ import annotations
@@ -117,7 +120,9 @@ class Gateway(Protocol):
     ``template_id`` and ``values`` are passed too because mainland SMS providers (Aliyun,
     Tencent Cloud) send only pre-registered templates with parameters, not free text; gateways
     that send text ignore them. E-mail gateways may also take ``html: str | None`` (the HTML
-    alternative of ``body``) and ``attachments: Sequence[Attachment]`` (see ``accepts``).
+    alternative of ``body``) and ``attachments: Sequence[Attachment]``, and any gateway
+    ``message_key: str`` (the message's idempotency key, the same on every attempt; see
+    ``accepts``).
     """
 
     channel: str
@@ -142,8 +147,9 @@ def _check_channel(channel: str) -> str:
 
 
 class LocalGateway:
-    """What the built-in gateways share: each message gets a random id, and ``deliver`` puts
-    it somewhere a person or a test can read it (raising ``DeliveryError`` if it cannot)."""
+    """What the built-in gateways share: each message gets a random id (this attempt's), and
+    ``deliver`` puts it somewhere a person or a test can read it (raising ``DeliveryError`` if
+    it cannot), with the message key when the notifier gives one (the same on every attempt)."""
 
     channel: str
 
@@ -151,6 +157,7 @@ class LocalGateway:
         message_id = uuid.uuid4().hex
         template_id = meta.get("template_id")
         attachments = meta.get("attachments") or ()
+        key = meta.get("message_key")
         self.deliver(
             message_id,
             recipient,
@@ -158,6 +165,7 @@ class LocalGateway:
             body,
             str(template_id) if template_id else None,
             attachments=check_attachments(attachments),  # type: ignore[arg-type]
+            message_key=str(key) if key else None,
         )
         return message_id
 
@@ -170,6 +178,7 @@ class LocalGateway:
         template_id: str | None,
         *,
         attachments: tuple[Attachment, ...] = (),
+        message_key: str | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -178,7 +187,8 @@ class FileGateway(LocalGateway):
     """Appends one JSON line per message to ``<outbox>/<channel>.jsonl`` and fsyncs it.
 
     The file holds one-time codes, so it is created readable by the owner only. Attachments are
-    listed by name, type, size and SHA-256, not copied.
+    listed by name, type, size and SHA-256, not copied. ``id`` is the attempt's, ``message_key``
+    the message's: two lines with one key are one message written twice (a re-sent attempt).
     """
 
     def __init__(self, outbox: str | Path, channel: str, *, clock: Clock | None = None):
@@ -200,10 +210,12 @@ class FileGateway(LocalGateway):
         template_id: str | None,
         *,
         attachments: tuple[Attachment, ...] = (),
+        message_key: str | None = None,
     ) -> None:
         entry: dict[str, object] = {
             "id": message_id,
             "at": self.clock.now().isoformat(),
+            "message_key": message_key,
             "channel": self.channel,
             "to": recipient,
             "template_id": template_id,
@@ -286,12 +298,16 @@ class ConsoleGateway(LocalGateway):
         template_id: str | None,
         *,
         attachments: tuple[Attachment, ...] = (),
+        message_key: str | None = None,
     ) -> None:
         out = self.stream or sys.stdout
         files = "".join(f"[attachment: {a.filename}, {len(a.data)} bytes]\n" for a in attachments)
+        key = f" ({message_key})" if message_key else ""
         try:
             print(
-                f"[{self.channel} → {recipient}] {subject}\n{body}\n{files}", file=out, flush=True
+                f"[{self.channel} → {recipient}]{key} {subject}\n{body}\n{files}",
+                file=out,
+                flush=True,
             )
         except (OSError, ValueError) as e:
             raise DeliveryError(f"cannot print the message: {type(e).__name__}") from None

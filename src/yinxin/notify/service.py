@@ -17,6 +17,14 @@ hold their bytes: it records each one's name, type, size and SHA-256 (under the 
 a content-addressed store beside the outbox (``attachments``), so an outbox row or a retry sends
 the very same files; without such a store, a message with attachments is sent once and not
 retried.
+
+Every message has a key, ``yx-<row id>-<nonce>`` (``message_key``; the nonce is random and
+stored with the row), the same on every attempt of that row. Gateways that take a
+``message_key`` keyword are given it: Aliyun sends it as ``OutId``, the generic HTTP adapter as a
+JSON field and an ``Idempotency-Key`` header, SMTP builds the ``Message-ID`` from it, the file
+outbox writes it into the line. A worker killed after the provider took a message but before the
+log said so sends it again after ``stale_seconds``; the provider, or the person reading it, sees
+the same key twice and can drop the second (``tests/stress/test_message_kills.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -151,18 +160,28 @@ class NotificationView:
     next_attempt_at: dt.datetime | None
     sent_at: dt.datetime | None
     attachments: tuple[AttachmentRecord, ...] = ()
+    message_key: str = ""  # what the provider is given on every attempt (``message_key``)
 
     @classmethod
     def of(cls, n: Notification, *, reveal: bool = False) -> NotificationView:
         shown = n.recipient if reveal else mask_recipient(n.channel, n.recipient)
-        own = ("recipient", "status", "attachments")
+        own = ("recipient", "status", "attachments", "message_key")
         same = {f.name: getattr(n, f.name) for f in fields(cls) if f.name not in own}
         return cls(
             **same,
             recipient=shown,
             status=Status(n.status),
             attachments=_attachment_records(n.values_json),
+            message_key=message_key(n.id, n.message_nonce),
         )
+
+
+def message_key(notification_id: int, nonce: str | None) -> str:
+    """The message's idempotency key, ``yx-<id>-<nonce>``: the same on every attempt of one
+    send-log row, so a message sent again after an interrupted attempt is recognisably the same
+    message; the random nonce keeps two databases' row 1 apart. Short and plain ASCII (letters,
+    digits, ``-``), so it fits Aliyun's ``OutId``, an HTTP header and a ``Message-ID``."""
+    return f"yx-{notification_id}-{nonce}" if nonce else f"yx-{notification_id}"
 
 
 @dataclass(frozen=True)
@@ -231,9 +250,9 @@ class Notifier:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
             s.add(row)
             s.flush()
-            row_id = row.id
+            row_id, key = row.id, message_key(row.id, row.message_nonce)
         return self._deliver(
-            row_id, gateway, template, recipient, message.lang, message.values, files
+            row_id, gateway, template, recipient, message.lang, message.values, files, key=key
         )
 
     def to_subscriber(
@@ -323,6 +342,7 @@ class Notifier:
             attempts=0,
             max_attempts=self.retry.max_attempts,
             retryable=not template.secret and not (files and self.attachment_store is None),
+            message_nonce=secrets.token_hex(6),
             created_at=now,
         )
         _move(row, verb)
@@ -362,6 +382,7 @@ class Notifier:
                         row.template_id,
                         row.lang,
                         json.loads(row.values_json),
+                        message_key(row.id, row.message_nonce),
                     )
                 )
         return claimed
@@ -386,7 +407,7 @@ class Notifier:
 
     def _send_claimed(self, claimed: list[tuple]) -> list[NotificationView]:
         out = []
-        for row_id, channel, recipient, template_id, lang, values in claimed:
+        for row_id, channel, recipient, template_id, lang, values, key in claimed:
             try:
                 gateway = self._gateway(channel)
                 template = self.templates.get(template_id)
@@ -401,7 +422,9 @@ class Notifier:
             except NotFound as e:
                 out.append(self._finish(row_id, None, e.message, permanent=True))
                 continue
-            out.append(self._deliver(row_id, gateway, template, recipient, lang, values, files))
+            out.append(
+                self._deliver(row_id, gateway, template, recipient, lang, values, files, key=key)
+            )
         return out
 
     def _stored_attachments(self, records: list[dict]) -> tuple[Attachment, ...]:
@@ -469,10 +492,15 @@ class Notifier:
         lang: str,
         values: Mapping[str, object],
         files: tuple[Attachment, ...] = (),
+        *,
+        key: str | None = None,
     ) -> NotificationView:
         try:
             subject, body = template.render(values, lang)
             extra: dict[str, object] = {}
+            if key and accepts(gateway, "message_key"):
+                # the same on every attempt: a provider (or reader) can spot a re-send
+                extra["message_key"] = key
             if gateway.channel == "email" and accepts(gateway, "html"):
                 extra["html"] = template.render_html(values, lang)
             if files:

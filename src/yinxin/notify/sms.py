@@ -18,6 +18,13 @@ An answer whose ``Code`` is not ``OK`` is a failure; codes that say the request 
 (bad number, template or signature not approved, bad parameters) are permanent, the rest (flow
 control, balance, the provider's own errors, our credentials) retryable.
 
+Every request carries the message's key (``yx-<id>-<nonce>``, the same on every attempt of one
+send-log row): Aliyun as ``OutId`` (外部流水扩展字段, signed with the other parameters and echoed
+in its delivery receipts — Aliyun documents that SendSms is not idempotent, so the key is how a
+re-sent message is recognised, not something Aliyun drops), the generic HTTP adapter as a JSON
+field (``message_id`` unless configured) and an ``Idempotency-Key`` header, for a provider that
+drops repeats.
+
 Neither the AccessKey secret nor the bearer/HMAC secret ever appears in an error or a log line:
 errors name the provider's answer, or the kind of network failure, never the request.
 """
@@ -170,9 +177,14 @@ class AliyunSmsGateway(SmsGateway):
         return f"AliyunSmsGateway({self.endpoint}, key id {self.access_key_id})"
 
     def request_parameters(
-        self, recipient: str, template_code: str, params: Mapping[str, str]
+        self,
+        recipient: str,
+        template_code: str,
+        params: Mapping[str, str],
+        out_id: str | None = None,
     ) -> dict[str, str]:
-        """Every parameter of the request, signature included."""
+        """Every parameter of the request, signature included; ``out_id`` (the message key) is
+        sent as ``OutId`` and signed like the rest."""
         p = {
             "AccessKeyId": self.access_key_id,
             "Action": "SendSms",
@@ -188,6 +200,8 @@ class AliyunSmsGateway(SmsGateway):
             "Timestamp": self.clock.now().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": ALIYUN_API_VERSION,
         }
+        if out_id:
+            p["OutId"] = out_id[:255]  # documented: a string shorter than 256
         p["Signature"] = aliyun_signature(self._secret, "POST", p)
         return p
 
@@ -199,6 +213,7 @@ class AliyunSmsGateway(SmsGateway):
         *,
         template_id: str | None = None,
         values: Mapping[str, object] | None = None,
+        message_key: str | None = None,
     ) -> str:
         code = self.codes.get(template_id or "")
         if not code:
@@ -207,7 +222,9 @@ class AliyunSmsGateway(SmsGateway):
                 "(set YINXIN_SMS_TEMPLATES)",
                 permanent=True,
             )
-        p = self.request_parameters(recipient, code, self.parameters(template_id, values))
+        p = self.request_parameters(
+            recipient, code, self.parameters(template_id, values), out_id=message_key
+        )
         form = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in p.items())
         r = self._post(
             self.endpoint,
@@ -240,16 +257,20 @@ class AliyunSmsGateway(SmsGateway):
 class HttpSmsFields:
     """The JSON field names of the generic HTTP provider's request; an empty name leaves that
     part out. ``to``: the mobile number; ``text``: the full message text; ``template``: the
-    provider's template code (our template id when none is mapped); ``params``: the values."""
+    provider's template code (our template id when none is mapped); ``params``: the values;
+    ``message_id``: the message key, the same on every attempt (also sent as the
+    ``Idempotency-Key`` header, which stays when the field is left out)."""
 
     to: str = "to"
     text: str = "text"
     template: str = "template"
     params: str = "params"
+    message_id: str = "message_id"
 
     @classmethod
     def parse(cls, text: str | None, *, name: str = "YINXIN_SMS_HTTP_FIELDS") -> HttpSmsFields:
-        """``to=mobile,text=content,template=templateId,params=`` (empty: leave out)."""
+        """``to=mobile,text=content,template=templateId,params=,message_id=outId`` (empty:
+        leave out)."""
         out: dict[str, str] = {}
         for pair in (text or "").replace(" ", "").split(","):
             if not pair:
@@ -257,7 +278,8 @@ class HttpSmsFields:
             key, eq, value = pair.partition("=")
             if not eq or key not in cls.__dataclass_fields__:
                 raise ConfigurationError(
-                    f"{name}: {pair[:40]!r} is not one of to=, text=, template=, params=",
+                    f"{name}: {pair[:40]!r} is not one of to=, text=, template=, params=, "
+                    "message_id=",
                     field=name,
                 )
             out[key] = value
@@ -275,7 +297,9 @@ class HttpSmsGateway(SmsGateway):
     HMAC-SHA256 under the secret of ``<timestamp>.<body>``. A 2xx answer is success (the id is
     read from the answer's ``id_field``); other 4xx answers say the message itself is refused
     and are permanent, except 401/403 (our credentials: fixed, a retry passes), 408 and 429;
-    those, 5xx and network failures are retryable."""
+    those, 5xx and network failures are retryable. The message key goes in the body's
+    ``message_id`` field and the ``Idempotency-Key`` header, the same on every attempt, so a
+    provider that keeps keys drops a repeat and one that does not lets the receiver spot it."""
 
     def __init__(
         self,
@@ -310,10 +334,17 @@ class HttpSmsGateway(SmsGateway):
         return f"HttpSmsGateway({_without_credentials(self.url)}, {self.auth})"
 
     def request_body(
-        self, recipient: str, body: str, template_id: str | None, values: Mapping[str, object]
+        self,
+        recipient: str,
+        body: str,
+        template_id: str | None,
+        values: Mapping[str, object],
+        message_key: str | None = None,
     ) -> bytes:
         f = self.fields
         doc: dict[str, object] = {}
+        if f.message_id and message_key:
+            doc[f.message_id] = message_key
         if f.to:
             doc[f.to] = recipient
         if f.text:
@@ -324,8 +355,10 @@ class HttpSmsGateway(SmsGateway):
             doc[f.params] = self.parameters(template_id, values)
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    def headers(self, content: bytes) -> dict[str, str]:
+    def headers(self, content: bytes, message_key: str | None = None) -> dict[str, str]:
         h = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+        if message_key:
+            h["Idempotency-Key"] = message_key
         if self.auth == "bearer":
             h["Authorization"] = f"Bearer {self._token}"
         elif self.auth == "hmac":
@@ -343,9 +376,10 @@ class HttpSmsGateway(SmsGateway):
         *,
         template_id: str | None = None,
         values: Mapping[str, object] | None = None,
+        message_key: str | None = None,
     ) -> str:
-        content = self.request_body(recipient, body, template_id, values or {})
-        r = self._post(self.url, content=content, headers=self.headers(content))
+        content = self.request_body(recipient, body, template_id, values or {}, message_key)
+        r = self._post(self.url, content=content, headers=self.headers(content, message_key))
         if 200 <= r.status_code < 300:
             try:
                 answer = r.json()

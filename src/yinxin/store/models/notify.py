@@ -43,6 +43,11 @@ class Notification(Base):
     retryable: Mapped[bool]
     error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    # Random, written with the row (migration 0013): with the id it makes the message key
+    # ``yx-<id>-<nonce>`` a provider sees on every attempt, so a re-sent message is known as
+    # the same one, and row 1 of two databases never share a key. Nullable only because it was
+    # added to a table with rows; migration 0013 gives those rows theirs.
+    message_nonce: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime]
     last_attempt_at: Mapped[dt.datetime | None]
     next_attempt_at: Mapped[dt.datetime | None]
