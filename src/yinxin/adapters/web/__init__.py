@@ -62,6 +62,19 @@ PAGES: list[Page] = [
     Page("/staff/login", "staff_login.html", "工作人员登录"),
     Page("/my", "my.html", "我的账户", login="subscriber"),
     Page("/desk", "desk.html", "受理工作台", login="staff"),
+    # self-service, seals and the RA desk (docs/web.md, "Self-service, seals and the RA desk")
+    Page("/register", "register.html", "在线注册"),
+    Page("/my/agreement", "my_agreement.html", "服务协议", login="subscriber"),
+    Page("/my/apply", "my_apply.html", "申请证书", login="subscriber"),
+    Page("/my/certificates", "my_certificates.html", "证书与申请", login="subscriber"),
+    Page("/my/certificate", "my_certificate.html", "证书详情", login="subscriber"),
+    Page("/my/seals", "my_seals.html", "电子印章", login="subscriber"),
+    Page("/my/seals/apply", "seal_apply.html", "电子印章申请", login="subscriber"),
+    Page("/my/seal", "my_seal.html", "印章详情", login="subscriber"),
+    Page("/desk/applications", "desk_applications.html", "审核证书申请", login="staff"),
+    Page("/desk/certificates", "desk_certificates.html", "证书管理", login="staff"),
+    Page("/desk/seals", "desk_seals.html", "印章管理", login="staff"),
+    Page("/desk/audit", "desk_audit.html", "审计日志", login="staff"),
 ]
 
 

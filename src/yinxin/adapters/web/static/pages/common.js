@@ -1,0 +1,176 @@
+// What the self-service, seal and desk pages share beyond api.js: Chinese messages for the
+// refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
+// errors shown while typing, and small formatters.
+import { FIELD_MESSAGES, LABELS, MESSAGES, el } from "/static/api.js";
+
+Object.assign(MESSAGES, {
+  duplicate: "该证件号码（或信用代码）已登记，请直接登录",
+  phone_registered: "该手机号码已注册，请直接登录",
+  agreement_required: "请先阅读并接受《电子认证服务协议》",
+  already_paid: "该申请已缴费",
+  unpaid: "尚未缴费，请先缴费",
+  declaration_required: "请确认申请人声明",
+  holder_mismatch: "印章使用人信息与登记信息不一致",
+  illegal_transition: "当前状态下不能进行此操作",
+  already_granted: "已授权该成员使用此印章",
+  not_granted: "该成员没有此印章的使用授权",
+  certificate_not_valid: "所选证书当前不可用",
+  certificate_mismatch: "证书与印章类型或持有人不符",
+  nothing_to_change: "没有需要变更的内容",
+  wrong_pin: "PIN 码错误",
+  seal_locked: "印章已锁定，请联系受理点",
+  pin_change_required: "请先修改印章密码再解冻",
+  certificate_required: "请选择证书或申请新证书",
+  retry: "数据刚刚发生变化，请重试",
+  not_found: "未找到相应记录",
+});
+
+Object.assign(FIELD_MESSAGES, {
+  name: "请填写名称（不能含不可见字符）",
+  id_number: "证件号码不正确，请核对",
+  uscc: "统一社会信用代码不正确，请核对",
+  legal_representative: "请填写法定代表人姓名",
+  contact_name: "请填写联系人姓名",
+  contact_phone: "请填写联系电话（手机或带区号的固定电话）",
+  email: "电子邮箱格式不正确",
+  pin: "PIN 码应为6至64位",
+  pin2: "两次输入的 PIN 码不一致",
+  csr: "证书请求（CSR）格式不正确",
+  reason: "请填写或选择原因",
+  project: "请填写运用项目",
+  holder_name: "请填写印章使用人姓名",
+  center_text: "中心文字最多12个字",
+  code: "印章编码只能由字母、数字和“-”组成，最多24位",
+  scan: "请上传 PNG 或 JPEG 格式的印模扫描件（不超过5 MB）",
+  kind: "印章类型与申请主体不符",
+  certificate_serial: "请选择有效的签名证书",
+  declaration_accepted: "请确认申请人声明",
+  member_subscriber_id: "请选择机构成员",
+  years: "年限应为1至10年",
+});
+
+Object.assign(LABELS, {
+  application: { ...LABELS.application },
+  hold: { frozen: "已冻结", unpaid: "欠费停用", lost: "已挂失", pin_leak: "密码泄漏冻结" },
+  keyMode: { platform: "平台托管密钥", csr: "用户自备密钥（CSR）" },
+  sealKind: { organization: "公章", contract: "合同专用章", finance: "财务专用章", personal: "个人名章" },
+  idType: {
+    id_card: "居民身份证", passport: "护照", hk_macao_permit: "港澳居民来往内地通行证",
+    taiwan_permit: "台湾居民来往大陆通行证", foreign_permanent_residence: "外国人永久居留身份证",
+  },
+  imageSource: { software: "软件制作", scan: "印模扫描" },
+  recordVerb: { create: "新申请", renew: "续费", change: "变更" },
+  role: { ...LABELS.role, organization_admin: "机构管理员" },
+});
+
+// Certificate revocation reasons (001 §二.3, 000 篇七), as yinxin.registry.lifecycle lists them.
+export const CERT_REASONS = {
+  key_compromise: "与证书中的公钥相对应的私钥被泄密",
+  no_longer_needed: "证书不再需要用于原来的用途",
+  stolen_or_forged: "数字证书已被盗用、冒用、伪造或篡改",
+  false_application_data: "申请资料或信息不真实、不完整或不准确",
+  harm_to_relying_parties: "其他可能对依赖方造成损害的情况",
+  fees_unpaid: "证书的服务费未按约定收到",
+  subject_changed: "证书主体信息变更",
+  unspecified: "其他情况",
+};
+// the reasons a holder gives (the others are the CA's)
+export const HOLDER_CERT_REASONS = [
+  "key_compromise", "no_longer_needed", "stolen_or_forged", "unspecified",
+];
+
+// Seal revocation reasons (004 §十一), as yinxin.seals.lifecycle lists them.
+export const SEAL_REASONS = {
+  holder_request: "用户要求作废电子印章",
+  false_data: "用户申请电子印章时，提供的资料不真实",
+  unpaid_fees: "用户没有按照规定及时缴纳电子印章服务费用",
+  breach_of_agreement: "用户未履行本协议书约定的义务",
+  holder_ceased_to_exist: "用户主体消亡",
+  unreported_change: "用户电子印章中的相关信息变更而未以书面形式向印章服务平台提出变更请求",
+  other: "其他情况（法律或法规要求等）",
+};
+
+/** <option>s for a select: entries of an object, or [value, text] pairs. */
+export function options(select, entries, { blank } = {}) {
+  const list = Array.isArray(entries) ? entries : Object.entries(entries);
+  select.replaceChildren(
+    ...(blank ? [el("option", { value: "", text: blank })] : []),
+    ...list.map(([v, t]) => el("option", { value: v, text: t })),
+  );
+}
+
+/** Show (or clear, with null) a field's error while the user types — the same marks as
+ * api.js's showError, so a later API refusal replaces it cleanly. */
+export function fieldError(input, text) {
+  const box = input.closest(".field") || input.parentElement;
+  const id = `err-${input.name}`;
+  let msg = box.querySelector(`#${CSS.escape(id)}`);
+  if (!text) {
+    if (msg) msg.remove();
+    input.removeAttribute("aria-invalid");
+    return;
+  }
+  if (!msg) {
+    msg = el("p", { class: "field-error", id });
+    box.append(msg);
+  }
+  msg.textContent = text;
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", id);
+}
+
+/** Check an input on every keystroke (partial) and fully when it loses focus; a form's
+ * submit is stopped while the check fails. */
+export function liveCheck(input, check) {
+  input.addEventListener("input", () => fieldError(input, check(input.value, { partial: true })));
+  input.addEventListener("blur", () => input.value && fieldError(input, check(input.value)));
+  input.form.addEventListener("submit", (ev) => {
+    const text = check(input.value);
+    if (text) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      fieldError(input, text);
+      input.focus();
+    }
+  }, { capture: true });
+}
+
+export const yuanOf = (fen) => `¥${(fen / 100).toFixed(2)}`;
+export const day = (iso) => (iso ? iso.slice(0, 10) : "—");
+
+/** A facts list (dl.facts) from [label, value] pairs; empty values are left out. */
+export function facts(dl, pairs) {
+  dl.replaceChildren();
+  for (const [k, v] of pairs) {
+    if (v === null || v === undefined || v === "") continue;
+    dl.append(el("dt", { text: k }), el("dd", {}, v instanceof Node ? v : String(v)));
+  }
+}
+
+export function badge(text, kind) {
+  return el("span", { class: `badge ${kind || ""}`, text });
+}
+
+export function stateBadge(kind, value, extra) {
+  const good = ["active", "approved", "valid"].includes(value);
+  const bad = ["revoked", "rejected", "cancelled", "expired"].includes(value);
+  const text = (LABELS[kind] && LABELS[kind][value]) || value;
+  return badge(extra ? `${text}（${extra}）` : text, good ? "ok" : bad ? "bad" : "warn");
+}
+
+/** A certificate's status; on hold, why (冻结, 挂失, 欠费停用). */
+export function certBadge(c) {
+  if (c.status === "on_hold") return badge(LABELS.hold[c.hold_kind] || "已冻结", "warn");
+  return stateBadge("certificate", c.status);
+}
+
+/** A seal's state; frozen, why. */
+export function sealBadge(s) {
+  if (s.state === "frozen") return badge(LABELS.hold[s.hold_kind] || "已冻结", "warn");
+  return stateBadge("seal", s.state);
+}
+
+export const emptyRow = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
+
+/** The query parameter `name` of this page's address. */
+export const param = (name) => new URLSearchParams(location.search).get(name);

@@ -1,0 +1,99 @@
+// The audit trail browser: GET /audit/events (filters: action, subject type and id; pages by
+// sequence number) and GET /audit/verify, which walks the whole hash chain ("链完整", or the
+// first event that does not hold).
+import { api, bindForm, el, fmtTime, requireSession } from "/static/api.js";
+import { emptyRow, options } from "/static/pages/common.js";
+
+await requireSession("staff");
+const ACTIONS = {
+  "subscriber.registered": "用户注册", "subscriber.agreement_accepted": "接受服务协议",
+  "application.submitted": "提交证书申请", "application.approved": "批准申请", "application.rejected": "驳回申请",
+  "payment.new": "缴纳首次费用", "payment.renewal": "缴纳续费", "certificate.issued": "签发证书",
+  "certificate.freeze": "冻结证书", "certificate.unfreeze": "解冻证书", "certificate.report_loss": "挂失证书",
+  "certificate.restore": "解除挂失", "certificate.revoke": "吊销证书", "certificate.renew": "证书更新",
+  "certificate.rekey": "更换密钥", "certificate.reissue": "证书重发", "certificate.expire": "证书过期",
+  "seal.create": "制作印章", "seal.renew": "印章续费", "seal.change": "印章变更", "seal.cancel": "注销印章",
+  "seal.freeze": "冻结印章", "seal.unfreeze": "解冻印章", "seal.revoke": "吊销印章", "seal.unlock": "解除印章锁定",
+  "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.applied": "提交印章申请表",
+  "session.opened": "登录", "session.closed": "退出登录", "staff.login": "工作人员登录",
+  "staff.login_failed": "工作人员登录失败", "staff.locked": "账户锁定", "staff.created": "新建工作人员",
+  "intent.code_requested": "发送验证码", "intent.confirmed": "验证码确认", "intent.consumed": "验证码使用",
+  "intent.confirm_failed": "验证码错误", "intent.code_refused": "拒绝发送验证码",
+};
+const SUBJECTS = {
+  subscriber: "用户", application: "证书申请", certificate: "证书", payment: "缴费", seal: "印章",
+  web_session: "登录会话", staff_user: "工作人员", intent_challenge: "验证码", api_key: "接口密钥",
+};
+options(document.getElementById("subject_type"), SUBJECTS, { blank: "全部" });
+document.getElementById("known-actions").replaceChildren(
+  ...Object.entries(ACTIONS).map(([v, t]) => el("option", { value: v, label: t })),
+);
+
+const form = document.getElementById("filter-form");
+const more = document.getElementById("more");
+let query = {}, next = null, shown = 0;
+
+function summary(data) {
+  const parts = Object.entries(data || {})
+    .filter(([k]) => k !== "request_id")
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
+  return parts.join("；") || "—";
+}
+
+function row(e) {
+  return el("tr", { "data-seq": String(e.seq), "data-action": e.action },
+    el("td", { class: "num", text: String(e.seq) }),
+    el("td", { text: fmtTime(e.at) }),
+    el("td", { text: e.actor }),
+    el("td", {}, el("span", { text: ACTIONS[e.action] || e.action }), el("br"), el("code", { class: "muted", text: e.action })),
+    el("td", { text: `${SUBJECTS[e.subject_type] || e.subject_type} ${e.subject_id}` }),
+    el("td", { class: "event-data", text: summary(e.data) }),
+  );
+}
+
+async function load(append) {
+  const q = new URLSearchParams({ limit: "50" });
+  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
+  if (append && next) q.set("after", next);
+  const page = await api("GET", `/audit/events?${q}`);
+  next = page.next;
+  more.hidden = !next;
+  const body = document.querySelector("#events tbody");
+  const rows = page.items.map(row);
+  shown = append ? shown + rows.length : rows.length;
+  if (append) body.append(...rows);
+  else body.replaceChildren(...(rows.length ? rows : [emptyRow(6, "没有符合条件的事件")]));
+  document.getElementById("count").textContent = `已显示 ${shown} 条${next ? "，还有更多" : ""}`;
+  return page;
+}
+
+bindForm(form, {
+  busyText: "正在查询…",
+  idempotent: false,
+  submit: (data) => {
+    query = { action: data.action.trim(), subject_type: data.subject_type, subject_id: data.subject_id.trim(), after: data.after };
+    return load(false);
+  },
+});
+form.addEventListener("reset", () => { query = {}; setTimeout(() => load(false)); });
+more.addEventListener("click", () => load(true));
+
+document.getElementById("verify").addEventListener("click", async (ev) => {
+  const b = ev.currentTarget;
+  const verdict = document.getElementById("verdict");
+  b.disabled = true;
+  b.textContent = "正在校验…";
+  try {
+    const v = await api("GET", "/audit/verify");
+    verdict.className = "verdict " + (v.ok ? "ok" : "bad");
+    verdict.textContent = v.ok
+      ? `链完整 — 共 ${v.events} 条事件，逐条校验通过`
+      : `链已断裂 — 第 ${v.first_broken} 条事件校验失败：${v.problem || ""}`;
+    verdict.hidden = false;
+  } finally {
+    b.disabled = false;
+    b.textContent = "校验审计链";
+  }
+});
+
+await load(false);

@@ -1,0 +1,92 @@
+// Certificates at the desk: the list (GET /certificates?status=, paged) and the lifecycle verbs
+// the selected certificate's state allows — freeze, unfreeze, report loss, restore, revoke with a
+// reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer.
+import { api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
+import { CERT_REASONS, certBadge, day, emptyRow, facts, options } from "/static/pages/common.js";
+
+await requireSession("staff");
+const filter = document.getElementById("status-filter");
+const more = document.getElementById("more");
+const verbSel = document.getElementById("verb");
+options(document.getElementById("reason"), CERT_REASONS, { blank: "请选择吊销原因" });
+const VERBS = {
+  freeze: "冻结", unfreeze: "解冻", "report-loss": "挂失", restore: "解除挂失", revoke: "吊销",
+};
+let next = null, current = null;
+
+function row(c) {
+  const open = el("button", { type: "button", class: "btn secondary small", text: "办理" });
+  open.addEventListener("click", () => select(c));
+  return el("tr", { "data-serial": c.serial },
+    el("td", { class: "mono", text: c.serial }),
+    el("td", { text: commonName(c.subject) }),
+    el("td", { text: label("profile", c.profile) }),
+    el("td", {}, certBadge(c)),
+    el("td", { text: day(c.not_after) }),
+    el("td", {}, open),
+  );
+}
+
+async function load(append = false) {
+  const q = new URLSearchParams({ limit: "50" });
+  if (filter.value) q.set("status", filter.value);
+  if (append && next) q.set("after", next);
+  const page = await api("GET", `/certificates?${q}`);
+  next = page.next;
+  more.hidden = !next;
+  const body = document.querySelector("#certificates tbody");
+  const rows = page.items.map(row);
+  if (append) body.append(...rows);
+  else body.replaceChildren(...(rows.length ? rows : [emptyRow(6, "没有符合条件的证书")]));
+}
+
+function allowed(c) {
+  if (c.status === "active") return ["freeze", "report-loss", "revoke"];
+  if (c.status === "on_hold") return c.hold_kind === "lost" ? ["restore", "revoke"] : ["unfreeze", "revoke"];
+  return [];
+}
+
+function select(c) {
+  current = c;
+  document.getElementById("detail-title").textContent = `证书 ${c.serial}`;
+  facts(document.getElementById("cert-facts"), [
+    ["持有人", commonName(c.subject)],
+    ["主题", c.subject],
+    ["用户编号", c.subscriber_id],
+    ["类型", label("profile", c.profile)],
+    ["状态", certBadge(c)],
+    ["有效期", `${fmtTime(c.not_before)} 至 ${fmtTime(c.not_after)}`],
+    ["吊销原因", c.revocation_reason ? CERT_REASONS[c.revocation_reason] || c.revocation_reason : null],
+  ]);
+  const verbs = allowed(c);
+  options(verbSel, verbs.map((v) => [v, VERBS[v]]));
+  document.getElementById("act-form").hidden = !verbs.length;
+  verbChanged();
+  document.getElementById("detail").hidden = false;
+  document.getElementById("detail").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function verbChanged() {
+  document.getElementById("reason-field").hidden = verbSel.value !== "revoke";
+  document.getElementById("note-field").hidden = verbSel.value !== "freeze";
+}
+verbSel.addEventListener("change", verbChanged);
+
+bindForm(document.getElementById("act-form"), {
+  busyText: "正在办理…",
+  submit: (data, key) => {
+    const verb = data.verb;
+    const json = verb === "revoke" ? { reason: data.reason } : verb === "freeze" ? { note: data.note.trim() || null } : undefined;
+    return api("POST", `/certificates/${current.serial}/${verb}`, { json, idempotencyKey: key });
+  },
+  onDone: async (c) => {
+    toast(`已办理：${VERBS[verbSel.value]}`);
+    document.getElementById("act-form").reset();
+    select(c);
+    await load();
+  },
+});
+
+filter.addEventListener("change", () => load());
+more.addEventListener("click", () => load(true));
+await load();

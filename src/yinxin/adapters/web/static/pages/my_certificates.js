@@ -1,0 +1,49 @@
+// The subscriber's applications (with their payment and the reviewer's decision) and
+// certificates: GET /applications?state=, /applications/{id}/payments, /certificates.
+import { api, commonName, el, fmtTime, label, requireSession } from "/static/api.js";
+import { certBadge, day, emptyRow, stateBadge } from "/static/pages/common.js";
+
+await requireSession("subscriber");
+const [pending, approved, rejected, certs] = await Promise.all([
+  api("GET", "/applications?state=pending&limit=100"),
+  api("GET", "/applications?state=approved&limit=100"),
+  api("GET", "/applications?state=rejected&limit=100"),
+  api("GET", "/certificates?limit=100"),
+]);
+const apps = [...pending.items, ...approved.items, ...rejected.items].sort((a, b) => b.id - a.id);
+const payments = await Promise.all(apps.map((a) => api("GET", `/applications/${a.id}/payments`)));
+const serialOf = Object.fromEntries(certs.items.map((c) => [c.id, c.serial]));
+
+document.querySelector("#applications tbody").replaceChildren(
+  ...(apps.length ? apps.map((a, i) => {
+    const paid = payments[i][0];
+    let note = "";
+    if (a.state === "rejected") note = `驳回原因：${a.reason || "—"}`;
+    else if (a.state === "approved") note = serialOf[a.certificate_id] ? `已签发 ${serialOf[a.certificate_id]}` : "已签发";
+    else note = paid ? "等待受理员审核" : "";
+    const payCell = paid
+      ? el("td", { text: `已缴 ¥${paid.amount_yuan}` })
+      : a.state === "pending"
+        ? el("td", {}, el("a", { class: "btn secondary small", href: `/my/apply?application=${a.id}`, text: "去缴费" }))
+        : el("td", { class: "muted", text: "—" });
+    return el("tr", { "data-application": String(a.id), "data-state": a.state },
+      el("td", { text: String(a.id) }),
+      el("td", { text: label("profile", a.profile) }),
+      el("td", { text: fmtTime(a.submitted_at) }),
+      payCell,
+      el("td", {}, stateBadge("application", a.state)),
+      el("td", { class: "note", text: note }),
+    );
+  }) : [emptyRow(6, "暂无申请")]),
+);
+
+document.querySelector("#certificates tbody").replaceChildren(
+  ...(certs.items.length ? certs.items.map((c) => el("tr", { "data-serial": c.serial },
+    el("td", { class: "mono" }, el("a", { href: `/my/certificate?serial=${c.serial}`, text: c.serial })),
+    el("td", { text: commonName(c.subject) }),
+    el("td", { text: label("profile", c.profile) }),
+    el("td", {}, certBadge(c)),
+    el("td", { text: day(c.not_after) }),
+    el("td", {}, el("a", { href: `/my/certificate?serial=${c.serial}`, text: "详情与下载" })),
+  )) : [emptyRow(6, "暂无证书")]),
+);

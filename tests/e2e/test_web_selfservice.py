@@ -1,0 +1,314 @@
+"""Subscriber self-service and seals in headless Chromium against the real server (issue 13,
+part 3): a person registers (a wrong check digit refused in Chinese as it is typed), logs in
+with the code from the file outbox, accepts the agreement, applies with a PIN and pays, twice;
+the RA officer (TOTP from pyotp) approves one application and rejects the other with a reason;
+the person sees both outcomes, downloads the certificate (checked with ``openssl verify``
+against the root), reports it lost and restores it. An organization's administrator fills the
+seal form of 004 and watches the preview follow the typing, has the seal made, grants it to a
+member and withdraws the grant; another organization sees none of it (the pages show nothing,
+the API answers 404). Screenshots under ``$YINXIN_TEST_OUTPUT/web/``."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.e2e.conftest import STAFF_PASSWORD, Site, shot
+from tests.e2e.test_web import fresh_totp
+from tests.integration.api_world import id_card
+from tests.integration.signing_flow import outbox_lines, read_code
+from yinxin.identity import uscc_check_char
+
+PHONE = "13600136000"
+ID_NUMBER = id_card("11010519880808123")
+WRONG_ID = ID_NUMBER[:17] + ("0" if ID_NUMBER[17] != "0" else "1")
+PIN = "135790"
+
+
+def subscriber_login(site: Site, page, phone: str) -> None:
+    before = outbox_lines(site.world.outbox)
+    page.goto(site.url("/login"))
+    page.fill("#phone", phone)
+    page.click("#send-code")
+    page.locator("#sent-to").filter(has_text=phone[-4:]).wait_for()
+    page.fill("#code", read_code(site.world.outbox, phone, after=before))
+    page.click("#login-button")
+    page.wait_for_url("**/my")
+
+
+def staff_login(site: Site, page) -> None:
+    page.goto(site.url("/staff/login"))
+    page.fill("#username", "desk1")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", fresh_totp(site))
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_url("**/desk")
+
+
+def apply_and_pay(page, site: Site) -> int:
+    page.goto(site.url("/my/apply"))
+    page.fill("#pin", PIN)
+    page.fill("#pin2", PIN)
+    page.click("#apply-form button[type=submit]")
+    page.locator("#pay-form").wait_for(state="visible")
+    assert page.locator("#amount").inner_text() == "¥120.00"  # 70 a year + the medium's 50
+    app_id = int(page.locator("#apply-facts dd").first.inner_text())
+    page.click("#pay-button")
+    page.locator("#paid").wait_for(state="visible")
+    assert "¥120.00" in page.locator("#paid-facts").inner_text()
+    return app_id
+
+
+def test_a_person_registers_applies_pays_and_downloads_the_certificate(
+    site: Site, page, browser, tmp_path: Path
+):
+    w = site.world
+    page.goto(site.url("/login"))
+    page.click("text=在线注册")
+    page.wait_for_url("**/register")
+    page.fill("#p-name", "赵六")
+    page.locator("#p-id-number").press_sequentially(WRONG_ID)  # typed, key by key
+    error = page.locator("#person-form .field-error")
+    error.wait_for()
+    assert error.inner_text() == "身份证号码校验位错误，请核对后重新输入"
+    assert page.locator("#p-id-number").get_attribute("aria-invalid") == "true"
+    page.fill("#p-phone", PHONE)
+    shot(page, "register-wrong-check-digit")
+    page.click("#person-form button[type=submit]")  # refused in the browser: nothing sent
+    assert error.inner_text() == "身份证号码校验位错误，请核对后重新输入"
+    page.fill("#p-id-number", "")
+    page.locator("#p-id-number").press_sequentially(ID_NUMBER)
+    error.wait_for(state="detached")
+    before = outbox_lines(w.outbox)
+    page.click("#person-form button[type=submit]")
+    page.locator("#code-form").wait_for(state="visible")
+    assert "136****6000" in page.locator("#registered").inner_text()
+    shot(page, "register-code")
+    page.fill("#code", read_code(w.outbox, PHONE, after=before))
+    page.click("#code-form button[type=submit]")
+
+    page.wait_for_url("**/my/agreement")
+    page.locator("#accept-form").wait_for(state="visible")
+    assert "协议" in page.locator("#agreement-text").inner_text()
+    assert page.locator("#accepted_by").input_value() == "赵六"
+    shot(page, "my-agreement")
+    page.check("#read")
+    page.click("#accept-button")
+    page.locator("#agreement-status[data-accepted=true]").wait_for()
+    page.click("text=下一步：申请证书")
+    page.wait_for_url("**/my/apply")
+    page.fill("#pin", PIN)
+    page.fill("#pin2", "000000")
+    page.click("#apply-form button[type=submit]")
+    assert page.locator("#apply-form .field-error").inner_text() == "两次输入的 PIN 码不一致"
+    shot(page, "my-apply")
+    first = apply_and_pay(page, site)
+    shot(page, "my-apply-paid")
+    second = apply_and_pay(page, site)
+
+    # the RA officer, in a browser of their own
+    desk_ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    desk = desk_ctx.new_page()
+    staff_login(site, desk)
+    desk.click("nav.subnav >> text=审核申请")
+    desk.wait_for_url("**/desk/applications")
+    desk.locator(f'#queue tr[data-application="{first}"] button').click()
+    desk.locator("#detail").wait_for(state="visible")
+    assert "赵六" in desk.locator("#applicant").inner_text()
+    documents = desk.locator("#documents").inner_text()
+    assert "¥120.00" in documents and "接受" in documents and "平台托管密钥" in documents
+    shot(desk, "desk-review")
+    desk.click("#approve-form button[type=submit]")
+    desk.locator(f'#queue tr[data-application="{first}"]').wait_for(state="detached")
+    desk.locator(f'#queue tr[data-application="{second}"] button').click()
+    desk.locator("#detail").wait_for(state="visible")
+    desk.click("#reject-form button[type=submit]")
+    assert desk.locator("#reject-form .field-error").inner_text() == "请填写或选择原因"
+    desk.fill("#reason", "身份证件照片不清晰，请到受理点核验")
+    desk.click("#reject-form button[type=submit]")
+    desk.locator(f'#queue tr[data-application="{second}"]').wait_for(state="detached")
+    desk_ctx.close()
+
+    # the person sees both outcomes and downloads the certificate
+    page.goto(site.url("/my/certificates"))
+    row = page.locator(f'#applications tr[data-application="{first}"]')
+    row.wait_for()
+    assert row.get_attribute("data-state") == "approved"
+    rejected = page.locator(f'#applications tr[data-application="{second}"]').inner_text()
+    assert "已驳回" in rejected and "身份证件照片不清晰" in rejected
+    cert = page.locator("#certificates tbody tr[data-serial]")
+    assert cert.count() == 1
+    serial = cert.first.get_attribute("data-serial")
+    shot(page, "my-certificates")
+    cert.first.locator("a").first.click()
+    page.wait_for_url("**/my/certificate?serial=*")
+    page.locator("#cert-facts").filter(has_text="赵六").wait_for()
+    reasons = page.locator("#reason option").all_inner_texts()
+    assert "与证书中的公钥相对应的私钥被泄密" in reasons and "证书不再需要用于原来的用途" in reasons
+    shot(page, "my-certificate")
+    files = {}
+    for kind in ("pem", "chain", "der"):
+        with page.expect_download() as dl:
+            page.click(f'[data-download="{kind}"]')
+        files[kind] = Path(dl.value.path()).read_bytes()
+    assert files["pem"].startswith(b"-----BEGIN CERTIFICATE-----")
+    assert files["chain"].count(b"BEGIN CERTIFICATE") == 3
+    chain = w.p.ca.chain()
+    (tmp_path / "root.pem").write_bytes(chain[-1].public_bytes(Encoding.PEM))
+    (tmp_path / "issuing.pem").write_bytes(chain[0].public_bytes(Encoding.PEM))
+    (tmp_path / "cert.pem").write_bytes(files["pem"])
+    (tmp_path / "cert.der").write_bytes(files["der"])
+    out = subprocess.run(
+        ["openssl", "verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", "cert.pem"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "cert.pem: OK" in out.stdout, out.stdout + out.stderr
+    der = subprocess.run(
+        ["openssl", "x509", "-inform", "DER", "-in", "cert.der", "-noout", "-serial"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert der.returncode == 0 and serial.upper().lstrip("0") in der.stdout.upper()
+
+    # report the loss, then restore
+    page.click("#loss-form button[type=submit]")
+    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    assert (
+        page.locator("#restore-form").is_visible() and not page.locator("#loss-form").is_visible()
+    )
+    shot(page, "my-certificate-lost")
+    page.click("#restore-form button[type=submit]")
+    page.locator("#status-badge").filter(has_text="有效").wait_for()
+
+
+@pytest.fixture(scope="module")
+def member(site: Site):
+    """A person registered under the organization (its member), to be granted the seal."""
+    return site.world.p.subscribers.add_person(
+        name="孙七",
+        id_number=id_card("11010819920202123"),
+        phone="13100131000",
+        organization_id=site.world.org.id,
+    )
+
+
+def image_digest(page) -> str:
+    """The SHA-256 of the picture the preview shows, as drawn (read back through a canvas)."""
+    data = page.evaluate(
+        """() => {
+            const img = document.getElementById('seal-preview');
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            c.getContext('2d').drawImage(img, 0, 0);
+            return c.toDataURL('image/png');
+        }"""
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def test_an_organization_fills_the_seal_form_and_grants_the_seal(site: Site, page, member):
+    w = site.world
+    subscriber_login(site, page, "13900139000")
+    page.click("nav.subnav >> text=电子印章")
+    page.wait_for_url("**/my/seals")
+    page.locator(f'.seal-item[data-es-id="{w.jia.seal.es_id}"]').wait_for()
+    shot(page, "my-seals")
+    page.click("text=申请电子印章")
+    page.wait_for_url("**/my/seals/apply")
+    page.select_option("#kind", "finance")
+    page.locator("#seal-preview[data-version]").wait_for()
+    page.locator("#preview-status").filter(has_text="财务专用章").wait_for()
+    blank = image_digest(page)
+    version = page.locator("#seal-preview").get_attribute("data-version")
+    page.locator("#code").press_sequentially("1101080012347", delay=30)
+    page.locator(f'#seal-preview:not([data-version="{version}"])').wait_for()
+    page.wait_for_load_state("networkidle")
+    coded = image_digest(page)
+    assert coded != blank  # the code drawn along the rim
+    page.locator("#code").press_sequentially("号")  # not allowed on a seal: said at the field
+    page.locator("#seal-form .field-error").filter(has_text="印章编码").wait_for()
+    shot(page, "seal-apply-code-error")
+    page.locator("#code").press("Backspace")
+    page.locator("#seal-form .field-error").wait_for(state="detached")
+    page.fill("#project", "电子合同与财务票据签署")
+    page.fill("#holder_name", "孙七")
+    page.locator("#id_number").press_sequentially(id_card("11010819920202123"))
+    assert page.locator("#certificate_serial").input_value() == w.org_cert.serial
+    page.wait_for_load_state("networkidle")
+    shot(page, "seal-apply")
+    page.click("#seal-form button[type=submit]")  # the declaration is not ticked yet
+    page.check("#declaration_accepted")
+    page.click("#seal-form button[type=submit]")
+    page.wait_for_url("**/my/seal?id=*")
+    page.locator("#made").wait_for(state="visible")
+    page.locator("#seal-title").filter(has_text="财务专用章").wait_for()
+    facts = page.locator("#seal-facts").inner_text()
+    assert "1101080012347" in facts and "孙七" in facts
+    page.locator("#records tbody tr").first.wait_for()
+    assert page.locator("#records tbody tr").count() == 1
+    assert "新申请" in page.locator("#forms").inner_text()
+
+    # grant the new seal to the member, then withdraw it
+    page.locator("#member option", has_text="孙七").wait_for(state="attached")
+    page.select_option("#member", str(member.id))
+    page.click("#grant-form button[type=submit]")
+    granted = page.locator(f'#grants tr[data-member="{member.id}"][data-active="true"]')
+    granted.wait_for()
+    shot(page, "my-seal-granted")
+    seal_id = int(page.url.split("id=")[1].split("&")[0])
+    assert member.id in [g.member_subscriber_id for g in w.p.seals.grants(seal_id)]
+    granted.locator("button").click()
+    page.locator(f'#grants tr[data-member="{member.id}"][data-active="false"]').wait_for()
+    assert w.p.seals.grants(seal_id) == []
+    shot(page, "my-seal-withdrawn")
+
+
+def test_another_organization_sees_nothing_of_it(site: Site, browser):
+    w = site.world
+    p = w.p
+    uscc17 = "91350102MA2YX0001"
+    other = p.subscribers.add_organization(
+        name="厦门另一科技有限公司",
+        uscc=uscc17 + uscc_check_char(uscc17),
+        legal_representative="周一",
+        contact_name="吴二",
+        contact_phone="0592-5550000",
+        phone="13200132000",
+    )
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    subscriber_login(site, page, "13200132000")
+    page.goto(site.url("/my/seals"))
+    page.locator("#seal-list p.muted").filter(has_text="暂无印章").wait_for()
+    assert w.jia.seal.es_id not in page.locator("main").inner_text()
+    shot(page, "my-seals-other-organization-phone")
+    page.goto(site.url(f"/my/seal?id={w.jia.seal.id}"))
+    page.locator("#not-found").wait_for()
+    assert w.jia.seal.es_id not in page.locator("main").inner_text()
+    assert w.org.name not in page.locator("main").inner_text()
+    page.goto(site.url(f"/my/certificate?serial={w.org_cert.serial}"))
+    page.locator("#not-found").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for path in (
+        f"/api/v1/seals/{w.jia.seal.id}",
+        f"/api/v1/seals/{w.jia.seal.es_id}/grants",
+        f"/api/v1/subscribers/{w.org.id}",
+        f"/api/v1/subscribers/{w.member.id}",
+        f"/api/v1/certificates/{w.org_cert.serial}",
+    ):
+        r = page.request.get(site.url(path))
+        assert r.status == 404, (path, r.status)
+    listed = page.request.get(site.url("/api/v1/subscribers")).json()["items"]
+    assert [s["id"] for s in listed] == [other.id]
+    assert page.request.get(site.url("/api/v1/seals")).json()["items"] == []
+    assert not errors, errors
+    ctx.close()
