@@ -33,6 +33,7 @@ from yinxin.store.models import AuditEvent, AuditHead, Subscriber
 from yinxin.store.models.flows import (
     SignFlow,
     SignFlowDocument,
+    SignFlowRecording,
     SignFlowSignature,
     SignFlowSigner,
 )
@@ -79,6 +80,19 @@ class EvidenceIntent:
 
 
 @dataclass(frozen=True)
+class EvidenceVideo:
+    """The video recording (视频双录) the signer signed with: the statement they read to the
+    camera, and the SHA-256 of the recording kept in the flow file store."""
+
+    recording_id: int
+    sha256: str
+    size: int
+    media_type: str
+    statement: str
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class EvidenceParty:
     signer_id: int
     role: str
@@ -99,6 +113,8 @@ class EvidenceParty:
     client_ip: str | None
     declined_reason: str | None
     signatures: tuple[EvidenceSignature, ...]
+    requires_video: bool = False
+    video: EvidenceVideo | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +221,26 @@ def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
                     consumed_at=ch.consumed_at,
                     covers_sha256=ch.document_sha256,
                 )
+        video = None
+        if x.video_sha256:
+            rec_v = s.execute(
+                select(SignFlowRecording)
+                .where(
+                    SignFlowRecording.signer_id == x.id,
+                    SignFlowRecording.sha256 == x.video_sha256,
+                )
+                .order_by(SignFlowRecording.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if rec_v is not None:
+                video = EvidenceVideo(
+                    rec_v.id,
+                    rec_v.sha256,
+                    rec_v.size,
+                    rec_v.media_type,
+                    rec_v.statement,
+                    rec_v.recorded_at,
+                )
         serials = tuple(dict.fromkeys(g.certificate_serial for g in sigs if g.certificate_serial))
         parties.append(
             EvidenceParty(
@@ -227,6 +263,8 @@ def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
                 client_ip=x.client_ip,
                 declined_reason=x.declined_reason,
                 signatures=tuple(sigs),
+                requires_video=bool(x.requires_video),
+                video=video,
             )
         )
     owner = s.get(Subscriber, flow.owner_subscriber_id) if flow.owner_subscriber_id else None
@@ -325,6 +363,17 @@ def _party_rows(p: EvidenceParty) -> list[tuple[str, str]]:
         rows.append(("自动签署授权 Authorization", p.authorization_id))
     else:
         rows.append(("意愿认证 Intent", "—"))
+    if p.video is not None:
+        v = p.video
+        rows.append(
+            (
+                "视频双录 Video",
+                f"SHA-256 {v.sha256}\n{v.media_type}，{v.size} 字节 bytes，录制 recorded "
+                f"{_t(v.recorded_at)}\n宣读声明 statement：{v.statement}",
+            )
+        )
+    elif p.requires_video:
+        rows.append(("视频双录 Video", "未录制 not recorded"))
     rows += [
         ("签署时间 Signed at", _t(p.signed_at)),
         ("IP 地址 Client IP", p.client_ip or "—"),
@@ -514,6 +563,7 @@ __all__ = [
     "EvidenceParty",
     "EvidenceReport",
     "EvidenceSignature",
+    "EvidenceVideo",
     "collect",
     "render_evidence_pdf",
 ]

@@ -66,6 +66,7 @@ from yinxin.store.models.flows import (
     SignFlow,
     SignFlowDocument,
     SignFlowLink,
+    SignFlowRecording,
     SignFlowSignature,
     SignFlowSigner,
 )
@@ -84,6 +85,8 @@ MAX_DEADLINE = dt.timedelta(days=366)
 URGE_INTERVAL = dt.timedelta(hours=1)
 ORDERS = ("sequential", "parallel")
 MAX_LIST = 200
+VIDEO_TYPES = ("video/webm", "video/mp4")
+MAX_VIDEO = 50 * 2**20
 
 
 class FlowState(StrEnum):
@@ -167,6 +170,7 @@ class SignerSpec:
     placement: Placement | None = None
     placements: Mapping[int, Placement] | None = None
     order: int | None = None
+    requires_video: bool = False  # 视频双录: signing refused until a recording is stored
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -220,6 +224,8 @@ class FlowSignerView:
     challenge_id: str | None
     authorization_id: str | None
     declined_reason: str | None
+    requires_video: bool = False
+    video_sha256: str | None = None  # the recording this signer signs (or signed) with
 
 
 @dataclass(frozen=True)
@@ -265,10 +271,26 @@ class StartedFlow:
 
 @dataclass(frozen=True)
 class LinkContext:
-    """What a valid signing link opens: the flow and the one signer it is bound to."""
+    """What a valid signing link opens: the flow and the one signer it is bound to; for a
+    signer who must record a video, the statement they read to the camera."""
 
     flow: FlowView
     signer: FlowSignerView
+    statement: str | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A signer's stored video recording (视频双录): its SHA-256 is bound to their signatures."""
+
+    id: int
+    flow_id: int
+    signer_id: int
+    sha256: str
+    size: int
+    media_type: str
+    statement: str
+    recorded_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -312,6 +334,45 @@ class FlowFile:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+def video_statement(flow: FlowView, signer: FlowSignerView) -> str:
+    """What a signer reads to the camera: who they are, in which role, what they sign, and
+    that they mean it (the words are stored with the recording)."""
+    names = "、".join(f"《{d.name}》" for d in flow.documents)
+    return (
+        f"本人{signer.subscriber_name}，作为{signer.role}，自愿签署《{flow.title}》"
+        f"（共{len(flow.documents)}份文件：{names}）。本人已完整阅读并理解全部内容，"
+        "确认本次电子签署是本人的真实意愿。"
+    )
+
+
+def _context(view: FlowView, signer: FlowSignerView) -> LinkContext:
+    return LinkContext(
+        view, signer, video_statement(view, signer) if signer.requires_video else None
+    )
+
+
+def _media_type(value: str, video: bytes) -> str:
+    """``video/webm`` (what MediaRecorder writes) or ``video/mp4``, checked against the bytes."""
+    kind = str(value or "").split(";")[0].strip().lower()
+    if kind not in VIDEO_TYPES:
+        raise ValidationError(
+            f"a recording is one of {', '.join(VIDEO_TYPES)}", field="content-type"
+        )
+    if not isinstance(video, bytes | bytearray) or not video:
+        raise ValidationError("the recording is empty", field="video")
+    if len(video) > MAX_VIDEO:
+        raise ValidationError(
+            f"the recording is larger than {MAX_VIDEO // 2**20} MiB",
+            field="video",
+            code="too_large",
+        )
+    webm = video[:4] == b"\x1a\x45\xdf\xa3"  # an EBML header
+    mp4 = video[4:8] == b"ftyp"
+    if (kind == "video/webm" and not webm) or (kind == "video/mp4" and not mp4):
+        raise ValidationError(f"this is not a {kind} recording", field="video")
+    return kind
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -456,6 +517,7 @@ class SignFlows:
                     seal_id=seal_id,
                     es_id=es_id,
                     placements=json.dumps(placements, ensure_ascii=False),
+                    requires_video=bool(spec.requires_video),
                 )
                 row.state = SIGNER_LIFECYCLE.check("add", _S.NONE, None, "(new)").to_state
                 s.add(row)
@@ -475,7 +537,12 @@ class SignFlows:
                         {"name": n, "sha256": k} for (n, _), k in zip(docs, keys, strict=True)
                     ],
                     "signers": [
-                        {"subscriber_id": p[0].subscriber_id, "role": p[0].role, "order": p[4]}
+                        {
+                            "subscriber_id": p[0].subscriber_id,
+                            "role": p[0].role,
+                            "order": p[4],
+                            **({"requires_video": True} if p[0].requires_video else {}),
+                        }
                         for p in planned
                     ],
                 },
@@ -580,6 +647,10 @@ class SignFlows:
                     field=_field(i, "order"),
                 )
             turns[turn] = i
+            if not isinstance(spec.requires_video, bool):
+                raise ValidationError(
+                    "requires_video is true or false", field=_field(i, "requires_video")
+                )
             per_doc = dict(spec.placements or {})
             for pos in per_doc:
                 if not isinstance(pos, int) or not 0 <= pos < len(docs):
@@ -826,7 +897,33 @@ class SignFlows:
         with self.db.read() as s:
             flow, x = self._by_link(s, token, now)
             view = self._view(s, flow)
-        return LinkContext(view, view.signer(x.id))
+        return _context(view, view.signer(x.id))
+
+    def reader_for_link(self, token: str) -> LinkContext:
+        """What a link lets its signer READ: while it is their turn (as ``signer_for_link``),
+        and after they signed — their copy of what they signed, then of the flow as it goes
+        on — whatever became of the flow. Nothing can be signed or declined this way."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            token = str(token or "").strip()
+            link = None
+            if 16 <= len(token) <= 200:
+                link = s.execute(
+                    select(SignFlowLink).where(SignFlowLink.token_hash == _hash_token(token))
+                ).scalar_one_or_none()
+            if link is None:
+                raise NotFound("no such signing link", field="token", code="unknown_link")
+            x = s.get(SignFlowSigner, link.signer_id)
+            assert x is not None
+            flow = self._flow(s, x.flow_id)
+            if x.state != _S.SIGNED:
+                self._usable(flow, x, now)
+            view = self._view(s, flow)
+        return _context(view, view.signer(x.id))
+
+    def document_of(self, ctx: LinkContext, document_id: int) -> FlowFile:
+        """A document of the flow ``ctx`` was read for (see ``reader_for_link``)."""
+        return self.download(ctx.flow.id, document_id)
 
     def download(self, flow_id: int, document_id: int) -> FlowFile:
         """The document as signed so far (the original before anyone signed)."""
@@ -852,6 +949,61 @@ class SignFlows:
         return render_evidence_pdf(self.evidence(flow_id))
 
     # === signing =================================================================================
+    def record_video(
+        self, token: str, video: bytes, media_type: str, *, client_ip: str | None = None
+    ) -> Recording:
+        """Store a signer's video recording (视频双录) and make it the one they sign with.
+
+        Only a signer whose turn it is and whom the flow asks for a recording may store one.
+        The bytes go to the flow file store under their SHA-256 before the commit (a crash
+        leaves a spare file, never a row without its file); the row keeps the statement shown
+        to the signer, and the signer row names the recording, whose hash then goes into each
+        signature record's context and the ``flow.signer_signed`` event."""
+        ctx = self.signer_for_link(token)
+        if not ctx.signer.requires_video:
+            raise ValidationError(
+                "this flow does not ask this signer for a video recording",
+                field="video",
+                code="video_not_required",
+            )
+        kind = _media_type(media_type, video)
+        ip = _ip(client_ip)
+        video = bytes(video)
+        key = self.files.put(video)
+        now = self.clock.now()
+        statement = ctx.statement or video_statement(ctx.flow, ctx.signer)
+        with self.db.transaction() as s:
+            flow, x = self._by_link(s, token, now, lock=True)
+            row = SignFlowRecording(
+                signer_id=x.id,
+                sha256=key,
+                size=len(video),
+                media_type=kind,
+                statement=statement,
+                recorded_at=now,
+                client_ip=ip,
+            )
+            s.add(row)
+            s.flush()
+            x.video_sha256 = key
+            self._audit(
+                s,
+                now,
+                f"subscriber:{x.subscriber_id}",
+                "flow.video_recorded",
+                flow.id,
+                {
+                    "signer_id": x.id,
+                    "recording_id": row.id,
+                    "sha256": key,
+                    "size": len(video),
+                    "media_type": kind,
+                    "statement_sha256": sha256_hex(statement.encode()),
+                    "client_ip": ip,
+                },
+            )
+            return Recording(row.id, flow.id, x.id, key, len(video), kind, statement, now)
+
     def request_code(self, token: str) -> Any:
         """Send the signer ONE one-time code covering every document of the flow (at its
         current version, which is what they will sign)."""
@@ -872,7 +1024,9 @@ class SignFlows:
         """The signer signs every document of the flow with one PIN entry and the one code."""
         ctx = self.signer_for_link(token)
         x = ctx.signer
+        _need_video(x)
         items = self._items(ctx)
+        video = {"video_sha256": x.video_sha256} if x.video_sha256 else {}
         result = self._batch().sign(
             items,
             seal=x.seal_id,
@@ -882,7 +1036,7 @@ class SignFlows:
             code=code,
             client_ip=_ip(client_ip),
             actor=f"subscriber:{x.subscriber_id}",
-            context={"flow_id": ctx.flow.id, "signer_id": x.id},
+            context={"flow_id": ctx.flow.id, "signer_id": x.id, **video},
         )
         return self._record(
             ctx,
@@ -905,6 +1059,7 @@ class SignFlows:
             self._usable(flow, x, now)
             view = self._view(s, flow)
         ctx = LinkContext(view, view.signer(signer_id))
+        _need_video(ctx.signer)
         counterparty = next(
             (o.subscriber_id for o in view.signers if o.id != signer_id),
             view.owner_subscriber_id,
@@ -1042,6 +1197,10 @@ class SignFlows:
                     "authorization_id": authorization_id,
                     "client_ip": client_ip,
                     "documents": per_doc,
+                    # the recording checked before signing (bound into each record's context)
+                    **(
+                        {"video_sha256": ctx.signer.video_sha256} if ctx.signer.video_sha256 else {}
+                    ),
                 },
             )
             signers = self._signers(s, flow.id)
@@ -1306,6 +1465,8 @@ class SignFlows:
                     challenge_id=x.challenge_id,
                     authorization_id=x.authorization_id,
                     declined_reason=x.declined_reason,
+                    requires_video=bool(x.requires_video),
+                    video_sha256=x.video_sha256,
                 )
             )
         return FlowView(
@@ -1322,6 +1483,17 @@ class SignFlows:
             reason=flow.reason,
             documents=docs,
             signers=tuple(signers),
+        )
+
+
+def _need_video(x: FlowSignerView) -> None:
+    """A signer the flow asks to record a video (视频双录) cannot sign before a recording is
+    stored: checked before the code is spent or anything is signed."""
+    if x.requires_video and not x.video_sha256:
+        raise ValidationError(
+            "this signer must record the video statement (视频双录) before signing",
+            field="video",
+            code="video_required",
         )
 
 
@@ -1358,6 +1530,7 @@ __all__ = [
     "FlowView",
     "LinkContext",
     "PlacementView",
+    "Recording",
     "SignFlows",
     "SignerLink",
     "SignerSpec",
@@ -1365,4 +1538,5 @@ __all__ = [
     "SigningOrder",
     "StartedFlow",
     "Urged",
+    "video_statement",
 ]

@@ -77,6 +77,27 @@ class SignFlowSigner(Base):
     challenge_id: Mapped[str | None] = mapped_column(String(64))
     authorization_id: Mapped[str | None] = mapped_column(String(64))
     declined_reason: Mapped[str | None] = mapped_column(Text)
+    # video dual recording (视频双录): signing is refused until a recording is stored; the
+    # recording the signer signs with (its SHA-256) is named here and bound into the signature
+    # records
+    requires_video: Mapped[bool] = mapped_column(default=False)
+    video_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class SignFlowRecording(Base):
+    """A signer's video recording (视频双录): the signer reads ``statement`` to the camera.
+    The bytes are in the flow file store under ``sha256``; a signer may record again before
+    signing (the signer row names the one that counts), and all stay as evidence."""
+
+    __tablename__ = "sign_flow_recordings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signer_id: Mapped[int] = mapped_column(ForeignKey("sign_flow_signers.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    media_type: Mapped[str] = mapped_column(String(60))
+    statement: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime]
+    client_ip: Mapped[str | None] = mapped_column(String(45))
 
 
 class SignFlowLink(Base):

@@ -1,18 +1,27 @@
 """Sign flows (签署流程): create from PDFs with signers in order, start (links shown once),
-urge, extend, cancel, watch, download the signed files and the evidence report."""
+urge, extend, cancel, watch, download the signed files and the evidence report; the pages of a
+document as pictures (to read it, and to place a seal by clicking before the flow exists)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, pdf_of
+from yinxin.adapters.http.api.routes.pictures import (
+    PNG,
+    DocumentPages,
+    PagePreview,
+    page_png,
+    pages_of,
+    preview,
+)
 from yinxin.errors import Forbidden, NotFound
 from yinxin.signing.evidence import EvidenceReport
 from yinxin.signing.flows import FlowSigning, FlowState, FlowView, SignerSpec, StartedFlow, Urged
@@ -33,6 +42,9 @@ class SignerIn(Strict):
         None, description="per document position (0-based), where it differs"
     )
     order: int | None = Field(None, ge=1, le=100)
+    requires_video: bool = Field(
+        False, description="video dual recording (视频双录): the signer records a statement first"
+    )
 
 
 class FlowIn(Strict):
@@ -92,6 +104,7 @@ def create_flow(body: FlowIn, platform: Plat, principal: Sender):
             placement=s.placement.placement() if s.placement else None,
             placements={k: v.placement() for k, v in (s.placements or {}).items()} or None,
             order=s.order,
+            requires_video=s.requires_video,
         )
         for s in body.signers
     ]
@@ -184,3 +197,46 @@ def evidence_pdf(flow_id: FlowId, platform: Plat, principal: Sender):
     """The evidence report (出证) as a Chinese PDF."""
     _scoped(platform, principal, flow_id)
     return Response(platform.flows.evidence_pdf(flow_id), media_type="application/pdf")
+
+
+@router.post(
+    "/flows/page-preview",
+    response_model=PagePreview,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/pdf": {}}}},
+)
+async def page_preview(
+    request: Request,
+    principal: Sender,
+    first: int = Query(1, ge=1, le=10000, description="the first page to draw (1-based)"),
+    count: int = Query(10, ge=1, le=20, description="how many pages to draw"),
+    width: int = Query(800, ge=100, le=2000, description="pixels"),
+):
+    """A PDF not yet in a flow (the request body), as page pictures with their sizes in mm:
+    the sender places a seal by clicking on them before creating the flow. Nothing is kept."""
+    return await preview(request, first=first, count=count, width=width)
+
+
+@router.get("/flows/{flow_id}/documents/{document_id}/pages", response_model=DocumentPages)
+def document_pages(flow_id: FlowId, document_id: SignerId, platform: Plat, principal: Sender):
+    """The pages of the document as signed so far: number and size in mm of each."""
+    _scoped(platform, principal, flow_id)
+    return pages_of(platform.flows.download(flow_id, document_id))
+
+
+@router.get(
+    "/flows/{flow_id}/documents/{document_id}/pages/{page}",
+    response_class=Response,
+    responses=PNG,
+)
+def document_page(
+    request: Request,
+    flow_id: FlowId,
+    document_id: SignerId,
+    platform: Plat,
+    principal: Sender,
+    page: int = Path(ge=1, le=10000),
+    width: int = Query(800, ge=100, le=2000, description="pixels"),
+):
+    """One page of the document as signed so far, as a PNG (seals included)."""
+    _scoped(platform, principal, flow_id)
+    return page_png(request, platform.flows.download(flow_id, document_id), page, width)

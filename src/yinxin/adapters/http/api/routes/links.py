@@ -1,18 +1,21 @@
 """The signer's side of a flow, reached through a signing link (``/sign/{token}``): the token,
 sent to the signer alone, is the credential, bound to one signer of one flow. Read the
-documents, ask for the one-time code, sign every document with the code and the seal PIN, or
-decline. No API key is involved."""
+documents (as PDF, or page by page as pictures), record the video statement when the flow asks
+for one (视频双录), ask for the one-time code, sign every document with the code and the seal
+PIN, or decline. After signing the same link still READS (the signer's copy, the seal on the
+page), and does nothing else. No API key is involved."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict
-from yinxin.signing.flows import FlowSigning, FlowView, LinkContext
+from yinxin.adapters.http.api.routes.pictures import PNG, DocumentPages, page_png, pages_of
+from yinxin.signing.flows import FlowSigning, FlowView, LinkContext, Recording
 from yinxin.signing.intent import Challenge
 
 router = APIRouter(tags=["signing links"])
@@ -40,16 +43,70 @@ def open_link(token: Token, platform: Plat):
     return platform.flows.signer_for_link(token)
 
 
+@router.get("/sign/{token}/documents", response_model=LinkContext)
+def read_flow(token: Token, platform: Plat):
+    """The flow and this signer for reading: while it is their turn, and after they signed
+    (their copy, whatever became of the flow since)."""
+    return platform.flows.reader_for_link(token)
+
+
 @router.get(
     "/sign/{token}/documents/{document_id}",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def read_document(token: Token, document_id: DocId, platform: Plat):
-    """The whole document as it stands: what the signer reads before signing."""
-    ctx = platform.flows.signer_for_link(token)
-    f = platform.flows.download(ctx.flow.id, document_id)
+    """The whole document as it stands: what the signer reads before signing, and the signed
+    version afterwards."""
+    f = platform.flows.document_of(platform.flows.reader_for_link(token), document_id)
     return Response(f.pdf, media_type="application/pdf", headers={"x-document-sha256": f.sha256})
+
+
+@router.get("/sign/{token}/documents/{document_id}/pages", response_model=DocumentPages)
+def document_pages(token: Token, document_id: DocId, platform: Plat):
+    """The document's pages (number, size in mm) as it stands."""
+    return pages_of(platform.flows.document_of(platform.flows.reader_for_link(token), document_id))
+
+
+@router.get(
+    "/sign/{token}/documents/{document_id}/pages/{page}", response_class=Response, responses=PNG
+)
+def document_page(
+    request: Request,
+    token: Token,
+    document_id: DocId,
+    platform: Plat,
+    page: int = Path(ge=1, le=10000),
+    width: int = Query(800, ge=100, le=2000, description="pixels"),
+):
+    """One page as a PNG: to read on a phone, and to see the seal land after signing."""
+    f = platform.flows.document_of(platform.flows.reader_for_link(token), document_id)
+    return page_png(request, f, page, width)
+
+
+@router.post(
+    "/sign/{token}/video",
+    status_code=201,
+    response_model=Recording,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"video/webm": {}, "video/mp4": {}}}
+    },
+)
+async def record_video(token: Token, request: Request, platform: Plat):
+    """The signer's video recording (视频双录, the body: ``video/webm`` as MediaRecorder writes
+    it, or ``video/mp4``), reading the statement ``GET /sign/{token}`` shows. Stored with its
+    SHA-256 and bound to this signer: their signatures then name it. Required before signing
+    when the flow asks for it; a new recording replaces the one signed with."""
+    from fastapi.concurrency import run_in_threadpool
+
+    body = await request.body()
+    return await run_in_threadpool(
+        platform.flows.record_video,
+        token,
+        body,
+        request.headers.get("content-type", ""),
+        client_ip=_ip(request),
+    )
 
 
 @router.post("/sign/{token}/code", status_code=201, response_model=Challenge)

@@ -1,0 +1,128 @@
+"""Pages of a document as pictures, shared by the sender's routes (``flows``) and the signer's
+(``links``): the web pages show PNGs drawn by PDFium (``yinxin.pdf.render``), never a PDF
+viewer or a script from elsewhere.
+
+A drawn page is kept in a small in-process cache under the document's SHA-256, the page and the
+width (a document's bytes never change under one hash), and answered with that as its ETag, so a
+page scrolled past again, or opened by the other party, is not drawn twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections import OrderedDict
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from yinxin.errors import ValidationError
+from yinxin.pdf.render import PageSize, page_sizes, render_page
+from yinxin.signing.flows import FlowFile
+
+PNG = {200: {"content": {"image/png": {}}}}
+MAX_PDF = 50 * 1024 * 1024
+CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
+
+
+class DocumentPages(BaseModel):
+    document_id: int
+    name: str
+    sha256: str  # the version drawn: a picture's URL may carry it to be cached per version
+    pages: list[PageSize]
+
+
+class PreviewPage(BaseModel):
+    page: int
+    width_mm: float
+    height_mm: float
+    png_base64: str
+
+
+class PagePreview(BaseModel):
+    page_count: int
+    pages: list[PreviewPage]
+
+
+class _Cache:
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_pictures = _Cache(CACHE_ENTRIES)
+_sizes = _Cache(CACHE_ENTRIES)
+
+
+def sizes_of(sha256: str, pdf: bytes) -> list[PageSize]:
+    found = _sizes.get(sha256)
+    if found is None:
+        found = page_sizes(pdf)
+        _sizes.put(sha256, found)
+    return found
+
+
+def pages_of(f: FlowFile) -> DocumentPages:
+    return DocumentPages(
+        document_id=f.document_id, name=f.name, sha256=f.sha256, pages=sizes_of(f.sha256, f.pdf)
+    )
+
+
+def page_png(request: Request, f: FlowFile, page: int, width: int) -> Response:
+    """The PNG of one page, or 304 when the browser has this very picture."""
+    tag = f'"{f.sha256[:32]}-{page}-{width}"'
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    key = (f.sha256, page, width)
+    png = _pictures.get(key)
+    if png is None:
+        png = render_page(f.pdf, page, width)
+        _pictures.put(key, png)
+    return Response(png, media_type="image/png", headers=headers)
+
+
+async def preview(request: Request, *, first: int, count: int, width: int) -> PagePreview:
+    """Pages ``first``… of the PDF in the request body (drawn, then forgotten)."""
+    body = await request.body()
+    if not body or len(body) > MAX_PDF:
+        raise ValidationError("the document is empty or larger than 50 MiB", field="body")
+    if b"%PDF-" not in body[:1024]:
+        raise ValidationError("this is not a PDF document", field="body")
+
+    def draw() -> PagePreview:
+        try:
+            sizes = page_sizes(body)
+        except ValidationError as e:
+            raise ValidationError(e.message, field="body") from None
+        if first > len(sizes):
+            raise ValidationError(
+                f"the document has {len(sizes)} page(s); there is no page {first}", field="first"
+            )
+        out = [
+            PreviewPage(
+                page=s.page,
+                width_mm=s.width_mm,
+                height_mm=s.height_mm,
+                png_base64=base64.b64encode(render_page(body, s.page, width)).decode(),
+            )
+            for s in sizes[first - 1 : first - 1 + count]
+        ]
+        return PagePreview(page_count=len(sizes), pages=out)
+
+    return await run_in_threadpool(draw)
