@@ -170,6 +170,15 @@ export function sealBadge(s) {
   return stateBadge("seal", s.state);
 }
 
+/** How the audit trail's actor reads to a person: staff:desk1 → 工作人员 desk1. */
+export function who(actor, session) {
+  const [kind, rest] = String(actor || "").split(/:(.*)/s);
+  if (kind === "subscriber" && session && String(session.subscriber_id) === rest) return "本账户";
+  if (kind === "subscriber") return `用户 ${rest}`;
+  if (kind === "staff") return `工作人员 ${rest}`;
+  return actor || "—";
+}
+
 export const emptyRow = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
 
 /** The query parameter `name` of this page's address. */

@@ -7,6 +7,7 @@ import { emptyRow, facts, stateBadge } from "/static/pages/common.js";
 const session = await requireSession("staff");
 document.getElementById("session-until").textContent = `登录有效至 ${fmtTime(session.expires_at)}`;
 const filter = document.getElementById("state-filter");
+const plans = Object.fromEntries((await api("GET", "/public/fees")).plans.map((p) => [p.code, p.title]));
 const names = {};
 let current = null;
 
@@ -56,10 +57,10 @@ async function select(a, sub, paid) {
     ["受理号", a.id],
     ["证书类型", label("profile", a.profile)],
     ["密钥", label("keyMode", a.key_mode)],
-    ["服务套餐", a.plan],
+    ["服务套餐", plans[a.plan] || a.plan],
     ["受理点", a.acceptance_point],
     ["提交时间", fmtTime(a.submitted_at)],
-    ["服务协议", last ? `${last.agreement} 版本 ${last.version}，${last.accepted_by} 于 ${fmtTime(last.accepted_at)} 接受` : "未接受"],
+    ["服务协议", last ? `版本 ${last.version}，${last.accepted_by} 于 ${fmtTime(last.accepted_at)} 接受` : "未接受"],
     ["协议摘要", last ? el("code", { text: last.text_sha256 }) : null],
     ["缴费", paid.length ? `¥${paid[0].amount_yuan}，${fmtTime(paid[0].paid_at)}，凭证 ${paid[0].reference || "—"}` : "未缴费"],
     ["状态", stateBadge("application", a.state)],

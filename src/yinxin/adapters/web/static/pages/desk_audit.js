@@ -33,11 +33,17 @@ const form = document.getElementById("filter-form");
 const more = document.getElementById("more");
 let query = {}, next = null, shown = 0;
 
+// the data in one short line (long values such as hashes cut; the whole is in the tooltip)
 function summary(data) {
+  const short = (v) => {
+    const t = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+    return t.length > 28 ? t.slice(0, 24) + "…" : t;
+  };
   const parts = Object.entries(data || {})
     .filter(([k]) => k !== "request_id")
-    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
-  return parts.join("；") || "—";
+    .map(([k, v]) => `${k}: ${short(v)}`);
+  const text = parts.join("；") || "—";
+  return text.length > 140 ? text.slice(0, 136) + "…" : text;
 }
 
 function row(e) {
@@ -47,7 +53,7 @@ function row(e) {
     el("td", { text: e.actor }),
     el("td", {}, el("span", { text: ACTIONS[e.action] || e.action }), el("br"), el("code", { class: "muted", text: e.action })),
     el("td", { text: `${SUBJECTS[e.subject_type] || e.subject_type} ${e.subject_id}` }),
-    el("td", { class: "event-data", text: summary(e.data) }),
+    el("td", { class: "event-data", text: summary(e.data), title: JSON.stringify(e.data, null, 1) }),
   );
 }
 

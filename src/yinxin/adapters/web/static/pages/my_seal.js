@@ -2,7 +2,7 @@
 // lifecycle acts (renew, change, freeze/unfreeze, cancel) and, for an organization's seal, the
 // grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
 import { ApiError, api, bindForm, el, fmtTime, label, messageFor, requireSession, toast } from "/static/api.js";
-import { day, emptyRow, facts, options, param, sealBadge } from "/static/pages/common.js";
+import { day, emptyRow, facts, options, param, sealBadge, who } from "/static/pages/common.js";
 
 const session = await requireSession("subscriber");
 const id = (param("id") || "").replace(/[^0-9]/g, "");
@@ -63,7 +63,7 @@ async function history() {
     el("td", { text: f.project }),
     el("td", { text: f.holder_name }),
     el("td", { text: `${f.holder_id_type_title || f.holder_id_type} ${f.holder_id_number || ""}` }),
-    el("td", { text: f.submitted_by }),
+    el("td", { text: who(f.submitted_by, session) }),
     el("td", { text: fmtTime(f.submitted_at) }),
   )) : [emptyRow(6, "无")]));
 }
@@ -83,7 +83,7 @@ async function grants() {
     if (withdraw) withdraw.addEventListener("click", () => withdrawGrant(withdraw, g.member_subscriber_id));
     return el("tr", { "data-member": String(g.member_subscriber_id), "data-active": String(g.active) },
       el("td", { text: g.member_name || `用户 ${g.member_subscriber_id}` }),
-      el("td", { text: g.granted_by }),
+      el("td", { text: who(g.granted_by, session) }),
       el("td", { text: fmtTime(g.granted_at) }),
       el("td", { text: g.active ? "有效" : `已于 ${fmtTime(g.withdrawn_at)} 撤销` }),
       el("td", {}, withdraw),
