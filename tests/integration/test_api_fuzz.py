@@ -56,12 +56,17 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(tmp_pat
                 "--max-examples",
                 "45",
                 "--max-time",
-                "75",
+                "90",
                 "--seed",
                 "20261201",
                 "--no-color",
+                # one worker: CPython 3.11's ast.parse is not thread-safe (gh-106905), and
+                # Hypothesis parses lambdas while generating, so two threads crash the run
                 "--workers",
-                "2",
+                "1",
+                # revoking its own key would turn the rest of the run into 401s
+                "--exclude-path-regex",
+                r"^/api/v1/api-keys/\{key_id\}/revoke$",
             ],
             capture_output=True,
             text=True,
@@ -71,10 +76,11 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(tmp_pat
         log = srv.log()
     world.platform.close()
     text = out.stdout + out.stderr
-    assert out.returncode == 0, text[-6000:] + "\n--- server log ---\n" + log[-3000:]
+    assert out.returncode == 0, text[:12000] + "\n--- server log ---\n" + log[-3000:]
     assert "Traceback" not in log, log[-3000:]
     m = re.search(r"(\d+) generated, (\d+) passed", text)
     assert m, text[-3000:]
     generated, passed = int(m.group(1)), int(m.group(2))
     assert generated == passed and generated >= MIN_REQUESTS, text[-3000:]
+    assert "Authentication failed" not in text, text[-6000:]  # the key worked throughout
     print(f"schemathesis: {generated} requests, all passed")

@@ -441,3 +441,32 @@ def test_status_urls_in_issued_certificate(any_platform: Platform) -> None:
     cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert cdp[0].full_name[0].value.endswith("/crl/issuing.crl")
     assert dt.timedelta(0) < cert.not_valid_after_utc - cert.not_valid_before_utc
+
+
+def test_a_crl_published_by_another_process_meanwhile_is_served(make_platform, monkeypatch):
+    """Two server workers: the second sees the status revision move between its two reads and
+    finds the first worker's fresh CRL already covering it. It serves that CRL (it once looked
+    for it in its own empty cache: KeyError in the CRL refresh loop)."""
+    from sqlalchemy import func, select
+
+    from yinxin.store.models import Crl
+
+    a = make_platform()
+    b = make_platform(home=a.settings.home, url=a.settings.database_url, init=False)
+    published = a.status.publish_crl("issuing")
+    real = b.status._revision
+    calls: list[str] = []
+
+    def stale_first(s, role):
+        calls.append(role)
+        revision = real(s, role)
+        return revision - 1 if len(calls) == 1 else revision
+
+    monkeypatch.setattr(b.status, "_revision", stale_first)
+    with a.db.read() as s:
+        before = s.execute(select(func.count(Crl.id))).scalar_one()
+    der = b.status.current_crl("issuing")
+    with a.db.read() as s:
+        assert s.execute(select(func.count(Crl.id))).scalar_one() == before  # none re-signed
+        latest = s.execute(select(Crl).order_by(Crl.id.desc()).limit(1)).scalar_one()
+    assert der == latest.der and latest.crl_number == published.crl_number

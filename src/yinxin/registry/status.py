@@ -151,6 +151,8 @@ class StatusService:
                     and latest.status_revision >= must_cover
                     and latest.next_update - now > CRL_REFRESH_BEFORE[role]
                 ):
+                    # another process published it: serve theirs (current_crl reads the cache)
+                    self._crl_cache[role] = (latest.status_revision, latest.next_update, latest.der)
                     return published_crl(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
