@@ -113,6 +113,10 @@ bindForm(form, {
   },
 });
 
+// the button stays disabled until the form is bound: a native submission would put the PIN in
+// the address
+form.querySelector("button[type=submit]").disabled = false;
+
 bindForm(payForm, {
   busyText: "正在缴费…",
   submit: (_data, key) => api("POST", `/applications/${current.application.id}/payments`, {

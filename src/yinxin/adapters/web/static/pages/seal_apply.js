@@ -147,4 +147,6 @@ bindForm(form, {
     document.getElementById("pending-pay").href = `/my/apply?application=${a.id}&years=${a.years}`;
   },
 });
-
+// the button stays disabled until the form is bound: a native submission would put the PIN in
+// the address
+form.querySelector("button[type=submit]").disabled = false;
