@@ -75,6 +75,12 @@ PAGES: list[Page] = [
     Page("/desk/certificates", "desk_certificates.html", "证书管理", login="staff"),
     Page("/desk/seals", "desk_seals.html", "印章管理", login="staff"),
     Page("/desk/audit", "desk_audit.html", "审计日志", login="staff"),
+    # sending contracts and signing them (docs/web.md, "Contracts and signing")
+    Page("/flows", "flows.html", "合同签署", nav="合同签署", login="subscriber"),
+    Page("/flows/new", "flow_new.html", "发起签署", login="subscriber"),
+    Page("/flows/{flow_id}", "flow.html", "签署详情", login="subscriber"),
+    Page("/sign/{token}", "sign.html", "签署文件", description="通过短信链接签署文件"),
+    Page("/batch", "batch.html", "批量签署", login="subscriber"),
 ]
 
 

@@ -14,8 +14,14 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict
-from yinxin.adapters.http.api.routes.pictures import PNG, DocumentPages, page_png, pages_of
-from yinxin.signing.flows import FlowSigning, FlowView, LinkContext, Recording
+from yinxin.adapters.http.api.routes.pictures import (
+    PNG,
+    DocumentPages,
+    page_png,
+    pages_of,
+    read_body,
+)
+from yinxin.signing.flows import MAX_VIDEO, FlowSigning, FlowView, LinkContext, Recording
 from yinxin.signing.intent import Challenge
 
 router = APIRouter(tags=["signing links"])
@@ -99,7 +105,7 @@ async def record_video(token: Token, request: Request, platform: Plat):
     when the flow asks for it; a new recording replaces the one signed with."""
     from fastapi.concurrency import run_in_threadpool
 
-    body = await request.body()
+    body = await read_body(request, MAX_VIDEO)
     return await run_in_threadpool(
         platform.flows.record_video,
         token,

@@ -97,9 +97,25 @@ def page_png(request: Request, f: FlowFile, page: int, width: int) -> Response:
     return Response(png, media_type="image/png", headers=headers)
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (``too_large``) as soon as it passes ``limit`` bytes
+    rather than read whole into memory first."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ValidationError(
+                f"the request body is larger than {limit // 2**20} MiB",
+                field="body",
+                code="too_large",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def preview(request: Request, *, first: int, count: int, width: int) -> PagePreview:
     """Pages ``first``… of the PDF in the request body (drawn, then forgotten)."""
-    body = await request.body()
+    body = await read_body(request, MAX_PDF)
     if not body or len(body) > MAX_PDF:
         raise ValidationError("the document is empty or larger than 50 MiB", field="body")
     if b"%PDF-" not in body[:1024]:

@@ -1,0 +1,106 @@
+// 批量签署: several PDFs of one signer outside a flow, one code for the whole list
+// (POST /batches/code: the SMS says how many documents) and one PIN entry (POST /batches/sign:
+// every document signed or none). Both submissions carry an Idempotency-Key.
+import {
+  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, requireSession, saveBlob,
+} from "/static/api.js";
+
+Object.assign(MESSAGES, { wrong_pin: "印章密码错误", anchor_not_found: "文件中找不到该关键字" });
+Object.assign(FIELD_MESSAGES, { pin: "请输入印章密码", seal: "请输入可用的印章编码", items: "请选择 PDF 文件" });
+
+const $ = (id) => document.getElementById(id);
+const session = await requireSession("subscriber");
+$("signer-name").textContent = `签署人：${session.display_name}`;
+const seals = await api("GET", "/seals?limit=200").catch(() => ({ items: [] }));
+const mine = seals.items.filter((s) => s.state === "active");
+$("my-seals").replaceChildren(...mine.map((s) => el("option", { value: s.es_id, label: s.name })));
+if (mine.length === 1) $("seal").value = mine[0].es_id;
+
+const docs = []; // {name, size, content_base64}
+const read = (file) => new Promise((resolve, reject) => {
+  const r = new FileReader();
+  r.onload = () => resolve(String(r.result).split(",")[1]);
+  r.onerror = () => reject(r.error);
+  r.readAsDataURL(file);
+});
+
+async function add(files) {
+  for (const f of files) {
+    if (!/\.pdf$/i.test(f.name) && f.type !== "application/pdf") continue;
+    if (docs.some((d) => d.name === f.name && d.size === f.size)) continue;
+    docs.push({ name: f.name, size: f.size, content_base64: await read(f) });
+  }
+  $("challenge-id").value = ""; // a new list needs a new code
+  $("sent-to").hidden = true;
+  $("documents").querySelector("tbody").replaceChildren(...(docs.length ? docs.map((d, i) => el("tr", { "data-index": i },
+    el("td", { text: d.name }), el("td", { class: "num", text: `${Math.ceil(d.size / 1024)} KB` }),
+    el("td", { class: "state", text: "待签署" }))) : [el("tr", {}, el("td", { colspan: 3, class: "muted", text: "尚未选择文件" }))]));
+}
+$("files").addEventListener("change", (e) => add([...e.target.files]));
+const zone = $("dropzone");
+zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); add([...e.dataTransfer.files]); });
+
+function documents() {
+  const role = $("role").value, anchor = $("anchor").value.trim();
+  return docs.map((d) => ({ name: d.name, content_base64: d.content_base64, role, placement: { anchor } }));
+}
+
+function fields(err) {
+  // documents[3].pdf → the file list; the rest name the form's own inputs
+  if (/^documents|^items/.test(err.field || "")) {
+    err.problem = { ...err.problem, field: "items", code: err.problem.code === "invalid" ? "explained" : err.problem.code, detail: err.problem.code === "invalid" ? "有文件无法签署（不是完整的 PDF，或找不到盖章关键字）" : err.problem.detail };
+  }
+  if ((err.field || "").endsWith("placement")) err.problem = { ...err.problem, field: "anchor", code: "anchor_not_found" };
+  return err;
+}
+
+bindForm($("prepare-form"), {
+  busyText: "正在发送…",
+  submit: async (_d, key) => {
+    if (!docs.length) throw fields(new ApiError(400, { code: "invalid", field: "items" }));
+    try {
+      return await api("POST", "/batches/code", {
+        json: { signer_subscriber_id: session.subscriber_id, documents: documents() }, idempotencyKey: key,
+      });
+    } catch (e) { throw e instanceof ApiError ? fields(e) : e; }
+  },
+  onDone: (ch) => {
+    $("challenge-id").value = ch.challenge_id;
+    $("sent-to").textContent = `验证码已发送至 ${ch.sent_to_masked}（覆盖 ${docs.length} 份文件）`;
+    $("sent-to").hidden = false;
+    $("code").focus();
+  },
+});
+
+bindForm($("batch-form"), {
+  busyText: "正在签署…",
+  submit: async (data, key) => {
+    if (!docs.length) throw fields(new ApiError(400, { code: "invalid", field: "items" }));
+    if (!data.challenge_id) throw new ApiError(400, { code: "need_code", field: "code" });
+    try {
+      return await api("POST", "/batches/sign", {
+        json: {
+          signer_subscriber_id: session.subscriber_id, documents: documents(), seal: $("seal").value.trim(),
+          pin: data.pin, challenge_id: data.challenge_id, code: data.code.trim(),
+        },
+        idempotencyKey: key,
+      });
+    } catch (e) { throw e instanceof ApiError ? fields(e) : e; }
+  },
+  onDone: (out) => {
+    $("result").hidden = false;
+    $("result-verdict").textContent = `✓ 已签署 ${out.documents.length} 份文件`;
+    document.querySelectorAll("#documents td.state").forEach((td) => { td.textContent = "已签署"; });
+    $("result-downloads").replaceChildren(...out.documents.map((d) => {
+      const b = el("button", { type: "button", class: "btn secondary", text: `下载《${d.name}》` });
+      b.addEventListener("click", () => {
+        const bytes = Uint8Array.from(atob(d.content_base64), (c) => c.charCodeAt(0));
+        saveBlob(new Blob([bytes], { type: "application/pdf" }), d.name);
+      });
+      return b;
+    }));
+    $("result").scrollIntoView({ behavior: "smooth" });
+  },
+});

@@ -1,0 +1,250 @@
+// 发起签署: upload a PDF (drawn page by page by POST /flows/page-preview), add signers in
+// order with role, seal and where the seal goes — an anchor text, or a click on a page,
+// converted to page + mm from the lower-left corner as the API takes it — set a deadline, send
+// (POST /flows, then POST /flows/{id}/start). One submission is one Idempotency-Key (the start
+// uses the same key with ":start"), so a retry after a dropped answer creates and starts once.
+import {
+  ApiError, FIELD_MESSAGES, api, bindForm, currentSession, el, goLogin, upload,
+} from "/static/api.js";
+
+Object.assign(FIELD_MESSAGES, {
+  title: "请输入合同标题（200字以内）",
+  deadline: "请选择截止时间（晚于现在，一年以内）",
+  "documents[0].pdf": "请选择可读取的合同 PDF 文件",
+});
+
+const SEAL_MM = 40; // the API's default seal width
+const $ = (id) => document.getElementById(id);
+const form = $("flow-form");
+const rows = $("signers");
+const state = { file: null, sizes: [], loaded: 0, count: 0, placing: null };
+
+// --- who sends ----------------------------------------------------------------------------
+const session = await currentSession();
+if (!session || session.expired) {
+  goLogin("subscriber", Boolean(session && session.expired));
+  await new Promise(() => {}); // the page is leaving
+}
+$("sender-name").textContent = `发起方：${session.display_name}`;
+try {
+  const seals = await api("GET", "/seals?limit=200");
+  $("own-seals").replaceChildren(...seals.items.filter((s) => s.state === "active")
+    .map((s) => el("option", { value: s.es_id, label: `${s.name}（本单位）` })));
+} catch (_) { /* the list is a convenience */ }
+
+// default deadline: seven days from now, at 18:00
+const d = new Date(Date.now() + 7 * 86400e3);
+d.setHours(18, 0, 0, 0);
+const local = (x) => new Date(x.getTime() - x.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+$("deadline").value = local(d);
+$("deadline").min = local(new Date());
+
+// --- signers ------------------------------------------------------------------------------
+function renumber() {
+  [...rows.children].forEach((row, i) => {
+    row.dataset.index = i;
+    row.querySelector(".signer-title").textContent = `第 ${i + 1} 位签署方`;
+    for (const input of row.querySelectorAll("[data-name]")) input.name = `signers[${i}].${input.dataset.name}`;
+    for (const r of row.querySelectorAll("input[type=radio]")) r.name = `signers[${i}].mode`;
+    row.querySelector(".remove").hidden = rows.children.length <= 1;
+  });
+  drawMarkers();
+}
+
+function addSigner(role) {
+  const row = $("signer-template").content.firstElementChild.cloneNode(true);
+  const select = row.querySelector('[data-name="role"]');
+  const anchor = row.querySelector(".anchor-text");
+  select.value = role;
+  anchor.value = `${role}（签章）`;
+  row.dataset.mode = "anchor";
+  select.addEventListener("change", () => {
+    if (/（签章）$/.test(anchor.value)) anchor.value = `${select.value}（签章）`;
+    drawMarkers();
+  });
+  for (const r of row.querySelectorAll("input[type=radio]")) {
+    r.addEventListener("change", () => setMode(row, r.value));
+  }
+  row.querySelector(".remove").addEventListener("click", () => {
+    if (state.placing === row) state.placing = null;
+    row.remove();
+    renumber();
+  });
+  rows.append(row);
+  renumber();
+  return row;
+}
+
+function setMode(row, mode) {
+  row.dataset.mode = mode;
+  row.querySelector(`input[type=radio][value="${mode}"]`).checked = true;
+  row.querySelector(".anchor-text").hidden = mode !== "anchor";
+  row.querySelector(".click-hint").hidden = mode !== "click";
+  for (const other of rows.children) other.classList.remove("placing");
+  if (mode === "click") {
+    state.placing = row;
+    row.classList.add("placing");
+    $("preview-hint").textContent = `请在下方页面上点击“${role(row)}”的盖章位置。`;
+  } else if (state.placing === row) state.placing = null;
+  drawMarkers();
+}
+
+const role = (row) => row.querySelector('[data-name="role"]').value;
+
+$("add-signer").addEventListener("click", () => {
+  const used = [...rows.children].map(role);
+  const next = ["甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位"].find((r) => !used.includes(r)) || "丙方";
+  addSigner(next);
+});
+addSigner("甲方");
+addSigner("乙方");
+
+// --- the document and its pages -----------------------------------------------------------
+async function showPages(first) {
+  const width = Math.min(1400, Math.max(600, Math.ceil(($("pages").clientWidth || 500) * (window.devicePixelRatio || 1) / 200) * 200));
+  const out = await upload(`/flows/page-preview?first=${first}&count=10&width=${width}`, state.file);
+  state.count = out.page_count;
+  for (const p of out.pages) {
+    state.sizes[p.page - 1] = p;
+    const canvas = el("div", { class: "page-canvas", "data-page": p.page },
+      el("img", { src: `data:image/png;base64,${p.png_base64}`, alt: `第 ${p.page} 页`, draggable: "false" }));
+    canvas.addEventListener("click", (ev) => place(ev, canvas, p));
+    $("pages").append(el("figure", { class: "doc-page" }, canvas,
+      el("figcaption", { text: `第 ${p.page} / ${out.page_count} 页` })));
+  }
+  state.loaded = first - 1 + out.pages.length;
+  $("more-pages").hidden = state.loaded >= state.count;
+  drawMarkers();
+}
+
+$("more-pages").addEventListener("click", () => showPages(state.loaded + 1));
+
+async function pick(file) {
+  const box = $("file").closest(".field");
+  box.querySelectorAll(".field-error").forEach((n) => n.remove());
+  if (!file) return;
+  state.file = file;
+  state.sizes = [];
+  $("file-label").textContent = `${file.name}（${Math.ceil(file.size / 1024)} KB）`;
+  if (!$("title").value) $("title").value = file.name.replace(/\.pdf$/i, "");
+  $("pages").replaceChildren(el("p", { class: "muted", text: "正在显示页面…" }));
+  try {
+    $("pages").replaceChildren();
+    await showPages(1);
+    $("preview-hint").textContent = "选择“点击页面定位”的签署方后，点击页面上要盖章的位置。";
+  } catch (e) {
+    state.file = null;
+    $("pages").replaceChildren();
+    $("file-label").textContent = "点击选择或拖入合同 PDF 文件";
+    box.append(el("p", { class: "field-error", text: FIELD_MESSAGES["documents[0].pdf"] }));
+  }
+}
+
+$("file").addEventListener("change", (e) => pick(e.target.files[0]));
+const zone = $("dropzone");
+zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); pick(e.dataTransfer.files[0]); });
+
+// a click on a page: the seal's centre there; the API takes its lower-left corner in mm
+function place(ev, canvas, p) {
+  const row = state.placing;
+  if (!row) return;
+  const img = canvas.querySelector("img");
+  const r = img.getBoundingClientRect();
+  const fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
+  const cx = fx * p.width_mm, cy = (1 - fy) * p.height_mm;
+  const clamp = (v, max) => Math.round(Math.min(Math.max(v, 0), max) * 10) / 10;
+  row.click = {
+    page: p.page,
+    x_mm: clamp(cx - SEAL_MM / 2, p.width_mm - SEAL_MM),
+    y_mm: clamp(cy - SEAL_MM / 2, p.height_mm - SEAL_MM),
+    width_mm: SEAL_MM,
+  };
+  row.querySelector(".click-hint").textContent =
+    `已选择：第 ${p.page} 页，距左 ${Math.round(cx)} 毫米、距底 ${Math.round(cy)} 毫米（可再次点击调整）`;
+  row.querySelectorAll(".field-error").forEach((n) => n.remove());
+  drawMarkers();
+}
+
+function drawMarkers() {
+  document.querySelectorAll(".marker").forEach((m) => m.remove());
+  for (const row of rows.children) {
+    const c = row.click;
+    if (row.dataset.mode !== "click" || !c) continue;
+    const canvas = document.querySelector(`.page-canvas[data-page="${c.page}"]`);
+    const p = state.sizes[c.page - 1];
+    if (!canvas || !p) continue;
+    const m = el("span", { class: "marker", text: role(row) });
+    m.style.left = `${((c.x_mm + SEAL_MM / 2) / p.width_mm) * 100}%`;
+    m.style.top = `${(1 - (c.y_mm + SEAL_MM / 2) / p.height_mm) * 100}%`;
+    m.style.width = `${(SEAL_MM / p.width_mm) * 100}%`;
+    canvas.append(m);
+  }
+}
+
+// --- send ---------------------------------------------------------------------------------
+function base64(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).split(",")[1]);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+// the API names the field (signers[1].seal); say what is wrong with it in Chinese
+function explain(err) {
+  const f = err.field || "";
+  const say = (text) => { err.problem = { ...err.problem, code: "explained", detail: text }; };
+  if (f === "documents[0].content_base64") err.problem = { ...err.problem, field: "documents[0].pdf" };
+  if (/\.subscriber_id$/.test(f)) say(err.code === "not_found" ? "未找到该签署人编号" : "签署人不能重复，且须为已登记的用户");
+  else if (/\.seal$/.test(f)) say(err.code === "not_found" ? "未找到该印章编码" : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
+  else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");
+  else if (/\.role$/.test(f)) say("请选择签署角色");
+  else if (/\.order$/.test(f)) say("签署顺序重复");
+  else if (f === "deadline") say(FIELD_MESSAGES.deadline);
+  else if (/^documents/.test(f)) say(FIELD_MESSAGES["documents[0].pdf"]);
+  return err;
+}
+
+bindForm(form, {
+  busyText: "正在发送…",
+  submit: async (data, key) => {
+    if (!state.file) throw new ApiError(400, { code: "explained", field: "documents[0].pdf", detail: "请先选择合同 PDF 文件" });
+    const signers = [...rows.children].map((row, i) => {
+      const v = (n) => row.querySelector(`[data-name="${n}"]`);
+      let placement;
+      if (row.dataset.mode === "click") {
+        if (!row.click) throw new ApiError(400, { code: "explained", field: `signers[${i}].placement`, detail: "请在合同页面上点击盖章位置" });
+        placement = row.click;
+      } else {
+        placement = { anchor: v("placement").value.trim() || `${role(row)}（签章）` };
+      }
+      return {
+        subscriber_id: Number(v("subscriber_id").value),
+        role: role(row),
+        seal: v("seal").value.trim(),
+        placement,
+        order: i + 1,
+        requires_video: v("requires_video").checked,
+      };
+    });
+    const when = new Date(data.deadline);
+    if (!data.deadline || Number.isNaN(when.getTime())) throw new ApiError(400, { code: "explained", field: "deadline", detail: FIELD_MESSAGES.deadline });
+    const body = {
+      title: data.title.trim(),
+      documents: [{ name: state.file.name, content_base64: await base64(state.file) }],
+      signers,
+      order: data.order,
+      deadline: when.toISOString(),
+    };
+    try {
+      const flow = await api("POST", "/flows", { json: body, idempotencyKey: key });
+      return await api("POST", `/flows/${flow.id}/start`, { idempotencyKey: `${key}:start` });
+    } catch (e) {
+      throw e instanceof ApiError ? explain(e) : e;
+    }
+  },
+  onDone: (started) => location.assign(`/flows/${started.flow.id}?sent=1`),
+});

@@ -1,0 +1,29 @@
+// 合同签署: the sign flows of the caller's organization (the API scopes a subscriber's session
+// to its own organization), newest first, each linking to its progress page.
+import { api, currentSession, el, fmtTime, goLogin } from "/static/api.js";
+import { stateBadge } from "/static/pages/flow_labels.js";
+
+const session = await currentSession();
+if (!session || session.expired) {
+  goLogin("subscriber", Boolean(session && session.expired));
+  await new Promise(() => {});
+}
+const items = [];
+let after = null;
+do {
+  const page = await api("GET", `/flows?limit=200${after ? `&after=${after}` : ""}`);
+  items.push(...page.items);
+  after = page.next;
+} while (after && items.length < 1000);
+items.reverse();
+const body = document.querySelector("#flows tbody");
+body.replaceChildren(...(items.length ? items.map((f) => {
+  const signed = f.signers.filter((s) => s.state === "signed").length;
+  return el("tr", { "data-flow": f.id },
+    el("td", { class: "num", text: String(f.id) }),
+    el("td", {}, el("a", { href: `/flows/${f.id}`, text: f.title })),
+    el("td", {}, stateBadge(f.state)),
+    el("td", { text: `${signed} / ${f.signers.length} 方已签` }),
+    el("td", { text: fmtTime(f.deadline).slice(0, 16) }),
+    el("td", { text: fmtTime(f.created_at).slice(0, 16) }));
+}) : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "尚无签署流程。", el("a", { href: "/flows/new", text: "发起第一份签署" })))]));

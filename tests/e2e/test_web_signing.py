@@ -1,0 +1,410 @@
+"""Sending a contract and signing it from the SMS link, in headless Chromium against the real
+server (issue 13, part 2).
+
+The organization's administrator (subscriber login by phone and code) uploads a two-party
+contract, places 甲方's seal by its anchor text and 乙方's by clicking on the drawn page, asks
+乙方 for a video dual recording, sets a deadline and sends. 甲方 (王五, with the organization's
+contract seal) opens the link on a 390×844 phone, reads every page, asks for the code (read from
+``<home>/outbox/sms.jsonl``), enters it and the seal PIN and double-taps 确认签署: one request,
+one signature, and the seal shows on the page. 乙方 (张三) records the statement with Chromium's
+fake camera (MediaRecorder → webm, uploaded with its SHA-256), and signs while the first answer
+to 确认签署 is cut off (``page.route``): the retry carries the same Idempotency-Key and signs
+once. The sender sees the flow completed, downloads the signed PDF — both signatures valid in
+pyHanko and poppler's ``pdfsig`` — and the evidence report, which names the recording's hash.
+Batch signing of several PDFs from one screen closes. Screenshots under
+``$YINXIN_TEST_OUTPUT/web/`` (``sign-*``, ``flow-*``, ``batch-*``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from tests.e2e.conftest import Site, shot
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import (
+    need,
+    need_quiet,
+    nss_trusting,
+    outbox_lines,
+    pdfsig,
+    read_code,
+)
+from tests.integration.test_sign_flows import _pyhanko_valid
+
+ORG_PHONE = "13900139000"
+LINK_RE = re.compile(r"/sign/([A-Za-z0-9_-]{16,100})")
+
+
+@pytest.fixture(scope="module")
+def media_browser(browser):
+    """Another Chromium of the same Playwright, with a fake camera and microphone granted
+    without a prompt (Chromium's switches for tests of getUserMedia)."""
+    b = browser.browser_type.launch(
+        executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--lang=zh-CN",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+        ],
+    )
+    yield b
+    b.close()
+
+
+def phone_page(browser):
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        accept_downloads=True,
+    )
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return ctx, page
+
+
+def read_link(outbox: Path, phone: str, *, after: int = 0) -> str:
+    """The signing link's token in the newest sign request to ``phone``."""
+    for line in reversed(outbox.read_text("utf-8").splitlines()[after:]):
+        msg = json.loads(line)
+        if msg.get("to") == phone and msg.get("template_id") in ("sign_request", "sign_urge"):
+            m = LINK_RE.search(msg["body"])
+            if m:
+                return m.group(1)
+    raise AssertionError(f"no signing link for {phone} in {outbox}")
+
+
+def subscriber_login(site: Site, page, phone: str, then: str) -> None:
+    before = outbox_lines(site.world.outbox)
+    page.goto(site.url(f"/login?next={then}"))
+    page.fill("#phone", phone)
+    page.click("#send-code")
+    page.locator("#sent-to").filter(has_text=phone[-4:]).wait_for()
+    page.fill("#code", read_code(site.world.outbox, phone, after=before))
+    page.click("#login-button")
+    page.wait_for_url(f"**{then}")
+
+
+def codes_a_minute_ago(site: Site, subscriber_id: int) -> None:
+    """Move a subscriber's code requests two minutes back, as if the test had waited out the
+    one-code-a-minute limit (the server reads them from the same database)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from yinxin.store.models.notify import IntentChallenge
+
+    with site.world.p.db.transaction() as s:
+        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == subscriber_id)
+        for ch in s.execute(q).scalars():
+            ch.created_at = ch.created_at - dt.timedelta(minutes=2)
+
+
+def read_through(page) -> None:
+    """Scroll every page of the documents into view, then tick 我已完整阅读."""
+    page.locator("#documents .doc-page img").first.wait_for()
+    for img in page.locator("#documents .doc-page img").all():
+        img.scroll_into_view_if_needed()
+    until(page, "() => !document.getElementById('read-confirm').disabled")
+    page.check("#read-confirm")
+
+
+def ask_code(site: Site, page, party) -> None:
+    codes_a_minute_ago(site, party.id)  # the site's own contract was signed a moment ago
+    before = outbox_lines(site.world.outbox)
+    page.click("#send-code")
+    page.locator("#sent-to").filter(has_text=party.phone[-4:]).wait_for()
+    page.fill("#code", read_code(site.world.outbox, party.phone, after=before))
+
+
+def until(page, js: str, arg=None, timeout: float = 30) -> None:
+    """Poll ``js`` until it is true (``wait_for_function`` compiles its predicate with eval,
+    which the pages' Content-Security-Policy refuses)."""
+    end = time.monotonic() + timeout
+    while not page.evaluate(js, arg):
+        if time.monotonic() > end:
+            raise AssertionError(f"still false after {timeout} s: {js}")
+        time.sleep(0.1)
+
+
+def images_loaded(page, selector: str) -> None:
+    until(
+        page,
+        "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)",
+        selector,
+    )
+
+
+def valid_signatures(pdf: bytes, root) -> int:
+    """pyHanko's validator (trusting our root) in a thread of its own: it runs asyncio, and
+    Playwright's sync API holds this thread's event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(_pyhanko_valid, pdf, root).result()
+
+
+def no_sideways_scroll(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_send_a_contract_sign_it_on_phones_with_a_video_and_check_the_files(
+    site: Site, page, media_browser, browser, tmp_path
+):
+    w = site.world
+    outbox = w.outbox
+    contract = tmp_path / "技术服务合同.pdf"
+    contract.write_bytes(contract_pdf())
+
+    # --- the sender: the organization's administrator ------------------------------------
+    subscriber_login(site, page, ORG_PHONE, "/flows")
+    page.locator("#flows tbody td").first.wait_for()
+    shot(page, "flow-list-empty")
+    page.click("#new-flow")
+    page.wait_for_url("**/flows/new")
+    rows = page.locator("#signers .signer-row")
+    rows.nth(1).wait_for()
+    assert rows.count() == 2
+    jia, yi = rows.nth(0), rows.nth(1)
+    jia.locator('[data-name="subscriber_id"]').fill(str(w.jia.id))
+    jia.locator('[data-name="seal"]').fill(w.jia.seal.es_id)
+    assert jia.locator('[data-name="placement"]').input_value() == "甲方（签章）"
+    # sent without a file: refused next to the file field, in Chinese
+    page.fill("#title", "技术服务合同")
+    yi.locator('[data-name="subscriber_id"]').fill(str(w.yi.id))
+    yi.locator('[data-name="seal"]').fill(w.jia.seal.es_id)  # not 张三's to use
+    page.click("#send-flow")
+    page.locator("#file-field .field-error").wait_for()
+    assert page.locator("#file-field .field-error").inner_text() == "请先选择合同 PDF 文件"
+    page.set_input_files("#file", str(contract))
+    canvas = page.locator('.page-canvas[data-page="1"]')
+    canvas.locator("img").wait_for()
+    assert page.locator("#file-field .field-error").count() == 0
+    # a wrong seal first: refused on that signer's seal field
+    yi.locator('input[type=radio][value="click"]').check()
+    box = canvas.locator("img").bounding_box()
+    assert box is not None
+    # to the right of "乙方（签章）：" on the drawn page (the seal's centre)
+    page.mouse.click(box["x"] + box["width"] * 0.66, box["y"] + box["height"] * 0.64)
+    page.locator(".marker").wait_for()
+    assert "第 1 页" in yi.locator(".click-hint").inner_text()
+    yi.locator('[data-name="requires_video"]').check()
+    page.click("#send-flow")
+    err = yi.locator(".field-error")
+    err.wait_for()
+    assert "印章" in err.inner_text()
+    shot(page, "flow-new-field-error")
+    yi.locator('[data-name="seal"]').fill(w.yi.seal.es_id)
+    shot(page, "flow-new")
+    before = outbox_lines(outbox)
+    page.click("#send-flow")
+    page.wait_for_url(re.compile(r".*/flows/\d+\?sent=1$"))
+    flow_id = int(re.search(r"/flows/(\d+)", page.url).group(1))  # type: ignore[union-attr]
+    page.locator('#signers li[data-state="ready"]').wait_for()
+    assert page.locator('#signers li[data-state="waiting"]').count() == 1
+    page.locator("#pages .doc-page img").first.wait_for()
+    shot(page, "flow-started")
+    token_jia = read_link(outbox, w.jia.phone, after=before)
+
+    # --- 甲方 on a phone: read, code, PIN, a double tap signs once -------------------------
+    ctx1, p1 = phone_page(browser)
+    p1.goto(site.url(f"/sign/{token_jia}"))
+    p1.locator("#flow-title").filter(has_text="技术服务合同").wait_for()
+    assert "王五（甲方）" in p1.locator("#flow-facts").inner_text()
+    assert p1.locator('#steps li[data-step="video"]').is_hidden()  # not asked of 甲方
+    shot(p1, "sign-open-phone")
+    read_through(p1)
+    p1.locator("#confirm-step").wait_for(state="visible")
+    ask_code(site, p1, w.jia)
+    p1.fill("#pin", "000000")  # a wrong PIN first: refused on the PIN field
+    p1.click("#sign-button")
+    p1.locator("#sign-form .field-error").wait_for()
+    assert p1.locator("#sign-form .field-error").inner_text() == "印章密码错误"
+    shot(p1, "sign-wrong-pin-phone")
+    signs: list[dict] = []
+    p1.on(
+        "request",
+        lambda r: (
+            r.method == "POST"
+            and r.url.endswith(f"/api/v1/sign/{token_jia}")
+            and signs.append(dict(r.headers))
+        ),
+    )
+    p1.fill("#pin", w.jia.pin)
+    p1.locator("#sign-button").dblclick()
+    p1.locator("#done").wait_for(state="visible")
+    p1.locator("#signed-pages img").first.wait_for()
+    images_loaded(p1, "#signed-pages img")
+    assert len(signs) == 1  # the double tap was one submission
+    assert "签署完成" in p1.locator("#done-verdict").inner_text()
+    no_sideways_scroll(p1)
+    p1.locator("#done").scroll_into_view_if_needed()
+    shot(p1, "sign-done-phone")
+    with p1.expect_download() as dl:
+        p1.locator("#downloads button").first.click()
+    mine = dl.value.path()
+    assert mine is not None and Path(mine).read_bytes().startswith(b"%PDF-")
+    assert not p1.errors, p1.errors  # type: ignore[attr-defined]
+    ctx1.close()
+
+    # --- 乙方: the video statement, then a cut-off answer and a retry -------------------------
+    token_yi = read_link(outbox, w.yi.phone, after=before)
+    ctx2, p2 = phone_page(media_browser)
+    p2.goto(site.url(f"/sign/{token_yi}"))
+    p2.locator("#flow-title").filter(has_text="技术服务合同").wait_for()
+    assert p2.locator('#steps li[data-step="video"]').is_visible()
+    read_through(p2)
+    p2.locator("#video-step").wait_for(state="visible")
+    assert "张三" in p2.locator("#statement").inner_text()
+    # signing before recording is refused
+    p2.fill("#code", "123456")
+    p2.fill("#pin", w.yi.pin)
+    p2.click("#sign-button")
+    p2.locator("#sign-form .form-error").filter(has_text="视频双录").wait_for()
+    p2.click("#camera-on")
+    p2.locator("#rec-start").wait_for(state="visible")
+    until(p2, "() => document.getElementById('camera').videoWidth > 0")
+    p2.click("#rec-start")
+    p2.locator("#rec-indicator").wait_for(state="visible")
+    time.sleep(3.5)
+    p2.locator("#video-step").scroll_into_view_if_needed()
+    shot(p2, "sign-video-recording-phone")
+    p2.click("#rec-stop")
+    p2.locator("#video-done").wait_for(state="visible")
+    video_sha = p2.locator("#video-done").get_attribute("data-sha256")
+    assert video_sha and re.fullmatch(r"[0-9a-f]{64}", video_sha)
+    # the file kept is the recording whose hash the page shows
+    stored = site.home / "documents" / "flows"
+    found = [f for f in stored.rglob("*") if f.is_file() and video_sha in f.name]
+    if found:
+        data = found[0].read_bytes()
+        assert hashlib.sha256(data).hexdigest() == video_sha and data[:4] == b"\x1a\x45\xdf\xa3"
+    shot(p2, "sign-video-done-phone")
+
+    ask_code(site, p2, w.yi)
+    p2.fill("#pin", w.yi.pin)
+    sent: list[dict] = []
+    p2.on(
+        "request",
+        lambda r: (
+            r.method == "POST"
+            and r.url.endswith(f"/api/v1/sign/{token_yi}")
+            and sent.append(dict(r.headers))
+        ),
+    )
+    cut = {"done": False}
+
+    def drop_the_answer(route):
+        if route.request.method == "POST" and not cut["done"]:
+            cut["done"] = True
+            route.fetch()  # the server signs…
+            route.abort("connectionreset")  # …but the answer is lost
+        else:
+            route.continue_()
+
+    p2.route(f"**/api/v1/sign/{token_yi}", drop_the_answer)
+    p2.click("#sign-button")
+    p2.locator("#sign-form .form-error").filter(has_text="网络连接中断").wait_for()
+    shot(p2, "sign-network-cut-phone")
+    p2.click("#sign-button")  # the signer taps again
+    p2.locator("#done").wait_for(state="visible")
+    assert len(sent) == 2 and sent[0]["idempotency-key"] == sent[1]["idempotency-key"]
+    p2.locator("#signed-pages img").first.wait_for()
+    images_loaded(p2, "#signed-pages img")
+    no_sideways_scroll(p2)
+    p2.locator("#done").scroll_into_view_if_needed()
+    shot(p2, "sign-done-video-phone")
+    assert not p2.errors, p2.errors  # type: ignore[attr-defined]
+    ctx2.close()
+
+    # --- the sender sees completion and downloads the files ---------------------------------
+    page.goto(site.url(f"/flows/{flow_id}"))
+    page.locator('#flow-state [data-state="completed"]').wait_for()
+    assert page.locator('#signers li[data-state="signed"]').count() == 2
+    assert video_sha in page.locator("#signers").inner_text()
+    page.locator("#pages .doc-page img").first.wait_for()
+    images_loaded(page, "#pages img")
+    shot(page, "flow-completed")
+    with page.expect_download() as dl:
+        page.locator("#downloads .download-document").click()
+    signed = Path(dl.value.path()).read_bytes()  # type: ignore[arg-type]
+    assert signed.startswith(contract.read_bytes())  # incremental updates over the original
+    sigs = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    assert len(sigs) == 2  # one each, though 甲方 tapped twice and 乙方 sent twice
+    root = w.p.ca.certificate("root")
+    assert valid_signatures(signed, root) == 2
+    # 乙方's seal where the sender clicked: 66 % across, 64 % down the A4 page
+    rect = [float(v) for v in sigs[1].sig_field["/Rect"]]
+    cx, cy = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+    assert abs(cx - 0.66 * 595) < 6 and abs(cy - (1 - 0.64) * 842) < 6
+    if need_quiet("pdfsig") and need_quiet("certutil"):
+        path = tmp_path / "signed.pdf"
+        path.write_bytes(signed)
+        blocks = pdfsig(path, nss_trusting(tmp_path / "nss", root))
+        assert len(blocks) == 2
+        for block in blocks:
+            assert "Signature is Valid." in block, block
+    with page.expect_download() as dl:
+        page.locator("#downloads .download-evidence").click()
+    evidence = Path(dl.value.path()).read_bytes()  # type: ignore[arg-type]
+    assert evidence.startswith(b"%PDF-")
+    need("pdftotext")
+    path = tmp_path / "evidence.pdf"
+    path.write_bytes(evidence)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "视频双录" in text and video_sha in re.sub(r"\s", "", text)
+
+    page.goto(site.url("/flows"))
+    page.locator(f'#flows tr[data-flow="{flow_id}"]').wait_for()
+    assert "已完成" in page.locator(f'#flows tr[data-flow="{flow_id}"]').inner_text()
+    shot(page, "flow-list")
+
+
+def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_path):
+    """The organization signs three PDFs with its contract seal: one code, one PIN entry."""
+    w = site.world
+    files = []
+    for n in range(3):
+        f = tmp_path / f"服务记录单-{n + 1}.pdf"
+        f.write_bytes(contract_pdf(1, title=f"运维服务记录单 {n + 1}"))
+        files.append(str(f))
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/batch")
+    page.locator("#signer-name").filter(has_text=w.org.name).wait_for()  # the page is ready
+    page.set_input_files("#files", files)
+    page.locator('#documents tr[data-index="2"]').wait_for()
+    page.select_option("#role", "甲方")
+    page.fill("#anchor", "甲方（签章）")
+    page.fill("#seal", w.jia.seal.es_id)
+    codes_a_minute_ago(site, w.org.id)  # one code a minute: the login's was just now
+    before = outbox_lines(w.outbox)
+    page.click("#send-code")
+    page.locator("#sent-to").filter(has_text="3 份文件").wait_for()
+    page.fill("#code", read_code(w.outbox, ORG_PHONE, after=before))
+    page.fill("#pin", w.jia.pin)
+    shot(page, "batch-ready")
+    page.click("#sign-all")
+    page.locator("#result").wait_for(state="visible")
+    assert "已签署 3 份文件" in page.locator("#result-verdict").inner_text()
+    shot(page, "batch-done")
+    with page.expect_download() as dl:
+        page.locator("#result-downloads button").first.click()
+    pdf = Path(dl.value.path()).read_bytes()  # type: ignore[arg-type]
+    assert valid_signatures(pdf, w.p.ca.certificate("root")) == 1
