@@ -18,6 +18,7 @@ Batch signing of several PDFs from one screen closes. Screenshots under
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import hashlib
 import io
 import json
@@ -41,6 +42,7 @@ from tests.integration.signing_flow import (
     read_code,
 )
 from tests.integration.test_sign_flows import _pyhanko_valid
+from yinxin.signing.flows import SignerSpec
 
 ORG_PHONE = "13900139000"
 LINK_RE = re.compile(r"/sign/([A-Za-z0-9_-]{16,100})")
@@ -105,8 +107,6 @@ def subscriber_login(site: Site, page, phone: str, then: str) -> None:
 def codes_a_minute_ago(site: Site, subscriber_id: int) -> None:
     """Move a subscriber's code requests two minutes back, as if the test had waited out the
     one-code-a-minute limit (the server reads them from the same database)."""
-    import datetime as dt
-
     from sqlalchemy import select
 
     from yinxin.store.models.notify import IntentChallenge
@@ -200,7 +200,7 @@ def test_send_a_contract_sign_it_on_phones_with_a_video_and_check_the_files(
     box = canvas.locator("img").bounding_box()
     assert box is not None
     # to the right of "乙方（签章）：" on the drawn page (the seal's centre)
-    page.mouse.click(box["x"] + box["width"] * 0.66, box["y"] + box["height"] * 0.64)
+    canvas.locator("img").click(position={"x": box["width"] * 0.66, "y": box["height"] * 0.64})
     page.locator(".marker").wait_for()
     assert "第 1 页" in yi.locator(".click-hint").inner_text()
     yi.locator('[data-name="requires_video"]').check()
@@ -219,6 +219,8 @@ def test_send_a_contract_sign_it_on_phones_with_a_video_and_check_the_files(
     assert page.locator('#signers li[data-state="waiting"]').count() == 1
     page.locator("#pages .doc-page img").first.wait_for()
     shot(page, "flow-started")
+    page.locator("#signers .urge").click()  # 催签: a fresh link by SMS
+    page.locator("#toast").filter(has_text="已催签").wait_for()
     token_jia = read_link(outbox, w.jia.phone, after=before)
 
     # --- 甲方 on a phone: read, code, PIN, a double tap signs once -------------------------
@@ -370,6 +372,24 @@ def test_send_a_contract_sign_it_on_phones_with_a_video_and_check_the_files(
         ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "视频双录" in text and video_sha in re.sub(r"\s", "", text)
+
+    # a second flow, withdrawn (撤回) from its page with a reason
+    other = w.p.flows.create(
+        "补充协议",
+        documents=[("补充协议.pdf", contract_pdf(1, title="补充协议"))],
+        signers=[SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id)],
+        deadline=w.p.clock.now() + dt.timedelta(days=2),
+        owner_subscriber_id=w.org.id,
+        actor="test",
+    )
+    w.p.flows.start(other.id, actor="test")
+    page.goto(site.url(f"/flows/{other.id}"))
+    page.locator("#cancel-box").wait_for(state="visible")
+    page.fill("#reason", "条款需要修改")
+    page.click("#cancel-button")
+    page.locator('#flow-state [data-state="cancelled"]').wait_for()
+    assert "条款需要修改" in page.locator("#flow-facts").inner_text()
+    shot(page, "flow-cancelled")
 
     page.goto(site.url("/flows"))
     page.locator(f'#flows tr[data-flow="{flow_id}"]').wait_for()

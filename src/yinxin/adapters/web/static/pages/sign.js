@@ -198,6 +198,8 @@ function videoSection() {
       $("video-done").hidden = false;
       show("rec-again");
       step("confirm");
+      const stale = $("sign-form").querySelector(".form-error");
+      stale.hidden = true;
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const unknown = e.status === 0 || e.status >= 500 || e.code === "idempotency_in_progress";
