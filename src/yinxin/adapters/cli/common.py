@@ -183,6 +183,18 @@ def secret_help(what: str, env: str) -> str:
     return f"{what}. {DISCOURAGED.replace('${env}', env)} {SECRET_SOURCES.replace('${env}', env)}"
 
 
+SEAL_PIN = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN"))
+CODE = typer.Option(
+    None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
+)
+PIN_CODE_STDIN = typer.Option(
+    False,
+    "--pin-stdin",
+    help="Read the seal PIN (first line) and the code (second line, unless YINXIN_CODE is "
+    "set) from standard input.",
+)
+
+
 def _stdin_line() -> str:
     line = sys.stdin.readline() if sys.stdin is not None else ""
     return line.rstrip("\r\n")
@@ -223,3 +235,27 @@ def read_secret(
             field=field,
         )
     return value
+
+
+def read_pin_and_code(pin: str | None, code: str | None, *, from_stdin: bool) -> tuple[str, str]:
+    """The seal PIN and the one-time code a platform signature takes, read with
+    :func:`read_secret`. The PIN is asked for first: on standard input the PIN is the first line
+    and the code the second, the order every signing command documents."""
+    return (
+        read_secret(
+            "seal PIN",
+            env="YINXIN_SEAL_PIN",
+            field="pin",
+            option=pin,
+            option_name="--pin",
+            from_stdin=from_stdin,
+        ),
+        read_secret(
+            "one-time code",
+            env="YINXIN_CODE",
+            field="code",
+            option=code,
+            option_name="--code",
+            from_stdin=from_stdin,
+        ),
+    )

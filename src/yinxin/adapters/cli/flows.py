@@ -17,21 +17,24 @@ from pathlib import Path
 import typer
 
 from yinxin.adapters.cli.common import (
+    CODE,
     HOME,
     JSON,
+    PIN_CODE_STDIN,
+    SEAL_PIN,
     console,
     parse_time,
     platform,
     read_input,
-    read_secret,
+    read_pin_and_code,
     run,
-    secret_help,
     writable,
     write_atomic,
 )
 from yinxin.errors import ValidationError
 
 flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
+FLOW = typer.Argument(..., help="The flow.")
 ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
 LINK = typer.Option(
     None,
@@ -168,7 +171,7 @@ def flow_create(
 
 @flow_app.command("start")
 def flow_start(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     actor: str = ACTOR,
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -186,7 +189,7 @@ def flow_start(
 
 @flow_app.command("show")
 def flow_show(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -226,7 +229,7 @@ def flow_list(
 
 @flow_app.command("urge")
 def flow_urge(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     signer_id: int = typer.Argument(..., help="The signer (see flow show)."),
     actor: str = ACTOR,
     home: Path | None = HOME,
@@ -245,7 +248,7 @@ def flow_urge(
 
 @flow_app.command("extend")
 def flow_extend(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     deadline: str = typer.Option(..., help="The new deadline, ISO 8601 with offset."),
     actor: str = ACTOR,
     home: Path | None = HOME,
@@ -261,7 +264,7 @@ def flow_extend(
 
 @flow_app.command("cancel")
 def flow_cancel(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     reason: str = typer.Option(..., help="Why (recorded and shown to the parties)."),
     actor: str = ACTOR,
     home: Path | None = HOME,
@@ -277,13 +280,9 @@ def flow_sign(
     challenge: str | None = typer.Option(
         None, help="The challenge id printed when the code was sent; without it, a code is sent."
     ),
-    code: str | None = typer.Option(
-        None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
-    ),
-    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
-    pin_stdin: bool = typer.Option(
-        False, "--pin-stdin", help="Read the seal PIN, then the code, one a line, from stdin."
-    ),
+    code: str | None = CODE,
+    pin: str | None = SEAL_PIN,
+    pin_stdin: bool = PIN_CODE_STDIN,
     client_ip: str | None = typer.Option(None, help="The signer's address, for the evidence."),
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -297,20 +296,7 @@ def flow_sign(
         p = platform(home)
         if challenge is None:
             return p.flows.request_code(token)
-        the_pin, the_code = (
-            read_secret(
-                what,
-                env=env,
-                field=name,
-                option=given,
-                option_name=f"--{name}",
-                from_stdin=pin_stdin,
-            )
-            for what, env, name, given in (
-                ("seal PIN", "YINXIN_SEAL_PIN", "pin", pin),
-                ("one-time code", "YINXIN_CODE", "code", code),
-            )
-        )
+        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         return p.flows.sign(
             token, pin=the_pin, challenge_id=challenge, code=the_code, client_ip=client_ip
         )
@@ -332,7 +318,7 @@ def flow_sign(
 
 @flow_app.command("evidence")
 def flow_evidence(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     pdf: Path | None = typer.Option(None, "--pdf", help="Write the Chinese PDF report here."),
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -369,7 +355,7 @@ def flow_evidence(
 
 @flow_app.command("download")
 def flow_download(
-    flow_id: int = typer.Argument(..., help="The flow."),
+    flow_id: int = FLOW,
     document_id: int = typer.Argument(..., help="The document (see flow show)."),
     out: Path = typer.Option(..., "--out", help="Where the file is written."),
     home: Path | None = HOME,

@@ -17,17 +17,20 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    CODE,
     HOME,
     JSON,
+    PIN_CODE_STDIN,
     PIN_STDIN,
+    SEAL_PIN,
     console,
     extended,
     parse_time,
     platform,
     read_input,
+    read_pin_and_code,
     read_secret,
     run,
-    secret_help,
     writable,
     write_atomic,
 )
@@ -38,6 +41,9 @@ IN = typer.Option(..., "--in", help="The PDF to be signed.")
 OUT = typer.Option(..., "--out", help="Where the signed PDF is written.")
 ANCHOR = typer.Option(None, help='Centre the seal on this text, e.g. "甲方（签章）".')
 PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor's, or the last.")
+WIDTH = typer.Option(None, help="Seal width in mm.")
+ROLE = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位")
+LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")
 
 
 @dataclass(frozen=True)
@@ -86,24 +92,16 @@ def sign_pdf_cmd(
     seal: str = typer.Option(..., help="Seal id or esID."),
     signer: int = typer.Option(..., help="Subscriber id of the person signing."),
     challenge: str = typer.Option(..., help="Challenge id from `sign code`."),
-    code: str | None = typer.Option(
-        None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
-    ),
-    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
-    pin_stdin: bool = typer.Option(
-        False,
-        "--pin-stdin",
-        help="Read the seal PIN "
-        "(first line) and the code (second line, unless "
-        "YINXIN_CODE is set) from standard input.",
-    ),
+    code: str | None = CODE,
+    pin: str | None = SEAL_PIN,
+    pin_stdin: bool = PIN_CODE_STDIN,
     anchor: str | None = ANCHOR,
     page: int | None = PAGE,
     x: float | None = None,
     y: float | None = None,
-    width: float | None = typer.Option(None, help="Seal width in mm."),
-    role: str | None = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位"),
-    level: str = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA"),
+    width: float | None = WIDTH,
+    role: str | None = ROLE,
+    level: str = LEVEL,
     lock: bool = typer.Option(False, help="Last signer: lock the document."),
     cross_page: bool = typer.Option(False, "--cross-page", help="骑缝章."),
     home: Path | None = HOME,
@@ -118,20 +116,7 @@ def sign_pdf_cmd(
 
     def go():
         # one line each on standard input: the PIN, then the code
-        the_pin, the_code = (
-            read_secret(
-                what,
-                env=env,
-                field=name,
-                option=given,
-                option_name=f"--{name}",
-                from_stdin=pin_stdin,
-            )
-            for what, env, name, given in (
-                ("seal PIN", "YINXIN_SEAL_PIN", "pin", pin),
-                ("one-time code", "YINXIN_CODE", "code", code),
-            )
-        )
+        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         data = _pdf(input)
         writable(output)  # a bad --out is refused before the code is used up
         p = platform(home)
@@ -263,16 +248,9 @@ def sign_batch(
     challenge: str | None = typer.Option(
         None, help="Challenge id from the first run; without it a code is sent."
     ),
-    code: str | None = typer.Option(
-        None, "--code", help=secret_help("The one-time code received by SMS", "YINXIN_CODE")
-    ),
-    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
-    pin_stdin: bool = typer.Option(
-        False,
-        "--pin-stdin",
-        help="Read the seal PIN (first line) and the code (second line, unless YINXIN_CODE is "
-        "set) from standard input.",
-    ),
+    code: str | None = CODE,
+    pin: str | None = SEAL_PIN,
+    pin_stdin: bool = PIN_CODE_STDIN,
     out_dir: Path | None = typer.Option(
         None, "--out-dir", help="Where the signed files go (default: beside each input)."
     ),
@@ -280,9 +258,9 @@ def sign_batch(
     page: int | None = PAGE,
     x: float | None = None,
     y: float | None = None,
-    width: float | None = typer.Option(None, help="Seal width in mm."),
-    role: str | None = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位"),
-    level: str = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA"),
+    width: float | None = WIDTH,
+    role: str | None = ROLE,
+    level: str = LEVEL,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -314,20 +292,7 @@ def sign_batch(
         return
 
     def go():
-        the_pin, the_code = (
-            read_secret(
-                what,
-                env=env,
-                field=name,
-                option=given,
-                option_name=f"--{name}",
-                from_stdin=pin_stdin,
-            )
-            for what, env, name, given in (
-                ("seal PIN", "YINXIN_SEAL_PIN", "pin", pin),
-                ("one-time code", "YINXIN_CODE", "code", code),
-            )
-        )
+        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         batch = items()
         outs = [_batch_out(f, out_dir) for f in files]
         for o in outs:
@@ -380,7 +345,7 @@ def authorization_grant(
         [], "--counterparty", help="A counterparty's subscriber id (repeat; none = any)."
     ),
     flow: list[int] = typer.Option([], "--flow", help="A sign flow id (repeat; none = any)."),
-    pin: str | None = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN")),
+    pin: str | None = SEAL_PIN,
     pin_stdin: bool = PIN_STDIN,
     actor: str | None = typer.Option(None, help="Who grants (recorded in the audit trail)."),
     home: Path | None = HOME,
