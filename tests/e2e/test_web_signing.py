@@ -428,3 +428,16 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
         page.locator("#result-downloads button").first.click()
     pdf = Path(dl.value.path()).read_bytes()  # type: ignore[arg-type]
     assert valid_signatures(pdf, w.p.ca.certificate("root")) == 1
+
+
+def test_contract_pages_render_fast(site: Site):
+    """The shells of the contract pages: public shells (their data is not), strict CSP, well
+    under 200 ms of server time."""
+    import httpx
+
+    for path in ("/flows", "/flows/new", "/flows/1", f"/sign/{'a' * 43}", "/batch"):
+        r = httpx.get(site.url(path))
+        assert r.status_code == 200, path
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        took = float(r.headers["server-timing"].split("dur=")[1])
+        assert took < 200, (path, took)
