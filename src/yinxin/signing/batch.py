@@ -31,12 +31,14 @@ the batch and authorization ids go into each signature's record details and audi
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.pdf.sign import (
@@ -60,7 +62,6 @@ from yinxin.signing.service import (
     sha256_hex,
 )
 from yinxin.store import audit
-from yinxin.store.models import Subscriber
 from yinxin.store.models.authorizations import SigningBatch
 from yinxin.store.models.signing import SignatureRecord
 
@@ -232,18 +233,12 @@ class BatchSigning:
         )
         manifest = self._manifest(checked)
         digest = manifest_sha256(manifest)
-        with self.db.read() as s:
-            if s.get(Subscriber, signer_subscriber_id) is None:
-                raise ValidationError(
-                    f"no subscriber {signer_subscriber_id}", field="signer_subscriber_id"
-                )
-        unlocked = self.seals.unlock_for_signing(
-            seal, pin, member_subscriber_id=signer_subscriber_id
-        )
-        done = self.intent.consumed_challenge(
-            subscriber_id=signer_subscriber_id,
+        unlocked, done = self.signing.unlock_for_signer(
+            seal,
+            pin,
+            signer_subscriber_id=signer_subscriber_id,
             document_sha256=digest,
-            token=confirmation_token,
+            confirmation_token=confirmation_token,
             challenge_id=challenge_id,
             code=code,
         )
@@ -273,46 +268,40 @@ class BatchSigning:
             raise ValidationError(
                 "intent confirmation is needed: give the one-time code", field="code"
             )
-        signed = self._sign_all(checked, unlocked, level)
-        stored = self._store(signed)
-        now = self.clock.now()
-        with self.db.transaction() as s:
+
+        def consume(s: Session, now: dt.datetime) -> str:
             if confirmation_token is not None:
-                consumed = self.intent.consume(
+                return self.intent.consume(
                     confirmation_token,
                     subscriber_id=signer_subscriber_id,
                     document_sha256=digest,
                     purpose=PURPOSE,
                     by="batch-signing",
                     session=s,
-                )
-            else:
-                consumed = self.intent.consume_code(
-                    str(challenge_id),
-                    str(code),
-                    subscriber_id=signer_subscriber_id,
-                    document_sha256=digest,
-                    purpose=PURPOSE,
-                    session=s,
-                    by="batch-signing",
-                    actor=actor,
-                )
-            docs = self._record(
-                s,
-                checked,
-                signed,
-                stored,
-                unlocked,
-                level=level,
-                signer_subscriber_id=signer_subscriber_id,
-                challenge_id=consumed.challenge_id,
-                authorization_id=None,
-                client_ip=client_ip,
+                ).challenge_id
+            return self.intent.consume_code(
+                str(challenge_id),
+                str(code),
+                subscriber_id=signer_subscriber_id,
+                document_sha256=digest,
+                purpose=PURPOSE,
+                session=s,
+                by="batch-signing",
                 actor=actor,
-                context=context,
-                now=now,
-            )
-        return BatchResult(docs, consumed.challenge_id, None)
+            ).challenge_id
+
+        docs, used = self._sign_and_record(
+            checked,
+            unlocked,
+            first=consume,
+            level=level,
+            signer_subscriber_id=signer_subscriber_id,
+            authorization_id=None,
+            client_ip=client_ip,
+            actor=actor,
+            context=context,
+        )
+        return BatchResult(docs, used, None)
 
     # --- signing under an authorization ----------------------------------------------------------
     def sign_authorized(
@@ -341,11 +330,9 @@ class BatchSigning:
             flow_id=flow_id,
             counterparty_subscriber_id=counterparty_subscriber_id,
         )
-        signed = self._sign_all(checked, unlocked, level)
-        stored = self._store(signed)
-        now = self.clock.now()
         scope = {"flow_id": flow_id, "counterparty_subscriber_id": counterparty_subscriber_id}
-        with self.db.transaction() as s:
+
+        def use(s: Session, now: dt.datetime) -> None:
             # the authorization's row is locked first, before any row referring to it is
             # written (a foreign key takes a share lock on it: two batches holding one each
             # and both asking for the update lock would deadlock on PostgreSQL)
@@ -358,6 +345,43 @@ class BatchSigning:
                 actor=actor,
                 now=now,
             )
+
+        docs, _ = self._sign_and_record(
+            checked,
+            unlocked,
+            first=use,
+            level=level,
+            signer_subscriber_id=view.holder_subscriber_id,
+            authorization_id=authorization_id,
+            client_ip=client_ip,
+            actor=actor,
+            context={**scope, **context},
+        )
+        return BatchResult(docs, None, authorization_id)
+
+    # --- inside ----------------------------------------------------------------------------------
+    def _sign_and_record(
+        self,
+        checked: Sequence[_Checked],
+        unlocked: UnlockedSeal,
+        *,
+        first: Callable[[Session, dt.datetime], str | None],
+        level: Level,
+        signer_subscriber_id: int | None,
+        authorization_id: int | None,
+        client_ip: str | None,
+        actor: str,
+        context: dict,
+    ) -> tuple[tuple[SignedDocument, ...], str | None]:
+        """What both ways of signing a batch do once the key is open: every document signed,
+        the files archived, then one transaction whose ``first`` step uses up what authorised
+        the batch (the code, or one use of the authorization; it returns the challenge id, if
+        any) before the records are written. Nothing is recorded if anything fails."""
+        signed = self._sign_all(checked, unlocked, level)
+        stored = self._store(signed)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            challenge_id = first(s, now)
             docs = self._record(
                 s,
                 checked,
@@ -365,17 +389,16 @@ class BatchSigning:
                 stored,
                 unlocked,
                 level=level,
-                signer_subscriber_id=view.holder_subscriber_id,
-                challenge_id=None,
+                signer_subscriber_id=signer_subscriber_id,
+                challenge_id=challenge_id,
                 authorization_id=authorization_id,
                 client_ip=client_ip,
                 actor=actor,
-                context={**scope, **context},
+                context=context,
                 now=now,
             )
-        return BatchResult(docs, None, authorization_id)
+        return docs, challenge_id
 
-    # --- inside ----------------------------------------------------------------------------------
     def _store(self, signed: Sequence[tuple[bytes, str]]) -> list[str]:
         """Every signed file into the archive before the recording transaction (a failure
         after this leaves unreferenced files for ``Archive.sweep``, never a record without its

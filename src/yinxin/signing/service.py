@@ -238,6 +238,41 @@ class SigningService:
             signing_time=self.clock.now(),
         )
 
+    def unlock_for_signer(
+        self,
+        seal: int | str,
+        pin: str,
+        *,
+        signer_subscriber_id: int,
+        document_sha256: str,
+        confirmation_token: str | None,
+        challenge_id: str | None,
+        code: str | None,
+    ) -> tuple[UnlockedSeal, str | None]:
+        """The first steps of a signature with a PIN and a one-time code, the same for one
+        document and for a batch (``document_sha256`` is then the manifest's hash): the signer
+        must exist, the seal is unlocked with the PIN — before the code is looked at, so a
+        mistyped PIN never costs a code attempt — and the challenge id is returned if this
+        confirmation was already used up for this document. A retry of a signing that was made
+        (the answer lost, the process killed before the file was written) then gets the same
+        signed file back, never a second signature; ``None`` means nothing was signed yet."""
+        with self.db.read() as s:
+            if s.get(Subscriber, signer_subscriber_id) is None:
+                raise ValidationError(
+                    f"no subscriber {signer_subscriber_id}", field="signer_subscriber_id"
+                )
+        unlocked = self.seals.unlock_for_signing(
+            seal, pin, member_subscriber_id=signer_subscriber_id
+        )
+        done = self.intent.consumed_challenge(
+            subscriber_id=signer_subscriber_id,
+            document_sha256=document_sha256,
+            token=confirmation_token,
+            challenge_id=challenge_id,
+            code=code,
+        )
+        return unlocked, done
+
     def record_signatures(
         self,
         s: Session,
@@ -346,20 +381,12 @@ class SigningService:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
         level, role = self.check_options(level, role)
         digest = sha256_hex(document)
-        with self.db.read() as s:
-            if s.get(Subscriber, signer_subscriber_id) is None:
-                raise ValidationError(
-                    f"no subscriber {signer_subscriber_id}", field="signer_subscriber_id"
-                )
-        unlocked = self.seals.unlock_for_signing(
-            seal, pin, member_subscriber_id=signer_subscriber_id
-        )
-        # a retry of a signing that was made (the answer lost, the process killed before the
-        # file was written) gets the same signed file back, never a second signature
-        done = self.intent.consumed_challenge(
-            subscriber_id=signer_subscriber_id,
+        unlocked, done = self.unlock_for_signer(
+            seal,
+            pin,
+            signer_subscriber_id=signer_subscriber_id,
             document_sha256=digest,
-            token=confirmation_token,
+            confirmation_token=confirmation_token,
             challenge_id=challenge_id,
             code=code,
         )
