@@ -214,29 +214,12 @@ class SmtpGateway:
                 permanent=500 <= code < 600,
                 field="recipient",
             ) from None
-        except smtplib.SMTPSenderRefused as e:
-            # Our own From is refused: the configuration is wrong; fixing it lets a retry pass.
-            raise DeliveryError(
-                f"the mail server refused the sender: {e.smtp_code} {_text(e.smtp_error)}"
-            ) from None
-        except smtplib.SMTPDataError as e:
-            raise DeliveryError(
-                f"the mail server refused the message: {e.smtp_code} {_text(e.smtp_error)}",
-                permanent=500 <= e.smtp_code < 600,
-            ) from None
-        except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(
-                f"the mail server refused our login (YINXIN_SMTP_USER/PASSWORD): "
-                f"{e.smtp_code} {_text(e.smtp_error)}"
-            ) from None
         except smtplib.SMTPNotSupportedError as e:
             raise DeliveryError(
                 f"{e} (YINXIN_SMTP_TLS={self.config.security}); nothing was sent in clear"
             ) from None
         except smtplib.SMTPResponseException as e:
-            raise DeliveryError(
-                f"the mail server answered {e.smtp_code} {_text(e.smtp_error)}"
-            ) from None
+            raise _refusal(e) from None
         except ssl.SSLError as e:
             raise DeliveryError(
                 f"TLS with the mail server failed: {e.reason or type(e).__name__}"
@@ -308,6 +291,29 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
     code, resp = smtp.docmd("AUTH", "PLAIN " + token)
     if code not in (235, 503):  # 503: already authenticated
         raise smtplib.SMTPAuthenticationError(code, resp)
+
+
+# What a reply of the server means, by its kind (the first that matches), and whether a 5xx one
+# is permanent. A refused sender or login is our configuration: fixing it lets a retry pass.
+_REPLIES: tuple[tuple[type[smtplib.SMTPResponseException], str, bool], ...] = (
+    (smtplib.SMTPSenderRefused, "the mail server refused the sender:", False),
+    (smtplib.SMTPDataError, "the mail server refused the message:", True),
+    (
+        smtplib.SMTPAuthenticationError,
+        "the mail server refused our login (YINXIN_SMTP_USER/PASSWORD):",
+        False,
+    ),
+    (smtplib.SMTPResponseException, "the mail server answered", False),
+)
+
+
+def _refusal(e: smtplib.SMTPResponseException) -> DeliveryError:
+    """The send-log error for a reply of the server: its code and text, never what we sent."""
+    what, permanent_5xx = next((w, p) for kind, w, p in _REPLIES if isinstance(e, kind))
+    return DeliveryError(
+        f"{what} {e.smtp_code} {_text(e.smtp_error)}",
+        permanent=permanent_5xx and 500 <= e.smtp_code < 600,
+    )
 
 
 def _text(value: bytes | str) -> str:

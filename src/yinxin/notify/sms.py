@@ -234,10 +234,7 @@ class AliyunSmsGateway(SmsGateway):
                 "Accept": "application/json",
             },
         )
-        try:
-            answer = r.json()
-        except ValueError:
-            answer = None
+        answer = _json(r)
         if not isinstance(answer, dict) or "Code" not in answer:
             raise DeliveryError(
                 f"Aliyun SMS answered HTTP {r.status_code} without a result",
@@ -381,10 +378,7 @@ class HttpSmsGateway(SmsGateway):
         content = self.request_body(recipient, body, template_id, values or {}, message_key)
         r = self._post(self.url, content=content, headers=self.headers(content, message_key))
         if 200 <= r.status_code < 300:
-            try:
-                answer = r.json()
-            except ValueError:
-                answer = None
+            answer = _json(r)
             found = answer.get(self.id_field) if isinstance(answer, dict) else None
             return str(found) if found is not None else ""
         detail = " ".join(r.text.split())[:200]
@@ -430,6 +424,15 @@ def sms_gateway(
         f"YINXIN_SMS_PROVIDER must be aliyun, http or file, not {config.sms_provider!r}",
         field="YINXIN_SMS_PROVIDER",
     )
+
+
+def _json(r: httpx.Response) -> object:
+    """The provider's answer as JSON data, or ``None`` when it is not JSON (a proxy's error page):
+    the caller then reports the HTTP status alone."""
+    try:
+        return r.json()
+    except ValueError:
+        return None
 
 
 def _check_url(url: str, name: str) -> str:
