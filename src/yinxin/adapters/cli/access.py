@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, parse_time, platform, run
+from yinxin.adapters.cli.common import HOME, JSON, parse_time, platform, run, show_once
 
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the HTTP API.")
 
@@ -42,9 +42,7 @@ def apikey_create(
     def show(issued) -> None:
         k = issued.key
         bound = f", organization {k.organization_id}" if k.organization_id else ""
-        typer.echo(f"API key {k.id} ({k.role}{bound})")
-        typer.echo(issued.secret)
-        typer.echo("Store the secret now: it is not shown again.", err=True)
+        show_once(f"API key {k.id} ({k.role}{bound})", issued.secret)
 
     run(as_json, make, show)
 
@@ -88,10 +86,10 @@ def staff_add(
         )
 
     def show(new) -> None:
-        typer.echo(f"staff user {new.staff.username} ({new.staff.role})")
-        typer.echo(new.totp_uri)
-        typer.echo(
-            "Scan this TOTP URI into the authenticator app now: it is not shown again.", err=True
+        show_once(
+            f"staff user {new.staff.username} ({new.staff.role})",
+            new.totp_uri,
+            "Scan this TOTP URI into the authenticator app now",
         )
 
     run(as_json, make, show)

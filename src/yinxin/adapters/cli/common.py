@@ -87,6 +87,14 @@ def _extended_class(base: type, names: tuple[str, ...]) -> type:
     )
 
 
+def show_once(summary: str, secret: str, advice: str = "Store the secret now") -> None:
+    """A credential made now and never shown again: a line naming it, the secret alone on the
+    next line (for a script to read) and, on standard error, the advice to keep it now."""
+    typer.echo(summary)
+    typer.echo(secret)
+    typer.echo(f"{advice}: it is not shown again.", err=True)
+
+
 def show_error(e: YinxinError, as_json: bool) -> None:
     """A refusal as JSON on standard output, or as one line on standard error naming the
     field."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, platform, run
+from yinxin.adapters.cli.common import HOME, JSON, platform, run, show_once
 
 webhook_app = typer.Typer(
     no_args_is_help=True, help="Webhooks: integrations told what happened, signed and retried."
@@ -37,9 +37,7 @@ def webhook_subscribe(
     def show(issued) -> None:
         w = issued.subscription
         scope = f"organization {w.owner_organization_id}" if w.owner_organization_id else "all"
-        typer.echo(f"webhook {w.id} → {w.url} ({', '.join(w.events)}; {scope})")
-        typer.echo(issued.secret)
-        typer.echo("Store the secret now: it is not shown again.", err=True)
+        show_once(f"webhook {w.id} → {w.url} ({', '.join(w.events)}; {scope})", issued.secret)
 
     run(as_json, make, show)
 
