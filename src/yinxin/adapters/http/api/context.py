@@ -108,6 +108,9 @@ class PageQuery:
 
 Pages = Annotated[PageQuery, Depends()]
 
+# callers a capability lets in, for the routers that share them
+Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
+
 
 def scope_subscriber(platform: Platform, principal: Principal, subscriber_id: int) -> None:
     """An organization-bound caller sees its organization and its members only: anything else
@@ -115,3 +118,15 @@ def scope_subscriber(platform: Platform, principal: Principal, subscriber_id: in
     org = principal.organization_id
     if org is not None and not platform.subscribers.in_organization(subscriber_id, org):
         raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
+
+
+def scope_owned(
+    platform: Platform, principal: Principal, owner_subscriber_id: int, *, missing: str, field: str
+) -> None:
+    """``scope_subscriber`` for a thing a subscriber owns (an application, a certificate, an
+    authorization): out of the caller's organization it is answered as if that thing did not
+    exist (``missing``, naming ``field``), not its owner."""
+    try:
+        scope_subscriber(platform, principal, owner_subscriber_id)
+    except NotFound:
+        raise NotFound(missing, field=field) from None

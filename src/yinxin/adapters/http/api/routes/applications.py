@@ -12,11 +12,12 @@ from yinxin.adapters.http.api.context import (
     Page,
     Pages,
     Plat,
+    Registrar,
     Strict,
     allowed,
+    scope_owned,
     scope_subscriber,
 )
-from yinxin.errors import NotFound
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.registry.views import (
     ApplicationView,
@@ -26,7 +27,6 @@ from yinxin.registry.views import (
 )
 
 router = APIRouter(tags=["applications"])
-Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
 Officer = Annotated[Principal, Depends(allowed(Capability.REVIEW))]
 ApplicationId = Annotated[int, Path(ge=1, le=2**62)]
 
@@ -62,11 +62,13 @@ class RejectIn(Strict):
 
 def _scoped(platform, principal: Principal, application_id: int) -> ApplicationView:
     app = platform.certificates.application(application_id)
-    if principal.organization_id is not None:
-        try:
-            scope_subscriber(platform, principal, app.subscriber_id)
-        except NotFound:
-            raise NotFound(f"no application {application_id}", field="application_id") from None
+    scope_owned(
+        platform,
+        principal,
+        app.subscriber_id,
+        missing=f"no application {application_id}",
+        field="application_id",
+    )
     return app
 
 

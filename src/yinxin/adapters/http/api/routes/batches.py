@@ -11,14 +11,19 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.context import (
+    Plat,
+    Strict,
+    allowed,
+    scope_owned,
+    scope_subscriber,
+)
 from yinxin.adapters.http.api.routes.documents import (
     DocumentIn,
     PlacementIn,
     SignedDocumentOut,
     pdf_of,
 )
-from yinxin.errors import NotFound
 from yinxin.signing.authorizations import AuthorizationState, AuthorizationView, TermsCheck
 from yinxin.signing.batch import BatchItem
 from yinxin.signing.intent import Challenge
@@ -112,13 +117,13 @@ def batch_sign(body: BatchSignIn, request: Request, platform: Plat, principal: S
 
 def _scoped(platform, principal: Principal, authorization_id: int) -> AuthorizationView:
     auth = platform.authorizations.get(authorization_id)
-    if principal.organization_id is not None:
-        try:
-            scope_subscriber(platform, principal, auth.holder_subscriber_id)
-        except NotFound:
-            raise NotFound(
-                f"no authorization {authorization_id}", field="authorization_id"
-            ) from None
+    scope_owned(
+        platform,
+        principal,
+        auth.holder_subscriber_id,
+        missing=f"no authorization {authorization_id}",
+        field="authorization_id",
+    )
     return auth
 
 

@@ -15,19 +15,18 @@ from yinxin.adapters.http.api.context import (
     Page,
     Pages,
     Plat,
+    Registrar,
     Strict,
     allowed,
     get_caller,
-    scope_subscriber,
+    scope_owned,
 )
-from yinxin.errors import NotFound
 from yinxin.registry.lifecycle import CertificateState
 from yinxin.registry.views import CertificateView, PaymentView, Successor
 
 router = APIRouter(tags=["certificates"])
 Caller = Annotated[Principal, Depends(get_caller)]
 Lifecycle = Annotated[Principal, Depends(allowed(Capability.LIFECYCLE))]
-Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
 Serial = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="serial number, hex")]
 
 
@@ -55,11 +54,9 @@ class RenewalPaymentIn(Strict):
 
 def _scoped(platform, principal: Principal, serial: str) -> CertificateView:
     cert = platform.certificates.get(serial)
-    if principal.organization_id is not None:
-        try:
-            scope_subscriber(platform, principal, cert.subscriber_id)
-        except NotFound:
-            raise NotFound(f"no certificate {serial}", field="serial") from None
+    scope_owned(
+        platform, principal, cert.subscriber_id, missing=f"no certificate {serial}", field="serial"
+    )
     return cert
 
 

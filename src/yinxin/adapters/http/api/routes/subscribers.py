@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from yinxin.access.keys import Capability, Principal
+from yinxin.access.keys import Principal
 from yinxin.adapters.http.api.context import (
     Page,
     Pages,
     Plat,
+    Registrar,
     Strict,
-    allowed,
     scope_subscriber,
 )
 from yinxin.errors import Forbidden
@@ -25,7 +25,6 @@ from yinxin.registry.views import (
 )
 
 router = APIRouter(tags=["subscribers"])
-Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
 AnySubscriber = PersonView | OrganizationView | DeviceView
 SubscriberId = Annotated[int, Path(ge=1, le=2**62)]
 
