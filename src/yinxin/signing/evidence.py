@@ -21,7 +21,6 @@ The report is a typed, JSON-able object (``collect``) and a Chinese A4 PDF
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -29,6 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.seals.rows import mask
+from yinxin.store.audit import AuditEventView
 from yinxin.store.models import AuditEvent, AuditHead, Subscriber
 from yinxin.store.models.flows import (
     SignFlow,
@@ -117,19 +117,9 @@ class EvidenceParty:
     video: EvidenceVideo | None = None
 
 
-@dataclass(frozen=True)
-class EvidenceEvent:
-    """An audit event as the chain holds it: ``hash`` is the chain's entry hash."""
-
-    seq: int
-    at: dt.datetime
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: str
-    data: dict
-    prev_hash: str
-    hash: str
+# An audit event as the chain holds it (``hash`` is the chain's entry hash): the audit
+# trail's own view, under the name the report has always given it.
+EvidenceEvent = AuditEventView
 
 
 @dataclass(frozen=True)
@@ -281,17 +271,7 @@ def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
             & AuditEvent.subject_id.in_(challenge_ids)
         )
     events = tuple(
-        EvidenceEvent(
-            seq=e.seq,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            subject_type=e.subject_type,
-            subject_id=e.subject_id,
-            data=json.loads(e.data or "{}"),
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
+        AuditEventView.of(e)
         for e in s.execute(select(AuditEvent).where(or_(*about)).order_by(AuditEvent.seq)).scalars()
     )
     head = s.get(AuditHead, 1)

@@ -146,6 +146,20 @@ class AuditEventView:
     prev_hash: str
     hash: str
 
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventView:
+        return cls(
+            e.seq,
+            e.at,
+            e.actor,
+            e.action,
+            e.subject_type,
+            e.subject_id,
+            json.loads(e.data or "{}"),
+            e.prev_hash,
+            e.hash,
+        )
+
 
 def events(
     session: Session,
@@ -167,17 +181,4 @@ def events(
     ):
         if value is not None:
             q = q.where(column == value)
-    return [
-        AuditEventView(
-            e.seq,
-            e.at,
-            e.actor,
-            e.action,
-            e.subject_type,
-            e.subject_id,
-            json.loads(e.data),
-            e.prev_hash,
-            e.hash,
-        )
-        for e in session.execute(q).scalars()
-    ]
+    return [AuditEventView.of(e) for e in session.execute(q).scalars()]
