@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Annotated, Generic, TypeVar
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.app import Platform
-from yinxin.errors import Forbidden, NotFound
+from yinxin.errors import Forbidden, NotFound, YinxinError
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer yx_…`")
@@ -110,6 +111,30 @@ Pages = Annotated[PageQuery, Depends()]
 
 # callers a capability lets in, for the routers that share them
 Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]
+
+
+class TooManyFromAddress(YinxinError, exit_code=5, http_status=429, code="rate_limited"):
+    """A public caller (no key) asked more often from one address than the public limit
+    allows; ``retry_after`` (seconds) becomes the answer's ``Retry-After``."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def limit_public(request: Request, kind: str, things: str) -> None:
+    """The per-address limit of the routes open without a key (``app.state.public_limiter``),
+    counted per ``kind`` of request; over it, 429 naming the ``things`` asked for too often."""
+    limiter = getattr(request.app.state, "public_limiter", None)
+    if limiter is None:
+        return
+    client = request.client.host if request.client else "?"
+    wait = limiter.take(f"{kind}:{client}")
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise TooManyFromAddress(
+            f"too many {things} from this address; try again in {retry} s", retry_after=retry
+        )
 
 
 def scope_subscriber(platform: Platform, principal: Principal, subscriber_id: int) -> None:

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yinxin.access.idempotency import Idempotency
 from yinxin.access.sessions import SESSION_COOKIE
-from yinxin.adapters.http.api.problems import PROBLEM
+from yinxin.adapters.http.api.problems import PROBLEM, problem_body
 from yinxin.errors import YinxinError
 
 PREFIX = "/api/"
@@ -108,17 +108,7 @@ async def _answer(send, status: int, body: bytes, ctype: str, extra=()) -> None:
 
 
 def _problem(status: int, detail: str, code: str, field: str | None = None) -> bytes:
-    from http import HTTPStatus
-
-    body = {
-        "type": f"/api/v1/problems/{code}",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if field:
-        body["field"] = field
+    body = problem_body(status, detail, code=code, field=field)
     return json.dumps(body, ensure_ascii=False).encode()
 
 

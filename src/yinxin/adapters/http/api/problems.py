@@ -35,15 +35,16 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-def problem(
+def problem_body(
     status: int,
     detail: str,
     *,
     code: str,
     field: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
+    """A ``Problem`` as plain data: what the routes answer and what the ASGI guards in front
+    of them (``guards``) write themselves, so both refuse alike."""
     body: dict[str, Any] = {
         "type": f"/api/v1/problems/{code}",
         "title": HTTPStatus(status).phrase,
@@ -55,6 +56,19 @@ def problem(
         body["field"] = field
     if errors:
         body["errors"] = errors
+    return body
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    code: str,
+    field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, detail, code=code, field=field, errors=errors)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

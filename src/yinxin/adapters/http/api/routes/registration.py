@@ -23,26 +23,16 @@ accepted, the fee paid and an officer's approval, who checks the identity docume
 
 from __future__ import annotations
 
-import math
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from yinxin.access.sessions import LoginCode
-from yinxin.adapters.http.api.context import Plat, Strict
-from yinxin.errors import Conflict, YinxinError
+from yinxin.adapters.http.api.context import Plat, Strict, limit_public
+from yinxin.errors import Conflict
 from yinxin.registry.views import SubscriberKind
 
 router = APIRouter(tags=["public"])
 ACTOR = "self-registration"
-
-
-class TooManyRegistrations(YinxinError, exit_code=5, http_status=429, code="rate_limited"):
-    """An address registered more often than the public limit allows."""
-
-    def __init__(self, message: str, *, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class PersonRegistrationIn(Strict):
@@ -73,20 +63,6 @@ class RegistrationOut(BaseModel):
     login: LoginCode
 
 
-def _limit(request: Request) -> None:
-    limiter = getattr(request.app.state, "public_limiter", None)
-    if limiter is None:
-        return
-    client = request.client.host if request.client else "?"
-    wait = limiter.take(f"register:{client}")
-    if wait > 0:
-        retry = max(1, math.ceil(wait))
-        raise TooManyRegistrations(
-            f"too many registrations from this address; try again in {retry} s",
-            retry_after=retry,
-        )
-
-
 def _phone_free(platform, phone: str) -> None:
     if platform.subscribers.phone_registered(phone):
         raise Conflict(
@@ -104,7 +80,7 @@ def _answer(platform, sub, phone: str) -> RegistrationOut:
 @router.post("/public/registrations/persons", status_code=201, response_model=RegistrationOut)
 def register_person(body: PersonRegistrationIn, request: Request, platform: Plat):
     """Register oneself as a person; a login code goes to the phone given."""
-    _limit(request)
+    limit_public(request, "register", "registrations")
     _phone_free(platform, body.phone)
     sub = platform.subscribers.add_person(**body.model_dump(), actor=ACTOR)
     return _answer(platform, sub, body.phone)
@@ -114,7 +90,7 @@ def register_person(body: PersonRegistrationIn, request: Request, platform: Plat
 def register_organization(body: OrganizationRegistrationIn, request: Request, platform: Plat):
     """Register an organization (its contact registers it); a login code goes to the contact's
     mobile phone, and the session it opens acts for the organization and its people."""
-    _limit(request)
+    limit_public(request, "register", "registrations")
     _phone_free(platform, body.phone)
     sub = platform.subscribers.add_organization(**body.model_dump(), actor=ACTOR)
     return _answer(platform, sub, body.phone)

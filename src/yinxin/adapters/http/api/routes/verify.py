@@ -4,15 +4,14 @@ the Chinese one-page PDF report (the same report as ``yinxin verify``)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, allowed
-from yinxin.errors import ValidationError, YinxinError
+from yinxin.adapters.http.api.context import Plat, allowed, limit_public
+from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
 router = APIRouter(tags=["verification"])
@@ -33,14 +32,6 @@ PDF_ANSWER = {200: {"content": {"application/pdf": {}}}}
 FILE_NAME = Query("document.pdf", max_length=255)
 FORMAT = Query("json", description="pdf: the Chinese report")
 AT = Query(None, description="judge at this moment (years later…)")
-
-
-class TooManyVerifications(YinxinError, exit_code=5, http_status=429, code="rate_limited"):
-    """A public caller sent more documents than the public limit allows."""
-
-    def __init__(self, message: str, *, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @router.post(
@@ -76,16 +67,7 @@ async def verify_document_publicly(
     """The same verification for a relying party without an API key (the web's verification
     page): no key, but a tighter rate limit per address (answered 429 with `Retry-After`).
     Nothing is kept."""
-    limiter = getattr(request.app.state, "public_limiter", None)
-    if limiter is not None:
-        client = request.client.host if request.client else "?"
-        wait = limiter.take(f"verify:{client}")
-        if wait > 0:
-            retry = max(1, math.ceil(wait))
-            raise TooManyVerifications(
-                f"too many documents from this address; try again in {retry} s",
-                retry_after=retry,
-            )
+    limit_public(request, "verify", "documents")
     return await _verify(request, platform, file_name, format, at, policy)
 
 
