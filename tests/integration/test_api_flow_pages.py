@@ -239,6 +239,12 @@ def test_video_recording_required_then_bound_to_the_signatures_and_the_evidence(
     assert r.status_code == 422 and r.json()["field"] == "video"
     r = c.post(f"/api/v1/sign/{t_yi}/video", content=b"", headers={"Content-Type": "video/webm"})
     assert r.status_code == 422
+    r = c.post(
+        f"/api/v1/sign/{t_yi}/video",
+        content=b"not a video",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 422 and r.json()["field"] == "video"
     # a real one: stored under its SHA-256, bound to the signer; a retry with the same key is
     # the same recording
     head = {"Content-Type": "video/webm;codecs=vp8,opus", "Idempotency-Key": "rec-1"}

@@ -352,8 +352,12 @@ def _context(view: FlowView, signer: FlowSignerView) -> LinkContext:
 
 
 def _media_type(value: str, video: bytes) -> str:
-    """``video/webm`` (what MediaRecorder writes) or ``video/mp4``, checked against the bytes."""
+    """``video/webm`` (what MediaRecorder writes) or ``video/mp4``, checked against the bytes
+    (``application/octet-stream``: whichever the header is)."""
     kind = str(value or "").split(";")[0].strip().lower()
+    if kind == "application/octet-stream":  # no type given: the header tells
+        head = bytes(video[:8]) if isinstance(video, bytes | bytearray) else b""
+        kind = "video/webm" if head[:4] == b"\x1a\x45\xdf\xa3" else "video/mp4"
     if kind not in VIDEO_TYPES:
         raise ValidationError(
             f"a recording is one of {', '.join(VIDEO_TYPES)}", field="content-type"

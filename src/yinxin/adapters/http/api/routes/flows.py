@@ -18,6 +18,7 @@ from yinxin.adapters.http.api.routes.pictures import (
     PNG,
     DocumentPages,
     PagePreview,
+    binary_body,
     page_png,
     pages_of,
     preview,
@@ -202,7 +203,7 @@ def evidence_pdf(flow_id: FlowId, platform: Plat, principal: Sender):
 @router.post(
     "/flows/page-preview",
     response_model=PagePreview,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/pdf": {}}}},
+    openapi_extra=binary_body("application/pdf", "application/octet-stream"),
 )
 async def page_preview(
     request: Request,

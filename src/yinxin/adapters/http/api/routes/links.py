@@ -17,6 +17,7 @@ from yinxin.adapters.http.api.context import Plat, Strict
 from yinxin.adapters.http.api.routes.pictures import (
     PNG,
     DocumentPages,
+    binary_body,
     page_png,
     pages_of,
     read_body,
@@ -94,15 +95,14 @@ def document_page(
     "/sign/{token}/video",
     status_code=201,
     response_model=Recording,
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"video/webm": {}, "video/mp4": {}}}
-    },
+    openapi_extra=binary_body("video/webm", "video/mp4", "application/octet-stream"),
 )
 async def record_video(token: Token, request: Request, platform: Plat):
-    """The signer's video recording (视频双录, the body: ``video/webm`` as MediaRecorder writes
-    it, or ``video/mp4``), reading the statement ``GET /sign/{token}`` shows. Stored with its
-    SHA-256 and bound to this signer: their signatures then name it. Required before signing
-    when the flow asks for it; a new recording replaces the one signed with."""
+    """The signer's video recording (视频双录), reading the statement ``GET /sign/{token}``
+    shows. The body is ``video/webm`` as MediaRecorder writes it, or ``video/mp4``
+    (``application/octet-stream``: told apart by the file's header). Stored with its SHA-256
+    and bound to this signer: their signatures then name it. Required before signing when the
+    flow asks for it; a new recording replaces the one signed with."""
     from fastapi.concurrency import run_in_threadpool
 
     body = await read_body(request, MAX_VIDEO)

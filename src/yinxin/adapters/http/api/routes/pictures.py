@@ -27,6 +27,12 @@ MAX_PDF = 50 * 1024 * 1024
 CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
 
 
+def binary_body(*media: str) -> dict:
+    """The OpenAPI ``requestBody`` of a route that takes a file as its body."""
+    schema = {"type": "string", "format": "binary"}
+    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
+
+
 class DocumentPages(BaseModel):
     document_id: int
     name: str
