@@ -24,36 +24,25 @@ prints where our batch's time goes (cProfile, cumulative).
 
 from __future__ import annotations
 
-import os
-import sys
+# first: runs this under the repo's .venv, with src/ and tests.… importable
+import _repo  # noqa: F401
+
+# isort: split
+import argparse
+import io
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_PY = ROOT / ".venv" / "bin" / "python"
-
-try:
-    import yinxin  # noqa: F401
-except ImportError:
-    if VENV_PY.exists() and Path(sys.executable) != VENV_PY and not os.environ.get("YX_REEXEC"):
-        os.environ["YX_REEXEC"] = "1"
-        os.execv(str(VENV_PY), [str(VENV_PY), __file__, *sys.argv[1:]])
-    sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
-
-import argparse  # noqa: E402
-import io  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from asn1crypto import keys as a_keys  # noqa: E402
-from asn1crypto import x509 as a_x509  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from tests.clock import real_now  # noqa: E402
-from tests.fixtures.samples import contract_pdf  # noqa: E402
-from tests.integration.signing_flow import (  # noqa: E402
+from asn1crypto import keys as a_keys
+from asn1crypto import x509 as a_x509
+from cryptography.hazmat.primitives import serialization
+from tests.clock import real_now
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import (
     CODE_SPACING,
     build_world,
     new_platform,
@@ -61,10 +50,10 @@ from tests.integration.signing_flow import (  # noqa: E402
     read_code,
 )
 
-from yinxin.clock import FrozenClock  # noqa: E402
-from yinxin.pdf.sign import Placement  # noqa: E402
-from yinxin.pdf.timestamps import pyhanko_timestamper  # noqa: E402
-from yinxin.signing.batch import BatchItem  # noqa: E402
+from yinxin.clock import FrozenClock
+from yinxin.pdf.sign import Placement
+from yinxin.pdf.timestamps import pyhanko_timestamper
+from yinxin.signing.batch import BatchItem
 
 DER = serialization.Encoding.DER
 
@@ -175,10 +164,8 @@ def main() -> None:
             ch = p.batch.request_code(signer_subscriber_id=w.jia.id, items=items)
             return ch.challenge_id, read_code(w.outbox, w.jia.phone, after=before)
 
-        def ours_once():
-            cid, c = code()
-            start = time.perf_counter()
-            result = p.batch.sign(
+        def sign(cid: str, c: str):
+            return p.batch.sign(
                 items,
                 seal=w.jia.seal.es_id,
                 pin=w.jia.pin,
@@ -186,6 +173,11 @@ def main() -> None:
                 challenge_id=cid,
                 code=c,
             )
+
+        def ours_once():
+            cid, c = code()
+            start = time.perf_counter()
+            result = sign(cid, c)
             return time.perf_counter() - start, result.documents[0].pdf
 
         def theirs_once():
@@ -220,14 +212,7 @@ def main() -> None:
             cid, c = code()
             prof = cProfile.Profile()
             prof.enable()
-            p.batch.sign(
-                items,
-                seal=w.jia.seal.es_id,
-                pin=w.jia.pin,
-                signer_subscriber_id=w.jia.id,
-                challenge_id=cid,
-                code=c,
-            )
+            sign(cid, c)
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
         p.close()

@@ -18,34 +18,23 @@ processes). The ratio says what the API costs on top of the verifier.
 
 from __future__ import annotations
 
-import os
-import sys
+# first: runs this under the repo's .venv, with src/ and tests.… importable
+import _repo  # noqa: F401
+
+# isort: split
+import argparse
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_PY = ROOT / ".venv" / "bin" / "python"
+import httpx
+from tests.fixtures.samples import contract_pdf
+from tests.integration.server import running_server
+from tests.integration.signing_flow import build_world, new_platform, sign_as
 
-try:
-    import yinxin  # noqa: F401
-except ImportError:
-    if VENV_PY.exists() and Path(sys.executable) != VENV_PY and not os.environ.get("YX_REEXEC"):
-        os.environ["YX_REEXEC"] = "1"
-        os.execv(str(VENV_PY), [str(VENV_PY), __file__, *sys.argv[1:]])
-    sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
-
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-import httpx  # noqa: E402
-from tests.fixtures.samples import contract_pdf  # noqa: E402
-from tests.integration.server import running_server  # noqa: E402
-from tests.integration.signing_flow import build_world, new_platform, sign_as  # noqa: E402
-
-from yinxin.pdf.verify import verify_pdf  # noqa: E402
+from yinxin.pdf.verify import verify_pdf
 
 
 def main() -> None:
