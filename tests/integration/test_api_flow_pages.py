@@ -302,3 +302,15 @@ def test_video_recording_required_then_bound_to_the_signatures_and_the_evidence(
     rect = [float(v) for v in sigs[1].sig_field["/Rect"]]
     assert abs(rect[0] - 120 * MM) < 1 and abs(rect[1] - 40 * MM) < 1
     assert abs(rect[2] - rect[0] - 40 * MM) < 1
+
+
+def test_signing_links_are_masked_in_the_access_log():
+    """The signer's page (``/sign/{token}``, what the SMS opens) carries the link's secret as
+    the API's paths do: the access log masks both."""
+    from yinxin.adapters.http.ops import _TOKEN
+
+    token = "k" * 43
+    for path in (f"/sign/{token}", f"/api/v1/sign/{token}/documents/3/pages/1"):
+        masked = _TOKEN.sub(r"\1***", path)
+        assert token not in masked and "/sign/***" in masked
+    assert _TOKEN.sub(r"\1***", "/flows/12") == "/flows/12"

@@ -32,7 +32,8 @@ from yinxin.context import new_request_id, request_id
 access_log = logging.getLogger("yinxin.access")
 log = logging.getLogger(__name__)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-_TOKEN = re.compile(r"^(/api/v1/sign/)[^/]+")
+# a signing link is a bearer secret, in the API's paths and in the page the SMS opens
+_TOKEN = re.compile(r"^((?:/api/v1)?/sign/)[^/]+")
 
 
 def endpoint_of(scope) -> str:
