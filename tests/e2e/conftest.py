@@ -72,8 +72,11 @@ def site(tmp_path_factory) -> Iterator[Site]:
     p.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: Playwright's sync API keeps its event
+    loop running in the main thread while it lives, and every later test that calls
+    ``asyncio.run`` (the PDF verifier, pyHanko) would then fail."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
