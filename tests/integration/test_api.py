@@ -197,6 +197,17 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world
     problem_of(admin.get("/subscribers/999999"), 404, "subscriber_id")
     problem_of(admin.get("/certificates/zz"), 422)
     problem_of(admin.get("/no/such/route"), 404)
+    # numbers beyond the database's integers are refused at the door (they were a 500)
+    huge = {
+        "seal": -(10**33),
+        "pin": "1234",
+        "granted_by_subscriber_id": 1,
+        "max_documents": 1,
+        "valid_until": "2030-01-01T00:00:00Z",
+        "flow_ids": [10**30],
+    }
+    body = problem_of(admin.post("/authorizations", json=huge), 422, "seal")
+    assert {e["field"] for e in body["errors"]} >= {"seal", "flow_ids[0]"}
     assert count(w.platform, Subscriber) == before
 
 

@@ -8,6 +8,7 @@ CLI prints for the same refusal, since both come from the service's ``YinxinErro
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -72,10 +73,15 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+_UNION_TAG = re.compile(r"^(int|str|float|bool|(constrained|function|lax|strict)-\S+)$")
+
+
 def _field(loc: tuple | list) -> str:
     """``("body", "signers", 0, "role")`` → ``signers[0].role``; the request part is left out."""
     out = ""
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        if isinstance(part, str) and _UNION_TAG.match(part):
+            continue  # which member of a union pydantic tried: not a field
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or (str(loc[0]) if loc else "")
 

@@ -20,7 +20,9 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.routes.documents import (
     DocumentIn,
+    Id,
     PlacementIn,
+    SealRef,
     SignedDocumentOut,
     pdf_of,
 )
@@ -44,7 +46,7 @@ class BatchCodeIn(Strict):
 
 
 class BatchSignIn(BatchCodeIn):
-    seal: int | str
+    seal: SealRef
     pin: str = Field(min_length=1, max_length=200)
     challenge_id: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=12)
@@ -58,14 +60,14 @@ class BatchOut(BaseModel):
 
 
 class GrantIn(Strict):
-    seal: int | str
+    seal: SealRef
     pin: str = Field(min_length=1, max_length=200, description="the seal PIN, given once")
     granted_by_subscriber_id: int = Field(ge=1, le=2**62)
     max_documents: int = Field(ge=1, le=1_000_000)
     valid_until: dt.datetime
     valid_from: dt.datetime | None = None
-    counterparties: list[int] = Field(default_factory=list, max_length=100)
-    flow_ids: list[int] = Field(default_factory=list, max_length=100)
+    counterparties: list[Id] = Field(default_factory=list, max_length=100)
+    flow_ids: list[Id] = Field(default_factory=list, max_length=100)
 
 
 class WithdrawIn(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +15,13 @@ from yinxin.pdf.sign import Placement
 from yinxin.signing.service import SignatureRecordView, SignedDocument
 
 MAX_PDF = 50 * 1024 * 1024
+# a database id (bounded: an unbounded number overflows the database's integer) …
+Id = Annotated[int, Field(ge=1, le=2**62)]
+# … or a seal's esID or id: what a body names a seal by
+SealRef = (
+    Annotated[int, Field(ge=1, le=2**62)]
+    | Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z]+$")]
+)
 
 
 class DocumentIn(Strict):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
-from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, pdf_of
+from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
     PNG,
     DocumentPages,
@@ -37,7 +37,7 @@ PDF = {200: {"content": {"application/pdf": {}}}}
 class SignerIn(Strict):
     subscriber_id: int = Field(ge=1, le=2**62, description="the person (or holder) who signs")
     role: str = Field(max_length=20, examples=["甲方"])
-    seal: int | str = Field(description="the seal's id or esID")
+    seal: SealRef = Field(description="the seal's id or esID")
     placement: PlacementIn | None = None
     placements: dict[int, PlacementIn] | None = Field(
         None, description="per document position (0-based), where it differs"
