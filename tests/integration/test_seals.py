@@ -614,6 +614,11 @@ def test_pin_change_and_leaked_pin(platform, clock):
     assert seals.unfreeze(cid, actor=OFFICER).state == "active"
     assert seals.unfreeze(finance.id, actor=OFFICER).state == "active"
     sign_check(seals.unlock_for_signing(cid, "864200"))
+    # a change in the very second of the report counts (clocks keep whole seconds)
+    seals.report_pin_leak(cid, actor=WANG.name)
+    refused(p, lambda: seals.unfreeze(cid, actor=OFFICER), Forbidden, "pin_change_required")
+    seals.change_pin(cid, old_pin="864200", new_pin="531864", actor=WANG.name)
+    assert seals.unfreeze(cid, actor=OFFICER).state == "active"
     assert p.verify_audit().ok
 
 

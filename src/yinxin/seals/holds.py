@@ -93,9 +93,8 @@ class SealHolds:
         """解冻. A hold for a leaked PIN lifts only once the PIN has been changed since."""
 
         def pin_changed(s: Session, row: Seal, now: dt.datetime) -> None:
-            if row.hold_kind == SealHoldKind.PIN_LEAK and not (
-                row.pin_changed_at and row.held_at and row.pin_changed_at > row.held_at
-            ):
+            # the leak report clears pin_changed_at, so a change in the same second counts
+            if row.hold_kind == SealHoldKind.PIN_LEAK and row.pin_changed_at is None:
                 raise Forbidden(
                     f"seal {row.es_id} was frozen because its PIN leaked: change the "
                     "seal PIN first",
@@ -148,6 +147,8 @@ class SealHolds:
                 if o.id != row.id and o.state in lifecycle.MOVES["report_pin_leak"].from_states
             ]
             also = [o.es_id for o in others]
+            for leaked in (row, *others):  # "changed since the leak" starts now
+                leaked.pin_changed_at = None
             out = self.move(
                 s,
                 row,
