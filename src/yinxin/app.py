@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from yinxin.pki.keys import KeyStore
     from yinxin.registry.ca import CertificateAuthority
     from yinxin.registry.certificates import Certificates
+    from yinxin.registry.documents import ApplicationDocuments
     from yinxin.registry.notices import CertificateNotices
     from yinxin.registry.status import Evidence, OcspResponder, StatusService, TimestampService
     from yinxin.registry.subscribers import Subscribers
@@ -105,6 +106,15 @@ class Platform:
     @property
     def notices(self) -> CertificateNotices:
         return self._certificates[1]
+
+    @cached_property
+    def application_documents(self) -> ApplicationDocuments:
+        """The applicant's identity documents (申请材料), in their own file store."""
+        from yinxin.registry.documents import ApplicationDocuments
+        from yinxin.store.files import FileStore
+
+        files = FileStore(self.settings.documents_dir / "applications")
+        return ApplicationDocuments(self.db, self.clock, files)
 
     @cached_property
     def seals(self) -> Seals:

@@ -251,6 +251,7 @@ class StatusRevision(Base):
 # service) sees the whole schema. The modules import Base from here, so they come last.
 from yinxin.store.models import (  # noqa: E402, F401
     access,
+    applicant_documents,
     archive,
     authorizations,
     flows,

@@ -17,6 +17,7 @@ from yinxin import __version__
 from yinxin.adapters.http.api import problems
 from yinxin.adapters.http.api.guards import Guards, RateLimiter
 from yinxin.adapters.http.api.routes import (
+    application_documents,
     applications,
     audit,
     batches,
@@ -44,6 +45,7 @@ ROUTERS: list[APIRouter] = [
     keys.router,
     subscribers.router,
     applications.router,
+    application_documents.router,
     certificates.router,
     seals.router,
     seal_previews.router,

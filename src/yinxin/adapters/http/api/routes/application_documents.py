@@ -1,0 +1,82 @@
+"""The applicant's identity documents (申请材料) with a certificate application: upload one
+(the file as the body), list them, read one back. Scoped like the application: a subscriber
+sees its own, an organization's contact its organization's, officers every one; another's
+application answers 404 as if it did not exist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from yinxin.adapters.http.api.context import Plat, Registrar
+from yinxin.adapters.http.api.routes.applications import ApplicationId, _scoped
+from yinxin.adapters.http.api.routes.pictures import binary_body, read_body
+from yinxin.registry.documents import MAX_DOCUMENT, DocumentKind, DocumentView
+
+router = APIRouter(tags=["applications"])
+DocumentId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post(
+    "/applications/{application_id}/documents",
+    status_code=201,
+    response_model=DocumentView,
+    openapi_extra=binary_body("application/pdf", "image/jpeg", "image/png"),
+)
+async def upload_document(
+    application_id: ApplicationId,
+    request: Request,
+    platform: Plat,
+    principal: Registrar,
+    kind: Annotated[DocumentKind, Query(description="what the document is")],
+    name: Annotated[str | None, Query(max_length=200, description="the file's name")] = None,
+):
+    """One identity document for a pending application, as the body (PDF, JPEG or PNG, told
+    apart by the file's magic bytes; at most 10 MiB; 10 per application). Refusals: ``kind``,
+    ``body`` (``empty``, ``too_large``, ``unsupported_type``, ``type_mismatch``,
+    ``too_many_documents``), ``application_id`` (not pending: ``illegal_transition``)."""
+    await run_in_threadpool(_scoped, platform, principal, application_id)
+    body = await read_body(request, MAX_DOCUMENT)
+    return await run_in_threadpool(
+        platform.application_documents.upload,
+        application_id,
+        body,
+        kind=kind.value,
+        actor=principal.actor,
+        declared_type=request.headers.get("content-type"),
+        file_name=name,
+    )
+
+
+@router.get("/applications/{application_id}/documents", response_model=list[DocumentView])
+def list_documents(application_id: ApplicationId, platform: Plat, principal: Registrar):
+    """The documents handed in with the application, oldest first."""
+    _scoped(platform, principal, application_id)
+    return platform.application_documents.list(application_id)
+
+
+@router.get(
+    "/applications/{application_id}/documents/{document_id}",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in ("application/pdf", "image/jpeg", "image/png")}}},
+)
+def get_document(
+    application_id: ApplicationId, document_id: DocumentId, platform: Plat, principal: Registrar
+):
+    """The document's file, shown in the browser (``inline``) with the type read at upload."""
+    _scoped(platform, principal, application_id)
+    doc, data = platform.application_documents.get(application_id, document_id)
+    name = doc.file_name or f"document-{doc.id}"
+    return Response(
+        data,
+        media_type=doc.media_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "private, max-age=300",
+            "ETag": f'"{doc.sha256}"',
+        },
+    )
