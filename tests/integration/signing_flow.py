@@ -58,6 +58,7 @@ PERSON_PIN = "246810"
 # makes.
 CODE_SPACING = dt.timedelta(minutes=7)
 CODE_RE = re.compile(r"验证码为\s*(\d{6})")
+CODE_TEMPLATES = ("one_time_code", "login_code")  # a signing code, a login code
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def read_code(path: Path, phone: str, *, after: int = 0) -> str:
     lines = path.read_text("utf-8").splitlines()[after:]
     for line in reversed(lines):
         msg = json.loads(line)
-        if msg.get("to") == phone and msg.get("template_id") == "one_time_code":
+        if msg.get("to") == phone and msg.get("template_id") in CODE_TEMPLATES:
             m = CODE_RE.search(msg["body"])
             if m:
                 return m.group(1)

@@ -234,6 +234,7 @@ SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
+LOGIN_CODE = "login_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
 FLOW_COMPLETED = "flow_completed"
@@ -362,6 +363,24 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Do not share it.",
             "<p>Your code is <strong>{code}</strong>, valid for {minutes} minutes, to sign "
             "&ldquo;{document}&rdquo;.</p>\n<p>Do not share it.</p>",
+        ),
+        secret=("code",),
+    ),
+    # A subscriber's login code (purpose ``login``): it signs nothing, so it says so — the
+    # signing wording ("用于签署《登录印信平台》") would teach people to read a code request
+    # as a signature.
+    Template(
+        LOGIN_CODE,
+        "登录验证码 — one-time code for a subscriber's login to the web pages",
+        Wording(
+            "印信登录验证码",
+            "【印信】您的登录验证码为 {code}，{minutes} 分钟内有效，仅用于登录印信平台。"
+            "如非本人操作，请忽略本短信。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin login code",
+            "Your login code is {code}, valid for {minutes} minutes, only for logging in to "
+            "Yinxin. If you did not ask for it, ignore this message. Do not share it.",
         ),
         secret=("code",),
     ),

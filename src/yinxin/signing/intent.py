@@ -49,7 +49,7 @@ from yinxin.notify.service import (
     Status,
     mask_recipient,
 )
-from yinxin.notify.templates import ONE_TIME_CODE
+from yinxin.notify.templates import LOGIN_CODE, ONE_TIME_CODE
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -398,8 +398,13 @@ class IntentConfirmation:
         minutes = max(1, math.ceil(self.ttl.total_seconds() / 60))
         sent: NotificationView | None = None
         try:
-            values = {"code": code, "minutes": minutes, "document": name}
-            sent = self.notifier.send(Outgoing("sms", phone, ONE_TIME_CODE, values, subscriber_id))
+            # a login code has its own wording: it confirms no signature
+            if purpose == "login":
+                template, values = LOGIN_CODE, {"code": code, "minutes": minutes}
+            else:
+                template = ONE_TIME_CODE
+                values = {"code": code, "minutes": minutes, "document": name}
+            sent = self.notifier.send(Outgoing("sms", phone, template, values, subscriber_id))
         finally:
             self._after_send(cid, sent, actor)
         return Challenge(cid, now + self.ttl, masked, purpose, doc)
