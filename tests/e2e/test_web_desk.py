@@ -16,6 +16,8 @@ import httpx
 from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
 from tests.e2e.test_web import fresh_totp
 from tests.integration.api_world import id_card
+from tests.integration.signing_flow import outbox_lines, read_code
+from yinxin.identity import uscc_check_char
 
 PAGES = [
     "/register",
@@ -51,6 +53,118 @@ def pending_application(site: Site, name: str, first17: str, phone: str, *, paid
     if paid:
         p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
     return app.id
+
+
+def licence_png() -> bytes:
+    """A picture standing for a photographed business licence (营业执照)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (600, 420), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((10, 10, 590, 410), outline=(180, 30, 30), width=8)
+    d.rectangle((60, 80, 540, 120), fill=(200, 200, 200))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_officer_sees_the_documents_uploaded_with_the_application(site: Site, page, phone):
+    """Issue 13 item 4: an organization applies from its phone and uploads its business
+    licence (PNG) and authorization letter (PDF) — a text file refused at the field in
+    Chinese —; the officer opens the application and sees the licence's thumbnail and both
+    files' links (a new tab), reads the bytes back through the session, and approves."""
+    p = site.world.p
+    uscc17 = "91350200MA2XYW001"
+    org = p.subscribers.add_organization(
+        name="厦门材料科技有限公司",
+        uscc=uscc17 + uscc_check_char(uscc17),
+        legal_representative="陈十",
+        contact_name="林一",
+        contact_phone="0592-5551234",
+        phone="13500135009",
+    )
+    p.subscribers.accept_agreement(org.id, accepted_by="林一（经办人）")
+    mobile = phone.new_page()
+    before = outbox_lines(site.world.outbox)
+    mobile.goto(site.url("/login"))
+    mobile.fill("#phone", "13500135009")
+    mobile.click("#send-code")
+    mobile.locator("#sent-to").filter(has_text="5009").wait_for()
+    mobile.fill("#code", read_code(site.world.outbox, "13500135009", after=before))
+    mobile.click("#login-button")
+    mobile.wait_for_url("**/my")
+    mobile.goto(site.url("/my/apply"))
+    mobile.fill("#pin", "864213")
+    mobile.fill("#pin2", "864213")
+    mobile.click("#apply-form button[type=submit]")
+    mobile.locator("#docs-form").wait_for(state="visible")
+    app_id = int(mobile.locator("#apply-facts dd").first.inner_text())
+    assert mobile.locator("#doc-kind").input_value() == "business_licence"  # asked for first
+    mobile.set_input_files(
+        "#doc-file", files=[{"name": "营业执照.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    mobile.click("#doc-upload")
+    error = mobile.locator("#docs-form .field-error")
+    error.wait_for()
+    assert error.inner_text() == "只接受 PDF、JPG 或 PNG 格式的文件"
+    assert mobile.locator("#doc-file").get_attribute("aria-invalid") == "true"
+    assert p.application_documents.list(app_id) == []  # the refusal wrote nothing
+    png = licence_png()
+    mobile.set_input_files(
+        "#doc-file", files=[{"name": "营业执照.png", "mimeType": "image/png", "buffer": png}]
+    )
+    mobile.click("#doc-upload")
+    mobile.locator('#docs .doc-item[data-kind="business_licence"]').wait_for()
+    assert mobile.locator("#doc-kind").input_value() == "authorization_letter"  # the next one
+    letter = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    mobile.set_input_files(
+        "#doc-file",
+        files=[{"name": "授权委托书.pdf", "mimeType": "application/pdf", "buffer": letter}],
+    )
+    mobile.click("#doc-upload")
+    mobile.locator('#docs .doc-item[data-kind="authorization_letter"]').wait_for()
+    assert not mobile.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    shot(mobile, "apply-documents-phone")
+    mobile.click("#pay-button")
+    mobile.locator("#paid").wait_for(state="visible")
+    stored = p.application_documents.list(app_id)
+    assert [(d.kind, d.media_type, d.size) for d in stored] == [
+        ("business_licence", "image/png", len(png)),
+        ("authorization_letter", "application/pdf", len(letter)),
+    ]
+    assert stored[0].uploaded_by == f"subscriber:{org.id}"
+
+    staff_login(site, page)
+    row = page.locator(f'#queue tr[data-application="{app_id}"]')
+    row.locator("button").click()
+    page.locator("#applicant").filter(has_text="厦门材料科技有限公司").wait_for()
+    licence = page.locator('#applicant-docs .doc-item[data-kind="business_licence"]')
+    licence.wait_for()
+    img = licence.locator("img")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 600", arg=img.element_handle()
+    )
+    assert licence.get_attribute("target") == "_blank"
+    assert "营业执照" in licence.inner_text() and "营业执照.png" in licence.inner_text()
+    pdf_link = page.locator('#applicant-docs .doc-item[data-kind="authorization_letter"]')
+    assert pdf_link.locator(".doc-pdf").inner_text() == "PDF"
+    href = pdf_link.get_attribute("href")
+    assert href == f"/api/v1/applications/{app_id}/documents/{stored[1].id}"
+    answer = page.request.get(site.url(href))  # the officer's session cookie
+    assert answer.ok and answer.body() == letter
+    assert answer.headers["content-type"] == "application/pdf"
+    with page.context.expect_page() as opened:
+        licence.click()  # opens in a new tab
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url.endswith(f"/documents/{stored[0].id}")
+    tab.close()
+    shot(page, "desk-application-documents")
+    page.click("#approve-form button[type=submit]")
+    page.locator("#toast").filter(has_text="已批准").wait_for()
+    assert p.certificates.application(app_id).state == "approved"
 
 
 def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):

@@ -1,8 +1,9 @@
 // The review queue: GET /applications?state=…, each with its applicant (GET /subscribers/{id}),
-// the accepted agreement and the payment; approve (POST …/approve: the certificate is issued)
+// the accepted agreement, the payment and the documents the applicant uploaded; approve (POST …/approve: the certificate is issued)
 // or reject with a reason (POST …/reject). Every act is audited as staff:<username>.
 import { ApiError, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
 import { emptyRow, facts, stateBadge } from "/static/pages/common.js";
+import { showDocs } from "/static/pages/app_documents.js";
 
 const session = await requireSession("staff");
 document.getElementById("session-until").textContent = `登录有效至 ${fmtTime(session.expires_at)}`;
@@ -37,7 +38,10 @@ async function load() {
 
 async function select(a, sub, paid) {
   current = a;
-  const acceptances = await api("GET", `/subscribers/${sub.id}/agreement-acceptances`);
+  const [acceptances] = await Promise.all([
+    api("GET", `/subscribers/${sub.id}/agreement-acceptances`),
+    showDocs(document.getElementById("applicant-docs"), api, a.id, "申请人未上传证明材料（请核对原件）"),
+  ]);
   const last = acceptances[acceptances.length - 1];
   facts(document.getElementById("applicant"), [
     ["用户编号", sub.id],

@@ -3,6 +3,7 @@
 // the payment of an application made earlier.
 import { ApiError, api, bindForm, el, fmtTime, label, requireSession, toast } from "/static/api.js";
 import { facts, options, param, yuanOf } from "/static/pages/common.js";
+import { kindsFor, showDocs, uploadDoc } from "/static/pages/app_documents.js";
 
 const session = await requireSession("subscriber");
 const me = session.subscriber_id;
@@ -59,8 +60,42 @@ function step(name) {
 }
 
 let current = null; // { application, years }
+
+// the applicant's documents (申请材料): uploaded while the application waits for review
+const docsForm = document.getElementById("docs-form");
+const docKind = document.getElementById("doc-kind");
+const docKinds = kindsFor(subscriber.kind);
+options(docKind, docKinds.map((k) => [k, label("docKind", k)]));
+document.getElementById("docs-hint").textContent = subscriber.kind === "organization"
+  ? "请上传营业执照、加盖公章的授权委托书及经办人身份证的照片或扫描件，受理员审核时核对。"
+  : "请上传本人身份证人像面和国徽面的照片或扫描件，受理员审核时核对。";
+async function showDocsFor(application) {
+  if (application.state !== "pending") return;
+  docsForm.hidden = false;
+  const docs = await showDocs(document.getElementById("docs"), api, application.id, "尚未上传材料");
+  const missing = docKinds.find((k) => k !== "other" && !docs.some((d) => d.kind === k));
+  docKind.value = missing || "other";
+}
+bindForm(docsForm, {
+  busyText: "正在上传…",
+  submit: (data, key) => {
+    const file = document.getElementById("doc-file").files[0];
+    if (!file) throw new ApiError(422, { code: "need_file", field: "body", detail: "no file" });
+    const progress = document.getElementById("doc-progress");
+    return uploadDoc(current.application.id, data.doc_kind, file, key,
+      (f) => { progress.textContent = `${Math.round(f * 100)}%`; });
+  },
+  onDone: async (doc) => {
+    document.getElementById("doc-progress").textContent = "";
+    document.getElementById("doc-file").value = "";
+    toast(`已上传${label("docKind", doc.kind)}`);
+    await showDocsFor(current.application);
+  },
+});
+
 function toPay(application, n) {
   current = { application, years: n };
+  showDocsFor(application);
   form.hidden = true;
   payForm.hidden = false;
   step("pay");
@@ -76,6 +111,8 @@ function toPay(application, n) {
 }
 
 function paid(application, payment) {
+  current = { application, years: current?.years || 1 };
+  showDocsFor(application);
   payForm.hidden = true;
   form.hidden = true;
   document.getElementById("paid").hidden = false;
