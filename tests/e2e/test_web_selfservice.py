@@ -312,3 +312,69 @@ def test_another_organization_sees_nothing_of_it(site: Site, browser):
     assert page.request.get(site.url("/api/v1/seals")).json()["items"] == []
     assert not errors, errors
     ctx.close()
+
+
+def test_renew_and_cancel_a_seal_through_the_004_form(site: Site, phone):
+    """Issue 13 item 3: the seal page's 004 form (续费/变更/注销 as business types of
+    ``POST /seal-applications``), prefilled from the seal, on a phone: a person renews their
+    seal (the form kept with the seal, shown as the outcome), a number that is not the holder's
+    is refused at the field, then the seal is cancelled through the same form."""
+    from tests.integration.signing_flow import _form
+
+    p = site.world.p
+    number = id_card("11010519790909123")
+    person = p.subscribers.add_person(name="孙七", id_number=number, phone="13500135010")
+    p.subscribers.accept_agreement(person.id, accepted_by="孙七")
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=3, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer="desk1", validity_years=3)  # room to renew
+    seal = p.seals.create(
+        subscriber_id=person.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("孙七", number),
+    )
+    page = phone.new_page()
+    subscriber_login(site, page, "13500135010")
+    page.goto(site.url(f"/my/seal?id={seal.id}"))
+    form = page.locator("#seal-form")
+    form.wait_for(state="visible")
+    # prefilled from the seal; the ID number is shown masked, so the applicant types it
+    assert page.locator("#f-holder").input_value() == "孙七"
+    assert page.locator("#f-project").input_value() == seal.project
+    assert page.locator("#f-id-type").input_value() == "id_card"
+    assert (
+        page.locator("#f-id-number").get_attribute("placeholder") == "110***********" + number[-4:]
+    )
+    page.fill("#f-id-number", number)
+    assert page.locator("input[name=business_type]:checked").get_attribute("value") == "renew"
+    page.select_option("#renew-years", "2")
+    page.check("#f-declaration")
+    page.click("#seal-form-submit")
+    result = page.locator("#form-result")
+    result.filter(has_text="续费").wait_for()
+    assert "已办理" in result.inner_text() and seal.es_id in result.inner_text()
+    page.locator("#forms tbody tr").filter(has_text="续费").wait_for()
+    forms = p.seals.applications(seal.es_id)
+    assert [f.business_type for f in forms][-1] == "renew"
+    assert forms[-1].submitted_by == f"subscriber:{person.id}"
+    assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    shot(page, "seal-form-renewed-phone")
+
+    page.check("input[name=business_type][value=cancel]")
+    assert page.locator("#seal-form-submit").inner_text() == "提交注销申请"
+    page.fill("#f-id-number", id_card("11010519790909456"))  # not the holder's
+    page.check("#f-declaration")
+    page.click("#seal-form-submit")
+    error = page.locator("#seal-form .field-error")
+    error.wait_for()
+    assert error.inner_text() == "印章使用人信息与登记信息不一致"
+    assert p.seals.get(seal.es_id).state == "active"  # refused: nothing done
+    page.fill("#f-id-number", number)
+    page.click("#seal-form-submit")
+    result.filter(has_text="注销").wait_for()
+    page.locator("#state-badge").filter(has_text="已注销").wait_for()
+    assert p.seals.get(seal.es_id).state == "cancelled"
+    assert [f.business_type for f in p.seals.applications(seal.es_id)][-1] == "cancel"
+    assert page.locator("#seal-form").is_hidden()  # nothing more to apply for
+    shot(page, "seal-form-cancelled-phone")

@@ -1,8 +1,10 @@
-// One seal: its facts and picture, its SESeal records and application forms, the holder's
-// lifecycle acts (renew, change, freeze/unfreeze, cancel) and, for an organization's seal, the
-// grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
-import { ApiError, api, bindForm, el, fmtTime, label, messageFor, requireSession, toast } from "/static/api.js";
-import { day, emptyRow, facts, options, param, sealBadge, who } from "/static/pages/common.js";
+// One seal: its facts and picture, its SESeal records and application forms, the seal
+// application form of 004 for 续费/变更/注销 (POST /seal-applications with business_type renew,
+// change or cancel, prefilled from the seal), freeze/unfreeze and, for an organization's seal,
+// the grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
+import { ApiError, LABELS, MESSAGES, api, bindForm, el, fmtTime, label, messageFor, requireSession, toast } from "/static/api.js";
+import { day, emptyRow, facts, liveCheck, options, param, sealBadge, who } from "/static/pages/common.js";
+import { checkIdDocument } from "/static/pages/idcheck.js";
 
 const session = await requireSession("subscriber");
 const id = (param("id") || "").replace(/[^0-9]/g, "");
@@ -38,13 +40,102 @@ function show(s) {
   ]);
   const live = s.state === "active" || s.state === "frozen";
   document.getElementById("actions").hidden = !live;
-  document.getElementById("renew-form").hidden = s.state !== "active";
-  document.getElementById("change-form").hidden = s.state !== "active";
+  document.getElementById("seal-form").hidden = !live;
+  prefill(s);
   document.getElementById("freeze-form").hidden = s.state !== "active";
   document.getElementById("unfreeze-form").hidden = s.state !== "frozen";
   for (const n of document.querySelectorAll(".org-only")) n.hidden = s.kind === "personal";
   document.getElementById("grants-card").hidden = !(isOrgSession && s.kind !== "personal" && live);
 }
+
+// --- the seal application form (004): 续费 / 变更 / 注销 --------------------------------------
+Object.assign(MESSAGES, {
+  certificate_ends: "印章有效期已到所绑定证书的到期日，请先续期证书后再续费印章",
+});
+const sealForm = document.getElementById("seal-form");
+options(sealForm.elements.id_type, LABELS.idType);
+liveCheck(sealForm.elements.id_number, (v, o) => checkIdDocument(sealForm.elements.id_type.value, v, o));
+let me = null; // the signed-in subscriber's own record: a personal seal's holder
+let prefilled = null;
+function businessType() { return sealForm.elements.business_type.value; }
+function showBusiness() {
+  const bt = businessType();
+  for (const n of sealForm.querySelectorAll("[data-for]")) n.hidden = n.dataset.for !== bt;
+  // renewing and changing are for a usable seal; a frozen one can only be cancelled
+  const frozen = seal && seal.state !== "active";
+  for (const r of sealForm.querySelectorAll("input[name=business_type]")) {
+    r.disabled = frozen && r.value !== "cancel";
+  }
+  document.getElementById("seal-form-submit").className = bt === "cancel" ? "btn danger" : "btn";
+  document.getElementById("seal-form-submit").textContent =
+    { renew: "提交续费申请", change: "提交变更申请", cancel: "提交注销申请" }[bt];
+}
+for (const r of sealForm.querySelectorAll("input[name=business_type]")) r.addEventListener("change", showBusiness);
+// the form filled from the seal: project, holder, ID type; the full ID number only where the
+// page may know it (a person's own seal) — the seal shows it masked, the applicant types it
+function prefill(s) {
+  if (prefilled === s.id + ":" + s.version) return;
+  prefilled = s.id + ":" + s.version;
+  const f = sealForm.elements;
+  f.project.value = s.project || "";
+  f.holder_name.value = s.holder_name || "";
+  f.id_type.value = s.holder_id_type || "id_card";
+  const own = me && me.id === s.subscriber_id && me.name === s.holder_name &&
+    me.id_number && !me.id_number.includes("*") && me.id_number;
+  f.id_number.value = own ? me.id_number : "";
+  f.id_number.placeholder = s.holder_id_number || "";
+  document.getElementById("f-id-hint").textContent = own ? "" : `登记的证件号码为 ${s.holder_id_number || "—"}，请完整填写以核对`;
+  if (s.state !== "active") f.business_type.value = "cancel";
+  showBusiness();
+}
+// a typed number must agree with the masked one the seal shows (first 3, last 4 characters)
+function agreesWithMask(typed, masked) {
+  if (!masked) return true;
+  const t = typed.toUpperCase();
+  return t.length === masked.length && [...masked].every((c, i) => c === "*" || c === t[i]);
+}
+function outcome(o) {
+  const s = o.seal;
+  document.getElementById("form-result").hidden = false;
+  document.getElementById("form-result-title").textContent = `申请表已办理：${label("recordVerb", o.business_type) || o.business_type}`;
+  facts(document.getElementById("form-result-facts"), [
+    ["业务类型", { renew: "续费", change: "变更", cancel: "注销" }[o.business_type]],
+    ["办理结果", o.status === "done" ? "已办理" : o.status],
+    ["印章编码", el("code", { text: s.es_id })],
+    ["印章状态", sealBadge(s)],
+    ["有效期", `${fmtTime(s.valid_start)} 至 ${fmtTime(s.valid_end)}`],
+    ["记录版本", `第 ${s.version} 版`],
+  ]);
+}
+bindForm(sealForm, {
+  busyText: "正在办理…",
+  submit: async (d, key) => {
+    const bt = businessType();
+    if (!agreesWithMask(d.id_number.trim(), seal.holder_id_number)) {
+      throw new ApiError(422, { code: "holder_mismatch", field: "id_number", detail: "mask" });
+    }
+    const body = {
+      business_type: bt, seal: seal.es_id, project: d.project.trim(), holder_name: d.holder_name.trim(),
+      id_type: d.id_type, id_number: d.id_number.trim().toUpperCase(), declaration_accepted: true,
+    };
+    if (bt === "renew") body.years = Number(d.years);
+    if (bt === "change") {
+      if (d.center_text && d.center_text.trim()) body.center_text = d.center_text.trim();
+      if (d.code && d.code.trim()) body.code = d.code.trim();
+      const f = document.getElementById("change-scan").files[0];
+      if (f) body.scan_base64 = await readFile(f);
+    }
+    return api("POST", "/seal-applications", { json: body, idempotencyKey: key });
+  },
+  onDone: async (o) => {
+    toast({ renew: "已续费", change: "变更已完成", cancel: "印章已注销" }[o.business_type]);
+    outcome(o);
+    sealForm.elements.declaration_accepted.checked = false;
+    prefilled = null;
+    await refresh();
+    document.getElementById("form-result").scrollIntoView({ block: "start" });
+  },
+});
 
 async function history() {
   const [records, forms] = await Promise.all([
@@ -108,6 +199,7 @@ async function withdrawGrant(button, member) {
 }
 
 async function refresh() {
+  if (!me) me = await api("GET", `/subscribers/${session.subscriber_id}`).catch(() => ({}));
   show(await api("GET", `/seals/${id}`));
   await Promise.all([picture(), history(), grants()]);
 }
@@ -135,17 +227,6 @@ const act = (formId, path, body, done) => bindForm(document.getElementById(formI
   submit: async (data, key) => api("POST", `/seals/${id}/${path}`, { json: await body(data), idempotencyKey: key }),
   onDone: async () => { document.getElementById(formId).reset(); toast(done); await refresh(); },
 });
-act("renew-form", "renew", (d) => ({ years: Number(d.years) }), "已续费");
-act("change-form", "change", async (d) => {
-  const b = {};
-  if (d.center_text && d.center_text.trim()) b.center_text = d.center_text.trim();
-  if (d.code && d.code.trim()) b.code = d.code.trim();
-  const f = document.getElementById("change-scan").files[0];
-  if (f) b.scan_base64 = await readFile(f);
-  else if (b.center_text || b.code) b.software = true;
-  return b;
-}, "变更已完成");
 act("freeze-form", "freeze", (d) => ({ note: d.note.trim() || null }), "印章已冻结");
 act("unfreeze-form", "unfreeze", () => undefined, "印章已解冻");
-act("cancel-form", "cancel", () => undefined, "印章已注销");
 act("grant-form", "grants", (d) => ({ member_subscriber_id: Number(d.member_subscriber_id), note: d.note.trim() || null }), "已授权");
