@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
+from yinxin.adapters.http.asgi import respond
 from yinxin.context import new_request_id, request_id
 
 access_log = logging.getLogger("yinxin.access")
@@ -202,23 +203,12 @@ class Observed:
         if self.metrics_token:
             auth = dict(scope.get("headers", ())).get(b"authorization", b"")
             if auth != b"Bearer " + self.metrics_token.encode():
-                await _plain(send, 401, b"metrics need the bearer token\n")
+                await respond(send, 401, b"metrics need the bearer token\n", b"text/plain")
                 return
         import asyncio
 
         body = await asyncio.get_running_loop().run_in_executor(None, self.metrics.exposition)
-        await _plain(send, 200, body, b"text/plain; version=0.0.4; charset=utf-8")
-
-
-async def _plain(send, status: int, body: bytes, ctype: bytes = b"text/plain") -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await respond(send, 200, body, b"text/plain; version=0.0.4; charset=utf-8")
 
 
 def readiness(platform) -> tuple[bool, dict[str, str]]:

@@ -40,6 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from yinxin import __version__
+from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.app import Platform, build_platform
 from yinxin.errors import YinxinError
@@ -50,38 +51,9 @@ CT_OCSP_REQ = b"application/ocsp-request"
 CT_TSQ = b"application/timestamp-query"
 
 
-async def _send(send, status: int, body: bytes, ctype: bytes, extra: list | None = None) -> None:
-    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
-    headers += extra or []
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _error(send, status: int, message: str) -> None:
     body = json.dumps({"error": "bad_request", "message": message}).encode()
-    await _send(send, status, body, b"application/json")
-
-
-class _ClientGone(Exception):
-    """The client went away (or was cut off by a timeout) before its body was read."""
-
-
-async def _read_body(receive, limit: int = MAX_BODY) -> bytes | None:
-    """The request body, or None if it is larger than ``limit``; ``_ClientGone`` if the
-    connection closed first (nobody is left to answer)."""
-    chunks, size = [], 0
-    more = True
-    while more:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = msg.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        more = msg.get("more_body", False)
-    return b"".join(chunks)
+    await respond(send, status, body, b"application/json")
 
 
 CRL_CHECK_SECONDS = 300
@@ -158,7 +130,7 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
         try:
             if path == "/ocsp" or path.startswith("/ocsp/"):
                 if method == "POST":
-                    body = await _read_body(receive)
+                    body = await read_body(receive, MAX_BODY)
                     if body is None:
                         return await _error(send, 413, "OCSP request larger than 64 KiB")
                     der = body
@@ -170,7 +142,7 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                 else:
                     return await _error(send, 405, "use GET /ocsp/<base64> or POST /ocsp")
                 resp = ocsp.respond(der)  # cached responses need no thread hop
-                return await _send(
+                return await respond(
                     send,
                     200,
                     resp,
@@ -180,24 +152,24 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
             if path == "/tsa":
                 if method != "POST":
                     return await _error(send, 405, "POST an application/timestamp-query")
-                body = await _read_body(receive)
+                body = await read_body(receive, MAX_BODY)
                 if body is None:
                     return await _error(send, 413, "timestamp request larger than 64 KiB")
                 resp = await in_thread(tsa.respond, body)
-                return await _send(send, 200, resp, b"application/timestamp-reply")
+                return await respond(send, 200, resp, b"application/timestamp-reply")
             if path.startswith("/crl/") and path.endswith(".crl") and method in ("GET", "HEAD"):
                 role = path[5:-4]
                 if role not in ("issuing", "root"):
                     return await _error(send, 404, f"no CRL named {role!r}")
                 der = await in_thread(status.current_crl, role)
-                return await _send(send, 200, der, b"application/pkix-crl")
+                return await respond(send, 200, der, b"application/pkix-crl")
             if path.startswith("/ca/") and path.endswith(".cer") and method in ("GET", "HEAD"):
                 role = path[4:-4]
                 if role not in ("issuing", "root", "ocsp", "root-ocsp", "tsa"):
                     return await _error(send, 404, f"no CA certificate named {role!r}")
                 der = status.ca_certificate(role).public_bytes(Encoding.DER)
-                return await _send(send, 200, der, b"application/pkix-cert")
-        except _ClientGone:
+                return await respond(send, 200, der, b"application/pkix-cert")
+        except ClientGone:
             return None
         except YinxinError as e:
             return await _error(send, e.http_status if e.http_status < 500 else 503, e.message)
@@ -277,7 +249,7 @@ def _plain_response(status: int, message: str, extra: bytes = b"") -> bytes:
 async def _service_busy(scope, receive, send) -> None:
     """The ASGI app of a connection over the limit: 503 at once, and close."""
     body = json.dumps({"error": "busy", "message": "too many connections; retry"}).encode()
-    await _send(
+    await respond(
         send, 503, body, b"application/json", [(b"retry-after", b"1"), (b"connection", b"close")]
     )
 

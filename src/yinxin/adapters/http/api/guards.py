@@ -26,9 +26,11 @@ from starlette.concurrency import run_in_threadpool
 from yinxin.access.idempotency import Idempotency
 from yinxin.access.sessions import SESSION_COOKIE
 from yinxin.adapters.http.api.problems import PROBLEM, problem_body
+from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.errors import YinxinError
 
 PREFIX = "/api/"
+_PROBLEM = PROBLEM.encode()
 
 
 @dataclass
@@ -100,13 +102,6 @@ def _caller(scope) -> str:
     return hashlib.sha256(f"addr:{client[0]}".encode()).hexdigest()
 
 
-async def _answer(send, status: int, body: bytes, ctype: str, extra=()) -> None:
-    headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]
-    headers += list(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 def _problem(status: int, detail: str, code: str, field: str | None = None) -> bytes:
     body = problem_body(status, detail, code=code, field=field)
     return json.dumps(body, ensure_ascii=False).encode()
@@ -129,26 +124,20 @@ class Guards:
         if wait > 0:
             retry = str(max(1, math.ceil(wait))).encode()
             body = _problem(429, "too many requests; slow down", "rate_limited")
-            return await _answer(send, 429, body, PROBLEM, [(b"retry-after", retry)])
+            return await respond(send, 429, body, _PROBLEM, [(b"retry-after", retry)])
         key = _header(scope, b"idempotency-key")
         if scope["method"] != "POST" or key is None:
             return await self.app(scope, receive, send)
         return await self._idempotent(scope, receive, send, caller, key)
 
     async def _idempotent(self, scope, receive, send, caller: str, raw_key: bytes):
-        chunks, size, more = [], 0, True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return None
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                body = _problem(413, "the request body is too large", "too_large", "body")
-                return await _answer(send, 413, body, PROBLEM)
-            chunks.append(chunk)
-            more = msg.get("more_body", False)
-        body = b"".join(chunks)
+        try:
+            body = await read_body(receive, self.max_body)
+        except ClientGone:
+            return None
+        if body is None:
+            out = _problem(413, "the request body is too large", "too_large", "body")
+            return await respond(send, 413, out, _PROBLEM)
         path = scope["path"] + (
             "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
         )
@@ -170,13 +159,13 @@ class Guards:
             )
         except YinxinError as e:
             out = _problem(e.http_status, e.message, e.code, e.field)
-            return await _answer(send, e.http_status, out, PROBLEM)
+            return await respond(send, e.http_status, out, _PROBLEM)
         if stored is not None:
-            return await _answer(
+            return await respond(
                 send,
                 stored.status_code,
                 stored.body,
-                stored.content_type,
+                stored.content_type.encode("latin-1"),
                 [(b"idempotent-replayed", b"true")],
             )
 
