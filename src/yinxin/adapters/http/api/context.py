@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.app import Platform
-from yinxin.errors import Forbidden, NotFound, YinxinError
+from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer yx_…`")
@@ -122,14 +122,34 @@ class TooManyFromAddress(YinxinError, exit_code=5, http_status=429, code="rate_l
         self.retry_after = retry_after
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (``too_large``) as soon as it passes ``limit`` bytes
+    rather than read whole into memory first."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ValidationError(
+                f"the request body is larger than {limit // 2**20} MiB",
+                field="body",
+                code="too_large",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address as the server sees the connection (recorded with a signature)."""
+    return request.client.host if request.client else None
+
+
 def limit_public(request: Request, kind: str, things: str) -> None:
     """The per-address limit of the routes open without a key (``app.state.public_limiter``),
     counted per ``kind`` of request; over it, 429 naming the ``things`` asked for too often."""
     limiter = getattr(request.app.state, "public_limiter", None)
     if limiter is None:
         return
-    client = request.client.host if request.client else "?"
-    wait = limiter.take(f"{kind}:{client}")
+    wait = limiter.take(f"{kind}:{client_ip(request) or '?'}")
     if wait > 0:
         retry = max(1, math.ceil(wait))
         raise TooManyFromAddress(

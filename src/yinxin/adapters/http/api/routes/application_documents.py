@@ -12,9 +12,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from yinxin.adapters.http.api.context import Plat, Registrar
+from yinxin.adapters.http.api.context import Plat, Registrar, read_body
 from yinxin.adapters.http.api.routes.applications import ApplicationId, _scoped
-from yinxin.adapters.http.api.routes.pictures import binary_body, read_body
+from yinxin.adapters.http.api.routes.pictures import binary_body
 from yinxin.registry.documents import MAX_DOCUMENT, DocumentKind, DocumentView
 
 router = APIRouter(tags=["applications"])

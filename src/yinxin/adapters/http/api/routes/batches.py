@@ -15,6 +15,7 @@ from yinxin.adapters.http.api.context import (
     Plat,
     Strict,
     allowed,
+    client_ip,
     scope_owned,
     scope_subscriber,
 )
@@ -107,7 +108,7 @@ def batch_sign(body: BatchSignIn, request: Request, platform: Plat, principal: S
         challenge_id=body.challenge_id,
         code=body.code,
         level=body.level,
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_ip(request),
         actor=principal.actor,
     )
     return BatchOut(

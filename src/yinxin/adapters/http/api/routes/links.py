@@ -13,14 +13,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from yinxin.adapters.http.api.context import Plat, Strict
+from yinxin.adapters.http.api.context import Plat, Strict, client_ip, read_body
 from yinxin.adapters.http.api.routes.pictures import (
     PNG,
     DocumentPages,
     binary_body,
     page_png,
     pages_of,
-    read_body,
 )
 from yinxin.signing.flows import MAX_VIDEO, FlowSigning, FlowView, LinkContext, Recording
 from yinxin.signing.intent import Challenge
@@ -38,10 +37,6 @@ class SignIn(Strict):
 
 class DeclineIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("/sign/{token}", response_model=LinkContext)
@@ -111,7 +106,7 @@ async def record_video(token: Token, request: Request, platform: Plat):
         token,
         body,
         request.headers.get("content-type", ""),
-        client_ip=_ip(request),
+        client_ip=client_ip(request),
     )
 
 
@@ -128,10 +123,10 @@ def sign(token: Token, body: SignIn, request: Request, platform: Plat):
         pin=body.pin,
         challenge_id=body.challenge_id,
         code=body.code,
-        client_ip=_ip(request),
+        client_ip=client_ip(request),
     )
 
 
 @router.post("/sign/{token}/decline", response_model=FlowView)
 def decline(token: Token, body: DeclineIn, request: Request, platform: Plat):
-    return platform.flows.decline(token, body.reason, client_ip=_ip(request))
+    return platform.flows.decline(token, body.reason, client_ip=client_ip(request))

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from yinxin.adapters.http.api.context import read_body
 from yinxin.errors import ValidationError
 from yinxin.pdf.render import PageSize, page_sizes, render_page
 from yinxin.signing.flows import FlowFile
@@ -103,26 +104,10 @@ def page_png(request: Request, f: FlowFile, page: int, width: int) -> Response:
     return Response(png, media_type="image/png", headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (``too_large``) as soon as it passes ``limit`` bytes
-    rather than read whole into memory first."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ValidationError(
-                f"the request body is larger than {limit // 2**20} MiB",
-                field="body",
-                code="too_large",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def preview(request: Request, *, first: int, count: int, width: int) -> PagePreview:
     """Pages ``first``… of the PDF in the request body (drawn, then forgotten)."""
     body = await read_body(request, MAX_PDF)
-    if not body or len(body) > MAX_PDF:
+    if not body:
         raise ValidationError("the document is empty or larger than 50 MiB", field="body")
     if b"%PDF-" not in body[:1024]:
         raise ValidationError("this is not a PDF document", field="body")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, allowed, limit_public
+from yinxin.adapters.http.api.context import Plat, allowed, limit_public, read_body
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
@@ -72,11 +72,9 @@ async def verify_document_publicly(
 
 
 async def _verify(request: Request, platform, file_name, format, at, policy):
-    body = await request.body()
+    body = await read_body(request, MAX_PDF)  # a public route: never read whole, then refused
     if not body:
         raise ValidationError("send the PDF as the request body", field="body")
-    if len(body) > MAX_PDF:
-        raise ValidationError("the document is larger than 50 MiB", field="body")
     if at is not None and at.tzinfo is None:
         raise ValidationError("at needs a time zone", field="at")
     from yinxin.pdf.verify import averify_pdf
