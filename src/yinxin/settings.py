@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yinxin.errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class MessageSettings:
@@ -138,11 +140,7 @@ def _number(env, name: str, kind: type):
     try:
         value = kind(raw)
     except ValueError:
-        from yinxin.errors import ConfigurationError
-
         raise ConfigurationError(f"{name} must be a number, not {raw!r}", field=name) from None
     if value < 0:
-        from yinxin.errors import ConfigurationError
-
         raise ConfigurationError(f"{name} must not be negative", field=name)
     return value

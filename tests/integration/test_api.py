@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import update
 
 from tests.dbdump import count
@@ -131,8 +132,8 @@ def test_a_person_gets_a_certificate_over_http_only(as_, world, tmp_path):
     assert parts[0] == c1 and len(parts) == 3
     # OpenSSL, not us, checks the chain the API handed out
     (tmp_path / "leaf.pem").write_bytes(pem.content)
-    (tmp_path / "root.pem").write_bytes(parts[2].public_bytes(_PEM))
-    (tmp_path / "issuing.pem").write_bytes(parts[1].public_bytes(_PEM))
+    (tmp_path / "root.pem").write_bytes(parts[2].public_bytes(Encoding.PEM))
+    (tmp_path / "issuing.pem").write_bytes(parts[1].public_bytes(Encoding.PEM))
     out = subprocess.run(
         [
             "openssl",
@@ -157,11 +158,6 @@ def test_a_person_gets_a_certificate_over_http_only(as_, world, tmp_path):
     problem_of(
         admin.post(f"/certificates/{serial}/revoke", json={"reason": "nonsense"}), 422, "reason"
     )
-
-
-_PEM = __import__(
-    "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]
-).Encoding.PEM
 
 
 # --- refusals -------------------------------------------------------------------------------------

@@ -363,12 +363,10 @@ def _rehome(obj, container_ref, handler):
         new = generic.ArrayObject([_rehome(v, container_ref, handler) for v in obj])
     elif t is generic.IndirectObject:
         new = generic.IndirectObject(obj.idnum, obj.generation, handler)
+    elif t is generic.FloatObject:
+        new = t(str(obj))  # C decimal's __copy__ returns the very object: a copy must be new
     elif t in _PRIMITIVES:
         new = copy.copy(obj)
-        if new is obj:  # C decimal's __copy__ returns the object itself (FloatObject)
-            new = t(str(obj)) if t is generic.FloatObject else None
-            if new is None:
-                raise _Uncacheable
     else:
         raise _Uncacheable
     new.container_ref = container_ref

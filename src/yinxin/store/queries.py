@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select, true
 from sqlalchemy.orm import Session
 
 from yinxin.errors import NotFound
+from yinxin.store.models import Subscriber
 
 Row = TypeVar("Row")
 
@@ -48,10 +49,6 @@ def paged(q: Select[tuple[Row]], id_column: Any, *, after: int | None, limit: in
 def of_organization(subscriber_column: Any, organization_id: int | None) -> Any:
     """The condition that ``subscriber_column`` is the organization or one of the persons and
     devices registered under it (``Subscriber.organization_id``); ``None``: no condition."""
-    from sqlalchemy import or_, true
-
-    from yinxin.store.models import Subscriber
-
     if organization_id is None:
         return true()
     members = select(Subscriber.id).where(

@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Iterable
 
+from cryptography import x509
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -76,8 +77,6 @@ class _PlatformState(Collector):
         now = p.clock.now()
         for role in ("issuing", "root"):
             try:
-                from cryptography import x509
-
                 crl = x509.load_der_x509_crl(p.status.current_crl(role))
                 age.add_metric([role], (now - crl.last_update_utc).total_seconds())
             except Exception:  # no CA yet, or the key store is closed: no sample
