@@ -23,14 +23,11 @@ from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import (
     CODE_SPACING,
     World,
-    build_world,
     need_quiet,
-    new_platform,
     outbox_lines,
     read_code,
 )
 from yinxin.adapters.http.server import create_app
-from yinxin.clock import FrozenClock
 from yinxin.store.models import AuditEvent
 from yinxin.store.models.flows import SignFlowRecording
 from yinxin.store.models.signing import SignatureRecord
@@ -41,14 +38,6 @@ FAKE_WEBM = (
     + bytes(range(256)) * 40
 )
 MM = 72 / 25.4
-
-
-@pytest.fixture
-def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
-    p = new_platform(tmp_path, clock)
-    w = build_world(p, clock)
-    yield w
-    p.close()
 
 
 @pytest.fixture

@@ -9,16 +9,11 @@ each upload is audited in the chain."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import func, select
-from starlette.testclient import TestClient
 
-from tests.integration.signing_flow import World, build_world, new_platform
+from tests.integration.signing_flow import World
 from tests.integration.test_web_selfservice_api import problem, subscriber_session
-from yinxin.adapters.http.server import create_app
-from yinxin.clock import FrozenClock
 from yinxin.registry import documents
 from yinxin.store.models import AuditEvent
 from yinxin.store.models.applicant_documents import ApplicationDocument
@@ -26,20 +21,6 @@ from yinxin.store.models.applicant_documents import ApplicationDocument
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 50 + b"\xff\xd9"
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
-    p = new_platform(tmp_path, clock)
-    w = build_world(p, clock)
-    yield w
-    p.close()
-
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as c:
-        yield c
 
 
 def pending(world: World, subscriber_id: int, profile: str, pin: str = "246810") -> int:

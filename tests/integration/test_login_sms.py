@@ -4,25 +4,14 @@ code's template and read "用于签署《登录印信平台》", as if logging i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from tests.integration.signing_flow import World, build_world, new_platform, read_code
+from tests.integration.signing_flow import read_code
 from yinxin.adapters.http.server import create_app
-from yinxin.clock import FrozenClock
 from yinxin.notify.templates import LOGIN_CODE, TemplateCodes, default_library
 from yinxin.store.models.notify import Notification
-
-
-@pytest.fixture
-def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
-    p = new_platform(tmp_path, clock)
-    w = build_world(p, clock)
-    yield w
-    p.close()
 
 
 def test_the_login_sms_says_login_not_signing(world):

@@ -7,35 +7,17 @@ picture preview from form fields (scoped, creating nothing, refusals per field).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
-import pytest
 from starlette.testclient import TestClient
 
 from tests.integration.api_world import id_card
-from tests.integration.signing_flow import World, build_world, new_platform, read_code
+from tests.integration.signing_flow import World, read_code
 from tests.integration.signing_flow import outbox_lines as lines
-from yinxin.adapters.http.server import create_app
-from yinxin.clock import FrozenClock
 from yinxin.identity import uscc_check_char
 
 USCC17 = "91350100MA2XYW000"
 BAD_USCC = USCC17 + ("1" if uscc_check_char(USCC17) != "1" else "2")
 PERSON = {"name": "赵六", "id_number": id_card("11010519880808123"), "phone": "13600136000"}
-
-
-@pytest.fixture
-def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
-    p = new_platform(tmp_path, clock)
-    w = build_world(p, clock)
-    yield w
-    p.close()
-
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as c:
-        yield c
 
 
 def problem(r, status: int, code: str, field: str | None = None) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 
 import pyotp
 import pytest
@@ -17,31 +16,15 @@ from starlette.testclient import TestClient
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import (
     World,
-    build_world,
     new_platform,
     outbox_lines,
     read_code,
     sign_as,
 )
 from yinxin.adapters.http.server import create_app
-from yinxin.clock import FrozenClock
 from yinxin.store.models.access import WebSession
 
 PASSWORD = "correct horse 1"
-
-
-@pytest.fixture
-def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
-    p = new_platform(tmp_path, clock)
-    w = build_world(p, clock)
-    yield w
-    p.close()
-
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as c:
-        yield c
 
 
 def staff(world: World, name: str = "desk1", role: str = "ra_officer") -> pyotp.TOTP:
