@@ -86,3 +86,20 @@ def id_card(first17: str) -> str:
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
     return first17 + "10X98765432"[total % 11]
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem_of(r, status: int, field: str | None = None, code: str | None = None) -> dict:
+    """The refusal ``r`` is: this status, a problem+json body naming its code (and the field
+    and code asked for, if any)."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM), r.headers
+    body = r.json()
+    assert body["status"] == status and body["detail"] and body["code"]
+    if field is not None:
+        assert body.get("field") == field, body
+    if code is not None:
+        assert body["code"] == code, body
+    return body

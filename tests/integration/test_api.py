@@ -14,12 +14,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import update
 
 from tests.dbdump import count
-from tests.integration.api_world import ApiWorld, Client, api_world, id_card
+from tests.integration.api_world import PROBLEM, ApiWorld, Client, api_world, id_card, problem_of
 from tests.integration.server import running_server
 from yinxin.store.models import Application, Subscriber
 from yinxin.store.models.access import ApiKey
-
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +42,6 @@ def as_(world):
     yield client
     for c in made:
         c.close()
-
-
-def problem_of(r, status: int, field: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    body = r.json()
-    assert body["status"] == status and body["detail"] and body["code"]
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
 
 
 def new_person(c: Client, id_number: str, **more) -> dict:

@@ -13,7 +13,7 @@ import pytest
 
 from tests import dbdump
 from tests.fixtures.samples import contract_pdf
-from tests.integration.api_world import Client
+from tests.integration.api_world import PROBLEM, Client, problem_of
 from tests.integration.server import free_port, running_server
 from tests.integration.signing_flow import (
     build_world,
@@ -26,8 +26,6 @@ from tests.integration.signing_flow import (
 )
 from tests.integration.test_sign_flows import _pyhanko_valid, make_agent
 from yinxin.store.models.signing import SignatureRecord
-
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
@@ -73,12 +71,6 @@ def docs(parties=("甲方", "乙方", "中介方")) -> list[tuple[str, bytes]]:
         ("技术服务合同.pdf", contract_pdf(1, parties=parties)),
         ("补充协议.pdf", contract_pdf(2, parties=parties, title="补充协议")),
     ]
-
-
-def problem_of(r, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    return r.json()
 
 
 def sign_by_link(w, link: Client, token: str, party) -> dict:

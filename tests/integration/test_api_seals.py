@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from tests.dbdump import count, dump
-from tests.integration.api_world import ApiWorld, Client, api_world, id_card
+from tests.integration.api_world import ApiWorld, Client, api_world, id_card, problem_of
 from tests.integration.server import Server, running_server
 from yinxin.app import Platform
 from yinxin.registry.views import CertificateView
@@ -25,7 +25,6 @@ from yinxin.seals.view import SealView
 from yinxin.store.models import AuditEvent, Certificate, PlatformKey
 from yinxin.store.models.seals import Seal
 
-PROBLEM = "application/problem+json"
 PROJECT = "百城e采平台项目"
 OFFICER = "受理员 陈静"
 # Distinctive PINs, so that finding one in an answer, a log or the database cannot be chance.
@@ -118,18 +117,6 @@ def as_(world):
     yield client
     for c in made:
         c.close()
-
-
-def problem_of(r, status: int, field: str | None = None, code: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    body = r.json()
-    assert body["status"] == status and body["detail"] and body["code"]
-    if field is not None:
-        assert body.get("field") == field, body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 def ok(r, status: int = 200) -> dict:
