@@ -30,6 +30,12 @@ MAX_KEY = 200
 class StillRunning(Conflict, code="idempotency_in_progress"):
     """The first request with this key has not answered yet."""
 
+    def __init__(self) -> None:
+        super().__init__(
+            "the first request with this Idempotency-Key is still running; retry later",
+            field="Idempotency-Key",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
@@ -94,19 +100,12 @@ class Idempotency:
                             row.status_code, row.content_type or "", row.body or b""
                         )
                     if now - row.created_at < ABANDONED:
-                        raise StillRunning(
-                            "the first request with this Idempotency-Key is still running; "
-                            "retry later",
-                            field="Idempotency-Key",
-                        )
+                        raise StillRunning()
                     row.created_at = now  # abandoned by a process that died: ours now
                     return None
             except IntegrityError:
                 continue
-        raise StillRunning(
-            "the first request with this Idempotency-Key is still running; retry later",
-            field="Idempotency-Key",
-        )
+        raise StillRunning()
 
     def answer(
         self, *, caller: str, key: str, status_code: int, content_type: str, body: bytes
