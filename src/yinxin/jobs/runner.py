@@ -84,9 +84,22 @@ def execute(platform: Platform, job: Job, period: str, worker: str) -> JobRunVie
     return view
 
 
+def stopped(stop: threading.Event, seconds: float) -> bool:
+    """``stop.wait(seconds)``, in short sleeps. Not ``Event.wait(timeout)``: a timed wait runs
+    on the monotonic clock, which libfaketime (the suite's +400-day run) shifts so far that the
+    wait never returns — no job ran after the first tick, and no lease was ever extended."""
+    end = time.monotonic() + seconds
+    while not stop.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.1))
+    return True
+
+
 def _heartbeat(platform: Platform, job: Job, claim: runs.Claim, stop: threading.Event) -> None:
     every = min(MAX_HEARTBEAT_SECONDS, max(0.05, job.lease.total_seconds() / 3))
-    while not stop.wait(every):
+    while not stopped(stop, every):
         try:
             if not runs.heartbeat(platform.db, claim, platform.clock.now(), job.lease):
                 return
@@ -163,19 +176,8 @@ class Runner:
                 self.tick()
             except Exception:
                 log.exception("job runner tick failed; trying again")
-            self._pause(self.tick_seconds)
+            stopped(self._stop, self.tick_seconds)
         log.info("job runner %s stopped", self.worker)
-
-    def _pause(self, seconds: float) -> None:
-        """Wait ``seconds`` or until stopped, in short sleeps. Not ``Event.wait(timeout)``: a
-        timed wait runs on the monotonic clock, which libfaketime (the suite's +400-day run)
-        shifts so far that the wait never returns and no job ever ran again."""
-        end = time.monotonic() + seconds
-        while not self._stop.is_set():
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, 0.1))
 
     def start(self) -> Runner:
         """Run in a daemon thread (``yinxin serve``)."""
