@@ -45,7 +45,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -965,15 +965,6 @@ class Webhooks:
             subject_id=row.id,
             data=data,
         )
-
-    def pending_count(self) -> int:
-        """Deliveries not yet delivered nor given up (a queue depth for metrics)."""
-        with self.db.read() as s:
-            return s.execute(
-                select(func.count())
-                .select_from(WebhookDelivery)
-                .where(WebhookDelivery.state.in_([_D.PENDING, _D.FAILED, _D.LEASED]))
-            ).scalar_one()
 
 
 class _Refused(Exception):

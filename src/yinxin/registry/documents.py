@@ -30,7 +30,6 @@ from yinxin.store.queries import one_or_404
 
 MAX_DOCUMENT = 10 * 2**20  # a phone photo of a licence is 2–5 MB
 MAX_DOCUMENTS = 10
-MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 
 class DocumentKind(StrEnum):
