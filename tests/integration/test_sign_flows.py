@@ -203,7 +203,7 @@ def test_three_parties_in_turn_two_documents_one_code_each(served_world, tmp_pat
     root = p.ca.certificate("root")
     nss = nss_trusting(tmp_path / "nss", root)
     files = {}
-    with running_server(home, port=port):  # OCSP for pdfsig
+    with running_server(home, port=port, args=["--no-jobs"]):  # OCSP for pdfsig only
         for d, (_name, original) in zip(final.documents, docs, strict=True):
             got = p.flows.download(flow.id, d.id)
             assert hashlib.sha256(got.pdf).hexdigest() == d.current_sha256 == got.sha256

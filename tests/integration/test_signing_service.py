@@ -134,8 +134,10 @@ def flow(tmp_path_factory) -> Flow:
 
 @pytest.fixture(scope="module")
 def status_server(flow):
-    """``yinxin serve`` on the port in the certificates' AIA/CRL URLs (OCSP for pdfsig)."""
-    with running_server(flow.home, port=flow.port) as srv:
+    """``yinxin serve`` on the port in the certificates' AIA/CRL URLs (OCSP for pdfsig). Without
+    its job runner: the refusal checks dump ``flow.p``'s whole database, and a job run written
+    by the server in between would read as a half-applied refusal."""
+    with running_server(flow.home, port=flow.port, args=["--no-jobs"]) as srv:
         yield srv
 
 
