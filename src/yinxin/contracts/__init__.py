@@ -1,0 +1,1 @@
+"""Contracts: templates, money, working days and terms (issue 14)."""
