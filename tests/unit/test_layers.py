@@ -4,7 +4,7 @@
     store     store/ (models, unit of work, audit chain, files, migrations)
     pki       pki/ (keys, profiles, authority, CRL, OCSP, TSA)
     pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report): no database
-    services  registry/, seals/, signing/, notify/, archive/
+    services  registry/, seals/, signing/, notify/, archive/, contracts/
     app       app.py (the only wiring), demo.py, jobs/ (the scheduler over the services)
     adapters  adapters/cli/, adapters/http/
 
@@ -51,6 +51,7 @@ LAYERS: dict[str, list[str]] = {
         "yinxin.signing",
         "yinxin.notify",
         "yinxin.archive",
+        "yinxin.contracts",
     ],
     "app": ["yinxin.app", "yinxin.demo", "yinxin.jobs"],
     "adapters": ["yinxin.adapters"],
