@@ -330,7 +330,7 @@ def test_cert_digest_list_and_ext_datas_are_read(seal_der, maker_ec, signer_cert
     assert parsed.ext_datas == (ExtDataValue("1.2.3.4", True, b"x"),)
 
 
-def test_sm2_seal_is_refused_as_not_yet_supported(seal_der, maker_ec):
+def test_sm2_oid_over_an_ecdsa_maker_is_refused(seal_der, maker_ec):
     seal_info = SESeal.load(seal_der)["e_seal_info"]
     der = _resign(seal_info, maker_ec[0].native, maker_ec[1], alg=OID_SM2_SM3)
     assert parse_seseal(der).sign_alg_oid == OID_SM2_SM3

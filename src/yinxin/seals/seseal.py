@@ -50,12 +50,13 @@ step names the seal info, the maker certificate and signAlgID together because a
 needed to check the signature, not because all three are signed. A seal signed over
 cert and signAlgID as well would fail in every one of those readers.
 
-Algorithms. The standard assumes SM2 with SM3. Our CA keys are ECDSA (P-256 + SHA-256, or P-384
-+ SHA-384) and RSA (PKCS#1 v1.5 + SHA-256), so signAlgID is the X.509 signature OID that matches
-the key. SM2 (``1.2.156.10197.1.501``, sm2sign-with-sm3) slots in later as one more row of
-``_SIGN_ALGS`` plus a ``KeyHandle`` family ``"sm2"`` whose ``sign`` does SM2 with the default
-user ID per GB/T 35276 (signature DER ``SEQUENCE {r, s}``, as for ECDSA); until then a seal
-carrying that OID is refused with a message saying so rather than reported as a bad signature.
+Algorithms. The standard assumes SM2 with SM3 (signAlgID ``1.2.156.10197.1.501``,
+sm2sign-with-sm3): a maker key that is an ``yinxin.pki.sm2.SM2PrivateKey`` (or a ``KeyHandle`` of
+family ``"sm2"``) signs with the default user ID ``1234567812345678`` (GM/T 0009), the signature
+DER ``SEQUENCE {r, s}`` as ofdrw and every reader in the field expect. Our older CA keys are ECDSA
+(P-256 + SHA-256, or P-384 + SHA-384) and RSA (PKCS#1 v1.5 + SHA-256); for those signAlgID is the
+X.509 signature OID that matches the key. ``verify_signed`` is the one place that checks a
+signature by OID, shared with ``yinxin.seals.ses_signature``.
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import core
+from asn1crypto import core, keys
+from asn1crypto import x509 as a_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from yinxin.errors import ValidationError
+from yinxin.pki import sm2
 from yinxin.pki.der import spki
 from yinxin.pki.keys import KeyHandle
 
@@ -94,6 +97,7 @@ _SIGN_ALGS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
     OID_ECDSA_SHA256: ("ec", hashes.SHA256),
     OID_ECDSA_SHA384: ("ec", hashes.SHA384),
     OID_RSA_SHA256: ("rsa", hashes.SHA256),
+    OID_SM2_SM3: ("sm2", hashes.SM3),
 }
 
 _FIELD = "seseal"
@@ -264,7 +268,9 @@ def _load_cert(der: bytes, name: str) -> x509.Certificate:
         raise ValidationError(f"{name} is not a DER X.509 certificate", field=name) from None
 
 
-def _sign_alg_for(maker_key: KeyHandle) -> str:
+def _sign_alg_for(maker_key: KeyHandle | sm2.SM2PrivateKey) -> str:
+    if _is_sm2_key(maker_key):
+        return OID_SM2_SM3
     family, hash_name = maker_key.algorithm.family, maker_key.algorithm.hash.name
     for oid, (fam, hash_cls) in _SIGN_ALGS.items():
         if fam == family and hash_cls.name == hash_name:
@@ -321,10 +327,95 @@ def _cert_valid_at(cert: x509.Certificate, when: datetime) -> bool:
     return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
 
 
-def build_seseal(info: SealInfo, maker_key: KeyHandle, maker_cert_der: bytes) -> bytes:
+def _is_sm2_key(key: object) -> bool:
+    if isinstance(key, sm2.SM2PrivateKey):
+        return True
+    algorithm = getattr(key, "algorithm", None)
+    return getattr(algorithm, "family", None) == "sm2"
+
+
+def _key_spki(key: KeyHandle | sm2.SM2PrivateKey) -> bytes:
+    public = key.public_key()
+    if isinstance(public, sm2.SM2PublicKey):
+        return public.spki_der()
+    if hasattr(public, "spki_der"):
+        return public.spki_der()
+    return spki(public)
+
+
+def cert_spki(cert_der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo DER of a certificate, SM2 ones included.
+
+    ``cryptography`` reads an SM2 certificate but refuses its key (the curve is unknown to it),
+    so the key is taken out with asn1crypto, which does not care which curve it is.
+    """
+    return a_x509.Certificate.load(bytes(cert_der))["tbs_certificate"][
+        "subject_public_key_info"
+    ].dump()
+
+
+def is_sm2_spki(spki_der: bytes) -> bool:
+    info = keys.PublicKeyInfo.load(spki_der)
+    params = info["algorithm"]["parameters"]
+    return (
+        info["algorithm"]["algorithm"].native == "ec"
+        and isinstance(params, keys.ECDomainParameters)
+        and params.name == "named"
+        and params.chosen.dotted == sm2.OID_SM2
+    )
+
+
+def _same_key(a_spki: bytes, b_spki: bytes) -> bool:
+    """Equal keys, whatever each encoder wrote around the point (SM2 keys are sometimes written
+    with the SM2 algorithm OID instead of id-ecPublicKey)."""
+    if a_spki == b_spki:
+        return True
+    try:
+        a, b = keys.PublicKeyInfo.load(a_spki), keys.PublicKeyInfo.load(b_spki)
+        return bytes(a["public_key"]) == bytes(b["public_key"]) and is_sm2_spki(
+            a_spki
+        ) == is_sm2_spki(b_spki)
+    except (ValueError, TypeError):
+        return False
+
+
+def verify_signed(spki_der: bytes, sign_alg_oid: str, signature: bytes, data: bytes) -> None:
+    """Check ``signature`` over ``data`` by the key ``spki_der`` under ``sign_alg_oid``.
+
+    Raises ``InvalidSignature`` for a signature that does not match and ``ValueError`` when the
+    algorithm is unknown or does not fit the key (a different failure: nothing was checked).
+    SM2 uses the default user ID, as GB/T 38540 and GM/T 0009 prescribe for seals.
+    """
+    if sign_alg_oid not in _SIGN_ALGS:
+        raise ValueError(f"signature algorithm {sign_alg_oid} is not supported")
+    family, hash_cls = _SIGN_ALGS[sign_alg_oid]
+    if family == "sm2":
+        if not is_sm2_spki(spki_der):
+            raise ValueError("signAlgID SM3withSM2 (SM2) does not match the key")
+        try:
+            public = sm2.load_public_spki(spki_der)
+        except ValidationError:
+            raise ValueError("the SM2 public key cannot be read") from None
+        public.verify(bytes(signature), data, sm2.DEFAULT_UID)
+        return
+    try:
+        public_key = serialization.load_der_public_key(spki_der)
+    except UnsupportedAlgorithm:
+        raise ValueError("signAlgID does not match the key") from None
+    if family == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(bytes(signature), data, ec.ECDSA(hash_cls()))
+    elif family == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
+        public_key.verify(bytes(signature), data, padding.PKCS1v15(), hash_cls())
+    else:
+        raise ValueError("signAlgID does not match the key")
+
+
+def build_seseal(
+    info: SealInfo, maker_key: KeyHandle | sm2.SM2PrivateKey, maker_cert_der: bytes
+) -> bytes:
     """Make the DER ``SESeal`` v4 record, signed by the maker (our CA) over ``eSealInfo``."""
     maker_cert = _load_cert(maker_cert_der, "maker_cert")
-    if spki(maker_cert.public_key()) != spki(maker_key.public_key()):
+    if not _same_key(cert_spki(maker_cert_der), _key_spki(maker_key)):
         raise ValidationError(
             "the maker certificate does not belong to the maker key", field="maker_cert"
         )
@@ -335,7 +426,10 @@ def build_seseal(info: SealInfo, maker_key: KeyHandle, maker_cert_der: bytes) ->
             "the maker certificate is not valid at the seal's create_date", field="create_date"
         )
     signed_bytes = seal_info.dump()
-    signature = maker_key.sign(signed_bytes, _SIGN_ALGS[sign_alg][1]())
+    if isinstance(maker_key, sm2.SM2PrivateKey):
+        signature = maker_key.sign(signed_bytes, sm2.DEFAULT_UID)
+    else:
+        signature = maker_key.sign(signed_bytes, _SIGN_ALGS[sign_alg][1]())
     seal = SESeal(
         {
             "e_seal_info": seal_info,
@@ -442,23 +536,17 @@ def verify_seseal(
         parsed.maker_cert_der == bytes(c) for c in trusted_maker_certs
     ):
         raise _bad("the maker certificate is not a trusted seal maker")
-    if parsed.sign_alg_oid == OID_SM2_SM3:
-        raise _bad("SM2/SM3 seals (1.2.156.10197.1.501) are not supported yet")
     if parsed.sign_alg_oid not in _SIGN_ALGS:
         raise _bad(f"signature algorithm {parsed.sign_alg_oid} is not supported")
-    family, hash_cls = _SIGN_ALGS[parsed.sign_alg_oid]
     try:
         maker_cert = x509.load_der_x509_certificate(parsed.maker_cert_der)
-        public_key = maker_cert.public_key()
+        maker_spki = cert_spki(parsed.maker_cert_der)
     except (ValueError, TypeError):
         raise _bad("the maker certificate cannot be read") from None
     try:
-        if family == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(parsed.signature, parsed.signed_bytes, ec.ECDSA(hash_cls()))
-        elif family == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(parsed.signature, parsed.signed_bytes, padding.PKCS1v15(), hash_cls())
-        else:
-            raise _bad("signAlgID does not match the maker certificate's key")
+        verify_signed(maker_spki, parsed.sign_alg_oid, parsed.signature, parsed.signed_bytes)
+    except ValueError as exc:
+        raise _bad(f"{exc} of the maker certificate") from None
     except InvalidSignature:
         raise _bad("the maker's signature does not match the seal") from None
     if not _cert_valid_at(maker_cert, parsed.info.create_date):
