@@ -72,6 +72,72 @@ def _key_usage(profile: Profile) -> x509.KeyUsage:
     return x509.KeyUsage(**{bit: bit in profile.key_usage for bit in _KEY_USAGE_BITS})
 
 
+def profile_extensions(
+    *,
+    profile: Profile,
+    ski: bytes,
+    aki: bytes | None,
+    urls: StatusUrls | None,
+    dns_names: list[str] | None = None,
+    rsa_tls: bool = False,
+) -> list[tuple[x509.ExtensionType, bool]]:
+    """The extensions (and whether critical) a certificate of ``profile`` carries, in order.
+
+    One list for every key algorithm: ``build_certificate`` adds them through ``cryptography``'s
+    builder, ``sm2_x509`` encodes them into an SM2 certificate it signs itself. ``aki`` and
+    ``urls`` are ``None`` for a self-signed root; ``rsa_tls`` sets keyEncipherment for an RSA
+    TLS key.
+    """
+    ku = _key_usage(profile)
+    if rsa_tls and profile.name == "device-tls":
+        ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+    out: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=profile.is_ca, path_length=profile.path_length), True),
+        (ku, True),
+        (x509.SubjectKeyIdentifier(ski), False),
+    ]
+    if aki is not None:
+        out.append((x509.AuthorityKeyIdentifier(aki, None, None), False))
+    if profile.extended_key_usage:
+        out.append((x509.ExtendedKeyUsage(list(profile.extended_key_usage)), profile.eku_critical))
+    if profile.ocsp_nocheck:
+        out.append((x509.OCSPNoCheck(), False))
+    if dns_names:
+        out.append((x509.SubjectAlternativeName([x509.DNSName(d) for d in dns_names]), False))
+    if urls is not None:
+        # Every certificate from an issuer says where to find the issuer and the status.
+        out.append(
+            (
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(urls.crl)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                False,
+            )
+        )
+        access = [
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(urls.ca_issuers),
+            )
+        ]
+        if urls.ocsp and profile.status_pointers:
+            access.insert(
+                0,
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)
+                ),
+            )
+        out.append((x509.AuthorityInformationAccess(access), False))
+    return out
+
+
 def build_certificate(
     *,
     profile: Profile,
@@ -96,10 +162,6 @@ def build_certificate(
         raise ValueError("a self-signed certificate needs self_key")
     issuer_public = issuer.certificate.public_key() if issuer else public_key
 
-    ku = _key_usage(profile)
-    if isinstance(public_key, rsa.RSAPublicKey) and profile.name == "device-tls":
-        ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
-
     b = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -108,58 +170,21 @@ def build_certificate(
         .serial_number(serial or new_serial())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(
-            x509.BasicConstraints(ca=profile.is_ca, path_length=profile.path_length),
-            critical=True,
-        )
-        .add_extension(ku, critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
-    if issuer is not None:
-        b = b.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False
-        )
-    if profile.extended_key_usage:
-        b = b.add_extension(
-            x509.ExtendedKeyUsage(list(profile.extended_key_usage)),
-            critical=profile.eku_critical,
-        )
-    if profile.ocsp_nocheck:
-        b = b.add_extension(x509.OCSPNoCheck(), critical=False)
-    if dns_names:
-        b = b.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(d) for d in dns_names]), critical=False
-        )
-    if issuer is not None:
-        # Every certificate from an issuer says where to find the issuer and the status.
-        b = b.add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(issuer.urls.crl)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
-        access = [
-            x509.AccessDescription(
-                AuthorityInformationAccessOID.CA_ISSUERS,
-                x509.UniformResourceIdentifier(issuer.urls.ca_issuers),
-            )
-        ]
-        if issuer.urls.ocsp and profile.status_pointers:
-            access.insert(
-                0,
-                x509.AccessDescription(
-                    AuthorityInformationAccessOID.OCSP,
-                    x509.UniformResourceIdentifier(issuer.urls.ocsp),
-                ),
-            )
-        b = b.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+    extensions = profile_extensions(
+        profile=profile,
+        ski=x509.SubjectKeyIdentifier.from_public_key(public_key).digest,
+        aki=(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public).key_identifier
+            if issuer is not None
+            else None
+        ),
+        urls=issuer.urls if issuer is not None else None,
+        dns_names=dns_names,
+        rsa_tls=isinstance(public_key, rsa.RSAPublicKey),
+    )
+    for extension, critical in extensions:
+        b = b.add_extension(extension, critical=critical)
     return b.sign(builder_key(signing_key), signing_key.algorithm.hash)
 
 
