@@ -1,0 +1,1103 @@
+"""The O&M service desk of contract 003 (运维合同 第三条): service requests and their clocks.
+
+What 003 commits 乙方 to, and how the desk reads it:
+
+* **Response** (运维响应): "工作日运维服务响应时间应在 2 小时以内，非工作日运维响应时间应在
+  4 小时以内". The notice's *date* in Beijing time (UTC+8, no daylight saving) decides which:
+  a notice on a Chinese working day (the official calendar, with make-up working weekends, so a
+  Saturday such as 2026-10-10 counts) gets 2 h, any other day 4 h. A Friday 23:30 notice is a
+  working-day notice: 2 h, due Saturday 01:30.
+* **On site**: "接到甲方运维服务通知后 24 小时内赶到甲方现场" — 24 h after the notice, only for a
+  request that asks for someone on site.
+* **The clocks run in calendar hours, nights and holidays included**, because 003 also promises
+  "365 天×24 小时" support: nothing in the contract stops the clock at night or on a holiday.
+  The working-day question only chooses 2 h or 4 h.
+* **Pauses**: while the desk waits on 甲方 (information, access to the site — 甲方's own duties
+  under 第五条) the clocks stand still; the time paused is added to every deadline not yet
+  passed when the pause began. A pause that begins after a deadline passed does not move it.
+  Lateness is measured on the same clock: the running (unpaused) time from the notice to the
+  moment the commitment was met, minus the time allowed.
+* **Breaches** are flagged as soon as a deadline passes (the ``desk.breaches`` job) and growing
+  until the commitment is met, then final. Each breach costs 乙方 5‰ of the monthly fee
+  (第十条（二）1: "每月运维价格的千分之五"); ``yinxin.contracts.reports`` counts it.
+
+Every request moves by ``REQUEST_LIFECYCLE`` (open → responded → on_site → resolved →
+record_signed, or cancelled) and its clock by ``CLOCK_LIFECYCLE`` (running ⇄ paused); each step
+checks its table and its input first, then writes the change and its audit event in one
+transaction. After each service a 运维服务记录单 (service record) is rendered from the request
+and signed by both parties through a sign flow (``SignFlows``); when that flow completes the
+request becomes ``record_signed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.clock import Clock
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.models.desk import (
+    DeskContract,
+    ServiceBreach,
+    ServiceInspection,
+    ServicePause,
+    ServiceRequest,
+)
+from yinxin.transitions import TransitionTable, move
+
+if TYPE_CHECKING:
+    from yinxin.contracts.reports import ServiceReport
+    from yinxin.signing.flows import SignFlows, StartedFlow
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")  # China keeps no daylight saving time
+CHANNELS = ("phone", "web", "on_site")
+SEVERITIES = ("low", "normal", "high", "critical")
+MAX_TEXT = 4000
+RECORD_DEADLINE = dt.timedelta(days=7)  # how long the parties have to sign a service record
+PENALTY_RATE = Decimal("0.005")  # 千分之五 of the monthly fee, per breach (003 第十条)
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class WorkdayCalendar(Protocol):
+    """What the desk needs of the working-day calendar (``yinxin.contracts.workdays``)."""
+
+    def is_workday(self, d: dt.date) -> bool: ...
+
+
+class RequestState(StrEnum):
+    NONE = "none"  # before the row exists
+    OPEN = "open"  # noticed; nobody has answered yet
+    RESPONDED = "responded"  # 乙方 answered (phone, remote session)
+    ON_SITE = "on_site"  # someone arrived on site
+    RESOLVED = "resolved"  # the problem is solved; the service record is to be signed
+    RECORD_SIGNED = "record_signed"  # 运维服务记录单 signed by both parties
+    CANCELLED = "cancelled"  # withdrawn (e.g. 甲方 found it was no fault)
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # waiting on 甲方
+
+
+class BreachKind(StrEnum):
+    RESPONSE = "response"
+    ON_SITE = "on_site"
+
+
+_R = RequestState
+REQUEST_LIFECYCLE: TransitionTable[RequestState] = TransitionTable(
+    "service request",
+    "state",
+    hold_state=None,
+    moves=[
+        move("open", "a notice is received (报修)", {_R.NONE}, _R.OPEN, creates=True),
+        move("respond", "乙方 answers", {_R.OPEN}, _R.RESPONDED),
+        move("arrive", "someone arrives on site", {_R.OPEN, _R.RESPONDED}, _R.ON_SITE),
+        move("resolve", "the problem is solved", {_R.RESPONDED, _R.ON_SITE}, _R.RESOLVED),
+        move("record", "start the service record's sign flow", {_R.RESOLVED}, _R.RESOLVED),
+        move("record_signed", "both parties signed the record", {_R.RESOLVED}, _R.RECORD_SIGNED),
+        move("cancel", "withdraw the request", {_R.OPEN, _R.RESPONDED, _R.ON_SITE}, _R.CANCELLED),
+    ],
+)
+CLOCK_LIFECYCLE: TransitionTable[ClockState] = TransitionTable(
+    "service clock",
+    "clock",
+    hold_state=None,
+    moves=[
+        move("pause", "wait on 甲方", {ClockState.RUNNING}, ClockState.PAUSED),
+        move(
+            "resume", "甲方 answered; the clock runs again", {ClockState.PAUSED}, ClockState.RUNNING
+        ),
+    ],
+)
+LIVE = frozenset({_R.OPEN, _R.RESPONDED, _R.ON_SITE})
+
+
+# --- the clock, as pure functions (tests/unit/test_desk_clock.py) -------------------------------
+@dataclass(frozen=True)
+class Pause:
+    """A stretch the clock stood still; ``end`` is ``None`` while it lasts."""
+
+    start: dt.datetime
+    end: dt.datetime | None = None
+
+
+def notice_day(notice: dt.datetime) -> dt.date:
+    """The date of a notice as 甲方 sees it: Beijing time."""
+    return notice.astimezone(BEIJING).date()
+
+
+def response_budget(
+    notice: dt.datetime,
+    calendar: WorkdayCalendar,
+    workday_hours: int = 2,
+    other_hours: int = 4,
+) -> tuple[bool, dt.timedelta]:
+    """Whether the notice fell on a working day, and the response time allowed."""
+    workday = bool(calendar.is_workday(notice_day(notice)))
+    return workday, dt.timedelta(hours=workday_hours if workday else other_hours)
+
+
+def due_at(
+    notice: dt.datetime, budget: dt.timedelta, pauses: Sequence[Pause]
+) -> dt.datetime | None:
+    """The deadline: ``budget`` of running time after the notice. Each pause that begins
+    before the deadline (as moved by the pauses before it) moves it by its length; a pause
+    still lasting then leaves it unknown (``None``)."""
+    due = notice + budget
+    for p in sorted(pauses, key=lambda x: x.start):
+        if p.start >= due:
+            break
+        if p.end is None:
+            return None
+        due += p.end - max(p.start, notice)
+    return due
+
+
+def running_time(notice: dt.datetime, until: dt.datetime, pauses: Sequence[Pause]) -> dt.timedelta:
+    """Time the clock ran from the notice to ``until``: the wall time less the pauses in it."""
+    total = until - notice
+    for p in pauses:
+        start, end = max(p.start, notice), min(p.end or until, until)
+        if end > start:
+            total -= end - start
+    return max(total, dt.timedelta(0))
+
+
+def lateness(
+    notice: dt.datetime,
+    budget: dt.timedelta,
+    met_or_now: dt.datetime,
+    pauses: Sequence[Pause],
+) -> dt.timedelta:
+    """How late the commitment is (met at, or still unmet at, ``met_or_now``); zero if not."""
+    return max(running_time(notice, met_or_now, pauses) - budget, dt.timedelta(0))
+
+
+# --- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContractView:
+    id: int
+    number: str
+    title: str
+    party_a: str
+    party_b: str
+    annual_fee: Decimal
+    monthly_fee: Decimal
+    penalty_per_breach: Decimal
+    starts_on: dt.date
+    ends_on: dt.date
+    workday_response_hours: int
+    other_response_hours: int
+    on_site_hours: int
+
+
+@dataclass(frozen=True)
+class PauseView:
+    id: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class BreachView:
+    id: int
+    request_id: int
+    kind: BreachKind
+    due_at: dt.datetime
+    detected_at: dt.datetime
+    late_seconds: int
+    final: bool
+
+
+@dataclass(frozen=True)
+class RequestView:
+    id: int
+    contract_number: str
+    channel: str
+    severity: str
+    description: str
+    reported_by: str
+    on_site_requested: bool
+    notice_at: dt.datetime
+    notice_workday: bool
+    response_budget_minutes: int
+    on_site_budget_minutes: int | None
+    response_due: dt.datetime | None
+    on_site_due: dt.datetime | None
+    state: RequestState
+    clock: ClockState
+    responded_at: dt.datetime | None
+    responded_by: str | None
+    on_site_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    resolution: str | None
+    cancelled_reason: str | None
+    response_minutes: float | None  # running time from the notice to the response
+    on_site_minutes: float | None
+    record_flow_id: int | None
+    record_signed_at: dt.datetime | None
+    created_at: dt.datetime
+    pauses: tuple[PauseView, ...]
+    breaches: tuple[BreachView, ...]
+
+
+@dataclass(frozen=True)
+class InspectionView:
+    id: int
+    contract_number: str
+    month: str
+    performed_at: dt.datetime
+    inspector: str
+    findings: str
+
+
+@dataclass(frozen=True)
+class BreachRun:
+    """What one run of the breach job did."""
+
+    flagged: tuple[int, ...]  # breach ids made now
+    updated: tuple[int, ...]  # still-open breaches whose lateness grew
+    records_signed: tuple[int, ...]  # requests whose record flow completed
+
+
+@dataclass(frozen=True)
+class RecordFlow:
+    """The service record's sign flow, as started: each signer's link is shown once."""
+
+    request: RequestView
+    flow: StartedFlow
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _text(value: object, field: str, *, limit: int = MAX_TEXT, required: bool = True) -> str:
+    s = " ".join(str(value or "").split()) if limit <= 200 else str(value or "").strip()
+    if required and not s:
+        raise ValidationError(f"{field} must not be empty", field=field)
+    if len(s) > limit:
+        raise ValidationError(f"{field} must be at most {limit} characters", field=field)
+    return s
+
+
+def _aware(t: object, field: str) -> dt.datetime:
+    if not isinstance(t, dt.datetime):
+        raise ValidationError(f"{field} must be a time", field=field)
+    if t.tzinfo is None:
+        raise ValidationError(f"{field} must carry a time zone (e.g. +08:00)", field=field)
+    return t.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def money(value: object, field: str) -> Decimal:
+    """A yuan amount: a decimal with at most two places, positive."""
+    try:
+        d = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"{field} is not an amount (e.g. 28000.00)", field=field) from None
+    if not d.is_finite() or d <= 0 or d != d.quantize(Decimal("0.01")) or d >= Decimal(10) ** 12:
+        raise ValidationError(
+            f"{field} must be a positive amount in yuan with at most two decimals", field=field
+        )
+    return d.quantize(Decimal("0.01"))
+
+
+def monthly_fee(annual: Decimal) -> Decimal:
+    """003 prices the year (每年 ¥28000.00); its penalties are of the monthly price, one
+    twelfth of it, kept exact here and rounded (half up, to the fen) only where shown."""
+    return annual / 12
+
+
+def penalty_per_breach(annual: Decimal) -> Decimal:
+    """5‰ of the monthly fee, rounded half up to the fen: ¥28000/year → ¥11.67."""
+    from decimal import ROUND_HALF_UP
+
+    return (monthly_fee(annual) * PENALTY_RATE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _contract_view(c: DeskContract) -> ContractView:
+    from decimal import ROUND_HALF_UP
+
+    annual = Decimal(c.annual_fee)
+    return ContractView(
+        id=c.id,
+        number=c.number,
+        title=c.title,
+        party_a=c.party_a,
+        party_b=c.party_b,
+        annual_fee=annual,
+        monthly_fee=monthly_fee(annual).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        penalty_per_breach=penalty_per_breach(annual),
+        starts_on=c.starts_on,
+        ends_on=c.ends_on,
+        workday_response_hours=c.workday_response_hours,
+        other_response_hours=c.other_response_hours,
+        on_site_hours=c.on_site_hours,
+    )
+
+
+def _pauses(s: Session, request_id: int) -> list[ServicePause]:
+    return list(
+        s.scalars(
+            select(ServicePause)
+            .where(ServicePause.request_id == request_id)
+            .order_by(ServicePause.started_at, ServicePause.id)
+        )
+    )
+
+
+def _as_pauses(rows: Sequence[ServicePause]) -> list[Pause]:
+    return [Pause(r.started_at, r.ended_at) for r in rows]
+
+
+def _event(s: Session, now: dt.datetime, actor: str, action: str, rid: int, data: dict) -> None:
+    audit.record(
+        s,
+        at=now,
+        actor=actor,
+        action=f"service_request.{action}",
+        subject_type="service_request",
+        subject_id=rid,
+        data=data,
+    )
+
+
+class ServiceDesk:
+    """The desk: contracts under service, requests, clocks, breaches, inspections, records.
+
+    ``calendar`` answers whether a date is a Chinese working day; ``flows`` is asked for the
+    sign-flow service only when a service record goes out for signature.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        calendar: WorkdayCalendar,
+        flows: Callable[[], SignFlows] | None = None,
+    ):
+        self.db, self.clock, self.calendar = db, clock, calendar
+        self._flows = flows
+
+    # --- contracts ----------------------------------------------------------------------------
+    def add_contract(
+        self,
+        number: str,
+        *,
+        title: str,
+        party_a: str,
+        party_b: str,
+        annual_fee: str | Decimal,
+        starts_on: dt.date,
+        ends_on: dt.date,
+        workday_response_hours: int = 2,
+        other_response_hours: int = 4,
+        on_site_hours: int = 24,
+        actor: str = "operator",
+    ) -> ContractView:
+        """Put an O&M contract under the desk's watch (003's terms are the defaults)."""
+        number = _text(number, "number", limit=64)
+        title = _text(title, "title", limit=200)
+        party_a = _text(party_a, "party_a", limit=200)
+        party_b = _text(party_b, "party_b", limit=200)
+        fee = money(annual_fee, "annual_fee")
+        for name, d in (("starts_on", starts_on), ("ends_on", ends_on)):
+            if not isinstance(d, dt.date) or isinstance(d, dt.datetime):
+                raise ValidationError(f"{name} must be a date (YYYY-MM-DD)", field=name)
+        if ends_on < starts_on:
+            raise ValidationError("the contract must end after it starts", field="ends_on")
+        hours = {
+            "workday_response_hours": workday_response_hours,
+            "other_response_hours": other_response_hours,
+            "on_site_hours": on_site_hours,
+        }
+        for name, h in hours.items():
+            if not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 720:
+                raise ValidationError(f"{name} must be a whole number of hours, 1–720", field=name)
+        actor = _text(actor, "actor", limit=100)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            if s.scalar(select(DeskContract.id).where(DeskContract.number == number)):
+                raise Conflict(f"contract {number} is already under service", field="number")
+            c = DeskContract(
+                number=number,
+                title=title,
+                party_a=party_a,
+                party_b=party_b,
+                annual_fee=str(fee),
+                starts_on=starts_on,
+                ends_on=ends_on,
+                created_at=now,
+                created_by=actor,
+                **hours,
+            )
+            s.add(c)
+            s.flush()
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="desk_contract.added",
+                subject_type="desk_contract",
+                subject_id=number,
+                data={"title": title, "annual_fee": str(fee), **hours},
+            )
+            return _contract_view(c)
+
+    def contract(self, number: str) -> ContractView:
+        with self.db.read() as s:
+            return _contract_view(self._contract(s, number))
+
+    def contracts(self) -> list[ContractView]:
+        with self.db.read() as s:
+            return [
+                _contract_view(c) for c in s.scalars(select(DeskContract).order_by(DeskContract.id))
+            ]
+
+    def _contract(self, s: Session, number: str, field: str = "contract") -> DeskContract:
+        c = s.scalar(select(DeskContract).where(DeskContract.number == str(number or "").strip()))
+        if c is None:
+            raise NotFound(f"no contract {number!r} is under service", field=field)
+        return c
+
+    # --- requests -----------------------------------------------------------------------------
+    def open(
+        self,
+        contract: str,
+        *,
+        channel: str,
+        description: str,
+        severity: str = "normal",
+        on_site_requested: bool = False,
+        notice_at: dt.datetime | None = None,
+        reported_by: str,
+        actor: str = "operator",
+    ) -> RequestView:
+        """Record a notice (报修) and start its clocks. ``notice_at`` (default: now) is when
+        甲方 gave notice: it may be earlier than now (a call written down afterwards) but not
+        in the future, and must fall inside the contract's period."""
+        now = self.clock.now()
+        if channel not in CHANNELS:
+            raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+        if severity not in SEVERITIES:
+            raise ValidationError(
+                f"severity must be one of {', '.join(SEVERITIES)}", field="severity"
+            )
+        description = _text(description, "description")
+        reported_by = _text(reported_by, "reported_by", limit=100)
+        actor = _text(actor, "actor", limit=100)
+        notice = now if notice_at is None else _aware(notice_at, "notice_at")
+        if notice > now:
+            raise ValidationError("the notice cannot be in the future", field="notice_at")
+        with self.db.transaction() as s:
+            c = self._contract(s, contract)
+            if not c.starts_on <= notice_day(notice) <= c.ends_on:
+                raise ValidationError(
+                    f"the notice ({notice_day(notice)}) is outside contract {c.number}'s period "
+                    f"{c.starts_on} – {c.ends_on}",
+                    field="notice_at",
+                )
+            REQUEST_LIFECYCLE.check("open", _R.NONE, None, "(new)")
+            workday, budget = response_budget(
+                notice, self.calendar, c.workday_response_hours, c.other_response_hours
+            )
+            on_site = dt.timedelta(hours=c.on_site_hours) if on_site_requested else None
+            r = ServiceRequest(
+                contract_id=c.id,
+                channel=channel,
+                severity=severity,
+                description=description,
+                reported_by=reported_by,
+                on_site_requested=bool(on_site_requested),
+                notice_at=notice,
+                notice_workday=workday,
+                response_budget_minutes=int(budget.total_seconds() // 60),
+                on_site_budget_minutes=int(on_site.total_seconds() // 60) if on_site else None,
+                response_due=notice + budget,
+                on_site_due=notice + on_site if on_site else None,
+                state=_R.OPEN,
+                clock=ClockState.RUNNING,
+                created_at=now,
+                created_by=actor,
+            )
+            s.add(r)
+            s.flush()
+            _event(
+                s,
+                now,
+                actor,
+                "opened",
+                r.id,
+                {
+                    "contract": c.number,
+                    "channel": channel,
+                    "severity": severity,
+                    "notice_at": notice.isoformat(),
+                    "workday": workday,
+                    "response_due": r.response_due.isoformat(),
+                    "on_site_due": r.on_site_due.isoformat() if r.on_site_due else None,
+                },
+            )
+            self._flag(s, r, now, now)
+            return self._view(s, r)
+
+    def respond(
+        self, request_id: int, *, at: dt.datetime | None = None, actor: str = "operator"
+    ) -> RequestView:
+        """乙方 answered the notice (by phone, remotely): the response clock stops."""
+        return self._step(request_id, "respond", at, actor)
+
+    def arrive(
+        self, request_id: int, *, at: dt.datetime | None = None, actor: str = "operator"
+    ) -> RequestView:
+        """Someone of 乙方 arrived on site; arriving also answers the notice if nobody had."""
+        return self._step(request_id, "arrive", at, actor)
+
+    def resolve(
+        self,
+        request_id: int,
+        resolution: str,
+        *,
+        at: dt.datetime | None = None,
+        actor: str = "operator",
+    ) -> RequestView:
+        """The problem is solved: what was done goes on the service record."""
+        text = _text(resolution, "resolution")
+        return self._step(request_id, "resolve", at, actor, text=text)
+
+    def cancel(self, request_id: int, reason: str, *, actor: str = "operator") -> RequestView:
+        """Withdraw a request (e.g. 甲方 found it was no fault); its clocks stop."""
+        text = _text(reason, "reason")
+        return self._step(request_id, "cancel", None, actor, text=text)
+
+    def _when(self, at: dt.datetime | None, r: ServiceRequest, now: dt.datetime) -> dt.datetime:
+        t = now if at is None else _aware(at, "at")
+        if t > now:
+            raise ValidationError("a step cannot be recorded in the future", field="at")
+        last = max(x for x in (r.notice_at, r.responded_at, r.on_site_at) if x is not None)
+        if t < last:
+            raise ValidationError(
+                f"the time must not be before the request's last step ({last.isoformat()})",
+                field="at",
+            )
+        return t
+
+    def _step(
+        self,
+        request_id: int,
+        verb: str,
+        at: dt.datetime | None,
+        actor: str,
+        *,
+        text: str | None = None,
+    ) -> RequestView:
+        actor = _text(actor, "actor", limit=100)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            r = self._request(s, request_id)
+            m = REQUEST_LIFECYCLE.check(verb, r.state, None, f"#{r.id}")
+            t = self._when(at, r, now)
+            pauses = _pauses(s, r.id)
+            open_pause = next((p for p in pauses if p.ended_at is None), None)
+            if open_pause is not None:
+                if verb in ("respond", "arrive"):
+                    raise IllegalTransition(
+                        f"request #{r.id} is paused (waiting on 甲方): resume it first",
+                        field="clock",
+                    )
+                if open_pause.started_at > t:
+                    raise ValidationError("the time must not be before the pause", field="at")
+                open_pause.ended_at = t  # resolving or cancelling ends the wait
+                r.clock = ClockState.RUNNING
+            data: dict = {"at": t.isoformat(), "from": r.state}
+            if verb == "respond":
+                r.responded_at, r.responded_by = t, actor
+            elif verb == "arrive":
+                if r.responded_at is None:
+                    r.responded_at, r.responded_by = t, actor
+                r.on_site_at = t
+            elif verb == "resolve":
+                r.resolved_at, r.resolution = t, text
+            elif verb == "cancel":
+                r.cancelled_reason = text
+                data["reason"] = text
+            r.state = m.to_state
+            self._recompute(s, r)
+            self._flag(s, r, t, now)
+            _event(s, now, actor, _PAST[verb], r.id, data)
+            return self._view(s, r)
+
+    def pause(
+        self,
+        request_id: int,
+        reason: str,
+        *,
+        at: dt.datetime | None = None,
+        actor: str = "operator",
+    ) -> RequestView:
+        """Stop the clocks while waiting on 甲方 (e.g. 等待甲方提供信息)."""
+        reason = _text(reason, "reason")
+        return self._clock(request_id, "pause", at, actor, reason)
+
+    def resume(
+        self, request_id: int, *, at: dt.datetime | None = None, actor: str = "operator"
+    ) -> RequestView:
+        """甲方 answered: the clocks run again and the deadlines move by the pause."""
+        return self._clock(request_id, "resume", at, actor, None)
+
+    def _clock(
+        self, request_id: int, verb: str, at: dt.datetime | None, actor: str, reason: str | None
+    ) -> RequestView:
+        actor = _text(actor, "actor", limit=100)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            r = self._request(s, request_id)
+            if r.state not in LIVE:
+                raise IllegalTransition(
+                    f"cannot {verb} the clock of request #{r.id}: it is {r.state}", field="state"
+                )
+            m = CLOCK_LIFECYCLE.check(verb, r.clock, None, f"of request #{r.id}")
+            t = self._when(at, r, now)
+            pauses = _pauses(s, r.id)
+            if verb == "pause":
+                if not self._running_clocks(r):
+                    raise IllegalTransition(
+                        f"request #{r.id} has no clock running to pause "
+                        "(answered, and nobody is due on site)",
+                        field="clock",
+                    )
+                if pauses and pauses[-1].ended_at and t < pauses[-1].ended_at:
+                    raise ValidationError(
+                        "a pause must not begin before the previous one ended", field="at"
+                    )
+                s.add(ServicePause(request_id=r.id, started_at=t, ended_at=None, reason=reason))
+                data = {"at": t.isoformat(), "reason": reason}
+            else:
+                p = pauses[-1]
+                if t < p.started_at:
+                    raise ValidationError("the clock cannot resume before it paused", field="at")
+                p.ended_at = t
+                data = {
+                    "at": t.isoformat(),
+                    "paused_seconds": int((t - p.started_at).total_seconds()),
+                }
+            r.clock = m.to_state
+            s.flush()
+            self._recompute(s, r)
+            _event(s, now, actor, "paused" if verb == "pause" else "resumed", r.id, data)
+            return self._view(s, r)
+
+    @staticmethod
+    def _running_clocks(r: ServiceRequest) -> bool:
+        return r.responded_at is None or (r.on_site_requested and r.on_site_at is None)
+
+    def _recompute(self, s: Session, r: ServiceRequest) -> None:
+        """The deadlines as the pauses so far move them (``None``: paused before it)."""
+        pauses = _as_pauses(_pauses(s, r.id))
+        r.response_due = due_at(
+            r.notice_at, dt.timedelta(minutes=r.response_budget_minutes), pauses
+        )
+        if r.on_site_budget_minutes is not None:
+            r.on_site_due = due_at(
+                r.notice_at, dt.timedelta(minutes=r.on_site_budget_minutes), pauses
+            )
+
+    def _flag(self, s: Session, r: ServiceRequest, t: dt.datetime, now: dt.datetime) -> list[int]:
+        """Make or update the request's breaches as of ``t`` (the step's time, or now for the
+        job): a commitment met late gets a final breach; one still unmet past its deadline an
+        open one whose lateness grows. Returns the ids of breaches made now."""
+        pauses = _as_pauses(_pauses(s, r.id))
+        made: list[int] = []
+        ended = r.state in (_R.RESOLVED, _R.RECORD_SIGNED, _R.CANCELLED)
+        end_at = r.resolved_at if r.state != _R.CANCELLED else t
+        checks = [
+            (BreachKind.RESPONSE, r.response_budget_minutes, r.responded_at, r.response_due),
+        ]
+        if r.on_site_budget_minutes is not None:
+            checks.append(
+                (BreachKind.ON_SITE, r.on_site_budget_minutes, r.on_site_at, r.on_site_due)
+            )
+        for kind, minutes, met_at, due in checks:
+            budget = dt.timedelta(minutes=minutes)
+            final = met_at is not None or ended
+            upto = met_at or (end_at if ended else t)
+            if upto is None:
+                continue
+            late = lateness(r.notice_at, budget, upto, pauses)
+            row = s.scalar(
+                select(ServiceBreach).where(
+                    ServiceBreach.request_id == r.id, ServiceBreach.kind == kind
+                )
+            )
+            if row is not None:
+                if not row.final:
+                    row.late_seconds = max(row.late_seconds, int(late.total_seconds()))
+                    row.final = final
+                continue
+            if late <= dt.timedelta(0):
+                continue
+            # the deadline that was missed: on the running clock, budget after the notice
+            missed = due or due_at(r.notice_at, budget, [p for p in pauses if p.end is not None])
+            row = ServiceBreach(
+                request_id=r.id,
+                kind=kind,
+                due_at=missed or (r.notice_at + budget),
+                detected_at=now,
+                late_seconds=int(late.total_seconds()),
+                final=final,
+            )
+            s.add(row)
+            s.flush()
+            made.append(row.id)
+            _event(
+                s,
+                now,
+                "system:desk",
+                "breached",
+                r.id,
+                {
+                    "kind": str(kind),
+                    "due_at": row.due_at.isoformat(),
+                    "late_seconds": row.late_seconds,
+                },
+            )
+        return made
+
+    def flag_breaches(self, now: dt.datetime | None = None) -> BreachRun:
+        """The job's work: flag every deadline passed and unmet, grow the lateness of open
+        breaches, and mark requests whose service record flow completed. Running it twice
+        changes nothing the second time (one breach per request and kind)."""
+        now = now or self.clock.now()
+        flagged: list[int] = []
+        updated: list[int] = []
+        with self.db.transaction() as s:
+            live = s.scalars(
+                select(ServiceRequest)
+                .where(ServiceRequest.state.in_([str(x) for x in LIVE]))
+                .order_by(ServiceRequest.id)
+            ).all()
+            for r in live:
+                due = [
+                    d
+                    for d, met in (
+                        (r.response_due, r.responded_at),
+                        (r.on_site_due, r.on_site_at),
+                    )
+                    if d is not None and met is None
+                ]
+                if not any(d < now for d in due):
+                    continue
+                before = {
+                    b.id: b.late_seconds
+                    for b in s.scalars(
+                        select(ServiceBreach).where(ServiceBreach.request_id == r.id)
+                    )
+                }
+                flagged += self._flag(s, r, now, now)
+                for b in s.scalars(select(ServiceBreach).where(ServiceBreach.request_id == r.id)):
+                    if b.id in before and b.late_seconds != before[b.id]:
+                        updated.append(b.id)
+        signed = self.sync_records()
+        return BreachRun(tuple(flagged), tuple(updated), tuple(signed))
+
+    # --- reading ------------------------------------------------------------------------------
+    def _request(self, s: Session, request_id: int) -> ServiceRequest:
+        if not isinstance(request_id, int) or isinstance(request_id, bool):
+            raise ValidationError("the request id must be a number", field="request_id")
+        r = s.get(ServiceRequest, request_id)
+        if r is None:
+            raise NotFound(f"no service request #{request_id}", field="request_id")
+        return r
+
+    def _view(self, s: Session, r: ServiceRequest) -> RequestView:
+        c = s.get(DeskContract, r.contract_id)
+        pause_rows = _pauses(s, r.id)
+        pauses = _as_pauses(pause_rows)
+        breaches = s.scalars(
+            select(ServiceBreach).where(ServiceBreach.request_id == r.id).order_by(ServiceBreach.id)
+        ).all()
+
+        def minutes(t: dt.datetime | None) -> float | None:
+            if t is None:
+                return None
+            return round(running_time(r.notice_at, t, pauses).total_seconds() / 60, 1)
+
+        return RequestView(
+            id=r.id,
+            contract_number=c.number,
+            channel=r.channel,
+            severity=r.severity,
+            description=r.description,
+            reported_by=r.reported_by,
+            on_site_requested=r.on_site_requested,
+            notice_at=r.notice_at,
+            notice_workday=r.notice_workday,
+            response_budget_minutes=r.response_budget_minutes,
+            on_site_budget_minutes=r.on_site_budget_minutes,
+            response_due=r.response_due,
+            on_site_due=r.on_site_due,
+            state=RequestState(r.state),
+            clock=ClockState(r.clock),
+            responded_at=r.responded_at,
+            responded_by=r.responded_by,
+            on_site_at=r.on_site_at,
+            resolved_at=r.resolved_at,
+            resolution=r.resolution,
+            cancelled_reason=r.cancelled_reason,
+            response_minutes=minutes(r.responded_at),
+            on_site_minutes=minutes(r.on_site_at),
+            record_flow_id=r.record_flow_id,
+            record_signed_at=r.record_signed_at,
+            created_at=r.created_at,
+            pauses=tuple(PauseView(p.id, p.started_at, p.ended_at, p.reason) for p in pause_rows),
+            breaches=tuple(
+                BreachView(
+                    b.id,
+                    b.request_id,
+                    BreachKind(b.kind),
+                    b.due_at,
+                    b.detected_at,
+                    b.late_seconds,
+                    b.final,
+                )
+                for b in breaches
+            ),
+        )
+
+    def get(self, request_id: int) -> RequestView:
+        with self.db.read() as s:
+            return self._view(s, self._request(s, request_id))
+
+    def list(
+        self,
+        *,
+        contract: str | None = None,
+        state: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 200,
+    ) -> list[RequestView]:
+        """Requests by notice time, newest last; narrowed by contract, state, notice window."""
+        if state is not None and state not in {str(x) for x in RequestState} - {"none"}:
+            raise ValidationError(f"unknown state {state!r}", field="state")
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit must be 1–1000", field="limit")
+        with self.db.read() as s:
+            q = select(ServiceRequest).order_by(ServiceRequest.notice_at, ServiceRequest.id)
+            if contract is not None:
+                q = q.where(ServiceRequest.contract_id == self._contract(s, contract).id)
+            if state is not None:
+                q = q.where(ServiceRequest.state == state)
+            if since is not None:
+                q = q.where(ServiceRequest.notice_at >= _aware(since, "since"))
+            if until is not None:
+                q = q.where(ServiceRequest.notice_at < _aware(until, "until"))
+            return [self._view(s, r) for r in s.scalars(q.limit(limit))]
+
+    # --- inspections (按月巡检) -----------------------------------------------------------------
+    def record_inspection(
+        self,
+        contract: str,
+        *,
+        month: str | None = None,
+        performed_at: dt.datetime | None = None,
+        inspector: str,
+        findings: str,
+        actor: str = "operator",
+    ) -> InspectionView:
+        """The month's on-site inspection and its record (系统运行情况记录). ``month`` defaults
+        to the month (Beijing time) it was performed in; one per contract and month."""
+        now = self.clock.now()
+        t = now if performed_at is None else _aware(performed_at, "performed_at")
+        if t > now:
+            raise ValidationError("an inspection cannot be in the future", field="performed_at")
+        month = month or notice_day(t).strftime("%Y-%m")
+        if not MONTH_RE.match(str(month)):
+            raise ValidationError("month must be YYYY-MM", field="month")
+        inspector = _text(inspector, "inspector", limit=100)
+        findings = _text(findings, "findings")
+        actor = _text(actor, "actor", limit=100)
+        with self.db.transaction() as s:
+            c = self._contract(s, contract)
+            first = c.starts_on.replace(day=1).strftime("%Y-%m")
+            if not first <= month <= c.ends_on.strftime("%Y-%m"):
+                raise ValidationError(
+                    f"{month} is outside contract {c.number}'s period", field="month"
+                )
+            if s.scalar(
+                select(ServiceInspection.id).where(
+                    ServiceInspection.contract_id == c.id, ServiceInspection.month == month
+                )
+            ):
+                raise Conflict(f"{month}'s inspection is already recorded", field="month")
+            row = ServiceInspection(
+                contract_id=c.id,
+                month=month,
+                performed_at=t,
+                inspector=inspector,
+                findings=findings,
+                created_at=now,
+            )
+            s.add(row)
+            s.flush()
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="desk_contract.inspected",
+                subject_type="desk_contract",
+                subject_id=c.number,
+                data={"month": month, "performed_at": t.isoformat(), "inspector": inspector},
+            )
+            return InspectionView(row.id, c.number, month, t, inspector, findings)
+
+    def inspections(self, contract: str) -> list[InspectionView]:
+        with self.db.read() as s:
+            c = self._contract(s, contract)
+            rows = s.scalars(
+                select(ServiceInspection)
+                .where(ServiceInspection.contract_id == c.id)
+                .order_by(ServiceInspection.month)
+            )
+            return [
+                InspectionView(x.id, c.number, x.month, x.performed_at, x.inspector, x.findings)
+                for x in rows
+            ]
+
+    # --- reports ------------------------------------------------------------------------------
+    def report(self, contract: str, period: str) -> ServiceReport:
+        """The monthly (``YYYY-MM``) or yearly (``YYYY``) service report's figures: the
+        requests noticed in the period (Beijing time), their times and breaches, the
+        inspections of its months and the penalties."""
+        from yinxin.contracts.reports import build_report, parse_period
+
+        p = parse_period(period)
+        c = self.contract(contract)
+        requests = self.list(contract=c.number, since=p.start, until=p.end, limit=1000)
+        inspections = [i for i in self.inspections(c.number) if i.month in p.months]
+        return build_report(c, p, requests, inspections, self.clock.now())
+
+    def report_pdf(self, contract: str, period: str) -> bytes:
+        from yinxin.contracts.reports import render_report_pdf
+
+        return render_report_pdf(self.report(contract, period))
+
+    # --- the service record (运维服务记录单) ----------------------------------------------------
+    def record_pdf(self, request_id: int) -> bytes:
+        """The service record of a resolved request, as the parties sign it."""
+        from yinxin.contracts.reports import render_service_record
+
+        with self.db.read() as s:
+            r = self._request(s, request_id)
+            if r.state not in (_R.RESOLVED, _R.RECORD_SIGNED):
+                raise IllegalTransition(
+                    f"request #{r.id} is {r.state}: a service record is written once resolved",
+                    field="state",
+                )
+            view = self._view(s, r)
+            contract = _contract_view(s.get(DeskContract, r.contract_id))
+        return render_service_record(contract, view, generated_at=self.clock.now())
+
+    def start_record_flow(
+        self,
+        request_id: int,
+        *,
+        party_a: tuple[int, int | str],
+        party_b: tuple[int, int | str],
+        deadline: dt.datetime | None = None,
+        actor: str = "operator",
+    ) -> RecordFlow:
+        """Send the service record for signature: 乙方 (who did the work) signs first, then
+        甲方 confirms it. ``party_a``/``party_b`` are (subscriber id, seal id or esID); the flow
+        service checks them (seal usable, anchor in the record) before anything is written."""
+        from yinxin.signing.flows import FINISHED, FlowState, SignerSpec
+
+        if self._flows is None:
+            raise IllegalTransition("this desk has no sign flows", field="flows")
+        flows = self._flows()
+        actor = _text(actor, "actor", limit=100)
+        with self.db.read() as s:
+            r = self._request(s, request_id)
+            REQUEST_LIFECYCLE.check("record", r.state, None, f"#{r.id}")
+            if r.record_flow_id is not None:
+                if flows.get(r.record_flow_id).state not in FINISHED - {FlowState.COMPLETED}:
+                    raise Conflict(
+                        f"request #{r.id}'s record is already in flow {r.record_flow_id}",
+                        field="request_id",
+                    )
+        pdf = self.record_pdf(request_id)
+        when = deadline or self.clock.now() + RECORD_DEADLINE
+        flow = flows.create(
+            f"运维服务记录单 #{request_id}",
+            documents=[(f"service-record-{request_id}.pdf", pdf)],
+            signers=[
+                SignerSpec(party_b[0], "乙方", party_b[1], order=1),
+                SignerSpec(party_a[0], "甲方", party_a[1], order=2),
+            ],
+            deadline=when,
+            actor=actor,
+        )
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            r = self._request(s, request_id)
+            REQUEST_LIFECYCLE.check("record", r.state, None, f"#{r.id}")
+            r.record_flow_id = flow.id
+            _event(s, now, actor, "record_sent", r.id, {"flow_id": flow.id})
+        started = flows.start(flow.id, actor=actor)
+        return RecordFlow(self.get(request_id), started)
+
+    def sync_records(self) -> list[int]:
+        """Requests whose service record flow has completed become ``record_signed``."""
+        from yinxin.store.models.flows import SignFlow
+
+        done: list[int] = []
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(ServiceRequest, SignFlow)
+                .join(SignFlow, SignFlow.id == ServiceRequest.record_flow_id)
+                .where(ServiceRequest.state == _R.RESOLVED, SignFlow.state == "completed")
+            ).all()
+            for r, f in rows:
+                m = REQUEST_LIFECYCLE.check("record_signed", r.state, None, f"#{r.id}")
+                r.state, r.record_signed_at = m.to_state, f.finished_at or now
+                _event(
+                    s,
+                    now,
+                    "system:desk",
+                    "record_signed",
+                    r.id,
+                    {"flow_id": f.id, "signed_at": r.record_signed_at.isoformat()},
+                )
+                done.append(r.id)
+        return done
+
+    def signed_record(self, request_id: int) -> bytes:
+        """The service record as both parties signed it."""
+        with self.db.read() as s:
+            r = self._request(s, request_id)
+            flow_id = r.record_flow_id
+            if r.state != _R.RECORD_SIGNED or flow_id is None:
+                raise IllegalTransition(
+                    f"request #{r.id}'s service record is not signed yet", field="state"
+                )
+        assert self._flows is not None
+        flow = self._flows().get(flow_id)
+        return self._flows().download(flow.id, flow.documents[0].id).pdf
+
+
+_PAST = {
+    "respond": "responded",
+    "arrive": "arrived",
+    "resolve": "resolved",
+    "cancel": "cancelled",
+}
