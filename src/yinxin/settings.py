@@ -78,6 +78,9 @@ class Settings:
     pkcs11_token: str | None = None
     pkcs11_pin: str | None = None
     ca_algorithm: str = "ec-p256"
+    # the cipher new sealed secrets are written with (docs/national-algorithms.md):
+    # aes-256-gcm | sm4-gcm | sm4-cbc-hmac-sm3; blobs under the others stay readable
+    data_cipher: str = "aes-256-gcm"
     otp_ttl_seconds: int = 300
     api_rate: float = 20.0  # API requests a second per caller on average (0: no limit)
     api_burst: int = 100  # … and at once
@@ -117,6 +120,7 @@ class Settings:
             pkcs11_token=env.get("YINXIN_PKCS11_TOKEN"),
             pkcs11_pin=env.get("YINXIN_PKCS11_PIN"),
             ca_algorithm=env.get("YINXIN_CA_ALGORITHM", "ec-p256"),
+            data_cipher=_data_cipher(env),
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
             sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
@@ -144,3 +148,13 @@ def _number(env, name: str, kind: type):
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative", field=name)
     return value
+
+
+def _data_cipher(env) -> str | None:
+    """``YINXIN_DATA_CIPHER`` by its canonical name, or None for the default; unknown refused."""
+    raw = (env.get("YINXIN_DATA_CIPHER") or "").strip()
+    if not raw:
+        return None
+    from yinxin.pki.ciphers import get_cipher
+
+    return get_cipher(raw).name

@@ -13,6 +13,14 @@ encrypted (AES-256-GCM) under this KEK, which never lives in the database:
 A copy of the database alone is then useless; a copy of database *and* key store still needs
 the PIN. The KEK is created on first use (the first platform-held key after an upgrade or
 ``init``), under a database-wide lock so that processes starting together agree on one key.
+
+The cipher under the KEK is the deployment's ``YINXIN_DATA_CIPHER`` (``yinxin.pki.ciphers``).
+AES-256-GCM is done by the store's own key (inside the token on PKCS#11). For SM4 the key is
+derived from the file store's 32 KEK bytes by the SM3 KDF, one key per cipher; a PKCS#11 token
+keeps its AES key unextractable and does no SM4 through this code, so SM4 there is refused
+(``cipher_unsupported``) rather than weakened. Each blob names its cipher in a header (blobs
+made before headers are AES-GCM, nonce first), so blobs under any cipher open side by side and
+``yinxin keys recrypt`` can move them from one to another.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from contextlib import AbstractContextManager, nullcontext
 from cryptography.exceptions import InvalidTag
 
 from yinxin.errors import ConfigurationError, NotFound
+from yinxin.pki import ciphers
+from yinxin.pki.ciphers import AES_256_GCM, DataCipher, get_cipher
 from yinxin.pki.keys import KeyStore, SecretKey
 
 KEK_LABEL = "platform-kek"
@@ -39,8 +49,10 @@ class PlatformKek:
         *,
         label: str = KEK_LABEL,
         creation_lock: Callable[[], AbstractContextManager[object]] | None = None,
+        cipher: str = AES_256_GCM,
     ):
         self.label = label
+        self.cipher = get_cipher(cipher)  # what new blobs are sealed with
         self._keystore = keystore
         self._creation_lock = creation_lock
         self._key: SecretKey | None = None
@@ -70,13 +82,56 @@ class PlatformKek:
         that neither the key store's passphrase work nor creation happens inside one."""
         self._get(create=True)
 
-    def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._get(create=True).encrypt(nonce, plaintext, aad)
+    def _derived(self, cipher: DataCipher) -> bytes:
+        """The SM4 (or other non-AES) key for ``cipher``, derived from the KEK by the SM3 KDF."""
+        key = self._get(create=True)
+        derive = getattr(key, "derive", None)
+        if derive is None:
+            raise ConfigurationError(
+                f"the key store keeps the platform key-encryption key {self.label!r} where "
+                f"this platform cannot use it for {cipher.name} (a PKCS#11 token's AES key): "
+                f"use {AES_256_GCM} with this key store, or the file key store for SM4",
+                field=ciphers.SETTING,
+                code="cipher_unsupported",
+            )
+        return derive(
+            b"yinxin-kek:" + self.label.encode() + b":" + cipher.name.encode(), cipher.key_length
+        )
+
+    def supports(self, cipher: str | DataCipher) -> None:
+        """Refuse now (``cipher_unsupported``) if this key store cannot seal under ``cipher``,
+        e.g. before a recrypt starts changing anything."""
+        c = get_cipher(cipher)
+        if c.name != AES_256_GCM:
+            self._derived(c)
+
+    def encrypt(
+        self, plaintext: bytes, aad: bytes, *, cipher: str | DataCipher | None = None
+    ) -> bytes:
+        """Seal under the KEK with ``cipher`` (the deployment's when not given)."""
+        c = get_cipher(cipher) if cipher is not None else self.cipher
+        if c.name == AES_256_GCM:  # the store's own AES-GCM key (inside the token on PKCS#11)
+            header = ciphers.header(c)
+            nonce = os.urandom(NONCE_BYTES)
+            return header + nonce + self._get(create=True).encrypt(nonce, plaintext, header + aad)
+        return ciphers.seal(c, self._derived(c), plaintext, aad)
+
+    def cipher_of(self, blob: bytes) -> str:
+        """The name of the cipher a blob sealed here is under (``aes-256-gcm`` for a blob made
+        before blobs named their cipher)."""
+        c = ciphers.cipher_of(blob)
+        return c.name if c is not None else AES_256_GCM
 
     def decrypt(self, blob: bytes, aad: bytes) -> bytes:
-        key = self._get(create=False)
+        blob = bytes(blob)
+        c = ciphers.cipher_of(blob)
         try:
+            if c is not None:
+                try:
+                    return self._open(c, blob, aad)
+                except InvalidTag:
+                    pass  # a headerless blob whose random nonce happens to look like a header
+            key = self._get(create=False)
             return key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except InvalidTag:
             raise ConfigurationError(
@@ -87,5 +142,22 @@ class PlatformKek:
                 code="kek_mismatch",
             ) from None
 
+    def _open(self, c: DataCipher, blob: bytes, aad: bytes) -> bytes:
+        if c.name == AES_256_GCM:
+            key = self._get(create=False)
+            header, rest = blob[: ciphers.HEADER_BYTES], blob[ciphers.HEADER_BYTES :]
+            return key.decrypt(rest[:NONCE_BYTES], rest[NONCE_BYTES:], header + aad)
+        self._get(create=False)  # a missing KEK says so (kek_missing), not "cannot derive"
+        return ciphers.unseal(c, self._derived(c), blob, aad)
+
+    def recrypt(self, blob: bytes, aad: bytes, cipher: str | DataCipher) -> bytes:
+        """The same plaintext sealed again under ``cipher`` (the blob as it is if it already
+        is); what cannot be opened is refused as ``decrypt`` refuses it."""
+        c = get_cipher(cipher)
+        plaintext = self.decrypt(blob, aad)
+        if ciphers.cipher_of(blob) is c:
+            return bytes(blob)
+        return self.encrypt(plaintext, aad, cipher=c)
+
     def __repr__(self) -> str:
-        return f"PlatformKek(label={self.label!r})"
+        return f"PlatformKek(label={self.label!r}, cipher={self.cipher.name!r})"

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
 from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm, sign_with_native
+from yinxin.pki.ciphers import sm3_kdf
 from yinxin.store.files import fsync_dir
 
 
@@ -235,7 +236,14 @@ class SoftwareSecretKey:
 
     def __init__(self, label: str, key: bytes):
         self.label = label
+        self._key = key
         self._aead = AESGCM(key)
+
+    def derive(self, info: bytes, length: int) -> bytes:
+        """A key for another cipher (SM4 at rest, ``yinxin.pki.ciphers``), derived from this
+        one by the SM3 KDF with ``info`` naming its use: the 32 random bytes stay the one master
+        secret, and no derived key opens what another use of them sealed."""
+        return sm3_kdf(self._key, length, info)
 
     def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         return self._aead.encrypt(nonce, plaintext, aad)

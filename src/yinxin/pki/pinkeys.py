@@ -10,6 +10,14 @@ that blob encrypted again under the platform's key-encryption key from the key s
 (``yinxin.pki.kek``), so a copy of the database alone cannot be attacked by guessing PINs. Both
 are read; new keys and PIN changes write ``YXPK2``; ``wrap_sealed`` turns a ``YXPK1`` blob into
 ``YXPK2`` without the PIN (``yinxin cert wrap-keys``).
+
+The cipher and KDF of the PIN layer are named in the JSON header: ``cipher`` absent means
+AES-256-GCM under scrypt, as before; new blobs are sealed with the KEK's cipher (the
+deployment's ``YINXIN_DATA_CIPHER``): AES-256-GCM under scrypt, or SM4 (GCM, or CBC with
+HMAC-SM3) under PBKDF2-HMAC-SM3, and bind the header as associated data, so it cannot be
+changed to another cipher or to weaker KDF parameters. ``rewrap`` moves the KEK layer to
+another cipher without the PIN (``yinxin keys recrypt``); the PIN layer moves only when the PIN
+is given: at the next PIN change, or the next signature (``needs_reseal``).
 """
 
 from __future__ import annotations
@@ -21,16 +29,23 @@ import struct
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from yinxin.errors import ConfigurationError, Forbidden, ValidationError
+from yinxin.pki.ciphers import (
+    AES_256_GCM,
+    PIN_KDF_SCRYPT,
+    DataCipher,
+    cipher_of,
+    default_pin_kdf,
+    derive_from_pin,
+    get_cipher,
+)
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import SoftwareKey
 
 MAGIC = b"YXPK1"
 MAGIC_KEK = b"YXPK2"
-DEFAULT_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+DEFAULT_SCRYPT = {k: v for k, v in PIN_KDF_SCRYPT.items() if k != "kdf"}
 MIN_PIN = 6
 
 
@@ -40,10 +55,9 @@ def check_pin(pin: str, field: str = "pin") -> str:
     return pin
 
 
-def _derive(pin: str, salt: bytes, params: dict) -> bytes:
-    return Scrypt(salt=salt, length=32, n=params["n"], r=params["r"], p=params["p"]).derive(
-        pin.encode("utf-8")
-    )
+def _pin_aad(label: str, header: bytes, named: bool) -> bytes:
+    # blobs that name their cipher bind the whole header; older ones bound the label alone
+    return label.encode() + b"\n" + header if named else label.encode()
 
 
 def _kek_aad(label: str) -> bytes:
@@ -55,13 +69,65 @@ def is_wrapped(blob: bytes) -> bool:
     return bytes(blob).startswith(MAGIC_KEK)
 
 
-def wrap_sealed(blob: bytes, label: str, kek: PlatformKek) -> bytes:
+def wrap_sealed(
+    blob: bytes, label: str, kek: PlatformKek, *, cipher: str | DataCipher | None = None
+) -> bytes:
     """Encrypt a PIN-sealed (``YXPK1``) blob under the platform KEK; needs no PIN."""
     blob = bytes(blob)
     if not blob.startswith(MAGIC):
         raise ValueError("not a PIN-sealed key without KEK")
     name = kek.label.encode()
-    return MAGIC_KEK + struct.pack(">H", len(name)) + name + kek.encrypt(blob, _kek_aad(label))
+    return (
+        MAGIC_KEK
+        + struct.pack(">H", len(name))
+        + name
+        + kek.encrypt(blob, _kek_aad(label), cipher=cipher)
+    )
+
+
+def rewrap(blob: bytes, label: str, kek: PlatformKek, cipher: str | DataCipher) -> bytes:
+    """The KEK layer under ``cipher``, without the PIN: a ``YXPK1`` blob is wrapped, a
+    ``YXPK2`` one unwrapped and wrapped again. The PIN layer inside is kept as it is."""
+    blob = bytes(blob)
+    if blob.startswith(MAGIC_KEK):
+        inner = _unwrap(blob, label, kek)
+        if kek.cipher_of(_kek_part(blob)) == get_cipher(cipher).name and _headed(blob):
+            return blob
+        return wrap_sealed(inner, label, kek, cipher=cipher)
+    return wrap_sealed(blob, label, kek, cipher=cipher)
+
+
+def _kek_part(blob: bytes) -> bytes:
+    (nlen,) = struct.unpack(">H", blob[5:7])
+    return blob[7 + nlen :]
+
+
+def _headed(blob: bytes) -> bool:
+    """Does the KEK layer name its cipher (made since blobs do)?"""
+    return cipher_of(_kek_part(blob)) is not None
+
+
+def layers(blob: bytes, label: str, kek: PlatformKek | None) -> tuple[str | None, str]:
+    """The ciphers of a sealed key: (KEK layer or ``None`` when not wrapped, PIN layer).
+    Reading the PIN layer's header needs the KEK, not the PIN."""
+    blob = bytes(blob)
+    outer = None
+    if blob.startswith(MAGIC_KEK):
+        outer = kek.cipher_of(_kek_part(blob)) if kek is not None else None
+        blob = _unwrap(blob, label, kek)
+    header, _rest = _split(blob)
+    return outer, header.get("cipher", AES_256_GCM)
+
+
+def needs_reseal(blob: bytes, pin_cipher: str, kek: PlatformKek | None) -> bool:
+    """Is this KEK-wrapped key under another cipher than the deployment's, in either layer
+    (``pin_cipher``: its PIN layer's, as ``open_sealed`` read it)? Such a key, once opened
+    with its PIN, is sealed again with that PIN (``SealPins``). Reads headers only. A key
+    not wrapped at all is left to ``yinxin cert wrap-keys`` or ``yinxin keys recrypt``."""
+    if kek is None or not is_wrapped(blob):
+        return False
+    name = kek.cipher.name
+    return kek.cipher_of(_kek_part(bytes(blob))) != name or pin_cipher != name
 
 
 def _unwrap(blob: bytes, label: str, kek: PlatformKek | None) -> bytes:
@@ -91,20 +157,34 @@ def seal_private_key(
     params: dict | None = None,
     *,
     kek: PlatformKek | None = None,
+    cipher: str | DataCipher | None = None,
 ) -> bytes:
-    """Seal under the PIN and, given the platform ``kek``, under it too (``YXPK2``)."""
+    """Seal under the PIN and, given the platform ``kek``, under it too (``YXPK2``). The
+    cipher is ``cipher``, else the KEK's, else AES-256-GCM; ``params`` are the KDF's (scrypt's
+    ``n``/``r``/``p`` or PBKDF2's ``iterations``), defaulting to the cipher's."""
     check_pin(pin)
-    params = dict(params or DEFAULT_SCRYPT)
-    salt, nonce = os.urandom(16), os.urandom(12)
+    c = get_cipher(cipher if cipher is not None else (kek.cipher if kek else AES_256_GCM))
+    kdf = default_pin_kdf(c)
+    kdf.update(params or {})
+    salt = os.urandom(16)
     der = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    ct = AESGCM(_derive(pin, salt, params)).encrypt(nonce, der, label.encode())
-    header = json.dumps({"kdf": "scrypt", **params}, sort_keys=True).encode()
-    blob = MAGIC + struct.pack(">H", len(header)) + header + salt + nonce + ct
+    header = json.dumps({**kdf, "cipher": c.name}, sort_keys=True).encode()
+    body = c.encrypt(
+        derive_from_pin(pin, salt, kdf, c.key_length), der, _pin_aad(label, header, True)
+    )
+    blob = MAGIC + struct.pack(">H", len(header)) + header + salt + body
     return wrap_sealed(blob, label, kek) if kek is not None else blob
+
+
+def _split(blob: bytes) -> tuple[dict, bytes]:
+    if not blob.startswith(MAGIC):
+        raise ValueError("not a PIN-sealed key")
+    (hlen,) = struct.unpack(">H", blob[5:7])
+    return json.loads(blob[7 : 7 + hlen]), blob[7 + hlen :]
 
 
 def open_private_key(
@@ -113,20 +193,27 @@ def open_private_key(
     """Decrypt a sealed key (either format); a wrong PIN raises ``Forbidden`` (code
     ``wrong_pin``). A missing or different KEK raises ``ConfigurationError`` instead: it says
     nothing about the PIN, so it must never count as a wrong guess."""
+    return open_sealed(blob, pin, label, kek=kek)[0]
+
+
+def open_sealed(
+    blob: bytes, pin: str, label: str, *, kek: PlatformKek | None = None
+) -> tuple[SoftwareKey, str]:
+    """``open_private_key``, and the name of the PIN layer's cipher (for ``needs_reseal``)."""
     blob = bytes(blob)
     if blob.startswith(MAGIC_KEK):
         blob = _unwrap(blob, label, kek)
-    if not blob.startswith(MAGIC):
-        raise ValueError("not a PIN-sealed key")
+    header, rest = _split(blob)
     (hlen,) = struct.unpack(">H", blob[5:7])
-    header = json.loads(blob[7 : 7 + hlen])
-    rest = blob[7 + hlen :]
-    salt, nonce, ct = rest[:16], rest[16:28], rest[28:]
+    named = "cipher" in header
+    c = get_cipher(header.get("cipher", AES_256_GCM), field="sealed_key")
+    aad = _pin_aad(label, blob[7 : 7 + hlen], named)
+    salt, body = rest[:16], rest[16:]
     try:
-        der = AESGCM(_derive(pin, salt, header)).decrypt(nonce, ct, label.encode())
+        der = c.decrypt(derive_from_pin(pin, salt, header, c.key_length), body, aad)
     except InvalidTag:
         raise Forbidden("wrong PIN", field="pin", code="wrong_pin") from None
-    return SoftwareKey(label, serialization.load_der_private_key(der, None))
+    return SoftwareKey(label, serialization.load_der_private_key(der, None)), c.name
 
 
 def reseal(

@@ -30,7 +30,7 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, Forbidden, IllegalTransition, ValidationError
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyHandle
-from yinxin.pki.pinkeys import check_pin, open_private_key, reseal
+from yinxin.pki.pinkeys import check_pin, needs_reseal, open_sealed, reseal, seal_private_key
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
@@ -268,15 +268,42 @@ class SealPins:
                 certificate_serial=cert.serial_hex,
             )
             certificate = x509.load_der_x509_certificate(cert.der)
-        handle = self.judge(
+        handle, pin_cipher = self.judge(
             key_id,
             blob,
             label,
             row.es_id,
             pin,
-            lambda b, p, lab: open_private_key(b, p, lab, kek=self.kek),
+            lambda b, p, lab: open_sealed(b, p, lab, kek=self.kek),
         )
+        if needs_reseal(blob, pin_cipher, self.kek):
+            self._reseal_to_cipher(key_id, blob, handle, pin, row.es_id)
         return UnlockedSeal(handle, certificate, stamp)
+
+    def _reseal_to_cipher(
+        self, key_id: int, blob: bytes, handle: KeyHandle, pin: str, es_id: str
+    ) -> None:
+        """Seal a key again, with the PIN just proven, under the deployment's cipher: after
+        ``yinxin keys recrypt`` (which cannot open the PIN layer without the PIN) or a change
+        of ``YINXIN_DATA_CIPHER``, each key moves over entirely at its next signature. Once:
+        the new blob is written only if the stored one is still the one opened."""
+        assert self.kek is not None and handle.native is not None
+        new_blob = seal_private_key(handle.native, pin, handle.label, kek=self.kek)
+        with self.db.transaction() as s:
+            k = s.execute(
+                select(PlatformKey).where(PlatformKey.id == key_id).with_for_update()
+            ).scalar_one()
+            if k.sealed_key != blob:  # changed meanwhile (a PIN change, a recrypt): keep it
+                return
+            k.sealed_key = new_blob
+            audit_seal(
+                s,
+                es_id,
+                "key_resealed",
+                "system",
+                self.clock.now(),
+                {"key": k.label, "cipher": self.kek.cipher.name},
+            )
 
     def judge(
         self,

@@ -1,0 +1,68 @@
+"""``yinxin keys …``: which cipher the sealed secrets are under, and moving them to another
+(``yinxin.pki.recrypt``; docs/national-algorithms.md, "SM4 for data at rest")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import HOME, JSON, console, err_console, platform, run
+
+keys_app = typer.Typer(
+    no_args_is_help=True, help="Sealed secrets at rest: their ciphers, and re-encryption."
+)
+
+
+@keys_app.command("recrypt")
+def keys_recrypt(
+    cipher: str = typer.Option(
+        ..., "--cipher", help="aes-256-gcm, sm4-gcm or sm4-cbc-hmac-sm3: the target cipher."
+    ),
+    actor: str = typer.Option("operator", "--actor", help="Who does it (recorded in audit)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Re-encrypt every sealed secret under CIPHER, in one transaction: all or nothing.
+
+    Needs the key store (CA passphrase or HSM), never a PIN. The PIN layer of a platform-held
+    key moves at the key's next signature or PIN change; the KEK layer moves now. Set
+    YINXIN_DATA_CIPHER to the same cipher so new secrets are sealed with it too.
+    """
+
+    def progress(kind: str, what: str, done: int, total: int) -> None:
+        if as_json:
+            return
+        if kind == "done":
+            err_console.print(f"[{total}/{total}] committing")
+        else:
+            err_console.print(f"[{done + 1}/{total}] {kind.replace('_', ' ')} {what}")
+
+    def show(r) -> None:
+        changed = sum(r.recrypted.values())
+        console.print(f"[green]Recrypted[/] {changed} sealed secret(s) to {r.cipher}")
+        for kind, n in r.recrypted.items():
+            console.print(f"  {kind:18} {n} re-encrypted, {r.unchanged[kind]} already {r.cipher}")
+        if r.pin_layer_pending:
+            console.print(
+                f"  {len(r.pin_layer_pending)} platform key(s) keep their PIN layer under the "
+                "old cipher until their next signature or PIN change: "
+                + ", ".join(r.pin_layer_pending)
+            )
+        if r.note:
+            err_console.print(f"[yellow]note:[/] {r.note}")
+
+    run(as_json, lambda: platform(home).recrypt.run(cipher, actor=actor, progress=progress), show)
+
+
+@keys_app.command("ciphers")
+def keys_ciphers(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Count the sealed secrets by kind and cipher (reads headers, needs no PIN)."""
+
+    def show(c) -> None:
+        console.print(f"YINXIN_DATA_CIPHER: {c.setting}")
+        for kind, counts in c.counts.items():
+            line = ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "none"
+            console.print(f"  {kind:18} {line}")
+
+    run(as_json, lambda: platform(home).recrypt.census(), show)

@@ -1,0 +1,229 @@
+"""Move every sealed secret in the database to one data-at-rest cipher (``yinxin keys recrypt``).
+
+The deployment's ``YINXIN_DATA_CIPHER`` decides what *new* secrets are sealed with; blobs
+sealed earlier name their own cipher and keep opening. ``DataRecrypt.run`` re-encrypts the old
+ones, so that after a move to SM4 no secret is left under AES (or back):
+
+* platform-held subscriber keys: the KEK layer is unwrapped and wrapped again under the target
+  cipher (a key made before the KEK is wrapped for the first time). The PIN layer inside cannot
+  be opened without the holder's PIN, which the platform never has: it is re-sealed under the
+  deployment's cipher at the key's next use with its PIN (a signature or a PIN change, see
+  ``yinxin.seals.pin``). Until then the result lists the key as ``pin_layer_pending``; the KEK
+  layer, the one a stolen database meets first, is already under the target cipher.
+* keys held for signing authorizations: opened through the KEK and sealed again, with a fresh
+  per-authorization secret, under the target cipher;
+* webhook signing secrets (current and previous) and staff TOTP secrets: unwrapped and
+  wrapped again under the KEK.
+
+All in one transaction holding every row it changes: a blob that does not open stops the run
+with its kind and row named, and nothing is written. Blobs already under the target cipher are
+left as they are, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.access.staff import _aad as staff_aad
+from yinxin.clock import Clock
+from yinxin.errors import ConfigurationError, YinxinError
+from yinxin.notify.webhooks import _aad as webhook_aad
+from yinxin.pki import pinkeys
+from yinxin.pki.authkeys import cipher_of_authorization, rewrap_for_authorization
+from yinxin.pki.ciphers import get_cipher
+from yinxin.pki.kek import PlatformKek
+from yinxin.registry.events import event
+from yinxin.signing.authorizations import _label as authorization_label
+from yinxin.store.db import Database
+from yinxin.store.models import PlatformKey
+from yinxin.store.models.access import StaffUser
+from yinxin.store.models.authorizations import SigningAuthorization
+from yinxin.store.models.webhooks import WebhookSubscription
+
+# the kinds of sealed secret, in the order they are recrypted and reported
+KINDS = ("platform_key", "authorization_key", "webhook_secret", "staff_totp")
+
+# (kind, what, done, total): called before each blob is recrypted
+Progress = Callable[[str, str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RecryptResult:
+    cipher: str
+    setting: str  # the deployment's YINXIN_DATA_CIPHER: what new secrets are sealed with
+    recrypted: dict[str, int]
+    unchanged: dict[str, int]
+    pin_layer_pending: list[str] = field(default_factory=list)  # platform key labels
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CipherCensus:
+    """How many sealed secrets of each kind are under each cipher (``platform_key_pin``: the
+    PIN layer of platform-held keys; ``none``: a key made before the KEK, not wrapped)."""
+
+    setting: str
+    counts: dict[str, dict[str, int]]
+
+
+class _Item:
+    """One sealed blob: where it is, how to read and how to recrypt it."""
+
+    def __init__(self, kind: str, what: str, get, put, recrypt):
+        self.kind, self.what = kind, what
+        self.get, self.put, self.recrypt = get, put, recrypt
+
+
+class DataRecrypt:
+    def __init__(self, db: Database, clock: Clock, kek: PlatformKek):
+        self.db, self.clock, self.kek = db, clock, kek
+
+    def _items(self, s: Session, lock: bool) -> list[_Item]:
+        kek = self.kek
+
+        def rows(model, order):
+            q = select(model).order_by(order)
+            return s.execute(q.with_for_update() if lock else q).scalars().all()
+
+        items: list[_Item] = []
+        for k in rows(PlatformKey, PlatformKey.id):
+            items.append(
+                _Item(
+                    "platform_key",
+                    k.label,
+                    lambda k=k: k.sealed_key,
+                    lambda b, k=k: setattr(k, "sealed_key", b),
+                    lambda b, c, k=k: pinkeys.rewrap(b, k.label, kek, c),
+                )
+            )
+        for a in rows(SigningAuthorization, SigningAuthorization.id):
+            if a.wrapped_key:
+                label = authorization_label(a.id)
+                items.append(
+                    _Item(
+                        "authorization_key",
+                        label,
+                        lambda a=a: a.wrapped_key,
+                        lambda b, a=a: setattr(a, "wrapped_key", b),
+                        lambda b, c, label=label: rewrap_for_authorization(b, label, kek, c),
+                    )
+                )
+        for w in rows(WebhookSubscription, WebhookSubscription.id):
+            for column in ("secret_wrapped", "previous_secret_wrapped"):
+                if getattr(w, column):
+                    aad = webhook_aad(w.id)
+                    items.append(
+                        _Item(
+                            "webhook_secret",
+                            f"webhook {w.id} {column}",
+                            lambda w=w, column=column: getattr(w, column),
+                            lambda b, w=w, column=column: setattr(w, column, b),
+                            lambda b, c, aad=aad: kek.recrypt(b, aad, c),
+                        )
+                    )
+        for u in rows(StaffUser, StaffUser.id):
+            if u.totp_secret_encrypted:
+                aad = staff_aad(u.username)
+                items.append(
+                    _Item(
+                        "staff_totp",
+                        f"staff {u.username}",
+                        lambda u=u: u.totp_secret_encrypted,
+                        lambda b, u=u: setattr(u, "totp_secret_encrypted", b),
+                        lambda b, c, aad=aad: kek.recrypt(b, aad, c),
+                    )
+                )
+        return items
+
+    def run(
+        self, cipher: str, *, actor: str = "operator", progress: Progress | None = None
+    ) -> RecryptResult:
+        """Recrypt every sealed secret to ``cipher``, all or nothing (module docstring)."""
+        c = get_cipher(cipher, field="cipher")
+        self.kek.ready()  # open (or create) the KEK before the transaction
+        self.kek.supports(c)  # a key store that cannot do this cipher is refused up front
+        recrypted = dict.fromkeys(KINDS, 0)
+        unchanged = dict.fromkeys(KINDS, 0)
+        pending: list[str] = []
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            items = self._items(s, lock=True)
+            for i, item in enumerate(items):
+                if progress is not None:
+                    progress(item.kind, item.what, i, len(items))
+                old = bytes(item.get())
+                try:
+                    new = item.recrypt(old, c)
+                    if (
+                        item.kind == "platform_key"
+                        and pinkeys.layers(new, item.what, self.kek)[1] != c.name
+                    ):
+                        pending.append(item.what)
+                except YinxinError as e:
+                    raise type(e)(
+                        f"{item.kind.replace('_', ' ')} {item.what!r} does not open ({e}); "
+                        "nothing was re-encrypted",
+                        field=e.field,
+                        code=e.code,
+                    ) from None
+                except ValueError as e:  # not a blob in any known format
+                    raise ConfigurationError(
+                        f"{item.kind.replace('_', ' ')} {item.what!r} is not a sealed blob in "
+                        f"a known format ({e}); nothing was re-encrypted",
+                        field="cipher",
+                        code="recrypt_failed",
+                    ) from None
+                if new == old:
+                    unchanged[item.kind] += 1
+                else:
+                    item.put(new)
+                    recrypted[item.kind] += 1
+            if progress is not None:
+                progress("done", "", len(items), len(items))
+            event(
+                s,
+                now,
+                actor,
+                "data.recrypted",
+                self.kek.label,
+                {
+                    "cipher": c.name,
+                    "recrypted": recrypted,
+                    "unchanged": unchanged,
+                    "pin_layer_pending": pending,
+                },
+                subject_type="platform_kek",
+            )
+        setting = self.kek.cipher.name
+        note = None
+        if setting != c.name:
+            note = (
+                f"YINXIN_DATA_CIPHER is {setting}: new secrets are still sealed with it; "
+                f"set YINXIN_DATA_CIPHER={c.name} to keep everything under {c.name}"
+            )
+        return RecryptResult(c.name, setting, recrypted, unchanged, pending, note)
+
+    def census(self) -> CipherCensus:
+        """Count the sealed secrets by kind and cipher (reads headers; needs the KEK only to
+        read the PIN layer's header of platform-held keys, never a PIN)."""
+        counts: dict[str, dict[str, int]] = {k: {} for k in (*KINDS, "platform_key_pin")}
+
+        def add(kind: str, name: str) -> None:
+            counts[kind][name] = counts[kind].get(name, 0) + 1
+
+        with self.db.read() as s:
+            for item in self._items(s, lock=False):
+                blob = bytes(item.get())
+                if item.kind == "platform_key":
+                    outer, inner = pinkeys.layers(blob, item.what, self.kek)
+                    add("platform_key", outer or "none")
+                    add("platform_key_pin", inner)
+                elif item.kind == "authorization_key":
+                    add(item.kind, cipher_of_authorization(blob))
+                else:
+                    add(item.kind, self.kek.cipher_of(blob))
+        return CipherCensus(self.kek.cipher.name, counts)
