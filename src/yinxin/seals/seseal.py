@@ -269,7 +269,7 @@ def _load_cert(der: bytes, name: str) -> x509.Certificate:
 
 
 def _sign_alg_for(maker_key: KeyHandle | sm2.SM2PrivateKey) -> str:
-    if _is_sm2_key(maker_key):
+    if is_sm2_key(maker_key):
         return OID_SM2_SM3
     family, hash_name = maker_key.algorithm.family, maker_key.algorithm.hash.name
     for oid, (fam, hash_cls) in _SIGN_ALGS.items():
@@ -327,14 +327,14 @@ def _cert_valid_at(cert: x509.Certificate, when: datetime) -> bool:
     return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
 
 
-def _is_sm2_key(key: object) -> bool:
+def is_sm2_key(key: object) -> bool:
     if isinstance(key, sm2.SM2PrivateKey):
         return True
     algorithm = getattr(key, "algorithm", None)
     return getattr(algorithm, "family", None) == "sm2"
 
 
-def _key_spki(key: KeyHandle | sm2.SM2PrivateKey) -> bytes:
+def key_spki(key: KeyHandle | sm2.SM2PrivateKey) -> bytes:
     public = key.public_key()
     if isinstance(public, sm2.SM2PublicKey):
         return public.spki_der()
@@ -365,7 +365,7 @@ def is_sm2_spki(spki_der: bytes) -> bool:
     )
 
 
-def _same_key(a_spki: bytes, b_spki: bytes) -> bool:
+def same_key(a_spki: bytes, b_spki: bytes) -> bool:
     """Equal keys, whatever each encoder wrote around the point (SM2 keys are sometimes written
     with the SM2 algorithm OID instead of id-ecPublicKey)."""
     if a_spki == b_spki:
@@ -415,7 +415,7 @@ def build_seseal(
 ) -> bytes:
     """Make the DER ``SESeal`` v4 record, signed by the maker (our CA) over ``eSealInfo``."""
     maker_cert = _load_cert(maker_cert_der, "maker_cert")
-    if not _same_key(cert_spki(maker_cert_der), _key_spki(maker_key)):
+    if not same_key(cert_spki(maker_cert_der), key_spki(maker_key)):
         raise ValidationError(
             "the maker certificate does not belong to the maker key", field="maker_cert"
         )

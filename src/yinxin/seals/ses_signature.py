@@ -1,0 +1,579 @@
+"""The electronic seal signature of GB/T 38540-2020 (``SES_Signature`` v4): make, read, check.
+
+An OFD reader (or a PDF reader of the Chinese convention) finds this record in
+``SignedValue.dat`` and judges it alone: the seal it was made with travels inside it, and the
+signer's certificate beside it. So the record must be self-contained and every check below is
+done from its bytes plus the relying party's trusted certificates — no database.
+
+Structure (GB/T 38540-2020 §7.1; checked against ofdrw ``org.ofdrw.gm.ses.v4.SES_Signature`` /
+``TBS_Sign`` and ``SESV4Container``, which read and write the same)::
+
+    SES_Signature ::= SEQUENCE {
+        toSign          TBS_Sign,
+        cert            OCTET STRING,          -- signer's X.509 certificate, DER
+        signatureAlgID  OBJECT IDENTIFIER,     -- 1.2.156.10197.1.501 SM3withSM2
+        signature       BIT STRING,            -- DER SEQUENCE {r, s} over DER(toSign)
+        timeStamp       [0] EXPLICIT BIT STRING OPTIONAL }  -- RFC 3161 token over signature
+    TBS_Sign ::= SEQUENCE {
+        version         INTEGER (4),
+        eseal           SESeal,                -- the seal, byte for byte as the maker made it
+        timeInfo        GeneralizedTime,
+        dataHash        BIT STRING,            -- SM3 of the signed data
+        propertyInfo    IA5String,             -- OFD: path of Signature.xml in the package
+        extDatas        [0] EXPLICIT ExtensionDatas OPTIONAL }
+
+What is signed. For OFD the "data" is the ``Signature.xml`` file of that signature (which lists
+the SM3 of every protected file), so ``dataHash`` = SM3(Signature.xml) and the SM2 signature is
+over the DER of ``toSign`` with the default user ID ``1234567812345678`` — as ofdrw signs with
+BouncyCastle's ``SM3WithSM2`` and as sm-crypto verifies with ``{der: true, hash: true}``. The
+optional timestamp stamps the signature value (the BIT STRING's bytes), as ofdrw's
+``TimeStampHook.apply(sigVal)`` does.
+
+Verification (GB/T 38540-2020 §7.3, reported one check per step so a reader sees which failed):
+format; signature value; signer certificate in the seal's certificate list; signer certificate
+issued by a trusted certificate and valid at the signing time; seal (format, maker signature,
+maker trusted, seal validity period covers the signing time); timestamp when present (imprint,
+TSA signature, TSA trusted); document hash. Revocation of the signer's certificate is not
+checked here (no CRL/OCSP is consulted): the report says so rather than passing it silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from asn1crypto import cms, core
+from asn1crypto import x509 as a_x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+
+from yinxin.errors import ValidationError
+from yinxin.pdf import timestamps
+from yinxin.pki import sm2
+from yinxin.pki.keys import KeyHandle
+from yinxin.seals.seseal import (
+    CERT_LIST_TYPE_CERTS,
+    OID_ECDSA_SHA256,
+    OID_ECDSA_SHA384,
+    OID_RSA_SHA256,
+    OID_SM2_SM3,
+    ExtensionDatas,
+    ParsedSeal,
+    SESeal,
+    cert_spki,
+    is_sm2_key,
+    is_sm2_spki,
+    key_spki,
+    parse_seseal,
+    same_key,
+    verify_seseal,
+    verify_signed,
+)
+
+SES_SIGNATURE_VERSION = 4
+_FIELD = "ses_signature"
+
+# A relying party's trusted certificates, DER: seal makers, CAs, TSAs.
+Trust = list[bytes]
+# (DER of a TimeStampReq) -> DER of a TimeStampResp, as ``yinxin.pdf.timestamps.Timestamper``.
+Timestamper = Callable[[bytes], bytes]
+
+
+# --- ASN.1 ------------------------------------------------------------------------------------
+
+
+class TBSSign(core.Sequence):
+    _fields = [
+        ("version", core.Integer),
+        ("eseal", SESeal),
+        ("time_info", core.GeneralizedTime),
+        ("data_hash", core.OctetBitString),
+        ("property_info", core.IA5String),
+        ("ext_datas", ExtensionDatas, {"explicit": 0, "optional": True}),
+    ]
+
+
+class SESSignature(core.Sequence):
+    _fields = [
+        ("to_sign", TBSSign),
+        ("cert", core.OctetString),
+        ("signature_alg_id", core.ObjectIdentifier),
+        ("signature", core.OctetBitString),
+        ("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True}),
+    ]
+
+
+# --- Python values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedSesSignature:
+    """A decoded record with the exact bytes that were signed (never re-encoded)."""
+
+    version: int
+    seal_der: bytes
+    time_info: datetime
+    data_hash: bytes
+    property_info: str
+    signer_cert_der: bytes
+    sign_alg_oid: str
+    signature: bytes
+    timestamp_token: bytes | None
+    signed_bytes: bytes  # DER of toSign as it appears in the record
+
+
+@dataclass(frozen=True)
+class Check:
+    """One step of the standard's verification: passed (True), failed (False) or not done (None,
+    with the reason in ``detail``)."""
+
+    name: str
+    ok: bool | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class SesReport:
+    """What ``verify_ses_signature`` found, flat so it serialises as is (``to_dict``)."""
+
+    valid: bool
+    checks: tuple[Check, ...]
+    seal_name: str | None = None
+    es_id: str | None = None
+    seal_valid_start: datetime | None = None
+    seal_valid_end: datetime | None = None
+    signer: str | None = None
+    signer_serial: str | None = None
+    time_info: datetime | None = None
+    timestamp_time: datetime | None = None
+    property_info: str | None = None
+    seal_picture_type: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, datetime):
+                out[key] = value.isoformat()
+        out["checks"] = [asdict(c) for c in self.checks]
+        out["notes"] = list(self.notes)
+        return out
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.ok is False]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _bad(message: str) -> ValidationError:
+    return ValidationError(f"electronic seal signature: {message}", field=_FIELD)
+
+
+def _when(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationError(f"{name} must be a timezone-aware datetime", field=name)
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def _cert(der: bytes, name: str) -> a_x509.Certificate:
+    try:
+        cert = a_x509.Certificate.load(bytes(der), strict=True)
+        cert.native  # noqa: B018 - parse every field now, not half-way through a check
+        return cert
+    except (ValueError, TypeError):
+        raise ValidationError(f"{name} is not a DER X.509 certificate", field=name) from None
+
+
+def _valid_at(cert: a_x509.Certificate, when: datetime) -> bool:
+    validity = cert["tbs_certificate"]["validity"]
+    return validity["not_before"].native <= when <= validity["not_after"].native
+
+
+def _subject(cert: a_x509.Certificate) -> str:
+    try:
+        cn = cert.subject.native.get("common_name")
+        return cn if isinstance(cn, str) else cert.subject.human_friendly
+    except (ValueError, TypeError):
+        return "?"
+
+
+def _digest(name: str, data: bytes) -> bytes:
+    if name in ("sm3", sm2.OID_SM3):
+        return sm2.sm3(data)
+    return hashlib.new(name, data).digest()
+
+
+def _cert_in_seal(seal: ParsedSeal, cert_der: bytes) -> bool:
+    """Is the signer's certificate one the seal lists (itself, or a digest of it)?"""
+    if seal.cert_list_type == CERT_LIST_TYPE_CERTS:
+        return any(bytes(c) == cert_der for c in seal.info.cert_list)
+    for kind, value in seal.cert_digests:
+        name = (kind or "").strip().lower().replace("-", "")
+        try:
+            if _digest(name, cert_der) == value:
+                return True
+        except ValueError:
+            continue  # a digest type we do not know matches nothing
+    return False
+
+
+def _issued_by(cert: a_x509.Certificate, issuer_der: bytes) -> bool:
+    """Does ``issuer_der`` name and sign ``cert``? (Its signature checked, whatever the key.)"""
+    try:
+        issuer = a_x509.Certificate.load(issuer_der)
+        if issuer.subject != cert.issuer:
+            return False
+        verify_signed(
+            cert_spki(issuer_der),
+            cert["signature_algorithm"]["algorithm"].dotted,
+            cert["signature_value"].native,
+            cert["tbs_certificate"].dump(),
+        )
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool | None, str]:
+    """The certificate is one of ``trust`` or issued by one that was valid at ``when``.
+
+    One step only: a relying party lists its root and issuing CA alike as trusted. Returns
+    (None, reason) when no trust was given, so that nothing is called trusted by default.
+    """
+    if trust is None:
+        return None, "not checked: no trusted certificate given"
+    if any(bytes(t) == cert_der for t in trust):
+        return True, "the certificate itself is trusted"
+    cert = a_x509.Certificate.load(cert_der)
+    for anchor in trust:
+        if _issued_by(cert, bytes(anchor)):
+            issuer = a_x509.Certificate.load(bytes(anchor))
+            if not _valid_at(issuer, when):
+                return False, f"issued by {_subject(issuer)!r}, which was not valid then"
+            return True, f"issued by the trusted {_subject(issuer)!r}"
+    return False, "not issued by any trusted certificate"
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def build_ses_signature(
+    seal_der: bytes,
+    data: bytes,
+    *,
+    property_info: str,
+    signer_key: sm2.SM2PrivateKey | KeyHandle,
+    signer_cert_der: bytes,
+    time_info: datetime,
+    timestamper: Timestamper | None = None,
+    timestamp_hash: str = "sha256",
+) -> bytes:
+    """Sign ``data`` with the seal: the DER ``SES_Signature`` v4 for ``SignedValue.dat``.
+
+    Refused before anything is signed (``ValidationError`` naming the field) when the result
+    could not verify: the seal does not read, the signer's certificate is not in the seal's
+    list or is not the key's, or ``time_info`` lies outside the seal's or the certificate's
+    validity. ``timestamper`` (an RFC 3161 service) stamps the signature value with
+    ``timestamp_hash`` (``sha256``, or ``sm3`` for an SM2 TSA that offers it).
+    """
+    seal = parse_seseal(seal_der)
+    cert = _cert(signer_cert_der, "signer_cert")
+    when = _when(time_info, "time_info")
+    if not isinstance(property_info, str) or not property_info or not property_info.isascii():
+        raise ValidationError(
+            "property_info must be non-empty ASCII (IA5String)", field="property_info"
+        )
+    if not is_sm2_key(signer_key):
+        raise ValidationError("the signer key must be an SM2 key (SM3withSM2)", field="signer_key")
+    if not is_sm2_spki(cert_spki(signer_cert_der)) or not same_key(
+        cert_spki(signer_cert_der), key_spki(signer_key)
+    ):
+        raise ValidationError(
+            "the signer certificate does not belong to the signer key", field="signer_cert"
+        )
+    if not _cert_in_seal(seal, bytes(signer_cert_der)):
+        raise ValidationError(
+            "the signer certificate is not in the seal's certificate list", field="signer_cert"
+        )
+    if not seal.info.valid_start <= when <= seal.info.valid_end:
+        raise ValidationError("the seal is not valid at the signing time", field="time_info")
+    if not _valid_at(cert, when):
+        raise ValidationError(
+            "the signer certificate is not valid at the signing time", field="time_info"
+        )
+    to_sign = TBSSign(
+        {
+            "version": SES_SIGNATURE_VERSION,
+            "eseal": SESeal.load(bytes(seal_der)),
+            "time_info": when,
+            "data_hash": sm2.sm3(bytes(data)),
+            "property_info": property_info,
+        }
+    )
+    signed_bytes = to_sign.dump()
+    if isinstance(signer_key, sm2.SM2PrivateKey):
+        signature = signer_key.sign(signed_bytes, sm2.DEFAULT_UID)
+    else:
+        signature = signer_key.sign(signed_bytes, hashes.SM3())
+    record = {
+        "to_sign": to_sign,
+        "cert": bytes(signer_cert_der),
+        "signature_alg_id": OID_SM2_SM3,
+        "signature": signature,
+    }
+    if timestamper is not None:
+        digest = _digest(timestamp_hash, signature)
+        record["time_stamp"] = timestamps.timestamp(timestamper, digest, timestamp_hash)
+    return SESSignature(record).dump()
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def parse_ses_signature(der: bytes) -> ParsedSesSignature:
+    """Read a ``SES_Signature`` v4 without judging it (``verify_ses_signature`` judges)."""
+    if not isinstance(der, bytes | bytearray) or not der:
+        raise _bad("the record is empty")
+    der = bytes(der)
+    try:
+        sig = SESSignature.load(der, strict=True)
+        if SESSignature.load(der, strict=True).dump(force=True) != der:
+            raise _bad("the record is not in DER")
+        to_sign = sig["to_sign"]
+        version = to_sign["version"].native
+        if version != SES_SIGNATURE_VERSION:
+            raise _bad(f"version {version} is not supported (only v4)")
+        time_info = to_sign["time_info"].native
+        if not isinstance(time_info, datetime) or time_info.tzinfo is None:
+            raise _bad("timeInfo is not a UTC GeneralizedTime")
+        ts = sig["time_stamp"]
+        return ParsedSesSignature(
+            version=version,
+            seal_der=to_sign["eseal"].dump(),
+            time_info=time_info.astimezone(UTC),
+            data_hash=to_sign["data_hash"].native,
+            property_info=to_sign["property_info"].native,
+            signer_cert_der=sig["cert"].native,
+            sign_alg_oid=sig["signature_alg_id"].dotted,
+            signature=sig["signature"].native,
+            timestamp_token=None if isinstance(ts, core.Void) else ts.native,
+            signed_bytes=to_sign.dump(),
+        )
+    except ValidationError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise _bad(f"the record is malformed ({type(exc).__name__})") from None
+
+
+def seal_picture(der: bytes) -> tuple[str, bytes, int, int] | None:
+    """(type, data, width mm, height mm) of the seal inside a signature; None if unreadable.
+
+    For drawing only (a page preview): it judges nothing."""
+    try:
+        info = parse_seseal(parse_ses_signature(der).seal_der).info
+    except ValidationError:
+        return None
+    return info.picture_type, info.picture_data, info.width_mm, info.height_mm
+
+
+# --- verifying --------------------------------------------------------------------------------
+
+
+_SIGNATURE_OIDS = {
+    ("ec", "sha256"): OID_ECDSA_SHA256,
+    ("ec", "sha384"): OID_ECDSA_SHA384,
+    ("rsa", "sha256"): OID_RSA_SHA256,
+}
+
+
+def _check_timestamp(
+    token: bytes, signature: bytes, trust: Trust | None
+) -> tuple[bool | None, str, datetime | None]:
+    """An RFC 3161 token over the signature value: imprint, TSA signature, TSA trusted."""
+    try:
+        info = cms.ContentInfo.load(token)
+        signed = info["content"]
+        tst = signed["encap_content_info"]["content"].parsed
+        gen_time = tst["gen_time"].native.astimezone(UTC)
+        imprint = tst["message_imprint"]
+        alg = imprint["hash_algorithm"]["algorithm"]
+        alg_name = "sm3" if alg.dotted == sm2.OID_SM3 else alg.native
+        if _digest(alg_name, signature) != imprint["hashed_message"].native:
+            return False, "the timestamp stamps another signature value", gen_time
+        signer_info = signed["signer_infos"][0]
+        digest_name = signer_info["digest_algorithm"]["algorithm"].native
+        if digest_name == sm2.OID_SM3:
+            digest_name = "sm3"
+        attrs = signer_info["signed_attrs"]
+        message_digest = next(
+            a["values"][0].native for a in attrs if a["type"].native == "message_digest"
+        )
+        content = signed["encap_content_info"]["content"].contents
+        if _digest(digest_name, content) != message_digest:
+            return False, "the timestamp's message digest does not match its content", gen_time
+        sid = signer_info["sid"].chosen
+        tsa_der = None
+        for choice in signed["certificates"]:
+            c = choice.chosen
+            if isinstance(sid, cms.IssuerAndSerialNumber):
+                if c.issuer == sid["issuer"] and c.serial_number == sid["serial_number"].native:
+                    tsa_der = c.dump()
+            elif c.key_identifier == sid.native:
+                tsa_der = c.dump()
+        if tsa_der is None:
+            return False, "the timestamp does not carry its TSA certificate", gen_time
+        spki = cert_spki(tsa_der)
+        sig_alg = signer_info["signature_algorithm"]["algorithm"].dotted
+        if is_sm2_spki(spki):
+            sig_alg = OID_SM2_SM3
+        elif sig_alg not in (OID_ECDSA_SHA256, OID_ECDSA_SHA384, OID_RSA_SHA256):
+            family = (
+                "ec" if a_x509.Certificate.load(tsa_der).public_key.algorithm == "ec" else "rsa"
+            )
+            sig_alg = _SIGNATURE_OIDS.get((family, digest_name), sig_alg)
+        signed_attrs = b"\x31" + attrs.dump()[1:]  # signed as a SET OF (RFC 5652 §5.4)
+        verify_signed(spki, sig_alg, signer_info["signature"].native, signed_attrs)
+        ok, why = _trusted(tsa_der, trust, gen_time)
+        tsa = _subject(a_x509.Certificate.load(tsa_der))
+        if ok is False:
+            return False, f"the TSA {tsa!r} is not trusted: {why}", gen_time
+        return ok, f"stamped {gen_time.isoformat()} by {tsa!r} ({why})", gen_time
+    except InvalidSignature:
+        return False, "the TSA's signature over the timestamp does not verify", None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, StopIteration):
+        return False, "the timestamp token cannot be read", None
+
+
+def verify_ses_signature(
+    der: bytes,
+    data: bytes,
+    *,
+    trust: Trust | None = None,
+) -> SesReport:
+    """Check a ``SES_Signature`` over ``data`` by GB/T 38540's procedure; never raises for a
+    bad record (a verdict is a result, not an error).
+
+    ``trust`` lists the relying party's trusted certificates (DER): the seal maker (or its
+    CA), the signer's issuing CA, the TSA (or its CA). Without it, every trust check is reported
+    "not checked" and the verdict is INVALID: a record consistent only with itself proves
+    nothing about who made it.
+    """
+    checks: list[Check] = []
+    notes: list[str] = []
+
+    def check(name: str, ok: bool | None, detail: str) -> None:
+        checks.append(Check(name, ok, detail))
+
+    try:
+        parsed = parse_ses_signature(der)
+    except ValidationError as exc:
+        check("format", False, str(exc))
+        return SesReport(valid=False, checks=tuple(checks))
+    if parsed.sign_alg_oid != OID_SM2_SM3:
+        check("format", False, f"signatureAlgID {parsed.sign_alg_oid} is not SM3withSM2")
+        return SesReport(valid=False, checks=tuple(checks), time_info=parsed.time_info)
+    try:
+        cert = _cert(parsed.signer_cert_der, "cert")
+        signer_spki = cert_spki(parsed.signer_cert_der)
+    except ValidationError as exc:
+        check("format", False, f"the signer certificate cannot be read ({exc})")
+        return SesReport(valid=False, checks=tuple(checks), time_info=parsed.time_info)
+    check("format", True, "SES_Signature v4, SM3withSM2")
+    signer = _subject(cert)
+    serial = format(cert.serial_number, "x")
+
+    # 1. the signature value, by the signer certificate's key
+    try:
+        verify_signed(signer_spki, parsed.sign_alg_oid, parsed.signature, parsed.signed_bytes)
+        check("signature", True, f"SM2 signature by {signer!r} verifies")
+    except InvalidSignature:
+        check("signature", False, "the signature value does not match the signed content")
+    except ValueError as exc:
+        check("signature", False, f"the signature cannot be checked: {exc}")
+
+    # 2. the signing time: the timestamp's when there is one (it is evidence), else timeInfo
+    when = parsed.time_info
+    ts_time = None
+    if parsed.timestamp_token is not None:
+        ok, detail, ts_time = _check_timestamp(parsed.timestamp_token, parsed.signature, trust)
+        check("timestamp", ok, detail)
+        if ts_time is not None and ok:
+            when = ts_time
+    else:
+        notes.append("no timestamp: the signing time is the signer's own claim (timeInfo)")
+
+    # 3. the seal: its own checks, then who made it, then its validity at the signing time
+    seal = None
+    try:
+        seal = verify_seseal(parsed.seal_der)
+        check(
+            "seal", True, f"seal {seal.info.name!r} ({seal.info.es_id}): maker signature verifies"
+        )
+    except ValidationError as exc:
+        check("seal", False, str(exc))
+        try:
+            seal = parse_seseal(parsed.seal_der)
+        except ValidationError:
+            seal = None
+    if seal is not None:
+        ok, why = _trusted(seal.maker_cert_der, trust, seal.info.create_date)
+        check("seal_maker_trusted", ok, why)
+        in_period = seal.info.valid_start <= when <= seal.info.valid_end
+        check(
+            "seal_validity",
+            in_period,
+            f"seal valid {seal.info.valid_start.isoformat()} – {seal.info.valid_end.isoformat()}"
+            + ("" if in_period else f"; signed {when.isoformat()}, outside it"),
+        )
+        listed = _cert_in_seal(seal, parsed.signer_cert_der)
+        check(
+            "signer_in_seal",
+            listed,
+            "the signer certificate is in the seal's certificate list"
+            if listed
+            else "the signer certificate is not in the seal's certificate list",
+        )
+
+    # 4. the signer certificate: valid at the signing time, issued by a trusted certificate
+    cert_ok = _valid_at(cert, when)
+    check(
+        "signer_certificate_validity",
+        cert_ok,
+        f"{signer!r} valid at {when.isoformat()}"
+        if cert_ok
+        else f"{signer!r} not valid at {when.isoformat()}",
+    )
+    ok, why = _trusted(parsed.signer_cert_der, trust, when)
+    check("signer_certificate_trusted", ok, why)
+    check("signer_certificate_revocation", None, "not checked: no CRL or OCSP response consulted")
+
+    # 5. the document: SM3 of the signed data
+    matches = sm2.sm3(bytes(data)) == parsed.data_hash
+    check(
+        "document_hash",
+        matches,
+        "SM3 of the signed data matches dataHash"
+        if matches
+        else "the signed data was changed (SM3 differs)",
+    )
+
+    required = [c for c in checks if c.name != "signer_certificate_revocation"]
+    valid = all(c.ok is True for c in required) and seal is not None
+    return SesReport(
+        valid=valid,
+        checks=tuple(checks),
+        seal_name=seal.info.name if seal else None,
+        es_id=seal.info.es_id if seal else None,
+        seal_valid_start=seal.info.valid_start if seal else None,
+        seal_valid_end=seal.info.valid_end if seal else None,
+        signer=signer,
+        signer_serial=serial,
+        time_info=parsed.time_info,
+        timestamp_time=ts_time,
+        property_info=parsed.property_info,
+        seal_picture_type=seal.info.picture_type if seal else None,
+        notes=tuple(notes),
+    )
