@@ -254,6 +254,7 @@ from yinxin.store.models import (  # noqa: E402, F401
     applicant_documents,
     archive,
     authorizations,
+    contracts,
     desk,
     flows,
     jobs,

@@ -1,0 +1,336 @@
+"""A filled template as an A4 PDF in Chinese: the contract the parties sign.
+
+Why it is drawn this way:
+
+* **Fonts**: the platform's one CJK machinery (``yinxin.pdf.report``: pyHanko's
+  ``GlyphAccumulator`` embeds a subset of Noto CJK with a ToUnicode map), the same as the
+  verification and evidence reports — every font is embedded (``pdffonts``) and the text comes
+  back out of the file (``pdftotext``), which is also what lets the sign flow find the anchors.
+* **Typography**: paragraphs indented by two characters; lines broken by measured width
+  anywhere between Chinese characters but never inside a run of Latin letters or digits (an
+  amount like ``¥1,305,000.00`` stays whole); closing punctuation never starts a line (it
+  hangs at the end of the previous one) and opening brackets never end one (避头尾).
+* **Amounts** are written in figures and in capitals (``yinxin.contracts.money``), with the
+  tax line when the template says the price includes tax; a payment schedule is one line per
+  instalment with its share and amount; an optional blank left empty shows “/”, as the seeds'
+  instructions ask (“在该条款填写的空白处划（/）表示”).
+* **Signature blocks**: one per party, two to a row, never split over a page; each holds the
+  party's anchor text ``<role>（签章）`` — which appears nowhere else (the template loader and
+  ``Template.fill`` refuse it elsewhere) — with room around it for a 40 mm seal centred on the
+  anchor's end, where ``yinxin.pdf.sign`` puts it.
+* **Page numbers** ``第 N 页 共 M 页`` and the contract number on every page, so a printed page
+  is traced to its contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from decimal import Decimal
+from io import BytesIO
+from typing import Any
+
+from yinxin.contracts.templates import _PLACEHOLDER, Blank, Template
+
+A4 = (595.28, 841.89)
+LEFT, RIGHT, TOP, BOTTOM = 72.0, 64.0, 72.0, 72.0
+BODY, LEADING = 10.5, 10.5 * 1.75
+HEAD = 11.5
+TITLE = 18.0
+ROW_H = 190.0  # one row of signature blocks: name, representative, the seal's room, date
+ANCHOR_DROP = 100.0  # from the top of a block to the anchor line (the seal's centre)
+GREY = (0.4, 0.4, 0.4)
+EMPTY = "/"
+
+NO_START = set("，。、；：？！）》」』】〕〉…—％%,.;:!?)]}”’·")
+NO_END = set("（《「『【〔〈([{“‘")
+_LATIN = re.compile(r"[A-Za-z0-9¥￥$.,:/%+\-_@#&=]+")
+
+
+# --- values as the contract prints them ---------------------------------------------------------
+def _dec(d: Decimal) -> str:
+    """75 → "75", 7.50 → "7.5", 100 → "100" (never "1E+2")."""
+    s = f"{d.normalize():f}"
+    return s
+
+
+def rate_text(value: str) -> str:
+    """0.06 → 6%, 0.0005 → 0.5‰ (a per-mille rate is written as the seeds write it)."""
+    v = Decimal(value)
+    pct = v * 100
+    if v and (v < Decimal("0.01") or pct != pct.quantize(Decimal("0.01"))):
+        return f"{_dec(v * 1000)}‰"
+    return f"{_dec(pct)}%"
+
+
+def amount_text(value: str, tax_rate: str | None = None) -> str:
+    """¥1,740,000.00（大写：人民币壹佰柒拾肆万元整）, with the tax line when the price includes
+    tax: net = gross ÷ (1 + rate) rounded half up to the 分, tax = gross − net."""
+    from yinxin.contracts.money import capitals, format_amount, without_tax
+
+    out = f"{format_amount(value)}（大写：人民币{capitals(value)}"
+    if tax_rate is not None:
+        line = without_tax(value, Decimal(tax_rate))
+        out += (
+            f"；含税价，税率{rate_text(tax_rate)}，不含税价{format_amount(line.net)}，"
+            f"税额{format_amount(line.tax)}，不含税价按四舍五入计至分"
+        )
+    return out + "）"
+
+
+def date_text(value: str) -> str:
+    d = dt.date.fromisoformat(value)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def schedule_lines(rows: list[dict]) -> list[str]:
+    return [
+        f"第{i}期：{r['milestone']}，支付合同总价款的{_dec(Decimal(r['percent']))}%，"
+        f"即{amount_text(r['amount'])}。"
+        for i, r in enumerate(rows, 1)
+    ]
+
+
+def display(t: Template, b: Blank, values: dict[str, Any]) -> str:
+    """One blank's value as text in the contract ("/" when an optional blank is empty)."""
+    v = values.get(b.name)
+    if v is None:
+        return EMPTY
+    if b.type == "amount":
+        return amount_text(v, values.get(b.tax_rate) if b.tax_rate else None)
+    if b.type == "date":
+        return date_text(v)
+    if b.type == "percent":
+        return f"{_dec(Decimal(v))}%"
+    if b.type == "rate":
+        return rate_text(v)
+    if b.type == "schedule":
+        return "；".join(schedule_lines(v))
+    return str(v)
+
+
+def fill_text(t: Template, line: str, values: dict[str, Any]) -> str:
+    return _PLACEHOLDER.sub(lambda m: display(t, t.blank(m[1]), values), line)
+
+
+# --- fonts ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _plain_face(path: str) -> bytes:
+    """The report's CJK face without its OpenType layout tables (GSUB, GPOS, GDEF, BASE).
+
+    Horizontal Chinese needs none of them, and pyHanko's subsetter drops them anyway — but
+    only after fontTools has decompiled them, which is two thirds of the time a contract
+    takes to render (≈2 s of ≈3 s per face). Without them HarfBuzz shapes one glyph per
+    character, which also keeps Latin text free of ligatures (``fi`` stays two letters for
+    ``pdftotext``). Cached per face: a server renders many contracts."""
+    from fontTools.ttLib import TTFont
+
+    from yinxin.pdf.report import _face_bytes
+
+    font = TTFont(BytesIO(_face_bytes(path)), lazy=True)
+    for tag in ("GSUB", "GPOS", "GDEF", "BASE"):
+        if tag in font:
+            del font[tag]
+    out = BytesIO()
+    font.save(out, reorderTables=False)
+    return out.getvalue()
+
+
+def _fonts(writer: Any) -> Any:
+    """The report machinery's two faces (``yinxin.pdf.report._Fonts``), plain."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+
+    from yinxin.pdf.report import _find_font, _Fonts
+
+    fonts = _Fonts.__new__(_Fonts)
+    regular, bold = _find_font(False), _find_font(True)
+    fonts.engines = {
+        "R": GlyphAccumulator(writer, BytesIO(_plain_face(regular)), 10),
+        "B": GlyphAccumulator(writer, BytesIO(_plain_face(bold)), 10),
+    }
+    fonts.fake_bold = bold == regular
+    fonts._widths = {}
+    return fonts
+
+
+# --- layout ------------------------------------------------------------------------------------
+def _tokens(text: str) -> list[str]:
+    """Runs of Latin letters, digits and their punctuation stay whole; anything else is one
+    character (a Chinese line may break between any two of them)."""
+    out: list[str] = []
+    pos = 0
+    for m in _LATIN.finditer(text):
+        out.extend(text[pos : m.start()])
+        out.append(m[0])
+        pos = m.end()
+    out.extend(text[pos:])
+    return out
+
+
+def wrap(fonts: Any, text: str, size: float, width: float, indent: float = 0.0) -> list[str]:
+    """Lines of at most ``width`` points (the first ``indent`` narrower), with 避头尾: a
+    closing mark hangs at the end of a full line rather than start the next, an opening one
+    moves down with what it opens."""
+    lines: list[str] = []
+    line, used, avail = "", 0.0, width - indent
+    for tok in _tokens(text):
+        w = fonts.width(tok, "R", size)
+        if line and used + w > avail and tok[0] not in NO_START:
+            carry = ""
+            if line[-1] in NO_END and len(line) > 1:
+                carry, line = line[-1], line[:-1]
+            lines.append(line.rstrip())
+            line, avail = carry, width
+            used = fonts.width(carry, "R", size) if carry else 0.0
+            if tok == " " and not line:
+                continue
+        if not line and w > avail:  # a Latin run longer than a line: break it by character
+            for ch in tok:
+                cw = fonts.width(ch, "R", size)
+                if line and used + cw > avail:
+                    lines.append(line)
+                    line, used, avail = "", 0.0, width
+                line += ch
+                used += cw
+            continue
+        line += tok
+        used += w
+    lines.append(line.rstrip())
+    return lines
+
+
+class _Pages:
+    """Pages as lists of drawing operators, a cursor, and a new page when one is full."""
+
+    def __init__(self, fonts: Any):
+        from yinxin.pdf.report import _Canvas
+
+        self.fonts, self._canvas = fonts, _Canvas
+        self.pages: list[list[bytes]] = []
+        self.c = None
+        self.y = 0.0
+        self.new()
+
+    def new(self) -> None:
+        self.c = self._canvas(self.fonts, [])
+        self.pages.append(self.c.ops)
+        self.y = A4[1] - TOP
+
+    def need(self, h: float) -> Any:
+        if self.y - h < BOTTOM:
+            self.new()
+        return self.c
+
+
+def render_contract(
+    template: Template, values: dict[str, Any], *, number: str, title: str | None = None
+) -> bytes:
+    """The contract as PDF bytes: ``values`` as ``Template.fill`` returned them."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    heading_title = title or template.title
+    w = PdfFileWriter()
+    w.document_meta.title = f"{heading_title}（{number}）"
+    w.document_meta.creator = "Yinxin 印信"
+    w.document_meta.subject = f"{template.code} v{template.version}"
+    fonts = _fonts(w)
+    pg = _Pages(fonts)
+    width = A4[0] - LEFT - RIGHT
+
+    # title and number
+    c = pg.c
+    for ln in wrap(fonts, heading_title, TITLE, width):
+        tw = fonts.width(ln, "B", TITLE)
+        pg.y -= TITLE * 1.3
+        c.text(LEFT + (width - tw) / 2, pg.y, ln, size=TITLE, face="B")
+    no = f"合同编号：{number}"
+    pg.y -= 20
+    c.text(LEFT + width - fonts.width(no, "R", 9), pg.y, no, size=9, color=GREY)
+    pg.y -= 10
+
+    def paragraph(text: str, indent: float, *, hanging: float = 0.0) -> None:
+        for i, ln in enumerate(wrap(fonts, text, BODY, width - hanging, indent)):
+            cv = pg.need(LEADING)
+            pg.y -= LEADING
+            x = LEFT + (indent if i == 0 else hanging)
+            cv.text(x, pg.y, ln, size=BODY)
+
+    for raw in template.text.strip().splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("## "):
+            text = fill_text(template, line[3:].strip(), values)
+            cv = pg.need(HEAD * 2 + LEADING * 2)  # a heading never ends a page alone
+            pg.y -= HEAD * 1.9
+            cv.text(LEFT, pg.y, text, size=HEAD, face="B")
+            pg.y -= HEAD * 0.3
+            continue
+        whole = _PLACEHOLDER.fullmatch(line)
+        if whole and template.blank(whole[1]).type == "schedule":
+            rows = values.get(whole[1]) or []
+            for ln in schedule_lines(rows) if rows else [EMPTY]:
+                paragraph(ln, 2 * BODY)
+            continue
+        if line.startswith("| "):
+            paragraph(fill_text(template, line[2:].strip(), values), 0.0)
+        elif line.startswith("- "):
+            paragraph(fill_text(template, line[2:].strip(), values), 2 * BODY, hanging=2 * BODY)
+        else:
+            paragraph(fill_text(template, line, values), 2 * BODY)
+
+    # signature blocks, two to a row
+    pg.y -= 14
+    col = width / 2
+    parties = list(template.parties)
+    for k in range(0, len(parties), 2):
+        cv = pg.need(ROW_H)
+        if k == 0:
+            cv.line(LEFT, pg.y, LEFT + width, pg.y, width=0.5)
+        top = pg.y
+        for j, party in enumerate(parties[k : k + 2]):
+            x = LEFT + j * col
+            name = values.get(party.name) or EMPTY
+            label = party.role if party.title == party.role else f"{party.title}（{party.role}）"
+            y = top
+            for ln in wrap(fonts, f"{label}：{name}", BODY, col - 12)[:3]:
+                y -= LEADING
+                cv.text(x, y, ln, size=BODY)
+            if party.representative:
+                rep = values.get(party.representative) or EMPTY
+                y -= LEADING
+                cv.text(x, y, f"法定代表人或委托代理人：{rep}", size=BODY)
+            cv.text(x, top - ANCHOR_DROP, party.anchor, size=12, face="B")
+            cv.text(x, top - ROW_H + 16, "签署日期：以可信时间戳为准", size=9, color=GREY)
+        pg.y = top - ROW_H
+
+    # footers: number, template, page N of M
+    total = len(pg.pages)
+    for i, ops in enumerate(pg.pages, 1):
+        cv = pg._canvas(fonts, ops)
+        foot = f"合同编号 {number}　　第 {i} 页 共 {total} 页"
+        fw = fonts.width(foot, "R", 8.5)
+        cv.text(LEFT + (width - fw) / 2, BOTTOM - 36, foot, size=8.5, color=GREY)
+
+    res = generic.DictionaryObject({pdf_name("/Font"): fonts.resources()})
+    for ops in pg.pages:
+        stream = generic.StreamObject(stream_data=b"\n".join(ops))
+        stream.compress()
+        w.insert_page(PageObject(w.add_object(stream), (0, 0, A4[0], A4[1]), res))
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+__all__ = [
+    "amount_text",
+    "date_text",
+    "display",
+    "rate_text",
+    "render_contract",
+    "schedule_lines",
+    "wrap",
+]

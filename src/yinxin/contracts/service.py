@@ -1,0 +1,667 @@
+"""Contracts (合同): drafted from a template, rendered to PDF, sent for signing, kept.
+
+``Contracts`` (``platform.contracts``) is the service the CLI, the API and the web pages use:
+
+* ``templates()`` / ``template(code)`` — the library (``yinxin.contracts.templates``);
+* ``preview(code, values)`` — the PDF the values would make, nothing stored;
+* ``draft(code, values, …)`` — values checked (refusals name ``values.<blank>``), the PDF
+  rendered and kept in the contracts' file store by SHA-256, the row written ``drafted`` with
+  its ``contract.drafted`` event in one transaction; ``revise`` does the same for a draft;
+* ``start_signing(id, signers, deadline)`` — a sign flow (``yinxin.signing.flows``) over the
+  rendered PDF, each party's signer placed at the party's anchor ``<role>（签章）`` and taking
+  their turn in the template's party order; the contract goes ``out_for_signing``;
+* ``cancel``, ``get``, ``list``, ``pdf`` (the rendered draft, or the signed file once signed).
+
+How the contract learns that its flow ended — **settled on read**, not a hook inside the flow
+service. The flow service knows nothing of contracts (it signs any PDF for any integrator), and
+a hook would make the signing layer call up into the contracts layer, inside the signer's
+transaction. Instead every read of contracts first settles those whose flow has finished (one
+indexed query that finds none in the common case): a completed flow makes the contract
+``signed`` (its ``signed_at`` is the flow's finish time, ``signed_sha256`` the final file), a
+cancelled or expired flow returns it to ``drafted`` with the reason, so it can be corrected and
+sent again. Each settlement is its own transaction with its ``contract.signed`` /
+``contract.returned`` event, and is idempotent (the row is locked and re-checked). The state a
+caller sees is therefore always the flow's, and the audit trail records when the platform took
+notice, beside the flow's own ``flow.completed`` event that records when it happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.clock import Clock
+from yinxin.contracts.templates import Blank, Party, Template, get_template, library
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.signing.flows import SignerLink  # a result type of ours (the API schema reads it)
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.files import FileStore
+from yinxin.store.models import Subscriber
+from yinxin.store.models.contracts import Contract
+from yinxin.store.models.flows import SignFlow, SignFlowDocument
+from yinxin.transitions import TransitionTable, move
+
+if TYPE_CHECKING:
+    from yinxin.signing.flows import SignFlows
+
+SUBJECT = "contract"
+MAX_LIST = 200
+CHINA = dt.timezone(dt.timedelta(hours=8))
+_NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
+
+
+class ContractState(StrEnum):
+    NONE = "none"  # before the row exists
+    DRAFTED = "drafted"  # filled and rendered; may be revised, sent or cancelled
+    OUT_FOR_SIGNING = "out_for_signing"  # a sign flow carries it
+    SIGNED = "signed"  # every party signed: the flow completed
+    CANCELLED = "cancelled"  # withdrawn (its flow, if any, cancelled with it)
+
+
+_C = ContractState
+CONTRACT_LIFECYCLE: TransitionTable[ContractState] = TransitionTable(
+    "contract",
+    "state",
+    hold_state=None,
+    moves=[
+        move("draft", "fill a template", {_C.NONE}, _C.DRAFTED, creates=True),
+        move("revise", "change the values of a draft", {_C.DRAFTED}, _C.DRAFTED),
+        move("send", "start a sign flow", {_C.DRAFTED}, _C.OUT_FOR_SIGNING),
+        move("complete", "the sign flow completed", {_C.OUT_FOR_SIGNING}, _C.SIGNED),
+        move(
+            "return",
+            "the sign flow was cancelled, declined or expired",
+            {_C.OUT_FOR_SIGNING},
+            _C.DRAFTED,
+        ),
+        move("cancel", "withdraw the contract", {_C.DRAFTED, _C.OUT_FOR_SIGNING}, _C.CANCELLED),
+    ],
+)
+
+
+# --- results -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BlankView:
+    name: str
+    label: str
+    type: str
+    required: bool
+    help: str
+    example: Any
+    choices: tuple[str, ...]
+    min: str | None
+    max: str | None
+    max_length: int | None
+    party: str | None
+
+
+@dataclass(frozen=True)
+class PartyView:
+    role: str
+    title: str
+    name_blank: str
+    representative_blank: str | None
+    anchor: str  # the text the party's seal is placed on
+
+
+@dataclass(frozen=True)
+class TemplateView:
+    code: str
+    version: str
+    title: str
+    source: str
+    description: str
+    parties: tuple[PartyView, ...]
+    blanks: tuple[BlankView, ...]
+
+
+@dataclass(frozen=True)
+class ContractPartyView:
+    role: str
+    title: str
+    name: str | None
+    anchor: str
+
+
+@dataclass(frozen=True)
+class ContractView:
+    id: int
+    number: str
+    title: str
+    template_code: str
+    template_version: str
+    state: ContractState
+    values: dict[str, Any]
+    parties: tuple[ContractPartyView, ...]
+    pdf_sha256: str
+    pdf_size: int
+    owner_subscriber_id: int | None
+    flow_id: int | None
+    signed_sha256: str | None
+    created_by: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    signed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ContractPage:
+    items: tuple[ContractView, ...]
+    next_after: int | None
+
+
+@dataclass(frozen=True)
+class ContractFile:
+    contract_id: int
+    name: str
+    sha256: str
+    signed: bool  # the signed file (every party's signature) rather than the draft
+    pdf: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ContractSigner:
+    """Who signs for one party: the subscriber (a member acting under a grant of the
+    organization's seal, or the holder itself) and the seal (id or esID)."""
+
+    role: str
+    subscriber_id: int
+    seal: int | str
+    requires_video: bool = False
+
+
+@dataclass(frozen=True)
+class SentContract:
+    contract: ContractView
+    links: tuple[SignerLink, ...]  # each signer's link, shown once (the flow keeps hashes only)
+    notified: tuple[int, ...]
+
+
+def template_view(t: Template) -> TemplateView:
+    def b(x: Blank) -> BlankView:
+        return BlankView(
+            x.name,
+            x.label,
+            x.type,
+            x.required,
+            x.help,
+            x.example,
+            x.choices,
+            None if x.min is None else str(x.min),
+            None if x.max is None else str(x.max),
+            x.max_length,
+            x.party,
+        )
+
+    def p(x: Party) -> PartyView:
+        return PartyView(x.role, x.title, x.name, x.representative, x.anchor)
+
+    return TemplateView(
+        t.code,
+        t.version,
+        t.title,
+        t.source,
+        t.description,
+        tuple(p(x) for x in t.parties),
+        tuple(b(x) for x in t.blanks),
+    )
+
+
+# --- the service ---------------------------------------------------------------------------------
+class Contracts:
+    def __init__(self, db: Database, clock: Clock, *, files: FileStore, flows: SignFlows):
+        self.db, self.clock, self.files, self.flows = db, clock, files, flows
+
+    # === the library =============================================================================
+    def templates(self) -> list[TemplateView]:
+        return [template_view(t) for t in library().values()]
+
+    def template(self, code: str) -> TemplateView:
+        return template_view(get_template(code))
+
+    def preview(self, code: str, values: Any, *, title: str | None = None) -> bytes:
+        """The PDF ``values`` would make, marked as a preview; nothing is stored."""
+        from yinxin.contracts.render import render_contract
+
+        t = get_template(code)
+        filled = t.fill(values)
+        return render_contract(t, filled, number="（预览 PREVIEW）", title=_title(title, t))
+
+    # === draft, revise ===========================================================================
+    def draft(
+        self,
+        code: str,
+        values: Any,
+        *,
+        title: str | None = None,
+        owner_subscriber_id: int | None = None,
+        actor: str = "operator",
+    ) -> ContractView:
+        """A drafted contract: values checked, PDF rendered and kept, row and event written in
+        one transaction. Nothing is written when anything is refused."""
+        from yinxin.contracts.render import render_contract
+
+        now = self.clock.now()
+        t = get_template(code)
+        actor = _actor(actor)
+        heading = _title(title, t)
+        filled = t.fill(values)
+        if owner_subscriber_id is not None:
+            with self.db.read() as s:
+                _check_owner(s, owner_subscriber_id)
+        number = _new_number(now)
+        pdf = render_contract(t, filled, number=number, title=heading)
+        key = self.files.put(pdf)  # content-addressed: a refused commit leaves a spare file only
+        with self.db.transaction() as s:
+            row = Contract(
+                number=number,
+                title=heading,
+                template_code=t.code,
+                template_version=t.version,
+                filled_values=json.dumps(filled, ensure_ascii=False, sort_keys=True),
+                pdf_sha256=key,
+                pdf_size=len(pdf),
+                owner_subscriber_id=owner_subscriber_id,
+                created_by=actor,
+                created_at=now,
+            )
+            row.state = CONTRACT_LIFECYCLE.check("draft", _C.NONE, None, number).to_state
+            s.add(row)
+            s.flush()
+            self._audit(
+                s,
+                now,
+                actor,
+                "contract.drafted",
+                row.id,
+                {
+                    "number": number,
+                    "template": t.code,
+                    "version": t.version,
+                    "pdf_sha256": key,
+                    "owner_subscriber_id": owner_subscriber_id,
+                },
+            )
+            return self._view(row)
+
+    def revise(
+        self, contract_id: int, values: Any, *, title: str | None = None, actor: str = "operator"
+    ) -> ContractView:
+        """New values for a draft (the whole set, checked like ``draft``); a new PDF."""
+        from yinxin.contracts.render import render_contract
+
+        self._settle()
+        now = self.clock.now()
+        actor = _actor(actor)
+        with self.db.read() as s:
+            row = self._row(s, contract_id)
+            CONTRACT_LIFECYCLE.check("revise", row.state, None, row.number)
+            t = get_template(row.template_code, row.template_version)
+            number, old_title = row.number, row.title
+        heading = _title(title, t) if title is not None else old_title
+        filled = t.fill(values)
+        pdf = render_contract(t, filled, number=number, title=heading)
+        key = self.files.put(pdf)
+        with self.db.transaction() as s:
+            row = self._row(s, contract_id, lock=True)
+            CONTRACT_LIFECYCLE.check("revise", row.state, None, row.number)
+            previous = row.pdf_sha256
+            row.filled_values = json.dumps(filled, ensure_ascii=False, sort_keys=True)
+            row.title, row.pdf_sha256, row.pdf_size = heading, key, len(pdf)
+            self._audit(
+                s,
+                now,
+                actor,
+                "contract.revised",
+                row.id,
+                {"pdf_sha256": key, "previous_sha256": previous},
+            )
+            return self._view(row)
+
+    # === signing =================================================================================
+    def start_signing(
+        self,
+        contract_id: int,
+        signers: Sequence[ContractSigner],
+        *,
+        deadline: dt.datetime,
+        order: str = "sequential",
+        actor: str = "operator",
+    ) -> SentContract:
+        """Send the contract for signing: a sign flow over its PDF, one signer per party of the
+        template, each placed at the party's anchor, in the template's party order.
+
+        The flow is created first (it checks signers, seals and anchors, naming
+        ``signers[i].…``), then the contract is marked out for signing with the flow's id, then
+        the flow is started (links made, the first signer told). A contract changed meanwhile
+        cancels the new flow (``Conflict``); a flow that fails to start is cancelled, which
+        returns the contract to ``drafted`` on the next read."""
+        from yinxin.pdf.sign import Placement
+        from yinxin.signing.flows import SignerSpec
+
+        self._settle()
+        actor = _actor(actor)
+        with self.db.read() as s:
+            row = self._row(s, contract_id)
+            CONTRACT_LIFECYCLE.check("send", row.state, None, row.number)
+            t = get_template(row.template_code, row.template_version)
+            number, title, key = row.number, row.title, row.pdf_sha256
+            owner = row.owner_subscriber_id
+        if not isinstance(signers, list | tuple) or not signers:
+            raise ValidationError("one signer for each party of the contract", field="signers")
+        turns = {p.role: i + 1 for i, p in enumerate(t.parties)}
+        specs, seen = [], set()
+        for i, x in enumerate(signers):
+            if not isinstance(x, ContractSigner):
+                raise ValidationError("a signer is a ContractSigner", field=f"signers[{i}]")
+            if x.role not in turns:
+                raise ValidationError(
+                    f"this contract's parties are {'、'.join(turns)}; not {x.role!r}",
+                    field=f"signers[{i}].role",
+                )
+            if x.role in seen:
+                raise ValidationError(
+                    f"{x.role} has two signers", field=f"signers[{i}].role", code="duplicate"
+                )
+            seen.add(x.role)
+            specs.append(
+                SignerSpec(
+                    subscriber_id=x.subscriber_id,
+                    role=x.role,
+                    seal=x.seal,
+                    placement=Placement(anchor=t.party(x.role).anchor),
+                    order=turns[x.role],
+                    requires_video=x.requires_video,
+                )
+            )
+        missing = [r for r in turns if r not in seen]
+        if missing:
+            raise ValidationError(f"no signer for {'、'.join(missing)}", field="signers")
+        pdf = self.files.get(key)
+        flow = self.flows.create(
+            f"{title}（{number}）",
+            documents=[(f"{number}.pdf", pdf)],
+            signers=specs,
+            order=order,
+            deadline=deadline,
+            owner_subscriber_id=owner,
+            actor=actor,
+        )
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as s:
+                row = self._row(s, contract_id, lock=True)
+                if row.state != _C.DRAFTED or row.pdf_sha256 != key:
+                    raise Conflict(
+                        f"contract {row.number} changed while its flow was made; send it again",
+                        field="contract_id",
+                        code="contract_changed",
+                    )
+                row.state = CONTRACT_LIFECYCLE.check("send", row.state, None, number).to_state
+                row.flow_id, row.sent_at, row.reason = flow.id, now, None
+                self._audit(
+                    s,
+                    now,
+                    actor,
+                    "contract.sent",
+                    row.id,
+                    {
+                        "flow_id": flow.id,
+                        "pdf_sha256": key,
+                        "signers": [
+                            {"role": x.role, "subscriber_id": x.subscriber_id} for x in signers
+                        ],
+                    },
+                )
+        except YinxinError:
+            self.flows.cancel(flow.id, "合同已变更，流程作废 / the contract changed", actor=actor)
+            raise
+        try:
+            started = self.flows.start(flow.id, actor=actor)
+        except YinxinError:
+            self.flows.cancel(flow.id, "流程未能开始 / the flow could not start", actor=actor)
+            raise
+        return SentContract(self.get(contract_id), started.links, started.notified)
+
+    def cancel(self, contract_id: int, reason: str, *, actor: str = "operator") -> ContractView:
+        """Withdraw a contract; one out for signing has its flow cancelled first (every signing
+        link dies with it). A signed contract cannot be cancelled here."""
+        reason = " ".join(str(reason or "").split())
+        if not reason or len(reason) > 500:
+            raise ValidationError("a reason of 1–500 characters", field="reason")
+        actor = _actor(actor)
+        self._settle()
+        with self.db.read() as s:
+            row = self._row(s, contract_id)
+            CONTRACT_LIFECYCLE.check("cancel", row.state, None, row.number)
+            flow_id = row.flow_id if row.state == _C.OUT_FOR_SIGNING else None
+        if flow_id is not None:
+            try:
+                self.flows.cancel(flow_id, reason, actor=actor)
+            except IllegalTransition:
+                self._settle()  # it finished meanwhile: signed (refused below) or returned
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = self._row(s, contract_id, lock=True)
+            CONTRACT_LIFECYCLE.check("cancel", row.state, None, row.number)
+            if row.state == _C.OUT_FOR_SIGNING and row.flow_id != flow_id:
+                raise Conflict(
+                    "the contract was sent again meanwhile", field="contract_id", code="moved"
+                )
+            row.state = _C.CANCELLED
+            row.cancelled_at, row.reason = now, reason
+            self._audit(
+                s, now, actor, "contract.cancelled", row.id, {"reason": reason, "flow_id": flow_id}
+            )
+            return self._view(row)
+
+    # === reading =================================================================================
+    def get(self, contract_id: int) -> ContractView:
+        self._settle()
+        with self.db.read() as s:
+            return self._view(self._row(s, contract_id))
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        owner_subscriber_id: int | None = None,
+        template: str | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> ContractPage:
+        """Contracts by id, newest first, a page at a time (``next_after`` is the cursor)."""
+        if state is not None and state not in {x.value for x in ContractState} - {"none"}:
+            raise ValidationError(f"unknown state {state!r}", field="state")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
+        self._settle()
+        with self.db.read() as s:
+            q = select(Contract).order_by(Contract.id.desc())
+            if state is not None:
+                q = q.where(Contract.state == state)
+            if owner_subscriber_id is not None:
+                q = q.where(Contract.owner_subscriber_id == owner_subscriber_id)
+            if template is not None:
+                q = q.where(Contract.template_code == template)
+            if after is not None:
+                q = q.where(Contract.id < after)
+            rows = list(s.execute(q.limit(limit + 1)).scalars())
+            more = len(rows) > limit
+            rows = rows[:limit]
+            return ContractPage(
+                tuple(self._view(r) for r in rows), rows[-1].id if more and rows else None
+            )
+
+    def pdf(self, contract_id: int) -> ContractFile:
+        """The signed file once every party signed, else the rendered draft."""
+        view = self.get(contract_id)
+        if view.state == _C.SIGNED and view.flow_id is not None:
+            flow = self.flows.get(view.flow_id)
+            got = self.flows.download(view.flow_id, flow.documents[0].id)
+            return ContractFile(view.id, f"{view.number}.pdf", got.sha256, True, got.pdf)
+        data = self.files.get(view.pdf_sha256)
+        return ContractFile(view.id, f"{view.number}.pdf", view.pdf_sha256, False, data)
+
+    # === settling on read ========================================================================
+    def _settle(self) -> list[int]:
+        """Contracts whose sign flow has finished take the flow's outcome (see the module
+        docstring); returns their ids. One indexed query when there is nothing to do."""
+        with self.db.read() as s:
+            due = list(
+                s.execute(
+                    select(Contract.id)
+                    .join(SignFlow, SignFlow.id == Contract.flow_id)
+                    .where(
+                        Contract.state == _C.OUT_FOR_SIGNING,
+                        SignFlow.state.in_(("completed", "cancelled", "expired")),
+                    )
+                ).scalars()
+            )
+        for contract_id in due:
+            self._settle_one(contract_id)
+        return due
+
+    def _settle_one(self, contract_id: int) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = self._row(s, contract_id, lock=True)
+            if row.state != _C.OUT_FOR_SIGNING or row.flow_id is None:
+                return  # another reader settled it first
+            flow = s.get(SignFlow, row.flow_id)
+            if flow is None or flow.state not in ("completed", "cancelled", "expired"):
+                return
+            if flow.state == "completed":
+                doc = s.execute(
+                    select(SignFlowDocument).where(SignFlowDocument.flow_id == flow.id)
+                ).scalar_one()
+                row.state = CONTRACT_LIFECYCLE.check(
+                    "complete", row.state, None, row.number
+                ).to_state
+                row.signed_at, row.signed_sha256 = flow.finished_at, doc.current_sha256
+                data = {"flow_id": flow.id, "signed_sha256": doc.current_sha256}
+                action = "contract.signed"
+            else:
+                row.state = CONTRACT_LIFECYCLE.check("return", row.state, None, row.number).to_state
+                row.reason = f"签署流程 {flow.id} {_FLOW_END[flow.state]}" + (
+                    f"：{flow.reason}" if flow.reason else ""
+                )
+                data = {"flow_id": flow.id, "flow_state": flow.state, "reason": flow.reason}
+                row.flow_id, row.sent_at = None, None
+                action = "contract.returned"
+            self._audit(s, now, "system:contracts", action, row.id, data)
+
+    # === internals ===============================================================================
+    def _row(self, s: Session, contract_id: int, *, lock: bool = False) -> Contract:
+        if isinstance(contract_id, bool) or not isinstance(contract_id, int):
+            raise ValidationError("a contract id is a number", field="contract_id")
+        q = select(Contract).where(Contract.id == contract_id)
+        if lock:
+            q = q.with_for_update()
+        row = s.execute(q).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no contract {contract_id}", field="contract_id")
+        return row
+
+    def _audit(
+        self, s: Session, now: dt.datetime, actor: str, action: str, cid: int, data: dict
+    ) -> None:
+        audit.record(
+            s, at=now, actor=actor, action=action, subject_type=SUBJECT, subject_id=cid, data=data
+        )
+
+    def _view(self, row: Contract) -> ContractView:
+        values = json.loads(row.filled_values)
+        try:
+            t = get_template(row.template_code, row.template_version)
+            parties = tuple(
+                ContractPartyView(p.role, p.title, values.get(p.name), p.anchor) for p in t.parties
+            )
+        except NotFound:  # a template version no longer shipped: the stored PDF still is
+            parties = ()
+        return ContractView(
+            id=row.id,
+            number=row.number,
+            title=row.title,
+            template_code=row.template_code,
+            template_version=row.template_version,
+            state=ContractState(row.state),
+            values=values,
+            parties=parties,
+            pdf_sha256=row.pdf_sha256,
+            pdf_size=row.pdf_size,
+            owner_subscriber_id=row.owner_subscriber_id,
+            flow_id=row.flow_id,
+            signed_sha256=row.signed_sha256,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+            signed_at=row.signed_at,
+            cancelled_at=row.cancelled_at,
+            reason=row.reason,
+        )
+
+
+_FLOW_END = {"cancelled": "已撤回或被拒签", "expired": "已过期"}
+
+
+def _actor(actor: str) -> str:
+    actor = str(actor or "").strip()[:100]
+    if not actor:
+        raise ValidationError("who acts must be named", field="actor")
+    return actor
+
+
+def _title(title: str | None, t: Template) -> str:
+    if title is None:
+        return t.title
+    heading = " ".join(str(title).split())
+    if not heading or len(heading) > 200:
+        raise ValidationError("the title must be 1–200 characters", field="title")
+    return heading
+
+
+def _check_owner(s: Session, owner_subscriber_id: int) -> None:
+    if isinstance(owner_subscriber_id, bool) or not isinstance(owner_subscriber_id, int):
+        raise ValidationError("a subscriber id is a number", field="owner_subscriber_id")
+    owner = s.get(Subscriber, owner_subscriber_id)
+    if owner is None:
+        raise NotFound(f"no subscriber {owner_subscriber_id}", field="owner_subscriber_id")
+    if owner.kind != "organization":
+        raise ValidationError("the owner must be an organization", field="owner_subscriber_id")
+
+
+def _new_number(now: dt.datetime) -> str:
+    """HT-YYYYMMDD-XXXXXX: the day in China and six random characters (32⁶ ≈ 10⁹ a day), so a
+    number is known before the row is written and printed on every page of the PDF."""
+    day = now.astimezone(CHINA).strftime("%Y%m%d")
+    tail = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
+    return f"HT-{day}-{tail}"
+
+
+__all__ = [
+    "CONTRACT_LIFECYCLE",
+    "BlankView",
+    "ContractFile",
+    "ContractPage",
+    "ContractPartyView",
+    "ContractSigner",
+    "ContractState",
+    "ContractView",
+    "Contracts",
+    "PartyView",
+    "SentContract",
+    "TemplateView",
+    "template_view",
+]

@@ -1,0 +1,498 @@
+"""The contract template library: each template is data (a TOML file beside this module).
+
+Why data and not code: a template is what a lawyer or an operator edits — the clause text, the
+blanks and what each blank accepts — and it is versioned like an agreement: a stored contract
+names its template's code **and version**, so a later edit of the text never changes what a
+drafted or signed contract says. A file holds
+
+* ``code``, ``version``, ``title``, ``source`` (which seed it comes from), ``description``;
+* ``[[parties]]``: the signing roles (``甲方``, ``乙方``, ``中介方``, ``鉴证单位``, ``公证单位`` —
+  the roles a sign flow knows), each with its title in this contract (委托方, 服务方 …) and the
+  blanks that hold its name and representative; each party gets a signature block whose
+  anchor text ``<role>（签章）`` appears nowhere else in the document, so the sign flow's
+  anchor placement finds exactly one place for each seal;
+* ``[[blanks]]``: named, typed blanks (see ``BLANK_TYPES``), required or optional, with an
+  ``example`` (what the form shows as a hint, and what the tests fill every template with);
+* ``text``: the clauses, one paragraph a line, ``{{blank}}`` where a value goes (markup in
+  ``yinxin.contracts.render``).
+
+``Template.fill(values)`` checks every value and returns the normalised ones (JSON-able
+strings, lists for payment schedules): bad input is refused with a ``ValidationError`` naming
+``values.<blank>`` (``values.schedule[2].percent`` for a row), before anything is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any
+
+from yinxin.errors import NotFound, ValidationError
+from yinxin.identity import (
+    hidden_character,
+    validate_id_card,
+    validate_name,
+    validate_phone,
+    validate_uscc,
+)
+
+#: Blank types: what each accepts and how it is stored (always a JSON-able value).
+BLANK_TYPES: dict[str, str] = {
+    "text": "one line of text (max_length, default 200)",
+    "longtext": "several lines of text (max_length, default 2000)",
+    "party": "a party's name: a person or an organization (plain printable text, ≤ 100)",
+    "person": "a person's name (≤ 50)",
+    "uscc": "unified social credit code, 18 characters with its check character (GB 32100)",
+    "id_number": "citizen ID number, 18 characters with its check digit (GB 11643)",
+    "phone": "a mobile number or a landline with area code (0395-3177966)",
+    "place": "a place or an address (≤ 100)",
+    "date": "a real calendar date: 2026-03-04 or 2026年3月4日",
+    "amount": "money in yuan to the 分: 1740000, 1,740,000.00, ¥28000",
+    "percent": "a percentage 0–100 with at most two decimals: 75 or 75%",
+    "rate": "a rate: 6%, 0.06 or 0.5‰ (a fraction from 0 to 1)",
+    "integer": "a whole number (min, max)",
+    "choice": "one of the listed choices",
+    "schedule": "payment schedule rows: milestone, percent (amounts follow from the total)",
+}
+ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_DATE_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
+MAX_SCHEDULE_ROWS = 24
+
+
+def _norm(s: str) -> str:
+    """As the anchor search compares text: NFKC, white space ignored."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", s) if not ch.isspace())
+
+
+#: Every signing role's anchor, normalised: only a signature block may contain one.
+ANCHORS = tuple(_norm(f"{role}（签章）") for role in ROLES)
+
+
+@dataclass(frozen=True)
+class Blank:
+    """One named blank of a template."""
+
+    name: str
+    label: str  # what the form and the errors call it, in Chinese
+    type: str
+    required: bool = True
+    example: Any = None
+    help: str = ""
+    max_length: int | None = None
+    min: Any = None  # integer / amount / percent bounds (as written in the file)
+    max: Any = None
+    choices: tuple[str, ...] = ()
+    after: str | None = None  # date: must not be before this other date blank
+    total: str | None = None  # schedule: the amount blank the rows divide
+    tax_rate: str | None = None  # amount: a price with tax at this rate blank's rate
+    party: str | None = None  # the role this blank describes, if any (甲方 …)
+
+
+@dataclass(frozen=True)
+class Party:
+    """A signing party: its role (the sign flow's), its title here, and its blanks."""
+
+    role: str
+    title: str  # 委托方, 服务方, 证书订户 …
+    name: str  # the blank holding its name
+    representative: str | None = None  # the blank holding who signs for it, if any
+
+    @property
+    def anchor(self) -> str:
+        """The text the seal is placed on: once in the signature block, nowhere else."""
+        return f"{self.role}（签章）"
+
+
+@dataclass(frozen=True)
+class Template:
+    code: str
+    version: str
+    title: str
+    source: str
+    description: str
+    parties: tuple[Party, ...]
+    blanks: tuple[Blank, ...]
+    text: str = field(repr=False)
+
+    def blank(self, name: str) -> Blank:
+        for b in self.blanks:
+            if b.name == name:
+                return b
+        raise NotFound(f"template {self.code} has no blank {name!r}", field=f"values.{name}")
+
+    def party(self, role: str) -> Party:
+        for p in self.parties:
+            if p.role == role:
+                return p
+        raise NotFound(f"template {self.code} has no party {role!r}", field="role")
+
+    def example_values(self) -> dict[str, Any]:
+        """Every blank's example: a complete, valid filling (the form's hints, the tests)."""
+        return {b.name: b.example for b in self.blanks if b.example is not None}
+
+    def fill(self, values: Any) -> dict[str, Any]:
+        """The normalised values, or a ``ValidationError`` naming the first bad blank.
+
+        Unknown names are refused (a misspelt blank would otherwise be silently dropped), a
+        required blank must have a value, and a value may not contain a signature anchor
+        (``甲方（签章）``): typed into a blank it would move a party's seal."""
+        if not isinstance(values, dict):
+            raise ValidationError("values are an object of blank → value", field="values")
+        known = {b.name for b in self.blanks}
+        for name in values:
+            if name not in known:
+                raise ValidationError(
+                    f"template {self.code} has no blank {name!r}", field=f"values.{name}"
+                )
+        out: dict[str, Any] = {}
+        for b in self.blanks:
+            raw = values.get(b.name)
+            if _empty(raw):
+                if b.required:
+                    raise ValidationError(f"{b.label}：必填 / required", field=f"values.{b.name}")
+                continue
+            out[b.name] = _check(b, raw, f"values.{b.name}")
+            _no_anchor(out[b.name], f"values.{b.name}")
+        for b in self.blanks:  # checks between blanks, once each is valid on its own
+            if b.type == "date" and b.after and b.name in out and b.after in out:
+                if out[b.name] < out[b.after]:
+                    other = self.blank(b.after).label
+                    raise ValidationError(
+                        f"{b.label}不得早于{other} / must not be before {b.after}",
+                        field=f"values.{b.name}",
+                    )
+            if b.type == "schedule" and b.name in out:
+                out[b.name] = _amounts(b, out[b.name], out.get(b.total) if b.total else None)
+        return out
+
+
+def _empty(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, list) and not v)
+
+
+def _text(b: Blank, raw: Any, where: str, default_max: int, multiline: bool = False) -> str:
+    if not isinstance(raw, str):
+        raise ValidationError(f"{b.label}：应为文字 / text expected", field=where)
+    v = raw.strip()
+    if multiline:
+        v = "\n".join(" ".join(line.split()) for line in v.splitlines())
+    else:
+        if "\n" in v or "\r" in v:
+            raise ValidationError(f"{b.label}：只能一行 / one line only", field=where)
+        v = " ".join(v.split())
+    found = hidden_character(v.replace("\n", " "))
+    if found is not None:
+        i, c = found
+        raise ValidationError(
+            f"{b.label}：第 {i + 1} 个字符 U+{ord(c):04X} 不可见 / contains an invisible "
+            "or control character",
+            field=where,
+        )
+    limit = b.max_length or default_max
+    if len(v) > limit:
+        raise ValidationError(f"{b.label}：最多 {limit} 个字符 / at most {limit}", field=where)
+    return v
+
+
+def _date(b: Blank, raw: Any, where: str) -> str:
+    if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
+        return raw.isoformat()
+    if not isinstance(raw, str):
+        raise ValidationError(f"{b.label}：日期如 2026-03-04 / a date", field=where)
+    s = unicodedata.normalize("NFKC", raw).strip()
+    m = _DATE_CN.fullmatch(s) or re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
+    if not m:
+        raise ValidationError(
+            f"{b.label}：{raw!r} 不是日期，应如 2026-03-04 或 2026年3月4日 / not a date",
+            field=where,
+        )
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        raise ValidationError(
+            f"{b.label}：{raw!r} 不是真实的日期 / no such day in the calendar", field=where
+        ) from None
+
+
+def _decimal_bound(value: Decimal, b: Blank, where: str, unit: str = "") -> None:
+    if b.min is not None and value < Decimal(str(b.min)):
+        raise ValidationError(f"{b.label}：不得小于 {b.min}{unit} / below {b.min}", field=where)
+    if b.max is not None and value > Decimal(str(b.max)):
+        raise ValidationError(f"{b.label}：不得大于 {b.max}{unit} / above {b.max}", field=where)
+
+
+def _percent(b: Blank, raw: Any, where: str) -> Decimal:
+    if isinstance(raw, bool) or isinstance(raw, float):
+        raise ValidationError(f"{b.label}：百分比写作文字，如 75 / as text", field=where)
+    s = str(raw).strip().removesuffix("%").removesuffix("％").strip()
+    if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", s):
+        raise ValidationError(
+            f"{b.label}：{raw!r} 不是百分比，如 75 或 75% / not a percentage", field=where
+        )
+    try:
+        v = Decimal(s)
+    except InvalidOperation:  # pragma: no cover - the pattern admits digits only
+        raise ValidationError(f"{b.label}：不是百分比 / not a percentage", field=where) from None
+    if v > 100:
+        raise ValidationError(f"{b.label}：百分比不超过 100 / at most 100%", field=where)
+    _decimal_bound(v, b, where, "%")
+    return v
+
+
+def _check(b: Blank, raw: Any, where: str) -> Any:
+    """One value of one blank, normalised."""
+    from yinxin.contracts.money import parse_amount, parse_rate
+
+    t = b.type
+    if t == "text":
+        return _text(b, raw, where, 200)
+    if t == "longtext":
+        return _text(b, raw, where, 2000, multiline=True)
+    if t in ("party", "person", "place"):
+        v = _text(b, raw, where, {"party": 100, "person": 50, "place": 100}[t])
+        return validate_name(v, field=where, max_len=b.max_length or 100)
+    if t == "uscc":
+        return validate_uscc(str(raw), field=where)
+    if t == "id_number":
+        return validate_id_card(str(raw), field=where)
+    if t == "phone":
+        return validate_phone(str(raw), field=where)
+    if t == "date":
+        return _date(b, raw, where)
+    if t == "amount":
+        v = parse_amount(raw if not isinstance(raw, str) else raw.strip(), field=where)
+        _decimal_bound(v, b, where, " 元")
+        return str(v)
+    if t == "percent":
+        return str(_percent(b, raw, where))
+    if t == "rate":
+        v = parse_rate(raw if isinstance(raw, Decimal) else str(raw), field=where)
+        _decimal_bound(v, b, where)
+        return str(v)
+    if t == "integer":
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            raise ValidationError(f"{b.label}：应为整数 / a whole number", field=where)
+        s = str(raw).strip()
+        if not re.fullmatch(r"-?\d{1,12}", s):
+            raise ValidationError(f"{b.label}：{raw!r} 不是整数 / not a whole number", field=where)
+        n = int(s)
+        if b.min is not None and n < int(b.min):
+            raise ValidationError(f"{b.label}：不得小于 {b.min} / below {b.min}", field=where)
+        if b.max is not None and n > int(b.max):
+            raise ValidationError(f"{b.label}：不得大于 {b.max} / above {b.max}", field=where)
+        return n
+    if t == "choice":
+        v = str(raw).strip()
+        if v not in b.choices:
+            raise ValidationError(
+                f"{b.label}：应为 {' / '.join(b.choices)} 之一 / one of the choices", field=where
+            )
+        return v
+    if t == "schedule":
+        if not isinstance(raw, list) or len(raw) > MAX_SCHEDULE_ROWS:
+            raise ValidationError(
+                f"{b.label}：付款安排是 1–{MAX_SCHEDULE_ROWS} 行 / 1–{MAX_SCHEDULE_ROWS} rows",
+                field=where,
+            )
+        rows = []
+        for i, row in enumerate(raw, 1):
+            at = f"{where}[{i}]"
+            if not isinstance(row, dict) or set(row) - {"milestone", "percent", "amount"}:
+                raise ValidationError(
+                    f"{b.label}：第 {i} 行应有 milestone、percent（可选 amount）/ a row is "
+                    "{milestone, percent[, amount]}",
+                    field=at,
+                )
+            milestone = _text(
+                Blank("milestone", f"{b.label}第{i}期付款条件", "text", max_length=300),
+                row.get("milestone", ""),
+                f"{at}.milestone",
+                300,
+            )
+            if not milestone:
+                raise ValidationError(
+                    f"{b.label}：第 {i} 期的付款条件必填 / milestone required",
+                    field=f"{at}.milestone",
+                )
+            percent = _percent(
+                Blank("percent", f"{b.label}第{i}期比例", "percent"),
+                row.get("percent", ""),
+                f"{at}.percent",
+            )
+            if percent <= 0:
+                raise ValidationError(
+                    f"{b.label}：第 {i} 期比例应大于 0 / above 0", field=f"{at}.percent"
+                )
+            given = row.get("amount")
+            amount = None if _empty(given) else str(parse_amount(given, field=f"{at}.amount"))
+            rows.append({"milestone": milestone, "percent": str(percent), "amount": amount})
+        total = sum(Decimal(r["percent"]) for r in rows)
+        if total != 100:
+            raise ValidationError(
+                f"{b.label}：各期比例合计应为 100%，现为 {total}% / percentages must add up to 100",
+                field=where,
+            )
+        return rows
+    raise ValidationError(f"unknown blank type {t!r}", field=where)  # pragma: no cover
+
+
+def _amounts(b: Blank, rows: list[dict], total: str | None) -> list[dict]:
+    """Each row's amount from the total (the last row takes what rounding left, so the rows
+    add up to the total exactly); an amount typed in a row must be that one."""
+    from yinxin.contracts.money import allocate, format_amount
+
+    if total is None:
+        if any(r["amount"] is None for r in rows):
+            raise ValidationError(
+                f"{b.label}：没有总价时每期须写明金额 / each row needs its amount",
+                field=f"values.{b.name}",
+            )
+        return rows
+    parts = allocate(total, [Decimal(r["percent"]) / 100 for r in rows])
+    out = []
+    for i, (r, amount) in enumerate(zip(rows, parts, strict=True), 1):
+        if r["amount"] is not None and Decimal(r["amount"]) != amount:
+            raise ValidationError(
+                f"{b.label}：第 {i} 期金额应为 {format_amount(amount)}（总价的 {r['percent']}%），"
+                f"而不是 {format_amount(r['amount'])} / the amount does not match the percentage",
+                field=f"values.{b.name}[{i}].amount",
+            )
+        out.append({**r, "amount": str(amount)})
+    return out
+
+
+def _no_anchor(value: Any, where: str) -> None:
+    texts = (
+        [value]
+        if isinstance(value, str)
+        else [r["milestone"] for r in value]
+        if isinstance(value, list)
+        else []
+    )
+    for text in texts:
+        n = _norm(text)
+        if any(a in n for a in ANCHORS):
+            raise ValidationError(
+                "不得包含签章位置文字（如“甲方（签章）”）/ must not contain a signature "
+                "anchor text",
+                field=where,
+            )
+
+
+# --- loading -------------------------------------------------------------------------------------
+def _load(data: dict, source_name: str) -> Template:
+    """A template from its parsed file, checked: a broken template fails at start-up (and in
+    the tests), not when someone fills it in."""
+
+    def bad(msg: str) -> ValueError:
+        return ValueError(f"template file {source_name}: {msg}")
+
+    blanks = []
+    for raw in data.get("blanks", []):
+        b = Blank(
+            name=raw["name"],
+            label=raw["label"],
+            type=raw["type"],
+            required=raw.get("required", True),
+            example=raw.get("example"),
+            help=raw.get("help", ""),
+            max_length=raw.get("max_length"),
+            min=raw.get("min"),
+            max=raw.get("max"),
+            choices=tuple(raw.get("choices", ())),
+            after=raw.get("after"),
+            total=raw.get("total"),
+            tax_rate=raw.get("tax_rate"),
+            party=raw.get("party"),
+        )
+        if not _NAME.fullmatch(b.name) or b.type not in BLANK_TYPES:
+            raise bad(f"blank {b.name!r} has a bad name or type {b.type!r}")
+        if b.type == "choice" and not b.choices:
+            raise bad(f"choice blank {b.name} lists no choices")
+        blanks.append(b)
+    names = [b.name for b in blanks]
+    if len(set(names)) != len(names):
+        raise bad("a blank name is used twice")
+    parties = tuple(
+        Party(p["role"], p["title"], p["name"], p.get("representative"))
+        for p in data.get("parties", [])
+    )
+    if not parties or len({p.role for p in parties}) != len(parties):
+        raise bad("parties are missing or a role is used twice")
+    for p in parties:
+        if p.role not in ROLES:
+            raise bad(f"role {p.role!r} is not a signing role ({', '.join(ROLES)})")
+        for n in (p.name, p.representative):
+            if n is not None and n not in names:
+                raise bad(f"party {p.role} names an unknown blank {n!r}")
+    t = Template(
+        code=data["code"],
+        version=str(data["version"]),
+        title=data["title"],
+        source=data.get("source", ""),
+        description=data.get("description", ""),
+        parties=parties,
+        blanks=tuple(blanks),
+        text=data["body"]["text"],
+    )
+    used = set(_PLACEHOLDER.findall(t.text))
+    unknown = used - set(names)
+    if unknown:
+        raise bad(f"the text uses unknown blanks {sorted(unknown)}")
+    for b in blanks:
+        if b.after and b.after not in names:
+            raise bad(f"blank {b.name} is after an unknown blank {b.after!r}")
+        if b.total and (b.total not in names or t.blank(b.total).type != "amount"):
+            raise bad(f"schedule {b.name} divides {b.total!r}, which is not an amount blank")
+        if b.tax_rate and (b.tax_rate not in names or t.blank(b.tax_rate).type != "rate"):
+            raise bad(f"amount {b.name} is taxed at {b.tax_rate!r}, which is not a rate blank")
+    if any(a in _norm(t.text) for a in ANCHORS):
+        raise bad("the text contains a signature anchor: only the signature blocks may")
+    try:
+        t.fill(t.example_values())
+    except ValidationError as e:
+        raise bad(f"the examples do not fill the template: {e.field}: {e.message}") from None
+    return t
+
+
+@functools.cache
+def library() -> dict[str, Template]:
+    """Every template shipped with the package, by code (read and checked once a process)."""
+    out: dict[str, Template] = {}
+    for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            t = _load(tomllib.loads(entry.read_text("utf-8")), entry.name)
+            if t.code in out:
+                raise ValueError(f"template code {t.code} is defined twice")
+            out[t.code] = t
+    return out
+
+
+def get_template(code: str, version: str | None = None) -> Template:
+    """The template ``code`` (and ``version``, when a stored contract asks for its own)."""
+    t = library().get(str(code or "").strip())
+    if t is None:
+        raise NotFound(f"no contract template {code!r}", field="template")
+    if version is not None and t.version != version:
+        raise NotFound(
+            f"template {code} is at version {t.version}, not {version}", field="template_version"
+        )
+    return t
+
+
+__all__ = [
+    "BLANK_TYPES",
+    "Blank",
+    "Party",
+    "Template",
+    "get_template",
+    "library",
+]
