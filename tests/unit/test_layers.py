@@ -3,7 +3,7 @@
     core      clock, settings, errors, transitions, identity, agreements, assets   imports nothing
     store     store/ (models, unit of work, audit chain, files, migrations)
     pki       pki/ (keys, profiles, authority, CRL, OCSP, TSA)
-    pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report): no database
+    pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report), ofd/: no database
     services  registry/, seals/, signing/, notify/, archive/, contracts/
     app       app.py (the only wiring), demo.py, jobs/ (the scheduler over the services)
     adapters  adapters/cli/, adapters/http/
@@ -43,7 +43,7 @@ LAYERS: dict[str, list[str]] = {
     ],
     "store": ["yinxin.store"],
     "pki": ["yinxin.pki"],
-    "pdf": ["yinxin.pdf"],
+    "pdf": ["yinxin.pdf", "yinxin.ofd"],
     "services": [
         "yinxin.access",
         "yinxin.registry",

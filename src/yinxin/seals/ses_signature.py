@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from asn1crypto import cms, core
@@ -577,3 +577,104 @@ def verify_ses_signature(
         seal_picture_type=seal.info.picture_type if seal else None,
         notes=tuple(notes),
     )
+
+
+# --- OFD: the signer and the checker that ``yinxin.ofd`` calls ----------------------------------
+
+
+class SesOfdSigner:
+    """Makes ``SignedValue.dat`` for ``yinxin.ofd.sign.sign_ofd``: a ``SES_Signature`` over the
+    signature's ``Signature.xml``, with the seal written beside it as ``Seal.esl``.
+
+    Everything that could make the result invalid is checked here, before the document is
+    touched (``build_ses_signature``'s refusals, at construction with a dry run of the checks).
+    """
+
+    signature_method = OID_SM2_SM3
+
+    def __init__(
+        self,
+        seal_der: bytes,
+        signer_key: sm2.SM2PrivateKey | KeyHandle,
+        signer_cert_der: bytes,
+        *,
+        when: datetime,
+        timestamper: Timestamper | None = None,
+        timestamp_hash: str = "sha256",
+    ) -> None:
+        self._seal = parse_seseal(seal_der)
+        self._seal_der = bytes(seal_der)
+        self._key = signer_key
+        self._cert = bytes(signer_cert_der)
+        self._when = when
+        self._timestamper = timestamper
+        self._timestamp_hash = timestamp_hash
+        # refuse now, not after the package was laid out: same checks, throw-away data
+        build_ses_signature(
+            self._seal_der,
+            b"",
+            property_info="/check",
+            signer_key=signer_key,
+            signer_cert_der=self._cert,
+            time_info=when,
+        )
+
+    @property
+    def seal(self) -> bytes:
+        return self._seal_der
+
+    @property
+    def seal_size_mm(self) -> tuple[float, float]:
+        return (float(self._seal.info.width_mm), float(self._seal.info.height_mm))
+
+    def sign(self, signature_xml: bytes, property_info: str) -> bytes:
+        return build_ses_signature(
+            self._seal_der,
+            signature_xml,
+            property_info=property_info,
+            signer_key=self._key,
+            signer_cert_der=self._cert,
+            time_info=self._when,
+            timestamper=self._timestamper,
+            timestamp_hash=self._timestamp_hash,
+        )
+
+
+def check_ofd_value(trust: Trust | None) -> Callable[..., SesReport]:
+    """The ``ValueChecker`` for ``yinxin.ofd.verify.verify_ofd``: GB/T 38540's checks over
+    ``Signature.xml``, plus the OFD's own rules — ``SignatureMethod`` names the value's
+    algorithm, ``Seal.esl`` is the very seal inside the value."""
+
+    def check(
+        signature_xml: bytes, signed_value: bytes, method: str, seal_file: bytes | None
+    ) -> SesReport:
+        report = verify_ses_signature(signed_value, signature_xml, trust=trust)
+        extra: list[Check] = []
+        if method.strip() != OID_SM2_SM3 and method.strip().upper() not in ("SM2", "SM3WITHSM2"):
+            extra.append(
+                Check("signature_method", False, f"SignatureMethod {method!r} is not SM3withSM2")
+            )
+        if seal_file is not None:
+            try:
+                inner = parse_ses_signature(signed_value).seal_der
+                same = inner == bytes(seal_file)
+            except ValidationError:
+                same = False
+            extra.append(
+                Check(
+                    "seal_file",
+                    same,
+                    "Seal.esl is the seal inside the signature"
+                    if same
+                    else "Seal.esl differs from the seal inside the signature",
+                )
+            )
+        if not extra:
+            return report
+        return replace(
+            report,
+            checks=report.checks + tuple(extra),
+            valid=report.valid and all(c.ok for c in extra),
+        )
+
+    return check

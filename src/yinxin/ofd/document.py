@@ -1,0 +1,212 @@
+"""The first document of an OFD: its pages, their sizes, their text (to find an anchor) — read
+only as far as placing a seal and drawing a preview need.
+
+Coordinates are GB/T 33190's: millimetres, origin at the page's top left, y downwards. A
+``TextObject`` has a ``Boundary`` (its box on the page) and ``TextCode`` runs whose ``X``/``Y``
+(baseline start, inside the box) and ``DeltaX`` (advances, with the ``g n v`` shorthand for n
+equal advances) place each character; where ``DeltaX`` is missing a character advances by the
+font size (CJK) or half of it (ASCII), which is what readers assume for the common fonts.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
+
+A4 = (210.0, 297.0)
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @classmethod
+    def parse(cls, text: str | None, what: str) -> Box:
+        try:
+            x, y, w, h = (float(v) for v in (text or "").split())
+        except ValueError:
+            raise bad(f"{what} is not a box 'x y w h' ({text!r})") from None
+        return cls(x, y, w, h)
+
+    def __str__(self) -> str:
+        return " ".join(_num(v) for v in (self.x, self.y, self.w, self.h))
+
+
+def _num(v: float) -> str:
+    return f"{v:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+@dataclass(frozen=True)
+class TextRun:
+    """One ``TextCode``: its characters and where each one is on the page (mm)."""
+
+    text: str
+    xs: tuple[float, ...]  # baseline x of each character
+    y: float  # baseline
+    size: float
+    font_id: str | None
+    color: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Page:
+    index: int  # 0-based, in document order
+    id: str  # the Page ID that StampAnnot/@PageRef names
+    content: str  # package name of its Content.xml
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str  # Document.xml
+    pages: tuple[Page, ...]
+    public_res: tuple[str, ...]
+    document_res: tuple[str, ...]
+    max_unit_id: int
+
+
+def _physical_box(root, default: tuple[float, float]) -> tuple[float, float]:
+    area = root.find(f"{q('PageArea')}") if root is not None else None
+    text = area.findtext(q("PhysicalBox")) if area is not None else None
+    if not text:
+        return default
+    b = Box.parse(text, "PhysicalBox")
+    return (b.w, b.h)
+
+
+def read_document(pkg: OfdPackage) -> Document:
+    doc_xml = parse_xml(pkg.get(pkg.doc_root), pkg.doc_root)
+    if doc_xml.tag != q("Document"):
+        raise bad(f"{pkg.doc_root} is not an ofd:Document")
+    base = posixpath.dirname(pkg.doc_root)
+    common = doc_xml.find(q("CommonData"))
+    default = _physical_box(common, A4)
+    pages_el = doc_xml.find(q("Pages"))
+    pages: list[Page] = []
+    for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
+        content = loc(base, page_el.get("BaseLoc", ""))
+        page_xml = parse_xml(pkg.get(content), content)
+        width, height = _physical_box(page_xml.find(q("Area")), default)
+        pages.append(Page(i, page_el.get("ID", ""), content, width, height))
+    if not pages:
+        raise bad(f"{pkg.doc_root} has no pages")
+
+    def res(tag: str) -> tuple[str, ...]:
+        if common is None:
+            return ()
+        return tuple(loc(base, e.text or "") for e in common.findall(q(tag)) if e.text)
+
+    try:
+        max_unit = int(common.findtext(q("MaxUnitID")) or 0) if common is not None else 0
+    except ValueError:
+        max_unit = 0
+    return Document(pkg.doc_root, tuple(pages), res("PublicRes"), res("DocumentRes"), max_unit)
+
+
+def _deltas(text: str | None, n: int, size: float, chars: str) -> list[float]:
+    """The advances after each character: ``DeltaX`` expanded, or the size-based default."""
+    out: list[float] = []
+    if text:
+        tokens = text.split()
+        i = 0
+        while i < len(tokens):
+            if tokens[i] == "g" and i + 2 < len(tokens):
+                out += [float(tokens[i + 2])] * int(tokens[i + 1])
+                i += 3
+            else:
+                out.append(float(tokens[i]))
+                i += 1
+    for i in range(len(out), n - 1):
+        out.append(size if not chars[i].isascii() else size / 2)
+    return out[: max(n - 1, 0)]
+
+
+def _color(el) -> tuple[int, int, int]:
+    fill = el.find(q("FillColor"))
+    if fill is None or not fill.get("Value"):
+        return (0, 0, 0)
+    try:
+        r, g, b = (int(float(v)) for v in fill.get("Value").split()[:3])
+        return (r, g, b)
+    except ValueError:
+        return (0, 0, 0)
+
+
+def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
+    """Every ``TextCode`` of a page with page coordinates (a ``CTM`` scale is applied to the
+    size; rotations and skews are ignored — good for anchors and previews, not for print)."""
+    root = parse_xml(pkg.get(page.content), page.content)
+    runs: list[TextRun] = []
+    for obj in root.iter(q("TextObject")):
+        box = Box.parse(obj.get("Boundary"), "TextObject Boundary")
+        try:
+            size = float(obj.get("Size") or 3.5)
+        except ValueError:
+            size = 3.5
+        scale, dx0, dy0 = 1.0, 0.0, 0.0
+        if obj.get("CTM"):
+            try:
+                a, _b, _c, d, e, f = (float(v) for v in obj.get("CTM").split())
+                scale, dx0, dy0 = (abs(a) + abs(d)) / 2 or 1.0, e, f
+            except ValueError:
+                pass
+        color = _color(obj)
+        x_prev = y_prev = 0.0
+        for code in obj.findall(q("TextCode")):
+            chars = code.text or ""
+            if not chars:
+                continue
+            x = float(code.get("X")) if code.get("X") else x_prev
+            y = float(code.get("Y")) if code.get("Y") else y_prev
+            adv = _deltas(code.get("DeltaX"), len(chars), size, chars)
+            xs = [x]
+            for a in adv:
+                xs.append(xs[-1] + a)
+            xs = xs[: len(chars)]
+            page_xs = tuple(box.x + dx0 + v * scale for v in xs)
+            runs.append(
+                TextRun(
+                    chars,
+                    page_xs,
+                    box.y + dy0 + y * scale,
+                    size * scale,
+                    obj.get("Font"),
+                    color,
+                )
+            )
+            last = adv[-1] if adv else size
+            x_prev, y_prev = xs[-1] + last, y
+    return runs
+
+
+def find_anchor(pkg: OfdPackage, doc: Document, anchor: str) -> tuple[Page, Box]:
+    """The first place ``anchor`` is written, as a box (mm) on its page; refused if absent.
+
+    Text split over several ``TextCode`` runs of one line is found too: the runs of a page are
+    joined in order before searching, as a reader would show them.
+    """
+    if not anchor or not anchor.strip():
+        raise bad("the anchor text is empty", field="anchor")
+    for page in doc.pages:
+        runs = text_runs(pkg, page)
+        chars: list[tuple[str, float, float, float]] = []  # (char, x, baseline, size)
+        for r in runs:
+            chars += [(c, x, r.y, r.size) for c, x in zip(r.text, r.xs, strict=True)]
+        joined = "".join(c[0] for c in chars)
+        at = joined.find(anchor)
+        if at < 0:
+            continue
+        hit = chars[at : at + len(anchor)]
+        x0 = hit[0][1]
+        last = hit[-1]
+        x1 = last[1] + (last[3] if not last[0].isascii() else last[3] / 2)
+        size = max(c[3] for c in hit)
+        top = min(c[2] for c in hit) - size * 0.88
+        return page, Box(x0, top, x1 - x0, size * 1.1)
+    raise bad(f"the anchor text {anchor!r} is not in the document", field="anchor")

@@ -1,0 +1,232 @@
+"""Verify the signatures of an OFD: the package half here, the signature value by a checker.
+
+For each signature listed in ``Signatures.xml`` (GB/T 33190 §18):
+
+* every ``Reference`` of its ``Signature.xml``: the file exists and its digest (SM3, or SHA-256
+  where a producer chose it) equals ``CheckValue`` — a changed page, resource or earlier
+  signature shows up here, naming the file;
+* the signature value (``SignedValue.dat``) over the exact bytes of ``Signature.xml``: judged by
+  the ``ValueChecker`` handed in (GB/T 38540 ``SES_Signature``:
+  ``yinxin.seals.ses_signature.check_ofd_value``), which also compares ``Seal.esl`` with the seal
+  inside the value;
+* its stamps (``StampAnnot``): which page, which box.
+
+Then the package as a whole: every file must be protected by some signature — named in one's
+references, or one signature's own ``Signature.xml``/``SignedValue.dat`` — except the signature
+list itself. A file slipped in after the last signature makes the verdict INVALID, as does a
+damaged package (a flipped byte inside a deflated part fails its CRC).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import posixpath
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from yinxin.errors import ValidationError
+from yinxin.ofd.document import read_document
+from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
+from yinxin.pki.sm2 import OID_SM3, sm3
+
+_DIGESTS = {
+    "sm3": sm3,
+    OID_SM3: sm3,
+    "sha256": lambda b: hashlib.sha256(b).digest(),
+    "sha-256": lambda b: hashlib.sha256(b).digest(),
+    "2.16.840.1.101.3.4.2.1": lambda b: hashlib.sha256(b).digest(),
+}
+
+
+class ValueVerdict(Protocol):
+    valid: bool
+
+    def to_dict(self) -> dict: ...
+
+
+class ValueChecker(Protocol):
+    def __call__(
+        self, signature_xml: bytes, signed_value: bytes, method: str, seal_file: bytes | None
+    ) -> ValueVerdict: ...
+
+
+@dataclass(frozen=True)
+class Stamp:
+    page: int  # 1-based; 0 when PageRef names no page
+    page_id: str
+    boundary: str
+
+
+@dataclass(frozen=True)
+class OfdSignatureReport:
+    id: str
+    type: str
+    signature_xml: str
+    method: str | None
+    date_time: str | None
+    valid: bool
+    references_ok: bool
+    files_protected: int
+    problems: tuple[str, ...]
+    stamps: tuple[Stamp, ...]
+    value: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OfdReport:
+    valid: bool
+    signatures: tuple[OfdSignatureReport, ...]
+    unprotected: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["signatures"] = [asdict(s) for s in self.signatures]
+        return out
+
+    def to_text(self) -> str:
+        lines = []
+        for s in self.signatures:
+            v = s.value
+            lines.append(
+                f"签名 / signature {s.id} ({s.signature_xml}): "
+                + ("有效 / VALID" if s.valid else "无效 / INVALID")
+            )
+            if v.get("seal_name"):
+                lines.append(f"  印章 / seal: {v['seal_name']} ({v.get('es_id')})")
+            if v.get("signer"):
+                lines.append(f"  签章人 / signer: {v['signer']} (serial {v.get('signer_serial')})")
+            if v.get("time_info"):
+                lines.append(f"  签章时间 / time: {v['time_info']}")
+            if v.get("timestamp_time"):
+                lines.append(f"  时间戳 / timestamp: {v['timestamp_time']}")
+            for st in s.stamps:
+                lines.append(f"  印章位置 / stamp: page {st.page}, box {st.boundary} mm")
+            lines.append(
+                f"  文件摘要 / file digests: {s.files_protected} files, "
+                + ("all match" if s.references_ok else "MISMATCH")
+            )
+            for c in v.get("checks", []):
+                mark = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
+                lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
+            for p in s.problems:
+                lines.append(f"  ! {p}")
+        for name in self.unprotected:
+            lines.append(f"! 未受保护的文件 / file not protected by any signature: /{name}")
+        for p in self.problems:
+            lines.append(f"! {p}")
+        lines.append("结论 / Verdict: " + ("有效 / VALID" if self.valid else "无效 / INVALID"))
+        return "\n".join(lines)
+
+
+def _check_references(pkg: OfdPackage, sig_root, base: str) -> tuple[bool, int, list[str], set]:
+    refs = sig_root.find(f"{q('SignedInfo')}/{q('References')}")
+    if refs is None:
+        return False, 0, ["Signature.xml has no References"], set()
+    method = (refs.get("CheckMethod") or "MD5").strip()
+    digest = _DIGESTS.get(method.lower()) or _DIGESTS.get(method)
+    if digest is None:
+        return False, 0, [f"CheckMethod {method!r} is not accepted (SM3 or SHA-256)"], set()
+    problems: list[str] = []
+    covered: set[str] = set()
+    count = 0
+    for ref in refs.findall(q("Reference")):
+        count += 1
+        try:
+            name = loc(base, ref.get("FileRef", ""))
+        except ValidationError as exc:
+            problems.append(str(exc))
+            continue
+        covered.add(name)
+        try:
+            expected = base64.b64decode(
+                (ref.findtext(q("CheckValue")) or "").strip(), validate=True
+            )
+        except (binascii.Error, ValueError):
+            problems.append(f"/{name}: CheckValue is not base64")
+            continue
+        if name not in pkg.parts:
+            problems.append(f"/{name} is missing from the package")
+        elif digest(pkg.parts[name]) != expected:
+            problems.append(f"/{name} was changed after signing (digest differs)")
+    if count == 0:
+        problems.append("References lists no file")
+    return not problems, count, problems, covered
+
+
+def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
+    """Judge every signature of an OFD; a damaged or unsigned package is an INVALID report."""
+    try:
+        pkg = OfdPackage.read(data)
+        doc = read_document(pkg)
+    except ValidationError as exc:
+        return OfdReport(valid=False, signatures=(), problems=(str(exc),))
+    page_index = {p.id: p.index + 1 for p in doc.pages}
+    if pkg.signatures_loc is None or pkg.signatures_loc not in pkg.parts:
+        return OfdReport(valid=False, signatures=(), problems=("the document is not signed",))
+    try:
+        sigs_root = parse_xml(pkg.parts[pkg.signatures_loc], pkg.signatures_loc)
+    except ValidationError as exc:
+        return OfdReport(valid=False, signatures=(), problems=(str(exc),))
+    signs_dir = posixpath.dirname(pkg.signatures_loc)
+    protected: set[str] = {pkg.signatures_loc}
+    reports: list[OfdSignatureReport] = []
+    for entry in sigs_root.findall(q("Signature")):
+        sid, kind = entry.get("ID", "?"), entry.get("Type") or "Seal"
+        try:
+            name = loc(signs_dir, entry.get("BaseLoc", ""))
+            sig_bytes = pkg.get(name)
+            sig_root = parse_xml(sig_bytes, name)
+        except ValidationError as exc:
+            reports.append(
+                OfdSignatureReport(sid, kind, "?", None, None, False, False, 0, (str(exc),), ())
+            )
+            continue
+        base = posixpath.dirname(name)
+        info = sig_root.find(q("SignedInfo"))
+        method = info.findtext(q("SignatureMethod")) if info is not None else None
+        when = info.findtext(q("SignatureDateTime")) if info is not None else None
+        refs_ok, count, problems, covered = _check_references(pkg, sig_root, base)
+        protected |= covered | {name}
+        stamps = tuple(
+            Stamp(
+                page_index.get(s.get("PageRef", ""), 0), s.get("PageRef", ""), s.get("Boundary", "")
+            )
+            for s in (info.findall(q("StampAnnot")) if info is not None else [])
+        )
+        value: dict[str, Any] = {}
+        value_ok = False
+        try:
+            value_name = loc(base, sig_root.findtext(q("SignedValue")) or "")
+            signed_value = pkg.get(value_name)
+            protected.add(value_name)
+            seal_loc = info.findtext(f"{q('Seal')}/{q('BaseLoc')}") if info is not None else None
+            seal_file = pkg.get(loc(base, seal_loc)) if seal_loc else None
+            verdict = check_value(sig_bytes, signed_value, method or "", seal_file)
+            value, value_ok = verdict.to_dict(), bool(verdict.valid)
+        except ValidationError as exc:
+            problems.append(str(exc))
+        for st in stamps:
+            if st.page == 0:
+                problems.append(f"a stamp names page {st.page_id!r}, which is not in the document")
+        reports.append(
+            OfdSignatureReport(
+                id=sid,
+                type=kind,
+                signature_xml=name,
+                method=method,
+                date_time=when,
+                valid=refs_ok and value_ok and not problems,
+                references_ok=refs_ok,
+                files_protected=count,
+                problems=tuple(problems),
+                stamps=stamps,
+                value=value,
+            )
+        )
+    unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))
+    problems = () if reports else ("Signatures.xml lists no signature",)
+    valid = bool(reports) and all(r.valid for r in reports) and not unprotected
+    return OfdReport(valid, tuple(reports), unprotected, problems)
