@@ -1,0 +1,206 @@
+"""Draw one OFD page as a PNG, seals included, so a person can see what was signed where.
+
+A preview, not a print engine: text (``TextObject`` runs at their positions, in one CJK face),
+images (``ImageObject`` with their ``CTM``), straight-line paths (``PathObject`` with M/L/Z
+``AbbreviatedData``, stroked) and, last and on top, the stamps of every signature on that page
+(``StampAnnot``'s box filled with the seal's own picture, taken from the signature value by
+the ``picture_of`` callback — ``yinxin.seals.ses_signature.seal_picture`` for GB/T 38540).
+
+The face: ``YINXIN_CJK_FONT`` when set, else the first Noto CJK / WenQuanYi / AR PL file found in
+the usual Debian font directories (the Simplified-Chinese face of a collection).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import posixpath
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from yinxin.errors import ConfigurationError, ValidationError
+from yinxin.ofd.document import Box, read_document, text_runs
+from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
+
+# (signed value) -> (picture type, picture bytes, width mm, height mm), or None
+PictureOf = Callable[[bytes], "tuple[str, bytes, int, int] | None"]
+
+_FONTS = [
+    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 2),  # SC face of the collection
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
+]
+MAX_PIXELS = 40_000_000
+
+
+@functools.cache
+def _font_file() -> tuple[str, int]:
+    env = os.environ.get("YINXIN_CJK_FONT")
+    if env:
+        if not Path(env).is_file():
+            raise ConfigurationError(f"YINXIN_CJK_FONT={env} is not a file")
+        return env, 2 if env.endswith(".ttc") and "Noto" in env else 0
+    for path, index in _FONTS:
+        if Path(path).is_file():
+            return path, index
+    raise ConfigurationError("no CJK font found: install fonts-noto-cjk or set YINXIN_CJK_FONT")
+
+
+@functools.lru_cache(maxsize=64)
+def _font(px: int) -> ImageFont.FreeTypeFont:
+    path, index = _font_file()
+    return ImageFont.truetype(path, max(px, 1), index=index)
+
+
+def _resources(pkg: OfdPackage, paths: tuple[str, ...]) -> dict[str, str]:
+    """ID -> package name of every MultiMedia file the document's resource files declare."""
+    out: dict[str, str] = {}
+    for res_name in paths:
+        if res_name not in pkg.parts:
+            continue
+        root = parse_xml(pkg.parts[res_name], res_name)
+        base = loc(posixpath.dirname(res_name), root.get("BaseLoc") or ".")
+        for media in root.iter(q("MultiMedia")):
+            file = media.findtext(q("MediaFile"))
+            if media.get("ID") and file:
+                try:
+                    out[media.get("ID")] = loc(base, file)
+                except ValidationError:
+                    continue
+    return out
+
+
+def _paste_picture(canvas: Image.Image, data: bytes, box: Box, scale: float) -> bool:
+    try:
+        pic = Image.open(io.BytesIO(data))
+        pic.load()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+    w, h = max(int(box.w * scale), 1), max(int(box.h * scale), 1)
+    pic = pic.convert("RGBA").resize((w, h), Image.LANCZOS)
+    canvas.alpha_composite(pic, (int(box.x * scale), int(box.y * scale)))
+    return True
+
+
+def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
+    for obj in root.iter(q("PathObject")):
+        try:
+            box = Box.parse(obj.get("Boundary"), "PathObject Boundary")
+        except ValidationError:
+            continue
+        data = (obj.findtext(q("AbbreviatedData")) or "").split()
+        width = float(obj.get("LineWidth") or 0.353) * scale
+        points: list[tuple[float, float]] = []
+        start = None
+        i = 0
+        while i < len(data):
+            op = data[i]
+            try:
+                if op in ("M", "L") and i + 2 < len(data):
+                    x, y = float(data[i + 1]), float(data[i + 2])
+                    pt = ((box.x + x) * scale, (box.y + y) * scale)
+                    if op == "M":
+                        if len(points) > 1:
+                            draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
+                        points, start = [pt], pt
+                    else:
+                        points.append(pt)
+                    i += 3
+                    continue
+                if op == "Z" and start is not None:
+                    points.append(start)
+            except (ValueError, IndexError):
+                break
+            i += 1
+        if len(points) > 1:
+            draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
+
+
+def render_page(
+    data: bytes,
+    page: int = 1,
+    *,
+    dpi: int = 150,
+    picture_of: PictureOf | None = None,
+) -> bytes:
+    """PNG of page ``page`` (1 = first, -1 = last) at ``dpi``, the seals stamped on it."""
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 36 <= dpi <= 600:
+        raise ValidationError("dpi must be an integer from 36 to 600", field="dpi")
+    pkg = OfdPackage.read(data)
+    doc = read_document(pkg)
+    if isinstance(page, bool) or not isinstance(page, int) or page == 0:
+        raise ValidationError("page must be a page number (1 = first, -1 = last)", field="page")
+    index = page - 1 if page > 0 else len(doc.pages) + page
+    if not 0 <= index < len(doc.pages):
+        raise ValidationError(
+            f"page {page} is not in the document ({len(doc.pages)} pages)", field="page"
+        )
+    pg = doc.pages[index]
+    scale = dpi / 25.4  # pixels per mm
+    size = (max(int(pg.width * scale), 1), max(int(pg.height * scale), 1))
+    if size[0] * size[1] > MAX_PIXELS:
+        raise ValidationError("the page is too large to draw at this dpi", field="dpi")
+    canvas = Image.new("RGBA", size, (255, 255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+
+    root = parse_xml(pkg.get(pg.content), pg.content)
+    _draw_paths(draw, root, scale)
+    media = _resources(pkg, doc.public_res + doc.document_res)
+    for obj in root.iter(q("ImageObject")):
+        name = media.get(obj.get("ResourceID", ""))
+        if name and name in pkg.parts:
+            try:
+                box = Box.parse(obj.get("Boundary"), "ImageObject Boundary")
+            except ValidationError:
+                continue
+            _paste_picture(canvas, pkg.parts[name], box, scale)
+    for run in text_runs(pkg, pg):
+        font = _font(int(run.size * scale))
+        for ch, x in zip(run.text, run.xs, strict=True):
+            draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
+
+    for box, signed_value in _stamps_on(pkg, pg.id):
+        picture = picture_of(signed_value) if picture_of and signed_value else None
+        drawn = False
+        if picture is not None and picture[0].lower() in ("png", "jpg", "jpeg", "bmp", "gif"):
+            drawn = _paste_picture(canvas, picture[1], box, scale)
+        if not drawn:  # a seal we cannot draw is still shown as where it is
+            draw.rectangle(
+                [box.x * scale, box.y * scale, (box.x + box.w) * scale, (box.y + box.h) * scale],
+                outline=(200, 0, 0),
+                width=max(int(scale / 2), 1),
+            )
+    out = io.BytesIO()
+    canvas.convert("RGB").save(out, "PNG")
+    return out.getvalue()
+
+
+def _stamps_on(pkg: OfdPackage, page_id: str) -> list[tuple[Box, bytes | None]]:
+    if pkg.signatures_loc is None or pkg.signatures_loc not in pkg.parts:
+        return []
+    signs_dir = posixpath.dirname(pkg.signatures_loc)
+    out = []
+    for entry in parse_xml(pkg.parts[pkg.signatures_loc], pkg.signatures_loc).findall(
+        q("Signature")
+    ):
+        try:
+            name = loc(signs_dir, entry.get("BaseLoc", ""))
+            root = parse_xml(pkg.get(name), name)
+            base = posixpath.dirname(name)
+            value_name = loc(base, root.findtext(q("SignedValue")) or "")
+        except ValidationError:
+            continue
+        value = pkg.parts.get(value_name)
+        for st in root.iter(q("StampAnnot")):
+            if st.get("PageRef") != page_id:
+                continue
+            try:
+                out.append((Box.parse(st.get("Boundary"), "StampAnnot Boundary"), value))
+            except ValidationError:
+                continue
+    return out
