@@ -181,8 +181,10 @@ def _columns(table: Table) -> list[dict]:
 
 
 def _rows(conn: Connection, table: Table) -> Iterator[Any]:
-    result = conn.execution_options(yield_per=1000).execute(select(table).order_by(*_order(table)))
-    yield from result
+    """A table's rows in key order, streamed (the option is the statement's: set on the
+    connection it would make every later statement a server-side cursor)."""
+    stmt = select(table).order_by(*_order(table)).execution_options(yield_per=1000)
+    yield from conn.execute(stmt)
 
 
 def _line(row: dict) -> bytes:
@@ -480,6 +482,7 @@ class Handover:
             with self.db.engine.connect() as conn, conn.begin():
                 tables = self._check_target(conn, manifest)
                 self._insert(conn, directory, manifest, tables, progress)
+                self._place_files(directory, manifest, created, progress)
                 with Session(bind=conn) as s:
                     chain = audit.verify(s)
                 if not chain.ok:
@@ -489,7 +492,6 @@ class Handover:
                         field="tables",
                         code="audit_chain_broken",
                     )
-                self._place_files(directory, manifest, created, progress)
         except BaseException:
             for store, key in created:
                 with suppress(OSError):
