@@ -56,6 +56,7 @@ class PlatformKek:
         self._keystore = keystore
         self._creation_lock = creation_lock
         self._key: SecretKey | None = None
+        self._subkeys: dict[str, bytes] = {}
 
     def _get(self, create: bool) -> SecretKey:
         if self._key is not None:
@@ -83,7 +84,10 @@ class PlatformKek:
         self._get(create=True)
 
     def _derived(self, cipher: DataCipher) -> bytes:
-        """The SM4 (or other non-AES) key for ``cipher``, derived from the KEK by the SM3 KDF."""
+        """The SM4 (or other non-AES) key for ``cipher``, derived from the KEK by the SM3 KDF
+        (once per cipher: it stays in this process as long as the KEK does)."""
+        if cipher.name in self._subkeys:
+            return self._subkeys[cipher.name]
         key = self._get(create=True)
         derive = getattr(key, "derive", None)
         if derive is None:
@@ -94,9 +98,9 @@ class PlatformKek:
                 field=ciphers.SETTING,
                 code="cipher_unsupported",
             )
-        return derive(
-            b"yinxin-kek:" + self.label.encode() + b":" + cipher.name.encode(), cipher.key_length
-        )
+        info = b"yinxin-kek:" + self.label.encode() + b":" + cipher.name.encode()
+        subkey = self._subkeys[cipher.name] = derive(info, cipher.key_length)
+        return subkey
 
     def supports(self, cipher: str | DataCipher) -> None:
         """Refuse now (``cipher_unsupported``) if this key store cannot seal under ``cipher``,
