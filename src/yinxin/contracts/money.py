@@ -32,6 +32,9 @@ from yinxin.errors import ValidationError
 CENT = Decimal("0.01")
 #: The largest amount written in capitals: 壹万亿元整 (10^12), far above any contract's price.
 MAX_CAPITALS = Decimal(10) ** 12
+#: Digits before the point that :func:`parse_amount` takes (千万亿): beyond any contract, and
+#: well inside the 28 significant digits of the decimal context the arithmetic runs in.
+MAX_DIGITS = 15
 
 DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
@@ -59,42 +62,49 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     """
     if isinstance(text, bool) or isinstance(text, float):
         raise ValidationError(
-            f"{field}: give the amount as text or a Decimal, not a binary float",
+            "give the amount as text or a Decimal, not a binary float",
             field=field,
         )
     if isinstance(text, int):
         text = str(text)
     if isinstance(text, Decimal):
         if not text.is_finite():
-            raise ValidationError(f"{field}: not a finite amount", field=field)
+            raise ValidationError("not a finite amount", field=field)
         if text < 0:
-            raise ValidationError(f"{field}: an amount cannot be negative", field=field)
+            raise ValidationError("an amount cannot be negative", field=field)
+        if text.adjusted() >= MAX_DIGITS:
+            raise ValidationError(
+                f"an amount has at most {MAX_DIGITS} digits before the point",
+                field=field,
+            )
         if text != text.quantize(CENT, rounding=ROUND_HALF_UP):
             raise ValidationError(
-                f"{field}: an amount has at most two decimals (分), got {text}", field=field
+                f"an amount has at most two decimals (分), got {text}", field=field
             )
         return text.quantize(CENT)
     if not isinstance(text, str):
-        raise ValidationError(f"{field}: not an amount", field=field)
+        raise ValidationError("not an amount", field=field)
     raw = text.strip()
     if raw[:1] in ("¥", "￥"):
         raw = raw[1:].strip()
     if raw.startswith("-"):
-        raise ValidationError(f"{field}: an amount cannot be negative", field=field)
+        raise ValidationError("an amount cannot be negative", field=field)
     if re.fullmatch(r"\d+\.\d{3,}", raw):
+        raise ValidationError(f"an amount has at most two decimals (分), got {raw!r}", field=field)
+    if len(raw.replace(",", "").split(".")[0]) > MAX_DIGITS:
         raise ValidationError(
-            f"{field}: an amount has at most two decimals (分), got {raw!r}", field=field
+            f"an amount has at most {MAX_DIGITS} digits before the point", field=field
         )
     if _PLAIN.fullmatch(raw):
         digits = raw
     elif _GROUPED.fullmatch(raw):
         digits = raw.replace(",", "")
     else:
-        raise ValidationError(f"{field}: {text!r} is not an amount like 1740000.00", field=field)
+        raise ValidationError(f"{text!r} is not an amount like 1740000.00", field=field)
     try:
         return Decimal(digits).quantize(CENT)
     except InvalidOperation as exc:  # pragma: no cover - the patterns admit only digits
-        raise ValidationError(f"{field}: {text!r} is not an amount", field=field) from exc
+        raise ValidationError(f"{text!r} is not an amount", field=field) from exc
 
 
 def parse_rate(text: str | Decimal, *, field: str = "rate") -> Decimal:
@@ -103,7 +113,7 @@ def parse_rate(text: str | Decimal, *, field: str = "rate") -> Decimal:
     Floats are refused for the same reason as in :func:`parse_amount`.
     """
     if isinstance(text, bool) or isinstance(text, float):
-        raise ValidationError(f"{field}: give the rate as text or a Decimal", field=field)
+        raise ValidationError("give the rate as text or a Decimal", field=field)
     if isinstance(text, Decimal):
         value = text
     elif isinstance(text, str):
@@ -114,12 +124,12 @@ def parse_rate(text: str | Decimal, *, field: str = "rate") -> Decimal:
         elif raw.endswith("‰"):
             raw, scale = raw[:-1].strip(), Decimal("0.001")
         if not re.fullmatch(r"\d+(?:\.\d+)?", raw):
-            raise ValidationError(f"{field}: {text!r} is not a rate like 0.06 or 6%", field=field)
+            raise ValidationError(f"{text!r} is not a rate like 0.06 or 6%", field=field)
         value = Decimal(raw) * scale
     else:
-        raise ValidationError(f"{field}: not a rate", field=field)
+        raise ValidationError("not a rate", field=field)
     if not value.is_finite() or value < 0 or value > 1:
-        raise ValidationError(f"{field}: a rate lies between 0 and 1 (0% and 100%)", field=field)
+        raise ValidationError("a rate lies between 0 and 1 (0% and 100%)", field=field)
     return value.normalize() if value else Decimal(0)
 
 
@@ -127,7 +137,7 @@ def _check_capitals_range(amount: Decimal, field: str) -> Decimal:
     amount = parse_amount(amount, field=field)
     if amount > MAX_CAPITALS:
         raise ValidationError(
-            f"{field}: capitals are written up to 10^12 (壹万亿元), got {amount}", field=field
+            f"capitals are written up to 10^12 (壹万亿元), got {amount}", field=field
         )
     return amount
 
@@ -224,7 +234,7 @@ _SECTION_TEXT = re.compile(f"[{DIGITS}拾佰仟]+")
 def _parse_section(text: str, field: str, original: str) -> int:
     """壹仟零伍 → 1005; the exact placement of 零 is checked later against the rules."""
     if not text or not _SECTION_TEXT.fullmatch(text):
-        raise ValidationError(f"{field}: {original!r} is not an amount in capitals", field=field)
+        raise ValidationError(f"{original!r} is not an amount in capitals", field=field)
     total, digit = 0, None
     for ch in text:
         if ch in DIGITS:
@@ -232,9 +242,7 @@ def _parse_section(text: str, field: str, original: str) -> int:
             continue
         unit = 10 ** _SMALL_UNITS.index(ch)
         if not digit:
-            raise ValidationError(
-                f"{field}: {original!r}: {ch} without a digit before it", field=field
-            )
+            raise ValidationError(f"{original!r}: {ch} without a digit before it", field=field)
         total += digit * unit
         digit = None
     return total + (digit or 0)
@@ -247,9 +255,7 @@ def _parse_integer(text: str, field: str, original: str) -> int:
         if unit_text in rest:
             head, rest = rest.split(unit_text, 1)
             if unit_text == "亿" and "万" in head:
-                raise ValidationError(
-                    f"{field}: {original!r} is not an amount in capitals", field=field
-                )
+                raise ValidationError(f"{original!r} is not an amount in capitals", field=field)
             total += _parse_section(head.strip("零") or "?", field, original) * 10**power
     rest = rest.lstrip("零") if total else rest
     if rest:
@@ -265,32 +271,32 @@ def from_capitals(text: str, *, field: str = "amount_in_capitals") -> Decimal:
     ``field``: a missing or misplaced 整, a unit without a digit, doubled 零, Arabic digits…
     """
     if not isinstance(text, str):
-        raise ValidationError(f"{field}: not a text", field=field)
+        raise ValidationError("not a text", field=field)
     norm = re.sub(r"\s+", "", text).replace("圆", "元").replace("正", "整")
     if norm.startswith("人民币"):
         norm = norm[3:]
-    if not norm or not re.fullmatch(f"[{DIGITS}拾佰仟万亿元角分整]+", norm):
-        raise ValidationError(f"{field}: {text!r} is not an amount in capitals", field=field)
+    if not norm or len(norm) > 64 or not re.fullmatch(f"[{DIGITS}拾佰仟万亿元角分整]+", norm):
+        raise ValidationError(f"{text!r} is not an amount in capitals", field=field)
     body = norm[:-1] if norm.endswith("整") else norm
     if "元" in body:
         int_text, dec_text = body.split("元", 1)
         if not int_text:
-            raise ValidationError(f"{field}: {text!r}: nothing before 元", field=field)
+            raise ValidationError(f"{text!r}: nothing before 元", field=field)
     else:
         int_text, dec_text = "", body
     yuan = 0 if int_text in ("", "零") else _parse_integer(int_text, field, text)
     m = re.fullmatch(f"零?(?:([{DIGITS[1:]}])角)?(?:([{DIGITS[1:]}])分)?", dec_text)
     if not m:
-        raise ValidationError(f"{field}: {text!r}: the 角 and 分 are malformed", field=field)
+        raise ValidationError(f"{text!r}: the 角 and 分 are malformed", field=field)
     jiao = DIGITS.index(m.group(1)) if m.group(1) else 0
     fen = DIGITS.index(m.group(2)) if m.group(2) else 0
     value = Decimal(yuan * 100 + jiao * 10 + fen) / 100
     value = value.quantize(CENT)
     if value > MAX_CAPITALS:
-        raise ValidationError(f"{field}: capitals are written up to 10^12", field=field)
+        raise ValidationError("capitals are written up to 10^12", field=field)
     if norm not in _variants(value):
         raise ValidationError(
-            f"{field}: {text!r} is not written by the rules; for {format_amount(value)} "
+            f"{text!r} is not written by the rules; for {format_amount(value)} "
             f"write {capitals(value)}",
             field=field,
         )
@@ -310,7 +316,7 @@ def check_capitals(amount: Decimal, text: str, *, field: str = "amount_in_capita
     stated = from_capitals(text, field=field)
     if stated != parse_amount(amount):
         raise ValidationError(
-            f"{field}: the capitals state {format_amount(stated)} but the figures "
+            f"the capitals state {format_amount(stated)} but the figures "
             f"{format_amount(amount)}; write {capitals(amount)}",
             field=field,
         )
@@ -321,7 +327,7 @@ def _rounding(name: str) -> str:
         return ROUNDINGS[name]
     except KeyError:
         raise ValidationError(
-            f"rounding: one of {', '.join(ROUNDINGS)}, not {name!r}", field="rounding"
+            f"one of {', '.join(ROUNDINGS)}, not {name!r}", field="rounding"
         ) from None
 
 
@@ -382,7 +388,7 @@ def allocate(
     """
     amount = parse_amount(total, field=field)
     if not shares or any(s < 0 for s in shares) or sum(shares) != 1:
-        raise ValidationError("shares: fractions that add up to 1 (100 %)", field="shares")
+        raise ValidationError("fractions that add up to 1 (100 %)", field="shares")
     parts = [(amount * s).quantize(CENT, rounding=ROUND_HALF_UP) for s in shares[:-1]]
     parts.append(amount - sum(parts, Decimal(0)))
     return parts

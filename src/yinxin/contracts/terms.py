@@ -43,7 +43,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     2024-02-29 + 12 months → 2025-02-28; 2026-01-31 + 1 month → 2026-02-28.
     """
     if isinstance(months, bool) or not isinstance(months, int) or months < 0:
-        raise ValidationError("months: a whole number of months, not negative", field="months")
+        raise ValidationError("a whole number of months, not negative", field="months")
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return dt.date(year, month, min(day.day, _cal.monthrange(year, month)[1]))
@@ -140,12 +140,12 @@ def payment_schedule(
     """
     amount = parse_amount(total, field="total")
     if not terms:
-        raise ValidationError("terms: at least one instalment", field="terms")
+        raise ValidationError("at least one instalment", field="terms")
     amounts = allocate(amount, [t.share for t in terms], field="total")
     out = []
     for term, part in zip(terms, amounts, strict=True):
         if term.event not in EVENT_NAMES:
-            raise ValidationError(f"terms: unknown event {term.event!r}", field="terms")
+            raise ValidationError(f"unknown event {term.event!r}", field="terms")
         event_name = EVENT_NAMES[term.event]
         head = (
             f"{term.label}：{format_rate(term.share)} × {format_amount(amount)} = "
@@ -255,7 +255,7 @@ def deemed_acceptance(
         )
     _date(reminded, "reminded")
     if reminded < requested:
-        raise ValidationError("reminded: the reminder comes after the request", field="reminded")
+        raise ValidationError("the reminder comes after the request", field="reminded")
     reminder_until = calendar.add_workdays(reminded, reminder_workdays, field="reminder_workdays")
     last = max(review_until, reminder_until)
     deemed_on = last + dt.timedelta(days=1)
@@ -356,13 +356,13 @@ def late_penalty(
         cap = (base * cap_value).quantize(CENT, rounding=ROUND_HALF_UP)
         cap_text = f"{format_rate(cap_value)} × {format_amount(base)} = {format_amount(cap)}"
     elif cap_base is not None:
-        raise ValidationError("cap_rate: a cap needs its rate", field="cap_rate")
+        raise ValidationError("a cap needs its rate", field="cap_rate")
     steps: list[tuple[dt.date, Decimal]] = []
     for index, (day, paid) in enumerate(sorted(payments or [], key=lambda p: p[0])):
         _date(day, f"payments[{index}].date")
         steps.append((day, parse_amount(paid, field=f"payments[{index}].amount")))
     if sum((p for _, p in steps), Decimal(0)) > unpaid:
-        raise ValidationError("payments: more was paid than was due", field="payments")
+        raise ValidationError("more was paid than was due", field="payments")
 
     lines: list[PenaltyLine] = []
     notes: list[str] = []

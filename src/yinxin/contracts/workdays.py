@@ -106,37 +106,55 @@ class DayInfo:
         }
 
 
+@dataclass(frozen=True)
+class Span:
+    """A count of working days from a start, explained: where it ends, which days were off."""
+
+    start: dt.date
+    end: dt.date
+    workdays: int
+    days_off: tuple[DayInfo, ...]
+    explanation: str
+
+    def as_dict(self) -> dict:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "workdays": self.workdays,
+            "days_off": [d.as_dict() for d in self.days_off],
+            "explanation": self.explanation,
+        }
+
+
 def parse_date(text: str | dt.date, *, field: str = "date") -> dt.date:
     """An ISO date (``2026-02-14``) from a person or a request; refuses anything else."""
     if isinstance(text, dt.datetime):
-        raise ValidationError(f"{field}: give a calendar date, not a moment", field=field)
+        raise ValidationError("give a calendar date, not a moment", field=field)
     if isinstance(text, dt.date):
         return text
     if not isinstance(text, str):
-        raise ValidationError(f"{field}: not a date", field=field)
+        raise ValidationError("not a date", field=field)
     try:
         if len(text.strip()) != 10:
             raise ValueError
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise ValidationError(
-            f"{field}: {text!r} is not a date like 2026-02-14", field=field
-        ) from None
+        raise ValidationError(f"{text!r} is not a date like 2026-02-14", field=field) from None
 
 
 def _check_date(day: dt.date, field: str) -> dt.date:
     if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
-        raise ValidationError(f"{field}: give a calendar date", field=field)
+        raise ValidationError("give a calendar date", field=field)
     return day
 
 
 def _check_days(n: int, field: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
-        raise ValidationError(f"{field}: a whole number of working days", field=field)
+        raise ValidationError("a whole number of working days", field=field)
     if n < 0:
-        raise ValidationError(f"{field}: a number of working days cannot be negative", field=field)
+        raise ValidationError("a number of working days cannot be negative", field=field)
     if n > MAX_DAYS:
-        raise ValidationError(f"{field}: at most {MAX_DAYS} working days", field=field)
+        raise ValidationError(f"at most {MAX_DAYS} working days", field=field)
     return n
 
 
@@ -241,7 +259,7 @@ class WorkCalendar:
         _check_date(start, "start")
         _check_date(end, "end")
         if end < start:
-            raise ValidationError("end: the end of a span comes before its start", field="end")
+            raise ValidationError("the end of a span comes before its start", field="end")
         self._require(start, "start")
         self._require(end, "end")
         count = 0
@@ -251,6 +269,33 @@ class WorkCalendar:
             if self.is_workday(day, field="end"):
                 count += 1
         return count
+
+    def span_after(self, start: dt.date, n: int, *, field: str = "days") -> Span:
+        """:meth:`add_workdays` with its explanation (the days off skipped on the way)."""
+        end = self.add_workdays(start, n, field=field)
+        return self._span(start, end, n, f"{start.isoformat()} 后第 {n} 个工作日（当日不计）")
+
+    def span_between(self, start: dt.date, end: dt.date) -> Span:
+        """:meth:`workdays_between` with its explanation."""
+        n = self.workdays_between(start, end)
+        return self._span(start, end, n, f"{start.isoformat()} 之后至 {end.isoformat()}")
+
+    def _span(self, start: dt.date, end: dt.date, n: int, head: str) -> Span:
+        off = tuple(self.days_off(start + dt.timedelta(days=1), end)) if end > start else ()
+        holidays = sum(1 for d in off if d.kind == "holiday")
+        made_up = sum(
+            1
+            for k in range((end - start).days)
+            if self.day(start + dt.timedelta(days=k + 1)).kind == "makeup_workday"
+        )
+        detail = f"其间休息 {len(off)} 天（法定节假日 {holidays} 天）"
+        if made_up:
+            detail += f"，调休上班 {made_up} 天"
+        if end == start:
+            text = f"{head}：{n} 个工作日，即 {end.isoformat()}"
+        else:
+            text = f"{head}：{n} 个工作日，止于 {end.isoformat()}；{detail}"
+        return Span(start, end, n, off, text)
 
     def days_off(self, start: dt.date, end: dt.date) -> list[DayInfo]:
         """The days off (weekends and holidays) in ``start..end`` inclusive, for explanations."""

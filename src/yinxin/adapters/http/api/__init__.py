@@ -21,7 +21,9 @@ from yinxin.adapters.http.api.routes import (
     applications,
     audit,
     batches,
+    calc,
     certificates,
+    desk,
     flows,
     keys,
     links,
@@ -55,6 +57,8 @@ ROUTERS: list[APIRouter] = [
     verify.router,
     audit.router,
     webhooks.router,
+    desk.router,
+    calc.router,
 ]
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
