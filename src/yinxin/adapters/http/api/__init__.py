@@ -23,7 +23,6 @@ from yinxin.adapters.http.api.routes import (
     batches,
     calc,
     certificates,
-    desk,
     flows,
     keys,
     links,
@@ -57,7 +56,6 @@ ROUTERS: list[APIRouter] = [
     verify.router,
     audit.router,
     webhooks.router,
-    desk.router,
     calc.router,
 ]
 IDEMPOTENCY_HEADER = {
