@@ -1,4 +1,8 @@
-"""Key algorithms chosen by name at one place (``ec-p256``, ``rsa-3072`` …; ``sm2`` later)."""
+"""Key algorithms chosen by name at one place (``ec-p256``, ``rsa-3072``, ``sm2`` …).
+
+``sm2`` keys are not ``cryptography`` keys (it has no SM2): they are ``yinxin.pki.sm2`` objects,
+signed with through ``keys.SM2SoftwareKey`` and certified by ``sm2_x509``.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,26 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from yinxin.errors import ValidationError
+from yinxin.pki import sm2
 
 
 @dataclass(frozen=True)
 class Algorithm:
     name: str
-    family: str  # "ec" or "rsa"
+    family: str  # "ec", "rsa" or "sm2"
     size: int  # curve bits or modulus bits
 
     def generate(self) -> PrivateKeyTypes:
+        if self.family == "sm2":
+            return sm2.generate()  # type: ignore[return-value]  # not a cryptography key
         if self.family == "ec":
             return ec.generate_private_key(_CURVES[self.size]())
         return rsa.generate_private_key(public_exponent=65537, key_size=self.size)
 
     @property
     def hash(self) -> hashes.HashAlgorithm:
+        if self.family == "sm2":
+            return hashes.SM3()
         return hashes.SHA384() if (self.family == "ec" and self.size == 384) else hashes.SHA256()
 
 
@@ -34,6 +43,7 @@ ALGORITHMS: dict[str, Algorithm] = {
     "ec-p384": Algorithm("ec-p384", "ec", 384),
     "rsa-2048": Algorithm("rsa-2048", "rsa", 2048),
     "rsa-3072": Algorithm("rsa-3072", "rsa", 3072),
+    "sm2": Algorithm("sm2", "sm2", 256),
 }
 DEFAULT_ALGORITHM = "ec-p256"
 
@@ -49,6 +59,8 @@ def get_algorithm(name: str, field: str = "algorithm") -> Algorithm:
 
 def algorithm_of(public_key: PublicKeyTypes) -> Algorithm:
     """Name the algorithm of a public key, refusing keys the platform does not issue for."""
+    if isinstance(public_key, sm2.SM2PublicKey):
+        return ALGORITHMS["sm2"]
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         for alg in ALGORITHMS.values():
             if alg.family == "ec" and public_key.curve.key_size == alg.size:
@@ -58,12 +70,16 @@ def algorithm_of(public_key: PublicKeyTypes) -> Algorithm:
             if alg.family == "rsa" and public_key.key_size == alg.size:
                 return alg
     raise ValidationError(
-        "public key type is not accepted (use EC P-256/P-384 or RSA 2048/3072)", field="csr"
+        "public key type is not accepted (use EC P-256/P-384, RSA 2048/3072 or SM2)", field="csr"
     )
 
 
 def sign_with_native(key: PrivateKeyTypes, data: bytes, hash_alg: hashes.HashAlgorithm) -> bytes:
-    """ECDSA (DER signature) or RSA PKCS#1 v1.5 with a key held in this process."""
+    """ECDSA (DER signature), RSA PKCS#1 v1.5 or SM2 (default user ID) with a key held here."""
+    if isinstance(key, sm2.SM2PrivateKey):
+        if not isinstance(hash_alg, hashes.SM3):
+            raise TypeError("SM2 signs with SM3 only")
+        return key.sign(data)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, ec.ECDSA(hash_alg))
     if isinstance(key, rsa.RSAPrivateKey):

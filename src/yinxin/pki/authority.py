@@ -19,6 +19,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from yinxin.errors import ValidationError
 from yinxin.pki.keys import KeyHandle, builder_key
 from yinxin.pki.profiles import Profile
+from yinxin.pki.sm2 import SM2PublicKey
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,36 @@ def build_certificate(
     self_key: KeyHandle | None = None,
     dns_names: list[str] | None = None,
 ) -> x509.Certificate:
-    """Sign a certificate. ``issuer=None`` means self-signed with ``self_key`` (the root)."""
+    """Sign a certificate. ``issuer=None`` means self-signed with ``self_key`` (the root).
+
+    An SM2 signer (the issuer's key, or ``self_key`` for a root) hands the work to
+    ``sm2_x509``, which writes the same extensions and signs SM3withSM2: every caller (CA
+    set-up, rollover, issuance) serves an SM2 hierarchy unchanged.
+    """
+    signer = issuer.key if issuer else self_key
+    if signer is not None and signer.algorithm.family == "sm2":
+        from yinxin.pki import sm2_x509  # it imports this module (profile_extensions)
+
+        return sm2_x509.build_certificate(
+            profile=profile,
+            subject=subject,
+            public_key=public_key,
+            issuer=(
+                sm2_x509.SM2Issuer(issuer.certificate, issuer.key, issuer.urls)  # type: ignore[arg-type]
+                if issuer
+                else None
+            ),
+            not_before=not_before,
+            not_after=not_after,
+            serial=serial,
+            self_key=self_key,  # type: ignore[arg-type]
+            dns_names=dns_names,
+        )
+    if isinstance(public_key, SM2PublicKey):
+        raise ValidationError(
+            "an SM2 key is certified by an SM2 CA only (initialise one with --algorithm sm2)",
+            field="csr",
+        )
     if not_after <= not_before:
         raise ValidationError("not_after must be later than not_before", field="not_after")
     if issuer is not None:

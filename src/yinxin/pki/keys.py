@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, runtime_checkable
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding, PKCS1v15
@@ -33,7 +33,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
-from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm, sign_with_native
+from yinxin.pki import sm2
+from yinxin.pki.algorithms import (
+    ALGORITHMS,
+    Algorithm,
+    algorithm_of,
+    get_algorithm,
+    sign_with_native,
+)
 from yinxin.pki.ciphers import sm3_kdf
 from yinxin.store.files import fsync_dir
 
@@ -231,6 +238,50 @@ class SoftwareKey:
         return f"SoftwareKey(label={self.label!r}, algorithm={self._algorithm.name!r})"
 
 
+class SM2SoftwareKey:
+    """An SM2 key in this process (``yinxin.pki.sm2``), read from an encrypted PKCS#8 file.
+
+    ``native`` is ``None``: ``cryptography``'s builders cannot sign SM2, so code that builds
+    with them refuses the key (``builder_key`` raises) rather than write a wrong algorithm;
+    SM2 certificates, CRLs, OCSP responses and tokens are built by the SM2 paths instead.
+    """
+
+    def __init__(self, label: str, key: sm2.SM2PrivateKey):
+        self.label = label
+        self._key = key
+
+    @property
+    def algorithm(self) -> Algorithm:
+        return ALGORITHMS["sm2"]
+
+    def public_key(self) -> sm2.SM2PublicKey:  # type: ignore[override]
+        return self._key.public_key()
+
+    def sign(
+        self,
+        data: bytes,
+        hash_alg: hashes.HashAlgorithm | None = None,
+        *,
+        uid: bytes = sm2.DEFAULT_UID,
+    ) -> bytes:
+        """SM2 over ``SM3(Z_A || data)``; SM3 is the only hash an SM2 key signs with."""
+        if hash_alg is not None and not isinstance(hash_alg, hashes.SM3):
+            raise TypeError("an SM2 key signs with SM3 only")
+        return self._key.sign(data, uid=uid)
+
+    @property
+    def native(self) -> None:
+        return None
+
+    @property
+    def sm2_key(self) -> sm2.SM2PrivateKey:
+        """The in-process SM2 key (sealing code serialises it, as it does ``native``)."""
+        return self._key
+
+    def __repr__(self) -> str:  # never show key material
+        return f"SM2SoftwareKey(label={self.label!r})"
+
+
 class SoftwareSecretKey:
     """An AES-256-GCM key in this process's memory (decrypted from the file store)."""
 
@@ -294,30 +345,42 @@ class FileKeyStore:
         path = self._path(label)
         if path.exists():
             raise Conflict(f"a key labelled {label!r} already exists", field="label")
-        key = get_algorithm(algorithm).generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self._passphrase),
-        )
+        alg = get_algorithm(algorithm)
+        key = alg.generate()
+        if alg.family == "sm2":
+            pem = key.private_bytes_pkcs8(self._passphrase)  # PBES2, as below
+        else:
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(self._passphrase),
+            )
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
         os.replace(tmp, path)
-        return SoftwareKey(label, key)
+        return SM2SoftwareKey(label, key) if alg.family == "sm2" else SoftwareKey(label, key)
 
     def load(self, label: str) -> KeyHandle:
         path = self._path(label)
         if not path.exists():
             raise NotFound(f"no key labelled {label!r} in {self.directory}", field="label")
+        pem = path.read_bytes()
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), self._passphrase)
+            key = serialization.load_pem_private_key(pem, self._passphrase)
         except ValueError:
             raise Forbidden(
                 "wrong CA passphrase", field="passphrase", code="bad_passphrase"
             ) from None
+        except UnsupportedAlgorithm:  # decrypted, but not a curve cryptography knows: SM2?
+            try:
+                return SM2SoftwareKey(label, sm2.load_private_pkcs8(pem, self._passphrase))
+            except Forbidden:
+                raise Forbidden(
+                    "wrong CA passphrase", field="passphrase", code="bad_passphrase"
+                ) from None
         return SoftwareKey(label, key)
 
     def remove(self, label: str) -> None:

@@ -483,6 +483,14 @@ class Pkcs11KeyStore:
     def generate(self, label: str, algorithm: str) -> KeyHandle:
         check_label(label)
         alg = get_algorithm(algorithm)
+        if alg.family == "sm2":
+            # PKCS#11 has no standard SM2 mechanism (vendors use their own CKM_ numbers) and
+            # SoftHSM2 implements none: refuse rather than make a key nobody can sign SM2 with.
+            raise ConfigurationError(
+                "SM2 keys cannot be kept in a PKCS#11 token (no standard SM2 mechanism; "
+                "SoftHSM2 has none): use the file key store for an SM2 hierarchy",
+                field="algorithm",
+            )
         conn = self._connection()
         with conn.lock:
             taken = self._objects(conn, {Attribute.LABEL: label})

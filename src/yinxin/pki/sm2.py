@@ -15,6 +15,7 @@ with them; the private scalar never leaves libcrypto except as an (encrypted) PK
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import ctypes.util
 import functools
@@ -23,6 +24,7 @@ from typing import Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from yinxin.errors import ConfigurationError, Forbidden, ValidationError
 
@@ -179,6 +181,23 @@ class SM2PublicKey:
     def spki_der(self) -> bytes:
         """The DER SubjectPublicKeyInfo (id-ecPublicKey, curve sm2 1.2.156.10197.1.301)."""
         return self._spki
+
+    def public_bytes(self, encoding: Encoding, format: PublicFormat) -> bytes:
+        """The SPKI as DER or PEM, spelled like ``cryptography``'s method so that code which
+        compares or stores public keys (``der.spki``) takes an SM2 key as it is."""
+        if format is not PublicFormat.SubjectPublicKeyInfo:
+            raise ValueError("an SM2 public key is written as a SubjectPublicKeyInfo only")
+        if encoding is Encoding.DER:
+            return self._spki
+        if encoding is Encoding.PEM:
+            b64 = base64.encodebytes(self._spki).replace(b"\n", b"")
+            lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+            return (
+                b"-----BEGIN PUBLIC KEY-----\n"
+                + b"\n".join(lines)
+                + b"\n-----END PUBLIC KEY-----\n"
+            )
+        raise ValueError(f"unsupported encoding {encoding}")
 
     def point(self) -> bytes:
         """The uncompressed point ``04 || X || Y`` (65 bytes), as other SM2 libraries take it."""

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from yinxin.errors import ValidationError
@@ -77,9 +78,14 @@ def _extension(ext: x509.ExtensionType, critical: bool) -> bytes:
     return d.seq(*parts)
 
 
-def key_identifier(public_key: SM2PublicKey) -> bytes:
-    """SHA-1 of the public key's point (RFC 5280 §4.2.1.2 method 1), as OpenSSL computes it."""
-    return hashlib.sha1(public_key.point()).digest()  # noqa: S324 - an identifier, not security
+def key_identifier(public_key: SM2PublicKey | PublicKeyTypes) -> bytes:
+    """SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1), as OpenSSL computes
+    it — for an SM2 key its point; a P-256 or RSA subject key (certified by an SM2 CA) alike."""
+    if isinstance(public_key, SM2PublicKey):
+        bits = public_key.point()
+    else:
+        return x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+    return hashlib.sha1(bits).digest()  # noqa: S324 - an identifier, not security
 
 
 def signed(tbs: bytes, key: SM2Signer, uid: bytes) -> bytes:
@@ -130,7 +136,7 @@ def build_certificate(
     *,
     profile: Profile,
     subject: x509.Name,
-    public_key: SM2PublicKey,
+    public_key: SM2PublicKey | PublicKeyTypes,
     issuer: SM2Issuer | None,
     not_before: dt.datetime,
     not_after: dt.datetime,
@@ -140,6 +146,9 @@ def build_certificate(
     dns_names: list[str] | None = None,
 ) -> x509.Certificate:
     """Sign an SM2 certificate of ``profile``. ``issuer=None``: self-signed with ``self_key``.
+
+    The subject key is SM2 as a rule; a P-256/RSA key from a CSR is certified too (an SM2 CA
+    may sign any key), its SKI computed as ``cryptography`` does.
 
     Mirrors ``authority.build_certificate``: the same extensions, and a certificate never
     outlives its issuer.
@@ -170,7 +179,7 @@ def build_certificate(
         issuer_name,
         d.seq(time_der(not_before), time_der(not_after)),
         subject.public_bytes(),
-        public_key.spki_der(),
+        d.spki(public_key),
         d.tlv(0xA3, d.seq(*(_extension(e, c) for e, c in extensions))),
     )
     return x509.load_der_x509_certificate(signed(tbs, signer, uid))
