@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from yinxin.notify.webhooks import Webhooks
     from yinxin.pki.kek import PlatformKek
     from yinxin.pki.keys import KeyStore
+    from yinxin.pki.recrypt import DataRecrypt
     from yinxin.registry.ca import CertificateAuthority
     from yinxin.registry.certificates import Certificates
     from yinxin.registry.documents import ApplicationDocuments
@@ -79,7 +80,18 @@ class Platform:
     def kek(self) -> PlatformKek:
         from yinxin.pki.kek import PlatformKek
 
-        return PlatformKek(self.keystore, creation_lock=lambda: self.db.exclusive(KEK_LOCK))
+        return PlatformKek(
+            self.keystore,
+            creation_lock=lambda: self.db.exclusive(KEK_LOCK),
+            cipher=self.settings.data_cipher,
+        )
+
+    @cached_property
+    def recrypt(self) -> DataRecrypt:
+        """Moves every sealed secret to one data-at-rest cipher (``yinxin keys recrypt``)."""
+        from yinxin.pki.recrypt import DataRecrypt
+
+        return DataRecrypt(self.db, self.clock, self.kek)
 
     @cached_property
     def subscribers(self) -> Subscribers:

@@ -39,6 +39,7 @@ from yinxin.adapters.cli.common import (
 from yinxin.adapters.cli.flows import flow_app
 from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
+from yinxin.adapters.cli.recrypt import keys_app
 from yinxin.adapters.cli.seals import seal_app
 from yinxin.adapters.cli.signing import authorization_app, sign_app
 from yinxin.adapters.cli.verify import verify_cmd
@@ -641,6 +642,7 @@ app.add_typer(archive_app, name="archive")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(keys_app, name="keys")
 app.command("worker")(worker_cmd)
 app.add_typer(jobs_app, name="jobs")
 
