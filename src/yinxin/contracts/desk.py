@@ -388,6 +388,10 @@ class ServiceDesk:
         self.db, self.clock, self.calendar = db, clock, calendar
         self._flows = flows
 
+    def _now(self) -> dt.datetime:
+        """The platform clock in UTC (a test's frozen clock may be set in Beijing time)."""
+        return self.clock.now().astimezone(dt.UTC)
+
     # --- contracts ----------------------------------------------------------------------------
     def add_contract(
         self,
@@ -424,7 +428,7 @@ class ServiceDesk:
             if not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 720:
                 raise ValidationError(f"{name} must be a whole number of hours, 1–720", field=name)
         actor = _text(actor, "actor", limit=100)
-        now = self.clock.now()
+        now = self._now()
         with self.db.transaction() as s:
             if s.scalar(select(DeskContract.id).where(DeskContract.number == number)):
                 raise Conflict(f"contract {number} is already under service", field="number")
@@ -485,7 +489,7 @@ class ServiceDesk:
         """Record a notice (报修) and start its clocks. ``notice_at`` (default: now) is when
         甲方 gave notice: it may be earlier than now (a call written down afterwards) but not
         in the future, and must fall inside the contract's period."""
-        now = self.clock.now()
+        now = self._now()
         if channel not in CHANNELS:
             raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
         if severity not in SEVERITIES:
@@ -507,9 +511,12 @@ class ServiceDesk:
                     field="notice_at",
                 )
             REQUEST_LIFECYCLE.check("open", _R.NONE, None, "(new)")
-            workday, budget = response_budget(
-                notice, self.calendar, c.workday_response_hours, c.other_response_hours
-            )
+            try:
+                workday, budget = response_budget(
+                    notice, self.calendar, c.workday_response_hours, c.other_response_hours
+                )
+            except ValidationError as e:  # a year the calendar has no official schedule for
+                raise ValidationError(e.message, field="notice_at", code=e.code) from None
             on_site = dt.timedelta(hours=c.on_site_hours) if on_site_requested else None
             r = ServiceRequest(
                 contract_id=c.id,
@@ -601,7 +608,7 @@ class ServiceDesk:
         text: str | None = None,
     ) -> RequestView:
         actor = _text(actor, "actor", limit=100)
-        now = self.clock.now()
+        now = self._now()
         with self.db.transaction() as s:
             r = self._request(s, request_id)
             m = REQUEST_LIFECYCLE.check(verb, r.state, None, f"#{r.id}")
@@ -658,7 +665,7 @@ class ServiceDesk:
         self, request_id: int, verb: str, at: dt.datetime | None, actor: str, reason: str | None
     ) -> RequestView:
         actor = _text(actor, "actor", limit=100)
-        now = self.clock.now()
+        now = self._now()
         with self.db.transaction() as s:
             r = self._request(s, request_id)
             if r.state not in LIVE:
@@ -729,7 +736,7 @@ class ServiceDesk:
         for kind, minutes, met_at, due in checks:
             budget = dt.timedelta(minutes=minutes)
             final = met_at is not None or ended
-            upto = met_at or (end_at if ended else t)
+            upto = met_at or (end_at if ended else now)  # unmet: late as of now
             if upto is None:
                 continue
             late = lateness(r.notice_at, budget, upto, pauses)
@@ -739,9 +746,22 @@ class ServiceDesk:
                 )
             )
             if row is not None:
-                if not row.final:
-                    row.late_seconds = max(row.late_seconds, int(late.total_seconds()))
-                    row.final = final
+                if row.final:
+                    continue
+                if late <= dt.timedelta(0):
+                    # flagged while the desk's record lagged behind (a step written down
+                    # afterwards, back-dated): the commitment was met in time after all
+                    _event(
+                        s,
+                        now,
+                        "system:desk",
+                        "breach_withdrawn",
+                        r.id,
+                        {"kind": str(kind), "flagged_late_seconds": row.late_seconds},
+                    )
+                    s.delete(row)
+                    continue
+                row.late_seconds, row.final = int(late.total_seconds()), final
                 continue
             if late <= dt.timedelta(0):
                 continue
@@ -776,7 +796,7 @@ class ServiceDesk:
         """The job's work: flag every deadline passed and unmet, grow the lateness of open
         breaches, and mark requests whose service record flow completed. Running it twice
         changes nothing the second time (one breach per request and kind)."""
-        now = now or self.clock.now()
+        now = now or self._now()
         flagged: list[int] = []
         updated: list[int] = []
         with self.db.transaction() as s:
@@ -916,7 +936,7 @@ class ServiceDesk:
     ) -> InspectionView:
         """The month's on-site inspection and its record (系统运行情况记录). ``month`` defaults
         to the month (Beijing time) it was performed in; one per contract and month."""
-        now = self.clock.now()
+        now = self._now()
         t = now if performed_at is None else _aware(performed_at, "performed_at")
         if t > now:
             raise ValidationError("an inspection cannot be in the future", field="performed_at")
@@ -984,7 +1004,7 @@ class ServiceDesk:
         c = self.contract(contract)
         requests = self.list(contract=c.number, since=p.start, until=p.end, limit=1000)
         inspections = [i for i in self.inspections(c.number) if i.month in p.months]
-        return build_report(c, p, requests, inspections, self.clock.now())
+        return build_report(c, p, requests, inspections, self._now())
 
     def report_pdf(self, contract: str, period: str) -> bytes:
         from yinxin.contracts.reports import render_report_pdf
@@ -1005,7 +1025,7 @@ class ServiceDesk:
                 )
             view = self._view(s, r)
             contract = _contract_view(s.get(DeskContract, r.contract_id))
-        return render_service_record(contract, view, generated_at=self.clock.now())
+        return render_service_record(contract, view, generated_at=self._now())
 
     def start_record_flow(
         self,
@@ -1035,7 +1055,7 @@ class ServiceDesk:
                         field="request_id",
                     )
         pdf = self.record_pdf(request_id)
-        when = deadline or self.clock.now() + RECORD_DEADLINE
+        when = deadline or self._now() + RECORD_DEADLINE
         flow = flows.create(
             f"运维服务记录单 #{request_id}",
             documents=[(f"service-record-{request_id}.pdf", pdf)],
@@ -1046,7 +1066,7 @@ class ServiceDesk:
             deadline=when,
             actor=actor,
         )
-        now = self.clock.now()
+        now = self._now()
         with self.db.transaction() as s:
             r = self._request(s, request_id)
             REQUEST_LIFECYCLE.check("record", r.state, None, f"#{r.id}")
@@ -1060,7 +1080,7 @@ class ServiceDesk:
         from yinxin.store.models.flows import SignFlow
 
         done: list[int] = []
-        now = self.clock.now()
+        now = self._now()
         with self.db.transaction() as s:
             rows = s.execute(
                 select(ServiceRequest, SignFlow)

@@ -19,12 +19,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
-from typing import TYPE_CHECKING
 
+from yinxin.contracts.desk import ContractView, InspectionView, RequestView
 from yinxin.errors import ValidationError
-
-if TYPE_CHECKING:
-    from yinxin.contracts.desk import ContractView, InspectionView, RequestView
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 CHANNELS = {"phone": "电话", "web": "网络", "on_site": "现场"}
@@ -319,12 +316,12 @@ class _Doc:
     def signatures(self, left: str, right: str, date_line: str) -> None:
         """Two signature blocks side by side: the anchor text ("乙方（签章）：") with room
         below and to the right for the seal, which the signer's flow centres on it."""
-        c = self.need(150)
-        self.y -= 30
+        c = self.need(170)  # a 40 mm seal is centred on the anchor: 57 pt above and below
+        self.y -= 75
         for x, label in ((self.x0, left), (self.x0 + self.width / 2, right)):
             c.text(x, self.y, label, size=12)
-            c.text(x, self.y - 90, date_line, size=10)
-        self.y -= 110
+            c.text(x, self.y - 80, date_line, size=10)
+        self.y -= 95
 
     def finish(self, footer: str) -> bytes:
         from pyhanko.pdf_utils import generic
@@ -500,7 +497,7 @@ def render_report_pdf(report: ServiceReport) -> bytes:
                 ]
                 for x in report.requests
             ],
-            [0.06, 0.15, 0.06, 0.25, 0.1, 0.14, 0.12, 0.12],
+            [0.05, 0.14, 0.05, 0.22, 0.12, 0.15, 0.14, 0.13],
         )
     else:
         d.para("本期间无服务请求。")

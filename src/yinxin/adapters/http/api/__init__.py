@@ -23,6 +23,7 @@ from yinxin.adapters.http.api.routes import (
     batches,
     calc,
     certificates,
+    desk,
     flows,
     keys,
     links,
@@ -56,6 +57,7 @@ ROUTERS: list[APIRouter] = [
     verify.router,
     audit.router,
     webhooks.router,
+    desk.router,
     calc.router,
 ]
 IDEMPOTENCY_HEADER = {

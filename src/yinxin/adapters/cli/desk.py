@@ -1,0 +1,405 @@
+"""``yinxin desk …``: the O&M service desk of contract 003 from a shell, over ``platform.desk``.
+
+The desk puts a contract under service (``contract-add``), writes down each notice (``open``)
+and each step (``respond``, ``arrive``, ``pause``/``resume`` while waiting on 甲方,
+``resolve``, ``cancel``), records the monthly inspection (``inspect``), sends the service record
+for signature by both parties (``record-flow``; each signer's link is printed once), and writes
+the record and the monthly or yearly report as PDF. ``sweep`` runs the breach job's work now.
+Times are ISO 8601 with their offset (``2026-10-16T20:00+08:00``); a step may be written down
+afterwards with ``--at``, never in the future.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    console,
+    parse_time,
+    platform,
+    run,
+    writable,
+    write_atomic,
+)
+from yinxin.errors import ValidationError
+
+desk_app = typer.Typer(no_args_is_help=True, help="O&M service desk (运维服务, contract 003).")
+REQUEST = typer.Argument(..., help="The service request's number.")
+CONTRACT = typer.Argument(..., help="The contract's number.")
+ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
+AT = typer.Option(None, "--at", help="When it happened (ISO 8601 with offset; default now).")
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    out: str
+    sha256: str
+    size: int
+
+
+def _date(value: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("not a date (YYYY-MM-DD)", field=field) from None
+
+
+def _party(value: str, field: str) -> tuple[int, str]:
+    sub, sep, seal = value.partition(":")
+    if not sep or not sub.strip().isdigit() or not seal.strip():
+        raise ValidationError("give SUBSCRIBER_ID:SEAL (seal id or esID)", field=field)
+    return int(sub), seal.strip()
+
+
+def _t(t: dt.datetime | None) -> str:
+    return (
+        "—" if t is None else f"{t.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}"
+    )
+
+
+def _show(r) -> None:
+    console.print(
+        f"[bold]#{r.id}[/]  {r.state}  clock {r.clock}  {r.contract_number}  {r.channel}  "
+        f"{r.severity}  《{r.description[:40]}》"
+    )
+    day = "working day" if r.notice_workday else "non-working day"
+    console.print(f"  notice {_t(r.notice_at)} ({day}); response due {_t(r.response_due)}")
+    if r.on_site_requested:
+        console.print(f"  on site due {_t(r.on_site_due)}; arrived {_t(r.on_site_at)}")
+    if r.responded_at:
+        console.print(f"  responded {_t(r.responded_at)} ({r.response_minutes} min on the clock)")
+    for p in r.pauses:
+        console.print(f"  paused {_t(p.started_at)} – {_t(p.ended_at)}: {p.reason}")
+    for b in r.breaches:
+        state = "final" if b.final else "open"
+        console.print(f"  [red]breach[/] {b.kind}: {b.late_seconds // 60} min late ({state})")
+    if r.record_flow_id:
+        console.print(f"  record flow {r.record_flow_id}; signed {_t(r.record_signed_at)}")
+
+
+@desk_app.command("contract-add")
+def contract_add(
+    number: str = CONTRACT,
+    title: str = typer.Option(..., help="The contract's title."),
+    party_a: str = typer.Option(..., "--party-a", help="甲方 (the customer)."),
+    party_b: str = typer.Option(..., "--party-b", help="乙方 (the provider)."),
+    annual_fee: str = typer.Option(..., "--annual-fee", help="Yearly fee in yuan, e.g. 28000.00."),
+    starts_on: str = typer.Option(..., "--starts-on", help="YYYY-MM-DD."),
+    ends_on: str = typer.Option(..., "--ends-on", help="YYYY-MM-DD."),
+    workday_hours: int = typer.Option(2, help="Response time on a working day (hours)."),
+    other_hours: int = typer.Option(4, help="Response time on other days (hours)."),
+    on_site_hours: int = typer.Option(24, help="Arrival on site after the notice (hours)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Put an O&M contract under the desk's watch (003's commitments are the defaults)."""
+
+    def go():
+        return platform(home).desk.add_contract(
+            number,
+            title=title,
+            party_a=party_a,
+            party_b=party_b,
+            annual_fee=annual_fee,
+            starts_on=_date(starts_on, "starts_on"),
+            ends_on=_date(ends_on, "ends_on"),
+            workday_response_hours=workday_hours,
+            other_response_hours=other_hours,
+            on_site_hours=on_site_hours,
+            actor=actor,
+        )
+
+    run(
+        as_json,
+        go,
+        lambda c: console.print(
+            f"[green]Contract[/] {c.number} 《{c.title}》 fee ¥{c.annual_fee}/year, "
+            f"penalty ¥{c.penalty_per_breach} per breach"
+        ),
+    )
+
+
+@desk_app.command("contracts")
+def contracts(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """The contracts under service."""
+
+    def render(rows) -> None:
+        for c in rows:
+            console.print(f"{c.number}  《{c.title}》  {c.party_a} / {c.party_b}")
+
+    run(as_json, lambda: platform(home).desk.contracts(), render)
+
+
+@desk_app.command("open")
+def open_request(
+    contract: str = CONTRACT,
+    channel: str = typer.Option(..., help="phone, web or on_site."),
+    description: str = typer.Option(..., help="What is wrong."),
+    reported_by: str = typer.Option(..., "--reported-by", help="Who gave notice for 甲方."),
+    severity: str = typer.Option("normal", help="low, normal, high or critical."),
+    on_site: bool = typer.Option(False, "--on-site", help="甲方 asks for someone on site."),
+    notice_at: str | None = typer.Option(
+        None, "--notice-at", help="When notice was given (ISO 8601 with offset; default now)."
+    ),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Write down a notice (报修): its clocks start at the notice."""
+
+    def go():
+        return platform(home).desk.open(
+            contract,
+            channel=channel,
+            description=description,
+            severity=severity,
+            on_site_requested=on_site,
+            notice_at=parse_time(notice_at, "notice_at"),
+            reported_by=reported_by,
+            actor=actor,
+        )
+
+    run(as_json, go, _show)
+
+
+def _step(verb: str):
+    def command(
+        request_id: int = REQUEST,
+        at: str | None = AT,
+        actor: str = ACTOR,
+        home: Path | None = HOME,
+        as_json: bool = JSON,
+    ) -> None:
+        run(
+            as_json,
+            lambda: getattr(platform(home).desk, verb)(
+                request_id, at=parse_time(at, "at"), actor=actor
+            ),
+            _show,
+        )
+
+    return command
+
+
+desk_app.command("respond", help="乙方 answered the notice: the response clock stops.")(
+    _step("respond")
+)
+desk_app.command("arrive", help="Someone arrived on site (answers the notice too).")(
+    _step("arrive")
+)
+desk_app.command("resume", help="甲方 answered: the clocks run again.")(_step("resume"))
+
+
+@desk_app.command("pause")
+def pause(
+    request_id: int = REQUEST,
+    reason: str = typer.Option(..., help="What 甲方 is to provide, e.g. 等待甲方提供日志."),
+    at: str | None = AT,
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Stop the clocks while waiting on 甲方."""
+    run(
+        as_json,
+        lambda: platform(home).desk.pause(request_id, reason, at=parse_time(at, "at"), actor=actor),
+        _show,
+    )
+
+
+@desk_app.command("resolve")
+def resolve(
+    request_id: int = REQUEST,
+    resolution: str = typer.Option(..., help="What was done (goes on the service record)."),
+    at: str | None = AT,
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The problem is solved."""
+    run(
+        as_json,
+        lambda: platform(home).desk.resolve(
+            request_id, resolution, at=parse_time(at, "at"), actor=actor
+        ),
+        _show,
+    )
+
+
+@desk_app.command("cancel")
+def cancel(
+    request_id: int = REQUEST,
+    reason: str = typer.Option(..., help="Why."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Withdraw a request; its clocks stop."""
+    run(as_json, lambda: platform(home).desk.cancel(request_id, reason, actor=actor), _show)
+
+
+@desk_app.command("show")
+def show(request_id: int = REQUEST, home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """A request with its clocks, pauses and breaches."""
+    run(as_json, lambda: platform(home).desk.get(request_id), _show)
+
+
+@desk_app.command("list")
+def list_requests(
+    contract: str | None = typer.Option(None, help="Only this contract's requests."),
+    state: str | None = typer.Option(None, help="open responded on_site resolved …"),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Requests by notice time."""
+
+    def render(rows) -> None:
+        for r in rows:
+            late = f"  [red]{len(r.breaches)} breach(es)[/]" if r.breaches else ""
+            console.print(
+                f"#{r.id}  {_t(r.notice_at)}  {r.state}  {r.contract_number}  "
+                f"《{r.description[:30]}》{late}"
+            )
+
+    run(as_json, lambda: platform(home).desk.list(contract=contract, state=state), render)
+
+
+@desk_app.command("inspect")
+def inspect(
+    contract: str = CONTRACT,
+    inspector: str = typer.Option(..., help="Who inspected for 乙方."),
+    findings: str = typer.Option(..., help="The record of how the system runs (运行情况记录)."),
+    month: str | None = typer.Option(None, help="YYYY-MM (default: the month performed)."),
+    performed_at: str | None = typer.Option(None, "--performed-at", help="ISO 8601; default now."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Record the month's on-site inspection (按月巡检)."""
+    run(
+        as_json,
+        lambda: platform(home).desk.record_inspection(
+            contract,
+            month=month,
+            performed_at=parse_time(performed_at, "performed_at"),
+            inspector=inspector,
+            findings=findings,
+            actor=actor,
+        ),
+        lambda i: console.print(f"[green]Inspection[/] {i.contract_number} {i.month} recorded"),
+    )
+
+
+@desk_app.command("sweep")
+def sweep(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Flag breaches now (what the ``desk.breaches`` job does) and mark signed records."""
+    run(
+        as_json,
+        lambda: platform(home).desk.flag_breaches(),
+        lambda r: console.print(
+            f"flagged {list(r.flagged)}, grown {list(r.updated)}, "
+            f"records signed {list(r.records_signed)}"
+        ),
+    )
+
+
+def _write(out: Path, data: bytes) -> WrittenFile:
+    write_atomic(out, data)
+    return WrittenFile(str(out), hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _wrote(r: WrittenFile) -> None:
+    console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes, {r.sha256})")
+
+
+@desk_app.command("record")
+def record(
+    request_id: int = REQUEST,
+    out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
+    signed: bool = typer.Option(False, "--signed", help="The record as both parties signed it."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The service record (运维服务记录单) of a resolved request, as PDF."""
+
+    def go():
+        writable(out)
+        desk = platform(home).desk
+        return _write(
+            out, desk.signed_record(request_id) if signed else desk.record_pdf(request_id)
+        )
+
+    run(as_json, go, _wrote)
+
+
+@desk_app.command("record-flow")
+def record_flow(
+    request_id: int = REQUEST,
+    party_a: str = typer.Option(..., "--party-a", help="甲方's signer: SUBSCRIBER_ID:SEAL."),
+    party_b: str = typer.Option(..., "--party-b", help="乙方's signer: SUBSCRIBER_ID:SEAL."),
+    days: int = typer.Option(7, help="Days the parties have to sign."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Send the service record for signature (乙方 first, then 甲方); links printed once."""
+
+    def go():
+        a, b = _party(party_a, "party_a"), _party(party_b, "party_b")
+        if not 1 <= days <= 60:
+            raise ValidationError("days must be 1–60", field="days")
+        p = platform(home)
+        return p.desk.start_record_flow(
+            request_id,
+            party_a=a,
+            party_b=b,
+            deadline=p.clock.now() + dt.timedelta(days=days),
+            actor=actor,
+        )
+
+    def render(r) -> None:
+        _show(r.request)
+        console.print("[yellow]Signing links (shown once; hand each to its signer):[/]")
+        for link in r.flow.links:
+            console.print(f"  {link.role}: {link.url}")
+
+    run(as_json, go, render)
+
+
+@desk_app.command("report")
+def report(
+    contract: str = CONTRACT,
+    period: str = typer.Argument(..., help="YYYY-MM (monthly) or YYYY (yearly)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the PDF report here."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The monthly or yearly service report: figures, or the PDF with --out."""
+
+    def go():
+        desk = platform(home).desk
+        if out is None:
+            return desk.report(contract, period)
+        writable(out)
+        return _write(out, desk.report_pdf(contract, period))
+
+    def render(r) -> None:
+        if isinstance(r, WrittenFile):
+            _wrote(r)
+            return
+        console.print(
+            f"[bold]{r.contract.number} {r.period}[/]: {len(r.requests)} requests, "
+            f"{r.responded_in_time} in time, {r.responded_late} late, {r.breaches} breaches, "
+            f"penalty ¥{r.penalty_total}; inspections {len(r.inspections)}, missed "
+            f"{', '.join(r.inspections_missed) or 'none'}"
+        )
+
+    run(as_json, go, render)

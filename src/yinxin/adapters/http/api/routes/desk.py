@@ -1,0 +1,228 @@
+"""The O&M service desk (运维服务, contract 003): contracts under service, service requests and
+their clocks, inspections, the service record and its sign flow, monthly and yearly reports.
+
+The desk is the platform operator's own work (乙方's engineers and their manager), so only
+unscoped staff may use it: an administrator, an RA officer, or an integration key bound to no
+organization (a help-desk system feeding notices in). Times are ISO 8601 with an offset; a
+time without one is refused naming its field, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import Field
+
+from yinxin.access.keys import ApiRole, Principal
+from yinxin.adapters.http.api.context import Plat, Strict, get_caller
+from yinxin.adapters.http.api.routes.documents import SealRef
+from yinxin.contracts.desk import BreachRun, ContractView, InspectionView, RequestView
+from yinxin.contracts.reports import ServiceReport
+from yinxin.errors import Forbidden
+from yinxin.signing.flows import StartedFlow
+
+router = APIRouter(tags=["service desk"])
+RequestId = Annotated[int, Path(ge=1, le=2**62)]
+Number = Annotated[str, Path(min_length=1, max_length=64)]
+PeriodText = Annotated[str, Path(min_length=4, max_length=7, examples=["2026-10", "2026"])]
+PDF = {200: {"content": {"application/pdf": {}}}}
+DESK_ROLES = frozenset({ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER, ApiRole.INTEGRATION})
+
+
+def desk_staff(principal: Principal = Depends(get_caller)) -> Principal:
+    """The caller, refused unless it is unscoped platform staff (see the module's note)."""
+    if principal.role not in DESK_ROLES or principal.organization_id is not None:
+        raise Forbidden("the service desk is for the platform's own staff", field="role")
+    return principal
+
+
+Staff = Annotated[Principal, Depends(desk_staff)]
+
+
+class ContractIn(Strict):
+    number: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    party_a: str = Field(min_length=1, max_length=200, description="甲方, the customer")
+    party_b: str = Field(min_length=1, max_length=200, description="乙方, the provider")
+    annual_fee: str = Field(max_length=32, examples=["28000.00"], description="yuan, decimal")
+    starts_on: dt.date
+    ends_on: dt.date
+    workday_response_hours: int = 2
+    other_response_hours: int = 4
+    on_site_hours: int = 24
+
+
+class RequestIn(Strict):
+    contract: str = Field(min_length=1, max_length=64, description="the contract's number")
+    channel: Literal["phone", "web", "on_site"]
+    description: str = Field(min_length=1, max_length=4000)
+    severity: Literal["low", "normal", "high", "critical"] = "normal"
+    on_site_requested: bool = False
+    notice_at: dt.datetime | None = Field(None, description="default: now")
+    reported_by: str = Field(min_length=1, max_length=100)
+
+
+class AtIn(Strict):
+    at: dt.datetime | None = Field(None, description="when it happened; default now")
+
+
+class PauseIn(AtIn):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class ResolveIn(AtIn):
+    resolution: str = Field(min_length=1, max_length=4000)
+
+
+class CancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class PartyIn(Strict):
+    subscriber_id: int = Field(ge=1, le=2**62)
+    seal: SealRef
+
+
+class RecordFlowIn(Strict):
+    party_a: PartyIn
+    party_b: PartyIn
+    deadline: dt.datetime | None = None
+
+
+class InspectionIn(Strict):
+    month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
+    performed_at: dt.datetime | None = None
+    inspector: str = Field(min_length=1, max_length=100)
+    findings: str = Field(min_length=1, max_length=4000)
+
+
+@router.post("/desk/contracts", status_code=201, response_model=ContractView)
+def add_contract(body: ContractIn, platform: Plat, principal: Staff):
+    return platform.desk.add_contract(**body.model_dump(), actor=principal.actor)
+
+
+@router.get("/desk/contracts", response_model=list[ContractView])
+def contracts(platform: Plat, _principal: Staff):
+    return platform.desk.contracts()
+
+
+@router.get("/desk/contracts/{number}", response_model=ContractView)
+def contract(number: Number, platform: Plat, _principal: Staff):
+    return platform.desk.contract(number)
+
+
+@router.post("/desk/requests", status_code=201, response_model=RequestView)
+def open_request(body: RequestIn, platform: Plat, principal: Staff):
+    """A notice (报修): its response clock starts at ``notice_at``."""
+    return platform.desk.open(**body.model_dump(), actor=principal.actor)
+
+
+@router.get("/desk/requests", response_model=list[RequestView])
+def list_requests(
+    platform: Plat,
+    _principal: Staff,
+    contract: str | None = Query(None, max_length=64),
+    state: str | None = Query(None, max_length=16),
+    limit: int = Query(200, ge=1, le=1000),
+):
+    return platform.desk.list(contract=contract, state=state, limit=limit)
+
+
+@router.get("/desk/requests/{request_id}", response_model=RequestView)
+def get_request(request_id: RequestId, platform: Plat, _principal: Staff):
+    return platform.desk.get(request_id)
+
+
+@router.post("/desk/requests/{request_id}/respond", response_model=RequestView)
+def respond(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
+    return platform.desk.respond(request_id, at=body.at, actor=principal.actor)
+
+
+@router.post("/desk/requests/{request_id}/arrive", response_model=RequestView)
+def arrive(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
+    return platform.desk.arrive(request_id, at=body.at, actor=principal.actor)
+
+
+@router.post("/desk/requests/{request_id}/pause", response_model=RequestView)
+def pause(request_id: RequestId, body: PauseIn, platform: Plat, principal: Staff):
+    return platform.desk.pause(request_id, body.reason, at=body.at, actor=principal.actor)
+
+
+@router.post("/desk/requests/{request_id}/resume", response_model=RequestView)
+def resume(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
+    return platform.desk.resume(request_id, at=body.at, actor=principal.actor)
+
+
+@router.post("/desk/requests/{request_id}/resolve", response_model=RequestView)
+def resolve(request_id: RequestId, body: ResolveIn, platform: Plat, principal: Staff):
+    return platform.desk.resolve(request_id, body.resolution, at=body.at, actor=principal.actor)
+
+
+@router.post("/desk/requests/{request_id}/cancel", response_model=RequestView)
+def cancel(request_id: RequestId, body: CancelIn, platform: Plat, principal: Staff):
+    return platform.desk.cancel(request_id, body.reason, actor=principal.actor)
+
+
+@router.get("/desk/requests/{request_id}/record.pdf", response_class=Response, responses=PDF)
+def record_pdf(request_id: RequestId, platform: Plat, _principal: Staff):
+    """The service record (运维服务记录单) as rendered for signature."""
+    return Response(platform.desk.record_pdf(request_id), media_type="application/pdf")
+
+
+@router.get("/desk/requests/{request_id}/record-signed.pdf", response_class=Response, responses=PDF)
+def signed_record(request_id: RequestId, platform: Plat, _principal: Staff):
+    """The service record as both parties signed it."""
+    return Response(platform.desk.signed_record(request_id), media_type="application/pdf")
+
+
+@dataclass(frozen=True)
+class RecordFlowOut:
+    """The request and its record's sign flow as started (``yinxin.contracts.desk.RecordFlow``
+    with the flow's type spelled out for the schema)."""
+
+    request: RequestView
+    flow: StartedFlow
+
+
+@router.post("/desk/requests/{request_id}/record-flow", response_model=RecordFlowOut)
+def record_flow(request_id: RequestId, body: RecordFlowIn, platform: Plat, principal: Staff):
+    """Send the record for signature: 乙方 first, then 甲方; each link is in the answer once."""
+    sent = platform.desk.start_record_flow(
+        request_id,
+        party_a=(body.party_a.subscriber_id, body.party_a.seal),
+        party_b=(body.party_b.subscriber_id, body.party_b.seal),
+        deadline=body.deadline,
+        actor=principal.actor,
+    )
+    return RecordFlowOut(sent.request, sent.flow)
+
+
+@router.post("/desk/contracts/{number}/inspections", status_code=201, response_model=InspectionView)
+def record_inspection(number: Number, body: InspectionIn, platform: Plat, principal: Staff):
+    return platform.desk.record_inspection(number, **body.model_dump(), actor=principal.actor)
+
+
+@router.get("/desk/contracts/{number}/inspections", response_model=list[InspectionView])
+def inspections(number: Number, platform: Plat, _principal: Staff):
+    return platform.desk.inspections(number)
+
+
+@router.get("/desk/contracts/{number}/reports/{period}", response_model=ServiceReport)
+def report(number: Number, period: PeriodText, platform: Plat, _principal: Staff):
+    """The figures of a month (``2026-10``) or a year (``2026``)."""
+    return platform.desk.report(number, period)
+
+
+@router.get("/desk/contracts/{number}/reports/{period}/pdf", response_class=Response, responses=PDF)
+def report_pdf(number: Number, period: PeriodText, platform: Plat, _principal: Staff):
+    return Response(platform.desk.report_pdf(number, period), media_type="application/pdf")
+
+
+@router.post("/desk/sweep", response_model=BreachRun)
+def sweep(platform: Plat, _principal: Staff):
+    """Flag breaches now (the ``desk.breaches`` job's work)."""
+    return platform.desk.flag_breaches()
