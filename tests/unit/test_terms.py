@@ -51,10 +51,11 @@ def test_add_months(day: dt.date, months: int, end: dt.date) -> None:
     assert add_months(day, months) == end
 
 
-def test_add_months_refuses_negative() -> None:
-    with pytest.raises(ValidationError) as err:
-        add_months(D(2026, 1, 1), -1)
-    assert err.value.field == "months"
+def test_add_months_refuses_negative_and_past_9999() -> None:
+    for day, months in ((D(2026, 1, 1), -1), (D(9999, 6, 1), 12)):
+        with pytest.raises(ValidationError) as err:
+            add_months(day, months)
+        assert err.value.field == "months"
 
 
 @pytest.mark.parametrize(
@@ -123,6 +124,9 @@ def test_bad_schedules_are_refused(cal: WorkCalendar) -> None:
     with pytest.raises(ValidationError) as err:
         payment_schedule("100", [PaymentTerm("x", M("1"), "moonrise")], {}, cal)
     assert err.value.field == "terms"
+    with pytest.raises(ValidationError) as err:
+        payment_schedule("100", PLATFORM_002, {"go_live": D(9999, 6, 1)}, cal)
+    assert err.value.field == "go_live"
 
 
 # -- deemed acceptance (002 §4.2) ----------------------------------------------------------------

@@ -271,7 +271,7 @@ def test_bad_year_files_are_refused(tmp_path: Path, change: dict, message: str) 
 
 def test_parse_date() -> None:
     assert parse_date("2026-02-14") == D(2026, 2, 14)
-    for bad in ("2026-2-14", "2026-02-30", "20260214", "tomorrow", "", None):
+    for bad in ("2026-2-14", "2026-02-30", "20260214", "2026-W07-6", "tomorrow", "", None):
         with pytest.raises(ValidationError) as err:
             parse_date(bad, field="from")
         assert err.value.field == "from"

@@ -46,6 +46,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
         raise ValidationError("a whole number of months, not negative", field="months")
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
+    if year > dt.MAXYEAR:
+        raise ValidationError(f"{months} months after {day} is past the year 9999", field="months")
     return dt.date(year, month, min(day.day, _cal.monthrange(year, month)[1]))
 
 
@@ -172,7 +174,10 @@ def payment_schedule(
             )
             continue
         _date(happened, term.event)
-        anchor = add_months(happened, term.months)
+        try:
+            anchor = add_months(happened, term.months)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, field=term.event) from None
         due = calendar.add_workdays(anchor, term.workdays, field="workdays")
         steps = f"{event_name} {happened.isoformat()}"
         if term.months:

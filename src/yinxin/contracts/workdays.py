@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -135,8 +136,8 @@ def parse_date(text: str | dt.date, *, field: str = "date") -> dt.date:
     if not isinstance(text, str):
         raise ValidationError("not a date", field=field)
     try:
-        if len(text.strip()) != 10:
-            raise ValueError
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            raise ValueError  # fromisoformat would also take 2026-W07-6 and 20260214
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationError(f"{text!r} is not a date like 2026-02-14", field=field) from None
