@@ -16,18 +16,22 @@ platform stores and reads it like any other; ``public_key_of`` and ``verify_issu
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from yinxin.errors import ValidationError
 from yinxin.pki import der as d
 from yinxin.pki.authority import StatusUrls, new_serial, profile_extensions
+from yinxin.pki.keys import KeyHandle, layout_key
 from yinxin.pki.profiles import Profile
 from yinxin.pki.sm2 import DEFAULT_UID, OID_SM3_WITH_SM2, SM2PublicKey, load_public_spki
 
@@ -130,6 +134,57 @@ def spki_der(cert: x509.Certificate | x509.CertificateSigningRequest) -> bytes:
 def public_key_of(cert: x509.Certificate | x509.CertificateSigningRequest) -> SM2PublicKey:
     """The SM2 public key of a certificate or CSR (``ValidationError`` if it is not SM2)."""
     return load_public_spki(spki_der(cert))
+
+
+def public_key_any(
+    obj: x509.Certificate | x509.CertificateSigningRequest,
+) -> SM2PublicKey | PublicKeyTypes:
+    """``obj.public_key()``, or the SM2 key ``cryptography`` cannot load: for code that takes
+    keys of every algorithm the platform certifies."""
+    try:
+        return obj.public_key()
+    except UnsupportedAlgorithm:
+        return public_key_of(obj)
+
+
+def cert_spki(cert: x509.Certificate) -> bytes:
+    """A certificate's DER SubjectPublicKeyInfo, whatever its key: to check that a key handle
+    belongs to a certificate (``der.spki(handle.public_key()) == cert_spki(cert)``)."""
+    try:
+        return d.spki(cert.public_key())
+    except UnsupportedAlgorithm:
+        return spki_der(cert)
+
+
+# --- laying out with cryptography's builders, signing with SM2 ----------------------------------
+# CRLs and OCSP responses are laid out by ``cryptography``'s builders "signed" by
+# ``keys.layout_key`` (no private-key operation) and then signed by the key handle. For an SM2
+# key the layout is made for a P-256 placeholder with SHA-256, whose AlgorithmIdentifier
+# (ecdsa-with-SHA256, no parameters) is exactly as long as SM3withSM2's: swapping one for the
+# other changes no length, so the layout stays valid DER.
+PLACEHOLDER_ALGORITHM = d.seq(d.oid("1.2.840.10045.4.3.2"))
+assert len(PLACEHOLDER_ALGORITHM) == len(SM3_WITH_SM2_ALGORITHM)
+
+
+@functools.cache
+def _placeholder_public() -> ec.EllipticCurvePublicKey:
+    return ec.generate_private_key(ec.SECP256R1()).public_key()
+
+
+def layout_signer(key: KeyHandle) -> tuple[PrivateKeyTypes, hashes.HashAlgorithm]:
+    """What to "sign" a builder's layout with for ``key``, and the hash to name."""
+    if key.algorithm.family == "sm2":
+        return layout_key(_placeholder_public()), hashes.SHA256()
+    return layout_key(key.public_key()), key.algorithm.hash
+
+
+def sm2_algorithm_in(tbs: bytes) -> bytes:
+    """``tbs`` (a SEQUENCE) with its placeholder signature-algorithm child made SM3withSM2."""
+    _, c0, c1 = d.read(tbs)
+    for _tag, start, _b, end in d.children(tbs, c0, c1):
+        if tbs[start:end] == PLACEHOLDER_ALGORITHM:
+            return tbs[:start] + SM3_WITH_SM2_ALGORITHM + tbs[end:]
+    raise ValueError("no placeholder signature algorithm in the layout")
 
 
 def build_certificate(

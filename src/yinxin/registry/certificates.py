@@ -31,6 +31,7 @@ from yinxin.errors import (
     ValidationError,
 )
 from yinxin.identity import validate_mobile, validate_name, validate_phone
+from yinxin.pki import sm2_x509
 from yinxin.pki.algorithms import algorithm_of, get_algorithm
 from yinxin.pki.authority import build_certificate, new_serial
 from yinxin.pki.kek import PlatformKek
@@ -94,6 +95,8 @@ def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
             if raw.lstrip().startswith(b"-----")
             else x509.load_der_x509_csr(raw)
         )
+        if sm2_x509.is_sm2(csr):  # SM3withSM2 under the default user ID (GM/T 0009)
+            return sm2_x509.load_csr(raw)[0]
         valid = csr.is_signature_valid
     except (ValueError, TypeError):
         raise ValidationError("the CSR is not a well-formed PKCS#10 request", field="csr") from None
@@ -101,7 +104,7 @@ def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
         raise ValidationError(
             "the CSR's signature does not verify (no proof of possession)", field="csr"
         )
-    algorithm_of(csr.public_key())
+    algorithm_of(sm2_x509.public_key_any(csr))
     return csr
 
 
@@ -204,10 +207,15 @@ class Certificates:
             )
         if csr is not None:
             req = parse_csr(csr)
-            pk = req.public_key()
+            pk = sm2_x509.public_key_any(req)
             return pk, req.public_bytes(serialization.Encoding.DER), None
         check_pin(pin)
         alg = get_algorithm(algorithm)
+        if alg.family == "sm2":
+            raise ValidationError(
+                "the platform does not hold SM2 subscriber keys yet: apply with an SM2 CSR",
+                field="algorithm",
+            )
         key = alg.generate()
         label = f"sub-{sub.id}-{os.urandom(6).hex()}"
         row = PlatformKey(
@@ -784,7 +792,7 @@ class Certificates:
                 pk, _, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
                 pkey_id = pkey.id if pkey else None
             else:
-                pk, pkey_id = old_cert.public_key(), old.platform_key_id
+                pk, pkey_id = sm2_x509.public_key_any(old_cert), old.platform_key_id
             dns = None  # a device's DNS names carry over to its successor
             try:
                 san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
