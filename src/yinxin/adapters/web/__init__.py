@@ -75,6 +75,7 @@ PAGES: list[Page] = [
     Page("/desk/certificates", "desk_certificates.html", "证书管理", login="staff"),
     Page("/desk/seals", "desk_seals.html", "印章管理", login="staff"),
     Page("/desk/audit", "desk_audit.html", "审计日志", login="staff"),
+    Page("/desk/service", "desk_service.html", "运维服务台", login="staff"),  # docs/service-desk.md
     # sending contracts and signing them (docs/web.md, "Contracts and signing")
     Page("/flows", "flows.html", "合同签署", nav="合同签署", login="subscriber"),
     Page("/flows/new", "flow_new.html", "发起签署", login="subscriber"),

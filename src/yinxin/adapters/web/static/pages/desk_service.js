@@ -1,0 +1,123 @@
+// The O&M service desk (运维服务台, contract 003): contracts under service, notices and their
+// clocks, the steps of each request, inspections and the monthly/yearly report — all through
+// /api/v1/desk/… (unscoped staff only).
+import { api, bindForm, el, fmtTime, requireSession, saveBlob, toast } from "/static/api.js";
+import { emptyRow, facts } from "/static/pages/common.js";
+
+await requireSession("staff");
+const STATES = {
+  open: "待响应", responded: "已响应", on_site: "已到场", resolved: "已解决",
+  record_signed: "记录单已签署", cancelled: "已取消",
+};
+const KINDS = { response: "响应超时", on_site: "到场超时" };
+const select = document.getElementById("contract");
+let contracts = [];
+
+// a datetime-local value as ISO 8601 with the browser's own offset (the API refuses a time
+// without one)
+function withOffset(local) {
+  if (!local) return null;
+  const d = new Date(local);
+  const m = -d.getTimezoneOffset();
+  const p = (x) => String(Math.floor(Math.abs(x))).padStart(2, "0");
+  return `${local.length === 16 ? local + ":00" : local}${m >= 0 ? "+" : "-"}${p(m / 60)}:${p(m % 60)}`;
+}
+
+const late = (s) => `${Math.floor(s / 3600)} 小时 ${Math.floor((s % 3600) / 60)} 分`;
+
+function actions(r) {
+  const b = (text, run) => {
+    const btn = el("button", { type: "button", class: "btn small secondary", text });
+    btn.addEventListener("click", async () => {
+      try { await run(); await load(); } catch (e) { toast(e.message || String(e), "error"); }
+    });
+    return btn;
+  };
+  const post = (verb, json = {}) => api("POST", `/desk/requests/${r.id}/${verb}`, { json });
+  const out = [];
+  const live = ["open", "responded", "on_site"].includes(r.state);
+  if (live && r.clock === "running") {
+    if (r.state === "open") out.push(b("响应", () => post("respond")));
+    if (r.state !== "on_site") out.push(b("到场", () => post("arrive")));
+    out.push(b("暂停（等待甲方）", () => {
+      const reason = prompt("等待甲方什么？");
+      return reason ? post("pause", { reason }) : null;
+    }));
+  }
+  if (live && r.clock === "paused") out.push(b("恢复计时", () => post("resume")));
+  if (["responded", "on_site"].includes(r.state) && r.clock === "running") {
+    out.push(b("解决", () => {
+      const resolution = prompt("处理结果");
+      return resolution ? post("resolve", { resolution }) : null;
+    }));
+  }
+  if (["resolved", "record_signed"].includes(r.state)) {
+    const signed = r.state === "record_signed";
+    out.push(b(signed ? "已签记录单" : "记录单", async () => {
+      const blob = await api("GET", `/desk/requests/${r.id}/${signed ? "record-signed" : "record"}.pdf`);
+      saveBlob(blob, `service-record-${r.id}.pdf`);
+    }));
+  }
+  return out;
+}
+
+function row(r) {
+  const breaches = r.breaches.map((x) => `${KINDS[x.kind]} ${late(x.late_seconds)}${x.final ? "" : "（进行中）"}`).join("；");
+  return el("tr", { "data-id": String(r.id) },
+    el("td", { class: "num", text: `#${r.id}` }),
+    el("td", { text: `${fmtTime(r.notice_at)}${r.notice_workday ? "" : "（非工作日）"}` }),
+    el("td", { text: r.description }),
+    el("td", { text: STATES[r.state] + (r.clock === "paused" ? "（暂停计时）" : "") }),
+    el("td", { text: r.response_due ? fmtTime(r.response_due) : "暂停中" }),
+    el("td", { text: r.on_site_requested ? (r.on_site_due ? fmtTime(r.on_site_due) : "暂停中") : "—" }),
+    el("td", { class: breaches ? "error" : "muted", text: breaches || "无" }),
+    el("td", {}, ...actions(r)),
+  );
+}
+
+async function load() {
+  const c = contracts.find((x) => x.number === select.value);
+  if (!c) return;
+  facts(document.getElementById("contract-facts"), [
+    ["合同", `${c.title}（${c.number}）`], ["甲方", c.party_a], ["乙方", c.party_b],
+    ["年费", `¥${c.annual_fee}`], ["每次超时违约金", `¥${c.penalty_per_breach}`],
+  ]);
+  const rows = await api("GET", `/desk/requests?contract=${encodeURIComponent(c.number)}`);
+  document.querySelector("#requests tbody").replaceChildren(
+    ...(rows.length ? rows.reverse().map(row) : [emptyRow(8, "暂无服务请求")]),
+  );
+}
+
+contracts = await api("GET", "/desk/contracts");
+select.replaceChildren(...contracts.map((c) => el("option", { value: c.number, text: `${c.number} ${c.title}` })));
+if (!contracts.length) select.append(el("option", { value: "", text: "尚无运维合同（yinxin desk contract-add）" }));
+select.addEventListener("change", load);
+document.getElementById("sweep").addEventListener("click", async () => {
+  const r = await api("POST", "/desk/sweep");
+  toast(`新标记超时 ${r.flagged.length} 项`);
+  await load();
+});
+
+bindForm(document.getElementById("open-form"), {
+  submit: (d, key) => api("POST", "/desk/requests", {
+    idempotencyKey: key,
+    json: {
+      contract: select.value, channel: d.channel, severity: d.severity, description: d.description,
+      reported_by: d.reported_by, on_site_requested: Boolean(d.on_site_requested),
+      notice_at: withOffset(d.notice_at),
+    },
+  }),
+  onDone: async (r) => { toast(`已登记 #${r.id}，响应截止 ${fmtTime(r.response_due)}`); await load(); },
+});
+bindForm(document.getElementById("inspect-form"), {
+  submit: (d, key) => api("POST", `/desk/contracts/${encodeURIComponent(select.value)}/inspections`, {
+    idempotencyKey: key, json: { month: d.month, inspector: d.inspector, findings: d.findings },
+  }),
+  onDone: (i) => toast(`${i.month} 巡检已记录`),
+});
+bindForm(document.getElementById("report-form"), {
+  idempotent: false,
+  submit: (d) => api("GET", `/desk/contracts/${encodeURIComponent(select.value)}/reports/${d.period}/pdf`),
+  onDone: (blob) => saveBlob(blob, `service-report-${select.value}.pdf`),
+});
+await load();
