@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.access.staff import _aad as staff_aad
 from yinxin.clock import Clock
-from yinxin.errors import ConfigurationError, YinxinError
+from yinxin.errors import ConfigurationError, ValidationError, YinxinError
 from yinxin.notify.webhooks import _aad as webhook_aad
 from yinxin.pki import pinkeys
 from yinxin.pki.authkeys import cipher_of_authorization, rewrap_for_authorization
@@ -143,7 +143,10 @@ class DataRecrypt:
         self, cipher: str, *, actor: str = "operator", progress: Progress | None = None
     ) -> RecryptResult:
         """Recrypt every sealed secret to ``cipher``, all or nothing (module docstring)."""
-        c = get_cipher(cipher, field="cipher")
+        try:
+            c = get_cipher(cipher, field="cipher")
+        except ConfigurationError as e:  # here it is the operator's input, not the settings'
+            raise ValidationError(e.message, field="cipher", code="unknown_cipher") from None
         self.kek.ready()  # open (or create) the KEK before the transaction
         self.kek.supports(c)  # a key store that cannot do this cipher is refused up front
         recrypted = dict.fromkeys(KINDS, 0)
