@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -106,7 +107,14 @@ class OfdPackage:
                 try:
                     with zf.open(info) as f:
                         body = f.read(MAX_ENTRY_BYTES + 1)
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+                except (
+                    zipfile.BadZipFile,
+                    zlib.error,
+                    OSError,
+                    EOFError,
+                    ValueError,
+                    NotImplementedError,
+                ):
                     raise bad(f"{name} cannot be read from the package (damaged?)") from None
                 if len(body) != info.file_size:
                     raise bad(f"{name} does not inflate to its stated size")

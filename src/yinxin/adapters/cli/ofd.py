@@ -1,0 +1,210 @@
+"""``yinxin ofd …``: OFD documents (GB/T 33190) with GB/T 38540 seal signatures, on files.
+
+Like ``sign local`` and ``verify``, these run on the user's machine without a platform: the
+signer's SM2 key and certificate and the seal (``SESeal`` DER, as ``yinxin seal show --seseal``
+exports it) are files; a relying party verifies with the certificates it trusts (``--trust``:
+the seal maker or its CA, the signer's CA, the TSA). Exit codes of ``ofd verify`` are those of
+``yinxin verify``: 0 VALID, 1 INVALID, 2 the verification could not be done.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import JSON, console, read_input, run, show_error, write_atomic
+from yinxin.errors import ValidationError, YinxinError
+
+ofd_app = typer.Typer(
+    no_args_is_help=True, help="OFD documents: sign with a GB/T 38540 seal, verify, render."
+)
+
+
+@dataclass(frozen=True)
+class OfdSigned:
+    out: str
+    signature_id: str
+    page: int
+    boundary_mm: str
+    timestamped: bool
+
+
+@dataclass(frozen=True)
+class OfdMade:
+    out: str
+    pages: int
+
+
+@dataclass(frozen=True)
+class OfdRendered:
+    out: str
+    page: int
+    dpi: int
+
+
+def _certs(path: Path, field: str) -> list[bytes]:
+    """Every certificate in a file: PEM (one or several) or one DER; DER bytes out."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as a_x509
+
+    raw = read_input(path, field)
+    try:
+        if pem.detect(raw):
+            ders = [der for kind, _h, der in pem.unarmor(raw, multiple=True) if "CERT" in kind]
+        else:
+            ders = [raw]
+        for der in ders:
+            a_x509.Certificate.load(der, strict=True).native  # noqa: B018 - parse it all now
+    except (ValueError, TypeError):
+        raise ValidationError(f"{path} is not a certificate (PEM or DER)", field=field) from None
+    if not ders:
+        raise ValidationError(f"{path} holds no certificate", field=field)
+    return ders
+
+
+@ofd_app.command("sign")
+def ofd_sign(
+    input: Path = typer.Option(..., "--in", help="The OFD to sign (signed already or not)."),
+    output: Path = typer.Option(..., "--out", help="Where the signed OFD is written."),
+    seal: Path = typer.Option(..., help="The seal: a GB/T 38540 SESeal (DER)."),
+    key: Path = typer.Option(..., help="Your SM2 private key (PKCS#8 PEM)."),
+    cert: Path = typer.Option(..., help="Your SM2 certificate (PEM or DER), listed in the seal."),
+    anchor: str | None = typer.Option(None, help='Centre the seal on this text, e.g. "甲方".'),
+    page: int | None = typer.Option(None, help="Page (1 = first, -1 = last; default last)."),
+    x: float | None = typer.Option(None, help="Seal centre, mm from the page's left edge."),
+    y: float | None = typer.Option(None, help="Seal centre, mm from the page's top edge."),
+    tsa_url: str | None = typer.Option(None, help="RFC 3161 TSA to stamp the signature value."),
+    key_password: str | None = typer.Option(
+        None, envvar="YINXIN_KEY_PASSWORD", help="Password of the key file (env preferred)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Add your seal signature to an OFD: the stamp at the anchor text or position, the
+    signature over every file of the package; earlier signatures stay valid."""
+
+    def go() -> OfdSigned:
+        from yinxin.clock import SystemClock
+        from yinxin.ofd.sign import Placement, sign_ofd
+        from yinxin.pdf.timestamps import HttpTimestamper
+        from yinxin.pki import sm2
+        from yinxin.seals.ses_signature import SesOfdSigner
+
+        data = read_input(input, "in")
+        seal_der = read_input(seal, "seal")
+        try:
+            private = sm2.load_private_pkcs8(
+                read_input(key, "key"), key_password.encode() if key_password else None
+            )
+        except YinxinError as e:  # unreadable, or the wrong password
+            raise ValidationError(f"cannot read the SM2 key: {e.message}", field="key") from None
+        cert_der = _certs(cert, "cert")[0]
+        when = SystemClock().now().replace(microsecond=0)
+        signer = SesOfdSigner(
+            seal_der,
+            private,
+            cert_der,
+            when=when,
+            timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
+        )
+        signed = sign_ofd(
+            data, signer, placement=Placement(anchor=anchor, page=page, x=x, y=y), when=when
+        )
+        write_atomic(output, signed.data)
+        return OfdSigned(
+            str(output), signed.signature_id, signed.page, signed.boundary, bool(tsa_url)
+        )
+
+    run(
+        as_json,
+        go,
+        lambda r: console.print(
+            f"[green]Signed[/] {r.out}: signature {r.signature_id}, page {r.page}, "
+            f"box {r.boundary_mm} mm"
+        ),
+    )
+
+
+@ofd_app.command("verify")
+def ofd_verify(
+    file: Path = typer.Argument(..., help="The signed OFD."),
+    trust: list[Path] = typer.Option(
+        [], help="Trusted certificates (PEM/DER): seal maker or its CA, signer CA, TSA."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Check every signature: file digests, the SES_Signature (seal, maker, signer certificate,
+    time, document hash), stamps, and that no file was added after the last signature.
+
+    Exit 0: every signature VALID; 1: INVALID; 2: the check could not be done (unreadable file
+    or trust anchor), with a message naming the field."""
+    try:
+        from yinxin.ofd.verify import verify_ofd
+        from yinxin.seals.ses_signature import check_ofd_value
+
+        data = read_input(file, "file")
+        anchors = [der for path in trust for der in _certs(path, "trust")]
+        if not anchors:
+            raise ValidationError(
+                "no trusted certificate: give --trust MAKER-OR-CA.pem (repeat as needed)",
+                field="trust",
+            )
+        report = verify_ofd(data, check_ofd_value(anchors))
+    except YinxinError as e:
+        show_error(e, as_json)
+        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
+    out = (
+        json.dumps(report.to_dict(), ensure_ascii=False, default=str)
+        if as_json
+        else report.to_text()
+    )
+    sys.stdout.write(out + "\n")
+    raise typer.Exit(0 if report.valid else 1)
+
+
+@ofd_app.command("render")
+def ofd_render(
+    file: Path = typer.Argument(..., help="The OFD."),
+    output: Path = typer.Option(..., "--out", help="Where the PNG is written."),
+    page: int = typer.Option(1, help="Page (1 = first, -1 = last)."),
+    dpi: int = typer.Option(150, help="Resolution, 36–600."),
+    as_json: bool = JSON,
+) -> None:
+    """Draw a page as PNG with the seals stamped where the signatures put them."""
+
+    def go() -> OfdRendered:
+        from yinxin.ofd.render import render_page
+        from yinxin.seals.ses_signature import seal_picture
+
+        png = render_page(read_input(file, "file"), page, dpi=dpi, picture_of=seal_picture)
+        write_atomic(output, png)
+        return OfdRendered(str(output), page, dpi)
+
+    run(as_json, go, lambda r: console.print(f"[green]Drawn[/] page {r.page} → {r.out}"))
+
+
+@ofd_app.command("make")
+def ofd_make(
+    text: Path = typer.Option(..., help="UTF-8 text; a form feed (\\f) starts a new page."),
+    output: Path = typer.Option(..., "--out", help="Where the OFD is written."),
+    as_json: bool = JSON,
+) -> None:
+    """Write a plain A4 OFD from text (to try signing on, or as a test document)."""
+
+    def go() -> OfdMade:
+        from yinxin.ofd.make import make_ofd
+
+        try:
+            body = read_input(text, "text").decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{text} is not UTF-8 text", field="text") from None
+        pages = [p.splitlines() for p in body.split("\f")]
+        if not any(any(line.strip() for line in p) for p in pages):
+            raise ValidationError(f"{text} has no text", field="text")
+        write_atomic(output, make_ofd(pages))
+        return OfdMade(str(output), len(pages))
+
+    run(as_json, go, lambda r: console.print(f"[green]Wrote[/] {r.out} ({r.pages} pages)"))

@@ -1,0 +1,421 @@
+"""OFD documents signed with GB/T 38540 seal signatures, end to end, judged also by others.
+
+A contract written by ``yinxin.ofd.make`` is sealed by party A at anchor text and by party B at
+a position, in turn; both verify; any flipped byte or changed file makes the verdict INVALID;
+the independent reader ``easyofd`` (PyPI) opens the signed file, finds both stamps and draws
+the seals; our own renderer draws the seal where the stamp says. A signed OFD made by ofdrw
+(``tests/fixtures/ofd/ofdrw-V4RideRight.ofd``, from ofdrw's test resources, Apache-2.0) is
+verified by us: its package digests, its SM2 signature and its seal's maker signature.
+
+All times derive from the real clock, so the tests pass under ``faketime`` on any day.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from PIL import Image
+from typer.testing import CliRunner
+
+from tests.fixtures.ses_world import make_world
+from yinxin.adapters.cli.ofd import ofd_app
+from yinxin.errors import ValidationError
+from yinxin.ofd.make import make_ofd
+from yinxin.ofd.render import render_page
+from yinxin.ofd.sign import Placement, sign_ofd
+from yinxin.ofd.verify import verify_ofd
+from yinxin.pki import sm2
+from yinxin.seals.ses_signature import SesOfdSigner, check_ofd_value, seal_picture
+
+OFDRW_SAMPLE = Path(__file__).parent.parent / "fixtures" / "ofd" / "ofdrw-V4RideRight.ofd"
+CONTRACT = [
+    [
+        "技术服务合同",
+        "",
+        "第一条 服务内容：OFD 电子签章测试。",
+        "",
+        "甲方（签章）：",
+        "",
+        "乙方（签章）：",
+    ],
+    ["附件一 服务清单", "", "甲方（签章）：          乙方（签章）："],
+]
+
+
+@pytest.fixture(scope="module")
+def world():
+    return make_world(datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def doc() -> bytes:
+    return make_ofd(CONTRACT)
+
+
+@pytest.fixture(scope="module")
+def signed(world, doc):
+    """Party A at its anchor on page 1, then party B at a position on page 2."""
+    a, b = world.party_a, world.party_b
+    first = sign_ofd(
+        doc,
+        SesOfdSigner(a.seal, a.key, a.cert, when=world.now),
+        placement=Placement(anchor="甲方（签章）"),
+        when=world.now,
+    )
+    later = world.now + timedelta(minutes=3)
+    second = sign_ofd(
+        first.data,
+        SesOfdSigner(b.seal, b.key, b.cert, when=later),
+        placement=Placement(page=2, x=150, y=45),
+        when=later,
+    )
+    return first, second
+
+
+def _zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _rezip(parts: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in parts.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
+def _pem_files(tmp_path: Path, certs: dict[str, bytes]) -> list[str]:
+    args = []
+    for name, der in certs.items():
+        p = tmp_path / f"{name}.pem"
+        p.write_bytes(x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM))
+        args += ["--trust", str(p)]
+    return args
+
+
+# --- signing and verifying --------------------------------------------------------------------
+
+
+def test_the_package_has_the_standard_parts(signed):
+    _, second = signed
+    parts = _zip(second.data)
+    for name in (
+        "OFD.xml",
+        "Doc_0/Signs/Signatures.xml",
+        "Doc_0/Signs/Sign_0/Signature.xml",
+        "Doc_0/Signs/Sign_0/SignedValue.dat",
+        "Doc_0/Signs/Sign_0/Seal.esl",
+        "Doc_0/Signs/Sign_1/Signature.xml",
+        "Doc_0/Signs/Sign_1/SignedValue.dat",
+        "Doc_0/Signs/Sign_1/Seal.esl",
+    ):
+        assert name in parts, name
+    assert b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures>" in parts["OFD.xml"]
+    sigs = parts["Doc_0/Signs/Signatures.xml"].decode()
+    assert 'ID="s001"' in sigs and 'ID="s003"' in sigs and "<ofd:MaxSignId>s004<" in sigs
+    sig1 = parts["Doc_0/Signs/Sign_1/Signature.xml"].decode()
+    assert "<ofd:SignatureMethod>1.2.156.10197.1.501</ofd:SignatureMethod>" in sig1
+    assert 'CheckMethod="1.2.156.10197.1.401"' in sig1
+    # the second signature protects the first one's files, never the signature list
+    assert 'FileRef="/Doc_0/Signs/Sign_0/SignedValue.dat"' in sig1
+    assert "Signatures.xml" not in sig1.split("<ofd:References")[1]
+    assert 'PageRef="' in sig1 and 'Boundary="141 36 18 18"' in sig1
+
+
+def test_two_signers_in_turn_both_verify(world, signed):
+    first, second = signed
+    assert first.page == 1 and second.page == 2
+    report = verify_ofd(second.data, check_ofd_value(world.trust))
+    assert report.valid, report.to_text()
+    assert [s.id for s in report.signatures] == ["s001", "s003"]
+    assert not report.unprotected
+    one, two = report.signatures
+    assert one.value["seal_name"] == "北京印信测试有限公司" and one.stamps[0].page == 1
+    assert two.value["signer"] == "张三" and two.stamps[0].page == 2
+    assert all(c["ok"] is not False for s in report.signatures for c in s.value["checks"])
+    # the first signing alone verifies too (what A handed to B)
+    assert verify_ofd(first.data, check_ofd_value(world.trust)).valid
+
+
+def test_the_stamp_sits_on_the_anchor(signed):
+    first, _ = signed
+    # "甲方（签章）" is line 5 (y = 25 + 4 × 7.2 = 53.8 mm top), 25 mm from the left, 6 × 4.2 mm
+    x, y, w, h = (float(v) for v in first.boundary.split())
+    cx, cy = x + w / 2, y + h / 2
+    assert (w, h) == (40.0, 40.0)
+    assert abs(cx - (25 + 6 * 4.2 / 2)) < 0.01
+    assert 53.8 < cy < 53.8 + 4.2 * 1.4
+
+
+def _data_spans(data: bytes) -> dict[str, tuple[int, int]]:
+    """Where each part's stored (deflated) bytes lie in the ZIP file."""
+    spans = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            at = info.header_offset
+            name_len = int.from_bytes(data[at + 26 : at + 28], "little")
+            extra_len = int.from_bytes(data[at + 28 : at + 30], "little")
+            start = at + 30 + name_len + extra_len
+            spans[info.filename] = (start, start + info.compress_size)
+    return spans
+
+
+def test_a_flipped_byte_in_any_part_makes_it_invalid(world, signed):
+    """Every part — pages, resources, each signature's files, the signature list — at the
+    start, middle and end of its stored bytes. (Bytes of the ZIP's own headers, such as a
+    file's modification time, are not the document: GB/T 33190 signs files, not headers.)"""
+    data = signed[1].data
+    parts = _zip(data)
+    spans = _data_spans(data)
+    assert len(spans) == 12
+    for name, (start, end) in spans.items():
+        size = end - start
+        interior = [start + size // 4, start + size // 2, start + 3 * size // 4]
+        for at in [start, *interior, end - 1]:
+            bad = bytearray(data)
+            bad[at] ^= 0x01
+            report = verify_ofd(bytes(bad), check_ofd_value(world.trust))
+            if at in interior:
+                assert not report.valid, f"{name}: flipped byte {at} still VALID"
+            elif report.valid:
+                # deflate's framing took the flip (the final-block bit of the first byte, the
+                # padding after the last block) and every file inflates to the same bytes
+                assert _zip(bytes(bad)) == parts, f"{name}: byte {at} changed yet VALID"
+
+
+def test_a_changed_page_names_the_file(world, signed):
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Pages/Page_0/Content.xml"
+    parts[name] = parts[name].replace("服务内容".encode(), "服务范围".encode())
+    report = verify_ofd(_rezip(parts), check_ofd_value(world.trust))
+    assert not report.valid
+    for sig in report.signatures:
+        assert any(f"/{name} was changed" in p for p in sig.problems)
+
+
+def test_a_file_added_after_signing_is_caught(world, signed):
+    parts = _zip(signed[1].data)
+    parts["Doc_0/Res/extra.png"] = b"\x89PNG not really"
+    report = verify_ofd(_rezip(parts), check_ofd_value(world.trust))
+    assert not report.valid
+    assert report.unprotected == ("Doc_0/Res/extra.png",)
+    assert all(s.valid for s in report.signatures)  # each signature itself still holds
+
+
+def test_a_swapped_seal_file_is_caught(world, signed):
+    parts = _zip(signed[1].data)
+    parts["Doc_0/Signs/Sign_1/Seal.esl"] = world.party_a.seal
+    report = verify_ofd(_rezip(parts), check_ofd_value(world.trust))
+    assert not report.valid  # Seal.esl is protected by signature 2's references
+    two = report.signatures[1]
+    assert any("Seal.esl was changed" in p for p in two.problems)
+    assert {c["name"]: c["ok"] for c in two.value["checks"]}["seal_file"] is False
+
+
+def test_unsigned_and_foreign_files_are_invalid_not_errors(world, doc):
+    report = verify_ofd(doc, check_ofd_value(world.trust))
+    assert not report.valid and report.problems == ("the document is not signed",)
+    report = verify_ofd(b"%PDF-1.7 not an ofd", check_ofd_value(world.trust))
+    assert not report.valid and "ZIP" in report.problems[0]
+
+
+# --- refusals leave nothing behind --------------------------------------------------------------
+
+
+def test_refusals_name_the_field(world, doc):
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    cases = [
+        (Placement(anchor="丙方（签章）"), "anchor"),
+        (Placement(page=1, x=500, y=20), "x"),
+        (Placement(page=3, x=50, y=20), "page"),
+        (Placement(), "x"),
+    ]
+    for placement, field in cases:
+        with pytest.raises(ValidationError) as err:
+            sign_ofd(doc, signer, placement=placement, when=world.now)
+        assert err.value.field == field, placement
+    with pytest.raises(ValidationError) as err:  # a key that is not the certificate's
+        SesOfdSigner(a.seal, sm2.generate(), a.cert, when=world.now)
+    assert err.value.field == "signer_cert"
+    with pytest.raises(ValidationError) as err:  # B's certificate is not in A's seal
+        SesOfdSigner(a.seal, world.party_b.key, world.party_b.cert, when=world.now)
+    assert err.value.field == "signer_cert"
+
+
+def test_a_document_closed_by_its_signer_takes_no_more_signatures(world):
+    """ofdrw's default signing protects Signatures.xml: one more signature would break it."""
+    a = world.party_a
+    sample = OFDRW_SAMPLE.read_bytes()
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(
+            sample,
+            SesOfdSigner(a.seal, a.key, a.cert, when=world.now),
+            placement=Placement(page=1, x=100, y=100),
+            when=world.now,
+        )
+    assert err.value.field == "in" and "Signatures.xml" in err.value.message
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_sign_verify_render(world, doc, tmp_path):
+    runner = CliRunner()
+    a, b = world.party_a, world.party_b
+    (tmp_path / "doc.ofd").write_bytes(doc)
+    for name, party in (("a", a), ("b", b)):
+        (tmp_path / f"{name}.esl").write_bytes(party.seal)
+        (tmp_path / f"{name}.key").write_bytes(
+            party.key.private_bytes_pkcs8(b"secret-" + name.encode())
+        )
+        (tmp_path / f"{name}.der").write_bytes(party.cert)
+    common = ["--json"]
+    r = runner.invoke(
+        ofd_app,
+        ["sign", "--in", str(tmp_path / "doc.ofd"), "--out", str(tmp_path / "s1.ofd")]
+        + ["--seal", str(tmp_path / "a.esl"), "--key", str(tmp_path / "a.key")]
+        + ["--cert", str(tmp_path / "a.der"), "--anchor", "乙方（签章）", *common],
+        env={"YINXIN_KEY_PASSWORD": "secret-a"},
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["signature_id"] == "s001"
+    # a wrong password: refused naming the key, no output written
+    r = runner.invoke(
+        ofd_app,
+        ["sign", "--in", str(tmp_path / "s1.ofd"), "--out", str(tmp_path / "s2.ofd")]
+        + ["--seal", str(tmp_path / "b.esl"), "--key", str(tmp_path / "b.key")]
+        + ["--cert", str(tmp_path / "b.der"), "--page", "-1", "--x", "100", "--y", "60"],
+        env={"YINXIN_KEY_PASSWORD": "wrong"},
+    )
+    assert r.exit_code == 2 and "key" in r.output
+    assert not (tmp_path / "s2.ofd").exists()
+    r = runner.invoke(
+        ofd_app,
+        ["sign", "--in", str(tmp_path / "s1.ofd"), "--out", str(tmp_path / "s2.ofd")]
+        + ["--seal", str(tmp_path / "b.esl"), "--key", str(tmp_path / "b.key")]
+        + ["--cert", str(tmp_path / "b.der"), "--page", "-1", "--x", "100", "--y", "60"],
+        env={"YINXIN_KEY_PASSWORD": "secret-b"},
+    )
+    assert r.exit_code == 0, r.output
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), *trust, "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["valid"] is True and len(out["signatures"]) == 2
+    r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), *trust])
+    assert r.exit_code == 0 and "结论 / Verdict: 有效 / VALID" in r.output
+    # the wrong anchors: INVALID (exit 1), not an error
+    other = make_world(world.now)
+    (tmp_path / "other").mkdir()
+    wrong = _pem_files(tmp_path / "other", {"root": other.root, "ca": other.ca})
+    r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), *wrong])
+    assert r.exit_code == 1 and "无效 / INVALID" in r.output
+    # no anchor, an unreadable file: exit 2 naming the field
+    r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), "--json"])
+    assert r.exit_code == 2 and json.loads(r.output)["field"] == "trust"
+    r = runner.invoke(ofd_app, ["verify", str(tmp_path / "nope.ofd"), *trust, "--json"])
+    assert r.exit_code == 2 and json.loads(r.output)["field"] == "file"
+    # render page 1 and refuse a silly dpi
+    r = runner.invoke(
+        ofd_app, ["render", str(tmp_path / "s2.ofd"), "--out", str(tmp_path / "p1.png")]
+    )
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "p1.png").size == (1240, 1753)  # A4 at 150 dpi
+    r = runner.invoke(
+        ofd_app,
+        ["render", str(tmp_path / "s2.ofd"), "--out", str(tmp_path / "p0.png"), "--dpi", "5"],
+    )
+    assert r.exit_code == 2 and not (tmp_path / "p0.png").exists()
+
+
+def test_cli_make(tmp_path):
+    (tmp_path / "c.txt").write_text("第一页\n甲方\f第二页\n", encoding="utf-8")
+    r = CliRunner().invoke(
+        ofd_app, ["make", "--text", str(tmp_path / "c.txt"), "--out", str(tmp_path / "c.ofd")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "Doc_0/Pages/Page_1/Content.xml" in _zip((tmp_path / "c.ofd").read_bytes())
+
+
+# --- seeing the seal ----------------------------------------------------------------------------
+
+
+def _red(img: Image.Image, box_mm: tuple[float, float, float, float], scale: float) -> float:
+    """Share of clearly red pixels inside a box (mm) of a page image."""
+    x, y, w, h = box_mm
+    crop = img.convert("RGB").crop(
+        (int(x * scale), int(y * scale), int((x + w) * scale), int((y + h) * scale))
+    )
+    px = list(crop.getdata())
+    return sum(1 for r, g, b in px if r > 150 and g < 100 and b < 100) / max(len(px), 1)
+
+
+def test_our_render_shows_each_seal_where_its_stamp_is(signed):
+    first, second = signed
+    scale = 100 / 25.4
+    page1 = Image.open(io.BytesIO(render_page(second.data, 1, dpi=100, picture_of=seal_picture)))
+    page2 = Image.open(io.BytesIO(render_page(second.data, 2, dpi=100, picture_of=seal_picture)))
+    box1 = tuple(float(v) for v in first.boundary.split())
+    box2 = tuple(float(v) for v in second.boundary.split())
+    assert _red(page1, box1, scale) > 0.05  # the round seal's ring, star and name
+    assert _red(page2, box2, scale) > 0.05
+    assert _red(page2, box1, scale) == 0  # nothing of A's seal on page 2
+    unsigned = Image.open(io.BytesIO(render_page(make_ofd(CONTRACT), 1, dpi=100)))
+    assert _red(unsigned, box1, scale) == 0
+
+
+def test_easyofd_opens_the_signed_file_and_draws_the_seals(signed, tmp_path):
+    easyofd = pytest.importorskip("easyofd", reason="easyofd is in the test extra")
+    first, second = signed
+    ofd = easyofd.OFD()
+    ofd.read(second.data, fmt="binary")
+    doc = ofd.data[0]
+    stamps = doc["signatures_page_id"]
+    assert sorted(stamps) == [0, 1]  # a stamp on page 1 and on page 2, as signed
+    assert stamps[0][0]["Boundary"] == first.boundary
+    assert stamps[1][0]["Boundary"] == second.boundary
+    pages = ofd.to_jpg()  # easyofd draws via its own PDF, then PyMuPDF
+    assert len(pages) == 2
+    w_mm = 210.0
+    scale = pages[0].width / w_mm
+    box1 = tuple(float(v) for v in first.boundary.split())
+    box2 = tuple(float(v) for v in second.boundary.split())
+    assert _red(pages[0], box1, scale) > 0.05
+    assert _red(pages[1], box2, scale) > 0.05
+    pages[0].save(tmp_path / "easyofd-page1.png")
+
+
+# --- an OFD signed by someone else ----------------------------------------------------------------
+
+
+def test_an_ofdrw_signed_document_verifies_here():
+    """ofdrw (BouncyCastle) made this SES_Signature v4 and seal; we check every part we can
+    without its test CA: digests, the SM2 signature, the seal's maker signature, the hash."""
+    data = OFDRW_SAMPLE.read_bytes()
+    report = verify_ofd(data, check_ofd_value(None))
+    (sig,) = report.signatures
+    assert sig.references_ok and sig.files_protected == 9
+    checks = {c["name"]: c["ok"] for c in sig.value["checks"]}
+    assert checks["signature"] is True and checks["seal"] is True
+    assert checks["document_hash"] is True and checks["signer_in_seal"] is True
+    assert checks["seal_file"] is True
+    assert checks["seal_maker_trusted"] is None  # no anchor of ofdrw's test CA here
+    assert not report.valid
+    assert [st.page for st in sig.stamps] == [1, 2, 3, 4, 5]  # its cross-page seal
+    # and a changed page there is caught like here
+    parts = _zip(data)
+    parts["Doc_0/Pages/Page_2/Content.xml"] += b" "
+    bad = verify_ofd(_rezip(parts), check_ofd_value(None)).signatures[0]
+    assert not bad.references_ok
+    assert bad.problems == (
+        "/Doc_0/Pages/Page_2/Content.xml was changed after signing (digest differs)",
+    )
