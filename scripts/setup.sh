@@ -8,6 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(fonts-noto-cjk poppler-utils softhsm2 opensc openssl libnss3-tools wrk postgresql faketime chromium)
+# node + npm: the GB/T 38540 tests check SM2 signatures with sm-crypto (npm); a node that
+# brings its own npm (NodeSource's) is kept as it is
+command -v node >/dev/null 2>&1 || DEBS+=(nodejs)
+command -v npm >/dev/null 2>&1 || DEBS+=(npm)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
