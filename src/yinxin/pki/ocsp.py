@@ -35,15 +35,17 @@ from typing import Literal
 
 from asn1crypto import keys as a_keys
 from asn1crypto import ocsp as a_ocsp
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from yinxin.clock import whole_utc
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
-from yinxin.pki import der
+from yinxin.pki import der, sm2_x509
 from yinxin.pki.crl import REASON_FLAGS, reason_code
 from yinxin.pki.keys import KeyHandle, builder_key, layout_key
+from yinxin.pki.sm2 import OID_SM3_WITH_SM2
 
 DER = serialization.Encoding.DER
 
@@ -157,7 +159,7 @@ def parse_request(der: bytes) -> list[CertId]:
 
 def _key_bits(cert: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING's value, which OCSP hashes for key hashes."""
-    bits = a_keys.PublicKeyInfo.load(der.spki(cert.public_key()))["public_key"]
+    bits = a_keys.PublicKeyInfo.load(sm2_x509.cert_spki(cert))["public_key"]
     return bits.contents[1:]  # after the unused-bits octet
 
 
@@ -272,7 +274,7 @@ def build_response(
         )
     if responder_cert.issuer != issuer_cert.subject and responder_cert != issuer_cert:
         raise ConfigurationError("the OCSP responder certificate is not from this issuer")
-    if der.spki(responder_key.public_key()) != der.spki(responder_cert.public_key()):
+    if der.spki(responder_key.public_key()) != sm2_x509.cert_spki(responder_cert):
         raise ConfigurationError(
             f"key {responder_key.label!r} does not belong to the OCSP responder certificate"
         )
@@ -292,10 +294,86 @@ def build_response(
         nonce=nonce,
     )
     alg = responder_key.algorithm
+    if alg.family == "sm2":
+        return _sm2_response(single, responder_key, request_hash_alg, **common)
     if len(single) == 1:
         b = _draft(single[0], **common)
         return b.sign(builder_key(responder_key), alg.hash).public_bytes(DER)
     return _join([_draft(s, **common) for s in single], responder_key)
+
+
+def _sm2_response(
+    single: Sequence[SingleStatus],
+    key: KeyHandle,
+    hash_name: str,
+    *,
+    responder_cert: x509.Certificate,
+    name_hash: bytes,
+    key_hash: bytes,
+    algorithm: hashes.HashAlgorithm,
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+    nonce: bytes | None,
+) -> bytes:
+    """The response ``build_response`` makes, signed SM3withSM2 by an SM2 responder.
+
+    ``cryptography``'s builder reads the responder certificate's public key (for the
+    responder ID), which it cannot for SM2, so the ResponseData is written with asn1crypto:
+    the same fields the builder writes (responder ID by key hash, the CertIDs echoed,
+    producedAt = thisUpdate, the nonce), several SingleResponses in one response as ``_join``
+    does. ``with_nonce`` re-signs these like any other template.
+    """
+    responses = []
+    for s in single:
+        if s.status not in _STATUS:
+            raise ValidationError(f"unknown certificate status {s.status!r}", field="status")
+        if s.status == "revoked":
+            if s.revoked_at is None:
+                raise ValidationError("a revoked status needs revoked_at", field="revoked_at")
+            info: dict = {"revocation_time": whole_utc(s.revoked_at, "revoked_at")}
+            if reason_code(s.reason) is not None:  # "unspecified" left out, as in the CRL
+                info["revocation_reason"] = s.reason
+            status = a_ocsp.CertStatus(name="revoked", value=info)
+        else:
+            status = a_ocsp.CertStatus(name=s.status, value=None)
+        responses.append(
+            {
+                "cert_id": {
+                    "hash_algorithm": {"algorithm": hash_name},
+                    "issuer_name_hash": name_hash,
+                    "issuer_key_hash": key_hash,
+                    "serial_number": s.serial,
+                },
+                "cert_status": status,
+                "this_update": this_update,
+                "next_update": next_update,
+            }
+        )
+    data: dict = {
+        "responder_id": a_ocsp.ResponderId(
+            name="by_key", value=hashlib.sha1(_key_bits(responder_cert)).digest()
+        ),
+        "produced_at": this_update,
+        "responses": responses,
+    }
+    if nonce is not None:
+        data["response_extensions"] = [{"extn_id": "nonce", "extn_value": nonce}]
+    tbs = a_ocsp.ResponseData(data)
+    tbs_der = tbs.dump()
+    basic = a_ocsp.BasicOCSPResponse(
+        {
+            "tbs_response_data": tbs,
+            "signature_algorithm": {"algorithm": OID_SM3_WITH_SM2},
+            "signature": key.sign(tbs_der, key.algorithm.hash),
+            "certs": [a_x509.Certificate.load(responder_cert.public_bytes(DER))],
+        }
+    )
+    return a_ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        }
+    ).dump()
 
 
 def _join(drafts: Sequence[ocsp.OCSPResponseBuilder], key: KeyHandle) -> bytes:

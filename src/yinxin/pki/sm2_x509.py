@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from yinxin.errors import ValidationError
 from yinxin.pki import der as d
@@ -145,6 +145,14 @@ def public_key_any(
         return obj.public_key()
     except UnsupportedAlgorithm:
         return public_key_of(obj)
+
+
+def load_spki_any(spki: bytes) -> SM2PublicKey | PublicKeyTypes:
+    """A DER SubjectPublicKeyInfo as a ``cryptography`` key, or as an SM2 key."""
+    try:
+        return load_der_public_key(spki)
+    except UnsupportedAlgorithm:
+        return load_public_spki(spki)
 
 
 def cert_spki(cert: x509.Certificate) -> bytes:

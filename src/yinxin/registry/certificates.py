@@ -595,7 +595,7 @@ class Certificates:
                 )
             years = check_years(validity_years or pay.years)
             sub = Subscribers.get_row(s, app.subscriber_id)
-            pk = serialization.load_der_public_key(app.public_key_der)
+            pk = sm2_x509.load_spki_any(app.public_key_der)
             cert = self._issue(
                 s,
                 sub=sub,
