@@ -27,7 +27,6 @@ from tests import dbdump
 from tests.clock import real_now
 from tests.conftest import PASSPHRASE
 from tests.fixtures.samples import contract_pdf
-from tests.integration.server import yinxin_cli, yinxin_json
 from tests.integration.signing_flow import (
     build_world,
     new_platform,
@@ -339,6 +338,19 @@ def _bad_cell(d: Path) -> None:
     _restate(d, "subscribers")
 
 
+def _duplicate_row(d: Path) -> None:
+    """A row given twice, the manifest restated: the database's key refuses it."""
+    p = d / "tables" / "subscribers.jsonl"
+    lines = p.read_text("utf-8").splitlines()
+    p.write_text("\n".join([*lines, lines[-1]]) + "\n", "utf-8")
+    _restate(d, "subscribers")
+
+    def change(m):
+        m["tables"]["subscribers"]["rows"] += 1
+
+    _rewrite_manifest(d, change)
+
+
 REFUSALS = [
     ("tampered file", _flip_file, "files", "hash_mismatch"),
     ("tampered table", _flip_table, "files", "hash_mismatch"),
@@ -349,6 +361,7 @@ REFUSALS = [
     ("manifest names another revision", _other_revision, "schema_revision", "schema_revision"),
     ("audit chain broken", _broken_chain, "tables", "audit_chain_broken"),
     ("cell of the wrong type", _bad_cell, "files", "handover_refused"),
+    ("row given twice", _duplicate_row, "tables", "rows_refused"),
 ]
 
 
@@ -388,14 +401,31 @@ def test_refusals_leave_the_target_unchanged(source, pg_cluster, tmp_path):
 
 
 # --- the command line ---------------------------------------------------------------------------
+def _cli(home: Path, url: str, *args: str):
+    """``yinxin ARGS`` in this process (the real command, without a new interpreter's start-up)."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app
+
+    env = {
+        "YINXIN_HOME": str(home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": url,
+        "COLUMNS": "300",
+    }
+    return CliRunner().invoke(app, list(args), env=env)
+
+
 def test_cli_export_and_import(source, tmp_path):
     """``yinxin export DIR`` and ``yinxin import DIR`` with ``--json``; a refusal names its field
     with exit code 2 and writes nothing."""
     out = tmp_path / "cli-export"
-    made = yinxin_json(["export", str(out)], source.p.settings.home)
-    assert made["rows"] >= sum(source.counts.values()) and made["signed_files"] == len(
-        source.signed
-    )
+    home = source.p.settings.home
+    r = _cli(home, source.p.settings.database_url, "export", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.stdout)
+    assert made["rows"] >= sum(source.counts.values())
+    assert made["signed_files"] == len(source.signed)
     assert (
         hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest() == made["manifest_sha256"]
     )
@@ -403,14 +433,18 @@ def test_cli_export_and_import(source, tmp_path):
     shutil.copytree(out, spoiled)
     _flip_file(spoiled)
     target = tmp_path / "cli-target"
-    bad = yinxin_cli(["import", str(spoiled), "--json"], target, check=False)
-    assert bad.returncode == 2, bad.stdout + bad.stderr
+    url = f"sqlite:///{target / 'yinxin.db'}"
+    bad = _cli(target, url, "import", str(spoiled), "--json")
+    assert bad.exit_code == 2, bad.output
     problem = json.loads(bad.stdout)
     assert problem["field"] == "files" and problem["error"] == "hash_mismatch"
     assert not (target / "documents").exists()
-    done = yinxin_json(["import", str(out), "--manifest-sha256", made["manifest_sha256"]], target)
-    assert done["audit_ok"] and done["mismatches"] == []
-    assert done["signed_files_same"] == done["signed_files"] == len(source.signed)
-    again = yinxin_cli(["import", str(out)], target, check=False)
-    said = " ".join(again.stderr.split())  # rich wraps at the terminal's width
-    assert again.returncode == 6 and "error [target]:" in said and "is not empty" in said
+    bad = _cli(target, url, "import", str(spoiled))
+    assert bad.exit_code == 2 and "error [files]:" in bad.stderr
+    assert "does not match the manifest" in bad.stderr
+    done = _cli(target, url, "import", str(out), "--manifest-sha256", made["manifest_sha256"])
+    assert done.exit_code == 0, done.output
+    assert "audit chain verifies" in done.stdout
+    assert f"signed files verifying as on the source: {len(source.signed)}/" in done.stdout
+    again = _cli(target, url, "import", str(out), "--json")
+    assert again.exit_code == 6 and json.loads(again.stdout)["field"] == "target"
