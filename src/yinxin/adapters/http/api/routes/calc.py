@@ -22,13 +22,16 @@ router = APIRouter(tags=["calc"])
 Caller = Annotated[Principal, Depends(get_caller)]
 
 
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
 # a fresh Query each time: FastAPI writes the parameter's name into the one it is given
 def amount_param():
     return Query(..., max_length=40, description="1740000, 1,740,000.00 or ¥1740000.5")
 
 
 def date_param():
-    return Query(..., max_length=10, description="an ISO date, 2026-02-14")
+    return Query(..., max_length=10, pattern=DATE_PATTERN, description="an ISO date, 2026-02-14")
 
 
 class CapitalsOut(BaseModel):
@@ -180,7 +183,9 @@ def tax(
 def workdays_after(
     platform: Plat,
     _caller: Caller,
-    from_: str = Query(..., alias="from", max_length=10, description="the start (not counted)"),
+    from_: str = Query(
+        ..., alias="from", max_length=10, pattern=DATE_PATTERN, description="not counted"
+    ),
     days: str = Query(..., max_length=6, description="working days to add, 0 or more"),
 ):
     """The ``days``-th working day after ``from``, with the days off skipped on the way."""
@@ -192,7 +197,7 @@ def workdays_after(
 def workdays_between(
     platform: Plat,
     _caller: Caller,
-    from_: str = Query(..., alias="from", max_length=10),
+    from_: str = Query(..., alias="from", max_length=10, pattern=DATE_PATTERN),
     to: str = date_param(),
 ):
     """How many working days lie after ``from`` up to and including ``to``."""
@@ -269,8 +274,12 @@ def schedule(
     platform: Plat,
     _caller: Caller,
     total: str = amount_param(),
-    acceptance: str | None = Query(None, max_length=10, description="验收合格 date"),
-    go_live: str | None = Query(None, max_length=10, description="系统上线运行 date"),
+    acceptance: str | None = Query(
+        None, max_length=10, pattern=DATE_PATTERN, description="验收合格 date"
+    ),
+    go_live: str | None = Query(
+        None, max_length=10, pattern=DATE_PATTERN, description="系统上线运行 date"
+    ),
 ):
     """002's instalments: 75 % within 30 working days of acceptance, 25 % within 30 working
     days after 12 months live — amounts that add up, due dates once the events happened."""
@@ -287,7 +296,9 @@ def acceptance(
     platform: Plat,
     _caller: Caller,
     requested: str = date_param(),
-    reminded: str | None = Query(None, max_length=10, description="the reminder's date"),
+    reminded: str | None = Query(
+        None, max_length=10, pattern=DATE_PATTERN, description="the reminder's date"
+    ),
 ):
     """When silence becomes acceptance (002 §4.2: 7 working days, then 3 after a reminder)."""
     return terms.deemed_acceptance(
