@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from yinxin.access.sessions import Sessions
     from yinxin.access.staff import StaffUsers
     from yinxin.archive.service import Archive
+    from yinxin.contracts.service import Contracts
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
     from yinxin.notify.webhooks import Webhooks
@@ -235,6 +236,20 @@ class Platform:
             batch=lambda: self.batch,  # type: ignore[attr-defined]
             files=FileStore(self.settings.documents_dir / "flows"),
             base_url=self.settings.base_url,
+        )
+
+    @cached_property
+    def contracts(self) -> Contracts:
+        """Contracts from the template library (docs/contracts.md), their PDFs in their own
+        file store; the sign flows are asked for only when a contract is sent or read back."""
+        from yinxin.contracts.service import Contracts
+        from yinxin.store.files import FileStore
+
+        return Contracts(
+            self.db,
+            self.clock,
+            files=FileStore(self.settings.documents_dir / "contracts"),
+            flows=lambda: self.flows,  # type: ignore[attr-defined]
         )
 
     @cached_property

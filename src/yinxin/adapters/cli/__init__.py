@@ -36,6 +36,7 @@ from yinxin.adapters.cli.common import (
     run,
     secret_help,
 )
+from yinxin.adapters.cli.contracts import contract_app
 from yinxin.adapters.cli.flows import flow_app
 from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
@@ -637,6 +638,7 @@ app.add_typer(seal_app, name="seal")
 app.add_typer(sign_app, name="sign")
 app.add_typer(authorization_app, name="authorization")
 app.add_typer(flow_app, name="flow")
+app.add_typer(contract_app, name="contract")
 app.command("verify")(verify_cmd)
 app.add_typer(archive_app, name="archive")
 app.add_typer(apikey_app, name="apikey")

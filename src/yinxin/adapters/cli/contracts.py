@@ -1,0 +1,322 @@
+"""``yinxin contract …``: the contract template library and contracts, over ``platform.contracts``.
+
+A desk lists the templates and their blanks, drafts a contract from a template with values
+from a JSON file and/or ``--set name=value`` pairs (a payment schedule is a JSON list, so it
+comes from the file), previews or downloads the PDF, sends it for signing (one ``--signer``
+per party: ``role=甲方,subscriber=3,seal=ESID``; each signer's link is printed once), and
+watches or cancels it. Refusals name the blank (``values.price``) and exit with the error's
+code (2 invalid, 3 not found, 4 illegal transition, 6 conflict).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    console,
+    parse_time,
+    platform,
+    read_input,
+    run,
+    writable,
+    write_atomic,
+)
+from yinxin.errors import ValidationError
+
+contract_app = typer.Typer(
+    no_args_is_help=True, help="Contracts (合同): templates, drafts, signing."
+)
+CONTRACT = typer.Argument(..., help="The contract's id.")
+ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
+VALUES = typer.Option(
+    None, "--values", help="A JSON file: an object of blank name → value (schedules as lists)."
+)
+SET = typer.Option(None, "--set", help="name=value for one blank; repeat. Overrides --values.")
+EXAMPLE = typer.Option(
+    False, "--example", help="Start from the template's example values (a demo filling)."
+)
+SIGNER_HELP = (
+    "One party's signer: role=甲方,subscriber=ID,seal=ESID[,video=yes]. Repeat for each party."
+)
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """What a command wrote: the file and the SHA-256 of its bytes."""
+
+    out: str
+    sha256: str
+    size: int
+    signed: bool
+
+
+def _values(path: Path | None, pairs: list[str] | None, base: dict[str, Any]) -> dict[str, Any]:
+    values = dict(base)
+    if path is not None:
+        raw = read_input(path, "values")
+        try:
+            loaded = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValidationError(f"{path} is not UTF-8 JSON: {e}", field="values") from None
+        if not isinstance(loaded, dict):
+            raise ValidationError("the values file holds a JSON object", field="values")
+        values.update(loaded)
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError(f"{pair!r} is not name=value", field="set")
+        values[name.strip()] = value
+    return values
+
+
+def _signer(text: str, i: int):
+    from yinxin.contracts.service import ContractSigner
+
+    field = f"signers[{i}]"
+    kv: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"{part!r} is not key=value ({SIGNER_HELP})", field=field)
+        kv[key.strip()] = value.strip()
+    unknown = set(kv) - {"role", "subscriber", "seal", "video"}
+    if unknown:
+        raise ValidationError(f"unknown signer key(s): {', '.join(sorted(unknown))}", field=field)
+    for need in ("role", "subscriber", "seal"):
+        if not kv.get(need):
+            raise ValidationError(f"{need}=… is needed ({SIGNER_HELP})", field=f"{field}.{need}")
+    try:
+        subscriber = int(kv["subscriber"])
+    except ValueError:
+        raise ValidationError("subscriber is a number", field=f"{field}.subscriber_id") from None
+    return ContractSigner(
+        role=kv["role"],
+        subscriber_id=subscriber,
+        seal=kv["seal"],  # an id or an esID, as ``yinxin flow`` takes it
+        requires_video=kv.get("video", "no").lower() in ("yes", "true", "1"),
+    )
+
+
+def _show(c) -> None:
+    console.print(f"[bold]contract {c.id}[/]  {c.number}  {c.state}  《{c.title}》")
+    console.print(f"  template {c.template_code} v{c.template_version}  pdf {c.pdf_sha256}")
+    for p in c.parties:
+        console.print(f"  {p.role}（{p.title}）：{p.name or '—'}")
+    if c.flow_id:
+        console.print(f"  sign flow {c.flow_id}")
+    if c.signed_at:
+        console.print(f"  signed {c.signed_at:%Y-%m-%d %H:%M %Z}  {c.signed_sha256}")
+    if c.reason:
+        console.print(f"  reason: {c.reason}")
+
+
+def _written(r: WrittenFile) -> None:
+    kind = "signed contract" if r.signed else "contract"
+    console.print(f"[green]Wrote[/] {kind} {r.out} ({r.size} bytes, {r.sha256})")
+
+
+@contract_app.command("templates")
+def contract_templates(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """The template library: code, version, title, parties, seed."""
+
+    def render(items) -> None:
+        for t in items:
+            roles = "、".join(p.role for p in t.parties)
+            console.print(f"{t.code}  v{t.version}  《{t.title}》  {roles}  (seed {t.source})")
+
+    run(as_json, lambda: platform(home).contracts.templates(), render)
+
+
+@contract_app.command("template")
+def contract_template(
+    code: str = typer.Argument(..., help="The template's code."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """One template: its parties and its blanks (type, required, example)."""
+
+    def render(t) -> None:
+        console.print(f"[bold]{t.code}[/] v{t.version}  《{t.title}》 — {t.description}")
+        for p in t.parties:
+            console.print(f"  party {p.role}（{p.title}）  anchor {p.anchor}")
+        for b in t.blanks:
+            need = "required" if b.required else "optional"
+            extra = f"  one of: {' / '.join(b.choices)}" if b.choices else ""
+            console.print(f"  {b.name:<28} {b.type:<9} {need:<8} {b.label}{extra}")
+
+    run(as_json, lambda: platform(home).contracts.template(code), render)
+
+
+@contract_app.command("draft")
+def contract_draft(
+    code: str = typer.Argument(..., help="The template's code (see contract templates)."),
+    values: Path | None = VALUES,
+    set_: list[str] | None = SET,
+    example: bool = EXAMPLE,
+    title: str | None = typer.Option(None, help="A title other than the template's."),
+    owner: int | None = typer.Option(None, help="Owner organization's subscriber id."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Fill a template: values checked, PDF rendered and kept, contract drafted."""
+
+    def go():
+        p = platform(home)
+        base = p.contracts.template(code).blanks if example else ()
+        filled = _values(values, set_, {b.name: b.example for b in base if b.example is not None})
+        return p.contracts.draft(code, filled, title=title, owner_subscriber_id=owner, actor=actor)
+
+    run(as_json, go, _show)
+
+
+@contract_app.command("revise")
+def contract_revise(
+    contract_id: int = CONTRACT,
+    values: Path | None = VALUES,
+    set_: list[str] | None = SET,
+    title: str | None = typer.Option(None, help="A new title."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Change a draft's values (``--set`` changes single blanks of the current values)."""
+
+    def go():
+        p = platform(home)
+        current = p.contracts.get(contract_id).values
+        return p.contracts.revise(
+            contract_id, _values(values, set_, current), title=title, actor=actor
+        )
+
+    run(as_json, go, _show)
+
+
+@contract_app.command("preview")
+def contract_preview(
+    code: str = typer.Argument(..., help="The template's code."),
+    out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
+    values: Path | None = VALUES,
+    set_: list[str] | None = SET,
+    example: bool = EXAMPLE,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The PDF the values would make; nothing is stored."""
+
+    def go():
+        writable(out)
+        p = platform(home)
+        base = p.contracts.template(code).blanks if example else ()
+        filled = _values(values, set_, {b.name: b.example for b in base if b.example is not None})
+        data = p.contracts.preview(code, filled)
+        write_atomic(out, data)
+        return WrittenFile(str(out), hashlib.sha256(data).hexdigest(), len(data), False)
+
+    run(as_json, go, _written)
+
+
+@contract_app.command("show")
+def contract_show(contract_id: int = CONTRACT, home: Path | None = HOME, as_json: bool = JSON):
+    """The contract as it stands (its flow's outcome taken into account)."""
+    run(as_json, lambda: platform(home).contracts.get(contract_id), _show)
+
+
+@contract_app.command("list")
+def contract_list(
+    state: str | None = typer.Option(None, help="drafted out_for_signing signed cancelled"),
+    owner: int | None = typer.Option(None, help="Only this organization's contracts."),
+    template: str | None = typer.Option(None, help="Only contracts from this template."),
+    limit: int = typer.Option(50, help="At most this many (1–200)."),
+    after: int | None = typer.Option(None, help="Continue after this id (next_after)."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Contracts, newest first, a page at a time."""
+
+    def render(page) -> None:
+        for c in page.items:
+            console.print(f"{c.id}  {c.number}  {c.state}  {c.template_code}  《{c.title}》")
+        if page.next_after is not None:
+            console.print(f"more: --after {page.next_after}")
+
+    run(
+        as_json,
+        lambda: platform(home).contracts.list(
+            state=state, owner_subscriber_id=owner, template=template, limit=limit, after=after
+        ),
+        render,
+    )
+
+
+@contract_app.command("pdf")
+def contract_pdf(
+    contract_id: int = CONTRACT,
+    out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """The signed file once every party signed, else the drafted PDF."""
+
+    def go():
+        writable(out)
+        f = platform(home).contracts.pdf(contract_id)
+        write_atomic(out, f.pdf)
+        return WrittenFile(str(out), f.sha256, len(f.pdf), f.signed)
+
+    run(as_json, go, _written)
+
+
+@contract_app.command("send")
+def contract_send(
+    contract_id: int = CONTRACT,
+    signer: list[str] = typer.Option(..., "--signer", help=SIGNER_HELP),
+    order: str = typer.Option(
+        "sequential", help="sequential (the template's party order) or parallel."
+    ),
+    deadline: str | None = typer.Option(None, help="ISO 8601 time with offset."),
+    days: int | None = typer.Option(None, help="Deadline in this many days (default 7)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Start signing: a sign flow with each party's signer at its anchor; links shown ONCE."""
+
+    def go():
+        specs = [_signer(t, i) for i, t in enumerate(signer)]
+        p = platform(home)
+        when = parse_time(deadline, "deadline")
+        if when is None:
+            when = p.clock.now() + dt.timedelta(days=7 if days is None else days)
+        return p.contracts.start_signing(
+            contract_id, specs, deadline=when, order=order, actor=actor
+        )
+
+    def render(r) -> None:
+        _show(r.contract)
+        console.print("[yellow]Signing links (shown once; hand each to its signer):[/]")
+        for link in r.links:
+            console.print(f"  {link.role}: {link.url}")
+
+    run(as_json, go, render)
+
+
+@contract_app.command("cancel")
+def contract_cancel(
+    contract_id: int = CONTRACT,
+    reason: str = typer.Option(..., help="Why (recorded; shown to the signers' flow)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Withdraw a contract (its sign flow, if any, is cancelled and every link dies)."""
+    run(as_json, lambda: platform(home).contracts.cancel(contract_id, reason, actor=actor), _show)

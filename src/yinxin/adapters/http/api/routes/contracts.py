@@ -1,0 +1,199 @@
+"""Contracts (合同): the template library, drafting with validated blanks, the PDF (preview,
+draft, signed), sending for signing through a sign flow, cancelling; scoped like sign flows (an
+organization's key sees its own contracts only, and drafts for its own organization)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.contracts.service import (
+    ContractSigner,
+    ContractView,
+    SentContract,
+    TemplateView,
+)
+from yinxin.errors import Forbidden, NotFound
+
+router = APIRouter(tags=["contracts"])
+Drafter = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
+ContractId = Annotated[int, Path(ge=1, le=2**62)]
+Code = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[a-z0-9-]+$")]
+PDF = {200: {"content": {"application/pdf": {}}}}
+Values = Annotated[
+    dict[str, Any],
+    Field(
+        description="blank name → value (see the template's blanks); a payment schedule is a "
+        "list of {milestone, percent[, amount]}",
+        examples=[{"client_name": "北京印信示范科技有限公司", "price": "120000"}],
+    ),
+]
+
+
+class PreviewIn(Strict):
+    values: Values
+    title: str | None = Field(None, min_length=1, max_length=200)
+
+
+class ContractIn(Strict):
+    template: str = Field(min_length=1, max_length=60, examples=["tech-service"])
+    values: Values
+    title: str | None = Field(None, min_length=1, max_length=200)
+    owner_subscriber_id: int | None = Field(None, ge=1, le=2**62)
+
+
+class ReviseIn(Strict):
+    values: Values
+    title: str | None = Field(None, min_length=1, max_length=200)
+
+
+class ContractSignerIn(Strict):
+    role: str = Field(max_length=20, examples=["甲方"])
+    subscriber_id: int = Field(ge=1, le=2**62, description="the person (or holder) who signs")
+    seal: int | str = Field(description="the seal's id or esID")
+    requires_video: bool = False
+
+
+class SendIn(Strict):
+    signers: list[ContractSignerIn] = Field(min_length=1, max_length=10)
+    order: Literal["sequential", "parallel"] = "sequential"
+    deadline: dt.datetime
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ContractsPage(BaseModel):
+    items: list[ContractView]
+    next: str | None = None
+
+
+def _scoped(platform, principal: Principal, contract_id: int) -> ContractView:
+    c = platform.contracts.get(contract_id)
+    org = principal.organization_id
+    if org is not None and c.owner_subscriber_id != org:
+        raise NotFound(f"no contract {contract_id}", field="contract_id")
+    return c
+
+
+@router.get("/contract-templates", response_model=list[TemplateView])
+def list_templates(platform: Plat, principal: Drafter):
+    """The library: each template's parties (with the anchor each seal goes on) and blanks."""
+    return platform.contracts.templates()
+
+
+@router.get("/contract-templates/{code}", response_model=TemplateView)
+def get_template(code: Code, platform: Plat, principal: Drafter):
+    return platform.contracts.template(code)
+
+
+@router.post("/contract-templates/{code}/preview", response_class=Response, responses=PDF)
+def preview(code: Code, body: PreviewIn, platform: Plat, principal: Drafter):
+    """The PDF these values would make (marked as a preview); nothing is stored."""
+    pdf = platform.contracts.preview(code, body.values, title=body.title)
+    return Response(pdf, media_type="application/pdf")
+
+
+@router.post("/contracts", status_code=201, response_model=ContractView)
+def draft(body: ContractIn, platform: Plat, principal: Drafter):
+    owner = body.owner_subscriber_id
+    if principal.organization_id is not None:
+        if owner not in (None, principal.organization_id):
+            raise Forbidden(
+                "this key drafts contracts for its own organization only",
+                field="owner_subscriber_id",
+            )
+        owner = principal.organization_id
+    elif owner is not None:
+        scope_subscriber(platform, principal, owner)
+    return platform.contracts.draft(
+        body.template,
+        body.values,
+        title=body.title,
+        owner_subscriber_id=owner,
+        actor=principal.actor,
+    )
+
+
+@router.get("/contracts", response_model=ContractsPage)
+def list_contracts(
+    platform: Plat,
+    principal: Drafter,
+    limit: int = Query(50, ge=1, le=200),
+    after: int | None = Query(None, ge=0, le=2**62),
+    state: Annotated[
+        Literal["drafted", "out_for_signing", "signed", "cancelled"] | None, Query()
+    ] = None,
+    template: str | None = Query(None, max_length=60),
+):
+    page = platform.contracts.list(
+        state=state,
+        owner_subscriber_id=principal.organization_id,
+        template=template,
+        limit=limit,
+        after=after,
+    )
+    nxt = str(page.next_after) if page.next_after is not None else None
+    return ContractsPage(items=list(page.items), next=nxt)
+
+
+@router.get("/contracts/{contract_id}", response_model=ContractView)
+def get_contract(contract_id: ContractId, platform: Plat, principal: Drafter):
+    return _scoped(platform, principal, contract_id)
+
+
+@router.post("/contracts/{contract_id}/revise", response_model=ContractView)
+def revise(contract_id: ContractId, body: ReviseIn, platform: Plat, principal: Drafter):
+    """New values for a draft (the whole set); a new PDF."""
+    _scoped(platform, principal, contract_id)
+    return platform.contracts.revise(
+        contract_id, body.values, title=body.title, actor=principal.actor
+    )
+
+
+@router.get("/contracts/{contract_id}/pdf", response_class=Response, responses=PDF)
+def contract_pdf(contract_id: ContractId, platform: Plat, principal: Drafter):
+    """The signed file once every party signed (``x-contract-signed: true``), else the draft."""
+    _scoped(platform, principal, contract_id)
+    f = platform.contracts.pdf(contract_id)
+    return Response(
+        f.pdf,
+        media_type="application/pdf",
+        headers={
+            "x-document-sha256": f.sha256,
+            "x-contract-signed": "true" if f.signed else "false",
+            "content-disposition": f'inline; filename="{f.name}"',
+        },
+    )
+
+
+@router.post("/contracts/{contract_id}/signing", status_code=201, response_model=SentContract)
+def send(contract_id: ContractId, body: SendIn, platform: Plat, principal: Drafter):
+    """Start signing: a sign flow over the PDF, each party's signer at its anchor, in the
+    template's party order; each signer's link is in the answer, once."""
+    _scoped(platform, principal, contract_id)
+    signers = [
+        ContractSigner(
+            role=s.role,
+            subscriber_id=s.subscriber_id,
+            seal=s.seal,
+            requires_video=s.requires_video,
+        )
+        for s in body.signers
+    ]
+    return platform.contracts.start_signing(
+        contract_id, signers, deadline=body.deadline, order=body.order, actor=principal.actor
+    )
+
+
+@router.post("/contracts/{contract_id}/cancel", response_model=ContractView)
+def cancel(contract_id: ContractId, body: ReasonIn, platform: Plat, principal: Drafter):
+    _scoped(platform, principal, contract_id)
+    return platform.contracts.cancel(contract_id, body.reason, actor=principal.actor)

@@ -1,0 +1,495 @@
+"""Contracts from the template library, checked by outside tools and end to end.
+
+* Every template renders: ``pdffonts`` lists every font embedded, ``pdftotext`` gives back
+  every filled value (as the contract prints it: dates in Chinese, amounts in figures and
+  capitals), every page carries 第 N 页 共 M 页, and each party's anchor is found exactly once
+  by the same search the sign flow uses.
+* Filling refuses bad values naming the blank, and a refused draft leaves the database and the
+  file store as they were.
+* A contract (the 002 platform contract) is sent through a real sign flow: each party signs at
+  its anchor, the contract becomes signed, the signed file validates in pyHanko and pdfsig, and
+  each seal sits on its party's anchor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+import subprocess
+from decimal import Decimal
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from tests import dbdump
+from tests.integration.server import yinxin_cli, yinxin_json
+from tests.integration.signing_flow import (
+    World,
+    build_world,
+    need,
+    need_quiet,
+    new_platform,
+    outbox_lines,
+    pdfsig,
+    read_code,
+)
+from tests.integration.test_sign_flows import _pyhanko_valid
+from yinxin.contracts.render import display, render_contract, schedule_lines
+from yinxin.contracts.service import ContractSigner, ContractState
+from yinxin.contracts.templates import get_template, library
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.pdf.sign import find_anchor
+from yinxin.store.models import AuditEvent
+from yinxin.store.models.contracts import Contract
+
+EVERY = sorted(library())
+
+
+def _squash(text: str) -> str:
+    """Text as compared: without white space (a value may wrap onto the next line)."""
+    return "".join(text.split())
+
+
+def _tool(*cmd: str) -> str:
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+@pytest.fixture
+def world(tmp_path, clock) -> World:
+    p = new_platform(tmp_path / "home", clock)
+    yield build_world(p, clock)
+    p.close()
+
+
+def _values(w: World, code: str) -> dict:
+    """The template's examples with the world's parties as 甲方 and 乙方."""
+    t = get_template(code)
+    v = t.example_values()
+    v[t.party("甲方").name] = w.org.name
+    v[t.party("乙方").name] = w.person.name
+    return v
+
+
+# --- every template ---------------------------------------------------------------------------
+def test_the_library_holds_the_seed_templates():
+    assert set(EVERY) == {
+        "tech-service",
+        "tech-service-developer",
+        "tech-service-consultant",
+        "tech-service-intermediary",
+        "tech-service-notarized",
+        "platform-integration",
+        "om-service",
+        "certificate-agreement",
+        "seal-agreement",
+    }
+    assert [p.role for p in get_template("tech-service-intermediary").parties] == [
+        "甲方",
+        "乙方",
+        "中介方",
+    ]
+    assert [p.role for p in get_template("tech-service-notarized").parties] == [
+        "甲方",
+        "乙方",
+        "鉴证单位",
+        "公证单位",
+    ]
+
+
+@pytest.mark.parametrize("code", EVERY)
+def test_every_template_renders_with_fonts_text_pages_and_anchors(code, tmp_path):
+    need("pdffonts", "pdftotext", "pdfinfo")
+    t = get_template(code)
+    values = t.fill(t.example_values())
+    pdf = render_contract(t, values, number="HT-20260304-TEST01")
+    path = tmp_path / f"{code}.pdf"
+    path.write_bytes(pdf)
+
+    # every font embedded (the "emb" column), and there are fonts
+    rows = _tool("pdffonts", str(path)).splitlines()[2:]
+    assert rows, "no fonts listed"
+    for row in rows:
+        cols = row.split()
+        assert cols[-5] == "yes", row  # emb sub uni object ID: emb is fifth from the end
+
+    # the filled values come back out, as the contract prints them (a paragraph may go on
+    # over a page break: the page footers are taken out, as a reader skips them)
+    raw = _tool("pdftotext", str(path), "-")
+    footer = re.compile(r"^合同编号 HT-20260304-TEST01\s+第 (\d+) 页 共 (\d+) 页$")
+    footers = [m.groups() for m in map(footer.match, raw.splitlines()) if m]
+    text = _squash("\n".join(x for x in raw.splitlines() if not footer.match(x)))
+    for b in t.blanks:
+        shown = [display(t, b, values)] if b.type != "schedule" else schedule_lines(values[b.name])
+        for line in shown:
+            assert _squash(line) in text, (b.name, line)
+    assert _squash(t.title) in text and "HT-20260304-TEST01" in text
+
+    # page numbers on every page
+    pages = int(re.search(r"Pages:\s+(\d+)", _tool("pdfinfo", str(path)))[1])
+    assert footers == [(str(n), str(pages)) for n in range(1, pages + 1)]
+
+    # each party's anchor exactly once, on the last page (the signature blocks close it)
+    for party in t.parties:
+        hits = find_anchor(pdf, party.anchor)
+        assert len(hits) == 1, (party.anchor, hits)
+        assert hits[0].page == pages
+
+
+def test_amounts_in_figures_capitals_and_tax():
+    t = get_template("platform-integration")
+    values = t.fill(t.example_values())
+    shown = display(t, t.blank("price"), values)
+    assert shown.startswith("¥1,740,000.00（大写：人民币壹佰柒拾肆万元整")
+    # 002: 1 740 000 with tax at 6 %: net = 1 740 000 / 1.06 = 1 641 509.433… → 1 641 509.43
+    assert "不含税价¥1,641,509.43" in shown and "税额¥98,490.57" in shown
+    rows = values["schedule"]
+    assert [r["amount"] for r in rows] == ["1305000.00", "435000.00"]
+    assert display(t, t.blank("late_rate"), values) == "3%"
+    om = get_template("om-service")
+    assert display(om, om.blank("late_rate"), om.fill(om.example_values())) == "0.5‰"
+    # the last instalment takes what rounding left: the rows add up to the total exactly
+    dev = get_template("tech-service-developer")
+    v = dev.example_values() | {
+        "price": "100000.01",
+        "schedule": [
+            {"milestone": "预付", "percent": "33.33"},
+            {"milestone": "验收", "percent": "33.33"},
+            {"milestone": "质保", "percent": "33.34"},
+        ],
+    }
+    rows = dev.fill(v)["schedule"]
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal("100000.01")
+
+
+# --- refusals ----------------------------------------------------------------------------------
+BAD = [
+    ("tech-service", {"client_uscc": "91110108MA01YX0031"}, "values.client_uscc"),
+    ("tech-service", {"date_signed": "2026-02-30"}, "values.date_signed"),
+    ("tech-service", {"date_signed": "2026年13月1日"}, "values.date_signed"),
+    ("tech-service", {"price": "12.345"}, "values.price"),
+    ("tech-service", {"price": "-5"}, "values.price"),
+    ("tech-service", {"price": 1.5}, "values.price"),
+    ("tech-service", {"price": "一百万"}, "values.price"),
+    ("tech-service", {"price": "0"}, "values.price"),
+    ("tech-service", {"payment_days": "0"}, "values.payment_days"),
+    ("tech-service", {"payment_days": "十五"}, "values.payment_days"),
+    ("tech-service", {"penalty_percent": "101"}, "values.penalty_percent"),
+    ("tech-service", {"client_phone": "12345"}, "values.client_phone"),
+    ("tech-service", {"client_name": ""}, "values.client_name"),
+    ("tech-service", {"client_name": "北京\u202e公司"}, "values.client_name"),
+    ("tech-service", {"project": "乙方（签章）"}, "values.project"),
+    ("tech-service", {"project": "a\nb"}, "values.project"),
+    ("tech-service", {"no_such_blank": "x"}, "values.no_such_blank"),
+    ("seal-agreement", {"id_number": "110105199003071238"}, "values.id_number"),
+    ("seal-agreement", {"business_type": "吊销"}, "values.business_type"),
+    ("om-service", {"end_date": "2025-03-01"}, "values.end_date"),
+    ("om-service", {"late_rate": "2%"}, "values.late_rate"),
+    (
+        "platform-integration",
+        {"schedule": [{"milestone": "验收后", "percent": "75"}]},
+        "values.schedule",
+    ),
+    (
+        "platform-integration",
+        {
+            "schedule": [
+                {"milestone": "验收后", "percent": "75", "amount": "1300000"},
+                {"milestone": "上线满一年", "percent": "25"},
+            ]
+        },
+        "values.schedule[1].amount",
+    ),
+    (
+        "platform-integration",
+        {"schedule": [{"milestone": "", "percent": "100"}]},
+        "values.schedule[1].milestone",
+    ),
+    (
+        "platform-integration",
+        {"schedule": [{"milestone": "验收后", "percent": "abc"}]},
+        "values.schedule[1].percent",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "change", "field"), BAD)
+def test_fill_refuses_a_bad_value_naming_the_blank(code, change, field):
+    t = get_template(code)
+    with pytest.raises(ValidationError) as e:
+        t.fill(t.example_values() | change)
+    assert e.value.field == field, e.value.message
+
+
+def test_a_missing_required_blank_is_named():
+    t = get_template("platform-integration")
+    v = t.example_values()
+    del v["provider_uscc"]
+    with pytest.raises(ValidationError) as e:
+        t.fill(v)
+    assert e.value.field == "values.provider_uscc"
+    # an optional one may be left out: it prints as "/"
+    t2 = get_template("tech-service")
+    v2 = t2.example_values()
+    del v2["maintenance_fee"]
+    assert "maintenance_fee" not in t2.fill(v2)
+    assert display(t2, t2.blank("maintenance_fee"), t2.fill(v2)) == "/"
+
+
+def test_a_refused_draft_writes_nothing(world):
+    p = world.p
+    store = p.settings.documents_dir / "contracts"
+    before = dbdump.dump(p)
+    files = sorted(store.rglob("*")) if store.exists() else []
+    cases = [
+        (("tech-service", _values(world, "tech-service") | {"price": "1.001"}), "values.price"),
+        (("nope", {}), "template"),
+        (("tech-service", "not a dict"), "values"),
+    ]
+    for (code, values), field in cases:
+        with pytest.raises((ValidationError, NotFound)) as e:
+            p.contracts.draft(code, values, actor="王五")
+        assert e.value.field == field
+    with pytest.raises(ValidationError) as e:
+        p.contracts.draft(
+            "tech-service", _values(world, "tech-service"), owner_subscriber_id=world.person.id
+        )
+    assert e.value.field == "owner_subscriber_id"
+    assert dbdump.dump(p) == before
+    assert (sorted(store.rglob("*")) if store.exists() else []) == files
+
+
+# --- the lifecycle -----------------------------------------------------------------------------
+def test_draft_revise_list_cancel(world):
+    p = world.p
+    c = p.contracts.draft(
+        "om-service", _values(world, "om-service"), owner_subscriber_id=world.org.id, actor="王五"
+    )
+    assert c.state == ContractState.DRAFTED
+    assert re.fullmatch(r"HT-\d{8}-[2-9A-HJ-NP-Z]{6}", c.number)
+    f = p.contracts.pdf(c.id)
+    assert not f.signed and hashlib.sha256(f.pdf).hexdigest() == c.pdf_sha256 == f.sha256
+    assert [x.name for x in c.parties] == [world.org.name, world.person.name]
+
+    revised = p.contracts.revise(
+        c.id,
+        c.values | {"annual_fee": "30000"},
+        title="软件运维服务合同（2026 年度）",
+        actor="王五",
+    )
+    assert revised.values["annual_fee"] == "30000.00" and revised.pdf_sha256 != c.pdf_sha256
+    assert revised.title == "软件运维服务合同（2026 年度）" and revised.number == c.number
+    with pytest.raises(ValidationError) as e:
+        p.contracts.revise(c.id, c.values | {"annual_fee": "x"})
+    assert e.value.field == "values.annual_fee"
+    assert p.contracts.get(c.id).pdf_sha256 == revised.pdf_sha256
+
+    other = p.contracts.draft("seal-agreement", _values(world, "seal-agreement"), actor="t")
+    page = p.contracts.list(limit=1)
+    assert [x.id for x in page.items] == [other.id] and page.next_after == other.id
+    assert [x.id for x in p.contracts.list(after=page.next_after).items] == [c.id]
+    assert [x.id for x in p.contracts.list(owner_subscriber_id=world.org.id).items] == [c.id]
+    assert [x.id for x in p.contracts.list(template="seal-agreement").items] == [other.id]
+    with pytest.raises(ValidationError) as e:
+        p.contracts.list(state="signing")
+    assert e.value.field == "state"
+
+    with pytest.raises(ValidationError) as e:
+        p.contracts.cancel(c.id, " ")
+    assert e.value.field == "reason"
+    done = p.contracts.cancel(c.id, "需求变更", actor="王五")
+    assert done.state == ContractState.CANCELLED and done.reason == "需求变更"
+    for verb in (
+        lambda: p.contracts.cancel(c.id, "again"),
+        lambda: p.contracts.revise(c.id, c.values),
+        lambda: p.contracts.start_signing(c.id, [], deadline=p.clock.now() + dt.timedelta(days=1)),
+    ):
+        with pytest.raises(IllegalTransition):
+            verb()
+    with p.db.read() as s:
+        actions = [
+            e.action
+            for e in s.query(AuditEvent).filter(AuditEvent.subject_type == "contract")
+            if e.subject_id == str(c.id)
+        ]
+    assert actions == ["contract.drafted", "contract.revised", "contract.cancelled"]
+    assert p.verify_audit().ok
+
+
+def _signers(w: World) -> list[ContractSigner]:
+    return [
+        ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),  # any order: turns follow the template
+        ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+    ]
+
+
+def _sign(w: World, token: str, party) -> None:
+    w.clock.advance(minutes=7)  # the one-code-a-minute limit of intent confirmation
+    before = outbox_lines(w.outbox)
+    ch = w.p.flows.request_code(token)
+    code = read_code(w.outbox, party.phone, after=before)
+    w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
+
+
+def test_the_002_contract_is_signed_at_each_anchor_through_a_sign_flow(world, tmp_path):
+    w, p = world, world.p
+    c = p.contracts.draft(
+        "platform-integration",
+        _values(w, "platform-integration"),
+        owner_subscriber_id=w.org.id,
+        actor="王五",
+    )
+    deadline = p.clock.now() + dt.timedelta(days=3)
+
+    # signers that do not match the parties are refused, naming the field, and nothing changes
+    before = dbdump.dump(p)
+    refusals = [
+        ([ContractSigner("甲方", w.jia.id, w.jia.seal.es_id)], "signers"),
+        ([*_signers(w), ContractSigner("中介方", w.person.id, w.yi.seal.es_id)], "signers[2].role"),
+        ([*_signers(w)[:1], ContractSigner("乙方", w.jia.id, w.jia.seal.es_id)], "signers[1].role"),
+        ([_signers(w)[0], ContractSigner("甲方", w.jia.id, "11000099999999")], "signers[1].seal"),
+        (
+            [_signers(w)[0], ContractSigner("甲方", w.org.id, w.yi.seal.es_id)],
+            "signers[1].seal",
+        ),
+    ]
+    for signers, field in refusals:
+        with pytest.raises((ValidationError, NotFound)) as e:
+            p.contracts.start_signing(c.id, signers, deadline=deadline, actor="王五")
+        assert e.value.field == field, (field, e.value.message)
+    assert dbdump.dump(p) == before
+
+    sent = p.contracts.start_signing(c.id, _signers(w), deadline=deadline, actor="王五")
+    assert sent.contract.state == ContractState.OUT_FOR_SIGNING
+    flow = p.flows.get(sent.contract.flow_id)
+    assert sorted((x.role, x.order) for x in flow.signers) == [("乙方", 2), ("甲方", 1)]
+    assert {x.placements[0].anchor for x in flow.signers} == {"甲方（签章）", "乙方（签章）"}
+    assert flow.documents[0].original_sha256 == c.pdf_sha256
+    with pytest.raises(IllegalTransition):  # out for signing: no second flow, no revision
+        p.contracts.start_signing(c.id, _signers(w), deadline=deadline)
+    with pytest.raises(IllegalTransition):
+        p.contracts.revise(c.id, c.values)
+
+    links = {link.role: link.token for link in sent.links}
+    _sign(w, links["甲方"], w.jia)
+    assert p.contracts.get(c.id).state == ContractState.OUT_FOR_SIGNING
+    _sign(w, links["乙方"], w.yi)
+
+    done = p.contracts.get(c.id)  # the completed flow is taken into account on read
+    final = p.flows.get(done.flow_id)
+    assert done.state == ContractState.SIGNED
+    assert done.signed_sha256 == final.documents[0].current_sha256
+    assert done.signed_at == final.finished_at
+    f = p.contracts.pdf(c.id)
+    assert f.signed and hashlib.sha256(f.pdf).hexdigest() == done.signed_sha256
+    original = p.contracts.files.get(c.pdf_sha256)
+    assert f.pdf.startswith(original)  # incremental updates over the rendered contract
+    with pytest.raises(IllegalTransition):
+        p.contracts.cancel(c.id, "too late")
+
+    # two valid signatures, and each party's seal sits on its anchor's end
+    assert _pyhanko_valid(f.pdf, p.ca.certificate("root")) == 2
+    reader = PdfFileReader(io.BytesIO(f.pdf))
+    by_role = {}
+    for sig in reader.embedded_signatures:
+        reason = str(sig.sig_object.get("/Reason", ""))
+        rect = [float(x) for x in sig.sig_field["/Rect"]]
+        by_role["甲方" if "甲方" in reason else "乙方"] = rect
+    assert set(by_role) == {"甲方", "乙方"}
+    for role, (x0, y0, x1, y1) in by_role.items():
+        [hit] = find_anchor(original, f"{role}（签章）")
+        ax1, ay0, ay1 = hit.bbox[2], hit.bbox[1], hit.bbox[3]
+        assert abs((x0 + x1) / 2 - ax1) < 1.0, (role, by_role[role], hit.bbox)
+        assert abs((y0 + y1) / 2 - (ay0 + ay1) / 2) < 1.0
+    if need_quiet("pdfsig"):
+        path = tmp_path / "signed.pdf"
+        path.write_bytes(f.pdf)
+        blocks = pdfsig(path)
+        assert len(blocks) == 2 and all("Signature is Valid." in b for b in blocks), blocks
+
+    with p.db.read() as s:
+        actions = [
+            e.action
+            for e in s.query(AuditEvent).filter(AuditEvent.subject_type == "contract")
+            if e.subject_id == str(c.id)
+        ]
+    assert actions == ["contract.drafted", "contract.sent", "contract.signed"]
+    p.contracts.get(c.id)  # settling is idempotent: no second event
+    with p.db.read() as s:
+        n = s.query(AuditEvent).filter(AuditEvent.action == "contract.signed").count()
+    assert n == 1 and p.verify_audit().ok
+
+
+def test_a_cancelled_flow_returns_the_contract_to_draft_and_cancel_ends_the_flow(world):
+    w, p = world, world.p
+    c = p.contracts.draft("tech-service", _values(w, "tech-service"), actor="王五")
+    deadline = p.clock.now() + dt.timedelta(days=3)
+    sent = p.contracts.start_signing(c.id, _signers(w), deadline=deadline, actor="王五")
+    p.flows.cancel(sent.contract.flow_id, "条款有误", actor="王五")
+    back = p.contracts.get(c.id)
+    assert back.state == ContractState.DRAFTED and back.flow_id is None
+    assert "条款有误" in back.reason
+
+    # corrected and sent again; cancelling the contract cancels its flow and kills the links
+    fixed = p.contracts.revise(c.id, c.values | {"price": "130000"}, actor="王五")
+    again = p.contracts.start_signing(fixed.id, _signers(w), deadline=deadline, actor="王五")
+    assert again.contract.flow_id != sent.contract.flow_id
+    gone = p.contracts.cancel(c.id, "不再需要", actor="王五")
+    assert gone.state == ContractState.CANCELLED
+    assert p.flows.get(again.contract.flow_id).state == "cancelled"
+    with pytest.raises(IllegalTransition):
+        p.flows.signer_for_link(again.links[0].token)
+    with p.db.read() as s:
+        row = s.get(Contract, c.id)
+        assert row.state == "cancelled" and row.flow_id == again.contract.flow_id
+
+
+def test_a_contract_changed_while_its_flow_was_made_is_not_sent(world, monkeypatch):
+    """The flow is made outside the contract's transaction: a revision in between is caught
+    by the compare-and-set, and the new flow is cancelled."""
+    w, p = world, world.p
+    c = p.contracts.draft("tech-service", _values(w, "tech-service"), actor="王五")
+    real_create = p.flows.create
+
+    def create_then_revise(*a, **kw):
+        flow = real_create(*a, **kw)
+        p.contracts.revise(c.id, c.values | {"price": "99999"}, actor="其他人")
+        return flow
+
+    monkeypatch.setattr(p.flows, "create", create_then_revise)
+    with pytest.raises(Conflict) as e:
+        p.contracts.start_signing(c.id, _signers(w), deadline=p.clock.now() + dt.timedelta(days=1))
+    assert e.value.code == "contract_changed"
+    assert p.contracts.get(c.id).state == ContractState.DRAFTED
+    [flow] = p.flows.list().items
+    assert flow.state == "cancelled"
+
+
+# --- the command line ---------------------------------------------------------------------------
+def test_cli_templates_draft_and_a_refusal(tmp_path):
+    home = tmp_path / "cli"
+    p = new_platform(home)  # the CLI process runs on the system clock
+    p.close()
+    listed = yinxin_json(["contract", "templates"], home)
+    assert {t["code"] for t in listed} == set(EVERY)
+    drafted = yinxin_json(["contract", "draft", "tech-service", "--example"], home)
+    assert drafted["state"] == "drafted" and drafted["values"]["price"] == "120000.00"
+    bad = yinxin_cli(
+        [
+            "contract",
+            "draft",
+            "tech-service",
+            "--example",
+            "--set",
+            "date_signed=2026-02-29",
+            "--json",
+        ],
+        home,
+        check=False,
+    )
+    assert bad.returncode == 2, bad.stderr
+    assert '"field": "values.date_signed"' in bad.stdout
+    out = tmp_path / "c.pdf"
+    got = yinxin_json(["contract", "pdf", str(drafted["id"]), "--out", str(out)], home)
+    assert got["sha256"] == drafted["pdf_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
