@@ -29,9 +29,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
-from yinxin.pki import der
+from yinxin.pki import der, sm2_x509
 from yinxin.pki.keys import KeyHandle
 from yinxin.pki.profiles import TSA_POLICY_OID
+from yinxin.pki.sm2 import OID_SM3, OID_SM3_WITH_SM2, sm3
 
 log = logging.getLogger(__name__)
 DER = serialization.Encoding.DER
@@ -45,6 +46,7 @@ ACCEPTED_HASHES: dict[str, int] = {
     "sha3_256": 32,
     "sha3_384": 48,
     "sha3_512": 64,
+    OID_SM3: 32,  # SM3 (asn1crypto has no name for it): GB/T 38540 seals timestamp SM3 digests
 }
 FAIL_INFOS = frozenset(tsp.PKIFailureInfo._map.values())
 MAX_REQUEST = 64 * 1024  # a TimeStampReq is a few hundred bytes; anything huge is not one
@@ -188,7 +190,7 @@ def build_response(
         raise TsaError("unaccepted_policy", f"policy {req.policy} is not offered by this TSA")
     if not 0 < serial < 1 << 159:
         raise ValidationError("serial must be a positive integer of 20 octets", field="serial")
-    if der.spki(tsa_key.public_key()) != der.spki(tsa_cert.public_key()):
+    if der.spki(tsa_key.public_key()) != sm2_x509.cert_spki(tsa_cert):
         raise ConfigurationError(f"key {tsa_key.label!r} does not belong to the TSA certificate")
 
     when = _gen_time(gen_time, accuracy_seconds)
@@ -250,7 +252,9 @@ def _fixed_parts(
     ).dump()
     certs = b"".join((cert_der, *chain_der))
     return _Fixed(
-        digest_alg=algos.DigestAlgorithm({"algorithm": hash_name}).dump(),
+        digest_alg=algos.DigestAlgorithm(
+            {"algorithm": _DIGEST_OIDS.get(hash_name, hash_name)}
+        ).dump(),
         sid=sid,
         signature_alg=sig_alg,
         certificates=bytes([0xA0]) + der.length(len(certs)) + certs,
@@ -268,7 +272,14 @@ _SIGNATURE_ALGORITHMS = {
     ("ec", "sha384"): {"algorithm": "sha384_ecdsa"},
     ("rsa", "sha256"): {"algorithm": "sha256_rsa"},
     ("rsa", "sha384"): {"algorithm": "sha384_rsa"},
+    ("sm2", "sm3"): {"algorithm": OID_SM3_WITH_SM2},  # as OpenSSL's CMS writes SM2 (GM/T 0010)
 }
+_DIGEST_OIDS = {"sm3": OID_SM3}  # hash names asn1crypto does not know
+
+
+def _digest(hash_name: str, data: bytes) -> bytes:
+    """``hashlib`` by name, SM3 through ``sm2.sm3`` (not every hashlib build has it)."""
+    return sm3(data) if hash_name == "sm3" else hashlib.new(hash_name, data).digest()
 
 
 def _gtime(t: dt.datetime) -> bytes:
@@ -316,7 +327,7 @@ def _assemble(
         der.seq(der.oid("1.2.840.113549.1.9.5"), der.set_of(signing_time)),
         der.seq(
             der.oid("1.2.840.113549.1.9.4"),
-            der.set_of(der.octet_string(hashlib.new(f.hash_name, tst).digest())),
+            der.set_of(der.octet_string(_digest(f.hash_name, tst))),
         ),
         f.ess_attr,
     ]
