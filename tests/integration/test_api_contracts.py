@@ -1,0 +1,178 @@
+"""Contracts over HTTP (in-process, the whole server app): the template library, drafting
+with refusals that name the blank and change nothing, the PDF, sending for signing through a
+sign flow, cancelling, and an organization's key that sees its own contracts only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from tests import dbdump
+from tests.integration.api_world import problem_of
+from tests.integration.signing_flow import World
+from yinxin.contracts.templates import get_template
+
+
+def _keys(w: World) -> dict[str, dict[str, str]]:
+    p = w.p
+    other = p.subscribers.add_organization(
+        name="丙公司",
+        uscc="91310000MA1FL0000N",
+        legal_representative="赵六",
+        contact_name="钱七",
+        contact_phone="021-62345678",
+    )
+    made = {
+        "org": p.api_keys.create(
+            name="甲方管理员", role="organization_admin", organization_id=w.org.id, actor="t"
+        ).secret,
+        "other": p.api_keys.create(
+            name="丙管理员", role="organization_admin", organization_id=other.id, actor="t"
+        ).secret,
+        "officer": p.api_keys.create(name="受理员", role="ra_officer", actor="t").secret,
+    }
+    return {k: {"Authorization": f"Bearer {v}"} for k, v in made.items()}
+
+
+def _values(w: World) -> dict:
+    v = get_template("tech-service").example_values()
+    return v | {"client_name": w.org.name, "provider_name": w.person.name}
+
+
+def test_templates_draft_pdf_and_scope(client, world):
+    auth = _keys(world)
+    r = client.get("/api/v1/contract-templates", headers=auth["org"])
+    assert r.status_code == 200, r.text
+    codes = {t["code"] for t in r.json()}
+    assert {"tech-service", "platform-integration", "om-service", "seal-agreement"} <= codes
+    one = client.get("/api/v1/contract-templates/tech-service-intermediary", headers=auth["org"])
+    assert [p["anchor"] for p in one.json()["parties"]] == [
+        "甲方（签章）",
+        "乙方（签章）",
+        "中介方（签章）",
+    ]
+    problem_of(client.get("/api/v1/contract-templates/nope", headers=auth["org"]), 404)
+    problem_of(client.get("/api/v1/contract-templates"), 401)
+    problem_of(client.get("/api/v1/contracts", headers=auth["officer"]), 403)
+
+    # refusals name the blank and write nothing
+    before = dbdump.dump(world.p)
+    bad = [
+        (
+            {"template": "tech-service", "values": _values(world) | {"price": "1.234"}},
+            "values.price",
+        ),
+        (
+            {"template": "tech-service", "values": _values(world) | {"date_signed": "2026-02-29"}},
+            "values.date_signed",
+        ),
+        (
+            {"template": "tech-service", "values": _values(world) | {"client_uscc": "123"}},
+            "values.client_uscc",
+        ),
+        ({"template": "tech-service", "values": _values(world) | {"extra": "x"}}, "values.extra"),
+    ]
+    for body, field in bad:
+        problem_of(client.post("/api/v1/contracts", json=body, headers=auth["org"]), 422, field)
+    r = client.post(
+        "/api/v1/contracts",
+        json={"template": "tech-service", "values": {}, "colour": "red"},
+        headers=auth["org"],
+    )
+    assert r.status_code == 422
+    problem_of(
+        client.post(
+            "/api/v1/contracts",
+            json={"template": "tech-service", "values": _values(world), "owner_subscriber_id": 9},
+            headers=auth["org"],
+        ),
+        403,
+        "owner_subscriber_id",
+    )
+    assert dbdump.dump(world.p) == before
+
+    # a draft: the organization's own, its PDF, invisible to another organization
+    r = client.post(
+        "/api/v1/contracts",
+        json={"template": "tech-service", "values": _values(world)},
+        headers=auth["org"],
+    )
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["state"] == "drafted" and c["owner_subscriber_id"] == world.org.id
+    assert c["values"]["price"] == "120000.00" and c["values"]["date_signed"] == "2026-03-04"
+    pdf = client.get(f"/api/v1/contracts/{c['id']}/pdf", headers=auth["org"])
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["x-contract-signed"] == "false"
+    assert hashlib.sha256(pdf.content).hexdigest() == c["pdf_sha256"]
+    assert pdf.headers["x-document-sha256"] == c["pdf_sha256"]
+    problem_of(client.get(f"/api/v1/contracts/{c['id']}", headers=auth["other"]), 404)
+    problem_of(client.get(f"/api/v1/contracts/{c['id']}/pdf", headers=auth["other"]), 404)
+    assert client.get("/api/v1/contracts", headers=auth["other"]).json()["items"] == []
+    listed = client.get("/api/v1/contracts?state=drafted", headers=auth["org"]).json()
+    assert [x["id"] for x in listed["items"]] == [c["id"]]
+    problem_of(client.get("/api/v1/contracts?state=nonsense", headers=auth["org"]), 422)
+
+    r = client.post(
+        f"/api/v1/contracts/{c['id']}/revise",
+        json={"values": c["values"] | {"payment_days": 30}},
+        headers=auth["org"],
+    )
+    assert r.status_code == 200 and r.json()["values"]["payment_days"] == 30
+    assert r.json()["pdf_sha256"] != c["pdf_sha256"]
+
+    prev = client.post(
+        "/api/v1/contract-templates/tech-service/preview",
+        json={"values": _values(world)},
+        headers=auth["org"],
+    )
+    assert prev.status_code == 200 and prev.content.startswith(b"%PDF-")
+
+
+def test_send_for_signing_and_cancel(client, world):
+    auth = _keys(world)["org"]
+    w = world
+    c = client.post(
+        "/api/v1/contracts",
+        json={"template": "tech-service", "values": _values(w)},
+        headers=auth,
+    ).json()
+    deadline = (w.clock.now() + dt.timedelta(days=3)).isoformat()
+    jia = {"role": "甲方", "subscriber_id": w.jia.id, "seal": w.jia.seal.es_id}
+    yi = {"role": "乙方", "subscriber_id": w.yi.id, "seal": w.yi.seal.es_id}
+    url = f"/api/v1/contracts/{c['id']}/signing"
+    before = dbdump.dump(w.p)
+    for signers, field in (
+        ([jia], "signers"),
+        ([jia, yi | {"role": "丙方"}], "signers[1].role"),
+        ([jia, yi | {"seal": w.jia.seal.es_id}], "signers[1].seal"),
+    ):
+        body = {"signers": signers, "deadline": deadline}
+        problem_of(client.post(url, json=body, headers=auth), 422, field)
+    assert dbdump.dump(w.p) == before
+
+    r = client.post(url, json={"signers": [yi, jia], "deadline": deadline}, headers=auth)
+    assert r.status_code == 201, r.text
+    sent = r.json()
+    assert sent["contract"]["state"] == "out_for_signing"
+    assert {x["role"] for x in sent["links"]} == {"甲方", "乙方"}
+    flow = client.get(f"/api/v1/flows/{sent['contract']['flow_id']}", headers=auth).json()
+    assert flow["state"] == "started"
+    assert {x["role"]: x["placements"][0]["anchor"] for x in flow["signers"]} == {
+        "甲方": "甲方（签章）",
+        "乙方": "乙方（签章）",
+    }
+    problem_of(
+        client.post(url, json={"signers": [yi, jia], "deadline": deadline}, headers=auth), 409
+    )
+
+    r = client.post(
+        f"/api/v1/contracts/{c['id']}/cancel", json={"reason": "报价有误"}, headers=auth
+    )
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    flow = client.get(f"/api/v1/flows/{sent['contract']['flow_id']}", headers=auth).json()
+    assert flow["state"] == "cancelled"
+    problem_of(
+        client.post(f"/api/v1/contracts/{c['id']}/cancel", json={"reason": "x"}, headers=auth),
+        409,
+    )
