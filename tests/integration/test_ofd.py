@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.fixtures.ses_world import make_world
+from tests.fixtures.ses_world import make_world, sm2_crl
 from yinxin.adapters.cli.ofd import ofd_app
 from yinxin.errors import ValidationError
 from yinxin.ofd.make import make_ofd
@@ -324,6 +325,25 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
     assert r.exit_code == 2 and json.loads(r.output)["field"] == "trust"
     r = runner.invoke(ofd_app, ["verify", str(tmp_path / "nope.ofd"), *trust, "--json"])
     assert r.exit_code == 2 and json.loads(r.output)["field"] == "file"
+    # the signer's CRL: B revoked before signing → INVALID; a file that is no CRL → exit 2
+    serial = a_x509.Certificate.load(b.cert).serial_number
+    (tmp_path / "ca.crl").write_bytes(
+        sm2_crl(
+            world.ca_key,
+            world.ca,
+            [(serial, world.now - timedelta(days=1))],
+            this_update=world.now + timedelta(hours=1),
+        )
+    )
+    r = runner.invoke(
+        ofd_app, ["verify", str(tmp_path / "s2.ofd"), *trust, "--crl", str(tmp_path / "ca.crl")]
+    )
+    assert r.exit_code == 1 and "[FAILED] signer_certificate_revocation" in r.output
+    r = runner.invoke(
+        ofd_app,
+        ["verify", str(tmp_path / "s2.ofd"), *trust, "--crl", str(tmp_path / "b.der"), "--json"],
+    )
+    assert r.exit_code == 2 and json.loads(r.output)["field"] == "crl"
     # render page 1 and refuse a silly dpi
     r = runner.invoke(
         ofd_app, ["render", str(tmp_path / "s2.ofd"), "--out", str(tmp_path / "p1.png")]

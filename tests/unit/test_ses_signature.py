@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.fixtures.ses_world import SmCrypto, make_seal, make_world
+from tests.fixtures.ses_world import SmCrypto, make_seal, make_world, sm2_crl
 from yinxin.errors import ValidationError
 from yinxin.pki import sm2
 from yinxin.pki.keys import SoftwareKey
@@ -302,6 +302,38 @@ def test_a_non_ascii_property_info_is_refused(world):
             time_info=world.now,
         )  # fmt: skip
     assert err.value.field == "property_info"
+
+
+def test_revocation_by_the_issuers_crl(world, signed):
+    a = world.party_a
+    serial = a_x509.Certificate.load(a.cert).serial_number
+    later = world.now + timedelta(hours=1)
+
+    def revocation(crls):
+        report = verify_ses_signature(signed, DATA, trust=world.trust, crls=crls)
+        return report, _checks(report)["signer_certificate_revocation"]
+
+    clean = sm2_crl(world.ca_key, world.ca, [(serial + 1, world.now)], this_update=later)
+    report, ok = revocation([clean])
+    assert ok is True and report.valid
+    # revoked before the signing time: INVALID; after it: the signature stands
+    before = sm2_crl(
+        world.ca_key, world.ca, [(serial, world.now - timedelta(hours=1))], this_update=later
+    )
+    report, ok = revocation([before])
+    assert ok is False and not report.valid
+    after = sm2_crl(world.ca_key, world.ca, [(serial, later)], this_update=later)
+    report, ok = revocation([after])
+    assert ok is True and report.valid
+    # a CRL older than the signature cannot speak for it; one not signed by the CA is refused
+    old = sm2_crl(world.ca_key, world.ca, [], this_update=world.now - timedelta(days=1))
+    report, ok = revocation([old])
+    assert ok is None and report.valid
+    forged = sm2_crl(sm2.generate(), world.ca, [], this_update=later)
+    report, ok = revocation([forged])
+    assert ok is False and not report.valid
+    report, ok = revocation([b"not a crl"])
+    assert ok is False
 
 
 # --- timestamp over the signature value -------------------------------------------------------

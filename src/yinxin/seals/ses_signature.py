@@ -33,8 +33,9 @@ Verification (GB/T 38540-2020 §7.3, reported one check per step so a reader see
 format; signature value; signer certificate in the seal's certificate list; signer certificate
 issued by a trusted certificate and valid at the signing time; seal (format, maker signature,
 maker trusted, seal validity period covers the signing time); timestamp when present (imprint,
-TSA signature, TSA trusted); document hash. Revocation of the signer's certificate is not
-checked here (no CRL/OCSP is consulted): the report says so rather than passing it silently.
+TSA signature, TSA trusted); document hash; revocation of the signer's certificate by its
+issuer's CRL when the relying party hands one in (no OCSP, nothing fetched): without one the
+report says "not checked" rather than passing it silently.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from asn1crypto import cms, core
+from asn1crypto import crl as a_crl
 from asn1crypto import x509 as a_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -257,6 +259,58 @@ def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool
     return False, "not issued by any trusted certificate"
 
 
+def _revocation(
+    cert: a_x509.Certificate, crls: list[bytes] | None, trust: Trust | None, when: datetime
+) -> tuple[bool | None, str]:
+    """The signer certificate's status at ``when`` from its issuer's CRL, if one is given.
+
+    A CRL counts only when its signature verifies by a trusted certificate that issued the
+    signer's, and it was issued after the signing time (an older one cannot speak for it).
+    """
+    if not crls:
+        return None, "not checked: no CRL given"
+    found_older = False
+    for raw in crls:
+        try:
+            crl = a_crl.CertificateList.load(bytes(raw))
+            tbs = crl["tbs_cert_list"]
+            if tbs["issuer"] != cert.issuer:
+                continue
+            signed_by = None
+            for anchor in trust or []:
+                issuer = a_x509.Certificate.load(bytes(anchor))
+                if issuer.subject != cert.issuer:
+                    continue
+                try:
+                    verify_signed(
+                        cert_spki(bytes(anchor)),
+                        crl["signature_algorithm"]["algorithm"].dotted,
+                        crl["signature"].native,
+                        tbs.dump(),
+                    )
+                    signed_by = issuer
+                    break
+                except (ValueError, InvalidSignature):
+                    continue
+            if signed_by is None:
+                return False, "the CRL is not signed by a trusted issuer of the certificate"
+            this_update = tbs["this_update"].native
+            for entry in tbs["revoked_certificates"]:
+                if entry["user_certificate"].native == cert.serial_number:
+                    revoked = entry["revocation_date"].native
+                    if revoked <= when:
+                        return False, f"revoked {revoked.isoformat()}, before the signing time"
+                    return True, f"revoked {revoked.isoformat()}, after the signing time"
+            if this_update >= when:
+                return True, f"not on the CRL of {this_update.isoformat()}"
+            found_older = True
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return False, "a CRL cannot be read"
+    if found_older:
+        return None, "not checked: the CRL given predates the signing time"
+    return None, "not checked: no CRL from the certificate's issuer"
+
+
 # --- building ---------------------------------------------------------------------------------
 
 
@@ -452,6 +506,7 @@ def verify_ses_signature(
     data: bytes,
     *,
     trust: Trust | None = None,
+    crls: list[bytes] | None = None,
 ) -> SesReport:
     """Check a ``SES_Signature`` over ``data`` by GB/T 38540's procedure; never raises for a
     bad record (a verdict is a result, not an error).
@@ -459,7 +514,9 @@ def verify_ses_signature(
     ``trust`` lists the relying party's trusted certificates (DER): the seal maker (or its
     CA), the signer's issuing CA, the TSA (or its CA). Without it, every trust check is reported
     "not checked" and the verdict is INVALID: a record consistent only with itself proves
-    nothing about who made it.
+    nothing about who made it. ``crls`` (DER) are the signer's issuer's CRLs: one issued after
+    the signing time and signed by a trusted issuer decides the revocation check; without one
+    the check is "not checked" and does not decide the verdict.
     """
     checks: list[Check] = []
     notes: list[str] = []
@@ -548,7 +605,8 @@ def verify_ses_signature(
     )
     ok, why = _trusted(parsed.signer_cert_der, trust, when)
     check("signer_certificate_trusted", ok, why)
-    check("signer_certificate_revocation", None, "not checked: no CRL or OCSP response consulted")
+    ok, why = _revocation(cert, crls, trust, when)
+    check("signer_certificate_revocation", ok, why)
 
     # 5. the document: SM3 of the signed data
     matches = sm2.sm3(bytes(data)) == parsed.data_hash
@@ -560,7 +618,9 @@ def verify_ses_signature(
         else "the signed data was changed (SM3 differs)",
     )
 
-    required = [c for c in checks if c.name != "signer_certificate_revocation"]
+    required = [
+        c for c in checks if not (c.name == "signer_certificate_revocation" and c.ok is None)
+    ]
     valid = all(c.ok is True for c in required) and seal is not None
     return SesReport(
         valid=valid,
@@ -640,7 +700,9 @@ class SesOfdSigner:
         )
 
 
-def check_ofd_value(trust: Trust | None) -> Callable[..., SesReport]:
+def check_ofd_value(
+    trust: Trust | None, crls: list[bytes] | None = None
+) -> Callable[..., SesReport]:
     """The ``ValueChecker`` for ``yinxin.ofd.verify.verify_ofd``: GB/T 38540's checks over
     ``Signature.xml``, plus the OFD's own rules — ``SignatureMethod`` names the value's
     algorithm, ``Seal.esl`` is the very seal inside the value."""
@@ -648,7 +710,7 @@ def check_ofd_value(trust: Trust | None) -> Callable[..., SesReport]:
     def check(
         signature_xml: bytes, signed_value: bytes, method: str, seal_file: bytes | None
     ) -> SesReport:
-        report = verify_ses_signature(signed_value, signature_xml, trust=trust)
+        report = verify_ses_signature(signed_value, signature_xml, trust=trust, crls=crls)
         extra: list[Check] = []
         if method.strip() != OID_SM2_SM3 and method.strip().upper() not in ("SM2", "SM3WITHSM2"):
             extra.append(

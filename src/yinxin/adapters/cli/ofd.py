@@ -66,6 +66,19 @@ def _certs(path: Path, field: str) -> list[bytes]:
     return ders
 
 
+def _crl(path: Path) -> bytes:
+    from asn1crypto import crl as a_crl
+    from asn1crypto import pem
+
+    raw = read_input(path, "crl")
+    try:
+        der = pem.unarmor(raw)[2] if pem.detect(raw) else raw
+        a_crl.CertificateList.load(der, strict=True).native  # noqa: B018 - parse it all now
+    except (ValueError, TypeError):
+        raise ValidationError(f"{path} is not a CRL (PEM or DER)", field="crl") from None
+    return der
+
+
 @ofd_app.command("sign")
 def ofd_sign(
     input: Path = typer.Option(..., "--in", help="The OFD to sign (signed already or not)."),
@@ -134,6 +147,9 @@ def ofd_verify(
     trust: list[Path] = typer.Option(
         [], help="Trusted certificates (PEM/DER): seal maker or its CA, signer CA, TSA."
     ),
+    crl: list[Path] = typer.Option(
+        [], help="CRLs (DER or PEM) of the signers' CAs, for the revocation check."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Check every signature: file digests, the SES_Signature (seal, maker, signer certificate,
@@ -152,7 +168,8 @@ def ofd_verify(
                 "no trusted certificate: give --trust MAKER-OR-CA.pem (repeat as needed)",
                 field="trust",
             )
-        report = verify_ofd(data, check_ofd_value(anchors))
+        crls = [_crl(path) for path in crl]
+        report = verify_ofd(data, check_ofd_value(anchors, crls))
     except YinxinError as e:
         show_error(e, as_json)
         raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
