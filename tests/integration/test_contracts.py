@@ -244,6 +244,11 @@ def test_a_refused_draft_writes_nothing(world):
     files = sorted(store.rglob("*")) if store.exists() else []
     cases = [
         (("tech-service", _values(world, "tech-service") | {"price": "1.001"}), "values.price"),
+        # a character the contract's font cannot draw would not be in the signed text
+        (
+            ("tech-service", _values(world, "tech-service") | {"project": "项目😀"}),
+            "values.project",
+        ),
         (("nope", {}), "template"),
         (("tech-service", "not a dict"), "values"),
     ]

@@ -137,6 +137,47 @@ def _plain_face(path: str) -> bytes:
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=1)
+def _coverage() -> frozenset[int]:
+    """The code points both faces can draw (a character outside them has no glyph: the PDF
+    would show a box and ``pdftotext`` would not give it back)."""
+    from fontTools.ttLib import TTFont
+
+    from yinxin.pdf.report import _find_font
+
+    faces = [TTFont(BytesIO(_plain_face(_find_font(b))), lazy=True) for b in (False, True)]
+    maps = [set(f["cmap"].getBestCmap()) for f in faces]
+    return frozenset(maps[0] & maps[1])
+
+
+def check_printable(template: Template, values: dict[str, Any], title: str | None) -> None:
+    """Refuse, naming the blank, a value with a character the contract's font cannot draw
+    (an emoji, a rare character outside the font, a non-character): a signed contract must
+    say exactly what was typed."""
+    from yinxin.errors import ValidationError
+
+    covered = _coverage()
+
+    def check(text: str, where: str) -> None:
+        for ch in text:
+            if ch != "\n" and ord(ch) not in covered:
+                raise ValidationError(
+                    f"字符“{ch}”（U+{ord(ch):04X}）无法在合同中排版 / the contract font has no "
+                    "glyph for this character",
+                    field=where,
+                )
+
+    if title:
+        check(title, "title")
+    for b in template.blanks:
+        v = values.get(b.name)
+        if isinstance(v, str):
+            check(v, f"values.{b.name}")
+        elif isinstance(v, list):
+            for i, row in enumerate(v, 1):
+                check(str(row.get("milestone", "")), f"values.{b.name}[{i}].milestone")
+
+
 def _fonts(writer: Any) -> Any:
     """The report machinery's two faces (``yinxin.pdf.report._Fonts``), plain."""
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
@@ -231,6 +272,7 @@ def render_contract(
     from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
+    check_printable(template, values, title)
     heading_title = title or template.title
     w = PdfFileWriter()
     w.document_meta.title = f"{heading_title}（{number}）"

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.service import (
     ContractSigner,
     ContractView,
@@ -56,7 +57,7 @@ class ReviseIn(Strict):
 class ContractSignerIn(Strict):
     role: str = Field(max_length=20, examples=["甲方"])
     subscriber_id: int = Field(ge=1, le=2**62, description="the person (or holder) who signs")
-    seal: int | str = Field(description="the seal's id or esID")
+    seal: SealRef = Field(description="the seal's id or esID")
     requires_video: bool = False
 
 
