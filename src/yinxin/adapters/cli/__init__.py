@@ -40,6 +40,7 @@ from yinxin.adapters.cli.contracts import contract_app
 from yinxin.adapters.cli.flows import flow_app
 from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
+from yinxin.adapters.cli.ofd import ofd_app
 from yinxin.adapters.cli.recrypt import keys_app
 from yinxin.adapters.cli.seals import seal_app
 from yinxin.adapters.cli.signing import authorization_app, sign_app
@@ -640,6 +641,7 @@ app.add_typer(authorization_app, name="authorization")
 app.add_typer(flow_app, name="flow")
 app.add_typer(contract_app, name="contract")
 app.command("verify")(verify_cmd)
+app.add_typer(ofd_app, name="ofd")
 app.add_typer(archive_app, name="archive")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
