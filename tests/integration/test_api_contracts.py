@@ -176,3 +176,17 @@ def test_send_for_signing_and_cancel(client, world):
         client.post(f"/api/v1/contracts/{c['id']}/cancel", json={"reason": "x"}, headers=auth),
         409,
     )
+
+
+def test_the_contract_pages_are_served(client):
+    """The page shells (the data comes through the API above) and their scripts."""
+    for path, script in (
+        ("/contracts", "contracts.js"),
+        ("/contracts/new", "contract_new.js"),
+        ("/contracts/7", "contract.js"),
+    ):
+        r = client.get(path)
+        assert r.status_code == 200 and f"/static/pages/{script}?v=" in r.text, path
+        js = client.get(f"/static/pages/{script}")
+        assert js.status_code == 200 and "/contract" in js.text
+    assert 'href="/contracts"' in client.get("/").text  # in the header's navigation

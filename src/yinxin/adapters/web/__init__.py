@@ -80,6 +80,10 @@ PAGES: list[Page] = [
     Page("/flows", "flows.html", "合同签署", nav="合同签署", login="subscriber"),
     Page("/flows/new", "flow_new.html", "发起签署", login="subscriber"),
     Page("/flows/{flow_id}", "flow.html", "签署详情", login="subscriber"),
+    # contracts from the template library (docs/contracts.md)
+    Page("/contracts", "contracts.html", "合同", nav="合同", login="subscriber"),
+    Page("/contracts/new", "contract_new.html", "起草合同", login="subscriber"),
+    Page("/contracts/{contract_id}", "contract.html", "合同详情", login="subscriber"),
     Page("/sign/{token}", "sign.html", "签署文件", description="通过短信链接签署文件"),
     Page("/batch", "batch.html", "批量签署", login="subscriber"),
 ]

@@ -1,0 +1,83 @@
+// 合同详情: the contract's facts and values, its PDF (signed once every party signed), sending
+// it for signing (one signer and seal per party; the links are shown once) and cancelling it.
+import { ApiError, api, bindForm, currentSession, el, fmtTime, goLogin, saveBlob } from "/static/api.js";
+import { facts } from "/static/pages/common.js";
+import { contractBadge, requireSubscriber } from "/static/pages/contract_labels.js";
+
+await requireSubscriber(currentSession, goLogin);
+const $ = (id) => document.getElementById(id);
+const id = Number(location.pathname.split("/")[2]);
+
+async function load() {
+  let c;
+  try {
+    if (!Number.isInteger(id) || id < 1) throw new ApiError(404, { code: "not_found" });
+    c = await api("GET", `/contracts/${id}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) { $("not-found").hidden = false; return null; }
+    throw e;
+  }
+  const t = await api("GET", `/contract-templates/${c.template_code}`).catch(() => null);
+  $("contract-body").hidden = false;
+  $("title").textContent = c.title;
+  $("state").replaceChildren(contractBadge(c.state));
+  facts($("facts"), [
+    ["合同编号", c.number], ["模板", `${c.template_code}（第 ${c.template_version} 版）`],
+    ...c.parties.map((p) => [`${p.title}（${p.role}）`, p.name || "—"]),
+    ["起草", `${fmtTime(c.created_at)}　${c.created_by}`], ["发起签署", c.sent_at && fmtTime(c.sent_at)],
+    ["签署完成", c.signed_at && fmtTime(c.signed_at)], ["作废", c.cancelled_at && fmtTime(c.cancelled_at)],
+    ["说明", c.reason], ["文件 SHA-256", c.signed_sha256 || c.pdf_sha256],
+  ]);
+  const labels = t ? Object.fromEntries(t.blanks.map((b) => [b.name, b.label])) : {};
+  const show = (v) => Array.isArray(v) ? v.map((r, i) => `第${i + 1}期：${r.milestone}，${r.percent}%，¥${r.amount}`).join("\n") : String(v);
+  $("values").tBodies[0].replaceChildren(...Object.entries(c.values).map(([k, v]) =>
+    el("tr", {}, el("th", { text: labels[k] || k }), el("td", { class: "pre", text: show(v) }))));
+  const link = $("flow-link");
+  link.hidden = !c.flow_id;
+  if (c.flow_id) link.href = `/flows/${c.flow_id}`;
+  $("send-card").hidden = c.state !== "drafted";
+  $("cancel-card").hidden = !["drafted", "out_for_signing"].includes(c.state);
+  if (c.state === "drafted" && !$("signers").children.length) {
+    $("signers").replaceChildren(...c.parties.map((p, i) => el("div", { class: "grid-fields two", "data-role": p.role },
+      el("div", { class: "field" }, el("label", { text: `${p.title}（${p.role}）${p.name ? `：${p.name}` : ""} — 签署人编号` }),
+        el("input", { type: "text", inputmode: "numeric", name: `signers[${i}].subscriber_id`, required: true })),
+      el("div", { class: "field" }, el("label", { text: "印章编码" }),
+        el("input", { type: "text", name: `signers[${i}].seal`, required: true })))));
+    const d = new Date(Date.now() + 7 * 864e5);
+    $("deadline").value = new Date(d - d.getTimezoneOffset() * 6e4).toISOString().slice(0, 16);
+  }
+  return c;
+}
+
+$("download").addEventListener("click", async () => {
+  const c = await api("GET", `/contracts/${id}`);
+  saveBlob(await api("GET", `/contracts/${id}/pdf`), `${c.number}.pdf`);
+});
+
+bindForm($("send-form"), {
+  busyText: "正在发送…",
+  submit: (data, key) => {
+    const signers = [...$("signers").children].map((row, i) => ({
+      role: row.dataset.role,
+      subscriber_id: Number(data[`signers[${i}].subscriber_id`]),
+      seal: data[`signers[${i}].seal`],
+    }));
+    const deadline = new Date(data.deadline).toISOString();
+    return api("POST", `/contracts/${id}/signing`, { json: { signers, deadline }, idempotencyKey: key });
+  },
+  onDone: async (sent) => {
+    $("links").hidden = false;
+    $("link-list").replaceChildren(...sent.links.map((l) => el("li", {}, `${l.role}：`, el("code", { text: l.url }))));
+    $("send-form").hidden = true;
+    await load();
+    $("send-card").hidden = false;
+  },
+});
+
+bindForm($("cancel-form"), {
+  busyText: "正在作废…",
+  submit: (data, key) => api("POST", `/contracts/${id}/cancel`, { json: { reason: data.reason }, idempotencyKey: key }),
+  onDone: () => load(),
+});
+
+await load();

@@ -1,0 +1,120 @@
+// 起草合同: a form built from the chosen template's blanks (inputs named values.<blank>, so a
+// refusal from the API shows next to its blank), a payment schedule as rows, a PDF preview,
+// and saving the draft.
+import {
+  FIELD_MESSAGES, api, bindForm, clearErrors, currentSession, el, goLogin, saveBlob, showError,
+} from "/static/api.js";
+import { options, param } from "/static/pages/common.js";
+import { requireSubscriber } from "/static/pages/contract_labels.js";
+
+await requireSubscriber(currentSession, goLogin);
+const $ = (id) => document.getElementById(id);
+const form = $("contract-form");
+const templates = await api("GET", "/contract-templates");
+const byCode = Object.fromEntries(templates.map((t) => [t.code, t]));
+options($("template"), templates.map((t) => [t.code, `${t.title}（${t.code}）`]));
+if (param("template") && byCode[param("template")]) $("template").value = param("template");
+
+const HINT = {
+  amount: "元，如 1740000 或 1,740,000.00", percent: "百分比，如 75", rate: "如 6% 或 0.5‰",
+  date: "", integer: "整数", uscc: "18 位统一社会信用代码", id_number: "18 位居民身份证号码",
+  phone: "手机号或带区号的固定电话",
+};
+
+function scheduleRow(name, i, row = {}) {
+  return el("div", { class: "grid-fields three schedule-row" },
+    el("div", { class: "field" }, el("label", { text: `第 ${i} 期付款条件` }),
+      el("input", { type: "text", name: `values.${name}[${i}].milestone`, value: row.milestone || "", maxlength: 300 })),
+    el("div", { class: "field" }, el("label", { text: "比例（%）" }),
+      el("input", { type: "text", inputmode: "decimal", name: `values.${name}[${i}].percent`, value: row.percent || "" })),
+    el("div", { class: "field" }, el("label", { text: "金额（可留空，按比例计算）" }),
+      el("input", { type: "text", inputmode: "decimal", name: `values.${name}[${i}].amount`, value: row.amount || "" })));
+}
+
+function blankField(b) {
+  const name = `values.${b.name}`;
+  const label = el("label", { for: name, text: b.required ? b.label : `${b.label}（可选）` });
+  let input;
+  if (b.type === "schedule") {
+    const rows = el("div", { "data-schedule": b.name });
+    const add = el("button", { type: "button", class: "btn secondary", text: "＋ 添加一期" });
+    add.addEventListener("click", () => rows.append(scheduleRow(b.name, rows.children.length + 1)));
+    rows.append(scheduleRow(b.name, 1));
+    return el("fieldset", { class: "field", name }, el("legend", { text: b.label }), rows, add);
+  }
+  if (b.type === "choice") {
+    input = el("select", { id: name, name });
+    options(input, b.choices.map((c) => [c, c]), { blank: b.required ? undefined : "（不填）" });
+  } else if (b.type === "longtext") {
+    input = el("textarea", { id: name, name, rows: 3, maxlength: b.max_length || 2000 });
+  } else {
+    input = el("input", {
+      id: name, name, type: b.type === "date" ? "date" : "text",
+      inputmode: ["amount", "percent", "integer"].includes(b.type) ? "decimal" : null,
+      maxlength: b.max_length || null, placeholder: HINT[b.type] || "",
+    });
+  }
+  if (b.required) input.required = true;
+  return el("div", { class: "field" }, label, input);
+}
+
+function draw() {
+  const t = byCode[$("template").value];
+  $("template-description").textContent = `${t.description}（来源：${t.source}）`;
+  $("blanks").replaceChildren(...t.blanks.map(blankField));
+}
+
+function fill(values) {
+  for (const [k, v] of Object.entries(values)) {
+    if (Array.isArray(v)) {
+      const rows = form.querySelector(`[data-schedule="${CSS.escape(k)}"]`);
+      if (rows) rows.replaceChildren(...v.map((r, i) => scheduleRow(k, i + 1, r)));
+    } else {
+      const input = form.querySelector(`[name="${CSS.escape(`values.${k}`)}"]`);
+      if (input) input.value = v;
+    }
+  }
+}
+
+function collect() {
+  const t = byCode[$("template").value];
+  const values = {};
+  for (const b of t.blanks) {
+    if (b.type === "schedule") {
+      const rows = [...form.querySelectorAll(`[data-schedule="${CSS.escape(b.name)}"] .schedule-row`)];
+      const list = rows.map((r) => {
+        const [m, p, a] = r.querySelectorAll("input");
+        return { milestone: m.value, percent: p.value, ...(a.value.trim() ? { amount: a.value } : {}) };
+      }).filter((r) => r.milestone || r.percent);
+      if (list.length) values[b.name] = list;
+      continue;
+    }
+    const v = form.querySelector(`[name="${CSS.escape(`values.${b.name}`)}"]`).value;
+    if (v.trim() !== "") values[b.name] = b.type === "integer" && /^\d+$/.test(v) ? Number(v) : v;
+  }
+  const title = $("title").value.trim();
+  return { template: t.code, values, ...(title ? { title } : {}) };
+}
+
+$("template").addEventListener("change", draw);
+$("fill-example").addEventListener("click", () => {
+  const t = byCode[$("template").value];
+  fill(Object.fromEntries(t.blanks.filter((b) => b.example !== null).map((b) => [b.name, b.example])));
+});
+$("preview").addEventListener("click", async () => {
+  clearErrors(form);
+  const body = collect();
+  try {
+    const pdf = await api("POST", `/contract-templates/${body.template}/preview`, { json: { values: body.values, ...(body.title ? { title: body.title } : {}) } });
+    saveBlob(pdf, "合同预览.pdf");
+  } catch (err) {
+    showError(form, err);
+  }
+});
+Object.assign(FIELD_MESSAGES, { values: "请检查填写的内容" });
+bindForm(form, {
+  busyText: "正在生成合同…",
+  submit: (_data, key) => api("POST", "/contracts", { json: collect(), idempotencyKey: key }),
+  onDone: (c) => { location.href = `/contracts/${c.id}`; },
+});
+draw();
