@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ from yinxin.settings import Settings
 from yinxin.signing.flows import SignerSpec
 from yinxin.store.models import AuditEvent
 
+QUIET = {"capture_output": True, "text": True, "timeout": 30}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
 
 
@@ -96,6 +98,11 @@ def source(tmp_path_factory) -> Source:
     )
     p.application_documents.upload(pending.id, PNG, kind="id_front", actor="subscriber:王五")
     p.status.publish_crl("issuing")
+    later_table(p)
+    with p.db.transaction() as s:
+        s.execute(
+            text(f"INSERT INTO later_notes VALUES {LATER_ROWS}"), {"blob": bytes(range(256)) * 8}
+        )
     clock.advance(minutes=1)
     counts = _counts(p)
     events = p.verify_audit().events
@@ -112,12 +119,36 @@ def source(tmp_path_factory) -> Source:
     p.close()
 
 
+# A table no model and no migration knows, made on both sides as a later migration would: the
+# handover carries it without a line of its code changed. Row 1 refers to row 2 (a forward
+# self-reference), which the import can only satisfy by setting it after both rows are in.
+LATER_ROWS = (
+    "(1, 2, '后来的表：第一行', '2026-01-02 03:04:05.678901', :blob, true), "
+    "(2, NULL, 'second', NULL, NULL, false)"
+)
+
+
+def later_table(p: Platform) -> None:
+    pg = p.db.engine.dialect.name == "postgresql"
+    with p.db.transaction() as s:
+        s.execute(
+            text(
+                "CREATE TABLE later_notes (id INTEGER PRIMARY KEY, "
+                "parent_id INTEGER REFERENCES later_notes(id), note TEXT NOT NULL, "
+                f"noted_at {'TIMESTAMP' if pg else 'DATETIME'}, blob {'BYTEA' if pg else 'BLOB'}, "
+                "done BOOLEAN)"
+            )
+        )
+
+
 def _target(root: Path, url: str, clock=None) -> Platform:
-    return Platform(
+    q = Platform(
         Settings(home=root, database_url=url, base_url="http://127.0.0.1:8000"),
         clock=clock or FrozenClock(real_now()),
         passphrase=PASSPHRASE,
     )
+    later_table(q)
+    return q
 
 
 def _home_files(home: Path) -> dict[str, bytes]:
@@ -188,7 +219,11 @@ def test_export_is_open_and_complete(source):
     # certificates readable with openssl
     pems = sorted((source.export / "pem").glob("certificates-*.pem"))
     assert len(pems) == source.counts["certificates"]
-    assert pems[0].read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    crls = sorted((source.export / "pem").glob("crls-*.crl.pem"))
+    assert len(crls) == source.counts["crls"] >= 1
+    for path, tool in [*((x, "x509") for x in pems), *((x, "crl") for x in crls)]:
+        run = subprocess.run(["openssl", tool, "-in", str(path), "-noout", "-issuer"], **QUIET)
+        assert run.returncode == 0 and "CN" in run.stdout, (path, run.stderr)
     # the export itself is on the source's audit trail
     last = source.p.audit_events(after=source.audit_events)
     assert [e.action for e in last] == ["handover.exported"]
@@ -207,6 +242,16 @@ def test_round_trip_sqlite_to_postgres(source, pg_cluster, tmp_path):
         assert report.rebuilt == {"seal_folders": 2}
         # identical row counts, counted on PostgreSQL
         assert _counts(q) == source.counts
+        # the table no code knows came along, its forward self-reference set after the rows
+        with q.db.engine.connect() as conn:
+            later = conn.execute(
+                text("SELECT id, parent_id, note, blob FROM later_notes ORDER BY id")
+            )
+            rows = [tuple(r) for r in later]
+        assert rows == [
+            (1, 2, "后来的表：第一行", bytes(range(256)) * 8),
+            (2, None, "second", None),
+        ]
         # identical content: the target exported again gives the same table files, byte for byte
         again = q.handover.export(tmp_path / "again")
         m1, m2 = _manifest(source.export), _manifest(tmp_path / "again")
@@ -442,6 +487,7 @@ def test_cli_export_and_import(source, tmp_path):
     bad = _cli(target, url, "import", str(spoiled))
     assert bad.exit_code == 2 and "error [files]:" in bad.stderr
     assert "does not match the manifest" in bad.stderr
+    _target(target, url).close()  # the later table, as the later migration would make it
     done = _cli(target, url, "import", str(out), "--manifest-sha256", made["manifest_sha256"])
     assert done.exit_code == 0, done.output
     assert "audit chain verifies" in done.stdout
