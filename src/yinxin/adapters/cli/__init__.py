@@ -20,6 +20,7 @@ import typer
 
 from yinxin.adapters.cli.access import apikey_app, staff_app
 from yinxin.adapters.cli.archive import archive_app
+from yinxin.adapters.cli.calc import calc_app
 from yinxin.adapters.cli.common import (
     ACTOR,
     HOME,
@@ -643,6 +644,7 @@ app.add_typer(contract_app, name="contract")
 app.command("verify")(verify_cmd)
 app.add_typer(ofd_app, name="ofd")
 app.add_typer(archive_app, name="archive")
+app.add_typer(calc_app, name="calc")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
 app.add_typer(webhook_app, name="webhook")

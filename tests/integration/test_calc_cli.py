@@ -1,0 +1,60 @@
+"""``yinxin calc`` as installed: one line a person can read, ``--json`` for scripts, exit 2 and
+the field for a refusal, and the operator's year files read from ``YINXIN_HOME``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.test_calc import SYNTHETIC_2099
+
+
+def yinxin(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", "calc", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "YINXIN_HOME": str(home), "COLUMNS": "80"},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_cli(tmp_path: Path) -> None:
+    home = tmp_path / "home"  # no platform needed: calc reads no database
+    (home / "calendars").mkdir(parents=True)
+    (home / "calendars" / "2099.json").write_text(json.dumps(SYNTHETIC_2099), encoding="utf-8")
+    out = yinxin(home, "capitals", "1740000")
+    assert (out.returncode, out.stdout) == (0, "壹佰柒拾肆万元整\n"), out.stderr
+    out = yinxin(home, "amount", "壹万伍佰元整", "--json")
+    assert out.returncode == 2
+    assert json.loads(out.stdout)["field"] == "amount_in_capitals"
+    out = yinxin(home, "workdays", "add", "2026-02-12", "-1")
+    assert out.returncode == 2 and "[days]" in out.stderr, out.stderr
+    out = yinxin(home, "workdays", "add", "2099-01-20", "1", "--json")
+    assert json.loads(out.stdout)["end"] == "2099-01-28"  # the home's calendars were read
+    out = yinxin(home, "workdays", "check", "2027-01-04", "--json")
+    assert out.returncode == 2 and json.loads(out.stdout)["error"] == "calendar_missing"
+    out = yinxin(
+        home,
+        "penalty",
+        "28000",
+        "--due",
+        "2025-12-31",
+        "--as-of",
+        "2026-01-31",
+        "--clause",
+        "003-10.1.2",
+        "--paid",
+        "2026-01-10=10000",
+        "--paid",
+        "2026-01-20=18000",
+    )
+    # one line, not wrapped at the terminal's width
+    assert out.stdout == (
+        "逾期 10 日 × 5‰ × ¥28,000.00 = ¥1,400.00；逾期 10 日 × 5‰ × ¥18,000.00 = ¥900.00；"
+        "合计 ¥2,300.00\n"
+    ), out.stderr
