@@ -57,6 +57,7 @@ from yinxin.transitions import TransitionTable, move
 
 if TYPE_CHECKING:
     from yinxin.contracts.reports import ServiceReport
+    from yinxin.contracts.service import Contracts
     from yinxin.signing.flows import SignFlows, StartedFlow
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")  # China keeps no daylight saving time
@@ -65,6 +66,7 @@ SEVERITIES = ("low", "normal", "high", "critical")
 MAX_TEXT = 4000
 RECORD_DEADLINE = dt.timedelta(days=7)  # how long the parties have to sign a service record
 PENALTY_RATE = Decimal("0.005")  # 千分之五 of the monthly fee, per breach (003 第十条)
+OM_TEMPLATE = "om-service"  # the template library's O&M contract (seed 003)
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -189,6 +191,7 @@ def lateness(
 class ContractView:
     id: int
     number: str
+    contract_id: int | None  # the library contract (template om-service) it was read from
     title: str
     party_a: str
     party_b: str
@@ -331,6 +334,7 @@ def _contract_view(c: DeskContract) -> ContractView:
     return ContractView(
         id=c.id,
         number=c.number,
+        contract_id=c.contract_id,
         title=c.title,
         party_a=c.party_a,
         party_b=c.party_b,
@@ -384,9 +388,10 @@ class ServiceDesk:
         clock: Clock,
         calendar: WorkdayCalendar,
         flows: Callable[[], SignFlows] | None = None,
+        contracts: Callable[[], Contracts] | None = None,
     ):
         self.db, self.clock, self.calendar = db, clock, calendar
-        self._flows = flows
+        self._flows, self._contracts = flows, contracts
 
     def _now(self) -> dt.datetime:
         """The platform clock in UTC (a test's frozen clock may be set in Beijing time)."""
@@ -407,6 +412,7 @@ class ServiceDesk:
         other_response_hours: int = 4,
         on_site_hours: int = 24,
         actor: str = "operator",
+        _library_id: int | None = None,
     ) -> ContractView:
         """Put an O&M contract under the desk's watch (003's terms are the defaults)."""
         number = _text(number, "number", limit=64)
@@ -432,8 +438,13 @@ class ServiceDesk:
         with self.db.transaction() as s:
             if s.scalar(select(DeskContract.id).where(DeskContract.number == number)):
                 raise Conflict(f"contract {number} is already under service", field="number")
+            if _library_id is not None and s.scalar(
+                select(DeskContract.id).where(DeskContract.contract_id == _library_id)
+            ):
+                raise Conflict(f"contract {number} is already under service", field="contract")
             c = DeskContract(
                 number=number,
+                contract_id=_library_id,
                 title=title,
                 party_a=party_a,
                 party_b=party_b,
@@ -453,9 +464,60 @@ class ServiceDesk:
                 action="desk_contract.added",
                 subject_type="desk_contract",
                 subject_id=number,
-                data={"title": title, "annual_fee": str(fee), **hours},
+                data={
+                    "title": title,
+                    "annual_fee": str(fee),
+                    "library_contract_id": _library_id,
+                    **hours,
+                },
             )
             return _contract_view(c)
+
+    def adopt(self, number: str, *, actor: str = "operator") -> ContractView:
+        """Put a signed contract of the template library under service: a contract drafted
+        from template ``om-service`` (seed 003) carries everything the desk needs in its filled
+        values — the parties, the system (the title here), the period, the yearly fee and the
+        three response times — so nothing is typed twice. Only a signed contract: the
+        commitments bind from signature."""
+        from yinxin.store.models.contracts import Contract
+
+        number = _text(number, "contract", limit=64)
+        with self.db.read() as s:
+            library_id = s.scalar(select(Contract.id).where(Contract.number == number))
+        if library_id is None:
+            raise NotFound(f"no contract {number!r} in the library", field="contract")
+        if self._contracts is None:
+            raise IllegalTransition("this desk has no contract library", field="contract")
+        row = self._contracts().get(library_id)  # settles a flow that has completed
+        if row.template_code != OM_TEMPLATE:
+            raise ValidationError(
+                f"contract {number} is a {row.template_code} contract, not an O&M "
+                f"service contract ({OM_TEMPLATE})",
+                field="contract",
+            )
+        if row.state != "signed":
+            raise IllegalTransition(
+                f"contract {number} is {row.state}: only a signed contract is put under service",
+                field="contract",
+            )
+        v = row.values
+        try:
+            terms = {
+                "title": f"{v['system_name']}运维服务合同",
+                "party_a": v["client_name"],
+                "party_b": v["provider_name"],
+                "annual_fee": v["annual_fee"],
+                "starts_on": dt.date.fromisoformat(v["start_date"]),
+                "ends_on": dt.date.fromisoformat(v["end_date"]),
+                "workday_response_hours": int(v["response_hours_workday"]),
+                "other_response_hours": int(v["response_hours_other"]),
+                "on_site_hours": int(v["onsite_hours"]),
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValidationError(
+                f"contract {number}'s values lack an O&M term ({e})", field="contract"
+            ) from None
+        return self.add_contract(number, **terms, actor=actor, _library_id=library_id)
 
     def contract(self, number: str) -> ContractView:
         with self.db.read() as s:

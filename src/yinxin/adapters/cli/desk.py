@@ -1,6 +1,7 @@
 """``yinxin desk …``: the O&M service desk of contract 003 from a shell, over ``platform.desk``.
 
-The desk puts a contract under service (``contract-add``), writes down each notice (``open``)
+The desk puts a contract under service (``adopt`` a signed one of the template library, or
+``contract-add`` one signed on paper), writes down each notice (``open``)
 and each step (``respond``, ``arrive``, ``pause``/``resume`` while waiting on 甲方,
 ``resolve``, ``cancel``), records the monthly inspection (``inspect``), sends the service record
 for signature by both parties (``record-flow``; each signer's link is printed once), and writes
@@ -123,6 +124,24 @@ def contract_add(
         lambda c: console.print(
             f"[green]Contract[/] {c.number} 《{c.title}》 fee ¥{c.annual_fee}/year, "
             f"penalty ¥{c.penalty_per_breach} per breach"
+        ),
+    )
+
+
+@desk_app.command("adopt")
+def adopt(
+    number: str = typer.Argument(..., help="A signed contract of the library (om-service)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Put a signed O&M contract of the template library under service, its terms read from it."""
+    run(
+        as_json,
+        lambda: platform(home).desk.adopt(number, actor=actor),
+        lambda c: console.print(
+            f"[green]Contract[/] {c.number} 《{c.title}》 under service "
+            f"({c.workday_response_hours} h / {c.other_response_hours} h / {c.on_site_hours} h)"
         ),
     )
 

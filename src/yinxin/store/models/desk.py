@@ -2,10 +2,12 @@
 requests (报修) with response clocks, the pauses of those clocks, the breaches flagged, and the
 monthly on-site inspections (按月巡检).
 
-A service request points at its contract by the contract's number (``desk_contracts.number``,
-unique), not at the ``contracts`` table: that table was being written at the same time
-(issue 14 §1–3) and the desk needs only what 003 commits to — the parties, the fee the
-penalties are counted from, and the three response times — which it keeps here.
+A service request points at the desk's own row of its contract (``desk_contracts``, found by
+the contract number): the desk needs only what 003 commits to — the parties, the fee the
+penalties are counted from, and the three response times. A contract drafted from the template
+library (``contracts``, template ``om-service``) and signed is put under service with those
+terms read from it, and ``desk_contracts.contract_id`` points at it; a contract signed on paper
+is entered by hand and has none.
 
 Money is kept as decimal strings (``"28000.00"``), never floats; times are aware UTC.
 """
@@ -27,6 +29,8 @@ class DeskContract(Base):
     __tablename__ = "desk_contracts"
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
+    # the library contract it was read from (template om-service), if any
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     party_a: Mapped[str] = mapped_column(String(200))
     party_b: Mapped[str] = mapped_column(String(200))

@@ -1,7 +1,8 @@
 """the O&M service desk of contract 003: service requests and their response clocks (issue 14)
 
-The contracts under service (desk_contracts, linked by number), service requests with their
-deadlines, the pauses of their clocks, breaches, monthly inspections.
+The contracts under service (desk_contracts, linked to a library contract when read from
+one), service requests with their deadlines, the pauses of their clocks, breaches, monthly
+inspections.
 
 Revision ID: 0017
 Revises: 0016
@@ -23,6 +24,7 @@ def upgrade() -> None:
         "desk_contracts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.String(length=64), nullable=False),
+        sa.Column("contract_id", sa.Integer(), nullable=True),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("party_a", sa.String(length=200), nullable=False),
         sa.Column("party_b", sa.String(length=200), nullable=False),
@@ -34,7 +36,13 @@ def upgrade() -> None:
         sa.Column("on_site_hours", sa.Integer(), nullable=False),
         sa.Column("created_at", yinxin.store.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contract_id"],
+            ["contracts.id"],
+            name=op.f("fk_desk_contracts_contract_id_contracts"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_desk_contracts")),
+        sa.UniqueConstraint("contract_id", name=op.f("uq_desk_contracts_contract_id")),
         sa.UniqueConstraint("number", name=op.f("uq_desk_contracts_number")),
     )
     op.create_table(

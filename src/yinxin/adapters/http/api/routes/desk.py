@@ -105,6 +105,16 @@ def add_contract(body: ContractIn, platform: Plat, principal: Staff):
     return platform.desk.add_contract(**body.model_dump(), actor=principal.actor)
 
 
+class AdoptIn(Strict):
+    number: str = Field(min_length=1, max_length=64, description="a signed om-service contract")
+
+
+@router.post("/desk/contracts/adopt", status_code=201, response_model=ContractView)
+def adopt_contract(body: AdoptIn, platform: Plat, principal: Staff):
+    """Put a signed O&M contract of the template library under service (terms read from it)."""
+    return platform.desk.adopt(body.number, actor=principal.actor)
+
+
 @router.get("/desk/contracts", response_model=list[ContractView])
 def contracts(platform: Plat, _principal: Staff):
     return platform.desk.contracts()
