@@ -333,3 +333,29 @@ def test_timestamps_signed_sm2(p: Platform, home: Path, tmp_path, digest: str) -
         tmp_path, b"\x31" + attrs[1:], signer["signature"].native, sm2_x509.public_key_of(tsa_cert)
     )
     assert isinstance(signed, cms.SignedData)
+
+
+def test_rollover_of_sm2_roles(p: Platform, home: Path, tmp_path) -> None:
+    """The TSA gets a new SM2 key and certificate; the issuing CA is re-certified (same key)."""
+    old_tsa = p.ca.certificate("tsa")
+    old_issuing_key = sm2_x509.public_key_of(p.ca.certificate("issuing"))
+    for role in ("tsa", "issuing"):
+        p.ca.rollover(role, actor="operator")
+        (tmp_path / f"{role}.pem").write_bytes(p.ca.certificate(role).public_bytes(PEM))
+        out = run("openssl", "verify", "-vfyopt", DISTID, "-x509_strict", "-partial_chain",
+                  "-CAfile", home / "root.pem", tmp_path / f"{role}.pem")  # fmt: skip
+        assert out.stdout.strip().endswith(": OK")
+    new_tsa = p.ca.certificate("tsa")
+    assert new_tsa.serial_number != old_tsa.serial_number
+    assert sm2_x509.public_key_of(new_tsa) != sm2_x509.public_key_of(old_tsa)
+    assert sm2_x509.public_key_of(p.ca.certificate("issuing")) == old_issuing_key
+    p.tsa.reload()
+    (tmp_path / "doc").write_bytes(b"after rollover")
+    run("openssl", "ts", "-query", "-data", tmp_path / "doc", "-sha256", "-cert",
+        "-out", tmp_path / "q.tsq")  # fmt: skip
+    reply = tsp.TimeStampResp.load(p.tsa.respond((tmp_path / "q.tsq").read_bytes()))
+    signed = reply["time_stamp_token"]["content"]
+    assert signed["certificates"][0].chosen.dump() == new_tsa.public_bytes(DER)
+    signer = signed["signer_infos"][0]
+    attrs = signer["signed_attrs"].dump()
+    sm2_x509.public_key_of(new_tsa).verify(signer["signature"].native, b"\x31" + attrs[1:])
