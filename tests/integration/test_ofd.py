@@ -375,8 +375,11 @@ def _red(img: Image.Image, box_mm: tuple[float, float, float, float], scale: flo
     crop = img.convert("RGB").crop(
         (int(x * scale), int(y * scale), int((x + w) * scale), int((y + h) * scale))
     )
-    px = list(crop.getdata())
-    return sum(1 for r, g, b in px if r > 150 and g < 100 and b < 100) / max(len(px), 1)
+    raw = crop.tobytes()  # RGB triples
+    red = sum(
+        1 for i in range(0, len(raw), 3) if raw[i] > 150 and raw[i + 1] < 100 and raw[i + 2] < 100
+    )
+    return red / max(len(raw) // 3, 1)
 
 
 def test_our_render_shows_each_seal_where_its_stamp_is(signed):
@@ -439,3 +442,90 @@ def test_an_ofdrw_signed_document_verifies_here():
     assert bad.problems == (
         "/Doc_0/Pages/Page_2/Content.xml was changed after signing (digest differs)",
     )
+
+
+# --- with the platform's own SM2 hierarchy ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sm2_platform(tmp_path_factory):
+    """``yinxin init --algorithm sm2``, an SM2 certificate for 张三 issued from his CSR."""
+    from tests.conftest import PASSPHRASE
+    from tests.integration.test_ca_lifecycle import enrol, issue
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.app import Platform
+    from yinxin.clock import FrozenClock
+    from yinxin.pki import sm2_x509
+    from yinxin.pki.authority import base_name
+    from yinxin.settings import Settings
+
+    home = tmp_path_factory.mktemp("ses-sm2-ca")
+    env = {
+        "YINXIN_HOME": str(home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": f"sqlite:///{home / 'yinxin.db'}",
+    }
+    res = CliRunner().invoke(cli_app, ["init", "--algorithm", "sm2"], env=env)
+    assert res.exit_code == 0, res.output
+    settings = Settings(
+        home=home, database_url=env["YINXIN_DATABASE_URL"], base_url="http://127.0.0.1:8000"
+    )
+    p = Platform(
+        settings, clock=FrozenClock(datetime.now(UTC).replace(microsecond=0)), passphrase=PASSPHRASE
+    )
+    key = sm2.generate()
+    csr = sm2_x509.build_csr(base_name("ignored"), key, key.public_key())
+    view = issue(p, enrol(p, 3).person.id, csr=csr.public_bytes(serialization.Encoding.PEM))
+    cert = x509.load_pem_x509_certificate(view.pem.encode()).public_bytes(
+        serialization.Encoding.DER
+    )
+    yield p, key, cert
+    p.close()
+
+
+def test_the_platforms_sm2_ca_makes_the_seal_and_its_tsa_stamps_the_signature(sm2_platform, doc):
+    """The seal's maker is the platform's SM2 issuing CA (a key-store handle, not a bare key),
+    the signer's certificate comes from the platform, the timestamp from its SM2 TSA (SM3
+    imprint over the signature value); trusting the platform's root and issuing CA is enough."""
+    from yinxin.seals.render import render_personal_seal
+    from yinxin.seals.ses_signature import parse_ses_signature
+    from yinxin.seals.seseal import SEAL_TYPE_PERSONAL, SealInfo, build_seseal
+
+    p, key, cert = sm2_platform
+    now = p.clock.now()
+    der = lambda c: c.public_bytes(serialization.Encoding.DER)  # noqa: E731
+    issuing, root = der(p.ca.certificate("issuing")), der(p.ca.certificate("root"))
+    seal = build_seseal(
+        SealInfo(
+            es_id="11010800000003",
+            seal_type=SEAL_TYPE_PERSONAL,
+            name="张三3",
+            cert_list=[cert],
+            create_date=now,
+            valid_start=now,
+            valid_end=now + timedelta(days=365),
+            picture_type="png",
+            picture_data=render_personal_seal("张三", dpi=150).png,
+            width_mm=18,
+            height_mm=18,
+        ),
+        p.ca.key("issuing"),
+        issuing,
+    )
+    signer = SesOfdSigner(
+        seal, key, cert, when=now, timestamper=p.tsa.respond, timestamp_hash="sm3"
+    )
+    signed = sign_ofd(doc, signer, placement=Placement(anchor="乙方（签章）"), when=now)
+    report = verify_ofd(signed.data, check_ofd_value([root, issuing]))
+    assert report.valid, report.to_text()
+    value = report.signatures[0].value
+    checks = {c["name"]: c for c in value["checks"]}
+    assert checks["timestamp"]["ok"] is True, checks["timestamp"]
+    assert checks["seal_maker_trusted"]["ok"] is True
+    assert value["timestamp_time"] is not None
+    token = parse_ses_signature(
+        _zip(signed.data)["Doc_0/Signs/Sign_0/SignedValue.dat"]
+    ).timestamp_token
+    assert token is not None
+    # without the root the TSA (issued by the root) and the issuing CA are not trusted
+    assert not verify_ofd(signed.data, check_ofd_value([issuing])).valid

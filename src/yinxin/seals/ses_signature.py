@@ -41,11 +41,12 @@ report says "not checked" rather than passing it silently.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, tsp
 from asn1crypto import crl as a_crl
 from asn1crypto import x509 as a_x509
 from cryptography.exceptions import InvalidSignature
@@ -311,6 +312,51 @@ def _revocation(
     return None, "not checked: no CRL from the certificate's issuer"
 
 
+def _stamp(timestamper: Timestamper, signature: bytes, hash_name: str) -> bytes:
+    """An RFC 3161 token over ``signature``: SHA-256 through the PDF engine's client, SM3 (which
+    that client does not ask for) with the same checks here — granted, our imprint, our nonce."""
+    if hash_name != "sm3":
+        return timestamps.timestamp(timestamper, _digest(hash_name, signature), hash_name)
+    digest = sm2.sm3(signature)
+    nonce = int.from_bytes(secrets.token_bytes(8), "big") >> 1 or 1
+    request = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": sm2.OID_SM3},
+                "hashed_message": digest,
+            },
+            "nonce": nonce,
+            "cert_req": True,
+        }
+    ).dump()
+    try:
+        response = timestamper(request)
+    except Exception as exc:  # a TSA outage is a refusal, not a crash
+        raise ValidationError(
+            f"the timestamp authority could not be reached ({exc})", field="timestamper"
+        ) from exc
+    try:
+        resp = tsp.TimeStampResp.load(response)
+        status = resp["status"]["status"].native
+        if status not in ("granted", "granted_with_mods"):
+            raise ValidationError(f"the TSA refused the request ({status})", field="timestamper")
+        token = resp["time_stamp_token"]
+        info = token["content"]["encap_content_info"]["content"].parsed
+        imprint = info["message_imprint"]
+        if (
+            imprint["hash_algorithm"]["algorithm"].dotted != sm2.OID_SM3
+            or imprint["hashed_message"].native != digest
+            or info["nonce"].native != nonce
+        ):
+            raise ValidationError("the TSA stamped something else", field="timestamper")
+        return token.dump()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ValidationError(
+            "the timestamp reply is not a valid RFC 3161 response", field="timestamper"
+        ) from None
+
+
 # --- building ---------------------------------------------------------------------------------
 
 
@@ -379,8 +425,7 @@ def build_ses_signature(
         "signature": signature,
     }
     if timestamper is not None:
-        digest = _digest(timestamp_hash, signature)
-        record["time_stamp"] = timestamps.timestamp(timestamper, digest, timestamp_hash)
+        record["time_stamp"] = _stamp(timestamper, signature, timestamp_hash)
     return SESSignature(record).dump()
 
 
