@@ -359,3 +359,27 @@ def test_rollover_of_sm2_roles(p: Platform, home: Path, tmp_path) -> None:
     signer = signed["signer_infos"][0]
     attrs = signer["signed_attrs"].dump()
     sm2_x509.public_key_of(new_tsa).verify(signer["signature"].native, b"\x31" + attrs[1:])
+
+
+def test_the_root_answers_for_its_subordinates(p: Platform, home: Path, tmp_path) -> None:
+    """The root's CRL and the root OCSP responder (for the issuing CA and TSA certificates)."""
+    p.status.publish_crl("root")
+    crl = x509.load_der_x509_crl(p.status.current_crl("root"))
+    root = p.ca.certificate("root")
+    assert crl.issuer == root.subject and sm2_x509.is_sm2(crl)
+    openssl_checks_sm2(
+        tmp_path, crl.tbs_certlist_bytes, crl.signature, sm2_x509.public_key_of(root)
+    )
+    (tmp_path / "issuing.pem").write_bytes(p.ca.certificate("issuing").public_bytes(PEM))
+    run("openssl", "ocsp", "-issuer", home / "root.pem", "-cert", tmp_path / "issuing.pem",
+        "-no_nonce", "-reqout", tmp_path / "ca.req")  # fmt: skip
+    (tmp_path / "ca.resp").write_bytes(p.ocsp.respond((tmp_path / "ca.req").read_bytes()))
+    (tmp_path / "root-ocsp.pem").write_bytes(p.ca.certificate("root-ocsp").public_bytes(PEM))
+    out = run("openssl", "ocsp", "-respin", tmp_path / "ca.resp", "-issuer", home / "root.pem",
+              "-VAfile", tmp_path / "root-ocsp.pem", "-no_signature_verify", "-cert",
+              tmp_path / "issuing.pem", "-no_nonce")  # fmt: skip
+    assert f"{tmp_path / 'issuing.pem'}: good" in out.stdout
+    tbs, signature, basic = _ocsp_tbs_and_signature((tmp_path / "ca.resp").read_bytes())
+    responder = p.ca.certificate("root-ocsp")
+    assert basic["certs"][0].dump() == responder.public_bytes(DER)
+    openssl_checks_sm2(tmp_path, tbs, signature, sm2_x509.public_key_of(responder))
