@@ -67,7 +67,7 @@ def signed(world, doc):
     first = sign_ofd(
         doc,
         SesOfdSigner(a.seal, a.key, a.cert, when=world.now),
-        placement=Placement(anchor="甲方（签章）"),
+        placement=Placement(anchor="甲方（签章）", page=1),
         when=world.now,
     )
     later = world.now + timedelta(minutes=3)
@@ -154,6 +154,21 @@ def test_the_stamp_sits_on_the_anchor(signed):
     assert (w, h) == (40.0, 40.0)
     assert abs(cx - (25 + 6 * 4.2 / 2)) < 0.01
     assert 53.8 < cy < 53.8 + 4.2 * 1.4
+
+
+def test_without_a_page_the_last_occurrence_of_the_anchor_counts(world, doc):
+    """As ``yinxin sign pdf``: page 2's "乙方（签章）", after 7 CJK characters and 10 spaces."""
+    a = world.party_a
+    signed = sign_ofd(
+        doc,
+        SesOfdSigner(a.seal, a.key, a.cert, when=world.now),
+        placement=Placement(anchor="乙方（签章）"),
+        when=world.now,
+    )
+    x, y, w, h = (float(v) for v in signed.boundary.split())
+    assert signed.page == 2
+    assert abs(x + w / 2 - (25 + 7 * 4.2 + 10 * 2.1 + 6 * 4.2 / 2)) < 0.01
+    assert 39.4 < y + h / 2 < 39.4 + 4.2 * 1.4
 
 
 def _data_spans(data: bytes) -> dict[str, tuple[int, int]]:

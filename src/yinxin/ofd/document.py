@@ -185,21 +185,25 @@ def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
     return runs
 
 
-def find_anchor(pkg: OfdPackage, doc: Document, anchor: str) -> tuple[Page, Box]:
-    """The first place ``anchor`` is written, as a box (mm) on its page; refused if absent.
+def find_anchor(
+    pkg: OfdPackage, doc: Document, anchor: str, pages: tuple[Page, ...] | None = None
+) -> tuple[Page, Box]:
+    """The last place ``anchor`` is written (in ``pages``, default all), as a box (mm) on its
+    page; refused if absent. The last, as ``yinxin sign pdf`` takes it: a contract's signature
+    block ("甲方（签章）") follows every mention of the party in its text.
 
     Text split over several ``TextCode`` runs of one line is found too: the runs of a page are
     joined in order before searching, as a reader would show them.
     """
     if not anchor or not anchor.strip():
         raise bad("the anchor text is empty", field="anchor")
-    for page in doc.pages:
+    for page in reversed(pages if pages is not None else doc.pages):
         runs = text_runs(pkg, page)
         chars: list[tuple[str, float, float, float]] = []  # (char, x, baseline, size)
         for r in runs:
             chars += [(c, x, r.y, r.size) for c, x in zip(r.text, r.xs, strict=True)]
         joined = "".join(c[0] for c in chars)
-        at = joined.find(anchor)
+        at = joined.rfind(anchor)
         if at < 0:
             continue
         hit = chars[at : at + len(anchor)]

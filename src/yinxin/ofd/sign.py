@@ -69,8 +69,9 @@ class SealSigner(Protocol):
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the seal goes: centred on ``anchor`` text, or centred at ``x``/``y`` (mm from the
-    top left) on ``page`` (1 = first, -1 = last; default last)."""
+    """Where the seal goes: centred on ``anchor`` text (its last occurrence, on ``page`` when
+    given), or centred at ``x``/``y`` (mm from the top left) on ``page`` (1 = first, -1 = last;
+    default last)."""
 
     anchor: str | None = None
     page: int | None = None
@@ -103,7 +104,8 @@ def _stamp_box(pkg: OfdPackage, placement: Placement, size: tuple[float, float])
     if placement.anchor is not None:
         if placement.x is not None or placement.y is not None:
             raise bad("give an anchor or a position, not both", field="anchor")
-        page, hit = find_anchor(pkg, doc, placement.anchor)
+        only = (_page_of(doc.pages, placement.page),) if placement.page is not None else None
+        page, hit = find_anchor(pkg, doc, placement.anchor, only)
         cx, cy = hit.x + hit.w / 2, hit.y + hit.h / 2
     else:
         if placement.x is None or placement.y is None:
