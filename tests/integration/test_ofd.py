@@ -544,3 +544,51 @@ def test_the_platforms_sm2_ca_makes_the_seal_and_its_tsa_stamps_the_signature(sm
     assert token is not None
     # without the root the TSA (issued by the root) and the issuing CA are not trusted
     assert not verify_ofd(signed.data, check_ofd_value([issuing])).valid
+
+
+# --- hostile packages ---------------------------------------------------------------------------
+
+
+def test_hostile_packages_are_invalid_verdicts_not_crashes(world, signed, monkeypatch):
+    parts = _zip(signed[1].data)
+    check = check_ofd_value(world.trust)
+
+    def verdict(changed: dict[str, bytes]) -> tuple[bool, str]:
+        report = verify_ofd(_rezip(changed), check)
+        return report.valid, report.to_text()
+
+    # a Reference leaving the package
+    evil = dict(parts)
+    name = "Doc_0/Signs/Sign_0/Signature.xml"
+    evil[name] = parts[name].replace(b'FileRef="/OFD.xml"', b'FileRef="/../../etc/passwd"')
+    valid, text = verdict(evil)
+    assert not valid and "leaves the package" in text
+    # an XML bomb (entity expansion) is not expanded
+    bomb = dict(parts)
+    bomb["Doc_0/Signs/Signatures.xml"] = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016">&b;</ofd:Signatures>'
+    )
+    valid, text = verdict(bomb)
+    assert not valid
+    # SignedValue.dat missing; CheckValue not base64; a weak digest method
+    gone = dict(parts)
+    del gone["Doc_0/Signs/Sign_1/SignedValue.dat"]
+    valid, text = verdict(gone)
+    assert not valid and "SignedValue.dat is missing" in text
+    b64 = dict(parts)
+    name = "Doc_0/Signs/Sign_1/Signature.xml"
+    b64[name] = parts[name].replace(b"<ofd:CheckValue>", b"<ofd:CheckValue>!!", 1)
+    valid, text = verdict(b64)
+    assert not valid
+    md5 = dict(parts)
+    md5[name] = parts[name].replace(b'CheckMethod="1.2.156.10197.1.401"', b'CheckMethod="MD5"')
+    valid, text = verdict(md5)
+    assert not valid and "MD5" in text
+    # a part that would inflate past the limit is refused before it is inflated
+    import yinxin.ofd.package as package
+
+    monkeypatch.setattr(package, "MAX_ENTRY_BYTES", 1000)
+    report = verify_ofd(signed[1].data, check)
+    assert not report.valid and "inflates past 1000 bytes" in report.problems[0]
