@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from yinxin.access.sessions import Sessions
     from yinxin.access.staff import StaffUsers
     from yinxin.archive.service import Archive
+    from yinxin.contracts.desk import ServiceDesk
     from yinxin.contracts.service import Contracts
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
@@ -260,6 +261,21 @@ class Platform:
 
         return Webhooks(
             self.db, self.clock, self.kek, allow_private=self.settings.webhook_allow_private
+        )
+
+    @cached_property
+    def desk(self) -> ServiceDesk:
+        """The O&M service desk of contract 003 (docs/service-desk.md): working days from the
+        official calendar; the sign flows are asked for only when a service record goes out."""
+        from yinxin.contracts.desk import ServiceDesk
+        from yinxin.contracts.workdays import official_calendar
+
+        return ServiceDesk(
+            self.db,
+            self.clock,
+            official_calendar(self.settings.home),
+            flows=lambda: self.flows,  # type: ignore[attr-defined]
+            contracts=lambda: self.contracts,  # type: ignore[attr-defined]
         )
 
     # ------------------------------------------------------------------------------------------

@@ -159,6 +159,14 @@ def _flows_remind(p: Platform) -> str:
     return f"signers reminded: {urged}"
 
 
+def _desk_breaches(p: Platform) -> str:
+    run = p.desk.flag_breaches()  # type: ignore[attr-defined]
+    return (
+        f"flagged: {list(run.flagged)}, grown: {list(run.updated)}, "
+        f"records signed: {list(run.records_signed)}"
+    )
+
+
 def _certificates_expire(p: Platform) -> str:
     return f"expired: {p.certificates.expire_due()}"
 
@@ -248,6 +256,12 @@ def default_jobs(platform: Platform) -> list[Job]:
     jobs += [
         Job("flows.expire", frequent, "expire sign flows past their deadline", _flows_expire),
         Job("flows.remind", HOUR, "remind signers a day before the deadline", _flows_remind),
+        Job(
+            "desk.breaches",
+            frequent,
+            "flag O&M service deadlines passed (003); mark signed service records",
+            _desk_breaches,
+        ),
         Job("certificates.expire", HOUR, "expire certificates past notAfter", _certificates_expire),
         Job(
             "certificates.unpaid",

@@ -38,6 +38,7 @@ from yinxin.adapters.cli.common import (
     secret_help,
 )
 from yinxin.adapters.cli.contracts import contract_app
+from yinxin.adapters.cli.desk import desk_app
 from yinxin.adapters.cli.flows import flow_app
 from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
@@ -640,6 +641,7 @@ app.add_typer(seal_app, name="seal")
 app.add_typer(sign_app, name="sign")
 app.add_typer(authorization_app, name="authorization")
 app.add_typer(flow_app, name="flow")
+app.add_typer(desk_app, name="desk")
 app.add_typer(contract_app, name="contract")
 app.command("verify")(verify_cmd)
 app.add_typer(ofd_app, name="ofd")

@@ -1,0 +1,644 @@
+"""The O&M service desk of contract 003 on a real platform (SQLite file, the official calendar,
+real seals and sign flows).
+
+* the clocks through the service: Friday evening (2 h), Saturday / National Day (4 h), the
+  make-up Saturday 2026-10-10 (2 h), a pause waiting on 甲方 that moves the deadline;
+* breaches flagged by the ``desk.breaches`` job as a frozen clock passes the deadlines, grown
+  while unmet, final once met — and a second run changes nothing;
+* refusals (unknown contract, bad dates, illegal moves) naming the field, with every table of
+  the database unchanged;
+* one service record signed by both parties through a sign flow and verified by pyHanko and
+  pdfsig-free means (pyHanko's validator against our root), its text through ``pdftotext``;
+* the monthly and yearly reports through ``pdftotext`` and ``pdffonts``;
+* the CLI (``yinxin desk … --json``) and the HTTP API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import subprocess
+from decimal import Decimal
+
+import pytest
+from asn1crypto import x509 as a_x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from tests import dbdump
+from tests.integration.signing_flow import build_world, need, outbox_lines, read_code
+from yinxin.contracts.desk import BEIJING, BreachKind, ClockState, RequestState
+from yinxin.contracts.service import ContractSigner
+from yinxin.contracts.templates import get_template
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.jobs.registry import by_name, default_jobs
+from yinxin.store.models import AuditEvent
+
+NUMBER = "ZK-YW-2026-001"
+A = "周口市市场监督管理局专业分局"
+B = "周口市精创智能科技有限公司"
+
+
+def bj(*a: int) -> dt.datetime:
+    return dt.datetime(*a, tzinfo=BEIJING)
+
+
+def add_003(p, number: str = NUMBER):
+    return p.desk.add_contract(
+        number,
+        title="周专市监小程序软件运维服务合同",
+        party_a=A,
+        party_b=B,
+        annual_fee="28000.00",
+        starts_on=dt.date(2026, 1, 1),
+        ends_on=dt.date(2027, 12, 31),
+        actor="运维经理",
+    )
+
+
+def job(p):
+    return by_name(default_jobs(p), "desk.breaches")
+
+
+def pdftext(pdf: bytes, tmp_path, name: str) -> str:
+    need("pdftotext")
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def fonts_embedded(pdf: bytes, tmp_path, name: str) -> list[str]:
+    need("pdffonts")
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True)
+    rows = out.stdout.splitlines()[2:]
+    assert rows, out.stdout
+    for row in rows:
+        cols = row.split()
+        # name type [encoding] emb sub uni object ID: emb is the 5th column from the end
+        assert cols[-5] == "yes", row
+    return rows
+
+
+# --- the clocks through the service -----------------------------------------------------------
+def test_contract_terms_and_penalty_in_decimal(platform) -> None:
+    c = add_003(platform)
+    assert c.annual_fee == Decimal("28000.00")
+    assert c.monthly_fee == Decimal("2333.33")
+    assert c.penalty_per_breach == Decimal("11.67")  # 28000 / 12 × 0.005 = 11.666…
+    assert (c.workday_response_hours, c.other_response_hours, c.on_site_hours) == (2, 4, 24)
+
+
+@pytest.mark.parametrize(
+    ("notice", "workday", "hours"),
+    [
+        (bj(2026, 10, 16, 20, 0), True, 2),  # Friday evening
+        (bj(2026, 10, 17, 9, 0), False, 4),  # Saturday
+        (bj(2026, 10, 1, 10, 0), False, 4),  # National Day
+        (bj(2026, 10, 10, 9, 0), True, 2),  # make-up working Saturday
+    ],
+)
+def test_deadlines_on_the_official_calendar(platform, clock, notice, workday, hours) -> None:
+    clock.set(notice + dt.timedelta(minutes=5))
+    add_003(platform)
+    r = platform.desk.open(
+        NUMBER,
+        channel="phone",
+        description="小程序无法登录",
+        notice_at=notice,
+        reported_by="甲方 付威",
+        on_site_requested=True,
+    )
+    assert r.notice_workday is workday
+    assert r.response_due == notice + dt.timedelta(hours=hours)
+    assert r.on_site_due == notice + dt.timedelta(hours=24)
+    assert r.state == RequestState.OPEN and r.clock == ClockState.RUNNING
+
+
+def test_job_flags_breaches_as_deadlines_pass(any_platform, clock) -> None:
+    """On SQLite and on PostgreSQL."""
+    p = any_platform
+    clock.set(bj(2026, 10, 16, 20, 0))  # Friday 20:00 Beijing: response due 22:00
+    add_003(p)
+    r = p.desk.open(
+        NUMBER,
+        channel="phone",
+        description="数据无法同步",
+        severity="high",
+        reported_by="甲方 付威",
+        on_site_requested=True,
+    )
+    j = job(p)
+    clock.advance(hours=1, minutes=59)
+    j.run(p)
+    assert p.desk.get(r.id).breaches == ()
+    clock.advance(minutes=2)  # 22:01: one minute late
+    before = dbdump.dump(p)
+    summary = j.run(p)
+    [b] = p.desk.get(r.id).breaches
+    assert (b.kind, b.late_seconds, b.final) == (BreachKind.RESPONSE, 60, False)
+    assert b.due_at == bj(2026, 10, 16, 22, 0)
+    assert "flagged" in summary
+    after = dbdump.dump(p)
+    assert after != before
+    j.run(p)  # the same moment again: nothing changes
+    assert dbdump.dump(p) == after
+    clock.advance(hours=1)  # still unanswered: the lateness grows
+    j.run(p)
+    [b] = p.desk.get(r.id).breaches
+    assert b.late_seconds == 3660 and not b.final
+    # answered at 23:30: final, 90 minutes late
+    clock.advance(minutes=29)
+    done = p.desk.respond(r.id, actor="乙方 房舒阳")
+    [b] = done.breaches
+    assert (b.late_seconds, b.final) == (5400, True)
+    assert done.response_minutes == 210.0
+    # the on-site clock (due Saturday 20:00) runs on; arriving in time adds no breach
+    clock.set(bj(2026, 10, 17, 19, 0))
+    j.run(p)
+    arrived = p.desk.arrive(r.id)
+    assert [x.kind for x in arrived.breaches] == [BreachKind.RESPONSE]
+    with p.db.read() as s:
+        actions = [e.action for e in s.query(AuditEvent).order_by(AuditEvent.seq)]
+    assert actions.count("service_request.breached") == 1
+    for a in ("service_request.opened", "service_request.responded", "service_request.arrived"):
+        assert a in actions
+    assert p.verify_audit().ok
+
+
+def test_a_pause_stops_the_clock_and_the_job(platform, clock) -> None:
+    p = platform
+    clock.set(bj(2026, 10, 17, 9, 0))  # Saturday: 4 h, due 13:00
+    add_003(p)
+    r = p.desk.open(NUMBER, channel="web", description="报表导出失败", reported_by="甲方")
+    clock.advance(hours=1)
+    paused = p.desk.pause(r.id, "等待甲方提供报错截图")
+    assert paused.clock == ClockState.PAUSED and paused.response_due is None
+    with pytest.raises(IllegalTransition) as e:  # answering while waiting on 甲方: resume first
+        p.desk.respond(r.id)
+    assert e.value.field == "clock"
+    with pytest.raises(IllegalTransition):
+        p.desk.pause(r.id, "again")
+    clock.advance(hours=20)  # Sunday 06:00, long past 13:00 — but paused
+    job(p).run(p)
+    assert p.desk.get(r.id).breaches == ()
+    resumed = p.desk.resume(r.id)
+    assert resumed.response_due == bj(2026, 10, 18, 9, 0)  # 3 h left of the 4
+    clock.advance(hours=3, minutes=30)
+    job(p).run(p)
+    [b] = p.desk.get(r.id).breaches
+    assert b.late_seconds == 1800 and b.due_at == bj(2026, 10, 18, 9, 0)
+    r2 = p.desk.respond(r.id)
+    assert r2.response_minutes == 270.0  # 1 h + 3.5 h running, the 20 h paused left out
+
+
+# --- refusals ----------------------------------------------------------------------------------
+def test_refusals_leave_the_database_unchanged(any_platform, clock) -> None:
+    """On SQLite and on PostgreSQL: every table, every row, unchanged by each refusal."""
+    p = any_platform
+    clock.set(bj(2026, 10, 16, 20, 0))
+    add_003(p)
+    r = p.desk.open(NUMBER, channel="phone", description="故障", reported_by="甲方")
+    before = dbdump.dump(p)
+    cases = [
+        (
+            NotFound,
+            "contract",
+            lambda: p.desk.open("NO-SUCH", channel="phone", description="x", reported_by="甲方"),
+        ),
+        (
+            ValidationError,
+            "notice_at",
+            lambda: p.desk.open(
+                NUMBER,
+                channel="phone",
+                description="x",
+                reported_by="甲方",
+                notice_at=dt.datetime(2026, 10, 16, 12, 0),
+            ),
+        ),
+        (
+            ValidationError,
+            "notice_at",
+            lambda: p.desk.open(
+                NUMBER,
+                channel="phone",
+                description="x",
+                reported_by="甲方",
+                notice_at=clock.now() + dt.timedelta(hours=1),
+            ),
+        ),
+        (
+            ValidationError,
+            "notice_at",
+            lambda: p.desk.open(
+                NUMBER,
+                channel="phone",
+                description="x",
+                reported_by="甲方",
+                notice_at=bj(2025, 12, 31, 10, 0),
+            ),
+        ),
+        (
+            ValidationError,
+            "channel",
+            lambda: p.desk.open(NUMBER, channel="fax", description="x", reported_by="甲方"),
+        ),
+        (
+            ValidationError,
+            "description",
+            lambda: p.desk.open(NUMBER, channel="phone", description="  ", reported_by="甲方"),
+        ),
+        (ValidationError, "at", lambda: p.desk.respond(r.id, at=bj(2026, 10, 16, 19, 0))),
+        (
+            ValidationError,
+            "at",
+            lambda: p.desk.respond(r.id, at=clock.now() + dt.timedelta(minutes=1)),
+        ),
+        (IllegalTransition, "state", lambda: p.desk.resolve(r.id, "已修复")),
+        (NotFound, "request_id", lambda: p.desk.respond(9999)),
+        (
+            ValidationError,
+            "annual_fee",
+            lambda: p.desk.add_contract(
+                "X-1",
+                title="t",
+                party_a="a",
+                party_b="b",
+                annual_fee="28000.001",
+                starts_on=dt.date(2026, 1, 1),
+                ends_on=dt.date(2026, 12, 31),
+            ),
+        ),
+        (
+            ValidationError,
+            "ends_on",
+            lambda: p.desk.add_contract(
+                "X-1",
+                title="t",
+                party_a="a",
+                party_b="b",
+                annual_fee="1",
+                starts_on=dt.date(2026, 1, 1),
+                ends_on=dt.date(2025, 12, 31),
+            ),
+        ),
+        (Conflict, "number", lambda: add_003(p)),
+        (ValidationError, "period", lambda: p.desk.report(NUMBER, "2026-13")),
+        (
+            ValidationError,
+            "month",
+            lambda: p.desk.record_inspection(NUMBER, month="2026/10", inspector="x", findings="y"),
+        ),
+        (IllegalTransition, "state", lambda: p.desk.record_pdf(r.id)),
+    ]
+    for kind, field, call in cases:
+        with pytest.raises(kind) as e:
+            call()
+        assert e.value.field == field, (field, e.value.message)
+    assert dbdump.dump(p) == before
+    # a finished request refuses every further move
+    p.desk.cancel(r.id, "甲方确认非故障")
+    after = dbdump.dump(p)
+    for call in (
+        lambda: p.desk.respond(r.id),
+        lambda: p.desk.pause(r.id, "x"),
+        lambda: p.desk.cancel(r.id, "again"),
+    ):
+        with pytest.raises(IllegalTransition):
+            call()
+    assert dbdump.dump(p) == after
+
+
+# --- the service record, signed by both parties ------------------------------------------------
+def _sign_link(w, token: str, party) -> None:
+    w.clock.advance(minutes=7)  # intent confirmation sends one code a minute per signer
+    before = outbox_lines(w.outbox)
+    ch = w.p.flows.request_code(token)
+    code = read_code(w.outbox, party.phone, after=before)
+    w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
+
+
+def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_path) -> None:
+    need("pdftotext", "pdffonts")
+    w = build_world(platform, clock)
+    p = w.p
+    # the O&M contract drafted from the template library (seed 003) and signed by both parties;
+    # the desk reads its terms from it
+    values = get_template("om-service").example_values() | {
+        "client_name": A,
+        "provider_name": B,
+        "system_name": "周专市监小程序软件",
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+        "date_signed": "2025-12-20",
+    }
+    drafted = p.contracts.draft("om-service", values, actor="运维经理")
+    before = dbdump.dump(p)
+    for kind, field, call in [
+        (IllegalTransition, "contract", lambda: p.desk.adopt(drafted.number)),  # not signed
+        (NotFound, "contract", lambda: p.desk.adopt("HT-NO-SUCH")),
+    ]:
+        with pytest.raises(kind) as e:
+            call()
+        assert e.value.field == field
+    assert dbdump.dump(p) == before
+    sent = p.contracts.start_signing(
+        drafted.id,
+        [
+            ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+            ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+        ],
+        deadline=clock.now() + dt.timedelta(days=3),
+        actor="运维经理",
+    )
+    for link in sent.links:
+        _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
+    c = p.desk.adopt(drafted.number, actor="运维经理")
+    assert c.contract_id == drafted.id and c.number == drafted.number
+    assert (c.party_a, c.party_b, c.annual_fee) == (A, B, Decimal("28000.00"))
+    assert (c.starts_on, c.ends_on) == (dt.date(2026, 1, 1), dt.date(2027, 12, 31))
+    assert (c.workday_response_hours, c.other_response_hours, c.on_site_hours) == (2, 4, 24)
+    with pytest.raises(Conflict):
+        p.desk.adopt(drafted.number)
+    NUMBER = c.number  # noqa: N806 — the library's number stands for the contract from here on
+    # a notice in the past, every step back-dated to when it happened (now is later)
+    notice = bj(2026, 10, 16, 20, 0)
+    r = p.desk.open(
+        NUMBER,
+        channel="phone",
+        description="小程序提交表单时报错 500",
+        severity="critical",
+        on_site_requested=True,
+        notice_at=notice,
+        reported_by="甲方 付威",
+    )
+    p.desk.respond(r.id, at=notice + dt.timedelta(hours=1), actor="乙方 房舒阳")
+    p.desk.pause(r.id, "等待甲方开放机房", at=notice + dt.timedelta(hours=2))
+    p.desk.resume(r.id, at=notice + dt.timedelta(hours=14))
+    p.desk.arrive(r.id, at=notice + dt.timedelta(hours=30))  # 24 h + 12 paused: 6 h early
+    p.desk.resolve(r.id, "更换数据库连接池配置，恢复服务", at=notice + dt.timedelta(hours=32))
+    late = p.desk.open(
+        NUMBER,
+        channel="web",
+        description="导出报表缓慢",
+        notice_at=bj(2026, 10, 17, 9, 0),
+        reported_by="甲方",
+    )
+    p.desk.respond(late.id, at=bj(2026, 10, 17, 14, 0))  # 4 h allowed: 1 h late
+    p.desk.record_inspection(
+        NUMBER,
+        month="2026-10",
+        performed_at=bj(2026, 10, 20, 10, 0),
+        inspector="乙方 房舒阳",
+        findings="系统运行正常，数据库备份完好",
+    )
+
+    record = p.desk.record_pdf(r.id)
+    text = pdftext(record, tmp_path, "record.pdf")
+    for s in (
+        "运维服务记录单",
+        NUMBER,
+        A,
+        B,
+        "小程序提交表单时报错 500",
+        "等待甲方开放机房",
+        "甲方（签章）",
+        "乙方（签章）",
+    ):
+        assert s in text, s
+    fonts_embedded(record, tmp_path, "record.pdf")
+
+    sent = p.desk.start_record_flow(
+        r.id,
+        party_a=(w.jia.id, w.jia.seal.es_id),
+        party_b=(w.yi.id, w.yi.seal.es_id),
+        actor="运维经理",
+    )
+    assert sent.request.record_flow_id == sent.flow.flow.id
+    with pytest.raises(Conflict):  # one live record flow per request
+        p.desk.start_record_flow(
+            r.id, party_a=(w.jia.id, w.jia.seal.es_id), party_b=(w.yi.id, w.yi.seal.es_id)
+        )
+    roles = {x.signer_id: x.role for x in sent.flow.links}
+    links = {roles[x.signer_id]: x.token for x in sent.flow.links}
+    _sign_link(w, links["乙方"], w.yi)  # 乙方 (who did the work) first
+    assert p.desk.sync_records() == []  # 甲方 has not signed yet
+    clock.advance(minutes=7)
+    _sign_link(w, links["甲方"], w.jia)
+    run = job(p).run(p)
+    assert f"records signed: [{r.id}]" in run
+    done = p.desk.get(r.id)
+    assert done.state == RequestState.RECORD_SIGNED and done.record_signed_at is not None
+    signed = p.desk.signed_record(r.id)
+    # incremental updates over the record the flow was started with
+    flow = p.flows.get(done.record_flow_id)
+    first = signed[: signed.index(b"%%EOF") + len(b"%%EOF\n")]
+    assert hashlib.sha256(first).hexdigest() == flow.documents[0].original_sha256
+    assert "运维服务记录单" in pdftext(signed, tmp_path, "signed.pdf")
+    trust = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
+    sigs = [e for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures]
+    assert len(sigs) == 2
+    for emb in sigs:
+        st = validate_pdf_signature(
+            emb, ValidationContext(trust_roots=[trust], allow_fetching=False)
+        )
+        assert st.intact and st.valid and st.trusted, st.pretty_print_details()
+
+    # the monthly report
+    month = p.desk.report(NUMBER, "2026-10")
+    assert len(month.requests) == 2 and month.breaches == 1
+    assert (month.responded_in_time, month.responded_late) == (1, 1)
+    assert month.penalty_total == Decimal("11.67")
+    pdf = p.desk.report_pdf(NUMBER, "2026-10")
+    fonts_embedded(pdf, tmp_path, "month.pdf")
+    text = pdftext(pdf, tmp_path, "month.pdf")
+    for s in (
+        "运维服务月度报告",
+        "2026-10",
+        "导出报表缓慢",
+        "响应超时 1 小时",
+        "¥11.67",
+        "系统运行正常",
+        "记录单已签署",
+    ):
+        assert s in text, s
+    # the yearly report: months of 2026 before now without an inspection are listed
+    year = p.desk.report(NUMBER, "2026")
+    assert year.yearly and "2026-01" in year.inspections_missed
+    assert "2026-10" not in year.inspections_missed
+    text = pdftext(p.desk.report_pdf(NUMBER, "2026"), tmp_path, "year.pdf")
+    assert "运维服务年度报告" in text and "未巡检月份" in text
+
+
+# --- the HTTP API and the CLI --------------------------------------------------------------------
+def test_api_desk_round_and_refusals(platform, clock) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = platform
+    clock.set(bj(2026, 10, 10, 9, 0))  # the make-up working Saturday
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    sub = p.subscribers.add_organization(
+        name="北京甲方科技有限公司",
+        uscc="91110108MA01YX0030",
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
+    org = p.api_keys.create(
+        name="org", role="organization_admin", organization_id=sub.id, actor="test"
+    ).secret
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        h = {"Authorization": f"Bearer {admin}"}
+        contract = {
+            "number": NUMBER,
+            "title": "周专市监小程序软件运维服务合同",
+            "party_a": A,
+            "party_b": B,
+            "annual_fee": "28000.00",
+            "starts_on": "2026-01-01",
+            "ends_on": "2027-12-31",
+        }
+        r = c.post("/api/v1/desk/contracts", json=contract, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["penalty_per_breach"] == "11.67"
+        problem_of(c.post("/api/v1/desk/contracts", json=contract, headers=h), 409, "number")
+        # an organization's own key may not use the desk
+        problem_of(c.get("/api/v1/desk/contracts", headers={"Authorization": f"Bearer {org}"}), 403)
+        before = dbdump.dump(p)
+        body = {
+            "contract": NUMBER,
+            "channel": "phone",
+            "description": "无法登录",
+            "reported_by": "甲方",
+        }
+        problem_of(
+            c.post("/api/v1/desk/requests", json={**body, "contract": "NOPE"}, headers=h),
+            404,
+            "contract",
+        )
+        problem_of(
+            c.post(
+                "/api/v1/desk/requests",
+                json={**body, "notice_at": "2026-10-10T08:00:00"},
+                headers=h,
+            ),
+            422,
+            "notice_at",
+        )
+        assert dbdump.dump(p) == before
+        r = c.post("/api/v1/desk/requests", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        req = r.json()
+        assert req["notice_workday"] is True
+        assert dt.datetime.fromisoformat(req["response_due"]) == bj(2026, 10, 10, 11, 0)  # 2 h
+        rid = req["id"]
+        problem_of(
+            c.post(f"/api/v1/desk/requests/{rid}/resolve", json={"resolution": "x"}, headers=h),
+            409,
+            "state",
+        )
+        clock.advance(hours=3)
+        r = c.post("/api/v1/desk/sweep", headers=h)
+        assert r.status_code == 200 and len(r.json()["flagged"]) == 1
+        r = c.post(f"/api/v1/desk/requests/{rid}/respond", json={}, headers=h)
+        assert r.json()["breaches"][0]["late_seconds"] == 3600 and r.json()["breaches"][0]["final"]
+        r = c.post(
+            f"/api/v1/desk/requests/{rid}/resolve", json={"resolution": "重置密码"}, headers=h
+        )
+        assert r.json()["state"] == "resolved"
+        r = c.get(f"/api/v1/desk/requests/{rid}/record.pdf", headers=h)
+        assert r.status_code == 200 and r.content.startswith(b"%PDF")
+        r = c.get(f"/api/v1/desk/contracts/{NUMBER}/reports/2026-10", headers=h)
+        assert r.json()["breaches"] == 1 and r.json()["penalty_total"] == "11.67"
+        r = c.get(f"/api/v1/desk/contracts/{NUMBER}/reports/2026-10/pdf", headers=h)
+        assert r.content.startswith(b"%PDF")
+        problem_of(
+            c.get(f"/api/v1/desk/contracts/{NUMBER}/reports/2026-99", headers=h), 422, "period"
+        )
+        problem_of(
+            c.post("/api/v1/desk/contracts/adopt", json={"number": "HT-NO-SUCH"}, headers=h),
+            404,
+            "contract",
+        )
+        # the web page's shell and its script (the data come through the API above)
+        page = c.get("/desk/service")
+        assert page.status_code == 200 and "运维服务台" in page.text
+        assert "/static/pages/desk_service.js" in page.text
+        js = c.get("/static/pages/desk_service.js")
+        assert js.status_code == 200 and "/desk/requests" in js.text
+
+
+def test_cli_desk_json(tmp_path) -> None:
+    """``yinxin desk … --json`` in process (one real process at the end for the entry point)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import PASSPHRASE
+    from tests.integration.server import yinxin_json
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.store.db import Database
+
+    home = tmp_path / "home"
+    env = {"YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+
+    def cli(*args: str) -> tuple[int, dict | list]:
+        res = CliRunner().invoke(cli_app, ["desk", *args, "--json"], env=env)
+        return res.exit_code, json.loads(res.stdout)
+
+    def ok(*args: str):
+        code, out = cli(*args)
+        assert code == 0, out
+        return out
+
+    c = ok(
+        "contract-add", NUMBER, "--title", "运维服务合同", "--party-a", A, "--party-b", B,
+        "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
+    )  # fmt: skip
+    assert c["penalty_per_breach"] == "11.67"
+    r = ok(
+        "open", NUMBER, "--channel", "phone", "--description", "数据同步失败",
+        "--reported-by", "甲方 付威", "--notice-at", "2026-10-01T10:00:00+08:00", "--on-site",
+    )  # fmt: skip
+    assert r["notice_workday"] is False and r["response_budget_minutes"] == 240
+    # 4 h on a holiday
+    assert dt.datetime.fromisoformat(r["response_due"]) == bj(2026, 10, 1, 14, 0)
+    # long past: the request was written down late, so the breaches show at once
+    assert [b["kind"] for b in r["breaches"]] == ["response", "on_site"]
+    rid = str(r["id"])
+    r = ok("respond", rid, "--at", "2026-10-01T11:00:00+08:00")
+    assert [b["kind"] for b in r["breaches"]] == ["on_site"]  # answered in time after all
+    # refusals: the exit code and the field, nothing written
+    db = Database(f"sqlite:///{home / 'yinxin.db'}")
+    before = dbdump.dump(db)
+    x = ["--channel", "phone", "--description", "x", "--reported-by", "y"]
+    refusals = [
+        (3, "contract", ["open", "NOPE", *x]),
+        (4, "state", ["respond", rid]),
+        (2, "notice_at", ["open", NUMBER, *x, "--notice-at", "2026-13-01"]),
+        (3, "contract", ["adopt", "HT-NO-SUCH"]),
+        (2, "period", ["report", NUMBER, "26-10"]),
+    ]  # fmt: skip
+    for code, field, args in refusals:
+        got, out = cli(*args)
+        assert (got, out.get("field")) == (code, field), (args, out)
+    assert dbdump.dump(db) == before
+    db.dispose()
+    assert [x["id"] for x in ok("list", "--contract", NUMBER)] == [int(rid)]
+    out = tmp_path / "report.pdf"
+    w = ok("report", NUMBER, "2026-10", "--out", str(out))
+    assert out.read_bytes().startswith(b"%PDF") and w["size"] == out.stat().st_size
+    # the installed entry point, in its own process
+    [listed] = yinxin_json(["desk", "contracts"], home)
+    assert listed["number"] == NUMBER
