@@ -432,6 +432,17 @@ def test_easyofd_opens_the_signed_file_and_draws_the_seals(signed, tmp_path):
     pages[0].save(tmp_path / "easyofd-page1.png")
 
 
+def test_a_cross_page_seal_shows_one_strip_per_page():
+    """ofdrw's cross-page seal: each page's StampAnnot has a Clip; the seal's strip for that
+    page is drawn at the right edge (x 202–210 mm), nothing of it further left."""
+    data = OFDRW_SAMPLE.read_bytes()
+    scale = 100 / 25.4
+    for page in (1, 2, 3):
+        img = Image.open(io.BytesIO(render_page(data, page, dpi=100, picture_of=seal_picture)))
+        assert _red(img, (202.5, 40, 7, 40), scale) > 0.03, page
+        assert _red(img, (170, 40, 31.5, 40), scale) == 0, page
+
+
 # --- an OFD signed by someone else ----------------------------------------------------------------
 
 

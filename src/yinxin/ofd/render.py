@@ -4,7 +4,9 @@ A preview, not a print engine: text (``TextObject`` runs at their positions, in 
 images (``ImageObject`` with their ``CTM``), straight-line paths (``PathObject`` with M/L/Z
 ``AbbreviatedData``, stroked) and, last and on top, the stamps of every signature on that page
 (``StampAnnot``'s box filled with the seal's own picture, taken from the signature value by
-the ``picture_of`` callback — ``yinxin.seals.ses_signature.seal_picture`` for GB/T 38540).
+the ``picture_of`` callback — ``yinxin.seals.ses_signature.seal_picture`` for GB/T 38540; a
+``Clip`` draws only its part, so a cross-page seal shows one strip per page). Curves, clipping
+paths and rotations are not drawn.
 
 The face: ``YINXIN_CJK_FONT`` when set, else the first Noto CJK / WenQuanYi / AR PL file found in
 the usual Debian font directories (the Simplified-Chinese face of a collection).
@@ -75,7 +77,11 @@ def _resources(pkg: OfdPackage, paths: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _paste_picture(canvas: Image.Image, data: bytes, box: Box, scale: float) -> bool:
+def _paste_picture(
+    canvas: Image.Image, data: bytes, box: Box, scale: float, clip: Box | None = None
+) -> bool:
+    """Draw a picture into ``box`` (mm); with ``clip`` (mm, relative to the box, as a
+    ``StampAnnot``'s ``Clip``) only that part of it — a cross-page seal's strip."""
     try:
         pic = Image.open(io.BytesIO(data))
         pic.load()
@@ -83,7 +89,17 @@ def _paste_picture(canvas: Image.Image, data: bytes, box: Box, scale: float) -> 
         return False
     w, h = max(int(box.w * scale), 1), max(int(box.h * scale), 1)
     pic = pic.convert("RGBA").resize((w, h), Image.LANCZOS)
-    canvas.alpha_composite(pic, (int(box.x * scale), int(box.y * scale)))
+    x, y = int(box.x * scale), int(box.y * scale)
+    if clip is not None:
+        left, top = int(clip.x * scale), int(clip.y * scale)
+        pic = pic.crop((left, top, left + int(clip.w * scale), top + int(clip.h * scale)))
+        x, y = x + left, y + top
+    # the part that lies on the page (a cross-page seal's box runs past the edge)
+    cx0, cy0 = max(x, 0), max(y, 0)
+    cx1, cy1 = min(x + pic.width, canvas.width), min(y + pic.height, canvas.height)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return True
+    canvas.alpha_composite(pic.crop((cx0 - x, cy0 - y, cx1 - x, cy1 - y)), (cx0, cy0))
     return True
 
 
@@ -164,11 +180,11 @@ def render_page(
         for ch, x in zip(run.text, run.xs, strict=True):
             draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
 
-    for box, signed_value in _stamps_on(pkg, pg.id):
+    for box, clip, signed_value in _stamps_on(pkg, pg.id):
         picture = picture_of(signed_value) if picture_of and signed_value else None
         drawn = False
         if picture is not None and picture[0].lower() in ("png", "jpg", "jpeg", "bmp", "gif"):
-            drawn = _paste_picture(canvas, picture[1], box, scale)
+            drawn = _paste_picture(canvas, picture[1], box, scale, clip)
         if not drawn:  # a seal we cannot draw is still shown as where it is
             draw.rectangle(
                 [box.x * scale, box.y * scale, (box.x + box.w) * scale, (box.y + box.h) * scale],
@@ -180,7 +196,7 @@ def render_page(
     return out.getvalue()
 
 
-def _stamps_on(pkg: OfdPackage, page_id: str) -> list[tuple[Box, bytes | None]]:
+def _stamps_on(pkg: OfdPackage, page_id: str) -> list[tuple[Box, Box | None, bytes | None]]:
     if pkg.signatures_loc is None or pkg.signatures_loc not in pkg.parts:
         return []
     signs_dir = posixpath.dirname(pkg.signatures_loc)
@@ -200,7 +216,9 @@ def _stamps_on(pkg: OfdPackage, page_id: str) -> list[tuple[Box, bytes | None]]:
             if st.get("PageRef") != page_id:
                 continue
             try:
-                out.append((Box.parse(st.get("Boundary"), "StampAnnot Boundary"), value))
+                box = Box.parse(st.get("Boundary"), "StampAnnot Boundary")
+                clip = Box.parse(st.get("Clip"), "StampAnnot Clip") if st.get("Clip") else None
+                out.append((box, clip, value))
             except ValidationError:
                 continue
     return out
