@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from yinxin.archive.service import Archive
     from yinxin.contracts.desk import ServiceDesk
     from yinxin.contracts.service import Contracts
+    from yinxin.handover.service import Handover
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
     from yinxin.notify.webhooks import Webhooks
@@ -261,6 +262,21 @@ class Platform:
 
         return Webhooks(
             self.db, self.clock, self.kek, allow_private=self.settings.webhook_allow_private
+        )
+
+    @cached_property
+    def handover(self) -> Handover:
+        """Export of every row and kept file, and import into an empty instance (002 §6.2.10);
+        verified with the platform's own verifier, seal folders written again from the rows."""
+        from yinxin.handover.service import Handover
+
+        return Handover(
+            self.db,
+            self.clock,
+            self.settings.home,
+            verify=lambda pdf, name: self.signing.verify(pdf, file_name=name).to_dict(),
+            verify_audit=self.verify_audit,
+            rebuild={"seal_folders": lambda: len(self.seals.repair_files().rewritten)},
         )
 
     @cached_property

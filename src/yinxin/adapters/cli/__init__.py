@@ -40,6 +40,7 @@ from yinxin.adapters.cli.common import (
 from yinxin.adapters.cli.contracts import contract_app
 from yinxin.adapters.cli.desk import desk_app
 from yinxin.adapters.cli.flows import flow_app
+from yinxin.adapters.cli.handover import export_cmd, import_cmd
 from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
 from yinxin.adapters.cli.ofd import ofd_app
@@ -653,6 +654,8 @@ app.add_typer(webhook_app, name="webhook")
 app.add_typer(keys_app, name="keys")
 app.command("worker")(worker_cmd)
 app.add_typer(jobs_app, name="jobs")
+app.command("export")(export_cmd)
+app.command("import")(import_cmd)
 
 
 def main() -> None:
