@@ -39,7 +39,7 @@ def _values(w: World) -> dict:
     return v | {"client_name": w.org.name, "provider_name": w.person.name}
 
 
-def test_templates_draft_pdf_and_scope(client, world):
+def test_templates_draft_pdf_scope_and_pages(client, world):
     auth = _keys(world)
     r = client.get("/api/v1/contract-templates", headers=auth["org"])
     assert r.status_code == 200, r.text
@@ -128,6 +128,18 @@ def test_templates_draft_pdf_and_scope(client, world):
     )
     assert prev.status_code == 200 and prev.content.startswith(b"%PDF-")
 
+    # the page shells (their data comes through the calls above) and their scripts
+    for path, script in (
+        ("/contracts", "contracts.js"),
+        ("/contracts/new", "contract_new.js"),
+        (f"/contracts/{c['id']}", "contract.js"),
+    ):
+        r = client.get(path)
+        assert r.status_code == 200 and f"/static/pages/{script}?v=" in r.text, path
+        js = client.get(f"/static/pages/{script}")
+        assert js.status_code == 200 and "/contract" in js.text
+    assert 'href="/contracts"' in client.get("/").text  # in the header's navigation
+
 
 def test_send_for_signing_and_cancel(client, world):
     auth = _keys(world)["org"]
@@ -176,17 +188,3 @@ def test_send_for_signing_and_cancel(client, world):
         client.post(f"/api/v1/contracts/{c['id']}/cancel", json={"reason": "x"}, headers=auth),
         409,
     )
-
-
-def test_the_contract_pages_are_served(client):
-    """The page shells (the data comes through the API above) and their scripts."""
-    for path, script in (
-        ("/contracts", "contracts.js"),
-        ("/contracts/new", "contract_new.js"),
-        ("/contracts/7", "contract.js"),
-    ):
-        r = client.get(path)
-        assert r.status_code == 200 and f"/static/pages/{script}?v=" in r.text, path
-        js = client.get(f"/static/pages/{script}")
-        assert js.status_code == 200 and "/contract" in js.text
-    assert 'href="/contracts"' in client.get("/").text  # in the header's navigation
