@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -265,6 +266,15 @@ def test_revocation_reaches_the_sm2_crl(p: Platform, revoked: str, tmp_path) -> 
     openssl_checks_sm2(
         tmp_path, crl.tbs_certlist_bytes, crl.signature, sm2_x509.public_key_of(issuing)
     )
+    pkilint("lint_crl", "-t", "CRL", "-p", "PKIX", tmp_path / "issuing.crl")
+
+
+def pkilint(tool: str, *args: str | Path) -> None:
+    """pkilint (``lint_crl``, ``lint_ocsp_response``) finds no fatal, error or warning."""
+    out = run(Path(sys.executable).parent / tool, "lint", *args, check=False)
+    assert out.returncode == 0 and "Failed" not in out.stdout + out.stderr, out.stderr
+    for severity in ("(FATAL)", "(ERROR)", "(WARNING)"):
+        assert severity not in out.stdout, out.stdout
 
 
 def _ocsp_tbs_and_signature(resp: bytes) -> tuple[bytes, bytes, a_ocsp.BasicOCSPResponse]:
@@ -304,6 +314,7 @@ def test_ocsp_answers_signed_sm2(p: Platform, home: Path, revoked: str, tmp_path
         responder_id = basic["tbs_response_data"]["responder_id"].chosen.native
         assert responder_id == hashlib.sha1(key_bits).digest()
         openssl_checks_sm2(tmp_path, tbs, signature, responder_key)
+        pkilint("lint_ocsp_response", tmp_path / f"{name}.resp")
 
 
 @pytest.mark.parametrize("digest", ["sha256", "sm3"])
