@@ -91,7 +91,9 @@ OFFICER = typer.Option(..., help="RA officer.")
 @app.command()
 def init(
     home: Path | None = HOME,
-    algorithm: str = typer.Option("ec-p256", help="ec-p256 or rsa-3072"),
+    algorithm: str = typer.Option(
+        "ec-p256", help="ec-p256, ec-p384, rsa-2048, rsa-3072 or sm2 (SM2/SM3, file key store)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Create the data directory, database, root and issuing CA, OCSP and TSA certificates."""
