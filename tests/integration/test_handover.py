@@ -37,6 +37,7 @@ from tests.integration.signing_flow import (
 )
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
+from yinxin.contracts.templates import get_template
 from yinxin.errors import Conflict, ValidationError
 from yinxin.handover.service import FORMAT, verdict
 from yinxin.settings import Settings
@@ -97,6 +98,11 @@ def source(tmp_path_factory) -> Source:
         subscriber_id=w.member.id, profile="person-signing", pin="135790"
     )
     p.application_documents.upload(pending.id, PNG, kind="id_front", actor="subscriber:王五")
+    template = get_template("om-service")  # a contract from the library, its PDF in its store
+    values = template.example_values()
+    values[template.party("甲方").name] = w.org.name
+    values[template.party("乙方").name] = w.person.name
+    p.contracts.draft("om-service", values, owner_subscriber_id=w.org.id, actor="王五")
     p.status.publish_crl("issuing")
     later_table(p)
     with p.db.transaction() as s:
@@ -182,9 +188,15 @@ def test_export_is_open_and_complete(source):
     for key, f in m["files"].items():
         data = (source.export / "files" / key).read_bytes()
         assert hashlib.sha256(data).hexdigest() == key and len(data) == f["size"]
-    # the stores: archived versions, the flow's original and signed file, the applicant's PNG
+    # the stores: archived versions, the flow's original and signed file, the applicant's PNG,
+    # the drafted contract's PDF
     stores = {s for f in m["files"].values() for s in f["stores"]}
-    assert {"documents", "documents/flows", "documents/applications"} <= stores
+    assert {
+        "documents",
+        "documents/flows",
+        "documents/applications",
+        "documents/contracts",
+    } <= stores
     assert set(source.signed) <= set(m["files"])
     assert set(m["signed_files"]) == set(source.signed)
     assert all(v["valid"] for v in m["signed_files"].values())
