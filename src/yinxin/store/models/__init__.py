@@ -259,6 +259,7 @@ from yinxin.store.models import (  # noqa: E402, F401
     flows,
     jobs,
     notify,
+    obligations,
     seals,
     signing,
     webhooks,
