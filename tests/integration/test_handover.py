@@ -240,6 +240,13 @@ def test_export_is_open_and_complete(source):
     last = source.p.audit_events(after=source.audit_events)
     assert [e.action for e in last] == ["handover.exported"]
     assert last[0].actor == "移交经办人"
+    # a folder that is not empty is not written into, and the refusal leaves nothing behind
+    before = sorted(source.export.parent.iterdir())
+    with pytest.raises(ValidationError) as e:
+        source.p.handover.export(source.export)
+    assert e.value.field == "directory"
+    assert sorted(source.export.parent.iterdir()) == before
+    assert len(source.p.audit_events(after=source.audit_events)) == 1
 
 
 @pytest.mark.postgres
