@@ -41,6 +41,7 @@ from yinxin.pki import pinkeys
 from yinxin.pki.authkeys import open_for_authorization
 from yinxin.pki.ciphers import AES_256_GCM, SM4_CBC_HMAC_SM3, SM4_GCM
 from yinxin.pki.kek import PlatformKek
+from yinxin.pki.keys import FileKeyStore
 from yinxin.pki.pkcs11_store import Pkcs11KeyStore
 from yinxin.settings import Settings
 from yinxin.store.models import AuditEvent, PlatformKey
@@ -121,6 +122,10 @@ def populate(w: World, clock: FrozenClock) -> dict[str, str]:
     return {"webhook": hook.secret, "totp": totp}
 
 
+def kek_file(p: Platform) -> bytes:
+    return (p.settings.keys_dir / "platform-kek.kek").read_bytes()
+
+
 def audit_of(p: Platform, action: str) -> list[AuditEvent]:
     with p.db.read() as s:
         return list(s.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars())
@@ -162,7 +167,9 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
         "authorization_key": {SM4_GCM: 1},
         "webhook_secret": {SM4_GCM: 1},
         "staff_totp": {SM4_GCM: 1},
+        "kek_file": {SM4_GCM: 1},  # made under the SM4 setting: PBKDF2-HMAC-SM3 + SM4-GCM
     }
+    assert kek_file(p).startswith(b"YXKEK2\x02")
     before = secrets_in_clear(p)
     assert before["webhook-1"] == handed_out["webhook"].encode()
     assert before["staff-chenjing"] == handed_out["totp"].encode()
@@ -177,7 +184,9 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
         "authorization_key": 1,
         "webhook_secret": 1,
         "staff_totp": 1,
+        "kek_file": 1,
     }
+    assert kek_file(p).startswith(b"YXKEK2\x01")
     assert r.note is None
     assert sorted(r.pin_layer_pending) == sorted(keys(p))  # the PIN layer waits for the PIN
     assert [k for k, _ in seen] == [
@@ -187,6 +196,7 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
         "webhook_secret",
         "staff_totp",
         "done",
+        "kek_file",
     ]
     assert census(aes)["platform_key"] == {AES_256_GCM: 2}
     assert census(aes)["platform_key_pin"] == {SM4_GCM: 2}
@@ -218,7 +228,7 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
     )
     assert out.exit_code == 0, out.output
     assert "[1/5] platform key" in out.output and "[5/5] staff totp staff chenjing" in out.output
-    assert "Recrypted 5 sealed secret(s) to sm4-gcm" in out.output
+    assert "Recrypted 6 sealed secret(s) to sm4-gcm" in out.output
     back = same_home(p, clock, SM4_GCM)
     assert secrets_in_clear(back) == before
     counts = census(back)
@@ -229,7 +239,7 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
     )
     assert again.exit_code == 0, again.output
     result = json.loads(again.output)
-    assert sum(result["recrypted"].values()) == 0 and sum(result["unchanged"].values()) == 5
+    assert sum(result["recrypted"].values()) == 0 and sum(result["unchanged"].values()) == 6
     # the key whose PIN layer moved to AES signs, and moves back to SM4 as it does
     assert pin_layers(back) == {person: AES_256_GCM, org: SM4_GCM}
     assert result["pin_layer_pending"] == [person]
@@ -290,7 +300,9 @@ def test_a_recrypt_that_fails_changes_nothing(
         damaged = bytearray(hook.secret_wrapped)
         damaged[-3] ^= 0x10
         hook.secret_wrapped = bytes(damaged)
+    file_before = kek_file(p)
     err = refused(p, lambda: p.recrypt.run(AES_256_GCM), ConfigurationError, code="kek_mismatch")
+    assert kek_file(p) == file_before  # the KEK's file is left as it was too
     assert "webhook secret 'webhook 1 secret_wrapped'" in err.message
     assert "nothing was re-encrypted" in err.message
     assert census(p)["platform_key"] == {SM4_GCM: 2}
@@ -357,7 +369,21 @@ def test_blobs_of_the_previous_release_open_and_move(tmp_path: Path, clock: Froz
     assert keys(p)[label] == old
     # recrypt to SM4 moves both; the signature then moves the PIN layer
     sm4 = same_home(p, clock, SM4_GCM)
+    assert kek_file(p).startswith(b"YXKEK1")  # the previous release's KEK file
     r = sm4.recrypt.run(SM4_GCM)
+    assert r.recrypted["kek_file"] == 1 and kek_file(p).startswith(b"YXKEK2\x02")
+    # a process started afterwards opens the resealed file (and a wrong passphrase does not)
+    fresh = same_home(p, clock, SM4_GCM)
+    assert secrets_in_clear(fresh)[f"webhook-{hook.subscription.id}"] == hook.secret.encode()
+    with pytest.raises(Forbidden) as e:
+        FileKeyStore(p.settings.keys_dir, "not the passphrase").secret("platform-kek")
+    assert e.value.code == "bad_passphrase"
+    changed = bytearray(kek_file(p))
+    changed[-5] ^= 0x01
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "platform-kek.kek").write_bytes(bytes(changed))
+    with pytest.raises(Forbidden):
+        FileKeyStore(tmp_path / "copy", PASSPHRASE).secret("platform-kek")
     assert r.recrypted["webhook_secret"] == 1 and label in r.pin_layer_pending
     assert secrets_in_clear(sm4)[f"webhook-{hook.subscription.id}"] == hook.secret.encode()
     assert census(sm4)["webhook_secret"] == {SM4_GCM: 1}

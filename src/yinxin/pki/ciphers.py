@@ -187,6 +187,11 @@ def seal(cipher: str | DataCipher, key: bytes, plaintext: bytes, aad: bytes) -> 
     return h + c.encrypt(key, plaintext, h + aad)
 
 
+def cipher_by_code(code: int) -> DataCipher | None:
+    """The cipher a header's code byte names (``None``: no cipher has it)."""
+    return _BY_CODE.get(code)
+
+
 def cipher_of(blob: bytes) -> DataCipher | None:
     """The cipher a sealed blob's header names, or ``None`` for a blob without one (made
     before headers existed: AES-256-GCM, nonce first)."""
@@ -230,8 +235,12 @@ def default_pin_kdf(cipher: str | DataCipher) -> dict[str, Any]:
 
 def derive_from_pin(pin: str, salt: bytes, params: dict[str, Any], length: int) -> bytes:
     """The key for a PIN-sealed blob, by the KDF its header names (``scrypt`` when unnamed)."""
+    return derive_from_secret(pin.encode("utf-8"), salt, params, length)
+
+
+def derive_from_secret(secret: bytes, salt: bytes, params: dict[str, Any], length: int) -> bytes:
+    """``derive_from_pin`` for any low-entropy secret (the CA passphrase too)."""
     kdf = params.get("kdf", "scrypt")
-    secret = pin.encode("utf-8")
     if kdf == "scrypt":
         n, r, p = int(params["n"]), int(params["r"]), int(params["p"])
         if not (2 <= n <= _MAX_SCRYPT_N and 1 <= r <= 32 and 1 <= p <= 16):

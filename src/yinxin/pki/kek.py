@@ -16,9 +16,10 @@ the PIN. The KEK is created on first use (the first platform-held key after an u
 
 The cipher under the KEK is the deployment's ``YINXIN_DATA_CIPHER`` (``yinxin.pki.ciphers``).
 AES-256-GCM is done by the store's own key (inside the token on PKCS#11). For SM4 the key is
-derived from the file store's 32 KEK bytes by the SM3 KDF, one key per cipher; a PKCS#11 token
-keeps its AES key unextractable and does no SM4 through this code, so SM4 there is refused
-(``cipher_unsupported``) rather than weakened. Each blob names its cipher in a header (blobs
+derived from the file store's 32 KEK bytes by the SM3 KDF, one key per cipher, and the ``.kek``
+file itself is sealed under the CA passphrase with PBKDF2-HMAC-SM3 and that cipher. A PKCS#11
+token keeps its AES key unextractable and does no SM4 through this code, so SM4 there is
+refused (``cipher_unsupported``) rather than weakened. Each blob names its cipher in a header (blobs
 made before headers are AES-GCM, nonce first), so blobs under any cipher open side by side and
 ``yinxin keys recrypt`` can move them from one to another.
 """
@@ -75,8 +76,25 @@ class PlatformKek:
                 ) from None
             with self._creation_lock() if self._creation_lock else nullcontext():
                 key = store.secret(self.label, create=True)
+                if self.cipher.name != AES_256_GCM:  # a KEK file made under an SM4 setting
+                    self.reseal_store(self.cipher)
         self._key = key
         return key
+
+    def store_cipher(self) -> str | None:
+        """The cipher the key store keeps the KEK under (the file store's ``.kek`` file), or
+        ``None`` where it is not this platform's to choose (inside a PKCS#11 token)."""
+        store = self._keystore()
+        named = getattr(store, "secret_cipher", None)
+        return named(self.label) if named is not None else None
+
+    def reseal_store(self, cipher: str | DataCipher) -> bool:
+        """Seal the KEK's own file again under ``cipher`` (the KEK itself unchanged, so every
+        blob under it still opens whatever happens to the file); ``False`` if there was
+        nothing to do or the store keeps the KEK itself (PKCS#11)."""
+        store = self._keystore()
+        reseal = getattr(store, "reseal_secret", None)
+        return bool(reseal(self.label, get_cipher(cipher))) if reseal is not None else False
 
     def ready(self) -> None:
         """Open (and if need be create) the KEK now, e.g. before a database transaction, so

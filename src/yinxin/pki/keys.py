@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding, PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
 from yinxin.pki import sm2
@@ -41,7 +40,16 @@ from yinxin.pki.algorithms import (
     get_algorithm,
     sign_with_native,
 )
-from yinxin.pki.ciphers import sm3_kdf
+from yinxin.pki.ciphers import (
+    AES_256_GCM,
+    DataCipher,
+    cipher_by_code,
+    default_pin_kdf,
+    derive_from_secret,
+    get_cipher,
+    is_national,
+    sm3_kdf,
+)
 from yinxin.store.files import fsync_dir
 
 
@@ -311,6 +319,11 @@ _LABEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # scrypt(passphrase) with the label as associated data (a file renamed to another label fails).
 _SECRET_MAGIC = b"YXKEK1"
 _SECRET_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+# YXKEK2 names its cipher (yinxin.pki.ciphers): magic, the cipher's code, salt, then the
+# cipher's nonce, ciphertext and tag, keyed by the cipher's passphrase KDF (scrypt for AES,
+# PBKDF2-HMAC-SM3 for SM4), with the label and the header as associated data. Written by
+# ``reseal_secret`` (``yinxin keys recrypt``, or a KEK made under an SM4 setting).
+_SECRET_MAGIC_NAMED = b"YXKEK2"
 
 
 def check_label(label: str) -> str:
@@ -390,9 +403,6 @@ class FileKeyStore:
     def _secret_path(self, label: str) -> Path:
         return self.directory / f"{check_label(label)}.kek"
 
-    def _secret_kek(self, salt: bytes) -> AESGCM:
-        return AESGCM(Scrypt(salt=salt, length=32, **_SECRET_SCRYPT).derive(self._passphrase))
-
     def secret(self, label: str, *, create: bool = False) -> SecretKey:
         """A 32-byte AES key kept in ``<label>.kek`` (0600), encrypted under the passphrase.
 
@@ -408,23 +418,71 @@ class FileKeyStore:
                     f"no secret key labelled {label!r} in {self.directory}", field="label"
                 )
             self._create_secret(path, label)
-        data = path.read_bytes()
-        n = len(_SECRET_MAGIC)
-        if not data.startswith(_SECRET_MAGIC) or len(data) < n + 28 + 48:
+        key = self._open_secret(path, label, path.read_bytes())
+        handle = self._secrets[label] = SoftwareSecretKey(label, key)
+        return handle
+
+    def _open_secret(self, path: Path, label: str, data: bytes) -> bytes:
+        named = data.startswith(_SECRET_MAGIC_NAMED) and len(data) > len(_SECRET_MAGIC_NAMED)
+        if named:
+            cipher = cipher_by_code(data[len(_SECRET_MAGIC_NAMED)])
+            head, n = data[: len(_SECRET_MAGIC_NAMED) + 1], len(_SECRET_MAGIC_NAMED) + 1
+        else:
+            cipher, head, n = get_cipher(AES_256_GCM), b"", len(_SECRET_MAGIC)
+        if cipher is None or not data.startswith(head or _SECRET_MAGIC) or len(data) < n + 76:
             raise ConfigurationError(f"{path} is not a Yinxin secret-key file", field="keystore")
-        salt, nonce, ct = data[n : n + 16], data[n + 16 : n + 28], data[n + 28 :]
+        salt, body = data[n : n + 16], data[n + 16 :]
         try:
-            key = self._secret_kek(salt).decrypt(nonce, ct, label.encode())
+            return cipher.decrypt(self._secret_kek(salt, cipher), body, label.encode() + head)
         except InvalidTag:
             raise Forbidden(
                 "wrong CA passphrase", field="passphrase", code="bad_passphrase"
             ) from None
-        handle = self._secrets[label] = SoftwareSecretKey(label, key)
-        return handle
+
+    def _secret_kek(self, salt: bytes, cipher: DataCipher) -> bytes:
+        params = (
+            default_pin_kdf(cipher) if is_national(cipher) else {"kdf": "scrypt", **_SECRET_SCRYPT}
+        )
+        return derive_from_secret(self._passphrase, salt, params, cipher.key_length)
+
+    def secret_cipher(self, label: str) -> str:
+        """The cipher ``<label>.kek`` is sealed under (``YXKEK1``: AES-256-GCM)."""
+        data = self._secret_path(label).read_bytes()
+        if data.startswith(_SECRET_MAGIC_NAMED) and len(data) > len(_SECRET_MAGIC_NAMED):
+            cipher = cipher_by_code(data[len(_SECRET_MAGIC_NAMED)])
+            if cipher is not None:
+                return cipher.name
+        return AES_256_GCM
+
+    def reseal_secret(self, label: str, cipher: str | DataCipher) -> bool:
+        """Seal ``<label>.kek`` again under ``cipher`` (the key inside unchanged), atomically
+        (a new file moved into place); ``False`` if it already is."""
+        c = get_cipher(cipher)
+        path = self._secret_path(label)
+        key = self._open_secret(path, label, data := path.read_bytes())
+        if data.startswith(_SECRET_MAGIC_NAMED) and self.secret_cipher(label) == c.name:
+            return False
+        head, salt = _SECRET_MAGIC_NAMED + bytes([c.code]), os.urandom(16)
+        body = c.encrypt(self._secret_kek(salt, c), key, label.encode() + head)
+        tmp = self.directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(head + salt + body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            fsync_dir(self.directory)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
 
     def _create_secret(self, path: Path, label: str) -> None:
         salt, nonce = os.urandom(16), os.urandom(12)
-        ct = self._secret_kek(salt).encrypt(nonce, secrets.token_bytes(32), label.encode())
+        aes = get_cipher(AES_256_GCM)
+        ct = AESGCM(self._secret_kek(salt, aes)).encrypt(
+            nonce, secrets.token_bytes(32), label.encode()
+        )
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -13,11 +13,14 @@ ones, so that after a move to SM4 no secret is left under AES (or back):
 * keys held for signing authorizations: opened through the KEK and sealed again, with a fresh
   per-authorization secret, under the target cipher;
 * webhook signing secrets (current and previous) and staff TOTP secrets: unwrapped and
-  wrapped again under the KEK.
+  wrapped again under the KEK;
+* last, after the commit, the file key store's ``<kek>.kek`` file, sealed again under the CA
+  passphrase with the target cipher (its key unchanged, so it cannot break what is sealed
+  under it).
 
-All in one transaction holding every row it changes: a blob that does not open stops the run
-with its kind and row named, and nothing is written. Blobs already under the target cipher are
-left as they are, so a second run changes nothing.
+The database part is one transaction holding every row it changes: a blob that does not open
+stops the run with its kind and row named, and nothing is written (the file neither). Blobs
+already under the target cipher are left as they are, so a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -201,6 +204,22 @@ class DataRecrypt:
                 },
                 subject_type="platform_kek",
             )
+        # the KEK's own file last: its key does not change, so blobs open whichever way the
+        # file is sealed, and a failed run above has left it as it was
+        if self.kek.store_cipher() is not None:
+            if progress is not None:
+                progress("kek_file", self.kek.label, len(items), len(items))
+            try:
+                moved = self.kek.reseal_store(c)
+            except OSError as e:
+                raise ConfigurationError(
+                    "the sealed secrets in the database are re-encrypted, but the key store's "
+                    f"file for {self.kek.label!r} could not be rewritten ({e.strerror}); it "
+                    "still opens as it was: run the recrypt again",
+                    field="keystore",
+                    code="recrypt_failed",
+                ) from None
+            recrypted["kek_file"], unchanged["kek_file"] = int(moved), int(not moved)
         setting = self.kek.cipher.name
         note = None
         if setting != c.name:
@@ -229,4 +248,7 @@ class DataRecrypt:
                     add(item.kind, cipher_of_authorization(blob))
                 else:
                     add(item.kind, self.kek.cipher_of(blob))
+        store = self.kek.store_cipher()
+        if store is not None:
+            counts["kek_file"] = {store: 1}
         return CipherCensus(self.kek.cipher.name, counts)

@@ -35,6 +35,8 @@ def keys_recrypt(
             return
         if kind == "done":
             err_console.print(f"[{total}/{total}] committing")
+        elif kind == "kek_file":
+            err_console.print(f"committed; sealing the key store's {what}.kek file")
         else:
             err_console.print(f"[{done + 1}/{total}] {kind.replace('_', ' ')} {what}")
 
