@@ -268,13 +268,24 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
     if t == "date":
         return _date(b, raw, where)
     if t == "amount":
-        v = parse_amount(raw if not isinstance(raw, str) else raw.strip(), field=where)
+        try:
+            v = parse_amount(raw if not isinstance(raw, str) else raw.strip(), field=where)
+        except ValidationError as e:
+            raise ValidationError(
+                f"{b.label}：金额最多两位小数，如 1740000 或 1,740,000.00 / {e.message}",
+                field=where,
+            ) from None
         _decimal_bound(v, b, where, " 元")
         return str(v)
     if t == "percent":
         return str(_percent(b, raw, where))
     if t == "rate":
-        v = parse_rate(raw if isinstance(raw, Decimal) else str(raw), field=where)
+        try:
+            v = parse_rate(raw if isinstance(raw, Decimal) else str(raw), field=where)
+        except ValidationError as e:
+            raise ValidationError(
+                f"{b.label}：比率如 6%、0.06 或 0.5‰ / {e.message}", field=where
+            ) from None
         _decimal_bound(v, b, where)
         return str(v)
     if t == "integer":
@@ -332,7 +343,12 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
                     f"{b.label}：第 {i} 期比例应大于 0 / above 0", field=f"{at}.percent"
                 )
             given = row.get("amount")
-            amount = None if _empty(given) else str(parse_amount(given, field=f"{at}.amount"))
+            try:
+                amount = None if _empty(given) else str(parse_amount(given, field=f"{at}.amount"))
+            except ValidationError as e:
+                raise ValidationError(
+                    f"{b.label}：第 {i} 期金额最多两位小数 / {e.message}", field=f"{at}.amount"
+                ) from None
             rows.append({"milestone": milestone, "percent": str(percent), "amount": amount})
         total = sum(Decimal(r["percent"]) for r in rows)
         if total != 100:

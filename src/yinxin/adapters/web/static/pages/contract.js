@@ -28,10 +28,11 @@ async function load() {
     ["签署完成", c.signed_at && fmtTime(c.signed_at)], ["作废", c.cancelled_at && fmtTime(c.cancelled_at)],
     ["说明", c.reason], ["文件 SHA-256", c.signed_sha256 || c.pdf_sha256],
   ]);
-  const labels = t ? Object.fromEntries(t.blanks.map((b) => [b.name, b.label])) : {};
-  const show = (v) => Array.isArray(v) ? v.map((r, i) => `第${i + 1}期：${r.milestone}，${r.percent}%，¥${r.amount}`).join("\n") : String(v);
-  $("values").tBodies[0].replaceChildren(...Object.entries(c.values).map(([k, v]) =>
-    el("tr", {}, el("th", { text: labels[k] || k }), el("td", { class: "pre", text: show(v) }))));
+  // in the template's order, as the contract prints them (amounts grouped, rates in % or ‰)
+  const blanks = t ? t.blanks : Object.keys(c.values).map((name) => ({ name, label: name, type: "text" }));
+  const rows = blanks.filter((b) => c.values[b.name] !== undefined).map((b) =>
+    el("tr", {}, el("th", { text: b.label }), el("td", { class: "pre", text: show(b, c.values[b.name]) })));
+  $("values").tBodies[0].replaceChildren(...rows);
   const link = $("flow-link");
   link.hidden = !c.flow_id;
   if (c.flow_id) link.href = `/flows/${c.flow_id}`;
@@ -47,6 +48,20 @@ async function load() {
     $("deadline").value = new Date(d - d.getTimezoneOffset() * 6e4).toISOString().slice(0, 16);
   }
   return c;
+}
+
+const yuan = (v) => {
+  const [whole, cents = "00"] = String(v).split(".");
+  return `¥${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${cents.padEnd(2, "0")}`;
+};
+const rate = (v) => (Number(v) < 0.01 && Number(v) > 0 ? `${+(Number(v) * 1000).toFixed(4)}‰` : `${+(Number(v) * 100).toFixed(4)}%`);
+
+function show(b, v) {
+  if (b.type === "schedule") return v.map((r, i) => `第${i + 1}期：${r.milestone}，${r.percent}%，${yuan(r.amount)}`).join("\n");
+  if (b.type === "amount") return yuan(v);
+  if (b.type === "percent") return `${v}%`;
+  if (b.type === "rate") return rate(v);
+  return String(v);
 }
 
 $("download").addEventListener("click", async () => {

@@ -1,0 +1,69 @@
+"""The contract pages in headless Chromium against the real server: an organization's
+administrator picks a template from the library, fills it in (the template's examples, then a
+price with three decimals, refused at the price field in Chinese), saves the draft, downloads
+its PDF, and sends it to both parties, whose links are shown once. Screenshots under
+``$YINXIN_TEST_OUTPUT/web/``."""
+
+from __future__ import annotations
+
+import hashlib
+
+from tests.e2e.conftest import Site, shot
+from tests.e2e.test_web_signing import ORG_PHONE, subscriber_login
+
+
+def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_path):
+    w = site.world
+    subscriber_login(site, page, ORG_PHONE, "/contracts")
+    row = page.locator('#templates tr[data-template="tech-service"]')
+    row.wait_for()
+    assert page.locator("#templates tbody tr").count() == 9
+    shot(page, "contracts-library")
+    row.locator("a").click()
+    page.wait_for_url("**/contracts/new?template=tech-service")
+    page.locator('[name="values.client_name"]').wait_for()
+    page.click("#fill-example")
+    assert page.locator('[name="values.price"]').input_value() == "120000"
+    page.fill('[name="values.client_name"]', w.org.name)
+    page.fill('[name="values.provider_name"]', w.person.name)
+
+    # a bad amount: refused by the API, shown at the price field
+    page.fill('[name="values.price"]', "12.345")
+    page.click("#save")
+    error = page.locator(
+        '[name="values.price"] ~ .field-error, .field:has([name="values.price"]) .field-error'
+    )
+    error.first.wait_for()
+    assert "本项目报酬：金额最多两位小数" in error.first.inner_text()
+    shot(page, "contract-new-refused")
+
+    page.fill('[name="values.price"]', "128000")
+    page.click("#save")
+    page.wait_for_url("**/contracts/*")
+    page.locator("#facts dd").first.wait_for()
+    assert page.locator("#state").inner_text() == "草稿"
+    number = page.locator("#facts dd").first.inner_text()
+    assert number.startswith("HT-")
+    assert "¥128,000.00" in page.locator("#values").inner_text()  # as the contract prints it
+    shot(page, "contract-drafted")
+
+    with page.expect_download() as dl:
+        page.click("#download")
+    path = tmp_path / "draft.pdf"
+    dl.value.save_as(path)
+    contract_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    stored = w.p.contracts.get(contract_id)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == stored.pdf_sha256
+    assert stored.number == number and stored.values["price"] == "128000.00"
+
+    # send: one signer and seal per party; the links are shown once
+    page.fill('[name="signers[0].subscriber_id"]', str(w.jia.id))
+    page.fill('[name="signers[0].seal"]', w.jia.seal.es_id)
+    page.fill('[name="signers[1].subscriber_id"]', str(w.yi.id))
+    page.fill('[name="signers[1].seal"]', w.yi.seal.es_id)
+    page.click("#send-form button[type=submit]")
+    page.locator("#link-list li").nth(1).wait_for()
+    assert "/sign/" in page.locator("#link-list").inner_text()
+    page.locator("#state").filter(has_text="签署中").wait_for()
+    assert w.p.contracts.get(contract_id).state == "out_for_signing"
+    shot(page, "contract-sent")
