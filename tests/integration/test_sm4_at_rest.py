@@ -43,6 +43,7 @@ from yinxin.pki.ciphers import AES_256_GCM, SM4_CBC_HMAC_SM3, SM4_GCM
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import FileKeyStore
 from yinxin.pki.pkcs11_store import Pkcs11KeyStore
+from yinxin.pki.recrypt import KINDS
 from yinxin.settings import Settings
 from yinxin.store.models import AuditEvent, PlatformKey
 from yinxin.store.models.access import StaffUser
@@ -412,3 +413,10 @@ def test_sm4_under_a_pkcs11_kek_is_refused_not_weakened(softhsm_token: SoftHsmTo
             kek.supports(SM4_CBC_HMAC_SM3)
         blob = kek.encrypt(b"x", b"y", cipher=AES_256_GCM)
         assert blob.startswith(b"YXE1\x01") and kek.decrypt(blob, b"y") == b"x"
+
+
+def test_census_before_any_kek_exists(make_platform) -> None:
+    """``keys ciphers`` on a platform that has sealed nothing yet: no KEK file to count."""
+    p = make_platform()
+    assert not (p.settings.keys_dir / "platform-kek.kek").exists()
+    assert census(p) == {k: {} for k in (*KINDS, "platform_key_pin")}

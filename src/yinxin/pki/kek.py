@@ -86,7 +86,10 @@ class PlatformKek:
         ``None`` where it is not this platform's to choose (inside a PKCS#11 token)."""
         store = self._keystore()
         named = getattr(store, "secret_cipher", None)
-        return named(self.label) if named is not None else None
+        try:
+            return named(self.label) if named is not None else None
+        except NotFound:  # no KEK made yet
+            return None
 
     def reseal_store(self, cipher: str | DataCipher) -> bool:
         """Seal the KEK's own file again under ``cipher`` (the KEK itself unchanged, so every

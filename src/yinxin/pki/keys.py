@@ -447,7 +447,10 @@ class FileKeyStore:
 
     def secret_cipher(self, label: str) -> str:
         """The cipher ``<label>.kek`` is sealed under (``YXKEK1``: AES-256-GCM)."""
-        data = self._secret_path(label).read_bytes()
+        path = self._secret_path(label)
+        if not path.exists():
+            raise NotFound(f"no secret key labelled {label!r} in {self.directory}", field="label")
+        data = path.read_bytes()
         if data.startswith(_SECRET_MAGIC_NAMED) and len(data) > len(_SECRET_MAGIC_NAMED):
             cipher = cipher_by_code(data[len(_SECRET_MAGIC_NAMED)])
             if cipher is not None:
