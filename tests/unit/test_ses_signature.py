@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.fixtures.ses_world import SmCrypto, make_seal, make_world, sm2_crl
+from tests.fixtures.ses_world import SmCrypto, make_seal, make_world, sm2_certificate, sm2_crl
 from yinxin.errors import ValidationError
 from yinxin.pki import sm2
 from yinxin.pki.keys import SoftwareKey
@@ -197,6 +197,32 @@ def test_a_foreign_maker_is_not_trusted(world, signed):
     assert checks["seal_maker_trusted"] is False
     assert checks["signer_certificate_trusted"] is False
     assert not report.valid
+
+
+def test_an_end_entity_certificate_vouches_for_itself_only(world):
+    """A certificate "issued" by party A's (end-entity) key is not trusted because A is."""
+    a = world.party_a
+    key = sm2.generate()
+    rogue = sm2_certificate(
+        "冒名者",
+        key.public_key(),
+        issuer_key=a.key,
+        issuer_cn=a.name,
+        not_before=world.now - timedelta(days=1),
+        not_after=world.now + timedelta(days=30),
+        ca=False,
+    )
+    seal = make_seal(
+        world.ca_key, world.ca, rogue, es_id="11010000000077", name="冒名者", personal=True,
+        now=world.now,
+    )  # fmt: skip
+    sig = build_ses_signature(
+        seal, DATA, property_info=PROPERTY, signer_key=key, signer_cert_der=rogue,
+        time_info=world.now,
+    )  # fmt: skip
+    report = verify_ses_signature(sig, DATA, trust=[world.ca, a.cert])
+    assert _checks(report)["signature"] is True
+    assert _checks(report)["signer_certificate_trusted"] is False and not report.valid
 
 
 def test_a_signer_outside_the_seals_list_is_refused_and_caught(world):

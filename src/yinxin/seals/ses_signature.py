@@ -224,11 +224,12 @@ def _cert_in_seal(seal: ParsedSeal, cert_der: bytes) -> bool:
 
 
 def _issued_by(cert: a_x509.Certificate, issuer_der: bytes) -> bool:
-    """Does ``issuer_der`` name and sign ``cert``? (Its signature checked, whatever the key.)"""
+    """Does the CA certificate ``issuer_der`` name and sign ``cert``? (Its signature checked,
+    whatever the key.)"""
     try:
         issuer = a_x509.Certificate.load(issuer_der)
-        if issuer.subject != cert.issuer:
-            return False
+        if issuer.subject != cert.issuer or not issuer.ca:
+            return False  # an end-entity certificate vouches for itself only
         verify_signed(
             cert_spki(issuer_der),
             cert["signature_algorithm"]["algorithm"].dotted,
