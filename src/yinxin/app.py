@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from yinxin.access.staff import StaffUsers
     from yinxin.archive.service import Archive
     from yinxin.contracts.desk import ServiceDesk
+    from yinxin.contracts.obligations import Obligations
     from yinxin.contracts.service import Contracts
     from yinxin.handover.service import Handover
     from yinxin.notify.gateways import Gateway
@@ -292,6 +293,21 @@ class Platform:
             official_calendar(self.settings.home),
             flows=lambda: self.flows,  # type: ignore[attr-defined]
             contracts=lambda: self.contracts,  # type: ignore[attr-defined]
+        )
+
+    @cached_property
+    def obligations(self) -> Obligations:
+        """Contract terms tracked after signing (docs/obligations.md): due dates on the official
+        calendar, reminders through the notification outbox."""
+        from yinxin.contracts.obligations import Obligations
+        from yinxin.contracts.workdays import official_calendar
+
+        return Obligations(
+            self.db,
+            self.clock,
+            official_calendar(self.settings.home),
+            contracts=lambda: self.contracts,  # type: ignore[attr-defined]
+            notifier=lambda: self.notifier,
         )
 
     # ------------------------------------------------------------------------------------------

@@ -167,6 +167,17 @@ def _desk_breaches(p: Platform) -> str:
     )
 
 
+def _obligations_remind(p: Platform) -> str:
+    run = p.obligations.remind_due()  # type: ignore[attr-defined]
+    summary = (
+        f"tracked: {list(run.tracked)}, deemed: {list(run.deemed)}, "
+        f"reminders: {[f'{o}@{point}' for o, point in run.sent]}"
+    )
+    if run.failed:
+        raise JobProblem(f"{summary}; failed: " + "; ".join(run.failed), field="obligations")
+    return summary
+
+
 def _certificates_expire(p: Platform) -> str:
     return f"expired: {p.certificates.expire_due()}"
 
@@ -261,6 +272,12 @@ def default_jobs(platform: Platform) -> list[Job]:
             frequent,
             "flag O&M service deadlines passed (003); mark signed service records",
             _desk_breaches,
+        ),
+        Job(
+            "obligations.remind",
+            HOUR,
+            "track signed contracts' terms, deem acceptance, remind before due dates (once)",
+            _obligations_remind,
         ),
         Job("certificates.expire", HOUR, "expire certificates past notAfter", _certificates_expire),
         Job(

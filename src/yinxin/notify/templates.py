@@ -238,6 +238,7 @@ LOGIN_CODE = "login_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
 FLOW_COMPLETED = "flow_completed"
+OBLIGATION_DUE = "obligation_due"
 
 DEFAULT_TEMPLATES: tuple[Template, ...] = (
     Template(
@@ -433,6 +434,20 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Signing completed",
             '{name}, all {signers} parties have signed "{title}" (flow {flow_id}).',
+        ),
+    ),
+    # a contract obligation's reminder point (docs/obligations.md): 7 and 1 working days
+    # before its due date, and the first day overdue; sent once each, through the outbox
+    Template(
+        OBLIGATION_DUE,
+        "合同履约提醒 — a contract obligation falls due (issue 14)",
+        Wording(
+            "合同履约提醒",
+            "【印信】{name}，合同《{title}》（{number}）约定的{label}{when}。{detail}。",
+        ),
+        Wording(
+            "Contract obligation due",
+            '{name}, contract "{title}" ({number}): {label} — {when}. {detail}.',
         ),
     ),
 )

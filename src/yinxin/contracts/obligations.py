@@ -1,0 +1,1306 @@
+"""Obligations (履约跟踪): a signed contract's terms, tracked until every one is met.
+
+``Obligations`` (``platform.obligations``) turns a signed contract's terms into rows someone
+can keep: payment milestones from its payment schedule, the acceptance 甲方 must organize
+(deemed accepted by 002 §4.2), the delivery 乙方 owes, the O&M fee of 003 due each year — each
+with its due date once the event it waits for has happened, its late penalty counted to the day
+by :func:`yinxin.contracts.terms.late_penalty`, and its explanation in Chinese.
+
+* ``track(contract_id)`` — reads the terms from the contract's filled values (``derive``) and
+  writes the obligations; the ``obligations.remind`` job tracks every newly signed contract
+  whose template has terms, and reading a signed contract's obligations tracks it too.
+* ``record(contract_id, event, on)`` — the facts that fix due dates, each an explicit move of
+  the contract's ``stage`` (``STAGES``): ``delivered`` (乙方 asks for acceptance), ``reminded``
+  (乙方's 催告), ``accepted`` (the report signed), ``went_live``. ``pay(…)`` records money
+  received against a payment obligation; partial payments lower the penalty base from the day
+  after each. Each writes its audit event in the same transaction; a refusal names the field
+  and writes nothing.
+* ``view(contract_id, as_of)`` / ``overview(as_of, status)`` — what is due, overdue (with the
+  penalty to the day and how it was counted) and paid, per contract and across contracts.
+* ``remind_due()`` — the job: deems acceptance where 002 §4.2 says so, and sends each reminder
+  point once (7 and 1 working days before a due date, the first day overdue) through the
+  notification outbox, with the ``obligation.due`` audit event webhooks carry.
+
+Why a contract's own words are parsed rather than the template declaring its obligations as
+data: the payment schedule is a blank the drafter fills ("验收合格后十日内"), so the rule has to
+be read from what was signed; what cannot be read is kept as a pending obligation whose
+explanation says so, never guessed. Dates are the contract's own calendar days in Beijing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yinxin.clock import Clock
+from yinxin.contracts.money import CENT, format_amount, parse_amount
+from yinxin.contracts.terms import Penalty, add_months, deemed_acceptance, format_rate, late_penalty
+from yinxin.contracts.workdays import WorkCalendar, parse_date
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.store import audit
+from yinxin.store.db import Database
+from yinxin.store.models.contracts import Contract
+from yinxin.store.models.obligations import (
+    ContractTracking,
+    Obligation,
+    ObligationPayment,
+    ObligationReminder,
+)
+from yinxin.transitions import TransitionTable, move
+
+if TYPE_CHECKING:
+    from yinxin.contracts.service import Contracts
+    from yinxin.notify.service import Notifier
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+SUBJECT = "contract"
+TEMPLATE_ID = "obligation_due"
+#: Reminders: this many working days before the due date, then the first day overdue.
+REMINDER_WORKDAYS = (7, 1)
+MAX_REFERENCE = 100
+
+
+# --- states ---------------------------------------------------------------------------------------
+class Stage(StrEnum):
+    """Where the contract's performance stands (the facts that fix due dates)."""
+
+    NONE = "none"
+    SIGNED = "signed"  # in effect; nothing delivered yet
+    DELIVERED = "delivered"  # 乙方 delivered and asked for acceptance (验收申请)
+    REMINDED = "reminded"  # 乙方 reminded 甲方 to organize acceptance (催告)
+    ACCEPTED = "accepted"  # the acceptance report signed, or acceptance deemed
+    LIVE = "live"  # the system went live after acceptance
+
+
+_S = Stage
+STAGES: TransitionTable[Stage] = TransitionTable(
+    "contract performance",
+    "event",
+    hold_state=None,
+    moves=[
+        move("track", "start tracking a signed contract", {_S.NONE}, _S.SIGNED, creates=True),
+        move("delivered", "delivered, acceptance requested", {_S.SIGNED}, _S.DELIVERED),
+        move("reminded", "reminded to organize acceptance", {_S.DELIVERED}, _S.REMINDED),
+        move("accepted", "acceptance report signed", {_S.DELIVERED, _S.REMINDED}, _S.ACCEPTED),
+        move("deemed", "acceptance deemed (002 §4.2)", {_S.REMINDED}, _S.ACCEPTED),
+        move("went_live", "the system went live", {_S.ACCEPTED}, _S.LIVE),
+    ],
+)
+
+
+class EventKind(StrEnum):
+    DELIVERED = "delivered"
+    REMINDED = "reminded"
+    ACCEPTED = "accepted"
+    WENT_LIVE = "went_live"
+
+
+class ObligationState(StrEnum):
+    NONE = "none"
+    PENDING = "pending"  # the event that fixes its due date has not happened
+    OPEN = "open"  # due date known, not met
+    PARTLY_PAID = "partly_paid"  # some of the money received
+    MET = "met"  # paid in full, delivered, accepted
+    DEEMED = "deemed"  # acceptance deemed by silence (002 §4.2)
+
+
+_O = ObligationState
+_UNMET = {_O.PENDING, _O.OPEN, _O.PARTLY_PAID}
+OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
+    "obligation",
+    "obligation_id",
+    hold_state=None,
+    moves=[
+        move("derive", "read from the contract's terms", {_O.NONE}, _O.PENDING, creates=True),
+        move("schedule", "its due date is fixed", {_O.PENDING, _O.OPEN}, _O.OPEN),
+        move("pay_part", "part of the money received", _UNMET, _O.PARTLY_PAID),
+        move("pay_off", "the rest of the money received", _UNMET, _O.MET),
+        move("meet", "delivered / accepted", {_O.PENDING, _O.OPEN}, _O.MET),
+        move("deem", "accepted by silence", {_O.OPEN}, _O.DEEMED),
+    ],
+)
+
+
+# --- results --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PaymentView:
+    id: int
+    paid_on: dt.date
+    amount: Decimal
+    reference: str | None
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    point: str
+    due_on: dt.date
+    sent_on: dt.date
+    notification_id: int | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ObligationView:
+    """One obligation as of a day: ``status`` is ``pending`` (due date not yet known), ``due``
+    (not yet late), ``overdue`` or ``met``; an overdue or late-paid one carries its penalty."""
+
+    id: int
+    contract_id: int
+    contract_number: str
+    kind: str
+    label: str
+    debtor: str
+    wording: str
+    amount: Decimal | None
+    paid: Decimal
+    outstanding: Decimal | None
+    event: str | None
+    due_on: dt.date | None
+    due_explanation: str
+    state: ObligationState
+    status: str
+    days_late: int
+    workdays_left: int | None
+    met_on: dt.date | None
+    penalty: Decimal | None
+    penalty_explanation: str | None
+    penalty_notes: tuple[str, ...]
+    penalty_clause: str | None
+    payments: tuple[PaymentView, ...]
+    reminders: tuple[ReminderView, ...]
+
+
+@dataclass(frozen=True)
+class ContractObligations:
+    contract_id: int
+    number: str
+    title: str
+    template_code: str
+    owner_subscriber_id: int | None
+    stage: Stage
+    as_of: dt.date
+    effective_on: dt.date
+    delivered_on: dt.date | None
+    reminded_on: dt.date | None
+    accepted_on: dt.date | None
+    acceptance_deemed: bool
+    acceptance_explanation: str | None
+    live_on: dt.date | None
+    obligations: tuple[ObligationView, ...]
+    total_due: Decimal  # money owed under payment obligations, paid or not
+    total_paid: Decimal
+    total_overdue: Decimal  # unpaid money past its due date
+    total_penalty: Decimal
+    penalty_note: str | None
+
+
+@dataclass(frozen=True)
+class ReminderRun:
+    tracked: tuple[int, ...]  # contracts newly tracked
+    deemed: tuple[int, ...]  # contracts whose acceptance was deemed
+    sent: tuple[tuple[int, str], ...]  # (obligation id, point)
+    failed: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --- reading terms from a contract ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Spec:
+    """One obligation as the contract's terms state it (before any event)."""
+
+    kind: str
+    label: str
+    debtor: str
+    wording: str
+    amount: Decimal | None
+    event: str | None  # signing | delivery | acceptance | go_live | fixed | None (unreadable)
+    months: int = 0
+    workdays: int = 0
+    days: int = 0
+    fixed_on: dt.date | None = None
+    penalty_rate: Decimal | None = None
+    penalty_base: str | None = None  # unpaid | contract
+    penalty_cap_rate: Decimal | None = None
+    penalty_cap_base: Decimal | None = None
+    penalty_clause: str | None = None
+
+
+EVENT_NAMES = {
+    "signing": "合同生效",
+    "delivery": "交付（提交验收申请）",
+    "acceptance": "验收合格",
+    "go_live": "系统上线运行",
+    "fixed": "约定日期",
+}
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
+_CN_DIGITS |= {"八": 8, "九": 9}
+_NUM = r"(\d{1,4}|[零一二两三四五六七八九十百]{1,5})"
+
+
+def _number(text: str) -> int:
+    """30 · 三十 · 十 · 十五 · 一百二十 — the small numbers contracts write in words."""
+    if text.isdigit():
+        return int(text)
+    total, current = 0, 0
+    for ch in text:
+        if ch in _CN_DIGITS:
+            current = _CN_DIGITS[ch]
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+    return total + current
+
+
+def read_milestone(text: str) -> tuple[str | None, int, int, int]:
+    """(event, months, working days, calendar days) from a schedule row's words.
+
+    "甲乙双方签署项目验收合格报告后 30 个工作日内" → (acceptance, 0, 30, 0);
+    "系统上线运行满 12 个月的 30 个工作日内" → (go_live, 12, 30, 0); "协议生效后十日内" →
+    (signing, 0, 0, 10); "验收后满一年保证期" → (acceptance, 12, 0, 0). ``None`` when no event
+    the platform records is named (such a row stays pending and says so)."""
+    t = re.sub(r"\s+", "", text)
+    if "上线" in t:
+        event: str | None = "go_live"
+    elif "验收" in t:
+        event = "acceptance"
+    elif "交付" in t:
+        event = "delivery"
+    elif any(w in t for w in ("签订", "生效", "签署", "签字", "签章")):
+        event = "signing"
+    else:
+        event = None
+    months = 0
+    if m := re.search(rf"满{_NUM}个?月", t):
+        months = _number(m[1])
+    elif m := re.search(rf"满{_NUM}个?年", t):
+        months = 12 * _number(m[1])
+    workdays = days = 0
+    if m := re.search(rf"{_NUM}个?工作日", t):
+        workdays = _number(m[1])
+    elif m := re.search(rf"{_NUM}个?(?:日|天)(?:内|之内|以内)", t):
+        days = _number(m[1])
+    return event, months, workdays, days
+
+
+def _dec(values: dict, name: str) -> Decimal | None:
+    v = values.get(name)
+    return None if v in (None, "") else Decimal(str(v))
+
+
+def derive(template_code: str, values: dict[str, Any], effective_on: dt.date) -> list[Spec]:
+    """The obligations a contract's filled values declare.
+
+    * a ``schedule`` blank (every template with a payment schedule): one payment obligation
+      per row, owed by 甲方, its rule read from the row's words (``read_milestone``), the
+      amount the row's; the late penalty from ``late_rate`` (a rate a day of the unpaid
+      amount), capped at ``penalty_cap`` % of the price where the contract has one (002 §8.1);
+    * 002 (``platform-integration``): the acceptance 甲方 must organize within
+      ``acceptance_days`` working days of the request (deemed after ``reminder_days`` more
+      from a reminder), and the delivery 乙方 owes within ``delivery_days`` days of the
+      contract taking effect (late: ``late_rate`` of the contract amount a day, capped, §8.2);
+    * 003 (``om-service``): the yearly fee due on the day ``payment_due`` names ("每年的 12
+      月 31 日前") in each year of the term, with ``late_rate`` on the unpaid fee, no cap.
+    """
+    out: list[Spec] = []
+    rate = _dec(values, "late_rate")
+    price = _dec(values, "price")
+    cap_rate = _dec(values, "penalty_cap")
+    cap_rate = cap_rate / 100 if cap_rate is not None else None
+
+    def clause(what: str, base: str) -> str | None:
+        if rate is None:
+            return None
+        text = f"逾期{what}的，每逾期一日按{base}的 {format_rate(rate)} 计违约金"
+        if cap_rate is not None and price is not None:
+            text += (
+                f"，以合同金额的 {format_rate(cap_rate)}（{format_amount(price * cap_rate)}）为限"
+            )
+        return text
+
+    schedule = values.get("schedule")
+    if isinstance(schedule, list):
+        n = len(schedule)
+        for i, row in enumerate(schedule, 1):
+            words = str(row.get("milestone", ""))
+            event, months, workdays, days = read_milestone(words)
+            out.append(
+                Spec(
+                    kind="payment",
+                    label=f"第{i}期付款（{row.get('percent')}%）" if n > 1 else "付款",
+                    debtor="甲方",
+                    wording=words,
+                    amount=Decimal(str(row["amount"])),
+                    event=event,
+                    months=months,
+                    workdays=workdays,
+                    days=days,
+                    penalty_rate=rate,
+                    penalty_base="unpaid" if rate is not None else None,
+                    penalty_cap_rate=cap_rate if price is not None else None,
+                    penalty_cap_base=price if cap_rate is not None else None,
+                    penalty_clause=clause("付款", "未付金额"),
+                )
+            )
+    if template_code == "platform-integration":
+        review, remind = int(values["acceptance_days"]), int(values["reminder_days"])
+        out.insert(
+            0,
+            Spec(
+                kind="acceptance",
+                label="组织验收",
+                debtor="甲方",
+                wording=(
+                    f"甲方自收到乙方提交的验收申请后 {review} 个工作日内未组织验收，且自乙方催告后 "
+                    f"{remind} 个工作日内仍未组织验收的，视为验收通过"
+                ),
+                amount=None,
+                event="delivery",
+                workdays=review,
+            ),
+        )
+        out.insert(
+            0,
+            Spec(
+                kind="delivery",
+                label="完成集成及调测",
+                debtor="乙方",
+                wording=(
+                    f"乙方应自合同生效之日起 {values['delivery_days']} 日内完成平台集成及调测，"
+                    "达到交付验收标准"
+                ),
+                amount=None,
+                event="signing",
+                days=int(values["delivery_days"]),
+                penalty_rate=rate,
+                penalty_base="contract" if rate is not None else None,
+                penalty_cap_rate=cap_rate,
+                penalty_cap_base=price if cap_rate is not None else None,
+                penalty_clause=clause("完成", "合同金额"),
+            ),
+        )
+    if template_code == "om-service" and values.get("annual_fee"):
+        fee = Decimal(str(values["annual_fee"]))
+        start = dt.date.fromisoformat(values["start_date"])
+        end = dt.date.fromisoformat(values["end_date"])
+        words = str(values.get("payment_due", ""))
+        m = re.search(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日", words)
+        days_due: list[dt.date] = []
+        if m and "每年" in words:
+            month, day = int(m[1]), int(m[2])
+            for year in range(start.year, end.year + 1):
+                try:
+                    d = dt.date(year, month, day)
+                except ValueError:
+                    continue
+                if start <= d <= end:
+                    days_due.append(d)
+        for d in days_due or [None]:
+            out.append(
+                Spec(
+                    kind="payment",
+                    label=f"{d.year} 年度运维费" if d else "运维费",
+                    debtor="甲方",
+                    wording=f"甲方须于{words}向乙方支付当年度系统软件运行维护费",
+                    amount=fee,
+                    event="fixed" if d else None,
+                    fixed_on=d,
+                    penalty_rate=rate,
+                    penalty_base="unpaid" if rate is not None else None,
+                    penalty_clause=clause("付款", "应付而未付运维服务费"),
+                )
+            )
+    return out
+
+
+# --- the service ----------------------------------------------------------------------------------
+class Obligations:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        calendar: WorkCalendar,
+        *,
+        contracts: Callable[[], Contracts],
+        notifier: Callable[[], Notifier] | None = None,
+    ):
+        """``contracts`` and ``notifier`` are called when needed: listing obligations builds
+        neither the signing services nor the gateways."""
+        self.db, self.clock, self.calendar = db, clock, calendar
+        self._contracts, self._notifier = contracts, notifier
+
+    def today(self) -> dt.date:
+        return self.clock.now().astimezone(BEIJING).date()
+
+    # === tracking =================================================================================
+    def track(self, contract_id: int, *, actor: str = "operator") -> ContractObligations:
+        """Start tracking a signed contract: its obligations read from its terms, due dates
+        fixed for those whose event is the contract taking effect or a fixed day."""
+        actor = _actor(actor)
+        contract = self._contracts().get(contract_id)  # settles a finished sign flow first
+        if contract.state != "signed":
+            raise IllegalTransition(
+                f"contract {contract.number} is {contract.state}: only a signed contract has "
+                "obligations to track",
+                field="contract_id",
+            )
+        assert contract.signed_at is not None
+        effective = contract.signed_at.astimezone(BEIJING).date()
+        specs = derive(contract.template_code, contract.values, effective)
+        if not specs:
+            raise ValidationError(
+                f"contract {contract.number} ({contract.template_code}) states no payment, "
+                "acceptance or delivery terms the platform tracks",
+                field="contract_id",
+                code="no_terms",
+            )
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            if s.scalar(
+                select(ContractTracking.id).where(ContractTracking.contract_id == contract_id)
+            ):
+                raise Conflict(
+                    f"contract {contract.number} is tracked already", field="contract_id"
+                )
+            t = ContractTracking(
+                contract_id=contract_id,
+                stage=STAGES.check("track", _S.NONE, None, contract.number).to_state,
+                effective_on=effective,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+            )
+            s.add(t)
+            for i, spec in enumerate(specs, 1):
+                row = Obligation(
+                    contract_id=contract_id,
+                    seq=i,
+                    kind=spec.kind,
+                    label=spec.label,
+                    debtor=spec.debtor,
+                    wording=spec.wording,
+                    amount=None if spec.amount is None else str(spec.amount),
+                    event=spec.event,
+                    months=spec.months,
+                    workdays=spec.workdays,
+                    days=spec.days,
+                    fixed_on=spec.fixed_on,
+                    due_on=None,
+                    due_explanation=_pending_text(spec.event),
+                    state=OBLIGATION_LIFECYCLE.check("derive", _O.NONE, None, "new").to_state,
+                    paid="0.00",
+                    penalty_rate=_s(spec.penalty_rate),
+                    penalty_base=spec.penalty_base,
+                    penalty_cap_rate=_s(spec.penalty_cap_rate),
+                    penalty_cap_base=_s(spec.penalty_cap_base),
+                    penalty_clause=spec.penalty_clause,
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(row)
+            s.flush()
+            fixed = self._schedule(s, t, now)
+            self._audit(
+                s,
+                now,
+                actor,
+                "obligation.tracked",
+                contract_id,
+                {
+                    "number": contract.number,
+                    "effective_on": effective.isoformat(),
+                    "obligations": len(specs),
+                    "scheduled": fixed,
+                    "owner_subscriber_id": contract.owner_subscriber_id,
+                },
+            )
+        return self.view(contract_id)
+
+    def _schedule(self, s: Session, t: ContractTracking, now: dt.datetime) -> list[dict]:
+        """Fix the due date of every obligation whose event is now known (in ``s``); returns
+        what it fixed. A due date in a year without an official calendar refuses the whole
+        change with ``calendar_missing`` — nothing half-scheduled is written."""
+        events = {
+            "signing": t.effective_on,
+            "fixed": None,
+            "delivery": t.delivered_on,
+            "acceptance": t.accepted_on,
+            "go_live": t.live_on,
+        }
+        fixed = []
+        rows = s.scalars(
+            select(Obligation)
+            .where(Obligation.contract_id == t.contract_id)
+            .order_by(Obligation.seq)
+        ).all()
+        for o in rows:
+            if o.state not in (_O.PENDING, _O.OPEN):
+                continue
+            try:
+                if o.kind == "acceptance":
+                    due, text = self._acceptance_due(o, t)
+                else:
+                    happened = o.fixed_on if o.event == "fixed" else events.get(o.event or "")
+                    if happened is None:
+                        continue
+                    due, text = self._due(o, happened)
+            except ValidationError as e:
+                if e.code != "calendar_missing":
+                    raise
+                # the fact is kept; the due date waits for the year's official calendar
+                # (docs/contract-terms.md) and is fixed by the next run of the job after it
+                o.due_explanation = f"到期日待定：{e.message}"
+                continue
+            if due is None or (o.due_on == due and o.state == _O.OPEN):
+                continue
+            o.state = OBLIGATION_LIFECYCLE.check("schedule", o.state, None, str(o.id)).to_state
+            o.due_on, o.due_explanation, o.updated_at = due, text, now
+            fixed.append({"obligation_id": o.id, "label": o.label, "due_on": due.isoformat()})
+        return fixed
+
+    def _due(self, o: Obligation, happened: dt.date) -> tuple[dt.date, str]:
+        name = EVENT_NAMES.get(o.event or "", o.event or "")
+        head = f"{name} {happened.isoformat()}"
+        try:
+            anchor = add_months(happened, o.months)
+        except ValidationError as e:
+            raise ValidationError(e.message, field="on") from None
+        if o.months:
+            head += f"，满 {o.months} 个月为 {anchor.isoformat()}"
+        if o.workdays:
+            due = self.calendar.add_workdays(anchor, o.workdays, field="on")
+            head += f"，其后第 {o.workdays} 个工作日为 {due.isoformat()}"
+        elif o.days:
+            last = anchor + dt.timedelta(days=o.days)
+            due = self.calendar.next_workday(last, field="on")
+            head += f"，其后第 {o.days} 日为 {last.isoformat()}"
+            if due != last:
+                head += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
+        else:
+            due = anchor
+            if o.event != "fixed":
+                head += "（合同未写明期限，按当日计）"
+        verb = "支付" if o.kind == "payment" else "完成"
+        return due, f"{head}，应于 {due.isoformat()} 前（含当日）{verb}"
+
+    def _acceptance_due(self, o: Obligation, t: ContractTracking) -> tuple[dt.date | None, str]:
+        if t.delivered_on is None:
+            return None, ""
+        d = deemed_acceptance(
+            t.delivered_on,
+            self.calendar,
+            reminded=t.reminded_on,
+            review_workdays=o.workdays,
+            reminder_workdays=_reminder_workdays(o.wording),
+        )
+        due = d.review_until if d.reminder_until is None else max(d.review_until, d.reminder_until)
+        return due, d.explanation
+
+    # === events ===================================================================================
+    def record(
+        self,
+        contract_id: int,
+        event: str,
+        on: dt.date | str,
+        *,
+        actor: str = "operator",
+    ) -> ContractObligations:
+        """A fact that fixes due dates: ``delivered``, ``reminded``, ``accepted``,
+        ``went_live`` on the day ``on`` (not before the contract took effect nor the fact
+        before it, not after today). The stage moves, due dates follow, and the audit event
+        is written, in one transaction."""
+        if event not in {e.value for e in EventKind}:
+            raise ValidationError(
+                f"event is one of {', '.join(e.value for e in EventKind)}", field="event"
+            )
+        day = parse_date(on, field="on")
+        actor = _actor(actor)
+        self._ensure_tracked(contract_id)
+        now = self.clock.now()
+        today = self.today()
+        with self.db.transaction() as s:
+            t, c = self._tracking(s, contract_id, lock=True)
+            self._settle_deemed(s, t, c, today, now)
+            STAGES.check(event, t.stage, None, c.number)
+            if day > today:
+                raise ValidationError(f"{day} is after today ({today})", field="on")
+            earlier = {
+                "delivered": (t.effective_on, "the contract took effect"),
+                "reminded": (t.delivered_on, "delivery"),
+                "accepted": (t.delivered_on, "delivery"),
+                "went_live": (t.accepted_on, "acceptance"),
+            }[event]
+            if earlier[0] is not None and day < earlier[0]:
+                raise ValidationError(
+                    f"{day} is before {earlier[1]} ({earlier[0]})", field="on", code="too_early"
+                )
+            t.stage = STAGES.check(event, t.stage, None, c.number).to_state
+            t.updated_at = now
+            met = []
+            if event == "delivered":
+                t.delivered_on = day
+                met = self._meet(s, t, "delivery", day, now)
+            elif event == "reminded":
+                t.reminded_on = day
+            elif event == "accepted":
+                t.accepted_on, t.acceptance_deemed = day, False
+                met = self._meet(s, t, "acceptance", day, now)
+            else:
+                t.live_on = day
+            fixed = self._schedule(s, t, now)
+            self._audit(
+                s,
+                now,
+                actor,
+                f"obligation.{event}",
+                contract_id,
+                {
+                    "on": day.isoformat(),
+                    "stage": t.stage,
+                    "met": met,
+                    "scheduled": fixed,
+                    "owner_subscriber_id": c.owner_subscriber_id,
+                },
+            )
+        return self.view(contract_id)
+
+    def _meet(
+        self, s: Session, t: ContractTracking, kind: str, day: dt.date, now: dt.datetime
+    ) -> list[int]:
+        met = []
+        for o in s.scalars(
+            select(Obligation).where(
+                Obligation.contract_id == t.contract_id, Obligation.kind == kind
+            )
+        ):
+            if o.state in (_O.PENDING, _O.OPEN):
+                o.state = OBLIGATION_LIFECYCLE.check("meet", o.state, None, str(o.id)).to_state
+                o.met_on, o.updated_at = day, now
+                met.append(o.id)
+        return met
+
+    def _settle_deemed(
+        self, s: Session, t: ContractTracking, c: Contract, today: dt.date, now: dt.datetime
+    ) -> bool:
+        """002 §4.2 in the caller's transaction: once the later window after the reminder has
+        passed without acceptance, acceptance is deemed from the day after; payment due dates
+        that wait for acceptance follow. Idempotent (the stage moves once)."""
+        if t.stage != _S.REMINDED or t.delivered_on is None:
+            return False
+        o = s.scalar(
+            select(Obligation).where(
+                Obligation.contract_id == t.contract_id, Obligation.kind == "acceptance"
+            )
+        )
+        if o is None or o.state != _O.OPEN:
+            return False
+        d = deemed_acceptance(
+            t.delivered_on,
+            self.calendar,
+            reminded=t.reminded_on,
+            review_workdays=o.workdays,
+            reminder_workdays=_reminder_workdays(o.wording),
+        )
+        if d.deemed_on is None or today < d.deemed_on:
+            return False
+        t.stage = STAGES.check("deemed", t.stage, None, c.number).to_state
+        t.accepted_on, t.acceptance_deemed, t.updated_at = d.deemed_on, True, now
+        o.state = OBLIGATION_LIFECYCLE.check("deem", o.state, None, str(o.id)).to_state
+        o.met_on, o.updated_at = d.deemed_on, now
+        fixed = self._schedule(s, t, now)
+        self._audit(
+            s,
+            now,
+            "system:obligations",
+            "obligation.deemed",
+            t.contract_id,
+            {
+                "on": d.deemed_on.isoformat(),
+                "explanation": d.explanation,
+                "scheduled": fixed,
+                "owner_subscriber_id": c.owner_subscriber_id,
+            },
+        )
+        return True
+
+    # === payments =================================================================================
+    def pay(
+        self,
+        contract_id: int,
+        amount: str | Decimal,
+        on: dt.date | str,
+        *,
+        obligation_id: int | None = None,
+        reference: str | None = None,
+        actor: str = "operator",
+    ) -> ContractObligations:
+        """Money received on ``on`` against a payment obligation (default: the first one not
+        paid in full, in due order). A partial payment is allowed; more than is outstanding
+        is refused (``amount``), as is a day before the contract took effect or after today."""
+        value = parse_amount(amount, field="amount")
+        if value <= 0:
+            raise ValidationError("a payment is more than ¥0.00", field="amount")
+        day = parse_date(on, field="on")
+        if obligation_id is not None and (
+            isinstance(obligation_id, bool) or not isinstance(obligation_id, int)
+        ):
+            raise ValidationError("an obligation id is a number", field="obligation_id")
+        if reference is not None:
+            reference = " ".join(str(reference).split())[:MAX_REFERENCE] or None
+        actor = _actor(actor)
+        self._ensure_tracked(contract_id)
+        now, today = self.clock.now(), self.today()
+        with self.db.transaction() as s:
+            t, c = self._tracking(s, contract_id, lock=True)
+            if day < t.effective_on:
+                raise ValidationError(
+                    f"{day} is before the contract took effect ({t.effective_on})",
+                    field="on",
+                    code="too_early",
+                )
+            if day > today:
+                raise ValidationError(f"{day} is after today ({today})", field="on")
+            q = select(Obligation).where(
+                Obligation.contract_id == contract_id, Obligation.kind == "payment"
+            )
+            if obligation_id is not None:
+                o = s.scalar(q.where(Obligation.id == obligation_id).with_for_update())
+                if o is None:
+                    raise NotFound(
+                        f"contract {c.number} has no payment obligation {obligation_id}",
+                        field="obligation_id",
+                    )
+            else:
+                unpaid = [x for x in s.scalars(q.with_for_update()).all() if x.state in _UNMET]
+                unpaid.sort(key=lambda x: (x.due_on or dt.date.max, x.seq))
+                if not unpaid:
+                    raise IllegalTransition(
+                        f"every payment of contract {c.number} is paid", field="obligation_id"
+                    )
+                o = unpaid[0]
+            owed = Decimal(o.amount or "0") - Decimal(o.paid)
+            if value > owed:
+                raise ValidationError(
+                    f"{format_amount(value)} is more than the {format_amount(owed)} still owed "
+                    f"on {o.label}",
+                    field="amount",
+                    code="overpaid",
+                )
+            verb = "pay_off" if value == owed else "pay_part"
+            o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
+            o.paid = str((Decimal(o.paid) + value).quantize(CENT))
+            o.updated_at = now
+            if o.state == _O.MET:
+                o.met_on = day
+            s.add(
+                ObligationPayment(
+                    obligation_id=o.id,
+                    contract_id=contract_id,
+                    paid_on=day,
+                    amount=str(value),
+                    reference=reference,
+                    recorded_by=actor,
+                    recorded_at=now,
+                )
+            )
+            self._audit(
+                s,
+                now,
+                actor,
+                "obligation.paid",
+                contract_id,
+                {
+                    "obligation_id": o.id,
+                    "on": day.isoformat(),
+                    "amount": str(value),
+                    "paid": o.paid,
+                    "state": o.state,
+                    "reference": reference,
+                    "owner_subscriber_id": c.owner_subscriber_id,
+                },
+            )
+        return self.view(contract_id)
+
+    # === reading ==================================================================================
+    def view(self, contract_id: int, *, as_of: dt.date | str | None = None) -> ContractObligations:
+        """The contract's obligations as of ``as_of`` (default today, Beijing): due, overdue
+        with the penalty to that day, met. A signed contract not yet tracked is tracked now;
+        an acceptance that is deemed by now is recorded as such first."""
+        day = self.today() if as_of is None else parse_date(as_of, field="as_of")
+        self._ensure_tracked(contract_id)
+        self._settle(contract_id)
+        with self.db.read() as s:
+            t, c = self._tracking(s, contract_id)
+            return self._contract_view(s, t, c, day)
+
+    def overview(
+        self,
+        *,
+        as_of: dt.date | str | None = None,
+        status: str | None = None,
+        owner_subscriber_id: int | None = None,
+    ) -> list[ObligationView]:
+        """Every tracked obligation across contracts, soonest due first (pending ones last),
+        optionally only one ``status`` (pending, due, overdue, met) or one organization's."""
+        if status is not None and status not in STATUSES:
+            raise ValidationError(f"status is one of {', '.join(STATUSES)}", field="status")
+        day = self.today() if as_of is None else parse_date(as_of, field="as_of")
+        with self.db.read() as s:
+            q = select(ContractTracking.contract_id).join(
+                Contract, Contract.id == ContractTracking.contract_id
+            )
+            if owner_subscriber_id is not None:
+                q = q.where(Contract.owner_subscriber_id == owner_subscriber_id)
+            ids = list(s.scalars(q.order_by(ContractTracking.contract_id)))
+        for cid in ids:
+            self._settle(cid)
+        out: list[ObligationView] = []
+        with self.db.read() as s:
+            for cid in ids:
+                t, c = self._tracking(s, cid)
+                out.extend(self._contract_view(s, t, c, day).obligations)
+        if status is not None:
+            out = [o for o in out if o.status == status]
+        out.sort(key=lambda o: (o.due_on is None, o.due_on or dt.date.max, o.contract_id, o.id))
+        return out
+
+    def _settle(self, contract_id: int) -> None:
+        with self.db.read() as s:
+            stage = s.scalar(
+                select(ContractTracking.stage).where(ContractTracking.contract_id == contract_id)
+            )
+        if stage != _S.REMINDED:
+            return
+        now, today = self.clock.now(), self.today()
+        with self.db.transaction() as s:
+            t, c = self._tracking(s, contract_id, lock=True)
+            self._settle_deemed(s, t, c, today, now)
+
+    def _ensure_tracked(self, contract_id: int) -> None:
+        if isinstance(contract_id, bool) or not isinstance(contract_id, int):
+            raise ValidationError("a contract id is a number", field="contract_id")
+        with self.db.read() as s:
+            known = s.scalar(
+                select(ContractTracking.id).where(ContractTracking.contract_id == contract_id)
+            )
+        if known is None:
+            try:
+                self.track(contract_id, actor="system:obligations")
+            except Conflict:
+                pass  # tracked meanwhile by another caller
+
+    def _contract_view(
+        self, s: Session, t: ContractTracking, c: Contract, day: dt.date
+    ) -> ContractObligations:
+        rows = s.scalars(
+            select(Obligation).where(Obligation.contract_id == c.id).order_by(Obligation.seq)
+        ).all()
+        ids = [o.id for o in rows]
+        pays: dict[int, list[ObligationPayment]] = {i: [] for i in ids}
+        for p in s.scalars(
+            select(ObligationPayment)
+            .where(ObligationPayment.contract_id == c.id)
+            .order_by(ObligationPayment.paid_on, ObligationPayment.id)
+        ):
+            pays[p.obligation_id].append(p)
+        rems: dict[int, list[ObligationReminder]] = {i: [] for i in ids}
+        if ids:
+            for r in s.scalars(
+                select(ObligationReminder)
+                .where(ObligationReminder.obligation_id.in_(ids))
+                .order_by(ObligationReminder.id)
+            ):
+                rems[r.obligation_id].append(r)
+        views = tuple(self._obligation_view(o, c, pays[o.id], rems[o.id], day) for o in rows)
+        money = [v for v in views if v.kind == "payment" and v.amount is not None]
+        total_penalty = sum((v.penalty or Decimal(0) for v in views), Decimal("0.00"))
+        note = None
+        caps = {(o.penalty_cap_rate, o.penalty_cap_base) for o in rows if o.penalty_cap_rate}
+        if len(caps) == 1:
+            cap_rate, cap_base = caps.pop()
+            if cap_base:
+                cap = (Decimal(cap_base) * Decimal(cap_rate)).quantize(CENT, ROUND_HALF_UP)
+                if total_penalty > cap:
+                    note = (
+                        f"各项违约金合计 {format_amount(total_penalty)}，超过合同约定上限 "
+                        f"{format_amount(cap)}，按上限计"
+                    )
+                    total_penalty = cap
+        accept = next((v for v in views if v.kind == "acceptance"), None)
+        return ContractObligations(
+            contract_id=c.id,
+            number=c.number,
+            title=c.title,
+            template_code=c.template_code,
+            owner_subscriber_id=c.owner_subscriber_id,
+            stage=Stage(t.stage),
+            as_of=day,
+            effective_on=t.effective_on,
+            delivered_on=t.delivered_on,
+            reminded_on=t.reminded_on,
+            accepted_on=t.accepted_on,
+            acceptance_deemed=t.acceptance_deemed,
+            acceptance_explanation=accept.due_explanation if accept else None,
+            live_on=t.live_on,
+            obligations=views,
+            total_due=sum((v.amount or Decimal(0) for v in money), Decimal("0.00")),
+            total_paid=sum((v.paid for v in money), Decimal("0.00")),
+            total_overdue=sum(
+                (v.outstanding or Decimal(0) for v in money if v.status == "overdue"),
+                Decimal("0.00"),
+            ),
+            total_penalty=total_penalty,
+            penalty_note=note,
+        )
+
+    def _obligation_view(
+        self,
+        o: Obligation,
+        c: Contract,
+        pays: list[ObligationPayment],
+        rems: list[ObligationReminder],
+        day: dt.date,
+    ) -> ObligationView:
+        amount = None if o.amount is None else Decimal(o.amount)
+        paid = Decimal(o.paid)
+        paid_by_day = sum((Decimal(p.amount) for p in pays if p.paid_on <= day), Decimal(0))
+        outstanding = None if amount is None else amount - paid_by_day
+        met = o.state in (_O.MET, _O.DEEMED) and (o.met_on is None or o.met_on <= day)
+        if met:
+            status = "met"
+        elif o.due_on is None:
+            status = "pending"
+        elif day > o.due_on:
+            status = "overdue"
+        else:
+            status = "due"
+        days_late, left = 0, None
+        if o.due_on is not None and status == "due":
+            try:
+                left = self.calendar.workdays_between(day, o.due_on)
+            except YinxinError:
+                left = None  # a year without an official calendar
+        penalty: Penalty | None = None
+        if o.due_on is not None and o.penalty_rate is not None:
+            if o.penalty_base == "contract":  # 002 §8.2: a rate of the contract amount
+                base = Decimal(_price(c) or "0")
+                settled = [(o.met_on, base)] if o.met_on is not None else []
+            else:
+                base = amount or Decimal(0)
+                settled = [(p.paid_on, Decimal(p.amount)) for p in pays]
+            if base > 0 and day > o.due_on:
+                penalty = late_penalty(
+                    base,
+                    o.due_on,
+                    day,
+                    Decimal(o.penalty_rate),
+                    payments=[(d, a) for d, a in settled if d is not None],
+                    cap_rate=o.penalty_cap_rate,
+                    cap_base=o.penalty_cap_base,
+                )
+                days_late = penalty.days_late
+        return ObligationView(
+            id=o.id,
+            contract_id=c.id,
+            contract_number=c.number,
+            kind=o.kind,
+            label=o.label,
+            debtor=o.debtor,
+            wording=o.wording,
+            amount=amount,
+            paid=paid,
+            outstanding=outstanding,
+            event=o.event,
+            due_on=o.due_on,
+            due_explanation=o.due_explanation,
+            state=ObligationState(o.state),
+            status=status,
+            days_late=days_late,
+            workdays_left=left,
+            met_on=o.met_on,
+            penalty=penalty.total if penalty and penalty.total else None,
+            penalty_explanation=penalty.explanation if penalty and penalty.lines else None,
+            penalty_notes=penalty.notes if penalty else (),
+            penalty_clause=o.penalty_clause,
+            payments=tuple(
+                PaymentView(p.id, p.paid_on, Decimal(p.amount), p.reference, p.recorded_by)
+                for p in pays
+            ),
+            reminders=tuple(
+                ReminderView(r.point, r.due_on, r.sent_on, r.notification_id, r.note) for r in rems
+            ),
+        )
+
+    # === the job ==================================================================================
+    def remind_due(self) -> ReminderRun:
+        """Track newly signed contracts, deem acceptances, and send each reminder point that
+        has come and not gone out yet — once: the reminder row (unique per obligation, point
+        and due date), its ``obligation.due`` audit event and the outbox message are written in
+        one transaction after the row is locked and re-checked, so a second run, or a second
+        worker, finds it sent. The messages are handed to the gateway after the commit."""
+        tracked, deemed, sent, failed = [], [], [], []
+        with self.db.read() as s:
+            new = list(
+                s.scalars(
+                    select(Contract.id)
+                    .outerjoin(ContractTracking, ContractTracking.contract_id == Contract.id)
+                    .where(Contract.state == "signed", ContractTracking.id.is_(None))
+                    .order_by(Contract.id)
+                )
+            )
+        for cid in new:
+            try:
+                self.track(cid, actor="system:obligations")
+                tracked.append(cid)
+            except (Conflict, ValidationError) as e:
+                if getattr(e, "code", "") not in ("no_terms", "conflict"):
+                    failed.append(f"contract {cid}: {e.message}")
+        with self.db.read() as s:
+            waiting = list(
+                s.scalars(
+                    select(Obligation.contract_id)
+                    .where(
+                        Obligation.state == _O.PENDING,
+                        Obligation.due_explanation.like("到期日待定：%"),
+                    )
+                    .distinct()
+                )
+            )
+        for cid in waiting:  # a year's calendar added since: fix the due dates now
+            now = self.clock.now()
+            with self.db.transaction() as s:
+                t, c = self._tracking(s, cid, lock=True)
+                fixed = self._schedule(s, t, now)
+                if fixed:
+                    self._audit(
+                        s,
+                        now,
+                        "system:obligations",
+                        "obligation.scheduled",
+                        cid,
+                        {"scheduled": fixed, "owner_subscriber_id": c.owner_subscriber_id},
+                    )
+        with self.db.read() as s:
+            reminded = list(
+                s.scalars(
+                    select(ContractTracking.contract_id).where(
+                        ContractTracking.stage == _S.REMINDED
+                    )
+                )
+            )
+        for cid in reminded:
+            now, today = self.clock.now(), self.today()
+            with self.db.transaction() as s:
+                t, c = self._tracking(s, cid, lock=True)
+                if self._settle_deemed(s, t, c, today, now):
+                    deemed.append(cid)
+        today = self.today()
+        with self.db.read() as s:
+            candidates = [
+                (o.id, o.due_on)
+                for o in s.scalars(
+                    select(Obligation)
+                    .where(
+                        Obligation.state.in_([_O.OPEN, _O.PARTLY_PAID]),
+                        Obligation.due_on.is_not(None),
+                    )
+                    .order_by(Obligation.due_on, Obligation.id)
+                )
+            ]
+        for oid, due in candidates:
+            try:
+                point = self.point(today, due)
+            except YinxinError as e:
+                failed.append(f"obligation {oid}: {e.message}")
+                continue
+            if point is None:
+                continue
+            try:
+                if self._remind(oid, point, due, today):
+                    sent.append((oid, point))
+            except YinxinError as e:
+                failed.append(f"obligation {oid}: {e.message}")
+        if sent and self._notifier is not None:
+            self._notifier().send_pending()
+        return ReminderRun(tuple(tracked), tuple(deemed), tuple(sent), tuple(failed))
+
+    def point(self, today: dt.date, due: dt.date) -> str | None:
+        """The reminder point ``today`` stands at for ``due``: ``overdue`` from the day after
+        it, ``before:1`` when at most one working day is left (the due day itself included),
+        ``before:7`` when at most seven are; ``None`` earlier. Only the latest point reached
+        is sent: a job that was down for a week does not send a stale "7 days left"."""
+        if today > due:
+            return "overdue"
+        left = self.calendar.workdays_between(today, due)
+        for n in sorted(REMINDER_WORKDAYS):
+            if left <= n:
+                return f"before:{n}"
+        return None
+
+    def _remind(self, oid: int, point: str, due: dt.date, today: dt.date) -> bool:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            o = s.scalar(select(Obligation).where(Obligation.id == oid).with_for_update())
+            if o is None or o.due_on != due or o.state not in (_O.OPEN, _O.PARTLY_PAID):
+                return False  # paid, met or rescheduled meanwhile
+            done = s.scalar(
+                select(ObligationReminder.id).where(
+                    ObligationReminder.obligation_id == oid,
+                    ObligationReminder.point == point,
+                    ObligationReminder.due_on == due,
+                )
+            )
+            if done is not None:
+                return False
+            c = s.get(Contract, o.contract_id)
+            assert c is not None
+            owed = Decimal(o.amount) - Decimal(o.paid) if o.amount is not None else None
+            if point == "overdue":
+                when = f"已于 {due.isoformat()} 到期，现已逾期"
+            else:
+                when = f"将于 {due.isoformat()} 到期（还有 {point.split(':')[1]} 个工作日以内）"
+            if owed is not None:
+                detail = f"尚欠 {format_amount(owed)}"
+                if o.penalty_clause:
+                    detail += f"；{o.penalty_clause}"
+            else:
+                detail = o.wording
+            note, notification_id = None, None
+            if self._notifier is None:
+                note = "no notification gateway"
+            elif c.owner_subscriber_id is None:
+                note = "the contract has no owner organization to tell"
+            else:
+                n = self._notifier()
+                try:
+                    values = {
+                        "name": _owner_name(s, c.owner_subscriber_id),
+                        "title": c.title,
+                        "number": c.number,
+                        "label": f"{o.debtor}{o.label}",
+                        "when": when,
+                        "detail": detail,
+                    }
+                    msg = n.to_subscriber(s, c.owner_subscriber_id, TEMPLATE_ID, values)
+                    notification_id = n.enqueue(s, msg).id
+                except YinxinError as e:  # no phone or e-mail on record: kept, never retried
+                    note = e.message
+            s.add(
+                ObligationReminder(
+                    obligation_id=oid,
+                    point=point,
+                    due_on=due,
+                    sent_on=today,
+                    notification_id=notification_id,
+                    note=note,
+                    created_at=now,
+                )
+            )
+            self._audit(
+                s,
+                now,
+                "system:obligations",
+                "obligation.due",
+                c.id,
+                {
+                    "obligation_id": oid,
+                    "number": c.number,
+                    "label": o.label,
+                    "kind": o.kind,
+                    "debtor": o.debtor,
+                    "point": point,
+                    "due_on": due.isoformat(),
+                    "outstanding": None if owed is None else str(owed),
+                    "notification_id": notification_id,
+                    "owner_subscriber_id": c.owner_subscriber_id,
+                },
+            )
+        return True
+
+    # === internals ================================================================================
+    def _tracking(
+        self, s: Session, contract_id: int, *, lock: bool = False
+    ) -> tuple[ContractTracking, Contract]:
+        q = select(ContractTracking).where(ContractTracking.contract_id == contract_id)
+        if lock:
+            q = q.with_for_update()
+        t = s.scalar(q)
+        if t is None:
+            raise NotFound(f"contract {contract_id} is not tracked", field="contract_id")
+        c = s.get(Contract, contract_id)
+        assert c is not None
+        return t, c
+
+    def _audit(
+        self, s: Session, now: dt.datetime, actor: str, action: str, cid: int, data: dict
+    ) -> None:
+        audit.record(
+            s, at=now, actor=actor, action=action, subject_type=SUBJECT, subject_id=cid, data=data
+        )
+
+
+STATUSES = ("pending", "due", "overdue", "met")
+
+
+def _s(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _price(c: Contract) -> str | None:
+    import json
+
+    return json.loads(c.filled_values).get("price")
+
+
+def _pending_text(event: str | None) -> str:
+    if event is None:
+        return "合同条款未写明平台可记录的起算事件，到期日须人工确定"
+    return f"{EVENT_NAMES.get(event, event)}日期未定，到期日待定"
+
+
+def _reminder_workdays(wording: str) -> int:
+    m = re.search(r"催告后\s*(\d+)\s*个工作日", wording)
+    return int(m[1]) if m else 3
+
+
+def _owner_name(s: Session, subscriber_id: int) -> str:
+    from yinxin.store.models import Subscriber
+
+    sub = s.get(Subscriber, subscriber_id)
+    return sub.name if sub is not None else "贵单位"
+
+
+def _actor(actor: str) -> str:
+    actor = str(actor or "").strip()[:100]
+    if not actor:
+        raise ValidationError("who acts must be named", field="actor")
+    return actor
+
+
+__all__ = [
+    "OBLIGATION_LIFECYCLE",
+    "STAGES",
+    "STATUSES",
+    "ContractObligations",
+    "EventKind",
+    "ObligationState",
+    "ObligationView",
+    "Obligations",
+    "PaymentView",
+    "ReminderRun",
+    "ReminderView",
+    "Spec",
+    "Stage",
+    "derive",
+    "read_milestone",
+]
