@@ -380,8 +380,11 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
         reported_by="甲方 付威",
     )
     p.desk.respond(r.id, at=notice + dt.timedelta(hours=1), actor="乙方 房舒阳")
-    p.desk.pause(r.id, "等待甲方开放机房", at=notice + dt.timedelta(hours=2))
-    p.desk.resume(r.id, at=notice + dt.timedelta(hours=14))
+    paused = p.desk.pause(r.id, "等待甲方开放机房", at=notice + dt.timedelta(hours=2))
+    # the response was met against its deadline; the on-site one waits with the clock
+    assert paused.response_due == notice + dt.timedelta(hours=2) and paused.on_site_due is None
+    resumed = p.desk.resume(r.id, at=notice + dt.timedelta(hours=14))
+    assert resumed.on_site_due == notice + dt.timedelta(hours=36)
     p.desk.arrive(r.id, at=notice + dt.timedelta(hours=30))  # 24 h + 12 paused: 6 h early
     p.desk.resolve(r.id, "更换数据库连接池配置，恢复服务", at=notice + dt.timedelta(hours=32))
     late = p.desk.open(
@@ -580,13 +583,13 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
 
 
 def test_cli_desk_json(tmp_path) -> None:
-    """``yinxin desk … --json`` in process (one real process at the end for the entry point)."""
+    """``yinxin desk … --json``, in process (Typer's runner over the same ``app`` the entry
+    point runs)."""
     import json
 
     from typer.testing import CliRunner
 
     from tests.conftest import PASSPHRASE
-    from tests.integration.server import yinxin_json
     from yinxin.adapters.cli import app as cli_app
     from yinxin.store.db import Database
 
@@ -639,6 +642,5 @@ def test_cli_desk_json(tmp_path) -> None:
     out = tmp_path / "report.pdf"
     w = ok("report", NUMBER, "2026-10", "--out", str(out))
     assert out.read_bytes().startswith(b"%PDF") and w["size"] == out.stat().st_size
-    # the installed entry point, in its own process
-    [listed] = yinxin_json(["desk", "contracts"], home)
+    [listed] = ok("contracts")
     assert listed["number"] == NUMBER

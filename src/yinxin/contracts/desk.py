@@ -770,15 +770,15 @@ class ServiceDesk:
         return r.responded_at is None or (r.on_site_requested and r.on_site_at is None)
 
     def _recompute(self, s: Session, r: ServiceRequest) -> None:
-        """The deadlines as the pauses so far move them (``None``: paused before it)."""
+        """The deadlines not yet met, as the pauses so far move them (``None``: paused
+        before it); a commitment met keeps the deadline it was met against."""
         pauses = _as_pauses(_pauses(s, r.id))
-        r.response_due = due_at(
-            r.notice_at, dt.timedelta(minutes=r.response_budget_minutes), pauses
-        )
-        if r.on_site_budget_minutes is not None:
-            r.on_site_due = due_at(
-                r.notice_at, dt.timedelta(minutes=r.on_site_budget_minutes), pauses
-            )
+        if r.responded_at is None:
+            budget = dt.timedelta(minutes=r.response_budget_minutes)
+            r.response_due = due_at(r.notice_at, budget, pauses)
+        if r.on_site_budget_minutes is not None and r.on_site_at is None:
+            budget = dt.timedelta(minutes=r.on_site_budget_minutes)
+            r.on_site_due = due_at(r.notice_at, budget, pauses)
 
     def _flag(self, s: Session, r: ServiceRequest, t: dt.datetime, now: dt.datetime) -> list[int]:
         """Make or update the request's breaches as of ``t`` (the step's time, or now for the
