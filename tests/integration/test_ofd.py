@@ -603,3 +603,19 @@ def test_hostile_packages_are_invalid_verdicts_not_crashes(world, signed, monkey
     monkeypatch.setattr(package, "MAX_ENTRY_BYTES", 1000)
     report = verify_ofd(signed[1].data, check)
     assert not report.valid and "inflates past 1000 bytes" in report.problems[0]
+
+
+def test_a_list_whose_max_sign_id_lags_gets_no_duplicate_id(world, signed):
+    parts = _zip(signed[0].data)
+    name = "Doc_0/Signs/Signatures.xml"
+    parts[name] = parts[name].replace(b"<ofd:MaxSignId>s002</ofd:MaxSignId>", b"")
+    b = world.party_b
+    again = sign_ofd(
+        _rezip(parts),
+        SesOfdSigner(b.seal, b.key, b.cert, when=world.now),
+        placement=Placement(page=1, x=150, y=200),
+        when=world.now,
+    )
+    assert again.signature_id == "s003"  # s002 is the first signature's stamp
+    sigs = _zip(again.data)[name].decode()
+    assert sigs.count('ID="s001"') == 1 and "<ofd:MaxSignId>s004<" in sigs

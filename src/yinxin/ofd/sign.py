@@ -36,6 +36,7 @@ from typing import Protocol
 
 from lxml import etree
 
+from yinxin.errors import ValidationError
 from yinxin.ofd.document import Box, Page, find_anchor, read_document
 from yinxin.ofd.package import NSMAP, OfdPackage, bad, loc, parse_xml, q, to_xml
 from yinxin.pki.sm2 import OID_SM3, sm3
@@ -133,6 +134,26 @@ def _max_sign_id(text: str | None) -> tuple[int, str]:
     return int(m.group(2) or 0), ("s" if m.group(1) else "n")
 
 
+def _ids_in_use(pkg: OfdPackage, signatures_root, signs_dir: str) -> list[int]:
+    """The numbers of every signature ID and stamp ID already given (they share one counter)."""
+    ids = [sig.get("ID") or "" for sig in signatures_root.findall(q("Signature"))]
+    for sig in signatures_root.findall(q("Signature")):
+        try:
+            name = loc(signs_dir, sig.get("BaseLoc", ""))
+        except ValidationError:
+            continue
+        if name in pkg.parts:
+            ids += [
+                st.get("ID") or "" for st in parse_xml(pkg.parts[name], name).iter(q("StampAnnot"))
+            ]
+    out = []
+    for text in ids:
+        m = re.fullmatch(r"\s*[sS]?0*(\d+)\s*", text)
+        if m:
+            out.append(int(m.group(1)))
+    return out
+
+
 def _protects(pkg: OfdPackage, signatures_root, signs_dir: str, target: str) -> bool:
     for sig in signatures_root.findall(q("Signature")):
         name = loc(signs_dir, sig.get("BaseLoc", ""))
@@ -198,6 +219,8 @@ def sign_ofd(
     signature_name = f"{sign_dir}/Signature.xml"
     value_name = f"{sign_dir}/SignedValue.dat"
     current, style = _max_sign_id(sigs_root.findtext(q("MaxSignId")))
+    for used in _ids_in_use(pkg, sigs_root, signs_dir):  # a MaxSignId that lags behind
+        current = max(current, used)
     signature_id = _sign_id(current + 1, style)
     stamp_id = _sign_id(current + 2, style)
 
