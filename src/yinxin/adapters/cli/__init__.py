@@ -43,6 +43,7 @@ from yinxin.adapters.cli.flows import flow_app
 from yinxin.adapters.cli.handover import export_cmd, import_cmd
 from yinxin.adapters.cli.jobs import jobs_app, worker_cmd
 from yinxin.adapters.cli.notify import notify_app
+from yinxin.adapters.cli.obligations import obligation_app
 from yinxin.adapters.cli.ofd import ofd_app
 from yinxin.adapters.cli.recrypt import keys_app
 from yinxin.adapters.cli.seals import seal_app
@@ -645,6 +646,7 @@ app.add_typer(sign_app, name="sign")
 app.add_typer(authorization_app, name="authorization")
 app.add_typer(flow_app, name="flow")
 app.add_typer(desk_app, name="desk")
+app.add_typer(obligation_app, name="obligation")
 app.add_typer(contract_app, name="contract")
 app.command("verify")(verify_cmd)
 app.add_typer(ofd_app, name="ofd")

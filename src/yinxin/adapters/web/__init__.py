@@ -84,6 +84,8 @@ PAGES: list[Page] = [
     Page("/contracts", "contracts.html", "合同", nav="合同", login="subscriber"),
     Page("/contracts/new", "contract_new.html", "起草合同", login="subscriber"),
     Page("/contracts/{contract_id}", "contract.html", "合同详情", login="subscriber"),
+    # contract terms tracked after signing (docs/obligations.md)
+    Page("/obligations", "obligations.html", "履约跟踪", login="subscriber"),
     Page("/sign/{token}", "sign.html", "签署文件", description="通过短信链接签署文件"),
     Page("/batch", "batch.html", "批量签署", login="subscriber"),
 ]

@@ -1,0 +1,146 @@
+"""``yinxin obligation …``: a signed contract's terms tracked after signing (docs/obligations.md).
+
+``show`` a contract's obligations (due, overdue with the penalty to the day, met) as of today
+or ``--as-of``; ``list`` them across contracts; ``track`` a signed contract now rather than at
+the job's next run; record the facts that fix due dates (``event CONTRACT delivered --on
+2026-02-12``: delivered, reminded, accepted, went_live) and money received (``pay CONTRACT
+305000 --on 2026-04-20``, partial payments allowed); ``remind`` runs the reminder job once.
+Refusals name the field and exit with the error's code (2 invalid, 3 not found, 4 illegal
+move, 6 conflict); nothing is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import HOME, JSON, console, platform, run
+
+obligation_app = typer.Typer(
+    no_args_is_help=True, help="Contract obligations (履约): due dates, payments, penalties."
+)
+CONTRACT = typer.Argument(..., help="The contract's id (see yinxin contract list).")
+ACTOR = typer.Option("operator", "--actor", help="Who records it (kept in the audit trail).")
+AS_OF = typer.Option(None, "--as-of", help="The day to count to (YYYY-MM-DD; default today).")
+
+
+def _line(o) -> str:
+    due = o.due_on.isoformat() if o.due_on else "待定"
+    money = ""
+    if o.amount is not None:
+        money = f"  ¥{o.amount:,.2f} paid ¥{o.paid:,.2f}"
+    text = f"  #{o.id} {o.debtor}{o.label}  {o.status}  due {due}{money}"
+    if o.penalty:
+        text += f"  penalty ¥{o.penalty:,.2f}"
+    return text
+
+
+def _show(v) -> None:
+    console.print(f"[bold]contract {v.contract_id}[/] {v.number} 《{v.title}》 stage {v.stage}")
+    console.print(f"  as of {v.as_of}; in effect since {v.effective_on}")
+    for o in v.obligations:
+        console.print(_line(o))
+        console.print(f"     {o.due_explanation}", markup=False)
+        if o.penalty_explanation:
+            console.print(f"     违约金：{o.penalty_explanation}", markup=False)
+    console.print(
+        f"  total ¥{v.total_due:,.2f}, paid ¥{v.total_paid:,.2f}, overdue "
+        f"¥{v.total_overdue:,.2f}, penalties ¥{v.total_penalty:,.2f}"
+    )
+    if v.penalty_note:
+        console.print(f"  {v.penalty_note}", markup=False)
+
+
+@obligation_app.command("show")
+def obligation_show(
+    contract_id: int = CONTRACT,
+    as_of: str | None = AS_OF,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """A contract's obligations: due, overdue (penalty to the day, explained) and met."""
+    run(as_json, lambda: platform(home).obligations.view(contract_id, as_of=as_of), _show)
+
+
+@obligation_app.command("list")
+def obligation_list(
+    status: str | None = typer.Option(None, help="pending, due, overdue or met."),
+    owner: int | None = typer.Option(None, help="Only this organization's contracts."),
+    as_of: str | None = AS_OF,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Obligations across every tracked contract, soonest due first."""
+
+    def render(items) -> None:
+        for o in items:
+            console.print(f"{o.contract_number} {_line(o).strip()}", markup=False)
+
+    run(
+        as_json,
+        lambda: platform(home).obligations.overview(
+            as_of=as_of, status=status, owner_subscriber_id=owner
+        ),
+        render,
+    )
+
+
+@obligation_app.command("track")
+def obligation_track(
+    contract_id: int = CONTRACT, actor: str = ACTOR, home: Path | None = HOME, as_json: bool = JSON
+) -> None:
+    """Start tracking a signed contract's terms now (the job does it at its next run)."""
+    run(as_json, lambda: platform(home).obligations.track(contract_id, actor=actor), _show)
+
+
+@obligation_app.command("event")
+def obligation_event(
+    contract_id: int = CONTRACT,
+    event: str = typer.Argument(..., help="delivered, reminded, accepted or went_live."),
+    on: str = typer.Option(..., "--on", help="The day it happened (YYYY-MM-DD)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Record a fact that fixes due dates; the due dates that wait for it follow."""
+    run(
+        as_json,
+        lambda: platform(home).obligations.record(contract_id, event, on, actor=actor),
+        _show,
+    )
+
+
+@obligation_app.command("pay")
+def obligation_pay(
+    contract_id: int = CONTRACT,
+    amount: str = typer.Argument(..., help="Yuan received: 305000, 1,305,000.00."),
+    on: str = typer.Option(..., "--on", help="The day it was received (YYYY-MM-DD)."),
+    obligation: int | None = typer.Option(
+        None, "--obligation", help="The payment obligation's id (default: the first unpaid)."
+    ),
+    reference: str | None = typer.Option(None, help="Bank reference or note (≤ 100)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Record money received; part of an instalment is allowed, more than is owed is not."""
+    run(
+        as_json,
+        lambda: platform(home).obligations.pay(
+            contract_id, amount, on, obligation_id=obligation, reference=reference, actor=actor
+        ),
+        _show,
+    )
+
+
+@obligation_app.command("remind")
+def obligation_remind(home: Path | None = HOME, as_json: bool = JSON) -> None:
+    """Run the reminder job once: track new contracts, deem acceptance, send due reminders."""
+
+    def render(r) -> None:
+        console.print(f"tracked {list(r.tracked)}, deemed {list(r.deemed)}, sent {list(r.sent)}")
+        for f in r.failed:
+            console.print(f"[yellow]failed:[/] {f}")
+
+    run(as_json, lambda: platform(home).obligations.remind_due(), render)

@@ -1,0 +1,92 @@
+"""Contract obligations (履约跟踪, docs/obligations.md): a signed contract's payment milestones,
+acceptance and delivery with their due dates, overdue penalties to the day, payments and the
+facts that fix due dates. Scoped like contracts: an organization's key sees and records only
+its own contracts' obligations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Plat, Strict, allowed
+from yinxin.contracts.obligations import ContractObligations, ObligationView
+from yinxin.errors import NotFound
+
+router = APIRouter(tags=["obligations"])
+Keeper = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
+ContractId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class EventIn(Strict):
+    event: Literal["delivered", "reminded", "accepted", "went_live"]
+    on: dt.date = Field(description="the day it happened (Beijing calendar day)")
+
+
+class PaymentIn(Strict):
+    amount: str = Field(max_length=32, examples=["305000.00"], description="yuan, decimal text")
+    on: dt.date = Field(description="the day the money was received")
+    obligation_id: int | None = Field(None, ge=1, le=2**62, description="default: first unpaid")
+    reference: str | None = Field(None, max_length=100)
+
+
+def _scoped(platform, principal: Principal, contract_id: int) -> None:
+    org = principal.organization_id
+    if org is not None and platform.contracts.get(contract_id).owner_subscriber_id != org:
+        raise NotFound(f"no contract {contract_id}", field="contract_id")
+
+
+@router.get("/contracts/{contract_id}/obligations", response_model=ContractObligations)
+def view(
+    contract_id: ContractId,
+    platform: Plat,
+    principal: Keeper,
+    as_of: dt.date | None = Query(None, description="count to this day (default today)"),
+):
+    """What is due, overdue (with the penalty to the day and its explanation) and met."""
+    _scoped(platform, principal, contract_id)
+    return platform.obligations.view(contract_id, as_of=as_of)
+
+
+@router.post(
+    "/contracts/{contract_id}/obligations", status_code=201, response_model=ContractObligations
+)
+def track(contract_id: ContractId, platform: Plat, principal: Keeper):
+    """Track a signed contract's terms now (the reminder job does it at its next run)."""
+    _scoped(platform, principal, contract_id)
+    return platform.obligations.track(contract_id, actor=principal.actor)
+
+
+@router.post("/contracts/{contract_id}/obligations/events", response_model=ContractObligations)
+def record(contract_id: ContractId, body: EventIn, platform: Plat, principal: Keeper):
+    _scoped(platform, principal, contract_id)
+    return platform.obligations.record(contract_id, body.event, body.on, actor=principal.actor)
+
+
+@router.post("/contracts/{contract_id}/obligations/payments", response_model=ContractObligations)
+def pay(contract_id: ContractId, body: PaymentIn, platform: Plat, principal: Keeper):
+    _scoped(platform, principal, contract_id)
+    return platform.obligations.pay(
+        contract_id,
+        body.amount,
+        body.on,
+        obligation_id=body.obligation_id,
+        reference=body.reference,
+        actor=principal.actor,
+    )
+
+
+@router.get("/obligations", response_model=list[ObligationView])
+def overview(
+    platform: Plat,
+    principal: Keeper,
+    status: Literal["pending", "due", "overdue", "met"] | None = Query(None),
+    as_of: dt.date | None = Query(None),
+):
+    """Every tracked obligation (an organization's key: its own), soonest due first."""
+    return platform.obligations.overview(
+        as_of=as_of, status=status, owner_subscriber_id=principal.organization_id
+    )
