@@ -298,6 +298,8 @@ def _aware(t: object, field: str) -> dt.datetime:
         raise ValidationError(f"{field} must be a time", field=field)
     if t.tzinfo is None:
         raise ValidationError(f"{field} must carry a time zone (e.g. +08:00)", field=field)
+    if not 2000 <= t.year <= 2200:  # also keeps the deadline arithmetic inside datetime's range
+        raise ValidationError(f"{field} must be a time between 2000 and 2200", field=field)
     return t.astimezone(dt.UTC).replace(microsecond=0)
 
 
@@ -423,6 +425,8 @@ class ServiceDesk:
         for name, d in (("starts_on", starts_on), ("ends_on", ends_on)):
             if not isinstance(d, dt.date) or isinstance(d, dt.datetime):
                 raise ValidationError(f"{name} must be a date (YYYY-MM-DD)", field=name)
+            if not 2000 <= d.year <= 2200:
+                raise ValidationError(f"{name} must be between 2000 and 2200", field=name)
         if ends_on < starts_on:
             raise ValidationError("the contract must end after it starts", field="ends_on")
         hours = {
