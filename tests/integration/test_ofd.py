@@ -505,23 +505,19 @@ def sm2_platform(tmp_path_factory):
     cert = x509.load_pem_x509_certificate(view.pem.encode()).public_bytes(
         serialization.Encoding.DER
     )
-    yield p, key, cert
+    yield p, key, cert, home
     p.close()
 
 
-def test_the_platforms_sm2_ca_makes_the_seal_and_its_tsa_stamps_the_signature(sm2_platform, doc):
-    """The seal's maker is the platform's SM2 issuing CA (a key-store handle, not a bare key),
-    the signer's certificate comes from the platform, the timestamp from its SM2 TSA (SM3
-    imprint over the signature value); trusting the platform's root and issuing CA is enough."""
+@pytest.fixture(scope="module")
+def platform_seal(sm2_platform) -> bytes:
+    """张三's personal seal, made (signed) by the platform's SM2 issuing CA's key-store handle."""
     from yinxin.seals.render import render_personal_seal
-    from yinxin.seals.ses_signature import parse_ses_signature
     from yinxin.seals.seseal import SEAL_TYPE_PERSONAL, SealInfo, build_seseal
 
-    p, key, cert = sm2_platform
+    p, _key, cert, _home = sm2_platform
     now = p.clock.now()
-    der = lambda c: c.public_bytes(serialization.Encoding.DER)  # noqa: E731
-    issuing, root = der(p.ca.certificate("issuing")), der(p.ca.certificate("root"))
-    seal = build_seseal(
+    return build_seseal(
         SealInfo(
             es_id="11010800000003",
             seal_type=SEAL_TYPE_PERSONAL,
@@ -536,8 +532,23 @@ def test_the_platforms_sm2_ca_makes_the_seal_and_its_tsa_stamps_the_signature(sm
             height_mm=18,
         ),
         p.ca.key("issuing"),
-        issuing,
+        p.ca.certificate("issuing").public_bytes(serialization.Encoding.DER),
     )
+
+
+def test_the_platforms_sm2_ca_makes_the_seal_and_its_tsa_stamps_the_signature(
+    sm2_platform, platform_seal, doc
+):
+    """The seal's maker is the platform's SM2 issuing CA (a key-store handle, not a bare key),
+    the signer's certificate comes from the platform, the timestamp from its SM2 TSA (SM3
+    imprint over the signature value); trusting the platform's root and issuing CA is enough."""
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    p, key, cert, _home = sm2_platform
+    now = p.clock.now()
+    der = lambda c: c.public_bytes(serialization.Encoding.DER)  # noqa: E731
+    issuing, root = der(p.ca.certificate("issuing")), der(p.ca.certificate("root"))
+    seal = platform_seal
     signer = SesOfdSigner(
         seal, key, cert, when=now, timestamper=p.tsa.respond, timestamp_hash="sm3"
     )
@@ -555,6 +566,44 @@ def test_the_platforms_sm2_ca_makes_the_seal_and_its_tsa_stamps_the_signature(sm
     assert token is not None
     # without the root the TSA (issued by the root) and the issuing CA are not trusted
     assert not verify_ofd(signed.data, check_ofd_value([issuing])).valid
+
+
+def test_cli_signs_with_the_platforms_tsa_over_http(sm2_platform, platform_seal, doc, tmp_path):
+    """``yinxin ofd sign --tsa-url`` against a running ``yinxin serve`` of the SM2 platform (its
+    TSA over HTTP), then ``yinxin ofd verify`` — both as real subprocesses."""
+    from tests.integration.server import running_server, yinxin_cli
+
+    p, key, cert, home = sm2_platform
+    pem = serialization.Encoding.PEM
+    (tmp_path / "doc.ofd").write_bytes(doc)
+    (tmp_path / "seal.esl").write_bytes(platform_seal)
+    (tmp_path / "key.pem").write_bytes(key.private_bytes_pkcs8(b"key password"))
+    (tmp_path / "cert.der").write_bytes(cert)
+    for role in ("root", "issuing"):
+        (tmp_path / f"{role}.pem").write_bytes(p.ca.certificate(role).public_bytes(pem))
+    out = tmp_path / "signed.ofd"
+    with running_server(home) as srv:
+        r = yinxin_cli(
+            ["ofd", "sign", "--in", str(tmp_path / "doc.ofd"), "--out", str(out)]
+            + ["--seal", str(tmp_path / "seal.esl"), "--key", str(tmp_path / "key.pem")]
+            + ["--cert", str(tmp_path / "cert.der"), "--anchor", "甲方（签章）", "--page", "1"]
+            + ["--tsa-url", srv.url("/tsa"), "--json"],
+            home,
+            env={"YINXIN_KEY_PASSWORD": "key password"},
+            check=False,
+        )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["timestamped"] is True
+    r = yinxin_cli(
+        ["ofd", "verify", str(out), "--trust", str(tmp_path / "root.pem")]
+        + ["--trust", str(tmp_path / "issuing.pem"), "--json"],
+        home,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    (sig,) = json.loads(r.stdout)["signatures"]
+    checks = {c["name"]: c["ok"] for c in sig["value"]["checks"]}
+    assert checks["timestamp"] is True and sig["value"]["timestamp_time"]
 
 
 # --- hostile packages ---------------------------------------------------------------------------
