@@ -35,12 +35,15 @@ from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import ConfigurationError, Forbidden, ValidationError
+from yinxin.pdf.sign import SigningError, SignRequest, sign_pdf
 from yinxin.pki import sm2, sm2_x509
 from yinxin.pki.authority import base_name
+from yinxin.pki.pinkeys import is_wrapped, open_private_key, reseal
 from yinxin.settings import Settings
-from yinxin.store.models import AuthorityCertificate
+from yinxin.store.models import AuthorityCertificate, PlatformKey
 
 DISTID = "distid:1234567812345678"
+PIN = "135790"
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER
 SPKI_FORMAT = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -217,11 +220,6 @@ def test_bad_sm2_requests_are_refused_and_change_nothing(p: Platform, issued: di
     with pytest.raises(ValidationError) as e:
         p.certificates.apply(subscriber_id=subs.person.id, profile="person-signing", csr=bytes(csr))
     assert e.value.field == "csr" and "SM2 signature does not verify" in e.value.message
-    with pytest.raises(ValidationError) as e:
-        p.certificates.apply(
-            subscriber_id=subs.person.id, profile="person-signing", pin="135790", algorithm="sm2"
-        )
-    assert e.value.field == "algorithm"
     assert dump(p) == before
 
 
@@ -238,6 +236,50 @@ def test_an_ecdsa_ca_refuses_an_sm2_csr_at_approval(platform: Platform) -> None:
         platform.certificates.approve(app.id, officer="受理员 陈静")
     assert e.value.field == "csr" and "SM2 CA" in e.value.message
     assert dump(platform) == before
+    # a platform-held SM2 key likewise, named by its algorithm
+    app = platform.certificates.apply(
+        subscriber_id=subs.person.id, profile="person-signing", pin=PIN, algorithm="sm2"
+    )
+    platform.certificates.pay(application_id=app.id)
+    before = dump(platform)
+    with pytest.raises(ValidationError) as e:
+        platform.certificates.approve(app.id, officer="受理员 陈静")
+    assert e.value.field == "algorithm" and "ec-p256" in e.value.message
+    assert dump(platform) == before
+
+
+def test_a_platform_held_sm2_key(p: Platform, home: Path, tmp_path) -> None:
+    """Made by the platform, sealed under the PIN (and the KEK), certified, opened, re-sealed
+    under a new PIN; a PDF signature with it is refused by name."""
+    subs = enrol(p, 10)
+    cert = issue(p, subs.person.id, pin=PIN, algorithm="sm2")
+    (tmp_path / "ee.pem").write_text(cert.pem)
+    out = run("openssl", "verify", "-vfyopt", DISTID, "-x509_strict", "-partial_chain",
+              "-CAfile", home / "issuing.pem", tmp_path / "ee.pem", check=False)  # fmt: skip
+    if out.returncode:  # the issuing CA was re-certified by the rollover test: same key
+        (tmp_path / "ca.pem").write_bytes(p.ca.certificate("issuing").public_bytes(PEM))
+        out = run("openssl", "verify", "-vfyopt", DISTID, "-x509_strict", "-partial_chain",
+                  "-CAfile", tmp_path / "ca.pem", tmp_path / "ee.pem")  # fmt: skip
+    assert out.stdout.strip().endswith(": OK")
+    with p.db.read() as s:
+        row = s.execute(select(PlatformKey).order_by(PlatformKey.id.desc())).scalars().first()
+    assert row.algorithm == "sm2" and is_wrapped(row.sealed_key)
+    certificate = x509.load_pem_x509_certificate(cert.pem.encode())
+    key = open_private_key(row.sealed_key, PIN, row.label, kek=p.kek)
+    assert key.algorithm.name == "sm2" and key.public_key() == sm2_x509.public_key_of(certificate)
+    key.public_key().verify(key.sign(b"seal"), b"seal")
+    with pytest.raises(Forbidden):
+        open_private_key(row.sealed_key, "000000", row.label, kek=p.kek)
+    again = reseal(row.sealed_key, PIN, "246813", row.label, kek=p.kek)
+    assert open_private_key(again, "246813", row.label, kek=p.kek).public_key() == key.public_key()
+    with pytest.raises(SigningError) as e:
+        sign_pdf(
+            SignRequest(
+                pdf=b"%PDF-1.7", key=key, certificate=certificate, chain=[], stamp=None,
+                placement=None, timestamper=None, level="B-B",
+            )
+        )  # fmt: skip
+    assert e.value.field == "key" and "SM2" in e.value.message
 
 
 @pytest.fixture(scope="module")

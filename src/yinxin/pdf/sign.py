@@ -772,6 +772,12 @@ def _check_request(req: SignRequest) -> str:
             f"level {level} needs revocation data (OCSP responses or CRLs) to embed",
             field="revocation",
         )
+    if req.key.algorithm.family == "sm2":  # PAdES/CMS in PDF has no SM2 (ISO 32000, ETSI)
+        raise SigningError(
+            "an SM2 key makes GB/T 38540 seal signatures (OFD, SES), not PDF signatures",
+            field="key",
+            code="unsupported_algorithm",
+        )
     fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     if req.key.public_key().public_bytes(*fmt) != req.certificate.public_key().public_bytes(*fmt):
         raise SigningError(

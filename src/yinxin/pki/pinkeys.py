@@ -26,11 +26,12 @@ import json
 import os
 import struct
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from yinxin.errors import ConfigurationError, Forbidden, ValidationError
+from yinxin.pki import sm2
 from yinxin.pki.ciphers import (
     AES_256_GCM,
     PIN_KDF_SCRYPT,
@@ -41,7 +42,7 @@ from yinxin.pki.ciphers import (
     get_cipher,
 )
 from yinxin.pki.kek import PlatformKek
-from yinxin.pki.keys import SoftwareKey
+from yinxin.pki.keys import SM2SoftwareKey, SoftwareKey
 
 MAGIC = b"YXPK1"
 MAGIC_KEK = b"YXPK2"
@@ -151,7 +152,7 @@ def _unwrap(blob: bytes, label: str, kek: PlatformKek | None) -> bytes:
 
 
 def seal_private_key(
-    key: PrivateKeyTypes,
+    key: PrivateKeyTypes | sm2.SM2PrivateKey,
     pin: str,
     label: str,
     params: dict | None = None,
@@ -167,11 +168,14 @@ def seal_private_key(
     kdf = default_pin_kdf(c)
     kdf.update(params or {})
     salt = os.urandom(16)
-    der = key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    if isinstance(key, sm2.SM2PrivateKey):
+        der = key.private_bytes_der()
+    else:
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     header = json.dumps({**kdf, "cipher": c.name}, sort_keys=True).encode()
     body = c.encrypt(
         derive_from_pin(pin, salt, kdf, c.key_length), der, _pin_aad(label, header, True)
@@ -189,7 +193,7 @@ def _split(blob: bytes) -> tuple[dict, bytes]:
 
 def open_private_key(
     blob: bytes, pin: str, label: str, *, kek: PlatformKek | None = None
-) -> SoftwareKey:
+) -> SoftwareKey | SM2SoftwareKey:
     """Decrypt a sealed key (either format); a wrong PIN raises ``Forbidden`` (code
     ``wrong_pin``). A missing or different KEK raises ``ConfigurationError`` instead: it says
     nothing about the PIN, so it must never count as a wrong guess."""
@@ -198,7 +202,7 @@ def open_private_key(
 
 def open_sealed(
     blob: bytes, pin: str, label: str, *, kek: PlatformKek | None = None
-) -> tuple[SoftwareKey, str]:
+) -> tuple[SoftwareKey | SM2SoftwareKey, str]:
     """``open_private_key``, and the name of the PIN layer's cipher (for ``needs_reseal``)."""
     blob = bytes(blob)
     if blob.startswith(MAGIC_KEK):
@@ -213,7 +217,10 @@ def open_sealed(
         der = c.decrypt(derive_from_pin(pin, salt, header, c.key_length), body, aad)
     except InvalidTag:
         raise Forbidden("wrong PIN", field="pin", code="wrong_pin") from None
-    return SoftwareKey(label, serialization.load_der_private_key(der, None)), c.name
+    try:
+        return SoftwareKey(label, serialization.load_der_private_key(der, None)), c.name
+    except UnsupportedAlgorithm:  # an SM2 key (cryptography knows no SM2 curve)
+        return SM2SoftwareKey(label, sm2.load_private_der(der)), c.name
 
 
 def reseal(
@@ -222,4 +229,9 @@ def reseal(
     """PIN change: decrypt under the old PIN and encrypt again under the new one (and the KEK,
     so a key sealed before the KEK existed is wrapped from its first PIN change on)."""
     key = open_private_key(blob, old_pin, label, kek=kek)
-    return seal_private_key(key.native, new_pin, label, kek=kek)
+    return seal_private_key(private_of(key), new_pin, label, kek=kek)
+
+
+def private_of(key: SoftwareKey | SM2SoftwareKey) -> PrivateKeyTypes | sm2.SM2PrivateKey:
+    """The in-process private key of an opened sealed key, to seal it again."""
+    return key.sm2_key if isinstance(key, SM2SoftwareKey) else key.native

@@ -274,6 +274,10 @@ class SM2PrivateKey:
         finally:
             lib.BIO_free(bio)
 
+    def private_bytes_der(self) -> bytes:
+        """Unencrypted PKCS#8 DER, for a caller that encrypts it itself (PIN-sealed keys)."""
+        return _pem_body(self.private_bytes_pkcs8(None))
+
     def __repr__(self) -> str:  # never show key material
         return f"SM2PrivateKey(public={self.public_key().point()[1:9].hex()}…)"
 
@@ -345,6 +349,19 @@ def load_private_pkcs8(pem: bytes, password: bytes | None) -> SM2PrivateKey:
             "wrong password for the SM2 private key", field="password", code="bad_passphrase"
         )
     return SM2PrivateKey(_check_sm2(ptr, "key", "the private key"))
+
+
+def _pem_body(pem: bytes) -> bytes:
+    lines = pem.strip().splitlines()
+    return base64.b64decode(b"".join(lines[1:-1]))
+
+
+def load_private_der(der: bytes) -> SM2PrivateKey:
+    """An unencrypted PKCS#8 DER SM2 key (as ``private_bytes_der`` writes it)."""
+    b64 = base64.encodebytes(bytes(der))
+    return load_private_pkcs8(
+        b"-----BEGIN PRIVATE KEY-----\n" + b64 + b"-----END PRIVATE KEY-----\n", None
+    )
 
 
 def load_public_spki(der: bytes) -> SM2PublicKey:

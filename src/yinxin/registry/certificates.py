@@ -37,6 +37,7 @@ from yinxin.pki.authority import build_certificate, new_serial
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.pinkeys import check_pin, is_wrapped, seal_private_key, wrap_sealed
 from yinxin.pki.profiles import get_profile
+from yinxin.pki.sm2 import SM2PublicKey
 from yinxin.registry import lifecycle
 from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.events import event
@@ -211,11 +212,6 @@ class Certificates:
             return pk, req.public_bytes(serialization.Encoding.DER), None
         check_pin(pin)
         alg = get_algorithm(algorithm)
-        if alg.family == "sm2":
-            raise ValidationError(
-                "the platform does not hold SM2 subscriber keys yet: apply with an SM2 CSR",
-                field="algorithm",
-            )
         key = alg.generate()
         label = f"sub-{sub.id}-{os.urandom(6).hex()}"
         row = PlatformKey(
@@ -294,6 +290,12 @@ class Certificates:
         dns_names: list[str] | None,
     ) -> Certificate:
         issuer = self.ca.issuer("issuing")
+        if isinstance(public_key, SM2PublicKey) and issuer.key.algorithm.family != "sm2":
+            raise ValidationError(
+                "an SM2 key is certified by an SM2 CA only; this CA's keys are "
+                f"{issuer.key.algorithm.name} (see yinxin init --algorithm sm2)",
+                field="csr" if platform_key_id is None else "algorithm",
+            )
         org = s.get(Subscriber, sub.organization_id) if sub.organization_id else None
         while True:  # a collision of 127 random bits will not happen, but never reuse a serial
             serial = new_serial()

@@ -30,7 +30,14 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, Forbidden, IllegalTransition, ValidationError
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyHandle
-from yinxin.pki.pinkeys import check_pin, needs_reseal, open_sealed, reseal, seal_private_key
+from yinxin.pki.pinkeys import (
+    check_pin,
+    needs_reseal,
+    open_sealed,
+    private_of,
+    reseal,
+    seal_private_key,
+)
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
@@ -287,8 +294,8 @@ class SealPins:
         ``yinxin keys recrypt`` (which cannot open the PIN layer without the PIN) or a change
         of ``YINXIN_DATA_CIPHER``, each key moves over entirely at its next signature. Once:
         the new blob is written only if the stored one is still the one opened."""
-        assert self.kek is not None and handle.native is not None
-        new_blob = seal_private_key(handle.native, pin, handle.label, kek=self.kek)
+        assert self.kek is not None
+        new_blob = seal_private_key(private_of(handle), pin, handle.label, kek=self.kek)
         with self.db.transaction() as s:
             k = s.execute(
                 select(PlatformKey).where(PlatformKey.id == key_id).with_for_update()
