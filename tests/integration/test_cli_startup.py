@@ -1,0 +1,151 @@
+"""The ``yinxin`` command's start-up shortcuts change nothing a user sees.
+
+``main()`` builds only the sub-group a command names (``adapters/cli/__init__.py``,
+``_only_group``), and ``partial_unique`` indexes leave PostgreSQL's dialect unloaded on SQLite
+(``store/models``). Each is checked against what it replaces: the full Typer tree (help,
+errors, exit codes, output), and the ``postgresql_where`` index it used to build.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import Index, MetaData, text
+from sqlalchemy.schema import CreateIndex
+from typer.testing import CliRunner
+
+from tests.integration.server import PASSPHRASE, yinxin_cli, yinxin_env
+from yinxin.adapters.cli import _only_group, app
+from yinxin.store.models import Base
+
+# the whole tree, named as click names ``python -m yinxin.adapters.cli`` in its messages
+FULL_TREE = "from yinxin.adapters.cli import app; app(prog_name='python -m yinxin.adapters.cli')"
+
+
+def _full(args: list[str], home) -> subprocess.CompletedProcess[str]:
+    """``yinxin ARGS`` through the whole Typer tree, as ``main()`` ran before the shortcut."""
+    return subprocess.run(
+        [sys.executable, "-c", FULL_TREE, *args],
+        env=yinxin_env(home, PASSPHRASE),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_every_group_parses_as_in_the_full_tree() -> None:
+    """In-process, for every sub-group: its help, a mistyped verb and a verb's help are the
+    same text and exit code from the cut-down root as from the full one."""
+    runner = CliRunner()
+    names = [g.name for g in app.registered_groups]
+    assert len(names) >= 15 and "subscriber" in names and "seal" in names
+    for name in names:
+        light = _only_group([name])
+        assert light is not None and light is not app
+        assert [g.name for g in light.registered_groups] == [name]
+        for args in ([name, "--help"], [name, "no-such-verb"], [name]):
+            ours, full = runner.invoke(light, args), runner.invoke(app, args)
+            assert (ours.exit_code, ours.output) == (full.exit_code, full.output), args
+    # the full tree stays whole: the copy did not take its commands away
+    assert len(app.registered_groups) == len(names) and app.registered_commands
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--help"], ["verify", "x.pdf"], ["no-such-group"], ["subscribr"], ["-x", "subscriber"]],
+)
+def test_anything_but_a_group_gets_the_full_tree(argv: list[str]) -> None:
+    """A top-level command (a lone command would become Typer's root), an option first or an
+    unknown name (the "did you mean" needs every name) are not cut."""
+    assert _only_group(argv) is None
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """An initialised data directory with one subscriber."""
+    home = tmp_path_factory.mktemp("startup") / "home"
+    yinxin_cli(["init"], home)
+    yinxin_cli(
+        [
+            "subscriber",
+            "add-person",
+            "--name",
+            "测试 甲",
+            "--id-number",
+            "11010519491231002X",
+            "--phone",
+            "13800138000",
+        ],
+        home,
+    )
+    return home
+
+
+def test_installed_command_answers_as_the_full_tree(home) -> None:
+    """Through ``python -m yinxin.adapters.cli`` (``main()``) and through the full tree, in
+    new processes on an initialised home: same exit code, output and errors."""
+    for args in (
+        ["subscriber", "list", "--kind", "person", "--json"],
+        ["audit", "verify"],
+        ["cert", "list", "--bogus"],
+        ["subscribr", "list"],
+    ):
+        ours, full = yinxin_cli(args, home, check=False), _full(args, home)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (
+            full.returncode,
+            full.stdout,
+            full.stderr,
+        ), args
+    listed = yinxin_cli(["subscriber", "list", "--json"], home).stdout
+    assert "测试 甲" in listed
+
+
+def test_a_simple_verb_imports_no_postgresql_dialect_nor_services_it_does_not_use(home):
+    """``yinxin subscriber list`` on SQLite: no PostgreSQL dialect (its drivers), no PDF
+    engine, no web framework — the imports ``-X importtime`` reports."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "yinxin.adapters.cli", "subscriber", "list"],
+        env=yinxin_env(home, PASSPHRASE),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert "yinxin.store.models" in imported and "sqlalchemy.dialects.sqlite" in imported
+    for heavy in ("sqlalchemy.dialects.postgresql", "asyncpg", "pyhanko", "fastapi"):
+        assert heavy not in imported, heavy
+
+
+def test_partial_unique_indexes_compile_as_before_on_postgresql_and_sqlite() -> None:
+    """Each ``partial_unique`` index gives, on both dialects, the DDL of the index it replaced
+    (``sqlite_where`` and ``postgresql_where`` both given), including its ``WHERE``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    partial = [
+        ix for t in Base.metadata.tables.values() for ix in t.indexes if ix.info.get("where")
+    ]
+    assert {ix.name for ix in partial} >= {
+        "uq_subscribers_person_id",
+        "uq_subscribers_organization_uscc",
+        "uq_payments_new_application",
+        "uq_seals_live_kind",
+    }
+    for ix in partial:
+        where = ix.info["where"]
+        copy = ix.table.to_metadata(MetaData())  # the old-style index must not join our table
+        old = Index(
+            ix.name,
+            *(copy.c[c.name] for c in ix.columns),
+            unique=True,
+            sqlite_where=text(where),
+            postgresql_where=text(where),
+        )
+        for dialect in (postgresql.dialect(), sqlite.dialect()):
+            ours = str(CreateIndex(ix).compile(dialect=dialect))
+            assert ours == str(CreateIndex(old).compile(dialect=dialect))
+            assert ours.endswith(f"WHERE {where}"), ours
