@@ -163,6 +163,29 @@ def test_amounts_in_figures_capitals_and_tax():
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal("100000.01")
 
 
+def test_line_breaking_keeps_amounts_whole_and_punctuation_off_line_starts():
+    """避头尾 and unbroken figures, at every width from a narrow column to a full line."""
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    from yinxin.contracts.render import NO_END, NO_START, _fonts, wrap
+
+    fonts = _fonts(PdfFileWriter())
+    text = (
+        "甲方应于验收合格后三十个工作日内，向乙方支付合同总价款的75%，即¥1,305,000.00"
+        "（大写：人民币壹佰叁拾万伍仟元整）；逾期的，每日按未付金额的0.5‰支付违约金。"
+        "（以下无正文）"
+    )
+    for width in range(60, 460, 7):
+        lines = wrap(fonts, text, 10.5, float(width), 21.0)
+        assert "".join(lines) == text, width
+        for ln in lines[1:]:
+            assert ln[0] not in NO_START, (width, ln)
+        for ln in lines[:-1]:
+            assert ln[-1] not in NO_END, (width, ln)
+        if width >= 120:  # wide enough for the figure on one line: never split
+            assert any("¥1,305,000.00" in ln for ln in lines), (width, lines)
+
+
 # --- refusals ----------------------------------------------------------------------------------
 BAD = [
     ("tech-service", {"client_uscc": "91110108MA01YX0031"}, "values.client_uscc"),

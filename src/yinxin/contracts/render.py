@@ -241,6 +241,26 @@ def wrap(fonts: Any, text: str, size: float, width: float, indent: float = 0.0) 
     return lines
 
 
+def _justified(cv: Any, fonts: Any, x: float, y: float, text: str, target: float | None) -> None:
+    """One body line; a full line is set flush to both margins (两端对齐) by spacing its
+    characters evenly (the PDF's character spacing, ``Tc``) — the last line of a paragraph,
+    and a line that would need more than a quarter of a character between each, stay as
+    they are."""
+    if not text:
+        return
+    spacing = 0.0
+    if target is not None and len(text) > 1:
+        extra = (target - fonts.width(text, "R", BODY)) / (len(text) - 1)
+        if 0 < extra <= BODY / 4:
+            spacing = extra
+    shaped = fonts.engines["R"].shape(text).graphics_ops
+    cv.ops.append(
+        b"q 0 0 0 rg 0 0 0 RG BT /FR %.2f Tf %.3f Tc %.2f %.2f Td " % (BODY, spacing, x, y)
+        + shaped
+        + b" ET Q"
+    )
+
+
 class _Pages:
     """Pages as lists of drawing operators, a cursor, and a new page when one is full."""
 
@@ -294,11 +314,23 @@ def render_contract(
     pg.y -= 10
 
     def paragraph(text: str, indent: float, *, hanging: float = 0.0) -> None:
-        for i, ln in enumerate(wrap(fonts, text, BODY, width - hanging, indent)):
+        lines = wrap(fonts, text, BODY, width - hanging, indent)
+        # no orphan and no widow: a paragraph broken over a page keeps two lines on each side
+        room = int((pg.y - BOTTOM) // LEADING)
+        split = None  # the line that starts the next page
+        if len(lines) > room:
+            if room < 2 or len(lines) < 4:
+                pg.new()  # the whole paragraph goes over
+            else:
+                split = room - 1 if len(lines) - room < 2 else room
+        for i, ln in enumerate(lines):
+            if i == split:
+                pg.new()
             cv = pg.need(LEADING)
             pg.y -= LEADING
             x = LEFT + (indent if i == 0 else hanging)
-            cv.text(x, pg.y, ln, size=BODY)
+            last = i == len(lines) - 1
+            _justified(cv, fonts, x, pg.y, ln, LEFT + width - x if not last else None)
 
     for raw in template.text.strip().splitlines():
         line = raw.strip()
