@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.clock import real_now
@@ -32,6 +33,7 @@ from tests.dbdump import dump
 from tests.integration.test_ca_lifecycle import enrol, issue
 from tests.softhsm import SoftHsmToken, softhsm_token  # noqa: F401
 from yinxin.adapters.cli import app as cli_app
+from yinxin.adapters.http.server import create_app
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import ConfigurationError, Forbidden, ValidationError
@@ -436,3 +438,64 @@ def test_the_root_answers_for_its_subordinates(p: Platform, home: Path, tmp_path
     responder = p.ca.certificate("root-ocsp")
     assert basic["certs"][0].dump() == responder.public_bytes(DER)
     openssl_checks_sm2(tmp_path, tbs, signature, sm2_x509.public_key_of(responder))
+
+
+def test_the_http_surface_of_an_sm2_ca(p: Platform, home: Path, tmp_path) -> None:
+    """The API applies with an SM2 CSR and refuses a broken one as problem+json naming ``csr``;
+    the status endpoints serve the SM2 CA's certificate, CRL, OCSP responses and timestamps."""
+    subs = enrol(p, 11)
+    keys = {
+        role: p.api_keys.create(name=f"sm2-{role}", role=role, actor="test").secret
+        for role in ("integration", "ra_officer")
+    }
+    key = sm2.generate()
+    csr = sm2_x509.build_csr(base_name("接口"), key, key.public_key())
+    bad = bytearray(csr.public_bytes(DER))
+    bad[bad.index("接口".encode())] ^= 1
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        as_ = {r: {"Authorization": f"Bearer {k}"} for r, k in keys.items()}
+        body = {"subscriber_id": subs.person.id, "profile": "person-signing"}
+        r = c.post("/api/v1/applications", json={**body, "csr": csr.public_bytes(PEM).decode()},
+                   headers=as_["integration"])  # fmt: skip
+        assert r.status_code == 201, r.text
+        app = r.json()
+        r = c.post(f"/api/v1/applications/{app['id']}/payments", json={},
+                   headers=as_["integration"])  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = c.post(f"/api/v1/applications/{app['id']}/approve", json={}, headers=as_["ra_officer"])
+        assert r.status_code == 200, r.text
+        cert = x509.load_pem_x509_certificate(r.json()["pem"].encode())
+        assert sm2_x509.public_key_of(cert) == key.public_key()
+        sm2_x509.verify_issued_by(cert, p.ca.certificate("issuing"))
+        before = dump(p)
+        pem_bad = x509.load_der_x509_csr(bytes(bad)).public_bytes(PEM).decode()
+        r = c.post("/api/v1/applications", json={**body, "csr": pem_bad},
+                   headers=as_["integration"])  # fmt: skip
+        assert r.status_code == 422 and r.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+        assert r.json()["field"] == "csr"
+        assert dump(p) == before
+        # status endpoints
+        r = c.get("/ca/issuing.cer")
+        assert r.status_code == 200 and sm2_x509.is_sm2(x509.load_der_x509_certificate(r.content))
+        r = c.get("/crl/issuing.crl")
+        crl = x509.load_der_x509_crl(r.content)
+        issuing = p.ca.certificate("issuing")
+        sm2_x509.public_key_of(issuing).verify(crl.signature, crl.tbs_certlist_bytes)
+        (tmp_path / "ee.pem").write_bytes(cert.public_bytes(PEM))
+        (tmp_path / "ca.pem").write_bytes(issuing.public_bytes(PEM))
+        run("openssl", "ocsp", "-issuer", tmp_path / "ca.pem", "-cert", tmp_path / "ee.pem",
+            "-reqout", tmp_path / "q.ocsp")  # fmt: skip
+        r = c.post("/ocsp", content=(tmp_path / "q.ocsp").read_bytes(),
+                   headers={"content-type": "application/ocsp-request"})  # fmt: skip
+        assert r.headers["content-type"] == "application/ocsp-response"
+        tbs, signature, _ = _ocsp_tbs_and_signature(r.content)
+        sm2_x509.public_key_of(p.ca.certificate("ocsp")).verify(signature, tbs)
+        (tmp_path / "doc").write_bytes(b"http")
+        run("openssl", "ts", "-query", "-data", tmp_path / "doc", "-sm3", "-cert",
+            "-out", tmp_path / "q.tsq")  # fmt: skip
+        r = c.post("/tsa", content=(tmp_path / "q.tsq").read_bytes(),
+                   headers={"content-type": "application/timestamp-query"})  # fmt: skip
+        reply = tsp.TimeStampResp.load(r.content)
+        assert reply["status"]["status"].native == "granted"
