@@ -4,8 +4,8 @@
 the notice; the clocks run in calendar hours (003 promises 365×24 support) and stand still
 while the desk waits on 甲方. The working day is decided by the notice's date in Beijing time.
 
-The calendar here is the State Council's 2026 National Day arrangement written out
-(10-01…10-07 off, Sunday 09-20 and Saturday 10-10 worked), so these cases test the desk's rule
+The calendar here is the State Council's 2026 arrangement for the autumn written out (Friday
+09-25 中秋 off, 10-01…10-07 国庆 off, Sunday 09-20 and Saturday 10-10 worked), so these cases test the desk's rule
 and not a calendar library; ``tests/integration/test_desk.py`` runs the desk on the platform's
 own calendar.
 """
@@ -26,7 +26,7 @@ from yinxin.contracts.desk import (
     running_time,
 )
 
-HOLIDAYS = {dt.date(2026, 10, d) for d in range(1, 8)}
+HOLIDAYS = {dt.date(2026, 9, 25)} | {dt.date(2026, 10, d) for d in range(1, 8)}
 MAKE_UP = {dt.date(2026, 9, 20), dt.date(2026, 10, 10)}
 
 
@@ -56,6 +56,8 @@ def bj(*a: int) -> dt.datetime:
         (bj(2026, 10, 17, 9, 0), False, bj(2026, 10, 17, 13, 0)),
         # National Day, a Thursday: a holiday — 4 h
         (bj(2026, 10, 1, 10, 0), False, bj(2026, 10, 1, 14, 0)),
+        # Mid-Autumn Festival, a Friday: 4 h
+        (bj(2026, 9, 25, 9, 0), False, bj(2026, 9, 25, 13, 0)),
         # a weekday inside the holiday week
         (bj(2026, 10, 5, 8, 0), False, bj(2026, 10, 5, 12, 0)),
         # Saturday 10-10, a make-up working day (调休上班) — 2 h
@@ -125,3 +127,15 @@ def test_not_late_exactly_at_the_deadline() -> None:
     notice = bj(2026, 10, 12, 9, 0)
     assert lateness(notice, 2 * H, bj(2026, 10, 12, 11, 0), []) == dt.timedelta(0)
     assert lateness(notice, 2 * H, bj(2026, 10, 12, 11, 0, 1), []) == dt.timedelta(seconds=1)
+
+
+def test_the_table_calendar_is_the_official_one() -> None:
+    """The stub above says what the platform's own calendar says, day by day, from mid-
+    September to the end of October 2026 (so the table tests the official arrangement)."""
+    from yinxin.contracts.workdays import official_calendar
+
+    official = official_calendar()
+    day = dt.date(2026, 9, 14)
+    while day <= dt.date(2026, 10, 31):
+        assert CAL.is_workday(day) == official.is_workday(day), day
+        day += dt.timedelta(days=1)

@@ -676,7 +676,7 @@ class ServiceDesk:
         actor = _text(actor, "actor", limit=100)
         now = self._now()
         with self.db.transaction() as s:
-            r = self._request(s, request_id)
+            r = self._request(s, request_id, lock=True)
             m = REQUEST_LIFECYCLE.check(verb, r.state, None, f"#{r.id}")
             t = self._when(at, r, now)
             pauses = _pauses(s, r.id)
@@ -733,7 +733,7 @@ class ServiceDesk:
         actor = _text(actor, "actor", limit=100)
         now = self._now()
         with self.db.transaction() as s:
-            r = self._request(s, request_id)
+            r = self._request(s, request_id, lock=True)
             if r.state not in LIVE:
                 raise IllegalTransition(
                     f"cannot {verb} the clock of request #{r.id}: it is {r.state}", field="state"
@@ -870,6 +870,7 @@ class ServiceDesk:
                 select(ServiceRequest)
                 .where(ServiceRequest.state.in_([str(x) for x in LIVE]))
                 .order_by(ServiceRequest.id)
+                .with_for_update(skip_locked=True)  # one being changed now: the next run
             ).all()
             for r in live:
                 due = [
@@ -896,10 +897,13 @@ class ServiceDesk:
         return BreachRun(tuple(flagged), tuple(updated), tuple(signed))
 
     # --- reading ------------------------------------------------------------------------------
-    def _request(self, s: Session, request_id: int) -> ServiceRequest:
+    def _request(self, s: Session, request_id: int, *, lock: bool = False) -> ServiceRequest:
+        """The request's row; ``lock`` holds it (PostgreSQL: FOR UPDATE) until the transaction
+        ends, so two steps on one request, or a step and the breach job, go one after the
+        other and each re-checks the state the other left."""
         if not isinstance(request_id, int) or isinstance(request_id, bool):
             raise ValidationError("the request id must be a number", field="request_id")
-        r = s.get(ServiceRequest, request_id)
+        r = s.get(ServiceRequest, request_id, with_for_update=lock or None)
         if r is None:
             raise NotFound(f"no service request #{request_id}", field="request_id")
         return r
@@ -970,12 +974,13 @@ class ServiceDesk:
         state: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-        limit: int = 200,
+        limit: int | None = 200,
     ) -> list[RequestView]:
-        """Requests by notice time, newest last; narrowed by contract, state, notice window."""
+        """Requests by notice time, newest last; narrowed by contract, state, notice window.
+        ``limit=None`` (the reports) takes them all."""
         if state is not None and state not in {str(x) for x in RequestState} - {"none"}:
             raise ValidationError(f"unknown state {state!r}", field="state")
-        if not 1 <= limit <= 1000:
+        if limit is not None and not 1 <= limit <= 1000:
             raise ValidationError("limit must be 1–1000", field="limit")
         with self.db.read() as s:
             q = select(ServiceRequest).order_by(ServiceRequest.notice_at, ServiceRequest.id)
@@ -987,7 +992,9 @@ class ServiceDesk:
                 q = q.where(ServiceRequest.notice_at >= _aware(since, "since"))
             if until is not None:
                 q = q.where(ServiceRequest.notice_at < _aware(until, "until"))
-            return [self._view(s, r) for r in s.scalars(q.limit(limit))]
+            if limit is not None:
+                q = q.limit(limit)
+            return [self._view(s, r) for r in s.scalars(q)]
 
     # --- inspections (按月巡检) -----------------------------------------------------------------
     def record_inspection(
@@ -1068,7 +1075,7 @@ class ServiceDesk:
 
         p = parse_period(period)
         c = self.contract(contract)
-        requests = self.list(contract=c.number, since=p.start, until=p.end, limit=1000)
+        requests = self.list(contract=c.number, since=p.start, until=p.end, limit=None)
         inspections = [i for i in self.inspections(c.number) if i.month in p.months]
         return build_report(c, p, requests, inspections, self._now())
 
@@ -1134,7 +1141,7 @@ class ServiceDesk:
         )
         now = self._now()
         with self.db.transaction() as s:
-            r = self._request(s, request_id)
+            r = self._request(s, request_id, lock=True)
             REQUEST_LIFECYCLE.check("record", r.state, None, f"#{r.id}")
             r.record_flow_id = flow.id
             _event(s, now, actor, "record_sent", r.id, {"flow_id": flow.id})
@@ -1152,6 +1159,7 @@ class ServiceDesk:
                 select(ServiceRequest, SignFlow)
                 .join(SignFlow, SignFlow.id == ServiceRequest.record_flow_id)
                 .where(ServiceRequest.state == _R.RESOLVED, SignFlow.state == "completed")
+                .with_for_update(of=ServiceRequest, skip_locked=True)
             ).all()
             for r, f in rows:
                 m = REQUEST_LIFECYCLE.check("record_signed", r.state, None, f"#{r.id}")
