@@ -65,6 +65,8 @@ SUBJECT = "contract"
 TEMPLATE_ID = "obligation_due"
 #: Reminders: this many working days before the due date, then the first day overdue.
 REMINDER_WORKDAYS = (7, 1)
+#: More calendar days than the longest stretch 7 working days span (Spring Festival: ~20).
+LOOKAHEAD_DAYS = 31
 MAX_REFERENCE = 100
 
 
@@ -1141,6 +1143,8 @@ class Obligations:
         is sent: a job that was down for a week does not send a stale "7 days left"."""
         if today > due:
             return "overdue"
+        if (due - today).days > LOOKAHEAD_DAYS:
+            return None  # no working-day count needed (nor a calendar for a far year)
         left = self.calendar.workdays_between(today, due)
         for n in sorted(REMINDER_WORKDAYS):
             if left <= n:

@@ -1,0 +1,544 @@
+"""Contract obligations tracked after signing (issue 14 §3) on a real platform: a SQLite file,
+the official calendar, contracts drafted from the template library and signed by both parties
+through a sign flow.
+
+The signed contracts are made once per module (the slow part: a CA, two certificates, two
+seals, two sign flows) with every clock frozen on 2026-01-05 09:00 Beijing — a fixed day, so
+the 2026 official calendar (Spring Festival, make-up Saturdays, Qingming) is what the due dates
+cross, whatever the real date (the suite also runs under ``faketime +400d``). Each test works on
+its own copy of that data directory with its own frozen clock.
+
+* the 002 schedule: delivery due 40 days after signing, acceptance deemed after 7 working days
+  and 3 more after a reminder across Spring Festival, the 75 % instalment due 30 working days
+  after (checked against ``terms.payment_schedule``), the 25 % one after go-live;
+* a partial payment, then the overdue penalty counted to the day by hand, and its cap;
+* reminders by the ``obligations.remind`` job: 7 and 1 working days before and the first day
+  overdue, each sent exactly once though the job runs twice, the ``obligation.due`` audit event
+  turned into a webhook delivery; nothing after payment;
+* refusals (unknown contract, unsigned contract, too much money, a day before the contract,
+  malformed amounts, an event out of order) naming the field, every table unchanged;
+* the CLI (``yinxin obligation … --json``) and the HTTP API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from tests import dbdump
+from tests.conftest import PASSPHRASE
+from tests.integration.signing_flow import build_world, new_platform, outbox_lines, read_code
+from yinxin.app import Platform
+from yinxin.clock import FrozenClock
+from yinxin.contracts.obligations import read_milestone
+from yinxin.contracts.service import ContractSigner
+from yinxin.contracts.templates import get_template
+from yinxin.contracts.terms import PLATFORM_002, payment_schedule
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.jobs.registry import by_name, default_jobs
+from yinxin.settings import Settings
+from yinxin.store.models import AuditEvent
+
+BJ = dt.timezone(dt.timedelta(hours=8))
+SIGNED = dt.datetime(2026, 1, 5, 9, 0, tzinfo=BJ)
+D = dt.date
+
+
+def bj(y: int, m: int, d: int, h: int = 10) -> dt.datetime:
+    return dt.datetime(y, m, d, h, 0, tzinfo=BJ)
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory) -> dict:
+    """A data directory with a 002 contract and a 003 contract, both signed on 2026-01-05 by
+    甲方 (the organization's contract seal) and 乙方, and a 002 contract left as a draft."""
+    home = tmp_path_factory.mktemp("obligations") / "home"
+    clock = FrozenClock(SIGNED)
+    p = new_platform(home, clock)
+    w = build_world(p, clock)
+    ids = {}
+    for name, code, extra in (
+        ("002", "platform-integration", {}),
+        (
+            "003",
+            "om-service",
+            # 003 第十条(一)2 says 千分之五 (5‰) a day; the template's example is 0.5‰
+            {"start_date": "2026-01-01", "end_date": "2027-12-31", "late_rate": "5‰"},
+        ),
+    ):
+        values = get_template(code).example_values() | extra
+        c = p.contracts.draft(code, values, owner_subscriber_id=w.org.id, actor="合同管理员")
+        sent = p.contracts.start_signing(
+            c.id,
+            [
+                ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+                ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+            ],
+            deadline=clock.now() + dt.timedelta(days=3),
+        )
+        for link in sent.links:
+            party = w.jia if link.role == "甲方" else w.yi
+            clock.advance(minutes=7)
+            before = outbox_lines(w.outbox)
+            ch = p.flows.request_code(link.token)
+            code_ = read_code(w.outbox, party.phone, after=before)
+            p.flows.sign(link.token, pin=party.pin, challenge_id=ch.challenge_id, code=code_)
+        assert p.contracts.get(c.id).state == "signed"
+        ids[name] = c.id
+    draft = p.contracts.draft(
+        "platform-integration",
+        get_template("platform-integration").example_values(),
+        owner_subscriber_id=w.org.id,
+    )
+    ids["draft"] = draft.id
+    ids["org"] = w.org.id
+    p.close()
+    return {"home": home, **ids}
+
+
+@pytest.fixture
+def world(golden, tmp_path):
+    """A copy of the golden data directory, a platform on it, its clock frozen the next day."""
+    home = tmp_path / "home"
+    shutil.copytree(golden["home"], home)
+    clock = FrozenClock(bj(2026, 1, 6))
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
+    yield p, clock, golden
+    p.close()
+
+
+def by_label(view, label: str):
+    (o,) = [o for o in view.obligations if o.label.startswith(label)]
+    return o
+
+
+def obligation_messages(p: Platform) -> list[dict]:
+    path = p.settings.outbox_dir / "sms.jsonl"
+    lines = path.read_text("utf-8").splitlines() if path.exists() else []
+    return [m for m in map(json.loads, lines) if m.get("template_id") == "obligation_due"]
+
+
+def audit_actions(p: Platform, action: str) -> list[dict]:
+    from sqlalchemy import select
+
+    with p.db.read() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+        return [json.loads(r.data) for r in rows]
+
+
+# --- reading the terms ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "words, rule",
+    [
+        ("甲乙双方签署项目验收合格报告后 30 个工作日内", ("acceptance", 0, 30, 0)),
+        (
+            "双方签署项目验收合格报告后，系统上线运行满 12 个月的 30 个工作日内",
+            ("go_live", 12, 30, 0),
+        ),
+        ("协议生效后十日内", ("signing", 0, 0, 10)),
+        ("验收合格后十五日内", ("acceptance", 0, 0, 15)),
+        ("验收后满一年保证期，无质量问题", ("acceptance", 12, 0, 0)),
+        ("合同签订后，甲方支付软件预付款", ("signing", 0, 0, 0)),
+        ("收到发票后付款", (None, 0, 0, 0)),
+    ],
+)
+def test_schedule_words_read_into_rules(words: str, rule: tuple) -> None:
+    assert read_milestone(words) == rule
+
+
+# --- the 002 schedule -----------------------------------------------------------------------------
+def test_002_schedule_deemed_acceptance_across_spring_festival(world) -> None:
+    p, clock, g = world
+    cid = g["002"]
+    v = p.obligations.view(cid)  # a signed contract is tracked when first read
+    assert v.effective_on == D(2026, 1, 5) and v.stage == "signed"
+    assert [o.kind for o in v.obligations] == ["delivery", "acceptance", "payment", "payment"]
+    delivery = by_label(v, "完成集成及调测")
+    # 2026-01-05 + 40 days = 2026-02-14, a make-up working Saturday before Spring Festival
+    assert delivery.due_on == D(2026, 2, 14) and delivery.status == "due"
+    assert p.obligations.calendar.day(D(2026, 2, 14)).kind == "makeup_workday"
+    first, second = by_label(v, "第1期"), by_label(v, "第2期")
+    assert (first.amount, second.amount) == (Decimal("1305000.00"), Decimal("435000.00"))
+    assert first.status == second.status == "pending" and first.due_on is None
+    assert v.total_due == Decimal("1740000.00")
+
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12", actor="乙方项目经理")
+    v = p.obligations.view(cid)
+    assert by_label(v, "完成集成及调测").status == "met"
+    # 7 working days after 02-12: 13 (Fri), 14 (make-up Sat), then Spring Festival 15–23 off,
+    # 24, 25, 26, 27, 28 (make-up Sat) → 2026-02-28
+    assert by_label(v, "组织验收").due_on == D(2026, 2, 28)
+    clock.set(bj(2026, 2, 26))
+    p.obligations.record(cid, "reminded", D(2026, 2, 26))
+    # 3 working days after the reminder: 27, 28 (make-up Sat), 03-02 (Mon) → the later window
+    assert by_label(p.obligations.view(cid), "组织验收").due_on == D(2026, 3, 2)
+    clock.set(bj(2026, 3, 2, 23))
+    assert p.obligations.view(cid).stage == "reminded"  # the last day of the window
+    assert audit_actions(p, "obligation.deemed") == []
+    clock.set(bj(2026, 3, 3, 0))
+    v = p.obligations.view(cid)
+    assert v.stage == "accepted" and v.acceptance_deemed and v.accepted_on == D(2026, 3, 3)
+    assert "自 2026-03-03 起视为验收通过" in v.acceptance_explanation
+    assert by_label(v, "组织验收").state == "deemed"
+    # the first instalment: 30 working days after acceptance, as the terms module counts it
+    (expected, _) = payment_schedule(
+        "1740000", PLATFORM_002, {"acceptance": D(2026, 3, 3)}, p.obligations.calendar
+    )
+    first = by_label(v, "第1期")
+    assert first.due_on == expected.due == D(2026, 4, 15) and first.status == "due"
+    assert "其后第 30 个工作日为 2026-04-15" in first.due_explanation
+    p.obligations.view(cid)  # read again: deemed once only
+    assert len(audit_actions(p, "obligation.deemed")) == 1
+
+    clock.set(bj(2026, 3, 10))
+    v = p.obligations.record(cid, "went_live", "2026-03-10")
+    second = by_label(v, "第2期")
+    if p.obligations.calendar.covers(2027):
+        (_, due) = payment_schedule(
+            "1740000",
+            PLATFORM_002,
+            {"acceptance": D(2026, 3, 3), "go_live": D(2026, 3, 10)},
+            p.obligations.calendar,
+        )
+        assert second.due_on == due.due
+    else:  # 12 months on is 2027: no official calendar yet, so the due date waits for it
+        assert second.due_on is None and second.status == "pending"
+        assert "2027" in second.due_explanation and "到期日待定" in second.due_explanation
+    assert v.stage == "live" and v.live_on == D(2026, 3, 10)
+    events = [e for e in audit_actions(p, "obligation.went_live")]
+    assert len(events) == 1 and events[0]["on"] == "2026-03-10"
+
+
+def test_late_delivery_penalty_of_the_contract_amount(world) -> None:
+    p, clock, g = world
+    cid = g["002"]
+    p.obligations.track(cid)
+    with pytest.raises(Conflict):
+        p.obligations.track(cid)
+    clock.set(bj(2026, 2, 20))  # in the Spring Festival holiday
+    v = p.obligations.view(cid)
+    d = by_label(v, "完成集成及调测")
+    # due 02-14; 02-15 … 02-20 late: 6 days × 3% × ¥1,740,000.00 = ¥313,200.00
+    assert d.status == "overdue" and d.days_late == 6 and d.penalty == Decimal("313200.00")
+    assert d.penalty_explanation == "逾期 6 日 × 3% × ¥1,740,000.00 = ¥313,200.00"
+    p.obligations.record(cid, "delivered", "2026-02-17")  # delivered 3 days late
+    d = by_label(p.obligations.view(cid), "完成集成及调测")
+    assert d.status == "met" and d.days_late == 3 and d.penalty == Decimal("156600.00")
+
+
+# --- payments and penalties -----------------------------------------------------------------------
+def test_partial_payment_then_overdue_penalty_to_the_day(world) -> None:
+    p, clock, g = world
+    cid = g["002"]
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12")
+    clock.set(bj(2026, 3, 2))
+    v = p.obligations.record(cid, "accepted", "2026-03-02")  # the report signed in time
+    assert not v.acceptance_deemed and by_label(v, "组织验收").state == "met"
+    first = by_label(v, "第1期")
+    assert first.due_on == D(2026, 4, 14)  # as docs/contract-terms.md works it out
+    clock.set(bj(2026, 4, 10))
+    v = p.obligations.pay(cid, "1,000,000.00", "2026-04-10", reference="网银 0410")
+    first = by_label(v, "第1期")
+    assert first.state == "partly_paid" and first.outstanding == Decimal("305000.00")
+    clock.set(bj(2026, 4, 17))
+    p.obligations.pay(cid, "5000", D(2026, 4, 17), obligation_id=first.id)
+    clock.set(bj(2026, 4, 20))
+    first = by_label(p.obligations.view(cid), "第1期")
+    # late from 04-15: 15, 16, 17 on ¥305,000.00, then 18, 19, 20 on ¥300,000.00
+    #   3 × 3% × 305,000 = 27,450.00; 3 × 3% × 300,000 = 27,000.00; total 54,450.00
+    assert first.status == "overdue" and first.days_late == 6
+    assert first.penalty == Decimal("54450.00")
+    assert first.penalty_explanation == (
+        "逾期 3 日 × 3% × ¥305,000.00 = ¥27,450.00；逾期 3 日 × 3% × ¥300,000.00 = "
+        "¥27,000.00；合计 ¥54,450.00"
+    )
+    assert first.outstanding == Decimal("300000.00") and first.paid == Decimal("1005000.00")
+    assert [x.amount for x in first.payments] == [Decimal("1000000.00"), Decimal("5000.00")]
+    # the day before it fell due: nothing late, nothing owed as penalty
+    before = by_label(p.obligations.view(cid, as_of="2026-04-14"), "第1期")
+    assert before.status == "due" and before.penalty is None and before.workdays_left == 0
+    # long after: 20 % of the contract amount caps it (002 §8.1)
+    late = p.obligations.view(cid, as_of="2026-06-30")
+    first = by_label(late, "第1期")
+    assert first.penalty == Decimal("348000.00") and "按上限计" in first.penalty_explanation
+    assert late.total_overdue == Decimal("300000.00")
+    # the rest paid: met, the penalty fixed at the day it was paid (04-21: 7 days late)
+    clock.set(bj(2026, 4, 21))
+    v = p.obligations.pay(cid, "300000", "2026-04-21")
+    first = by_label(v, "第1期")
+    assert first.state == "met" and first.status == "met" and first.met_on == D(2026, 4, 21)
+    assert first.penalty == Decimal("54450.00") + Decimal("9000.00")
+    assert [e["amount"] for e in audit_actions(p, "obligation.paid")] == [
+        "1000000.00",
+        "5000.00",
+        "300000.00",
+    ]
+
+
+def test_refusals_leave_the_database_unchanged(world) -> None:
+    p, clock, g = world
+    cid = g["002"]
+    p.obligations.track(cid)
+    clock.set(bj(2026, 3, 5))
+    before = dbdump.dump(p)
+    o = p.obligations
+    cases = [
+        (NotFound, "contract_id", lambda: o.view(999)),
+        (NotFound, "contract_id", lambda: o.pay(999, "10", "2026-03-01")),
+        (IllegalTransition, "contract_id", lambda: o.track(g["draft"])),
+        (IllegalTransition, "contract_id", lambda: o.record(g["draft"], "delivered", "2026-03-01")),
+        (ValidationError, "amount", lambda: o.pay(cid, "1740000.01", "2026-03-01")),
+        (ValidationError, "amount", lambda: o.pay(cid, "12.345", "2026-03-01")),
+        (ValidationError, "amount", lambda: o.pay(cid, "十万元", "2026-03-01")),
+        (ValidationError, "amount", lambda: o.pay(cid, 0.1, "2026-03-01")),
+        (ValidationError, "amount", lambda: o.pay(cid, "0", "2026-03-01")),
+        (ValidationError, "on", lambda: o.pay(cid, "100", "2026-01-04")),  # before the contract
+        (ValidationError, "on", lambda: o.pay(cid, "100", "2026-03-06")),  # after today
+        (ValidationError, "on", lambda: o.pay(cid, "100", "2026-02-30")),
+        (ValidationError, "on", lambda: o.record(cid, "delivered", "2025-12-31")),
+        (ValidationError, "event", lambda: o.record(cid, "paid", "2026-03-01")),
+        (IllegalTransition, "event", lambda: o.record(cid, "reminded", "2026-03-01")),
+        (IllegalTransition, "event", lambda: o.record(cid, "went_live", "2026-03-01")),
+        (NotFound, "obligation_id", lambda: o.pay(cid, "1", "2026-03-01", obligation_id=1)),
+        (ValidationError, "status", lambda: o.overview(status="late")),
+        (ValidationError, "as_of", lambda: o.view(cid, as_of="2026/03/01")),
+    ]
+    for kind, field, call in cases:
+        with pytest.raises(kind) as e:
+            call()
+        assert e.value.field == field, (field, e.value.message)
+    assert dbdump.dump(p) == before
+    # the overpayment names what is still owed; a fact before the one it follows is refused
+    with pytest.raises(ValidationError, match="¥1,305,000.00 still owed"):
+        o.pay(cid, "1305000.01", "2026-03-01")
+    o.record(cid, "delivered", "2026-03-02")
+    after = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        o.record(cid, "accepted", "2026-03-01")
+    assert e.value.field == "on" and e.value.code == "too_early"
+    with pytest.raises(IllegalTransition):
+        o.record(cid, "delivered", "2026-03-03")  # once
+    assert dbdump.dump(p) == after
+
+
+# --- reminders ------------------------------------------------------------------------------------
+def test_reminders_sent_exactly_once_by_the_job(world) -> None:
+    p, clock, g = world
+    cid = g["002"]
+    job = by_name(default_jobs(p), "obligations.remind")
+    hook = p.webhooks.subscribe(
+        "https://hooks.example.com/yinxin", ["obligation.due"], g["org"], "test"
+    )
+    p.webhooks.dispatch()  # what happened before (tracking) is not an obligation.due
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12")
+    clock.set(bj(2026, 3, 2))
+    p.obligations.record(cid, "accepted", "2026-03-02")  # the first instalment due 04-14
+
+    def run_twice() -> list:
+        job.run(p)
+        job.run(p)
+        return [m for m in obligation_messages(p) if "第1期" in m["body"]]
+
+    clock.set(bj(2026, 4, 1))  # 8 working days left: nothing yet
+    assert run_twice() == []
+    clock.set(bj(2026, 4, 2))  # 7 working days left: 3, 7…10, 13, 14 (Qingming 4–6 off)
+    assert p.obligations.calendar.workdays_between(D(2026, 4, 2), D(2026, 4, 14)) == 7
+    sent = run_twice()
+    assert len(sent) == 1 and "还有 7 个工作日以内" in sent[0]["body"]
+    assert sent[0]["to"] == "13900139000"  # the contract's owner organization
+    assert "¥1,305,000.00" in sent[0]["body"] and "3%" in sent[0]["body"]
+    clock.set(bj(2026, 4, 13))  # 1 working day left
+    assert len(run_twice()) == 2
+    clock.set(bj(2026, 4, 14))  # the due day: the 1-day reminder is not sent again
+    assert len(run_twice()) == 2
+    clock.set(bj(2026, 4, 15))  # first day overdue
+    sent = run_twice()
+    assert len(sent) == 3 and "现已逾期" in sent[-1]["body"]
+    clock.set(bj(2026, 4, 16))
+    assert len(run_twice()) == 3
+    first = by_label(p.obligations.view(cid), "第1期")
+    assert [r.point for r in first.reminders] == ["before:7", "before:1", "overdue"]
+    assert all(r.notification_id is not None for r in first.reminders)
+    due_events = [e for e in audit_actions(p, "obligation.due") if e["obligation_id"] == first.id]
+    assert [e["point"] for e in due_events] == ["before:7", "before:1", "overdue"]
+    # the webhook dispatcher turns each into an obligation.due delivery for the owner's hook
+    assert p.webhooks.dispatch() >= 3
+    from sqlalchemy import select
+
+    from yinxin.store.models.webhooks import WebhookDelivery
+
+    with p.db.read() as s:
+        rows = s.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.subscription_id == hook.subscription.id)
+        ).all()
+        bodies = [json.loads(r.payload) for r in rows]
+    assert {b["type"] for b in bodies} == {"obligation.due"}
+    mine = [b["data"] for b in bodies if b["data"]["details"]["obligation_id"] == first.id]
+    assert [d["details"]["point"] for d in mine] == ["before:7", "before:1", "overdue"]
+    assert all(d["organization_ids"] == [g["org"]] for d in mine)
+    # paid: no more reminders for it, even when the job runs days later
+    p.obligations.pay(cid, "1305000", "2026-04-16")
+    clock.set(bj(2026, 4, 30))
+    assert len(run_twice()) == 3
+
+
+def test_a_late_job_sends_only_the_latest_point(world) -> None:
+    """The 003 yearly fee is due 2026-12-31 (每年的 12 月 31 日前); a job that first runs on
+    the 30th sends the 1-day reminder, never a stale 7-day one."""
+    p, clock, g = world
+    cid = g["003"]
+    v = p.obligations.view(cid)
+    fee = by_label(v, "2026 年度运维费")
+    assert fee.due_on == D(2026, 12, 31) and fee.amount == Decimal("28000.00")
+    assert by_label(v, "2027 年度运维费").due_on == D(2027, 12, 31)
+    clock.set(bj(2026, 12, 30))
+    run = p.obligations.remind_due()
+    assert [x for x in run.sent if x[0] == fee.id] == [(fee.id, "before:1")] and not run.failed
+    assert p.obligations.remind_due().sent == ()
+    fee = by_label(p.obligations.view(cid), "2026 年度运维费")
+    assert [r.point for r in fee.reminders] == ["before:1"]
+    # 千分之五 of the unpaid fee a day, no cap: 2027-01-10 is 10 days late → ¥1,400.00
+    clock.set(bj(2027, 1, 10))
+    fee = by_label(p.obligations.view(cid), "2026 年度运维费")
+    assert fee.days_late == 10 and fee.penalty == Decimal("1400.00")
+    assert fee.penalty_explanation == "逾期 10 日 × 5‰ × ¥28,000.00 = ¥1,400.00"
+
+
+# --- the CLI and the API --------------------------------------------------------------------------
+def test_cli_json(world) -> None:
+    """``yinxin obligation … --json`` in process on the copied data directory (the system clock:
+    every date given explicitly, every figure counted to an explicit ``--as-of``)."""
+    from sqlalchemy import create_engine
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    p, _clock, g = world
+    home = p.settings.home
+    p.close()
+    env = {"YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    cid = str(g["002"])
+
+    def cli(*args: str) -> tuple[int, dict | list]:
+        r = CliRunner().invoke(cli_app, ["obligation", *args, "--json"], env=env)
+        return r.exit_code, json.loads(r.stdout)
+
+    code, v = cli("track", cid)
+    assert code == 0, v
+    assert [o["kind"] for o in v["obligations"]] == ["delivery", "acceptance", "payment", "payment"]
+    assert cli("event", cid, "delivered", "--on", "2026-02-12")[0] == 0
+    code, v = cli("event", cid, "accepted", "--on", "2026-03-02")
+    assert code == 0 and v["stage"] == "accepted"
+    code, v = cli("pay", cid, "1000000", "--on", "2026-04-10")
+    assert code == 0, v
+    code, v = cli("show", cid, "--as-of", "2026-04-20")
+    first = [o for o in v["obligations"] if o["label"].startswith("第1期")][0]
+    assert first["due_on"] == "2026-04-14" and first["status"] == "overdue"
+    assert first["penalty"] == "54900.00"  # 6 days × 3% × ¥305,000.00
+    code, items = cli("list", "--status", "overdue", "--as-of", "2026-04-20")
+    assert code == 0 and [o["id"] for o in items] == [first["id"]]
+    engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
+    before = dbdump.dump(engine)
+    for args, exit_code, field in [
+        (("pay", cid, "9999999", "--on", "2026-04-11"), 2, "amount"),
+        (("pay", cid, "abc", "--on", "2026-04-11"), 2, "amount"),
+        (("pay", cid, "100", "--on", "2025-12-01"), 2, "on"),
+        (("event", cid, "shipped", "--on", "2026-04-11"), 2, "event"),
+        (("event", cid, "delivered", "--on", "2026-04-11"), 4, "event"),
+        (("show", "999"), 3, "contract_id"),
+        (("track", str(g["draft"])), 4, "contract_id"),
+    ]:
+        code, err = cli(*args)
+        assert (code, err["field"]) == (exit_code, field), (args, err)
+    assert dbdump.dump(engine) == before
+    engine.dispose()
+
+
+def test_api(world) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p, clock, g = world
+    cid = g["002"]
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    org = p.api_keys.create(
+        name="org", role="organization_admin", organization_id=g["org"], actor="test"
+    ).secret
+    other = p.subscribers.add_organization(
+        name="北京乙单位科技有限公司",
+        uscc="91110108MA01YX0043",
+        legal_representative="赵六",
+        contact_name="赵六",
+        contact_phone="010-62345679",
+    )
+    stranger = p.api_keys.create(
+        name="other", role="organization_admin", organization_id=other.id, actor="test"
+    ).secret
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        h = {"Authorization": f"Bearer {org}"}
+        base = f"/api/v1/contracts/{cid}/obligations"
+        r = c.post(base, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["effective_on"] == "2026-01-05"
+        problem_of(c.post(base, headers=h), 409, "contract_id")
+        clock.set(bj(2026, 3, 2))
+        r = c.post(f"{base}/events", json={"event": "delivered", "on": "2026-02-12"}, headers=h)
+        assert r.status_code == 200, r.text
+        r = c.post(f"{base}/events", json={"event": "accepted", "on": "2026-03-02"}, headers=h)
+        first = [o for o in r.json()["obligations"] if o["label"].startswith("第1期")][0]
+        assert first["due_on"] == "2026-04-14"
+        clock.set(bj(2026, 4, 20))
+        r = c.post(f"{base}/payments", json={"amount": "5000", "on": "2026-04-17"}, headers=h)
+        assert r.status_code == 200, r.text
+        r = c.get(base, headers=h)
+        first = [o for o in r.json()["obligations"] if o["label"].startswith("第1期")][0]
+        # 3 × 3% × 1,305,000 + 3 × 3% × 1,300,000 = 117,450 + 117,000 = 234,450.00
+        assert (first["status"], first["penalty"]) == ("overdue", "234450.00")
+        r = c.get(
+            "/api/v1/obligations?status=overdue", headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert [o["id"] for o in r.json()] == [first["id"]]
+        before = dbdump.dump(p)
+        problem_of(
+            c.post(f"{base}/payments", json={"amount": "2000000", "on": "2026-04-18"}, headers=h),
+            422,
+            "amount",
+        )
+        problem_of(
+            c.post(f"{base}/payments", json={"amount": "1.001", "on": "2026-04-18"}, headers=h),
+            422,
+            "amount",
+        )
+        problem_of(
+            c.post(f"{base}/payments", json={"amount": "10", "on": "2025-04-18"}, headers=h),
+            422,
+            "on",
+        )
+        problem_of(
+            c.post(f"{base}/events", json={"event": "accepted", "on": "2026-04-18"}, headers=h),
+            409,
+            "event",
+        )
+        problem_of(c.get("/api/v1/contracts/999/obligations", headers=h), 404, "contract_id")
+        # another organization's key: answered as missing, its list empty
+        hs = {"Authorization": f"Bearer {stranger}"}
+        problem_of(c.get(base, headers=hs), 404, "contract_id")
+        assert c.get("/api/v1/obligations", headers=hs).json() == []
+        assert dbdump.dump(p) == before
+        page = c.get("/obligations")
+        assert page.status_code == 200 and "履约跟踪" in page.text
+        js = c.get("/static/pages/obligations.js")
+        assert js.status_code == 200 and "/obligations" in js.text
