@@ -143,6 +143,13 @@ def test_encrypted_pkcs8_round_trip_and_openssl_reads_it(key, tmp_path: Path) ->
         sm2.load_private_pkcs8(pem, None)  # never prompts on a terminal
     with pytest.raises(ValidationError):
         key.private_bytes_pkcs8(b"")
+    # the unencrypted DER that PIN-sealing encrypts itself, read back and by OpenSSL
+    der = key.private_bytes_der()
+    assert sm2.load_private_der(der).public_key() == key.public_key()
+    (tmp_path / "k.der").write_bytes(der)
+    out = run("openssl", "pkey", "-inform", "DER", "-in", tmp_path / "k.der", "-pubout",
+              "-outform", "DER").stdout  # fmt: skip
+    assert out == key.public_key().spki_der()
 
 
 def test_keys_that_are_not_sm2_are_refused() -> None:
