@@ -476,8 +476,14 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
     year = p.desk.report(NUMBER, "2026")
     assert year.yearly and "2026-01" in year.inspections_missed
     assert "2026-10" not in year.inspections_missed
+    months = {m.month: m for m in year.months}
+    assert len(months) == 12 and sum(m.breaches for m in year.months) == year.breaches == 1
+    assert (months["2026-10"].requests, months["2026-10"].inspection) == (2, "done")
+    assert (
+        months["2026-10"].penalty == Decimal("11.67") and months["2026-01"].inspection == "missed"
+    )
     text = pdftext(p.desk.report_pdf(NUMBER, "2026"), tmp_path, "year.pdf")
-    assert "运维服务年度报告" in text and "未巡检月份" in text
+    assert "运维服务年度报告" in text and "未巡检月份" in text and "各月情况" in text
 
 
 # --- the HTTP API and the CLI --------------------------------------------------------------------
