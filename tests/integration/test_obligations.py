@@ -288,10 +288,20 @@ def test_partial_payment_then_overdue_penalty_to_the_day(world) -> None:
 def test_refusals_leave_the_database_unchanged(world) -> None:
     p, clock, g = world
     cid = g["002"]
-    p.obligations.track(cid)
-    clock.set(bj(2026, 3, 5))
-    before = dbdump.dump(p)
     o = p.obligations
+    clock.set(bj(2026, 3, 5))
+    # refused on a signed contract not yet tracked: not even the tracking is left behind
+    untracked = dbdump.dump(p)
+    for call in (
+        lambda: o.pay(cid, "100", "2026-01-04"),
+        lambda: o.record(cid, "delivered", "2026-03-06"),
+        lambda: o.record(cid, "accepted", "2026-03-01"),
+    ):
+        with pytest.raises((ValidationError, IllegalTransition)):
+            call()
+    assert dbdump.dump(p) == untracked
+    o.track(cid)
+    before = dbdump.dump(p)
     cases = [
         (NotFound, "contract_id", lambda: o.view(999)),
         (NotFound, "contract_id", lambda: o.pay(999, "10", "2026-03-01")),

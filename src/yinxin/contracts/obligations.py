@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -449,13 +450,34 @@ class Obligations:
         """Start tracking a signed contract: its obligations read from its terms, due dates
         fixed for those whose event is the contract taking effect or a fixed day."""
         actor = _actor(actor)
-        contract = self._contracts().get(contract_id)  # settles a finished sign flow first
+        contract = self._signed(contract_id)
+        with self.db.transaction() as s:
+            if s.scalar(
+                select(ContractTracking.id).where(ContractTracking.contract_id == contract_id)
+            ):
+                raise Conflict(
+                    f"contract {contract.number} is tracked already", field="contract_id"
+                )
+            self._track_in(s, contract, actor, self.clock.now())
+        return self.view(contract_id)
+
+    def _signed(self, contract_id: int) -> Any:
+        """The contract (its finished sign flow settled first), refused unless it is signed
+        and its template states terms the platform tracks."""
+        if isinstance(contract_id, bool) or not isinstance(contract_id, int):
+            raise ValidationError("a contract id is a number", field="contract_id")
+        contract = self._contracts().get(contract_id)
         if contract.state != "signed":
             raise IllegalTransition(
                 f"contract {contract.number} is {contract.state}: only a signed contract has "
                 "obligations to track",
                 field="contract_id",
             )
+        return contract
+
+    def _track_in(self, s: Session, contract: Any, actor: str, now: dt.datetime) -> None:
+        """The tracking row and the obligations of ``contract``, in the caller's transaction
+        (so an event or a payment refused on a contract not yet tracked leaves nothing)."""
         assert contract.signed_at is not None
         effective = contract.signed_at.astimezone(BEIJING).date()
         specs = derive(contract.template_code, contract.values, effective)
@@ -466,26 +488,19 @@ class Obligations:
                 field="contract_id",
                 code="no_terms",
             )
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            if s.scalar(
-                select(ContractTracking.id).where(ContractTracking.contract_id == contract_id)
-            ):
-                raise Conflict(
-                    f"contract {contract.number} is tracked already", field="contract_id"
-                )
-            t = ContractTracking(
-                contract_id=contract_id,
-                stage=STAGES.check("track", _S.NONE, None, contract.number).to_state,
-                effective_on=effective,
-                created_at=now,
-                created_by=actor,
-                updated_at=now,
-            )
-            s.add(t)
-            for i, spec in enumerate(specs, 1):
-                row = Obligation(
-                    contract_id=contract_id,
+        t = ContractTracking(
+            contract_id=contract.id,
+            stage=STAGES.check("track", _S.NONE, None, contract.number).to_state,
+            effective_on=effective,
+            created_at=now,
+            created_by=actor,
+            updated_at=now,
+        )
+        s.add(t)
+        for i, spec in enumerate(specs, 1):
+            s.add(
+                Obligation(
+                    contract_id=contract.id,
                     seq=i,
                     kind=spec.kind,
                     label=spec.label,
@@ -509,24 +524,30 @@ class Obligations:
                     created_at=now,
                     updated_at=now,
                 )
-                s.add(row)
-            s.flush()
-            fixed = self._schedule(s, t, now)
-            self._audit(
-                s,
-                now,
-                actor,
-                "obligation.tracked",
-                contract_id,
-                {
-                    "number": contract.number,
-                    "effective_on": effective.isoformat(),
-                    "obligations": len(specs),
-                    "scheduled": fixed,
-                    "owner_subscriber_id": contract.owner_subscriber_id,
-                },
             )
-        return self.view(contract_id)
+        s.flush()
+        fixed = self._schedule(s, t, now)
+        self._audit(
+            s,
+            now,
+            actor,
+            "obligation.tracked",
+            contract.id,
+            {
+                "number": contract.number,
+                "effective_on": effective.isoformat(),
+                "obligations": len(specs),
+                "scheduled": fixed,
+                "owner_subscriber_id": contract.owner_subscriber_id,
+            },
+        )
+
+    def _tracked_in(self, s: Session, contract: Any, now: dt.datetime) -> None:
+        """Track ``contract`` in ``s`` unless it is tracked already."""
+        if not s.scalar(
+            select(ContractTracking.id).where(ContractTracking.contract_id == contract.id)
+        ):
+            self._track_in(s, contract, "system:obligations", now)
 
     def _schedule(self, s: Session, t: ContractTracking, now: dt.datetime) -> list[dict]:
         """Fix the due date of every obligation whose event is now known (in ``s``); returns
@@ -627,10 +648,11 @@ class Obligations:
             )
         day = parse_date(on, field="on")
         actor = _actor(actor)
-        self._ensure_tracked(contract_id)
+        contract = self._signed(contract_id)
         now = self.clock.now()
         today = self.today()
         with self.db.transaction() as s:
+            self._tracked_in(s, contract, now)
             t, c = self._tracking(s, contract_id, lock=True)
             self._settle_deemed(s, t, c, today, now)
             STAGES.check(event, t.stage, None, c.number)
@@ -760,9 +782,10 @@ class Obligations:
         if reference is not None:
             reference = " ".join(str(reference).split())[:MAX_REFERENCE] or None
         actor = _actor(actor)
-        self._ensure_tracked(contract_id)
+        contract = self._signed(contract_id)
         now, today = self.clock.now(), self.today()
         with self.db.transaction() as s:
+            self._tracked_in(s, contract, now)
             t, c = self._tracking(s, contract_id, lock=True)
             if day < t.effective_on:
                 raise ValidationError(
@@ -889,6 +912,9 @@ class Obligations:
             self._settle_deemed(s, t, c, today, now)
 
     def _ensure_tracked(self, contract_id: int) -> None:
+        """Reading a signed contract's obligations tracks it (as reading a contract settles
+        its flow); two readers at once: the second one's insert is refused by the unique
+        contract_id and it reads what the first wrote."""
         if isinstance(contract_id, bool) or not isinstance(contract_id, int):
             raise ValidationError("a contract id is a number", field="contract_id")
         with self.db.read() as s:
@@ -896,9 +922,11 @@ class Obligations:
                 select(ContractTracking.id).where(ContractTracking.contract_id == contract_id)
             )
         if known is None:
+            contract = self._signed(contract_id)
             try:
-                self.track(contract_id, actor="system:obligations")
-            except Conflict:
+                with self.db.transaction() as s:
+                    self._tracked_in(s, contract, self.clock.now())
+            except IntegrityError:
                 pass  # tracked meanwhile by another caller
 
     def _contract_view(
