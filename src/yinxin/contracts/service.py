@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -220,8 +220,16 @@ def template_view(t: Template) -> TemplateView:
 
 # --- the service ---------------------------------------------------------------------------------
 class Contracts:
-    def __init__(self, db: Database, clock: Clock, *, files: FileStore, flows: SignFlows):
-        self.db, self.clock, self.files, self.flows = db, clock, files, flows
+    def __init__(
+        self, db: Database, clock: Clock, *, files: FileStore, flows: Callable[[], SignFlows]
+    ):
+        """``flows`` is called when a flow is needed, so listing templates or contracts does
+        not build the signing services."""
+        self.db, self.clock, self.files, self._flows = db, clock, files, flows
+
+    @property
+    def flows(self) -> SignFlows:
+        return self._flows()
 
     # === the library =============================================================================
     def templates(self) -> list[TemplateView]:
