@@ -17,11 +17,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
 from tests.integration import pdf_factory as f
-from tests.integration.test_pdf_verify import Docs
+from tests.integration.test_pdf_verify import Docs, edit_info
 from yinxin.pdf import accel
 from yinxin.pdf.batch import Verifier, verify_many
 from yinxin.pdf.verify import verify_pdf
@@ -461,3 +463,152 @@ def test_sharing_an_object_leaves_the_parsed_original_untouched():
     assert all(x.container_ref is ref for x in rect) and rect.container_ref is ref
     assert all(a is not b for a, b in zip(copy_, rect, strict=True))
     assert [str(x) for x in copy_] == [str(x) for x in rect]
+
+
+# --- files that share a contract's structure but differ where difference analysis looks ---------
+# A batch may reuse work between files that look alike (shared parsed objects, learned paths;
+# any future cache of difference-analysis verdicts). These are the files such reuse must not
+# confuse: each is one B-LT contract of the archive plus one unsigned incremental update,
+# so every object but the changed ones is byte for byte the base's, and the update sits where
+# pyHanko's rules read (the page content, an annotation and form field, the catalog's XMP, the
+# DSS, the document information).
+
+
+def _updated(pdf: bytes, edit) -> bytes:
+    w = IncrementalPdfFileWriter(BytesIO(pdf))
+    edit(w)
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def _overwrite_page_content(w: IncrementalPdfFileWriter) -> None:
+    """The signed page's content stream, same object number, other text."""
+    ref = w.root["/Pages"]["/Kids"][0].raw_get("/Contents")
+    w.mark_update(ref)
+    stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 770 Td (Amount 900000) Tj ET")
+    w.objects[(ref.generation, ref.idnum)] = stream
+
+
+def _rewrite_page_unchanged(w: IncrementalPdfFileWriter) -> None:
+    """The page object written again, identical (pyHanko ignores identical rewrites)."""
+    w.mark_update(w.root["/Pages"]["/Kids"].raw_get(0))
+
+
+def _field(w: IncrementalPdfFileWriter) -> tuple[generic.Reference, generic.DictionaryObject]:
+    ref = w.root["/AcroForm"]["/Fields"].raw_get(0)
+    return ref, ref.get_object()
+
+
+def _move_widget(w: IncrementalPdfFileWriter) -> None:
+    """The signature's widget annotation (also the page's /Annots entry) moved off the seal."""
+    ref, field = _field(w)
+    field[pdf_name("/Rect")] = generic.ArrayObject(map(generic.NumberObject, (0, 0, 1, 1)))
+    w.mark_update(ref)
+
+
+def _field_entry(w: IncrementalPdfFileWriter) -> None:
+    """A form field entry (the signature field's /TU) changed."""
+    ref, field = _field(w)
+    field[pdf_name("/TU")] = generic.TextStringObject("改过")
+    w.mark_update(ref)
+
+
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+    b' rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:format>application/pdf'
+    b'</dc:format></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def _xmp(data: bytes):
+    def edit(w: IncrementalPdfFileWriter) -> None:
+        meta = generic.StreamObject(
+            {pdf_name("/Type"): pdf_name("/Metadata"), pdf_name("/Subtype"): pdf_name("/XML")},
+            stream_data=data,
+        )
+        w.root[pdf_name("/Metadata")] = w.add_object(meta)
+        w.update_root()
+
+    return edit
+
+
+def _dss_extra_entry(w: IncrementalPdfFileWriter) -> None:
+    """The DSS dictionary gains a key the DSS has no business holding."""
+    w.root["/DSS"][pdf_name("/Foo")] = w.add_object(
+        generic.DictionaryObject({pdf_name("/Bar"): generic.NumberObject(1)})
+    )
+    w.mark_update(w.root.raw_get("/DSS"))
+
+
+def _dss_extra_cert(w: IncrementalPdfFileWriter) -> None:
+    """One more stream in the DSS's /Certs (not a certificate at all)."""
+    w.root["/DSS"]["/Certs"].append(w.add_object(generic.StreamObject(stream_data=b"junk")))
+    w.mark_update(w.root.raw_get("/DSS"))
+
+
+MUST_FAIL = {  # changes no policy allows: each must come out invalid, "other" changes
+    "page-content": _overwrite_page_content,
+    "widget-moved": _move_widget,
+    "field-entry": _field_entry,
+    "dss-extra-entry": _dss_extra_entry,
+}
+PYHANKO_DECIDES = {  # what pyHanko decides for these, the batch must decide too
+    "page-rewritten-identical": _rewrite_page_unchanged,
+    "xmp-added": _xmp(XMP),
+    "xmp-not-xml": _xmp(b"<not xml"),
+    "dss-extra-cert": _dss_extra_cert,
+    "info-edited": edit_info,
+}
+
+
+@pytest.fixture(scope="module")
+def lookalikes(docs) -> list[tuple[str, bytes]]:
+    """Two plain B-LT contracts and, for each edit, the first one (and for the failing ones
+    the second one too) with that edit in an unsigned update."""
+    pki = docs.pki
+    bases = [f.sign(docs.plain, pki.new_signer(f"同构{i}"), pki, revinfo="dss") for i in (0, 1)]
+    items = [(f"base-{i}.pdf", pdf) for i, pdf in enumerate(bases)]
+    for name, edit in {**MUST_FAIL, **PYHANKO_DECIDES}.items():
+        if edit is edit_info:
+            items.append((f"{name}-0.pdf", edit_info(bases[0])))
+            continue
+        items.append((f"{name}-0.pdf", _updated(bases[0], edit)))
+        if name in MUST_FAIL:
+            items.append((f"{name}-1.pdf", _updated(bases[1], edit)))
+    return items
+
+
+@pytest.mark.parametrize("order", ["bases-first", "edits-first", "shuffled"])
+def test_lookalike_files_each_get_their_own_verdict(docs, lookalikes, order):
+    """Files sharing a contract's structure and all but one object: with the batch's shortcuts
+    on, off, and each file alone, every report is the same; the edits no policy allows are
+    caught whichever file the batch met first."""
+    at = docs.pki.now + dt.timedelta(minutes=5)
+    roots = [docs.pki.root]
+    items = list(lookalikes)
+    bases = [it for it in items if it[0].startswith("base-")]
+    edits = [it for it in items if not it[0].startswith("base-")]
+    if order == "bases-first":
+        items = bases + edits
+    elif order == "edits-first":
+        items = edits + bases
+    else:
+        random.Random(3).shuffle(items)
+    on = Verifier(roots, at=at)
+    reports_on = [r.report.to_dict() for r in on.verify_many(items)]
+    off = Verifier(roots, at=at, shortcut=False)
+    with _no_shared_objects():
+        reports_off = [r.report.to_dict() for r in off.verify_many(items)]
+    alone = [verify_pdf(pdf, trust_roots=roots, file_name=n, at=at).to_dict() for n, pdf in items]
+    assert reports_on == reports_off == alone
+    assert on._objects.hits > 0  # the look-alikes did share parsed objects
+    by_name = {n: r for (n, _), r in zip(items, reports_on, strict=True)}
+    for n, r in by_name.items():
+        sig = r["signatures"][0]
+        assert sig["intact"], n  # every edit is an update after the signature, never inside
+        if n.startswith("base-"):
+            assert r["valid"] and sig["changes_after"] == "allowed", n
+        elif n.rsplit("-", 1)[0] in MUST_FAIL:
+            assert not r["valid"] and sig["changes_after"] == "other", n
