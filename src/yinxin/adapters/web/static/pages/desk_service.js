@@ -51,6 +51,24 @@ function actions(r) {
       return resolution ? post("resolve", { resolution }) : null;
     }));
   }
+  if (r.state === "resolved") {
+    out.push(b(r.record_flow_id ? "重新发起签署" : "发起记录单签署", async () => {
+      const ask = (who) => {
+        const v = (prompt(`${who}签署人：用户编号:印章（编号或印章编码），如 3:11010800123456`) || "").trim();
+        const m = v.match(/^(\d+):(\S+)$/);
+        if (!m) throw new Error(`${who}签署人格式应为 用户编号:印章`);
+        return { subscriber_id: Number(m[1]), seal: /^\d{1,9}$/.test(m[2]) ? Number(m[2]) : m[2] };
+      };
+      const party_b = ask("乙方"), party_a = ask("甲方");
+      const sent = await api("POST", `/desk/requests/${r.id}/record-flow`, { json: { party_a, party_b } });
+      const box = document.getElementById("links");
+      box.hidden = false;
+      box.replaceChildren(
+        el("p", { text: `记录单 #${r.id} 已发起签署（流程 ${sent.flow.flow.id}）。签署链接只显示这一次，请交给各签署人：` }),
+        ...sent.flow.links.map((l) => el("p", {}, el("strong", { text: `${l.role}：` }), el("code", { text: l.url }))),
+      );
+    }));
+  }
   if (["resolved", "record_signed"].includes(r.state)) {
     const signed = r.state === "record_signed";
     out.push(b(signed ? "已签记录单" : "记录单", async () => {
