@@ -149,3 +149,57 @@ def test_partial_unique_indexes_compile_as_before_on_postgresql_and_sqlite() -> 
             ours = str(CreateIndex(ix).compile(dialect=dialect))
             assert ours == str(CreateIndex(old).compile(dialect=dialect))
             assert ours.endswith(f"WHERE {where}"), ours
+
+
+def _full_parse(path):
+    import ast
+
+    return ast.parse(path.read_bytes(), str(path)).body
+
+
+def test_migration_heads_read_from_the_scripts_heads_as_from_the_whole_files(monkeypatch):
+    """``script_heads`` parses each script only up to its first ``def``: the same statements
+    and the same heads as parsing every script in full, for the real scripts."""
+    import ast
+
+    from yinxin.store import db
+
+    scripts = sorted((db.MIGRATIONS / "versions").glob("*.py"))
+    assert len(scripts) >= 20
+    for path in scripts:
+        ours = [ast.dump(n) for n in db._top_statements(path)]
+        full = [ast.dump(n) for n in _full_parse(path)]
+        assert ours and ours == full[: len(ours)], path.name
+    fast = db.script_heads()
+    monkeypatch.setattr(db, "_top_statements", _full_parse)
+    assert fast == db.script_heads() and fast
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('revision = "a"\ndown_revision = None\n\ndef upgrade():\n    pass\n', ("a", None)),
+        # a docstring with a line starting "def": the head does not parse, the whole file does
+        ('"""x\ndef f():\n"""\nrevision = "b"\ndown_revision = "a"\n', ("b", "a")),
+        # a later assignment wins, as in the whole file
+        ('revision = "c"\ndown_revision = "a"\ndef f():\n    pass\nrevision = "d"\n', ("d", "a")),
+        ('revision = "e"\ndown_revision = "a"\nasync def f():\n    pass\n', ("e", "a")),
+        ('down_revision = "a"\nrevision: str = "f"\n', ("f", "a")),
+    ],
+)
+def test_migration_head_statements_match_the_whole_file(tmp_path, source, expected):
+    """Scripts written to trip the shortcut: each gives the assignments a full parse gives."""
+    from yinxin.store import db
+
+    path = tmp_path / "m.py"
+    path.write_text(source)
+
+    def stated(body) -> tuple:
+        values = {}
+        for node in body:
+            target = node.targets[0] if hasattr(node, "targets") else getattr(node, "target", None)
+            if getattr(target, "id", None) in ("revision", "down_revision"):
+                values[target.id] = node.value.value
+        return values.get("revision"), values.get("down_revision")
+
+    assert stated(db._top_statements(path)) == stated(_full_parse(path)) == expected
