@@ -4,10 +4,11 @@
 the notice; the clocks run in calendar hours (003 promises 365×24 support) and stand still
 while the desk waits on 甲方. The working day is decided by the notice's date in Beijing time.
 
-The calendar here is the State Council's 2026 arrangement for the autumn written out (Friday
-09-25 中秋 off, 10-01…10-07 国庆 off, Sunday 09-20 and Saturday 10-10 worked), so these cases test the desk's rule
-and not a calendar library; ``tests/integration/test_desk.py`` runs the desk on the platform's
-own calendar.
+The calendar here is the State Council's 2026 arrangement for the autumn written out
+(Friday 09-25 中秋 off, 10-01…10-07 国庆 off, Sunday 09-20 and Saturday 10-10 worked), so
+these cases test the desk's rule and not a calendar library (the last test checks it against
+the platform's calendar day by day); ``tests/integration/test_desk.py`` runs the desk on the
+platform's own calendar.
 """
 
 from __future__ import annotations
