@@ -455,6 +455,12 @@ def test_a_cancelled_flow_returns_the_contract_to_draft_and_cancel_ends_the_flow
     deadline = p.clock.now() + dt.timedelta(days=3)
     sent = p.contracts.start_signing(c.id, _signers(w), deadline=deadline, actor="王五")
     p.flows.cancel(sent.contract.flow_id, "条款有误", actor="王五")
+    # the minute job settles it without a reader (so its event, and webhook, follow at once)
+    from yinxin.jobs.registry import by_name, default_jobs
+
+    job = by_name(default_jobs(p), "contracts.settle")
+    assert job.run(p) == f"settled: [{c.id}]"
+    assert job.run(p) == "settled: []"
     back = p.contracts.get(c.id)
     assert back.state == ContractState.DRAFTED and back.flow_id is None
     assert "条款有误" in back.reason

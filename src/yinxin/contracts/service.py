@@ -309,7 +309,7 @@ class Contracts:
         """New values for a draft (the whole set, checked like ``draft``); a new PDF."""
         from yinxin.contracts.render import render_contract
 
-        self._settle()
+        self.settle()
         now = self.clock.now()
         actor = _actor(actor)
         with self.db.read() as s:
@@ -358,7 +358,7 @@ class Contracts:
         from yinxin.pdf.sign import Placement
         from yinxin.signing.flows import SignerSpec
 
-        self._settle()
+        self.settle()
         actor = _actor(actor)
         with self.db.read() as s:
             row = self._row(s, contract_id)
@@ -449,7 +449,7 @@ class Contracts:
         if not reason or len(reason) > 500:
             raise ValidationError("a reason of 1–500 characters", field="reason")
         actor = _actor(actor)
-        self._settle()
+        self.settle()
         with self.db.read() as s:
             row = self._row(s, contract_id)
             CONTRACT_LIFECYCLE.check("cancel", row.state, None, row.number)
@@ -458,7 +458,7 @@ class Contracts:
             try:
                 self.flows.cancel(flow_id, reason, actor=actor)
             except IllegalTransition:
-                self._settle()  # it finished meanwhile: signed (refused below) or returned
+                self.settle()  # it finished meanwhile: signed (refused below) or returned
         now = self.clock.now()
         with self.db.transaction() as s:
             row = self._row(s, contract_id, lock=True)
@@ -476,7 +476,7 @@ class Contracts:
 
     # === reading =================================================================================
     def get(self, contract_id: int) -> ContractView:
-        self._settle()
+        self.settle()
         with self.db.read() as s:
             return self._view(self._row(s, contract_id))
 
@@ -494,7 +494,7 @@ class Contracts:
             raise ValidationError(f"unknown state {state!r}", field="state")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
-        self._settle()
+        self.settle()
         with self.db.read() as s:
             q = select(Contract).order_by(Contract.id.desc())
             if state is not None:
@@ -523,9 +523,12 @@ class Contracts:
         return ContractFile(view.id, f"{view.number}.pdf", view.pdf_sha256, False, data)
 
     # === settling on read ========================================================================
-    def _settle(self) -> list[int]:
+    def settle(self) -> list[int]:
         """Contracts whose sign flow has finished take the flow's outcome (see the module
-        docstring); returns their ids. One indexed query when there is nothing to do."""
+        docstring); returns their ids. One indexed query when there is nothing to do. Every
+        read calls it; the ``contracts.settle`` job calls it every minute too, so the
+        ``contract.signed`` event (and its webhook) follows the flow without waiting for a
+        reader."""
         with self.db.read() as s:
             due = list(
                 s.execute(

@@ -120,6 +120,10 @@ def _flows_expire(p: Platform) -> str:
     return f"expired: {list(p.flows.expire_due().expired)}"
 
 
+def _contracts_settle(p: Platform) -> str:
+    return f"settled: {p.contracts.settle()}"  # type: ignore[attr-defined]
+
+
 def _flows_remind(p: Platform) -> str:
     """Urge once every signer whose turn it is when the flow's deadline is less than a day away
     and nobody urged them since that day began; a second run finds them urged."""
@@ -267,6 +271,12 @@ def default_jobs(platform: Platform) -> list[Job]:
     jobs += [
         Job("flows.expire", frequent, "expire sign flows past their deadline", _flows_expire),
         Job("flows.remind", HOUR, "remind signers a day before the deadline", _flows_remind),
+        Job(
+            "contracts.settle",
+            frequent,
+            "contracts whose sign flow ended become signed (or drafts again)",
+            _contracts_settle,
+        ),
         Job(
             "desk.breaches",
             frequent,
