@@ -52,6 +52,30 @@ def bj(y: int, m: int, d: int, h: int = 10) -> dt.datetime:
     return dt.datetime(y, m, d, h, 0, tzinfo=BJ)
 
 
+def sign_both(p: Platform, clock: FrozenClock, w, code: str, extra: dict) -> int:
+    """A contract from template ``code`` drafted for the organization and signed by 甲方 and
+    乙方 through a sign flow, as the signers do it (code from the outbox, PIN)."""
+    values = get_template(code).example_values() | extra
+    c = p.contracts.draft(code, values, owner_subscriber_id=w.org.id, actor="合同管理员")
+    sent = p.contracts.start_signing(
+        c.id,
+        [
+            ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+            ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+        ],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    for link in sent.links:
+        party = w.jia if link.role == "甲方" else w.yi
+        clock.advance(minutes=7)
+        before = outbox_lines(w.outbox)
+        ch = p.flows.request_code(link.token)
+        code_ = read_code(w.outbox, party.phone, after=before)
+        p.flows.sign(link.token, pin=party.pin, challenge_id=ch.challenge_id, code=code_)
+    assert p.contracts.get(c.id).state == "signed"
+    return c.id
+
+
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory) -> dict:
     """A data directory with a 002 contract and a 003 contract, both signed on 2026-01-05 by
@@ -70,25 +94,7 @@ def golden(tmp_path_factory) -> dict:
             {"start_date": "2026-01-01", "end_date": "2027-12-31", "late_rate": "5‰"},
         ),
     ):
-        values = get_template(code).example_values() | extra
-        c = p.contracts.draft(code, values, owner_subscriber_id=w.org.id, actor="合同管理员")
-        sent = p.contracts.start_signing(
-            c.id,
-            [
-                ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
-                ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
-            ],
-            deadline=clock.now() + dt.timedelta(days=3),
-        )
-        for link in sent.links:
-            party = w.jia if link.role == "甲方" else w.yi
-            clock.advance(minutes=7)
-            before = outbox_lines(w.outbox)
-            ch = p.flows.request_code(link.token)
-            code_ = read_code(w.outbox, party.phone, after=before)
-            p.flows.sign(link.token, pin=party.pin, challenge_id=ch.challenge_id, code=code_)
-        assert p.contracts.get(c.id).state == "signed"
-        ids[name] = c.id
+        ids[name] = sign_both(p, clock, w, code, extra)
     draft = p.contracts.draft(
         "platform-integration",
         get_template("platform-integration").example_values(),
@@ -552,3 +558,46 @@ def test_api(world) -> None:
         assert page.status_code == 200 and "履约跟踪" in page.text
         js = c.get("/static/pages/obligations.js")
         assert js.status_code == 200 and "/obligations" in js.text
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+@pytest.fixture
+def clock() -> FrozenClock:
+    """This module's platforms start on the signing day (the CA too), whatever the date."""
+    return FrozenClock(SIGNED)
+
+
+@pytest.mark.postgres
+def test_on_postgresql(make_platform, clock) -> None:
+    """The same service on PostgreSQL (row locks are real there): tracked by the job, deemed
+    acceptance, a partial payment, reminders once though the job runs twice, a refusal."""
+    p = make_platform("postgres")
+    w = build_world(p, clock)
+    cid = sign_both(p, clock, w, "platform-integration", {})
+    job = by_name(default_jobs(p), "obligations.remind")
+    assert "tracked: [" + str(cid) + "]" in job.run(p)
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12")
+    clock.set(bj(2026, 2, 26))
+    p.obligations.record(cid, "reminded", "2026-02-26")
+    clock.set(bj(2026, 3, 3))
+    assert "deemed: [" + str(cid) + "]" in job.run(p)
+    assert "deemed: []" in job.run(p)
+    first = by_label(p.obligations.view(cid), "第1期")
+    assert first.due_on == D(2026, 4, 15)
+    clock.set(bj(2026, 4, 14))
+    p.obligations.pay(cid, "305000", "2026-04-14")
+    job.run(p)
+    job.run(p)
+    first = by_label(p.obligations.view(cid), "第1期")
+    assert [r.point for r in first.reminders] == ["before:1"]
+    assert len([m for m in obligation_messages(p) if "第1期" in m["body"]]) == 1
+    clock.set(bj(2026, 4, 20))
+    first = by_label(p.obligations.view(cid), "第1期")
+    # ¥305,000.00 paid before the due day; 04-16 … 04-20: 5 × 3% × ¥1,000,000.00
+    assert first.penalty == Decimal("150000.00") and first.days_late == 5
+    before = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.obligations.pay(cid, "1000000.01", "2026-04-20")
+    assert e.value.field == "amount"
+    assert dbdump.dump(p) == before

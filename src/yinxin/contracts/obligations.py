@@ -710,6 +710,8 @@ class Obligations:
             if o.state in (_O.PENDING, _O.OPEN):
                 o.state = OBLIGATION_LIFECYCLE.check("meet", o.state, None, str(o.id)).to_state
                 o.met_on, o.updated_at = day, now
+                done = "签署验收合格报告" if kind == "acceptance" else "交付并提交验收申请"
+                o.due_explanation = f"{o.due_explanation}；{day.isoformat()} {done}"
                 met.append(o.id)
         return met
 
@@ -1002,8 +1004,7 @@ class Obligations:
         day: dt.date,
     ) -> ObligationView:
         amount = None if o.amount is None else Decimal(o.amount)
-        paid = Decimal(o.paid)
-        paid_by_day = sum((Decimal(p.amount) for p in pays if p.paid_on <= day), Decimal(0))
+        paid_by_day = sum((Decimal(p.amount) for p in pays if p.paid_on <= day), Decimal("0.00"))
         outstanding = None if amount is None else amount - paid_by_day
         met = o.state in (_O.MET, _O.DEEMED) and (o.met_on is None or o.met_on <= day)
         if met:
@@ -1048,7 +1049,7 @@ class Obligations:
             debtor=o.debtor,
             wording=o.wording,
             amount=amount,
-            paid=paid,
+            paid=paid_by_day,
             outstanding=outstanding,
             event=o.event,
             due_on=o.due_on,
