@@ -345,6 +345,46 @@ def test_draft_revise_list_cancel(world):
     assert p.verify_audit().ok
 
 
+def test_a_new_template_version_leaves_old_drafts_on_theirs(world):
+    """Version 2 of a template beside version 1: new drafts take 2, a draft of 1 is revised
+    and rendered from 1, and both print what their own version says."""
+    import dataclasses
+
+    from yinxin.contracts import templates as lib
+
+    p = world.p
+    old = p.contracts.draft("tech-service", _values(world, "tech-service"), actor="t")
+    v1 = get_template("tech-service")
+    v2 = dataclasses.replace(
+        v1, version="2", text=v1.text + "\n## 九、新增条款\n第二版新增的条款。"
+    )
+    versions = lib._every_version()
+    versions[("tech-service", "2")] = v2
+    lib.library.cache_clear()
+    try:
+        assert get_template("tech-service").version == "2"
+        new = p.contracts.draft("tech-service", _values(world, "tech-service"), actor="t")
+        assert (new.template_version, old.template_version) == ("2", "1")
+        revised = p.contracts.revise(old.id, old.values | {"price": "130000"}, actor="t")
+        assert revised.template_version == "1"
+
+        def text_of(c) -> str:
+            pdf = p.contracts.pdf(c.id).pdf
+            out = subprocess.run(
+                ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+            )
+            return _squash(out.stdout.decode())
+
+        assert "第二版新增的条款" in text_of(new) and "第二版新增的条款" not in text_of(revised)
+        with pytest.raises(NotFound) as e:
+            get_template("tech-service", "7")
+        assert e.value.field == "template_version"
+    finally:
+        del versions[("tech-service", "2")]
+        lib.library.cache_clear()
+    assert get_template("tech-service").version == "1"
+
+
 def _signers(w: World) -> list[ContractSigner]:
     return [
         ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),  # any order: turns follow the template

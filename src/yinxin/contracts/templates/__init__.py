@@ -480,28 +480,55 @@ def _load(data: dict, source_name: str) -> Template:
 
 
 @functools.cache
-def library() -> dict[str, Template]:
-    """Every template shipped with the package, by code (read and checked once a process)."""
-    out: dict[str, Template] = {}
+def _every_version() -> dict[tuple[str, str], Template]:
+    """Every template file shipped with the package, by (code, version), read and checked
+    once a process. A new version of a template is a new file (``tech-service.v2.toml``) beside
+    the old one, which stays while contracts drafted from it may still be revised: a stored
+    contract always finds the text it was drafted from."""
+    out: dict[tuple[str, str], Template] = {}
     for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             t = _load(tomllib.loads(entry.read_text("utf-8")), entry.name)
-            if t.code in out:
-                raise ValueError(f"template code {t.code} is defined twice")
-            out[t.code] = t
+            if (t.code, t.version) in out:
+                raise ValueError(f"template {t.code} version {t.version} is defined twice")
+            out[(t.code, t.version)] = t
     return out
 
 
+def _version_key(version: str) -> tuple[int, ...] | tuple[str]:
+    try:
+        return tuple(int(x) for x in version.split("."))
+    except ValueError:
+        return (version,)
+
+
+@functools.cache
+def library() -> dict[str, Template]:
+    """The current (highest) version of every template, by code: what new contracts use."""
+    out: dict[str, Template] = {}
+    for (code, _version), t in sorted(
+        _every_version().items(), key=lambda kv: (kv[0][0], _version_key(kv[0][1]))
+    ):
+        out[code] = t
+    return dict(sorted(out.items()))
+
+
 def get_template(code: str, version: str | None = None) -> Template:
-    """The template ``code`` (and ``version``, when a stored contract asks for its own)."""
-    t = library().get(str(code or "").strip())
+    """The template ``code``: its current version, or ``version`` when a stored contract asks
+    for its own."""
+    code = str(code or "").strip()
+    t = library().get(code)
     if t is None:
         raise NotFound(f"no contract template {code!r}", field="template")
-    if version is not None and t.version != version:
+    if version is None or t.version == version:
+        return t
+    old = _every_version().get((code, str(version)))
+    if old is None:
         raise NotFound(
-            f"template {code} is at version {t.version}, not {version}", field="template_version"
+            f"template {code} has no version {version} (current: {t.version})",
+            field="template_version",
         )
-    return t
+    return old
 
 
 __all__ = [
