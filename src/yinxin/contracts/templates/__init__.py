@@ -13,8 +13,10 @@ drafted or signed contract says. A file holds
   anchor placement finds exactly one place for each seal;
 * ``[[blanks]]``: named, typed blanks (see ``BLANK_TYPES``), required or optional, with an
   ``example`` (what the form shows as a hint, and what the tests fill every template with);
-* ``text``: the clauses, one paragraph a line, ``{{blank}}`` where a value goes (markup in
-  ``yinxin.contracts.render``).
+* ``[body] text``: the clauses, one paragraph a line, ``{{blank}}`` where a value goes
+  (markup in ``yinxin.contracts.render``: ``## `` a heading, ``| `` a line without indent,
+  ``- `` an item, ``{{schedule}}`` alone on a line one paragraph per instalment). It is a
+  table of its own because TOML would give a key after ``[[blanks]]`` to the last blank.
 
 ``Template.fill(values)`` checks every value and returns the normalised ones (JSON-able
 strings, lists for payment schedules): bad input is refused with a ``ValidationError`` naming
