@@ -42,10 +42,15 @@ ROW_H = 190.0  # one row of signature blocks: name, representative, the seal's r
 ANCHOR_DROP = 100.0  # from the top of a block to the anchor line (the seal's centre)
 GREY = (0.4, 0.4, 0.4)
 EMPTY = "/"
+END_OF_TEXT = "（以下无正文）"
 
 NO_START = set("，。、；：？！）》」』】〕〉…—％%,.;:!?)]}”’·")
 NO_END = set("（《「『【〔〈([{“‘")
 _LATIN = re.compile(r"[A-Za-z0-9¥￥$.,:/%+\-_@#&=]+")
+
+
+def _squash_text(text: str) -> str:
+    return "".join(text.split())
 
 
 # --- values as the contract prints them ---------------------------------------------------------
@@ -356,13 +361,24 @@ def render_contract(
         else:
             paragraph(fill_text(template, line, values), 2 * BODY)
 
-    # signature blocks, two to a row
+    # signature blocks, two to a row. The text ends with “（以下无正文）”, and a page that holds
+    # only signature blocks says whose signature page it is: a signature page cannot be moved
+    # under another contract's text unnoticed (it also carries the number in its footer).
+    if _squash_text(template.text.strip().splitlines()[-1]) != "（以下无正文）":
+        paragraph(END_OF_TEXT, 0.0)
     pg.y -= 14
     col = width / 2
     parties = list(template.parties)
     for k in range(0, len(parties), 2):
+        page_before = len(pg.pages)
         cv = pg.need(ROW_H)
-        if k == 0:
+        if len(pg.pages) != page_before:  # the blocks begin a page of their own
+            note = f"（本页无正文，为《{heading_title}》（合同编号 {number}）之签署页）"
+            for ln in wrap(fonts, note, BODY, width):
+                pg.y -= LEADING
+                cv.text(LEFT, pg.y, ln, size=BODY, color=GREY)
+            pg.y -= 10
+        if k == 0 or len(pg.pages) != page_before:
             cv.line(LEFT, pg.y, LEFT + width, pg.y, width=0.5)
         top = pg.y
         for j, party in enumerate(parties[k : k + 2]):
