@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from yinxin.notify.webhooks import Webhooks
     from yinxin.pki.kek import PlatformKek
     from yinxin.pki.keys import KeyStore
-    from yinxin.pki.recrypt import DataRecrypt
+    from yinxin.recrypt import DataRecrypt
     from yinxin.registry.ca import CertificateAuthority
     from yinxin.registry.certificates import Certificates
     from yinxin.registry.documents import ApplicationDocuments
@@ -93,7 +93,7 @@ class Platform:
     @cached_property
     def recrypt(self) -> DataRecrypt:
         """Moves every sealed secret to one data-at-rest cipher (``yinxin keys recrypt``)."""
-        from yinxin.pki.recrypt import DataRecrypt
+        from yinxin.recrypt import DataRecrypt
 
         return DataRecrypt(self.db, self.clock, self.kek)
 

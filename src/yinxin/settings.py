@@ -150,11 +150,21 @@ def _number(env, name: str, kind: type):
     return value
 
 
+# The data-at-rest ciphers by name (``yinxin.pki.ciphers`` implements exactly these; a unit test
+# holds the two lists equal). Named here so that settings, in the core layer, need not import pki.
+DATA_CIPHERS = ("aes-256-gcm", "sm4-gcm", "sm4-cbc-hmac-sm3")
+
+
 def _data_cipher(env) -> str | None:
     """``YINXIN_DATA_CIPHER`` by its canonical name, or None for the default; unknown refused."""
     raw = (env.get("YINXIN_DATA_CIPHER") or "").strip()
     if not raw:
         return None
-    from yinxin.pki.ciphers import get_cipher
-
-    return get_cipher(raw).name
+    name = raw.lower()
+    if name not in DATA_CIPHERS:
+        raise ConfigurationError(
+            f"unknown data cipher {raw!r}: {', '.join(DATA_CIPHERS)}",
+            field="YINXIN_DATA_CIPHER",
+            code="unknown_cipher",
+        )
+    return name

@@ -43,7 +43,7 @@ from yinxin.pki.ciphers import AES_256_GCM, SM4_CBC_HMAC_SM3, SM4_GCM
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import FileKeyStore
 from yinxin.pki.pkcs11_store import Pkcs11KeyStore
-from yinxin.pki.recrypt import KINDS
+from yinxin.recrypt import KINDS
 from yinxin.settings import Settings
 from yinxin.store.models import AuditEvent, PlatformKey
 from yinxin.store.models.access import StaffUser

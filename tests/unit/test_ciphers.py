@@ -255,3 +255,11 @@ def test_pin_kdf_parameters_from_a_changed_header_are_bounded() -> None:
     ):
         with pytest.raises(ValueError):
             derive_from_pin("246810", b"s" * 16, params, 16)
+
+
+def test_settings_name_exactly_the_ciphers_there_are() -> None:
+    # settings (core layer) validates YINXIN_DATA_CIPHER against its own list, without importing
+    # pki: the two lists must not drift apart
+    from yinxin import settings
+
+    assert tuple(ciphers.CIPHERS) == settings.DATA_CIPHERS

@@ -4,8 +4,9 @@
     store     store/ (models, unit of work, audit chain, files, migrations)
     pki       pki/ (keys, profiles, authority, CRL, OCSP, TSA)
     pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report), ofd/: no database
-    services  registry/, seals/, signing/, notify/, archive/, contracts/
-    app       app.py (the only wiring), demo.py, jobs/ (the scheduler over the services)
+    services  registry/, seals/, signing/, notify/, archive/, contracts/, handover/
+    app       app.py (the only wiring), demo.py, jobs/ (the scheduler over the services), recrypt.py
+              (re-encrypts every service's sealed secrets)
     adapters  adapters/cli/, adapters/http/
 
 A module may import its own layer and the layers below it, never one above; and no two units
@@ -52,8 +53,9 @@ LAYERS: dict[str, list[str]] = {
         "yinxin.notify",
         "yinxin.archive",
         "yinxin.contracts",
+        "yinxin.handover",
     ],
-    "app": ["yinxin.app", "yinxin.demo", "yinxin.jobs"],
+    "app": ["yinxin.app", "yinxin.demo", "yinxin.jobs", "yinxin.recrypt"],
     "adapters": ["yinxin.adapters"],
 }
 ORDER = list(LAYERS)

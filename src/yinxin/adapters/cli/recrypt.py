@@ -1,5 +1,5 @@
 """``yinxin keys …``: which cipher the sealed secrets are under, and moving them to another
-(``yinxin.pki.recrypt``; docs/national-algorithms.md, "SM4 for data at rest")."""
+(``yinxin.recrypt``; docs/national-algorithms.md, "SM4 for data at rest")."""
 
 from __future__ import annotations
 
