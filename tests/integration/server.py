@@ -201,7 +201,7 @@ def running_server(
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
-    ready_timeout: float = 30,
+    ready_timeout: float = 90,
 ) -> Iterator[Server]:
     """``yinxin serve --host HOST --port PORT [ARGS]`` for the length of the ``with``.
 

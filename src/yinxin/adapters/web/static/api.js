@@ -271,7 +271,14 @@ export async function currentSession() {
   try { return await api("GET", "/sessions/current"); } catch (e) { return e.code === "session_expired" ? { expired: true } : null; }
 }
 
+// Set once the page is on its way out (logged out, or sent to the login page): an answer that
+// arrives later — a 401 to a request still in flight when the session was ended — must not start
+// a second navigation that aborts the first.
+let leaving = false;
+
 export function goLogin(kind, expired) {
+  if (leaving) return;
+  leaving = true;
   const page = kind === "staff" ? "/staff/login" : "/login";
   const q = new URLSearchParams({ next: location.pathname });
   if (expired) q.set("expired", "1");
@@ -289,6 +296,8 @@ export async function requireSession(kind) {
 }
 
 export async function logout() {
+  if (leaving) return;
+  leaving = true;
   try { await api("DELETE", "/sessions/current"); } catch (_) { /* ended anyway */ }
   location.assign("/");
 }
