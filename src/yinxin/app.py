@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from yinxin.signing.batch import BatchSigning
     from yinxin.signing.flows import SignFlows
     from yinxin.signing.intent import IntentConfirmation
+    from yinxin.signing.ofd import OfdSigning
     from yinxin.signing.service import SigningService
     from yinxin.store.audit import AuditEventView, AuditVerdict
 
@@ -186,6 +187,12 @@ class Platform:
         return SigningService(
             self._evidence, seals=self.seals, intent=self.intent, archive=self.archive
         )
+
+    @cached_property
+    def ofd_signing(self) -> OfdSigning:
+        from yinxin.signing.ofd import OfdSigning
+
+        return OfdSigning(self.signing)
 
     @cached_property
     def authorizations(self) -> SigningAuthorizations:

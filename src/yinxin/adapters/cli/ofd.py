@@ -16,7 +16,17 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import JSON, console, read_input, run, show_error, write_atomic
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    console,
+    platform,
+    read_input,
+    run,
+    show_error,
+    write_atomic,
+)
+from yinxin.adapters.cli.verify import _platform_here
 from yinxin.errors import ValidationError, YinxinError
 
 ofd_app = typer.Typer(
@@ -150,6 +160,10 @@ def ofd_verify(
     crl: list[Path] = typer.Option(
         [], help="CRLs (DER or PEM) of the signers' CAs, for the revocation check."
     ),
+    use_platform: bool = typer.Option(
+        False, "--platform", help="Trust the platform's root and issuing CA (run where it is)."
+    ),
+    home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
     """Check every signature: file digests, the SES_Signature (seal, maker, signer certificate,
@@ -163,13 +177,22 @@ def ofd_verify(
 
         data = read_input(file, "file")
         anchors = [der for path in trust for der in _certs(path, "trust")]
-        if not anchors:
+        crls = [_crl(path) for path in crl]
+        if use_platform:
+            # the platform's root and issuing CA (plus any --trust), as `yinxin sign ofd` signs
+            if not _platform_here(home):
+                raise ValidationError(
+                    "--platform: no platform database here (give --home or --trust)",
+                    field="platform",
+                )
+            report = platform(home).ofd_signing.verify(data, extra_trust=anchors, crls=crls)
+        elif not anchors:
             raise ValidationError(
                 "no trusted certificate: give --trust MAKER-OR-CA.pem (repeat as needed)",
                 field="trust",
             )
-        crls = [_crl(path) for path in crl]
-        report = verify_ofd(data, check_ofd_value(anchors, crls))
+        else:
+            report = verify_ofd(data, check_ofd_value(anchors, crls))
     except YinxinError as e:
         show_error(e, as_json)
         raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None

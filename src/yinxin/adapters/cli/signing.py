@@ -436,3 +436,11 @@ def _show_authorization(a) -> None:
         f"#{a.id} seal {a.es_id} [bold]{a.state}[/] {a.used_documents}/{a.max_documents} used, "
         f"until {a.valid_until:%Y-%m-%d %H:%M}Z; {'; '.join(scope) or 'any counterparty and flow'}"
     )
+
+
+# OFD signing with a platform seal lives in its own module; attached here so `yinxin sign …`
+# (also when the CLI loads the `sign` group alone) lists it beside `sign pdf`.
+from yinxin.adapters.cli.sign_ofd import sign_ofd_cmd, sign_ofd_code  # noqa: E402
+
+sign_app.command("ofd-code")(sign_ofd_code)
+sign_app.command("ofd")(sign_ofd_cmd)

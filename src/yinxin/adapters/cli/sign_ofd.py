@@ -1,0 +1,123 @@
+"""``yinxin sign ofd-code`` and ``yinxin sign ofd``: an OFD signed with a platform-held seal.
+
+The same two steps as ``sign code`` / ``sign pdf`` (a one-time code for this file, then the
+code and the seal PIN), over ``yinxin.signing.ofd.OfdSigning``. The commands are attached to
+``sign_app`` by ``adapters/cli/signing.py``; services are imported inside them only, so
+``yinxin --help`` loads none of this. The result verifies with ``yinxin ofd verify FILE``
+where the platform is (its root and issuing CA are the trust) or with ``--trust`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from yinxin.adapters.cli.common import (
+    CODE,
+    HOME,
+    JSON,
+    PIN_CODE_STDIN,
+    SEAL_PIN,
+    console,
+    extended,
+    platform,
+    read_input,
+    read_pin_and_code,
+    run,
+    writable,
+    write_atomic,
+)
+from yinxin.errors import ValidationError
+
+IN = typer.Option(..., "--in", help="The OFD to be signed.")
+SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
+
+
+def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None):
+    """Where the seal goes: centred on the anchor text, or at x/y (mm from the page's top
+    left) on the page (default last)."""
+    from yinxin.ofd.sign import Placement
+
+    if anchor is None and (x is None or y is None):
+        raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
+    if anchor is not None and (x is not None or y is not None):
+        raise ValidationError("give --anchor or --x/--y, not both", field="placement")
+    return Placement(anchor=anchor, page=page, x=x, y=y)
+
+
+def sign_ofd_code(
+    input: Path = IN,
+    signer: int = SIGNER,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Send the signer a one-time code for this OFD (intent confirmation)."""
+    run(
+        as_json,
+        lambda: platform(home).ofd_signing.request_confirmation(
+            signer_subscriber_id=signer,
+            document=read_input(input, "in"),
+            document_name=input.name,
+        ),
+    )
+
+
+def sign_ofd_cmd(
+    input: Path = IN,
+    output: Path = typer.Option(..., "--out", help="Where the signed OFD is written."),
+    seal: str = typer.Option(..., help="Seal id or esID (an SM2 seal)."),
+    signer: int = SIGNER,
+    challenge: str = typer.Option(..., help="Challenge id from `sign ofd-code`."),
+    code: str | None = CODE,
+    pin: str | None = SEAL_PIN,
+    pin_stdin: bool = PIN_CODE_STDIN,
+    anchor: str | None = typer.Option(None, help='Centre the seal on this text, "乙方（签章）".'),
+    page: int | None = typer.Option(None, help="Page (1 = first, -1 = last)."),
+    x: float | None = typer.Option(None, help="Seal centre, mm from the left edge."),
+    y: float | None = typer.Option(None, help="Seal centre, mm from the top edge."),
+    role: str | None = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位"),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Confirm the code and sign the OFD with a platform-held SM2 seal key (GB/T 38540
+    SES_Signature, timestamped by the platform's TSA).
+
+    The seal PIN and the one-time code come as for `sign pdf`: YINXIN_SEAL_PIN and YINXIN_CODE,
+    standard input (--pin-stdin: PIN, then code, one a line) or hidden prompts.
+    """
+
+    def go():
+        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
+        data = read_input(input, "in")
+        where = _placement(anchor, page, x, y)
+        writable(output)  # a bad --out is refused before the code is used up
+        signed = platform(home).ofd_signing.sign(
+            data,
+            seal=seal,
+            pin=the_pin,
+            signer_subscriber_id=signer,
+            challenge_id=challenge,
+            code=the_code,
+            placement=where,
+            role=role,
+            document_name=input.name,
+        )
+        write_atomic(output, signed.data)
+        return extended(
+            signed.record,
+            replayed=signed.replayed,
+            signature_id=signed.signature_id,
+            page=signed.page,
+            boundary=signed.boundary,
+            out=str(output),
+        )
+
+    run(
+        as_json,
+        go,
+        lambda r: console.print(
+            f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {r.out} as "
+            f"{r.role or 'signer'} with seal {r.es_id} (OFD, {r.level})"
+        ),
+    )

@@ -1,0 +1,243 @@
+"""Signing an OFD with a platform seal: the PDF signing workflow, with a GB/T 38540 signature.
+
+The same three conditions as a PDF signature (``yinxin.signing.service``): the seal and its
+certificate are usable now, the holder's seal PIN opens the platform-held key, and the signer
+confirmed intent with a one-time code for *this* document's SHA-256 — the code is checked
+after the PIN (a mistyped PIN never burns a code) and consumed in the transaction that records
+the signature. Record, archive and ``document.signed`` audit event are written by the PDF
+service's own ``record_signatures``, so an OFD signature reads like any other in the records,
+the archive and the audit trail.
+
+What differs is the signature itself. An OFD seal signature is a GB/T 38540 ``SES_Signature``
+v4 over the signature's ``Signature.xml`` (``yinxin.ofd.sign`` + ``SesOfdSigner``): SM2 with
+SM3 only, so the seal's certificate must hold an SM2 key (an ECDSA seal is refused by name
+before its PIN is tried), and the seal's SESeal record — made by the SM2 issuing CA — travels
+inside the signature. The value is stamped by the platform's TSA with an SM3 imprint. The
+level recorded is ``B-T``: signed and timestamped, no embedded revocation data (an OFD has no
+DSS; the relying party checks revocation against the CRL) and no archive renewal.
+
+Everything that could refuse the signature (placement off the page, anchor not found, a
+document closed by an earlier signer, a seal whose certificate list does not name the signer)
+is tried on a throw-away signature *before* the code is confirmed, so such a refusal leaves
+the database as it was and the code unused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+
+from yinxin.errors import NotFound, ValidationError
+from yinxin.ofd.package import OfdPackage
+from yinxin.ofd.sign import Placement, sign_ofd
+from yinxin.ofd.verify import OfdReport, verify_ofd
+from yinxin.pdf.sign import Level
+from yinxin.seals.rows import seal_row
+from yinxin.seals.ses_signature import SesOfdSigner, check_ofd_value
+from yinxin.seals.seseal import cert_spki, is_sm2_spki
+from yinxin.signing.intent import Challenge
+from yinxin.signing.service import (
+    SignatureEntry,
+    SignatureRecordView,
+    SigningService,
+    sha256_hex,
+)
+from yinxin.store.models import Certificate
+
+MAX_OFD = 50 * 1024 * 1024
+LEVEL = Level.B_T  # signed and timestamped; see the module docstring
+DER = serialization.Encoding.DER
+
+
+@dataclass(frozen=True)
+class SignedOfdDocument:
+    """The signed OFD and its record; ``signature_id``/``page``/``boundary``: the signature and
+    stamp just added (``None`` on a replay, which added nothing); ``replayed`` as for PDF."""
+
+    data: bytes
+    record: SignatureRecordView
+    signature_id: str | None = None
+    page: int | None = None
+    boundary: str | None = None
+    replayed: bool = False
+
+
+def _read_ofd(document: bytes) -> OfdPackage:
+    """The package, or a refusal naming ``ofd`` (empty, too large, not an OFD)."""
+    if not document or len(document) > MAX_OFD:
+        raise ValidationError("the document is empty or larger than 50 MiB", field="ofd")
+    return OfdPackage.read(document)  # refuses a non-ZIP, a ZIP without OFD.xml (field ofd)
+
+
+class OfdSigning:
+    """``sign`` an OFD with a platform seal, ``request_confirmation`` for it, ``verify`` one
+    with the platform's certificates as trust. Built on ``SigningService`` (same evidence,
+    seals, intent and archive), beside it rather than inside it: the PDF service stays about
+    PDF, and this one about the OFD engine and GB/T 38540."""
+
+    def __init__(self, signing: SigningService):
+        self.signing = signing
+        self.db, self.clock, self.ca, self.tsa = signing.db, signing.clock, signing.ca, signing.tsa
+        self.intent, self.archive = signing.intent, signing.archive
+
+    # --- intent ------------------------------------------------------------------------------
+    def request_confirmation(
+        self, *, signer_subscriber_id: int, document: bytes, document_name: str
+    ) -> Challenge:
+        """Send the signer a one-time code for this OFD (意愿认证); a file that is not an OFD
+        is refused before any code is sent."""
+        _read_ofd(document)
+        return self.intent.request_code(
+            signer_subscriber_id,
+            purpose="sign",
+            document_sha256=sha256_hex(document),
+            document_name=document_name,
+        )
+
+    # --- signing -----------------------------------------------------------------------------
+    def _require_sm2_seal(self, seal: int | str) -> None:
+        """Refuse, naming the seal, one whose certificate is not SM2: GB/T 38540 signs with
+        SM2 only, and an OFD reader would reject anything else. Checked before the PIN, so a
+        PIN typed for the wrong kind of seal is not counted against it."""
+        with self.db.read() as s:
+            row = seal_row(s, seal)
+            cert = s.get(Certificate, row.certificate_id)
+            if cert is None:
+                raise NotFound(f"seal {row.es_id} has no certificate", field="seal")
+            if not is_sm2_spki(cert_spki(cert.der)):
+                raise ValidationError(
+                    f"seal {row.es_id} is bound to a non-SM2 certificate ({cert.serial_hex}): "
+                    "an OFD seal signature (GB/T 38540) is made with SM2 only; use a seal "
+                    "whose certificate comes from the SM2 hierarchy",
+                    field="seal",
+                )
+
+    def sign(
+        self,
+        document: bytes,
+        *,
+        seal: int | str,
+        pin: str,
+        signer_subscriber_id: int,
+        placement: Placement,
+        confirmation_token: str | None = None,
+        challenge_id: str | None = None,
+        code: str | None = None,
+        role: str | None = None,
+        document_name: str = "contract.ofd",
+    ) -> SignedOfdDocument:
+        """One seal signature more on ``document`` (the first, or after earlier signers)."""
+        _read_ofd(document)
+        if not isinstance(placement, Placement):
+            raise ValidationError("give an anchor text or a page and position", field="placement")
+        _, role_ = self.signing.check_options(LEVEL, role)
+        digest = sha256_hex(document)
+        self._require_sm2_seal(seal)
+        unlocked, done = self.signing.unlock_for_signer(
+            seal,
+            pin,
+            signer_subscriber_id=signer_subscriber_id,
+            document_sha256=digest,
+            confirmation_token=confirmation_token,
+            challenge_id=challenge_id,
+            code=code,
+        )
+        if done is not None:
+            previous = self.signing._signed_with(done, signer_subscriber_id, digest)
+            if previous is not None:
+                return SignedOfdDocument(previous.pdf, previous.record, replayed=True)
+        stamp = unlocked.stamp
+        cert_der = unlocked.certificate.public_bytes(DER)
+        now = self.clock.now()
+        # a dry run without the TSA: every refusal the OFD engine or GB/T 38540 can give comes
+        # now, before the code is confirmed (confirming writes) — nothing is kept of it
+        sign_ofd(
+            document,
+            SesOfdSigner(stamp.seseal, unlocked.key, cert_der, when=now),
+            placement=placement,
+            when=now,
+        )
+        if confirmation_token is None:
+            # The code is checked only after the PIN: a mistyped PIN must not burn the code.
+            if not (challenge_id and code):
+                raise ValidationError(
+                    "intent confirmation is needed: give the one-time code", field="code"
+                )
+            confirmation_token = self.signing.confirm(
+                challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
+            ).confirmation_token
+        signer = SesOfdSigner(
+            stamp.seseal,
+            unlocked.key,
+            cert_der,
+            when=now,
+            timestamper=self.tsa.respond,
+            timestamp_hash="sm3",
+        )
+        made = sign_ofd(document, signer, placement=placement, when=now)
+        signed = made.data
+        # kept before the transaction, as for PDF: a crash leaves an unreferenced file, never a
+        # record whose document cannot be found
+        stored = self.archive.store(signed)
+        with self.db.transaction() as s:
+            consumed = self.intent.consume(
+                confirmation_token,
+                subscriber_id=signer_subscriber_id,
+                document_sha256=digest,
+                purpose="sign",
+                by="signing",
+                session=s,
+            )
+            (record,) = self.signing.record_signatures(
+                s,
+                [
+                    SignatureEntry(
+                        document_name=document_name,
+                        digest=digest,
+                        signed=signed,
+                        stored=stored,
+                        role=role_,
+                        field_name=made.signature_id,
+                        details={
+                            "format": "ofd",
+                            "signature_xml": made.signature_xml,
+                            "page": made.page,
+                            "boundary": made.boundary,
+                        },
+                    )
+                ],
+                stamp=stamp,
+                signer_subscriber_id=signer_subscriber_id,
+                level=LEVEL,
+                challenge_id=consumed.challenge_id,
+                now=now,
+                actor=f"subscriber:{signer_subscriber_id}",
+            )
+        return SignedOfdDocument(signed, record, made.signature_id, made.page, made.boundary)
+
+    # --- verification ------------------------------------------------------------------------
+    def trust(self) -> list[bytes]:
+        """The platform's certificates a relying party here trusts (DER): the root (it issued
+        the TSA and the issuing CA) and the issuing CA (seal maker and the signers' issuer;
+        GB/T 38540 checks go one step, so the issuing CA is listed as well as the root)."""
+        out = []
+        for role in ("root", "issuing"):
+            try:
+                out.append(self.ca.certificate(role).public_bytes(DER))
+            except NotFound:
+                continue
+        return out
+
+    def verify(
+        self, data: bytes, *, extra_trust: list[bytes] | None = None, crls: list[bytes] = ()
+    ) -> OfdReport:
+        """Every signature of an OFD, trusting the platform's root and issuing CA (plus any
+        certificates the relying party adds); ``crls`` decide the revocation check."""
+        trust = self.trust() + [bytes(c) for c in extra_trust or []]
+        if not trust:
+            raise ValidationError(
+                "no trust anchor: the platform's CA is not initialised here; give --trust",
+                field="trust",
+            )
+        return verify_ofd(data, check_ofd_value(trust, list(crls) or None))

@@ -1,0 +1,511 @@
+"""An OFD signed with platform seals on an SM2 platform: the service, the CLI, the refusals.
+
+One SM2 platform (``yinxin init --algorithm sm2``, run through the CLI) holds:
+
+* 张三, a person with a platform-held SM2 key under his seal PIN and a personal seal — 乙方;
+* an organization with a platform-held SM2 key and a contract seal granted to 王五 — 甲方;
+* 李雷, a person whose platform-held key is ECDSA P-256 (the SM2 CA certifies it), with a
+  personal seal: usable for PDF, refused for OFD by name.
+
+张三 signs a two-page OFD with code + PIN through the service; 王五 signs the result in turn
+through ``yinxin sign ofd-code`` / ``yinxin sign ofd`` as real subprocesses. Both verify VALID
+with our verifier trusting the platform's root and issuing CA (``yinxin ofd verify --platform``),
+with the timestamp from the platform's SM2 TSA; easyofd (PyPI, not ours) opens the file and finds
+both stamps; a flipped byte makes it INVALID. Each refusal is checked against a full dump of the
+database: nothing written (a wrong PIN moves the failure counter and nothing else; a wrong code
+its challenge's bookkeeping and one audit event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.conftest import PASSPHRASE
+from tests.dbdump import columns, diff, dump
+from tests.integration.server import yinxin_cli
+from tests.integration.signing_flow import CODE_SPACING, outbox_lines, read_code
+from yinxin.adapters.cli import app as cli_app
+from yinxin.app import Platform
+from yinxin.clock import FrozenClock
+from yinxin.errors import Forbidden, ValidationError, YinxinError
+from yinxin.ofd.make import make_ofd
+from yinxin.ofd.sign import Placement
+from yinxin.registry.views import CertificateView
+from yinxin.seals.ses_signature import parse_ses_signature
+from yinxin.seals.view import SealView
+from yinxin.settings import Settings
+from yinxin.signing.ofd import SignedOfdDocument
+from yinxin.store.models import AuditEvent
+from yinxin.store.models.archive import ArchivedDocument
+from yinxin.store.models.signing import SignatureRecord
+
+OFFICER = "受理员 陈静"
+PIN_ZHANG, PIN_ORG, PIN_LI = "246810", "864200", "135791"
+PEM = serialization.Encoding.PEM
+CONTRACT = [
+    [
+        "技术服务合同",
+        "",
+        "第一条 服务内容：OFD 电子签章。",
+        "",
+        "甲方（签章）：",
+        "",
+        "乙方（签章）：",
+    ],
+    ["附件一 服务清单", "", "甲方（签章）：          乙方（签章）："],
+]
+
+
+@dataclass(frozen=True)
+class Signer:
+    subscriber_id: int
+    seal: SealView
+    cert: CertificateView
+    pin: str
+    phone: str
+
+
+@dataclass
+class World:
+    p: Platform
+    clock: FrozenClock
+    home: Path
+    zhang: Signer  # 乙方, personal SM2 seal
+    wang: Signer  # 甲方, member granted the organization's SM2 contract seal
+    li: Signer  # personal seal on an ECDSA key
+
+    @property
+    def outbox(self) -> Path:
+        return self.p.settings.outbox_dir / "sms.jsonl"
+
+
+def _issue(p: Platform, subscriber_id: int, profile: str, pin: str, algorithm: str):
+    app = p.certificates.apply(
+        subscriber_id=subscriber_id, profile=profile, pin=pin, algorithm=algorithm
+    )
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    return p.certificates.approve(app.id, officer=OFFICER)
+
+
+def _form(holder: str, id_number: str) -> dict:
+    return {
+        "business_type": "new",
+        "project": "OFD 签章",
+        "holder_name": holder,
+        "id_type": "id_card",
+        "id_number": id_number,
+        "declaration_accepted": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("ofd-platform")
+    env = {
+        "YINXIN_HOME": str(home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": f"sqlite:///{home / 'yinxin.db'}",
+    }
+    res = CliRunner().invoke(cli_app, ["init", "--algorithm", "sm2"], env=env)
+    assert res.exit_code == 0, res.output
+    # after init, to the second: the CA's certificates start at init's own moment
+    clock = FrozenClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    p = Platform(
+        Settings(home=home, database_url=env["YINXIN_DATABASE_URL"]),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
+    subs = p.subscribers
+    zhang = subs.add_person(name="张三", id_number="110105199003071239", phone="13800138000")
+    wang = subs.add_person(name="王五", id_number="350102198511223455", phone="13700137000")
+    li = subs.add_person(name="李雷", id_number="110105199208141237", phone="13600136000")
+    org = subs.add_organization(
+        name="北京印信示范科技有限公司",
+        uscc="91110108MA01YX0030",
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
+    for sub, by in ((zhang, "张三"), (wang, "王五"), (li, "李雷"), (org, "王五（经办人）")):
+        subs.accept_agreement(sub.id, accepted_by=by)
+    zhang_cert = _issue(p, zhang.id, "person-signing", PIN_ZHANG, "sm2")
+    org_cert = _issue(p, org.id, "organization-signing", PIN_ORG, "sm2")
+    li_cert = _issue(p, li.id, "person-signing", PIN_LI, "ec-p256")
+    zhang_seal = p.seals.create(
+        subscriber_id=zhang.id,
+        kind="personal",
+        certificate_serial=zhang_cert.serial,
+        form=_form("张三", "110105199003071239"),
+    )
+    contract_seal = p.seals.create(
+        subscriber_id=org.id,
+        kind="contract",
+        certificate_serial=org_cert.serial,
+        form=_form("王五", "350102198511223455"),
+        code="1101080012346",
+    )
+    p.seals.grant(contract_seal.es_id, wang.id, actor="北京印信示范科技有限公司")
+    li_seal = p.seals.create(
+        subscriber_id=li.id,
+        kind="personal",
+        certificate_serial=li_cert.serial,
+        form=_form("李雷", "110105199208141237"),
+    )
+    for role in ("root", "issuing"):
+        (home / f"{role}.pem").write_bytes(p.ca.certificate(role).public_bytes(PEM))
+    yield World(
+        p,
+        clock,
+        home,
+        Signer(zhang.id, zhang_seal, zhang_cert, PIN_ZHANG, "13800138000"),
+        Signer(wang.id, contract_seal, org_cert, PIN_ORG, "13700137000"),
+        Signer(li.id, li_seal, li_cert, PIN_LI, "13600136000"),
+    )
+    p.close()
+
+
+def code_for(w: World, who: Signer, doc: bytes, name: str = "合同.ofd") -> tuple[str, str]:
+    """Ask for a code for ``doc`` (the clock moved past the rate limit); (challenge, code)."""
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    before = outbox_lines(w.outbox)
+    ch = w.p.ofd_signing.request_confirmation(
+        signer_subscriber_id=who.subscriber_id, document=doc, document_name=name
+    )
+    return ch.challenge_id, read_code(w.outbox, who.phone, after=before)
+
+
+def sign_call(w: World, who: Signer, doc: bytes, challenge: str, code: str, **kw):
+    args = {
+        "seal": who.seal.es_id,
+        "pin": who.pin,
+        "signer_subscriber_id": who.subscriber_id,
+        "challenge_id": challenge,
+        "code": code,
+        "placement": Placement(anchor="乙方（签章）", page=1),
+        "role": "乙方",
+        "document_name": "合同.ofd",
+    }
+    args.update(kw)
+    return lambda: w.p.ofd_signing.sign(doc, **args)
+
+
+def refused(w: World, fn, exc: type[YinxinError], field: str, mask=None) -> YinxinError:
+    """``fn`` is refused naming ``field`` and the database is exactly as before (``mask``: a
+    column allowed to change)."""
+
+    def snap() -> dict:
+        d = dump(w.p)
+        if mask:
+            i = columns(w.p)[mask[0]].index(mask[1])
+            d[mask[0]] = [r[:i] + (None,) + r[i + 1 :] for r in d[mask[0]]]
+        return d
+
+    before = snap()
+    with pytest.raises(exc) as info:
+        fn()
+    assert info.value.field == field, info.value.to_dict()
+    assert diff(before, snap()) == []
+    return info.value
+
+
+def failed_attempts(w: World, serial: str) -> int:
+    cols, d = columns(w.p), dump(w.p)
+    cert = next(
+        r for r in d["certificates"] if r[cols["certificates"].index("serial_hex")] == serial
+    )
+    key_id = cert[cols["certificates"].index("platform_key_id")]
+    key = next(r for r in d["platform_keys"] if r[cols["platform_keys"].index("id")] == key_id)
+    return key[cols["platform_keys"].index("failed_attempts")]
+
+
+def parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+# --- the two signers in turn ---------------------------------------------------------------------
+@dataclass
+class Flow:
+    original: bytes
+    first: SignedOfdDocument  # 张三, through the service
+    second: bytes  # 王五, through the CLI
+    second_json: dict
+    first_code: tuple[str, str]  # 张三's challenge and code
+
+
+@pytest.fixture(scope="module")
+def flow(w: World) -> Flow:
+    original = make_ofd(CONTRACT)
+    ch, code = code_for(w, w.zhang, original)
+    first = sign_call(w, w.zhang, original, ch, code)()
+    # 王五 signs 张三's result with the CLI, as a separate process on the system clock
+    src, out = w.home / "after-zhang.ofd", w.home / "after-wang.ofd"
+    src.write_bytes(first.data)
+    before = outbox_lines(w.outbox)
+    r = yinxin_cli(
+        ["sign", "ofd-code", "--in", str(src), "--signer", str(w.wang.subscriber_id), "--json"],
+        w.home,
+    )
+    challenge = json.loads(r.stdout)["challenge_id"]
+    code2 = read_code(w.outbox, w.wang.phone, after=before)
+    r = yinxin_cli(
+        ["sign", "ofd", "--in", str(src), "--out", str(out), "--seal", w.wang.seal.es_id]
+        + ["--signer", str(w.wang.subscriber_id), "--challenge", challenge]
+        + ["--anchor", "甲方（签章）", "--page", "1", "--role", "甲方", "--json"],
+        w.home,
+        env={"YINXIN_SEAL_PIN": w.wang.pin, "YINXIN_CODE": code2},
+    )
+    return Flow(original, first, out.read_bytes(), json.loads(r.stdout), (ch, code))
+
+
+def test_first_signature_is_a_timestamped_sm2_ses_signature(w: World, flow: Flow) -> None:
+    first = flow.first
+    assert not first.replayed and first.signature_id and first.page == 1
+    files = parts(first.data)
+    value = parse_ses_signature(files["Doc_0/Signs/Sign_0/SignedValue.dat"])
+    assert value.sign_alg_oid == "1.2.156.10197.1.501"
+    assert value.property_info == "/Doc_0/Signs/Sign_0/Signature.xml"
+    assert value.timestamp_token is not None  # from the platform's SM2 TSA
+    with w.p.db.read() as s:
+        seal_der = s.execute(
+            select(SignatureRecord).where(SignatureRecord.id == first.record.id)
+        ).scalar_one()
+    assert files["Doc_0/Signs/Sign_0/Seal.esl"] == value.seal_der
+    assert seal_der.es_id == w.zhang.seal.es_id
+    report = w.p.ofd_signing.verify(first.data)
+    assert report.valid, report.to_text()
+    (sig,) = report.signatures
+    checks = {c["name"]: c["ok"] for c in sig.value["checks"]}
+    assert checks["timestamp"] is True and checks["seal_maker_trusted"] is True
+    assert checks["signer_in_seal"] is True and sig.value["es_id"] == w.zhang.seal.es_id
+
+
+def test_record_archive_and_audit_as_for_pdf(w: World, flow: Flow) -> None:
+    rec = flow.first.record
+    assert rec.es_id == w.zhang.seal.es_id and rec.certificate_serial == w.zhang.cert.serial
+    assert rec.signer_subscriber_id == w.zhang.subscriber_id and rec.role == "乙方"
+    assert rec.sha256_before == hashlib.sha256(flow.original).hexdigest()
+    assert rec.sha256_after == hashlib.sha256(flow.first.data).hexdigest()
+    assert rec.level == "B-T" and rec.intent_challenge and rec.seal_kind == "personal"
+    with w.p.db.read() as s:
+        archived = s.execute(
+            select(ArchivedDocument).where(ArchivedDocument.signature_record_id == rec.id)
+        ).scalar_one()
+        event = s.execute(
+            select(AuditEvent).where(
+                AuditEvent.action == "document.signed", AuditEvent.subject_id == str(rec.id)
+            )
+        ).scalar_one()
+        wang_rec = s.execute(
+            select(SignatureRecord).where(SignatureRecord.id == flow.second_json["id"])
+        ).scalar_one()
+    assert archived.sha256 == rec.sha256_after and archived.level == "B-T"
+    data = json.loads(event.data) if isinstance(event.data, str) else event.data
+    assert data["format"] == "ofd" and data["es_id"] == w.zhang.seal.es_id
+    assert data["sha256_after"] == rec.sha256_after
+    # the archive gives the signed file back byte for byte
+    assert w.p.archive.signed_file(rec.sha256_after, rec.id) == flow.first.data
+    # 王五's signature (CLI) is recorded over 张三's result
+    assert wang_rec.sha256_before == rec.sha256_after
+    assert wang_rec.sha256_after == hashlib.sha256(flow.second).hexdigest()
+    assert wang_rec.es_id == w.wang.seal.es_id and wang_rec.role == "甲方"
+
+
+def test_both_signatures_verify_with_the_platforms_trust(w: World, flow: Flow) -> None:
+    report = w.p.ofd_signing.verify(flow.second)
+    assert report.valid and len(report.signatures) == 2, report.to_text()
+    assert [s.value["es_id"] for s in report.signatures] == [
+        w.zhang.seal.es_id,
+        w.wang.seal.es_id,
+    ]
+    out = w.home / "after-wang.ofd"
+    r = yinxin_cli(["ofd", "verify", str(out), "--platform", "--json"], w.home, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["valid"] is True
+    # and as a relying party elsewhere: the root and issuing CA as files
+    trust = ["--trust", str(w.home / "root.pem"), "--trust", str(w.home / "issuing.pem")]
+    r = yinxin_cli(["ofd", "verify", str(out), *trust], w.home, check=False)
+    assert r.returncode == 0 and "有效 / VALID" in r.stdout, r.stdout + r.stderr
+    # without the issuing CA the signers' certificates and seals are not trusted
+    r = yinxin_cli(
+        ["ofd", "verify", str(out), "--trust", str(w.home / "root.pem")], w.home, check=False
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+
+
+def test_a_flipped_byte_is_invalid(w: World, flow: Flow) -> None:
+    """One bit flipped inside the stored data of each signature's value, and of a page."""
+    with zipfile.ZipFile(io.BytesIO(flow.second)) as z:
+        infos = {i.filename: i for i in z.infolist()}
+    page = next(n for n in infos if n.endswith("Content.xml"))
+    for name in ("Doc_0/Signs/Sign_0/SignedValue.dat", "Doc_0/Signs/Sign_1/SignedValue.dat", page):
+        info = infos[name]
+        header = flow.second[info.header_offset : info.header_offset + 30]
+        skip = (
+            30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+        )
+        at = info.header_offset + skip + info.compress_size // 2
+        tampered = bytearray(flow.second)
+        tampered[at] ^= 0x01
+        report = w.p.ofd_signing.verify(bytes(tampered))
+        assert not report.valid, name
+
+
+def test_easyofd_opens_the_signed_file_with_both_stamps(flow: Flow) -> None:
+    easyofd = pytest.importorskip("easyofd", reason="easyofd is in the test extra")
+    ofd = easyofd.OFD()
+    ofd.read(flow.second, fmt="binary")
+    stamps = ofd.data[0]["signatures_page_id"]
+    assert list(stamps) == [0] and len(stamps[0]) == 2  # both stamps on page 1
+    assert {s["Boundary"] for s in stamps[0]} == {
+        flow.first.boundary,
+        flow.second_json["boundary"],
+    }
+
+
+def test_a_retry_with_the_used_code_gets_the_same_file(w: World, flow: Flow) -> None:
+    """The confirmation is used up: the same call again returns the signature it made; a
+    wrong code for it is no way in."""
+    ch, code = flow.first_code
+    before = dump(w.p)
+    again = w.p.ofd_signing.sign(
+        flow.original,
+        seal=w.zhang.seal.es_id,
+        pin=w.zhang.pin,
+        signer_subscriber_id=w.zhang.subscriber_id,
+        challenge_id=ch,
+        code=code,
+        placement=Placement(anchor="乙方（签章）", page=1),
+    )
+    assert again.replayed and again.data == flow.first.data
+    assert again.record.id == flow.first.record.id
+    assert diff(before, dump(w.p)) == []
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    with pytest.raises(YinxinError):
+        sign_call(w, w.zhang, flow.original, ch, wrong)()
+    assert dump(w.p)["signature_records"] == before["signature_records"]
+
+
+# --- refusals: nothing written --------------------------------------------------------------------
+def test_wrong_pin_moves_only_the_counter(w: World, flow: Flow) -> None:
+    doc = make_ofd([["采购合同", "", "乙方（签章）："]])
+    ch, code = code_for(w, w.zhang, doc)
+    e = refused(
+        w,
+        sign_call(w, w.zhang, doc, ch, code, pin="000000"),
+        Forbidden,
+        "pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
+    assert e.code == "wrong_pin" and "000000" not in e.message
+    assert failed_attempts(w, w.zhang.cert.serial) == 1
+    # the code was not spent: the right PIN signs with it
+    ok = sign_call(w, w.zhang, doc, ch, code)()
+    assert w.p.ofd_signing.verify(ok.data).valid
+    assert failed_attempts(w, w.zhang.cert.serial) == 0
+
+
+def test_wrong_code_signs_nothing(w: World, flow: Flow) -> None:
+    doc = make_ofd([["保密协议", "", "乙方（签章）："]])
+    ch, code = code_for(w, w.zhang, doc)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    before = dump(w.p)
+    with pytest.raises(Forbidden) as info:
+        sign_call(w, w.zhang, doc, ch, wrong)()
+    assert info.value.field == "code", info.value.to_dict()
+    after = dump(w.p)
+    # a wrong code may write its challenge's bookkeeping and one audit event, nothing else
+    assert {t for t in before if before[t] != after[t]} <= {
+        "intent_challenges",
+        "audit_events",
+        "audit_head",
+    }
+    assert after["signature_records"] == before["signature_records"]
+    assert after["archived_documents"] == before["archived_documents"]
+
+
+def test_a_frozen_seal_is_refused(w: World, flow: Flow) -> None:
+    doc = make_ofd([["租赁合同", "", "乙方（签章）："]])
+    ch, code = code_for(w, w.zhang, doc)
+    w.p.seals.freeze(w.zhang.seal.es_id, actor=OFFICER)
+    try:
+        e = refused(w, sign_call(w, w.zhang, doc, ch, code), Forbidden, "seal")
+        assert e.code == "seal_not_active" and w.zhang.seal.es_id in e.message
+    finally:
+        w.p.seals.unfreeze(w.zhang.seal.es_id, actor=OFFICER)
+
+
+def test_an_ecdsa_seal_is_refused_by_name(w: World, flow: Flow) -> None:
+    doc = make_ofd([["借款合同", "", "乙方（签章）："]])
+    ch, code = code_for(w, w.li, doc)
+    e = refused(w, sign_call(w, w.li, doc, ch, code), ValidationError, "seal")
+    assert w.li.seal.es_id in e.message and "SM2" in e.message
+    # a wrong PIN on it is not even tried: no failure counted
+    refused(w, sign_call(w, w.li, doc, ch, code, pin="000000"), ValidationError, "seal")
+    assert failed_attempts(w, w.li.cert.serial) == 0
+
+
+def test_bad_placement_and_bad_files_are_refused_before_the_code(w: World, flow: Flow) -> None:
+    doc = make_ofd([["服务合同", "", "乙方（签章）："]])
+    ch, code = code_for(w, w.zhang, doc)
+    e = refused(
+        w,
+        sign_call(w, w.zhang, doc, ch, code, placement=Placement(anchor="丙方（签章）")),
+        ValidationError,
+        "anchor",
+    )
+    assert "丙方" in e.message
+    refused(
+        w,
+        sign_call(w, w.zhang, doc, ch, code, placement=Placement(page=1, x=500, y=50)),
+        ValidationError,
+        "x",
+    )
+    refused(w, sign_call(w, w.zhang, b"%PDF-1.7 not an ofd", ch, code), ValidationError, "ofd")
+    with pytest.raises(ValidationError) as info:
+        w.p.ofd_signing.request_confirmation(
+            signer_subscriber_id=w.zhang.subscriber_id, document=b"%PDF-1.7", document_name="x"
+        )
+    assert info.value.field == "ofd"
+    # the code survived all of it
+    ok = sign_call(w, w.zhang, doc, ch, code)()
+    assert w.p.ofd_signing.verify(ok.data).valid
+
+
+def test_cli_refusals_exit_with_the_field(w: World, flow: Flow, tmp_path: Path) -> None:
+    src = tmp_path / "doc.ofd"
+    src.write_bytes(make_ofd([["合同", "", "乙方（签章）："]]))
+    before = dump(w.p)
+    r = yinxin_cli(
+        ["sign", "ofd", "--in", str(src), "--out", str(tmp_path / "o.ofd")]
+        + ["--seal", w.li.seal.es_id, "--signer", str(w.li.subscriber_id)]
+        + ["--challenge", "nope", "--anchor", "乙方（签章）", "--json"],
+        w.home,
+        env={"YINXIN_SEAL_PIN": w.li.pin, "YINXIN_CODE": "123456"},
+        check=False,
+    )
+    assert r.returncode == 2 and json.loads(r.stdout)["field"] == "seal", r.stdout + r.stderr
+    r = yinxin_cli(
+        ["sign", "ofd", "--in", str(src), "--out", str(tmp_path / "o.ofd")]
+        + ["--seal", w.zhang.seal.es_id, "--signer", str(w.zhang.subscriber_id)]
+        + ["--challenge", "nope", "--json"],
+        w.home,
+        env={"YINXIN_SEAL_PIN": w.zhang.pin, "YINXIN_CODE": "123456"},
+        check=False,
+    )
+    assert r.returncode == 2 and json.loads(r.stdout)["field"] == "placement"
+    assert not (tmp_path / "o.ofd").exists()
+    assert diff(before, dump(w.p)) == []
