@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from yinxin.contracts.obligations import Obligations
     from yinxin.contracts.service import Contracts
     from yinxin.handover.service import Handover
+    from yinxin.handover.shelf import ExportShelf
     from yinxin.notify.gateways import Gateway
     from yinxin.notify.service import Notifier
     from yinxin.notify.webhooks import Webhooks
@@ -286,6 +287,13 @@ class Platform:
             verify_audit=self.verify_audit,
             rebuild={"seal_folders": lambda: len(self.seals.repair_files().rewritten)},
         )
+
+    @cached_property
+    def exports(self) -> ExportShelf:
+        """Exports kept under ``<home>/exports`` for the administrators' API and web page."""
+        from yinxin.handover.shelf import ExportShelf
+
+        return ExportShelf(self.handover, self.db, self.clock, self.settings.home)
 
     @cached_property
     def desk(self) -> ServiceDesk:

@@ -76,6 +76,7 @@ PAGES: list[Page] = [
     Page("/desk/seals", "desk_seals.html", "印章管理", login="staff"),
     Page("/desk/audit", "desk_audit.html", "审计日志", login="staff"),
     Page("/desk/service", "desk_service.html", "运维服务台", login="staff"),  # docs/service-desk.md
+    Page("/desk/exports", "desk_exports.html", "数据移交", login="staff"),  # docs/handover.md
     # sending contracts and signing them (docs/web.md, "Contracts and signing")
     Page("/flows", "flows.html", "合同签署", nav="合同签署", login="subscriber"),
     Page("/flows/new", "flow_new.html", "发起签署", login="subscriber"),

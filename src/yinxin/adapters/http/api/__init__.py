@@ -25,6 +25,7 @@ from yinxin.adapters.http.api.routes import (
     certificates,
     contracts,
     desk,
+    exports,
     flows,
     keys,
     links,
@@ -63,6 +64,7 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     desk.router,
     calc.router,
+    exports.router,
 ]
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",

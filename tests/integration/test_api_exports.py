@@ -1,0 +1,248 @@
+"""The data handover over HTTP (in-process, the whole server app): an administrator makes an
+export (idempotent), lists it, reads its summary, downloads the folder as a zip whose every
+file matches the manifest, and deletes it; other roles are refused, organization-bound keys see
+nothing, bad names are refused naming ``name``, and a folder changed after export is not handed
+out. Each act is checked on the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from tests import dbdump
+from tests.integration.api_world import problem_of
+from tests.integration.signing_flow import World
+
+
+def _auth(w: World) -> dict[str, dict[str, str]]:
+    p = w.p
+    made = {
+        "admin": p.api_keys.create(name="管理员", role="administrator", actor="t").secret,
+        "bound_integration": p.api_keys.create(
+            name="甲方OA", role="integration", organization_id=w.org.id, actor="t"
+        ).secret,
+        "officer": p.api_keys.create(name="受理员", role="ra_officer", actor="t").secret,
+        "org": p.api_keys.create(
+            name="机构管理员", role="organization_admin", organization_id=w.org.id, actor="t"
+        ).secret,
+        "integration": p.api_keys.create(name="OA", role="integration", actor="t").secret,
+    }
+    return {k: {"Authorization": f"Bearer {v}"} for k, v in made.items()}
+
+
+def _events(w: World, action: str) -> list:
+    return w.p.audit_events(action=action, limit=1000)
+
+
+def _without_audit(dump: dict) -> dict:
+    return {t: rows for t, rows in dump.items() if t not in ("audit_events", "audit_head")}
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its SHA-256 (the exports folder, before/after checks)."""
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_make_list_download_delete(client, world, tmp_path):
+    auth = _auth(world)
+    admin = auth["admin"]
+    root = world.p.settings.home / "exports"
+
+    # --- make, idempotently ---------------------------------------------------------------
+    key = {"Idempotency-Key": "export-1"}
+    r = client.post("/api/v1/exports", headers=admin | key)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    again = client.post("/api/v1/exports", headers=admin | key)
+    assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == made
+    folders = [p.name for p in root.iterdir() if not p.name.startswith(".")]
+    assert folders == [made["name"]]  # the retry made no second export
+    assert len(_events(world, "handover.exported")) == 1
+
+    name = made["name"]
+    folder = root / name
+    manifest_raw = (folder / "manifest.json").read_bytes()
+    manifest = json.loads(manifest_raw)
+    assert made["format"] == "yinxin-handover" and made["format_version"] == 1
+    assert made["manifest_sha256"] == hashlib.sha256(manifest_raw).hexdigest()
+    assert made["manifest_as_exported"] is True
+    assert made["schema_revisions"] == manifest["source"]["schema_revisions"]
+    assert made["tables"] == {t: v["rows"] for t, v in manifest["tables"].items()}
+    assert made["tables"]["subscribers"] == dbdump.count(
+        world.p, __import__("yinxin.store.models", fromlist=["Subscriber"]).Subscriber
+    )
+    assert made["rows"] == sum(made["tables"].values()) > 0
+    assert made["files"] == len(manifest["files"]) > 0  # the seal images at least
+    assert made["file_bytes"] == sum(f["size"] for f in manifest["files"].values())
+    (created,) = _events(world, "export.created")
+    assert created.subject_id == name
+    assert created.data["manifest_sha256"] == made["manifest_sha256"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+
+    # --- list and summary -----------------------------------------------------------------
+    r = client.get("/api/v1/exports", headers=admin)
+    assert r.status_code == 200 and r.json() == [made]
+    r = client.get(f"/api/v1/exports/{name}", headers=admin)
+    assert r.status_code == 200 and r.json() == made
+
+    # --- download: stream, headers, every file against the manifest ----------------------
+    with client.stream("GET", f"/api/v1/exports/{name}/archive", headers=admin) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"] == "application/zip"
+        assert f"yinxin-export-{name}.zip" in r.headers["content-disposition"]
+        chunks = list(r.iter_raw())
+    body = b"".join(chunks)
+    assert len(body) == int(r.headers["content-length"])
+    sha = hashlib.sha256(body).hexdigest()
+    assert r.headers["x-archive-sha256"] == sha
+    assert r.headers["repr-digest"].startswith("sha-256=:")
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        assert z.testzip() is None
+        names = z.namelist()
+        assert all(n.startswith(f"{name}/") for n in names)
+        got = {n[len(name) + 1 :]: z.read(n) for n in names}
+    assert got["manifest.json"] == manifest_raw
+    expected = {t["file"]: t["sha256"] for t in manifest["tables"].values()}
+    expected |= {f"files/{k}": k for k in manifest["files"]}
+    expected |= {p: f["sha256"] for p, f in manifest["readable"].items()}
+    assert set(got) - {"manifest.json"} == set(expected)
+    for rel, want in expected.items():
+        assert hashlib.sha256(got[rel]).hexdigest() == want, rel
+    # the archive is the same bytes each time (its hash could be given before it was sent)
+    again = client.get(f"/api/v1/exports/{name}/archive", headers=admin)
+    assert hashlib.sha256(again.content).hexdigest() == sha
+    downloads = _events(world, "export.downloaded")
+    assert [e.data["archive_sha256"] for e in downloads] == [sha, sha]
+
+    # --- delete ---------------------------------------------------------------------------
+    r = client.delete(f"/api/v1/exports/{name}", headers=admin)
+    assert r.status_code == 204, r.text
+    assert not folder.exists()
+    problem_of(client.get(f"/api/v1/exports/{name}", headers=admin), 404, "name")
+    problem_of(client.delete(f"/api/v1/exports/{name}", headers=admin), 404, "name")
+    assert client.get("/api/v1/exports", headers=admin).json() == []
+    (deleted,) = _events(world, "export.deleted")
+    assert deleted.subject_id == name
+    assert deleted.data["manifest_sha256"] == made["manifest_sha256"]
+    assert world.p.verify_audit().ok
+
+    # the staff page's shell and its place among the desk tabs (the data is the API's)
+    page = client.get("/desk/exports")
+    assert page.status_code == 200
+    assert "数据移交" in page.text and "/static/pages/desk_exports.js" in page.text
+    assert 'href="/desk/exports" aria-current="page"' in page.text
+    assert 'href="/desk/exports"' in client.get("/desk/audit").text
+    script = client.get("/static/pages/desk_exports.js")
+    assert script.status_code == 200 and "/exports" in script.text
+
+
+def test_roles_scope_and_names_refused(client, world):
+    auth = _auth(world)
+    made = client.post("/api/v1/exports", headers=auth["admin"]).json()
+    name = made["name"]
+    root = world.p.settings.home / "exports"
+    before, files = dbdump.dump(world.p), _tree(root)
+    calls = [
+        ("POST", "/api/v1/exports"),
+        ("GET", "/api/v1/exports"),
+        ("GET", f"/api/v1/exports/{name}"),
+        ("GET", f"/api/v1/exports/{name}/archive"),
+        ("DELETE", f"/api/v1/exports/{name}"),
+    ]
+    for who in ("officer", "integration"):
+        for method, url in calls:
+            problem_of(client.request(method, url, headers=auth[who]), 403, "role")
+    for method, url in calls:
+        problem_of(client.request(method, url), 401)
+    # a key bound to an organization: the collection is refused, a named export is not there
+    for who in ("org", "bound_integration"):
+        for method, url in calls[:2]:
+            problem_of(client.request(method, url, headers=auth[who]), 403, "role")
+        for method, url in calls[2:]:
+            problem_of(client.request(method, url, headers=auth[who]), 404, "name")
+
+    # names: only a time stamp; anything else is 422 naming it, an absent one 404
+    outside = root.parent / "secret"
+    outside.mkdir()
+    (outside / "manifest.json").write_text('{"format": "yinxin-handover"}')
+    os.symlink(outside, root / "20200101T000000Z")  # a link that looks like an export
+    admin = auth["admin"]
+    for bad in ("abc", "%2E%2E", ".%2E", "20261201T142827Z-1234", "20261201T142827", "x" * 300):
+        for suffix in ("", "/archive"):
+            problem_of(client.get(f"/api/v1/exports/{bad}{suffix}", headers=admin), 422, "name")
+        problem_of(client.delete(f"/api/v1/exports/{bad}", headers=admin), 422, "name")
+    for absent in ("20990101T000000Z", "20200101T000000Z"):
+        for suffix in ("", "/archive"):
+            problem_of(client.get(f"/api/v1/exports/{absent}{suffix}", headers=admin), 404, "name")
+        problem_of(client.delete(f"/api/v1/exports/{absent}", headers=admin), 404, "name")
+    # a path with a slash, or dots the client resolves, never reaches a named route
+    for url in ("/api/v1/exports/..%2F..%2Fkeys", "/api/v1/exports/../keys/archive"):
+        assert client.get(url, headers=admin).status_code == 404
+    assert outside.exists() and (root / "20200101T000000Z").is_symlink()
+    (root / "20200101T000000Z").unlink()
+    assert dbdump.diff(before, dbdump.dump(world.p)) == []
+    assert _tree(root) == files
+    assert [e["name"] for e in client.get("/api/v1/exports", headers=admin).json()] == [name]
+
+
+def test_changed_folder_is_not_handed_out(client, world):
+    auth = _auth(world)
+    admin = auth["admin"]
+    made = client.post("/api/v1/exports", headers=admin).json()
+    name = made["name"]
+    folder = world.p.settings.home / "exports" / name
+    url = f"/api/v1/exports/{name}/archive"
+    assert client.get(url, headers=admin).status_code == 200
+    manifest_path = folder / "manifest.json"
+    manifest_raw = manifest_path.read_bytes()
+    manifest = json.loads(manifest_raw)
+    table = folder / manifest["tables"]["subscribers"]["file"]
+    original = table.read_bytes()
+
+    # a table file edited
+    table.write_bytes(original.replace("张三".encode(), "李雷".encode()))
+    body = problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
+    assert "tables/subscribers.jsonl" in body["detail"]
+    # … and its hash restated in the manifest: the manifest is no longer the one exported
+    manifest["tables"]["subscribers"]["sha256"] = hashlib.sha256(table.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True))
+    body = problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
+    assert "manifest" in body["detail"]
+    summary = client.get(f"/api/v1/exports/{name}", headers=admin).json()
+    assert summary["manifest_as_exported"] is False
+    manifest_path.write_bytes(manifest_raw)
+    table.write_bytes(original)
+    # an unlisted file, then a missing one
+    (folder / "files" / "extra").write_bytes(b"x")
+    body = problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
+    assert "files/extra" in body["detail"]
+    (folder / "files" / "extra").unlink()
+    some = next((folder / "files").iterdir())
+    data = some.read_bytes()
+    some.unlink()
+    body = problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
+    assert "missing" in body["detail"]
+    some.write_bytes(data)
+    # a file of the same size, other bytes
+    some.write_bytes(bytes([data[0] ^ 1]) + data[1:])
+    problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
+    some.write_bytes(data)
+
+    refused = _events(world, "export.download_refused")
+    assert len(refused) == 5 and {e.subject_id for e in refused} == {name}
+    # put back as it was, it is handed out again
+    r = client.get(url, headers=admin)
+    assert r.status_code == 200
+    assert hashlib.sha256(r.content).hexdigest() == r.headers["x-archive-sha256"]
+    assert client.get(f"/api/v1/exports/{name}", headers=admin).json() == made
