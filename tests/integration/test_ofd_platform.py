@@ -18,6 +18,7 @@ its challenge's bookkeeping and one audit event).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -509,3 +510,61 @@ def test_cli_refusals_exit_with_the_field(w: World, flow: Flow, tmp_path: Path) 
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "placement"
     assert not (tmp_path / "o.ofd").exists()
     assert diff(before, dump(w.p)) == []
+
+
+# --- over HTTP ---------------------------------------------------------------------------------
+def test_http_code_and_sign(w: World, flow: Flow) -> None:
+    """``POST /api/v1/ofd/code`` then ``/ofd/sign`` with an integration key: a VALID signature;
+    a wrong PIN is a 403 problem naming ``pin``, an ECDSA seal a 422 naming ``seal``, a PDF a
+    422 naming ``ofd`` — none of them writing a signature."""
+    from starlette.testclient import TestClient
+
+    from yinxin.adapters.http.server import create_app
+
+    key = w.p.api_keys.create(name="oa", role="integration", actor="test").secret
+    doc = make_ofd([["委托合同", "", "乙方（签章）："]])
+    document = {"name": "委托合同.ofd", "content_base64": base64.b64encode(doc).decode()}
+    with TestClient(
+        create_app(w.p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as c:
+        w.clock.advance(seconds=CODE_SPACING.total_seconds())
+        before_sms = outbox_lines(w.outbox)
+        r = c.post(
+            "/api/v1/ofd/code",
+            json={"signer_subscriber_id": w.zhang.subscriber_id, "document": document},
+        )
+        assert r.status_code == 201, r.text
+        challenge = r.json()["challenge_id"]
+        code = read_code(w.outbox, w.zhang.phone, after=before_sms)
+        body = {
+            "signer_subscriber_id": w.zhang.subscriber_id,
+            "document": document,
+            "seal": w.zhang.seal.es_id,
+            "pin": w.zhang.pin,
+            "challenge_id": challenge,
+            "code": code,
+            "placement": {"anchor": "乙方（签章）"},
+            "role": "乙方",
+        }
+        records = dump(w.p)["signature_records"]
+        r = c.post("/api/v1/ofd/sign", json={**body, "pin": "000000"})
+        assert r.status_code == 403 and r.json()["field"] == "pin", r.text
+        r = c.post(
+            "/api/v1/ofd/sign",
+            json={**body, "seal": w.li.seal.es_id, "signer_subscriber_id": w.li.subscriber_id},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "seal", r.text
+        pdf = {"name": "x.pdf", "content_base64": base64.b64encode(b"%PDF-1.7\n").decode()}
+        r = c.post("/api/v1/ofd/sign", json={**body, "document": pdf})
+        assert r.status_code == 422 and r.json()["field"] == "ofd", r.text
+        assert dump(w.p)["signature_records"] == records
+        r = c.post("/api/v1/ofd/sign", json=body)
+        assert r.status_code == 200, r.text
+        out = r.json()
+    signed = base64.b64decode(out["content_base64"])
+    assert out["sha256"] == hashlib.sha256(signed).hexdigest() and not out["replayed"]
+    assert out["record"]["es_id"] == w.zhang.seal.es_id and out["page"] == 1
+    assert w.p.ofd_signing.verify(signed).valid
+    assert failed_attempts(w, w.zhang.cert.serial) == 0

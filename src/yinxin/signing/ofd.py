@@ -126,8 +126,10 @@ class OfdSigning:
         code: str | None = None,
         role: str | None = None,
         document_name: str = "contract.ofd",
+        client_ip: str | None = None,
     ) -> SignedOfdDocument:
-        """One seal signature more on ``document`` (the first, or after earlier signers)."""
+        """One seal signature more on ``document`` (the first, or after earlier signers);
+        ``client_ip``, when the request came over HTTP, is kept with the record."""
         _read_ofd(document)
         if not isinstance(placement, Placement):
             raise ValidationError("give an anchor text or a page and position", field="placement")
@@ -204,6 +206,7 @@ class OfdSigning:
                             "signature_xml": made.signature_xml,
                             "page": made.page,
                             "boundary": made.boundary,
+                            **({"client_ip": client_ip} if client_ip else {}),
                         },
                     )
                 ],

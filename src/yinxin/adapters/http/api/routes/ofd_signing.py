@@ -1,0 +1,125 @@
+"""OFD signing with a platform seal over HTTP (``yinxin.signing.ofd``): a one-time code for the
+file, then the code and the seal PIN — the two steps of ``yinxin sign ofd-code`` / ``sign ofd``.
+
+Documents travel as base64 in JSON as PDFs do (``routes.documents``); the placement is an
+anchor text or a page and the seal's *centre* in mm from the page's top left (OFD's own
+coordinates, unlike the PDF placement's lower-left corner). Same capability and scoping as
+batch signing: the caller needs ``flows``, and an organization-bound key signs for its own
+organization's people only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from yinxin.access.keys import Capability, Principal
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, client_ip, scope_subscriber
+from yinxin.adapters.http.api.routes.documents import DocumentIn, SealRef
+from yinxin.errors import ValidationError
+from yinxin.ofd.sign import Placement
+from yinxin.signing.intent import Challenge
+from yinxin.signing.ofd import MAX_OFD, SignedOfdDocument
+from yinxin.signing.service import SignatureRecordView
+
+router = APIRouter(tags=["OFD signing"])
+Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
+
+
+class OfdPlacementIn(Strict):
+    """Anchor text (the seal centred on its last occurrence, on ``page`` when given), or a page
+    (1 = first, -1 = last) and the seal's centre ``x_mm``/``y_mm`` from the top left."""
+
+    anchor: str | None = Field(None, min_length=1, max_length=100, examples=["乙方（签章）"])
+    page: int | None = Field(None, ge=-10000, le=10000)
+    x_mm: float | None = Field(None, ge=0, le=2000)
+    y_mm: float | None = Field(None, ge=0, le=2000)
+
+    def placement(self) -> Placement:
+        if self.anchor is None and (self.x_mm is None or self.y_mm is None):
+            raise ValidationError("give an anchor, or a page with x_mm and y_mm", field="placement")
+        return Placement(anchor=self.anchor, page=self.page, x=self.x_mm, y=self.y_mm)
+
+
+class OfdCodeIn(Strict):
+    signer_subscriber_id: int = Field(ge=1, le=2**62)
+    document: DocumentIn
+
+
+class OfdSignIn(OfdCodeIn):
+    seal: SealRef
+    pin: str = Field(min_length=1, max_length=200)
+    challenge_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=12)
+    placement: OfdPlacementIn
+    role: str | None = Field(None, max_length=20)
+
+
+class SignedOfdOut(BaseModel):
+    name: str
+    sha256: str
+    record: SignatureRecordView
+    content_base64: str
+    replayed: bool
+    signature_id: str | None
+    page: int | None
+    boundary: str | None
+
+    @classmethod
+    def of(cls, d: SignedOfdDocument) -> SignedOfdOut:
+        return cls(
+            name=d.record.document_name,
+            sha256=d.record.sha256_after,
+            record=d.record,
+            content_base64=base64.b64encode(d.data).decode(),
+            replayed=d.replayed,
+            signature_id=d.signature_id,
+            page=d.page,
+            boundary=d.boundary,
+        )
+
+
+def ofd_of(doc: DocumentIn) -> bytes:
+    """The document's bytes; what is not an OFD is refused by the service, naming ``ofd``."""
+    try:
+        data = base64.b64decode(doc.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("content_base64 is not base64", field="document") from None
+    if not data or len(data) > MAX_OFD:
+        raise ValidationError("the document is empty or larger than 50 MiB", field="document")
+    return data
+
+
+@router.post("/ofd/code", status_code=201, response_model=Challenge)
+def ofd_code(body: OfdCodeIn, platform: Plat, principal: Signer):
+    """Send the signer a one-time code for this OFD (intent confirmation)."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    return platform.ofd_signing.request_confirmation(
+        signer_subscriber_id=body.signer_subscriber_id,
+        document=ofd_of(body.document),
+        document_name=body.document.name,
+    )
+
+
+@router.post("/ofd/sign", response_model=SignedOfdOut)
+def ofd_sign(body: OfdSignIn, request: Request, platform: Plat, principal: Signer):
+    """Confirm the code and sign with the platform-held SM2 seal key (GB/T 38540, timestamped).
+    A refusal writes nothing (a wrong PIN is counted) and leaves the code usable."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    signed = platform.ofd_signing.sign(
+        ofd_of(body.document),
+        seal=body.seal,
+        pin=body.pin,
+        signer_subscriber_id=body.signer_subscriber_id,
+        challenge_id=body.challenge_id,
+        code=body.code,
+        placement=body.placement.placement(),
+        role=body.role,
+        document_name=body.document.name,
+        client_ip=client_ip(request),
+    )
+    return SignedOfdOut.of(signed)
