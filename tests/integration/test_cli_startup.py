@@ -92,6 +92,7 @@ def test_installed_command_answers_as_the_full_tree(home) -> None:
         ["audit", "verify"],
         ["cert", "list", "--bogus"],
         ["subscribr", "list"],
+        ["subscriber", "show", "999"],  # not found: exit 3
     ):
         ours, full = yinxin_cli(args, home, check=False), _full(args, home)
         assert (ours.returncode, ours.stdout, ours.stderr) == (
@@ -203,3 +204,60 @@ def test_migration_head_statements_match_the_whole_file(tmp_path, source, expect
         return values.get("revision"), values.get("down_revision")
 
     assert stated(db._top_statements(path)) == stated(_full_parse(path)) == expected
+
+
+WATCH_EXIT = (
+    "import atexit, gc, sys\n"
+    "atexit.register(lambda: sys.stderr.write(f'frozen={gc.get_freeze_count()}\\n'))\n"
+    "from yinxin.adapters.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_command_ends_with_its_database_closed_and_checkpointed(tmp_path):
+    """``main()`` collects what the command dropped before it lets the interpreter skip the
+    teardown: a write through the installed command leaves no WAL behind (its connection was
+    closed and checkpointed, as before), the row is there for the next process, and the exit
+    code is the command's."""
+    home = tmp_path / "home"
+    yinxin_cli(["init"], home)
+    env = yinxin_env(home, PASSPHRASE)
+    add = [
+        *("subscriber", "add-person", "--name", "测试 乙", "--phone", "13800138001"),
+        *("--id-number", "110105194912310046", "--json"),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", WATCH_EXIT, *add], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    frozen = int(proc.stderr.rsplit("frozen=", 1)[1])
+    assert frozen > 10_000  # the teardown was skipped
+    db = home / "yinxin.db"
+    assert db.exists() and not db.with_name("yinxin.db-wal").exists()
+    assert "测试 乙" in yinxin_cli(["subscriber", "list", "--json"], home).stdout
+    again = subprocess.run(
+        [sys.executable, "-c", WATCH_EXIT, *add], env=env, capture_output=True, text=True
+    )
+    assert again.returncode != 0 and "frozen=" in again.stderr  # refused, code kept
+
+
+def test_the_teardown_is_kept_while_the_command_holds_a_file(tmp_path) -> None:
+    """A file (or database, or socket) the command opened and still holds at the end keeps
+    the interpreter's full teardown, whose finalisers may need to close it."""
+    import gc
+
+    from yinxin.adapters.cli import _open_files, _skip_teardown
+
+    inherited = _open_files()
+    assert inherited is not None
+    held = (tmp_path / "held.txt").open("w")
+    try:
+        _skip_teardown(inherited)
+        assert gc.get_freeze_count() == 0
+    finally:
+        held.close()
+    try:
+        _skip_teardown(inherited)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on collecting as before

@@ -12,6 +12,7 @@ wrong passphrase, unpaid, no agreement); 6 conflict; 7 configuration; 1 anything
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import sys
 from pathlib import Path
@@ -684,5 +685,42 @@ def _only_group(argv: list[str]) -> typer.Typer | None:
     return light
 
 
+def _open_files() -> dict[str, str] | None:
+    """This process's file descriptors and what each is open on (``None`` without /proc)."""
+    found = {}
+    try:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # the listing's own descriptor, closed by now
+                pass
+    except OSError:
+        return None
+    return found
+
+
+def _skip_teardown(inherited: dict[str, str] | None) -> None:
+    """Let the interpreter exit without tearing down every module and class one by one.
+
+    Python's exit frees everything the command imported (SQLAlchemy, the mapped classes,
+    Typer…) through the garbage collector: ~20 % of a simple verb's CPU. The garbage is
+    collected here first, so what the command dropped is finalized as before (its SQLite
+    connection closed and checkpointed); then, if the process holds no file it did not
+    inherit (no database, file or socket still open, whose finaliser could matter), the
+    live objects are frozen out of the collector's reach and the OS reclaims them at exit.
+    ``atexit`` handlers and the flushing of standard streams run as always."""
+    gc.collect()
+    if inherited is not None and _open_files() == inherited:
+        gc.freeze()
+
+
 def main() -> None:
-    (_only_group(sys.argv[1:]) or app)()
+    inherited = _open_files()
+    code = None
+    try:
+        (_only_group(sys.argv[1:]) or app)()
+    except SystemExit as e:  # click ends every command so; its traceback holds the frames
+        code = e.code  # (and the platform in them) until the handler ends
+    _skip_teardown(inherited)
+    if code is not None:
+        raise SystemExit(code)
