@@ -24,7 +24,13 @@ if (session.role !== "administrator") {
     onDone: async (made) => {
       const v = document.getElementById("made");
       v.className = "verdict ok";
-      v.textContent = `已导出 ${made.name}：${made.rows} 行数据、${made.files} 个文件；清单 SHA-256 ${made.manifest_sha256}（请告知接收方）`;
+      // the hash may break every 16 characters (a phone's width) and still copies whole
+      const groups = made.manifest_sha256.match(/.{1,16}/g).flatMap((g, i) => (i ? [el("wbr"), g] : [g]));
+      v.replaceChildren(el("span", {},
+        `已导出 ${made.name}：${made.rows} 行数据、${made.files} 个文件；清单 SHA-256 `,
+        el("code", { class: "manifest-sha" }, ...groups),
+        "（请告知接收方）",
+      ));
       v.hidden = false;
       await load();
     },
