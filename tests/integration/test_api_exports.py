@@ -221,6 +221,12 @@ def test_changed_folder_is_not_handed_out(client, world):
     assert "manifest" in body["detail"]
     summary = client.get(f"/api/v1/exports/{name}", headers=admin).json()
     assert summary["manifest_as_exported"] is False
+    # a manifest that no longer reads: still listed (flagged, so it can be deleted), refused
+    manifest_path.write_text("{not json")
+    listed = client.get("/api/v1/exports", headers=admin).json()
+    assert [(e["name"], e["manifest_as_exported"]) for e in listed] == [(name, False)]
+    problem_of(client.get(f"/api/v1/exports/{name}", headers=admin), 409, "name", "export_modified")
+    problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
     manifest_path.write_bytes(manifest_raw)
     table.write_bytes(original)
     # an unlisted file, then a missing one
@@ -240,7 +246,7 @@ def test_changed_folder_is_not_handed_out(client, world):
     some.write_bytes(data)
 
     refused = _events(world, "export.download_refused")
-    assert len(refused) == 5 and {e.subject_id for e in refused} == {name}
+    assert len(refused) == 6 and {e.subject_id for e in refused} == {name}
     # put back as it was, it is handed out again
     r = client.get(url, headers=admin)
     assert r.status_code == 200

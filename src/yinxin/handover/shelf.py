@@ -163,7 +163,29 @@ class ExportShelf:
             reverse=True,
         )
         recorded = self._recorded()
-        return [self._summary(n, recorded.get(n)) for n in names]
+        return [self._listed(n, recorded.get(n)) for n in names]
+
+    def _listed(self, name: str, recorded: str | None) -> ExportSummary:
+        """The summary, or for a folder whose manifest no longer reads, what can be said of it:
+        one broken folder must not hide the others, nor itself (it can still be deleted)."""
+        try:
+            return self._summary(name, recorded)
+        except Conflict:
+            raw = (self.root / name / MANIFEST).read_bytes()
+            return ExportSummary(
+                name=name,
+                format="",
+                format_version=0,
+                exported_at="",
+                schema_revisions=[],
+                tables={},
+                rows=0,
+                files=0,
+                file_bytes=0,
+                signed_files=0,
+                manifest_sha256=hashlib.sha256(raw).hexdigest(),
+                manifest_as_exported=False,
+            )
 
     def get(self, name: str) -> ExportSummary:
         folder = self._folder(name)
@@ -240,7 +262,10 @@ class ExportShelf:
         if not (folder / MANIFEST).is_file():
             raise NotFound(f"export {name} is not finished (no manifest)", field="name")
         try:
-            m, msha = self._manifest(folder)
+            try:
+                m, msha = self._manifest(folder)
+            except Conflict:
+                raise Modified("manifest.json does not read as a manifest") from None
             recorded = self._recorded(name).get(name)
             if recorded != msha:
                 raise Modified(
