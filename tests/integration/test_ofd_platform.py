@@ -568,3 +568,22 @@ def test_http_code_and_sign(w: World, flow: Flow) -> None:
     assert out["record"]["es_id"] == w.zhang.seal.es_id and out["page"] == 1
     assert w.p.ofd_signing.verify(signed).valid
     assert failed_attempts(w, w.zhang.cert.serial) == 0
+
+
+# --- the archive's renewal run (last: it moves the clock on) -----------------------------------
+def test_archive_renewal_leaves_signed_ofds_alone(w: World, flow: Flow) -> None:
+    """An archived OFD has no DSS to refresh nor a document timestamp to add: the renewal run
+    passes over it (not a failure, which would make every run exit 1) and its file stays."""
+    import datetime
+
+    w.clock.advance(seconds=2 * 86400)
+    report = w.p.archive.renew(refresh=datetime.timedelta(days=1))
+    assert report.failed == [], report.failed
+    assert report.checked >= 2 and report.refreshed == [] and report.renewed == []
+    rec = flow.first.record
+    assert w.p.archive.signed_file(rec.sha256_after, rec.id) is not None
+    with w.p.db.read() as s:
+        kept = s.execute(
+            select(ArchivedDocument.sha256).where(ArchivedDocument.signature_record_id == rec.id)
+        ).scalar_one()
+    assert kept == rec.sha256_after

@@ -310,6 +310,11 @@ class Archive:
 
     def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> bool:
         pdf = self.files.get(doc.sha256)
+        if b"%PDF-" not in pdf[:1024]:
+            # an OFD signed with a platform seal (yinxin.signing.ofd, level B-T): it has no DSS
+            # to refresh nor a document timestamp to add — its evidence is the timestamp inside
+            # its SES_Signature — so it is passed over, not reported as a failure every run
+            return False
         now = self.clock.now()
         try:
             ours = self._our_certificates(pdf)
