@@ -14,15 +14,31 @@ const ACTIONS = {
   "certificate.rekey": "更换密钥", "certificate.reissue": "证书重发", "certificate.expire": "证书过期",
   "seal.create": "制作印章", "seal.renew": "印章续费", "seal.change": "印章变更", "seal.cancel": "注销印章",
   "seal.freeze": "冻结印章", "seal.unfreeze": "解冻印章", "seal.revoke": "吊销印章", "seal.unlock": "解除印章锁定",
-  "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.applied": "提交印章申请表",
+  "seal.key_resealed": "印章密钥重新加密", "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.applied": "提交印章申请表",
   "session.opened": "登录", "session.closed": "退出登录", "staff.login": "工作人员登录",
   "staff.login_failed": "工作人员登录失败", "staff.locked": "账户锁定", "staff.created": "新建工作人员",
   "intent.code_requested": "发送验证码", "intent.confirmed": "验证码确认", "intent.consumed": "验证码使用",
   "intent.confirm_failed": "验证码错误", "intent.code_refused": "拒绝发送验证码",
+  "contract.drafted": "起草合同", "contract.revised": "修改合同", "contract.sent": "合同发起签署",
+  "contract.signed": "合同签署完成", "contract.returned": "合同退回草稿", "contract.cancelled": "作废合同",
+  "obligation.tracked": "开始履约跟踪", "obligation.scheduled": "确定履约期限", "obligation.deemed": "视为验收",
+  "obligation.paid": "登记付款", "obligation.due": "履约提醒", "obligation.delivered": "交付并申请验收",
+  "obligation.reminded": "催告验收", "obligation.accepted": "验收合格", "obligation.went_live": "上线运行",
+  "desk_contract.added": "登记运维合同", "desk_contract.inspected": "登记月度巡检",
+  "service_request.opened": "受理运维请求", "service_request.responded": "运维响应", "service_request.paused": "暂停计时",
+  "service_request.resumed": "恢复计时", "service_request.arrived": "到达现场", "service_request.resolved": "问题解决",
+  "service_request.cancelled": "撤销运维请求", "service_request.breached": "超时违约",
+  "service_request.breach_withdrawn": "撤销超时记录", "service_request.record_sent": "服务记录单发起签署",
+  "service_request.record_signed": "服务记录单签署完成",
+  "handover.exported": "导出数据", "export.created": "生成数据移交包", "export.downloaded": "下载数据移交包",
+  "export.download_refused": "拒绝下载（文件已改动）", "export.deleted": "删除数据移交包",
+  "data.recrypted": "重新加密数据",
 };
 const SUBJECTS = {
   subscriber: "用户", application: "证书申请", certificate: "证书", payment: "缴费", seal: "印章",
   web_session: "登录会话", staff_user: "工作人员", intent_challenge: "验证码", api_key: "接口密钥",
+  contract: "合同", desk_contract: "运维合同", service_request: "运维请求", export: "数据移交",
+  platform: "平台", platform_kek: "平台密钥加密密钥",
 };
 options(document.getElementById("subject_type"), SUBJECTS, { blank: "全部" });
 document.getElementById("known-actions").replaceChildren(
