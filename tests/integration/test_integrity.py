@@ -253,7 +253,7 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
         **form(ZHANG),
     )
     judged, go_on = threading.Event(), threading.Event()
-    real_open = service.open_private_key
+    real_open = service.open_sealed
 
     def slow_open(blob, pin, label, **kw):
         out = real_open(blob, pin, label, **kw)
@@ -262,7 +262,7 @@ def test_a_right_pin_that_loses_the_race_gets_the_locked_reply(platform, monkeyp
             assert go_on.wait(30)
         return out
 
-    monkeypatch.setattr(service, "open_private_key", slow_open)
+    monkeypatch.setattr(service, "open_sealed", slow_open)
     outcome: dict = {}
 
     def right() -> None:
