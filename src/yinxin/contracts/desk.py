@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
-from yinxin.store import audit
+from yinxin.registry.events import event
 from yinxin.store.db import Database
 from yinxin.store.models.desk import (
     DeskContract,
@@ -366,15 +366,7 @@ def _as_pauses(rows: Sequence[ServicePause]) -> list[Pause]:
 
 
 def _event(s: Session, now: dt.datetime, actor: str, action: str, rid: int, data: dict) -> None:
-    audit.record(
-        s,
-        at=now,
-        actor=actor,
-        action=f"service_request.{action}",
-        subject_type="service_request",
-        subject_id=rid,
-        data=data,
-    )
+    event(s, now, actor, f"service_request.{action}", rid, data)
 
 
 class ServiceDesk:
@@ -461,14 +453,13 @@ class ServiceDesk:
             )
             s.add(c)
             s.flush()
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=actor,
-                action="desk_contract.added",
-                subject_type="desk_contract",
-                subject_id=number,
-                data={
+                now,
+                actor,
+                "desk_contract.added",
+                number,
+                {
                     "title": title,
                     "annual_fee": str(fee),
                     "library_contract_id": _library_id,
@@ -1042,14 +1033,13 @@ class ServiceDesk:
             )
             s.add(row)
             s.flush()
-            audit.record(
+            event(
                 s,
-                at=now,
-                actor=actor,
-                action="desk_contract.inspected",
-                subject_type="desk_contract",
-                subject_id=c.number,
-                data={"month": month, "performed_at": t.isoformat(), "inspector": inspector},
+                now,
+                actor,
+                "desk_contract.inspected",
+                c.number,
+                {"month": month, "performed_at": t.isoformat(), "inspector": inspector},
             )
             return InspectionView(row.id, c.number, month, t, inspector, findings)
 

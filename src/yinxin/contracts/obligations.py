@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -46,7 +47,7 @@ from yinxin.contracts.money import CENT, format_amount, parse_amount
 from yinxin.contracts.terms import Penalty, add_months, deemed_acceptance, format_rate, late_penalty
 from yinxin.contracts.workdays import WorkCalendar, parse_date
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
-from yinxin.store import audit
+from yinxin.registry.events import event
 from yinxin.store.db import Database
 from yinxin.store.models.contracts import Contract
 from yinxin.store.models.obligations import (
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 SUBJECT = "contract"
+# the contract is the subject of its events, whichever their first word (obligation.paid…)
+_audit = partial(event, subject_type=SUBJECT)
 TEMPLATE_ID = "obligation_due"
 #: Reminders: this many working days before the due date, then the first day overdue.
 REMINDER_WORKDAYS = (7, 1)
@@ -527,7 +530,7 @@ class Obligations:
             )
         s.flush()
         fixed = self._schedule(s, t, now)
-        self._audit(
+        _audit(
             s,
             now,
             actor,
@@ -682,7 +685,7 @@ class Obligations:
             else:
                 t.live_on = day
             fixed = self._schedule(s, t, now)
-            self._audit(
+            _audit(
                 s,
                 now,
                 actor,
@@ -744,7 +747,7 @@ class Obligations:
         o.state = OBLIGATION_LIFECYCLE.check("deem", o.state, None, str(o.id)).to_state
         o.met_on, o.updated_at = d.deemed_on, now
         fixed = self._schedule(s, t, now)
-        self._audit(
+        _audit(
             s,
             now,
             "system:obligations",
@@ -840,7 +843,7 @@ class Obligations:
                     recorded_at=now,
                 )
             )
-            self._audit(
+            _audit(
                 s,
                 now,
                 actor,
@@ -1113,7 +1116,7 @@ class Obligations:
                 t, c = self._tracking(s, cid, lock=True)
                 fixed = self._schedule(s, t, now)
                 if fixed:
-                    self._audit(
+                    _audit(
                         s,
                         now,
                         "system:obligations",
@@ -1239,7 +1242,7 @@ class Obligations:
                     created_at=now,
                 )
             )
-            self._audit(
+            _audit(
                 s,
                 now,
                 "system:obligations",
@@ -1274,12 +1277,6 @@ class Obligations:
         assert c is not None
         return t, c
 
-    def _audit(
-        self, s: Session, now: dt.datetime, actor: str, action: str, cid: int, data: dict
-    ) -> None:
-        audit.record(
-            s, at=now, actor=actor, action=action, subject_type=SUBJECT, subject_id=cid, data=data
-        )
 
 
 STATUSES = ("pending", "due", "overdue", "met")

@@ -33,6 +33,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -41,8 +42,8 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.registry.events import event
 from yinxin.signing.flows import SignerLink  # a result type of ours (the API schema reads it)
-from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 from yinxin.store.models import Subscriber
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from yinxin.signing.flows import SignFlows
 
 SUBJECT = "contract"
+# the contract is the subject of its events, whichever their first word (obligation.paid…)
+_audit = partial(event, subject_type=SUBJECT)
 MAX_LIST = 200
 CHINA = dt.timezone(dt.timedelta(hours=8))
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
@@ -287,7 +290,7 @@ class Contracts:
             row.state = CONTRACT_LIFECYCLE.check("draft", _C.NONE, None, number).to_state
             s.add(row)
             s.flush()
-            self._audit(
+            _audit(
                 s,
                 now,
                 actor,
@@ -327,7 +330,7 @@ class Contracts:
             previous = row.pdf_sha256
             row.filled_values = json.dumps(filled, ensure_ascii=False, sort_keys=True)
             row.title, row.pdf_sha256, row.pdf_size = heading, key, len(pdf)
-            self._audit(
+            _audit(
                 s,
                 now,
                 actor,
@@ -418,7 +421,7 @@ class Contracts:
                     )
                 row.state = CONTRACT_LIFECYCLE.check("send", row.state, None, number).to_state
                 row.flow_id, row.sent_at, row.reason = flow.id, now, None
-                self._audit(
+                _audit(
                     s,
                     now,
                     actor,
@@ -469,7 +472,7 @@ class Contracts:
                 )
             row.state = _C.CANCELLED
             row.cancelled_at, row.reason = now, reason
-            self._audit(
+            _audit(
                 s, now, actor, "contract.cancelled", row.id, {"reason": reason, "flow_id": flow_id}
             )
             return self._view(row)
@@ -571,7 +574,7 @@ class Contracts:
                 data = {"flow_id": flow.id, "flow_state": flow.state, "reason": flow.reason}
                 row.flow_id, row.sent_at = None, None
                 action = "contract.returned"
-            self._audit(s, now, "system:contracts", action, row.id, data)
+            _audit(s, now, "system:contracts", action, row.id, data)
 
     # === internals ===============================================================================
     def _row(self, s: Session, contract_id: int, *, lock: bool = False) -> Contract:
@@ -585,12 +588,6 @@ class Contracts:
             raise NotFound(f"no contract {contract_id}", field="contract_id")
         return row
 
-    def _audit(
-        self, s: Session, now: dt.datetime, actor: str, action: str, cid: int, data: dict
-    ) -> None:
-        audit.record(
-            s, at=now, actor=actor, action=action, subject_type=SUBJECT, subject_id=cid, data=data
-        )
 
     def _view(self, row: Contract) -> ContractView:
         values = json.loads(row.filled_values)
