@@ -45,13 +45,6 @@ class WrittenFile:
     size: int
 
 
-def _date(value: str, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("not a date (YYYY-MM-DD)", field=field) from None
-
-
 def _party(value: str, field: str) -> tuple[int, str]:
     sub, sep, seal = value.partition(":")
     if not sep or not sub.strip().isdigit() or not seal.strip():
@@ -104,14 +97,16 @@ def contract_add(
     """Put an O&M contract under the desk's watch (003's commitments are the defaults)."""
 
     def go():
+        from yinxin.contracts.workdays import parse_date
+
         return platform(home).desk.add_contract(
             number,
             title=title,
             party_a=party_a,
             party_b=party_b,
             annual_fee=annual_fee,
-            starts_on=_date(starts_on, "starts_on"),
-            ends_on=_date(ends_on, "ends_on"),
+            starts_on=parse_date(starts_on, field="starts_on"),
+            ends_on=parse_date(ends_on, field="ends_on"),
             workday_response_hours=workday_hours,
             other_response_hours=other_hours,
             on_site_hours=on_site_hours,
