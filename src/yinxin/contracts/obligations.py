@@ -1278,7 +1278,6 @@ class Obligations:
         return t, c
 
 
-
 STATUSES = ("pending", "due", "overdue", "met")
 
 

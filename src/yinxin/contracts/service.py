@@ -588,7 +588,6 @@ class Contracts:
             raise NotFound(f"no contract {contract_id}", field="contract_id")
         return row
 
-
     def _view(self, row: Contract) -> ContractView:
         values = json.loads(row.filled_values)
         try:
