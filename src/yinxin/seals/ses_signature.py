@@ -44,7 +44,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from asn1crypto import cms, core, tsp
 from asn1crypto import crl as a_crl
@@ -62,6 +62,7 @@ from yinxin.seals.seseal import (
     OID_ECDSA_SHA384,
     OID_RSA_SHA256,
     OID_SM2_SM3,
+    SEAL_TYPE_PERSONAL,
     ExtensionDatas,
     ParsedSeal,
     SESeal,
@@ -201,6 +202,12 @@ def _subject(cert: a_x509.Certificate) -> str:
         return cn if isinstance(cn, str) else cert.subject.human_friendly
     except (ValueError, TypeError):
         return "?"
+
+
+def _sm3_digest(value: bytes) -> bytes:
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        raise ValidationError("data_hash must be the 32-byte SM3 digest", field="data_hash")
+    return bytes(value)
 
 
 def _digest(name: str, data: bytes) -> bytes:
@@ -371,8 +378,12 @@ def build_ses_signature(
     time_info: datetime,
     timestamper: Timestamper | None = None,
     timestamp_hash: str = "sha256",
+    data_hash: bytes | None = None,
 ) -> bytes:
     """Sign ``data`` with the seal: the DER ``SES_Signature`` v4 for ``SignedValue.dat``.
+
+    ``data_hash``, when given, is the SM3 of the signed data computed by the caller (a PDF's
+    ``/ByteRange`` bytes are hashed where they lie, never copied) and ``data`` is ignored.
 
     Refused before anything is signed (``ValidationError`` naming the field) when the result
     could not verify: the seal does not read, the signer's certificate is not in the seal's
@@ -410,7 +421,7 @@ def build_ses_signature(
             "version": SES_SIGNATURE_VERSION,
             "eseal": SESeal.load(bytes(seal_der)),
             "time_info": when,
-            "data_hash": sm2.sm3(bytes(data)),
+            "data_hash": sm2.sm3(bytes(data)) if data_hash is None else _sm3_digest(data_hash),
             "property_info": property_info,
         }
     )
@@ -553,9 +564,16 @@ def verify_ses_signature(
     *,
     trust: Trust | None = None,
     crls: list[bytes] | None = None,
+    at: datetime | None = None,
 ) -> SesReport:
     """Check a ``SES_Signature`` over ``data`` by GB/T 38540's procedure; never raises for a
     bad record (a verdict is a result, not an error).
+
+    ``at`` is the verification moment (a relying party re-checks "as of" a day, years later):
+    when given, a ``signing_time`` check requires the signing time (the timestamp's, else
+    ``timeInfo``) not to lie after it — a signature cannot prove a moment still to come. Every
+    other check is judged at the signing time, as GB/T 38540 §7.3 asks, so an expired seal or
+    certificate does not spoil a signature made while they were valid.
 
     ``trust`` lists the relying party's trusted certificates (DER): the seal maker (or its
     CA), the signer's issuing CA, the TSA (or its CA). Without it, every trust check is reported
@@ -607,6 +625,16 @@ def verify_ses_signature(
             when = ts_time
     else:
         notes.append("no timestamp: the signing time is the signer's own claim (timeInfo)")
+    if at is not None:
+        moment = at.astimezone(UTC)
+        early = when <= moment + timedelta(seconds=1)
+        check(
+            "signing_time",
+            early,
+            f"signed {when.isoformat()}, verified as of {moment.isoformat()}"
+            if early
+            else f"signed {when.isoformat()}, after the verification moment {moment.isoformat()}",
+        )
 
     # 3. the seal: its own checks, then who made it, then its validity at the signing time
     seal = None
@@ -747,7 +775,7 @@ class SesOfdSigner:
 
 
 def check_ofd_value(
-    trust: Trust | None, crls: list[bytes] | None = None
+    trust: Trust | None, crls: list[bytes] | None = None, at: datetime | None = None
 ) -> Callable[..., SesReport]:
     """The ``ValueChecker`` for ``yinxin.ofd.verify.verify_ofd``: GB/T 38540's checks over
     ``Signature.xml``, plus the OFD's own rules — ``SignatureMethod`` names the value's
@@ -756,7 +784,7 @@ def check_ofd_value(
     def check(
         signature_xml: bytes, signed_value: bytes, method: str, seal_file: bytes | None
     ) -> SesReport:
-        report = verify_ses_signature(signed_value, signature_xml, trust=trust, crls=crls)
+        report = verify_ses_signature(signed_value, signature_xml, trust=trust, crls=crls, at=at)
         extra: list[Check] = []
         if method.strip() != OID_SM2_SM3 and method.strip().upper() not in ("SM2", "SM3WITHSM2"):
             extra.append(
@@ -784,5 +812,58 @@ def check_ofd_value(
             checks=report.checks + tuple(extra),
             valid=report.valid and all(c.ok for c in extra),
         )
+
+    return check
+
+
+# --- PDF: the signer and the checker that ``yinxin.pdf.ses`` calls -------------------------------
+
+
+class SesPdfSigner(SesOfdSigner):
+    """Makes the ``/Contents`` of a PDF seal signature for ``yinxin.pdf.ses.sign_ses_pdf``: a
+    ``SES_Signature`` whose ``dataHash`` is the SM3 of the ``/ByteRange`` bytes (computed by
+    the PDF engine where they lie), and the seal's own picture and size for the widget.
+
+    The same refusals as for OFD, made at construction (a dry run), before the PDF is laid out.
+    """
+
+    @property
+    def stamp(self):
+        """The widget's picture: the seal's image at the seal's size (GB/T 38540 ``SES_
+        ESPictrueInfo``); any raster format Pillow reads (PNG, JPEG, GIF, BMP)."""
+        from yinxin.pdf.sign import SealStamp
+
+        info = self._seal.info
+        kind = "personal" if info.seal_type == SEAL_TYPE_PERSONAL else "organization"
+        return SealStamp(
+            info.picture_data, float(info.width_mm), float(info.height_mm), info.name, kind
+        )
+
+    @property
+    def signer_name(self) -> str:
+        return _subject(_cert(self._cert, "signer_cert"))
+
+    def sign_digest(self, data_hash: bytes, property_info: str) -> bytes:
+        return build_ses_signature(
+            self._seal_der,
+            b"",
+            data_hash=data_hash,
+            property_info=property_info,
+            signer_key=self._key,
+            signer_cert_der=self._cert,
+            time_info=self._when,
+            timestamper=self._timestamper,
+            timestamp_hash=self._timestamp_hash,
+        )
+
+
+def check_pdf_value(
+    trust: Trust | None, crls: list[bytes] | None = None, at: datetime | None = None
+) -> Callable[[bytes, bytes], SesReport]:
+    """The checker for ``yinxin.pdf.ses.verify_ses_pdf``: GB/T 38540's checks of the DER in
+    ``/Contents`` over the ``/ByteRange`` bytes, as of ``at``."""
+
+    def check(der: bytes, data: bytes) -> SesReport:
+        return verify_ses_signature(der, data, trust=trust, crls=crls, at=at)
 
     return check
