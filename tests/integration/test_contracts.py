@@ -36,7 +36,7 @@ from tests.integration.signing_flow import (
     read_code,
 )
 from tests.integration.test_sign_flows import _pyhanko_valid
-from yinxin.contracts.render import display, render_contract, schedule_lines
+from yinxin.contracts.render import appendix_lines, display, render_contract, schedule_lines
 from yinxin.contracts.service import ContractSigner, ContractState
 from yinxin.contracts.templates import get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
@@ -120,8 +120,17 @@ def test_every_template_renders_with_fonts_text_pages_and_anchors(code, tmp_path
     footer = re.compile(r"^合同编号 HT-20260304-TEST01\s+第 (\d+) 页 共 (\d+) 页$")
     footers = [m.groups() for m in map(footer.match, raw.splitlines()) if m]
     text = _squash("\n".join(x for x in raw.splitlines() if not footer.match(x)))
+    listed = {a.blank: a for a in t.appendices if a.kind == "list"}  # numbered when printed
     for b in t.blanks:
-        shown = [display(t, b, values)] if b.type != "schedule" else schedule_lines(values[b.name])
+        if b.type == "price_lines":
+            continue  # a table, checked cell by cell in test_contract_appendices.py
+        shown = (
+            schedule_lines(values[b.name])
+            if b.type == "schedule"
+            else appendix_lines(listed[b.name], values) or []
+            if b.name in listed
+            else [display(t, b, values)]
+        )
         for line in shown:
             assert _squash(line) in text, (b.name, line)
     assert _squash(t.title) in text and "HT-20260304-TEST01" in text
@@ -130,11 +139,22 @@ def test_every_template_renders_with_fonts_text_pages_and_anchors(code, tmp_path
     pages = int(re.search(r"Pages:\s+(\d+)", _tool("pdfinfo", str(path)))[1])
     assert footers == [(str(n), str(pages)) for n in range(1, pages + 1)]
 
-    # each party's anchor exactly once, on the last page (the signature blocks close it)
+    # each party's anchor exactly once, on the last page of the contract proper (the
+    # signature blocks close it; appendices, each from a new page headed 附件, follow)
+    first_appendix = next(
+        (
+            n
+            for n in range(1, pages + 1)
+            if _tool("pdftotext", "-f", str(n), "-l", str(n), str(path), "-")
+            .lstrip()
+            .startswith("附件")
+        ),
+        pages + 1,
+    )
     for party in t.parties:
         hits = find_anchor(pdf, party.anchor)
         assert len(hits) == 1, (party.anchor, hits)
-        assert hits[0].page == pages
+        assert hits[0].page == first_appendix - 1
 
 
 def test_amounts_in_figures_capitals_and_tax():

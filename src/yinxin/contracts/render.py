@@ -19,7 +19,13 @@ Why it is drawn this way:
   ``Template.fill`` refuse it elsewhere) — with room around it for a 40 mm seal centred on the
   anchor's end, where ``yinxin.pdf.sign`` puts it.
 * **Page numbers** ``第 N 页 共 M 页`` and the contract number on every page, so a printed page
-  is traced to its contract.
+  is traced to its contract — appendix pages included.
+* **Appendices** (附件, ``Template.appendices``) follow the signature blocks, each from a new
+  page: ``附件 N`` and its title, then fixed text, a blank's text, a numbered list or a price
+  table (含税价 per line with its 不含税价 from ``money.without_tax``, so net + tax = gross on
+  every line, and the total in figures and capitals), closed by each party's seal block
+  ``<role>（盖章）`` and its date — the seeds' own layout. The main anchors stay unique, so the
+  default placement still seals the main blocks.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
-from yinxin.contracts.templates import _PLACEHOLDER, Blank, Template
+from yinxin.contracts.templates import _PLACEHOLDER, Appendix, Blank, Template
 
 A4 = (595.28, 841.89)
 LEFT, RIGHT, TOP, BOTTOM = 72.0, 64.0, 72.0, 72.0
@@ -39,6 +45,9 @@ BODY, LEADING = 10.5, 10.5 * 1.75
 HEAD = 11.5
 TITLE = 18.0
 ROW_H = 190.0  # one row of signature blocks: name, representative, the seal's room, date
+APPENDIX_ROW_H = 150.0  # an appendix's seal blocks: anchor, the seal's room, date
+APPENDIX_ANCHOR_DROP = 62.0
+TABLE = 8.5  # price table text size
 ANCHOR_DROP = 100.0  # from the top of a block to the anchor line (the seal's centre)
 GREY = (0.4, 0.4, 0.4)
 EMPTY = "/"
@@ -119,6 +128,64 @@ def fill_text(t: Template, line: str, values: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: display(t, t.blank(m[1]), values), line)
 
 
+_NUMBERED = re.compile(r"^\s*(?:\d{1,3}\s*[.、．)）]|[（(]\d{1,3}[)）])\s*")
+
+
+def appendix_lines(a: Appendix, values: dict[str, Any]) -> list[str] | None:
+    """What an appendix prints, one paragraph a line (``None``: an optional appendix whose blank
+    is empty is not drawn). A ``list`` is numbered here — a number typed before an item
+    (``1.``, ``2、``, ``（3）``) is replaced, not doubled; a ``price_table`` is drawn by
+    ``price_rows`` instead and returns no lines."""
+    if a.kind == "text":
+        return [ln.strip() for ln in a.text.strip().splitlines() if ln.strip()]
+    v = values.get(a.blank or "")
+    if v is None or v == "" or v == []:
+        return None if a.optional else [EMPTY]
+    if a.kind == "price_table":
+        return []
+    lines = [ln.strip() for ln in str(v).splitlines() if ln.strip()]
+    if a.kind == "list":
+        return [f"{i}. {_NUMBERED.sub('', ln)}" for i, ln in enumerate(lines, 1)]
+    return lines
+
+
+PRICE_HEAD = (
+    "项目名称",
+    "服务类型",
+    "数量",
+    "单位",
+    "不含税价（元）",
+    "税率",
+    "含税价（元）",
+    "备注",
+)
+PRICE_COLS = (86.0, 74.0, 28.0, 28.0, 64.0, 32.0, 64.0)  # the last column takes the rest
+
+
+def price_rows(rows: list[dict], rate: str) -> list[tuple[str, ...]]:
+    """The 费用明细表's rows as printed: each line's 含税价 split with ``money.without_tax``
+    (net rounded half up to the 分, tax = gross − net: net + tax = gross exactly, as the seed's
+    53 400 = 50 377.36 + 3 022.64)."""
+    from yinxin.contracts.money import format_amount, without_tax
+
+    out = []
+    for r in rows:
+        line = without_tax(r["amount"], Decimal(rate))
+        out.append(
+            (
+                r.get("item") or "",
+                r["service"],
+                str(r.get("quantity", 1)),
+                r.get("unit") or "项",
+                format_amount(line.net).lstrip("¥"),
+                rate_text(rate),
+                format_amount(line.gross).lstrip("¥"),
+                r.get("note") or "",
+            )
+        )
+    return out
+
+
 # --- fonts ------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
 def _plain_face(path: str) -> bytes:
@@ -180,7 +247,9 @@ def check_printable(template: Template, values: dict[str, Any], title: str | Non
             check(v, f"values.{b.name}")
         elif isinstance(v, list):
             for i, row in enumerate(v, 1):
-                check(str(row.get("milestone", "")), f"values.{b.name}[{i}].milestone")
+                for key in ("milestone", "item", "service", "unit", "note"):
+                    if key in row:
+                        check(str(row[key] or ""), f"values.{b.name}[{i}].{key}")
 
 
 def _fonts(writer: Any) -> Any:
@@ -337,29 +406,36 @@ def render_contract(
             last = i == len(lines) - 1
             _justified(cv, fonts, x, pg.y, ln, LEFT + width - x if not last else None)
 
-    for raw in template.text.strip().splitlines():
+    def markup(raw: str) -> None:
+        """One line of clause text: ``## `` a heading, ``| `` no indent, ``- `` an item, a
+        ``{{schedule}}`` alone one paragraph per instalment, else an indented paragraph."""
+        nonlocal cv
         line = raw.strip()
         if not line:
-            continue
+            return
         if line.startswith("## "):
             text = fill_text(template, line[3:].strip(), values)
             cv = pg.need(HEAD * 2 + LEADING * 2)  # a heading never ends a page alone
             pg.y -= HEAD * 1.9
             cv.text(LEFT, pg.y, text, size=HEAD, face="B")
             pg.y -= HEAD * 0.3
-            continue
+            return
         whole = _PLACEHOLDER.fullmatch(line)
         if whole and template.blank(whole[1]).type == "schedule":
             rows = values.get(whole[1]) or []
             for ln in schedule_lines(rows) if rows else [EMPTY]:
                 paragraph(ln, 2 * BODY)
-            continue
+            return
         if line.startswith("| "):
             paragraph(fill_text(template, line[2:].strip(), values), 0.0)
         elif line.startswith("- "):
             paragraph(fill_text(template, line[2:].strip(), values), 2 * BODY, hanging=2 * BODY)
         else:
             paragraph(fill_text(template, line, values), 2 * BODY)
+
+    cv = pg.c
+    for raw in template.text.strip().splitlines():
+        markup(raw)
 
     # signature blocks, two to a row. The text ends with “（以下无正文）”, and a page that holds
     # only signature blocks says whose signature page it is: a signature page cannot be moved
@@ -397,6 +473,41 @@ def render_contract(
             cv.text(x, top - ROW_H + 16, "签署日期：以可信时间戳为准", size=9, color=GREY)
         pg.y = top - ROW_H
 
+    # appendices, each from a new page, closed by every party's seal block and date
+    for a in template.appendices:
+        lines = appendix_lines(a, values)
+        if lines is None:
+            continue
+        pg.new()
+        c = pg.c
+        pg.y -= HEAD * 1.2
+        c.text(LEFT, pg.y, f"附件 {a.number}", size=HEAD, face="B")
+        for ln in wrap(fonts, a.title, 15.0, width):
+            pg.y -= 15.0 * 1.6
+            c.text(LEFT + (width - fonts.width(ln, "B", 15.0)) / 2, pg.y, ln, size=15.0, face="B")
+        pg.y -= 8
+        if a.kind == "price_table":
+            rate = values.get(template.blank(template.blank(a.blank).total).tax_rate or "")
+            _price_table(pg, fonts, template, a, values, rate or "0", width)
+        elif a.kind == "list":
+            for ln in lines:
+                paragraph(ln, 2 * BODY, hanging=2 * BODY)
+        elif a.kind == "document":  # the customer's words, as typed: no markup, no blanks
+            for ln in lines:
+                paragraph(ln, 2 * BODY)
+        else:
+            for ln in lines:
+                markup(ln)
+        pg.y -= 14
+        for k in range(0, len(parties), 2):
+            cv = pg.need(APPENDIX_ROW_H)
+            top = pg.y
+            for j, party in enumerate(parties[k : k + 2]):
+                x = LEFT + j * col
+                cv.text(x, top - APPENDIX_ANCHOR_DROP, party.appendix_anchor, size=12, face="B")
+                cv.text(x, top - APPENDIX_ROW_H + 16, "日期：以可信时间戳为准", size=9, color=GREY)
+            pg.y = top - APPENDIX_ROW_H
+
     # footers: number, template, page N of M
     total = len(pg.pages)
     for i, ops in enumerate(pg.pages, 1):
@@ -415,8 +526,62 @@ def render_contract(
     return out.getvalue()
 
 
+def _price_table(
+    pg: _Pages,
+    fonts: Any,
+    template: Template,
+    a: Appendix,
+    values: dict[str, Any],
+    rate: str,
+    width: float,
+) -> None:
+    """附件 2 费用明细表 as the seed draws it: a ruled table, one row per price line (the
+    header repeated when it goes over a page), then 含税总价 in capitals and in figures."""
+    from yinxin.contracts.money import capitals, format_amount
+
+    b = template.blank(a.blank or "")
+    rows = values.get(b.name) or []
+    total = values.get(b.total or "") or "0"
+    cols = [*PRICE_COLS, width - sum(PRICE_COLS)]
+    pad, lead = 3.0, TABLE * 1.45
+
+    def cell_lines(cells: tuple[str, ...], widths: list[float]) -> list[list[str]]:
+        return [
+            wrap(fonts, c, TABLE, w - 2 * pad) if c else [""]
+            for c, w in zip(cells, widths, strict=True)
+        ]
+
+    def draw(cells: tuple[str, ...], face: str = "R", widths: list[float] | None = None) -> None:
+        widths = widths or cols
+        wrapped = cell_lines(cells, widths)
+        h = max(len(w) for w in wrapped) * lead + 2 * pad
+        if pg.y - h < BOTTOM:  # a row never splits; the header comes again on the new page
+            pg.new()
+            if face == "R" and widths is cols:
+                draw(PRICE_HEAD, "B")
+        cv, top, x = pg.c, pg.y, LEFT
+        for lines, w in zip(wrapped, widths, strict=True):
+            cv.rect(x, top - h, w, h, stroke=(0.3, 0.3, 0.3), width=0.5)
+            y = top - pad
+            for ln in lines:
+                y -= lead
+                cv.text(x + pad, y + (lead - TABLE) / 2, ln, size=TABLE, face=face)
+            x += w
+        pg.y = top - h
+
+    draw(PRICE_HEAD, "B")
+    for cells in price_rows(rows, rate):
+        draw(cells)
+    label = sum(cols[:4])
+    rest = width - label
+    draw(("含税总价（人民币大写）", f"人民币{capitals(total)}"), "R", [label, rest])
+    draw(("含税总价（元）", format_amount(total)), "R", [label, rest])
+
+
 __all__ = [
     "amount_text",
+    "appendix_lines",
+    "price_rows",
     "date_text",
     "display",
     "rate_text",

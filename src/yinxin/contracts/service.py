@@ -114,6 +114,18 @@ class PartyView:
     name_blank: str
     representative_blank: str | None
     anchor: str  # the text the party's seal is placed on
+    appendix_anchor: str  # its block on each appendix page (甲方（盖章）)
+
+
+@dataclass(frozen=True)
+class AppendixView:
+    """An appendix (附件) drawn after the signature blocks, each from a new page."""
+
+    number: str
+    title: str
+    kind: str  # text (fixed), document / list (a longtext blank), price_table (price_lines)
+    blank: str | None
+    optional: bool  # drawn only when its blank is filled
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ class TemplateView:
     description: str
     parties: tuple[PartyView, ...]
     blanks: tuple[BlankView, ...]
+    appendices: tuple[AppendixView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,7 +221,7 @@ def template_view(t: Template) -> TemplateView:
         )
 
     def p(x: Party) -> PartyView:
-        return PartyView(x.role, x.title, x.name, x.representative, x.anchor)
+        return PartyView(x.role, x.title, x.name, x.representative, x.anchor, x.appendix_anchor)
 
     return TemplateView(
         t.code,
@@ -218,6 +231,7 @@ def template_view(t: Template) -> TemplateView:
         t.description,
         tuple(p(x) for x in t.parties),
         tuple(b(x) for x in t.blanks),
+        tuple(AppendixView(a.number, a.title, a.kind, a.blank, a.optional) for a in t.appendices),
     )
 
 
@@ -659,6 +673,7 @@ def _new_number(now: dt.datetime) -> str:
 
 __all__ = [
     "CONTRACT_LIFECYCLE",
+    "AppendixView",
     "BlankView",
     "ContractFile",
     "ContractPage",

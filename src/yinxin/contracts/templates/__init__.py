@@ -61,12 +61,25 @@ BLANK_TYPES: dict[str, str] = {
     "integer": "a whole number (min, max)",
     "choice": "one of the listed choices",
     "schedule": "payment schedule rows: milestone, percent (amounts follow from the total)",
+    "price_lines": "price table rows: item, service, quantity, unit, amount with tax, note "
+    "(they add up to the total; net and tax follow from the total's tax rate)",
 }
 ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _DATE_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 MAX_SCHEDULE_ROWS = 24
+MAX_PRICE_LINES = 40
+#: What an appendix holds (``[[appendices]]`` in a template file, drawn after the signature
+#: blocks, each from a new page): fixed ``text`` written in the file, a ``document`` (a
+#: ``longtext`` blank's paragraphs, e.g. the customer's technical specification), a ``list``
+#: (a ``longtext`` blank, one numbered item a line), a ``price_table`` (a ``price_lines`` blank).
+APPENDIX_KINDS = {
+    "text": None,
+    "document": "longtext",
+    "list": "longtext",
+    "price_table": "price_lines",
+}
 
 
 def _norm(s: str) -> str:
@@ -74,8 +87,9 @@ def _norm(s: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", s) if not ch.isspace())
 
 
-#: Every signing role's anchor, normalised: only a signature block may contain one.
-ANCHORS = tuple(_norm(f"{role}（签章）") for role in ROLES)
+#: Every signing role's anchor, normalised: only a signature block may contain one — the main
+#: block's ``甲方（签章）`` and an appendix block's ``甲方（盖章）`` (the seed's wording there).
+ANCHORS = tuple(_norm(f"{role}（{word}）") for role in ROLES for word in ("签章", "盖章"))
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,31 @@ class Party:
         """The text the seal is placed on: once in the signature block, nowhere else."""
         return f"{self.role}（签章）"
 
+    @property
+    def appendix_anchor(self) -> str:
+        """The text of the party's block on each appendix page (``甲方（盖章）``, as the seeds
+        write it there): different from the main anchor, so the sign flow's default placement
+        still finds exactly one main block; a flow that wants a seal on an appendix too names
+        this anchor and the appendix's page."""
+        return f"{self.role}（盖章）"
+
+
+@dataclass(frozen=True)
+class Appendix:
+    """One appendix (附件) of a template, drawn after the signature blocks from a new page,
+    headed ``附件 <number>`` and ``title``, closed by each party's seal block and date.
+
+    ``optional``: drawn only when its blank has a value (000's 技术模块附件); otherwise an
+    empty blank is drawn as “/”, the seeds' mark for a blank left empty (002's 附件 1, which
+    the contract refers to whether or not 甲方 has supplied it yet)."""
+
+    number: str  # "1", "2", "一"
+    title: str
+    kind: str  # APPENDIX_KINDS
+    blank: str | None = None
+    text: str = field(default="", repr=False)
+    optional: bool = False
+
 
 @dataclass(frozen=True)
 class Template:
@@ -123,6 +162,7 @@ class Template:
     parties: tuple[Party, ...]
     blanks: tuple[Blank, ...]
     text: str = field(repr=False)
+    appendices: tuple[Appendix, ...] = ()
 
     def blank(self, name: str) -> Blank:
         for b in self.blanks:
@@ -173,6 +213,8 @@ class Template:
                     )
             if b.type == "schedule" and b.name in out:
                 out[b.name] = _amounts(b, out[b.name], out.get(b.total) if b.total else None)
+            if b.type == "price_lines" and b.name in out and b.total and b.total in out:
+                _lines_add_up(self, b, out[b.name], out[b.total])
         return out
 
 
@@ -359,7 +401,89 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
                 field=where,
             )
         return rows
+    if t == "price_lines":
+        return _price_lines(b, raw, where)
     raise ValidationError(f"unknown blank type {t!r}", field=where)  # pragma: no cover
+
+
+def _row_text(
+    b: Blank,
+    row: dict,
+    i: int,
+    key: str,
+    label: str,
+    limit: int,
+    *,
+    required: bool = False,
+    default: str = "",
+) -> str:
+    """One text cell of a table row, checked as a one-line text blank."""
+    at = f"values.{b.name}[{i}].{key}"
+    v = row.get(key)
+    if _empty(v):
+        if required:
+            raise ValidationError(f"{b.label}：第 {i} 行的{label}必填 / required", field=at)
+        return default
+    return _text(Blank(key, f"{b.label}第{i}行{label}", "text"), v, at, limit)
+
+
+def _price_lines(b: Blank, raw: Any, where: str) -> list[dict]:
+    """Rows of a price table (002 附件 2 费用明细表): ``item`` (项目名称, optional — the seed
+    writes it once for the rows under it), ``service`` (服务类型), ``quantity`` (a whole
+    number, default 1), ``unit`` (单位, default 项), ``amount`` (含税价 of the line, yuan to
+    the 分) and ``note`` (备注, optional)."""
+    from yinxin.contracts.money import parse_amount
+
+    if not isinstance(raw, list) or len(raw) > MAX_PRICE_LINES:
+        raise ValidationError(
+            f"{b.label}：费用明细是 1–{MAX_PRICE_LINES} 行 / 1–{MAX_PRICE_LINES} rows", field=where
+        )
+    keys = {"item", "service", "quantity", "unit", "amount", "note"}
+    rows = []
+    for i, row in enumerate(raw, 1):
+        at = f"{where}[{i}]"
+        if not isinstance(row, dict) or set(row) - keys:
+            raise ValidationError(
+                f"{b.label}：第 {i} 行应有 service、amount（可选 item、quantity、unit、note）"
+                " / a row is {item?, service, quantity?, unit?, amount, note?}",
+                field=at,
+            )
+
+        service = _row_text(b, row, i, "service", "服务类型", 100, required=True)
+        item = _row_text(b, row, i, "item", "项目名称", 100)
+        unit = _row_text(b, row, i, "unit", "单位", 10, default="项")
+        note = _row_text(b, row, i, "note", "备注", 100)
+        q = row.get("quantity", 1)
+        if isinstance(q, bool) or not re.fullmatch(r"\d{1,7}", str(q).strip()) or int(q) < 1:
+            raise ValidationError(
+                f"{b.label}：第 {i} 行数量应为正整数 / a whole number from 1",
+                field=f"{at}.quantity",
+            )
+        if _empty(row.get("amount")):
+            raise ValidationError(
+                f"{b.label}：第 {i} 行的含税价必填 / required", field=f"{at}.amount"
+            )
+        try:
+            amount = parse_amount(row["amount"], field=f"{at}.amount")
+        except ValidationError as e:
+            raise ValidationError(
+                f"{b.label}：第 {i} 行含税价最多两位小数 / {e.message}", field=f"{at}.amount"
+            ) from None
+        if amount <= 0:
+            raise ValidationError(
+                f"{b.label}：第 {i} 行含税价应大于 0 / above 0", field=f"{at}.amount"
+            )
+        rows.append(
+            {
+                "item": item,
+                "service": service,
+                "quantity": int(str(q).strip()),
+                "unit": unit,
+                "amount": str(amount),
+                "note": note,
+            }
+        )
+    return rows
 
 
 def _amounts(b: Blank, rows: list[dict], total: str | None) -> list[dict]:
@@ -387,21 +511,41 @@ def _amounts(b: Blank, rows: list[dict], total: str | None) -> list[dict]:
     return out
 
 
+def _lines_add_up(t: Template, b: Blank, rows: list[dict], total: str) -> None:
+    """The price table's lines add up to the contract's price: the table and the clause that
+    states the price cannot say two different things."""
+    from yinxin.contracts.money import format_amount
+
+    got = sum((Decimal(r["amount"]) for r in rows), Decimal(0))
+    if got != Decimal(total):
+        raise ValidationError(
+            f"{b.label}：各行含税价合计 {format_amount(got)}，应等于{t.blank(b.total).label}"
+            f" {format_amount(total)} / the lines must add up to {b.total}",
+            field=f"values.{b.name}",
+        )
+
+
 def _no_anchor(value: Any, where: str) -> None:
+    """Refuse an anchor text typed into a value, naming the value (a table's cell)."""
     texts = (
-        [value]
+        [(value, where)]
         if isinstance(value, str)
-        else [r["milestone"] for r in value]
+        else [
+            (str(v), f"{where}[{i}].{k}")
+            for i, r in enumerate(value, 1)
+            for k, v in r.items()
+            if k in ("milestone", "item", "service", "unit", "note")
+        ]
         if isinstance(value, list)
         else []
     )
-    for text in texts:
+    for text, at in texts:
         n = _norm(text)
         if any(a in n for a in ANCHORS):
             raise ValidationError(
                 "不得包含签章位置文字（如“甲方（签章）”）/ must not contain a signature "
                 "anchor text",
-                field=where,
+                field=at,
             )
 
 
@@ -460,6 +604,17 @@ def _load(data: dict, source_name: str) -> Template:
         parties=parties,
         blanks=tuple(blanks),
         text=data["body"]["text"],
+        appendices=tuple(
+            Appendix(
+                number=str(a["number"]),
+                title=a["title"],
+                kind=a["kind"],
+                blank=a.get("blank"),
+                text=a.get("text", ""),
+                optional=a.get("optional", False),
+            )
+            for a in data.get("appendices", [])
+        ),
     )
     used = set(_PLACEHOLDER.findall(t.text))
     unknown = used - set(names)
@@ -474,6 +629,23 @@ def _load(data: dict, source_name: str) -> Template:
             raise bad(f"amount {b.name} is taxed at {b.tax_rate!r}, which is not a rate blank")
     if any(a in _norm(t.text) for a in ANCHORS):
         raise bad("the text contains a signature anchor: only the signature blocks may")
+    for b in blanks:
+        if b.type == "price_lines" and (not b.total or t.blank(b.total).type != "amount"):
+            raise bad(f"price table {b.name} must name its total, an amount blank")
+    numbers = [a.number for a in t.appendices]
+    if len(set(numbers)) != len(numbers):
+        raise bad("an appendix number is used twice")
+    for a in t.appendices:
+        if a.kind not in APPENDIX_KINDS:
+            raise bad(f"appendix {a.number} has an unknown kind {a.kind!r}")
+        want = APPENDIX_KINDS[a.kind]
+        if want is None:
+            if a.blank or not a.text.strip() or _PLACEHOLDER.search(a.text):
+                raise bad(f"appendix {a.number} is fixed text: text, no blank, no {{{{…}}}}")
+        elif a.blank not in names or t.blank(a.blank).type != want:
+            raise bad(f"appendix {a.number} ({a.kind}) needs a {want} blank, not {a.blank!r}")
+        if any(x in _norm(a.text) for x in ANCHORS):
+            raise bad(f"appendix {a.number} contains a signature anchor")
     try:
         t.fill(t.example_values())
     except ValidationError as e:
@@ -534,7 +706,9 @@ def get_template(code: str, version: str | None = None) -> Template:
 
 
 __all__ = [
+    "APPENDIX_KINDS",
     "BLANK_TYPES",
+    "Appendix",
     "Blank",
     "Party",
     "Template",

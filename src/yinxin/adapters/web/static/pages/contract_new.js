@@ -31,6 +31,16 @@ function scheduleRow(name, i, row = {}) {
       el("input", { type: "text", inputmode: "decimal", name: `values.${name}[${i}].amount`, value: row.amount || "" })));
 }
 
+// 费用明细 (002 附件 2): one row per price line; the lines must add up to the price.
+const PRICE_CELLS = [["item", "项目名称（可选）", 100], ["service", "服务类型", 100], ["quantity", "数量", 7],
+  ["unit", "单位", 10], ["amount", "含税价（元）", 32], ["note", "备注（可选）", 100]];
+function priceRow(name, i, row = {}) {
+  return el("div", { class: "grid-fields three price-row" }, ...PRICE_CELLS.map(([k, label, max]) =>
+    el("div", { class: "field" }, el("label", { text: `第 ${i} 行 ${label}` }),
+      el("input", { type: "text", name: `values.${name}[${i}].${k}`, value: row[k] ?? (k === "quantity" ? "1" : ""), maxlength: max,
+        inputmode: ["quantity", "amount"].includes(k) ? "decimal" : null }))));
+}
+
 function blankField(b) {
   const name = `values.${b.name}`;
   const label = el("label", { for: name, text: b.required ? b.label : `${b.label}（可选）` });
@@ -41,6 +51,13 @@ function blankField(b) {
     add.addEventListener("click", () => rows.append(scheduleRow(b.name, rows.children.length + 1)));
     rows.append(scheduleRow(b.name, 1));
     return el("fieldset", { class: "field", name }, el("legend", { text: b.label }), rows, add);
+  }
+  if (b.type === "price_lines") {
+    const rows = el("div", { "data-price-lines": b.name });
+    const add = el("button", { type: "button", class: "btn secondary", text: "＋ 添加一行" });
+    add.addEventListener("click", () => rows.append(priceRow(b.name, rows.children.length + 1)));
+    rows.append(priceRow(b.name, 1));
+    return el("fieldset", { class: "field", name }, el("legend", { text: `${b.label}（各行含税价合计应等于总价）` }), rows, add);
   }
   if (b.type === "choice") {
     input = el("select", { id: name, name });
@@ -69,6 +86,8 @@ function fill(values) {
     if (Array.isArray(v)) {
       const rows = form.querySelector(`[data-schedule="${CSS.escape(k)}"]`);
       if (rows) rows.replaceChildren(...v.map((r, i) => scheduleRow(k, i + 1, r)));
+      const lines = form.querySelector(`[data-price-lines="${CSS.escape(k)}"]`);
+      if (lines) lines.replaceChildren(...v.map((r, i) => priceRow(k, i + 1, r)));
     } else {
       const input = form.querySelector(`[name="${CSS.escape(`values.${k}`)}"]`);
       if (input) input.value = v;
@@ -86,6 +105,19 @@ function collect() {
         const [m, p, a] = r.querySelectorAll("input");
         return { milestone: m.value, percent: p.value, ...(a.value.trim() ? { amount: a.value } : {}) };
       }).filter((r) => r.milestone || r.percent);
+      if (list.length) values[b.name] = list;
+      continue;
+    }
+    if (b.type === "price_lines") {
+      const rows = [...form.querySelectorAll(`[data-price-lines="${CSS.escape(b.name)}"] .price-row`)];
+      const list = rows.map((r) => {
+        const row = {};
+        r.querySelectorAll("input").forEach((input, j) => {
+          const k = PRICE_CELLS[j][0];
+          if (input.value.trim() !== "") row[k] = k === "quantity" && /^\d+$/.test(input.value) ? Number(input.value) : input.value;
+        });
+        return row;
+      }).filter((r) => r.service || r.amount || r.item || r.note);
       if (list.length) values[b.name] = list;
       continue;
     }
