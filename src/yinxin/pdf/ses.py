@@ -441,9 +441,62 @@ def _widget_page(reader: PdfFileReader, f: _Field) -> tuple[int | None, list[flo
         for page in PageTree(reader):
             if page.ref == page_ref.reference:
                 return page.index + 1, rect or None
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except Exception:  # a page tree that no longer parses: the stamp's page is not known
         pass
     return None, None
+
+
+def _judge(
+    reader: PdfFileReader, f: _Field, pdf: bytes, check_value: SesValueChecker
+) -> SesPdfSignature:
+    """One signature: coverage, later revisions, and the value's GB/T 38540 checks."""
+    page, rect = _widget_page(reader, f)
+    if f.kind != "ses":
+        return SesPdfSignature(
+            f.name,
+            f.sub_filter,
+            -1,
+            f.byte_range,
+            "unclear",
+            "other",
+            page,
+            rect,
+            False,
+            [
+                "不是 GB/T 38540 电子签章 (PAdES/CMS) / not a GB/T 38540 seal signature: a "
+                "document mixing both kinds is not verified here"
+            ],
+        )
+    coverage, revision = _coverage(reader, f, len(pdf), pdf)
+    changes, why = _changes_after(reader, revision, coverage)
+    problems: list[str] = []
+    if coverage not in ("entire_file", "entire_revision"):
+        problems.append(
+            f"签名范围异常 / the /ByteRange does not cover its whole revision ({coverage})"
+        )
+    if changes == "other":
+        problems.append(f"签名后文档被修改 / the document was changed after signing: {why}")
+    value: dict[str, Any] = {}
+    value_ok = False
+    if len(f.byte_range) == 4 and coverage != "unclear":
+        der = f.contents[: der_length(f.contents) or 0]
+        verdict = check_value(der, _signed_bytes(pdf, f.byte_range))
+        value, value_ok = verdict.to_dict(), bool(verdict.valid)
+    if f.sub_filter not in (SUBFILTER, *FOREIGN_SUBFILTERS):
+        problems.append(f"/SubFilter {f.sub_filter} is not one this reader accepts")
+    return SesPdfSignature(
+        field_name=f.name,
+        sub_filter=f.sub_filter,
+        revision=revision,
+        byte_range=f.byte_range,
+        coverage=coverage,
+        changes_after=changes,
+        page=page,
+        rect=rect,
+        valid=value_ok and not problems,
+        problems=problems,
+        value=value,
+    )
 
 
 def verify_ses_pdf(
@@ -478,10 +531,10 @@ def verify_ses_pdf(
     if not fields:
         report.problems.append("文档中没有签名 / no signatures")
         return report
-    last = -1
     for f in fields:
-        page, rect = _widget_page(reader, f)
-        if f.kind != "ses":
+        try:
+            report.signatures.append(_judge(reader, f, pdf, check_value))
+        except Exception as exc:  # one hostile signature must not hide the others
             report.signatures.append(
                 SesPdfSignature(
                     f.name,
@@ -490,55 +543,13 @@ def verify_ses_pdf(
                     f.byte_range,
                     "unclear",
                     "other",
-                    page,
-                    rect,
+                    None,
+                    None,
                     False,
-                    [
-                        "不是 GB/T 38540 电子签章 (PAdES/CMS) / not a GB/T 38540 seal signature: a "
-                        "document mixing both kinds is not verified here"
-                    ],
+                    [f"无法处理该签名 / the signature cannot be processed ({type(exc).__name__})"],
                 )
             )
-            continue
-        try:
-            coverage, revision = _coverage(reader, f, len(pdf), pdf)
-        except Exception as exc:  # a hostile xref: a verdict, not a crash
-            coverage, revision = "unclear", -1
-            revision_problem = f"the signature's revision cannot be found ({type(exc).__name__})"
-        else:
-            revision_problem = None
-        last = max(last, revision)
-        changes, why = _changes_after(reader, revision, coverage)
-        problems = [revision_problem] if revision_problem else []
-        if coverage not in ("entire_file", "entire_revision"):
-            problems.append(
-                f"签名范围异常 / the /ByteRange does not cover its whole revision ({coverage})"
-            )
-        if changes == "other":
-            problems.append(f"签名后文档被修改 / the document was changed after signing: {why}")
-        value: dict[str, Any] = {}
-        value_ok = False
-        if len(f.byte_range) == 4 and coverage != "unclear":
-            der = f.contents[: der_length(f.contents) or 0]
-            verdict = check_value(der, _signed_bytes(pdf, f.byte_range))
-            value, value_ok = verdict.to_dict(), bool(verdict.valid)
-        if f.sub_filter not in (SUBFILTER, *FOREIGN_SUBFILTERS):
-            problems.append(f"/SubFilter {f.sub_filter} is not one this reader accepts")
-        report.signatures.append(
-            SesPdfSignature(
-                field_name=f.name,
-                sub_filter=f.sub_filter,
-                revision=revision,
-                byte_range=f.byte_range,
-                coverage=coverage,
-                changes_after=changes,
-                page=page,
-                rect=rect,
-                valid=value_ok and not problems,
-                problems=problems,
-                value=value,
-            )
-        )
+    last = max((s.revision for s in report.signatures), default=-1)
     report.signatures.sort(key=lambda s: s.revision)
     if last >= 0:
         report.unsigned_revisions = [r + 1 for r in range(last + 1, total)]

@@ -1,4 +1,9 @@
-"""``yinxin verify``: a relying party checks signed PDFs, with or without a platform here."""
+"""``yinxin verify``: a relying party checks signed documents, with or without a platform here.
+
+Each file is judged for what it is (``yinxin.seals.documents.document_kind``): a PDF with PAdES
+signatures by the PAdES verifier, a PDF with GB/T 38540 seal signatures and an OFD by GB/T
+38540's procedure. Report shape and exit codes are the same for all three.
+"""
 
 from __future__ import annotations
 
@@ -77,9 +82,13 @@ def _platform_here(home: Path | None) -> bool:
 
 def verify_cmd(
     files: list[Path] = typer.Argument(
-        ..., metavar="FILE...", help="The signed PDF(s); many in one call reuse the chain work."
+        ...,
+        metavar="FILE...",
+        help="Signed PDF (PAdES or GB/T 38540) or OFD files; many in one call reuse the work.",
     ),
-    report: Path | None = typer.Option(None, help="Write a one-page PDF report (one file only)."),
+    report: Path | None = typer.Option(
+        None, help="Write a one-page PDF report (one PAdES PDF only)."
+    ),
     online: bool = typer.Option(
         False, help="Fetch CRLs/OCSP from the URLs in the certificates when nothing is embedded."
     ),
@@ -98,6 +107,9 @@ def verify_cmd(
 ) -> None:
     """Verify every signature, each at the time its timestamps prove.
 
+    A PDF with GB/T 38540 seal signatures and an OFD are judged by GB/T 38540's procedure;
+    list the root and the issuing CA as --trust (its checks go one step).
+
     Exit 0: every signature VALID; 1: the verdict is INVALID; 2 (or another code of the
     README's table): the verification could not be done — an unreadable file or trust anchor,
     a report that cannot be written — with a message naming the field.
@@ -113,7 +125,18 @@ def verify_cmd(
         moment = _moment(at)
         if report is not None:
             writable(report, "report")  # refused before the work, not after
-        if _platform_here(home):
+        from yinxin.seals.documents import PADES, document_kind
+
+        kind = document_kind(data)
+        if kind != PADES:
+            if report is not None:
+                raise ValidationError(
+                    "--report draws PAdES PDF reports only; this file is "
+                    + ("an OFD" if kind == "ofd" else "a GB/T 38540 PDF"),
+                    field="report",
+                )
+            rep = _verify_seal(data, file.name, _seal_trust(home, extra), moment, kind)
+        elif _platform_here(home):
             rep = platform(home).signing.verify(
                 data,
                 file_name=file.name,
@@ -146,6 +169,25 @@ def verify_cmd(
         raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)
+
+
+def _seal_trust(home: Path | None, extra: list) -> list[bytes]:
+    """GB/T 38540 trust (DER): ``--trust`` and, where a platform is, its root and issuing CA
+    (the checks go one step, so both are listed, as ``yinxin ofd verify --platform``)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    out = [c.public_bytes(Encoding.DER) for c in extra]
+    if _platform_here(home):
+        out = platform(home).ofd_signing.trust() + out
+    if not out:
+        raise _no_anchor()
+    return out
+
+
+def _verify_seal(data: bytes, name: str, trust: list[bytes], moment, kind: str):
+    from yinxin.seals.documents import verify_seal_document
+
+    return verify_seal_document(data, trust=trust, at=moment, file_name=name, kind=kind)
 
 
 def _no_anchor() -> ValidationError:
@@ -212,7 +254,26 @@ def _verify_many(
                 sys.stderr.write("\n")
             sys.stderr.flush()
 
-    results = verifier.verify_many(files, progress=progress)
+    results = []
+    seal_trust: list[bytes] | None = None
+    from yinxin.pdf.batch import BatchResult, _load
+    from yinxin.seals.documents import PADES, document_kind
+
+    for i, path in enumerate(files):
+        name, data, error = _load(path, i)
+        if error is not None:
+            result = BatchResult(name, None, error)
+        elif (kind := document_kind(data)) != PADES:
+            try:
+                if seal_trust is None:
+                    seal_trust = _seal_trust(home, extra)
+                result = BatchResult(name, _verify_seal(data, name, seal_trust, moment, kind))
+            except ValidationError as e:
+                result = BatchResult(name, None, e)
+        else:
+            (result,) = verifier.verify_many([(name, data)])
+        results.append(result)
+        progress(i, result)
     worst = 0
     for r in results:
         if r.error is not None:
@@ -238,8 +299,13 @@ def _line(result) -> str:
     """One line per file: verdict, name, signatures, and the first problem if any."""
     if result.error is not None:
         return f"ERROR    {result.file_name}: {result.error.message}"
+    from yinxin.seals.documents import summary
+
     rep = result.report
-    problems = [*rep.problems, *(p for s in rep.signatures for p in s.problems)]
+    count, problems = summary(rep)
     head = "VALID   " if rep.valid else "INVALID "
-    line = f"{head} {result.file_name} ({len(rep.signatures)} signatures)"
+    kind = getattr(rep, "kind", "pdf")
+    line = f"{head} {result.file_name} ({count} signatures" + (
+        f", {kind})" if kind != "pdf" else ")"
+    )
     return line + (f": {problems[0]}" if problems and not rep.valid else "")
