@@ -734,15 +734,18 @@ def test_serial_numbers_are_unique_positive_and_unpredictable(platform: Platform
 
 # --- storage: migrations match the models -------------------------------------------------------
 def import_all_models() -> None:
-    """Every ``yinxin.*.models`` module registers its tables on the one ``Base.metadata``."""
+    """Every ``yinxin.*.models`` module registers its tables on the one ``Base.metadata``;
+    ``yinxin.store.models`` loads its table modules on demand, ``load_all()`` all of them."""
     import importlib
     import pkgutil
 
     import yinxin
+    from yinxin.store.models import load_all
 
     for mod in pkgutil.walk_packages(yinxin.__path__, "yinxin."):
         if mod.name.rsplit(".", 1)[-1] == "models":
             importlib.import_module(mod.name)
+    load_all()
 
 
 def _check_schema(url: str) -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from tests.integration.server import PASSPHRASE, yinxin_cli, yinxin_env
 from yinxin.adapters.cli import _only_group, app
-from yinxin.store.models import Base
+from yinxin.store.models import load_all
 
 # the whole tree, named as click names ``python -m yinxin.adapters.cli`` in its messages
 FULL_TREE = "from yinxin.adapters.cli import app; app(prog_name='python -m yinxin.adapters.cli')"
@@ -127,9 +127,7 @@ def test_partial_unique_indexes_compile_as_before_on_postgresql_and_sqlite() -> 
     (``sqlite_where`` and ``postgresql_where`` both given), including its ``WHERE``."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    partial = [
-        ix for t in Base.metadata.tables.values() for ix in t.indexes if ix.info.get("where")
-    ]
+    partial = [ix for t in load_all().tables.values() for ix in t.indexes if ix.info.get("where")]
     assert {ix.name for ix in partial} >= {
         "uq_subscribers_person_id",
         "uq_subscribers_organization_uscc",

@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from yinxin.store.models import Base  # the package registers every table
+from yinxin.store.models import load_all
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_all()  # every table module: the whole schema, for autogenerate
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+import yinxin.store.models.signing  # noqa: F401  (tables our foreign keys name)
 from yinxin.store.models import Base
 
 

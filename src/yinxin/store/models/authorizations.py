@@ -17,6 +17,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+import yinxin.store.models.seals  # noqa: F401  (tables our foreign keys name)
 from yinxin.store.models import Base
 
 

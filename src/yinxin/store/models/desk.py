@@ -19,6 +19,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+import yinxin.store.models.contracts  # noqa: F401  (tables our foreign keys name)
+import yinxin.store.models.flows  # noqa: F401  (tables our foreign keys name)
 from yinxin.store.models import Base
 
 
