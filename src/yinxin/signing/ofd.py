@@ -63,6 +63,17 @@ class SignedOfdDocument:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class _Made:
+    """One signature made by a format's engine: the file, what was added, the record details."""
+
+    data: bytes
+    signature_id: str
+    page: int
+    boundary: str
+    details: dict
+
+
 def _read_ofd(document: bytes) -> OfdPackage:
     """The package, or a refusal naming ``ofd`` (empty, too large, not an OFD)."""
     if not document or len(document) > MAX_OFD:
@@ -87,12 +98,43 @@ class OfdSigning:
     ) -> Challenge:
         """Send the signer a one-time code for this OFD (意愿认证); a file that is not an OFD
         is refused before any code is sent."""
-        _read_ofd(document)
+        self._read(document)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
             document_sha256=sha256_hex(document),
             document_name=document_name,
+        )
+
+    # --- the document format: hooks a PDF seal signature (``signing.ses_pdf``) replaces -------
+    placement_type: type = Placement
+
+    def _read(self, document: bytes) -> None:
+        _read_ofd(document)
+
+    def _make(self, document, seal_der, key, cert_der, placement, now, timestamper) -> _Made:
+        """One signature on ``document``; ``timestamper`` None is the dry run before the code
+        is confirmed (no TSA call, nothing kept)."""
+        signer = SesOfdSigner(
+            seal_der,
+            key,
+            cert_der,
+            when=now,
+            timestamper=timestamper,
+            timestamp_hash="sm3",
+        )
+        made = sign_ofd(document, signer, placement=placement, when=now)
+        return _Made(
+            made.data,
+            made.signature_id,
+            made.page,
+            made.boundary,
+            {
+                "format": "ofd",
+                "signature_xml": made.signature_xml,
+                "page": made.page,
+                "boundary": made.boundary,
+            },
         )
 
     # --- signing -----------------------------------------------------------------------------
@@ -108,8 +150,8 @@ class OfdSigning:
             if not is_sm2_spki(cert_spki(cert.der)):
                 raise ValidationError(
                     f"seal {row.es_id} is bound to a non-SM2 certificate ({cert.serial_hex}): "
-                    "an OFD seal signature (GB/T 38540) is made with SM2 only; use a seal "
-                    "whose certificate comes from the SM2 hierarchy",
+                    "a GB/T 38540 seal signature (OFD, or PDF the Chinese way) is made with "
+                    "SM2 only; use a seal whose certificate comes from the SM2 hierarchy",
                     field="seal",
                 )
 
@@ -130,8 +172,8 @@ class OfdSigning:
     ) -> SignedOfdDocument:
         """One seal signature more on ``document`` (the first, or after earlier signers);
         ``client_ip``, when the request came over HTTP, is kept with the record."""
-        _read_ofd(document)
-        if not isinstance(placement, Placement):
+        self._read(document)
+        if not isinstance(placement, self.placement_type):
             raise ValidationError("give an anchor text or a page and position", field="placement")
         _, role_ = self.signing.check_options(LEVEL, role)
         digest = sha256_hex(document)
@@ -154,12 +196,7 @@ class OfdSigning:
         now = self.clock.now()
         # a dry run without the TSA: every refusal the OFD engine or GB/T 38540 can give comes
         # now, before the code is confirmed (confirming writes) — nothing is kept of it
-        sign_ofd(
-            document,
-            SesOfdSigner(stamp.seseal, unlocked.key, cert_der, when=now),
-            placement=placement,
-            when=now,
-        )
+        self._make(document, stamp.seseal, unlocked.key, cert_der, placement, now, None)
         if confirmation_token is None:
             # The code is checked only after the PIN: a mistyped PIN must not burn the code.
             if not (challenge_id and code):
@@ -169,15 +206,9 @@ class OfdSigning:
             confirmation_token = self.signing.confirm(
                 challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
             ).confirmation_token
-        signer = SesOfdSigner(
-            stamp.seseal,
-            unlocked.key,
-            cert_der,
-            when=now,
-            timestamper=self.tsa.respond,
-            timestamp_hash="sm3",
+        made = self._make(
+            document, stamp.seseal, unlocked.key, cert_der, placement, now, self.tsa.respond
         )
-        made = sign_ofd(document, signer, placement=placement, when=now)
         signed = made.data
         # kept before the transaction, as for PDF: a crash leaves an unreferenced file, never a
         # record whose document cannot be found
@@ -202,10 +233,7 @@ class OfdSigning:
                         role=role_,
                         field_name=made.signature_id,
                         details={
-                            "format": "ofd",
-                            "signature_xml": made.signature_xml,
-                            "page": made.page,
-                            "boundary": made.boundary,
+                            **made.details,
                             **({"client_ip": client_ip} if client_ip else {}),
                         },
                     )

@@ -444,3 +444,9 @@ from yinxin.adapters.cli.sign_ofd import sign_ofd_cmd, sign_ofd_code  # noqa: E4
 
 sign_app.command("ofd-code")(sign_ofd_code)
 sign_app.command("ofd")(sign_ofd_cmd)
+
+# A PDF sealed the GB/T 38540 way (SES_Signature in the PDF signature), the same two steps.
+from yinxin.adapters.cli.sign_ses_pdf import sign_ses_pdf_cmd, sign_ses_pdf_code  # noqa: E402
+
+sign_app.command("ses-pdf-code")(sign_ses_pdf_code)
+sign_app.command("ses-pdf")(sign_ses_pdf_cmd)

@@ -6,6 +6,10 @@ anchor text or a page and the seal's *centre* in mm from the page's top left (OF
 coordinates, unlike the PDF placement's lower-left corner). Same capability and scoping as
 batch signing: the caller needs ``flows``, and an organization-bound key signs for its own
 organization's people only.
+
+``/ses-pdf/code`` and ``/ses-pdf/sign`` are the same two steps for a PDF sealed the GB/T 38540
+way (``yinxin.signing.ses_pdf``, ``yinxin sign ses-pdf``): same bodies, ``sign pdf``'s
+placement. They live here, beside their OFD twins, since both are the one workflow.
 """
 
 from __future__ import annotations
@@ -111,6 +115,70 @@ def ofd_sign(body: OfdSignIn, request: Request, platform: Plat, principal: Signe
     A refusal writes nothing (a wrong PIN is counted) and leaves the code usable."""
     scope_subscriber(platform, principal, body.signer_subscriber_id)
     signed = platform.ofd_signing.sign(
+        ofd_of(body.document),
+        seal=body.seal,
+        pin=body.pin,
+        signer_subscriber_id=body.signer_subscriber_id,
+        challenge_id=body.challenge_id,
+        code=body.code,
+        placement=body.placement.placement(),
+        role=body.role,
+        document_name=body.document.name,
+        client_ip=client_ip(request),
+    )
+    return SignedOfdOut.of(signed)
+
+
+# --- a PDF sealed the GB/T 38540 way (``yinxin.signing.ses_pdf``): the same two steps ----------
+
+SES_PDF_TAGS = ["GB/T 38540 PDF signing"]
+
+
+class SesPdfPlacementIn(Strict):
+    """Anchor text (the seal centred on the end of its last occurrence, on ``page`` when
+    given), or a page (1 = first, -1 = last) and the seal's lower-left corner ``x_mm``/``y_mm``
+    from the page's lower-left — ``sign pdf``'s placement; the size is the seal's own."""
+
+    anchor: str | None = Field(None, min_length=1, max_length=100, examples=["乙方（签章）"])
+    page: int | None = Field(None, ge=-10000, le=10000)
+    x_mm: float | None = Field(None, ge=-2000, le=2000)
+    y_mm: float | None = Field(None, ge=-2000, le=2000)
+
+    def placement(self):
+        from yinxin.pdf.sign import Placement as PdfPlacement
+
+        if self.anchor is None and (self.x_mm is None or self.y_mm is None):
+            raise ValidationError("give an anchor, or a page with x_mm and y_mm", field="placement")
+        return PdfPlacement(page=self.page, x_mm=self.x_mm, y_mm=self.y_mm, anchor=self.anchor)
+
+
+class SesPdfSignIn(OfdCodeIn):
+    seal: SealRef
+    pin: str = Field(min_length=1, max_length=200)
+    challenge_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=12)
+    placement: SesPdfPlacementIn
+    role: str | None = Field(None, max_length=20)
+
+
+@router.post("/ses-pdf/code", status_code=201, response_model=Challenge, tags=SES_PDF_TAGS)
+def ses_pdf_code(body: OfdCodeIn, platform: Plat, principal: Signer):
+    """Send the signer a one-time code for this PDF (intent confirmation); not a PDF: 422."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    return platform.ses_pdf_signing.request_confirmation(
+        signer_subscriber_id=body.signer_subscriber_id,
+        document=ofd_of(body.document),
+        document_name=body.document.name,
+    )
+
+
+@router.post("/ses-pdf/sign", response_model=SignedOfdOut, tags=SES_PDF_TAGS)
+def ses_pdf_sign(body: SesPdfSignIn, request: Request, platform: Plat, principal: Signer):
+    """Confirm the code and seal the PDF with the platform-held SM2 seal key: a GB/T 38540
+    ``SES_Signature`` in ``/Contents`` (``/SubFilter /GBT38540.SES``), timestamped. The answer's
+    ``signature_id`` is the signature field, ``boundary`` its rectangle in PDF points."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    signed = platform.ses_pdf_signing.sign(
         ofd_of(body.document),
         seal=body.seal,
         pin=body.pin,

@@ -1,13 +1,19 @@
 """Verification for relying parties: send a PDF, get every signature's verdict as JSON or as
-the Chinese one-page PDF report (the same report as ``yinxin verify``)."""
+the Chinese one-page PDF report (the same report as ``yinxin verify``).
+
+Like ``yinxin verify``, the content decides the verifier (``yinxin.seals.documents``): a PDF
+with GB/T 38540 seal signatures and an OFD are judged by GB/T 38540's procedure, trusting the
+platform's root and issuing CA, and answered with their own report (``kind`` ``pdf-ses`` or
+``ofd``; JSON only — the one-page PDF report is drawn for PAdES PDFs)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, allowed, limit_public, read_body
@@ -77,6 +83,28 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
         raise ValidationError("send the PDF as the request body", field="body")
     if at is not None and at.tzinfo is None:
         raise ValidationError("at needs a time zone", field="at")
+    from starlette.concurrency import run_in_threadpool
+
+    from yinxin.seals.documents import PADES, document_kind, verify_seal_document
+
+    kind = await run_in_threadpool(document_kind, body)
+    if kind != PADES:
+        if format == "pdf":
+            raise ValidationError(
+                "the PDF report is drawn for PAdES PDFs; ask format=json for this "
+                + ("OFD" if kind == "ofd" else "GB/T 38540 PDF"),
+                field="format",
+            )
+        seal_report = await run_in_threadpool(
+            lambda: verify_seal_document(
+                body,
+                trust=platform.ofd_signing.trust(),
+                at=at,
+                file_name=file_name,
+                kind=kind,
+            )
+        )
+        return JSONResponse(json.loads(seal_report.to_json()))
     from yinxin.pdf.verify import averify_pdf
 
     report = await averify_pdf(
@@ -87,8 +115,6 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
         policy=policy,
     )
     if format == "pdf":
-        from starlette.concurrency import run_in_threadpool
-
         from yinxin.pdf.report import render_report_pdf
 
         pdf = await run_in_threadpool(render_report_pdf, report)
