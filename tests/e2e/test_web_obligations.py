@@ -1,0 +1,133 @@
+"""The obligations page (履约跟踪) in headless Chromium against the real server: the
+organization's administrator records the facts that fix due dates and the money received,
+through the page's forms and the HTTP API behind them.
+
+The home is built in-process with every clock frozen on 2026-01-05 (a 002 contract signed by
+both parties through a real sign flow, then tracked), so the due dates fall in the 2026
+official calendar whatever today is; the server runs on the real clock, so the facts dated in
+2026 are in its past (also under ``faketime +400d``). Screenshots under
+``$YINXIN_TEST_OUTPUT/web/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.e2e.conftest import Site, shot
+from tests.e2e.test_web_signing import ORG_PHONE, subscriber_login
+from tests.integration.server import running_server
+from tests.integration.signing_flow import build_world, new_platform
+from tests.integration.test_obligations import sign_both
+from yinxin.clock import FrozenClock
+from yinxin.store.models.obligations import ObligationPayment
+
+BJ = dt.timezone(dt.timedelta(hours=8))
+SIGNED = dt.datetime(2026, 1, 5, 9, 0, tzinfo=BJ)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    home = tmp_path_factory.mktemp("web-obligations")
+    clock = FrozenClock(SIGNED)
+    p = new_platform(home, clock)
+    w = build_world(p, clock)
+    cid = sign_both(p, clock, w, "platform-integration", {})
+    p.obligations.track(cid, actor="test")
+    w.contract_id = cid  # type: ignore[attr-defined]
+    with running_server(home, env={"YINXIN_API_RATE": "0"}) as srv:
+        yield Site(srv.url(""), home, w, None, home, home)  # type: ignore[arg-type]
+    p.close()
+
+
+def _row(page, label: str):
+    """One obligation's rows: its figures and, under them, how they were counted."""
+    return page.locator("#obligations tbody", has=page.locator(f'td:text-is("{label}")'))
+
+
+def _loaded(page, n: int) -> None:
+    """The page has drawn the list ``n`` times (the script counts on ``body[data-loaded]``;
+    the page's CSP forbids the evaluated predicates of ``wait_for_function``)."""
+    page.locator(f'body[data-loaded="{n}"]').wait_for(state="attached")
+
+
+def _payments(site: Site) -> int:
+    with site.world.p.db.read() as s:
+        return s.scalar(select(func.count()).select_from(ObligationPayment))
+
+
+def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
+    cid = site.world.contract_id  # type: ignore[attr-defined]
+    subscriber_login(site, page, ORG_PHONE, "/obligations")
+    _loaded(page, 1)
+    card = page.locator(f'section[data-contract="{cid}"]')
+    fact, pay = card.locator("form.fact-form"), card.locator("form.pay-form")
+    first = _row(page, "第1期付款（75%）")
+    assert first.locator(".due-on").inner_text() == "待定"
+    assert "到期日待定" in first.inner_text()
+    assert card.locator(".stage").inner_text() == "已生效，待交付"
+
+    # a fact dated before the contract took effect: refused, in Chinese, at the date
+    fact.locator('[name="event"]').select_option("delivered")
+    fact.locator('[name="on"]').fill("2026-01-01")
+    fact.locator("button[type=submit]").click()
+    err = fact.locator(".field:has([name=on]) .field-error")
+    err.wait_for()
+    assert err.inner_text() == "日期不得早于合同生效日（2026-01-05）"
+    assert card.locator(".stage").inner_text() == "已生效，待交付"
+
+    # delivered 2026-02-12: acceptance due seven working days on, over Spring Festival
+    fact.locator('[name="on"]').fill("2026-02-12")
+    fact.locator("button[type=submit]").click()
+    _loaded(page, 2)
+    card = page.locator(f'section[data-contract="{cid}"]')
+    fact, pay = card.locator("form.fact-form"), card.locator("form.pay-form")
+    assert card.locator(".stage").inner_text() == "已交付，待验收"
+    assert _row(page, "组织验收").locator(".due-on").inner_text() == "2026-02-28"
+    # accepted 2026-03-02: the 75 % falls due 30 working days later
+    fact.locator('[name="event"]').select_option("accepted")
+    fact.locator('[name="on"]').fill("2026-03-02")
+    fact.locator("button[type=submit]").click()
+    _loaded(page, 3)
+    first = _row(page, "第1期付款（75%）")
+    assert first.locator(".due-on").inner_text() == "2026-04-14"
+    assert "¥1,305,000.00" in first.inner_text()
+    shot(page, "obligations-accepted")
+
+    # pay part of it: 部分支付, the rest owed, the penalty on the unpaid part explained
+    card = page.locator(f'section[data-contract="{cid}"]')
+    pay = card.locator("form.pay-form")
+    first_id = first.get_attribute("data-obligation")
+    pay.locator('[name="obligation_id"]').select_option(first_id)
+    pay.locator('[name="amount"]').fill("1000000")
+    pay.locator('[name="on"]').fill("2026-04-10")
+    pay.locator("button[type=submit]").click()
+    _loaded(page, 4)
+    first = _row(page, "第1期付款（75%）")
+    text = first.inner_text()
+    assert "部分支付" in text and "¥305,000.00" in text  # 尚欠
+    assert first.get_attribute("data-state") == "partly_paid"
+    assert "违约金：逾期" in text and "3% × ¥305,000.00" in text
+    shot(page, "obligations-partly-paid")
+
+    # pay too much: refused at the amount, in Chinese; nothing changes
+    before_rows = page.locator("#obligations").inner_text()
+    paid_before = _payments(site)
+    card = page.locator(f'section[data-contract="{cid}"]')
+    pay = card.locator("form.pay-form")
+    pay.locator('[name="obligation_id"]').select_option(first_id)
+    pay.locator('[name="amount"]').fill("400000")
+    pay.locator('[name="on"]').fill("2026-04-20")
+    pay.locator("button[type=submit]").click()
+    err = pay.locator(".field:has([name=amount]) .field-error")
+    err.wait_for()
+    assert err.inner_text() == "付款金额超过该项尚欠的金额（尚欠 ¥305,000.00），未登记"
+    assert page.locator("#obligations").inner_text() == before_rows
+    assert _payments(site) == paid_before == 1
+    shot(page, "obligations-overpaid")
+    page.reload()
+    _loaded(page, 1)
+    assert "部分支付" in _row(page, "第1期付款（75%）").inner_text()
+    assert "¥305,000.00" in _row(page, "第1期付款（75%）").inner_text()
