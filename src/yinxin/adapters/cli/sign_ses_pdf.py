@@ -100,7 +100,6 @@ def sign_ses_pdf_cmd(
         return extended(
             signed.record,
             replayed=signed.replayed,
-            field_name=signed.signature_id,
             page=signed.page,
             rect=signed.boundary,
             out=str(output),

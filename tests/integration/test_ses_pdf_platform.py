@@ -1,0 +1,237 @@
+"""A PDF sealed the GB/T 38540 way with platform seals: the service, the CLI, HTTP, ``verify``.
+
+The SM2 platform of ``test_ofd_platform`` (its ``w`` fixture: ``yinxin init --algorithm sm2``,
+张三 with a personal SM2 seal, 王五 granted the organization's SM2 contract seal, 李雷 with an
+ECDSA seal). 张三 seals a contract PDF through the service with code + PIN; 王五 seals the result
+in turn with ``yinxin sign ses-pdf-code`` / ``yinxin sign ses-pdf`` as real subprocesses; both
+signatures are VALID by ``SesPdfSigning.verify`` and by ``yinxin verify`` where the platform is
+(no ``--trust``); the record, the archive and the audit event are as for OFD. Refusals write
+nothing. Over HTTP: ``/api/v1/ses-pdf/code`` + ``/sign``, then ``/api/v1/verifications`` judges
+the result, and an OFD, by their content.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import select
+
+from tests.dbdump import dump
+from tests.fixtures.samples import contract_pdf
+from tests.integration.server import yinxin_cli
+from tests.integration.signing_flow import CODE_SPACING, outbox_lines, read_code
+from tests.integration.test_ofd_platform import World, refused, w  # noqa: F401 - fixture
+from yinxin.errors import ValidationError
+from yinxin.ofd.make import make_ofd
+from yinxin.pdf.ses import der_length
+from yinxin.pdf.sign import Placement
+from yinxin.seals.ses_signature import parse_ses_signature
+from yinxin.store.models import AuditEvent
+from yinxin.store.models.archive import ArchivedDocument
+from yinxin.store.models.signing import SignatureRecord
+
+
+def code_for(w: World, who, doc: bytes) -> tuple[str, str]:
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    before = outbox_lines(w.outbox)
+    ch = w.p.ses_pdf_signing.request_confirmation(
+        signer_subscriber_id=who.subscriber_id, document=doc, document_name="合同.pdf"
+    )
+    return ch.challenge_id, read_code(w.outbox, who.phone, after=before)
+
+
+def sign_call(w: World, who, doc: bytes, challenge: str, code: str, **kw):
+    args = {
+        "seal": who.seal.es_id,
+        "pin": who.pin,
+        "signer_subscriber_id": who.subscriber_id,
+        "challenge_id": challenge,
+        "code": code,
+        "placement": Placement(anchor="乙方"),
+        "role": "乙方",
+        "document_name": "合同.pdf",
+    }
+    args.update(kw)
+    return lambda: w.p.ses_pdf_signing.sign(doc, **args)
+
+
+@pytest.fixture(scope="module")
+def flow(w: World):  # noqa: F811 - the imported fixture
+    original = contract_pdf(2, title="技术服务合同")
+    ch, code = code_for(w, w.zhang, original)
+    first = sign_call(w, w.zhang, original, ch, code)()
+    src, out = w.home / "ses-after-zhang.pdf", w.home / "ses-after-wang.pdf"
+    src.write_bytes(first.data)
+    before = outbox_lines(w.outbox)
+    r = yinxin_cli(
+        ["sign", "ses-pdf-code", "--in", str(src), "--signer", str(w.wang.subscriber_id)]
+        + ["--json"],
+        w.home,
+    )
+    challenge = json.loads(r.stdout)["challenge_id"]
+    code2 = read_code(w.outbox, w.wang.phone, after=before)
+    r = yinxin_cli(
+        ["sign", "ses-pdf", "--in", str(src), "--out", str(out), "--seal", w.wang.seal.es_id]
+        + ["--signer", str(w.wang.subscriber_id), "--challenge", challenge]
+        + ["--anchor", "甲方", "--role", "甲方", "--json"],
+        w.home,
+        env={"YINXIN_SEAL_PIN": w.wang.pin, "YINXIN_CODE": code2},
+    )
+    return original, first, out.read_bytes(), json.loads(r.stdout)
+
+
+def test_two_platform_seals_in_turn_verify(w: World, flow) -> None:  # noqa: F811
+    original, first, second, second_json = flow
+    assert first.signature_id == "SES1" and second_json["field_name"] == "SES2"
+    report = w.p.ses_pdf_signing.verify(second, at=w.clock.now())
+    assert report.valid and len(report.signatures) == 2, report.to_text()
+    for sig, who in zip(report.signatures, (w.zhang, w.wang), strict=True):
+        checks = {c["name"]: c["ok"] for c in sig.value["checks"]}
+        assert checks["timestamp"] is True and checks["seal_maker_trusted"] is True
+        assert sig.value["es_id"] == who.seal.es_id
+    # the value: SM2, the platform's SM2 TSA, the seal made by the SM2 issuing CA
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    reader = PdfFileReader(io.BytesIO(second))
+    for _name, ref, _f in enumerate_sig_fields(reader, filled_status=True):
+        raw = bytes(ref.get_object()["/Contents"])
+        value = parse_ses_signature(raw[: der_length(raw)])
+        assert value.sign_alg_oid == "1.2.156.10197.1.501" and value.timestamp_token
+    # `yinxin verify` where the platform is: its root and issuing CA are the trust
+    (w.home / "v.pdf").write_bytes(second)
+    at = (w.clock.now()).isoformat()
+    r = yinxin_cli(["verify", str(w.home / "v.pdf"), "--at", at, "--json"], w.home, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["kind"] == "pdf-ses"
+    bad = bytearray(second)
+    bad[len(original) // 2] ^= 0x01
+    (w.home / "bad.pdf").write_bytes(bytes(bad))
+    r = yinxin_cli(["verify", str(w.home / "bad.pdf"), "--at", at], w.home, check=False)
+    assert r.returncode == 1 and "无效 / INVALID" in r.stdout
+
+
+def test_record_archive_and_audit(w: World, flow) -> None:  # noqa: F811
+    original, first, second, second_json = flow
+    rec = first.record
+    assert rec.level == "B-T" and rec.role == "乙方" and rec.es_id == w.zhang.seal.es_id
+    assert rec.sha256_before == hashlib.sha256(original).hexdigest()
+    assert rec.sha256_after == hashlib.sha256(first.data).hexdigest()
+    with w.p.db.read() as s:
+        archived = s.execute(
+            select(ArchivedDocument).where(ArchivedDocument.signature_record_id == rec.id)
+        ).scalar_one()
+        event = s.execute(
+            select(AuditEvent).where(
+                AuditEvent.action == "document.signed", AuditEvent.subject_id == str(rec.id)
+            )
+        ).scalar_one()
+        wang = s.execute(
+            select(SignatureRecord).where(SignatureRecord.id == second_json["id"])
+        ).scalar_one()
+    data = json.loads(event.data) if isinstance(event.data, str) else event.data
+    assert data["format"] == "pdf-ses" and data["sub_filter"] == "/GBT38540.SES"
+    assert archived.sha256 == rec.sha256_after
+    assert w.p.archive.signed_file(rec.sha256_after, rec.id) == first.data
+    assert wang.sha256_before == rec.sha256_after and wang.role == "甲方"
+    assert wang.sha256_after == hashlib.sha256(second).hexdigest()
+
+
+def test_refusals_write_nothing(w: World, flow) -> None:  # noqa: F811
+    original = flow[0]
+    # an ECDSA seal: named, before its PIN is tried
+    ch, code = code_for(w, w.li, original)
+    refused(w, sign_call(w, w.li, original, ch, code), ValidationError, "seal")
+    # an anchor that is not there: refused before the code is used; the code then signs
+    ch, code = code_for(w, w.zhang, original)
+    refused(
+        w,
+        sign_call(w, w.zhang, original, ch, code, placement=Placement(anchor="丙方（签章）")),
+        ValidationError,
+        "placement",
+    )
+    # not a PDF: no code is sent
+    before = outbox_lines(w.outbox)
+    refused(
+        w,
+        lambda: w.p.ses_pdf_signing.request_confirmation(
+            signer_subscriber_id=w.zhang.subscriber_id,
+            document=make_ofd([["x"]]),
+            document_name="x.ofd",
+        ),
+        ValidationError,
+        "pdf",
+    )
+    assert outbox_lines(w.outbox) == before
+    signed = sign_call(w, w.zhang, original, ch, code)()
+    assert w.p.ses_pdf_signing.verify(signed.data, at=w.clock.now()).valid
+
+
+def test_http_sign_and_verify_by_content(w: World, flow) -> None:  # noqa: F811
+    from starlette.testclient import TestClient
+
+    from yinxin.adapters.http.server import create_app
+
+    key = w.p.api_keys.create(name="oa-ses", role="integration", actor="test").secret
+    doc = contract_pdf(1, title="委托合同")
+    document = {"name": "委托合同.pdf", "content_base64": base64.b64encode(doc).decode()}
+    with TestClient(
+        create_app(w.p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as c:
+        w.clock.advance(seconds=CODE_SPACING.total_seconds())
+        before_sms = outbox_lines(w.outbox)
+        r = c.post(
+            "/api/v1/ses-pdf/code",
+            json={"signer_subscriber_id": w.zhang.subscriber_id, "document": document},
+        )
+        assert r.status_code == 201, r.text
+        body = {
+            "signer_subscriber_id": w.zhang.subscriber_id,
+            "document": document,
+            "seal": w.zhang.seal.es_id,
+            "pin": w.zhang.pin,
+            "challenge_id": r.json()["challenge_id"],
+            "code": read_code(w.outbox, w.zhang.phone, after=before_sms),
+            "placement": {"anchor": "乙方"},
+            "role": "乙方",
+        }
+        records = dump(w.p)["signature_records"]
+        r = c.post("/api/v1/ses-pdf/sign", json={**body, "pin": "000000"})
+        assert r.status_code == 403 and r.json()["field"] == "pin", r.text
+        r = c.post(
+            "/api/v1/ses-pdf/sign",
+            json={**body, "seal": w.li.seal.es_id, "signer_subscriber_id": w.li.subscriber_id},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "seal", r.text
+        assert dump(w.p)["signature_records"] == records
+        r = c.post("/api/v1/ses-pdf/sign", json=body)
+        assert r.status_code == 200, r.text
+        signed = base64.b64decode(r.json()["content_base64"])
+        assert r.json()["signature_id"] == "SES1"
+        # the verification route judges it by content, and an OFD too; the PDF report: PAdES only
+        at = {"at": w.clock.now().isoformat()}
+        pdf_head = {"Content-Type": "application/pdf"}
+        r = c.post("/api/v1/verifications", content=signed, headers=pdf_head, params=at)
+        assert r.status_code == 200 and r.json()["kind"] == "pdf-ses", r.text
+        assert r.json()["valid"] is True
+        r = c.post(
+            "/api/v1/verifications",
+            content=signed,
+            headers=pdf_head,
+            params={**at, "format": "pdf"},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "format", r.text
+        r = c.post(
+            "/api/v1/verifications",
+            content=make_ofd([["未签名"]]),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert r.status_code == 200 and r.json()["kind"] == "ofd", r.text
+        assert r.json()["valid"] is False and r.json()["problems"] == ["the document is not signed"]
