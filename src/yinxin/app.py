@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from yinxin.signing.intent import IntentConfirmation
     from yinxin.signing.ofd import OfdSigning
     from yinxin.signing.service import SigningService
+    from yinxin.signing.ses_pdf import SesPdfSigning
     from yinxin.store.audit import AuditEventView, AuditVerdict
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,12 @@ class Platform:
         from yinxin.signing.ofd import OfdSigning
 
         return OfdSigning(self.signing)
+
+    @cached_property
+    def ses_pdf_signing(self) -> SesPdfSigning:
+        from yinxin.signing.ses_pdf import SesPdfSigning
+
+        return SesPdfSigning(self.signing)
 
     @cached_property
     def authorizations(self) -> SigningAuthorizations:
