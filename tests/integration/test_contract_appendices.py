@@ -348,3 +348,41 @@ def test_the_signed_002_contract_with_appendices_verifies(world, tmp_path):
         ).stdout.decode()
     )
     assert "人民币壹佰柒拾肆万元整" in text and "网络与信息安全协议书" in text
+
+
+def test_a_seal_can_be_placed_on_an_appendix_block(world, tmp_path):
+    """The appendix blocks carry anchors too: a signature asked for at ``甲方（盖章）`` on
+    附件 2's page lands centred on that block, and the file verifies."""
+    from tests.integration.signing_flow import confirm
+    from yinxin.pdf.sign import Placement
+
+    w, p = world, world.p
+    t = get_template("platform-integration")
+    pdf = render_contract(t, t.fill(_values(w, "platform-integration")), number=NUMBER)
+    hits = find_anchor(pdf, "甲方（盖章）")
+    assert len(hits) == 3  # one block per appendix
+    target = hits[1]  # 附件 2 费用明细表
+    token = confirm(w, w.jia, pdf, "合同.pdf")
+    signed = p.signing.sign(
+        pdf,
+        seal=w.jia.seal.es_id,
+        pin=w.jia.pin,
+        signer_subscriber_id=w.jia.id,
+        confirmation_token=token,
+        placement=Placement(anchor="甲方（盖章）", page=target.page),
+        role="甲方",
+        document_name="合同.pdf",
+    ).pdf
+    assert _pyhanko_valid(signed, p.ca.certificate("root")) == 1
+    reader = PdfFileReader(io.BytesIO(signed))
+    [sig] = reader.embedded_signatures
+    x0, y0, x1, y1 = (float(x) for x in sig.sig_field["/Rect"])
+    assert abs((x0 + x1) / 2 - target.bbox[2]) < 1.0
+    assert abs((y0 + y1) / 2 - (target.bbox[1] + target.bbox[3]) / 2) < 1.0
+    page = reader.find_page_for_modification(target.page - 1)[0].get_object()
+    assert sig.sig_field.container_ref.idnum in [a.idnum for a in page["/Annots"]]
+    if need_quiet("pdfsig"):
+        path = tmp_path / "appendix-sealed.pdf"
+        path.write_bytes(signed)
+        blocks = pdfsig(path)
+        assert len(blocks) == 1 and "Signature is Valid." in blocks[0], blocks
