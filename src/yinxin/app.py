@@ -333,11 +333,11 @@ class Platform:
         )
 
     # ------------------------------------------------------------------------------------------
-    def _publish_crl(self, _serial: str) -> None:
+    def _publish_crl(self, serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the
         server re-signs on its next CRL fetch (it compares status revisions on every fetch)."""
         try:
-            self.status.publish_crl("issuing")
+            self.status.publish_crl_for(serial)  # the CRL of the CA that issued it
         except YinxinError as e:
             log.info("CRL not published here (%s); the server will publish it", e.code)
 

@@ -210,6 +210,15 @@ def _crl(role: str) -> Callable[[Platform], str]:
     return resign
 
 
+def _side_crls(p: Platform) -> str:
+    """The CRLs of a hierarchy added beside the default one (``yinxin ca add-hierarchy``:
+    ``sm2-issuing``, ``sm2-root``), re-signed when due like ``crl.issuing`` and ``crl.root``."""
+    roles = [r for r in p.status.crl_roles() if r not in ("issuing", "root")]
+    if not roles:
+        return "no hierarchy beside the default one"
+    return "; ".join(f"{role}: {_crl(role)(p)}" for role in roles)
+
+
 def _renewal_notices(p: Platform) -> str:
     return f"notices: {[n.serial for n in p.notices.send_renewal_notices()]}"
 
@@ -300,6 +309,7 @@ def default_jobs(platform: Platform) -> list[Job]:
         Job("authorizations.expire", HOUR, "expire signing authorizations", _authorizations_expire),
         Job("crl.issuing", HOUR, "re-sign the issuing CA's CRL when due", _crl("issuing")),
         Job("crl.root", HOUR, "re-sign the root's CRL when due", _crl("root")),
+        Job("crl.side", HOUR, "re-sign the SM2 hierarchy's CRLs when due", _side_crls),
         Job("notices.renewal", DAY, "send renewal notices (30 days, every 7)", _renewal_notices),
         Job(
             "archive.renew",

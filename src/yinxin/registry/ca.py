@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from yinxin.registry.events import event
 from yinxin.registry.views import (
     AuthorityCertificateView,
     AuthorityInit,
+    AuthorityRoleView,
     RolledOver,
     authority_certificate_view,
 )
@@ -81,6 +82,56 @@ PROFILE_OF = {
 }
 ORGANIZATION = "印信电子认证服务 Yinxin"
 log = logging.getLogger(__name__)
+
+# Hierarchies side by side (issue 15 §1: "an RSA/ECDSA and an SM2 hierarchy can live side by
+# side"). The hierarchy ``yinxin init`` makes is the default one, DEFAULT: its roles carry no
+# prefix, so every row and every caller written for one hierarchy keeps working. A hierarchy
+# added beside it (``yinxin ca add-hierarchy --algorithm sm2``) is named after its algorithm
+# and its roles, key labels and URLs carry that name as a prefix — ``sm2-root``,
+# ``sm2-issuing``, ``sm2-ocsp``, ``sm2-root-ocsp``, ``sm2-tsa``; ``/crl/sm2-issuing.crl`` — and
+# its certificates' names end in " SM2". The roles fit the existing columns (String(20)), so
+# no schema change is needed: a certificate's ``issuer_role`` and a CRL's ``issuer_role`` say
+# which hierarchy it belongs to, as they said "issuing" or "root" before.
+DEFAULT = ""
+SIDE_HIERARCHIES = ("sm2",)  # the algorithms a hierarchy can be added for, beside the default
+
+
+def role_of(hierarchy: str, base: str) -> str:
+    """The role ``base`` (one of ``ROLES``) of ``hierarchy``: ``issuing``, ``sm2-issuing``."""
+    return f"{hierarchy}-{base}" if hierarchy else base
+
+
+def split_role(role: str) -> tuple[str, str]:
+    """``(hierarchy, base role)`` of a role: ``sm2-root-ocsp`` → ``("sm2", "root-ocsp")``."""
+    for h in SIDE_HIERARCHIES:
+        if role.startswith(f"{h}-") and role[len(h) + 1 :] in ROLES:
+            return h, role[len(h) + 1 :]
+    return DEFAULT, role
+
+
+def issuer_of(role: str) -> str | None:
+    """The role whose key signs ``role``'s certificate, in the same hierarchy (None: a root)."""
+    hierarchy, base = split_role(role)
+    up = ISSUER_OF[base]
+    return None if up is None else role_of(hierarchy, up)
+
+
+def key_label(role: str) -> str:
+    hierarchy, base = split_role(role)
+    return role_of(hierarchy, KEY_LABELS[base])
+
+
+def name_of(role: str) -> str:
+    """The common name of ``role``'s certificates: a side hierarchy's end in its name, so the
+    two roots, issuing CAs… differ by name (what OCSP CertIDs and chains are matched by)."""
+    hierarchy, base = split_role(role)
+    return f"{NAMES[base]} {hierarchy.upper()}" if hierarchy else NAMES[base]
+
+
+def is_ca_role(role: str) -> bool:
+    """A role that publishes a CRL: the root or the issuing CA of some hierarchy."""
+    hierarchy, base = split_role(role)
+    return base in ("root", "issuing") and role == role_of(hierarchy, base)
 
 
 def _row(
@@ -215,12 +266,12 @@ class CertificateAuthority:
         )
 
     @staticmethod
-    def _clear_orphans(store: KeyStore) -> None:
+    def _clear_orphans(store: KeyStore, roles: Sequence[str] = ROLES) -> None:
         """Keys left by an ``init`` that was killed before its commit (the database holds no
         authority yet, so nothing refers to them): in this data directory's own file store
         they are removed, with any half-written ``.tmp`` file, and init starts over. In a
         PKCS#11 token, which other deployments may share, they are named and left alone."""
-        found = [KEY_LABELS[r] for r in ROLES if store.exists(KEY_LABELS[r])]
+        found = [key_label(r) for r in roles if store.exists(key_label(r))]
         directory = getattr(store, "directory", None)
         if store.kind == "file":
             for label in found:
@@ -241,10 +292,10 @@ class CertificateAuthority:
     def _sub(
         self, issuer: Issuer, role: str, keys: dict[str, KeyHandle], now: dt.datetime
     ) -> x509.Certificate:
-        profile = PROFILES[PROFILE_OF[role]]
+        profile = PROFILES[PROFILE_OF[split_role(role)[1]]]
         return build_certificate(
             profile=profile,
-            subject=base_name(NAMES[role], organization=ORGANIZATION),
+            subject=base_name(name_of(role), organization=ORGANIZATION),
             public_key=keys[role].public_key(),
             issuer=issuer,
             not_before=now,
@@ -286,6 +337,13 @@ class CertificateAuthority:
                 )
             ).scalar_one_or_none()
         if row is None:
+            hierarchy = split_role(role)[0]
+            if hierarchy and self.is_initialised():
+                raise NotFound(
+                    f"this certificate authority has no {hierarchy.upper()} hierarchy (run "
+                    f"`yinxin ca add-hierarchy --algorithm {hierarchy}`)",
+                    field="hierarchy",
+                )
             raise NotFound(
                 "the certificate authority is not initialised (run `yinxin init`)", field="home"
             )
@@ -308,10 +366,10 @@ class CertificateAuthority:
 
     def chain_for(self, role: str) -> list[x509.Certificate]:
         """The CA certificates above ``role``'s certificate, nearest first."""
-        out, r = [], ISSUER_OF[role]
+        out, r = [], issuer_of(role)
         while r is not None:
             out.append(self.certificate(r))
-            r = ISSUER_OF[r]
+            r = issuer_of(r)
         return out
 
     def rollover(self, role: str, actor: str = "operator") -> RolledOver:
@@ -321,7 +379,8 @@ class CertificateAuthority:
         issued chains to a CA certificate still valid, and validators that refuse an expired
         intermediate outright (pyHanko's AdES validator does) can still judge old signatures
         in the past tense."""
-        if role not in ROLLABLE:
+        hierarchy, base = split_role(role)
+        if base not in ROLLABLE:
             raise ValidationError(
                 f"only {', '.join(ROLLABLE)} can be rolled over here", field="role"
             )
@@ -329,10 +388,12 @@ class CertificateAuthority:
             old = self._active_row(role)
         except NotFound:  # a data directory initialised before this role existed
             old = None
-        issuer_cert = self.certificate(ISSUER_OF[role])
+        up = issuer_of(role)
+        assert up is not None  # a root is not rollable
+        issuer_cert = self.certificate(up)
         if issuer_cert.not_valid_after_utc - self.clock.now() < dt.timedelta(days=30):
             raise ConfigurationError(
-                f"the {ISSUER_OF[role]} CA certificate expires on "
+                f"the {up} CA certificate expires on "
                 f"{issuer_cert.not_valid_after_utc:%Y-%m-%d}: it cannot issue a new {role} "
                 "certificate",
                 field="role",
@@ -347,27 +408,28 @@ class CertificateAuthority:
                 )
                 + 1
             )
-        algorithm = old.algorithm if old else self._active_row("root").algorithm
-        recertify = role == "issuing" and old is not None
+        algorithm = old.algorithm if old else self._active_row(role_of(hierarchy, "root")).algorithm
+        recertify = base == "issuing" and old is not None
         if recertify:
             label = old.key_label
             key = store.load(label)
         else:
-            label = f"{KEY_LABELS[role]}-{generation}"
+            label = f"{key_label(role)}-{generation}"
             if store.exists(label):  # left by a run that died before its commit
                 store.remove(label)
             key = store.generate(label, algorithm)
         try:
             now = self.clock.now()
-            issuer = self.issuer(ISSUER_OF[role])
+            issuer = self.issuer(up)
+            profile = PROFILES[PROFILE_OF[base]]
             cert = build_certificate(
-                profile=PROFILES[PROFILE_OF[role]],
-                subject=base_name(NAMES[role], organization=ORGANIZATION),
+                profile=profile,
+                subject=base_name(name_of(role), organization=ORGANIZATION),
                 public_key=key.public_key(),
                 issuer=issuer,
                 not_before=now,
                 not_after=min(
-                    now + dt.timedelta(days=PROFILES[PROFILE_OF[role]].days),
+                    now + dt.timedelta(days=profile.days),
                     issuer.certificate.not_valid_after_utc,
                 ),
             )
@@ -438,6 +500,183 @@ class CertificateAuthority:
             pass
         return out
 
-    def chain(self) -> list[x509.Certificate]:
+    def chain(self, hierarchy: str = DEFAULT) -> list[x509.Certificate]:
         """Issuing CA then root: what a relying party needs above an end-entity certificate."""
-        return [self.certificate("issuing"), self.certificate("root")]
+        return [
+            self.certificate(role_of(hierarchy, "issuing")),
+            self.certificate(role_of(hierarchy, "root")),
+        ]
+
+    # --- hierarchies side by side ----------------------------------------------------------------
+    def hierarchies(self) -> list[str]:
+        """The hierarchies this authority has, the default one (``""``) first; none before
+        ``init``."""
+        with self.db.read() as s:
+            roots = set(
+                s.execute(
+                    select(AuthorityCertificate.role).where(
+                        AuthorityCertificate.role.in_(
+                            [role_of(h, "root") for h in (DEFAULT, *SIDE_HIERARCHIES)]
+                        )
+                    )
+                ).scalars()
+            )
+        return [h for h in (DEFAULT, *SIDE_HIERARCHIES) if role_of(h, "root") in roots]
+
+    def algorithm(self, hierarchy: str = DEFAULT) -> str:
+        """The key algorithm of ``hierarchy`` (its root's)."""
+        return self._active_row(role_of(hierarchy, "root")).algorithm
+
+    def issuing_role_for(self, public_key: object, s: Session | None = None) -> str:
+        """The issuing CA that certifies ``public_key``: an SM2 key goes to the SM2 hierarchy
+        when one stands beside a P-256/RSA default; everything else (and an SM2 key when
+        there is no SM2 hierarchy, or the default one is SM2) to the default issuing CA, which
+        certifies it or refuses it as before."""
+        from yinxin.pki.sm2 import SM2PublicKey  # no libcrypto binding for P-256-only callers
+
+        if not isinstance(public_key, SM2PublicKey):
+            return "issuing"
+        side = role_of("sm2", "issuing")
+        q = select(AuthorityCertificate.id).where(
+            AuthorityCertificate.role == side, AuthorityCertificate.active.is_(True)
+        )
+        if s is not None:
+            found = s.execute(q.limit(1)).first() is not None
+        else:
+            with self.db.read() as r:
+                found = r.execute(q.limit(1)).first() is not None
+        return side if found else "issuing"
+
+    def chain_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
+        """The chain above an end-entity certificate of this authority: that of the hierarchy
+        whose issuing CA's name is the certificate's issuer (the default one otherwise)."""
+        for h in self.hierarchies():
+            try:
+                if self.certificate(role_of(h, "issuing")).subject == cert.issuer:
+                    return self.chain(h)
+            except NotFound:
+                continue
+        return self.chain()
+
+    def add_hierarchy(self, algorithm: str, actor: str = "operator") -> AuthorityInit:
+        """A second hierarchy beside the one ``init`` made — root, issuing CA, both OCSP
+        responders and TSA, with their own keys, names, CRLs — leaving the first untouched.
+
+        Only an SM2 hierarchy beside a P-256/RSA default is offered: that is the pair the
+        issue asks for ("dual certificates"), and issuance tells the two apart by the
+        subscriber's key algorithm, which a second P-256 hierarchy would not allow. Refused,
+        with nothing written: an unknown algorithm or one other than SM2 (field
+        ``algorithm``), an authority not yet initialised (``home``), a default hierarchy that
+        is SM2 already or an SM2 hierarchy that exists (``Conflict``, field ``algorithm``)."""
+        get_algorithm(algorithm)
+        if algorithm not in SIDE_HIERARCHIES:
+            raise ValidationError(
+                f"only an {', '.join(h.upper() for h in SIDE_HIERARCHIES)} hierarchy can be "
+                f"added beside the default one, not {algorithm!r} (the default hierarchy "
+                "certifies P-256 and RSA keys)",
+                field="algorithm",
+            )
+        hierarchy = algorithm
+        if not self.is_initialised():
+            raise NotFound(
+                "the certificate authority is not initialised (run `yinxin init` first)",
+                field="home",
+            )
+        default_alg = self.algorithm()
+        if get_algorithm(default_alg).family == get_algorithm(algorithm).family:
+            raise Conflict(
+                f"the default hierarchy is already {default_alg}: an {hierarchy.upper()} "
+                "hierarchy beside it would certify the same keys",
+                field="algorithm",
+            )
+        if hierarchy in self.hierarchies():
+            raise Conflict(
+                f"this certificate authority already has an {hierarchy.upper()} hierarchy "
+                "(see `yinxin ca status`)",
+                field="algorithm",
+            )
+        roles = [role_of(hierarchy, r) for r in ROLES]
+        store = self._keystore()
+        self._clear_orphans(store, roles)
+        made: list[str] = []
+        try:
+            now = self.clock.now()
+            keys: dict[str, KeyHandle] = {}
+            for role in roles:
+                keys[role] = store.generate(key_label(role), algorithm)
+                made.append(key_label(role))
+            r = {base: role_of(hierarchy, base) for base in ROLES}
+            root = build_certificate(
+                profile=PROFILES["root-ca"],
+                subject=base_name(name_of(r["root"]), organization=ORGANIZATION),
+                public_key=keys[r["root"]].public_key(),
+                issuer=None,
+                self_key=keys[r["root"]],
+                not_before=now,
+                not_after=now + dt.timedelta(days=PROFILES["root-ca"].days),
+            )
+            root_issuer = Issuer(root, keys[r["root"]], self.status_urls(r["root"]))
+            issuing = self._sub(root_issuer, r["issuing"], keys, now)
+            issuing_issuer = Issuer(issuing, keys[r["issuing"]], self.status_urls(r["issuing"]))
+            certs = {
+                r["root"]: root,
+                r["issuing"]: issuing,
+                r["ocsp"]: self._sub(issuing_issuer, r["ocsp"], keys, now),
+                r["root-ocsp"]: self._sub(root_issuer, r["root-ocsp"], keys, now),
+                r["tsa"]: self._sub(root_issuer, r["tsa"], keys, now),
+            }
+            with self.db.transaction() as s:
+                for role, cert in certs.items():
+                    s.add(_row(role, key_label(role), store.kind, algorithm, cert, now))
+                    _record(
+                        s,
+                        now,
+                        actor,
+                        "authority.certificate_created",
+                        role,
+                        cert,
+                        subject=cert.subject.rfc4514_string(),
+                        keystore=store.kind,
+                        algorithm=algorithm,
+                        hierarchy=hierarchy,
+                    )
+                # the primary key of the status revisions is the role: a second add-hierarchy
+                # that raced this one fails here and rolls back whole
+                for role in (r["root"], r["issuing"]):
+                    s.add(StatusRevision(issuer_role=role, revision=1))
+        except BaseException:
+            if hierarchy not in self.hierarchies():  # never the keys of a run that won a race
+                for label in made:
+                    store.remove(label)
+            raise
+        self._certs.update(certs)
+        return AuthorityInit(
+            algorithm=algorithm,
+            keystore=store.kind,
+            certificates={role: self.describe(c) for role, c in certs.items()},
+        )
+
+    def overview(self) -> list[AuthorityRoleView]:
+        """Every active authority certificate, hierarchy by hierarchy (``yinxin ca status``)."""
+        out = []
+        for h in self.hierarchies():
+            for base in ROLES:
+                role = role_of(h, base)
+                try:
+                    row = self._active_row(role)
+                except NotFound:  # a role made later (root-ocsp) in an older data directory
+                    continue
+                cert = self.certificate(role)
+                urls = self.status_urls(role) if is_ca_role(role) else None
+                out.append(
+                    AuthorityRoleView(
+                        hierarchy=h or "default",
+                        role=role,
+                        algorithm=row.algorithm,
+                        key_label=row.key_label,
+                        crl_url=urls.crl if urls else None,
+                        certificate_url=self.urls.ca_cert(role),
+                        **dataclasses.asdict(self.describe(cert)),
+                    )
+                )
+        return out

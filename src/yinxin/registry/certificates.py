@@ -289,11 +289,16 @@ class Certificates:
         application_id: int | None,
         dns_names: list[str] | None,
     ) -> Certificate:
-        issuer = self.ca.issuer("issuing")
+        # the subscriber's key algorithm picks the hierarchy: an SM2 key goes to the SM2
+        # issuing CA when one stands beside the default (docs/national-algorithms.md, "Side by
+        # side"), so one person can hold an ECDSA and an SM2 certificate at once
+        issuer_role = self.ca.issuing_role_for(public_key, s)
+        issuer = self.ca.issuer(issuer_role)
         if isinstance(public_key, SM2PublicKey) and issuer.key.algorithm.family != "sm2":
             raise ValidationError(
                 "an SM2 key is certified by an SM2 CA only; this CA's keys are "
-                f"{issuer.key.algorithm.name} (see yinxin init --algorithm sm2)",
+                f"{issuer.key.algorithm.name} (see yinxin ca add-hierarchy --algorithm sm2, "
+                "or yinxin init --algorithm sm2)",
                 field="csr" if platform_key_id is None else "algorithm",
             )
         org = s.get(Subscriber, sub.organization_id) if sub.organization_id else None
@@ -314,7 +319,7 @@ class Certificates:
         )
         row = Certificate(
             serial_hex=hexs,
-            issuer_role="issuing",
+            issuer_role=issuer_role,
             subscriber_id=sub.id,
             application_id=application_id,
             profile=profile_name,
@@ -560,7 +565,14 @@ class Certificates:
         self, application_id: int, *, officer: str, validity_years: int | None = None
     ) -> CertificateView:
         officer = self._officer(officer)
-        self.ca.issuer("issuing")  # load the CA key first: a wrong passphrase writes nothing
+        # load the CA key first (the one that will sign: this application's key picks the
+        # hierarchy): a wrong passphrase writes nothing, and no key is read under the write lock
+        with self.db.read() as s:
+            spki = s.execute(
+                select(Application.public_key_der).where(Application.id == application_id)
+            ).scalar_one_or_none()
+        role = "issuing" if spki is None else self.ca.issuing_role_for(sm2_x509.load_spki_any(spki))
+        self.ca.issuer(role)
         now = self.clock.now()
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)

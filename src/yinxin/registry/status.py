@@ -35,7 +35,14 @@ from yinxin.pki.ocsp import (
     with_nonce,
 )
 from yinxin.pki.profiles import TSA_POLICY_OID
-from yinxin.registry.ca import CertificateAuthority
+from yinxin.registry.ca import (
+    DEFAULT,
+    SIDE_HIERARCHIES,
+    CertificateAuthority,
+    is_ca_role,
+    role_of,
+    split_role,
+)
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.registry.views import PublishedCrl, published_crl
 from yinxin.store.db import Database
@@ -102,7 +109,7 @@ class StatusService:
         return rev.revision if rev else 0
 
     def _entries(self, s, role: str) -> list[RevokedEntry]:
-        if role == "root":
+        if split_role(role)[1] == "root":
             # the root issues only authority certificates; a rollover retires one (its
             # signatures stay valid) and never revokes it, so nothing is listed until an
             # authority certificate is revoked outright, which is a key-ceremony matter
@@ -149,14 +156,14 @@ class StatusService:
                     (not force or attempt > 0)
                     and latest is not None
                     and latest.status_revision >= must_cover
-                    and latest.next_update - now > CRL_REFRESH_BEFORE[role]
+                    and latest.next_update - now > _refresh_before(role)
                 ):
                     # another process published it: serve theirs (current_crl reads the cache)
                     self._crl_cache[role] = (latest.status_revision, latest.next_update, latest.der)
                     return published_crl(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
-            next_update = now + CRL_VALIDITY[role]
+            next_update = now + _validity(role)
             der = build_crl(
                 issuer_cert=issuer.certificate,
                 key=issuer.key,
@@ -182,15 +189,27 @@ class StatusService:
             return published_crl(row)
         raise YinxinError("could not publish the CRL (concurrent publishers)", code="busy")
 
+    def crl_roles(self) -> list[str]:
+        """The roles that publish a CRL: issuing CA and root of every hierarchy there is."""
+        return [role_of(h, base) for h in self.ca.hierarchies() for base in ("issuing", "root")]
+
+    def publish_crl_for(self, serial: str) -> PublishedCrl:
+        """A new CRL of the CA that issued ``serial`` (after its status changed)."""
+        with self.db.read() as s:
+            role = s.execute(
+                select(Certificate.issuer_role).where(Certificate.serial_hex == serial)
+            ).scalar_one_or_none()
+        return self.publish_crl(role or "issuing")
+
     def current_crl(self, role: str = "issuing") -> bytes:
         """The CRL to serve now: re-signed if status changed or nextUpdate draws near."""
-        if role not in ("issuing", "root"):
+        if not is_ca_role(role):
             raise YinxinError(f"no CRL for {role!r}", field="role", code="not_found")
         now = self.clock.now()
         with self.db.read() as s:
             revision = self._revision(s, role)
         cached = self._crl_cache.get(role)
-        if cached and cached[0] == revision and cached[1] - now > CRL_REFRESH_BEFORE[role]:
+        if cached and cached[0] == revision and cached[1] - now > _refresh_before(role):
             return cached[2]
         with self._lock:
             with self.db.read() as s:
@@ -198,7 +217,7 @@ class StatusService:
             if (
                 latest is not None
                 and latest.status_revision == revision
-                and latest.next_update - now > CRL_REFRESH_BEFORE[role]
+                and latest.next_update - now > _refresh_before(role)
             ):
                 self._crl_cache[role] = (revision, latest.next_update, latest.der)
                 return latest.der
@@ -206,18 +225,21 @@ class StatusService:
             return self._crl_cache[role][2]
 
     # --- certificate status -------------------------------------------------------------
-    def lookup(self, serial: int) -> CertStatus:
+    def lookup(self, serial: int, issuer_role: str | None = None) -> CertStatus:
         """The certificate's status now: one indexed query on a raw DB-API connection kept per
-        thread (the hot path of every OCSP request; the ORM would cost ~130 µs here)."""
+        thread (the hot path of every OCSP request; the ORM would cost ~130 µs here).
+
+        With ``issuer_role`` a certificate of another CA is ``unknown``: with two hierarchies a
+        serial asked of the SM2 issuing CA must not be answered from a P-256 certificate."""
         hexs = format(serial, "x")
         try:
             row = self._lookup_row(hexs)
         except Exception:  # a dropped connection (server restart…): reconnect once
             self._drop_raw()
             row = self._lookup_row(hexs)
-        if row is None:
+        if row is None or (issuer_role is not None and row[5] != issuer_role):
             return CertStatus(serial, Answer.UNKNOWN)
-        status, revoked_at, held_at, reason, version = row
+        status, revoked_at, held_at, reason, version, _role = row
         if status == REVOKED:
             return CertStatus(serial, Answer.REVOKED, _utc(revoked_at), rfc_reason(reason), version)
         if status == ON_HOLD:
@@ -235,7 +257,7 @@ class StatusService:
             self._local.conn = conn
             self._local.sql = (
                 "SELECT status, revoked_at, held_at, revocation_reason, "
-                f"status_version FROM certificates WHERE serial_hex = {mark}"
+                f"status_version, issuer_role FROM certificates WHERE serial_hex = {mark}"
             )
         cur = conn.cursor()
         try:
@@ -256,14 +278,23 @@ class StatusService:
             except Exception:
                 pass
 
-    def authority_status(self, serial: int) -> CertStatus:
-        """Status of a certificate the root issued (issuing CA, TSA, root responder), as the
-        root's CRL says: a retired (rolled-over) certificate is not revoked."""
+    def authority_status(self, serial: int, hierarchy: str = DEFAULT) -> CertStatus:
+        """Status of a certificate the root of ``hierarchy`` issued (issuing CA, TSA, root
+        responder), as the root's CRL says: a retired (rolled-over) certificate is not
+        revoked; one of another hierarchy is unknown."""
         hexs = format(serial, "x")
+        roles = [role_of(hierarchy, b) for b in ("issuing", "ocsp", "root-ocsp", "tsa")]
         with self.db.read() as s:
-            row = s.execute(
-                select(AuthorityCertificate).where(AuthorityCertificate.serial_hex == hexs)
-            ).scalar_one_or_none()
+            row = (
+                s.execute(
+                    select(AuthorityCertificate).where(
+                        AuthorityCertificate.serial_hex == hexs,
+                        AuthorityCertificate.role.in_(roles),
+                    )
+                )
+                .scalars()
+                .first()
+            )
         if row is None:
             return CertStatus(serial, Answer.UNKNOWN)
         return CertStatus(serial, Answer.GOOD)
@@ -277,6 +308,15 @@ class StatusService:
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _validity(role: str) -> dt.timedelta:
+    """How long a CRL of ``role`` lives: by its place in the hierarchy, whichever that is."""
+    return CRL_VALIDITY[split_role(role)[1]]
+
+
+def _refresh_before(role: str) -> dt.timedelta:
+    return CRL_REFRESH_BEFORE[split_role(role)[1]]
 
 
 def _single(st: CertStatus) -> SingleStatus:
@@ -316,16 +356,26 @@ class _ActiveSigner:
         self._checked = _NEVER
 
 
-class OcspResponder:
-    """Answers OCSP requests for the issuing CA, from pre-signed responses where it can."""
+class _HierarchyResponder:
+    """The OCSP answers of one hierarchy: its issuing CA's certificates by its delegated
+    responder (``ocsp``), from pre-signed responses where it can, and its root's subordinates
+    by the root's responder (``root-ocsp``)."""
 
-    def __init__(self, status: StatusService):
-        self.status = status
-        self._issuing = _ActiveSigner(status, "ocsp")
-        self._root = _ActiveSigner(status, "root-ocsp", fallback="root")
+    def __init__(self, status: StatusService, hierarchy: str = DEFAULT):
+        self.status, self.hierarchy = status, hierarchy
+        self.issuing_role = role_of(hierarchy, "issuing")
+        self.root_role = role_of(hierarchy, "root")
+        self._issuing = _ActiveSigner(status, role_of(hierarchy, "ocsp"))
+        self._root = _ActiveSigner(status, role_of(hierarchy, "root-ocsp"), fallback=self.root_role)
         self._cached_for: tuple | None = None  # the responder the pre-signed cache was made by
         self._cache: dict[tuple[int, int, str], tuple[dt.datetime, bytes]] = {}
         self._lock = threading.Lock()
+
+    def issuing(self) -> x509.Certificate:
+        return self.status.ca.certificate(self.issuing_role)
+
+    def root(self) -> x509.Certificate:
+        return self.status.ca.certificate(self.root_role)
 
     def _signer(self):
         signer = self._issuing.get()
@@ -339,7 +389,7 @@ class OcspResponder:
         return build_response(
             responder_cert=cert,
             responder_key=key,
-            issuer_cert=self.status.ca.certificate("issuing"),
+            issuer_cert=self.issuing(),
             single=[_single(s) for s in statuses],
             this_update=now,
             next_update=now + OCSP_VALIDITY,
@@ -363,7 +413,7 @@ class OcspResponder:
                 self._cache[key] = (now, der)
         return der
 
-    def _respond_as_root(self, ids: list, root: x509.Certificate) -> bytes:
+    def respond_as_root(self, ids: list) -> bytes:
         """The root answers for its own subordinates (issuing CA, TSA): rare requests, signed
         each time, valid as long as the root's CRL."""
         now = self.status.clock.now()
@@ -371,41 +421,40 @@ class OcspResponder:
         return build_response(
             responder_cert=responder,
             responder_key=key,
-            issuer_cert=root,
-            single=[_single(self.status.authority_status(c.serial)) for c in ids],
+            issuer_cert=self.root(),
+            single=[_single(self.status.authority_status(c.serial, self.hierarchy)) for c in ids],
             this_update=now,
             next_update=now + CRL_VALIDITY["root"],
             nonce=ids[0].nonce,
             request_hash_alg=ids[0].hash_algorithm,
         )
 
-    def reload(self) -> None:
-        """Look for a rolled-over responder certificate at the next use."""
-        self._issuing.reload()
-        self._root.reload()
-
-    def fresh(self, cert: x509.Certificate) -> bytes:
-        """A response about ``cert`` signed now, never from the cache: evidence embedded at
-        signing must be produced after the signature's timestamp to prove "not revoked then".
-
-        Certificates of the issuing CA are answered by its delegated responder; the root's
-        subordinates (issuing CA, TSA) by the root's, with their status from the authority
-        table.
-        """
-        ca = self.status.ca
+    def respond_as_issuing(self, ids: list) -> bytes:
         now = self.status.clock.now()
-        issuing, root = ca.certificate("issuing"), ca.certificate("root")
+        statuses = [self.status.lookup(c.serial, self.issuing_role) for c in ids]
+        alg, nonce = ids[0].hash_algorithm, ids[0].nonce
+        if len(ids) == 1:
+            template = self._presigned(statuses[0], alg, now)
+            if nonce is None:
+                return template
+            # a nonce is signed into the response: derive it from the pre-signed one
+            return with_nonce(template, nonce, now, self._signer()[1])
+        return self._build(statuses, alg, nonce, now)
+
+    def fresh(self, cert: x509.Certificate) -> bytes | None:
+        """A response about ``cert`` signed now (see ``OcspResponder.fresh``); None when
+        ``cert`` is not of this hierarchy."""
+        now = self.status.clock.now()
+        issuing, root = self.issuing(), self.root()
         if cert.issuer == issuing.subject:
-            st = self.status.lookup(cert.serial_number)
+            st = self.status.lookup(cert.serial_number, self.issuing_role)
             (responder, key), issuer, validity = self._signer(), issuing, OCSP_VALIDITY
         elif cert.issuer == root.subject:
             # a statement about a CA or TSA certificate, like the root's CRL: it lives as long
-            st = self.status.authority_status(cert.serial_number)
+            st = self.status.authority_status(cert.serial_number, self.hierarchy)
             (responder, key), issuer, validity = self._root.get(), root, CRL_VALIDITY["root"]
         else:
-            raise YinxinError(
-                "not a certificate of this authority", field="certificate", code="not_found"
-            )
+            return None
         # nextUpdate never passes the certificate's expiry: a validator that slides its control
         # time to nextUpdate (pyHanko's AdES past validation) must not land after the expiry
         next_update = now + validity
@@ -422,8 +471,61 @@ class OcspResponder:
             request_hash_alg="sha256",
         )
 
-    def respond(self, request_der: bytes) -> bytes:
+    def reload(self) -> None:
+        self._issuing.reload()
+        self._root.reload()
 
+
+class OcspResponder:
+    """Answers OCSP requests for every hierarchy's issuing CA and root, picking the hierarchy
+    by the request's CertIDs (issuer name and key hashes): the default hierarchy's are matched
+    first, as before; a side hierarchy (SM2) is looked at when they do not match."""
+
+    def __init__(self, status: StatusService):
+        self.status = status
+        self._default = _HierarchyResponder(status)
+        self._side: dict[str, _HierarchyResponder] = {}
+        self._side_checked = _NEVER
+
+    def _sides(self, refresh: bool = False) -> list[_HierarchyResponder]:
+        """The side hierarchies' responders; the list is re-read (one query) when a request
+        matches none of the known issuers, at most every ``SIGNER_RECHECK``, so a server
+        started before ``yinxin ca add-hierarchy`` answers for the new hierarchy soon after."""
+        now = self.status.clock.now()
+        if refresh and now - self._side_checked >= SIGNER_RECHECK:
+            self._side_checked = now
+            for h in self.status.ca.hierarchies():
+                if h in SIDE_HIERARCHIES and h not in self._side:
+                    self._side[h] = _HierarchyResponder(self.status, h)
+        return list(self._side.values())
+
+    def reload(self) -> None:
+        """Look for a rolled-over responder certificate at the next use."""
+        self._default.reload()
+        for r in self._side.values():
+            r.reload()
+        self._side_checked = _NEVER
+
+    def fresh(self, cert: x509.Certificate) -> bytes:
+        """A response about ``cert`` signed now, never from the cache: evidence embedded at
+        signing must be produced after the signature's timestamp to prove "not revoked then".
+
+        Certificates of an issuing CA are answered by its delegated responder; the root's
+        subordinates (issuing CA, TSA) by the root's, with their status from the authority
+        table — in whichever hierarchy ``cert`` belongs to.
+        """
+        der = self._default.fresh(cert)
+        for side in [] if der is not None else self._sides(refresh=True):
+            der = side.fresh(cert)
+            if der is not None:
+                break
+        if der is None:
+            raise YinxinError(
+                "not a certificate of this authority", field="certificate", code="not_found"
+            )
+        return der
+
+    def respond(self, request_der: bytes) -> bytes:
         try:
             ids = parse_request(request_der)
         except OcspError as e:
@@ -433,23 +535,14 @@ class OcspResponder:
                 # build_response echoes every CertID with one hash algorithm; answering a mix
                 # would name certificates the client did not ask about
                 return error_response("malformed_request")
-            issuer = self.status.ca.certificate("issuing")
-            if not all(matches_issuer(c, issuer) for c in ids):
-                root = self.status.ca.certificate("root")
-                if all(matches_issuer(c, root) for c in ids):
-                    return self._respond_as_root(ids, root)
-                # we are authoritative only for our own CAs (RFC 6960 §2.3)
-                return error_response("unauthorized")
-            now = self.status.clock.now()
-            statuses = [self.status.lookup(c.serial) for c in ids]
-            alg, nonce = ids[0].hash_algorithm, ids[0].nonce
-            if len(ids) == 1:
-                template = self._presigned(statuses[0], alg, now)
-                if nonce is None:
-                    return template
-                # a nonce is signed into the response: derive it from the pre-signed one
-                return with_nonce(template, nonce, now, self._signer()[1])
-            return self._build(statuses, alg, nonce, now)
+            for refresh in (False, True):
+                for h in [self._default, *self._sides(refresh)]:
+                    if all(matches_issuer(c, h.issuing()) for c in ids):
+                        return h.respond_as_issuing(ids)
+                    if all(matches_issuer(c, h.root()) for c in ids):
+                        return h.respond_as_root(ids)
+            # we are authoritative only for our own CAs (RFC 6960 §2.3)
+            return error_response("unauthorized")
         except OcspError as e:
             return e.response()
         except Exception:  # a responder must answer, never crash: internalError (RFC 6960 §2.3)
@@ -458,23 +551,40 @@ class OcspResponder:
 
 
 class TimestampService:
-    """RFC 3161 timestamps signed by the platform's TSA certificate."""
+    """RFC 3161 timestamps signed by the platform's TSA certificate — the default hierarchy's,
+    or with ``of("sm2")`` the SM2 hierarchy's (``POST /tsa/sm2``)."""
 
-    def __init__(self, status: StatusService):
-        self.status = status
-        self._active = _ActiveSigner(status, "tsa")
+    def __init__(self, status: StatusService, hierarchy: str = DEFAULT):
+        self.status, self.hierarchy = status, hierarchy
+        self.role = role_of(hierarchy, "tsa")
+        self._active = _ActiveSigner(status, self.role)
+        self._others: dict[str, TimestampService] = {hierarchy: self}
+
+    def of(self, hierarchy: str) -> TimestampService:
+        """The TSA of ``hierarchy`` (``""``: the default one). An unknown name is refused;
+        a hierarchy this authority lacks answers as a TSA without a key does (rejection)."""
+        if hierarchy not in (DEFAULT, *SIDE_HIERARCHIES):
+            raise YinxinError(
+                f"no hierarchy named {hierarchy!r}", field="hierarchy", code="not_found"
+            )
+        if hierarchy not in self._others:
+            other = TimestampService(self.status, hierarchy)
+            other._others = self._others
+            self._others[hierarchy] = other
+        return self._others[hierarchy]
 
     def _load(self):
         """The active TSA certificate, key and chain (see ``_ActiveSigner`` for rollover)."""
         cert, key = self._active.get()
-        return cert, key, self.status.ca.chain_for("tsa")
+        return cert, key, self.status.ca.chain_for(self.role)
 
     def certificate(self) -> x509.Certificate:
         return self._active.get()[0]
 
     def reload(self) -> None:
         """Look for a rolled-over certificate at the next use."""
-        self._active.reload()
+        for t in self._others.values():
+            t._active.reload()
 
     def respond(self, request_der: bytes) -> bytes:
         try:

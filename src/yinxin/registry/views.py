@@ -312,6 +312,19 @@ class AuthorityInit:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorityRoleView(AuthorityCertificateView):
+    """One active authority certificate in ``yinxin ca status``: which hierarchy (``default``
+    or ``sm2``), role, key algorithm and label, and where it and its CRL are published."""
+
+    hierarchy: str
+    role: str
+    algorithm: str
+    key_label: str
+    crl_url: str | None
+    certificate_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class RolledOver(AuthorityCertificateView):
     """The new certificate of a rolled-over role, with the serial of the one it retired."""
 

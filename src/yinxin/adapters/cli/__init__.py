@@ -22,6 +22,7 @@ import typer
 
 from yinxin.adapters.cli.access import apikey_app, staff_app
 from yinxin.adapters.cli.archive import archive_app
+from yinxin.adapters.cli.ca import ca_app
 from yinxin.adapters.cli.calc import calc_app
 from yinxin.adapters.cli.common import (
     ACTOR,
@@ -658,6 +659,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(keys_app, name="keys")
+app.add_typer(ca_app, name="ca")
 app.command("worker")(worker_cmd)
 app.add_typer(jobs_app, name="jobs")
 app.command("export")(export_cmd)

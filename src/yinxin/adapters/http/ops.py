@@ -76,7 +76,11 @@ class _PlatformState(Collector):
             labels=["issuer"],
         )
         now = p.clock.now()
-        for role in ("issuing", "root"):
+        try:
+            roles = p.status.crl_roles()  # every hierarchy's issuing CA and root
+        except Exception:  # no database yet: no sample
+            roles = []
+        for role in roles:
             try:
                 crl = x509.load_der_x509_crl(p.status.current_crl(role))
                 age.add_metric([role], (now - crl.last_update_utc).total_seconds())

@@ -44,6 +44,7 @@ from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.app import Platform, build_platform
 from yinxin.errors import YinxinError
+from yinxin.registry.ca import ROLES, SIDE_HIERARCHIES, is_ca_role, split_role
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -63,7 +64,12 @@ async def _refresh_crls(status) -> None:
     """Re-sign CRLs before nextUpdate runs out even when nobody fetches them (current_crl
     re-signs when the status changed or nextUpdate is within CRL_REFRESH_BEFORE)."""
     while True:
-        for role in ("issuing", "root"):
+        try:  # every hierarchy's (the SM2 one's too, once added)
+            roles = await asyncio.get_running_loop().run_in_executor(None, status.crl_roles)
+        except Exception:
+            log.exception("CRL refresh: could not list the CAs")
+            roles = ["issuing", "root"]
+        for role in roles:
             try:
                 await asyncio.get_running_loop().run_in_executor(None, status.current_crl, role)
             except Exception:  # keep serving; the next fetch or round tries again
@@ -149,23 +155,30 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                     b"application/ocsp-response",
                     [(b"cache-control", b"max-age=60, public, no-transform")],
                 )
-            if path == "/tsa":
+            if path == "/tsa" or path.startswith("/tsa/"):
+                # /tsa: the default hierarchy's TSA; /tsa/sm2: the SM2 hierarchy's
+                hierarchy = path[5:]
+                if hierarchy and hierarchy not in SIDE_HIERARCHIES:
+                    return await _error(send, 404, f"no TSA named {hierarchy!r}")
                 if method != "POST":
                     return await _error(send, 405, "POST an application/timestamp-query")
                 body = await read_body(receive, MAX_BODY)
                 if body is None:
                     return await _error(send, 413, "timestamp request larger than 64 KiB")
-                resp = await in_thread(tsa.respond, body)
+                service = tsa.of(hierarchy)
+                if hierarchy:
+                    status.ca_certificate(service.role)  # 404 when there is no such hierarchy
+                resp = await in_thread(service.respond, body)
                 return await respond(send, 200, resp, b"application/timestamp-reply")
             if path.startswith("/crl/") and path.endswith(".crl") and method in ("GET", "HEAD"):
                 role = path[5:-4]
-                if role not in ("issuing", "root"):
+                if not is_ca_role(role):
                     return await _error(send, 404, f"no CRL named {role!r}")
                 der = await in_thread(status.current_crl, role)
                 return await respond(send, 200, der, b"application/pkix-crl")
             if path.startswith("/ca/") and path.endswith(".cer") and method in ("GET", "HEAD"):
                 role = path[4:-4]
-                if role not in ("issuing", "root", "ocsp", "root-ocsp", "tsa"):
+                if split_role(role)[1] not in ROLES:
                     return await _error(send, 404, f"no CA certificate named {role!r}")
                 der = status.ca_certificate(role).public_bytes(Encoding.DER)
                 return await respond(send, 200, der, b"application/pkix-cert")

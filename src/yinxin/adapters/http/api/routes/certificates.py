@@ -113,8 +113,11 @@ def certificate_der(serial: Serial, platform: Plat, principal: Caller):
 def certificate_chain(serial: Serial, platform: Plat, principal: Caller):
     """The certificate, then the issuing CA, then the root: what a TLS server or a signer
     presents."""
+    from cryptography import x509
+
     cert = _scoped(platform, principal, serial)
-    pems = [cert.pem] + [c.public_bytes(Encoding.PEM).decode() for c in platform.ca.chain()]
+    chain = platform.ca.chain_of(x509.load_pem_x509_certificate(cert.pem.encode()))  # its own
+    pems = [cert.pem] + [c.public_bytes(Encoding.PEM).decode() for c in chain]
     return Response("".join(pems), media_type="application/x-pem-file")
 
 

@@ -54,6 +54,8 @@ class StatusOut(BaseModel):
     ocsp: str
     tsa: str
     ca_certificates: list[CaCertificateOut]
+    # every hierarchy's TSA by hierarchy name ("default", "sm2"): `tsa` is the default one's
+    tsas: dict[str, str] = {}
 
 
 CA_TITLES = {
@@ -104,28 +106,34 @@ def agreement(response: Response):
 @router.get("/public/status", response_model=StatusOut)
 def status(platform: Plat, response: Response):
     """Where relying parties check certificates: CRLs, OCSP, time-stamping, CA certificates."""
+    from yinxin.registry.ca import role_of
+
     base = platform.settings.base_url
     certs = []
-    for role, title in CA_TITLES.items():
-        try:
-            cert = platform.status.ca_certificate(role)
-        except YinxinError:  # a role this CA has no certificate for is left out
-            continue
-        certs.append(
-            CaCertificateOut(
-                role=role,
-                title=title,
-                url=f"{base}/ca/{role}.cer",
-                subject=cert.subject.rfc4514_string(),
-                sha256=cert.fingerprint(hashes.SHA256()).hex(),
-                not_after=cert.not_valid_after_utc,
+    hierarchies = platform.ca.hierarchies() or [""]  # the SM2 one beside the default, if any
+    for h in hierarchies:
+        for base_role, title in CA_TITLES.items():
+            role = role_of(h, base_role)
+            try:
+                cert = platform.status.ca_certificate(role)
+            except YinxinError:  # a role this CA has no certificate for is left out
+                continue
+            certs.append(
+                CaCertificateOut(
+                    role=role,
+                    title=f"{title}（{h.upper()}）" if h else title,
+                    url=f"{base}/ca/{role}.cer",
+                    subject=cert.subject.rfc4514_string(),
+                    sha256=cert.fingerprint(hashes.SHA256()).hex(),
+                    not_after=cert.not_valid_after_utc,
+                )
             )
-        )
     response.headers["Cache-Control"] = CACHE
     return StatusOut(
         base_url=base,
-        crl=[f"{base}/crl/issuing.crl", f"{base}/crl/root.crl"],
+        crl=[f"{base}/crl/{role_of(h, r)}.crl" for h in hierarchies for r in ("issuing", "root")],
         ocsp=f"{base}/ocsp",
         tsa=f"{base}/tsa",
         ca_certificates=certs,
+        tsas={h or "default": f"{base}/tsa/{h}" if h else f"{base}/tsa" for h in hierarchies},
     )
