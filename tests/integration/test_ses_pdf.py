@@ -406,6 +406,24 @@ def test_refusals_name_the_field(world, tsa, signed, doc):
     with pytest.raises(SigningError) as err:
         sign_ses_pdf(pades, signer, placement=Placement(page=1, x_mm=20, y_mm=20), when=world.now)
     assert err.value.code == "mixed_signatures"
+    # and the other way round: no PAdES signature on a seal-signed PDF (pyHanko would skip ours)
+    from yinxin.pdf.sign import SignRequest, sign_pdf
+
+    zhang = pki.new_signer("张三")
+    with pytest.raises(SigningError) as err:
+        sign_pdf(
+            SignRequest(
+                signed[1].data,
+                SoftwareKey("zhang", zhang.key),
+                zhang.cert,
+                zhang.chain,
+                None,
+                None,
+                None,
+                level="B-B",
+            )
+        )
+    assert err.value.code == "mixed_signatures" and err.value.field == "pdf"
 
 
 def test_the_itext_convention_adbe_pkcs7_detached_is_read(world, tsa, doc):

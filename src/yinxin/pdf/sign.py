@@ -205,6 +205,17 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, PageTree]:
     return reader, pages
 
 
+def _filled_fields(reader: PdfFileReader) -> list:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    try:
+        return list(enumerate_sig_fields(reader, filled_status=True))
+    except Exception as exc:  # a hostile /AcroForm: refused like an unreadable signature
+        raise SigningError(
+            f"the signature fields cannot be read ({exc})", field="pdf", code="broken_signature"
+        ) from None
+
+
 def _check_existing_signatures(reader: PdfFileReader) -> list:
     """Refuse documents whose earlier signatures are broken, overtaken, or locked."""
     from pyhanko.sign.diff_analysis import (
@@ -222,6 +233,15 @@ def _check_existing_signatures(reader: PdfFileReader) -> list:
         raise SigningError(
             f"an existing signature cannot be read ({exc})", field="pdf", code="broken_signature"
         ) from None
+    if len(sigs) < len(_filled_fields(reader)):
+        # pyHanko skips what it cannot read by /SubFilter: a GB/T 38540 seal signature
+        # (``yinxin.pdf.ses``). One kind of signature per document; the verifiers judge one.
+        raise SigningError(
+            "the document carries a GB/T 38540 seal signature (or another kind PAdES cannot "
+            "read); a PAdES signature is not added to it — use `yinxin sign ses-pdf`",
+            field="pdf",
+            code="mixed_signatures",
+        )
     for emb in sigs:
         name = emb.field_name
         try:
