@@ -152,6 +152,10 @@ def contract_template(
             need = "required" if b.required else "optional"
             extra = f"  one of: {' / '.join(b.choices)}" if b.choices else ""
             console.print(f"  {b.name:<28} {b.type:<9} {need:<8} {b.label}{extra}")
+        for a in t.appendices:
+            src = f"from {a.blank}" if a.blank else "fixed text"
+            when = ", only when filled" if a.optional else ""
+            console.print(f"  appendix 附件 {a.number}《{a.title}》 {a.kind} ({src}{when})")
 
     run(as_json, lambda: platform(home).contracts.template(code), render)
 
