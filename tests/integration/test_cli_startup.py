@@ -8,6 +8,9 @@ errors, exit codes, output), and the ``postgresql_where`` index it used to build
 
 from __future__ import annotations
 
+import gc
+import json
+import os
 import subprocess
 import sys
 
@@ -120,6 +123,171 @@ def test_a_simple_verb_imports_no_postgresql_dialect_nor_services_it_does_not_us
     assert "yinxin.store.models" in imported and "sqlalchemy.dialects.sqlite" in imported
     for heavy in ("sqlalchemy.dialects.postgresql", "asyncpg", "pyhanko", "fastapi"):
         assert heavy not in imported, heavy
+
+
+# What a simple verb may load: printed by the command's own process when it exits.
+MODULES_AT_EXIT = (
+    "import atexit, gc, json, sys\n"
+    "atexit.register(lambda: sys.stderr.write('\\nMODULES=' + json.dumps(sorted(sys.modules))"
+    " + '\\nTHRESHOLD=' + json.dumps(gc.get_threshold()) + '\\n'))\n"
+    "from yinxin.adapters.cli import main\n"
+    "main()\n"
+)
+# Stacks no listing needs: the PDF and OFD engines, the web server, templates, image and font
+# code, Alembic (the schema is current), PostgreSQL's dialect and drivers, and the services
+# and command modules of other groups.
+HEAVY = (
+    "pyhanko",
+    "pypdfium2",
+    "PIL",
+    "fontTools",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "jinja2",
+    "httpx",
+    "alembic",
+    "psycopg",
+    "sqlalchemy.dialects.postgresql",
+    "yinxin.pdf",
+    "yinxin.ofd",
+    "yinxin.signing",
+    "yinxin.contracts",
+    "yinxin.archive",
+    "yinxin.handover",
+    "yinxin.access",
+    "yinxin.jobs",
+    "yinxin.adapters.http",
+    "yinxin.adapters.web",
+)
+
+
+def _modules_after(args: list[str], home) -> tuple[set[str], list[int]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", MODULES_AT_EXIT, *args],
+        env=yinxin_env(home, PASSPHRASE),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = dict(line.split("=", 1) for line in proc.stderr.splitlines() if "=" in line)
+    return set(json.loads(found["MODULES"])), json.loads(found["THRESHOLD"])
+
+
+@pytest.mark.parametrize(
+    ("args", "cli_module", "light"),
+    [
+        (["subscriber", "list"], None, True),
+        (["audit", "verify"], None, True),
+        (["cert", "list"], None, False),
+        (["seal", "list"], "yinxin.adapters.cli.seals", False),
+    ],
+)
+def test_a_simple_verb_loads_its_own_group_and_no_heavy_stack(home, args, cli_module, light):
+    """The modules a simple verb's process holds when it exits: of the command modules only
+    ``common`` and the named group's; none of ``HEAVY``; for the registry's subscriber list
+    and the audit check also no ``cryptography``, no key code and none of the table modules
+    (``store.models.seals``…) beside the core tables. The collector ran with the one-shot
+    threshold."""
+    loaded, threshold = _modules_after(args, home)
+
+    def has(name: str) -> bool:
+        return any(m == name or m.startswith(name + ".") for m in loaded)
+
+    assert "yinxin.store.models" in loaded and "sqlalchemy.orm" in loaded  # the probe works
+    cli = {m for m in loaded if m.startswith("yinxin.adapters.cli.")}
+    assert cli == {"yinxin.adapters.cli.common", *([cli_module] if cli_module else [])}
+    assert [h for h in HEAVY if has(h)] == []
+    if light:
+        assert not has("cryptography") and not has("asn1crypto") and not has("yinxin.pki")
+        assert {m for m in loaded if m.startswith("yinxin.store.models.")} == set()
+    assert threshold[0] == 10_000
+
+
+def test_long_running_commands_keep_the_collector_thresholds(home) -> None:
+    """``serve`` and ``worker`` run for days: ``main()`` leaves their collector as Python's
+    default (asked for their help here, which parses the same way and returns at once)."""
+    _, threshold = _modules_after(["worker", "--help"], home)
+    assert threshold == list(gc.get_threshold()) and threshold[0] != 10_000
+
+
+def test_whole_tree_and_cut_down_roots_mount_the_same_objects() -> None:
+    """``MOUNTED`` names every group and command the whole tree has besides the root's own,
+    in ``--help`` order, and the cut-down root for a group holds the very Typer the whole tree
+    mounts."""
+    import yinxin.adapters.cli as cli
+
+    tree = cli.full_tree()
+    assert tree is app
+    groups = [g.name for g in tree.registered_groups]
+    commands = [c.name or c.callback.__name__ for c in tree.registered_commands]
+    assert groups[:4] == ["subscriber", "cert", "audit", "plan"]
+    assert commands[:3] == ["init", "demo", "serve"]
+    assert groups[4:] == [n for n in cli.MOUNTED if n in groups]
+    assert commands[3:] == [n for n in cli.MOUNTED if n in commands]
+    assert set(groups[4:] + commands[3:]) == set(cli.MOUNTED)
+    for g in tree.registered_groups:
+        light = _only_group([g.name, "list"])
+        assert light is not None
+        assert light.registered_groups[0].typer_instance is g.typer_instance
+    for name in commands:
+        assert _only_group([name]) is None
+
+
+def test_a_closed_platform_leaves_no_database_open(tmp_path) -> None:
+    """``close_platforms()`` closes what ``common.platform()`` built although the command's
+    objects still hold it (as a reference cycle would), and keeps none alive itself."""
+    from yinxin.adapters.cli import common
+
+    home = tmp_path / "home"
+    built = common.platform(home)
+    assert built.subscribers.list(None) == []
+
+    def db_open() -> bool:
+        return any(
+            os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(home))
+            for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")
+        )
+
+    assert db_open()
+    common.close_platforms()
+    assert not db_open() and not (home / "yinxin.db-wal").exists()
+    assert len(common._built) == 0
+    again = common.platform(home)
+    del again
+    gc.collect()
+    assert len(common._built) == 0  # weak: a dropped platform is not kept for main()
+
+
+def test_a_file_dropped_in_an_old_cycle_is_finalized_before_the_teardown_is_skipped(tmp_path):
+    """The young-generation collection cannot reach garbage the collector had already moved to
+    the old generation; a file still open there makes ``_skip_teardown`` collect everything,
+    so the file is closed, and only then freeze."""
+    from yinxin.adapters.cli import _open_files, _skip_teardown
+
+    inherited = _open_files()
+    assert inherited is not None
+
+    class Holder:
+        pass
+
+    h = Holder()
+    h.self = h  # a cycle: only the collector frees it
+    h.file = (tmp_path / "dropped.txt").open("w")
+    gc.collect()  # promoted to the oldest generation
+    name = h.file.name
+    del h
+    assert any(target == name for target in _open_files().values())
+    try:
+        _skip_teardown(inherited)
+        assert gc.get_freeze_count() > 0
+        assert not any(target == name for target in _open_files().values())
+    finally:
+        gc.unfreeze()
 
 
 def test_partial_unique_indexes_compile_as_before_on_postgresql_and_sqlite() -> None:

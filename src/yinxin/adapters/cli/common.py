@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import sys
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -45,11 +46,27 @@ def passphrase() -> str:
     return ""
 
 
+# Every platform a command built, until ``main()`` closes them when the command ends. Weak: a
+# command run in-process (tests, CliRunner) keeps none alive.
+_built: weakref.WeakSet[Platform] = weakref.WeakSet()
+
+
 def platform(home: Path | None) -> Platform:
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
-    return build_platform(Settings.from_env(home=home), passphrase=passphrase)
+    built = build_platform(Settings.from_env(home=home), passphrase=passphrase)
+    _built.add(built)
+    return built
+
+
+def close_platforms() -> None:
+    """Close the platforms the command built (database connections, key store, publishers)
+    now, rather than whenever the garbage collector reaches them: a SQLite database is closed
+    and checkpointed before the process exits, however its objects are linked."""
+    for built in list(_built):
+        _built.discard(built)
+        built.close()
 
 
 # --- output and errors ------------------------------------------------------------------------
