@@ -614,6 +614,17 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     # only the root of the SM2 side: the GB/T 38540 checks go one step → INVALID, exit 1
     r = _cli(tmp_path, "ses.dat", "--trust", "root.pem", "--trust", "tsa.pem")
     assert r.returncode == 1 and "无效 / INVALID" in r.stdout
+    # --crl: 张三's certificate revoked before he signed → INVALID naming the check
+    serial = a_x509.Certificate.load(world.party_b.cert).serial_number
+    (tmp_path / "ca.crl").write_bytes(
+        sm2_crl(
+            world.ca_key, world.ca, [(serial, world.now - timedelta(days=1))], this_update=world.now
+        )
+    )
+    r = _cli(tmp_path, "ses.dat", *trust, "--crl", "ca.crl")
+    assert r.returncode == 1 and "[FAILED] signer_certificate_revocation" in r.stdout, r.stdout
+    r = _cli(tmp_path, "ses.dat", *trust, "--crl", "root.pem", "--json")
+    assert r.returncode == 2 and json.loads(r.stdout)["field"] == "crl"
     # refusals: exit 2 naming the field, nothing written
     r = _cli(tmp_path, "ses.dat", *trust, "--report", "r.pdf", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "report"
@@ -625,4 +636,4 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     r = _cli(tmp_path, "ses.dat", "--trust", "bad.pem", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "trust"
     after = sorted(p.name for p in tmp_path.iterdir())
-    assert after == sorted([*before, "bad.pem"])
+    assert after == sorted([*before, "bad.pem", "ca.crl"])

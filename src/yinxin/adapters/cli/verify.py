@@ -102,6 +102,9 @@ def verify_cmd(
         "its last embedded status; strict: status must be valid at the validation "
         "time (as pyHanko's AdES validator).",
     ),
+    crl: list[Path] = typer.Option(
+        [], help="CRLs (DER/PEM) of the signers' CAs: the revocation check of GB/T 38540 files."
+    ),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -117,7 +120,7 @@ def verify_cmd(
     created on disk. With several files: one line each (a JSON list with --json), progress on
     a terminal's stderr, and the exit code of the worst file (2 > 1 > 0)."""
     if len(files) > 1:
-        _verify_many(files, report, online, trust, at, policy, home, as_json)
+        _verify_many(files, report, online, trust, at, policy, home, as_json, crl)
     file = files[0]
     try:
         data = read_input(file, "in")
@@ -135,7 +138,8 @@ def verify_cmd(
                     + ("an OFD" if kind == "ofd" else "a GB/T 38540 PDF"),
                     field="report",
                 )
-            rep = _verify_seal(data, file.name, _seal_trust(home, extra), moment, kind)
+            trusted = _seal_trust(home, extra)
+            rep = _verify_seal(data, file.name, trusted, moment, kind, _crls(crl))
         elif _platform_here(home):
             rep = platform(home).signing.verify(
                 data,
@@ -184,10 +188,19 @@ def _seal_trust(home: Path | None, extra: list) -> list[bytes]:
     return out
 
 
-def _verify_seal(data: bytes, name: str, trust: list[bytes], moment, kind: str):
+def _crls(paths: list[Path]) -> list[bytes] | None:
+    """``--crl``: each file a CRL (DER or PEM), or exit 2 naming ``crl``."""
+    from yinxin.adapters.cli.ofd import _crl
+
+    return [_crl(path) for path in paths] or None
+
+
+def _verify_seal(
+    data: bytes, name: str, trust: list[bytes], moment, kind: str, crls: list[bytes] | None
+):
     from yinxin.seals.documents import verify_seal_document
 
-    return verify_seal_document(data, trust=trust, at=moment, file_name=name, kind=kind)
+    return verify_seal_document(data, trust=trust, crls=crls, at=moment, file_name=name, kind=kind)
 
 
 def _no_anchor() -> ValidationError:
@@ -222,6 +235,7 @@ def _verify_many(
     policy: str,
     home: Path | None,
     as_json: bool,
+    crl: list[Path],
 ) -> None:
     """Many files with one :class:`yinxin.pdf.batch.Verifier`; exits with the worst code."""
     import json
@@ -232,6 +246,7 @@ def _verify_many(
         extra = _trust_anchors(trust)
         moment = _moment(at)
         roots = _roots(home, extra)
+        crls = _crls(crl)
         from yinxin.pdf.batch import Verifier
 
         verifier = Verifier(
@@ -267,7 +282,7 @@ def _verify_many(
             try:
                 if seal_trust is None:
                     seal_trust = _seal_trust(home, extra)
-                result = BatchResult(name, _verify_seal(data, name, seal_trust, moment, kind))
+                result = BatchResult(name, _verify_seal(data, name, seal_trust, moment, kind, crls))
             except ValidationError as e:
                 result = BatchResult(name, None, e)
         else:
