@@ -28,6 +28,7 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from tests import dbdump
+from tests.clock import real_now
 from tests.integration.signing_flow import (
     World,
     build_world,
@@ -38,6 +39,7 @@ from tests.integration.signing_flow import (
 )
 from tests.integration.test_contracts import _sign, _signers, _values
 from tests.integration.test_sign_flows import _pyhanko_valid
+from yinxin.clock import FrozenClock
 from yinxin.contracts.money import without_tax
 from yinxin.contracts.render import appendix_lines, price_rows, render_contract
 from yinxin.contracts.templates import get_template
@@ -272,9 +274,12 @@ def test_000_module_appendix_only_when_filled_and_numbered_once(tmp_path):
         assert len(find_anchor(pdf, party.anchor)) == 1
 
 
-@pytest.fixture
-def world(tmp_path, clock) -> World:
-    p = new_platform(tmp_path / "home", clock)
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    """One signing world for the module's three tests that write (each checks only what it
+    wrote), its clock frozen: set up once, it saves a few seconds a test."""
+    clock = FrozenClock(real_now())  # as the shared ``clock`` fixture: pyHanko checks at now
+    p = new_platform(tmp_path_factory.mktemp("appendix-world") / "home", clock)
     yield build_world(p, clock)
     p.close()
 
@@ -362,6 +367,7 @@ def test_a_seal_can_be_placed_on_an_appendix_block(world, tmp_path):
     hits = find_anchor(pdf, "甲方（盖章）")
     assert len(hits) == 3  # one block per appendix
     target = hits[1]  # 附件 2 费用明细表
+    w.clock.advance(minutes=7)  # the one-code-a-minute limit of intent confirmation
     token = confirm(w, w.jia, pdf, "合同.pdf")
     signed = p.signing.sign(
         pdf,
@@ -386,3 +392,31 @@ def test_a_seal_can_be_placed_on_an_appendix_block(world, tmp_path):
         path.write_bytes(signed)
         blocks = pdfsig(path)
         assert len(blocks) == 1 and "Signature is Valid." in blocks[0], blocks
+
+
+@pytest.mark.parametrize(
+    ("appendix", "message"),
+    [
+        ({"number": "9", "title": "x", "kind": "poster", "text": "x"}, "unknown kind"),
+        ({"number": "9", "title": "x", "kind": "list", "blank": "price"}, "needs a longtext"),
+        ({"number": "9", "title": "x", "kind": "price_table", "blank": "nope"}, "price_lines"),
+        ({"number": "9", "title": "x", "kind": "text", "text": "价款{{price}}"}, "fixed text"),
+        ({"number": "9", "title": "x", "kind": "text", "text": ""}, "fixed text"),
+        ({"number": "9", "title": "x", "kind": "text", "text": "乙方（盖章）"}, "anchor"),
+        ({"number": "2", "title": "x", "kind": "text", "text": "x"}, "used twice"),
+    ],
+)
+def test_a_broken_appendix_fails_at_load(appendix, message):
+    """The template file is checked when it is read: a broken appendix fails at start-up and
+    here, not when a contract is drawn."""
+    import tomllib
+    from importlib import resources
+
+    from yinxin.contracts.templates import _load
+
+    src = resources.files("yinxin.contracts.templates") / "platform-integration.v2.toml"
+    data = tomllib.loads(src.read_text("utf-8"))
+    assert _load(data, "ok.toml").appendices  # as shipped: loads
+    data["appendices"].append(appendix)
+    with pytest.raises(ValueError, match=message):
+        _load(data, "broken.toml")
