@@ -33,9 +33,15 @@ def document_kind(data: bytes) -> str:
     head = bytes(data[:4])
     if head == b"PK\x03\x04":
         return OFD
-    if b"%PDF-" in bytes(data[:1024]) and "ses" in signature_kinds(data):
-        return SES_PDF
-    return PADES
+    if b"%PDF-" not in bytes(data[:1024]):
+        return PADES  # the PAdES verifier gives the "not a PDF" refusal
+    # A signature dictionary is never inside a compressed object stream (its /Contents must sit
+    # at the byte offsets /ByteRange names), so its /SubFilter is plain in the file: only a file
+    # naming ours or the iText-style one is parsed here, the rest go straight to PAdES.
+    data = bytes(data)
+    if b"/GBT38540.SES" not in data and b"/adbe.pkcs7.detached" not in data:
+        return PADES
+    return SES_PDF if "ses" in signature_kinds(data) else PADES
 
 
 @dataclass
