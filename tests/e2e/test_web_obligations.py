@@ -134,6 +134,13 @@ def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
     assert "部分支付" in _row(page, "第1期付款（75%）").inner_text()
     assert "¥305,000.00" in _row(page, "第1期付款（75%）").inner_text()
 
+    # the signed contract's page leads here, to its card
+    page.goto(site.url(f"/contracts/{cid}"))
+    page.locator("#obligations-link").click()
+    page.wait_for_url(f"**/obligations#contract-{cid}")
+    _loaded(page, 1)
+    assert page.locator(f"#contract-{cid} .stage").inner_text() == "已验收"
+
 
 def test_the_002_form_edits_price_lines(site: Site, page, tmp_path):
     """The contract form with a price table (002's 附件 2 费用明细表), on the same site (a

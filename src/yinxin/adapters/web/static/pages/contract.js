@@ -36,6 +36,8 @@ async function load() {
   const link = $("flow-link");
   link.hidden = !c.flow_id;
   if (c.flow_id) link.href = `/flows/${c.flow_id}`;
+  $("obligations-link").hidden = c.state !== "signed";
+  $("obligations-link").href = `/obligations#contract-${c.id}`;
   $("send-card").hidden = c.state !== "drafted";
   $("cancel-card").hidden = !["drafted", "out_for_signing"].includes(c.state);
   if (c.state === "drafted" && !$("signers").children.length) {

@@ -138,7 +138,7 @@ function contractCard(c) {
     onDone: load,
   });
 
-  return el("section", { class: "card", "data-contract": c.contract_id },
+  return el("section", { class: "card", id: `contract-${c.contract_id}`, "data-contract": c.contract_id },
     el("h2", {}, el("a", { href: `/contracts/${c.contract_id}`, text: `${c.number}　${c.title}` })),
     el("p", {}, el("span", { class: "badge plain stage", text: STAGE[c.stage] || c.stage }), " ", el("span", { class: "muted", text: facts })),
     c.acceptance_explanation ? el("p", { class: "small", text: c.acceptance_explanation }) : "",
@@ -160,5 +160,8 @@ async function load() {
   $("#contracts").replaceChildren(...views.map(contractCard));
   document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
 }
+// from a contract's page (履约跟踪 link): its card, once drawn
+const jump = () => { const t = location.hash && document.getElementById(location.hash.slice(1)); if (t) t.scrollIntoView(); };
 $("#status").addEventListener("change", load);
 await load();
+jump();
