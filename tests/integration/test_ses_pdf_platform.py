@@ -13,6 +13,7 @@ the result, and an OFD, by their content.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 
@@ -235,3 +236,38 @@ def test_http_sign_and_verify_by_content(w: World, flow) -> None:  # noqa: F811
         )
         assert r.status_code == 200 and r.json()["kind"] == "ofd", r.text
         assert r.json()["valid"] is False and r.json()["problems"] == ["the document is not signed"]
+
+
+# --- last: it revokes 王五's contract seal -----------------------------------------------------
+def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> None:  # noqa: F811
+    """GB/T 38540 has no seal status service; the platform knows its own seals. Revoked after
+    王五 signed: still VALID, the check says so. Had it been revoked before (the revocation time
+    moved back in the database: a key used outside the platform after 废止), INVALID — by the
+    service and by `yinxin verify` where the platform is."""
+    from sqlalchemy import update
+
+    from yinxin.store.models.seals import Seal
+
+    second = flow[2]
+    at = w.clock.now()
+    w.p.seals.revoke(w.wang.seal.es_id, reason="holder_request", actor="受理员 陈静")
+    report = w.p.ses_pdf_signing.verify(second, at=at)
+    assert report.valid, report.to_text()
+    status = {c["name"]: c for c in report.signatures[1].value["checks"]}["seal_status"]
+    assert status["ok"] is True and "after the signing" in status["detail"]
+    with w.p.db.transaction() as s:
+        s.execute(
+            update(Seal)
+            .where(Seal.es_id == w.wang.seal.es_id)
+            .values(revoked_at=at - dt.timedelta(days=1))
+        )
+    report = w.p.ses_pdf_signing.verify(second, at=at)
+    assert not report.valid
+    one, two = report.signatures
+    assert one.valid and not two.valid  # 张三's seal is not revoked
+    assert any("before the signing" in p for p in two.problems)
+    (w.home / "revoked.pdf").write_bytes(second)
+    r = yinxin_cli(
+        ["verify", str(w.home / "revoked.pdf"), "--at", at.isoformat()], w.home, check=False
+    )
+    assert r.returncode == 1 and "[FAILED] seal_status" in r.stdout, r.stdout + r.stderr

@@ -139,7 +139,7 @@ def verify_cmd(
                     field="report",
                 )
             trusted = _seal_trust(home, extra)
-            rep = _verify_seal(data, file.name, trusted, moment, kind, _crls(crl))
+            rep = _verify_seal(data, file.name, trusted, moment, kind, _crls(crl), home)
         elif _platform_here(home):
             rep = platform(home).signing.verify(
                 data,
@@ -196,10 +196,22 @@ def _crls(paths: list[Path]) -> list[bytes] | None:
 
 
 def _verify_seal(
-    data: bytes, name: str, trust: list[bytes], moment, kind: str, crls: list[bytes] | None
+    data: bytes,
+    name: str,
+    trust: list[bytes],
+    moment,
+    kind: str,
+    crls: list[bytes] | None,
+    home: Path | None,
 ):
-    from yinxin.seals.documents import verify_seal_document
+    """GB/T 38540's procedure; where the platform is, a PDF's seals are also looked up in it
+    (a seal revoked there before the signing makes the signature INVALID)."""
+    from yinxin.seals.documents import SES_PDF, verify_seal_document
 
+    if kind == SES_PDF and _platform_here(home):
+        return platform(home).ses_pdf_signing.verify(
+            data, extra_trust=trust, crls=crls or (), file_name=name, at=moment
+        )
     return verify_seal_document(data, trust=trust, crls=crls, at=moment, file_name=name, kind=kind)
 
 
@@ -282,7 +294,9 @@ def _verify_many(
             try:
                 if seal_trust is None:
                     seal_trust = _seal_trust(home, extra)
-                result = BatchResult(name, _verify_seal(data, name, seal_trust, moment, kind, crls))
+                result = BatchResult(
+                    name, _verify_seal(data, name, seal_trust, moment, kind, crls, home)
+                )
             except ValidationError as e:
                 result = BatchResult(name, None, e)
         else:

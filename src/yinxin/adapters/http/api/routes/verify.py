@@ -95,15 +95,20 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
                 + ("OFD" if kind == "ofd" else "GB/T 38540 PDF"),
                 field="format",
             )
-        seal_report = await run_in_threadpool(
-            lambda: verify_seal_document(
-                body,
-                trust=platform.ofd_signing.trust(),
-                at=at,
-                file_name=file_name,
-                kind=kind,
+        if kind == "pdf-ses":  # the platform's own seals are looked up too (revoked here?)
+            seal_report = await run_in_threadpool(
+                lambda: platform.ses_pdf_signing.verify(body, file_name=file_name, at=at)
             )
-        )
+        else:
+            seal_report = await run_in_threadpool(
+                lambda: verify_seal_document(
+                    body,
+                    trust=platform.ofd_signing.trust(),
+                    at=at,
+                    file_name=file_name,
+                    kind=kind,
+                )
+            )
         return JSONResponse(json.loads(seal_report.to_json()))
     from yinxin.pdf.verify import averify_pdf
 
