@@ -16,17 +16,20 @@ only, so SM2 chains are checked link by link and the SM2 CRL and OCSP signatures
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from asn1crypto import tsp
+from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -36,12 +39,18 @@ from tests.clock import real_now
 from tests.conftest import PASSPHRASE
 from tests.dbdump import dump
 from tests.integration.server import running_server, yinxin_cli
-from tests.integration.test_ca_lifecycle import enrol, issue
+from tests.integration.signing_flow import outbox_lines, read_code
+from tests.integration.test_ca_lifecycle import enrol, id_number, issue
 from tests.integration.test_sm2_ca import DISTID, openssl_checks_sm2, pkilint, run
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
+from yinxin.ofd.make import make_ofd
+from yinxin.ofd.sign import Placement
+from yinxin.ofd.verify import verify_ofd
 from yinxin.pki import sm2, sm2_x509
 from yinxin.pki.authority import base_name
+from yinxin.seals.ses_signature import check_ofd_value, parse_ses_signature
+from yinxin.seals.seseal import parse_seseal
 from yinxin.settings import Settings
 from yinxin.store.models import AuthorityCertificate, Certificate
 
@@ -67,6 +76,8 @@ class World:
     pems: dict[str, Path] = field(default_factory=dict)
     certs: dict[str, x509.Certificate] = field(default_factory=dict)
     rows: dict[str, str] = field(default_factory=dict)  # name -> issuer_role
+    serials: dict[str, str] = field(default_factory=dict)
+    person_id: int = 0
 
 
 def _key_files(home: Path) -> dict[str, bytes]:
@@ -107,14 +118,18 @@ def w(request, tmp_path_factory) -> Iterator[World]:
     init = _cli_json(["init"], env, home)
     assert init["algorithm"] == "ec-p256"
     settings = Settings(home=home, database_url=url, base_url="http://127.0.0.1:8000")
-    p = Platform(settings, clock=FrozenClock(real_now()), passphrase=PASSPHRASE)
+    clock = FrozenClock(real_now())
+    p = Platform(settings, clock=clock, passphrase=PASSPHRASE)
     before, rows, keys = dump(p), _authority_rows(p), _key_files(home)
     added = _cli_json(["ca", "add-hierarchy", "--algorithm", "sm2"], env, home)
+    # from here on at or after the SM2 hierarchy's own moment: what it issues starts then
+    clock.set(dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1))
     world = World(home, url, env, p, before, rows, keys, added, dump(p))
     for role in (*DEFAULT_ROLES, *SM2_ROLES):
         world.pems[role] = home / f"{role}.pem"
         world.pems[role].write_bytes(p.ca.certificate(role).public_bytes(PEM))
     subs = enrol(p, 21)
+    world.person_id = subs.person.id
     ecdsa = ec.generate_private_key(ec.SECP256R1())
     ecsr = (
         x509.CertificateSigningRequestBuilder()
@@ -131,6 +146,7 @@ def w(request, tmp_path_factory) -> Iterator[World]:
         world.pems[name] = home / f"ee-{name}.pem"
         world.pems[name].write_text(view.pem)
         world.certs[name] = x509.load_pem_x509_certificate(view.pem.encode())
+        world.serials[name] = view.serial
     with p.db.read() as s:
         for name, view in issued.items():
             world.rows[name] = s.execute(
@@ -421,3 +437,58 @@ def test_refusals_write_nothing(w: World, tmp_path_factory, request) -> None:
     out = yinxin_cli(["ca", "add-hierarchy", "--algorithm", "sm2"], home, env=env, check=False)
     assert out.returncode == 6 and "already sm2" in out.stdout + out.stderr
     assert _key_files(home) == keys
+
+
+def test_an_sm2_seal_of_the_dual_instance_signs_an_ofd(w: World, request) -> None:
+    """The seal on the person's SM2 certificate: its SESeal is made by the SM2 issuing CA, the
+    OFD signature is stamped by the SM2 TSA, and the platform's verifier (trusting both
+    hierarchies) calls it VALID. (SQLite only: the seal and OFD paths do not touch the
+    database differently, and the run stays short.)"""
+    if "postgres" in request.node.callspec.id:
+        pytest.skip("the seal and OFD paths are the SQLite run's")
+    p = w.p
+    seal = p.seals.create(
+        subscriber_id=w.person_id,
+        kind="personal",
+        certificate_serial=w.serials["sm2-platform"],
+        form={
+            "business_type": "new",
+            "project": "双证书",
+            "holder_name": "张三21",
+            "id_type": "id_card",
+            "id_number": id_number(21),
+            "declaration_accepted": True,
+        },
+    )
+    check = p.seals.verify_record(seal.es_id)
+    assert check.ok, check
+    seseal = parse_seseal(p.seals.artifacts(seal.es_id)["seal.ses"])
+    assert seseal.maker_cert_der == p.ca.certificate("sm2-issuing").public_bytes(DER)
+    doc = make_ofd([["合同", "", "乙方（签章）："]])
+    outbox = p.settings.outbox_dir / "sms.jsonl"
+    before = outbox_lines(outbox)
+    ch = p.ofd_signing.request_confirmation(
+        signer_subscriber_id=w.person_id, document=doc, document_name="合同.ofd"
+    )
+    signed = p.ofd_signing.sign(
+        doc,
+        seal=seal.es_id,
+        pin=PIN,
+        signer_subscriber_id=w.person_id,
+        challenge_id=ch.challenge_id,
+        code=read_code(outbox, "13800130021", after=before),
+        placement=Placement(anchor="乙方（签章）", page=1),
+        role="乙方",
+        document_name="合同.ofd",
+    )
+    with zipfile.ZipFile(io.BytesIO(signed.data)) as z:
+        value = parse_ses_signature(z.read("Doc_0/Signs/Sign_0/SignedValue.dat"))
+    signed_data = cms.ContentInfo.load(value.timestamp_token)["content"]
+    assert signed_data["certificates"][0].chosen.dump() == p.ca.certificate("sm2-tsa").public_bytes(
+        DER
+    )
+    report = p.ofd_signing.verify(signed.data)
+    assert report.valid, report.to_text()
+    # trusting the P-256 hierarchy alone, it is not
+    p256 = [p.ca.certificate(r).public_bytes(DER) for r in ("root", "issuing")]
+    assert not verify_ofd(signed.data, check_ofd_value(p256, None)).valid

@@ -547,16 +547,22 @@ class CertificateAuthority:
                 found = r.execute(q.limit(1)).first() is not None
         return side if found else "issuing"
 
-    def chain_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
-        """The chain above an end-entity certificate of this authority: that of the hierarchy
-        whose issuing CA's name is the certificate's issuer (the default one otherwise)."""
+    def hierarchy_of(self, cert: x509.Certificate) -> str:
+        """The hierarchy whose issuing CA's name is ``cert``'s issuer (the default one when
+        none is: a certificate of another authority is judged as before)."""
         for h in self.hierarchies():
+            if h == DEFAULT:
+                continue
             try:
                 if self.certificate(role_of(h, "issuing")).subject == cert.issuer:
-                    return self.chain(h)
+                    return h
             except NotFound:
                 continue
-        return self.chain()
+        return DEFAULT
+
+    def chain_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
+        """The chain above an end-entity certificate of this authority: its own hierarchy's."""
+        return self.chain(self.hierarchy_of(cert))
 
     def add_hierarchy(self, algorithm: str, actor: str = "operator") -> AuthorityInit:
         """A second hierarchy beside the one ``init`` made — root, issuing CA, both OCSP

@@ -543,6 +543,8 @@ class SealIssuance:
         """The common end of create, renew and change: make the seal's new SESeal record, keep
         the form handed in (if any), audit the move with ``data``, and name the folder's files
         for the commit; answers the seal as it now stands."""
+        if cert.issuer_role != "issuing":  # an SM2 certificate beside a P-256 default: the
+            issuer = self.ca.issuer(cert.issuer_role)  # SM2 issuing CA makes its seal's record
         make_record(s, row, cert, issuer, verb, now)
         app = record_application(s, row, form, actor, now) if form else None
         frm = SealState.NONE if verb == "create" else SealState.ACTIVE

@@ -218,10 +218,13 @@ class SealRecords:
         the database says (so a record swapped in the table is caught); and check that the
         files under ``<home>/seals/<esID>/`` exist and match the database's copies byte for
         byte (SHA-256), since those files are what gets handed out and archived."""
-        maker = self.ca.certificate("issuing").public_bytes(serialization.Encoding.DER)
         with self.db.read() as s:
             row = seal_row(s, seal)
-            cert_der = s.get(Certificate, row.certificate_id).der
+            cert = s.get(Certificate, row.certificate_id)
+            cert_der = cert.der
+            # the issuing CA that certified the seal's key made the record (the SM2 one for an
+            # SM2 certificate beside a P-256 default)
+            maker = self.ca.certificate(cert.issuer_role).public_bytes(serialization.Encoding.DER)
             der, es_id = row.seseal, row.es_id
             expected = (
                 row.es_id,

@@ -33,6 +33,7 @@ from yinxin.ofd.package import OfdPackage
 from yinxin.ofd.sign import Placement, sign_ofd
 from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.sign import Level
+from yinxin.registry.ca import role_of
 from yinxin.seals.rows import seal_row
 from yinxin.seals.ses_signature import SesOfdSigner, check_ofd_value
 from yinxin.seals.seseal import cert_spki, is_sm2_spki
@@ -206,8 +207,10 @@ class OfdSigning:
             confirmation_token = self.signing.confirm(
                 challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
             ).confirmation_token
+        # the TSA of the signer's certificate's hierarchy: the SM2 one beside a P-256 default
+        tsa = self.tsa.of(self.ca.hierarchy_of(unlocked.certificate))
         made = self._make(
-            document, stamp.seseal, unlocked.key, cert_der, placement, now, self.tsa.respond
+            document, stamp.seseal, unlocked.key, cert_der, placement, now, tsa.respond
         )
         signed = made.data
         # kept before the transaction, as for PDF: a crash leaves an unreferenced file, never a
@@ -253,11 +256,12 @@ class OfdSigning:
         the TSA and the issuing CA) and the issuing CA (seal maker and the signers' issuer;
         GB/T 38540 checks go one step, so the issuing CA is listed as well as the root)."""
         out = []
-        for role in ("root", "issuing"):
-            try:
-                out.append(self.ca.certificate(role).public_bytes(DER))
-            except NotFound:
-                continue
+        for hierarchy in self.ca.hierarchies() or [""]:  # the SM2 one beside the default too
+            for role in ("root", "issuing"):
+                try:
+                    out.append(self.ca.certificate(role_of(hierarchy, role)).public_bytes(DER))
+                except NotFound:
+                    continue
         return out
 
     def verify(
