@@ -264,9 +264,9 @@ def test_a_closed_platform_leaves_no_database_open(tmp_path) -> None:
 
 
 def test_a_file_dropped_in_an_old_cycle_is_finalized_before_the_teardown_is_skipped(tmp_path):
-    """The young-generation collection cannot reach garbage the collector had already moved to
-    the old generation; a file still open there makes ``_skip_teardown`` collect everything,
-    so the file is closed, and only then freeze."""
+    """A file the command dropped into a reference cycle, in the collector's oldest generation,
+    is still open at the end: ``_skip_teardown`` collects everything, so the file is closed
+    (finalized as before), and only then freezes."""
     from yinxin.adapters.cli import _open_files, _skip_teardown
 
     inherited = _open_files()

@@ -736,15 +736,15 @@ def _skip_teardown(inherited: dict[str, str] | None) -> None:
     """Let the interpreter exit without tearing down every module and class one by one.
 
     Python's exit frees everything the command imported (SQLAlchemy, the mapped classes,
-    Typer…) through the garbage collector: ~20 % of a simple verb's CPU. If the process then
-    holds no file it did not inherit (no database, file or socket still open, whose finaliser
-    could matter), the live objects are frozen out of the collector's reach and the OS
-    reclaims them at exit. The young garbage is collected first; the whole heap (a full
-    collection, ~25 ms) only when a file is still open, so that what the command dropped is
-    finalized as before (a SQLite connection closed and checkpointed) — ``main()`` has closed
-    the platforms the command built, so normally none is. ``atexit`` handlers and the flushing
-    of standard streams run as always."""
-    gc.collect(1)
+    Typer…) through the garbage collector: ~20 % of a simple verb's CPU. If the process holds
+    no file it did not inherit (no database, file or socket still open, whose finaliser could
+    matter), the live objects are frozen out of the collector's reach and the OS reclaims them
+    at exit. ``main()`` has closed the platforms the command built, so normally none is open;
+    if one is (a file or connection the command dropped into a reference cycle), everything
+    is collected first (a full collection, ~25 ms), so it is finalized as before — a SQLite
+    connection closed and checkpointed — and the teardown is skipped only if that closed it.
+    ``atexit`` handlers (``weakref.finalize`` among them) and the flushing of standard streams
+    run as always."""
     if inherited is None:
         return
     if _open_files() != inherited:
