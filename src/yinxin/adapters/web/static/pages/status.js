@@ -10,6 +10,12 @@ try {
     ["在线证书状态（OCSP）", s.ocsp, "RFC 6960，支持 GET 与 POST"],
     ["时间戳服务（TSA）", s.tsa, "RFC 3161，POST application/timestamp-query"],
   ];
+  // the SM2 hierarchy beside the default one, when this CA has it (yinxin ca add-hierarchy)
+  if (s.crl.length > 2) {
+    rows.push(["SM2 签发 CA 吊销列表", s.crl[2], "SM2 签发 CA 的吊销列表（SM3withSM2 签名）"]);
+    rows.push(["SM2 根 CA 吊销列表", s.crl[3], "SM2 根 CA 的吊销列表"]);
+  }
+  if (s.tsas && s.tsas.sm2) rows.push(["SM2 时间戳服务", s.tsas.sm2, "RFC 3161，SM3withSM2 签名"]);
   document.querySelector("#status-table tbody").replaceChildren(
     ...rows.map(([name, url, note]) => el("tr", {}, el("td", { text: name }), el("td", {}, link(url)), el("td", { class: "muted", text: note }))),
   );
