@@ -637,3 +637,31 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "trust"
     after = sorted(p.name for p in tmp_path.iterdir())
     assert after == sorted([*before, "bad.pem", "ca.crl"])
+
+
+def test_hostile_contents_are_verdicts_not_crashes(world, tsa, signed):
+    """/Contents that is no DER, a truncated DER, an empty one, an unknown /SubFilter: each
+    an INVALID signature in the report, the other signature still judged."""
+    pdf = signed[1].data
+    (_, s1), _ = _sig_fields(pdf)
+    b = int(s1["/ByteRange"][1])
+    cases = {
+        "not DER": (b + 1, b"31"),  # the outer tag: SEQUENCE → SET
+        "truncated": (b + 3, b"ff"),  # the length's first byte
+        "garbage value": (b + 60, b"zz"),  # not even hex
+    }
+    for what, (at, repl) in cases.items():
+        bad = pdf[:at] + repl + pdf[at + len(repl) :]
+        report = _verify(bad, world, tsa)
+        assert not report.valid, what
+        assert len(report.signatures) == 2 and not report.signatures[0].valid, what
+        expected = {
+            "not DER": "not a GB/T 38540 seal signature",
+            "truncated": "format",
+            "garbage value": "cannot be read",
+        }[what]
+        assert expected in report.to_text(), (what, report.to_text())
+    unknown = pdf.replace(b"/SubFilter /GBT38540.SES", b"/SubFilter /GBT38540.XYZ", 1)
+    report = _verify(unknown, world, tsa)
+    assert not report.valid
+    assert any("/SubFilter /GBT38540.XYZ" in p for p in report.signatures[0].problems)

@@ -163,16 +163,22 @@ def _fields(reader: PdfFileReader) -> list[_Field]:
 
     out = []
     for name, sig_ref, field_ref in enumerate_sig_fields(reader, filled_status=True):
-        sig = sig_ref.get_object()
-        contents = dget(sig, "/Contents")
-        raw = bytes(contents) if isinstance(contents, bytes | bytearray) else b""
         try:
-            byte_range = [int(v) for v in dget(sig, "/ByteRange", [])]
-        except (TypeError, ValueError):
-            byte_range = []
-        sub = str(dget(sig, "/SubFilter", ""))
-        kind = "cms" if dget(sig, "/Type") == "/DocTimeStamp" else contents_kind(raw)
-        out.append(_Field(name, sig_ref, field_ref.get_object(), sig, sub, kind, raw, byte_range))
+            sig = sig_ref.get_object()
+            contents = dget(sig, "/Contents")
+            raw = bytes(contents) if isinstance(contents, bytes | bytearray) else b""
+            try:
+                byte_range = [int(v) for v in dget(sig, "/ByteRange", [])]
+            except (TypeError, ValueError):
+                byte_range = []
+            sub = str(dget(sig, "/SubFilter", ""))
+            kind = "cms" if dget(sig, "/Type") == "/DocTimeStamp" else contents_kind(raw)
+            field_obj = field_ref.get_object()
+        except Exception:  # one unreadable dictionary (bad hex…) must not hide the others
+            empty = generic.DictionaryObject()
+            out.append(_Field(name, sig_ref, empty, empty, "", "unreadable", b"", []))
+            continue
+        out.append(_Field(name, sig_ref, field_obj, sig, sub, kind, raw, byte_range))
     return out
 
 
@@ -255,6 +261,12 @@ def _existing(reader: PdfFileReader, pdf: bytes, check: SesValueChecker | None) 
             f"an existing signature cannot be read ({exc})", field="pdf", code="broken_signature"
         ) from None
     for f in fields:
+        if f.kind == "unreadable":
+            raise SigningError(
+                f"signature {f.name!r} cannot be read; refusing to add a signature after it",
+                field="pdf",
+                code="broken_signature",
+            )
         if f.kind != "ses":
             raise SigningError(
                 f"signature {f.name!r} is not a GB/T 38540 seal signature (a PAdES/CMS one); "
@@ -451,6 +463,19 @@ def _judge(
 ) -> SesPdfSignature:
     """One signature: coverage, later revisions, and the value's GB/T 38540 checks."""
     page, rect = _widget_page(reader, f)
+    if f.kind == "unreadable":
+        return SesPdfSignature(
+            f.name,
+            "",
+            -1,
+            [],
+            "unclear",
+            "other",
+            None,
+            None,
+            False,
+            ["签名字典无法读取 / the signature dictionary cannot be read"],
+        )
     if f.kind != "ses":
         return SesPdfSignature(
             f.name,
