@@ -169,6 +169,25 @@ def test_refusals_write_nothing(w: World, flow) -> None:  # noqa: F811
         "pdf",
     )
     assert outbox_lines(w.outbox) == before
+    # the CLI: no placement, or an ECDSA seal — exit 2 naming the field, no file, no record
+    (w.home / "orig.pdf").write_bytes(original)
+    records = dump(w.p)["signature_records"]
+    base = ["sign", "ses-pdf", "--in", str(w.home / "orig.pdf"), "--out", str(w.home / "x.pdf")]
+    for extra, field in (
+        (["--seal", w.zhang.seal.es_id, "--signer", str(w.zhang.subscriber_id)], "placement"),
+        (
+            ["--seal", w.li.seal.es_id, "--signer", str(w.li.subscriber_id), "--anchor", "乙方"],
+            "seal",
+        ),
+    ):
+        r = yinxin_cli(
+            [*base, *extra, "--challenge", ch, "--json"],
+            w.home,
+            env={"YINXIN_SEAL_PIN": w.li.pin, "YINXIN_CODE": code},
+            check=False,
+        )
+        assert r.returncode == 2 and json.loads(r.stdout)["field"] == field, r.stdout + r.stderr
+    assert not (w.home / "x.pdf").exists() and dump(w.p)["signature_records"] == records
     signed = sign_call(w, w.zhang, original, ch, code)()
     assert w.p.ses_pdf_signing.verify(signed.data, at=w.clock.now()).valid
 
