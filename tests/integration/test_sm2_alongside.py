@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from tests.clock import real_now
-from tests.conftest import PASSPHRASE
+from tests.conftest import OUTPUT, PASSPHRASE
 from tests.dbdump import dump
 from tests.integration.server import running_server, yinxin_cli
 from tests.integration.signing_flow import outbox_lines, read_code
@@ -313,7 +314,7 @@ def _ocsp(w: World, srv, issuer: str, cert: str | None, *extra: str | Path) -> s
     return out.stdout + out.stderr
 
 
-def test_over_http_ocsp_crls_certificates_and_timestamps(w: World, tmp_path: Path) -> None:
+def test_over_http_ocsp_crls_certificates_and_timestamps(w: World, tmp_path: Path, request) -> None:
     """``yinxin serve`` answers for both hierarchies: OCSP picks the responder by the CertID's
     issuer hashes; the CRL and CA-certificate routes serve both; /tsa and /tsa/sm2 sign with
     their own hierarchy's TSA."""
@@ -389,6 +390,8 @@ def test_over_http_ocsp_crls_certificates_and_timestamps(w: World, tmp_path: Pat
             headers = {"content-type": "application/timestamp-query"}
             default = c.post("/tsa", content=query, headers=headers)
             side = c.post("/tsa/sm2", content=query, headers=headers)
+        if "sqlite" in request.node.callspec.id:  # the page is the same on either database
+            status_page_in_a_browser(srv.url("/status"), w)
     (tmp_path / "default.tsr").write_bytes(default.content)
     chain = tmp_path / "ts-chain.pem"
     chain.write_bytes(w.pems["root"].read_bytes())
@@ -407,6 +410,38 @@ def test_over_http_ocsp_crls_certificates_and_timestamps(w: World, tmp_path: Pat
     sm2_x509.public_key_of(w.p.ca.certificate("sm2-tsa")).verify(
         signer["signature"].native, b"\x31" + attrs[1:]
     )
+
+
+def status_page_in_a_browser(url: str, w: World) -> None:
+    """The public status page (``/status``, Debian's chromium through Playwright) lists the SM2
+    hierarchy's CRLs, TSA and CA certificates beside the default one's; screenshot under
+    ``$YINXIN_TEST_OUTPUT/web/status-sm2-side-by-side.png``."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return  # the e2e suite needs it anyway; the HTTP checks above stand alone
+    from playwright.sync_api import sync_playwright
+
+    base = w.env["YINXIN_BASE_URL"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.locator("#ca-table tbody a").first.wait_for()
+            status = page.locator("#status-table").inner_text()
+            cas = page.locator("#ca-table").inner_text()
+            (OUTPUT / "web").mkdir(parents=True, exist_ok=True)
+            page.screenshot(
+                path=str(OUTPUT / "web" / "status-sm2-side-by-side.png"), full_page=True
+            )
+        finally:
+            browser.close()
+    assert not errors, errors
+    for path in ("/crl/issuing.crl", "/crl/sm2-issuing.crl", "/crl/sm2-root.crl", "/tsa/sm2"):
+        assert base + path in status, (path, status)
+    assert "根 CA 证书（SM2）" in cas and "签发 CA 证书（SM2）" in cas and "Root CA SM2" in cas
 
 
 def test_refusals_write_nothing(w: World, tmp_path_factory, request) -> None:
