@@ -4,8 +4,6 @@ Nothing here holds a private key or a PIN in clear: platform-held keys are PIN-s
 (see ``yinxin.pki.pinkeys``) and CA keys live in the key store, not in the database.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import (

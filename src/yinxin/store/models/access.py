@@ -1,8 +1,6 @@
 """API access: keys (stored as hashes only), the answers kept for idempotent retries, and the
 web desk's staff accounts and browser sessions."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint

@@ -6,8 +6,6 @@ its type as read from the file's magic bytes, its size and who uploaded it when.
 changed: the officer reads them at the desk before approving.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String

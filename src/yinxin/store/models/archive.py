@@ -1,7 +1,5 @@
 """Archived documents: every signed file the platform produced, so `archive renew` can find it."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String

@@ -10,8 +10,6 @@ the manifest the code was bound to and the signature records it made, so a retri
 the same files back and the evidence shows what the signer saw.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text

@@ -8,8 +8,6 @@ signed, or cancelled; while out for signing ``flow_id`` is the sign flow carryin
 signed ``signed_sha256`` is the final file (kept in the flow's store, with every signature).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text

@@ -12,8 +12,6 @@ is entered by hand and has none.
 Money is kept as decimal strings (``"28000.00"``), never floats; times are aware UTC.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint

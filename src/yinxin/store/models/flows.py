@@ -9,8 +9,6 @@ signer's link. A signer may hold several live links (the one handed to the integ
 to that one signer of that one flow, and all stop working when the signer or the flow is done.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint

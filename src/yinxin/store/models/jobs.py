@@ -2,8 +2,6 @@
 same period (the unique (job, period) pair is the claim), and a worker that dies mid-run leaves
 a lease that runs out and lets another worker finish the period (``yinxin.jobs``)."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import String, Text, UniqueConstraint

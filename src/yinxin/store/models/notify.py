@@ -6,8 +6,6 @@ lives here rather than in ``yinxin.signing`` so that one import in the Alembic e
 covers every table this migration (0003) creates.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, Index, String, Text

@@ -16,8 +16,6 @@
 Money is kept as decimal strings (``"1305000.00"``), never floats.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint

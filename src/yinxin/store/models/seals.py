@@ -10,8 +10,6 @@ is not stored anywhere: it is the PIN that seals the certificate's platform-held
 failure counter and lock are the key's (``platform_keys.failed_attempts`` / ``locked``).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint

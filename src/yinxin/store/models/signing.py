@@ -1,7 +1,5 @@
 """Signature records: what was signed, with which seal and certificate, by whom, when."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text

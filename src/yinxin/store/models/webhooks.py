@@ -11,8 +11,6 @@ A subscription's signing secret is stored encrypted under the platform KEK
 a forged delivery.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
