@@ -262,12 +262,31 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     """GB/T 38540 has no seal status service; the platform knows its own seals. Revoked after
     王五 signed: still VALID, the check says so. Had it been revoked before (the revocation time
     moved back in the database: a key used outside the platform after 废止), INVALID — by the
-    service and by `yinxin verify` where the platform is."""
+    service and by `yinxin verify` where the platform is; an OFD he sealed alike."""
     from sqlalchemy import update
 
     from yinxin.store.models.seals import Seal
 
     second = flow[2]
+    # an OFD sealed by 王五 too, before the revocation (the same check for OFD)
+    from yinxin.ofd.sign import Placement as OfdPlacement
+
+    ofd = make_ofd([["合同", "", "甲方（签章）："]])
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    before = outbox_lines(w.outbox)
+    ch = w.p.ofd_signing.request_confirmation(
+        signer_subscriber_id=w.wang.subscriber_id, document=ofd, document_name="合同.ofd"
+    )
+    ofd = w.p.ofd_signing.sign(
+        ofd,
+        seal=w.wang.seal.es_id,
+        pin=w.wang.pin,
+        signer_subscriber_id=w.wang.subscriber_id,
+        challenge_id=ch.challenge_id,
+        code=read_code(w.outbox, w.wang.phone, after=before),
+        placement=OfdPlacement(anchor="甲方（签章）"),
+    ).data
+    w.clock.advance(seconds=5)
     at = w.clock.now()
     w.p.seals.revoke(w.wang.seal.es_id, reason="holder_request", actor="受理员 陈静")
     report = w.p.ses_pdf_signing.verify(second, at=at)
@@ -290,3 +309,14 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
         ["verify", str(w.home / "revoked.pdf"), "--at", at.isoformat()], w.home, check=False
     )
     assert r.returncode == 1 and "[FAILED] seal_status" in r.stdout, r.stdout + r.stderr
+    # the OFD alike: by the service, and by `yinxin verify` where the platform is
+    report = w.p.ofd_signing.verify(ofd, at=at)
+    checks = {c["name"]: c["ok"] for c in report.signatures[0].value["checks"]}
+    assert not report.valid and checks["seal_status"] is False
+    (w.home / "revoked.ofd").write_bytes(ofd)
+    r = yinxin_cli(
+        ["verify", str(w.home / "revoked.ofd"), "--at", at.isoformat(), "--json"],
+        w.home,
+        check=False,
+    )
+    assert r.returncode == 1 and json.loads(r.stdout)["kind"] == "ofd", r.stdout + r.stderr

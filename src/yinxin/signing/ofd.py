@@ -24,7 +24,8 @@ the database as it was and the code unused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import asdict, dataclass, replace
 
 from cryptography.hazmat.primitives import serialization
 
@@ -35,7 +36,7 @@ from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.sign import Level
 from yinxin.registry.ca import role_of
 from yinxin.seals.rows import seal_row
-from yinxin.seals.ses_signature import SesOfdSigner, check_ofd_value
+from yinxin.seals.ses_signature import Check, SesOfdSigner, check_ofd_value
 from yinxin.seals.seseal import cert_spki, is_sm2_spki
 from yinxin.signing.intent import Challenge
 from yinxin.signing.service import (
@@ -265,14 +266,71 @@ class OfdSigning:
         return out
 
     def verify(
-        self, data: bytes, *, extra_trust: list[bytes] | None = None, crls: list[bytes] = ()
+        self,
+        data: bytes,
+        *,
+        extra_trust: list[bytes] | None = None,
+        crls: list[bytes] = (),
+        at: dt.datetime | None = None,
     ) -> OfdReport:
         """Every signature of an OFD, trusting the platform's root and issuing CA (plus any
-        certificates the relying party adds); ``crls`` decide the revocation check."""
+        certificates the relying party adds); ``crls`` decide the revocation check; ``at`` is
+        the verification moment (a signature cannot be later); the platform's own seals are
+        looked up (``seal_status``)."""
         trust = self.trust() + [bytes(c) for c in extra_trust or []]
         if not trust:
             raise ValidationError(
                 "no trust anchor: the platform's CA is not initialised here; give --trust",
                 field="trust",
             )
-        return verify_ofd(data, check_ofd_value(trust, list(crls) or None))
+        report = verify_ofd(data, check_ofd_value(trust, list(crls) or None, at))
+        signatures = []
+        for sig in report.signatures:
+            check = self.seal_status(sig.value)
+            if check is None:
+                signatures.append(sig)
+                continue
+            value = {**sig.value, "checks": [*sig.value.get("checks", []), asdict(check)]}
+            problems = sig.problems + (
+                (f"印章已废止 / {check.detail}",) if check.ok is False else ()
+            )
+            signatures.append(
+                replace(
+                    sig, value=value, valid=sig.valid and check.ok is not False, problems=problems
+                )
+            )
+        valid = bool(signatures) and all(x.valid for x in signatures) and not report.unprotected
+        return replace(report, signatures=tuple(signatures), valid=valid and not report.problems)
+
+    def seal_status(self, value: dict) -> Check | None:
+        """GB/T 38540 has no status service for seals, but the platform knows its own: a
+        signature made (by its timestamp's time, else ``timeInfo``) once the seal was revoked
+        here (废止, 004 §十一) fails; one made before it passes, as for a revoked certificate.
+        A seal this platform did not make is "not checked". ``value``: a ``SesReport`` dict."""
+        es_id = value.get("es_id")
+        when_text = value.get("timestamp_time") or value.get("time_info")
+        if not es_id or not when_text:
+            return None
+        when = dt.datetime.fromisoformat(str(when_text))
+        with self.db.read() as s:
+            try:
+                row = seal_row(s, str(es_id))
+            except NotFound:
+                return Check("seal_status", None, "not checked: not a seal of this platform")
+            revoked, reason, state = row.revoked_at, row.revocation_reason, row.state
+        if revoked is not None and revoked.tzinfo is None:
+            revoked = revoked.replace(tzinfo=dt.UTC)
+        if revoked is None:
+            return Check("seal_status", True, f"seal {es_id} is {state} here")
+        if revoked <= when:
+            return Check(
+                "seal_status",
+                False,
+                f"seal {es_id} was revoked here {revoked.isoformat()} ({reason}), "
+                "before the signing",
+            )
+        return Check(
+            "seal_status",
+            True,
+            f"seal {es_id} revoked here {revoked.isoformat()}, after the signing",
+        )

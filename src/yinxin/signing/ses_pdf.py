@@ -21,7 +21,6 @@ own GB/T 38540 tools, and ``yinxin verify`` does.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from yinxin.errors import ValidationError
 from yinxin.pdf.ses import SesPdfReport, sign_ses_pdf, verify_ses_pdf
@@ -95,48 +94,15 @@ class SesPdfSigning(OfdSigning):
         return self._seal_status(report)
 
     def _seal_status(self, report: SesPdfReport) -> SesPdfReport:
-        """GB/T 38540 has no status service for seals, but the platform knows its own: a
-        signature made (by its timestamp's time, else ``timeInfo``) once the seal was revoked
-        here (废止, 004 §十一) is INVALID; a seal revoked later leaves it valid, as a revoked
-        certificate does. A seal this platform did not make is "not checked"."""
-        from yinxin.errors import NotFound
-        from yinxin.seals.rows import seal_row
-        from yinxin.seals.ses_signature import Check
-
-        with self.db.read() as s:
-            for sig in report.signatures:
-                es_id = sig.value.get("es_id")
-                when_text = sig.value.get("timestamp_time") or sig.value.get("time_info")
-                if not es_id or not when_text:
-                    continue
-                when = dt.datetime.fromisoformat(when_text)
-                try:
-                    row = seal_row(s, str(es_id))
-                except NotFound:
-                    check = Check("seal_status", None, "not checked: not a seal of this platform")
-                else:
-                    revoked = row.revoked_at
-                    if revoked is not None and revoked.tzinfo is None:
-                        revoked = revoked.replace(tzinfo=dt.UTC)
-                    if revoked is None:
-                        check = Check("seal_status", True, f"seal {es_id} is {row.state} here")
-                    elif revoked <= when:
-                        check = Check(
-                            "seal_status",
-                            False,
-                            f"seal {es_id} was revoked here {revoked.isoformat()} "
-                            f"({row.revocation_reason}), before the signing",
-                        )
-                    else:
-                        check = Check(
-                            "seal_status",
-                            True,
-                            f"seal {es_id} revoked here {revoked.isoformat()}, after the signing",
-                        )
-                sig.value["checks"].append(dataclasses.asdict(check))
-                if check.ok is False:
-                    sig.valid = False
-                    sig.problems.append(f"印章已废止 / {check.detail}")
+        """``seal_status`` (``OfdSigning.seal_status``) for each signature of the report."""
+        for sig in report.signatures:
+            check = self.seal_status(sig.value)
+            if check is None:
+                continue
+            sig.value["checks"].append(dataclasses.asdict(check))
+            if check.ok is False:
+                sig.valid = False
+                sig.problems.append(f"印章已废止 / {check.detail}")
         report.valid = (
             bool(report.signatures)
             and all(x.valid for x in report.signatures)

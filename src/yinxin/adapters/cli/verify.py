@@ -204,14 +204,21 @@ def _verify_seal(
     crls: list[bytes] | None,
     home: Path | None,
 ):
-    """GB/T 38540's procedure; where the platform is, a PDF's seals are also looked up in it
-    (a seal revoked there before the signing makes the signature INVALID)."""
-    from yinxin.seals.documents import SES_PDF, verify_seal_document
+    """GB/T 38540's procedure; where the platform is, the seals are also looked up in it (a
+    seal revoked there before the signing makes the signature INVALID)."""
+    from yinxin.seals.documents import OFD, SES_PDF, OfdFileReport, verify_seal_document
 
     if kind == SES_PDF and _platform_here(home):
         return platform(home).ses_pdf_signing.verify(
             data, extra_trust=trust, crls=crls or (), file_name=name, at=moment
         )
+    if kind == OFD and _platform_here(home):
+        import datetime as dt
+        import hashlib
+
+        when = (moment or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        rep = platform(home).ofd_signing.verify(data, extra_trust=trust, crls=crls or (), at=when)
+        return OfdFileReport(name, hashlib.sha256(data).hexdigest(), when, rep)
     return verify_seal_document(data, trust=trust, crls=crls, at=moment, file_name=name, kind=kind)
 
 

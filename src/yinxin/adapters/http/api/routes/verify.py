@@ -85,7 +85,7 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
         raise ValidationError("at needs a time zone", field="at")
     from starlette.concurrency import run_in_threadpool
 
-    from yinxin.seals.documents import PADES, document_kind, verify_seal_document
+    from yinxin.seals.documents import PADES, document_kind
 
     kind = await run_in_threadpool(document_kind, body)
     if kind != PADES:
@@ -100,15 +100,7 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
                 lambda: platform.ses_pdf_signing.verify(body, file_name=file_name, at=at)
             )
         else:
-            seal_report = await run_in_threadpool(
-                lambda: verify_seal_document(
-                    body,
-                    trust=platform.ofd_signing.trust(),
-                    at=at,
-                    file_name=file_name,
-                    kind=kind,
-                )
-            )
+            seal_report = await run_in_threadpool(lambda: _ofd(platform, body, file_name, at))
         return JSONResponse(json.loads(seal_report.to_json()))
     from yinxin.pdf.verify import averify_pdf
 
@@ -125,3 +117,14 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
         pdf = await run_in_threadpool(render_report_pdf, report)
         return Response(pdf, media_type="application/pdf")
     return report
+
+
+def _ofd(platform, body: bytes, file_name: str, at: dt.datetime | None):
+    """An OFD judged with the platform's trust and its own seals looked up (``seal_status``)."""
+    import hashlib
+
+    from yinxin.seals.documents import OfdFileReport
+
+    when = (at or platform.clock.now()).replace(microsecond=0)
+    report = platform.ofd_signing.verify(body, at=when)
+    return OfdFileReport(file_name, hashlib.sha256(body).hexdigest(), when, report)
