@@ -22,6 +22,7 @@ from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_signing import ORG_PHONE, codes_a_minute_ago, subscriber_login
 from tests.integration.server import running_server
 from tests.integration.signing_flow import build_world, new_platform
+from tests.integration.test_contract_appendices import SPEC_PAGES, _spec_pdf
 from tests.integration.test_obligations import sign_both
 from yinxin.clock import FrozenClock
 from yinxin.store.models.obligations import ObligationPayment
@@ -169,6 +170,11 @@ def test_the_002_form_edits_price_lines(site: Site, page, tmp_path):
     shot(page, "contract-002-price-lines-refused")
 
     line2.fill("1686600")
+    # 附件 1 as 甲方's PDF instead of the text: the file goes as base64, its pages appended
+    spec = tmp_path / "技术规范书.pdf"
+    spec.write_bytes(_spec_pdf(SPEC_PAGES))
+    page.fill('[name="values.specification"]', "")
+    page.set_input_files('[name="values.specification_pdf"]', str(spec))
     page.click("#save")
     page.wait_for_url(re.compile(r".*/contracts/\d+$"))
     page.locator("#facts dd").first.wait_for()
@@ -177,6 +183,8 @@ def test_the_002_form_edits_price_lines(site: Site, page, tmp_path):
     stored = w.p.contracts.get(contract_id)
     assert stored.template_version == "2"
     assert [r["amount"] for r in stored.values["price_lines"]] == ["53400.00", "1686600.00"]
+    assert stored.values["specification_pdf"]["pages"] == 2
+    assert "specification" not in stored.values
 
     with page.expect_download() as dl:
         page.click("#download")
@@ -188,4 +196,5 @@ def test_the_002_form_edits_price_lines(site: Site, page, tmp_path):
     squashed = "".join(text.split())
     assert "1年1,591,132.086%1,686,600.00" in squashed
     assert "附件3" in squashed and "网络与信息安全协议书" in squashed
+    assert "二、数据全量移交甲方。" in squashed  # the customer's second page
     shot(page, "contract-002-saved")

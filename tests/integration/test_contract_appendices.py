@@ -16,13 +16,17 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
+import hashlib
 import io
 import random
 import re
 import subprocess
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -420,3 +424,251 @@ def test_a_broken_appendix_fails_at_load(appendix, message):
     data["appendices"].append(appendix)
     with pytest.raises(ValueError, match=message):
         _load(data, "broken.toml")
+
+
+# --- 附件 1 as the customer's PDF -------------------------------------------------------------
+@functools.cache
+def _spec_pdf(pages: tuple[tuple[str, ...], ...], **kw: Any) -> bytes:
+    """``spec_pdf``, made once a process (subsetting the CJK face takes a second or two)."""
+    return spec_pdf([list(p) for p in pages], **kw)
+
+
+def spec_pdf(
+    lines_per_page: list[list[str]],
+    *,
+    rotate: int = 0,
+    encrypt: bool = False,
+    helvetica: bool = False,
+    size: tuple[float, float] = (595.28, 841.89),
+) -> bytes:
+    """A customer's PDF: each page a few lines of Chinese in an embedded CJK subset (the
+    first line bold); ``helvetica`` adds a line in the standard, not embedded, Helvetica."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    from yinxin.contracts.render import _fonts
+
+    w = PdfFileWriter()
+    fonts = _fonts(w)
+    pages = []
+    for lines in lines_per_page:
+        ops = []
+        y = size[1] - 72
+        for j, ln in enumerate(lines):
+            face = "B" if j == 0 else "R"  # both faces used: an unused one cannot be written
+            shaped = fonts.engines[face].shape(ln).graphics_ops
+            ops.append(b"BT /F%s 12 Tf 72 %.2f Td " % (face.encode(), y) + shaped + b" ET")
+            y -= 20
+        if helvetica:
+            ops.append(b"BT /Helv 10 Tf 72 40 Td (Page) Tj ET")
+        pages.append(b"\n".join(ops))
+    res = generic.DictionaryObject({pdf_name("/Font"): fonts.resources()})
+    if helvetica:
+        res["/Font"][pdf_name("/Helv")] = w.add_object(
+            generic.DictionaryObject(
+                {
+                    pdf_name("/Type"): pdf_name("/Font"),
+                    pdf_name("/Subtype"): pdf_name("/Type1"),
+                    pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+                }
+            )
+        )
+    for ops in pages:
+        stream = generic.StreamObject(stream_data=ops)
+        page = PageObject(w.add_object(stream), (0, 0, *size), res)
+        if rotate:
+            page[pdf_name("/Rotate")] = generic.NumberObject(rotate)
+        w.insert_page(page)
+    if encrypt:
+        w.encrypt("owner", "user")
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+SPEC_PAGES = (
+    ("技术规范书（甲方提供）", "一、平台须支持电子签章与视频双录。"),
+    ("续页", "二、数据全量移交甲方。"),
+)
+
+
+def _with_pdf(values: dict, data: bytes) -> dict:
+    v = {k: x for k, x in values.items() if k != "specification"}
+    return v | {"specification_pdf": base64.b64encode(data).decode()}
+
+
+def test_appendix_1_may_be_the_customers_pdf_its_pages_appended(tmp_path):
+    need("pdffonts", "pdftotext", "pdfinfo")
+    t = get_template("platform-integration")
+    spec = _spec_pdf(SPEC_PAGES)
+    values = t.fill(_with_pdf(t.example_values(), spec))
+    ref = values["specification_pdf"]
+    assert ref == {"sha256": hashlib.sha256(spec).hexdigest(), "pages": 2, "size": len(spec)}
+    with pytest.raises(ValidationError) as e:  # the renderer needs the bytes
+        render_contract(t, values, number=NUMBER)
+    assert e.value.field == "values.specification_pdf"
+    pdf = render_contract(t, values, number=NUMBER, attachments={ref["sha256"]: spec})
+    path = tmp_path / "with-pdf.pdf"
+    path.write_bytes(pdf)
+
+    rows = _tool("pdffonts", str(path)).splitlines()[2:]
+    assert len(rows) >= 4 and all(r.split()[-5] == "yes" for r in rows), rows
+    pages = _pages(path)
+    m = len(pages)
+    raw = _tool("pdftotext", str(path), "-")
+    assert [x.groups() for x in map(FOOTER.match, raw.splitlines()) if x] == [
+        (str(n), str(m)) for n in range(1, m + 1)
+    ]
+    first = next(i for i, p in enumerate(pages) if p.lstrip().startswith("附件 1"))
+    # the heading, then the customer's first page; the second on a page of its own; then the
+    # seal blocks on a page that says whose they are; then 附件 2
+    assert "技术规范书（甲方提供）" in pages[first] and "一、平台须支持电子签章" in pages[first]
+    assert "附件 1《技术规范书》（续，第 2 页 共 2 页）" in pages[first + 1]
+    assert "二、数据全量移交甲方。" in pages[first + 1]
+    assert "（本页无正文，为附件 1《技术规范书》之签章页）" in pages[first + 2]
+    assert pages[first + 3].lstrip().startswith("附件 2")
+    for party in t.parties:
+        [main] = find_anchor(pdf, party.anchor)
+        assert main.page == first  # the signature page just before
+        hits = find_anchor(pdf, party.appendix_anchor)
+        assert [h.page for h in hits][0] == first + 3  # 1-based: the seal page
+    # the text blank and the PDF are one or the other
+    with pytest.raises(ValidationError) as e:
+        t.fill(_with_pdf(t.example_values(), spec) | {"specification": "文字"})
+    assert e.value.field == "values.specification_pdf"
+
+
+BAD_PDFS = [
+    ("not base64 !", "不是 base64"),
+    (base64.b64encode(b"hello, world").decode(), "不是 PDF"),
+    (base64.b64encode(b"%PDF-1.7\n1 0 obj garbage").decode(), "无法读取"),
+    ("truncated", "无法读取"),
+    ("encrypted", "已加密"),
+    ("rotated", "旋转"),
+    ("helvetica", "未嵌入的字体（Helvetica）"),
+    ("anchor", "签章位置文字“甲方（签章）”"),
+    ({"sha256": "ab" * 32, "pages": 1}, "已存的"),
+    (12345, "base64"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BAD_PDFS)
+def test_a_pdf_unfit_to_append_is_refused_naming_the_field(raw, message):
+    good = _spec_pdf(SPEC_PAGES)
+    made = {
+        "truncated": lambda: good[: len(good) // 2],
+        "encrypted": lambda: _spec_pdf(SPEC_PAGES, encrypt=True),
+        "rotated": lambda: _spec_pdf(SPEC_PAGES, rotate=90),
+        "helvetica": lambda: _spec_pdf(SPEC_PAGES, helvetica=True),
+        "anchor": lambda: _spec_pdf((("说明", "甲方（签章）："),)),
+    }
+    if isinstance(raw, str) and raw in made:
+        raw = base64.b64encode(made[raw]()).decode()
+    t = get_template("platform-integration")
+    v = {k: x for k, x in t.example_values().items() if k != "specification"}
+    with pytest.raises(ValidationError) as e:
+        t.fill(v | {"specification_pdf": raw})
+    assert e.value.field == "values.specification_pdf"
+    assert message in e.value.message, e.value.message
+
+
+def test_a_drafted_pdf_is_kept_revised_with_it_and_never_another_file(world):
+    p = world.p
+    store = p.contracts.files
+    spec = _spec_pdf(SPEC_PAGES)
+    base = _values(world, "platform-integration")
+
+    # refused: a malformed PDF, and a reference to a file of the store (another contract's
+    # PDF) — nothing written
+    other = p.contracts.draft("tech-service", _values(world, "tech-service"), actor="王五")
+    before = dbdump.dump(p)
+    files = sorted(store.root.rglob("*"))
+    foreign = {"sha256": other.pdf_sha256, "pages": 2, "size": 1}
+    for raw in (base64.b64encode(spec[:500]).decode(), foreign):
+        with pytest.raises(ValidationError) as e:
+            p.contracts.draft(
+                "platform-integration", _with_pdf(base, spec) | {"specification_pdf": raw}
+            )
+        assert e.value.field == "values.specification_pdf", e.value.message
+    assert dbdump.dump(p) == before
+    assert sorted(store.root.rglob("*")) == files
+
+    c = p.contracts.draft("platform-integration", _with_pdf(base, spec), actor="王五")
+    ref = c.values["specification_pdf"]
+    assert store.get(ref["sha256"]) == spec  # kept for a revision
+    # a revision keeps it by giving the stored value back (another price, same attachment)
+    revised = p.contracts.revise(c.id, c.values | {"copies": 6}, actor="王五")
+    assert revised.values["specification_pdf"] == ref
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=p.contracts.pdf(c.id).pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert "二、数据全量移交甲方。" in text and "本合同一式6份" in "".join(text.split())
+    # but not another contract's file in its place
+    with pytest.raises(ValidationError) as e:
+        p.contracts.revise(c.id, c.values | {"specification_pdf": foreign}, actor="王五")
+    assert e.value.field == "values.specification_pdf"
+
+
+def test_the_pdf_over_http(world):
+    """POST /contracts with the PDF as base64 in the values: 201 and the stored reference; a
+    truncated one 422 naming the blank, nothing written; the template lists its appendices."""
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = world.p
+    secret = p.api_keys.create(
+        name="甲方管理员", role="organization_admin", organization_id=world.org.id, actor="t"
+    ).secret
+    auth = {"Authorization": f"Bearer {secret}"}
+    spec = _spec_pdf(SPEC_PAGES)
+    body = {
+        "template": "platform-integration",
+        "values": _with_pdf(_values(world, "platform-integration"), spec),
+    }
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        t = c.get("/api/v1/contract-templates/platform-integration", headers=auth).json()
+        assert [(a["number"], a["kind"], a["pdf_blank"]) for a in t["appendices"]] == [
+            ("1", "document", "specification_pdf"),
+            ("2", "price_table", None),
+            ("3", "text", None),
+        ]
+        assert [x["appendix_anchor"] for x in t["parties"]] == ["甲方（盖章）", "乙方（盖章）"]
+        # the server publishes CRLs on its own schedule (its start-up may race this): the
+        # comparison leaves that table out
+        before = {k: v for k, v in dbdump.dump(p).items() if k != "crls"}
+        bad = body | {
+            "values": body["values"] | {"specification_pdf": base64.b64encode(spec[:900]).decode()}
+        }
+        problem_of(
+            c.post("/api/v1/contracts", json=bad, headers=auth), 422, "values.specification_pdf"
+        )
+        assert {k: v for k, v in dbdump.dump(p).items() if k != "crls"} == before
+        r = c.post("/api/v1/contracts", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+        assert r.json()["values"]["specification_pdf"]["sha256"] == hashlib.sha256(spec).hexdigest()
+        pdf = c.get(f"/api/v1/contracts/{r.json()['id']}/pdf", headers=auth).content
+    assert b"/XObject" in pdf and len(find_anchor(pdf, "甲方（盖章）")) == 3
+
+
+def test_the_pdf_from_the_command_line(tmp_path):
+    """``yinxin contract draft … --attach specification_pdf=spec.pdf``: drafted with the
+    file's reference; an unreadable PDF exits 2 naming the blank."""
+    from tests.integration.server import yinxin_cli, yinxin_json
+
+    home = tmp_path / "cli"
+    new_platform(home).close()  # the CLI process runs on the system clock
+    good, bad = tmp_path / "spec.pdf", tmp_path / "bad.pdf"
+    good.write_bytes(_spec_pdf(SPEC_PAGES))
+    bad.write_bytes(_spec_pdf(SPEC_PAGES)[:700])
+    args = ["contract", "draft", "platform-integration", "--example", "--set", "specification="]
+    drafted = yinxin_json([*args, "--attach", f"specification_pdf={good}"], home)
+    assert drafted["values"]["specification_pdf"]["pages"] == 2
+    assert "specification" not in drafted["values"]
+    refused = yinxin_cli(
+        [*args, "--attach", f"specification_pdf={bad}", "--json"], home, check=False
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert '"field": "values.specification_pdf"' in refused.stdout

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from io import BytesIO
 from typing import Any
@@ -343,6 +344,7 @@ class _Pages:
 
         self.fonts, self._canvas = fonts, _Canvas
         self.pages: list[list[bytes]] = []
+        self.xobjects: dict[int, dict[str, Any]] = {}  # page index → form XObjects it draws
         self.c = None
         self.y = 0.0
         self.new()
@@ -359,9 +361,15 @@ class _Pages:
 
 
 def render_contract(
-    template: Template, values: dict[str, Any], *, number: str, title: str | None = None
+    template: Template,
+    values: dict[str, Any],
+    *,
+    number: str,
+    title: str | None = None,
+    attachments: Mapping[str, bytes] | None = None,
 ) -> bytes:
-    """The contract as PDF bytes: ``values`` as ``Template.fill`` returned them."""
+    """The contract as PDF bytes: ``values`` as ``Template.fill`` returned them;
+    ``attachments`` the bytes of each attached PDF by SHA-256 (a ``pdf`` blank's value)."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
@@ -486,7 +494,18 @@ def render_contract(
             pg.y -= 15.0 * 1.6
             c.text(LEFT + (width - fonts.width(ln, "B", 15.0)) / 2, pg.y, ln, size=15.0, face="B")
         pg.y -= 8
-        if a.kind == "price_table":
+        attached = values.get(a.pdf_blank) if a.pdf_blank else None
+        if a.kind == "document" and attached:
+            data = (attachments or {}).get(attached["sha256"])
+            if data is None:
+                from yinxin.errors import ValidationError
+
+                raise ValidationError(
+                    f"附件 {a.number} 的 PDF 不在手边 / the attached PDF is not at hand",
+                    field=f"values.{a.pdf_blank}",
+                )
+            _attached_pages(w, pg, fonts, data, f"附件 {a.number}《{a.title}》", width)
+        elif a.kind == "price_table":
             rate = values.get(template.blank(template.blank(a.blank).total).tax_rate or "")
             _price_table(pg, fonts, template, a, values, rate or "0", width)
         elif a.kind == "list":
@@ -500,7 +519,13 @@ def render_contract(
                 markup(ln)
         pg.y -= 14
         for k in range(0, len(parties), 2):
+            page_before = len(pg.pages)
             cv = pg.need(APPENDIX_ROW_H)
+            if len(pg.pages) != page_before:  # the blocks begin a page: say whose they are
+                note = f"（本页无正文，为附件 {a.number}《{a.title}》之签章页）"
+                pg.y -= LEADING
+                cv.text(LEFT, pg.y, note, size=BODY, color=GREY)
+                pg.y -= 10
             top = pg.y
             for j, party in enumerate(parties[k : k + 2]):
                 x = LEFT + j * col
@@ -516,14 +541,50 @@ def render_contract(
         fw = fonts.width(foot, "R", 8.5)
         cv.text(LEFT + (width - fw) / 2, BOTTOM - 36, foot, size=8.5, color=GREY)
 
-    res = generic.DictionaryObject({pdf_name("/Font"): fonts.resources()})
-    for ops in pg.pages:
+    font_res = fonts.resources()
+    for i, ops in enumerate(pg.pages):
+        res = generic.DictionaryObject({pdf_name("/Font"): font_res})
+        if i in pg.xobjects:
+            res[pdf_name("/XObject")] = generic.DictionaryObject(
+                {pdf_name(f"/{k}"): v for k, v in pg.xobjects[i].items()}
+            )
         stream = generic.StreamObject(stream_data=b"\n".join(ops))
         stream.compress()
         w.insert_page(PageObject(w.add_object(stream), (0, 0, A4[0], A4[1]), res))
     out = BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def _attached_pages(w: Any, pg: _Pages, fonts: Any, data: bytes, name: str, width: float) -> None:
+    """The customer's PDF (checked by ``contracts.attachments.inspect``), each page imported
+    whole as a form XObject and drawn scaled to the text area of its own A4 page — the first
+    under the appendix heading, the next ones under a “（续）” line — with a hairline frame, so
+    the contract's footer (number, 第 N 页 共 M 页) runs over them too."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(BytesIO(data), strict=False)
+    n = int(reader.root["/Pages"]["/Count"])
+    for k in range(n):
+        if k:
+            pg.new()
+            pg.y -= BODY
+            pg.c.text(LEFT, pg.y, f"{name}（续，第 {k + 1} 页 共 {n} 页）", size=9, color=GREY)
+            pg.y -= 6
+        ref = w.import_page_as_xobject(reader, k)
+        x0, y0, x1, y1 = (float(v) for v in ref.get_object()["/BBox"])
+        box_h = pg.y - 4 - BOTTOM
+        scale = min(width / (x1 - x0), box_h / (y1 - y0), 1.0)
+        dw, dh = (x1 - x0) * scale, (y1 - y0) * scale
+        tx, ty = LEFT + (width - dw) / 2, pg.y - 4 - dh
+        key = f"Att{len(pg.pages)}x{k}"
+        pg.xobjects.setdefault(len(pg.pages) - 1, {})[key] = ref
+        pg.c.ops.append(
+            b"q %.5f 0 0 %.5f %.3f %.3f cm /%s Do Q"
+            % (scale, scale, tx - x0 * scale, ty - y0 * scale, key.encode())
+        )
+        pg.c.rect(tx, ty, dw, dh, stroke=(0.75, 0.75, 0.75), width=0.4)
+        pg.y = ty
 
 
 def _price_table(

@@ -126,6 +126,7 @@ class AppendixView:
     kind: str  # text (fixed), document / list (a longtext blank), price_table (price_lines)
     blank: str | None
     optional: bool  # drawn only when its blank is filled
+    pdf_blank: str | None  # a document: the pdf blank whose pages may stand in for the text
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,10 @@ def template_view(t: Template) -> TemplateView:
         t.description,
         tuple(p(x) for x in t.parties),
         tuple(b(x) for x in t.blanks),
-        tuple(AppendixView(a.number, a.title, a.kind, a.blank, a.optional) for a in t.appendices),
+        tuple(
+            AppendixView(a.number, a.title, a.kind, a.blank, a.optional, a.pdf_blank)
+            for a in t.appendices
+        ),
     )
 
 
@@ -261,7 +265,46 @@ class Contracts:
 
         t = get_template(code)
         filled = t.fill(values)
-        return render_contract(t, filled, number="（预览 PREVIEW）", title=_title(title, t))
+        have, _new = self._attachments(t, values, filled, {})
+        return render_contract(
+            t, filled, number="（预览 PREVIEW）", title=_title(title, t), attachments=have
+        )
+
+    def _attachments(
+        self, t: Template, raw: Any, filled: dict[str, Any], kept: dict[str, Any]
+    ) -> tuple[dict[str, bytes], list[bytes]]:
+        """The attached PDFs' bytes by SHA-256 (what the renderer appends) and the new ones to
+        store once the contract renders. A stored attachment (``{sha256, pages, size}``) is
+        taken only where it is the one this contract already holds (``kept``, a revision): a
+        reference to any other file in the store — another contract's PDF — is refused, so no
+        one can pull a file they were never given into their own contract."""
+        from yinxin.contracts import attachments
+
+        have: dict[str, bytes] = {}
+        new: list[bytes] = []
+        for b in t.blanks:
+            if b.type != "pdf" or b.name not in filled:
+                continue
+            where, ref = f"values.{b.name}", filled[b.name]
+            data = attachments.decode(raw.get(b.name), b.label, where)
+            if data is None:
+                if kept.get(b.name) != ref:
+                    raise ValidationError(
+                        f"{b.label}：请附上 PDF 文件（只有本合同已存的附件可原样保留）/ upload the "
+                        "PDF; only this contract's own stored attachment can be kept",
+                        field=where,
+                    )
+                try:
+                    data = self.files.get(ref["sha256"])
+                except NotFound:
+                    raise ValidationError(
+                        f"{b.label}：已存的附件不见了，请重新附上 / the stored file is missing",
+                        field=where,
+                    ) from None
+            else:
+                new.append(data)
+            have[ref["sha256"]] = data
+        return have, new
 
     # === draft, revise ===========================================================================
     def draft(
@@ -286,7 +329,10 @@ class Contracts:
             with self.db.read() as s:
                 _check_owner(s, owner_subscriber_id)
         number = _new_number(now)
-        pdf = render_contract(t, filled, number=number, title=heading)
+        have, new = self._attachments(t, values, filled, {})
+        pdf = render_contract(t, filled, number=number, title=heading, attachments=have)
+        for data in new:  # the customer's file, kept for a revision to render again
+            self.files.put(data)
         key = self.files.put(pdf)  # content-addressed: a refused commit leaves a spare file only
         with self.db.transaction() as s:
             row = Contract(
@@ -334,9 +380,13 @@ class Contracts:
             CONTRACT_LIFECYCLE.check("revise", row.state, None, row.number)
             t = get_template(row.template_code, row.template_version)
             number, old_title = row.number, row.title
+            kept = json.loads(row.filled_values)
         heading = _title(title, t) if title is not None else old_title
         filled = t.fill(values)
-        pdf = render_contract(t, filled, number=number, title=heading)
+        have, new = self._attachments(t, values, filled, kept)
+        pdf = render_contract(t, filled, number=number, title=heading, attachments=have)
+        for data in new:
+            self.files.put(data)
         key = self.files.put(pdf)
         with self.db.transaction() as s:
             row = self._row(s, contract_id, lock=True)

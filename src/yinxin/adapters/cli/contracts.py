@@ -10,6 +10,7 @@ code (2 invalid, 3 not found, 4 illegal transition, 6 conflict).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -41,6 +42,11 @@ VALUES = typer.Option(
     None, "--values", help="A JSON file: an object of blank name → value (schedules as lists)."
 )
 SET = typer.Option(None, "--set", help="name=value for one blank; repeat. Overrides --values.")
+ATTACH = typer.Option(
+    None,
+    "--attach",
+    help="name=file.pdf for a PDF blank (002's specification_pdf: 附件 1 as the customer's PDF).",
+)
 EXAMPLE = typer.Option(
     False, "--example", help="Start from the template's example values (a demo filling)."
 )
@@ -59,7 +65,12 @@ class WrittenFile:
     signed: bool
 
 
-def _values(path: Path | None, pairs: list[str] | None, base: dict[str, Any]) -> dict[str, Any]:
+def _values(
+    path: Path | None,
+    pairs: list[str] | None,
+    base: dict[str, Any],
+    attach: list[str] | None = None,
+) -> dict[str, Any]:
     values = dict(base)
     if path is not None:
         raw = read_input(path, "values")
@@ -75,6 +86,12 @@ def _values(path: Path | None, pairs: list[str] | None, base: dict[str, Any]) ->
         if not sep or not name.strip():
             raise ValidationError(f"{pair!r} is not name=value", field="set")
         values[name.strip()] = value
+    for pair in attach or []:  # a PDF blank takes the file as base64, as over HTTP
+        name, sep, file = pair.partition("=")
+        if not sep or not name.strip() or not file:
+            raise ValidationError(f"{pair!r} is not name=file.pdf", field="attach")
+        data = read_input(Path(file), f"values.{name.strip()}")
+        values[name.strip()] = base64.b64encode(data).decode("ascii")
     return values
 
 
@@ -165,6 +182,7 @@ def contract_draft(
     code: str = typer.Argument(..., help="The template's code (see contract templates)."),
     values: Path | None = VALUES,
     set_: list[str] | None = SET,
+    attach: list[str] | None = ATTACH,
     example: bool = EXAMPLE,
     title: str | None = typer.Option(None, help="A title other than the template's."),
     owner: int | None = typer.Option(None, help="Owner organization's subscriber id."),
@@ -177,7 +195,9 @@ def contract_draft(
     def go():
         p = platform(home)
         base = p.contracts.template(code).blanks if example else ()
-        filled = _values(values, set_, {b.name: b.example for b in base if b.example is not None})
+        filled = _values(
+            values, set_, {b.name: b.example for b in base if b.example is not None}, attach
+        )
         return p.contracts.draft(code, filled, title=title, owner_subscriber_id=owner, actor=actor)
 
     run(as_json, go, _show)
@@ -188,6 +208,7 @@ def contract_revise(
     contract_id: int = CONTRACT,
     values: Path | None = VALUES,
     set_: list[str] | None = SET,
+    attach: list[str] | None = ATTACH,
     title: str | None = typer.Option(None, help="A new title."),
     actor: str = ACTOR,
     home: Path | None = HOME,
@@ -199,7 +220,7 @@ def contract_revise(
         p = platform(home)
         current = p.contracts.get(contract_id).values
         return p.contracts.revise(
-            contract_id, _values(values, set_, current), title=title, actor=actor
+            contract_id, _values(values, set_, current, attach), title=title, actor=actor
         )
 
     run(as_json, go, _show)
@@ -211,6 +232,7 @@ def contract_preview(
     out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
     values: Path | None = VALUES,
     set_: list[str] | None = SET,
+    attach: list[str] | None = ATTACH,
     example: bool = EXAMPLE,
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -221,7 +243,9 @@ def contract_preview(
         writable(out)
         p = platform(home)
         base = p.contracts.template(code).blanks if example else ()
-        filled = _values(values, set_, {b.name: b.example for b in base if b.example is not None})
+        filled = _values(
+            values, set_, {b.name: b.example for b in base if b.example is not None}, attach
+        )
         data = p.contracts.preview(code, filled)
         write_atomic(out, data)
         return WrittenFile(str(out), hashlib.sha256(data).hexdigest(), len(data), False)

@@ -61,6 +61,8 @@ BLANK_TYPES: dict[str, str] = {
     "integer": "a whole number (min, max)",
     "choice": "one of the listed choices",
     "schedule": "payment schedule rows: milestone, percent (amounts follow from the total)",
+    "pdf": "a PDF document as base64 text (fonts embedded, not encrypted, ≤ 100 pages, ≤ 20 MiB), "
+    "stored as {sha256, pages, size}",
     "price_lines": "price table rows: item, service, quantity, unit, amount with tax, note "
     "(they add up to the total; net and tax follow from the total's tax rate)",
 }
@@ -150,6 +152,7 @@ class Appendix:
     blank: str | None = None
     text: str = field(default="", repr=False)
     optional: bool = False
+    pdf_blank: str | None = None  # document: a pdf blank whose pages may stand in for the text
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,13 @@ class Template:
                 out[b.name] = _amounts(b, out[b.name], out.get(b.total) if b.total else None)
             if b.type == "price_lines" and b.name in out and b.total and b.total in out:
                 _lines_add_up(self, b, out[b.name], out[b.total])
+        for a in self.appendices:  # an appendix is the text or the PDF, not both
+            if a.pdf_blank and a.pdf_blank in out and a.blank in out:
+                raise ValidationError(
+                    f"附件 {a.number}《{a.title}》：填写文字或附上 PDF，二者择一 / give the text "
+                    "or the PDF, not both",
+                    field=f"values.{a.pdf_blank}",
+                )
         return out
 
 
@@ -403,6 +413,13 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
         return rows
     if t == "price_lines":
         return _price_lines(b, raw, where)
+    if t == "pdf":
+        from yinxin.contracts import attachments
+
+        data = attachments.decode(raw, b.label, where)
+        if data is None:
+            return attachments.reference(raw, b.label, where)
+        return attachments.inspect(data, b.label, where)
     raise ValidationError(f"unknown blank type {t!r}", field=where)  # pragma: no cover
 
 
@@ -612,6 +629,7 @@ def _load(data: dict, source_name: str) -> Template:
                 blank=a.get("blank"),
                 text=a.get("text", ""),
                 optional=a.get("optional", False),
+                pdf_blank=a.get("pdf_blank"),
             )
             for a in data.get("appendices", [])
         ),
@@ -646,6 +664,10 @@ def _load(data: dict, source_name: str) -> Template:
             raise bad(f"appendix {a.number} ({a.kind}) needs a {want} blank, not {a.blank!r}")
         if any(x in _norm(a.text) for x in ANCHORS):
             raise bad(f"appendix {a.number} contains a signature anchor")
+        if a.pdf_blank and (
+            a.kind != "document" or a.pdf_blank not in names or t.blank(a.pdf_blank).type != "pdf"
+        ):
+            raise bad(f"appendix {a.number}: pdf_blank must be a pdf blank of a document")
     try:
         t.fill(t.example_values())
     except ValidationError as e:

@@ -61,6 +61,7 @@ const rate = (v) => (Number(v) < 0.01 && Number(v) > 0 ? `${+(Number(v) * 1000).
 function show(b, v) {
   if (b.type === "schedule") return v.map((r, i) => `第${i + 1}期：${r.milestone}，${r.percent}%，${yuan(r.amount)}`).join("\n");
   if (b.type === "price_lines") return v.map((r, i) => `${i + 1}. ${r.item ? `${r.item} ` : ""}${r.service}，${r.quantity}${r.unit}，含税${yuan(r.amount)}${r.note ? `（${r.note}）` : ""}`).join("\n");
+  if (b.type === "pdf") return `PDF 文件，${v.pages} 页，${Math.ceil(v.size / 1024)} KiB（SHA-256 ${v.sha256}），各页附于合同附件中`;
   if (b.type === "amount") return yuan(v);
   if (b.type === "percent") return `${v}%`;
   if (b.type === "rate") return rate(v);

@@ -59,6 +59,10 @@ function blankField(b) {
     rows.append(priceRow(b.name, 1));
     return el("fieldset", { class: "field", name }, el("legend", { text: `${b.label}（各行含税价合计应等于总价）` }), rows, add);
   }
+  if (b.type === "pdf") {  // sent as base64 text: the API checks it is a PDF fit to append
+    input = el("input", { id: name, name, type: "file", accept: "application/pdf,.pdf" });
+    return el("div", { class: "field" }, label, input, el("p", { class: "muted small", text: "PDF，字体须嵌入，未加密，不超过 100 页、20 MiB" }));
+  }
   if (b.type === "choice") {
     input = el("select", { id: name, name });
     options(input, b.choices.map((c) => [c, c]), { blank: b.required ? undefined : "（不填）" });
@@ -95,7 +99,14 @@ function fill(values) {
   }
 }
 
-function collect() {
+const base64Of = (file) => new Promise((resolve, reject) => {
+  const reader = new FileReader();
+  reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+  reader.onerror = () => reject(reader.error);
+  reader.readAsDataURL(file);
+});
+
+async function collect() {
   const t = byCode[$("template").value];
   const values = {};
   for (const b of t.blanks) {
@@ -121,6 +132,11 @@ function collect() {
       if (list.length) values[b.name] = list;
       continue;
     }
+    if (b.type === "pdf") {
+      const file = form.querySelector(`[name="${CSS.escape(`values.${b.name}`)}"]`).files[0];
+      if (file) values[b.name] = await base64Of(file);
+      continue;
+    }
     const v = form.querySelector(`[name="${CSS.escape(`values.${b.name}`)}"]`).value;
     if (v.trim() !== "") values[b.name] = b.type === "integer" && /^\d+$/.test(v) ? Number(v) : v;
   }
@@ -135,7 +151,7 @@ $("fill-example").addEventListener("click", () => {
 });
 $("preview").addEventListener("click", async () => {
   clearErrors(form);
-  const body = collect();
+  const body = await collect();
   try {
     const pdf = await api("POST", `/contract-templates/${body.template}/preview`, { json: { values: body.values, ...(body.title ? { title: body.title } : {}) } });
     saveBlob(pdf, "合同预览.pdf");
@@ -146,7 +162,7 @@ $("preview").addEventListener("click", async () => {
 Object.assign(FIELD_MESSAGES, { values: "请检查填写的内容" });
 bindForm(form, {
   busyText: "正在生成合同…",
-  submit: (_data, key) => api("POST", "/contracts", { json: collect(), idempotencyKey: key }),
+  submit: async (_data, key) => api("POST", "/contracts", { json: await collect(), idempotencyKey: key }),
   onDone: (c) => { location.href = `/contracts/${c.id}`; },
 });
 draw();

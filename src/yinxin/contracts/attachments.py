@@ -1,0 +1,193 @@
+"""A customer's PDF attached to a contract as an appendix (002's 附件 1《技术规范书》).
+
+The pages are appended to the contract after the appendix heading, so whatever holds for the
+contract must hold for them — that is what is checked here, before anything is stored, and a
+refusal names the blank (``values.specification_pdf``):
+
+* it is a PDF that opens (not truncated, not garbage) and is not encrypted: an encrypted file
+  cannot be copied into the contract;
+* at most ``MAX_PAGES`` pages and ``MAX_BYTES`` bytes, no rotated page (the page is drawn
+  upright as its content stream is; a ``/Rotate`` would be lost);
+* every font it uses is embedded (``pdffonts`` of the contract must read ``emb yes`` on every
+  line, and a reader without the font would show other glyphs than the customer's);
+* its text holds no signature anchor (``甲方（签章）``, ``乙方（盖章）`` …): the sign flow places
+  seals by those texts, and one inside the customer's pages would move a seal there.
+
+A blank of type ``pdf`` takes the file as base64 text and stores ``{sha256, pages, size}``;
+the bytes go to the contracts' content-addressed store (``<documents>/contracts``) when the
+draft is written. A revision may give that stored value back to keep the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from io import BytesIO
+from typing import Any
+
+from yinxin.errors import ValidationError
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_PAGES = 100
+_SHA = re.compile(r"[0-9a-f]{64}")
+_FONT_FILES = ("/FontFile", "/FontFile2", "/FontFile3")
+
+
+def decode(raw: Any, label: str, where: str) -> bytes | None:
+    """The PDF's bytes from a base64 string, or ``None`` for a stored reference (a dict)."""
+    if isinstance(raw, dict):
+        return None
+    if not isinstance(raw, str):
+        raise ValidationError(
+            f"{label}：PDF 文件以 base64 文本提交 / a PDF as base64 text", field=where
+        )
+    text = re.sub(r"\s+", "", raw.strip())
+    if text.startswith("data:"):  # a browser's data: URL
+        text = text.partition(",")[2]
+    if len(text) > (MAX_BYTES * 4) // 3 + 4:
+        raise ValidationError(
+            f"{label}：PDF 不得超过 {MAX_BYTES // (1024 * 1024)} MiB / too large", field=where
+        )
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(f"{label}：不是 base64 文本 / not base64", field=where) from None
+
+
+def reference(raw: dict, label: str, where: str) -> dict[str, Any]:
+    """A stored attachment given back on revision: ``{sha256, pages, size}`` as stored."""
+    sha, pages, size = raw.get("sha256"), raw.get("pages"), raw.get("size")
+    if (
+        set(raw) != {"sha256", "pages", "size"}
+        or not isinstance(sha, str)
+        or not _SHA.fullmatch(sha)
+        or not isinstance(pages, int)
+        or not isinstance(size, int)
+    ):
+        raise ValidationError(
+            f"{label}：应为 PDF 文件（base64）或已存的 {{sha256, pages, size}} / a PDF or a "
+            "stored attachment",
+            field=where,
+        )
+    return {"sha256": sha, "pages": pages, "size": size}
+
+
+def _pages(reader: Any) -> list[Any]:
+    count = int(reader.root["/Pages"]["/Count"])
+    return [reader.find_page_for_modification(i) for i in range(count)]
+
+
+def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) -> None:
+    """Names of the fonts used under ``resources`` (forms included) that are not embedded."""
+    if resources is None or depth > 8:
+        return
+    resources = resources.get_object()
+    fonts = resources.get("/Font")
+    for name, ref in fonts.get_object().items() if fonts is not None else []:
+        key = getattr(ref, "idnum", None)
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+        font = ref.get_object()
+        if font.get("/Subtype") == "/Type3":  # glyphs drawn by the file itself
+            continue
+        target = font
+        if font.get("/Subtype") == "/Type0":
+            target = font["/DescendantFonts"].get_object()[0].get_object()
+        desc = target.get("/FontDescriptor")
+        desc = desc.get_object() if desc is not None else None
+        if desc is None or not any(k in desc for k in _FONT_FILES):
+            out.append(str(font.get("/BaseFont", name)).lstrip("/"))
+    xobjects = resources.get("/XObject")
+    for _name, ref in xobjects.get_object().items() if xobjects is not None else []:
+        key = getattr(ref, "idnum", None)
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+        form = ref.get_object()
+        if form.get("/Subtype") == "/Form":
+            _unembedded(form.get("/Resources"), seen, out, depth + 1)
+
+
+def _anchor_in(data: bytes) -> str | bool | None:
+    """The first signature anchor text found in the PDF's text (every page read once, as the
+    sign flow's search reads it: NFKC, white space ignored), ``None`` when there is none,
+    ``False`` when PDFium cannot open it."""
+    import pypdfium2 as pdfium
+
+    from yinxin.contracts.templates import ROLES
+    from yinxin.pdf.anchors import _PDFIUM, _normalise, _page_text
+
+    anchors = [f"{role}（{word}）" for role in ROLES for word in ("签章", "盖章")]
+    wanted = [(a, _normalise(a)) for a in anchors]
+    with _PDFIUM:
+        try:
+            doc = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return False
+        try:
+            for i in range(len(doc)):
+                page = doc[i]
+                textpage = page.get_textpage()
+                try:
+                    text = _normalise(_page_text(textpage))
+                finally:
+                    textpage.close()
+                    page.close()
+                for anchor, norm in wanted:
+                    if norm in text:
+                        return anchor
+        finally:
+            doc.close()
+    return None
+
+
+def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
+    """``{sha256, pages, size}`` of an acceptable attachment, or a refusal naming ``where``."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    def refuse(why: str) -> ValidationError:
+        return ValidationError(f"{label}：{why}", field=where)
+
+    if len(data) > MAX_BYTES:
+        raise refuse(f"PDF 不得超过 {MAX_BYTES // (1024 * 1024)} MiB / too large")
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise refuse("不是 PDF 文件 / not a PDF")
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        if reader.encrypted:
+            raise refuse("PDF 已加密，无法附入合同 / the PDF is encrypted")
+        pages = _pages(reader)
+        if not 1 <= len(pages) <= MAX_PAGES:
+            raise refuse(f"PDF 应有 1–{MAX_PAGES} 页 / 1–{MAX_PAGES} pages")
+        missing: list[str] = []
+        seen: set[int] = set()
+        for i, (ref, resources) in enumerate(pages, 1):
+            page = ref.get_object()
+            if int(page.get("/Rotate", 0)) % 360:
+                raise refuse(f"第 {i} 页是旋转页面，请先转正 / page {i} is rotated")
+            _unembedded(resources, seen, missing)
+    except ValidationError:
+        raise
+    except (PdfError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        raise refuse(f"PDF 无法读取（{type(e).__name__}）/ the PDF cannot be read") from None
+    if missing:
+        names = "、".join(sorted(set(missing))[:5])
+        raise refuse(f"PDF 使用了未嵌入的字体（{names}），请嵌入字体后再附 / fonts not embedded")
+    found = _anchor_in(data)
+    if found is False:
+        raise refuse("PDF 无法读取 / the PDF cannot be read")
+    if found:
+        raise refuse(
+            f"PDF 中含有签章位置文字“{found}”，会使印章盖错位置 / it contains a signature "
+            "anchor text"
+        )
+    return {"sha256": hashlib.sha256(data).hexdigest(), "pages": len(pages), "size": len(data)}
+
+
+__all__ = ["MAX_BYTES", "MAX_PAGES", "decode", "inspect", "reference"]
