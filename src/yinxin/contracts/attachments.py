@@ -148,7 +148,6 @@ def _anchor_in(data: bytes) -> str | bool | None:
 
 def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
     """``{sha256, pages, size}`` of an acceptable attachment, or a refusal naming ``where``."""
-    from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     def refuse(why: str) -> ValidationError:
@@ -174,7 +173,8 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
             _unembedded(resources, seen, missing)
     except ValidationError:
         raise
-    except (PdfError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+    except Exception as e:  # noqa: BLE001 - any malformed file
+        # a file someone else made may break the parser in any way: it is refused, not a 500
         raise refuse(f"PDF 无法读取（{type(e).__name__}）/ the PDF cannot be read") from None
     if missing:
         names = "、".join(sorted(set(missing))[:5])

@@ -504,7 +504,16 @@ def render_contract(
                     f"附件 {a.number} 的 PDF 不在手边 / the attached PDF is not at hand",
                     field=f"values.{a.pdf_blank}",
                 )
-            _attached_pages(w, pg, fonts, data, f"附件 {a.number}《{a.title}》", width)
+            try:
+                _attached_pages(w, pg, fonts, data, f"附件 {a.number}《{a.title}》", width)
+            except Exception as e:  # noqa: BLE001 - inspected, yet a parser may still balk
+                from yinxin.errors import ValidationError
+
+                raise ValidationError(
+                    f"附件 {a.number} 的 PDF 无法并入合同（{type(e).__name__}）/ the attached "
+                    "PDF cannot be copied into the contract",
+                    field=f"values.{a.pdf_blank}",
+                ) from None
         elif a.kind == "price_table":
             rate = values.get(template.blank(template.blank(a.blank).total).tax_rate or "")
             _price_table(pg, fonts, template, a, values, rate or "0", width)
