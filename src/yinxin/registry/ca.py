@@ -81,6 +81,8 @@ PROFILE_OF = {
     "tsa": "tsa",
 }
 ORGANIZATION = "印信电子认证服务 Yinxin"
+# the database lock under which a hierarchy's keys and certificates are made (``_create``)
+AUTHORITY_LOCK = 0x5958434148  # "YXCAH"
 log = logging.getLogger(__name__)
 
 # Hierarchies side by side (issue 15 §1: "an RSA/ECDSA and an SM2 hierarchy can live side by
@@ -208,39 +210,59 @@ class CertificateAuthority:
 
     def init(self, algorithm: str = "ec-p256", actor: str = "operator") -> AuthorityInit:
         get_algorithm(algorithm)
-        if self.is_initialised():
-            raise Conflict("the certificate authority is already initialised", field="home")
+
+        def first(s: Session) -> None:
+            if s.execute(select(AuthorityCertificate.id).limit(1)).first() is not None:
+                raise Conflict("the certificate authority is already initialised", field="home")
+
+        return self._create(DEFAULT, algorithm, actor, first)
+
+    def _create(
+        self, hierarchy: str, algorithm: str, actor: str, check: Callable[[Session], None]
+    ) -> AuthorityInit:
+        """Make the keys and certificates of one hierarchy and record them, all under one
+        database-wide lock (``AUTHORITY_LOCK``) taken before ``check`` looks at what exists.
+
+        Why the lock spans key generation: two ``init`` (or ``add-hierarchy``) runs started
+        together would otherwise both pass the check, both write keys under the same labels,
+        and the one that lost at commit would remove, on its way out, the key files of the one
+        that won — a CA left with certificates and no keys. Under the lock the second run
+        waits, then finds the hierarchy made and is refused before it touches a key."""
+        roles = [role_of(hierarchy, r) for r in ROLES]
         store = self._keystore()
-        self._clear_orphans(store)
         made: list[str] = []
         try:
-            now = self.clock.now()
-            keys: dict[str, KeyHandle] = {}
-            for role in ROLES:
-                keys[role] = store.generate(KEY_LABELS[role], algorithm)
-                made.append(KEY_LABELS[role])
-            root = build_certificate(
-                profile=PROFILES["root-ca"],
-                subject=base_name(NAMES["root"], organization=ORGANIZATION),
-                public_key=keys["root"].public_key(),
-                issuer=None,
-                self_key=keys["root"],
-                not_before=now,
-                not_after=now + dt.timedelta(days=PROFILES["root-ca"].days),
-            )
-            root_issuer = Issuer(root, keys["root"], self.status_urls("root"))
-            issuing = self._sub(root_issuer, "issuing", keys, now)
-            issuing_issuer = Issuer(issuing, keys["issuing"], self.status_urls("issuing"))
-            certs = {
-                "root": root,
-                "issuing": issuing,
-                "ocsp": self._sub(issuing_issuer, "ocsp", keys, now),
-                "root-ocsp": self._sub(root_issuer, "root-ocsp", keys, now),
-                "tsa": self._sub(root_issuer, "tsa", keys, now),
-            }
-            with self.db.transaction() as s:
+            with self.db.exclusive(AUTHORITY_LOCK) as s:
+                check(s)
+                self._clear_orphans(store, roles)
+                now = self.clock.now()
+                keys: dict[str, KeyHandle] = {}
+                for role in roles:
+                    keys[role] = store.generate(key_label(role), algorithm)
+                    made.append(key_label(role))
+                r = {base: role_of(hierarchy, base) for base in ROLES}
+                root = build_certificate(
+                    profile=PROFILES["root-ca"],
+                    subject=base_name(name_of(r["root"]), organization=ORGANIZATION),
+                    public_key=keys[r["root"]].public_key(),
+                    issuer=None,
+                    self_key=keys[r["root"]],
+                    not_before=now,
+                    not_after=now + dt.timedelta(days=PROFILES["root-ca"].days),
+                )
+                root_issuer = Issuer(root, keys[r["root"]], self.status_urls(r["root"]))
+                issuing = self._sub(root_issuer, r["issuing"], keys, now)
+                issuing_issuer = Issuer(issuing, keys[r["issuing"]], self.status_urls(r["issuing"]))
+                certs = {
+                    r["root"]: root,
+                    r["issuing"]: issuing,
+                    r["ocsp"]: self._sub(issuing_issuer, r["ocsp"], keys, now),
+                    r["root-ocsp"]: self._sub(root_issuer, r["root-ocsp"], keys, now),
+                    r["tsa"]: self._sub(root_issuer, r["tsa"], keys, now),
+                }
+                extra = {"hierarchy": hierarchy} if hierarchy else {}
                 for role, cert in certs.items():
-                    s.add(_row(role, KEY_LABELS[role], store.kind, algorithm, cert, now))
+                    s.add(_row(role, key_label(role), store.kind, algorithm, cert, now))
                     _record(
                         s,
                         now,
@@ -251,10 +273,13 @@ class CertificateAuthority:
                         subject=cert.subject.rfc4514_string(),
                         keystore=store.kind,
                         algorithm=algorithm,
+                        **extra,
                     )
-                for role in ("root", "issuing"):
+                for role in (r["root"], r["issuing"]):
                     s.add(StatusRevision(issuer_role=role, revision=1))
         except BaseException:
+            # under the lock no other run made keys under these labels: what this run made
+            # and did not commit is its own to remove
             for label in made:
                 store.remove(label)
             raise
@@ -262,7 +287,7 @@ class CertificateAuthority:
         return AuthorityInit(
             algorithm=algorithm,
             keystore=store.kind,
-            certificates={r: self.describe(c) for r, c in certs.items()},
+            certificates={role: self.describe(c) for role, c in certs.items()},
         )
 
     @staticmethod
@@ -595,72 +620,18 @@ class CertificateAuthority:
                 "hierarchy beside it would certify the same keys",
                 field="algorithm",
             )
-        if hierarchy in self.hierarchies():
-            raise Conflict(
-                f"this certificate authority already has an {hierarchy.upper()} hierarchy "
-                "(see `yinxin ca status`)",
-                field="algorithm",
-            )
-        roles = [role_of(hierarchy, r) for r in ROLES]
-        store = self._keystore()
-        self._clear_orphans(store, roles)
-        made: list[str] = []
-        try:
-            now = self.clock.now()
-            keys: dict[str, KeyHandle] = {}
-            for role in roles:
-                keys[role] = store.generate(key_label(role), algorithm)
-                made.append(key_label(role))
-            r = {base: role_of(hierarchy, base) for base in ROLES}
-            root = build_certificate(
-                profile=PROFILES["root-ca"],
-                subject=base_name(name_of(r["root"]), organization=ORGANIZATION),
-                public_key=keys[r["root"]].public_key(),
-                issuer=None,
-                self_key=keys[r["root"]],
-                not_before=now,
-                not_after=now + dt.timedelta(days=PROFILES["root-ca"].days),
-            )
-            root_issuer = Issuer(root, keys[r["root"]], self.status_urls(r["root"]))
-            issuing = self._sub(root_issuer, r["issuing"], keys, now)
-            issuing_issuer = Issuer(issuing, keys[r["issuing"]], self.status_urls(r["issuing"]))
-            certs = {
-                r["root"]: root,
-                r["issuing"]: issuing,
-                r["ocsp"]: self._sub(issuing_issuer, r["ocsp"], keys, now),
-                r["root-ocsp"]: self._sub(root_issuer, r["root-ocsp"], keys, now),
-                r["tsa"]: self._sub(root_issuer, r["tsa"], keys, now),
-            }
-            with self.db.transaction() as s:
-                for role, cert in certs.items():
-                    s.add(_row(role, key_label(role), store.kind, algorithm, cert, now))
-                    _record(
-                        s,
-                        now,
-                        actor,
-                        "authority.certificate_created",
-                        role,
-                        cert,
-                        subject=cert.subject.rfc4514_string(),
-                        keystore=store.kind,
-                        algorithm=algorithm,
-                        hierarchy=hierarchy,
-                    )
-                # the primary key of the status revisions is the role: a second add-hierarchy
-                # that raced this one fails here and rolls back whole
-                for role in (r["root"], r["issuing"]):
-                    s.add(StatusRevision(issuer_role=role, revision=1))
-        except BaseException:
-            if hierarchy not in self.hierarchies():  # never the keys of a run that won a race
-                for label in made:
-                    store.remove(label)
-            raise
-        self._certs.update(certs)
-        return AuthorityInit(
-            algorithm=algorithm,
-            keystore=store.kind,
-            certificates={role: self.describe(c) for role, c in certs.items()},
-        )
+        root_role = role_of(hierarchy, "root")
+
+        def absent(s: Session) -> None:  # under the lock: a run started alongside may have won
+            q = select(AuthorityCertificate.id).where(AuthorityCertificate.role == root_role)
+            if s.execute(q.limit(1)).first() is not None:
+                raise Conflict(
+                    f"this certificate authority already has an {hierarchy.upper()} hierarchy "
+                    "(see `yinxin ca status`)",
+                    field="algorithm",
+                )
+
+        return self._create(hierarchy, algorithm, actor, absent)
 
     def overview(self) -> list[AuthorityRoleView]:
         """Every active authority certificate, hierarchy by hierarchy (``yinxin ca status``)."""
