@@ -122,6 +122,14 @@ def display(t: Template, b: Blank, values: dict[str, Any]) -> str:
         return rate_text(v)
     if b.type == "schedule":
         return "；".join(schedule_lines(v))
+    if b.type == "pdf":
+        return f"PDF 文件，共 {v['pages']} 页（见附件）"
+    if b.type == "price_lines":
+        return "；".join(
+            f"{r.get('item') or ''}{r['service']} {r['quantity']}{r['unit']} 含税"
+            f"{amount_text(r['amount'])}"
+            for r in v
+        )
     return str(v)
 
 
