@@ -527,3 +527,18 @@ def test_an_sm2_seal_of_the_dual_instance_signs_an_ofd(w: World, request) -> Non
     # trusting the P-256 hierarchy alone, it is not
     p256 = [p.ca.certificate(r).public_bytes(DER) for r in ("root", "issuing")]
     assert not verify_ofd(signed.data, check_ofd_value(p256, None)).valid
+
+
+def test_archive_renewal_rolls_over_the_sm2_tsa_and_responders_too(make_platform) -> None:
+    """``yinxin archive renew`` keeps every hierarchy's TSA and OCSP responders current: with
+    a lead longer than the TSA certificates live (2 × the 10-year margin), both TSAs are
+    rolled over, and the SM2 TSA then stamps with its new certificate."""
+    p = make_platform("sqlite")
+    p.ca.add_hierarchy("sm2")
+    old = {r: p.ca.certificate(r).serial_number for r in ("tsa", "sm2-tsa")}
+    report = p.archive.renew(margin=dt.timedelta(days=3650), refresh=None)
+    rolled = {r.role for r in report.rolled_over}
+    assert {"tsa", "sm2-tsa"} <= rolled, rolled
+    for role, serial in old.items():
+        assert p.ca.certificate(role).serial_number != serial, role
+    assert p.tsa.of("sm2").certificate().serial_number == p.ca.certificate("sm2-tsa").serial_number

@@ -49,6 +49,7 @@ from yinxin.pdf.sign import (
     append_document_timestamp,
     append_dss,
 )
+from yinxin.registry.ca import role_of
 from yinxin.registry.status import Evidence
 from yinxin.store import audit
 from yinxin.store.files import FileStore
@@ -264,11 +265,17 @@ class Archive:
             )
         at = self.clock.now()
         rolled_over, warnings = [], []
+        # every hierarchy's: an SM2 one beside the default keeps its TSA and responders
+        # current too (its OFD and GB/T 38540 signatures are stamped and answered by them)
         for role, lead in (
-            ("issuing", ISSUING_MARGIN),
-            ("tsa", 2 * margin),
-            ("ocsp", OCSP_RESPONDER_MARGIN),
-            ("root-ocsp", OCSP_RESPONDER_MARGIN),
+            (role_of(h, base), lead)
+            for h in self.ca.hierarchies()
+            for base, lead in (
+                ("issuing", ISSUING_MARGIN),
+                ("tsa", 2 * margin),
+                ("ocsp", OCSP_RESPONDER_MARGIN),
+                ("root-ocsp", OCSP_RESPONDER_MARGIN),
+            )
         ):
             try:
                 rolled = self.ca.ensure_current(role, lead, actor=actor)
