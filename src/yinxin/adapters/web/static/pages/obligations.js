@@ -147,6 +147,12 @@ function contractCard(c) {
 }
 
 async function load() {
+  // arrived from a contract's page (/obligations#contract-<id>): reading its obligations tracks
+  // a contract signed since the reminder job last ran, so its card is there at once
+  const hashed = /^#contract-(\d+)$/.exec(location.hash);
+  if (hashed && !document.getElementById(`contract-${hashed[1]}`)) {
+    await api("GET", `/contracts/${hashed[1]}/obligations`).catch(() => null);
+  }
   const status = $("#status").value;
   const items = await api("GET", `/obligations${status ? `?status=${status}` : ""}`);
   const table = $("#obligations");
