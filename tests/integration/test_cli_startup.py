@@ -237,14 +237,15 @@ def test_whole_tree_and_cut_down_roots_mount_the_same_objects() -> None:
         assert _only_group([name]) is None
 
 
-def test_a_closed_platform_leaves_no_database_open(tmp_path) -> None:
-    """``close_platforms()`` closes what ``common.platform()`` built although the command's
-    objects still hold it (as a reference cycle would), and keeps none alive itself."""
+def test_close_platforms_closes_a_platform_whose_last_reference_is_gone(tmp_path, monkeypatch):
+    """A command's platform dies by reference count when its lambda returns, while its
+    database engine, linked in cycles, keeps the connection open until the collector comes:
+    from ``track_platforms()`` on (``main()`` calls it) ``platform()`` keeps each one, and
+    ``close_platforms()`` closes it. Outside ``main()`` nothing is kept."""
     from yinxin.adapters.cli import common
 
+    monkeypatch.setattr(common, "_built", None)  # as in a process that never ran main()
     home = tmp_path / "home"
-    built = common.platform(home)
-    assert built.subscribers.list(None) == []
 
     def db_open() -> bool:
         return any(
@@ -253,14 +254,58 @@ def test_a_closed_platform_leaves_no_database_open(tmp_path) -> None:
             if os.path.exists(f"/proc/self/fd/{fd}")
         )
 
-    assert db_open()
+    assert common.platform(home).subscribers.list(None) == []
+    assert common._built is None and db_open()  # untracked: left to the collector
+    gc.collect()
+    assert not db_open()
+    common.track_platforms()
+    assert common.platform(home).subscribers.list(None) == []
+    assert db_open()  # the platform is gone, its connection is not
     common.close_platforms()
     assert not db_open() and not (home / "yinxin.db-wal").exists()
-    assert len(common._built) == 0
-    again = common.platform(home)
-    del again
-    gc.collect()
-    assert len(common._built) == 0  # weak: a dropped platform is not kept for main()
+    assert common._built == []
+
+
+WATCH_COLLECT = (
+    "import atexit, gc, sys\n"
+    "calls = []\n"
+    "real = gc.collect\n"
+    "gc.collect = lambda *a: calls.append(a) or real(*a)\n"
+    "atexit.register(lambda: sys.stderr.write("
+    "f'\\ncollect={len(calls)} frozen={gc.get_freeze_count()}\\n'))\n"
+    "from yinxin.adapters.cli import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["subscriber", "list"],
+        ["audit", "verify"],
+        ["cert", "list"],
+        [
+            *("subscriber", "add-person", "--name", "测试 丙", "--phone", "13800138002"),
+            *("--id-number", "110105194912310062", "--json"),
+        ],
+    ],
+)
+def test_a_command_closes_its_database_itself_and_skips_the_teardown_without_collecting(home, args):
+    """Through ``main()``: the command's platform is closed when it ends, so the process holds
+    only the files it inherited and skips the teardown with no garbage collection at all;
+    the database is closed and checkpointed (no WAL left)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", WATCH_COLLECT, *args],
+        env=yinxin_env(home, PASSPHRASE),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = proc.stderr.rsplit("collect=", 1)[1].split()
+    assert report[0] == "0" and int(report[1].removeprefix("frozen=")) > 10_000, proc.stderr
+    assert not (home / "yinxin.db-wal").exists()
 
 
 def test_a_file_dropped_in_an_old_cycle_is_finalized_before_the_teardown_is_skipped(tmp_path):

@@ -37,6 +37,7 @@ from yinxin.adapters.cli.common import (
     read_secret,
     run,
     secret_help,
+    track_platforms,
 )
 from yinxin.errors import ValidationError, YinxinError
 
@@ -764,6 +765,7 @@ ONE_SHOT_GC_THRESHOLD = 10_000
 
 def main() -> None:
     inherited = _open_files()
+    track_platforms()
     argv = sys.argv[1:]
     if not argv or argv[0] not in LONG_RUNNING:
         gc.set_threshold(ONE_SHOT_GC_THRESHOLD, *gc.get_threshold()[1:])

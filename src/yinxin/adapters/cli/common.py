@@ -13,7 +13,6 @@ import functools
 import json
 import os
 import sys
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -46,9 +45,12 @@ def passphrase() -> str:
     return ""
 
 
-# Every platform a command built, until ``main()`` closes them when the command ends. Weak: a
-# command run in-process (tests, CliRunner) keeps none alive.
-_built: weakref.WeakSet[Platform] = weakref.WeakSet()
+# The platforms the command built, kept from ``track_platforms()`` (which ``main()`` calls) to
+# ``close_platforms()``. A ``Platform`` often dies by reference count as soon as a command's
+# lambda returns while its database engine, linked in cycles, lives on with an open
+# connection until the garbage collector reaches it: holding the platform lets ``main()``
+# close it. Off outside ``main()`` (in-process runs, CliRunner), so nothing is kept there.
+_built: list[Platform] | None = None
 
 
 def platform(home: Path | None) -> Platform:
@@ -56,17 +58,23 @@ def platform(home: Path | None) -> Platform:
     from yinxin.settings import Settings
 
     built = build_platform(Settings.from_env(home=home), passphrase=passphrase)
-    _built.add(built)
+    if _built is not None:
+        _built.append(built)
     return built
 
 
+def track_platforms() -> None:
+    """From now on keep every platform ``platform()`` builds, for ``close_platforms()``."""
+    global _built
+    _built = []
+
+
 def close_platforms() -> None:
-    """Close the platforms the command built (database connections, key store, publishers)
-    now, rather than whenever the garbage collector reaches them: a SQLite database is closed
-    and checkpointed before the process exits, however its objects are linked."""
-    for built in list(_built):
-        _built.discard(built)
-        built.close()
+    """Close the platforms built since ``track_platforms()`` (database connections, key store,
+    publishers) now, rather than whenever the garbage collector reaches them: a SQLite database
+    is closed and checkpointed before the process exits, however its objects are linked."""
+    while _built:
+        _built.pop().close()
 
 
 # --- output and errors ------------------------------------------------------------------------
