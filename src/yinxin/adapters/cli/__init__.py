@@ -758,8 +758,9 @@ def _skip_teardown(inherited: dict[str, str] | None) -> None:
 # Commands that serve until stopped keep the interpreter's collector thresholds.
 LONG_RUNNING = frozenset({"serve", "worker"})
 # A one-shot command's young generation: collected every 10,000 new objects instead of 700.
-# Start-up creates ~300,000 objects (classes, functions, SQLAlchemy's tables), nearly all kept
-# to the end; with 700 the collector ran ~160 times over them (~40 ms of a simple verb).
+# Start-up makes ~70,000 container objects it keeps to the end (classes, functions,
+# SQLAlchemy's tables); with 700 the collector ran ~160 young, ~15 middle and a full
+# collection over them while they were made (~40-50 ms of a simple verb).
 ONE_SHOT_GC_THRESHOLD = 10_000
 
 
