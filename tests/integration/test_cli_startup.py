@@ -266,6 +266,30 @@ def test_close_platforms_closes_a_platform_whose_last_reference_is_gone(tmp_path
     assert common._built == []
 
 
+def test_a_platform_that_fails_to_close_is_logged_and_the_others_still_closed(
+    monkeypatch, caplog
+) -> None:
+    """The command has answered by then: a failing ``close()`` (a token gone, say) is logged,
+    not raised over the command's exit code, and the platforms after it are still closed."""
+    from yinxin.adapters.cli import common
+
+    class Broken:
+        def close(self) -> None:
+            raise RuntimeError("token gone")
+
+    class Fine:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    fine = Fine()
+    monkeypatch.setattr(common, "_built", [fine, Broken()])  # closed last to first
+    common.close_platforms()
+    assert fine.closed and common._built == []
+    assert "closing the platform failed" in caplog.text and "token gone" in caplog.text
+
+
 WATCH_COLLECT = (
     "import atexit, gc, sys\n"
     "calls = []\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -72,9 +73,13 @@ def track_platforms() -> None:
 def close_platforms() -> None:
     """Close the platforms built since ``track_platforms()`` (database connections, key store,
     publishers) now, rather than whenever the garbage collector reaches them: a SQLite database
-    is closed and checkpointed before the process exits, however its objects are linked."""
+    is closed and checkpointed before the process exits, however its objects are linked.
+    A failure to close is logged, not raised: the command has answered, its exit code stands."""
     while _built:
-        _built.pop().close()
+        try:
+            _built.pop().close()
+        except Exception:
+            logging.getLogger(__name__).warning("closing the platform failed", exc_info=True)
 
 
 # --- output and errors ------------------------------------------------------------------------
