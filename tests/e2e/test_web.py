@@ -15,22 +15,24 @@ from sqlalchemy import select
 
 from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
 from tests.integration.signing_flow import outbox_lines, read_code
+from yinxin.access.staff import TOTP_STEP
 from yinxin.store.models.access import WebSession
 
 PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
 
 
 def fresh_totp(site: Site) -> str:
-    """A TOTP code not used yet: a code is accepted once, so wait for the next 30 s step when
-    this one was used by an earlier login."""
-    code = site.totp.now()
-    used = getattr(site, "_used_codes", set())
-    while code in used:
-        time.sleep(1)
-        code = site.totp.now()
-    used.add(code)
-    site._used_codes = used  # type: ignore[attr-defined]
-    return code
+    """A TOTP code of a step after every step used so far. The platform accepts the current
+    30 s step and the one either side, and never a step at or before the last one used
+    (``access/staff.py``): so the next login takes the step after the last used one at once
+    when that is at most one step ahead, and waits only when it would be two."""
+    last: int | None = getattr(site, "_last_totp_step", None)
+    now = int(time.time()) // TOTP_STEP
+    step = now if last is None else max(last + 1, now)
+    while step > int(time.time()) // TOTP_STEP + 1:
+        time.sleep(0.5)
+    site._last_totp_step = step  # type: ignore[attr-defined]
+    return site.totp.at(step * TOTP_STEP)
 
 
 # --- public pages ---------------------------------------------------------------------------
