@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cryptography import x509
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -277,11 +278,18 @@ class CertificateAuthority:
                     )
                 for role in (r["root"], r["issuing"]):
                     s.add(StatusRevision(issuer_role=role, revision=1))
-        except BaseException:
+        except BaseException as e:
             # under the lock no other run made keys under these labels: what this run made
             # and did not commit is its own to remove
             for label in made:
                 store.remove(label)
+            if not made and isinstance(e, OperationalError) and "locked" in str(e.orig):
+                # SQLite gave up waiting for the lock (30 s): another set-up still runs
+                raise Conflict(
+                    "another set-up of this certificate authority (init or add-hierarchy) is "
+                    "still running on this database: run this again when it has finished",
+                    field="home",
+                ) from None
             raise
         self._certs.update(certs)
         return AuthorityInit(
