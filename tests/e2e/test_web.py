@@ -161,6 +161,8 @@ def test_verification_page_on_a_phone(site: Site, phone):
 
 # --- staff ----------------------------------------------------------------------------------
 def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
+    api_urls: set[str] = set()
+    page.on("request", lambda r: api_urls.add(r.url) if "/static/api.js" in r.url else None)
     page.goto(site.url("/staff/login"))
     page.fill("#username", "desk1")
     page.fill("#password", STAFF_PASSWORD)
@@ -183,6 +185,12 @@ def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
     page.click("#staff-form button[type=submit]")
     page.wait_for_url("**/desk")
     page.locator("#who").filter(has_text="李受理").wait_for()
+    # one URL, so one module instance: the header's logout and the page's requests share the
+    # "leaving" flag (two instances bound two logouts, the second aborting the first's navigation)
+    assert api_urls == {site.url("/static/api.js")}, api_urls
+    plain = page.request.get(site.url("/static/api.js")).headers["cache-control"]
+    versioned = page.request.get(site.url("/static/yinxin.css?v=1")).headers["cache-control"]
+    assert (plain, versioned) == ("no-cache", "public, max-age=86400")  # never a day stale
     assert "受理员" in page.locator("#who").inner_text()
     assert page.locator("#account-name").inner_text() == "工作人员 李受理"
     shot(page, "desk")

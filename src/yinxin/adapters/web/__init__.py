@@ -119,12 +119,16 @@ def _environment():
 
 
 class StaticAssets(StaticFiles):
-    """Static files with a long cache life (their URLs carry the version)."""
+    """Static files: a day's cache life at a URL that carries the version (``?v=``); checked
+    again on every use at a plain one — the modules pages import by their plain URL
+    (``/static/api.js``), so that each is loaded once per page, must not be a day stale after
+    an upgrade (an unchanged file costs a 304)."""
 
     async def get_response(self, path: str, scope) -> Any:
         response = await super().get_response(path, scope)
         if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=86400"
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = "public, max-age=86400" if versioned else "no-cache"
         return response
 
 
