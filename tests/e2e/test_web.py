@@ -252,7 +252,8 @@ def test_subscriber_login_by_phone_and_code(site: Site, page, phone):
     assert [serials.nth(i).get_attribute("data-serial") for i in range(serials.count())] == [
         w.person_cert.serial
     ]
-    assert w.yi.seal.es_id in page.locator("#seals").inner_text()
+    # the seals load apart from the certificates: wait for them, not only for the certificates
+    page.locator("#seals").filter(has_text=w.yi.seal.es_id).wait_for()
     assert w.jia.seal.es_id not in page.locator("#seals").inner_text()  # another's seal
     shot(page, "my")
     # what the page shows is what the API gives this session: the organization stays hidden
