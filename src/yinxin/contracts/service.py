@@ -33,7 +33,6 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -54,9 +53,6 @@ from yinxin.transitions import TransitionTable, move
 if TYPE_CHECKING:
     from yinxin.signing.flows import SignFlows
 
-SUBJECT = "contract"
-# the contract is the subject of its events, whichever their first word (obligation.paid…)
-_audit = partial(event, subject_type=SUBJECT)
 MAX_LIST = 200
 CHINA = dt.timezone(dt.timedelta(hours=8))
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
@@ -350,7 +346,7 @@ class Contracts:
             row.state = CONTRACT_LIFECYCLE.check("draft", _C.NONE, None, number).to_state
             s.add(row)
             s.flush()
-            _audit(
+            event(
                 s,
                 now,
                 actor,
@@ -394,7 +390,7 @@ class Contracts:
             previous = row.pdf_sha256
             row.filled_values = json.dumps(filled, ensure_ascii=False, sort_keys=True)
             row.title, row.pdf_sha256, row.pdf_size = heading, key, len(pdf)
-            _audit(
+            event(
                 s,
                 now,
                 actor,
@@ -485,7 +481,7 @@ class Contracts:
                     )
                 row.state = CONTRACT_LIFECYCLE.check("send", row.state, None, number).to_state
                 row.flow_id, row.sent_at, row.reason = flow.id, now, None
-                _audit(
+                event(
                     s,
                     now,
                     actor,
@@ -536,7 +532,7 @@ class Contracts:
                 )
             row.state = _C.CANCELLED
             row.cancelled_at, row.reason = now, reason
-            _audit(
+            event(
                 s, now, actor, "contract.cancelled", row.id, {"reason": reason, "flow_id": flow_id}
             )
             return self._view(row)
@@ -638,7 +634,7 @@ class Contracts:
                 data = {"flow_id": flow.id, "flow_state": flow.state, "reason": flow.reason}
                 row.flow_id, row.sent_at = None, None
                 action = "contract.returned"
-            _audit(s, now, "system:contracts", action, row.id, data)
+            event(s, now, "system:contracts", action, row.id, data)
 
     # === internals ===============================================================================
     def _row(self, s: Session, contract_id: int, *, lock: bool = False) -> Contract:
