@@ -89,36 +89,53 @@ class OfdReport:
     def to_text(self) -> str:
         lines = []
         for s in self.signatures:
-            v = s.value
-            lines.append(
-                f"签名 / signature {s.id} ({s.signature_xml}): "
-                + ("有效 / VALID" if s.valid else "无效 / INVALID")
-            )
-            if v.get("seal_name"):
-                lines.append(f"  印章 / seal: {v['seal_name']} ({v.get('es_id')})")
-            if v.get("signer"):
-                lines.append(f"  签章人 / signer: {v['signer']} (serial {v.get('signer_serial')})")
-            if v.get("time_info"):
-                lines.append(f"  签章时间 / time: {v['time_info']}")
-            if v.get("timestamp_time"):
-                lines.append(f"  时间戳 / timestamp: {v['timestamp_time']}")
-            for st in s.stamps:
-                lines.append(f"  印章位置 / stamp: page {st.page}, box {st.boundary} mm")
-            lines.append(
+            where = [f"  印章位置 / stamp: page {st.page}, box {st.boundary} mm" for st in s.stamps]
+            where.append(
                 f"  文件摘要 / file digests: {s.files_protected} files, "
                 + ("all match" if s.references_ok else "MISMATCH")
             )
-            for c in v.get("checks", []):
-                mark = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
-                lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
-            for p in s.problems:
-                lines.append(f"  ! {p}")
+            lines += signature_lines(
+                f"签名 / signature {s.id} ({s.signature_xml})", s.valid, s.value, where, s.problems
+            )
         for name in self.unprotected:
             lines.append(f"! 未受保护的文件 / file not protected by any signature: /{name}")
         for p in self.problems:
             lines.append(f"! {p}")
-        lines.append("结论 / Verdict: " + ("有效 / VALID" if self.valid else "无效 / INVALID"))
+        lines.append(verdict_line(self.valid))
         return "\n".join(lines)
+
+
+def _verdict(valid: bool) -> str:
+    return "有效 / VALID" if valid else "无效 / INVALID"
+
+
+def verdict_line(valid: bool) -> str:
+    """The last line of a seal-signature report (OFD's here, a GB/T 38540 PDF's in
+    ``yinxin.pdf.ses``)."""
+    return "结论 / Verdict: " + _verdict(valid)
+
+
+def signature_lines(
+    title: str, valid: bool, value: dict[str, Any], where: list[str], problems
+) -> list[str]:
+    """One signature's block of a seal-signature report, the same for OFD and a GB/T 38540 PDF:
+    its verdict, who sealed with which seal when (``value``: a ``SesReport`` dict), ``where``
+    (the format's own lines: stamp, coverage), every check, then the problems."""
+    lines = [f"{title}: {_verdict(valid)}"]
+    if value.get("seal_name"):
+        lines.append(f"  印章 / seal: {value['seal_name']} ({value.get('es_id')})")
+    if value.get("signer"):
+        lines.append(f"  签章人 / signer: {value['signer']} (serial {value.get('signer_serial')})")
+    if value.get("time_info"):
+        lines.append(f"  签章时间 / time: {value['time_info']}")
+    if value.get("timestamp_time"):
+        lines.append(f"  时间戳 / timestamp: {value['timestamp_time']}")
+    lines += where
+    for c in value.get("checks", []):
+        mark = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
+        lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
+    lines += [f"  ! {p}" for p in problems]
+    return lines
 
 
 def _check_references(pkg: OfdPackage, sig_root, base: str) -> tuple[bool, int, list[str], set]:

@@ -407,36 +407,21 @@ class SesPdfReport:
 
     def to_text(self) -> str:
         lines = [f"文件 / file: {self.file_name} (GB/T 38540 电子签章 / seal signatures in PDF)"]
+        from yinxin.ofd.verify import signature_lines, verdict_line
+
         for s in self.signatures:
-            v = s.value
-            lines.append(
-                f"签名 / signature {s.field_name} ({s.sub_filter}, revision {s.revision + 1}): "
-                + ("有效 / VALID" if s.valid else "无效 / INVALID")
-            )
-            if v.get("seal_name"):
-                lines.append(f"  印章 / seal: {v['seal_name']} ({v.get('es_id')})")
-            if v.get("signer"):
-                lines.append(f"  签章人 / signer: {v['signer']} (serial {v.get('signer_serial')})")
-            if v.get("time_info"):
-                lines.append(f"  签章时间 / time: {v['time_info']}")
-            if v.get("timestamp_time"):
-                lines.append(f"  时间戳 / timestamp: {v['timestamp_time']}")
-            if s.page:
-                lines.append(f"  印章位置 / stamp: page {s.page}")
-            lines.append(
+            where = [f"  印章位置 / stamp: page {s.page}"] if s.page else []
+            where.append(
                 f"  覆盖范围 / coverage: {s.coverage}; 之后的修改 / changes after: "
                 f"{s.changes_after}"
             )
-            for c in v.get("checks", []):
-                mark = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
-                lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
-            for p in s.problems:
-                lines.append(f"  ! {p}")
+            title = f"签名 / signature {s.field_name} ({s.sub_filter}, revision {s.revision + 1})"
+            lines += signature_lines(title, s.valid, s.value, where, s.problems)
         for p in self.problems:
             lines.append(f"! {p}")
         for n in self.notes:
             lines.append(f"  {n}")
-        lines.append("结论 / Verdict: " + ("有效 / VALID" if self.valid else "无效 / INVALID"))
+        lines.append(verdict_line(self.valid))
         return "\n".join(lines)
 
 
