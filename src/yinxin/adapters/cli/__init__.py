@@ -12,6 +12,7 @@ wrong passphrase, unpaid, no agreement); 6 conflict; 7 configuration; 1 anything
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import os
 import sys
@@ -666,19 +667,17 @@ def _mounted(name: str) -> typer.Typer | Callable[..., Any]:
 
 _root = app  # this module's own groups and commands; `app` below is the whole tree
 del app
-_whole: list[typer.Typer] = []
 
 
+@functools.cache
 def full_tree() -> typer.Typer:
     """The root command with every group and command of ``MOUNTED`` mounted (once)."""
-    if not _whole:
-        for name in MOUNTED:
-            found = _mounted(name)
-            if isinstance(found, typer.Typer):
-                _root.add_typer(found, name=name)
-            else:
-                _root.command(name)(found)
-        _whole.append(_root)
+    for name in MOUNTED:
+        found = _mounted(name)
+        if isinstance(found, typer.Typer):
+            _root.add_typer(found, name=name)
+        else:
+            _root.command(name)(found)
     return _root
 
 
