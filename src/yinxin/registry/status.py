@@ -515,10 +515,10 @@ class OcspResponder:
         table — in whichever hierarchy ``cert`` belongs to.
         """
         der = self._default.fresh(cert)
-        for side in [] if der is not None else self._sides(refresh=True):
-            der = side.fresh(cert)
-            if der is not None:
-                break
+        if der is None:
+            for side in self._sides(refresh=True):
+                if (der := side.fresh(cert)) is not None:
+                    break
         if der is None:
             raise YinxinError(
                 "not a certificate of this authority", field="certificate", code="not_found"
