@@ -229,7 +229,8 @@ class CertificateAuthority:
         and the one that lost at commit would remove, on its way out, the key files of the one
         that won — a CA left with certificates and no keys. Under the lock the second run
         waits, then finds the hierarchy made and is refused before it touches a key."""
-        roles = [role_of(hierarchy, r) for r in ROLES]
+        r = {base: role_of(hierarchy, base) for base in ROLES}  # base role -> this hierarchy's
+        roles = list(r.values())
         store = self._keystore()
         made: list[str] = []
         try:
@@ -241,7 +242,6 @@ class CertificateAuthority:
                 for role in roles:
                     keys[role] = store.generate(key_label(role), algorithm)
                     made.append(key_label(role))
-                r = {base: role_of(hierarchy, base) for base in ROLES}
                 root = build_certificate(
                     profile=PROFILES["root-ca"],
                     subject=base_name(name_of(r["root"]), organization=ORGANIZATION),
