@@ -27,7 +27,7 @@ from yinxin.adapters.http.api.routes.documents import DocumentIn, SealRef
 from yinxin.errors import ValidationError
 from yinxin.ofd.sign import Placement
 from yinxin.signing.intent import Challenge
-from yinxin.signing.ofd import MAX_OFD, SignedOfdDocument
+from yinxin.signing.ofd import MAX_OFD, OfdSigning, SignedOfdDocument
 from yinxin.signing.service import SignatureRecordView
 
 router = APIRouter(tags=["OFD signing"])
@@ -101,20 +101,32 @@ def ofd_of(doc: DocumentIn) -> bytes:
 @router.post("/ofd/code", status_code=201, response_model=Challenge)
 def ofd_code(body: OfdCodeIn, platform: Plat, principal: Signer):
     """Send the signer a one-time code for this OFD (intent confirmation)."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
-    return platform.ofd_signing.request_confirmation(
-        signer_subscriber_id=body.signer_subscriber_id,
-        document=ofd_of(body.document),
-        document_name=body.document.name,
-    )
+    return _request_code(platform.ofd_signing, body, platform, principal)
 
 
 @router.post("/ofd/sign", response_model=SignedOfdOut)
 def ofd_sign(body: OfdSignIn, request: Request, platform: Plat, principal: Signer):
     """Confirm the code and sign with the platform-held SM2 seal key (GB/T 38540, timestamped).
     A refusal writes nothing (a wrong PIN is counted) and leaves the code usable."""
+    return _sign(platform.ofd_signing, body, request, platform, principal)
+
+
+def _request_code(service: OfdSigning, body: OfdCodeIn, platform, principal: Principal):
+    """Both formats' first step, on their service (``ofd_signing`` or ``ses_pdf_signing``)."""
     scope_subscriber(platform, principal, body.signer_subscriber_id)
-    signed = platform.ofd_signing.sign(
+    return service.request_confirmation(
+        signer_subscriber_id=body.signer_subscriber_id,
+        document=ofd_of(body.document),
+        document_name=body.document.name,
+    )
+
+
+def _sign(
+    service: OfdSigning, body: OfdSignIn, request: Request, platform, principal: Principal
+) -> SignedOfdOut:
+    """Both formats' second step; the body's ``placement`` is the format's own."""
+    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    signed = service.sign(
         ofd_of(body.document),
         seal=body.seal,
         pin=body.pin,
@@ -152,24 +164,14 @@ class SesPdfPlacementIn(Strict):
         return PdfPlacement(page=self.page, x_mm=self.x_mm, y_mm=self.y_mm, anchor=self.anchor)
 
 
-class SesPdfSignIn(OfdCodeIn):
-    seal: SealRef
-    pin: str = Field(min_length=1, max_length=200)
-    challenge_id: str = Field(min_length=1, max_length=64)
-    code: str = Field(min_length=1, max_length=12)
+class SesPdfSignIn(OfdSignIn):
     placement: SesPdfPlacementIn
-    role: str | None = Field(None, max_length=20)
 
 
 @router.post("/ses-pdf/code", status_code=201, response_model=Challenge, tags=SES_PDF_TAGS)
 def ses_pdf_code(body: OfdCodeIn, platform: Plat, principal: Signer):
     """Send the signer a one-time code for this PDF (intent confirmation); not a PDF: 422."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
-    return platform.ses_pdf_signing.request_confirmation(
-        signer_subscriber_id=body.signer_subscriber_id,
-        document=ofd_of(body.document),
-        document_name=body.document.name,
-    )
+    return _request_code(platform.ses_pdf_signing, body, platform, principal)
 
 
 @router.post("/ses-pdf/sign", response_model=SignedOfdOut, tags=SES_PDF_TAGS)
@@ -177,17 +179,4 @@ def ses_pdf_sign(body: SesPdfSignIn, request: Request, platform: Plat, principal
     """Confirm the code and seal the PDF with the platform-held SM2 seal key: a GB/T 38540
     ``SES_Signature`` in ``/Contents`` (``/SubFilter /GBT38540.SES``), timestamped. The answer's
     ``signature_id`` is the signature field, ``boundary`` its rectangle in PDF points."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
-    signed = platform.ses_pdf_signing.sign(
-        ofd_of(body.document),
-        seal=body.seal,
-        pin=body.pin,
-        signer_subscriber_id=body.signer_subscriber_id,
-        challenge_id=body.challenge_id,
-        code=body.code,
-        placement=body.placement.placement(),
-        role=body.role,
-        document_name=body.document.name,
-        client_ip=client_ip(request),
-    )
-    return SignedOfdOut.of(signed)
+    return _sign(platform.ses_pdf_signing, body, request, platform, principal)
