@@ -138,8 +138,8 @@ def verify_cmd(
                     + ("an OFD" if kind == "ofd" else "a GB/T 38540 PDF"),
                     field="report",
                 )
-            trusted = _seal_trust(home, extra)
-            rep = _verify_seal(data, file.name, trusted, moment, kind, _crls(crl), home)
+            verify_seal = _seal_verifier(home, extra)
+            rep = verify_seal(data, file.name, moment, kind, _crls(crl))
         elif _platform_here(home):
             rep = platform(home).signing.verify(
                 data,
@@ -175,17 +175,40 @@ def verify_cmd(
     raise typer.Exit(0 if rep.valid else 1)
 
 
-def _seal_trust(home: Path | None, extra: list) -> list[bytes]:
-    """GB/T 38540 trust (DER): ``--trust`` and, where a platform is, its root and issuing CA
-    (the checks go one step, so both are listed, as ``yinxin ofd verify --platform``)."""
+def _seal_verifier(home: Path | None, extra: list):
+    """GB/T 38540's procedure for every seal-signed file of one call, as
+    ``verify(data, name, moment, kind, crls)``. The trust (DER) is ``--trust`` and, where a
+    platform is, its root and issuing CA (the checks go one step, so both are listed, as
+    ``yinxin ofd verify --platform``); there, the seals are also looked up in it (a seal
+    revoked there before the signing makes the signature INVALID). The platform is built once
+    here, not once per file."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    out = [c.public_bytes(Encoding.DER) for c in extra]
-    if _platform_here(home):
-        out = platform(home).ofd_signing.trust() + out
-    if not out:
+    from yinxin.seals.documents import OFD, SES_PDF, OfdFileReport, verify_seal_document
+
+    here = platform(home) if _platform_here(home) else None
+    extra_der = [c.public_bytes(Encoding.DER) for c in extra]
+    trust = (here.ofd_signing.trust() if here is not None else []) + extra_der
+    if not trust:
         raise _no_anchor()
-    return out
+
+    def verify(data: bytes, name: str, moment, kind: str, crls: list[bytes] | None):
+        if here is not None and kind == SES_PDF:
+            return here.ses_pdf_signing.verify(
+                data, extra_trust=extra_der, crls=crls or (), file_name=name, at=moment
+            )
+        if here is not None and kind == OFD:
+            import datetime as dt
+            import hashlib
+
+            when = (moment or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+            rep = here.ofd_signing.verify(data, extra_trust=extra_der, crls=crls or (), at=when)
+            return OfdFileReport(name, hashlib.sha256(data).hexdigest(), when, rep)
+        return verify_seal_document(
+            data, trust=trust, crls=crls, at=moment, file_name=name, kind=kind
+        )
+
+    return verify
 
 
 def _crls(paths: list[Path]) -> list[bytes] | None:
@@ -193,33 +216,6 @@ def _crls(paths: list[Path]) -> list[bytes] | None:
     from yinxin.adapters.cli.ofd import _crl
 
     return [_crl(path) for path in paths] or None
-
-
-def _verify_seal(
-    data: bytes,
-    name: str,
-    trust: list[bytes],
-    moment,
-    kind: str,
-    crls: list[bytes] | None,
-    home: Path | None,
-):
-    """GB/T 38540's procedure; where the platform is, the seals are also looked up in it (a
-    seal revoked there before the signing makes the signature INVALID)."""
-    from yinxin.seals.documents import OFD, SES_PDF, OfdFileReport, verify_seal_document
-
-    if kind == SES_PDF and _platform_here(home):
-        return platform(home).ses_pdf_signing.verify(
-            data, extra_trust=trust, crls=crls or (), file_name=name, at=moment
-        )
-    if kind == OFD and _platform_here(home):
-        import datetime as dt
-        import hashlib
-
-        when = (moment or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-        rep = platform(home).ofd_signing.verify(data, extra_trust=trust, crls=crls or (), at=when)
-        return OfdFileReport(name, hashlib.sha256(data).hexdigest(), when, rep)
-    return verify_seal_document(data, trust=trust, crls=crls, at=moment, file_name=name, kind=kind)
 
 
 def _no_anchor() -> ValidationError:
@@ -289,7 +285,7 @@ def _verify_many(
             sys.stderr.flush()
 
     results = []
-    seal_trust: list[bytes] | None = None
+    verify_seal = None
     from yinxin.pdf.batch import BatchResult, _load
     from yinxin.seals.documents import PADES, document_kind
 
@@ -299,11 +295,9 @@ def _verify_many(
             result = BatchResult(name, None, error)
         elif (kind := document_kind(data)) != PADES:
             try:
-                if seal_trust is None:
-                    seal_trust = _seal_trust(home, extra)
-                result = BatchResult(
-                    name, _verify_seal(data, name, seal_trust, moment, kind, crls, home)
-                )
+                if verify_seal is None:  # the first seal-signed file: built once for all
+                    verify_seal = _seal_verifier(home, extra)
+                result = BatchResult(name, verify_seal(data, name, moment, kind, crls))
             except ValidationError as e:
                 result = BatchResult(name, None, e)
         else:
