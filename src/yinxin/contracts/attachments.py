@@ -113,39 +113,6 @@ def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) 
             _unembedded(form.get("/Resources"), seen, out, depth + 1)
 
 
-def _anchor_in(data: bytes) -> str | bool | None:
-    """The first signature anchor text found in the PDF's text (every page read once, as the
-    sign flow's search reads it: NFKC, white space ignored), ``None`` when there is none,
-    ``False`` when PDFium cannot open it."""
-    import pypdfium2 as pdfium
-
-    from yinxin.contracts.templates import ROLES
-    from yinxin.pdf.anchors import _PDFIUM, _normalise, _page_text
-
-    anchors = [f"{role}（{word}）" for role in ROLES for word in ("签章", "盖章")]
-    wanted = [(a, _normalise(a)) for a in anchors]
-    with _PDFIUM:
-        try:
-            doc = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError:
-            return False
-        try:
-            for i in range(len(doc)):
-                page = doc[i]
-                textpage = page.get_textpage()
-                try:
-                    text = _normalise(_page_text(textpage))
-                finally:
-                    textpage.close()
-                    page.close()
-                for anchor, norm in wanted:
-                    if norm in text:
-                        return anchor
-        finally:
-            doc.close()
-    return None
-
-
 def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
     """``{sha256, pages, size}`` of an acceptable attachment, or a refusal naming ``where``."""
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -179,9 +146,13 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
     if missing:
         names = "、".join(sorted(set(missing))[:5])
         raise refuse(f"PDF 使用了未嵌入的字体（{names}），请嵌入字体后再附 / fonts not embedded")
-    found = _anchor_in(data)
-    if found is False:
-        raise refuse("PDF 无法读取 / the PDF cannot be read")
+    from yinxin.contracts.templates import ANCHOR_TEXTS
+    from yinxin.pdf.anchors import AnchorReadError, first_of
+
+    try:  # as the sign flow's search reads it: every page once, NFKC, white space ignored
+        found = first_of(data, ANCHOR_TEXTS)
+    except AnchorReadError:
+        raise refuse("PDF 无法读取 / the PDF cannot be read") from None
     if found:
         raise refuse(
             f"PDF 中含有签章位置文字“{found}”，会使印章盖错位置 / it contains a signature "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,34 @@ def _normalise(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
 
 
+def _textpages(
+    pdf: bytes, pages: Iterable[int] | None, reverse: bool
+) -> Iterator[tuple[int, PdfTextPage]]:
+    """Each asked page's text (0-based index, text page), under the PDFium lock; the text page
+    is closed when the caller asks for the next one or stops. Raises ``AnchorReadError`` when
+    PDFium cannot open the document."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            doc = pdfium.PdfDocument(pdf)
+        except pdfium.PdfiumError as exc:
+            raise AnchorReadError(str(exc)) from None
+        try:
+            count = len(doc)
+            order = [i for i in (range(count) if pages is None else pages) if 0 <= i < count]
+            for index in reversed(order) if reverse else order:
+                page = doc[index]
+                textpage = page.get_textpage()
+                try:
+                    yield index, textpage
+                finally:
+                    textpage.close()
+                    page.close()
+        finally:
+            doc.close()
+
+
 def find_text(
     pdf: bytes, needle: str, pages: Iterable[int] | None = None, *, last_page: bool = False
 ) -> list[AnchorHit]:
@@ -67,31 +95,34 @@ def find_text(
     target = _normalise(needle)
     if not target:
         return []
-    import pypdfium2 as pdfium
-
     hits: list[AnchorHit] = []
-    with _PDFIUM:
-        try:
-            doc = pdfium.PdfDocument(pdf)
-        except pdfium.PdfiumError as exc:
-            raise AnchorReadError(str(exc)) from None
-        try:
-            count = len(doc)
-            order = [i for i in (range(count) if pages is None else pages) if 0 <= i < count]
-            for index in reversed(order) if last_page else order:
-                page = doc[index]
-                textpage = page.get_textpage()
-                try:
-                    found = _search_page(textpage, target, index + 1)
-                finally:
-                    textpage.close()
-                    page.close()
-                if found and last_page:
-                    return found
-                hits += found
-        finally:
-            doc.close()
+    pages_read = _textpages(pdf, pages, last_page)
+    try:
+        for index, textpage in pages_read:
+            found = _search_page(textpage, target, index + 1)
+            if found and last_page:
+                return found
+            hits += found
+    finally:
+        pages_read.close()  # the lock and the document are let go now, not at collection
     return hits
+
+
+def first_of(pdf: bytes, needles: Iterable[str]) -> str | None:
+    """The first of ``needles`` the document's text holds (matched as :func:`find_text`
+    matches), reading each page once whatever the number of needles; ``None`` when none is
+    there. Raises ``AnchorReadError`` when PDFium cannot open the document."""
+    wanted = [(n, _normalise(n)) for n in needles]
+    pages_read = _textpages(pdf, None, False)
+    try:
+        for _index, textpage in pages_read:
+            text = _normalise.__wrapped__(_page_text(textpage))  # a page is not worth caching
+            for needle, norm in wanted:
+                if norm and norm in text:
+                    return needle
+    finally:
+        pages_read.close()
+    return None
 
 
 def _page_text(textpage: PdfTextPage) -> str:

@@ -89,9 +89,11 @@ def _norm(s: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", s) if not ch.isspace())
 
 
-#: Every signing role's anchor, normalised: only a signature block may contain one — the main
-#: block's ``甲方（签章）`` and an appendix block's ``甲方（盖章）`` (the seed's wording there).
-ANCHORS = tuple(_norm(f"{role}（{word}）") for role in ROLES for word in ("签章", "盖章"))
+#: Every signing role's anchor: only a signature block may contain one — the main block's
+#: ``甲方（签章）`` and an appendix block's ``甲方（盖章）`` (the seed's wording there).
+ANCHOR_TEXTS = tuple(f"{role}（{word}）" for role in ROLES for word in ("签章", "盖章"))
+#: The same, normalised, as a value or a template's text is searched for them.
+ANCHORS = tuple(_norm(a) for a in ANCHOR_TEXTS)
 
 
 @dataclass(frozen=True)
