@@ -265,6 +265,17 @@ class OfdSigning:
                     continue
         return out
 
+    def trust_with(self, extra_trust: list[bytes] | None) -> list[bytes]:
+        """``trust()`` and the relying party's own certificates; none at all is refused, naming
+        ``trust`` — the GB/T 38540 verify of either format."""
+        trust = self.trust() + [bytes(c) for c in extra_trust or []]
+        if not trust:
+            raise ValidationError(
+                "no trust anchor: the platform's CA is not initialised here; give --trust",
+                field="trust",
+            )
+        return trust
+
     def verify(
         self,
         data: bytes,
@@ -277,12 +288,7 @@ class OfdSigning:
         certificates the relying party adds); ``crls`` decide the revocation check; ``at`` is
         the verification moment (a signature cannot be later); the platform's own seals are
         looked up (``seal_status``)."""
-        trust = self.trust() + [bytes(c) for c in extra_trust or []]
-        if not trust:
-            raise ValidationError(
-                "no trust anchor: the platform's CA is not initialised here; give --trust",
-                field="trust",
-            )
+        trust = self.trust_with(extra_trust)
         report = verify_ofd(data, check_ofd_value(trust, list(crls) or None, at))
         signatures = []
         for sig in report.signatures:

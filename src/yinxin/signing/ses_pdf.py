@@ -78,12 +78,7 @@ class SesPdfSigning(OfdSigning):
     ) -> SesPdfReport:
         """Every seal signature of a PDF, trusting the platform's root and issuing CA (plus
         any certificates the relying party adds), as of ``at`` (default now)."""
-        trust = self.trust() + [bytes(c) for c in extra_trust or []]
-        if not trust:
-            raise ValidationError(
-                "no trust anchor: the platform's CA is not initialised here; give --trust",
-                field="trust",
-            )
+        trust = self.trust_with(extra_trust)
         moment = at or self.clock.now()
         report = verify_ses_pdf(
             data,
