@@ -33,12 +33,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
-from yinxin.contracts.templates import _PLACEHOLDER, Appendix, Blank, Template
+from yinxin.contracts.templates import _PLACEHOLDER, Appendix, Blank, Party, Template
 
 A4 = (595.28, 841.89)
 LEFT, RIGHT, TOP, BOTTOM = 72.0, 64.0, 72.0, 72.0
@@ -425,7 +425,6 @@ def render_contract(
     def markup(raw: str) -> None:
         """One line of clause text: ``## `` a heading, ``| `` no indent, ``- `` an item, a
         ``{{schedule}}`` alone one paragraph per instalment, else an indented paragraph."""
-        nonlocal cv
         line = raw.strip()
         if not line:
             return
@@ -449,7 +448,6 @@ def render_contract(
         else:
             paragraph(fill_text(template, line, values), 2 * BODY)
 
-    cv = pg.c
     for raw in template.text.strip().splitlines():
         markup(raw)
 
@@ -461,33 +459,53 @@ def render_contract(
     pg.y -= 14
     col = width / 2
     parties = list(template.parties)
-    for k in range(0, len(parties), 2):
-        page_before = len(pg.pages)
-        cv = pg.need(ROW_H)
-        if len(pg.pages) != page_before:  # the blocks begin a page of their own
-            note = f"（本页无正文，为《{heading_title}》（合同编号 {number}）之签署页）"
-            for ln in wrap(fonts, note, BODY, width):
-                pg.y -= LEADING
-                cv.text(LEFT, pg.y, ln, size=BODY, color=GREY)
-            pg.y -= 10
-        if k == 0 or len(pg.pages) != page_before:
-            cv.line(LEFT, pg.y, LEFT + width, pg.y, width=0.5)
-        top = pg.y
-        for j, party in enumerate(parties[k : k + 2]):
-            x = LEFT + j * col
-            name = values.get(party.name) or EMPTY
-            label = party.role if party.title == party.role else f"{party.title}（{party.role}）"
-            y = top
-            for ln in wrap(fonts, f"{label}：{name}", BODY, col - 12)[:3]:
-                y -= LEADING
-                cv.text(x, y, ln, size=BODY)
-            if party.representative:
-                rep = values.get(party.representative) or EMPTY
-                y -= LEADING
-                cv.text(x, y, f"法定代表人或委托代理人：{rep}", size=BODY)
-            cv.text(x, top - ANCHOR_DROP, party.anchor, size=12, face="B")
-            cv.text(x, top - ROW_H + 16, "签署日期：以可信时间戳为准", size=9, color=GREY)
-        pg.y = top - ROW_H
+
+    def party_rows(
+        row_h: float, note: str, draw: Callable[[Any, float, float, Party], None], *, rule: bool
+    ) -> None:
+        """The parties' blocks two to a row, ``row_h`` high; a row that begins a page says
+        whose signature page it is (``note``), and with ``rule`` a line runs above the first
+        row and above each page's first row. ``draw(cv, x, top, party)`` fills one block."""
+        for k in range(0, len(parties), 2):
+            page_before = len(pg.pages)
+            cv = pg.need(row_h)
+            fresh = len(pg.pages) != page_before
+            if fresh:  # the blocks begin a page of their own
+                for ln in wrap(fonts, note, BODY, width):
+                    pg.y -= LEADING
+                    cv.text(LEFT, pg.y, ln, size=BODY, color=GREY)
+                pg.y -= 10
+            if rule and (k == 0 or fresh):
+                cv.line(LEFT, pg.y, LEFT + width, pg.y, width=0.5)
+            top = pg.y
+            for j, party in enumerate(parties[k : k + 2]):
+                draw(cv, LEFT + j * col, top, party)
+            pg.y = top - row_h
+
+    def signature_block(cv: Any, x: float, top: float, party: Party) -> None:
+        name = values.get(party.name) or EMPTY
+        label = party.role if party.title == party.role else f"{party.title}（{party.role}）"
+        y = top
+        for ln in wrap(fonts, f"{label}：{name}", BODY, col - 12)[:3]:
+            y -= LEADING
+            cv.text(x, y, ln, size=BODY)
+        if party.representative:
+            rep = values.get(party.representative) or EMPTY
+            y -= LEADING
+            cv.text(x, y, f"法定代表人或委托代理人：{rep}", size=BODY)
+        cv.text(x, top - ANCHOR_DROP, party.anchor, size=12, face="B")
+        cv.text(x, top - ROW_H + 16, "签署日期：以可信时间戳为准", size=9, color=GREY)
+
+    def appendix_block(cv: Any, x: float, top: float, party: Party) -> None:
+        cv.text(x, top - APPENDIX_ANCHOR_DROP, party.appendix_anchor, size=12, face="B")
+        cv.text(x, top - APPENDIX_ROW_H + 16, "日期：以可信时间戳为准", size=9, color=GREY)
+
+    party_rows(
+        ROW_H,
+        f"（本页无正文，为《{heading_title}》（合同编号 {number}）之签署页）",
+        signature_block,
+        rule=True,
+    )
 
     # appendices, each from a new page, closed by every party's seal block and date
     for a in template.appendices:
@@ -535,20 +553,8 @@ def render_contract(
             for ln in lines:
                 markup(ln)
         pg.y -= 14
-        for k in range(0, len(parties), 2):
-            page_before = len(pg.pages)
-            cv = pg.need(APPENDIX_ROW_H)
-            if len(pg.pages) != page_before:  # the blocks begin a page: say whose they are
-                note = f"（本页无正文，为附件 {a.number}《{a.title}》之签章页）"
-                pg.y -= LEADING
-                cv.text(LEFT, pg.y, note, size=BODY, color=GREY)
-                pg.y -= 10
-            top = pg.y
-            for j, party in enumerate(parties[k : k + 2]):
-                x = LEFT + j * col
-                cv.text(x, top - APPENDIX_ANCHOR_DROP, party.appendix_anchor, size=12, face="B")
-                cv.text(x, top - APPENDIX_ROW_H + 16, "日期：以可信时间戳为准", size=9, color=GREY)
-            pg.y = top - APPENDIX_ROW_H
+        note = f"（本页无正文，为附件 {a.number}《{a.title}》之签章页）"
+        party_rows(APPENDIX_ROW_H, note, appendix_block, rule=False)
 
     # footers: number, template, page N of M
     total = len(pg.pages)
