@@ -9,7 +9,9 @@ where the platform is (its root and issuing CA are the trust) or with ``--trust`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -53,14 +55,7 @@ def sign_ofd_code(
     as_json: bool = JSON,
 ) -> None:
     """Send the signer a one-time code for this OFD (intent confirmation)."""
-    run(
-        as_json,
-        lambda: platform(home).ofd_signing.request_confirmation(
-            signer_subscriber_id=signer,
-            document=read_input(input, "in"),
-            document_name=input.name,
-        ),
-    )
+    request_code("ofd_signing", input, signer, home, as_json)
 
 
 def sign_ofd_cmd(
@@ -88,22 +83,20 @@ def sign_ofd_cmd(
     """
 
     def go():
-        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
-        data = read_input(input, "in")
-        where = _placement(anchor, page, x, y)
-        writable(output)  # a bad --out is refused before the code is used up
-        signed = platform(home).ofd_signing.sign(
-            data,
+        signed = sign_file(
+            "ofd_signing",
+            input,
+            output,
+            pin=pin,
+            code=code,
+            pin_stdin=pin_stdin,
+            placement=lambda: _placement(anchor, page, x, y),
+            home=home,
             seal=seal,
-            pin=the_pin,
             signer_subscriber_id=signer,
             challenge_id=challenge,
-            code=the_code,
-            placement=where,
             role=role,
-            document_name=input.name,
         )
-        write_atomic(output, signed.data)
         return extended(
             signed.record,
             replayed=signed.replayed,
@@ -121,3 +114,49 @@ def sign_ofd_cmd(
             f"{r.role or 'signer'} with seal {r.es_id} (OFD, {r.level})"
         ),
     )
+
+
+# --- the two steps, shared with ``sign ses-pdf-code`` / ``sign ses-pdf`` (``sign_ses_pdf``) ---
+
+
+def request_code(service: str, input: Path, signer: int, home: Path | None, as_json: bool) -> None:
+    """The first step on ``platform(home).<service>`` (``ofd_signing``, ``ses_pdf_signing``)."""
+    run(
+        as_json,
+        lambda: getattr(platform(home), service).request_confirmation(
+            signer_subscriber_id=signer,
+            document=read_input(input, "in"),
+            document_name=input.name,
+        ),
+    )
+
+
+def sign_file(
+    service: str,
+    input: Path,
+    output: Path,
+    *,
+    pin: str | None,
+    code: str | None,
+    pin_stdin: bool,
+    placement: Callable[[], Any],
+    home: Path | None,
+    **options: Any,
+):
+    """The second step on ``platform(home).<service>``: PIN and code, the file, the format's
+    ``placement`` and a writable ``--out`` are each refused in that order before the platform
+    is built; the signed file is written to ``output`` and the service's result returned."""
+    the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
+    data = read_input(input, "in")
+    where = placement()
+    writable(output)  # a bad --out is refused before the code is used up
+    signed = getattr(platform(home), service).sign(
+        data,
+        pin=the_pin,
+        code=the_code,
+        placement=where,
+        document_name=input.name,
+        **options,
+    )
+    write_atomic(output, signed.data)
+    return signed

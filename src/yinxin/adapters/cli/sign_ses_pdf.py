@@ -21,17 +21,12 @@ from yinxin.adapters.cli.common import (
     SEAL_PIN,
     console,
     extended,
-    platform,
-    read_input,
-    read_pin_and_code,
     run,
-    writable,
-    write_atomic,
 )
+from yinxin.adapters.cli.sign_ofd import SIGNER, request_code, sign_file
 from yinxin.errors import ValidationError
 
 IN = typer.Option(..., "--in", help="The PDF to be sealed.")
-SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
 
 
 def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None):
@@ -49,14 +44,7 @@ def sign_ses_pdf_code(
     as_json: bool = JSON,
 ) -> None:
     """Send the signer a one-time code for this PDF (intent confirmation)."""
-    run(
-        as_json,
-        lambda: platform(home).ses_pdf_signing.request_confirmation(
-            signer_subscriber_id=signer,
-            document=read_input(input, "in"),
-            document_name=input.name,
-        ),
-    )
+    request_code("ses_pdf_signing", input, signer, home, as_json)
 
 
 def sign_ses_pdf_cmd(
@@ -81,22 +69,20 @@ def sign_ses_pdf_cmd(
     platform's TSA. PIN and code as for `sign pdf`."""
 
     def go():
-        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
-        data = read_input(input, "in")
-        where = _placement(anchor, page, x, y)
-        writable(output)  # a bad --out is refused before the code is used up
-        signed = platform(home).ses_pdf_signing.sign(
-            data,
+        signed = sign_file(
+            "ses_pdf_signing",
+            input,
+            output,
+            pin=pin,
+            code=code,
+            pin_stdin=pin_stdin,
+            placement=lambda: _placement(anchor, page, x, y),
+            home=home,
             seal=seal,
-            pin=the_pin,
             signer_subscriber_id=signer,
             challenge_id=challenge,
-            code=the_code,
-            placement=where,
             role=role,
-            document_name=input.name,
         )
-        write_atomic(output, signed.data)
         return extended(
             signed.record,
             replayed=signed.replayed,
