@@ -308,6 +308,24 @@ class OfdSigning:
         valid = bool(signatures) and all(x.valid for x in signatures) and not report.unprotected
         return replace(report, signatures=tuple(signatures), valid=valid and not report.problems)
 
+    def verify_file(
+        self,
+        data: bytes,
+        *,
+        file_name: str,
+        extra_trust: list[bytes] | None = None,
+        crls: list[bytes] = (),
+        at: dt.datetime | None = None,
+    ):
+        """``verify`` as ``yinxin verify`` and ``POST /verifications`` show a file: an
+        ``OfdFileReport`` (name, SHA-256, the moment, default now), as ``SesPdfSigning.verify``
+        gives for a PDF."""
+        from yinxin.seals.documents import OfdFileReport
+
+        when = (at or self.clock.now()).replace(microsecond=0)
+        report = self.verify(data, extra_trust=extra_trust, crls=crls, at=when)
+        return OfdFileReport(file_name, sha256_hex(data), when, report)
+
     def seal_status(self, value: dict) -> Check | None:
         """GB/T 38540 has no status service for seals, but the platform knows its own: a
         signature made (by its timestamp's time, else ``timeInfo``) once the seal was revoked

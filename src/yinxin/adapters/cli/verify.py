@@ -184,7 +184,7 @@ def _seal_verifier(home: Path | None, extra: list):
     here, not once per file."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from yinxin.seals.documents import OFD, SES_PDF, OfdFileReport, verify_seal_document
+    from yinxin.seals.documents import OFD, SES_PDF, verify_seal_document
 
     here = platform(home) if _platform_here(home) else None
     extra_der = [c.public_bytes(Encoding.DER) for c in extra]
@@ -198,12 +198,9 @@ def _seal_verifier(home: Path | None, extra: list):
                 data, extra_trust=extra_der, crls=crls or (), file_name=name, at=moment
             )
         if here is not None and kind == OFD:
-            import datetime as dt
-            import hashlib
-
-            when = (moment or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-            rep = here.ofd_signing.verify(data, extra_trust=extra_der, crls=crls or (), at=when)
-            return OfdFileReport(name, hashlib.sha256(data).hexdigest(), when, rep)
+            return here.ofd_signing.verify_file(
+                data, extra_trust=extra_der, crls=crls or (), file_name=name, at=moment
+            )
         return verify_seal_document(
             data, trust=trust, crls=crls, at=moment, file_name=name, kind=kind
         )

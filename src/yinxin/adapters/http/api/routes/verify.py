@@ -100,7 +100,9 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
                 lambda: platform.ses_pdf_signing.verify(body, file_name=file_name, at=at)
             )
         else:
-            seal_report = await run_in_threadpool(lambda: _ofd(platform, body, file_name, at))
+            seal_report = await run_in_threadpool(
+                lambda: platform.ofd_signing.verify_file(body, file_name=file_name, at=at)
+            )
         return JSONResponse(json.loads(seal_report.to_json()))
     from yinxin.pdf.verify import averify_pdf
 
@@ -117,14 +119,3 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
         pdf = await run_in_threadpool(render_report_pdf, report)
         return Response(pdf, media_type="application/pdf")
     return report
-
-
-def _ofd(platform, body: bytes, file_name: str, at: dt.datetime | None):
-    """An OFD judged with the platform's trust and its own seals looked up (``seal_status``)."""
-    import hashlib
-
-    from yinxin.seals.documents import OfdFileReport
-
-    when = (at or platform.clock.now()).replace(microsecond=0)
-    report = platform.ofd_signing.verify(body, at=when)
-    return OfdFileReport(file_name, hashlib.sha256(body).hexdigest(), when, report)
