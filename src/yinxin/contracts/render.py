@@ -38,7 +38,15 @@ from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
-from yinxin.contracts.templates import _PLACEHOLDER, Appendix, Blank, Party, Template
+from yinxin.contracts.templates import (
+    _PLACEHOLDER,
+    ROW_TEXT_KEYS,
+    Appendix,
+    Blank,
+    Party,
+    Template,
+)
+from yinxin.errors import ValidationError
 
 A4 = (595.28, 841.89)
 LEFT, RIGHT, TOP, BOTTOM = 72.0, 64.0, 72.0, 72.0
@@ -235,8 +243,6 @@ def check_printable(template: Template, values: dict[str, Any], title: str | Non
     """Refuse, naming the blank, a value with a character the contract's font cannot draw
     (an emoji, a rare character outside the font, a non-character): a signed contract must
     say exactly what was typed."""
-    from yinxin.errors import ValidationError
-
     covered = _coverage()
 
     def check(text: str, where: str) -> None:
@@ -256,7 +262,7 @@ def check_printable(template: Template, values: dict[str, Any], title: str | Non
             check(v, f"values.{b.name}")
         elif isinstance(v, list):
             for i, row in enumerate(v, 1):
-                for key in ("milestone", "item", "service", "unit", "note"):
+                for key in ROW_TEXT_KEYS:
                     if key in row:
                         check(str(row[key] or ""), f"values.{b.name}[{i}].{key}")
 
@@ -524,8 +530,6 @@ def render_contract(
         if a.kind == "document" and attached:
             data = (attachments or {}).get(attached["sha256"])
             if data is None:
-                from yinxin.errors import ValidationError
-
                 raise ValidationError(
                     f"附件 {a.number} 的 PDF 不在手边 / the attached PDF is not at hand",
                     field=f"values.{a.pdf_blank}",
@@ -533,8 +537,6 @@ def render_contract(
             try:
                 _attached_pages(w, pg, fonts, data, f"附件 {a.number}《{a.title}》", width)
             except Exception as e:  # noqa: BLE001 - inspected, yet a parser may still balk
-                from yinxin.errors import ValidationError
-
                 raise ValidationError(
                     f"附件 {a.number} 的 PDF 无法并入合同（{type(e).__name__}）/ the attached "
                     "PDF cannot be copied into the contract",

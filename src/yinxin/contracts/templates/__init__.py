@@ -72,6 +72,9 @@ _DATE_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 MAX_SCHEDULE_ROWS = 24
 MAX_PRICE_LINES = 40
+#: The text cells of a table blank's rows (a schedule's, a price table's): what is printed as
+#: typed, so what is checked for anchor texts here and for glyphs by the renderer.
+ROW_TEXT_KEYS = ("milestone", "item", "service", "unit", "note")
 #: What an appendix holds (``[[appendices]]`` in a template file, drawn after the signature
 #: blocks, each from a new page): fixed ``text`` written in the file, a ``document`` (a
 #: ``longtext`` blank's paragraphs, e.g. the customer's technical specification), a ``list``
@@ -553,7 +556,7 @@ def _no_anchor(value: Any, where: str) -> None:
             (str(v), f"{where}[{i}].{k}")
             for i, r in enumerate(value, 1)
             for k, v in r.items()
-            if k in ("milestone", "item", "service", "unit", "note")
+            if k in ROW_TEXT_KEYS
         ]
         if isinstance(value, list)
         else []
