@@ -573,6 +573,27 @@ def test_a_pdf_unfit_to_append_is_refused_naming_the_field(raw, message):
     assert message in e.value.message, e.value.message
 
 
+def test_a_page_rotated_by_its_page_tree_is_refused_too():
+    """``/Rotate`` is inherited: set on the page tree's root it turns every page, though no
+    page says so itself (the pages would be appended sideways)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(_spec_pdf(SPEC_PAGES)))
+    tree = w.root["/Pages"]
+    tree[pdf_name("/Rotate")] = generic.NumberObject(90)
+    w.update_container(tree)
+    out = io.BytesIO()
+    w.write(out)
+    t = get_template("platform-integration")
+    v = {k: x for k, x in t.example_values().items() if k != "specification"}
+    with pytest.raises(ValidationError) as e:
+        t.fill(v | {"specification_pdf": base64.b64encode(out.getvalue()).decode()})
+    assert e.value.field == "values.specification_pdf"
+    assert "第 1 页是旋转页面" in e.value.message, e.value.message
+
+
 def test_a_drafted_pdf_is_kept_revised_with_it_and_never_another_file(world):
     p = world.p
     store = p.contracts.files

@@ -74,11 +74,6 @@ def reference(raw: dict, label: str, where: str) -> dict[str, Any]:
     return {"sha256": sha, "pages": pages, "size": size}
 
 
-def _pages(reader: Any) -> list[Any]:
-    count = int(reader.root["/Pages"]["/Count"])
-    return [reader.find_page_for_modification(i) for i in range(count)]
-
-
 def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) -> None:
     """Names of the fonts used under ``resources`` (forms included) that are not embedded."""
     if resources is None or depth > 8:
@@ -117,6 +112,8 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
     """``{sha256, pages, size}`` of an acceptable attachment, or a refusal naming ``where``."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from yinxin.pdf.incremental import list_pages
+
     def refuse(why: str) -> ValidationError:
         return ValidationError(f"{label}：{why}", field=where)
 
@@ -128,16 +125,17 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
         reader = PdfFileReader(BytesIO(data), strict=False)
         if reader.encrypted:
             raise refuse("PDF 已加密，无法附入合同 / the PDF is encrypted")
-        pages = _pages(reader)
+        pages = list_pages(reader)  # /Rotate and /Resources inherited from the tree
+        if len(pages) != int(reader.root["/Pages"]["/Count"]):  # what the renderer counts
+            raise ValueError("the page tree's /Count is not its number of pages")
         if not 1 <= len(pages) <= MAX_PAGES:
             raise refuse(f"PDF 应有 1–{MAX_PAGES} 页 / 1–{MAX_PAGES} pages")
         missing: list[str] = []
         seen: set[int] = set()
-        for i, (ref, resources) in enumerate(pages, 1):
-            page = ref.get_object()
-            if int(page.get("/Rotate", 0)) % 360:
+        for i, page in enumerate(pages, 1):
+            if page.rotate:
                 raise refuse(f"第 {i} 页是旋转页面，请先转正 / page {i} is rotated")
-            _unembedded(resources, seen, missing)
+            _unembedded(page.resources, seen, missing)
     except ValidationError:
         raise
     except Exception as e:  # noqa: BLE001 - any malformed file
