@@ -136,6 +136,13 @@ export function liveCheck(input, check) {
 }
 
 export const yuanOf = (fen) => `¥${(fen / 100).toFixed(2)}`;
+/** An amount the API gives in yuan as decimal text ("1740000.00") → ¥1,740,000.00, digit for
+ * digit (a Number would round a 15-digit amount's 分); "—" when there is none. */
+export const yuan = (v) => {
+  if (v === null || v === undefined) return "—";
+  const [whole, cents = "00"] = String(v).split(".");
+  return `¥${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${cents.padEnd(2, "0")}`;
+};
 export const day = (iso) => (iso ? iso.slice(0, 10) : "—");
 
 /** A facts list (dl.facts) from [label, value] pairs; empty values are left out. */

@@ -1,7 +1,7 @@
 // 合同详情: the contract's facts and values, its PDF (signed once every party signed), sending
 // it for signing (one signer and seal per party; the links are shown once) and cancelling it.
 import { ApiError, api, bindForm, currentSession, el, fmtTime, goLogin, saveBlob } from "/static/api.js";
-import { facts } from "/static/pages/common.js";
+import { facts, yuan } from "/static/pages/common.js";
 import { contractBadge, requireSubscriber } from "/static/pages/contract_labels.js";
 
 await requireSubscriber(currentSession, goLogin);
@@ -52,10 +52,6 @@ async function load() {
   return c;
 }
 
-const yuan = (v) => {
-  const [whole, cents = "00"] = String(v).split(".");
-  return `¥${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${cents.padEnd(2, "0")}`;
-};
 const rate = (v) => (Number(v) < 0.01 && Number(v) > 0 ? `${+(Number(v) * 1000).toFixed(4)}‰` : `${+(Number(v) * 100).toFixed(4)}%`);
 
 function show(b, v) {

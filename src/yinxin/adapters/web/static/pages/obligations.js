@@ -7,6 +7,7 @@
 // A refusal is worded in Chinese and shown at the field the API names (event, on, amount,
 // obligation_id); nothing is redrawn then, so a refused overpayment leaves the list as it was.
 import { ApiError, api, bindForm, currentSession, el, goLogin } from "/static/api.js";
+import { emptyRow, yuan } from "/static/pages/common.js";
 import { requireSubscriber } from "/static/pages/contract_labels.js";
 
 await requireSubscriber(currentSession, goLogin);
@@ -18,7 +19,6 @@ const STAGE = {
 };
 const EVENT = { delivered: "交付并提交验收申请", reminded: "催告验收", accepted: "签署验收合格报告", went_live: "系统上线运行" };
 const NEXT = { signed: ["delivered"], delivered: ["accepted", "reminded"], reminded: ["accepted"], accepted: ["went_live"], live: [] };
-const yuan = (v) => (v === null || v === undefined ? "—" : `¥${Number(v).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
 
 /** What a person calls the obligation's standing: 部分支付 / 已付清 for money. */
 function statusText(o) {
@@ -158,7 +158,7 @@ async function load() {
   const table = $("#obligations");
   table.querySelectorAll("tbody").forEach((b) => b.remove());
   table.append(...(items.length ? items.map(group)
-    : [el("tbody", {}, el("tr", {}, el("td", { colspan: 9, class: "muted", text: "没有符合条件的履约事项。" })))]));
+    : [el("tbody", {}, emptyRow(9, "没有符合条件的履约事项。"))]));
   // one card per contract of the whole list (not only the filtered rows)
   const all = status ? await api("GET", "/obligations") : items;
   const ids = [...new Set(all.map((o) => o.contract_id))];
