@@ -543,8 +543,7 @@ def render_contract(
                     field=f"values.{a.pdf_blank}",
                 ) from None
         elif a.kind == "price_table":
-            rate = values.get(template.blank(template.blank(a.blank).total).tax_rate or "")
-            _price_table(pg, fonts, template, a, values, rate or "0", width)
+            _price_table(pg, fonts, template, a, values, width)
         elif a.kind == "list":
             for ln in lines:
                 paragraph(ln, 2 * BODY, hanging=2 * BODY)
@@ -618,16 +617,17 @@ def _price_table(
     template: Template,
     a: Appendix,
     values: dict[str, Any],
-    rate: str,
     width: float,
 ) -> None:
     """附件 2 费用明细表 as the seed draws it: a ruled table, one row per price line (the
-    header repeated when it goes over a page), then 含税总价 in capitals and in figures."""
+    header repeated when it goes over a page), then 含税总价 in capitals and in figures; the
+    lines are taxed at the rate of the total they add up to."""
     from yinxin.contracts.money import capitals, format_amount
 
     b = template.blank(a.blank or "")
     rows = values.get(b.name) or []
     total = values.get(b.total or "") or "0"
+    rate = values.get(template.blank(b.total or "").tax_rate or "") or "0"
     cols = [*PRICE_COLS, width - sum(PRICE_COLS)]
     pad, lead = 3.0, TABLE * 1.45
 
