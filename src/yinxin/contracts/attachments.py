@@ -74,6 +74,18 @@ def reference(raw: dict, label: str, where: str) -> dict[str, Any]:
     return {"sha256": sha, "pages": pages, "size": size}
 
 
+def _first_time(ref: Any, seen: set[int]) -> bool:
+    """Whether an object is met for the first time (a font or form shared by many pages is
+    looked at once); a direct object, which nothing else can share, always is."""
+    key = getattr(ref, "idnum", None)
+    if key is None:
+        return True
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
 def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) -> None:
     """Names of the fonts used under ``resources`` (forms included) that are not embedded."""
     if resources is None or depth > 8:
@@ -81,11 +93,8 @@ def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) 
     resources = resources.get_object()
     fonts = resources.get("/Font")
     for name, ref in fonts.get_object().items() if fonts is not None else []:
-        key = getattr(ref, "idnum", None)
-        if key is not None and key in seen:
+        if not _first_time(ref, seen):
             continue
-        if key is not None:
-            seen.add(key)
         font = ref.get_object()
         if font.get("/Subtype") == "/Type3":  # glyphs drawn by the file itself
             continue
@@ -98,11 +107,8 @@ def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) 
             out.append(str(font.get("/BaseFont", name)).lstrip("/"))
     xobjects = resources.get("/XObject")
     for _name, ref in xobjects.get_object().items() if xobjects is not None else []:
-        key = getattr(ref, "idnum", None)
-        if key is not None and key in seen:
+        if not _first_time(ref, seen):
             continue
-        if key is not None:
-            seen.add(key)
         form = ref.get_object()
         if form.get("/Subtype") == "/Form":
             _unembedded(form.get("/Resources"), seen, out, depth + 1)
