@@ -28,22 +28,79 @@ Nothing else time-dependent is cached: each certificate path is still validated 
 own document's timestamps prove, with that document's revocation data, so a batch never
 carries a verdict from one file to another. One validation time is fixed for the whole batch
 (``at``, or the moment the verifier was made) so that every report of one run says the same.
+
+``verify_many(…, jobs=N)`` spreads the files over ``N`` worker processes: the caches above
+are per process and pure CPU work in Python holds the interpreter lock, so a second core
+helps only in a second process. Each worker builds one :class:`Verifier` with exactly this
+one's options (the same fixed ``at``, policy, fetching flags, trust roots, shortcut flag) and
+gets consecutive files in chunks, so its caches warm up as the parent's would; the results
+come back in input order. Since no report depends on what a verifier cached (the tests check
+reports with and without every cache), the reports are the same with any ``jobs``. The pool
+is for the command line (one thread, forked at once); the HTTP server verifies one file per
+request in process and never starts one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
+import math
+import multiprocessing
+import os
+import sys
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, YinxinError
 from yinxin.pdf import accel, direct
 from yinxin.pdf import verify as _v
 from yinxin.pdf.verify import POLICIES, VerificationReport
+
+#: ``jobs`` above this is refused as a mistake (a typo, a file count) rather than obeyed: each
+#: worker is a process holding pyHanko and its own caches.
+MAX_JOBS = 256
+#: ``jobs=0`` (automatic) uses every core only from this many PAdES files on: below it the
+#: pool's start-up (a fork, or a fresh interpreter with pyHanko under spawn) and the per-worker
+#: cold caches cost about what the second core saves.
+AUTO_MIN_FILES = 8
+#: Most files a worker is handed at once: enough to keep the pipe quiet, few enough that the
+#: last worker does not finish a whole chunk alone while the others wait.
+MAX_CHUNK = 8
+
+Item = bytes | str | Path | tuple[str, bytes]
+
+
+class WorkerFailed(YinxinError, exit_code=2, http_status=500, code="worker_failed"):
+    """A worker process of ``verify_many(jobs>1)`` died (killed, out of memory, a crash in a
+    C library); the batch gives no results rather than a list with holes."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_jobs(jobs: int, files: int) -> int:
+    """``jobs`` checked and made concrete: 0 means every available core when there are at
+    least :data:`AUTO_MIN_FILES` files, else 1. Refuses a negative or absurd value naming
+    ``jobs``."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= MAX_JOBS:
+        raise ValidationError(
+            f"jobs must be a whole number from 0 (automatic) to {MAX_JOBS}, not {jobs!r}",
+            field="jobs",
+        )
+    if jobs == 0:
+        return available_cores() if files >= AUTO_MIN_FILES else 1
+    return jobs
 
 
 @dataclass
@@ -79,6 +136,7 @@ class Verifier:
         self.policy = policy
         self.allow_fetching = allow_fetching
         self.ocsp_urls_allowed = ocsp_urls_allowed
+        self.shortcut = shortcut
         self._caches = _v._Caches()
         self._paths = direct.Learned() if shortcut else None
         self._objects = accel.ObjectStore()
@@ -132,15 +190,80 @@ class Verifier:
 
     def verify_many(
         self,
-        items: Iterable[bytes | str | Path | tuple[str, bytes]],
+        items: Iterable[Item],
         *,
         progress: Callable[[int, BatchResult], None] | None = None,
+        jobs: int = 1,
     ) -> list[BatchResult]:
-        return asyncio.run(self.averify_many(items, progress=progress))
+        """:meth:`averify_many`, in ``jobs`` worker processes when ``jobs > 1`` (0: automatic,
+        :func:`resolve_jobs`). Same results, same order, ``progress`` in input order as the
+        results arrive. A worker that dies raises :class:`WorkerFailed`. Not for a server's
+        threads: the pool forks this process (spawn where fork is not available)."""
+        items = list(items)
+        workers = min(resolve_jobs(jobs, len(items)), len(items))
+        if workers <= 1:
+            return asyncio.run(self.averify_many(items, progress=progress))
+        return self._verify_pooled(items, progress, workers)
+
+    def options(self) -> dict:
+        """Everything a worker needs to build a verifier that reports exactly as this one:
+        picklable (trust roots as DER) for the spawn start method."""
+        return {
+            "trust_roots": [c.public_bytes(Encoding.DER) for c in self.trust_roots],
+            "at": self.at,
+            "policy": self.policy,
+            "allow_fetching": self.allow_fetching,
+            "ocsp_urls_allowed": self.ocsp_urls_allowed,
+            "shortcut": self.shortcut,
+        }
+
+    def _verify_pooled(
+        self,
+        items: list[Item],
+        progress: Callable[[int, BatchResult], None] | None,
+        workers: int,
+    ) -> list[BatchResult]:
+        """Ordered ``imap`` over a :class:`ProcessPoolExecutor` (not ``multiprocessing.Pool``:
+        that one replaces a killed worker and waits forever for the task it lost). At most two
+        chunks a worker are in flight, so an archive is never all in the pipe at once."""
+        size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (workers * 4))))
+        chunks = iter([items[i : i + size] for i in range(0, len(items), size)])
+        out: list[BatchResult] = []
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=_pool_context(),
+            initializer=_start_worker,
+            initargs=(self.options(),),
+        )
+        try:
+            pending: collections.deque[Future] = collections.deque()
+            try:
+                for chunk in chunks:
+                    pending.append(pool.submit(_work, chunk))
+                    if len(pending) >= 2 * workers:
+                        break
+                while pending:
+                    results = pending.popleft().result()
+                    chunk = next(chunks, None)
+                    if chunk is not None:
+                        pending.append(pool.submit(_work, chunk))
+                    for result in results:
+                        out.append(result)
+                        if progress is not None:
+                            progress(len(out) - 1, result)
+            except BrokenProcessPool:
+                raise WorkerFailed(
+                    f"a verification worker process ended abruptly (killed, out of memory or "
+                    f"crashed) after {len(out)} of {len(items)} files; no result is given for "
+                    f"this batch — run it again, or with jobs=1 (--jobs 1) to find the file"
+                ) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return out
 
 
 def verify_many(
-    items: Iterable[bytes | str | Path | tuple[str, bytes]],
+    items: Iterable[Item],
     *,
     trust_roots: list[x509.Certificate],
     at: dt.datetime | None = None,
@@ -148,8 +271,9 @@ def verify_many(
     allow_fetching: bool = False,
     ocsp_urls_allowed: bool = False,
     progress: Callable[[int, BatchResult], None] | None = None,
+    jobs: int = 1,
 ) -> list[BatchResult]:
-    """Verify every item with one :class:`Verifier`; see :meth:`Verifier.averify_many`."""
+    """Verify every item with one :class:`Verifier` (``jobs``: :meth:`Verifier.verify_many`)."""
     verifier = Verifier(
         trust_roots,
         at=at,
@@ -157,12 +281,36 @@ def verify_many(
         allow_fetching=allow_fetching,
         ocsp_urls_allowed=ocsp_urls_allowed,
     )
-    return verifier.verify_many(items, progress=progress)
+    return verifier.verify_many(items, progress=progress, jobs=jobs)
 
 
-def _load(
-    item: bytes | str | Path | tuple[str, bytes], i: int
-) -> tuple[str, bytes, ValidationError | None]:
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork on Linux: the worker starts from the parent's imported modules in milliseconds
+    (callers fork from one thread: the CLI). spawn elsewhere (macOS system frameworks are not
+    fork-safe; Windows has no fork): a fresh interpreter imports this module."""
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+# the worker process's verifier, built once by the pool's initializer
+_WORKER: Verifier | None = None
+
+
+def _start_worker(options: dict) -> None:
+    global _WORKER
+    options = dict(options)
+    roots = [x509.load_der_x509_certificate(der) for der in options.pop("trust_roots")]
+    _WORKER = Verifier(roots, **options)
+
+
+def _work(chunk: list[Item]) -> list[BatchResult]:
+    """One chunk in a worker: the in-process path, with the worker's warm caches."""
+    assert _WORKER is not None, "the pool's initializer builds the worker's verifier"
+    return asyncio.run(_WORKER.averify_many(chunk))
+
+
+def _load(item: Item, i: int) -> tuple[str, bytes, ValidationError | None]:
     if isinstance(item, tuple):
         name, data = item
         return str(name), bytes(data), None
@@ -175,4 +323,12 @@ def _load(
         return path.name, b"", ValidationError(f"cannot read {path}: {e.strerror}", field="in")
 
 
-__all__ = ["BatchResult", "Verifier", "verify_many"]
+__all__ = [
+    "MAX_JOBS",
+    "BatchResult",
+    "Verifier",
+    "WorkerFailed",
+    "available_cores",
+    "resolve_jobs",
+    "verify_many",
+]
