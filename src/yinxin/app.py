@@ -109,13 +109,15 @@ class Platform:
     @cached_property
     def _certificates(self) -> tuple[Certificates, CertificateNotices]:
         """The certificates service and the notices that hook into its every change: built
-        together, so no change is made before its holder's notice is wired."""
+        together, so no change is made before its holder's notice is wired. The authority,
+        the KEK and the notifier are built when a change first needs them, so a listing
+        loads no PKI and no messaging code."""
         from yinxin.registry.certificates import Certificates
         from yinxin.registry.notices import CertificateNotices
 
-        certificates = Certificates(self.db, self.clock, self.ca, kek=self.kek)
+        certificates = Certificates(self.db, self.clock, lambda: self.ca, kek=lambda: self.kek)
         certificates.on_status_change.append(self._publish_crl)
-        notices = CertificateNotices(self.db, self.clock, certificates, self.notifier)
+        notices = CertificateNotices(self.db, self.clock, certificates, lambda: self.notifier)
         return certificates, notices
 
     @property
@@ -139,7 +141,9 @@ class Platform:
     def seals(self) -> Seals:
         from yinxin.seals.service import Seals
 
-        return Seals(self.db, self.clock, self.ca, home=self.settings.home, kek=self.kek)
+        return Seals(
+            self.db, self.clock, lambda: self.ca, home=self.settings.home, kek=lambda: self.kek
+        )
 
     @cached_property
     def status(self) -> StatusService:

@@ -3,6 +3,11 @@
 Every verb checks the table of allowed moves (``lifecycle.MOVES``) and all its inputs before it
 writes anything; the change, any successor certificate, the status revision that tells CRL and
 OCSP publishers to refresh, and the audit event are written in one transaction.
+
+The PKI (``cryptography``, the authority, key generation and sealing, SM2) is imported inside
+the verbs that parse, issue or seal, and the authority and key-encryption key are handed over
+as callables asked for on first use: a listing or a lookup (``yinxin cert list``) loads and
+builds none of it (issue 10: a simple verb answers in under 0.5 s).
 """
 
 from __future__ import annotations
@@ -13,11 +18,8 @@ import json
 import os
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,15 +33,7 @@ from yinxin.errors import (
     ValidationError,
 )
 from yinxin.identity import validate_mobile, validate_name, validate_phone
-from yinxin.pki import sm2_x509
-from yinxin.pki.algorithms import algorithm_of, get_algorithm
-from yinxin.pki.authority import build_certificate, new_serial
-from yinxin.pki.kek import PlatformKek
-from yinxin.pki.pinkeys import check_pin, is_wrapped, seal_private_key, wrap_sealed
-from yinxin.pki.profiles import get_profile
-from yinxin.pki.sm2 import SM2PublicKey
 from yinxin.registry import lifecycle
-from yinxin.registry.ca import CertificateAuthority
 from yinxin.registry.events import event
 from yinxin.registry.fees import check_years, get_plan, yuan
 from yinxin.registry.lifecycle import (
@@ -81,12 +75,24 @@ from yinxin.store.models import (
 )
 from yinxin.store.queries import of_organization, one_or_404, paged, select_where
 
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from yinxin.pki.kek import PlatformKek
+    from yinxin.registry.ca import CertificateAuthority
+
 YEAR = dt.timedelta(days=365)
 MAX_CSR = 64 * 1024
 
 
 def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
     """Parse PEM or DER and check proof of possession; the CSR's subject is not trusted."""
+    from cryptography import x509
+
+    from yinxin.pki import sm2_x509
+    from yinxin.pki.algorithms import algorithm_of
+
     raw = data.encode() if isinstance(data, str) else data
     if not raw or len(raw) > MAX_CSR:
         raise ValidationError("the CSR is empty or larger than 64 KiB", field="csr")
@@ -132,6 +138,8 @@ def check_dns_name(name: str) -> str:
 
 
 def pub_der(key: PublicKeyTypes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -139,6 +147,9 @@ def pub_der(key: PublicKeyTypes) -> bytes:
 
 def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     """The certificate subject follows the subscriber kind (001 §一.4)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
     if sub.kind == PERSON:
         # A stable pseudonymous identifier tells two people of the same name apart without
@@ -166,14 +177,16 @@ class Certificates:
         self,
         db: Database,
         clock: Clock,
-        ca: CertificateAuthority,
+        ca: Callable[[], CertificateAuthority],
         *,
-        kek: PlatformKek | None = None,
+        kek: Callable[[], PlatformKek] | None = None,
     ):
-        self.db, self.clock, self.ca = db, clock, ca
+        """``ca`` and ``kek`` are called when a verb first needs them (the composition root
+        builds each on first use), so a query builds neither."""
+        self.db, self.clock, self._ca = db, clock, ca
         # Platform-held keys are sealed under the PIN and this key-encryption key (without
         # one, under the PIN alone: the format of keys made before it existed).
-        self.kek = kek
+        self._kek = kek
         # Called after a status change commits (in-process publishers refresh at once).
         self.on_status_change: list[Callable[[str], None]] = []
         # Called after a certificate is issued and committed.
@@ -183,6 +196,14 @@ class Certificates:
         # a transactional outbox row) commits or rolls back with the change itself, so a crash
         # after the commit cannot lose it. They must not call out of the process.
         self.in_transaction: list[Callable[[Session, Certificate, str], None]] = []
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        return self._ca()
+
+    @property
+    def kek(self) -> PlatformKek | None:
+        return self._kek() if self._kek is not None else None
 
     # --- helpers -------------------------------------------------------------------------------
     def _cert_row(self, s: Session, serial: str, lock: bool = False) -> Certificate:
@@ -206,6 +227,12 @@ class Certificates:
                 "holds the key, sealed under that PIN)",
                 field="csr",
             )
+        from cryptography.hazmat.primitives import serialization
+
+        from yinxin.pki import sm2_x509
+        from yinxin.pki.algorithms import get_algorithm
+        from yinxin.pki.pinkeys import check_pin, seal_private_key
+
         if csr is not None:
             req = parse_csr(csr)
             pk = sm2_x509.public_key_any(req)
@@ -231,6 +258,8 @@ class Certificates:
     def _kek_ready(self, pin: str | None) -> None:
         """Before a transaction that seals a new key: check the PIN and open (or create) the
         KEK, so the key store is never opened while the database write lock is held."""
+        from yinxin.pki.pinkeys import check_pin
+
         if pin is not None:
             check_pin(pin)
             if self.kek is not None:
@@ -239,6 +268,8 @@ class Certificates:
     def wrap_legacy_keys(self, *, actor: str = "operator") -> WrappedKeys:
         """Encrypt every platform-held key still sealed under its PIN alone (made before the
         KEK) under the KEK as well. Needs no PIN: the PIN-sealed blob is wrapped as it is."""
+        from yinxin.pki.pinkeys import is_wrapped, wrap_sealed
+
         if self.kek is None:
             raise ConfigurationError("no platform key-encryption key configured", field="keystore")
         self.kek.ready()
@@ -289,6 +320,12 @@ class Certificates:
         application_id: int | None,
         dns_names: list[str] | None,
     ) -> Certificate:
+        from cryptography.hazmat.primitives import serialization
+
+        from yinxin.pki.authority import build_certificate, new_serial
+        from yinxin.pki.profiles import get_profile
+        from yinxin.pki.sm2 import SM2PublicKey
+
         # the subscriber's key algorithm picks the hierarchy: an SM2 key goes to the SM2
         # issuing CA when one stands beside the default (docs/national-algorithms.md, "Side by
         # side"), so one person can hold an ECDSA and an SM2 certificate at once
@@ -379,6 +416,8 @@ class Certificates:
         algorithm: str = "ec-p256",
         actor: str = "applicant",
     ) -> SubmittedApplication:
+        from yinxin.pki.profiles import get_profile
+
         prof = get_profile(profile)
         acceptance_point = validate_name(acceptance_point, "acceptance_point")
         get_plan(plan)
@@ -564,6 +603,8 @@ class Certificates:
     def approve(
         self, application_id: int, *, officer: str, validity_years: int | None = None
     ) -> CertificateView:
+        from yinxin.pki import sm2_x509
+
         officer = self._officer(officer)
         # load the CA key first (the one that will sign: this application's key picks the
         # hierarchy): a wrong passphrase writes nothing, and no key is read under the write lock
@@ -770,6 +811,10 @@ class Certificates:
         revoke_reason: str | None,
         subject_updates: dict | None = None,
     ) -> Successor:
+        from cryptography import x509
+
+        from yinxin.pki import sm2_x509
+
         self.ca.issuer("issuing")
         if new_key and csr is None:
             self._kek_ready(pin)

@@ -6,26 +6,33 @@ transaction* as the change (a transactional outbox row, ``pending``), so it exis
 the change does: a crash right after the commit cannot lose it, a change that rolls back leaves
 none. It is sent right after the commit; a process that died first leaves it pending for
 ``yinxin notify retry``. A delivery problem is logged and kept in the send log, and never undoes
-the certificate operation; a holder with no phone or e-mail is skipped and logged."""
+the certificate operation; a holder with no phone or e-mail is skipped and logged.
+
+The notifier (its gateways, templates and send log) is asked for when a change or a renewal
+run first needs it, not when the certificates service is built: a listing loads none of it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import YinxinError
-from yinxin.notify.service import NotificationView, Notifier, Status
 from yinxin.registry.certificates import Certificates
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.registry.views import CertificateView
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
-from yinxin.store.models.notify import Notification
+
+if TYPE_CHECKING:
+    from yinxin.notify.service import NotificationView, Notifier, Status
 
 log = logging.getLogger(__name__)
 RENEWAL_TEMPLATE = "certificate_expiring"
@@ -45,12 +52,24 @@ class RenewalNotice:
 
 
 class CertificateNotices:
-    def __init__(self, db: Database, clock: Clock, certificates: Certificates, notifier: Notifier):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        certificates: Certificates,
+        notifier: Callable[[], Notifier],
+    ):
+        """Hooks into every change of ``certificates`` now; ``notifier`` is called when a
+        change or a renewal run first needs it (the composition root builds it then)."""
         self.db, self.clock = db, clock
-        self.certificates, self.notifier = certificates, notifier
+        self.certificates, self._notifier = certificates, notifier
         certificates.in_transaction.append(self.enqueue)
         certificates.on_issued.append(self.issued)
         certificates.on_status_change.append(self.status_changed)
+
+    @property
+    def notifier(self) -> Notifier:
+        return self._notifier()
 
     @staticmethod
     def _recipient_in(s: Session, subscriber_id: int) -> tuple[int, str]:
@@ -62,7 +81,13 @@ class CertificateNotices:
         return subscriber_id, sub.name if sub else ""
 
     def enqueue(self, s: Session, row: Certificate, event: str) -> None:
-        """In the change's transaction: write the holder's notice as a pending outbox row."""
+        """In the change's transaction: write the holder's notice as a pending outbox row.
+
+        The notifier is asked for first, for every change, and outside the ``try`` below: a
+        gateway configuration that cannot be built refuses the change (it rolls back) rather
+        than being logged as a holder without contact details, or failing only after the
+        commit, in ``status_changed``, for a change that writes no notice."""
+        notifier = self.notifier
         if event == "issued":
             template, values = "certificate_issued", {"not_after": _day(row.not_after)}
         elif row.status == REVOKED:
@@ -76,17 +101,19 @@ class CertificateNotices:
         to, name = self._recipient_in(s, row.subscriber_id)
         try:
             values = {"name": name, "serial": row.serial_hex, **values}
-            self.notifier.enqueue(s, self.notifier.to_subscriber(s, to, template, values))
+            notifier.enqueue(s, notifier.to_subscriber(s, to, template, values))
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
             log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
 
-    def _send(self, cert: CertificateView, template: str, values: dict) -> NotificationView | None:
+    def _send(
+        self, notifier: Notifier, cert: CertificateView, template: str, values: dict
+    ) -> NotificationView | None:
         try:
             with self.db.read() as s:
                 to, name = self._recipient_in(s, cert.subscriber_id)
                 values = {"name": name, "serial": cert.serial, **values}
-                message = self.notifier.to_subscriber(s, to, template, values)
-            return self.notifier.send(message)
+                message = notifier.to_subscriber(s, to, template, values)
+            return notifier.send(message)
         except YinxinError as e:  # e.g. no phone or e-mail on record
             log.info("no %s notice for %s: %s", template, cert.serial, e.message)
             return None
@@ -103,6 +130,9 @@ class CertificateNotices:
         self, within_days: int = 30, repeat_after_days: int = 7
     ) -> list[RenewalNotice]:
         """One notice per expiring certificate, repeated at most every ``repeat_after_days``."""
+        from yinxin.store.models.notify import Notification
+
+        notifier = self.notifier  # before the first send, so a broken configuration is raised
         now = self.clock.now()
         since = now - dt.timedelta(days=repeat_after_days)
         sent = []
@@ -121,7 +151,10 @@ class CertificateNotices:
                 continue
             left = (cert.not_after - now).days
             row = self._send(
-                cert, RENEWAL_TEMPLATE, {"not_after": _day(cert.not_after), "days": max(left, 0)}
+                notifier,
+                cert,
+                RENEWAL_TEMPLATE,
+                {"not_after": _day(cert.not_after), "days": max(left, 0)},
             )
             if row is not None:
                 sent.append(RenewalNotice(cert.serial, row.id, row.status))

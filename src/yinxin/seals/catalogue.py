@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from yinxin.errors import Conflict, ValidationError
 from yinxin.identity import validate_id_document, validate_name
-from yinxin.seals.seseal import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL
+from yinxin.seals.seal_types import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL
 from yinxin.store.models import Subscriber
 
 if TYPE_CHECKING:
@@ -88,6 +88,17 @@ KINDS: dict[SealKind, KindSpec] = {
     ),
 }
 ORGANIZATION_KINDS = frozenset(k for k, v in KINDS.items() if v.subscriber_kind == "organization")
+
+# The administrative region (GB/T 2260) that opens every esID this platform makes.
+DEFAULT_REGION = "110000"
+
+
+def check_region_code(region_code: str) -> str:
+    """A GB/T 2260 region code: six digits."""
+    if not (len(region_code) == 6 and region_code.isdigit()):
+        raise ValidationError("the region code must be 6 digits (GB/T 2260)", field="region_code")
+    return region_code
+
 
 BUSINESS_TYPES: dict[BusinessType, str] = {
     BusinessType.NEW: "新申请",

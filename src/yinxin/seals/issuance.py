@@ -30,6 +30,7 @@ from yinxin.registry.fees import check_years
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import (
     BUSINESS_TYPES,
+    DEFAULT_REGION,
     KINDS,
     YEAR,
     BusinessType,
@@ -38,6 +39,7 @@ from yinxin.seals.catalogue import (
     SealForm,
     SealKind,
     check_holder,
+    check_region_code,
     check_scan,
     coerce_form,
     drawn_name,
@@ -66,8 +68,6 @@ from yinxin.store.models.seals import Seal
 if TYPE_CHECKING:
     from yinxin.registry.ca import CertificateAuthority
     from yinxin.seals.render import SealImage
-
-DEFAULT_REGION = "110000"
 
 
 class _Plan(NamedTuple):
@@ -117,13 +117,9 @@ class SealIssuance:
         holds: SealHolds,
         region_code: str = DEFAULT_REGION,
     ):
-        if not (len(region_code) == 6 and region_code.isdigit()):
-            raise ValidationError(
-                "the region code must be 6 digits (GB/T 2260)", field="region_code"
-            )
         self.db, self.clock, self.ca = db, clock, ca
         self.files, self.views, self.holds = files, views, holds
-        self.region_code = region_code
+        self.region_code = check_region_code(region_code)
 
     def apply(
         self,

@@ -7,12 +7,12 @@ guessing on one seal must count against all of them. A locked key is released on
 officer (``SealPins.release``). Seals on a subscriber-held key (CSR certificates) are made and
 managed by the platform but sign on the holder's own machine, never here.
 
-**Usability is decided at use time from the database** (``problem``): the seal's state and
-validity, the certificate's *current* status (a frozen or revoked certificate stops its seals
-at once, without touching the seal rows), the key lock and, for organization seals, the
-member's authorization (``seals.grants``). ``SealPins.unlock_for_signing`` is the one door the
-signing service uses. The only write a refused call makes is the wrong-PIN counter: counting is
-the whole point of it.
+**Usability is decided at use time from the database** (``seals.usability.problem``): the
+seal's state and validity, the certificate's *current* status (a frozen or revoked certificate
+stops its seals at once, without touching the seal rows), the key lock and, for organization
+seals, the member's authorization (``seals.grants``). ``SealPins.unlock_for_signing`` is the
+one door the signing service uses. The only write a refused call makes is the wrong-PIN
+counter: counting is the whole point of it.
 """
 
 from __future__ import annotations
@@ -40,9 +40,7 @@ from yinxin.pki.pinkeys import (
 )
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals import lifecycle
-from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
-from yinxin.seals.grants import is_granted
-from yinxin.seals.lifecycle import SealState
+from yinxin.seals.catalogue import SealKind
 from yinxin.seals.rows import (
     actor_name,
     audit_seal,
@@ -50,13 +48,12 @@ from yinxin.seals.rows import (
     seal_row,
     seals_on_key_id,
 )
+from yinxin.seals.usability import MAX_PIN_FAILURES, locked_refusal, problem
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.seals import Seal
 
 T = TypeVar("T")
-
-MAX_PIN_FAILURES = 5
 
 
 @dataclass(frozen=True)
@@ -113,74 +110,6 @@ class UnlockedSeal(NamedTuple):
     key: KeyHandle
     certificate: x509.Certificate
     stamp: SealMaterial
-
-
-def locked_refusal(es_id: str) -> Forbidden:
-    """The one reply to any attempt on a locked key, whatever PIN it carried."""
-    return Forbidden(
-        f"seal {es_id} is locked after {MAX_PIN_FAILURES} wrong PINs; an RA officer must unlock it",
-        field="pin",
-        code="seal_locked",
-    )
-
-
-def problem(
-    s: Session,
-    seal: Seal,
-    cert: Certificate,
-    key: PlatformKey | None,
-    member_subscriber_id: int | None,
-    now: dt.datetime,
-) -> Forbidden | None:
-    """Why the seal cannot sign right now (PIN aside), or None; reads current rows only."""
-    if seal.state != SealState.ACTIVE:
-        hold = f" ({seal.hold_kind})" if seal.hold_kind else ""
-        return Forbidden(
-            f"seal {seal.es_id} is {seal.state}{hold}", field="seal", code="seal_not_active"
-        )
-    if not seal.valid_start <= now < seal.valid_end:
-        return Forbidden(
-            f"seal {seal.es_id} is outside its validity "
-            f"({seal.valid_start:%Y-%m-%d} to {seal.valid_end:%Y-%m-%d})",
-            field="seal",
-            code="seal_expired",
-        )
-    if cert.status != cert_lifecycle.ACTIVE or cert.not_after <= now:
-        state = cert.status + (f" ({cert.hold_kind})" if cert.hold_kind else "")
-        return Forbidden(
-            f"seal {seal.es_id} cannot be used: its certificate "
-            f"{cert.serial_hex} is "
-            f"{state if cert.status != cert_lifecycle.ACTIVE else 'past its end'}",
-            field="certificate",
-            code="certificate_not_valid",
-        )
-    if member_subscriber_id is not None:
-        if seal.kind in ORGANIZATION_KINDS:
-            if not is_granted(s, seal.id, member_subscriber_id):
-                return Forbidden(
-                    f"subscriber #{member_subscriber_id} is not authorized to "
-                    f"use seal {seal.es_id} (用印授权)",
-                    field="member_subscriber_id",
-                    code="not_authorized",
-                )
-        elif member_subscriber_id != seal.subscriber_id:
-            return Forbidden(
-                f"personal seal {seal.es_id} is used by its holder only",
-                field="member_subscriber_id",
-                code="not_authorized",
-            )
-    if key is None:
-        return Forbidden(
-            f"seal {seal.es_id} is bound to certificate {cert.serial_hex}, "
-            "whose key the subscriber holds (CSR): it cannot sign on the "
-            "platform; sign locally with your own key, this seal's image and "
-            "its SESeal record",
-            field="seal",
-            code="subscriber_held_key",
-        )
-    if key.locked:
-        return locked_refusal(seal.es_id)
-    return None
 
 
 def _key_for_pin_change(s: Session, row: Seal) -> PlatformKey:

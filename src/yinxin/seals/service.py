@@ -9,35 +9,52 @@ hands each call to the part that owns it; each part imports only the ones below 
 * ``rows`` — the shared lookups (a seal by id or esID, its certificate, the seals on one key);
 * ``files`` — the seal folder ``<home>/seals/<esID>/``, written with the commit, checked, repaired;
 * ``grants`` — authorizations (用印授权) of an organization's seals to its people;
-* ``pin`` — whether a seal can sign now, the seal PIN, its lockout and change, and
-  ``unlock_for_signing``;
+* ``usability`` — whether a seal can sign now, PIN aside, from the current rows;
+* ``pin`` — the seal PIN, its lockout and change, and ``unlock_for_signing``;
 * ``view`` — ``SealView``, the one shape a seal is shown in;
 * ``holds`` — freeze, unfreeze, revoke, PIN leak, expiry (moves that make no new record);
 * ``records`` — the SESeal versions and application forms, and checking them;
 * ``issuance`` — the application form's business types: create, renew, change, cancel;
 * ``lifecycle`` — the transition table every verb checks before it writes.
+
+Each part is built the first time a verb of it is used, and the parts that hold keys and
+records (``pin``, ``records``, ``issuance``: the PKI, ``cryptography``, asn1crypto) are
+imported only then, as the authority and the key-encryption key are asked for only then: a
+listing (``yinxin seal list``) shows seals with ``view``, ``files`` and ``usability`` alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from yinxin.clock import Clock
-from yinxin.pki.kek import PlatformKek
-from yinxin.registry.ca import CertificateAuthority
-from yinxin.seals.catalogue import BusinessType, ImageSource, SealForm, SealKind
+from yinxin.seals.catalogue import (
+    DEFAULT_REGION,
+    BusinessType,
+    ImageSource,
+    SealForm,
+    SealKind,
+    check_region_code,
+)
 from yinxin.seals.files import FilesRepair, FileState, SealFiles, WrittenFiles
 from yinxin.seals.grants import GrantView, SealGrants
 from yinxin.seals.holds import SealHolds
-from yinxin.seals.issuance import DEFAULT_REGION, SealIssuance
 from yinxin.seals.lifecycle import SealHoldKind, SealState
-from yinxin.seals.pin import PinChange, PinChecked, SealPins, SealUsability, UnlockedSeal
-from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecords, SealRecordView
 from yinxin.seals.rows import actor_name, seal_row
 from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView, SealViews
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
 from yinxin.store.queries import of_organization, paged, select_where
+
+if TYPE_CHECKING:
+    from yinxin.pki.kek import PlatformKek
+    from yinxin.registry.ca import CertificateAuthority
+    from yinxin.seals.issuance import SealIssuance
+    from yinxin.seals.pin import PinChange, PinChecked, SealPins, SealUsability, UnlockedSeal
+    from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecords, SealRecordView
 
 # What callers see: the service, the form it takes, and the typed results it answers with.
 __all__ = [
@@ -66,68 +83,138 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """The result types of the parts imported on first use (``from yinxin.seals.service
+    import UnlockedSeal`` works as before), taken from their part when first asked for."""
+    if name in ("PinChange", "PinChecked", "SealUsability", "UnlockedSeal"):
+        from yinxin.seals import pin as part
+    elif name in ("RecordCheck", "SealApplicationView", "SealRecordView"):
+        from yinxin.seals import records as part
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(part, name)
+
+
+class _Verb:
+    """A verb of the facade: the bound method ``verb`` of the part ``part``, so its signature
+    and docstring are the ones a caller sees (``help(platform.seals.create)``), written once.
+    Reading it builds the part if need be and keeps the method on the instance, so from then
+    on it is a plain attribute (one a test may replace)."""
+
+    def __init__(self, part: str, verb: str) -> None:
+        self.part, self.verb = part, verb
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        method = getattr(getattr(obj, self.part), self.verb)
+        obj.__dict__[self.name] = method
+        return method
+
+
 class Seals:
     """The seal service as callers see it: every verb of the seal agreement, by delegation.
 
     The parts are built here from what the composition root (``yinxin.app``) hands over, so
-    ``app.py`` constructs one object as before and no caller learns the split.
+    ``app.py`` constructs one object as before and no caller learns the split. ``ca`` and
+    ``kek`` are callables: the composition root builds each on first use, and so does this
+    facade with its parts.
     """
 
     def __init__(
         self,
         db: Database,
         clock: Clock,
-        ca: CertificateAuthority,
+        ca: Callable[[], CertificateAuthority],
         *,
         home: Path,
         region_code: str = DEFAULT_REGION,
-        kek: PlatformKek | None = None,
+        kek: Callable[[], PlatformKek] | None = None,
     ):
-        self.db, self.clock, self.ca = db, clock, ca
+        self.db, self.clock, self._ca = db, clock, ca
         self.home = Path(home)
-        self.region_code = region_code
-        self.kek = kek  # the second lock on seal keys (``yinxin.pki.kek``)
-        self._files = SealFiles(db, self.home)
-        self._views = SealViews(clock, self._files)
-        self._grants = SealGrants(db, clock)
-        self._pins = SealPins(db, clock, kek)
-        self._holds = SealHolds(db, clock, self._views)
-        self._records = SealRecords(db, ca, self._files)
-        self._issuance = SealIssuance(
-            db,
-            clock,
-            ca,
+        self.region_code = check_region_code(region_code)  # refused now, not at first use
+        self._kek = kek  # the second lock on seal keys (``yinxin.pki.kek``)
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        return self._ca()
+
+    @property
+    def kek(self) -> PlatformKek | None:
+        return self._kek() if self._kek is not None else None
+
+    # --- the parts, each built on first use ------------------------------------------------------
+    @cached_property
+    def _files(self) -> SealFiles:
+        return SealFiles(self.db, self.home)
+
+    @cached_property
+    def _views(self) -> SealViews:
+        return SealViews(self.clock, self._files)
+
+    @cached_property
+    def _grants(self) -> SealGrants:
+        return SealGrants(self.db, self.clock)
+
+    @cached_property
+    def _holds(self) -> SealHolds:
+        return SealHolds(self.db, self.clock, self._views)
+
+    @cached_property
+    def _pins(self) -> SealPins:
+        from yinxin.seals.pin import SealPins
+
+        return SealPins(self.db, self.clock, self.kek)
+
+    @cached_property
+    def _records(self) -> SealRecords:
+        from yinxin.seals.records import SealRecords
+
+        return SealRecords(self.db, self.ca, self._files)
+
+    @cached_property
+    def _issuance(self) -> SealIssuance:
+        from yinxin.seals.issuance import SealIssuance
+
+        return SealIssuance(
+            self.db,
+            self.clock,
+            self.ca,
             files=self._files,
             views=self._views,
             holds=self._holds,
-            region_code=region_code,
+            region_code=self.region_code,
         )
-        # The verbs are the parts' own bound methods, so their signatures and docstrings are
-        # the ones a caller sees (``help(platform.seals.create)``), written once.
-        self.apply = self._issuance.apply  # the form: 新申请 creates, 续费/变更/注销 act on a seal
-        self.create = self._issuance.create
-        self.renew = self._issuance.renew
-        self.change = self._issuance.change
-        self.cancel = self._issuance.cancel
-        self.freeze = self._holds.freeze
-        self.unfreeze = self._holds.unfreeze
-        self.revoke = self._holds.revoke
-        self.report_pin_leak = self._holds.report_pin_leak
-        self.expire_due = self._holds.expire_due
-        self.grant = self._grants.grant
-        self.withdraw = self._grants.withdraw
-        self.grants = self._grants.list_for
-        self.change_pin = self._pins.change_pin
-        self.usable = self._pins.usable
-        self.can_use = self._pins.can_use
-        self.unlock_for_signing = self._pins.unlock_for_signing
-        self.artifacts = self._records.artifacts
-        self.records = self._records.history
-        self.applications = self._records.applications
-        self.verify_record = self._records.verify
-        self.write_files = self._files.write
-        self.repair_files = self._files.repair
-        self.files_dir = self._files.directory
+
+    # --- the verbs: each part's own bound methods ------------------------------------------------
+    apply = _Verb("_issuance", "apply")  # the form: 新申请 creates, 续费/变更/注销 act on a seal
+    create = _Verb("_issuance", "create")
+    renew = _Verb("_issuance", "renew")
+    change = _Verb("_issuance", "change")
+    cancel = _Verb("_issuance", "cancel")
+    freeze = _Verb("_holds", "freeze")
+    unfreeze = _Verb("_holds", "unfreeze")
+    revoke = _Verb("_holds", "revoke")
+    report_pin_leak = _Verb("_holds", "report_pin_leak")
+    expire_due = _Verb("_holds", "expire_due")
+    grant = _Verb("_grants", "grant")
+    withdraw = _Verb("_grants", "withdraw")
+    grants = _Verb("_grants", "list_for")
+    change_pin = _Verb("_pins", "change_pin")
+    usable = _Verb("_pins", "usable")
+    can_use = _Verb("_pins", "can_use")
+    unlock_for_signing = _Verb("_pins", "unlock_for_signing")
+    artifacts = _Verb("_records", "artifacts")
+    records = _Verb("_records", "history")
+    applications = _Verb("_records", "applications")
+    verify_record = _Verb("_records", "verify")
+    write_files = _Verb("_files", "write")
+    repair_files = _Verb("_files", "repair")
+    files_dir = _Verb("_files", "directory")
 
     def unlock(self, seal: int | str, *, officer: str, note: str | None = None) -> SealView:
         """An RA officer releases the PIN lock (after checking the holder's identity)."""

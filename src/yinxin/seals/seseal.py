@@ -76,13 +76,12 @@ from yinxin.pki import sm2
 from yinxin.pki.der import spki
 from yinxin.pki.keys import KeyHandle
 
+# the ``type`` codes, named where the seal catalogue reads them without this codec; re-exported
+from yinxin.seals.seal_types import SEAL_TYPE_ORGANIZATION as SEAL_TYPE_ORGANIZATION
+from yinxin.seals.seal_types import SEAL_TYPE_PERSONAL as SEAL_TYPE_PERSONAL
+
 SESEAL_HEADER_ID = "ES"
 SESEAL_VERSION = 4
-
-# GB/T 38540-2020 leaves ``type`` to the application ("可根据业务需要自定义"); these are the
-# values GM/T 0031-2014 (v1) named, which readers in the field still display.
-SEAL_TYPE_ORGANIZATION = 1  # 单位印章
-SEAL_TYPE_PERSONAL = 2  # 个人印章
 
 CERT_LIST_TYPE_CERTS = 1  # certList holds the signers' certificates
 CERT_LIST_TYPE_DIGESTS = 2  # certList holds digests of the signers' certificates

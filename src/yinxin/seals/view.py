@@ -23,8 +23,8 @@ from yinxin.seals.catalogue import KINDS, ImageSource, SealKind
 from yinxin.seals.files import SealFiles
 from yinxin.seals.grants import granted_members
 from yinxin.seals.lifecycle import SealHoldKind, SealState
-from yinxin.seals.pin import problem
 from yinxin.seals.rows import certificate_and_key, mask, sha
+from yinxin.seals.usability import problem
 from yinxin.store.models.seals import Seal
 
 
