@@ -48,6 +48,7 @@ import datetime as dt
 import math
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -298,7 +299,11 @@ _WORKER: Verifier | None = None
 
 
 def _start_worker(options: dict) -> None:
+    """Build the worker's verifier. Ctrl-C reaches the whole process group: the parent alone
+    handles it (cancels what is queued, lets the running chunks end, reaps the workers), so
+    the workers ignore it instead of each printing a traceback."""
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     options = dict(options)
     roots = [x509.load_der_x509_certificate(der) for der in options.pop("trust_roots")]
     _WORKER = Verifier(roots, **options)
