@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -196,6 +197,28 @@ def write_atomic(path: Path, data: bytes, field: str = "out") -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise ValidationError(f"cannot write {path}: {e.strerror}", field=field) from None
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """What a command wrote: the file and the SHA-256 of its bytes (the JSON of every command
+    that writes a file, so scripts read one shape)."""
+
+    out: str
+    sha256: str
+    size: int
+
+
+def write_file(path: Path, data: bytes, field: str = "out") -> WrittenFile:
+    """``write_atomic``, and what was written."""
+    import hashlib
+
+    write_atomic(path, data, field)
+    return WrittenFile(str(path), hashlib.sha256(data).hexdigest(), len(data))
+
+
+def show_written(r: WrittenFile) -> None:
+    console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes, {r.sha256})")
 
 
 # --- secrets: PINs and one-time codes ---------------------------------------------------------

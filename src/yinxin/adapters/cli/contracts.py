@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    WrittenFile,
     console,
     parse_time,
     platform,
@@ -30,6 +30,7 @@ from yinxin.adapters.cli.common import (
     run,
     writable,
     write_atomic,
+    write_file,
 )
 from yinxin.errors import ValidationError
 
@@ -56,12 +57,9 @@ SIGNER_HELP = (
 
 
 @dataclass(frozen=True)
-class WrittenFile:
-    """What a command wrote: the file and the SHA-256 of its bytes."""
+class WrittenContract(WrittenFile):
+    """A contract's PDF as written, and whether it is the file every party signed."""
 
-    out: str
-    sha256: str
-    size: int
     signed: bool
 
 
@@ -136,7 +134,7 @@ def _show(c) -> None:
         console.print(f"  reason: {c.reason}")
 
 
-def _written(r: WrittenFile) -> None:
+def _written(r: WrittenContract) -> None:
     kind = "signed contract" if r.signed else "contract"
     console.print(f"[green]Wrote[/] {kind} {r.out} ({r.size} bytes, {r.sha256})")
 
@@ -247,8 +245,8 @@ def contract_preview(
             values, set_, {b.name: b.example for b in base if b.example is not None}, attach
         )
         data = p.contracts.preview(code, filled)
-        write_atomic(out, data)
-        return WrittenFile(str(out), hashlib.sha256(data).hexdigest(), len(data), False)
+        w = write_file(out, data)
+        return WrittenContract(w.out, w.sha256, w.size, False)
 
     run(as_json, go, _written)
 
@@ -299,7 +297,7 @@ def contract_pdf(
         writable(out)
         f = platform(home).contracts.pdf(contract_id)
         write_atomic(out, f.pdf)
-        return WrittenFile(str(out), f.sha256, len(f.pdf), f.signed)
+        return WrittenContract(str(out), f.sha256, len(f.pdf), f.signed)
 
     run(as_json, go, _written)
 

@@ -13,8 +13,6 @@ afterwards with ``--at``, never in the future.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -22,12 +20,14 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    WrittenFile,
     console,
     parse_time,
     platform,
     run,
+    show_written,
     writable,
-    write_atomic,
+    write_file,
 )
 from yinxin.errors import ValidationError
 
@@ -36,13 +36,6 @@ REQUEST = typer.Argument(..., help="The service request's number.")
 CONTRACT = typer.Argument(..., help="The contract's number.")
 ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
 AT = typer.Option(None, "--at", help="When it happened (ISO 8601 with offset; default now).")
-
-
-@dataclass(frozen=True)
-class WrittenFile:
-    out: str
-    sha256: str
-    size: int
 
 
 def _party(value: str, field: str) -> tuple[int, str]:
@@ -325,15 +318,6 @@ def sweep(home: Path | None = HOME, as_json: bool = JSON) -> None:
     )
 
 
-def _write(out: Path, data: bytes) -> WrittenFile:
-    write_atomic(out, data)
-    return WrittenFile(str(out), hashlib.sha256(data).hexdigest(), len(data))
-
-
-def _wrote(r: WrittenFile) -> None:
-    console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes, {r.sha256})")
-
-
 @desk_app.command("record")
 def record(
     request_id: int = REQUEST,
@@ -347,11 +331,11 @@ def record(
     def go():
         writable(out)
         desk = platform(home).desk
-        return _write(
+        return write_file(
             out, desk.signed_record(request_id) if signed else desk.record_pdf(request_id)
         )
 
-    run(as_json, go, _wrote)
+    run(as_json, go, show_written)
 
 
 @desk_app.command("record-flow")
@@ -403,11 +387,11 @@ def report(
         if out is None:
             return desk.report(contract, period)
         writable(out)
-        return _write(out, desk.report_pdf(contract, period))
+        return write_file(out, desk.report_pdf(contract, period))
 
     def render(r) -> None:
         if isinstance(r, WrittenFile):
-            _wrote(r)
+            show_written(r)
             return
         console.print(
             f"[bold]{r.contract.number} {r.period}[/]: {len(r.requests)} requests, "

@@ -11,7 +11,6 @@ signs them all with the seal PIN and that code.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -22,14 +21,17 @@ from yinxin.adapters.cli.common import (
     JSON,
     PIN_CODE_STDIN,
     SEAL_PIN,
+    WrittenFile,
     console,
     parse_time,
     platform,
     read_input,
     read_pin_and_code,
     run,
+    show_written,
     writable,
     write_atomic,
+    write_file,
 )
 from yinxin.errors import ValidationError
 
@@ -46,15 +48,6 @@ SIGNER_HELP = (
     "A signer as key=value pairs, comma-separated: subscriber=ID,role=甲方,seal=ESID "
     "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM]. Repeat for each signer."
 )
-
-
-@dataclass(frozen=True)
-class WrittenFile:
-    """What a command wrote: the file and the SHA-256 of its bytes."""
-
-    out: str
-    sha256: str
-    size: int
 
 
 def _signer(text: str, i: int):
@@ -331,10 +324,7 @@ def flow_evidence(
             return p.flows.evidence(flow_id)
         writable(pdf, "pdf")
         data = p.flows.evidence_pdf(flow_id)
-        write_atomic(pdf, data, "pdf")
-        import hashlib
-
-        return WrittenFile(str(pdf), hashlib.sha256(data).hexdigest(), len(data))
+        return write_file(pdf, data, "pdf")
 
     def render(r) -> None:
         if isinstance(r, WrittenFile):
@@ -369,8 +359,4 @@ def flow_download(
         write_atomic(out, f.pdf)
         return WrittenFile(str(out), f.sha256, len(f.pdf))
 
-    run(
-        as_json,
-        go,
-        lambda r: console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes, {r.sha256})"),
-    )
+    run(as_json, go, show_written)
