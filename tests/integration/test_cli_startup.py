@@ -20,6 +20,7 @@ from sqlalchemy.schema import CreateIndex
 from typer.testing import CliRunner
 
 from tests.integration.server import PASSPHRASE, yinxin_cli, yinxin_env
+from tests.integration.signing_flow import build_world, new_platform
 from yinxin.adapters.cli import _only_group, app
 from yinxin.store.models import load_all
 
@@ -177,32 +178,73 @@ def _modules_after(args: list[str], home) -> tuple[set[str], list[int]]:
     return set(json.loads(found["MODULES"])), json.loads(found["THRESHOLD"])
 
 
+# What no listing loads either: the PKI (``cryptography``, asn1crypto, our key, PIN, KEK and
+# authority code). The certificates and the seal service get the authority and the KEK as
+# callables (``app.py``) and import the PKI inside the verbs that parse, issue or seal.
+NO_PKI = ("cryptography", "asn1crypto", "bcrypt", "yinxin.pki", "yinxin.registry.ca")
+
+
+@pytest.fixture(scope="module")
+def world_home(tmp_path_factory):
+    """An initialised data directory with certificates (platform-held keys) and seals, so the
+    listings below render rows."""
+    home = tmp_path_factory.mktemp("startup-world") / "home"
+    p = new_platform(home)
+    try:
+        w = build_world(p)
+        assert len(p.certificates.list()) == 2 and len(p.seals.list()) == 2
+        yield home, w.yi.seal.es_id
+    finally:
+        p.close()
+
+
 @pytest.mark.parametrize(
-    ("args", "cli_module", "light"),
+    ("args", "cli_module", "light", "not_loaded"),
     [
-        (["subscriber", "list"], None, True),
-        (["audit", "verify"], None, True),
-        (["cert", "list"], None, False),
-        (["seal", "list"], "yinxin.adapters.cli.seals", False),
+        (["subscriber", "list"], None, True, ()),
+        (["audit", "verify"], None, True, ()),
+        # the notifier (gateways, templates, send log) is built when a change needs it
+        (["cert", "list"], None, False, ("yinxin.notify", "yinxin.store.models.notify")),
+        (["cert", "list", "--json"], None, False, ("yinxin.notify",)),
+        # the seal service builds its key, record and issuance parts on first use
+        (
+            ["seal", "list"],
+            "yinxin.adapters.cli.seals",
+            False,
+            (
+                "yinxin.seals.pin",
+                "yinxin.seals.records",
+                "yinxin.seals.issuance",
+                "yinxin.seals.seseal",
+                "yinxin.seals.render",
+            ),
+        ),
+        (["seal", "show", "{seal}"], "yinxin.adapters.cli.seals", False, ("yinxin.seals.pin",)),
     ],
 )
-def test_a_simple_verb_loads_its_own_group_and_no_heavy_stack(home, args, cli_module, light):
-    """The modules a simple verb's process holds when it exits: of the command modules only
-    ``common`` and the named group's; none of ``HEAVY``; for the registry's subscriber list
-    and the audit check also no ``cryptography``, no key code and none of the table modules
+def test_a_simple_verb_loads_its_own_group_and_no_heavy_stack(
+    world_home, args, cli_module, light, not_loaded
+):
+    """The modules a simple verb's process holds when it exits, on a home with certificates
+    and seals: of the command modules only ``common`` and the named group's; none of
+    ``HEAVY`` and none of ``NO_PKI``; nor what ``not_loaded`` names for that verb; for the
+    registry's subscriber list and the audit check also none of the table modules
     (``store.models.seals``…) beside the core tables. The collector ran with the one-shot
     threshold."""
-    loaded, threshold = _modules_after(args, home)
+    home, seal = world_home
+    loaded, threshold = _modules_after([a.format(seal=seal) for a in args], home)
 
     def has(name: str) -> bool:
         return any(m == name or m.startswith(name + ".") for m in loaded)
 
     assert "yinxin.store.models" in loaded and "sqlalchemy.orm" in loaded  # the probe works
+    assert "yinxin.registry.views" in loaded or args[0] == "audit"
     cli = {m for m in loaded if m.startswith("yinxin.adapters.cli.")}
     assert cli == {"yinxin.adapters.cli.common", *([cli_module] if cli_module else [])}
     assert [h for h in HEAVY if has(h)] == []
+    assert [h for h in NO_PKI if has(h)] == []
+    assert [h for h in not_loaded if has(h)] == []
     if light:
-        assert not has("cryptography") and not has("asn1crypto") and not has("yinxin.pki")
         assert {m for m in loaded if m.startswith("yinxin.store.models.")} == set()
     assert threshold[0] == 10_000
 
