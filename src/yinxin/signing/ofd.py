@@ -199,15 +199,13 @@ class OfdSigning:
         # a dry run without the TSA: every refusal the OFD engine or GB/T 38540 can give comes
         # now, before the code is confirmed (confirming writes) — nothing is kept of it
         self._make(document, stamp.seseal, unlocked.key, cert_der, placement, now, None)
-        if confirmation_token is None:
-            # The code is checked only after the PIN: a mistyped PIN must not burn the code.
-            if not (challenge_id and code):
-                raise ValidationError(
-                    "intent confirmation is needed: give the one-time code", field="code"
-                )
-            confirmation_token = self.signing.confirm(
-                challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
-            ).confirmation_token
+        confirmation_token = self.signing.confirmed(
+            confirmation_token,
+            challenge_id,
+            code,
+            signer_subscriber_id=signer_subscriber_id,
+            document=document,
+        )
         # the TSA of the signer's certificate's hierarchy: the SM2 one beside a P-256 default
         tsa = self.tsa.of(self.ca.hierarchy_of(unlocked.certificate))
         made = self._make(
@@ -217,38 +215,22 @@ class OfdSigning:
         # kept before the transaction, as for PDF: a crash leaves an unreferenced file, never a
         # record whose document cannot be found
         stored = self.archive.store(signed)
-        with self.db.transaction() as s:
-            consumed = self.intent.consume(
-                confirmation_token,
-                subscriber_id=signer_subscriber_id,
-                document_sha256=digest,
-                purpose="sign",
-                by="signing",
-                session=s,
-            )
-            (record,) = self.signing.record_signatures(
-                s,
-                [
-                    SignatureEntry(
-                        document_name=document_name,
-                        digest=digest,
-                        signed=signed,
-                        stored=stored,
-                        role=role_,
-                        field_name=made.signature_id,
-                        details={
-                            **made.details,
-                            **({"client_ip": client_ip} if client_ip else {}),
-                        },
-                    )
-                ],
-                stamp=stamp,
-                signer_subscriber_id=signer_subscriber_id,
-                level=LEVEL,
-                challenge_id=consumed.challenge_id,
-                now=now,
-                actor=f"subscriber:{signer_subscriber_id}",
-            )
+        record = self.signing.record_signed(
+            SignatureEntry(
+                document_name=document_name,
+                digest=digest,
+                signed=signed,
+                stored=stored,
+                role=role_,
+                field_name=made.signature_id,
+                details={**made.details, **({"client_ip": client_ip} if client_ip else {})},
+            ),
+            confirmation_token=confirmation_token,
+            stamp=stamp,
+            signer_subscriber_id=signer_subscriber_id,
+            level=LEVEL,
+            now=now,
+        )
         return SignedOfdDocument(signed, record, made.signature_id, made.page, made.boundary)
 
     # --- verification ------------------------------------------------------------------------

@@ -179,6 +179,28 @@ class SigningService:
             document_sha256=sha256_hex(document),
         )
 
+    def confirmed(
+        self,
+        confirmation_token: str | None,
+        challenge_id: str | None,
+        code: str | None,
+        *,
+        signer_subscriber_id: int,
+        document: bytes,
+    ) -> str:
+        """The confirmation token a signature of ``document`` uses up: the one given, or the
+        one-time code confirmed now. Called after the seal was unlocked: a mistyped PIN must
+        not burn the code (the same order for PDF, OFD and GB/T 38540 PDF)."""
+        if confirmation_token is not None:
+            return confirmation_token
+        if not (challenge_id and code):
+            raise ValidationError(
+                "intent confirmation is needed: give the one-time code", field="code"
+            )
+        return self.confirm(
+            challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
+        ).confirmation_token
+
     # --- signing -----------------------------------------------------------------------------
     @staticmethod
     def check_options(
@@ -394,15 +416,13 @@ class SigningService:
             previous = self._signed_with(done, signer_subscriber_id, digest)
             if previous is not None:
                 return previous
-        if confirmation_token is None:
-            # The code is checked only after the PIN: a mistyped PIN must not burn the code.
-            if not (challenge_id and code):
-                raise ValidationError(
-                    "intent confirmation is needed: give the one-time code", field="code"
-                )
-            confirmation_token = self.confirm(
-                challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
-            ).confirmation_token
+        confirmation_token = self.confirmed(
+            confirmation_token,
+            challenge_id,
+            code,
+            signer_subscriber_id=signer_subscriber_id,
+            document=document,
+        )
         req = self.sign_request(
             document,
             unlocked,
@@ -420,36 +440,57 @@ class SigningService:
         # the file is kept first: a crash before the commit leaves an unreferenced file, never
         # a signature record whose document cannot be found for archive renewal
         stored = self.archive.store(signed)
+        record = self.record_signed(
+            SignatureEntry(
+                document_name=document_name,
+                digest=digest,
+                signed=signed,
+                stored=stored,
+                role=role,
+                field_name=made.field_name,
+                details={"lock": lock, "cross_page": cross_page},
+            ),
+            confirmation_token=confirmation_token,
+            stamp=unlocked.stamp,
+            signer_subscriber_id=signer_subscriber_id,
+            level=level,
+            now=now,
+        )
+        return SignedDocument(signed, record)
+
+    def record_signed(
+        self,
+        entry: SignatureEntry,
+        *,
+        confirmation_token: str,
+        stamp: SealMaterial,
+        signer_subscriber_id: int,
+        level: Level,
+        now: dt.datetime,
+    ) -> SignatureRecordView:
+        """One signature a signer made with a code or token (PDF, OFD, GB/T 38540 PDF): the
+        confirmation is used up and the signature recorded in one transaction, so a signature
+        is never recorded without its confirmation nor a confirmation spent without it."""
         with self.db.transaction() as s:
             consumed = self.intent.consume(
                 confirmation_token,
                 subscriber_id=signer_subscriber_id,
-                document_sha256=digest,
+                document_sha256=entry.digest,
                 purpose="sign",
                 by="signing",
                 session=s,
             )
             (record,) = self.record_signatures(
                 s,
-                [
-                    SignatureEntry(
-                        document_name=document_name,
-                        digest=digest,
-                        signed=signed,
-                        stored=stored,
-                        role=role,
-                        field_name=made.field_name,
-                        details={"lock": lock, "cross_page": cross_page},
-                    )
-                ],
-                stamp=unlocked.stamp,
+                [entry],
+                stamp=stamp,
                 signer_subscriber_id=signer_subscriber_id,
                 level=level,
                 challenge_id=consumed.challenge_id,
                 now=now,
                 actor=f"subscriber:{signer_subscriber_id}",
             )
-        return SignedDocument(signed, record)
+        return record
 
     def _signed_with(
         self, challenge_id: str, signer_subscriber_id: int, digest: str
