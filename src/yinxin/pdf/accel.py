@@ -16,6 +16,9 @@ pure-Python loops whose results do not need them:
   ``Certificate.issuer_serial`` (pyHanko's ``read_dss`` keys every DSS certificate of every
   file by it, parsing each again) and the parsed extensions are shared by the certificate's
   DER the same way.
+* pyHanko checks each CMS signature's signing-certificate attribute (``check_ess_certid``:
+  hash the certificate, compare issuer and serial) five times a file, of the same few
+  certificates; :func:`_check_ess_certid` answers by the two DER encodings (~1 ms a file).
 * The PDF lexer reads tokens a byte at a time (``misc._read_until_class`` behind names and
   numbers, ``read_non_whitespace``, ``IndirectObject.read_from_stream``, ``_decode_name``),
   and ``HistoricalResolver._subsume_object`` builds and drops a ``Reference`` for every number
@@ -55,6 +58,7 @@ from dataclasses import dataclass, field
 from asn1crypto import x509 as a_x509
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.sign.validation import generic_cms
 
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
@@ -72,6 +76,8 @@ _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
 _orig_issuer_serial = a_x509.Certificate.issuer_serial
+_orig_ess_certid = generic_cms.check_ess_certid
+_ess: dict[tuple[bytes, type, bytes], bool] = {}
 _issuer_serials: dict[bytes, bytes] = {}
 _names: dict[bytes, str] = {}
 _equal: dict[tuple[bytes, bytes], bool] = {}
@@ -325,6 +331,23 @@ def _cert_issuer_serial(self) -> bytes:
     return value
 
 
+def _check_ess_certid(cert, certid) -> bool:
+    """pyHanko's ``check_ess_certid`` (does a signing-certificate attribute name this
+    certificate: its hash, then issuer and serial) by the two DER encodings and the attribute's
+    type, which picks the hash. pyHanko asks it five times a file, mostly of the same TSA and
+    signer certificates; the answer depends on nothing else. Errors are not kept."""
+    if not _ON.get():
+        return _orig_ess_certid(cert, certid)
+    key = (cert.dump(), type(certid), certid.dump())
+    value = _ess.get(key)
+    if value is None:
+        value = bool(_orig_ess_certid(cert, certid))
+        if len(_ess) >= _NAMES_MAX:
+            _ess.clear()
+        _ess[key] = value
+    return value
+
+
 class _Uncacheable(Exception):
     pass
 
@@ -449,6 +472,8 @@ def install() -> None:
     generic.IndirectObject.read_from_stream = staticmethod(_read_indirect)
     HistoricalResolver._subsume_object = _subsume_object
     PdfFileReader._read_object = _read_object
+    # ``_check_signing_certificate`` looks it up in its module at call time
+    generic_cms.check_ess_certid = _check_ess_certid
 
 
 install()

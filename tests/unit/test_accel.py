@@ -1,0 +1,109 @@
+"""``yinxin.pdf.accel``'s replacements answer exactly what the originals answer.
+
+``accel._copy`` must make exactly what ``copy.copy`` makes of every primitive PDF type.
+
+The batch verifier hands each reader a copy of a shared parsed object (``accel._rehome``); its
+primitives were copied with ``copy.copy`` and now with a direct constructor call. If pyHanko
+adds a primitive type or state to one, or a copy ever shared the original, a report could
+change, so the two are compared on every type ``_rehome`` copies, with the state parsing sets.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import pytest
+from asn1crypto import tsp
+from asn1crypto import x509 as a_x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils import generic
+from pyhanko.sign.validation import generic_cms
+
+from tests.unit.pki_chain import make_chain
+from yinxin.pdf import accel
+
+
+def _samples() -> list[generic.PdfObject]:
+    text = generic.TextStringObject("合同专用章")
+    text.autodetected_encoding = generic.TextStringEncoding.UTF16BE
+    text.force_output_encoding = generic.TextStringEncoding.UTF16BE
+    return [
+        generic.NumberObject(-17),
+        generic.NumberObject(2**70),
+        generic.NameObject("/Type"),
+        text,
+        generic.TextStringObject("plain"),
+        generic.ByteStringObject(b"\x00\xffab"),
+        generic.BooleanObject(True),
+        generic.BooleanObject(False),
+        generic.NullObject(),
+    ]
+
+
+def test_every_primitive_type_is_listed() -> None:
+    assert {type(s) for s in _samples()} == set(accel._PRIMITIVES)
+
+
+@pytest.mark.parametrize("obj", _samples(), ids=lambda o: f"{type(o).__name__}:{o!r}"[:40])
+def test_copy_is_copy_copy(obj: generic.PdfObject) -> None:
+    obj.container_ref = generic.Reference(7, 0)
+    ours = accel._copy(obj, type(obj), accel._PRIMITIVES[type(obj)])
+    ref = copy.copy(obj)
+    assert type(ours) is type(ref) is type(obj)
+    assert ours is not obj
+    assert ours.__dict__ == ref.__dict__ == obj.__dict__
+    assert ours.__dict__ is not obj.__dict__
+    if not isinstance(obj, generic.BooleanObject | generic.NullObject):
+        assert ours == ref == obj
+    # the copy is independent: rebinding it (as _rehome does) leaves the original alone
+    ours.container_ref = generic.Reference(9, 0)
+    assert obj.container_ref == generic.Reference(7, 0)
+
+
+def _certid(cert: a_x509.Certificate, *, v2: bool, issuer: a_x509.Certificate, serial: int):
+    """A signing-certificate attribute's ESSCertID(v2) for ``cert``, naming ``issuer`` and
+    ``serial`` (a wrong issuer or serial makes the hash match and the rest not)."""
+    issuer_serial = tsp.IssuerSerial(
+        {
+            "issuer": [a_x509.GeneralName(name="directory_name", value=issuer.subject)],
+            "serial_number": serial,
+        }
+    )
+    if v2:
+        return tsp.ESSCertIDv2(
+            {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "cert_hash": hashlib.sha256(cert.dump()).digest(),
+                "issuer_serial": issuer_serial,
+            }
+        )
+    return tsp.ESSCertID(
+        {"cert_hash": hashlib.sha1(cert.dump()).digest(), "issuer_serial": issuer_serial}
+    )
+
+
+def test_ess_certid_by_der_answers_as_pyhanko() -> None:
+    """Each (certificate, ESSCertID) pair, asked twice inside ``fast()`` (the second answer
+    comes from the memo), answers as pyHanko's own function: the right pair, a wrong serial,
+    a wrong issuer, the other certificate's hash, and v1 against v2 of the same bytes."""
+    chain = make_chain()
+    leaf = a_x509.Certificate.load(chain.issuing.public_bytes(Encoding.DER))
+    ca = a_x509.Certificate.load(chain.root.public_bytes(Encoding.DER))
+    serial = leaf.serial_number
+    cases = []
+    for v2 in (False, True):
+        cases += [
+            (leaf, _certid(leaf, v2=v2, issuer=ca, serial=serial)),
+            (leaf, _certid(leaf, v2=v2, issuer=ca, serial=serial + 1)),
+            (leaf, _certid(leaf, v2=v2, issuer=leaf, serial=serial)),
+            (ca, _certid(leaf, v2=v2, issuer=ca, serial=serial)),
+        ]
+    expected = [accel._orig_ess_certid(c, i) for c, i in cases]
+    assert expected.count(True) == 2  # the right pair, v1 and v2
+    assert generic_cms.check_ess_certid is accel._check_ess_certid
+    accel._ess.clear()
+    with accel.fast():
+        for _ in range(2):
+            assert [generic_cms.check_ess_certid(c, i) for c, i in cases] == expected
+    assert len(accel._ess) == len(cases)
