@@ -160,41 +160,23 @@ def payment_schedule(
         if term.workdays:
             wait.append(f"后 {term.workdays} 个工作日内")
         wording = "".join(wait) or "当日"
+        due: dt.date | None = None
         if happened is None:
-            out.append(
-                Milestone(
-                    term.label,
-                    term.share,
-                    part,
-                    term.event,
-                    None,
-                    None,
-                    f"{head}，{event_name}{wording}支付（{event_name}日期未定，到期日待定）",
-                )
-            )
-            continue
-        _date(happened, term.event)
-        try:
-            anchor = add_months(happened, term.months)
-        except ValidationError as exc:
-            raise ValidationError(exc.message, field=term.event) from None
-        due = calendar.add_workdays(anchor, term.workdays, field="workdays")
-        steps = f"{event_name} {happened.isoformat()}"
-        if term.months:
-            steps += f"，满 {term.months} 个月为 {anchor.isoformat()}"
-        if term.workdays:
-            steps += f"，其后第 {term.workdays} 个工作日为 {due.isoformat()}"
-        out.append(
-            Milestone(
-                term.label,
-                term.share,
-                part,
-                term.event,
-                happened,
-                due,
-                f"{head}，{steps}，应于 {due.isoformat()} 前（含当日）支付",
-            )
-        )
+            explanation = f"{head}，{event_name}{wording}支付（{event_name}日期未定，到期日待定）"
+        else:
+            _date(happened, term.event)
+            try:
+                anchor = add_months(happened, term.months)
+            except ValidationError as exc:
+                raise ValidationError(exc.message, field=term.event) from None
+            due = calendar.add_workdays(anchor, term.workdays, field="workdays")
+            steps = f"{event_name} {happened.isoformat()}"
+            if term.months:
+                steps += f"，满 {term.months} 个月为 {anchor.isoformat()}"
+            if term.workdays:
+                steps += f"，其后第 {term.workdays} 个工作日为 {due.isoformat()}"
+            explanation = f"{head}，{steps}，应于 {due.isoformat()} 前（含当日）支付"
+        out.append(Milestone(term.label, term.share, part, term.event, happened, due, explanation))
     return out
 
 
