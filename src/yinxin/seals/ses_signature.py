@@ -762,9 +762,15 @@ class SesOfdSigner:
         return (float(self._seal.info.width_mm), float(self._seal.info.height_mm))
 
     def sign(self, signature_xml: bytes, property_info: str) -> bytes:
+        return self._value(signature_xml, property_info)
+
+    def _value(self, data: bytes, property_info: str, data_hash: bytes | None = None) -> bytes:
+        """The ``SES_Signature`` over ``data`` (or over the caller's ``data_hash``) with this
+        signer's seal, key, certificate, time and timestamper: what OFD and PDF both sign."""
         return build_ses_signature(
             self._seal_der,
-            signature_xml,
+            data,
+            data_hash=data_hash,
             property_info=property_info,
             signer_key=self._key,
             signer_cert_der=self._cert,
@@ -844,17 +850,7 @@ class SesPdfSigner(SesOfdSigner):
         return _subject(_cert(self._cert, "signer_cert"))
 
     def sign_digest(self, data_hash: bytes, property_info: str) -> bytes:
-        return build_ses_signature(
-            self._seal_der,
-            b"",
-            data_hash=data_hash,
-            property_info=property_info,
-            signer_key=self._key,
-            signer_cert_der=self._cert,
-            time_info=self._when,
-            timestamper=self._timestamper,
-            timestamp_hash=self._timestamp_hash,
-        )
+        return self._value(b"", property_info, data_hash)
 
 
 def check_pdf_value(
