@@ -207,44 +207,56 @@ _STATUS = {
 }
 
 
-def _draft(
-    s: SingleStatus,
-    *,
-    responder_cert: x509.Certificate,
-    name_hash: bytes,
-    key_hash: bytes,
-    algorithm: hashes.HashAlgorithm,
-    this_update: dt.datetime,
-    next_update: dt.datetime,
-    nonce: bytes | None,
-) -> ocsp.OCSPResponseBuilder:
+@dataclass(frozen=True)
+class _Frame:
+    """What every SingleResponse of one response and the ResponseData around them share,
+    whichever writer lays them out (``cryptography``'s builder, or asn1crypto for SM2)."""
+
+    responder_cert: x509.Certificate
+    name_hash: bytes
+    key_hash: bytes
+    algorithm: hashes.HashAlgorithm
+    this_update: dt.datetime
+    next_update: dt.datetime
+    nonce: bytes | None
+
+
+def _revoked_at(s: SingleStatus) -> dt.datetime | None:
+    """``s``'s revocation time (``None`` when it is not revoked), after the checks both writers
+    make: a known status, and a time for a revoked one."""
     if s.status not in _STATUS:
         raise ValidationError(f"unknown certificate status {s.status!r}", field="status")
-    revoked_at = reason = None
-    if s.status == "revoked":
-        if s.revoked_at is None:
-            raise ValidationError("a revoked status needs revoked_at", field="revoked_at")
-        revoked_at = whole_utc(s.revoked_at, "revoked_at")
+    if s.status != "revoked":
+        return None
+    if s.revoked_at is None:
+        raise ValidationError("a revoked status needs revoked_at", field="revoked_at")
+    return whole_utc(s.revoked_at, "revoked_at")
+
+
+def _draft(s: SingleStatus, f: _Frame) -> ocsp.OCSPResponseBuilder:
+    revoked_at = _revoked_at(s)
+    reason = None
+    if revoked_at is not None and reason_code(s.reason) is not None:
         # as in the CRL, "unspecified" is left out rather than written
-        reason = REASON_FLAGS[s.reason] if reason_code(s.reason) is not None else None
+        reason = REASON_FLAGS[s.reason]
     b = (
         ocsp.OCSPResponseBuilder()
         .add_response_by_hash(
-            issuer_name_hash=name_hash,
-            issuer_key_hash=key_hash,
+            issuer_name_hash=f.name_hash,
+            issuer_key_hash=f.key_hash,
             serial_number=s.serial,
-            algorithm=algorithm,
+            algorithm=f.algorithm,
             cert_status=_STATUS[s.status],
-            this_update=this_update,
-            next_update=next_update,
+            this_update=f.this_update,
+            next_update=f.next_update,
             revocation_time=revoked_at,
             revocation_reason=reason,
         )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, responder_cert)
-        .certificates([responder_cert])
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, f.responder_cert)
+        .certificates([f.responder_cert])
     )
-    if nonce is not None:
-        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
+    if f.nonce is not None:
+        b = b.add_extension(x509.OCSPNonce(f.nonce), critical=False)
     return b
 
 
@@ -284,7 +296,7 @@ def build_response(
         raise ValidationError("next_update must be later than this_update", field="next_update")
 
     name_hash, key_hash = issuer_hashes(issuer_cert, request_hash_alg)
-    common = dict(
+    frame = _Frame(
         responder_cert=responder_cert,
         name_hash=name_hash,
         key_hash=key_hash,
@@ -295,25 +307,15 @@ def build_response(
     )
     alg = responder_key.algorithm
     if alg.family == "sm2":
-        return _sm2_response(single, responder_key, request_hash_alg, **common)
+        return _sm2_response(single, responder_key, request_hash_alg, frame)
     if len(single) == 1:
-        b = _draft(single[0], **common)
+        b = _draft(single[0], frame)
         return b.sign(builder_key(responder_key), alg.hash).public_bytes(DER)
-    return _join([_draft(s, **common) for s in single], responder_key)
+    return _join([_draft(s, frame) for s in single], responder_key)
 
 
 def _sm2_response(
-    single: Sequence[SingleStatus],
-    key: KeyHandle,
-    hash_name: str,
-    *,
-    responder_cert: x509.Certificate,
-    name_hash: bytes,
-    key_hash: bytes,
-    algorithm: hashes.HashAlgorithm,
-    this_update: dt.datetime,
-    next_update: dt.datetime,
-    nonce: bytes | None,
+    single: Sequence[SingleStatus], key: KeyHandle, hash_name: str, f: _Frame
 ) -> bytes:
     """The response ``build_response`` makes, signed SM3withSM2 by an SM2 responder.
 
@@ -325,12 +327,9 @@ def _sm2_response(
     """
     responses = []
     for s in single:
-        if s.status not in _STATUS:
-            raise ValidationError(f"unknown certificate status {s.status!r}", field="status")
-        if s.status == "revoked":
-            if s.revoked_at is None:
-                raise ValidationError("a revoked status needs revoked_at", field="revoked_at")
-            info: dict = {"revocation_time": whole_utc(s.revoked_at, "revoked_at")}
+        revoked_at = _revoked_at(s)
+        if revoked_at is not None:
+            info: dict = {"revocation_time": revoked_at}
             if reason_code(s.reason) is not None:  # "unspecified" left out, as in the CRL
                 info["revocation_reason"] = s.reason
             status = a_ocsp.CertStatus(name="revoked", value=info)
@@ -340,24 +339,24 @@ def _sm2_response(
             {
                 "cert_id": {
                     "hash_algorithm": {"algorithm": hash_name},
-                    "issuer_name_hash": name_hash,
-                    "issuer_key_hash": key_hash,
+                    "issuer_name_hash": f.name_hash,
+                    "issuer_key_hash": f.key_hash,
                     "serial_number": s.serial,
                 },
                 "cert_status": status,
-                "this_update": this_update,
-                "next_update": next_update,
+                "this_update": f.this_update,
+                "next_update": f.next_update,
             }
         )
     data: dict = {
         "responder_id": a_ocsp.ResponderId(
-            name="by_key", value=hashlib.sha1(_key_bits(responder_cert)).digest()
+            name="by_key", value=hashlib.sha1(_key_bits(f.responder_cert)).digest()
         ),
-        "produced_at": this_update,
+        "produced_at": f.this_update,
         "responses": responses,
     }
-    if nonce is not None:
-        data["response_extensions"] = [{"extn_id": "nonce", "extn_value": nonce}]
+    if f.nonce is not None:
+        data["response_extensions"] = [{"extn_id": "nonce", "extn_value": f.nonce}]
     tbs = a_ocsp.ResponseData(data)
     tbs_der = tbs.dump()
     basic = a_ocsp.BasicOCSPResponse(
@@ -365,15 +364,10 @@ def _sm2_response(
             "tbs_response_data": tbs,
             "signature_algorithm": {"algorithm": OID_SM3_WITH_SM2},
             "signature": key.sign(tbs_der, key.algorithm.hash),
-            "certs": [a_x509.Certificate.load(responder_cert.public_bytes(DER))],
+            "certs": [a_x509.Certificate.load(f.responder_cert.public_bytes(DER))],
         }
     )
-    return a_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
-        }
-    ).dump()
+    return _successful(basic)
 
 
 def _join(drafts: Sequence[ocsp.OCSPResponseBuilder], key: KeyHandle) -> bytes:
@@ -407,6 +401,11 @@ def _join(drafts: Sequence[ocsp.OCSPResponseBuilder], key: KeyHandle) -> bytes:
             "certs": first["certs"],
         }
     )
+    return _successful(basic)
+
+
+def _successful(basic: a_ocsp.BasicOCSPResponse) -> bytes:
+    """The DER OCSPResponse carrying ``basic`` with status ``successful``."""
     return a_ocsp.OCSPResponse(
         {
             "response_status": "successful",
