@@ -44,14 +44,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import math
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -180,7 +182,8 @@ class Verifier:
             name, data, error = _load(item, i)
             if error is None:
                 try:
-                    result = BatchResult(name, await self.averify(data, file_name=name))
+                    with _garbage_per_file():
+                        result = BatchResult(name, await self.averify(data, file_name=name))
                 except ValidationError as e:
                     result = BatchResult(name, None, e)
             else:
@@ -233,19 +236,27 @@ class Verifier:
         size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (workers * 4))))
         chunks = iter([items[i : i + size] for i in range(0, len(items), size)])
         out: list[BatchResult] = []
+        context = _pool_context()
         pool = ProcessPoolExecutor(
-            workers,
-            mp_context=_pool_context(),
-            initializer=_start_worker,
-            initargs=(self.options(),),
+            workers, mp_context=context, initializer=_start_worker, initargs=(self.options(),)
         )
+        # A forked worker shares the parent's pages until it writes to them, and its garbage
+        # collector writes to every object it scans: frozen objects are not scanned, which
+        # measured ~11 % less CPU over an archive. The first submit forks the workers.
+        freeze = context.get_start_method() == "fork" and gc.get_freeze_count() == 0
         try:
             pending: collections.deque[Future] = collections.deque()
             try:
-                for chunk in chunks:
-                    pending.append(pool.submit(_work, chunk))
-                    if len(pending) >= 2 * workers:
-                        break
+                if freeze:
+                    gc.freeze()
+                try:
+                    for chunk in chunks:
+                        pending.append(pool.submit(_work, chunk))
+                        if len(pending) >= 2 * workers:
+                            break
+                finally:
+                    if freeze:
+                        gc.unfreeze()
                 while pending:
                     results = pending.popleft().result()
                     chunk = next(chunks, None)
@@ -310,6 +321,31 @@ def _start_worker(options: dict) -> None:
     options = dict(options)
     roots = [x509.load_der_x509_certificate(der) for der in options.pop("trust_roots")]
     _WORKER = Verifier(roots, **options)
+
+
+@contextlib.contextmanager
+def _garbage_per_file() -> Iterator[None]:
+    """One file's verification with the cyclic garbage collector paused, and that file's
+    garbage collected right after it (a youngest-generation collection).
+
+    Each verification leaves ~18,000 objects in reference cycles (pyHanko's readers, their
+    parsed objects and resolvers point at each other). With the collector's default
+    thresholds they are still alive at several automatic collections, so they age into the
+    oldest generation, where only full collections — which also walk every cached
+    certificate and parsed object of the batch — free them: 1–2 full collections per 100
+    files, 0.3–0.7 s each, 10–25 % of a batch's CPU time (gc callbacks, 2026-12-01). Paused,
+    nothing of the file ages; the collection after it looks only at what the file allocated,
+    frees its cycles, and moves what the caches kept one generation up. If the caller has
+    turned the collector off, it stays off and nothing is collected here."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
 
 
 def _work(chunk: list[Item]) -> list[BatchResult]:
