@@ -338,7 +338,8 @@ async def averify_pdf(
                         sig.problems.append(_TSA_EXPIRED)
                 except Exception as e:  # one bad signature must not hide the others
                     logger.info("signature %s could not be processed", item.field_name, exc_info=e)
-                    sig = _broken_report(_Broken(item.field_name, str(e), item.signed_revision))
+                    broken = _Broken(str(item.field_name), str(e), item.signed_revision)
+                    sig = _broken_report(broken)
                 sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
                 if after_lock is not None and item.signed_revision < after_lock.revision:
                     _refuse_change_after_lock(sig, after_lock)
@@ -408,7 +409,7 @@ def _collect_signatures(reader: PdfFileReader) -> _Found:
             emb.signer_cert  # noqa: B018
             emb.signed_revision  # noqa: B018 — sorted on below, outside any per-field guard
         except Exception as e:
-            found.broken.append(_Broken(fq_name, str(e) or type(e).__name__, 1 << 30))
+            found.broken.append(_Broken(str(fq_name), str(e) or type(e).__name__, 1 << 30))
             continue
         if kind == "/DocTimeStamp":
             found.doc_timestamps.append(emb)
@@ -1019,7 +1020,8 @@ async def _verify_signature(
     if not valid and not problems:  # never an unexplained "invalid"
         problems.append("签名未通过验证 / the signature did not validate")
     return SignatureReport(
-        field_name=emb.field_name,
+        # plain text: pyHanko's TextStringObject keeps the parsed document alive with the report
+        field_name=str(emb.field_name),
         signer_name=_common_name(cert),
         signer_subject=_rfc4514(cert.subject),
         certificate_serial=_hex_serial(cert.serial_number),
