@@ -139,14 +139,6 @@ class Seals:
         self.region_code = check_region_code(region_code)  # refused now, not at first use
         self._kek = kek  # the second lock on seal keys (``yinxin.pki.kek``)
 
-    @property
-    def ca(self) -> CertificateAuthority:
-        return self._ca()
-
-    @property
-    def kek(self) -> PlatformKek | None:
-        return self._kek() if self._kek is not None else None
-
     # --- the parts, each built on first use ------------------------------------------------------
     @cached_property
     def _files(self) -> SealFiles:
@@ -168,13 +160,13 @@ class Seals:
     def _pins(self) -> SealPins:
         from yinxin.seals.pin import SealPins
 
-        return SealPins(self.db, self.clock, self.kek)
+        return SealPins(self.db, self.clock, self._kek() if self._kek is not None else None)
 
     @cached_property
     def _records(self) -> SealRecords:
         from yinxin.seals.records import SealRecords
 
-        return SealRecords(self.db, self.ca, self._files)
+        return SealRecords(self.db, self._ca(), self._files)
 
     @cached_property
     def _issuance(self) -> SealIssuance:
@@ -183,7 +175,7 @@ class Seals:
         return SealIssuance(
             self.db,
             self.clock,
-            self.ca,
+            self._ca(),
             files=self._files,
             views=self._views,
             holds=self._holds,
