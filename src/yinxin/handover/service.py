@@ -94,25 +94,38 @@ def refusal(message: str, field: str = "manifest", code: str = "handover_refused
 
 # --- results ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ExportReport:
+class HandoverCounts:
+    """What an export and an import both report of one manifest: where it is, its SHA-256, the
+    schema revisions, rows per table and in all, and the number of files."""
+
     directory: str
     manifest_sha256: str
     schema_revisions: list[str]
     tables: dict[str, int]
     rows: int
     files: int
+
+    @staticmethod
+    def fields_of(directory: Path, manifest: dict, sha256: str, tables: dict[str, int]) -> dict:
+        """The shared fields, as keyword arguments for either report."""
+        return dict(
+            directory=str(directory),
+            manifest_sha256=sha256,
+            schema_revisions=manifest["source"]["schema_revisions"],
+            tables=tables,
+            rows=sum(tables.values()),
+            files=len(manifest["files"]),
+        )
+
+
+@dataclass(frozen=True)
+class ExportReport(HandoverCounts):
     file_bytes: int
     signed_files: int
 
 
 @dataclass(frozen=True)
-class ImportReport:
-    directory: str
-    manifest_sha256: str
-    schema_revisions: list[str]
-    tables: dict[str, int]
-    rows: int
-    files: int
+class ImportReport(HandoverCounts):
     audit_ok: bool
     audit_events: int
     audit_problem: str | None
@@ -394,12 +407,7 @@ class Handover:
                 },
             )
         return ExportReport(
-            directory=str(directory),
-            manifest_sha256=manifest_sha,
-            schema_revisions=manifest["source"]["schema_revisions"],
-            tables=tables,
-            rows=sum(tables.values()),
-            files=len(manifest["files"]),
+            **HandoverCounts.fields_of(directory, manifest, manifest_sha, tables),
             file_bytes=sum(f["size"] for f in manifest["files"].values()),
             signed_files=len(manifest["signed_files"]),
         )
@@ -520,12 +528,7 @@ class Handover:
                 progress("verify", i, len(signed))
         tables_n = {n: t["rows"] for n, t in manifest["tables"].items()}
         return ImportReport(
-            directory=str(directory),
-            manifest_sha256=msha,
-            schema_revisions=manifest["source"]["schema_revisions"],
-            tables=tables_n,
-            rows=sum(tables_n.values()),
-            files=len(manifest["files"]),
+            **HandoverCounts.fields_of(directory, manifest, msha, tables_n),
             audit_ok=chain.ok,
             audit_events=chain.events,
             audit_problem=chain.problem,
