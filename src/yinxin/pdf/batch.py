@@ -240,23 +240,13 @@ class Verifier:
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker, initargs=(self.options(),)
         )
-        # A forked worker shares the parent's pages until it writes to them, and its garbage
-        # collector writes to every object it scans: frozen objects are not scanned, which
-        # measured ~11 % less CPU over an archive. The first submit forks the workers.
-        freeze = context.get_start_method() == "fork" and gc.get_freeze_count() == 0
         try:
             pending: collections.deque[Future] = collections.deque()
             try:
-                if freeze:
-                    gc.freeze()
-                try:
-                    for chunk in chunks:
-                        pending.append(pool.submit(_work, chunk))
-                        if len(pending) >= 2 * workers:
-                            break
-                finally:
-                    if freeze:
-                        gc.unfreeze()
+                for chunk in chunks:  # the first submit starts the workers
+                    pending.append(pool.submit(_work, chunk))
+                    if len(pending) >= 2 * workers:
+                        break
                 while pending:
                     results = pending.popleft().result()
                     chunk = next(chunks, None)
@@ -360,10 +350,11 @@ def _work(chunk: list[Item]) -> list[BatchResult]:
 def _plain(value: object) -> None:
     """Make a report's text plain ``str`` before it is pickled back to the parent.
 
-    A report's ``field_name`` is pyHanko's ``TextStringObject`` (a ``str`` subclass that keeps
-    a reference to its PDF reader), so pickling one report pulled the whole parsed document
-    along: ~67 KB a file, ~3 ms a file to unpickle in the parent — more than the second core
-    saved. ``str(v)`` is equal to ``v``, and ``to_dict()``/JSON are the same."""
+    A ``str`` subclass from pyHanko (``TextStringObject``, as ``field_name`` was until
+    1bb863e) keeps a reference to its PDF reader, so pickling the report pulls the whole
+    parsed document along: ~67 KB a file and ~3 ms a file to unpickle in the parent, more than
+    the second core saved. A guard, so that no later field can bring that back: ``str(v)`` is
+    equal to ``v``, and ``to_dict()``/JSON are the same."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return
     for f in dataclasses.fields(value):
