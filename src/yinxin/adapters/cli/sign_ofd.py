@@ -32,7 +32,6 @@ from yinxin.adapters.cli.common import (
 )
 from yinxin.errors import ValidationError
 
-IN = typer.Option(..., "--in", help="The OFD to be signed.")
 SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
 
 
@@ -48,72 +47,107 @@ def _placement(anchor: str | None, page: int | None, x: float | None, y: float |
     return Placement(anchor=anchor, page=page, x=x, y=y)
 
 
-def sign_ofd_code(
-    input: Path = IN,
-    signer: int = SIGNER,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    """Send the signer a one-time code for this OFD (intent confirmation)."""
-    request_code("ofd_signing", input, signer, home, as_json)
+def code_command(service: str, what: str, input_help: str) -> Callable[..., None]:
+    """The first step's command on ``platform(home).<service>`` (``sign ofd-code``, ``sign
+    ses-pdf-code``): the same options, the file named ``what`` in the help."""
+
+    def command(
+        input: Path = typer.Option(..., "--in", help=input_help),
+        signer: int = SIGNER,
+        home: Path | None = HOME,
+        as_json: bool = JSON,
+    ) -> None:
+        request_code(service, input, signer, home, as_json)
+
+    command.__doc__ = f"Send the signer a one-time code for this {what} (intent confirmation)."
+    return command
 
 
-def sign_ofd_cmd(
-    input: Path = IN,
-    output: Path = typer.Option(..., "--out", help="Where the signed OFD is written."),
-    seal: str = typer.Option(..., help="Seal id or esID (an SM2 seal)."),
-    signer: int = SIGNER,
-    challenge: str = typer.Option(..., help="Challenge id from `sign ofd-code`."),
-    code: str | None = CODE,
-    pin: str | None = SEAL_PIN,
-    pin_stdin: bool = PIN_CODE_STDIN,
-    anchor: str | None = typer.Option(None, help='Centre the seal on this text, "乙方（签章）".'),
-    page: int | None = typer.Option(None, help="Page (1 = first, -1 = last)."),
-    x: float | None = typer.Option(None, help="Seal centre, mm from the left edge."),
-    y: float | None = typer.Option(None, help="Seal centre, mm from the top edge."),
-    role: str | None = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位"),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    """Confirm the code and sign the OFD with a platform-held SM2 seal key (GB/T 38540
+def sign_command(
+    service: str,
+    *,
+    doc: str,
+    label: str,
+    texts: dict[str, str],
+    placement: Callable[..., Any],
+    more: Callable[[Any], dict[str, Any]],
+) -> Callable[..., None]:
+    """The second step's command on ``platform(home).<service>`` (``sign ofd``, ``sign
+    ses-pdf``): one set of options (``texts`` holds the help that differs: ``in``, ``out``,
+    ``code_from``, ``x``, ``y``), the format's ``placement`` parser, ``more`` fields of the
+    result after ``replayed`` and before ``out``, and ``label`` in the line printed."""
+
+    def command(
+        input: Path = typer.Option(..., "--in", help=texts["in"]),
+        output: Path = typer.Option(..., "--out", help=texts["out"]),
+        seal: str = typer.Option(..., help="Seal id or esID (an SM2 seal)."),
+        signer: int = SIGNER,
+        challenge: str = typer.Option(..., help=f"Challenge id from `{texts['code_from']}`."),
+        code: str | None = CODE,
+        pin: str | None = SEAL_PIN,
+        pin_stdin: bool = PIN_CODE_STDIN,
+        anchor: str | None = typer.Option(
+            None, help='Centre the seal on this text, "乙方（签章）".'
+        ),
+        page: int | None = typer.Option(None, help="Page (1 = first, -1 = last)."),
+        x: float | None = typer.Option(None, help=texts["x"]),
+        y: float | None = typer.Option(None, help=texts["y"]),
+        role: str | None = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位"),
+        home: Path | None = HOME,
+        as_json: bool = JSON,
+    ) -> None:
+        def go():
+            signed = sign_file(
+                service,
+                input,
+                output,
+                pin=pin,
+                code=code,
+                pin_stdin=pin_stdin,
+                placement=lambda: placement(anchor, page, x, y),
+                home=home,
+                seal=seal,
+                signer_subscriber_id=signer,
+                challenge_id=challenge,
+                role=role,
+            )
+            return extended(
+                signed.record, replayed=signed.replayed, **more(signed), out=str(output)
+            )
+
+        run(
+            as_json,
+            go,
+            lambda r: console.print(
+                f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {r.out} as "
+                f"{r.role or 'signer'} with seal {r.es_id} ({label}, {r.level})"
+            ),
+        )
+
+    command.__doc__ = doc
+    return command
+
+
+sign_ofd_code = code_command("ofd_signing", "OFD", "The OFD to be signed.")
+sign_ofd_cmd = sign_command(
+    "ofd_signing",
+    doc="""Confirm the code and sign the OFD with a platform-held SM2 seal key (GB/T 38540
     SES_Signature, timestamped by the platform's TSA).
 
     The seal PIN and the one-time code come as for `sign pdf`: YINXIN_SEAL_PIN and YINXIN_CODE,
     standard input (--pin-stdin: PIN, then code, one a line) or hidden prompts.
-    """
-
-    def go():
-        signed = sign_file(
-            "ofd_signing",
-            input,
-            output,
-            pin=pin,
-            code=code,
-            pin_stdin=pin_stdin,
-            placement=lambda: _placement(anchor, page, x, y),
-            home=home,
-            seal=seal,
-            signer_subscriber_id=signer,
-            challenge_id=challenge,
-            role=role,
-        )
-        return extended(
-            signed.record,
-            replayed=signed.replayed,
-            signature_id=signed.signature_id,
-            page=signed.page,
-            boundary=signed.boundary,
-            out=str(output),
-        )
-
-    run(
-        as_json,
-        go,
-        lambda r: console.print(
-            f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {r.out} as "
-            f"{r.role or 'signer'} with seal {r.es_id} (OFD, {r.level})"
-        ),
-    )
+    """,
+    label="OFD",
+    texts={
+        "in": "The OFD to be signed.",
+        "out": "Where the signed OFD is written.",
+        "code_from": "sign ofd-code",
+        "x": "Seal centre, mm from the left edge.",
+        "y": "Seal centre, mm from the top edge.",
+    },
+    placement=_placement,
+    more=lambda s: {"signature_id": s.signature_id, "page": s.page, "boundary": s.boundary},
+)
 
 
 # --- the two steps, shared with ``sign ses-pdf-code`` / ``sign ses-pdf`` (``sign_ses_pdf``) ---
