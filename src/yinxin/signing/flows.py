@@ -196,13 +196,13 @@ class PlacementView:
     width_mm: float
 
     def placement(self) -> Placement:
-        return Placement(
-            page=self.page,
-            x_mm=self.x_mm,
-            y_mm=self.y_mm,
-            anchor=self.anchor,
-            width_mm=self.width_mm,
-        )
+        return placement_of(self)
+
+
+def placement_of(p: Any) -> Placement:
+    """The engine's ``Placement`` from a record with its five fields (a flow's ``PlacementView``,
+    the API's ``PlacementIn``): one mapping, so a field added to ``Placement`` is added once."""
+    return Placement(page=p.page, x_mm=p.x_mm, y_mm=p.y_mm, anchor=p.anchor, width_mm=p.width_mm)
 
 
 @dataclass(frozen=True)
@@ -909,16 +909,7 @@ class SignFlows:
         on — whatever became of the flow. Nothing can be signed or declined this way."""
         now = self.clock.now()
         with self.db.read() as s:
-            token = str(token or "").strip()
-            link = None
-            if 16 <= len(token) <= 200:
-                link = s.execute(
-                    select(SignFlowLink).where(SignFlowLink.token_hash == _hash_token(token))
-                ).scalar_one_or_none()
-            if link is None:
-                raise NotFound("no such signing link", field="token", code="unknown_link")
-            x = s.get(SignFlowSigner, link.signer_id)
-            assert x is not None
+            x = self._link_signer(s, token)
             flow = self._flow(s, x.flow_id)
             if x.state != _S.SIGNED:
                 self._usable(flow, x, now)
@@ -1370,6 +1361,17 @@ class SignFlows:
     def _by_link(
         self, s: Session, token: str, now: dt.datetime, *, lock: bool = False
     ) -> tuple[SignFlow, SignFlowSigner]:
+        x = self._link_signer(s, token)
+        flow = self._flow(s, x.flow_id, lock=lock)
+        if lock:
+            x = self._signer(s, flow, x.id)
+        self._usable(flow, x, now)
+        return flow, x
+
+    @staticmethod
+    def _link_signer(s: Session, token: str) -> SignFlowSigner:
+        """The signer a link's token is bound to, or ``unknown_link`` (a token of the wrong
+        length is refused without a query): for signing and for reading alike."""
         token = str(token or "").strip()
         link = None
         if 16 <= len(token) <= 200:
@@ -1380,11 +1382,7 @@ class SignFlows:
             raise NotFound("no such signing link", field="token", code="unknown_link")
         x = s.get(SignFlowSigner, link.signer_id)
         assert x is not None
-        flow = self._flow(s, x.flow_id, lock=lock)
-        if lock:
-            x = self._signer(s, flow, x.id)
-        self._usable(flow, x, now)
-        return flow, x
+        return x
 
     def _usable(self, flow: SignFlow, x: SignFlowSigner, now: dt.datetime) -> None:
         if flow.state in FINISHED:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from yinxin.adapters.http.api.context import Strict
 from yinxin.errors import ValidationError
 from yinxin.pdf.sign import Placement
+from yinxin.signing.flows import placement_of
 from yinxin.signing.service import SignatureRecordView, SignedDocument
 
 MAX_PDF = 50 * 1024 * 1024
@@ -40,13 +41,7 @@ class PlacementIn(Strict):
     width_mm: float = Field(40.0, gt=5, le=100)
 
     def placement(self) -> Placement:
-        return Placement(
-            page=self.page,
-            x_mm=self.x_mm,
-            y_mm=self.y_mm,
-            anchor=self.anchor,
-            width_mm=self.width_mm,
-        )
+        return placement_of(self)
 
 
 def pdf_of(doc: DocumentIn, field: str) -> bytes:
