@@ -44,7 +44,14 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.contracts.money import CENT, format_amount, parse_amount
-from yinxin.contracts.terms import Penalty, add_months, deemed_acceptance, format_rate, late_penalty
+from yinxin.contracts.terms import (
+    DeemedAcceptance,
+    Penalty,
+    add_months,
+    deemed_acceptance,
+    format_rate,
+    late_penalty,
+)
 from yinxin.contracts.workdays import WorkCalendar, parse_date
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.registry.events import event
@@ -619,16 +626,23 @@ class Obligations:
         verb = "支付" if o.kind == "payment" else "完成"
         return due, f"{head}，应于 {due.isoformat()} 前（含当日）{verb}"
 
-    def _acceptance_due(self, o: Obligation, t: ContractTracking) -> tuple[dt.date | None, str]:
-        if t.delivered_on is None:
-            return None, ""
-        d = deemed_acceptance(
-            t.delivered_on,
+    def _deemed(
+        self, o: Obligation, delivered_on: dt.date, reminded_on: dt.date | None
+    ) -> DeemedAcceptance:
+        """The acceptance obligation's windows (its review workdays and its wording's reminder
+        workdays) from delivery and the reminder: for its due date and for deeming alike."""
+        return deemed_acceptance(
+            delivered_on,
             self.calendar,
-            reminded=t.reminded_on,
+            reminded=reminded_on,
             review_workdays=o.workdays,
             reminder_workdays=_reminder_workdays(o.wording),
         )
+
+    def _acceptance_due(self, o: Obligation, t: ContractTracking) -> tuple[dt.date | None, str]:
+        if t.delivered_on is None:
+            return None, ""
+        d = self._deemed(o, t.delivered_on, t.reminded_on)
         due = d.review_until if d.reminder_until is None else max(d.review_until, d.reminder_until)
         return due, d.explanation
 
@@ -733,13 +747,7 @@ class Obligations:
         )
         if o is None or o.state != _O.OPEN:
             return False
-        d = deemed_acceptance(
-            t.delivered_on,
-            self.calendar,
-            reminded=t.reminded_on,
-            review_workdays=o.workdays,
-            reminder_workdays=_reminder_workdays(o.wording),
-        )
+        d = self._deemed(o, t.delivered_on, t.reminded_on)
         if d.deemed_on is None or today < d.deemed_on:
             return False
         t.stage = STAGES.check("deemed", t.stage, None, c.number).to_state
