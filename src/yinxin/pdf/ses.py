@@ -443,39 +443,47 @@ def _widget_page(reader: PdfFileReader, f: _Field) -> tuple[int | None, list[flo
     return None, None
 
 
+def _not_judged(
+    f: _Field,
+    problem: str,
+    *,
+    readable: bool = True,
+    page: int | None = None,
+    rect: list[float] | None = None,
+) -> SesPdfSignature:
+    """A signature that gets no verdict of its own (unreadable dictionary, another kind of
+    signature, an error while judging it): invalid, coverage unclear, changes "other". An
+    unreadable dictionary has no sub-filter or byte range to show."""
+    return SesPdfSignature(
+        f.name,
+        f.sub_filter if readable else "",
+        -1,
+        f.byte_range if readable else [],
+        "unclear",
+        "other",
+        page,
+        rect,
+        False,
+        [problem],
+    )
+
+
 def _judge(
     reader: PdfFileReader, f: _Field, pdf: bytes, check_value: SesValueChecker
 ) -> SesPdfSignature:
     """One signature: coverage, later revisions, and the value's GB/T 38540 checks."""
     page, rect = _widget_page(reader, f)
     if f.kind == "unreadable":
-        return SesPdfSignature(
-            f.name,
-            "",
-            -1,
-            [],
-            "unclear",
-            "other",
-            None,
-            None,
-            False,
-            ["签名字典无法读取 / the signature dictionary cannot be read"],
+        return _not_judged(
+            f, "签名字典无法读取 / the signature dictionary cannot be read", readable=False
         )
     if f.kind != "ses":
-        return SesPdfSignature(
-            f.name,
-            f.sub_filter,
-            -1,
-            f.byte_range,
-            "unclear",
-            "other",
-            page,
-            rect,
-            False,
-            [
-                "不是 GB/T 38540 电子签章 (PAdES/CMS) / not a GB/T 38540 seal signature: a "
-                "document mixing both kinds is not verified here"
-            ],
+        return _not_judged(
+            f,
+            "不是 GB/T 38540 电子签章 (PAdES/CMS) / not a GB/T 38540 seal signature: a "
+            "document mixing both kinds is not verified here",
+            page=page,
+            rect=rect,
         )
     coverage, revision = _coverage(reader, f, len(pdf), pdf)
     changes, why = _changes_after(reader, revision, coverage)
@@ -546,17 +554,8 @@ def verify_ses_pdf(
             report.signatures.append(_judge(reader, f, pdf, check_value))
         except Exception as exc:  # one hostile signature must not hide the others
             report.signatures.append(
-                SesPdfSignature(
-                    f.name,
-                    f.sub_filter,
-                    -1,
-                    f.byte_range,
-                    "unclear",
-                    "other",
-                    None,
-                    None,
-                    False,
-                    [f"无法处理该签名 / the signature cannot be processed ({type(exc).__name__})"],
+                _not_judged(
+                    f, f"无法处理该签名 / the signature cannot be processed ({type(exc).__name__})"
                 )
             )
     last = max((s.revision for s in report.signatures), default=-1)
