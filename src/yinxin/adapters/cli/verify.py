@@ -272,7 +272,9 @@ def _verify_many(
     try:
         from yinxin.pdf.batch import resolve_jobs
 
-        resolve_jobs(jobs, len(files))  # a bad --jobs is refused before any work
+        # a bad --jobs is refused before any work; 1 (asked, or automatic with too few files
+        # or one core) means no first pass: nothing is read twice
+        pooled = resolve_jobs(jobs, len(files)) > 1
         if report is not None:
             raise ValidationError("--report takes a single FILE", field="report")
         extra = _trust_anchors(trust)
@@ -324,8 +326,8 @@ def _verify_many(
         results.append(result)
         progress(i, result)
 
-    pades = _pades_files(files, jobs)
-    workers = resolve_jobs(jobs, len(pades))
+    pades = _pades_files(files) if pooled else []
+    workers = resolve_jobs(jobs, len(pades))  # automatic counts the PAdES files only
     if workers <= 1:
         for i, path in enumerate(files):
             one(i, path)
@@ -365,15 +367,10 @@ def _verify_many(
     raise typer.Exit(worst)
 
 
-def _pades_files(files: list[Path], jobs: int) -> list[int]:
-    """The indexes of the files to hand to worker processes: readable PAdES PDFs. With
-    ``--jobs 1``, or automatic with too few files or one core, none (nothing is read twice).
-    A file unreadable here stays in this process, which reports it as it always did."""
-    from yinxin.pdf.batch import resolve_jobs
+def _pades_files(files: list[Path]) -> list[int]:
+    """The indexes of the files to hand to worker processes: readable PAdES PDFs. A file
+    unreadable here stays in this process, which reports it as it always did."""
     from yinxin.seals.documents import PADES, document_kind
-
-    if resolve_jobs(jobs, len(files)) <= 1:
-        return []
 
     out = []
     for i, path in enumerate(files):
