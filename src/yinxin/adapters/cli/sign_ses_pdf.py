@@ -11,15 +11,14 @@ services are imported inside the commands only. The result verifies with ``yinxi
 from __future__ import annotations
 
 from yinxin.adapters.cli.sign_ofd import code_command, sign_command
-from yinxin.errors import ValidationError
 
 
 def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None):
-    from yinxin.pdf.sign import Placement
+    """``sign pdf``'s parser without ``--width`` (the seal's own size). Imported here, not at
+    the top: ``signing`` imports this module while it is being loaded."""
+    from yinxin.adapters.cli.signing import _placement as pdf_placement
 
-    if anchor is None and (x is None or y is None):
-        raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
-    return Placement(page=page, x_mm=x, y_mm=y, anchor=anchor)
+    return pdf_placement(anchor, page, x, y, None)
 
 
 sign_ses_pdf_code = code_command("ses_pdf_signing", "PDF", "The PDF to be sealed.")
