@@ -34,6 +34,7 @@ from yinxin.adapters.cli.common import (
     writable,
     write_atomic,
 )
+from yinxin.adapters.cli.sign_ofd import request_code
 from yinxin.errors import ValidationError
 
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
@@ -77,12 +78,7 @@ def sign_code(
     as_json: bool = JSON,
 ) -> None:
     """Send the signer a one-time code for this document (intent confirmation)."""
-    run(
-        as_json,
-        lambda: platform(home).signing.request_confirmation(
-            signer_subscriber_id=signer, document=_pdf(input), document_name=input.name
-        ),
-    )
+    request_code("signing", input, signer, home, as_json)
 
 
 @sign_app.command("pdf")
