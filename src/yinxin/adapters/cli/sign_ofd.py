@@ -154,7 +154,8 @@ sign_ofd_cmd = sign_command(
 
 
 def request_code(service: str, input: Path, signer: int, home: Path | None, as_json: bool) -> None:
-    """The first step on ``platform(home).<service>`` (``ofd_signing``, ``ses_pdf_signing``)."""
+    """The first step on ``platform(home).<service>`` (``ofd_signing``, ``ses_pdf_signing``,
+    and ``signing`` for ``sign code``)."""
     run(
         as_json,
         lambda: getattr(platform(home), service).request_confirmation(
