@@ -1,7 +1,7 @@
 """Seal authorizations (用印授权): an organization lets one of its people use one of its seals.
 
 A grant does not open the seal: the member still needs the seal PIN, and the seal, its
-certificate and its key must be usable at that moment (``seals.pin.problem`` asks
+certificate and its key must be usable at that moment (``seals.usability.problem`` asks
 ``is_granted`` at use time, so a withdrawal takes effect at once). Grants are rows of their own
 rather than a column on the seal so that withdrawn ones stay on record with who and when.
 """

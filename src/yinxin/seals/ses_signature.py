@@ -56,13 +56,13 @@ from yinxin.errors import ValidationError
 from yinxin.pdf import timestamps
 from yinxin.pki import sm2
 from yinxin.pki.keys import KeyHandle
+from yinxin.seals.seal_types import SEAL_TYPE_PERSONAL
 from yinxin.seals.seseal import (
     CERT_LIST_TYPE_CERTS,
     OID_ECDSA_SHA256,
     OID_ECDSA_SHA384,
     OID_RSA_SHA256,
     OID_SM2_SM3,
-    SEAL_TYPE_PERSONAL,
     ExtensionDatas,
     ParsedSeal,
     SESeal,

@@ -49,9 +49,10 @@ from yinxin.pki.algorithms import algorithm_of
 from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
 from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
-from yinxin.seals.pin import SealMaterial, problem
+from yinxin.seals.pin import SealMaterial
 from yinxin.seals.rows import actor_name, certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
+from yinxin.seals.usability import problem
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
