@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import datetime as dt
 import gc
 import math
@@ -339,36 +338,15 @@ def _garbage_per_file() -> Iterator[None]:
 
 
 def _work(chunk: list[Item]) -> list[BatchResult]:
-    """One chunk in a worker: the in-process path, with the worker's warm caches."""
+    """One chunk in a worker: the in-process path, with the worker's warm caches.
+
+    The results are pickled back to the parent, so a report must hold plain values: a ``str``
+    subclass from pyHanko (``TextStringObject``) keeps its PDF reader, and pickling would pull
+    the whole parsed document along (~67 KB and ~3 ms to unpickle a file, more than the second
+    core saves). :mod:`yinxin.pdf.verify` makes ``field_name`` plain ``str`` where it is read;
+    test_verify_jobs checks the size of what comes back."""
     assert _WORKER is not None, "the pool's initializer builds the worker's verifier"
-    results = asyncio.run(_WORKER.averify_many(chunk))
-    for result in results:
-        _plain(result.report)
-    return results
-
-
-def _plain(value: object) -> None:
-    """Make a report's text plain ``str`` before it is pickled back to the parent.
-
-    A ``str`` subclass from pyHanko (``TextStringObject``, as ``field_name`` was until
-    1bb863e) keeps a reference to its PDF reader, so pickling the report pulls the whole
-    parsed document along: ~67 KB a file and ~3 ms a file to unpickle in the parent, more than
-    the second core saved. A guard, so that no later field can bring that back: ``str(v)`` is
-    equal to ``v``, and ``to_dict()``/JSON are the same."""
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
-        return
-    for f in dataclasses.fields(value):
-        v = getattr(value, f.name)
-        if isinstance(v, str) and type(v) is not str:
-            setattr(value, f.name, str(v))
-        elif isinstance(v, list):
-            for i, item in enumerate(v):
-                if isinstance(item, str) and type(item) is not str:
-                    v[i] = str(item)
-                else:
-                    _plain(item)
-        else:
-            _plain(v)
+    return asyncio.run(_WORKER.averify_many(chunk))
 
 
 def _load(item: Item, i: int) -> tuple[str, bytes, ValidationError | None]:
