@@ -262,17 +262,18 @@ class Certificates:
 
         if pin is not None:
             check_pin(pin)
-            if self.kek is not None:
-                self.kek.ready()
+            if (kek := self.kek) is not None:
+                kek.ready()
 
     def wrap_legacy_keys(self, *, actor: str = "operator") -> WrappedKeys:
         """Encrypt every platform-held key still sealed under its PIN alone (made before the
         KEK) under the KEK as well. Needs no PIN: the PIN-sealed blob is wrapped as it is."""
         from yinxin.pki.pinkeys import is_wrapped, wrap_sealed
 
-        if self.kek is None:
+        kek = self.kek  # asked for once: each read of the property asks the composition root
+        if kek is None:
             raise ConfigurationError("no platform key-encryption key configured", field="keystore")
-        self.kek.ready()
+        kek.ready()
         now = self.clock.now()
         with self.db.transaction() as s:
             rows = (
@@ -283,7 +284,7 @@ class Certificates:
             wrapped = []
             for k in rows:
                 if not is_wrapped(k.sealed_key):
-                    k.sealed_key = wrap_sealed(k.sealed_key, k.label, self.kek)
+                    k.sealed_key = wrap_sealed(k.sealed_key, k.label, kek)
                     wrapped.append(k.label)
             if wrapped:
                 event(
@@ -291,9 +292,9 @@ class Certificates:
                     now,
                     actor,
                     "platform_keys.wrapped",
-                    self.kek.label,
+                    kek.label,
                     subject_type="platform_key",
-                    data={"labels": wrapped, "kek": self.kek.label},
+                    data={"labels": wrapped, "kek": kek.label},
                 )
         return WrappedKeys(wrapped)
 
