@@ -7,12 +7,10 @@ guessing on one seal must count against all of them. A locked key is released on
 officer (``SealPins.release``). Seals on a subscriber-held key (CSR certificates) are made and
 managed by the platform but sign on the holder's own machine, never here.
 
-**Usability is decided at use time from the database** (``seals.usability.problem``): the
-seal's state and validity, the certificate's *current* status (a frozen or revoked certificate
-stops its seals at once, without touching the seal rows), the key lock and, for organization
-seals, the member's authorization (``seals.grants``). ``SealPins.unlock_for_signing`` is the
-one door the signing service uses. The only write a refused call makes is the wrong-PIN
-counter: counting is the whole point of it.
+Whether a seal can sign now, PIN aside, is ``seals.usability.problem``'s, read from the current
+rows at use time; ``SealPins.unlock_for_signing`` asks it, then checks the PIN, and is the one
+door the signing service uses. The only write a refused call makes is the wrong-PIN counter:
+counting is the whole point of it.
 """
 
 from __future__ import annotations
