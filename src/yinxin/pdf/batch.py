@@ -64,11 +64,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from yinxin.errors import ValidationError, YinxinError
 from yinxin.pdf import accel, direct
 from yinxin.pdf import verify as _v
+from yinxin.pdf.jobs import MAX_JOBS, check_jobs
 from yinxin.pdf.verify import POLICIES, VerificationReport
 
-#: ``jobs`` above this is refused as a mistake (a typo, a file count) rather than obeyed: each
-#: worker is a process holding pyHanko and its own caches.
-MAX_JOBS = 256
 #: ``jobs=0`` (automatic) uses every core only from this many PAdES files on: below it the
 #: pool's start-up (a fork, or a fresh interpreter with pyHanko under spawn) and the per-worker
 #: cold caches cost about what the second core saves.
@@ -95,13 +93,8 @@ def available_cores() -> int:
 def resolve_jobs(jobs: int, files: int) -> int:
     """``jobs`` checked and made concrete: 0 means every available core when there are at
     least :data:`AUTO_MIN_FILES` files, else 1. Refuses a negative or absurd value naming
-    ``jobs``."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= MAX_JOBS:
-        raise ValidationError(
-            f"jobs must be a whole number from 0 (automatic) to {MAX_JOBS}, not {jobs!r}",
-            field="jobs",
-        )
-    if jobs == 0:
+    ``jobs`` (:func:`yinxin.pdf.jobs.check_jobs`)."""
+    if check_jobs(jobs) == 0:
         return available_cores() if files >= AUTO_MIN_FILES else 1
     return jobs
 

@@ -131,9 +131,9 @@ def verify_cmd(
         _verify_many(files, report, online, trust, at, policy, home, as_json, crl, jobs)
     file = files[0]
     try:
-        from yinxin.pdf.batch import resolve_jobs
+        from yinxin.pdf.jobs import check_jobs  # not batch: an OFD needs no PAdES verifier
 
-        resolve_jobs(jobs, 1)  # refused alike with one file or many
+        check_jobs(jobs)  # refused alike with one file or many
         data = read_input(file, "in")
         extra = _trust_anchors(trust)
         moment = _moment(at)
