@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -179,11 +180,21 @@ def verify_cmd(
 
             write_atomic(report, render_report_pdf(rep), "report")
     except YinxinError as e:
-        show_error(e, as_json)
-        # 1 is the INVALID verdict: an error must never be mistaken for it
-        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
+        _fail(e, as_json)
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)
+
+
+def _error_code(e: YinxinError) -> int:
+    """An error's exit code, never 1: 1 is the INVALID verdict and an error must never be
+    mistaken for it."""
+    return 2 if e.exit_code == 1 else e.exit_code
+
+
+def _fail(e: YinxinError, as_json: bool) -> NoReturn:
+    """Show the error (naming its field) and exit with :func:`_error_code`."""
+    show_error(e, as_json)
+    raise typer.Exit(_error_code(e)) from None
 
 
 def _seal_verifier(home: Path | None, extra: list):
@@ -287,8 +298,7 @@ def _verify_many(
             roots, at=moment, policy=policy, allow_fetching=online, ocsp_urls_allowed=online
         )
     except YinxinError as e:
-        show_error(e, as_json)
-        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
+        _fail(e, as_json)
 
     tty = sys.stderr.isatty()
     total = len(files)
@@ -342,14 +352,13 @@ def _verify_many(
         try:
             verifier.verify_many([files[i] for i in pades], progress=arrived, jobs=workers)
         except YinxinError as e:  # a worker died: no half list
-            show_error(e, as_json)
-            raise typer.Exit(2 if e.exit_code == 1 else e.exit_code) from None
+            _fail(e, as_json)
         for i in range(len(results), total):
             one(i, files[i])
     worst = 0
     for r in results:
         if r.error is not None:
-            code = 2 if r.error.exit_code == 1 else r.error.exit_code
+            code = _error_code(r.error)
         else:
             code = 0 if r.report.valid else 1
         worst = max(worst, code)
