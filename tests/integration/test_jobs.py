@@ -32,8 +32,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def settle(clock, minutes: int = 5) -> None:
     """Put the clock a few minutes into the next hour, so a test that moves it by minutes does
-    not cross an hour (or a day) by chance."""
-    clock.set(HOUR.start(clock.now()) + dt.timedelta(hours=1, minutes=minutes))
+    not cross an hour (or a day) by chance. From 20:00 on it goes to 10:00 the next day
+    instead: a test that then moves it an hour or two on must not cross midnight either (run
+    at 22:xx, the next hour plus one was the next day, and the daily jobs ran too)."""
+    start = HOUR.start(clock.now()) + dt.timedelta(hours=1)
+    if start.hour >= 20:
+        start = DAY.start(start) + dt.timedelta(days=1, hours=10)
+    clock.set(start + dt.timedelta(minutes=minutes))
 
 
 def flow_due_in(w: World, hours: float):
