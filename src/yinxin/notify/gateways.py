@@ -26,6 +26,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
@@ -146,6 +147,20 @@ def _check_channel(channel: str) -> str:
     return channel
 
 
+@dataclass(frozen=True)
+class LocalMessage:
+    """One attempt as a built-in gateway delivers it: ``send``'s arguments checked, with this
+    attempt's random ``id``; one object, so each gateway's ``deliver`` need not spell them out."""
+
+    id: str
+    recipient: str
+    subject: str
+    body: str
+    template_id: str | None
+    attachments: tuple[Attachment, ...] = ()
+    message_key: str | None = None
+
+
 class LocalGateway:
     """What the built-in gateways share: each message gets a random id (this attempt's), and
     ``deliver`` puts it somewhere a person or a test can read it (raising ``DeliveryError`` if
@@ -154,32 +169,22 @@ class LocalGateway:
     channel: str
 
     def send(self, recipient: str, subject: str, body: str, **meta: object) -> str:
-        message_id = uuid.uuid4().hex
         template_id = meta.get("template_id")
         attachments = meta.get("attachments") or ()
         key = meta.get("message_key")
-        self.deliver(
-            message_id,
+        message = LocalMessage(
+            uuid.uuid4().hex,
             recipient,
             subject,
             body,
             str(template_id) if template_id else None,
-            attachments=check_attachments(attachments),  # type: ignore[arg-type]
-            message_key=str(key) if key else None,
+            check_attachments(attachments),  # type: ignore[arg-type]
+            str(key) if key else None,
         )
-        return message_id
+        self.deliver(message)
+        return message.id
 
-    def deliver(
-        self,
-        message_id: str,
-        recipient: str,
-        subject: str,
-        body: str,
-        template_id: str | None,
-        *,
-        attachments: tuple[Attachment, ...] = (),
-        message_key: str | None = None,
-    ) -> None:
+    def deliver(self, message: LocalMessage) -> None:
         raise NotImplementedError
 
 
@@ -201,28 +206,18 @@ class FileGateway(LocalGateway):
     def path(self) -> Path:
         return self.outbox / f"{self.channel}.jsonl"
 
-    def deliver(
-        self,
-        message_id: str,
-        recipient: str,
-        subject: str,
-        body: str,
-        template_id: str | None,
-        *,
-        attachments: tuple[Attachment, ...] = (),
-        message_key: str | None = None,
-    ) -> None:
+    def deliver(self, message: LocalMessage) -> None:
         entry: dict[str, object] = {
-            "id": message_id,
+            "id": message.id,
             "at": self.clock.now().isoformat(),
-            "message_key": message_key,
+            "message_key": message.message_key,
             "channel": self.channel,
-            "to": recipient,
-            "template_id": template_id,
-            "subject": subject,
-            "body": body,
+            "to": message.recipient,
+            "template_id": message.template_id,
+            "subject": message.subject,
+            "body": message.body,
         }
-        if attachments:
+        if message.attachments:
             entry["attachments"] = [
                 {
                     "filename": a.filename,
@@ -230,7 +225,7 @@ class FileGateway(LocalGateway):
                     "size": len(a.data),
                     "sha256": a.sha256,
                 }
-                for a in attachments
+                for a in message.attachments
             ]
         line = (
             json.dumps(
@@ -289,25 +284,14 @@ class ConsoleGateway(LocalGateway):
         self.channel = _check_channel(channel)
         self.stream = stream
 
-    def deliver(
-        self,
-        message_id: str,
-        recipient: str,
-        subject: str,
-        body: str,
-        template_id: str | None,
-        *,
-        attachments: tuple[Attachment, ...] = (),
-        message_key: str | None = None,
-    ) -> None:
+    def deliver(self, message: LocalMessage) -> None:
         out = self.stream or sys.stdout
-        files = "".join(f"[attachment: {a.filename}, {len(a.data)} bytes]\n" for a in attachments)
-        key = f" ({message_key})" if message_key else ""
+        files = "".join(
+            f"[attachment: {a.filename}, {len(a.data)} bytes]\n" for a in message.attachments
+        )
+        key = f" ({message.message_key})" if message.message_key else ""
+        head = f"[{self.channel} → {message.recipient}]{key} {message.subject}"
         try:
-            print(
-                f"[{self.channel} → {recipient}]{key} {subject}\n{body}\n{files}",
-                file=out,
-                flush=True,
-            )
+            print(f"{head}\n{message.body}\n{files}", file=out, flush=True)
         except (OSError, ValueError) as e:
             raise DeliveryError(f"cannot print the message: {type(e).__name__}") from None
