@@ -23,16 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
-from yinxin.jobs.registry import Job
 from yinxin.jobs.runner import Runner, execute
 
 if TYPE_CHECKING:
-    from yinxin.app import Platform
+    import procrastinate
+    import procrastinate.tasks
+
 
 log = logging.getLogger("yinxin.jobs")
 SCHEMA_LOCK = 0x59584A4F42  # "YXJOB": the advisory lock under which the queue schema is made
@@ -64,30 +64,26 @@ class QueueRunner(Runner):
     """The scheduler deferring to procrastinate, and a procrastinate worker running the
     deferred jobs (of this runner and of every other one on the database)."""
 
-    def __init__(
-        self,
-        platform: Platform,
-        jobs: Iterable[Job] | None = None,
-        *,
-        name: str | None = None,
-        tick: float | None = None,
-        concurrency: int = 2,
-    ):
+    concurrency = 2  # deferred jobs this worker runs at once
+    # the event loop of a running ``run()`` and its wake-up event, for ``stop()`` from elsewhere
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    def _queue(self) -> tuple[procrastinate.App, procrastinate.tasks.Task]:
+        """procrastinate's app on the platform's database, with the one task that runs our jobs.
+
+        Made when the runner starts rather than in a constructor of its own: ``QueueRunner``
+        takes ``Runner``'s arguments unchanged, and a runner that is never run opens no pool."""
         import procrastinate
 
-        super().__init__(platform, jobs, name=name, tick=tick)
-        self.concurrency = concurrency
-        self.app = procrastinate.App(
+        app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
-                conninfo=conninfo(platform.settings.database_url), min_size=1, max_size=4
+                conninfo=conninfo(self.platform.settings.database_url), min_size=1, max_size=4
             )
         )
-        self._deferred: set[tuple[str, str]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
         table = {j.name: j for j in self.jobs}
 
-        @self.app.task(name=TASK)
+        @app.task(name=TASK)
         def run_job(job: str, period: str) -> str | None:
             """Claim and run one job for one period (a no-op when another worker has it)."""
             if job not in table:
@@ -96,18 +92,20 @@ class QueueRunner(Runner):
             view = execute(self.platform, table[job], period, self.worker)
             return None if view is None else view.state.value
 
-        self._task = run_job
+        return app, run_job
 
-    async def _defer_due(self) -> int:
+    async def _defer_due(
+        self, task: procrastinate.tasks.Task, deferred: set[tuple[str, str]]
+    ) -> int:
         due = await asyncio.to_thread(self.due)
         periods = {(j.name, p) for j, p in due}
-        self._deferred &= periods  # forget what has a run now, so a take-over is deferred again
+        deferred &= periods  # forget what has a run now, so a take-over is deferred again
         n = 0
         for job, period in due:
-            if (job.name, period) in self._deferred:
+            if (job.name, period) in deferred:
                 continue
             try:
-                await self._task.configure(queueing_lock=f"{job.name}@{period}").defer_async(
+                await task.configure(queueing_lock=f"{job.name}@{period}").defer_async(
                     job=job.name, period=period
                 )
                 n += 1
@@ -116,16 +114,18 @@ class QueueRunner(Runner):
 
                 if not isinstance(e, AlreadyEnqueued):
                     raise
-            self._deferred.add((job.name, period))
+            deferred.add((job.name, period))
         return n
 
     async def _main(self) -> None:
         await asyncio.to_thread(ensure_schema, self.platform.settings.database_url)
+        app, task = self._queue()
+        deferred: set[tuple[str, str]] = set()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        async with self.app.open_async():
+        async with app.open_async():
             worker = asyncio.create_task(
-                self.app.run_worker_async(
+                app.run_worker_async(
                     name=self.worker,
                     concurrency=self.concurrency,
                     install_signal_handlers=False,
@@ -136,7 +136,7 @@ class QueueRunner(Runner):
             try:
                 while not self.stopping and not worker.done():
                     try:
-                        await self._defer_due()
+                        await self._defer_due(task, deferred)
                     except Exception:
                         log.exception("job scheduler tick failed; trying again")
                     with contextlib.suppress(TimeoutError):
