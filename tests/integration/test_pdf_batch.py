@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import random
+import re
 from io import BytesIO
 
 import pytest
@@ -548,6 +549,17 @@ def _dss_extra_cert(w: IncrementalPdfFileWriter) -> None:
     w.mark_update(w.root.raw_get("/DSS"))
 
 
+def _dss_unusable_ocsp(w: IncrementalPdfFileWriter) -> None:
+    """One more OCSP response in the DSS whose DER loads but whose every date is month 13:
+    pyHanko cannot take it into a validation context, so verification must drop it
+    (``verify._usable``) and judge the signature on the rest. Added to both bases: the
+    second file meets an item the batch already judged."""
+    ocsps = w.root["/DSS"]["/OCSPs"]
+    der = re.sub(rb"\x18\x0f(\d{4})\d\d", lambda m: b"\x18\x0f" + m[1] + b"13", ocsps[0].data)
+    ocsps.append(w.add_object(generic.StreamObject(stream_data=der)))
+    w.mark_update(w.root.raw_get("/DSS"))
+
+
 MUST_FAIL = {  # changes no policy allows: each must come out invalid, "other" changes
     "page-content": _overwrite_page_content,
     "widget-moved": _move_widget,
@@ -559,8 +571,10 @@ PYHANKO_DECIDES = {  # what pyHanko decides for these, the batch must decide too
     "xmp-added": _xmp(XMP),
     "xmp-not-xml": _xmp(b"<not xml"),
     "dss-extra-cert": _dss_extra_cert,
+    "dss-unusable-ocsp": _dss_unusable_ocsp,
     "info-edited": edit_info,
 }
+TWICE = {"dss-unusable-ocsp"}  # the edit on both bases, not only the first
 
 
 @pytest.fixture(scope="module")
@@ -575,7 +589,7 @@ def lookalikes(docs) -> list[tuple[str, bytes]]:
             items.append((f"{name}-0.pdf", edit_info(bases[0])))
             continue
         items.append((f"{name}-0.pdf", _updated(bases[0], edit)))
-        if name in MUST_FAIL:
+        if name in MUST_FAIL or name in TWICE:
             items.append((f"{name}-1.pdf", _updated(bases[1], edit)))
     return items
 
@@ -612,3 +626,30 @@ def test_lookalike_files_each_get_their_own_verdict(docs, lookalikes, order):
             assert r["valid"] and sig["changes_after"] == "allowed", n
         elif n.rsplit("-", 1)[0] in MUST_FAIL:
             assert not r["valid"] and sig["changes_after"] == "other", n
+        elif n.rsplit("-", 1)[0] in TWICE:  # the unusable item dropped, the rest still holds
+            assert r["valid"] and sig["changes_after"] == "allowed", n
+
+
+def test_an_unusable_dss_item_is_dropped_alone_and_in_a_batch(lookalikes):
+    """The month-13 OCSP response is read from the DSS but dropped, and only it: alone, and in
+    a batch where the second file meets the item (and the rest) already judged per item."""
+    from yinxin.pdf import verify as v
+
+    files = [pdf for n, pdf in lookalikes if n.startswith("dss-unusable-ocsp-")]
+    assert len(files) == 2
+
+    def kept(pdf: bytes) -> tuple[int, int]:
+        reader = PdfFileReader(BytesIO(pdf))
+        listed = len(reader.root["/DSS"]["/OCSPs"])
+        return listed, len(v._read_dss(reader).ocsps)
+
+    alone = [kept(pdf) for pdf in files]
+    caches = v._Caches()
+    token = v._CACHES.set(caches)
+    try:
+        batch = [kept(pdf) for pdf in files]
+    finally:
+        v._CACHES.reset(token)
+    assert alone == batch
+    assert all(listed == ocsps + 1 and ocsps >= 1 for listed, ocsps in alone)
+    assert sorted(set(caches.usable.values())) == [False, True]

@@ -11,6 +11,7 @@ change, so the two are compared on every type ``_rehome`` copies, with the state
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 
 import pytest
@@ -107,3 +108,65 @@ def test_ess_certid_by_der_answers_as_pyhanko() -> None:
         for _ in range(2):
             assert [generic_cms.check_ess_certid(c, i) for c, i in cases] == expected
     assert len(accel._ess) == len(cases)
+
+
+def test_signature_algorithm_allowed_by_der_answers_as_pyhanko() -> None:
+    """``DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed``, memoised by the policy's
+    settings and the algorithm's and key's DER, answers as pyHanko's own method at any moment:
+    allowed pairs, a weak digest (SHA-1), an RSA key under the size threshold, no key, and a
+    policy with other settings. A subclass (which may read more) is never memoised."""
+    from asn1crypto import algos, keys
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import PublicFormat
+    from pyhanko_certvalidator.policy_decl import (
+        AlgorithmUsageConstraint,
+        DisallowWeakAlgorithmsPolicy,
+    )
+
+    def info(key) -> keys.PublicKeyInfo:
+        der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        return keys.PublicKeyInfo.load(der)
+
+    ec_key = info(ec.generate_private_key(ec.SECP256R1()))
+    rsa_ok = info(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    rsa_small = info(rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    algo = {n: algos.SignedDigestAlgorithm({"algorithm": n}) for n in _ALGOS}
+    cases = [
+        (algo["sha256_ecdsa"], ec_key),
+        (algo["sha1_ecdsa"], ec_key),
+        (algo["sha256_rsa"], rsa_ok),
+        (algo["sha256_rsa"], rsa_small),
+        (algo["sha1_rsa"], rsa_ok),
+        (algo["sha256_rsa"], None),
+    ]
+    policies = [
+        DisallowWeakAlgorithmsPolicy(),
+        DisallowWeakAlgorithmsPolicy(rsa_key_size_threshold=1024),
+    ]
+    moments = [None, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2090, 1, 1, tzinfo=dt.UTC)]
+    expected = [accel._orig_sig_allowed(p, a, None, k) for p in policies for a, k in cases]
+    assert [bool(e) for e in expected] == [True, False, True, False, False, True] + [
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+    accel._sig_allowed.clear()
+    with accel.fast():
+        for moment in moments:
+            got = [p.signature_algorithm_allowed(a, moment, k) for p in policies for a, k in cases]
+            assert got == expected
+    assert len(accel._sig_allowed) == len(expected)
+
+    class Stricter(DisallowWeakAlgorithmsPolicy):
+        def digest_algorithm_allowed(self, algo, moment):
+            return AlgorithmUsageConstraint(allowed=False)
+
+    with accel.fast():
+        assert not Stricter().signature_algorithm_allowed(algo["sha256_ecdsa"], None, ec_key)
+    assert len(accel._sig_allowed) == len(expected)
+
+
+_ALGOS = ("sha256_ecdsa", "sha1_ecdsa", "sha256_rsa", "sha1_rsa")

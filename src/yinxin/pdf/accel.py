@@ -59,6 +59,7 @@ from asn1crypto import x509 as a_x509
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 from pyhanko.sign.validation import generic_cms
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
@@ -77,6 +78,8 @@ _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
 _orig_issuer_serial = a_x509.Certificate.issuer_serial
 _orig_ess_certid = generic_cms.check_ess_certid
+_orig_sig_allowed = DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed
+_sig_allowed: dict[tuple, object] = {}
 _ess: dict[tuple[bytes, type, bytes], bool] = {}
 _issuer_serials: dict[bytes, bytes] = {}
 _names: dict[bytes, str] = {}
@@ -348,6 +351,35 @@ def _check_ess_certid(cert, certid) -> bool:
     return value
 
 
+def _signature_algorithm_allowed(self, algo, moment, public_key):
+    """``DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed`` by the policy's settings,
+    the algorithm's DER and the key's DER. That policy "ignores the time parameter completely"
+    (its docstring, and its code reads only the algorithm name, the key size and the digest),
+    and the answer is a frozen dataclass, so one answer serves every moment. pyHanko asks it
+    six times a file, for the same two or three (algorithm, key) pairs of an archive. Only the
+    class itself is memoised: a subclass may override what it reads."""
+    if not _ON.get() or type(self) is not DisallowWeakAlgorithmsPolicy:
+        return _orig_sig_allowed(self, algo, moment, public_key)
+    try:
+        key = (
+            frozenset(self.weak_hash_algos),
+            frozenset(self.weak_signature_algos),
+            self.rsa_key_size_threshold,
+            self.dsa_key_size_threshold,
+            algo.dump(),
+            None if public_key is None else public_key.dump(),
+        )
+    except Exception:
+        return _orig_sig_allowed(self, algo, moment, public_key)
+    value = _sig_allowed.get(key)
+    if value is None:
+        value = _orig_sig_allowed(self, algo, moment, public_key)
+        if len(_sig_allowed) >= _NAMES_MAX:
+            _sig_allowed.clear()
+        _sig_allowed[key] = value
+    return value
+
+
 class _Uncacheable(Exception):
     pass
 
@@ -474,6 +506,7 @@ def install() -> None:
     PdfFileReader._read_object = _read_object
     # ``_check_signing_certificate`` looks it up in its module at call time
     generic_cms.check_ess_certid = _check_ess_certid
+    DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed = _signature_algorithm_allowed
 
 
 install()

@@ -513,15 +513,44 @@ def _usable(
     with just this item does exactly what the real ones do to it.
     """
     caches = _CACHES.get()
-    key = None
-    if caches is not None:
-        try:
-            key = tuple(x.dump() for x in (*ocsps, None, *crls, None, *certs) if x is not None)
-            key = (len(ocsps), len(crls), *key)
-        except Exception:
-            key = None
-        if key is not None and key in caches.usable:
-            return caches.usable[key]
+    if caches is None:
+        return _builds(ocsps, crls, certs)
+    # In a batch, remembered per item by its DER: by the premise above a set is usable when
+    # each of its items is, and an archive's files share all but their signer's certificate
+    # and OCSP response, so a file builds one small context for those, not one for all.
+    try:
+        keyed = [
+            (kind, x.dump(), x)
+            for kind, items in (("ocsp", ocsps), ("crl", crls), ("cert", certs))
+            for x in items
+        ]
+    except Exception:
+        return _builds(ocsps, crls, certs)
+    known = {(kind, der): caches.usable.get((kind, der)) for kind, der, _ in keyed}
+    unknown = [(kind, der, x) for kind, der, x in keyed if known[(kind, der)] is None]
+    if unknown:
+
+        def alone(*picked: tuple[str, bytes, Any]) -> bool:
+            return _builds(
+                [x for kind, _, x in picked if kind == "ocsp"],
+                [x for kind, _, x in picked if kind == "crl"],
+                [x for kind, _, x in picked if kind == "cert"],
+            )
+
+        every = alone(*unknown)
+        if len(caches.usable) >= 10_000:
+            caches.usable.clear()
+        for item in unknown:
+            ok = every or (len(unknown) > 1 and alone(item))
+            known[item[:2]] = caches.usable[item[:2]] = ok
+    return all(known.values())
+
+
+def _builds(
+    ocsps: Sequence[a_ocsp.OCSPResponse],
+    crls: Sequence[a_crl.CertificateList],
+    certs: Sequence[a_x509.Certificate],
+) -> bool:
     try:
         ValidationContext(
             trust_manager=_NO_ROOTS,
@@ -532,12 +561,8 @@ def _usable(
         )
     except Exception as e:
         logger.info("unusable revocation data or certificate ignored: %s", e)
-        ok = False
-    else:
-        ok = True
-    if caches is not None and key is not None:
-        caches.usable[key] = ok
-    return ok
+        return False
+    return True
 
 
 def _sound(cert: a_x509.Certificate) -> bool:
@@ -686,7 +711,8 @@ _validate_ocsp._validate_delegated_ocsp_provenance = _ocsp_provenance
 class _Caches:
     """What one batch learns once and every later file reuses; all keyed by content."""
 
-    usable: dict[tuple, bool] = field(default_factory=dict)
+    usable: dict[tuple[str, bytes], bool] = field(default_factory=dict)  # _usable, per item
+    about: dict[tuple[bytes, bytes], bool] = field(default_factory=dict)  # _ocsp_is_about
     parsed: dict[tuple[type, bytes], Any] = field(default_factory=dict)
     responders: set[tuple] = field(default_factory=set)  # delegated OCSP responders that passed
     signatures: _MemoSignatureValidator = field(default_factory=_MemoSignatureValidator)
@@ -1284,6 +1310,25 @@ def _covers(cert: a_x509.Certificate, data: _Embedded) -> bool:
 
 
 def _ocsp_is_about(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
+    """Does ``resp`` answer for ``cert`` (serial and issuer-name hash)? In a batch, remembered
+    by the two DER encodings, all it reads: a file asks it ~30 times, of the same few."""
+    caches = _CACHES.get()
+    if caches is None:
+        return _ocsp_names(resp, cert)
+    try:
+        key = (resp.dump(), cert.dump())
+    except Exception:
+        return _ocsp_names(resp, cert)
+    value = caches.about.get(key)
+    if value is None:
+        value = _ocsp_names(resp, cert)
+        if len(caches.about) >= 10_000:
+            caches.about.clear()
+        caches.about[key] = value
+    return value
+
+
+def _ocsp_names(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
     try:
         basic = resp["response_bytes"]["response"].parsed
         for single in basic["tbs_response_data"]["responses"]:
