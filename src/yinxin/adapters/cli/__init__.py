@@ -24,6 +24,7 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    APPLICANT,
     HOME,
     JSON,
     PIN_STDIN,
@@ -232,7 +233,7 @@ def cert_apply(
     dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
     algorithm: str = "ec-p256",
     home: Path | None = HOME,
-    actor: str = typer.Option("applicant", "--actor"),
+    actor: str = APPLICANT,
     as_json: bool = JSON,
 ) -> None:
     """Apply for a certificate with your CSR, or with a platform-held key under a PIN.

@@ -34,6 +34,17 @@ err_console = Console(stderr=True)
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (default ./var).")
 ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
+# Options more than one group takes, declared once so their help reads the same everywhere.
+OPERATOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
+APPLICANT = typer.Option("applicant", "--actor")
+SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
+PDF_OUT = typer.Option(..., "--out", help="Where the PDF is written.")
+LIMIT = typer.Option(50, help="At most this many (1–200).")
+OWNED_CONTRACTS = typer.Option(None, help="Only this organization's contracts.")
+# a sign flow's, and so a contract's, which is signed through one
+OWNER = typer.Option(None, help="Owner organization's subscriber id.")
+DEADLINE = typer.Option(None, help="ISO 8601 time with offset.")
+DAYS = typer.Option(None, help="Deadline in this many days (default 7).")
 
 
 # --- the platform -----------------------------------------------------------------------------

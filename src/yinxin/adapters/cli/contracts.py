@@ -20,8 +20,14 @@ from typing import Any
 import typer
 
 from yinxin.adapters.cli.common import (
+    DAYS,
+    DEADLINE,
     HOME,
     JSON,
+    LIMIT,
+    OWNED_CONTRACTS,
+    OWNER,
+    PDF_OUT,
     WrittenFile,
     console,
     parse_time,
@@ -32,13 +38,15 @@ from yinxin.adapters.cli.common import (
     write_atomic,
     write_file,
 )
+from yinxin.adapters.cli.common import (
+    OPERATOR as ACTOR,
+)
 from yinxin.errors import ValidationError
 
 contract_app = typer.Typer(
     no_args_is_help=True, help="Contracts (合同): templates, drafts, signing."
 )
 CONTRACT = typer.Argument(..., help="The contract's id.")
-ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
 VALUES = typer.Option(
     None, "--values", help="A JSON file: an object of blank name → value (schedules as lists)."
 )
@@ -183,7 +191,7 @@ def contract_draft(
     attach: list[str] | None = ATTACH,
     example: bool = EXAMPLE,
     title: str | None = typer.Option(None, help="A title other than the template's."),
-    owner: int | None = typer.Option(None, help="Owner organization's subscriber id."),
+    owner: int | None = OWNER,
     actor: str = ACTOR,
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -227,7 +235,7 @@ def contract_revise(
 @contract_app.command("preview")
 def contract_preview(
     code: str = typer.Argument(..., help="The template's code."),
-    out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
+    out: Path = PDF_OUT,
     values: Path | None = VALUES,
     set_: list[str] | None = SET,
     attach: list[str] | None = ATTACH,
@@ -260,9 +268,9 @@ def contract_show(contract_id: int = CONTRACT, home: Path | None = HOME, as_json
 @contract_app.command("list")
 def contract_list(
     state: str | None = typer.Option(None, help="drafted out_for_signing signed cancelled"),
-    owner: int | None = typer.Option(None, help="Only this organization's contracts."),
+    owner: int | None = OWNED_CONTRACTS,
     template: str | None = typer.Option(None, help="Only contracts from this template."),
-    limit: int = typer.Option(50, help="At most this many (1–200)."),
+    limit: int = LIMIT,
     after: int | None = typer.Option(None, help="Continue after this id (next_after)."),
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -287,7 +295,7 @@ def contract_list(
 @contract_app.command("pdf")
 def contract_pdf(
     contract_id: int = CONTRACT,
-    out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
+    out: Path = PDF_OUT,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -309,8 +317,8 @@ def contract_send(
     order: str = typer.Option(
         "sequential", help="sequential (the template's party order) or parallel."
     ),
-    deadline: str | None = typer.Option(None, help="ISO 8601 time with offset."),
-    days: int | None = typer.Option(None, help="Deadline in this many days (default 7)."),
+    deadline: str | None = DEADLINE,
+    days: int | None = DAYS,
     actor: str = ACTOR,
     home: Path | None = HOME,
     as_json: bool = JSON,

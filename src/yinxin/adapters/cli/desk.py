@@ -20,6 +20,7 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    PDF_OUT,
     WrittenFile,
     console,
     parse_time,
@@ -29,12 +30,14 @@ from yinxin.adapters.cli.common import (
     writable,
     write_file,
 )
+from yinxin.adapters.cli.common import (
+    OPERATOR as ACTOR,
+)
 from yinxin.errors import ValidationError
 
 desk_app = typer.Typer(no_args_is_help=True, help="O&M service desk (运维服务, contract 003).")
 REQUEST = typer.Argument(..., help="The service request's number.")
 CONTRACT = typer.Argument(..., help="The contract's number.")
-ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
 AT = typer.Option(None, "--at", help="When it happened (ISO 8601 with offset; default now).")
 
 
@@ -321,7 +324,7 @@ def sweep(home: Path | None = HOME, as_json: bool = JSON) -> None:
 @desk_app.command("record")
 def record(
     request_id: int = REQUEST,
-    out: Path = typer.Option(..., "--out", help="Where the PDF is written."),
+    out: Path = PDF_OUT,
     signed: bool = typer.Option(False, "--signed", help="The record as both parties signed it."),
     home: Path | None = HOME,
     as_json: bool = JSON,

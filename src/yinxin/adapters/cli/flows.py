@@ -17,8 +17,12 @@ import typer
 
 from yinxin.adapters.cli.common import (
     CODE,
+    DAYS,
+    DEADLINE,
     HOME,
     JSON,
+    LIMIT,
+    OWNER,
     PIN_CODE_STDIN,
     SEAL_PIN,
     WrittenFile,
@@ -33,11 +37,13 @@ from yinxin.adapters.cli.common import (
     write_atomic,
     write_file,
 )
+from yinxin.adapters.cli.common import (
+    OPERATOR as ACTOR,
+)
 from yinxin.errors import ValidationError
 
 flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
 FLOW = typer.Argument(..., help="The flow.")
-ACTOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
 LINK = typer.Option(
     None,
     "--link",
@@ -133,9 +139,9 @@ def flow_create(
     doc: list[Path] = typer.Option(..., "--doc", help="A PDF to sign; repeat for several."),
     signer: list[str] = typer.Option(..., "--signer", help=SIGNER_HELP),
     order: str = typer.Option("sequential", help="sequential (in turn) or parallel."),
-    deadline: str | None = typer.Option(None, help="ISO 8601 time with offset."),
-    days: int | None = typer.Option(None, help="Deadline in this many days (default 7)."),
-    owner: int | None = typer.Option(None, help="Owner organization's subscriber id."),
+    deadline: str | None = DEADLINE,
+    days: int | None = DAYS,
+    owner: int | None = OWNER,
     actor: str = ACTOR,
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -194,7 +200,7 @@ def flow_show(
 def flow_list(
     owner: int | None = typer.Option(None, help="Only this organization's flows."),
     state: str | None = typer.Option(None, help="draft started completed cancelled expired"),
-    limit: int = typer.Option(50, help="At most this many (1–200)."),
+    limit: int = LIMIT,
     after: int | None = typer.Option(None, help="Continue after this flow id (next_after)."),
     home: Path | None = HOME,
     as_json: bool = JSON,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, console, platform, run
+from yinxin.adapters.cli.common import HOME, JSON, OWNED_CONTRACTS, console, platform, run
 
 obligation_app = typer.Typer(
     no_args_is_help=True, help="Contract obligations (履约): due dates, payments, penalties."
@@ -66,7 +66,7 @@ def obligation_show(
 @obligation_app.command("list")
 def obligation_list(
     status: str | None = typer.Option(None, help="pending, due, overdue or met."),
-    owner: int | None = typer.Option(None, help="Only this organization's contracts."),
+    owner: int | None = OWNED_CONTRACTS,
     as_of: str | None = AS_OF,
     home: Path | None = HOME,
     as_json: bool = JSON,

@@ -18,9 +18,11 @@ from rich.markup import escape
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    APPLICANT,
     HOME,
     JSON,
     PIN_STDIN,
+    SEAL_PIN,
     console,
     platform,
     read_input,
@@ -39,7 +41,6 @@ seal_app = typer.Typer(
     "lifecycle, use grants (用印授权) and the seal PIN (印章密码).",
 )
 SEAL = typer.Argument(..., help="Seal id or esID.")
-PIN = typer.Option(None, "--pin", help=secret_help("Seal PIN", "YINXIN_SEAL_PIN"))
 
 
 def _seals(home: Path | None):
@@ -130,7 +131,7 @@ def seal_apply(
     code: str | None = CODE,
     years: int = YEARS,
     home: Path | None = HOME,
-    actor: str = typer.Option("applicant", "--actor"),
+    actor: str = APPLICANT,
     as_json: bool = JSON,
 ) -> None:
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
@@ -239,7 +240,7 @@ def seal_check(
     with_pin: bool = typer.Option(
         False, "--with-pin", help="Also check the PIN (a wrong PIN counts towards the lock)."
     ),
-    pin: str | None = PIN,
+    pin: str | None = SEAL_PIN,
     pin_stdin: bool = PIN_STDIN,
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -438,7 +439,7 @@ seal_app.command("report-pin-leak")(
 @seal_app.command("change-pin")
 def seal_change_pin(
     seal: str = SEAL,
-    pin: str | None = PIN,
+    pin: str | None = SEAL_PIN,
     new_pin: str | None = typer.Option(
         None, "--new-pin", help=secret_help("New seal PIN", "YINXIN_SEAL_NEW_PIN")
     ),

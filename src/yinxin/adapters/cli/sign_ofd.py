@@ -21,6 +21,7 @@ from yinxin.adapters.cli.common import (
     JSON,
     PIN_CODE_STDIN,
     SEAL_PIN,
+    SIGNER,
     console,
     extended,
     platform,
@@ -31,8 +32,6 @@ from yinxin.adapters.cli.common import (
     write_atomic,
 )
 from yinxin.errors import ValidationError
-
-SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
 
 
 def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None):

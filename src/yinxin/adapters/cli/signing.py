@@ -23,6 +23,7 @@ from yinxin.adapters.cli.common import (
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
+    SIGNER,
     console,
     extended,
     parse_time,
@@ -43,6 +44,7 @@ OUT = typer.Option(..., "--out", help="Where the signed PDF is written.")
 ANCHOR = typer.Option(None, help='Centre the seal on this text, e.g. "甲方（签章）".')
 PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor's, or the last.")
 WIDTH = typer.Option(None, help="Seal width in mm.")
+SEAL = typer.Option(..., help="Seal id or esID.")
 ROLE = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位")
 LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")
 
@@ -73,7 +75,7 @@ def _placement(
 @sign_app.command("code")
 def sign_code(
     input: Path = IN,
-    signer: int = typer.Option(..., help="Subscriber id of the person signing."),
+    signer: int = SIGNER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -85,8 +87,8 @@ def sign_code(
 def sign_pdf_cmd(
     input: Path = IN,
     output: Path = OUT,
-    seal: str = typer.Option(..., help="Seal id or esID."),
-    signer: int = typer.Option(..., help="Subscriber id of the person signing."),
+    seal: str = SEAL,
+    signer: int = SIGNER,
     challenge: str = typer.Option(..., help="Challenge id from `sign code`."),
     code: str | None = CODE,
     pin: str | None = SEAL_PIN,
@@ -239,8 +241,8 @@ def _batch_out(path: Path, out_dir: Path | None) -> Path:
 @sign_app.command("batch")
 def sign_batch(
     files: list[Path] = typer.Argument(..., help="The PDFs to sign (1 to 100), in this order."),
-    seal: str = typer.Option(..., help="Seal id or esID."),
-    signer: int = typer.Option(..., help="Subscriber id of the person signing."),
+    seal: str = SEAL,
+    signer: int = SIGNER,
     challenge: str | None = typer.Option(
         None, help="Challenge id from the first run; without it a code is sent."
     ),
