@@ -38,9 +38,7 @@ from yinxin.adapters.cli.common import (
     write_atomic,
     write_file,
 )
-from yinxin.adapters.cli.common import (
-    OPERATOR as ACTOR,
-)
+from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
 from yinxin.errors import ValidationError
 
 contract_app = typer.Typer(

@@ -37,9 +37,7 @@ from yinxin.adapters.cli.common import (
     write_atomic,
     write_file,
 )
-from yinxin.adapters.cli.common import (
-    OPERATOR as ACTOR,
-)
+from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
 from yinxin.errors import ValidationError
 
 flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
