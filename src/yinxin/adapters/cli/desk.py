@@ -30,9 +30,7 @@ from yinxin.adapters.cli.common import (
     writable,
     write_file,
 )
-from yinxin.adapters.cli.common import (
-    OPERATOR as ACTOR,
-)
+from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
 from yinxin.errors import ValidationError
 
 desk_app = typer.Typer(no_args_is_help=True, help="O&M service desk (运维服务, contract 003).")
@@ -208,40 +206,41 @@ desk_app.command("arrive", help="Someone arrived on site (answers the notice too
 desk_app.command("resume", help="甲方 answered: the clocks run again.")(_step("resume"))
 
 
-@desk_app.command("pause")
-def pause(
-    request_id: int = REQUEST,
-    reason: str = typer.Option(..., help="What 甲方 is to provide, e.g. 等待甲方提供日志."),
-    at: str | None = AT,
-    actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    """Stop the clocks while waiting on 甲方."""
-    run(
-        as_json,
-        lambda: platform(home).desk.pause(request_id, reason, at=parse_time(at, "at"), actor=actor),
-        _show,
-    )
+def _noted_step(verb: str, note: typer.models.OptionInfo):
+    """A step that also puts a text on the record (``note``: its option, ``--reason`` or
+    ``--resolution``), which the desk's verb takes after the request's number."""
+
+    def command(
+        request_id: int = REQUEST,
+        text: str = note,
+        at: str | None = AT,
+        actor: str = ACTOR,
+        home: Path | None = HOME,
+        as_json: bool = JSON,
+    ) -> None:
+        run(
+            as_json,
+            lambda: getattr(platform(home).desk, verb)(
+                request_id, text, at=parse_time(at, "at"), actor=actor
+            ),
+            _show,
+        )
+
+    return command
 
 
-@desk_app.command("resolve")
-def resolve(
-    request_id: int = REQUEST,
-    resolution: str = typer.Option(..., help="What was done (goes on the service record)."),
-    at: str | None = AT,
-    actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    """The problem is solved."""
-    run(
-        as_json,
-        lambda: platform(home).desk.resolve(
-            request_id, resolution, at=parse_time(at, "at"), actor=actor
-        ),
-        _show,
+desk_app.command("pause", help="Stop the clocks while waiting on 甲方.")(
+    _noted_step(
+        "pause",
+        typer.Option(..., "--reason", help="What 甲方 is to provide, e.g. 等待甲方提供日志."),
     )
+)
+desk_app.command("resolve", help="The problem is solved.")(
+    _noted_step(
+        "resolve",
+        typer.Option(..., "--resolution", help="What was done (goes on the service record)."),
+    )
+)
 
 
 @desk_app.command("cancel")
