@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
 from tests.integration import pdf_factory as f
@@ -653,3 +653,108 @@ def test_an_unusable_dss_item_is_dropped_alone_and_in_a_batch(lookalikes):
     assert alone == batch
     assert all(listed == ocsps + 1 and ocsps >= 1 for listed, ocsps in alone)
     assert sorted(set(caches.usable.values())) == [False, True]
+
+
+def _walk_of(pdf: bytes, revision: int) -> dict:
+    """pyHanko's own reverse-reference walk of one revision, in a fresh reader."""
+    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    resolver = reader.get_historical_resolver(revision)
+    accel._orig_reverse_xrefs(resolver)
+    return {
+        (r.idnum, r.generation): paths
+        for r, paths in resolver._indirect_object_access_cache.items()
+    }
+
+
+@pytest.mark.parametrize("order", ["as-made", "shuffled"])
+def test_a_remembered_walk_gives_what_pyhanko_walks(docs, lookalikes, order, monkeypatch):
+    """Every reverse-reference walk of the difference analysis over the varied archive and the
+    look-alikes (``accel._load_reverse_xref_cache``): what the batch answers — from a walk of
+    an earlier file, keys renamed (each seal image is named ``/Img<uuid>``), or by walking —
+    is what pyHanko's walk of that revision gives in a fresh reader. Most walks of the
+    contracts are answered from memory."""
+    items = _archive(docs) + list(lookalikes)
+    if order == "shuffled":
+        random.Random(5).shuffle(items)
+    pdf_of = {}
+    compared = []
+    answer = accel._load_reverse_xref_cache
+
+    def checked(self):
+        fresh = self._indirect_object_access_cache is None
+        answer(self)
+        if fresh:
+            got = {
+                (r.idnum, r.generation): paths
+                for r, paths in self._indirect_object_access_cache.items()
+            }
+            assert all(r.pdf is self for r in self._indirect_object_access_cache)
+            assert got == _walk_of(pdf_of[id(self.reader._yinxin_bytes)], self.revision)
+            compared.append(self.revision)
+
+    monkeypatch.setattr(HistoricalResolver, "_load_reverse_xref_cache", checked)
+    for _, pdf in items:
+        pdf_of[id(pdf)] = pdf
+    verifier = Verifier([docs.pki.root], at=docs.pki.now + dt.timedelta(minutes=5))
+    results = verifier.verify_many(items)
+    assert all(r.report is not None for r in results)
+    assert len(compared) >= 25  # files signed once and never updated have nothing to walk
+    assert verifier._objects.walk_hits >= len(compared) // 2
+
+
+def test_a_walk_is_not_remembered_across_unlike_structures():
+    """A key renamed in one object but not in another, and a renamed key the walk reads by
+    name, are not the same structure: no renaming makes the skeletons alike."""
+    ref = ("R", 5, 0)
+    leaf = ("L",)
+    a = ("D", (("/Img1", ref), ("/Font", ("D", (("/Img1", leaf),)))))
+    b = ("D", (("/Img2", ref), ("/Font", ("D", (("/Img1", leaf),)))))
+    c = ("D", (("/Img2", ref), ("/Font", ("D", (("/Img2", leaf),)))))
+    assert not accel._same_shape(a, b, {}, {})  # /Img1 would become both /Img2 and /Img1
+    names: dict = {}
+    assert accel._same_shape(a, c, names, {}) and names["/Img1"] == "/Img2"
+    kids = ("D", (("/Kids", ("A", (ref,))),))
+    other = ("D", (("/Kidz", ("A", (ref,))),))
+    assert not accel._same_shape(kids, other, {}, {})
+    assert not accel._same_shape(
+        ("D", (("/Type", ("T", "NameObject", "'/Pages'")),)),
+        ("D", (("/Type", ("T", "NameObject", "'/Page'")),)),
+        {},
+        {},
+    )
+
+
+def test_shared_untagged_certificates_are_what_pyhanko_extracts(docs):
+    """``accel._extract_certificate_info`` (one untagged copy per certificate DER) finds the
+    signer and the other certificates pyHanko's own function finds, for every signature and
+    timestamp token of the varied archive, asked twice; and refuses a CMS without its signer's
+    certificate with pyHanko's error."""
+    from pyhanko.sign import general
+
+    def summary(info):
+        return (
+            info.signer_cert.dump(),
+            [c.dump() for c in info.other_certs],
+            [c.dump() for c in info.attribute_certs],
+        )
+
+    seen = 0
+    for _, pdf in _archive(docs):
+        for emb in PdfFileReader(BytesIO(pdf), strict=False).embedded_signatures:
+            for sd in [emb.signed_data, *extract_tst_data_iter(emb.signer_info, signed=False)]:
+                expected = summary(accel._orig_cert_info(sd))
+                with accel.fast():
+                    first = general.extract_certificate_info(sd)
+                    again = general.extract_certificate_info(sd)
+                assert summary(first) == summary(again) == expected
+                assert first.signer_cert is again.signer_cert  # shared, not copied again
+                seen += 1
+    assert seen > 20
+    sd = emb.signed_data.untag()
+    signer = accel._orig_cert_info(sd).signer_cert.dump()
+    sd["certificates"] = [c for c in sd["certificates"] if c.chosen.dump() != signer]
+    with pytest.raises(general.CMSExtractionError) as theirs:
+        accel._orig_cert_info(sd)
+    with accel.fast(), pytest.raises(general.CMSExtractionError) as ours:
+        general.extract_certificate_info(sd)
+    assert str(ours.value) == str(theirs.value)

@@ -57,8 +57,9 @@ from dataclasses import dataclass, field
 
 from asn1crypto import x509 as a_x509
 from pyhanko.pdf_utils import generic, misc
-from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
-from pyhanko.sign.validation import generic_cms
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
+from pyhanko.sign import general
+from pyhanko.sign.validation import ades, dss, generic_cms
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
@@ -73,11 +74,14 @@ _orig_decode_name = generic._decode_name
 _orig_indirect = generic.IndirectObject.read_from_stream
 _orig_subsume = HistoricalResolver._subsume_object
 _orig_read_object = PdfFileReader._read_object
+_orig_reverse_xrefs = HistoricalResolver._load_reverse_xref_cache
 _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
 _orig_issuer_serial = a_x509.Certificate.issuer_serial
 _orig_ess_certid = generic_cms.check_ess_certid
+_orig_cert_info = general.extract_certificate_info
+_untagged: dict[tuple[type, bytes], object] = {}
 _orig_sig_allowed = DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed
 _sig_allowed: dict[tuple, object] = {}
 _ess: dict[tuple[bytes, type, bytes], bool] = {}
@@ -107,6 +111,25 @@ class ObjectStore:
     parsed: dict[tuple, object] = field(default_factory=dict)
     size: int = 0  # bytes of the keys held
     hits: int = 0
+    # the same keys -> (skeleton, its dictionary keys) of the object (``_described``)
+    skeletons: dict[tuple, tuple[object, frozenset]] = field(default_factory=dict)
+    walks: list[_Walk] = field(default_factory=list)  # ``_load_reverse_xref_cache``
+    walk_hits: int = 0
+
+    def clear(self) -> None:
+        self.parsed.clear()
+        self.skeletons.clear()
+        self.size = 0
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """One reverse-reference walk of a signed revision, as ``_load_reverse_xref_cache``
+    keeps it: the trailer's and each read object's (skeleton, keys), and the paths found."""
+
+    trailer: tuple[object, frozenset]
+    visited: tuple[tuple[tuple[int, int], tuple[object, frozenset]], ...]
+    paths: dict[tuple[int, int], frozenset]
 
 
 _OBJECTS: contextvars.ContextVar[ObjectStore | None] = contextvars.ContextVar(
@@ -351,6 +374,44 @@ def _check_ess_certid(cert, certid) -> bool:
     return value
 
 
+def _extract_certificate_info(signed_data):
+    """pyHanko's ``extract_certificate_info`` (the CMS's certificates, untagged, the signer's
+    picked out), with each certificate's untagged copy shared by its class and DER.
+
+    pyHanko deep-copies every certificate of a CMS each time it asks (``untag()``), three
+    times a file for the signature and its timestamp token, and then parses each copy again
+    to find the signer and to build path registries. A copy of the same bytes has the same
+    content, and pyHanko only reads certificates (as the DSS items shared per DER in
+    ``verify._load``), so one copy per DER serves every ask. Same steps and errors otherwise.
+    """
+    if not _ON.get():
+        return _orig_cert_info(signed_data)
+    certs = []
+    attr_certs = []
+    for c in signed_data["certificates"]:
+        cert = _untag(c.chosen)
+        if c.name == "certificate":
+            certs.append(cert)
+        elif c.name == "v2_attr_cert":
+            attr_certs.append(cert)
+    signer_info = general.extract_signer_info(signed_data)
+    signer_cert, other_certs = general._partition_certs(certs, signer_info)
+    return general.SignedDataCerts(
+        signer_cert=signer_cert, other_certs=other_certs, attribute_certs=attr_certs
+    )
+
+
+def _untag(value):
+    key = (type(value), value.dump())
+    shared = _untagged.get(key)
+    if shared is None:
+        shared = value.untag()
+        if len(_untagged) >= _NAMES_MAX:
+            _untagged.clear()
+        _untagged[key] = shared
+    return shared
+
+
 def _signature_algorithm_allowed(self, algo, moment, public_key):
     """``DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed`` by the policy's settings,
     the algorithm's DER and the key's DER. That policy "ignores the time parameter completely"
@@ -476,11 +537,205 @@ def _read_object(self, ref, marker, never_decrypt=False, as_metadata_stream=Fals
     except _Uncacheable:
         return result
     if store.size + len(key[0]) > _OBJECTS_MAX_BYTES:
-        store.parsed.clear()
-        store.size = 0
+        store.clear()
     store.parsed[key] = template
     store.size += len(key[0])
     return result
+
+
+# Keys the reverse-reference walk reads by name (pyHanko 0.38, reader.py): never renamed.
+_NAMED = frozenset(("/Root", "/Pages", "/Kids", "/Type", "/Parent", "/P", "/K", "/StructTreeRoot"))
+_WALKS_MAX = 8  # walks a batch keeps: an archive has a few document structures, not many
+_MISSING: tuple = ("missing",)  # a sentinel, compared by identity
+
+
+def _load_reverse_xref_cache(self) -> None:
+    """``HistoricalResolver._load_reverse_xref_cache`` — the difference analysis's walk over
+    every object of the signed revision, listing each path from the trailer to each object —
+    answered from a walk of an earlier file of the batch that provably comes out the same.
+
+    What the walk reads (pyHanko 0.38, read line by line): the trailer and, of each object it
+    reads through this resolver, the node kinds (dictionary or stream, array, reference,
+    anything else), the dictionary keys, the referenced object numbers, and the values under
+    ``/Type`` (the page tree compares them with ``/Pages``, the structure tree with
+    ``/StructElem``); no other string, number or stream content. Its result is the set of key
+    and index paths to each object. That is the *skeleton* (:func:`_skeleton`). After a walk,
+    the objects it read (recorded on the way) and their skeletons are kept with its result. A
+    later file whose trailer and those same objects, as its resolver reads them, have the same
+    skeletons up to a one-to-one renaming of keys walks an isomorphic graph the same way, so
+    its paths are the kept ones with the keys renamed (contracts differ in such keys: each
+    seal appearance names its image ``/Img<uuid>``). The keys the walk reads by name
+    (``_NAMED``) must match exactly. Skeletons come from the batch's parsed copy of each
+    object's bytes (``_read_object``), else from reading the object as the walk would. An
+    encrypted file, or no match: pyHanko walks. The paths are fresh sets with references bound
+    to this resolver.
+    """
+    if self._indirect_object_access_cache is not None:
+        return None
+    store = _OBJECTS.get()
+    reader = self.reader
+    if (
+        store is None
+        or not _ON.get()
+        or getattr(reader, "_yinxin_bytes", None) is None
+        or reader.encrypted
+    ):
+        return _orig_reverse_xrefs(self)
+    try:
+        trailer = _described(self.trailer_view)
+    except Exception:
+        return _orig_reverse_xrefs(self)
+    seen: dict[tuple[int, int], tuple] = {}
+    for walk in store.walks:
+        names = _renaming(walk, trailer, self, store, seen)
+        if names is None:
+            continue
+        store.walk_hits += 1
+        self._indirect_object_access_cache = {
+            generic.Reference(idnum, generation, self): (
+                {_renamed(path, names) for path in found} if names else set(found)
+            )
+            for (idnum, generation), found in walk.paths.items()
+        }
+        return None
+    read: dict[tuple[int, int], None] = {}
+    resolve = self.get_object
+
+    def recording(ref, *args, **kwargs):
+        read[(ref.idnum, ref.generation)] = None
+        return resolve(ref, *args, **kwargs)
+
+    self.get_object = recording
+    try:
+        _orig_reverse_xrefs(self)
+    finally:
+        del self.get_object
+    if len(store.walks) >= _WALKS_MAX:
+        return None
+    visited = tuple((ref, _skeleton_at(self, store, ref, seen)) for ref in read)
+    if all(described is not _MISSING for _, described in visited):
+        paths = {
+            (ref.idnum, ref.generation): frozenset(found)
+            for ref, found in self._indirect_object_access_cache.items()
+        }
+        store.walks.append(_Walk(trailer, visited, paths))
+    return None
+
+
+def _renaming(walk: _Walk, trailer, resolver, store: ObjectStore, seen) -> dict | None:
+    """The renaming of keys (kept walk's → this file's) under which every skeleton the walk
+    read is this file's, or ``None``. Only keys that differ are returned."""
+    names: dict[str, str] = {}
+    back: dict[str, str] = {}
+    if not _alike(walk.trailer, trailer, names, back):
+        return None
+    for ref, described in walk.visited:
+        mine = _skeleton_at(resolver, store, ref, seen)
+        if mine is _MISSING or not _alike(described, mine, names, back):
+            return None
+    return {old: new for old, new in names.items() if old != new}
+
+
+def _alike(a: tuple, b: tuple, names: dict, back: dict) -> bool:
+    """Skeletons equal up to the renaming being built (one-to-one, ``_NAMED`` fixed)."""
+    if a[0] == b[0]:  # the same skeleton: each of its keys stands for itself
+        return all(names.setdefault(k, k) == k and back.setdefault(k, k) == k for k in a[1])
+    return _same_shape(a[0], b[0], names, back)
+
+
+def _same_shape(a, b, names: dict, back: dict) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[0] == "D":
+        if len(a[1]) != len(b[1]):
+            return False
+        for (ka, va), (kb, vb) in zip(a[1], b[1], strict=True):
+            if ka != kb and (ka in _NAMED or kb in _NAMED):
+                return False
+            if names.setdefault(ka, kb) != kb or back.setdefault(kb, ka) != ka:
+                return False
+            if not _same_shape(va, vb, names, back):
+                return False
+        return True
+    if a[0] == "A":
+        return len(a[1]) == len(b[1]) and all(
+            _same_shape(x, y, names, back) for x, y in zip(a[1], b[1], strict=True)
+        )
+    return a == b
+
+
+def _renamed(path: RawPdfPath, names: dict) -> RawPdfPath:
+    return RawPdfPath(*(e if isinstance(e, int) else names.get(e, e) for e in path.path))
+
+
+def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> tuple:
+    """(skeleton, keys) of object ``ref`` as this resolver reads it: from the batch's parsed
+    copy of the bytes it would parse (the current xref entry if the object has not changed
+    since the revision, else the revision's entry, as ``get_object`` picks), else by reading
+    it; ``_MISSING`` if that fails."""
+    if ref in seen:
+        return seen[ref]
+    reader = self.reader
+    result = _MISSING
+    try:
+        key = None
+        reference = generic.Reference(*ref)
+        try:
+            last = reader.xrefs.get_last_change(reference)
+        except KeyError:
+            last = None
+        if last is not None and last <= self.revision:
+            marker = reader.xrefs[reference]
+        else:
+            marker = reader.xrefs.get_historical_ref(reference, self.revision)
+        data = reader._yinxin_bytes
+        end = data.find(b"endobj", marker) if type(marker) is int else -1
+        if end >= 0:
+            key = (data[marker : end + 6], ref[0], ref[1], bool(reader.strict))
+            result = store.skeletons.get(key, _MISSING)
+            if result is _MISSING and (template := store.parsed.get(key)) is not None:
+                result = store.skeletons[key] = _described(template, top=True)
+        if result is _MISSING:
+            obj = self.get_object(generic.Reference(ref[0], ref[1], self))
+            result = _described(obj, top=True)
+    except Exception:
+        result = _MISSING
+    seen[ref] = result
+    return result
+
+
+def _described(obj, top: bool = False) -> tuple[object, frozenset]:
+    """(skeleton, the dictionary keys in it). An indirect object that is a bare value (a
+    string, a number) counts with its value: a ``/Type`` may point to it."""
+    keys: set[str] = set()
+    if top and not isinstance(
+        obj, generic.DictionaryObject | generic.ArrayObject | generic.IndirectObject
+    ):
+        return ("V", type(obj).__name__, repr(obj)), frozenset()
+    return _skeleton(obj, keys), frozenset(keys)
+
+
+def _skeleton(obj, keys: set) -> tuple:
+    if isinstance(obj, generic.IndirectObject):
+        return ("R", obj.idnum, obj.generation)
+    if isinstance(obj, generic.DictionaryObject):
+        keys.update(obj.keys())
+        return (
+            "D",
+            tuple(
+                (k, _type_value(v, keys) if k == "/Type" else _skeleton(v, keys))
+                for k, v in obj.items()
+            ),
+        )
+    if isinstance(obj, generic.ArrayObject):
+        return ("A", tuple(_skeleton(v, keys) for v in obj))
+    return ("L",)
+
+
+def _type_value(value, keys: set) -> tuple:
+    if isinstance(value, generic.DictionaryObject | generic.ArrayObject | generic.IndirectObject):
+        return _skeleton(value, keys)
+    return ("T", type(value).__name__, repr(value))
 
 
 def install() -> None:
@@ -503,10 +758,15 @@ def install() -> None:
     generic._decode_name = _decode_name
     generic.IndirectObject.read_from_stream = staticmethod(_read_indirect)
     HistoricalResolver._subsume_object = _subsume_object
+    HistoricalResolver._load_reverse_xref_cache = _load_reverse_xref_cache
     PdfFileReader._read_object = _read_object
     # ``_check_signing_certificate`` looks it up in its module at call time
     generic_cms.check_ess_certid = _check_ess_certid
     DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed = _signature_algorithm_allowed
+    # each module that imported it by name looks it up in its own namespace at call time
+    for module in (general, generic_cms, dss, ades):
+        if getattr(module, "extract_certificate_info", None) is _orig_cert_info:
+            module.extract_certificate_info = _extract_certificate_info
 
 
 install()
