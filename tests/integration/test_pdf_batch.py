@@ -758,3 +758,72 @@ def test_shared_untagged_certificates_are_what_pyhanko_extracts(docs):
     with accel.fast(), pytest.raises(general.CMSExtractionError) as ours:
         general.extract_certificate_info(sd)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_attribute_lookups_and_ocsp_answers_are_pyhankos(docs):
+    """``accel._find_cms_attribute_iter`` (attribute types read once per list) yields what
+    pyHanko's generator yields for every attribute list of every signature and timestamp
+    token of the varied archive, for each type present and one absent; ``_ocsp_is_about``
+    (remembered per response object) answers as the uncached check, asked twice."""
+    from pyhanko.sign import general
+
+    from yinxin.pdf import verify as v
+
+    names = {"content_type", "message_digest", "signing_time", "no_such_attribute"}
+    seen = 0
+    for _, pdf in _archive(docs):
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        for emb in reader.embedded_signatures:
+            infos = [emb.signer_info]
+            for tst in extract_tst_data_iter(emb.signer_info, signed=False):
+                infos.append(tst["signer_infos"][0])
+            for info in infos:
+                for attrs in (info["signed_attrs"], info["unsigned_attrs"]):
+                    kinds = {a["type"].native for a in attrs} if attrs else set()
+                    for name in names | kinds:
+                        theirs = [x.dump() for x in accel._orig_attribute_iter(attrs, name)]
+                        with accel.fast():
+                            for _ in range(2):
+                                ours = [
+                                    x.dump() for x in general.find_cms_attribute_iter(attrs, name)
+                                ]
+                                assert ours == theirs, name
+                        seen += 1
+        embedded = v._read_dss(reader)
+        certs = embedded.certs + [
+            c for emb in reader.embedded_signatures for c in v._cms_certs(emb.signed_data)
+        ]
+        for resp in embedded.ocsps:
+            for cert in certs:
+                expected = v._ocsp_names(resp, cert)
+                assert v._ocsp_is_about(resp, cert) == v._ocsp_is_about(resp, cert) == expected
+    assert seen > 100
+
+
+def test_a_responder_certificate_is_shared_and_the_response_unchanged(docs):
+    """In a batch, a new OCSP response's embedded responder certificate becomes the batch's
+    one parsed object for that DER, and the response still encodes to the same bytes."""
+    from asn1crypto import ocsp as a_ocsp
+    from asn1crypto import x509 as a_x509
+
+    from yinxin.pdf import verify as v
+
+    ders = []
+    for _, pdf in _archive(docs):
+        root = PdfFileReader(BytesIO(pdf), strict=False).root
+        if "/DSS" in root and "/OCSPs" in root["/DSS"]:
+            ders += [ref.get_object().data for ref in root["/DSS"]["/OCSPs"]]
+    assert len(ders) > 5
+    caches = v._Caches()
+    token = v._CACHES.set(caches)
+    try:
+        shared = 0
+        for der in ders:
+            resp = v._load(a_ocsp.OCSPResponse, der)
+            assert resp.dump() == der
+            for cert in resp["response_bytes"]["response"].parsed["certs"] or []:
+                assert cert is v._load(a_x509.Certificate, cert.dump())
+                shared += 1
+    finally:
+        v._CACHES.reset(token)
+    assert shared >= len(ders)

@@ -81,6 +81,7 @@ _orig_cert_ext = a_x509.Certificate._set_extensions
 _orig_issuer_serial = a_x509.Certificate.issuer_serial
 _orig_ess_certid = generic_cms.check_ess_certid
 _orig_cert_info = general.extract_certificate_info
+_orig_attribute_iter = general.find_cms_attribute_iter
 _untagged: dict[tuple[type, bytes], object] = {}
 _orig_sig_allowed = DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed
 _sig_allowed: dict[tuple, object] = {}
@@ -399,6 +400,27 @@ def _extract_certificate_info(signed_data):
     return general.SignedDataCerts(
         signer_cert=signer_cert, other_certs=other_certs, attribute_certs=attr_certs
     )
+
+
+def _find_cms_attribute_iter(attrs, name):
+    """pyHanko's ``find_cms_attribute_iter`` with each attribute's type read once per
+    attribute list: pyHanko looks up the signature's and the timestamp token's attributes by
+    type ~80 times a file, decoding every attribute's type each time. If a type does not
+    decode, pyHanko's own generator runs, so errors surface where they did."""
+    if not _ON.get() or not attrs:
+        yield from _orig_attribute_iter(attrs, name)
+        return
+    types = attrs.__dict__.get("_yinxin_types")
+    if types is None:
+        try:
+            types = [(attr["type"].native, attr) for attr in attrs]
+            attrs._yinxin_types = types
+        except Exception:
+            yield from _orig_attribute_iter(attrs, name)
+            return
+    for kind, attr in types:
+        if kind == name:
+            yield from attr["values"]
 
 
 def _untag(value):
@@ -767,6 +789,8 @@ def install() -> None:
     for module in (general, generic_cms, dss, ades):
         if getattr(module, "extract_certificate_info", None) is _orig_cert_info:
             module.extract_certificate_info = _extract_certificate_info
+        if getattr(module, "find_cms_attribute_iter", None) is _orig_attribute_iter:
+            module.find_cms_attribute_iter = _find_cms_attribute_iter
 
 
 install()

@@ -493,7 +493,30 @@ def _load(cls: Any, der: bytes) -> Any:
         if len(caches.parsed) >= 10_000:
             caches.parsed.clear()
         caches.parsed[key] = obj
+        if cls is a_ocsp.OCSPResponse:
+            _share_responder_certs(obj)
     return obj
+
+
+def _share_responder_certs(resp: a_ocsp.OCSPResponse) -> None:
+    """The certificates inside a new OCSP response (its responder's), as the batch's one
+    parsed object per DER. Every file's response is new bytes, but its responder certificate
+    is the same in all of them, and pyHanko registers it in each validation context (key
+    hash, key identifier, name) and matches it against the responder id: parsed once, those
+    are read from the shared object. A child of the same class and bytes, put where asn1crypto
+    keeps the parsed child, so nothing is marked changed and the response's DER is the same.
+    Anything unexpected: left as parsed."""
+    try:
+        certs = resp["response_bytes"]["response"].parsed["certs"]
+        if not certs:
+            return
+        for i in range(len(certs)):
+            own = certs[i]
+            shared = _load(a_x509.Certificate, own.dump())
+            if shared is not own and type(shared) is type(own) and shared.dump() == own.dump():
+                certs.children[i] = shared
+    except Exception:
+        return
 
 
 def _usable(
@@ -712,7 +735,6 @@ class _Caches:
     """What one batch learns once and every later file reuses; all keyed by content."""
 
     usable: dict[tuple[str, bytes], bool] = field(default_factory=dict)  # _usable, per item
-    about: dict[tuple[bytes, bytes], bool] = field(default_factory=dict)  # _ocsp_is_about
     parsed: dict[tuple[type, bytes], Any] = field(default_factory=dict)
     responders: set[tuple] = field(default_factory=set)  # delegated OCSP responders that passed
     signatures: _MemoSignatureValidator = field(default_factory=_MemoSignatureValidator)
@@ -1310,21 +1332,23 @@ def _covers(cert: a_x509.Certificate, data: _Embedded) -> bool:
 
 
 def _ocsp_is_about(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
-    """Does ``resp`` answer for ``cert`` (serial and issuer-name hash)? In a batch, remembered
-    by the two DER encodings, all it reads: a file asks it ~30 times, of the same few."""
-    caches = _CACHES.get()
-    if caches is None:
-        return _ocsp_names(resp, cert)
-    try:
-        key = (resp.dump(), cert.dump())
-    except Exception:
-        return _ocsp_names(resp, cert)
-    value = caches.about.get(key)
-    if value is None:
-        value = _ocsp_names(resp, cert)
-        if len(caches.about) >= 10_000:
-            caches.about.clear()
-        caches.about[key] = value
+    """Does ``resp`` answer for ``cert`` (serial and issuer-name hash)? Remembered on the
+    response object for each certificate object: a file asks it ~30 times, of the same few
+    parsed objects (in a batch, shared per DER across files), and nothing mutates them. Keyed
+    by identity, not DER: re-encoding an OCSP response to compare it cost more than the
+    answer."""
+    memo = resp.__dict__.get("_yinxin_about")
+    if memo is None:
+        memo = {}
+        try:
+            resp._yinxin_about = memo
+        except Exception:
+            return _ocsp_names(resp, cert)
+    hit = memo.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    value = _ocsp_names(resp, cert)
+    memo[id(cert)] = (cert, value)
     return value
 
 
