@@ -147,8 +147,9 @@ class TestPki:
             )
         return b.sign(self.issuing_key.native, hashes.SHA256()).public_bytes(DER)
 
-    def root_crl(self) -> bytes:
-        """The root's (empty) CRL, which covers the issuing CA certificate."""
+    def root_crl(self, revoked: dict[int, dt.datetime] | None = None) -> bytes:
+        """The root's CRL, which covers the issuing CA certificate: empty, or listing
+        ``revoked`` (serial → revocation time)."""
         b = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.root.subject)
@@ -160,6 +161,10 @@ class TestPki:
                 critical=False,
             )
         )
+        for serial, when in (revoked or {}).items():
+            b = b.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+            )
         return b.sign(self.root_key.native, hashes.SHA256()).public_bytes(DER)
 
 

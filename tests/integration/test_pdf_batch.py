@@ -827,3 +827,34 @@ def test_a_responder_certificate_is_shared_and_the_response_unchanged(docs):
     finally:
         v._CACHES.reset(token)
     assert shared >= len(ders)
+
+
+def test_a_ca_on_the_root_crl_is_pyhankos_to_judge(docs, monkeypatch):
+    """After paths through the issuing CA were learned (and the CRL checks remembered per
+    CRL), a contract whose DSS carries a root CRL listing that CA: the direct check hands it
+    to pyHanko, and the report is the one pyHanko's own validation gives — not valid — with
+    the shortcuts on, off, and alone."""
+    pki = docs.pki
+    usual = [f.sign(docs.plain, pki.new_signer(f"常规{i}"), pki, revinfo="dss") for i in (0, 1)]
+    listing = {pki.issuing.serial_number: pki.now - dt.timedelta(days=1)}
+    plain_crl = type(pki).root_crl
+    monkeypatch.setattr(type(pki), "root_crl", lambda self: plain_crl(self, revoked=listing))
+    signer = pki.new_signer("CA已吊销")
+    revoked = f.sign(docs.plain, signer, pki, revinfo="dss")
+    monkeypatch.undo()
+    items = [("usual-0.pdf", usual[0]), ("ca-revoked.pdf", revoked), ("usual-1.pdf", usual[1])]
+    at = pki.now + dt.timedelta(minutes=5)
+    on = Verifier([pki.root], at=at)
+    reports_on = [r.report.to_dict() for r in on.verify_many(items)]
+    with _no_shared_objects():
+        off = [
+            r.report.to_dict()
+            for r in Verifier([pki.root], at=at, shortcut=False).verify_many(items)
+        ]
+    alone = [
+        verify_pdf(pdf, trust_roots=[pki.root], file_name=n, at=at).to_dict() for n, pdf in items
+    ]
+    assert reports_on == off == alone
+    assert [r["valid"] for r in reports_on] == [True, False, True]
+    decided = on._paths.decided[_leaf_key(signer.cert)]
+    assert decided and not any(decided)  # pyHanko decided each of its paths

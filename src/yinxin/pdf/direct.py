@@ -248,20 +248,12 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
         return False
     cont = conts[0]
     crl = cont.crl_data
-    if (
-        crl.delta_crl_indicator_value is not None
-        or crl.issuing_distribution_point_value is not None
-        or crl.freshest_crl_value is not None
-        or crl.critical_extensions
-    ):
-        return False
     crl.issuer.hashable  # noqa: B018 — what _classify_relevant_crls reads (and may fail on)
     issuer_auth = path.find_issuing_authority(ca)
     root = issuer_auth.certificate
     known = vc.revinfo_manager.check_crl_issuer(crl)
     if known is not None and known.dump() != root.dump():
         return False
-    errs = _vcrl._CRLErrs()
     if known is None:
         # _find_crl_issuer: the one candidate must be the anchor itself, which needs no path
         # validation (it is recorded as validated first thing), and must have signed the CRL
@@ -277,18 +269,62 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
         # ``last`` is the anchor's own certificate object: that is the issuer pyHanko records
         if root.self_signed != "maybe" or not issuer_auth.is_potential_issuer_of(root):
             return False
-        _vcrl._verify_crl_signature(crl, root.public_key, vc.sig_validator)
+        if not _remembered(
+            crl, "signed", root, None, lambda: _signed_by(crl, root, vc.sig_validator)
+        ):
+            return False
         issuer = root
     else:
         issuer = known
+    if not _remembered(crl, "clears", ca, issuer, lambda: _clears(cont, ca, issuer)):
+        return False
+    errs = _vcrl._CRLErrs()
+    if not _vcrl._check_crl_freshness(
+        cont, vc.revinfo_policy, vc.timing_params, errs, is_delta=False
+    ):
+        return False
+    return (crl, issuer) if known is None else None
+
+
+def _remembered(crl, kind: str, a, b, decide) -> bool:
+    """``decide()`` for this CRL and these certificate objects, remembered on the CRL object
+    (an archive's files share one parsed CRL and CA per DER, ``verify._load``): it depends
+    on their content alone, never on the moment, and nothing mutates parsed objects. Kept by
+    identity, holding the objects, so an id is never reused while remembered; an exception
+    is not remembered (the caller hands the path to pyHanko)."""
+    memo = crl.__dict__.get("_yinxin_crl_checks")
+    if memo is None:
+        memo = crl._yinxin_crl_checks = {}
+    key = (kind, id(a), id(b))
+    hit = memo.get(key)
+    if hit is not None and hit[0] is a and hit[1] is b:
+        return hit[2]
+    value = bool(decide())
+    memo[key] = (a, b, value)
+    return value
+
+
+def _signed_by(crl, root, sig_validator) -> bool:
+    _vcrl._verify_crl_signature(crl, root.public_key, sig_validator)
+    return True
+
+
+def _clears(cont, ca, issuer) -> bool:
+    """The CRL (complete, direct, no critical extension) covers the CA for every reason and
+    does not list it: what ``_check_revocation`` reads of the CRL besides its freshness."""
+    crl = cont.crl_data
+    if (
+        crl.delta_crl_indicator_value is not None
+        or crl.issuing_distribution_point_value is not None
+        or crl.freshest_crl_value is not None
+        or crl.critical_extensions
+    ):
+        return False
+    errs = _vcrl._CRLErrs()
     reasons = _vcrl._get_crl_scope_assuming_authority(
         crl_issuer=issuer, cert=ca, certificate_list_cont=cont, is_indirect=False, errs=errs
     )
     if reasons is None or reasons - {"unused"} != _vcrl.VALID_REVOCATION_REASONS:
-        return False
-    if not _vcrl._check_crl_freshness(
-        cont, vc.revinfo_policy, vc.timing_params, errs, is_delta=False
-    ):
         return False
     revoked_date, revoked_reason = _vcrl._check_cert_on_crl_and_delta(
         crl_issuer=issuer,
@@ -297,9 +333,7 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
         delta_certificate_list_cont=None,
         errs=errs,
     )
-    if revoked_reason is not None or revoked_date is not None:
-        return False
-    return (crl, issuer) if known is None else None
+    return revoked_reason is None and revoked_date is None
 
 
 async def _leaf_not_revoked(vc, path, leaf, proc_state) -> bool:
