@@ -858,3 +858,21 @@ def test_a_ca_on_the_root_crl_is_pyhankos_to_judge(docs, monkeypatch):
     assert [r["valid"] for r in reports_on] == [True, False, True]
     decided = on._paths.decided[_leaf_key(signer.cert)]
     assert decided and not any(decided)  # pyHanko decided each of its paths
+
+
+def test_an_object_is_kept_from_its_second_sighting(docs):
+    """The batch keeps a parsed object only once its bytes come again: after one file only
+    what that file read twice (an old revision's objects) is kept, after the same file again
+    all its objects are, and a third time they are shared."""
+    at = docs.pki.now + dt.timedelta(minutes=5)
+    verifier = Verifier([docs.pki.root], at=at)
+    store = verifier._objects
+    first = verifier.verify_many([docs.blt])[0].report.to_dict()
+    once = len(store.parsed)
+    assert store.sighted and once < len(store.sighted)
+    verifier.verify_many([docs.blt])
+    assert len(store.parsed) > once
+    hits = store.hits
+    third = verifier.verify_many([docs.blt])[0].report.to_dict()
+    assert store.hits > hits
+    assert first == third

@@ -38,8 +38,23 @@ pure-Python loops whose results do not need them:
   (its container reference and the reader behind its indirect references) — what parsing
   those bytes in that reader builds (``_rehome``). Kept only when the parse provably read
   nothing else: not encrypted, not in an object stream, not a metadata stream, no indirect
-  ``/Length``, and the reader consumed exactly that ``endobj`` after the object. Any other
-  object, and any type not listed in ``_rehome``, is parsed by pyHanko every time.
+  ``/Length``, and the reader consumed exactly that ``endobj`` after the object; and only from
+  the second time those bytes are met (a file's own signature, DSS streams and appearance
+  never come again: copying and holding them cost ~8 % of a batch). Any other object, and any
+  type not listed in ``_rehome``, is parsed by pyHanko every time.
+
+* The difference analysis walks every object of a signed revision to list the paths to each
+  object (``HistoricalResolver._load_reverse_xref_cache``); in a batch,
+  :func:`_load_reverse_xref_cache` answers from an earlier file's walk when the trailer and
+  every object that walk read have the same *skeleton* (node kinds, keys, references, the
+  ``/Type`` values: all the walk reads) up to a one-to-one renaming of keys, the names the
+  walk reads fixed. ``tests/integration/test_pdf_batch.py`` compares every answer with
+  pyHanko's walk of that revision in a fresh reader.
+* pyHanko deep-copies every certificate of a CMS each time it extracts them (three times a
+  file); :func:`_extract_certificate_info` shares one untagged copy per DER. It decodes every
+  CMS attribute's type on each attribute lookup (~80 a file); :func:`_find_cms_attribute_iter`
+  decodes each list's types once. ``DisallowWeakAlgorithmsPolicy`` ignores the moment, so its
+  answer is kept by algorithm and key DER (:func:`_signature_algorithm_allowed`).
 
 All are installed once, module-wide, but act only inside :func:`fast` (a context variable,
 so threads and concurrent tasks outside a verification — and pyHanko called directly, as the
@@ -112,6 +127,7 @@ class ObjectStore:
     parsed: dict[tuple, object] = field(default_factory=dict)
     size: int = 0  # bytes of the keys held
     hits: int = 0
+    sighted: set[int] = field(default_factory=set)  # hashes of keys parsed once, not kept
     # the same keys -> (skeleton, its dictionary keys) of the object (``_described``)
     skeletons: dict[tuple, tuple[object, frozenset]] = field(default_factory=dict)
     walks: list[_Walk] = field(default_factory=list)  # ``_load_reverse_xref_cache``
@@ -137,6 +153,7 @@ _OBJECTS: contextvars.ContextVar[ObjectStore | None] = contextvars.ContextVar(
     "yinxin_pdf_objects", default=None
 )
 _OBJECTS_MAX_BYTES = 64 << 20
+_SIGHTED_MAX = 1 << 18
 
 
 @contextlib.contextmanager
@@ -554,6 +571,15 @@ def _read_object(self, ref, marker, never_decrypt=False, as_metadata_stream=Fals
         result.raw_get("/Length"), generic.IndirectObject
     ):
         return result  # its length came from another object
+    # kept from the second sighting on: most of a file's own objects (its signature, DSS
+    # streams) never come again, and copying and holding each cost more than a re-parse
+    # of the few that do
+    sighting = hash(key)
+    if sighting not in store.sighted:
+        if len(store.sighted) >= _SIGHTED_MAX:
+            store.sighted.clear()
+        store.sighted.add(sighting)
+        return result
     try:
         template = _rehome(result, None, None)
     except _Uncacheable:
@@ -717,6 +743,11 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
             result = store.skeletons.get(key, _MISSING)
             if result is _MISSING and (template := store.parsed.get(key)) is not None:
                 result = store.skeletons[key] = _described(template, top=True)
+        if result is _MISSING and last is not None and last <= self.revision:
+            # what get_object would subsume: the reader's parse, if it has one
+            obj = reader.cache_get_indirect_object(ref[1], ref[0])
+            if obj is not None and not isinstance(obj, generic.DecryptedObjectProxy):
+                result = _described(obj, top=True)
         if result is _MISSING:
             obj = self.get_object(generic.Reference(ref[0], ref[1], self))
             result = _described(obj, top=True)

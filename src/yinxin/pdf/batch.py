@@ -22,7 +22,13 @@ the verifier:
 * the (trust anchor, issuing CA) pairs whose paths pyHanko validated: later paths through
   them are checked directly (``yinxin.pdf.direct``: the moment-dependent checks and the whole
   leaf step again, pyHanko on any doubt; ``shortcut=False`` switches it off);
-* parsed PDF objects by their bytes, each file getting its own copy (``accel._read_object``).
+* parsed PDF objects by their bytes, each file getting its own copy (``accel._read_object``);
+* the difference analysis's reverse-reference walk of a signed revision, reused for a file
+  whose revision has the same skeleton up to renamed keys (``accel._load_reverse_xref_cache``);
+* the certificates embedded in CMS and OCSP responses, one parsed (untagged) object per DER;
+* the CA's CRL checks that depend on the CRL and certificates alone, on the CRL object
+  (``direct._remembered``; a real archive shares its monthly root CRL, the bench's files each
+  have their own).
 
 Nothing else time-dependent is cached: each certificate path is still validated at the moment its
 own document's timestamps prove, with that document's revocation data, so a batch never
