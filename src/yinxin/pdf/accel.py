@@ -424,10 +424,11 @@ def _find_cms_attribute_iter(attrs, name):
     attribute list: pyHanko looks up the signature's and the timestamp token's attributes by
     type ~80 times a file, decoding every attribute's type each time. If a type does not
     decode, pyHanko's own generator runs, so errors surface where they did."""
-    if not _ON.get() or not attrs:
+    held = getattr(attrs, "__dict__", None)  # a parsed attribute list, not a plain sequence
+    if not _ON.get() or not attrs or held is None:
         yield from _orig_attribute_iter(attrs, name)
         return
-    types = attrs.__dict__.get("_yinxin_types")
+    types = held.get("_yinxin_types")
     if types is None:
         try:
             types = [(attr["type"].native, attr) for attr in attrs]

@@ -1337,7 +1337,7 @@ def _ocsp_is_about(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
     parsed objects (in a batch, shared per DER across files), and nothing mutates them. Keyed
     by identity, not DER: re-encoding an OCSP response to compare it cost more than the
     answer."""
-    memo = resp.__dict__.get("_yinxin_about")
+    memo = getattr(resp, "__dict__", {}).get("_yinxin_about")
     if memo is None:
         memo = {}
         try:
