@@ -67,8 +67,9 @@ import binascii
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from asn1crypto import x509 as a_x509
 from pyhanko.pdf_utils import generic, misc
@@ -77,6 +78,7 @@ from pyhanko.sign import general
 from pyhanko.sign.validation import ades, dss, generic_cms
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
+T = TypeVar("T")
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
 _CHUNK = 1 << 16
@@ -539,6 +541,42 @@ def _rehome(obj, container_ref, handler):
     return new
 
 
+def remembered(holder: object, kind: str, objects: tuple, decide: Callable[[], T]) -> T:
+    """``decide()``, remembered on ``holder`` (a parsed asn1crypto object) for ``kind`` and
+    these other parsed objects, by identity.
+
+    For answers that depend only on the content of ``holder`` and ``objects`` — never on the
+    moment — since nothing mutates parsed objects. Keyed by identity rather than DER, because
+    re-encoding a large structure for a key cost more than some answers; the entry holds the
+    objects, so an id cannot be reused while it is kept. Exceptions are not kept. A holder
+    without an attribute dictionary just decides."""
+    held = getattr(holder, "__dict__", None)
+    if held is None:
+        return decide()
+    memo = held.get("_yinxin_remembered")
+    if memo is None:
+        memo = held["_yinxin_remembered"] = {}
+    key = (kind, *map(id, objects))
+    hit = memo.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], objects, strict=True)):
+        return hit[1]
+    value = decide()
+    memo[key] = (objects, value)
+    return value
+
+
+def _object_key(reader, data: bytes, marker, idnum: int, generation: int) -> tuple | None:
+    """What the batch keys a parsed object by: its bytes from the header at ``marker`` to the
+    first ``endobj``, its number and generation, the reader's strictness; ``None`` for an
+    object not at a plain offset (in an object stream, freed) or without an ``endobj``."""
+    if type(marker) is not int:
+        return None
+    end = data.find(b"endobj", marker)
+    if end < 0:
+        return None
+    return (data[marker : end + 6], idnum, generation, bool(reader.strict))
+
+
 def _read_object(self, ref, marker, never_decrypt=False, as_metadata_stream=False):
     """``PdfFileReader._read_object`` for a plain indirect object met before in this batch
     (same bytes from its header to its ``endobj``): a copy bound to this reader. See the
@@ -554,10 +592,10 @@ def _read_object(self, ref, marker, never_decrypt=False, as_metadata_stream=Fals
         or self.encrypted
     ):
         return _orig_read_object(self, ref, marker, never_decrypt, as_metadata_stream)
-    end = data.find(b"endobj", marker)
-    if end < 0:
+    key = _object_key(self, data, marker, ref.idnum, ref.generation)
+    if key is None:
         return _orig_read_object(self, ref, marker, never_decrypt, as_metadata_stream)
-    key = (data[marker : end + 6], ref.idnum, ref.generation, bool(self.strict))
+    end = len(key[0]) + marker - 6  # where ``endobj`` starts
     template = store.parsed.get(key)
     if template is not None:
         store.hits += 1
@@ -727,7 +765,6 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
     reader = self.reader
     result = _MISSING
     try:
-        key = None
         reference = generic.Reference(*ref)
         try:
             last = reader.xrefs.get_last_change(reference)
@@ -737,10 +774,8 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
             marker = reader.xrefs[reference]
         else:
             marker = reader.xrefs.get_historical_ref(reference, self.revision)
-        data = reader._yinxin_bytes
-        end = data.find(b"endobj", marker) if type(marker) is int else -1
-        if end >= 0:
-            key = (data[marker : end + 6], ref[0], ref[1], bool(reader.strict))
+        key = _object_key(reader, reader._yinxin_bytes, marker, ref[0], ref[1])
+        if key is not None:
             result = store.skeletons.get(key, _MISSING)
             if result is _MISSING and (template := store.parsed.get(key)) is not None:
                 result = store.skeletons[key] = _described(template, top=True)

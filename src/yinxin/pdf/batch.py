@@ -27,7 +27,7 @@ the verifier:
   whose revision has the same skeleton up to renamed keys (``accel._load_reverse_xref_cache``);
 * the certificates embedded in CMS and OCSP responses, one parsed (untagged) object per DER;
 * the CA's CRL checks that depend on the CRL and certificates alone, on the CRL object
-  (``direct._remembered``; a real archive shares its monthly root CRL, the bench's files each
+  (``accel.remembered``; a real archive shares its monthly root CRL, the bench's files each
   have their own).
 
 Nothing else time-dependent is cached: each certificate path is still validated at the moment its

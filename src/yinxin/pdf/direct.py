@@ -59,6 +59,8 @@ from pyhanko_certvalidator.validate import (
     _PathValidationState,
 )
 
+from yinxin.pdf.accel import remembered
+
 _orig_validate_path = _pcv.async_validate_path
 _SOFT = RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
 # extensions whose presence sends a path to pyHanko: policy processing and name constraints
@@ -269,14 +271,12 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
         # ``last`` is the anchor's own certificate object: that is the issuer pyHanko records
         if root.self_signed != "maybe" or not issuer_auth.is_potential_issuer_of(root):
             return False
-        if not _remembered(
-            crl, "signed", root, None, lambda: _signed_by(crl, root, vc.sig_validator)
-        ):
+        if not remembered(crl, "signed", (root,), lambda: _signed_by(crl, root, vc.sig_validator)):
             return False
         issuer = root
     else:
         issuer = known
-    if not _remembered(crl, "clears", ca, issuer, lambda: _clears(cont, ca, issuer)):
+    if not remembered(crl, "clears", (ca, issuer), lambda: _clears(cont, ca, issuer)):
         return False
     errs = _vcrl._CRLErrs()
     if not _vcrl._check_crl_freshness(
@@ -284,24 +284,6 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
     ):
         return False
     return (crl, issuer) if known is None else None
-
-
-def _remembered(crl, kind: str, a, b, decide) -> bool:
-    """``decide()`` for this CRL and these certificate objects, remembered on the CRL object
-    (an archive's files share one parsed CRL and CA per DER, ``verify._load``): it depends
-    on their content alone, never on the moment, and nothing mutates parsed objects. Kept by
-    identity, holding the objects, so an id is never reused while remembered; an exception
-    is not remembered (the caller hands the path to pyHanko)."""
-    memo = crl.__dict__.get("_yinxin_crl_checks")
-    if memo is None:
-        memo = crl._yinxin_crl_checks = {}
-    key = (kind, id(a), id(b))
-    hit = memo.get(key)
-    if hit is not None and hit[0] is a and hit[1] is b:
-        return hit[2]
-    value = bool(decide())
-    memo[key] = (a, b, value)
-    return value
 
 
 def _signed_by(crl, root, sig_validator) -> bool:

@@ -1337,19 +1337,7 @@ def _ocsp_is_about(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
     parsed objects (in a batch, shared per DER across files), and nothing mutates them. Keyed
     by identity, not DER: re-encoding an OCSP response to compare it cost more than the
     answer."""
-    memo = getattr(resp, "__dict__", {}).get("_yinxin_about")
-    if memo is None:
-        memo = {}
-        try:
-            resp._yinxin_about = memo
-        except Exception:
-            return _ocsp_names(resp, cert)
-    hit = memo.get(id(cert))
-    if hit is not None and hit[0] is cert:
-        return hit[1]
-    value = _ocsp_names(resp, cert)
-    memo[id(cert)] = (cert, value)
-    return value
+    return accel.remembered(resp, "about", (cert,), lambda: _ocsp_names(resp, cert))
 
 
 def _ocsp_names(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
