@@ -186,15 +186,28 @@ def _step(verb: str):
         home: Path | None = HOME,
         as_json: bool = JSON,
     ) -> None:
-        run(
-            as_json,
-            lambda: getattr(platform(home).desk, verb)(
-                request_id, at=parse_time(at, "at"), actor=actor
-            ),
-            _show,
-        )
+        _take_step(verb, home, as_json, request_id, at=at, actor=actor)
 
     return command
+
+
+def _take_step(
+    verb: str,
+    home: Path | None,
+    as_json: bool,
+    request_id: int,
+    *texts: str,
+    at: str | None,
+    actor: str,
+) -> None:
+    """The desk's ``verb`` on the request (with its text, if the step records one), shown."""
+    run(
+        as_json,
+        lambda: getattr(platform(home).desk, verb)(
+            request_id, *texts, at=parse_time(at, "at"), actor=actor
+        ),
+        _show,
+    )
 
 
 desk_app.command("respond", help="乙方 answered the notice: the response clock stops.")(
@@ -218,13 +231,7 @@ def _noted_step(verb: str, note: typer.models.OptionInfo):
         home: Path | None = HOME,
         as_json: bool = JSON,
     ) -> None:
-        run(
-            as_json,
-            lambda: getattr(platform(home).desk, verb)(
-                request_id, text, at=parse_time(at, "at"), actor=actor
-            ),
-            _show,
-        )
+        _take_step(verb, home, as_json, request_id, text, at=at, actor=actor)
 
     return command
 
