@@ -73,6 +73,22 @@ class SealMaterial:
     seseal: bytes  # the current GB/T 38540 record, DER
     certificate_serial: str
 
+    @classmethod
+    def of(cls, seal: Seal, certificate: Certificate) -> SealMaterial:
+        """The material of a seal row and the certificate row it is bound to: what a PIN
+        unlock and an authorization's automatic signing both hand the signing service."""
+        return cls(
+            seal_id=seal.id,
+            es_id=seal.es_id,
+            kind=SealKind(seal.kind),
+            name=seal.name,
+            png=seal.png,
+            width_mm=seal.width_mm,
+            height_mm=seal.height_mm,
+            seseal=seal.seseal,
+            certificate_serial=certificate.serial_hex,
+        )
+
 
 @dataclass(frozen=True)
 class SealUsability:
@@ -190,17 +206,7 @@ class SealPins:
                 raise p
             assert key is not None
             key_id, blob, label = key.id, key.sealed_key, key.label
-            stamp = SealMaterial(
-                seal_id=row.id,
-                es_id=row.es_id,
-                kind=SealKind(row.kind),
-                name=row.name,
-                png=row.png,
-                width_mm=row.width_mm,
-                height_mm=row.height_mm,
-                seseal=row.seseal,
-                certificate_serial=cert.serial_hex,
-            )
+            stamp = SealMaterial.of(row, cert)
             certificate = x509.load_der_x509_certificate(cert.der)
         handle, pin_cipher = self.judge(
             key_id,

@@ -48,7 +48,7 @@ from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
 from yinxin.pki.algorithms import algorithm_of
 from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
-from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
+from yinxin.seals.catalogue import ORGANIZATION_KINDS
 from yinxin.seals.pin import SealMaterial
 from yinxin.seals.rows import actor_name, certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
@@ -392,17 +392,7 @@ class SigningAuthorizations:
             if refusal is None:
                 seal = s.get(Seal, r.seal_id)
                 cert, _key = certificate_and_key(s, seal)
-                stamp = SealMaterial(
-                    seal_id=seal.id,
-                    es_id=seal.es_id,
-                    kind=SealKind(seal.kind),
-                    name=seal.name,
-                    png=seal.png,
-                    width_mm=seal.width_mm,
-                    height_mm=seal.height_mm,
-                    seseal=seal.seseal,
-                    certificate_serial=cert.serial_hex,
-                )
+                stamp = SealMaterial.of(seal, cert)
                 certificate = x509.load_der_x509_certificate(cert.der)
                 blob = r.wrapped_key
                 view = AuthorizationView.of(r)
