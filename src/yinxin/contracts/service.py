@@ -48,6 +48,7 @@ from yinxin.store.files import FileStore
 from yinxin.store.models import Subscriber
 from yinxin.store.models.contracts import Contract
 from yinxin.store.models.flows import SignFlow, SignFlowDocument
+from yinxin.store.queries import by_id
 from yinxin.transitions import TransitionTable, move
 
 if TYPE_CHECKING:
@@ -638,15 +639,15 @@ class Contracts:
 
     # === internals ===============================================================================
     def _row(self, s: Session, contract_id: int, *, lock: bool = False) -> Contract:
-        if isinstance(contract_id, bool) or not isinstance(contract_id, int):
-            raise ValidationError("a contract id is a number", field="contract_id")
-        q = select(Contract).where(Contract.id == contract_id)
-        if lock:
-            q = q.with_for_update()
-        row = s.execute(q).scalar_one_or_none()
-        if row is None:
-            raise NotFound(f"no contract {contract_id}", field="contract_id")
-        return row
+        return by_id(
+            s,
+            Contract,
+            contract_id,
+            field="contract_id",
+            not_number="a contract id is a number",
+            missing=f"no contract {contract_id}",
+            lock=lock,
+        )
 
     def _view(self, row: Contract) -> ContractView:
         values = json.loads(row.filled_values)

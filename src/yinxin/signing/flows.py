@@ -70,6 +70,7 @@ from yinxin.store.models.flows import (
     SignFlowSignature,
     SignFlowSigner,
 )
+from yinxin.store.queries import by_id
 from yinxin.transitions import TransitionTable, move
 
 if TYPE_CHECKING:
@@ -1304,15 +1305,15 @@ class SignFlows:
         return out
 
     def _flow(self, s: Session, flow_id: int, *, lock: bool = False) -> SignFlow:
-        if isinstance(flow_id, bool) or not isinstance(flow_id, int):
-            raise ValidationError("a flow id is a number", field="flow_id")
-        q = select(SignFlow).where(SignFlow.id == flow_id)
-        if lock:
-            q = q.with_for_update()
-        flow = s.execute(q).scalar_one_or_none()
-        if flow is None:
-            raise NotFound(f"no sign flow {flow_id}", field="flow_id")
-        return flow
+        return by_id(
+            s,
+            SignFlow,
+            flow_id,
+            field="flow_id",
+            not_number="a flow id is a number",
+            missing=f"no sign flow {flow_id}",
+            lock=lock,
+        )
 
     def _signer(self, s: Session, flow: SignFlow, signer_id: int) -> SignFlowSigner:
         x = s.execute(

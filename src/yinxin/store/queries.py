@@ -1,5 +1,5 @@
 """Query shapes the services share: a listing narrowed by the filters a caller gave, and one
-row that must exist (optionally locked for the transaction)."""
+row that must exist (optionally locked for the transaction), found by a query or by its id."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, or_, select, true
 from sqlalchemy.orm import Session
 
-from yinxin.errors import NotFound
+from yinxin.errors import NotFound, ValidationError
 from yinxin.store.models import Subscriber
 
 Row = TypeVar("Row")
@@ -35,6 +35,25 @@ def one_or_404(
     if row is None:
         raise NotFound(missing, field=field)
     return row
+
+
+def by_id(
+    s: Session,
+    model: type[Row],
+    ident: int,
+    *,
+    field: str,
+    not_number: str,
+    missing: str,
+    lock: bool = False,
+) -> Row:
+    """The row of ``model`` whose ``id`` is ``ident``, locked for the transaction when ``lock``:
+    an id that is not a whole number (``True`` is not one) is ``ValidationError(not_number)``
+    before any query, none is ``NotFound(missing)``, both naming ``field``."""
+    if isinstance(ident, bool) or not isinstance(ident, int):
+        raise ValidationError(not_number, field=field)
+    q = select(model).where(model.id == ident)
+    return one_or_404(s, q, missing, field=field, lock=lock)
 
 
 def paged(q: Select[tuple[Row]], id_column: Any, *, after: int | None, limit: int | None):
