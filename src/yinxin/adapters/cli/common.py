@@ -188,6 +188,22 @@ def parse_time(value: str | None, field: str) -> dt.datetime | None:
     return t
 
 
+def signer_pairs(text: str, field: str, keys: set[str], hint: str) -> dict[str, str]:
+    """One ``--signer`` value, ``key=value`` pairs separated by commas, as a dict; refuses a
+    part without ``=`` (naming ``hint``, the option's own help) and any key not in ``keys``.
+    ``yinxin contract`` and ``yinxin flow`` take their signers this way, each its own keys."""
+    values: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"{part!r} is not key=value ({hint})", field=field)
+        values[key.strip()] = value.strip()
+    unknown = set(values) - keys
+    if unknown:
+        raise ValidationError(f"unknown signer key(s): {', '.join(sorted(unknown))}", field=field)
+    return values
+
+
 # --- output files -----------------------------------------------------------------------------
 def writable(path: Path, field: str = "out") -> None:
     """Refuse an output path that cannot be written *before* any work is done (for signing:

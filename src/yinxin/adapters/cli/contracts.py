@@ -34,6 +34,7 @@ from yinxin.adapters.cli.common import (
     platform,
     read_input,
     run,
+    signer_pairs,
     writable,
     write_atomic,
     write_file,
@@ -103,15 +104,7 @@ def _signer(text: str, i: int):
     from yinxin.contracts.service import ContractSigner
 
     field = f"signers[{i}]"
-    kv: dict[str, str] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise ValidationError(f"{part!r} is not key=value ({SIGNER_HELP})", field=field)
-        kv[key.strip()] = value.strip()
-    unknown = set(kv) - {"role", "subscriber", "seal", "video"}
-    if unknown:
-        raise ValidationError(f"unknown signer key(s): {', '.join(sorted(unknown))}", field=field)
+    kv = signer_pairs(text, field, {"role", "subscriber", "seal", "video"}, SIGNER_HELP)
     for need in ("role", "subscriber", "seal"):
         if not kv.get(need):
             raise ValidationError(f"{need}=… is needed ({SIGNER_HELP})", field=f"{field}.{need}")

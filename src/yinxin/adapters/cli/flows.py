@@ -33,6 +33,7 @@ from yinxin.adapters.cli.common import (
     read_pin_and_code,
     run,
     show_written,
+    signer_pairs,
     writable,
     write_atomic,
     write_file,
@@ -59,25 +60,8 @@ def _signer(text: str, i: int):
     from yinxin.signing.flows import SignerSpec
 
     field = f"signers[{i}]"
-    values: dict[str, str] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise ValidationError(f"{part!r} is not key=value ({SIGNER_HELP})", field=field)
-        values[key.strip()] = value.strip()
-    unknown = set(values) - {
-        "subscriber",
-        "role",
-        "seal",
-        "order",
-        "anchor",
-        "page",
-        "x",
-        "y",
-        "width",
-    }
-    if unknown:
-        raise ValidationError(f"unknown signer key(s): {', '.join(sorted(unknown))}", field=field)
+    keys = {"subscriber", "role", "seal", "order", "anchor", "page", "x", "y", "width"}
+    values = signer_pairs(text, field, keys, SIGNER_HELP)
 
     def number(key: str, kind=float):
         if key not in values:
