@@ -39,8 +39,8 @@ from yinxin.pki import pinkeys
 from yinxin.pki.authkeys import cipher_of_authorization, rewrap_for_authorization
 from yinxin.pki.ciphers import get_cipher
 from yinxin.pki.kek import PlatformKek
-from yinxin.registry.events import event
 from yinxin.signing.authorizations import _label as authorization_label
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models import PlatformKey
 from yinxin.store.models.access import StaffUser

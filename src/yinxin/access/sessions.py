@@ -345,15 +345,7 @@ class Sessions:
     def _audit(
         s: Session, now: dt.datetime, actor: str, action: str, row: WebSession, data: dict
     ) -> None:
-        audit.record(
-            s,
-            at=now,
-            actor=actor,
-            action=action,
-            subject_type="web_session",
-            subject_id=row.id,
-            data=data,
-        )
+        audit.event(s, now, actor, action, row.id, data, subject_type="web_session")
 
 
 def _principal(row: WebSession) -> Principal:

@@ -304,15 +304,7 @@ class StaffUsers:
     def _audit(
         s: Session, now: dt.datetime, actor: str, action: str, row: StaffUser, data: dict
     ) -> None:
-        audit.record(
-            s,
-            at=now,
-            actor=actor,
-            action=action,
-            subject_type="staff_user",
-            subject_id=row.username,
-            data=data,
-        )
+        audit.event(s, now, actor, action, row.username, data, subject_type="staff_user")
 
 
 class LoginRefused(Exception):

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
-from yinxin.registry.events import event
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models.desk import (
     DeskContract,

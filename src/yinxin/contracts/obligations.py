@@ -54,7 +54,7 @@ from yinxin.contracts.terms import (
 )
 from yinxin.contracts.workdays import WorkCalendar, parse_date
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
-from yinxin.registry.events import event
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models.contracts import Contract
 from yinxin.store.models.obligations import (

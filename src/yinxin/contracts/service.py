@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
-from yinxin.registry.events import event
 from yinxin.signing.flows import SignerLink  # a result type of ours (the API schema reads it)
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 from yinxin.store.models import Subscriber

@@ -956,15 +956,7 @@ class Webhooks:
     def _audit(
         s: Session, now: dt.datetime, actor: str, action: str, row: WebhookSubscription, data: dict
     ) -> AuditEvent:
-        return audit.record(
-            s,
-            at=now,
-            actor=actor,
-            action=action,
-            subject_type="webhook_subscription",
-            subject_id=row.id,
-            data=data,
-        )
+        return audit.event(s, now, actor, action, row.id, data, subject_type="webhook_subscription")
 
 
 class _Refused(Exception):

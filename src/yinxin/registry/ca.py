@@ -36,7 +36,6 @@ from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
 from yinxin.pki.keys import KeyHandle, KeyStore
 from yinxin.pki.profiles import PROFILES
-from yinxin.registry.events import event
 from yinxin.registry.views import (
     AuthorityCertificateView,
     AuthorityInit,
@@ -44,6 +43,7 @@ from yinxin.registry.views import (
     RolledOver,
     authority_certificate_view,
 )
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, StatusRevision
 

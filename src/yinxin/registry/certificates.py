@@ -34,7 +34,6 @@ from yinxin.errors import (
 )
 from yinxin.identity import validate_mobile, validate_name, validate_phone
 from yinxin.registry import lifecycle
-from yinxin.registry.events import event
 from yinxin.registry.fees import check_years, get_plan, yuan
 from yinxin.registry.lifecycle import (
     ACTIVE,
@@ -64,6 +63,7 @@ from yinxin.registry.views import (
     payment_view,
     submitted_view,
 )
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models import (
     Application,

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
-from yinxin.registry.events import event
 from yinxin.registry.lifecycle import ApplicationState
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 from yinxin.store.models import Application

@@ -16,7 +16,6 @@ from yinxin.identity import (
     validate_phone,
     validate_uscc,
 )
-from yinxin.registry.events import event
 from yinxin.registry.views import (
     AgreementAcceptanceView,
     SubscriberKind,
@@ -24,6 +23,7 @@ from yinxin.registry.views import (
     acceptance_view,
     subscriber_view,
 )
+from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
 from yinxin.store.queries import of_organization, paged, select_where

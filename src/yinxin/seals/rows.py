@@ -53,15 +53,7 @@ def actor_name(actor: str, field: str = "actor") -> str:
 def audit_seal(s: Session, es_id: str, verb: str, actor: str, now: dt.datetime, data: dict) -> None:
     """Record ``seal.<verb>`` on the seal ``es_id`` in the audit chain, in the caller's
     transaction."""
-    audit.record(
-        s,
-        at=now,
-        actor=actor,
-        action=f"seal.{verb}",
-        subject_type="seal",
-        subject_id=es_id,
-        data=data,
-    )
+    audit.event(s, now, actor, f"seal.{verb}", es_id, data)
 
 
 # --- rows ---------------------------------------------------------------------------------------

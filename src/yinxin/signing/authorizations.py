@@ -569,12 +569,7 @@ class SigningAuthorizations:
     def _audit(
         s: Session, r: SigningAuthorization, verb: str, actor: str, now: dt.datetime, data: dict
     ) -> None:
-        audit.record(
-            s,
-            at=now,
-            actor=actor,
-            action=f"authorization.{verb}",
-            subject_type="signing_authorization",
-            subject_id=r.id,
-            data={"seal": r.es_id, "holder_subscriber_id": r.holder_subscriber_id, **data},
+        data = {"seal": r.es_id, "holder_subscriber_id": r.holder_subscriber_id, **data}
+        audit.event(
+            s, now, actor, f"authorization.{verb}", r.id, data, subject_type="signing_authorization"
         )

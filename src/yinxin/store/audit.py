@@ -81,6 +81,30 @@ def record(
     return ev  # flushed with the rest of the transaction at commit
 
 
+def event(
+    s: Session,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    subject_id: str | int,
+    data: dict,
+    *,
+    subject_type: str | None = None,
+) -> AuditEvent:
+    """``record`` in one line, as the services write it: ``event(s, now, actor,
+    "certificate.revoke", serial, {...})``. The subject's type is the action's first word
+    unless ``subject_type`` names it (``staff.login`` is about a ``staff_user``)."""
+    return record(
+        s,
+        at=now,
+        actor=actor,
+        action=action,
+        subject_type=subject_type or action.split(".", 1)[0],
+        subject_id=subject_id,
+        data=data,
+    )
+
+
 @dataclass(frozen=True)
 class AuditVerdict:
     ok: bool
