@@ -74,11 +74,17 @@ class CipherCensus:
 
 
 class _Item:
-    """One sealed blob: where it is, how to read and how to recrypt it."""
+    """One sealed blob: the row and column it is kept in, and how to recrypt it."""
 
-    def __init__(self, kind: str, what: str, get, put, recrypt):
+    def __init__(self, kind: str, what: str, row: object, column: str, recrypt):
         self.kind, self.what = kind, what
-        self.get, self.put, self.recrypt = get, put, recrypt
+        self._row, self._column, self.recrypt = row, column, recrypt
+
+    def get(self) -> bytes:
+        return getattr(self._row, self._column)
+
+    def put(self, blob: bytes) -> None:
+        setattr(self._row, self._column, blob)
 
 
 class DataRecrypt:
@@ -92,14 +98,18 @@ class DataRecrypt:
             q = select(model).order_by(order)
             return s.execute(q.with_for_update() if lock else q).scalars().all()
 
+        def sealed(kind: str, what: str, row: object, column: str, aad: bytes) -> _Item:
+            """A secret the KEK seals itself, bound to ``aad`` (the row it belongs to)."""
+            return _Item(kind, what, row, column, lambda b, c: kek.recrypt(b, aad, c))
+
         items: list[_Item] = []
         for k in rows(PlatformKey, PlatformKey.id):
             items.append(
                 _Item(
                     "platform_key",
                     k.label,
-                    lambda k=k: k.sealed_key,
-                    lambda b, k=k: setattr(k, "sealed_key", b),
+                    k,
+                    "sealed_key",
                     lambda b, c, k=k: pinkeys.rewrap(b, k.label, kek, c),
                 )
             )
@@ -110,36 +120,20 @@ class DataRecrypt:
                     _Item(
                         "authorization_key",
                         label,
-                        lambda a=a: a.wrapped_key,
-                        lambda b, a=a: setattr(a, "wrapped_key", b),
+                        a,
+                        "wrapped_key",
                         lambda b, c, label=label: rewrap_for_authorization(b, label, kek, c),
                     )
                 )
         for w in rows(WebhookSubscription, WebhookSubscription.id):
             for column in ("secret_wrapped", "previous_secret_wrapped"):
                 if getattr(w, column):
-                    aad = webhook_aad(w.id)
-                    items.append(
-                        _Item(
-                            "webhook_secret",
-                            f"webhook {w.id} {column}",
-                            lambda w=w, column=column: getattr(w, column),
-                            lambda b, w=w, column=column: setattr(w, column, b),
-                            lambda b, c, aad=aad: kek.recrypt(b, aad, c),
-                        )
-                    )
+                    what = f"webhook {w.id} {column}"
+                    items.append(sealed("webhook_secret", what, w, column, webhook_aad(w.id)))
         for u in rows(StaffUser, StaffUser.id):
             if u.totp_secret_encrypted:
-                aad = staff_aad(u.username)
-                items.append(
-                    _Item(
-                        "staff_totp",
-                        f"staff {u.username}",
-                        lambda u=u: u.totp_secret_encrypted,
-                        lambda b, u=u: setattr(u, "totp_secret_encrypted", b),
-                        lambda b, c, aad=aad: kek.recrypt(b, aad, c),
-                    )
-                )
+                what, aad = f"staff {u.username}", staff_aad(u.username)
+                items.append(sealed("staff_totp", what, u, "totp_secret_encrypted", aad))
         return items
 
     def run(
