@@ -1,6 +1,7 @@
-"""``store.queries.by_id``: one row by its id, refused before any query when the id is not a
-whole number, ``NotFound`` naming the field when there is no such row — as the contract and
-sign-flow services answer through it."""
+"""``store.queries``: ``by_id`` (one row by its id, refused before any query when the id is
+not a whole number, ``NotFound`` naming the field when there is no such row — as the contract
+and sign-flow services answer through it) and ``paged``/``cut`` (a page one row longer than
+asked, in either id order, and the cursor for the next)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from yinxin.errors import NotFound, ValidationError
 from yinxin.store.models.flows import SignFlow
-from yinxin.store.queries import by_id
+from yinxin.store.queries import by_id, cut, paged, select_where
 
 
 def _refusal(fn, kind: type[Exception]) -> Exception:
@@ -34,22 +35,47 @@ def test_an_id_with_no_row_is_not_found_naming_the_field(make_platform) -> None:
     assert (e.message, e.field) == ("no contract 404", "contract_id")
 
 
+def _flows(p, clock, n: int) -> list[int]:
+    with p.db.transaction() as s:
+        rows = [
+            SignFlow(
+                title="t",
+                owner_subscriber_id=None,
+                created_by="test",
+                state="draft",
+                signing_order="parallel",
+                deadline=clock.now(),
+                created_at=clock.now(),
+            )
+            for _ in range(n)
+        ]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
 def test_the_row_is_found_and_locked_when_asked(make_platform, clock) -> None:
     p = make_platform(init=False)
-    with p.db.transaction() as s:
-        row = SignFlow(
-            title="t",
-            owner_subscriber_id=None,
-            created_by="test",
-            state="draft",
-            signing_order="parallel",
-            deadline=clock.now(),
-            created_at=clock.now(),
-        )
-        s.add(row)
-        s.flush()
-        made = row.id
+    (made,) = _flows(p, clock, 1)
     with p.db.transaction() as s:
         for lock in (False, True):
             got = by_id(s, SignFlow, made, field="flow_id", not_number="-", missing="-", lock=lock)
             assert got.id == made and got.title == "t"
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_pages_in_either_order_end_with_no_cursor(make_platform, clock, newest_first) -> None:
+    p = make_platform(init=False)
+    made = _flows(p, clock, 5)
+    want = sorted(made, reverse=newest_first)
+    seen, after = [], None
+    with p.db.read() as s:
+        for _ in range(3):
+            q = paged(
+                select_where(SignFlow), SignFlow.id, after=after, limit=3, newest_first=newest_first
+            )
+            rows, after = cut(list(s.execute(q).scalars()), 2)
+            seen.append([r.id for r in rows])
+    assert seen == [want[:2], want[2:4], want[4:]]
+    assert after is None  # the last page says so
+    assert cut([], 2) == ([], None)

@@ -48,7 +48,7 @@ from yinxin.store.files import FileStore
 from yinxin.store.models import Subscriber
 from yinxin.store.models.contracts import Contract
 from yinxin.store.models.flows import SignFlow, SignFlowDocument
-from yinxin.store.queries import by_id
+from yinxin.store.queries import by_id, cut, paged, select_where
 from yinxin.transitions import TransitionTable, move
 
 if TYPE_CHECKING:
@@ -560,21 +560,12 @@ class Contracts:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
         self.settle()
         with self.db.read() as s:
-            q = select(Contract).order_by(Contract.id.desc())
-            if state is not None:
-                q = q.where(Contract.state == state)
-            if owner_subscriber_id is not None:
-                q = q.where(Contract.owner_subscriber_id == owner_subscriber_id)
-            if template is not None:
+            q = select_where(Contract, state=state, owner_subscriber_id=owner_subscriber_id)
+            if template is not None:  # "" matches no contract (select_where would not narrow)
                 q = q.where(Contract.template_code == template)
-            if after is not None:
-                q = q.where(Contract.id < after)
-            rows = list(s.execute(q.limit(limit + 1)).scalars())
-            more = len(rows) > limit
-            rows = rows[:limit]
-            return ContractPage(
-                tuple(self._view(r) for r in rows), rows[-1].id if more and rows else None
-            )
+            q = paged(q, Contract.id, after=after, limit=limit + 1, newest_first=True)
+            rows, next_after = cut(list(s.execute(q).scalars()), limit)
+            return ContractPage(tuple(self._view(r) for r in rows), next_after)
 
     def pdf(self, contract_id: int) -> ContractFile:
         """The signed file once every party signed, else the rendered draft."""

@@ -70,7 +70,7 @@ from yinxin.store.models.flows import (
     SignFlowSignature,
     SignFlowSigner,
 )
-from yinxin.store.queries import by_id
+from yinxin.store.queries import by_id, cut, paged, select_where
 from yinxin.transitions import TransitionTable, move
 
 if TYPE_CHECKING:
@@ -882,18 +882,12 @@ class SignFlows:
             )
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
-        q = select(SignFlow).order_by(SignFlow.id).limit(limit + 1)
-        if owner_subscriber_id is not None:
-            q = q.where(SignFlow.owner_subscriber_id == owner_subscriber_id)
-        if state:
-            q = q.where(SignFlow.state == state)
-        if after is not None:
-            q = q.where(SignFlow.id > int(after))
+        q = select_where(SignFlow, owner_subscriber_id=owner_subscriber_id, state=state)
+        after = None if after is None else int(after)
+        q = paged(q, SignFlow.id, after=after, limit=limit + 1)
         with self.db.read() as s:
-            rows = list(s.execute(q).scalars())
-            more = len(rows) > limit
-            items = tuple(self._view(s, f) for f in rows[:limit])
-        return FlowPage(items, items[-1].id if more else None)
+            rows, next_after = cut(list(s.execute(q).scalars()), limit)
+            return FlowPage(tuple(self._view(s, f) for f in rows), next_after)
 
     def signer_for_link(self, token: str) -> LinkContext:
         """The flow and the signer a link is bound to, if it may be used now: refused when the

@@ -3,6 +3,7 @@ row that must exist (optionally locked for the transaction), found by a query or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, or_, select, true
@@ -56,13 +57,33 @@ def by_id(
     return one_or_404(s, q, missing, field=field, lock=lock)
 
 
-def paged(q: Select[tuple[Row]], id_column: Any, *, after: int | None, limit: int | None):
+def paged(
+    q: Select[tuple[Row]],
+    id_column: Any,
+    *,
+    after: int | None,
+    limit: int | None,
+    newest_first: bool = False,
+):
     """``q`` in id order from the row after ``after`` (a cursor: the last id already seen),
-    at most ``limit`` rows."""
-    if after is not None:
-        q = q.where(id_column > after)
-    q = q.order_by(id_column)
+    at most ``limit`` rows; ``newest_first``: in falling id order, from below ``after``."""
+    if newest_first:
+        if after is not None:
+            q = q.where(id_column < after)
+        q = q.order_by(id_column.desc())
+    else:
+        if after is not None:
+            q = q.where(id_column > after)
+        q = q.order_by(id_column)
     return q.limit(limit) if limit is not None else q
+
+
+def cut(rows: Sequence[Row], limit: int) -> tuple[Sequence[Row], int | None]:
+    """Rows fetched one more than a page (``limit + 1``, to know whether more come) as the
+    page and the cursor for the next one: the id of the page's last row when more came, else
+    ``None``."""
+    page = rows[:limit]
+    return page, (page[-1].id if len(rows) > limit and page else None)
 
 
 def of_organization(subscriber_column: Any, organization_id: int | None) -> Any:
