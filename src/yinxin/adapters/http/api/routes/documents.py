@@ -44,13 +44,20 @@ class PlacementIn(Strict):
         return placement_of(self)
 
 
-def pdf_of(doc: DocumentIn, field: str) -> bytes:
+def document_bytes(doc: DocumentIn, field: str, limit: int) -> bytes:
+    """The bytes of a document handed in as base64 (a PDF here, an OFD in ``ofd_signing``):
+    not base64, empty or over ``limit`` (50 MiB for both) is refused naming ``field``."""
     try:
         data = base64.b64decode(doc.content_base64, validate=True)
     except (binascii.Error, ValueError):
         raise ValidationError("content_base64 is not base64", field=field) from None
-    if not data or len(data) > MAX_PDF:
+    if not data or len(data) > limit:
         raise ValidationError("the document is empty or larger than 50 MiB", field=field)
+    return data
+
+
+def pdf_of(doc: DocumentIn, field: str) -> bytes:
+    data = document_bytes(doc, field, MAX_PDF)
     if b"%PDF-" not in data[:1024]:
         raise ValidationError("this is not a PDF document", field=field)
     return data

@@ -15,7 +15,6 @@ placement. They live here, beside their OFD twins, since both are the one workfl
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -23,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, client_ip, scope_subscriber
-from yinxin.adapters.http.api.routes.documents import DocumentIn, SealRef
+from yinxin.adapters.http.api.routes.documents import DocumentIn, SealRef, document_bytes
 from yinxin.errors import ValidationError
 from yinxin.ofd.sign import Placement
 from yinxin.signing.intent import Challenge
@@ -89,13 +88,7 @@ class SignedOfdOut(BaseModel):
 
 def ofd_of(doc: DocumentIn) -> bytes:
     """The document's bytes; what is not an OFD is refused by the service, naming ``ofd``."""
-    try:
-        data = base64.b64decode(doc.content_base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError("content_base64 is not base64", field="document") from None
-    if not data or len(data) > MAX_OFD:
-        raise ValidationError("the document is empty or larger than 50 MiB", field="document")
-    return data
+    return document_bytes(doc, "document", MAX_OFD)
 
 
 @router.post("/ofd/code", status_code=201, response_model=Challenge)
