@@ -878,3 +878,158 @@ def test_an_object_is_kept_from_its_second_sighting(docs):
     third = verifier.verify_many([docs.blt])[0].report.to_dict()
     assert store.hits > hits
     assert first == third
+
+
+def _plain_objects(pdf: bytes):
+    """(reference, raw bytes from header to the first endobj) of every object at a plain
+    offset in every revision of ``pdf``: what the walk check reads."""
+    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    seen = set()
+    for revision in range(reader.xrefs.total_revisions):
+        for ref in reader.xrefs.explicit_refs_in_revision(revision):
+            marker = reader.xrefs.get_historical_ref(ref, revision)
+            key = accel._object_key(reader, pdf, marker, ref.idnum, ref.generation)
+            if key is not None and key[0] not in seen:
+                seen.add(key[0])
+                yield (ref.idnum, ref.generation), key[0]
+
+
+def _pyhankos_skeleton(raw: bytes, ref: tuple[int, int], strict: bool):
+    """``_described`` of what pyHanko's reader parses from ``raw`` as object ``ref`` of a
+    minimal file (``raw`` at a plain offset, a catalog beside it); the error if it fails."""
+    head = b"%PDF-1.7\n"
+    catalog = b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    pages = b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    body = head + catalog + pages
+    offsets = {1: len(head), 2: len(head) + len(catalog), ref[0]: len(body)}
+    body += raw + b"\n"
+    size = max(offsets) + 1
+    xref = [b"xref\n", b"0 %d\n" % size, b"0000000000 65535 f \n"]
+    for n in range(1, size):
+        if n in offsets:
+            xref.append(b"%010d %05d n \n" % (offsets[n], ref[1] if n == ref[0] else 0))
+        else:
+            xref.append(b"0000000000 00000 f \n")
+    pdf = (
+        body
+        + b"".join(xref)
+        + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, len(body))
+    )
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=strict)
+        obj = reader.get_object(generic.Reference(ref[0], ref[1], reader))
+        return accel._described(obj, top=True)
+    except Exception as e:
+        return ("error", type(e).__name__)
+
+
+def test_a_plain_objects_skeleton_is_what_pyhanko_parses(docs, lookalikes):
+    """``accel._plain_skeleton`` reads an object's skeleton from its bytes without parsing
+    it (each file's own seal appearance stream). Over every object of the varied archive and
+    the look-alikes, whatever it answers is ``_described`` of pyHanko's parse of those bytes,
+    and it answers for every seal appearance stream."""
+    answered = appearances = 0
+    for _, pdf in _archive(docs) + list(lookalikes):
+        for ref, raw in _plain_objects(pdf):
+            got = accel._plain_skeleton(raw, ref)
+            if b"/Subtype /Form" in raw and b"/Img" in raw:
+                appearances += 1
+                assert got is not accel._MISSING, raw[:200]
+            if got is not accel._MISSING:
+                answered += 1
+                for strict in (True, False):
+                    assert got == _pyhankos_skeleton(raw, ref, strict), raw[:300]
+    assert appearances >= 20 and answered > 200
+
+
+_OBJECT_LEXEMES = [
+    b" ",
+    b"\n",
+    b"\r\n",
+    b"\t",
+    b"\x00",
+    b"\x0b",
+    b"/Type",
+    b"/Type /Page",
+    b"/Length",
+    b"/A",
+    b"/Img1",
+    b"/A#20B",
+    b"/\xe4",
+    b"/",
+    b"0",
+    b"12",
+    b"-3",
+    b"+.5",
+    b"1.2.3",
+    b"4,5",
+    b"7 0 R",
+    b"7 0 Rx",
+    b"0 0 R",
+    b"true",
+    b"falsey",
+    b"null",
+    b"(str)",
+    b"<0A>",
+    b"%c\n",
+    b"<<",
+    b">>",
+    b"[",
+    b"]",
+    b"{",
+    b"R",
+]
+
+
+def _random_value(rng: random.Random, depth: int) -> bytes:
+    """A PDF value: mostly well formed, now and then a lexeme pyHanko reads otherwise."""
+    if rng.random() < 0.04:
+        return rng.choice(_OBJECT_LEXEMES)
+    kind = rng.choice("nnnrbda" if depth < 3 else "nnnrb")
+    if kind == "n":
+        return rng.choice([b"/A", b"/Img7", b"/Courier", b"0", b"12", b"-3", b"0.458333", b".5"])
+    if kind == "r":
+        return b"%d %d R" % (rng.randrange(1, 30), rng.choice([0, 0, 1]))
+    if kind == "b":
+        return rng.choice([b"true", b"false"])
+    if kind == "a":
+        return (
+            b"[" + b" ".join(_random_value(rng, depth + 1) for _ in range(rng.randrange(4))) + b"]"
+        )
+    return _random_dict(rng, depth + 1)
+
+
+def _random_dict(rng: random.Random, depth: int) -> bytes:
+    keys = [b"/Type", b"/Subtype", b"/A", b"/B", b"/Font", b"/Img1", b"/Resources", b"/Length"]
+    parts = []
+    for _ in range(rng.randrange(5)):
+        key = rng.choice(keys) if rng.random() < 0.97 else rng.choice(_OBJECT_LEXEMES)
+        space = rng.choice([b" ", b"\n", b"", b"\t"])
+        parts.append(key + space + _random_value(rng, depth))
+    return b"<<" + rng.choice([b" ", b"\n", b""]) + b" ".join(parts) + rng.choice([b" >>", b">>"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_plain_skeletons_of_random_objects_are_pyhankos_or_declined(seed):
+    """Random dictionaries and streams, well formed or not: ``_plain_skeleton`` either
+    declines or says exactly what pyHanko's reader parses, strict or not."""
+    rng = random.Random(seed)
+    answered = 0
+    for _ in range(1500):
+        ref = (3, 0) if rng.random() < 0.95 else (4, 0)
+        header = rng.choice([b"3 0 obj\n"] * 6 + [b"3 0 obj ", b"3  0 obj\n", b"3 1 obj\n"])
+        body = _random_dict(rng, 0)
+        if rng.random() < 0.4:
+            payload = b"q 1 0 0 1 0 0 cm Q"
+            length = len(payload) + rng.choice([0, 0, 0, -1, 1, 3])
+            tail = rng.choice([b"stream\n"] * 4 + [b"stream\r\n", b"stream \n", b"stream"])
+            tail += payload + rng.choice([b"\nendstream\n"] * 3 + [b"endstream", b"\nendstrean"])
+            body = body[:2] + b" /Length %d " % length + body[2:] + b"\n" + tail
+        raw = header + body + rng.choice([b"\nendobj"] * 6 + [b"endobj", b" xendobj"])
+        got = accel._plain_skeleton(raw, ref)
+        if got is accel._MISSING:
+            continue
+        answered += 1
+        for strict in (True, False):
+            assert got == _pyhankos_skeleton(raw, ref, strict), raw
+    assert answered >= 300

@@ -653,7 +653,8 @@ def _load_reverse_xref_cache(self) -> None:
     its paths are the kept ones with the keys renamed (contracts differ in such keys: each
     seal appearance names its image ``/Img<uuid>``). The keys the walk reads by name
     (``_NAMED``) must match exactly. Skeletons come from the batch's parsed copy of each
-    object's bytes (``_read_object``), else from reading the object as the walk would. An
+    object's bytes (``_read_object``), else, for an object of plain syntax, from its bytes
+    (``_plain_skeleton``), else from reading the object as the walk would. An
     encrypted file, or no match: pyHanko walks. The paths are fresh sets with references bound
     to this resolver.
     """
@@ -784,6 +785,9 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
             obj = reader.cache_get_indirect_object(ref[1], ref[0])
             if obj is not None and not isinstance(obj, generic.DecryptedObjectProxy):
                 result = _described(obj, top=True)
+        if result is _MISSING and key is not None:
+            # a file's own plain object (its seal appearance): read from its bytes
+            result = _plain_skeleton(key[0], ref)
         if result is _MISSING:
             obj = self.get_object(generic.Reference(ref[0], ref[1], self))
             result = _described(obj, top=True)
@@ -791,6 +795,144 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
         result = _MISSING
     seen[ref] = result
     return result
+
+
+# ``_plain_skeleton``'s tokens: PDF whitespace; a name of plain bytes (what ``_decode_name``
+# reads as its ASCII text) ending at whitespace or a delimiter; a number as pyHanko reads one
+# (the longest run of ``+,-.`` and digits, which must be one well-formed number)
+_WS = b" \n\r\t\f\x00"
+_HEADER = re.compile(rb"([0-9]+)[ \n\r]+([0-9]+)[ \n\r]+obj")
+_PLAIN_NAME = re.compile(rb"/([" + re.escape(_NAME_PLAIN) + rb"]+)(?=[ \n\r\t\f\x00()<>\[\]{}/%])")
+_NUMBER_RUN = re.compile(rb"[+,\-.0-9]+")
+_NUMBER = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_REF = re.compile(rb"([0-9]+)[ \n\r]+([0-9]+)[ \n\r]+R")
+_ENDS = frozenset(b" \n\r\t\f\x00()<>[]{}/%")
+
+
+class _NotPlain(Exception):
+    """The bytes hold something ``_plain_skeleton`` leaves to pyHanko."""
+
+
+def _plain_skeleton(raw: bytes, ref: tuple[int, int]) -> tuple:
+    """``_described(obj, top=True)`` of the object pyHanko's reader parses from ``raw`` (its
+    bytes from the header to the first ``endobj``), read from the bytes without building the
+    object; ``_MISSING`` for anything but the plainest syntax.
+
+    Each file of an archive has its own seal appearance stream (a new image name, the
+    signing time in its text): the only object the walk check cannot take from an earlier
+    file, and parsing it cost as much as the rest of the check. Only what pyHanko provably
+    reads the same way is taken here: a dictionary (or a stream whose ``/Length`` is a
+    direct integer and whose data ends at ``endstream``) of plain names, numbers,
+    ``true``/``false``, references, arrays and dictionaries, no key twice, the header
+    naming ``ref``. A string, comment, escaped name, ``null`` or anything unusual:
+    ``_MISSING``, and the caller parses the object as before."""
+    try:
+        return _plain_object(raw, ref)
+    except (_NotPlain, IndexError, ValueError):
+        return _MISSING
+
+
+def _plain_object(raw: bytes, ref: tuple[int, int]) -> tuple:
+    m = _HEADER.match(raw)
+    if m is None or (int(m.group(1)), int(m.group(2))) != ref:
+        raise _NotPlain
+    pos = _skip(raw, m.end())
+    if not raw.startswith(b"<<", pos):
+        raise _NotPlain
+    keys: set[str] = set()
+    top: dict = {}
+    skeleton, pos = _plain_value(raw, pos, keys, top)
+    pos = _skip(raw, pos)
+    end = len(raw) - 6  # raw ends with the first endobj
+    if raw.startswith(b"stream\n", pos):
+        length = top.get("/Length")
+        if type(length) is not int:
+            raise _NotPlain
+        pos = _skip(raw, pos + 7 + length)
+        if not raw.startswith(b"endstream", pos):
+            raise _NotPlain
+        pos = _skip(raw, pos + 9)
+    if pos != end:
+        raise _NotPlain
+    return skeleton, frozenset(keys)
+
+
+def _skip(raw: bytes, pos: int) -> int:
+    while pos < len(raw) and raw[pos] in _WS:
+        pos += 1
+    return pos
+
+
+def _plain_value(raw: bytes, pos: int, keys: set, top: dict | None = None) -> tuple:
+    """(skeleton of the value at ``pos``, position after it); ``top`` collects the
+    outermost dictionary's integer values (for ``/Length``)."""
+    c = raw[pos]
+    if raw.startswith(b"<<", pos):
+        items: dict = {}
+        pos = _skip(raw, pos + 2)
+        while not raw.startswith(b">>", pos):
+            m = _PLAIN_NAME.match(raw, pos)
+            if m is None:
+                raise _NotPlain
+            key = generic.NameObject("/" + m.group(1).decode("ascii"))
+            if key in items:
+                raise _NotPlain
+            pos = _skip(raw, m.end())
+            if key == "/Type" and raw[pos] == 0x2F:  # a name: what _type_value records
+                m = _PLAIN_NAME.match(raw, pos)
+                if m is None:
+                    raise _NotPlain
+                value = generic.NameObject("/" + m.group(1).decode("ascii"))
+                items[key] = ("T", type(value).__name__, repr(value))
+                pos = m.end()
+            else:
+                run = _NUMBER_RUN.match(raw, pos)
+                items[key], pos = _plain_value(raw, pos, keys)
+                if key == "/Type" and items[key][0] not in ("D", "A", "R"):
+                    raise _NotPlain  # _type_value would record this value's repr
+                if top is not None and run is not None and items[key] == ("L",):
+                    if run.group().isdigit():
+                        top[key] = int(run.group())
+            pos = _skip(raw, pos)
+        keys.update(items)
+        return ("D", tuple(items.items())), pos + 2
+    if c == 0x5B:  # [
+        values = []
+        pos = _skip(raw, pos + 1)
+        while raw[pos] != 0x5D:  # ]
+            value, pos = _plain_value(raw, pos, keys)
+            values.append(value)
+            pos = _skip(raw, pos)
+        return ("A", tuple(values)), pos + 1
+    if c == 0x2F:  # /
+        m = _PLAIN_NAME.match(raw, pos)
+        if m is None:
+            raise _NotPlain
+        return ("L",), m.end()
+    if 0x30 <= c <= 0x39:
+        # pyHanko's test for a reference: its pattern on the next 20 bytes
+        if generic.INDIRECT_PATTERN.match(raw[pos : pos + 20]) is not None:
+            m = _REF.match(raw, pos)
+            if m is None or m.end() >= len(raw) or raw[m.end()] not in _ENDS:
+                raise _NotPlain
+            if int(m.group(1)) == 0:  # object 0 is never an object: pyHanko refuses it
+                raise _NotPlain
+            return ("R", int(m.group(1)), int(m.group(2))), m.end()
+    if c in b"+-.0123456789":
+        run = _NUMBER_RUN.match(raw, pos)
+        if run is None or _NUMBER.fullmatch(run.group()) is None:
+            raise _NotPlain
+        end = run.end()
+        if end < len(raw) and raw[end] not in _ENDS:
+            raise _NotPlain
+        return ("L",), end
+    for word in (b"true", b"false"):
+        if raw.startswith(word, pos):
+            end = pos + len(word)
+            if end < len(raw) and raw[end] not in _ENDS:
+                raise _NotPlain
+            return ("L",), end
+    raise _NotPlain
 
 
 def _described(obj, top: bool = False) -> tuple[object, frozenset]:
