@@ -165,6 +165,32 @@ def scope_subscriber(platform: Platform, principal: Principal, subscriber_id: in
         raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
 
 
+def owner_of_new(
+    platform: Platform, principal: Principal, owner_subscriber_id: int | None, *, refusal: str
+) -> int | None:
+    """The owner organization of a thing the caller makes (a sign flow, a contract): a key
+    bound to an organization makes that organization's own (naming another is
+    ``Forbidden(refusal)``); any other key names an owner it may see, or none."""
+    org = principal.organization_id
+    if org is not None:
+        if owner_subscriber_id not in (None, org):
+            raise Forbidden(refusal, field="owner_subscriber_id")
+        return org
+    if owner_subscriber_id is not None:
+        scope_subscriber(platform, principal, owner_subscriber_id)
+    return owner_subscriber_id
+
+
+def scope_organization(
+    principal: Principal, owner_subscriber_id: int | None, *, missing: str, field: str
+) -> None:
+    """A thing an organization owns (a sign flow, a contract) is, to a key bound to another
+    organization, one that does not exist (``missing``, naming ``field``)."""
+    org = principal.organization_id
+    if org is not None and owner_subscriber_id != org:
+        raise NotFound(missing, field=field)
+
+
 def scope_owned(
     platform: Platform, principal: Principal, owner_subscriber_id: int, *, missing: str, field: str
 ) -> None:

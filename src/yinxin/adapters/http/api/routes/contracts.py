@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, owner_of_new, scope_organization
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.service import (
     ContractSigner,
@@ -20,7 +20,6 @@ from yinxin.contracts.service import (
     SentContract,
     TemplateView,
 )
-from yinxin.errors import Forbidden, NotFound
 
 router = APIRouter(tags=["contracts"])
 Drafter = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
@@ -78,9 +77,8 @@ class ContractsPage(BaseModel):
 
 def _scoped(platform, principal: Principal, contract_id: int) -> ContractView:
     c = platform.contracts.get(contract_id)
-    org = principal.organization_id
-    if org is not None and c.owner_subscriber_id != org:
-        raise NotFound(f"no contract {contract_id}", field="contract_id")
+    missing = f"no contract {contract_id}"
+    scope_organization(principal, c.owner_subscriber_id, missing=missing, field="contract_id")
     return c
 
 
@@ -104,16 +102,8 @@ def preview(code: Code, body: PreviewIn, platform: Plat, principal: Drafter):
 
 @router.post("/contracts", status_code=201, response_model=ContractView)
 def draft(body: ContractIn, platform: Plat, principal: Drafter):
-    owner = body.owner_subscriber_id
-    if principal.organization_id is not None:
-        if owner not in (None, principal.organization_id):
-            raise Forbidden(
-                "this key drafts contracts for its own organization only",
-                field="owner_subscriber_id",
-            )
-        owner = principal.organization_id
-    elif owner is not None:
-        scope_subscriber(platform, principal, owner)
+    refusal = "this key drafts contracts for its own organization only"
+    owner = owner_of_new(platform, principal, body.owner_subscriber_id, refusal=refusal)
     return platform.contracts.draft(
         body.template,
         body.values,

@@ -12,7 +12,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.context import (
+    Plat,
+    Strict,
+    allowed,
+    owner_of_new,
+    scope_organization,
+    scope_subscriber,
+)
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
     PNG,
@@ -23,7 +30,6 @@ from yinxin.adapters.http.api.routes.pictures import (
     pages_of,
     preview,
 )
-from yinxin.errors import Forbidden, NotFound
 from yinxin.signing.evidence import EvidenceReport
 from yinxin.signing.flows import FlowSigning, FlowState, FlowView, SignerSpec, StartedFlow, Urged
 
@@ -76,23 +82,15 @@ class FlowsPage(BaseModel):
 
 def _scoped(platform, principal: Principal, flow_id: int) -> FlowView:
     flow = platform.flows.get(flow_id)
-    org = principal.organization_id
-    if org is not None and flow.owner_subscriber_id != org:
-        raise NotFound(f"no sign flow {flow_id}", field="flow_id")
+    missing = f"no sign flow {flow_id}"
+    scope_organization(principal, flow.owner_subscriber_id, missing=missing, field="flow_id")
     return flow
 
 
 @router.post("/flows", status_code=201, response_model=FlowView)
 def create_flow(body: FlowIn, platform: Plat, principal: Sender):
-    owner = body.owner_subscriber_id
-    if principal.organization_id is not None:
-        if owner not in (None, principal.organization_id):
-            raise Forbidden(
-                "this key sends flows for its own organization only", field="owner_subscriber_id"
-            )
-        owner = principal.organization_id
-    elif owner is not None:
-        scope_subscriber(platform, principal, owner)
+    refusal = "this key sends flows for its own organization only"
+    owner = owner_of_new(platform, principal, body.owner_subscriber_id, refusal=refusal)
     # signers are not scoped: counterparties are other organizations' people
     documents = [
         (d.name, pdf_of(d, f"documents[{i}].content_base64")) for i, d in enumerate(body.documents)
