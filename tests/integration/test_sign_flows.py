@@ -455,6 +455,10 @@ def test_decline_ends_the_flow(world):
         deadline=w.clock.now() + dt.timedelta(days=2),
     )
     yi_token = p.flows.start(flow.id).links[1].token
+    for blank in ("  ", "x" * 501):  # refused before the flow is touched
+        with pytest.raises(ValidationError) as e:
+            p.flows.decline(yi_token, blank)
+        assert (e.value.message, e.value.field) == ("give the reason (1–500 characters)", "reason")
     after = p.flows.decline(yi_token, "价格有误", client_ip="192.0.2.9")
     assert after.state == FlowState.CANCELLED and "价格有误" in after.reason
     assert [x.state for x in after.signers] == ["cancelled", "declined"]

@@ -378,6 +378,15 @@ def _media_type(value: str, video: bytes) -> str:
     return kind
 
 
+def _reason(text: object) -> str:
+    """Why a flow is withdrawn or declined, on one line: shown to every party, so 1–500
+    characters."""
+    reason = " ".join(str(text or "").split())
+    if not reason or len(reason) > 500:
+        raise ValidationError("give the reason (1–500 characters)", field="reason")
+    return reason
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -796,9 +805,7 @@ class SignFlows:
     def cancel(self, flow_id: int, reason: str, *, actor: str = "operator") -> FlowView:
         """Withdraw a draft or started flow (撤回); every link stops working."""
         now = self.clock.now()
-        reason = " ".join(str(reason or "").split())
-        if not reason or len(reason) > 500:
-            raise ValidationError("give the reason (1–500 characters)", field="reason")
+        reason = _reason(reason)
         with self.db.transaction() as s:
             flow = self._flow(s, flow_id, lock=True)
             self._check_flow(flow, "cancel")
@@ -809,9 +816,7 @@ class SignFlows:
     def decline(self, token: str, reason: str, *, client_ip: str | None = None) -> FlowView:
         """The signer refuses to sign (拒签): the flow ends, cancelled, naming them."""
         now = self.clock.now()
-        reason = " ".join(str(reason or "").split())
-        if not reason or len(reason) > 500:
-            raise ValidationError("give the reason (1–500 characters)", field="reason")
+        reason = _reason(reason)
         with self.db.transaction() as s:
             flow, x = self._by_link(s, token, now, lock=True)
             FLOW_LIFECYCLE.check("decline", flow.state, None, str(flow.id))
