@@ -12,9 +12,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_organization
 from yinxin.contracts.obligations import ContractObligations, ObligationView
-from yinxin.errors import NotFound
 
 router = APIRouter(tags=["obligations"])
 Keeper = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
@@ -34,9 +33,10 @@ class PaymentIn(Strict):
 
 
 def _scoped(platform, principal: Principal, contract_id: int) -> None:
-    org = principal.organization_id
-    if org is not None and platform.contracts.get(contract_id).owner_subscriber_id != org:
-        raise NotFound(f"no contract {contract_id}", field="contract_id")
+    if principal.organization_id is not None:  # the contract is asked for only then
+        owner = platform.contracts.get(contract_id).owner_subscriber_id
+        missing = f"no contract {contract_id}"
+        scope_organization(principal, owner, missing=missing, field="contract_id")
 
 
 @router.get("/contracts/{contract_id}/obligations", response_model=ContractObligations)
