@@ -79,3 +79,15 @@ def test_pages_in_either_order_end_with_no_cursor(make_platform, clock, newest_f
     assert seen == [want[:2], want[2:4], want[4:]]
     assert after is None  # the last page says so
     assert cut([], 2) == ([], None)
+
+
+def test_refresh_reads_the_row_again_over_what_the_session_holds(make_platform, clock) -> None:
+    p = make_platform(init=False)
+    (made,) = _flows(p, clock, 1)
+    with p.db.transaction() as s, s.no_autoflush:
+        held = by_id(s, SignFlow, made, field="flow_id", not_number="-", missing="-")
+        held.title = "changed in memory only"
+        again = by_id(s, SignFlow, made, field="flow_id", not_number="-", missing="-")
+        assert again is held and again.title == "changed in memory only"
+        again = by_id(s, SignFlow, made, field="flow_id", not_number="-", missing="-", refresh=True)
+        assert again is held and again.title == "t"  # as stored

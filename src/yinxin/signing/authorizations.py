@@ -58,7 +58,7 @@ from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.authorizations import SigningAuthorization
 from yinxin.store.models.seals import Seal
-from yinxin.store.queries import select_where
+from yinxin.store.queries import by_id, select_where
 from yinxin.transitions import TransitionTable, move
 
 MAX_DOCUMENTS = 100_000
@@ -450,17 +450,16 @@ class SigningAuthorizations:
     # --- inside ----------------------------------------------------------------------------------
     @staticmethod
     def _row(s: Session, authorization_id: int, lock: bool = False) -> SigningAuthorization:
-        if isinstance(authorization_id, bool) or not isinstance(authorization_id, int):
-            raise ValidationError(
-                "authorization_id must be a whole number", field="authorization_id"
-            )
-        q = select(SigningAuthorization).where(SigningAuthorization.id == authorization_id)
-        if lock:
-            q = q.with_for_update().execution_options(populate_existing=True)
-        r = s.execute(q).scalar_one_or_none()
-        if r is None:
-            raise NotFound(f"no signing authorization {authorization_id}", field="authorization_id")
-        return r
+        return by_id(
+            s,
+            SigningAuthorization,
+            authorization_id,
+            field="authorization_id",
+            not_number="authorization_id must be a whole number",
+            missing=f"no signing authorization {authorization_id}",
+            lock=lock,
+            refresh=lock,  # a locked row is read afresh: another writer may have moved it
+        )
 
     def _terms_problem(self, s: Session, r: SigningAuthorization) -> str | None:
         if r.terms != terms_of(r):

@@ -47,13 +47,17 @@ def by_id(
     not_number: str,
     missing: str,
     lock: bool = False,
+    refresh: bool = False,
 ) -> Row:
     """The row of ``model`` whose ``id`` is ``ident``, locked for the transaction when ``lock``:
     an id that is not a whole number (``True`` is not one) is ``ValidationError(not_number)``
-    before any query, none is ``NotFound(missing)``, both naming ``field``."""
+    before any query, none is ``NotFound(missing)``, both naming ``field``. ``refresh``: the
+    row's columns as the query read them, even for an object the session already holds."""
     if isinstance(ident, bool) or not isinstance(ident, int):
         raise ValidationError(not_number, field=field)
     q = select(model).where(model.id == ident)
+    if refresh:
+        q = q.execution_options(populate_existing=True)
     return one_or_404(s, q, missing, field=field, lock=lock)
 
 
