@@ -91,3 +91,13 @@ def test_refresh_reads_the_row_again_over_what_the_session_holds(make_platform, 
         assert again is held and again.title == "changed in memory only"
         again = by_id(s, SignFlow, made, field="flow_id", not_number="-", missing="-", refresh=True)
         assert again is held and again.title == "t"  # as stored
+
+
+def test_one_or_404_answers_for_staff_users_and_application_documents(make_platform) -> None:
+    p = make_platform(init=False)
+    e = _refusal(lambda: p.staff.get(" Nobody "), NotFound)  # looked up as "nobody"
+    assert (e.message, e.field) == ("no staff user ' Nobody '", "username")
+    e = _refusal(lambda: p.staff.unlock("nobody", actor="t"), NotFound)  # the locking read
+    assert (e.message, e.field) == ("no staff user 'nobody'", "username")
+    e = _refusal(lambda: p.application_documents.get(1, 7), NotFound)
+    assert (e.message, e.field) == ("no document 7", "document_id")

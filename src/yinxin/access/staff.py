@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session
 
 from yinxin.access.keys import ApiRole, Unauthenticated
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, NotFound, ValidationError, YinxinError
+from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models.access import StaffUser
+from yinxin.store.queries import one_or_404
 
 STAFF_ROLES = (ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER)
 USERNAME = re.compile(r"[a-z][a-z0-9_.-]{1,49}")
@@ -295,10 +296,7 @@ class StaffUsers:
     @staticmethod
     def _row(s: Session, username: str, *, lock: bool = False) -> StaffUser:
         q = select(StaffUser).where(StaffUser.username == (username or "").strip().lower())
-        row = s.execute(q.with_for_update() if lock else q).scalar_one_or_none()
-        if row is None:
-            raise NotFound(f"no staff user {username!r}", field="username")
-        return row
+        return one_or_404(s, q, f"no staff user {username!r}", field="username", lock=lock)
 
     @staticmethod
     def _audit(

@@ -19,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.errors import Conflict, IllegalTransition, ValidationError
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.store.audit import event
 from yinxin.store.db import Database
@@ -208,8 +208,5 @@ class ApplicationDocuments:
                 ApplicationDocument.id == document_id,
                 ApplicationDocument.application_id == application_id,
             )
-            row = s.execute(q).scalar_one_or_none()
-            if row is None:
-                raise NotFound(f"no document {document_id}", field="document_id")
-            view = _view(row)
+            view = _view(one_or_404(s, q, f"no document {document_id}", field="document_id"))
         return view, self.files.get(view.sha256)
