@@ -358,7 +358,8 @@ def test_refused_applications_leave_no_trace(platform):
         return lambda: seals.apply(**args)
 
     refused(p, mk(certificate_serial=None), ValidationError, "certificate_required")
-    refused(p, mk(certificate_serial="abc123"), NotFound)
+    e = refused(p, mk(certificate_serial="abc123"), NotFound)
+    assert (e.message, e.field) == ("no certificate with serial abc123", "certificate_serial")
     refused(p, mk(certificate_serial=w.org_cert.serial), ValidationError, "certificate_mismatch")
     refused(p, mk(id_number="110105199003071238"), ValidationError)  # bad check digit
     e = refused(p, mk(declaration_accepted=False), ValidationError, "declaration_required")

@@ -106,11 +106,8 @@ def certificate_for(
             field="certificate_serial",
             code="certificate_required",
         )
-    cert = s.execute(
-        select(Certificate).where(Certificate.serial_hex == normal_serial(serial))
-    ).scalar_one_or_none()
-    if cert is None:
-        raise NotFound(f"no certificate with serial {serial}", field="certificate_serial")
+    q = select(Certificate).where(Certificate.serial_hex == normal_serial(serial))
+    cert = one_or_404(s, q, f"no certificate with serial {serial}", field="certificate_serial")
     if cert.subscriber_id != sub.id:
         raise ValidationError(
             f"certificate {cert.serial_hex} belongs to another subscriber",
