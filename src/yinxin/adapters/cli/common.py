@@ -129,6 +129,15 @@ def _extended_class(base: type, names: tuple[str, ...]) -> type:
     )
 
 
+def show_page(page: Any, line: Callable[[Any], str]) -> None:
+    """A service's page of a listing (``items``, ``next_after``): one line an item, then how to
+    ask for the next page, the same in every ``… list`` command."""
+    for item in page.items:
+        console.print(line(item))
+    if page.next_after is not None:
+        console.print(f"more: --after {page.next_after}")
+
+
 def show_once(summary: str, secret: str, advice: str = "Store the secret now") -> None:
     """A credential made now and never shown again: a line naming it, the secret alone on the
     next line (for a script to read) and, on standard error, the advice to keep it now."""

@@ -34,6 +34,7 @@ from yinxin.adapters.cli.common import (
     platform,
     read_input,
     run,
+    show_page,
     signer_pairs,
     writable,
     write_atomic,
@@ -268,18 +269,14 @@ def contract_list(
 ) -> None:
     """Contracts, newest first, a page at a time."""
 
-    def render(page) -> None:
-        for c in page.items:
-            console.print(f"{c.id}  {c.number}  {c.state}  {c.template_code}  《{c.title}》")
-        if page.next_after is not None:
-            console.print(f"more: --after {page.next_after}")
-
     run(
         as_json,
         lambda: platform(home).contracts.list(
             state=state, owner_subscriber_id=owner, template=template, limit=limit, after=after
         ),
-        render,
+        lambda page: show_page(
+            page, lambda c: f"{c.id}  {c.number}  {c.state}  {c.template_code}  《{c.title}》"
+        ),
     )
 
 

@@ -32,6 +32,7 @@ from yinxin.adapters.cli.common import (
     read_input,
     read_pin_and_code,
     run,
+    show_page,
     show_written,
     signer_pairs,
     writable,
@@ -189,22 +190,19 @@ def flow_list(
 ) -> None:
     """Flows by id, a page at a time."""
 
-    def render(page) -> None:
-        for f in page.items:
-            done = sum(1 for x in f.signers if x.state == "signed")
-            console.print(
-                f"{f.id}  {f.state}  {done}/{len(f.signers)} signed  《{f.title}》  "
-                f"deadline {f.deadline:%Y-%m-%d %H:%M}"
-            )
-        if page.next_after is not None:
-            console.print(f"more: --after {page.next_after}")
+    def line(f) -> str:
+        done = sum(1 for x in f.signers if x.state == "signed")
+        return (
+            f"{f.id}  {f.state}  {done}/{len(f.signers)} signed  《{f.title}》  "
+            f"deadline {f.deadline:%Y-%m-%d %H:%M}"
+        )
 
     run(
         as_json,
         lambda: platform(home).flows.list(
             owner_subscriber_id=owner, state=state, limit=limit, after=after
         ),
-        render,
+        lambda page: show_page(page, line),
     )
 
 
