@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -108,6 +108,17 @@ class PageQuery:
 
 
 Pages = Annotated[PageQuery, Depends()]
+
+# The query of a listing whose service pages itself (``limit``, ``after`` in; ``items`` and
+# ``next_after`` out: contracts, flows), declared once so the two read the same.
+SERVICE_LIMIT = Query(50, ge=1, le=200)
+SERVICE_AFTER = Query(None, ge=0, le=2**62)
+
+
+def next_of(page: Any) -> str | None:
+    """A service page's ``next_after`` as the ``next`` of the answer (none: the last page)."""
+    return str(page.next_after) if page.next_after is not None else None
+
 
 # callers a capability lets in, for the routers that share them
 Registrar = Annotated[Principal, Depends(allowed(Capability.REGISTER))]

@@ -12,7 +12,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed, owner_of_new, scope_organization
+from yinxin.adapters.http.api.context import (
+    SERVICE_AFTER,
+    SERVICE_LIMIT,
+    Plat,
+    Strict,
+    allowed,
+    next_of,
+    owner_of_new,
+    scope_organization,
+)
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.service import (
     ContractSigner,
@@ -117,8 +126,8 @@ def draft(body: ContractIn, platform: Plat, principal: Drafter):
 def list_contracts(
     platform: Plat,
     principal: Drafter,
-    limit: int = Query(50, ge=1, le=200),
-    after: int | None = Query(None, ge=0, le=2**62),
+    limit: int = SERVICE_LIMIT,
+    after: int | None = SERVICE_AFTER,
     state: Annotated[
         Literal["drafted", "out_for_signing", "signed", "cancelled"] | None, Query()
     ] = None,
@@ -131,8 +140,7 @@ def list_contracts(
         limit=limit,
         after=after,
     )
-    nxt = str(page.next_after) if page.next_after is not None else None
-    return ContractsPage(items=list(page.items), next=nxt)
+    return ContractsPage(items=list(page.items), next=next_of(page))
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)

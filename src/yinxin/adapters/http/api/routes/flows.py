@@ -13,9 +13,12 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
+    SERVICE_AFTER,
+    SERVICE_LIMIT,
     Plat,
     Strict,
     allowed,
+    next_of,
     owner_of_new,
     scope_organization,
     scope_subscriber,
@@ -122,15 +125,14 @@ def create_flow(body: FlowIn, platform: Plat, principal: Sender):
 def list_flows(
     platform: Plat,
     principal: Sender,
-    limit: int = Query(50, ge=1, le=200),
-    after: int | None = Query(None, ge=0, le=2**62),
+    limit: int = SERVICE_LIMIT,
+    after: int | None = SERVICE_AFTER,
     state: FlowState | None = None,
 ):
     page = platform.flows.list(
         owner_subscriber_id=principal.organization_id, state=state, limit=limit, after=after
     )
-    nxt = str(page.next_after) if page.next_after is not None else None
-    return FlowsPage(items=list(page.items), next=nxt)
+    return FlowsPage(items=list(page.items), next=next_of(page))
 
 
 @router.get("/flows/{flow_id}", response_model=FlowView)
