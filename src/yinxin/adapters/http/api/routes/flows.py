@@ -25,7 +25,9 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
+    PAGE_NO,
     PNG,
+    WIDTH,
     DocumentPages,
     PagePreview,
     binary_body,
@@ -210,7 +212,7 @@ async def page_preview(
     principal: Sender,
     first: int = Query(1, ge=1, le=10000, description="the first page to draw (1-based)"),
     count: int = Query(10, ge=1, le=20, description="how many pages to draw"),
-    width: int = Query(800, ge=100, le=2000, description="pixels"),
+    width: int = WIDTH,
 ):
     """A PDF not yet in a flow (the request body), as page pictures with their sizes in mm:
     the sender places a seal by clicking on them before creating the flow. Nothing is kept."""
@@ -235,8 +237,8 @@ def document_page(
     document_id: SignerId,
     platform: Plat,
     principal: Sender,
-    page: int = Path(ge=1, le=10000),
-    width: int = Query(800, ge=100, le=2000, description="pixels"),
+    page: int = PAGE_NO,
+    width: int = WIDTH,
 ):
     """One page of the document as signed so far, as a PNG (seals included)."""
     _scoped(platform, principal, flow_id)

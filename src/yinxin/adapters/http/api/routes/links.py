@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict, client_ip, read_body
 from yinxin.adapters.http.api.routes.pictures import (
+    PAGE_NO,
     PNG,
+    WIDTH,
     DocumentPages,
     binary_body,
     page_png,
@@ -78,8 +80,8 @@ def document_page(
     token: Token,
     document_id: DocId,
     platform: Plat,
-    page: int = Path(ge=1, le=10000),
-    width: int = Query(800, ge=100, le=2000, description="pixels"),
+    page: int = PAGE_NO,
+    width: int = WIDTH,
 ):
     """One page as a PNG: to read on a phone, and to see the seal land after signing."""
     f = platform.flows.document_of(platform.flows.reader_for_link(token), document_id)

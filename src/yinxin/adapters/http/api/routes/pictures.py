@@ -13,7 +13,7 @@ import base64
 import threading
 from collections import OrderedDict
 
-from fastapi import Request
+from fastapi import Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -26,6 +26,9 @@ from yinxin.signing.flows import FlowFile
 PNG = {200: {"content": {"image/png": {}}}}
 MAX_PDF = 50 * 1024 * 1024
 CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
+# the page and the width a picture's route takes, the sender's and the signer's alike
+PAGE_NO = Path(ge=1, le=10000)
+WIDTH = Query(800, ge=100, le=2000, description="pixels")
 
 
 def binary_body(*media: str) -> dict:
