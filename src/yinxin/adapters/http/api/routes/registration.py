@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.sessions import LoginCode
 from yinxin.adapters.http.api.context import Plat, Strict, limit_public
+from yinxin.adapters.http.api.routes.subscribers import OrganizationFields
 from yinxin.errors import Conflict
 from yinxin.registry.views import SubscriberKind
 
@@ -43,12 +44,7 @@ class PersonRegistrationIn(Strict):
     email: str | None = Field(None, max_length=200)
 
 
-class OrganizationRegistrationIn(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    uscc: str = Field(min_length=1, max_length=18, description="统一社会信用代码")
-    legal_representative: str = Field(min_length=1, max_length=50)
-    contact_name: str = Field(min_length=1, max_length=50)
-    contact_phone: str = Field(min_length=1, max_length=30)
+class OrganizationRegistrationIn(OrganizationFields):
     phone: str = Field(
         min_length=1, max_length=20, description="the contact's mobile phone to log in with"
     )

@@ -38,12 +38,18 @@ class PersonIn(Strict):
     organization_id: int | None = Field(None, ge=1, le=2**62)
 
 
-class OrganizationIn(Strict):
+class OrganizationFields(Strict):
+    """An organization as it is registered, the same whether the desk registers it here or it
+    registers itself (``registration``); each adds the login phone its own way."""
+
     name: str = Field(min_length=1, max_length=100)
     uscc: str = Field(min_length=1, max_length=18, description="统一社会信用代码")
     legal_representative: str = Field(min_length=1, max_length=50)
     contact_name: str = Field(min_length=1, max_length=50)
     contact_phone: str = Field(min_length=1, max_length=30)
+
+
+class OrganizationIn(OrganizationFields):
     phone: str | None = Field(None, max_length=20)
 
 
