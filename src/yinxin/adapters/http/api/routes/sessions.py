@@ -57,24 +57,20 @@ def _secure(platform) -> bool:
 def _set_cookies(response: Response, platform, opened: OpenedSession) -> SessionOut:
     secure = _secure(platform)
     max_age = int((opened.session.expires_at - opened.session.created_at).total_seconds())
-    response.set_cookie(
-        SESSION_COOKIE,
-        opened.secret,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-    )
-    response.set_cookie(
-        CSRF_COOKIE,
-        opened.csrf_token,
-        max_age=max_age,
-        path="/",
-        httponly=False,
-        samesite="strict",
-        secure=secure,
-    )
+    # the session's secret out of scripts' reach; the CSRF token readable by the page's script
+    for name, value, http_only in (
+        (SESSION_COOKIE, opened.secret, True),
+        (CSRF_COOKIE, opened.csrf_token, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            httponly=http_only,
+            samesite="strict",
+            secure=secure,
+        )
     response.headers["Cache-Control"] = "no-store"
     return SessionOut(session=opened.session, csrf_token=opened.csrf_token)
 
