@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -72,10 +72,17 @@ class SignedDocumentOut(BaseModel):
 
     @classmethod
     def of(cls, d: SignedDocument) -> SignedDocumentOut:
+        return cls.signed(d.record, d.pdf, d.replayed)
+
+    @classmethod
+    def signed(cls, record: SignatureRecordView, content: bytes, replayed: bool, **more: Any):
+        """The answer for a document signed (or found signed, ``replayed``) with ``record``,
+        its bytes as base64: a PDF here, an OFD in ``ofd_signing`` whose answer adds ``more``."""
         return cls(
-            name=d.record.document_name,
-            sha256=d.record.sha256_after,
-            record=d.record,
-            content_base64=base64.b64encode(d.pdf).decode(),
-            replayed=d.replayed,
+            name=record.document_name,
+            sha256=record.sha256_after,
+            record=record,
+            content_base64=base64.b64encode(content).decode(),
+            replayed=replayed,
+            **more,
         )

@@ -14,20 +14,23 @@ placement. They live here, beside their OFD twins, since both are the one workfl
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, client_ip, scope_subscriber
-from yinxin.adapters.http.api.routes.documents import DocumentIn, SealRef, document_bytes
+from yinxin.adapters.http.api.routes.documents import (
+    DocumentIn,
+    SealRef,
+    SignedDocumentOut,
+    document_bytes,
+)
 from yinxin.errors import ValidationError
 from yinxin.ofd.sign import Placement
 from yinxin.signing.intent import Challenge
 from yinxin.signing.ofd import MAX_OFD, OfdSigning, SignedOfdDocument
-from yinxin.signing.service import SignatureRecordView
 
 router = APIRouter(tags=["OFD signing"])
 Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
@@ -62,24 +65,17 @@ class OfdSignIn(OfdCodeIn):
     role: str | None = Field(None, max_length=20)
 
 
-class SignedOfdOut(BaseModel):
-    name: str
-    sha256: str
-    record: SignatureRecordView
-    content_base64: str
-    replayed: bool
+class SignedOfdOut(SignedDocumentOut):
     signature_id: str | None
     page: int | None
     boundary: str | None
 
     @classmethod
-    def of(cls, d: SignedOfdDocument) -> SignedOfdOut:
-        return cls(
-            name=d.record.document_name,
-            sha256=d.record.sha256_after,
-            record=d.record,
-            content_base64=base64.b64encode(d.data).decode(),
-            replayed=d.replayed,
+    def of(cls, d: SignedOfdDocument) -> SignedOfdOut:  # type: ignore[override]
+        return cls.signed(
+            d.record,
+            d.data,
+            d.replayed,
             signature_id=d.signature_id,
             page=d.page,
             boundary=d.boundary,
