@@ -268,7 +268,6 @@ def contract_list(
     as_json: bool = JSON,
 ) -> None:
     """Contracts, newest first, a page at a time."""
-
     run(
         as_json,
         lambda: platform(home).contracts.list(
