@@ -110,9 +110,11 @@ class PageQuery:
 Pages = Annotated[PageQuery, Depends()]
 
 # The query of a listing whose service pages itself (``limit``, ``after`` in; ``items`` and
-# ``next_after`` out: contracts, flows), declared once so the two read the same.
-SERVICE_LIMIT = Query(50, ge=1, le=200)
-SERVICE_AFTER = Query(None, ge=0, le=2**62)
+# ``next_after`` out: contracts, flows), declared once so the two read the same: as types, since
+# FastAPI copies the ``Query`` of an ``Annotated`` type but writes the parameter's name into
+# a ``Query`` given as a default (one shared that way would name every use after the first).
+ServiceLimit = Annotated[int, Query(ge=1, le=200)]  # default 50
+ServiceAfter = Annotated[int | None, Query(ge=0, le=2**62)]
 
 
 def next_of(page: Any) -> str | None:

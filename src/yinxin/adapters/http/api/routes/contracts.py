@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
-    SERVICE_AFTER,
-    SERVICE_LIMIT,
     Plat,
+    ServiceAfter,
+    ServiceLimit,
     Strict,
     allowed,
     next_of,
@@ -126,8 +126,8 @@ def draft(body: ContractIn, platform: Plat, principal: Drafter):
 def list_contracts(
     platform: Plat,
     principal: Drafter,
-    limit: int = SERVICE_LIMIT,
-    after: int | None = SERVICE_AFTER,
+    limit: ServiceLimit = 50,
+    after: ServiceAfter = None,
     state: Annotated[
         Literal["drafted", "out_for_signing", "signed", "cancelled"] | None, Query()
     ] = None,

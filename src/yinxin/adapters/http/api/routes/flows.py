@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
-    SERVICE_AFTER,
-    SERVICE_LIMIT,
     Plat,
+    ServiceAfter,
+    ServiceLimit,
     Strict,
     allowed,
     next_of,
@@ -25,11 +25,11 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
-    PAGE_NO,
     PNG,
-    WIDTH,
     DocumentPages,
+    PageNo,
     PagePreview,
+    Width,
     binary_body,
     page_png,
     pages_of,
@@ -127,8 +127,8 @@ def create_flow(body: FlowIn, platform: Plat, principal: Sender):
 def list_flows(
     platform: Plat,
     principal: Sender,
-    limit: int = SERVICE_LIMIT,
-    after: int | None = SERVICE_AFTER,
+    limit: ServiceLimit = 50,
+    after: ServiceAfter = None,
     state: FlowState | None = None,
 ):
     page = platform.flows.list(
@@ -212,7 +212,7 @@ async def page_preview(
     principal: Sender,
     first: int = Query(1, ge=1, le=10000, description="the first page to draw (1-based)"),
     count: int = Query(10, ge=1, le=20, description="how many pages to draw"),
-    width: int = WIDTH,
+    width: Width = 800,
 ):
     """A PDF not yet in a flow (the request body), as page pictures with their sizes in mm:
     the sender places a seal by clicking on them before creating the flow. Nothing is kept."""
@@ -237,8 +237,8 @@ def document_page(
     document_id: SignerId,
     platform: Plat,
     principal: Sender,
-    page: int = PAGE_NO,
-    width: int = WIDTH,
+    page: PageNo,
+    width: Width = 800,
 ):
     """One page of the document as signed so far, as a PNG (seals included)."""
     _scoped(platform, principal, flow_id)

@@ -15,10 +15,10 @@ from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict, client_ip, read_body
 from yinxin.adapters.http.api.routes.pictures import (
-    PAGE_NO,
     PNG,
-    WIDTH,
     DocumentPages,
+    PageNo,
+    Width,
     binary_body,
     page_png,
     pages_of,
@@ -80,8 +80,8 @@ def document_page(
     token: Token,
     document_id: DocId,
     platform: Plat,
-    page: int = PAGE_NO,
-    width: int = WIDTH,
+    page: PageNo,
+    width: Width = 800,
 ):
     """One page as a PNG: to read on a phone, and to see the seal land after signing."""
     f = platform.flows.document_of(platform.flows.reader_for_link(token), document_id)

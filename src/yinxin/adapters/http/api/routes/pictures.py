@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections import OrderedDict
+from typing import Annotated
 
 from fastapi import Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,9 +27,10 @@ from yinxin.signing.flows import FlowFile
 PNG = {200: {"content": {"image/png": {}}}}
 MAX_PDF = 50 * 1024 * 1024
 CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
-# the page and the width a picture's route takes, the sender's and the signer's alike
-PAGE_NO = Path(ge=1, le=10000)
-WIDTH = Query(800, ge=100, le=2000, description="pixels")
+# the page and the width a picture's route takes, the sender's and the signer's alike (types:
+# FastAPI copies an ``Annotated`` type's ``Query``, never one shared as a default)
+PageNo = Annotated[int, Path(ge=1, le=10000)]
+Width = Annotated[int, Query(ge=100, le=2000, description="pixels")]  # default 800
 
 
 def binary_body(*media: str) -> dict:
