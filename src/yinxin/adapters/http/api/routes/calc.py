@@ -8,7 +8,7 @@ official holiday schedule is unknown answers ``code: calendar_missing``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,8 +30,14 @@ def amount_param():
     return Query(..., max_length=40, description="1740000, 1,740,000.00 or ¥1740000.5")
 
 
-def date_param():
-    return Query(..., max_length=10, pattern=DATE_PATTERN, description="an ISO date, 2026-02-14")
+def date_param(
+    description: str | None = "an ISO date, 2026-02-14",
+    *,
+    default: Any = ...,
+    alias: str | None = None,
+):
+    """An ISO date (YYYY-MM-DD) in the query: required, unless a ``default`` is given."""
+    return Query(default, alias=alias, max_length=10, pattern=DATE_PATTERN, description=description)
 
 
 class CapitalsOut(BaseModel):
@@ -183,9 +189,7 @@ def tax(
 def workdays_after(
     platform: Plat,
     _caller: Caller,
-    from_: str = Query(
-        ..., alias="from", max_length=10, pattern=DATE_PATTERN, description="not counted"
-    ),
+    from_: str = date_param("not counted", alias="from"),
     days: str = Query(..., max_length=6, description="working days to add, 0 or more"),
 ):
     """The ``days``-th working day after ``from``, with the days off skipped on the way."""
@@ -197,7 +201,7 @@ def workdays_after(
 def workdays_between(
     platform: Plat,
     _caller: Caller,
-    from_: str = Query(..., alias="from", max_length=10, pattern=DATE_PATTERN),
+    from_: str = date_param(None, alias="from"),
     to: str = date_param(),
 ):
     """How many working days lie after ``from`` up to and including ``to``."""
@@ -274,12 +278,8 @@ def schedule(
     platform: Plat,
     _caller: Caller,
     total: str = amount_param(),
-    acceptance: str | None = Query(
-        None, max_length=10, pattern=DATE_PATTERN, description="验收合格 date"
-    ),
-    go_live: str | None = Query(
-        None, max_length=10, pattern=DATE_PATTERN, description="系统上线运行 date"
-    ),
+    acceptance: str | None = date_param("验收合格 date", default=None),
+    go_live: str | None = date_param("系统上线运行 date", default=None),
 ):
     """002's instalments: 75 % within 30 working days of acceptance, 25 % within 30 working
     days after 12 months live — amounts that add up, due dates once the events happened."""
@@ -296,9 +296,7 @@ def acceptance(
     platform: Plat,
     _caller: Caller,
     requested: str = date_param(),
-    reminded: str | None = Query(
-        None, max_length=10, pattern=DATE_PATTERN, description="the reminder's date"
-    ),
+    reminded: str | None = date_param("the reminder's date", default=None),
 ):
     """When silence becomes acceptance (002 §4.2: 7 working days, then 3 after a reminder)."""
     return terms.deemed_acceptance(
