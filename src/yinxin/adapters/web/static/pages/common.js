@@ -1,7 +1,7 @@
 // What the self-service, seal and desk pages share beyond api.js: Chinese messages for the
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
-import { FIELD_MESSAGES, LABELS, MESSAGES, el } from "/static/api.js";
+import { FIELD_MESSAGES, LABELS, MESSAGES, api, el } from "/static/api.js";
 
 Object.assign(MESSAGES, {
   duplicate: "该证件号码（或信用代码）已登记，请直接登录",
@@ -187,6 +187,25 @@ export function who(actor, session) {
 }
 
 export const emptyRow = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
+
+/**
+ * One page of a desk listing into its table (certificates, seals, audit events): GET `path`,
+ * 50 at a time, with `query`'s non-empty values and, to continue (`append`), `after`; the rows
+ * are appended, or else replace the table's (an `emptyRow` of `columns` saying `empty` when
+ * there are none); `more` shows while a next page exists. Answers the page: its `next` is the
+ * `after` that continues.
+ */
+export async function fillPage({ path, query = {}, append, after, body, row, columns, empty, more }) {
+  const q = new URLSearchParams({ limit: "50" });
+  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
+  if (append && after) q.set("after", after);
+  const page = await api("GET", `${path}?${q}`);
+  more.hidden = !page.next;
+  const rows = page.items.map(row);
+  if (append) body.append(...rows);
+  else body.replaceChildren(...(rows.length ? rows : [emptyRow(columns, empty)]));
+  return page;
+}
 
 /** The query parameter `name` of this page's address. */
 export const param = (name) => new URLSearchParams(location.search).get(name);

@@ -2,7 +2,7 @@
 // sequence number) and GET /audit/verify, which walks the whole hash chain ("链完整", or the
 // first event that does not hold).
 import { api, bindForm, el, fmtTime, requireSession } from "/static/api.js";
-import { emptyRow, options } from "/static/pages/common.js";
+import { fillPage, options } from "/static/pages/common.js";
 
 await requireSession("staff");
 const ACTIONS = {
@@ -74,17 +74,13 @@ function row(e) {
 }
 
 async function load(append) {
-  const q = new URLSearchParams({ limit: "50" });
-  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
-  if (append && next) q.set("after", next);
-  const page = await api("GET", `/audit/events?${q}`);
+  const page = await fillPage({
+    path: "/audit/events", query, append, after: next,
+    body: document.querySelector("#events tbody"), row, columns: 6,
+    empty: "没有符合条件的事件", more,
+  });
   next = page.next;
-  more.hidden = !next;
-  const body = document.querySelector("#events tbody");
-  const rows = page.items.map(row);
-  shown = append ? shown + rows.length : rows.length;
-  if (append) body.append(...rows);
-  else body.replaceChildren(...(rows.length ? rows : [emptyRow(6, "没有符合条件的事件")]));
+  shown = append ? shown + page.items.length : page.items.length;
   document.getElementById("count").textContent = `已显示 ${shown} 条${next ? "，还有更多" : ""}`;
   return page;
 }

@@ -2,7 +2,7 @@
 // the selected certificate's state allows — freeze, unfreeze, report loss, restore, revoke with a
 // reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer.
 import { api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
-import { CERT_REASONS, certBadge, day, emptyRow, facts, options } from "/static/pages/common.js";
+import { CERT_REASONS, certBadge, day, facts, fillPage, options } from "/static/pages/common.js";
 
 await requireSession("staff");
 const filter = document.getElementById("status-filter");
@@ -28,16 +28,12 @@ function row(c) {
 }
 
 async function load(append = false) {
-  const q = new URLSearchParams({ limit: "50" });
-  if (filter.value) q.set("status", filter.value);
-  if (append && next) q.set("after", next);
-  const page = await api("GET", `/certificates?${q}`);
+  const page = await fillPage({
+    path: "/certificates", query: { status: filter.value }, append, after: next,
+    body: document.querySelector("#certificates tbody"), row, columns: 6,
+    empty: "没有符合条件的证书", more,
+  });
   next = page.next;
-  more.hidden = !next;
-  const body = document.querySelector("#certificates tbody");
-  const rows = page.items.map(row);
-  if (append) body.append(...rows);
-  else body.replaceChildren(...(rows.length ? rows : [emptyRow(6, "没有符合条件的证书")]));
 }
 
 function allowed(c) {

@@ -2,7 +2,7 @@
 // lifecycle acts its state allows — freeze, unfreeze, unlock after wrong PINs (an officer's act),
 // revoke with a reason of 004 §十一 — each POST /seals/{id}/<verb>, audited as the officer.
 import { api, bindForm, el, fmtTime, requireSession, toast } from "/static/api.js";
-import { SEAL_REASONS, day, emptyRow, facts, options, sealBadge } from "/static/pages/common.js";
+import { SEAL_REASONS, day, facts, fillPage, options, sealBadge } from "/static/pages/common.js";
 
 await requireSession("staff");
 const filter = document.getElementById("state-filter");
@@ -27,16 +27,12 @@ function row(s) {
 }
 
 async function load(append = false) {
-  const q = new URLSearchParams({ limit: "50" });
-  if (filter.value) q.set("state", filter.value);
-  if (append && next) q.set("after", next);
-  const page = await api("GET", `/seals?${q}`);
+  const page = await fillPage({
+    path: "/seals", query: { state: filter.value }, append, after: next,
+    body: document.querySelector("#seals tbody"), row, columns: 7,
+    empty: "没有符合条件的印章", more,
+  });
   next = page.next;
-  more.hidden = !next;
-  const body = document.querySelector("#seals tbody");
-  const rows = page.items.map(row);
-  if (append) body.append(...rows);
-  else body.replaceChildren(...(rows.length ? rows : [emptyRow(7, "没有符合条件的印章")]));
 }
 
 function allowed(s) {
