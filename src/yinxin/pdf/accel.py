@@ -797,10 +797,9 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
     return result
 
 
-# ``_plain_skeleton``'s tokens: PDF whitespace; a name of plain bytes (what ``_decode_name``
+# ``_plain_skeleton``'s tokens: a name of plain bytes (what ``_decode_name``
 # reads as its ASCII text) ending at whitespace or a delimiter; a number as pyHanko reads one
 # (the longest run of ``+,-.`` and digits, which must be one well-formed number)
-_WS = b" \n\r\t\f\x00"
 _HEADER = re.compile(rb"([0-9]+)[ \n\r]+([0-9]+)[ \n\r]+obj")
 _PLAIN_NAME = re.compile(rb"/([" + re.escape(_NAME_PLAIN) + rb"]+)(?=[ \n\r\t\f\x00()<>\[\]{}/%])")
 _NUMBER_RUN = re.compile(rb"[+,\-.0-9]+")
@@ -858,7 +857,7 @@ def _plain_object(raw: bytes, ref: tuple[int, int]) -> tuple:
 
 
 def _skip(raw: bytes, pos: int) -> int:
-    while pos < len(raw) and raw[pos] in _WS:
+    while pos < len(raw) and raw[pos] in _WHITESPACE:
         pos += 1
     return pos
 
