@@ -8,6 +8,8 @@ wrapper that puts the bearer key on every request.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,25 @@ class Client:
 
     def close(self) -> None:
         self.http.close()
+
+
+@contextlib.contextmanager
+def keyed_client(platform: Platform, secret: str) -> Iterator:
+    """An in-process HTTP client of ``platform``'s app with the bearer key ``secret``, for a
+    test that compares database dumps: the CRLs are signed before the app starts, so the
+    server's refresher (which signs them at start-up on a fresh CA) has nothing to write."""
+    from starlette.testclient import TestClient
+
+    from yinxin.adapters.http.server import create_app
+
+    for role in platform.status.crl_roles():
+        platform.status.current_crl(role)
+    with TestClient(
+        create_app(platform, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {secret}"},
+    ) as c:
+        yield c
 
 
 def id_card(first17: str) -> str:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from starlette.testclient import TestClient
 
 from tests import dbdump
-from tests.integration.api_world import problem_of
-from yinxin.adapters.http.server import create_app
+from tests.integration.api_world import keyed_client, problem_of
 from yinxin.store.models.flows import SignFlow
 
 
@@ -45,13 +43,7 @@ def api(platform, clock):
         s.add(flow)
         s.flush()
         flow_id = flow.id
-    for role in platform.status.crl_roles():  # signed now, so the server's refresher
-        platform.status.current_crl(role)  # has nothing to write while a test compares dumps
-    with TestClient(
-        create_app(platform, jobs=False),
-        base_url="http://127.0.0.1:8000",
-        headers={"Authorization": f"Bearer {key}"},
-    ) as c:
+    with keyed_client(platform, key) as c:
         yield platform, c, theirs.id, flow_id
 
 
