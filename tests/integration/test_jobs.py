@@ -164,7 +164,7 @@ def test_runner_expires_suspends_expires_flows_and_resigns_crls(platform, clock)
 class Unreachable:
     channel = "sms"
 
-    def send(self, recipient, subject, body, **meta):
+    def send(self, message):
         raise DeliveryError("provider unreachable")
 
 

@@ -11,7 +11,6 @@ import json
 import logging
 import sqlite3
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy import update
 from yinxin.app import Platform, build_notify
 from yinxin.clock import FrozenClock
 from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError, YinxinError
-from yinxin.notify.gateways import DeliveryError, FileGateway
+from yinxin.notify.gateways import DeliveryError, FileGateway, Message
 from yinxin.notify.service import Notifier, Outgoing, RetryPolicy
 from yinxin.notify.templates import DEFAULT_TEMPLATES, render
 from yinxin.results import plain
@@ -41,21 +40,13 @@ class FlakyGateway:
         self.channel, self.failures, self.crash = channel, failures, crash
         self.sent: list[tuple[str, str, str]] = []
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-    ) -> str:
+    def send(self, message: Message) -> str:
         if self.failures:
             self.failures -= 1
             if self.crash:
-                raise RuntimeError(f"provider blew up on {body!r}")
-            raise DeliveryError(f"provider answered 503 for {body!r}")
-        self.sent.append((recipient, subject, body))
+                raise RuntimeError(f"provider blew up on {message.body!r}")
+            raise DeliveryError(f"provider answered 503 for {message.body!r}")
+        self.sent.append((message.recipient, message.subject, message.body))
         return f"prov-{len(self.sent)}"
 
 

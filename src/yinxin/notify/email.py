@@ -26,7 +26,7 @@ import ipaddress
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -35,7 +35,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError
-from yinxin.notify.gateways import Attachment, DeliveryError, check_attachments
+from yinxin.notify.gateways import Attachment, DeliveryError, Message, check_attachments
 from yinxin.settings import MessageSettings
 
 SECURITY = ("starttls", "tls", "none")
@@ -156,6 +156,7 @@ class SmtpGateway:
     one at a time and between them may wait minutes, longer than servers keep a session)."""
 
     channel = "email"
+    takes_attachments = True
 
     def __init__(
         self,
@@ -178,29 +179,19 @@ class SmtpGateway:
             self._ssl_context = ssl.create_default_context(cafile=self.config.cafile)
         return self._ssl_context
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-        html: str | None = None,
-        attachments: Sequence[Attachment] = (),
-        message_key: str | None = None,
-    ) -> str:
+    def send(self, message: Message) -> str:
         """Hand the message to the server; return its Message-ID or raise ``DeliveryError``.
         The Message-ID is made from ``message_key`` when given (stable across retries)."""
-        files = check_attachments(attachments)
+        files = check_attachments(message.attachments)
+        recipient, key = message.recipient, message.message_key
         msg = build_message(
             sender=self.config.sender,
             recipient=recipient,
-            subject=subject,
-            body=body,
-            html=html,
+            subject=message.subject,
+            body=message.body,
+            html=message.html,
             attachments=files,
-            message_id=self.message_id(message_key) if message_key else None,
+            message_id=self.message_id(key) if key else None,
             date=self.clock.now(),
         )
         message_id = str(msg["Message-ID"]).strip("<>")

@@ -6,19 +6,18 @@ The built-in gateways deliver nowhere real: ``FileGateway`` writes each message 
 module (``notify.email.SmtpGateway``, ``notify.sms``). A provider gateway only has to turn a
 rendered message into a provider call and raise ``DeliveryError`` when the provider refuses.
 
-E-mail can carry more than text: an HTML alternative and attachments. A gateway that can send
-them says so by taking ``html`` and ``attachments`` keyword arguments (or ``**kwargs``) in its
-``send``; the notifier passes them only to gateways that take them (``accepts``), so a gateway
-written for text alone keeps working. The same goes for ``message_key``: the message's
-idempotency key (``yx-<id>-<nonce>``), the same on every attempt of one message, for a gateway
-to hand to its provider so a message sent again after an interrupted attempt is known as the
-same one (the file outbox writes it into the line).
+Every gateway's ``send`` takes one ``Message``: the rendered text with the template id and
+values, and for e-mail an HTML alternative and attachments. A gateway that can send attachments
+says so with ``takes_attachments = True``; the notifier refuses a message with attachments for
+any other, so a gateway written for text alone keeps working and just ignores the rest. The
+message's ``message_key`` is its idempotency key (``yx-<id>-<nonce>``), the same on every
+attempt of one message, for a gateway to hand to its provider so a message sent again after an
+interrupted attempt is known as the same one (the file outbox writes it into the line).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -26,7 +25,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
@@ -105,38 +104,36 @@ def check_attachments(items: Iterable[Sequence[object]]) -> tuple[Attachment, ..
     return tuple(out)
 
 
-def accepts(gateway: object, name: str) -> bool:
-    """Whether ``gateway.send`` takes the keyword argument ``name`` (or any keyword)."""
-    try:
-        params = inspect.signature(gateway.send).parameters  # type: ignore[attr-defined]
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+@dataclass(frozen=True)
+class Message:
+    """One rendered message as the notifier hands it to a gateway: one object, so the gateways'
+    ``send`` share one signature instead of each spelling out the same keyword list.
+
+    ``template_id`` and ``values`` travel too because mainland SMS providers (Aliyun, Tencent
+    Cloud) send only pre-registered templates with parameters, not free text; gateways that send
+    text ignore them. ``html`` (the HTML alternative of ``body``) is set for e-mail only, and
+    ``attachments`` only for a gateway that ``takes_attachments``. ``message_key`` is the
+    message's idempotency key, the same on every attempt (None when the notifier has none).
+    """
+
+    recipient: str
+    subject: str
+    body: str
+    template_id: str | None = None
+    values: Mapping[str, object] = field(default_factory=dict)
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    message_key: str | None = None
 
 
 @runtime_checkable
 class Gateway(Protocol):
-    """One delivery channel.
-
-    ``template_id`` and ``values`` are passed too because mainland SMS providers (Aliyun,
-    Tencent Cloud) send only pre-registered templates with parameters, not free text; gateways
-    that send text ignore them. E-mail gateways may also take ``html: str | None`` (the HTML
-    alternative of ``body``) and ``attachments: Sequence[Attachment]``, and any gateway
-    ``message_key: str`` (the message's idempotency key, the same on every attempt; see
-    ``accepts``).
-    """
+    """One delivery channel. A gateway that can send attachments also has a class attribute
+    ``takes_attachments = True`` (the notifier reads it with a default of False)."""
 
     channel: str
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-    ) -> str:
+    def send(self, message: Message) -> str:
         """Hand the message over; return the provider's message id or raise DeliveryError."""
         ...
 
@@ -149,8 +146,9 @@ def _check_channel(channel: str) -> str:
 
 @dataclass(frozen=True)
 class LocalMessage:
-    """One attempt as a built-in gateway delivers it: ``send``'s arguments checked, with this
-    attempt's random ``id``; one object, so each gateway's ``deliver`` need not spell them out."""
+    """One attempt as a built-in gateway delivers it: the message with its attachments checked
+    and this attempt's random ``id``; one object, so each gateway's ``deliver`` need not spell
+    them out."""
 
     id: str
     recipient: str
@@ -167,22 +165,20 @@ class LocalGateway:
     it cannot), with the message key when the notifier gives one (the same on every attempt)."""
 
     channel: str
+    takes_attachments = True
 
-    def send(self, recipient: str, subject: str, body: str, **meta: object) -> str:
-        template_id = meta.get("template_id")
-        attachments = meta.get("attachments") or ()
-        key = meta.get("message_key")
-        message = LocalMessage(
+    def send(self, message: Message) -> str:
+        local = LocalMessage(
             uuid.uuid4().hex,
-            recipient,
-            subject,
-            body,
-            str(template_id) if template_id else None,
-            check_attachments(attachments),  # type: ignore[arg-type]
-            str(key) if key else None,
+            message.recipient,
+            message.subject,
+            message.body,
+            message.template_id or None,
+            check_attachments(message.attachments),
+            message.message_key or None,
         )
-        self.deliver(message)
-        return message.id
+        self.deliver(local)
+        return local.id
 
     def deliver(self, message: LocalMessage) -> None:
         raise NotImplementedError

@@ -48,7 +48,7 @@ from yinxin.notify.gateways import (
     Attachment,
     DeliveryError,
     Gateway,
-    accepts,
+    Message,
     check_attachments,
 )
 from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_library
@@ -497,21 +497,23 @@ class Notifier:
     ) -> NotificationView:
         try:
             subject, body = template.render(values, lang)
-            extra: dict[str, object] = {}
-            if key and accepts(gateway, "message_key"):
+            html = template.render_html(values, lang) if gateway.channel == "email" else None
+            if files and not getattr(gateway, "takes_attachments", False):
+                raise DeliveryError(
+                    f"{type(gateway).__name__} cannot send attachments", permanent=True
+                )
+            message = Message(
+                recipient,
+                subject,
+                body,
+                template_id=template.id,
+                values=values,
+                html=html,
+                attachments=files,
                 # the same on every attempt: a provider (or reader) can spot a re-send
-                extra["message_key"] = key
-            if gateway.channel == "email" and accepts(gateway, "html"):
-                extra["html"] = template.render_html(values, lang)
-            if files:
-                if not accepts(gateway, "attachments"):
-                    raise DeliveryError(
-                        f"{type(gateway).__name__} cannot send attachments", permanent=True
-                    )
-                extra["attachments"] = files
-            provider_id = gateway.send(
-                recipient, subject, body, template_id=template.id, values=values, **extra
+                message_key=key or None,
             )
+            provider_id = gateway.send(message)
         except DeliveryError as e:
             return self._finish(
                 row_id, None, _scrub(e.message, template, values), permanent=e.permanent

@@ -45,7 +45,7 @@ import httpx
 
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError
-from yinxin.notify.gateways import DeliveryError
+from yinxin.notify.gateways import DeliveryError, Message
 from yinxin.notify.templates import TemplateCodes, TemplateLibrary, default_library
 from yinxin.settings import MessageSettings
 
@@ -205,16 +205,8 @@ class AliyunSmsGateway(SmsGateway):
         p["Signature"] = aliyun_signature(self._secret, "POST", p)
         return p
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-        message_key: str | None = None,
-    ) -> str:
+    def send(self, message: Message) -> str:
+        template_id = message.template_id
         code = self.codes.get(template_id or "")
         if not code:
             raise DeliveryError(
@@ -223,7 +215,10 @@ class AliyunSmsGateway(SmsGateway):
                 permanent=True,
             )
         p = self.request_parameters(
-            recipient, code, self.parameters(template_id, values), out_id=message_key
+            message.recipient,
+            code,
+            self.parameters(template_id, message.values),
+            out_id=message.message_key,
         )
         form = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in p.items())
         r = self._post(
@@ -365,18 +360,12 @@ class HttpSmsGateway(SmsGateway):
             h["X-Yinxin-Signature"] = "sha256=" + mac.hexdigest()
         return h
 
-    def send(
-        self,
-        recipient: str,
-        subject: str,
-        body: str,
-        *,
-        template_id: str | None = None,
-        values: Mapping[str, object] | None = None,
-        message_key: str | None = None,
-    ) -> str:
-        content = self.request_body(recipient, body, template_id, values or {}, message_key)
-        r = self._post(self.url, content=content, headers=self.headers(content, message_key))
+    def send(self, message: Message) -> str:
+        key = message.message_key
+        content = self.request_body(
+            message.recipient, message.body, message.template_id, message.values, key
+        )
+        r = self._post(self.url, content=content, headers=self.headers(content, key))
         if 200 <= r.status_code < 300:
             answer = _json(r)
             found = answer.get(self.id_field) if isinstance(answer, dict) else None
