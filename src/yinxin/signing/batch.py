@@ -58,6 +58,7 @@ from yinxin.signing.service import (
     SignatureEntry,
     SignatureRecordView,
     SignedDocument,
+    SignerCredentials,
     SigningService,
     sha256_hex,
 )
@@ -233,15 +234,10 @@ class BatchSigning:
         )
         manifest = self._manifest(checked)
         digest = manifest_sha256(manifest)
-        unlocked, done = self.signing.unlock_for_signer(
-            seal,
-            pin,
-            signer_subscriber_id=signer_subscriber_id,
-            document_sha256=digest,
-            confirmation_token=confirmation_token,
-            challenge_id=challenge_id,
-            code=code,
+        who = SignerCredentials(
+            seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )
+        unlocked, done = self.signing.unlock_for_signer(who, document_sha256=digest)
         if done is not None:
             previous = self._replay(done, digest)
             if previous is not None:

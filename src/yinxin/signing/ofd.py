@@ -42,6 +42,7 @@ from yinxin.signing.intent import Challenge
 from yinxin.signing.service import (
     SignatureEntry,
     SignatureRecordView,
+    SignerCredentials,
     SigningService,
     sha256_hex,
 )
@@ -180,15 +181,10 @@ class OfdSigning:
         _, role_ = self.signing.check_options(LEVEL, role)
         digest = sha256_hex(document)
         self._require_sm2_seal(seal)
-        unlocked, done = self.signing.unlock_for_signer(
-            seal,
-            pin,
-            signer_subscriber_id=signer_subscriber_id,
-            document_sha256=digest,
-            confirmation_token=confirmation_token,
-            challenge_id=challenge_id,
-            code=code,
+        who = SignerCredentials(
+            seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )
+        unlocked, done = self.signing.unlock_for_signer(who, document_sha256=digest)
         if done is not None:
             previous = self.signing._signed_with(done, signer_subscriber_id, digest)
             if previous is not None:
@@ -199,13 +195,7 @@ class OfdSigning:
         # a dry run without the TSA: every refusal the OFD engine or GB/T 38540 can give comes
         # now, before the code is confirmed (confirming writes) — nothing is kept of it
         self._make(document, stamp.seseal, unlocked.key, cert_der, placement, now, None)
-        confirmation_token = self.signing.confirmed(
-            confirmation_token,
-            challenge_id,
-            code,
-            signer_subscriber_id=signer_subscriber_id,
-            document=document,
-        )
+        confirmation_token = self.signing.confirmed(who, document=document)
         # the TSA of the signer's certificate's hierarchy: the SM2 one beside a P-256 default
         tsa = self.tsa.of(self.ca.hierarchy_of(unlocked.certificate))
         made = self._make(

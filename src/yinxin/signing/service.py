@@ -115,6 +115,22 @@ class SignatureEntry:
 
 
 @dataclass(frozen=True)
+class SignerCredentials:
+    """Who signs with which seal, and how they prove it is them: the PIN that unlocks the seal
+    and the intent confirmation (a token, or a challenge id and its one-time code). The
+    PIN-and-code entry points (one PDF, a batch, an OFD) take these same values; this carries
+    them to ``unlock_for_signer`` and ``confirmed`` as one. PIN and code are left out of
+    ``repr`` so a logged object never shows them."""
+
+    seal: int | str
+    pin: str = field(repr=False)
+    signer_subscriber_id: int
+    confirmation_token: str | None = field(default=None, repr=False)
+    challenge_id: str | None = None
+    code: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class SignedDocument:
     """The signed file and its record; ``replayed``: a retried signing got the signature its
     confirmation had already made, and nothing new was signed."""
@@ -179,26 +195,21 @@ class SigningService:
             document_sha256=sha256_hex(document),
         )
 
-    def confirmed(
-        self,
-        confirmation_token: str | None,
-        challenge_id: str | None,
-        code: str | None,
-        *,
-        signer_subscriber_id: int,
-        document: bytes,
-    ) -> str:
+    def confirmed(self, who: SignerCredentials, *, document: bytes) -> str:
         """The confirmation token a signature of ``document`` uses up: the one given, or the
         one-time code confirmed now. Called after the seal was unlocked: a mistyped PIN must
         not burn the code (the same order for PDF, OFD and GB/T 38540 PDF)."""
-        if confirmation_token is not None:
-            return confirmation_token
-        if not (challenge_id and code):
+        if who.confirmation_token is not None:
+            return who.confirmation_token
+        if not (who.challenge_id and who.code):
             raise ValidationError(
                 "intent confirmation is needed: give the one-time code", field="code"
             )
         return self.confirm(
-            challenge_id, code, signer_subscriber_id=signer_subscriber_id, document=document
+            who.challenge_id,
+            who.code,
+            signer_subscriber_id=who.signer_subscriber_id,
+            document=document,
         ).confirmation_token
 
     # --- signing -----------------------------------------------------------------------------
@@ -261,15 +272,7 @@ class SigningService:
         )
 
     def unlock_for_signer(
-        self,
-        seal: int | str,
-        pin: str,
-        *,
-        signer_subscriber_id: int,
-        document_sha256: str,
-        confirmation_token: str | None,
-        challenge_id: str | None,
-        code: str | None,
+        self, who: SignerCredentials, *, document_sha256: str
     ) -> tuple[UnlockedSeal, str | None]:
         """The first steps of a signature with a PIN and a one-time code, the same for one
         document and for a batch (``document_sha256`` is then the manifest's hash): the signer
@@ -278,20 +281,17 @@ class SigningService:
         confirmation was already used up for this document. A retry of a signing that was made
         (the answer lost, the process killed before the file was written) then gets the same
         signed file back, never a second signature; ``None`` means nothing was signed yet."""
+        signer = who.signer_subscriber_id
         with self.db.read() as s:
-            if s.get(Subscriber, signer_subscriber_id) is None:
-                raise ValidationError(
-                    f"no subscriber {signer_subscriber_id}", field="signer_subscriber_id"
-                )
-        unlocked = self.seals.unlock_for_signing(
-            seal, pin, member_subscriber_id=signer_subscriber_id
-        )
+            if s.get(Subscriber, signer) is None:
+                raise ValidationError(f"no subscriber {signer}", field="signer_subscriber_id")
+        unlocked = self.seals.unlock_for_signing(who.seal, who.pin, member_subscriber_id=signer)
         done = self.intent.consumed_challenge(
-            subscriber_id=signer_subscriber_id,
+            subscriber_id=signer,
             document_sha256=document_sha256,
-            token=confirmation_token,
-            challenge_id=challenge_id,
-            code=code,
+            token=who.confirmation_token,
+            challenge_id=who.challenge_id,
+            code=who.code,
         )
         return unlocked, done
 
@@ -403,26 +403,15 @@ class SigningService:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
         level, role = self.check_options(level, role)
         digest = sha256_hex(document)
-        unlocked, done = self.unlock_for_signer(
-            seal,
-            pin,
-            signer_subscriber_id=signer_subscriber_id,
-            document_sha256=digest,
-            confirmation_token=confirmation_token,
-            challenge_id=challenge_id,
-            code=code,
+        who = SignerCredentials(
+            seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )
+        unlocked, done = self.unlock_for_signer(who, document_sha256=digest)
         if done is not None:
             previous = self._signed_with(done, signer_subscriber_id, digest)
             if previous is not None:
                 return previous
-        confirmation_token = self.confirmed(
-            confirmation_token,
-            challenge_id,
-            code,
-            signer_subscriber_id=signer_subscriber_id,
-            document=document,
-        )
+        confirmation_token = self.confirmed(who, document=document)
         req = self.sign_request(
             document,
             unlocked,
