@@ -610,24 +610,36 @@ def _read_object(self, ref, marker, never_decrypt=False, as_metadata_stream=Fals
         result.raw_get("/Length"), generic.IndirectObject
     ):
         return result  # its length came from another object
-    # kept from the second sighting on: most of a file's own objects (its signature, DSS
-    # streams) never come again, and copying and holding each cost more than a re-parse
-    # of the few that do
-    sighting = hash(key)
-    if sighting not in store.sighted:
-        if len(store.sighted) >= _SIGHTED_MAX:
-            store.sighted.clear()
-        store.sighted.add(sighting)
+    if not _sighted_before(store, key):
         return result
     try:
         template = _rehome(result, None, None)
     except _Uncacheable:
         return result
+    _make_room(store, key)
+    store.parsed[key] = template
+    return result
+
+
+def _sighted_before(store: ObjectStore, key: tuple) -> bool:
+    """Has ``key`` come before in this batch? (It is noted as come, now.) What is derived
+    from an object's bytes is kept from the second sighting on: most of a file's own objects
+    (its signature, DSS streams, seal appearance) never come again, and copying and holding
+    each cost more than deriving it again for the few that do."""
+    sighting = hash(key)
+    if sighting in store.sighted:
+        return True
+    if len(store.sighted) >= _SIGHTED_MAX:
+        store.sighted.clear()
+    store.sighted.add(sighting)
+    return False
+
+
+def _make_room(store: ObjectStore, key: tuple) -> None:
+    """Count ``key``'s bytes as held, emptying the store first if they would pass its bound."""
     if store.size + len(key[0]) > _OBJECTS_MAX_BYTES:
         store.clear()
-    store.parsed[key] = template
     store.size += len(key[0])
-    return result
 
 
 # Keys the reverse-reference walk reads by name (pyHanko 0.38, reader.py): never renamed.
@@ -786,8 +798,12 @@ def _skeleton_at(self, store: ObjectStore, ref: tuple[int, int], seen: dict) -> 
             if obj is not None and not isinstance(obj, generic.DecryptedObjectProxy):
                 result = _described(obj, top=True)
         if result is _MISSING and key is not None:
-            # a file's own plain object (its seal appearance): read from its bytes
+            # an object of plain syntax the walk read but no reader of the batch parsed (a
+            # page, a font, a file's own seal appearance): read from its bytes
             result = _plain_skeleton(key[0], ref)
+            if result is not _MISSING and _sighted_before(store, key):
+                _make_room(store, key)
+                store.skeletons[key] = result
         if result is _MISSING:
             obj = self.get_object(generic.Reference(ref[0], ref[1], self))
             result = _described(obj, top=True)
