@@ -60,10 +60,10 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from asn1crypto import crl as a_crl
 from asn1crypto import ocsp as a_ocsp
@@ -143,6 +143,8 @@ POLICY_TEXT = {
 }
 # "any age": the last known status of the newest timestamp's chain is accepted (module docstring)
 LAST_KNOWN_FRESHNESS = dt.timedelta(days=365 * 200)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -202,30 +204,6 @@ class VerificationReport:
 
 # ---------------------------------------------------------------------------------------------
 # entry points
-
-
-def verify_pdf(
-    pdf: bytes,
-    *,
-    trust_roots: list[x509.Certificate],
-    file_name: str = "document.pdf",
-    allow_fetching: bool = False,
-    at: dt.datetime | None = None,
-    ocsp_urls_allowed: bool = False,
-    policy: str = "last-known",
-) -> VerificationReport:
-    """Synchronous wrapper; async callers (the API) use :func:`averify_pdf` instead."""
-    return asyncio.run(
-        averify_pdf(
-            pdf,
-            trust_roots=trust_roots,
-            file_name=file_name,
-            allow_fetching=allow_fetching,
-            at=at,
-            ocsp_urls_allowed=ocsp_urls_allowed,
-            policy=policy,
-        )
-    )
 
 
 async def averify_pdf(
@@ -354,8 +332,26 @@ async def averify_pdf(
         )
         return report
 
-    # ---------------------------------------------------------------------------------------------
-    # reading the file
+
+def _blocking(coroutine: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:
+    """``coroutine`` run to the end in a fresh event loop, for callers without one; the
+    parameters are the coroutine's (one signature, typed through ``ParamSpec``)."""
+
+    @functools.wraps(coroutine)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return asyncio.run(coroutine(*args, **kwargs))
+
+    return run
+
+
+#: Synchronous wrapper of :func:`averify_pdf` (same parameters); async callers (the API) use
+#: that instead.
+verify_pdf = _blocking(averify_pdf)
+verify_pdf.__name__ = verify_pdf.__qualname__ = "verify_pdf"
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the file
 
 
 def _open_reader(pdf: bytes) -> PdfFileReader:
