@@ -1,7 +1,7 @@
 // What the self-service, seal and desk pages share beyond api.js: Chinese messages for the
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
-import { FIELD_MESSAGES, LABELS, MESSAGES, api, el } from "/static/api.js";
+import { FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, el, toast } from "/static/api.js";
 
 Object.assign(MESSAGES, {
   duplicate: "该证件号码（或信用代码）已登记，请直接登录",
@@ -205,6 +205,61 @@ export async function fillPage({ path, query = {}, append, after, body, row, col
   if (append) body.append(...rows);
   else body.replaceChildren(...(rows.length ? rows : [emptyRow(columns, empty)]));
   return page;
+}
+
+/**
+ * A desk listing that pages (certificates, seals, audit events): answers `load(append)`, which
+ * fills the table through fillPage with `query()`'s values and remembers where the next page
+ * starts; `more` continues it. `onPage(page, append)` hears of every page shown.
+ */
+export function pagedListing({ path, query, body, row, columns, empty, more, onPage }) {
+  let next = null;
+  const load = async (append = false) => {
+    const page = await fillPage({ path, query: query(), append, after: next, body, row, columns, empty, more });
+    next = page.next;
+    if (onPage) onPage(page, append);
+    return page;
+  };
+  more.addEventListener("click", () => load(true));
+  return load;
+}
+
+/** A desk listing row's "办理" button: `open` shows that row's record in the detail panel. */
+export function actButton(open) {
+  const button = el("button", { type: "button", class: "btn secondary small", text: "办理" });
+  button.addEventListener("click", open);
+  return button;
+}
+
+/**
+ * The lifecycle form of a desk's detail panel (#act-form with its #verb select; #reason-field
+ * only for a revocation): `submit(data, key)` posts the chosen verb; when it is done a toast
+ * names the verb (`names`), the form is reset and `onDone` gets the API's answer. `onVerb` hears
+ * of each verb chosen. Answers `offer(verbs)`, which puts the verbs the record's state allows
+ * into #verb (and hides the form when there are none).
+ */
+export function lifecycleForm({ names, submit, onDone, onVerb }) {
+  const form = document.getElementById("act-form");
+  const verb = document.getElementById("verb");
+  const changed = () => {
+    document.getElementById("reason-field").hidden = verb.value !== "revoke";
+    if (onVerb) onVerb(verb.value);
+  };
+  verb.addEventListener("change", changed);
+  bindForm(form, {
+    busyText: "正在办理…",
+    submit,
+    onDone: async (record) => {
+      toast(`已办理：${names[verb.value]}`);
+      form.reset();
+      await onDone(record);
+    },
+  });
+  return (verbs) => {
+    options(verb, verbs.map((v) => [v, names[v]]));
+    form.hidden = !verbs.length;
+    changed();
+  };
 }
 
 /** The query parameter `name` of this page's address. */

@@ -2,7 +2,7 @@
 // sequence number) and GET /audit/verify, which walks the whole hash chain ("链完整", or the
 // first event that does not hold).
 import { api, bindForm, el, fmtTime, requireSession } from "/static/api.js";
-import { fillPage, options } from "/static/pages/common.js";
+import { options, pagedListing } from "/static/pages/common.js";
 
 await requireSession("staff");
 const ACTIONS = {
@@ -46,8 +46,7 @@ document.getElementById("known-actions").replaceChildren(
 );
 
 const form = document.getElementById("filter-form");
-const more = document.getElementById("more");
-let query = {}, next = null, shown = 0;
+let query = {}, shown = 0;
 
 // the data in one short line (long values such as hashes cut; the whole is in the tooltip)
 function summary(data) {
@@ -73,17 +72,15 @@ function row(e) {
   );
 }
 
-async function load(append) {
-  const page = await fillPage({
-    path: "/audit/events", query, append, after: next,
-    body: document.querySelector("#events tbody"), row, columns: 6,
-    empty: "没有符合条件的事件", more,
-  });
-  next = page.next;
-  shown = append ? shown + page.items.length : page.items.length;
-  document.getElementById("count").textContent = `已显示 ${shown} 条${next ? "，还有更多" : ""}`;
-  return page;
-}
+const load = pagedListing({
+  path: "/audit/events", query: () => query,
+  body: document.querySelector("#events tbody"), row, columns: 6,
+  empty: "没有符合条件的事件", more: document.getElementById("more"),
+  onPage: (page, append) => {
+    shown = append ? shown + page.items.length : page.items.length;
+    document.getElementById("count").textContent = `已显示 ${shown} 条${page.next ? "，还有更多" : ""}`;
+  },
+});
 
 bindForm(form, {
   busyText: "正在查询…",
@@ -94,7 +91,6 @@ bindForm(form, {
   },
 });
 form.addEventListener("reset", () => { query = {}; setTimeout(() => load(false)); });
-more.addEventListener("click", () => load(true));
 
 document.getElementById("verify").addEventListener("click", async (ev) => {
   const b = ev.currentTarget;

@@ -1,40 +1,35 @@
 // Certificates at the desk: the list (GET /certificates?status=, paged) and the lifecycle verbs
 // the selected certificate's state allows — freeze, unfreeze, report loss, restore, revoke with a
 // reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer.
-import { api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
-import { CERT_REASONS, certBadge, day, facts, fillPage, options } from "/static/pages/common.js";
+import { api, commonName, el, fmtTime, label, requireSession } from "/static/api.js";
+import {
+  CERT_REASONS, actButton, certBadge, day, facts, lifecycleForm, options, pagedListing,
+} from "/static/pages/common.js";
 
 await requireSession("staff");
 const filter = document.getElementById("status-filter");
-const more = document.getElementById("more");
-const verbSel = document.getElementById("verb");
 options(document.getElementById("reason"), CERT_REASONS, { blank: "请选择吊销原因" });
 const VERBS = {
   freeze: "冻结", unfreeze: "解冻", "report-loss": "挂失", restore: "解除挂失", revoke: "吊销",
 };
-let next = null, current = null;
+let current = null;
 
 function row(c) {
-  const open = el("button", { type: "button", class: "btn secondary small", text: "办理" });
-  open.addEventListener("click", () => select(c));
   return el("tr", { "data-serial": c.serial },
     el("td", { class: "mono", text: c.serial }),
     el("td", { text: commonName(c.subject) }),
     el("td", { text: label("profile", c.profile) }),
     el("td", {}, certBadge(c)),
     el("td", { text: day(c.not_after) }),
-    el("td", {}, open),
+    el("td", {}, actButton(() => select(c))),
   );
 }
 
-async function load(append = false) {
-  const page = await fillPage({
-    path: "/certificates", query: { status: filter.value }, append, after: next,
-    body: document.querySelector("#certificates tbody"), row, columns: 6,
-    empty: "没有符合条件的证书", more,
-  });
-  next = page.next;
-}
+const load = pagedListing({
+  path: "/certificates", query: () => ({ status: filter.value }),
+  body: document.querySelector("#certificates tbody"), row, columns: 6,
+  empty: "没有符合条件的证书", more: document.getElementById("more"),
+});
 
 function allowed(c) {
   if (c.status === "active") return ["freeze", "report-loss", "revoke"];
@@ -54,35 +49,24 @@ function select(c) {
     ["有效期", `${fmtTime(c.not_before)} 至 ${fmtTime(c.not_after)}`],
     ["吊销原因", c.revocation_reason ? CERT_REASONS[c.revocation_reason] || c.revocation_reason : null],
   ]);
-  const verbs = allowed(c);
-  options(verbSel, verbs.map((v) => [v, VERBS[v]]));
-  document.getElementById("act-form").hidden = !verbs.length;
-  verbChanged();
+  offerVerbs(allowed(c));
   document.getElementById("detail").hidden = false;
   document.getElementById("detail").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-function verbChanged() {
-  document.getElementById("reason-field").hidden = verbSel.value !== "revoke";
-  document.getElementById("note-field").hidden = verbSel.value !== "freeze";
-}
-verbSel.addEventListener("change", verbChanged);
-
-bindForm(document.getElementById("act-form"), {
-  busyText: "正在办理…",
+const offerVerbs = lifecycleForm({
+  names: VERBS,
+  onVerb: (verb) => { document.getElementById("note-field").hidden = verb !== "freeze"; },
   submit: (data, key) => {
     const verb = data.verb;
     const json = verb === "revoke" ? { reason: data.reason } : verb === "freeze" ? { note: data.note.trim() || null } : undefined;
     return api("POST", `/certificates/${current.serial}/${verb}`, { json, idempotencyKey: key });
   },
   onDone: async (c) => {
-    toast(`已办理：${VERBS[verbSel.value]}`);
-    document.getElementById("act-form").reset();
     select(c);
     await load();
   },
 });
 
 filter.addEventListener("change", () => load());
-more.addEventListener("click", () => load(true));
 await load();
