@@ -154,6 +154,31 @@ async function answer(status, ctype, json, blob) {
   throw new ApiError(status, problem);
 }
 
+/** Every item of a listing (`path`, e.g. "/flows"), its pages followed 200 at a time until
+ * there are 1000 or more. */
+export async function allItems(path) {
+  const items = [];
+  let after = null;
+  do {
+    const page = await api("GET", `${path}?limit=200${after ? `&after=${after}` : ""}`);
+    items.push(...page.items);
+    after = page.next;
+  } while (after && items.length < 1000);
+  return items;
+}
+
+/** The record `${path}/${id}` a detail page's address names by number; null when there is none
+ * (or the address's number is not one), the page's #not-found notice then shown. */
+export async function recordOrNotFound(path, id) {
+  try {
+    if (!Number.isInteger(id) || id < 1) throw new ApiError(404, { code: "not_found" });
+    return await api("GET", `${path}/${id}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) { document.getElementById("not-found").hidden = false; return null; }
+    throw e;
+  }
+}
+
 /** POST a file as the body with upload progress (fetch has none): resolves like api(). */
 export function upload(path, file, { onProgress, accept = "application/json", idempotencyKey } = {}) {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 // 合同详情: the contract's facts and values, its PDF (signed once every party signed), sending
 // it for signing (one signer and seal per party; the links are shown once) and cancelling it.
-import { ApiError, api, bindForm, currentSession, el, fmtTime, goLogin, saveBlob } from "/static/api.js";
+import { api, bindForm, currentSession, el, fmtTime, goLogin, recordOrNotFound, saveBlob } from "/static/api.js";
 import { facts, yuan } from "/static/pages/common.js";
 import { contractBadge, requireSubscriber } from "/static/pages/contract_labels.js";
 
@@ -9,14 +9,8 @@ const $ = (id) => document.getElementById(id);
 const id = Number(location.pathname.split("/")[2]);
 
 async function load() {
-  let c;
-  try {
-    if (!Number.isInteger(id) || id < 1) throw new ApiError(404, { code: "not_found" });
-    c = await api("GET", `/contracts/${id}`);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) { $("not-found").hidden = false; return null; }
-    throw e;
-  }
+  const c = await recordOrNotFound("/contracts", id);
+  if (!c) return null;
   const t = await api("GET", `/contract-templates/${c.template_code}`).catch(() => null);
   $("contract-body").hidden = false;
   $("title").textContent = c.title;

@@ -1,6 +1,6 @@
 // 合同: the template library (each with a button to fill it in) and the caller's contracts,
 // newest first, each linking to its page.
-import { api, currentSession, el, fmtTime, goLogin } from "/static/api.js";
+import { allItems, api, currentSession, el, fmtTime, goLogin } from "/static/api.js";
 import { contractBadge, requireSubscriber } from "/static/pages/contract_labels.js";
 
 await requireSubscriber(currentSession, goLogin);
@@ -13,13 +13,7 @@ document.querySelector("#templates tbody").replaceChildren(...templates.map((t) 
     el("td", { text: t.description }),
     el("td", {}, el("a", { class: "btn secondary", href: `/contracts/new?template=${encodeURIComponent(t.code)}`, text: "填写" })))));
 
-const items = [];
-let after = null;
-do {
-  const page = await api("GET", `/contracts?limit=200${after ? `&after=${after}` : ""}`);
-  items.push(...page.items);
-  after = page.next;
-} while (after && items.length < 1000);
+const items = await allItems("/contracts");
 const names = Object.fromEntries(templates.map((t) => [t.code, t.title]));
 document.querySelector("#contracts tbody").replaceChildren(...(items.length ? items.map((c) =>
   el("tr", { "data-contract": c.id },

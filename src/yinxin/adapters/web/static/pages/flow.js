@@ -3,7 +3,7 @@
 // signed so far and the evidence report (出证, PDF); the current document drawn page by page.
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, currentSession, el, fmtTime, goLogin,
-  messageFor, newKey, saveBlob, toast,
+  messageFor, newKey, recordOrNotFound, saveBlob, toast,
 } from "/static/api.js";
 import { SIGNER_STATES, stateBadge } from "/static/pages/flow_labels.js";
 
@@ -22,14 +22,8 @@ if (new URLSearchParams(location.search).get("sent")) $("sent-notice").hidden = 
 let shown = null; // the flow as last drawn (state and document versions)
 
 async function load() {
-  let flow;
-  try {
-    if (!Number.isInteger(id) || id < 1) throw new ApiError(404, { code: "not_found" });
-    flow = await api("GET", `/flows/${id}`);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) { $("not-found").hidden = false; return null; }
-    throw e;
-  }
+  const flow = await recordOrNotFound("/flows", id);
+  if (!flow) return null;
   const key = JSON.stringify([flow.state, flow.signers.map((s) => [s.state, s.last_urged_at, s.video_sha256]), flow.documents.map((d) => d.current_sha256)]);
   if (shown !== key) draw(flow, shown === null || !shown.includes(flow.documents[0].current_sha256));
   shown = key;

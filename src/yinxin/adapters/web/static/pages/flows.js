@@ -1,6 +1,6 @@
 // 合同签署: the sign flows of the caller's organization (the API scopes a subscriber's session
 // to its own organization), newest first, each linking to its progress page.
-import { api, currentSession, el, fmtTime, goLogin } from "/static/api.js";
+import { allItems, currentSession, el, fmtTime, goLogin } from "/static/api.js";
 import { stateBadge } from "/static/pages/flow_labels.js";
 
 const session = await currentSession();
@@ -8,13 +8,7 @@ if (!session || session.expired) {
   goLogin("subscriber", Boolean(session && session.expired));
   await new Promise(() => {});
 }
-const items = [];
-let after = null;
-do {
-  const page = await api("GET", `/flows?limit=200${after ? `&after=${after}` : ""}`);
-  items.push(...page.items);
-  after = page.next;
-} while (after && items.length < 1000);
+const items = await allItems("/flows");
 items.reverse();
 const body = document.querySelector("#flows tbody");
 body.replaceChildren(...(items.length ? items.map((f) => {
