@@ -1,7 +1,7 @@
 // What the self-service, seal and desk pages share beyond api.js: Chinese messages for the
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
-import { FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, el, toast } from "/static/api.js";
+import { ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, el, messageFor, toast } from "/static/api.js";
 
 Object.assign(MESSAGES, {
   duplicate: "该证件号码（或信用代码）已登记，请直接登录",
@@ -260,6 +260,21 @@ export function lifecycleForm({ names, submit, onDone, onVerb }) {
     form.hidden = !verbs.length;
     changed();
   };
+}
+
+/**
+ * A holder's record page whose record the API refuses (`e`): the page becomes its `title`, a
+ * notice — `missing` for a 404 (another's record answers as one that does not exist), else why —
+ * and a way `back` (href and text); nothing more runs. Anything but an ApiError is thrown on.
+ */
+export async function refusedPage(e, { title, missing, back: [href, text] }) {
+  if (!(e instanceof ApiError)) throw e;
+  document.querySelector("main").replaceChildren(
+    el("div", { class: "page-title" }, el("h1", { text: title })),
+    el("div", { class: "notice", id: "not-found", text: e.status === 404 ? missing : messageFor(e) }),
+    el("p", {}, el("a", { class: "btn secondary", href, text })),
+  );
+  await new Promise(() => {}); // nothing more to show
 }
 
 /** The query parameter `name` of this page's address. */

@@ -1,8 +1,10 @@
 // One certificate of the subscriber: its facts, the downloads (GET /certificates/{serial}/pem,
 // /der, /chain) and the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
 // revoke with one of the reasons of 001) — the forms the certificate's state allows.
-import { ApiError, api, bindForm, commonName, el, fmtTime, label, messageFor, requireSession, saveBlob, toast } from "/static/api.js";
-import { CERT_REASONS, HOLDER_CERT_REASONS, certBadge, facts, options, param } from "/static/pages/common.js";
+import { api, bindForm, commonName, el, fmtTime, label, requireSession, saveBlob, toast } from "/static/api.js";
+import {
+  CERT_REASONS, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage,
+} from "/static/pages/common.js";
 
 await requireSession("subscriber");
 const serial = (param("serial") || "").replace(/[^0-9A-Fa-f]/g, "");
@@ -34,13 +36,7 @@ function show(c) {
 try {
   show(await api("GET", `/certificates/${serial}`));
 } catch (e) {
-  if (!(e instanceof ApiError)) throw e;
-  document.querySelector("main").replaceChildren(
-    el("div", { class: "page-title" }, el("h1", { text: "证书详情" })),
-    el("div", { class: "notice", id: "not-found", text: e.status === 404 ? "未找到该证书，或您无权查看。" : messageFor(e) }),
-    el("p", {}, el("a", { class: "btn secondary", href: "/my/certificates", text: "返回证书与申请" })),
-  );
-  await new Promise(() => {}); // nothing more to show
+  await refusedPage(e, { title: "证书详情", missing: "未找到该证书，或您无权查看。", back: ["/my/certificates", "返回证书与申请"] });
 }
 
 for (const b of document.querySelectorAll("[data-download]")) {

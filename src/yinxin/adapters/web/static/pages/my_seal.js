@@ -3,7 +3,9 @@
 // change or cancel, prefilled from the seal), freeze/unfreeze and, for an organization's seal,
 // the grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
 import { ApiError, LABELS, MESSAGES, api, bindForm, el, fmtTime, label, messageFor, requireSession, toast } from "/static/api.js";
-import { day, emptyRow, facts, liveCheck, options, param, sealBadge, who } from "/static/pages/common.js";
+import {
+  day, emptyRow, facts, liveCheck, options, param, refusedPage, sealBadge, who,
+} from "/static/pages/common.js";
 import { checkIdDocument } from "/static/pages/idcheck.js";
 
 const session = await requireSession("subscriber");
@@ -206,14 +208,8 @@ async function refresh() {
 try {
   await refresh();
 } catch (e) {
-  if (!(e instanceof ApiError)) throw e;
   // another's seal answers as one that does not exist: the page shows nothing of it
-  document.querySelector("main").replaceChildren(
-    el("div", { class: "page-title" }, el("h1", { text: "印章详情" })),
-    el("div", { class: "notice", id: "not-found", text: e.status === 404 ? "未找到该印章，或您无权查看。" : messageFor(e) }),
-    el("p", {}, el("a", { class: "btn secondary", href: "/my/seals", text: "返回我的印章" })),
-  );
-  await new Promise(() => {}); // nothing more to show
+  await refusedPage(e, { title: "印章详情", missing: "未找到该印章，或您无权查看。", back: ["/my/seals", "返回我的印章"] });
 }
 
 const readFile = (file) => new Promise((resolve) => {
