@@ -1,6 +1,7 @@
 // Subscriber login: POST /sessions/subscriber/codes (a code to the phone), then
 // POST /sessions/subscriber with the code; the session cookie is set by the answer.
-import { ApiError, api, bindForm, toast } from "/static/api.js";
+import { api, bindForm, toast } from "/static/api.js";
+import { bindCodeLogin } from "/static/pages/sms_code.js";
 
 const params = new URLSearchParams(location.search);
 if (params.get("expired")) document.getElementById("expired").hidden = false;
@@ -36,12 +37,4 @@ bindForm(codeForm, {
   },
 });
 
-bindForm(loginForm, {
-  busyText: "正在登录…",
-  idempotent: false,
-  submit: (data) => {
-    if (!data.challenge_id) throw new ApiError(422, { code: "need_code", field: "code" });
-    return api("POST", "/sessions/subscriber", { json: { challenge_id: data.challenge_id, code: data.code.trim() } });
-  },
-  onDone: () => location.assign(next),
-});
+bindCodeLogin(loginForm, () => location.assign(next));

@@ -1,8 +1,9 @@
 // Self-registration: POST /public/registrations/{persons|organizations} (the ID number or the
 // credit code checked as typed, and again by the API), which sends a login code to the phone
 // given; then POST /sessions/subscriber with that code, and on to the agreement.
-import { ApiError, LABELS, api, bindForm, toast } from "/static/api.js";
+import { LABELS, api, bindForm, toast } from "/static/api.js";
 import { liveCheck, options } from "/static/pages/common.js";
+import { bindCodeLogin } from "/static/pages/sms_code.js";
 import { checkIdDocument, checkMobile, checkUscc } from "/static/pages/idcheck.js";
 
 const person = document.getElementById("person-form");
@@ -54,12 +55,4 @@ bindForm(org, {
   submit: (data, key) => api("POST", "/public/registrations/organizations", { json: clean(data), idempotencyKey: key }),
   onDone: registered,
 });
-bindForm(codeForm, {
-  busyText: "正在登录…",
-  idempotent: false,
-  submit: (data) => {
-    if (!data.challenge_id) throw new ApiError(422, { code: "need_code", field: "code" });
-    return api("POST", "/sessions/subscriber", { json: { challenge_id: data.challenge_id, code: data.code.trim() } });
-  },
-  onDone: () => location.assign("/my/agreement"),
-});
+bindCodeLogin(codeForm, () => location.assign("/my/agreement"));
