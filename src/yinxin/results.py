@@ -4,6 +4,7 @@ Services return frozen dataclasses (``SealView``, ``CertificateView``…) whose 
 datetimes, enums and nested results. An adapter never re-learns their keys: it calls ``plain``
 and gets dicts, lists, strings and numbers — times as ISO 8601, enums as their value, bytes as
 hex — the same shape FastAPI derives for the OpenAPI schema from the same dataclasses.
+``from_row`` is the other direction's one rule: a view built from its database row.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+V = TypeVar("V")
 
 
 def plain(value: Any) -> Any:
@@ -32,3 +35,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def from_row(view: type[V], row: object, **given: Any) -> V:
+    """``view`` (a dataclass) made from a database row: every field not ``given`` is the row's
+    attribute of the same name, as it is; ``given`` holds the rest (enums made from stored
+    strings, derived values, nested views). A field neither given nor on the row is an error,
+    unless it has a default. One rule instead of each service copying its columns by hand."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(view):  # type: ignore[arg-type]
+        if not f.init or f.name in given:
+            continue
+        has_default = (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
+        if has_default and not hasattr(row, f.name):
+            continue
+        values[f.name] = getattr(row, f.name)
+    return view(**values, **given)

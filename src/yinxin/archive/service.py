@@ -33,7 +33,7 @@ import datetime as dt
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,7 @@ from yinxin.pdf.sign import (
 )
 from yinxin.registry.ca import role_of
 from yinxin.registry.status import Evidence
+from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.files import FileStore
 from yinxin.store.models.archive import ArchivedDocument
@@ -110,10 +111,7 @@ class ArchivedDocumentView:
 
     @classmethod
     def of(cls, row: ArchivedDocument) -> ArchivedDocumentView:
-        same = {
-            f.name: getattr(row, f.name) for f in fields(cls) if f.name not in ("level", "state")
-        }
-        return cls(**same, level=Level(row.level), state=DocumentState(row.state))
+        return from_row(cls, row, level=Level(row.level), state=DocumentState(row.state))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.results import from_row
 from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models.desk import (
@@ -912,33 +913,14 @@ class ServiceDesk:
                 return None
             return round(running_time(r.notice_at, t, pauses).total_seconds() / 60, 1)
 
-        return RequestView(
-            id=r.id,
+        return from_row(
+            RequestView,
+            r,
             contract_number=c.number,
-            channel=r.channel,
-            severity=r.severity,
-            description=r.description,
-            reported_by=r.reported_by,
-            on_site_requested=r.on_site_requested,
-            notice_at=r.notice_at,
-            notice_workday=r.notice_workday,
-            response_budget_minutes=r.response_budget_minutes,
-            on_site_budget_minutes=r.on_site_budget_minutes,
-            response_due=r.response_due,
-            on_site_due=r.on_site_due,
             state=RequestState(r.state),
             clock=ClockState(r.clock),
-            responded_at=r.responded_at,
-            responded_by=r.responded_by,
-            on_site_at=r.on_site_at,
-            resolved_at=r.resolved_at,
-            resolution=r.resolution,
-            cancelled_reason=r.cancelled_reason,
             response_minutes=minutes(r.responded_at),
             on_site_minutes=minutes(r.on_site_at),
-            record_flow_id=r.record_flow_id,
-            record_signed_at=r.record_signed_at,
-            created_at=r.created_at,
             pauses=tuple(PauseView(p.id, p.started_at, p.ended_at, p.reason) for p in pause_rows),
             breaches=tuple(
                 BreachView(

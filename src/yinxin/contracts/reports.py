@@ -22,6 +22,7 @@ from io import BytesIO
 
 from yinxin.contracts.desk import ContractView, InspectionView, RequestView
 from yinxin.errors import ValidationError
+from yinxin.results import from_row
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 CHANNELS = {"phone": "电话", "web": "网络", "on_site": "现场"}
@@ -172,18 +173,10 @@ def build_report(
         if r.response_minutes is not None:
             times.append(r.response_minutes)
         lines.append(
-            ReportLine(
-                id=r.id,
-                notice_at=r.notice_at,
-                notice_workday=r.notice_workday,
-                channel=r.channel,
-                severity=r.severity,
-                description=r.description,
+            from_row(
+                ReportLine,
+                r,
                 state=str(r.state),
-                response_minutes=r.response_minutes,
-                response_budget_minutes=r.response_budget_minutes,
-                on_site_minutes=r.on_site_minutes,
-                on_site_budget_minutes=r.on_site_budget_minutes,
                 paused_minutes=round(paused, 1),
                 breaches=kinds,
             )

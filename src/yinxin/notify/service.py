@@ -34,7 +34,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import and_, or_, select
@@ -52,6 +52,7 @@ from yinxin.notify.gateways import (
     check_attachments,
 )
 from yinxin.notify.templates import MASK, Template, TemplateLibrary, default_library
+from yinxin.results import from_row
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
 from yinxin.store.models import Subscriber
@@ -165,10 +166,9 @@ class NotificationView:
     @classmethod
     def of(cls, n: Notification, *, reveal: bool = False) -> NotificationView:
         shown = n.recipient if reveal else mask_recipient(n.channel, n.recipient)
-        own = ("recipient", "status", "attachments", "message_key")
-        same = {f.name: getattr(n, f.name) for f in fields(cls) if f.name not in own}
-        return cls(
-            **same,
+        return from_row(
+            cls,
+            n,
             recipient=shown,
             status=Status(n.status),
             attachments=_attachment_records(n.values_json),

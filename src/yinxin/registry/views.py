@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from yinxin.registry.fees import yuan
 from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldKind
+from yinxin.results import from_row
 from yinxin.store.models import (
     AgreementAcceptance,
     Application,
@@ -160,23 +161,13 @@ class CertificateView:
 
 
 def certificate_view(c: Certificate) -> CertificateView:
-    return CertificateView(
-        id=c.id,
+    return from_row(
+        CertificateView,
+        c,
         serial=c.serial_hex,
-        subscriber_id=c.subscriber_id,
-        profile=c.profile,
-        subject=c.subject,
         status=CertificateState(c.status),
         hold_kind=_hold(c.hold_kind),
-        not_before=c.not_before,
-        not_after=c.not_after,
-        paid_until=c.paid_until,
-        plan=c.plan,
         key=KeyHolder.PLATFORM if c.platform_key_id else KeyHolder.SUBSCRIBER,
-        predecessor_id=c.predecessor_id,
-        revoked_at=c.revoked_at,
-        revocation_reason=c.revocation_reason,
-        revocation_requested_at=c.revocation_requested_at,
         pem=pem_certificate(c.der),
     )
 
@@ -256,15 +247,11 @@ class PaymentView:
 
 
 def payment_view(pay: Payment, *, replayed: bool = False) -> PaymentView:
-    return PaymentView(
-        id=pay.id,
+    return from_row(
+        PaymentView,
+        pay,
         kind=PaymentKind(pay.kind),
-        plan=pay.plan,
-        years=pay.years,
-        amount_fen=pay.amount_fen,
         amount_yuan=yuan(pay.amount_fen),
-        paid_at=pay.paid_at,
-        reference=pay.reference,
         replayed=replayed,
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, NotFound, ValidationError
+from yinxin.results import from_row
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
 from yinxin.seals.rows import actor_name, audit_seal, seal_row, subscriber_row
@@ -65,17 +66,12 @@ class GrantView:
 
     @classmethod
     def of(cls, g: SealGrant, seal: Seal, member: Subscriber | None) -> GrantView:
-        return cls(
-            id=g.id,
+        return from_row(
+            cls,
+            g,
             seal_id=seal.id,
             es_id=seal.es_id,
-            member_subscriber_id=g.member_subscriber_id,
             member_name=member.name if member else None,
-            granted_by=g.granted_by,
-            granted_at=g.granted_at,
-            note=g.note,
-            withdrawn_by=g.withdrawn_by,
-            withdrawn_at=g.withdrawn_at,
             active=g.withdrawn_at is None,
         )
 

@@ -37,6 +37,7 @@ from yinxin.pki.pinkeys import (
     seal_private_key,
 )
 from yinxin.registry import lifecycle as cert_lifecycle
+from yinxin.results import from_row
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import SealKind
 from yinxin.seals.rows import (
@@ -77,15 +78,11 @@ class SealMaterial:
     def of(cls, seal: Seal, certificate: Certificate) -> SealMaterial:
         """The material of a seal row and the certificate row it is bound to: what a PIN
         unlock and an authorization's automatic signing both hand the signing service."""
-        return cls(
+        return from_row(
+            cls,
+            seal,
             seal_id=seal.id,
-            es_id=seal.es_id,
             kind=SealKind(seal.kind),
-            name=seal.name,
-            png=seal.png,
-            width_mm=seal.width_mm,
-            height_mm=seal.height_mm,
-            seseal=seal.seseal,
             certificate_serial=certificate.serial_hex,
         )
 

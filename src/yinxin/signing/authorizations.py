@@ -48,6 +48,7 @@ from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
 from yinxin.pki.algorithms import algorithm_of
 from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
+from yinxin.results import from_row
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
 from yinxin.seals.pin import SealMaterial
 from yinxin.seals.rows import actor_name, certificate_and_key, seal_row
@@ -119,28 +120,15 @@ class AuthorizationView:
 
     @classmethod
     def of(cls, r: SigningAuthorization) -> AuthorizationView:
-        return cls(
-            id=r.id,
-            seal_id=r.seal_id,
-            es_id=r.es_id,
-            holder_subscriber_id=r.holder_subscriber_id,
-            granted_by=r.granted_by,
-            granted_by_subscriber_id=r.granted_by_subscriber_id,
-            certificate_serial=r.certificate_serial,
+        return from_row(
+            cls,
+            r,
             counterparties=tuple(json.loads(r.counterparties)),
             flow_ids=tuple(json.loads(r.flow_ids)),
-            max_documents=r.max_documents,
-            used_documents=r.used_documents,
             remaining=r.max_documents - r.used_documents,
-            valid_from=r.valid_from,
-            valid_until=r.valid_until,
             state=AuthorizationState(r.state),
             terms_sha256=hashlib.sha256(r.terms.encode("utf-8")).hexdigest(),
             key_held=r.wrapped_key is not None,
-            created_at=r.created_at,
-            ended_at=r.ended_at,
-            ended_by=r.ended_by,
-            end_reason=r.end_reason,
         )
 
 

@@ -56,6 +56,7 @@ from yinxin.errors import (
 from yinxin.notify.service import Notifier, Outgoing, mask_recipient
 from yinxin.notify.templates import FLOW_COMPLETED, SIGN_REQUEST, SIGN_URGE
 from yinxin.pdf.sign import Placement
+from yinxin.results import from_row
 from yinxin.signing.intent import RateLimited
 from yinxin.signing.service import MAX_PDF, ROLES, Role, SignatureRecordView, sha256_hex
 from yinxin.store import audit
@@ -1449,40 +1450,22 @@ class SignFlows:
         for x in self._signers(s, flow.id):
             sub = s.get(Subscriber, x.subscriber_id)
             signers.append(
-                FlowSignerView(
-                    id=x.id,
-                    flow_id=x.flow_id,
-                    subscriber_id=x.subscriber_id,
+                from_row(
+                    FlowSignerView,
+                    x,
                     subscriber_name=sub.name if sub else "",
                     role=Role(x.role),
                     order=x.order_index,
-                    seal_id=x.seal_id,
-                    es_id=x.es_id,
                     placements=tuple(PlacementView(**p) for p in json.loads(x.placements)),
                     state=SignerState(x.state),
-                    last_notified_at=x.last_notified_at,
-                    last_urged_at=x.last_urged_at,
-                    signed_at=x.signed_at,
-                    client_ip=x.client_ip,
-                    challenge_id=x.challenge_id,
-                    authorization_id=x.authorization_id,
-                    declined_reason=x.declined_reason,
                     requires_video=bool(x.requires_video),
-                    video_sha256=x.video_sha256,
                 )
             )
-        return FlowView(
-            id=flow.id,
-            title=flow.title,
-            owner_subscriber_id=flow.owner_subscriber_id,
-            created_by=flow.created_by,
+        return from_row(
+            FlowView,
+            flow,
             state=FlowState(flow.state),
             signing_order=SigningOrder(flow.signing_order),
-            deadline=flow.deadline,
-            created_at=flow.created_at,
-            started_at=flow.started_at,
-            finished_at=flow.finished_at,
-            reason=flow.reason,
             documents=docs,
             signers=tuple(signers),
         )
