@@ -28,10 +28,12 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     PIN_STDIN,
+    Platform,
     close_platforms,
     console,
     emit,
     err_console,
+    on_platform,
     parse_time,
     passphrase,
     platform,
@@ -111,26 +113,24 @@ def plan_list(as_json: bool = JSON) -> None:
 
 # --- subscribers ----------------------------------------------------------------------------------
 @subscriber_app.command("add-person")
+@on_platform()
 def add_person(
     name: str = typer.Option(...),
     id_number: str = typer.Option(...),
     phone: str = typer.Option(...),
     id_type: str = typer.Option("id_card"),
     email: str | None = typer.Option(None),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Register a person (name, ID type and number, mobile phone)."""
-    run(
-        as_json,
-        lambda: platform(home).subscribers.add_person(
-            name=name, id_number=id_number, phone=phone, id_type=id_type, email=email, actor=actor
-        ),
+    return p.subscribers.add_person(
+        name=name, id_number=id_number, phone=phone, id_type=id_type, email=email, actor=actor
     )
 
 
 @subscriber_app.command("add-organization")
+@on_platform()
 def add_organization(
     name: str = typer.Option(...),
     uscc: str = typer.Option(...),
@@ -138,39 +138,32 @@ def add_organization(
     contact_name: str = typer.Option(...),
     contact_phone: str = typer.Option(...),
     phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Register an organization (name, unified social credit code, legal representative…)."""
-    run(
-        as_json,
-        lambda: platform(home).subscribers.add_organization(
-            name=name,
-            uscc=uscc,
-            legal_representative=legal_representative,
-            contact_name=contact_name,
-            contact_phone=contact_phone,
-            phone=phone,
-            actor=actor,
-        ),
+    return p.subscribers.add_organization(
+        name=name,
+        uscc=uscc,
+        legal_representative=legal_representative,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        phone=phone,
+        actor=actor,
     )
 
 
 @subscriber_app.command("add-device")
+@on_platform()
 def add_device(
     device_name: str = typer.Option(...),
     organization_id: int = typer.Option(...),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Register a device owned by an organization subscriber."""
-    run(
-        as_json,
-        lambda: platform(home).subscribers.add_device(
-            device_name=device_name, organization_id=organization_id, actor=actor
-        ),
+    return p.subscribers.add_device(
+        device_name=device_name, organization_id=organization_id, actor=actor
     )
 
 
@@ -183,43 +176,38 @@ def agreement(as_json: bool = JSON) -> None:
 
 
 @subscriber_app.command("accept-agreement")
+@on_platform()
 def accept_agreement(
     subscriber_id: int,
     accepted_by: str = typer.Option(...),
     version: str | None = typer.Option(None),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Record that the subscriber accepted the current agreement (which text, when, by whom)."""
-    run(
-        as_json,
-        lambda: platform(home).subscribers.accept_agreement(
-            subscriber_id, accepted_by=accepted_by, version=version
-        ),
-    )
+    return p.subscribers.accept_agreement(subscriber_id, accepted_by=accepted_by, version=version)
 
 
 @subscriber_app.command("show")
+@on_platform()
 def subscriber_show(
     subscriber_id: int,
     reveal: bool = typer.Option(
         False, help="Show full ID and phone numbers (entitled staff only)."
     ),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    run(as_json, lambda: platform(home).subscribers.get(subscriber_id, reveal=reveal))
+    p: Platform = HOME,
+) -> object:
+    return p.subscribers.get(subscriber_id, reveal=reveal)
 
 
 @subscriber_app.command("list")
-def subscriber_list(
-    kind: str | None = None, home: Path | None = HOME, as_json: bool = JSON
-) -> None:
-    run(as_json, lambda: platform(home).subscribers.list(kind))
+@on_platform()
+def subscriber_list(kind: str | None = None, p: Platform = HOME) -> object:
+    return p.subscribers.list(kind)
 
 
 # --- certificates ---------------------------------------------------------------------------------
 @cert_app.command("apply")
+@on_platform()
 def cert_apply(
     subscriber_id: int = typer.Option(...),
     profile: str = typer.Option(...),
@@ -232,89 +220,74 @@ def cert_apply(
     acceptance_point: str = typer.Option("总部受理点"),
     dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
     algorithm: str = "ec-p256",
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = APPLICANT,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Apply for a certificate with your CSR, or with a platform-held key under a PIN.
 
     The PIN comes from YINXIN_PIN, standard input (--pin-stdin, or when it is not a terminal)
     or a hidden prompt, never from the command line unless you insist (--pin, discouraged).
     """
-
-    def go():
-        return platform(home).certificates.apply(
-            subscriber_id=subscriber_id,
-            profile=profile,
-            **_key_args(csr, platform_key, pin, pin_stdin),
-            plan=plan,
-            years=years,
-            acceptance_point=acceptance_point,
-            dns_names=dns or None,
-            algorithm=algorithm,
-            actor=actor,
-        )
-
-    run(as_json, go)
+    return p.certificates.apply(
+        subscriber_id=subscriber_id,
+        profile=profile,
+        **_key_args(csr, platform_key, pin, pin_stdin),
+        plan=plan,
+        years=years,
+        acceptance_point=acceptance_point,
+        dns_names=dns or None,
+        algorithm=algorithm,
+        actor=actor,
+    )
 
 
 @cert_app.command("pay")
+@on_platform()
 def cert_pay(
     application: int | None = typer.Option(None, "--application"),
     serial: str | None = typer.Option(None, "--serial"),
     years: int = 1,
     reference: str | None = None,
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = typer.Option("cashier", "--actor"),
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Record a fee: the first year(s) for an application, or a renewal for a certificate."""
-    run(
-        as_json,
-        lambda: platform(home).certificates.pay(
-            application_id=application, serial=serial, years=years, reference=reference, actor=actor
-        ),
+    return p.certificates.pay(
+        application_id=application, serial=serial, years=years, reference=reference, actor=actor
     )
 
 
 @cert_app.command("applications")
-def cert_applications(
-    state: str | None = typer.Option("pending"), home: Path | None = HOME, as_json: bool = JSON
-) -> None:
+@on_platform()
+def cert_applications(state: str | None = typer.Option("pending"), p: Platform = HOME) -> object:
     """The review queue."""
-    run(as_json, lambda: platform(home).certificates.applications(state))
+    return p.certificates.applications(state)
 
 
 @cert_app.command("approve")
+@on_platform(_cert_line)
 def cert_approve(
     application_id: int,
     officer: str = OFFICER,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Approve an application: the certificate is issued."""
-    run(
-        as_json,
-        lambda: platform(home).certificates.approve(application_id, officer=officer),
-        _cert_line,
-    )
+    return p.certificates.approve(application_id, officer=officer)
 
 
 @cert_app.command("reject")
+@on_platform()
 def cert_reject(
     application_id: int,
     officer: str = OFFICER,
     reason: str = typer.Option(...),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
-    run(
-        as_json,
-        lambda: platform(home).certificates.reject(application_id, officer=officer, reason=reason),
-    )
+    p: Platform = HOME,
+) -> object:
+    return p.certificates.reject(application_id, officer=officer, reason=reason)
 
 
 @cert_app.command("revoke")
+@on_platform(_cert_line)
 def cert_revoke(
     serial: str,
     reason: str = typer.Option(
@@ -326,20 +299,15 @@ def cert_revoke(
     requested_at: str | None = typer.Option(
         None, help="When the written request was received (ISO 8601)."
     ),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Revoke at once; records request time and effective time."""
-    run(
-        as_json,
-        lambda: platform(home).certificates.revoke(
-            serial,
-            reason=reason,
-            actor=actor,
-            requested_at=parse_time(requested_at, "requested_at"),
-        ),
-        _cert_line,
+    return p.certificates.revoke(
+        serial,
+        reason=reason,
+        actor=actor,
+        requested_at=parse_time(requested_at, "requested_at"),
     )
 
 
@@ -445,32 +413,35 @@ def cert_change(
 
 
 @cert_app.command("expire")
-def cert_expire(home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def cert_expire(p: Platform = HOME) -> object:
     """Mark certificates past their end date as expired."""
-    run(as_json, lambda: {"expired": platform(home).certificates.expire_due()})
+    return {"expired": p.certificates.expire_due()}
 
 
 @cert_app.command("suspend-unpaid")
-def cert_suspend_unpaid(home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def cert_suspend_unpaid(p: Platform = HOME) -> object:
     """Stop (hold) certificates whose paid service period has run out."""
-    run(as_json, lambda: {"suspended": platform(home).certificates.suspend_unpaid()})
+    return {"suspended": p.certificates.suspend_unpaid()}
 
 
 @cert_app.command("expiring")
-def cert_expiring(days: int = 30, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def cert_expiring(days: int = 30, p: Platform = HOME) -> object:
     """Certificates that need a renewal notice."""
-    run(as_json, lambda: platform(home).certificates.expiring(days))
+    return p.certificates.expiring(days)
 
 
 @cert_app.command("notify-expiring")
+@on_platform()
 def cert_notify_expiring(
     days: int = 30,
     repeat_after: int = typer.Option(7, help="Days before the same certificate is reminded again."),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Send renewal notices to holders of certificates expiring within DAYS (run daily)."""
-    run(as_json, lambda: {"sent": platform(home).notices.send_renewal_notices(days, repeat_after)})
+    return {"sent": p.notices.send_renewal_notices(days, repeat_after)}
 
 
 @cert_app.command("show")
@@ -508,12 +479,11 @@ def cert_list(
 
 
 @cert_app.command("wrap-keys")
-def cert_wrap_keys(
-    home: Path | None = HOME, actor: str = typer.Option("operator", "--actor"), as_json: bool = JSON
-) -> None:
+@on_platform()
+def cert_wrap_keys(p: Platform = HOME, actor: str = typer.Option("operator", "--actor")) -> object:
     """Encrypt platform-held keys made before the platform key-encryption key under it too
     (once, after upgrading; needs the key store, not the PINs). New keys are wrapped anyway."""
-    run(as_json, lambda: platform(home).certificates.wrap_legacy_keys(actor=actor))
+    return p.certificates.wrap_legacy_keys(actor=actor)
 
 
 # --- audit ----------------------------------------------------------------------------------------

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, parse_time, platform, run, show_once
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    Platform,
+    on_platform,
+    parse_time,
+    platform,
+    run,
+    show_once,
+)
 
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the HTTP API.")
 
@@ -48,15 +57,17 @@ def apikey_create(
 
 
 @apikey_app.command("list")
-def apikey_list(home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def apikey_list(p: Platform = HOME) -> object:
     """Every key (never the secrets)."""
-    run(as_json, lambda: platform(home).api_keys.list())
+    return p.api_keys.list()
 
 
 @apikey_app.command("revoke")
-def apikey_revoke(key_id: int, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def apikey_revoke(key_id: int, p: Platform = HOME) -> object:
     """Stop a key at once."""
-    run(as_json, lambda: platform(home).api_keys.revoke(key_id, actor="operator"))
+    return p.api_keys.revoke(key_id, actor="operator")
 
 
 staff_app = typer.Typer(
@@ -96,18 +107,21 @@ def staff_add(
 
 
 @staff_app.command("list")
-def staff_list(home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def staff_list(p: Platform = HOME) -> object:
     """Every staff account (never the password or the TOTP secret)."""
-    run(as_json, lambda: platform(home).staff.list())
+    return p.staff.list()
 
 
 @staff_app.command("unlock")
-def staff_unlock(username: str, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def staff_unlock(username: str, p: Platform = HOME) -> object:
     """Lift a lockout after too many wrong attempts."""
-    run(as_json, lambda: platform(home).staff.unlock(username, actor="operator"))
+    return p.staff.unlock(username, actor="operator")
 
 
 @staff_app.command("disable")
-def staff_disable(username: str, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def staff_disable(username: str, p: Platform = HOME) -> object:
     """Stop an account at once (its sessions end with it)."""
-    run(as_json, lambda: platform(home).staff.disable(username, actor="operator"))
+    return p.staff.disable(username, actor="operator")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 import json
 import logging
 import os
@@ -27,6 +28,10 @@ from yinxin.errors import ValidationError, YinxinError
 
 if TYPE_CHECKING:
     from yinxin.app import Platform
+else:
+    # Commands name the platform (`p: Platform = HOME`, see on_platform) and import the name
+    # from here; nothing evaluates it at run time, so the app and its services stay unloaded.
+    Platform = Any
 
 console = Console()
 err_console = Console(stderr=True)
@@ -164,6 +169,50 @@ def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | No
         show_error(e, as_json)
         raise typer.Exit(e.exit_code) from None
     emit(result, as_json, render)
+
+
+def on_platform(
+    render: Callable[[Any], None] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., None]]:
+    """A command that asks the platform once and prints the answer, written as a function that
+    takes the platform (``p: Platform = HOME``) and returns the service's result.
+
+    Nearly every command ended the same way: ``home: Path | None = HOME``, ``as_json: bool =
+    JSON`` and ``run(as_json, lambda: platform(home)....)``. That pair and the call joining them
+    live here once. The command Typer sees has ``--home`` where ``p`` stands and ``--json``
+    last, so its options, their order and its help are as before; it builds the platform from
+    ``--home`` (first, as the lambda did) and prints the result through ``run``: ``render`` for
+    text (a function of the result alone), JSON with ``--json``, a refusal as an error line and
+    its exit code."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., None]:
+        signature = inspect.signature(fn)
+        if "p" not in signature.parameters:
+            raise TypeError(f"{fn.__name__} takes no platform p (p: Platform = HOME)")
+        params = [
+            q.replace(name="home", annotation=Path | None) if q.name == "p" else q
+            for q in signature.parameters.values()
+        ]
+        as_json = inspect.Parameter(
+            "as_json", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=JSON, annotation=bool
+        )
+
+        @functools.wraps(fn)
+        def command(**values: Any) -> None:
+            home = values.pop("home")
+            as_json = values.pop("as_json")
+            run(as_json, lambda: fn(p=platform(home), **values), render)
+
+        # Typer reads the parameters from __signature__ and their types from __annotations__
+        # (strings resolved in fn's module); the platform's own type is not one it can parse.
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*params, as_json], return_annotation=None
+        )
+        kept = {k: v for k, v in fn.__annotations__.items() if k not in ("p", "return")}
+        command.__annotations__ = {**kept, "home": Path | None, "as_json": bool}
+        return command
+
+    return wrap
 
 
 # --- input ------------------------------------------------------------------------------------

@@ -28,8 +28,10 @@ from yinxin.adapters.cli.common import (
     OWNED_CONTRACTS,
     OWNER,
     PDF_OUT,
+    Platform,
     WrittenFile,
     console,
+    on_platform,
     parse_time,
     platform,
     read_input,
@@ -176,6 +178,7 @@ def contract_template(
 
 
 @contract_app.command("draft")
+@on_platform(_show)
 def contract_draft(
     code: str = typer.Argument(..., help="The template's code (see contract templates)."),
     values: Path | None = VALUES,
@@ -185,23 +188,18 @@ def contract_draft(
     title: str | None = typer.Option(None, help="A title other than the template's."),
     owner: int | None = OWNER,
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Fill a template: values checked, PDF rendered and kept, contract drafted."""
-
-    def go():
-        p = platform(home)
-        base = p.contracts.template(code).blanks if example else ()
-        filled = _values(
-            values, set_, {b.name: b.example for b in base if b.example is not None}, attach
-        )
-        return p.contracts.draft(code, filled, title=title, owner_subscriber_id=owner, actor=actor)
-
-    run(as_json, go, _show)
+    base = p.contracts.template(code).blanks if example else ()
+    filled = _values(
+        values, set_, {b.name: b.example for b in base if b.example is not None}, attach
+    )
+    return p.contracts.draft(code, filled, title=title, owner_subscriber_id=owner, actor=actor)
 
 
 @contract_app.command("revise")
+@on_platform(_show)
 def contract_revise(
     contract_id: int = CONTRACT,
     values: Path | None = VALUES,
@@ -209,19 +207,13 @@ def contract_revise(
     attach: list[str] | None = ATTACH,
     title: str | None = typer.Option(None, help="A new title."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Change a draft's values (``--set`` changes single blanks of the current values)."""
-
-    def go():
-        p = platform(home)
-        current = p.contracts.get(contract_id).values
-        return p.contracts.revise(
-            contract_id, _values(values, set_, current, attach), title=title, actor=actor
-        )
-
-    run(as_json, go, _show)
+    current = p.contracts.get(contract_id).values
+    return p.contracts.revise(
+        contract_id, _values(values, set_, current, attach), title=title, actor=actor
+    )
 
 
 @contract_app.command("preview")
@@ -332,12 +324,12 @@ def contract_send(
 
 
 @contract_app.command("cancel")
+@on_platform(_show)
 def contract_cancel(
     contract_id: int = CONTRACT,
     reason: str = typer.Option(..., help="Why (recorded; shown to the signers' flow)."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Withdraw a contract (its sign flow, if any, is cancelled and every link dies)."""
-    run(as_json, lambda: platform(home).contracts.cancel(contract_id, reason, actor=actor), _show)
+    return p.contracts.cancel(contract_id, reason, actor=actor)

@@ -21,8 +21,10 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     PDF_OUT,
+    Platform,
     WrittenFile,
     console,
+    on_platform,
     parse_time,
     platform,
     run,
@@ -147,6 +149,7 @@ def contracts(home: Path | None = HOME, as_json: bool = JSON) -> None:
 
 
 @desk_app.command("open")
+@on_platform(_show)
 def open_request(
     contract: str = CONTRACT,
     channel: str = typer.Option(..., help="phone, web or on_site."),
@@ -158,24 +161,19 @@ def open_request(
         None, "--notice-at", help="When notice was given (ISO 8601 with offset; default now)."
     ),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Write down a notice (报修): its clocks start at the notice."""
-
-    def go():
-        return platform(home).desk.open(
-            contract,
-            channel=channel,
-            description=description,
-            severity=severity,
-            on_site_requested=on_site,
-            notice_at=parse_time(notice_at, "notice_at"),
-            reported_by=reported_by,
-            actor=actor,
-        )
-
-    run(as_json, go, _show)
+    return p.desk.open(
+        contract,
+        channel=channel,
+        description=description,
+        severity=severity,
+        on_site_requested=on_site,
+        notice_at=parse_time(notice_at, "notice_at"),
+        reported_by=reported_by,
+        actor=actor,
+    )
 
 
 def _step(verb: str):
@@ -251,21 +249,22 @@ desk_app.command("resolve", help="The problem is solved.")(
 
 
 @desk_app.command("cancel")
+@on_platform(_show)
 def cancel(
     request_id: int = REQUEST,
     reason: str = typer.Option(..., help="Why."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Withdraw a request; its clocks stop."""
-    run(as_json, lambda: platform(home).desk.cancel(request_id, reason, actor=actor), _show)
+    return p.desk.cancel(request_id, reason, actor=actor)
 
 
 @desk_app.command("show")
-def show(request_id: int = REQUEST, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform(_show)
+def show(request_id: int = REQUEST, p: Platform = HOME) -> object:
     """A request with its clocks, pauses and breaches."""
-    run(as_json, lambda: platform(home).desk.get(request_id), _show)
+    return p.desk.get(request_id)
 
 
 @desk_app.command("list")
@@ -289,6 +288,9 @@ def list_requests(
 
 
 @desk_app.command("inspect")
+@on_platform(
+    lambda i: console.print(f"[green]Inspection[/] {i.contract_number} {i.month} recorded")
+)
 def inspect(
     contract: str = CONTRACT,
     inspector: str = typer.Option(..., help="Who inspected for 乙方."),
@@ -296,21 +298,16 @@ def inspect(
     month: str | None = typer.Option(None, help="YYYY-MM (default: the month performed)."),
     performed_at: str | None = typer.Option(None, "--performed-at", help="ISO 8601; default now."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Record the month's on-site inspection (按月巡检)."""
-    run(
-        as_json,
-        lambda: platform(home).desk.record_inspection(
-            contract,
-            month=month,
-            performed_at=parse_time(performed_at, "performed_at"),
-            inspector=inspector,
-            findings=findings,
-            actor=actor,
-        ),
-        lambda i: console.print(f"[green]Inspection[/] {i.contract_number} {i.month} recorded"),
+    return p.desk.record_inspection(
+        contract,
+        month=month,
+        performed_at=parse_time(performed_at, "performed_at"),
+        inspector=inspector,
+        findings=findings,
+        actor=actor,
     )
 
 

@@ -25,8 +25,10 @@ from yinxin.adapters.cli.common import (
     OWNER,
     PIN_CODE_STDIN,
     SEAL_PIN,
+    Platform,
     WrittenFile,
     console,
+    on_platform,
     parse_time,
     platform,
     read_input,
@@ -170,13 +172,13 @@ def flow_start(
 
 
 @flow_app.command("show")
+@on_platform(_show)
 def flow_show(
     flow_id: int = FLOW,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """The flow, its documents and its signers as they stand."""
-    run(as_json, lambda: platform(home).flows.get(flow_id), _show)
+    return p.flows.get(flow_id)
 
 
 @flow_app.command("list")
@@ -226,31 +228,27 @@ def flow_urge(
 
 
 @flow_app.command("extend")
+@on_platform(_show)
 def flow_extend(
     flow_id: int = FLOW,
     deadline: str = typer.Option(..., help="The new deadline, ISO 8601 with offset."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Move a started flow's deadline later (延期)."""
-    run(
-        as_json,
-        lambda: platform(home).flows.extend(flow_id, parse_time(deadline, "deadline"), actor=actor),
-        _show,
-    )
+    return p.flows.extend(flow_id, parse_time(deadline, "deadline"), actor=actor)
 
 
 @flow_app.command("cancel")
+@on_platform(_show)
 def flow_cancel(
     flow_id: int = FLOW,
     reason: str = typer.Option(..., help="Why (recorded and shown to the parties)."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Withdraw a flow (撤回): every link stops working."""
-    run(as_json, lambda: platform(home).flows.cancel(flow_id, reason, actor=actor), _show)
+    return p.flows.cancel(flow_id, reason, actor=actor)
 
 
 @flow_app.command("sign")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, platform, run
+from yinxin.adapters.cli.common import HOME, Platform, on_platform
 
 notify_app = typer.Typer(
     no_args_is_help=True, help="Messages to holders: the send log and its outbox."
@@ -14,25 +12,25 @@ notify_app = typer.Typer(
 
 
 @notify_app.command("retry")
+@on_platform()
 def notify_retry(
     all_: bool = typer.Option(
         False, "--all", help="Ignore the back-off: retry every failed message now."
     ),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Send what is due: outbox messages never sent (their process stopped after the commit)
     and failed ones whose back-off has passed. Run it from a scheduler, e.g. every minute."""
-    run(as_json, lambda: {"sent": platform(home).notifier.retry_failed(ignore_backoff=all_)})
+    return {"sent": p.notifier.retry_failed(ignore_backoff=all_)}
 
 
 @notify_app.command("log")
+@on_platform()
 def notify_log(
     subscriber_id: int | None = None,
     status: str | None = typer.Option(None, help="pending, queued, sent or failed."),
     limit: int = 50,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """The send log, newest first (recipients masked)."""
-    run(as_json, lambda: platform(home).notifier.log(subscriber_id, limit, status=status))
+    return p.notifier.log(subscriber_id, limit, status=status)

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, OWNED_CONTRACTS, console, platform, run
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    OWNED_CONTRACTS,
+    Platform,
+    console,
+    on_platform,
+    platform,
+    run,
+)
 
 obligation_app = typer.Typer(
     no_args_is_help=True, help="Contract obligations (履约): due dates, payments, penalties."
@@ -53,14 +62,14 @@ def _show(v) -> None:
 
 
 @obligation_app.command("show")
+@on_platform(_show)
 def obligation_show(
     contract_id: int = CONTRACT,
     as_of: str | None = AS_OF,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """A contract's obligations: due, overdue (penalty to the day, explained) and met."""
-    run(as_json, lambda: platform(home).obligations.view(contract_id, as_of=as_of), _show)
+    return p.obligations.view(contract_id, as_of=as_of)
 
 
 @obligation_app.command("list")
@@ -87,31 +96,27 @@ def obligation_list(
 
 
 @obligation_app.command("track")
-def obligation_track(
-    contract_id: int = CONTRACT, actor: str = ACTOR, home: Path | None = HOME, as_json: bool = JSON
-) -> None:
+@on_platform(_show)
+def obligation_track(contract_id: int = CONTRACT, actor: str = ACTOR, p: Platform = HOME) -> object:
     """Start tracking a signed contract's terms now (the job does it at its next run)."""
-    run(as_json, lambda: platform(home).obligations.track(contract_id, actor=actor), _show)
+    return p.obligations.track(contract_id, actor=actor)
 
 
 @obligation_app.command("event")
+@on_platform(_show)
 def obligation_event(
     contract_id: int = CONTRACT,
     event: str = typer.Argument(..., help="delivered, reminded, accepted or went_live."),
     on: str = typer.Option(..., "--on", help="The day it happened (YYYY-MM-DD)."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Record a fact that fixes due dates; the due dates that wait for it follow."""
-    run(
-        as_json,
-        lambda: platform(home).obligations.record(contract_id, event, on, actor=actor),
-        _show,
-    )
+    return p.obligations.record(contract_id, event, on, actor=actor)
 
 
 @obligation_app.command("pay")
+@on_platform(_show)
 def obligation_pay(
     contract_id: int = CONTRACT,
     amount: str = typer.Argument(..., help="Yuan received: 305000, 1,305,000.00."),
@@ -121,16 +126,11 @@ def obligation_pay(
     ),
     reference: str | None = typer.Option(None, help="Bank reference or note (≤ 100)."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Record money received; part of an instalment is allowed, more than is owed is not."""
-    run(
-        as_json,
-        lambda: platform(home).obligations.pay(
-            contract_id, amount, on, obligation_id=obligation, reference=reference, actor=actor
-        ),
-        _show,
+    return p.obligations.pay(
+        contract_id, amount, on, obligation_id=obligation, reference=reference, actor=actor
     )
 
 

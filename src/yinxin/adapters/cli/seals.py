@@ -23,7 +23,9 @@ from yinxin.adapters.cli.common import (
     JSON,
     PIN_STDIN,
     SEAL_PIN,
+    Platform,
     console,
+    on_platform,
     platform,
     read_input,
     read_secret,
@@ -111,6 +113,7 @@ YEARS = typer.Option(1, help="Years of validity (never past the certificate's en
 
 
 @seal_app.command("apply")
+@on_platform(_line)
 def seal_apply(
     business_type: str = typer.Option(
         "new", help="new (新申请), renew (续费), change (变更) or cancel (注销)."
@@ -130,31 +133,26 @@ def seal_apply(
     center_text: str | None = CENTER,
     code: str | None = CODE,
     years: int = YEARS,
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = APPLICANT,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
-    run(
-        as_json,
-        lambda: _seals(home).apply(
-            business_type=business_type,
-            seal=seal,
-            subscriber_id=subscriber_id,
-            kind=kind,
-            certificate_serial=certificate,
-            project=project,
-            holder_name=holder,
-            id_type=id_type,
-            id_number=id_number,
-            declaration_accepted=declaration_accepted,
-            scan=read_input(scan, "scan"),
-            center_text=center_text,
-            code=code,
-            years=years,
-            actor=actor,
-        ),
-        _line,
+    return p.seals.apply(
+        business_type=business_type,
+        seal=seal,
+        subscriber_id=subscriber_id,
+        kind=kind,
+        certificate_serial=certificate,
+        project=project,
+        holder_name=holder,
+        id_type=id_type,
+        id_number=id_number,
+        declaration_accepted=declaration_accepted,
+        scan=read_input(scan, "scan"),
+        center_text=center_text,
+        code=code,
+        years=years,
+        actor=actor,
     )
 
 
@@ -218,19 +216,15 @@ def seal_show(
 
 
 @seal_app.command("list")
+@on_platform(_lines)
 def seal_list(
     subscriber_id: int | None = None,
     state: str | None = None,
     kind: str | None = None,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """List seals (optionally of one subscriber, state or kind)."""
-    run(
-        as_json,
-        lambda: _seals(home).list(subscriber_id=subscriber_id, state=state, kind=kind),
-        _lines,
-    )
+    return p.seals.list(subscriber_id=subscriber_id, state=state, kind=kind)
 
 
 @seal_app.command("check")
@@ -296,15 +290,17 @@ def seal_verify(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON
 
 
 @seal_app.command("records")
-def seal_records(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def seal_records(seal: str = SEAL, p: Platform = HOME) -> object:
     """Every SESeal record the seal has had (create, renew, change)."""
-    run(as_json, lambda: _seals(home).records(seal))
+    return p.seals.records(seal)
 
 
 @seal_app.command("applications")
-def seal_applications(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def seal_applications(seal: str = SEAL, p: Platform = HOME) -> object:
     """The application forms submitted for the seal."""
-    run(as_json, lambda: _seals(home).applications(seal))
+    return p.seals.applications(seal)
 
 
 # --- authorization --------------------------------------------------------------------------------
@@ -344,35 +340,32 @@ seal_app.command("withdraw")(
 
 
 @seal_app.command("grants")
+@on_platform()
 def seal_grants(
     seal: str = SEAL,
     all_: bool = typer.Option(False, "--all", help="Include withdrawn grants."),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Who may use this seal."""
-    run(as_json, lambda: _seals(home).grants(seal, include_withdrawn=all_))
+    return p.seals.grants(seal, include_withdrawn=all_)
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
 @seal_app.command("renew")
+@on_platform(_line)
 def seal_renew(
     seal: str = SEAL,
     years: int = YEARS,
     certificate: str | None = typer.Option(None, help="Move onto this (renewed) certificate."),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """续费: extend the validity (never past the certificate's end)."""
-    run(
-        as_json,
-        lambda: _seals(home).renew(seal, years=years, certificate_serial=certificate, actor=actor),
-        _line,
-    )
+    return p.seals.renew(seal, years=years, certificate_serial=certificate, actor=actor)
 
 
 @seal_app.command("change")
+@on_platform(_line)
 def seal_change(
     seal: str = SEAL,
     scan: Path | None = SCAN,
@@ -380,23 +373,18 @@ def seal_change(
     center_text: str | None = CENTER,
     code: str | None = CODE,
     certificate: str | None = typer.Option(None, help="Bind to this certificate."),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """变更: new image or data; makes a new SESeal record."""
-    run(
-        as_json,
-        lambda: _seals(home).change(
-            seal,
-            scan=read_input(scan, "scan"),
-            software=software,
-            center_text=center_text,
-            code=code,
-            certificate_serial=certificate,
-            actor=actor,
-        ),
-        _line,
+    return p.seals.change(
+        seal,
+        scan=read_input(scan, "scan"),
+        software=software,
+        center_text=center_text,
+        code=code,
+        certificate_serial=certificate,
+        actor=actor,
     )
 
 
@@ -410,6 +398,7 @@ seal_app.command("unfreeze")(
 
 
 @seal_app.command("revoke")
+@on_platform(_line)
 def seal_revoke(
     seal: str = SEAL,
     reason: str = typer.Option(
@@ -419,12 +408,11 @@ def seal_revoke(
         "unreported_change, other (004 §十一).",
     ),
     note: str | None = typer.Option(None, help="Required for reason 'other'."),
-    home: Path | None = HOME,
+    p: Platform = HOME,
     actor: str = ACTOR,
-    as_json: bool = JSON,
-) -> None:
+) -> object:
     """废止: revoke the seal for good."""
-    run(as_json, lambda: _seals(home).revoke(seal, reason=reason, actor=actor, note=note), _line)
+    return p.seals.revoke(seal, reason=reason, actor=actor, note=note)
 
 
 seal_app.command("report-pin-leak")(
@@ -475,37 +463,39 @@ def seal_change_pin(
 
 
 @seal_app.command("unlock")
+@on_platform(_line)
 def seal_unlock(
     seal: str = SEAL,
     officer: str = typer.Option(..., help="RA officer."),
     note: str | None = None,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Release the lock after too many wrong PINs (RA officer, after checking identity)."""
-    run(as_json, lambda: _seals(home).unlock(seal, officer=officer, note=note), _line)
+    return p.seals.unlock(seal, officer=officer, note=note)
 
 
 @seal_app.command("expire")
-def seal_expire(home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def seal_expire(p: Platform = HOME) -> object:
     """Mark seals past their end of validity as expired."""
-    run(as_json, lambda: {"expired": _seals(home).expire_due()})
+    return {"expired": p.seals.expire_due()}
 
 
 @seal_app.command("repair-files")
+@on_platform()
 def seal_repair_files(
     grace: float = typer.Option(
         300, help="Seconds a folder of no committed seal is left alone (a creation in progress)."
     ),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """After a crash: remove leftover temporary folders and folders of seals that never
     committed, and rewrite every seal's missing or changed files from the database."""
-    run(as_json, lambda: _seals(home).repair_files(grace_seconds=grace))
+    return p.seals.repair_files(grace_seconds=grace)
 
 
 @seal_app.command("write-files")
-def seal_write_files(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON) -> None:
+@on_platform()
+def seal_write_files(seal: str = SEAL, p: Platform = HOME) -> object:
     """Write the seal's files under <home>/seals/<esID>/ again from the database."""
-    run(as_json, lambda: _seals(home).write_files(seal))
+    return p.seals.write_files(seal)

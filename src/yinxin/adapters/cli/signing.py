@@ -24,8 +24,10 @@ from yinxin.adapters.cli.common import (
     PIN_STDIN,
     SEAL_PIN,
     SIGNER,
+    Platform,
     console,
     extended,
+    on_platform,
     parse_time,
     platform,
     read_input,
@@ -325,6 +327,18 @@ def sign_batch(
 
 
 # --- signing authorizations ------------------------------------------------------------------
+def _show_authorization(a) -> None:
+    scope = []
+    if a.counterparties:
+        scope.append("counterparties " + ", ".join(map(str, a.counterparties)))
+    if a.flow_ids:
+        scope.append("flows " + ", ".join(map(str, a.flow_ids)))
+    console.print(
+        f"#{a.id} seal {a.es_id} [bold]{a.state}[/] {a.used_documents}/{a.max_documents} used, "
+        f"until {a.valid_until:%Y-%m-%d %H:%M}Z; {'; '.join(scope) or 'any counterparty and flow'}"
+    )
+
+
 authorization_app = typer.Typer(
     no_args_is_help=True,
     help="Authorize automatic signing with an organization seal (自动签署授权), within limits.",
@@ -370,21 +384,15 @@ def authorization_grant(
 
 
 @authorization_app.command("withdraw")
+@on_platform(_show_authorization)
 def authorization_withdraw(
     authorization_id: int = typer.Argument(..., help="The authorization's id."),
     reason: str = typer.Option(..., help="Why (recorded in the audit trail)."),
     actor: str = ACTOR,
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Withdraw at once; the platform's copy of the seal key for it is deleted."""
-    run(
-        as_json,
-        lambda: platform(home).authorizations.withdraw(
-            authorization_id, actor=actor, reason=reason
-        ),
-        _show_authorization,
-    )
+    return p.authorizations.withdraw(authorization_id, actor=actor, reason=reason)
 
 
 @authorization_app.command("list")
@@ -422,18 +430,6 @@ def authorization_show(
         console.print(f"  {ok}")
 
     run(as_json, go, render)
-
-
-def _show_authorization(a) -> None:
-    scope = []
-    if a.counterparties:
-        scope.append("counterparties " + ", ".join(map(str, a.counterparties)))
-    if a.flow_ids:
-        scope.append("flows " + ", ".join(map(str, a.flow_ids)))
-    console.print(
-        f"#{a.id} seal {a.es_id} [bold]{a.state}[/] {a.used_documents}/{a.max_documents} used, "
-        f"until {a.valid_until:%Y-%m-%d %H:%M}Z; {'; '.join(scope) or 'any counterparty and flow'}"
-    )
 
 
 # OFD signing with a platform seal lives in its own module; attached here so `yinxin sign …`

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, platform, run, show_once
+from yinxin.adapters.cli.common import HOME, JSON, Platform, on_platform, platform, run, show_once
 
 webhook_app = typer.Typer(
     no_args_is_help=True, help="Webhooks: integrations told what happened, signed and retried."
@@ -43,48 +43,43 @@ def webhook_subscribe(
 
 
 @webhook_app.command("list")
+@on_platform()
 def webhook_list(
     deleted: bool = typer.Option(False, "--deleted", help="Include deleted subscriptions."),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Every subscription (never the secrets)."""
-    run(as_json, lambda: platform(home).webhooks.list(include_deleted=deleted))
+    return p.webhooks.list(include_deleted=deleted)
 
 
 @webhook_app.command("deliveries")
+@on_platform()
 def webhook_deliveries(
     subscription_id: int,
     after: int | None = typer.Option(None, help="Start after this delivery id."),
     limit: int = 50,
     state: str | None = typer.Option(None, help="pending, leased, delivered, failed or given_up."),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """The delivery log of a subscription, oldest first, each delivery with its tries."""
-    run(
-        as_json,
-        lambda: platform(home).webhooks.deliveries(
-            subscription_id, after=after, limit=limit, state=state
-        ),
-    )
+    return p.webhooks.deliveries(subscription_id, after=after, limit=limit, state=state)
 
 
 @webhook_app.command("dispatch")
+@on_platform()
 def webhook_dispatch(
     limit: int = typer.Option(500, help="Audit events to read at most."),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Turn new audit events into deliveries (safe to run anywhere, any number at once)."""
-    run(as_json, lambda: {"enqueued": platform(home).webhooks.dispatch(limit=limit)})
+    return {"enqueued": p.webhooks.dispatch(limit=limit)}
 
 
 @webhook_app.command("deliver")
+@on_platform()
 def webhook_deliver(
     limit: int = typer.Option(50, help="Deliveries to try at most."),
-    home: Path | None = HOME,
-    as_json: bool = JSON,
-) -> None:
+    p: Platform = HOME,
+) -> object:
     """Send the deliveries that are due (first tries and retries whose back-off has passed)."""
-    run(as_json, lambda: {"tried": platform(home).webhooks.deliver_due(limit=limit)})
+    return {"tried": p.webhooks.deliver_due(limit=limit)}
