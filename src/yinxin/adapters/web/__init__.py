@@ -7,7 +7,9 @@ header, an ``Idempotency-Key`` per form submission, Chinese errors next to the f
 pages hold no database session and no service call, and whatever the web can do, the API can
 do, with the same roles, scope and audit.
 
-To add a page: put its template in ``templates/`` (``{% extends "base.html" %}``), and append a
+To add a page: put its template in ``templates/`` (``{% extends "base.html" %}``, or
+``_desk.html``/``_my.html`` for the desk's and the account's tabs; base.html writes the ``Page``
+title as its heading and loads its script, ``static/pages/<template name>.js``), and append a
 ``Page`` to ``PAGES`` (or call ``add_page`` before ``mount_web``). ``section`` puts it in the
 header's navigation; ``login`` says which session its script expects (``requireSession`` in
 ``api.js`` sends anyone else to the right login page — the shell itself is public, the data is
