@@ -246,6 +246,16 @@ def parse_time(value: str | None, field: str) -> dt.datetime | None:
     return t
 
 
+def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datetime:
+    """A signing deadline from the ``DEADLINE``/``DAYS`` pair: the time ``--deadline`` gives,
+    else ``--days`` (default 7) from now on the platform's clock. ``yinxin flow create`` and
+    ``yinxin contract send`` both take it so."""
+    when = parse_time(deadline, "deadline")
+    if when is None:
+        when = p.clock.now() + dt.timedelta(days=7 if days is None else days)
+    return when
+
+
 def signer_pairs(text: str, field: str, keys: set[str], hint: str) -> dict[str, str]:
     """One ``--signer`` value, ``key=value`` pairs separated by commas, as a dict; refuses a
     part without ``=`` (naming ``hint``, the option's own help) and any key not in ``keys``.

@@ -11,7 +11,6 @@ code (2 invalid, 3 not found, 4 illegal transition, 6 conflict).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,8 @@ from yinxin.adapters.cli.common import (
     Platform,
     WrittenFile,
     console,
+    deadline_at,
     on_platform,
-    parse_time,
     platform,
     read_input,
     run,
@@ -307,9 +306,7 @@ def contract_send(
     def go():
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
-        when = parse_time(deadline, "deadline")
-        if when is None:
-            when = p.clock.now() + dt.timedelta(days=7 if days is None else days)
+        when = deadline_at(p, deadline, days)
         return p.contracts.start_signing(
             contract_id, specs, deadline=when, order=order, actor=actor
         )

@@ -10,7 +10,6 @@ signs them all with the seal PIN and that code.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
@@ -28,6 +27,7 @@ from yinxin.adapters.cli.common import (
     Platform,
     WrittenFile,
     console,
+    deadline_at,
     on_platform,
     parse_time,
     platform,
@@ -137,9 +137,7 @@ def flow_create(
         docs = [(p.name, read_input(p, f"documents[{i}]")) for i, p in enumerate(doc)]
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
-        when = parse_time(deadline, "deadline")
-        if when is None:
-            when = p.clock.now() + dt.timedelta(days=7 if days is None else days)
+        when = deadline_at(p, deadline, days)
         return p.flows.create(
             title,
             documents=docs,
