@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -153,18 +154,7 @@ class ApiKeyView:
 
     @classmethod
     def of(cls, k: ApiKey) -> ApiKeyView:
-        return cls(
-            k.id,
-            k.prefix,
-            k.name,
-            ApiRole(k.role),
-            k.organization_id,
-            k.created_by,
-            k.created_at,
-            k.expires_at,
-            k.revoked_at,
-            k.last_used_at,
-        )
+        return from_row(cls, k, role=ApiRole(k.role))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from yinxin.access.keys import ApiRole, Unauthenticated
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
+from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models.access import StaffUser
@@ -64,16 +65,7 @@ class StaffView:
 
     @classmethod
     def of(cls, row: StaffUser) -> StaffView:
-        return cls(
-            row.id,
-            row.username,
-            row.display_name,
-            ApiRole(row.role),
-            row.created_at,
-            row.locked_until,
-            row.disabled_at,
-            row.last_login_at,
-        )
+        return from_row(cls, row, role=ApiRole(row.role))
 
 
 @dataclass(frozen=True, slots=True)

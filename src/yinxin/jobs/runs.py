@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from yinxin.results import from_row
 from yinxin.store.db import Database
 from yinxin.store.models.jobs import JobRun
 from yinxin.transitions import TransitionTable, move
@@ -73,18 +74,7 @@ class JobRunView:
 
     @classmethod
     def of(cls, r: JobRun) -> JobRunView:
-        return cls(
-            r.job,
-            r.period,
-            RunState(r.state),
-            r.worker,
-            r.attempts,
-            r.started_at,
-            r.lease_until,
-            r.finished_at,
-            r.result,
-            r.error,
-        )
+        return from_row(cls, r, state=RunState(r.state))
 
 
 @dataclass(frozen=True)

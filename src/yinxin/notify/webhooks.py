@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import ConfigurationError, IllegalTransition, NotFound, ValidationError
+from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import AuditEvent, Certificate, Subscriber
@@ -238,18 +239,12 @@ class SubscriptionView:
 
     @classmethod
     def of(cls, w: WebhookSubscription) -> SubscriptionView:
-        return cls(
-            w.id,
-            w.url,
-            tuple(json.loads(w.events)),
-            w.description,
-            w.owner_organization_id,
-            SubscriptionState(w.state),
-            w.state_reason,
-            w.created_by,
-            w.created_at,
-            w.updated_at,
-            w.previous_until if w.previous_secret_wrapped else None,
+        return from_row(
+            cls,
+            w,
+            events=tuple(json.loads(w.events)),
+            state=SubscriptionState(w.state),
+            previous_secret_until=w.previous_until if w.previous_secret_wrapped else None,
         )
 
 

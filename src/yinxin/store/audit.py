@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.context import request_id
+from yinxin.results import from_row
 from yinxin.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -172,17 +173,7 @@ class AuditEventView:
 
     @classmethod
     def of(cls, e: AuditEvent) -> AuditEventView:
-        return cls(
-            e.seq,
-            e.at,
-            e.actor,
-            e.action,
-            e.subject_type,
-            e.subject_id,
-            json.loads(e.data or "{}"),
-            e.prev_hash,
-            e.hash,
-        )
+        return from_row(cls, e, data=json.loads(e.data or "{}"))
 
 
 def events(
