@@ -189,33 +189,27 @@ export function who(actor, session) {
 export const emptyRow = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
 
 /**
- * One page of a desk listing into its table (certificates, seals, audit events): GET `path`,
- * 50 at a time, with `query`'s non-empty values and, to continue (`append`), `after`; the rows
- * are appended, or else replace the table's (an `emptyRow` of `columns` saying `empty` when
- * there are none); `more` shows while a next page exists. Answers the page: its `next` is the
- * `after` that continues.
+ * A desk listing that pages (certificates, seals, audit events) in the table whose id is
+ * `table`: answers `load(append)`, which GETs `path` 50 at a time with `query()`'s non-empty
+ * values and, to continue (`append`), the `after` where the last page ended; the rows (`row` of
+ * each item) are appended, or else replace the table's — one muted row saying `empty` across
+ * the header's columns when there are none. The page's #more button shows while a next page
+ * exists, and continues it. `onPage(page, append)` hears of every page shown.
  */
-export async function fillPage({ path, query = {}, append, after, body, row, columns, empty, more }) {
-  const q = new URLSearchParams({ limit: "50" });
-  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
-  if (append && after) q.set("after", after);
-  const page = await api("GET", `${path}?${q}`);
-  more.hidden = !page.next;
-  const rows = page.items.map(row);
-  if (append) body.append(...rows);
-  else body.replaceChildren(...(rows.length ? rows : [emptyRow(columns, empty)]));
-  return page;
-}
-
-/**
- * A desk listing that pages (certificates, seals, audit events): answers `load(append)`, which
- * fills the table through fillPage with `query()`'s values and remembers where the next page
- * starts; `more` continues it. `onPage(page, append)` hears of every page shown.
- */
-export function pagedListing({ path, query, body, row, columns, empty, more, onPage }) {
+export function pagedListing({ path, query, table, row, empty, onPage }) {
+  const t = document.getElementById(table);
+  const body = t.tBodies[0];
+  const more = document.getElementById("more");
   let next = null;
   const load = async (append = false) => {
-    const page = await fillPage({ path, query: query(), append, after: next, body, row, columns, empty, more });
+    const q = new URLSearchParams({ limit: "50" });
+    for (const [k, v] of Object.entries(query())) if (v) q.set(k, v);
+    if (append && next) q.set("after", next);
+    const page = await api("GET", `${path}?${q}`);
+    more.hidden = !page.next;
+    const rows = page.items.map(row);
+    if (append) body.append(...rows);
+    else body.replaceChildren(...(rows.length ? rows : [emptyRow(t.tHead.rows[0].cells.length, empty)]));
     next = page.next;
     if (onPage) onPage(page, append);
     return page;

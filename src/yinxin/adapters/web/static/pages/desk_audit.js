@@ -73,9 +73,8 @@ function row(e) {
 }
 
 const load = pagedListing({
-  path: "/audit/events", query: () => query,
-  body: document.querySelector("#events tbody"), row, columns: 6,
-  empty: "没有符合条件的事件", more: document.getElementById("more"),
+  path: "/audit/events", query: () => query, table: "events", row,
+  empty: "没有符合条件的事件",
   onPage: (page, append) => {
     shown = append ? shown + page.items.length : page.items.length;
     document.getElementById("count").textContent = `已显示 ${shown} 条${page.next ? "，还有更多" : ""}`;

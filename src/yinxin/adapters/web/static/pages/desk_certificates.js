@@ -26,9 +26,8 @@ function row(c) {
 }
 
 const load = pagedListing({
-  path: "/certificates", query: () => ({ status: filter.value }),
-  body: document.querySelector("#certificates tbody"), row, columns: 6,
-  empty: "没有符合条件的证书", more: document.getElementById("more"),
+  path: "/certificates", query: () => ({ status: filter.value }), table: "certificates", row,
+  empty: "没有符合条件的证书",
 });
 
 function allowed(c) {

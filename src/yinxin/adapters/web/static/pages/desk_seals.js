@@ -25,9 +25,8 @@ function row(s) {
 }
 
 const load = pagedListing({
-  path: "/seals", query: () => ({ state: filter.value }),
-  body: document.querySelector("#seals tbody"), row, columns: 7,
-  empty: "没有符合条件的印章", more: document.getElementById("more"),
+  path: "/seals", query: () => ({ state: filter.value }), table: "seals", row,
+  empty: "没有符合条件的印章",
 });
 
 function allowed(s) {
