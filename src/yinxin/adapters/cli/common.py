@@ -215,6 +215,57 @@ def on_platform(
     return wrap
 
 
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options that always travel together into one value (a seal's placement: anchor, page,
+    x, y, width), declared once for every command that takes them.
+
+    A command names the value as one parameter with the group as its default (``placement:
+    Callable[[], Placement] = PLACEMENT``) and is decorated with :func:`grouped`. ``options``
+    are ``(name, type, Typer default)`` in the order ``--help`` lists them; ``make`` turns
+    their values (by name) into the value."""
+
+    make: Callable[..., Any]
+    options: tuple[tuple[str, Any, Any], ...]
+
+
+def grouped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Typer sees each :class:`OptionGroup` parameter of ``fn`` as the group's options, in its
+    place; ``fn`` gets a function of no arguments that makes the group's value from them.
+    The command calls it where it needs the value, so a refusal (no anchor and no x/y) comes
+    at the point it came when the options were written out in the command."""
+    signature = inspect.signature(fn)
+    groups = {
+        q.name: q.default
+        for q in signature.parameters.values()
+        if isinstance(q.default, OptionGroup)
+    }
+    params: list[inspect.Parameter] = []
+    annotations = {k: v for k, v in fn.__annotations__.items() if k not in groups}
+    for q in signature.parameters.values():
+        if q.name not in groups:
+            params.append(q)
+            continue
+        for name, kind, default in groups[q.name].options:
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=kind
+                )
+            )
+            annotations[name] = kind
+
+    @functools.wraps(fn)
+    def command(**values: Any) -> Any:
+        for name, group in groups.items():
+            given = {option: values.pop(option) for option, _, _ in group.options}
+            values[name] = functools.partial(group.make, **given)
+        return fn(**values)
+
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = annotations
+    return command
+
+
 # --- input ------------------------------------------------------------------------------------
 @overload
 def read_input(path: Path, field: str) -> bytes: ...

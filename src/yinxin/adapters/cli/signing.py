@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,9 +25,11 @@ from yinxin.adapters.cli.common import (
     PIN_STDIN,
     SEAL_PIN,
     SIGNER,
+    OptionGroup,
     Platform,
     console,
     extended,
+    grouped,
     on_platform,
     parse_time,
     platform,
@@ -39,6 +42,11 @@ from yinxin.adapters.cli.common import (
 )
 from yinxin.adapters.cli.sign_ofd import request_code
 from yinxin.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from yinxin.pdf.sign import Placement
 
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
 IN = typer.Option(..., "--in", help="The PDF to be signed.")
@@ -74,6 +82,19 @@ def _placement(
     return Placement(page=page, x_mm=x, y_mm=y, anchor=anchor, **kw)
 
 
+# Where the seal goes on the page, the same five options for `sign pdf` and `sign batch`.
+PLACEMENT = OptionGroup(
+    _placement,
+    (
+        ("anchor", str | None, ANCHOR),
+        ("page", int | None, PAGE),
+        ("x", float | None, None),
+        ("y", float | None, None),
+        ("width", float | None, WIDTH),
+    ),
+)
+
+
 @sign_app.command("code")
 def sign_code(
     input: Path = IN,
@@ -86,6 +107,7 @@ def sign_code(
 
 
 @sign_app.command("pdf")
+@grouped
 def sign_pdf_cmd(
     input: Path = IN,
     output: Path = OUT,
@@ -95,11 +117,7 @@ def sign_pdf_cmd(
     code: str | None = CODE,
     pin: str | None = SEAL_PIN,
     pin_stdin: bool = PIN_CODE_STDIN,
-    anchor: str | None = ANCHOR,
-    page: int | None = PAGE,
-    x: float | None = None,
-    y: float | None = None,
-    width: float | None = WIDTH,
+    placement: Callable[[], Placement] = PLACEMENT,
     role: str | None = ROLE,
     level: str = LEVEL,
     lock: bool = typer.Option(False, help="Last signer: lock the document."),
@@ -127,7 +145,7 @@ def sign_pdf_cmd(
             signer_subscriber_id=signer,
             challenge_id=challenge,
             code=the_code,
-            placement=_placement(anchor, page, x, y, width),
+            placement=placement(),
             role=role,
             level=level,
             lock=lock,
@@ -241,6 +259,7 @@ def _batch_out(path: Path, out_dir: Path | None) -> Path:
 
 
 @sign_app.command("batch")
+@grouped
 def sign_batch(
     files: list[Path] = typer.Argument(..., help="The PDFs to sign (1 to 100), in this order."),
     seal: str = SEAL,
@@ -254,11 +273,7 @@ def sign_batch(
     out_dir: Path | None = typer.Option(
         None, "--out-dir", help="Where the signed files go (default: beside each input)."
     ),
-    anchor: str | None = ANCHOR,
-    page: int | None = PAGE,
-    x: float | None = None,
-    y: float | None = None,
-    width: float | None = WIDTH,
+    placement: Callable[[], Placement] = PLACEMENT,
     role: str | None = ROLE,
     level: str = LEVEL,
     home: Path | None = HOME,
@@ -274,9 +289,9 @@ def sign_batch(
     from yinxin.signing.batch import BatchItem
 
     def items():
-        placement = _placement(anchor, page, x, y, width)
+        where = placement()
         return [
-            BatchItem(read_input(f, f"files[{i}]"), f.name, placement, role)
+            BatchItem(read_input(f, f"files[{i}]"), f.name, where, role)
             for i, f in enumerate(files)
         ]
 
