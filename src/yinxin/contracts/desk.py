@@ -334,21 +334,12 @@ def _contract_view(c: DeskContract) -> ContractView:
     from decimal import ROUND_HALF_UP
 
     annual = Decimal(c.annual_fee)
-    return ContractView(
-        id=c.id,
-        number=c.number,
-        contract_id=c.contract_id,
-        title=c.title,
-        party_a=c.party_a,
-        party_b=c.party_b,
+    return from_row(
+        ContractView,
+        c,
         annual_fee=annual,
         monthly_fee=monthly_fee(annual).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
         penalty_per_breach=penalty_per_breach(annual),
-        starts_on=c.starts_on,
-        ends_on=c.ends_on,
-        workday_response_hours=c.workday_response_hours,
-        other_response_hours=c.other_response_hours,
-        on_site_hours=c.on_site_hours,
     )
 
 

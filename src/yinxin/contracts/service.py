@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.results import from_row
 from yinxin.signing.flows import SignerLink  # a result type of ours (the API schema reads it)
 from yinxin.store.audit import event
 from yinxin.store.db import Database
@@ -649,26 +650,8 @@ class Contracts:
             )
         except NotFound:  # a template version no longer shipped: the stored PDF still is
             parties = ()
-        return ContractView(
-            id=row.id,
-            number=row.number,
-            title=row.title,
-            template_code=row.template_code,
-            template_version=row.template_version,
-            state=ContractState(row.state),
-            values=values,
-            parties=parties,
-            pdf_sha256=row.pdf_sha256,
-            pdf_size=row.pdf_size,
-            owner_subscriber_id=row.owner_subscriber_id,
-            flow_id=row.flow_id,
-            signed_sha256=row.signed_sha256,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            sent_at=row.sent_at,
-            signed_at=row.signed_at,
-            cancelled_at=row.cancelled_at,
-            reason=row.reason,
+        return from_row(
+            ContractView, row, state=ContractState(row.state), values=values, parties=parties
         )
 
 

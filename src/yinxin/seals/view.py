@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.registry.lifecycle import CertificateState, HoldKind
 from yinxin.registry.views import KeyHolder
+from yinxin.results import from_row
 from yinxin.seals.catalogue import KINDS, ImageSource, SealKind
 from yinxin.seals.files import SealFiles
 from yinxin.seals.grants import granted_members
@@ -106,35 +107,19 @@ class SealViews:
         cert, key = certificate_and_key(s, seal)
         grants = granted_members(s, seal.id)
         p = problem(s, seal, cert, key, None, now or self.clock.now())
-        return SealView(
-            id=seal.id,
-            es_id=seal.es_id,
+        return from_row(
+            SealView,
+            seal,
             kind=SealKind(seal.kind),
             kind_title=KINDS[seal.kind].title,
-            name=seal.name,
-            subscriber_id=seal.subscriber_id,
             certificate_serial=cert.serial_hex,
             certificate_status=CertificateState(cert.status),
             certificate_hold_kind=HoldKind(cert.hold_kind) if cert.hold_kind else None,
             key=KeyHolder.PLATFORM if key else KeyHolder.SUBSCRIBER,
-            holder_name=seal.holder_name,
-            holder_id_type=seal.holder_id_type,
             holder_id_number=seal.holder_id_number if reveal else mask(seal.holder_id_number),
-            project=seal.project,
             image_source=ImageSource(seal.image_source),
-            center_text=seal.center_text,
-            code=seal.code,
             state=SealState(seal.state),
             hold_kind=SealHoldKind(seal.hold_kind) if seal.hold_kind else None,
-            held_at=seal.held_at,
-            revoked_at=seal.revoked_at,
-            revocation_reason=seal.revocation_reason,
-            ended_at=seal.ended_at,
-            valid_start=seal.valid_start,
-            valid_end=seal.valid_end,
-            width_mm=seal.width_mm,
-            height_mm=seal.height_mm,
-            version=seal.version,
             locked=bool(key and key.locked),
             failed_pin_attempts=key.failed_attempts if key else None,
             usable=p is None,
@@ -143,6 +128,4 @@ class SealViews:
             png_sha256=sha(seal.png),
             seseal_sha256=sha(seal.seseal),
             files=str(self.files.directory(seal.es_id)) if seal.es_id else None,
-            created_at=seal.created_at,
-            updated_at=seal.updated_at,
         )
