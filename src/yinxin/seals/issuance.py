@@ -91,6 +91,16 @@ def _duplicate(sub: Subscriber, kind: str, es_id: str | None) -> Conflict:
     )
 
 
+def _no_text_on_personal(kind: str, center_text: str | None, code: str | None) -> None:
+    """A personal seal is the holder's name alone: refused, naming the field, for a new seal
+    and for a change alike."""
+    if kind == SealKind.PERSONAL and (center_text or code):
+        raise ValidationError(
+            "a personal seal has no centre text or code",
+            field="center_text" if center_text else "code",
+        )
+
+
 def _switch_certificate(
     s: Session, seal: Seal, serial: str | None, now: dt.datetime
 ) -> Certificate:
@@ -214,11 +224,7 @@ class SealIssuance:
             )
         check_holder(sub, kind, form)
         cert = certificate_for(s, certificate_serial, sub, kind, now)
-        if kind == SealKind.PERSONAL and (center_text or code):
-            raise ValidationError(
-                "a personal seal has no centre text or code",
-                field="center_text" if center_text else "code",
-            )
+        _no_text_on_personal(kind, center_text, code)
         dup = (
             s.execute(
                 select(Seal.es_id).where(
@@ -406,11 +412,7 @@ class SealIssuance:
         if form:
             check_holder(sub, row.kind, form)
         cert = _switch_certificate(s, row, certificate_serial, now)
-        if row.kind == SealKind.PERSONAL and (center_text or code):
-            raise ValidationError(
-                "a personal seal has no centre text or code",
-                field="center_text" if center_text else "code",
-            )
+        _no_text_on_personal(row.kind, center_text, code)
         if scan_sha and software:
             raise ValidationError(
                 "give a scan or ask for a software-made image, not both", field="scan"
