@@ -320,6 +320,17 @@ export async function requireSession(kind) {
   return s;
 }
 
+/** The signed-in session the contract and sign-flow pages need, of whichever kind (the API
+ * decides what it may see); without one, or with an expired one, to the subscriber login page. */
+export async function requireSubscriber() {
+  const s = await currentSession();
+  if (!s || s.expired) {
+    goLogin("subscriber", Boolean(s && s.expired));
+    return new Promise(() => {}); // the page is leaving
+  }
+  return s;
+}
+
 export async function logout() {
   if (leaving) return;
   leaving = true;

@@ -1,10 +1,10 @@
 // 合同详情: the contract's facts and values, its PDF (signed once every party signed), sending
 // it for signing (one signer and seal per party; the links are shown once) and cancelling it.
-import { api, bindForm, currentSession, el, fmtTime, goLogin, recordOrNotFound, saveBlob } from "/static/api.js";
+import { api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob } from "/static/api.js";
 import { facts, yuan } from "/static/pages/common.js";
-import { contractBadge, requireSubscriber } from "/static/pages/contract_labels.js";
+import { contractBadge } from "/static/pages/contract_labels.js";
 
-await requireSubscriber(currentSession, goLogin);
+await requireSubscriber();
 const $ = (id) => document.getElementById(id);
 const id = Number(location.pathname.split("/")[2]);
 

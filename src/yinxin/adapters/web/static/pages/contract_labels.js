@@ -10,12 +10,3 @@ export function contractBadge(state) {
   const [text, kind] = CONTRACT_STATES[state] || [state, ""];
   return el("span", { class: `badge ${kind}`.trim(), "data-state": state, text });
 }
-
-export async function requireSubscriber(currentSession, goLogin) {
-  const session = await currentSession();
-  if (!session || session.expired) {
-    goLogin("subscriber", Boolean(session && session.expired));
-    await new Promise(() => {});
-  }
-  return session;
-}

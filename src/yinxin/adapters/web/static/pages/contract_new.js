@@ -2,12 +2,11 @@
 // refusal from the API shows next to its blank), a payment schedule as rows, a PDF preview,
 // and saving the draft.
 import {
-  FIELD_MESSAGES, api, bindForm, clearErrors, currentSession, el, goLogin, saveBlob, showError,
+  FIELD_MESSAGES, api, bindForm, clearErrors, el, requireSubscriber, saveBlob, showError,
 } from "/static/api.js";
 import { options, param } from "/static/pages/common.js";
-import { requireSubscriber } from "/static/pages/contract_labels.js";
 
-await requireSubscriber(currentSession, goLogin);
+await requireSubscriber();
 const $ = (id) => document.getElementById(id);
 const form = $("contract-form");
 const templates = await api("GET", "/contract-templates");

@@ -1,9 +1,9 @@
 // 合同: the template library (each with a button to fill it in) and the caller's contracts,
 // newest first, each linking to its page.
-import { allItems, api, currentSession, el, fmtTime, goLogin } from "/static/api.js";
-import { contractBadge, requireSubscriber } from "/static/pages/contract_labels.js";
+import { allItems, api, el, fmtTime, requireSubscriber } from "/static/api.js";
+import { contractBadge } from "/static/pages/contract_labels.js";
 
-await requireSubscriber(currentSession, goLogin);
+await requireSubscriber();
 const templates = await api("GET", "/contract-templates");
 document.querySelector("#templates tbody").replaceChildren(...templates.map((t) =>
   el("tr", { "data-template": t.code },

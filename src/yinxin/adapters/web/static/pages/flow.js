@@ -2,8 +2,8 @@
 // urge (催签) a signer whose turn it is, cancel (撤回) with a reason, download the document as
 // signed so far and the evidence report (出证, PDF); the current document drawn page by page.
 import {
-  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, currentSession, el, fmtTime, goLogin,
-  messageFor, newKey, recordOrNotFound, saveBlob, toast,
+  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, messageFor, newKey,
+  recordOrNotFound, requireSubscriber, saveBlob, toast,
 } from "/static/api.js";
 import { SIGNER_STATES, stateBadge } from "/static/pages/flow_labels.js";
 
@@ -12,11 +12,7 @@ Object.assign(FIELD_MESSAGES, { reason: "请填写撤回原因（500字以内）
 
 const $ = (id) => document.getElementById(id);
 const id = Number(location.pathname.split("/")[2]);
-const session = await currentSession();
-if (!session || session.expired) {
-  goLogin("subscriber", Boolean(session && session.expired));
-  await new Promise(() => {});
-}
+await requireSubscriber();
 if (new URLSearchParams(location.search).get("sent")) $("sent-notice").hidden = false;
 
 let shown = null; // the flow as last drawn (state and document versions)

@@ -4,7 +4,7 @@
 // (POST /flows, then POST /flows/{id}/start). One submission is one Idempotency-Key (the start
 // uses the same key with ":start"), so a retry after a dropped answer creates and starts once.
 import {
-  ApiError, FIELD_MESSAGES, api, bindForm, currentSession, el, goLogin, upload,
+  ApiError, FIELD_MESSAGES, api, bindForm, el, requireSubscriber, upload,
 } from "/static/api.js";
 
 Object.assign(FIELD_MESSAGES, {
@@ -20,11 +20,7 @@ const rows = $("signers");
 const state = { file: null, sizes: [], loaded: 0, count: 0, placing: null };
 
 // --- who sends ----------------------------------------------------------------------------
-const session = await currentSession();
-if (!session || session.expired) {
-  goLogin("subscriber", Boolean(session && session.expired));
-  await new Promise(() => {}); // the page is leaving
-}
+const session = await requireSubscriber();
 $("sender-name").textContent = `发起方：${session.display_name}`;
 try {
   const seals = await api("GET", "/seals?limit=200");

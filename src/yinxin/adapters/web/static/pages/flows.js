@@ -1,13 +1,9 @@
 // 合同签署: the sign flows of the caller's organization (the API scopes a subscriber's session
 // to its own organization), newest first, each linking to its progress page.
-import { allItems, currentSession, el, fmtTime, goLogin } from "/static/api.js";
+import { allItems, el, fmtTime, requireSubscriber } from "/static/api.js";
 import { stateBadge } from "/static/pages/flow_labels.js";
 
-const session = await currentSession();
-if (!session || session.expired) {
-  goLogin("subscriber", Boolean(session && session.expired));
-  await new Promise(() => {});
-}
+await requireSubscriber();
 const items = await allItems("/flows");
 items.reverse();
 const body = document.querySelector("#flows tbody");

@@ -6,11 +6,10 @@
 //   记录收款     — an amount received on a day against one payment (POST …/obligations/payments).
 // A refusal is worded in Chinese and shown at the field the API names (event, on, amount,
 // obligation_id); nothing is redrawn then, so a refused overpayment leaves the list as it was.
-import { ApiError, api, bindForm, currentSession, el, goLogin } from "/static/api.js";
+import { ApiError, api, bindForm, el, requireSubscriber } from "/static/api.js";
 import { emptyRow, yuan } from "/static/pages/common.js";
-import { requireSubscriber } from "/static/pages/contract_labels.js";
 
-await requireSubscriber(currentSession, goLogin);
+await requireSubscriber();
 const $ = (s) => document.querySelector(s);
 const STATUS = { pending: "到期日待定", due: "待履行", overdue: "已逾期", met: "已履行" };
 const STAGE = {
