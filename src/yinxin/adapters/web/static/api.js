@@ -352,6 +352,15 @@ export function el(tag, attrs = {}, ...children) {
   return n;
 }
 
+/** A file's bytes as base64, for the JSON bodies that carry a document (batch signing, a new
+ * flow's PDF, a contract's appendices). */
+export const base64Of = (file) => new Promise((resolve, reject) => {
+  const reader = new FileReader();
+  reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+  reader.onerror = () => reject(reader.error);
+  reader.readAsDataURL(file);
+});
+
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);

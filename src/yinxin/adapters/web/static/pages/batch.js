@@ -2,7 +2,7 @@
 // (POST /batches/code: the SMS says how many documents) and one PIN entry (POST /batches/sign:
 // every document signed or none). Both submissions carry an Idempotency-Key.
 import {
-  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, requireSession, saveBlob,
+  ApiError, FIELD_MESSAGES, MESSAGES, api, base64Of, bindForm, el, requireSession, saveBlob,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, { wrong_pin: "印章密码错误", anchor_not_found: "文件中找不到该关键字" });
@@ -17,18 +17,12 @@ $("my-seals").replaceChildren(...mine.map((s) => el("option", { value: s.es_id, 
 if (mine.length === 1) $("seal").value = mine[0].es_id;
 
 const docs = []; // {name, size, content_base64}
-const read = (file) => new Promise((resolve, reject) => {
-  const r = new FileReader();
-  r.onload = () => resolve(String(r.result).split(",")[1]);
-  r.onerror = () => reject(r.error);
-  r.readAsDataURL(file);
-});
 
 async function add(files) {
   for (const f of files) {
     if (!/\.pdf$/i.test(f.name) && f.type !== "application/pdf") continue;
     if (docs.some((d) => d.name === f.name && d.size === f.size)) continue;
-    docs.push({ name: f.name, size: f.size, content_base64: await read(f) });
+    docs.push({ name: f.name, size: f.size, content_base64: await base64Of(f) });
   }
   $("challenge-id").value = ""; // a new list needs a new code
   $("sent-to").hidden = true;

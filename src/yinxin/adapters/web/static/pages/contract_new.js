@@ -2,7 +2,7 @@
 // refusal from the API shows next to its blank), a payment schedule as rows, a PDF preview,
 // and saving the draft.
 import {
-  FIELD_MESSAGES, api, bindForm, clearErrors, el, requireSubscriber, saveBlob, showError,
+  FIELD_MESSAGES, api, base64Of, bindForm, clearErrors, el, requireSubscriber, saveBlob, showError,
 } from "/static/api.js";
 import { options, param } from "/static/pages/common.js";
 
@@ -97,13 +97,6 @@ function fill(values) {
     }
   }
 }
-
-const base64Of = (file) => new Promise((resolve, reject) => {
-  const reader = new FileReader();
-  reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
-  reader.onerror = () => reject(reader.error);
-  reader.readAsDataURL(file);
-});
 
 async function collect() {
   const t = byCode[$("template").value];

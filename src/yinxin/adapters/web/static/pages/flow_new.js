@@ -4,7 +4,7 @@
 // (POST /flows, then POST /flows/{id}/start). One submission is one Idempotency-Key (the start
 // uses the same key with ":start"), so a retry after a dropped answer creates and starts once.
 import {
-  ApiError, FIELD_MESSAGES, api, bindForm, el, requireSubscriber, upload,
+  ApiError, FIELD_MESSAGES, api, base64Of, bindForm, el, requireSubscriber, upload,
 } from "/static/api.js";
 
 Object.assign(FIELD_MESSAGES, {
@@ -180,14 +180,6 @@ function drawMarkers() {
 }
 
 // --- send ---------------------------------------------------------------------------------
-function base64(file) {
-  return new Promise((resolve, reject) => {
-    const r = new FileReader();
-    r.onload = () => resolve(String(r.result).split(",")[1]);
-    r.onerror = () => reject(r.error);
-    r.readAsDataURL(file);
-  });
-}
 
 // the API names the field (signers[1].seal); say what is wrong with it in Chinese
 function explain(err) {
@@ -230,7 +222,7 @@ bindForm(form, {
     if (!data.deadline || Number.isNaN(when.getTime())) throw new ApiError(400, { code: "explained", field: "deadline", detail: FIELD_MESSAGES.deadline });
     const body = {
       title: data.title.trim(),
-      documents: [{ name: state.file.name, content_base64: await base64(state.file) }],
+      documents: [{ name: state.file.name, content_base64: await base64Of(state.file) }],
       signers,
       order: data.order,
       deadline: when.toISOString(),
