@@ -184,11 +184,9 @@ class OfdSigning:
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )
-        unlocked, done = self.signing.unlock_for_signer(who, document_sha256=digest)
-        if done is not None:
-            previous = self.signing._signed_with(done, signer_subscriber_id, digest)
-            if previous is not None:
-                return SignedOfdDocument(previous.pdf, previous.record, replayed=True)
+        unlocked, previous = self.signing.unlock_or_replay(who, digest)
+        if previous is not None:
+            return SignedOfdDocument(previous.pdf, previous.record, replayed=True)
         stamp = unlocked.stamp
         cert_der = unlocked.certificate.public_bytes(DER)
         now = self.clock.now()

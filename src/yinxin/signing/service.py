@@ -295,6 +295,17 @@ class SigningService:
         )
         return unlocked, done
 
+    def unlock_or_replay(
+        self, who: SignerCredentials, digest: str
+    ) -> tuple[UnlockedSeal, SignedDocument | None]:
+        """``unlock_for_signer`` for one document (PDF, OFD, GB/T 38540 PDF), and the signed
+        file its confirmation already made if this is a retry (else None): the caller answers
+        with that file instead of signing twice."""
+        unlocked, done = self.unlock_for_signer(who, document_sha256=digest)
+        if done is None:
+            return unlocked, None
+        return unlocked, self._signed_with(done, who.signer_subscriber_id, digest)
+
     def record_signatures(
         self,
         s: Session,
@@ -406,11 +417,9 @@ class SigningService:
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )
-        unlocked, done = self.unlock_for_signer(who, document_sha256=digest)
-        if done is not None:
-            previous = self._signed_with(done, signer_subscriber_id, digest)
-            if previous is not None:
-                return previous
+        unlocked, previous = self.unlock_or_replay(who, digest)
+        if previous is not None:
+            return previous
         confirmation_token = self.confirmed(who, document=document)
         req = self.sign_request(
             document,
