@@ -1,7 +1,9 @@
 // What the self-service, seal and desk pages share beyond api.js: Chinese messages for the
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
-import { ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, el, messageFor, toast } from "/static/api.js";
+import {
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, commonName, el, label, messageFor, toast,
+} from "/static/api.js";
 
 Object.assign(MESSAGES, {
   duplicate: "该证件号码（或信用代码）已登记，请直接登录",
@@ -169,6 +171,20 @@ export function stateBadge(kind, value, extra) {
 export function certBadge(c) {
   if (c.status === "on_hold") return badge(LABELS.hold[c.hold_kind] || "已冻结", "warn");
   return stateBadge("certificate", c.status);
+}
+
+/** A row of the certificates table (_certificates_table.html, the desk's list and the holder's):
+ * the serial as `serial` (its text, or a link), holder, type, status and end of validity, then
+ * `action` (the desk's 办理 button, the holder's link to the certificate). */
+export function certificateRow(c, serial, action) {
+  return el("tr", { "data-serial": c.serial },
+    el("td", { class: "mono" }, serial),
+    el("td", { text: commonName(c.subject) }),
+    el("td", { text: label("profile", c.profile) }),
+    el("td", {}, certBadge(c)),
+    el("td", { text: day(c.not_after) }),
+    el("td", {}, action),
+  );
 }
 
 /** A seal's state; frozen, why. */

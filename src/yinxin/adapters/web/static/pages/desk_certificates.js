@@ -1,9 +1,9 @@
 // Certificates at the desk: the list (GET /certificates?status=, paged) and the lifecycle verbs
 // the selected certificate's state allows — freeze, unfreeze, report loss, restore, revoke with a
 // reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer.
-import { api, commonName, el, fmtTime, label, requireSession } from "/static/api.js";
+import { api, commonName, fmtTime, label, requireSession } from "/static/api.js";
 import {
-  CERT_REASONS, actButton, certBadge, day, facts, lifecycleForm, options, pagedListing,
+  CERT_REASONS, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -14,16 +14,7 @@ const VERBS = {
 };
 let current = null;
 
-function row(c) {
-  return el("tr", { "data-serial": c.serial },
-    el("td", { class: "mono", text: c.serial }),
-    el("td", { text: commonName(c.subject) }),
-    el("td", { text: label("profile", c.profile) }),
-    el("td", {}, certBadge(c)),
-    el("td", { text: day(c.not_after) }),
-    el("td", {}, actButton(() => select(c))),
-  );
-}
+const row = (c) => certificateRow(c, c.serial, actButton(() => select(c)));
 
 const load = pagedListing({
   path: "/certificates", query: () => ({ status: filter.value }), table: "certificates", row,

@@ -1,7 +1,7 @@
 // The subscriber's applications (with their payment and the reviewer's decision) and
 // certificates: GET /applications?state=, /applications/{id}/payments, /certificates.
-import { api, commonName, el, fmtTime, label, requireSession } from "/static/api.js";
-import { certBadge, day, emptyRow, stateBadge } from "/static/pages/common.js";
+import { api, el, fmtTime, label, requireSession } from "/static/api.js";
+import { certificateRow, emptyRow, stateBadge } from "/static/pages/common.js";
 
 await requireSession("subscriber");
 const [pending, approved, rejected, certs] = await Promise.all([
@@ -38,12 +38,8 @@ document.querySelector("#applications tbody").replaceChildren(
 );
 
 document.querySelector("#certificates tbody").replaceChildren(
-  ...(certs.items.length ? certs.items.map((c) => el("tr", { "data-serial": c.serial },
-    el("td", { class: "mono" }, el("a", { href: `/my/certificate?serial=${c.serial}`, text: c.serial })),
-    el("td", { text: commonName(c.subject) }),
-    el("td", { text: label("profile", c.profile) }),
-    el("td", {}, certBadge(c)),
-    el("td", { text: day(c.not_after) }),
-    el("td", {}, el("a", { href: `/my/certificate?serial=${c.serial}`, text: "详情与下载" })),
+  ...(certs.items.length ? certs.items.map((c) => certificateRow(c,
+    el("a", { href: `/my/certificate?serial=${c.serial}`, text: c.serial }),
+    el("a", { href: `/my/certificate?serial=${c.serial}`, text: "详情与下载" }),
   )) : [emptyRow(6, "暂无证书")]),
 );
