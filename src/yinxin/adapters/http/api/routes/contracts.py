@@ -22,6 +22,7 @@ from yinxin.adapters.http.api.context import (
     owner_of_new,
     scope_organization,
 )
+from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.service import (
     ContractSigner,
@@ -34,7 +35,6 @@ router = APIRouter(tags=["contracts"])
 Drafter = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 ContractId = Annotated[int, Path(ge=1, le=2**62)]
 Code = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[a-z0-9-]+$")]
-PDF = {200: {"content": {"application/pdf": {}}}}
 Values = Annotated[
     dict[str, Any],
     Field(
@@ -106,7 +106,7 @@ def get_template(code: Code, platform: Plat, principal: Drafter):
 def preview(code: Code, body: PreviewIn, platform: Plat, principal: Drafter):
     """The PDF these values would make (marked as a preview); nothing is stored."""
     pdf = platform.contracts.preview(code, body.values, title=body.title)
-    return Response(pdf, media_type="application/pdf")
+    return pdf_response(pdf)
 
 
 @router.post("/contracts", status_code=201, response_model=ContractView)
@@ -162,11 +162,9 @@ def contract_pdf(contract_id: ContractId, platform: Plat, principal: Drafter):
     """The signed file once every party signed (``x-contract-signed: true``), else the draft."""
     _scoped(platform, principal, contract_id)
     f = platform.contracts.pdf(contract_id)
-    return Response(
-        f.pdf,
-        media_type="application/pdf",
-        headers={
-            "x-document-sha256": f.sha256,
+    return document_pdf(
+        f,
+        {
             "x-contract-signed": "true" if f.signed else "false",
             "content-disposition": f'inline; filename="{f.name}"',
         },

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from yinxin.access.keys import ApiRole, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, get_caller
+from yinxin.adapters.http.api.responses import PDF, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.desk import BreachRun, ContractView, InspectionView, RequestView
 from yinxin.contracts.reports import ServiceReport
@@ -29,7 +30,6 @@ router = APIRouter(tags=["service desk"])
 RequestId = Annotated[int, Path(ge=1, le=2**62)]
 Number = Annotated[str, Path(min_length=1, max_length=64)]
 PeriodText = Annotated[str, Path(min_length=4, max_length=7, examples=["2026-10", "2026"])]
-PDF = {200: {"content": {"application/pdf": {}}}}
 DESK_ROLES = frozenset({ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER, ApiRole.INTEGRATION})
 
 
@@ -180,13 +180,13 @@ def cancel(request_id: RequestId, body: CancelIn, platform: Plat, principal: Sta
 @router.get("/desk/requests/{request_id}/record.pdf", response_class=Response, responses=PDF)
 def record_pdf(request_id: RequestId, platform: Plat, _principal: Staff):
     """The service record (运维服务记录单) as rendered for signature."""
-    return Response(platform.desk.record_pdf(request_id), media_type="application/pdf")
+    return pdf_response(platform.desk.record_pdf(request_id))
 
 
 @router.get("/desk/requests/{request_id}/record-signed.pdf", response_class=Response, responses=PDF)
 def signed_record(request_id: RequestId, platform: Plat, _principal: Staff):
     """The service record as both parties signed it."""
-    return Response(platform.desk.signed_record(request_id), media_type="application/pdf")
+    return pdf_response(platform.desk.signed_record(request_id))
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def report(number: Number, period: PeriodText, platform: Plat, _principal: Staff
 
 @router.get("/desk/contracts/{number}/reports/{period}/pdf", response_class=Response, responses=PDF)
 def report_pdf(number: Number, period: PeriodText, platform: Plat, _principal: Staff):
-    return Response(platform.desk.report_pdf(number, period), media_type="application/pdf")
+    return pdf_response(platform.desk.report_pdf(number, period))
 
 
 @router.post("/desk/sweep", response_model=BreachRun)

@@ -23,6 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_organization,
     scope_subscriber,
 )
+from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
     PNG,
@@ -42,7 +43,6 @@ router = APIRouter(tags=["sign flows"])
 Sender = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 FlowId = Annotated[int, Path(ge=1, le=2**62)]
 SignerId = Annotated[int, Path(ge=1, le=2**62)]
-PDF = {200: {"content": {"application/pdf": {}}}}
 
 
 class SignerIn(Strict):
@@ -186,7 +186,7 @@ def download(flow_id: FlowId, document_id: SignerId, platform: Plat, principal: 
     """The document as signed so far."""
     _scoped(platform, principal, flow_id)
     f = platform.flows.download(flow_id, document_id)
-    return Response(f.pdf, media_type="application/pdf", headers={"x-document-sha256": f.sha256})
+    return document_pdf(f)
 
 
 @router.get("/flows/{flow_id}/evidence", response_model=EvidenceReport)
@@ -199,7 +199,7 @@ def evidence(flow_id: FlowId, platform: Plat, principal: Sender):
 def evidence_pdf(flow_id: FlowId, platform: Plat, principal: Sender):
     """The evidence report (出证) as a Chinese PDF."""
     _scoped(platform, principal, flow_id)
-    return Response(platform.flows.evidence_pdf(flow_id), media_type="application/pdf")
+    return pdf_response(platform.flows.evidence_pdf(flow_id))
 
 
 @router.post(

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict, client_ip, read_body
+from yinxin.adapters.http.api.responses import PDF, document_pdf
 from yinxin.adapters.http.api.routes.pictures import (
     PNG,
     DocumentPages,
@@ -57,13 +58,13 @@ def read_flow(token: Token, platform: Plat):
 @router.get(
     "/sign/{token}/documents/{document_id}",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses=PDF,
 )
 def read_document(token: Token, document_id: DocId, platform: Plat):
     """The whole document as it stands: what the signer reads before signing, and the signed
     version afterwards."""
     f = platform.flows.document_of(platform.flows.reader_for_link(token), document_id)
-    return Response(f.pdf, media_type="application/pdf", headers={"x-document-sha256": f.sha256})
+    return document_pdf(f)
 
 
 @router.get("/sign/{token}/documents/{document_id}/pages", response_model=DocumentPages)

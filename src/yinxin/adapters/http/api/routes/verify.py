@@ -13,10 +13,11 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, allowed, limit_public, read_body
+from yinxin.adapters.http.api.responses import PDF, pdf_response
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
@@ -34,15 +35,12 @@ BODY = {
         },
     }
 }
-PDF_ANSWER = {200: {"content": {"application/pdf": {}}}}
 FILE_NAME = Query("document.pdf", max_length=255)
 FORMAT = Query("json", description="pdf: the Chinese report")
 AT = Query(None, description="judge at this moment (years later…)")
 
 
-@router.post(
-    "/verifications", response_model=VerificationReport, openapi_extra=BODY, responses=PDF_ANSWER
-)
+@router.post("/verifications", response_model=VerificationReport, openapi_extra=BODY, responses=PDF)
 async def verify_document(
     request: Request,
     platform: Plat,
@@ -60,7 +58,7 @@ async def verify_document(
     "/public/verifications",
     response_model=VerificationReport,
     openapi_extra=BODY,
-    responses=PDF_ANSWER,
+    responses=PDF,
 )
 async def verify_document_publicly(
     request: Request,
@@ -117,5 +115,5 @@ async def _verify(request: Request, platform, file_name, format, at, policy):
         from yinxin.pdf.report import render_report_pdf
 
         pdf = await run_in_threadpool(render_report_pdf, report)
-        return Response(pdf, media_type="application/pdf")
+        return pdf_response(pdf)
     return report

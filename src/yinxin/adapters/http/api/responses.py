@@ -1,0 +1,32 @@
+"""Answers that several routers give alike: a PDF (its OpenAPI declaration and the response),
+a document of a flow or contract with its SHA-256 in a header. Kept here so that a route which
+answers with a file says so in one line, and every such answer carries the same headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from fastapi.responses import Response
+
+# ``responses=`` of a route that answers 200 with a PDF instead of JSON (the OpenAPI document
+# would otherwise claim ``application/json``)
+PDF = {200: {"content": {"application/pdf": {}}}}
+
+
+class Document(Protocol):
+    """A stored document as a service hands it out (a flow's document, a contract's file)."""
+
+    pdf: bytes
+    sha256: str
+
+
+def pdf_response(pdf: bytes, headers: Mapping[str, str] | None = None) -> Response:
+    """``pdf`` as the answer (``application/pdf``), with ``headers`` if any."""
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+def document_pdf(f: Document, headers: Mapping[str, str] | None = None) -> Response:
+    """A document as it stands, its SHA-256 in ``x-document-sha256`` (so a client can check
+    what it saved against the evidence report), then any further ``headers``."""
+    return pdf_response(f.pdf, {"x-document-sha256": f.sha256, **(headers or {})})
