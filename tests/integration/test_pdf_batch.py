@@ -22,6 +22,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
 from tests.integration import pdf_factory as f
@@ -760,6 +762,13 @@ def test_shared_untagged_certificates_are_what_pyhanko_extracts(docs):
                     again = general.extract_certificate_info(sd)
                 assert summary(first) == summary(again) == expected
                 assert first.signer_cert is again.signer_cert  # shared, not copied again
+                # and with the signing-certificate attribute checked, once per object
+                theirs = summary(accel._orig_certs_for_validation(sd))
+                with accel.fast():
+                    first = generic_cms.extract_certs_for_validation(sd)
+                    again = generic_cms.extract_certs_for_validation(sd)
+                assert summary(first) == summary(again) == theirs == expected
+                assert first.other_certs is not again.other_certs  # each caller's own lists
                 seen += 1
     assert seen > 20
     sd = emb.signed_data.untag()
@@ -770,6 +779,22 @@ def test_shared_untagged_certificates_are_what_pyhanko_extracts(docs):
     with accel.fast(), pytest.raises(general.CMSExtractionError) as ours:
         general.extract_certificate_info(sd)
     assert str(ours.value) == str(theirs.value)
+    # a signing-certificate attribute naming another certificate: pyHanko's refusal, each time
+    sd = emb.signed_data.untag()
+    certs = accel._orig_cert_info(sd)
+    other = next(c for c in certs.other_certs if c.dump() != certs.signer_cert.dump())
+    attrs = sd["signer_infos"][0]["signed_attrs"]
+    for attr in attrs:
+        if attr["type"].native == "signing_certificate_v2":
+            attr["values"][0]["certs"][0]["cert_hash"] = hashlib.sha256(other.dump()).digest()
+    sd = sd.untag()
+    with pytest.raises(SignatureValidationError) as theirs:
+        accel._orig_certs_for_validation(sd)
+    with accel.fast():
+        for _ in range(2):
+            with pytest.raises(SignatureValidationError) as ours:
+                generic_cms.extract_certs_for_validation(sd)
+            assert str(ours.value) == str(theirs.value)
 
 
 def test_attribute_lookups_and_ocsp_answers_are_pyhankos(docs):

@@ -98,6 +98,7 @@ _orig_cert_ext = a_x509.Certificate._set_extensions
 _orig_issuer_serial = a_x509.Certificate.issuer_serial
 _orig_ess_certid = generic_cms.check_ess_certid
 _orig_cert_info = general.extract_certificate_info
+_orig_certs_for_validation = generic_cms.extract_certs_for_validation
 _orig_attribute_iter = general.find_cms_attribute_iter
 _untagged: dict[tuple[type, bytes], object] = {}
 _orig_sig_allowed = DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed
@@ -418,6 +419,26 @@ def _extract_certificate_info(signed_data):
     signer_cert, other_certs = general._partition_certs(certs, signer_info)
     return general.SignedDataCerts(
         signer_cert=signer_cert, other_certs=other_certs, attribute_certs=attr_certs
+    )
+
+
+def _extract_certs_for_validation(signed_data):
+    """pyHanko's ``extract_certs_for_validation`` (the CMS's certificates, and the check that
+    the signing-certificate attribute names the signer's), once per parsed ``SignedData``.
+
+    pyHanko calls it twice for a PDF signature (its embedded-signature object, then the basic
+    validation), each time untagging the certificates, finding and re-parsing the attribute
+    and hashing the certificate; the answer depends on nothing but the object, which nothing
+    mutates. Each caller gets its own lists, as from pyHanko. Errors are not kept."""
+    if not _ON.get():
+        return _orig_certs_for_validation(signed_data)
+    got = remembered(
+        signed_data, "certs_for_validation", (), lambda: _orig_certs_for_validation(signed_data)
+    )
+    return general.SignedDataCerts(
+        signer_cert=got.signer_cert,
+        other_certs=list(got.other_certs),
+        attribute_certs=list(got.attribute_certs),
     )
 
 
@@ -1008,6 +1029,8 @@ def install() -> None:
     PdfFileReader._read_object = _read_object
     # ``_check_signing_certificate`` looks it up in its module at call time
     generic_cms.check_ess_certid = _check_ess_certid
+    # pdf_embedded and cms_basic_validation look it up in generic_cms at call time
+    generic_cms.extract_certs_for_validation = _extract_certs_for_validation
     DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed = _signature_algorithm_allowed
     # each module that imported it by name looks it up in its own namespace at call time
     for module in (general, generic_cms, dss, ades):
