@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
@@ -77,6 +77,12 @@ class Strict(BaseModel):
     optional field would otherwise silently take its default)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# The body of a cancelling (a sign flow, a contract): why, in the caller's words. A comment,
+# not a docstring: a docstring would become the schema's description in the OpenAPI document.
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class Page(BaseModel, Generic[T]):

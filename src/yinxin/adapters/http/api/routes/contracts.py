@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
     Plat,
+    ReasonIn,
     ServiceAfter,
     ServiceLimit,
     Strict,
@@ -73,10 +74,6 @@ class SendIn(Strict):
     signers: list[ContractSignerIn] = Field(min_length=1, max_length=10)
     order: Literal["sequential", "parallel"] = "sequential"
     deadline: dt.datetime
-
-
-class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
 
 
 class ContractsPage(BaseModel):

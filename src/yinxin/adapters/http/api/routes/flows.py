@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
     Plat,
+    ReasonIn,
     ServiceAfter,
     ServiceLimit,
     Strict,
@@ -70,10 +71,6 @@ class FlowIn(Strict):
 
 class ExtendIn(Strict):
     deadline: dt.datetime
-
-
-class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
 
 
 class AuthorizedIn(Strict):
