@@ -40,18 +40,32 @@ FORMAT = Query("json", description="pdf: the Chinese report")
 AT = Query(None, description="judge at this moment (years later…)")
 
 
+class VerifyQuery:
+    """The query of a verification, the same for the keyed route and the public one: the
+    name the report gives the file, JSON or the PDF report, the moment and the policy."""
+
+    def __init__(
+        self,
+        file_name: str = FILE_NAME,
+        format: Literal["json", "pdf"] = FORMAT,
+        at: dt.datetime | None = AT,
+        policy: Literal["last-known", "strict"] = "last-known",
+    ):
+        self.file_name, self.format, self.at, self.policy = file_name, format, at, policy
+
+
+Asked = Annotated[VerifyQuery, Depends()]
+
+
 @router.post("/verifications", response_model=VerificationReport, openapi_extra=BODY, responses=PDF)
 async def verify_document(
     request: Request,
     platform: Plat,
     _principal: Verifier,
-    file_name: str = FILE_NAME,
-    format: Literal["json", "pdf"] = FORMAT,
-    at: dt.datetime | None = AT,
-    policy: Literal["last-known", "strict"] = "last-known",
+    asked: Asked,
 ):
     """The document is the request body (`Content-Type: application/pdf`); nothing is kept."""
-    return await _verify(request, platform, file_name, format, at, policy)
+    return await _verify(request, platform, asked)
 
 
 @router.post(
@@ -63,19 +77,17 @@ async def verify_document(
 async def verify_document_publicly(
     request: Request,
     platform: Plat,
-    file_name: str = FILE_NAME,
-    format: Literal["json", "pdf"] = FORMAT,
-    at: dt.datetime | None = AT,
-    policy: Literal["last-known", "strict"] = "last-known",
+    asked: Asked,
 ):
     """The same verification for a relying party without an API key (the web's verification
     page): no key, but a tighter rate limit per address (answered 429 with `Retry-After`).
     Nothing is kept."""
     limit_public(request, "verify", "documents")
-    return await _verify(request, platform, file_name, format, at, policy)
+    return await _verify(request, platform, asked)
 
 
-async def _verify(request: Request, platform, file_name, format, at, policy):
+async def _verify(request: Request, platform, asked: VerifyQuery):
+    file_name, format, at, policy = asked.file_name, asked.format, asked.at, asked.policy
     body = await read_body(request, MAX_PDF)  # a public route: never read whole, then refused
     if not body:
         raise ValidationError("send the PDF as the request body", field="body")
