@@ -361,6 +361,9 @@ export const base64Of = (file) => new Promise((resolve, reject) => {
   reader.readAsDataURL(file);
 });
 
+/** A table's only row while it has nothing to show: muted, across its `n` columns. */
+export const emptyRow = (n, ...content) => el("tr", {}, el("td", { colspan: n, class: "muted" }, ...content));
+
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);

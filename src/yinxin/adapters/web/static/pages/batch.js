@@ -2,7 +2,7 @@
 // (POST /batches/code: the SMS says how many documents) and one PIN entry (POST /batches/sign:
 // every document signed or none). Both submissions carry an Idempotency-Key.
 import {
-  ApiError, FIELD_MESSAGES, MESSAGES, api, base64Of, bindForm, el, requireSession, saveBlob,
+  ApiError, FIELD_MESSAGES, MESSAGES, api, base64Of, bindForm, el, emptyRow, requireSession, saveBlob,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, { wrong_pin: "印章密码错误", anchor_not_found: "文件中找不到该关键字" });
@@ -28,7 +28,7 @@ async function add(files) {
   $("sent-to").hidden = true;
   $("documents").querySelector("tbody").replaceChildren(...(docs.length ? docs.map((d, i) => el("tr", { "data-index": i },
     el("td", { text: d.name }), el("td", { class: "num", text: `${Math.ceil(d.size / 1024)} KB` }),
-    el("td", { class: "state", text: "待签署" }))) : [el("tr", {}, el("td", { colspan: 3, class: "muted", text: "尚未选择文件" }))]));
+    el("td", { class: "state", text: "待签署" }))) : [emptyRow(3, "尚未选择文件")]));
 }
 $("files").addEventListener("change", (e) => add([...e.target.files]));
 const zone = $("dropzone");

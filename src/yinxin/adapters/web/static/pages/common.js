@@ -2,7 +2,7 @@
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
 import {
-  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, commonName, el, label, messageFor, toast,
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, commonName, el, emptyRow, label, messageFor, toast,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, {
@@ -201,8 +201,6 @@ export function who(actor, session) {
   if (kind === "staff") return `工作人员 ${rest}`;
   return actor || "—";
 }
-
-export const emptyRow = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
 
 /**
  * A desk listing that pages (certificates, seals, audit events) in the table whose id is

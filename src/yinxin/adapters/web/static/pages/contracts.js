@@ -1,6 +1,6 @@
 // 合同: the template library (each with a button to fill it in) and the caller's contracts,
 // newest first, each linking to its page.
-import { allItems, api, el, fmtTime, requireSubscriber } from "/static/api.js";
+import { allItems, api, el, emptyRow, fmtTime, requireSubscriber } from "/static/api.js";
 import { contractBadge } from "/static/pages/contract_labels.js";
 
 await requireSubscriber();
@@ -22,4 +22,4 @@ document.querySelector("#contracts tbody").replaceChildren(...(items.length ? it
     el("td", {}, contractBadge(c.state)),
     el("td", { text: names[c.template_code] || c.template_code }),
     el("td", { text: fmtTime(c.created_at).slice(0, 16) })))
-  : [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "尚无合同。", el("a", { href: "/contracts/new", text: "起草第一份合同" })))]));
+  : [emptyRow(5, "尚无合同。", el("a", { href: "/contracts/new", text: "起草第一份合同" }))]));

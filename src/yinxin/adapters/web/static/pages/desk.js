@@ -1,5 +1,5 @@
 // The RA desk's start page: who is signed in and the review queue (GET /applications).
-import { api, el, fmtTime, label, requireSession } from "/static/api.js";
+import { api, el, emptyRow, fmtTime, label, requireSession } from "/static/api.js";
 
 const session = await requireSession("staff");
 document.getElementById("session-until").textContent = `登录有效至 ${fmtTime(session.expires_at)}`;
@@ -13,5 +13,5 @@ document.querySelector("#pending tbody").replaceChildren(
     el("td", { text: `用户 ${a.subscriber_id}` }),
     el("td", { text: label("profile", a.profile) }),
     el("td", { text: fmtTime(a.submitted_at) }),
-  )) : [el("tr", {}, el("td", { colspan: 4, class: "muted", text: "暂无待审核申请" }))]),
+  )) : [emptyRow(4, "暂无待审核申请")]),
 );

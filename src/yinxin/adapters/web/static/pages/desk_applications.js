@@ -1,8 +1,8 @@
 // The review queue: GET /applications?state=…, each with its applicant (GET /subscribers/{id}),
 // the accepted agreement, the payment and the documents the applicant uploaded; approve (POST …/approve: the certificate is issued)
 // or reject with a reason (POST …/reject). Every act is audited as staff:<username>.
-import { ApiError, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
-import { emptyRow, facts, stateBadge } from "/static/pages/common.js";
+import { ApiError, api, bindForm, commonName, el, emptyRow, fmtTime, label, requireSession, toast } from "/static/api.js";
+import { facts, stateBadge } from "/static/pages/common.js";
 import { showDocs } from "/static/pages/app_documents.js";
 
 const session = await requireSession("staff");

@@ -3,8 +3,8 @@
 // so a retry does not export twice), GET /exports lists them, the download is a plain link to
 // GET /exports/{name}/archive (the browser streams it to disk; the server refuses a folder
 // changed since export), DELETE /exports/{name} removes one after a confirmation.
-import { MESSAGES, api, bindForm, el, fmtTime, messageFor, requireSession, toast } from "/static/api.js";
-import { badge, emptyRow } from "/static/pages/common.js";
+import { MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, toast } from "/static/api.js";
+import { badge } from "/static/pages/common.js";
 
 Object.assign(MESSAGES, {
   export_modified: "该导出在生成后被改动过，已拒绝下载",

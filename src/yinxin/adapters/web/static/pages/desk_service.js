@@ -1,8 +1,8 @@
 // The O&M service desk (运维服务台, contract 003): contracts under service, notices and their
 // clocks, the steps of each request, inspections and the monthly/yearly report — all through
 // /api/v1/desk/… (unscoped staff only).
-import { api, bindForm, el, fmtTime, requireSession, saveBlob, toast } from "/static/api.js";
-import { emptyRow, facts } from "/static/pages/common.js";
+import { api, bindForm, el, emptyRow, fmtTime, requireSession, saveBlob, toast } from "/static/api.js";
+import { facts } from "/static/pages/common.js";
 
 await requireSession("staff");
 const STATES = {

@@ -1,6 +1,6 @@
 // 合同签署: the sign flows of the caller's organization (the API scopes a subscriber's session
 // to its own organization), newest first, each linking to its progress page.
-import { allItems, el, fmtTime, requireSubscriber } from "/static/api.js";
+import { allItems, el, emptyRow, fmtTime, requireSubscriber } from "/static/api.js";
 import { stateBadge } from "/static/pages/flow_labels.js";
 
 await requireSubscriber();
@@ -16,4 +16,4 @@ body.replaceChildren(...(items.length ? items.map((f) => {
     el("td", { text: `${signed} / ${f.signers.length} 方已签` }),
     el("td", { text: fmtTime(f.deadline).slice(0, 16) }),
     el("td", { text: fmtTime(f.created_at).slice(0, 16) }));
-}) : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "尚无签署流程。", el("a", { href: "/flows/new", text: "发起第一份签署" })))]));
+}) : [emptyRow(6, "尚无签署流程。", el("a", { href: "/flows/new", text: "发起第一份签署" }))]));

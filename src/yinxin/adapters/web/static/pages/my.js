@@ -1,8 +1,6 @@
 // A subscriber's own space: its record, certificates and seals — all through the API, which
 // scopes a subscriber's session to that subscriber (an organization's: and its people).
-import { api, commonName, el, fmtTime, label, requireSession } from "/static/api.js";
-
-const empty = (n, text) => el("tr", {}, el("td", { colspan: n, class: "muted", text }));
+import { api, commonName, el, emptyRow, fmtTime, label, requireSession } from "/static/api.js";
 
 const session = await requireSession("subscriber");
 document.getElementById("session-until").textContent = `登录有效至 ${fmtTime(session.expires_at)}`;
@@ -26,7 +24,7 @@ document.querySelector("#certificates tbody").replaceChildren(
     el("td", { text: label("profile", c.profile) }),
     el("td", { text: label("certificate", c.status) }),
     el("td", { text: fmtTime(c.not_after).slice(0, 10) }),
-  )) : [empty(5, "暂无证书")]),
+  )) : [emptyRow(5, "暂无证书")]),
 );
 
 const seals = await api("GET", "/seals?limit=50");
@@ -36,5 +34,5 @@ document.querySelector("#seals tbody").replaceChildren(
     el("td", { text: s.name || "—" }),
     el("td", { text: s.kind_title || s.kind || "—" }),
     el("td", { text: label("seal", s.state) }),
-  )) : [empty(4, "暂无印章")]),
+  )) : [emptyRow(4, "暂无印章")]),
 );

@@ -1,7 +1,7 @@
 // The subscriber's applications (with their payment and the reviewer's decision) and
 // certificates: GET /applications?state=, /applications/{id}/payments, /certificates.
-import { api, el, fmtTime, label, requireSession } from "/static/api.js";
-import { certificateRow, emptyRow, stateBadge } from "/static/pages/common.js";
+import { api, el, emptyRow, fmtTime, label, requireSession } from "/static/api.js";
+import { certificateRow, stateBadge } from "/static/pages/common.js";
 
 await requireSession("subscriber");
 const [pending, approved, rejected, certs] = await Promise.all([

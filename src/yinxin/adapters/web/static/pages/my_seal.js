@@ -2,9 +2,11 @@
 // application form of 004 for 续费/变更/注销 (POST /seal-applications with business_type renew,
 // change or cancel, prefilled from the seal), freeze/unfreeze and, for an organization's seal,
 // the grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
-import { ApiError, LABELS, MESSAGES, api, bindForm, el, fmtTime, label, messageFor, requireSession, toast } from "/static/api.js";
 import {
-  day, emptyRow, facts, liveCheck, options, param, refusedPage, sealBadge, who,
+  ApiError, LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
+} from "/static/api.js";
+import {
+  day, facts, liveCheck, options, param, refusedPage, sealBadge, who,
 } from "/static/pages/common.js";
 import { checkIdDocument } from "/static/pages/idcheck.js";
 

@@ -6,8 +6,8 @@
 //   记录收款     — an amount received on a day against one payment (POST …/obligations/payments).
 // A refusal is worded in Chinese and shown at the field the API names (event, on, amount,
 // obligation_id); nothing is redrawn then, so a refused overpayment leaves the list as it was.
-import { ApiError, api, bindForm, el, requireSubscriber } from "/static/api.js";
-import { emptyRow, yuan } from "/static/pages/common.js";
+import { ApiError, api, bindForm, el, emptyRow, requireSubscriber } from "/static/api.js";
+import { yuan } from "/static/pages/common.js";
 
 await requireSubscriber();
 const $ = (s) => document.querySelector(s);

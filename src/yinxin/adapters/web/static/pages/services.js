@@ -1,5 +1,5 @@
 // The fee schedule, from GET /api/v1/public/fees.
-import { api, el } from "/static/api.js";
+import { api, el, emptyRow } from "/static/api.js";
 
 const table = document.querySelector("#fee-table tbody");
 try {
@@ -19,5 +19,5 @@ try {
   );
   document.getElementById("fee-source").textContent = `依据：${fees.source}。费用以人民币计，缴费后开具发票。`;
 } catch (e) {
-  table.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "收费标准暂时无法加载，请稍后刷新。" })));
+  table.replaceChildren(emptyRow(6, "收费标准暂时无法加载，请稍后刷新。"));
 }
