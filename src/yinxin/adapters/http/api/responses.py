@@ -1,5 +1,6 @@
-"""Answers that several routers give alike: a PDF (its OpenAPI declaration and the response),
-a document of a flow or contract with its SHA-256 in a header. Kept here so that a route which
+"""Files in and out, as several routers declare and answer them alike: the OpenAPI
+declaration of a file as the request body or as the answer, a PDF answer, a document of a
+flow or contract with its SHA-256 in a header. Kept here so that a route which takes or
 answers with a file says so in one line, and every such answer carries the same headers."""
 
 from __future__ import annotations
@@ -9,9 +10,21 @@ from typing import Protocol
 
 from fastapi.responses import Response
 
-# ``responses=`` of a route that answers 200 with a PDF instead of JSON (the OpenAPI document
-# would otherwise claim ``application/json``)
-PDF = {200: {"content": {"application/pdf": {}}}}
+
+def file_answer(*media: str) -> dict:
+    """``responses=`` of a route that answers 200 with a file of one of the ``media`` types
+    instead of JSON (the OpenAPI document would otherwise claim ``application/json``)."""
+    return {200: {"content": {m: {} for m in media}}}
+
+
+def binary_body(*media: str) -> dict:
+    """The OpenAPI ``requestBody`` of a route that takes a file as its body."""
+    schema = {"type": "string", "format": "binary"}
+    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
+
+
+PDF = file_answer("application/pdf")
+PNG = file_answer("image/png")
 
 
 class Document(Protocol):

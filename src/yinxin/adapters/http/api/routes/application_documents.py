@@ -13,8 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from yinxin.adapters.http.api.context import Plat, Registrar, read_body
+from yinxin.adapters.http.api.responses import binary_body, file_answer
 from yinxin.adapters.http.api.routes.applications import ApplicationId, _scoped
-from yinxin.adapters.http.api.routes.pictures import binary_body
 from yinxin.registry.documents import MAX_DOCUMENT, DocumentKind, DocumentView
 
 router = APIRouter(tags=["applications"])
@@ -62,7 +62,7 @@ def list_documents(application_id: ApplicationId, platform: Plat, principal: Reg
 @router.get(
     "/applications/{application_id}/documents/{document_id}",
     response_class=Response,
-    responses={200: {"content": {m: {} for m in ("application/pdf", "image/jpeg", "image/png")}}},
+    responses=file_answer("application/pdf", "image/jpeg", "image/png"),
 )
 def get_document(
     application_id: ApplicationId, document_id: DocumentId, platform: Plat, principal: Registrar

@@ -21,6 +21,7 @@ from yinxin.adapters.http.api.context import (
     get_caller,
     scope_owned,
 )
+from yinxin.adapters.http.api.responses import file_answer
 from yinxin.registry.lifecycle import CertificateState
 from yinxin.registry.views import CertificateView, PaymentView, Successor
 
@@ -85,7 +86,7 @@ def get_certificate(serial: Serial, platform: Plat, principal: Caller):
 @router.get(
     "/certificates/{serial}/pem",
     response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}},
+    responses=file_answer("application/x-pem-file"),
 )
 def certificate_pem(serial: Serial, platform: Plat, principal: Caller):
     cert = _scoped(platform, principal, serial)
@@ -95,7 +96,7 @@ def certificate_pem(serial: Serial, platform: Plat, principal: Caller):
 @router.get(
     "/certificates/{serial}/der",
     response_class=Response,
-    responses={200: {"content": {"application/pkix-cert": {}}}},
+    responses=file_answer("application/pkix-cert"),
 )
 def certificate_der(serial: Serial, platform: Plat, principal: Caller):
     from cryptography import x509
@@ -108,7 +109,7 @@ def certificate_der(serial: Serial, platform: Plat, principal: Caller):
 @router.get(
     "/certificates/{serial}/chain",
     response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}},
+    responses=file_answer("application/x-pem-file"),
 )
 def certificate_chain(serial: Serial, platform: Plat, principal: Caller):
     """The certificate, then the issuing CA, then the root: what a TLS server or a signer

@@ -24,15 +24,13 @@ from yinxin.adapters.http.api.context import (
     scope_organization,
     scope_subscriber,
 )
-from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
+from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
-    PNG,
     DocumentPages,
     PageNo,
     PagePreview,
     Width,
-    binary_body,
     page_png,
     pages_of,
     preview,

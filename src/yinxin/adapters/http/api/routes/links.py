@@ -14,13 +14,11 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict, client_ip, read_body
-from yinxin.adapters.http.api.responses import PDF, document_pdf
+from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf
 from yinxin.adapters.http.api.routes.pictures import (
-    PNG,
     DocumentPages,
     PageNo,
     Width,
-    binary_body,
     page_png,
     pages_of,
 )

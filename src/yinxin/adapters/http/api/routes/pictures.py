@@ -24,19 +24,12 @@ from yinxin.errors import ValidationError
 from yinxin.pdf.render import PageSize, page_sizes, render_page
 from yinxin.signing.flows import FlowFile
 
-PNG = {200: {"content": {"image/png": {}}}}
 MAX_PDF = 50 * 1024 * 1024
 CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
 # the page and the width a picture's route takes, the sender's and the signer's alike (types:
 # FastAPI copies an ``Annotated`` type's ``Query``, never one shared as a default)
 PageNo = Annotated[int, Path(ge=1, le=10000)]
 Width = Annotated[int, Query(ge=100, le=2000, description="pixels")]  # default 800
-
-
-def binary_body(*media: str) -> dict:
-    """The OpenAPI ``requestBody`` of a route that takes a file as its body."""
-    schema = {"type": "string", "format": "binary"}
-    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
 
 
 class DocumentPages(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed
+from yinxin.adapters.http.api.responses import PNG
 from yinxin.adapters.http.api.routes.seals import MAX_SCAN_BASE64, _holder, _scan_bytes
 from yinxin.errors import ValidationError
 from yinxin.seals.catalogue import KINDS, ImagePlan, ImageSource, SealKind, check_scan
@@ -38,7 +39,7 @@ class SealPreviewIn(Strict):
 @router.post(
     "/seal-previews",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses=PNG,
 )
 def preview(body: SealPreviewIn, platform: Plat, principal: SealUser):
     """The seal picture the form would make (PNG, 200 dpi), from its fields; creates nothing.

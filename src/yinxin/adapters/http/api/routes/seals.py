@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed
+from yinxin.adapters.http.api.responses import file_answer
 from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
@@ -380,7 +381,7 @@ def get_seal(seal: SealRef, platform: Plat, principal: SealUser, reveal: bool = 
 @router.get(
     "/seals/{seal}/image",
     response_class=Response,
-    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    responses=file_answer(*MEDIA.values()),
 )
 def seal_image(
     seal: SealRef, platform: Plat, principal: SealUser, format: ImageFormat = ImageFormat.PNG
@@ -394,7 +395,7 @@ def seal_image(
 @router.get(
     "/seals/{seal}/seseal",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=file_answer("application/octet-stream"),
 )
 def seal_record_der(seal: SealRef, platform: Plat, principal: SealUser):
     """The seal's current GB/T 38540 SESeal record, DER."""

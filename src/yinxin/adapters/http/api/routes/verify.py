@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, allowed, limit_public, read_body
-from yinxin.adapters.http.api.responses import PDF, pdf_response
+from yinxin.adapters.http.api.responses import PDF, binary_body, pdf_response
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
@@ -26,15 +26,7 @@ Verifier = Annotated[Principal, Depends(allowed(Capability.VERIFY))]
 MAX_PDF = 50 * 1024 * 1024
 
 
-BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            media: {"schema": {"type": "string", "format": "binary"}}
-            for media in ("application/pdf", "application/octet-stream")
-        },
-    }
-}
+BODY = binary_body("application/pdf", "application/octet-stream")
 FILE_NAME = Query("document.pdf", max_length=255)
 FORMAT = Query("json", description="pdf: the Chinese report")
 AT = Query(None, description="judge at this moment (years later…)")
