@@ -797,6 +797,40 @@ def test_shared_untagged_certificates_are_what_pyhanko_extracts(docs):
             assert str(ours.value) == str(theirs.value)
 
 
+def test_a_signing_certificate_check_is_kept_across_tag_and_forgotten(docs):
+    """pyHanko checks the signing-certificate attribute of a signature twice, once on the list
+    as tagged inside ``SignerInfo`` and once on an untagged copy: ``accel`` keeps a passed
+    check by the list's content, so the second is not made again; a mismatch is raised each
+    time; ``accel.forget`` drops what was kept (the benchmark calls it between rounds)."""
+    emb = PdfFileReader(BytesIO(_archive(docs)[0][1]), strict=False).embedded_signatures[0]
+    sd = emb.signed_data
+    tagged = sd["signer_infos"][0]["signed_attrs"]
+    untagged = tagged.untag()
+    assert tagged.dump() != untagged.dump() and tagged.contents == untagged.contents
+    certs = accel._orig_cert_info(sd)
+    other = next(c for c in certs.other_certs if c.dump() != certs.signer_cert.dump())
+    made = []
+    check = accel._orig_check_signing_cert
+
+    def counting(cert, attrs):
+        made.append(cert.dump())
+        return check(cert, attrs)
+
+    accel.forget()
+    with accel.fast(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accel, "_orig_check_signing_cert", counting)
+        generic_cms._check_signing_certificate(certs.signer_cert, tagged)
+        generic_cms._check_signing_certificate(certs.signer_cert, untagged)
+        assert len(made) == 1
+        for _ in range(2):
+            with pytest.raises(SignatureValidationError):
+                generic_cms._check_signing_certificate(other, untagged)
+        assert len(made) == 3
+        accel.forget()
+        generic_cms._check_signing_certificate(certs.signer_cert, untagged)
+        assert len(made) == 4
+
+
 def test_attribute_lookups_and_ocsp_answers_are_pyhankos(docs):
     """``accel._find_cms_attribute_iter`` (attribute types read once per list) yields what
     pyHanko's generator yields for every attribute list of every signature and timestamp
