@@ -123,9 +123,14 @@ ServiceLimit = Annotated[int, Query(ge=1, le=200)]  # default 50
 ServiceAfter = Annotated[int | None, Query(ge=0, le=2**62)]
 
 
-def next_of(page: Any) -> str | None:
-    """A service page's ``next_after`` as the ``next`` of the answer (none: the last page)."""
-    return str(page.next_after) if page.next_after is not None else None
+M = TypeVar("M", bound=BaseModel)
+
+
+def service_page(answer: type[M], page: Any) -> M:
+    """A service's page (``items``, ``next_after``) as the listing's answer model (``items``,
+    ``next``: the ``after`` of the next page as text, none on the last page)."""
+    after = page.next_after
+    return answer(items=list(page.items), next=str(after) if after is not None else None)
 
 
 # callers a capability lets in, for the routers that share them

@@ -19,9 +19,9 @@ from yinxin.adapters.http.api.context import (
     ServiceLimit,
     Strict,
     allowed,
-    next_of,
     owner_of_new,
     scope_organization,
+    service_page,
 )
 from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
@@ -137,7 +137,7 @@ def list_contracts(
         limit=limit,
         after=after,
     )
-    return ContractsPage(items=list(page.items), next=next_of(page))
+    return service_page(ContractsPage, page)
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)

@@ -19,10 +19,10 @@ from yinxin.adapters.http.api.context import (
     ServiceLimit,
     Strict,
     allowed,
-    next_of,
     owner_of_new,
     scope_organization,
     scope_subscriber,
+    service_page,
 )
 from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
@@ -129,7 +129,7 @@ def list_flows(
     page = platform.flows.list(
         owner_subscriber_id=principal.organization_id, state=state, limit=limit, after=after
     )
-    return FlowsPage(items=list(page.items), next=next_of(page))
+    return service_page(FlowsPage, page)
 
 
 @router.get("/flows/{flow_id}", response_model=FlowView)
