@@ -181,12 +181,14 @@ def limit_public(request: Request, kind: str, things: str) -> None:
         )
 
 
-def scope_subscriber(platform: Platform, principal: Principal, subscriber_id: int) -> None:
+def scope_subscriber(
+    platform: Platform, principal: Principal, subscriber_id: int, *, field: str = "subscriber_id"
+) -> None:
     """An organization-bound caller sees its organization and its members only: anything else
-    is answered as if it did not exist."""
+    is answered as if it did not exist (naming ``field``, the request's name for it)."""
     org = principal.organization_id
     if org is not None and not platform.subscribers.in_organization(subscriber_id, org):
-        raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
+        raise NotFound(f"no subscriber with id {subscriber_id}", field=field)
 
 
 def owner_of_new(

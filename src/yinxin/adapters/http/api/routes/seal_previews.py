@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed
+from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
 from yinxin.adapters.http.api.responses import PNG
-from yinxin.adapters.http.api.routes.seals import MAX_SCAN_BASE64, _holder, _scan_bytes
+from yinxin.adapters.http.api.routes.seals import MAX_SCAN_BASE64, _scan_bytes
 from yinxin.errors import ValidationError
 from yinxin.seals.catalogue import KINDS, ImagePlan, ImageSource, SealKind, check_scan
 
@@ -47,7 +47,7 @@ def preview(body: SealPreviewIn, platform: Plat, principal: SealUser):
     ``kind``, ``scan``)."""
     from yinxin.seals.render import image_from_scan, render_organization_seal, render_personal_seal
 
-    _holder(platform, principal, body.subscriber_id)
+    scope_subscriber(platform, principal, body.subscriber_id)
     sub = platform.subscribers.get(body.subscriber_id)
     spec = KINDS[body.kind]
     if sub.kind != spec.subscriber_kind:

@@ -25,9 +25,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed
+from yinxin.adapters.http.api.context import (
+    Page,
+    Pages,
+    Plat,
+    Strict,
+    allowed,
+    scope_owned,
+    scope_subscriber,
+)
 from yinxin.adapters.http.api.responses import file_answer
-from yinxin.errors import Conflict, NotFound, ValidationError
+from yinxin.errors import Conflict, ValidationError
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
 from yinxin.seals.grants import GrantView
@@ -175,11 +183,6 @@ class SealApplicationOutcome(BaseModel):
 
 
 # --- scope ----------------------------------------------------------------------------------------
-def _in_scope(platform, principal: Principal, subscriber_id: int) -> bool:
-    org = principal.organization_id
-    return org is None or platform.subscribers.in_organization(subscriber_id, org)
-
-
 def public(view: SealView) -> SealView:
     """The view as API callers see it: where the server exported the seal's files is the
     server's business, not theirs."""
@@ -191,20 +194,8 @@ def _scoped(platform, principal: Principal, seal: str, *, reveal: bool = False) 
     if reveal:
         principal.require(Capability.SEAL_REVIEW)
     view = platform.seals.get(seal, reveal=reveal)
-    if not _in_scope(platform, principal, view.subscriber_id):
-        raise NotFound(f"no seal {seal}", field="seal")
+    scope_owned(platform, principal, view.subscriber_id, missing=f"no seal {seal}", field="seal")
     return public(view)
-
-
-def _member(platform, principal: Principal, member_id: int | None, field: str) -> None:
-    """An organization-bound caller names its own people only."""
-    if member_id is not None and not _in_scope(platform, principal, member_id):
-        raise NotFound(f"no subscriber with id {member_id}", field=field)
-
-
-def _holder(platform, principal: Principal, subscriber_id: int, field: str = "subscriber_id"):
-    if not _in_scope(platform, principal, subscriber_id):
-        raise NotFound(f"no subscriber with id {subscriber_id}", field=field)
 
 
 def _scan_bytes(data: str | None) -> bytes | None:
@@ -232,7 +223,7 @@ def _form(body: FormFields, business_type: BusinessType) -> dict:
 def create_seal(body: SealCreateIn, platform: Plat, principal: SealUser):
     """新申请 as ``yinxin seal create``: the form with business type new; the seal is made at
     once (its certificate was already reviewed and issued)."""
-    _holder(platform, principal, body.subscriber_id)
+    scope_subscriber(platform, principal, body.subscriber_id)
     form = _form(body, BusinessType.NEW)
     return public(
         platform.seals.create(
@@ -265,7 +256,7 @@ def apply(body: SealApplicationIn, response: Response, platform: Plat, principal
     else:
         seal_id = None
     if body.subscriber_id is not None:
-        _holder(platform, principal, body.subscriber_id)
+        scope_subscriber(platform, principal, body.subscriber_id)
     if body.new_key is not None:
         return _apply_for_key(body, response, platform, principal)
     seal = platform.seals.apply(
@@ -438,7 +429,8 @@ def seal_usability(
 ):
     """Could the seal sign now for this member (or its holder), PIN aside, and if not, why."""
     view = _scoped(platform, principal, seal)
-    _member(platform, principal, member_subscriber_id, "member_subscriber_id")
+    if member_subscriber_id is not None:  # an organization-bound caller names its own people
+        scope_subscriber(platform, principal, member_subscriber_id, field="member_subscriber_id")
     return platform.seals.usable(view.id, member_subscriber_id)
 
 
@@ -535,7 +527,7 @@ def unlock(seal: SealRef, body: NoteIn, platform: Plat, principal: SealOfficer):
 def grant(seal: SealRef, body: GrantIn, platform: Plat, principal: SealUser):
     """用印授权: let one of the organization's people use this seal (with the seal PIN)."""
     view = _scoped(platform, principal, seal)
-    _member(platform, principal, body.member_subscriber_id, "member_subscriber_id")
+    scope_subscriber(platform, principal, body.member_subscriber_id, field="member_subscriber_id")
     return platform.seals.grant(
         view.id, body.member_subscriber_id, actor=principal.actor, note=body.note
     )
