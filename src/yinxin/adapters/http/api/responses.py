@@ -1,14 +1,28 @@
-"""Files in and out, as several routers declare and answer them alike: the OpenAPI
-declaration of a file as the request body or as the answer, a PDF answer, a document of a
-flow or contract with its SHA-256 in a header. Kept here so that a route which takes or
-answers with a file says so in one line, and every such answer carries the same headers."""
+"""Files in and out, as several routers take and answer them alike: the OpenAPI declaration
+of a file as the request body or as the answer, a file handed in as base64 (decoded strictly),
+a PDF answer, a document of a flow or contract with its SHA-256 in a header. Kept here so that
+a route which takes or answers with a file says so in one line, and every such answer carries
+the same headers."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Protocol
 
 from fastapi.responses import Response
+
+from yinxin.errors import ValidationError
+
+
+def from_base64(text: str, *, field: str, refusal: str) -> bytes:
+    """A file handed in as base64 in a JSON body, decoded strictly (a stray character is
+    refused, not skipped): not base64 is ``refusal``, naming ``field``."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(refusal, field=field) from None
 
 
 def file_answer(*media: str) -> dict:

@@ -4,12 +4,12 @@ base64 (``content_base64``), placements as anchor text or page + position."""
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from yinxin.adapters.http.api.context import Strict
+from yinxin.adapters.http.api.responses import from_base64
 from yinxin.errors import ValidationError
 from yinxin.pdf.sign import Placement
 from yinxin.signing.flows import placement_of
@@ -47,10 +47,7 @@ class PlacementIn(Strict):
 def document_bytes(doc: DocumentIn, field: str, limit: int) -> bytes:
     """The bytes of a document handed in as base64 (a PDF here, an OFD in ``ofd_signing``):
     not base64, empty or over ``limit`` (50 MiB for both) is refused naming ``field``."""
-    try:
-        data = base64.b64decode(doc.content_base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError("content_base64 is not base64", field=field) from None
+    data = from_base64(doc.content_base64, field=field, refusal="content_base64 is not base64")
     if not data or len(data) > limit:
         raise ValidationError("the document is empty or larger than 50 MiB", field=field)
     return data

@@ -14,8 +14,6 @@ is base64 in the JSON body (``scan_base64``), at most 5 MiB decoded.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -34,7 +32,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
     scope_subscriber,
 )
-from yinxin.adapters.http.api.responses import file_answer
+from yinxin.adapters.http.api.responses import file_answer, from_base64
 from yinxin.errors import Conflict, ValidationError
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
@@ -201,10 +199,7 @@ def _scoped(platform, principal: Principal, seal: str, *, reveal: bool = False) 
 def _scan_bytes(data: str | None) -> bytes | None:
     if data is None:
         return None
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError("the scan is not valid base64", field="scan_base64") from None
+    return from_base64(data, field="scan_base64", refusal="the scan is not valid base64")
 
 
 # --- the form -------------------------------------------------------------------------------------
