@@ -797,6 +797,30 @@ def test_shared_untagged_certificates_are_what_pyhanko_extracts(docs):
             assert str(ours.value) == str(theirs.value)
 
 
+def test_a_dss_certificate_is_the_object_the_cms_extraction_gives(docs):
+    """In a batch a certificate loaded from the DSS (``verify._load``) is the very object
+    pyHanko's certificate extraction hands out for the CMS's copy of the same bytes, so the
+    signer's certificate is decoded once a file; its content is the CMS's."""
+    from asn1crypto import x509 as a_x509
+    from pyhanko.sign import general
+
+    from yinxin.pdf import verify as v
+
+    accel.forget()
+    emb = PdfFileReader(BytesIO(_archive(docs)[0][1]), strict=False).embedded_signatures[0]
+    token = v._CACHES.set(v._Caches())
+    try:
+        with accel.fast():
+            signer = general.extract_certificate_info(emb.signed_data).signer_cert
+            loaded = v._load(a_x509.Certificate, signer.dump())
+            assert loaded is signer
+            assert v._load(a_x509.Certificate, signer.dump()) is signer
+            fresh = accel._orig_cert_info(emb.signed_data).signer_cert
+            assert loaded.dump() == fresh.dump() and loaded.native == fresh.native
+    finally:
+        v._CACHES.reset(token)
+
+
 def test_a_signing_certificate_check_is_kept_across_tag_and_forgotten(docs):
     """pyHanko checks the signing-certificate attribute of a signature twice, once on the list
     as tagged inside ``SignerInfo`` and once on an untagged copy: ``accel`` keeps a passed

@@ -507,6 +507,22 @@ def _find_cms_attribute_iter(attrs, name):
             yield from attr["values"]
 
 
+def shared_certificate(der: bytes) -> a_x509.Certificate:
+    """The one parsed certificate per DER that :func:`_extract_certificate_info` also hands
+    out for a CMS's copy of the same bytes (``_untag``): a verifier that loads a DSS or CMS
+    certificate through this gets the object pyHanko's extraction gets, so a signer's
+    certificate, new in every file, is decoded (names, extensions, key) once a file, not
+    once for the DSS and again for the signature."""
+    key = (a_x509.Certificate, der)
+    cert = _untagged.get(key)
+    if cert is None:
+        cert = a_x509.Certificate.load(der)
+        if len(_untagged) >= _NAMES_MAX:
+            _untagged.clear()
+        _untagged[key] = cert
+    return cert
+
+
 def _untag(value):
     key = (type(value), value.dump())
     shared = _untagged.get(key)

@@ -477,11 +477,15 @@ def _load(cls: Any, der: bytes) -> Any:
     asn1crypto objects parse lazily and keep what they parsed; pyHanko only reads them. The
     issuing CA, TSA and responder certificates (and a root CRL published monthly) are the same
     bytes in every document of an archive, so sharing one parsed object per DER saves parsing
-    them again, file after file, with nothing that could differ.
+    them again, file after file, with nothing that could differ. A certificate is the one
+    pyHanko's CMS extraction also gets (``accel.shared_certificate``): the signer's, new in
+    each file, is then decoded once for the DSS and the signature together.
     """
     caches = _CACHES.get()
     if caches is None:
         return cls.load(der)
+    if cls is a_x509.Certificate:
+        return accel.shared_certificate(bytes(der))
     key = (cls, bytes(der))
     obj = caches.parsed.get(key)
     if obj is None:
