@@ -25,6 +25,24 @@ def from_base64(text: str, *, field: str, refusal: str) -> bytes:
         raise ValidationError(refusal, field=field) from None
 
 
+MAX_PDF = 50 * 1024 * 1024  # a PDF handed in: a request body, or a document in base64
+
+
+def sized(data: bytes, field: str, limit: int) -> bytes:
+    """A file handed in, refused (naming ``field``) when empty or over ``limit`` bytes."""
+    if not data or len(data) > limit:
+        raise ValidationError("the document is empty or larger than 50 MiB", field=field)
+    return data
+
+
+def checked_pdf(data: bytes, field: str) -> bytes:
+    """A PDF handed in, refused (naming ``field``) when empty, over ``MAX_PDF`` or not a PDF
+    (no ``%PDF-`` in its first KiB), before any engine reads it."""
+    if b"%PDF-" not in sized(data, field, MAX_PDF)[:1024]:
+        raise ValidationError("this is not a PDF document", field=field)
+    return data
+
+
 def file_answer(*media: str) -> dict:
     """``responses=`` of a route that answers 200 with a file of one of the ``media`` types
     instead of JSON (the OpenAPI document would otherwise claim ``application/json``)."""

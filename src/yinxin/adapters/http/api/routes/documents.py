@@ -9,13 +9,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from yinxin.adapters.http.api.context import Strict
-from yinxin.adapters.http.api.responses import from_base64
-from yinxin.errors import ValidationError
+from yinxin.adapters.http.api.responses import MAX_PDF, checked_pdf, from_base64, sized
 from yinxin.pdf.sign import Placement
 from yinxin.signing.flows import placement_of
 from yinxin.signing.service import SignatureRecordView, SignedDocument
 
-MAX_PDF = 50 * 1024 * 1024
 # a database id (bounded: an unbounded number overflows the database's integer) …
 Id = Annotated[int, Field(ge=1, le=2**62)]
 # … or a seal's esID or id: what a body names a seal by
@@ -48,16 +46,11 @@ def document_bytes(doc: DocumentIn, field: str, limit: int) -> bytes:
     """The bytes of a document handed in as base64 (a PDF here, an OFD in ``ofd_signing``):
     not base64, empty or over ``limit`` (50 MiB for both) is refused naming ``field``."""
     data = from_base64(doc.content_base64, field=field, refusal="content_base64 is not base64")
-    if not data or len(data) > limit:
-        raise ValidationError("the document is empty or larger than 50 MiB", field=field)
-    return data
+    return sized(data, field, limit)
 
 
 def pdf_of(doc: DocumentIn, field: str) -> bytes:
-    data = document_bytes(doc, field, MAX_PDF)
-    if b"%PDF-" not in data[:1024]:
-        raise ValidationError("this is not a PDF document", field=field)
-    return data
+    return checked_pdf(document_bytes(doc, field, MAX_PDF), field)
 
 
 class SignedDocumentOut(BaseModel):

@@ -20,11 +20,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from yinxin.adapters.http.api.context import read_body
+from yinxin.adapters.http.api.responses import MAX_PDF, checked_pdf
 from yinxin.errors import ValidationError
 from yinxin.pdf.render import PageSize, page_sizes, render_page
 from yinxin.signing.flows import FlowFile
 
-MAX_PDF = 50 * 1024 * 1024
 CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
 # the page and the width a picture's route takes, the sender's and the signer's alike (types:
 # FastAPI copies an ``Annotated`` type's ``Query``, never one shared as a default)
@@ -104,11 +104,7 @@ def page_png(request: Request, f: FlowFile, page: int, width: int) -> Response:
 
 async def preview(request: Request, *, first: int, count: int, width: int) -> PagePreview:
     """Pages ``first``… of the PDF in the request body (drawn, then forgotten)."""
-    body = await read_body(request, MAX_PDF)
-    if not body:
-        raise ValidationError("the document is empty or larger than 50 MiB", field="body")
-    if b"%PDF-" not in body[:1024]:
-        raise ValidationError("this is not a PDF document", field="body")
+    body = checked_pdf(await read_body(request, MAX_PDF), "body")
 
     def draw() -> PagePreview:
         try:

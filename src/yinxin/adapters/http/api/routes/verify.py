@@ -17,13 +17,12 @@ from fastapi.responses import JSONResponse
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, allowed, limit_public, read_body
-from yinxin.adapters.http.api.responses import PDF, binary_body, pdf_response
+from yinxin.adapters.http.api.responses import MAX_PDF, PDF, binary_body, pdf_response
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
 router = APIRouter(tags=["verification"])
 Verifier = Annotated[Principal, Depends(allowed(Capability.VERIFY))]
-MAX_PDF = 50 * 1024 * 1024
 
 
 BODY = binary_body("application/pdf", "application/octet-stream")
