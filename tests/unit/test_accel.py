@@ -170,3 +170,34 @@ def test_signature_algorithm_allowed_by_der_answers_as_pyhanko() -> None:
 
 
 _ALGOS = ("sha256_ecdsa", "sha1_ecdsa", "sha256_rsa", "sha1_rsa")
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    [
+        "1.2.840.113549.1.9.16.2.47",
+        "2.5.29.19",
+        "0.9.2342.19200300.100.1.25",
+        "2.999.1",
+        "1.3.6.1.4.1.311.60.2.1.3",
+    ],
+)
+def test_an_object_identifier_reads_as_asn1crypto_reads_it(dotted: str) -> None:
+    """``ObjectIdentifier.dotted`` kept by content octets gives asn1crypto's own text for
+    identifiers of every first arc (2.999: a first subidentifier past 80), a second object of
+    the same octets gets the kept text, and outside ``fast()`` asn1crypto's code runs."""
+    from asn1crypto import core
+
+    der = core.ObjectIdentifier(dotted).dump()
+    theirs = accel._orig_dotted.fget(core.ObjectIdentifier.load(der))
+    assert theirs == dotted
+    accel.forget()
+    with accel.fast():
+        first = core.ObjectIdentifier.load(der)
+        assert first.dotted == dotted
+        assert accel._dotted[first.contents] == dotted
+        assert core.ObjectIdentifier.load(der).dotted == dotted
+        assert core.ObjectIdentifier.load(der).native == core.ObjectIdentifier.load(der).native
+    accel.forget()
+    assert core.ObjectIdentifier.load(der).dotted == dotted
+    assert not accel._dotted

@@ -71,6 +71,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from asn1crypto import core as a_core
 from asn1crypto import x509 as a_x509
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
@@ -96,6 +97,7 @@ _orig_hashable = a_x509.RDNSequence.hashable
 _orig_eq = a_x509.RDNSequence.__eq__
 _orig_cert_ext = a_x509.Certificate._set_extensions
 _orig_issuer_serial = a_x509.Certificate.issuer_serial
+_orig_dotted = a_core.ObjectIdentifier.dotted
 _orig_ess_certid = generic_cms.check_ess_certid
 _orig_cert_info = general.extract_certificate_info
 _orig_certs_for_validation = generic_cms.extract_certs_for_validation
@@ -107,6 +109,7 @@ _sig_allowed: dict[tuple, object] = {}
 _ess: dict[tuple[bytes, type, bytes], bool] = {}
 _signing_certs: set[tuple[bytes, bytes]] = set()  # (attributes' content, certificate) passed
 _issuer_serials: dict[bytes, bytes] = {}
+_dotted: dict[bytes, str] = {}  # an object identifier's content octets -> its dotted text
 _names: dict[bytes, str] = {}
 _equal: dict[tuple[bytes, bytes], bool] = {}
 # certificate DER -> the attributes asn1crypto's ``_set_extensions`` set on a certificate
@@ -129,6 +132,7 @@ def forget() -> None:
         _ess,
         _signing_certs,
         _issuer_serials,
+        _dotted,
         _names,
         _equal,
         _cert_ext,
@@ -398,6 +402,24 @@ def _cert_issuer_serial(self) -> bytes:
         _issuer_serials[der] = value
     self._issuer_serial = value
     return value
+
+
+def _oid_dotted(self) -> str:
+    """``ObjectIdentifier.dotted`` by the identifier's content octets. asn1crypto decodes the
+    base-128 digits of every identifier it meets, a few thousand a batch (each certificate,
+    attribute, extension and algorithm names its type by one), from a vocabulary of a few
+    dozen; the text depends on nothing but those octets."""
+    contents = self.contents
+    if self._dotted is not None or type(contents) is not bytes or not _ON.get():
+        return _orig_dotted.fget(self)
+    text = _dotted.get(contents)
+    if text is None:
+        text = _orig_dotted.fget(self)
+        if len(_dotted) >= _NAMES_MAX:
+            _dotted.clear()
+        _dotted[contents] = text
+    self._dotted = text
+    return text
 
 
 def _check_ess_certid(cert, certid) -> bool:
@@ -1077,6 +1099,8 @@ def install() -> None:
         a_x509.Certificate._set_extensions = _cert_set_extensions
     if a_x509.Certificate.issuer_serial.fget is not _cert_issuer_serial:
         a_x509.Certificate.issuer_serial = property(_cert_issuer_serial)
+    if a_core.ObjectIdentifier.dotted.fget is not _oid_dotted:
+        a_core.ObjectIdentifier.dotted = property(_oid_dotted)
     # looked up as module globals at call time; ``generic`` imported read_non_whitespace by name
     misc._read_until_class = _read_until_class
     misc.read_non_whitespace = _read_non_whitespace
