@@ -112,6 +112,21 @@ def test_templates_draft_pdf_scope_and_pages(client, world):
     listed = client.get("/api/v1/contracts?state=drafted", headers=auth["org"]).json()
     assert [x["id"] for x in listed["items"]] == [c["id"]]
     problem_of(client.get("/api/v1/contracts?state=nonsense", headers=auth["org"]), 422)
+    # pages: `next` is the `after` of the page that follows, none on the last one
+    second = client.post(
+        "/api/v1/contracts",
+        json={"template": "tech-service", "values": _values(world)},
+        headers=auth["org"],
+    ).json()
+    one = client.get("/api/v1/contracts?state=drafted&limit=1", headers=auth["org"]).json()
+    assert len(one["items"]) == 1 and one["next"] is not None
+    rest = client.get(
+        f"/api/v1/contracts?state=drafted&limit=1&after={one['next']}", headers=auth["org"]
+    ).json()
+    assert rest["next"] is None
+    assert {x["id"] for x in one["items"] + rest["items"]} == {c["id"], second["id"]}
+    whole = client.get("/api/v1/contracts?state=drafted", headers=auth["org"]).json()
+    assert whole["next"] is None and len(whole["items"]) == 2
 
     r = client.post(
         f"/api/v1/contracts/{c['id']}/revise",

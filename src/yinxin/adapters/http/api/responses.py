@@ -31,7 +31,9 @@ MAX_PDF = 50 * 1024 * 1024  # a PDF handed in: a request body, or a document in 
 def sized(data: bytes, field: str, limit: int) -> bytes:
     """A file handed in, refused (naming ``field``) when empty or over ``limit`` bytes."""
     if not data or len(data) > limit:
-        raise ValidationError("the document is empty or larger than 50 MiB", field=field)
+        raise ValidationError(
+            f"the document is empty or larger than {limit >> 20} MiB", field=field
+        )
     return data
 
 
