@@ -201,3 +201,32 @@ def test_an_object_identifier_reads_as_asn1crypto_reads_it(dotted: str) -> None:
     accel.forget()
     assert core.ObjectIdentifier.load(der).dotted == dotted
     assert not accel._dotted
+
+
+def test_names_compare_and_hash_as_asn1crypto_says() -> None:
+    """``RDNSequence.hashable`` and ``==`` inside ``fast()`` (kept by DER and on the name
+    object) answer as asn1crypto's own code for names equal only after stringprep (case,
+    runs of spaces), names that differ, Chinese names, and other objects of the same bytes,
+    each asked twice."""
+    from asn1crypto import x509 as ax
+
+    def rdns(**attrs: str) -> ax.RDNSequence:
+        return ax.Name.build(attrs).chosen
+
+    names = [
+        rdns(common_name="Yinxin Issuing CA", organization_name="Yinxin"),
+        rdns(common_name="yinxin  issuing ca", organization_name="YINXIN"),
+        rdns(common_name="Yinxin Issuing CA", organization_name="Other"),
+        rdns(common_name="印信电子认证", country_name="CN"),
+        rdns(common_name="印信电子认证", country_name="CN"),
+    ]
+    names.append(ax.RDNSequence.load(names[0].dump()))
+    hashes = [accel._orig_hashable.fget(n) for n in names]
+    equal = [[accel._orig_eq(a, b) for b in names] for a in names]
+    assert equal[0][1] and not equal[0][2] and equal[3][4] and equal[0][5]
+    accel.forget()
+    with accel.fast():
+        for _ in range(2):
+            assert [n.hashable for n in names] == hashes
+            assert [[a == b for b in names] for a in names] == equal
+    assert [[a == b for b in names] for a in names] == equal  # and outside, asn1crypto's

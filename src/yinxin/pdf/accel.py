@@ -337,12 +337,20 @@ def _subsume(self, obj):
 
 
 def _name_hashable(self) -> str:
+    """``RDNSequence.hashable`` (stringprep of every attribute) by the name's DER, and kept on
+    the name object too (:func:`remembered`): a file asks it of the same few name objects ~27
+    times, and their DER, re-checked for changes by asn1crypto's ``dump``, cost more than the
+    answer's lookup."""
     if not _ON.get():
         return _orig_hashable.fget(self)
-    der = self.dump()
+    return remembered(self, "hashable", (), lambda: _hashable_by_der(self))
+
+
+def _hashable_by_der(name) -> str:
+    der = name.dump()
     value = _names.get(der)
     if value is None:
-        value = _orig_hashable.fget(self)
+        value = _orig_hashable.fget(name)
         if len(_names) >= _NAMES_MAX:
             _names.clear()
         _names[der] = value
@@ -350,12 +358,18 @@ def _name_hashable(self) -> str:
 
 
 def _name_eq(self, other) -> bool:
+    """``RDNSequence.__eq__`` by the two names' DER, and kept on the name object for the other
+    (:func:`remembered`), as ``hashable`` is."""
     if not _ON.get() or not isinstance(other, a_x509.RDNSequence):
         return _orig_eq(self, other)
-    key = (self.dump(), other.dump())
+    return remembered(self, "eq", (other,), lambda: _equal_by_der(self, other))
+
+
+def _equal_by_der(name, other) -> bool:
+    key = (name.dump(), other.dump())
     value = _equal.get(key)
     if value is None:
-        value = _orig_eq(self, other)
+        value = _orig_eq(name, other)
         if len(_equal) >= _NAMES_MAX:
             _equal.clear()
         _equal[key] = value
