@@ -80,6 +80,7 @@ from pyhanko.sign.validation import ades, dss, generic_cms
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 T = TypeVar("T")
+K = TypeVar("K")
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("yinxin_pdf_accel", default=False)
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
 _CHUNK = 1 << 16
@@ -107,7 +108,7 @@ _untagged: dict[tuple[type, bytes], object] = {}
 _orig_sig_allowed = DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed
 _sig_allowed: dict[tuple, object] = {}
 _ess: dict[tuple[bytes, type, bytes], bool] = {}
-_signing_certs: set[tuple[bytes, bytes]] = set()  # (attributes' content, certificate) passed
+_signing_certs: dict[tuple[bytes, bytes], bool] = {}  # (attributes' content, certificate): passed
 _issuer_serials: dict[bytes, bytes] = {}
 _dotted: dict[bytes, str] = {}  # an object identifier's content octets -> its dotted text
 _names: dict[bytes, str] = {}
@@ -117,6 +118,19 @@ _CERT_EXT_ATTRS = tuple(
     n for n in vars(a_x509.Certificate) if n.endswith("_value") and n.startswith("_")
 )
 _cert_ext: dict[bytes, tuple[set[str], dict[str, object]]] = {}
+
+
+def _kept(memo: dict[K, T], key: K, compute: Callable[[], T]) -> T:
+    """``memo[key]``, computed the first time it is asked. A memo that has reached
+    ``_NAMES_MAX`` entries is emptied first, so an archive of many distinct certificates
+    costs recomputation, never unbounded memory. Exceptions are not kept."""
+    value = memo.get(key)
+    if value is None:
+        value = compute()
+        if len(memo) >= _NAMES_MAX:
+            memo.clear()
+        memo[key] = value
+    return value
 
 
 def forget() -> None:
@@ -347,14 +361,7 @@ def _name_hashable(self) -> str:
 
 
 def _hashable_by_der(name) -> str:
-    der = name.dump()
-    value = _names.get(der)
-    if value is None:
-        value = _orig_hashable.fget(name)
-        if len(_names) >= _NAMES_MAX:
-            _names.clear()
-        _names[der] = value
-    return value
+    return _kept(_names, name.dump(), lambda: _orig_hashable.fget(name))
 
 
 def _name_eq(self, other) -> bool:
@@ -366,14 +373,7 @@ def _name_eq(self, other) -> bool:
 
 
 def _equal_by_der(name, other) -> bool:
-    key = (name.dump(), other.dump())
-    value = _equal.get(key)
-    if value is None:
-        value = _orig_eq(name, other)
-        if len(_equal) >= _NAMES_MAX:
-            _equal.clear()
-        _equal[key] = value
-    return value
+    return _kept(_equal, (name.dump(), other.dump()), lambda: _orig_eq(name, other))
 
 
 def _cert_set_extensions(self) -> None:
@@ -407,13 +407,7 @@ def _cert_issuer_serial(self) -> bytes:
     file, parsing each again; the value depends on nothing but those bytes."""
     if not _ON.get() or self._issuer_serial is not None:
         return _orig_issuer_serial.fget(self)
-    der = self.dump()
-    value = _issuer_serials.get(der)
-    if value is None:
-        value = _orig_issuer_serial.fget(self)
-        if len(_issuer_serials) >= _NAMES_MAX:
-            _issuer_serials.clear()
-        _issuer_serials[der] = value
+    value = _kept(_issuer_serials, self.dump(), lambda: _orig_issuer_serial.fget(self))
     self._issuer_serial = value
     return value
 
@@ -426,12 +420,7 @@ def _oid_dotted(self) -> str:
     contents = self.contents
     if self._dotted is not None or type(contents) is not bytes or not _ON.get():
         return _orig_dotted.fget(self)
-    text = _dotted.get(contents)
-    if text is None:
-        text = _orig_dotted.fget(self)
-        if len(_dotted) >= _NAMES_MAX:
-            _dotted.clear()
-        _dotted[contents] = text
+    text = _kept(_dotted, contents, lambda: _orig_dotted.fget(self))
     self._dotted = text
     return text
 
@@ -444,13 +433,7 @@ def _check_ess_certid(cert, certid) -> bool:
     if not _ON.get():
         return _orig_ess_certid(cert, certid)
     key = (cert.dump(), type(certid), certid.dump())
-    value = _ess.get(key)
-    if value is None:
-        value = bool(_orig_ess_certid(cert, certid))
-        if len(_ess) >= _NAMES_MAX:
-            _ess.clear()
-        _ess[key] = value
-    return value
+    return _kept(_ess, key, lambda: bool(_orig_ess_certid(cert, certid)))
 
 
 def _extract_certificate_info(signed_data):
@@ -513,12 +496,13 @@ def _check_signing_certificate(cert, signed_attrs) -> None:
         return _orig_check_signing_cert(cert, signed_attrs)
     signed_attrs.dump()  # brings ``contents`` up to date if anything was changed
     key = (signed_attrs.contents, cert.dump())
-    if key not in _signing_certs:
-        _orig_check_signing_cert(cert, signed_attrs)
-        if len(_signing_certs) >= _NAMES_MAX:
-            _signing_certs.clear()
-        _signing_certs.add(key)
+    _kept(_signing_certs, key, lambda: _signing_cert_passes(cert, signed_attrs))
     return None
+
+
+def _signing_cert_passes(cert, signed_attrs) -> bool:
+    _orig_check_signing_cert(cert, signed_attrs)  # raises if it does not
+    return True
 
 
 def _find_cms_attribute_iter(attrs, name):
@@ -549,25 +533,11 @@ def shared_certificate(der: bytes) -> a_x509.Certificate:
     certificate through this gets the object pyHanko's extraction gets, so a signer's
     certificate, new in every file, is decoded (names, extensions, key) once a file, not
     once for the DSS and again for the signature."""
-    key = (a_x509.Certificate, der)
-    cert = _untagged.get(key)
-    if cert is None:
-        cert = a_x509.Certificate.load(der)
-        if len(_untagged) >= _NAMES_MAX:
-            _untagged.clear()
-        _untagged[key] = cert
-    return cert
+    return _kept(_untagged, (a_x509.Certificate, der), lambda: a_x509.Certificate.load(der))
 
 
 def _untag(value):
-    key = (type(value), value.dump())
-    shared = _untagged.get(key)
-    if shared is None:
-        shared = value.untag()
-        if len(_untagged) >= _NAMES_MAX:
-            _untagged.clear()
-        _untagged[key] = shared
-    return shared
+    return _kept(_untagged, (type(value), value.dump()), value.untag)
 
 
 def _signature_algorithm_allowed(self, algo, moment, public_key):
@@ -590,13 +560,7 @@ def _signature_algorithm_allowed(self, algo, moment, public_key):
         )
     except Exception:
         return _orig_sig_allowed(self, algo, moment, public_key)
-    value = _sig_allowed.get(key)
-    if value is None:
-        value = _orig_sig_allowed(self, algo, moment, public_key)
-        if len(_sig_allowed) >= _NAMES_MAX:
-            _sig_allowed.clear()
-        _sig_allowed[key] = value
-    return value
+    return _kept(_sig_allowed, key, lambda: _orig_sig_allowed(self, algo, moment, public_key))
 
 
 class _Uncacheable(Exception):
