@@ -12,13 +12,19 @@ pure-Python loops whose results do not need them:
 * asn1crypto compares X.509 names (issuer matching, path building, OCSP/CRL issuer checks) by
   running stringprep over every attribute of both names, each time, on each new parse of the
   same certificate. :func:`_name_hashable` and :func:`_name_eq` memoise ``hashable`` and
-  ``==`` of ``RDNSequence`` by the names' DER encodings, which is all the results depend on.
-  ``Certificate.issuer_serial`` (pyHanko's ``read_dss`` keys every DSS certificate of every
-  file by it, parsing each again) and the parsed extensions are shared by the certificate's
-  DER the same way.
+  ``==`` of ``RDNSequence`` by the names' DER encodings, which is all the results depend on
+  (and on the name object, see :func:`remembered`). ``Certificate.issuer_serial`` (pyHanko's
+  ``read_dss`` keys every DSS certificate of every file by it, parsing each again), the parsed
+  extensions and an object identifier's dotted text (:func:`_oid_dotted`) are shared by their
+  bytes the same way. A DSS certificate and the CMS's copy of the same bytes are one object
+  (:func:`shared_certificate`), so a signer's certificate is decoded once a file.
 * pyHanko checks each CMS signature's signing-certificate attribute (``check_ess_certid``:
   hash the certificate, compare issuer and serial) five times a file, of the same few
   certificates; :func:`_check_ess_certid` answers by the two DER encodings (~1 ms a file).
+  The whole check around it (:func:`_check_signing_certificate`: find the attribute, re-parse
+  it) ran twice for the signature and twice for its timestamp token, and the certificate
+  extraction before it (:func:`_extract_certs_for_validation`) twice for the signature: both
+  are kept, by the attribute list's content and on the ``SignedData`` object.
 * The PDF lexer reads tokens a byte at a time (``misc._read_until_class`` behind names and
   numbers, ``read_non_whitespace``, ``IndirectObject.read_from_stream``, ``_decode_name``),
   and ``HistoricalResolver._subsume_object`` builds and drops a ``Reference`` for every number
