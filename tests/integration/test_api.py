@@ -217,6 +217,32 @@ def test_callers_without_a_valid_key_are_refused(as_, world):
     c.close()
 
 
+def test_a_key_s_last_use_is_recorded_once_a_minute_and_not_for_a_refusal(as_, world):
+    w, base = world
+    k = w.platform.api_keys.create(name="stamped", role="integration", actor="test")
+    assert w.platform.api_keys.get(k.key.id).last_used_at is None
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    c = Client(base, k.secret)
+    assert c.get("/subscribers").status_code == 200
+    first = w.platform.api_keys.get(k.key.id).last_used_at
+    assert first is not None and before <= first <= dt.datetime.now(dt.UTC)
+    assert c.get("/subscribers").status_code == 200  # within the minute: no second write
+    assert w.platform.api_keys.get(k.key.id).last_used_at == first
+    listed = as_("admin").get("/api-keys").json()
+    assert next(x for x in listed if x["id"] == k.key.id)["last_used_at"] is not None
+    earlier = first - dt.timedelta(minutes=5)
+    with w.platform.db.transaction() as s:
+        s.execute(update(ApiKey).where(ApiKey.id == k.key.id).values(last_used_at=earlier))
+    assert c.get("/subscribers").status_code == 200
+    assert w.platform.api_keys.get(k.key.id).last_used_at >= first
+    w.platform.api_keys.revoke(k.key.id, actor="test")
+    with w.platform.db.transaction() as s:
+        s.execute(update(ApiKey).where(ApiKey.id == k.key.id).values(last_used_at=earlier))
+    problem_of(c.get("/subscribers"), 401)  # a refused key is not "used"
+    assert w.platform.api_keys.get(k.key.id).last_used_at == earlier
+    c.close()
+
+
 def test_roles_limit_what_a_key_may_do(as_, world):
     w, _ = world
     integration, org_a, officer = as_("integration"), as_("org_a"), as_("officer")

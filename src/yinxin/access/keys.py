@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
@@ -30,6 +32,11 @@ from yinxin.store.models.access import ApiKey
 
 KEY_PREFIX = "yx_"
 MAX_LIFETIME = dt.timedelta(days=3 * 366)
+#: ``last_used_at`` is written at most this often per key: an operator asks "is this key still
+#: in use, and since when not?", which a minute's precision answers, and a busy integration
+#: must not turn every read request into a database write.
+LAST_USE_PRECISION = dt.timedelta(minutes=1)
+logger = logging.getLogger(__name__)
 
 
 class Unauthenticated(YinxinError, exit_code=5, http_status=401, code="unauthenticated"):
@@ -289,4 +296,30 @@ class ApiKeys:
                 raise refused
             if row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
                 raise refused
-            return Principal(row.id, row.prefix, row.name, ApiRole(row.role), row.organization_id)
+            principal = Principal(
+                row.id, row.prefix, row.name, ApiRole(row.role), row.organization_id
+            )
+            stale = row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION
+        if stale:
+            self._stamp_use(row.id, now)
+        return principal
+
+    def _stamp_use(self, key_id: int, now: dt.datetime) -> None:
+        """Record that the key was used. Conditional, so concurrent requests write it once;
+        best effort, because a caller whose key is valid must not be refused for a busy
+        database: the stamp is for the operator's review, not for access decisions."""
+        try:
+            with self.db.transaction() as s:
+                s.execute(
+                    update(ApiKey)
+                    .where(ApiKey.id == key_id)
+                    .where(
+                        or_(
+                            ApiKey.last_used_at.is_(None),
+                            ApiKey.last_used_at <= now - LAST_USE_PRECISION,
+                        )
+                    )
+                    .values(last_used_at=now)
+                )
+        except OperationalError as e:
+            logger.warning("API key %d: last use not recorded (%s)", key_id, type(e).__name__)
