@@ -217,12 +217,15 @@ def test_callers_without_a_valid_key_are_refused(as_, world):
     c.close()
 
 
-def test_a_key_s_last_use_is_recorded_once_a_minute_and_not_for_a_refusal(as_, world):
+def test_a_key_s_last_use_is_recorded_once_a_minute_and_only_for_a_success(as_, world):
     w, base = world
     k = w.platform.api_keys.create(name="stamped", role="integration", actor="test")
     assert w.platform.api_keys.get(k.key.id).last_used_at is None
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     c = Client(base, k.secret)
+    problem_of(c.get("/subscribers/999999999"), 404)  # refused: the database stays as it was
+    problem_of(c.post("/subscribers/persons", json={"name": "x"}), 422)
+    assert w.platform.api_keys.get(k.key.id).last_used_at is None
     assert c.get("/subscribers").status_code == 200
     first = w.platform.api_keys.get(k.key.id).last_used_at
     assert first is not None and before <= first <= dt.datetime.now(dt.UTC)

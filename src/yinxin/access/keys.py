@@ -125,6 +125,9 @@ class Principal:
     session_id: int | None = None
     subscriber_id: int | None = None
     staff_username: str | None = None
+    # the key's ``last_used_at`` is older than ``LAST_USE_PRECISION``: record this use if the
+    # request succeeds (``ApiKeys.record_use``)
+    use_due: bool = False
 
     @property
     def actor(self) -> str:
@@ -296,18 +299,23 @@ class ApiKeys:
                 raise refused
             if row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
                 raise refused
-            principal = Principal(
-                row.id, row.prefix, row.name, ApiRole(row.role), row.organization_id
+            due = row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION
+            return Principal(
+                row.id,
+                row.prefix,
+                row.name,
+                ApiRole(row.role),
+                row.organization_id,
+                use_due=due,
             )
-            stale = row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION
-        if stale:
-            self._stamp_use(row.id, now)
-        return principal
 
-    def _stamp_use(self, key_id: int, now: dt.datetime) -> None:
-        """Record that the key was used. Conditional, so concurrent requests write it once;
-        best effort, because a caller whose key is valid must not be refused for a busy
-        database: the stamp is for the operator's review, not for access decisions."""
+    def record_use(self, key_id: int) -> None:
+        """Record that a request made with the key succeeded (the HTTP layer calls it, and
+        only when ``Principal.use_due``: a refused request must leave the database as it was).
+        Conditional, so concurrent requests write it once; best effort, because a caller must
+        not be refused for a busy database: the stamp is for the operator's review, not for
+        access decisions."""
+        now = self.clock.now()
         try:
             with self.db.transaction() as s:
                 s.execute(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from yinxin import __version__
 from yinxin.adapters.http.api import problems
 from yinxin.adapters.http.api.guards import Guards, RateLimiter
+from yinxin.adapters.http.api.key_use import KeyUse
 from yinxin.adapters.http.api.routes import (
     application_documents,
     applications,
@@ -122,7 +123,7 @@ def _document_idempotency(api: FastAPI) -> None:
 def guarded(app, platform: Platform) -> Guards:
     s = platform.settings
     return Guards(
-        app,
+        KeyUse(app, platform.api_keys),
         idempotency=platform.idempotency,
         limiter=RateLimiter(rate=s.api_rate, burst=s.api_burst),
         max_body=s.api_max_body,
