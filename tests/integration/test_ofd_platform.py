@@ -48,7 +48,7 @@ from yinxin.seals.ses_signature import parse_ses_signature
 from yinxin.seals.view import SealView
 from yinxin.settings import Settings
 from yinxin.signing.ofd import SignedOfdDocument
-from yinxin.store.models import AuditEvent
+from yinxin.store.models import AuditEvent, Certificate
 from yinxin.store.models.archive import ArchivedDocument
 from yinxin.store.models.signing import SignatureRecord
 
@@ -587,3 +587,47 @@ def test_archive_renewal_leaves_signed_ofds_alone(w: World, flow: Flow) -> None:
             select(ArchivedDocument.sha256).where(ArchivedDocument.signature_record_id == rec.id)
         ).scalar_one()
     assert kept == rec.sha256_after
+
+
+# --- last: it revokes 张三's certificate --------------------------------------------------------
+def test_the_platforms_own_crl_decides_a_signers_certificate(w: World, flow: Flow) -> None:
+    """Where the platform is, its own CRL checks the signer's certificate (GB/T 38540 §7.3):
+    no --crl needed. Good before the revocation; revoked after the signing: still VALID, the
+    check says so; revoked before it (the date moved back in the database, the CRL re-signed):
+    INVALID for 张三's signature only."""
+    from sqlalchemy import update
+
+    from yinxin.registry.ca import role_of
+
+    def revocation(report, who: int) -> dict:
+        checks = report.signatures[who].value["checks"]
+        return {c["name"]: c for c in checks}["signer_certificate_revocation"]
+
+    report = w.p.ofd_signing.verify(flow.second)
+    assert report.valid, report.to_text()
+    for who in (0, 1):
+        check = revocation(report, who)
+        assert check["ok"] is True and check["detail"].startswith("not on the CRL of"), check
+    w.p.certificates.revoke(w.zhang.cert.serial, reason="key_compromise", actor=OFFICER)
+    report = w.p.ofd_signing.verify(flow.second)
+    assert report.valid, report.to_text()
+    check = revocation(report, 0)
+    assert check["ok"] is True and "after the signing time" in check["detail"], check
+    signed_at = dt.datetime.fromisoformat(report.signatures[0].value["time_info"])
+    with w.p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.serial_hex == w.zhang.cert.serial)
+            .values(revoked_at=signed_at - dt.timedelta(hours=1))
+        )
+    w.p.status.publish_crl(role_of("", "issuing"))
+    report = w.p.ofd_signing.verify(flow.second)
+    assert not report.valid
+    one, two = report.signatures
+    assert not one.valid and two.valid  # 王五's certificate is not revoked
+    check = revocation(report, 0)
+    assert check["ok"] is False and "before the signing time" in check["detail"], check
+    assert "[FAILED] signer_certificate_revocation" in report.to_text()
+    # a relying party's own CRL, added to the platform's, does not hide the platform's answer
+    other = w.p.ofd_signing.verify(flow.second, crls=[w.p.status.current_crl("issuing")])
+    assert not other.signatures[0].valid

@@ -92,6 +92,8 @@ def test_two_platform_seals_in_turn_verify(w: World, flow) -> None:  # noqa: F81
     for sig, who in zip(report.signatures, (w.zhang, w.wang), strict=True):
         checks = {c["name"]: c["ok"] for c in sig.value["checks"]}
         assert checks["timestamp"] is True and checks["seal_maker_trusted"] is True
+        # the platform's own CRL checks the signer's certificate: no --crl needed here
+        assert checks["signer_certificate_revocation"] is True
         assert sig.value["es_id"] == who.seal.es_id
     # the value: SM2, the platform's SM2 TSA, the seal made by the SM2 issuing CA
     import io

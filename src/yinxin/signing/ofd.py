@@ -25,11 +25,12 @@ the database as it was and the code unused.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import asdict, dataclass, replace
 
 from cryptography.hazmat.primitives import serialization
 
-from yinxin.errors import NotFound, ValidationError
+from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.ofd.package import OfdPackage
 from yinxin.ofd.sign import Placement, sign_ofd
 from yinxin.ofd.verify import OfdReport, verify_ofd
@@ -47,6 +48,8 @@ from yinxin.signing.service import (
     sha256_hex,
 )
 from yinxin.store.models import Certificate
+
+logger = logging.getLogger(__name__)
 
 MAX_OFD = 50 * 1024 * 1024
 LEVEL = Level.B_T  # signed and timestamped; see the module docstring
@@ -246,6 +249,25 @@ class OfdSigning:
             )
         return trust
 
+    def crls_with(self, crls: list[bytes] | tuple[bytes, ...] = ()) -> list[bytes] | None:
+        """The platform's current CRL of each of its CAs, then the relying party's own.
+
+        GB/T 38540 checks the signer's certificate against a CRL of its issuer issued after the
+        signing; a relying party elsewhere brings one (``--crl``). Here the platform has its
+        own, as fresh as its CRL endpoint serves them (re-signed when a status changed), so a
+        certificate it revoked before the signing fails the check without anyone fetching a
+        CRL — before, the check read "not checked" unless ``--crl`` was given. A CA whose CRL
+        cannot be made now (its key out of reach) is left out and logged: its certificates'
+        check then reads "not checked", as it did."""
+        status = self.signing.ocsp.status
+        own: list[bytes] = []
+        for role in status.crl_roles():
+            try:
+                own.append(status.current_crl(role))
+            except YinxinError as e:
+                logger.warning("no current CRL of %s for a seal verification: %s", role, e.code)
+        return [*own, *(bytes(c) for c in crls)] or None
+
     def verify(
         self,
         data: bytes,
@@ -257,9 +279,9 @@ class OfdSigning:
         """Every signature of an OFD, trusting the platform's root and issuing CA (plus any
         certificates the relying party adds); ``crls`` decide the revocation check; ``at`` is
         the verification moment (a signature cannot be later); the platform's own seals are
-        looked up (``seal_status``)."""
+        looked up (``seal_status``) and its own CRLs added (``crls_with``)."""
         trust = self.trust_with(extra_trust)
-        report = verify_ofd(data, check_ofd_value(trust, list(crls) or None, at))
+        report = verify_ofd(data, check_ofd_value(trust, self.crls_with(crls), at))
         signatures = []
         for sig in report.signatures:
             check = self.seal_status(sig.value)

@@ -77,12 +77,13 @@ class SesPdfSigning(OfdSigning):
         at=None,
     ) -> SesPdfReport:
         """Every seal signature of a PDF, trusting the platform's root and issuing CA (plus
-        any certificates the relying party adds), as of ``at`` (default now)."""
+        any certificates the relying party adds) and checking against its CRLs (``crls_with``),
+        as of ``at`` (default now)."""
         trust = self.trust_with(extra_trust)
         moment = at or self.clock.now()
         report = verify_ses_pdf(
             data,
-            check_pdf_value(trust, list(crls) or None, moment),
+            check_pdf_value(trust, self.crls_with(crls), moment),
             file_name=file_name,
             at=moment,
         )
