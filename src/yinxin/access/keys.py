@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
@@ -329,5 +329,5 @@ class ApiKeys:
                     )
                     .values(last_used_at=now)
                 )
-        except OperationalError as e:
+        except SQLAlchemyError as e:  # the request's own work is done: never turn it into a 500
             logger.warning("API key %d: last use not recorded (%s)", key_id, type(e).__name__)
