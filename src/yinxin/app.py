@@ -347,7 +347,7 @@ class Platform:
 
     def keystore(self) -> KeyStore:
         if self._keystore is None:
-            from yinxin.pki.keys import open_keystore
+            from yinxin.pki.keystores import open_keystore
 
             s = self.settings
             if s.keystore == "pkcs11":
@@ -360,7 +360,7 @@ class Platform:
                 self._keystore = open_keystore(
                     "pkcs11", module=s.pkcs11_module, token_label=s.pkcs11_token, pin=s.pkcs11_pin
                 )
-            else:
+            elif s.keystore == "file":
                 p = self._passphrase
                 if callable(p):
                     p = p()
@@ -371,6 +371,8 @@ class Platform:
                         field="passphrase",
                     )
                 self._keystore = open_keystore("file", directory=s.keys_dir, passphrase=p)
+            else:  # refused by name, never a fall-back to key files
+                self._keystore = open_keystore(s.keystore)
         return self._keystore
 
     def audit_events(self, **narrow) -> list[AuditEventView]:

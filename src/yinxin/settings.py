@@ -73,7 +73,7 @@ class Settings:
     home: Path
     database_url: str
     base_url: str = "http://127.0.0.1:8000"
-    keystore: str = "file"  # "file" | "pkcs11"
+    keystore: str = "file"  # one of KEYSTORES
     pkcs11_module: str | None = None
     pkcs11_token: str | None = None
     pkcs11_pin: str | None = None
@@ -115,7 +115,7 @@ class Settings:
             home=h,
             database_url=env.get("YINXIN_DATABASE_URL") or f"sqlite:///{h / 'yinxin.db'}",
             base_url=(env.get("YINXIN_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            keystore=env.get("YINXIN_KEYSTORE", "file"),
+            keystore=_keystore(env),
             pkcs11_module=env.get("YINXIN_PKCS11_MODULE"),
             pkcs11_token=env.get("YINXIN_PKCS11_TOKEN"),
             pkcs11_pin=env.get("YINXIN_PKCS11_PIN"),
@@ -153,6 +153,23 @@ def _number(env, name: str, kind: type):
 # The data-at-rest ciphers by name (``yinxin.pki.ciphers`` implements exactly these; a unit test
 # holds the two lists equal). Named here so that settings, in the core layer, need not import pki.
 DATA_CIPHERS = ("aes-256-gcm", "sm4-gcm", "sm4-cbc-hmac-sm3")
+
+
+#: the key stores there are (``yinxin.pki.keystores``), by the name ``YINXIN_KEYSTORE`` gives
+KEYSTORES = ("file", "pkcs11")
+
+
+def _keystore(env) -> str | None:
+    """``YINXIN_KEYSTORE``, or None for the default (files); a name that is no store is refused
+    here, before anything starts: a typo must not quietly keep the CA's keys in files."""
+    raw = (env.get("YINXIN_KEYSTORE") or "").strip()
+    if not raw:
+        return None
+    if raw.lower() not in KEYSTORES:
+        raise ConfigurationError(
+            f"unknown key store {raw!r}: {' or '.join(KEYSTORES)}", field="YINXIN_KEYSTORE"
+        )
+    return raw.lower()
 
 
 def _data_cipher(env) -> str | None:

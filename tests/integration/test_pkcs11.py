@@ -28,7 +28,8 @@ from yinxin.pki import ocsp as yx_ocsp
 from yinxin.pki import tsa as yx_tsa
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate
 from yinxin.pki.crl import RevokedEntry, build_crl, build_crl_via_builder
-from yinxin.pki.keys import KeyHandle, builder_key, open_keystore
+from yinxin.pki.keys import KeyHandle, builder_key
+from yinxin.pki.keystores import open_keystore
 from yinxin.pki.pkcs11_store import Pkcs11Key, Pkcs11KeyStore
 from yinxin.pki.profiles import PROFILES
 

@@ -37,3 +37,29 @@ def test_variables_are_read_and_bad_numbers_refused(monkeypatch, tmp_path):
     with pytest.raises(ConfigurationError) as e:
         Settings.from_env(home=tmp_path)
     assert e.value.field == "YINXIN_API_RATE"
+
+
+def test_an_unknown_key_store_is_refused_not_taken_for_files(monkeypatch, tmp_path):
+    """A typo in YINXIN_KEYSTORE once fell through to key files: the CA's keys would have been
+    made and kept on disk while the operator believed them in the token."""
+    from yinxin.app import Platform
+
+    _clean(monkeypatch)
+    monkeypatch.setenv("YINXIN_KEYSTORE", "PKCS11")
+    assert Settings.from_env(home=tmp_path).keystore == "pkcs11"
+    monkeypatch.setenv("YINXIN_KEYSTORE", "pkcs-11")
+    with pytest.raises(ConfigurationError) as e:
+        Settings.from_env(home=tmp_path)
+    assert e.value.field == "YINXIN_KEYSTORE" and "file or pkcs11" in e.value.message
+    # settings made in code are refused where the store is opened, and nothing is written
+    p = Platform(
+        Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'y.db'}", keystore="hsm"),
+        passphrase="x" * 16,
+    )
+    try:
+        with pytest.raises(ConfigurationError) as e:
+            p.keystore()
+        assert e.value.field == "keystore"
+        assert not (tmp_path / "keys").exists()
+    finally:
+        p.close()

@@ -501,16 +501,3 @@ class FileKeyStore:
             fsync_dir(self.directory)
         finally:
             tmp.unlink(missing_ok=True)
-
-
-def open_keystore(kind: str, **options) -> KeyStore:
-    """The one place a key-store kind is chosen by name."""
-    if kind == "file":
-        return FileKeyStore(options["directory"], options["passphrase"])
-    if kind == "pkcs11":
-        from yinxin.pki.pkcs11_store import Pkcs11KeyStore
-
-        return Pkcs11KeyStore(
-            module=options["module"], token_label=options["token_label"], pin=options["pin"]
-        )
-    raise ConfigurationError(f"unknown key store {kind!r} (file or pkcs11)", field="keystore")

@@ -3,7 +3,7 @@
 ``cryptography`` parses an SM2 certificate (subject, serial, validity, extensions all read as
 for any other) but cannot load its public key, check its signature or build one. So the
 TBSCertificate is assembled here from DER pieces — the name and every extension value come from
-``cryptography``'s own encoders and ``authority.profile_extensions``, the same list the ECDSA
+``cryptography``'s own encoders and ``cert_contents.profile_extensions``, the same list the ECDSA
 and RSA certificates carry, so an SM2 certificate of a profile differs from a P-256 one only in
 its key, its signature algorithm and its signature — and signed with SM2 under a user ID
 (``sm2.DEFAULT_UID`` unless the deployment configures another one).
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_der_publ
 
 from yinxin.errors import ValidationError
 from yinxin.pki import der as d
-from yinxin.pki.authority import StatusUrls, new_serial, profile_extensions
+from yinxin.pki.cert_contents import StatusUrls, new_serial, profile_extensions
 from yinxin.pki.keys import KeyHandle, layout_key
 from yinxin.pki.profiles import Profile
 from yinxin.pki.sm2 import DEFAULT_UID, OID_SM3_WITH_SM2, SM2PublicKey, load_public_spki
