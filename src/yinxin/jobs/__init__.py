@@ -8,8 +8,9 @@ lease runs out for another to finish the period (``runs``); the in-process runne
 platform clock. ``yinxin worker``, ``yinxin jobs …`` and ``yinxin serve`` start them.
 """
 
+from yinxin.jobs.queue import runner_for
 from yinxin.jobs.registry import DAY, HOUR, MINUTE, Job, Period, default_jobs
-from yinxin.jobs.runner import JobInfo, Runner, describe, execute, runner_for
+from yinxin.jobs.runner import JobInfo, Runner, describe, execute
 from yinxin.jobs.runs import JobRunView, RunState, history, last_runs
 
 __all__ = [

@@ -23,15 +23,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from yinxin.jobs.registry import Job
 from yinxin.jobs.runner import Runner, execute
 
 if TYPE_CHECKING:
     import procrastinate
     import procrastinate.tasks
+
+    from yinxin.app import Platform
 
 
 log = logging.getLogger("yinxin.jobs")
@@ -164,3 +168,17 @@ class QueueRunner(Runner):
                 loop.call_soon_threadsafe(wake.set)
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def runner_for(platform: Platform, jobs: Iterable[Job] | None = None, **kwargs) -> Runner:
+    """The runner for the platform's database: procrastinate's queue on PostgreSQL (when the
+    package is installed), the in-process runner otherwise. Here, above both runners, so the
+    in-process one need not know of this one."""
+    if platform.db.engine.dialect.name == "postgresql":
+        try:
+            import procrastinate  # noqa: F401
+        except ImportError:
+            log.warning("procrastinate is not installed: running jobs in process")
+        else:
+            return QueueRunner(platform, jobs, **kwargs)
+    return Runner(platform, jobs, **kwargs)

@@ -219,18 +219,3 @@ def describe(platform: Platform, jobs: Iterable[Job] | None = None) -> list[JobI
         )
         for j in chosen
     ]
-
-
-def runner_for(platform: Platform, jobs: Iterable[Job] | None = None, **kwargs) -> Runner:
-    """The runner for the platform's database: procrastinate's queue on PostgreSQL (when the
-    package is installed), the in-process runner otherwise."""
-    if platform.db.engine.dialect.name == "postgresql":
-        try:
-            import procrastinate  # noqa: F401
-        except ImportError:
-            log.warning("procrastinate is not installed: running jobs in process")
-        else:
-            from yinxin.jobs.queue import QueueRunner
-
-            return QueueRunner(platform, jobs, **kwargs)
-    return Runner(platform, jobs, **kwargs)
