@@ -27,6 +27,7 @@ import re
 from io import BytesIO
 from typing import Any
 
+from yinxin.contracts.anchors import ANCHOR_TEXTS
 from yinxin.errors import ValidationError
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -150,7 +151,6 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
     if missing:
         names = "、".join(sorted(set(missing))[:5])
         raise refuse(f"PDF 使用了未嵌入的字体（{names}），请嵌入字体后再附 / fonts not embedded")
-    from yinxin.contracts.templates import ANCHOR_TEXTS
     from yinxin.pdf.anchors import AnchorReadError, first_of
 
     try:  # as the sign flow's search reads it: every page once, NFKC, white space ignored

@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
 
+from yinxin.contracts.anchors import ANCHORS, ROLES, norm
 from yinxin.errors import NotFound, ValidationError
 from yinxin.identity import (
     hidden_character,
@@ -66,7 +67,6 @@ BLANK_TYPES: dict[str, str] = {
     "price_lines": "price table rows: item, service, quantity, unit, amount with tax, note "
     "(they add up to the total; net and tax follow from the total's tax rate)",
 }
-ROLES = ("甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _DATE_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
@@ -85,18 +85,6 @@ APPENDIX_KINDS = {
     "list": "longtext",
     "price_table": "price_lines",
 }
-
-
-def _norm(s: str) -> str:
-    """As the anchor search compares text: NFKC, white space ignored."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", s) if not ch.isspace())
-
-
-#: Every signing role's anchor: only a signature block may contain one — the main block's
-#: ``甲方（签章）`` and an appendix block's ``甲方（盖章）`` (the seed's wording there).
-ANCHOR_TEXTS = tuple(f"{role}（{word}）" for role in ROLES for word in ("签章", "盖章"))
-#: The same, normalised, as a value or a template's text is searched for them.
-ANCHORS = tuple(_norm(a) for a in ANCHOR_TEXTS)
 
 
 @dataclass(frozen=True)
@@ -562,7 +550,7 @@ def _no_anchor(value: Any, where: str) -> None:
         else []
     )
     for text, at in texts:
-        n = _norm(text)
+        n = norm(text)
         if any(a in n for a in ANCHORS):
             raise ValidationError(
                 "不得包含签章位置文字（如“甲方（签章）”）/ must not contain a signature "
@@ -650,7 +638,7 @@ def _load(data: dict, source_name: str) -> Template:
             raise bad(f"schedule {b.name} divides {b.total!r}, which is not an amount blank")
         if b.tax_rate and (b.tax_rate not in names or t.blank(b.tax_rate).type != "rate"):
             raise bad(f"amount {b.name} is taxed at {b.tax_rate!r}, which is not a rate blank")
-    if any(a in _norm(t.text) for a in ANCHORS):
+    if any(a in norm(t.text) for a in ANCHORS):
         raise bad("the text contains a signature anchor: only the signature blocks may")
     for b in blanks:
         if b.type == "price_lines" and (not b.total or t.blank(b.total).type != "amount"):
@@ -667,7 +655,7 @@ def _load(data: dict, source_name: str) -> Template:
                 raise bad(f"appendix {a.number} is fixed text: text, no blank, no {{{{…}}}}")
         elif a.blank not in names or t.blank(a.blank).type != want:
             raise bad(f"appendix {a.number} ({a.kind}) needs a {want} blank, not {a.blank!r}")
-        if any(x in _norm(a.text) for x in ANCHORS):
+        if any(x in norm(a.text) for x in ANCHORS):
             raise bad(f"appendix {a.number} contains a signature anchor")
         if a.pdf_blank and (
             a.kind != "document" or a.pdf_blank not in names or t.blank(a.pdf_blank).type != "pdf"
