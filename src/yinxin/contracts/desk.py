@@ -36,13 +36,22 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
+from yinxin.contracts.desk_views import (
+    BreachKind,
+    BreachView,
+    ClockState,
+    ContractView,
+    InspectionView,
+    PauseView,
+    RequestState,
+    RequestView,
+)
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.results import from_row
 from yinxin.store.audit import event
@@ -75,26 +84,6 @@ class WorkdayCalendar(Protocol):
     """What the desk needs of the working-day calendar (``yinxin.contracts.workdays``)."""
 
     def is_workday(self, d: dt.date) -> bool: ...
-
-
-class RequestState(StrEnum):
-    NONE = "none"  # before the row exists
-    OPEN = "open"  # noticed; nobody has answered yet
-    RESPONDED = "responded"  # 乙方 answered (phone, remote session)
-    ON_SITE = "on_site"  # someone arrived on site
-    RESOLVED = "resolved"  # the problem is solved; the service record is to be signed
-    RECORD_SIGNED = "record_signed"  # 运维服务记录单 signed by both parties
-    CANCELLED = "cancelled"  # withdrawn (e.g. 甲方 found it was no fault)
-
-
-class ClockState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"  # waiting on 甲方
-
-
-class BreachKind(StrEnum):
-    RESPONSE = "response"
-    ON_SITE = "on_site"
 
 
 _R = RequestState
@@ -188,85 +177,6 @@ def lateness(
 
 
 # --- results ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ContractView:
-    id: int
-    number: str
-    contract_id: int | None  # the library contract (template om-service) it was read from
-    title: str
-    party_a: str
-    party_b: str
-    annual_fee: Decimal
-    monthly_fee: Decimal
-    penalty_per_breach: Decimal
-    starts_on: dt.date
-    ends_on: dt.date
-    workday_response_hours: int
-    other_response_hours: int
-    on_site_hours: int
-
-
-@dataclass(frozen=True)
-class PauseView:
-    id: int
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class BreachView:
-    id: int
-    request_id: int
-    kind: BreachKind
-    due_at: dt.datetime
-    detected_at: dt.datetime
-    late_seconds: int
-    final: bool
-
-
-@dataclass(frozen=True)
-class RequestView:
-    id: int
-    contract_number: str
-    channel: str
-    severity: str
-    description: str
-    reported_by: str
-    on_site_requested: bool
-    notice_at: dt.datetime
-    notice_workday: bool
-    response_budget_minutes: int
-    on_site_budget_minutes: int | None
-    response_due: dt.datetime | None
-    on_site_due: dt.datetime | None
-    state: RequestState
-    clock: ClockState
-    responded_at: dt.datetime | None
-    responded_by: str | None
-    on_site_at: dt.datetime | None
-    resolved_at: dt.datetime | None
-    resolution: str | None
-    cancelled_reason: str | None
-    response_minutes: float | None  # running time from the notice to the response
-    on_site_minutes: float | None
-    record_flow_id: int | None
-    record_signed_at: dt.datetime | None
-    created_at: dt.datetime
-    pauses: tuple[PauseView, ...]
-    breaches: tuple[BreachView, ...]
-
-
-@dataclass(frozen=True)
-class InspectionView:
-    id: int
-    contract_number: str
-    month: str
-    performed_at: dt.datetime
-    inspector: str
-    findings: str
-
-
 @dataclass(frozen=True)
 class BreachRun:
     """What one run of the breach job did."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
 
-from yinxin.contracts.desk import ContractView, InspectionView, RequestView
+from yinxin.contracts.desk_views import ContractView, InspectionView, RequestView
 from yinxin.errors import ValidationError
 from yinxin.results import from_row
 
