@@ -466,3 +466,45 @@ def read_pin_and_code(pin: str | None, code: str | None, *, from_stdin: bool) ->
             from_stdin=from_stdin,
         ),
     )
+
+
+def platform_here(home: Path | None) -> bool:
+    """Is there a platform database to verify with, without creating one?
+
+    A relying party runs ``yinxin verify --trust root.pem`` on a bare machine: building a
+    Platform there would create ``./var/yinxin.db`` (and a data folder) as a side effect of
+    reading a PDF. Only an existing SQLite file, or a configured server database, counts.
+    """
+    from yinxin.settings import Settings
+
+    url = Settings.from_env(home=home).database_url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///").split("?", 1)[0]).exists()
+    return True
+
+
+def read_crl(path: Path) -> bytes:
+    """``--crl``: a CRL file, PEM or DER, parsed whole now; DER out, or refused naming ``crl``."""
+    from asn1crypto import crl as a_crl
+    from asn1crypto import pem
+
+    raw = read_input(path, "crl")
+    try:
+        der = pem.unarmor(raw)[2] if pem.detect(raw) else raw
+        a_crl.CertificateList.load(der, strict=True).native  # noqa: B018 - parse it all now
+    except (ValueError, TypeError):
+        raise ValidationError(f"{path} is not a CRL (PEM or DER)", field="crl") from None
+    return der
+
+
+def pdf_placement(
+    anchor: str | None, page: int | None, x: float | None, y: float | None, width: float | None
+):
+    """``sign pdf``'s placement options as a ``Placement``: an anchor text, or a page and
+    the seal's position in mm; ``--width`` is optional (the seal's own size otherwise)."""
+    from yinxin.pdf.sign import Placement
+
+    if anchor is None and (x is None or y is None):
+        raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
+    kw = {"width_mm": width} if width else {}
+    return Placement(page=page, x_mm=x, y_mm=y, anchor=anchor, **kw)

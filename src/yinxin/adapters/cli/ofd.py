@@ -21,12 +21,13 @@ from yinxin.adapters.cli.common import (
     JSON,
     console,
     platform,
+    platform_here,
+    read_crl,
     read_input,
     run,
     show_error,
     write_atomic,
 )
-from yinxin.adapters.cli.verify import _platform_here
 from yinxin.errors import ValidationError, YinxinError
 
 ofd_app = typer.Typer(
@@ -74,19 +75,6 @@ def _certs(path: Path, field: str) -> list[bytes]:
     if not ders:
         raise ValidationError(f"{path} holds no certificate", field=field)
     return ders
-
-
-def _crl(path: Path) -> bytes:
-    from asn1crypto import crl as a_crl
-    from asn1crypto import pem
-
-    raw = read_input(path, "crl")
-    try:
-        der = pem.unarmor(raw)[2] if pem.detect(raw) else raw
-        a_crl.CertificateList.load(der, strict=True).native  # noqa: B018 - parse it all now
-    except (ValueError, TypeError):
-        raise ValidationError(f"{path} is not a CRL (PEM or DER)", field="crl") from None
-    return der
 
 
 @ofd_app.command("sign")
@@ -177,10 +165,10 @@ def ofd_verify(
 
         data = read_input(file, "file")
         anchors = [der for path in trust for der in _certs(path, "trust")]
-        crls = [_crl(path) for path in crl]
+        crls = [read_crl(path) for path in crl]
         if use_platform:
             # the platform's root and issuing CA (plus any --trust), as `yinxin sign ofd` signs
-            if not _platform_here(home):
+            if not platform_here(home):
                 raise ValidationError(
                     "--platform: no platform database here (give --home or --trust)",
                     field="platform",

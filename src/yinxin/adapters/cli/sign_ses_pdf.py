@@ -10,14 +10,12 @@ services are imported inside the commands only. The result verifies with ``yinxi
 
 from __future__ import annotations
 
+from yinxin.adapters.cli.common import pdf_placement
 from yinxin.adapters.cli.sign_ofd import code_command, sign_command
 
 
 def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None):
-    """``sign pdf``'s parser without ``--width`` (the seal's own size). Imported here, not at
-    the top: ``signing`` imports this module while it is being loaded."""
-    from yinxin.adapters.cli.signing import _placement as pdf_placement
-
+    """``sign pdf``'s parser without ``--width`` (the seal's own size)."""
     return pdf_placement(anchor, page, x, y, None)
 
 

@@ -32,6 +32,7 @@ from yinxin.adapters.cli.common import (
     grouped,
     on_platform,
     parse_time,
+    pdf_placement,
     platform,
     read_input,
     read_pin_and_code,
@@ -40,7 +41,8 @@ from yinxin.adapters.cli.common import (
     writable,
     write_atomic,
 )
-from yinxin.adapters.cli.sign_ofd import request_code
+from yinxin.adapters.cli.sign_ofd import request_code, sign_ofd_cmd, sign_ofd_code
+from yinxin.adapters.cli.sign_ses_pdf import sign_ses_pdf_cmd, sign_ses_pdf_code
 from yinxin.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -71,20 +73,9 @@ def _pdf(path: Path) -> bytes:
     return read_input(path, "in")
 
 
-def _placement(
-    anchor: str | None, page: int | None, x: float | None, y: float | None, width: float | None
-):
-    from yinxin.pdf.sign import Placement
-
-    if anchor is None and (x is None or y is None):
-        raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
-    kw = {"width_mm": width} if width else {}
-    return Placement(page=page, x_mm=x, y_mm=y, anchor=anchor, **kw)
-
-
 # Where the seal goes on the page, the same five options for `sign pdf` and `sign batch`.
 PLACEMENT = OptionGroup(
-    _placement,
+    pdf_placement,
     (
         ("anchor", str | None, ANCHOR),
         ("page", int | None, PAGE),
@@ -231,7 +222,7 @@ def sign_local(
             certificate=c,
             chain=ch,
             stamp=stamp,
-            placement=_placement(anchor, page, x, y, width) if stamp else None,
+            placement=pdf_placement(anchor, page, x, y, width) if stamp else None,
             timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
             level="B-T" if tsa_url else "B-B",
             role=role,
@@ -447,15 +438,10 @@ def authorization_show(
     run(as_json, go, render)
 
 
-# OFD signing with a platform seal lives in its own module; attached here so `yinxin sign …`
-# (also when the CLI loads the `sign` group alone) lists it beside `sign pdf`.
-from yinxin.adapters.cli.sign_ofd import sign_ofd_cmd, sign_ofd_code  # noqa: E402
-
+# OFD signing with a platform seal, and a PDF sealed the GB/T 38540 way (SES_Signature in the
+# PDF signature), live in their own modules; attached here so `yinxin sign …` (also when the
+# CLI loads the `sign` group alone) lists them beside `sign pdf`.
 sign_app.command("ofd-code")(sign_ofd_code)
 sign_app.command("ofd")(sign_ofd_cmd)
-
-# A PDF sealed the GB/T 38540 way (SES_Signature in the PDF signature), the same two steps.
-from yinxin.adapters.cli.sign_ses_pdf import sign_ses_pdf_cmd, sign_ses_pdf_code  # noqa: E402
-
 sign_app.command("ses-pdf-code")(sign_ses_pdf_code)
 sign_app.command("ses-pdf")(sign_ses_pdf_cmd)

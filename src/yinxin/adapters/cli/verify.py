@@ -17,6 +17,8 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     platform,
+    platform_here,
+    read_crl,
     read_input,
     show_error,
     writable,
@@ -64,21 +66,6 @@ def _trust_anchors(paths: list[Path]) -> list:
                 f"--trust {path} is not a certificate (PEM or DER)", field="trust"
             ) from None
     return anchors
-
-
-def _platform_here(home: Path | None) -> bool:
-    """Is there a platform database to verify with, without creating one?
-
-    A relying party runs ``yinxin verify --trust root.pem`` on a bare machine: building a
-    Platform there would create ``./var/yinxin.db`` (and a data folder) as a side effect of
-    reading a PDF. Only an existing SQLite file, or a configured server database, counts.
-    """
-    from yinxin.settings import Settings
-
-    url = Settings.from_env(home=home).database_url
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///").split("?", 1)[0]).exists()
-    return True
 
 
 def verify_cmd(
@@ -152,7 +139,7 @@ def verify_cmd(
                 )
             verify_seal = _seal_verifier(home, extra)
             rep = verify_seal(data, file.name, moment, kind, _crls(crl))
-        elif _platform_here(home):
+        elif platform_here(home):
             rep = platform(home).signing.verify(
                 data,
                 file_name=file.name,
@@ -208,7 +195,7 @@ def _seal_verifier(home: Path | None, extra: list):
 
     from yinxin.seals.documents import OFD, SES_PDF, verify_seal_document
 
-    here = platform(home) if _platform_here(home) else None
+    here = platform(home) if platform_here(home) else None
     extra_der = [c.public_bytes(Encoding.DER) for c in extra]
     trust = (here.ofd_signing.trust() if here is not None else []) + extra_der
     if not trust:
@@ -232,9 +219,8 @@ def _seal_verifier(home: Path | None, extra: list):
 
 def _crls(paths: list[Path]) -> list[bytes] | None:
     """``--crl``: each file a CRL (DER or PEM), or exit 2 naming ``crl``."""
-    from yinxin.adapters.cli.ofd import _crl
 
-    return [_crl(path) for path in paths] or None
+    return [read_crl(path) for path in paths] or None
 
 
 def _no_anchor() -> ValidationError:
@@ -248,7 +234,7 @@ def _roots(home: Path | None, extra: list) -> list:
     """The trust anchors of a batch: the platform's root where there is one (as the service
     uses for one file), then ``--trust``."""
     roots = list(extra)
-    if _platform_here(home):
+    if platform_here(home):
         from yinxin.errors import NotFound
 
         try:
