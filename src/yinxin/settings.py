@@ -115,7 +115,7 @@ class Settings:
             home=h,
             database_url=env.get("YINXIN_DATABASE_URL") or f"sqlite:///{h / 'yinxin.db'}",
             base_url=(env.get("YINXIN_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            keystore=_keystore(env),
+            keystore=_choice(env, "YINXIN_KEYSTORE", KEYSTORES),
             pkcs11_module=env.get("YINXIN_PKCS11_MODULE"),
             pkcs11_token=env.get("YINXIN_PKCS11_TOKEN"),
             pkcs11_pin=env.get("YINXIN_PKCS11_PIN"),
@@ -124,10 +124,9 @@ class Settings:
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
             sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
-            webhook_allow_private=env.get("YINXIN_WEBHOOK_ALLOW_PRIVATE", "").lower()
-            in ("1", "true", "yes"),
-            log_format=env.get("YINXIN_LOG_FORMAT") or None,
-            access_log=(env.get("YINXIN_ACCESS_LOG", "").lower() in ("1", "true", "yes")) or None,
+            webhook_allow_private=_flag(env, "YINXIN_WEBHOOK_ALLOW_PRIVATE"),
+            log_format=_choice(env, "YINXIN_LOG_FORMAT", LOG_FORMATS),
+            access_log=_flag(env, "YINXIN_ACCESS_LOG"),
             metrics_token=env.get("YINXIN_METRICS_TOKEN") or None,
             messages=MessageSettings.from_env(env),
         )
@@ -159,17 +158,26 @@ DATA_CIPHERS = ("aes-256-gcm", "sm4-gcm", "sm4-cbc-hmac-sm3")
 KEYSTORES = ("file", "pkcs11")
 
 
-def _keystore(env) -> str | None:
-    """``YINXIN_KEYSTORE``, or None for the default (files); a name that is no store is refused
-    here, before anything starts: a typo must not quietly keep the CA's keys in files."""
-    raw = (env.get("YINXIN_KEYSTORE") or "").strip()
+LOG_FORMATS = ("text", "json")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _choice(env, name: str, choices: tuple[str, ...]) -> str | None:
+    """One of ``choices`` (case folded), or None for the default; anything else is refused
+    before anything starts, naming the variable: a typo must not quietly mean the default —
+    ``YINXIN_KEYSTORE=pkcs-11`` would keep the CA's keys in files."""
+    raw = (env.get(name) or "").strip()
     if not raw:
         return None
-    if raw.lower() not in KEYSTORES:
-        raise ConfigurationError(
-            f"unknown key store {raw!r}: {' or '.join(KEYSTORES)}", field="YINXIN_KEYSTORE"
-        )
+    if raw.lower() not in choices:
+        raise ConfigurationError(f"{name} must be {' or '.join(choices)}, not {raw!r}", field=name)
     return raw.lower()
+
+
+def _flag(env, name: str) -> bool | None:
+    """A yes/no variable (1/true/yes/on, 0/false/no/off), or None for the default."""
+    value = _choice(env, name, _TRUE + _FALSE)
+    return None if value is None else value in _TRUE
 
 
 def _data_cipher(env) -> str | None:

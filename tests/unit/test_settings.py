@@ -63,3 +63,29 @@ def test_an_unknown_key_store_is_refused_not_taken_for_files(monkeypatch, tmp_pa
         assert not (tmp_path / "keys").exists()
     finally:
         p.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("YINXIN_LOG_FORMAT", "jsn"),
+        ("YINXIN_ACCESS_LOG", "maybe"),
+        ("YINXIN_WEBHOOK_ALLOW_PRIVATE", "2"),
+    ],
+)
+def test_choices_and_flags_are_refused_when_misspelt(monkeypatch, tmp_path, name, bad):
+    """Each once fell back to its default silently (json logs asked for, text written)."""
+    _clean(monkeypatch)
+    monkeypatch.setenv(name, bad)
+    with pytest.raises(ConfigurationError) as e:
+        Settings.from_env(home=tmp_path)
+    assert e.value.field == name and repr(bad) in e.value.message
+
+
+def test_flags_read_yes_and_no_in_any_case(monkeypatch, tmp_path):
+    _clean(monkeypatch)
+    monkeypatch.setenv("YINXIN_ACCESS_LOG", "ON")
+    monkeypatch.setenv("YINXIN_WEBHOOK_ALLOW_PRIVATE", "no")
+    monkeypatch.setenv("YINXIN_LOG_FORMAT", "JSON")
+    s = Settings.from_env(home=tmp_path)
+    assert (s.access_log, s.webhook_allow_private, s.log_format) == (True, False, "json")
