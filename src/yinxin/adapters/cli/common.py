@@ -498,10 +498,15 @@ def read_crl(path: Path) -> bytes:
 
 
 def pdf_placement(
-    anchor: str | None, page: int | None, x: float | None, y: float | None, width: float | None
+    anchor: str | None,
+    page: int | None,
+    x: float | None,
+    y: float | None,
+    width: float | None = None,
 ):
     """``sign pdf``'s placement options as a ``Placement``: an anchor text, or a page and
-    the seal's position in mm; ``--width`` is optional (the seal's own size otherwise)."""
+    the seal's position in mm; without ``--width`` (``sign ses-pdf`` has none) the seal's own
+    size."""
     from yinxin.pdf.sign import Placement
 
     if anchor is None and (x is None or y is None):

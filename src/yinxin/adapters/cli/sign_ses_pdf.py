@@ -13,12 +13,6 @@ from __future__ import annotations
 from yinxin.adapters.cli.common import pdf_placement
 from yinxin.adapters.cli.sign_ofd import code_command, sign_command
 
-
-def _placement(anchor: str | None, page: int | None, x: float | None, y: float | None):
-    """``sign pdf``'s parser without ``--width`` (the seal's own size)."""
-    return pdf_placement(anchor, page, x, y, None)
-
-
 sign_ses_pdf_code = code_command("ses_pdf_signing", "PDF", "The PDF to be sealed.")
 sign_ses_pdf_cmd = sign_command(
     "ses_pdf_signing",
@@ -33,6 +27,6 @@ sign_ses_pdf_cmd = sign_command(
         "x": "Seal's left edge, mm from the page's left.",
         "y": "Seal's bottom edge, mm from the page's bottom.",
     },
-    placement=_placement,
+    placement=pdf_placement,  # sign pdf's parser; no --width: the seal's own size
     more=lambda s: {"page": s.page, "rect": s.boundary},
 )
