@@ -250,7 +250,7 @@ class OfdSigning:
         return trust
 
     def crls_with(self, crls: list[bytes] | tuple[bytes, ...] = ()) -> list[bytes] | None:
-        """The platform's current CRL of each of its CAs, then the relying party's own.
+        """The platform's current CRL of each of its issuing CAs, then the relying party's own.
 
         GB/T 38540 checks the signer's certificate against a CRL of its issuer issued after the
         signing; a relying party elsewhere brings one (``--crl``). Here the platform has its
@@ -258,10 +258,11 @@ class OfdSigning:
         certificate it revoked before the signing fails the check without anyone fetching a
         CRL — before, the check read "not checked" unless ``--crl`` was given. A CA whose CRL
         cannot be made now (its key out of reach) is left out and logged: its certificates'
-        check then reads "not checked", as it did."""
+        check then reads "not checked", as it did. Only issuing CAs: a signer's certificate
+        is never issued by a root, so a root's CRL would be fetched and parsed for nothing."""
         status = self.signing.ocsp.status
         own: list[bytes] = []
-        for role in status.crl_roles():
+        for role in (role_of(h, "issuing") for h in self.ca.hierarchies()):
             try:
                 own.append(status.current_crl(role))
             except YinxinError as e:
