@@ -230,3 +230,26 @@ def test_names_compare_and_hash_as_asn1crypto_says() -> None:
             assert [n.hashable for n in names] == hashes
             assert [[a == b for b in names] for a in names] == equal
     assert [[a == b for b in names] for a in names] == equal  # and outside, asn1crypto's
+
+
+def test_der_is_the_objects_dump_kept_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``der`` answers what ``dump`` answers — for a certificate whose fields were read and for
+    a child of it — and asks ``dump`` once per object: the second answer is the kept one."""
+    chain = make_chain()
+    encoded = chain.issuing.public_bytes(Encoding.DER)
+    cert = a_x509.Certificate.load(encoded)
+    cert.native  # noqa: B018 — every field parsed, as after a verification
+    assert accel.der(cert) == encoded == cert.dump()
+    assert accel.der(cert.issuer) == cert.issuer.dump()
+    calls = []
+    original = a_x509.Certificate.dump
+
+    def counted(self, force=False):
+        calls.append(self)
+        return original(self, force)
+
+    monkeypatch.setattr(a_x509.Certificate, "dump", counted)
+    fresh = a_x509.Certificate.load(encoded)
+    assert accel.der(fresh) == encoded and accel.der(fresh) == encoded
+    assert calls == [fresh]
+    assert accel.der(cert) == encoded and calls == [fresh]  # kept from before

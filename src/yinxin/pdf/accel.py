@@ -75,7 +75,7 @@ import contextvars
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asn1crypto import core as a_core
 from asn1crypto import x509 as a_x509
@@ -367,7 +367,7 @@ def _name_hashable(self) -> str:
 
 
 def _hashable_by_der(name) -> str:
-    return _kept(_names, name.dump(), lambda: _orig_hashable.fget(name))
+    return _kept(_names, der(name), lambda: _orig_hashable.fget(name))
 
 
 def _name_eq(self, other) -> bool:
@@ -379,7 +379,7 @@ def _name_eq(self, other) -> bool:
 
 
 def _equal_by_der(name, other) -> bool:
-    return _kept(_equal, (name.dump(), other.dump()), lambda: _orig_eq(name, other))
+    return _kept(_equal, (der(name), der(other)), lambda: _orig_eq(name, other))
 
 
 def _cert_set_extensions(self) -> None:
@@ -387,8 +387,8 @@ def _cert_set_extensions(self) -> None:
     (read-only to every caller) of the first certificate with these bytes, shared."""
     if not _ON.get():
         return _orig_cert_ext(self)
-    der = self.dump()
-    hit = _cert_ext.get(der)
+    encoded = der(self)
+    hit = _cert_ext.get(encoded)
     if hit is None:
         _orig_cert_ext(self)
         hit = (
@@ -397,7 +397,7 @@ def _cert_set_extensions(self) -> None:
         )
         if len(_cert_ext) >= _NAMES_MAX:
             _cert_ext.clear()
-        _cert_ext[der] = hit
+        _cert_ext[encoded] = hit
         return None
     critical, values = hit
     self._critical_extensions = set(critical)
@@ -413,7 +413,7 @@ def _cert_issuer_serial(self) -> bytes:
     file, parsing each again; the value depends on nothing but those bytes."""
     if not _ON.get() or self._issuer_serial is not None:
         return _orig_issuer_serial.fget(self)
-    value = _kept(_issuer_serials, self.dump(), lambda: _orig_issuer_serial.fget(self))
+    value = _kept(_issuer_serials, der(self), lambda: _orig_issuer_serial.fget(self))
     self._issuer_serial = value
     return value
 
@@ -438,7 +438,7 @@ def _check_ess_certid(cert, certid) -> bool:
     signer certificates; the answer depends on nothing else. Errors are not kept."""
     if not _ON.get():
         return _orig_ess_certid(cert, certid)
-    key = (cert.dump(), type(certid), certid.dump())
+    key = (der(cert), type(certid), der(certid))
     return _kept(_ess, key, lambda: bool(_orig_ess_certid(cert, certid)))
 
 
@@ -501,7 +501,7 @@ def _check_signing_certificate(cert, signed_attrs) -> None:
     if not _ON.get():
         return _orig_check_signing_cert(cert, signed_attrs)
     signed_attrs.dump()  # brings ``contents`` up to date if anything was changed
-    key = (signed_attrs.contents, cert.dump())
+    key = (signed_attrs.contents, der(cert))
     _kept(_signing_certs, key, lambda: _signing_cert_passes(cert, signed_attrs))
     return None
 
@@ -533,13 +533,13 @@ def _find_cms_attribute_iter(attrs, name):
             yield from attr["values"]
 
 
-def shared_certificate(der: bytes) -> a_x509.Certificate:
+def shared_certificate(encoded: bytes) -> a_x509.Certificate:
     """The one parsed certificate per DER that :func:`_extract_certificate_info` also hands
     out for a CMS's copy of the same bytes (``_untag``): a verifier that loads a DSS or CMS
     certificate through this gets the object pyHanko's extraction gets, so a signer's
     certificate, new in every file, is decoded (names, extensions, key) once a file, not
     once for the DSS and again for the signature."""
-    return _kept(_untagged, (a_x509.Certificate, der), lambda: a_x509.Certificate.load(der))
+    return _kept(_untagged, (a_x509.Certificate, encoded), lambda: a_x509.Certificate.load(encoded))
 
 
 def _untag(value):
@@ -561,8 +561,8 @@ def _signature_algorithm_allowed(self, algo, moment, public_key):
             frozenset(self.weak_signature_algos),
             self.rsa_key_size_threshold,
             self.dsa_key_size_threshold,
-            algo.dump(),
-            None if public_key is None else public_key.dump(),
+            der(algo),
+            None if public_key is None else der(public_key),
         )
     except Exception:
         return _orig_sig_allowed(self, algo, moment, public_key)
@@ -648,6 +648,23 @@ def remembered(holder: object, kind: str, objects: tuple, decide: Callable[[], T
         return hit[1]
     value = decide()
     memo[key] = (objects, value)
+    return value
+
+
+def der(obj: Any) -> bytes:
+    """``obj.dump()`` of a parsed asn1crypto object, kept on the object after the first call.
+
+    The same premise as :func:`remembered`: nothing mutates parsed objects, so their encoding
+    cannot change. asn1crypto's ``dump`` walks every parsed child to look for a change before
+    it answers (~8 µs for a certificate whose fields have been read); the batch keys its memos
+    by DER, and asks it of the same shared CA, TSA and responder certificates, their names and
+    keys, some forty times a file. An object without an attribute dictionary is dumped."""
+    held = getattr(obj, "__dict__", None)
+    if held is None:
+        return obj.dump()
+    value = held.get("_yinxin_der")
+    if value is None:
+        value = held["_yinxin_der"] = obj.dump()
     return value
 
 

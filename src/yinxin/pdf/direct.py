@@ -59,7 +59,7 @@ from pyhanko_certvalidator.validate import (
     _PathValidationState,
 )
 
-from yinxin.pdf.accel import remembered
+from yinxin.pdf.accel import der, remembered
 
 _orig_validate_path = _pcv.async_validate_path
 _SOFT = RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
@@ -155,7 +155,7 @@ def _shape(path: ValidationPath, parameters: Any) -> tuple[bytes, bytes] | None:
                 return None
         if ca.public_key.algorithm == "dsa":  # DSA parameter inheritance: not replayed
             return None
-        return authority.certificate.dump(), ca.dump()
+        return der(authority.certificate), der(ca)
     except Exception:
         return None
 
@@ -229,7 +229,7 @@ def _signature_ok(vc, cert: a_x509.Certificate, issuer_key) -> bool:
         return False
     vc.sig_validator.validate_signature(
         signature=cert["signature_value"].native,
-        signed_data=cert["tbs_certificate"].dump(),
+        signed_data=der(cert["tbs_certificate"]),
         public_key_info=issuer_key,
         signature_algorithm=algo,
     )
@@ -254,7 +254,7 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
     issuer_auth = path.find_issuing_authority(ca)
     root = issuer_auth.certificate
     known = vc.revinfo_manager.check_crl_issuer(crl)
-    if known is not None and known.dump() != root.dump():
+    if known is not None and der(known) != der(root):
         return False
     if known is None:
         # _find_crl_issuer: the one candidate must be the anchor itself, which needs no path
@@ -262,7 +262,7 @@ async def _ca_not_revoked(vc, path, ca, proc_state):
         candidates = await _vcrl._find_candidate_crl_issuer_certs(
             crl, cert_issuer_auth=issuer_auth, cert_registry=vc.certificate_registry
         )
-        if len(candidates) != 1 or candidates[0].dump() != root.dump():
+        if len(candidates) != 1 or der(candidates[0]) != der(root):
             return False
         key_usage = root.key_usage_value
         if key_usage and "crl_sign" not in key_usage.native:

@@ -512,8 +512,9 @@ def _share_responder_certs(resp: a_ocsp.OCSPResponse) -> None:
             return
         for i in range(len(certs)):
             own = certs[i]
-            shared = _load(a_x509.Certificate, own.dump())
-            if shared is not own and type(shared) is type(own) and shared.dump() == own.dump():
+            encoded = accel.der(own)
+            shared = _load(a_x509.Certificate, encoded)
+            if shared is not own and type(shared) is type(own) and accel.der(shared) == encoded:
                 certs.children[i] = shared
     except Exception:
         return
@@ -543,7 +544,7 @@ def _usable(
     # and OCSP response, so a file builds one small context for those, not one for all.
     try:
         keyed = [
-            (kind, x.dump(), x)
+            (kind, accel.der(x), x)
             for kind, items in (("ocsp", ocsps), ("crl", crls), ("cert", certs))
             for x in items
         ]
@@ -592,9 +593,13 @@ def _sound(cert: a_x509.Certificate) -> bool:
     """Touch the parts of a lazily parsed certificate we rely on, so a corrupt one is dropped
     here rather than failing the whole file later (pyHanko copes with the rest per signature).
     Not a full ``.native`` parse: that costs a millisecond a certificate."""
+    return accel.remembered(cert, "sound", (), lambda: _touches(cert))
+
+
+def _touches(cert: a_x509.Certificate) -> bool:
     try:
         cert.ca  # noqa: B018
-        cert.issuer.dump()
+        accel.der(cert.issuer)
         return cert.serial_number is not None
     except Exception:
         return False
@@ -646,8 +651,8 @@ class _MemoSignatureValidator(SignatureValidator):
             key = (
                 bytes(signature),
                 hashlib.sha256(signed_data).digest(),
-                public_key_info.dump(),
-                signature_algorithm.dump(),
+                accel.der(public_key_info),
+                accel.der(signature_algorithm),
                 context,
             )
             hash(key)
@@ -694,11 +699,11 @@ async def _ocsp_provenance(responder_cert, issuer, validation_context, ee_path, 
         )
     try:
         key = (
-            responder_cert.dump(),
+            accel.der(responder_cert),
             type(issuer),
-            issuer.name.dump(),
-            issuer.public_key.dump(),
-            issuer.certificate.dump() if isinstance(issuer, AuthorityWithCert) else None,
+            accel.der(issuer.name),
+            accel.der(issuer.public_key),
+            accel.der(issuer.certificate) if isinstance(issuer, AuthorityWithCert) else None,
             validation_context.time_tolerance,
             policy.weak_hash_algos,
             policy.weak_signature_algos,
@@ -1348,7 +1353,7 @@ def _ocsp_names(resp: a_ocsp.OCSPResponse, cert: a_x509.Certificate) -> bool:
             if cid["serial_number"].native != cert.serial_number:
                 continue
             algo = cid["hash_algorithm"]["algorithm"].native
-            if hashlib.new(algo, cert.issuer.dump()).digest() == cid["issuer_name_hash"].native:
+            if hashlib.new(algo, accel.der(cert.issuer)).digest() == cid["issuer_name_hash"].native:
                 return True
     except Exception:
         return False
