@@ -253,3 +253,42 @@ def test_der_is_the_objects_dump_kept_on_it(monkeypatch: pytest.MonkeyPatch) -> 
     assert accel.der(fresh) == encoded and accel.der(fresh) == encoded
     assert calls == [fresh]
     assert accel.der(cert) == encoded and calls == [fresh]  # kept from before
+
+
+def test_public_keys_are_loaded_once_per_der_and_signatures_still_checked() -> None:
+    """Inside ``fast()`` pyHanko's signature check gets one loaded key per DER; outside, a new
+    one each time. A good certificate signature verifies, a tampered one is refused every
+    time (the kept key does not keep a verdict), and a DER that is not a key raises twice."""
+    from cryptography.exceptions import InvalidSignature
+    from pyhanko_certvalidator import sig_validate
+
+    chain = make_chain()
+    leaf = a_x509.Certificate.load(chain.issuing.public_bytes(Encoding.DER))
+    root = a_x509.Certificate.load(chain.root.public_bytes(Encoding.DER))
+    load = sig_validate.serialization.load_der_public_key
+    key_der = root.public_key.dump()
+    assert load(key_der) is not load(key_der)  # outside: cryptography's own
+    accel.forget()
+
+    def check(signature: bytes) -> None:
+        sig_validate._validate_raw(
+            signature,
+            leaf["tbs_certificate"].dump(),
+            root.public_key,
+            leaf["signature_algorithm"],
+        )
+
+    good = leaf["signature_value"].native
+    bad = bytearray(good)
+    bad[-3] ^= 0x01
+    with accel.fast():
+        assert load(key_der) is load(key_der)
+        for _ in range(2):
+            check(good)
+            with pytest.raises(InvalidSignature):
+                check(bytes(bad))
+            with pytest.raises(ValueError):
+                load(b"\x30\x03\x02\x01\x00")
+    assert list(accel._public_keys) == [key_der]
+    accel.forget()
+    assert not accel._public_keys

@@ -60,7 +60,9 @@ pure-Python loops whose results do not need them:
   file); :func:`_extract_certificate_info` shares one untagged copy per DER. It decodes every
   CMS attribute's type on each attribute lookup (~80 a file); :func:`_find_cms_attribute_iter`
   decodes each list's types once. ``DisallowWeakAlgorithmsPolicy`` ignores the moment, so its
-  answer is kept by algorithm and key DER (:func:`_signature_algorithm_allowed`).
+  answer is kept by algorithm and key DER (:func:`_signature_algorithm_allowed`). Each
+  signature check loads its public key from DER, in an archive mostly the same four keys;
+  loaded keys are kept by DER (:class:`_KeyLoading`).
 
 All are installed once, module-wide, but act only inside :func:`fast` (a context variable,
 so threads and concurrent tasks outside a verification — and pyHanko called directly, as the
@@ -79,10 +81,12 @@ from typing import Any, TypeVar
 
 from asn1crypto import core as a_core
 from asn1crypto import x509 as a_x509
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
 from pyhanko.sign import general
 from pyhanko.sign.validation import ades, dss, generic_cms
+from pyhanko_certvalidator import sig_validate
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 T = TypeVar("T")
@@ -124,6 +128,7 @@ _CERT_EXT_ATTRS = tuple(
     n for n in vars(a_x509.Certificate) if n.endswith("_value") and n.startswith("_")
 )
 _cert_ext: dict[bytes, tuple[set[str], dict[str, object]]] = {}
+_public_keys: dict[bytes, object] = {}  # SubjectPublicKeyInfo DER -> cryptography's key
 
 
 def _kept(memo: dict[K, T], key: K, compute: Callable[[], T]) -> T:
@@ -156,6 +161,7 @@ def forget() -> None:
         _names,
         _equal,
         _cert_ext,
+        _public_keys,
     ):
         memo.clear()
 
@@ -544,6 +550,30 @@ def shared_certificate(encoded: bytes) -> a_x509.Certificate:
 
 def _untag(value):
     return _kept(_untagged, (type(value), value.dump()), value.untag)
+
+
+class _KeyLoading:
+    """``cryptography``'s ``serialization`` module as pyHanko's signature check sees it, with
+    ``load_der_public_key`` kept by the key's DER inside :func:`fast`.
+
+    ``_validate_raw`` loads the public key from its DER for every signature it checks (~20 µs
+    for a P-256 key, which OpenSSL validates as it loads), and in an archive five of a file's
+    six checks are by the same keys: the issuing CA's on each certificate, the responder's on
+    each OCSP response, the root's on each CRL, the TSA's on each token. A loaded key is an
+    immutable object; a DER that does not load raises again each time."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(serialization, name)
+
+    @staticmethod
+    def load_der_public_key(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        if not _ON.get() or args or kwargs:
+            return serialization.load_der_public_key(data, *args, **kwargs)
+        encoded = bytes(data)
+        return _kept(_public_keys, encoded, lambda: serialization.load_der_public_key(encoded))
+
+
+_KEY_LOADING = _KeyLoading()
 
 
 def _signature_algorithm_allowed(self, algo, moment, public_key):
@@ -1118,6 +1148,9 @@ def install() -> None:
     generic_cms.extract_certs_for_validation = _extract_certs_for_validation
     generic_cms._check_signing_certificate = _check_signing_certificate
     DisallowWeakAlgorithmsPolicy.signature_algorithm_allowed = _signature_algorithm_allowed
+    # ``_validate_raw`` reads ``serialization.load_der_public_key`` from its module's namespace
+    if sig_validate.serialization is serialization:
+        sig_validate.serialization = _KEY_LOADING
     # each module that imported it by name looks it up in its own namespace at call time
     for module in (general, generic_cms, dss, ades):
         if getattr(module, "extract_certificate_info", None) is _orig_cert_info:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,12 @@ import pyhanko_certvalidator as _pcv
 from asn1crypto import x509 as a_x509
 from pyhanko_certvalidator._state import ValProcState
 from pyhanko_certvalidator.authority import AuthorityWithCert
+from pyhanko_certvalidator.name_trees import (
+    ExcludedSubtrees,
+    PermittedSubtrees,
+    default_excluded_subtrees,
+    default_permitted_subtrees,
+)
 from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import RevocationCheckingRule
 from pyhanko_certvalidator.revinfo import validate_crl as _vcrl
@@ -56,7 +63,6 @@ from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
 from pyhanko_certvalidator.validate import (
     SUPPORTED_EXTENSIONS,
     _check_validity,
-    _PathValidationState,
 )
 
 from yinxin.pdf.accel import der, remembered
@@ -201,8 +207,8 @@ async def _direct(vc, path: ValidationPath, qualified_policies: Any) -> bool:
     _check_validity(leaf["tbs_certificate"]["validity"], moment, vc.time_tolerance, proc_state)
     if leaf.issuer != ca.subject:
         return False
-    state, _ = _PathValidationState.init_pkix_validation_state(2, anchor, None)
-    state.check_name_constraints(leaf, proc_state)  # the anchor's and CA's: none, so defaults
+    if not _names_allowed(leaf):
+        return False
     if not await _leaf_not_revoked(vc, path, leaf, proc_state):
         return False
 
@@ -218,6 +224,24 @@ async def _direct(vc, path: ValidationPath, qualified_policies: Any) -> bool:
     path._set_qualified_policies(qualified_policies)
     completed._set_qualified_policies(qualified_policies)
     return True
+
+
+def _names_allowed(leaf: a_x509.Certificate) -> bool:
+    """``_PathValidationState.check_name_constraints`` for the leaf, as a yes/no. Neither the
+    anchor nor the CA declares name constraints and there are no PKIX parameters (``_shape``),
+    so the state ``init_pkix_validation_state`` would build holds the default trees: everything
+    permitted, nothing excluded. Those trees are only read (``accept_cert``), so one pair
+    serves every path instead of a new state per path."""
+    permitted, excluded = _default_trees()
+    return bool(permitted.accept_cert(leaf)) and bool(excluded.accept_cert(leaf))
+
+
+@functools.cache
+def _default_trees() -> tuple[PermittedSubtrees, ExcludedSubtrees]:
+    return (
+        PermittedSubtrees(default_permitted_subtrees()),
+        ExcludedSubtrees(default_excluded_subtrees()),
+    )
 
 
 def _signature_ok(vc, cert: a_x509.Certificate, issuer_key) -> bool:
