@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from yinxin.app import build_platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
@@ -94,9 +96,11 @@ class _Say:
         self.steps: list[str] = []
 
     def __call__(self, text: str) -> None:
+        """``text`` is rich markup: the demo's own words and data, its paths escaped (the
+        CLI's console reads no markup in plain strings)."""
         self.steps.append(text)
         if self.console:
-            self.console.print(text)
+            self.console.print(Text.from_markup(text, emoji=False))
 
 
 def run_demo(home: Path | str | None = None, console: Console | None = None) -> dict:
@@ -112,14 +116,15 @@ def run_demo(home: Path | str | None = None, console: Console | None = None) -> 
 
 def _run(p, settings: Settings, say: _Say) -> dict:
     home = settings.home
+    shown = escape(str(home))  # a path is shown as it is, whatever brackets it holds
     result: dict = {"home": str(home)}
     if not p.ca.is_initialised():
         info = p.ca.init(settings.ca_algorithm)
-        say(f"[bold]1. Certificate authority initialised[/] in {home} ({info.algorithm})")
+        say(f"[bold]1. Certificate authority initialised[/] in {shown} ({info.algorithm})")
         for role, c in info.certificates.items():
             say(f"   {role:8} serial {c.serial[:16]}…  {c.subject}")
     else:
-        say(f"[bold]1. Certificate authority already initialised[/] in {home}")
+        say(f"[bold]1. Certificate authority already initialised[/] in {shown}")
     ca_dir = home / "ca"
     ca_dir.mkdir(exist_ok=True)
     for role in ("root", "issuing", "ocsp", "tsa"):
@@ -286,7 +291,7 @@ def _seals_and_signing(
         form={**form, "holder_name": "张三", "id_number": reveal.id_number},
     )
     for s in (org_seal, contract_seal, personal_seal):
-        say(f"   {s.kind:13} esID {s.es_id}  {s.name}  → {home / 'seals' / s.es_id}")
+        say(f"   {s.kind:13} esID {s.es_id}  {s.name}  → {escape(str(home / 'seals' / s.es_id))}")
     p.seals.grant(contract_seal.es_id, member.id, actor="北京印信示范科技有限公司")
     say(f"   the organization grants 王五 (#{member.id}) use of its contract seal (用印授权)")
     out["seals"] = [s.es_id for s in (org_seal, contract_seal, personal_seal)]
@@ -338,8 +343,8 @@ def _seals_and_signing(
             f" (intact {sig.intact}, trusted {sig.trusted}, timestamp {sig.timestamp_time})"
         )
     say(
-        f"   verdict: {'VALID' if report.valid else 'INVALID'} → {signed_path}, "
-        f"{demo_dir / 'verification-report.pdf'}"
+        f"   verdict: {'VALID' if report.valid else 'INVALID'} → {escape(str(signed_path))}, "
+        f"{escape(str(demo_dir / 'verification-report.pdf'))}"
     )
     out["verification_valid"] = report.valid
     return out

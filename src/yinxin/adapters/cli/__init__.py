@@ -40,6 +40,7 @@ from yinxin.adapters.cli.common import (
     read_input,
     read_secret,
     run,
+    say,
     secret_help,
     track_platforms,
 )
@@ -65,9 +66,14 @@ app.add_typer(plan_app, name="plan")
 
 def _cert_line(c: CertificateView) -> None:
     hold = f" ({c.hold_kind})" if c.hold_kind else ""
-    console.print(
-        f"[bold]{c.serial}[/]  {c.status}{hold}  {c.profile}  {c.subject}  "
-        f"valid to {c.not_after:%Y-%m-%d}"
+    say(
+        "[bold]{}[/]  {}{}  {}  {}  valid to {}",
+        c.serial,
+        c.status,
+        hold,
+        c.profile,
+        c.subject,
+        f"{c.not_after:%Y-%m-%d}",
     )
 
 
@@ -96,7 +102,7 @@ def init(
         return p.ca.init(algorithm)
 
     def show(r: AuthorityInit):
-        console.print(f"[green]Initialised[/] ({r.algorithm}, keys in {r.keystore} store)")
+        say("[green]Initialised[/] ({}, keys in {} store)", r.algorithm, r.keystore)
         for role, c in r.certificates.items():
             console.print(f"  {role:8} {c.serial}  {c.subject}")
 
@@ -172,7 +178,8 @@ def agreement(as_json: bool = JSON) -> None:
     """Print the current subscriber agreement (read it before accepting)."""
     from yinxin.agreements import current_agreement
 
-    run(as_json, current_agreement, lambda r: console.print(r.text))
+    # the text as it is, byte for byte: its SHA-256 is what an acceptance records
+    run(as_json, current_agreement, lambda r: sys.stdout.write(r.text))
 
 
 @subscriber_app.command("accept-agreement")
@@ -495,11 +502,14 @@ def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
     if as_json:
         emit(v, True)
     elif v.ok:
-        console.print(f"[green]OK[/]: {v.events} audit events, chain intact")
+        say("[green]OK[/]: {} audit events, chain intact", v.events)
     else:
-        err_console.print(
-            f"[bold red]BROKEN[/] at event {v.first_broken}: {v.problem} "
-            f"({v.events} events verified before it)"
+        say(
+            "[bold red]BROKEN[/] at event {}: {} ({} events verified before it)",
+            v.first_broken,
+            v.problem,
+            v.events,
+            err=True,
         )
     raise typer.Exit(0 if v.ok else 8)
 
@@ -513,7 +523,7 @@ def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
     run(
         as_json,
         lambda: run_demo(home, console=None if as_json else console),
-        lambda r: console.print(f"\n[bold green]Demo finished.[/] Data directory: {r['home']}"),
+        lambda r: say("\n[bold green]Demo finished.[/] Data directory: {}", r["home"]),
     )
 
 
@@ -569,7 +579,7 @@ def serve(
         # load the signing keys now, so a wrong passphrase fails at start, not on first request
         p.ca.key("ocsp")
     except YinxinError as e:
-        err_console.print(f"[bold red]error[/]: {e.message}")
+        say("[bold red]error[/]: {}", e.message, err=True)
         raise typer.Exit(e.exit_code) from None
     limits = Limits(
         header_timeout=header_timeout,

@@ -16,6 +16,7 @@ from yinxin.adapters.cli.common import (
     extended,
     platform,
     run,
+    say,
     write_atomic,
 )
 
@@ -34,10 +35,15 @@ def archive_list(
 
     def show(rows):
         for r in rows:
-            console.print(
-                f"[bold]#{r.id}[/] {r.state:10} {r.level:6} "
-                f"{r.document_name}  timestamp {_day(r.newest_timestamp_at)}"
-                f"  TSA to {_day(r.tsa_not_after)}  renewals {r.renewals}"
+            say(
+                "[bold]#{}[/] {} {} {}  timestamp {}  TSA to {}  renewals {}",
+                r.id,
+                f"{r.state:10}",
+                f"{r.level:6}",
+                r.document_name,
+                _day(r.newest_timestamp_at),
+                _day(r.tsa_not_after),
+                r.renewals,
             )
         if not rows:
             console.print("no documents kept yet")
@@ -63,7 +69,7 @@ def archive_export(
         write_atomic(out, data)
         return extended(view, out=str(out))
 
-    run(as_json, go, lambda r: console.print(f"[green]Wrote[/] {r.out} ({r.level})"))
+    run(as_json, go, lambda r: say("[green]Wrote[/] {} ({})", r.out, r.level))
 
 
 @archive_app.command("renew")
@@ -113,19 +119,25 @@ def archive_renew(
 
     def show(r):
         for c in r.rolled_over:
-            console.print(
-                f"[yellow]rolled over[/] {c.role}: new certificate {c.serial} "
-                f"valid to {_day(c.not_after)}"
+            say(
+                "[yellow]rolled over[/] {}: new certificate {} valid to {}",
+                c.role,
+                c.serial,
+                _day(c.not_after),
             )
         for w in r.warnings:
-            console.print(f"[yellow]warning[/]: {w}")
-        console.print(
-            f"[green]{len(r.renewed)} renewed[/], {len(r.refreshed)} status "
-            f"refreshed, {r.not_due} not due, "
-            f"{len(r.failed)} failed, of {r.checked} kept documents"
+            say("[yellow]warning[/]: {}", w)
+        say(
+            "[green]{} renewed[/], {} status refreshed, {} not due, {} failed, "
+            "of {} kept documents",
+            len(r.renewed),
+            len(r.refreshed),
+            r.not_due,
+            len(r.failed),
+            r.checked,
         )
         for f in r.failed:
-            console.print(f"[red]#{f.id}[/]: {f.error}")
+            say("[red]#{}[/]: {}", f.id, f.error)
 
     run(as_json, go, show)
     # a document that could not be renewed is an error a scheduler must notice

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, console, platform, run
+from yinxin.adapters.cli.common import HOME, JSON, console, platform, run, say
 
 if TYPE_CHECKING:
     from yinxin.registry.views import AuthorityInit, AuthorityRoleView
@@ -31,7 +31,7 @@ def ca_status(home: Path | None = HOME, as_json: bool = JSON) -> None:
         for r in rows:
             if r.hierarchy != current:
                 current = r.hierarchy
-                console.print(f"[bold]{r.hierarchy}[/] hierarchy ({r.algorithm})")
+                say("[bold]{}[/] hierarchy ({})", r.hierarchy, r.algorithm)
             crl = f"  CRL {r.crl_url}" if r.crl_url else ""
             console.print(
                 f"  {r.role:14} {r.serial}  {r.subject}  valid to {r.not_after:%Y-%m-%d}{crl}"
@@ -54,7 +54,7 @@ def add_hierarchy(
     issued by its issuing CA, everything else by the default one."""
 
     def show(r: AuthorityInit) -> None:
-        console.print(f"[green]Added[/] the {r.algorithm} hierarchy (keys in {r.keystore} store)")
+        say("[green]Added[/] the {} hierarchy (keys in {} store)", r.algorithm, r.keystore)
         for role, c in r.certificates.items():
             console.print(f"  {role:14} {c.serial}  {c.subject}")
 

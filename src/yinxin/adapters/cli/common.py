@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from yinxin.errors import ValidationError, YinxinError
 
@@ -33,8 +34,13 @@ else:
     # from here; nothing evaluates it at run time, so the app and its services stay unloaded.
     Platform = Any
 
-console = Console()
-err_console = Console(stderr=True)
+# What a command prints is the user's text: titles, names, reasons, error messages. So the
+# consoles read no rich markup and no emoji codes in what they are given (a contract titled
+# "…[/]…" crashed every listing showing it; "[link=…]" in a party's name made a link in the
+# officer's terminal; ":red_circle:" became a picture) and wrap no line (piped output is the
+# text itself, one record a line). Colour and weight come only from :func:`say`'s template.
+console = Console(markup=False, emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (default ./var).")
@@ -134,6 +140,35 @@ def _extended_class(base: type, names: tuple[str, ...]) -> type:
     )
 
 
+_TAG_IN_VALUE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich's parser reads as a tag
+_TAG_NEXT = re.compile(r"\[[a-z#/@]")
+
+
+def styled(markup: str, *values: object) -> Text:
+    """``markup`` — a literal with rich's colour and weight tags — with each ``{}`` filled by
+    a value as plain text: a value is never read as a tag or an emoji code.
+
+    Escaped here rather than by ``rich.markup.escape``, which doubles a trailing backslash
+    whether or not a tag follows (``a\\`` then printed as ``a\\\\``): backslashes are
+    special only right before a tag, so only there are they doubled."""
+    pieces = markup.split("{}")
+    if len(pieces) != len(values) + 1:
+        raise ValueError(f"{len(pieces) - 1} places for {len(values)} values in {markup!r}")
+    out = [pieces[0]]
+    for value, after in zip(values, pieces[1:], strict=True):
+        text = _TAG_IN_VALUE.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", str(value))
+        if _TAG_NEXT.match(after):
+            text += "\\" * (len(text) - len(text.rstrip("\\")))
+        out += [text, after]
+    return Text.from_markup("".join(out), emoji=False)
+
+
+def say(markup: str, *values: object, err: bool = False) -> None:
+    """Print :func:`styled` ``(markup, *values)`` on standard output (standard error with
+    ``err``)."""
+    (err_console if err else console).print(styled(markup, *values))
+
+
 def show_page(page: Any, line: Callable[[Any], str]) -> None:
     """A service's page of a listing (``items``, ``next_after``): one line an item, then how to
     ask for the next page, the same in every ``… list`` command."""
@@ -157,8 +192,8 @@ def show_error(e: YinxinError, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
     else:
-        where = escape(f" [{e.field}]") if e.field else ""  # not rich markup
-        err_console.print(f"[bold red]error{where}:[/] {escape(e.message)}")
+        where = f" [{e.field}]" if e.field else ""
+        say("[bold red]error{}:[/] {}", where, e.message, err=True)
 
 
 def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | None = None) -> None:
@@ -364,7 +399,7 @@ def write_file(path: Path, data: bytes, field: str = "out") -> WrittenFile:
 
 
 def show_written(r: WrittenFile) -> None:
-    console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes, {r.sha256})")
+    say("[green]Wrote[/] {} ({} bytes, {})", r.out, r.size, r.sha256)
 
 
 # --- secrets: PINs and one-time codes ---------------------------------------------------------
@@ -422,9 +457,11 @@ def read_secret(
     next line of standard input when it is not a terminal. Several secrets read from standard
     input take one line each, in the order the command asks for them."""
     if option:
-        err_console.print(
-            f"[yellow]warning:[/] {escape(option_name)} is discouraged: "
-            f"{escape(DISCOURAGED.split(': ', 1)[1].replace('${env}', env))}"
+        say(
+            "[yellow]warning:[/] {} is discouraged: {}",
+            option_name,
+            DISCOURAGED.split(": ", 1)[1].replace("${env}", env),
+            err=True,
         )
         return option
     value = _stdin_line() if from_stdin else os.environ.get(env, "")

@@ -35,6 +35,7 @@ from yinxin.adapters.cli.common import (
     platform,
     read_input,
     run,
+    say,
     show_page,
     signer_pairs,
     writable,
@@ -123,7 +124,7 @@ def _signer(text: str, i: int):
 
 
 def _show(c) -> None:
-    console.print(f"[bold]contract {c.id}[/]  {c.number}  {c.state}  《{c.title}》")
+    say("[bold]contract {}[/]  {}  {}  《{}》", c.id, c.number, c.state, c.title)
     console.print(f"  template {c.template_code} v{c.template_version}  pdf {c.pdf_sha256}")
     for p in c.parties:
         console.print(f"  {p.role}（{p.title}）：{p.name or '—'}")
@@ -137,7 +138,7 @@ def _show(c) -> None:
 
 def _written(r: WrittenContract) -> None:
     kind = "signed contract" if r.signed else "contract"
-    console.print(f"[green]Wrote[/] {kind} {r.out} ({r.size} bytes, {r.sha256})")
+    say("[green]Wrote[/] {} {} ({} bytes, {})", kind, r.out, r.size, r.sha256)
 
 
 @contract_app.command("templates")
@@ -161,7 +162,7 @@ def contract_template(
     """One template: its parties and its blanks (type, required, example)."""
 
     def render(t) -> None:
-        console.print(f"[bold]{t.code}[/] v{t.version}  《{t.title}》 — {t.description}")
+        say("[bold]{}[/] v{}  《{}》 — {}", t.code, t.version, t.title, t.description)
         for p in t.parties:
             console.print(f"  party {p.role}（{p.title}）  anchor {p.anchor}")
         for b in t.blanks:
@@ -313,7 +314,7 @@ def contract_send(
 
     def render(r) -> None:
         _show(r.contract)
-        console.print("[yellow]Signing links (shown once; hand each to its signer):[/]")
+        say("[yellow]Signing links (shown once; hand each to its signer):[/]")
         for link in r.links:
             console.print(f"  {link.role}: {link.url}")
 

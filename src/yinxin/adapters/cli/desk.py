@@ -28,7 +28,9 @@ from yinxin.adapters.cli.common import (
     parse_time,
     platform,
     run,
+    say,
     show_written,
+    styled,
     writable,
     write_file,
 )
@@ -55,9 +57,15 @@ def _t(t: dt.datetime | None) -> str:
 
 
 def _show(r) -> None:
-    console.print(
-        f"[bold]#{r.id}[/]  {r.state}  clock {r.clock}  {r.contract_number}  {r.channel}  "
-        f"{r.severity}  《{r.description[:40]}》"
+    say(
+        "[bold]#{}[/]  {}  clock {}  {}  {}  {}  《{}》",
+        r.id,
+        r.state,
+        r.clock,
+        r.contract_number,
+        r.channel,
+        r.severity,
+        r.description[:40],
     )
     day = "working day" if r.notice_workday else "non-working day"
     console.print(f"  notice {_t(r.notice_at)} ({day}); response due {_t(r.response_due)}")
@@ -69,7 +77,7 @@ def _show(r) -> None:
         console.print(f"  paused {_t(p.started_at)} – {_t(p.ended_at)}: {p.reason}")
     for b in r.breaches:
         state = "final" if b.final else "open"
-        console.print(f"  [red]breach[/] {b.kind}: {b.late_seconds // 60} min late ({state})")
+        say("  [red]breach[/] {}: {} min late ({})", b.kind, b.late_seconds // 60, state)
     if r.record_flow_id:
         console.print(f"  record flow {r.record_flow_id}; signed {_t(r.record_signed_at)}")
 
@@ -112,9 +120,12 @@ def contract_add(
     run(
         as_json,
         go,
-        lambda c: console.print(
-            f"[green]Contract[/] {c.number} 《{c.title}》 fee ¥{c.annual_fee}/year, "
-            f"penalty ¥{c.penalty_per_breach} per breach"
+        lambda c: say(
+            "[green]Contract[/] {} 《{}》 fee ¥{}/year, penalty ¥{} per breach",
+            c.number,
+            c.title,
+            c.annual_fee,
+            c.penalty_per_breach,
         ),
     )
 
@@ -130,9 +141,13 @@ def adopt(
     run(
         as_json,
         lambda: platform(home).desk.adopt(number, actor=actor),
-        lambda c: console.print(
-            f"[green]Contract[/] {c.number} 《{c.title}》 under service "
-            f"({c.workday_response_hours} h / {c.other_response_hours} h / {c.on_site_hours} h)"
+        lambda c: say(
+            "[green]Contract[/] {} 《{}》 under service ({} h / {} h / {} h)",
+            c.number,
+            c.title,
+            c.workday_response_hours,
+            c.other_response_hours,
+            c.on_site_hours,
         ),
     )
 
@@ -278,19 +293,23 @@ def list_requests(
 
     def render(rows) -> None:
         for r in rows:
-            late = f"  [red]{len(r.breaches)} breach(es)[/]" if r.breaches else ""
-            console.print(
-                f"#{r.id}  {_t(r.notice_at)}  {r.state}  {r.contract_number}  "
-                f"《{r.description[:30]}》{late}"
+            line = styled(
+                "#{}  {}  {}  {}  《{}》",
+                r.id,
+                _t(r.notice_at),
+                r.state,
+                r.contract_number,
+                r.description[:30],
             )
+            if r.breaches:
+                line.append_text(styled("  [red]{} breach(es)[/]", len(r.breaches)))
+            console.print(line)
 
     run(as_json, lambda: platform(home).desk.list(contract=contract, state=state), render)
 
 
 @desk_app.command("inspect")
-@on_platform(
-    lambda i: console.print(f"[green]Inspection[/] {i.contract_number} {i.month} recorded")
-)
+@on_platform(lambda i: say("[green]Inspection[/] {} {} recorded", i.contract_number, i.month))
 def inspect(
     contract: str = CONTRACT,
     inspector: str = typer.Option(..., help="Who inspected for 乙方."),
@@ -371,7 +390,7 @@ def record_flow(
 
     def render(r) -> None:
         _show(r.request)
-        console.print("[yellow]Signing links (shown once; hand each to its signer):[/]")
+        say("[yellow]Signing links (shown once; hand each to its signer):[/]")
         for link in r.flow.links:
             console.print(f"  {link.role}: {link.url}")
 
@@ -399,11 +418,18 @@ def report(
         if isinstance(r, WrittenFile):
             show_written(r)
             return
-        console.print(
-            f"[bold]{r.contract.number} {r.period}[/]: {len(r.requests)} requests, "
-            f"{r.responded_in_time} in time, {r.responded_late} late, {r.breaches} breaches, "
-            f"penalty ¥{r.penalty_total}; inspections {len(r.inspections)}, missed "
-            f"{', '.join(r.inspections_missed) or 'none'}"
+        say(
+            "[bold]{} {}[/]: {} requests, {} in time, {} late, {} breaches, penalty ¥{}; "
+            "inspections {}, missed {}",
+            r.contract.number,
+            r.period,
+            len(r.requests),
+            r.responded_in_time,
+            r.responded_late,
+            r.breaches,
+            r.penalty_total,
+            len(r.inspections),
+            ", ".join(r.inspections_missed) or "none",
         )
 
     run(as_json, go, render)

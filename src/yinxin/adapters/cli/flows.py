@@ -34,6 +34,7 @@ from yinxin.adapters.cli.common import (
     read_input,
     read_pin_and_code,
     run,
+    say,
     show_page,
     show_written,
     signer_pairs,
@@ -102,9 +103,13 @@ def _token(link: str | None) -> str:
 
 
 def _show(f) -> None:
-    console.print(
-        f"[bold]flow {f.id}[/]  {f.state}  {f.signing_order}  《{f.title}》  "
-        f"deadline {f.deadline:%Y-%m-%d %H:%M %Z}"
+    say(
+        "[bold]flow {}[/]  {}  {}  《{}》  deadline {}",
+        f.id,
+        f.state,
+        f.signing_order,
+        f.title,
+        f"{f.deadline:%Y-%m-%d %H:%M %Z}",
     )
     for d in f.documents:
         console.print(f"  document {d.id}: {d.name}  {d.current_sha256}")
@@ -162,7 +167,7 @@ def flow_start(
 
     def render(r) -> None:
         _show(r.flow)
-        console.print("[yellow]Signing links (shown once; hand each to its signer):[/]")
+        say("[yellow]Signing links (shown once; hand each to its signer):[/]")
         for link in r.links:
             console.print(f"  signer {link.signer_id} ({link.role}): {link.url}")
 
@@ -218,9 +223,11 @@ def flow_urge(
     run(
         as_json,
         lambda: platform(home).flows.urge(flow_id, signer_id, actor=actor),
-        lambda r: console.print(
-            f"[green]Urged[/] signer {r.signer_id} ({r.sent_to or 'no address'}); "
-            f"next possible at {r.next_urge_at:%H:%M}"
+        lambda r: say(
+            "[green]Urged[/] signer {} ({}); next possible at {}",
+            r.signer_id,
+            r.sent_to or "no address",
+            f"{r.next_urge_at:%H:%M}",
         ),
     )
 
@@ -283,9 +290,12 @@ def flow_sign(
                 f"{getattr(r, 'challenge_id', r)}"
             )
         else:
-            console.print(
-                f"[green]Signed[/] {len(r.records)} document(s) as {r.signer.role}; "
-                f"flow {r.flow.id} is {r.flow.state}"
+            say(
+                "[green]Signed[/] {} document(s) as {}; flow {} is {}",
+                len(r.records),
+                r.signer.role,
+                r.flow.id,
+                r.flow.state,
             )
 
     run(as_json, go, render)
@@ -310,9 +320,9 @@ def flow_evidence(
 
     def render(r) -> None:
         if isinstance(r, WrittenFile):
-            console.print(f"[green]Wrote[/] {r.out} ({r.size} bytes)")
+            say("[green]Wrote[/] {} ({} bytes)", r.out, r.size)
             return
-        console.print(f"[bold]Evidence for flow {r.flow_id}[/] 《{r.title}》 {r.state}")
+        say("[bold]Evidence for flow {}[/] 《{}》 {}", r.flow_id, r.title, r.state)
         for d in r.documents:
             console.print(f"  {d.name}: {d.sha256_original} → {d.sha256_final}")
         for x in r.parties:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from yinxin.adapters.cli.common import ACTOR, HOME, JSON, console, platform, run
+from yinxin.adapters.cli.common import ACTOR, HOME, JSON, console, platform, run, say
 
 STAGES = {
     "rows": "exporting rows",
@@ -69,14 +69,17 @@ def export_cmd(
             )
 
     def show(r) -> None:
-        console.print(
-            f"[green]Exported[/] {r.rows} rows of {len(r.tables)} tables and {r.files} files "
-            f"({r.file_bytes} bytes; {r.signed_files} signed) to {r.directory}"
+        say(
+            "[green]Exported[/] {} rows of {} tables and {} files ({} bytes; {} signed) to {}",
+            r.rows,
+            len(r.tables),
+            r.files,
+            r.file_bytes,
+            r.signed_files,
+            r.directory,
         )
         console.print(f"schema revision {', '.join(r.schema_revisions)}")
-        console.print(
-            f"manifest SHA-256 {r.manifest_sha256}  (give it to the receiver)", soft_wrap=True
-        )
+        console.print(f"manifest SHA-256 {r.manifest_sha256}  (give it to the receiver)")
 
     run(as_json, go, show)
 
@@ -110,19 +113,22 @@ def import_cmd(
         return report
 
     def show(r) -> None:
-        console.print(
-            f"[green]Imported[/] {r.rows} rows of {len(r.tables)} tables and {r.files} files "
-            f"from {r.directory}"
+        say(
+            "[green]Imported[/] {} rows of {} tables and {} files from {}",
+            r.rows,
+            len(r.tables),
+            r.files,
+            r.directory,
         )
         if r.audit_ok:
             console.print(f"audit chain verifies: {r.audit_events} events")
         else:
-            console.print(f"[bold red]audit chain broken[/]: {r.audit_problem}")
+            say("[bold red]audit chain broken[/]: {}", r.audit_problem)
         console.print(
             f"signed files verifying as on the source: {r.signed_files_same}/{r.signed_files}"
         )
         for key in r.mismatches:
-            console.print(f"[bold red]verdict differs[/]: files/{key}")
+            say("[bold red]verdict differs[/]: files/{}", key)
 
     run(as_json, go, show)
     if failed and failed[0]:

@@ -20,6 +20,7 @@ from yinxin.adapters.cli.common import (
     err_console,
     platform,
     run,
+    say,
     show_error,
 )
 from yinxin.errors import Conflict, YinxinError
@@ -64,7 +65,7 @@ def worker_cmd(
             p.ca.key("issuing")  # a wrong passphrase fails now, not in the first CRL job
         runner = runner_for(p, name=name, tick=tick)
     except YinxinError as e:
-        err_console.print(f"[bold red]error[/]: {e.message}")
+        say("[bold red]error[/]: {}", e.message, err=True)
         raise typer.Exit(e.exit_code) from None
 
     def stop(signum, _frame) -> None:

@@ -24,6 +24,7 @@ from yinxin.adapters.cli.common import (
     on_platform,
     platform,
     run,
+    say,
 )
 
 obligation_app = typer.Typer(
@@ -46,7 +47,7 @@ def _line(o) -> str:
 
 
 def _show(v) -> None:
-    console.print(f"[bold]contract {v.contract_id}[/] {v.number} 《{v.title}》 stage {v.stage}")
+    say("[bold]contract {}[/] {} 《{}》 stage {}", v.contract_id, v.number, v.title, v.stage)
     console.print(f"  as of {v.as_of}; in effect since {v.effective_on}")
     for o in v.obligations:
         console.print(_line(o))
@@ -141,6 +142,6 @@ def obligation_remind(home: Path | None = HOME, as_json: bool = JSON) -> None:
     def render(r) -> None:
         console.print(f"tracked {list(r.tracked)}, deemed {list(r.deemed)}, sent {list(r.sent)}")
         for f in r.failed:
-            console.print(f"[yellow]failed:[/] {f}")
+            say("[yellow]failed:[/] {}", f)
 
     run(as_json, lambda: platform(home).obligations.remind_due(), render)

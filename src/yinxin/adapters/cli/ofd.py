@@ -19,12 +19,12 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
-    console,
     platform,
     platform_here,
     read_crl,
     read_input,
     run,
+    say,
     show_error,
     write_atomic,
 )
@@ -132,9 +132,12 @@ def ofd_sign(
     run(
         as_json,
         go,
-        lambda r: console.print(
-            f"[green]Signed[/] {r.out}: signature {r.signature_id}, page {r.page}, "
-            f"box {r.boundary_mm} mm"
+        lambda r: say(
+            "[green]Signed[/] {}: signature {}, page {}, box {} mm",
+            r.out,
+            r.signature_id,
+            r.page,
+            r.boundary_mm,
         ),
     )
 
@@ -211,7 +214,7 @@ def ofd_render(
         write_atomic(output, png)
         return OfdRendered(str(output), page, dpi)
 
-    run(as_json, go, lambda r: console.print(f"[green]Drawn[/] page {r.page} → {r.out}"))
+    run(as_json, go, lambda r: say("[green]Drawn[/] page {} → {}", r.page, r.out))
 
 
 @ofd_app.command("make")
@@ -235,4 +238,4 @@ def ofd_make(
         write_atomic(output, make_ofd(pages))
         return OfdMade(str(output), len(pages))
 
-    run(as_json, go, lambda r: console.print(f"[green]Wrote[/] {r.out} ({r.pages} pages)"))
+    run(as_json, go, lambda r: say("[green]Wrote[/] {} ({} pages)", r.out, r.pages))

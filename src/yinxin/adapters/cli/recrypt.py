@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, console, err_console, platform, run
+from yinxin.adapters.cli.common import HOME, JSON, console, err_console, platform, run, say
 
 keys_app = typer.Typer(
     no_args_is_help=True, help="Sealed secrets at rest: their ciphers, and re-encryption."
@@ -42,7 +42,7 @@ def keys_recrypt(
 
     def show(r) -> None:
         changed = sum(r.recrypted.values())
-        console.print(f"[green]Recrypted[/] {changed} sealed secret(s) to {r.cipher}")
+        say("[green]Recrypted[/] {} sealed secret(s) to {}", changed, r.cipher)
         for kind, n in r.recrypted.items():
             console.print(f"  {kind:18} {n} re-encrypted, {r.unchanged[kind]} already {r.cipher}")
         if r.pin_layer_pending:
@@ -52,7 +52,7 @@ def keys_recrypt(
                 + ", ".join(r.pin_layer_pending)
             )
         if r.note:
-            err_console.print(f"[yellow]note:[/] {r.note}")
+            say("[yellow]note:[/] {}", r.note, err=True)
 
     run(as_json, lambda: platform(home).recrypt.run(cipher, actor=actor, progress=progress), show)
 

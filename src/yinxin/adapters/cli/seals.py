@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
 from yinxin.adapters.cli.common import (
     ACTOR,
@@ -30,7 +29,9 @@ from yinxin.adapters.cli.common import (
     read_input,
     read_secret,
     run,
+    say,
     secret_help,
+    styled,
 )
 from yinxin.errors import ValidationError
 
@@ -51,13 +52,24 @@ def _seals(home: Path | None):
 
 def _line(v: SealView) -> None:
     hold = f" ({v.hold_kind})" if v.hold_kind else ""
-    flags = " [red]locked[/]" if v.locked else ""
-    use = "usable" if v.usable else f"[yellow]unusable[/]: {v.unusable_reason}"
-    console.print(
-        f"[bold]{v.es_id}[/] #{v.id}  {v.state}{hold}{flags}  "
-        f"{v.kind_title}  {v.name}  cert {v.certificate_serial[:16]}… "
-        f"({v.certificate_status})  valid to {v.valid_end:%Y-%m-%d}  {use}"
+    line = styled("[bold]{}[/] #{}  {}{}", v.es_id, v.id, v.state, hold)
+    if v.locked:
+        line.append_text(styled(" [red]locked[/]"))
+    line.append_text(
+        styled(
+            "  {}  {}  cert {}… ({})  valid to {}  ",
+            v.kind_title,
+            v.name,
+            v.certificate_serial[:16],
+            v.certificate_status,
+            f"{v.valid_end:%Y-%m-%d}",
+        )
     )
+    if v.usable:
+        line.append("usable")
+    else:
+        line.append_text(styled("[yellow]unusable[/]: {}", v.unusable_reason))
+    console.print(line)
 
 
 def _lines(rows: list[SealView]) -> None:
@@ -258,9 +270,9 @@ def seal_check(
 
     def render(r: SealUsability) -> None:
         if r.usable:
-            console.print(f"[green]usable[/]{' (PIN ok)' if getattr(r, 'pin_ok', False) else ''}")
+            say("[green]usable[/]{}", " (PIN ok)" if getattr(r, "pin_ok", False) else "")
         else:
-            console.print(f"[yellow]unusable[/] [{r.code}]: {r.reason}")
+            say("[yellow]unusable[/] {}: {}", f"[{r.code}]", r.reason)
 
     run(as_json, go, render)
 
@@ -277,12 +289,15 @@ def seal_verify(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON
 
     def render(r: RecordCheck) -> None:
         if r.ok:
-            console.print(
-                f"[green]OK[/]: {r.es_id} {r.name} valid "
-                f"{r.valid_start:%Y-%m-%d} to {r.valid_end:%Y-%m-%d}; files intact"
+            say(
+                "[green]OK[/]: {} {} valid {} to {}; files intact",
+                r.es_id,
+                r.name,
+                f"{r.valid_start:%Y-%m-%d}",
+                f"{r.valid_end:%Y-%m-%d}",
             )
         else:
-            console.print(f"[bold red]BAD[/]: {r.es_id}: {escape(r.problem or '')}")
+            say("[bold red]BAD[/]: {}: {}", r.es_id, r.problem or "")
 
     run(as_json, go, render)
     if not (verdict and verdict[0].ok):
@@ -459,7 +474,7 @@ def seal_change_pin(
         )
         return _seals(home).change_pin(seal, old_pin=old, new_pin=new, actor=actor)
 
-    run(as_json, go, lambda r: console.print(f"[green]PIN changed[/] for {', '.join(r.seals)}"))
+    run(as_json, go, lambda r: say("[green]PIN changed[/] for {}", ", ".join(r.seals)))
 
 
 @seal_app.command("unlock")

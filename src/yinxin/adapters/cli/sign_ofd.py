@@ -22,12 +22,12 @@ from yinxin.adapters.cli.common import (
     PIN_CODE_STDIN,
     SEAL_PIN,
     SIGNER,
-    console,
     extended,
     platform,
     read_input,
     read_pin_and_code,
     run,
+    say,
     writable,
     write_atomic,
 )
@@ -117,9 +117,14 @@ def sign_command(
         run(
             as_json,
             go,
-            lambda r: console.print(
-                f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {r.out} as "
-                f"{r.role or 'signer'} with seal {r.es_id} ({label}, {r.level})"
+            lambda r: say(
+                "[green]{}[/] {} as {} with seal {} ({}, {})",
+                "Already signed" if r.replayed else "Signed",
+                r.out,
+                r.role or "signer",
+                r.es_id,
+                label,
+                r.level,
             ),
         )
 

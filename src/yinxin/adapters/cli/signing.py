@@ -27,7 +27,6 @@ from yinxin.adapters.cli.common import (
     SIGNER,
     OptionGroup,
     Platform,
-    console,
     extended,
     grouped,
     on_platform,
@@ -38,6 +37,7 @@ from yinxin.adapters.cli.common import (
     read_pin_and_code,
     read_secret,
     run,
+    say,
     writable,
     write_atomic,
 )
@@ -149,9 +149,13 @@ def sign_pdf_cmd(
     run(
         as_json,
         go,
-        lambda r: console.print(
-            f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {r.out} as "
-            f"{r.role or 'signer'} with seal {r.es_id} ({r.level})"
+        lambda r: say(
+            "[green]{}[/] {} as {} with seal {} ({})",
+            "Already signed" if r.replayed else "Signed",
+            r.out,
+            r.role or "signer",
+            r.es_id,
+            r.level,
         ),
     )
 
@@ -231,7 +235,7 @@ def sign_local(
         write_atomic(output, signed)
         return LocalSignature(str(output), req.level)
 
-    run(as_json, go, lambda r: console.print(f"[green]Signed[/] {r.out} ({r.level})"))
+    run(as_json, go, lambda r: say("[green]Signed[/] {} ({})", r.out, r.level))
 
 
 # --- batch signing ---------------------------------------------------------------------------
@@ -290,9 +294,11 @@ def sign_batch(
         run(
             as_json,
             lambda: platform(home).batch.request_code(signer_subscriber_id=signer, items=items()),
-            lambda r: console.print(
-                f"[green]Code sent[/] to {r.sent_to_masked} for {len(files)} document(s); "
-                f"run again with --challenge {r.challenge_id}"
+            lambda r: say(
+                "[green]Code sent[/] to {} for {} document(s); run again with --challenge {}",
+                r.sent_to_masked,
+                len(files),
+                r.challenge_id,
             ),
         )
         return
@@ -325,9 +331,11 @@ def sign_batch(
     run(
         as_json,
         go,
-        lambda r: console.print(
-            f"[green]{'Already signed' if r.replayed else 'Signed'}[/] {len(r.out)} document(s): "
-            + ", ".join(r.out)
+        lambda r: say(
+            "[green]{}[/] {} document(s): {}",
+            "Already signed" if r.replayed else "Signed",
+            len(r.out),
+            ", ".join(r.out),
         ),
     )
 
@@ -339,9 +347,15 @@ def _show_authorization(a) -> None:
         scope.append("counterparties " + ", ".join(map(str, a.counterparties)))
     if a.flow_ids:
         scope.append("flows " + ", ".join(map(str, a.flow_ids)))
-    console.print(
-        f"#{a.id} seal {a.es_id} [bold]{a.state}[/] {a.used_documents}/{a.max_documents} used, "
-        f"until {a.valid_until:%Y-%m-%d %H:%M}Z; {'; '.join(scope) or 'any counterparty and flow'}"
+    say(
+        "#{} seal {} [bold]{}[/] {}/{} used, until {}Z; {}",
+        a.id,
+        a.es_id,
+        a.state,
+        a.used_documents,
+        a.max_documents,
+        f"{a.valid_until:%Y-%m-%d %H:%M}",
+        "; ".join(scope) or "any counterparty and flow",
     )
 
 
@@ -432,8 +446,10 @@ def authorization_show(
 
     def render(r):
         _show_authorization(r)
-        ok = "[green]signed terms verify[/]" if r.terms_ok else f"[red]{r.terms_problem}[/]"
-        console.print(f"  {ok}")
+        if r.terms_ok:
+            say("  [green]signed terms verify[/]")
+        else:
+            say("  [red]{}[/]", r.terms_problem)
 
     run(as_json, go, render)
 

@@ -1,0 +1,133 @@
+"""What the ``yinxin`` command prints is the user's text, as they wrote it.
+
+Titles, names, reasons and messages reach rich's console. Read as markup, "[/]" in a contract
+title made every listing showing it end in a traceback (after the write had succeeded), a
+"[link=…]" in a party's name became a link in the officer's terminal, a seal's refusal code
+"[seal_not_active]" vanished, and ":red_circle:" became a picture; piped output was wrapped at
+80 columns, so the agreement a subscriber saved did not hash to what their acceptance records.
+The consoles now read no markup and wrap nothing; colour comes only from ``say``/``styled``,
+whose template is a literal and whose values are plain text. The last test keeps it so.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.conftest import PASSPHRASE
+from tests.integration.test_seals import personal_seal, world
+from yinxin.adapters.cli import app as cli_app
+from yinxin.adapters.cli.common import styled
+from yinxin.app import Platform
+
+CLI = Path(__file__).resolve().parents[2] / "src" / "yinxin" / "adapters" / "cli"
+TITLE = "运维合同[/]第一期 :red_circle: [bold]加粗[/bold]"
+PARTY = "甲方[link=https://evil.example]点我[/link]"
+
+
+def invoke(p: Platform, *args: str):
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    return CliRunner().invoke(cli_app, list(args), env=env)
+
+
+def test_markup_in_the_users_text_is_printed_as_written(platform: Platform) -> None:
+    p = platform
+    long_b = "乙方" + "某某信息技术服务有限公司" * 4  # the line is far wider than 80 columns
+    res = invoke(
+        p,
+        *("desk", "contract-add", "YW-2026-001", "--title", TITLE, "--party-a", PARTY),
+        *("--party-b", long_b, "--annual-fee", "28000.00"),
+        *("--starts-on", "2026-01-01", "--ends-on", "2027-12-31"),
+    )
+    assert res.exit_code == 0, res.output
+    assert f"Contract YW-2026-001 《{TITLE}》 fee ¥28000.00/year" in res.stdout
+    res = invoke(p, "desk", "contracts")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"YW-2026-001  《{TITLE}》  {PARTY} / {long_b}\n"
+    # the same text as the JSON answer holds: nothing was taken as a tag or an emoji code
+    res = invoke(p, "desk", "contracts", "--json")
+    (row,) = json.loads(res.stdout)
+    assert (row["title"], row["party_a"]) == (TITLE, PARTY)
+
+
+def test_a_refusal_code_in_brackets_and_the_error_line_keep_their_text(platform: Platform) -> None:
+    p = platform
+    seal = personal_seal(world(p))
+    p.seals.freeze(seal.es_id, actor="desk")
+    res = invoke(p, "seal", "check", seal.es_id)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("unusable [seal_not_active]: seal "), res.stdout
+    res = invoke(p, "desk", "show", "999")
+    assert res.exit_code == 3
+    assert res.stderr.startswith("error [request"), res.stderr
+
+
+def test_the_agreement_prints_byte_for_byte_what_an_acceptance_records(
+    platform: Platform,
+) -> None:
+    p = platform
+    res = invoke(p, "subscriber", "agreement")
+    assert res.exit_code == 0, res.output
+    recorded = json.loads(invoke(p, "subscriber", "agreement", "--json").stdout)["sha256"]
+    assert hashlib.sha256(res.stdout_bytes).hexdigest() == recorded
+    assert max(len(line) for line in res.stdout.splitlines()) > 80  # not wrapped
+
+
+def test_styled_colours_the_template_only() -> None:
+    text = styled("[green]OK[/]: {} and {}", "[red]x[/]", "a\\")
+    assert text.plain == "OK: [red]x[/] and a\\"
+    assert [(s.start, s.end, str(s.style)) for s in text.spans] == [(0, 2, "green")]
+    out = Console(width=40, force_terminal=True, color_system="standard", record=True)
+    out.print(text)
+    assert out.export_text() == "OK: [red]x[/] and a\\\n"
+    # backslashes before a tag of the template, and a tag inside a value after backslashes
+    for value in ("a\\", "a\\\\", "\\[bold]b[/bold]", "c\\\\[/]"):
+        text = styled("[bold]{}[/] {}", value, value)
+        assert text.plain == f"{value} {value}", value
+        assert [(s.start, s.end) for s in text.spans] == [(0, len(value))], value
+    with pytest.raises(ValueError, match="2 places for 1 values"):
+        styled("{} and {}", 1)
+
+
+def _markup(node: ast.AST) -> bool:
+    parts = node.values if isinstance(node, ast.JoinedStr) else [node]
+    return any(
+        isinstance(v, ast.Constant)
+        and isinstance(v.value, str)
+        and re.search(r"\[/?[a-z]+[^\]]*\]", v.value)
+        for v in parts
+    )
+
+
+def test_colour_comes_only_from_a_literal_template() -> None:
+    """``say``/``styled`` take a plain literal (an f-string would let a value in as markup);
+    a console's ``print`` gets no markup (it would now be printed as brackets)."""
+    wrong = []
+    for path in sorted(CLI.glob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        passing_on = {  # say's own call of styled hands its caller's literal on
+            id(n) for f in ast.walk(tree) if getattr(f, "name", "") == "say" for n in ast.walk(f)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args or id(node) in passing_on:
+                continue
+            name = ast.unparse(node.func)
+            first = node.args[0]
+            if name in ("say", "styled") and not (
+                isinstance(first, ast.Constant) and isinstance(first.value, str)
+            ):
+                wrong.append(f"{path.name}:{node.lineno} {name} with a computed template")
+            if name.endswith("console.print") and _markup(first):
+                wrong.append(f"{path.name}:{node.lineno} markup given to {name}")
+    assert not wrong, wrong
