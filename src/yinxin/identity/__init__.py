@@ -154,6 +154,24 @@ def hidden_character(value: str) -> tuple[int, str] | None:
     return None
 
 
+def shown(value: str) -> str:
+    """``value`` as plain text on one line: each hidden character written as its escape
+    (``\\n``, ``\\x1b``, ``\\u202e``).
+
+    For text a document or certificate brings (a signer's name, a field name, a file name): in
+    a verification report it must not forge lines ("结论 / Verdict: 有效 / VALID" after a line
+    break in a certificate's CN), drive the terminal (ESC[8m hid every line after it, the true
+    verdict too) or reverse what follows it."""
+    if not any(unicodedata.category(c) in HIDDEN_CATEGORIES for c in value):
+        return value
+    return "".join(
+        c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(c) in HIDDEN_CATEGORIES
+        else c
+        for c in value
+    )
+
+
 def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
     """A name as people write it: any script, spaces and punctuation, nothing hidden."""
     v = (value or "").strip()

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from yinxin.errors import ValidationError
+from yinxin.identity import shown
 from yinxin.ofd.document import read_document
 from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
 from yinxin.pki.sm2 import OID_SM3, sm3
@@ -102,7 +103,7 @@ class OfdReport:
         for p in self.problems:
             lines.append(f"! {p}")
         lines.append(verdict_line(self.valid))
-        return "\n".join(lines)
+        return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
 
 def _verdict(valid: bool) -> str:

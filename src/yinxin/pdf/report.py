@@ -32,6 +32,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from yinxin.errors import ConfigurationError
+from yinxin.identity import shown
 from yinxin.pdf.verify import (
     SignatureReport,
     VerificationReport,
@@ -110,6 +111,14 @@ def _face_bytes(path: str) -> bytes:
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=4)
+def _coverage(path: str) -> frozenset[int]:
+    """The code points the face has glyphs for, read once per process."""
+    from fontTools.ttLib import TTFont
+
+    return frozenset(TTFont(BytesIO(_face_bytes(path)), lazy=True).getBestCmap())
+
+
 class _Fonts:
     """The two embedded faces and a per-character width cache for line breaking."""
 
@@ -129,11 +138,23 @@ class _Fonts:
             "B": GlyphAccumulator(writer, BytesIO(_face_bytes(bold)), 10),
         }
         self.fake_bold = bold == regular
+        self.covers = {"R": _coverage(regular), "B": _coverage(bold)}
         self._widths: dict[tuple[str, str], float] = {}
+
+    def drawable(self, text: str, face: str) -> str:
+        """``text`` with each character the face has no glyph for (an emoji in a signer's
+        name) written as its escape: HarfBuzz would give it glyph 0, which the CFF writer
+        cannot encode, and the whole report would fail."""
+        covers = self.covers[face]
+        if all(ord(ch) in covers for ch in text):
+            return text
+        return "".join(
+            ch if ord(ch) in covers else ch.encode("unicode_escape").decode("ascii") for ch in text
+        )
 
     def width(self, text: str, face: str, size: float) -> float:
         total = 0.0
-        for ch in text:
+        for ch in self.drawable(text, face):
             key = (face, ch)
             w = self._widths.get(key)
             if w is None:
@@ -169,7 +190,7 @@ class _Canvas:
     ) -> None:
         if not s:
             return
-        shaped = self.fonts.engines[face].shape(s).graphics_ops
+        shaped = self.fonts.engines[face].shape(self.fonts.drawable(s, face)).graphics_ops
         mode = b" 2 Tr 0.35 w" if face == "B" and self.fonts.fake_bold else b""
         self.ops.append(
             b"q %.3f %.3f %.3f rg %.3f %.3f %.3f RG BT /F%s %.2f Tf%s %.2f %.2f Td "
@@ -211,6 +232,7 @@ def _wrap(fonts: _Fonts, text: str, face: str, size: float, max_w: float) -> lis
     """Greedy line breaking by measured width; CJK may break anywhere, Latin prefers spaces."""
     lines: list[str] = []
     for para in text.split("\n"):
+        para = fonts.drawable(para, face)
         line, last_break = "", -1  # last_break: index in ``line`` after which we may break
         for ch in para:
             if line and fonts.width(line + ch, face, size) > max_w:
@@ -239,8 +261,8 @@ def _rows(s: SignatureReport) -> list[tuple[str, str]]:
     verdict = "有效 / valid" if s.valid else "无效 / INVALID"
     if s.level:
         verdict += f"（{s.level}）"
-    extra = [f"· {p}" for p in s.problems]
-    return [
+    extra = [shown(f"· {p}") for p in s.problems]
+    rows = [
         (
             "签署人 Signer",
             f"{s.signer_name}（{s.signer_subject}）" if s.signer_subject else s.signer_name or "—",
@@ -260,7 +282,10 @@ def _rows(s: SignatureReport) -> list[tuple[str, str]]:
             ("完整 / intact" if s.intact else "已被篡改 / NOT intact") + f"（{s.coverage}）",
         ),
         ("签署后修改 Changes", describe_changes(s)),
-        ("结论 Verdict", "\n".join([verdict, *extra])),
+    ]
+    # the document's text (names, field, TSA, problems) on its own lines of the table only
+    return [(label, shown(value)) for label, value in rows] + [
+        ("结论 Verdict", "\n".join([verdict, *extra]))
     ]
 
 
@@ -291,7 +316,7 @@ def _table_height(fonts: _Fonts, s: SignatureReport, st: _Style, width: float) -
 def render_report_pdf(report: VerificationReport) -> bytes:
     """One A4 page: title, file and hash, overall verdict, one table per signature."""
     w = PdfFileWriter()
-    w.document_meta.title = f"电子签名验证报告 — {report.file_name}"
+    w.document_meta.title = f"电子签名验证报告 — {shown(report.file_name)}"
     w.document_meta.creator = "Yinxin 印信"
     fonts = _Fonts(w)
     c = _Canvas(fonts, [])
@@ -310,7 +335,7 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     c.line(x0, y, x0 + width, y)
     y -= 16
     info = [
-        ("文件 File", report.file_name),
+        ("文件 File", shown(report.file_name)),
         ("SHA-256", report.sha256),
         ("验证时间 Verified at", _fmt_time(report.verified_at)),
         (
@@ -341,7 +366,7 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     c.text(x0, y, verdict, size=14, face="B", color=GREEN if report.valid else RED)
     y -= 8
     for p in report.problems:
-        for ln in _wrap(fonts, "· " + p, "R", 9, width):
+        for ln in _wrap(fonts, shown("· " + p), "R", 9, width):
             y -= 12
             c.text(x0, y, ln, size=9, color=RED)
     y -= 14
@@ -352,26 +377,26 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     avail = y - MARGIN - footer_h
     sigs = report.signatures
     styles = list(_Style.steps())
-    chosen, shown = styles[-1], 0
+    chosen, tabled = styles[-1], 0
     for st in styles:
         heights = [_table_height(fonts, s, st, width) for s in sigs]
         if sum(heights) <= avail:
-            chosen, shown = st, len(sigs)
+            chosen, tabled = st, len(sigs)
             break
     else:
         # too many for full tables: the largest size that still shows two in full
         for st in styles:
             heights = [_table_height(fonts, s, st, width) for s in sigs]
             k = _fit(heights, st.leading + 1, avail)
-            chosen, shown = st, k
+            chosen, tabled = st, k
             if k >= min(2, len(sigs)):
                 break
-    for i, s in enumerate(sigs[:shown], 1):
+    for i, s in enumerate(sigs[:tabled], 1):
         y = _draw_table(c, fonts, s, i, chosen, x0, y, width)
-    rest = sigs[shown:]
+    rest = sigs[tabled:]
     room = int(max(0.0, y - MARGIN - footer_h - 14) // (chosen.leading + 1))
     listed = rest if len(rest) <= room else rest[: max(0, room - 1)]
-    for i, s in enumerate(listed, shown + 1):
+    for i, s in enumerate(listed, tabled + 1):
         y -= chosen.leading + 1
         c.text(x0, y, _summary_line(i, s), size=chosen.body, color=(0, 0, 0) if s.valid else RED)
     if len(listed) < len(rest):
@@ -414,7 +439,7 @@ def _summary_line(n: int, s: SignatureReport) -> str:
     who = "，".join(x for x in (s.role, seal_display(s) if s.seal_name else None) if x)
     verdict = "有效 / valid" if s.valid else "无效 / INVALID"
     when = _fmt_time(s.timestamp_time) if s.timestamp_time else "无时间戳 / no timestamp"
-    return (
+    return shown(
         f"签名 {n}：{s.signer_name}"
         + (f"（{who}）" if who else "")
         + f" — {when} — {verdict}"
@@ -433,7 +458,7 @@ def _draw_table(
     width: float,
 ) -> float:
     ok = s.valid
-    head = f"签名 {n}：{s.field_name} — {'有效 / valid' if ok else '无效 / INVALID'}"
+    head = f"签名 {n}：{shown(s.field_name)} — {'有效 / valid' if ok else '无效 / INVALID'}"
     c.text(x0, y - st.head, head, size=st.head, face="B", color=GREEN if ok else RED)
     y -= st.head * 1.9
     for label, value in _rows(s):

@@ -45,6 +45,7 @@ from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader, process_data_at_eof
 
 from yinxin.errors import ValidationError
+from yinxin.identity import shown
 from yinxin.pdf.incremental import PageTree, dget
 from yinxin.pdf.sign import (
     Placement,
@@ -422,7 +423,7 @@ class SesPdfReport:
         for n in self.notes:
             lines.append(f"  {n}")
         lines.append(verdict_line(self.valid))
-        return "\n".join(lines)
+        return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
 
 def _widget_page(reader: PdfFileReader, f: _Field) -> tuple[int | None, list[float] | None]:

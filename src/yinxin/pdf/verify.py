@@ -119,6 +119,7 @@ from pyhanko_certvalidator.sig_validate import (
 )
 
 from yinxin.errors import ValidationError
+from yinxin.identity import shown
 from yinxin.pdf import accel
 
 logger = logging.getLogger(__name__)
@@ -1653,7 +1654,7 @@ def _format_text(r: VerificationReport) -> str:
         for n in s.notes:
             lines.append(f"  · {n}")
     lines += ["", f"结论 / Verdict: {verdict}"]
-    return "\n".join(lines)
+    return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
 
 __all__ = [

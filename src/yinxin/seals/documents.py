@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from yinxin.identity import shown
 from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.ses import SesPdfReport, signature_kinds, verify_ses_pdf
 from yinxin.seals.ses_signature import check_ofd_value, check_pdf_value
@@ -84,7 +85,7 @@ class OfdFileReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     def to_text(self) -> str:
-        return f"文件 / file: {self.file_name} (OFD)\n" + self.report.to_text()
+        return f"文件 / file: {shown(self.file_name)} (OFD)\n" + self.report.to_text()
 
 
 def verify_seal_document(

@@ -146,17 +146,21 @@ _TAG_NEXT = re.compile(r"\[[a-z#/@]")
 
 def styled(markup: str, *values: object) -> Text:
     """``markup`` — a literal with rich's colour and weight tags — with each ``{}`` filled by
-    a value as plain text: a value is never read as a tag or an emoji code.
+    a value as plain text on one line: a value is never read as a tag or an emoji code, and
+    its control characters are shown as escapes (:func:`yinxin.identity.shown`: an error
+    message can quote a document).
 
     Escaped here rather than by ``rich.markup.escape``, which doubles a trailing backslash
     whether or not a tag follows (``a\\`` then printed as ``a\\\\``): backslashes are
     special only right before a tag, so only there are they doubled."""
+    from yinxin.identity import shown
+
     pieces = markup.split("{}")
     if len(pieces) != len(values) + 1:
         raise ValueError(f"{len(pieces) - 1} places for {len(values)} values in {markup!r}")
     out = [pieces[0]]
     for value, after in zip(values, pieces[1:], strict=True):
-        text = _TAG_IN_VALUE.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", str(value))
+        text = _TAG_IN_VALUE.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", shown(str(value)))
         if _TAG_NEXT.match(after):
             text += "\\" * (len(text) - len(text.rstrip("\\")))
         out += [text, after]

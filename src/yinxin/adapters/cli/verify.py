@@ -379,9 +379,12 @@ def _pades_files(files: list[Path]) -> list[int]:
 
 
 def _line(result) -> str:
-    """One line per file: verdict, name, signatures, and the first problem if any."""
+    """One line per file: verdict, name, signatures, and the first problem if any; the file's
+    name and the document's text cannot add or hide a line (:func:`yinxin.identity.shown`)."""
+    from yinxin.identity import shown
+
     if result.error is not None:
-        return f"ERROR    {result.file_name}: {result.error.message}"
+        return shown(f"ERROR    {result.file_name}: {result.error.message}")
     from yinxin.seals.documents import summary
 
     rep = result.report
@@ -391,4 +394,4 @@ def _line(result) -> str:
     line = f"{head} {result.file_name} ({count} signatures" + (
         f", {kind})" if kind != "pdf" else ")"
     )
-    return line + (f": {problems[0]}" if problems and not rep.valid else "")
+    return shown(line + (f": {problems[0]}" if problems and not rep.valid else ""))
