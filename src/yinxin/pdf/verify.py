@@ -120,7 +120,7 @@ from pyhanko_certvalidator.sig_validate import (
 
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
-from yinxin.pdf import accel
+from yinxin.pdf import accel, names
 
 logger = logging.getLogger(__name__)
 # pyHanko logs every untrusted certificate or suspicious update it meets with a traceback at
@@ -128,6 +128,7 @@ logger = logging.getLogger(__name__)
 # them off the terminal of an unconfigured program (configured handlers still receive them).
 for _name in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_name).addHandler(logging.NullHandler())
+names.install()  # a certificate naming a character newer than Unicode 3.2 can chain
 
 DER = serialization.Encoding.DER
 # Certificate validity is compared with the validation time with this much slack, as pyHanko's

@@ -1,0 +1,42 @@
+"""Certificate names holding characters newer than Unicode 3.2.
+
+pyHanko compares names as RFC 5280 asks, through asn1crypto's RFC 4518 string preparation,
+which refuses "unassigned code points" by RFC 3454's table A.1: Unicode 3.2's table. Every
+character assigned since then made the preparation raise, so no certification path through a
+certificate naming one was ever built. That covers emoji, CJK Extension C and later, and
+U+9FA6–U+9FFF, which includes rare characters (生僻字) in people's names. A subscriber named
+with one signed with a certificate that chained correctly and was still judged "untrusted",
+while OpenSSL and NSS (poppler's ``pdfsig``) accept the chain.
+
+Here table A.1 is this Python's Unicode: a code point is refused only while it is still
+unassigned (category Cn). Nothing else of the preparation changes: the mapping, NFKC, the
+other prohibited tables. Every character Unicode 3.2 assigned is still assigned (Unicode's
+stability policy), so any two names that could be compared before compare exactly as
+before; only names that raised are now compared.
+"""
+
+from __future__ import annotations
+
+import stringprep
+import unicodedata
+
+from asn1crypto import x509 as a_x509
+
+
+class _CurrentUnicode:
+    """``stringprep`` as ``asn1crypto.x509`` sees it: the same tables, but A.1 is the set of
+    code points still unassigned today."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(stringprep, name)
+
+    @staticmethod
+    def in_table_a1(code: str) -> bool:
+        return unicodedata.category(code) == "Cn"
+
+
+def install() -> None:
+    """Idempotent; only ``asn1crypto.x509``'s reference changes (the ``idna`` codec and
+    everything else keep the real ``stringprep``)."""
+    if not isinstance(a_x509.stringprep, _CurrentUnicode):
+        a_x509.stringprep = _CurrentUnicode()
