@@ -96,6 +96,8 @@ def test_styled_colours_the_template_only() -> None:
         text = styled("[bold]{}[/] {}", value, value)
         assert text.plain == f"{value} {value}", value
         assert [(s.start, s.end) for s in text.spans] == [(0, len(value))], value
+    # a value stays on its line and drives no terminal (an error can quote a document)
+    assert styled("[red]error[/]: {}", "a\nb\x1b[8m").plain == "error: a\\nb\\x1b[8m"
     with pytest.raises(ValueError, match="2 places for 1 values"):
         styled("{} and {}", 1)
 
