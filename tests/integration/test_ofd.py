@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -668,3 +669,68 @@ def test_a_list_whose_max_sign_id_lags_gets_no_duplicate_id(world, signed):
     assert again.signature_id == "s003"  # s002 is the first signature's stamp
     sigs = _zip(again.data)[name].decode()
     assert sigs.count('ID="s001"') == 1 and "<ofd:MaxSignId>s004<" in sigs
+
+
+def _with_content(doc: bytes, change) -> bytes:
+    """``doc`` with its first page's content XML passed through ``change``."""
+    parts = _zip(doc)
+    name = next(n for n in parts if n.endswith("Page_0/Content.xml"))
+    parts[name] = change(parts[name].decode()).encode()
+    return _rezip(parts)
+
+
+HOSTILE = {  # what a hostile file writes in a page's numbers -> refused (True) or drawn
+    "X nan": (lambda x: re.sub(r' X="[^"]*"', ' X="nan"', x, count=1), True),
+    "DeltaX nan": (lambda x: re.sub(r'DeltaX="[^"]*"', 'DeltaX="4.2 nan"', x, count=1), True),
+    "DeltaX g x": (lambda x: re.sub(r'DeltaX="[^"]*"', 'DeltaX="g x 1"', x, count=1), True),
+    "Boundary inf": (
+        lambda x: re.sub(r'Boundary="[^"]*"', 'Boundary="0 0 inf 5"', x, count=1),
+        True,
+    ),
+    "Boundary 1e300": (
+        lambda x: re.sub(r'Boundary="[^"]*"', 'Boundary="0 0 1e300 5"', x, count=1),
+        True,
+    ),
+    "Size nan": (lambda x: re.sub(r'Size="[^"]*"', 'Size="nan"', x, count=1), False),
+    "Size 1e9": (lambda x: re.sub(r'Size="[^"]*"', 'Size="1e9"', x, count=1), False),
+    "CTM nan": (lambda x: x.replace(' Size="', ' CTM="nan 0 0 1 0 0" Size="', 1), False),
+    "DeltaX g 1e9": (
+        lambda x: re.sub(r'DeltaX="[^"]*"', 'DeltaX="g 999999999 1"', x, count=1),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_pages_numbers_are_checked_before_use(world, doc, case):
+    """Before: "nan" in a coordinate or DeltaX ended in a traceback (int(nan)), a huge Size in
+    FreeType's "invalid pixel size", and "g 999999999 1" in DeltaX took 32 s and 15.7 GB to
+    expand for a seven-character run. Now a number is finite and within 100 m or the file is
+    refused naming it (placing a seal and drawing alike), a size a reader cannot use falls back
+    to the default, and only the advances a run uses are expanded."""
+    import tracemalloc
+
+    change, refused = HOSTILE[case]
+    data = _with_content(doc, change)
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    tracemalloc.start()
+    try:
+        if refused:
+            for act in (
+                lambda: render_page(data, 1),
+                lambda: sign_ofd(
+                    data, signer, placement=Placement(anchor="甲方（签章）", page=1), when=world.now
+                ),
+            ):
+                with pytest.raises(ValidationError) as err:
+                    act()
+                assert err.value.field == "ofd", err.value.message
+        else:
+            png = render_page(data, 1)
+            assert Image.open(io.BytesIO(png)).size[0] > 0
+            made = sign_ofd(data, signer, placement=Placement(page=1, x=150, y=45), when=world.now)
+            assert verify_ofd(made.data, check_ofd_value(world.trust)).valid
+        assert tracemalloc.get_traced_memory()[1] < 200 << 20  # the peak, bytes
+    finally:
+        tracemalloc.stop()

@@ -10,12 +10,28 @@ font size (CJK) or half of it (ASCII), which is what readers assume for the comm
 
 from __future__ import annotations
 
+import math
 import posixpath
 from dataclasses import dataclass
 
+from yinxin.errors import ValidationError
 from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 
 A4 = (210.0, 297.0)
+# No coordinate, length or size of a page is beyond 100 m: a hostile file's "nan", "inf" or
+# 1e300 would otherwise reach a stamp's box, a font size or an image's pixels.
+MAX_MM = 100_000.0
+
+
+def number(text: str | None, what: str) -> float:
+    """A finite number of millimetres within ±``MAX_MM``; refused naming ``what``."""
+    try:
+        v = float(text or "")
+    except ValueError:
+        raise bad(f"{what} is not a number ({text!r})") from None
+    if not math.isfinite(v) or abs(v) > MAX_MM:
+        raise bad(f"{what} is out of range ({text!r})")
+    return v
 
 
 @dataclass(frozen=True)
@@ -27,10 +43,10 @@ class Box:
 
     @classmethod
     def parse(cls, text: str | None, what: str) -> Box:
-        try:
-            x, y, w, h = (float(v) for v in (text or "").split())
-        except ValueError:
-            raise bad(f"{what} is not a box 'x y w h' ({text!r})") from None
+        parts = (text or "").split()
+        if len(parts) != 4:
+            raise bad(f"{what} is not a box 'x y w h' ({text!r})")
+        x, y, w, h = (number(v, what) for v in parts)
         return cls(x, y, w, h)
 
     def __str__(self) -> str:
@@ -110,17 +126,26 @@ def read_document(pkg: OfdPackage) -> Document:
 
 
 def _deltas(text: str | None, n: int, size: float, chars: str) -> list[float]:
-    """The advances after each character: ``DeltaX`` expanded, or the size-based default."""
+    """The advances after each character: ``DeltaX`` expanded, or the size-based default.
+    Only the ``n - 1`` advances the run uses are expanded: a ``g`` count of a billion costs
+    nothing."""
     out: list[float] = []
+    need = max(n - 1, 0)
     if text:
         tokens = text.split()
         i = 0
-        while i < len(tokens):
+        while i < len(tokens) and len(out) < need:
             if tokens[i] == "g" and i + 2 < len(tokens):
-                out += [float(tokens[i + 2])] * int(tokens[i + 1])
+                try:
+                    count = int(tokens[i + 1])
+                except ValueError:
+                    raise bad(f"DeltaX has a repeat count {tokens[i + 1]!r}") from None
+                if count < 0:
+                    raise bad(f"DeltaX repeats a negative count ({count})")
+                out += [number(tokens[i + 2], "DeltaX")] * min(count, need - len(out))
                 i += 3
             else:
-                out.append(float(tokens[i]))
+                out.append(number(tokens[i], "DeltaX"))
                 i += 1
     for i in range(len(out), n - 1):
         out.append(size if not chars[i].isascii() else size / 2)
@@ -146,15 +171,15 @@ def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
     for obj in root.iter(q("TextObject")):
         box = Box.parse(obj.get("Boundary"), "TextObject Boundary")
         try:
-            size = float(obj.get("Size") or 3.5)
-        except ValueError:
+            size = number(obj.get("Size") or "3.5", "TextObject Size")
+        except ValidationError:  # a reader's default for a size it cannot use
             size = 3.5
         scale, dx0, dy0 = 1.0, 0.0, 0.0
         if obj.get("CTM"):
             try:
-                a, _b, _c, d, e, f = (float(v) for v in obj.get("CTM").split())
+                a, _b, _c, d, e, f = (number(v, "CTM") for v in obj.get("CTM").split())
                 scale, dx0, dy0 = (abs(a) + abs(d)) / 2 or 1.0, e, f
-            except ValueError:
+            except (ValueError, ValidationError):  # not six numbers: drawn as if absent
                 pass
         color = _color(obj)
         x_prev = y_prev = 0.0
@@ -162,8 +187,8 @@ def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
             chars = code.text or ""
             if not chars:
                 continue
-            x = float(code.get("X")) if code.get("X") else x_prev
-            y = float(code.get("Y")) if code.get("Y") else y_prev
+            x = number(code.get("X"), "TextCode X") if code.get("X") else x_prev
+            y = number(code.get("Y"), "TextCode Y") if code.get("Y") else y_prev
             adv = _deltas(code.get("DeltaX"), len(chars), size, chars)
             xs = [x]
             for a in adv:

@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from yinxin.errors import ConfigurationError, ValidationError
-from yinxin.ofd.document import Box, read_document, text_runs
+from yinxin.ofd.document import Box, number, read_document, text_runs
 from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
 
 # (signed value) -> (picture type, picture bytes, width mm, height mm), or None
@@ -53,10 +53,13 @@ def _font_file() -> tuple[str, int]:
     raise ConfigurationError("no CJK font found: install fonts-noto-cjk or set YINXIN_CJK_FONT")
 
 
+MAX_GLYPH_PX = 1024  # taller text is drawn at this size: FreeType refuses huge sizes
+
+
 @functools.lru_cache(maxsize=64)
 def _font(px: int) -> ImageFont.FreeTypeFont:
     path, index = _font_file()
-    return ImageFont.truetype(path, max(px, 1), index=index)
+    return ImageFont.truetype(path, min(max(px, 1), MAX_GLYPH_PX), index=index)
 
 
 def _resources(pkg: OfdPackage, paths: tuple[str, ...]) -> dict[str, str]:
@@ -110,7 +113,10 @@ def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
         except ValidationError:
             continue
         data = (obj.findtext(q("AbbreviatedData")) or "").split()
-        width = float(obj.get("LineWidth") or 0.353) * scale
+        try:
+            width = number(obj.get("LineWidth") or "0.353", "LineWidth") * scale
+        except ValidationError:
+            width = 0.353 * scale
         points: list[tuple[float, float]] = []
         start = None
         i = 0
@@ -118,7 +124,7 @@ def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
             op = data[i]
             try:
                 if op in ("M", "L") and i + 2 < len(data):
-                    x, y = float(data[i + 1]), float(data[i + 2])
+                    x, y = number(data[i + 1], "path"), number(data[i + 2], "path")
                     pt = ((box.x + x) * scale, (box.y + y) * scale)
                     if op == "M":
                         if len(points) > 1:
@@ -130,7 +136,7 @@ def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
                     continue
                 if op == "Z" and start is not None:
                     points.append(start)
-            except (ValueError, IndexError):
+            except (ValidationError, IndexError):
                 break
             i += 1
         if len(points) > 1:
