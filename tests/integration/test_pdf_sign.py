@@ -495,6 +495,27 @@ def test_b_t_seal_on_anchor(pki):
     assert any(r < 80 and g < 80 and b < 80 for r, g, b in rgb(crop))
 
 
+@pytest.mark.parametrize(
+    "big", [generic.NumberObject(10**400), generic.FloatObject("1" + "0" * 380 + ".5")]
+)
+def test_a_page_box_beyond_any_page_is_read_as_absent(pki, big):
+    """A /MediaBox holding a 400-digit integer made signing end in OverflowError (a traceback,
+    an HTTP 500 for the flow's signer); a number past PDF's page limit is now read as no box
+    (the page is taken as A4, as one without /MediaBox), and the file is signed and valid."""
+    pdf = contract_pdf(1)
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    page["/MediaBox"] = generic.ArrayObject(
+        [generic.NumberObject(0), generic.NumberObject(0), big, generic.NumberObject(842)]
+    )
+    w.update_container(page)
+    buf = io.BytesIO()
+    w.write(buf)
+    for placement in (Placement(anchor="甲方（签章）"), Placement(page=1, x_mm=30, y_mm=30)):
+        out = sign_pdf(pki.request(buf.getvalue(), "甲方", placement=placement))
+        assert_all_valid(out, pki, 1)
+
+
 def test_three_signers_in_turn_last_locks(pki):
     pdf = contract_pdf(2, parties=("甲方", "乙方", "中介方"))
     one = sign_pdf(pki.request(pdf, "甲方", reason="同意本合同条款"))

@@ -47,10 +47,17 @@ class Page:
         return box if box[2] > box[0] and box[3] > box[1] else m
 
 
+# Far beyond PDF's own page limit (14,400 units, ISO 32000 annex C): a rectangle past it is a
+# hostile or broken file's, treated as absent (an integer of 400 digits raised OverflowError).
+_MAX_UNITS = 1e6
+
+
 def _rect(value) -> tuple[float, float, float, float] | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not all(abs(v) <= _MAX_UNITS for v in (x0, y0, x1, y1)):  # also false for nan
         return None
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
