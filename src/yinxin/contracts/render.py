@@ -269,19 +269,9 @@ def check_printable(template: Template, values: dict[str, Any], title: str | Non
 
 def _fonts(writer: Any) -> Any:
     """The report machinery's two faces (``yinxin.pdf.report._Fonts``), plain."""
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+    from yinxin.pdf.report import _Fonts
 
-    from yinxin.pdf.report import _find_font, _Fonts
-
-    fonts = _Fonts.__new__(_Fonts)
-    regular, bold = _find_font(False), _find_font(True)
-    fonts.engines = {
-        "R": GlyphAccumulator(writer, BytesIO(_plain_face(regular)), 10),
-        "B": GlyphAccumulator(writer, BytesIO(_plain_face(bold)), 10),
-    }
-    fonts.fake_bold = bold == regular
-    fonts._widths = {}
-    return fonts
+    return _Fonts(writer, face=_plain_face)
 
 
 # --- layout ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -122,7 +122,10 @@ def _coverage(path: str) -> frozenset[int]:
 class _Fonts:
     """The two embedded faces and a per-character width cache for line breaking."""
 
-    def __init__(self, writer: PdfFileWriter):
+    def __init__(self, writer: PdfFileWriter, face: Callable[[str], bytes] | None = None):
+        """``face(path)`` gives a face's bytes: by default the file's own (``_face_bytes``);
+        contracts pass their layout-free copy (``yinxin.contracts.render._plain_face``)."""
+        face = face or _face_bytes
         try:
             from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
         except ImportError as e:  # uharfbuzz / fontTools missing
@@ -134,8 +137,8 @@ class _Fonts:
         regular, bold = _find_font(False), _find_font(True)
         # Each text run is drawn in its own BT/ET, so one engine per face serves every size.
         self.engines = {
-            "R": GlyphAccumulator(writer, BytesIO(_face_bytes(regular)), 10),
-            "B": GlyphAccumulator(writer, BytesIO(_face_bytes(bold)), 10),
+            "R": GlyphAccumulator(writer, BytesIO(face(regular)), 10),
+            "B": GlyphAccumulator(writer, BytesIO(face(bold)), 10),
         }
         self.fake_bold = bold == regular
         self.covers = {"R": _coverage(regular), "B": _coverage(bold)}
@@ -154,12 +157,14 @@ class _Fonts:
 
     def width(self, text: str, face: str, size: float) -> float:
         total = 0.0
-        for ch in self.drawable(text, face):
+        for ch in text:
             key = (face, ch)
             w = self._widths.get(key)
-            if w is None:
-                shaped = self.engines[face].shape(ch, with_actual_text=False)
-                w = self._widths[key] = shaped.x_advance
+            if w is None:  # a character without a glyph measures as its drawn escape
+                drawn = self.drawable(ch, face)
+                w = self._widths[key] = sum(
+                    self.engines[face].shape(c, with_actual_text=False).x_advance for c in drawn
+                )
             total += w
         return total * size
 
