@@ -113,8 +113,9 @@ def _markup(node: ast.AST) -> bool:
 
 
 def test_colour_comes_only_from_a_literal_template() -> None:
-    """``say``/``styled`` take a plain literal (an f-string would let a value in as markup);
-    a console's ``print`` gets no markup (it would now be printed as brackets)."""
+    """``say``/``styled`` take a plain literal (an f-string would let a value in as markup)
+    with as many ``{}`` as values; a console's ``print`` gets no markup (it would now be
+    printed as brackets)."""
     wrong = []
     for path in sorted(CLI.glob("*.py")):
         tree = ast.parse(path.read_text("utf-8"))
@@ -126,10 +127,13 @@ def test_colour_comes_only_from_a_literal_template() -> None:
                 continue
             name = ast.unparse(node.func)
             first = node.args[0]
-            if name in ("say", "styled") and not (
-                isinstance(first, ast.Constant) and isinstance(first.value, str)
-            ):
-                wrong.append(f"{path.name}:{node.lineno} {name} with a computed template")
+            if name in ("say", "styled"):
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    wrong.append(f"{path.name}:{node.lineno} {name} with a computed template")
+                elif first.value.count("{}") != len(node.args) - 1 or any(
+                    isinstance(a, ast.Starred) for a in node.args
+                ):  # a miscount would fail after the command's work is done
+                    wrong.append(f"{path.name}:{node.lineno} {name}: places and values differ")
             if name.endswith("console.print") and _markup(first):
                 wrong.append(f"{path.name}:{node.lineno} markup given to {name}")
     assert not wrong, wrong
