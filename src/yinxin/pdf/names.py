@@ -18,25 +18,25 @@ before; only names that raised are now compared.
 from __future__ import annotations
 
 import stringprep
+import types
 import unicodedata
 
 from asn1crypto import x509 as a_x509
 
 
-class _CurrentUnicode:
-    """``stringprep`` as ``asn1crypto.x509`` sees it: the same tables, but A.1 is the set of
-    code points still unassigned today."""
+def _still_unassigned(code: str) -> bool:
+    return unicodedata.category(code) == "Cn"
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(stringprep, name)
 
-    @staticmethod
-    def in_table_a1(code: str) -> bool:
-        return unicodedata.category(code) == "Cn"
+# ``stringprep`` as ``asn1crypto.x509`` sees it: the same functions, but A.1 is the set of
+# code points still unassigned today
+_TABLES = types.SimpleNamespace(
+    **{k: v for k, v in vars(stringprep).items() if not k.startswith("_")},
+)
+_TABLES.in_table_a1 = _still_unassigned
 
 
 def install() -> None:
     """Idempotent; only ``asn1crypto.x509``'s reference changes (the ``idna`` codec and
     everything else keep the real ``stringprep``)."""
-    if not isinstance(a_x509.stringprep, _CurrentUnicode):
-        a_x509.stringprep = _CurrentUnicode()
+    a_x509.stringprep = _TABLES
