@@ -389,8 +389,6 @@ class Platform:
             return verify_audit(s)
 
     def close(self) -> None:
-        if "status" in self.__dict__:  # built, so it may hold a publisher to stop
-            self.status.close()
         close = getattr(self._keystore, "close", None)
         if close:
             close()
