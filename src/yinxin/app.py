@@ -389,6 +389,8 @@ class Platform:
             return verify_audit(s)
 
     def close(self) -> None:
+        if "status" in self.__dict__:  # built, so its thread may keep a lookup connection
+            self.status.close()
         close = getattr(self._keystore, "close", None)
         if close:
             close()
