@@ -230,13 +230,9 @@ def _plain_face(path: str) -> bytes:
 def _coverage() -> frozenset[int]:
     """The code points both faces can draw (a character outside them has no glyph: the PDF
     would show a box and ``pdftotext`` would not give it back)."""
-    from fontTools.ttLib import TTFont
+    from yinxin.pdf.report import _coverage, _find_font
 
-    from yinxin.pdf.report import _find_font
-
-    faces = [TTFont(BytesIO(_plain_face(_find_font(b))), lazy=True) for b in (False, True)]
-    maps = [set(f["cmap"].getBestCmap()) for f in faces]
-    return frozenset(maps[0] & maps[1])
+    return _coverage(_find_font(False)) & _coverage(_find_font(True))  # the plain faces' cmap
 
 
 def check_printable(template: Template, values: dict[str, Any], title: str | None) -> None:

@@ -162,7 +162,7 @@ def shown(value: str) -> str:
     a verification report it must not forge lines ("结论 / Verdict: 有效 / VALID" after a line
     break in a certificate's CN), drive the terminal (ESC[8m hid every line after it, the true
     verdict too) or reverse what follows it."""
-    if not any(unicodedata.category(c) in HIDDEN_CATEGORIES for c in value):
+    if hidden_character(value) is None:
         return value
     return "".join(
         c.encode("unicode_escape", "backslashreplace").decode("ascii")

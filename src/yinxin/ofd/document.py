@@ -23,13 +23,18 @@ A4 = (210.0, 297.0)
 MAX_MM = 100_000.0
 
 
-def number(text: str | None, what: str) -> float:
-    """A finite number of millimetres within ±``MAX_MM``; refused naming ``what``."""
+def number(text: str | None, what: str, default: float | None = None) -> float:
+    """A finite number of millimetres within ±``MAX_MM``; refused naming ``what`` — or, given
+    a ``default`` (a reader's value for an attribute it cannot use), that default."""
     try:
         v = float(text or "")
     except ValueError:
+        if default is not None:
+            return default
         raise bad(f"{what} is not a number ({text!r})") from None
     if not math.isfinite(v) or abs(v) > MAX_MM:
+        if default is not None:
+            return default
         raise bad(f"{what} is out of range ({text!r})")
     return v
 
@@ -170,10 +175,7 @@ def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
     runs: list[TextRun] = []
     for obj in root.iter(q("TextObject")):
         box = Box.parse(obj.get("Boundary"), "TextObject Boundary")
-        try:
-            size = number(obj.get("Size") or "3.5", "TextObject Size")
-        except ValidationError:  # a reader's default for a size it cannot use
-            size = 3.5
+        size = number(obj.get("Size"), "TextObject Size", default=3.5)
         scale, dx0, dy0 = 1.0, 0.0, 0.0
         if obj.get("CTM"):
             try:

@@ -113,10 +113,7 @@ def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
         except ValidationError:
             continue
         data = (obj.findtext(q("AbbreviatedData")) or "").split()
-        try:
-            width = number(obj.get("LineWidth") or "0.353", "LineWidth") * scale
-        except ValidationError:
-            width = 0.353 * scale
+        width = number(obj.get("LineWidth"), "LineWidth", default=0.353) * scale
         points: list[tuple[float, float]] = []
         start = None
         i = 0

@@ -237,7 +237,6 @@ def _wrap(fonts: _Fonts, text: str, face: str, size: float, max_w: float) -> lis
     """Greedy line breaking by measured width; CJK may break anywhere, Latin prefers spaces."""
     lines: list[str] = []
     for para in text.split("\n"):
-        para = fonts.drawable(para, face)
         line, last_break = "", -1  # last_break: index in ``line`` after which we may break
         for ch in para:
             if line and fonts.width(line + ch, face, size) > max_w:

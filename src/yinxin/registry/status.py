@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 import threading
@@ -285,15 +286,18 @@ class StatusService:
             conn.close()  # back to the pool
         return row
 
-    def _query(self, conn, serial_hex: str):
+    @functools.cached_property
+    def _lookup_sql(self) -> str:
         mark = "?" if self.db.lookup_engine.dialect.paramstyle == "qmark" else "%s"
+        return (
+            "SELECT status, revoked_at, held_at, revocation_reason, "
+            f"status_version, issuer_role FROM certificates WHERE serial_hex = {mark}"
+        )
+
+    def _query(self, conn, serial_hex: str):
         cur = conn.cursor()
         try:
-            cur.execute(
-                "SELECT status, revoked_at, held_at, revocation_reason, "
-                f"status_version, issuer_role FROM certificates WHERE serial_hex = {mark}",
-                (serial_hex,),
-            )
+            cur.execute(self._lookup_sql, (serial_hex,))
             return cur.fetchone()
         finally:
             cur.close()
