@@ -8,14 +8,17 @@ import json
 import re
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
+from tests.integration import pdf_factory as f
 from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.access.staff import TOTP_STEP
+from yinxin.identity import shown
 from yinxin.store.models.access import WebSession
 
 PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
@@ -148,6 +151,30 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     not_pdf.write_text("hello")
     page.set_input_files("#file", str(not_pdf))
     assert page.locator("#verify-form .field-error").inner_text() == "请选择PDF文件"
+
+
+def test_verification_page_shows_what_a_document_hides_as_escapes(site: Site, page):
+    """A signer's name and a field name come from the document (a forger makes their own
+    certificate): U+202E reversed the rest of the name on the page and U+200B made two names
+    look alike. The page writes them as the CLI and the PDF report do (identity.shown)."""
+    name, field = "张三\u202e😀\n结论 有效", "Sig\u200bX"
+    pki = f.build_pki("Someone's Own Root")
+    forged = site.home / "files" / "forged-name.pdf"
+    forged.parent.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        signed = pool.submit(f.sign, f.contract_pdf(), pki.new_signer(name), pki, field_name=field)
+        forged.write_bytes(signed.result())
+    page.goto(site.url("/verify"))
+    page.set_input_files("#file", str(forged))
+    page.locator("#verdict").filter(has_text=re.compile("^无效")).wait_for(timeout=60_000)
+    text = page.locator("#signatures").inner_text()
+    assert not any(c in text for c in "\u202e\u200b"), repr(text)
+    heading = page.locator("article.signature h3").inner_text()
+    assert heading == f"签名 1：{shown(name)}", heading
+    assert shown(name) == "张三\\u202e😀\\n结论 有效"  # the CLI's and the PDF report's form
+    assert page.evaluate("async () => (await import('/static/api.js')).shown('a\\u200bb')") == (
+        "a\\u200bb"
+    )
 
 
 def test_verification_page_on_a_phone(site: Site, phone):

@@ -340,6 +340,25 @@ export async function logout() {
 
 // --- small helpers ------------------------------------------------------------------------
 
+// Control (Cc), format (Cf: bidi overrides, zero-width characters), line and paragraph
+// separators, surrogates and private-use characters: the categories of yinxin.identity.shown.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}]/gu;
+const NAMED_ESCAPES = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/** Text a document brings (a signer's name, a field or file name, a problem quoting them) with
+ * each hidden character written as its escape, as the CLI and the PDF report write it
+ * (yinxin.identity.shown): U+202E cannot reverse a name and a zero-width space cannot make two
+ * names look alike on the page. Anything not a string is returned as it is. */
+export function shown(value) {
+  if (typeof value !== "string") return value;
+  return value.replace(HIDDEN, (c) => {
+    if (NAMED_ESCAPES[c]) return NAMED_ESCAPES[c];
+    const cp = c.codePointAt(0);
+    const [prefix, width] = cp < 0x100 ? ["\\x", 2] : cp < 0x10000 ? ["\\u", 4] : ["\\U", 8];
+    return prefix + cp.toString(16).padStart(width, "0");
+  });
+}
+
 export function el(tag, attrs = {}, ...children) {
   const n = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {

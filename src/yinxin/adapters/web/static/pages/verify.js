@@ -1,6 +1,6 @@
 // The verification page: POST /api/v1/public/verifications with the PDF as the body; the
 // report as JSON to show, and again as the Chinese PDF report to download.
-import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, showError, clearErrors, toast, upload } from "/static/api.js";
+import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload } from "/static/api.js";
 
 const form = document.getElementById("verify-form");
 const input = document.getElementById("file");
@@ -55,8 +55,10 @@ async function verify(file) {
   }
 }
 
+// Every text of the report that a document brings (names, problems quoting them) goes through
+// shown(): hidden characters as escapes, as in the CLI's and the PDF report.
 function fact(dl, label, value) {
-  dl.append(el("dt", { text: label }), el("dd", {}, value ?? "—"));
+  dl.append(el("dt", { text: label }), el("dd", {}, shown(value) ?? "—"));
 }
 
 function render(r) {
@@ -96,11 +98,11 @@ function signature(s, n) {
   fact(dl, "签署后修改", CHANGES[s.changes_after] || s.changes_after);
   if (s.level) fact(dl, "签名级别", `PAdES ${s.level}`);
   const body = el("div", { class: "body" }, dl);
-  if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: p }))));
-  if (s.notes.length) body.append(el("ul", { class: "notes" }, s.notes.map((p) => el("li", { text: p }))));
+  if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
+  if (s.notes.length) body.append(el("ul", { class: "notes" }, s.notes.map((p) => el("li", { text: shown(p) }))));
   return el("article", { class: "signature", "data-valid": String(s.valid) },
     el("header", {},
-      el("h3", { text: `签名 ${n}：${s.signer_name || s.field_name}` }),
+      el("h3", { text: `签名 ${n}：${shown(s.signer_name || s.field_name)}` }),
       el("span", { class: "badge " + (s.valid ? "ok" : "bad"), text: s.valid ? "有效 / valid" : "无效 / invalid" }),
     ),
     body,
