@@ -180,6 +180,9 @@ def test_withdrawal_refuses_at_once_and_shreds_the_key(world):
     a = grant(w)
     assert row(w, a).wrapped_key is not None
     use(w, a, 1)
+    with pytest.raises(ValidationError) as e:  # the grantee reads it: nothing hidden
+        w.p.authorizations.withdraw(a.id, actor="王五（管理员）", reason="合作\u202e结束")
+    assert e.value.field == "reason"
     v = w.p.authorizations.withdraw(a.id, actor="王五（管理员）", reason="合作结束")
     assert v.state == AuthorizationState.WITHDRAWN and not v.key_held
     assert row(w, a).wrapped_key is None  # the only copy of its secret is gone

@@ -311,6 +311,11 @@ def test_a_single_document_code_does_not_sign_a_batch(world):
             "items[3].role",
             "invalid",
         ),
+        (  # the name the signer is shown: U+202E displayed it reversed
+            lambda good: [*good[:3], BatchItem(good[3].pdf, "合同\u202efdp.exe")],
+            "items[3].document_name",
+            "invalid",
+        ),
     ],
 )
 def test_bad_items_are_refused_before_anything(fresh, make, field, code):

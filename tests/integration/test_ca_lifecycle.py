@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import inspect, select
 
 from yinxin.app import Platform
-from yinxin.errors import Forbidden, IllegalTransition
+from yinxin.errors import Forbidden, IllegalTransition, ValidationError
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
 from yinxin.pki.pinkeys import open_private_key
 from yinxin.registry.fees import PLANS
@@ -267,6 +267,9 @@ def test_reject_with_a_reason(any_platform: Platform, clock) -> None:
         subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
     )
     clock.advance(minutes=5)
+    with pytest.raises(ValidationError) as e:  # the applicant reads it: nothing hidden
+        p.certificates.reject(app.id, officer="受理员 陈静", reason="复印件\u200b不清晰")
+    assert e.value.field == "reason" and "U+200B" in e.value.message
     out = p.certificates.reject(app.id, officer="受理员 陈静", reason="身份证复印件不清晰")
     assert out.state == "rejected" and out.reason == "身份证复印件不清晰"
     assert out.decided_at == clock.now() and out.officer == "受理员 陈静"

@@ -304,6 +304,12 @@ def test_a_refused_draft_writes_nothing(world):
             "tech-service", _values(world, "tech-service"), owner_subscriber_id=world.person.id
         )
     assert e.value.field == "owner_subscriber_id"
+    # the title the parties sign under reads as it is stored
+    with pytest.raises(ValidationError) as e:
+        p.contracts.draft(
+            "tech-service", _values(world, "tech-service"), title="运维合同\u202e", actor="王五"
+        )
+    assert e.value.field == "title" and "U+202E" in e.value.message
     assert dbdump.dump(p) == before
     assert (sorted(store.rglob("*")) if store.exists() else []) == files
 
@@ -343,9 +349,10 @@ def test_draft_revise_list_cancel(world):
         p.contracts.list(state="signing")
     assert e.value.field == "state"
 
-    with pytest.raises(ValidationError) as e:
-        p.contracts.cancel(c.id, " ")
-    assert e.value.field == "reason"
+    for reason in (" ", "需求\u200b变更"):
+        with pytest.raises(ValidationError) as e:
+            p.contracts.cancel(c.id, reason)
+        assert e.value.field == "reason"
     done = p.contracts.cancel(c.id, "需求变更", actor="王五")
     assert done.state == ContractState.CANCELLED and done.reason == "需求变更"
     for verb in (

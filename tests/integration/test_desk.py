@@ -255,6 +255,13 @@ def test_refusals_leave_the_database_unchanged(any_platform, clock) -> None:
             "description",
             lambda: p.desk.open(NUMBER, channel="phone", description="  ", reported_by="甲方"),
         ),
+        (  # several lines are text; a bidi override is not
+            ValidationError,
+            "description",
+            lambda: p.desk.open(
+                NUMBER, channel="phone", description="故障\n日志\u202e", reported_by="甲方"
+            ),
+        ),
         (ValidationError, "at", lambda: p.desk.respond(r.id, at=bj(2026, 10, 16, 19, 0))),
         (
             ValidationError,

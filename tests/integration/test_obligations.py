@@ -328,6 +328,11 @@ def test_refusals_leave_the_database_unchanged(world) -> None:
         (NotFound, "obligation_id", lambda: o.pay(cid, "1", "2026-03-01", obligation_id=1)),
         (ValidationError, "status", lambda: o.overview(status="late")),
         (ValidationError, "as_of", lambda: o.view(cid, as_of="2026/03/01")),
+        (
+            ValidationError,
+            "reference",
+            lambda: o.pay(cid, "100", "2026-03-01", reference="转账\u200b001"),
+        ),
     ]
     for kind, field, call in cases:
         with pytest.raises(kind) as e:

@@ -437,6 +437,10 @@ def test_grants_and_illegal_moves(platform):
     refused(p, lambda: seals.unlock(cid, officer=OFFICER), IllegalTransition)
     refused(p, lambda: seals.revoke(cid, reason="lost", actor=OFFICER), ValidationError)
     refused(p, lambda: seals.revoke(cid, reason="other", actor=OFFICER), ValidationError)
+    bad_note = refused(
+        p, lambda: seals.freeze(cid, actor=OFFICER, note="离职\x1b[8m"), ValidationError
+    )
+    assert bad_note.field == "note"
     frozen = seals.freeze(cid, actor=OFFICER, note="经办人离职，暂停用印")
     assert frozen.state == "frozen" and frozen.hold_kind == "frozen"
     assert not frozen.usable

@@ -551,6 +551,12 @@ def _bad_cases(w: World):
         ),
         "unknown order": (dict(order="random"), "order"),
         "empty title": (dict(title=" "), "title"),
+        # what the signer consents to must read as it is: U+202E showed the rest reversed
+        "title with a bidi override": (dict(title="采购合同\u202e同合售销"), "title"),
+        "document name with a zero-width space": (
+            dict(documents=[ok_docs[0], ("附件\u200b.pdf", ok_docs[1][1])]),
+            "documents[1].name",
+        ),
     }, dict(title="合同", documents=ok_docs, signers=good, deadline=later)
 
 
@@ -569,6 +575,8 @@ CASES = [
     "page beyond a document",
     "unknown order",
     "empty title",
+    "title with a bidi override",
+    "document name with a zero-width space",
 ]
 
 

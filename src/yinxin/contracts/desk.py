@@ -53,6 +53,7 @@ from yinxin.contracts.desk_views import (
     RequestView,
 )
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.store.audit import event
 from yinxin.store.db import Database
@@ -196,12 +197,15 @@ class RecordFlow:
 
 # --- helpers ----------------------------------------------------------------------------------
 def _text(value: object, field: str, *, limit: int = MAX_TEXT, required: bool = True) -> str:
-    s = " ".join(str(value or "").split()) if limit <= 200 else str(value or "").strip()
+    if limit <= 200:
+        s = " ".join(str(value or "").split())
+    else:  # several lines, as a text area sends them
+        s = str(value or "").replace("\r\n", "\n").strip()
     if required and not s:
         raise ValidationError(f"{field} must not be empty", field=field)
     if len(s) > limit:
         raise ValidationError(f"{field} must be at most {limit} characters", field=field)
-    return s
+    return refuse_hidden(s, field, lines=True)
 
 
 def _aware(t: object, field: str) -> dt.datetime:

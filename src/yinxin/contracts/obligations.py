@@ -54,6 +54,7 @@ from yinxin.contracts.terms import (
 )
 from yinxin.contracts.workdays import WorkCalendar, parse_date
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.identity import refuse_hidden
 from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models.contracts import Contract
@@ -794,6 +795,8 @@ class Obligations:
             raise ValidationError("an obligation id is a number", field="obligation_id")
         if reference is not None:
             reference = " ".join(str(reference).split())[:MAX_REFERENCE] or None
+            if reference is not None:
+                refuse_hidden(reference, "reference")
         actor = _actor(actor)
         contract = self._signed(contract_id)
         now, today = self.clock.now(), self.today()

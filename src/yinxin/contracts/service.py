@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
+from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.signing.flows import SignerLink  # a result type of ours (the API schema reads it)
 from yinxin.store.audit import event
@@ -513,6 +514,7 @@ class Contracts:
         reason = " ".join(str(reason or "").split())
         if not reason or len(reason) > 500:
             raise ValidationError("a reason of 1–500 characters", field="reason")
+        refuse_hidden(reason, "reason")
         actor = _actor(actor)
         self.settle()
         with self.db.read() as s:
@@ -671,7 +673,7 @@ def _title(title: str | None, t: Template) -> str:
     heading = " ".join(str(title).split())
     if not heading or len(heading) > 200:
         raise ValidationError("the title must be 1–200 characters", field="title")
-    return heading
+    return refuse_hidden(heading, "title")
 
 
 def _check_owner(s: Session, owner_subscriber_id: int) -> None:

@@ -172,20 +172,31 @@ def shown(value: str) -> str:
     )
 
 
-def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
-    """A name as people write it: any script, spaces and punctuation, nothing hidden."""
-    v = (value or "").strip()
-    if not v:
-        raise ValidationError("must not be empty", field=field)
-    found = hidden_character(v)
+def refuse_hidden(value: str, field: str, *, lines: bool = False) -> str:
+    """``value`` as it is when nothing in it is hidden, else a :class:`ValidationError` naming
+    ``field``, the character and its position. ``lines``: line breaks (``\n``) are text.
+
+    For what another party reads or signs — a flow's or contract's title, a document's name,
+    a reason — as much as for names: U+202E shows a title reversed to the signer who consents
+    to it, and U+200B makes two titles that look alike different."""
+    found = hidden_character(value.replace("\n", " ") if lines else value)
     if found is not None:
         i, c = found
         raise ValidationError(
             f"contains an invisible or control character U+{ord(c):04X} "
             f"({unicodedata.name(c, unicodedata.category(c))}) at position {i + 1}; "
-            "names must be plain printable text",
+            "it must be plain printable text",
             field=field,
         )
+    return value
+
+
+def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
+    """A name as people write it: any script, spaces and punctuation, nothing hidden."""
+    v = (value or "").strip()
+    if not v:
+        raise ValidationError("must not be empty", field=field)
+    refuse_hidden(v, field)
     if len(v) > max_len:
         raise ValidationError(f"must be at most {max_len} printable characters", field=field)
     return v

@@ -32,7 +32,7 @@ from yinxin.errors import (
     IllegalTransition,
     ValidationError,
 )
-from yinxin.identity import validate_mobile, validate_name, validate_phone
+from yinxin.identity import refuse_hidden, validate_mobile, validate_name, validate_phone
 from yinxin.registry import lifecycle
 from yinxin.registry.fees import check_years, get_plan, yuan
 from yinxin.registry.lifecycle import (
@@ -693,6 +693,7 @@ class Certificates:
     def reject(self, application_id: int, *, officer: str, reason: str) -> ApplicationView:
         if not (reason or "").strip():
             raise ValidationError("a rejection needs a reason", field="reason")
+        reason = refuse_hidden(reason.strip().replace("\r\n", "\n"), "reason", lines=True)
         officer = self._officer(officer)
         now = self.clock.now()
         with self.db.transaction() as s:

@@ -20,7 +20,7 @@ from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.results import from_row
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
-from yinxin.seals.rows import actor_name, audit_seal, seal_row, subscriber_row
+from yinxin.seals.rows import actor_name, audit_seal, note_text, seal_row, subscriber_row
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.seals import Seal, SealGrant
@@ -146,7 +146,7 @@ class SealGrants:
         step: Callable[[Session, Seal, str, dt.datetime], SealGrant],
     ) -> GrantView:
         """Run ``step`` on the locked seal row and audit the grant it made or ended."""
-        actor = actor_name(actor)
+        actor, note = actor_name(actor), note_text(note)
         now = self.clock.now()
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)

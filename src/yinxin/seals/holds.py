@@ -19,7 +19,7 @@ from yinxin.clock import Clock
 from yinxin.errors import Forbidden, IllegalTransition, ValidationError
 from yinxin.seals import lifecycle
 from yinxin.seals.lifecycle import REVOCATION_REASONS, SealHoldKind, SealState
-from yinxin.seals.rows import actor_name, audit_seal, seal_row, seals_on_key
+from yinxin.seals.rows import actor_name, audit_seal, note_text, seal_row, seals_on_key
 from yinxin.seals.view import PinLeakView, SealView, SealViews, extend
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
@@ -47,6 +47,7 @@ class SealHolds:
         note: str | None = None,
     ) -> SealView:
         """One move on one seal, in its own transaction holding the seal row."""
+        note = note_text(note)
         now = self.clock.now()
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)
@@ -118,6 +119,7 @@ class SealHolds:
             raise ValidationError(
                 "say what the other ground is (e.g. the law requiring it)", field="note"
             )
+        note = note_text(note)
         actor = actor_name(actor)
 
         def mark(s: Session, row: Seal, now: dt.datetime) -> None:
@@ -136,7 +138,7 @@ class SealHolds:
         self, seal: int | str, *, actor: str, note: str | None = None
     ) -> PinLeakView:
         """印章密码泄漏/丢失 (004 §六, §七): freeze at once every live seal opened by that PIN."""
-        actor = actor_name(actor)
+        actor, note = actor_name(actor), note_text(note)
         now = self.clock.now()
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.errors import Forbidden, NotFound, ValidationError
-from yinxin.identity import validate_name
+from yinxin.identity import refuse_hidden, validate_name
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import KINDS
 from yinxin.store import audit
@@ -48,6 +48,13 @@ def normal_serial(serial: str) -> str:
 def actor_name(actor: str, field: str = "actor") -> str:
     """Who acts, as it goes into the audit trail (checked like any other name)."""
     return validate_name(actor, field, 100)
+
+
+def note_text(note: str | None) -> str | None:
+    """A move's or a grant's note as the record keeps it: lines allowed, nothing hidden."""
+    if note is None:
+        return None
+    return refuse_hidden(note.replace("\r\n", "\n"), "note", lines=True)
 
 
 def audit_seal(s: Session, es_id: str, verb: str, actor: str, now: dt.datetime, data: dict) -> None:

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.identity import refuse_hidden
 from yinxin.pki.algorithms import algorithm_of
 from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
@@ -208,7 +209,7 @@ def _reason_text(reason: str | None) -> str:
     v = " ".join((reason or "").split())
     if not v or len(v) > 500:
         raise ValidationError("give a reason (1–500 characters)", field="reason")
-    return v
+    return refuse_hidden(v, "reason")
 
 
 class SigningAuthorizations:

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.errors import NotFound, ValidationError, YinxinError
+from yinxin.identity import refuse_hidden
 from yinxin.pdf.sign import (
     Level,
     Placement,
@@ -154,6 +155,7 @@ class BatchSigning:
                     f"{at}: document_name must be 1–{MAX_NAME} characters",
                     field=f"{at}.document_name",
                 )
+            refuse_hidden(name, f"{at}.document_name")
             if item.placement is not None and not isinstance(item.placement, Placement):
                 raise ValidationError(
                     f"{at}: placement is not a Placement", field=f"{at}.placement"
@@ -183,6 +185,7 @@ class BatchSigning:
         who = " ".join(str(actor or default).split())
         if not who or len(who) > 100:
             raise ValidationError("actor must be 1–100 characters", field="actor")
+        refuse_hidden(who, "actor")
         if context is not None and not isinstance(context, Mapping):
             raise ValidationError("context must be a mapping", field="context")
         ctx = dict(context or {})

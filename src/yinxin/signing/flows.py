@@ -53,6 +53,7 @@ from yinxin.errors import (
     ValidationError,
     YinxinError,
 )
+from yinxin.identity import refuse_hidden
 from yinxin.notify.service import Notifier, Outgoing, mask_recipient
 from yinxin.notify.templates import FLOW_COMPLETED, SIGN_REQUEST, SIGN_URGE
 from yinxin.pdf.sign import Placement
@@ -385,7 +386,7 @@ def _reason(text: object) -> str:
     reason = " ".join(str(text or "").split())
     if not reason or len(reason) > 500:
         raise ValidationError("give the reason (1–500 characters)", field="reason")
-    return reason
+    return refuse_hidden(reason, "reason")
 
 
 def _hash_token(token: str) -> str:
@@ -470,6 +471,7 @@ class SignFlows:
         title = " ".join(str(title or "").split())
         if not title or len(title) > 200:
             raise ValidationError("the title must be 1–200 characters", field="title")
+        refuse_hidden(title, "title")
         actor = str(actor or "").strip()[:100]
         if not actor:
             raise ValidationError("who creates the flow must be named", field="actor")
@@ -583,6 +585,7 @@ class SignFlows:
                     "a document name is 1–255 characters without slashes",
                     field=_field(i, "name", "documents"),
                 )
+            refuse_hidden(name, _field(i, "name", "documents"))
             if not isinstance(pdf, bytes | bytearray) or not pdf or len(pdf) > MAX_PDF:
                 raise ValidationError(
                     "the document is empty or larger than 50 MiB",
