@@ -170,14 +170,17 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world
         },
     )
     problem_of(r, 422, "uscc")
-    problem_of(
+    # a body that is not JSON is the body's fault, with where the parser stopped (was "[1]")
+    body = problem_of(
         admin.post(
             "/subscribers/persons",
             content=b"{not json",
             headers={"content-type": "application/json"},
         ),
         422,
+        "body",
     )
+    assert body["detail"].startswith("body: not valid JSON at character 1: "), body
     problem_of(admin.get("/subscribers/999999"), 404, "subscriber_id")
     problem_of(admin.get("/certificates/zz"), 422)
     problem_of(admin.get("/no/such/route"), 404)

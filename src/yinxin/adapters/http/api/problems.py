@@ -86,6 +86,19 @@ def _field(loc: tuple | list) -> str:
     return out or (str(loc[0]) if loc else "")
 
 
+def _error(e: dict) -> dict:
+    """One of pydantic's errors as ``{field, message}``. A body that is not JSON is the
+    ``body`` field, with where the parser stopped (pydantic's location is the character
+    offset, which named a field ``[8]``)."""
+    if e.get("type") == "json_invalid":
+        loc = e.get("loc", ())
+        where = loc[-1] if loc and isinstance(loc[-1], int) else None
+        why = (e.get("ctx") or {}).get("error")
+        at = f" at character {where}" if where is not None else ""
+        return {"field": "body", "message": f"not valid JSON{at}" + (f": {why}" if why else "")}
+    return {"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
+
+
 def install(api: FastAPI) -> None:
     @api.exception_handler(YinxinError)
     async def _refused(_request: Request, exc: YinxinError):
@@ -100,9 +113,7 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(RequestValidationError)
     async def _malformed(_request: Request, exc: RequestValidationError):
-        errors = [
-            {"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
-        ]
+        errors = [_error(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": None, "message": "malformed request"}
         return problem(
             422,
