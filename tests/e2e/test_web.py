@@ -129,6 +129,7 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     assert "有效 / valid" in signatures.first.locator(".badge").inner_text()
     body = signatures.first.inner_text()
     assert "甲方" in body and "合同专用章" in body and "完整，" in body
+    assert "受信任，签署时有效，未吊销" in body and "不受信任" not in body
     shot(page, "verify-valid")
 
     with page.expect_download(timeout=60_000) as dl:
@@ -169,6 +170,9 @@ def test_verification_page_shows_what_a_document_hides_as_escapes(site: Site, pa
     page.locator("#verdict").filter(has_text=re.compile("^无效")).wait_for(timeout=60_000)
     text = page.locator("#signatures").inner_text()
     assert not any(c in text for c in "\u202e\u200b"), repr(text)
+    # no trusted root vouches for it: the status says so before "valid at signing"
+    assert "不受信任，签署时有效" in text, text
+    shot(page, "verify-forged-name")
     heading = page.locator("article.signature h3").inner_text()
     assert heading == f"签名 1：{shown(name)}", heading
     assert shown(name) == "张三\\u202e😀\\n结论 有效"  # the CLI's and the PDF report's form

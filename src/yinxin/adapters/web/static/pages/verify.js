@@ -91,7 +91,10 @@ function signature(s, n) {
   fact(dl, "时间戳", s.timestamp_time
     ? `${fmtTime(s.timestamp_time)}，${s.timestamp_authority || ""}${s.timestamp_valid ? "（可信）" : "（不可信）"}`
     : "无时间戳");
-  fact(dl, "证书状态", (s.certificate_valid_at_signing ? "签署时有效" : "签署时无效")
+  // trust first, as the CLI's and the PDF report's line has it: "valid at signing" alone read
+  // as good news for a certificate no trusted root vouches for
+  fact(dl, "证书状态", (s.trusted ? "受信任，" : "不受信任，")
+    + (s.certificate_valid_at_signing ? "签署时有效" : "签署时无效")
     + (s.revoked === true ? "，已吊销" : s.revoked === false ? "，未吊销" : "")
     + `（${REVOCATION[s.revocation_source] || s.revocation_source}）`);
   fact(dl, "文件完整性", (s.intact ? "完整" : "已被篡改") + `，${COVERAGE[s.coverage] || s.coverage}`);
