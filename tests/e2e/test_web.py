@@ -151,7 +151,7 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     not_pdf = site.home / "files" / "说明.txt"
     not_pdf.write_text("hello")
     page.set_input_files("#file", str(not_pdf))
-    assert page.locator("#verify-form .field-error").inner_text() == "请选择PDF文件"
+    assert page.locator("#verify-form .field-error").inner_text() == "请选择 PDF 或 OFD 文件"
 
 
 def test_verification_page_shows_what_a_document_hides_as_escapes(site: Site, page):
@@ -179,6 +179,77 @@ def test_verification_page_shows_what_a_document_hides_as_escapes(site: Site, pa
     assert page.evaluate("async () => (await import('/static/api.js')).shown('a\\u200bb')") == (
         "a\\u200bb"
     )
+
+
+def _seal_signed_files(folder) -> tuple:
+    """A contract PDF and an OFD, each sealed the GB/T 38540 way (SM2) by a CA of their own."""
+    from tests.fixtures.samples import contract_pdf
+    from tests.fixtures.ses_world import make_world
+    from yinxin.ofd.make import make_ofd
+    from yinxin.ofd.sign import Placement as OfdPlacement
+    from yinxin.ofd.sign import sign_ofd
+    from yinxin.pdf.ses import sign_ses_pdf
+    from yinxin.pdf.sign import Placement
+    from yinxin.seals.ses_signature import SesOfdSigner, SesPdfSigner
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    a = make_world(now).party_a
+    pdf = sign_ses_pdf(
+        contract_pdf(2, title="技术服务合同"),
+        SesPdfSigner(a.seal, a.key, a.cert, when=now),
+        placement=Placement(anchor="甲方"),
+        when=now,
+        role="甲方",
+    ).data
+    ofd = sign_ofd(
+        make_ofd([["技术服务合同", "", "甲方（签章）："]]),
+        SesOfdSigner(a.seal, a.key, a.cert, when=now),
+        placement=OfdPlacement(anchor="甲方（签章）", page=1),
+        when=now,
+    ).data
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sealed.pdf").write_bytes(pdf)
+    (folder / "sealed.ofd").write_bytes(ofd)
+    return folder / "sealed.pdf", folder / "sealed.ofd"
+
+
+def test_verification_page_judges_gbt38540_pdfs_and_ofds(site: Site, page):
+    """The API judges a file by its content: a PDF sealed the GB/T 38540 way and an OFD get
+    the seal report (seal, signer, each of the standard's checks). The page showed them as
+    PAdES signatures (empty facts) and refused an .ofd file before sending it."""
+    with ThreadPoolExecutor(1) as pool:
+        ses_pdf, ofd = pool.submit(_seal_signed_files, site.home / "files").result()
+    page.goto(site.url("/verify"))
+    for path, kind, where in (
+        (ses_pdf, "PDF（GB/T 38540 电子签章）", "第 2 页"),
+        (ofd, "OFD", "第 1 页"),
+    ):
+        page.set_input_files("#file", str(path))
+        page.locator("#result").wait_for(state="visible", timeout=60_000)
+        # a CA the platform does not trust: invalid, and the failed check says which
+        page.locator("#verdict").filter(has_text="无效 — 至少一个电子签章未通过验证").wait_for()
+        assert kind in page.locator("#doc-facts").inner_text()
+        assert page.locator("#signatures-heading").inner_text() == "电子签章详情"
+        card = page.locator("article.signature")
+        assert card.count() == 1
+        text = card.first.inner_text()
+        assert "签章 1：北京印信测试有限公司" in text, text
+        assert "印章编码 11010000000001" in text and where in text
+        assert "undefined" not in text and "null" not in text, text
+        assert "通过：签章签名值" in text and "通过：文件摘要" in text
+        assert "未检查：印章在本平台的状态" in text  # each check by its Chinese name
+        trusted = card.first.locator('li[data-check="signer_certificate_trusted"]')
+        assert trusted.inner_text().startswith("未通过：签章人证书可信"), trusted.inner_text()
+        assert page.locator("#download-report").is_hidden()  # no PDF report for these
+        shot(page, f"verify-{path.suffix[1:]}-gbt38540")
+        result = page.locator("#result")
+        page.click("#again")
+        result.wait_for(state="hidden")
+    # a PAdES file after them has its report button again
+    page.set_input_files("#file", str(site.signed))
+    page.locator("#verdict").filter(has_text=re.compile("^有效")).wait_for(timeout=60_000)
+    assert page.locator("#download-report").is_visible()
+    assert page.locator("#signatures-heading").inner_text() == "签名详情"
 
 
 def test_verification_page_on_a_phone(site: Site, phone):

@@ -37,6 +37,7 @@ export const MESSAGES = {
   internal: "服务暂时不可用，请稍后重试",
   need_code: "请先获取短信验证码",
   network: "网络连接中断，请检查网络后重试（重试不会重复办理）",
+  not_a_document: "请选择 PDF 或 OFD 文件",
 };
 
 // Messages for one field regardless of code (validation messages from the API are English).

@@ -1,5 +1,8 @@
-// The verification page: POST /api/v1/public/verifications with the PDF as the body; the
-// report as JSON to show, and again as the Chinese PDF report to download.
+// The verification page: POST /api/v1/public/verifications with the file as the body; the
+// report as JSON to show, and for a PAdES PDF again as the Chinese PDF report to download.
+// The server judges a file by its content: a PAdES PDF, a PDF sealed the GB/T 38540 way
+// ("pdf-ses") or an OFD ("ofd"); the last two have a report of their own (seal, signer, the
+// standard's checks one by one) and no PDF report (the API refuses format=pdf for them).
 import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload } from "/static/api.js";
 
 const form = document.getElementById("verify-form");
@@ -32,8 +35,8 @@ async function verify(file) {
   clearErrors(form);
   result.hidden = true;
   if (!file) return;
-  if (!/\.pdf$/i.test(file.name) && file.type !== "application/pdf") {
-    showError(form, new ApiError(422, { code: "invalid", field: "body", detail: "not a PDF" }));
+  if (!/\.(pdf|ofd)$/i.test(file.name) && file.type !== "application/pdf") {
+    showError(form, new ApiError(422, { code: "not_a_document", field: "body", detail: "not a PDF or OFD" }));
     return;
   }
   current = { file, key: newKey() };
@@ -41,6 +44,7 @@ async function verify(file) {
   try {
     const q = new URLSearchParams({ file_name: file.name });
     showProgress(0, "正在上传…");
+    document.getElementById("download-report").hidden = false;
     const report = await upload(`/public/verifications?${q}`, file, {
       idempotencyKey: current.key,
       onProgress: (f) => showProgress(f < 1 ? f : null, f < 1 ? `正在上传… ${Math.round(f * 100)}%` : "正在验证签名…"),
@@ -61,21 +65,30 @@ function fact(dl, label, value) {
   dl.append(el("dt", { text: label }), el("dd", {}, shown(value) ?? "—"));
 }
 
+const SEALED = { "pdf-ses": "PDF（GB/T 38540 电子签章）", ofd: "OFD（GB/T 38540 电子签章）" };
+
 function render(r) {
+  const sealed = r.kind in SEALED;
+  const what = sealed ? "电子签章" : "签名";
   const verdict = document.getElementById("verdict");
   verdict.className = "verdict " + (r.valid ? "ok" : "bad");
   verdict.textContent = r.valid
-    ? `有效 — 文件中的 ${r.signatures.length} 个签名全部验证通过`
-    : r.signatures.length ? "无效 — 至少一个签名未通过验证" : "无效 — 文件中没有电子签名";
+    ? `有效 — 文件中的 ${r.signatures.length} 个${what}全部验证通过`
+    : r.signatures.length ? `无效 — 至少一个${what}未通过验证` : "无效 — 文件中没有电子签名";
   const facts = document.getElementById("doc-facts");
   facts.replaceChildren();
   fact(facts, "文件名", r.file_name);
+  if (sealed) fact(facts, "文件类型", SEALED[r.kind]);
   fact(facts, "SHA-256", el("code", { text: r.sha256 }));
   fact(facts, "验证时间", fmtTime(r.verified_at));
-  fact(facts, "签名数量", `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
-  if (r.problems.length) fact(facts, "文件问题", r.problems.join("；"));
+  fact(facts, `${what}数量`, `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
+  const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `文件 /${n} 未受任何签章保护`)];
+  if (problems.length) fact(facts, "文件问题", problems.join("；"));
+  if (r.notes && r.notes.length) fact(facts, "说明", r.notes.join("；"));
+  document.getElementById("download-report").hidden = sealed;
+  document.getElementById("signatures-heading").textContent = `${what}详情`;
   const list = document.getElementById("signatures");
-  list.replaceChildren(...r.signatures.map((s, i) => signature(s, i + 1)));
+  list.replaceChildren(...r.signatures.map((s, i) => (sealed ? sealSignature(s, i + 1, r.kind) : signature(s, i + 1))));
   result.hidden = false;
   result.scrollIntoView({ behavior: "smooth", block: "start" });
 }
@@ -106,6 +119,61 @@ function signature(s, n) {
   return el("article", { class: "signature", "data-valid": String(s.valid) },
     el("header", {},
       el("h3", { text: `签名 ${n}：${shown(s.signer_name || s.field_name)}` }),
+      el("span", { class: "badge " + (s.valid ? "ok" : "bad"), text: s.valid ? "有效 / valid" : "无效 / invalid" }),
+    ),
+    body,
+  );
+}
+
+// GB/T 38540's checks, by the names the report gives them (yinxin.seals.ses_signature)
+const CHECKS = {
+  format: "签章数据格式",
+  signature_method: "签名算法",
+  signature: "签章签名值",
+  signing_time: "签章时间",
+  timestamp: "时间戳",
+  seal: "印章数据（制章者签名）",
+  seal_maker_trusted: "制章者证书可信",
+  seal_validity: "印章有效期",
+  signer_in_seal: "签章人证书属于该印章",
+  signer_certificate_validity: "签章人证书有效期",
+  signer_certificate_trusted: "签章人证书可信",
+  signer_certificate_revocation: "签章人证书吊销状态",
+  document_hash: "文件摘要",
+  seal_status: "印章在本平台的状态",
+  seal_file: "OFD 中的印章文件",
+};
+const OUTCOME = { true: ["ok", "通过"], false: ["bad", "未通过"], null: ["muted", "未检查"] };
+
+function sealSignature(s, n, kind) {
+  const v = s.value || {};
+  const dl = el("dl", { class: "facts" });
+  fact(dl, "印章", v.seal_name ? `${v.seal_name}（印章编码 ${v.es_id || "—"}）` : null);
+  fact(dl, "签章人", v.signer ? `${v.signer}（证书序列号 ${v.signer_serial || "—"}）` : null);
+  fact(dl, "签章时间", v.time_info ? `${fmtTime(v.time_info)}（签章人自报）` : null);
+  fact(dl, "时间戳", v.timestamp_time ? fmtTime(v.timestamp_time) : "无时间戳");
+  if (kind === "ofd") {
+    const pages = [...new Set((s.stamps || []).map((st) => st.page))];
+    fact(dl, "印章位置", pages.length ? `第 ${pages.join("、")} 页` : null);
+    fact(dl, "签名覆盖", `${s.files_protected} 个文件` + (s.references_ok ? "，摘要一致" : "，摘要不一致"));
+  } else {
+    fact(dl, "印章位置", s.page ? `第 ${s.page} 页` : null);
+    fact(dl, "文件完整性", COVERAGE[s.coverage] || s.coverage);
+    fact(dl, "签署后修改", CHANGES[s.changes_after] || s.changes_after);
+  }
+  const body = el("div", { class: "body" }, dl);
+  const checks = v.checks || [];
+  if (checks.length) {
+    body.append(el("ul", { class: "checks" }, checks.map((c) => {
+      const [cls, word] = OUTCOME[String(c.ok)] || OUTCOME.null;
+      return el("li", { class: cls, "data-check": c.name, text: `${word}：${CHECKS[c.name] || shown(c.name)} — ${shown(c.detail)}` });
+    })));
+  }
+  if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
+  if (v.notes && v.notes.length) body.append(el("ul", { class: "notes" }, v.notes.map((p) => el("li", { text: shown(p) }))));
+  return el("article", { class: "signature", "data-valid": String(s.valid) },
+    el("header", {},
+      el("h3", { text: `签章 ${n}：${shown(v.seal_name || s.field_name || s.id)}` }),
       el("span", { class: "badge " + (s.valid ? "ok" : "bad"), text: s.valid ? "有效 / valid" : "无效 / invalid" }),
     ),
     body,
