@@ -135,6 +135,33 @@ def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
     assert "部分支付" in _row(page, "第1期付款（75%）").inner_text()
     assert "¥305,000.00" in _row(page, "第1期付款（75%）").inner_text()
 
+    # the ¥1,000,000 was a typing mistake: 冲正. A blank reason (the browser asks for one;
+    # spaces pass it): refused by the server at the reason, in Chinese, nothing written; with
+    # one: the record stays, marked, and counts no more
+    card = page.locator(f'section[data-contract="{cid}"]')
+    ledger = card.locator(".payments-table tbody tr")
+    assert ledger.count() == 1 and "¥1,000,000.00" in ledger.first.inner_text()
+    assert ledger.first.inner_text().endswith("有效")
+    reverse = card.locator("form.reverse-form")
+    reverse.locator('[name="reason"]').fill("   ")
+    reverse.locator("button[type=submit]").click()
+    err = reverse.locator(".field:has([name=reason]) .field-error")
+    err.wait_for()
+    assert err.inner_text() == "请填写冲正原因（1–500 字）"
+    assert _payments(site) == 1
+    reverse.locator('[name="reason"]').fill("金额录入错误")
+    reverse.locator("button[type=submit]").click()
+    _loaded(page, 2)
+    card = page.locator(f'section[data-contract="{cid}"]')
+    row = card.locator(".payments-table tbody tr").first
+    assert row.get_attribute("class") == "reversed"
+    assert "已冲正（金额录入错误，" in row.inner_text()
+    first = _row(page, "第1期付款（75%）")
+    assert first.get_attribute("data-state") == "open" and "¥1,305,000.00" in first.inner_text()
+    assert card.locator("form.reverse-form button[type=submit]").is_disabled()  # none stands
+    assert _payments(site) == 1  # the row stays
+    shot(page, "obligations-reversed")
+
     # the signed contract's page leads here, to its card
     page.goto(site.url(f"/contracts/{cid}"))
     page.locator("#obligations-link").click()

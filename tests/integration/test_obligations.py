@@ -291,6 +291,84 @@ def test_partial_payment_then_overdue_penalty_to_the_day(world) -> None:
     ]
 
 
+def test_a_payment_recorded_by_mistake_is_reversed(world) -> None:
+    """冲正: ¥1,000,000 typed for ¥100,000. The reversal keeps the row and both audit events;
+    what was paid, the state, the met day and the penalty become what the payments that stand
+    make them; a second reversal, another contract's payment or a bad reason are refused and
+    write nothing."""
+    p, clock, g = world
+    cid = g["002"]
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12")
+    clock.set(bj(2026, 3, 2))
+    p.obligations.record(cid, "accepted", "2026-03-02")
+    clock.set(bj(2026, 4, 10))
+    v = p.obligations.pay(cid, "1305000", "2026-04-10", reference="网银 0410")
+    first = by_label(v, "第1期")
+    assert first.state == "met" and first.met_on == D(2026, 4, 10)
+    wrong = first.payments[0]
+    clock.set(bj(2026, 4, 20))
+    v = p.obligations.reverse_payment(
+        cid, wrong.id, reason="金额录入错误，应为 ¥100,000", actor="王五"
+    )
+    first = by_label(v, "第1期")
+    # nothing stands: overdue since 04-15 on the whole ¥1,305,000.00 (6 days × 3%)
+    assert first.state == "open" and first.met_on is None and first.status == "overdue"
+    assert first.paid == Decimal("0.00") and first.outstanding == Decimal("1305000.00")
+    assert first.penalty == Decimal("234900.00")
+    (listed,) = first.payments  # the record stays, marked
+    assert listed.id == wrong.id and listed.amount == Decimal("1305000.00")
+    assert listed.reversed_by == "王五" and listed.reversal_reason.startswith("金额录入错误")
+    assert listed.reversed_at == clock.now()
+    (event,) = audit_actions(p, "obligation.payment_reversed")
+    assert event["payment_id"] == wrong.id and event["state"] == "open" and event["paid"] == "0.00"
+    assert len(audit_actions(p, "obligation.paid")) == 1
+    # the right payment, then one more reversed: partly paid again, the penalty per day
+    v = p.obligations.pay(cid, "100000", "2026-04-10", obligation_id=first.id)
+    v = p.obligations.pay(cid, "5000", "2026-04-17", obligation_id=first.id)
+    extra = by_label(v, "第1期").payments[-1]
+    v = p.obligations.reverse_payment(cid, extra.id, reason="重复登记")
+    first = by_label(v, "第1期")
+    assert first.state == "partly_paid" and first.paid == Decimal("100000.00")
+    assert first.penalty == Decimal("6") * Decimal("0.03") * Decimal("1205000")
+    # refusals: every table unchanged (003 tracked: its payments are not 002's)
+    p.obligations.track(g["003"])
+    before = dbdump.dump(p)
+    cases = [
+        (
+            IllegalTransition,
+            "payment_id",
+            lambda: p.obligations.reverse_payment(cid, wrong.id, reason="再次"),
+        ),
+        (NotFound, "payment_id", lambda: p.obligations.reverse_payment(cid, 999, reason="x")),
+        (
+            NotFound,
+            "payment_id",
+            lambda: p.obligations.reverse_payment(g["003"], wrong.id, reason="x"),
+        ),
+        (
+            ValidationError,
+            "reason",
+            lambda: p.obligations.reverse_payment(cid, extra.id, reason=" "),
+        ),
+        (
+            ValidationError,
+            "reason",
+            lambda: p.obligations.reverse_payment(cid, extra.id, reason="错\u202e误"),
+        ),
+        (
+            ValidationError,
+            "payment_id",
+            lambda: p.obligations.reverse_payment(cid, "1", reason="x"),
+        ),
+    ]
+    for kind, field, call in cases:
+        with pytest.raises(kind) as e:
+            call()
+        assert e.value.field == field, (field, e.value.message)
+    assert dbdump.dump(p) == before
+
+
 def test_refusals_leave_the_database_unchanged(world) -> None:
     p, clock, g = world
     cid = g["002"]
@@ -469,6 +547,15 @@ def test_cli_json(world) -> None:
     assert first["penalty"] == "54900.00"  # 6 days × 3% × ¥305,000.00
     code, items = cli("list", "--status", "overdue", "--as-of", "2026-04-20")
     assert code == 0 and [o["id"] for o in items] == [first["id"]]
+    # a payment typed twice, reversed (冲正): listed, marked, counted no more
+    code, v = cli("pay", cid, "1000", "--on", "2026-04-10")
+    twice = [o for o in v["obligations"] if o["id"] == first["id"]][0]["payments"][-1]
+    code, v = cli("reverse-payment", cid, str(twice["id"]), "--reason", "重复登记")
+    assert code == 0, v
+    again = [o for o in v["obligations"] if o["id"] == first["id"]][0]
+    assert again["paid"] == "1000000.00" and again["payments"][-1]["reversal_reason"] == "重复登记"
+    text = CliRunner().invoke(cli_app, ["obligation", "show", cid], env=env).stdout
+    assert f"付款 payment #{twice['id']} 2026-04-10 ¥1,000.00  已冲正 / reversed: 重复登记" in text
     engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
     before = dbdump.dump(engine)
     for args, exit_code, field in [
@@ -479,6 +566,8 @@ def test_cli_json(world) -> None:
         (("event", cid, "delivered", "--on", "2026-04-11"), 4, "event"),
         (("show", "999"), 3, "contract_id"),
         (("track", str(g["draft"])), 4, "contract_id"),
+        (("reverse-payment", cid, str(twice["id"]), "--reason", "again"), 4, "payment_id"),
+        (("reverse-payment", cid, "99999", "--reason", "x"), 3, "payment_id"),
     ]:
         code, err = cli(*args)
         assert (code, err["field"]) == (exit_code, field), (args, err)
@@ -554,10 +643,24 @@ def test_api(world) -> None:
             "event",
         )
         problem_of(c.get("/api/v1/contracts/999/obligations", headers=h), 404, "contract_id")
+        reversal = f"{base}/payments/{first['payments'][0]['id']}/reversal"
+        problem_of(c.post(reversal, json={"reason": ""}, headers=h), 422, "reason")
+        problem_of(c.post(reversal, json={}, headers=h), 422, "reason")
+        problem_of(
+            c.post(f"{base}/payments/99999/reversal", json={"reason": "x"}, headers=h),
+            404,
+            "payment_id",
+        )
         # another organization's key: answered as missing, its list empty
         hs = {"Authorization": f"Bearer {stranger}"}
         problem_of(c.get(base, headers=hs), 404, "contract_id")
+        problem_of(c.post(reversal, json={"reason": "x"}, headers=hs), 404, "contract_id")
         assert dbdump.dump(p) == before
+        r = c.post(reversal, json={"reason": "金额录入错误"}, headers=h)
+        assert r.status_code == 200, r.text
+        first = [o for o in r.json()["obligations"] if o["label"].startswith("第1期")][0]
+        assert first["paid"] == "0.00" and first["payments"][0]["reversal_reason"] == "金额录入错误"
+        problem_of(c.post(reversal, json={"reason": "x"}, headers=h), 409, "payment_id")
         # (after the comparison: a request that succeeds records its key's last use)
         assert c.get("/api/v1/obligations", headers=hs).json() == []
         page = c.get("/obligations")

@@ -128,6 +128,7 @@ class ObligationState(StrEnum):
 
 _O = ObligationState
 _UNMET = {_O.PENDING, _O.OPEN, _O.PARTLY_PAID}
+_PAID = {_O.PARTLY_PAID, _O.MET}  # what a payment can have made an obligation
 OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
     "obligation",
     "obligation_id",
@@ -139,6 +140,10 @@ OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
         move("pay_off", "the rest of the money received", _UNMET, _O.MET),
         move("meet", "delivered / accepted", {_O.PENDING, _O.OPEN}, _O.MET),
         move("deem", "accepted by silence", {_O.OPEN}, _O.DEEMED),
+        # a payment reversed (冲正): back to what the payments that stand make it
+        move("reverse_part", "a payment reversed; some money stands", _PAID, _O.PARTLY_PAID),
+        move("reverse_open", "a payment reversed; none stands, due date known", _PAID, _O.OPEN),
+        move("reverse_pending", "a payment reversed; none stands, no due date", _PAID, _O.PENDING),
     ],
 )
 
@@ -151,6 +156,10 @@ class PaymentView:
     amount: Decimal
     reference: str | None
     recorded_by: str
+    # a reversed payment (冲正) is listed, and counts towards nothing
+    reversed_at: dt.datetime | None = None
+    reversed_by: str | None = None
+    reversal_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -872,6 +881,80 @@ class Obligations:
             )
         return self.view(contract_id)
 
+    def reverse_payment(
+        self, contract_id: int, payment_id: int, *, reason: str, actor: str = "operator"
+    ) -> ContractObligations:
+        """冲正: a payment recorded by mistake (wrong amount, wrong day, another contract's
+        money) stops counting. Its row stays, with who reversed it, when and why, and the audit
+        chain keeps both the payment and its reversal; what was paid, the obligation's state and
+        the late penalty become what the payments that stand make them. Then record the right
+        payment with :meth:`pay`. A payment already reversed is refused."""
+        if isinstance(payment_id, bool) or not isinstance(payment_id, int):
+            raise ValidationError("a payment id is a number", field="payment_id")
+        why = " ".join(str(reason or "").split())
+        if not why or len(why) > 500:
+            raise ValidationError("give the reason (1–500 characters)", field="reason")
+        refuse_hidden(why, "reason")
+        actor = _actor(actor)
+        self._signed(contract_id)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            _, c = self._tracking(s, contract_id, lock=True)
+            p = s.scalar(
+                select(ObligationPayment)
+                .where(
+                    ObligationPayment.id == payment_id,
+                    ObligationPayment.contract_id == contract_id,
+                )
+                .with_for_update()
+            )
+            if p is None:
+                raise NotFound(
+                    f"contract {c.number} has no payment {payment_id}", field="payment_id"
+                )
+            if p.reversed_at is not None:
+                raise IllegalTransition(
+                    f"payment {payment_id} was reversed already ({p.reversal_reason})",
+                    field="payment_id",
+                )
+            o = s.scalar(
+                select(Obligation).where(Obligation.id == p.obligation_id).with_for_update()
+            )
+            assert o is not None
+            standing = s.scalars(
+                select(ObligationPayment).where(
+                    ObligationPayment.obligation_id == o.id,
+                    ObligationPayment.id != p.id,
+                    ObligationPayment.reversed_at.is_(None),
+                )
+            ).all()
+            paid = sum((Decimal(x.amount) for x in standing), Decimal(0)).quantize(CENT)
+            if paid > 0:
+                verb = "reverse_part"
+            else:
+                verb = "reverse_open" if o.due_on is not None else "reverse_pending"
+            o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
+            o.paid, o.met_on, o.updated_at = str(paid), None, now
+            p.reversed_at, p.reversed_by, p.reversal_reason = now, actor, why
+            _audit(
+                s,
+                now,
+                actor,
+                "obligation.payment_reversed",
+                contract_id,
+                {
+                    "obligation_id": o.id,
+                    "payment_id": p.id,
+                    "on": p.paid_on.isoformat(),
+                    "amount": p.amount,
+                    "reason": why,
+                    "paid": o.paid,
+                    "state": o.state,
+                    "owner_subscriber_id": c.owner_subscriber_id,
+                },
+            )
+        return self.view(contract_id)
+
     # === reading ==================================================================================
     def view(self, contract_id: int, *, as_of: dt.date | str | None = None) -> ContractObligations:
         """The contract's obligations as of ``as_of`` (default today, Beijing): due, overdue
@@ -1018,7 +1101,10 @@ class Obligations:
         day: dt.date,
     ) -> ObligationView:
         amount = None if o.amount is None else Decimal(o.amount)
-        paid_by_day = sum((Decimal(p.amount) for p in pays if p.paid_on <= day), Decimal("0.00"))
+        standing = [p for p in pays if p.reversed_at is None]
+        paid_by_day = sum(
+            (Decimal(p.amount) for p in standing if p.paid_on <= day), Decimal("0.00")
+        )
         outstanding = None if amount is None else amount - paid_by_day
         met = o.state in (_O.MET, _O.DEEMED) and (o.met_on is None or o.met_on <= day)
         if met:
@@ -1042,7 +1128,7 @@ class Obligations:
                 settled = [(o.met_on, base)] if o.met_on is not None else []
             else:
                 base = amount or Decimal(0)
-                settled = [(p.paid_on, Decimal(p.amount)) for p in pays]
+                settled = [(p.paid_on, Decimal(p.amount)) for p in standing]
             if base > 0 and day > o.due_on:
                 penalty = late_penalty(
                     base,
@@ -1078,7 +1164,16 @@ class Obligations:
             penalty_notes=penalty.notes if penalty else (),
             penalty_clause=o.penalty_clause,
             payments=tuple(
-                PaymentView(p.id, p.paid_on, Decimal(p.amount), p.reference, p.recorded_by)
+                PaymentView(
+                    p.id,
+                    p.paid_on,
+                    Decimal(p.amount),
+                    p.reference,
+                    p.recorded_by,
+                    p.reversed_at,
+                    p.reversed_by,
+                    p.reversal_reason,
+                )
                 for p in pays
             ),
             reminders=tuple(

@@ -4,7 +4,8 @@
 or ``--as-of``; ``list`` them across contracts; ``track`` a signed contract now rather than at
 the job's next run; record the facts that fix due dates (``event CONTRACT delivered --on
 2026-02-12``: delivered, reminded, accepted, went_live) and money received (``pay CONTRACT
-305000 --on 2026-04-20``, partial payments allowed); ``remind`` runs the reminder job once.
+305000 --on 2026-04-20``, partial payments allowed); ``reverse-payment CONTRACT PAYMENT
+--reason …`` takes back one recorded by mistake (冲正); ``remind`` runs the reminder job once.
 Refusals name the field and exit with the error's code (2 invalid, 3 not found, 4 illegal
 move, 6 conflict); nothing is written.
 """
@@ -54,6 +55,11 @@ def _show(v) -> None:
         console.print(f"     {o.due_explanation}", markup=False)
         if o.penalty_explanation:
             console.print(f"     违约金：{o.penalty_explanation}", markup=False)
+        for pay in o.payments:
+            ref = f" ({pay.reference})" if pay.reference else ""
+            gone = f"  已冲正 / reversed: {pay.reversal_reason}" if pay.reversed_at else ""
+            line = f"     付款 payment #{pay.id} {pay.paid_on} ¥{pay.amount:,.2f}{ref}{gone}"
+            console.print(line, markup=False)
     console.print(
         f"  total ¥{v.total_due:,.2f}, paid ¥{v.total_paid:,.2f}, overdue "
         f"¥{v.total_overdue:,.2f}, penalties ¥{v.total_penalty:,.2f}"
@@ -133,6 +139,20 @@ def obligation_pay(
     return p.obligations.pay(
         contract_id, amount, on, obligation_id=obligation, reference=reference, actor=actor
     )
+
+
+@obligation_app.command("reverse-payment")
+@on_platform(_show)
+def obligation_reverse_payment(
+    contract_id: int = CONTRACT,
+    payment: int = typer.Argument(..., help="The payment's id (obligation show lists them)."),
+    reason: str = typer.Option(..., "--reason", help="Why it was wrong (1–500 characters)."),
+    actor: str = ACTOR,
+    p: Platform = HOME,
+) -> object:
+    """冲正: a payment recorded by mistake stops counting (its record stays); then record the
+    right one with pay."""
+    return p.obligations.reverse_payment(contract_id, payment, reason=reason, actor=actor)
 
 
 @obligation_app.command("remind")

@@ -85,6 +85,10 @@ class ObligationPayment(Base):
     reference: Mapped[str | None] = mapped_column(String(100))
     recorded_by: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[dt.datetime]
+    # a reversing entry (冲正): the row stays, counted no more; who, when and why
+    reversed_at: Mapped[dt.datetime | None]
+    reversed_by: Mapped[str | None] = mapped_column(String(100))
+    reversal_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ObligationReminder(Base):

@@ -32,6 +32,10 @@ class PaymentIn(Strict):
     reference: str | None = Field(None, max_length=100)
 
 
+class ReversalIn(Strict):
+    reason: str = Field(max_length=500, examples=["金额录入错误"], description="why it was wrong")
+
+
 def _scoped(platform, principal: Principal, contract_id: int) -> None:
     if principal.organization_id is not None:  # the contract is asked for only then
         owner = platform.contracts.get(contract_id).owner_subscriber_id
@@ -76,6 +80,24 @@ def pay(contract_id: ContractId, body: PaymentIn, platform: Plat, principal: Kee
         obligation_id=body.obligation_id,
         reference=body.reference,
         actor=principal.actor,
+    )
+
+
+@router.post(
+    "/contracts/{contract_id}/obligations/payments/{payment_id}/reversal",
+    response_model=ContractObligations,
+)
+def reverse_payment(
+    contract_id: ContractId,
+    payment_id: Annotated[int, Path(ge=1, le=2**62)],
+    body: ReversalIn,
+    platform: Plat,
+    principal: Keeper,
+):
+    """冲正: a payment recorded by mistake stops counting; its record stays, marked."""
+    _scoped(platform, principal, contract_id)
+    return platform.obligations.reverse_payment(
+        contract_id, payment_id, reason=body.reason, actor=principal.actor
     )
 
 

@@ -73,6 +73,9 @@ function chinese(err, event) {
   if (f === "event") return "请选择履约事实";
   if (f === "obligation_id" && err.code === "illegal_transition") return "该合同的各期款项均已付清";
   if (f === "obligation_id") return "没有这一付款事项";
+  if (f === "payment_id" && err.code === "illegal_transition") return "该笔收款已冲正";
+  if (f === "payment_id") return "没有这笔收款记录";
+  if (f === "reason") return "请填写冲正原因（1–500 字）";
   if (f === "contract_id" && err.code === "illegal_transition") return "合同尚未签署完成，不能登记";
   if (err.status === 403) return "您没有登记履约事实或收款的权限";
   return null;
@@ -137,12 +140,50 @@ function contractCard(c) {
     onDone: load,
   });
 
+  // every payment recorded, a reversed one (冲正) marked; the form takes one back
+  const payments = c.obligations.flatMap((o) => o.payments.map((p) => ({ ...p, label: o.label })))
+    .sort((a, b) => (a.paid_on < b.paid_on ? -1 : a.paid_on > b.paid_on ? 1 : a.id - b.id));
+  const standing = payments.filter((p) => !p.reversed_at);
+  let ledger = "";
+  if (payments.length) {
+    const reverse = el("form", { class: "reverse-form", novalidate: true, "data-contract": c.contract_id },
+      el("h3", { text: "冲正收款" }),
+      el("p", { class: "small muted", text: "登记有误的收款可冲正：原记录保留并标明，不再计入已付金额和违约金；之后按正确金额重新登记。" }),
+      el("div", { class: "grid-fields three" },
+        el("div", { class: "field" }, el("label", { text: "收款记录" }),
+          el("select", { name: "payment_id" }, ...standing.map((p) =>
+            el("option", { value: String(p.id), text: `${p.paid_on} ${p.label} ${yuan(p.amount)}` })))),
+        el("div", { class: "field" }, el("label", { text: "冲正原因" }), el("input", { type: "text", name: "reason", required: true, maxlength: 500, placeholder: "如 金额录入错误" }))),
+      el("p", { class: "form-error", hidden: true }),
+      el("button", { type: "submit", class: "btn secondary", text: "冲正", ...(standing.length ? {} : { disabled: true }) }));
+    bindForm(reverse, {
+      busyText: "正在冲正…",
+      submit: (data, key) => worded(() => api("POST", `/contracts/${c.contract_id}/obligations/payments/${Number(data.payment_id)}/reversal`, {
+        json: { reason: data.reason }, idempotencyKey: key,
+      })),
+      onDone: load,
+    });
+    ledger = el("div", { class: "payments" },
+      el("h3", { text: "收款记录" }),
+      el("div", { class: "table-wrap" }, el("table", { class: "payments-table" },
+        el("thead", {}, el("tr", {}, ...["收款日期", "付款事项", "金额", "凭证号", "登记人", "状态"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, ...payments.map((p) => el("tr", { "data-payment": p.id, class: p.reversed_at ? "reversed" : "" },
+          el("td", { text: p.paid_on }),
+          el("td", { text: p.label }),
+          el("td", { class: "num", text: yuan(p.amount) }),
+          el("td", { text: p.reference || "—" }),
+          el("td", { text: p.recorded_by }),
+          el("td", { text: p.reversed_at ? `已冲正（${p.reversal_reason}，${p.reversed_by}）` : "有效" })))))),
+      reverse);
+  }
+
   return el("section", { class: "card", id: `contract-${c.contract_id}`, "data-contract": c.contract_id },
     el("h2", {}, el("a", { href: `/contracts/${c.contract_id}`, text: `${c.number}　${c.title}` })),
     el("p", {}, el("span", { class: "badge plain stage", text: STAGE[c.stage] || c.stage }), " ", el("span", { class: "muted", text: facts })),
     c.acceptance_explanation ? el("p", { class: "small", text: c.acceptance_explanation }) : "",
     el("p", { class: "small", text: `应付合计 ${yuan(c.total_due)}，已付 ${yuan(c.total_paid)}，逾期未付 ${yuan(c.total_overdue)}，违约金 ${yuan(c.total_penalty)}${c.penalty_note ? `（${c.penalty_note}）` : ""}` }),
-    el("div", { class: "grid-fields two" }, fact, pay));
+    el("div", { class: "grid-fields two" }, fact, pay),
+    ledger);
 }
 
 async function load() {
