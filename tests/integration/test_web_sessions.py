@@ -13,6 +13,7 @@ import pyotp
 import pytest
 from starlette.testclient import TestClient
 
+from tests import dbdump
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import (
     World,
@@ -231,6 +232,32 @@ def test_subscriber_role_cannot_be_given_to_a_key(world):
     with pytest.raises(ValidationError) as e:
         world.p.api_keys.create(name="x", role="subscriber", actor="test")
     assert e.value.field == "role"
+
+
+def test_names_that_go_into_actors_are_refused_with_hidden_characters(world):
+    """A key's name is in every actor it writes (api:prefix:name), which the services check
+    like any name: a zero-width space in it let the key be made, then failed its first
+    approval or seal move with "actor contains an invisible character". A staff member's
+    display name was cut at 100 characters without a word. Both are refused when made,
+    nothing written."""
+    from yinxin.errors import ValidationError
+    from yinxin.store.models.access import ApiKey, StaffUser
+
+    before = (dbdump.count(world.p, ApiKey), dbdump.count(world.p, StaffUser))
+    with pytest.raises(ValidationError) as e:
+        world.p.api_keys.create(name="ERP\u200b集成", role="integration", actor="test")
+    assert e.value.field == "name" and "U+200B" in e.value.message
+    for display in ("李\u202e受理", "李" * 101):
+        with pytest.raises(ValidationError) as e:
+            world.p.staff.add(
+                "li.clerk",
+                password="a long password 1",
+                role="ra_officer",
+                actor="t",
+                display_name=display,
+            )
+        assert e.value.field == "display_name", e.value.message
+    assert (dbdump.count(world.p, ApiKey), dbdump.count(world.p, StaffUser)) == before
 
 
 # --- subscribers ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -195,6 +196,9 @@ class ApiKeys:
         name = (name or "").strip()
         if not name or len(name) > 100:
             raise ValidationError("a key needs a name of 1 to 100 characters", field="name")
+        # the name is in every actor this key writes (api:prefix:name), which the services
+        # check like any name: refused here, not at the key's first approval or seal move
+        refuse_hidden(name, "name")
         try:
             api_role = ApiRole(role)
             if api_role not in KEY_ROLES:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from yinxin.access.keys import ApiRole, Unauthenticated
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
+from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -147,7 +148,10 @@ class StaffUsers:
             raise ValidationError(
                 f"a password has at least {MIN_PASSWORD} characters", field="password"
             )
-        display = (display_name or username).strip()[:100]
+        display = (display_name or username).strip()
+        if len(display) > 100:
+            raise ValidationError("a display name is at most 100 characters", field="display_name")
+        refuse_hidden(display, "display_name")
         secret = pyotp.random_base32()
         sealed = self._kek().encrypt(secret.encode(), _aad(username))  # type: ignore[attr-defined]
         pw_hash = hash_password(password)
