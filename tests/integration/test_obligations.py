@@ -411,6 +411,12 @@ def test_refusals_leave_the_database_unchanged(world) -> None:
             "reference",
             lambda: o.pay(cid, "100", "2026-03-01", reference="转账\u200b001"),
         ),
+        # a bank reference too long is refused, not cut (the CLI has no length check of its own)
+        (
+            ValidationError,
+            "reference",
+            lambda: o.pay(cid, "100", "2026-03-01", reference="9" * 101),
+        ),
     ]
     for kind, field, call in cases:
         with pytest.raises(kind) as e:

@@ -803,9 +803,13 @@ class Obligations:
         ):
             raise ValidationError("an obligation id is a number", field="obligation_id")
         if reference is not None:
-            reference = " ".join(str(reference).split())[:MAX_REFERENCE] or None
-            if reference is not None:
-                refuse_hidden(reference, "reference")
+            reference = " ".join(str(reference).split()) or None
+        if reference is not None:
+            if len(reference) > MAX_REFERENCE:
+                raise ValidationError(
+                    f"a reference is at most {MAX_REFERENCE} characters", field="reference"
+                )
+            refuse_hidden(reference, "reference")
         actor = _actor(actor)
         contract = self._signed(contract_id)
         now, today = self.clock.now(), self.today()
