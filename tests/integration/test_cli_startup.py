@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from rich.cells import cell_len
 from sqlalchemy import Index, MetaData, text
 from sqlalchemy.schema import CreateIndex
 from typer.testing import CliRunner
@@ -277,6 +278,62 @@ def test_whole_tree_and_cut_down_roots_mount_the_same_objects() -> None:
         assert light.registered_groups[0].typer_instance is g.typer_instance
     for name in commands:
         assert _only_group([name]) is None
+
+
+def _commands(command, path: str = "yinxin"):
+    for name, sub in getattr(command, "commands", {}).items():
+        yield f"{path} {name}", sub
+        yield from _commands(sub, f"{path} {name}")
+
+
+def _panel_rows(output: str, title: str) -> list[tuple[int, str]]:
+    """(room for the summary, the summary column's text) for each line of a help panel, in
+    terminal cells (a Chinese character takes two); a continuation line's text starts with a
+    space (its name column was empty)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"╭─ {title}"))
+    rows, column = [], None
+    for line in lines[start + 1 :]:
+        if line.startswith("╰"):
+            break
+        inner = line[1:-1]
+        if column is None:  # the first row has a name: the summary starts after its gap
+            name_end = len(inner) - len(inner.lstrip()) + len(inner.split()[0])
+            column = name_end + len(inner[name_end:]) - len(inner[name_end:].lstrip())
+        rows.append(
+            (
+                cell_len(inner) - column - 1,
+                " " + inner[column:] if not inner[:column].strip() else inner[column:],
+            )
+        )
+    return rows
+
+
+def test_every_command_is_listed_with_a_one_line_summary() -> None:
+    """Each command in a ``--help`` list has a summary, and it is the first paragraph of its
+    own help with the line breaks of the source joined: Typer's rich lists kept them, so a
+    summary over two source lines showed as ragged half-lines. Five commands had none."""
+    import typer
+
+    runner = CliRunner()
+    listed = list(_commands(typer.main.get_command(app)))
+    assert len(listed) > 150
+    for path, command in listed:
+        summary = command.short_help or command.help or ""  # what the list shows
+        assert summary.strip(), f"{path} has no summary"
+        assert "\n" not in summary, path
+        own = (command.help or "").split("\n\n")[0]
+        assert summary == " ".join(own.split()), path
+    # as shown: in the commands panel every line of a summary but its last is full (the
+    # next word would not have fitted), as rich wraps one text
+    for args in ([], ["cert"], ["seal"], ["sign"], ["ca"], ["jobs"]):
+        rows = _panel_rows(runner.invoke(app, [*args, "--help"]).output, "Commands")
+        for row, following in zip(rows, rows[1:], strict=False):
+            width, text = row
+            if following[1].startswith(" "):  # the row below continues this summary
+                nxt = following[1].split()[0]
+                assert cell_len(text.rstrip()) + 1 + cell_len(nxt) > width, (args, text, nxt)
+    assert "Reject an application" in runner.invoke(app, ["cert", "--help"]).output
 
 
 def test_close_platforms_closes_a_platform_whose_last_reference_is_gone(tmp_path, monkeypatch):

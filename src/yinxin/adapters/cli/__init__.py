@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 import gc
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -203,12 +204,14 @@ def subscriber_show(
     ),
     p: Platform = HOME,
 ) -> object:
+    """One subscriber, ID and phone numbers masked unless --reveal."""
     return p.subscribers.get(subscriber_id, reveal=reveal)
 
 
 @subscriber_app.command("list")
 @on_platform()
 def subscriber_list(kind: str | None = None, p: Platform = HOME) -> object:
+    """Every subscriber (or those of one --kind), ID and phone numbers masked."""
     return p.subscribers.list(kind)
 
 
@@ -287,9 +290,10 @@ def cert_approve(
 def cert_reject(
     application_id: int,
     officer: str = OFFICER,
-    reason: str = typer.Option(...),
+    reason: str = typer.Option(..., help="Why; kept on the application and in the audit trail."),
     p: Platform = HOME,
 ) -> object:
+    """Reject an application: no certificate is issued; the reason is recorded."""
     return p.certificates.reject(application_id, officer=officer, reason=reason)
 
 
@@ -458,6 +462,8 @@ def cert_show(
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
+    """One certificate by serial (hex): status, profile, subject, validity; --pem: the PEM alone."""
+
     def render(c: CertificateView):
         if pem:
             sys.stdout.write(c.pem)
@@ -474,6 +480,8 @@ def cert_list(
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
+    """Certificates in issue order, filtered by --status or --subscriber-id."""
+
     def render(rows):
         for c in rows:
             _cert_line(c)
@@ -659,7 +667,27 @@ def full_tree() -> typer.Typer:
             _root.add_typer(found, name=name)
         else:
             _root.command(name)(found)
-    return _root
+    return _summarised(_root)
+
+
+def _summarised(tree: typer.Typer) -> typer.Typer:
+    """Give every command of ``tree`` a one-line summary for the command lists of ``--help``.
+
+    In its default (rich) mode Typer lists a command by the first paragraph of its docstring
+    with the docstring's own line breaks, while the command's own ``--help`` joins them: a
+    summary that runs over two source lines came out as ragged half-lines in ``yinxin
+    --help``. The first paragraph, joined, is set as the command's ``short_help`` (a command
+    that sets one keeps it)."""
+    for info in tree.registered_commands:
+        if info.short_help is None and info.callback is not None:
+            doc = info.help or inspect.getdoc(info.callback) or ""
+            first = doc.split("\n\n", 1)[0]
+            if first.strip():
+                info.short_help = " ".join(first.split())
+    for group in tree.registered_groups:
+        if group.typer_instance is not None:
+            _summarised(group.typer_instance)
+    return tree
 
 
 def __getattr__(name: str) -> Any:
@@ -695,7 +723,7 @@ def _only_group(argv: list[str]) -> typer.Typer | None:
     light = copy.copy(_root)
     light.registered_groups = []
     light.registered_commands = []
-    light.add_typer(group, name=name)
+    light.add_typer(_summarised(group), name=name)
     return light
 
 
