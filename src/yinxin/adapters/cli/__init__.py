@@ -28,6 +28,7 @@ from yinxin.adapters.cli.common import (
     APPLICANT,
     HOME,
     JSON,
+    OPERATOR,
     PIN_STDIN,
     Platform,
     close_platforms,
@@ -46,6 +47,7 @@ from yinxin.adapters.cli.common import (
     track_platforms,
 )
 from yinxin.errors import ValidationError, YinxinError
+from yinxin.identity import ID_TYPES
 
 if TYPE_CHECKING:
     from yinxin.registry.views import AuthorityInit, CertificateView
@@ -118,15 +120,18 @@ def plan_list(as_json: bool = JSON) -> None:
     run(as_json, lambda: list(PLANS.values()))
 
 
+DAYS = typer.Option(30, help="Expiring within this many days.")
+
+
 # --- subscribers ----------------------------------------------------------------------------------
 @subscriber_app.command("add-person")
 @on_platform()
 def add_person(
-    name: str = typer.Option(...),
-    id_number: str = typer.Option(...),
-    phone: str = typer.Option(...),
-    id_type: str = typer.Option("id_card"),
-    email: str | None = typer.Option(None),
+    name: str = typer.Option(..., help="Legal name, as on the ID document."),
+    id_number: str = typer.Option(..., help="ID document number (checked for its type)."),
+    phone: str = typer.Option(..., help="Mobile number (11 digits) for one-time codes."),
+    id_type: str = typer.Option("id_card", help=f"One of: {', '.join(ID_TYPES)}."),
+    email: str | None = typer.Option(None, help="For notices (optional)."),
     p: Platform = HOME,
     actor: str = ACTOR,
 ) -> object:
@@ -139,11 +144,11 @@ def add_person(
 @subscriber_app.command("add-organization")
 @on_platform()
 def add_organization(
-    name: str = typer.Option(...),
-    uscc: str = typer.Option(...),
-    legal_representative: str = typer.Option(...),
-    contact_name: str = typer.Option(...),
-    contact_phone: str = typer.Option(...),
+    name: str = typer.Option(..., help="Registered name, as on the business licence."),
+    uscc: str = typer.Option(..., help="Unified social credit code (18 characters, checked)."),
+    legal_representative: str = typer.Option(..., help="Legal representative's name."),
+    contact_name: str = typer.Option(..., help="Contact person's name."),
+    contact_phone: str = typer.Option(..., help="Contact person's mobile number."),
     phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
     p: Platform = HOME,
     actor: str = ACTOR,
@@ -163,8 +168,8 @@ def add_organization(
 @subscriber_app.command("add-device")
 @on_platform()
 def add_device(
-    device_name: str = typer.Option(...),
-    organization_id: int = typer.Option(...),
+    device_name: str = typer.Option(..., help="The device's name (e.g. its host name)."),
+    organization_id: int = typer.Option(..., help="Subscriber id of the owning organization."),
     p: Platform = HOME,
     actor: str = ACTOR,
 ) -> object:
@@ -187,8 +192,10 @@ def agreement(as_json: bool = JSON) -> None:
 @on_platform()
 def accept_agreement(
     subscriber_id: int,
-    accepted_by: str = typer.Option(...),
-    version: str | None = typer.Option(None),
+    accepted_by: str = typer.Option(..., help="Name of the person who accepted it."),
+    version: str | None = typer.Option(
+        None, help="The agreement version accepted (default: the current one)."
+    ),
     p: Platform = HOME,
 ) -> object:
     """Record that the subscriber accepted the current agreement (which text, when, by whom)."""
@@ -210,7 +217,10 @@ def subscriber_show(
 
 @subscriber_app.command("list")
 @on_platform()
-def subscriber_list(kind: str | None = None, p: Platform = HOME) -> object:
+def subscriber_list(
+    kind: str | None = typer.Option(None, help="person, organization or device."),
+    p: Platform = HOME,
+) -> object:
     """Every subscriber (or those of one --kind), ID and phone numbers masked."""
     return p.subscribers.list(kind)
 
@@ -219,17 +229,22 @@ def subscriber_list(kind: str | None = None, p: Platform = HOME) -> object:
 @cert_app.command("apply")
 @on_platform()
 def cert_apply(
-    subscriber_id: int = typer.Option(...),
-    profile: str = typer.Option(...),
+    subscriber_id: int = typer.Option(..., help="Who the certificate is for."),
+    profile: str = typer.Option(
+        ..., help="person-signing, organization-signing or device-tls (by subscriber kind)."
+    ),
     csr: Path | None = CSR,
     platform_key: bool = PLATFORM_KEY,
     pin: str | None = PIN,
     pin_stdin: bool = PIN_STDIN,
-    plan: str = "standard",
-    years: int = 1,
-    acceptance_point: str = typer.Option("总部受理点"),
+    plan: str = typer.Option("standard", help="Fee plan: standard or premium (yinxin plan list)."),
+    years: int = typer.Option(1, help="Years paid for, and of validity."),
+    acceptance_point: str = typer.Option("总部受理点", help="受理点: where it was received."),
     dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
-    algorithm: str = "ec-p256",
+    algorithm: str = typer.Option(
+        "ec-p256",
+        help="Platform-held key's algorithm: ec-p256, ec-p384, rsa-2048, rsa-3072 or sm2.",
+    ),
     p: Platform = HOME,
     actor: str = APPLICANT,
 ) -> object:
@@ -254,12 +269,14 @@ def cert_apply(
 @cert_app.command("pay")
 @on_platform()
 def cert_pay(
-    application: int | None = typer.Option(None, "--application"),
-    serial: str | None = typer.Option(None, "--serial"),
-    years: int = 1,
-    reference: str | None = None,
+    application: int | None = typer.Option(
+        None, "--application", help="Application id (first payment)."
+    ),
+    serial: str | None = typer.Option(None, "--serial", help="Certificate serial (renewal)."),
+    years: int = typer.Option(1, help="Years paid for."),
+    reference: str | None = typer.Option(None, help="Receipt or transfer reference."),
     p: Platform = HOME,
-    actor: str = typer.Option("cashier", "--actor"),
+    actor: str = typer.Option("cashier", "--actor", help="Who took the payment (audit trail)."),
 ) -> object:
     """Record a fee: the first year(s) for an application, or a renewal for a certificate."""
     return p.certificates.pay(
@@ -269,7 +286,10 @@ def cert_pay(
 
 @cert_app.command("applications")
 @on_platform()
-def cert_applications(state: str | None = typer.Option("pending"), p: Platform = HOME) -> object:
+def cert_applications(
+    state: str | None = typer.Option("pending", help="pending, approved or rejected."),
+    p: Platform = HOME,
+) -> object:
     """The review queue."""
     return p.certificates.applications(state)
 
@@ -401,12 +421,12 @@ _new_key_verb(
 @cert_app.command("change")
 def cert_change(
     serial: str,
-    name: str | None = None,
-    phone: str | None = None,
-    legal_representative: str | None = None,
-    contact_name: str | None = None,
-    contact_phone: str | None = None,
-    device_name: str | None = None,
+    name: str | None = typer.Option(None, help="New name (person or organization)."),
+    phone: str | None = typer.Option(None, help="New mobile number."),
+    legal_representative: str | None = typer.Option(None, help="New legal representative."),
+    contact_name: str | None = typer.Option(None, help="New contact person."),
+    contact_phone: str | None = typer.Option(None, help="New contact's mobile number."),
+    device_name: str | None = typer.Option(None, help="New device name."),
     home: Path | None = HOME,
     actor: str = ACTOR,
     as_json: bool = JSON,
@@ -439,7 +459,7 @@ def cert_suspend_unpaid(p: Platform = HOME) -> object:
 
 @cert_app.command("expiring")
 @on_platform()
-def cert_expiring(days: int = 30, p: Platform = HOME) -> object:
+def cert_expiring(days: int = DAYS, p: Platform = HOME) -> object:
     """Certificates that need a renewal notice."""
     return p.certificates.expiring(days)
 
@@ -447,7 +467,7 @@ def cert_expiring(days: int = 30, p: Platform = HOME) -> object:
 @cert_app.command("notify-expiring")
 @on_platform()
 def cert_notify_expiring(
-    days: int = 30,
+    days: int = DAYS,
     repeat_after: int = typer.Option(7, help="Days before the same certificate is reminded again."),
     p: Platform = HOME,
 ) -> object:
@@ -475,8 +495,8 @@ def cert_show(
 
 @cert_app.command("list")
 def cert_list(
-    status: str | None = None,
-    subscriber_id: int | None = None,
+    status: str | None = typer.Option(None, help="active, on_hold, revoked or expired."),
+    subscriber_id: int | None = typer.Option(None, help="Only this subscriber's."),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -495,7 +515,7 @@ def cert_list(
 
 @cert_app.command("wrap-keys")
 @on_platform()
-def cert_wrap_keys(p: Platform = HOME, actor: str = typer.Option("operator", "--actor")) -> object:
+def cert_wrap_keys(p: Platform = HOME, actor: str = OPERATOR) -> object:
     """Encrypt platform-held keys made before the platform key-encryption key under it too
     (once, after upgrading; needs the key store, not the PINs). New keys are wrapped anyway."""
     return p.certificates.wrap_legacy_keys(actor=actor)
@@ -538,7 +558,7 @@ def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
-    port: int = 8000,
+    port: int = typer.Option(8000, help="TCP port."),
     home: Path | None = HOME,
     workers: int = typer.Option(1, help="Worker processes (each loads the keys)."),
     header_timeout: float = typer.Option(

@@ -58,7 +58,7 @@ def _day(t: dt.datetime | None) -> str:
 @archive_app.command("export")
 def archive_export(
     doc_id: int,
-    out: Path = typer.Option(..., "--out"),
+    out: Path = typer.Option(..., "--out", help="Where the document is written."),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:

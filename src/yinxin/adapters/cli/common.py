@@ -47,10 +47,12 @@ HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (
 ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
 # Options more than one group takes, declared once so their help reads the same everywhere.
 OPERATOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
-APPLICANT = typer.Option("applicant", "--actor")
+APPLICANT = typer.Option("applicant", "--actor", help="Who applies (recorded in the audit trail).")
 SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
 PDF_OUT = typer.Option(..., "--out", help="Where the PDF is written.")
 LIMIT = typer.Option(50, help="At most this many (1–200).")
+# a log read newest first (the send log, job runs, webhook deliveries)
+LOG_LIMIT = typer.Option(50, min=1, max=1000, help="At most this many entries (1–1000).")
 OWNED_CONTRACTS = typer.Option(None, help="Only this organization's contracts.")
 # a sign flow's, and so a contract's, which is signed through one
 OWNER = typer.Option(None, help="Owner organization's subscriber id.")

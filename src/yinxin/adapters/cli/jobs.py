@@ -15,6 +15,7 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    LOG_LIMIT,
     console,
     emit,
     err_console,
@@ -138,7 +139,7 @@ def jobs_run(
 def jobs_runs(
     job: str | None = typer.Option(None, help="Only this job's runs."),
     state: str | None = typer.Option(None, help="running, done or failed."),
-    limit: int = typer.Option(50, min=1, max=1000),
+    limit: int = LOG_LIMIT,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:

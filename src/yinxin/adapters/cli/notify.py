@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, Platform, on_platform
+from yinxin.adapters.cli.common import HOME, LOG_LIMIT, Platform, on_platform
 
 notify_app = typer.Typer(
     no_args_is_help=True, help="Messages to holders: the send log and its outbox."
@@ -27,9 +27,9 @@ def notify_retry(
 @notify_app.command("log")
 @on_platform()
 def notify_log(
-    subscriber_id: int | None = None,
+    subscriber_id: int | None = typer.Option(None, help="Only messages to this subscriber."),
     status: str | None = typer.Option(None, help="pending, queued, sent or failed."),
-    limit: int = 50,
+    limit: int = LOG_LIMIT,
     p: Platform = HOME,
 ) -> object:
     """The send log, newest first (recipients masked)."""

@@ -230,9 +230,11 @@ def seal_show(
 @seal_app.command("list")
 @on_platform(_lines)
 def seal_list(
-    subscriber_id: int | None = None,
-    state: str | None = None,
-    kind: str | None = None,
+    subscriber_id: int | None = typer.Option(None, help="Only this subscriber's seals."),
+    state: str | None = typer.Option(
+        None, help="none (applied for), active, frozen, cancelled, revoked or expired."
+    ),
+    kind: str | None = typer.Option(None, help=KIND_HELP),
     p: Platform = HOME,
 ) -> object:
     """List seals (optionally of one subscriber, state or kind)."""
@@ -320,6 +322,8 @@ def seal_applications(seal: str = SEAL, p: Platform = HOME) -> object:
 
 # --- authorization --------------------------------------------------------------------------------
 MEMBER = typer.Option(..., help="Person subscriber id.")
+NOTE = typer.Option(None, help="Why (kept with the change, in the audit trail).")
+HOLDER_ACTOR = typer.Option("holder", "--actor", help="Who acts (recorded in the audit trail).")
 
 
 def _verb(
@@ -332,7 +336,7 @@ def _verb(
     def command(
         seal: str = SEAL,
         member: int = MEMBER,
-        note: str | None = None,
+        note: str | None = NOTE,
         home: Path | None = HOME,
         actor: str = actor,
         as_json: bool = JSON,
@@ -434,7 +438,7 @@ seal_app.command("report-pin-leak")(
     _verb(
         "report_pin_leak",
         "印章密码泄漏/丢失: freeze at once every seal that PIN opens.",
-        actor=typer.Option("holder", "--actor"),
+        actor=HOLDER_ACTOR,
     )
 )
 
@@ -452,7 +456,7 @@ def seal_change_pin(
         help="Read both PINs from standard input: current, then new, one a line.",
     ),
     home: Path | None = HOME,
-    actor: str = typer.Option("holder", "--actor"),
+    actor: str = HOLDER_ACTOR,
     as_json: bool = JSON,
 ) -> None:
     """Change the seal PIN (re-encrypts the seal's key; a wrong current PIN counts).
@@ -482,7 +486,7 @@ def seal_change_pin(
 def seal_unlock(
     seal: str = SEAL,
     officer: str = typer.Option(..., help="RA officer."),
-    note: str | None = None,
+    note: str | None = NOTE,
     p: Platform = HOME,
 ) -> object:
     """Release the lock after too many wrong PINs (RA officer, after checking identity)."""

@@ -56,6 +56,10 @@ OUT = typer.Option(..., "--out", help="Where the signed PDF is written.")
 ANCHOR = typer.Option(None, help='Centre the seal on this text, e.g. "甲方（签章）".')
 PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor's, or the last.")
 WIDTH = typer.Option(None, help="Seal width in mm.")
+X = typer.Option(None, help="mm from the page's left edge to the seal's (with --anchor: a shift).")
+Y = typer.Option(
+    None, help="mm from the page's bottom edge to the seal's (with --anchor: a shift)."
+)
 SEAL = typer.Option(..., help="Seal id or esID.")
 ROLE = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位")
 LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")
@@ -79,8 +83,8 @@ PLACEMENT = OptionGroup(
     (
         ("anchor", str | None, ANCHOR),
         ("page", int | None, PAGE),
-        ("x", float | None, None),
-        ("y", float | None, None),
+        ("x", float | None, X),
+        ("y", float | None, Y),
         ("width", float | None, WIDTH),
     ),
 )
@@ -170,14 +174,18 @@ def sign_local(
     seal_image: Path | None = typer.Option(None, help="Seal PNG (transparent)."),
     anchor: str | None = ANCHOR,
     page: int | None = PAGE,
-    x: float | None = None,
-    y: float | None = None,
-    width: float = 40.0,
-    role: str | None = None,
+    x: float | None = X,
+    y: float | None = Y,
+    width: float = typer.Option(40.0, help="Seal width in mm."),
+    role: str | None = ROLE,
     tsa_url: str | None = typer.Option(
         None, help="RFC 3161 TSA, e.g. http://127.0.0.1:8000/tsa (B-T)."
     ),
-    key_password: str | None = typer.Option(None, envvar="YINXIN_KEY_PASSWORD"),
+    key_password: str | None = typer.Option(
+        None,
+        envvar="YINXIN_KEY_PASSWORD",
+        help="The private key's password, if it has one (better from the environment).",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Sign on your own machine with your own key: nothing but the timestamp request (a hash)

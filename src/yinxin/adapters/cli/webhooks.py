@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, Platform, on_platform, platform, run, show_once
+from yinxin.adapters.cli.common import (
+    HOME,
+    JSON,
+    LOG_LIMIT,
+    Platform,
+    on_platform,
+    platform,
+    run,
+    show_once,
+)
 
 webhook_app = typer.Typer(
     no_args_is_help=True, help="Webhooks: integrations told what happened, signed and retried."
@@ -57,7 +66,7 @@ def webhook_list(
 def webhook_deliveries(
     subscription_id: int,
     after: int | None = typer.Option(None, help="Start after this delivery id."),
-    limit: int = 50,
+    limit: int = LOG_LIMIT,
     state: str | None = typer.Option(None, help="pending, leased, delivered, failed or given_up."),
     p: Platform = HOME,
 ) -> object:
