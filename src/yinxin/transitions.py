@@ -14,11 +14,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
-from yinxin.errors import IllegalTransition
+from yinxin.errors import IllegalTransition, ValidationError
 
 S = TypeVar("S", bound=str)
+E = TypeVar("E", bound=StrEnum)
+
+
+def listed(enum: type[E], value: str | None, field: str) -> E | None:
+    """A listing's filter as a member of ``enum``; ``None`` or "" (no filter) as ``None``.
+
+    A value that is no member is refused naming ``field`` and the members: an unknown state
+    or kind matches no row, and an empty answer would read as "there are none" (``cert list
+    --status revokd`` said nothing at all)."""
+    if value is None or value == "":
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValidationError(
+            f"{field} must be one of {', '.join(m.value for m in enum)}, not {value!r}",
+            field=field,
+        ) from None
 
 
 @dataclass(frozen=True)

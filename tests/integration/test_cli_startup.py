@@ -361,6 +361,7 @@ def test_every_option_says_what_it_is_and_lists_the_values_it_takes() -> None:
     from yinxin.registry.views import SubscriberKind
     from yinxin.seals.catalogue import SealKind
     from yinxin.seals.lifecycle import SealState
+    from yinxin.signing.service import Role
 
     bare = [
         f"{path} --{p.name}"
@@ -379,6 +380,9 @@ def test_every_option_says_what_it_is_and_lists_the_values_it_takes() -> None:
         ("cert list status", [s.value for s in CertificateState]),
         ("seal list state", [s.value for s in SealState]),
         ("seal list kind", [k.value for k in SealKind]),
+        ("sign pdf role", [r.value for r in Role]),
+        ("sign local role", [r.value for r in Role]),
+        ("sign ofd role", [r.value for r in Role]),
     ):
         shown = _help_of(path)
         missing = [v for v in values if v not in re.findall(r"[\w-]+", shown)]

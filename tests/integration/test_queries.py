@@ -6,8 +6,11 @@ asked, in either id order, and the cursor for the next)."""
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from yinxin.adapters.cli import app
 from yinxin.errors import NotFound, ValidationError
+from yinxin.jobs import history
 from yinxin.store.models.flows import SignFlow
 from yinxin.store.queries import by_id, cut, paged, select_where
 
@@ -101,3 +104,39 @@ def test_one_or_404_answers_for_staff_users_and_application_documents(make_platf
     assert (e.message, e.field) == ("no staff user 'nobody'", "username")
     e = _refusal(lambda: p.application_documents.get(1, 7), NotFound)
     assert (e.message, e.field) == ("no document 7", "document_id")
+
+
+LISTINGS = [
+    ("certificates", lambda p, v: p.certificates.list(status=v), "status", "revoked"),
+    ("applications", lambda p, v: p.certificates.applications(v), "state", "rejected"),
+    ("seal states", lambda p, v: p.seals.list(state=v), "state", "frozen"),
+    ("seal kinds", lambda p, v: p.seals.list(kind=v), "kind", "finance"),
+    ("subscribers", lambda p, v: p.subscribers.list(v), "kind", "device"),
+    ("job runs", lambda p, v: history(p.db, state=v), "state", "failed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "listing", "field", "known"), LISTINGS, ids=[x[0] for x in LISTINGS]
+)
+def test_a_listing_filter_that_is_no_state_or_kind_is_refused(
+    make_platform, what, listing, field, known
+) -> None:
+    """A misspelt filter matched no row, and the empty answer read as "there are none"
+    (``yinxin cert list --status revokd`` printed nothing and exited 0). It is refused naming
+    the field and the values it takes; a real one, and none, still answer."""
+    p = make_platform(init=False)
+    e = _refusal(lambda: listing(p, "revokd"), ValidationError)
+    assert e.field == field and "revokd" in e.message and known in e.message
+    assert listing(p, known) == [] and listing(p, None) == [] and listing(p, "") == []
+
+
+def test_the_command_line_refuses_a_misspelt_filter_with_exit_2(make_platform) -> None:
+    p = make_platform(init=False)
+    home = str(p.settings.home)
+    for args in (["cert", "list", "--status", "revokd"], ["seal", "list", "--kind", "公章"]):
+        r = CliRunner().invoke(app, [*args, "--home", home])
+        assert r.exit_code == 2, r.output
+        assert "must be one of" in r.output and args[-1] in r.output
+    r = CliRunner().invoke(app, ["cert", "list", "--status", "revoked", "--home", home])
+    assert r.exit_code == 0 and r.output == ""

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from yinxin.results import from_row
 from yinxin.store.db import Database
 from yinxin.store.models.jobs import JobRun
-from yinxin.transitions import TransitionTable, move
+from yinxin.transitions import TransitionTable, listed, move
 
 MAX_ATTEMPTS = 3  # tries of one period (the first and two take-overs or retries)
 RETRY_AFTER = dt.timedelta(minutes=1)  # a failed run is tried again this long after it failed
@@ -246,6 +246,7 @@ def history(
     db: Database, *, job: str | None = None, state: str | None = None, limit: int = 50
 ) -> list[JobRunView]:
     """Runs, newest first."""
+    state = listed(RunState, state, "state")
     q = select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)
     if job is not None:
         q = q.where(JobRun.job == job)

@@ -45,6 +45,8 @@ from yinxin.registry.lifecycle import (
     REVOCATION_REASONS,
     REVOKED,
     UNPAID,
+    ApplicationState,
+    CertificateState,
     HoldKind,
     check_application,
 )
@@ -74,6 +76,7 @@ from yinxin.store.models import (
     Subscriber,
 )
 from yinxin.store.queries import of_organization, one_or_404, paged, select_where
+from yinxin.transitions import listed
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -1027,6 +1030,7 @@ class Certificates:
         """Certificates in issue order; ``organization_id`` narrows to the organization's own
         and its members' (an organization-bound API key), ``after``/``limit`` page."""
         with self.db.read() as s:
+            status = listed(CertificateState, status, "status")
             q = select_where(Certificate, subscriber_id=subscriber_id, status=status)
             q = q.where(of_organization(Certificate.subscriber_id, organization_id))
             q = paged(q, Certificate.id, after=after, limit=limit)
@@ -1041,7 +1045,7 @@ class Certificates:
         limit: int | None = None,
     ) -> list[ApplicationView]:
         with self.db.read() as s:
-            q = select_where(Application, state=state)
+            q = select_where(Application, state=listed(ApplicationState, state, "state"))
             q = q.where(of_organization(Application.subscriber_id, organization_id))
             q = paged(q, Application.id, after=after, limit=limit)
             return [application_view(a) for a in s.execute(q).scalars()]

@@ -27,6 +27,7 @@ from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models import AgreementAcceptance, Subscriber
 from yinxin.store.queries import of_organization, paged, select_where
+from yinxin.transitions import listed
 
 KINDS = tuple(SubscriberKind)
 PERSON, ORGANIZATION, DEVICE = SubscriberKind
@@ -255,7 +256,7 @@ class Subscribers:
         """Subscribers in registration order; ``organization_id`` narrows to the organization
         and the persons and devices registered under it, ``after``/``limit`` page."""
         with self.db.read() as s:
-            q = select_where(Subscriber, kind=kind)
+            q = select_where(Subscriber, kind=listed(SubscriberKind, kind, "kind"))
             q = q.where(of_organization(Subscriber.id, organization_id))
             q = paged(q, Subscriber.id, after=after, limit=limit)
             return [subscriber_view(x) for x in s.execute(q).scalars()]

@@ -48,6 +48,7 @@ from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
 from yinxin.store.queries import of_organization, paged, select_where
+from yinxin.transitions import listed
 
 if TYPE_CHECKING:
     from yinxin.pki.kek import PlatformKek
@@ -236,6 +237,7 @@ class Seals:
         """Seals in id order; ``organization_id`` narrows to the organization's own and its
         members' (an organization-bound API key), ``after``/``limit`` page."""
         with self.db.read() as s:
+            state, kind = listed(SealState, state, "state"), listed(SealKind, kind, "kind")
             q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
             q = q.where(of_organization(Seal.subscriber_id, organization_id))
             q = paged(q, Seal.id, after=after, limit=limit)

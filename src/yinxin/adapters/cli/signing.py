@@ -61,7 +61,7 @@ Y = typer.Option(
     None, help="mm from the page's bottom edge to the seal's (with --anchor: a shift)."
 )
 SEAL = typer.Option(..., help="Seal id or esID.")
-ROLE = typer.Option(None, help="甲方 乙方 中介方 鉴证单位 公证单位")
+ROLE = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位")
 LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")
 
 
