@@ -106,8 +106,9 @@ def init(
 
     def show(r: AuthorityInit):
         say("[green]Initialised[/] ({}, keys in {} store)", r.algorithm, r.keystore)
+        width = max(map(len, r.certificates), default=0)
         for role, c in r.certificates.items():
-            console.print(f"  {role:8} {c.serial}  {c.subject}")
+            console.print(f"  {role:{width}}  {c.serial}  {c.subject}")
 
     run(as_json, go, show)
 
@@ -120,7 +121,7 @@ def plan_list(as_json: bool = JSON) -> None:
     run(as_json, lambda: list(PLANS.values()))
 
 
-DAYS = typer.Option(30, help="Expiring within this many days.")
+DAYS = typer.Option(30, min=0, help="Expiring within this many days.")
 
 
 # --- subscribers ----------------------------------------------------------------------------------
