@@ -69,12 +69,7 @@ class Platform:
         self.clock = clock or SystemClock()
         self._passphrase = passphrase
         self._keystore: KeyStore | None = None
-        if settings.database_url.startswith("sqlite"):
-            # private: it holds the database, the keys and the seals (0700; files 0600)
-            settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = Database(settings.database_url)
-        if migrate:
-            self.db.migrate()
+        self.db = _open_database(settings, migrate=migrate)
 
     # --- the services, each built on first use ----------------------------------------------
     @cached_property
@@ -449,6 +444,46 @@ def build_notify(
     Wiring lives here, in the composition root, and nowhere else."""
     notifier = build_notifier(platform, gateways)
     return notifier, build_intent(platform, notifier)
+
+
+def _open_database(settings: Settings, *, migrate: bool) -> Database:
+    """The database, at the newest schema; one that cannot be opened is a ``ConfigurationError``
+    naming the setting and the reason.
+
+    A data directory that is a file or cannot be made, a database file that is not one, a
+    PostgreSQL server that does not answer or a URL of another kind ended in a traceback of
+    the driver's. The reason is the operating system's or the driver's own first line; the
+    URL is not repeated, since it may hold a password."""
+    url = settings.database_url
+    sqlite = url.startswith("sqlite")
+    own = url == f"sqlite:///{settings.home / 'yinxin.db'}"  # not set by YINXIN_DATABASE_URL
+    field = "home" if own else "YINXIN_DATABASE_URL"
+    if not (sqlite or url.startswith("postgresql")):
+        raise ConfigurationError(
+            "YINXIN_DATABASE_URL must be a postgresql:// or sqlite:/// URL", field=field
+        )
+    from sqlalchemy.exc import SQLAlchemyError
+
+    where = f"the database in {settings.home}" if own else "the database"
+    try:
+        if sqlite:
+            # private: it holds the database, the keys and the seals (0700; files 0600)
+            settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = Database(url)
+        if migrate:
+            db.migrate()
+        return db
+    except OSError as e:
+        path = e.filename or settings.home
+        what = "as the data directory" if str(path) == str(settings.home) else "for the database"
+        reason = e.strerror or str(e)
+        if isinstance(e, FileExistsError | NotADirectoryError):
+            reason = "a file is in the way"
+        raise ConfigurationError(f"cannot use {path} {what}: {reason}", field=field) from None
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        raise ConfigurationError(f"cannot open {where}: {reason}", field=field) from None
 
 
 def build_platform(settings: Settings | None = None, **kwargs) -> Platform:

@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from tests.clock import real_now
 from tests.conftest import PASSPHRASE
 from tests.dbdump import cells, diff, dump
+from tests.integration.server import free_port
 from tests.integration.test_ca_lifecycle import (
     PIN,
     enrol,
@@ -41,6 +42,7 @@ from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import (
+    ConfigurationError,
     Conflict,
     Forbidden,
     IllegalTransition,
@@ -1213,3 +1215,60 @@ def test_cli_errors_do_not_show_the_pin_or_passphrase(sqlite_world: World) -> No
     assert res.exit_code == 5
     out = res.stdout + res.stderr
     assert PIN not in out and OTHER_PASSPHRASE not in out and PASSPHRASE not in out
+
+
+def _unusable_homes(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str, str]]:
+    """(case, environment, field, words of the message) for a data directory or database the
+    platform cannot open."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    yield "home is a file", {"YINXIN_HOME": str(a_file)}, "home", "a file is in the way"
+    below = tmp_path / "a-file" / "home"
+    yield "home below a file", {"YINXIN_HOME": str(below)}, "home", "a file is in the way"
+    db_dir = tmp_path / "db-is-a-dir"
+    (db_dir / "yinxin.db").mkdir(parents=True)
+    yield "database is a directory", {"YINXIN_HOME": str(db_dir)}, "home", "unable to open"
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "yinxin.db").write_bytes(b"this is no SQLite file " * 100)
+    yield "database is not one", {"YINXIN_HOME": str(garbage)}, "home", "not a database"
+    url = f"postgresql://nobody:s3cret-pw@127.0.0.1:{free_port()}/none"
+    yield "postgresql not answering", {"YINXIN_DATABASE_URL": url}, "YINXIN_DATABASE_URL", "refused"
+    yield (
+        "another kind of URL",
+        {"YINXIN_DATABASE_URL": "mysql://x/y"},
+        "YINXIN_DATABASE_URL",
+        ("postgresql:// or sqlite:///"),
+    )
+
+
+def test_a_data_directory_or_database_that_cannot_be_opened_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    """Each ended in the driver's or pathlib's traceback (exit 1). Now a configuration error
+    (exit 7) naming the setting and the reason, in text and JSON, through the service and the
+    command line; nothing is written (the file that is no database keeps its bytes), and a
+    password in the URL is not repeated."""
+    for case, env, field, words in list(_unusable_homes(tmp_path)):
+        home = Path(env.get("YINXIN_HOME", tmp_path / "unused-home")).resolve()
+        url = env.get("YINXIN_DATABASE_URL", f"sqlite:///{home / 'yinxin.db'}")
+        before = sorted(str(p) for p in tmp_path.rglob("*"))
+        garbage = tmp_path / "garbage" / "yinxin.db"
+        garbage_bytes = garbage.read_bytes()
+        with pytest.raises(ConfigurationError) as e:
+            Platform(Settings.from_env(home=home, database_url=url), passphrase=PASSPHRASE)
+        assert e.value.field == field and words in e.value.message, (case, e.value.message)
+        res = CliRunner().invoke(
+            cli_app, ["cert", "list"], env={"YINXIN_HOME": None, "YINXIN_DATABASE_URL": None, **env}
+        )
+        assert res.exit_code == 7, (case, res.exit_code, res.stderr, res.exception)
+        assert f"error [{field}]" in res.stderr and words in res.stderr, (case, res.stderr)
+        assert "Traceback" not in res.stderr + res.stdout and "s3cret-pw" not in res.stderr
+        res = CliRunner().invoke(
+            cli_app,
+            ["cert", "list", "--json"],
+            env={"YINXIN_HOME": None, "YINXIN_DATABASE_URL": None, **env},
+        )
+        assert res.exit_code == 7 and json.loads(res.stdout)["field"] == field, case
+        assert sorted(str(p) for p in tmp_path.rglob("*")) == before, case
+        assert garbage.read_bytes() == garbage_bytes, case
