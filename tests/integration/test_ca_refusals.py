@@ -1062,6 +1062,35 @@ def test_cli_wrong_passphrase(sqlite_world: World) -> None:
     assert dump(w.p) == before
 
 
+def test_a_damaged_ca_key_file_is_not_called_a_wrong_passphrase(sqlite_world: World) -> None:
+    """A key file cut short, overwritten, emptied or swapped for an unencrypted key was
+    reported as "wrong CA passphrase" (exit 5), sending the operator to retype a correct
+    passphrase. It is a configuration error naming the key store and the file; the wrong
+    passphrase is still that; nothing is written either way."""
+    w = sqlite_world
+    keyfile = next(w.p.settings.home.rglob("issuing-ca.key.pem"))
+    good = keyfile.read_bytes()
+    plain = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    args = ["cert", "approve", str(w.paid_app.id), "--officer", "受理员"]
+    before = dump(w.p)
+    try:
+        for damaged in (good[: len(good) // 2], b"", b"garbage\n", plain, good.replace(b"M", b"*")):
+            keyfile.write_bytes(damaged)
+            res = cli(w, args)
+            assert res.exit_code == 7, (damaged[:40], res.stderr)
+            assert "[keystore]" in res.stderr and str(keyfile) in res.stderr
+            assert "passphrase" not in res.stderr
+        keyfile.write_bytes(good)
+        res = cli(w, args, passphrase=OTHER_PASSPHRASE)
+        assert res.exit_code == 5 and "wrong CA passphrase" in res.stderr
+        assert dump(w.p) == before
+    finally:
+        keyfile.write_bytes(good)
+    assert cli(w, args).exit_code == 0
+
+
 def test_cli_wrong_passphrase_as_a_real_process(sqlite_world: World) -> None:
     w = sqlite_world
     before = dump(w.p)

@@ -332,6 +332,30 @@ def check_label(label: str) -> str:
     return label
 
 
+def _encrypted_pkcs8(pem: bytes) -> bool:
+    """Whether ``pem`` is one encrypted PKCS#8 block that parses, before any password is tried.
+
+    cryptography answers a wrong password and a damaged or foreign file alike (``ValueError``),
+    so a CA key file cut short, overwritten or swapped for another format was reported as a
+    wrong CA passphrase, sending the operator after the wrong thing."""
+    import base64
+    import binascii
+
+    from asn1crypto.keys import EncryptedPrivateKeyInfo
+
+    head, tail = b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"-----END ENCRYPTED PRIVATE KEY-----"
+    text = pem.strip()
+    if not (text.startswith(head) and text.endswith(tail)):
+        return False
+    try:
+        der = base64.b64decode(b"".join(text[len(head) : -len(tail)].split()), validate=True)
+        info = EncryptedPrivateKeyInfo.load(der, strict=True)
+        info["encryption_algorithm"].native  # noqa: B018 — parses the algorithm's parameters
+        return bool(info["encrypted_data"].native)
+    except (binascii.Error, ValueError, TypeError):
+        return False
+
+
 class FileKeyStore:
     """PKCS#8 PEM files encrypted under a passphrase (PBES2), one file per label, mode 0600."""
 
@@ -381,6 +405,11 @@ class FileKeyStore:
         if not path.exists():
             raise NotFound(f"no key labelled {label!r} in {self.directory}", field="label")
         pem = path.read_bytes()
+        if not _encrypted_pkcs8(pem):
+            raise ConfigurationError(
+                f"{path} is not an encrypted private-key file (damaged or replaced)",
+                field="keystore",
+            )
         try:
             key = serialization.load_pem_private_key(pem, self._passphrase)
         except ValueError:
