@@ -291,6 +291,32 @@ def test_partial_payment_then_overdue_penalty_to_the_day(world) -> None:
     ]
 
 
+def test_money_paid_before_the_due_date_is_known_leaves_the_rest_due_then(world) -> None:
+    """¥100,000 of the first instalment paid in advance, before acceptance fixed its due date.
+    Scheduling passed over partly paid instalments: the rest (¥1,205,000) never got a due date,
+    stayed "pending" and was never reminded nor late. Now acceptance fixes its due date as for
+    an unpaid one, and the penalty runs on what is outstanding."""
+    p, clock, g = world
+    cid = g["002"]
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12")
+    first = by_label(p.obligations.view(cid), "第1期")
+    v = p.obligations.pay(cid, "100000", "2026-02-12", obligation_id=first.id)
+    first = by_label(v, "第1期")
+    assert first.state == "partly_paid" and first.due_on is None and first.status == "pending"
+    clock.set(bj(2026, 3, 2))
+    v = p.obligations.record(cid, "accepted", "2026-03-02")
+    first = by_label(v, "第1期")
+    assert first.state == "partly_paid" and first.due_on == D(2026, 4, 14)
+    assert "其后第 30 个工作日为 2026-04-14" in first.due_explanation
+    scheduled = audit_actions(p, "obligation.accepted")[-1]["scheduled"]
+    assert first.id in [x["obligation_id"] for x in scheduled]
+    late = by_label(p.obligations.view(cid, as_of="2026-04-16"), "第1期")
+    # 04-15 and 04-16 late on ¥1,205,000.00: 2 × 3% × 1,205,000 = 72,300.00
+    assert late.status == "overdue" and late.days_late == 2
+    assert late.penalty == Decimal("72300.00") and late.outstanding == Decimal("1205000.00")
+
+
 def test_a_payment_recorded_by_mistake_is_reversed(world) -> None:
     """冲正: ¥1,000,000 typed for ¥100,000. The reversal keeps the row and both audit events;
     what was paid, the state, the met day and the penalty become what the payments that stand

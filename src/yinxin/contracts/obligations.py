@@ -127,6 +127,7 @@ class ObligationState(StrEnum):
 
 
 _O = ObligationState
+_PP = _O.PARTLY_PAID
 _UNMET = {_O.PENDING, _O.OPEN, _O.PARTLY_PAID}
 _PAID = {_O.PARTLY_PAID, _O.MET}  # what a payment can have made an obligation
 OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
@@ -136,6 +137,8 @@ OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
     moves=[
         move("derive", "read from the contract's terms", {_O.NONE}, _O.PENDING, creates=True),
         move("schedule", "its due date is fixed", {_O.PENDING, _O.OPEN}, _O.OPEN),
+        # money paid before the event that fixes the due date: the rest falls due then
+        move("schedule_rest", "its due date is fixed; some money received", {_PP}, _PP),
         move("pay_part", "part of the money received", _UNMET, _O.PARTLY_PAID),
         move("pay_off", "the rest of the money received", _UNMET, _O.MET),
         move("meet", "delivered / accepted", {_O.PENDING, _O.OPEN}, _O.MET),
@@ -587,7 +590,9 @@ class Obligations:
             .order_by(Obligation.seq)
         ).all()
         for o in rows:
-            if o.state not in (_O.PENDING, _O.OPEN):
+            # a partly paid instalment is scheduled too: money received before its event was
+            # known left it with no due date for the rest, never reminded nor late
+            if o.state not in (_O.PENDING, _O.OPEN, _PP):
                 continue
             try:
                 if o.kind == "acceptance":
@@ -604,9 +609,10 @@ class Obligations:
                 # (docs/contract-terms.md) and is fixed by the next run of the job after it
                 o.due_explanation = f"到期日待定：{e.message}"
                 continue
-            if due is None or (o.due_on == due and o.state == _O.OPEN):
+            if due is None or (o.due_on == due and o.state != _O.PENDING):
                 continue
-            o.state = OBLIGATION_LIFECYCLE.check("schedule", o.state, None, str(o.id)).to_state
+            verb = "schedule_rest" if o.state == _PP else "schedule"
+            o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
             o.due_on, o.due_explanation, o.updated_at = due, text, now
             fixed.append({"obligation_id": o.id, "label": o.label, "due_on": due.isoformat()})
         return fixed
@@ -1214,7 +1220,7 @@ class Obligations:
                 s.scalars(
                     select(Obligation.contract_id)
                     .where(
-                        Obligation.state == _O.PENDING,
+                        Obligation.state.in_([_O.PENDING, _PP]),
                         Obligation.due_explanation.like("到期日待定：%"),
                     )
                     .distinct()
