@@ -162,6 +162,37 @@ def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
     assert _payments(site) == 1  # the row stays
     shot(page, "obligations-reversed")
 
+    # the acceptance was recorded before the report was signed: 撤回 the latest fact. A blank
+    # reason: refused at the reason, in Chinese, nothing written; with one: back to 已交付, the
+    # acceptance duty open again, the 75 % waiting for acceptance again
+    withdraw = card.locator("form.withdraw-form")
+    assert withdraw.locator("button[type=submit]").inner_text() == "撤回“签署验收合格报告”"
+    withdraw.locator('[name="reason"]').fill("   ")
+    withdraw.locator("button[type=submit]").click()
+    err = withdraw.locator(".field:has([name=reason]) .field-error")
+    err.wait_for()
+    assert err.inner_text() == "请填写撤回原因（1–500 字）"
+    assert card.locator(".stage").inner_text() == "已验收"
+    withdraw.locator('[name="reason"]').fill("验收报告尚未签署")
+    withdraw.locator("button[type=submit]").click()
+    _loaded(page, 3)
+    card = page.locator(f'section[data-contract="{cid}"]')
+    assert card.locator(".stage").inner_text() == "已交付，待验收"
+    first = _row(page, "第1期付款（75%）")
+    assert first.locator(".due-on").inner_text() == "待定"
+    assert first.get_attribute("data-state") == "pending"
+    assert _row(page, "组织验收").get_attribute("data-state") == "open"
+    assert card.locator("form.withdraw-form button[type=submit]").inner_text() == (
+        "撤回“交付并提交验收申请”"
+    )
+    shot(page, "obligations-withdrawn")
+    # recorded again with the right day
+    fact = card.locator("form.fact-form")
+    fact.locator('[name="event"]').select_option("accepted")
+    fact.locator('[name="on"]').fill("2026-03-02")
+    fact.locator("button[type=submit]").click()
+    _loaded(page, 4)
+
     # the signed contract's page leads here, to its card
     page.goto(site.url(f"/contracts/{cid}"))
     page.locator("#obligations-link").click()

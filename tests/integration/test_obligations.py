@@ -395,6 +395,105 @@ def test_a_payment_recorded_by_mistake_is_reversed(world) -> None:
     assert dbdump.dump(p) == before
 
 
+def test_a_fact_recorded_by_mistake_is_withdrawn(world) -> None:
+    """Delivery typed as 02-12 for 02-24; later acceptance recorded for a report not signed.
+    Only the latest fact can be withdrawn; the stage goes back, what it met is open again
+    (with its late penalty), the due dates it fixed wait for it again (a partly paid
+    instalment keeps its money), the audit chain keeps both; recorded again, everything
+    follows the right day. Out of order, deemed, unknown or without a reason: refused, nothing
+    written."""
+    p, clock, g = world
+    cid = g["002"]
+    o = p.obligations
+    clock.set(bj(2026, 2, 12))
+    unrecorded = o.view(cid)
+    with pytest.raises(IllegalTransition) as e:
+        o.withdraw(cid, "delivered", reason="录入错误")
+    assert e.value.field == "event" and "no fact" in e.value.message
+    o.record(cid, "delivered", "2026-02-12")
+    clock.set(bj(2026, 2, 25))
+    before = dbdump.dump(p)
+    for kind, field, call in (
+        (IllegalTransition, "event", lambda: o.withdraw(cid, "accepted", reason="录入错误")),
+        (ValidationError, "event", lambda: o.withdraw(cid, "paid", reason="录入错误")),
+        (ValidationError, "reason", lambda: o.withdraw(cid, "delivered", reason="  ")),
+        (ValidationError, "reason", lambda: o.withdraw(cid, "delivered", reason="错\u202e误")),
+        (NotFound, "contract_id", lambda: o.withdraw(999, "delivered", reason="录入错误")),
+    ):
+        with pytest.raises(kind) as e:
+            call()
+        assert e.value.field == field, (field, e.value.message)
+    assert dbdump.dump(p) == before
+    v = o.withdraw(cid, "delivered", reason="交付日期录入错误", actor="合同管理员")
+    assert v.stage == "signed" and v.delivered_on is None
+    # as before it was recorded, but for the day: the delivery is late now (due 02-14)
+    for label in ("完成集成及调测", "组织验收", "第1期"):
+        now_, then = by_label(v, label), by_label(unrecorded, label)
+        assert (now_.state, now_.due_on, now_.due_explanation, now_.met_on) == (
+            then.state,
+            then.due_on,
+            then.due_explanation,
+            then.met_on,
+        ), label
+    late = by_label(v, "完成集成及调测")
+    assert late.status == "overdue" and late.days_late == 11 and late.penalty is not None
+    (event,) = audit_actions(p, "obligation.withdrawn")
+    assert event["event"] == "delivered" and event["on"] == "2026-02-12"
+    assert event["reason"] == "交付日期录入错误" and event["stage"] == "signed"
+    assert event["reopened"] == [late.id]
+    assert event["unscheduled"] == [by_label(v, "组织验收").id]
+    assert len(audit_actions(p, "obligation.delivered")) == 1  # the fact stays in the chain
+    v = o.record(cid, "delivered", "2026-02-24")
+    # 7 working days after 02-24: 25, 26, 27, 28 (make-up Sat), 03-02, 03, 04
+    assert by_label(v, "组织验收").due_on == D(2026, 3, 4)
+    assert by_label(v, "完成集成及调测").days_late == 10
+
+    # acceptance recorded, money paid on the first instalment, then the acceptance withdrawn
+    clock.set(bj(2026, 3, 3))
+    o.record(cid, "accepted", "2026-03-03")
+    first = by_label(o.view(cid), "第1期")
+    v = o.pay(cid, "100000", "2026-03-03", obligation_id=first.id)
+    assert by_label(v, "第1期").due_on is not None
+    v = o.withdraw(cid, "accepted", reason="验收报告尚未签署")
+    first = by_label(v, "第1期")
+    assert v.stage == "delivered" and v.accepted_on is None
+    assert first.state == "partly_paid" and first.due_on is None and first.status == "pending"
+    assert first.paid == Decimal("100000.00")
+    assert by_label(v, "组织验收").state == "open" and by_label(v, "组织验收").met_on is None
+    clock.set(bj(2026, 3, 4))
+    v = o.record(cid, "accepted", "2026-03-04")
+    assert by_label(v, "第1期").due_on is not None and by_label(v, "第1期").state == "partly_paid"
+
+    # go-live withdrawn: the second instalment waits for it again
+    clock.set(bj(2026, 3, 10))
+    o.record(cid, "went_live", "2026-03-10")
+    v = o.withdraw(cid, "went_live", reason="上线日期录入错误")
+    assert v.stage == "accepted" and v.live_on is None
+    assert by_label(v, "第2期").due_on is None and by_label(v, "第2期").state == "pending"
+    with pytest.raises(IllegalTransition):  # the delivery is not the latest fact any more
+        o.withdraw(cid, "delivered", reason="录入错误")
+
+
+def test_a_deemed_acceptance_cannot_be_withdrawn(world) -> None:
+    p, clock, g = world
+    cid = g["002"]
+    o = p.obligations
+    clock.set(bj(2026, 2, 12))
+    o.record(cid, "delivered", "2026-02-12")
+    clock.set(bj(2026, 2, 26))
+    o.record(cid, "reminded", "2026-02-26")
+    v = o.withdraw(cid, "reminded", reason="催告未送达")  # the reminder alone: withdrawn
+    assert v.stage == "delivered" and v.reminded_on is None
+    assert by_label(v, "组织验收").due_on == D(2026, 2, 28)  # the first window only
+    o.record(cid, "reminded", "2026-02-26")
+    clock.set(bj(2026, 3, 3))  # the later window has passed: deemed from today
+    before = dbdump.dump(p)
+    with pytest.raises(IllegalTransition) as e:
+        o.withdraw(cid, "accepted", reason="录入错误")
+    assert e.value.field == "event" and "deemed" in e.value.message
+    assert dbdump.dump(p) == before  # the deeming the call settled is rolled back with it
+
+
 def test_refusals_leave_the_database_unchanged(world) -> None:
     p, clock, g = world
     cid = g["002"]
@@ -600,11 +699,19 @@ def test_cli_json(world) -> None:
         (("track", str(g["draft"])), 4, "contract_id"),
         (("reverse-payment", cid, str(twice["id"]), "--reason", "again"), 4, "payment_id"),
         (("reverse-payment", cid, "99999", "--reason", "x"), 3, "payment_id"),
+        (("withdraw-event", cid, "delivered", "--reason", "x"), 4, "event"),
+        (("withdraw-event", cid, "shipped", "--reason", "x"), 2, "event"),
+        (("withdraw-event", cid, "accepted", "--reason", " "), 2, "reason"),
     ]:
         code, err = cli(*args)
         assert (code, err["field"]) == (exit_code, field), (args, err)
     assert dbdump.dump(engine) == before
     engine.dispose()
+    # the acceptance withdrawn: the first instalment keeps its money and waits for it again
+    code, v = cli("withdraw-event", cid, "accepted", "--reason", "验收报告尚未签署")
+    assert code == 0 and v["stage"] == "delivered", v
+    first = [o for o in v["obligations"] if o["id"] == first["id"]][0]
+    assert first["due_on"] is None and first["state"] == "partly_paid"
 
 
 def test_api(world) -> None:
@@ -693,6 +800,21 @@ def test_api(world) -> None:
         first = [o for o in r.json()["obligations"] if o["label"].startswith("第1期")][0]
         assert first["paid"] == "0.00" and first["payments"][0]["reversal_reason"] == "金额录入错误"
         problem_of(c.post(reversal, json={"reason": "x"}, headers=h), 409, "payment_id")
+        # the acceptance withdrawn (the latest fact); the delivery is not the latest
+        withdrawal = f"{base}/events/withdrawal"
+        problem_of(
+            c.post(withdrawal, json={"event": "delivered", "reason": "x"}, headers=h), 409, "event"
+        )
+        problem_of(c.post(withdrawal, json={"event": "accepted"}, headers=h), 422, "reason")
+        problem_of(
+            c.post(withdrawal, json={"event": "accepted", "reason": "x"}, headers=hs),
+            404,
+            "contract_id",
+        )
+        r = c.post(withdrawal, json={"event": "accepted", "reason": "验收报告未签署"}, headers=h)
+        assert r.status_code == 200 and r.json()["stage"] == "delivered", r.text
+        first = [o for o in r.json()["obligations"] if o["label"].startswith("第1期")][0]
+        assert first["due_on"] is None and first["status"] == "pending"
         # (after the comparison: a request that succeeds records its key's last use)
         assert c.get("/api/v1/obligations", headers=hs).json() == []
         page = c.get("/obligations")

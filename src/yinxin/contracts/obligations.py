@@ -106,8 +106,26 @@ STAGES: TransitionTable[Stage] = TransitionTable(
         move("accepted", "acceptance report signed", {_S.DELIVERED, _S.REMINDED}, _S.ACCEPTED),
         move("deemed", "acceptance deemed (002 §4.2)", {_S.REMINDED}, _S.ACCEPTED),
         move("went_live", "the system went live", {_S.ACCEPTED}, _S.LIVE),
+        # the latest fact withdrawn (recorded by mistake): back to the stage before it
+        move("withdraw_delivered", "delivery withdrawn", {_S.DELIVERED}, _S.SIGNED),
+        move("withdraw_reminded", "reminder withdrawn", {_S.REMINDED}, _S.DELIVERED),
+        move("withdraw_accepted", "acceptance withdrawn", {_S.ACCEPTED}, _S.DELIVERED),
+        move(
+            "withdraw_accepted_reminded",
+            "acceptance withdrawn; the reminder stands",
+            {_S.ACCEPTED},
+            _S.REMINDED,
+        ),
+        move("withdraw_went_live", "go-live withdrawn", {_S.LIVE}, _S.ACCEPTED),
     ],
 )
+#: the fact each stage was reached by, which is the one that can be withdrawn there
+LATEST_FACT = {
+    _S.DELIVERED: "delivered",
+    _S.REMINDED: "reminded",
+    _S.ACCEPTED: "accepted",
+    _S.LIVE: "went_live",
+}
 
 
 class EventKind(StrEnum):
@@ -147,6 +165,11 @@ OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
         move("reverse_part", "a payment reversed; some money stands", _PAID, _O.PARTLY_PAID),
         move("reverse_open", "a payment reversed; none stands, due date known", _PAID, _O.OPEN),
         move("reverse_pending", "a payment reversed; none stands, no due date", _PAID, _O.PENDING),
+        # the fact that met it or fixed its due date withdrawn
+        move("reopen", "the fact that met it withdrawn; due date known", {_O.MET}, _O.OPEN),
+        move("reopen_pending", "the fact that met it withdrawn; no due date", {_O.MET}, _O.PENDING),
+        move("unschedule", "the fact that fixed its due date withdrawn", {_O.OPEN}, _O.PENDING),
+        move("unschedule_rest", "the fact that fixed its due date withdrawn", {_PP}, _PP),
     ],
 )
 
@@ -785,6 +808,136 @@ class Obligations:
             },
         )
         return True
+
+    def withdraw(
+        self, contract_id: int, event: str, *, reason: str, actor: str = "operator"
+    ) -> ContractObligations:
+        """A fact recorded by mistake (a wrong day, a delivery that did not happen) is taken
+        back: only the latest one, so nothing recorded after it stood on it. The contract goes
+        back to the stage before it; what the fact met is open again (its late penalty runs
+        again), and the due dates it fixed wait for it again — a partly paid instalment keeps
+        its money. Then record it again with the right day (:meth:`record`). An acceptance
+        deemed by silence (002 §4.2) follows from the contract, not from a record: refused. The
+        audit chain keeps the fact and its withdrawal, with who, when and why."""
+        if event not in {e.value for e in EventKind}:
+            raise ValidationError(
+                f"event is one of {', '.join(e.value for e in EventKind)}", field="event"
+            )
+        why = " ".join(str(reason or "").split())
+        if not why or len(why) > 500:
+            raise ValidationError("give the reason (1–500 characters)", field="reason")
+        refuse_hidden(why, "reason")
+        actor = _actor(actor)
+        contract = self._signed(contract_id)
+        now = self.clock.now()
+        today = self.today()
+        with self.db.transaction() as s:
+            self._tracked_in(s, contract, now)
+            t, c = self._tracking(s, contract_id, lock=True)
+            self._settle_deemed(s, t, c, today, now)
+            latest = LATEST_FACT.get(Stage(t.stage))
+            if t.stage == _S.ACCEPTED and t.acceptance_deemed:
+                raise IllegalTransition(
+                    f"contract {c.number}'s acceptance was deemed on {t.accepted_on} by the "
+                    "contract's own rule (002 §4.2), not recorded: there is nothing to withdraw",
+                    field="event",
+                )
+            if latest is None:
+                raise IllegalTransition(
+                    f"no fact has been recorded for contract {c.number}", field="event"
+                )
+            if event != latest:
+                raise IllegalTransition(
+                    f"only the latest fact can be withdrawn: for contract {c.number} that is "
+                    f"{latest}, not {event}",
+                    field="event",
+                )
+            reopened: list[int] = []
+            unscheduled: list[int] = []
+            if event == "delivered":
+                day, t.delivered_on = t.delivered_on, None
+                reopened = self._reopen(s, t, "delivery", day, now)
+                unscheduled = self._unschedule(s, t, now, event="delivery")
+                verb = "withdraw_delivered"
+            elif event == "reminded":
+                day, t.reminded_on = t.reminded_on, None
+                verb = "withdraw_reminded"
+            elif event == "accepted":
+                day, t.accepted_on, t.acceptance_deemed = t.accepted_on, None, False
+                reopened = self._reopen(s, t, "acceptance", day, now)
+                unscheduled = self._unschedule(s, t, now, event="acceptance")
+                verb = "withdraw_accepted_reminded" if t.reminded_on else "withdraw_accepted"
+            else:
+                day, t.live_on = t.live_on, None
+                unscheduled = self._unschedule(s, t, now, event="go_live")
+                verb = "withdraw_went_live"
+            t.stage = STAGES.check(verb, t.stage, None, c.number).to_state
+            t.updated_at = now
+            fixed = self._schedule(s, t, now)
+            _audit(
+                s,
+                now,
+                actor,
+                "obligation.withdrawn",
+                contract_id,
+                {
+                    "event": event,
+                    "on": day.isoformat() if day else None,
+                    "reason": why,
+                    "stage": t.stage,
+                    "reopened": reopened,
+                    "unscheduled": unscheduled,
+                    "scheduled": fixed,
+                    "owner_subscriber_id": c.owner_subscriber_id,
+                },
+            )
+        return self.view(contract_id)
+
+    def _reopen(
+        self, s: Session, t: ContractTracking, kind: str, day: dt.date | None, now: dt.datetime
+    ) -> list[int]:
+        """The obligations of ``kind`` that the withdrawn fact met (``_meet``) are open again."""
+        done = "签署验收合格报告" if kind == "acceptance" else "交付并提交验收申请"
+        reopened = []
+        for o in s.scalars(
+            select(Obligation).where(
+                Obligation.contract_id == t.contract_id,
+                Obligation.kind == kind,
+                Obligation.state == _O.MET,
+            )
+        ):
+            if day is None or o.met_on != day:
+                continue
+            verb = "reopen" if o.due_on is not None else "reopen_pending"
+            o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
+            suffix = f"；{day.isoformat()} {done}"
+            if o.due_explanation and o.due_explanation.endswith(suffix):
+                o.due_explanation = o.due_explanation[: -len(suffix)]
+            o.met_on, o.updated_at = None, now
+            reopened.append(o.id)
+        return reopened
+
+    def _unschedule(
+        self, s: Session, t: ContractTracking, now: dt.datetime, *, event: str
+    ) -> list[int]:
+        """The unmet obligations whose due date the withdrawn fact fixed (their ``event``; the
+        acceptance duty's is delivery, from which its review window runs) wait for it again."""
+        unscheduled = []
+        for o in s.scalars(
+            select(Obligation)
+            .where(
+                Obligation.contract_id == t.contract_id,
+                Obligation.event == event,
+                Obligation.state.in_([_O.OPEN, _PP]),
+                Obligation.due_on.is_not(None),
+            )
+            .order_by(Obligation.seq)
+        ):
+            verb = "unschedule_rest" if o.state == _PP else "unschedule"
+            o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
+            o.due_on, o.due_explanation, o.updated_at = None, _pending_text(o.event), now
+            unscheduled.append(o.id)
+        return unscheduled
 
     # === payments =================================================================================
     def pay(

@@ -3,7 +3,8 @@
 ``show`` a contract's obligations (due, overdue with the penalty to the day, met) as of today
 or ``--as-of``; ``list`` them across contracts; ``track`` a signed contract now rather than at
 the job's next run; record the facts that fix due dates (``event CONTRACT delivered --on
-2026-02-12``: delivered, reminded, accepted, went_live) and money received (``pay CONTRACT
+2026-02-12``: delivered, reminded, accepted, went_live; ``withdraw-event CONTRACT delivered
+--reason …`` takes back the latest one, recorded by mistake) and money received (``pay CONTRACT
 305000 --on 2026-04-20``, partial payments allowed); ``reverse-payment CONTRACT PAYMENT
 --reason …`` takes back one recorded by mistake (冲正); ``remind`` runs the reminder job once.
 Refusals name the field and exit with the error's code (2 invalid, 3 not found, 4 illegal
@@ -120,6 +121,22 @@ def obligation_event(
 ) -> object:
     """Record a fact that fixes due dates; the due dates that wait for it follow."""
     return p.obligations.record(contract_id, event, on, actor=actor)
+
+
+@obligation_app.command("withdraw-event")
+@on_platform(_show)
+def obligation_withdraw_event(
+    contract_id: int = CONTRACT,
+    event: str = typer.Argument(..., help="The latest fact recorded: delivered, reminded, …"),
+    reason: str = typer.Option(..., "--reason", help="Why it was wrong (1–500 characters)."),
+    actor: str = ACTOR,
+    p: Platform = HOME,
+) -> object:
+    """Take back the latest fact, recorded by mistake; then record it with the right day.
+
+    What it met is open again and the due dates it fixed wait for it again; the audit trail
+    keeps both. A deemed acceptance is the contract's rule, not a record: refused."""
+    return p.obligations.withdraw(contract_id, event, reason=reason, actor=actor)
 
 
 @obligation_app.command("pay")

@@ -32,6 +32,13 @@ class PaymentIn(Strict):
     reference: str | None = Field(None, max_length=100)
 
 
+class WithdrawalIn(Strict):
+    event: Literal["delivered", "reminded", "accepted", "went_live"] = Field(
+        description="the latest fact recorded"
+    )
+    reason: str = Field(max_length=500, examples=["交付日期录入错误"], description="why")
+
+
 class ReversalIn(Strict):
     reason: str = Field(max_length=500, examples=["金额录入错误"], description="why it was wrong")
 
@@ -68,6 +75,18 @@ def track(contract_id: ContractId, platform: Plat, principal: Keeper):
 def record(contract_id: ContractId, body: EventIn, platform: Plat, principal: Keeper):
     _scoped(platform, principal, contract_id)
     return platform.obligations.record(contract_id, body.event, body.on, actor=principal.actor)
+
+
+@router.post(
+    "/contracts/{contract_id}/obligations/events/withdrawal", response_model=ContractObligations
+)
+def withdraw(contract_id: ContractId, body: WithdrawalIn, platform: Plat, principal: Keeper):
+    """The latest fact, recorded by mistake, taken back: what it met is open again, the due
+    dates it fixed wait for it again; then record it with the right day."""
+    _scoped(platform, principal, contract_id)
+    return platform.obligations.withdraw(
+        contract_id, body.event, reason=body.reason, actor=principal.actor
+    )
 
 
 @router.post("/contracts/{contract_id}/obligations/payments", response_model=ContractObligations)

@@ -22,7 +22,7 @@ const ACTIONS = {
   "contract.drafted": "起草合同", "contract.revised": "修改合同", "contract.sent": "合同发起签署",
   "contract.signed": "合同签署完成", "contract.returned": "合同退回草稿", "contract.cancelled": "作废合同",
   "obligation.tracked": "开始履约跟踪", "obligation.scheduled": "确定履约期限", "obligation.deemed": "视为验收",
-  "obligation.paid": "登记付款", "obligation.payment_reversed": "付款冲正", "obligation.due": "履约提醒", "obligation.delivered": "交付并申请验收",
+  "obligation.paid": "登记付款", "obligation.payment_reversed": "付款冲正", "obligation.withdrawn": "撤回履约事实", "obligation.due": "履约提醒", "obligation.delivered": "交付并申请验收",
   "obligation.reminded": "催告验收", "obligation.accepted": "验收合格", "obligation.went_live": "上线运行",
   "desk_contract.added": "登记运维合同", "desk_contract.inspected": "登记月度巡检",
   "service_request.opened": "受理运维请求", "service_request.responded": "运维响应", "service_request.paused": "暂停计时",

@@ -3,7 +3,9 @@
 // per contract, the two things that move it (through the same API as the CLI):
 //   记录履约事实 — delivered / reminded / accepted / went_live on a day (POST …/obligations/events),
 //                  which fixes the due dates that wait for it;
-//   记录收款     — an amount received on a day against one payment (POST …/obligations/payments).
+//   记录收款     — an amount received on a day against one payment (POST …/obligations/payments);
+//   撤回履约事实 — the latest fact, recorded by mistake, taken back with a reason
+//                  (POST …/obligations/events/withdrawal); 冲正收款 — a payment taken back.
 // A refusal is worded in Chinese and shown at the field the API names (event, on, amount,
 // obligation_id); nothing is redrawn then, so a refused overpayment leaves the list as it was.
 import { ApiError, api, bindForm, el, emptyRow, requireSubscriber } from "/static/api.js";
@@ -17,6 +19,8 @@ const STAGE = {
   accepted: "已验收", live: "已上线运行",
 };
 const EVENT = { delivered: "交付并提交验收申请", reminded: "催告验收", accepted: "签署验收合格报告", went_live: "系统上线运行" };
+// the fact each stage was reached by: the one that can be withdrawn there
+const LATEST = { delivered: "delivered", reminded: "reminded", accepted: "accepted", live: "went_live" };
 const NEXT = { signed: ["delivered"], delivered: ["accepted", "reminded"], reminded: ["accepted"], accepted: ["went_live"], live: [] };
 
 /** What a person calls the obligation's standing: 部分支付 / 已付清 for money. */
@@ -55,7 +59,7 @@ function row(o) {
 
 // --- refusals, in Chinese ------------------------------------------------------------------------
 const SINCE = { "the contract took effect": "合同生效日", delivery: "交付日", acceptance: "验收日" };
-function chinese(err, event) {
+function chinese(err, event, withdrawing = false) {
   const d = err.problem.detail || "";
   const f = err.field;
   if (err.code === "overpaid") {
@@ -69,24 +73,25 @@ function chinese(err, event) {
   if (f === "on" && /after today/.test(d)) return `日期不得晚于今天（${(/today \((.+)\)/.exec(d) || [])[1] || ""}）`;
   if (f === "on") return "请填写正确的日期";
   if (f === "amount") return "请填写大于 0 的金额（元），最多两位小数，如 305000.00";
+  if (f === "event" && err.code === "illegal_transition" && withdrawing) return /deemed/.test(d) ? "视为验收依合同约定产生，不能撤回" : "只能撤回最近登记的履约事实";
   if (f === "event" && err.code === "illegal_transition") return `当前阶段不能登记“${EVENT[event] || event}”（须按 交付 → 催告/验收 → 上线 的顺序，且每项只登记一次）`;
   if (f === "event") return "请选择履约事实";
   if (f === "obligation_id" && err.code === "illegal_transition") return "该合同的各期款项均已付清";
   if (f === "obligation_id") return "没有这一付款事项";
   if (f === "payment_id" && err.code === "illegal_transition") return "该笔收款已冲正";
   if (f === "payment_id") return "没有这笔收款记录";
-  if (f === "reason") return "请填写冲正原因（1–500 字）";
+  if (f === "reason") return withdrawing ? "请填写撤回原因（1–500 字）" : "请填写冲正原因（1–500 字）";
   if (f === "contract_id" && err.code === "illegal_transition") return "合同尚未签署完成，不能登记";
   if (err.status === 403) return "您没有登记履约事实或收款的权限";
   return null;
 }
 /** The API's refusal, worded in Chinese for the field it names (the page's own words). */
-async function worded(call, event) {
+async function worded(call, event, withdrawing = false) {
   try {
     return await call();
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    const text = chinese(err, event);
+    const text = chinese(err, event, withdrawing);
     if (text) err.problem = { ...err.problem, code: "obligation_refused", detail: text };
     throw err;
   }
@@ -118,6 +123,26 @@ function contractCard(c) {
     submit: (data, key) => worded(() => api("POST", `/contracts/${c.contract_id}/obligations/events`, { json: { event: data.event, on: data.on }, idempotencyKey: key }), data.event),
     onDone: load,
   });
+
+  // the latest fact, recorded by mistake, taken back (a deemed acceptance is the contract's rule)
+  const latest = c.stage === "accepted" && c.acceptance_deemed ? null : LATEST[c.stage];
+  let withdraw = "";
+  if (latest) {
+    withdraw = el("form", { class: "withdraw-form", novalidate: true, "data-contract": c.contract_id },
+      el("h3", { text: "撤回履约事实" }),
+      el("p", { class: "small muted", text: `最近登记的“${EVENT[latest]}”如有误可撤回：它履行的事项恢复待履行，据它确定的到期日恢复待定，已收款项不变；原记录留在审计日志中，之后按正确日期重新登记。` }),
+      el("input", { type: "hidden", name: "event", value: latest }),
+      el("div", { class: "field" }, el("label", { text: "撤回原因" }), el("input", { type: "text", name: "reason", required: true, maxlength: 500, placeholder: "如 交付日期录入错误" })),
+      el("p", { class: "form-error", hidden: true }),
+      el("button", { type: "submit", class: "btn secondary", text: `撤回“${EVENT[latest]}”` }));
+    bindForm(withdraw, {
+      busyText: "正在撤回…",
+      submit: (data, key) => worded(() => api("POST", `/contracts/${c.contract_id}/obligations/events/withdrawal`, {
+        json: { event: data.event, reason: data.reason }, idempotencyKey: key,
+      }), data.event, true),
+      onDone: load,
+    });
+  }
 
   const unpaid = c.obligations.filter((o) => o.kind === "payment" && o.state !== "met");
   const pay = el("form", { class: "pay-form", novalidate: true, "data-contract": c.contract_id },
@@ -183,6 +208,7 @@ function contractCard(c) {
     c.acceptance_explanation ? el("p", { class: "small", text: c.acceptance_explanation }) : "",
     el("p", { class: "small", text: `应付合计 ${yuan(c.total_due)}，已付 ${yuan(c.total_paid)}，逾期未付 ${yuan(c.total_overdue)}，违约金 ${yuan(c.total_penalty)}${c.penalty_note ? `（${c.penalty_note}）` : ""}` }),
     el("div", { class: "grid-fields two" }, fact, pay),
+    withdraw,
     ledger);
 }
 
