@@ -325,6 +325,8 @@ def test_every_command_is_listed_with_a_one_line_summary() -> None:
         assert "\n" not in summary, path
         own = (command.help or "").split("\n\n")[0]
         assert summary == " ".join(own.split()), path
+        # the help is read in a terminal: no reStructuredText literals (``x``) left in it
+        assert "``" not in (command.help or ""), path
     # as shown: in the commands panel every line of a summary but its last is full (the
     # next word would not have fitted), as rich wraps one text
     for args in ([], ["cert"], ["seal"], ["sign"], ["ca"], ["jobs"]):

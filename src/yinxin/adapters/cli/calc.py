@@ -43,7 +43,7 @@ def _line(result: dict, key: str = "explanation") -> None:
 # --- money ----------------------------------------------------------------------------------
 @calc_app.command("capitals")
 def capitals_cmd(amount: str, as_json: bool = JSON) -> None:
-    """The amount in 人民币大写: ``yinxin calc capitals 1740000`` → 壹佰柒拾肆万元整."""
+    """The amount in 人民币大写: `yinxin calc capitals 1740000` → 壹佰柒拾肆万元整."""
 
     def go() -> dict:
         from yinxin.contracts.money import capitals, format_amount, parse_amount

@@ -209,7 +209,7 @@ def contract_revise(
     actor: str = ACTOR,
     p: Platform = HOME,
 ) -> object:
-    """Change a draft's values (``--set`` changes single blanks of the current values)."""
+    """Change a draft's values (`--set` changes single blanks of the current values)."""
     current = p.contracts.get(contract_id).values
     return p.contracts.revise(
         contract_id, _values(values, set_, current, attach), title=title, actor=actor

@@ -332,7 +332,7 @@ def inspect(
 
 @desk_app.command("sweep")
 def sweep(home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """Flag breaches now (what the ``desk.breaches`` job does) and mark signed records."""
+    """Flag breaches now (what the `desk.breaches` job does) and mark signed records."""
     run(
         as_json,
         lambda: platform(home).desk.flag_breaches(),

@@ -136,7 +136,7 @@ def flow_create(
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Create a draft flow (nothing is sent until ``flow start``)."""
+    """Create a draft flow (nothing is sent until `flow start`)."""
 
     def go():
         docs = [(p.name, read_input(p, f"documents[{i}]")) for i, p in enumerate(doc)]
