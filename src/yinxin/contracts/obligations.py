@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -686,6 +687,21 @@ class Obligations:
         return due, d.explanation
 
     # === events ===================================================================================
+    @contextmanager
+    def _performance(
+        self, contract_id: int
+    ) -> Iterator[tuple[Session, ContractTracking, Contract, dt.datetime, dt.date]]:
+        """Where a fact is recorded or withdrawn: one transaction with the contract's tracking
+        (made if the job has not yet) locked, and an acceptance deemed by today settled first,
+        so the stage the caller checks is the one the contract is at."""
+        contract = self._signed(contract_id)
+        now, today = self.clock.now(), self.today()
+        with self.db.transaction() as s:
+            self._tracked_in(s, contract, now)
+            t, c = self._tracking(s, contract_id, lock=True)
+            self._settle_deemed(s, t, c, today, now)
+            yield s, t, c, now, today
+
     def record(
         self,
         contract_id: int,
@@ -698,19 +714,10 @@ class Obligations:
         ``went_live`` on the day ``on`` (not before the contract took effect nor the fact
         before it, not after today). The stage moves, due dates follow, and the audit event
         is written, in one transaction."""
-        if event not in {e.value for e in EventKind}:
-            raise ValidationError(
-                f"event is one of {', '.join(e.value for e in EventKind)}", field="event"
-            )
+        _check_event(event)
         day = parse_date(on, field="on")
         actor = _actor(actor)
-        contract = self._signed(contract_id)
-        now = self.clock.now()
-        today = self.today()
-        with self.db.transaction() as s:
-            self._tracked_in(s, contract, now)
-            t, c = self._tracking(s, contract_id, lock=True)
-            self._settle_deemed(s, t, c, today, now)
+        with self._performance(contract_id) as (s, t, c, now, today):
             STAGES.check(event, t.stage, None, c.number)
             if day > today:
                 raise ValidationError(f"{day} is after today ({today})", field="on")
@@ -819,22 +826,10 @@ class Obligations:
         its money. Then record it again with the right day (:meth:`record`). An acceptance
         deemed by silence (002 §4.2) follows from the contract, not from a record: refused. The
         audit chain keeps the fact and its withdrawal, with who, when and why."""
-        if event not in {e.value for e in EventKind}:
-            raise ValidationError(
-                f"event is one of {', '.join(e.value for e in EventKind)}", field="event"
-            )
-        why = " ".join(str(reason or "").split())
-        if not why or len(why) > 500:
-            raise ValidationError("give the reason (1–500 characters)", field="reason")
-        refuse_hidden(why, "reason")
+        _check_event(event)
+        why = _reason(reason)
         actor = _actor(actor)
-        contract = self._signed(contract_id)
-        now = self.clock.now()
-        today = self.today()
-        with self.db.transaction() as s:
-            self._tracked_in(s, contract, now)
-            t, c = self._tracking(s, contract_id, lock=True)
-            self._settle_deemed(s, t, c, today, now)
+        with self._performance(contract_id) as (s, t, c, now, _today):
             latest = LATEST_FACT.get(Stage(t.stage))
             if t.stage == _S.ACCEPTED and t.acceptance_deemed:
                 raise IllegalTransition(
@@ -1054,10 +1049,7 @@ class Obligations:
         payment with :meth:`pay`. A payment already reversed is refused."""
         if isinstance(payment_id, bool) or not isinstance(payment_id, int):
             raise ValidationError("a payment id is a number", field="payment_id")
-        why = " ".join(str(reason or "").split())
-        if not why or len(why) > 500:
-            raise ValidationError("give the reason (1–500 characters)", field="reason")
-        refuse_hidden(why, "reason")
+        why = _reason(reason)
         actor = _actor(actor)
         self._signed(contract_id)
         now = self.clock.now()
@@ -1576,6 +1568,21 @@ def _owner_name(s: Session, subscriber_id: int) -> str:
 
     sub = s.get(Subscriber, subscriber_id)
     return sub.name if sub is not None else "贵单位"
+
+
+def _check_event(event: str) -> None:
+    if event not in {e.value for e in EventKind}:
+        raise ValidationError(
+            f"event is one of {', '.join(e.value for e in EventKind)}", field="event"
+        )
+
+
+def _reason(reason: str) -> str:
+    """Why a payment is reversed or a fact withdrawn: 1–500 characters, no hidden ones."""
+    why = " ".join(str(reason or "").split())
+    if not why or len(why) > 500:
+        raise ValidationError("give the reason (1–500 characters)", field="reason")
+    return refuse_hidden(why, "reason")
 
 
 def _actor(actor: str) -> str:
