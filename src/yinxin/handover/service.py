@@ -125,6 +125,15 @@ class ExportReport(HandoverCounts):
 
 
 @dataclass(frozen=True)
+class CheckedExport:
+    """An export directory whose manifest and files :meth:`Handover.check_export` accepted."""
+
+    directory: Path
+    manifest: dict
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
 class ImportReport(HandoverCounts):
     audit_ok: bool
     audit_events: int
@@ -478,12 +487,15 @@ class Handover:
         manifest_sha256: str | None = None,
         progress: Progress = _no_progress,
         verify: bool = True,
+        checked: CheckedExport | None = None,
     ) -> ImportReport:
         """Load an export into this (empty) instance; see the module docstring for the order
-        of checks. Every refusal is raised before a row or file is written."""
+        of checks. Every refusal is raised before a row or file is written. ``checked``: what
+        :meth:`check_export` answered for this directory just before (not checked again)."""
         directory = Path(directory)
-        manifest, msha = self._read_manifest(directory, manifest_sha256)
-        self._check_files(directory, manifest, progress)
+        if checked is None or checked.directory != directory:
+            checked = self.check_export(directory, manifest_sha256, progress)
+        manifest, msha = checked.manifest, checked.manifest_sha256
         created: list[tuple[FileStore, str]] = []
         try:
             with self.db.engine.connect() as conn, conn.begin():
@@ -539,6 +551,18 @@ class Handover:
         )
 
     # --- import: checks before anything is written ----------------------------------------
+    @classmethod
+    def check_export(
+        cls, directory: Path, manifest_sha256: str | None = None, progress: Progress = _no_progress
+    ) -> CheckedExport:
+        """The export's manifest read and every file checked against it, needing no instance:
+        ``yinxin import`` runs it before it opens (and so creates) the receiving data directory,
+        so a refused export leaves no empty database behind."""
+        directory = Path(directory)
+        manifest, msha = cls._read_manifest(directory, manifest_sha256)
+        cls._check_files(directory, manifest, progress)
+        return CheckedExport(directory, manifest, msha)
+
     @staticmethod
     def _read_manifest(directory: Path, expected: str | None) -> tuple[dict, str]:
         path = directory / MANIFEST

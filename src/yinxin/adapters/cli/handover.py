@@ -102,12 +102,17 @@ def import_cmd(
     failed: list[bool] = []
 
     def go():
+        from yinxin.handover.service import Handover
+
         with _progress(as_json) as tick:
+            # the export first: a refused one must not leave a new, empty data directory
+            checked = Handover.check_export(directory, manifest_sha256, tick)
             report = platform(home).handover.import_(
                 directory,
                 manifest_sha256=manifest_sha256,
                 progress=tick,
                 verify=not no_verify,
+                checked=checked,
             )
         failed.append(not report.ok)
         return report
