@@ -147,6 +147,8 @@ class ObligationState(StrEnum):
 
 _O = ObligationState
 _PP = _O.PARTLY_PAID
+# what a fact that meets an obligation appends to its explanation (and a withdrawal removes)
+_MET_BY = {"acceptance": "签署验收合格报告", "delivery": "交付并提交验收申请"}
 _UNMET = {_O.PENDING, _O.OPEN, _O.PARTLY_PAID}
 _PAID = {_O.PARTLY_PAID, _O.MET}  # what a payment can have made an obligation
 OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
@@ -773,7 +775,7 @@ class Obligations:
             if o.state in (_O.PENDING, _O.OPEN):
                 o.state = OBLIGATION_LIFECYCLE.check("meet", o.state, None, str(o.id)).to_state
                 o.met_on, o.updated_at = day, now
-                done = "签署验收合格报告" if kind == "acceptance" else "交付并提交验收申请"
+                done = _MET_BY[kind]
                 o.due_explanation = f"{o.due_explanation}；{day.isoformat()} {done}"
                 met.append(o.id)
         return met
@@ -892,7 +894,7 @@ class Obligations:
         self, s: Session, t: ContractTracking, kind: str, day: dt.date | None, now: dt.datetime
     ) -> list[int]:
         """The obligations of ``kind`` that the withdrawn fact met (``_meet``) are open again."""
-        done = "签署验收合格报告" if kind == "acceptance" else "交付并提交验收申请"
+        done = _MET_BY[kind]
         reopened = []
         for o in s.scalars(
             select(Obligation).where(
