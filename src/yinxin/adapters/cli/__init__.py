@@ -27,6 +27,7 @@ from yinxin.adapters.cli.common import (
     ACTOR,
     APPLICANT,
     HOME,
+    ID_TYPE,
     JSON,
     OPERATOR,
     PIN_STDIN,
@@ -47,7 +48,6 @@ from yinxin.adapters.cli.common import (
     track_platforms,
 )
 from yinxin.errors import ValidationError, YinxinError
-from yinxin.identity import ID_TYPES
 
 if TYPE_CHECKING:
     from yinxin.registry.views import AuthorityInit, CertificateView
@@ -131,7 +131,7 @@ def add_person(
     name: str = typer.Option(..., help="Legal name, as on the ID document."),
     id_number: str = typer.Option(..., help="ID document number (checked for its type)."),
     phone: str = typer.Option(..., help="Mobile number (11 digits) for one-time codes."),
-    id_type: str = typer.Option("id_card", help=f"One of: {', '.join(ID_TYPES)}."),
+    id_type: str = ID_TYPE,
     email: str | None = typer.Option(None, help="For notices (optional)."),
     p: Platform = HOME,
     actor: str = ACTOR,

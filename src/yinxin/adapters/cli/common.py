@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.text import Text
 
 from yinxin.errors import ValidationError, YinxinError
+from yinxin.identity import ID_TYPES
 
 if TYPE_CHECKING:
     from yinxin.app import Platform
@@ -47,6 +48,8 @@ HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (
 ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
 # Options more than one group takes, declared once so their help reads the same everywhere.
 OPERATOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
+# the kinds of identity document, for a person subscriber and a seal's holder alike
+ID_TYPE = typer.Option("id_card", help=f"One of: {', '.join(ID_TYPES)}.")
 APPLICANT = typer.Option("applicant", "--actor", help="Who applies (recorded in the audit trail).")
 SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
 PDF_OUT = typer.Option(..., "--out", help="Where the PDF is written.")

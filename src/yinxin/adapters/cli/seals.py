@@ -19,6 +19,7 @@ from yinxin.adapters.cli.common import (
     ACTOR,
     APPLICANT,
     HOME,
+    ID_TYPE,
     JSON,
     PIN_STDIN,
     SEAL_PIN,
@@ -104,10 +105,6 @@ def _with_options(base: Callable[..., Any], doc: str, fixed: dict, required: dic
 # --- application form -----------------------------------------------------------------------------
 PROJECT = typer.Option(..., help="运用项目, e.g. 百城e采平台项目.")
 HOLDER = typer.Option(..., "--holder", help="印章使用人姓名 (personal: the certificate holder).")
-ID_TYPE = typer.Option(
-    "id_card",
-    help="id_card, passport, hk_macao_permit, taiwan_permit, foreign_permanent_residence.",
-)
 ID_NUMBER = typer.Option(..., help="证件号码 (checked, e.g. GB 11643 check digit).")
 DECLARATION = typer.Option(
     False,
