@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from importlib import resources
 from pathlib import Path
 
 from cryptography import x509
@@ -21,9 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from yinxin.app import build_platform
+from yinxin.app import Platform, build_platform
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
-from yinxin.registry.views import SubscriberView
+from yinxin.registry.views import OrganizationView, SubscriberView
 from yinxin.seals.view import SealView
 from yinxin.settings import Settings
 
@@ -254,7 +253,7 @@ def _read_code(home: Path, phone: str) -> str:
 
 
 def _seals_and_signing(
-    p, home: Path, say: _Say, person: SubscriberView, org: SubscriberView, issued: dict
+    p, home: Path, say: _Say, person: SubscriberView, org: OrganizationView, issued: dict
 ) -> dict:
     from yinxin.pdf.report import render_report_pdf
     from yinxin.pdf.sign import Placement
@@ -297,9 +296,13 @@ def _seals_and_signing(
     out["seals"] = [s.es_id for s in (org_seal, contract_seal, personal_seal)]
 
     say("[bold]6. Signing the contract[/] (seal PIN + one-time code, PAdES B-LT with timestamp)")
-    doc = (resources.files("yinxin") / "assets" / "demo-contract.pdf").read_bytes()
+    doc = sample_contract(p, org, person)
     demo_dir = home / "demo"
     (demo_dir / "contract.pdf").write_bytes(doc)
+    say(
+        "   技术服务合同 filled in from the tech-service template and typeset → "
+        f"{escape(str(demo_dir / 'contract.pdf'))}"
+    )
     for role, signer, seal, pin, phone, lock in (
         ("甲方", member, contract_seal, ORG_SEAL_PIN, "13700137000", False),
         ("乙方", person, personal_seal, PERSON_SEAL_PIN, "13800138000", True),
@@ -348,6 +351,30 @@ def _seals_and_signing(
     )
     out["verification_valid"] = report.valid
     return out
+
+
+def sample_contract(p: Platform, org: OrganizationView, person: SubscriberView) -> bytes:
+    """The contract the two parties sign: the platform's own 技术服务合同 template (seed 000
+    篇一) filled in for them and typeset by the contract renderer — what a drafted contract
+    looks like, CJK line breaking (避头尾), signature blocks and all — rather than a canned
+    file. Dated today in China and numbered ``DEMO-…``: it is not entered in the contract
+    register (``yinxin contract`` drafts and sends real ones through sign flows)."""
+    from yinxin.contracts.render import render_contract
+    from yinxin.contracts.service import CHINA
+    from yinxin.contracts.templates import get_template
+
+    t = get_template("tech-service")
+    today = p.clock.now().astimezone(CHINA)
+    values = {
+        **t.example_values(),
+        "client_name": org.name,
+        "client_uscc": org.uscc,
+        "client_representative": org.legal_representative,
+        "provider_name": person.name,
+        "date_signed": today.date().isoformat(),
+    }
+    number = f"DEMO-{today:%Y%m%d}-{person.id:04d}"
+    return render_contract(t, t.fill(values), number=number, title=t.title, attachments={})
 
 
 def sample_member_id() -> str:

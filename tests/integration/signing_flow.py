@@ -380,8 +380,8 @@ def nss_trusting(directory: Path, root: x509.Certificate) -> Path:
     return directory
 
 
-def pdfsig(path: Path, nss: Path | None = None) -> list[str]:
-    """pdfsig's text, one block per signature."""
-    cmd = ["pdfsig", *(["-nssdir", f"sql:{nss}"] if nss else []), str(path)]
+def pdfsig(path: Path, nss: Path | None = None, *options: str) -> list[str]:
+    """pdfsig's text, one block per signature (``options`` such as ``-no-ocsp`` go first)."""
+    cmd = ["pdfsig", *options, *(["-nssdir", f"sql:{nss}"] if nss else []), str(path)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
     return out.split("Signature #")[1:]

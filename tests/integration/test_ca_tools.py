@@ -5,6 +5,7 @@ RSA-3072 authorities; the CA inside a SoftHSM2 token; and the ``yinxin demo`` ma
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -14,19 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from tests.clock import START
 from tests.conftest import PASSPHRASE
+from tests.integration.signing_flow import need, pdfsig
 from tests.integration.test_ca_lifecycle import PIN, enrol, issue, make_csr, new_key, spki
 from tests.softhsm import softhsm_token_in
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
+from yinxin.contracts.render import NO_START
 from yinxin.pki.pkcs11_store import Pkcs11Key
 from yinxin.registry.ca import KEY_LABELS
 from yinxin.settings import Settings
@@ -316,11 +324,64 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _check_demo_contract(out: Path) -> None:
+    """The contract the demo signs is the platform's 技术服务合同 template typeset by the
+    contract renderer (not a canned file: one of those began a line with "，"), filled in for
+    the demo's parties; the signed file is that contract plus two incremental signatures.
+    Poppler's pdfsig checks their integrity and pyHanko's validator, offline and refusing any
+    signature whose revocation data is missing, their trust against the root the demo
+    published (pdfsig's own trust check wants the demo's OCSP address, where no server runs
+    here, and with ``-no-ocsp`` NSS gives up on the chain)."""
+    need("pdfsig", "certutil", "pdftotext")
+    contract = (out / "contract.pdf").read_bytes()
+    signed = (out / "contract-signed.pdf").read_bytes()
+    assert signed.startswith(contract) and len(signed) > len(contract)
+    text = subprocess.run(
+        ["pdftotext", str(out / "contract.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for words in (
+        "技术服务合同",
+        "委托方（甲方）：北京印信示范科技有限公司",
+        "服务方（乙方）：张三",
+    ):
+        assert words in text.replace(" ", ""), words
+    assert "依据《中华人民共和国民法典》" in text and "合同编号 DEMO-" in text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert not [line for line in lines if line[0] in NO_START]  # 避头尾
+    blocks = pdfsig(out / "contract-signed.pdf")
+    assert len(blocks) == 2 and all("Signature is Valid." in b for b in blocks), blocks
+    root = a_x509.Certificate.load(
+        x509.load_pem_x509_certificate((out.parent / "ca" / "root.pem").read_bytes()).public_bytes(
+            serialization.Encoding.DER
+        )
+    )
+    reader = PdfFileReader(io.BytesIO(signed))
+    dss = DocumentSecurityStore.read_dss(reader)
+    for emb in reader.embedded_signatures:
+        st = validate_pdf_signature(
+            emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+        )
+        assert st.bottom_line and st.timestamp_validity.trusted, st.pretty_print_details()
+        kw = {
+            "trust_roots": [root],
+            "allow_fetching": False,
+            "revocation_mode": "hard-fail",
+            "moment": st.timestamp_validity.timestamp,
+        }
+        lt = validate_pdf_signature(
+            emb, dss.as_validation_context(kw), dss.as_validation_context(kw)
+        )
+        assert lt.bottom_line and lt.revocation_details is None, lt.pretty_print_details()
+    report = json.loads((out / "verification-report.json").read_text("utf-8"))
+    assert report["valid"] is True
+
+
 def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     first = _run(home, "demo", "--home", str(home))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Demo finished" in first.stdout
+    _check_demo_contract(home / "demo")
     listed = _run(home, "cert", "list", "--json", "--home", str(home))
     assert listed.returncode == 0, listed.stderr
     certs = json.loads(listed.stdout)
