@@ -88,6 +88,31 @@ def test_public_pages_in_chinese_with_the_fee_table(site: Site, page, phone):
     shot(mobile, "services-phone")
 
 
+def test_an_address_that_is_no_page_says_so_in_chinese(site: Site, page):
+    """A mistyped or cut-off link opened in a browser: a Chinese page with status 404 and the
+    way home, the address shown as text (never as markup); clients that do not ask for HTML,
+    and anything under /api/, still get the API's problem+json."""
+    response = page.goto(site.url("/my/certificat<b>x</b>"))
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "页面不存在"
+    assert "/my/certificat<b>x</b>" in page.locator("#not-found code").inner_text()
+    assert page.locator("#not-found b").count() == 0
+    assert "印信电子认证服务平台" in page.locator("header").inner_text()
+    shot(page, "not-found")
+    page.locator("#not-found a", has_text="首页").click()
+    page.wait_for_url(site.url("/"))
+    with httpx.Client(base_url=site.base) as c:
+        for path, accept in (("/nope", "*/*"), ("/api/v1/nope", "text/html")):
+            r = c.get(path, headers={"Accept": accept})
+            assert r.status_code == 404, path
+            assert r.headers["content-type"].startswith("application/problem+json"), path
+            assert r.json()["code"] == "not_found"
+        r = c.post("/nope", headers={"Accept": "text/html"})
+        assert r.status_code in (404, 405) and r.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+
+
 def test_pages_render_fast_and_use_no_outside_assets(site: Site):
     """Each page's server time (the Server-Timing of the render, and the wall time of the whole
     answer on this machine) is far below 200 ms; every asset is served by the platform."""

@@ -94,6 +94,10 @@ PAGES: list[Page] = [
 ]
 
 
+# the page of an address that matches none of the above (never routed itself)
+NOT_FOUND = Page("/404", "not_found.html", "页面不存在")
+
+
 def add_page(page: Page) -> None:
     """Register a page (before ``mount_web``); a path given twice replaces the first."""
     PAGES[:] = [p for p in PAGES if p.path != page.path] + [page]
@@ -161,6 +165,36 @@ def mount_web(app: FastAPI, platform: Platform) -> None:
     def favicon() -> RedirectResponse:
         return RedirectResponse(f"/static/favicon.svg?v={version}", status_code=301)
 
+    _not_found_page(app, env.get_template(NOT_FOUND.template), common)
+
+
+def _not_found_page(app: FastAPI, template, common: dict) -> None:
+    """A person whose browser opens an address that is no page (a mistyped or cut-off link)
+    gets a Chinese page saying so, with the way back, and status 404 — not the API's
+    ``application/problem+json``, which is what every other client still gets (``/api/…``,
+    status protocols, scripts: anything that does not ask for HTML)."""
+    from starlette.exceptions import HTTPException
+
+    api_handler = app.exception_handlers[HTTPException]
+
+    async def handler(request: Request, exc: HTTPException):
+        if exc.status_code == 404 and _browser_navigation(request):
+            started = time.perf_counter()
+            html = template.render(**common, page=NOT_FOUND, path=request.url.path)
+            return HTMLResponse(html, status_code=404, headers=_headers(started))
+        return await api_handler(request, exc)
+
+    app.add_exception_handler(HTTPException, handler)
+
+
+def _browser_navigation(request: Request) -> bool:
+    """A browser opening a page: GET or HEAD, asking for HTML, outside the API."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith("/api/")
+    )
+
 
 def _renderer(page: Page, template, common: dict):
     """The route of one page: its shell, rendered with the shared context."""
@@ -168,19 +202,21 @@ def _renderer(page: Page, template, common: dict):
     def render(request: Request) -> HTMLResponse:
         started = time.perf_counter()
         html = template.render(**common, page=page, path=request.url.path)
-        took = (time.perf_counter() - started) * 1000
-        return HTMLResponse(
-            html,
-            headers={
-                "Cache-Control": "no-cache",
-                "Server-Timing": f"render;dur={took:.2f}",
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "same-origin",
-                "Content-Security-Policy": CSP,
-            },
-        )
+        return HTMLResponse(html, headers=_headers(started))
 
     return render
+
+
+def _headers(started: float) -> dict[str, str]:
+    """A page's headers: never cached stale, the render's time, this server's scripts only."""
+    took = (time.perf_counter() - started) * 1000
+    return {
+        "Cache-Control": "no-cache",
+        "Server-Timing": f"render;dur={took:.2f}",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": CSP,
+    }
 
 
 # scripts and styles from this server only: a page cannot be made to load code from elsewhere
