@@ -113,6 +113,42 @@ def test_an_address_that_is_no_page_says_so_in_chinese(site: Site, page):
         )
 
 
+def test_the_api_documentation_works_offline(site: Site, page):
+    """/api/v1/docs (linked from every page's footer) draws every operation of the OpenAPI
+    document with nothing fetched from another origin: FastAPI's default page took Swagger UI
+    from a CDN and stayed blank on a closed network."""
+    elsewhere: list[str] = []
+
+    def only_here(route):
+        if route.request.url.startswith(site.base):
+            return route.continue_()
+        elsewhere.append(route.request.url)
+        return route.abort()
+
+    page.route("**/*", only_here)
+    page.goto(site.url("/api/v1/docs"))
+    page.locator(".opblock").first.wait_for(timeout=30_000)
+    assert "Yinxin API" in page.locator(".info .title").inner_text()
+    shot(page, "api-docs")
+    spec = httpx.get(site.url("/api/v1/openapi.json")).json()
+    expected = {
+        # Swagger UI's element ids: spaces become "_", a "/" is escaped (CSS.escape)
+        f"operations-{tag.replace(' ', '_').replace('/', chr(92) + '/')}-{op['operationId']}"
+        for item in spec["paths"].values()
+        for op in item.values()
+        for tag in op.get("tags", ["default"])
+    }
+    drawn: set[str] = set()  # Swagger UI draws a long list as it scrolls into view
+    for _ in range(1000):
+        drawn |= set(page.evaluate("[...document.querySelectorAll('.opblock')].map(e => e.id)"))
+        if page.evaluate("innerHeight + scrollY >= document.body.scrollHeight - 2"):
+            break
+        page.evaluate("scrollBy(0, innerHeight / 2)")
+        page.wait_for_timeout(50)
+    assert drawn == expected, (len(drawn), len(expected), sorted(expected - drawn)[:5])
+    assert elsewhere == []
+
+
 def test_pages_render_fast_and_use_no_outside_assets(site: Site):
     """Each page's server time (the Server-Timing of the render, and the wall time of the whole
     answer on this machine) is far below 200 ms; every asset is served by the platform."""

@@ -88,7 +88,7 @@ def build_api(platform: Platform, *, lifespan=None) -> FastAPI:
         "plus `X-CSRF-Token` on unsafe methods; `/public/…` needs neither. Refusals are "
         "`application/problem+json`.",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # the web adapter serves it with its own copy of Swagger UI
         redoc_url=None,
         lifespan=lifespan,
     )
