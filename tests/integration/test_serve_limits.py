@@ -369,3 +369,27 @@ def test_limits_reach_worker_processes(env: Env) -> None:
         with contextlib.closing(s):
             s.sendall(post_ocsp(env.request, close=True))
             assert_good_ocsp(*status_and_body(read_response(s, 10)))
+
+
+def test_an_address_that_cannot_be_had_is_refused_before_serving(env: Env) -> None:
+    """A port another process holds, a host that is no address, an address this machine does
+    not have, a port out of range: one line naming the option and the exit code of its kind,
+    never a traceback, and never "Serving on" first (it used to print that, then a traceback
+    from bind())."""
+    cases = [
+        (
+            ["--port", str(env.server.port)],
+            7,
+            f"error [port]: cannot listen on 127.0.0.1:{env.server.port}: Address already in use",
+        ),
+        (["--host", "999.1.1.1", "--port", "0"], 2, "error [host]: '999.1.1.1' is neither"),
+        (["--host", "192.0.2.1", "--port", "0"], 7, "error [host]: cannot listen on 192.0.2.1:0"),
+        (["--port", "65536"], 2, "65536 is not in the range 0<=x<=65535"),
+        (["--workers", "0"], 2, "0 is not in the range x>=1"),
+    ]
+    for args, code, said in cases:
+        done = yinxin_cli(["serve", *args], env.home, check=False, timeout=60)
+        out = done.stdout + done.stderr
+        assert done.returncode == code, (args, out)
+        assert said in out and "Traceback" not in out and "Serving on" not in out, (args, out)
+    assert env.server.alive()

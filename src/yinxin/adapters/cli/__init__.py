@@ -45,6 +45,7 @@ from yinxin.adapters.cli.common import (
     run,
     say,
     secret_help,
+    show_error,
     track_platforms,
 )
 from yinxin.errors import ValidationError, YinxinError
@@ -559,9 +560,9 @@ def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
-    port: int = typer.Option(8000, help="TCP port."),
+    port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0: any free one)."),
     home: Path | None = HOME,
-    workers: int = typer.Option(1, help="Worker processes (each loads the keys)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (each loads the keys)."),
     header_timeout: float = typer.Option(
         5.0,
         min=0.1,
@@ -592,7 +593,7 @@ def serve(
     Slow or half-sent requests are cut off (header and body timeouts) and each worker serves a
     bounded number of connections, so slow clients cannot hold the responder. It also runs the
     time-driven jobs (expiry, outbox, CRLs, notices; docs/jobs.md) unless --no-jobs."""
-    from yinxin.adapters.http.server import Limits, create_app, serve_http
+    from yinxin.adapters.http.server import Limits, create_app, listening_socket, serve_http
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
@@ -607,8 +608,9 @@ def serve(
         app_ = create_app(p, jobs=not no_jobs)
         # load the signing keys now, so a wrong passphrase fails at start, not on first request
         p.ca.key("ocsp")
+        sock = listening_socket(host, port)  # a port in use fails here, before "Serving on"
     except YinxinError as e:
-        say("[bold red]error[/]: {}", e.message, err=True)
+        show_error(e, as_json=False)
         raise typer.Exit(e.exit_code) from None
     limits = Limits(
         header_timeout=header_timeout,
@@ -616,6 +618,7 @@ def serve(
         keep_alive_timeout=keep_alive_timeout,
         max_connections=max_connections,
     )
+    port = sock.getsockname()[1]
     err_console.print(
         f"Serving on http://{'[' + host + ']' if ':' in host else host}:{port}"
         f" ({workers} worker{'s' if workers > 1 else ''})"
@@ -634,9 +637,10 @@ def serve(
             workers=workers,
             limits=limits,
             json_logs=json_logs,
+            sock=sock,
         )
     else:
-        serve_http(app_, host=host, port=port, limits=limits, json_logs=json_logs)
+        serve_http(app_, host=host, port=port, limits=limits, json_logs=json_logs, sock=sock)
 
 
 # The groups and commands the other command modules hold, in the order `yinxin --help` lists

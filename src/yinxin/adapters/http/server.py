@@ -43,7 +43,7 @@ from yinxin import __version__
 from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.app import Platform, build_platform
-from yinxin.errors import YinxinError
+from yinxin.errors import ConfigurationError, ValidationError, YinxinError
 from yinxin.registry.ca import ROLES, SIDE_HIERARCHIES, is_ca_role, split_role
 
 log = logging.getLogger(__name__)
@@ -495,13 +495,41 @@ class ServeConfig(uvicorn.Config):
 def listening_socket(host: str, port: int) -> socket.socket:
     """The listening socket, made by us in every mode: with IPPROTO_TCP (uvicorn's own
     multi-worker socket loses TCP_NODELAY, and every keep-alive answer then waits ~40 ms for
-    Nagle and the delayed ACK), and so that ``_Listener`` is the one accepting."""
+    Nagle and the delayed ACK), and so that ``_Listener`` is the one accepting.
+
+    An address that cannot be had is refused before anything is served, naming what to change:
+    a host that is no address or name (``host``, invalid input), one this machine does not
+    have, a port another process holds or one below 1024 without the privilege
+    (configuration)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except socket.gaierror as e:
+        sock.close()
+        raise ValidationError(
+            f"{host!r} is neither an IP address nor a name this machine resolves ({e.strerror})",
+            field="host",
+        ) from None
+    except OSError as e:
+        sock.close()
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ConfigurationError(
+            f"cannot listen on {where}: {e.strerror or e}{_BIND_HINTS.get(e.errno, '')}",
+            field="host" if e.errno == errno.EADDRNOTAVAIL else "port",
+        ) from None
     sock.set_inheritable(True)
     return sock
+
+
+_BIND_HINTS = {
+    errno.EADDRINUSE: " — another process (another yinxin serve?) holds it; stop it or choose "
+    "another --port",
+    errno.EACCES: " — ports below 1024 need privileges; choose --port 1024 or above, or let a "
+    "reverse proxy listen there",
+    errno.EADDRNOTAVAIL: " — this machine has no such address; use 127.0.0.1, :: or 0.0.0.0",
+}
 
 
 def _ensure_descriptors(limits: Limits) -> Limits:
@@ -532,12 +560,14 @@ def serve_http(
     workers: int = 1,
     limits: Limits | None = None,
     json_logs: bool = False,
+    sock: socket.socket | None = None,
 ) -> None:
     """Run ``app`` (an ASGI app, or with ``workers`` > 1 the import string of a factory that
     each worker calls) on ``host``:``port`` until SIGINT/SIGTERM. ``json_logs``: uvicorn
-    leaves logging alone (``json_logging`` has set it up)."""
+    leaves logging alone (``json_logging`` has set it up). ``sock``: the listening socket,
+    already bound (``listening_socket``), else it is made here."""
     limits = _ensure_descriptors(limits or Limits())
-    sock = listening_socket(host, port)
+    sock = sock or listening_socket(host, port)
     logs = {"log_config": None} if json_logs else {}
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
