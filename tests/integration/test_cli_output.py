@@ -73,6 +73,35 @@ def test_a_refusal_code_in_brackets_and_the_error_line_keep_their_text(platform:
     assert res.stderr.startswith("error [request"), res.stderr
 
 
+def test_a_verb_without_a_view_of_its_own_prints_text(platform: Platform) -> None:
+    """Verbs with no renderer printed pretty JSON to a person (subscriber show and list, cert
+    applications, seal records…). Now: a record as aligned ``field  value`` lines, a list one
+    record a line, an empty list said on standard error, a seal record's base64 (~100,000
+    characters) by its ends and length — and ``--json`` still the whole, parseable answer."""
+    p = platform
+    w = world(p)
+    seal = personal_seal(w)
+    res = invoke(p, "subscriber", "show", str(w.zhang.id))
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"id               {w.zhang.id}"
+    assert "name             张三" in lines and "email            -" in lines
+    assert all(re.match(r"^[a-z_]+ +\S", line) for line in lines), lines
+    res = invoke(p, "subscriber", "list")
+    rows = res.stdout.splitlines()
+    assert len(rows) == len(invoke(p, "subscriber", "list", "--json").stdout.split('"id"')) - 1
+    assert rows[0].startswith(f"#{w.zhang.id}  kind=person  name=张三  "), rows[0]
+    res = invoke(p, "seal", "records", seal.es_id)
+    assert res.exit_code == 0 and "{" not in res.stdout, res.stdout[:300]
+    (record,) = json.loads(invoke(p, "seal", "records", seal.es_id, "--json").stdout)
+    blob = record["seseal_b64"]
+    assert len(blob) > 1000
+    shown = f"seseal_b64={blob[:16]}…{blob[-8:]} ({len(blob)} characters; --json for all)"
+    assert shown in res.stdout and len(res.stdout) < 1000
+    res = invoke(p, "apikey", "list")
+    assert res.exit_code == 0 and res.stdout == "" and res.stderr == "(none)\n"
+
+
 def test_the_agreement_prints_byte_for_byte_what_an_acceptance_records(
     platform: Platform,
 ) -> None:

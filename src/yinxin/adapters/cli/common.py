@@ -112,17 +112,67 @@ def close_platforms() -> None:
 
 # --- output and errors ------------------------------------------------------------------------
 def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
-    """Print a service's result: ``render`` gets the typed result, JSON gets ``plain`` data."""
+    """Print a service's result: ``render`` gets the typed result, JSON gets ``plain`` data,
+    and a verb without a renderer prints :func:`as_text` of that data."""
     if render and not as_json:
         render(result)
         return
     from yinxin.results import plain
 
-    text = json.dumps(plain(result), ensure_ascii=False, indent=2 if as_json else None, default=str)
+    data = plain(result)
     if as_json:
-        sys.stdout.write(text + "\n")
-    else:
-        console.print_json(text)
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    lines = as_text(data)
+    if lines:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+    elif isinstance(data, list | dict):
+        err_console.print("(none)")
+
+
+def as_text(data: Any) -> list[str]:
+    """Plain data (``results.plain``) for a person to read, with no renderer of its own: a
+    record as aligned ``field  value`` lines, a list (or a page: ``items``, ``next_after``) one
+    record a line — ``#id`` first, then ``field=value`` for each field that has one —, nested
+    values as one-line JSON. Text exactly as stored (control characters shown as escapes,
+    nothing read as markup, nothing wrapped), except an encoded blob (a long value without a
+    space: base64 of a seal record, a certificate), shown by its ends and length; ``--json``
+    is the form for scripts, and has it all."""
+    if isinstance(data, dict) and set(data) == {"items", "next_after"}:
+        lines = [_one_line(item) for item in data["items"]]
+        if data["next_after"] is not None:
+            lines.append(f"more: --after {data['next_after']}")
+        return lines
+    if isinstance(data, list):
+        return [_one_line(item) for item in data]
+    if isinstance(data, dict):
+        width = max((len(k) for k in data), default=0)
+        return [f"{k:<{width}}  {_value(v)}" for k, v in data.items()]
+    return [] if data is None else [_value(data)]
+
+
+def _one_line(item: Any) -> str:
+    if not isinstance(item, dict):
+        return _value(item)
+    head = [f"#{item['id']}"] if "id" in item else []
+    rest = [f"{k}={_value(v)}" for k, v in item.items() if k != "id" and v not in (None, "", [])]
+    return "  ".join(head + rest)
+
+
+BLOB = 96  # a value this long with no space in it is an encoding, not words
+
+
+def _value(v: Any) -> str:
+    from yinxin.identity import shown
+
+    if v is None:
+        return "-"
+    if isinstance(v, dict | list):
+        return shown(json.dumps(v, ensure_ascii=False, default=str))
+    text = shown(str(v))
+    if len(text) > BLOB and not any(c.isspace() for c in text):
+        return f"{text[:16]}…{text[-8:]} ({len(text)} characters; --json for all)"
+    return text
 
 
 def extended(result: Any, **more: Any) -> Any:
