@@ -36,6 +36,9 @@ from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
 
 from tests.conftest import PASSPHRASE
 from yinxin.app import Platform
@@ -378,6 +381,26 @@ def nss_trusting(directory: Path, root: x509.Certificate) -> Path:
         capture_output=True,
     )
     return directory
+
+
+def valid_for_pyhanko_offline(emb, dss: DocumentSecurityStore, root) -> None:
+    """pyHanko's own verdict on one embedded signature, with fetching off: valid, intact and
+    trusted now, with a trusted timestamp; and long-term — at the time the timestamp proves,
+    revocation required (hard-fail) and nothing but what the file's DSS holds. ``root``: the
+    trust anchor as asn1crypto's certificate."""
+    st = validate_pdf_signature(emb, ValidationContext(trust_roots=[root], allow_fetching=False))
+    assert st.intact and st.valid and st.trusted and st.bottom_line, st.pretty_print_details()
+    assert st.timestamp_validity is not None and st.timestamp_validity.trusted
+    kw = {
+        "trust_roots": [root],
+        "allow_fetching": False,
+        "revocation_mode": "hard-fail",
+        "moment": st.timestamp_validity.timestamp,
+    }
+    lt = validate_pdf_signature(emb, dss.as_validation_context(kw), dss.as_validation_context(kw))
+    assert lt.bottom_line and lt.trusted and lt.revocation_details is None, (
+        lt.pretty_print_details()
+    )
 
 
 def pdfsig(path: Path, nss: Path | None = None, *options: str) -> list[str]:

@@ -18,9 +18,7 @@ import pytest
 from asn1crypto import x509 as a_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from tests.clock import START
@@ -36,6 +34,7 @@ from tests.integration.signing_flow import (
     pdfsig,
     read_code,
     request_code,
+    valid_for_pyhanko_offline,
 )
 from yinxin.clock import FrozenClock
 from yinxin.errors import Conflict, Forbidden, ValidationError, YinxinError
@@ -166,22 +165,7 @@ def test_every_document_validates_with_pyhanko_offline(signed):
         reader = PdfFileReader(io.BytesIO(doc.pdf))
         (emb,) = [e for e in reader.embedded_signatures if e.sig_object_type == "/Sig"]
         assert emb.field_name == doc.record.field_name
-        st = validate_pdf_signature(
-            emb, ValidationContext(trust_roots=[root], allow_fetching=False)
-        )
-        assert st.intact and st.valid and st.trusted and st.bottom_line, st.pretty_print_details()
-        assert st.timestamp_validity is not None and st.timestamp_validity.trusted
-        dss = DocumentSecurityStore.read_dss(reader)
-        kw = {
-            "trust_roots": [root],
-            "allow_fetching": False,
-            "revocation_mode": "hard-fail",
-            "moment": st.timestamp_validity.timestamp,
-        }
-        lt = validate_pdf_signature(
-            emb, dss.as_validation_context(kw), dss.as_validation_context(kw)
-        )
-        assert lt.bottom_line and lt.revocation_details is None, lt.pretty_print_details()
+        valid_for_pyhanko_offline(emb, DocumentSecurityStore.read_dss(reader), root)
 
 
 def test_every_document_is_valid_for_pdfsig(signed, tmp_path):

@@ -22,14 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from tests.clock import START
 from tests.conftest import PASSPHRASE
-from tests.integration.signing_flow import need, pdfsig
+from tests.integration.signing_flow import need, pdfsig, valid_for_pyhanko_offline
 from tests.integration.test_ca_lifecycle import PIN, enrol, issue, make_csr, new_key, spki
 from tests.softhsm import softhsm_token_in
 from yinxin.app import Platform
@@ -358,20 +356,7 @@ def _check_demo_contract(out: Path) -> None:
     reader = PdfFileReader(io.BytesIO(signed))
     dss = DocumentSecurityStore.read_dss(reader)
     for emb in reader.embedded_signatures:
-        st = validate_pdf_signature(
-            emb, ValidationContext(trust_roots=[root], allow_fetching=False)
-        )
-        assert st.bottom_line and st.timestamp_validity.trusted, st.pretty_print_details()
-        kw = {
-            "trust_roots": [root],
-            "allow_fetching": False,
-            "revocation_mode": "hard-fail",
-            "moment": st.timestamp_validity.timestamp,
-        }
-        lt = validate_pdf_signature(
-            emb, dss.as_validation_context(kw), dss.as_validation_context(kw)
-        )
-        assert lt.bottom_line and lt.revocation_details is None, lt.pretty_print_details()
+        valid_for_pyhanko_offline(emb, dss, root)
     report = json.loads((out / "verification-report.json").read_text("utf-8"))
     assert report["valid"] is True
 

@@ -58,6 +58,7 @@ from tests.integration.signing_flow import (
     seal_image_rgb,
     sign_as,
     swap_seal_image,
+    valid_for_pyhanko_offline,
 )
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
@@ -216,28 +217,7 @@ def test_pyhanko_validates_b_lt_with_fetching_off(flow):
         assert len(sigs) == n
         dss = DocumentSecurityStore.read_dss(reader)
         for emb in sigs:
-            st = validate_pdf_signature(
-                emb, ValidationContext(trust_roots=[root], allow_fetching=False)
-            )
-            assert st.intact and st.valid and st.trusted and st.bottom_line, (
-                st.pretty_print_details()
-            )
-            assert st.timestamp_validity is not None and st.timestamp_validity.trusted
-            # Long-term: at the time the timestamp proves, with revocation required
-            # (hard-fail) and nothing but what the file's DSS holds — no network.
-            when = st.timestamp_validity.timestamp
-            kw = {
-                "trust_roots": [root],
-                "allow_fetching": False,
-                "revocation_mode": "hard-fail",
-                "moment": when,
-            }
-            lt = validate_pdf_signature(
-                emb, dss.as_validation_context(kw), dss.as_validation_context(kw)
-            )
-            assert lt.bottom_line and lt.trusted and lt.revocation_details is None, (
-                lt.pretty_print_details()
-            )
+            valid_for_pyhanko_offline(emb, dss, root)
     # 乙方's signature locks the document: FieldMDP over every field, /P 1
     last = PdfFileReader(io.BytesIO(flow.second.pdf)).embedded_signatures[-1]
     assert last.docmdp_level == MDPPerm.NO_CHANGES and last.fieldmdp is not None
