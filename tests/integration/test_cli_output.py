@@ -102,6 +102,30 @@ def test_a_verb_without_a_view_of_its_own_prints_text(platform: Platform) -> Non
     assert res.exit_code == 0 and res.stdout == "" and res.stderr == "(none)\n"
 
 
+def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Platform) -> None:
+    """``cert renew`` renewed, then ended in a traceback printing its answer (it handed a
+    renewal's pair of certificates to the one-certificate line); rekey, reissue and change
+    printed the pair as nested JSON. Each prints the new certificate, then the old as it
+    now stands."""
+    p = platform
+    w = world(p)
+    old = w.zhang_cert.serial
+    res = invoke(p, "cert", "pay", "--serial", old, "--years", "1")
+    assert res.exit_code == 0, res.output
+    res = invoke(p, "cert", "renew", old)
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    new, was = res.stdout.splitlines()
+    renewed = p.certificates.list(subscriber_id=w.zhang.id)[-1]
+    assert renewed.serial != old
+    assert new.startswith(f"new  {renewed.serial}  active  person-signing  "), new
+    assert was.startswith(f"was  {old}  active  person-signing  "), was
+    res = invoke(p, "cert", "change", renewed.serial, "--name", "张三丰")
+    assert res.exit_code == 0, res.output
+    new, was = res.stdout.splitlines()
+    assert new.startswith("new  ") and "CN=张三丰" in new and " active " in new, new
+    assert was.startswith(f"was  {renewed.serial}  revoked  "), was
+
+
 def test_the_agreement_prints_byte_for_byte_what_an_acceptance_records(
     platform: Platform,
 ) -> None:

@@ -51,7 +51,7 @@ from yinxin.adapters.cli.common import (
 from yinxin.errors import ValidationError, YinxinError
 
 if TYPE_CHECKING:
-    from yinxin.registry.views import AuthorityInit, CertificateView
+    from yinxin.registry.views import AuthorityInit, CertificateView, Successor
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -68,10 +68,11 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(plan_app, name="plan")
 
 
-def _cert_line(c: CertificateView) -> None:
+def _cert_line(c: CertificateView, label: str = "") -> None:
     hold = f" ({c.hold_kind})" if c.hold_kind else ""
     say(
-        "[bold]{}[/]  {}{}  {}  {}  valid to {}",
+        "{}[bold]{}[/]  {}{}  {}  {}  valid to {}",
+        label,
         c.serial,
         c.status,
         hold,
@@ -79,6 +80,13 @@ def _cert_line(c: CertificateView) -> None:
         c.subject,
         f"{c.not_after:%Y-%m-%d}",
     )
+
+
+def _successor(s: Successor) -> None:
+    """A renewal, rekey, reissue or change: the certificate issued, then the one it replaces
+    as it now stands (revoked, or still valid beside a renewal)."""
+    _cert_line(s.certificate, "new  ")
+    _cert_line(s.previous, "was  ")
 
 
 # options the certificate verbs share
@@ -351,7 +359,7 @@ def _simple_verb(verb: str, doc: str) -> None:
         run(
             as_json,
             lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
-            _cert_line,
+            _successor if verb == "renew" else _cert_line,
         )
 
     cmd.__doc__ = doc
@@ -406,6 +414,7 @@ def _new_key_verb(verb: str, doc: str) -> None:
             lambda: getattr(platform(home).certificates, verb)(
                 serial, actor=actor, **_key_args(csr, platform_key, pin, pin_stdin)
             ),
+            _successor,
         )
 
     cmd.__doc__ = doc
@@ -442,7 +451,11 @@ def cert_change(
         "contact_phone": contact_phone,
         "device_name": device_name,
     }
-    run(as_json, lambda: platform(home).certificates.change(serial, actor=actor, updates=updates))
+    run(
+        as_json,
+        lambda: platform(home).certificates.change(serial, actor=actor, updates=updates),
+        _successor,
+    )
 
 
 @cert_app.command("expire")
