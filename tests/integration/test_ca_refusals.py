@@ -73,6 +73,7 @@ class World:
     lost: CertificateView
     revoked: CertificateView
     platform_cert: CertificateView
+    renewed: CertificateView  # active, with an active renewal beside it (same key)
     unpaid_app: ApplicationView
     paid_app: ApplicationView
     approved_app_id: int
@@ -90,6 +91,9 @@ def build_world(p: Platform, make_platform) -> World:
     revoked = issue(p, subs.org.id, "organization-signing")
     p.certificates.revoke(revoked.serial, reason="no_longer_needed", actor="t")
     platform_cert = issue(p, subs.person.id, pin=PIN)
+    renewed = issue(p, subs.person.id)
+    p.certificates.pay(serial=renewed.serial, years=1)
+    p.certificates.renew(renewed.serial, actor="t")
     unpaid = p.certificates.apply(
         subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
     )
@@ -109,6 +113,7 @@ def build_world(p: Platform, make_platform) -> World:
         lost,
         revoked,
         platform_cert,
+        renewed,
         unpaid,
         paid,
         approved_id,
@@ -627,6 +632,32 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         lambda w: w.p.certificates.renew(w.active.serial, actor="t"),
         Forbidden,
         "payment",
+    ),
+    # a renewed certificate has its successor: a second one (a rekey, reissue or change of
+    # it) would leave the renewal — same key, old data — valid on a branch of its own
+    (
+        "renew a renewed certificate",
+        lambda w: w.p.certificates.renew(w.renewed.serial, actor="t"),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "rekey a renewed certificate",
+        lambda w: w.p.certificates.rekey(w.renewed.serial, actor="t", csr=make_csr()),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "reissue a renewed certificate",
+        lambda w: w.p.certificates.reissue(w.renewed.serial, actor="t", csr=make_csr()),
+        IllegalTransition,
+        "serial",
+    ),
+    (
+        "change a renewed certificate",
+        lambda w: w.p.certificates.change(w.renewed.serial, actor="t", updates={"name": "新名"}),
+        IllegalTransition,
+        "serial",
     ),
     (
         "restore a frozen-not-lost certificate",

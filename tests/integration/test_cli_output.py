@@ -98,8 +98,9 @@ def test_a_verb_without_a_view_of_its_own_prints_text(platform: Platform) -> Non
     assert len(blob) > 1000
     shown = f"seseal_b64={blob[:16]}…{blob[-8:]} ({len(blob)} characters; --json for all)"
     assert shown in res.stdout and len(res.stdout) < 1000
-    res = invoke(p, "apikey", "list")
-    assert res.exit_code == 0 and res.stdout == "" and res.stderr == "(none)\n"
+    for empty in (["apikey", "list"], ["desk", "contracts"], ["flow", "list"]):  # with a view
+        res = invoke(p, *empty)  # or without: an empty listing is said, on standard error
+        assert res.exit_code == 0 and res.stdout == "" and res.stderr == "(none)\n", empty
 
 
 def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Platform) -> None:

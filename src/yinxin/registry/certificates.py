@@ -827,20 +827,23 @@ class Certificates:
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
             move = lifecycle.check_move(verb, old.status, old.hold_kind, old.serial_hex)
+            # one successor per certificate: a renewed certificate stays valid beside its
+            # renewal, and a rekey, reissue or change of it would leave that renewal — same
+            # key, old data — valid on a branch of its own
+            successor = s.execute(
+                select(Certificate.serial_hex).where(Certificate.predecessor_id == old.id)
+            ).scalar_one_or_none()
+            if successor is not None:
+                raise IllegalTransition(
+                    f"certificate {old.serial_hex} was already renewed "
+                    f"as {successor}; {verb} that one",
+                    field="serial",
+                )
             sub = Subscribers.get_row(s, old.subscriber_id)
             if subject_updates:
                 self._apply_updates(sub, subject_updates)
                 sub.updated_at = now
             if verb == "renew":
-                successor = s.execute(
-                    select(Certificate.serial_hex).where(Certificate.predecessor_id == old.id)
-                ).scalar_one_or_none()
-                if successor is not None:
-                    raise IllegalTransition(
-                        f"certificate {old.serial_hex} was already renewed "
-                        f"as {successor}; renew that one",
-                        field="serial",
-                    )
                 if old.paid_until is None or old.paid_until <= old.not_after:
                     raise Forbidden(
                         f"renewing {old.serial_hex} needs a renewal payment first "

@@ -113,7 +113,11 @@ def close_platforms() -> None:
 # --- output and errors ------------------------------------------------------------------------
 def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
     """Print a service's result: ``render`` gets the typed result, JSON gets ``plain`` data,
-    and a verb without a renderer prints :func:`as_text` of that data."""
+    and a verb without a renderer prints :func:`as_text` of that data. An empty listing says
+    so on standard error, whichever prints it (standard output stays empty for a pipe)."""
+    if not as_json and _nothing(result):
+        err_console.print("(none)")
+        return
     if render and not as_json:
         render(result)
         return
@@ -123,11 +127,15 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
         return
-    lines = as_text(data)
-    if lines:
-        sys.stdout.write("".join(line + "\n" for line in lines))
-    elif isinstance(data, list | dict):
-        err_console.print("(none)")
+    sys.stdout.write("".join(line + "\n" for line in as_text(data)))
+
+
+def _nothing(result: Any) -> bool:
+    """An empty list, or a page of a listing with no item and no next page."""
+    if isinstance(result, list | tuple):
+        return not result
+    items = getattr(result, "items", None)
+    return isinstance(items, list | tuple) and not items and result.next_after is None
 
 
 def as_text(data: Any) -> list[str]:
