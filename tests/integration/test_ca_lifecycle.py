@@ -460,6 +460,73 @@ def test_one_renewal_payment_pays_for_one_renewal(any_platform: Platform) -> Non
     assert p.certificates.count() == before
 
 
+def test_what_befalls_a_key_befalls_every_certificate_in_force_for_it(
+    any_platform: Platform,
+) -> None:
+    """A renewal keeps the key, and the certificate it renewed stays valid until its own end:
+    a loss reported, a key compromise, a reissue after a loss must reach both, or the lost key
+    stayed usable under the other one (each was applied to the one serial named). Found again,
+    both come back. A revocation for another reason, and a freeze, stay with the one named."""
+    p = any_platform
+    person = enrol(p).person.id
+    old = issue(p, person)
+    p.certificates.pay(serial=old.serial, years=1)
+    new = p.certificates.renew(old.serial, actor="张三").certificate
+    other = issue(p, person)  # another key of the same holder: never touched
+
+    def states() -> dict[str, tuple[str, str | None]]:
+        return {c.serial: (c.status, c.hold_kind) for c in p.certificates.list()}
+
+    p.certificates.report_loss(old.serial, actor="受理员")
+    assert states()[old.serial] == states()[new.serial] == ("on_hold", "lost")
+    assert states()[other.serial] == ("active", None)
+    ev = last_events(p, 2)
+    assert [e[:2] for e in ev] == [
+        ("certificate.report_loss", old.serial),
+        ("certificate.report_loss", new.serial),
+    ]
+    assert ev[1][3]["same_key_as"] == old.serial
+    p.certificates.restore(new.serial, actor="受理员")
+    assert states()[old.serial] == states()[new.serial] == ("active", None)
+
+    p.certificates.freeze(new.serial, actor="受理员")  # administrative: the one named
+    assert states()[old.serial] == ("active", None)
+    p.certificates.unfreeze(new.serial, actor="受理员")
+
+    p.certificates.revoke(new.serial, reason="key_compromise", actor="受理员")
+    assert states()[old.serial][0] == states()[new.serial][0] == "revoked"
+    assert p.certificates.get(old.serial).revocation_reason == "key_compromise"
+    assert states()[other.serial] == ("active", None)
+    crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    for serial in (old.serial, new.serial):
+        entry = crl.get_revoked_certificate_by_serial_number(int(serial, 16))
+        assert (
+            entry is not None
+            and entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+            == x509.ReasonFlags.key_compromise
+        )
+    assert crl.get_revoked_certificate_by_serial_number(int(other.serial, 16)) is None
+
+    # a reissue after a loss revokes the lost one as compromised: its renewal sibling too
+    first = issue(p, person)
+    p.certificates.pay(serial=first.serial, years=1)
+    second = p.certificates.renew(first.serial, actor="张三").certificate
+    p.certificates.report_loss(second.serial, actor="受理员")
+    fresh = p.certificates.reissue(second.serial, actor="受理员", csr=make_csr()).certificate
+    for serial in (first.serial, second.serial):
+        c = p.certificates.get(serial)
+        assert (c.status, c.revocation_reason) == ("revoked", "key_compromise"), serial
+    assert states()[fresh.serial] == ("active", None)
+
+    # another reason (superseded, no longer needed…) is about that certificate alone
+    a = issue(p, person)
+    p.certificates.pay(serial=a.serial, years=1)
+    b = p.certificates.renew(a.serial, actor="张三").certificate
+    p.certificates.revoke(a.serial, reason="superseded", actor="受理员")
+    assert states()[b.serial] == ("active", None)
+    assert p.verify_audit().ok
+
+
 def test_rekey_with_a_csr_revokes_the_old_as_superseded(any_platform: Platform, clock) -> None:
     p = any_platform
     old = issue(p, enrol(p).org.id, "organization-signing")

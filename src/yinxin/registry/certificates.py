@@ -717,42 +717,95 @@ class Certificates:
         hold_kind: HoldKind | None = None,
         data: dict | None = None,
         check: Callable[[Certificate], None] | None = None,
+        same_key: bool = False,
     ) -> CertificateView:
+        """``verb`` on one certificate; with ``same_key``, also on each other certificate in
+        force for the same key (:meth:`_same_key`) that the verb may move — a lost or
+        compromised key is lost or compromised in every certificate that holds it, and one
+        found again is found in each."""
         now = self.clock.now()
+        also: list[str] = []
         with self.db.transaction() as s:
             c = self._cert_row(s, serial, lock=True)
             move = lifecycle.check_move(verb, c.status, c.hold_kind, c.serial_hex)
             if check:
                 check(c)
-            before = c.status
-            c.status = move.to_state
-            if move.to_state == ON_HOLD:
-                c.hold_kind, c.held_at = hold_kind, now
-            elif move.to_state == ACTIVE:
-                c.hold_kind, c.held_at = None, None
-            c.status_version += 1
-            self._bump(s, c.issuer_role)
-            self._within(s, c, "status")
-            event(
-                s,
-                now,
-                actor,
-                f"certificate.{verb}",
-                c.serial_hex,
-                {"from": before, "to": c.status, **(data or {})},
-            )
+            self._move(s, c, move.to_state, verb, actor, now, hold_kind, data or {})
+            for other in self._same_key(s, c) if same_key else ():
+                try:
+                    m = lifecycle.check_move(verb, other.status, other.hold_kind, other.serial_hex)
+                except IllegalTransition:
+                    continue  # e.g. frozen when the loss is reported: it stays frozen
+                if check:
+                    check(other)
+                more = {**(data or {}), "same_key_as": c.serial_hex}
+                self._move(s, other, m.to_state, verb, actor, now, hold_kind, more)
+                also.append(other.serial_hex)
             out = certificate_view(c)
-        self._notify(out.serial)
+        for changed in (out.serial, *also):
+            self._notify(changed)
         return out
+
+    def _move(
+        self,
+        s: Session,
+        c: Certificate,
+        to_state: str,
+        verb: str,
+        actor: str,
+        now: dt.datetime,
+        hold_kind: HoldKind | None,
+        data: dict,
+    ) -> None:
+        before = c.status
+        c.status = to_state
+        if to_state == ON_HOLD:
+            c.hold_kind, c.held_at = hold_kind, now
+        elif to_state == ACTIVE:
+            c.hold_kind, c.held_at = None, None
+        c.status_version += 1
+        self._bump(s, c.issuer_role)
+        self._within(s, c, "status")
+        event(
+            s,
+            now,
+            actor,
+            f"certificate.{verb}",
+            c.serial_hex,
+            {"from": before, "to": c.status, **data},
+        )
+
+    def _same_key(self, s: Session, c: Certificate) -> list[Certificate]:
+        """The subscriber's other certificates in force (active or held) for ``c``'s key: a
+        renewal keeps the key, and the certificate it renewed stays valid until its own end."""
+        from cryptography import x509
+
+        from yinxin.pki import sm2_x509
+
+        def key(row: Certificate) -> bytes:
+            return sm2_x509.spki_der(x509.load_der_x509_certificate(row.der))
+
+        rows = s.execute(
+            select(Certificate)
+            .where(
+                Certificate.subscriber_id == c.subscriber_id,
+                Certificate.id != c.id,
+                Certificate.status.in_([ACTIVE, ON_HOLD]),
+            )
+            .order_by(Certificate.id)
+            .with_for_update()
+        ).scalars()
+        mine = key(c)
+        return [row for row in rows if key(row) == mine]
 
     def freeze(self, serial: str, *, actor: str, note: str | None = None) -> CertificateView:
         return self._simple("freeze", serial, actor, hold_kind=FROZEN, data={"note": note})
 
     def report_loss(self, serial: str, *, actor: str) -> CertificateView:
-        return self._simple("report_loss", serial, actor, hold_kind=LOST)
+        return self._simple("report_loss", serial, actor, hold_kind=LOST, same_key=True)
 
     def restore(self, serial: str, *, actor: str) -> CertificateView:
-        return self._simple("restore", serial, actor)
+        return self._simple("restore", serial, actor, same_key=True)
 
     def unfreeze(self, serial: str, *, actor: str) -> CertificateView:
         now = self.clock.now()
@@ -801,6 +854,7 @@ class Certificates:
                 "requested_at": req.isoformat(),
                 "effective_at": now.isoformat(),
             },
+            same_key=REVOCATION_REASONS[reason][0] == "key_compromise",
         )
 
     def _successor(
@@ -905,10 +959,29 @@ class Certificates:
                 },
             )
             self._record_issued(s, now, actor, new, predecessor=old.serial_hex, via=verb)
+            also = (
+                self._compromised(s, old, actor, now) if revoke_reason == "key_compromise" else []
+            )
             out = Successor(previous=certificate_view(old), certificate=certificate_view(new))
-        self._notify(out.previous.serial)
+        for changed in (out.previous.serial, *also):
+            self._notify(changed)
         self._issued(out.certificate)
         return out
+
+    def _compromised(self, s: Session, c: Certificate, actor: str, now: dt.datetime) -> list[str]:
+        """Revoke, as compromised, the other certificates in force for ``c``'s key (a reissue
+        after a loss report revokes ``c`` so): the serials revoked."""
+        done = []
+        for other in self._same_key(s, c):
+            other.revoked_at, other.revocation_reason = now, "key_compromise"
+            other.revocation_requested_at, other.revocation_requested_by = now, actor
+            other.hold_kind = None
+            data = {"reason": "key_compromise", "rfc5280": "key_compromise"}
+            self._move(
+                s, other, REVOKED, "revoke", actor, now, None, {**data, "same_key_as": c.serial_hex}
+            )
+            done.append(other.serial_hex)
+        return done
 
     @staticmethod
     def _apply_updates(sub: Subscriber, updates: dict) -> None:
