@@ -339,6 +339,31 @@ def test_every_command_is_listed_with_a_one_line_summary() -> None:
     assert "Reject an application" in runner.invoke(app, ["cert", "--help"]).output
 
 
+def test_a_commands_own_help_reads_as_paragraphs() -> None:
+    """Below the summary, ``--help`` kept the docstring's source line breaks and wrapped each
+    line again at the terminal's width ("… YINXIN_CODE, standard" / "input (…"): in every
+    paragraph of every command's help, each line but the last is full, as one wrapped text."""
+    import typer
+
+    runner = CliRunner()
+    ragged = []
+    for path, command in _commands(typer.main.get_command(app)):
+        if getattr(command, "commands", None):
+            continue
+        out = runner.invoke(app, [*path.split()[1:], "--help"], terminal_width=80).output
+        lines = out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("Usage:"))
+        end = next(i for i, line in enumerate(lines) if line.startswith("╭"))
+        body = [line.rstrip() for line in lines[start + 1 : end]]
+        for line, below in zip(body, body[1:], strict=False):
+            text, nxt = line.strip(), below.strip()
+            if not text or not nxt or nxt.startswith(("-", "*", "•")) or line.startswith("   "):
+                continue
+            if cell_len(line) + 1 + cell_len(nxt.split()[0]) <= 79:
+                ragged.append((path, text, nxt))
+    assert ragged == []
+
+
 def _help_of(path: str) -> str:
     import typer
 

@@ -715,17 +715,36 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
     with the docstring's own line breaks, while the command's own ``--help`` joins them: a
     summary that runs over two source lines came out as ragged half-lines in ``yinxin
     --help``. The first paragraph, joined, is set as the command's ``short_help`` (a command
-    that sets one keeps it)."""
+    that sets one keeps it). The rest of a command's own ``--help`` kept the source's line
+    breaks too, each wrapped again at the terminal's width ("… and YINXIN_CODE, standard" /
+    "input (…"): its help is set to the docstring :func:`_reflowed`."""
     for info in tree.registered_commands:
-        if info.short_help is None and info.callback is not None:
-            doc = info.help or inspect.getdoc(info.callback) or ""
+        if info.callback is None:
+            continue
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        if info.short_help is None:
             first = doc.split("\n\n", 1)[0]
             if first.strip():
                 info.short_help = " ".join(first.split())
+        if doc:
+            info.help = _reflowed(doc)
     for group in tree.registered_groups:
         if group.typer_instance is not None:
             _summarised(group.typer_instance)
     return tree
+
+
+def _reflowed(doc: str) -> str:
+    """``doc`` with each paragraph's lines joined into one (the terminal wraps it), except a
+    paragraph marked ``\\b`` or holding a list or an indented block, whose lines stand."""
+    out = []
+    for para in inspect.cleandoc(doc).split("\n\n"):
+        lines = para.split("\n")
+        if para.startswith("\b") or any(line.startswith((" ", "-", "*", "•")) for line in lines):
+            out.append(para)
+        else:
+            out.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
 
 
 def __getattr__(name: str) -> Any:
