@@ -45,10 +45,13 @@ def archive_list(
                 _day(r.tsa_not_after),
                 r.renewals,
             )
-        if not rows:
-            console.print("no documents kept yet")
 
-    run(as_json, lambda: platform(home).archive.documents(None if all_versions else "active"), show)
+    run(
+        as_json,
+        lambda: platform(home).archive.documents(None if all_versions else "active"),
+        show,
+        empty="no documents kept yet",
+    )
 
 
 def _day(t: dt.datetime | None) -> str:

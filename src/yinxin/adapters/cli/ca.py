@@ -24,9 +24,6 @@ def ca_status(home: Path | None = HOME, as_json: bool = JSON) -> None:
     subject, expiry, and where its certificate and CRL are published. Needs no passphrase."""
 
     def show(rows: list[AuthorityRoleView]) -> None:
-        if not rows:
-            console.print("not initialised (run `yinxin init`)")
-            return
         current = None
         for r in rows:
             if r.hierarchy != current:
@@ -37,7 +34,12 @@ def ca_status(home: Path | None = HOME, as_json: bool = JSON) -> None:
                 f"  {r.role:14} {r.serial}  {r.subject}  valid to {r.not_after:%Y-%m-%d}{crl}"
             )
 
-    run(as_json, lambda: platform(home).ca.overview(), show)
+    run(
+        as_json,
+        lambda: platform(home).ca.overview(),
+        show,
+        empty="not initialised (run `yinxin init`)",
+    )
 
 
 @ca_app.command("add-hierarchy")

@@ -111,12 +111,18 @@ def close_platforms() -> None:
 
 
 # --- output and errors ------------------------------------------------------------------------
-def emit(result: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
+def emit(
+    result: Any,
+    as_json: bool,
+    render: Callable[[Any], None] | None = None,
+    empty: str = "(none)",
+) -> None:
     """Print a service's result: ``render`` gets the typed result, JSON gets ``plain`` data,
     and a verb without a renderer prints :func:`as_text` of that data. An empty listing says
-    so on standard error, whichever prints it (standard output stays empty for a pipe)."""
+    so — ``empty`` — on standard error, whichever prints it (standard output stays empty for
+    a pipe)."""
     if not as_json and _nothing(result):
-        err_console.print("(none)")
+        err_console.print(empty)
         return
     if render and not as_json:
         render(result)
@@ -263,14 +269,19 @@ def show_error(e: YinxinError, as_json: bool) -> None:
         say("[bold red]error{}:[/] {}", where, e.message, err=True)
 
 
-def run(as_json: bool, fn: Callable[[], Any], render: Callable[[Any], None] | None = None) -> None:
+def run(
+    as_json: bool,
+    fn: Callable[[], Any],
+    render: Callable[[Any], None] | None = None,
+    empty: str = "(none)",
+) -> None:
     """Call a service; turn refusals into a message (or JSON error) and the right exit code."""
     try:
         result = fn()
     except YinxinError as e:
         show_error(e, as_json)
         raise typer.Exit(e.exit_code) from None
-    emit(result, as_json, render)
+    emit(result, as_json, render, empty)
 
 
 def on_platform(
