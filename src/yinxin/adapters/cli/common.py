@@ -140,6 +140,8 @@ def _nothing(result: Any) -> bool:
     """An empty list, or a page of a listing with no item and no next page."""
     if isinstance(result, list | tuple):
         return not result
+    if not hasattr(result, "next_after"):
+        return False
     items = getattr(result, "items", None)
     return isinstance(items, list | tuple) and not items and result.next_after is None
 
