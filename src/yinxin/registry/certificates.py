@@ -175,6 +175,15 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     return x509.Name(attrs)
 
 
+def _mark_revoked(
+    c: Certificate, reason: str | None, at: dt.datetime, requested_at: dt.datetime, actor: str
+) -> None:
+    """The revocation's record on the row: when and why, who asked and when; no hold left."""
+    c.revoked_at, c.revocation_reason = at, reason
+    c.revocation_requested_at, c.revocation_requested_by = requested_at, actor
+    c.hold_kind = None
+
+
 class Certificates:
     def __init__(
         self,
@@ -839,9 +848,7 @@ class Certificates:
             )
 
         def mark(c: Certificate) -> None:
-            c.revoked_at, c.revocation_reason = now, reason
-            c.revocation_requested_at, c.revocation_requested_by = req, actor
-            c.hold_kind = None
+            _mark_revoked(c, reason, now, req, actor)
 
         return self._simple(
             "revoke",
@@ -936,10 +943,8 @@ class Certificates:
             )
             before = old.status
             if move.to_state == REVOKED:
-                old.status, old.revoked_at = REVOKED, now
-                old.revocation_reason = revoke_reason
-                old.revocation_requested_at, old.revocation_requested_by = now, actor
-                old.hold_kind = None
+                old.status = REVOKED
+                _mark_revoked(old, revoke_reason, now, now, actor)
                 old.status_version += 1
                 self._bump(s, old.issuer_role)
                 self._within(s, old, "status")
@@ -973,9 +978,7 @@ class Certificates:
         after a loss report revokes ``c`` so): the serials revoked."""
         done = []
         for other in self._same_key(s, c):
-            other.revoked_at, other.revocation_reason = now, "key_compromise"
-            other.revocation_requested_at, other.revocation_requested_by = now, actor
-            other.hold_kind = None
+            _mark_revoked(other, "key_compromise", now, now, actor)
             data = {"reason": "key_compromise", "rfc5280": "key_compromise"}
             self._move(
                 s, other, REVOKED, "revoke", actor, now, None, {**data, "same_key_as": c.serial_hex}
