@@ -327,8 +327,8 @@ def _verb(
     verb: str, doc: str, *, to_member: bool = False, note: bool = True, actor: Any = ACTOR
 ) -> Callable[..., None]:
     """The command ``yinxin seal <verb> SEAL [--member ID] [--note TEXT] [--actor NAME]``: calls
-    ``platform.seals.<verb>`` and shows the seal (a grant: as JSON). One definition for the
-    verbs that take nothing else, each offering only the options it has."""
+    ``platform.seals.<verb>`` and shows the seal (a grant: its record as text). One definition
+    for the verbs that take nothing else, each offering only the options it has."""
 
     def command(
         seal: str = SEAL,
