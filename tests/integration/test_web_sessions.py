@@ -7,7 +7,16 @@ routes (fees, agreement, status addresses, verification without a key, its rate 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import json
+import os
+import pty
 import re
+import select
+import subprocess
+import sys
+import termios
+import time
 
 import pyotp
 import pytest
@@ -15,6 +24,7 @@ from starlette.testclient import TestClient
 
 from tests import dbdump
 from tests.integration.api_world import id_card
+from tests.integration.server import yinxin_json
 from tests.integration.signing_flow import (
     World,
     new_platform,
@@ -401,7 +411,7 @@ def test_public_verification_without_a_key(world, client):
 
 # --- the command line -----------------------------------------------------------------------
 def test_staff_cli(tmp_path):
-    from tests.integration.server import yinxin_cli, yinxin_json
+    from tests.integration.server import yinxin_cli
 
     p = new_platform(tmp_path)
     p.close()
@@ -424,3 +434,85 @@ def test_staff_cli(tmp_path):
     )
     assert short.returncode == 2 and "password" in short.stdout + short.stderr
     assert yinxin_json(["staff", "unlock", "desk9"], tmp_path)["locked_until"] is None
+
+
+def _at_terminal(
+    args: list[str], home, answers: list[tuple[str, str]]
+) -> subprocess.CompletedProcess[str]:
+    """``yinxin ARGS`` with a terminal as its standard input (and controlling terminal), as an
+    operator types at one: each answer is typed once its prompt has appeared on standard error
+    (typing ahead would be flushed when the terminal's echo is turned off). Standard output and
+    error are captured apart."""
+    from tests.integration.server import ROOT, yinxin_env
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yinxin.adapters.cli", *args],
+            env=yinxin_env(home),
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(ROOT),
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        assert proc.stderr is not None
+        err = b""
+        for prompt, answer in answers:
+            deadline = time.monotonic() + 60
+            while prompt.encode() not in err:
+                ready, _, _ = select.select([proc.stderr], [], [], 1)
+                if ready:
+                    err += os.read(proc.stderr.fileno(), 4096)
+                assert time.monotonic() < deadline, f"no prompt {prompt!r}: {err!r}"
+            err = err.split(prompt.encode(), 1)[1]  # the next prompt comes after this one
+            time.sleep(0.2)  # the prompt is written before the echo is turned off
+            os.write(master, (answer + "\n").encode())
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return subprocess.CompletedProcess(args, proc.returncode, out.decode(), (err + rest).decode())
+
+
+def test_staff_add_password_prompt_keeps_json_clean(tmp_path):
+    """``yinxin staff add … --json > file`` at a terminal, or with the password on standard
+    input: the prompts went to standard output, so the file began with "Password (10 characters
+    at least):Repeat for confirmation:" and was no JSON. Prompts go to standard error."""
+    p = new_platform(tmp_path)
+    p.close()
+    args = ["staff", "add", "desk7", "--role", "ra_officer", "--json"]
+    asked = [("Password (10 characters at least)", PASSWORD), ("Repeat for confirmation", PASSWORD)]
+    typed = _at_terminal(args, tmp_path, asked)
+    assert typed.returncode == 0, typed.stderr
+    assert json.loads(typed.stdout)["staff"]["username"] == "desk7"
+    assert PASSWORD not in typed.stdout + typed.stderr
+
+    from tests.integration.server import yinxin_env
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", "staff", "add", "desk5", "--role"]
+        + ["administrator", "--json"],
+        env=yinxin_env(tmp_path),
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["staff"]["role"] == "administrator"
+    assert PASSWORD not in piped.stdout + piped.stderr
+    empty = subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", "staff", "add", "desk4", "--role"]
+        + ["ra_officer"],
+        env=yinxin_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert empty.returncode == 2
+    assert "YINXIN_STAFF_PASSWORD" in empty.stderr and "--pin-stdin" not in empty.stderr
+    listed = yinxin_json(["staff", "list"], tmp_path)
+    assert sorted(s["username"] for s in listed) == ["desk5", "desk7"]

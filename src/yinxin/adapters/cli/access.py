@@ -17,6 +17,7 @@ from yinxin.adapters.cli.common import (
     on_platform,
     parse_time,
     platform,
+    read_secret,
     run,
     show_once,
 )
@@ -85,13 +86,15 @@ def staff_add(
 ) -> None:
     """Make an account; asks for the password, prints the TOTP provisioning URI once — scan it
     into the officer's authenticator app (or type its secret) now."""
-    import os
-
-    password = os.environ.get("YINXIN_STAFF_PASSWORD") or typer.prompt(
-        "Password (10 characters at least)", hide_input=True, confirmation_prompt=True
-    )
 
     def make():
+        password = read_secret(
+            "password (10 characters at least)",
+            env="YINXIN_STAFF_PASSWORD",
+            field="password",
+            confirm=True,
+            stdin_flag=None,  # not a terminal: the first line of standard input
+        )
         return platform(home).staff.add(
             username, password=password, role=role, display_name=display_name, actor="operator"
         )

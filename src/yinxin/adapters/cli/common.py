@@ -70,7 +70,7 @@ def passphrase() -> str:
     if p:
         return p
     if sys.stdin.isatty():
-        return typer.prompt("CA passphrase", hide_input=True)
+        return typer.prompt("CA passphrase", hide_input=True, err=True)
     return ""
 
 
@@ -531,6 +531,7 @@ def read_secret(
     option_name: str = "--pin",
     from_stdin: bool = False,
     confirm: bool = False,
+    stdin_flag: str | None = "--pin-stdin",
 ) -> str:
     """One secret, from (in this order) the discouraged option, standard input when asked for
     (``--pin-stdin``), the environment variable ``env``, a hidden prompt at a terminal, or the
@@ -548,14 +549,17 @@ def read_secret(
     if not value and not from_stdin:
         if sys.stdin is not None and sys.stdin.isatty():
             value = typer.prompt(
-                what[:1].upper() + what[1:], hide_input=True, confirmation_prompt=confirm
+                what[:1].upper() + what[1:],
+                hide_input=True,
+                confirmation_prompt=confirm,
+                err=True,  # stdout is the answer: `--json > file` must stay JSON
             )
         else:
             value = _stdin_line()
     if not value:
         raise ValidationError(
-            f"the {what} is needed: set {env}, give it on standard input "
-            "(--pin-stdin), or run in a terminal to be asked",
+            f"the {what} is needed: set {env}, give it on standard input"
+            f"{f' ({stdin_flag})' if stdin_flag else ''}, or run in a terminal to be asked",
             field=field,
         )
     return value
