@@ -98,9 +98,14 @@ def test_a_verb_without_a_view_of_its_own_prints_text(platform: Platform) -> Non
     assert len(blob) > 1000
     shown = f"seseal_b64={blob[:16]}…{blob[-8:]} ({len(blob)} characters; --json for all)"
     assert shown in res.stdout and len(res.stdout) < 1000
-    for empty in (["apikey", "list"], ["desk", "contracts"], ["flow", "list"]):  # with a view
-        res = invoke(p, *empty)  # or without: an empty listing is said, on standard error
-        assert res.exit_code == 0 and res.stdout == "" and res.stderr == "(none)\n", empty
+    for empty, said in [
+        (["apikey", "list"], "(none)"),
+        (["desk", "contracts"], "(none: contract-add or adopt one)"),
+        (["desk", "contracts", "--adoptable"], "(no signed O&M contract waits)"),
+        (["flow", "list"], "(none)"),
+    ]:  # with a view or without: an empty listing is said, on standard error
+        res = invoke(p, *empty)
+        assert res.exit_code == 0 and res.stdout == "" and res.stderr == said + "\n", empty
 
 
 def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Platform) -> None:

@@ -356,6 +356,7 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
             call()
         assert e.value.field == field
     assert dbdump.dump(p) == before
+    assert p.desk.adoptable() == []  # drafted, not signed: nothing binds yet
     sent = p.contracts.start_signing(
         drafted.id,
         [
@@ -367,8 +368,17 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
     )
     for link in sent.links:
         _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
+    [waiting] = p.desk.adoptable()  # signed, and no clock watches it yet
+    assert (waiting.contract_id, waiting.number, waiting.party_a, waiting.party_b) == (
+        drafted.id,
+        drafted.number,
+        A,
+        B,
+    )
+    assert waiting.signed_at is not None
     c = p.desk.adopt(drafted.number, actor="运维经理")
     assert c.contract_id == drafted.id and c.number == drafted.number
+    assert p.desk.adoptable() == []
     assert (c.party_a, c.party_b, c.annual_fee) == (A, B, Decimal("28000.00"))
     assert (c.starts_on, c.ends_on) == (dt.date(2026, 1, 1), dt.date(2027, 12, 31))
     assert (c.workday_response_hours, c.other_response_hours, c.on_site_hours) == (2, 4, 24)
@@ -587,6 +597,8 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
             404,
             "contract",
         )
+        r = c.get("/api/v1/desk/contracts/adoptable", headers=h)  # not read as a number
+        assert r.status_code == 200 and r.json() == []
         # the web page's shell and its script (the data come through the API above)
         page = c.get("/desk/service")
         assert page.status_code == 200 and "运维服务台" in page.text
@@ -623,6 +635,8 @@ def test_cli_desk_json(tmp_path) -> None:
         "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
     )  # fmt: skip
     assert c["penalty_per_breach"] == "11.67"
+    assert [x["number"] for x in ok("contracts")] == [NUMBER]
+    assert ok("contracts", "--adoptable") == []  # no contract in the library is signed
     r = ok(
         "open", NUMBER, "--channel", "phone", "--description", "数据同步失败",
         "--reported-by", "甲方 付威", "--notice-at", "2026-10-01T10:00:00+08:00", "--on-site",

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.contracts.desk_views import (
+    AdoptableView,
     BreachKind,
     BreachView,
     ClockState,
@@ -419,6 +420,35 @@ class ServiceDesk:
                 f"contract {number}'s values lack an O&M term ({e})", field="contract"
             ) from None
         return self.add_contract(number, **terms, actor=actor, _library_id=library_id)
+
+    def adoptable(self) -> list[AdoptableView]:
+        """The library's signed O&M contracts not yet under service, oldest first: what the
+        desk offers to :meth:`adopt`, so a contract signed on the platform is not left without
+        its clocks because nobody typed its number."""
+        if self._contracts is None:
+            return []
+        library = self._contracts()
+        with self.db.read() as s:
+            taken = set(s.scalars(select(DeskContract.number)))
+        found: list[AdoptableView] = []
+        after = None
+        while True:
+            page = library.list(state="signed", template=OM_TEMPLATE, limit=200, after=after)
+            found += [
+                AdoptableView(
+                    c.id,
+                    c.number,
+                    c.title,
+                    str(c.values.get("client_name", "")),
+                    str(c.values.get("provider_name", "")),
+                    c.signed_at,
+                )
+                for c in page.items
+                if c.number not in taken
+            ]
+            if page.next_after is None:
+                return sorted(found, key=lambda a: a.contract_id)
+            after = page.next_after
 
     def contract(self, number: str) -> ContractView:
         with self.db.read() as s:
@@ -824,6 +854,7 @@ class ServiceDesk:
             contract_number=c.number,
             state=RequestState(r.state),
             clock=ClockState(r.clock),
+            commitments_pending=self._running_clocks(r),
             response_minutes=minutes(r.responded_at),
             on_site_minutes=minutes(r.on_site_at),
             pauses=tuple(PauseView(p.id, p.started_at, p.ended_at, p.reason) for p in pause_rows),

@@ -53,6 +53,18 @@ class ContractView:
 
 
 @dataclass(frozen=True)
+class AdoptableView:
+    """A signed O&M contract of the library not yet under service."""
+
+    contract_id: int
+    number: str
+    title: str
+    party_a: str
+    party_b: str
+    signed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class PauseView:
     id: int
     started_at: dt.datetime
@@ -88,6 +100,8 @@ class RequestView:
     on_site_due: dt.datetime | None
     state: RequestState
     clock: ClockState
+    # a commitment not yet met (the response, or an on-site visit asked for): a clock to pause
+    commitments_pending: bool
     responded_at: dt.datetime | None
     responded_by: str | None
     on_site_at: dt.datetime | None

@@ -153,14 +153,27 @@ def adopt(
 
 
 @desk_app.command("contracts")
-def contracts(home: Path | None = HOME, as_json: bool = JSON) -> None:
+def contracts(
+    adoptable: bool = typer.Option(
+        False,
+        "--adoptable",
+        help="Instead: the library's signed O&M contracts not yet under service (for adopt).",
+    ),
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
     """The contracts under service."""
 
     def render(rows) -> None:
         for c in rows:
-            console.print(f"{c.number}  《{c.title}》  {c.party_a} / {c.party_b}")
+            console.print(f"{c.number}  《{c.title}》  {c.party_a} / {c.party_b}", markup=False)
 
-    run(as_json, lambda: platform(home).desk.contracts(), render)
+    def ask():
+        desk = platform(home).desk
+        return desk.adoptable() if adoptable else desk.contracts()
+
+    empty = "(no signed O&M contract waits)" if adoptable else "(none: contract-add or adopt one)"
+    run(as_json, ask, render, empty=empty)
 
 
 @desk_app.command("open")

@@ -29,6 +29,7 @@ export const MESSAGES = {
   not_permitted: "您没有权限进行此操作",
   forbidden: "此操作不被允许",
   conflict: "与现有记录冲突",
+  illegal_transition: "当前状态下不能办理此操作",
   too_large: "文件过大",
   no_phone: "未登记手机号，无法发送验证码",
   ambiguous_phone: "该手机号登记了多个用户，请联系受理点",
@@ -98,7 +99,9 @@ export function messageFor(err) {
   if (code === "wrong_code" && err.problem.detail && /\d more attempt/.test(err.problem.detail)) {
     return `验证码错误，还可尝试 ${err.problem.detail.match(/(\d+) more/)[1]} 次`;
   }
-  if (code === "invalid" && err.problem.detail) return MESSAGES.invalid + "（" + err.problem.detail + "）";
+  if (["invalid", "illegal_transition"].includes(code) && err.problem.detail) {
+    return MESSAGES[code] + "（" + err.problem.detail + "）";
+  }
   return MESSAGES[code] || err.problem.detail || MESSAGES.internal;
 }
 

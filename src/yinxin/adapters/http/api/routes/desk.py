@@ -21,7 +21,13 @@ from yinxin.access.keys import ApiRole, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, get_caller
 from yinxin.adapters.http.api.responses import PDF, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
-from yinxin.contracts.desk import BreachRun, ContractView, InspectionView, RequestView
+from yinxin.contracts.desk import (
+    AdoptableView,
+    BreachRun,
+    ContractView,
+    InspectionView,
+    RequestView,
+)
 from yinxin.contracts.reports import ServiceReport
 from yinxin.errors import Forbidden
 from yinxin.signing.flows import StartedFlow
@@ -113,6 +119,12 @@ class AdoptIn(Strict):
 def adopt_contract(body: AdoptIn, platform: Plat, principal: Staff):
     """Put a signed O&M contract of the template library under service (terms read from it)."""
     return platform.desk.adopt(body.number, actor=principal.actor)
+
+
+@router.get("/desk/contracts/adoptable", response_model=list[AdoptableView])
+def adoptable_contracts(platform: Plat, _principal: Staff):
+    """Signed O&M contracts of the template library not yet under service (for ``adopt``)."""
+    return platform.desk.adoptable()
 
 
 @router.get("/desk/contracts", response_model=list[ContractView])

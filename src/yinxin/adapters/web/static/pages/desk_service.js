@@ -1,7 +1,7 @@
 // The O&M service desk (运维服务台, contract 003): contracts under service, notices and their
 // clocks, the steps of each request, inspections and the monthly/yearly report — all through
 // /api/v1/desk/… (unscoped staff only).
-import { api, bindForm, el, emptyRow, fmtTime, requireSession, saveBlob, toast } from "/static/api.js";
+import { api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast } from "/static/api.js";
 import { facts } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -29,7 +29,7 @@ function actions(r) {
   const b = (text, run) => {
     const btn = el("button", { type: "button", class: "btn small secondary", text });
     btn.addEventListener("click", async () => {
-      try { await run(); await load(); } catch (e) { toast(e.message || String(e), "error"); }
+      try { await run(); await load(); } catch (e) { toast(messageFor(e), "error"); }
     });
     return btn;
   };
@@ -39,7 +39,8 @@ function actions(r) {
   if (live && r.clock === "running") {
     if (r.state === "open") out.push(b("响应", () => post("respond")));
     if (r.state !== "on_site") out.push(b("到场", () => post("arrive")));
-    out.push(b("暂停（等待甲方）", () => {
+    // only while a commitment is unmet: once answered (and on site, if asked) nothing is timed
+    if (r.commitments_pending) out.push(b("暂停（等待甲方）", () => {
       const reason = prompt("等待甲方什么？");
       return reason ? post("pause", { reason }) : null;
     }));
@@ -95,7 +96,12 @@ function row(r) {
 
 async function load() {
   const c = contracts.find((x) => x.number === select.value);
-  if (!c) return;
+  if (!c) {
+    document.querySelector("#requests tbody").replaceChildren(
+      emptyRow(8, "尚无运维合同：纳入上方已签署的运维服务合同，或用 yinxin desk contract-add 登记"),
+    );
+    return;
+  }
   facts(document.getElementById("contract-facts"), [
     ["合同", `${c.title}（${c.number}）`], ["甲方", c.party_a], ["乙方", c.party_b],
     ["年费", `¥${c.annual_fee}`], ["每次超时违约金", `¥${c.penalty_per_breach}`],
@@ -106,9 +112,40 @@ async function load() {
   );
 }
 
-contracts = await api("GET", "/desk/contracts");
-select.replaceChildren(...contracts.map((c) => el("option", { value: c.number, text: `${c.number} ${c.title}` })));
-if (!contracts.length) select.append(el("option", { value: "", text: "尚无运维合同（yinxin desk contract-add）" }));
+// the contracts under service, in the selector (keeping the choice, or choosing `number`)
+async function loadContracts(number = select.value) {
+  contracts = await api("GET", "/desk/contracts");
+  select.replaceChildren(...contracts.map((c) => el("option", { value: c.number, text: `${c.number} ${c.title}` })));
+  if (!contracts.length) select.append(el("option", { value: "", text: "尚无运维合同" }));
+  if (contracts.some((c) => c.number === number)) select.value = number;
+}
+
+// signed O&M contracts of the template library that no clock watches yet: one click each
+async function loadAdoptable() {
+  const rows = await api("GET", "/desk/contracts/adoptable");
+  document.getElementById("adoptable").hidden = !rows.length;
+  document.querySelector("#adoptable-table tbody").replaceChildren(...rows.map((a) => {
+    const btn = el("button", { type: "button", class: "btn small", text: "纳入服务" });
+    btn.addEventListener("click", async () => {
+      btn.disabled = true;
+      try {
+        const c = await api("POST", "/desk/contracts/adopt", { json: { number: a.number } });
+        toast(`${c.number} 已纳入运维服务：工作日 ${c.workday_response_hours} 小时、其他日子 ${c.other_response_hours} 小时内响应`);
+        await Promise.all([loadContracts(c.number), loadAdoptable()]);
+        await load();
+      } catch (e) {
+        btn.disabled = false;
+        toast(messageFor(e), "error");
+      }
+    });
+    return el("tr", { "data-number": a.number },
+      el("td", { text: a.number }), el("td", { text: a.title }), el("td", { text: a.party_a }),
+      el("td", { text: a.party_b }), el("td", { text: a.signed_at ? fmtTime(a.signed_at) : "—" }),
+      el("td", {}, btn));
+  }));
+}
+
+await Promise.all([loadContracts(), loadAdoptable()]);
 select.addEventListener("change", load);
 document.getElementById("sweep").addEventListener("click", async () => {
   const r = await api("POST", "/desk/sweep");
