@@ -199,6 +199,11 @@ def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
     page.wait_for_url(f"**/obligations#contract-{cid}")
     _loaded(page, 1)
     assert page.locator(f"#contract-{cid} .stage").inner_text() == "已验收"
+    # and the contracts page to the overview (no link led to it: only its address did)
+    page.goto(site.url("/contracts"))
+    page.get_by_role("link", name="履约跟踪", exact=True).click()
+    page.wait_for_url("**/obligations")
+    _loaded(page, 1)
 
 
 def test_the_002_form_edits_price_lines(site: Site, page, tmp_path):
