@@ -269,10 +269,15 @@ def _seals_and_signing(
     )
 
     def org_seal_of(kind: str, code: str) -> SealView:
-        # an organization keeps one live seal of each kind: a second demo run reuses it
+        # an organization keeps one live seal of each kind: a second demo run reuses it, bound
+        # to this run's certificate if the one it had can no longer sign (revoked, expired)
         live = p.seals.list(subscriber_id=org.id, kind=kind, state="active")
         if live:
-            return live[0]
+            if p.seals.usable(live[0].id).usable:
+                return live[0]
+            return p.seals.change(
+                live[0].id, certificate_serial=issued["organization"].serial, actor="demo"
+            )
         return p.seals.create(
             subscriber_id=org.id,
             kind=kind,

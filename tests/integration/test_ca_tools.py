@@ -373,6 +373,7 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
     assert len(certs) == 3
     assert [c["status"] for c in certs].count("revoked") == 1
     assert {c["profile"] for c in certs} == {"person-signing", "organization-signing", "device-tls"}
+    first_org = next(c["serial"] for c in certs if c["profile"] == "organization-signing")
 
     second = _run(home, "demo", "--home", str(home))  # idempotent: safe to run again
     assert second.returncode == 0, second.stdout + second.stderr
@@ -382,10 +383,16 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
     revoked = [c for c in certs if c["status"] == "revoked"]
     assert len(revoked) == 2
     assert all(c["revocation_reason"] == "no_longer_needed" and c["revoked_at"] for c in revoked)
+    # the certificate the organization's seals are bound to, revoked at the desk: the next run
+    # failed with "seal … cannot be used: its certificate … is revoked"; it binds the seals it
+    # reuses to the certificate it has just issued
+    gone = _run(home, "cert", "revoke", first_org, "--reason", "superseded", "--home", str(home))
+    assert gone.returncode == 0, gone.stderr
     with_json = _run(home, "demo", "--json", "--home", str(home))
-    assert with_json.returncode == 0, with_json.stderr
+    assert with_json.returncode == 0, with_json.stdout + with_json.stderr
     result = json.loads(with_json.stdout)
     assert result["audit"]["ok"] is True and result["revoked"]
+    assert result["verification_valid"] is True
 
     audit = _run(home, "audit", "verify", "--home", str(home))
     assert audit.returncode == 0, audit.stdout + audit.stderr
