@@ -123,9 +123,25 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     es_id = w.yi.seal.es_id
     page.locator(f'#seals tr[data-es-id="{es_id}"] button').click()
     page.locator("#seal-image[src^=blob]").wait_for()
+    assert "可以使用" in page.locator("#seal-facts").inner_text()  # whether it can sign now
     page.fill("#note", "核查中")
     page.click("#act-form button[type=submit]")
     page.locator("#seal-facts").filter(has_text="已冻结").wait_for()
+    assert "暂不可用（印章已冻结）" in page.locator("#seal-facts").inner_text()
+    worded = page.evaluate(
+        """async () => {
+          const { sealUsability } = await import("/static/pages/common.js");
+          const seal = { usable: false, state: "active", unusable_reason: "seal … cannot be used" };
+          return [["revoked", null], ["on_hold", "lost"], ["active", null]].map(([st, hold]) =>
+            sealUsability({ ...seal, unusable_code: "certificate_not_valid",
+                            certificate_status: st, certificate_hold_kind: hold }));
+        }"""
+    )  # a seal whose certificate was revoked, lost or has run out: the API's reason is English
+    assert worded == [
+        "暂不可用（所绑定证书已吊销，需变更绑定证书）",
+        "暂不可用（所绑定证书已挂失，解除挂失后可用）",
+        "暂不可用（所绑定证书已到期，需续期证书或变更绑定证书）",
+    ]
     shot(page, "desk-seals")
     assert w.p.seals.get(es_id).state == "frozen"
 

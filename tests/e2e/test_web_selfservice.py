@@ -251,6 +251,7 @@ def test_an_organization_fills_the_seal_form_and_grants_the_seal(site: Site, pag
     page.locator("#seal-title").filter(has_text="财务专用章").wait_for()
     facts = page.locator("#seal-facts").inner_text()
     assert "1101080012347" in facts and "孙七" in facts
+    assert "可以使用" in facts
     page.locator("#records tbody tr").first.wait_for()
     assert page.locator("#records tbody tr").count() == 1
     assert "新申请" in page.locator("#forms").inner_text()

@@ -315,6 +315,7 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     shown = seals.get(cid)
     assert shown.state == "active" and not shown.usable
     assert shown.certificate_status == "on_hold"
+    assert shown.unusable_code == "certificate_not_valid"  # for a page to word it
     p.certificates.unfreeze(org_serial, actor=OFFICER)
     sign_check(seals.unlock_for_signing(cid, PIN_ORG, w.li.id))
     p.certificates.revoke(org_serial, reason="key_compromise", actor=OFFICER)
@@ -326,6 +327,7 @@ def test_person_and_organization_seals_end_to_end(any_platform, clock):
     )
     refused(p, lambda: seals.unlock_for_signing(cid, PIN_ORG), Forbidden, "certificate_not_valid")
     assert seals.usable(cid).code == "certificate_not_valid"
+    assert seals.get(cid).unusable_code == "certificate_not_valid"
 
     acts = [a for a, _, _ in audit_actions(p) if a.startswith("seal.")]
     assert acts == [

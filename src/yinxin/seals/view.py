@@ -65,6 +65,8 @@ class SealView:
     failed_pin_attempts: int | None  # None for a subscriber-held key
     usable: bool
     unusable_reason: str | None
+    # why not, for a program (seal_not_active, seal_expired, certificate_not_valid, …)
+    unusable_code: str | None
     authorized_members: list[int]
     png_sha256: str
     seseal_sha256: str
@@ -124,6 +126,7 @@ class SealViews:
             failed_pin_attempts=key.failed_attempts if key else None,
             usable=p is None,
             unusable_reason=p.message if p else None,
+            unusable_code=p.code if p else None,
             authorized_members=grants,
             png_sha256=sha(seal.png),
             seseal_sha256=sha(seal.seseal),

@@ -193,6 +193,25 @@ export function sealBadge(s) {
   return stateBadge("seal", s.state);
 }
 
+/** Whether the seal can sign now, and if not why, in Chinese (the API's reason is English). */
+export function sealUsability(s) {
+  if (s.usable) return "可以使用";
+  const HELD = { frozen: "已冻结，解冻后可用", unpaid: "因欠费暂停，缴费后可用", lost: "已挂失，解除挂失后可用" };
+  const cert = s.certificate_status === "active"
+    ? "已到期，需续期证书或变更绑定证书"
+    : s.certificate_status === "on_hold"
+      ? HELD[s.certificate_hold_kind] || "已冻结"
+      : `${label("certificate", s.certificate_status)}，需变更绑定证书`;
+  const why = {
+    seal_not_active: `印章${label("seal", s.state)}`,
+    seal_expired: "印章不在有效期内",
+    certificate_not_valid: `所绑定证书${cert}`,
+    not_authorized: "未获用印授权",
+    subscriber_held_key: "密钥由持有人自行保管，平台不能代为签署",
+  }[s.unusable_code];
+  return `暂不可用（${why || s.unusable_reason || "原因不明"}）`;
+}
+
 /** How the audit trail's actor reads to a person: staff:desk1 → 工作人员 desk1. */
 export function who(actor, session) {
   const [kind, rest] = String(actor || "").split(/:(.*)/s);

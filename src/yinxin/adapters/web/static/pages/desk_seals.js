@@ -3,7 +3,7 @@
 // revoke with a reason of 004 §十一 — each POST /seals/{id}/<verb>, audited as the officer.
 import { api, el, fmtTime, requireSession } from "/static/api.js";
 import {
-  SEAL_REASONS, actButton, day, facts, lifecycleForm, options, pagedListing, sealBadge,
+  SEAL_REASONS, actButton, day, facts, lifecycleForm, options, pagedListing, sealBadge, sealUsability,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -44,6 +44,7 @@ async function select(s) {
   facts(document.getElementById("seal-facts"), [
     ["类型", s.kind_title],
     ["状态", sealBadge(s)],
+    ["可否签署", sealUsability(s)],
     ["持有人编号", s.subscriber_id],
     ["使用人", `${s.holder_name} ${s.holder_id_number || ""}`],
     ["运用项目", s.project],

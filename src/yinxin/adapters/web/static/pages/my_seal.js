@@ -6,7 +6,7 @@ import {
   ApiError, LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
 } from "/static/api.js";
 import {
-  day, facts, liveCheck, options, param, refusedPage, sealBadge, who,
+  day, facts, liveCheck, options, param, refusedPage, sealBadge, sealUsability, who,
 } from "/static/pages/common.js";
 import { checkIdDocument } from "/static/pages/idcheck.js";
 
@@ -32,7 +32,7 @@ function show(s) {
     ["印章名称", s.name],
     ["印章类型", s.kind_title],
     ["状态", sealBadge(s)],
-    ["可否签署", s.usable ? "可以使用" : `暂不可用${s.unusable_reason ? "（" + s.unusable_reason + "）" : ""}`],
+    ["可否签署", sealUsability(s)],
     ["运用项目", s.project],
     ["使用人", `${s.holder_name}（${label("idType", s.holder_id_type)} ${s.holder_id_number || ""}）`],
     ["中心文字", s.center_text],
