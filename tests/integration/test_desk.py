@@ -671,3 +671,103 @@ def test_cli_desk_json(tmp_path) -> None:
     assert out.read_bytes().startswith(b"%PDF") and w["size"] == out.stat().st_size
     [listed] = ok("contracts")
     assert listed["number"] == NUMBER
+
+
+def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path) -> None:
+    """From 1 January of a year whose official holiday schedule nobody has loaded yet (2027
+    today: the package stops at 2026), every notice was refused with calendar_missing — the
+    desk could not even write down a 报修. Now it is recorded at once with the weekday rule,
+    marked provisional, and the breach job confirms or corrects it once the year's schedule is
+    loaded: the budget, the deadline and the breach redone, each change audited.
+
+    2030 stands for such a year (no release of the calendar package will cover it soon); its
+    schedule here is a test's, loaded from ``<home>/calendars/2030.json`` as an operator does."""
+    from yinxin.app import Platform
+    from yinxin.clock import FrozenClock
+    from yinxin.contracts.workdays import _official
+    from yinxin.settings import Settings
+
+    home = tmp_path / "home"
+    clock = FrozenClock(bj(2030, 1, 14, 12, 0))
+
+    def platform() -> Platform:
+        _official.cache_clear()  # the files are read once per process: a restart
+        url = f"sqlite:///{home / 'yinxin.db'}"
+        return Platform(Settings(home=home, database_url=url), clock=clock)
+
+    p = platform()
+    p.desk.add_contract(
+        NUMBER, title="运维服务合同", party_a=A, party_b=B, annual_fee="28000.00",
+        starts_on=dt.date(2029, 1, 1), ends_on=dt.date(2031, 12, 31), actor="运维经理",
+    )  # fmt: skip
+
+    def notice(at: dt.datetime, answered: dt.datetime) -> int:
+        r = p.desk.open(
+            NUMBER, channel="phone", description="小程序无法登录", reported_by="甲方 付威",
+            notice_at=at, actor="运维经理",
+        )  # fmt: skip
+        assert r.notice_workday_provisional
+        return p.desk.respond(r.id, at=answered, actor="运维经理").id
+
+    # Tuesday 1 January (元旦, though the weekday rule cannot know): 2 h, answered in 3 h
+    new_year = notice(bj(2030, 1, 1, 10, 0), bj(2030, 1, 1, 13, 0))
+    # Saturday 5 January (a make-up working day, as it turns out): 4 h, answered in 3 h
+    saturday = notice(bj(2030, 1, 5, 10, 0), bj(2030, 1, 5, 13, 0))
+    # Monday 7 January: a working day either way
+    monday = notice(bj(2030, 1, 7, 10, 0), bj(2030, 1, 7, 11, 0))
+    got = {i: p.desk.get(i) for i in (new_year, saturday, monday)}
+    assert [(g.notice_workday, g.response_budget_minutes) for g in got.values()] == [
+        (True, 120),
+        (False, 240),
+        (True, 120),
+    ]
+    assert [b.late_seconds for b in got[new_year].breaches] == [3600]
+    assert got[saturday].breaches == () and got[monday].breaches == ()
+    # the report says which days were presumed, and why
+    text = pdftext(p.desk.report_pdf(NUMBER, "2030-01"), tmp_path, "provisional.pdf")
+    assert "非工作日 推定" in text and "按周一至周五推定" in text
+    # nothing to settle while the year is still unknown
+    assert p.desk.flag_breaches().notice_days_corrected == ()
+    assert p.desk.get(new_year).notice_workday_provisional
+    p.close()
+
+    (home / "calendars").mkdir()
+    (home / "calendars" / "2030.json").write_text(
+        '{"year": 2030, "source": "a test schedule", '
+        '"holidays": [{"name": "元旦", "date": "2030-01-01"}], '
+        '"workdays": [{"name": "元旦", "date": "2030-01-05"}]}',
+        encoding="utf-8",
+    )
+    p = platform()
+    run = p.desk.flag_breaches()
+    assert run.notice_days_corrected == (new_year, saturday)
+    got = {i: p.desk.get(i) for i in (new_year, saturday, monday)}
+    assert not any(g.notice_workday_provisional for g in got.values())
+    assert [(g.notice_workday, g.response_budget_minutes) for g in got.values()] == [
+        (False, 240),
+        (True, 120),
+        (True, 120),
+    ]
+    assert got[new_year].breaches == ()  # answered in time on a holiday after all
+    assert got[new_year].response_due == bj(2030, 1, 1, 14, 0)
+    assert [(b.kind, b.late_seconds, b.final) for b in got[saturday].breaches] == [
+        (BreachKind.RESPONSE, 3600, True)  # a working day: 2 h, answered in 3
+    ]
+    with p.db.read() as s:
+        acts = [
+            (e.action, e.subject_id)
+            for e in s.query(AuditEvent).order_by(AuditEvent.seq)
+            if e.action.startswith("service_request.notice_day")
+        ]
+    assert acts == [
+        ("service_request.notice_day_corrected", str(new_year)),
+        ("service_request.notice_day_corrected", str(saturday)),
+        ("service_request.notice_day_confirmed", str(monday)),
+    ]
+    assert p.desk.flag_breaches().notice_days_corrected == ()  # settled once
+    report = p.desk.report(NUMBER, "2030-01")
+    assert report.breaches == 1
+    text = pdftext(p.desk.report_pdf(NUMBER, "2030-01"), tmp_path, "settled.pdf")
+    assert "推定" not in text and "非工作日" in text
+    p.close()
+    _official.cache_clear()

@@ -74,8 +74,8 @@ def bj(*a: int) -> dt.datetime:
     ],
 )
 def test_response_deadline_table(notice: dt.datetime, workday: bool, due: dt.datetime) -> None:
-    got_workday, budget = response_budget(notice, CAL)
-    assert got_workday is workday
+    got_workday, provisional, budget = response_budget(notice, CAL)
+    assert got_workday is workday and not provisional
     assert due_at(notice, budget, []) == due
     # the on-site deadline is 24 calendar hours whatever the day
     assert due_at(notice, 24 * H, []) == notice + 24 * H
@@ -114,7 +114,7 @@ def test_two_pauses_and_one_after_the_deadline() -> None:
 
 def test_a_pause_over_a_holiday_night_and_the_on_site_clock() -> None:
     notice = bj(2026, 9, 30, 18, 0)  # Wednesday, last working day before the holiday: 2 h
-    workday, budget = response_budget(notice, CAL)
+    workday, _, budget = response_budget(notice, CAL)
     assert workday and budget == 2 * H
     pause = Pause(bj(2026, 9, 30, 19, 0), bj(2026, 10, 1, 9, 0))  # 甲方's site closed overnight
     assert due_at(notice, budget, [pause]) == bj(2026, 10, 1, 10, 0)

@@ -53,6 +53,7 @@ from yinxin.contracts.desk_views import (
     RequestState,
     RequestView,
 )
+from yinxin.contracts.workdays import CalendarMissing
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
@@ -136,10 +137,26 @@ def response_budget(
     calendar: WorkdayCalendar,
     workday_hours: int = 2,
     other_hours: int = 4,
-) -> tuple[bool, dt.timedelta]:
-    """Whether the notice fell on a working day, and the response time allowed."""
-    workday = bool(calendar.is_workday(notice_day(notice)))
-    return workday, dt.timedelta(hours=workday_hours if workday else other_hours)
+) -> tuple[bool, bool, dt.timedelta]:
+    """Whether the notice fell on a working day, whether that is provisional
+    (:func:`notice_workday`), and the response time allowed."""
+    workday, provisional = notice_workday(notice, calendar)
+    return workday, provisional, dt.timedelta(hours=workday_hours if workday else other_hours)
+
+
+def notice_workday(notice: dt.datetime, calendar: WorkdayCalendar) -> tuple[bool, bool]:
+    """Whether the notice fell on a working day, and whether that answer is provisional.
+
+    A notice is a fact to write down when it comes, so a year the official calendar does not
+    cover yet (the State Council publishes each year's schedule in the autumn before; until an
+    operator loads it, every notice of that year) is not refused: the weekday rule (Monday to
+    Friday) stands in, marked provisional, and the breach job confirms or corrects it as soon
+    as the year's schedule is loaded."""
+    day = notice_day(notice)
+    try:
+        return bool(calendar.is_workday(day)), False
+    except CalendarMissing:
+        return day.weekday() < 5, True
 
 
 def due_at(
@@ -186,6 +203,8 @@ class BreachRun:
     flagged: tuple[int, ...]  # breach ids made now
     updated: tuple[int, ...]  # still-open breaches whose lateness grew
     records_signed: tuple[int, ...]  # requests whose record flow completed
+    # requests whose provisional working-day answer the calendar corrected (notice_workday)
+    notice_days_corrected: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -504,12 +523,9 @@ class ServiceDesk:
                     field="notice_at",
                 )
             REQUEST_LIFECYCLE.check("open", _R.NONE, None, "(new)")
-            try:
-                workday, budget = response_budget(
-                    notice, self.calendar, c.workday_response_hours, c.other_response_hours
-                )
-            except ValidationError as e:  # a year the calendar has no official schedule for
-                raise ValidationError(e.message, field="notice_at", code=e.code) from None
+            workday, provisional, budget = response_budget(
+                notice, self.calendar, c.workday_response_hours, c.other_response_hours
+            )
             on_site = dt.timedelta(hours=c.on_site_hours) if on_site_requested else None
             r = ServiceRequest(
                 contract_id=c.id,
@@ -520,6 +536,7 @@ class ServiceDesk:
                 on_site_requested=bool(on_site_requested),
                 notice_at=notice,
                 notice_workday=workday,
+                notice_workday_provisional=provisional,
                 response_budget_minutes=int(budget.total_seconds() // 60),
                 on_site_budget_minutes=int(on_site.total_seconds() // 60) if on_site else None,
                 response_due=notice + budget,
@@ -543,6 +560,7 @@ class ServiceDesk:
                     "severity": severity,
                     "notice_at": notice.isoformat(),
                     "workday": workday,
+                    **({"workday_provisional": True} if provisional else {}),
                     "response_due": r.response_due.isoformat(),
                     "on_site_due": r.on_site_due.isoformat() if r.on_site_due else None,
                 },
@@ -793,6 +811,7 @@ class ServiceDesk:
         flagged: list[int] = []
         updated: list[int] = []
         with self.db.transaction() as s:
+            corrected = self._settle_notice_days(s, now)
             live = s.scalars(
                 select(ServiceRequest)
                 .where(ServiceRequest.state.in_([str(x) for x in LIVE]))
@@ -821,7 +840,64 @@ class ServiceDesk:
                     if b.id in before and b.late_seconds != before[b.id]:
                         updated.append(b.id)
         signed = self.sync_records()
-        return BreachRun(tuple(flagged), tuple(updated), tuple(signed))
+        return BreachRun(tuple(flagged), tuple(updated), tuple(signed), tuple(corrected))
+
+    def _settle_notice_days(self, s: Session, now: dt.datetime) -> list[int]:
+        """The provisional working-day answers (:func:`notice_workday`) checked against the
+        calendar as loaded now: each one its year now covers is confirmed, or corrected — the
+        response budget, its deadline and its breach redone, and the change audited. Returns
+        the ids of the requests corrected."""
+        corrected: list[int] = []
+        pending = s.scalars(
+            select(ServiceRequest)
+            .where(ServiceRequest.notice_workday_provisional.is_(True))
+            .order_by(ServiceRequest.id)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for r in pending:
+            c = s.get(DeskContract, r.contract_id)
+            workday, provisional, budget = response_budget(
+                r.notice_at, self.calendar, c.workday_response_hours, c.other_response_hours
+            )
+            if provisional:
+                continue  # still no schedule for that year
+            r.notice_workday_provisional = False
+            if workday == r.notice_workday:
+                _event(s, now, "system:desk", "notice_day_confirmed", r.id, {"workday": workday})
+                continue
+            r.notice_workday = workday
+            r.response_budget_minutes = int(budget.total_seconds() // 60)
+            r.response_due = due_at(r.notice_at, budget, _as_pauses(_pauses(s, r.id)))
+            breach = s.scalar(
+                select(ServiceBreach).where(
+                    ServiceBreach.request_id == r.id, ServiceBreach.kind == BreachKind.RESPONSE
+                )
+            )
+            # a request withdrawn before it was answered keeps its breach: how late it was when
+            # withdrawn is not kept apart from the withdrawal's own time
+            redo = not (r.state == _R.CANCELLED and r.responded_at is None)
+            if breach is not None and redo:
+                s.delete(breach)
+                s.flush()
+            _event(
+                s,
+                now,
+                "system:desk",
+                "notice_day_corrected",
+                r.id,
+                {
+                    "workday": workday,
+                    "response_budget_minutes": r.response_budget_minutes,
+                    "response_due": r.response_due.isoformat() if r.response_due else None,
+                    "breach_withdrawn_late_seconds": (
+                        breach.late_seconds if breach is not None and redo else None
+                    ),
+                },
+            )
+            if redo:
+                self._flag(s, r, now, now)
+            corrected.append(r.id)
+        return corrected
 
     # --- reading ------------------------------------------------------------------------------
     def _request(self, s: Session, request_id: int, *, lock: bool = False) -> ServiceRequest:

@@ -94,6 +94,8 @@ class RequestView:
     on_site_requested: bool
     notice_at: dt.datetime
     notice_workday: bool
+    # decided by the weekday rule while the official calendar lacks the notice's year
+    notice_workday_provisional: bool
     response_budget_minutes: int
     on_site_budget_minutes: int | None
     response_due: dt.datetime | None

@@ -48,6 +48,18 @@ def _t(t: dt.datetime | None) -> str:
     return "—" if t is None else t.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
+PROVISIONAL_NOTE = (
+    "标“推定”的通知日：当年国务院办公厅节假日安排尚未载入，是否工作日暂按周一至周五推定，"
+    "响应时限随之确定；安排载入后由系统自动复核，时限与超时据实更正并记入审计日志。"
+)
+
+
+def _day_kind(r: RequestView) -> str:
+    """工作日 or 非工作日, and whether the weekday rule decided it (no calendar yet)."""
+    kind = "工作日" if r.notice_workday else "非工作日"
+    return kind + ("，推定" if r.notice_workday_provisional else "")
+
+
 def _dur(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -106,6 +118,7 @@ class ReportLine:
     id: int
     notice_at: dt.datetime
     notice_workday: bool
+    notice_workday_provisional: bool
     channel: str
     severity: str
     description: str
@@ -391,7 +404,7 @@ def _request_rows(r: RequestView) -> list[tuple[str, str]]:
         ("报修方式", CHANNELS.get(r.channel, r.channel)),
         ("紧急程度", SEVERITIES.get(r.severity, r.severity)),
         ("报修人", r.reported_by),
-        ("通知时间", f"{_t(r.notice_at)}（{'工作日' if r.notice_workday else '非工作日'}）"),
+        ("通知时间", f"{_t(r.notice_at)}（{_day_kind(r)}）"),
         ("故障描述", r.description),
         (
             "响应时限",
@@ -521,7 +534,9 @@ def render_report_pdf(report: ServiceReport) -> bytes:
             [
                 [
                     f"#{x.id}",
-                    _t(x.notice_at) + ("" if x.notice_workday else " 非工作日"),
+                    _t(x.notice_at)
+                    + ("" if x.notice_workday else " 非工作日")
+                    + (" 推定" if x.notice_workday_provisional else ""),
                     CHANNELS.get(x.channel, x.channel),
                     x.description[:80],
                     STATES.get(x.state, x.state),
@@ -541,6 +556,8 @@ def render_report_pdf(report: ServiceReport) -> bytes:
             ],
             [0.05, 0.14, 0.05, 0.22, 0.12, 0.15, 0.14, 0.13],
         )
+        if any(x.notice_workday_provisional for x in report.requests):
+            d.para(PROVISIONAL_NOTE, size=8)
     else:
         d.para("本期间无服务请求。")
     d.heading("四、按月巡检记录")

@@ -168,6 +168,11 @@ def _desk_breaches(p: Platform) -> str:
     return (
         f"flagged: {list(run.flagged)}, grown: {list(run.updated)}, "
         f"records signed: {list(run.records_signed)}"
+        + (
+            f", notice days corrected: {list(run.notice_days_corrected)}"
+            if run.notice_days_corrected
+            else ""
+        )
     )
 
 

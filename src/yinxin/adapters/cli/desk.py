@@ -68,6 +68,8 @@ def _show(r) -> None:
         r.description[:40],
     )
     day = "working day" if r.notice_workday else "non-working day"
+    if r.notice_workday_provisional:
+        day += ", by the weekday rule until the year's official calendar is loaded"
     console.print(f"  notice {_t(r.notice_at)} ({day}); response due {_t(r.response_due)}")
     if r.on_site_requested:
         console.print(f"  on site due {_t(r.on_site_due)}; arrived {_t(r.on_site_at)}")

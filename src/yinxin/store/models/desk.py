@@ -14,7 +14,7 @@ Money is kept as decimal strings (``"28000.00"``), never floats; times are aware
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 import yinxin.store.models.contracts  # noqa: F401  (tables our foreign keys name)
@@ -60,6 +60,9 @@ class ServiceRequest(Base):
     on_site_requested: Mapped[bool]
     notice_at: Mapped[dt.datetime] = mapped_column(index=True)
     notice_workday: Mapped[bool]  # the notice fell on a Chinese working day (Beijing time)
+    # decided by the weekday rule: no official calendar for the notice's year yet (the breach
+    # job confirms or corrects it once there is one)
+    notice_workday_provisional: Mapped[bool] = mapped_column(default=False, server_default=false())
     response_budget_minutes: Mapped[int]
     on_site_budget_minutes: Mapped[int | None]
     response_due: Mapped[dt.datetime | None] = mapped_column(index=True)

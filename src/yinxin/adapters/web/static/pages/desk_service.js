@@ -84,7 +84,10 @@ function row(r) {
   const breaches = r.breaches.map((x) => `${KINDS[x.kind]} ${late(x.late_seconds)}${x.final ? "" : "（进行中）"}`).join("；");
   return el("tr", { "data-id": String(r.id) },
     el("td", { class: "num", text: `#${r.id}` }),
-    el("td", { text: `${fmtTime(r.notice_at)}${r.notice_workday ? "" : "（非工作日）"}` }),
+    el("td", {
+      text: `${fmtTime(r.notice_at)}${r.notice_workday ? "" : "（非工作日）"}`
+        + (r.notice_workday_provisional ? "（是否工作日暂按周一至周五推定，待当年节假日安排载入后复核）" : ""),
+    }),
     el("td", { text: r.description }),
     el("td", { text: STATES[r.state] + (r.clock === "paused" ? "（暂停计时）" : "") }),
     el("td", { text: r.response_due ? fmtTime(r.response_due) : "暂停中" }),
