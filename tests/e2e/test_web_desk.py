@@ -387,6 +387,7 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
     page.click("#open-form button[type=submit]")
     row = page.locator("#requests tbody tr[data-id]").first
     row.wait_for()
+    assert page.locator("#description").input_value() == ""  # a second click adds nothing
     shown = row.inner_text()  # times as the browser's clock reads them (UTC here)
     assert "2026-10-16 12:00:00" in shown and "2026-10-16 14:00:00" in shown and "待响应" in shown
 

@@ -165,13 +165,18 @@ bindForm(document.getElementById("open-form"), {
       notice_at: withOffset(d.notice_at),
     },
   }),
-  onDone: async (r) => { toast(`已登记 #${r.id}，响应截止 ${fmtTime(r.response_due)}`); await load(); },
+  onDone: async (r) => {
+    // emptied, so a second click does not write the same notice down twice
+    document.getElementById("open-form").reset();
+    toast(`已登记 #${r.id}，响应截止 ${fmtTime(r.response_due)}`);
+    await load();
+  },
 });
 bindForm(document.getElementById("inspect-form"), {
   submit: (d, key) => api("POST", `/desk/contracts/${encodeURIComponent(select.value)}/inspections`, {
     idempotencyKey: key, json: { month: d.month, inspector: d.inspector, findings: d.findings },
   }),
-  onDone: (i) => toast(`${i.month} 巡检已记录`),
+  onDone: (i) => { document.getElementById("inspect-form").reset(); toast(`${i.month} 巡检已记录`); },
 });
 bindForm(document.getElementById("report-form"), {
   idempotent: false,
