@@ -771,3 +771,42 @@ def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path
     assert "推定" not in text and "非工作日" in text
     p.close()
     _official.cache_clear()
+
+
+def test_migration_0023_upgrades_a_desk_that_has_requests(platform) -> None:
+    """0023 first added its column in SQLite's batch mode, which copies the table and drops
+    the old one: on any database whose requests had a pause or a breach the drop failed
+    (FOREIGN KEY constraint failed) and the platform would not start. Down to 0022 and up again
+    with such rows in place: every row kept, the new column false."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from yinxin.store.db import alembic_config
+
+    p = platform
+    add_003(p)
+    r = p.desk.open(
+        NUMBER, channel="phone", description="数据同步失败", reported_by="甲方 付威",
+        notice_at=bj(2026, 10, 16, 20, 0), on_site_requested=True,
+    )  # fmt: skip
+    p.desk.pause(r.id, reason="等待甲方开放机房")
+    assert p.desk.get(r.id).breaches and p.desk.get(r.id).pauses
+
+    def rows() -> list:
+        with p.db.engine.connect() as conn:
+            return [
+                conn.execute(text(f"SELECT * FROM {t} ORDER BY id")).all()
+                for t in ("service_requests", "service_pauses", "service_breaches")
+            ]
+
+    before = rows()
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0022")
+    down = rows()
+    assert [tuple(x) for x in down[0]] == [tuple(x)[:-1] for x in before[0]]  # column last
+    assert down[1:] == before[1:]
+    p.db.migrate()
+    assert rows() == before
+    assert p.desk.get(r.id).notice_workday_provisional is False

@@ -39,17 +39,18 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_sign_flow_recordings_signer_id"), ["signer_id"], unique=False
         )
-    with op.batch_alter_table("sign_flow_signers", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("requires_video", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(sa.Column("video_sha256", sa.String(length=64), nullable=True))
+    # plain ALTER TABLE: SQLite's batch mode would copy sign_flow_signers and drop it, which
+    # fails (FOREIGN KEY constraint failed) once links or signatures refer to a signer
+    op.add_column(
+        "sign_flow_signers",
+        sa.Column("requires_video", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("sign_flow_signers", sa.Column("video_sha256", sa.String(length=64)))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sign_flow_signers", schema=None) as batch_op:
-        batch_op.drop_column("video_sha256")
-        batch_op.drop_column("requires_video")
+    op.drop_column("sign_flow_signers", "video_sha256")
+    op.drop_column("sign_flow_signers", "requires_video")
     with op.batch_alter_table("sign_flow_recordings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sign_flow_recordings_signer_id"))
     op.drop_table("sign_flow_recordings")

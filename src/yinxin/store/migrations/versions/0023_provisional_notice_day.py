@@ -18,18 +18,18 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not a batch: SQLite's batch mode copies the table, drops it and renames
+# the copy, and the drop fails (FOREIGN KEY constraint failed) as soon as a pause or a breach
+# refers to a request. SQLite adds a NOT NULL column with a default, and drops a plain one
+# (3.35+), in place.
 def upgrade() -> None:
-    with op.batch_alter_table("service_requests") as batch:
-        batch.add_column(
-            sa.Column(
-                "notice_workday_provisional",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.false(),
-            )
-        )
+    op.add_column(
+        "service_requests",
+        sa.Column(
+            "notice_workday_provisional", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("service_requests") as batch:
-        batch.drop_column("notice_workday_provisional")
+    op.drop_column("service_requests", "notice_workday_provisional")

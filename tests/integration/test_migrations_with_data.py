@@ -1,0 +1,78 @@
+"""Migrations run on databases that hold data, not only on empty ones.
+
+SQLite cannot alter most of a table in place, so Alembic's batch mode copies the table, drops
+the old one and renames the copy; with foreign keys on, the drop fails as soon as another row
+refers to one in the table. Three migrations did that to a referenced table (0014's upgrade of
+``sign_flow_signers``, 0013's downgrade of ``notifications``, and 0023 as first written, on
+``service_requests``): every test passed, since each builds its database empty and migrates it
+at once, while an operator's database with sign flows or desk requests would not upgrade. Here a
+platform with a signed contract, a sign flow waiting for its signers, messages, and a desk
+request with a pause and a breach goes down to 0012 and up again."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from alembic import command
+from sqlalchemy import text
+
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import build_world, sign_as
+from yinxin.contracts.desk import BEIJING
+from yinxin.contracts.service import ContractSigner
+from yinxin.contracts.templates import get_template
+from yinxin.store.db import alembic_config
+
+KEPT = (
+    "subscribers",
+    "certificates",
+    "seals",
+    "notifications",
+    "audit_events",
+    "sign_flow_signers",
+    "sign_flow_links",
+)
+
+
+def test_down_to_0012_and_up_again_with_flows_messages_and_desk_requests(platform, clock) -> None:
+    p = platform
+    w = build_world(p, clock)
+    sign_as(w, w.jia, contract_pdf())
+    drafted = p.contracts.draft(
+        "om-service", get_template("om-service").example_values(), actor="运维经理"
+    )
+    p.contracts.start_signing(
+        drafted.id,
+        [
+            ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+            ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+        ],
+        deadline=clock.now() + dt.timedelta(days=3),
+        actor="运维经理",
+    )
+    start = clock.now().astimezone(BEIJING).date()
+    p.desk.add_contract(
+        "YW-1", title="运维服务合同", party_a="甲", party_b="乙", annual_fee="28000.00",
+        starts_on=start - dt.timedelta(days=30), ends_on=start + dt.timedelta(days=30),
+    )  # fmt: skip
+    r = p.desk.open(
+        "YW-1", channel="phone", description="数据同步失败", reported_by="甲方",
+        notice_at=clock.now() - dt.timedelta(hours=6), on_site_requested=True,
+    )  # fmt: skip
+    p.desk.pause(r.id, reason="等待甲方")
+    assert p.desk.get(r.id).breaches
+
+    def counts() -> dict[str, int]:
+        with p.db.engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in KEPT}
+
+    before = counts()
+    assert before["sign_flow_links"] and before["notifications"]
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    p.db.migrate()  # what the platform does at start
+    after = counts()
+    assert {t: after[t] for t in KEPT} == {t: before[t] for t in KEPT}
+    assert p.verify_audit().ok
