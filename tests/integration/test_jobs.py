@@ -315,3 +315,47 @@ def test_worker_runs_the_jobs_until_sigterm(platform) -> None:
     assert "SIGTERM: stopping" in output
     assert "job crl.issuing" in output and " done in " in output  # each run is logged
     assert {v.worker.rsplit(":", 1)[1] for v in last_runs(platform.db).values()} == {"w1"}
+
+
+def test_calendar_check_warns_when_next_years_holidays_are_not_loaded(tmp_path) -> None:
+    """From November, when the State Council publishes the next year's holidays, until the
+    operator loads them: the desk's notices of that year would be provisional and working-day
+    due dates would wait. The daily job says so in its result and the log; with the year loaded
+    it only lists what is loaded. (2030 stands for a year no calendar package covers yet.)"""
+    from yinxin.app import Platform
+    from yinxin.clock import FrozenClock
+    from yinxin.contracts.desk import BEIJING
+    from yinxin.contracts.workdays import _official
+    from yinxin.jobs.registry import by_name
+    from yinxin.settings import Settings
+
+    home = tmp_path / "home"
+    clock = FrozenClock(dt.datetime(2030, 10, 31, 12, 0, tzinfo=BEIJING))
+
+    def run() -> str:
+        _official.cache_clear()  # read once per process: a restart
+        p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'db'}"), clock=clock)
+        try:
+            return by_name(default_jobs(p), "calendar.check").run(p)
+        finally:
+            p.close()
+
+    def year(y: int) -> None:
+        (home / "calendars").mkdir(exist_ok=True)
+        (home / "calendars" / f"{y}.json").write_text(
+            f'{{"year": {y}, "source": "a test schedule", '
+            f'"holidays": [{{"name": "元旦", "date": "{y}-01-01"}}], "workdays": []}}',
+            encoding="utf-8",
+        )
+
+    home.mkdir()
+    said = run()  # 2030 itself is not loaded: said in any month
+    assert said.startswith("WARNING no official holiday calendar for 2030:")
+    assert "<home>/calendars/2030.json" in said
+    year(2030)
+    assert run().startswith("official holiday calendars loaded: 2004–2030")  # October: quiet
+    clock.set(dt.datetime(2030, 11, 1, 9, 0, tzinfo=BEIJING))
+    assert run().startswith("WARNING no official holiday calendar for 2031:")
+    year(2031)
+    assert run() == "official holiday calendars loaded: 2004–2031"
+    _official.cache_clear()

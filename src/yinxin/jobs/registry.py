@@ -242,6 +242,32 @@ def _archive_renew(p: Platform) -> str:
     return summary
 
 
+def _calendar_check(p: Platform) -> str:
+    """Says, every day and as a warning in the log, when this year's or (from November, when
+    the State Council publishes it) next year's official holiday schedule is not loaded: the
+    desk then records notices by the weekday rule and due dates counted in working days wait
+    (docs/contract-terms.md). A warning, not a failure: nothing is wrong with the platform."""
+    from yinxin.contracts.desk import notice_day
+    from yinxin.contracts.workdays import official_calendar
+
+    calendar = official_calendar(p.settings.home)
+    today = notice_day(p.clock.now())
+    years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
+    missing = [y for y in years if not calendar.covers(y)]
+    known = calendar.years()
+    loaded = f"official holiday calendars loaded: {known[0]}–{known[-1]}" if known else "none"
+    if not missing:
+        return loaded
+    warning = (
+        f"no official holiday calendar for {', '.join(map(str, missing))}: add "
+        f"{' and '.join(f'<home>/calendars/{y}.json' for y in missing)} and restart "
+        "(docs/contract-terms.md); until then desk notices in it are provisional and working-day "
+        f"due dates in it wait; {loaded}"
+    )
+    log.warning(warning)
+    return "WARNING " + warning
+
+
 def _prune(p: Platform) -> str:
     cutoff = p.clock.now() - KEEP_RUNS
     with p.db.transaction() as s:
@@ -324,6 +350,12 @@ def default_jobs(platform: Platform) -> list[Job]:
             lease=dt.timedelta(hours=1),
         ),
         Job("jobs.prune", DAY, "delete job runs finished 30 days ago", _prune),
+        Job(
+            "calendar.check",
+            DAY,
+            "warn when this or next year's official holiday schedule is not loaded",
+            _calendar_check,
+        ),
     ]
     return jobs
 
