@@ -379,3 +379,36 @@ def test_renew_and_cancel_a_seal_through_the_004_form(site: Site, phone):
     assert [f.business_type for f in p.seals.applications(seal.es_id)][-1] == "cancel"
     assert page.locator("#seal-form").is_hidden()  # nothing more to apply for
     shot(page, "seal-form-cancelled-phone")
+
+
+def test_a_phone_of_two_accounts_chooses_which_to_open(site: Site, page):
+    """A person who is also the contact of an organization, both with one phone: the login
+    page refused (该手机号登记了多个用户，请联系受理点) and sent no code. Now the code comes, the
+    page asks which account after the code, and opens the one chosen."""
+    p = site.world.p
+    phone = "13500135077"
+    person = p.subscribers.add_person(
+        name="赵六", id_number=id_card("11010519900303123"), phone=phone
+    )
+    uscc17 = "91110108MA01YL007"
+    org = p.subscribers.add_organization(
+        name="赵六设计工作室", uscc=uscc17 + uscc_check_char(uscc17), legal_representative="赵六",
+        contact_name="赵六", contact_phone=phone, phone=phone,
+    )  # fmt: skip
+    before = outbox_lines(site.world.outbox)
+    page.goto(site.url("/login"))
+    page.fill("#phone", phone)
+    page.click("#send-code")
+    page.locator("#sent-to").filter(has_text=phone[-4:]).wait_for()
+    page.fill("#code", read_code(site.world.outbox, phone, after=before))
+    page.click("#login-button")
+    choice = page.locator("#account-choice")
+    choice.wait_for()
+    assert "个人：赵六" in choice.inner_text() and "机构：赵六设计工作室" in choice.inner_text()
+    assert "请选择要登录的账户" in page.locator("#login-form").inner_text()
+    shot(page, "login-choose-account")
+    page.check(f'#account-choice input[value="{org.id}"]')
+    page.click("#login-button")
+    page.wait_for_url("**/my")
+    page.locator("#account-name").filter(has_text="赵六设计工作室").wait_for()
+    assert person.id != org.id

@@ -323,6 +323,62 @@ def test_organization_session_sees_its_organization(world, client):
     problem(client.get(f"/api/v1/subscribers/{world.person.id}"), 404, "not_found")
 
 
+def test_a_phone_shared_by_two_accounts_chooses_after_the_code(world, client):
+    """张三 is also the contact of his own studio, registered with the same phone: both
+    accounts are his. The login page said 该手机号登记了多个用户，请联系受理点 and sent no code —
+    neither account could be opened. Now the code goes to the phone as for any other, the right
+    code is answered with the accounts to choose from (only to whoever has the phone), and the
+    chosen one is opened; a wrong code still counts, and no one learns from the phone number
+    alone who is registered with it."""
+    from tests.integration.test_ca_lifecycle import uscc
+
+    p = world.p
+    studio = p.subscribers.add_organization(
+        name="张三设计工作室",
+        uscc=uscc(77),
+        legal_representative="张三",
+        contact_name="张三",
+        contact_phone="13800138000",
+        phone="13800138000",
+    )
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
+    assert r.status_code == 202, r.text  # as for a phone of one account: nothing said of two
+    assert set(r.json()) == {"challenge_id", "sent_to_masked", "expires_at"}
+    cid = r.json()["challenge_id"]
+    code = read_code(world.outbox, "13800138000", after=before)
+    login = "/api/v1/sessions/subscriber"
+    body = problem(
+        client.post(login, json={"challenge_id": cid, "code": "000000"}), 403, "wrong_code"
+    )
+    assert "4 more" in body["detail"]  # counted as always, and no choice shown
+    body = problem(
+        client.post(login, json={"challenge_id": cid, "code": code}),
+        409,
+        "choose_account",
+        "subscriber_id",
+    )
+    assert body["choices"] == [
+        {"subscriber_id": world.person.id, "kind": "person", "name": "张三"},
+        {"subscriber_id": studio.id, "kind": "organization", "name": "张三设计工作室"},
+    ]
+    # an account of another phone is not one of them; the code still works after that
+    r = client.post(login, json={"challenge_id": cid, "code": code, "subscriber_id": world.org.id})
+    problem(r, 422, "invalid", "subscriber_id")
+    r = client.post(login, json={"challenge_id": cid, "code": code, "subscriber_id": studio.id})
+    assert r.status_code == 201, r.text
+    me = r.json()["session"]
+    assert me["subscriber_id"] == studio.id and me["display_name"] == "张三设计工作室"
+    ids = [s["id"] for s in client.get("/api/v1/subscribers").json()["items"]]
+    assert ids == [studio.id]  # the studio's data only
+    # the code is used up
+    r = client.post(
+        login, json={"challenge_id": cid, "code": code, "subscriber_id": world.person.id}
+    )
+    problem(r, 409, "code_used", "code")
+
+
 def test_subscriber_login_refusals(world, client):
     # an unknown phone gets the same answer as a known one, and no code
     before = outbox_lines(world.outbox)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from yinxin.access.keys import ApiRole, Principal, Unauthenticated
 from yinxin.access.staff import LoginRefused, StaffUsers
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, YinxinError
+from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.identity import validate_mobile
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -51,6 +51,25 @@ IDLE = dt.timedelta(minutes=30)
 ABSOLUTE = dt.timedelta(hours=12)
 TOUCH_EVERY = dt.timedelta(seconds=30)  # last_seen_at is written at most this often
 LOGIN_PURPOSE = "login"
+
+
+class AccountChoice(Conflict, code="choose_account"):
+    """The code was right and its phone is registered for several accounts (a person who is
+    also an organization's contact, say): which one to sign in to. Said only to whoever
+    typed the code, so the phone's owner; ``choices`` go into the problem answer."""
+
+    def __init__(self, choices: list[dict]):
+        super().__init__(
+            "this phone is registered for several accounts: send the code again with the "
+            "subscriber_id of one of them",
+            field="subscriber_id",
+        )
+        self.problem_extra = {"choices": choices}
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), **self.problem_extra}
+
+
 LOGIN_DOCUMENT = "登录印信平台"
 
 
@@ -153,16 +172,23 @@ class Sessions:
         assert opened is not None
         return opened
 
+    def _sharing(self, s: Session, phone: str) -> list[Subscriber]:
+        """The accounts (persons and organizations) registered with this mobile phone."""
+        q = select(Subscriber).where(
+            Subscriber.phone == phone, Subscriber.kind.in_(("person", "organization"))
+        )
+        return list(s.scalars(q.order_by(Subscriber.id)))
+
     def request_login_code(self, phone: str, subscriber_id: int | None = None) -> LoginCode:
-        """Send a login code to the subscriber registered with this mobile phone (persons and
-        organizations; ``subscriber_id`` chooses when several share the phone). Rate limited as
-        every one-time code is (one a minute, ten an hour per subscriber)."""
+        """Send a login code to the phone of the subscriber registered with it (persons and
+        organizations). When several share the phone, the code goes to it all the same, and
+        which account to open is asked once the code is shown right (``login_subscriber``) —
+        not here, where anyone who knows the number could learn who is registered with it
+        (``subscriber_id`` still picks one at once). Rate limited as every one-time code is
+        (one a minute, ten an hour per subscriber)."""
         number = validate_mobile(phone, "phone")
         with self.db.read() as s:
-            q = select(Subscriber.id).where(
-                Subscriber.phone == number, Subscriber.kind.in_(("person", "organization"))
-            )
-            ids = list(s.execute(q.order_by(Subscriber.id)).scalars())
+            ids = [x.id for x in self._sharing(s, number)]
         if subscriber_id is not None:
             ids = [i for i in ids if i == subscriber_id]
         if not ids:
@@ -170,13 +196,7 @@ class Sessions:
             masked = number[:3] + "****" + number[-4:]
             expires = self.clock.now() + dt.timedelta(minutes=5)
             return LoginCode("x" + secrets.token_hex(16)[1:], masked, expires)
-        if len(ids) > 1:
-            raise Conflict(
-                "several subscribers are registered with this phone; choose one",
-                field="subscriber_id",
-                code="ambiguous_phone",
-            )
-        sid = ids[0]
+        sid = ids[0]  # the first of several: the phone is the same, the choice comes later
         ch = self._intent().request_code(
             sid,
             purpose=LOGIN_PURPOSE,
@@ -186,9 +206,14 @@ class Sessions:
         )
         return LoginCode(ch.challenge_id, ch.sent_to_masked, ch.expires_at)
 
-    def login_subscriber(self, challenge_id: str, code: str) -> OpenedSession:
+    def login_subscriber(
+        self, challenge_id: str, code: str, subscriber_id: int | None = None
+    ) -> OpenedSession:
         """The right code for a login challenge: a session scoped to that subscriber (an
-        organization with its people, or a person alone)."""
+        organization with its people, or a person alone). When the phone the code went to is
+        registered for several accounts, the right code without ``subscriber_id`` is answered
+        with the accounts to choose from (:class:`AccountChoice`; the code stays good until it
+        expires), and with one of them it opens that one."""
         from yinxin.store.models.notify import IntentChallenge
 
         intent = self._intent()
@@ -196,11 +221,15 @@ class Sessions:
         with self.db.read() as s:
             ch = s.get(IntentChallenge, cid)
             sid = ch.subscriber_id if ch is not None and ch.purpose == LOGIN_PURPOSE else None
+            anchor = s.get(Subscriber, sid) if sid is not None else None
+            sharing = self._sharing(s, anchor.phone) if anchor is not None else []
         if sid is None:
             raise Unauthenticated(
                 "wrong or expired code; ask for a new one", field="code", code="wrong_code"
             )
         doc = login_document_sha256(sid)
+        if len(sharing) > 1 or subscriber_id not in (None, sid):
+            return self._login_shared(cid, code, sid, doc, sharing, subscriber_id)
         confirmation = intent.confirm(
             cid, code, subscriber_id=sid, document_sha256=doc, actor=f"subscriber:{sid}"
         )
@@ -214,6 +243,54 @@ class Sessions:
                 session=s,
             )
             sub = s.get(Subscriber, sid)
+            assert sub is not None
+            return self._open(
+                s,
+                kind=PrincipalKind.SUBSCRIBER,
+                role=ApiRole.SUBSCRIBER,
+                name=sub.name,
+                display_name=sub.name,
+                subscriber_id=sub.id,
+                organization_id=sub.id,
+            )
+
+    def _login_shared(
+        self,
+        cid: str,
+        code: str,
+        sid: int,
+        doc: str,
+        sharing: list[Subscriber],
+        chosen: int | None,
+    ) -> OpenedSession:
+        """A login whose phone several accounts share: the code checked (a wrong one counts
+        as always), then the choice asked for, or the chosen account opened and the code used
+        up in the same transaction."""
+        intent = self._intent()
+        actor = f"subscriber:{sid}"
+        intent.check_code(
+            cid, code, subscriber_id=sid, document_sha256=doc, purpose=LOGIN_PURPOSE, actor=actor
+        )
+        if chosen is None:
+            raise AccountChoice(
+                [{"subscriber_id": x.id, "kind": x.kind, "name": x.name} for x in sharing]
+            )
+        if chosen not in {x.id for x in sharing}:
+            raise ValidationError(
+                f"subscriber {chosen} is not registered with this phone", field="subscriber_id"
+            )
+        with self.db.transaction() as s:
+            intent.consume_code(
+                cid,
+                code,
+                subscriber_id=sid,
+                document_sha256=doc,
+                purpose=LOGIN_PURPOSE,
+                session=s,
+                by="web-login",
+                actor=actor,
+            )
+            sub = s.get(Subscriber, chosen)
             assert sub is not None
             return self._open(
                 s,

@@ -109,7 +109,12 @@ def install(api: FastAPI) -> None:
             headers = {"Retry-After": str(int(retry))}
         if status >= 500:
             log.error("service refusal %s: %s", exc.code, exc.message)
-        return problem(status, exc.message, code=exc.code, field=exc.field, headers=headers)
+        answer = problem(status, exc.message, code=exc.code, field=exc.field, headers=headers)
+        extra = getattr(exc, "problem_extra", None)  # what a refusal adds (choose_account)
+        if extra:
+            body = problem_body(status, exc.message, code=exc.code, field=exc.field) | extra
+            answer = JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+        return answer
 
     @api.exception_handler(RequestValidationError)
     async def _malformed(_request: Request, exc: RequestValidationError):

@@ -32,7 +32,6 @@ export const MESSAGES = {
   illegal_transition: "当前状态下不能办理此操作",
   too_large: "文件过大",
   no_phone: "未登记手机号，无法发送验证码",
-  ambiguous_phone: "该手机号登记了多个用户，请联系受理点",
   idempotency_in_progress: "上一次提交仍在处理中，请稍候",
   method_not_allowed: "不支持此操作",
   internal: "服务暂时不可用，请稍后重试",

@@ -43,6 +43,13 @@ class CodeRequestIn(Strict):
 class SubscriberLoginIn(Strict):
     challenge_id: str = Field(min_length=1, max_length=60)
     code: str = Field(min_length=1, max_length=10)
+    subscriber_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**62,
+        description="the account to open when several share the phone: the right code without "
+        "it is answered 409 choose_account with their `choices` (subscriber_id, kind, name)",
+    )
 
 
 class SessionOut(BaseModel):
@@ -101,7 +108,7 @@ def subscriber_login_code(body: CodeRequestIn, platform: Plat):
 def subscriber_login(body: SubscriberLoginIn, response: Response, platform: Plat):
     """Sign in as a subscriber with the code sent to the phone: the session sees that
     subscriber's own data only (an organization's: the organization and its people)."""
-    opened = platform.sessions.login_subscriber(body.challenge_id, body.code)
+    opened = platform.sessions.login_subscriber(body.challenge_id, body.code, body.subscriber_id)
     return _set_cookies(response, platform, opened)
 
 
