@@ -643,6 +643,12 @@ def test_a_late_job_sends_only_the_latest_point(world) -> None:
     fee = by_label(p.obligations.view(cid), "2026 年度运维费")
     assert fee.days_late == 10 and fee.penalty == Decimal("1400.00")
     assert fee.penalty_explanation == "逾期 10 日 × 5‰ × ¥28,000.00 = ¥1,400.00"
+    # a reminder due across New Year while the new year's holidays are not loaded (2027 today):
+    # counting working days failed, so the 7- and 1-day reminders were never sent (the job
+    # listed the obligation as failed every hour); Monday-to-Friday counting sends them
+    assert p.obligations.point(D(2026, 12, 28), D(2027, 1, 6)) == "before:7"
+    assert p.obligations.point(D(2027, 1, 5), D(2027, 1, 6)) == "before:1"
+    assert p.obligations.point(D(2026, 12, 20), D(2027, 1, 6)) is None
 
 
 # --- the CLI and the API --------------------------------------------------------------------------
