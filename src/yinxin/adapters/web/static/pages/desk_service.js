@@ -151,9 +151,14 @@ async function loadAdoptable() {
 await Promise.all([loadContracts(), loadAdoptable()]);
 select.addEventListener("change", load);
 document.getElementById("sweep").addEventListener("click", async () => {
-  const r = await api("POST", "/desk/sweep");
-  toast(`新标记超时 ${r.flagged.length} 项`);
-  await load();
+  try {
+    const r = await api("POST", "/desk/sweep");
+    const fixed = r.notice_days_corrected.length ? `，更正推定的通知日 ${r.notice_days_corrected.length} 项` : "";
+    toast(`新标记超时 ${r.flagged.length} 项${fixed}`);
+    await load();
+  } catch (e) {
+    toast(messageFor(e), "error");
+  }
 });
 
 bindForm(document.getElementById("open-form"), {
