@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
 from yinxin.settings import Settings
-from yinxin.store.db import Database
+from yinxin.store.db import Database, sqlite_path
 
 if TYPE_CHECKING:
     from yinxin.access.idempotency import Idempotency
@@ -461,6 +461,13 @@ def _open_database(settings: Settings, *, migrate: bool) -> Database:
     if not (sqlite or url.startswith("postgresql")):
         raise ConfigurationError(
             "YINXIN_DATABASE_URL must be a postgresql:// or sqlite:/// URL", field=field
+        )
+    if sqlite and sqlite_path(url) is None:
+        # each connection would get a database of its own, empty, and all of it would be lost
+        # at exit: what was written is not found, and the first query fails on a missing table
+        raise ConfigurationError(
+            "an in-memory SQLite database keeps nothing: give a file (sqlite:////path/yinxin.db)",
+            field=field,
         )
     from sqlalchemy.exc import SQLAlchemyError
 

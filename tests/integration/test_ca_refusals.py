@@ -1300,6 +1300,8 @@ def _unusable_homes(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str, 
         "YINXIN_DATABASE_URL",
         ("postgresql:// or sqlite:///"),
     )
+    for memory in ("sqlite:///:memory:", "sqlite://"):  # a traceback: no such table
+        yield "in memory", {"YINXIN_DATABASE_URL": memory}, "YINXIN_DATABASE_URL", "keeps nothing"
 
 
 def test_a_data_directory_or_database_that_cannot_be_opened_is_a_clear_error(
