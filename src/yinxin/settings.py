@@ -114,7 +114,7 @@ class Settings:
         values = dict(
             home=h,
             database_url=env.get("YINXIN_DATABASE_URL") or f"sqlite:///{h / 'yinxin.db'}",
-            base_url=(env.get("YINXIN_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            base_url=_base_url(env),
             keystore=_choice(env, "YINXIN_KEYSTORE", KEYSTORES),
             pkcs11_module=env.get("YINXIN_PKCS11_MODULE"),
             pkcs11_token=env.get("YINXIN_PKCS11_TOKEN"),
@@ -160,6 +160,36 @@ KEYSTORES = ("file", "pkcs11")
 
 LOG_FORMATS = ("text", "json")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _base_url(env) -> str:
+    """``YINXIN_BASE_URL``: where relying parties fetch CRLs, OCSP answers and CA certificates.
+    It is written into every certificate the CA issues (CRL distribution points, authority
+    information access) and a root lasts twenty years, so a malformed one — no scheme
+    (``ca.example.cn``), another scheme, a space, a user, a query — is refused before anything
+    is issued rather than published in certificates nobody can follow."""
+    from urllib.parse import urlsplit
+
+    raw = (env.get("YINXIN_BASE_URL") or "http://127.0.0.1:8000").strip()
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 — a port that is no number raises here
+        good = (
+            raw.isascii()
+            and not any(c.isspace() for c in raw)
+            and parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not (parts.username or parts.password or parts.query or parts.fragment)
+        )
+    except ValueError:
+        good = False
+    if not good:
+        raise ConfigurationError(
+            "YINXIN_BASE_URL must be an http:// or https:// address such as "
+            f"https://ca.example.cn (ASCII, no user, query or fragment), not {raw!r}",
+            field="YINXIN_BASE_URL",
+        )
+    return raw.rstrip("/")
 
 
 def _choice(env, name: str, choices: tuple[str, ...]) -> str | None:

@@ -39,6 +39,41 @@ def test_variables_are_read_and_bad_numbers_refused(monkeypatch, tmp_path):
     assert e.value.field == "YINXIN_API_RATE"
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ca.example.cn",  # no scheme
+        "ftp://ca.example.cn",
+        "http://exa mple.cn",
+        "http://",
+        "https://user:pw@ca.example.cn",
+        "https://ca.example.cn/?x=1",
+        "https://ca.example.cn/#top",
+        "https://ca.example.cn:port",
+        "https://印信.中国",  # certificates' URIs are ASCII (punycode it: xn--…)
+    ],
+)
+def test_a_base_url_certificates_could_not_point_to_is_refused(monkeypatch, tmp_path, bad):
+    """YINXIN_BASE_URL is written into every certificate's CRL and AIA addresses; each of these
+    was accepted and published by `yinxin init` in a root that lasts twenty years."""
+    _clean(monkeypatch)
+    monkeypatch.setenv("YINXIN_BASE_URL", bad)
+    with pytest.raises(ConfigurationError) as e:
+        Settings.from_env(home=tmp_path)
+    assert e.value.field == "YINXIN_BASE_URL" and repr(bad) in e.value.message
+
+
+def test_good_base_urls_are_kept_without_the_trailing_slash(monkeypatch, tmp_path):
+    _clean(monkeypatch)
+    for good, kept in [
+        ("https://ca.example.cn/", "https://ca.example.cn"),
+        ("http://10.0.0.5:8080/yinxin/", "http://10.0.0.5:8080/yinxin"),
+        ("https://xn--fiq228c.xn--fiqs8s", "https://xn--fiq228c.xn--fiqs8s"),
+    ]:
+        monkeypatch.setenv("YINXIN_BASE_URL", good)
+        assert Settings.from_env(home=tmp_path).base_url == kept
+
+
 def test_an_unknown_key_store_is_refused_not_taken_for_files(monkeypatch, tmp_path):
     """A typo in YINXIN_KEYSTORE once fell through to key files: the CA's keys would have been
     made and kept on disk while the operator believed them in the token."""
