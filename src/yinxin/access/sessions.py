@@ -184,8 +184,8 @@ class Sessions:
         organizations). When several share the phone, the code goes to it all the same, and
         which account to open is asked once the code is shown right (``login_subscriber``) —
         not here, where anyone who knows the number could learn who is registered with it
-        (``subscriber_id`` still picks one at once). Rate limited as every one-time code is
-        (one a minute, ten an hour per subscriber)."""
+        (``subscriber_id`` narrows the request to that account; the login then names it again).
+        Rate limited as every one-time code is (one a minute, ten an hour per subscriber)."""
         number = validate_mobile(phone, "phone")
         with self.db.read() as s:
             ids = [x.id for x in self._sharing(s, number)]
