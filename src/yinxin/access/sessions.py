@@ -242,17 +242,7 @@ class Sessions:
                 by="web-login",
                 session=s,
             )
-            sub = s.get(Subscriber, sid)
-            assert sub is not None
-            return self._open(
-                s,
-                kind=PrincipalKind.SUBSCRIBER,
-                role=ApiRole.SUBSCRIBER,
-                name=sub.name,
-                display_name=sub.name,
-                subscriber_id=sub.id,
-                organization_id=sub.id,
-            )
+            return self._open_subscriber(s, sid)
 
     def _login_shared(
         self,
@@ -290,17 +280,22 @@ class Sessions:
                 by="web-login",
                 actor=actor,
             )
-            sub = s.get(Subscriber, chosen)
-            assert sub is not None
-            return self._open(
-                s,
-                kind=PrincipalKind.SUBSCRIBER,
-                role=ApiRole.SUBSCRIBER,
-                name=sub.name,
-                display_name=sub.name,
-                subscriber_id=sub.id,
-                organization_id=sub.id,
-            )
+            return self._open_subscriber(s, chosen)
+
+    def _open_subscriber(self, s: Session, sid: int) -> OpenedSession:
+        """A subscriber's session, scoped to it (an organization with its people, or a person
+        alone)."""
+        sub = s.get(Subscriber, sid)
+        assert sub is not None
+        return self._open(
+            s,
+            kind=PrincipalKind.SUBSCRIBER,
+            role=ApiRole.SUBSCRIBER,
+            name=sub.name,
+            display_name=sub.name,
+            subscriber_id=sub.id,
+            organization_id=sub.id,
+        )
 
     def _open(
         self,
