@@ -228,44 +228,18 @@ class Sessions:
                 "wrong or expired code; ask for a new one", field="code", code="wrong_code"
             )
         doc = login_document_sha256(sid)
-        if len(sharing) > 1 or subscriber_id not in (None, sid):
-            return self._login_shared(cid, code, sid, doc, sharing, subscriber_id)
-        confirmation = intent.confirm(
-            cid, code, subscriber_id=sid, document_sha256=doc, actor=f"subscriber:{sid}"
-        )
-        with self.db.transaction() as s:
-            intent.consume(
-                confirmation.confirmation_token,
-                subscriber_id=sid,
-                document_sha256=doc,
-                purpose=LOGIN_PURPOSE,
-                by="web-login",
-                session=s,
-            )
-            return self._open_subscriber(s, sid)
-
-    def _login_shared(
-        self,
-        cid: str,
-        code: str,
-        sid: int,
-        doc: str,
-        sharing: list[Subscriber],
-        chosen: int | None,
-    ) -> OpenedSession:
-        """A login whose phone several accounts share: the code checked (a wrong one counts
-        as always), then the choice asked for, or the chosen account opened and the code used
-        up in the same transaction."""
-        intent = self._intent()
         actor = f"subscriber:{sid}"
+        # checked first (a wrong code counts), used up only with the session it opens
         intent.check_code(
             cid, code, subscriber_id=sid, document_sha256=doc, purpose=LOGIN_PURPOSE, actor=actor
         )
+        accounts = {x.id for x in sharing} | {sid}  # the code's own, whatever its phone is now
+        chosen = sid if subscriber_id is None and len(accounts) == 1 else subscriber_id
         if chosen is None:
             raise AccountChoice(
                 [{"subscriber_id": x.id, "kind": x.kind, "name": x.name} for x in sharing]
             )
-        if chosen not in {x.id for x in sharing}:
+        if chosen not in accounts:
             raise ValidationError(
                 f"subscriber {chosen} is not registered with this phone", field="subscriber_id"
             )

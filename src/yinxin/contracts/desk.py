@@ -53,7 +53,7 @@ from yinxin.contracts.desk_views import (
     RequestState,
     RequestView,
 )
-from yinxin.contracts.workdays import CalendarMissing
+from yinxin.contracts.workdays import presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
@@ -152,11 +152,7 @@ def notice_workday(notice: dt.datetime, calendar: WorkdayCalendar) -> tuple[bool
     operator loads it, every notice of that year) is not refused: the weekday rule (Monday to
     Friday) stands in, marked provisional, and the breach job confirms or corrects it as soon
     as the year's schedule is loaded."""
-    day = notice_day(notice)
-    try:
-        return bool(calendar.is_workday(day)), False
-    except CalendarMissing:
-        return day.weekday() < 5, True
+    return presumed_workday(calendar, notice_day(notice))
 
 
 def due_at(
@@ -289,6 +285,15 @@ def _pauses(s: Session, request_id: int) -> list[ServicePause]:
 
 def _as_pauses(rows: Sequence[ServicePause]) -> list[Pause]:
     return [Pause(r.started_at, r.ended_at) for r in rows]
+
+
+def _breach(s: Session, request_id: int, kind: BreachKind) -> ServiceBreach | None:
+    """The request's breach of that kind (there is one at most)."""
+    return s.scalar(
+        select(ServiceBreach).where(
+            ServiceBreach.request_id == request_id, ServiceBreach.kind == kind
+        )
+    )
 
 
 def _event(s: Session, now: dt.datetime, actor: str, action: str, rid: int, data: dict) -> None:
@@ -751,11 +756,7 @@ class ServiceDesk:
             if upto is None:
                 continue
             late = lateness(r.notice_at, budget, upto, pauses)
-            row = s.scalar(
-                select(ServiceBreach).where(
-                    ServiceBreach.request_id == r.id, ServiceBreach.kind == kind
-                )
-            )
+            row = _breach(s, r.id, kind)
             if row is not None:
                 if row.final:
                     continue
@@ -868,16 +869,12 @@ class ServiceDesk:
             r.notice_workday = workday
             r.response_budget_minutes = int(budget.total_seconds() // 60)
             r.response_due = due_at(r.notice_at, budget, _as_pauses(_pauses(s, r.id)))
-            breach = s.scalar(
-                select(ServiceBreach).where(
-                    ServiceBreach.request_id == r.id, ServiceBreach.kind == BreachKind.RESPONSE
-                )
-            )
             # a request withdrawn before it was answered keeps its breach: how late it was when
             # withdrawn is not kept apart from the withdrawal's own time
             redo = not (r.state == _R.CANCELLED and r.responded_at is None)
-            if breach is not None and redo:
-                s.delete(breach)
+            withdrawn = _breach(s, r.id, BreachKind.RESPONSE) if redo else None
+            if withdrawn is not None:
+                s.delete(withdrawn)
                 s.flush()
             _event(
                 s,
@@ -889,9 +886,7 @@ class ServiceDesk:
                     "workday": workday,
                     "response_budget_minutes": r.response_budget_minutes,
                     "response_due": r.response_due.isoformat() if r.response_due else None,
-                    "breach_withdrawn_late_seconds": (
-                        breach.late_seconds if breach is not None and redo else None
-                    ),
+                    "breach_withdrawn_late_seconds": withdrawn.late_seconds if withdrawn else None,
                 },
             )
             if redo:

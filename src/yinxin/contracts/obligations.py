@@ -53,7 +53,7 @@ from yinxin.contracts.terms import (
     format_rate,
     late_penalty,
 )
-from yinxin.contracts.workdays import CalendarMissing, WorkCalendar, parse_date
+from yinxin.contracts.workdays import WorkCalendar, parse_date, presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
 from yinxin.store.audit import event
@@ -1440,13 +1440,11 @@ class Obligations:
             return "overdue"
         if (due - today).days > LOOKAHEAD_DAYS:
             return None  # no working-day count needed (nor a calendar for a far year)
-        try:
-            left = self.calendar.workdays_between(today, due)
-        except CalendarMissing:
-            # a reminder, not a deadline: across a year not loaded yet (late December, say)
-            # Monday-to-Friday counting sends it, a holiday early at worst, rather than never
-            span = (today + dt.timedelta(days=n) for n in range(1, (due - today).days + 1))
-            left = sum(1 for d in span if d.weekday() < 5)
+        # working days after today up to the due day; a reminder, not a deadline: across a year
+        # not loaded yet (late December, say) its days are presumed Monday to Friday, so it is
+        # sent, a holiday early at worst, rather than never
+        span = (today + dt.timedelta(days=k) for k in range(1, (due - today).days + 1))
+        left = sum(presumed_workday(self.calendar, d)[0] for d in span)
         for n in sorted(REMINDER_WORKDAYS):
             if left <= n:
                 return f"before:{n}"

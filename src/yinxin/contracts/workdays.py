@@ -408,6 +408,17 @@ def year_files(directory: Path) -> list[YearSchedule]:
     return [load_year_file(p) for p in sorted(directory.glob("[0-9][0-9][0-9][0-9].json"))]
 
 
+def presumed_workday(calendar, day: dt.date) -> tuple[bool, bool]:
+    """Whether ``day`` is a working day by ``calendar`` (anything with ``is_workday``), and
+    whether that is presumed: in a year with no schedule loaded yet, Monday to Friday. For what
+    must go on meanwhile — a notice written down, a reminder sent — never for a deadline, which
+    waits for the year's schedule (``calendar_missing``)."""
+    try:
+        return bool(calendar.is_workday(day)), False
+    except CalendarMissing:
+        return day.weekday() < 5, True
+
+
 def official_calendar(home: Path | None = None) -> WorkCalendar:
     """The package's years, then the shipped year files, then ``<home>/calendars``.
 

@@ -247,11 +247,7 @@ def _calendar_check(p: Platform) -> str:
     the State Council publishes it) next year's official holiday schedule is not loaded: the
     desk then records notices by the weekday rule and due dates counted in working days wait
     (docs/contract-terms.md). A warning, not a failure: nothing is wrong with the platform."""
-    from yinxin.contracts.desk import notice_day
-    from yinxin.contracts.workdays import official_calendar
-
-    calendar = official_calendar(p.settings.home)
-    today = notice_day(p.clock.now())
+    calendar, today = p.obligations.calendar, p.obligations.today()  # the official one, Beijing
     years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
     missing = [y for y in years if not calendar.covers(y)]
     known = calendar.years()

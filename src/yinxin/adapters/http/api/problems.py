@@ -43,9 +43,11 @@ def problem_body(
     code: str,
     field: str | None = None,
     errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``Problem`` as plain data: what the routes answer and what the ASGI guards in front
-    of them (``guards``) write themselves, so both refuse alike."""
+    of them (``guards``) write themselves, so both refuse alike. ``extra``: members a kind of
+    refusal adds (``choose_account``'s ``choices``)."""
     body: dict[str, Any] = {
         "type": f"/api/v1/problems/{code}",
         "title": HTTPStatus(status).phrase,
@@ -57,7 +59,7 @@ def problem_body(
         body["field"] = field
     if errors:
         body["errors"] = errors
-    return body
+    return body | (extra or {})
 
 
 def problem(
@@ -68,8 +70,9 @@ def problem(
     field: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body = problem_body(status, detail, code=code, field=field, errors=errors)
+    body = problem_body(status, detail, code=code, field=field, errors=errors, extra=extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -109,12 +112,14 @@ def install(api: FastAPI) -> None:
             headers = {"Retry-After": str(int(retry))}
         if status >= 500:
             log.error("service refusal %s: %s", exc.code, exc.message)
-        answer = problem(status, exc.message, code=exc.code, field=exc.field, headers=headers)
-        extra = getattr(exc, "problem_extra", None)  # what a refusal adds (choose_account)
-        if extra:
-            body = problem_body(status, exc.message, code=exc.code, field=exc.field) | extra
-            answer = JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-        return answer
+        return problem(
+            status,
+            exc.message,
+            code=exc.code,
+            field=exc.field,
+            headers=headers,
+            extra=getattr(exc, "problem_extra", None),
+        )
 
     @api.exception_handler(RequestValidationError)
     async def _malformed(_request: Request, exc: RequestValidationError):
