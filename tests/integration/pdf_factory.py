@@ -32,6 +32,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import cms_embedder
@@ -40,6 +41,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -437,6 +439,20 @@ def tamper(
     """Change one byte of the contract's visible text, inside every signature's signed range."""
     assert len(old) == len(new) and pdf.count(old) == 1
     return pdf.replace(old, new)
+
+
+def tamper_timestamp(pdf: bytes) -> bytes:
+    """Flip one byte of the timestamp token's own signature (an unsigned attribute of the CMS,
+    so the signer's signature still verifies; only the token is broken)."""
+    emb = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
+    token = next(extract_tst_data_iter(emb.signer_info, signed=False))
+    sig = bytes(token["signer_infos"][0]["signature"].native)
+    for old in (sig.hex().upper().encode(), sig.hex().encode()):
+        if pdf.count(old) == 1:
+            i = len(old) // 2
+            flipped = old[:i] + (b"0" if old[i : i + 1] != b"0" else b"1") + old[i + 1 :]
+            return pdf.replace(old, flipped)
+    raise AssertionError("timestamp signature not found in /Contents")
 
 
 def append_page(pdf: bytes) -> bytes:

@@ -272,20 +272,6 @@ def _forged(party: f.Party) -> f.Party:
     return dataclasses.replace(party, cert=forged)
 
 
-def _tamper_timestamp(pdf: bytes) -> bytes:
-    """Flip one byte of the timestamp token's own signature (an unsigned attribute of the CMS,
-    so the signer's signature still verifies; only the token is broken)."""
-    emb = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
-    token = next(extract_tst_data_iter(emb.signer_info, signed=False))
-    sig = bytes(token["signer_infos"][0]["signature"].native)
-    for old in (sig.hex().upper().encode(), sig.hex().encode()):
-        if pdf.count(old) == 1:
-            i = len(old) // 2
-            flipped = old[:i] + (b"0" if old[i : i + 1] != b"0" else b"1") + old[i + 1 :]
-            return pdf.replace(old, flipped)
-    raise AssertionError("timestamp signature not found in /Contents")
-
-
 @dataclasses.dataclass
 class Odd:
     """Files whose certificate paths the direct check must hand to pyHanko."""
@@ -310,7 +296,7 @@ def odd(docs) -> Odd:
         "other-responder.pdf": f.sign(docs.plain, responder_signer, foreign, revinfo="dss"),
         "expired.pdf": f.sign(docs.plain, expired, pki, revinfo="dss"),
         "forged-leaf.pdf": f.sign(docs.plain, forged, pki, revinfo="dss"),
-        "tampered-timestamp.pdf": _tamper_timestamp(
+        "tampered-timestamp.pdf": f.tamper_timestamp(
             f.sign(docs.plain, pki.new_signer("时间戳被改者"), pki, revinfo="dss")
         ),
         "second-ca.pdf": f.sign(docs.plain, other_ca, docs.rogue, revinfo="dss"),

@@ -36,7 +36,7 @@ from tests.integration.signing_flow import build_world, sign_as
 from yinxin.errors import ValidationError
 from yinxin.pdf.report import render_report_pdf
 from yinxin.pdf.sign import RevocationData, append_dss
-from yinxin.pdf.verify import NO_SIGNATURES, VerificationReport, verify_pdf
+from yinxin.pdf.verify import NO_SIGNATURES, Indication, VerificationReport, verify_pdf
 
 OUTPUT = TEST_OUTPUT / "verify"
 POPPLER = shutil.which("pdfsig") and shutil.which("pdftotext") and shutil.which("pdfinfo")
@@ -203,6 +203,76 @@ def test_revoked_before_signing_is_invalid(docs, which):
 def test_no_signatures(docs):
     r = docs.verify(docs.plain)
     assert not r.valid and r.signatures == [] and r.problems == [NO_SIGNATURES]
+    assert r.indication is Indication.FAILED
+
+
+PASSED, FAILED, UNSURE = Indication.PASSED, Indication.FAILED, Indication.INDETERMINATE
+
+
+@pytest.fixture(scope="module")
+def outcomes(docs) -> dict[str, tuple[bytes, dt.datetime | None]]:
+    """Files for each of the three outcomes, beside the module's own (signed once here)."""
+    pki, now = docs.pki, docs.pki.now
+    wang = pki.new_signer("王五")
+    early = pki.new_signer("赵六", not_before=now + dt.timedelta(days=2))
+    return {
+        "blt": (docs.blt, None),
+        "two": (docs.two, None),
+        "tampered": (docs.tampered, None),
+        "page_added": (docs.page_added, None),
+        "revoked_dss": (docs.revoked_dss, None),
+        "tampered_token": (f.tamper_timestamp(docs.bt), None),
+        "not_yet_valid": (f.sign(docs.plain, early, pki), None),
+        "untrusted": (docs.untrusted, None),
+        "revoked_no_timestamp": (
+            f.sign(
+                docs.plain,
+                wang,
+                pki,
+                revinfo="dss",
+                timestamp=False,
+                revoked_at=now - dt.timedelta(days=1),
+            ),
+            None,
+        ),
+        # the TSA's certificate has long expired and no archive timestamp came after it
+        "blt_in_40_years": (docs.blt, now + dt.timedelta(days=365 * 40)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [
+        ("blt", PASSED),
+        ("two", PASSED),
+        # nothing can mend these: changed bytes, disallowed changes after signing, signed
+        # after the certificate's revocation (the timestamp proves when), a broken timestamp
+        # token, a signature that existed before its certificate did
+        ("tampered", FAILED),
+        ("page_added", FAILED),
+        ("revoked_dss", FAILED),
+        ("tampered_token", FAILED),
+        ("not_yet_valid", FAILED),
+        # these may be settled by more evidence: the right root, proof the signing came before
+        # the revocation, an archive timestamp from before the TSA's certificate expired
+        ("untrusted", UNSURE),
+        ("revoked_no_timestamp", UNSURE),
+        ("blt_in_40_years", UNSURE),
+    ],
+)
+def test_three_outcomes(docs, outcomes, which, expected):
+    """ETSI EN 319 102-1's three main indications beside ``valid``: what a relying party is
+    told when a signature is not shown good — invalid, or not determinable (yet)."""
+    pdf, at = outcomes[which]
+    r = verify_pdf(pdf, trust_roots=docs.roots, file_name="合同.pdf", at=at)
+    assert r.indication is expected, (which, [s.problems for s in r.signatures])
+    assert (r.indication is PASSED) == r.valid
+    for s in r.signatures:
+        assert (s.indication is PASSED) == s.valid
+    assert expected in {s.indication for s in r.signatures}
+    assert r.to_dict()["indication"] == expected.value
+    verdict = {PASSED: "有效 / VALID", FAILED: "无效 / INVALID", UNSURE: "无法确定 / INDETERMINATE"}
+    assert r.to_text().splitlines()[-1] == f"结论 / Verdict: {verdict[expected]}"
 
 
 @pytest.mark.parametrize("data", [b"", b"garbage" * 100, b"%PDF-1.7\n" + b"\x00" * 500])

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.clock import START
 from tests.fixtures.samples import contract_pdf
+from tests.integration import pdf_factory as f
 from tests.integration.server import ROOT
 from tests.integration.signing_flow import build_world, flip_signed_byte, new_platform, sign_as
 from yinxin.clock import FrozenClock
@@ -190,6 +191,29 @@ def test_many_files_in_one_call(bare, signed):
         "report",
     )
     assert sorted(p.name for p in bare.iterdir()) == ["bad.pem", "root.pem"]
+
+
+def test_indeterminate_is_said_apart_from_invalid(bare, signed):
+    """Trusting another root, the intact contract cannot be shown good (无法确定) while the
+    tampered one is invalid whatever the root: a line each, the count, exit 1 for both, and
+    ``indication`` in the JSON."""
+    other = f.build_pki("Another Root CA", tag="-other").root
+    (bare / "other.pem").write_bytes(other.public_bytes(serialization.Encoding.PEM))
+    args = ("--trust", "other.pem", "--at", signed.at)
+    one = verify(bare, str(signed.pdf), *args)
+    assert one.returncode == 1, one.stdout + one.stderr
+    assert one.stdout.rstrip().endswith("结论 / Verdict: 无法确定 / INDETERMINATE"), one.stdout
+    both = verify(bare, str(signed.pdf), str(signed.tampered), *args)
+    assert both.returncode == 1, both.stdout + both.stderr
+    lines = both.stdout.splitlines()
+    assert lines[0].startswith("INDETERMINATE signed.pdf (1 signatures): "), lines
+    assert lines[1].startswith("INVALID  tampered.pdf (1 signatures): "), lines
+    assert lines[2] == "0/2 有效 / valid，1 无法确定 / indeterminate", lines
+    reports = json.loads(
+        verify(bare, str(signed.pdf), str(signed.tampered), *args, "--json").stdout
+    )
+    assert [r["indication"] for r in reports] == ["INDETERMINATE", "TOTAL-FAILED"]
+    assert [r["signatures"][0]["indication"] for r in reports] == ["INDETERMINATE", "TOTAL-FAILED"]
 
 
 def test_many_files_with_the_platform_home(tmp_path, signed):

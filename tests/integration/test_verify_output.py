@@ -47,11 +47,12 @@ def test_a_forged_name_adds_no_verdict_and_hides_nothing(files) -> None:
     proc = verify(files, "forged.pdf", "--trust", "other.pem")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     _plain(proc.stdout)
+    # another root than the signer's: not shown good, not shown bad either
     verdicts = [ln for ln in proc.stdout.splitlines() if ln.startswith("结论")]
-    assert verdicts == ["结论 / Verdict: 无效 / INVALID"], proc.stdout
-    assert proc.stdout.rstrip().endswith("结论 / Verdict: 无效 / INVALID")
+    assert verdicts == ["结论 / Verdict: 无法确定 / INDETERMINATE"], proc.stdout
+    assert proc.stdout.rstrip().endswith("结论 / Verdict: 无法确定 / INDETERMINATE")
     assert "签署人 / Signer:         张三\\n\\n结论 / Verdict: 有效 / VALID\\x1b[8m" in proc.stdout
-    assert "[1] Sig\\x1b[2K\\rX — 无效 / INVALID" in proc.stdout
+    assert "[1] Sig\\x1b[2K\\rX — 无法确定 / indeterminate" in proc.stdout
 
 
 def test_each_file_keeps_one_line_in_a_listing(files) -> None:
@@ -60,8 +61,8 @@ def test_each_file_keeps_one_line_in_a_listing(files) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     _plain(proc.stdout)
     lines = proc.stdout.splitlines()
-    assert len(lines) == 3 and lines[-1] == "0/2 有效 / valid", lines
-    assert lines[1].startswith("INVALID  line\\x1b[2K\\r.pdf (1 signatures): "), lines
+    assert len(lines) == 3 and lines[-1] == "0/2 有效 / valid，2 无法确定 / indeterminate", lines
+    assert lines[1].startswith("INDETERMINATE line\\x1b[2K\\r.pdf (1 signatures): "), lines
 
 
 def test_the_pdf_report_draws_what_its_font_lacks_as_codes(files) -> None:

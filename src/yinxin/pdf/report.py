@@ -34,6 +34,8 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from yinxin.errors import ConfigurationError
 from yinxin.identity import shown
 from yinxin.pdf.verify import (
+    SIGNATURE_VERDICT_TEXT,
+    Indication,
     SignatureReport,
     VerificationReport,
     _fmt_time,
@@ -50,6 +52,9 @@ LABEL_W = 118.0
 PAD = 3.5
 GREEN = (0.05, 0.45, 0.15)
 RED = (0.75, 0.05, 0.05)
+AMBER = (0.65, 0.4, 0.0)
+#: the colour each outcome is printed in
+TONE = {Indication.PASSED: GREEN, Indication.FAILED: RED, Indication.INDETERMINATE: AMBER}
 GREY_FILL = (0.94, 0.94, 0.94)
 
 _FONT_DIRS = [
@@ -262,7 +267,7 @@ def _is_cjk(ch: str) -> bool:
 
 
 def _rows(s: SignatureReport) -> list[tuple[str, str]]:
-    verdict = "有效 / valid" if s.valid else "无效 / INVALID"
+    verdict = SIGNATURE_VERDICT_TEXT[s.indication]
     if s.level:
         verdict += f"（{s.level}）"
     extra = [shown(f"· {p}") for p in s.problems]
@@ -362,12 +367,15 @@ def render_report_pdf(report: VerificationReport) -> bytes:
 
     # overall verdict, bold
     verdict = (
-        "总体结论 / Overall：有效 VALID — 全部签名验证通过"
-        if report.valid
-        else "总体结论 / Overall：无效 INVALID"
+        "总体结论 / Overall："
+        + {
+            Indication.PASSED: "有效 VALID — 全部签名验证通过",
+            Indication.FAILED: "无效 INVALID",
+            Indication.INDETERMINATE: "无法确定 INDETERMINATE — 未发现篡改，但证据不足以证明有效",
+        }[report.indication]
     )
     y -= 14
-    c.text(x0, y, verdict, size=14, face="B", color=GREEN if report.valid else RED)
+    c.text(x0, y, verdict, size=14, face="B", color=TONE[report.indication])
     y -= 8
     for p in report.problems:
         for ln in _wrap(fonts, shown("· " + p), "R", 9, width):
@@ -402,7 +410,8 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     listed = rest if len(rest) <= room else rest[: max(0, room - 1)]
     for i, s in enumerate(listed, tabled + 1):
         y -= chosen.leading + 1
-        c.text(x0, y, _summary_line(i, s), size=chosen.body, color=(0, 0, 0) if s.valid else RED)
+        tone = (0, 0, 0) if s.valid else TONE[s.indication]
+        c.text(x0, y, _summary_line(i, s), size=chosen.body, color=tone)
     if len(listed) < len(rest):
         more = len(rest) - len(listed)
         c.text(
@@ -441,7 +450,7 @@ def _fit(heights: list[float], line_h: float, avail: float) -> int:
 
 def _summary_line(n: int, s: SignatureReport) -> str:
     who = "，".join(x for x in (s.role, seal_display(s) if s.seal_name else None) if x)
-    verdict = "有效 / valid" if s.valid else "无效 / INVALID"
+    verdict = SIGNATURE_VERDICT_TEXT[s.indication]
     when = _fmt_time(s.timestamp_time) if s.timestamp_time else "无时间戳 / no timestamp"
     return shown(
         f"签名 {n}：{s.signer_name}"
@@ -461,9 +470,9 @@ def _draw_table(
     y: float,
     width: float,
 ) -> float:
-    ok = s.valid
-    head = f"签名 {n}：{shown(s.field_name)} — {'有效 / valid' if ok else '无效 / INVALID'}"
-    c.text(x0, y - st.head, head, size=st.head, face="B", color=GREEN if ok else RED)
+    tone = TONE[s.indication]
+    head = f"签名 {n}：{shown(s.field_name)} — {SIGNATURE_VERDICT_TEXT[s.indication]}"
+    c.text(x0, y - st.head, head, size=st.head, face="B", color=tone)
     y -= st.head * 1.9
     for label, value in _rows(s):
         is_verdict = label.startswith("结论")
@@ -477,11 +486,7 @@ def _draw_table(
         for i, ln in enumerate(llines):
             c.text(x0 + PAD, base - i * st.leading, ln, size=st.body, color=(0.2, 0.2, 0.2))
         for i, ln in enumerate(vlines):
-            color = (
-                (GREEN if ok else RED)
-                if is_verdict and i == 0
-                else (RED if is_verdict else (0, 0, 0))
-            )
+            color = tone if is_verdict else (0, 0, 0)
             c.text(
                 x0 + LABEL_W + PAD,
                 base - i * st.leading,

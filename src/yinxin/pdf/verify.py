@@ -54,6 +54,7 @@ import asyncio
 import contextvars
 import dataclasses
 import datetime as dt
+import enum
 import functools
 import hashlib
 import itertools
@@ -136,6 +137,37 @@ DER = serialization.Encoding.DER
 TIME_TOLERANCE = dt.timedelta(seconds=1)
 
 NO_SIGNATURES = "文档中没有签名 / no signatures"
+
+
+class Indication(enum.StrEnum):
+    """The three outcomes of ETSI EN 319 102-1 (its main indications), beside ``valid``.
+
+    Why a third: a signature that can no longer be *shown* good is not a signature shown bad.
+    Years on, a contract whose timestamp authority's certificate has expired with no archive
+    timestamp after it, or whose chain ends at a root the relying party was not given, or whose
+    certificate was revoked with nothing proving the signing came first, is "cannot be
+    determined" — more evidence (an archive copy, the right root, a later timestamp) may settle
+    it — while changed bytes, a signature value that does not verify, disallowed changes after
+    signing, an unreadable signature, or a certificate revoked (or not yet valid) before the
+    proven signing time are failures nothing can mend. ``valid`` is unchanged and stays the one
+    bit every caller and exit code relies on: ``PASSED`` exactly when ``valid``."""
+
+    PASSED = "TOTAL-PASSED"
+    FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+#: How each indication is said: the document's verdict, and a signature's.
+VERDICT_TEXT = {
+    Indication.PASSED: "有效 / VALID",
+    Indication.FAILED: "无效 / INVALID",
+    Indication.INDETERMINATE: "无法确定 / INDETERMINATE",
+}
+SIGNATURE_VERDICT_TEXT = {
+    Indication.PASSED: "有效 / valid",
+    Indication.FAILED: "无效 / INVALID",
+    Indication.INDETERMINATE: "无法确定 / indeterminate",
+}
 POLICIES = ("last-known", "strict")
 POLICY_TEXT = {
     "last-known": "按时间戳回溯验证，最新时间戳采用最后已知状态 / past-tense validation at each"
@@ -181,6 +213,8 @@ class SignatureReport:
     problems: list[str] = field(default_factory=list)
     # remarks that do not make the signature invalid (no timestamp, revocation not checked…)
     notes: list[str] = field(default_factory=list)
+    # PASSED exactly when ``valid``; otherwise FAILED or INDETERMINATE (see ``Indication``)
+    indication: Indication = Indication.FAILED
 
 
 @dataclass
@@ -193,6 +227,9 @@ class VerificationReport:
     problems: list[str] = field(default_factory=list)  # about the document as a whole
     document_timestamps: int = 0
     policy: str = "last-known"  # "last-known" | "strict", see the module docstring
+    # PASSED exactly when ``valid``; FAILED when a signature failed, the document has none or a
+    # document timestamp is broken; else INDETERMINATE (see ``Indication``)
+    indication: Indication = Indication.FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(dataclasses.asdict(self))
@@ -280,18 +317,20 @@ async def averify_pdf(
             # newest first: each document timestamp is judged at the time of the next valid one
             poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
             moment, newest = at, True
+            broken = False  # a document timestamp unreadable or not matching its bytes
             for emb in reversed(found.doc_timestamps):
                 try:  # the context too: it parses certificates and status data from the file
                     judged = job.newest_moment(emb.signed_data, at) if newest else moment
                     vc = job.context(moment=judged, targets=tsa_certs, newest=newest)
                     st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                     ok = st.intact and st.valid and st.trusted
+                    broken = broken or not (st.intact and st.valid)
                     if ok and newest and not _within(st.signing_cert, at):
                         ok = False  # the TSA certificate expired and nothing later vouches for it
                         report.problems.append(_TSA_EXPIRED)
                 except Exception as e:
                     logger.info("document timestamp unreadable: %s", e)
-                    ok = False
+                    ok, broken = False, True
                 if ok:
                     poes.append((emb.signed_revision, st.timestamp))
                     moment, newest = st.timestamp, False
@@ -316,6 +355,8 @@ async def averify_pdf(
                     if not later and sig.timestamp_valid and not _tsa_valid_at(tokens, at):
                         sig.timestamp_valid = sig.valid = False
                         sig.problems.append(_TSA_EXPIRED)
+                        if sig.indication is Indication.PASSED:  # proof outlived, not undone
+                            sig.indication = Indication.INDETERMINATE
                 except Exception as e:  # one bad signature must not hide the others
                     logger.info("signature %s could not be processed", item.field_name, exc_info=e)
                     broken = _Broken(str(item.field_name), str(e), item.signed_revision)
@@ -331,6 +372,10 @@ async def averify_pdf(
             bool(report.signatures)
             and all(s.valid for s in report.signatures)
             and not report.problems
+        )
+        report.indication = _indication(
+            report.valid,
+            broken or any(s.indication is Indication.FAILED for s in report.signatures),
         )
         return report
 
@@ -1074,6 +1119,21 @@ async def _verify_signature(
     )
     if not valid and not problems:  # never an unexplained "invalid"
         problems.append("签名未通过验证 / the signature did not validate")
+    proven = tst.timestamp if ts_ok and tst is not None else None  # when it surely existed
+    rd = status.revocation_details
+    failed = (
+        not intact  # the signed bytes changed, or the signature value does not verify
+        or changes == "other"
+        or (ts_valid is False and not (tst is not None and tst.intact and tst.valid))
+        or (
+            proven is not None
+            and rd is not None
+            and not rd.ca_revoked
+            and revoked is True
+            and proven >= rd.revocation_date
+        )  # signed after the revocation (AdES REVOKED)
+        or (proven is not None and proven < cert.not_valid_before)  # AdES NOT_YET_VALID
+    )
     return SignatureReport(
         # plain text: pyHanko's TextStringObject keeps the parsed document alive with the report
         field_name=str(emb.field_name),
@@ -1100,7 +1160,14 @@ async def _verify_signature(
         valid=valid,
         problems=problems,
         notes=notes,
+        indication=_indication(valid, failed),
     )
+
+
+def _indication(valid: bool, failed: bool) -> Indication:
+    if valid:
+        return Indication.PASSED
+    return Indication.FAILED if failed else Indication.INDETERMINATE
 
 
 async def _validate(
@@ -1289,6 +1356,7 @@ def _changed_after_lock(
 def _refuse_change_after_lock(sig: SignatureReport, lock: _LockBroken) -> None:
     sig.changes_after = "other"
     sig.valid = False
+    sig.indication = Indication.FAILED
     sig.problems.append(
         f"文档已由签名 {lock.field_name} 锁定，其后仍有除 DSS 和文档时间戳以外的修改 / the"
         f" document was locked by signature {lock.field_name}; a later update changed more"
@@ -1618,7 +1686,7 @@ def seal_display(s: SignatureReport) -> str:
 
 
 def _format_text(r: VerificationReport) -> str:
-    verdict = "有效 / VALID" if r.valid else "无效 / INVALID"
+    verdict = VERDICT_TEXT[r.indication]
     lines = [
         "电子签名验证报告 / Signature verification report",
         f"文件 / File:        {r.file_name}",
@@ -1634,7 +1702,7 @@ def _format_text(r: VerificationReport) -> str:
     for i, s in enumerate(r.signatures, 1):
         lines += [
             "",
-            f"[{i}] {s.field_name} — {'有效 / valid' if s.valid else '无效 / INVALID'}",
+            f"[{i}] {s.field_name} — {SIGNATURE_VERDICT_TEXT[s.indication]}",
             f"  签署人 / Signer:         {s.signer_name}  ({s.signer_subject})",
             f"  角色 / Role:             {s.role or '—'}",
             f"  印章 / Seal:             {seal_display(s)}",
@@ -1660,6 +1728,9 @@ def _format_text(r: VerificationReport) -> str:
 
 __all__ = [
     "NO_SIGNATURES",
+    "SIGNATURE_VERDICT_TEXT",
+    "VERDICT_TEXT",
+    "Indication",
     "SignatureReport",
     "VerificationReport",
     "averify_pdf",

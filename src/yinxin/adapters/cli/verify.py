@@ -358,8 +358,16 @@ def _verify_many(
         sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
     else:
         valid = sum(1 for r in results if r.report is not None and r.report.valid)
-        sys.stdout.write(f"{valid}/{total} 有效 / valid\n")
+        unsure = sum(1 for r in results if _indeterminate(r.report))
+        more = f"，{unsure} 无法确定 / indeterminate" if unsure else ""
+        sys.stdout.write(f"{valid}/{total} 有效 / valid{more}\n")
     raise typer.Exit(worst)
+
+
+def _indeterminate(rep) -> bool:
+    """Not shown valid, and not shown invalid either (a PAdES report's ``indication``; the
+    OFD and GB/T 38540 reports have only valid or not)."""
+    return str(getattr(rep, "indication", "")) == "INDETERMINATE"
 
 
 def _pades_files(files: list[Path]) -> list[int]:
@@ -389,7 +397,7 @@ def _line(result) -> str:
 
     rep = result.report
     count, problems = summary(rep)
-    head = "VALID   " if rep.valid else "INVALID "
+    head = "VALID   " if rep.valid else "INDETERMINATE" if _indeterminate(rep) else "INVALID "
     kind = getattr(rep, "kind", "pdf")
     line = f"{head} {result.file_name} ({count} signatures" + (
         f", {kind})" if kind != "pdf" else ")"

@@ -67,13 +67,22 @@ function fact(dl, label, value) {
 
 const SEALED = { "pdf-ses": "PDF（GB/T 38540 电子签章）", ofd: "OFD（GB/T 38540 电子签章）" };
 
+/** A signature's badge: valid, invalid, or (PAdES only) cannot be determined. */
+function verdictBadge(s) {
+  if (s.valid) return el("span", { class: "badge ok", text: "有效 / valid" });
+  if (s.indication === "INDETERMINATE") return el("span", { class: "badge warn", text: "无法确定 / indeterminate" });
+  return el("span", { class: "badge bad", text: "无效 / invalid" });
+}
+
 function render(r) {
   const sealed = r.kind in SEALED;
   const what = sealed ? "电子签章" : "签名";
   const verdict = document.getElementById("verdict");
-  verdict.className = "verdict " + (r.valid ? "ok" : "bad");
+  const unsure = r.indication === "INDETERMINATE";
+  verdict.className = "verdict " + (r.valid ? "ok" : unsure ? "warn" : "bad");
   verdict.textContent = r.valid
     ? `有效 — 文件中的 ${r.signatures.length} 个${what}全部验证通过`
+    : unsure ? `无法确定 — 未发现篡改，但现有证据不足以证明${what}有效（见下方原因）`
     : r.signatures.length ? `无效 — 至少一个${what}未通过验证` : "无效 — 文件中没有电子签名";
   const facts = document.getElementById("doc-facts");
   facts.replaceChildren();
@@ -116,10 +125,10 @@ function signature(s, n) {
   const body = el("div", { class: "body" }, dl);
   if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
   if (s.notes.length) body.append(el("ul", { class: "notes" }, s.notes.map((p) => el("li", { text: shown(p) }))));
-  return el("article", { class: "signature", "data-valid": String(s.valid) },
+  return el("article", { class: "signature", "data-valid": String(s.valid), "data-indication": s.indication },
     el("header", {},
       el("h3", { text: `签名 ${n}：${shown(s.signer_name || s.field_name)}` }),
-      el("span", { class: "badge " + (s.valid ? "ok" : "bad"), text: s.valid ? "有效 / valid" : "无效 / invalid" }),
+      verdictBadge(s),
     ),
     body,
   );
@@ -174,7 +183,7 @@ function sealSignature(s, n, kind) {
   return el("article", { class: "signature", "data-valid": String(s.valid) },
     el("header", {},
       el("h3", { text: `签章 ${n}：${shown(v.seal_name || s.field_name || s.id)}` }),
-      el("span", { class: "badge " + (s.valid ? "ok" : "bad"), text: s.valid ? "有效 / valid" : "无效 / invalid" }),
+      verdictBadge(s),
     ),
     body,
   );
