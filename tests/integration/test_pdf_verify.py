@@ -271,6 +271,8 @@ def test_three_outcomes(docs, outcomes, which, expected):
         assert (s.indication is PASSED) == s.valid
     assert expected in {s.indication for s in r.signatures}
     assert r.to_dict()["indication"] == expected.value
+    if which == "tampered_token":  # said as a broken token, not as an untrusted one
+        assert any(p.startswith("时间戳无效：") for p in r.signatures[0].problems), r
     verdict = {PASSED: "有效 / VALID", FAILED: "无效 / INVALID", UNSURE: "无法确定 / INDETERMINATE"}
     assert r.to_text().splitlines()[-1] == f"结论 / Verdict: {verdict[expected]}"
 

@@ -324,20 +324,19 @@ async def averify_pdf(
                     vc = job.context(moment=judged, targets=tsa_certs, newest=newest)
                     st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                     ok = st.intact and st.valid and st.trusted
-                    broken = broken or not (st.intact and st.valid)
+                    sound = st.intact and st.valid
+                    broken = broken or not sound
                     if ok and newest and not _within(st.signing_cert, at):
                         ok = False  # the TSA certificate expired and nothing later vouches for it
                         report.problems.append(_TSA_EXPIRED)
                 except Exception as e:
                     logger.info("document timestamp unreadable: %s", e)
-                    ok, broken = False, True
+                    ok, sound, broken = False, False, True
                 if ok:
                     poes.append((emb.signed_revision, st.timestamp))
                     moment, newest = st.timestamp, False
                 else:
-                    report.problems.append(
-                        "文档时间戳无效或不受信任 / a document timestamp is invalid or untrusted"
-                    )
+                    report.problems.append(_timestamp_problem(sound, "文档时间戳", "a document"))
             poes.reverse()
             for item in found.ordered():
                 if isinstance(item, _Broken):
@@ -1081,7 +1080,7 @@ async def _verify_signature(
         ts_authority = _common_name(tst.signing_cert)
         ts_valid = bool(ts_ok)
         if not ts_ok:
-            problems.append("时间戳无效或不受信任 / the timestamp is invalid or untrusted")
+            problems.append(_timestamp_problem(tst.intact and tst.valid, "时间戳", "the"))
     elif has_tst:
         ts_valid = False
         problems.append("时间戳无法解析 / the timestamp could not be read")
@@ -1187,6 +1186,21 @@ async def _validate(
         emb, signer_validation_context=vc, ts_validation_context=ts_vc
     )
     return status, vc
+
+
+def _timestamp_problem(sound: bool, zh: str, en: str) -> str:
+    """Why a timestamp does not count, in the two ways that lead to different outcomes: a
+    broken token is a failure, an untrusted one leaves the signature indeterminate."""
+    if not sound:
+        return (
+            f"{zh}无效：无法读取、与所盖内容不符或其签名无法验证 / {en} timestamp is invalid:"
+            " unreadable, not matching what it stamps, or its signature does not verify"
+        )
+    return (
+        f"{zh}不受信任：时间戳服务证书无法链接到受信任的根证书，或当时状态无法确认 / {en}"
+        " timestamp is not trusted: its authority's certificate does not chain to a trusted"
+        " root, or its status then could not be established"
+    )
 
 
 _TSA_EXPIRED = (
