@@ -317,7 +317,7 @@ async def averify_pdf(
             # newest first: each document timestamp is judged at the time of the next valid one
             poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
             moment, newest = at, True
-            broken = False  # a document timestamp unreadable or not matching its bytes
+            dts_broken = False  # a document timestamp unreadable or not matching its bytes
             for emb in reversed(found.doc_timestamps):
                 try:  # the context too: it parses certificates and status data from the file
                     judged = job.newest_moment(emb.signed_data, at) if newest else moment
@@ -325,13 +325,13 @@ async def averify_pdf(
                     st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                     ok = st.intact and st.valid and st.trusted
                     sound = st.intact and st.valid
-                    broken = broken or not sound
+                    dts_broken = dts_broken or not sound
                     if ok and newest and not _within(st.signing_cert, at):
                         ok = False  # the TSA certificate expired and nothing later vouches for it
                         report.problems.append(_TSA_EXPIRED)
                 except Exception as e:
                     logger.info("document timestamp unreadable: %s", e)
-                    ok, sound, broken = False, False, True
+                    ok, sound, dts_broken = False, False, True
                 if ok:
                     poes.append((emb.signed_revision, st.timestamp))
                     moment, newest = st.timestamp, False
@@ -374,7 +374,7 @@ async def averify_pdf(
         )
         report.indication = _indication(
             report.valid,
-            broken or any(s.indication is Indication.FAILED for s in report.signatures),
+            dts_broken or any(s.indication is Indication.FAILED for s in report.signatures),
         )
         return report
 
