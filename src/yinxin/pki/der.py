@@ -94,3 +94,40 @@ def children(buf: bytes | memoryview, start: int, end: int) -> list[tuple[int, i
     if pos != end:
         raise ValueError("DER element overruns its parent")
     return out
+
+
+def warm_asn1() -> int:
+    """Set up every asn1crypto class loaded so far, once, before threads share them.
+
+    asn1crypto builds a class's lookup tables the first time the class is used, and publishes
+    the empty table before filling it (``ObjectIdentifier._setup``: ``_reverse_map = {}``, then
+    the loop). A thread that meets the table half filled takes a name such as ``"tst_info"`` for
+    a dotted OID and fails (``invalid literal for int()``): seen as a failed timestamp when eight
+    clients signed at once against a fresh server. Instantiating each class here runs its set-up
+    in one thread; a class that needs arguments still gets its set-up, which runs first. Returns
+    how many classes were newly set up (for a test)."""
+    from asn1crypto import algos, cms, crl, csr, keys, ocsp, pdf, tsp, x509  # noqa: F401
+
+    done = 0
+    todo = [core.Asn1Value]
+    seen: set[type] = set()
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+        if cls in core._SETUP_CLASSES:
+            continue
+        try:
+            cls()
+        except Exception:  # noqa: S112 — only the set-up matters, not the value
+            pass
+        done += cls in core._SETUP_CLASSES
+        setup = getattr(cls, "_setup", None)
+        if setup is not None and (getattr(cls, "_map", None) is not None):
+            try:
+                cls.__new__(cls)._setup()
+            except Exception:  # noqa: S112
+                pass
+    return done

@@ -58,8 +58,10 @@ def worker_cmd(
     one machine or several: each job runs once per period whichever worker takes it, and a
     worker that dies mid-run leaves its period to another once its lease runs out."""
     from yinxin.jobs import runner_for
+    from yinxin.pki.der import warm_asn1
 
     _logging()
+    warm_asn1()  # before the jobs' threads share asn1crypto's classes
     try:
         p = platform(home)
         if p.ca.is_initialised():

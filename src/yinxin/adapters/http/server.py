@@ -89,6 +89,9 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
     """The server's ASGI app. With ``jobs`` it also runs the platform's time-driven jobs
     (``yinxin.jobs``: expiry, outbox, CRLs, notices…) while it serves; each job runs once per
     period however many server processes and ``yinxin worker`` processes there are."""
+    from yinxin.pki.der import warm_asn1
+
+    warm_asn1()  # before requests share asn1crypto's classes across threads
     status, ocsp, tsa = platform.status, platform.ocsp, platform.tsa
 
     @contextlib.asynccontextmanager
