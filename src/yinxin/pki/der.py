@@ -120,14 +120,8 @@ def warm_asn1() -> int:
         if cls in core._SETUP_CLASSES:
             continue
         try:
-            cls()
+            cls()  # Asn1Value.__init__ runs the class's set-up before anything else
         except Exception:  # noqa: S112 — only the set-up matters, not the value
             pass
         done += cls in core._SETUP_CLASSES
-        setup = getattr(cls, "_setup", None)
-        if setup is not None and (getattr(cls, "_map", None) is not None):
-            try:
-                cls.__new__(cls)._setup()
-            except Exception:  # noqa: S112
-                pass
     return done
