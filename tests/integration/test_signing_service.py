@@ -636,6 +636,42 @@ def test_a_confirmation_signs_once(rw):
     assert sign_call(w, w.yi, doc, token)().pdf == first.pdf
 
 
+def test_a_signing_that_fails_on_its_way_leaves_the_code_usable(rw, monkeypatch):
+    """The code is checked before signing but used up only with the record: a signing that
+    dies between the two (here the archive write fails, as a kill -9 would stop it) writes
+    nothing, and the signer signs with the same code afterwards, once."""
+    w, p = rw.w, rw.p
+    doc = contract_pdf(1, title="技术开发合同")
+    ch, code = request_code(w, w.jia, doc)
+
+    def call():
+        return p.signing.sign(
+            doc,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code=code,
+            placement=Placement(anchor=w.jia.anchor),
+            role=w.jia.role,
+        )
+
+    def dies(_data):
+        raise RuntimeError("killed before the file was kept")
+
+    before = dump(p)
+    with monkeypatch.context() as m:
+        m.setattr(p.signing.archive, "store", dies)
+        with pytest.raises(RuntimeError):
+            call()
+    assert diff(before, dump(p)) == []
+    signed = call()
+    assert signed.replayed is False and p.signing.verify(signed.pdf).valid
+    assert signed.record.intent_challenge == ch.challenge_id
+    again = call()  # a retry after the answer was lost: the same file, nothing new
+    assert again.replayed is True and again.pdf == signed.pdf
+
+
 def test_a_withdrawn_grant_is_refused_at_signing(rw):
     w, p = rw.w, rw.p
     clerk = p.subscribers.add_person(

@@ -247,47 +247,12 @@ class BatchSigning:
                 return previous
         # the code is checked after the PIN (a mistyped PIN must not cost a code attempt) and
         # before any signing, but used up only with the records
-        if confirmation_token is not None:
-            self.intent.check_token(
-                confirmation_token,
-                subscriber_id=signer_subscriber_id,
-                document_sha256=digest,
-                purpose=PURPOSE,
-            )
-        elif challenge_id and code:
-            self.intent.check_code(
-                challenge_id,
-                code,
-                subscriber_id=signer_subscriber_id,
-                document_sha256=digest,
-                purpose=PURPOSE,
-                actor=actor,
-            )
-        else:
-            raise ValidationError(
-                "intent confirmation is needed: give the one-time code", field="code"
-            )
+        self.signing.check_intent(who, digest, purpose=PURPOSE, actor=actor)
 
         def consume(s: Session, now: dt.datetime) -> str:
-            if confirmation_token is not None:
-                return self.intent.consume(
-                    confirmation_token,
-                    subscriber_id=signer_subscriber_id,
-                    document_sha256=digest,
-                    purpose=PURPOSE,
-                    by="batch-signing",
-                    session=s,
-                ).challenge_id
-            return self.intent.consume_code(
-                str(challenge_id),
-                str(code),
-                subscriber_id=signer_subscriber_id,
-                document_sha256=digest,
-                purpose=PURPOSE,
-                session=s,
-                by="batch-signing",
-                actor=actor,
-            ).challenge_id
+            return self.signing.use_intent(
+                s, who, digest, purpose=PURPOSE, by="batch-signing", actor=actor
+            )
 
         docs, used = self._sign_and_record(
             checked,

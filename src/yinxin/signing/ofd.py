@@ -196,7 +196,7 @@ class OfdSigning:
         # a dry run without the TSA: every refusal the OFD engine or GB/T 38540 can give comes
         # now, before the code is confirmed (confirming writes) — nothing is kept of it
         self._make(document, stamp.seseal, unlocked.key, cert_der, placement, now, None)
-        confirmation_token = self.signing.confirmed(who, document=document)
+        self.signing.check_intent(who, digest)
         # the TSA of the signer's certificate's hierarchy: the SM2 one beside a P-256 default
         tsa = self.tsa.of(self.ca.hierarchy_of(unlocked.certificate))
         made = self._make(
@@ -216,9 +216,8 @@ class OfdSigning:
                 field_name=made.signature_id,
                 details={**made.details, **({"client_ip": client_ip} if client_ip else {})},
             ),
-            confirmation_token=confirmation_token,
+            who=who,
             stamp=stamp,
-            signer_subscriber_id=signer_subscriber_id,
             level=LEVEL,
             now=now,
         )

@@ -195,22 +195,73 @@ class SigningService:
             document_sha256=sha256_hex(document),
         )
 
-    def confirmed(self, who: SignerCredentials, *, document: bytes) -> str:
-        """The confirmation token a signature of ``document`` uses up: the one given, or the
-        one-time code confirmed now. Called after the seal was unlocked: a mistyped PIN must
-        not burn the code (the same order for PDF, OFD and GB/T 38540 PDF)."""
+    def check_intent(
+        self,
+        who: SignerCredentials,
+        digest: str,
+        *,
+        purpose: str = "sign",
+        actor: str | None = None,
+    ) -> None:
+        """Refuse now the token or code that could not be used up for this document — a wrong
+        code counts against the challenge — but use up nothing: ``use_intent`` does, in the
+        transaction that records the signature. Called after the seal was unlocked (a mistyped
+        PIN must not cost a code attempt) and before anything is signed, so a signing that
+        fails or is killed on its way leaves the signer a code that still works (PDF, OFD,
+        GB/T 38540 PDF and batches alike)."""
         if who.confirmation_token is not None:
-            return who.confirmation_token
-        if not (who.challenge_id and who.code):
+            self.intent.check_token(
+                who.confirmation_token,
+                subscriber_id=who.signer_subscriber_id,
+                document_sha256=digest,
+                purpose=purpose,
+            )
+        elif who.challenge_id and who.code:
+            self.intent.check_code(
+                who.challenge_id,
+                who.code,
+                subscriber_id=who.signer_subscriber_id,
+                document_sha256=digest,
+                purpose=purpose,
+                actor=actor,
+            )
+        else:
             raise ValidationError(
                 "intent confirmation is needed: give the one-time code", field="code"
             )
-        return self.confirm(
-            who.challenge_id,
-            who.code,
-            signer_subscriber_id=who.signer_subscriber_id,
-            document=document,
-        ).confirmation_token
+
+    def use_intent(
+        self,
+        s: Session,
+        who: SignerCredentials,
+        digest: str,
+        *,
+        purpose: str = "sign",
+        by: str = "signing",
+        actor: str | None = None,
+    ) -> str:
+        """Use up the token or code ``check_intent`` passed, in the caller's recording
+        transaction ``s``; the challenge's id. A refusal now (expired, or used meanwhile by a
+        concurrent signing) raises and the transaction records nothing."""
+        if who.confirmation_token is not None:
+            return self.intent.consume(
+                who.confirmation_token,
+                subscriber_id=who.signer_subscriber_id,
+                document_sha256=digest,
+                purpose=purpose,
+                by=by,
+                session=s,
+            ).challenge_id
+        return self.intent.consume_code(
+            str(who.challenge_id),
+            str(who.code),
+            subscriber_id=who.signer_subscriber_id,
+            document_sha256=digest,
+            purpose=purpose,
+            session=s,
+            by=by,
+            actor=actor,
+        ).challenge_id
 
     # --- signing -----------------------------------------------------------------------------
     @staticmethod
@@ -420,7 +471,7 @@ class SigningService:
         unlocked, previous = self.unlock_or_replay(who, digest)
         if previous is not None:
             return previous
-        confirmation_token = self.confirmed(who, document=document)
+        self.check_intent(who, digest)
         req = self.sign_request(
             document,
             unlocked,
@@ -448,9 +499,8 @@ class SigningService:
                 field_name=made.field_name,
                 details={"lock": lock, "cross_page": cross_page},
             ),
-            confirmation_token=confirmation_token,
+            who=who,
             stamp=unlocked.stamp,
-            signer_subscriber_id=signer_subscriber_id,
             level=level,
             now=now,
         )
@@ -460,33 +510,26 @@ class SigningService:
         self,
         entry: SignatureEntry,
         *,
-        confirmation_token: str,
+        who: SignerCredentials,
         stamp: SealMaterial,
-        signer_subscriber_id: int,
         level: Level,
         now: dt.datetime,
     ) -> SignatureRecordView:
         """One signature a signer made with a code or token (PDF, OFD, GB/T 38540 PDF): the
         confirmation is used up and the signature recorded in one transaction, so a signature
         is never recorded without its confirmation nor a confirmation spent without it."""
+        signer = who.signer_subscriber_id
         with self.db.transaction() as s:
-            consumed = self.intent.consume(
-                confirmation_token,
-                subscriber_id=signer_subscriber_id,
-                document_sha256=entry.digest,
-                purpose="sign",
-                by="signing",
-                session=s,
-            )
+            challenge_id = self.use_intent(s, who, entry.digest)
             (record,) = self.record_signatures(
                 s,
                 [entry],
                 stamp=stamp,
-                signer_subscriber_id=signer_subscriber_id,
+                signer_subscriber_id=signer,
                 level=level,
-                challenge_id=consumed.challenge_id,
+                challenge_id=challenge_id,
                 now=now,
-                actor=f"subscriber:{signer_subscriber_id}",
+                actor=f"subscriber:{signer}",
             )
         return record
 
