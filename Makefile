@@ -11,7 +11,7 @@ demo: setup
 test: setup
 	@.venv/bin/ruff check src tests bench
 	@.venv/bin/ruff format --check src tests bench
-	@.venv/bin/python -m pytest -q
+	@.venv/bin/python -m pytest -q -n auto --dist loadfile
 
 lint: setup
 	@.venv/bin/ruff check src tests bench
