@@ -194,7 +194,7 @@ class OfdSigning:
         cert_der = unlocked.certificate.public_bytes(DER)
         now = self.clock.now()
         # a dry run without the TSA: every refusal the OFD engine or GB/T 38540 can give comes
-        # now, before the code is confirmed (confirming writes) — nothing is kept of it
+        # now, before the code is checked (a wrong one is counted) — nothing is kept of it
         self._make(document, stamp.seseal, unlocked.key, cert_der, placement, now, None)
         self.signing.check_intent(who, digest)
         # the TSA of the signer's certificate's hierarchy: the SM2 one beside a P-256 default
