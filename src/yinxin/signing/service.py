@@ -119,8 +119,8 @@ class SignerCredentials:
     """Who signs with which seal, and how they prove it is them: the PIN that unlocks the seal
     and the intent confirmation (a token, or a challenge id and its one-time code). The
     PIN-and-code entry points (one PDF, a batch, an OFD) take these same values; this carries
-    them to ``unlock_for_signer`` and ``confirmed`` as one. PIN and code are left out of
-    ``repr`` so a logged object never shows them."""
+    them to ``unlock_for_signer``, ``check_intent`` and ``use_intent`` as one. PIN and code
+    are left out of ``repr`` so a logged object never shows them."""
 
     seal: int | str
     pin: str = field(repr=False)
