@@ -294,20 +294,26 @@ def test_verification_page_judges_gbt38540_pdfs_and_ofds(site: Site, page):
     ):
         page.set_input_files("#file", str(path))
         page.locator("#result").wait_for(state="visible", timeout=60_000)
-        # a CA the platform does not trust: invalid, and the failed check says which
-        page.locator("#verdict").filter(has_text="无效 — 至少一个电子签章未通过验证").wait_for()
+        # a CA the platform does not trust: not shown valid, not shown invalid either — the
+        # check that more evidence could settle says which
+        page.locator("#verdict").filter(
+            has_text="无法确定 — 未发现篡改，但现有证据不足以证明电子签章有效"
+        ).wait_for()
         assert kind in page.locator("#doc-facts").inner_text()
         assert page.locator("#signatures-heading").inner_text() == "电子签章详情"
         card = page.locator("article.signature")
         assert card.count() == 1
+        assert card.first.get_attribute("data-indication") == "INDETERMINATE"
         text = card.first.inner_text()
         assert "签章 1：北京印信测试有限公司" in text, text
+        assert "无法确定 / indeterminate" in text, text
         assert "印章编码 11010000000001" in text and where in text
         assert "undefined" not in text and "null" not in text, text
         assert "通过：签章签名值" in text and "通过：文件摘要" in text
         assert "未检查：印章在本平台的状态" in text  # each check by its Chinese name
         trusted = card.first.locator('li[data-check="signer_certificate_trusted"]')
-        assert trusted.inner_text().startswith("未通过：签章人证书可信"), trusted.inner_text()
+        assert trusted.inner_text().startswith("无法证明：签章人证书可信"), trusted.inner_text()
+        assert trusted.get_attribute("class") == "warn"
         assert page.locator("#download-report").is_hidden()  # no PDF report for these
         shot(page, f"verify-{path.suffix[1:]}-gbt38540")
         result = page.locator("#result")

@@ -330,12 +330,14 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
     assert out["valid"] is True and len(out["signatures"]) == 2
     r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), *trust])
     assert r.exit_code == 0 and "结论 / Verdict: 有效 / VALID" in r.output
-    # the wrong anchors: INVALID (exit 1), not an error
+    # the wrong anchors: not shown trusted — INDETERMINATE (exit 1), not INVALID, not an error
     other = make_world(world.now)
     (tmp_path / "other").mkdir()
     wrong = _pem_files(tmp_path / "other", {"root": other.root, "ca": other.ca})
     r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), *wrong])
-    assert r.exit_code == 1 and "无效 / INVALID" in r.output
+    assert r.exit_code == 1 and "[not shown] signer_certificate_trusted" in r.output, r.output
+    assert r.output.endswith("结论 / Verdict: 无法确定 / INDETERMINATE\n")
+    assert "无效 / INVALID" not in r.output
     # no anchor, an unreadable file: exit 2 naming the field
     r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), "--json"])
     assert r.exit_code == 2 and json.loads(r.output)["field"] == "trust"
@@ -355,6 +357,7 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
         ofd_app, ["verify", str(tmp_path / "s2.ofd"), *trust, "--crl", str(tmp_path / "ca.crl")]
     )
     assert r.exit_code == 1 and "[FAILED] signer_certificate_revocation" in r.output
+    assert r.output.endswith("结论 / Verdict: 无效 / INVALID\n")  # for good: no timestamp to doubt
     r = runner.invoke(
         ofd_app,
         ["verify", str(tmp_path / "s2.ofd"), *trust, "--crl", str(tmp_path / "b.der"), "--json"],

@@ -242,7 +242,8 @@ def test_http_sign_and_verify_by_content(w: World, flow) -> None:  # noqa: F811
         pdf_head = {"Content-Type": "application/pdf"}
         r = c.post("/api/v1/verifications", content=signed, headers=pdf_head, params=at)
         assert r.status_code == 200 and r.json()["kind"] == "pdf-ses", r.text
-        assert r.json()["valid"] is True
+        assert r.json()["valid"] is True and r.json()["indication"] == "TOTAL-PASSED"
+        assert [s["indication"] for s in r.json()["signatures"]] == ["TOTAL-PASSED"]
         r = c.post(
             "/api/v1/verifications",
             content=signed,
@@ -257,6 +258,7 @@ def test_http_sign_and_verify_by_content(w: World, flow) -> None:  # noqa: F811
         )
         assert r.status_code == 200 and r.json()["kind"] == "ofd", r.text
         assert r.json()["valid"] is False and r.json()["problems"] == ["the document is not signed"]
+        assert r.json()["indication"] == "TOTAL-FAILED"  # no signature is nothing to wait for
 
 
 # --- last: it revokes 王五's contract seal -----------------------------------------------------
@@ -293,6 +295,7 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     w.p.seals.revoke(w.wang.seal.es_id, reason="holder_request", actor="受理员 陈静")
     report = w.p.ses_pdf_signing.verify(second, at=at)
     assert report.valid, report.to_text()
+    assert report.to_dict()["indication"] == "TOTAL-PASSED"
     status = {c["name"]: c for c in report.signatures[1].value["checks"]}["seal_status"]
     assert status["ok"] is True and "after the signing" in status["detail"]
     with w.p.db.transaction() as s:
@@ -306,6 +309,12 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     one, two = report.signatures
     assert one.valid and not two.valid  # 张三's seal is not revoked
     assert any("before the signing" in p for p in two.problems)
+    # revoked before a signing its timestamp proves: INVALID for good, not "cannot tell"
+    assert [s["indication"] for s in report.to_dict()["signatures"]] == [
+        "TOTAL-PASSED",
+        "TOTAL-FAILED",
+    ]
+    assert report.to_text().endswith("结论 / Verdict: 无效 / INVALID")
     (w.home / "revoked.pdf").write_bytes(second)
     r = yinxin_cli(
         ["verify", str(w.home / "revoked.pdf"), "--at", at.isoformat()], w.home, check=False
@@ -315,6 +324,7 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     report = w.p.ofd_signing.verify(ofd, at=at)
     checks = {c["name"]: c["ok"] for c in report.signatures[0].value["checks"]}
     assert not report.valid and checks["seal_status"] is False
+    assert report.to_dict()["indication"] == "TOTAL-FAILED"
     (w.home / "revoked.ofd").write_bytes(ofd)
     r = yinxin_cli(
         ["verify", str(w.home / "revoked.ofd"), "--at", at.isoformat(), "--json"],
@@ -322,3 +332,4 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
         check=False,
     )
     assert r.returncode == 1 and json.loads(r.stdout)["kind"] == "ofd", r.stdout + r.stderr
+    assert json.loads(r.stdout)["indication"] == "TOTAL-FAILED"

@@ -211,7 +211,7 @@ def test_the_cli_prints_the_same_with_any_jobs(archive, docs):
     text2 = run_cli(archive, *files, *args, "-j", "2")
     assert (text2.returncode, text2.stdout) == (text1.returncode, text1.stdout) == (2, text1.stdout)
     lines = text1.stdout.splitlines()
-    assert len(lines) == len(files) + 1 and lines[0].startswith("INVALID  ride.ofd")
+    assert len(lines) == len(files) + 1 and lines[0].startswith("INDETERMINATE ride.ofd")
 
 
 def test_the_cli_refuses_a_bad_jobs_value(archive, docs):

@@ -1,6 +1,7 @@
 """The layers of ``src/yinxin`` and the direction of their imports, checked by reading the source.
 
-    core      clock, settings, errors, transitions, identity, agreements           imports nothing
+    core      clock, settings, errors, transitions, identity, agreements,
+              indication                                                          imports nothing
     store     store/ (models, unit of work, audit chain, files, migrations)
     pki       pki/ (keys, profiles, authority, CRL, OCSP, TSA)
     pdf       pdf/ (signing engine, cross-page seal, anchors, verifier, report), ofd/: no database
@@ -40,6 +41,7 @@ LAYERS: dict[str, list[str]] = {
         "yinxin.identity",
         "yinxin.agreements",
         "yinxin.results",
+        "yinxin.indication",
     ],
     "store": ["yinxin.store"],
     "pki": ["yinxin.pki"],

@@ -20,6 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.fixtures.ses_world import SmCrypto, make_seal, make_world, sm2_certificate, sm2_crl
 from yinxin.errors import ValidationError
+from yinxin.indication import Indication
 from yinxin.pki import sm2
 from yinxin.pki.keys import SoftwareKey
 from yinxin.pki.tsa import respond
@@ -439,6 +440,71 @@ def test_a_timestamp_over_the_signature_is_checked(world, tsa):
     assert "another signature value" in next(
         c.detail for c in report.checks if c.name == "timestamp"
     )
+
+
+def test_three_outcomes_as_more_evidence_could_settle_them(world, signed, tsa):
+    """PASSED when valid; FAILED when a check failed that nothing can mend; INDETERMINATE when
+    every failure is one more evidence could settle (a trusted certificate, a usable CRL, a
+    trusted TSA for the time the checks are judged at)."""
+    stamper, tsa_der = tsa
+    a = world.party_a
+    serial = a_x509.Certificate.load(a.cert).serial_number
+    later = world.now + timedelta(hours=1)
+
+    def outcome(sig=signed, data=DATA, **kw):
+        report = verify_ses_signature(sig, data, **kw)
+        assert report.to_dict()["indication"] == report.indication.value
+        assert (report.indication is Indication.PASSED) is report.valid
+        return report.indication, {c.name: c.mendable for c in report.checks if c.ok is False}
+
+    assert outcome(trust=world.trust) == (Indication.PASSED, {})
+    # nothing shown trusted: no trust given, or the wrong one
+    assert outcome()[0] is Indication.INDETERMINATE
+    assert outcome(trust=make_world(world.now).trust) == (
+        Indication.INDETERMINATE,
+        {"seal_maker_trusted": True, "signer_certificate_trusted": True},
+    )
+    # the bytes or the signature changed; read as of a moment before the signing
+    assert outcome(data=DATA + b" ", trust=world.trust) == (
+        Indication.FAILED,
+        {"document_hash": False},
+    )
+    earlier = world.now - timedelta(days=1)
+    assert outcome(trust=world.trust, at=earlier) == (Indication.FAILED, {"signing_time": False})
+    assert outcome(b"junk", trust=world.trust)[0] is Indication.FAILED
+    # a CRL nobody trusted signed, or none at all can be read: INDETERMINATE
+    forged = sm2_crl(sm2.generate(), world.ca, [], this_update=later)
+    assert outcome(trust=world.trust, crls=[forged]) == (
+        Indication.INDETERMINATE,
+        {"signer_certificate_revocation": True},
+    )
+    assert outcome(trust=world.trust, crls=[b"not a crl"])[0] is Indication.INDETERMINATE
+    # revoked an hour before the signing: the claimed time stands without a timestamp (GB/T
+    # 38540 takes timeInfo as it is) → FAILED
+    revoked = [
+        sm2_crl(
+            world.ca_key, world.ca, [(serial, world.now - timedelta(hours=1))], this_update=later
+        )
+    ]
+    assert outcome(trust=world.trust, crls=revoked) == (
+        Indication.FAILED,
+        {"signer_certificate_revocation": False},
+    )
+    # with a timestamp the checks are judged at its time: trusted, it settles the failure;
+    # not trusted, the time is not shown and the same revocation is INDETERMINATE
+    stamped = build_ses_signature(
+        a.seal, DATA, property_info=PROPERTY, signer_key=a.key, signer_cert_der=a.cert,
+        time_info=world.now, timestamper=stamper,
+    )  # fmt: skip
+    assert outcome(stamped, trust=[*world.trust, tsa_der], crls=revoked) == (
+        Indication.FAILED,
+        {"signer_certificate_revocation": False},
+    )
+    assert outcome(stamped, trust=world.trust, crls=revoked) == (
+        Indication.INDETERMINATE,
+        {"timestamp": True, "signer_certificate_revocation": True},
+    )
+    assert outcome(stamped, trust=world.trust)[0] is Indication.INDETERMINATE
 
 
 # --- an SM2 implementation we did not write ---------------------------------------------------

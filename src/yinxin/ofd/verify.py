@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
+from yinxin.indication import SIGNATURE_VERDICT_TEXT, VERDICT_TEXT, Indication, from_checks, worst
 from yinxin.ofd.document import read_document
 from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
 from yinxin.pki.sm2 import OID_SM3, sm3
@@ -44,7 +45,7 @@ _DIGESTS = {
 class ValueVerdict(Protocol):
     valid: bool
 
-    def to_dict(self) -> dict: ...
+    def to_dict(self) -> dict: ...  # a ``SesReport``'s: ``checks`` with ``ok`` and ``mendable``
 
 
 class ValueChecker(Protocol):
@@ -74,6 +75,18 @@ class OfdSignatureReport:
     stamps: tuple[Stamp, ...]
     value: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def indication(self) -> Indication:
+        """``TOTAL-FAILED`` for a file digest that differs, a problem of the package's, no
+        value, or a check of the value failed for good; ``INDETERMINATE`` when only mendable
+        checks failed (``yinxin.indication``). Read from ``value``'s checks as they stand, so
+        a check added later (the platform's ``seal_status``) counts."""
+        failed = not self.references_ok or bool(self.problems) or not self.value
+        return from_checks(self.valid, self.value.get("checks", ()), failed=failed)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "indication": str(self.indication)}
+
 
 @dataclass(frozen=True)
 class OfdReport:
@@ -82,9 +95,20 @@ class OfdReport:
     unprotected: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
 
+    @property
+    def indication(self) -> Indication:
+        """``TOTAL-FAILED`` if a signature's is, or there is none, or a file is protected by
+        none; ``TOTAL-PASSED`` when valid; else ``INDETERMINATE``."""
+        return worst(
+            self.valid,
+            (s.indication for s in self.signatures),
+            failed=not self.signatures or bool(self.unprotected) or bool(self.problems),
+        )
+
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["signatures"] = [asdict(s) for s in self.signatures]
+        out["signatures"] = [s.to_dict() for s in self.signatures]
+        out["indication"] = str(self.indication)
         return out
 
     def to_text(self) -> str:
@@ -96,33 +120,34 @@ class OfdReport:
                 + ("all match" if s.references_ok else "MISMATCH")
             )
             lines += signature_lines(
-                f"签名 / signature {s.id} ({s.signature_xml})", s.valid, s.value, where, s.problems
+                f"签名 / signature {s.id} ({s.signature_xml})",
+                s.indication,
+                s.value,
+                where,
+                s.problems,
             )
         for name in self.unprotected:
             lines.append(f"! 未受保护的文件 / file not protected by any signature: /{name}")
         for p in self.problems:
             lines.append(f"! {p}")
-        lines.append(verdict_line(self.valid))
+        lines.append(verdict_line(self.indication))
         return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
 
-def _verdict(valid: bool) -> str:
-    return "有效 / VALID" if valid else "无效 / INVALID"
-
-
-def verdict_line(valid: bool) -> str:
+def verdict_line(indication: Indication) -> str:
     """The last line of a seal-signature report (OFD's here, a GB/T 38540 PDF's in
-    ``yinxin.pdf.ses``)."""
-    return "结论 / Verdict: " + _verdict(valid)
+    ``yinxin.pdf.ses``), as the PAdES report ends."""
+    return "结论 / Verdict: " + VERDICT_TEXT[indication]
 
 
 def signature_lines(
-    title: str, valid: bool, value: dict[str, Any], where: list[str], problems
+    title: str, indication: Indication, value: dict[str, Any], where: list[str], problems
 ) -> list[str]:
     """One signature's block of a seal-signature report, the same for OFD and a GB/T 38540 PDF:
     its verdict, who sealed with which seal when (``value``: a ``SesReport`` dict), ``where``
-    (the format's own lines: stamp, coverage), every check, then the problems."""
-    lines = [f"{title}: {_verdict(valid)}"]
+    (the format's own lines: stamp, coverage), every check — a failure more evidence could
+    settle marked "not shown" — then the problems."""
+    lines = [f"{title}: {SIGNATURE_VERDICT_TEXT[indication]}"]
     if value.get("seal_name"):
         lines.append(f"  印章 / seal: {value['seal_name']} ({value.get('es_id')})")
     if value.get("signer"):
@@ -134,6 +159,8 @@ def signature_lines(
     lines += where
     for c in value.get("checks", []):
         mark = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
+        if c["ok"] is False and c.get("mendable"):
+            mark = "not shown"
         lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
     lines += [f"  ! {p}" for p in problems]
     return lines

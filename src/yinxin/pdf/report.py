@@ -33,9 +33,8 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from yinxin.errors import ConfigurationError
 from yinxin.identity import shown
+from yinxin.indication import SIGNATURE_VERDICT_TEXT, Indication
 from yinxin.pdf.verify import (
-    SIGNATURE_VERDICT_TEXT,
-    Indication,
     SignatureReport,
     VerificationReport,
     _fmt_time,

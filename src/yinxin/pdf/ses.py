@@ -46,6 +46,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader, process_data_at_eof
 
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
+from yinxin.indication import Indication, from_checks, worst
 from yinxin.pdf.incremental import PageTree, dget
 from yinxin.pdf.sign import (
     Placement,
@@ -381,6 +382,14 @@ class SesPdfSignature:
     problems: list[str] = field(default_factory=list)
     value: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def indication(self) -> Indication:
+        """``TOTAL-FAILED`` for a problem of the PDF's (coverage, changes after, sub-filter, a
+        revoked seal), no value, or a check of the value failed for good; ``INDETERMINATE``
+        when only mendable checks failed (``yinxin.indication``)."""
+        failed = bool(self.problems) or not self.value
+        return from_checks(self.valid, self.value.get("checks", ()), failed=failed)
+
 
 @dataclass
 class SesPdfReport:
@@ -398,9 +407,22 @@ class SesPdfReport:
     notes: list[str] = field(default_factory=list)
     kind: str = "pdf-ses"
 
+    @property
+    def indication(self) -> Indication:
+        """``TOTAL-FAILED`` if a signature's is or the PDF has none; ``TOTAL-PASSED`` when
+        valid; else ``INDETERMINATE``."""
+        return worst(
+            self.valid,
+            (s.indication for s in self.signatures),
+            failed=not self.signatures or bool(self.problems),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["verified_at"] = self.verified_at.isoformat()
+        for sig, one in zip(self.signatures, out["signatures"], strict=True):
+            one["indication"] = str(sig.indication)
+        out["indication"] = str(self.indication)
         return out
 
     def to_json(self) -> str:
@@ -417,12 +439,12 @@ class SesPdfReport:
                 f"{s.changes_after}"
             )
             title = f"签名 / signature {s.field_name} ({s.sub_filter}, revision {s.revision + 1})"
-            lines += signature_lines(title, s.valid, s.value, where, s.problems)
+            lines += signature_lines(title, s.indication, s.value, where, s.problems)
         for p in self.problems:
             lines.append(f"! {p}")
         for n in self.notes:
             lines.append(f"  {n}")
-        lines.append(verdict_line(self.valid))
+        lines.append(verdict_line(self.indication))
         return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
 

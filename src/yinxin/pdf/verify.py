@@ -54,7 +54,6 @@ import asyncio
 import contextvars
 import dataclasses
 import datetime as dt
-import enum
 import functools
 import hashlib
 import itertools
@@ -121,6 +120,13 @@ from pyhanko_certvalidator.sig_validate import (
 
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
+from yinxin.indication import (
+    SIGNATURE_VERDICT_TEXT,
+    VERDICT_TEXT,
+    Indication,
+    indication,
+    worst,
+)
 from yinxin.pdf import accel, names
 
 logger = logging.getLogger(__name__)
@@ -139,35 +145,6 @@ TIME_TOLERANCE = dt.timedelta(seconds=1)
 NO_SIGNATURES = "文档中没有签名 / no signatures"
 
 
-class Indication(enum.StrEnum):
-    """The three outcomes of ETSI EN 319 102-1 (its main indications), beside ``valid``.
-
-    Why a third: a signature that can no longer be *shown* good is not a signature shown bad.
-    Years on, a contract whose timestamp authority's certificate has expired with no archive
-    timestamp after it, or whose chain ends at a root the relying party was not given, or whose
-    certificate was revoked with nothing proving the signing came first, is "cannot be
-    determined" — more evidence (an archive copy, the right root, a later timestamp) may settle
-    it — while changed bytes, a signature value that does not verify, disallowed changes after
-    signing, an unreadable signature, or a certificate revoked (or not yet valid) before the
-    proven signing time are failures nothing can mend. ``valid`` is unchanged and stays the one
-    bit every caller and exit code relies on: ``PASSED`` exactly when ``valid``."""
-
-    PASSED = "TOTAL-PASSED"
-    FAILED = "TOTAL-FAILED"
-    INDETERMINATE = "INDETERMINATE"
-
-
-#: How each indication is said: the document's verdict, and a signature's.
-VERDICT_TEXT = {
-    Indication.PASSED: "有效 / VALID",
-    Indication.FAILED: "无效 / INVALID",
-    Indication.INDETERMINATE: "无法确定 / INDETERMINATE",
-}
-SIGNATURE_VERDICT_TEXT = {
-    Indication.PASSED: "有效 / valid",
-    Indication.FAILED: "无效 / INVALID",
-    Indication.INDETERMINATE: "无法确定 / indeterminate",
-}
 POLICIES = ("last-known", "strict")
 POLICY_TEXT = {
     "last-known": "按时间戳回溯验证，最新时间戳采用最后已知状态 / past-tense validation at each"
@@ -372,9 +349,8 @@ async def averify_pdf(
             and all(s.valid for s in report.signatures)
             and not report.problems
         )
-        report.indication = _indication(
-            report.valid,
-            dts_broken or any(s.indication is Indication.FAILED for s in report.signatures),
+        report.indication = worst(
+            report.valid, (s.indication for s in report.signatures), failed=dts_broken
         )
         return report
 
@@ -1159,14 +1135,8 @@ async def _verify_signature(
         valid=valid,
         problems=problems,
         notes=notes,
-        indication=_indication(valid, failed),
+        indication=indication(valid, failed),
     )
-
-
-def _indication(valid: bool, failed: bool) -> Indication:
-    if valid:
-        return Indication.PASSED
-    return Indication.FAILED if failed else Indication.INDETERMINATE
 
 
 async def _validate(

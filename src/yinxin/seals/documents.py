@@ -61,6 +61,10 @@ class OfdFileReport:
         return self.report.valid
 
     @property
+    def indication(self):
+        return self.report.indication
+
+    @property
     def signatures(self):
         return self.report.signatures
 

@@ -53,6 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
 from yinxin.errors import ValidationError
+from yinxin.indication import Indication, from_checks
 from yinxin.pdf import timestamps
 from yinxin.pki import sm2
 from yinxin.pki.keys import KeyHandle
@@ -131,11 +132,17 @@ class ParsedSesSignature:
 @dataclass(frozen=True)
 class Check:
     """One step of the standard's verification: passed (True), failed (False) or not done (None,
-    with the reason in ``detail``)."""
+    with the reason in ``detail``).
+
+    ``mendable``: a failure more evidence could settle — no trusted certificate vouches for the
+    signer, the seal's maker or the TSA, a CRL that cannot be used, or a time-bound check made
+    at a time nothing proves (a timestamp present but not shown good): the verdict is then
+    INDETERMINATE, not INVALID (``yinxin.indication``). Never set on a check that passed."""
 
     name: str
     ok: bool | None
     detail: str
+    mendable: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,13 @@ class SesReport:
     seal_picture_type: str | None = None
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def indication(self) -> Indication:
+        """``TOTAL-PASSED`` when valid, ``TOTAL-FAILED`` when a check failed for good,
+        else ``INDETERMINATE`` (see ``Check.mendable``); follows the checks as they are, so a
+        verdict remade with more checks (``check_ofd_value``) says it anew."""
+        return from_checks(self.valid, self.checks)
+
     def to_dict(self) -> dict:
         out = asdict(self)
         for key, value in out.items():
@@ -163,6 +177,7 @@ class SesReport:
                 out[key] = value.isoformat()
         out["checks"] = [asdict(c) for c in self.checks]
         out["notes"] = list(self.notes)
+        out["indication"] = str(self.indication)
         return out
 
     def failed(self) -> list[Check]:
@@ -270,14 +285,16 @@ def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool
 
 def _revocation(
     cert: a_x509.Certificate, crls: list[bytes] | None, trust: Trust | None, when: datetime
-) -> tuple[bool | None, str]:
+) -> tuple[bool | None, str, bool]:
     """The signer certificate's status at ``when`` from its issuer's CRL, if one is given.
 
     A CRL counts only when its signature verifies by a trusted certificate that issued the
     signer's, and it was issued after the signing time (an older one cannot speak for it).
+    The last item: a failure that a usable CRL could settle (an untrusted or unreadable one),
+    rather than a revocation before ``when``.
     """
     if not crls:
-        return None, "not checked: no CRL given"
+        return None, "not checked: no CRL given", False
     found_older = False
     for raw in crls:
         try:
@@ -302,22 +319,26 @@ def _revocation(
                 except (ValueError, InvalidSignature):
                     continue
             if signed_by is None:
-                return False, "the CRL is not signed by a trusted issuer of the certificate"
+                return False, "the CRL is not signed by a trusted issuer of the certificate", True
             this_update = tbs["this_update"].native
             for entry in tbs["revoked_certificates"]:
                 if entry["user_certificate"].native == cert.serial_number:
                     revoked = entry["revocation_date"].native
                     if revoked <= when:
-                        return False, f"revoked {revoked.isoformat()}, before the signing time"
-                    return True, f"revoked {revoked.isoformat()}, after the signing time"
+                        return (
+                            False,
+                            f"revoked {revoked.isoformat()}, before the signing time",
+                            False,
+                        )
+                    return True, f"revoked {revoked.isoformat()}, after the signing time", False
             if this_update >= when:
-                return True, f"not on the CRL of {this_update.isoformat()}"
+                return True, f"not on the CRL of {this_update.isoformat()}", False
             found_older = True
         except (ValueError, TypeError, KeyError, AttributeError):
-            return False, "a CRL cannot be read"
+            return False, "a CRL cannot be read", True
     if found_older:
-        return None, "not checked: the CRL given predates the signing time"
-    return None, "not checked: no CRL from the certificate's issuer"
+        return None, "not checked: the CRL given predates the signing time", False
+    return None, "not checked: no CRL from the certificate's issuer", False
 
 
 def _stamp(timestamper: Timestamper, signature: bytes, hash_name: str) -> bytes:
@@ -502,8 +523,10 @@ _SIGNATURE_OIDS = {
 
 def _check_timestamp(
     token: bytes, signature: bytes, trust: Trust | None
-) -> tuple[bool | None, str, datetime | None]:
-    """An RFC 3161 token over the signature value: imprint, TSA signature, TSA trusted."""
+) -> tuple[bool | None, str, datetime | None, bool]:
+    """An RFC 3161 token over the signature value: imprint, TSA signature, TSA trusted. The
+    last item: a failure more evidence could settle (the TSA not shown trusted, its certificate
+    not in the token) rather than a broken token."""
     try:
         info = cms.ContentInfo.load(token)
         signed = info["content"]
@@ -513,7 +536,7 @@ def _check_timestamp(
         alg = imprint["hash_algorithm"]["algorithm"]
         alg_name = "sm3" if alg.dotted == sm2.OID_SM3 else alg.native
         if _digest(alg_name, signature) != imprint["hashed_message"].native:
-            return False, "the timestamp stamps another signature value", gen_time
+            return False, "the timestamp stamps another signature value", gen_time, False
         signer_info = signed["signer_infos"][0]
         digest_name = signer_info["digest_algorithm"]["algorithm"].native
         if digest_name == sm2.OID_SM3:
@@ -524,7 +547,12 @@ def _check_timestamp(
         )
         content = signed["encap_content_info"]["content"].contents
         if _digest(digest_name, content) != message_digest:
-            return False, "the timestamp's message digest does not match its content", gen_time
+            return (
+                False,
+                "the timestamp's message digest does not match its content",
+                gen_time,
+                False,
+            )
         sid = signer_info["sid"].chosen
         tsa_der = None
         for choice in signed["certificates"]:
@@ -535,7 +563,7 @@ def _check_timestamp(
             elif c.key_identifier == sid.native:
                 tsa_der = c.dump()
         if tsa_der is None:
-            return False, "the timestamp does not carry its TSA certificate", gen_time
+            return False, "the timestamp does not carry its TSA certificate", gen_time, True
         spki = cert_spki(tsa_der)
         sig_alg = signer_info["signature_algorithm"]["algorithm"].dotted
         if is_sm2_spki(spki):
@@ -550,12 +578,12 @@ def _check_timestamp(
         ok, why = _trusted(tsa_der, trust, gen_time)
         tsa = _subject(a_x509.Certificate.load(tsa_der))
         if ok is False:
-            return False, f"the TSA {tsa!r} is not trusted: {why}", gen_time
-        return ok, f"stamped {gen_time.isoformat()} by {tsa!r} ({why})", gen_time
+            return False, f"the TSA {tsa!r} is not trusted: {why}", gen_time, True
+        return ok, f"stamped {gen_time.isoformat()} by {tsa!r} ({why})", gen_time, False
     except InvalidSignature:
-        return False, "the TSA's signature over the timestamp does not verify", None
+        return False, "the TSA's signature over the timestamp does not verify", None, False
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, StopIteration):
-        return False, "the timestamp token cannot be read", None
+        return False, "the timestamp token cannot be read", None, False
 
 
 def verify_ses_signature(
@@ -581,12 +609,15 @@ def verify_ses_signature(
     nothing about who made it. ``crls`` (DER) are the signer's issuer's CRLs: one issued after
     the signing time and signed by a trusted issuer decides the revocation check; without one
     the check is "not checked" and does not decide the verdict.
+
+    A verdict that is not VALID is INVALID (``TOTAL-FAILED``) or, when every failure is one
+    more evidence could settle, INDETERMINATE (``SesReport.indication``, ``Check.mendable``).
     """
     checks: list[Check] = []
     notes: list[str] = []
 
-    def check(name: str, ok: bool | None, detail: str) -> None:
-        checks.append(Check(name, ok, detail))
+    def check(name: str, ok: bool | None, detail: str, mendable: bool = False) -> None:
+        checks.append(Check(name, ok, detail, mendable and ok is False))
 
     try:
         parsed = parse_ses_signature(der)
@@ -618,11 +649,18 @@ def verify_ses_signature(
     # 2. the signing time: the timestamp's when there is one (it is evidence), else timeInfo
     when = parsed.time_info
     ts_time = None
+    # the time the checks below are judged at is settled when a good timestamp gives it, or
+    # when there is none (GB/T 38540 then takes timeInfo as it is); when a timestamp is there
+    # but not shown good, a time-bound failure may yet be undone by trusting its TSA
+    settled = True
     if parsed.timestamp_token is not None:
-        ok, detail, ts_time = _check_timestamp(parsed.timestamp_token, parsed.signature, trust)
-        check("timestamp", ok, detail)
+        ok, detail, ts_time, mendable = _check_timestamp(
+            parsed.timestamp_token, parsed.signature, trust
+        )
+        check("timestamp", ok, detail, mendable)
         if ts_time is not None and ok:
             when = ts_time
+        settled = ok is True
     else:
         notes.append("no timestamp: the signing time is the signer's own claim (timeInfo)")
     if at is not None:
@@ -634,6 +672,7 @@ def verify_ses_signature(
             f"signed {when.isoformat()}, verified as of {moment.isoformat()}"
             if early
             else f"signed {when.isoformat()}, after the verification moment {moment.isoformat()}",
+            not settled,
         )
 
     # 3. the seal: its own checks, then who made it, then its validity at the signing time
@@ -651,13 +690,14 @@ def verify_ses_signature(
             seal = None
     if seal is not None:
         ok, why = _trusted(seal.maker_cert_der, trust, seal.info.create_date)
-        check("seal_maker_trusted", ok, why)
+        check("seal_maker_trusted", ok, why, mendable=True)
         in_period = seal.info.valid_start <= when <= seal.info.valid_end
         check(
             "seal_validity",
             in_period,
             f"seal valid {seal.info.valid_start.isoformat()} – {seal.info.valid_end.isoformat()}"
             + ("" if in_period else f"; signed {when.isoformat()}, outside it"),
+            not settled,
         )
         listed = _cert_in_seal(seal, parsed.signer_cert_der)
         check(
@@ -676,11 +716,12 @@ def verify_ses_signature(
         f"{signer!r} valid at {when.isoformat()}"
         if cert_ok
         else f"{signer!r} not valid at {when.isoformat()}",
+        not settled,
     )
     ok, why = _trusted(parsed.signer_cert_der, trust, when)
-    check("signer_certificate_trusted", ok, why)
-    ok, why = _revocation(cert, crls, trust, when)
-    check("signer_certificate_revocation", ok, why)
+    check("signer_certificate_trusted", ok, why, mendable=True)
+    ok, why, mendable = _revocation(cert, crls, trust, when)
+    check("signer_certificate_revocation", ok, why, mendable or not settled)
 
     # 5. the document: SM3 of the signed data
     matches = sm2.sm3(bytes(data)) == parsed.data_hash

@@ -289,9 +289,8 @@ class OfdSigning:
                 signatures.append(sig)
                 continue
             value = {**sig.value, "checks": [*sig.value.get("checks", []), asdict(check)]}
-            problems = sig.problems + (
-                (f"印章已废止 / {check.detail}",) if check.ok is False else ()
-            )
+            revoked = check.ok is False and not check.mendable
+            problems = sig.problems + ((f"印章已废止 / {check.detail}",) if revoked else ())
             signatures.append(
                 replace(
                     sig, value=value, valid=sig.valid and check.ok is not False, problems=problems
@@ -339,11 +338,15 @@ class OfdSigning:
         if revoked is None:
             return Check("seal_status", True, f"seal {es_id} is {state} here")
         if revoked <= when:
+            # as the value's own time-bound checks: final unless the time rests on a timestamp
+            # not shown good (trusting its TSA may give an earlier one)
+            stamp = [c for c in value.get("checks", []) if c.get("name") == "timestamp"]
             return Check(
                 "seal_status",
                 False,
                 f"seal {es_id} was revoked here {revoked.isoformat()} ({reason}), "
                 "before the signing",
+                mendable=bool(stamp) and stamp[0].get("ok") is not True,
             )
         return Check(
             "seal_status",

@@ -98,7 +98,8 @@ class SesPdfSigning(OfdSigning):
             sig.value["checks"].append(dataclasses.asdict(check))
             if check.ok is False:
                 sig.valid = False
-                sig.problems.append(f"印章已废止 / {check.detail}")
+                if not check.mendable:  # a mendable one is said by the check itself
+                    sig.problems.append(f"印章已废止 / {check.detail}")
         report.valid = (
             bool(report.signatures)
             and all(x.valid for x in report.signatures)

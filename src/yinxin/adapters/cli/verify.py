@@ -365,8 +365,8 @@ def _verify_many(
 
 
 def _indeterminate(rep) -> bool:
-    """Not shown valid, and not shown invalid either (a PAdES report's ``indication``; the
-    OFD and GB/T 38540 reports have only valid or not)."""
+    """Not shown valid, and not shown invalid either (the report's ``indication``: PAdES, GB/T
+    38540 PDF and OFD reports all carry one)."""
     return str(getattr(rep, "indication", "")) == "INDETERMINATE"
 
 

@@ -67,7 +67,7 @@ function fact(dl, label, value) {
 
 const SEALED = { "pdf-ses": "PDF（GB/T 38540 电子签章）", ofd: "OFD（GB/T 38540 电子签章）" };
 
-/** A signature's badge: valid, invalid, or (PAdES only) cannot be determined. */
+/** A signature's badge: valid, invalid, or cannot be determined. */
 function verdictBadge(s) {
   if (s.valid) return el("span", { class: "badge ok", text: "有效 / valid" });
   if (s.indication === "INDETERMINATE") return el("span", { class: "badge warn", text: "无法确定 / indeterminate" });
@@ -153,6 +153,9 @@ const CHECKS = {
   seal_file: "OFD 中的印章文件",
 };
 const OUTCOME = { true: ["ok", "通过"], false: ["bad", "未通过"], null: ["muted", "未检查"] };
+// a failed check that more evidence could settle (a trusted root, a usable CRL): not shown good,
+// not shown bad
+const UNSHOWN = ["warn", "无法证明"];
 
 function sealSignature(s, n, kind) {
   const v = s.value || {};
@@ -174,13 +177,13 @@ function sealSignature(s, n, kind) {
   const checks = v.checks || [];
   if (checks.length) {
     body.append(el("ul", { class: "checks" }, checks.map((c) => {
-      const [cls, word] = OUTCOME[String(c.ok)] || OUTCOME.null;
+      const [cls, word] = c.ok === false && c.mendable ? UNSHOWN : OUTCOME[String(c.ok)] || OUTCOME.null;
       return el("li", { class: cls, "data-check": c.name, text: `${word}：${CHECKS[c.name] || shown(c.name)} — ${shown(c.detail)}` });
     })));
   }
   if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
   if (v.notes && v.notes.length) body.append(el("ul", { class: "notes" }, v.notes.map((p) => el("li", { text: shown(p) }))));
-  return el("article", { class: "signature", "data-valid": String(s.valid) },
+  return el("article", { class: "signature", "data-valid": String(s.valid), "data-indication": s.indication },
     el("header", {},
       el("h3", { text: `签章 ${n}：${shown(v.seal_name || s.field_name || s.id)}` }),
       verdictBadge(s),

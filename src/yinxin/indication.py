@@ -1,0 +1,88 @@
+"""The three outcomes of a verification, for every kind of signed document.
+
+A signature that can no longer be *shown* good has not been shown bad. ETSI EN 319 102-1 says
+so with its main indications, and every report here carries one beside ``valid`` (which stays
+the one bit exit codes follow): the PAdES verifier (``yinxin.pdf.verify``) and the GB/T 38540
+ones — the seal signature itself (``yinxin.seals.ses_signature``), a PDF sealed that way
+(``yinxin.pdf.ses``) and an OFD (``yinxin.ofd.verify``). It lives here, below all of them,
+because the OFD and PDF readers may not import each other's modules.
+
+For the GB/T 38540 reports the rule is the checks' own: each check that did not pass says
+whether more evidence could settle it (``mendable``: a certificate no trusted one vouches for,
+a timestamp whose authority is not trusted, a time that rests on such a timestamp) or not (the
+bytes changed, a signature that does not verify, a seal used outside its validity at a settled
+time). :func:`from_checks` is that rule, applied wherever a verdict is made or remade.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class Indication(enum.StrEnum):
+    """The three outcomes of ETSI EN 319 102-1 (its main indications), beside ``valid``.
+
+    Why a third: a signature that can no longer be *shown* good is not a signature shown bad.
+    Years on, a contract whose timestamp authority's certificate has expired with no archive
+    timestamp after it, or whose chain ends at a root the relying party was not given, or whose
+    certificate was revoked with nothing proving the signing came first, is "cannot be
+    determined" — more evidence (an archive copy, the right root, a later timestamp) may settle
+    it — while changed bytes, a signature value that does not verify, disallowed changes after
+    signing, an unreadable signature, or a certificate revoked (or not yet valid) before the
+    proven signing time are failures nothing can mend. ``valid`` is unchanged and stays the one
+    bit every caller and exit code relies on: ``PASSED`` exactly when ``valid``."""
+
+    PASSED = "TOTAL-PASSED"
+    FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+#: How each indication is said: the document's verdict, and a signature's.
+VERDICT_TEXT = {
+    Indication.PASSED: "有效 / VALID",
+    Indication.FAILED: "无效 / INVALID",
+    Indication.INDETERMINATE: "无法确定 / INDETERMINATE",
+}
+SIGNATURE_VERDICT_TEXT = {
+    Indication.PASSED: "有效 / valid",
+    Indication.FAILED: "无效 / INVALID",
+    Indication.INDETERMINATE: "无法确定 / indeterminate",
+}
+
+
+def indication(valid: bool, failed: bool) -> Indication:
+    """``PASSED`` when valid; else ``FAILED`` when something nothing can mend went wrong,
+    ``INDETERMINATE`` when it did not."""
+    if valid:
+        return Indication.PASSED
+    return Indication.FAILED if failed else Indication.INDETERMINATE
+
+
+def from_checks(valid: bool, checks: Iterable[Any], *, failed: bool = False) -> Indication:
+    """The indication of a GB/T 38540 verdict from its checks (``Check`` objects or their
+    dicts): ``FAILED`` if ``failed`` (something outside the checks: a changed file, no
+    signature) or any check failed for good — ``ok`` false and not ``mendable``."""
+
+    def final(c: Any) -> bool:
+        get = c.get if isinstance(c, Mapping) else lambda k, d=None: getattr(c, k, d)
+        return get("ok") is False and not get("mendable", False)
+
+    return indication(valid, failed or any(final(c) for c in checks))
+
+
+def worst(valid: bool, parts: Iterable[Indication], *, failed: bool = False) -> Indication:
+    """A document's indication from its signatures': ``FAILED`` if one failed (or ``failed``:
+    no signature, a file nothing protects), ``PASSED`` when valid, else ``INDETERMINATE``."""
+    return indication(valid, failed or any(p == Indication.FAILED for p in parts))
+
+
+__all__ = [
+    "SIGNATURE_VERDICT_TEXT",
+    "VERDICT_TEXT",
+    "Indication",
+    "from_checks",
+    "indication",
+    "worst",
+]
