@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 import statistics
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -314,8 +315,17 @@ def test_verification_page_judges_gbt38540_pdfs_and_ofds(site: Site, page):
         trusted = card.first.locator('li[data-check="signer_certificate_trusted"]')
         assert trusted.inner_text().startswith("无法证明：签章人证书可信"), trusted.inner_text()
         assert trusted.get_attribute("class") == "warn"
-        assert page.locator("#download-report").is_hidden()  # no PDF report for these
         shot(page, f"verify-{path.suffix[1:]}-gbt38540")
+        # and the Chinese PDF report of the same verdict, named after the file
+        with page.expect_download(timeout=60_000) as dl:
+            page.click("#download-report")
+        assert dl.value.suggested_filename == "sealed-验证报告.pdf"
+        data = open(dl.value.path(), "rb").read()
+        assert data.startswith(b"%PDF")
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=data, capture_output=True, check=True
+        ).stdout.decode()
+        assert "电子签章验证报告" in text and kind in text and "无法确定" in text, text
         result = page.locator("#result")
         page.click("#again")
         result.wait_for(state="hidden")

@@ -16,6 +16,7 @@ Every date derives from the real clock, so the tests pass under ``faketime`` on 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -485,6 +486,33 @@ def test_pdftoppm_shows_each_seal_where_its_widget_is(signed, doc, tmp_path):
 
 
 @needs_poppler
+def test_the_pdf_report_stays_one_page_and_keeps_the_documents_text_on_its_lines(
+    world, tsa, signed, tmp_path
+):
+    """The Chinese report of a GB/T 38540 PDF: a seal name from the document cannot add or
+    hide a line (escaped as everywhere), and nine signatures still make one A4 page — those
+    that do not fit as tables get a line each."""
+    from yinxin.pdf.report import render_report_pdf
+
+    report = _verify(signed[1].data, world, tsa)
+    assert report.valid
+    hostile = "合同章\u202e\n总体结论 有效"
+    one = report.signatures[0]
+    one.value = {**one.value, "seal_name": hostile}
+    report.signatures = [one] + [dataclasses.replace(one) for _ in range(8)]
+    path = tmp_path / "report.pdf"
+    path.write_bytes(render_report_pdf(report))
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M) and "595.28 x 841.89" in info.stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "电子签章验证报告" in text and "有效 VALID — 全部电子签章验证通过" in text
+    assert "合同章\\u202e\\n总体结论 有效" in text and "\u202e" not in text, text
+    assert "签章 1：" in text and "签章 9：" in text
+    assert text.count("总体结论 / Overall") == 1
+
+
 def test_pdfsig_lists_the_signatures_and_calls_them_unsupported(signed, tmp_path):
     (tmp_path / "s.pdf").write_bytes(signed[1].data)
     done = subprocess.run(
@@ -635,8 +663,30 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     assert r.stdout.endswith("结论 / Verdict: 无效 / INVALID\n")
     r = _cli(tmp_path, "ses.dat", *trust, "--crl", "root.pem", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "crl"
+    # the one-page Chinese report of the same verdict: every check with its outcome, the text
+    # poppler's pdftotext gets back (fonts embedded with their ToUnicode maps)
+    r = _cli(tmp_path, "ses.dat", "--trust", "root.pem", "--trust", "tsa.pem", "--report", "r.pdf")
+    assert r.returncode == 1 and r.stdout.endswith("无法确定 / INDETERMINATE\n"), r.stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for words in (
+        "电子签章验证报告",
+        "PDF（GB/T 38540 电子签章）",
+        "无法确定 INDETERMINATE",
+        "签章 1：",
+        "签章 2：",
+        "无法证明：签章人证书可信 — not issued by any trusted certificate",
+        "通过：文件摘要",
+        "通过：时间戳",
+    ):
+        assert words in text, (words, text)
+    assert "Traceback" not in r.stderr
     # refusals: exit 2 naming the field, nothing written
-    r = _cli(tmp_path, "ses.dat", *trust, "--report", "r.pdf", "--json")
+    r = _cli(tmp_path, "ses.dat", *trust, "--report", "nowhere/r.pdf", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "report"
     r = _cli(tmp_path, "contract.bin", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "trust"
@@ -646,7 +696,7 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     r = _cli(tmp_path, "ses.dat", "--trust", "bad.pem", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "trust"
     after = sorted(p.name for p in tmp_path.iterdir())
-    assert after == sorted([*before, "bad.pem", "ca.crl"])
+    assert after == sorted([*before, "bad.pem", "ca.crl", "r.pdf"])
 
 
 def test_hostile_contents_are_verdicts_not_crashes(world, tsa, signed):

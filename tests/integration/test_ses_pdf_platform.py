@@ -16,6 +16,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import subprocess
 
 import pytest
 from sqlalchemy import select
@@ -248,9 +249,19 @@ def test_http_sign_and_verify_by_content(w: World, flow) -> None:  # noqa: F811
             "/api/v1/verifications",
             content=signed,
             headers=pdf_head,
-            params={**at, "format": "pdf"},
+            params={**at, "format": "pdf", "file_name": "合同.pdf"},
         )
-        assert r.status_code == 422 and r.json()["field"] == "format", r.text
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/pdf")
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-", "-"],
+            input=r.content,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        for words in ("电子签章验证报告", "合同.pdf", "有效 VALID — 全部电子签章验证通过"):
+            assert words in text, (words, text)
+        assert "通过：印章在本平台的状态" in text and "未通过" not in text, text
         r = c.post(
             "/api/v1/verifications",
             content=make_ofd([["未签名"]]),

@@ -20,6 +20,7 @@ and signatures that still do not fit are summarised in a line pointing at the JS
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from collections.abc import Callable, Iterator
@@ -297,6 +298,199 @@ def _rows(s: SignatureReport) -> list[tuple[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class _Card:
+    """One signature's table as the page draws it, whatever kind of report it came from: its
+    heading (after "签名 n："), outcome, label/value rows (the document's text already through
+    ``shown``) and the one line it shrinks to when the page has no room for the table."""
+
+    heading: str
+    indication: Indication
+    rows: list[tuple[str, str]]
+    summary: str
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """The page: titles, the file's facts, the overall outcome, the cards. ``noun`` is what a
+    signature is called (签名 for PAdES, 电子签章 for GB/T 38540), ``short`` its heading word."""
+
+    title: str
+    subtitle: str
+    noun: str
+    short: str
+    file_name: str
+    info: list[tuple[str, str]]
+    indication: Indication
+    problems: list[str]
+    cards: list[_Card]
+
+
+def _pades_card(s: SignatureReport) -> _Card:
+    who = "，".join(x for x in (s.role, seal_display(s) if s.seal_name else None) if x)
+    when = _fmt_time(s.timestamp_time) if s.timestamp_time else "无时间戳 / no timestamp"
+    summary = shown(
+        s.signer_name
+        + (f"（{who}）" if who else "")
+        + f" — {when} — {SIGNATURE_VERDICT_TEXT[s.indication]}"
+        + (f"（{s.level}）" if s.level else "")
+    )
+    return _Card(shown(s.field_name), s.indication, _rows(s), summary)
+
+
+def _pades_sheet(report: VerificationReport) -> _Sheet:
+    count = f"{len(report.signatures)}" + (
+        f"（另有文档时间戳 {report.document_timestamps} 个 / document timestamps）"
+        if report.document_timestamps
+        else ""
+    )
+    return _Sheet(
+        title="电子签名验证报告",
+        subtitle="Electronic Signature Verification Report",
+        noun="签名",
+        short="签名",
+        file_name=report.file_name,
+        info=[
+            ("文件 File", shown(report.file_name)),
+            ("SHA-256", report.sha256),
+            ("验证时间 Verified at", _fmt_time(report.verified_at)),
+            ("签名数量 Signatures", count),
+        ],
+        indication=report.indication,
+        problems=list(report.problems),
+        cards=[_pades_card(s) for s in report.signatures],
+    )
+
+
+# GB/T 38540's checks by the names the reports give them (yinxin.seals.ses_signature), as the
+# web page says them
+CHECK_NAMES = {
+    "format": "签章数据格式",
+    "signature_method": "签名算法",
+    "signature": "签章签名值",
+    "signing_time": "签章时间",
+    "timestamp": "时间戳",
+    "seal": "印章数据（制章者签名）",
+    "seal_maker_trusted": "制章者证书可信",
+    "seal_validity": "印章有效期",
+    "signer_in_seal": "签章人证书属于该印章",
+    "signer_certificate_validity": "签章人证书有效期",
+    "signer_certificate_trusted": "签章人证书可信",
+    "signer_certificate_revocation": "签章人证书吊销状态",
+    "document_hash": "文件摘要",
+    "seal_status": "印章在本平台的状态",
+    "seal_file": "OFD 中的印章文件",
+}
+_COVERAGE = {
+    "entire_file": "覆盖整个文件 / entire file",
+    "entire_revision": "覆盖签章时的文件版本 / entire revision",
+    "contiguous_block_from_start": "覆盖文件开头的连续部分 / a block from the start",
+    "unclear": "覆盖范围不明 / unclear",
+}
+SEAL_KINDS = {"pdf-ses": "PDF（GB/T 38540 电子签章）", "ofd": "OFD（GB/T 38540 电子签章）"}
+
+
+def _outcome(check: dict) -> str:
+    if check.get("ok") is True:
+        return "通过"
+    if check.get("ok") is None:
+        return "未检查"
+    return "无法证明" if check.get("mendable") else "未通过"
+
+
+def _iso_time(value: object) -> str:
+    return _fmt_time(dt.datetime.fromisoformat(str(value))) if value else "—"
+
+
+def _seal_card(s, kind: str) -> _Card:
+    """A signature of a GB/T 38540 PDF (``SesPdfSignature``) or of an OFD
+    (``OfdSignatureReport``): seal, signer, times, where, integrity, then every check — its
+    detail only where it did not pass."""
+    v = s.value or {}
+    checks = v.get("checks", [])
+    stamp = next((c for c in checks if c.get("name") == "timestamp"), None)
+    if v.get("timestamp_time"):
+        timestamp = _iso_time(v["timestamp_time"]) + (
+            f"（{_outcome(stamp)}）" if stamp is not None else ""
+        )
+    else:
+        timestamp = "无时间戳 / no timestamp"
+    if kind == "ofd":
+        pages = sorted({st.page for st in s.stamps})
+        where = "、".join(f"第 {p} 页" for p in pages) if pages else "—"
+        integrity = f"{s.files_protected} 个文件 / files，" + (
+            "摘要一致 / all digests match" if s.references_ok else "摘要不一致 / MISMATCH"
+        )
+        heading = v.get("seal_name") or s.id
+    else:
+        where = f"第 {s.page} 页 / page {s.page}" if s.page else "—"
+        integrity = (
+            _COVERAGE.get(s.coverage, s.coverage)
+            + "；签章后修改 / changes after："
+            + (describe_changes(s))
+        )
+        heading = v.get("seal_name") or s.field_name
+    lines = []
+    for c in checks:
+        name = CHECK_NAMES.get(c.get("name", ""), c.get("name", ""))
+        detail = "" if c.get("ok") is True else f" — {c.get('detail', '')}"
+        lines.append(shown(f"{_outcome(c)}：{name}{detail}"))  # one line each, whatever it says
+    rows = [
+        (
+            "印章 Seal",
+            f"{v['seal_name']}（印章编码 {v.get('es_id') or '—'}）" if v.get("seal_name") else "—",
+        ),
+        (
+            "签章人 Signer",
+            f"{v['signer']}（证书序列号 {v.get('signer_serial') or '—'}）"
+            if v.get("signer")
+            else "—",
+        ),
+        (
+            "签章时间 Signed at",
+            f"{_iso_time(v['time_info'])}（签章人自报 / claimed）" if v.get("time_info") else "—",
+        ),
+        ("时间戳 Timestamp", timestamp),
+        ("印章位置 Stamp", where),
+        ("文件完整性 Integrity", integrity),
+    ]
+    verdict = SIGNATURE_VERDICT_TEXT[s.indication]
+    extra = [f"· {p}" for p in s.problems]
+    summary = f"{heading} — {v.get('signer') or '—'} — {_iso_time(v.get('time_info'))} — {verdict}"
+    return _Card(
+        shown(heading),
+        s.indication,
+        [(label, shown(value)) for label, value in rows]
+        + [("检查项 Checks", "\n".join(lines) or "—")]
+        + [("结论 Verdict", "\n".join([verdict, *map(shown, extra)]))],
+        shown(summary),
+    )
+
+
+def _seal_sheet(report) -> _Sheet:
+    """An OFD's (``OfdFileReport``) or a GB/T 38540 PDF's (``SesPdfReport``) page."""
+    problems = list(report.problems)
+    if report.kind == "pdf-ses":
+        problems += list(report.notes)
+    return _Sheet(
+        title="电子签章验证报告",
+        subtitle="Electronic Seal Signature Verification Report (GB/T 38540)",
+        noun="电子签章",
+        short="签章",
+        file_name=report.file_name,
+        info=[
+            ("文件 File", shown(report.file_name)),
+            ("文件类型 Kind", SEAL_KINDS.get(report.kind, report.kind)),
+            ("SHA-256", report.sha256),
+            ("验证时间 Verified at", _fmt_time(report.verified_at)),
+            ("签章数量 Seal signatures", str(len(report.signatures))),
+        ],
+        indication=report.indication,
+        problems=problems,
+        cards=[_seal_card(s, report.kind) for s in report.signatures],
+    )
+
+
 @dataclass
 class _Style:
     body: float
@@ -309,9 +503,9 @@ class _Style:
             yield cls(body, body * 1.32, body + 1.5)
 
 
-def _table_height(fonts: _Fonts, s: SignatureReport, st: _Style, width: float) -> float:
+def _table_height(fonts: _Fonts, card: _Card, st: _Style, width: float) -> float:
     h = st.head * 1.9  # heading line
-    for label, value in _rows(s):
+    for label, value in card.rows:
         face = "B" if label.startswith("结论") else "R"
         n = max(
             len(_wrap(fonts, value, face, st.body, width - LABEL_W - 2 * PAD)),
@@ -321,10 +515,17 @@ def _table_height(fonts: _Fonts, s: SignatureReport, st: _Style, width: float) -
     return h + 10
 
 
-def render_report_pdf(report: VerificationReport) -> bytes:
-    """One A4 page: title, file and hash, overall verdict, one table per signature."""
+def render_report_pdf(report) -> bytes:
+    """One A4 page: title, file and hash, overall verdict, one table per signature — for a
+    PAdES ``VerificationReport``, and for the GB/T 38540 reports (``kind`` ``pdf-ses``, a
+    ``SesPdfReport``; ``ofd``, an ``OfdFileReport``), whose tables list every check."""
+    kind = getattr(report, "kind", "pdf")
+    return _render(_pades_sheet(report) if kind == "pdf" else _seal_sheet(report))
+
+
+def _render(sheet: _Sheet) -> bytes:
     w = PdfFileWriter()
-    w.document_meta.title = f"电子签名验证报告 — {shown(report.file_name)}"
+    w.document_meta.title = f"{sheet.title} — {shown(sheet.file_name)}"
     w.document_meta.creator = "Yinxin 印信"
     fonts = _Fonts(w)
     c = _Canvas(fonts, [])
@@ -333,30 +534,16 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     y = page_h - MARGIN
 
     # title and file
-    title = "电子签名验证报告"
+    title = sheet.title
     c.text(x0 + (width - fonts.width(title, "B", 20)) / 2, y - 20, title, size=20, face="B")
-    sub = "Electronic Signature Verification Report"
+    sub = sheet.subtitle
     c.text(
         x0 + (width - fonts.width(sub, "R", 10)) / 2, y - 36, sub, size=10, color=(0.3, 0.3, 0.3)
     )
     y -= 50
     c.line(x0, y, x0 + width, y)
     y -= 16
-    info = [
-        ("文件 File", shown(report.file_name)),
-        ("SHA-256", report.sha256),
-        ("验证时间 Verified at", _fmt_time(report.verified_at)),
-        (
-            "签名数量 Signatures",
-            f"{len(report.signatures)}"
-            + (
-                f"（另有文档时间戳 {report.document_timestamps} 个 / document timestamps）"
-                if report.document_timestamps
-                else ""
-            ),
-        ),
-    ]
-    for label, value in info:
+    for label, value in sheet.info:
         c.text(x0, y, label, size=9, color=(0.3, 0.3, 0.3))
         for i, ln in enumerate(_wrap(fonts, value, "R", 9, width - LABEL_W)):
             c.text(x0 + LABEL_W, y - i * 12, ln, size=9)
@@ -368,15 +555,15 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     verdict = (
         "总体结论 / Overall："
         + {
-            Indication.PASSED: "有效 VALID — 全部签名验证通过",
+            Indication.PASSED: f"有效 VALID — 全部{sheet.noun}验证通过",
             Indication.FAILED: "无效 INVALID",
             Indication.INDETERMINATE: "无法确定 INDETERMINATE — 未发现篡改，但证据不足以证明有效",
-        }[report.indication]
+        }[sheet.indication]
     )
     y -= 14
-    c.text(x0, y, verdict, size=14, face="B", color=TONE[report.indication])
+    c.text(x0, y, verdict, size=14, face="B", color=TONE[sheet.indication])
     y -= 8
-    for p in report.problems:
+    for p in sheet.problems:
         for ln in _wrap(fonts, shown("· " + p), "R", 9, width):
             y -= 12
             c.text(x0, y, ln, size=9, color=RED)
@@ -386,37 +573,37 @@ def render_report_pdf(report: VerificationReport) -> bytes:
     # summary line each, and if even those do not fit, a count pointing at the JSON report
     footer_h = 30.0
     avail = y - MARGIN - footer_h
-    sigs = report.signatures
+    cards = sheet.cards
     styles = list(_Style.steps())
     chosen, tabled = styles[-1], 0
     for st in styles:
-        heights = [_table_height(fonts, s, st, width) for s in sigs]
+        heights = [_table_height(fonts, card, st, width) for card in cards]
         if sum(heights) <= avail:
-            chosen, tabled = st, len(sigs)
+            chosen, tabled = st, len(cards)
             break
     else:
         # too many for full tables: the largest size that still shows two in full
         for st in styles:
-            heights = [_table_height(fonts, s, st, width) for s in sigs]
+            heights = [_table_height(fonts, card, st, width) for card in cards]
             k = _fit(heights, st.leading + 1, avail)
             chosen, tabled = st, k
-            if k >= min(2, len(sigs)):
+            if k >= min(2, len(cards)):
                 break
-    for i, s in enumerate(sigs[:tabled], 1):
-        y = _draw_table(c, fonts, s, i, chosen, x0, y, width)
-    rest = sigs[tabled:]
+    for i, card in enumerate(cards[:tabled], 1):
+        y = _draw_table(c, fonts, card, f"{sheet.short} {i}", chosen, x0, y, width)
+    rest = cards[tabled:]
     room = int(max(0.0, y - MARGIN - footer_h - 14) // (chosen.leading + 1))
     listed = rest if len(rest) <= room else rest[: max(0, room - 1)]
-    for i, s in enumerate(listed, tabled + 1):
+    for i, card in enumerate(listed, tabled + 1):
         y -= chosen.leading + 1
-        tone = (0, 0, 0) if s.valid else TONE[s.indication]
-        c.text(x0, y, _summary_line(i, s), size=chosen.body, color=tone)
+        tone = (0, 0, 0) if card.indication is Indication.PASSED else TONE[card.indication]
+        c.text(x0, y, f"{sheet.short} {i}：{card.summary}", size=chosen.body, color=tone)
     if len(listed) < len(rest):
         more = len(rest) - len(listed)
         c.text(
             x0,
             y - chosen.leading - 2,
-            f"另有 {more} 个签名未列出，详见 JSON 报告 / {more}"
+            f"另有 {more} 个{sheet.noun}未列出，详见 JSON 报告 / {more}"
             f" more signature(s) not shown; see the JSON report",
             size=chosen.body,
             color=RED,
@@ -447,33 +634,21 @@ def _fit(heights: list[float], line_h: float, avail: float) -> int:
     return 0
 
 
-def _summary_line(n: int, s: SignatureReport) -> str:
-    who = "，".join(x for x in (s.role, seal_display(s) if s.seal_name else None) if x)
-    verdict = SIGNATURE_VERDICT_TEXT[s.indication]
-    when = _fmt_time(s.timestamp_time) if s.timestamp_time else "无时间戳 / no timestamp"
-    return shown(
-        f"签名 {n}：{s.signer_name}"
-        + (f"（{who}）" if who else "")
-        + f" — {when} — {verdict}"
-        + (f"（{s.level}）" if s.level else "")
-    )
-
-
 def _draw_table(
     c: _Canvas,
     fonts: _Fonts,
-    s: SignatureReport,
-    n: int,
+    card: _Card,
+    number: str,
     st: _Style,
     x0: float,
     y: float,
     width: float,
 ) -> float:
-    tone = TONE[s.indication]
-    head = f"签名 {n}：{shown(s.field_name)} — {SIGNATURE_VERDICT_TEXT[s.indication]}"
+    tone = TONE[card.indication]
+    head = f"{number}：{card.heading} — {SIGNATURE_VERDICT_TEXT[card.indication]}"
     c.text(x0, y - st.head, head, size=st.head, face="B", color=tone)
     y -= st.head * 1.9
-    for label, value in _rows(s):
+    for label, value in card.rows:
         is_verdict = label.startswith("结论")
         face = "B" if is_verdict else "R"
         vlines = _wrap(fonts, value, face, st.body, width - LABEL_W - 2 * PAD)
@@ -498,4 +673,4 @@ def _draw_table(
     return y - 10
 
 
-__all__ = ["render_report_pdf"]
+__all__ = ["CHECK_NAMES", "render_report_pdf"]

@@ -75,7 +75,7 @@ def verify_cmd(
         help="Signed PDF (PAdES or GB/T 38540) or OFD files; many in one call reuse the work.",
     ),
     report: Path | None = typer.Option(
-        None, help="Write a one-page PDF report (one PAdES PDF only)."
+        None, help="Write a one-page Chinese PDF report (one file: PDF or OFD)."
     ),
     online: bool = typer.Option(
         False, help="Fetch CRLs/OCSP from the URLs in the certificates when nothing is embedded."
@@ -131,12 +131,6 @@ def verify_cmd(
 
         kind = document_kind(data)
         if kind != PADES:
-            if report is not None:
-                raise ValidationError(
-                    "--report draws PAdES PDF reports only; this file is "
-                    + ("an OFD" if kind == "ofd" else "a GB/T 38540 PDF"),
-                    field="report",
-                )
             verify_seal = _seal_verifier(home, extra)
             rep = verify_seal(data, file.name, moment, kind, _crls(crl))
         elif platform_here(home):

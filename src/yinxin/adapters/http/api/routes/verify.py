@@ -90,12 +90,6 @@ async def _verify(request: Request, platform, asked: VerifyQuery):
 
     kind = await run_in_threadpool(document_kind, body)
     if kind != PADES:
-        if format == "pdf":
-            raise ValidationError(
-                "the PDF report is drawn for PAdES PDFs; ask format=json for this "
-                + ("OFD" if kind == "ofd" else "GB/T 38540 PDF"),
-                field="format",
-            )
         if kind == "pdf-ses":  # the platform's own seals are looked up too (revoked here?)
             seal_report = await run_in_threadpool(
                 lambda: platform.ses_pdf_signing.verify(body, file_name=file_name, at=at)
@@ -104,6 +98,10 @@ async def _verify(request: Request, platform, asked: VerifyQuery):
             seal_report = await run_in_threadpool(
                 lambda: platform.ofd_signing.verify_file(body, file_name=file_name, at=at)
             )
+        if format == "pdf":
+            from yinxin.pdf.report import render_report_pdf
+
+            return pdf_response(await run_in_threadpool(render_report_pdf, seal_report))
         return JSONResponse(json.loads(seal_report.to_json()))
     from yinxin.pdf.verify import averify_pdf
 

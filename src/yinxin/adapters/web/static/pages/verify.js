@@ -1,8 +1,8 @@
 // The verification page: POST /api/v1/public/verifications with the file as the body; the
-// report as JSON to show, and for a PAdES PDF again as the Chinese PDF report to download.
+// report as JSON to show, and again as the Chinese PDF report to download (format=pdf).
 // The server judges a file by its content: a PAdES PDF, a PDF sealed the GB/T 38540 way
 // ("pdf-ses") or an OFD ("ofd"); the last two have a report of their own (seal, signer, the
-// standard's checks one by one) and no PDF report (the API refuses format=pdf for them).
+// standard's checks one by one), on the page and in the PDF.
 import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload } from "/static/api.js";
 
 const form = document.getElementById("verify-form");
@@ -94,7 +94,6 @@ function render(r) {
   const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `文件 /${n} 未受任何签章保护`)];
   if (problems.length) fact(facts, "文件问题", problems.join("；"));
   if (r.notes && r.notes.length) fact(facts, "说明", r.notes.join("；"));
-  document.getElementById("download-report").hidden = sealed;
   document.getElementById("signatures-heading").textContent = `${what}详情`;
   const list = document.getElementById("signatures");
   list.replaceChildren(...r.signatures.map((s, i) => (sealed ? sealSignature(s, i + 1, r.kind) : signature(s, i + 1))));
@@ -214,7 +213,7 @@ document.getElementById("download-report").addEventListener("click", async (ev) 
   try {
     const q = new URLSearchParams({ file_name: current.file.name, format: "pdf" });
     const pdf = await upload(`/public/verifications?${q}`, current.file, { accept: "application/pdf" });
-    saveBlob(pdf, current.file.name.replace(/\.pdf$/i, "") + "-验证报告.pdf");
+    saveBlob(pdf, current.file.name.replace(/\.(pdf|ofd)$/i, "") + "-验证报告.pdf");
   } catch (e) {
     toast(e instanceof ApiError ? messageFor(e) : String(e), "error");
   } finally {
