@@ -678,7 +678,8 @@ def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path
     today: the package stops at 2026), every notice was refused with calendar_missing — the
     desk could not even write down a 报修. Now it is recorded at once with the weekday rule,
     marked provisional, and the breach job confirms or corrects it once the year's schedule is
-    loaded: the budget, the deadline and the breach redone, each change audited.
+    loaded: the budget, the deadline and the breach redone, each change audited — a request
+    withdrawn before it was answered too, late as of its withdrawal.
 
     2030 stands for such a year (no release of the calendar package will cover it soon); its
     schedule here is a test's, loaded from ``<home>/calendars/2030.json`` as an operator does."""
@@ -723,6 +724,25 @@ def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path
     ]
     assert [b.late_seconds for b in got[new_year].breaches] == [3600]
     assert got[saturday].breaches == () and got[monday].breaches == ()
+
+    def withdrawn(at: dt.datetime) -> int:
+        r = p.desk.open(
+            NUMBER, channel="phone", description="打印机无法连接", reported_by="甲方 付威",
+            notice_at=at, actor="运维经理",
+        )  # fmt: skip
+        return p.desk.cancel(r.id, "甲方确认非故障", actor="运维经理").id
+
+    # two more, withdrawn unanswered now (14 January, 12:00): late as of the withdrawal, by
+    # the presumed budget — 1 January 09:00 (2 h presumed), 5 January 09:00 (4 h presumed)
+    new_year_gone = withdrawn(bj(2030, 1, 1, 9, 0))
+    saturday_gone = withdrawn(bj(2030, 1, 5, 9, 0))
+    late = {
+        i: [b.late_seconds for b in p.desk.get(i).breaches] for i in (new_year_gone, saturday_gone)
+    }
+    assert late == {
+        new_year_gone: [13 * 86400 + 3 * 3600 - 2 * 3600],
+        saturday_gone: [9 * 86400 + 3 * 3600 - 4 * 3600],
+    }
     # the report says which days were presumed, and why
     text = pdftext(p.desk.report_pdf(NUMBER, "2030-01"), tmp_path, "provisional.pdf")
     assert "非工作日 推定" in text and "按周一至周五推定" in text
@@ -739,8 +759,19 @@ def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path
         encoding="utf-8",
     )
     p = platform()
+    clock.advance(days=2)  # settled later than the withdrawals: their lateness stays theirs
     run = p.desk.flag_breaches()
-    assert run.notice_days_corrected == (new_year, saturday)
+    assert run.notice_days_corrected == (new_year, saturday, new_year_gone, saturday_gone)
+    # withdrawn unanswered: late as of the withdrawal by the budget the day really had (they
+    # kept the presumed one before)
+    late = {
+        i: [b.late_seconds for b in p.desk.get(i).breaches] for i in (new_year_gone, saturday_gone)
+    }
+    assert late == {
+        new_year_gone: [13 * 86400 + 3 * 3600 - 4 * 3600],  # a holiday after all: 4 h
+        saturday_gone: [9 * 86400 + 3 * 3600 - 2 * 3600],  # a make-up working day: 2 h
+    }
+    assert all(b.final for i in (new_year_gone, saturday_gone) for b in p.desk.get(i).breaches)
     got = {i: p.desk.get(i) for i in (new_year, saturday, monday)}
     assert not any(g.notice_workday_provisional for g in got.values())
     assert [(g.notice_workday, g.response_budget_minutes) for g in got.values()] == [
@@ -763,10 +794,12 @@ def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path
         ("service_request.notice_day_corrected", str(new_year)),
         ("service_request.notice_day_corrected", str(saturday)),
         ("service_request.notice_day_confirmed", str(monday)),
+        ("service_request.notice_day_corrected", str(new_year_gone)),
+        ("service_request.notice_day_corrected", str(saturday_gone)),
     ]
     assert p.desk.flag_breaches().notice_days_corrected == ()  # settled once
     report = p.desk.report(NUMBER, "2030-01")
-    assert report.breaches == 1
+    assert report.breaches == 3  # 5 January's, and the two withdrawn late
     text = pdftext(p.desk.report_pdf(NUMBER, "2030-01"), tmp_path, "settled.pdf")
     assert "推定" not in text and "非工作日" in text
     p.close()

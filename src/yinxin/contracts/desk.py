@@ -57,7 +57,7 @@ from yinxin.contracts.workdays import presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
-from yinxin.store.audit import event
+from yinxin.store.audit import event, events
 from yinxin.store.db import Database
 from yinxin.store.models.desk import (
     DeskContract,
@@ -869,9 +869,12 @@ class ServiceDesk:
             r.notice_workday = workday
             r.response_budget_minutes = int(budget.total_seconds() // 60)
             r.response_due = due_at(r.notice_at, budget, _as_pauses(_pauses(s, r.id)))
-            # a request withdrawn before it was answered keeps its breach: how late it was when
-            # withdrawn is not kept apart from the withdrawal's own time
-            redo = not (r.state == _R.CANCELLED and r.responded_at is None)
+            # a request withdrawn before it was answered was late as of its withdrawal, whose
+            # time the cancel step wrote in the audit trail (the row keeps only the reason);
+            # without that event, its breach is kept as it was
+            unanswered = r.state == _R.CANCELLED and r.responded_at is None
+            ended_at = _cancelled_at(s, r.id) if unanswered else None
+            redo = not unanswered or ended_at is not None
             withdrawn = _breach(s, r.id, BreachKind.RESPONSE) if redo else None
             if withdrawn is not None:
                 s.delete(withdrawn)
@@ -890,7 +893,7 @@ class ServiceDesk:
                 },
             )
             if redo:
-                self._flag(s, r, now, now)
+                self._flag(s, r, ended_at or now, now)
             corrected.append(r.id)
         return corrected
 
@@ -1166,6 +1169,21 @@ class ServiceDesk:
         assert self._flows is not None
         flow = self._flows().get(flow_id)
         return self._flows().download(flow.id, flow.documents[0].id).pdf
+
+
+def _cancelled_at(s: Session, request_id: int) -> dt.datetime | None:
+    """When the request was withdrawn: the ``at`` of its last ``cancelled`` event."""
+    found = events(
+        s,
+        action=f"service_request.{_PAST['cancel']}",
+        subject_type="service_request",
+        subject_id=str(request_id),
+        limit=10,  # a withdrawal is the request's last step: one such event
+    )
+    try:
+        return dt.datetime.fromisoformat(found[-1].data["at"]) if found else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 _PAST = {
