@@ -160,8 +160,9 @@ def ofd_verify(
     """Check every signature: file digests, the SES_Signature (seal, maker, signer certificate,
     time, document hash), stamps, and that no file was added after the last signature.
 
-    Exit 0: every signature VALID; 1: INVALID; 2: the check could not be done (unreadable file
-    or trust anchor), with a message naming the field."""
+    Exit 0: every signature VALID; 1: INVALID or INDETERMINATE (a failure more evidence could
+    settle, e.g. a signer no given certificate vouches for); 2: the check could not be done
+    (unreadable file or trust anchor), with a message naming the field."""
     try:
         from yinxin.ofd.verify import verify_ofd
         from yinxin.seals.ses_signature import check_ofd_value

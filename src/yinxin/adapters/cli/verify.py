@@ -108,7 +108,7 @@ def verify_cmd(
     A PDF with GB/T 38540 seal signatures and an OFD are judged by GB/T 38540's procedure;
     list the root and the issuing CA as --trust (its checks go one step).
 
-    Exit 0: every signature VALID; 1: the verdict is INVALID; 2 (or another code of the
+    Exit 0: every signature VALID; 1: INVALID or INDETERMINATE; 2 (or another code of the
     README's table): the verification could not be done — an unreadable file or trust anchor,
     a report that cannot be written — with a message naming the field.
     Without a platform in the data directory, --trust ROOT.pem is enough and nothing is
