@@ -406,10 +406,18 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
         f.write_bytes(contract_pdf(1, title=f"运维服务记录单 {n + 1}"))
         files.append(str(f))
     codes_a_minute_ago(site, w.org.id)
+    # the seals answer late: files picked meanwhile are taken (the list's listener was added
+    # only after that request, and this test lost its files on a busy machine)
+    held: list = []
+    page.route("**/api/v1/seals?limit=200", lambda route: held.append(route))
     subscriber_login(site, page, ORG_PHONE, "/batch")
-    page.locator("#signer-name").filter(has_text=w.org.name).wait_for()  # the page is ready
+    page.locator("#signer-name").filter(has_text=w.org.name).wait_for()
     page.set_input_files("#files", files)
-    page.locator('#documents tr[data-index="2"]').wait_for()
+    page.locator('#documents tr[data-index="2"]').wait_for(timeout=10_000)
+    assert held, "the seals request was held back"
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/seals?limit=200")
     page.select_option("#role", "甲方")
     page.fill("#anchor", "甲方（签章）")
     page.fill("#seal", w.jia.seal.es_id)

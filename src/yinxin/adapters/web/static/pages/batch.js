@@ -9,13 +9,9 @@ Object.assign(MESSAGES, { wrong_pin: "印章密码错误", anchor_not_found: "�
 Object.assign(FIELD_MESSAGES, { pin: "请输入印章密码", seal: "请输入可用的印章编码", items: "请选择 PDF 文件" });
 
 const $ = (id) => document.getElementById(id);
-const session = await requireSession("subscriber");
-$("signer-name").textContent = `签署人：${session.display_name}`;
-const seals = await api("GET", "/seals?limit=200").catch(() => ({ items: [] }));
-const mine = seals.items.filter((s) => s.state === "active");
-$("my-seals").replaceChildren(...mine.map((s) => el("option", { value: s.es_id, label: s.name })));
-if (mine.length === 1) $("seal").value = mine[0].es_id;
 
+// the file list first, before anything is awaited: files picked or dropped while the session
+// and the seals load are taken, not lost (a listener added after those requests missed them)
 const docs = []; // {name, size, content_base64}
 
 async function add(files) {
@@ -35,6 +31,13 @@ const zone = $("dropzone");
 zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
 zone.addEventListener("dragleave", () => zone.classList.remove("over"));
 zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); add([...e.dataTransfer.files]); });
+
+const session = await requireSession("subscriber");
+$("signer-name").textContent = `签署人：${session.display_name}`;
+const seals = await api("GET", "/seals?limit=200").catch(() => ({ items: [] }));
+const mine = seals.items.filter((s) => s.state === "active");
+$("my-seals").replaceChildren(...mine.map((s) => el("option", { value: s.es_id, label: s.name })));
+if (mine.length === 1) $("seal").value = mine[0].es_id;
 
 function documents() {
   const role = $("role").value, anchor = $("anchor").value.trim();

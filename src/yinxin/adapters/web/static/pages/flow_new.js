@@ -22,11 +22,12 @@ const state = { file: null, sizes: [], loaded: 0, count: 0, placing: null };
 // --- who sends ----------------------------------------------------------------------------
 const session = await requireSubscriber();
 $("sender-name").textContent = `发起方：${session.display_name}`;
-try {
-  const seals = await api("GET", "/seals?limit=200");
+// not awaited: the list is a convenience, and the page's listeners (the file above all) must
+// not wait for it — a file picked while it loads was lost (the batch page had the same gap)
+api("GET", "/seals?limit=200").then((seals) => {
   $("own-seals").replaceChildren(...seals.items.filter((s) => s.state === "active")
     .map((s) => el("option", { value: s.es_id, label: `${s.name}（本单位）` })));
-} catch (_) { /* the list is a convenience */ }
+}, () => { /* the list is a convenience */ });
 
 // default deadline: seven days from now, at 18:00
 const d = new Date(Date.now() + 7 * 86400e3);
