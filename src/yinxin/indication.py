@@ -60,16 +60,33 @@ def indication(valid: bool, failed: bool) -> Indication:
     return Indication.FAILED if failed else Indication.INDETERMINATE
 
 
+class Outcome(enum.StrEnum):
+    """One GB/T 38540 check's outcome, as every report says it (text, PDF, web)."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # for good
+    NOT_SHOWN = "not_shown"  # failed, but more evidence could settle it (``mendable``)
+    NOT_CHECKED = "not_checked"
+
+
+def outcome(check: Any) -> Outcome:
+    """A check's outcome, from a ``Check`` or its dict (``ok``, ``mendable``)."""
+    if isinstance(check, Mapping):
+        ok, mendable = check.get("ok"), check.get("mendable", False)
+    else:
+        ok, mendable = check.ok, getattr(check, "mendable", False)
+    if ok is None:
+        return Outcome.NOT_CHECKED
+    if ok:
+        return Outcome.PASSED
+    return Outcome.NOT_SHOWN if mendable else Outcome.FAILED
+
+
 def from_checks(valid: bool, checks: Iterable[Any], *, failed: bool = False) -> Indication:
     """The indication of a GB/T 38540 verdict from its checks (``Check`` objects or their
     dicts): ``FAILED`` if ``failed`` (something outside the checks: a changed file, no
-    signature) or any check failed for good — ``ok`` false and not ``mendable``."""
-
-    def final(c: Any) -> bool:
-        get = c.get if isinstance(c, Mapping) else lambda k, d=None: getattr(c, k, d)
-        return get("ok") is False and not get("mendable", False)
-
-    return indication(valid, failed or any(final(c) for c in checks))
+    signature) or any check failed for good."""
+    return indication(valid, failed or any(outcome(c) is Outcome.FAILED for c in checks))
 
 
 def worst(valid: bool, parts: Iterable[Indication], *, failed: bool = False) -> Indication:
@@ -82,7 +99,9 @@ __all__ = [
     "SIGNATURE_VERDICT_TEXT",
     "VERDICT_TEXT",
     "Indication",
+    "Outcome",
     "from_checks",
     "indication",
+    "outcome",
     "worst",
 ]

@@ -28,7 +28,15 @@ from typing import Any, Protocol
 
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
-from yinxin.indication import SIGNATURE_VERDICT_TEXT, VERDICT_TEXT, Indication, from_checks, worst
+from yinxin.indication import (
+    SIGNATURE_VERDICT_TEXT,
+    VERDICT_TEXT,
+    Indication,
+    Outcome,
+    from_checks,
+    outcome,
+    worst,
+)
 from yinxin.ofd.document import read_document
 from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
 from yinxin.pki.sm2 import OID_SM3, sm3
@@ -134,6 +142,14 @@ class OfdReport:
         return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
 
+_MARK = {
+    Outcome.PASSED: "ok",
+    Outcome.FAILED: "FAILED",
+    Outcome.NOT_SHOWN: "not shown",
+    Outcome.NOT_CHECKED: "not checked",
+}
+
+
 def verdict_line(indication: Indication) -> str:
     """The last line of a seal-signature report (OFD's here, a GB/T 38540 PDF's in
     ``yinxin.pdf.ses``), as the PAdES report ends."""
@@ -158,10 +174,7 @@ def signature_lines(
         lines.append(f"  时间戳 / timestamp: {value['timestamp_time']}")
     lines += where
     for c in value.get("checks", []):
-        mark = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
-        if c["ok"] is False and c.get("mendable"):
-            mark = "not shown"
-        lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
+        lines.append(f"  [{_MARK[outcome(c)]}] {c['name']}: {c['detail']}")
     lines += [f"  ! {p}" for p in problems]
     return lines
 

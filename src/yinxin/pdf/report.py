@@ -34,7 +34,7 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from yinxin.errors import ConfigurationError
 from yinxin.identity import shown
-from yinxin.indication import SIGNATURE_VERDICT_TEXT, Indication
+from yinxin.indication import SIGNATURE_VERDICT_TEXT, Indication, Outcome, outcome
 from yinxin.pdf.verify import (
     SignatureReport,
     VerificationReport,
@@ -390,12 +390,13 @@ _COVERAGE = {
 SEAL_KINDS = {"pdf-ses": "PDF（GB/T 38540 电子签章）", "ofd": "OFD（GB/T 38540 电子签章）"}
 
 
-def _outcome(check: dict) -> str:
-    if check.get("ok") is True:
-        return "通过"
-    if check.get("ok") is None:
-        return "未检查"
-    return "无法证明" if check.get("mendable") else "未通过"
+#: a check's outcome as the web page says it
+OUTCOME_WORDS = {
+    Outcome.PASSED: "通过",
+    Outcome.FAILED: "未通过",
+    Outcome.NOT_SHOWN: "无法证明",
+    Outcome.NOT_CHECKED: "未检查",
+}
 
 
 def _iso_time(value: object) -> str:
@@ -411,7 +412,7 @@ def _seal_card(s, kind: str) -> _Card:
     stamp = next((c for c in checks if c.get("name") == "timestamp"), None)
     if v.get("timestamp_time"):
         timestamp = _iso_time(v["timestamp_time"]) + (
-            f"（{_outcome(stamp)}）" if stamp is not None else ""
+            f"（{OUTCOME_WORDS[outcome(stamp)]}）" if stamp is not None else ""
         )
     else:
         timestamp = "无时间戳 / no timestamp"
@@ -433,8 +434,9 @@ def _seal_card(s, kind: str) -> _Card:
     lines = []
     for c in checks:
         name = CHECK_NAMES.get(c.get("name", ""), c.get("name", ""))
-        detail = "" if c.get("ok") is True else f" — {c.get('detail', '')}"
-        lines.append(shown(f"{_outcome(c)}：{name}{detail}"))  # one line each, whatever it says
+        said = outcome(c)
+        detail = "" if said is Outcome.PASSED else f" — {c.get('detail', '')}"
+        lines.append(shown(f"{OUTCOME_WORDS[said]}：{name}{detail}"))  # one line, whatever it says
     rows = [
         (
             "印章 Seal",
