@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -53,7 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
 from yinxin.errors import ValidationError
-from yinxin.indication import Indication, from_checks
+from yinxin.indication import Indication, Outcome, from_checks, outcome
 from yinxin.pdf import timestamps
 from yinxin.pki import sm2
 from yinxin.pki.keys import KeyHandle
@@ -521,6 +521,19 @@ _SIGNATURE_OIDS = {
 }
 
 
+def time_settled(checks: Iterable[Check | dict]) -> bool:
+    """Whether the time a signature's checks are judged at is settled: a good timestamp gives
+    it, or there is none (GB/T 38540 then takes ``timeInfo`` as it is). When a timestamp is
+    there but not shown good, a time-bound failure (revoked before, outside a validity, the
+    platform's ``seal_status``) may yet be undone by trusting its TSA: it is ``mendable``."""
+    stamp = next((c for c in checks if _name(c) == "timestamp"), None)
+    return stamp is None or outcome(stamp) is Outcome.PASSED
+
+
+def _name(check: Check | dict) -> str:
+    return check["name"] if isinstance(check, dict) else check.name
+
+
 def _check_timestamp(
     token: bytes, signature: bytes, trust: Trust | None
 ) -> tuple[bool | None, str, datetime | None, bool]:
@@ -649,10 +662,6 @@ def verify_ses_signature(
     # 2. the signing time: the timestamp's when there is one (it is evidence), else timeInfo
     when = parsed.time_info
     ts_time = None
-    # the time the checks below are judged at is settled when a good timestamp gives it, or
-    # when there is none (GB/T 38540 then takes timeInfo as it is); when a timestamp is there
-    # but not shown good, a time-bound failure may yet be undone by trusting its TSA
-    settled = True
     if parsed.timestamp_token is not None:
         ok, detail, ts_time, mendable = _check_timestamp(
             parsed.timestamp_token, parsed.signature, trust
@@ -660,9 +669,9 @@ def verify_ses_signature(
         check("timestamp", ok, detail, mendable)
         if ts_time is not None and ok:
             when = ts_time
-        settled = ok is True
     else:
         notes.append("no timestamp: the signing time is the signer's own claim (timeInfo)")
+    settled = time_settled(checks)
     if at is not None:
         moment = at.astimezone(UTC)
         early = when <= moment + timedelta(seconds=1)

@@ -37,7 +37,7 @@ from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.sign import Level
 from yinxin.registry.ca import role_of
 from yinxin.seals.rows import seal_row
-from yinxin.seals.ses_signature import Check, SesOfdSigner, check_ofd_value
+from yinxin.seals.ses_signature import Check, SesOfdSigner, check_ofd_value, time_settled
 from yinxin.seals.seseal import cert_spki, is_sm2_spki
 from yinxin.signing.intent import Challenge
 from yinxin.signing.service import (
@@ -289,8 +289,7 @@ class OfdSigning:
                 signatures.append(sig)
                 continue
             value = {**sig.value, "checks": [*sig.value.get("checks", []), asdict(check)]}
-            revoked = check.ok is False and not check.mendable
-            problems = sig.problems + ((f"印章已废止 / {check.detail}",) if revoked else ())
+            problems = sig.problems + self.status_problems(check)
             signatures.append(
                 replace(
                     sig, value=value, valid=sig.valid and check.ok is not False, problems=problems
@@ -317,6 +316,14 @@ class OfdSigning:
         report = self.verify(data, extra_trust=extra_trust, crls=crls, at=when)
         return OfdFileReport(file_name, sha256_hex(data), when, report)
 
+    @staticmethod
+    def status_problems(check: Check) -> tuple[str, ...]:
+        """What a ``seal_status`` check adds to the signature's problems: the seal revoked here
+        before a settled signing time; a mendable failure is said by the check alone."""
+        if check.ok is False and not check.mendable:
+            return (f"印章已废止 / {check.detail}",)
+        return ()
+
     def seal_status(self, value: dict) -> Check | None:
         """GB/T 38540 has no status service for seals, but the platform knows its own: a
         signature made (by its timestamp's time, else ``timeInfo``) once the seal was revoked
@@ -338,15 +345,12 @@ class OfdSigning:
         if revoked is None:
             return Check("seal_status", True, f"seal {es_id} is {state} here")
         if revoked <= when:
-            # as the value's own time-bound checks: final unless the time rests on a timestamp
-            # not shown good (trusting its TSA may give an earlier one)
-            stamp = [c for c in value.get("checks", []) if c.get("name") == "timestamp"]
             return Check(
                 "seal_status",
                 False,
                 f"seal {es_id} was revoked here {revoked.isoformat()} ({reason}), "
                 "before the signing",
-                mendable=bool(stamp) and stamp[0].get("ok") is not True,
+                mendable=not time_settled(value.get("checks", [])),  # as the value's own
             )
         return Check(
             "seal_status",

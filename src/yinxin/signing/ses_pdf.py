@@ -98,8 +98,7 @@ class SesPdfSigning(OfdSigning):
             sig.value["checks"].append(dataclasses.asdict(check))
             if check.ok is False:
                 sig.valid = False
-                if not check.mendable:  # a mendable one is said by the check itself
-                    sig.problems.append(f"印章已废止 / {check.detail}")
+            sig.problems.extend(self.status_problems(check))
         report.valid = (
             bool(report.signatures)
             and all(x.valid for x in report.signatures)
