@@ -140,6 +140,16 @@ class SignedDocument:
     replayed: bool = False
 
 
+def _bound(who: SignerCredentials, digest: str, purpose: str) -> dict:
+    """What a token or code is bound to: its signer, the document (or manifest), the purpose;
+    ``check_intent`` and ``use_intent`` ask the same of it."""
+    return {
+        "subscriber_id": who.signer_subscriber_id,
+        "document_sha256": digest,
+        "purpose": purpose,
+    }
+
+
 class SigningService:
     def __init__(
         self, evidence: Evidence, seals: Seals, intent: IntentConfirmation, archive: Archive
@@ -209,22 +219,11 @@ class SigningService:
         PIN must not cost a code attempt) and before anything is signed, so a signing that
         fails or is killed on its way leaves the signer a code that still works (PDF, OFD,
         GB/T 38540 PDF and batches alike)."""
+        bound = _bound(who, digest, purpose)
         if who.confirmation_token is not None:
-            self.intent.check_token(
-                who.confirmation_token,
-                subscriber_id=who.signer_subscriber_id,
-                document_sha256=digest,
-                purpose=purpose,
-            )
+            self.intent.check_token(who.confirmation_token, **bound)
         elif who.challenge_id and who.code:
-            self.intent.check_code(
-                who.challenge_id,
-                who.code,
-                subscriber_id=who.signer_subscriber_id,
-                document_sha256=digest,
-                purpose=purpose,
-                actor=actor,
-            )
+            self.intent.check_code(who.challenge_id, who.code, **bound, actor=actor)
         else:
             raise ValidationError(
                 "intent confirmation is needed: give the one-time code", field="code"
@@ -243,25 +242,14 @@ class SigningService:
         """Use up the token or code ``check_intent`` passed, in the caller's recording
         transaction ``s``; the challenge's id. A refusal now (expired, or used meanwhile by a
         concurrent signing) raises and the transaction records nothing."""
+        bound = _bound(who, digest, purpose)
         if who.confirmation_token is not None:
-            return self.intent.consume(
-                who.confirmation_token,
-                subscriber_id=who.signer_subscriber_id,
-                document_sha256=digest,
-                purpose=purpose,
-                by=by,
-                session=s,
-            ).challenge_id
-        return self.intent.consume_code(
-            str(who.challenge_id),
-            str(who.code),
-            subscriber_id=who.signer_subscriber_id,
-            document_sha256=digest,
-            purpose=purpose,
-            session=s,
-            by=by,
-            actor=actor,
-        ).challenge_id
+            used = self.intent.consume(who.confirmation_token, **bound, by=by, session=s)
+        else:
+            used = self.intent.consume_code(
+                str(who.challenge_id), str(who.code), **bound, session=s, by=by, actor=actor
+            )
+        return used.challenge_id
 
     # --- signing -----------------------------------------------------------------------------
     @staticmethod
