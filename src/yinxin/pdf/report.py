@@ -428,7 +428,7 @@ def _seal_card(s, kind: str) -> _Card:
         integrity = (
             _COVERAGE.get(s.coverage, s.coverage)
             + "；签章后修改 / changes after："
-            + (describe_changes(s))
+            + describe_changes(s)
         )
         heading = v.get("seal_name") or s.field_name
     lines = []
