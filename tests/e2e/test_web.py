@@ -20,6 +20,7 @@ from tests.integration import pdf_factory as f
 from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.access.staff import TOTP_STEP
 from yinxin.identity import shown
+from yinxin.pdf.report import CHECK_NAMES, OUTCOME_WORDS, SEAL_KINDS
 from yinxin.store.models.access import WebSession
 
 PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
@@ -289,6 +290,11 @@ def test_verification_page_judges_gbt38540_pdfs_and_ofds(site: Site, page):
     with ThreadPoolExecutor(1) as pool:
         ses_pdf, ofd = pool.submit(_seal_signed_files, site.home / "files").result()
     page.goto(site.url("/verify"))
+    # the page says each check and outcome as the PDF report does: the shell carries the
+    # report's words (Page.words), the script keeps no copy
+    words = json.loads(page.locator("#page-words").text_content())
+    assert words["checks"] == CHECK_NAMES and words["seal_kinds"] == SEAL_KINDS
+    assert words["outcomes"] == {str(k): v for k, v in OUTCOME_WORDS.items()}
     for path, kind, where in (
         (ses_pdf, "PDF（GB/T 38540 电子签章）", "第 2 页"),
         (ofd, "OFD", "第 1 页"),

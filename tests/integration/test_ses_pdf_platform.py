@@ -309,6 +309,7 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     assert report.to_dict()["indication"] == "TOTAL-PASSED"
     status = {c["name"]: c for c in report.signatures[1].value["checks"]}["seal_status"]
     assert status["ok"] is True and "after the signing" in status["detail"]
+    assert status["outcome"] == "passed"
     with w.p.db.transaction() as s:
         s.execute(
             update(Seal)
@@ -320,6 +321,8 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     one, two = report.signatures
     assert one.valid and not two.valid  # 张三's seal is not revoked
     assert any("before the signing" in p for p in two.problems)
+    status = {c["name"]: c for c in two.value["checks"]}["seal_status"]
+    assert status["outcome"] == "failed", status
     # revoked before a signing its timestamp proves: INVALID for good, not "cannot tell"
     assert [s["indication"] for s in report.to_dict()["signatures"]] == [
         "TOTAL-PASSED",
@@ -333,8 +336,9 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     assert r.returncode == 1 and "[FAILED] seal_status" in r.stdout, r.stdout + r.stderr
     # the OFD alike: by the service, and by `yinxin verify` where the platform is
     report = w.p.ofd_signing.verify(ofd, at=at)
-    checks = {c["name"]: c["ok"] for c in report.signatures[0].value["checks"]}
-    assert not report.valid and checks["seal_status"] is False
+    checks = {c["name"]: c for c in report.signatures[0].value["checks"]}
+    assert not report.valid and checks["seal_status"]["ok"] is False
+    assert checks["seal_status"]["outcome"] == "failed"
     assert report.to_dict()["indication"] == "TOTAL-FAILED"
     (w.home / "revoked.ofd").write_bytes(ofd)
     r = yinxin_cli(

@@ -455,6 +455,18 @@ def test_three_outcomes_as_more_evidence_could_settle_them(world, signed, tsa):
         report = verify_ses_signature(sig, data, **kw)
         assert report.to_dict()["indication"] == report.indication.value
         assert (report.indication is Indication.PASSED) is report.valid
+        # each check's outcome, as the API and the web page read it
+        said = {c["name"]: c["outcome"] for c in report.to_dict()["checks"]}
+        assert said == {
+            c.name: "not_checked"
+            if c.ok is None
+            else "passed"
+            if c.ok
+            else "not_shown"
+            if c.mendable
+            else "failed"
+            for c in report.checks
+        }, said
         return report.indication, {c.name: c.mendable for c in report.checks if c.ok is False}
 
     assert outcome(trust=world.trust) == (Indication.PASSED, {})

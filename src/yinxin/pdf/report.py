@@ -362,8 +362,8 @@ def _pades_sheet(report: VerificationReport) -> _Sheet:
     )
 
 
-# GB/T 38540's checks by the names the reports give them (yinxin.seals.ses_signature), as the
-# web page says them
+# GB/T 38540's checks by the names the reports give them (yinxin.seals.ses_signature); the web
+# page says them from here too (adapters/web, Page.words)
 CHECK_NAMES = {
     "format": "签章数据格式",
     "signature_method": "签名算法",

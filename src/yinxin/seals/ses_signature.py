@@ -144,6 +144,12 @@ class Check:
     detail: str
     mendable: bool = False
 
+    def to_dict(self) -> dict:
+        """As every report serialises it, with its ``outcome`` (``yinxin.indication.outcome``)
+        said once here, so the API's callers and the web page read it instead of re-deriving
+        it from ``ok`` and ``mendable``."""
+        return {**asdict(self), "outcome": str(outcome(self))}
+
 
 @dataclass(frozen=True)
 class SesReport:
@@ -175,7 +181,7 @@ class SesReport:
         for key, value in out.items():
             if isinstance(value, datetime):
                 out[key] = value.isoformat()
-        out["checks"] = [asdict(c) for c in self.checks]
+        out["checks"] = [c.to_dict() for c in self.checks]
         out["notes"] = list(self.notes)
         out["indication"] = str(self.indication)
         return out

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives import serialization
 
@@ -288,7 +288,7 @@ class OfdSigning:
             if check is None:
                 signatures.append(sig)
                 continue
-            value = {**sig.value, "checks": [*sig.value.get("checks", []), asdict(check)]}
+            value = {**sig.value, "checks": [*sig.value.get("checks", []), check.to_dict()]}
             problems = sig.problems + self.status_problems(check)
             signatures.append(
                 replace(

@@ -20,8 +20,6 @@ own GB/T 38540 tools, and ``yinxin verify`` does.
 
 from __future__ import annotations
 
-import dataclasses
-
 from yinxin.errors import ValidationError
 from yinxin.pdf.ses import SesPdfReport, sign_ses_pdf, verify_ses_pdf
 from yinxin.pdf.sign import Placement
@@ -95,7 +93,7 @@ class SesPdfSigning(OfdSigning):
             check = self.seal_status(sig.value)
             if check is None:
                 continue
-            sig.value["checks"].append(dataclasses.asdict(check))
+            sig.value["checks"].append(check.to_dict())
             if check.ok is False:
                 sig.valid = False
             sig.problems.extend(self.status_problems(check))

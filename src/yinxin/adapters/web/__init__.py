@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,7 +45,10 @@ TEMPLATES = HERE / "templates"
 @dataclass(frozen=True)
 class Page:
     """One page: its path, template and title; ``nav`` puts it in the header's menu under that
-    label; ``login`` is ``"staff"``, ``"subscriber"`` or None (public)."""
+    label; ``login`` is ``"staff"``, ``"subscriber"`` or None (public). ``words``: the wording
+    the page's script shares with the rest of the platform (e.g. the verification page's check
+    names, the same as the PDF report's), written into the shell as JSON (``#page-words``) so
+    it is said in one place, Python, and the script does not keep a copy."""
 
     path: str
     template: str
@@ -52,12 +56,26 @@ class Page:
     nav: str | None = None
     login: str | None = None
     description: str = ""
+    words: Callable[[], Mapping[str, Any]] | None = None
+
+
+def _verification_words() -> dict[str, Any]:
+    """What the verification page says of a GB/T 38540 report: each check's name, each
+    check's outcome (the API gives it as ``outcome``) and the kinds of sealed file, as the
+    Chinese PDF report says them (``yinxin.pdf.report``)."""
+    from yinxin.pdf.report import CHECK_NAMES, OUTCOME_WORDS, SEAL_KINDS
+
+    return {
+        "checks": CHECK_NAMES,
+        "outcomes": {str(k): v for k, v in OUTCOME_WORDS.items()},
+        "seal_kinds": SEAL_KINDS,
+    }
 
 
 PAGES: list[Page] = [
     Page("/", "home.html", "首页", nav="首页", description="电子认证与电子印章服务平台"),
     Page("/services", "services.html", "证书与印章服务", nav="证书与印章服务"),
-    Page("/verify", "verify.html", "验证签名文件", nav="验证文件"),
+    Page("/verify", "verify.html", "验证签名文件", nav="验证文件", words=_verification_words),
     Page("/agreement", "agreement.html", "电子认证服务协议", nav="服务协议"),
     Page("/status", "status.html", "证书状态服务", nav="证书状态服务"),
     Page("/login", "login.html", "用户登录"),
@@ -222,10 +240,11 @@ def _browser_navigation(request: Request) -> bool:
 
 def _renderer(page: Page, template, common: dict):
     """The route of one page: its shell, rendered with the shared context."""
+    words = dict(page.words()) if page.words else None
 
     def render(request: Request) -> HTMLResponse:
         started = time.perf_counter()
-        html = template.render(**common, page=page, path=request.url.path)
+        html = template.render(**common, page=page, path=request.url.path, words=words)
         return HTMLResponse(html, headers=_headers(started))
 
     return render

@@ -14,6 +14,11 @@ const progressText = document.getElementById("progress-text");
 const result = document.getElementById("result");
 let current = null; // { file, key }
 
+// GB/T 38540's checks, their outcomes and the kinds of sealed file, as the PDF report says them:
+// the shell carries them (Page.words in adapters/web), each check its outcome (the API's)
+const WORDS = JSON.parse(document.getElementById("page-words").textContent);
+const OUTCOME_CLASS = { passed: "ok", failed: "bad", not_shown: "warn", not_checked: "muted" };
+
 const COVERAGE = {
   entire_file: "覆盖整个文件",
   entire_revision: "覆盖签署时的文件版本",
@@ -65,8 +70,6 @@ function fact(dl, label, value) {
   dl.append(el("dt", { text: label }), el("dd", {}, shown(value) ?? "—"));
 }
 
-const SEALED = { "pdf-ses": "PDF（GB/T 38540 电子签章）", ofd: "OFD（GB/T 38540 电子签章）" };
-
 /** A signature's badge: valid, invalid, or cannot be determined. */
 function verdictBadge(s) {
   if (s.valid) return el("span", { class: "badge ok", text: "有效 / valid" });
@@ -75,7 +78,7 @@ function verdictBadge(s) {
 }
 
 function render(r) {
-  const sealed = r.kind in SEALED;
+  const sealed = r.kind in WORDS.seal_kinds;
   const what = sealed ? "电子签章" : "签名";
   const verdict = document.getElementById("verdict");
   const unsure = r.indication === "INDETERMINATE";
@@ -87,7 +90,7 @@ function render(r) {
   const facts = document.getElementById("doc-facts");
   facts.replaceChildren();
   fact(facts, "文件名", r.file_name);
-  if (sealed) fact(facts, "文件类型", SEALED[r.kind]);
+  if (sealed) fact(facts, "文件类型", WORDS.seal_kinds[r.kind]);
   fact(facts, "SHA-256", el("code", { text: r.sha256 }));
   fact(facts, "验证时间", fmtTime(r.verified_at));
   fact(facts, `${what}数量`, `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
@@ -133,29 +136,6 @@ function signature(s, n) {
   );
 }
 
-// GB/T 38540's checks, by the names the report gives them (yinxin.seals.ses_signature)
-const CHECKS = {
-  format: "签章数据格式",
-  signature_method: "签名算法",
-  signature: "签章签名值",
-  signing_time: "签章时间",
-  timestamp: "时间戳",
-  seal: "印章数据（制章者签名）",
-  seal_maker_trusted: "制章者证书可信",
-  seal_validity: "印章有效期",
-  signer_in_seal: "签章人证书属于该印章",
-  signer_certificate_validity: "签章人证书有效期",
-  signer_certificate_trusted: "签章人证书可信",
-  signer_certificate_revocation: "签章人证书吊销状态",
-  document_hash: "文件摘要",
-  seal_status: "印章在本平台的状态",
-  seal_file: "OFD 中的印章文件",
-};
-const OUTCOME = { true: ["ok", "通过"], false: ["bad", "未通过"], null: ["muted", "未检查"] };
-// a failed check that more evidence could settle (a trusted root, a usable CRL): not shown good,
-// not shown bad
-const UNSHOWN = ["warn", "无法证明"];
-
 function sealSignature(s, n, kind) {
   const v = s.value || {};
   const dl = el("dl", { class: "facts" });
@@ -176,8 +156,9 @@ function sealSignature(s, n, kind) {
   const checks = v.checks || [];
   if (checks.length) {
     body.append(el("ul", { class: "checks" }, checks.map((c) => {
-      const [cls, word] = c.ok === false && c.mendable ? UNSHOWN : OUTCOME[String(c.ok)] || OUTCOME.null;
-      return el("li", { class: cls, "data-check": c.name, text: `${word}：${CHECKS[c.name] || shown(c.name)} — ${shown(c.detail)}` });
+      const word = WORDS.outcomes[c.outcome] || shown(c.outcome);
+      const text = `${word}：${WORDS.checks[c.name] || shown(c.name)} — ${shown(c.detail)}`;
+      return el("li", { class: OUTCOME_CLASS[c.outcome] || "muted", "data-check": c.name, text });
     })));
   }
   if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
