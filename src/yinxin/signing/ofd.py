@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from cryptography.hazmat.primitives import serialization
 
 from yinxin.errors import NotFound, ValidationError, YinxinError
+from yinxin.indication import Outcome, outcome
 from yinxin.ofd.package import OfdPackage
 from yinxin.ofd.sign import Placement, sign_ofd
 from yinxin.ofd.verify import OfdReport, verify_ofd
@@ -320,7 +321,7 @@ class OfdSigning:
     def status_problems(check: Check) -> tuple[str, ...]:
         """What a ``seal_status`` check adds to the signature's problems: the seal revoked here
         before a settled signing time; a mendable failure is said by the check alone."""
-        if check.ok is False and not check.mendable:
+        if outcome(check) is Outcome.FAILED:
             return (f"印章已废止 / {check.detail}",)
         return ()
 
