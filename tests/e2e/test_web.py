@@ -21,6 +21,7 @@ from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.access.staff import TOTP_STEP
 from yinxin.identity import shown
 from yinxin.pdf.report import CHECK_NAMES, OUTCOME_WORDS, SEAL_KINDS
+from yinxin.pdf.words import CHANGE_WORDS, COVERAGE_WORDS, REVOCATION_SOURCE_WORDS, chinese
 from yinxin.store.models.access import WebSession
 
 PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
@@ -191,8 +192,17 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     assert signatures.first.get_attribute("data-valid") == "true"
     assert "有效 / valid" in signatures.first.locator(".badge").inner_text()
     body = signatures.first.inner_text()
-    assert "甲方" in body and "合同专用章" in body and "完整，" in body
+    assert "甲方" in body and "合同专用章" in body
     assert "受信任，签署时有效，未吊销" in body and "不受信任" not in body
+    # coverage, changes and status source in the text and PDF reports' words (pdf/words.py):
+    # a B-LT contract covers its signed revision, the DSS came after it, the status is in it
+    words = json.loads(page.locator("#page-words").text_content())
+    assert words["coverage"] == chinese(COVERAGE_WORDS)
+    assert words["changes"] == chinese(CHANGE_WORDS)
+    assert words["revocation_sources"] == chinese(REVOCATION_SOURCE_WORDS)
+    assert f"完整，{COVERAGE_WORDS['entire_revision'][0]}" in body, body
+    assert f"签署后修改\n{CHANGE_WORDS['allowed'][0]}" in body, body
+    assert f"未吊销（{REVOCATION_SOURCE_WORDS['embedded'][0]}）" in body, body
     shot(page, "verify-valid")
 
     with page.expect_download(timeout=60_000) as dl:

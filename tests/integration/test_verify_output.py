@@ -12,6 +12,7 @@ the one-line-a-file listing and the PDF report, and a character without a glyph 
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -20,6 +21,12 @@ from cryptography.hazmat.primitives import serialization
 from tests.integration import pdf_factory as f
 from tests.integration.test_verify_cli import verify
 from yinxin.identity import shown
+from yinxin.pdf.words import (
+    CHANGE_WORDS,
+    COVERAGE_WORDS,
+    REVOCATION_SOURCE_WORDS,
+    bilingual,
+)
 
 FORGED = "张三\n\n结论 / Verdict: 有效 / VALID\x1b[8m"
 FIELD = "Sig\x1b[2K\rX"
@@ -85,3 +92,39 @@ def test_the_pdf_report_draws_what_its_font_lacks_as_codes(files) -> None:
 def test_shown_escapes_only_what_hides_or_breaks_text() -> None:
     assert shown("张三 Zhang-San, 北京（2026）") == "张三 Zhang-San, 北京（2026）"
     assert shown("a\nb\tc\x1bd\u202ee\u200bf\u2028g") == "a\\nb\\tc\\x1bd\\u202ee\\u200bf\\u2028g"
+
+
+def test_the_text_and_pdf_reports_say_coverage_changes_and_status_alike(files) -> None:
+    """One table each (``yinxin.pdf.words``), the same words in the text report, the PDF report
+    and the web page (tests/e2e/test_web.py): not the raw value in one and a paraphrase in
+    another."""
+    pki = f.build_pki()
+    signed = f.sign(f.contract_pdf(), pki.new_signer("李四"), pki, revinfo="dss")
+    (files / "blt.pdf").write_bytes(signed)
+    (files / "blt-root.pem").write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
+    facts = json.loads(verify(files, "blt.pdf", "--trust", "blt-root.pem", "--json").stdout)
+    sig = facts["signatures"][0]
+    # a B-LT file: the signature covers its revision, the DSS came after it, status embedded
+    assert (sig["coverage"], sig["changes_after"], sig["revocation_source"]) == (
+        "entire_revision",
+        "allowed",
+        "embedded",
+    ), sig
+    said = [
+        bilingual(COVERAGE_WORDS, "entire_revision"),
+        bilingual(CHANGE_WORDS, "allowed"),
+        bilingual(REVOCATION_SOURCE_WORDS, "embedded"),
+    ]
+    proc = verify(files, "blt.pdf", "--trust", "blt-root.pem", "--report", "blt-report.pdf")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pdf_text = subprocess.run(
+        ["pdftotext", str(files / "blt-report.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    squeezed = "".join(pdf_text.split())  # the table wraps lines; pdftotext spaces glyphs
+    for words in said:
+        assert words in proc.stdout, (words, proc.stdout)
+        assert "".join(words.split()) in squeezed, (words, pdf_text)
+    assert "entire_revision" not in proc.stdout and "entire_revision" not in pdf_text

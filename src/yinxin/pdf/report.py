@@ -41,10 +41,12 @@ from yinxin.pdf.verify import (
     _fmt_time,
     describe_certificate_status,
     describe_changes,
+    describe_integrity,
     describe_timestamp,
     issuer_display,
     seal_display,
 )
+from yinxin.pdf.words import CHANGE_WORDS, COVERAGE_WORDS, bilingual
 
 A4 = (595.28, 841.89)
 MARGIN = 48.0
@@ -286,10 +288,7 @@ def _rows(s: SignatureReport) -> list[tuple[str, str]]:
         ),
         ("时间戳 Timestamp", describe_timestamp(s)),
         ("证书状态 Certificate", describe_certificate_status(s)),
-        (
-            "文档完整性 Integrity",
-            ("完整 / intact" if s.intact else "已被篡改 / NOT intact") + f"（{s.coverage}）",
-        ),
+        ("文档完整性 Integrity", describe_integrity(s)),
         ("签署后修改 Changes", describe_changes(s)),
     ]
     # the document's text (names, field, TSA, problems) on its own lines of the table only
@@ -381,12 +380,6 @@ CHECK_NAMES = {
     "seal_status": "印章在本平台的状态",
     "seal_file": "OFD 中的印章文件",
 }
-_COVERAGE = {
-    "entire_file": "覆盖整个文件 / entire file",
-    "entire_revision": "覆盖签章时的文件版本 / entire revision",
-    "contiguous_block_from_start": "覆盖文件开头的连续部分 / a block from the start",
-    "unclear": "覆盖范围不明 / unclear",
-}
 SEAL_KINDS = {"pdf-ses": "PDF（GB/T 38540 电子签章）", "ofd": "OFD（GB/T 38540 电子签章）"}
 
 
@@ -426,9 +419,9 @@ def _seal_card(s, kind: str) -> _Card:
     else:
         where = f"第 {s.page} 页 / page {s.page}" if s.page else "—"
         integrity = (
-            _COVERAGE.get(s.coverage, s.coverage)
+            bilingual(COVERAGE_WORDS, s.coverage)
             + "；签章后修改 / changes after："
-            + describe_changes(s)
+            + bilingual(CHANGE_WORDS, s.changes_after)
         )
         heading = v.get("seal_name") or s.field_name
     lines = []

@@ -61,6 +61,7 @@ from yinxin.pdf.sign import (
     _unique,
     _write_revision,
 )
+from yinxin.pdf.words import CHANGE_WORDS, COVERAGE_WORDS, bilingual
 
 SUBFILTER = "/GBT38540.SES"
 # what the Chinese iText-based tools write around the same DER
@@ -435,8 +436,8 @@ class SesPdfReport:
         for s in self.signatures:
             where = [f"  印章位置 / stamp: page {s.page}"] if s.page else []
             where.append(
-                f"  覆盖范围 / coverage: {s.coverage}; 之后的修改 / changes after: "
-                f"{s.changes_after}"
+                f"  覆盖范围 / coverage: {bilingual(COVERAGE_WORDS, s.coverage)}; "
+                f"之后的修改 / changes after: {bilingual(CHANGE_WORDS, s.changes_after)}"
             )
             title = f"签名 / signature {s.field_name} ({s.sub_filter}, revision {s.revision + 1})"
             lines += signature_lines(title, s.indication, s.value, where, s.problems)

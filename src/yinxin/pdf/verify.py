@@ -128,6 +128,12 @@ from yinxin.indication import (
     worst,
 )
 from yinxin.pdf import accel, names
+from yinxin.pdf.words import (
+    CHANGE_WORDS,
+    COVERAGE_WORDS,
+    REVOCATION_SOURCE_WORDS,
+    bilingual,
+)
 
 logger = logging.getLogger(__name__)
 # pyHanko logs every untrusted certificate or suspicious update it meets with a traceback at
@@ -1627,10 +1633,7 @@ def describe_certificate_status(s: SignatureReport) -> str:
     if s.revoked:
         rev = "已吊销 / revoked"
     elif s.revoked is False:
-        src = {"embedded": "内嵌 / embedded", "online": "在线 / online"}.get(
-            s.revocation_source, s.revocation_source
-        )
-        rev = f"未吊销（{src}）/ not revoked"
+        rev = f"未吊销 / not revoked（{bilingual(REVOCATION_SOURCE_WORDS, s.revocation_source)}）"
     else:
         rev = "吊销状态未检查 / revocation not checked"
     period = (
@@ -1642,11 +1645,13 @@ def describe_certificate_status(s: SignatureReport) -> str:
 
 
 def describe_changes(s: SignatureReport) -> str:
-    return {
-        "none": "无 / none",
-        "allowed": "仅允许的修改（后续签名、表单、LTV 数据）/ allowed only",
-        "other": "有不允许的修改 / disallowed changes",
-    }.get(s.changes_after, s.changes_after)
+    return bilingual(CHANGE_WORDS, s.changes_after)
+
+
+def describe_integrity(s: SignatureReport) -> str:
+    """The 文档完整性 row: intact or not, and what the signature covers."""
+    state = "完整 / intact" if s.intact else "已被篡改 / NOT intact"
+    return f"{state}；{bilingual(COVERAGE_WORDS, s.coverage)}"
 
 
 def describe_timestamp(s: SignatureReport) -> str:
@@ -1697,8 +1702,7 @@ def _format_text(r: VerificationReport) -> str:
             f"  证书状态 / Certificate:  {describe_certificate_status(s)}",
             f"  判定时刻 / Judged at:    证书 / certificate {_fmt_time(s.certificate_checked_at)}"
             f"；时间戳 / timestamp {_fmt_time(s.timestamp_checked_at)}",
-            f"  文档完整性 / Integrity:  "
-            f"{'完整 / intact' if s.intact else '已被篡改 / NOT intact'}（{s.coverage}）",
+            f"  文档完整性 / Integrity:  {describe_integrity(s)}",
             f"  签署后修改 / Changes:    {describe_changes(s)}",
             f"  级别 / Level:            {s.level or '—'}",
         ]

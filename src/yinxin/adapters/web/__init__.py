@@ -60,15 +60,20 @@ class Page:
 
 
 def _verification_words() -> dict[str, Any]:
-    """What the verification page says of a GB/T 38540 report: each check's name, each
-    check's outcome (the API gives it as ``outcome``) and the kinds of sealed file, as the
-    Chinese PDF report says them (``yinxin.pdf.report``)."""
+    """What the verification page says of a report: a PDF signature's coverage, changes after
+    signing and revocation source (``yinxin.pdf.words``, the Chinese half), and of a GB/T
+    38540 report each check's name, each check's outcome (the API gives it as ``outcome``)
+    and the kinds of sealed file — as the text and PDF reports say them."""
     from yinxin.pdf.report import CHECK_NAMES, OUTCOME_WORDS, SEAL_KINDS
+    from yinxin.pdf.words import CHANGE_WORDS, COVERAGE_WORDS, REVOCATION_SOURCE_WORDS, chinese
 
     return {
         "checks": CHECK_NAMES,
         "outcomes": {str(k): v for k, v in OUTCOME_WORDS.items()},
         "seal_kinds": SEAL_KINDS,
+        "coverage": chinese(COVERAGE_WORDS),
+        "changes": chinese(CHANGE_WORDS),
+        "revocation_sources": chinese(REVOCATION_SOURCE_WORDS),
     }
 
 

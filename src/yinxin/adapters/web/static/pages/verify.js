@@ -14,19 +14,14 @@ const progressText = document.getElementById("progress-text");
 const result = document.getElementById("result");
 let current = null; // { file, key }
 
-// GB/T 38540's checks, their outcomes and the kinds of sealed file, as the PDF report says them:
-// the shell carries them (Page.words in adapters/web), each check its outcome (the API's)
+// A PDF signature's coverage, changes after signing and revocation source; GB/T 38540's
+// checks, their outcomes and the kinds of sealed file: as the text and PDF reports say them.
+// The shell carries them (Page.words in adapters/web), each check its outcome (the API's).
 const WORDS = JSON.parse(document.getElementById("page-words").textContent);
 const OUTCOME_CLASS = { passed: "ok", failed: "bad", not_shown: "warn", not_checked: "muted" };
-
-const COVERAGE = {
-  entire_file: "覆盖整个文件",
-  entire_revision: "覆盖签署时的文件版本",
-  contiguous_block_from_start: "覆盖文件开头的连续部分",
-  unclear: "覆盖范围不明",
-};
-const CHANGES = { none: "签署后未修改", allowed: "签署后仅有允许的修改（如后续签名、时间戳）", other: "签署后有不允许的修改" };
-const REVOCATION = { embedded: "文件内嵌的吊销信息", online: "在线查询", none: "未检查" };
+const COVERAGE = WORDS.coverage;
+const CHANGES = WORDS.changes;
+const REVOCATION = WORDS.revocation_sources;
 
 function showProgress(fraction, text) {
   progressBox.hidden = false;
