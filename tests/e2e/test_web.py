@@ -203,6 +203,7 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     assert f"完整，{COVERAGE_WORDS['entire_revision'][0]}" in body, body
     assert f"签署后修改\n{CHANGE_WORDS['allowed'][0]}" in body, body
     assert f"未吊销（{REVOCATION_SOURCE_WORDS['embedded'][0]}）" in body, body
+    assert re.search(r"时间戳\n[^\n]+（[^\n]*Timestamp Authority，有效）", body), body
     shot(page, "verify-valid")
 
     with page.expect_download(timeout=60_000) as dl:

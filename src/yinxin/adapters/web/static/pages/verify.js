@@ -107,8 +107,10 @@ function signature(s, n) {
   fact(dl, "证书序列号", el("code", { text: s.certificate_serial }));
   fact(dl, "签发机构", s.certificate_issuer);
   fact(dl, "签署时间", s.signing_time ? `${fmtTime(s.signing_time)}（签署人自报）` : "—");
+  // as the text and PDF reports' line: the time (the authority, valid or not)
+  const stampOk = s.timestamp_valid === true ? "有效" : s.timestamp_valid === false ? "无效" : "未知";
   fact(dl, "时间戳", s.timestamp_time
-    ? `${fmtTime(s.timestamp_time)}，${s.timestamp_authority || ""}${s.timestamp_valid ? "（可信）" : "（不可信）"}`
+    ? `${fmtTime(s.timestamp_time)}（${s.timestamp_authority || "?"}，${stampOk}）`
     : "无时间戳");
   // trust first, as the CLI's and the PDF report's line has it: "valid at signing" alone read
   // as good news for a certificate no trusted root vouches for
