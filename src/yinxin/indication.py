@@ -82,6 +82,37 @@ def outcome(check: Any) -> Outcome:
     return Outcome.NOT_SHOWN if mendable else Outcome.FAILED
 
 
+#: GB/T 38540's checks (``yinxin.seals.ses_signature``, and ``seal_status`` / ``seal_file`` the
+#: platform and the OFD reader add) by their Chinese names: the text report prints them beside
+#: the key, the PDF report and the web page (``Page.words``) alone. Here, below the OFD and PDF
+#: readers, so that every report takes the one table.
+CHECK_NAMES = {
+    "format": "签章数据格式",
+    "signature_method": "签名算法",
+    "signature": "签章签名值",
+    "signing_time": "签章时间",
+    "timestamp": "时间戳",
+    "seal": "印章数据（制章者签名）",
+    "seal_maker_trusted": "制章者证书可信",
+    "seal_validity": "印章有效期",
+    "signer_in_seal": "签章人证书属于该印章",
+    "signer_certificate_validity": "签章人证书有效期",
+    "signer_certificate_trusted": "签章人证书可信",
+    "signer_certificate_revocation": "签章人证书吊销状态",
+    "document_hash": "文件摘要",
+    "seal_status": "印章在本平台的状态",
+    "seal_file": "OFD 中的印章文件",
+}
+
+#: a check's outcome in Chinese, as the PDF report and the web page say it
+OUTCOME_WORDS = {
+    Outcome.PASSED: "通过",
+    Outcome.FAILED: "未通过",
+    Outcome.NOT_SHOWN: "无法证明",
+    Outcome.NOT_CHECKED: "未检查",
+}
+
+
 def from_checks(valid: bool, checks: Iterable[Any], *, failed: bool = False) -> Indication:
     """The indication of a GB/T 38540 verdict from its checks (``Check`` objects or their
     dicts): ``FAILED`` if ``failed`` (something outside the checks: a changed file, no
@@ -96,6 +127,8 @@ def worst(valid: bool, parts: Iterable[Indication], *, failed: bool = False) -> 
 
 
 __all__ = [
+    "CHECK_NAMES",
+    "OUTCOME_WORDS",
     "SIGNATURE_VERDICT_TEXT",
     "VERDICT_TEXT",
     "Indication",

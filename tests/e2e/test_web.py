@@ -20,7 +20,8 @@ from tests.integration import pdf_factory as f
 from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.access.staff import TOTP_STEP
 from yinxin.identity import shown
-from yinxin.pdf.report import CHECK_NAMES, OUTCOME_WORDS, SEAL_KINDS
+from yinxin.indication import CHECK_NAMES, OUTCOME_WORDS
+from yinxin.pdf.report import SEAL_KINDS
 from yinxin.pdf.words import CHANGE_WORDS, COVERAGE_WORDS, REVOCATION_SOURCE_WORDS, chinese
 from yinxin.store.models.access import WebSession
 

@@ -335,7 +335,9 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
     (tmp_path / "other").mkdir()
     wrong = _pem_files(tmp_path / "other", {"root": other.root, "ca": other.ca})
     r = runner.invoke(ofd_app, ["verify", str(tmp_path / "s2.ofd"), *wrong])
-    assert r.exit_code == 1 and "[not shown] signer_certificate_trusted" in r.output, r.output
+    assert (
+        r.exit_code == 1 and "[not shown] 签章人证书可信 / signer_certificate_trusted" in r.output
+    ), r.output
     assert r.output.endswith("结论 / Verdict: 无法确定 / INDETERMINATE\n")
     assert "无效 / INVALID" not in r.output
     # no anchor, an unreadable file: exit 2 naming the field
@@ -356,7 +358,10 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
     r = runner.invoke(
         ofd_app, ["verify", str(tmp_path / "s2.ofd"), *trust, "--crl", str(tmp_path / "ca.crl")]
     )
-    assert r.exit_code == 1 and "[FAILED] signer_certificate_revocation" in r.output
+    assert (
+        r.exit_code == 1
+        and "[FAILED] 签章人证书吊销状态 / signer_certificate_revocation" in r.output
+    )
     assert r.output.endswith("结论 / Verdict: 无效 / INVALID\n")  # for good: no timestamp to doubt
     r = runner.invoke(
         ofd_app,

@@ -627,7 +627,7 @@ def test_the_platforms_own_crl_decides_a_signers_certificate(w: World, flow: Flo
     assert not one.valid and two.valid  # 王五's certificate is not revoked
     check = revocation(report, 0)
     assert check["ok"] is False and "before the signing time" in check["detail"], check
-    assert "[FAILED] signer_certificate_revocation" in report.to_text()
+    assert "[FAILED] 签章人证书吊销状态 / signer_certificate_revocation" in report.to_text()
     # a relying party's own CRL, added to the platform's, does not hide the platform's answer
     other = w.p.ofd_signing.verify(flow.second, crls=[w.p.status.current_crl("issuing")])
     assert not other.signatures[0].valid

@@ -641,11 +641,15 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     assert _cli(tmp_path, "ses.dat", *trust, "--at", earlier).returncode == 1
     # before the signing: INVALID for good (nothing can make it signed earlier)
     r = _cli(tmp_path, "ses.dat", *trust, "--at", earlier)
-    assert "[FAILED] signing_time" in r.stdout and r.stdout.endswith("无效 / INVALID\n"), r.stdout
+    assert "[FAILED] 签章时间 / signing_time" in r.stdout and r.stdout.endswith(
+        "无效 / INVALID\n"
+    ), r.stdout
     # only the root of the SM2 side: the GB/T 38540 checks go one step, so the signer is not
     # shown trusted — INDETERMINATE (the issuing CA would settle it), still exit 1
     r = _cli(tmp_path, "ses.dat", "--trust", "root.pem", "--trust", "tsa.pem")
-    assert r.returncode == 1 and "[not shown] signer_certificate_trusted" in r.stdout, r.stdout
+    assert (
+        r.returncode == 1 and "[not shown] 签章人证书可信 / signer_certificate_trusted" in r.stdout
+    ), r.stdout
     assert r.stdout.endswith("结论 / Verdict: 无法确定 / INDETERMINATE\n")
     r = _cli(tmp_path, "ses.dat", "--trust", "root.pem", "--trust", "tsa.pem", "--json")
     out = json.loads(r.stdout)
@@ -659,7 +663,10 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
         )
     )
     r = _cli(tmp_path, "ses.dat", *trust, "--crl", "ca.crl")
-    assert r.returncode == 1 and "[FAILED] signer_certificate_revocation" in r.stdout, r.stdout
+    assert (
+        r.returncode == 1
+        and "[FAILED] 签章人证书吊销状态 / signer_certificate_revocation" in r.stdout
+    ), r.stdout
     assert r.stdout.endswith("结论 / Verdict: 无效 / INVALID\n")
     r = _cli(tmp_path, "ses.dat", *trust, "--crl", "root.pem", "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "crl"

@@ -333,7 +333,9 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     r = yinxin_cli(
         ["verify", str(w.home / "revoked.pdf"), "--at", at.isoformat()], w.home, check=False
     )
-    assert r.returncode == 1 and "[FAILED] seal_status" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 1 and "[FAILED] 印章在本平台的状态 / seal_status" in r.stdout, (
+        r.stdout + r.stderr
+    )
     # the OFD alike: by the service, and by `yinxin verify` where the platform is
     report = w.p.ofd_signing.verify(ofd, at=at)
     checks = {c["name"]: c for c in report.signatures[0].value["checks"]}

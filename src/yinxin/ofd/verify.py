@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
 from yinxin.indication import (
+    CHECK_NAMES,
     SIGNATURE_VERDICT_TEXT,
     VERDICT_TEXT,
     Indication,
@@ -174,7 +175,9 @@ def signature_lines(
         lines.append(f"  时间戳 / timestamp: {value['timestamp_time']}")
     lines += where
     for c in value.get("checks", []):
-        lines.append(f"  [{_MARK[outcome(c)]}] {c['name']}: {c['detail']}")
+        name = c["name"]
+        said = f"{CHECK_NAMES[name]} / {name}" if name in CHECK_NAMES else name
+        lines.append(f"  [{_MARK[outcome(c)]}] {said}: {c['detail']}")
     lines += [f"  ! {p}" for p in problems]
     return lines
 

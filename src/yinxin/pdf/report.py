@@ -34,7 +34,14 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from yinxin.errors import ConfigurationError
 from yinxin.identity import shown
-from yinxin.indication import SIGNATURE_VERDICT_TEXT, Indication, Outcome, outcome
+from yinxin.indication import (
+    CHECK_NAMES,
+    OUTCOME_WORDS,
+    SIGNATURE_VERDICT_TEXT,
+    Indication,
+    Outcome,
+    outcome,
+)
 from yinxin.pdf.verify import (
     SignatureReport,
     VerificationReport,
@@ -361,35 +368,7 @@ def _pades_sheet(report: VerificationReport) -> _Sheet:
     )
 
 
-# GB/T 38540's checks by the names the reports give them (yinxin.seals.ses_signature); the web
-# page says them from here too (adapters/web, Page.words)
-CHECK_NAMES = {
-    "format": "签章数据格式",
-    "signature_method": "签名算法",
-    "signature": "签章签名值",
-    "signing_time": "签章时间",
-    "timestamp": "时间戳",
-    "seal": "印章数据（制章者签名）",
-    "seal_maker_trusted": "制章者证书可信",
-    "seal_validity": "印章有效期",
-    "signer_in_seal": "签章人证书属于该印章",
-    "signer_certificate_validity": "签章人证书有效期",
-    "signer_certificate_trusted": "签章人证书可信",
-    "signer_certificate_revocation": "签章人证书吊销状态",
-    "document_hash": "文件摘要",
-    "seal_status": "印章在本平台的状态",
-    "seal_file": "OFD 中的印章文件",
-}
 SEAL_KINDS = {"pdf-ses": "PDF（GB/T 38540 电子签章）", "ofd": "OFD（GB/T 38540 电子签章）"}
-
-
-#: a check's outcome as the web page says it
-OUTCOME_WORDS = {
-    Outcome.PASSED: "通过",
-    Outcome.FAILED: "未通过",
-    Outcome.NOT_SHOWN: "无法证明",
-    Outcome.NOT_CHECKED: "未检查",
-}
 
 
 def _iso_time(value: object) -> str:
@@ -668,4 +647,4 @@ def _draw_table(
     return y - 10
 
 
-__all__ = ["CHECK_NAMES", "render_report_pdf"]
+__all__ = ["SEAL_KINDS", "render_report_pdf"]

@@ -64,7 +64,8 @@ def _verification_words() -> dict[str, Any]:
     signing and revocation source (``yinxin.pdf.words``, the Chinese half), and of a GB/T
     38540 report each check's name, each check's outcome (the API gives it as ``outcome``)
     and the kinds of sealed file — as the text and PDF reports say them."""
-    from yinxin.pdf.report import CHECK_NAMES, OUTCOME_WORDS, SEAL_KINDS
+    from yinxin.indication import CHECK_NAMES, OUTCOME_WORDS
+    from yinxin.pdf.report import SEAL_KINDS
     from yinxin.pdf.words import CHANGE_WORDS, COVERAGE_WORDS, REVOCATION_SOURCE_WORDS, chinese
 
     return {
