@@ -627,7 +627,7 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
     lines = mixed.stdout.splitlines()
     assert lines[0].startswith("VALID") and "pades.pdf" in lines[0]
     assert lines[1].startswith("INVALID") and "ses-bad.pdf (2 signatures, pdf-ses)" in lines[1]
-    assert lines[2].startswith("VALID") and "contract.bin (1 signatures, ofd)" in lines[2]
+    assert lines[2].startswith("VALID") and "contract.bin (1 signature, ofd)" in lines[2]
     assert lines[-1] == "2/3 有效 / valid"
 
     one = _cli(tmp_path, "ses.dat", *trust)

@@ -206,8 +206,8 @@ def test_indeterminate_is_said_apart_from_invalid(bare, signed):
     both = verify(bare, str(signed.pdf), str(signed.tampered), *args)
     assert both.returncode == 1, both.stdout + both.stderr
     lines = both.stdout.splitlines()
-    assert lines[0].startswith("INDETERMINATE signed.pdf (1 signatures): "), lines
-    assert lines[1].startswith("INVALID  tampered.pdf (1 signatures): "), lines
+    assert lines[0].startswith("INDETERMINATE signed.pdf (1 signature): "), lines
+    assert lines[1].startswith("INVALID       tampered.pdf (1 signature): "), lines
     assert lines[2] == "0/2 有效 / valid，1 无法确定 / indeterminate", lines
     reports = json.loads(
         verify(bare, str(signed.pdf), str(signed.tampered), *args, "--json").stdout

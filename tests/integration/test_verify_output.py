@@ -69,7 +69,7 @@ def test_each_file_keeps_one_line_in_a_listing(files) -> None:
     _plain(proc.stdout)
     lines = proc.stdout.splitlines()
     assert len(lines) == 3 and lines[-1] == "0/2 有效 / valid，2 无法确定 / indeterminate", lines
-    assert lines[1].startswith("INDETERMINATE line\\x1b[2K\\r.pdf (1 signatures): "), lines
+    assert lines[1].startswith("INDETERMINATE line\\x1b[2K\\r.pdf (1 signature): "), lines
 
 
 def test_the_pdf_report_draws_what_its_font_lacks_as_codes(files) -> None:

@@ -386,14 +386,15 @@ def _line(result) -> str:
     from yinxin.identity import shown
 
     if result.error is not None:
-        return shown(f"ERROR    {result.file_name}: {result.error.message}")
+        return shown(f"{'ERROR':<13} {result.file_name}: {result.error.message}")
     from yinxin.seals.documents import summary
 
     rep = result.report
     count, problems = summary(rep)
-    head = "VALID   " if rep.valid else "INDETERMINATE" if _indeterminate(rep) else "INVALID "
+    head = "VALID" if rep.valid else "INDETERMINATE" if _indeterminate(rep) else "INVALID"
     kind = getattr(rep, "kind", "pdf")
-    line = f"{head} {result.file_name} ({count} signatures" + (
+    # the names start in one column, whatever the verdict (INDETERMINATE is the longest)
+    line = f"{head:<13} {result.file_name} ({count} signature{'' if count == 1 else 's'}" + (
         f", {kind})" if kind != "pdf" else ")"
     )
     return shown(line + (f": {problems[0]}" if problems and not rep.valid else ""))
