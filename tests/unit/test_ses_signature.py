@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.fixtures.ses_world import SmCrypto, make_seal, make_world, sm2_certificate, sm2_crl
 from yinxin.errors import ValidationError
 from yinxin.indication import Indication
+from yinxin.ofd.verify import signature_lines
 from yinxin.pki import sm2
 from yinxin.pki.keys import SoftwareKey
 from yinxin.pki.tsa import respond
@@ -143,6 +144,10 @@ def test_signature_round_trip_and_every_check_passes(world, signed):
     d = report.to_dict()
     assert d["valid"] is True and d["checks"][0]["name"] == "format"
     assert seal_picture(signed)[0] == "png"
+    # the mark says "not checked" once; the detail says why, not the same words again
+    lines = signature_lines("签名 1", report.indication, d, [], [])
+    said = "签章人证书吊销状态 / signer_certificate_revocation"
+    assert f"  [not checked] {said}: no CRL given" in lines
 
 
 def test_openssl_reads_the_structure(signed, tmp_path):

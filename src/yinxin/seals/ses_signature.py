@@ -276,7 +276,7 @@ def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool
     (None, reason) when no trust was given, so that nothing is called trusted by default.
     """
     if trust is None:
-        return None, "not checked: no trusted certificate given"
+        return None, "no trusted certificate given"
     if any(bytes(t) == cert_der for t in trust):
         return True, "the certificate itself is trusted"
     cert = a_x509.Certificate.load(cert_der)
@@ -300,7 +300,7 @@ def _revocation(
     rather than a revocation before ``when``.
     """
     if not crls:
-        return None, "not checked: no CRL given", False
+        return None, "no CRL given", False
     found_older = False
     for raw in crls:
         try:
@@ -343,8 +343,8 @@ def _revocation(
         except (ValueError, TypeError, KeyError, AttributeError):
             return False, "a CRL cannot be read", True
     if found_older:
-        return None, "not checked: the CRL given predates the signing time", False
-    return None, "not checked: no CRL from the certificate's issuer", False
+        return None, "the CRL given predates the signing time", False
+    return None, "no CRL from the certificate's issuer", False
 
 
 def _stamp(timestamper: Timestamper, signature: bytes, hash_name: str) -> bytes:

@@ -339,7 +339,7 @@ class OfdSigning:
             try:
                 row = seal_row(s, str(es_id))
             except NotFound:
-                return Check("seal_status", None, "not checked: not a seal of this platform")
+                return Check("seal_status", None, "not a seal of this platform")
             revoked, reason, state = row.revoked_at, row.revocation_reason, row.state
         if revoked is not None and revoked.tzinfo is None:
             revoked = revoked.replace(tzinfo=dt.UTC)
