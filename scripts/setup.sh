@@ -24,6 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The tests run initdb and pg_ctl as the postgres user when they run as root (initdb refuses
+# root). Debian's package adds that user, but a machine can carry the binaries without it.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  echo "setup: adding the postgres system user"
+  if getent group postgres >/dev/null; then group=(--gid postgres); else group=(--user-group); fi
+  useradd --system "${group[@]}" --home-dir /var/lib/postgresql --no-create-home \
+    --shell /bin/bash postgres
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating virtualenv .venv"
   python3 -m venv .venv
