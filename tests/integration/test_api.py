@@ -96,6 +96,38 @@ def test_openapi_document_describes_every_route_with_problems_and_idempotency(as
         assert "Idempotency-Key" in names, op["operationId"]
         assert "422" in op["responses"] and PROBLEM in op["responses"]["422"]["content"]
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+    # every whole number a client sends has a ceiling, so none reaches the database too large
+    assert _unbounded_inputs(doc) == []
+
+
+def _unbounded_inputs(doc: dict) -> list[str]:
+    """Integer parameters and request-body fields (followed through ``$ref``) with no maximum."""
+    schemas, found = doc["components"]["schemas"], []
+
+    def walk(node, where: str, seen: frozenset[str]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where, seen)
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if ref:
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(schemas[name], f"{where} {name}", seen | {name})
+            return
+        if node.get("type") == "integer" and "maximum" not in node:
+            found.append(where)
+        for key, value in node.items():
+            walk(value, f"{where}.{key}" if key not in ("properties", "anyOf") else where, seen)
+
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for param in op.get("parameters", []):
+                walk(param.get("schema", {}), f"{method} {path} {param['name']}", frozenset())
+            for content in (op.get("requestBody") or {}).get("content", {}).values():
+                walk(content.get("schema", {}), f"{method} {path} body", frozenset())
+    return found
 
 
 # --- registration to certificate ------------------------------------------------------------------

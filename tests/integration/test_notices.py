@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.integration.test_ca_lifecycle import enrol, issue, make_csr
 from yinxin.app import Platform
+from yinxin.errors import ValidationError
 
 
 def outbox(p: Platform) -> list[dict]:
@@ -61,6 +64,19 @@ def test_renewal_notices_once_per_period(platform: Platform, clock) -> None:
     assert p.notices.send_renewal_notices(30) == []  # not again within a week
     clock.advance(days=8)
     assert [s.serial for s in p.notices.send_renewal_notices(30)] == [cert.serial]
+    assert len(outbox(p)) == before + 2
+    # a window past year 9999 is refused by name, before anything is read or sent
+    for days, repeat, field in (
+        (3_000_000, 7, "days"),
+        (-1, 7, "days"),
+        (30, 10**6, "repeat_after"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            p.notices.send_renewal_notices(days, repeat)
+        assert e.value.field == field
+    with pytest.raises(ValidationError, match="from 0 to 3650"):
+        p.certificates.expiring(3651)
+    assert [c.serial for c in p.certificates.expiring(3650)] == [cert.serial]
     assert len(outbox(p)) == before + 2
 
 

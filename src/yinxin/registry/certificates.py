@@ -87,6 +87,8 @@ if TYPE_CHECKING:
 
 YEAR = dt.timedelta(days=365)
 MAX_CSR = 64 * 1024
+# How far ahead expiry notices look, and how long before one is repeated, in days at most.
+NOTICE_DAYS_MAX = 3650
 
 
 def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
@@ -1080,6 +1082,10 @@ class Certificates:
 
     def expiring(self, within_days: int = 30) -> list[CertificateView]:
         """Certificates due for a renewal notice (001 §二.6)."""
+        if not 0 <= within_days <= NOTICE_DAYS_MAX:  # a date past year 9999 cannot be asked
+            raise ValidationError(
+                f"days must be a whole number from 0 to {NOTICE_DAYS_MAX}", field="days"
+            )
         now = self.clock.now()
         with self.db.read() as s:
             rows = s.execute(

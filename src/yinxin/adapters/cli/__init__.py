@@ -96,6 +96,8 @@ PLATFORM_KEY = typer.Option(
 )
 PIN = typer.Option(None, "--pin", help=secret_help("PIN for a platform-held key", "YINXIN_PIN"))
 OFFICER = typer.Option(..., help="RA officer.")
+SUBSCRIBER = typer.Argument(..., help="The subscriber's id (subscriber list).")
+APPLICATION = typer.Argument(..., help="The application's id.")
 
 
 # --- top level ------------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ def agreement(as_json: bool = JSON) -> None:
 @subscriber_app.command("accept-agreement")
 @on_platform()
 def accept_agreement(
-    subscriber_id: int,
+    subscriber_id: int = SUBSCRIBER,
     accepted_by: str = typer.Option(..., help="Name of the person who accepted it."),
     version: str | None = typer.Option(
         None, help="The agreement version accepted (default: the current one)."
@@ -215,7 +217,7 @@ def accept_agreement(
 @subscriber_app.command("show")
 @on_platform()
 def subscriber_show(
-    subscriber_id: int,
+    subscriber_id: int = SUBSCRIBER,
     reveal: bool = typer.Option(
         False, help="Show full ID and phone numbers (entitled staff only)."
     ),
@@ -307,7 +309,7 @@ def cert_applications(
 @cert_app.command("approve")
 @on_platform(_cert_line)
 def cert_approve(
-    application_id: int,
+    application_id: int = APPLICATION,
     officer: str = OFFICER,
     p: Platform = HOME,
 ) -> object:
@@ -318,7 +320,7 @@ def cert_approve(
 @cert_app.command("reject")
 @on_platform()
 def cert_reject(
-    application_id: int,
+    application_id: int = APPLICATION,
     officer: str = OFFICER,
     reason: str = typer.Option(..., help="Why; kept on the application and in the audit trail."),
     p: Platform = HOME,
@@ -717,10 +719,12 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
     --help``. The first paragraph, joined, is set as the command's ``short_help`` (a command
     that sets one keeps it). The rest of a command's own ``--help`` kept the source's line
     breaks too, each wrapped again at the terminal's width ("… and YINXIN_CODE, standard" /
-    "input (…"): its help is set to the docstring :func:`_reflowed`."""
+    "input (…"): its help is set to the docstring :func:`_reflowed`. Its whole-number
+    parameters get their bounds (:func:`_bounded`)."""
     for info in tree.registered_commands:
         if info.callback is None:
             continue
+        _bounded(info.callback)
         doc = info.help or inspect.getdoc(info.callback) or ""
         if info.short_help is None:
             first = doc.split("\n\n", 1)[0]
@@ -732,6 +736,32 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
         if group.typer_instance is not None:
             _summarised(group.typer_instance)
     return tree
+
+
+# What the database holds in an integer column (SQLite and PostgreSQL BIGINT alike).
+WHOLE_NUMBER_LIMIT = 2**63 - 1
+_WHOLE = frozenset({"int", "int | None", "Optional[int]", "list[int]", int, int | None})
+
+
+def _bounded(callback: Callable[..., Any]) -> None:
+    """Give each whole-number option and argument of a command the range a database integer
+    holds, at whichever end it declares none (``min=0`` keeps its 0).
+
+    An id of twenty digits (``yinxin subscriber show 99999999999999999999``) reached SQLite,
+    which cannot bind it, and ended in a traceback; with the bound, the parser refuses it
+    before any service runs: "Invalid value for 'SUBSCRIBER_ID': … is not in the range …",
+    exit 2, as any other malformed argument. Parameters are declared once and shared between
+    commands (``FLOW``, ``CONTRACT``), so setting the bound twice changes nothing."""
+    for name, param in inspect.signature(callback).parameters.items():
+        info = param.default
+        if not isinstance(info, typer.models.ParameterInfo):
+            continue
+        if callback.__annotations__.get(name) not in _WHOLE:
+            continue
+        if info.min is None:
+            info.min = -WHOLE_NUMBER_LIMIT
+        if info.max is None:
+            info.max = WHOLE_NUMBER_LIMIT
 
 
 def _reflowed(doc: str) -> str:

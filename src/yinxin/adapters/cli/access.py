@@ -66,7 +66,9 @@ def apikey_list(p: Platform = HOME) -> object:
 
 @apikey_app.command("revoke")
 @on_platform()
-def apikey_revoke(key_id: int, p: Platform = HOME) -> object:
+def apikey_revoke(
+    key_id: int = typer.Argument(..., help="The key's id (apikey list)."), p: Platform = HOME
+) -> object:
     """Stop a key at once."""
     return p.api_keys.revoke(key_id, actor="operator")
 

@@ -60,7 +60,7 @@ def _day(t: dt.datetime | None) -> str:
 
 @archive_app.command("export")
 def archive_export(
-    doc_id: int,
+    doc_id: int = typer.Argument(..., help="The kept document's id (archive list)."),
     out: Path = typer.Option(..., "--out", help="Where the document is written."),
     home: Path | None = HOME,
     as_json: bool = JSON,
@@ -80,11 +80,15 @@ def archive_renew(
     margin_days: int = typer.Option(
         365,
         "--margin-days",
+        min=1,
+        max=3650,
         help="Renew when the newest timestamp's TSA certificate expires within this many days.",
     ),
     refresh_days: int = typer.Option(
         60,
         "--refresh-days",
+        min=0,
+        max=85,
         help="Between renewals, add fresh status data when "
         "the last was added this many days ago (0: never).",
     ),

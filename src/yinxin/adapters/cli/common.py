@@ -418,7 +418,10 @@ def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datet
     ``yinxin contract send`` both take it so."""
     when = parse_time(deadline, "deadline")
     if when is None:
-        when = p.clock.now() + dt.timedelta(days=7 if days is None else days)
+        days = 7 if days is None else days
+        if not 1 <= days <= 366:  # the flows' own limit; a date past year 9999 cannot be made
+            raise ValidationError("days must be a whole number from 1 to 366", field="days")
+        when = p.clock.now() + dt.timedelta(days=days)
     return when
 
 

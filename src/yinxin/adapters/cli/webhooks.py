@@ -64,7 +64,7 @@ def webhook_list(
 @webhook_app.command("deliveries")
 @on_platform()
 def webhook_deliveries(
-    subscription_id: int,
+    subscription_id: int = typer.Argument(..., help="The subscription's id (webhook list)."),
     after: int | None = typer.Option(None, help="Start after this delivery id."),
     limit: int = LOG_LIMIT,
     state: str | None = typer.Option(None, help="pending, leased, delivered, failed or given_up."),

@@ -57,9 +57,9 @@ class ContractIn(Strict):
     annual_fee: str = Field(max_length=32, examples=["28000.00"], description="yuan, decimal")
     starts_on: dt.date
     ends_on: dt.date
-    workday_response_hours: int = 2
-    other_response_hours: int = 4
-    on_site_hours: int = 24
+    workday_response_hours: int = Field(2, ge=1, le=720, description="hours, 1–720")
+    other_response_hours: int = Field(4, ge=1, le=720, description="hours, 1–720")
+    on_site_hours: int = Field(24, ge=1, le=720, description="hours, 1–720")
 
 
 class RequestIn(Strict):

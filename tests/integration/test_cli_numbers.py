@@ -1,0 +1,76 @@
+"""Whole numbers on the command line: every one has a range, so a twenty-digit id or a window
+of millions of days is refused by name with exit 2, never a traceback from SQLite or
+``datetime``."""
+
+from __future__ import annotations
+
+import pytest
+from typer.main import get_command
+
+from tests.integration.server import yinxin_cli
+from yinxin.adapters.cli import WHOLE_NUMBER_LIMIT, app
+from yinxin.adapters.cli.common import deadline_at
+from yinxin.errors import ValidationError
+
+
+def _leaves(command, path=()):
+    children = getattr(command, "commands", None)
+    if children is None:
+        yield " ".join(path), command
+        return
+    for name, child in children.items():
+        yield from _leaves(child, (*path, name))
+
+
+def test_every_whole_number_parameter_has_a_range_the_database_holds() -> None:
+    seen = 0
+    for where, command in _leaves(get_command(app)):
+        for param in command.params:
+            kind = type(param.type).__name__
+            if "Int" not in kind:
+                continue
+            seen += 1
+            low, high = getattr(param.type, "min", None), getattr(param.type, "max", None)
+            assert low is not None and high is not None, (where, param.name, kind)
+            assert -WHOLE_NUMBER_LIMIT <= low <= high <= WHOLE_NUMBER_LIMIT, (where, param.name)
+    assert seen >= 90  # ids, counts, pages and days across the tree
+    # a range a command declares keeps its own ends; only the missing one is filled in
+    days = {p.name: p.type for p in get_command(app).commands["cert"].commands["expiring"].params}
+    assert (days["days"].min, days["days"].max) == (0, WHOLE_NUMBER_LIMIT)
+
+
+def test_an_id_too_large_for_the_database_is_refused_before_anything_runs(tmp_path) -> None:
+    home = tmp_path / "home"
+    r = yinxin_cli(["subscriber", "show", "99999999999999999999"], home, check=False)
+    assert r.returncode == 2, r.stderr
+    assert "subscriber_id" in r.stderr and "is not in the range" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not home.exists()  # refused by the parser: no platform, no database
+    # the largest id the database holds is asked for, and simply not found
+    r = yinxin_cli(["subscriber", "show", str(WHOLE_NUMBER_LIMIT)], home, check=False)
+    assert r.returncode == 3 and f"no subscriber with id {WHOLE_NUMBER_LIMIT}" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["cert", "expiring", "--days", "3000000"], "days must be a whole number from 0 to 3650"),
+        (["cert", "notify-expiring", "--repeat-after", "99999"], "repeat_after must be"),
+        (["archive", "renew", "--margin-days", "1000000000"], "'--margin-days'"),
+        (["archive", "renew", "--refresh-days", "86"], "'--refresh-days'"),
+    ],
+)
+def test_a_day_count_past_year_9999_is_refused_by_name(tmp_path, args, says) -> None:
+    r = yinxin_cli(args, tmp_path / "home", check=False)
+    assert r.returncode == 2, r.stderr
+    assert says in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
+
+
+def test_a_deadline_in_days_stays_within_the_flows_year() -> None:
+    """``flow create`` and ``contract send`` turn ``--days`` into a time before the flow
+    service sees it: the count is checked first (``None`` stands for the platform, not
+    reached)."""
+    for days in (0, 367, 3_000_000):
+        with pytest.raises(ValidationError) as e:
+            deadline_at(None, None, days)  # type: ignore[arg-type]
+        assert e.value.field == "days"
