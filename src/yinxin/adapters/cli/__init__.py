@@ -749,7 +749,7 @@ def _bounded(callback: Callable[..., Any]) -> None:
 
     An id of twenty digits (``yinxin subscriber show 99999999999999999999``) reached SQLite,
     which cannot bind it, and ended in a traceback; with the bound, the parser refuses it
-    before any service runs: "Invalid value for 'SUBSCRIBER_ID': … is not in the range …",
+    before any service runs: "Invalid value for 'subscriber_id': … is not in the range …",
     exit 2, as any other malformed argument. Parameters are declared once and shared between
     commands (``FLOW``, ``CONTRACT``), so setting the bound twice changes nothing."""
     for name, param in inspect.signature(callback).parameters.items():
