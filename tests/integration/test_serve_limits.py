@@ -385,7 +385,7 @@ def test_an_address_that_cannot_be_had_is_refused_before_serving(env: Env) -> No
         (["--host", "999.1.1.1", "--port", "0"], 2, "error [host]: '999.1.1.1' is neither"),
         (["--host", "192.0.2.1", "--port", "0"], 7, "error [host]: cannot listen on 192.0.2.1:0"),
         (["--port", "65536"], 2, "65536 is not in the range 0<=x<=65535"),
-        (["--workers", "0"], 2, "0 is not in the range x>=1"),
+        (["--workers", "0"], 2, "0 is not in the range 1<=x<=256"),
     ]
     for args, code, said in cases:
         done = yinxin_cli(["serve", *args], env.home, check=False, timeout=60)

@@ -577,7 +577,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address; use :: for IPv6 (and IPv4)."),
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0: any free one)."),
     home: Path | None = HOME,
-    workers: int = typer.Option(1, min=1, help="Worker processes (each loads the keys)."),
+    workers: int = typer.Option(1, min=1, max=256, help="Worker processes (each loads the keys)."),
     header_timeout: float = typer.Option(
         5.0,
         min=0.1,
@@ -594,7 +594,7 @@ def serve(
         5.0, min=0.1, help="Seconds an idle keep-alive connection is kept open."
     ),
     max_connections: int = typer.Option(
-        1000, min=1, help="Connections per worker process; beyond, 503 and closed."
+        1000, min=1, max=1_000_000, help="Connections per worker process; beyond, 503 and closed."
     ),
     no_jobs: bool = typer.Option(
         False,
