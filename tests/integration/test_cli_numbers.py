@@ -11,6 +11,7 @@ from tests.integration.server import yinxin_cli
 from yinxin.adapters.cli import WHOLE_NUMBER_LIMIT, app
 from yinxin.adapters.cli.common import deadline_at
 from yinxin.errors import ValidationError
+from yinxin.registry.certificates import NOTICE_DAYS_MAX
 
 
 def _leaves(command, path=()):
@@ -35,8 +36,15 @@ def test_every_whole_number_parameter_has_a_range_the_database_holds() -> None:
             assert -WHOLE_NUMBER_LIMIT <= low <= high <= WHOLE_NUMBER_LIMIT, (where, param.name)
     assert seen >= 90  # ids, counts, pages and days across the tree
     # a range a command declares keeps its own ends; only the missing one is filled in
-    days = {p.name: p.type for p in get_command(app).commands["cert"].commands["expiring"].params}
-    assert (days["days"].min, days["days"].max) == (0, WHOLE_NUMBER_LIMIT)
+    cert = get_command(app).commands["cert"].commands
+    days = {p.name: p.type for p in cert["notify-expiring"].params}
+    assert (days["days"].min, days["days"].max) == (0, NOTICE_DAYS_MAX)
+    assert (days["repeat_after"].min, days["repeat_after"].max) == (0, NOTICE_DAYS_MAX)
+    serve = {p.name: p.type for p in get_command(app).commands["serve"].params}
+    assert (serve["workers"].min, serve["workers"].max) == (1, 256)
+    # an id declares none: it gets both ends
+    show = {p.name: p.type for p in get_command(app).commands["flow"].commands["show"].params}
+    assert (show["flow_id"].min, show["flow_id"].max) == (-WHOLE_NUMBER_LIMIT, WHOLE_NUMBER_LIMIT)
 
 
 def test_an_id_too_large_for_the_database_is_refused_before_anything_runs(tmp_path) -> None:
@@ -54,8 +62,11 @@ def test_an_id_too_large_for_the_database_is_refused_before_anything_runs(tmp_pa
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["cert", "expiring", "--days", "3000000"], "days must be a whole number from 0 to 3650"),
-        (["cert", "notify-expiring", "--repeat-after", "99999"], "repeat_after must be"),
+        (
+            ["cert", "expiring", "--days", "3000000"],
+            "'--days': 3000000 is not in the range 0<=x<=3650",
+        ),
+        (["cert", "notify-expiring", "--repeat-after", "99999"], "'--repeat-after'"),
         (["archive", "renew", "--margin-days", "1000000000"], "'--margin-days'"),
         (["archive", "renew", "--refresh-days", "86"], "'--refresh-days'"),
     ],

@@ -132,7 +132,8 @@ def plan_list(as_json: bool = JSON) -> None:
     run(as_json, lambda: list(PLANS.values()))
 
 
-DAYS = typer.Option(30, min=0, help="Expiring within this many days.")
+# registry.certificates.NOTICE_DAYS_MAX, written out: the CLI imports no service to start
+DAYS = typer.Option(30, min=0, max=3650, help="Expiring within this many days.")
 
 
 # --- subscribers ----------------------------------------------------------------------------------
@@ -485,7 +486,9 @@ def cert_expiring(days: int = DAYS, p: Platform = HOME) -> object:
 @on_platform()
 def cert_notify_expiring(
     days: int = DAYS,
-    repeat_after: int = typer.Option(7, help="Days before the same certificate is reminded again."),
+    repeat_after: int = typer.Option(
+        7, min=0, max=3650, help="Days before the same certificate is reminded again."
+    ),
     p: Platform = HOME,
 ) -> object:
     """Send renewal notices to holders of certificates expiring within DAYS (run daily)."""
