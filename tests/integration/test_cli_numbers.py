@@ -4,11 +4,14 @@ of millions of days is refused by name with exit 2, never a traceback from SQLit
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
+import typer
 from typer.main import get_command
 
 from tests.integration.server import yinxin_cli
-from yinxin.adapters.cli import WHOLE_NUMBER_LIMIT, app
+from yinxin.adapters.cli import WHOLE_NUMBER_LIMIT, _bounded, app
 from yinxin.adapters.cli.common import deadline_at
 from yinxin.errors import ValidationError
 from yinxin.registry.certificates import NOTICE_DAYS_MAX
@@ -35,7 +38,7 @@ def test_every_whole_number_parameter_has_a_range_the_database_holds() -> None:
             assert low is not None and high is not None, (where, param.name, kind)
             assert -WHOLE_NUMBER_LIMIT <= low <= high <= WHOLE_NUMBER_LIMIT, (where, param.name)
     assert seen >= 90  # ids, counts, pages and days across the tree
-    # a range a command declares keeps its own ends; only the missing one is filled in
+    # a range a command declares is kept
     cert = get_command(app).commands["cert"].commands
     days = {p.name: p.type for p in cert["notify-expiring"].params}
     assert (days["days"].min, days["days"].max) == (0, NOTICE_DAYS_MAX)
@@ -45,6 +48,22 @@ def test_every_whole_number_parameter_has_a_range_the_database_holds() -> None:
     # an id declares none: it gets both ends
     show = {p.name: p.type for p in get_command(app).commands["flow"].commands["show"].params}
     assert (show["flow_id"].min, show["flow_id"].max) == (-WHOLE_NUMBER_LIMIT, WHOLE_NUMBER_LIMIT)
+
+
+def test_a_declared_end_is_kept_and_only_the_missing_one_filled_in() -> None:
+    def command(
+        count: int = typer.Option(0, min=0),
+        page: int | None = typer.Option(None, max=50),
+        pages: list[int] = typer.Option([]),
+        name: str = typer.Option("x"),
+    ) -> None: ...
+
+    _bounded(command)
+    info = {k: v.default for k, v in inspect.signature(command).parameters.items()}
+    assert (info["count"].min, info["count"].max) == (0, WHOLE_NUMBER_LIMIT)
+    assert (info["page"].min, info["page"].max) == (-WHOLE_NUMBER_LIMIT, 50)
+    assert (info["pages"].min, info["pages"].max) == (-WHOLE_NUMBER_LIMIT, WHOLE_NUMBER_LIMIT)
+    assert (info["name"].min, info["name"].max) == (None, None)  # not a number: untouched
 
 
 def test_an_id_too_large_for_the_database_is_refused_before_anything_runs(tmp_path) -> None:
