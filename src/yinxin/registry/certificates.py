@@ -91,6 +91,14 @@ MAX_CSR = 64 * 1024
 NOTICE_DAYS_MAX = 3650
 
 
+def check_notice_days(days: int, field: str) -> None:
+    """A notice window in days, refused by name before a date past year 9999 is asked for."""
+    if not 0 <= days <= NOTICE_DAYS_MAX:
+        raise ValidationError(
+            f"{field} must be a whole number from 0 to {NOTICE_DAYS_MAX}", field=field
+        )
+
+
 def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
     """Parse PEM or DER and check proof of possession; the CSR's subject is not trusted."""
     from cryptography import x509
@@ -1082,10 +1090,7 @@ class Certificates:
 
     def expiring(self, within_days: int = 30) -> list[CertificateView]:
         """Certificates due for a renewal notice (001 §二.6)."""
-        if not 0 <= within_days <= NOTICE_DAYS_MAX:  # a date past year 9999 cannot be asked
-            raise ValidationError(
-                f"days must be a whole number from 0 to {NOTICE_DAYS_MAX}", field="days"
-            )
+        check_notice_days(within_days, "days")
         now = self.clock.now()
         with self.db.read() as s:
             rows = s.execute(

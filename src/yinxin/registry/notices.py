@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.errors import ValidationError, YinxinError
-from yinxin.registry.certificates import NOTICE_DAYS_MAX, Certificates
+from yinxin.errors import YinxinError
+from yinxin.registry.certificates import Certificates, check_notice_days
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.registry.views import CertificateView
 from yinxin.store.db import Database
@@ -130,11 +130,7 @@ class CertificateNotices:
         self, within_days: int = 30, repeat_after_days: int = 7
     ) -> list[RenewalNotice]:
         """One notice per expiring certificate, repeated at most every ``repeat_after_days``."""
-        if not 0 <= repeat_after_days <= NOTICE_DAYS_MAX:
-            raise ValidationError(
-                f"repeat_after must be a whole number from 0 to {NOTICE_DAYS_MAX}",
-                field="repeat_after",
-            )
+        check_notice_days(repeat_after_days, "repeat_after")
         from yinxin.store.models.notify import Notification
 
         notifier = self.notifier  # before the first send, so a broken configuration is raised

@@ -418,9 +418,13 @@ def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datet
     ``yinxin contract send`` both take it so."""
     when = parse_time(deadline, "deadline")
     if when is None:
+        from yinxin.signing.flows import MAX_DEADLINE  # the command loads it anyway
+
         days = 7 if days is None else days
-        if not 1 <= days <= 366:  # the flows' own limit; a date past year 9999 cannot be made
-            raise ValidationError("days must be a whole number from 1 to 366", field="days")
+        if not 1 <= days <= MAX_DEADLINE.days:  # checked before a date past 9999 is made
+            raise ValidationError(
+                f"days must be a whole number from 1 to {MAX_DEADLINE.days}", field="days"
+            )
         when = p.clock.now() + dt.timedelta(days=days)
     return when
 
