@@ -862,6 +862,43 @@ LONG_RUNNING = frozenset({"serve", "worker"})
 ONE_SHOT_GC_THRESHOLD = 10_000
 
 
+def _wants_json(argv: list[str]) -> bool:
+    """``--json`` among the options (not after ``--``, where it would be a value)."""
+    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+
+
+def _answer_in_json(tree: typer.Typer, argv: list[str]) -> int | None:
+    """Run ``tree`` for a caller that asked for JSON, so that a refusal by the parser is JSON
+    too.
+
+    Click answers a usage error (an unknown option, a missing argument, a value out of range)
+    with a usage block on standard error; a script that passed ``--json`` then had to parse
+    that text, unlike every refusal made by a service. In click's non-standalone mode the error
+    reaches here, and is printed as the services' refusals are (``{"error": "invalid",
+    "message": …, "field": …}`` on standard output) with the same exit code, 2. Help, normal
+    ends and ``typer.Exit`` codes are unchanged."""
+    try:
+        code = typer.main.get_command(tree).main(args=argv, standalone_mode=False)
+    except typer.Abort:
+        err_console.print("Aborted!")
+        return 1
+    except typer.TyperException as e:  # click's usage errors (Typer vendors click)
+        show_error(_usage_error(e), as_json=True)
+        return getattr(e, "exit_code", 2)
+    return code if isinstance(code, int) else None
+
+
+def _usage_error(e: Exception) -> ValidationError:
+    """A click usage error as the refusal the services would raise, naming the option or
+    argument where click knows it (a bad or missing value's parameter, an unknown option)."""
+    format_message = getattr(e, "format_message", None)
+    message = format_message() if callable(format_message) else str(e)
+    param = getattr(e, "param", None)
+    option = getattr(e, "option_name", None)  # NoSuchOption
+    field = param.name if param is not None else option.lstrip("-") if option else None
+    return ValidationError(message, field=field)
+
+
 def main() -> None:
     inherited = _open_files()
     track_platforms()
@@ -870,7 +907,8 @@ def main() -> None:
         gc.set_threshold(ONE_SHOT_GC_THRESHOLD, *gc.get_threshold()[1:])
     code = None
     try:
-        (_only_group(argv) or full_tree())()
+        tree = _only_group(argv) or full_tree()
+        code = _answer_in_json(tree, argv) if _wants_json(argv) else tree()
     except SystemExit as e:  # click ends every command so; its traceback holds the frames
         code = e.code  # (and the platform in them) until the handler ends
     close_platforms()

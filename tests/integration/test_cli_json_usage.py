@@ -1,0 +1,63 @@
+"""A caller that passes ``--json`` gets every refusal as JSON, the parser's own included: an
+unknown option, a missing argument or a value out of range comes back as the services'
+refusals do (``{"error": "invalid", "message": …, "field": …}`` on standard output, exit 2),
+not as a usage block on standard error that a script would have to parse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.server import yinxin_cli
+from yinxin.adapters.cli import _wants_json
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "says"),
+    [
+        (["subscriber", "show", "99999999999999999999"], "subscriber_id", "is not in the range"),
+        (["subscriber", "show", "abc"], "subscriber_id", "'abc'"),
+        (["subscriber", "show"], "subscriber_id", "Missing argument"),
+        (["subscriber", "list", "--bogus"], "bogus", "No such option: --bogus"),
+        (["cert", "expiring", "--days", "3000000"], "days", "0<=x<=3650"),
+        (["verify"], "files", "Missing argument"),  # a top-level command: the full tree
+        (["nosuch"], None, "No such command 'nosuch'"),
+    ],
+)
+def test_a_usage_error_under_json_is_a_json_refusal(tmp_path, args, field, says) -> None:
+    home = tmp_path / "home"
+    r = yinxin_cli([*args, "--json"], home, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    body = json.loads(r.stdout)
+    assert body["error"] == "invalid" and says in body["message"], body
+    assert body.get("field") == field, body
+    assert "Traceback" not in r.stderr and "Usage:" not in r.stderr
+    assert not home.exists()  # refused by the parser: nothing was opened or made
+
+
+def test_without_json_the_usage_block_is_as_before(tmp_path) -> None:
+    r = yinxin_cli(["subscriber", "list", "--bogus"], tmp_path / "home", check=False)
+    assert r.returncode == 2 and r.stdout == ""
+    assert "subscriber list [OPTIONS]" in r.stderr and "No such option" in r.stderr
+
+
+def test_json_answers_and_exit_codes_are_unchanged(tmp_path) -> None:
+    home = tmp_path / "home"
+    r = yinxin_cli(["subscriber", "show", "7", "--json"], home, check=False)
+    assert r.returncode == 3  # a service's refusal keeps its own code
+    assert json.loads(r.stdout) == {
+        "error": "not_found",
+        "message": "no subscriber with id 7",
+        "field": "subscriber_id",
+    }
+    r = yinxin_cli(["plan", "list", "--json"], home)
+    assert isinstance(json.loads(r.stdout), list)
+    r = yinxin_cli(["subscriber", "show", "--help", "--json"], home)
+    assert "subscriber show [OPTIONS]" in r.stdout  # help is help, exit 0
+
+
+def test_json_after_a_double_dash_is_a_value_not_the_option() -> None:
+    assert _wants_json(["verify", "a.pdf", "--json"])
+    assert not _wants_json(["verify", "--", "--json"])
+    assert not _wants_json(["verify", "a.pdf"])
