@@ -23,21 +23,29 @@ S = TypeVar("S", bound=str)
 E = TypeVar("E", bound=StrEnum)
 
 
+# The state a lifecycle starts from before its row exists (``NONE = "none"``): no row is in it.
+BEFORE_ROW = "none"
+
+
+def filter_values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The values a listing may be filtered by: every member but :data:`BEFORE_ROW`."""
+    return tuple(m.value for m in enum if m.value != BEFORE_ROW)
+
+
 def listed(enum: type[E], value: str | None, field: str) -> E | None:
     """A listing's filter as a member of ``enum``; ``None`` or "" (no filter) as ``None``.
 
     A value that is no member is refused naming ``field`` and the members: an unknown state
     or kind matches no row, and an empty answer would read as "there are none" (``cert list
-    --status revokd`` said nothing at all)."""
+    --status revokd`` said nothing at all). So is ``none``, the state before a row exists."""
     if value is None or value == "":
         return None
-    try:
-        return enum(value)
-    except ValueError:
+    allowed = filter_values(enum)
+    if value not in allowed:
         raise ValidationError(
-            f"{field} must be one of {', '.join(m.value for m in enum)}, not {value!r}",
-            field=field,
-        ) from None
+            f"{field} must be one of {', '.join(allowed)}, not {value!r}", field=field
+        )
+    return enum(value)
 
 
 @dataclass(frozen=True)

@@ -55,5 +55,6 @@ def test_an_ofd_that_is_not_base64_is_refused_naming_the_document(api) -> None:
     before = dbdump.dump(p)
     document = {"name": "x.ofd", "content_base64": "not base64!"}
     r = c.post("/api/v1/ofd/code", json={"signer_subscriber_id": 1, "document": document})
-    assert _problem(r) == (422, "content_base64 is not base64", "document"), r.text
+    # the field is named to the letter, as a flow's documents[i].content_base64 is
+    assert _problem(r) == (422, "content_base64 is not base64", "document.content_base64"), r.text
     assert dbdump.dump(p) == before

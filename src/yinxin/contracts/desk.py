@@ -47,7 +47,7 @@ from yinxin.contracts.desk_views import (
     BreachKind,
     BreachView,
     ClockState,
-    ContractView,
+    DeskContractView,
     InspectionView,
     PauseView,
     RequestState,
@@ -66,7 +66,7 @@ from yinxin.store.models.desk import (
     ServicePause,
     ServiceRequest,
 )
-from yinxin.transitions import TransitionTable, move
+from yinxin.transitions import TransitionTable, listed, move
 
 if TYPE_CHECKING:
     from yinxin.contracts.reports import ServiceReport
@@ -260,12 +260,12 @@ def penalty_per_breach(annual: Decimal) -> Decimal:
     return (monthly_fee(annual) * PENALTY_RATE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _contract_view(c: DeskContract) -> ContractView:
+def _contract_view(c: DeskContract) -> DeskContractView:
     from decimal import ROUND_HALF_UP
 
     annual = Decimal(c.annual_fee)
     return from_row(
-        ContractView,
+        DeskContractView,
         c,
         annual_fee=annual,
         monthly_fee=monthly_fee(annual).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
@@ -338,7 +338,7 @@ class ServiceDesk:
         on_site_hours: int = 24,
         actor: str = "operator",
         _library_id: int | None = None,
-    ) -> ContractView:
+    ) -> DeskContractView:
         """Put an O&M contract under the desk's watch (003's terms are the defaults)."""
         number = _text(number, "number", limit=64)
         title = _text(title, "title", limit=200)
@@ -399,7 +399,7 @@ class ServiceDesk:
             )
             return _contract_view(c)
 
-    def adopt(self, number: str, *, actor: str = "operator") -> ContractView:
+    def adopt(self, number: str, *, actor: str = "operator") -> DeskContractView:
         """Put a signed contract of the template library under service: a contract drafted
         from template ``om-service`` (seed 003) carries everything the desk needs in its filled
         values — the parties, the system (the title here), the period, the yearly fee and the
@@ -474,11 +474,11 @@ class ServiceDesk:
                 return sorted(found, key=lambda a: a.contract_id)
             after = page.next_after
 
-    def contract(self, number: str) -> ContractView:
+    def contract(self, number: str) -> DeskContractView:
         with self.db.read() as s:
             return _contract_view(self._contract(s, number))
 
-    def contracts(self) -> list[ContractView]:
+    def contracts(self) -> list[DeskContractView]:
         with self.db.read() as s:
             return [
                 _contract_view(c) for c in s.scalars(select(DeskContract).order_by(DeskContract.id))
@@ -961,8 +961,7 @@ class ServiceDesk:
     ) -> list[RequestView]:
         """Requests by notice time, newest last; narrowed by contract, state, notice window.
         ``limit=None`` (the reports) takes them all."""
-        if state is not None and state not in {str(x) for x in RequestState} - {"none"}:
-            raise ValidationError(f"unknown state {state!r}", field="state")
+        state = listed(RequestState, state, "state")
         if limit is not None and not 1 <= limit <= 1000:
             raise ValidationError("limit must be 1–1000", field="limit")
         with self.db.read() as s:

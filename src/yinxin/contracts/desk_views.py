@@ -35,7 +35,7 @@ class BreachKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class ContractView:
+class DeskContractView:
     id: int
     number: str
     contract_id: int | None  # the library contract (template om-service) it was read from

@@ -179,7 +179,7 @@ OBLIGATION_LIFECYCLE: TransitionTable[ObligationState] = TransitionTable(
 
 # --- results --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PaymentView:
+class ObligationPaymentView:
     id: int
     paid_on: dt.date
     amount: Decimal
@@ -227,7 +227,7 @@ class ObligationView:
     penalty_explanation: str | None
     penalty_notes: tuple[str, ...]
     penalty_clause: str | None
-    payments: tuple[PaymentView, ...]
+    payments: tuple[ObligationPaymentView, ...]
     reminders: tuple[ReminderView, ...]
 
 
@@ -1321,7 +1321,7 @@ class Obligations:
             penalty_notes=penalty.notes if penalty else (),
             penalty_clause=o.penalty_clause,
             payments=tuple(
-                PaymentView(
+                ObligationPaymentView(
                     p.id,
                     p.paid_on,
                     Decimal(p.amount),
@@ -1607,7 +1607,7 @@ __all__ = [
     "ObligationState",
     "ObligationView",
     "Obligations",
-    "PaymentView",
+    "ObligationPaymentView",
     "ReminderRun",
     "ReminderView",
     "Spec",

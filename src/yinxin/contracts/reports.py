@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
 
-from yinxin.contracts.desk_views import ContractView, InspectionView, RequestView
+from yinxin.contracts.desk_views import DeskContractView, InspectionView, RequestView
 from yinxin.errors import ValidationError
 from yinxin.results import from_row
 
@@ -144,7 +144,7 @@ class MonthLine:
 
 @dataclass(frozen=True)
 class ServiceReport:
-    contract: ContractView
+    contract: DeskContractView
     period: str
     yearly: bool
     generated_at: dt.datetime
@@ -162,7 +162,7 @@ class ServiceReport:
 
 
 def build_report(
-    contract: ContractView,
+    contract: DeskContractView,
     period: Period,
     requests: list[RequestView],
     inspections: list[InspectionView],
@@ -434,7 +434,7 @@ def _secs(minutes: float | None) -> float | None:
 
 
 def render_service_record(
-    contract: ContractView, r: RequestView, *, generated_at: dt.datetime
+    contract: DeskContractView, r: RequestView, *, generated_at: dt.datetime
 ) -> bytes:
     """The 运维服务记录单 of one request, with the anchors "乙方（签章）" and "甲方（签章）"."""
     d = _Doc(f"运维服务记录单 #{r.id} — {contract.number}")

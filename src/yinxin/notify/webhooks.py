@@ -62,7 +62,7 @@ from yinxin.store.models.webhooks import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from yinxin.transitions import TransitionTable, move
+from yinxin.transitions import TransitionTable, listed, move
 
 if TYPE_CHECKING:
     import httpx
@@ -560,8 +560,7 @@ class Webhooks:
     ) -> list[DeliveryView]:
         """The delivery log of a subscription, oldest first from the delivery after ``after``,
         each with its tries."""
-        if state is not None and state not in {x.value for x in DeliveryState if x != _D.NONE}:
-            raise ValidationError(f"no delivery state {state!r}", field="state")
+        state = listed(DeliveryState, state, "state")
         limit = max(1, min(int(limit), 1000))
         with self.db.read() as s:
             self._row(s, subscription_id, organization_id)

@@ -61,7 +61,7 @@ from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.authorizations import SigningAuthorization
 from yinxin.store.models.seals import Seal
 from yinxin.store.queries import by_id, select_where
-from yinxin.transitions import TransitionTable, move
+from yinxin.transitions import TransitionTable, listed, move
 
 MAX_DOCUMENTS = 100_000
 MAX_SCOPE = 1000  # ids in one list of counterparties or flows
@@ -320,6 +320,7 @@ class SigningAuthorizations:
     def list(
         self, holder_subscriber_id: int | None = None, *, state: str | None = None
     ) -> list[AuthorizationView]:
+        state = listed(AuthorizationState, state, "state")
         with self.db.read() as s:
             q = select_where(
                 SigningAuthorization, holder_subscriber_id=holder_subscriber_id, state=state

@@ -73,7 +73,7 @@ from yinxin.store.models.flows import (
     SignFlowSigner,
 )
 from yinxin.store.queries import by_id, cut, paged, select_where
-from yinxin.transitions import TransitionTable, move
+from yinxin.transitions import TransitionTable, listed, move
 
 if TYPE_CHECKING:
     from yinxin.seals.service import Seals
@@ -884,11 +884,7 @@ class SignFlows:
         after: int | None = None,
     ) -> FlowPage:
         """Flows by id, ``limit`` at a time; ``after`` is the previous page's ``next_after``."""
-        if state is not None and state not in FlowState.__members__.values():
-            raise ValidationError(
-                f"state must be one of {', '.join(x for x in FlowState if x != _F.NONE)}",
-                field="state",
-            )
+        state = listed(FlowState, state, "state")
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
         q = select_where(SignFlow, owner_subscriber_id=owner_subscriber_id, state=state)

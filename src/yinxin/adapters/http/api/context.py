@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.transitions import filter_values
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer yx_…`")
@@ -79,6 +84,36 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _iso(kind: type, pattern: str, example: str) -> Callable[[Any], Any]:
+    """A check that lets through ``kind`` itself and text that starts as ``pattern`` (pydantic
+    parses the rest), naming the value and an example otherwise."""
+    text = re.compile(pattern)
+    what = "date" if kind is dt.date else "time"
+
+    def check(value: Any) -> Any:
+        if isinstance(value, kind) or (isinstance(value, str) and text.match(value)):
+            return value
+        raise PydanticCustomError(
+            "iso_8601",
+            "{value} is not a {what} like {example}",
+            {"value": repr(value), "what": what, "example": example},
+        )
+
+    return check
+
+
+# Dates and times in a request: ISO 8601 text, as the OpenAPI document says (``format: date`` /
+# ``date-time``). Pydantic's lax mode also took a number as seconds since 1970, so
+# ``?as_of=0`` counted obligations to 1970-01-01 and ``"expires_at": 1`` was a time in 1970.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso(dt.date, r"\d{4}-\d{2}-\d{2}\Z", "2026-02-14"))]
+IsoDateTime = Annotated[
+    dt.datetime,
+    BeforeValidator(
+        _iso(dt.datetime, r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", "2026-02-14T09:30:00+08:00")
+    ),
+]
+
+
 # The body of a cancelling (a sign flow, a contract): why, in the caller's words. A comment,
 # not a docstring: a docstring would become the schema's description in the OpenAPI document.
 class ReasonIn(Strict):
@@ -121,6 +156,15 @@ Pages = Annotated[PageQuery, Depends()]
 # a ``Query`` given as a default (one shared that way would name every use after the first).
 ServiceLimit = Annotated[int, Query(ge=1, le=200)]  # default 50
 ServiceAfter = Annotated[int | None, Query(ge=0, le=2**62)]
+
+
+def state_filter(states: type[StrEnum]) -> Any:
+    """The type of a listing's ``state`` query: the states a row can be in.
+
+    A lifecycle's enum starts with ``none``, the state before the row exists; as the query's
+    type the enum itself offered ``none`` in the OpenAPI document, where the flows list
+    answered it with nothing and the webhook log refused it."""
+    return Literal[filter_values(states)]  # a tuple in the subscript: one value each
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -102,6 +102,28 @@ def _error(e: dict) -> dict:
     return {"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers, for the ``Allow`` header of a 405.
+
+    Starlette's 405 names only the methods of the first route whose path matched, so where a
+    path has a GET and a POST route (``/applications``) a wrong method was told "Allow: POST"
+    alone. The paths of the API's own OpenAPI document are matched instead (FastAPI keeps its
+    included routes in private structures); where one matches literally
+    (``/flows/page-preview``), those that match only through a parameter
+    (``/flows/{flow_id}``, which would refuse ``page-preview`` as an id) do not count."""
+    path = request.scope["path"]
+    found: dict[bool, set[str]] = {True: set(), False: set()}
+    for template, operations in request.app.openapi()["paths"].items():
+        pieces = _PATH_PARAMETER.split(template)
+        if re.fullmatch("[^/]+".join(map(re.escape, pieces)), path):
+            found[len(pieces) == 1] |= {m.upper() for m in operations} & _METHODS
+    return sorted(found[True] or found[False])
+
+
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")
+_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
+
+
 def install(api: FastAPI) -> None:
     @api.exception_handler(YinxinError)
     async def _refused(_request: Request, exc: YinxinError):
@@ -134,9 +156,12 @@ def install(api: FastAPI) -> None:
         )
 
     @api.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException):
+    async def _http(request: Request, exc: HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, str(exc.detail), code=code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return problem(exc.status_code, str(exc.detail), code=code, headers=headers)
 
     @api.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception):

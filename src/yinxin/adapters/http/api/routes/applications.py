@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import Field
@@ -18,6 +18,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
     scope_subscriber,
 )
+from yinxin.pki.profiles import SUBSCRIBER_PROFILES
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.registry.views import (
     ApplicationView,
@@ -31,9 +32,13 @@ Officer = Annotated[Principal, Depends(allowed(Capability.REVIEW))]
 ApplicationId = Annotated[int, Path(ge=1, le=2**62)]
 
 
+# the certificate profiles a subscriber applies for (pki.profiles.SUBSCRIBER_PROFILES)
+SubscriberProfile = Literal[tuple(p.name for p in SUBSCRIBER_PROFILES)]
+
+
 class ApplicationIn(Strict):
     subscriber_id: int = Field(ge=1, le=2**62)
-    profile: str = Field(max_length=40, examples=["person-sign"])
+    profile: SubscriberProfile = Field(examples=["person-signing"])
     csr: str | None = Field(
         None, max_length=20000, description="PEM CSR; leave out to have the platform hold the key"
     )
@@ -47,7 +52,7 @@ class ApplicationIn(Strict):
     algorithm: str = Field("ec-p256", max_length=20)
 
 
-class PaymentIn(Strict):
+class CertificatePaymentIn(Strict):
     years: int = Field(1, ge=1, le=10)
     reference: str | None = Field(None, max_length=100)
 
@@ -98,7 +103,9 @@ def get_application(application_id: ApplicationId, platform: Plat, principal: Re
 
 
 @router.post("/applications/{application_id}/payments", status_code=201, response_model=PaymentView)
-def pay(application_id: ApplicationId, body: PaymentIn, platform: Plat, principal: Registrar):
+def pay(
+    application_id: ApplicationId, body: CertificatePaymentIn, platform: Plat, principal: Registrar
+):
     _scoped(platform, principal, application_id)
     return platform.certificates.pay(
         application_id=application_id,

@@ -4,7 +4,6 @@ seal without a code, within limits it signed)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -12,12 +11,14 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
+    IsoDateTime,
     Plat,
     Strict,
     allowed,
     client_ip,
     scope_owned,
     scope_subscriber,
+    state_filter,
 )
 from yinxin.adapters.http.api.routes.documents import (
     DocumentIn,
@@ -32,6 +33,7 @@ from yinxin.signing.batch import BatchItem
 from yinxin.signing.intent import Challenge
 
 router = APIRouter(tags=["batch signing and authorizations"])
+AuthorizationStateFilter = state_filter(AuthorizationState)
 Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 AuthId = Annotated[int, Path(ge=1, le=2**62)]
 
@@ -60,13 +62,13 @@ class BatchOut(BaseModel):
     authorization_id: int | None
 
 
-class GrantIn(Strict):
+class AuthorizationGrantIn(Strict):
     seal: SealRef
     pin: str = Field(min_length=1, max_length=200, description="the seal PIN, given once")
     granted_by_subscriber_id: int = Field(ge=1, le=2**62)
     max_documents: int = Field(ge=1, le=1_000_000)
-    valid_until: dt.datetime
-    valid_from: dt.datetime | None = None
+    valid_until: IsoDateTime
+    valid_from: IsoDateTime | None = None
     counterparties: list[Id] = Field(default_factory=list, max_length=100)
     flow_ids: list[Id] = Field(default_factory=list, max_length=100)
 
@@ -131,7 +133,7 @@ def _scoped(platform, principal: Principal, authorization_id: int) -> Authorizat
 
 
 @router.post("/authorizations", status_code=201, response_model=AuthorizationView)
-def grant(body: GrantIn, platform: Plat, principal: Signer):
+def grant(body: AuthorizationGrantIn, platform: Plat, principal: Signer):
     scope_subscriber(platform, principal, body.granted_by_subscriber_id)
     seal = platform.seals.get(body.seal)
     scope_subscriber(platform, principal, seal.subscriber_id)
@@ -153,7 +155,7 @@ def list_authorizations(
     platform: Plat,
     principal: Signer,
     holder_subscriber_id: int | None = Query(None, ge=1, le=2**62),
-    state: AuthorizationState | None = None,
+    state: AuthorizationStateFilter | None = None,
 ):
     org = principal.organization_id
     if org is not None:

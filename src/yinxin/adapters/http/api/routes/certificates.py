@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -12,6 +11,7 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
+    IsoDateTime,
     Page,
     Pages,
     Plat,
@@ -31,9 +31,9 @@ Lifecycle = Annotated[Principal, Depends(allowed(Capability.LIFECYCLE))]
 Serial = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="serial number, hex")]
 
 
-class RevokeIn(Strict):
+class CertificateRevokeIn(Strict):
     reason: str = Field(max_length=40, examples=["key_compromise"])
-    requested_at: dt.datetime | None = Field(
+    requested_at: IsoDateTime | None = Field(
         None, description="when the holder asked (the 24-hour clock of 001 runs from it)"
     )
 
@@ -42,7 +42,7 @@ class NoteIn(Strict):
     note: str | None = Field(None, max_length=500)
 
 
-class NewKeyIn(Strict):
+class CertificateNewKeyIn(Strict):
     csr: str | None = Field(None, max_length=20000, description="PEM CSR for the new key")
     pin: str | None = Field(None, max_length=200, description="PIN for a platform-held new key")
     algorithm: str = Field("ec-p256", max_length=20)
@@ -123,7 +123,7 @@ def certificate_chain(serial: Serial, platform: Plat, principal: Caller):
 
 
 @router.post("/certificates/{serial}/revoke", response_model=CertificateView)
-def revoke(serial: Serial, body: RevokeIn, platform: Plat, principal: Lifecycle):
+def revoke(serial: Serial, body: CertificateRevokeIn, platform: Plat, principal: Lifecycle):
     _scoped(platform, principal, serial)
     return platform.certificates.revoke(
         serial, reason=body.reason, actor=principal.actor, requested_at=body.requested_at
@@ -161,7 +161,7 @@ def renew(serial: Serial, platform: Plat, principal: Lifecycle):
 
 
 @router.post("/certificates/{serial}/rekey", response_model=Successor)
-def rekey(serial: Serial, body: NewKeyIn, platform: Plat, principal: Lifecycle):
+def rekey(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
     _scoped(platform, principal, serial)
     return platform.certificates.rekey(
         serial,
@@ -173,7 +173,7 @@ def rekey(serial: Serial, body: NewKeyIn, platform: Plat, principal: Lifecycle):
 
 
 @router.post("/certificates/{serial}/reissue", response_model=Successor)
-def reissue(serial: Serial, body: NewKeyIn, platform: Plat, principal: Lifecycle):
+def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
     _scoped(platform, principal, serial)
     return platform.certificates.reissue(
         serial,

@@ -4,7 +4,6 @@ organization's key sees its own contracts only, and drafts for its own organizat
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
+    IsoDateTime,
     Plat,
     ReasonIn,
     ServiceAfter,
@@ -25,6 +25,7 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
+from yinxin.contracts import templates
 from yinxin.contracts.service import (
     ContractSigner,
     ContractView,
@@ -53,7 +54,8 @@ class PreviewIn(Strict):
 
 class ContractIn(Strict):
     template: str = Field(min_length=1, max_length=60, examples=["tech-service"])
-    values: Values
+    # the example is the template's own sample, every required blank filled in
+    values: Values = Field(examples=[templates.get_template("tech-service").example_values()])
     title: str | None = Field(None, min_length=1, max_length=200)
     owner_subscriber_id: int | None = Field(None, ge=1, le=2**62)
 
@@ -73,7 +75,7 @@ class ContractSignerIn(Strict):
 class SendIn(Strict):
     signers: list[ContractSignerIn] = Field(min_length=1, max_length=10)
     order: Literal["sequential", "parallel"] = "sequential"
-    deadline: dt.datetime
+    deadline: IsoDateTime
 
 
 class ContractsPage(BaseModel):

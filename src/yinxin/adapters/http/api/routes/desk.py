@@ -9,7 +9,6 @@ time without one is refused naming its field, as the CLI does.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -18,21 +17,30 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.access.keys import ApiRole, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, get_caller
+from yinxin.adapters.http.api.context import (
+    IsoDate,
+    IsoDateTime,
+    Plat,
+    Strict,
+    get_caller,
+    state_filter,
+)
 from yinxin.adapters.http.api.responses import PDF, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.desk import (
     AdoptableView,
     BreachRun,
-    ContractView,
+    DeskContractView,
     InspectionView,
     RequestView,
 )
+from yinxin.contracts.desk_views import RequestState
 from yinxin.contracts.reports import ServiceReport
 from yinxin.errors import Forbidden
 from yinxin.signing.flows import StartedFlow
 
 router = APIRouter(tags=["service desk"])
+RequestStateFilter = state_filter(RequestState)
 RequestId = Annotated[int, Path(ge=1, le=2**62)]
 Number = Annotated[str, Path(min_length=1, max_length=64)]
 PeriodText = Annotated[str, Path(min_length=4, max_length=7, examples=["2026-10", "2026"])]
@@ -49,14 +57,14 @@ def desk_staff(principal: Principal = Depends(get_caller)) -> Principal:
 Staff = Annotated[Principal, Depends(desk_staff)]
 
 
-class ContractIn(Strict):
+class DeskContractIn(Strict):
     number: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=200)
     party_a: str = Field(min_length=1, max_length=200, description="甲方, the customer")
     party_b: str = Field(min_length=1, max_length=200, description="乙方, the provider")
     annual_fee: str = Field(max_length=32, examples=["28000.00"], description="yuan, decimal")
-    starts_on: dt.date
-    ends_on: dt.date
+    starts_on: IsoDate
+    ends_on: IsoDate
     workday_response_hours: int = Field(2, ge=1, le=720, description="hours, 1–720")
     other_response_hours: int = Field(4, ge=1, le=720, description="hours, 1–720")
     on_site_hours: int = Field(24, ge=1, le=720, description="hours, 1–720")
@@ -68,15 +76,15 @@ class RequestIn(Strict):
     description: str = Field(min_length=1, max_length=4000)
     severity: Literal["low", "normal", "high", "critical"] = "normal"
     on_site_requested: bool = False
-    notice_at: dt.datetime | None = Field(None, description="default: now")
+    notice_at: IsoDateTime | None = Field(None, description="default: now")
     reported_by: str = Field(min_length=1, max_length=100)
 
 
 class AtIn(Strict):
-    at: dt.datetime | None = Field(None, description="when it happened; default now")
+    at: IsoDateTime | None = Field(None, description="when it happened; default now")
 
 
-class PauseIn(AtIn):
+class DeskPauseIn(AtIn):
     reason: str = Field(min_length=1, max_length=4000)
 
 
@@ -96,18 +104,18 @@ class PartyIn(Strict):
 class RecordFlowIn(Strict):
     party_a: PartyIn
     party_b: PartyIn
-    deadline: dt.datetime | None = None
+    deadline: IsoDateTime | None = None
 
 
 class InspectionIn(Strict):
     month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
-    performed_at: dt.datetime | None = None
+    performed_at: IsoDateTime | None = None
     inspector: str = Field(min_length=1, max_length=100)
     findings: str = Field(min_length=1, max_length=4000)
 
 
-@router.post("/desk/contracts", status_code=201, response_model=ContractView)
-def add_contract(body: ContractIn, platform: Plat, principal: Staff):
+@router.post("/desk/contracts", status_code=201, response_model=DeskContractView)
+def add_contract(body: DeskContractIn, platform: Plat, principal: Staff):
     return platform.desk.add_contract(**body.model_dump(), actor=principal.actor)
 
 
@@ -115,7 +123,7 @@ class AdoptIn(Strict):
     number: str = Field(min_length=1, max_length=64, description="a signed om-service contract")
 
 
-@router.post("/desk/contracts/adopt", status_code=201, response_model=ContractView)
+@router.post("/desk/contracts/adopt", status_code=201, response_model=DeskContractView)
 def adopt_contract(body: AdoptIn, platform: Plat, principal: Staff):
     """Put a signed O&M contract of the template library under service (terms read from it)."""
     return platform.desk.adopt(body.number, actor=principal.actor)
@@ -127,12 +135,12 @@ def adoptable_contracts(platform: Plat, _principal: Staff):
     return platform.desk.adoptable()
 
 
-@router.get("/desk/contracts", response_model=list[ContractView])
+@router.get("/desk/contracts", response_model=list[DeskContractView])
 def contracts(platform: Plat, _principal: Staff):
     return platform.desk.contracts()
 
 
-@router.get("/desk/contracts/{number}", response_model=ContractView)
+@router.get("/desk/contracts/{number}", response_model=DeskContractView)
 def contract(number: Number, platform: Plat, _principal: Staff):
     return platform.desk.contract(number)
 
@@ -148,7 +156,7 @@ def list_requests(
     platform: Plat,
     _principal: Staff,
     contract: str | None = Query(None, max_length=64),
-    state: str | None = Query(None, max_length=16),
+    state: RequestStateFilter | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ):
     return platform.desk.list(contract=contract, state=state, limit=limit)
@@ -170,7 +178,7 @@ def arrive(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
 
 
 @router.post("/desk/requests/{request_id}/pause", response_model=RequestView)
-def pause(request_id: RequestId, body: PauseIn, platform: Plat, principal: Staff):
+def pause(request_id: RequestId, body: DeskPauseIn, platform: Plat, principal: Staff):
     return platform.desk.pause(request_id, body.reason, at=body.at, actor=principal.actor)
 
 

@@ -4,7 +4,6 @@ document as pictures (to read it, and to place a seal by clicking before the flo
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
+    IsoDateTime,
     Plat,
     ReasonIn,
     ServiceAfter,
@@ -23,6 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_organization,
     scope_subscriber,
     service_page,
+    state_filter,
 )
 from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
@@ -39,6 +40,7 @@ from yinxin.signing.evidence import EvidenceReport
 from yinxin.signing.flows import FlowSigning, FlowState, FlowView, SignerSpec, StartedFlow, Urged
 
 router = APIRouter(tags=["sign flows"])
+FlowStateFilter = state_filter(FlowState)
 Sender = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 FlowId = Annotated[int, Path(ge=1, le=2**62)]
 SignerId = Annotated[int, Path(ge=1, le=2**62)]
@@ -63,12 +65,12 @@ class FlowIn(Strict):
     documents: list[DocumentIn] = Field(min_length=1, max_length=20)
     signers: list[SignerIn] = Field(min_length=1, max_length=20)
     order: Literal["sequential", "parallel"] = "sequential"
-    deadline: dt.datetime
+    deadline: IsoDateTime
     owner_subscriber_id: int | None = Field(None, ge=1, le=2**62)
 
 
 class ExtendIn(Strict):
-    deadline: dt.datetime
+    deadline: IsoDateTime
 
 
 class AuthorizedIn(Strict):
@@ -124,7 +126,7 @@ def list_flows(
     principal: Sender,
     limit: ServiceLimit = 50,
     after: ServiceAfter = None,
-    state: FlowState | None = None,
+    state: FlowStateFilter | None = None,
 ):
     page = platform.flows.list(
         owner_subscriber_id=principal.organization_id, state=state, limit=limit, after=after

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 
 from yinxin.access.keys import ApiKeyView, ApiRole, Capability, IssuedKey, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed
+from yinxin.adapters.http.api.context import IsoDateTime, Plat, Strict, allowed
 
 router = APIRouter(tags=["api keys"])
 Admin = Annotated[Principal, Depends(allowed(Capability.MANAGE_KEYS))]
@@ -20,7 +19,7 @@ class KeyIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     role: ApiRole
     organization_id: int | None = Field(None, ge=1, le=2**62)
-    expires_at: dt.datetime | None = None
+    expires_at: IsoDateTime | None = None
 
 
 @router.post("/api-keys", status_code=201, response_model=IssuedKey)

@@ -5,14 +5,13 @@ its own contracts' obligations."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_organization
+from yinxin.adapters.http.api.context import IsoDate, Plat, Strict, allowed, scope_organization
 from yinxin.contracts.obligations import ContractObligations, ObligationView
 
 router = APIRouter(tags=["obligations"])
@@ -22,12 +21,12 @@ ContractId = Annotated[int, Path(ge=1, le=2**62)]
 
 class EventIn(Strict):
     event: Literal["delivered", "reminded", "accepted", "went_live"]
-    on: dt.date = Field(description="the day it happened (Beijing calendar day)")
+    on: IsoDate = Field(description="the day it happened (Beijing calendar day)")
 
 
-class PaymentIn(Strict):
+class ObligationPaymentIn(Strict):
     amount: str = Field(max_length=32, examples=["305000.00"], description="yuan, decimal text")
-    on: dt.date = Field(description="the day the money was received")
+    on: IsoDate = Field(description="the day the money was received")
     obligation_id: int | None = Field(None, ge=1, le=2**62, description="default: first unpaid")
     reference: str | None = Field(None, max_length=100)
 
@@ -55,7 +54,7 @@ def view(
     contract_id: ContractId,
     platform: Plat,
     principal: Keeper,
-    as_of: dt.date | None = Query(None, description="count to this day (default today)"),
+    as_of: IsoDate | None = Query(None, description="count to this day (default today)"),
 ):
     """What is due, overdue (with the penalty to the day and its explanation) and met."""
     _scoped(platform, principal, contract_id)
@@ -90,7 +89,7 @@ def withdraw(contract_id: ContractId, body: WithdrawalIn, platform: Plat, princi
 
 
 @router.post("/contracts/{contract_id}/obligations/payments", response_model=ContractObligations)
-def pay(contract_id: ContractId, body: PaymentIn, platform: Plat, principal: Keeper):
+def pay(contract_id: ContractId, body: ObligationPaymentIn, platform: Plat, principal: Keeper):
     _scoped(platform, principal, contract_id)
     return platform.obligations.pay(
         contract_id,
@@ -125,7 +124,7 @@ def overview(
     platform: Plat,
     principal: Keeper,
     status: Literal["pending", "due", "overdue", "met"] | None = Query(None),
-    as_of: dt.date | None = Query(None),
+    as_of: IsoDate | None = Query(None),
 ):
     """Every tracked obligation (an organization's key: its own), soonest due first."""
     return platform.obligations.overview(

@@ -84,7 +84,7 @@ class SignedOfdOut(SignedDocumentOut):
 
 def ofd_of(doc: DocumentIn) -> bytes:
     """The document's bytes; what is not an OFD is refused by the service, naming ``ofd``."""
-    return document_bytes(doc, "document", MAX_OFD)
+    return document_bytes(doc, "document.content_base64", MAX_OFD)
 
 
 @router.post("/ofd/code", status_code=201, response_model=Challenge)

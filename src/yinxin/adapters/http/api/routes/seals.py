@@ -31,6 +31,7 @@ from yinxin.adapters.http.api.context import (
     allowed,
     scope_owned,
     scope_subscriber,
+    state_filter,
 )
 from yinxin.adapters.http.api.responses import file_answer, from_base64
 from yinxin.errors import Conflict, ValidationError
@@ -43,6 +44,7 @@ from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecordVie
 from yinxin.seals.view import PinLeakView, SealView
 
 router = APIRouter(tags=["seals"])
+SealStateFilter = state_filter(SealState)
 SealUser = Annotated[Principal, Depends(allowed(Capability.SEALS))]
 SealOfficer = Annotated[Principal, Depends(allowed(Capability.SEAL_REVIEW))]
 SEAL_PATTERN = r"^[0-9]{1,32}$"
@@ -93,7 +95,7 @@ class FormFields(Strict):
     )
 
 
-class NewKeyIn(Strict):
+class SealNewKeyIn(Strict):
     """A new platform-held key under the seal PIN, applied for with the seal (no certificate
     yet): the answer is the certificate application, to be paid and approved."""
 
@@ -127,7 +129,7 @@ class SealApplicationIn(FormFields):
     subscriber_id: int | None = Field(None, ge=1, le=2**62, description="new: the holder")
     kind: SealKind | None = None
     certificate_serial: str | None = _serial("the holder's valid signing certificate")
-    new_key: NewKeyIn | None = None
+    new_key: SealNewKeyIn | None = None
     scan_base64: str | None = _scan()
     center_text: str | None = Field(None, max_length=40)
     code: str | None = Field(None, max_length=40)
@@ -151,14 +153,14 @@ class ChangeIn(Strict):
     certificate_serial: str | None = _serial("bind the seal to this certificate")
 
 
-class RevokeIn(Strict):
+class SealRevokeIn(Strict):
     reason: str = Field(
         max_length=40, examples=["holder_request"], description=", ".join(REVOCATION_REASONS)
     )
     note: str | None = Field(None, max_length=500, description="required for reason 'other'")
 
 
-class GrantIn(Strict):
+class SealGrantIn(Strict):
     member_subscriber_id: int = Field(ge=1, le=2**62, description="a person of the organization")
     note: str | None = Field(None, max_length=500)
 
@@ -343,7 +345,7 @@ def list_seals(
     principal: SealUser,
     pages: Pages,
     subscriber_id: int | None = Query(None, ge=1, le=2**62, description="the holder"),
-    state: SealState | None = None,
+    state: SealStateFilter | None = None,
     kind: SealKind | None = None,
 ):
     rows = platform.seals.list(
@@ -485,7 +487,7 @@ def unfreeze(seal: SealRef, platform: Plat, principal: SealUser):
 
 
 @router.post("/seals/{seal}/revoke", response_model=SealView)
-def revoke(seal: SealRef, body: RevokeIn, platform: Plat, principal: SealUser):
+def revoke(seal: SealRef, body: SealRevokeIn, platform: Plat, principal: SealUser):
     """废止: revoke the seal for good on one of the agreement's grounds (004 §十一)."""
     view = _scoped(platform, principal, seal)
     return public(
@@ -519,7 +521,7 @@ def unlock(seal: SealRef, body: NoteIn, platform: Plat, principal: SealOfficer):
 
 # --- grants ---------------------------------------------------------------------------------------
 @router.post("/seals/{seal}/grants", status_code=201, response_model=GrantView)
-def grant(seal: SealRef, body: GrantIn, platform: Plat, principal: SealUser):
+def grant(seal: SealRef, body: SealGrantIn, platform: Plat, principal: SealUser):
     """用印授权: let one of the organization's people use this seal (with the seal PIN)."""
     view = _scoped(platform, principal, seal)
     scope_subscriber(platform, principal, body.member_subscriber_id, field="member_subscriber_id")

@@ -8,7 +8,6 @@ platform's root and issuing CA, and answered with their own report (``kind`` ``p
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Literal
 
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Plat, allowed, limit_public, read_body
+from yinxin.adapters.http.api.context import IsoDateTime, Plat, allowed, limit_public, read_body
 from yinxin.adapters.http.api.responses import MAX_PDF, PDF, binary_body, pdf_response
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
@@ -39,7 +38,7 @@ class VerifyQuery:
         self,
         file_name: str = FILE_NAME,
         format: Literal["json", "pdf"] = FORMAT,
-        at: dt.datetime | None = AT,
+        at: IsoDateTime | None = AT,
         policy: Literal["last-known", "strict"] = "last-known",
     ):
         self.file_name, self.format, self.at, self.policy = file_name, format, at, policy

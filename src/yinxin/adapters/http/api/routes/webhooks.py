@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed
+from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed, state_filter
 from yinxin.errors import ValidationError
 from yinxin.notify.webhooks import (
     EVENT_TYPES,
@@ -21,6 +21,7 @@ from yinxin.notify.webhooks import (
 )
 
 router = APIRouter(tags=["webhooks"])
+DeliveryStateFilter = state_filter(DeliveryState)
 Hooks = Annotated[Principal, Depends(allowed(Capability.WEBHOOKS))]
 SubscriptionId = Annotated[int, Path(ge=1, le=2**62)]
 
@@ -43,7 +44,7 @@ class SubscribeIn(Strict):
     )
 
 
-class PauseIn(Strict):
+class WebhookPauseIn(Strict):
     reason: str | None = Field(None, max_length=500)
 
 
@@ -86,7 +87,7 @@ def get_subscription(subscription_id: SubscriptionId, platform: Plat, principal:
 
 
 @router.post("/webhooks/{subscription_id}/pause", response_model=SubscriptionView)
-def pause(subscription_id: SubscriptionId, body: PauseIn, platform: Plat, principal: Hooks):
+def pause(subscription_id: SubscriptionId, body: WebhookPauseIn, platform: Plat, principal: Hooks):
     return platform.webhooks.pause(
         subscription_id,
         actor=principal.actor,
@@ -132,7 +133,7 @@ def deliveries(
     platform: Plat,
     principal: Hooks,
     pages: Pages,
-    state: DeliveryState | None = Query(None),
+    state: DeliveryStateFilter | None = Query(None),
 ):
     """The delivery log: each event sent to this subscription, oldest first, with every try."""
     rows = platform.webhooks.deliveries(
