@@ -864,7 +864,7 @@ ONE_SHOT_GC_THRESHOLD = 10_000
 
 def _wants_json(argv: list[str]) -> bool:
     """``--json`` among the options (not after ``--``, where it would be a value)."""
-    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+    return "--json" in (argv[: argv.index("--")] if "--" in argv else argv)
 
 
 def _answer_in_json(tree: typer.Typer, argv: list[str]) -> int | None:
@@ -894,9 +894,10 @@ def _usage_error(e: Exception) -> ValidationError:
     format_message = getattr(e, "format_message", None)
     message = format_message() if callable(format_message) else str(e)
     param = getattr(e, "param", None)
+    if param is not None:
+        return ValidationError(message, field=param.name)
     option = getattr(e, "option_name", None)  # NoSuchOption
-    field = param.name if param is not None else option.lstrip("-") if option else None
-    return ValidationError(message, field=field)
+    return ValidationError(message, field=option.lstrip("-") if option else None)
 
 
 def main() -> None:
