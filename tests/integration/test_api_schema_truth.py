@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 import pytest
 
 from tests import dbdump
-from tests.integration.api_world import api_world, keyed_client
+from tests.integration.api_world import PROBLEM, api_world, keyed_client
 from yinxin.errors import ValidationError
 from yinxin.signing.flows import FlowState
 from yinxin.transitions import filter_values, listed
@@ -50,6 +51,101 @@ def test_a_wrong_method_is_told_every_method_of_the_path(world, method, path, al
     assert r.headers["allow"] == allow
     template = path.replace("/3", "/{flow_id}").replace("20261201T000000Z", "{name}")
     assert sorted(m.upper() for m in doc["paths"][template]) == allow.split(", ")
+
+
+# a literal path beside a sibling that takes an id there, and the methods the literal answers
+LITERAL_BESIDE_AN_ID = [
+    ("/api/v1/subscribers/persons", "POST"),  # beside /subscribers/{subscriber_id}
+    ("/api/v1/subscribers/organizations", "POST"),
+    ("/api/v1/subscribers/devices", "POST"),
+    ("/api/v1/flows/page-preview", "POST"),  # beside /flows/{flow_id}
+]
+PARAMETER = re.compile(r"\{[^}]+\}")
+
+
+@pytest.mark.parametrize(("path", "allow"), LITERAL_BESIDE_AN_ID)
+def test_a_get_on_a_literal_path_is_405_not_a_look_up_of_its_sibling(world, path, allow) -> None:
+    """``GET /subscribers/persons`` reached ``GET /subscribers/{subscriber_id}`` and was
+    refused 422 (``subscriber_id`` not an integer): Schemathesis' ``unsupported_method``. An
+    integer id is routed as one (``{subscriber_id:int}``), which no word matches."""
+    _, c, doc = world
+    r = c.get(path)
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"] == PROBLEM and r.json()["code"] == "method_not_allowed"
+    assert r.headers["allow"] == allow
+    assert sorted(m.upper() for m in doc["paths"][path]) == allow.split(", ")
+
+
+def test_every_literal_path_a_parameter_could_match_refuses_the_parameters_methods(world) -> None:
+    """Found from the document, so a literal path added beside an id later is held to it too:
+    each method that only the path with the integer id answers is a 405 on the literal path,
+    with the literal path's own methods in ``Allow``. (A desk contract's number is the
+    operator's free text: ``GET /desk/contracts/adopt`` looks up a contract numbered "adopt",
+    as it may be, and is a 404 naming it.)"""
+    _, c, doc = world
+    found = set()
+    for template, operations in doc["paths"].items():
+        pieces = PARAMETER.split(template)
+        kinds = {
+            p["schema"].get("type")
+            for o in operations.values()
+            for p in o.get("parameters", [])
+            if p["in"] == "path"
+        }
+        if len(pieces) == 1 or kinds != {"integer"}:
+            continue
+        for path, own in doc["paths"].items():
+            if "{" in path or not re.fullmatch("[^/]+".join(map(re.escape, pieces)), path):
+                continue
+            for method in sorted(set(operations) - set(own)):
+                r = c.request(method.upper(), path)
+                assert r.status_code == 405, (method, path, template, r.text)
+                assert r.headers["allow"] == ", ".join(sorted(m.upper() for m in own))
+                found.add(path)
+    assert found >= {path for path, _ in LITERAL_BESIDE_AN_ID}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/subscribers/abc",
+        "/api/v1/subscribers/-1",
+        "/api/v1/flows/abc",
+        "/api/v1/applications/abc/payments",
+        "/api/v1/flows/page-preview/start",
+    ],
+)
+def test_an_id_that_is_not_a_number_names_no_path(world, path) -> None:
+    """Not a 422 naming the id: no route takes a word for an integer id, so the path is
+    unknown, a 404 problem as any unknown path under ``/api/v1`` (HTML or not asked)."""
+    w, c, _ = world
+    r = c.get(path, headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, r.text
+    assert r.json()["code"] == "not_found"
+    assert c.get(f"/api/v1/subscribers/{w.staff_a}").status_code == 200
+    assert c.get("/api/v1/subscribers/0").json()["field"] == "subscriber_id"  # a number: 422
+
+
+def test_every_integer_id_is_routed_by_its_digits_and_documented_without_them(world) -> None:
+    """Each path parameter the document says is an integer takes digits only (a route's
+    ``{…:int}``); the document's paths are those of before, no ``:int`` in them."""
+    w, c, doc = world
+    assert [p for p in doc["paths"] if ":" in p] == []
+    assert "/api/v1/subscribers/{subscriber_id}" in doc["paths"]
+    assert "/api/v1/desk/contracts/{number}" in doc["paths"]
+    other = {"Authorization": f"Bearer {w.keys['officer']}"}  # a rate bucket of its own
+    tried = 0
+    for template, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            for p in operation.get("parameters", []):
+                if p["in"] != "path" or p["schema"].get("type") != "integer":
+                    continue
+                path = PARAMETER.sub("1", template.replace(f"{{{p['name']}}}", "abc"))
+                r = c.request(method.upper(), path, headers=other)
+                assert r.status_code == 404, (method, template, p["name"], r.text)
+                assert r.json()["code"] == "not_found"
+                tried += 1
+    assert tried >= 59
 
 
 def test_a_state_filter_offers_and_takes_only_states_a_row_can_be_in(world) -> None:

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # a signing link is a bearer secret, in the API's paths and in the page the SMS opens
 _TOKEN = re.compile(r"^((?:/api/v1)?/sign/)[^/]+")
+# a route's path convertor (``{flow_id:int}``): not part of the template the label names
+_CONVERTOR = re.compile(r"\{([^}:]+):[^}]*\}")
 
 
 def endpoint_of(scope) -> str:
@@ -55,7 +57,7 @@ def endpoint_of(scope) -> str:
     if path == "/metrics":
         return "metrics"
     route = scope.get("route")
-    template = getattr(route, "path", None)
+    template = _CONVERTOR.sub(r"{\1}", getattr(route, "path", None) or "")
     if template:  # routers may hold their path without the /api/v1 they are mounted under
         api = path.startswith("/api/v1/") and not template.startswith("/api/v1")
         return "/api/v1" + template if api else template

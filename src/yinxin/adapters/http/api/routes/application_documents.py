@@ -22,7 +22,7 @@ DocumentId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.post(
-    "/applications/{application_id}/documents",
+    "/applications/{application_id:int}/documents",
     status_code=201,
     response_model=DocumentView,
     openapi_extra=binary_body("application/pdf", "image/jpeg", "image/png"),
@@ -52,7 +52,7 @@ async def upload_document(
     )
 
 
-@router.get("/applications/{application_id}/documents", response_model=list[DocumentView])
+@router.get("/applications/{application_id:int}/documents", response_model=list[DocumentView])
 def list_documents(application_id: ApplicationId, platform: Plat, principal: Registrar):
     """The documents handed in with the application, oldest first."""
     _scoped(platform, principal, application_id)
@@ -60,7 +60,7 @@ def list_documents(application_id: ApplicationId, platform: Plat, principal: Reg
 
 
 @router.get(
-    "/applications/{application_id}/documents/{document_id}",
+    "/applications/{application_id:int}/documents/{document_id:int}",
     response_class=Response,
     responses=file_answer("application/pdf", "image/jpeg", "image/png"),
 )

@@ -97,12 +97,14 @@ def list_applications(
     return pages.page(rows, lambda a: a.id)
 
 
-@router.get("/applications/{application_id}", response_model=ApplicationView)
+@router.get("/applications/{application_id:int}", response_model=ApplicationView)
 def get_application(application_id: ApplicationId, platform: Plat, principal: Registrar):
     return _scoped(platform, principal, application_id)
 
 
-@router.post("/applications/{application_id}/payments", status_code=201, response_model=PaymentView)
+@router.post(
+    "/applications/{application_id:int}/payments", status_code=201, response_model=PaymentView
+)
 def pay(
     application_id: ApplicationId, body: CertificatePaymentIn, platform: Plat, principal: Registrar
 ):
@@ -115,20 +117,20 @@ def pay(
     )
 
 
-@router.get("/applications/{application_id}/payments", response_model=list[PaymentView])
+@router.get("/applications/{application_id:int}/payments", response_model=list[PaymentView])
 def application_payments(application_id: ApplicationId, platform: Plat, principal: Registrar):
     """The fee recorded for the application (empty while unpaid)."""
     _scoped(platform, principal, application_id)
     return platform.certificates.payments(application_id)
 
 
-@router.post("/applications/{application_id}/approve", response_model=CertificateView)
+@router.post("/applications/{application_id:int}/approve", response_model=CertificateView)
 def approve(application_id: ApplicationId, body: ApproveIn, platform: Plat, principal: Officer):
     return platform.certificates.approve(
         application_id, officer=principal.actor, validity_years=body.validity_years
     )
 
 
-@router.post("/applications/{application_id}/reject", response_model=ApplicationView)
+@router.post("/applications/{application_id:int}/reject", response_model=ApplicationView)
 def reject(application_id: ApplicationId, body: RejectIn, platform: Plat, principal: Officer):
     return platform.certificates.reject(application_id, officer=principal.actor, reason=body.reason)

@@ -166,19 +166,19 @@ def list_authorizations(
     return platform.authorizations.list(holder_subscriber_id, state=state)
 
 
-@router.get("/authorizations/{authorization_id}", response_model=AuthorizationView)
+@router.get("/authorizations/{authorization_id:int}", response_model=AuthorizationView)
 def get_authorization(authorization_id: AuthId, platform: Plat, principal: Signer):
     return _scoped(platform, principal, authorization_id)
 
 
-@router.get("/authorizations/{authorization_id}/terms", response_model=TermsCheck)
+@router.get("/authorizations/{authorization_id:int}/terms", response_model=TermsCheck)
 def check_terms(authorization_id: AuthId, platform: Plat, principal: Signer):
     """The signed terms, checked: the row still says them and the seal's key signed them."""
     _scoped(platform, principal, authorization_id)
     return platform.authorizations.verify_terms(authorization_id)
 
 
-@router.post("/authorizations/{authorization_id}/withdraw", response_model=AuthorizationView)
+@router.post("/authorizations/{authorization_id:int}/withdraw", response_model=AuthorizationView)
 def withdraw(authorization_id: AuthId, body: WithdrawIn, platform: Plat, principal: Signer):
     """Ends it at once; the platform's copy of the key is deleted in the same commit."""
     _scoped(platform, principal, authorization_id)

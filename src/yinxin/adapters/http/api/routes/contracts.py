@@ -142,12 +142,12 @@ def list_contracts(
     return service_page(ContractsPage, page)
 
 
-@router.get("/contracts/{contract_id}", response_model=ContractView)
+@router.get("/contracts/{contract_id:int}", response_model=ContractView)
 def get_contract(contract_id: ContractId, platform: Plat, principal: Drafter):
     return _scoped(platform, principal, contract_id)
 
 
-@router.post("/contracts/{contract_id}/revise", response_model=ContractView)
+@router.post("/contracts/{contract_id:int}/revise", response_model=ContractView)
 def revise(contract_id: ContractId, body: ReviseIn, platform: Plat, principal: Drafter):
     """New values for a draft (the whole set); a new PDF."""
     _scoped(platform, principal, contract_id)
@@ -156,7 +156,7 @@ def revise(contract_id: ContractId, body: ReviseIn, platform: Plat, principal: D
     )
 
 
-@router.get("/contracts/{contract_id}/pdf", response_class=Response, responses=PDF)
+@router.get("/contracts/{contract_id:int}/pdf", response_class=Response, responses=PDF)
 def contract_pdf(contract_id: ContractId, platform: Plat, principal: Drafter):
     """The signed file once every party signed (``x-contract-signed: true``), else the draft."""
     _scoped(platform, principal, contract_id)
@@ -170,7 +170,7 @@ def contract_pdf(contract_id: ContractId, platform: Plat, principal: Drafter):
     )
 
 
-@router.post("/contracts/{contract_id}/signing", status_code=201, response_model=SentContract)
+@router.post("/contracts/{contract_id:int}/signing", status_code=201, response_model=SentContract)
 def send(contract_id: ContractId, body: SendIn, platform: Plat, principal: Drafter):
     """Start signing: a sign flow over the PDF, each party's signer at its anchor, in the
     template's party order; each signer's link is in the answer, once."""
@@ -189,7 +189,7 @@ def send(contract_id: ContractId, body: SendIn, platform: Plat, principal: Draft
     )
 
 
-@router.post("/contracts/{contract_id}/cancel", response_model=ContractView)
+@router.post("/contracts/{contract_id:int}/cancel", response_model=ContractView)
 def cancel(contract_id: ContractId, body: ReasonIn, platform: Plat, principal: Drafter):
     _scoped(platform, principal, contract_id)
     return platform.contracts.cancel(contract_id, body.reason, actor=principal.actor)

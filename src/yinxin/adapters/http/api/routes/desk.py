@@ -162,48 +162,50 @@ def list_requests(
     return platform.desk.list(contract=contract, state=state, limit=limit)
 
 
-@router.get("/desk/requests/{request_id}", response_model=RequestView)
+@router.get("/desk/requests/{request_id:int}", response_model=RequestView)
 def get_request(request_id: RequestId, platform: Plat, _principal: Staff):
     return platform.desk.get(request_id)
 
 
-@router.post("/desk/requests/{request_id}/respond", response_model=RequestView)
+@router.post("/desk/requests/{request_id:int}/respond", response_model=RequestView)
 def respond(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
     return platform.desk.respond(request_id, at=body.at, actor=principal.actor)
 
 
-@router.post("/desk/requests/{request_id}/arrive", response_model=RequestView)
+@router.post("/desk/requests/{request_id:int}/arrive", response_model=RequestView)
 def arrive(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
     return platform.desk.arrive(request_id, at=body.at, actor=principal.actor)
 
 
-@router.post("/desk/requests/{request_id}/pause", response_model=RequestView)
+@router.post("/desk/requests/{request_id:int}/pause", response_model=RequestView)
 def pause(request_id: RequestId, body: DeskPauseIn, platform: Plat, principal: Staff):
     return platform.desk.pause(request_id, body.reason, at=body.at, actor=principal.actor)
 
 
-@router.post("/desk/requests/{request_id}/resume", response_model=RequestView)
+@router.post("/desk/requests/{request_id:int}/resume", response_model=RequestView)
 def resume(request_id: RequestId, body: AtIn, platform: Plat, principal: Staff):
     return platform.desk.resume(request_id, at=body.at, actor=principal.actor)
 
 
-@router.post("/desk/requests/{request_id}/resolve", response_model=RequestView)
+@router.post("/desk/requests/{request_id:int}/resolve", response_model=RequestView)
 def resolve(request_id: RequestId, body: ResolveIn, platform: Plat, principal: Staff):
     return platform.desk.resolve(request_id, body.resolution, at=body.at, actor=principal.actor)
 
 
-@router.post("/desk/requests/{request_id}/cancel", response_model=RequestView)
+@router.post("/desk/requests/{request_id:int}/cancel", response_model=RequestView)
 def cancel(request_id: RequestId, body: CancelIn, platform: Plat, principal: Staff):
     return platform.desk.cancel(request_id, body.reason, actor=principal.actor)
 
 
-@router.get("/desk/requests/{request_id}/record.pdf", response_class=Response, responses=PDF)
+@router.get("/desk/requests/{request_id:int}/record.pdf", response_class=Response, responses=PDF)
 def record_pdf(request_id: RequestId, platform: Plat, _principal: Staff):
     """The service record (运维服务记录单) as rendered for signature."""
     return pdf_response(platform.desk.record_pdf(request_id))
 
 
-@router.get("/desk/requests/{request_id}/record-signed.pdf", response_class=Response, responses=PDF)
+@router.get(
+    "/desk/requests/{request_id:int}/record-signed.pdf", response_class=Response, responses=PDF
+)
 def signed_record(request_id: RequestId, platform: Plat, _principal: Staff):
     """The service record as both parties signed it."""
     return pdf_response(platform.desk.signed_record(request_id))
@@ -218,7 +220,7 @@ class RecordFlowOut:
     flow: StartedFlow
 
 
-@router.post("/desk/requests/{request_id}/record-flow", response_model=RecordFlowOut)
+@router.post("/desk/requests/{request_id:int}/record-flow", response_model=RecordFlowOut)
 def record_flow(request_id: RequestId, body: RecordFlowIn, platform: Plat, principal: Staff):
     """Send the record for signature: 乙方 first, then 甲方; each link is in the answer once."""
     sent = platform.desk.start_record_flow(

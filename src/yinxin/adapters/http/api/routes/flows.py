@@ -134,37 +134,39 @@ def list_flows(
     return service_page(FlowsPage, page)
 
 
-@router.get("/flows/{flow_id}", response_model=FlowView)
+@router.get("/flows/{flow_id:int}", response_model=FlowView)
 def get_flow(flow_id: FlowId, platform: Plat, principal: Sender):
     return _scoped(platform, principal, flow_id)
 
 
-@router.post("/flows/{flow_id}/start", response_model=StartedFlow)
+@router.post("/flows/{flow_id:int}/start", response_model=StartedFlow)
 def start_flow(flow_id: FlowId, platform: Plat, principal: Sender):
     """Each signer's link is in the answer, once; those whose turn it is are sent theirs."""
     _scoped(platform, principal, flow_id)
     return platform.flows.start(flow_id, actor=principal.actor)
 
 
-@router.post("/flows/{flow_id}/signers/{signer_id}/urge", response_model=Urged)
+@router.post("/flows/{flow_id:int}/signers/{signer_id:int}/urge", response_model=Urged)
 def urge(flow_id: FlowId, signer_id: SignerId, platform: Plat, principal: Sender):
     _scoped(platform, principal, flow_id)
     return platform.flows.urge(flow_id, signer_id, actor=principal.actor)
 
 
-@router.post("/flows/{flow_id}/extend", response_model=FlowView)
+@router.post("/flows/{flow_id:int}/extend", response_model=FlowView)
 def extend(flow_id: FlowId, body: ExtendIn, platform: Plat, principal: Sender):
     _scoped(platform, principal, flow_id)
     return platform.flows.extend(flow_id, body.deadline, actor=principal.actor)
 
 
-@router.post("/flows/{flow_id}/cancel", response_model=FlowView)
+@router.post("/flows/{flow_id:int}/cancel", response_model=FlowView)
 def cancel(flow_id: FlowId, body: ReasonIn, platform: Plat, principal: Sender):
     _scoped(platform, principal, flow_id)
     return platform.flows.cancel(flow_id, body.reason, actor=principal.actor)
 
 
-@router.post("/flows/{flow_id}/signers/{signer_id}/sign-authorized", response_model=FlowSigning)
+@router.post(
+    "/flows/{flow_id:int}/signers/{signer_id:int}/sign-authorized", response_model=FlowSigning
+)
 def sign_authorized(
     flow_id: FlowId, signer_id: SignerId, body: AuthorizedIn, platform: Plat, principal: Sender
 ):
@@ -178,7 +180,9 @@ def sign_authorized(
     )
 
 
-@router.get("/flows/{flow_id}/documents/{document_id}", response_class=Response, responses=PDF)
+@router.get(
+    "/flows/{flow_id:int}/documents/{document_id:int}", response_class=Response, responses=PDF
+)
 def download(flow_id: FlowId, document_id: SignerId, platform: Plat, principal: Sender):
     """The document as signed so far."""
     _scoped(platform, principal, flow_id)
@@ -186,13 +190,13 @@ def download(flow_id: FlowId, document_id: SignerId, platform: Plat, principal: 
     return document_pdf(f)
 
 
-@router.get("/flows/{flow_id}/evidence", response_model=EvidenceReport)
+@router.get("/flows/{flow_id:int}/evidence", response_model=EvidenceReport)
 def evidence(flow_id: FlowId, platform: Plat, principal: Sender):
     _scoped(platform, principal, flow_id)
     return platform.flows.evidence(flow_id)
 
 
-@router.get("/flows/{flow_id}/evidence.pdf", response_class=Response, responses=PDF)
+@router.get("/flows/{flow_id:int}/evidence.pdf", response_class=Response, responses=PDF)
 def evidence_pdf(flow_id: FlowId, platform: Plat, principal: Sender):
     """The evidence report (出证) as a Chinese PDF."""
     _scoped(platform, principal, flow_id)
@@ -216,7 +220,7 @@ async def page_preview(
     return await preview(request, first=first, count=count, width=width)
 
 
-@router.get("/flows/{flow_id}/documents/{document_id}/pages", response_model=DocumentPages)
+@router.get("/flows/{flow_id:int}/documents/{document_id:int}/pages", response_model=DocumentPages)
 def document_pages(flow_id: FlowId, document_id: SignerId, platform: Plat, principal: Sender):
     """The pages of the document as signed so far: number and size in mm of each."""
     _scoped(platform, principal, flow_id)
@@ -224,7 +228,7 @@ def document_pages(flow_id: FlowId, document_id: SignerId, platform: Plat, princ
 
 
 @router.get(
-    "/flows/{flow_id}/documents/{document_id}/pages/{page}",
+    "/flows/{flow_id:int}/documents/{document_id:int}/pages/{page:int}",
     response_class=Response,
     responses=PNG,
 )

@@ -33,11 +33,11 @@ def list_keys(platform: Plat, _principal: Admin):
     return platform.api_keys.list()
 
 
-@router.get("/api-keys/{key_id}", response_model=ApiKeyView)
+@router.get("/api-keys/{key_id:int}", response_model=ApiKeyView)
 def get_key(key_id: KeyId, platform: Plat, _principal: Admin):
     return platform.api_keys.get(key_id)
 
 
-@router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyView)
+@router.post("/api-keys/{key_id:int}/revoke", response_model=ApiKeyView)
 def revoke_key(key_id: KeyId, platform: Plat, principal: Admin):
     return platform.api_keys.revoke(key_id, actor=principal.actor)

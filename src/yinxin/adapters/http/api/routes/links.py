@@ -54,7 +54,7 @@ def read_flow(token: Token, platform: Plat):
 
 
 @router.get(
-    "/sign/{token}/documents/{document_id}",
+    "/sign/{token}/documents/{document_id:int}",
     response_class=Response,
     responses=PDF,
 )
@@ -65,14 +65,16 @@ def read_document(token: Token, document_id: DocId, platform: Plat):
     return document_pdf(f)
 
 
-@router.get("/sign/{token}/documents/{document_id}/pages", response_model=DocumentPages)
+@router.get("/sign/{token}/documents/{document_id:int}/pages", response_model=DocumentPages)
 def document_pages(token: Token, document_id: DocId, platform: Plat):
     """The document's pages (number, size in mm) as it stands."""
     return pages_of(platform.flows.document_of(platform.flows.reader_for_link(token), document_id))
 
 
 @router.get(
-    "/sign/{token}/documents/{document_id}/pages/{page}", response_class=Response, responses=PNG
+    "/sign/{token}/documents/{document_id:int}/pages/{page:int}",
+    response_class=Response,
+    responses=PNG,
 )
 def document_page(
     request: Request,

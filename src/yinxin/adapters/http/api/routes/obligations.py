@@ -49,7 +49,7 @@ def _scoped(platform, principal: Principal, contract_id: int) -> None:
         scope_organization(principal, owner, missing=missing, field="contract_id")
 
 
-@router.get("/contracts/{contract_id}/obligations", response_model=ContractObligations)
+@router.get("/contracts/{contract_id:int}/obligations", response_model=ContractObligations)
 def view(
     contract_id: ContractId,
     platform: Plat,
@@ -62,7 +62,7 @@ def view(
 
 
 @router.post(
-    "/contracts/{contract_id}/obligations", status_code=201, response_model=ContractObligations
+    "/contracts/{contract_id:int}/obligations", status_code=201, response_model=ContractObligations
 )
 def track(contract_id: ContractId, platform: Plat, principal: Keeper):
     """Track a signed contract's terms now (the reminder job does it at its next run)."""
@@ -70,14 +70,14 @@ def track(contract_id: ContractId, platform: Plat, principal: Keeper):
     return platform.obligations.track(contract_id, actor=principal.actor)
 
 
-@router.post("/contracts/{contract_id}/obligations/events", response_model=ContractObligations)
+@router.post("/contracts/{contract_id:int}/obligations/events", response_model=ContractObligations)
 def record(contract_id: ContractId, body: EventIn, platform: Plat, principal: Keeper):
     _scoped(platform, principal, contract_id)
     return platform.obligations.record(contract_id, body.event, body.on, actor=principal.actor)
 
 
 @router.post(
-    "/contracts/{contract_id}/obligations/events/withdrawal", response_model=ContractObligations
+    "/contracts/{contract_id:int}/obligations/events/withdrawal", response_model=ContractObligations
 )
 def withdraw(contract_id: ContractId, body: WithdrawalIn, platform: Plat, principal: Keeper):
     """The latest fact, recorded by mistake, taken back: what it met is open again, the due
@@ -88,7 +88,9 @@ def withdraw(contract_id: ContractId, body: WithdrawalIn, platform: Plat, princi
     )
 
 
-@router.post("/contracts/{contract_id}/obligations/payments", response_model=ContractObligations)
+@router.post(
+    "/contracts/{contract_id:int}/obligations/payments", response_model=ContractObligations
+)
 def pay(contract_id: ContractId, body: ObligationPaymentIn, platform: Plat, principal: Keeper):
     _scoped(platform, principal, contract_id)
     return platform.obligations.pay(
@@ -102,7 +104,7 @@ def pay(contract_id: ContractId, body: ObligationPaymentIn, platform: Plat, prin
 
 
 @router.post(
-    "/contracts/{contract_id}/obligations/payments/{payment_id}/reversal",
+    "/contracts/{contract_id:int}/obligations/payments/{payment_id:int}/reversal",
     response_model=ContractObligations,
 )
 def reverse_payment(

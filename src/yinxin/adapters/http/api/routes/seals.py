@@ -542,7 +542,7 @@ def list_grants(
     return platform.seals.grants(view.id, include_withdrawn=include_withdrawn)
 
 
-@router.post("/seals/{seal}/grants/{member_subscriber_id}/withdraw", response_model=GrantView)
+@router.post("/seals/{seal}/grants/{member_subscriber_id:int}/withdraw", response_model=GrantView)
 def withdraw(
     seal: SealRef, member_subscriber_id: MemberId, body: NoteIn, platform: Plat, principal: SealUser
 ):

@@ -121,14 +121,14 @@ def list_subscribers(
     return pages.page(rows, lambda s: s.id)
 
 
-@router.get("/subscribers/{subscriber_id}", response_model=AnySubscriber)
+@router.get("/subscribers/{subscriber_id:int}", response_model=AnySubscriber)
 def get_subscriber(subscriber_id: SubscriberId, platform: Plat, principal: Registrar):
     scope_subscriber(platform, principal, subscriber_id)
     return platform.subscribers.get(subscriber_id)
 
 
 @router.post(
-    "/subscribers/{subscriber_id}/agreement-acceptances",
+    "/subscribers/{subscriber_id:int}/agreement-acceptances",
     status_code=201,
     response_model=AgreementAcceptanceView,
 )
@@ -142,7 +142,7 @@ def accept_agreement(
 
 
 @router.get(
-    "/subscribers/{subscriber_id}/agreement-acceptances",
+    "/subscribers/{subscriber_id:int}/agreement-acceptances",
     response_model=list[AgreementAcceptanceView],
 )
 def agreement_acceptances(subscriber_id: SubscriberId, platform: Plat, principal: Registrar):

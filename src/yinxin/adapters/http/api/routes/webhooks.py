@@ -81,12 +81,12 @@ def list_subscriptions(platform: Plat, principal: Hooks):
     return platform.webhooks.list(organization_id=principal.organization_id)
 
 
-@router.get("/webhooks/{subscription_id}", response_model=SubscriptionView)
+@router.get("/webhooks/{subscription_id:int}", response_model=SubscriptionView)
 def get_subscription(subscription_id: SubscriptionId, platform: Plat, principal: Hooks):
     return platform.webhooks.get(subscription_id, organization_id=principal.organization_id)
 
 
-@router.post("/webhooks/{subscription_id}/pause", response_model=SubscriptionView)
+@router.post("/webhooks/{subscription_id:int}/pause", response_model=SubscriptionView)
 def pause(subscription_id: SubscriptionId, body: WebhookPauseIn, platform: Plat, principal: Hooks):
     return platform.webhooks.pause(
         subscription_id,
@@ -96,14 +96,14 @@ def pause(subscription_id: SubscriptionId, body: WebhookPauseIn, platform: Plat,
     )
 
 
-@router.post("/webhooks/{subscription_id}/resume", response_model=SubscriptionView)
+@router.post("/webhooks/{subscription_id:int}/resume", response_model=SubscriptionView)
 def resume(subscription_id: SubscriptionId, platform: Plat, principal: Hooks):
     return platform.webhooks.resume(
         subscription_id, actor=principal.actor, organization_id=principal.organization_id
     )
 
 
-@router.post("/webhooks/{subscription_id}/rotate-secret", response_model=IssuedSubscription)
+@router.post("/webhooks/{subscription_id:int}/rotate-secret", response_model=IssuedSubscription)
 def rotate_secret(
     subscription_id: SubscriptionId, body: RotateIn, platform: Plat, principal: Hooks
 ):
@@ -118,8 +118,8 @@ def rotate_secret(
     )
 
 
-@router.delete("/webhooks/{subscription_id}", response_model=SubscriptionView)
-@router.post("/webhooks/{subscription_id}/delete", response_model=SubscriptionView)
+@router.delete("/webhooks/{subscription_id:int}", response_model=SubscriptionView)
+@router.post("/webhooks/{subscription_id:int}/delete", response_model=SubscriptionView)
 def delete(subscription_id: SubscriptionId, platform: Plat, principal: Hooks):
     """Final: deliveries not yet made are given up and the secret is destroyed."""
     return platform.webhooks.delete(
@@ -127,7 +127,7 @@ def delete(subscription_id: SubscriptionId, platform: Plat, principal: Hooks):
     )
 
 
-@router.get("/webhooks/{subscription_id}/deliveries", response_model=Page[DeliveryView])
+@router.get("/webhooks/{subscription_id:int}/deliveries", response_model=Page[DeliveryView])
 def deliveries(
     subscription_id: SubscriptionId,
     platform: Plat,
