@@ -607,6 +607,48 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
         assert js.status_code == 200 and "/desk/requests" in js.text
 
 
+def test_api_a_contract_number_with_slashes_is_reached_whole(platform, clock) -> None:
+    """``YX/2026/003`` is a number operators write; it was stored, then no path reached it
+    (``/desk/contracts/YX%2F2026%2F003`` decodes to four segments): 404 for the contract,
+    its inspections and its reports, the web page's included (it sends %2F)."""
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = platform
+    clock.set(bj(2026, 10, 12, 9, 0))
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    number = "YX/2026/003"
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        h = {"Authorization": f"Bearer {admin}"}
+        contract = {
+            "number": number,
+            "title": "运维服务合同",
+            "party_a": A,
+            "party_b": B,
+            "annual_fee": "28000.00",
+            "starts_on": "2026-01-01",
+            "ends_on": "2027-12-31",
+        }
+        assert c.post("/api/v1/desk/contracts", json=contract, headers=h).status_code == 201
+        for sent in (number, "YX%2F2026%2F003"):
+            r = c.get(f"/api/v1/desk/contracts/{sent}", headers=h)
+            assert r.status_code == 200 and r.json()["number"] == number, r.text
+            inspection = {"month": "2026-10", "inspector": "赵六", "findings": "正常"}
+            r = c.post(f"/api/v1/desk/contracts/{sent}/inspections", json=inspection, headers=h)
+            assert r.status_code in (201, 409), r.text
+            r = c.get(f"/api/v1/desk/contracts/{sent}/inspections", headers=h)
+            assert [i["contract_number"] for i in r.json()] == [number], r.text
+            r = c.get(f"/api/v1/desk/contracts/{sent}/reports/2026-10", headers=h)
+            assert r.status_code == 200 and len(r.json()["inspections"]) == 1, r.text
+            r = c.get(f"/api/v1/desk/contracts/{sent}/reports/2026-10/pdf", headers=h)
+            assert r.status_code == 200 and r.content.startswith(b"%PDF")
+        problem_of(c.get("/api/v1/desk/contracts/YX/2026/004", headers=h), 404, "contract")
+        r = c.get("/api/v1/desk/contracts/adoptable", headers=h)  # still the list, no number
+        assert r.status_code == 200 and r.json() == []
+
+
 def test_cli_desk_json(tmp_path) -> None:
     """``yinxin desk … --json``, in process (Typer's runner over the same ``app`` the entry
     point runs)."""

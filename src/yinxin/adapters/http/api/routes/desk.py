@@ -140,11 +140,6 @@ def contracts(platform: Plat, _principal: Staff):
     return platform.desk.contracts()
 
 
-@router.get("/desk/contracts/{number}", response_model=DeskContractView)
-def contract(number: Number, platform: Plat, _principal: Staff):
-    return platform.desk.contract(number)
-
-
 @router.post("/desk/requests", status_code=201, response_model=RequestView)
 def open_request(body: RequestIn, platform: Plat, principal: Staff):
     """A notice (报修): its response clock starts at ``notice_at``."""
@@ -233,25 +228,38 @@ def record_flow(request_id: RequestId, body: RecordFlowIn, platform: Plat, princ
     return RecordFlowOut(sent.request, sent.flow)
 
 
-@router.post("/desk/contracts/{number}/inspections", status_code=201, response_model=InspectionView)
+# A contract's number is the operator's free text and may hold a slash (``YX/2026/003``), which
+# a client sends as is or as %2F (the same path once decoded): ``{number:path}`` takes it whole.
+# The routes with a tail after the number come first, so the bare one below takes only what no
+# tail explains.
+@router.post(
+    "/desk/contracts/{number:path}/inspections", status_code=201, response_model=InspectionView
+)
 def record_inspection(number: Number, body: InspectionIn, platform: Plat, principal: Staff):
     return platform.desk.record_inspection(number, **body.model_dump(), actor=principal.actor)
 
 
-@router.get("/desk/contracts/{number}/inspections", response_model=list[InspectionView])
+@router.get("/desk/contracts/{number:path}/inspections", response_model=list[InspectionView])
 def inspections(number: Number, platform: Plat, _principal: Staff):
     return platform.desk.inspections(number)
 
 
-@router.get("/desk/contracts/{number}/reports/{period}", response_model=ServiceReport)
+@router.get("/desk/contracts/{number:path}/reports/{period}", response_model=ServiceReport)
 def report(number: Number, period: PeriodText, platform: Plat, _principal: Staff):
     """The figures of a month (``2026-10``) or a year (``2026``)."""
     return platform.desk.report(number, period)
 
 
-@router.get("/desk/contracts/{number}/reports/{period}/pdf", response_class=Response, responses=PDF)
+@router.get(
+    "/desk/contracts/{number:path}/reports/{period}/pdf", response_class=Response, responses=PDF
+)
 def report_pdf(number: Number, period: PeriodText, platform: Plat, _principal: Staff):
     return pdf_response(platform.desk.report_pdf(number, period))
+
+
+@router.get("/desk/contracts/{number:path}", response_model=DeskContractView)
+def contract(number: Number, platform: Plat, _principal: Staff):
+    return platform.desk.contract(number)
 
 
 @router.post("/desk/sweep", response_model=BreachRun)
