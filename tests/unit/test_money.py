@@ -82,6 +82,12 @@ def test_capitals_table(amount: str, words: str) -> None:
         ("贰万捌仟圆正", "28000"),  # 圆 and 正 are the older spellings
         ("人民币 壹佰柒拾肆万 元整", "1740000"),
         ("零元整", "0"),
+        # 在"角"之后可以不写"整" — the PBOC's own example (一): ¥1,409.50
+        ("人民币壹仟肆佰零玖元伍角", "1409.50"),
+        ("壹元伍角", "1.50"),
+        ("伍角", "0.50"),
+        ("壹拾元零伍角", "10.50"),
+        ("壹拾元伍角", "10.50"),
     ],
 )
 def test_the_other_allowed_forms_are_read(words: str, amount: str) -> None:
@@ -95,7 +101,7 @@ def test_the_other_allowed_forms_are_read(words: str, amount: str) -> None:
         "整",
         "1740000",
         "壹佰柒拾肆万元",  # no 整
-        "壹元伍角",  # 角 needs 整
+        "壹元伍角整整",  # 整 twice
         "壹元贰分整",  # 整 after 分, and 零 missing
         "伍角贰分整",  # 整 after 分
         "壹万伍佰元整",  # the required 零 missing

@@ -9,8 +9,9 @@ amount like ``0.30000000000000004`` that leaked from one must be refused, not ro
 The capitals follow the rules of the People's Bank of China for filling in payment documents
 (《支付结算办法》附件一 《正确填写票据和结算凭证的基本规定》):
 
-* 元 closes the integer part; an amount that ends at 元 or 角 takes 整, one with 分 does not
-  (壹佰柒拾肆万元整, 壹元伍角整, 壹元伍角贰分);
+* 元 closes the integer part; an amount that ends at 元 takes 整, one that ends at 角 may
+  (壹元伍角整 or 壹元伍角: "在角之后可以不写整"), one with 分 does not (壹佰柒拾肆万元整,
+  壹元伍角贰分);
 * one 零 stands for a run of zeros between digits (壹仟零伍元整, 壹万零伍拾元整);
 * when the 万 or 元 position is zero but the next lower position is not, the 零 may be
   written or left out (壹拾万零柒仟元 = 壹拾万柒仟元); when the 角 is zero and the 分 is not,
@@ -266,7 +267,8 @@ def _parse_integer(text: str, field: str, original: str) -> int:
 def from_capitals(text: str, *, field: str = "amount_in_capitals") -> Decimal:
     """The amount that a text in 人民币大写 states — the reverse check of :func:`capitals`.
 
-    Accepts the forms the bank rules allow (optional 零 at a gap, 零 after 元 before a 角),
+    Accepts the forms the bank rules allow (optional 零 at a gap, 零 after 元 before a 角,
+    整 after a 角 written or not),
     圆 for 元, 正 for 整, a leading 人民币 and spaces; refuses everything else, naming
     ``field``: a missing or misplaced 整, a unit without a digit, doubled 零, Arabic digits…
     """
@@ -294,7 +296,10 @@ def from_capitals(text: str, *, field: str = "amount_in_capitals") -> Decimal:
     value = value.quantize(CENT)
     if value > MAX_CAPITALS:
         raise ValidationError("capitals are written up to 10^12", field=field)
-    if norm not in _variants(value):
+    # 在"角"之后可以不写"整": the 整 after a 角 is optional (PBOC's own example: ¥1,409.50 →
+    # 人民币壹仟肆佰零玖元伍角), so a text ending in 角 is read as if it carried it
+    written = norm + "整" if norm.endswith("角") else norm
+    if written not in _variants(value):
         raise ValidationError(
             f"{text!r} is not written by the rules; for {format_amount(value)} "
             f"write {capitals(value)}",
