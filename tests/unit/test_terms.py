@@ -215,6 +215,23 @@ def test_002_penalty_capped_at_20_percent_of_the_contract() -> None:
     assert "超过上限 20% × ¥1,740,000.00 = ¥348,000.00，按上限计 ¥348,000.00" in (day27.explanation)
 
 
+def test_a_penalty_that_reaches_the_cap_exactly_is_capped() -> None:
+    # 580000 × 3 % = 17400 a day; 20 days = 348000 = 20 % × 1740000 exactly: the total can
+    # grow no more, so it is capped and nothing says it keeps running
+    clause = CLAUSES["002-8.1"]
+    kwargs = {"cap_rate": clause["cap_rate"], "cap_base": "1740000"}
+    day20 = late_penalty("580000", D(2026, 4, 16), D(2026, 5, 6), clause["rate"], **kwargs)
+    assert (day20.days_late, day20.uncapped, day20.total) == (20, M("348000.00"), M("348000.00"))
+    assert day20.capped
+    assert day20.explanation == (
+        "逾期 20 日 × 3% × ¥580,000.00 = ¥348,000.00，达到上限 20% × ¥1,740,000.00 = ¥348,000.00"
+    )
+    assert day20.notes == ("违约金已达上限 ¥348,000.00，不再增加",)
+    day19 = late_penalty("580000", D(2026, 4, 16), D(2026, 5, 5), clause["rate"], **kwargs)
+    assert not day19.capped and day19.total == M("330600.00")
+    assert day19.notes == ("截至 2026-05-05 仍欠 ¥580,000.00，违约金继续计算",)
+
+
 def test_partial_payments_lower_the_base_from_the_next_day() -> None:
     # due 2025-12-31; 10000 paid 2026-01-10 (10 days late on 28000), the rest 2026-01-20
     # (10 more days on 18000): 28000 × 5‰ × 10 = 1400, 18000 × 5‰ × 10 = 900

@@ -368,8 +368,9 @@ def late_penalty(
     if as_of > boundary and unpaid > 0:
         lines.append(_line(boundary, as_of, unpaid, rate))
     uncapped = sum((line.amount for line in lines), Decimal(0)).quantize(CENT)
-    capped = cap is not None and uncapped > cap
-    total = cap if capped else uncapped
+    # reached exactly counts as capped: the total cannot grow any more, however long it runs
+    capped = cap is not None and bool(lines) and uncapped >= cap
+    total = cap if capped and cap is not None else uncapped
     days_late = sum(line.days for line in lines)
     outstanding = parse_amount(amount, field="amount") - sum(
         (p for d, p in steps if d <= as_of), Decimal(0)
@@ -380,7 +381,10 @@ def late_penalty(
         explanation = "；".join(line.explanation for line in lines)
         if len(lines) > 1:
             explanation += f"；合计 {format_amount(uncapped)}"
-        if capped:
+        if capped and uncapped == total:
+            explanation += f"，达到上限 {cap_text}"
+            notes.append(f"违约金已达上限 {format_amount(total)}，不再增加")
+        elif capped:
             explanation += f"，超过上限 {cap_text}，按上限计 {format_amount(total)}"
             notes.append(f"违约金已达上限 {format_amount(total)}，不再增加")
         elif outstanding > 0:
