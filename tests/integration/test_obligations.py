@@ -241,6 +241,26 @@ def test_late_delivery_penalty_of_the_contract_amount(world) -> None:
     assert d.status == "met" and d.days_late == 3 and d.penalty == Decimal("156600.00")
 
 
+def test_the_contract_cap_bounds_each_party_not_both_together(world) -> None:
+    """002 caps 甲方's late-payment penalties (§8.1) and 乙方's late-delivery penalty (§8.2)
+    each at 20 % of the contract amount. They are owed in opposite directions, so 乙方's
+    penalty must not use up the cap on what 甲方 owes (both were summed and capped as one)."""
+    p, clock, g = world
+    cid = g["002"]
+    clock.set(bj(2026, 2, 17))
+    p.obligations.record(cid, "delivered", "2026-02-17")  # due 02-14: 3 days late
+    clock.set(bj(2026, 3, 2))
+    p.obligations.record(cid, "accepted", "2026-03-02")  # the 75 % due 2026-04-14
+    clock.set(bj(2026, 4, 19))
+    v = p.obligations.view(cid)
+    delivery, first = by_label(v, "完成集成及调测"), by_label(v, "第1期")
+    # 乙方 owes 3 × 3% × 1,740,000 = 156,600; 甲方 owes 5 × 3% × 1,305,000 = 195,750: each
+    # under its own cap of 348,000, together 352,350 — which is no reason to cap either
+    assert (delivery.debtor, delivery.penalty) == ("乙方", Decimal("156600.00"))
+    assert (first.debtor, first.penalty) == ("甲方", Decimal("195750.00"))
+    assert v.total_penalty == Decimal("352350.00") and v.penalty_note is None
+
+
 # --- payments and penalties -----------------------------------------------------------------------
 def test_partial_payment_then_overdue_penalty_to_the_day(world) -> None:
     p, clock, g = world

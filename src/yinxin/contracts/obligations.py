@@ -1209,19 +1209,26 @@ class Obligations:
                 rems[r.obligation_id].append(r)
         views = tuple(self._obligation_view(o, c, pays[o.id], rems[o.id], day) for o in rows)
         money = [v for v in views if v.kind == "payment" and v.amount is not None]
-        total_penalty = sum((v.penalty or Decimal(0) for v in views), Decimal("0.00"))
-        note = None
-        caps = {(o.penalty_cap_rate, o.penalty_cap_base) for o in rows if o.penalty_cap_rate}
-        if len(caps) == 1:
-            cap_rate, cap_base = caps.pop()
-            if cap_base:
-                cap = (Decimal(cap_base) * Decimal(cap_rate)).quantize(CENT, ROUND_HALF_UP)
-                if total_penalty > cap:
-                    note = (
-                        f"各项违约金合计 {format_amount(total_penalty)}，超过合同约定上限 "
-                        f"{format_amount(cap)}，按上限计"
-                    )
-                    total_penalty = cap
+        # the contract's cap bounds what each party owes in total (002 §8.1 甲方's late
+        # payments, §8.2 乙方's late delivery): one party's penalties never fill the other's cap
+        total_penalty = Decimal("0.00")
+        notes: list[str] = []
+        for debtor in dict.fromkeys(o.debtor for o in rows):
+            mine = [(o, v) for o, v in zip(rows, views, strict=True) if o.debtor == debtor]
+            owed = sum((v.penalty or Decimal(0) for _, v in mine), Decimal("0.00"))
+            caps = {(o.penalty_cap_rate, o.penalty_cap_base) for o, _ in mine if o.penalty_cap_rate}
+            if len(caps) == 1:
+                cap_rate, cap_base = caps.pop()
+                if cap_base:
+                    cap = (Decimal(cap_base) * Decimal(cap_rate)).quantize(CENT, ROUND_HALF_UP)
+                    if owed > cap:
+                        notes.append(
+                            f"{debtor}各项违约金合计 {format_amount(owed)}，超过合同约定上限 "
+                            f"{format_amount(cap)}，按上限计"
+                        )
+                        owed = cap
+            total_penalty += owed
+        note = "；".join(notes) or None
         accept = next((v for v in views if v.kind == "acceptance"), None)
         return ContractObligations(
             contract_id=c.id,
