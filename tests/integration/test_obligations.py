@@ -154,6 +154,16 @@ def audit_actions(p: Platform, action: str) -> list[dict]:
         ("验收后满一年保证期，无质量问题", ("acceptance", 12, 0, 0)),
         ("合同签订后，甲方支付软件预付款", ("signing", 0, 0, 0)),
         ("收到发票后付款", (None, 0, 0, 0)),
+        # a period in months without 满: not due on the event's own day
+        ("验收合格后两个月内", ("acceptance", 2, 0, 0)),
+        ("系统上线后 12 个月", ("go_live", 12, 0, 0)),
+        ("验收合格后一年内", ("acceptance", 12, 0, 0)),
+        # a period the rules cannot read stays pending for a person, never "due that day"
+        ("验收合格后两周内", (None, 0, 0, 0)),
+        ("项目验收后半年内", (None, 0, 0, 0)),
+        ("验收合格后，于 2026 年 12 月 31 日前支付", (None, 0, 0, 0)),
+        ("合同签订之日起，甲方支付预付款", ("signing", 0, 0, 0)),
+        ("第1年运维费，合同签订后十日内", ("signing", 0, 0, 10)),  # an ordinal, not a period
     ],
 )
 def test_schedule_words_read_into_rules(words: str, rule: tuple) -> None:

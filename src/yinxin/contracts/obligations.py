@@ -295,6 +295,7 @@ EVENT_NAMES = {
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
 _CN_DIGITS |= {"八": 8, "九": 9}
 _NUM = r"(\d{1,4}|[零一二两三四五六七八九十百]{1,5})"
+_FREE = r"(?<![第\d零一二两三四五六七八九十百])"  # a count, not an ordinal nor a number's tail
 
 
 def _number(text: str) -> int:
@@ -333,15 +334,26 @@ def read_milestone(text: str) -> tuple[str | None, int, int, int]:
     else:
         event = None
     months = 0
-    if m := re.search(rf"满{_NUM}个?月", t):
-        months = _number(m[1])
-    elif m := re.search(rf"满{_NUM}个?年", t):
-        months = 12 * _number(m[1])
+    # without 满 a count of months or years is a period only where one ends (内, 后, 届满 …),
+    # not an ordinal (第1年) nor part of a date (2026年)
+    ends = r"(?=内|后|以内|之内|届满|期满|的|$)"
+    if m := re.search(rf"满{_NUM}个?月|{_FREE}{_NUM}个月{ends}", t):
+        months = _number(m[1] or m[2])
+    elif m := re.search(
+        rf"满{_NUM}个?年|{_FREE}(\d{{1,2}}|[一二两三四五六七八九十]{{1,3}})年{ends}", t
+    ):
+        months = 12 * _number(m[1] or m[2])
     workdays = days = 0
     if m := re.search(rf"{_NUM}个?工作日", t):
         workdays = _number(m[1])
     elif m := re.search(rf"{_NUM}个?(?:日|天)(?:内|之内|以内)", t):
         days = _number(m[1])
+    if not (months or workdays or days) and re.search(
+        rf"{_FREE}(?:{_NUM}|半)个?(?:工作日|日|天|周|星期|月|年)", t
+    ):
+        # the row states a period the rules above cannot read (两周内, 半年内, a date): the due
+        # date is not the event's own day, so it is left for a person, never guessed
+        return None, 0, 0, 0
     return event, months, workdays, days
 
 
@@ -1567,7 +1579,7 @@ def _price(c: Contract) -> str | None:
 
 def _pending_text(event: str | None) -> str:
     if event is None:
-        return "合同条款未写明平台可记录的起算事件，到期日须人工确定"
+        return "合同条款未写明平台可记录的起算事件或可读出的期限，到期日须人工确定"
     return f"{EVENT_NAMES.get(event, event)}日期未定，到期日待定"
 
 
