@@ -168,7 +168,8 @@ def test_amounts_in_figures_capitals_and_tax():
     assert [r["amount"] for r in rows] == ["1305000.00", "435000.00"]
     assert display(t, t.blank("late_rate"), values) == "3%"
     om = get_template("om-service")
-    assert display(om, om.blank("late_rate"), om.fill(om.example_values())) == "0.5‰"
+    # 003 第十条（一）2: 千分之五 of the unpaid fee a day — the example is the seed's rate
+    assert display(om, om.blank("late_rate"), om.fill(om.example_values())) == "5‰"
     # the last instalment takes what rounding left: the rows add up to the total exactly
     dev = get_template("tech-service-developer")
     v = dev.example_values() | {

@@ -90,7 +90,7 @@ def golden(tmp_path_factory) -> dict:
         (
             "003",
             "om-service",
-            # 003 第十条(一)2 says 千分之五 (5‰) a day; the template's example is 0.5‰
+            # 003 第十条(一)2 says 千分之五 (5‰) a day, as the template's example
             {"start_date": "2026-01-01", "end_date": "2027-12-31", "late_rate": "5‰"},
         ),
     ):
