@@ -271,6 +271,27 @@ def test_the_contract_cap_bounds_each_party_not_both_together(world) -> None:
     assert v.total_penalty == Decimal("352350.00") and v.penalty_note is None
 
 
+@pytest.mark.parametrize(
+    ("accepted", "due"),
+    [(D(2025, 10, 1), D(2026, 10, 8)), (D(2025, 5, 31), D(2026, 6, 1)), (D(2025, 6, 30), None)],
+)
+def test_a_months_period_ending_on_a_day_off_moves_to_the_next_workday(accepted, due) -> None:
+    """验收后满一年: 12 months after acceptance ending on National Day or a Sunday ends on the
+    next working day (民法典 第二百零三条), as a period in days does; it was left on the day
+    off, and the penalty ran from the day after."""
+    from types import SimpleNamespace
+
+    from yinxin.contracts.obligations import Obligations
+    from yinxin.contracts.workdays import official_calendar
+
+    service = Obligations(None, None, official_calendar(), contracts=lambda: None)  # type: ignore[arg-type]
+    row = SimpleNamespace(event="acceptance", months=12, workdays=0, days=0, kind="payment")
+    got, text = service._due(row, accepted)  # type: ignore[arg-type]
+    anchor = accepted.replace(year=accepted.year + 1)
+    assert got == (due or anchor)
+    assert ("顺延至" in text) == (due is not None)
+
+
 # --- payments and penalties -----------------------------------------------------------------------
 def test_partial_payment_then_overdue_penalty_to_the_day(world) -> None:
     p, clock, g = world

@@ -93,6 +93,24 @@ def test_002_schedule_before_go_live(cal: WorkCalendar) -> None:
     assert "到期日待定" in second.explanation
 
 
+@pytest.mark.parametrize(
+    ("accepted", "due"),
+    [
+        (D(2025, 5, 31), D(2026, 6, 1)),  # 2026-05-31 is a Sunday
+        (D(2025, 10, 1), D(2026, 10, 8)),  # 2026-10-01 … 07 is National Day
+        (D(2025, 6, 30), D(2026, 6, 30)),  # a Tuesday: stays
+    ],
+)
+def test_a_period_in_months_ending_on_a_day_off_moves_to_the_next_workday(
+    cal: WorkCalendar, accepted: dt.date, due: dt.date
+) -> None:
+    # "验收后满一年" with no working days after it: 民法典 第二百零三条 moves a last day off
+    terms = (PaymentTerm("质保金", M("1"), "acceptance", months=12),)
+    (m,) = payment_schedule("1000", terms, {"acceptance": accepted}, cal)
+    assert m.due == due
+    assert ("顺延至" in m.explanation) == (due.month != accepted.month or due.day != accepted.day)
+
+
 def test_a_due_date_in_an_uncovered_year_is_refused(cal: WorkCalendar) -> None:
     # live since 2026-06-01: twelve months later is in 2027, whose schedule is not published
     with pytest.raises(CalendarMissing) as err:

@@ -673,6 +673,10 @@ class Obligations:
             head += f"，其后第 {o.days} 日为 {last.isoformat()}"
             if due != last:
                 head += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
+        elif o.months:  # a period in months whose last day is a day off moves (第二百零三条)
+            due = self.calendar.next_workday(anchor, field="on")
+            if due != anchor:
+                head += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
         else:
             due = anchor
             if o.event != "fixed":

@@ -169,12 +169,17 @@ def payment_schedule(
                 anchor = add_months(happened, term.months)
             except ValidationError as exc:
                 raise ValidationError(exc.message, field=term.event) from None
-            due = calendar.add_workdays(anchor, term.workdays, field="workdays")
+            if term.workdays or not term.months:
+                due = calendar.add_workdays(anchor, term.workdays, field="workdays")
+            else:  # a period in months whose last day is a day off ends on the next working
+                due = calendar.next_workday(anchor, field=term.event)  # day (第二百零三条)
             steps = f"{event_name} {happened.isoformat()}"
             if term.months:
                 steps += f"，满 {term.months} 个月为 {anchor.isoformat()}"
             if term.workdays:
                 steps += f"，其后第 {term.workdays} 个工作日为 {due.isoformat()}"
+            elif due != anchor:
+                steps += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
             explanation = f"{head}，{steps}，应于 {due.isoformat()} 前（含当日）支付"
         out.append(Milestone(term.label, term.share, part, term.event, happened, due, explanation))
     return out
