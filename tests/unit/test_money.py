@@ -88,6 +88,10 @@ def test_capitals_table(amount: str, words: str) -> None:
         ("伍角", "0.50"),
         ("壹拾元零伍角", "10.50"),
         ("壹拾元伍角", "10.50"),
+        # "如果金额数字书写中使用繁体字，如貳、陸、億、萬、圓的，也应受理"
+        ("人民币壹佰柒拾肆萬元整", "1740000"),
+        ("貳萬捌仟圓整", "28000"),
+        ("壹億零陸元整", "100000006"),
     ],
 )
 def test_the_other_allowed_forms_are_read(words: str, amount: str) -> None:

@@ -230,6 +230,11 @@ def _variants(amount: Decimal) -> set[str]:
 
 
 _SECTION_TEXT = re.compile(f"[{DIGITS}拾佰仟]+")
+#: "如果金额数字书写中使用繁体字，如貳、陸、億、萬、圓的，也应受理" — read as the simplified
+#: forms (圆 is the older spelling of 元)
+_TRADITIONAL = str.maketrans(
+    {"貳": "贰", "陸": "陆", "億": "亿", "萬": "万", "圓": "元", "圆": "元"}
+)
 
 
 def _parse_section(text: str, field: str, original: str) -> int:
@@ -268,13 +273,13 @@ def from_capitals(text: str, *, field: str = "amount_in_capitals") -> Decimal:
     """The amount that a text in 人民币大写 states — the reverse check of :func:`capitals`.
 
     Accepts the forms the bank rules allow (optional 零 at a gap, 零 after 元 before a 角,
-    整 after a 角 written or not),
+    整 after a 角 written or not, the traditional 貳 陸 億 萬 圓 they say must be accepted),
     圆 for 元, 正 for 整, a leading 人民币 and spaces; refuses everything else, naming
     ``field``: a missing or misplaced 整, a unit without a digit, doubled 零, Arabic digits…
     """
     if not isinstance(text, str):
         raise ValidationError("not a text", field=field)
-    norm = re.sub(r"\s+", "", text).replace("圆", "元").replace("正", "整")
+    norm = re.sub(r"\s+", "", text).translate(_TRADITIONAL).replace("正", "整")
     if norm.startswith("人民币"):
         norm = norm[3:]
     if not norm or len(norm) > 64 or not re.fullmatch(f"[{DIGITS}拾佰仟万亿元角分整]+", norm):
