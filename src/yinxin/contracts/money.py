@@ -165,10 +165,12 @@ def _section(value: int) -> str:
 def _integer(value: int, *, zero_at_gap: bool) -> str:
     """The integer part (> 0) in capitals, without 元.
 
-    Between two sections (万, 亿) a 零 is required where the zeros lie inside the number — the
-    lower section lacks its 仟 (壹万零伍佰) or a whole section is zero (壹亿零壹元). It is
-    optional where only the higher section's last digit is zero and the lower one has its 仟
-    (壹拾万零柒仟 = 壹拾万柒仟): ``zero_at_gap`` writes it then.
+    Between two sections (万, 亿) a 零 is required where the lower section lacks its 仟
+    (壹万零伍佰, 壹亿零壹元). Where the lower section has its 仟 and the zeros before it end at
+    the 万 position — the higher section's last digit is zero (壹拾万零柒仟 = 壹拾万柒仟) or a
+    whole section is zero (壹亿零壹仟 = 壹亿壹仟) — it is optional (rule 3: "数字中间连续有几个
+    0，万位、元位也是0，但千位、角位不是0时…可以只写一个零字，也可以不写零字"):
+    ``zero_at_gap`` writes it then.
     """
     sections: list[int] = []
     while value:
@@ -182,7 +184,7 @@ def _integer(value: int, *, zero_at_gap: bool) -> str:
         if section == 0:
             gap = bool(out)
             continue
-        if out and (gap or section < 1000 or (zero_at_gap and previous % 10 == 0)):
+        if out and (section < 1000 or (zero_at_gap and (gap or previous % 10 == 0))):
             out.append("零")
         out.append(_section(section) + _SECTION_UNITS[index])
         gap = False
