@@ -171,6 +171,29 @@ def test_penalty_schedule_acceptance(api: TestClient) -> None:
     )
 
 
+def test_notice_service(api: TestClient) -> None:
+    r = get(api, "notice", method="express", posted_on="2026-09-30", local="true")
+    assert r.status_code == 200, r.text
+    assert r.json()["served_on"] == "2026-10-03" and "发出后第 3 日" in r.json()["explanation"]
+    r = get(api, "notice", method="email", arrived_at="2026-10-08T16:30:00+00:00")
+    assert (r.json()["served_on"], r.json()["served_at"]) == (
+        "2026-10-09",
+        "2026-10-09T00:30:00+08:00",
+    )
+    r = get(api, "notice", method="email", arrived_at="2026-10-08T16:30:00Z", formal="true")
+    assert r.json()["served_on"] is None and "不视为送达" in r.json()["explanation"]
+    problem_of(get(api, "notice", method="express", posted_on="2026-09-30"), 422, "local")
+    problem_of(get(api, "notice", method="fax"), 422, "method")
+    problem_of(
+        get(api, "notice", method="email", arrived_at="2026-10-08T16:30:00"), 422, "arrived_at"
+    )
+    problem_of(
+        get(api, "notice", method="email", signed_on="2026-10-08", arrived_at="2026-10-08T16:30Z"),
+        422,
+        "signed_on",
+    )
+
+
 def test_a_caller_must_sign_in(platform: Platform) -> None:
     with TestClient(create_app(platform, jobs=False), base_url="http://127.0.0.1:8000") as c:
         problem_of(c.get("/api/v1/calc/capitals", params={"amount": "1"}), 401)

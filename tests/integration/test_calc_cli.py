@@ -58,3 +58,9 @@ def test_cli(tmp_path: Path) -> None:
         "逾期 10 日 × 5‰ × ¥28,000.00 = ¥1,400.00；逾期 10 日 × 5‰ × ¥18,000.00 = ¥900.00；"
         "合计 ¥2,300.00\n"
     ), out.stderr
+    out = yinxin(home, "notice", "express", "--posted", "2026-09-30", "--other", "--json")
+    assert (out.returncode, json.loads(out.stdout)["served_on"]) == (0, "2026-10-05"), out.stderr
+    out = yinxin(home, "notice", "email", "--arrived", "2026-10-08T18:30:00", "--json")
+    assert out.returncode == 2 and json.loads(out.stdout)["field"] == "arrived_at"
+    out = yinxin(home, "notice", "email", "--arrived", "2026-10-08T18:30+08:00", "--formal")
+    assert out.returncode == 0 and "电子邮件不视为送达" in out.stdout, out.stderr

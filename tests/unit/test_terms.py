@@ -20,6 +20,7 @@ from yinxin.contracts.terms import (
     deemed_acceptance,
     format_rate,
     late_penalty,
+    notice_served,
     payment_schedule,
 )
 from yinxin.contracts.workdays import CalendarMissing, WorkCalendar, official_calendar
@@ -301,3 +302,92 @@ def test_bad_penalty_input_is_refused() -> None:
         with pytest.raises(ValidationError) as err:
             late_penalty(**args)
         assert err.value.field == field, change
+
+
+# -- notices: 002 第十条 (送达) ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "served"),
+    [
+        # 10.3.1: the day the recipient signs for it
+        ({"method": "in_person", "signed_on": D(2026, 10, 8)}, D(2026, 10, 8)),
+        # 10.3.2: posted 09-30 (postmark), the 3rd day within the city: 10-01, 10-02, 10-03 —
+        # National Day: a notice counts as received then; it is no deadline to move
+        ({"method": "express", "posted_on": D(2026, 9, 30), "local": True}, D(2026, 10, 3)),
+        ({"method": "express", "posted_on": D(2026, 9, 30), "local": False}, D(2026, 10, 5)),
+        ({"method": "express", "posted_on": D(2026, 12, 29), "local": False}, D(2027, 1, 3)),
+        # the template's blanks: 【3】 and 【5】 may be filled otherwise
+        (
+            {"method": "express", "posted_on": D(2026, 3, 2), "local": True, "local_days": 2},
+            D(2026, 3, 4),
+        ),
+        # 10.3.3: express mail to an address the contract does not give is no service
+        (
+            {
+                "method": "express",
+                "posted_on": D(2026, 3, 2),
+                "local": True,
+                "agreed_address": False,
+            },
+            None,
+        ),
+        # 10.3.4: e-mail when it reached the mail system — 16:30 UTC is the next day in Beijing
+        (
+            {
+                "method": "email",
+                "arrived_at": dt.datetime(2026, 10, 8, 16, 30, tzinfo=dt.UTC),
+            },
+            D(2026, 10, 9),
+        ),
+        # 10.1: a notice bearing on validity or a dispute goes by hand or express mail only
+        (
+            {
+                "method": "email",
+                "arrived_at": dt.datetime(2026, 10, 8, 9, 0, tzinfo=dt.UTC),
+                "formal": True,
+            },
+            None,
+        ),
+        (
+            {"method": "express", "posted_on": D(2026, 3, 2), "local": True, "formal": True},
+            D(2026, 3, 5),
+        ),
+    ],
+)
+def test_when_a_notice_is_served(kwargs, served) -> None:
+    result = notice_served(**kwargs)
+    assert result.served_on == served
+    if served is None:
+        assert "未履行通知送达义务" in result.explanation or "不视为送达" in result.explanation
+    else:
+        assert served.isoformat() in result.explanation or kwargs["method"] == "email"
+        assert "视为送达" in result.explanation and "不视为送达" not in result.explanation
+    if kwargs["method"] == "email" and served:
+        assert result.served_at is not None and result.served_at.date() == served
+        assert "2026-10-09 00:30（北京时间）" in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"method": "fax"}, "method"),
+        ({"method": "express", "local": True}, "posted_on"),
+        ({"method": "express", "posted_on": D(2026, 3, 2)}, "local"),
+        ({"method": "in_person"}, "signed_on"),
+        ({"method": "email"}, "arrived_at"),
+        ({"method": "email", "arrived_at": dt.datetime(2026, 10, 8, 9, 0)}, "arrived_at"),
+        ({"method": "email", "signed_on": D(2026, 10, 8)}, "signed_on"),
+        (
+            {"method": "in_person", "signed_on": D(2026, 10, 8), "agreed_address": False},
+            "agreed_address",
+        ),
+        ({"method": "in_person", "signed_on": dt.datetime(2026, 10, 8, 9, 0)}, "signed_on"),
+        (
+            {"method": "express", "posted_on": D(2026, 3, 2), "local": True, "local_days": -1},
+            "local_days",
+        ),
+    ],
+)
+def test_a_notice_with_the_wrong_facts_is_refused_by_name(kwargs, field) -> None:
+    with pytest.raises(ValidationError) as e:
+        notice_served(**kwargs)
+    assert e.value.field == field

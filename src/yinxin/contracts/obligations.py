@@ -53,7 +53,7 @@ from yinxin.contracts.terms import (
     format_rate,
     late_penalty,
 )
-from yinxin.contracts.workdays import WorkCalendar, parse_date, presumed_workday
+from yinxin.contracts.workdays import BEIJING, WorkCalendar, parse_date, presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
 from yinxin.store.audit import event
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
     from yinxin.contracts.service import Contracts
     from yinxin.notify.service import Notifier
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 SUBJECT = "contract"
 # the contract is the subject of its events, whichever their first word (obligation.paid…)
 _audit = partial(event, subject_type=SUBJECT)

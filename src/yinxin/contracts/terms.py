@@ -1,4 +1,5 @@
-"""Contract-term arithmetic, explained: payment milestones, deemed acceptance, late penalties.
+"""Contract-term arithmetic, explained: payment milestones, deemed acceptance, late penalties,
+when a notice counts as served.
 
 A contract's money terms are short sentences that hide arithmetic — "验收合格后 30 个工作日内
 支付 75%", "每逾期一天按未付金额的 3% 支付违约金，以合同金额的 20% 为限". Each function here
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from yinxin.contracts.money import CENT, allocate, format_amount, parse_amount, parse_rate
-from yinxin.contracts.workdays import WorkCalendar
+from yinxin.contracts.workdays import BEIJING, WorkCalendar
 from yinxin.errors import ValidationError
 
 
@@ -260,6 +261,130 @@ def deemed_acceptance(
         f"{head}；催告 {reminded.isoformat()}，{reminder_workdays} 个工作日内应组织验收"
         f"（至 {reminder_until.isoformat()}）；至 {last.isoformat()} 仍未组织验收的，"
         f"自 {deemed_on.isoformat()} 起视为验收通过",
+    )
+
+
+# -- notices: when one counts as served (送达) -----------------------------------------------------
+#: 002 第十条's ways of sending a written notice, by the names the CLI and the API take
+NOTICE_METHODS = {"in_person": "专人递送", "express": "特快专递", "email": "电子邮件"}
+
+
+@dataclass(frozen=True)
+class NoticeService:
+    """002 第十条: the day a written notice counts as served (送达), or why it does not count.
+
+    ``served_on`` is ``None`` when the notice is not served at all: e-mail for a notice that
+    bears on the contract's validity or settles a dispute (§10.1 allows only 专人递送 and
+    特快专递 for those), or express mail to an address other than the agreed one (§10.3.3)."""
+
+    method: str
+    served_on: dt.date | None
+    served_at: dt.datetime | None  # e-mail: the moment it reached the recipient's mail system
+    explanation: str
+
+    def as_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "served_on": self.served_on.isoformat() if self.served_on else None,
+            "served_at": self.served_at.isoformat() if self.served_at else None,
+            "explanation": self.explanation,
+        }
+
+
+def notice_served(
+    method: str,
+    *,
+    signed_on: dt.date | None = None,
+    posted_on: dt.date | None = None,
+    local: bool | None = None,
+    arrived_at: dt.datetime | None = None,
+    formal: bool = False,
+    agreed_address: bool = True,
+    local_days: int = 3,
+    other_days: int = 5,
+) -> NoticeService:
+    """When a notice sent under 002 §10.3 counts as served.
+
+    * ``in_person`` (专人递送): the day the recipient signs for it, ``signed_on`` (§10.3.1);
+    * ``express`` (特快专递): ``posted_on`` (the postmark, §10.1) plus ``local_days`` (3) within
+      the city, ``other_days`` (5) elsewhere in China (§10.3.2, the template's blanks) —
+      calendar days, "发出后第 N 日"; not moved off a day off: it is when the notice counts as
+      received, not a deadline for acting (a period counted from it moves, 第二百零三条).
+      Sent anywhere but the agreed address (``agreed_address=False``) it is not served;
+    * ``email`` (电子邮件): the moment it reached the recipient's mail system, ``arrived_at``
+      with its offset (§10.3.4) — except a ``formal`` notice (one bearing on the contract's
+      validity, or settling a dispute), which §10.1 lets go only by hand or express mail.
+
+    A fact the method does not use is refused, naming it, rather than silently ignored.
+    """
+    if method not in NOTICE_METHODS:
+        raise ValidationError(
+            f"method: one of {', '.join(NOTICE_METHODS)}, not {method!r}", field="method"
+        )
+    given = {
+        "signed_on": signed_on is not None,
+        "posted_on": posted_on is not None,
+        "local": local is not None,
+        "arrived_at": arrived_at is not None,
+        "agreed_address": agreed_address is not True,
+    }
+    uses = {
+        "in_person": ("signed_on",),
+        "express": ("posted_on", "local", "agreed_address"),
+        "email": ("arrived_at",),
+    }[method]
+    for name, present in given.items():
+        if present and name not in uses:
+            raise ValidationError(f"{name} is not a fact of a notice sent by {method}", field=name)
+    for name in uses[:2]:
+        if not given[name]:
+            what = {"local": "local (whether it went within the city)"}.get(name, name)
+            raise ValidationError(f"a notice sent by {method} needs {what}", field=name)
+    for name, n in (("local_days", local_days), ("other_days", other_days)):
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 60:
+            raise ValidationError(f"{name}: a whole number of days, 0–60", field=name)
+    how = NOTICE_METHODS[method]
+    if method == "in_person":
+        day = _date(signed_on, "signed_on")  # type: ignore[arg-type]
+        return NoticeService(
+            method, day, None, f"{how}，接收人 {day.isoformat()} 签收，签收之日视为送达（10.3.1）"
+        )
+    if method == "express":
+        posted = _date(posted_on, "posted_on")  # type: ignore[arg-type]
+        if not isinstance(local, bool):
+            raise ValidationError("local: whether it went within the city", field="local")
+        where, n = ("发往本市内", local_days) if local else ("发往国内其他地区", other_days)
+        head = f"{how} {posted.isoformat()} 交寄（以邮戳为准），{where}"
+        if not agreed_address:
+            return NoticeService(
+                method,
+                None,
+                None,
+                f"{head}，但未寄往合同约定（或依约变更后）的地址：视为未履行通知送达义务（10.3.3）",
+            )
+        served = posted + dt.timedelta(days=n)
+        return NoticeService(
+            method,
+            served,
+            None,
+            f"{head}，发出后第 {n} 日即 {served.isoformat()} 视为送达（10.3.2）",
+        )
+    if not isinstance(arrived_at, dt.datetime) or arrived_at.tzinfo is None:
+        raise ValidationError(
+            "arrived_at: a time with its offset, e.g. 2026-10-08T18:30:00+08:00", field="arrived_at"
+        )
+    local_time = arrived_at.astimezone(BEIJING)
+    head = f"{how} {local_time:%Y-%m-%d %H:%M}（北京时间）到达接收人电子邮箱所在系统"
+    if formal:
+        return NoticeService(
+            method,
+            None,
+            None,
+            f"{head}；但影响合同效力或解决争议的通知须以专人递送或特快专递发出（10.1），"
+            "电子邮件不视为送达",
+        )
+    return NoticeService(
+        method, local_time.date(), local_time, f"{head}，到达之时视为送达（10.3.4）"
     )
 
 

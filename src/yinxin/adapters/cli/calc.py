@@ -245,6 +245,46 @@ def schedule_cmd(
     run(as_json, go, show)
 
 
+@calc_app.command("notice")
+def notice_cmd(
+    method: str = typer.Argument(..., help="in_person (专人递送), express (特快专递) or email."),
+    signed: str | None = typer.Option(
+        None, "--signed", help="in_person: the day it was signed for."
+    ),
+    posted: str | None = typer.Option(None, "--posted", help="express: the postmark's day."),
+    local: bool | None = typer.Option(
+        None, "--local/--other", help="express: within the city (3rd day) or elsewhere (5th)."
+    ),
+    arrived: str | None = typer.Option(
+        None, "--arrived", help="email: when it reached the mail system, 2026-10-08T18:30+08:00."
+    ),
+    formal: bool = typer.Option(
+        False, "--formal", help="The notice bears on the contract's validity or a dispute."
+    ),
+    elsewhere: bool = typer.Option(
+        False, "--not-agreed-address", help="express: sent to an address the contract lacks."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """When a written notice counts as served (送达, 002 第十条), or why it does not."""
+
+    def go() -> dict:
+        from yinxin.adapters.cli.common import parse_time
+        from yinxin.contracts.terms import notice_served
+
+        return notice_served(
+            method,
+            signed_on=_date(signed, "signed_on") if signed else None,
+            posted_on=_date(posted, "posted_on") if posted else None,
+            local=local,
+            arrived_at=parse_time(arrived, "arrived_at"),
+            formal=formal,
+            agreed_address=not elsewhere,
+        ).as_dict()
+
+    run(as_json, go, _line)
+
+
 @calc_app.command("acceptance")
 def acceptance_cmd(
     requested: str,

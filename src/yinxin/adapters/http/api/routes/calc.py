@@ -8,13 +8,13 @@ official holiday schedule is unknown answers ``code: calendar_missing``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from yinxin.access.keys import Principal
-from yinxin.adapters.http.api.context import Plat, get_caller
+from yinxin.adapters.http.api.context import IsoDateTime, Plat, get_caller
 from yinxin.contracts import money, terms, workdays
 from yinxin.errors import ValidationError
 
@@ -116,6 +116,13 @@ class MilestoneOut(BaseModel):
     event: str
     event_date: str | None
     due: str | None
+    explanation: str
+
+
+class NoticeOut(BaseModel):
+    method: str
+    served_on: str | None = Field(description="the day it counts as served; null: not served")
+    served_at: str | None = Field(description="email: the moment it reached the mail system")
     explanation: str
 
 
@@ -289,6 +296,34 @@ def schedule(
     }
     rows = terms.payment_schedule(total, terms.PLATFORM_002, events, _calendar(platform))
     return [m.as_dict() for m in rows]
+
+
+@router.get("/calc/notice", response_model=NoticeOut)
+def notice(
+    _caller: Caller,
+    method: Literal["in_person", "express", "email"] = Query(
+        ..., description="专人递送, 特快专递 or 电子邮件 (002 第十条)"
+    ),
+    signed_on: str | None = date_param("in_person: the day it was signed for", default=None),
+    posted_on: str | None = date_param("express: the postmark's day", default=None),
+    local: bool | None = Query(None, description="express: within the city (or elsewhere)"),
+    arrived_at: IsoDateTime | None = Query(
+        None, description="email: when it reached the mail system, with its offset"
+    ),
+    formal: bool = Query(False, description="bears on the contract's validity or a dispute"),
+    agreed_address: bool = Query(True, description="express: sent to the agreed address"),
+):
+    """When a written notice counts as served (送达): signed for by hand, the 3rd (within the
+    city) or 5th day after posting by express, e-mail on arrival — or why it does not count."""
+    return terms.notice_served(
+        method,
+        signed_on=_date(signed_on, "signed_on"),
+        posted_on=_date(posted_on, "posted_on"),
+        local=local,
+        arrived_at=arrived_at,
+        formal=formal,
+        agreed_address=agreed_address,
+    ).as_dict()
 
 
 @router.get("/calc/acceptance", response_model=AcceptanceOut)
