@@ -113,6 +113,9 @@ def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
     assert "部分支付" in text and "¥305,000.00" in text  # 尚欠
     assert first.get_attribute("data-state") == "partly_paid"
     assert "违约金：逾期" in text and "3% × ¥305,000.00" in text
+    # the card's sum shows each party's penalties apart, never 甲方's and 乙方's added
+    summary = card.locator("p.small", has_text="应付合计").inner_text()
+    assert re.search(r"违约金 (乙方 ¥[\d,.]+；)?甲方 ¥[\d,.]+", summary), summary
     shot(page, "obligations-partly-paid")
 
     # pay too much: refused at the amount, in Chinese; nothing changes

@@ -269,6 +269,8 @@ def test_the_contract_cap_bounds_each_party_not_both_together(world) -> None:
     assert (delivery.debtor, delivery.penalty) == ("乙方", Decimal("156600.00"))
     assert (first.debtor, first.penalty) == ("甲方", Decimal("195750.00"))
     assert v.total_penalty == Decimal("352350.00") and v.penalty_note is None
+    # and they are shown apart: what 甲方 owes 乙方, what 乙方 owes 甲方
+    assert v.penalty_by_debtor == {"乙方": Decimal("156600.00"), "甲方": Decimal("195750.00")}
 
 
 @pytest.mark.parametrize(
@@ -744,6 +746,7 @@ def test_cli_json(world) -> None:
     assert again["paid"] == "1000000.00" and again["payments"][-1]["reversal_reason"] == "重复登记"
     text = CliRunner().invoke(cli_app, ["obligation", "show", cid], env=env).stdout
     assert f"付款 payment #{twice['id']} 2026-04-10 ¥1,000.00  已冲正 / reversed: 重复登记" in text
+    assert "penalties 甲方 ¥" in text and "乙方 ¥" not in text  # 乙方 delivered on time
     engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
     before = dbdump.dump(engine)
     for args, exit_code, field in [

@@ -250,8 +250,11 @@ class ContractObligations:
     total_due: Decimal  # money owed under payment obligations, paid or not
     total_paid: Decimal
     total_overdue: Decimal  # unpaid money past its due date
-    total_penalty: Decimal
+    total_penalty: Decimal  # both parties' penalties added: a figure for the ledger only
     penalty_note: str | None
+    # what each party owes in penalties, capped (甲方 → ¥…): they run in opposite directions,
+    # so this, not the total, is what a person reads; a party owing none is not listed
+    penalty_by_debtor: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -1226,7 +1229,7 @@ class Obligations:
         money = [v for v in views if v.kind == "payment" and v.amount is not None]
         # the contract's cap bounds what each party owes in total (002 §8.1 甲方's late
         # payments, §8.2 乙方's late delivery): one party's penalties never fill the other's cap
-        total_penalty = Decimal("0.00")
+        by_debtor: dict[str, Decimal] = {}
         notes: list[str] = []
         for debtor in dict.fromkeys(o.debtor for o in rows):
             mine = [(o, v) for o, v in zip(rows, views, strict=True) if o.debtor == debtor]
@@ -1242,7 +1245,8 @@ class Obligations:
                             f"{format_amount(cap)}，按上限计"
                         )
                         owed = cap
-            total_penalty += owed
+            if owed:
+                by_debtor[debtor] = owed
         note = "；".join(notes) or None
         accept = next((v for v in views if v.kind == "acceptance"), None)
         return ContractObligations(
@@ -1267,8 +1271,9 @@ class Obligations:
                 (v.outstanding or Decimal(0) for v in money if v.status == "overdue"),
                 Decimal("0.00"),
             ),
-            total_penalty=total_penalty,
+            total_penalty=sum(by_debtor.values(), Decimal("0.00")),
             penalty_note=note,
+            penalty_by_debtor=by_debtor,
         )
 
     def _obligation_view(

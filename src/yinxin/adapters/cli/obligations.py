@@ -61,9 +61,12 @@ def _show(v) -> None:
             gone = f"  已冲正 / reversed: {pay.reversal_reason}" if pay.reversed_at else ""
             line = f"     付款 payment #{pay.id} {pay.paid_on} ¥{pay.amount:,.2f}{ref}{gone}"
             console.print(line, markup=False)
+    # each party's penalties apart: 甲方's late payment and 乙方's late delivery never add up
+    owed = ", ".join(f"{who} ¥{amount:,.2f}" for who, amount in v.penalty_by_debtor.items())
     console.print(
         f"  total ¥{v.total_due:,.2f}, paid ¥{v.total_paid:,.2f}, overdue "
-        f"¥{v.total_overdue:,.2f}, penalties ¥{v.total_penalty:,.2f}"
+        f"¥{v.total_overdue:,.2f}, penalties {owed or '¥0.00'}",
+        markup=False,
     )
     if v.penalty_note:
         console.print(f"  {v.penalty_note}", markup=False)

@@ -32,6 +32,12 @@ function statusText(o) {
 }
 const badgeKind = (o) => (o.status === "overdue" ? "bad" : o.status === "met" ? "ok" : o.status === "pending" ? "plain" : "warn");
 
+/** Each party's penalties apart (甲方 ¥…；乙方 ¥…): they run in opposite directions. */
+function penalties(c) {
+  const owed = Object.entries(c.penalty_by_debtor || {});
+  return owed.length ? owed.map(([who, amount]) => `${who} ${yuan(amount)}`).join("；") : yuan("0.00");
+}
+
 function explanation(o) {
   const lines = [el("div", { text: o.due_explanation })];
   if (o.penalty_explanation) lines.push(el("div", { class: "penalty-line", text: `违约金：${o.penalty_explanation}` }));
@@ -206,7 +212,7 @@ function contractCard(c) {
     el("h2", {}, el("a", { href: `/contracts/${c.contract_id}`, text: `${c.number}　${c.title}` })),
     el("p", {}, el("span", { class: "badge plain stage", text: STAGE[c.stage] || c.stage }), " ", el("span", { class: "muted", text: facts })),
     c.acceptance_explanation ? el("p", { class: "small", text: c.acceptance_explanation }) : "",
-    el("p", { class: "small", text: `应付合计 ${yuan(c.total_due)}，已付 ${yuan(c.total_paid)}，逾期未付 ${yuan(c.total_overdue)}，违约金 ${yuan(c.total_penalty)}${c.penalty_note ? `（${c.penalty_note}）` : ""}` }),
+    el("p", { class: "small", text: `应付合计 ${yuan(c.total_due)}，已付 ${yuan(c.total_paid)}，逾期未付 ${yuan(c.total_overdue)}，违约金 ${penalties(c)}${c.penalty_note ? `（${c.penalty_note}）` : ""}` }),
     el("div", { class: "grid-fields two" }, fact, pay),
     withdraw,
     ledger);
