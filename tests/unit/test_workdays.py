@@ -275,3 +275,23 @@ def test_parse_date() -> None:
         with pytest.raises(ValidationError) as err:
             parse_date(bad, field="from")
         assert err.value.field == "from"
+
+
+def test_a_year_without_a_schedule_presumes_weekdays_but_the_fixed_holidays() -> None:
+    """Until the year's schedule is loaded a notice is judged by the weekday rule, marked
+    presumed; 元旦, 劳动节 and 国庆节 fall on fixed days every year (放假办法, from 2025), so
+    Friday 2027-01-01 is presumed off (it was presumed a working day, 2 h instead of 4 h)."""
+    from yinxin.contracts.workdays import FIXED_HOLIDAYS, presumed_workday
+
+    cal = official_calendar()
+    assert presumed_workday(cal, D(2027, 1, 1)) == (False, True)  # 元旦, a Friday
+    assert presumed_workday(cal, D(2027, 10, 1)) == (False, True)  # 国庆节, a Friday
+    assert presumed_workday(cal, D(2027, 1, 4)) == (True, True)  # a Monday
+    assert presumed_workday(cal, D(2027, 1, 2)) == (False, True)  # a Saturday
+    assert presumed_workday(cal, D(2026, 10, 10)) == (True, False)  # 调休上班, from the schedule
+    # the fixed days are off in every year the rule has held and the calendar covers
+    years = [y for y in range(2025, 2100) if cal.covers(y)]
+    assert years, "no year from 2025 on in the calendar"
+    for year in years:
+        for month, day in FIXED_HOLIDAYS:
+            assert not cal.is_workday(D(year, month, day)), (year, month, day)

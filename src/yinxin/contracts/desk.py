@@ -150,8 +150,8 @@ def notice_workday(notice: dt.datetime, calendar: WorkdayCalendar) -> tuple[bool
     A notice is a fact to write down when it comes, so a year the official calendar does not
     cover yet (the State Council publishes each year's schedule in the autumn before; until an
     operator loads it, every notice of that year) is not refused: the weekday rule (Monday to
-    Friday) stands in, marked provisional, and the breach job confirms or corrects it as soon
-    as the year's schedule is loaded."""
+    Friday, save 元旦, 劳动节 and 国庆节's fixed days) stands in, marked provisional, and the
+    breach job confirms or corrects it as soon as the year's schedule is loaded."""
     return presumed_workday(calendar, notice_day(notice))
 
 

@@ -410,15 +410,22 @@ def year_files(directory: Path) -> list[YearSchedule]:
     return [load_year_file(p) for p in sorted(directory.glob("[0-9][0-9][0-9][0-9].json"))]
 
 
+#: the holidays 《全国年节及纪念日放假办法》 (as amended in 2024, in force from 2025) puts on fixed
+#: days of the Gregorian calendar — 元旦 1-1, 劳动节 5-1 and 5-2, 国庆节 10-1 to 10-3: off in
+#: every year, whatever the year's schedule adds or moves around them
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
 def presumed_workday(calendar, day: dt.date) -> tuple[bool, bool]:
     """Whether ``day`` is a working day by ``calendar`` (anything with ``is_workday``), and
-    whether that is presumed: in a year with no schedule loaded yet, Monday to Friday. For what
-    must go on meanwhile — a notice written down, a reminder sent — never for a deadline, which
-    waits for the year's schedule (``calendar_missing``)."""
+    whether that is presumed: in a year with no schedule loaded yet, Monday to Friday save the
+    fixed-date holidays (``FIXED_HOLIDAYS``; the lunar ones and the make-up days only the
+    year's schedule tells). For what must go on meanwhile — a notice written down, a reminder
+    sent — never for a deadline, which waits for the year's schedule (``calendar_missing``)."""
     try:
         return bool(calendar.is_workday(day)), False
     except CalendarMissing:
-        return day.weekday() < 5, True
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS, True
 
 
 def official_calendar(home: Path | None = None) -> WorkCalendar:

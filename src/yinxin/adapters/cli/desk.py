@@ -69,7 +69,10 @@ def _show(r) -> None:
     )
     day = "working day" if r.notice_workday else "non-working day"
     if r.notice_workday_provisional:
-        day += ", by the weekday rule until the year's official calendar is loaded"
+        day += (
+            ", by the weekday rule (Monday to Friday, save 1-1, 5-1/2, 10-1/3) until the "
+            "year's official calendar is loaded"
+        )
     console.print(f"  notice {_t(r.notice_at)} ({day}); response due {_t(r.response_due)}")
     if r.on_site_requested:
         console.print(f"  on site due {_t(r.on_site_due)}; arrived {_t(r.on_site_at)}")

@@ -86,7 +86,7 @@ function row(r) {
     el("td", { class: "num", text: `#${r.id}` }),
     el("td", {
       text: `${fmtTime(r.notice_at)}${r.notice_workday ? "" : "（非工作日）"}`
-        + (r.notice_workday_provisional ? "（是否工作日暂按周一至周五推定，待当年节假日安排载入后复核）" : ""),
+        + (r.notice_workday_provisional ? "（是否工作日暂按周一至周五推定，元旦、劳动节、国庆节的固定假日除外，待当年节假日安排载入后复核）" : ""),
     }),
     el("td", { text: r.description }),
     el("td", { text: STATES[r.state] + (r.clock === "paused" ? "（暂停计时）" : "") }),
