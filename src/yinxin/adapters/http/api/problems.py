@@ -110,14 +110,20 @@ def allowed_methods(request: Request) -> list[str]:
     alone. The paths of the API's own OpenAPI document are matched instead (FastAPI keeps its
     included routes in private structures); where one matches literally
     (``/flows/page-preview``), those that match only through a parameter
-    (``/flows/{flow_id}``, which would refuse ``page-preview`` as an id) do not count."""
+    (``/flows/{flow_id}``, which would refuse ``page-preview`` as an id) do not count. A
+    parameter is one segment, unless no path matches so: a desk contract's number may hold
+    slashes (``{number:path}``, which the document writes ``{number}``)."""
     path = request.scope["path"]
-    found: dict[bool, set[str]] = {True: set(), False: set()}
-    for template, operations in request.app.openapi()["paths"].items():
-        pieces = _PATH_PARAMETER.split(template)
-        if re.fullmatch("[^/]+".join(map(re.escape, pieces)), path):
-            found[len(pieces) == 1] |= {m.upper() for m in operations} & _METHODS
-    return sorted(found[True] or found[False])
+    paths = request.app.openapi()["paths"]
+    for segment in ("[^/]+", ".+"):
+        found: dict[bool, set[str]] = {True: set(), False: set()}
+        for template, operations in paths.items():
+            pieces = _PATH_PARAMETER.split(template)
+            if re.fullmatch(segment.join(map(re.escape, pieces)), path):
+                found[len(pieces) == 1] |= {m.upper() for m in operations} & _METHODS
+        if found[True] or found[False]:
+            return sorted(found[True] or found[False])
+    return []
 
 
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
