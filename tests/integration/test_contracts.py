@@ -264,6 +264,8 @@ def test_fill_refuses_a_bad_value_naming_the_blank(code, change, field):
     with pytest.raises(ValidationError) as e:
         t.fill(t.example_values() | change)
     assert e.value.field == field, e.value.message
+    if field != "values.no_such_blank":  # the page shows it: said in Chinese (the English after)
+        assert re.search(r"[\u4e00-\u9fff]", e.value.message.split(" / ")[0]), e.value.message
 
 
 def test_a_missing_required_blank_is_named():
