@@ -117,6 +117,28 @@ def test_an_address_that_is_no_page_says_so_in_chinese(site: Site, page):
         )
 
 
+def test_a_day_is_the_readers_day_as_every_time_on_the_page(site: Site, browser):
+    """A list's 有效期至 is the day of the end as the reader's clock has it, the day of the time
+    the detail page shows beside it: a certificate ending 2027-12-04T17:52Z ends on 2027-12-05
+    in Beijing (it said 2027-12-04, the UTC day, while the detail said 2027-12-05 01:52)."""
+    ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    try:
+        pg = ctx.new_page()
+        pg.goto(site.url("/status"))
+        days = pg.evaluate(
+            """async () => {
+                const { day } = await import("/static/pages/common.js");
+                const { fmtTime } = await import("/static/api.js");
+                const end = "2027-12-04T17:52:19Z";
+                return [day(end), fmtTime(end), day("2027-12-04T15:59:59+00:00"),
+                        day("2026-03-04"), day(null)];
+            }"""
+        )
+    finally:
+        ctx.close()
+    assert days == ["2027-12-05", "2027-12-05 01:52:19", "2027-12-04", "2026-03-04", "—"]
+
+
 def test_the_api_documentation_works_offline(site: Site, page):
     """/api/v1/docs (linked from every page's footer) draws every operation of the OpenAPI
     document with nothing fetched from another origin: FastAPI's default page took Swagger UI

@@ -2,7 +2,8 @@
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
 import {
-  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, commonName, el, emptyRow, label, messageFor, toast,
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, commonName, el, emptyRow, fmtTime, label, messageFor,
+  toast,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, {
@@ -145,7 +146,12 @@ export const yuan = (v) => {
   const [whole, cents = "00"] = String(v).split(".");
   return `¥${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${cents.padEnd(2, "0")}`;
 };
-export const day = (iso) => (iso ? iso.slice(0, 10) : "—");
+/** The day of an instant as the reader's clock has it (the date of fmtTime: a certificate
+ * ending at 2027-12-04T17:52Z ends on 2027-12-05 in Beijing); a plain date stays as it is. */
+export const day = (iso) => {
+  if (!iso) return "—";
+  return /^\d{4}-\d{2}-\d{2}$/.test(iso) ? iso : fmtTime(iso).slice(0, 10);
+};
 
 /** A facts list (dl.facts) from [label, value] pairs; empty values are left out. */
 export function facts(dl, pairs) {

@@ -4,7 +4,7 @@
 // of the holder's valid certificates of the kind's profile, or asks for a new platform-held key
 // (then the answer is a certificate application to pay and have approved).
 import { ApiError, LABELS, api, bindForm, label, messageFor, requireSession, toast } from "/static/api.js";
-import { fieldError, liveCheck, options } from "/static/pages/common.js";
+import { day, fieldError, liveCheck, options } from "/static/pages/common.js";
 import { checkIdDocument } from "/static/pages/idcheck.js";
 
 const KIND_PROFILE = { organization: "organization-signing", contract: "organization-signing", finance: "organization-signing", personal: "person-signing" };
@@ -30,7 +30,7 @@ function fillCerts() {
   const profile = KIND_PROFILE[kind.value];
   const fit = certs.filter((c) => c.profile === profile);
   options(certSel, [
-    ...fit.map((c) => [c.serial, `${label("profile", c.profile)} ${c.serial}（至 ${c.not_after.slice(0, 10)}）`]),
+    ...fit.map((c) => [c.serial, `${label("profile", c.profile)} ${c.serial}（至 ${day(c.not_after)}）`]),
     ["new", "申请新证书（平台托管密钥，设置印章密码）"],
   ]);
   document.getElementById("cert-hint").textContent = fit.length
