@@ -448,6 +448,33 @@ def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
     assert page.locator("#login-link").is_visible()
 
 
+def test_a_login_never_sends_the_browser_to_another_site(site: Site, page):
+    """The login pages go to their address's ``next`` once signed in — only when it is a page
+    of this site. "/\\evil.example" and "/<tab>/evil.example" start with one slash, and passed
+    the old text check, yet the browser reads them as //evil.example: a link to the staff login
+    sent the officer, just signed in, to another site."""
+    elsewhere: list[str] = []
+    page.route(
+        lambda url: not url.startswith(site.base),
+        lambda route: (elsewhere.append(route.request.url), route.abort()),
+    )
+    page.goto(site.url("/staff/login?next=/%5Cevil.example/desk"))
+    page.fill("#username", "desk1")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", fresh_totp(site))
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_url(site.url("/desk"), timeout=10_000)
+    assert elsewhere == []
+    page.goto(site.url("/login"))
+    assert page.evaluate(
+        r"""async () => {
+            const { nextPage } = await import("/static/api.js");
+            return ["/\\evil.example/x", "/\t/evil.example/x", "//evil.example", "https://evil.example",
+                    "/my/certificate?serial=ab#top", null].map((w) => nextPage(w, "/my"));
+        }"""
+    ) == ["/my", "/my", "/my", "/my", "/my/certificate?serial=ab#top", "/my"]
+
+
 # --- subscribers ----------------------------------------------------------------------------
 def test_subscriber_login_by_phone_and_code(site: Site, page, phone):
     w = site.world

@@ -313,6 +313,17 @@ export function goLogin(kind, expired) {
   location.assign(`${page}?${q}`);
 }
 
+/** Where a login page goes once signed in: the `next` of its address when that leads to a page
+ * of this site, else `fallback`. Judged by where the browser would go, not by the text: "/\x.cn"
+ * and "/<tab>/x.cn" start with one slash yet lead to another site (a URL's backslash is a slash,
+ * its tabs are dropped), which would take a person just signed in to a look-alike page. */
+export function nextPage(wanted, fallback) {
+  if (!wanted || !wanted.startsWith("/")) return fallback;
+  let url;
+  try { url = new URL(wanted, location.origin); } catch (_) { return fallback; }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : fallback;
+}
+
 /** The session a page needs (kind "staff" or "subscriber"); otherwise to the login page. */
 export async function requireSession(kind) {
   const s = await currentSession();

@@ -1,12 +1,11 @@
 // Subscriber login: POST /sessions/subscriber/codes (a code to the phone), then
 // POST /sessions/subscriber with the code; the session cookie is set by the answer.
-import { api, bindForm, toast } from "/static/api.js";
+import { api, bindForm, nextPage, toast } from "/static/api.js";
 import { bindCodeLogin } from "/static/pages/sms_code.js";
 
 const params = new URLSearchParams(location.search);
 if (params.get("expired")) document.getElementById("expired").hidden = false;
-const wanted = params.get("next") || "/my";
-const next = wanted.startsWith("/") && !wanted.startsWith("//") ? wanted : "/my";
+const next = nextPage(params.get("next"), "/my");
 
 const codeForm = document.getElementById("code-form");
 const loginForm = document.getElementById("login-form");

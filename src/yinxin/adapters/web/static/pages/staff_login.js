@@ -1,10 +1,9 @@
 // Staff login: POST /sessions/staff with username, password and the TOTP code.
-import { api, bindForm } from "/static/api.js";
+import { api, bindForm, nextPage } from "/static/api.js";
 
 const params = new URLSearchParams(location.search);
 if (params.get("expired")) document.getElementById("expired").hidden = false;
-const wanted = params.get("next") || "/desk";
-const next = wanted.startsWith("/") && !wanted.startsWith("//") ? wanted : "/desk";
+const next = nextPage(params.get("next"), "/desk");
 
 bindForm(document.getElementById("staff-form"), {
   busyText: "正在登录…",
