@@ -244,6 +244,36 @@ def test_csr_may_be_der_and_the_organization_subject_carries_the_credit_code(
     assert san.get_values_for_type(x509.DNSName) == ["gw3.example.cn"]
 
 
+def test_a_long_chinese_name_is_certified_as_registered(platform: Platform) -> None:
+    """An organization's name of 40 characters (a Chinese branch's name is often longer than
+    21) is its certificate's O and CN, whole: RFC 5280 bounds them at 64 characters, and
+    cryptography's check counts UTF-8 bytes — the approval failed with a 500 after payment.
+    A name longer than a subject holds is refused at registration, naming the field."""
+    p = platform
+    long_name = "福建省某某某某某某某某某某某某某某某某某某某某某某某某某某某某某信息技术有限公司"
+    assert len(long_name) == 40 and len(long_name.encode()) > 64
+    org = p.subscribers.add_organization(
+        name=long_name,
+        uscc=uscc(40),
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+    )
+    p.subscribers.accept_agreement(org.id, accepted_by="王五")
+    cert = load(issue(p, org.id, "organization-signing", pin=PIN))
+    for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        assert cert.subject.get_attributes_for_oid(oid)[0].value == long_name
+    with pytest.raises(ValidationError) as e:
+        p.subscribers.add_organization(
+            name="某" * 65,
+            uscc=uscc(41),
+            legal_representative="李四",
+            contact_name="王五",
+            contact_phone="010-62345678",
+        )
+    assert e.value.field == "name"
+
+
 def test_apply_with_a_platform_held_key(any_platform: Platform) -> None:
     p = any_platform
     subs = enrol(p)

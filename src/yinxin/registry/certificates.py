@@ -50,7 +50,7 @@ from yinxin.registry.lifecycle import (
     HoldKind,
     check_application,
 )
-from yinxin.registry.subscribers import PERSON, Subscribers
+from yinxin.registry.subscribers import NAME_MAX, PERSON, SUBJECT_NAME_MAX, Subscribers
 from yinxin.registry.views import (
     ApplicationView,
     CertificateView,
@@ -163,25 +163,36 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
+    def name(oid: x509.ObjectIdentifier, value: str) -> x509.NameAttribute:
+        # RFC 5280 bounds a CN (and an O) at 64 characters; cryptography counts UTF-8 bytes,
+        # which refused any Chinese name over 21 characters at issuance. Checked in characters.
+        if len(value) > SUBJECT_NAME_MAX:
+            raise ValidationError(
+                f"the name has {len(value)} characters; a certificate's subject holds at most "
+                f"{SUBJECT_NAME_MAX} (RFC 5280)",
+                field="name",
+            )
+        return x509.NameAttribute(oid, value, _validate=False)
+
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
     if sub.kind == PERSON:
         # A stable pseudonymous identifier tells two people of the same name apart without
         # publishing the ID number in every certificate.
         pid = hashlib.sha256(f"{sub.id_type}:{sub.id_number}".encode()).hexdigest()[:20].upper()
         attrs += [
-            x509.NameAttribute(NameOID.COMMON_NAME, sub.name),
+            name(NameOID.COMMON_NAME, sub.name),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PID-{pid}"),
         ]
     elif sub.kind == "organization":
         attrs += [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, sub.name),
+            name(NameOID.ORGANIZATION_NAME, sub.name),
             x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{sub.uscc}"),
-            x509.NameAttribute(NameOID.COMMON_NAME, sub.name),
+            name(NameOID.COMMON_NAME, sub.name),
         ]
     else:
         if org is not None:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org.name))
-        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, sub.device_name or sub.name))
+            attrs.append(name(NameOID.ORGANIZATION_NAME, org.name))
+        attrs.append(name(NameOID.COMMON_NAME, sub.device_name or sub.name))
     return x509.Name(attrs)
 
 
@@ -1012,6 +1023,8 @@ class Certificates:
                 v = validate_mobile(v, k)
             elif k == "contact_phone":
                 v = validate_phone(v, k)
+            elif k in ("name", "device_name"):
+                v = validate_name(v, k, NAME_MAX[sub.kind])
             elif k != "email":
                 v = validate_name(v, k)
             setattr(sub, k, v)

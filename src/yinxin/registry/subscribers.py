@@ -31,6 +31,12 @@ from yinxin.transitions import listed
 
 KINDS = tuple(SubscriberKind)
 PERSON, ORGANIZATION, DEVICE = SubscriberKind
+# The longest name a certificate's subject can carry: RFC 5280's ub-common-name and
+# ub-organization-name, 64 characters. An organization's or device's name becomes its
+# certificate's CN (and O), so a longer one is refused at registration, not at issuance.
+SUBJECT_NAME_MAX = 64
+# the longest name of each kind (a person's 50 is within the subject's bound)
+NAME_MAX = {PERSON: 50, ORGANIZATION: SUBJECT_NAME_MAX, DEVICE: SUBJECT_NAME_MAX}
 
 
 class Subscribers:
@@ -50,7 +56,7 @@ class Subscribers:
     ) -> SubscriberView:
         """A person; ``organization_id``: registered under that organization (its staff), so
         the organization's administrator sees and manages them."""
-        name = validate_name(name, "name", 50)
+        name = validate_name(name, "name", NAME_MAX[PERSON])
         id_number = validate_id_document(id_type, id_number, "id_number")
         phone = validate_mobile(phone, "phone")
         if email is not None and ("@" not in email or len(email) > 200):
@@ -82,7 +88,7 @@ class Subscribers:
         phone: str | None = None,
         actor: str = "ra",
     ) -> SubscriberView:
-        name = validate_name(name, "name", 100)
+        name = validate_name(name, "name", SUBJECT_NAME_MAX)
         uscc = validate_uscc(uscc, "uscc")
         legal = validate_name(legal_representative, "legal_representative", 50)
         contact = validate_name(contact_name, "contact_name", 50)
@@ -109,7 +115,7 @@ class Subscribers:
     def add_device(
         self, *, device_name: str, organization_id: int, actor: str = "ra"
     ) -> SubscriberView:
-        device_name = validate_name(device_name, "device_name", 100)
+        device_name = validate_name(device_name, "device_name", SUBJECT_NAME_MAX)
         self._organization(organization_id)
         return self._add(
             Subscriber(

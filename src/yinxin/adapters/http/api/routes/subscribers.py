@@ -17,6 +17,7 @@ from yinxin.adapters.http.api.context import (
     scope_subscriber,
 )
 from yinxin.errors import Forbidden
+from yinxin.registry.subscribers import SUBJECT_NAME_MAX
 from yinxin.registry.views import (
     AgreementAcceptanceView,
     DeviceView,
@@ -42,7 +43,7 @@ class OrganizationFields(Strict):
     """An organization as it is registered, the same whether the desk registers it here or it
     registers itself (``registration``); each adds the login phone its own way."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=SUBJECT_NAME_MAX)
     uscc: str = Field(min_length=1, max_length=18, description="统一社会信用代码")
     legal_representative: str = Field(min_length=1, max_length=50)
     contact_name: str = Field(min_length=1, max_length=50)
@@ -54,7 +55,7 @@ class OrganizationIn(OrganizationFields):
 
 
 class DeviceIn(Strict):
-    device_name: str = Field(min_length=1, max_length=100)
+    device_name: str = Field(min_length=1, max_length=SUBJECT_NAME_MAX)
     organization_id: int = Field(ge=1, le=2**62)
 
 
