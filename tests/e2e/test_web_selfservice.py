@@ -320,6 +320,29 @@ def test_another_organization_sees_nothing_of_it(site: Site, browser):
     ctx.close()
 
 
+def test_a_name_the_seal_cannot_draw_is_said_with_what_to_do(site: Site, page):
+    """An organization registered with a 43-character name (a subject holds 64) cannot have its
+    seal drawn by the software (a ring holds 40): the preview says so and offers the scan,
+    instead of 请填写名称 for a name that is not on the form."""
+    uscc17 = "91350102MA2YX0041"
+    name = "福建省" + "某" * 32 + "信息技术有限公司"
+    assert len(name) == 43
+    site.world.p.subscribers.add_organization(
+        name=name,
+        uscc=uscc17 + uscc_check_char(uscc17),
+        legal_representative="周一",
+        contact_name="吴二",
+        contact_phone="0591-5550000",
+        phone="13300133041",
+    )
+    subscriber_login(site, page, "13300133041")
+    page.goto(site.url("/my/seals/apply"))
+    status = page.locator("#preview-status")
+    status.filter(has_text="2至40个字").wait_for()
+    assert "印模扫描件" in status.inner_text() and "请填写名称" not in status.inner_text()
+    shot(page, "seal-apply-name-too-long")
+
+
 def test_renew_and_cancel_a_seal_through_the_004_form(site: Site, phone):
     """Issue 13 item 3: the seal page's 004 form (续费/变更/注销 as business types of
     ``POST /seal-applications``), prefilled from the seal, on a phone: a person renews their

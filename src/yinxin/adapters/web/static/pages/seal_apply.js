@@ -3,9 +3,16 @@
 // (nothing is created); a scan may replace the software-made picture. The seal is bound to one
 // of the holder's valid certificates of the kind's profile, or asks for a new platform-held key
 // (then the answer is a certificate application to pay and have approved).
-import { ApiError, LABELS, api, bindForm, label, messageFor, requireSession, toast } from "/static/api.js";
+import {
+  ApiError, FIELD_MESSAGES, LABELS, api, bindForm, label, messageFor, requireSession, toast,
+} from "/static/api.js";
 import { day, fieldError, liveCheck, options } from "/static/pages/common.js";
 import { checkIdDocument } from "/static/pages/idcheck.js";
+
+// The seal's name is the registered one, not a field of this form: when the software cannot draw
+// it, say why and what to do (not "请填写名称", which the person cannot).
+FIELD_MESSAGES.name = "登记的名称无法按规范软件制作印模（机构名称须为2至40个字，个人姓名须为2至4个字，" +
+  "且不含空格或印章字体没有的字符）：请选择“上传实物印章的印模扫描件”";
 
 const KIND_PROFILE = { organization: "organization-signing", contract: "organization-signing", finance: "organization-signing", personal: "person-signing" };
 const session = await requireSession("subscriber");
