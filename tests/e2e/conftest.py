@@ -132,3 +132,16 @@ def shot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def unlabeled(page) -> list[str]:
+    """The page's form controls no label names (no ``<label for>``, no label around them, no
+    ``aria-label``): a screen reader reads them out as a bare "edit text", and a click on the
+    text beside them does nothing."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("input, select, textarea")]
+            .filter((x) => !["hidden", "submit", "button"].includes(x.type))
+            .filter((x) => !x.labels.length && !x.getAttribute("aria-label")
+                && !x.getAttribute("aria-labelledby"))
+            .map((x) => x.name || x.id)"""
+    )

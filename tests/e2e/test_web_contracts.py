@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.e2e.conftest import Site, shot
+from tests.e2e.conftest import Site, shot, unlabeled
 from tests.e2e.test_web_signing import ORG_PHONE, subscriber_login
 
 
@@ -21,6 +21,12 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     shot(page, "contracts-library")
     row.locator("a").click()
     page.wait_for_url("**/contracts/new?template=tech-service")
+    page.locator('[name="values.client_name"]').wait_for()
+    # every blank is named by its label, the rows of a schedule and of a price table too
+    page.select_option("#template", "platform-integration")
+    page.locator('[name="values.schedule[1].percent"]').wait_for()
+    assert unlabeled(page) == []
+    page.select_option("#template", "tech-service")
     page.locator('[name="values.client_name"]').wait_for()
     page.click("#fill-example")
     assert page.locator('[name="values.price"]').input_value() == "120000"
@@ -56,7 +62,10 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     assert hashlib.sha256(path.read_bytes()).hexdigest() == stored.pdf_sha256
     assert stored.number == number and stored.values["price"] == "128000.00"
 
-    # send: one signer and seal per party; the links are shown once
+    # send: one signer and seal per party, each field named by its label; the links shown once
+    page.locator('[name="signers[1].seal"]').wait_for()
+    assert unlabeled(page) == []
+    assert page.get_by_label("委托方（甲方）印章编码").count() == 1
     page.fill('[name="signers[0].subscriber_id"]', str(w.jia.id))
     page.fill('[name="signers[0].seal"]', w.jia.seal.es_id)
     page.fill('[name="signers[1].subscriber_id"]', str(w.yi.id))

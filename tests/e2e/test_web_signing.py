@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from tests.e2e.conftest import Site, shot
+from tests.e2e.conftest import Site, shot, unlabeled
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import (
     need,
@@ -180,6 +180,7 @@ def test_send_a_contract_sign_it_on_phones_with_a_video_and_check_the_files(
     rows = page.locator("#signers .signer-row")
     rows.nth(1).wait_for()
     assert rows.count() == 2
+    assert unlabeled(page) == []  # each signer's role, number, seal and keyword by its label
     jia, yi = rows.nth(0), rows.nth(1)
     jia.locator('[data-name="subscriber_id"]').fill(str(w.jia.id))
     jia.locator('[data-name="seal"]').fill(w.jia.seal.es_id)

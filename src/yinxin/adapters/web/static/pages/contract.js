@@ -36,10 +36,10 @@ async function load() {
   $("cancel-card").hidden = !["drafted", "out_for_signing"].includes(c.state);
   if (c.state === "drafted" && !$("signers").children.length) {
     $("signers").replaceChildren(...c.parties.map((p, i) => el("div", { class: "grid-fields two", "data-role": p.role },
-      el("div", { class: "field" }, el("label", { text: `${p.title}（${p.role}）${p.name ? `：${p.name}` : ""} — 签署人编号` }),
-        el("input", { type: "text", inputmode: "numeric", name: `signers[${i}].subscriber_id`, required: true })),
-      el("div", { class: "field" }, el("label", { text: "印章编码" }),
-        el("input", { type: "text", name: `signers[${i}].seal`, required: true })))));
+      el("div", { class: "field" }, el("label", { for: `signer-${i}-id`, text: `${p.title}（${p.role}）${p.name ? `：${p.name}` : ""} — 签署人编号` }),
+        el("input", { id: `signer-${i}-id`, type: "text", inputmode: "numeric", name: `signers[${i}].subscriber_id`, required: true })),
+      el("div", { class: "field" }, el("label", { for: `signer-${i}-seal`, text: `${p.title}（${p.role}）印章编码` }),
+        el("input", { id: `signer-${i}-seal`, type: "text", name: `signers[${i}].seal`, required: true })))));
     const d = new Date(Date.now() + 7 * 864e5);
     $("deadline").value = new Date(d - d.getTimezoneOffset() * 6e4).toISOString().slice(0, 16);
   }

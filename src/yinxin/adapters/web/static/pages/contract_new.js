@@ -20,14 +20,16 @@ const HINT = {
   phone: "手机号或带区号的固定电话",
 };
 
+/** A row's cell: its label tied to its input (the input's id is its name, unique on the page). */
+function cell(text, attrs) {
+  return el("div", { class: "field" }, el("label", { for: attrs.name, text }), el("input", { id: attrs.name, type: "text", ...attrs }));
+}
+
 function scheduleRow(name, i, row = {}) {
   return el("div", { class: "grid-fields three schedule-row" },
-    el("div", { class: "field" }, el("label", { text: `第 ${i} 期付款条件` }),
-      el("input", { type: "text", name: `values.${name}[${i}].milestone`, value: row.milestone || "", maxlength: 300 })),
-    el("div", { class: "field" }, el("label", { text: "比例（%）" }),
-      el("input", { type: "text", inputmode: "decimal", name: `values.${name}[${i}].percent`, value: row.percent || "" })),
-    el("div", { class: "field" }, el("label", { text: "金额（可留空，按比例计算）" }),
-      el("input", { type: "text", inputmode: "decimal", name: `values.${name}[${i}].amount`, value: row.amount || "" })));
+    cell(`第 ${i} 期付款条件`, { name: `values.${name}[${i}].milestone`, value: row.milestone || "", maxlength: 300 }),
+    cell(`第 ${i} 期比例（%）`, { inputmode: "decimal", name: `values.${name}[${i}].percent`, value: row.percent || "" }),
+    cell(`第 ${i} 期金额（可留空，按比例计算）`, { inputmode: "decimal", name: `values.${name}[${i}].amount`, value: row.amount || "" }));
 }
 
 // 费用明细 (002 附件 2): one row per price line; the lines must add up to the price.
@@ -35,9 +37,8 @@ const PRICE_CELLS = [["item", "项目名称（可选）", 100], ["service", "服
   ["unit", "单位", 10], ["amount", "含税价（元）", 32], ["note", "备注（可选）", 100]];
 function priceRow(name, i, row = {}) {
   return el("div", { class: "grid-fields three price-row" }, ...PRICE_CELLS.map(([k, label, max]) =>
-    el("div", { class: "field" }, el("label", { text: `第 ${i} 行 ${label}` }),
-      el("input", { type: "text", name: `values.${name}[${i}].${k}`, value: row[k] ?? (k === "quantity" ? "1" : ""), maxlength: max,
-        inputmode: ["quantity", "amount"].includes(k) ? "decimal" : null }))));
+    cell(`第 ${i} 行 ${label}`, { name: `values.${name}[${i}].${k}`, value: row[k] ?? (k === "quantity" ? "1" : ""), maxlength: max,
+      inputmode: ["quantity", "amount"].includes(k) ? "decimal" : null })));
 }
 
 function blankField(b) {

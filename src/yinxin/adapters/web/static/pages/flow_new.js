@@ -41,7 +41,13 @@ function renumber() {
   [...rows.children].forEach((row, i) => {
     row.dataset.index = i;
     row.querySelector(".signer-title").textContent = `第 ${i + 1} 位签署方`;
-    for (const input of row.querySelectorAll("[data-name]")) input.name = `signers[${i}].${input.dataset.name}`;
+    for (const input of row.querySelectorAll("[data-name]")) {
+      input.name = `signers[${i}].${input.dataset.name}`;
+      input.id = `signers-${i}-${input.dataset.name}`;
+      // the field's own label names it (a label around a control, the check box's, needs none)
+      const lbl = input.closest(".field")?.querySelector(":scope > label");
+      if (lbl) lbl.htmlFor = input.id;
+    }
     for (const r of row.querySelectorAll("input[type=radio]")) r.name = `signers[${i}].mode`;
     row.querySelector(".remove").hidden = rows.children.length <= 1;
   });
