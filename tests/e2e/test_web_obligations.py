@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from tests.e2e.conftest import Site, shot
+from tests.e2e.conftest import Site, shot, unlabeled
 from tests.e2e.test_web_signing import ORG_PHONE, codes_a_minute_ago, subscriber_login
 from tests.integration.server import running_server
 from tests.integration.signing_flow import build_world, new_platform
@@ -71,6 +71,8 @@ def test_record_facts_then_payments_and_a_refused_overpayment(site: Site, page):
     assert first.locator(".due-on").inner_text() == "待定"
     assert "到期日待定" in first.inner_text()
     assert card.locator(".stage").inner_text() == "已生效，待交付"
+    assert unlabeled(page) == []  # each form's fields named by their labels
+    assert pay.get_by_label("金额（元）").count() == 1
 
     # a fact dated before the contract took effect: refused, in Chinese, at the date
     fact.locator('[name="event"]').select_option("delivered")

@@ -23,6 +23,14 @@ const EVENT = { delivered: "交付并提交验收申请", reminded: "催告验�
 const LATEST = { delivered: "delivered", reminded: "reminded", accepted: "accepted", live: "went_live" };
 const NEXT = { signed: ["delivered"], delivered: ["accepted", "reminded"], reminded: ["accepted"], accepted: ["went_live"], live: [] };
 
+let fieldSeq = 0;
+/** A field of a contract's forms: its label tied to its control (an id of its own: every
+ * contract on the page has these forms, with the same names). */
+function field(text, control) {
+  control.id = `obligation-field-${++fieldSeq}`;
+  return el("div", { class: "field" }, el("label", { for: control.id, text }), control);
+}
+
 /** What a person calls the obligation's standing: 部分支付 / 已付清 for money. */
 function statusText(o) {
   if (o.state === "partly_paid") return o.status === "overdue" ? "部分支付，已逾期" : "部分支付";
@@ -116,10 +124,10 @@ function contractCard(c) {
   const fact = el("form", { class: "fact-form", novalidate: true, "data-contract": c.contract_id },
     el("h3", { text: "记录履约事实" }),
     el("div", { class: "grid-fields three" },
-      el("div", { class: "field" }, el("label", { text: "事实" }),
+      field("事实",
         el("select", { name: "event" }, ...["delivered", "reminded", "accepted", "went_live"].map((e) =>
           el("option", { value: e, text: EVENT[e], ...(next.includes(e) ? {} : { disabled: true }) })))),
-      el("div", { class: "field" }, el("label", { text: "发生日期" }), el("input", { type: "date", name: "on", required: true, max: today() }))),
+      field("发生日期", el("input", { type: "date", name: "on", required: true, max: today() }))),
     el("p", { class: "form-error", hidden: true }),
     el("button", { type: "submit", class: "btn", text: "登记", ...(next.length ? {} : { disabled: true }) }));
   const sel = fact.querySelector("select");
@@ -138,7 +146,7 @@ function contractCard(c) {
       el("h3", { text: "撤回履约事实" }),
       el("p", { class: "small muted", text: `最近登记的“${EVENT[latest]}”如有误可撤回：它履行的事项恢复待履行，据它确定的到期日恢复待定，已收款项不变；原记录留在审计日志中，之后按正确日期重新登记。` }),
       el("input", { type: "hidden", name: "event", value: latest }),
-      el("div", { class: "field" }, el("label", { text: "撤回原因" }), el("input", { type: "text", name: "reason", required: true, maxlength: 500, placeholder: "如 交付日期录入错误" })),
+      field("撤回原因", el("input", { type: "text", name: "reason", required: true, maxlength: 500, placeholder: "如 交付日期录入错误" })),
       el("p", { class: "form-error", hidden: true }),
       el("button", { type: "submit", class: "btn secondary", text: `撤回“${EVENT[latest]}”` }));
     bindForm(withdraw, {
@@ -154,12 +162,12 @@ function contractCard(c) {
   const pay = el("form", { class: "pay-form", novalidate: true, "data-contract": c.contract_id },
     el("h3", { text: "记录收款" }),
     el("div", { class: "grid-fields three" },
-      el("div", { class: "field" }, el("label", { text: "付款事项" }),
+      field("付款事项",
         el("select", { name: "obligation_id" }, ...unpaid.map((o) =>
           el("option", { value: String(o.id), text: `${o.label}（尚欠 ${yuan(o.outstanding)}）` })))),
-      el("div", { class: "field" }, el("label", { text: "金额（元）" }), el("input", { type: "text", name: "amount", inputmode: "decimal", required: true, placeholder: "如 305000.00", maxlength: 32 })),
-      el("div", { class: "field" }, el("label", { text: "收款日期" }), el("input", { type: "date", name: "on", required: true, max: today() })),
-      el("div", { class: "field" }, el("label", { text: "凭证号（可选）" }), el("input", { type: "text", name: "reference", maxlength: 100 }))),
+      field("金额（元）", el("input", { type: "text", name: "amount", inputmode: "decimal", required: true, placeholder: "如 305000.00", maxlength: 32 })),
+      field("收款日期", el("input", { type: "date", name: "on", required: true, max: today() })),
+      field("凭证号（可选）", el("input", { type: "text", name: "reference", maxlength: 100 }))),
     el("p", { class: "form-error", hidden: true }),
     el("button", { type: "submit", class: "btn", text: "登记收款", ...(unpaid.length ? {} : { disabled: true }) }));
   bindForm(pay, {
@@ -181,10 +189,10 @@ function contractCard(c) {
       el("h3", { text: "冲正收款" }),
       el("p", { class: "small muted", text: "登记有误的收款可冲正：原记录保留并标明，不再计入已付金额和违约金；之后按正确金额重新登记。" }),
       el("div", { class: "grid-fields three" },
-        el("div", { class: "field" }, el("label", { text: "收款记录" }),
+        field("收款记录",
           el("select", { name: "payment_id" }, ...standing.map((p) =>
             el("option", { value: String(p.id), text: `${p.paid_on} ${p.label} ${yuan(p.amount)}` })))),
-        el("div", { class: "field" }, el("label", { text: "冲正原因" }), el("input", { type: "text", name: "reason", required: true, maxlength: 500, placeholder: "如 金额录入错误" }))),
+        field("冲正原因", el("input", { type: "text", name: "reason", required: true, maxlength: 500, placeholder: "如 金额录入错误" }))),
       el("p", { class: "form-error", hidden: true }),
       el("button", { type: "submit", class: "btn secondary", text: "冲正", ...(standing.length ? {} : { disabled: true }) }));
     bindForm(reverse, {
