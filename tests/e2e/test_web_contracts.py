@@ -67,9 +67,15 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     assert unlabeled(page) == []
     assert page.get_by_label("委托方（甲方）印章编码").count() == 1
     page.fill('[name="signers[0].subscriber_id"]', str(w.jia.id))
-    page.fill('[name="signers[0].seal"]', w.jia.seal.es_id)
+    page.fill('[name="signers[0].seal"]', w.yi.seal.es_id)  # 张三's: not 甲方's to use
     page.fill('[name="signers[1].subscriber_id"]', str(w.yi.id))
     page.fill('[name="signers[1].seal"]', w.yi.seal.es_id)
+    page.click("#send-form button[type=submit]")
+    refused = page.locator('.field:has([name="signers[0].seal"]) .field-error')
+    refused.wait_for()  # at the field, in Chinese (the API's detail is English)
+    assert refused.inner_text() == "该印章不能由此签署人使用（未授权、已冻结或已失效）"
+    assert w.p.contracts.get(contract_id).state == "drafted"
+    page.fill('[name="signers[0].seal"]', w.jia.seal.es_id)
     page.click("#send-form button[type=submit]")
     page.locator("#link-list li").nth(1).wait_for()
     assert "/sign/" in page.locator("#link-list").inner_text()

@@ -1,8 +1,9 @@
 // 合同详情: the contract's facts and values, its PDF (signed once every party signed), sending
 // it for signing (one signer and seal per party; the links are shown once) and cancelling it.
-import { api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob } from "/static/api.js";
+import { ApiError, api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob } from "/static/api.js";
 import { facts, yuan } from "/static/pages/common.js";
 import { contractBadge } from "/static/pages/contract_labels.js";
+import { explainSigners } from "/static/pages/flow_labels.js";
 
 await requireSubscriber();
 const $ = (id) => document.getElementById(id);
@@ -72,7 +73,8 @@ bindForm($("send-form"), {
       seal: data[`signers[${i}].seal`],
     }));
     const deadline = new Date(data.deadline).toISOString();
-    return api("POST", `/contracts/${id}/signing`, { json: { signers, deadline }, idempotencyKey: key });
+    return api("POST", `/contracts/${id}/signing`, { json: { signers, deadline }, idempotencyKey: key })
+      .catch((e) => { throw e instanceof ApiError ? explainSigners(e) : e; });
   },
   onDone: async (sent) => {
     $("links").hidden = false;

@@ -6,10 +6,11 @@
 import {
   ApiError, FIELD_MESSAGES, api, base64Of, bindForm, el, requireSubscriber, upload,
 } from "/static/api.js";
+import { DEADLINE_MESSAGE, explainSigners } from "/static/pages/flow_labels.js";
 
 Object.assign(FIELD_MESSAGES, {
   title: "请输入合同标题（200字以内）",
-  deadline: "请选择截止时间（晚于现在，一年以内）",
+  deadline: DEADLINE_MESSAGE,
   "documents[0].pdf": "请选择可读取的合同 PDF 文件",
 });
 
@@ -190,17 +191,12 @@ function drawMarkers() {
 
 // the API names the field (signers[1].seal); say what is wrong with it in Chinese
 function explain(err) {
-  const f = err.field || "";
-  const say = (text) => { err.problem = { ...err.problem, code: "explained", detail: text }; };
-  if (f === "documents[0].content_base64") err.problem = { ...err.problem, field: "documents[0].pdf" };
-  if (/\.subscriber_id$/.test(f)) say(err.code === "not_found" ? "未找到该签署人编号" : "签署人不能重复，且须为已登记的用户");
-  else if (/\.seal$/.test(f)) say(err.code === "not_found" ? "未找到该印章编码" : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
-  else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");
-  else if (/\.role$/.test(f)) say("请选择签署角色");
-  else if (/\.order$/.test(f)) say("签署顺序重复");
-  else if (f === "deadline") say(FIELD_MESSAGES.deadline);
-  else if (/^documents/.test(f)) say(FIELD_MESSAGES["documents[0].pdf"]);
-  return err;
+  if (err.field === "documents[0].content_base64") err.problem = { ...err.problem, field: "documents[0].pdf" };
+  if (/^documents/.test(err.field || "")) {
+    err.problem = { ...err.problem, code: "explained", detail: FIELD_MESSAGES["documents[0].pdf"] };
+    return err;
+  }
+  return explainSigners(err);
 }
 
 bindForm(form, {
