@@ -162,6 +162,22 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     verdict.filter(has_text="链完整").wait_for()
     assert "ok" in (verdict.get_attribute("class") or "")
     shot(page, "desk-audit")
+    # 下一页 double-clicked: the next page shown once, no event twice (events enough for two)
+    for i in range(10):
+        w.p.subscribers.add_person(
+            name=f"翻页{i}", id_number=id_card(f"110105199001{11 + i}123"), phone=f"1350014{i:04d}"
+        )
+    page.click("#clear")
+    page.locator("#more").wait_for()
+    first_page = rows.count()
+    assert first_page == 50
+    page.locator("#more").dblclick()
+    page.wait_for_function(
+        f"document.querySelectorAll('#events tbody tr[data-seq]').length > {first_page}"
+    )
+    page.wait_for_load_state("networkidle")
+    seqs = [rows.nth(i).get_attribute("data-seq") for i in range(rows.count())]
+    assert len(seqs) == len(set(seqs)) <= 100
 
 
 # (after the audit-trail test: that one looks for its events on the trail's first page, which the

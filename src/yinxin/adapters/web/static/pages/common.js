@@ -233,18 +233,24 @@ export function who(actor, session) {
  * values and, to continue (`append`), the `after` where the last page ended; the rows (`row` of
  * each item) are appended, or else replace the table's — one muted row saying `empty` across
  * the header's columns when there are none. The page's #more button shows while a next page
- * exists, and continues it. `onPage(page, append)` hears of every page shown.
+ * exists, and continues it (once per click: an answer to an older request is dropped).
+ * `onPage(page, append)` hears of every page shown.
  */
 export function pagedListing({ path, query, table, row, empty, onPage }) {
   const t = document.getElementById(table);
   const body = t.tBodies[0];
   const more = document.getElementById("more");
   let next = null;
+  let asked = 0; // the latest load asked for: an older answer is stale (a double click on
+  // 下一页 asked for the same page twice, and both were appended; a page asked for before the
+  // filters changed would be appended to the new listing)
   const load = async (append = false) => {
+    const mine = ++asked;
     const q = new URLSearchParams({ limit: "50" });
     for (const [k, v] of Object.entries(query())) if (v) q.set(k, v);
     if (append && next) q.set("after", next);
     const page = await api("GET", `${path}?${q}`);
+    if (mine !== asked) return page;
     more.hidden = !page.next;
     const rows = page.items.map(row);
     if (append) body.append(...rows);
@@ -253,7 +259,10 @@ export function pagedListing({ path, query, table, row, empty, onPage }) {
     if (onPage) onPage(page, append);
     return page;
   };
-  more.addEventListener("click", () => load(true));
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try { await load(true); } finally { more.disabled = false; }
+  });
   return load;
 }
 
