@@ -439,6 +439,17 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
     assert valid_signatures(pdf, w.p.ca.certificate("root")) == 1
 
 
+def test_a_signing_link_cut_short_says_the_link_is_not_valid(site: Site, phone):
+    """An SMS link cut short or mistyped says 链接无效 with what to do, as an unknown one does —
+    not 填写的内容不符合要求 (the API refuses the token's form with 422 on ``token``)."""
+    page = phone.new_page()
+    for token in ("abc", "a" * 43):
+        page.goto(site.url(f"/sign/{token}"))
+        page.locator("#link-problem").wait_for()
+        assert page.locator("#problem-title").inner_text() == "链接无效", token
+        assert "请核对短信中的完整链接" in page.locator("#problem-text").inner_text()
+
+
 def test_contract_pages_render_fast(site: Site):
     """The shells of the contract pages: public shells (their data is not), strict CSP, well
     under 200 ms of server time."""

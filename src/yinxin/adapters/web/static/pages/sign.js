@@ -63,6 +63,9 @@ function pageImage(doc, info, n, width) {
 }
 
 function showProblem(err) {
+  // a link cut short or mistyped (the API refuses the token's form, 422 on `token`) is as
+  // unusable as one it does not know
+  if (err instanceof ApiError && err.field === "token") err = new ApiError(404, { code: "unknown_link" });
   $("loading").hidden = true;
   $("link-problem").hidden = false;
   $("problem-title").textContent = PROBLEM_TITLES[err.code] || "无法签署";
