@@ -82,3 +82,9 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     page.locator("#state").filter(has_text="签署中").wait_for()
     assert w.p.contracts.get(contract_id).state == "out_for_signing"
     shot(page, "contract-sent")
+
+    # an address whose number is beyond any record's (the API refuses it, 422): 没有这份合同,
+    # as for a number no contract has — the page stayed blank with a script error
+    for number in ("99999999999999999999", "999999"):
+        page.goto(site.url(f"/contracts/{number}"))
+        page.locator("#not-found").wait_for()

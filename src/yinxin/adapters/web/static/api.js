@@ -174,7 +174,7 @@ export async function allItems(path) {
  * (or the address's number is not one), the page's #not-found notice then shown. */
 export async function recordOrNotFound(path, id) {
   try {
-    if (!Number.isInteger(id) || id < 1) throw new ApiError(404, { code: "not_found" });
+    if (!Number.isSafeInteger(id) || id < 1) throw new ApiError(404, { code: "not_found" });
     return await api("GET", `${path}/${id}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) { document.getElementById("not-found").hidden = false; return null; }
