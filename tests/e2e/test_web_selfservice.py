@@ -114,6 +114,10 @@ def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     first = apply_and_pay(page, site)
     shot(page, "my-apply-paid")
     second = apply_and_pay(page, site)
+    # a link to an application that is not the person's: said, the form left for a new one
+    page.goto(site.url("/my/apply?application=999999"))
+    page.locator("#toast").filter(has_text="未找到受理号为 999999 的申请").wait_for()
+    assert page.locator("#apply-form").is_visible()
 
     # the RA officer, in a browser of their own
     desk_ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")

@@ -164,8 +164,15 @@ bindForm(payForm, {
 
 const resume = param("application");
 if (resume) {
-  const application = await api("GET", `/applications/${encodeURIComponent(resume)}`);
-  const payments = await api("GET", `/applications/${application.id}/payments`);
-  if (payments.length) paid(application, payments[0]);
-  else toPay(application, Number(param("years") || 1));
+  try {
+    const application = await api("GET", `/applications/${encodeURIComponent(resume)}`);
+    const payments = await api("GET", `/applications/${application.id}/payments`);
+    if (payments.length) paid(application, payments[0]);
+    else toPay(application, Number(param("years") || 1));
+  } catch (e) {
+    // another's application, or no number of one (a stale or mistyped link): say so, and leave
+    // the form for a new application — it stayed on screen without a word, a script error behind
+    if (!(e instanceof ApiError) || ![404, 422].includes(e.status)) throw e;
+    toast(`未找到受理号为 ${resume} 的申请，或您无权查看`, "error");
+  }
 }
