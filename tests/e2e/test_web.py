@@ -448,6 +448,20 @@ def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
     assert page.locator("#login-link").is_visible()
 
 
+def test_the_login_page_returns_to_the_record_that_was_open(site: Site, page):
+    """Sent to log in (no session, or it ended) from a record's page, the ``next`` keeps the
+    record: /my/certificate?serial=… came back as /my/certificate, which found no certificate."""
+    from urllib.parse import parse_qs, urlsplit
+
+    for path, login in (
+        ("/my/certificate?serial=abc123", "/login"),
+        ("/desk/applications?state=approved", "/staff/login"),
+    ):
+        page.goto(site.url(path))
+        page.wait_for_url(f"**{login}?*")
+        assert parse_qs(urlsplit(page.url).query)["next"] == [path]
+
+
 def test_a_login_never_sends_the_browser_to_another_site(site: Site, page):
     """The login pages go to their address's ``next`` once signed in — only when it is a page
     of this site. "/\\evil.example" and "/<tab>/evil.example" start with one slash, and passed

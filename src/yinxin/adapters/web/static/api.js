@@ -308,7 +308,7 @@ export function goLogin(kind, expired) {
   if (leaving) return;
   leaving = true;
   const page = kind === "staff" ? "/staff/login" : "/login";
-  const q = new URLSearchParams({ next: location.pathname });
+  const q = new URLSearchParams({ next: location.pathname + location.search }); // the record too: ?serial=…
   if (expired) q.set("expired", "1");
   location.assign(`${page}?${q}`);
 }
