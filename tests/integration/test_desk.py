@@ -504,6 +504,19 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
 
 
 # --- the HTTP API and the CLI --------------------------------------------------------------------
+def contract_body(number: str, title: str) -> dict:
+    """``POST /desk/contracts``'s body: 003's parties and fee, 2026 and 2027 under service."""
+    return {
+        "number": number,
+        "title": title,
+        "party_a": A,
+        "party_b": B,
+        "annual_fee": "28000.00",
+        "starts_on": "2026-01-01",
+        "ends_on": "2027-12-31",
+    }
+
+
 def test_api_desk_round_and_refusals(platform, clock) -> None:
     from starlette.testclient import TestClient
 
@@ -526,15 +539,7 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
     ).secret
     with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
         h = {"Authorization": f"Bearer {admin}"}
-        contract = {
-            "number": NUMBER,
-            "title": "周专市监小程序软件运维服务合同",
-            "party_a": A,
-            "party_b": B,
-            "annual_fee": "28000.00",
-            "starts_on": "2026-01-01",
-            "ends_on": "2027-12-31",
-        }
+        contract = contract_body(NUMBER, "周专市监小程序软件运维服务合同")
         r = c.post("/api/v1/desk/contracts", json=contract, headers=h)
         assert r.status_code == 201, r.text
         assert r.json()["penalty_per_breach"] == "11.67"
@@ -622,15 +627,7 @@ def test_api_a_contract_number_with_slashes_is_reached_whole(platform, clock) ->
     number = "YX/2026/003"
     with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
         h = {"Authorization": f"Bearer {admin}"}
-        contract = {
-            "number": number,
-            "title": "运维服务合同",
-            "party_a": A,
-            "party_b": B,
-            "annual_fee": "28000.00",
-            "starts_on": "2026-01-01",
-            "ends_on": "2027-12-31",
-        }
+        contract = contract_body(number, "运维服务合同")
         assert c.post("/api/v1/desk/contracts", json=contract, headers=h).status_code == 201
         for sent in (number, "YX%2F2026%2F003"):
             r = c.get(f"/api/v1/desk/contracts/{sent}", headers=h)
