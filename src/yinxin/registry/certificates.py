@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -157,13 +156,6 @@ def pub_der(key: PublicKeyTypes) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-# subject_for passes a CN or O of up to 64 characters by cryptography's byte count
-# (``_validate=False``); the warning it then gives says what subject_for has already checked
-warnings.filterwarnings(
-    "ignore", message="Attribute's length must be", category=UserWarning, module=__name__
-)
 
 
 def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
