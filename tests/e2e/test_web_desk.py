@@ -172,8 +172,10 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     first_page = rows.count()
     assert first_page == 50
     page.locator("#more").dblclick()
+    # a function, not an expression: the page's CSP refuses the eval a polled expression needs
     page.wait_for_function(
-        f"document.querySelectorAll('#events tbody tr[data-seq]').length > {first_page}"
+        "([n]) => document.querySelectorAll('#events tbody tr[data-seq]').length > n",
+        arg=[first_page],
     )
     page.wait_for_load_state("networkidle")
     seqs = [rows.nth(i).get_attribute("data-seq") for i in range(rows.count())]
