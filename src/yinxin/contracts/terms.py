@@ -267,6 +267,12 @@ def deemed_acceptance(
 # -- notices: when one counts as served (送达) -----------------------------------------------------
 #: 002 第十条's ways of sending a written notice, by the names the CLI and the API take
 NOTICE_METHODS = {"in_person": "专人递送", "express": "特快专递", "email": "电子邮件"}
+# the facts each way needs (express mail may also say it went to an address not agreed)
+_NOTICE_NEEDS = {
+    "in_person": ("signed_on",),
+    "express": ("posted_on", "local"),
+    "email": ("arrived_at",),
+}
 
 
 @dataclass(frozen=True)
@@ -328,15 +334,12 @@ def notice_served(
         "arrived_at": arrived_at is not None,
         "agreed_address": agreed_address is not True,
     }
-    uses = {
-        "in_person": ("signed_on",),
-        "express": ("posted_on", "local", "agreed_address"),
-        "email": ("arrived_at",),
-    }[method]
+    needs = _NOTICE_NEEDS[method]
+    takes = (*needs, "agreed_address") if method == "express" else needs
     for name, present in given.items():
-        if present and name not in uses:
+        if present and name not in takes:
             raise ValidationError(f"{name} is not a fact of a notice sent by {method}", field=name)
-    for name in uses[:2]:
+    for name in needs:
         if not given[name]:
             what = {"local": "local (whether it went within the city)"}.get(name, name)
             raise ValidationError(f"a notice sent by {method} needs {what}", field=name)
