@@ -1234,17 +1234,13 @@ class Obligations:
         for debtor in dict.fromkeys(o.debtor for o in rows):
             mine = [(o, v) for o, v in zip(rows, views, strict=True) if o.debtor == debtor]
             owed = sum((v.penalty or Decimal(0) for _, v in mine), Decimal("0.00"))
-            caps = {(o.penalty_cap_rate, o.penalty_cap_base) for o, _ in mine if o.penalty_cap_rate}
-            if len(caps) == 1:
-                cap_rate, cap_base = caps.pop()
-                if cap_base:
-                    cap = (Decimal(cap_base) * Decimal(cap_rate)).quantize(CENT, ROUND_HALF_UP)
-                    if owed > cap:
-                        notes.append(
-                            f"{debtor}各项违约金合计 {format_amount(owed)}，超过合同约定上限 "
-                            f"{format_amount(cap)}，按上限计"
-                        )
-                        owed = cap
+            cap = _shared_cap([o for o, _ in mine])
+            if cap is not None and owed > cap:
+                notes.append(
+                    f"{debtor}各项违约金合计 {format_amount(owed)}，超过合同约定上限 "
+                    f"{format_amount(cap)}，按上限计"
+                )
+                owed = cap
             if owed:
                 by_debtor[debtor] = owed
         note = "；".join(notes) or None
@@ -1583,6 +1579,16 @@ def _price(c: Contract) -> str | None:
     import json
 
     return json.loads(c.filled_values).get("price")
+
+
+def _shared_cap(rows: list[Obligation]) -> Decimal | None:
+    """The cap one party's penalties share, when all its capped obligations name the same one
+    (002's 20 % of the contract amount); ``None`` when they name none, or several."""
+    caps = {(o.penalty_cap_rate, o.penalty_cap_base) for o in rows if o.penalty_cap_rate}
+    if len(caps) != 1:
+        return None
+    rate, base = caps.pop()
+    return (Decimal(base) * Decimal(rate)).quantize(CENT, ROUND_HALF_UP) if base else None
 
 
 def _pending_text(event: str | None) -> str:
