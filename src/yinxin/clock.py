@@ -16,6 +16,12 @@ def whole_utc(t: dt.datetime, field: str) -> dt.datetime:
     return t.astimezone(dt.UTC).replace(microsecond=0)
 
 
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
+"""Beijing time, in which the contracts' dates, the desk's working hours and the evidence's
+readable times are reckoned. A fixed offset, not a zone database entry: China keeps no
+daylight saving time, and a fixed offset needs no tzdata on a bare machine."""
+
+
 class Clock(Protocol):
     def now(self) -> dt.datetime: ...
 

@@ -364,12 +364,12 @@ def sample_contract(p: Platform, org: OrganizationView, person: SubscriberView) 
     looks like, CJK line breaking (避头尾), signature blocks and all — rather than a canned
     file. Dated today in China and numbered ``DEMO-…``: it is not entered in the contract
     register (``yinxin contract`` drafts and sends real ones through sign flows)."""
+    from yinxin.clock import BEIJING
     from yinxin.contracts.render import render_contract
-    from yinxin.contracts.service import CHINA
     from yinxin.contracts.templates import get_template
 
     t = get_template("tech-service")
-    today = p.clock.now().astimezone(CHINA)
+    today = p.clock.now().astimezone(BEIJING)
     values = {
         **t.example_values(),
         "client_name": org.name,

@@ -30,7 +30,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from tests import dbdump
 from tests.integration.signing_flow import build_world, need, outbox_lines, read_code
-from yinxin.contracts.desk import BEIJING, BreachKind, ClockState, RequestState
+from yinxin.clock import BEIJING
+from yinxin.contracts.desk import BreachKind, ClockState, RequestState
 from yinxin.contracts.service import ContractSigner
 from yinxin.contracts.templates import get_template
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError

@@ -323,8 +323,7 @@ def test_calendar_check_warns_when_next_years_holidays_are_not_loaded(tmp_path) 
     due dates would wait. The daily job says so in its result and the log; with the year loaded
     it only lists what is loaded. (2030 stands for a year no calendar package covers yet.)"""
     from yinxin.app import Platform
-    from yinxin.clock import FrozenClock
-    from yinxin.contracts.desk import BEIJING
+    from yinxin.clock import BEIJING, FrozenClock
     from yinxin.contracts.workdays import _official
     from yinxin.jobs.registry import by_name
     from yinxin.settings import Settings

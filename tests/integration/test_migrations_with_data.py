@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import build_world, sign_as
-from yinxin.contracts.desk import BEIJING
+from yinxin.clock import BEIJING
 from yinxin.contracts.service import ContractSigner
 from yinxin.contracts.templates import get_template
 from yinxin.store.db import alembic_config

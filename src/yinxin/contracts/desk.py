@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import BEIJING, Clock
 from yinxin.contracts.desk_views import (
     AdoptableView,
     BreachKind,
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
     from yinxin.contracts.service import Contracts
     from yinxin.signing.flows import SignFlows, StartedFlow
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")  # China keeps no daylight saving time
 CHANNELS = ("phone", "web", "on_site")
 SEVERITIES = ("low", "normal", "high", "critical")
 MAX_TEXT = 4000

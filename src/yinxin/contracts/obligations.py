@@ -43,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import BEIJING, Clock
 from yinxin.contracts.money import CENT, format_amount, parse_amount
 from yinxin.contracts.terms import (
     DeemedAcceptance,
@@ -53,7 +53,7 @@ from yinxin.contracts.terms import (
     format_rate,
     late_penalty,
 )
-from yinxin.contracts.workdays import BEIJING, WorkCalendar, parse_date, presumed_workday
+from yinxin.contracts.workdays import WorkCalendar, parse_date, presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
 from yinxin.store.audit import event

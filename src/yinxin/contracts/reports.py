@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
 
+from yinxin.clock import BEIJING
 from yinxin.contracts.desk_views import DeskContractView, InspectionView, RequestView
 from yinxin.errors import ValidationError
 from yinxin.results import from_row
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 CHANNELS = {"phone": "电话", "web": "网络", "on_site": "现场"}
 SEVERITIES = {"low": "低", "normal": "一般", "high": "高", "critical": "紧急"}
 STATES = {

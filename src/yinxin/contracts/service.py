@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import BEIJING, Clock
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from yinxin.signing.flows import SignFlows
 
 MAX_LIST = 200
-CHINA = dt.timezone(dt.timedelta(hours=8))
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
 
 
@@ -689,7 +688,7 @@ def _check_owner(s: Session, owner_subscriber_id: int) -> None:
 def _new_number(now: dt.datetime) -> str:
     """HT-YYYYMMDD-XXXXXX: the day in China and six random characters (32⁶ ≈ 10⁹ a day), so a
     number is known before the row is written and printed on every page of the PDF."""
-    day = now.astimezone(CHINA).strftime("%Y%m%d")
+    day = now.astimezone(BEIJING).strftime("%Y%m%d")
     tail = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
     return f"HT-{day}-{tail}"
 

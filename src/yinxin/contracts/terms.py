@@ -22,8 +22,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from yinxin.clock import BEIJING
 from yinxin.contracts.money import CENT, allocate, format_amount, parse_amount, parse_rate
-from yinxin.contracts.workdays import BEIJING, WorkCalendar
+from yinxin.contracts.workdays import WorkCalendar
 from yinxin.errors import ValidationError
 
 

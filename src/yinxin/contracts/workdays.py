@@ -48,8 +48,6 @@ from yinxin.errors import ValidationError
 #: Where the platform's own year files live; the operator's go to ``<home>/calendars``.
 SHIPPED = Path(__file__).resolve().parent / "calendars"
 WEEKDAYS_ZH = "一二三四五六日"
-#: the calendar's own time: a contract's day is a day in Beijing (China keeps no summer time)
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 #: A deadline more than this many working days away is a typing mistake, not a contract term.
 MAX_DAYS = 10_000
 

@@ -27,6 +27,7 @@ from io import BytesIO
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from yinxin.clock import BEIJING
 from yinxin.seals.rows import mask
 from yinxin.store.audit import AuditEventView
 from yinxin.store.models import AuditEvent, AuditHead, Subscriber
@@ -40,8 +41,6 @@ from yinxin.store.models.flows import (
 from yinxin.store.models.notify import IntentChallenge
 from yinxin.store.models.seals import Seal
 from yinxin.store.models.signing import SignatureRecord
-
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 @dataclass(frozen=True)
@@ -317,7 +316,7 @@ STATES = {
 def _t(when: dt.datetime | None) -> str:
     if when is None:
         return "—"
-    return when.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
+    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
 
 
 def _party_rows(p: EvidenceParty) -> list[tuple[str, str]]:

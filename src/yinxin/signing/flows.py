@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import BEIJING, Clock
 from yinxin.errors import (
     Conflict,
     Forbidden,
@@ -1257,9 +1257,7 @@ class SignFlows:
             "name": sub.name if sub else "",
             "title": flow.title,
             "documents": n_docs,
-            "deadline": flow.deadline.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime(
-                "%Y-%m-%d %H:%M"
-            ),
+            "deadline": flow.deadline.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M"),
             "url": self._url(token),
         }
         try:

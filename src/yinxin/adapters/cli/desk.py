@@ -35,6 +35,7 @@ from yinxin.adapters.cli.common import (
     write_file,
 )
 from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
+from yinxin.clock import BEIJING
 from yinxin.errors import ValidationError
 
 desk_app = typer.Typer(no_args_is_help=True, help="O&M service desk (运维服务, contract 003).")
@@ -51,9 +52,7 @@ def _party(value: str, field: str) -> tuple[int, str]:
 
 
 def _t(t: dt.datetime | None) -> str:
-    return (
-        "—" if t is None else f"{t.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}"
-    )
+    return "—" if t is None else f"{t.astimezone(BEIJING):%Y-%m-%d %H:%M}"
 
 
 def _show(r) -> None:
