@@ -162,6 +162,13 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     verdict.filter(has_text="链完整").wait_for()
     assert "ok" in (verdict.get_attribute("class") or "")
     shot(page, "desk-audit")
+    # a sequence number past any the API takes is refused in Chinese beside the field
+    page.fill("#from_seq", "99999999999999999999")
+    page.click("#filter-form button[type=submit]")
+    said = page.locator("#filter-form .field-error")
+    said.wait_for()
+    assert said.inner_text() == "起始序号应为 0 到 4611686018427387904 之间的整数"
+    page.fill("#from_seq", "")
     # 下一页 double-clicked: the next page shown once, no event twice (events enough for two)
     for i in range(10):
         w.p.subscribers.add_person(

@@ -47,6 +47,7 @@ export const FIELD_MESSAGES = {
   username: "请输入用户名",
   password: "请输入密码",
   body: "请选择PDF文件",
+  after: "起始序号应为 0 到 4611686018427387904 之间的整数", // the audit page's 起始序号 (le=2**62)
 };
 
 // Chinese names for the API's enum values, shared by the pages.
