@@ -37,6 +37,7 @@ from yinxin.store.models import (
     Payment,
     PlatformKey,
     StatusRevision,
+    Subscriber,
 )
 
 YEAR = dt.timedelta(days=365)
@@ -272,6 +273,18 @@ def test_a_long_chinese_name_is_certified_as_registered(platform: Platform) -> N
             contact_phone="010-62345678",
         )
     assert e.value.field == "name"
+    # a name registered before that bound (up to 100 characters) is refused at approval, with a
+    # code of its own the desk page words in Chinese, and nothing issued
+    with p.db.transaction() as s:
+        s.get(Subscriber, org.id).name = "某" * 65
+    app = p.certificates.apply(subscriber_id=org.id, profile="organization-signing", pin=PIN)
+    p.certificates.pay(application_id=app.id)
+    issued = p.certificates.list(limit=1000)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.approve(app.id, officer="受理员")
+    assert (e.value.code, e.value.field) == ("name_too_long", "name")
+    assert p.certificates.application(app.id).state == "pending"
+    assert p.certificates.list(limit=1000) == issued
 
 
 def test_apply_with_a_platform_held_key(any_platform: Platform) -> None:

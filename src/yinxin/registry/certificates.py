@@ -171,6 +171,7 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
                 f"the name has {len(value)} characters; a certificate's subject holds at most "
                 f"{SUBJECT_NAME_MAX} (RFC 5280)",
                 field="name",
+                code="name_too_long",  # only a name stored before that bound reaches here
             )
         return x509.NameAttribute(oid, value, _validate=False)
 

@@ -38,6 +38,7 @@ export const MESSAGES = {
   need_code: "请先获取短信验证码",
   network: "网络连接中断，请检查网络后重试（重试不会重复办理）",
   not_a_document: "请选择 PDF 或 OFD 文件",
+  name_too_long: "用户名称超过 64 个字符，证书主题无法容纳，不能签发证书",
 };
 
 // Messages for one field regardless of code (validation messages from the API are English).
