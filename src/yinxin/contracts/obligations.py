@@ -48,10 +48,10 @@ from yinxin.contracts.money import CENT, format_amount, parse_amount
 from yinxin.contracts.terms import (
     DeemedAcceptance,
     Penalty,
-    add_months,
     deemed_acceptance,
     format_rate,
     late_penalty,
+    period_end,
 )
 from yinxin.contracts.workdays import WorkCalendar, parse_date, presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
@@ -659,30 +659,17 @@ class Obligations:
 
     def _due(self, o: Obligation, happened: dt.date) -> tuple[dt.date, str]:
         name = EVENT_NAMES.get(o.event or "", o.event or "")
-        head = f"{name} {happened.isoformat()}"
-        try:
-            anchor = add_months(happened, o.months)
-        except ValidationError as e:
-            raise ValidationError(e.message, field="on") from None
-        if o.months:
-            head += f"，满 {o.months} 个月为 {anchor.isoformat()}"
-        if o.workdays:
-            due = self.calendar.add_workdays(anchor, o.workdays, field="on")
-            head += f"，其后第 {o.workdays} 个工作日为 {due.isoformat()}"
-        elif o.days:
-            last = anchor + dt.timedelta(days=o.days)
-            due = self.calendar.next_workday(last, field="on")
-            head += f"，其后第 {o.days} 日为 {last.isoformat()}"
-            if due != last:
-                head += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
-        elif o.months:  # a period in months whose last day is a day off moves (第二百零三条)
-            due = self.calendar.next_workday(anchor, field="on")
-            if due != anchor:
-                head += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
-        else:
-            due = anchor
-            if o.event != "fixed":
-                head += "（合同未写明期限，按当日计）"
+        due, steps = period_end(
+            happened,
+            self.calendar,
+            months=o.months,
+            workdays=o.workdays,
+            days=o.days,
+            field="on",
+        )
+        head = f"{name} {happened.isoformat()}{steps}"
+        if not (o.months or o.workdays or o.days) and o.event != "fixed":
+            head += "（合同未写明期限，按当日计）"
         verb = "支付" if o.kind == "payment" else "完成"
         return due, f"{head}，应于 {due.isoformat()} 前（含当日）{verb}"
 

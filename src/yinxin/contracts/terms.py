@@ -53,6 +53,40 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, _cal.monthrange(year, month)[1]))
 
 
+def period_end(
+    happened: dt.date,
+    calendar: WorkCalendar,
+    *,
+    months: int = 0,
+    workdays: int = 0,
+    days: int = 0,
+    field: str,
+) -> tuple[dt.date, str]:
+    """When a period counted from ``happened`` ends, and the steps in words (to follow the
+    event's name and date): ``months`` first (第二百零二条), then ``workdays`` working days or
+    ``days`` days. A period in months or days whose last day is a day off ends on the next
+    working day (第二百零三条); a count of working days ends on one already; no period at all is
+    the day itself. One reckoning for the payment plan and the tracked obligations, so a rule
+    mended in one is mended in both."""
+    try:
+        anchor = add_months(happened, months)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, field=field) from None
+    steps = f"，满 {months} 个月为 {anchor.isoformat()}" if months else ""
+    if workdays:
+        due = calendar.add_workdays(anchor, workdays, field=field)
+        return due, f"{steps}，其后第 {workdays} 个工作日为 {due.isoformat()}"
+    if not (months or days):
+        return anchor, steps
+    last = anchor + dt.timedelta(days=days)
+    if days:
+        steps += f"，其后第 {days} 日为 {last.isoformat()}"
+    due = calendar.next_workday(last, field=field)
+    if due != last:
+        steps += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
+    return due, steps
+
+
 def _date(value: dt.date, name: str) -> dt.date:
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise ValidationError(f"{name}: give a calendar date", field=name)
@@ -167,22 +201,13 @@ def payment_schedule(
             explanation = f"{head}，{event_name}{wording}支付（{event_name}日期未定，到期日待定）"
         else:
             _date(happened, term.event)
-            try:
-                anchor = add_months(happened, term.months)
-            except ValidationError as exc:
-                raise ValidationError(exc.message, field=term.event) from None
-            if term.workdays or not term.months:
-                due = calendar.add_workdays(anchor, term.workdays, field="workdays")
-            else:  # a period in months whose last day is a day off ends on the next working
-                due = calendar.next_workday(anchor, field=term.event)  # day (第二百零三条)
-            steps = f"{event_name} {happened.isoformat()}"
-            if term.months:
-                steps += f"，满 {term.months} 个月为 {anchor.isoformat()}"
-            if term.workdays:
-                steps += f"，其后第 {term.workdays} 个工作日为 {due.isoformat()}"
-            elif due != anchor:
-                steps += f"（非工作日，顺延至 {due.isoformat()}，民法典第二百零三条）"
-            explanation = f"{head}，{steps}，应于 {due.isoformat()} 前（含当日）支付"
+            due, steps = period_end(
+                happened, calendar, months=term.months, workdays=term.workdays, field=term.event
+            )
+            explanation = (
+                f"{head}，{event_name} {happened.isoformat()}{steps}，"
+                f"应于 {due.isoformat()} 前（含当日）支付"
+            )
         out.append(Milestone(term.label, term.share, part, term.event, happened, due, explanation))
     return out
 
