@@ -17,6 +17,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -428,6 +429,44 @@ def test_a_slow_answer_is_retried_with_the_same_event_id_and_the_receiver_drops_
     assert r2.state == DeliveryState.DELIVERED and r2.event_id == r1.event_id
     assert len(rx.received) == 2 and len(rx.unique()) == 1
     assert rx.received[0].body == rx.received[1].body
+    p.close()
+
+
+def test_a_receiver_trickling_its_answer_cannot_hold_a_try_past_its_lease(tmp_path, clock):
+    """Each read has its timeout, but a receiver sending one byte just inside it would hold the
+    try (and every delivery behind it) for as long as it likes, past the lease, while another
+    deliverer sends the event again. A try ends after half the lease in all."""
+    server = socket.create_server(("127.0.0.1", 0))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Slow: " + b"z" * 40 + b"\r\n\r\n"
+    sent = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                for byte in answer:  # each byte well inside the read timeout
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.25)
+                sent.set()
+            except OSError:  # the deliverer cut the connection
+                pass
+
+    threading.Thread(target=trickle, daemon=True).start()
+    p = hook_platform(tmp_path / "trickle", clock)
+    p.webhooks.retry = RetryPolicy(timeout_seconds=1.0, lease_seconds=2.0)
+    view, _ = p.webhooks.subscribe(
+        f"http://127.0.0.1:{server.getsockname()[1]}/x", ["*"], None, "op"
+    )
+    person_certificate(p, "张三", "110105199003071239")
+    p.webhooks.dispatch()
+    [r] = p.webhooks.deliver_due()
+    assert r.state == DeliveryState.FAILED, r
+    assert r.error == "no complete answer within 1 s"
+    assert not sent.is_set()
+    [d] = p.webhooks.deliveries(view.id)
+    assert [(t.outcome, t.error) for t in d.tries] == [("failed", r.error)]
+    server.close()
     p.close()
 
 

@@ -37,6 +37,7 @@ import math
 import random
 import secrets
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -213,8 +214,16 @@ class RetryPolicy:
     window: dt.timedelta = dt.timedelta(hours=24)
     timeout_seconds: float = 10.0  # connect, write and read each
     # how long a claimed delivery is its deliverer's: longer than any try can take (DNS, the
-    # timeouts above), so only a dead deliverer's lease runs out
+    # timeouts above, the limit below), so only a dead deliverer's lease runs out
     lease_seconds: float = 60.0
+
+    @property
+    def try_seconds(self) -> float:
+        """How long one try may take in all: half the lease. The timeouts above bound each
+        read, not the answer: a receiver trickling a byte every few seconds would otherwise
+        hold the try (and every delivery behind it) for ever, past its lease, and a second
+        deliverer would send the same event again meanwhile."""
+        return self.lease_seconds / 2
 
     def delay(self, attempts: int) -> dt.timedelta:
         d = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
@@ -382,6 +391,56 @@ def _resolves_unsafe(url: str) -> str | None:
         if _unsafe_ip(address):
             return address
     return None
+
+
+# --- a limit on a whole try --------------------------------------------------------------------
+class _Deadline:
+    """Cuts a try's connection when it has lasted ``seconds`` in all (httpx only bounds each
+    connect, write and read). The connection is found through httpcore's public ``trace``
+    extension — each try opens its own (``Connection: close``) — and shut down from a timer
+    thread, which wakes a read blocked on it; the try then fails and says why."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keep each stream the try connects (TCP, then TLS over it)."""
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            stream = info.get("return_value")
+            if stream is not None:
+                with self._lock:
+                    self._streams.append(stream)
+                    if self.expired:
+                        _cut(stream)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for stream in self._streams:
+                _cut(stream)
+
+    def reason(self) -> str | None:
+        """Why the try failed, if the limit ended it."""
+        return f"no complete answer within {self.seconds:g} s" if self.expired else None
+
+
+def _cut(stream: Any) -> None:
+    try:
+        stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):  # already closed, or not a socket
+        pass
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -809,6 +868,7 @@ class Webhooks:
         started = time.monotonic()
         body = c.payload.encode()
         at = now or self.clock.now()
+        deadline = _Deadline(self.retry.try_seconds)
         try:
             keys = [self.kek.decrypt(w, _aad(c.subscription_id)).decode() for w in c.secrets]
             if not self.allow_private and (address := _resolves_unsafe(c.url)):
@@ -818,8 +878,18 @@ class Webhooks:
                 SIGNATURE_HEADER: signature_header(keys, int(at.timestamp()), body),
                 EVENT_ID_HEADER: c.event_id,
                 EVENT_TYPE_HEADER: c.event_type,
+                "Connection": "close",  # a fresh connection per try, for the deadline to cut
             }
-            with client.stream("POST", c.url, content=body, headers=headers) as response:
+            with (
+                deadline,
+                client.stream(
+                    "POST",
+                    c.url,
+                    content=body,
+                    headers=headers,
+                    extensions={"trace": deadline.trace},
+                ) as response,
+            ):
                 status = response.status_code
                 if not 200 <= status < 300:
                     error = _excerpt(response)
@@ -828,9 +898,9 @@ class Webhooks:
         except ConfigurationError as e:
             error = e.message
         except httpx.TimeoutException:
-            error = f"timed out after {self.retry.timeout_seconds:g} s"
+            error = deadline.reason() or f"timed out after {self.retry.timeout_seconds:g} s"
         except httpx.HTTPError as e:
-            error = f"{type(e).__name__}: {e}"[:MAX_ERROR]
+            error = deadline.reason() or f"{type(e).__name__}: {e}"[:MAX_ERROR]
         except Exception as e:  # a bug in a transport is a failed try, not a lost delivery
             log.exception("webhook delivery %s", c.delivery_id)
             error = f"{type(e).__name__}: {e}"[:MAX_ERROR]
