@@ -470,6 +470,45 @@ def test_a_receiver_trickling_its_answer_cannot_hold_a_try_past_its_lease(tmp_pa
     p.close()
 
 
+def test_a_slow_batch_does_not_let_a_second_deliverer_send_its_later_deliveries(
+    tmp_path, clock, receivers
+):
+    """A lease covers one try. Each try here takes 25 s of the platform's time (inside the
+    30 s a try may last); while the third is under way a second deliverer runs. It must find
+    only the delivery nobody has started — not the ones the first deliverer claimed with the
+    batch a minute ago and has not reached yet — so every event is sent once, and no try is
+    logged as interrupted or late."""
+    p = hook_platform(tmp_path / "batch", clock)
+    rx = receivers(now=clock)
+    view, secret = p.webhooks.subscribe(rx.url, ["certificate.issued"], None, "op")
+    rx.secrets.append(secret)
+    for name, id_number in (
+        ("张三", "110105199003071239"),
+        ("李四", "11010519491231002X"),
+        ("王五", "110101198001010053"),
+        ("赵六", "350102198511223455"),
+    ):
+        person_certificate(p, name, id_number)
+    assert p.webhooks.dispatch() == 4
+    second: list = []
+    took = rx.handle
+
+    def slow_handle(path: str, headers: dict, body: bytes) -> int:
+        status = took(path, headers, body)
+        clock.advance(seconds=25)
+        if len(rx.received) == 3 and not second:
+            second.append(p.webhooks.deliver_due())  # another deliverer, meanwhile
+        return status
+
+    rx.handle = slow_handle
+    first = p.webhooks.deliver_due(limit=10)
+    assert [r.state for r in first + second[0]] == [DeliveryState.DELIVERED] * 4
+    assert len(rx.received) == len(rx.unique()) == 4
+    outcomes = [t.outcome for d in p.webhooks.deliveries(view.id) for t in d.tries]
+    assert outcomes == ["delivered"] * 4
+    p.close()
+
+
 # --- secrets ------------------------------------------------------------------------------------
 def test_rotation_with_overlap_signs_with_both_secrets_then_the_new_only(hp, clock, receivers):
     view, old = hp.webhooks.subscribe("http://127.0.0.1:9/x", ["*"], None, "op")

@@ -772,19 +772,30 @@ class Webhooks:
     def deliver_due(
         self, *, limit: int = 50, now: dt.datetime | None = None
     ) -> list[DeliveryResult]:
-        """Claim up to ``limit`` due deliveries and try each once, in the order they were
-        written. Safe to run in several processes at once: each delivery is one deliverer's
-        while its lease lasts."""
-        at = now or self.clock.now()
+        """Try up to ``limit`` due deliveries once each, in the order they were written. Safe
+        to run in several processes at once: each delivery is one deliverer's while its lease
+        lasts.
+
+        Each delivery is claimed just before its own try, not the whole batch up front: a
+        lease covers one try (at most ``RetryPolicy.try_seconds``), and the leases of a batch
+        claimed at once would run out while earlier tries were still under way — another
+        deliverer would then take and send those deliveries too (duplicates, and tries logged
+        ``interrupted`` that had never started)."""
         limit = max(1, min(int(limit), 1000))
-        claimed = self._claim(at, limit)
-        if not claimed:
-            return []
-        client = self._client()
+        results: list[DeliveryResult] = []
+        client: httpx.Client | None = None
         try:
-            return [self._try(client, c, now) for c in claimed]
+            while len(results) < limit:
+                claimed = self._claim(now or self.clock.now(), 1)
+                if not claimed:
+                    break
+                if client is None:
+                    client = self._client()
+                results.append(self._try(client, claimed[0], now))
         finally:
-            client.close()
+            if client is not None:
+                client.close()
+        return results
 
     def _claim(self, at: dt.datetime, limit: int) -> list[_Claimed]:
         due = or_(
