@@ -509,6 +509,40 @@ def test_a_slow_batch_does_not_let_a_second_deliverer_send_its_later_deliveries(
     p.close()
 
 
+def test_json_logs_do_not_show_a_receivers_url_query(hp, receivers):
+    """A receiver URL's query may carry the receiver's token (the audit trail keeps the URL
+    without it). ``YINXIN_LOG_FORMAT=json`` puts the root logger at INFO, where httpx logs
+    every request with its full URL: the deliveries must not put the query into the logs."""
+    import logging
+
+    from yinxin.adapters.http.ops import json_logging
+
+    rx = receivers()
+    url = rx.url.replace("?k=1", "?token=s3cr3t-token")
+    view, secret = hp.webhooks.subscribe(url, ["*"], None, "op")
+    rx.secrets.append(secret)
+    person_certificate(hp, "张三", "110105199003071239")
+    hp.webhooks.dispatch()
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    saved = (root.handlers[:], root.level, httpx_log.level)
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    try:
+        json_logging()
+        root.addHandler(Keep())
+        [r] = hp.webhooks.deliver_due()
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        httpx_log.setLevel(saved[2])
+    assert r.state == DeliveryState.DELIVERED and len(rx.received) == 1
+    assert not [line for line in lines if "s3cr3t-token" in line], lines
+
+
 # --- secrets ------------------------------------------------------------------------------------
 def test_rotation_with_overlap_signs_with_both_secrets_then_the_new_only(hp, clock, receivers):
     view, old = hp.webhooks.subscribe("http://127.0.0.1:9/x", ["*"], None, "op")

@@ -280,12 +280,18 @@ class JsonFormatter(logging.Formatter):
 
 
 def json_logging(level: int = logging.INFO) -> None:
-    """Route every log line (ours, uvicorn's) through ``JsonFormatter`` on stderr."""
+    """Route every log line (ours, uvicorn's) through ``JsonFormatter`` on stderr.
+
+    httpx is kept at WARNING: at INFO it logs every request it makes with its full URL, and
+    the URLs the platform calls may carry credentials in their query — a webhook receiver's
+    token (which the audit trail leaves out), an SMS provider's key. The platform logs its own
+    line for what matters (a failed delivery, a failed message) without them."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
