@@ -629,6 +629,26 @@ def test_unsafe_urls_are_refused_unless_allowed(tmp_path, clock, receivers):
     p.close()
 
 
+def test_urls_the_client_could_never_send_to_are_refused_when_subscribing(hp):
+    """``urlsplit`` drops a tab or line break without a word, so such a URL passed the checks,
+    got a secret, and then failed every try for a day ("Invalid non-printable ASCII
+    character"); so did a host httpx cannot encode. They are refused at once, naming url."""
+    for url in (
+        "https://oa.example.com/yinxin/\nhook",
+        "https://oa.example.com/yin\txin",
+        "https://oa.example.com/a\x00b",
+        "https://oa.example.com/a b",
+        "https://xn--/hook",
+        "https://0177.0.0.1/hook",
+    ):
+        with pytest.raises(ValidationError) as e:
+            hp.webhooks.subscribe(url, ["*"], None, "op")
+        assert e.value.field == "url", url
+    assert hp.webhooks.list() == []
+    view, _ = hp.webhooks.subscribe("https://例子.测试/回调?k=%20", ["*"], None, "op")
+    assert view.url == "https://例子.测试/回调?k=%20"
+
+
 # --- organization scope -------------------------------------------------------------------------
 def test_an_organizations_subscription_gets_its_own_organizations_events_only(hp, receivers):
     org_a = organization(hp, "北京甲方科技有限公司", "91110108MA01YX0030")

@@ -364,6 +364,7 @@ def check_url(url: str, *, allow_private: bool) -> str:
         raise ValidationError("no #fragment in the URL", field="url")
     if port == 0:
         raise ValidationError("not a usable port", field="url")
+    _check_sendable(url)
     host = parts.hostname.rstrip(".").lower()
     if not allow_private and (
         host == "localhost" or host.endswith(".localhost") or _unsafe_ip(host)
@@ -375,6 +376,27 @@ def check_url(url: str, *, allow_private: bool) -> str:
             code="unsafe_url",
         )
     return url
+
+
+def _check_sendable(url: str) -> None:
+    """Refuse at subscription what the HTTP client would refuse at every try: ``urlsplit``
+    silently drops tabs and line breaks (so the checks above pass), but the request cannot be
+    made with them, nor with a host httpx cannot encode (a malformed IDN, ``0177.0.0.1``). Such
+    a subscription would otherwise get a secret, then fail every delivery for a day and give
+    each up."""
+    for i, ch in enumerate(url):
+        if ord(ch) <= 0x20 or ord(ch) == 0x7F:
+            raise ValidationError(
+                f"a space or control character at position {i} of the URL (percent-encode it)",
+                field="url",
+            )
+    import httpx
+
+    try:
+        if not httpx.URL(url).host:  # decoding the host is what fails for a malformed IDN
+            raise ValueError("no host")
+    except (httpx.InvalidURL, ValueError) as e:
+        raise ValidationError(f"not a URL the platform can send to ({e})", field="url") from None
 
 
 def _resolves_unsafe(url: str) -> str | None:
