@@ -45,7 +45,7 @@ from tests.integration.signing_flow import (
 )
 from yinxin.app import Platform
 from yinxin.errors import IllegalTransition, NotFound, ValidationError
-from yinxin.notify.webhooks import DeliveryState, RetryPolicy, SubscriptionState
+from yinxin.notify.webhooks import DeliveryState, RetryPolicy, SubscriptionState, check_url
 from yinxin.settings import Settings
 from yinxin.signing.flows import SignerSpec
 from yinxin.store.models.webhooks import WebhookDelivery
@@ -601,10 +601,18 @@ def test_unsafe_urls_are_refused_unless_allowed(tmp_path, clock, receivers):
         "http://[::1]/x",
         "http://[::ffff:192.168.1.1]/x",
         "http://app.localhost/x",
+        # IPv4 in other IPv6 forms, reached through a NAT64 gateway, a 6to4 relay or the kernel
+        "http://[64:ff9b::a00:1]/x",  # 10.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # 169.254.169.254
+        "http://[64:ff9b:1::808:808]/x",  # the local-use NAT64 prefix
+        "http://[2002:c0a8:101::1]/x",  # 6to4 of 192.168.1.1
+        "http://[::7f00:1]/x",  # IPv4-compatible 127.0.0.1
     ):
         with pytest.raises(ValidationError) as e:
             hooks.subscribe(url, ["*"], None, "op")
         assert (e.value.field, e.value.code) == ("url", "unsafe_url"), url
+    for url in ("http://[64:ff9b::808:808]/x", "http://[2002:808:808::1]/x"):
+        assert check_url(url, allow_private=False) == url  # a public IPv4 host behind them
     for url in ("ftp://example.com/x", "https://user:pw@example.com/x", "example.com", ""):
         with pytest.raises(ValidationError) as e:
             hooks.subscribe(url, ["*"], None, "op")

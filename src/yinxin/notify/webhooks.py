@@ -331,13 +331,39 @@ def signature_header(secrets_: Sequence[str], timestamp: int, body: bytes) -> st
 
 
 # --- targets ------------------------------------------------------------------------------------
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it: NAT64's
+# well-known prefix (RFC 6052; on an IPv6-only host with DNS64 every name with only an A record
+# resolves into it) and the deprecated IPv4-compatible form.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# RFC 8215's local-use NAT64 prefix: not globally reachable (IANA), whatever it embeds;
+# Python before 3.13 calls it global.
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a connection to ``ip`` ends at, when ``ip`` is an IPv4 address in
+    IPv6 form: mapped, 6to4, NAT64 or IPv4-compatible. Each of these reaches the IPv4 host
+    (through the kernel, a 6to4 relay or a NAT64 gateway), so it is that host which must be
+    public — ``64:ff9b::a00:1`` is 10.0.0.1 behind a NAT64 gateway."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _V4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _unsafe_ip(text: str) -> bool:
     try:
         ip = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return True
+        ip = _embedded_ipv4(ip) or ip
     return not ip.is_global or ip.is_multicast
 
 
