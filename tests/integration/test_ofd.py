@@ -663,6 +663,44 @@ def test_hostile_packages_are_invalid_verdicts_not_crashes(world, signed, monkey
     assert not report.valid and "inflates past 1000 bytes" in report.problems[0]
 
 
+def _encrypted(data: bytes) -> bytes:
+    """The package with every entry flagged encrypted (ZIP's general-purpose bit 0), in its
+    local headers and its central directory, as a password-protected archive has it."""
+    out = bytearray(data)
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = out.find(signature)
+        while at >= 0:
+            out[at + flag_at] |= 0x01
+            at = out.find(signature, at + 4)
+    return bytes(out)
+
+
+def test_a_password_protected_package_is_refused_by_name_not_a_traceback(
+    world, doc, signed, tmp_path
+):
+    """zipfile raises RuntimeError for an encrypted entry, which nothing caught: ``ofd verify``
+    and ``verify`` ended in a traceback, signing and rendering too. It is refused naming the
+    entry: an INVALID verdict, a ValidationError (field ofd), exit 2 with nothing written."""
+    report = verify_ofd(_encrypted(signed[1].data), check_ofd_value(world.trust))
+    assert not report.valid and report.problems == (
+        "OFD: OFD.xml is encrypted (an OFD package has no passwords)",
+    )
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(_encrypted(doc), signer, placement=Placement(page=1, x=50, y=50), when=world.now)
+    assert err.value.field == "ofd" and "encrypted" in err.value.message
+    with pytest.raises(ValidationError) as err:
+        render_page(_encrypted(doc), 1, dpi=36)
+    assert err.value.field == "ofd"
+    src = tmp_path / "locked.ofd"
+    src.write_bytes(_encrypted(doc))
+    out = tmp_path / "page.png"
+    result = CliRunner().invoke(ofd_app, ["render", str(src), "--out", str(out)])
+    assert result.exit_code == 2 and "encrypted" in result.output, result.output
+    assert not out.exists()
+
+
 def test_a_list_whose_max_sign_id_lags_gets_no_duplicate_id(world, signed):
     parts = _zip(signed[0].data)
     name = "Doc_0/Signs/Signatures.xml"

@@ -99,6 +99,9 @@ class OfdPackage:
                 name = loc("", info.filename)
                 if name in parts:
                     raise bad(f"{name} is in the package twice")
+                if info.flag_bits & 0x1:
+                    # zipfile would raise RuntimeError (a traceback, not a verdict) at open
+                    raise bad(f"{name} is encrypted (an OFD package has no passwords)")
                 if info.file_size > MAX_ENTRY_BYTES:
                     raise bad(f"{name} inflates past {MAX_ENTRY_BYTES} bytes")
                 total += info.file_size
