@@ -701,6 +701,22 @@ def test_a_password_protected_package_is_refused_by_name_not_a_traceback(
     assert not out.exists()
 
 
+def test_a_central_directory_asking_for_an_unknown_zip_version_is_invalid_not_a_crash(
+    world, signed
+):
+    """One changed byte of the central directory ("version needed to extract" 19.2) made
+    ``zipfile.ZipFile`` raise NotImplementedError while opening the package: a traceback
+    where a damaged package must be an INVALID verdict, and a refusal naming ofd."""
+    data = bytearray(signed[1].data)
+    data[data.find(b"PK\x01\x02") + 6] = 0xC0
+    report = verify_ofd(bytes(data), check_ofd_value(world.trust))
+    assert not report.valid
+    assert report.problems == ("OFD: the ZIP package cannot be read here (zip file version 19.2)",)
+    with pytest.raises(ValidationError) as err:
+        render_page(bytes(data), 1, dpi=36)
+    assert err.value.field == "ofd"
+
+
 def test_a_list_whose_max_sign_id_lags_gets_no_duplicate_id(world, signed):
     parts = _zip(signed[0].data)
     name = "Doc_0/Signs/Signatures.xml"

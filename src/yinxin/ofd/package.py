@@ -89,6 +89,10 @@ class OfdPackage:
             zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
         except (zipfile.BadZipFile, ValueError, OSError):
             raise bad("the file is not a ZIP package (an OFD is one)") from None
+        except NotImplementedError as exc:
+            # a central directory asking for a ZIP version past 6.3 (a damaged or foreign
+            # archive): zipfile says so with this, which would otherwise end in a traceback
+            raise bad(f"the ZIP package cannot be read here ({exc})") from None
         with zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > MAX_ENTRIES:
