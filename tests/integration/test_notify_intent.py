@@ -215,6 +215,45 @@ def test_retries_stop_after_max_attempts_and_crashing_gateways_are_recorded(
     assert notifier.get(row.id).attempts == 2
 
 
+def test_a_slow_gateway_does_not_get_a_batchs_later_rows_sent_twice(
+    platform: Platform, clock: FrozenClock
+) -> None:
+    """Five outbox rows and a gateway taking four minutes a message (a slow relay). While the
+    fourth is being sent the outbox job runs elsewhere: it may take what nobody has begun,
+    but not rows the first sender claimed with its batch twelve minutes before and has not
+    reached — which it took as interrupted and sent, and then the batch sent them again."""
+    sent: list[str] = []
+    notifier: Notifier
+
+    class SlowGateway:
+        channel = "email"
+
+        def send(self, message: Message) -> str:
+            clock.advance(minutes=4)
+            sent.append(message.message_key or "")
+            if len(sent) == 4:
+                elsewhere.extend(notifier.retry_failed())  # the notify.outbox job, meanwhile
+            return f"prov-{len(sent)}"
+
+    elsewhere: list = []
+    notifier = Notifier(platform.db, platform.clock, [SlowGateway()])
+    with platform.db.transaction() as s:
+        for n in range(5):
+            notifier.enqueue(
+                s,
+                Outgoing(
+                    "email",
+                    f"holder{n}@example.com",
+                    "application_received",
+                    {"name": "张三", "application_id": f"A-{n}"},
+                ),
+            )
+    first = notifier.send_pending()
+    assert len(sent) == len(set(sent)) == 5, sent
+    assert sorted(r.status for r in first + elsewhere) == ["sent"] * 5
+    assert [r.attempts for r in notifier.log()] == [1] * 5
+
+
 # --- intent confirmation ----------------------------------------------------------------------
 
 

@@ -355,7 +355,26 @@ class Notifier:
     def send_pending(self, *, limit: int = 100) -> list[NotificationView]:
         """Send what the outbox holds (right after the commit that wrote it); rows another
         process claimed meanwhile are skipped, so nothing goes out twice."""
-        return self._send_claimed(self._claim(Notification.status == Status.PENDING, limit))
+        return self._send_each(Notification.status == Status.PENDING, limit)
+
+    def _send_each(self, where, limit: int) -> list[NotificationView]:
+        """Claim and send matching rows one at a time, each row at most once, up to ``limit``.
+
+        Not the whole batch claimed up front: a claimed row counts as stuck ``stale_seconds``
+        after its claim, and behind a slow gateway (30 s an e-mail) the last rows of a batch of
+        100 were still waiting their turn when another process's ``retry_failed`` (the
+        ``notify.outbox`` job beside a notices run) took them as interrupted and sent them —
+        and then this batch sent them again."""
+        out: list[NotificationView] = []
+        tried: list[int] = []
+        while len(out) < limit:
+            cond = and_(where, Notification.id.not_in(tried)) if tried else where
+            claimed = self._claim(cond, 1)
+            if not claimed:
+                break
+            tried.append(claimed[0][0])
+            out += self._send_claimed(claimed)
+        return out
 
     def _claim(self, where, limit: int) -> list[tuple]:
         """Put matching rows to ``queued`` in one transaction before any gateway is called,
@@ -393,7 +412,7 @@ class Notifier:
         """Re-send failed messages whose back-off has passed, and outbox rows still pending
         (their process died before sending); returns the rows after the try.
 
-        Rows are claimed (put back to queued) in one transaction before any gateway is called,
+        Each row is claimed (put back to queued) in a transaction before its gateway is called,
         with ``SKIP LOCKED`` on PostgreSQL, so several workers never send the same row twice.
         """
         now = self.clock.now()
@@ -401,9 +420,7 @@ class Notifier:
         due = and_(Notification.status == Status.FAILED, Notification.next_attempt_at.is_not(None))
         if not ignore_backoff:
             due = and_(due, Notification.next_attempt_at <= now)
-        return self._send_claimed(
-            self._claim(or_(due, Notification.status == Status.PENDING), limit)
-        )
+        return self._send_each(or_(due, Notification.status == Status.PENDING), limit)
 
     def _send_claimed(self, claimed: list[tuple]) -> list[NotificationView]:
         out = []
