@@ -796,3 +796,50 @@ def test_a_pages_numbers_are_checked_before_use(world, doc, case):
         assert tracemalloc.get_traced_memory()[1] < 200 << 20  # the peak, bytes
     finally:
         tracemalloc.stop()
+
+
+def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, signed):
+    """Signatures.xml is protected by no signature (later signers add to it). Deleting signer
+    A's entry from a document signed by A then B left a VALID report of B alone (B's references
+    still cover A's files); an entry repeated was reported twice; entries swapped showed B as
+    the first signer under A's ID. Each is now a problem of the document, INVALID, naming it."""
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Signatures.xml"
+    entry_a = b'<ofd:Signature ID="s001" Type="Seal" BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"/>'
+    assert entry_a in parts[name]
+    check = check_ofd_value(world.trust)
+
+    def verdict(listing: bytes):
+        return verify_ofd(_rezip({**parts, name: listing}), check)
+
+    hidden = verdict(parts[name].replace(entry_a, b""))
+    assert not hidden.valid and [s.id for s in hidden.signatures] == ["s003"]
+    assert hidden.signatures[0].valid  # B's signature itself still holds
+    assert hidden.problems == (
+        "/Doc_0/Signs/Sign_0/Signature.xml is a signature that Signatures.xml does not list "
+        "(the list was changed after signing)",
+    )
+    assert str(hidden.indication) == "TOTAL-FAILED"
+    assert hidden.to_text().endswith("结论 / Verdict: 无效 / INVALID")
+
+    twice = verdict(parts[name].replace(b"</ofd:Signatures>", entry_a + b"</ofd:Signatures>"))
+    assert not twice.valid and [s.id for s in twice.signatures] == ["s001", "s003"]
+    assert twice.problems == (
+        "Signatures.xml names /Doc_0/Signs/Sign_0/Signature.xml twice (entries s001 and s001): "
+        "the list was changed after signing",
+    )
+
+    swapped = verdict(
+        parts[name]
+        .replace(b"Sign_0/", b"Sign_X/")
+        .replace(b"Sign_1/", b"Sign_0/")
+        .replace(b"Sign_X/", b"Sign_1/")
+    )
+    assert not swapped.valid
+    assert swapped.problems == (
+        "Signatures.xml lists /Doc_0/Signs/Sign_1/Signature.xml before "
+        "/Doc_0/Signs/Sign_0/Signature.xml, which it protects (was made earlier): the list "
+        "was changed after signing",
+    )
+    # the list as signed still verifies
+    assert verdict(parts[name]).valid

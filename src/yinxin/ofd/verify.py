@@ -15,6 +15,13 @@ Then the package as a whole: every file must be protected by some signature — 
 references, or one signature's own ``Signature.xml``/``SignedValue.dat`` — except the signature
 list itself. A file slipped in after the last signature makes the verdict INVALID, as does a
 damaged package (a flipped byte inside a deflated part fails its CRC).
+
+The list itself is protected by no signature (later signers add to it), so it is checked against
+what the protected files say: a signature the package carries (an ``ofd:Signature`` part, a
+``SignedValue.dat``) that the list does not name, an entry naming a signature already named, and
+an order in which a signature precedes one it protects (that one was made first) are problems of
+the document — INVALID naming them. Otherwise deleting signer A's entry from a document signed
+by A then B left a VALID report of B alone, B's references still covering A's files.
 """
 
 from __future__ import annotations
@@ -234,10 +241,29 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
     signs_dir = posixpath.dirname(pkg.signatures_loc)
     protected: set[str] = {pkg.signatures_loc}
     reports: list[OfdSignatureReport] = []
+    list_problems: list[str] = []
+    listed: dict[str, str] = {}  # Signature.xml -> the ID of the entry naming it
+    values: set[str] = set()  # the listed signatures' SignedValue.dat
+    covers: list[tuple[str, set[str]]] = []  # (Signature.xml, files it protects), list order
     for entry in sigs_root.findall(q("Signature")):
         sid, kind = entry.get("ID", "?"), entry.get("Type") or "Seal"
         try:
             name = loc(signs_dir, entry.get("BaseLoc", ""))
+        except ValidationError as exc:
+            reports.append(
+                OfdSignatureReport(sid, kind, "?", None, None, False, False, 0, (str(exc),), ())
+            )
+            continue
+        if name in listed:
+            list_problems.append(
+                f"Signatures.xml names /{name} twice (entries {listed[name]} and {sid}): "
+                "the list was changed after signing"
+            )
+            continue
+        if sid in listed.values():
+            list_problems.append(f"Signatures.xml gives the ID {sid} to two signatures")
+        listed[name] = sid
+        try:
             sig_bytes = pkg.get(name)
             sig_root = parse_xml(sig_bytes, name)
         except ValidationError as exc:
@@ -251,6 +277,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         when = info.findtext(q("SignatureDateTime")) if info is not None else None
         refs_ok, count, problems, covered = _check_references(pkg, sig_root, base)
         protected |= covered | {name}
+        covers.append((name, covered))
         stamps = tuple(
             Stamp(
                 page_index.get(s.get("PageRef", ""), 0), s.get("PageRef", ""), s.get("Boundary", "")
@@ -261,6 +288,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         value_ok = False
         try:
             value_name = loc(base, sig_root.findtext(q("SignedValue")) or "")
+            values.add(value_name)
             signed_value = pkg.get(value_name)
             protected.add(value_name)
             seal_loc = info.findtext(f"{q('Seal')}/{q('BaseLoc')}") if info is not None else None
@@ -288,6 +316,54 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             )
         )
     unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))
-    problems = () if reports else ("Signatures.xml lists no signature",)
-    valid = bool(reports) and all(r.valid for r in reports) and not unprotected
-    return OfdReport(valid, tuple(reports), unprotected, problems)
+    problems = list_problems if reports else ["Signatures.xml lists no signature", *list_problems]
+    problems += _unlisted(pkg, set(listed), values)
+    problems += _out_of_order(covers)
+    valid = bool(reports) and all(r.valid for r in reports) and not unprotected and not problems
+    return OfdReport(valid, tuple(reports), unprotected, tuple(problems))
+
+
+def _unlisted(pkg: OfdPackage, listed: set[str], values: set[str]) -> list[str]:
+    """Signatures in the package that ``Signatures.xml`` does not name.
+
+    A later signature protects an earlier one's files, not the list: with the earlier entry
+    deleted its files are still protected and nothing else would show that it is there. A
+    signature is found by what its files are, not by a folder convention: a part whose root is
+    ``ofd:Signature`` (only parts holding ``SignedInfo``, which every one has, are parsed), or a
+    ``SignedValue.dat`` no listed signature takes as its value, outside their folders."""
+    found: list[str] = []
+    folders = {posixpath.dirname(name) for name in listed}  # their values are judged there
+    for name, body in pkg.parts.items():
+        if name in listed or b"SignedInfo" not in body:
+            continue
+        try:
+            is_signature = parse_xml(body, name).tag == q("Signature")
+        except ValidationError:
+            continue
+        if is_signature:
+            found.append(name)
+            folders.add(posixpath.dirname(name))
+    for name in pkg.parts:
+        if posixpath.basename(name) == "SignedValue.dat" and name not in values:
+            if posixpath.dirname(name) not in folders:
+                found.append(name)
+    return [
+        f"/{name} is a signature that Signatures.xml does not list (the list was changed "
+        "after signing)"
+        for name in sorted(found)
+    ]
+
+
+def _out_of_order(covers: list[tuple[str, set[str]]]) -> list[str]:
+    """A listed signature that protects one listed after it: the list is not in signing order
+    (each signer appends), so entries were moved or their ``BaseLoc`` swapped — the report's
+    order and IDs would tell a relying party who signed first wrongly."""
+    out = []
+    for i, (name, covered) in enumerate(covers):
+        for later, _ in covers[i + 1 :]:
+            if later in covered:
+                out.append(
+                    f"Signatures.xml lists /{name} before /{later}, which it protects (was "
+                    "made earlier): the list was changed after signing"
+                )
+    return out
