@@ -843,3 +843,69 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     )
     # the list as signed still verifies
     assert verdict(parts[name]).valid
+
+
+def _hidden_entry(data: bytes, name: str, body: bytes) -> bytes:
+    """The package with one more local entry (``name``, ``body``) after its last one, which the
+    central directory does not list: a reader walking local headers sees it, we did not."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        start = zf.start_dir
+    extra = io.BytesIO()
+    with zipfile.ZipFile(extra, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(name, body)
+    with zipfile.ZipFile(extra) as zf:
+        local = extra.getvalue()[: zf.start_dir]
+    out = bytearray(data[:start] + local + data[start:])
+    eocd = out.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(out[eocd + 16 : eocd + 20], "little") + len(local)
+    out[eocd + 16 : eocd + 20] = offset.to_bytes(4, "little")
+    return bytes(out)
+
+
+def _local_field(data: bytes, name: str, at: int, value: int, size: int) -> bytes:
+    """The package with a field of ``name``'s local header (``at`` bytes in) set to
+    ``value``; its central directory entry unchanged."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        header = zf.getinfo(name).header_offset
+    out = bytearray(data)
+    out[header + at : header + at + size] = value.to_bytes(size, "little")
+    return bytes(out)
+
+
+def test_local_headers_must_say_what_the_central_directory_says(world, doc, signed, tmp_path):
+    """We read an OFD by its ZIP central directory; a reader walking local headers in order
+    saw other content, yet the verdict was VALID: a page hidden after the last entry, a local
+    header stating another compressed size or compression method. Each is now refused naming
+    ofd — an INVALID verdict, a refusal to sign or draw, exit 2 with nothing written."""
+    data = signed[1].data
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    forged = _zip(data)[page].replace("服务内容".encode(), "服务范围".encode())
+    csize = zipfile.ZipFile(io.BytesIO(data)).getinfo(page).compress_size
+    cases = {
+        "hidden": (_hidden_entry(data, page, forged), "bytes between the last entry"),
+        "size": (_local_field(data, page, 18, csize + 1, 4), "CRC/sizes"),
+        "stored": (_local_field(data, page, 8, 0, 2), "compression 0 there, 8 here"),
+    }
+    for case, (bad, said) in cases.items():
+        assert _zip(bad) == _zip(data), case  # the central directory reads the same files
+        report = verify_ofd(bad, check_ofd_value(world.trust))
+        assert not report.valid, case
+        assert len(report.problems) == 1 and said in report.problems[0], report.problems
+        assert str(report.indication) == "TOTAL-FAILED"
+    assert (
+        "Doc_0/Pages/Page_0/Content.xml: the local header differs"
+        in (verify_ofd(cases["size"][0], check_ofd_value(world.trust)).problems[0])
+    )
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    hidden_doc = _hidden_entry(doc, page, forged)
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(hidden_doc, signer, placement=Placement(page=1, x=50, y=50), when=world.now)
+    assert err.value.field == "ofd"
+    src = tmp_path / "hidden.ofd"
+    src.write_bytes(hidden_doc)
+    out = tmp_path / "page.png"
+    result = CliRunner().invoke(ofd_app, ["render", str(src), "--out", str(out)])
+    assert result.exit_code == 2 and "central directory" in result.output, result.output
+    assert not out.exists()
+    assert verify_ofd(data, check_ofd_value(world.trust)).valid  # the package as signed

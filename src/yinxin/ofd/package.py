@@ -10,12 +10,21 @@ the directory of the file that names it — to such a name.
 Limits: an OFD comes from a stranger (a relying party verifies what it was sent), so the
 package is refused before anything is inflated when it has too many entries, an entry or the
 whole would inflate past a bound (zip bombs), or a name tries to leave the package.
+
+One layout only: the package is read by its central directory, but a reader may walk the local
+file headers in order instead, and a ZIP in which the two disagree shows each reader other
+files (a parser differential). So each entry's local header must agree with its central entry
+(name, compression, encryption, CRC and sizes — in a data descriptor when the header defers
+them) and the entries must lie end to end from the first byte to the central directory: no
+bytes before, between or inside them that the central directory does not list (``_check_layout``;
+header reads only, nothing inflated twice).
 """
 
 from __future__ import annotations
 
 import io
 import posixpath
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -72,6 +81,97 @@ def loc(base_dir: str, target: str) -> str:
     return norm
 
 
+_LOCAL = struct.Struct("<4sHHHHHLLLHH")  # a local file header, before its name and extra
+_DESCRIPTOR = b"PK\x07\x08"
+_ZIP64 = 0xFFFFFFFF
+
+
+def _local_sizes(extra: bytes, crc: int, csize: int, usize: int) -> tuple[int, int, int]:
+    """CRC and sizes a local header states, its ZIP64 extra field read when it defers to one."""
+    if _ZIP64 not in (csize, usize):
+        return crc, csize, usize
+    at = 0
+    while at + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, at)
+        if kind == 0x0001 and length >= 16:
+            usize, csize = struct.unpack_from("<QQ", extra, at + 4)
+            return crc, csize, usize
+        at += 4 + length
+    return crc, csize, usize
+
+
+def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) -> None:
+    """Refuse a package whose local headers say other than its central directory.
+
+    A reader that walks local headers (streaming unzip, some OFD readers) would be shown other
+    names, sizes or files than we verify: an entry whose local header names another file or
+    another size, a file hidden between entries, before the first one or inside another's data.
+    Every entry is checked against its local header, and the entries must tile the bytes from
+    offset 0 to the central directory exactly. Cheap: 30 bytes and a name per entry.
+    """
+    expected = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        name = info.orig_filename
+        at = info.header_offset
+        if at != expected:
+            where = "overlaps the entry before it" if at < expected else "follows unlisted bytes"
+            raise bad(
+                f"{name} {where} (offset {at}, expected {expected}): the ZIP holds content "
+                "its central directory does not list"
+            )
+        if at + _LOCAL.size > len(data):
+            raise bad(f"{name}: its local header is cut off")
+        sig, _ver, flags, method, _t, _d, crc, csize, usize, n_len, x_len = _LOCAL.unpack_from(
+            data, at
+        )
+        if sig != b"PK\x03\x04":
+            raise bad(f"{name}: no local header where the central directory puts it")
+        raw = data[at + _LOCAL.size : at + _LOCAL.size + n_len]
+        try:
+            local_name = raw.decode("utf-8" if flags & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            local_name = repr(raw)
+        start = at + _LOCAL.size + n_len + x_len
+        extra = data[at + _LOCAL.size + n_len : start]
+        differs = []
+        if local_name != name:
+            differs.append(f"its local header names {local_name!r}")
+        if method != info.compress_type:
+            differs.append(f"compression {method} there, {info.compress_type} here")
+        if (flags ^ info.flag_bits) & 0x9:  # encrypted; sizes deferred to a data descriptor
+            differs.append("other flags")
+        end = start + info.compress_size
+        if flags & 0x8:  # CRC and sizes follow the data: the descriptor must state them
+            sig_len = 4 if data[end : end + 4] == _DESCRIPTOR else 0
+            wide = info.compress_size >= _ZIP64 or info.file_size >= _ZIP64
+            fmt = "<LQQ" if wide else "<LLL"
+            if end + sig_len + struct.calcsize(fmt) > len(data):
+                raise bad(f"{name}: its data descriptor is cut off")
+            crc, csize, usize = struct.unpack_from(fmt, data, end + sig_len)
+            end += sig_len + struct.calcsize(fmt)
+        else:
+            crc, csize, usize = _local_sizes(extra, crc, csize, usize)
+        if (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
+            differs.append(
+                f"CRC/sizes {crc:08x}/{csize}/{usize} there, "
+                f"{info.CRC:08x}/{info.compress_size}/{info.file_size} in the central directory"
+            )
+        if differs:
+            raise bad(
+                f"{name}: the local header differs from the central directory ("
+                + "; ".join(differs)
+                + ")"
+            )
+        expected = end
+    if expected != central_at:
+        raise bad(
+            f"{central_at - expected} bytes between the last entry and the central directory, "
+            "which does not list them"
+            if expected < central_at
+            else "the last entry runs into the central directory"
+        )
+
+
 @dataclass
 class OfdPackage:
     """The parts of one OFD package, in their order; the first document's entry points."""
@@ -94,9 +194,10 @@ class OfdPackage:
             # archive): zipfile says so with this, which would otherwise end in a traceback
             raise bad(f"the ZIP package cannot be read here ({exc})") from None
         with zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            if len(infos) > MAX_ENTRIES:
+            if len(zf.infolist()) > MAX_ENTRIES:
                 raise bad(f"more than {MAX_ENTRIES} files in the package")
+            _check_layout(bytes(data), zf.infolist(), zf.start_dir)
+            infos = [i for i in zf.infolist() if not i.is_dir()]
             total = 0
             parts: dict[str, bytes] = {}
             for info in infos:
