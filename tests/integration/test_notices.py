@@ -80,6 +80,24 @@ def test_renewal_notices_once_per_period(platform: Platform, clock) -> None:
     assert len(outbox(p)) == before + 2
 
 
+def test_a_renewed_certificate_gets_no_renewal_notice(platform: Platform, clock) -> None:
+    """Renewed, the old certificate stays active until its own end but cannot be renewed again:
+    "please renew" (and ``cert expiring``) named it each week until then, asking for a renewal
+    already done. The renewal is the one that will be due."""
+    p = platform
+    old = issue(p, enrol(p).person.id)
+    clock.advance(days=340)
+    p.certificates.pay(serial=old.serial, years=1)
+    new = p.certificates.renew(old.serial, actor="张三").certificate
+    assert p.certificates.get(old.serial).status == "active"
+    assert p.certificates.expiring(30) == []
+    before = len(outbox(p))
+    assert p.notices.send_renewal_notices(30) == []
+    assert len(outbox(p)) == before
+    clock.advance(days=360)  # the renewal's own end draws near: it is the one due
+    assert [c.serial for c in p.certificates.expiring(30)] == [new.serial]
+
+
 def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform) -> None:
     p = platform
     subs = enrol(p)

@@ -20,9 +20,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from yinxin.clock import Clock
 from yinxin.errors import (
@@ -1103,15 +1103,21 @@ class Certificates:
         return due
 
     def expiring(self, within_days: int = 30) -> list[CertificateView]:
-        """Certificates due for a renewal notice (001 §二.6)."""
+        """Certificates due for a renewal notice (001 §二.6).
+
+        A certificate already renewed is not: it stays active beside its renewal until its own
+        end, but it cannot be renewed again (its successor is), so "please renew" would ask the
+        holder for what was done — and for a second renewal fee (``pay`` refuses that too)."""
         check_notice_days(within_days, "days")
         now = self.clock.now()
+        successor = aliased(Certificate)
         with self.db.read() as s:
             rows = s.execute(
                 select(Certificate)
                 .where(
                     Certificate.status == ACTIVE,
                     Certificate.not_after <= now + dt.timedelta(days=within_days),
+                    ~exists().where(successor.predecessor_id == Certificate.id),
                 )
                 .order_by(Certificate.not_after)
             ).scalars()
