@@ -498,6 +498,14 @@ def test_one_renewal_payment_pays_for_one_renewal(any_platform: Platform) -> Non
     with pytest.raises(IllegalTransition, match="already renewed"):
         p.certificates.renew(old.serial, actor="张三")
     assert p.certificates.count() == before
+    # …and so is a second fee on it: it paid for a renewal that could never be made
+    events = len(audit_log(p))
+    with pytest.raises(IllegalTransition, match=f"already renewed as {new.serial}"):
+        p.certificates.pay(serial=old.serial, years=1)
+    assert cert_row(p, old.serial).paid_until == new.paid_until
+    assert len(audit_log(p)) == events
+    with p.db.read() as s:
+        assert len(s.execute(select(Payment)).scalars().all()) == 2  # first fee, one renewal
     with pytest.raises(Forbidden):  # the successor is paid only to its own end
         p.certificates.renew(new.serial, actor="张三")
     assert p.certificates.count() == before

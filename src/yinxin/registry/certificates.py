@@ -611,6 +611,17 @@ class Certificates:
                 f"certificate {cert.serial_hex} is {cert.status}; apply for a new one",
                 field="serial",
             )
+        # A renewed certificate stays active beside its renewal, but only the renewal can be
+        # renewed again (``_successor``): a fee taken on the old one pays for nothing.
+        successor = s.execute(
+            select(Certificate.serial_hex).where(Certificate.predecessor_id == cert.id)
+        ).scalar_one_or_none()
+        if successor is not None:
+            raise IllegalTransition(
+                f"certificate {cert.serial_hex} was already renewed as {successor}; "
+                "pay for that one",
+                field="serial",
+            )
         plan = get_plan(cert.plan)
         cert.paid_until = max(cert.paid_until or now, now) + years * YEAR
         return Payment(
