@@ -134,11 +134,18 @@ class Platform:
 
     @cached_property
     def seals(self) -> Seals:
+        """The seal service with the holder's notices hooked into its every move (004 §七);
+        the notifier is built when a move first needs it."""
+        from yinxin.seals.notices import SealNotices
         from yinxin.seals.service import Seals
 
-        return Seals(
+        seals = Seals(
             self.db, self.clock, lambda: self.ca, home=self.settings.home, kek=lambda: self.kek
         )
+        notices = SealNotices(lambda: self.notifier)
+        seals.hooks.in_transaction.append(notices.enqueue)
+        seals.hooks.after_commit.append(notices.sent)
+        return seals
 
     @cached_property
     def status(self) -> StatusService:

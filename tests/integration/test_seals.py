@@ -872,3 +872,53 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     assert cli("revoke", es_id, "--reason", "holder_request")["state"] == "revoked"
     assert cli("unlock", es_id, "--officer", OFFICER, code=4)["error"] == "illegal_transition"
     assert p.verify_audit().ok
+
+
+def test_the_holder_is_told_of_each_seal_business_done(platform, clock):
+    """004 §七: a change, freeze or cancellation is handled "并通知用户", and the form asks for
+    the phone "以接收电子印章领取通知". Seal notices existed as templates but no seal move sent
+    one: the holder learnt of a seal frozen, revoked or made only by trying to use it."""
+
+    def sent() -> list[tuple[str, str]]:
+        path = p.settings.home / "outbox" / "sms.jsonl"
+        lines = path.read_text("utf-8").splitlines() if path.exists() else []
+        return [(m["to"], m["body"]) for m in map(json.loads, lines)]
+
+    p = platform
+    w = world(p)
+    before = len(sent())
+    mine = personal_seal(w)
+    assert sent()[before:] == [
+        (ZHANG.phone, f"【印信】张三，电子印章「{mine.name}」已制作完成并可使用。")
+    ]
+    w.seals.freeze(mine.id, actor=OFFICER, note="持章人申请")
+    assert "已于" in sent()[-1][1] and "冻结" in sent()[-1][1]
+    w.seals.unfreeze(mine.id, actor=OFFICER)  # a release sends nothing, as for certificates
+    w.seals.report_pin_leak(mine.id, actor=ZHANG.name)
+    assert "冻结" in sent()[-1][1] and len(sent()) == before + 3
+    w.seals.change_pin(mine.id, old_pin=PIN_ZHANG, new_pin="975310")
+    w.seals.unfreeze(mine.id, actor=OFFICER)
+    clock.advance(days=300)
+    p.certificates.pay(serial=w.zhang_cert.serial, years=1)
+    renewed = p.certificates.renew(w.zhang_cert.serial, actor=OFFICER).certificate
+    seal = w.seals.apply(seal=mine.id, certificate_serial=renewed.serial, **form(ZHANG, "renew"))
+    to, body = sent()[-1]
+    assert to == ZHANG.phone and "续费业务已办理完毕" in body
+    assert f"有效期至 {seal.valid_end.date().isoformat()}" in body
+    w.seals.revoke(mine.id, reason="holder_ceased_to_exist", actor=OFFICER)
+    to, body = sent()[-1]
+    assert to == ZHANG.phone and "废止" in body and "用户主体消亡" in body
+    log = p.notifier.log(subscriber_id=w.zhang.id)
+    seal_notices = [r.template_id for r in log if r.template_id.startswith("seal_")]
+    assert sorted(seal_notices) == sorted(
+        ["seal_created", "seal_frozen", "seal_frozen", "seal_changed", "seal_revoked"]
+    )
+    assert {r.status for r in log} == {"sent"}
+
+    # an organization seal's notice goes to the organization; one without a mobile phone on
+    # record is skipped and logged, and the seal is made all the same
+    contract = org_seal(w)
+    assert contract.state == "active" and all(contract.name not in b for _t, b in sent())
+    w.seals.cancel(contract.id, actor=OFFICER)
+    assert w.seals.get(contract.id).state == "cancelled"
+    assert p.verify_audit().ok

@@ -232,6 +232,8 @@ CERTIFICATE_REVOKED = "certificate_revoked"
 CERTIFICATE_FROZEN = "certificate_frozen"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
+SEAL_CHANGED = "seal_changed"
+SEAL_REVOKED = "seal_revoked"
 SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
 LOGIN_CODE = "login_code"
@@ -331,6 +333,34 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Electronic seal frozen",
             '{name}, the electronic seal "{seal_name}" was frozen at {at} and cannot be '
             "used until it is released. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        SEAL_CHANGED,
+        "电子印章续费/变更已办理 — a seal was renewed or changed (004 §七)",
+        Wording(
+            "电子印章业务已办理",
+            "【印信】{name}，电子印章「{seal_name}」的{business}业务已办理完毕，有效期至 "
+            "{valid_end}。如非本人或本单位申请，请立即联系我们。",
+        ),
+        Wording(
+            "Electronic seal updated",
+            '{name}, the electronic seal "{seal_name}" was updated ({business}); it is valid '
+            "until {valid_end}. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        SEAL_REVOKED,
+        "电子印章已注销/废止 — a seal was cancelled or revoked, for good (004 §七, §十一)",
+        Wording(
+            "电子印章已{ended}",
+            "【印信】{name}，电子印章「{seal_name}」已于 {at} {ended}，原因：{reason}。"
+            "此后不能再用于签章。如非本人或本单位申请，请立即联系我们。",
+        ),
+        Wording(
+            "Electronic seal ended",
+            '{name}, the electronic seal "{seal_name}" was ended ({ended}) at {at}; reason: '
+            "{reason}. It can no longer be used. If you did not ask for this, contact us at once.",
         ),
     ),
     Template(

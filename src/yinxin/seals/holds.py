@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,11 +30,34 @@ from yinxin.store.models.seals import Seal
 Check = Callable[[Session, Seal, dt.datetime], dict | None]
 
 
+@dataclass
+class SealHooks:
+    """What else happens with every seal move (the holder's notice, 004 §七): each of
+    ``in_transaction`` is called inside the move's transaction with the session, the row and
+    the verb — what it writes (a transactional outbox row) commits or rolls back with the move,
+    and it must not call out of the process —; each of ``after_commit`` with the verb, once the
+    move has committed."""
+
+    in_transaction: list[Callable[[Session, Seal, str], None]] = field(default_factory=list)
+    after_commit: list[Callable[[str], None]] = field(default_factory=list)
+
+    def within(self, s: Session, row: Seal, verb: str) -> None:
+        for cb in self.in_transaction:
+            cb(s, row, verb)
+
+    def committed(self, verb: str) -> None:
+        for cb in self.after_commit:
+            cb(verb)
+
+
 class SealHolds:
     """Holds, revocation and expiry of seals."""
 
-    def __init__(self, db: Database, clock: Clock, views: SealViews):
+    def __init__(
+        self, db: Database, clock: Clock, views: SealViews, hooks: SealHooks | None = None
+    ):
         self.db, self.clock, self.views = db, clock, views
+        self.hooks = hooks if hooks is not None else SealHooks()
 
     def simple(
         self,
@@ -54,6 +78,7 @@ class SealHolds:
             out = self.move(
                 s, row, verb, actor, now, hold_kind=hold_kind, data=data, check=check, note=note
             )
+        self.hooks.committed(verb)
         return out
 
     def move(
@@ -82,6 +107,7 @@ class SealHolds:
         row.updated_at = now
         data = {"from": before, "to": row.state, "note": note, **(data or {}), **extra}
         audit_seal(s, row.es_id, verb, actor, now, data)
+        self.hooks.within(s, row, verb)
         return self.views.of(s, row, now=now)
 
     def freeze(self, seal: int | str, *, actor: str, note: str | None = None) -> SealView:
@@ -172,6 +198,7 @@ class SealHolds:
                     note=note,
                     data={"reported_on": row.es_id},
                 )
+        self.hooks.committed("report_pin_leak")
         return extend(out, PinLeakView, also_frozen=also)
 
     def expire_due(self, *, actor: str = "scheduler") -> list[str]:

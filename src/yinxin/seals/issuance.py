@@ -345,7 +345,9 @@ class SealIssuance:
                 "valid_end": valid_end.isoformat(),
                 "png_sha256": sha(seal.png),
             }
-            return self._recorded(s, staged, seal, cert, issuer, "create", form, actor, now, data)
+            out = self._recorded(s, staged, seal, cert, issuer, "create", form, actor, now, data)
+        self.holds.hooks.committed("create")
+        return out
 
     # --- renew -----------------------------------------------------------------------------------
     def renew(
@@ -389,7 +391,9 @@ class SealIssuance:
                 "certificate": cert.serial_hex,
                 "previous_certificate": before["certificate"],
             }
-            return self._recorded(s, staged, row, cert, issuer, "renew", form, actor, now, data)
+            out = self._recorded(s, staged, row, cert, issuer, "renew", form, actor, now, data)
+        self.holds.hooks.committed("renew")
+        return out
 
     # --- change ----------------------------------------------------------------------------------
     @staticmethod
@@ -523,7 +527,9 @@ class SealIssuance:
             row.valid_start, row.valid_end = now, min(row.valid_end, cert.not_after)
             row.updated_at = now
             data = {"changes": changes}
-            return self._recorded(s, staged, row, cert, issuer, "change", form, actor, now, data)
+            out = self._recorded(s, staged, row, cert, issuer, "change", form, actor, now, data)
+        self.holds.hooks.committed("change")
+        return out
 
     def _recorded(
         self,
@@ -555,6 +561,7 @@ class SealIssuance:
             "seseal_sha256": sha(row.seseal),
         }
         audit_seal(s, row.es_id, verb, actor, now, audit_data)
+        self.holds.hooks.within(s, row, verb)
         staged.files = file_set(row)
         return self.views.of(s, row, now=now)
 

@@ -15,7 +15,9 @@ hands each call to the part that owns it; each part imports only the ones below 
 * ``holds`` — freeze, unfreeze, revoke, PIN leak, expiry (moves that make no new record);
 * ``records`` — the SESeal versions and application forms, and checking them;
 * ``issuance`` — the application form's business types: create, renew, change, cancel;
-* ``lifecycle`` — the transition table every verb checks before it writes.
+* ``lifecycle`` — the transition table every verb checks before it writes;
+* ``notices`` — the holder's notice of each business done (004 §七), hooked in by ``yinxin.app``
+  through ``Seals.hooks``.
 
 Each part is built the first time a verb of it is used, and the parts that hold keys and
 records (``pin``, ``records``, ``issuance``: the PKI, ``cryptography``, asn1crypto) are
@@ -41,7 +43,7 @@ from yinxin.seals.catalogue import (
 )
 from yinxin.seals.files import FilesRepair, FileState, SealFiles, WrittenFiles
 from yinxin.seals.grants import GrantView, SealGrants
-from yinxin.seals.holds import SealHolds
+from yinxin.seals.holds import SealHolds, SealHooks
 from yinxin.seals.lifecycle import SealHoldKind, SealState
 from yinxin.seals.rows import actor_name, seal_row
 from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView, SealViews
@@ -139,6 +141,9 @@ class Seals:
         self.home = Path(home)
         self.region_code = check_region_code(region_code)  # refused now, not at first use
         self._kek = kek  # the second lock on seal keys (``yinxin.pki.kek``)
+        # what else each seal move does (the holder's notice: ``seals.notices``, wired by the
+        # composition root)
+        self.hooks = SealHooks()
 
     # --- the parts, each built on first use ------------------------------------------------------
     @cached_property
@@ -155,7 +160,7 @@ class Seals:
 
     @cached_property
     def _holds(self) -> SealHolds:
-        return SealHolds(self.db, self.clock, self._views)
+        return SealHolds(self.db, self.clock, self._views, self.hooks)
 
     @cached_property
     def _pins(self) -> SealPins:
