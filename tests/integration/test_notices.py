@@ -23,23 +23,51 @@ def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) 
     subs = enrol(p)
     cert = issue(p, subs.person.id)
     msgs = outbox(p)
-    assert len(msgs) == 1 and msgs[0]["to"] == "13800130000"
-    assert "已签发" in msgs[0]["body"] and cert.serial in msgs[0]["body"]
+    assert len(msgs) == 2 and {m["to"] for m in msgs} == {"13800130000"}
+    assert "已受理" in msgs[0]["body"]
+    assert "已签发" in msgs[1]["body"] and cert.serial in msgs[1]["body"]
     p.certificates.freeze(cert.serial, actor="张三")
     assert "冻结" in outbox(p)[-1]["body"]
     p.certificates.unfreeze(cert.serial, actor="ra")  # a release sends nothing
-    assert len(outbox(p)) == 2
+    assert len(outbox(p)) == 3
     p.certificates.revoke(cert.serial, reason="key_compromise", actor="张三")
     last = outbox(p)[-1]["body"]
     assert "撤销" in last and "私钥被泄密" in last
     log = p.notifier.log(subscriber_id=subs.person.id)
     assert sorted(r.template_id for r in log) == [
+        "application_received",
         "certificate_frozen",
         "certificate_issued",
         "certificate_revoked",
     ]
     assert {r.status for r in log} == {"sent"}
     assert p.verify_audit().ok
+
+
+def test_the_applicant_hears_that_the_application_was_received(platform: Platform) -> None:
+    """MISSION §7 names the scenario and the template (application_received) existed, but an
+    application was received in silence: the applicant heard nothing until the certificate was
+    issued. A device's application is told to its organization; none is sent on a refusal."""
+    p = platform
+    subs = enrol(p)
+    app = p.certificates.apply(
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
+    )
+    [msg] = outbox(p)
+    assert msg["to"] == "13800130000"
+    assert f"受理号 {app.id}" in msg["body"] and "已受理" in msg["body"]
+    [row] = p.notifier.log(subscriber_id=subs.person.id)
+    assert (row.template_id, row.status) == ("application_received", "sent")
+    p.certificates.apply(
+        subscriber_id=subs.device.id,
+        profile="device-tls",
+        csr=make_csr(),
+        dns_names=["gw.example.cn"],
+    )
+    assert outbox(p)[-1]["to"] == "13900139000" and "门禁网关-0" in outbox(p)[-1]["body"]
+    with pytest.raises(ValidationError):  # refused: nothing received, nothing said
+        p.certificates.apply(subscriber_id=subs.person.id, profile="device-tls", csr=make_csr())
+    assert len(outbox(p)) == 2
 
 
 def test_a_device_certificate_notice_goes_to_its_organization(platform: Platform) -> None:

@@ -230,6 +230,10 @@ class Certificates:
         # a transactional outbox row) commits or rolls back with the change itself, so a crash
         # after the commit cannot lose it. They must not call out of the process.
         self.in_transaction: list[Callable[[Session, Certificate, str], None]] = []
+        # The same for an application, with "submitted" (and after the commit, its id to
+        # ``on_application``): the applicant hears that it was received.
+        self.application_in_transaction: list[Callable[[Session, Application, str], None]] = []
+        self.on_application: list[Callable[[int], None]] = []
 
     @property
     def ca(self) -> CertificateAuthority:
@@ -428,6 +432,14 @@ class Certificates:
         for cb in self.in_transaction:
             cb(s, row, event)
 
+    def _application_within(self, s: Session, app: Application, event: str) -> None:
+        for cb in self.application_in_transaction:
+            cb(s, app, event)
+
+    def _application_changed(self, application_id: int) -> None:
+        for cb in self.on_application:
+            cb(application_id)
+
     def _notify(self, serial: str) -> None:
         for cb in self.on_status_change:
             cb(serial)
@@ -508,7 +520,10 @@ class Certificates:
                     "key_mode": app.key_mode,
                 },
             )
-            return submitted_view(app, years)
+            self._application_within(s, app, "submitted")
+            out = submitted_view(app, years)
+        self._application_changed(out.id)
+        return out
 
     def pay(
         self,

@@ -29,7 +29,7 @@ from yinxin.registry.certificates import Certificates, check_notice_days
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.registry.views import CertificateView
 from yinxin.store.db import Database
-from yinxin.store.models import Certificate, Subscriber
+from yinxin.store.models import Application, Certificate, Subscriber
 
 if TYPE_CHECKING:
     from yinxin.notify.service import NotificationView, Notifier, Status
@@ -64,6 +64,8 @@ class CertificateNotices:
         self.db, self.clock = db, clock
         self.certificates, self._notifier = certificates, notifier
         certificates.in_transaction.append(self.enqueue)
+        certificates.application_in_transaction.append(self.enqueue_application)
+        certificates.on_application.append(self.application_changed)
         certificates.on_issued.append(self.issued)
         certificates.on_status_change.append(self.status_changed)
 
@@ -104,6 +106,24 @@ class CertificateNotices:
             notifier.enqueue(s, notifier.to_subscriber(s, to, template, values))
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
             log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
+
+    def enqueue_application(self, s: Session, app: Application, event: str) -> None:
+        """In the application's transaction: the applicant's notice that it was received (the
+        ``application_received`` template, MISSION §7), as a pending outbox row."""
+        notifier = self.notifier  # outside the try, as in ``enqueue``
+        if event == "submitted":
+            template, values = "application_received", {"application_id": app.id}
+        else:
+            return
+        to, name = self._recipient_in(s, app.subscriber_id)
+        try:
+            notifier.enqueue(s, notifier.to_subscriber(s, to, template, {"name": name, **values}))
+        except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
+            log.info("no %s notice for application %s: %s", template, app.id, e.message)
+
+    def application_changed(self, _application_id: int) -> None:
+        """After the commit: send what the application put in the outbox."""
+        self.notifier.send_pending()
 
     def _send(
         self, notifier: Notifier, cert: CertificateView, template: str, values: dict
