@@ -70,6 +70,24 @@ def test_the_applicant_hears_that_the_application_was_received(platform: Platfor
     assert len(outbox(p)) == 2
 
 
+def test_a_rejected_applicant_is_told_why(platform: Platform) -> None:
+    """The received notice says "审核完成后将另行通知", but a rejection — with the officer's
+    reason — was told to nobody: the applicant learnt of it only by asking."""
+    p = platform
+    subs = enrol(p)
+    app = p.certificates.apply(
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr()
+    )
+    p.certificates.reject(app.id, officer="受理员 陈静", reason="身份证复印件不清晰")
+    msg = outbox(p)[-1]
+    assert msg["to"] == "13800130000" and len(outbox(p)) == 2
+    assert f"受理号 {app.id}" in msg["body"] and "未通过审核" in msg["body"]
+    assert "身份证复印件不清晰" in msg["body"]
+    log = p.notifier.log(subscriber_id=subs.person.id)
+    assert [(r.template_id, r.status) for r in log][0] == ("application_rejected", "sent")
+    assert p.verify_audit().ok
+
+
 def test_a_device_certificate_notice_goes_to_its_organization(platform: Platform) -> None:
     p = platform
     subs = enrol(p)

@@ -226,6 +226,7 @@ class TemplateCodes:
 
 
 APPLICATION_RECEIVED = "application_received"
+APPLICATION_REJECTED = "application_rejected"
 CERTIFICATE_ISSUED = "certificate_issued"
 CERTIFICATE_EXPIRING = "certificate_expiring"
 CERTIFICATE_REVOKED = "certificate_revoked"
@@ -255,6 +256,20 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Certificate application received",
             "{name}, your certificate application (no. {application_id}) has been received "
             "and will be reviewed; we will let you know the outcome.",
+        ),
+    ),
+    Template(
+        APPLICATION_REJECTED,
+        "证书申请未通过审核 — an application was rejected, with the reason",
+        Wording(
+            "证书申请未通过审核",
+            "【印信】{name}，您的数字证书申请（受理号 {application_id}）未通过审核，"
+            "原因：{reason}。请补正后重新申请。",
+        ),
+        Wording(
+            "Certificate application rejected",
+            "{name}, your certificate application (no. {application_id}) was rejected; reason: "
+            "{reason}. Please correct it and apply again.",
         ),
     ),
     Template(

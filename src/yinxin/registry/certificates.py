@@ -230,8 +230,9 @@ class Certificates:
         # a transactional outbox row) commits or rolls back with the change itself, so a crash
         # after the commit cannot lose it. They must not call out of the process.
         self.in_transaction: list[Callable[[Session, Certificate, str], None]] = []
-        # The same for an application, with "submitted" (and after the commit, its id to
-        # ``on_application``): the applicant hears that it was received.
+        # The same for an application, with "submitted" or "rejected" (and after the commit,
+        # its id to ``on_application``): the applicant hears that it was received, and why it
+        # was rejected (an approval is told by the certificate's "issued").
         self.application_in_transaction: list[Callable[[Session, Application, str], None]] = []
         self.on_application: list[Callable[[int], None]] = []
 
@@ -762,7 +763,10 @@ class Certificates:
             app.state, app.decided_at = decision.to_state, now
             app.officer, app.reason = officer, reason
             event(s, now, officer, "application.rejected", app.id, {"reason": reason})
-            return application_view(app)
+            self._application_within(s, app, "rejected")
+            out = application_view(app)
+        self._application_changed(out.id)
+        return out
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _simple(

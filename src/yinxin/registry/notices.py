@@ -109,10 +109,14 @@ class CertificateNotices:
 
     def enqueue_application(self, s: Session, app: Application, event: str) -> None:
         """In the application's transaction: the applicant's notice that it was received (the
-        ``application_received`` template, MISSION §7), as a pending outbox row."""
+        ``application_received`` template, MISSION §7) or rejected — with the officer's reason:
+        the received notice promised word of the outcome —, as a pending outbox row."""
         notifier = self.notifier  # outside the try, as in ``enqueue``
         if event == "submitted":
             template, values = "application_received", {"application_id": app.id}
+        elif event == "rejected":
+            values = {"application_id": app.id, "reason": app.reason or ""}
+            template = "application_rejected"
         else:
             return
         to, name = self._recipient_in(s, app.subscriber_id)
