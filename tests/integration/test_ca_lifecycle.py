@@ -578,6 +578,28 @@ def test_what_befalls_a_key_befalls_every_certificate_in_force_for_it(
     assert p.verify_audit().ok
 
 
+def test_a_frozen_certificate_cannot_release_a_key_reported_lost(any_platform: Platform) -> None:
+    """A loss reported on a renewal left the certificate it renewed frozen, not lost, when it
+    was frozen then (the loss reaches only certificates it may move); unfreezing that one made
+    the lost key sign again under it, with nothing restored. Now the unfreeze is refused while
+    the key is reported lost; restoring the lost one leaves the freeze where it was."""
+    p = any_platform
+    old = issue(p, enrol(p).person.id)
+    p.certificates.pay(serial=old.serial, years=1)
+    new = p.certificates.renew(old.serial, actor="张三").certificate
+    p.certificates.freeze(old.serial, actor="受理员")
+    p.certificates.report_loss(new.serial, actor="张三")
+    held = {c.serial: c.hold_kind for c in p.certificates.list()}
+    assert (held[old.serial], held[new.serial]) == ("frozen", "lost")
+    events = len(audit_log(p))
+    with pytest.raises(IllegalTransition, match=f"reported lost \\(certificate {new.serial}\\)"):
+        p.certificates.unfreeze(old.serial, actor="受理员")
+    assert cert_row(p, old.serial).status == "on_hold" and len(audit_log(p)) == events
+    p.certificates.restore(new.serial, actor="受理员")  # found again: the freeze stays
+    assert p.certificates.get(old.serial).hold_kind == "frozen"
+    assert p.certificates.unfreeze(old.serial, actor="受理员").status == "active"
+
+
 def test_rekey_with_a_csr_revokes_the_old_as_superseded(any_platform: Platform, clock) -> None:
     p = any_platform
     old = issue(p, enrol(p).org.id, "organization-signing")

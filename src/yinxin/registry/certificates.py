@@ -777,7 +777,7 @@ class Certificates:
         *,
         hold_kind: HoldKind | None = None,
         data: dict | None = None,
-        check: Callable[[Certificate], None] | None = None,
+        check: Callable[[Session, Certificate], None] | None = None,
         same_key: bool = False,
     ) -> CertificateView:
         """``verb`` on one certificate; with ``same_key``, also on each other certificate in
@@ -790,7 +790,7 @@ class Certificates:
             c = self._cert_row(s, serial, lock=True)
             move = lifecycle.check_move(verb, c.status, c.hold_kind, c.serial_hex)
             if check:
-                check(c)
+                check(s, c)
             self._move(s, c, move.to_state, verb, actor, now, hold_kind, data or {})
             for other in self._same_key(s, c) if same_key else ():
                 try:
@@ -798,7 +798,7 @@ class Certificates:
                 except IllegalTransition:
                     continue  # e.g. frozen when the loss is reported: it stays frozen
                 if check:
-                    check(other)
+                    check(s, other)
                 more = {**(data or {}), "same_key_as": c.serial_hex}
                 self._move(s, other, m.to_state, verb, actor, now, hold_kind, more)
                 also.append(other.serial_hex)
@@ -871,7 +871,7 @@ class Certificates:
     def unfreeze(self, serial: str, *, actor: str) -> CertificateView:
         now = self.clock.now()
 
-        def paid(c: Certificate) -> None:
+        def releasable(s: Session, c: Certificate) -> None:
             if c.hold_kind == UNPAID and (c.paid_until is None or c.paid_until <= now):
                 raise Forbidden(
                     f"certificate {c.serial_hex} was stopped for unpaid fees; "
@@ -879,8 +879,19 @@ class Certificates:
                     field="payment",
                     code="unpaid",
                 )
+            # A loss reported on a renewal (or on the certificate it renewed) leaves this one
+            # frozen, not lost, when it was frozen then: released, the lost key would sign again
+            # under it. The key is found again by restoring the lost one (which restores only
+            # the lost ones: this freeze stays), or replaced by reissuing it.
+            lost = [o.serial_hex for o in self._same_key(s, c) if o.hold_kind == LOST]
+            if lost:
+                raise IllegalTransition(
+                    f"cannot unfreeze certificate {c.serial_hex}: its key is reported lost "
+                    f"(certificate {lost[0]}); restore or reissue that one first",
+                    field="serial",
+                )
 
-        return self._simple("unfreeze", serial, actor, check=paid)
+        return self._simple("unfreeze", serial, actor, check=releasable)
 
     def revoke(
         self, serial: str, *, reason: str, actor: str, requested_at: dt.datetime | None = None
@@ -899,7 +910,7 @@ class Certificates:
                 field="requested_at",
             )
 
-        def mark(c: Certificate) -> None:
+        def mark(_s: Session, c: Certificate) -> None:
             _mark_revoked(c, reason, now, req, actor)
 
         return self._simple(
