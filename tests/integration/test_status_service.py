@@ -134,6 +134,34 @@ def test_lookup_every_state(any_platform: Platform, clock) -> None:
     assert (unknown.status, unknown.version) == ("unknown", 0)
 
 
+def test_a_certificate_expired_on_hold_stays_on_hold(any_platform: Platform, clock) -> None:
+    """A key reported lost and never found: the certificate expires on hold. Expiry dropped it
+    from the CRL and OCSP answered "good" — what a release says — so a relying party checking a
+    signature made with the lost key during the hold was told all was well. It stays listed as
+    certificateHold from the time of the hold; one expired after its release does not."""
+    p = any_platform
+    lost, fine = issue_certificate(p), issue_certificate(p)
+    clock.advance(days=3)
+    held_at = clock.now()
+    p.certificates.report_loss(format(lost.serial_number, "x"), actor="tester")
+    p.certificates.freeze(format(fine.serial_number, "x"), actor="tester")
+    p.certificates.unfreeze(format(fine.serial_number, "x"), actor="tester")
+    clock.advance(days=400)
+    assert sorted(p.certificates.expire_due()) == sorted(
+        format(c.serial_number, "x") for c in (lost, fine)
+    )
+    st = p.status.lookup(lost.serial_number)
+    assert (st.status, st.reason, st.revoked_at) == ("revoked", "certificate_hold", held_at)
+    assert p.status.lookup(fine.serial_number).status == "good"
+    crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    entry = crl.get_revoked_certificate_by_serial_number(lost.serial_number)
+    assert entry is not None and entry.revocation_date_utc == held_at
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
+        x509.ReasonFlags.certificate_hold
+    )
+    assert crl.get_revoked_certificate_by_serial_number(fine.serial_number) is None
+
+
 @pytest.mark.parametrize(
     "reason,rfc",
     [

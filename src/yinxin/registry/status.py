@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from yinxin.clock import Clock
@@ -45,7 +45,7 @@ from yinxin.registry.ca import (
     role_of,
     split_role,
 )
-from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
+from yinxin.registry.lifecycle import EXPIRED, ON_HOLD, REVOCATION_REASONS, REVOKED
 from yinxin.registry.views import PublishedCrl, published_crl
 from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, Certificate, Crl, StatusRevision
@@ -92,6 +92,14 @@ def _utc(value) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
+def held_until_expiry(status: str, held_at: object) -> bool:
+    """Whether a certificate expired while on hold (expiry keeps ``held_at``; a release clears
+    it). Its hold was never lifted — a key reported lost and never found, say — so CRL and OCSP
+    keep stating it: dropping the entry at expiry answered "good", as a release would, for the
+    whole time the key was lost, to any relying party checking a signature made then."""
+    return status == EXPIRED and held_at is not None
+
+
 def rfc_reason(our_reason: str | None) -> str | None:
     if our_reason is None:
         return None
@@ -134,12 +142,18 @@ class StatusService:
                 Certificate.held_at,
                 Certificate.revocation_reason,
             )
-            .where(Certificate.issuer_role == role, Certificate.status.in_([REVOKED, ON_HOLD]))
+            .where(
+                Certificate.issuer_role == role,
+                or_(
+                    Certificate.status.in_([REVOKED, ON_HOLD]),
+                    and_(Certificate.status == EXPIRED, Certificate.held_at.is_not(None)),
+                ),
+            )
             .order_by(Certificate.id)
         ).all()
         out = []
         for serial_hex, status, revoked_at, held_at, reason in rows:
-            if status == ON_HOLD:
+            if status != REVOKED:  # on hold, or expired on hold (``held_until_expiry``)
                 out.append(RevokedEntry(int(serial_hex, 16), held_at, "certificate_hold"))
             else:
                 out.append(RevokedEntry(int(serial_hex, 16), revoked_at, rfc_reason(reason)))
@@ -254,7 +268,7 @@ class StatusService:
         status, revoked_at, held_at, reason, version, _role = row
         if status == REVOKED:
             return CertStatus(serial, Answer.REVOKED, _utc(revoked_at), rfc_reason(reason), version)
-        if status == ON_HOLD:
+        if status == ON_HOLD or held_until_expiry(status, held_at):
             return CertStatus(serial, Answer.REVOKED, _utc(held_at), "certificate_hold", version)
         return CertStatus(serial, Answer.GOOD, None, None, version)
 
