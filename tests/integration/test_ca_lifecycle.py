@@ -600,6 +600,40 @@ def test_a_frozen_certificate_cannot_release_a_key_reported_lost(any_platform: P
     assert p.certificates.unfreeze(old.serial, actor="受理员").status == "active"
 
 
+@pytest.mark.parametrize(
+    "verb,reason",
+    [("rekey", "superseded"), ("change", "subject_changed"), ("reissue", "superseded")],
+)
+def test_replacing_a_renewal_revokes_the_certificate_it_renewed(
+    any_platform: Platform, verb: str, reason: str
+) -> None:
+    """A renewal's predecessor stays valid beside it (same key). A rekey, change or reissue of
+    the renewal revoked the renewal alone: the predecessor went on certifying the replaced key,
+    or the old name, until its own end — the branch the refusal to act on the predecessor was
+    meant to prevent. Now it is revoked with the renewal, for the same reason."""
+    p = any_platform
+    person = enrol(p).person.id
+    old = issue(p, person)
+    p.certificates.pay(serial=old.serial, years=1)
+    renewal = p.certificates.renew(old.serial, actor="张三").certificate
+    other = issue(p, person)  # another key of the holder: untouched
+    if verb == "change":
+        out = p.certificates.change(renewal.serial, actor="受理员", updates={"name": "张三丰"})
+    else:
+        out = getattr(p.certificates, verb)(renewal.serial, actor="受理员", csr=make_csr())
+    for serial in (old.serial, renewal.serial):
+        c = p.certificates.get(serial)
+        assert (c.status, c.revocation_reason) == ("revoked", reason), serial
+    assert p.certificates.get(out.certificate.serial).status == "active"
+    assert p.certificates.get(other.serial).status == "active"
+    ev = last_events(p, 1)[0]
+    assert ev[:2] == ("certificate.revoke", old.serial)
+    assert ev[3]["same_key_as"] == renewal.serial and ev[3]["reason"] == reason
+    crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    assert crl.get_revoked_certificate_by_serial_number(int(old.serial, 16)) is not None
+    assert p.verify_audit().ok
+
+
 def test_rekey_with_a_csr_revokes_the_old_as_superseded(any_platform: Platform, clock) -> None:
     p = any_platform
     old = issue(p, enrol(p).org.id, "organization-signing")

@@ -1028,7 +1028,9 @@ class Certificates:
             )
             self._record_issued(s, now, actor, new, predecessor=old.serial_hex, via=verb)
             also = (
-                self._compromised(s, old, actor, now) if revoke_reason == "key_compromise" else []
+                self._revoke_same_key(s, old, revoke_reason, actor, now, spare=new.id)
+                if move.to_state == REVOKED and revoke_reason is not None
+                else []
             )
             out = Successor(previous=certificate_view(old), certificate=certificate_view(new))
         for changed in (out.previous.serial, *also):
@@ -1036,13 +1038,22 @@ class Certificates:
         self._issued(out.certificate)
         return out
 
-    def _compromised(self, s: Session, c: Certificate, actor: str, now: dt.datetime) -> list[str]:
-        """Revoke, as compromised, the other certificates in force for ``c``'s key (a reissue
-        after a loss report revokes ``c`` so): the serials revoked."""
+    def _revoke_same_key(
+        self, s: Session, c: Certificate, reason: str, actor: str, now: dt.datetime, *, spare: int
+    ) -> list[str]:
+        """Revoke, for ``reason``, the other certificates in force for ``c``'s key when a
+        rekey, change or reissue revokes ``c``: the serials revoked. ``spare`` is the successor
+        just issued (a change keeps the key). A renewal's predecessor stays valid beside it, so
+        acting on the renewal alone left the predecessor certifying a key replaced (rekey,
+        reissue), compromised (reissue after a loss) or bound to the old subject data (change)
+        — the branch of its own that ``_successor`` refuses to make from the predecessor's side.
+        """
         done = []
         for other in self._same_key(s, c):
-            _mark_revoked(other, "key_compromise", now, now, actor)
-            data = {"reason": "key_compromise", "rfc5280": "key_compromise"}
+            if other.id == spare:
+                continue
+            _mark_revoked(other, reason, now, now, actor)
+            data = {"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0]}
             self._move(
                 s, other, REVOKED, "revoke", actor, now, None, {**data, "same_key_as": c.serial_hex}
             )
