@@ -711,6 +711,37 @@ def test_expire_when_the_clock_passes_not_after(any_platform: Platform, clock) -
         p.certificates.freeze(a.serial, actor="x")
 
 
+def test_a_certificate_past_its_end_is_expired_before_the_sweep_marks_it(
+    any_platform: Platform, clock
+) -> None:
+    """The verbs read the stored state, and the expiry sweep runs hourly (never, where no
+    worker runs): a certificate months past its end was paid for and renewed — a new
+    certificate for its key with no new application — and frozen. Past its notAfter it is
+    expired to every verb; the sweep still records the expiry."""
+    p = any_platform
+    subs = enrol(p)
+    a = issue(p, subs.person.id)
+    b = issue(p, subs.person.id, pin=PIN)
+    clock.advance(days=500)
+    assert p.certificates.get(a.serial).status == "active"  # not swept yet
+    count, events = p.certificates.count(), len(audit_log(p))
+    with pytest.raises(IllegalTransition, match="is expired; apply for a new one"):
+        p.certificates.pay(serial=a.serial, years=1)
+    for act in (
+        lambda: p.certificates.renew(a.serial, actor="张三"),
+        lambda: p.certificates.rekey(a.serial, actor="张三", csr=make_csr()),
+        lambda: p.certificates.reissue(b.serial, actor="张三", pin=PIN),
+        lambda: p.certificates.change(a.serial, actor="张三", updates={"name": "张三丰"}),
+        lambda: p.certificates.freeze(a.serial, actor="张三"),
+        lambda: p.certificates.report_loss(b.serial, actor="张三"),
+    ):
+        with pytest.raises(IllegalTransition, match="it is expired"):
+            act()
+    assert (p.certificates.count(), len(audit_log(p))) == (count, events)
+    assert p.subscribers.get(subs.person.id).name == subs.person.name
+    assert sorted(p.certificates.expire_due()) == sorted([a.serial, b.serial])
+
+
 def test_a_two_year_certificate_paid_for_one_year_is_stopped_then_paid(
     any_platform: Platform, clock
 ) -> None:

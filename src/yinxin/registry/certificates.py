@@ -197,6 +197,22 @@ def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     return x509.Name(attrs)
 
 
+def in_force_state(c: Certificate, now: dt.datetime) -> str:
+    """The state a lifecycle verb acts on: ``expired`` once the certificate's notAfter has
+    passed, whether or not the expiry sweep (``expire_due``, hourly — and never where no
+    worker runs) has marked the row yet. Read from the row alone, a certificate months past its
+    end was renewed — a new certificate for its key, with no new application —, paid for,
+    frozen, or refused a rekey with a bare "not_after must be later than not_before"."""
+    if c.status in (ACTIVE, ON_HOLD) and c.not_after <= now:
+        return EXPIRED
+    return c.status
+
+
+def state_for(verb: str, c: Certificate, now: dt.datetime) -> str:
+    """:func:`in_force_state`, except for ``expire`` itself, which moves the stored state."""
+    return c.status if verb == "expire" else in_force_state(c, now)
+
+
 def _mark_revoked(
     c: Certificate, reason: str | None, at: dt.datetime, requested_at: dt.datetime, actor: str
 ) -> None:
@@ -622,9 +638,10 @@ class Certificates:
         """A renewal payment: the certificate's service is paid ``years`` further ahead (a
         renewal may then extend its validity to that date)."""
         cert = self._cert_row(s, serial, lock=True)
-        if cert.status in (REVOKED, EXPIRED):
+        state = in_force_state(cert, now)
+        if state in (REVOKED, EXPIRED):
             raise IllegalTransition(
-                f"certificate {cert.serial_hex} is {cert.status}; apply for a new one",
+                f"certificate {cert.serial_hex} is {state}; apply for a new one",
                 field="serial",
             )
         # A renewed certificate stays active beside its renewal, but only the renewal can be
@@ -788,13 +805,15 @@ class Certificates:
         also: list[str] = []
         with self.db.transaction() as s:
             c = self._cert_row(s, serial, lock=True)
-            move = lifecycle.check_move(verb, c.status, c.hold_kind, c.serial_hex)
+            move = lifecycle.check_move(verb, state_for(verb, c, now), c.hold_kind, c.serial_hex)
             if check:
                 check(s, c)
             self._move(s, c, move.to_state, verb, actor, now, hold_kind, data or {})
             for other in self._same_key(s, c) if same_key else ():
                 try:
-                    m = lifecycle.check_move(verb, other.status, other.hold_kind, other.serial_hex)
+                    m = lifecycle.check_move(
+                        verb, state_for(verb, other, now), other.hold_kind, other.serial_hex
+                    )
                 except IllegalTransition:
                     continue  # e.g. frozen when the loss is reported: it stays frozen
                 if check:
@@ -950,7 +969,9 @@ class Certificates:
         now = self.clock.now()
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
-            move = lifecycle.check_move(verb, old.status, old.hold_kind, old.serial_hex)
+            move = lifecycle.check_move(
+                verb, in_force_state(old, now), old.hold_kind, old.serial_hex
+            )
             # one successor per certificate: a renewed certificate stays valid beside its
             # renewal, and a rekey, reissue or change of it would leave that renewal — same
             # key, old data — valid on a branch of its own
