@@ -20,6 +20,7 @@ from cryptography.x509 import ocsp
 from sqlalchemy import func, select
 
 from tests.integration.server import HASHES, issue_certificate, ocsp_request
+from tests.integration.test_ca_lifecycle import make_csr
 from yinxin.app import Platform
 from yinxin.errors import ConfigurationError
 from yinxin.pki.ocsp import issuer_hashes
@@ -160,6 +161,33 @@ def test_a_certificate_expired_on_hold_stays_on_hold(any_platform: Platform, clo
         x509.ReasonFlags.certificate_hold
     )
     assert crl.get_revoked_certificate_by_serial_number(fine.serial_number) is None
+
+
+@pytest.mark.parametrize("verb", ["revoke", "reissue"])
+def test_a_revocation_after_a_loss_report_is_published_from_the_report(
+    any_platform: Platform, clock, verb: str
+) -> None:
+    """Reported lost at T1 (certificateHold since T1), revoked at T2: the CRL and OCSP said
+    "revoked at T2", so a relying party validating a signature made with the lost key between
+    T1 and T2 was told the certificate was good then. The published date is now T1; the row
+    still records T2 as the revocation's effective time."""
+    p = any_platform
+    cert = issue_certificate(p)
+    serial, hexs = cert.serial_number, format(cert.serial_number, "x")
+    clock.advance(minutes=5)
+    reported = clock.now()
+    p.certificates.report_loss(hexs, actor="张三（电话挂失）")
+    clock.advance(days=2)
+    if verb == "revoke":
+        p.certificates.revoke(hexs, reason="stolen_or_forged", actor="受理员")
+    else:
+        p.certificates.reissue(hexs, actor="受理员", csr=make_csr())
+    assert p.certificates.get(hexs).revoked_at == clock.now()
+    st = p.status.lookup(serial)
+    assert (st.status, st.reason, st.revoked_at) == ("revoked", "key_compromise", reported)
+    crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    entry = crl.get_revoked_certificate_by_serial_number(serial)
+    assert entry is not None and entry.revocation_date_utc == reported
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import os
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from cryptography import x509
 from sqlalchemy import and_, or_, select
@@ -51,6 +52,7 @@ from yinxin.store.db import Database
 from yinxin.store.models import AuthorityCertificate, Certificate, Crl, StatusRevision
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 # How long status data stays valid decides how long a strict outside validator can judge our
 # files offline, and how long a stale "good" can be replayed after a revocation. The choices,
 # as public CAs make them (CA/Browser Forum BR §4.9.7, §4.9.10; docs/long-term-validation.md):
@@ -98,6 +100,17 @@ def held_until_expiry(status: str, held_at: object) -> bool:
     keep stating it: dropping the entry at expiry answered "good", as a release would, for the
     whole time the key was lost, to any relying party checking a signature made then."""
     return status == EXPIRED and held_at is not None
+
+
+def invalid_since(revoked_at: _T, held_at: _T | None) -> _T:
+    """The revocation date CRL and OCSP publish: the start of the hold when the certificate
+    was on hold as it was revoked (a revocation keeps ``held_at``; a release clears it), else
+    the revocation itself. The hold was never lifted — after a loss report (挂失) anyone may
+    hold the key since then —, yet publishing the later revocation time turned "on hold since
+    T1" into "revoked at T2", which a relying party validating at a past time reads as "good
+    before T2": a signature made with the lost key during the hold verified. The row keeps
+    the effective time of the revocation (``revoked_at``) for the record."""
+    return held_at if held_at is not None else revoked_at
 
 
 def rfc_reason(our_reason: str | None) -> str | None:
@@ -156,7 +169,8 @@ class StatusService:
             if status != REVOKED:  # on hold, or expired on hold (``held_until_expiry``)
                 out.append(RevokedEntry(int(serial_hex, 16), held_at, "certificate_hold"))
             else:
-                out.append(RevokedEntry(int(serial_hex, 16), revoked_at, rfc_reason(reason)))
+                since = invalid_since(revoked_at, held_at)
+                out.append(RevokedEntry(int(serial_hex, 16), since, rfc_reason(reason)))
         return out
 
     @staticmethod
@@ -267,7 +281,8 @@ class StatusService:
             return CertStatus(serial, Answer.UNKNOWN)
         status, revoked_at, held_at, reason, version, _role = row
         if status == REVOKED:
-            return CertStatus(serial, Answer.REVOKED, _utc(revoked_at), rfc_reason(reason), version)
+            since = _utc(invalid_since(revoked_at, held_at))
+            return CertStatus(serial, Answer.REVOKED, since, rfc_reason(reason), version)
         if status == ON_HOLD or held_until_expiry(status, held_at):
             return CertStatus(serial, Answer.REVOKED, _utc(held_at), "certificate_hold", version)
         return CertStatus(serial, Answer.GOOD, None, None, version)
