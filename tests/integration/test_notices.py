@@ -144,6 +144,20 @@ def test_a_renewed_certificate_gets_no_renewal_notice(platform: Platform, clock)
     assert [c.serial for c in p.certificates.expiring(30)] == [new.serial]
 
 
+def test_a_certificate_stopped_for_unpaid_fees_says_so(platform: Platform, clock) -> None:
+    """Stopped for unpaid fees, the holder was told only "已冻结 … 如非本人操作，请立即联系我们"
+    — the freeze notice —, not that the year's fee was due nor what to do."""
+    p = platform
+    cert = issue(p, enrol(p).person.id, years=1, validity_years=2)
+    clock.advance(days=366)
+    assert p.certificates.suspend_unpaid() == [cert.serial]
+    body = outbox(p)[-1]["body"]
+    assert "服务费已缴至" in body and cert.paid_until.date().isoformat() in body
+    assert "停止服务" in body and "缴纳续费" in body and "如非本人操作" not in body
+    [row] = [r for r in p.notifier.log() if r.template_id == "certificate_unpaid"]
+    assert row.status == "sent"
+
+
 def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform) -> None:
     p = platform
     subs = enrol(p)

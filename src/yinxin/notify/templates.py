@@ -231,6 +231,7 @@ CERTIFICATE_ISSUED = "certificate_issued"
 CERTIFICATE_EXPIRING = "certificate_expiring"
 CERTIFICATE_REVOKED = "certificate_revoked"
 CERTIFICATE_FROZEN = "certificate_frozen"
+CERTIFICATE_UNPAID = "certificate_unpaid"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SEAL_CHANGED = "seal_changed"
@@ -325,6 +326,21 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Certificate on hold",
             "{name}, your certificate (serial {serial}) was put on hold at {at} and cannot "
             "sign until it is released. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        CERTIFICATE_UNPAID,
+        "证书因服务费未缴停止服务 — a certificate was stopped for unpaid fees (000 篇七)",
+        Wording(
+            "数字证书因服务费未缴已停止服务",
+            "【印信】{name}，您的数字证书（序列号 {serial}）的服务费已缴至 {paid_until}，"
+            "证书已于 {at} 停止服务，停止期间不能用于签名。请缴纳续费后办理解冻。",
+        ),
+        Wording(
+            "Certificate stopped: fees unpaid",
+            "{name}, the service of your certificate (serial {serial}) was paid until "
+            "{paid_until}; it was stopped at {at} and cannot sign until the renewal fee is paid "
+            "and it is released.",
         ),
     ),
     Template(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from yinxin.clock import Clock
 from yinxin.errors import YinxinError
 from yinxin.registry.certificates import Certificates, check_notice_days
-from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED
+from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED, UNPAID
 from yinxin.registry.views import CertificateView
 from yinxin.store.db import Database
 from yinxin.store.models import Application, Certificate, Subscriber
@@ -96,6 +96,12 @@ class CertificateNotices:
             reason = REVOCATION_REASONS.get(row.revocation_reason or "", ("", "其他情况"))[1]
             at = row.revoked_at.isoformat() if row.revoked_at else self.clock.now().isoformat()
             template, values = "certificate_revoked", {"at": at, "reason": reason}
+        elif row.status == ON_HOLD and row.hold_kind == UNPAID:
+            # stopped for unpaid fees (000 篇七): say so, and what to do — "frozen, contact us
+            # if you did not ask for this" left the holder guessing why
+            paid = _day(row.paid_until) if row.paid_until else "-"
+            at = self.clock.now().isoformat()
+            template, values = "certificate_unpaid", {"at": at, "paid_until": paid}
         elif row.status == ON_HOLD:
             template, values = "certificate_frozen", {"at": self.clock.now().isoformat()}
         else:
