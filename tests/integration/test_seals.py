@@ -922,3 +922,49 @@ def test_the_holder_is_told_of_each_seal_business_done(platform, clock):
     w.seals.cancel(contract.id, actor=OFFICER)
     assert w.seals.get(contract.id).state == "cancelled"
     assert p.verify_audit().ok
+
+
+def test_a_seal_frozen_for_a_lost_pin_is_changed_onto_a_new_key(platform):
+    """004 §七: a PIN leaked or lost is handled by 变更, 冻结 or 撤销. Frozen for a lost PIN, a
+    seal could never be used again: unfreezing needs a PIN change, a PIN change needs the lost
+    PIN, and a change was refused on a frozen seal — only cancelling it (and its esID) was left.
+    Now a change onto the certificate of a new key (rekey, new PIN) lifts the hold."""
+    p = platform
+    w = world(p)
+    seals = w.seals
+    mine = personal_seal(w)
+    seals.report_pin_leak(mine.id, actor=ZHANG.name, note="印章密码遗失")
+    forgotten = "999999"
+    refused(
+        p,
+        lambda: seals.change_pin(mine.id, old_pin=forgotten, new_pin="112233"),
+        Forbidden,
+        "wrong_pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
+    # not onto the key the lost PIN opens (nothing new certified)
+    refused(
+        p,
+        lambda: seals.change(mine.id, certificate_serial=w.zhang_cert.serial, actor=OFFICER),
+        Forbidden,
+        "pin_change_required",
+    )
+    new_pin = "357913"
+    rekeyed = p.certificates.rekey(w.zhang_cert.serial, actor=OFFICER, pin=new_pin).certificate
+    changed = seals.apply(seal=mine.id, certificate_serial=rekeyed.serial, **form(ZHANG, "change"))
+    assert (changed.state, changed.hold_kind, changed.es_id) == ("active", None, mine.es_id)
+    assert changed.certificate_serial == rekeyed.serial and changed.version == 2
+    sign_check(seals.unlock_for_signing(mine.id, new_pin))
+    action, _, data = audit_actions(p)[-1]
+    assert (action, data["from"], data["to"]) == ("seal.change", "frozen (pin_leak)", "active")
+
+    # an officer's or holder's freeze is not lifted by a change: unfreeze it
+    seals.freeze(mine.id, actor=OFFICER)
+    again = p.certificates.rekey(rekeyed.serial, actor=OFFICER, pin="246813").certificate
+    refused(
+        p,
+        lambda: seals.change(mine.id, certificate_serial=again.serial, actor=OFFICER),
+        IllegalTransition,
+    )
+    assert seals.verify_record(mine.id).ok
+    assert p.verify_audit().ok

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, ValidationError
+from yinxin.errors import Conflict, Forbidden, ValidationError
 from yinxin.pki.authority import Issuer
 from yinxin.registry.fees import check_years
 from yinxin.seals import lifecycle
@@ -111,6 +111,21 @@ def _switch_certificate(
     cert = s.get(Certificate, seal.certificate_id)
     require_valid_certificate(cert, now)
     return cert
+
+
+def _off_the_leaked_key(s: Session, seal: Seal, cert: Certificate) -> None:
+    """A change lifts a PIN-leak hold only by moving the seal off the key that PIN opens: onto
+    the certificate of a new key (``cert rekey`` or ``reissue``, under a new PIN). A holder who
+    lost the PIN could otherwise never use the seal again — unfreezing needs a PIN change, and
+    a PIN change needs the lost PIN."""
+    old = s.get(Certificate, seal.certificate_id)
+    if old.platform_key_id is not None and cert.platform_key_id == old.platform_key_id:
+        raise Forbidden(
+            f"seal {seal.es_id} was frozen because its PIN leaked: change the seal PIN and "
+            "unfreeze it, or change it onto the certificate of a new key (cert rekey)",
+            field="certificate_serial",
+            code="pin_change_required",
+        )
 
 
 class SealIssuance:
@@ -416,6 +431,8 @@ class SealIssuance:
         if form:
             check_holder(sub, row.kind, form)
         cert = _switch_certificate(s, row, certificate_serial, now)
+        if row.state == SealState.FROZEN:  # the table let only a PIN-leak hold through
+            _off_the_leaked_key(s, row, cert)
         _no_text_on_personal(row.kind, center_text, code)
         if scan_sha and software:
             raise ValidationError(
@@ -526,7 +543,11 @@ class SealIssuance:
                 )
             row.valid_start, row.valid_end = now, min(row.valid_end, cert.not_after)
             row.updated_at = now
-            data = {"changes": changes}
+            data: dict[str, object] = {"changes": changes}
+            if row.state == SealState.FROZEN:  # onto a new key: the PIN-leak hold is lifted
+                data["from"] = f"{row.state} ({row.hold_kind})"
+                row.state = SealState.ACTIVE
+                row.hold_kind, row.held_at, row.hold_note = None, None, None
             out = self._recorded(s, staged, row, cert, issuer, "change", form, actor, now, data)
         self.holds.hooks.committed("change")
         return out

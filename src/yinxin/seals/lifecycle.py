@@ -52,7 +52,16 @@ TABLE: TransitionTable[SealState] = TransitionTable(
     [
         move("create", "新申请 create", {_S.NONE}, _S.ACTIVE, creates=True),
         move("renew", "续费 renew (validity extended)", {_S.ACTIVE}, _S.ACTIVE, creates=True),
-        move("change", "变更 change (new image or data)", {_S.ACTIVE}, _S.ACTIVE, creates=True),
+        # a seal frozen for a lost or leaked PIN is changed onto a new key (004 §七 lists 变更
+        # as a remedy): the PIN it needed can no longer be given, so no PIN change can lift it
+        move(
+            "change",
+            "变更 change (new image or data; out of a PIN-leak hold onto a new key)",
+            {_S.ACTIVE, _S.FROZEN},
+            _S.ACTIVE,
+            {_H.PIN_LEAK},
+            creates=True,
+        ),
         move("cancel", "注销 cancel (final)", {_S.ACTIVE, _S.FROZEN}, _S.CANCELLED),
         move("freeze", "冻结 freeze", {_S.ACTIVE}, _S.FROZEN),
         move(
