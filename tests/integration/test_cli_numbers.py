@@ -104,3 +104,61 @@ def test_a_deadline_in_days_stays_within_the_flows_year() -> None:
         with pytest.raises(ValidationError) as e:
             deadline_at(None, None, days)  # type: ignore[arg-type]
         assert e.value.field == "days"
+
+
+def test_every_real_number_parameter_refuses_nan_and_infinity() -> None:
+    """Python's ``float`` reads "nan" and "inf", and a declared range lets NaN through."""
+    seen = 0
+    for where, command in _leaves(get_command(app)):
+        for param in command.params:
+            if "Float" not in type(param.type).__name__:
+                continue
+            seen += 1
+            for bad in ("nan", "inf", "-inf"):
+                with pytest.raises(
+                    typer.BadParameter, match="not a finite number|not in the range"
+                ):
+                    param.process_value(
+                        command.make_context(where, [], resilient_parsing=True), bad
+                    )
+    assert seen >= 15  # timeouts, the worker's tick, seal placements, repair-files' grace
+
+
+@pytest.mark.parametrize(
+    ("option", "args"),
+    [
+        ("--grace", ["seal", "repair-files", "--grace", "nan"]),  # a seal being made: "crashed"
+        ("--tick", ["worker", "--tick", "nan"]),  # a traceback at its first sleep
+        ("--header-timeout", ["serve", "--header-timeout", "inf"]),  # never timing out
+        # wrote a PDF whose seal rectangle was NaN, unreadable by `yinxin verify`
+        (
+            "--x",
+            [
+                "sign",
+                "local",
+                "--in",
+                "a.pdf",
+                "--out",
+                "b.pdf",
+                "--key",
+                "k",
+                "--cert",
+                "c",
+                "--page",
+                "1",
+                "--x",
+                "nan",
+                "--y",
+                "10",
+            ],
+        ),
+    ],
+)
+def test_a_real_number_that_is_not_finite_is_refused_by_name(tmp_path, option, args) -> None:
+    home = tmp_path / "home"
+    r = yinxin_cli(args, home, check=False)
+    assert r.returncode == 2, r.stderr
+    said = " ".join(r.stderr.split())
+    assert f"'{option}'" in said and "is not a finite number" in said, said
+    assert "Traceback" not in said
+    assert not home.exists()  # refused by the parser: no platform, no database

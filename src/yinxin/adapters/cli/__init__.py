@@ -15,6 +15,7 @@ import copy
 import functools
 import gc
 import inspect
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -744,11 +745,26 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
 # What the database holds in an integer column (SQLite and PostgreSQL BIGINT alike).
 WHOLE_NUMBER_LIMIT = 2**63 - 1
 _WHOLE = frozenset({"int", "int | None", "Optional[int]", "list[int]", int, int | None})
+_REAL = frozenset({"float", "float | None", "Optional[float]", float, float | None})
+
+
+def _finite(value: float | None) -> float | None:
+    """A real-number option's check: Python's ``float`` reads "nan", "inf" and "-inf", and a
+    range (``min=0.1``) lets NaN through, since it compares false with everything.
+
+    ``yinxin sign local --x nan`` wrote a PDF whose seal rectangle was NaN (our own ``verify``
+    could not read its signature fields), ``yinxin worker --tick nan`` died in a traceback on
+    its first sleep and ``yinxin seal repair-files --grace nan`` treated a seal still being
+    created as a crashed one. A non-finite value is refused by the parser, exit 2."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 def _bounded(callback: Callable[..., Any]) -> None:
     """Give each whole-number option and argument of a command the range a database integer
-    holds, at whichever end it declares none (``min=0`` keeps its 0).
+    holds, at whichever end it declares none (``min=0`` keeps its 0), and each real-number one
+    a finite value (:func:`_finite`; its declared range stays).
 
     An id of twenty digits (``yinxin subscriber show 99999999999999999999``) reached SQLite,
     which cannot bind it, and ended in a traceback; with the bound, the parser refuses it
@@ -759,7 +775,13 @@ def _bounded(callback: Callable[..., Any]) -> None:
         info = param.default
         if not isinstance(info, typer.models.ParameterInfo):
             continue
-        if callback.__annotations__.get(name) not in _WHOLE:
+        annotation = callback.__annotations__.get(name)
+        if annotation in _REAL:
+            if info.callback not in (None, _finite):
+                raise TypeError(f"{name}: a real-number option with a callback of its own")
+            info.callback = _finite
+            continue
+        if annotation not in _WHOLE:
             continue
         if info.min is None:
             info.min = -WHOLE_NUMBER_LIMIT
