@@ -846,6 +846,12 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     assert out_png.read_bytes() == p.seals.artifacts(es_id)["seal.png"]
     assert shown["exported"] == {"seal.png": str(out_png)}
     assert snapshot(p) == before  # show writes nothing
+    # a refused export writes no file: the bad option is named, the good --png not left behind
+    png, svg = tmp_path / "all-or-nothing.png", tmp_path / "no-such-folder" / "seal.svg"
+    refused = cli("show", es_id, "--png", str(png), "--svg", str(svg), code=2)
+    assert refused["field"] == "svg" and not png.exists()
+    assert cli("show", es_id, "--seseal", str(tmp_path), code=2)["field"] == "seseal"
+    assert not list(tmp_path.glob("*.part"))
 
     cli("grant", es_id, "--member", str(w.li.id), "--actor", WANG.name)
     ok = cli(

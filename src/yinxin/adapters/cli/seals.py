@@ -33,6 +33,8 @@ from yinxin.adapters.cli.common import (
     say,
     secret_help,
     styled,
+    writable,
+    write_atomic,
 )
 from yinxin.errors import ValidationError
 
@@ -184,6 +186,11 @@ seal_app.command("create")(
 
 
 # --- queries --------------------------------------------------------------------------------------
+# `seal show`'s export options, in the order of its files (seal.png, .svg, .pdf, .ses): the
+# field a refusal names
+EXPORT_OPTIONS = ("png", "svg", "pdf", "seseal")
+
+
 @seal_app.command("show")
 def seal_show(
     seal: str = SEAL,
@@ -208,17 +215,25 @@ def seal_show(
         wanted = {"seal.png": png, "seal.svg": svg, "seal.pdf": pdf, "seal.ses": seseal}
         if not any(wanted.values()):
             return out
+        # every file asked for, named by its option; all checked before any is written, so a
+        # bad --svg after a good --png no longer leaves seal.png behind on a refusal
+        targets = {
+            name: (option, target)
+            for (name, target), option in zip(wanted.items(), EXPORT_OPTIONS, strict=True)
+            if target is not None
+        }
+        for option, target in targets.values():
+            writable(target, field=option)
         data = seals.artifacts(seal)
-        written = {}
-        for name, target in wanted.items():
-            if target is not None:
-                try:
-                    target.write_bytes(data[name])
-                except OSError as e:
-                    raise ValidationError(
-                        f"cannot write {target}: {e.strerror}", field="out"
-                    ) from None
+        written: dict[str, str] = {}
+        try:
+            for name, (option, target) in targets.items():
+                write_atomic(target, data[name], field=option)
                 written[name] = str(target)
+        except ValidationError:
+            for done in written.values():  # all or nothing: what was written goes again
+                Path(done).unlink(missing_ok=True)
+            raise
         return extend(out, ExportedSealView, exported=written)
 
     run(as_json, go, _line)
