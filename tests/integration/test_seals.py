@@ -974,3 +974,17 @@ def test_a_seal_frozen_for_a_lost_pin_is_changed_onto_a_new_key(platform):
     )
     assert seals.verify_record(mine.id).ok
     assert p.verify_audit().ok
+
+
+def test_cli_seal_list_offers_only_the_states_it_accepts():
+    """``seal list --state`` offered "none (applied for)", which ``listed`` refuses: no seal
+    row is ever in the state before it exists (an application is ``seal applications``)."""
+    from typer.main import get_command
+
+    from yinxin.adapters.cli.seals import seal_app
+    from yinxin.seals.lifecycle import SealState
+    from yinxin.transitions import filter_values
+
+    state = next(p for p in get_command(seal_app).commands["list"].params if p.name == "state")
+    offered = state.help.rstrip(".").replace(" or ", ", ").split(", ")
+    assert offered == list(filter_values(SealState))

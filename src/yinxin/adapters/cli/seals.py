@@ -243,9 +243,7 @@ def seal_show(
 @on_platform(_lines)
 def seal_list(
     subscriber_id: int | None = typer.Option(None, help="Only this subscriber's seals."),
-    state: str | None = typer.Option(
-        None, help="none (applied for), active, frozen, cancelled, revoked or expired."
-    ),
+    state: str | None = typer.Option(None, help="active, frozen, cancelled, revoked or expired."),
     kind: str | None = typer.Option(None, help=KIND_HELP),
     p: Platform = HOME,
 ) -> object:
