@@ -143,6 +143,17 @@ def test_a_missing_trust_file_is_invalid_input(bare, signed):
     assert "nowhere.pem" in err["message"]
 
 
+def test_a_missing_or_malformed_crl_is_invalid_input_beside_a_pades_file(bare, signed):
+    """``--crl`` is read whatever the file is: beside one PAdES PDF it was ignored (exit 0),
+    beside two it was refused."""
+    (bare / "junk.crl").write_bytes(b"not a CRL")
+    for crl in ("nowhere.crl", "junk.crl"):
+        for files in ([signed.pdf], [signed.pdf, signed.pdf]):
+            args = [*map(str, files), "--trust", "root.pem", "--at", signed.at, "--crl", crl]
+            err = refused(verify(bare, *args, "--json"), "crl")
+            assert crl in err["message"]
+
+
 def test_an_unwritable_report_is_invalid_input(bare, signed):
     for target in ("no-such-folder/report.pdf", "."):  # a missing folder; a folder
         refused(

@@ -125,6 +125,9 @@ def verify_cmd(
         data = read_input(file, "in")
         extra = _trust_anchors(trust)
         moment = _moment(at)
+        # read whatever the file turns out to be, as with many files: a missing or malformed
+        # --crl beside a PAdES file was ignored (exit 0) and refused beside two of them
+        crls = _crls(crl)
         if report is not None:
             writable(report, "report")  # refused before the work, not after
         from yinxin.seals.documents import PADES, document_kind
@@ -132,7 +135,7 @@ def verify_cmd(
         kind = document_kind(data)
         if kind != PADES:
             verify_seal = _seal_verifier(home, extra)
-            rep = verify_seal(data, file.name, moment, kind, _crls(crl))
+            rep = verify_seal(data, file.name, moment, kind, crls)
         elif platform_here(home):
             rep = platform(home).signing.verify(
                 data,
