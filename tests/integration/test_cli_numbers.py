@@ -5,6 +5,7 @@ of millions of days is refused by name with exit 2, never a traceback from SQLit
 from __future__ import annotations
 
 import inspect
+import json
 
 import pytest
 import typer
@@ -162,3 +163,63 @@ def test_a_real_number_that_is_not_finite_is_refused_by_name(tmp_path, option, a
     assert f"'{option}'" in said and "is not a finite number" in said, said
     assert "Traceback" not in said
     assert not home.exists()  # refused by the parser: no platform, no database
+
+
+TOO_LARGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (
+            [
+                "flow",
+                "create",
+                "--title",
+                "t",
+                "--doc",
+                "{pdf}",
+                "--signer",
+                f"subscriber={TOO_LARGE},role=甲方,seal=1",
+            ],
+            "signers[0].subscriber",
+        ),
+        (
+            [
+                "flow",
+                "create",
+                "--title",
+                "t",
+                "--doc",
+                "{pdf}",
+                "--signer",
+                "subscriber=1,role=甲方,seal=1,page=²,x=1,y=1",
+            ],
+            "signers[0].page",
+        ),
+        (
+            ["contract", "send", "1", "--signer", f"role=甲方,subscriber={TOO_LARGE},seal=1"],
+            "signers[0].subscriber_id",
+        ),
+        (
+            ["desk", "record-flow", "1", "--party-a", f"{TOO_LARGE}:1", "--party-b", "1:1"],
+            "party_a",
+        ),
+        (["desk", "record-flow", "1", "--party-a", "²:1", "--party-b", "1:1"], "party_a"),
+    ],
+)
+def test_an_id_inside_an_option_value_is_checked_as_the_parser_checks_one(
+    tmp_path, args, field
+) -> None:
+    """``subscriber=N`` of ``--signer`` and ``N:SEAL`` of ``--party-a`` are read by the command,
+    not the parser: twenty digits reached SQLite (OverflowError) and ``²`` passed
+    ``str.isdigit`` to fail in ``int`` — both tracebacks."""
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    home = tmp_path / "home"
+    r = yinxin_cli([a.format(pdf=pdf) for a in args] + ["--json"], home, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    err = json.loads(r.stdout)
+    assert err["field"] == field and "whole number" in err["message"], err
+    assert not home.exists()  # refused before the platform is built

@@ -32,6 +32,7 @@ from yinxin.adapters.cli.common import (
     JSON,
     OPERATOR,
     PIN_STDIN,
+    WHOLE_NUMBER_LIMIT,
     Platform,
     close_platforms,
     console,
@@ -742,8 +743,6 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
     return tree
 
 
-# What the database holds in an integer column (SQLite and PostgreSQL BIGINT alike).
-WHOLE_NUMBER_LIMIT = 2**63 - 1
 _WHOLE = frozenset({"int", "int | None", "Optional[int]", "list[int]", int, int | None})
 _REAL = frozenset({"float", "float | None", "Optional[float]", float, float | None})
 

@@ -382,6 +382,29 @@ def grouped(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --- input ------------------------------------------------------------------------------------
+# What the database holds in an integer column (SQLite and PostgreSQL BIGINT alike).
+WHOLE_NUMBER_LIMIT = 2**63 - 1
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def whole_number(text: str, field: str, name: str) -> int:
+    """A whole number written inside an option's value (``subscriber=3`` of ``--signer``,
+    ``3:ESID`` of ``--party-a``), which the parser's ranges do not see: ASCII digits, within
+    what a database integer holds, or refused naming ``field``.
+
+    ``subscriber=99999999999999999999`` reached SQLite, which cannot bind it (a traceback), as
+    did ``²``, which ``str.isdigit`` takes and ``int`` refuses."""
+    t = text.strip()
+    if not _WHOLE_NUMBER.fullmatch(t):
+        raise ValidationError(f"{name} must be a whole number, not {text!r}", field=field)
+    n = int(t)
+    if abs(n) > WHOLE_NUMBER_LIMIT:
+        raise ValidationError(
+            f"{name} must be a whole number of at most 19 digits, not {text!r}", field=field
+        )
+    return n
+
+
 @overload
 def read_input(path: Path, field: str) -> bytes: ...
 @overload

@@ -38,6 +38,7 @@ from yinxin.adapters.cli.common import (
     say,
     show_page,
     signer_pairs,
+    whole_number,
     writable,
     write_atomic,
     write_file,
@@ -111,13 +112,9 @@ def _signer(text: str, i: int):
     for need in ("role", "subscriber", "seal"):
         if not kv.get(need):
             raise ValidationError(f"{need}=… is needed ({SIGNER_HELP})", field=f"{field}.{need}")
-    try:
-        subscriber = int(kv["subscriber"])
-    except ValueError:
-        raise ValidationError("subscriber is a number", field=f"{field}.subscriber_id") from None
     return ContractSigner(
         role=kv["role"],
-        subscriber_id=subscriber,
+        subscriber_id=whole_number(kv["subscriber"], f"{field}.subscriber_id", "subscriber"),
         seal=kv["seal"],  # an id or an esID, as ``yinxin flow`` takes it
         requires_video=kv.get("video", "no").lower() in ("yes", "true", "1"),
     )

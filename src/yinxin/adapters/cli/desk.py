@@ -31,6 +31,7 @@ from yinxin.adapters.cli.common import (
     say,
     show_written,
     styled,
+    whole_number,
     writable,
     write_file,
 )
@@ -46,9 +47,9 @@ AT = typer.Option(None, "--at", help="When it happened (ISO 8601 with offset; de
 
 def _party(value: str, field: str) -> tuple[int, str]:
     sub, sep, seal = value.partition(":")
-    if not sep or not sub.strip().isdigit() or not seal.strip():
+    if not sep or not seal.strip():
         raise ValidationError("give SUBSCRIBER_ID:SEAL (seal id or esID)", field=field)
-    return int(sub), seal.strip()
+    return whole_number(sub, field, "the subscriber id of SUBSCRIBER_ID:SEAL"), seal.strip()
 
 
 def _t(t: dt.datetime | None) -> str:

@@ -38,6 +38,7 @@ from yinxin.adapters.cli.common import (
     show_page,
     show_written,
     signer_pairs,
+    whole_number,
     writable,
     write_atomic,
     write_file,
@@ -70,6 +71,8 @@ def _signer(text: str, i: int):
     def number(key: str, kind=float):
         if key not in values:
             return None
+        if kind is int:
+            return whole_number(values[key], f"{field}.{key}", key)
         try:
             return kind(values[key])
         except ValueError:
