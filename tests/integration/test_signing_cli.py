@@ -494,3 +494,53 @@ def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["error"] == "key_mismatch"
     assert not out2.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
+    """``--seal-image`` was opened by PIL with no guard: a file that is no image, a missing one
+    or a folder ended in a traceback (exit 1). Now invalid input naming seal_image, no file."""
+    import datetime as dt
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "赵六")])
+    now = dt.datetime.now(dt.UTC)
+    cert = x509.CertificateBuilder(
+        name, name, key.public_key(), 1, now, now + dt.timedelta(days=1)
+    ).sign(key, hashes.SHA256())
+    kit = LocalKit(tmp_path / "key.pem", tmp_path / "cert.pem", [], tmp_path / "seal.png")
+    kit.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    kit.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "seal.txt").write_text("not an image")
+    out = tmp_path / "out.pdf"
+    for image in ("seal.txt", "missing.png", "."):
+        proc = home.run(
+            "sign",
+            "local",
+            "--in",
+            str(home.contract),
+            "--out",
+            str(out),
+            "--key",
+            str(kit.key),
+            "--cert",
+            str(kit.cert),
+            "--seal-image",
+            str(tmp_path / image),
+            "--page",
+            "1",
+            "--x",
+            "10",
+            "--y",
+            "10",
+            "--json",
+        )
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert json.loads(proc.stdout)["field"] == "seal_image"
+    assert not out.exists() and not list(tmp_path.glob("*.part"))

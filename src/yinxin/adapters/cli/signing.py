@@ -164,6 +164,21 @@ def sign_pdf_cmd(
     )
 
 
+def _image_ratio(data: bytes, path: Path) -> float:
+    """``--seal-image``'s height over its width; a file that is no image is invalid input
+    naming ``seal_image`` (it was a traceback from PIL, before the PDF was even read)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.height / im.width
+    except (OSError, ValueError, ZeroDivisionError, Image.DecompressionBombError):
+        # UnidentifiedImageError is an OSError
+        raise ValidationError(f"{path} is not a readable image (PNG)", field="seal_image") from None
+
+
 @sign_app.command("local")
 def sign_local(
     input: Path = IN,
@@ -216,11 +231,8 @@ def sign_local(
             ) from None
         stamp = None
         if seal_image is not None:
-            from PIL import Image
-
-            png = seal_image.read_bytes()
-            with Image.open(seal_image) as im:
-                ratio = im.height / im.width
+            png = read_input(seal_image, "seal_image")
+            ratio = _image_ratio(png, seal_image)
             stamp = SealStamp(
                 png=png,
                 width_mm=width,
