@@ -223,3 +223,22 @@ def test_an_id_inside_an_option_value_is_checked_as_the_parser_checks_one(
     err = json.loads(r.stdout)
     assert err["field"] == field and "whole number" in err["message"], err
     assert not home.exists()  # refused before the platform is built
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["webhook", "dispatch", "--limit", "0"], "0 is not in the range 1<=x<=10000"),
+        (["webhook", "dispatch", "--limit", "-5"], "-5 is not in the range 1<=x<=10000"),
+        (["webhook", "deliver", "--limit", "0"], "0 is not in the range 1<=x<=1000"),
+        (["webhook", "deliver", "--limit", "5000"], "5000 is not in the range 1<=x<=1000"),
+    ],
+)
+def test_a_webhook_batch_limit_out_of_the_services_range_is_refused(tmp_path, args, says) -> None:
+    """The service clamps its limit: ``--limit 0`` or ``-5`` ran as 1, ``--limit 5000`` as
+    1000, and nothing said so. The range is the parser's now."""
+    home = tmp_path / "home"
+    r = yinxin_cli(args, home, check=False)
+    assert r.returncode == 2, r.stderr
+    assert "'--limit'" in r.stderr and says in " ".join(r.stderr.split())
+    assert not home.exists()

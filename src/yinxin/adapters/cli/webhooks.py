@@ -77,7 +77,10 @@ def webhook_deliveries(
 @webhook_app.command("dispatch")
 @on_platform()
 def webhook_dispatch(
-    limit: int = typer.Option(500, help="Audit events to read at most."),
+    # the service clamps to 1–10000; said here, so `--limit 0` or `-5` is refused, not run as 1
+    limit: int = typer.Option(
+        500, min=1, max=10_000, help="Audit events to read at most (1–10000)."
+    ),
     p: Platform = HOME,
 ) -> object:
     """Turn new audit events into deliveries (safe to run anywhere, any number at once)."""
@@ -87,7 +90,8 @@ def webhook_dispatch(
 @webhook_app.command("deliver")
 @on_platform()
 def webhook_deliver(
-    limit: int = typer.Option(50, help="Deliveries to try at most."),
+    # the service clamps to 1–1000; said here, so `--limit 0` or `-5` is refused, not run as 1
+    limit: int = typer.Option(50, min=1, max=1000, help="Deliveries to try at most (1–1000)."),
     p: Platform = HOME,
 ) -> object:
     """Send the deliveries that are due (first tries and retries whose back-off has passed)."""
