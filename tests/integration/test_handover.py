@@ -480,6 +480,23 @@ def _cli(home: Path, url: str, *args: str):
     return CliRunner().invoke(app, list(args), env=env)
 
 
+def test_export_into_the_empty_current_folder(source, tmp_path, monkeypatch):
+    """``cd /media/handover && yinxin export .``: the folder is new or empty, as asked. ``.``
+    has no name, so the export was written one level up and ``Path(".").rmdir()`` failed with
+    EINVAL after all the work (a traceback, exit 1). Now the path is made absolute first."""
+    here = tmp_path / "handover"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    r = _cli(source.p.settings.home, source.p.settings.database_url, "export", ".", "--json")
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.stdout)
+    assert made["directory"] == str(here)
+    assert (
+        hashlib.sha256((here / "manifest.json").read_bytes()).hexdigest() == made["manifest_sha256"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["handover"]  # nothing left beside it
+
+
 def test_cli_export_and_import(source, tmp_path):
     """``yinxin export DIR`` and ``yinxin import DIR`` with ``--json``; a refusal names its field
     with exit code 2 and writes nothing."""

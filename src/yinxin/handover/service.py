@@ -374,8 +374,12 @@ class Handover:
         verify: bool = True,
     ) -> ExportReport:
         """Write the whole platform into ``directory`` (new, or an empty folder); the folder
-        appears complete or not at all (written beside it, renamed into place)."""
-        directory = Path(directory)
+        appears complete or not at all (written beside it, renamed into place).
+
+        The path is made absolute first: ``.`` (an empty current folder) has no name of its
+        own, so the temporary folder went one level up under the name ``..part-…`` and
+        ``Path(".").rmdir()`` failed with EINVAL, a traceback after the whole export."""
+        directory = Path(directory).absolute()
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
             raise ValidationError(
                 f"{directory} exists and is not an empty folder", field="directory"
