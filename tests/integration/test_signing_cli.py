@@ -544,3 +544,29 @@ def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
         assert "Traceback" not in proc.stderr
         assert json.loads(proc.stdout)["field"] == "seal_image"
     assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tmp_path):
+    """The first run of ``sign batch`` sent a code for files whose ``--out-dir`` did not exist:
+    an SMS and the 60 s wait spent before the second run refused it. Both runs check now."""
+    w = home.w
+    before = outbox_lines(w.outbox)
+    args = [
+        "sign",
+        "batch",
+        str(home.contract),
+        "--seal",
+        w.yi.seal.es_id,
+        "--signer",
+        str(w.yi.id),
+        "--anchor",
+        "乙方（签章）",
+        "--out-dir",
+        str(tmp_path / "no-such-folder"),
+        "--json",
+    ]
+    for more in ([], ["--challenge", "0" * 32]):
+        proc = home.run(*args, *more, env={"YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": "000000"})
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["field"] == "out_dir"
+    assert outbox_lines(w.outbox) == before  # no code was sent

@@ -273,6 +273,17 @@ def _batch_out(path: Path, out_dir: Path | None) -> Path:
     return (out_dir or path.parent) / f"{path.stem}-signed.pdf"
 
 
+def _batch_outs(files: list[Path], out_dir: Path | None) -> list[Path]:
+    """Where each signed file goes, each refused (naming ``--out-dir``, or the input beside
+    which it would go) if it cannot be written. Both runs check: the first before a code is
+    sent — a missing --out-dir cost an SMS and the 60 s wait before the second run said so —,
+    the second before the code is used up."""
+    outs = [_batch_out(f, out_dir) for f in files]
+    for i, o in enumerate(outs):
+        writable(o, "out_dir" if out_dir is not None else f"files[{i}]")
+    return outs
+
+
 @sign_app.command("batch")
 @grouped
 def sign_batch(
@@ -311,9 +322,15 @@ def sign_batch(
         ]
 
     if challenge is None:
+
+        def send():
+            batch = items()
+            _batch_outs(files, out_dir)
+            return platform(home).batch.request_code(signer_subscriber_id=signer, items=batch)
+
         run(
             as_json,
-            lambda: platform(home).batch.request_code(signer_subscriber_id=signer, items=items()),
+            send,
             lambda r: say(
                 "[green]Code sent[/] to {} for {} document(s); run again with --challenge {}",
                 r.sent_to_masked,
@@ -326,9 +343,7 @@ def sign_batch(
     def go():
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         batch = items()
-        outs = [_batch_out(f, out_dir) for f in files]
-        for o in outs:
-            writable(o)  # a bad output is refused before the code is used up
+        outs = _batch_outs(files, out_dir)  # refused before the code is used up
         result = platform(home).batch.sign(
             batch,
             seal=seal,
