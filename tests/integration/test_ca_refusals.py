@@ -387,6 +387,27 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         ValidationError,
         "csr",
     ),
+    # 256 and 384 bits, but not P-256/P-384: the curve was matched by its size alone
+    (
+        "CSR with a secp256k1 key",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person.id,
+            profile="person-signing",
+            csr=csr_with(ec.generate_private_key(ec.SECP256K1())),
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "CSR with a brainpoolP384r1 key",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person.id,
+            profile="person-signing",
+            csr=csr_with(ec.generate_private_key(ec.BrainpoolP384R1())),
+        ),
+        ValidationError,
+        "csr",
+    ),
     (
         "both CSR and PIN",
         lambda w: w.p.certificates.apply(

@@ -62,8 +62,10 @@ def algorithm_of(public_key: PublicKeyTypes) -> Algorithm:
     if isinstance(public_key, sm2.SM2PublicKey):
         return ALGORITHMS["sm2"]
     if isinstance(public_key, ec.EllipticCurvePublicKey):
+        # by the curve itself, not its size: secp256k1 and brainpoolP256r1 are 256 bits too,
+        # and a CSR on them was taken (and certified) as ec-p256
         for alg in ALGORITHMS.values():
-            if alg.family == "ec" and public_key.curve.key_size == alg.size:
+            if alg.family == "ec" and isinstance(public_key.curve, _CURVES[alg.size]):
                 return alg
     if isinstance(public_key, rsa.RSAPublicKey):
         for alg in ALGORITHMS.values():
