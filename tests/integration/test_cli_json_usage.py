@@ -6,10 +6,12 @@ not as a usage block on standard error that a script would have to parse."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from tests.integration.server import yinxin_cli
+from tests.integration.server import yinxin_cli, yinxin_env
 from yinxin.adapters.cli import _wants_json
 
 
@@ -61,3 +63,24 @@ def test_json_after_a_double_dash_is_a_value_not_the_option() -> None:
     assert _wants_json(["verify", "a.pdf", "--json"])
     assert not _wants_json(["verify", "--", "--json"])
     assert not _wants_json(["verify", "a.pdf"])
+
+
+@pytest.mark.parametrize("args", [["init"], ["subscriber", "list", "--json"]])
+def test_an_empty_home_is_refused_not_read_as_the_current_folder(tmp_path, args) -> None:
+    """``--home "$DIR"`` with ``DIR`` unset: the empty path was ``.``, so ``init`` set up a CA in
+    whatever folder the operator stood in (an empty ``YINXIN_HOME`` means ``./var``)."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", *args, "--home", ""],
+        env=yinxin_env(tmp_path / "home"),
+        cwd=here,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = r.stdout if "--json" in args else " ".join(r.stderr.split())
+    assert "'--home'" in said and "give a folder" in said and "Traceback" not in said
+    assert not list(here.iterdir()) and not (tmp_path / "home").exists()

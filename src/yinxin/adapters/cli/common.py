@@ -44,7 +44,26 @@ console = Console(markup=False, emoji=False, soft_wrap=True)
 err_console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")
-HOME = typer.Option(None, "--home", envvar="YINXIN_HOME", help="Data directory (default ./var).")
+
+
+def _home(value: str) -> Path:
+    """``--home``'s value as a path; an empty one is refused rather than read as ``.``.
+
+    ``--home "$DIR"`` with ``DIR`` unset made the current folder the data directory (``init``
+    set up a new CA there), while an empty ``YINXIN_HOME`` means the default, ``./var``."""
+    if not value.strip():
+        raise typer.BadParameter("give a folder (or leave --home out for ./var)")
+    return Path(value)
+
+
+HOME = typer.Option(
+    None,
+    "--home",
+    envvar="YINXIN_HOME",
+    parser=_home,
+    metavar="PATH",
+    help="Data directory (default ./var).",
+)
 ACTOR = typer.Option("ra-officer", "--actor", help="Who performs the action (recorded in audit).")
 # Options more than one group takes, declared once so their help reads the same everywhere.
 OPERATOR = typer.Option("operator", "--actor", help="Who acts (recorded in the audit trail).")
