@@ -496,9 +496,9 @@ def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
     assert not out2.exists() and not list(tmp_path.glob("*.part"))
 
 
-def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
-    """``--seal-image`` was opened by PIL with no guard: a file that is no image, a missing one
-    or a folder ended in a traceback (exit 1). Now invalid input naming seal_image, no file."""
+def self_signed_kit(directory: Path) -> LocalKit:
+    """A key, a self-signed certificate for it and a seal image: what ``sign local`` reads
+    before it signs (a refusal before signing needs no certificate from the platform)."""
     import datetime as dt
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -507,7 +507,7 @@ def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
     cert = x509.CertificateBuilder(
         name, name, key.public_key(), 1, now, now + dt.timedelta(days=1)
     ).sign(key, hashes.SHA256())
-    kit = LocalKit(tmp_path / "key.pem", tmp_path / "cert.pem", [], tmp_path / "seal.png")
+    kit = LocalKit(directory / "key.pem", directory / "cert.pem", [], directory / "seal.png")
     kit.key.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -516,6 +516,14 @@ def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
         )
     )
     kit.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    kit.seal.write_bytes(seal_png("赵六"))
+    return kit
+
+
+def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
+    """``--seal-image`` was opened by PIL with no guard: a file that is no image, a missing one
+    or a folder ended in a traceback (exit 1). Now invalid input naming seal_image, no file."""
+    kit = self_signed_kit(tmp_path)
     (tmp_path / "seal.txt").write_text("not an image")
     out = tmp_path / "out.pdf"
     for image in ("seal.txt", "missing.png", "."):
@@ -570,3 +578,20 @@ def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tm
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert json.loads(proc.stdout)["field"] == "out_dir"
     assert outbox_lines(w.outbox) == before  # no code was sent
+
+
+def test_an_empty_anchor_is_refused_not_taken_for_no_anchor(home, tmp_path):
+    """``--anchor "$BLOCK"`` with BLOCK unset signed with the seal in the default corner of the
+    last page (exit 0): an empty anchor is refused now, naming anchor, nothing written."""
+    kit = self_signed_kit(tmp_path)
+    out = tmp_path / "out.pdf"
+    args = ["--in", str(home.contract), "--out", str(out), "--key", str(kit.key)]
+    args += ["--cert", str(kit.cert), "--seal-image", str(kit.seal), "--anchor", "", "--json"]
+    proc = home.run("sign", "local", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout) == {
+        "error": "invalid",
+        "message": "the anchor text is empty",
+        "field": "anchor",
+    }
+    assert not out.exists()

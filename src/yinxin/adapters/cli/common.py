@@ -679,6 +679,11 @@ def pdf_placement(
     size."""
     from yinxin.pdf.sign import Placement
 
+    if anchor is not None and not anchor:
+        # `--anchor "$BLOCK"` with BLOCK unset: an empty anchor is no anchor to the signer, and
+        # the seal went to the default corner of the last page (the signature made, the code
+        # used up); `ofd sign` and a flow's `anchor=` refuse it too
+        raise ValidationError("the anchor text is empty", field="anchor")
     if anchor is None and (x is None or y is None):
         raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
     kw = {"width_mm": width} if width else {}
