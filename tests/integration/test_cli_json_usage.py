@@ -84,3 +84,50 @@ def test_an_empty_home_is_refused_not_read_as_the_current_folder(tmp_path, args)
     said = r.stdout if "--json" in args else " ".join(r.stderr.split())
     assert "'--home'" in said and "give a folder" in said and "Traceback" not in said
     assert not list(here.iterdir()) and not (tmp_path / "home").exists()
+
+
+def test_every_actor_option_refuses_a_blank_name() -> None:
+    """``--actor ""`` wrote audit events naming nobody through ``cert freeze``, ``ca
+    add-hierarchy``, ``keys recrypt``, ``export``, ``flow start``, ``subscriber add-…``."""
+    import typer
+    from typer.main import get_command
+
+    from yinxin.adapters.cli import app
+
+    def leaves(command, path=()):
+        children = getattr(command, "commands", None)
+        if children is None:
+            yield " ".join(path), command
+            return
+        for name, child in children.items():
+            yield from leaves(child, (*path, name))
+
+    seen = 0
+    for where, command in leaves(get_command(app)):
+        for param in command.params:
+            if "--actor" not in getattr(param, "opts", ()):
+                continue
+            seen += 1
+            ctx = command.make_context(where, [], resilient_parsing=True)
+            for blank in ("", "   "):
+                with pytest.raises(typer.BadParameter, match="name who acts"):
+                    param.process_value(ctx, blank)
+            assert param.process_value(ctx, "陈静") == "陈静"
+    assert seen >= 50  # registry, seals, signing, flows, desk, contracts, obligations, CA…
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cert", "freeze", "0123abcd", "--actor", ""],
+        ["ca", "add-hierarchy", "--algorithm", "sm2", "--actor", " "],
+        ["keys", "recrypt", "--cipher", "sm4-gcm", "--actor", ""],
+    ],
+)
+def test_a_blank_actor_is_refused_before_anything_runs(tmp_path, args) -> None:
+    home = tmp_path / "home"
+    r = yinxin_cli([*args, "--json"], home, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    body = json.loads(r.stdout)
+    assert body["field"] == "actor" and "name who acts" in body["message"], body
+    assert not home.exists()

@@ -730,6 +730,7 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
         if info.callback is None:
             continue
         _bounded(info.callback)
+        _actor_named(info.callback)
         doc = info.help or inspect.getdoc(info.callback) or ""
         if info.short_help is None:
             first = doc.split("\n\n", 1)[0]
@@ -786,6 +787,26 @@ def _bounded(callback: Callable[..., Any]) -> None:
             info.min = -WHOLE_NUMBER_LIMIT
         if info.max is None:
             info.max = WHOLE_NUMBER_LIMIT
+
+
+def _actor(value: str) -> str:
+    """``--actor``'s value: who acts, as the audit trail records it. A blank one is refused:
+    ``cert freeze``, ``ca add-hierarchy``, ``keys recrypt``, ``export``, ``flow start`` and
+    ``subscriber add-…`` wrote audit events naming nobody (the seal, contract and desk
+    services refused it, each in its own words)."""
+    if not value.strip():
+        raise typer.BadParameter("name who acts (it is recorded in the audit trail)")
+    return value
+
+
+def _actor_named(callback: Callable[..., Any]) -> None:
+    """Give a command's ``--actor`` option the check :func:`_actor` (every group declares its
+    own, with its own default: ``ra-officer``, ``operator``, ``cashier``, ``holder``…)."""
+    param = inspect.signature(callback).parameters.get("actor")
+    info = param.default if param is not None else None
+    if isinstance(info, typer.models.OptionInfo) and info.parser in (None, _actor):
+        info.parser = _actor
+        info.metavar = info.metavar or "TEXT"
 
 
 def _reflowed(doc: str) -> str:
