@@ -595,3 +595,16 @@ def test_an_empty_anchor_is_refused_not_taken_for_no_anchor(home, tmp_path):
         "field": "anchor",
     }
     assert not out.exists()
+
+
+def test_sign_code_sends_no_code_for_a_pdf_cut_short(home, tmp_path):
+    """A PDF cut short (a copy interrupted) passed ``sign code``'s header check and a code was
+    sent; ``sign pdf`` then refused the file as truncated, the code typed in for nothing."""
+    w = home.w
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(home.contract.read_bytes()[:4000])
+    before = outbox_lines(w.outbox)
+    proc = home.run("sign", "code", "--in", str(cut), "--signer", str(w.yi.id), "--json")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["field"] == "pdf"
+    assert outbox_lines(w.outbox) == before

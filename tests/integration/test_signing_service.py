@@ -40,6 +40,7 @@ from tests.dbdump import cells, columns, diff, dump
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import free_port, own_key_certificate, running_server
 from tests.integration.signing_flow import (
+    CODE_SPACING,
     OFFICER,
     Party,
     World,
@@ -53,7 +54,9 @@ from tests.integration.signing_flow import (
     need_quiet,
     new_platform,
     nss_trusting,
+    outbox_lines,
     pdfsig,
+    read_code,
     request_code,
     seal_image_rgb,
     sign_as,
@@ -768,18 +771,30 @@ def test_an_unknown_anchor_is_refused(rw):
 def test_a_file_that_is_no_pdf_is_refused(rw, make, code):
     w = rw.w
     bad = make()
-    if code == "not_pdf":  # refused before any code is sent
-        refused(
-            rw.p,
-            lambda: rw.p.signing.request_confirmation(
-                signer_subscriber_id=w.yi.id, document=bad, document_name="合同.pdf"
-            ),
-            ValidationError,
-            "invalid",
-            "pdf",
-        )
+    # refused before any code is sent; a truncated one was sent a code, refused only at signing
+    refused(
+        rw.p,
+        lambda: rw.p.signing.request_confirmation(
+            signer_subscriber_id=w.yi.id, document=bad, document_name="合同.pdf"
+        ),
+        ValidationError,
+        "invalid",
+        "pdf",
+    )
+    if code == "not_pdf":
         return
-    token = confirm(w, w.yi, bad, "合同.pdf")
+    # signing refuses it too, with a confirmation for it however it was had
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    before = outbox_lines(w.outbox)
+    ch = rw.p.signing.intent.request_code(
+        w.yi.id, purpose="sign", document_sha256=sha(bad), document_name="合同.pdf"
+    )
+    token = rw.p.signing.confirm(
+        ch.challenge_id,
+        read_code(w.outbox, w.yi.phone, after=before),
+        signer_subscriber_id=w.yi.id,
+        document=bad,
+    ).confirmation_token
     refused(rw.p, sign_call(w, w.yi, bad, token), SigningError, code, "pdf")
     refused(
         rw.p,

@@ -405,7 +405,9 @@ def test_subscriber_login_refusals(world, client):
     world.clock.advance(seconds=61)
     before = outbox_lines(world.outbox)
     ch = world.p.signing.request_confirmation(
-        signer_subscriber_id=world.person.id, document=b"%PDF-1.4 x", document_name="合同.pdf"
+        signer_subscriber_id=world.person.id,
+        document=b"%PDF-1.4 x\n%%EOF\n",
+        document_name="合同.pdf",
     )
     code = read_code(world.outbox, "13800138000", after=before)
     r = client.post(

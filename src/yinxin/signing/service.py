@@ -185,9 +185,16 @@ class SigningService:
     def request_confirmation(
         self, *, signer_subscriber_id: int, document: bytes, document_name: str
     ) -> Challenge:
-        """Send the signer a one-time code for this document (意愿认证)."""
-        if b"%PDF-" not in document[:1024]:
-            raise ValidationError("this is not a PDF document; no code was sent", field="pdf")
+        """Send the signer a one-time code for this document (意愿认证).
+
+        A document the signer cannot sign gets no code: not a PDF, or one cut short (no
+        end-of-file marker), which ``sign_pdf`` refuses only after the code is typed in —
+        an SMS, and the minute before the next code, spent for nothing. The same check as
+        a batch's items."""
+        if b"%PDF-" not in document[:1024] or b"%%EOF" not in document[-2048:]:
+            raise ValidationError(
+                "this is not a (whole) PDF document; no code was sent", field="pdf"
+            )
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
