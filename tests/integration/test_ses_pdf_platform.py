@@ -159,18 +159,17 @@ def test_refusals_write_nothing(w: World, flow) -> None:  # noqa: F811
         ValidationError,
         "placement",
     )
-    # not a PDF: no code is sent
+    # not a PDF, or one cut short (it was sent a code): no code is sent
     before = outbox_lines(w.outbox)
-    refused(
-        w,
-        lambda: w.p.ses_pdf_signing.request_confirmation(
-            signer_subscriber_id=w.zhang.subscriber_id,
-            document=make_ofd([["x"]]),
-            document_name="x.ofd",
-        ),
-        ValidationError,
-        "pdf",
-    )
+    for bad in (make_ofd([["x"]]), original[: len(original) // 2]):
+        refused(
+            w,
+            lambda bad=bad: w.p.ses_pdf_signing.request_confirmation(
+                signer_subscriber_id=w.zhang.subscriber_id, document=bad, document_name="x"
+            ),
+            ValidationError,
+            "pdf",
+        )
     assert outbox_lines(w.outbox) == before
     # the CLI: no placement, or an ECDSA seal — exit 2 naming the field, no file, no record
     (w.home / "orig.pdf").write_bytes(original)

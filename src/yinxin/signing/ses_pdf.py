@@ -39,11 +39,15 @@ class SesPdfSigning(OfdSigning):
     placement_type = Placement
 
     def _read(self, document: bytes) -> None:
-        """A refusal naming ``pdf`` for what is not a PDF, before any code is sent."""
+        """A refusal naming ``pdf`` for what is not a PDF, before any code is sent; a PDF cut
+        short (no end-of-file marker) too, which was sent a code (``sign ses-pdf-code``) and
+        refused only once the code was typed in."""
         if not document or len(document) > MAX_PDF:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
         if b"%PDF-" not in bytes(document[:1024]):
             raise ValidationError("this is not a PDF file", field="pdf")
+        if b"%%EOF" not in bytes(document[-2048:]):
+            raise ValidationError("the PDF is cut short (no end-of-file marker)", field="pdf")
 
     def _make(self, document, seal_der, key, cert_der, placement, now, timestamper) -> _Made:
         signer = SesPdfSigner(
