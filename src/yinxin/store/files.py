@@ -3,17 +3,25 @@
 Objects are named by the SHA-256 of their content, so a name never points at other bytes and
 writing the same content twice is harmless. Writes go to a temporary file that is fsynced and
 renamed into place: a crash leaves either the whole object or none (a stray ``.part`` at most,
-which the next write of that object replaces). Files and folders are private to the owner
-(0600/0700). An object store (S3-compatible) can stand behind the same three calls later.
+which ``Archive.sweep`` removes once it is old). Each write has a temporary file of its own
+(``<key>.pdf.<random>.part``): two processes writing the same content at once (the same PDF
+uploaded twice) must not truncate each other's file or rename it from under the other. Files
+and folders are private to the owner (0600/0700). An object store (S3-compatible) can stand
+behind the same three calls later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import secrets
 from pathlib import Path
 
 from yinxin.errors import NotFound, YinxinError
+
+# a leftover temporary file: <key>.pdf.part (earlier versions) or <key>.pdf.<random>.part
+_PART_RE = re.compile(r"^([0-9a-f]{64})\.pdf(\.[0-9a-f]{1,64})?\.part$")
 
 
 def fsync_dir(path: Path) -> None:
@@ -40,8 +48,10 @@ class FileStore:
         if path.exists() and path.stat().st_size == len(data):
             return key
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(path.name + ".part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # this write's own temporary file: a shared name let a concurrent put of the same
+        # content truncate it or rename it away (then os.replace here failed)
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.part")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -66,20 +76,28 @@ class FileStore:
 
     def keys(self) -> list[tuple[str, float]]:
         """Every stored object's key with its modification time (and leftover ``.part`` files
-        under the name ``<key>.part``), for sweeping what no record refers to."""
+        under the name ``<key>[.<random>].part``, for :meth:`delete_part` without the
+        ``.part``), for sweeping what no record refers to."""
         if not self.root.is_dir():
             return []
         out = []
         for path in self.root.glob("??/*"):
             name = path.name
-            if name.endswith(".pdf.part"):
-                out.append((name[:-9] + ".part", path.stat().st_mtime))
+            part = _PART_RE.match(name)
+            if part:
+                out.append((f"{part[1]}{part[2] or ''}.part", path.stat().st_mtime))
             elif name.endswith(".pdf"):
                 out.append((name[:-4], path.stat().st_mtime))
         return out
 
-    def delete_part(self, key: str) -> None:
-        self._path(key).with_name(f"{key}.pdf.part").unlink(missing_ok=True)
+    def delete_part(self, name: str) -> None:
+        """Remove one leftover temporary file, named as :meth:`keys` gives it (without
+        ``.part``): ``<key>`` (written by earlier versions) or ``<key>.<random>``."""
+        key, _, token = name.partition(".")
+        if token and not re.fullmatch(r"[0-9a-f]{1,64}", token):
+            raise NotFound(f"no stored file {name!r}", field="key")
+        suffix = f".{token}" if token else ""
+        self._path(key).with_name(f"{key}.pdf{suffix}.part").unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

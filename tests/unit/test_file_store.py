@@ -1,0 +1,55 @@
+"""The content-addressed file store (``yinxin.store.files``): writes that cannot half happen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from yinxin.store import files as files_mod
+from yinxin.store.files import FileStore
+
+PDF = b"%PDF-1.7\n" + "合同 正文".encode() * 500
+
+
+def test_two_writers_of_the_same_content_do_not_break_each_other(tmp_path, monkeypatch) -> None:
+    """The same PDF put by two processes at once (uploaded twice): the other writer finishes
+    between this one's write and its rename. Each has its own temporary file, so both succeed
+    (with one shared ``.part`` this one's rename failed, FileNotFoundError)."""
+    store = FileStore(tmp_path / "documents")
+    real_replace = os.replace
+    others: list[str] = []
+    calls: list[str] = []
+
+    def replace(src, dst) -> None:
+        calls.append(str(src))
+        if len(calls) == 1:
+            others.append(store.put(PDF))  # the other writer, finishing first
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files_mod.os, "replace", replace)
+    key = store.put(PDF)
+    assert others == [key]
+    assert store.get(key) == PDF
+    assert [p.name for p in (tmp_path / "documents").rglob("*") if p.is_file()] == [f"{key}.pdf"]
+
+
+def test_leftover_temporary_files_are_listed_and_removed(tmp_path) -> None:
+    """A write killed before its rename leaves its temporary file; ``keys`` lists it (and one
+    of the name earlier versions used) so the archive's sweep can remove it, and only it."""
+    store = FileStore(tmp_path / "documents")
+    key = store.put(PDF)
+    folder = tmp_path / "documents" / key[:2]
+    (folder / f"{key}.pdf.0123456789ab.part").write_bytes(PDF[:10])
+    (folder / f"{key}.pdf.part").write_bytes(PDF[:10])
+    listed = sorted(k for k, _ in store.keys())
+    assert listed == sorted([key, f"{key}.0123456789ab.part", f"{key}.part"])
+    for name in listed:
+        if name.endswith(".part"):
+            store.delete_part(name[: -len(".part")])
+    assert [p.name for p in folder.iterdir()] == [f"{key}.pdf"]
+    with pytest.raises(Exception, match="no stored file"):
+        store.delete_part(f"{key}./../../x")
+    assert store.get(key) == PDF
+    assert Path(folder / f"{key}.pdf").stat().st_mode & 0o777 == 0o600
