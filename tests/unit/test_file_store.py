@@ -53,3 +53,26 @@ def test_leftover_temporary_files_are_listed_and_removed(tmp_path) -> None:
         store.delete_part(f"{key}./../../x")
     assert store.get(key) == PDF
     assert Path(folder / f"{key}.pdf").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_put_reaches_the_disk_with_its_folder_entries(tmp_path, monkeypatch) -> None:
+    """The record that refers to an object is committed right after ``put``: the rename and
+    the folders made for it must be on disk by then (fsync of each directory changed), or a
+    power cut can keep the record and lose the file. Before, only the file itself was fsynced."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
+    root = tmp_path / "documents"
+    key = FileStore(root).put(PDF)
+    folder = root / key[:2]
+    assert str(folder / f"{key}.pdf") not in synced  # the temporary file is fsynced, then renamed
+    assert {str(folder), str(root), str(tmp_path)} <= set(synced)
+    synced.clear()
+    other = FileStore(root).put(PDF + b"%%EOF\n")  # a second object: its own folder is new
+    assert str(root / other[:2]) in synced and str(root) in synced
+    assert str(tmp_path) not in synced  # the root was there already

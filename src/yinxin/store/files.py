@@ -43,10 +43,15 @@ class FileStore:
         return self.root / key[:2] / f"{key}.pdf"
 
     def put(self, data: bytes) -> str:
+        """Store ``data`` durably under its SHA-256 and return it. Callers commit the record
+        that refers to the object right after, so the rename (and a folder made for it) is
+        fsynced too: a file fsynced but not its directory entry can vanish in a power cut
+        while the committed record survives, a record without its file."""
         key = hashlib.sha256(data).hexdigest()
         path = self._path(key)
         if path.exists() and path.stat().st_size == len(data):
             return key
+        made = [d for d in (self.root, path.parent) if not d.is_dir()]
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # this write's own temporary file: a shared name let a concurrent put of the same
         # content truncate it or rename it away (then os.replace here failed)
@@ -61,6 +66,9 @@ class FileStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        fsync_dir(path.parent)
+        for folder in reversed(made):  # a folder made here: its own entry in its parent
+            fsync_dir(folder.parent)
         return key
 
     def get(self, key: str) -> bytes:
