@@ -401,6 +401,16 @@ class Handover:
             if directory.exists():
                 directory.rmdir()
             os.replace(tmp, directory)
+        except OSError as e:
+            # a full disk or a file the platform may not read, midway: the operator's to
+            # fix, so a refusal naming the folder and the cause, not a traceback (HTTP 500)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise YinxinError(
+                f"the export could not be written ({e.strerror or e}"
+                f"{f': {e.filename}' if e.filename else ''}); nothing was left in {parent}",
+                field="directory",
+                code="export_not_written",
+            ) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

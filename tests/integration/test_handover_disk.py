@@ -1,0 +1,66 @@
+"""``yinxin export`` on a disk that fills up (or a file it may not read) midway: a refusal
+naming the folder and the cause, nothing left behind, no export on the audit trail. Before,
+the OSError ran out of the service: a traceback from the CLI, a 500 from ``POST /exports``."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.conftest import PASSPHRASE
+from yinxin.adapters.cli import app as cli_app
+from yinxin.app import Platform
+from yinxin.errors import YinxinError
+from yinxin.handover import service as handover_service
+from yinxin.store.models import AuditEvent
+
+
+def _disk_full(monkeypatch) -> None:
+    """The manifest, the last file an export writes, meets a full disk."""
+    real = handover_service._write_private
+
+    def write(path, data: bytes) -> None:
+        if path.name == handover_service.MANIFEST:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(handover_service, "_write_private", write)
+
+
+def _exports(p: Platform) -> list[str]:
+    with p.db.read() as s:
+        q = select(AuditEvent.action).where(AuditEvent.action == "handover.exported")
+        return list(s.execute(q).scalars())
+
+
+def test_a_full_disk_is_refused_naming_the_folder(platform: Platform, tmp_path, monkeypatch):
+    p = platform
+    _disk_full(monkeypatch)
+    parent = tmp_path / "移交 盘"
+    parent.mkdir()
+    with pytest.raises(YinxinError) as e:
+        p.handover.export(parent / "2026-12-01", verify=False)
+    assert e.value.field == "directory" and e.value.code == "export_not_written"
+    assert "No space left on device" in e.value.message
+    assert list(parent.iterdir()) == []  # no half-written folder, no .part folder
+    assert _exports(p) == []
+
+
+def test_the_cli_says_so_without_a_traceback(platform: Platform, tmp_path, monkeypatch):
+    p = platform
+    _disk_full(monkeypatch)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli_app, ["export", str(out), "--no-verify"], env=env)
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "[directory]" in res.output and "No space left on device" in res.output
+    assert not out.exists() and [x.name for x in tmp_path.iterdir() if "out" in x.name] == []
+    assert _exports(p) == []
