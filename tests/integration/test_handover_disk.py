@@ -15,6 +15,7 @@ from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 from yinxin.errors import YinxinError
 from yinxin.handover import service as handover_service
+from yinxin.store.files import FileStore
 from yinxin.store.models import AuditEvent
 
 
@@ -64,3 +65,39 @@ def test_the_cli_says_so_without_a_traceback(platform: Platform, tmp_path, monke
     assert "[directory]" in res.output and "No space left on device" in res.output
     assert not out.exists() and [x.name for x in tmp_path.iterdir() if "out" in x.name] == []
     assert _exports(p) == []
+
+
+def test_an_import_meeting_a_full_disk_is_refused_and_leaves_the_target_empty(
+    make_platform, tmp_path, monkeypatch
+):
+    """The import puts the kept files into the target's stores inside its transaction; a full
+    disk there rolls everything back and is refused naming ``target`` (before: the OSError
+    ran out of ``yinxin import``, a traceback)."""
+    source = make_platform()
+    kept = source.archive.store(b"%PDF-1.7\n" + "一份已签合同".encode() * 300)
+    source.archive.store(b"%PDF-1.7\n" + "另一份".encode() * 300)
+    folder = tmp_path / "移交 2026-12-01"
+    source.handover.export(folder, verify=False)
+    target = make_platform(init=False)
+    real_put = FileStore.put
+    placed: list[str] = []
+
+    def put(self, data: bytes) -> str:
+        if placed:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        placed.append(real_put(self, data))
+        return placed[-1]
+
+    monkeypatch.setattr(FileStore, "put", put)
+    with pytest.raises(YinxinError) as e:
+        target.handover.import_(folder, verify=False)
+    assert e.value.field == "target" and e.value.code == "import_not_written"
+    assert (
+        "No space left on device" in e.value.message and "nothing was imported" in e.value.message
+    )
+    monkeypatch.undo()
+    assert not list((target.settings.documents_dir).rglob("*.pdf"))  # the file placed is gone
+    with target.db.read() as s:
+        assert s.execute(select(AuditEvent.action)).first() is None
+    report = target.handover.import_(folder, verify=False)  # with room, it goes through
+    assert report.files >= 1 and target.archive.files.get(kept)

@@ -536,6 +536,15 @@ class Handover:
                     field="tables",
                     code="rows_refused",
                 ) from None
+            if isinstance(e, OSError):
+                # a full disk or a folder it may not write, placing the files (or an export
+                # file it may not read): rolled back above, so a refusal, not a traceback
+                raise YinxinError(
+                    f"the import could not be written ({e.strerror or e}"
+                    f"{f': {e.filename}' if e.filename else ''}); nothing was imported",
+                    field="target",
+                    code="import_not_written",
+                ) from None
             raise
         rebuilt = {name: fn() for name, fn in self._rebuild.items()}
         chain = self._verify_audit()
