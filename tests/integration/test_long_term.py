@@ -16,6 +16,7 @@ schedule would prove nothing.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ from yinxin.app import Platform
 from yinxin.pdf.sign import RevocationData, SignRequest, sign_pdf
 from yinxin.pdf.verify import VerificationReport, verify_pdf
 from yinxin.pki.keys import SoftwareKey
+from yinxin.store.files import FileStore
 from yinxin.store.models import AuditEvent
 
 DAY = dt.timedelta(days=1)
@@ -360,3 +362,26 @@ def append_dss_for_test(
     from yinxin.pdf.sign import append_dss
 
     return append_dss(pdf, RevocationData(ocsp_responses=ocsps, crls=crls, certificates=certs))
+
+
+def test_a_full_disk_during_renewal_is_a_failure_reported_not_a_crash(
+    make_platform, clock, monkeypatch
+) -> None:
+    """The renewed file cannot be written (no space left): the document is listed among the
+    failures with the cause and kept as it was; before, the OSError ended the run (and the
+    CLI) with a traceback, no report, no later document renewed."""
+    p, _w, pdf = signed_contract(make_platform, clock)
+    active = p.archive.documents()[0]
+
+    def full(_self, _data: bytes) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileStore, "put", full)
+    clock.advance(days=1)
+    report = p.archive.renew()
+    assert report.renewed == [] and [f.id for f in report.failed] == [active.id]
+    assert "No space left on device" in report.failed[0].error
+    assert p.archive.documents()[0] == active
+    assert p.archive.document(active.id)[1] == pdf
+    monkeypatch.undo()
+    assert p.archive.renew().renewed == [active.id]  # with room again, it is renewed

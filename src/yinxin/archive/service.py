@@ -299,6 +299,18 @@ class Archive:
                         (renewed if timestamp else refreshed).append(doc.id)
                 except YinxinError as e:
                     failed.append(RenewalFailure(doc.id, e.message))
+                except OSError as e:
+                    # the renewed file could not be written (a full disk) or the kept one read:
+                    # this document's failure, reported like the others (its row and file are
+                    # as they were), not a traceback that ends the run for every later one
+                    where = f": {e.filename}" if e.filename else ""
+                    failed.append(
+                        RenewalFailure(
+                            doc.id,
+                            f"document {doc.id} could not be renewed "
+                            f"({e.strerror or e}{where}); it is kept as it was",
+                        )
+                    )
             if progress:
                 progress(i, len(docs))
         return RenewalReport(
