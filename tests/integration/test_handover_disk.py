@@ -101,3 +101,22 @@ def test_an_import_meeting_a_full_disk_is_refused_and_leaves_the_target_empty(
         assert s.execute(select(AuditEvent.action)).first() is None
     report = target.handover.import_(folder, verify=False)  # with room, it goes through
     assert report.files >= 1 and target.archive.files.get(kept)
+
+
+def test_deleting_an_export_a_crash_left_removes_its_half_written_copy(platform: Platform):
+    """A process killed while making an export over HTTP leaves the reserved folder empty and,
+    beside it, the copy it was writing (``.<name>.part-*``, rows with identity data). Deleting
+    the empty export — the documented recovery — removes that copy too; before, it stayed
+    under ``<home>/exports`` for good, hidden from the listing and the API."""
+    p = platform
+    shelf = p.exports
+    shelf.root.mkdir(mode=0o700, parents=True)
+    name = "20261201T142827Z"
+    (shelf.root / name).mkdir(mode=0o700)  # reserved, then the process died
+    part = shelf.root / f".{name}.part-k3j2h1"
+    (part / "tables").mkdir(parents=True)
+    (part / "tables" / "subscribers.jsonl").write_text('{"id_number":"110105199003071239"}\n')
+    other = shelf.root / ".20261202T000000Z.part-aaaaaa"  # another export's: not touched
+    other.mkdir()
+    shelf.delete(name, actor="admin")
+    assert sorted(x.name for x in shelf.root.iterdir()) == [other.name]

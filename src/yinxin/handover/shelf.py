@@ -301,12 +301,18 @@ class ExportShelf:
 
     # --- deleting -----------------------------------------------------------------------------
     def delete(self, name: str, *, actor: str) -> None:
-        """Remove the folder (a finished export or one left empty by a crash)."""
+        """Remove the folder (a finished export or one left empty by a crash). A crash during
+        the export also left the half-written copy the service was filling beside it
+        (``.<name>.part-*``: subscribers' identity data, hidden from the listing and out of
+        reach of the API), so that goes too: deleting the empty folder is the recovery."""
         folder = self._folder(name)
         sha = None
         with _ignore_os():
             sha = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
         shutil.rmtree(folder)
+        for part in self.root.glob(f".{name}.part-*"):
+            if part.is_dir() and not part.is_symlink():
+                shutil.rmtree(part)
         self._audit(actor, "export.deleted", name, {"manifest_sha256": sha})
 
     def _audit(self, actor: str, action: str, name: str, data: dict) -> None:
