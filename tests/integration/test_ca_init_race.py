@@ -11,6 +11,7 @@ touching a key, and every certificate the database holds must match the key the 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -95,3 +96,46 @@ def test_two_sm2_hierarchies_added_at_once_one_wins(make_platform) -> None:
     p3 = make_platform("sqlite", init=False, home=p1.settings.home, url=p1.settings.database_url)
     _keys_match_certificates(p3, "sm2")
     _keys_match_certificates(p3)
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_tsa_rollovers_at_once_leave_the_active_certificate_its_key(
+    make_platform, db: str
+) -> None:
+    """``archive renew`` rolls the TSA over when it is due; the scheduler's run and an
+    operator's may do so together. Before the lock the second run, seeing the first's new key
+    file (same label ``tsa-2``), removed it as a left-over and wrote its own; one committed, the
+    other lost at commit and removed the key file on its way out: an active TSA certificate
+    with no key, every timestamp refused. Now the second waits, finds the TSA rolled over and
+    not due any more, and touches no key."""
+    p1 = make_platform(db)
+    p2 = make_platform(db, init=False, home=p1.settings.home, url=p1.settings.database_url)
+    margin = dt.timedelta(days=36500)  # due: the TSA's certificate has less than this left
+    inside, go_on = threading.Event(), threading.Event()
+    _hold_first_generation(p1, inside, go_on)
+    results: dict[str, object] = {}
+
+    def run(name: str, p: Platform) -> None:
+        try:
+            results[name] = p.ca.ensure_current("tsa", margin)
+        except Exception as e:  # noqa: BLE001 - the test reads it
+            results[name] = e
+
+    a = threading.Thread(target=run, args=("first", p1))
+    a.start()
+    assert inside.wait(60), "the first rollover never reached key generation"
+    b = threading.Thread(target=run, args=("second", p2))
+    b.start()
+    until = time.monotonic() + 1.5  # polled, not a timed join (faketime)
+    while b.is_alive() and time.monotonic() < until:
+        time.sleep(0.05)
+    go_on.set()
+    a.join(120)
+    b.join(120)
+    assert not isinstance(results["first"], Exception), results["first"]
+    assert not isinstance(results["second"], Exception), results["second"]
+    p3 = make_platform(db, init=False, home=p1.settings.home, url=p1.settings.database_url)
+    cert = p3.ca.certificate("tsa")
+    assert spki(p3.ca.key("tsa").public_key()) == cert_spki(cert)
+    rolled = [r for r in results.values() if r is not None]
+    assert len(rolled) >= 1 and len(p3.ca.certificates("tsa")) == 1 + len(rolled)

@@ -412,15 +412,22 @@ class CertificateAuthority:
         issued chains to a CA certificate still valid, and validators that refuse an expired
         intermediate outright (pyHanko's AdES validator does) can still judge old signatures
         in the past tense."""
+        rolled = self._rollover(role, actor, None)
+        assert rolled is not None  # without a margin it always rolls
+        return rolled
+
+    def _rollover(self, role: str, actor: str, margin: dt.timedelta | None) -> RolledOver | None:
+        """``rollover``, all of it under ``AUTHORITY_LOCK`` (as ``_create``): two runs at once
+        (the scheduler's ``archive renew`` and an operator's) would otherwise both pick the
+        label ``<role>-<n>``, the second remove the first's new key file as a left-over and
+        write its own, and the one that lost at commit remove the key file on its way out —
+        an active certificate with no key. Under the lock the second run waits and then, with
+        ``margin`` (``ensure_current``), finds the role not due any more (``None``)."""
         hierarchy, base = split_role(role)
         if base not in ROLLABLE:
             raise ValidationError(
                 f"only {', '.join(ROLLABLE)} can be rolled over here", field="role"
             )
-        try:
-            old = self._active_row(role)
-        except NotFound:  # a data directory initialised before this role existed
-            old = None
         up = issuer_of(role)
         assert up is not None  # a root is not rollable
         issuer_cert = self.certificate(up)
@@ -431,42 +438,49 @@ class CertificateAuthority:
                 "certificate",
                 field="role",
             )
+        root_algorithm = self._active_row(role_of(hierarchy, "root")).algorithm
         store = self._keystore()
-        with self.db.read() as s:
-            generation = (
-                len(
-                    s.execute(
-                        select(AuthorityCertificate.id).where(AuthorityCertificate.role == role)
-                    ).all()
-                )
-                + 1
-            )
-        algorithm = old.algorithm if old else self._active_row(role_of(hierarchy, "root")).algorithm
-        recertify = base == "issuing" and old is not None
-        if recertify:
-            label = old.key_label
-            key = store.load(label)
-        else:
-            label = f"{key_label(role)}-{generation}"
-            if store.exists(label):  # left by a run that died before its commit
-                store.remove(label)
-            key = store.generate(label, algorithm)
+        made: str | None = None  # the label of a key this run generated
         try:
-            now = self.clock.now()
-            issuer = self.issuer(up)
-            profile = PROFILES[PROFILE_OF[base]]
-            cert = build_certificate(
-                profile=profile,
-                subject=base_name(name_of(role), organization=ORGANIZATION),
-                public_key=key.public_key(),
-                issuer=issuer,
-                not_before=now,
-                not_after=min(
-                    now + dt.timedelta(days=profile.days),
-                    issuer.certificate.not_valid_after_utc,
-                ),
-            )
-            with self.db.transaction() as s:
+            with self.db.exclusive(AUTHORITY_LOCK) as s:
+                rows = (
+                    s.execute(select(AuthorityCertificate).where(AuthorityCertificate.role == role))
+                    .scalars()
+                    .all()
+                )
+                old = next((r for r in rows if r.active), None)
+                now = self.clock.now()
+                if margin is not None and old is not None:
+                    current = x509.load_der_x509_certificate(old.der)
+                    if current.not_valid_after_utc - now >= margin:
+                        return None  # rolled over by another run while this one waited
+                previous = old.serial_hex if old else None
+                generation = len(rows) + 1
+                algorithm = old.algorithm if old else root_algorithm
+                recertify = base == "issuing" and old is not None
+                if recertify:
+                    assert old is not None
+                    label = old.key_label
+                    key = store.load(label)
+                else:
+                    label = f"{key_label(role)}-{generation}"
+                    if store.exists(label):  # left by a run that died before its commit
+                        store.remove(label)
+                    key = store.generate(label, algorithm)
+                    made = label
+                issuer = self.issuer(up)
+                profile = PROFILES[PROFILE_OF[base]]
+                cert = build_certificate(
+                    profile=profile,
+                    subject=base_name(name_of(role), organization=ORGANIZATION),
+                    public_key=key.public_key(),
+                    issuer=issuer,
+                    not_before=now,
+                    not_after=min(
+                        now + dt.timedelta(days=profile.days),
+                        issuer.certificate.not_valid_after_utc,
+                    ),
+                )
                 if old is not None:
                     updated = s.execute(
                         update(AuthorityCertificate)
@@ -487,18 +501,25 @@ class CertificateAuthority:
                     "authority.certificate_rolled_over",
                     role,
                     cert,
-                    previous=old.serial_hex if old else None,
+                    previous=previous,
                     not_after=cert.not_valid_after_utc.isoformat(),
                 )
-        except BaseException:
-            if not recertify:
-                store.remove(label)
+        except BaseException as e:
+            # under the lock no other run made a key under this label: it is this run's own
+            if made is not None:
+                store.remove(made)
+            if made is None and isinstance(e, OperationalError) and "locked" in str(e.orig):
+                raise Conflict(
+                    f"another run is changing this certificate authority's keys: run the "
+                    f"{role} rollover again when it has finished",
+                    field="role",
+                ) from None
             raise
         self.forget(role)
         return RolledOver(
             **dataclasses.asdict(self.describe(cert)),
             role=role,
-            previous=old.serial_hex if old else None,
+            previous=previous,
         )
 
     def ensure_current(
@@ -512,10 +533,10 @@ class CertificateAuthority:
         except NotFound:
             if not self.is_initialised():
                 raise
-            return self.rollover(role, actor=actor)
+            return self._rollover(role, actor, None)
         if cert.not_valid_after_utc - self.clock.now() >= margin:
             return None
-        return self.rollover(role, actor=actor)
+        return self._rollover(role, actor, margin)
 
     def issuer(self, role: str = "issuing") -> Issuer:
         if role not in self._issuers:
