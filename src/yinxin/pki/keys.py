@@ -397,7 +397,13 @@ class FileKeyStore:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
+            # the certificate for this key is committed right after: the key must be on disk
+            # by then (file and directory entry), or a power cut keeps a certificate whose
+            # key is an empty file or gone
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        fsync_dir(self.directory)
         return SM2SoftwareKey(label, key) if alg.family == "sm2" else SoftwareKey(label, key)
 
     def load(self, label: str) -> KeyHandle:
