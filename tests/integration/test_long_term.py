@@ -385,3 +385,22 @@ def test_a_full_disk_during_renewal_is_a_failure_reported_not_a_crash(
     assert p.archive.document(active.id)[1] == pdf
     monkeypatch.undo()
     assert p.archive.renew().renewed == [active.id]  # with room again, it is renewed
+
+
+def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
+    """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
+    signs the next day over the bytes A's signature made. A's version must become superseded;
+    before, it was looked up by the hash B signed over only, stayed active beside B's, and was
+    renewed and refreshed for ever as a current document."""
+    p = make_platform("sqlite")
+    w = build_world(p, clock)
+    first = sign_as(w, w.jia, contract_pdf(2))
+    clock.advance(days=1)
+    assert p.archive.renew().renewed == [p.archive.documents()[0].id]
+    second = sign_as(w, w.yi, first.pdf, lock=True)
+    docs = p.archive.documents(None)
+    assert [(d.state, d.renewals) for d in docs] == [("superseded", 1), ("active", 0)]
+    assert docs[-1].sha256 == hashlib.sha256(second.pdf).hexdigest()
+    clock.advance(days=1)
+    report = p.archive.renew()
+    assert report.renewed == [docs[-1].id] and report.checked == 1

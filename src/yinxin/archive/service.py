@@ -38,7 +38,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from yinxin.errors import NotFound, ValidationError, YinxinError
@@ -55,6 +55,7 @@ from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.files import FileStore
 from yinxin.store.models.archive import ArchivedDocument
+from yinxin.store.models.signing import SignatureRecord
 from yinxin.store.queries import select_where
 from yinxin.transitions import TransitionTable, move
 
@@ -159,14 +160,22 @@ class Archive:
         timestamp_at: dt.datetime | None,
     ) -> None:
         """Record a stored signed document in the caller's transaction; the version it was
-        signed over (``supersedes``, its hash) is marked superseded."""
+        signed over (``supersedes``, its hash as signed) is marked superseded — found by that
+        hash, or, if the nightly renewal has rewritten it since (a new hash), by the signature
+        that made it: a party signing the next day signs over the bytes it was given, not the
+        renewed file, and the renewed version must not stay current (renewed for ever) beside
+        the new one."""
         now = self.clock.now()
         if supersedes:
             sup = LIFECYCLE["supersede"]
+            made_it = select(SignatureRecord.id).where(SignatureRecord.sha256_after == supersedes)
             s.execute(
                 update(ArchivedDocument)
                 .where(
-                    ArchivedDocument.sha256 == supersedes,
+                    or_(
+                        ArchivedDocument.sha256 == supersedes,
+                        ArchivedDocument.signature_record_id.in_(made_it),
+                    ),
                     ArchivedDocument.state.in_(sup.from_states),
                 )
                 .values(state=sup.to_state)
