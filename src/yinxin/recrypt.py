@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from yinxin.access.staff import _aad as staff_aad
 from yinxin.clock import Clock
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
+from yinxin.identity import validate_name
 from yinxin.notify.webhooks import _aad as webhook_aad
 from yinxin.pki import pinkeys
 from yinxin.pki.authkeys import cipher_of_authorization, rewrap_for_authorization
@@ -140,6 +141,7 @@ class DataRecrypt:
         self, cipher: str, *, actor: str = "operator", progress: Progress | None = None
     ) -> RecryptResult:
         """Recrypt every sealed secret to ``cipher``, all or nothing (module docstring)."""
+        actor = validate_name(actor, "actor", 100)  # recorded at the end: refused up front
         try:
             c = get_cipher(cipher, field="cipher")
         except ConfigurationError as e:  # here it is the operator's input, not the settings'

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tests.conftest import PASSPHRASE
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
-from yinxin.errors import YinxinError
+from yinxin.errors import ValidationError, YinxinError
 from yinxin.handover import service as handover_service
 from yinxin.store.files import FileStore
 from yinxin.store.models import AuditEvent
@@ -120,3 +120,29 @@ def test_deleting_an_export_a_crash_left_removes_its_half_written_copy(platform:
     other.mkdir()
     shelf.delete(name, actor="admin")
     assert sorted(x.name for x in shelf.root.iterdir()) == [other.name]
+
+
+@pytest.mark.parametrize("actor", ["", "   ", "王五\x1b[31m", "经办人" * 40])
+def test_who_acts_is_checked_before_anything_is_written(
+    platform: Platform, tmp_path, actor: str
+) -> None:
+    """``--actor`` goes on the audit trail (a 100-character column) after the work is done:
+    an empty, hidden-character or over-long name used to be taken — written after the export
+    folder was in place (PostgreSQL then refused it, the folder left without its audit
+    record; SQLite kept a name a PostgreSQL import refuses), after the renewal's rollovers,
+    after the recrypt's work. Now each is refused naming ``actor`` before anything changes."""
+    p = platform
+    with pytest.raises(ValidationError) as e:
+        p.handover.export(tmp_path / "out", actor=actor, verify=False)
+    assert e.value.field == "actor" and not (tmp_path / "out").exists()
+    assert not [x for x in tmp_path.iterdir() if "out" in x.name]  # nor a .part folder
+    with pytest.raises(ValidationError) as e:
+        p.archive.renew(actor=actor)
+    assert e.value.field == "actor"
+    with pytest.raises(ValidationError) as e:
+        p.recrypt.run("sm4-gcm", actor=actor)
+    assert e.value.field == "actor"
+    assert _exports(p) == []
+    with p.db.read() as s:
+        actions = set(s.execute(select(AuditEvent.action)).scalars())
+    assert not actions & {"data.recrypted", "authority.certificate_rolled_over"}

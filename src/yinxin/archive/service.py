@@ -42,6 +42,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from yinxin.errors import NotFound, ValidationError, YinxinError
+from yinxin.identity import validate_name
 from yinxin.pdf.sign import (
     Level,
     RevocationData,
@@ -262,6 +263,8 @@ class Archive:
     ) -> RenewalReport:
         """Renew what is due, refresh the status data of what is not (``refresh=None``: never).
         One document's failure is reported and the run goes on with the next."""
+        # recorded with every rollover and renewal: refused before any of them, not midway
+        actor = validate_name(actor, "actor", 100)
         if margin < dt.timedelta(days=1) or margin > dt.timedelta(days=3650):
             raise ValidationError("the margin must be between 1 day and 10 years", field="margin")
         if refresh is not None and not dt.timedelta(days=1) <= refresh <= dt.timedelta(days=85):

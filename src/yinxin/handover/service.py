@@ -59,6 +59,7 @@ from yinxin import __version__
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.handover.codec import CellError, decode, encode, kind_of, media_type, utc_text
+from yinxin.identity import validate_name
 from yinxin.store import audit
 from yinxin.store.db import Database, alembic_config
 from yinxin.store.files import FileStore
@@ -380,6 +381,10 @@ class Handover:
         own, so the temporary folder went one level up under the name ``..part-…`` and
         ``Path(".").rmdir()`` failed with EINVAL, a traceback after the whole export."""
         directory = Path(directory).absolute()
+        # who exports goes on the audit trail after the folder is in place: refused now, not
+        # there (an empty or hidden name; one past the column's 100 characters, which
+        # PostgreSQL refuses after the folder was written)
+        actor = validate_name(actor, "actor", 100)
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
             raise ValidationError(
                 f"{directory} exists and is not an empty folder", field="directory"
