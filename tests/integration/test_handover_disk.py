@@ -146,3 +146,24 @@ def test_who_acts_is_checked_before_anything_is_written(
     with p.db.read() as s:
         actions = set(s.execute(select(AuditEvent.action)).scalars())
     assert not actions & {"data.recrypted", "authority.certificate_rolled_over"}
+
+
+def test_a_kept_file_changed_after_the_check_is_refused(make_platform, tmp_path) -> None:
+    """The folder is checked, then loaded (a copy still arriving, a hand on the folder): a
+    kept file that changed in between must refuse the import like a table file does. Before,
+    the store put the new bytes under *their* hash, the import committed rows naming the old
+    hash, and the target kept a file nothing refers to and missed the one its rows name."""
+    source = make_platform()
+    source.archive.store(b"%PDF-1.7\n" + "一份已签合同".encode() * 300)
+    folder = tmp_path / "export"
+    source.handover.export(folder, verify=False)
+    target = make_platform(init=False)
+    checked = type(target.handover).check_export(folder)
+    (key,) = [k for k, f in checked.manifest["files"].items() if f["stores"]]
+    (folder / "files" / key).write_bytes(b"%PDF-1.7\n changed after the check")
+    with pytest.raises(YinxinError) as e:
+        target.handover.import_(folder, verify=False, checked=checked)
+    assert e.value.field == "files" and key in e.value.message
+    assert not list(target.settings.documents_dir.rglob("*.pdf"))
+    with target.db.read() as s:
+        assert s.execute(select(AuditEvent.action)).first() is None

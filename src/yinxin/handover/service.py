@@ -823,7 +823,16 @@ class Handover:
             store = FileStore(self.home / store_name)
             target = self.home / store.relative(key)
             if not target.exists():
-                store.put((directory / "files" / key).read_bytes())
+                data = (directory / "files" / key).read_bytes()
+                if hashlib.sha256(data).hexdigest() != key:
+                    # changed since the check (a copy still arriving): the store would name
+                    # the new bytes by their own hash while the rows name this one
+                    raise refusal(
+                        f"files/{key} changed during the import; nothing was imported",
+                        field="files",
+                        code="hash_mismatch",
+                    )
+                store.put(data)
                 created.append((store, key))
             progress("files", i, len(placements))
 
