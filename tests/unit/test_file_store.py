@@ -76,3 +76,19 @@ def test_a_put_reaches_the_disk_with_its_folder_entries(tmp_path, monkeypatch) -
     other = FileStore(root).put(PDF + b"%%EOF\n")  # a second object: its own folder is new
     assert str(root / other[:2]) in synced and str(root) in synced
     assert str(tmp_path) not in synced  # the root was there already
+
+
+def test_putting_the_right_bytes_again_repairs_a_damaged_copy(tmp_path) -> None:
+    """A stored file damaged on disk (a flipped byte: same size) is reported by ``get``;
+    writing the right content again — the natural repair, from a backup or a new upload —
+    must replace it. Before, ``put`` saw a file of the right size and kept the damaged one."""
+    store = FileStore(tmp_path / "documents")
+    key = store.put(PDF)
+    path = tmp_path / "documents" / key[:2] / f"{key}.pdf"
+    damaged = bytearray(PDF)
+    damaged[100] ^= 0x01
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(Exception, match="changed on disk"):
+        store.get(key)
+    assert store.put(PDF) == key
+    assert store.get(key) == PDF

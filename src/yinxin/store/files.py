@@ -49,8 +49,8 @@ class FileStore:
         while the committed record survives, a record without its file."""
         key = hashlib.sha256(data).hexdigest()
         path = self._path(key)
-        if path.exists() and path.stat().st_size == len(data):
-            return key
+        if path.exists() and path.stat().st_size == len(data) and self._intact(path, key):
+            return key  # a damaged copy (same size, other bytes) is written over: a repair
         made = [d for d in (self.root, path.parent) if not d.is_dir()]
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # this write's own temporary file: a shared name let a concurrent put of the same
@@ -70,6 +70,18 @@ class FileStore:
         for folder in reversed(made):  # a folder made here: its own entry in its parent
             fsync_dir(folder.parent)
         return key
+
+    @staticmethod
+    def _intact(path: Path, key: str) -> bool:
+        """Whether the file at ``path`` still holds the bytes named ``key`` (read in chunks)."""
+        h = hashlib.sha256()
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except FileNotFoundError:
+            return False
+        return h.hexdigest() == key
 
     def get(self, key: str) -> bytes:
         """The object's bytes, checked against its name: a changed file is an error."""
