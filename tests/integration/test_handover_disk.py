@@ -5,6 +5,7 @@ the OSError ran out of the service: a traceback from the CLI, a 500 from ``POST 
 from __future__ import annotations
 
 import errno
+import json
 
 import pytest
 from sqlalchemy import select
@@ -167,3 +168,25 @@ def test_a_kept_file_changed_after_the_check_is_refused(make_platform, tmp_path)
     assert not list(target.settings.documents_dir.rglob("*.pdf"))
     with target.db.read() as s:
         assert s.execute(select(AuditEvent.action)).first() is None
+
+
+def test_an_unreadable_pdf_among_the_kept_files_does_not_stop_the_handover(
+    make_platform, tmp_path
+) -> None:
+    """A kept file that says ``/ByteRange`` but that the verifier cannot read (an applicant's
+    truncated PDF upload: only its first bytes are checked on upload) made the verifier's
+    refusal end the export — no handover of the platform at all, the message naming ``pdf``
+    and not the file. Now its verdict is that refusal, recorded in the manifest, and the
+    import finds the same."""
+    source = make_platform()
+    broken = b"%PDF-1.7\n1 0 obj << /ByteRange [0 10 20 30] /Contents <00> >>\n"  # cut short
+    key = FileStore(source.settings.documents_dir / "applications").put(broken)
+    folder = tmp_path / "移交 export"
+    report = source.handover.export(folder)
+    assert report.signed_files == 1
+    manifest = json.loads((folder / "manifest.json").read_text())
+    got = manifest["signed_files"][key]
+    assert got["valid"] is False and got["unreadable"]["field"] == "pdf"
+    target = make_platform(init=False)
+    imported = target.handover.import_(folder)
+    assert imported.mismatches == [] and imported.signed_files_same == 1

@@ -479,9 +479,7 @@ class Handover:
         if verify:
             progress("verify", 0, len(signed))
             for i, key in enumerate(signed, 1):
-                verdicts[key] = verdict(
-                    self._verify((out / "files" / key).read_bytes(), f"{key}.pdf")
-                )
+                verdicts[key] = self._verdict((out / "files" / key).read_bytes(), key)
                 progress("verify", i, len(signed))
         return {
             "format": FORMAT,
@@ -497,6 +495,19 @@ class Handover:
             "readable": {k: readable[k] for k in sorted(readable)},
             "signed_files": verdicts if verify else {k: None for k in signed},
         }
+
+    def _verdict(self, pdf: bytes, key: str) -> dict:
+        """The verifier's verdict on a kept PDF; one it refuses to read (a truncated upload
+        that says ``/ByteRange``) gets that refusal as its verdict. The handover carries every
+        file whatever its state: one unreadable file must not stop the export of the whole
+        platform, and the import then expects the same refusal."""
+        try:
+            return verdict(self._verify(pdf, f"{key}.pdf"))
+        except YinxinError as e:
+            return {
+                "valid": False,
+                "unreadable": {"field": e.field, "code": e.code, "message": e.message},
+            }
 
     # --- import -------------------------------------------------------------------------------
     def import_(
@@ -560,7 +571,7 @@ class Handover:
             progress("verify", 0, len(signed))
             for i, (key, expected) in enumerate(sorted(signed.items()), 1):
                 pdf = self._kept(directory, key, manifest["files"][key]["stores"])
-                got = verdict(self._verify(pdf, f"{key}.pdf"))
+                got = self._verdict(pdf, key)
                 if expected is None or got == expected:
                     same += expected is not None
                 else:
