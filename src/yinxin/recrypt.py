@@ -237,7 +237,15 @@ class DataRecrypt:
             for item in self._items(s, lock=False):
                 blob = bytes(item.get())
                 if item.kind == "platform_key":
-                    outer, inner = pinkeys.layers(blob, item.what, self.kek)
+                    try:
+                        outer, inner = pinkeys.layers(blob, item.what, self.kek)
+                    except YinxinError as e:
+                        # a damaged key: say which (the census is where an operator looks)
+                        raise type(e)(
+                            f"platform key {item.what!r} does not open ({e})",
+                            field=e.field,
+                            code=e.code,
+                        ) from None
                     add("platform_key", outer or "none")
                     add("platform_key_pin", inner)
                 elif item.kind == "authorization_key":

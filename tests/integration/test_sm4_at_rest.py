@@ -269,6 +269,10 @@ def test_changed_blobs_and_wrong_pins_are_refused(world: World, clock: FrozenClo
         with pytest.raises(ConfigurationError) as e:
             p.seals.unlock_for_signing(seal, w.yi.pin)
         assert e.value.code == "kek_mismatch"
+        # the census names the damaged key (before: only "does not open this key", no label)
+        with pytest.raises(ConfigurationError) as e:
+            census(p)
+        assert e.value.code == "kek_mismatch" and repr(person_label) in e.value.message
     # a changed blob is not a wrong PIN: only the one real wrong guess above was counted
     with p.db.read() as s:
         row = s.execute(select(PlatformKey).where(PlatformKey.label == person_label)).scalar_one()
