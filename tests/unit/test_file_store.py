@@ -92,3 +92,21 @@ def test_putting_the_right_bytes_again_repairs_a_damaged_copy(tmp_path) -> None:
         store.get(key)
     assert store.put(PDF) == key
     assert store.get(key) == PDF
+
+
+def test_a_file_gone_between_listing_and_stat_is_passed_over(tmp_path, monkeypatch) -> None:
+    """The archive's sweep lists the store while signings and renewals go on: a temporary
+    file renamed into place (or a replaced version removed) after the listing saw it made
+    ``keys`` raise FileNotFoundError, which ended ``yinxin archive renew`` with a traceback."""
+    store = FileStore(tmp_path / "documents")
+    key = store.put(PDF)
+    folder = tmp_path / "documents" / key[:2]
+    vanished = folder / f"{key}.pdf.0123456789ab.part"
+    real_glob = Path.glob
+
+    def glob(self: Path, pattern: str):
+        yield vanished  # listed, renamed away before its stat
+        yield from real_glob(self, pattern)
+
+    monkeypatch.setattr(Path, "glob", glob)
+    assert [k for k, _ in store.keys()] == [key]

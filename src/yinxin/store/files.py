@@ -103,11 +103,17 @@ class FileStore:
         out = []
         for path in self.root.glob("??/*"):
             name = path.name
+            try:
+                # listed, then gone: a put renamed its temporary file into place, or a renewal
+                # removed the version it replaced — nothing to sweep, not a failed run
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
             part = _PART_RE.match(name)
             if part:
-                out.append((f"{part[1]}{part[2] or ''}.part", path.stat().st_mtime))
+                out.append((f"{part[1]}{part[2] or ''}.part", mtime))
             elif name.endswith(".pdf"):
-                out.append((name[:-4], path.stat().st_mtime))
+                out.append((name[:-4], mtime))
         return out
 
     def delete_part(self, name: str) -> None:
