@@ -637,6 +637,59 @@ def test_unsafe_urls_are_refused_unless_allowed(tmp_path, clock, receivers):
     p.close()
 
 
+def test_a_name_rebound_to_loopback_after_the_check_is_not_connected_to(
+    tmp_path, clock, receivers, monkeypatch
+):
+    """DNS rebinding: the receiver's name answers a public address to the check made before
+    the try and 127.0.0.1 (where a service listens) to any later lookup. The try used to
+    resolve the name again when it connected and POSTed to 127.0.0.1; it now connects to the
+    address that was checked, and only to it."""
+    p = Platform(
+        Settings(home=tmp_path / "strict", database_url=f"sqlite:///{tmp_path / 's.db'}"),
+        clock=clock,
+        passphrase=PASSPHRASE,
+    )
+    p.ca.init("ec-p256")
+    rx = receivers()
+    view, secret = p.webhooks.subscribe(
+        f"http://rebind.example:{rx.server.server_port}/hooks", ["*"], None, "op"
+    )
+    rx.secrets.append(secret)
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.create_connection
+    lookups: list[str] = []
+    connects: list[tuple] = []
+
+    def getaddrinfo(host, port, *args, **kw):
+        if host != "rebind.example":
+            return real_getaddrinfo(host, port, *args, **kw)
+        lookups.append(host)
+        address = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    def create_connection(address, *args, **kw):
+        connects.append(address)
+        if address[0] == "93.184.216.34":  # the checked public address: nobody there
+            raise ConnectionRefusedError(111, "Connection refused")
+        return real_connect(address, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    person_certificate(p, "张三", "110105199003071239")
+    p.webhooks.dispatch()
+    [r] = p.webhooks.deliver_due()
+    assert rx.received == [] and rx.bad == []  # the service on 127.0.0.1 was never called
+    assert r.state == DeliveryState.FAILED and r.http_status is None
+    assert "Connection refused" in r.error, r.error
+    assert lookups == ["rebind.example"]  # resolved once, for the check
+    assert connects == [("93.184.216.34", rx.server.server_port)]
+    # a name answering a private address to the check is still refused before any connection
+    [r] = p.webhooks.deliver_due(now=clock.now() + dt.timedelta(hours=1))
+    assert r.state == DeliveryState.FAILED and "non-public address 127.0.0.1" in r.error
+    assert lookups == ["rebind.example"] * 2 and len(connects) == 1
+    assert rx.received == []
+    p.close()
+
+
 def test_urls_the_client_could_never_send_to_are_refused_when_subscribing(hp):
     """``urlsplit`` drops a tab or line break without a word, so such a URL passed the checks,
     got a secret, and then failed every try for a day ("Invalid non-printable ASCII

@@ -425,20 +425,107 @@ def _check_sendable(url: str) -> None:
         raise ValidationError(f"not a URL the platform can send to ({e})", field="url") from None
 
 
-def _resolves_unsafe(url: str) -> str | None:
-    """At sending time: an address the URL's host resolves to that is not public, if any (a
-    name may point at a private address even when it looked public at subscription time)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+@dataclass(frozen=True)
+class _Pin:
+    """The addresses a try may connect to: what the URL's host resolved to when it was checked.
+    ``host`` is the name as httpcore connects to it (lower case, IDNA-encoded)."""
+
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+def _checked_addresses(url: str) -> _Pin:
+    """At sending time: resolve the URL's host once and refuse the try if any address is not
+    public (a name may point at a private address even when it looked public at subscription
+    time). The connection is then made to these addresses and no others (``_PinnedBackend``),
+    so a name whose answer changes after this check (DNS rebinding) cannot redirect it."""
+    import httpx
+
+    u = httpx.URL(url)
+    host = u.raw_host.decode("ascii").lower()
+    port = u.port or (443 if u.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return None  # the request will fail and say so
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise httpx.ConnectError(f"cannot resolve {host}: {e}") from None
+    addresses: list[str] = []
     for info in infos:
         address = str(info[4][0])
         if _unsafe_ip(address):
-            return address
-    return None
+            raise _Refused(f"refused: the host resolves to a non-public address {address}")
+        if address not in addresses:
+            addresses.append(address)
+    return _Pin(host, port, tuple(addresses))
+
+
+_pinned = threading.local()  # .pin: the _Pin of the try this thread is making, or None
+
+
+class _PinnedBackend:
+    """httpcore's network backend for direct connections: a connection to the host of the try
+    being made goes to the addresses that were checked for it (``_checked_addresses``), tried in
+    turn as ``socket.create_connection`` would, never to a fresh DNS answer. TLS still names
+    and verifies the URL's host (httpcore passes it to ``start_tls`` itself), and the Host
+    header is the URL's. Unless private targets are allowed, a connection nothing checked is
+    refused."""
+
+    def __init__(self, *, strict: bool):
+        import httpcore
+
+        self.strict = strict
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
+        import httpcore
+
+        pin: _Pin | None = getattr(_pinned, "pin", None)
+        if pin is None:
+            if self.strict:
+                raise httpcore.ConnectError(f"refused: {host} was not checked before connecting")
+            return self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        if (host.lower(), port) != (pin.host, pin.port):
+            raise httpcore.ConnectError(f"refused: {host}:{port} is not the host that was checked")
+        error: Exception = httpcore.ConnectError(f"{host} resolved to no address")
+        for address in pin.addresses:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                error = e
+        raise error
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.connect_unix_socket(*args, **kwargs)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _direct_transport(*, strict: bool) -> httpx.HTTPTransport:
+    """httpx's own transport, its connection pool given the pinning network backend (httpx
+    does not take a backend itself; the pool is the one ``HTTPTransport`` builds, with the
+    backend added)."""
+    import httpcore
+    import httpx
+
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=100,  # httpx's default limits
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=_PinnedBackend(strict=strict),
+    )
+    return transport
 
 
 # --- a limit on a whole try --------------------------------------------------------------------
@@ -912,11 +999,21 @@ class Webhooks:
         if self._transport is not None:
             return self._transport()
         import httpx
+        from httpx._utils import get_environment_proxies
 
+        direct = _direct_transport(strict=not self.allow_private)
+        # the proxies httpx would take from HTTP(S)_PROXY / ALL_PROXY / NO_PROXY, as before:
+        # a proxied try connects to the proxy, which resolves the receiver's name itself
+        mounts: dict[str, httpx.BaseTransport] = {
+            pattern: direct if proxy is None else httpx.HTTPTransport(proxy=proxy)
+            for pattern, proxy in get_environment_proxies().items()
+        }
         return httpx.Client(
             timeout=httpx.Timeout(self.retry.timeout_seconds),
             follow_redirects=False,  # a redirect is an answer that is not 2xx: tried again
             headers={"User-Agent": "Yinxin-Webhooks/1"},
+            transport=direct,
+            mounts=mounts,
         )
 
     def _try(self, client: httpx.Client, c: _Claimed, now: dt.datetime | None) -> DeliveryResult:
@@ -930,8 +1027,8 @@ class Webhooks:
         deadline = _Deadline(self.retry.try_seconds)
         try:
             keys = [self.kek.decrypt(w, _aad(c.subscription_id)).decode() for w in c.secrets]
-            if not self.allow_private and (address := _resolves_unsafe(c.url)):
-                raise _Refused(f"refused: the host resolves to a non-public address {address}")
+            # resolved and checked once; the connection goes to these addresses (_PinnedBackend)
+            _pinned.pin = None if self.allow_private else _checked_addresses(c.url)
             headers = {
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: signature_header(keys, int(at.timestamp()), body),
@@ -963,6 +1060,8 @@ class Webhooks:
         except Exception as e:  # a bug in a transport is a failed try, not a lost delivery
             log.exception("webhook delivery %s", c.delivery_id)
             error = f"{type(e).__name__}: {e}"[:MAX_ERROR]
+        finally:
+            _pinned.pin = None
         duration = int((time.monotonic() - started) * 1000)
         return self._settle(c, at, status, error, duration)
 
