@@ -686,6 +686,18 @@ def test_change_of_subject_data(any_platform: Platform, clock) -> None:
     assert san.get_values_for_type(x509.DNSName) == ["gw.example.cn"]
 
 
+def test_organization_phones_are_masked_like_a_persons(any_platform: Platform) -> None:
+    """The listing masked a person's phone but showed an organization's two in full."""
+    p = any_platform
+    subs = enrol(p)
+    listed = {v.id: v for v in p.subscribers.list("organization")}
+    org = listed[subs.org.id]
+    assert (org.contact_phone, org.phone) == ("010*****5678", "139****9000")
+    assert p.subscribers.get(subs.person.id).phone == "138****0000"
+    shown = p.subscribers.get(subs.org.id, reveal=True)
+    assert (shown.contact_phone, shown.phone) == ("010-62345678", "13900139000")
+
+
 # --- time: expiry and unpaid fees ----------------------------------------------------------------
 def test_expire_when_the_clock_passes_not_after(any_platform: Platform, clock) -> None:
     p = any_platform

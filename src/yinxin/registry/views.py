@@ -98,7 +98,10 @@ def _mask(value: str, keep_start: int, keep_end: int) -> str:
 
 
 def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
-    """ID numbers and phones of persons are masked unless the caller is entitled to see them."""
+    """ID numbers and phone numbers are masked unless the caller is entitled to see them.
+
+    An organization's phones (its contact's, and the mobile for one-time codes) are masked as
+    a person's are: they are a named contact's numbers, and ``subscriber list`` says so."""
     base = (sub.id, SubscriberKind(sub.kind), sub.name, sub.created_at)
     if sub.kind == SubscriberKind.PERSON:
         num = sub.id_number or ""
@@ -116,8 +119,8 @@ def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
             uscc=sub.uscc,
             legal_representative=sub.legal_representative,
             contact_name=sub.contact_name,
-            contact_phone=sub.contact_phone,
-            phone=sub.phone,
+            contact_phone=sub.contact_phone if reveal else _mask(sub.contact_phone, 3, 4),
+            phone=sub.phone if reveal or sub.phone is None else _mask(sub.phone, 3, 4),
         )
     return DeviceView(*base, device_name=sub.device_name, organization_id=sub.organization_id)
 
