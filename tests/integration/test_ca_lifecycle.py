@@ -355,6 +355,34 @@ def test_revoke_records_request_time_and_effective_time(any_platform: Platform, 
     assert (data["from"], data["to"]) == ("active", "revoked")
 
 
+def test_revoke_refuses_a_request_time_before_the_certificate_was_issued(
+    any_platform: Platform, clock
+) -> None:
+    """A request time before the certificate's notBefore was recorded as given."""
+    p = any_platform
+    subs = enrol(p)
+    clock.advance(days=1)
+    cert = issue(p, subs.person.id)
+    clock.advance(hours=2)
+    rev0, events = revision(p), last_events(p, 1)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.revoke(
+            cert.serial,
+            reason="key_compromise",
+            actor="ra",
+            requested_at=cert.not_before - dt.timedelta(minutes=1),
+        )
+    assert e.value.field == "requested_at"
+    row = cert_row(p, cert.serial)
+    assert (row.status, row.revoked_at, row.revocation_requested_at) == ("active", None, None)
+    assert revision(p) == rev0 and last_events(p, 1) == events
+    # the moment of issue itself is a request time it can carry
+    out = p.certificates.revoke(
+        cert.serial, reason="key_compromise", actor="ra", requested_at=cert.not_before
+    )
+    assert out.revocation_requested_at == cert.not_before
+
+
 def test_revoke_without_a_request_time_takes_effect_now(any_platform: Platform, clock) -> None:
     p = any_platform
     cert = issue(p, enrol(p).person.id)

@@ -929,7 +929,21 @@ class Certificates:
                 field="requested_at",
             )
 
+        named: list[str] = []
+
         def mark(_s: Session, c: Certificate) -> None:
+            # A request cannot precede the certificate it asks to revoke: the CRL and the
+            # evidence would say revocation was asked for before the certificate existed. The
+            # check is on the certificate named (``_simple`` checks it first); another in force
+            # for the same key may well be younger than a key-compromise report about that key.
+            if not named:
+                named.append(c.serial_hex)
+                if req < c.not_before:
+                    raise ValidationError(
+                        f"the request time must not be before certificate {c.serial_hex} "
+                        f"was issued ({c.not_before.isoformat()})",
+                        field="requested_at",
+                    )
             _mark_revoked(c, reason, now, req, actor)
 
         return self._simple(
