@@ -348,6 +348,10 @@ def test_draft_revise_list_cancel(world):
     assert [x.id for x in p.contracts.list(after=page.next_after).items] == [c.id]
     assert [x.id for x in p.contracts.list(owner_subscriber_id=world.org.id).items] == [c.id]
     assert [x.id for x in p.contracts.list(template="seal-agreement").items] == [other.id]
+    for typo in ("seal-agrement", ""):  # was an empty page, "(none)", as if there were none
+        with pytest.raises(ValidationError) as e:
+            p.contracts.list(template=typo)
+        assert e.value.field == "template" and "seal-agreement" in e.value.message
     with pytest.raises(ValidationError) as e:
         p.contracts.list(state="signing")
     assert e.value.field == "state"

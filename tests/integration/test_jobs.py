@@ -294,6 +294,10 @@ def test_jobs_list_run_and_runs_commands(platform) -> None:
     assert bad.returncode == 2 and json.loads(bad.stdout)["field"] == "name"
     runs = json.loads(cli(home, "jobs", "runs", "--job", "crl.root", "--json").stdout)
     assert [r["period"] for r in runs] == [run["period"]]
+    # a typo was "(none)", as if the job had never run
+    typo = cli(home, "jobs", "runs", "--job", "crl.rot", "--json")
+    assert typo.returncode == 2 and json.loads(typo.stdout)["field"] == "job"
+    assert "crl.root" in json.loads(typo.stdout)["message"]
 
 
 def test_worker_runs_the_jobs_until_sigterm(platform) -> None:

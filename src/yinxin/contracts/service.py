@@ -560,10 +560,18 @@ class Contracts:
             raise ValidationError(f"unknown state {state!r}", field="state")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
+        # An unknown code (a typo) matched no contract and read as "there are none"; every
+        # version of every template stays in the library, so a code not in it has no contracts.
+        known = library()
+        if template is not None and template not in known:
+            raise ValidationError(
+                f"no contract template {template!r} (templates: {', '.join(known)})",
+                field="template",
+            )
         self.settle()
         with self.db.read() as s:
             q = select_where(Contract, state=state, owner_subscriber_id=owner_subscriber_id)
-            if template is not None:  # "" matches no contract (select_where would not narrow)
+            if template is not None:  # a known code; select_where would not narrow on it
                 q = q.where(Contract.template_code == template)
             q = paged(q, Contract.id, after=after, limit=limit + 1, newest_first=True)
             rows, next_after = cut(list(s.execute(q).scalars()), limit)

@@ -16,6 +16,7 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     LOG_LIMIT,
+    Platform,
     console,
     emit,
     err_console,
@@ -24,7 +25,7 @@ from yinxin.adapters.cli.common import (
     say,
     show_error,
 )
-from yinxin.errors import Conflict, YinxinError
+from yinxin.errors import Conflict, ValidationError, YinxinError
 
 jobs_app = typer.Typer(
     no_args_is_help=True,
@@ -148,4 +149,24 @@ def jobs_runs(
     """The log of runs, newest first: period, state, worker, tries, result or error."""
     from yinxin.jobs import history
 
-    run(as_json, lambda: history(platform(home).db, job=job, state=state, limit=limit))
+    def runs() -> object:
+        p = platform(home)
+        if job is not None:
+            _known_job(p, job)
+        return history(p.db, job=job, state=state, limit=limit)
+
+    run(as_json, runs)
+
+
+def _known_job(p: Platform, name: str) -> None:
+    """Refuse ``--job`` naming no job, listing the known ones: a typo matched no run and
+    printed "(none)", as if the job had never run. Known are the platform's jobs and any
+    name already in the log (a job since renamed keeps its runs)."""
+    from yinxin.jobs import default_jobs, last_runs
+
+    names = [j.name for j in default_jobs(p)]
+    logged = sorted(set(last_runs(p.db)) - set(names))
+    if name not in names and name not in logged:
+        raise ValidationError(
+            f"no job named {name!r} (jobs: {', '.join(names + logged)})", field="job"
+        )
