@@ -29,10 +29,11 @@ from tests.dbdump import count
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import World, build_world, new_platform
 from yinxin.clock import FrozenClock
-from yinxin.errors import Forbidden, IllegalTransition, ValidationError, YinxinError
+from yinxin.errors import Forbidden, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.pdf.sign import Placement
 from yinxin.signing.authorizations import AuthorizationState, AuthorizationView
 from yinxin.signing.batch import BatchItem
+from yinxin.signing.flows import SignerSpec
 from yinxin.store.models import AuditEvent
 from yinxin.store.models.archive import ArchivedDocument
 from yinxin.store.models.authorizations import SigningAuthorization, SigningBatch
@@ -74,6 +75,21 @@ def grant(w: World, **kw) -> AuthorizationView:
     )
 
 
+def flow(w: World, *, jia: bool = True, owner: int | None = None) -> int:
+    """A draft sign flow: 乙方 signs with his personal seal, and 甲方 (王五 with the
+    organization's contract seal, the one the authorizations are for) unless ``jia`` is off."""
+    assert w.clock is not None
+    parties = [w.jia, w.yi] if jia else [w.yi]
+    made = w.p.flows.create(
+        "自动签署合同",
+        documents=[("合同.pdf", contract_pdf(1))],
+        signers=[SignerSpec(x.id, x.role, x.seal.es_id) for x in parties],
+        deadline=w.clock.now() + dt.timedelta(days=2),
+        owner_subscriber_id=owner,
+    )
+    return made.id
+
+
 def use(w: World, a: AuthorizationView, n: int = 1, **kw):
     kw.setdefault("counterparty_subscriber_id", w.person.id)
     return w.p.batch.sign_authorized(items(n), authorization_id=a.id, **kw)
@@ -110,11 +126,12 @@ def world(tmp_path_factory) -> World:
 
 def test_grant_then_sign_within_limits(world):
     w = world
-    a = grant(w, flow_ids=[7, 8])
+    f7, f8 = flow(w), flow(w, jia=False, owner=w.org.id)
+    a = grant(w, flow_ids=[f7, f8])
     assert a.state == AuthorizationState.ACTIVE and a.key_held and a.remaining == 5
     assert a.holder_subscriber_id == w.org.id and a.granted_by_subscriber_id == w.member.id
     assert w.p.authorizations.verify_terms(a.id).ok
-    res = use(w, a, 2, flow_id=7, client_ip="198.51.100.4", context={"flow_id": 7})
+    res = use(w, a, 2, flow_id=f7, client_ip="198.51.100.4", context={"flow_id": f7})
     assert res.authorization_id == a.id and res.challenge_id is None
     assert w.p.authorizations.get(a.id).remaining == 3
     root = a_x509.Certificate.load(w.p.ca.certificate("root").public_bytes(DER))
@@ -141,27 +158,43 @@ def test_grant_then_sign_within_limits(world):
             )
         ).scalar_one()
     assert all(d["authorization_id"] == a.id for d in details)
-    assert all(d["client_ip"] == "198.51.100.4" and d["context"]["flow_id"] == 7 for d in details)
+    assert all(d["client_ip"] == "198.51.100.4" and d["context"]["flow_id"] == f7 for d in details)
     data = json.loads(used.data)
     assert [x["sha256"] for x in data["documents"]] == [
         d.record.sha256_before for d in res.documents
     ]
-    assert data["remaining"] == 3 and data["flow_id"] == 7
+    assert data["remaining"] == 3 and data["flow_id"] == f7
 
 
 def test_scope_is_enforced(world):
     w = world
-    a = grant(w, flow_ids=[7])
-    refused(w, lambda: use(w, a, flow_id=8), "authorization_scope", "flow_id")
+    f7, f8 = flow(w), flow(w)
+    a = grant(w, flow_ids=[f7])
+    refused(w, lambda: use(w, a, flow_id=f8), "authorization_scope", "flow_id")
     refused(w, lambda: use(w, a, flow_id=None), "authorization_scope", "flow_id")
     refused(
         w,
-        lambda: use(w, a, flow_id=7, counterparty_subscriber_id=w.member.id),
+        lambda: use(w, a, flow_id=f7, counterparty_subscriber_id=w.member.id),
         "authorization_scope",
         "counterparty_subscriber_id",
     )
     assert w.p.authorizations.get(a.id).used_documents == 0
-    assert len(use(w, a, flow_id=7).documents) == 1
+    assert len(use(w, a, flow_id=f7).documents) == 1
+
+
+def test_grant_refuses_a_flow_not_there_or_not_the_organizations(world):
+    """A flow id not yet used was accepted, so the authorization would have covered whichever
+    flow later got it; so was a flow the organization has no part in."""
+    w = world
+    theirs = flow(w, jia=False)  # only 乙方 signs, and no owner: not the organization's
+    missing = theirs + 1000
+    for ids, error in (([missing], NotFound), ([flow(w), theirs], ValidationError)):
+        before = count(w.p, SigningAuthorization)
+        with pytest.raises(error) as e:
+            grant(w, flow_ids=ids)
+        assert e.value.field == "flow_ids"
+        assert str(ids[-1]) in e.value.message
+        assert count(w.p, SigningAuthorization) == before
 
 
 def test_the_count_runs_out(world):

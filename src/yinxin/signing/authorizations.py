@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -59,6 +59,7 @@ from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.authorizations import SigningAuthorization
+from yinxin.store.models.flows import SignFlow, SignFlowSigner
 from yinxin.store.models.seals import Seal
 from yinxin.store.queries import by_id, select_where
 from yinxin.transitions import TransitionTable, listed, move
@@ -66,6 +67,34 @@ from yinxin.transitions import TransitionTable, listed, move
 MAX_DOCUMENTS = 100_000
 MAX_SCOPE = 1000  # ids in one list of counterparties or flows
 TERMS_VERSION = 1
+
+
+def _check_flows(s: Session, flow_ids: Sequence[int], seal: Seal) -> None:
+    """Refuse a sign flow that does not exist yet, or that the seal's organization has no part
+    in, naming ``flow_ids``, before anything is written.
+
+    An id not yet used would have covered whichever flow later got it; a flow the
+    organization neither owns nor signs in (with this seal or as itself) is not one it can
+    authorize. A flow's signers are fixed when it is created, so this can be told now."""
+    for fid in flow_ids:
+        flow = s.get(SignFlow, fid)
+        if flow is None:
+            raise NotFound(f"no sign flow {fid}", field="flow_ids")
+        if flow.owner_subscriber_id == seal.subscriber_id:
+            continue
+        signs = select(SignFlowSigner.id).where(
+            SignFlowSigner.flow_id == fid,
+            or_(
+                SignFlowSigner.seal_id == seal.id,
+                SignFlowSigner.subscriber_id == seal.subscriber_id,
+            ),
+        )
+        if s.execute(signs.limit(1)).first() is None:
+            raise ValidationError(
+                f"sign flow {fid} is neither owned nor signed by subscriber "
+                f"{seal.subscriber_id}, the holder of seal {seal.es_id}",
+                field="flow_ids",
+            )
 
 
 class AuthorizationState(StrEnum):
@@ -264,6 +293,7 @@ class SigningAuthorizations:
             for sid in parties:
                 if s.get(Subscriber, sid) is None:
                     raise NotFound(f"no subscriber {sid}", field="counterparties")
+            _check_flows(s, flows, row)
         # the door every signature goes through: usable seal, holder or granted member, PIN
         unlocked = self.seals.unlock_for_signing(
             seal, pin, member_subscriber_id=granted_by_subscriber_id
