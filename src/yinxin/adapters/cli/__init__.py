@@ -30,6 +30,7 @@ from yinxin.adapters.cli.common import (
     HOME,
     ID_TYPE,
     JSON,
+    MAX_PEM_INPUT,
     OPERATOR,
     PIN_STDIN,
     WHOLE_NUMBER_LIMIT,
@@ -384,7 +385,7 @@ for _verb, _doc in [
 def _key_args(csr: Path | None, platform_key: bool, pin: str | None, pin_stdin: bool) -> dict:
     """The new key of an application, rekey or reissue: the subscriber's CSR, or a PIN to seal
     a platform-held key under (from YINXIN_PIN, standard input or a prompt)."""
-    data = read_input(csr, "csr")
+    data = read_input(csr, "csr", MAX_PEM_INPUT)
     if platform_key and data is not None:
         raise ValidationError("give --csr or --platform-key, not both", field="csr")
     if platform_key:

@@ -424,19 +424,43 @@ def whole_number(text: str, field: str, name: str) -> int:
     return n
 
 
+# How much an input file option reads at most. Read whole, ``--csr /dev/zero`` (or a FIFO, or a
+# disk image named by mistake) read on until memory ran out. A document is what the services take
+# (``MAX_PDF`` of ``yinxin.signing.service``, ``MAX_OFD`` of ``yinxin.signing.ofd``: not imported
+# here, ``yinxin --help`` loads no services; a test keeps them equal); a CSR, key or certificate is
+# a few KB, PEM or DER, so a few hundred KB is plenty.
+MAX_DOCUMENT_INPUT = 50 * 1024 * 1024
+MAX_PEM_INPUT = 256 * 1024
+
+
 @overload
-def read_input(path: Path, field: str) -> bytes: ...
+def read_input(path: Path, field: str, limit: int = MAX_DOCUMENT_INPUT) -> bytes: ...
 @overload
-def read_input(path: Path | None, field: str) -> bytes | None: ...
-def read_input(path: Path | None, field: str) -> bytes | None:
-    """The bytes of an input file (``None`` for no file); an unreadable one is invalid input
-    naming ``field``."""
+def read_input(path: Path | None, field: str, limit: int = MAX_DOCUMENT_INPUT) -> bytes | None: ...
+def read_input(path: Path | None, field: str, limit: int = MAX_DOCUMENT_INPUT) -> bytes | None:
+    """The bytes of an input file (``None`` for no file), at most ``limit`` of them; an
+    unreadable one, or one larger (only ``limit`` + 1 bytes are read to tell), is invalid
+    input naming ``field``."""
     if path is None:
         return None
     try:
-        return path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
     except OSError as e:
         raise ValidationError(f"cannot read {path}: {e.strerror}", field=field) from None
+    if len(data) > limit:
+        raise ValidationError(
+            f"{path} is larger than {_size(limit)}, the most {field} takes", field=field
+        )
+    return data
+
+
+def _size(n: int) -> str:
+    """``n`` bytes in the largest whole unit (MB, KB) that it is a multiple of."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
 
 
 def parse_time(value: str | None, field: str) -> dt.datetime | None:

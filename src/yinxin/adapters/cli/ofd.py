@@ -19,6 +19,7 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    MAX_PEM_INPUT,
     platform,
     platform_here,
     read_crl,
@@ -108,7 +109,8 @@ def ofd_sign(
         seal_der = read_input(seal, "seal")
         try:
             private = sm2.load_private_pkcs8(
-                read_input(key, "key"), key_password.encode() if key_password else None
+                read_input(key, "key", MAX_PEM_INPUT),
+                key_password.encode() if key_password else None,
             )
         except YinxinError as e:  # unreadable, or the wrong password
             raise ValidationError(f"cannot read the SM2 key: {e.message}", field="key") from None

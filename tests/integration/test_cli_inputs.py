@@ -1,0 +1,61 @@
+"""Input files on the command line are read up to a bound for their kind: ``--csr /dev/zero``
+read on until memory ran out. Past the bound the option is refused by name, exit 2, having read
+one byte more than the bound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server import yinxin_cli
+from yinxin.adapters.cli.common import MAX_DOCUMENT_INPUT, MAX_PEM_INPUT, read_input
+from yinxin.errors import ValidationError
+from yinxin.signing.ofd import MAX_OFD
+from yinxin.signing.service import MAX_PDF
+
+
+def test_the_document_bound_is_what_the_services_take() -> None:
+    assert MAX_DOCUMENT_INPUT == MAX_PDF == MAX_OFD
+    assert MAX_PEM_INPUT <= 512 * 1024
+
+
+def test_a_file_up_to_the_bound_is_read_whole_and_one_past_it_refused(tmp_path: Path) -> None:
+    exact = tmp_path / "exact.pem"
+    exact.write_bytes(b"x" * 1000)
+    assert read_input(exact, "csr", 1000) == b"x" * 1000
+    assert read_input(exact, "csr") == b"x" * 1000  # the default, a document's bound
+    with pytest.raises(ValidationError) as e:
+        read_input(exact, "csr", 999)
+    assert e.value.field == "csr" and "larger than 999 bytes" in e.value.message
+    assert read_input(None, "csr", 10) is None
+
+
+def test_an_endless_input_is_refused_after_the_bound() -> None:
+    with pytest.raises(ValidationError) as e:
+        read_input(Path("/dev/zero"), "csr", MAX_PEM_INPUT)
+    assert e.value.field == "csr" and "larger than 256 KB" in e.value.message
+
+
+def test_cert_apply_refuses_a_csr_past_its_bound(tmp_path: Path) -> None:
+    big = tmp_path / "big.csr"
+    big.write_bytes(b"-----BEGIN CERTIFICATE REQUEST-----\n" + b"A" * MAX_PEM_INPUT)
+    r = yinxin_cli(
+        [
+            "cert",
+            "apply",
+            "--subscriber-id",
+            "1",
+            "--profile",
+            "person-signing",
+            "--csr",
+            str(big),
+            "--json",
+        ],
+        tmp_path / "home",
+        check=False,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["field"] == "csr" and "larger than 256 KB" in out["message"], out
