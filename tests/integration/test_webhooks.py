@@ -131,7 +131,8 @@ class Receiver:
     def handle(self, path: str, headers: dict, body: bytes) -> int:
         with self.lock:
             try:
-                assert headers["Content-Type"] == "application/json"
+                # the charset named: receivers defaulting to GBK would mis-read the UTF-8 body
+                assert headers["Content-Type"] == "application/json; charset=utf-8"
                 t = verify_signature(headers["Yinxin-Signature"], body, self.secrets)
                 now = self.now.now().timestamp() if self.now is not None else time.time()
                 assert abs(now - t) <= 300, (now, t)  # the documented tolerance

@@ -76,6 +76,9 @@ SIGNATURE_HEADER = "Yinxin-Signature"
 EVENT_ID_HEADER = "Yinxin-Event-Id"
 EVENT_TYPE_HEADER = "Yinxin-Event-Type"
 SECRET_PREFIX = "whsec_"
+# The body is UTF-8 JSON (``ensure_ascii=False``: Chinese as itself); the charset is named, as
+# receivers whose platform defaults to GBK otherwise decode it wrongly.
+CONTENT_TYPE = "application/json; charset=utf-8"
 MAX_URL = 2000
 MAX_ERROR = 500
 
@@ -1030,7 +1033,8 @@ class Webhooks:
             # resolved and checked once; the connection goes to these addresses (_PinnedBackend)
             _pinned.pin = None if self.allow_private else _checked_addresses(c.url)
             headers = {
-                "Content-Type": "application/json",
+                # the charset said, or receivers defaulting to GBK mis-read the UTF-8 body
+                "Content-Type": CONTENT_TYPE,
                 SIGNATURE_HEADER: signature_header(keys, int(at.timestamp()), body),
                 EVENT_ID_HEADER: c.event_id,
                 EVENT_TYPE_HEADER: c.event_type,
