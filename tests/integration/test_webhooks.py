@@ -91,6 +91,8 @@ class Receiver:
     secrets: list[str] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
     delay: float | tuple[float, float] = 0.0
+    answer_body: bytes = b"ok"
+    answer_type: str | None = None  # the answer's Content-Type (None: no such header)
     now: object = None  # a clock to check t against (None: time.time())
     received: list[Receipt] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
@@ -110,9 +112,11 @@ class Receiver:
                     time.sleep(delay)
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Length", "2")
+                    if outer.answer_type is not None:
+                        self.send_header("Content-Type", outer.answer_type)
+                    self.send_header("Content-Length", str(len(outer.answer_body)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(outer.answer_body)
                 except OSError:  # the deliverer was killed or gave up waiting
                     pass
 
@@ -362,6 +366,31 @@ def test_500_twice_then_200_three_tries_in_the_log_delivered_once(hp, clock, rec
     assert len(rx.received) == 3 and len(rx.unique()) == 1
     assert len({r.body for r in rx.received}) == 1
     assert len({r.t for r in rx.received}) == 3  # each try signed at its own time
+
+
+def test_a_refusal_is_logged_in_the_charset_the_receiver_names(hp, clock, receivers):
+    """A receiver on a GBK platform answers in GBK and says so; the log reads it that way. A
+    charset Python does not know is read as UTF-8."""
+    refusal = "签名校验失败：时间戳过期"
+    gbk = receivers(
+        answers=[500],
+        now=clock,
+        answer_type="text/plain; charset=gbk",
+        answer_body=refusal.encode("gbk"),
+    )
+    unknown = receivers(
+        answers=[503],
+        now=clock,
+        answer_type="text/plain; charset=x-no-such-charset",
+        answer_body=refusal.encode("utf-8"),
+    )
+    for rx in (gbk, unknown):
+        _, secret = hp.webhooks.subscribe(rx.url, ["certificate.issued"], None, "op")
+        rx.secrets.append(secret)
+    person_certificate(hp, "张三", "110105199003071239")
+    assert hp.webhooks.dispatch() == 2
+    results = hp.webhooks.deliver_due()
+    assert sorted(r.error for r in results) == [f"HTTP 500: {refusal}", f"HTTP 503: {refusal}"]
 
 
 def test_failing_for_a_day_is_given_up_with_every_try_logged(hp, clock, receivers):

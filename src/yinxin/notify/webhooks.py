@@ -1282,8 +1282,20 @@ def _excerpt(response: httpx.Response) -> str:
                 break
     except Exception:  # noqa: BLE001 - the status says enough
         pass
-    text = got[:200].decode("utf-8", "replace").strip()
+    text = _decoded(got[:200], response.charset_encoding).strip()
     return f"HTTP {response.status_code}" + (f": {text}" if text else "")
+
+
+def _decoded(data: bytes, charset: str | None) -> str:
+    """``data`` read in the charset the answer's Content-Type names, when Python knows it as a
+    text encoding; else as UTF-8. A receiver on a GBK platform answers ``text/plain;
+    charset=gbk``, which read as UTF-8 would be replacement characters in the log."""
+    if charset:
+        try:
+            return data.decode(charset, "replace")
+        except (LookupError, ValueError):  # unknown, or no text codec (base64, idna's strictness)
+            pass
+    return data.decode("utf-8", "replace")
 
 
 def _delivery_view(r: WebhookDelivery, tries: tuple[AttemptView, ...]) -> DeliveryView:
