@@ -20,8 +20,10 @@ import hmac
 import json
 import re
 import socket
+import socketserver
 import ssl
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -410,6 +412,53 @@ def test_server_down_then_retry_delivers_the_same_attachment(
     assert msg["Subject"] == "文件已签署完成"
     (part,) = list(msg.iter_attachments())
     assert part.get_filename() == "采购合同-已签署.pdf" and part.get_content() == PDF
+
+
+class TrickleHandler(socketserver.BaseRequestHandler):
+    """A relay that writes its 220 greeting one byte every 0.2 s: each byte well inside the
+    client's timeout, the whole far beyond the limit on one message."""
+
+    greeting = b"220 slow.relay.test ESMTP trickling its replies\r\n"
+
+    def handle(self) -> None:
+        try:
+            for byte in self.greeting:
+                self.request.sendall(bytes([byte]))
+                time.sleep(0.2)
+            self.request.recv(1024)
+        except OSError:  # the client cut the connection
+            pass
+
+
+def test_a_relay_trickling_its_replies_cannot_hold_a_message_past_its_limit(
+    platform: Platform, clock: FrozenClock
+) -> None:
+    """The timeout bounds each reply, not the message: without a limit on the whole exchange,
+    the trickling relay holds the send (and the run behind it) as long as it likes, past the
+    send log's stale mark, when another process sends the row again."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), TrickleHandler)
+    server.daemon_threads, server.block_on_close = True, False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        gw = SmtpGateway(
+            SmtpConfig("127.0.0.1", SENDER, port=port, security="none", timeout=5, limit_seconds=1)
+        )
+        notifier = notifier_with(platform, gw, retry=RetryPolicy(max_attempts=3, base_seconds=60))
+        row = notifier.send(
+            Outgoing(
+                "email",
+                "slow@example.com",
+                "application_received",
+                {"name": "王五", "application_id": "A-7"},
+            )
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert row.status == "failed" and row.retryable, row
+    assert row.error == f"the mail server 127.0.0.1:{port} gave no complete answer within 1 s"
+    assert row.next_attempt_at == clock.now() + dt.timedelta(minutes=1)  # retried, backing off
 
 
 def test_outbox_row_with_attachment_is_sent_after_commit(platform: Platform) -> None:

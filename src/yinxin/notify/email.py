@@ -17,6 +17,13 @@ and a reader can see it is one message.
 Errors are sorted for the send log: a recipient the server refuses with 5xx (no such mailbox)
 is permanent — retrying cannot help; a 4xx answer, a dropped or refused connection and a
 timeout are retryable. No error text carries the password.
+
+The timeout bounds each connect and each reply, not the message: a relay trickling its replies
+a byte at a time, each inside the timeout, would hold the message — and the notifier's run
+behind it — past the send log's ``stale_seconds`` (10 minutes), after which another process
+sends the row again. So one message's whole exchange, from connecting to QUIT, has a limit
+(``SmtpConfig.limit_seconds``, 5 minutes): then its connection is cut (``notify.deadline``) and
+the send fails, retryable, with "no complete answer within N s".
 """
 
 from __future__ import annotations
@@ -32,9 +39,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
 
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError
+from yinxin.notify.deadline import Deadline
 from yinxin.notify.gateways import Attachment, DeliveryError, Message, check_attachments
 from yinxin.settings import MessageSettings
 
@@ -53,7 +62,10 @@ class SmtpConfig:
     security: str = "starttls"  # starttls | tls | none
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
+    timeout: float = 30.0  # each connect and reply
+    # one message's whole exchange; well under the send log's stale_seconds (600), so a row is
+    # never sent again by another process while a trickling relay still holds it
+    limit_seconds: float = 300.0
     cafile: str | None = None  # trust this CA instead of the system's (a private relay)
     local_hostname: str | None = None  # what we say in EHLO (default: this host's FQDN)
 
@@ -82,6 +94,10 @@ class SmtpConfig:
             )
         if self.timeout <= 0:
             raise ConfigurationError("the SMTP timeout must be positive", field="timeout")
+        if self.limit_seconds <= 0:
+            raise ConfigurationError(
+                "the SMTP limit per message must be positive", field="limit_seconds"
+            )
 
     @classmethod
     def from_settings(cls, m: MessageSettings) -> SmtpConfig:
@@ -195,8 +211,24 @@ class SmtpGateway:
             date=self.clock.now(),
         )
         message_id = str(msg["Message-ID"]).strip("<>")
+        deadline = Deadline(self.config.limit_seconds)
         try:
-            with self._connect() as smtp:
+            with deadline:
+                self._hand_over(msg, recipient, deadline)
+        except DeliveryError:
+            if deadline.expired:  # the error is the cut connection's: say why it was cut
+                raise DeliveryError(
+                    f"the mail server {self.config.host}:{self.config.effective_port} gave "
+                    f"{deadline.reason()}"
+                ) from None
+            raise
+        return message_id
+
+    def _hand_over(self, msg: EmailMessage, recipient: str, deadline: Deadline) -> None:
+        """One SMTP session for ``msg``, its connection cut by ``deadline``; raises
+        ``DeliveryError`` sorted as the module says."""
+        try:
+            with self._connect(deadline) as smtp:
                 smtp.send_message(msg, from_addr=self.config.envelope_sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as e:
             code, text = next(iter(e.recipients.values()), (0, b""))
@@ -228,7 +260,6 @@ class SmtpGateway:
         except Exception as e:
             # Anything else: its text might quote what we sent (a credential), so only its kind.
             raise DeliveryError(f"SMTP failure ({type(e).__name__})") from None
-        return message_id
 
     def message_id(self, message_key: str) -> str:
         """``<key@domain>``, the domain the sender's (as IDNA when it is not ASCII): the same
@@ -241,10 +272,12 @@ class SmtpGateway:
                 domain = "localhost"
         return f"<{message_key}@{domain}>"
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, deadline: Deadline) -> smtplib.SMTP:
         c = self.config
+        # the constructors connect and read the greeting, already under the deadline
         if c.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp: smtplib.SMTP = _WatchedSMTPSSL(
+                deadline,
                 c.host,
                 c.effective_port,
                 local_hostname=c.local_hostname,
@@ -252,8 +285,12 @@ class SmtpGateway:
                 context=self.ssl_context(),
             )
         else:
-            smtp = smtplib.SMTP(
-                c.host, c.effective_port, local_hostname=c.local_hostname, timeout=c.timeout
+            smtp = _WatchedSMTP(
+                deadline,
+                c.host,
+                c.effective_port,
+                local_hostname=c.local_hostname,
+                timeout=c.timeout,
             )
         try:
             smtp.ehlo()
@@ -268,6 +305,36 @@ class SmtpGateway:
             smtp.close()
             raise
         return smtp
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` handing its connection to a ``Deadline`` as soon as it is open, before
+    the greeting is read. The deadline gets a duplicate of the TCP socket: shutting that down
+    ends the connection, also after STARTTLS or implicit TLS has wrapped (and detached) the
+    socket smtplib first opened."""
+
+    def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any):
+        self.deadline = deadline  # before the constructor connects
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)
+        try:
+            self.deadline.watch(sock.dup(), own=True)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class _WatchedSMTPSSL(smtplib.SMTP_SSL, _WatchedSMTP):
+    """Implicit TLS: ``SMTP_SSL._get_socket`` wraps what ``_WatchedSMTP._get_socket`` opened
+    (the method order is SMTP_SSL, _WatchedSMTP, SMTP), so the TLS handshake is under the
+    deadline too."""
+
+    def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any):
+        self.deadline = deadline  # before SMTP_SSL's constructor connects
+        smtplib.SMTP_SSL.__init__(self, *args, **kwargs)
 
 
 def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:

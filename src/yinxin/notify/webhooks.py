@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import ConfigurationError, IllegalTransition, NotFound, ValidationError
+from yinxin.notify.deadline import Deadline
 from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -532,53 +533,21 @@ def _direct_transport(*, strict: bool) -> httpx.HTTPTransport:
 
 
 # --- a limit on a whole try --------------------------------------------------------------------
-class _Deadline:
+class _Deadline(Deadline):
     """Cuts a try's connection when it has lasted ``seconds`` in all (httpx only bounds each
     connect, write and read). The connection is found through httpcore's public ``trace``
-    extension — each try opens its own (``Connection: close``) — and shut down from a timer
-    thread, which wakes a read blocked on it; the try then fails and says why."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.expired = False
-        self._streams: list[Any] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Deadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+    extension — each try opens its own (``Connection: close``) — and its socket is shut down
+    from the deadline's timer thread (``notify.deadline``), which wakes a read blocked on it;
+    the try then fails and says why."""
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's trace hook: keep each stream the try connects (TCP, then TLS over it)."""
         if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
             stream = info.get("return_value")
-            if stream is not None:
-                with self._lock:
-                    self._streams.append(stream)
-                    if self.expired:
-                        _cut(stream)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for stream in self._streams:
-                _cut(stream)
-
-    def reason(self) -> str | None:
-        """Why the try failed, if the limit ended it."""
-        return f"no complete answer within {self.seconds:g} s" if self.expired else None
-
-
-def _cut(stream: Any) -> None:
-    try:
-        stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
-    except (AttributeError, OSError):  # already closed, or not a socket
-        pass
+            get_extra_info = getattr(stream, "get_extra_info", None)
+            sock = get_extra_info("socket") if get_extra_info is not None else None
+            if isinstance(sock, socket.socket):
+                self.watch(sock)
 
 
 # --- the service --------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""A limit on one whole exchange with a remote server (a webhook try, one e-mail's SMTP session).
+
+Socket timeouts bound each connect, read and write, not the exchange: a server answering one
+byte just inside the timeout holds the caller for as long as it likes — past a webhook's lease,
+past the send log's ``stale_seconds`` — while another process sends the same thing again.
+``Deadline`` starts a timer thread when entered; when it fires it shuts down every socket
+handed to ``watch`` (and any handed to it later), which wakes a read or write blocked on it
+with an error. The caller then fails the exchange and asks ``reason()`` why.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+
+class Deadline:
+    """``with Deadline(seconds) as d:`` around the exchange; ``d.watch(sock)`` for each socket
+    it opens; afterwards ``d.reason()`` says whether the limit ended it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._owned: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._owned:
+                sock.close()
+            self._owned.clear()
+
+    def watch(self, sock: socket.socket, *, own: bool = False) -> None:
+        """Cut ``sock`` when the limit is reached (at once if it already has been). With
+        ``own`` the deadline closes it on exit: a duplicate made for the deadline alone."""
+        with self._lock:
+            self._sockets.append(sock)
+            if own:
+                self._owned.append(sock)
+            if self.expired:
+                _cut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _cut(sock)
+
+    def reason(self) -> str | None:
+        """Why the exchange failed, if the limit ended it."""
+        return f"no complete answer within {self.seconds:g} s" if self.expired else None
+
+
+def _cut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
