@@ -908,6 +908,64 @@ def test_generic_http_errors_permanent_and_retryable(
     assert stub.accepted[0]["message_id"] == later.message_key
 
 
+class TrickleHttpHandler(socketserver.BaseRequestHandler):
+    """An SMS provider that reads the request and writes its answer one byte every 0.2 s: each
+    byte well inside the client's timeout, the whole far beyond the limit on one request."""
+
+    body = b'{"Code":"OK","BizId":"1","id":"m-1"}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+    def handle(self) -> None:
+        try:
+            self.request.recv(65536)
+            for byte in self.answer:
+                self.request.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:  # the client cut the connection
+            pass
+
+
+@pytest.mark.parametrize("provider", ["http", "aliyun"])
+def test_a_provider_trickling_its_answer_cannot_hold_an_sms_past_its_limit(
+    platform: Platform, clock: FrozenClock, provider: str
+) -> None:
+    """The timeout bounds each read, not the request: without a limit on the whole exchange,
+    the trickling provider holds the send (and the run behind it) as long as it likes, past the
+    send log's stale mark, when another process sends the SMS again."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), TrickleHttpHandler)
+    server.daemon_threads, server.block_on_close = True, False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    gw: HttpSmsGateway | AliyunSmsGateway
+    if provider == "http":
+        gw = HttpSmsGateway(url=url, token=HTTP_TOKEN, timeout=5, limit_seconds=1, clock=clock)
+    else:
+        gw = AliyunSmsGateway(
+            access_key_id=ACCESS_KEY_ID,
+            access_key_secret=ACCESS_KEY_SECRET,
+            sign_name=SIGN_NAME,
+            codes=TemplateCodes.parse("certificate_issued=SMS_200"),
+            endpoint=url,
+            timeout=5,
+            limit_seconds=1,
+            clock=clock,
+        )
+    try:
+        notifier = notifier_with(platform, gw, retry=RetryPolicy(max_attempts=3, base_seconds=60))
+        values = {"name": "张三", "serial": "01AB", "not_after": "2027-01-01"}
+        row = notifier.send(Outgoing("sms", PHONE, "certificate_issued", values))
+    finally:
+        gw.close()
+        server.shutdown()
+        server.server_close()
+    assert row.status == "failed" and row.retryable, row
+    assert row.error == "the SMS provider gave no complete answer within 1 s"
+    assert row.next_attempt_at == clock.now() + dt.timedelta(minutes=1)  # retried, backing off
+
+
 def test_generic_http_message_key_field_renamed_or_left_out() -> None:
     """The key's JSON field follows ``YINXIN_SMS_HTTP_FIELDS`` (``message_id=`` leaves it out
     for a provider with a strict schema); the ``Idempotency-Key`` header is always sent."""

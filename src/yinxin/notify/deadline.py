@@ -1,4 +1,5 @@
-"""A limit on one whole exchange with a remote server (a webhook try, one e-mail's SMTP session).
+"""A limit on one whole exchange with a remote server (a webhook try, one e-mail's SMTP session,
+one SMS provider request).
 
 Socket timeouts bound each connect, read and write, not the exchange: a server answering one
 byte just inside the timeout holds the caller for as long as it likes — past a webhook's lease,
@@ -6,12 +7,17 @@ past the send log's ``stale_seconds`` — while another process sends the same t
 ``Deadline`` starts a timer thread when entered; when it fires it shuts down every socket
 handed to ``watch`` (and any handed to it later), which wakes a read or write blocked on it
 with an error. The caller then fails the exchange and asks ``reason()`` why.
+
+Over httpx, pass ``trace`` as the request's ``trace`` extension (httpcore's public hook) and
+send ``Connection: close``, so each exchange opens its own connection and the deadline is
+handed its socket as it connects.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+from typing import Any
 
 
 class Deadline:
@@ -47,6 +53,17 @@ class Deadline:
                 self._owned.append(sock)
             if self.expired:
                 _cut(sock)
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: watch each stream the exchange connects (TCP, then TLS over
+        it). A pooled connection reused from an earlier request is not seen: hence the fresh
+        connection (``Connection: close``) the module docstring asks for."""
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            stream = info.get("return_value")
+            get_extra_info = getattr(stream, "get_extra_info", None)
+            sock = get_extra_info("socket") if get_extra_info is not None else None
+            if isinstance(sock, socket.socket):
+                self.watch(sock)
 
     def _expire(self) -> None:
         with self._lock:

@@ -25,6 +25,13 @@ re-sent message is recognised, not something Aliyun drops), the generic HTTP ada
 field (``message_id`` unless configured) and an ``Idempotency-Key`` header, for a provider that
 drops repeats.
 
+The timeout bounds each connect, write and read, not the request: a provider trickling its
+answer a byte at a time, each inside the timeout, would hold the message — and the notifier's
+run behind it — past the send log's ``stale_seconds`` (10 minutes), after which another process
+sends the SMS again. So one request, from connecting to the last byte of the answer, has a limit
+(``limit_seconds``, 1 minute): then its connection is cut (``notify.deadline``, on a fresh
+connection per request) and the send fails, retryable, with "no complete answer within N s".
+
 Neither the AccessKey secret nor the bearer/HMAC secret ever appears in an error or a log line:
 errors name the provider's answer, or the kind of network failure, never the request.
 """
@@ -45,12 +52,16 @@ import httpx
 
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError
+from yinxin.notify.deadline import Deadline
 from yinxin.notify.gateways import DeliveryError, Message
 from yinxin.notify.templates import TemplateCodes, TemplateLibrary, default_library
 from yinxin.settings import MessageSettings
 
 ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com"
 ALIYUN_API_VERSION = "2017-05-25"
+# One request's whole exchange; well under the send log's stale_seconds (600), so a row is never
+# sent again by another process while a trickling provider still holds it.
+SMS_LIMIT_SECONDS = 60.0
 # Codes in the SendSms answer after which sending the same request again cannot succeed.
 ALIYUN_PERMANENT = frozenset(
     {
@@ -99,7 +110,7 @@ def aliyun_signature(secret: str, method: str, params: Mapping[str, str]) -> str
 
 class SmsGateway:
     """What the provider adapters share: the "sms" channel, the template codes, the template
-    parameters and an HTTP client with timeouts."""
+    parameters and an HTTP client with timeouts, each request under ``limit_seconds`` in all."""
 
     channel = "sms"
 
@@ -109,12 +120,18 @@ class SmsGateway:
         codes: TemplateCodes | Mapping[str, str] | None = None,
         templates: TemplateLibrary | None = None,
         timeout: float = 10.0,
+        limit_seconds: float = SMS_LIMIT_SECONDS,
         clock: Clock | None = None,
     ):
+        if limit_seconds <= 0:
+            raise ConfigurationError(
+                "the SMS limit per request must be positive", field="limit_seconds"
+            )
         self.codes = codes if isinstance(codes, TemplateCodes) else TemplateCodes(dict(codes or {}))
         self.templates = templates or default_library
         self.clock = clock or SystemClock()
         self.timeout = timeout
+        self.limit_seconds = limit_seconds
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def close(self) -> None:
@@ -129,14 +146,27 @@ class SmsGateway:
         vals = values or {}
         return {k: str(vals[k]) for k in names if k in vals}
 
-    def _post(self, url: str, **kwargs) -> httpx.Response:
+    def _post(self, url: str, *, headers: Mapping[str, str], **kwargs) -> httpx.Response:
+        """POST and read the whole answer within ``limit_seconds``: the timeout alone bounds each
+        read, so a trickling provider could hold the message past the send log's stale mark and
+        have it sent twice. A fresh connection per request (``Connection: close``) is handed to
+        the deadline as it connects, and cut when the limit is reached."""
+        deadline = Deadline(self.limit_seconds)
         try:
-            return self._client.post(url, **kwargs)
-        except httpx.TimeoutException as e:
-            raise DeliveryError(
-                f"the SMS provider did not answer in time ({type(e).__name__})"
-            ) from None
+            with deadline:
+                return self._client.post(
+                    url,
+                    headers={**headers, "Connection": "close"},
+                    extensions={"trace": deadline.trace},
+                    **kwargs,
+                )
         except httpx.HTTPError as e:
+            if deadline.expired:  # the error is the cut connection's: say why it was cut
+                raise DeliveryError(f"the SMS provider gave {deadline.reason()}") from None
+            if isinstance(e, httpx.TimeoutException):
+                raise DeliveryError(
+                    f"the SMS provider did not answer in time ({type(e).__name__})"
+                ) from None
             # The exception's text may hold the URL; its kind is enough to act on.
             raise DeliveryError(f"cannot reach the SMS provider ({type(e).__name__})") from None
 
@@ -155,6 +185,7 @@ class AliyunSmsGateway(SmsGateway):
         region: str = "cn-hangzhou",
         templates: TemplateLibrary | None = None,
         timeout: float = 10.0,
+        limit_seconds: float = SMS_LIMIT_SECONDS,
         clock: Clock | None = None,
     ):
         missing = [
@@ -168,7 +199,13 @@ class AliyunSmsGateway(SmsGateway):
         ]
         if missing:
             raise ConfigurationError(f"Aliyun SMS needs {', '.join(missing)}", field=missing[0])
-        super().__init__(codes=codes, templates=templates, timeout=timeout, clock=clock)
+        super().__init__(
+            codes=codes,
+            templates=templates,
+            timeout=timeout,
+            limit_seconds=limit_seconds,
+            clock=clock,
+        )
         self.access_key_id, self.sign_name, self.region = access_key_id, sign_name, region
         self._secret = access_key_secret
         self.endpoint = _check_url(endpoint, "YINXIN_ALIYUN_ENDPOINT").rstrip("/") + "/"
@@ -304,6 +341,7 @@ class HttpSmsGateway(SmsGateway):
         codes: TemplateCodes | Mapping[str, str] | None = None,
         templates: TemplateLibrary | None = None,
         timeout: float = 10.0,
+        limit_seconds: float = SMS_LIMIT_SECONDS,
         clock: Clock | None = None,
     ):
         if auth not in HTTP_AUTH:
@@ -316,7 +354,13 @@ class HttpSmsGateway(SmsGateway):
                 f"YINXIN_SMS_HTTP_AUTH={auth} needs YINXIN_SMS_HTTP_TOKEN",
                 field="YINXIN_SMS_HTTP_TOKEN",
             )
-        super().__init__(codes=codes, templates=templates, timeout=timeout, clock=clock)
+        super().__init__(
+            codes=codes,
+            templates=templates,
+            timeout=timeout,
+            limit_seconds=limit_seconds,
+            clock=clock,
+        )
         self.url = _check_url(url, "YINXIN_SMS_HTTP_URL")
         self.auth, self._token = auth, token or ""
         self.fields = fields or HttpSmsFields()

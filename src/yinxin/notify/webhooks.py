@@ -532,24 +532,6 @@ def _direct_transport(*, strict: bool) -> httpx.HTTPTransport:
     return transport
 
 
-# --- a limit on a whole try --------------------------------------------------------------------
-class _Deadline(Deadline):
-    """Cuts a try's connection when it has lasted ``seconds`` in all (httpx only bounds each
-    connect, write and read). The connection is found through httpcore's public ``trace``
-    extension — each try opens its own (``Connection: close``) — and its socket is shut down
-    from the deadline's timer thread (``notify.deadline``), which wakes a read blocked on it;
-    the try then fails and says why."""
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        """httpcore's trace hook: keep each stream the try connects (TCP, then TLS over it)."""
-        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
-            stream = info.get("return_value")
-            get_extra_info = getattr(stream, "get_extra_info", None)
-            sock = get_extra_info("socket") if get_extra_info is not None else None
-            if isinstance(sock, socket.socket):
-                self.watch(sock)
-
-
 # --- the service --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Claimed:
@@ -996,7 +978,9 @@ class Webhooks:
         started = time.monotonic()
         body = c.payload.encode()
         at = now or self.clock.now()
-        deadline = _Deadline(self.retry.try_seconds)
+        # httpx bounds each connect, write and read, not the try: the deadline cuts the try's
+        # connection (found through httpcore's trace hook) when it has lasted try_seconds
+        deadline = Deadline(self.retry.try_seconds)
         try:
             keys = [self.kek.decrypt(w, _aad(c.subscription_id)).decode() for w in c.secrets]
             # resolved and checked once; the connection goes to these addresses (_PinnedBackend)
