@@ -440,6 +440,65 @@ def test_report_loss_is_an_immediate_hold_and_restore_lifts_it(
     assert last_events(p, 1)[0][:3] == ("certificate.restore", cert.serial, "受理员")
 
 
+def test_a_loss_is_reported_over_a_freeze_and_restore_goes_back_to_it(
+    any_platform: Platform, clock
+) -> None:
+    """A loss could be reported only on an active certificate: a frozen one's holder whose key
+    was then lost could only revoke it, or reissue it — recorded as superseded, not as a
+    compromise. Now the loss is recorded over the freeze (the hold, held since the freeze,
+    goes on), and restore goes back to the freeze, not to active."""
+    p = any_platform
+    cert = issue(p, enrol(p).person.id)
+    frozen_at = clock.now()
+    p.certificates.freeze(cert.serial, actor="受理员", note="核查中")
+    clock.advance(days=1)
+    lost = p.certificates.report_loss(cert.serial, actor="张三（电话挂失）")
+    assert (lost.status, lost.hold_kind) == ("on_hold", "lost")
+    assert last_events(p, 1) == [
+        (
+            "certificate.report_loss",
+            cert.serial,
+            "张三（电话挂失）",
+            {"from": "on_hold", "to": "on_hold", "previous_hold_kind": "frozen"},
+        )
+    ]
+    row = cert_row(p, cert.serial)
+    assert (row.held_at, row.previous_hold_kind) == (frozen_at, "frozen")
+    st = p.status.lookup(int(cert.serial, 16))  # held since the freeze, as before the loss
+    assert (st.status, st.reason, st.revoked_at) == ("revoked", "certificate_hold", frozen_at)
+    for again in (p.certificates.unfreeze, p.certificates.report_loss):
+        with pytest.raises(IllegalTransition, match="on hold \\(lost\\)"):
+            again(cert.serial, actor="受理员")
+    back = p.certificates.restore(cert.serial, actor="受理员")
+    assert (back.status, back.hold_kind) == ("on_hold", "frozen")
+    assert last_events(p, 1)[0][3] == {"from": "on_hold", "to": "on_hold", "hold_kind": "frozen"}
+    row = cert_row(p, cert.serial)
+    assert (row.held_at, row.previous_hold_kind) == (frozen_at, None)
+    assert p.certificates.unfreeze(cert.serial, actor="受理员").status == "active"
+
+    # stopped for unpaid fees, then lost: restored, it is still stopped until paid for
+    unpaid = issue(p, enrol(p, n=2).person.id, years=1, validity_years=2)
+    clock.advance(days=366)
+    assert p.certificates.suspend_unpaid() == [unpaid.serial]
+    p.certificates.report_loss(unpaid.serial, actor="张三")
+    assert p.certificates.restore(unpaid.serial, actor="受理员").hold_kind == "unpaid"
+    with pytest.raises(Forbidden):
+        p.certificates.unfreeze(unpaid.serial, actor="受理员")
+
+    # lost over a freeze, then reissued: the old key is revoked as compromised
+    other = issue(p, enrol(p, n=3).person.id)
+    p.certificates.freeze(other.serial, actor="受理员")
+    p.certificates.report_loss(other.serial, actor="张三")
+    prev = p.certificates.reissue(other.serial, actor="受理员", csr=make_csr()).previous
+    assert (prev.status, prev.revocation_reason, prev.hold_kind) == (
+        "revoked",
+        "key_compromise",
+        None,
+    )
+    assert cert_row(p, other.serial).previous_hold_kind is None
+    assert p.verify_audit().ok
+
+
 def test_reissue_after_a_loss_revokes_the_old_as_key_compromise(
     any_platform: Platform, clock
 ) -> None:
@@ -609,8 +668,10 @@ def test_what_befalls_a_key_befalls_every_certificate_in_force_for_it(
 def test_a_frozen_certificate_cannot_release_a_key_reported_lost(any_platform: Platform) -> None:
     """A loss reported on a renewal left the certificate it renewed frozen, not lost, when it
     was frozen then (the loss reaches only certificates it may move); unfreezing that one made
-    the lost key sign again under it, with nothing restored. Now the unfreeze is refused while
-    the key is reported lost; restoring the lost one leaves the freeze where it was."""
+    the lost key sign again under it, with nothing restored. A loss now reaches a frozen
+    certificate too: it is lost, its freeze remembered; restoring the lost key puts it back on
+    that freeze. A frozen one beside a lost one (written before that) still cannot be unfrozen
+    while the key is reported lost."""
     p = any_platform
     old = issue(p, enrol(p).person.id)
     p.certificates.pay(serial=old.serial, years=1)
@@ -618,14 +679,26 @@ def test_a_frozen_certificate_cannot_release_a_key_reported_lost(any_platform: P
     p.certificates.freeze(old.serial, actor="受理员")
     p.certificates.report_loss(new.serial, actor="张三")
     held = {c.serial: c.hold_kind for c in p.certificates.list()}
-    assert (held[old.serial], held[new.serial]) == ("frozen", "lost")
+    assert (held[old.serial], held[new.serial]) == ("lost", "lost")
+    assert last_events(p, 1)[0][3]["previous_hold_kind"] == "frozen"
+    with pytest.raises(IllegalTransition, match="on hold \\(lost\\)"):
+        p.certificates.unfreeze(old.serial, actor="受理员")
+    p.certificates.restore(new.serial, actor="受理员")  # found again: the freeze stays
+    held = {c.serial: (c.status, c.hold_kind) for c in p.certificates.list()}
+    assert (held[old.serial], held[new.serial]) == (("on_hold", "frozen"), ("active", None))
+    assert p.certificates.unfreeze(old.serial, actor="受理员").status == "active"
+
+    # a frozen one beside a lost one, as a loss reported before this change left them
+    p.certificates.freeze(old.serial, actor="受理员")
+    p.certificates.report_loss(new.serial, actor="张三")
+    with p.db.transaction() as s:
+        q = select(Certificate).where(Certificate.serial_hex == old.serial)
+        row = s.execute(q).scalar_one()
+        row.hold_kind, row.previous_hold_kind = "frozen", None
     events = len(audit_log(p))
     with pytest.raises(IllegalTransition, match=f"reported lost \\(certificate {new.serial}\\)"):
         p.certificates.unfreeze(old.serial, actor="受理员")
     assert cert_row(p, old.serial).status == "on_hold" and len(audit_log(p)) == events
-    p.certificates.restore(new.serial, actor="受理员")  # found again: the freeze stays
-    assert p.certificates.get(old.serial).hold_kind == "frozen"
-    assert p.certificates.unfreeze(old.serial, actor="受理员").status == "active"
 
 
 @pytest.mark.parametrize(

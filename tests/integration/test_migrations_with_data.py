@@ -76,3 +76,31 @@ def test_down_to_0012_and_up_again_with_flows_messages_and_desk_requests(platfor
     after = counts()
     assert {t: after[t] for t in KEPT} == {t: before[t] for t in KEPT}
     assert p.verify_audit().ok
+
+
+def test_0024_down_and_up_with_a_certificate_lost_over_a_freeze(platform) -> None:
+    """0024 adds certificates.previous_hold_kind in place (a batch copy would fail once a seal
+    or payment refers to a certificate). Down to 0023 and up again with a certificate lost over
+    a freeze and another frozen: rows kept; the remembered freeze is gone (the older schema has
+    no place for it), so that one's restore makes it active, and a loss is then reported over
+    the other's freeze and restored back to it."""
+    from tests.integration.test_ca_lifecycle import enrol, issue
+
+    p = platform
+    lost = issue(p, enrol(p).person.id)
+    frozen = issue(p, enrol(p, n=2).person.id)
+    for serial in (lost.serial, frozen.serial):
+        p.certificates.freeze(serial, actor="受理员")
+    p.certificates.report_loss(lost.serial, actor="张三")
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0023")
+    with p.db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT hold_kind FROM certificates ORDER BY id")).scalars().all()
+    assert rows == ["lost", "frozen"]
+    p.db.migrate()
+    assert p.certificates.restore(lost.serial, actor="受理员").status == "active"
+    p.certificates.report_loss(frozen.serial, actor="张三")
+    assert p.certificates.restore(frozen.serial, actor="受理员").hold_kind == "frozen"
+    assert p.verify_audit().ok

@@ -219,7 +219,7 @@ def _mark_revoked(
     """The revocation's record on the row: when and why, who asked and when; no hold left."""
     c.revoked_at, c.revocation_reason = at, reason
     c.revocation_requested_at, c.revocation_requested_by = requested_at, actor
-    c.hold_kind = None
+    c.hold_kind, c.previous_hold_kind = None, None
 
 
 class Certificates:
@@ -815,7 +815,7 @@ class Certificates:
                         verb, state_for(verb, other, now), other.hold_kind, other.serial_hex
                     )
                 except IllegalTransition:
-                    continue  # e.g. frozen when the loss is reported: it stays frozen
+                    continue  # e.g. already lost, or frozen when the loss is restored
                 if check:
                     check(s, other)
                 more = {**(data or {}), "same_key_as": c.serial_hex}
@@ -838,11 +838,25 @@ class Certificates:
         data: dict,
     ) -> None:
         before = c.status
-        c.status = to_state
-        if to_state == ON_HOLD:
+        if to_state == ACTIVE and c.hold_kind == LOST and c.previous_hold_kind:
+            # restored after a loss reported over a freeze or a stop for unpaid fees: the medium
+            # is found, but the earlier hold was never lifted — back to it, still held since
+            # it began (``held_at`` unchanged), not active
+            to_state = ON_HOLD
+            c.hold_kind, c.previous_hold_kind = c.previous_hold_kind, None
+            data = {**data, "hold_kind": c.hold_kind}
+        elif to_state == ON_HOLD and before == ON_HOLD:
+            # a loss reported over another hold: the key's loss is recorded (hold kind lost,
+            # lifted only by restore or reissue) and the hold it replaces remembered for
+            # restore. ``held_at`` stays: the certificate has been held since that hold
+            # began, and the CRL, OCSP and a later revocation's invalidity date say so.
+            c.hold_kind, c.previous_hold_kind = hold_kind, c.hold_kind
+            data = {**data, "previous_hold_kind": c.previous_hold_kind}
+        elif to_state == ON_HOLD:
             c.hold_kind, c.held_at = hold_kind, now
         elif to_state == ACTIVE:
-            c.hold_kind, c.held_at = None, None
+            c.hold_kind, c.held_at, c.previous_hold_kind = None, None, None
+        c.status = to_state
         c.status_version += 1
         self._bump(s, c.issuer_role)
         self._within(s, c, "status")

@@ -25,7 +25,7 @@ class HoldKind(StrEnum):
 
     FROZEN = "frozen"  # freeze → unfreeze
     UNPAID = "unpaid"  # stopped for unpaid fees → unfreeze once paid
-    LOST = "lost"  # loss report → restore (or reissue)
+    LOST = "lost"  # loss report → restore (or reissue); over a freeze: restore → that freeze
 
 
 class ApplicationState(StrEnum):
@@ -55,7 +55,16 @@ TABLE: TransitionTable[CertificateState] = TransitionTable(
     [
         move("freeze", "冻结 freeze (certificate hold)", {ACTIVE}, ON_HOLD),
         move("unfreeze", "解冻 unfreeze", {ON_HOLD}, ACTIVE, {FROZEN, UNPAID}),
-        move("report_loss", "挂失 report loss (immediate hold)", {ACTIVE}, ON_HOLD),
+        # A loss is reported over a freeze or a stop for unpaid fees too: the key is lost all
+        # the same. The hold it replaces is remembered (``previous_hold_kind``) and ``restore``
+        # goes back to it, on hold, instead of to ``ACTIVE`` (``Certificates._move``).
+        move(
+            "report_loss",
+            "挂失 report loss (immediate hold)",
+            {ACTIVE, ON_HOLD},
+            ON_HOLD,
+            {FROZEN, UNPAID},
+        ),
         move("restore", "恢复 restore after a loss report", {ON_HOLD}, ACTIVE, {LOST}),
         move("suspend_unpaid", "停止服务 stop for unpaid fees", {ACTIVE}, ON_HOLD),
         move("revoke", "废除 revoke", {ACTIVE, ON_HOLD}, REVOKED),

@@ -182,6 +182,8 @@ class Certificate(Base):
     not_after: Mapped[dt.datetime] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # active|on_hold|revoked|expired
     hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | lost | unpaid
+    # the hold a loss was reported over (frozen | unpaid): restore goes back to it, not to active
+    previous_hold_kind: Mapped[str | None] = mapped_column(String(16))
     der: Mapped[bytes]
     platform_key_id: Mapped[int | None] = mapped_column(ForeignKey("platform_keys.id"))
     predecessor_id: Mapped[int | None]

@@ -23,7 +23,8 @@ const load = pagedListing({
 
 function allowed(c) {
   if (c.status === "active") return ["freeze", "report-loss", "revoke"];
-  if (c.status === "on_hold") return c.hold_kind === "lost" ? ["restore", "revoke"] : ["unfreeze", "revoke"];
+  // a loss is reported over a freeze or a stop for unpaid fees too; restore goes back to that hold
+  if (c.status === "on_hold") return c.hold_kind === "lost" ? ["restore", "revoke"] : ["unfreeze", "report-loss", "revoke"];
   return [];
 }
 

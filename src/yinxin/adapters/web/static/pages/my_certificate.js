@@ -26,7 +26,8 @@ function show(c) {
   ]);
   const held = c.status === "on_hold";
   document.getElementById("freeze-form").hidden = c.status !== "active";
-  document.getElementById("loss-form").hidden = c.status !== "active";
+  // a lost key is reported over a freeze or a stop for unpaid fees too
+  document.getElementById("loss-form").hidden = !(c.status === "active" || (held && c.hold_kind !== "lost"));
   document.getElementById("unfreeze-form").hidden = !(held && c.hold_kind !== "lost");
   document.getElementById("restore-form").hidden = !(held && c.hold_kind === "lost");
   document.getElementById("revoke-form").hidden = !(c.status === "active" || held);
