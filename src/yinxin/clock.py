@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import Protocol
 
 from yinxin.errors import ValidationError
@@ -20,6 +22,21 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 """Beijing time, in which the contracts' dates, the desk's working hours and the evidence's
 readable times are reckoned. A fixed offset, not a zone database entry: China keeps no
 daylight saving time, and a fixed offset needs no tzdata on a bare machine."""
+
+
+def stopped(stop: threading.Event, seconds: float, *, tick: float = 0.1) -> bool:
+    """``stop.wait(seconds)``, in short sleeps: whether ``stop`` was set in time. Not
+    ``Event.wait(timeout)``: a timed wait hands the kernel an absolute moment of the monotonic
+    clock, which libfaketime (the suite's +400-day run) shifts so far that the wait never
+    returns — no job ran after the first tick, no lease was extended, no exchange was cut. A
+    relative sleep is as long whatever the clock says."""
+    end = time.monotonic() + seconds
+    while not stop.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, tick))
+    return True
 
 
 class Clock(Protocol):

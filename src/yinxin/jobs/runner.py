@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from yinxin.clock import stopped
 from yinxin.errors import YinxinError
 from yinxin.jobs import runs
 from yinxin.jobs.registry import Job, by_name, default_jobs, sweep_seconds
@@ -82,19 +83,6 @@ def execute(platform: Platform, job: Job, period: str, worker: str) -> JobRunVie
     else:
         log.error("job %s %s failed in %.2f s: %s", job.name, period, took, error)
     return view
-
-
-def stopped(stop: threading.Event, seconds: float) -> bool:
-    """``stop.wait(seconds)``, in short sleeps. Not ``Event.wait(timeout)``: a timed wait runs
-    on the monotonic clock, which libfaketime (the suite's +400-day run) shifts so far that the
-    wait never returns — no job ran after the first tick, and no lease was ever extended."""
-    end = time.monotonic() + seconds
-    while not stop.is_set():
-        left = end - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(left, 0.1))
-    return True
 
 
 def _heartbeat(platform: Platform, job: Job, claim: runs.Claim, stop: threading.Event) -> None:

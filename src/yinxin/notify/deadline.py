@@ -8,6 +8,9 @@ past the send log's ``stale_seconds`` — while another process sends the same t
 handed to ``watch`` (and any handed to it later), which wakes a read or write blocked on it
 with an error. The caller then fails the exchange and asks ``reason()`` why.
 
+The timer thread waits with ``clock.stopped`` (short relative sleeps), not ``threading.Timer``,
+whose timed wait never ends under a shifted clock (``faketime``: the limit never came).
+
 Over httpx, pass ``trace`` as the request's ``trace`` extension (httpcore's public hook) and
 send ``Connection: close``, so each exchange opens its own connection and the deadline is
 handed its socket as it connects.
@@ -18,6 +21,10 @@ from __future__ import annotations
 import socket
 import threading
 from typing import Any
+
+from yinxin.clock import stopped
+
+TICK = 0.05  # how often the timer thread looks; an exchange's end frees it at most this late
 
 
 class Deadline:
@@ -30,16 +37,15 @@ class Deadline:
         self._sockets: list[socket.socket] = []
         self._owned: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
+        self._over = threading.Event()  # the exchange has ended: the timer thread stops
 
     def __enter__(self) -> Deadline:
-        self._timer.start()
+        threading.Thread(target=self._count, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
         with self._lock:
+            self._over.set()
             for sock in self._owned:
                 sock.close()
             self._owned.clear()
@@ -65,8 +71,14 @@ class Deadline:
             if isinstance(sock, socket.socket):
                 self.watch(sock)
 
+    def _count(self) -> None:
+        if not stopped(self._over, self.seconds, tick=TICK):
+            self._expire()
+
     def _expire(self) -> None:
         with self._lock:
+            if self._over.is_set():  # the exchange ended as the limit came: nothing to cut
+                return
             self.expired = True
             for sock in self._sockets:
                 _cut(sock)
