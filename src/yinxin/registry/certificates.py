@@ -158,6 +158,19 @@ def pub_der(key: PublicKeyTypes) -> bytes:
     )
 
 
+def _refuse_renewed(s: Session, cert: Certificate, verb: str) -> None:
+    """Refuse ``verb`` on a certificate that already has a successor, naming the one to act on:
+    only the newest of a line is renewed, paid for, rekeyed, reissued or changed."""
+    successor = s.execute(
+        select(Certificate.serial_hex).where(Certificate.predecessor_id == cert.id)
+    ).scalar_one_or_none()
+    if successor is not None:
+        raise IllegalTransition(
+            f"certificate {cert.serial_hex} was already renewed as {successor}; {verb} that one",
+            field="serial",
+        )
+
+
 def subject_for(sub: Subscriber, org: Subscriber | None) -> x509.Name:
     """The certificate subject follows the subscriber kind (001 §一.4)."""
     from cryptography import x509
@@ -646,15 +659,7 @@ class Certificates:
             )
         # A renewed certificate stays active beside its renewal, but only the renewal can be
         # renewed again (``_successor``): a fee taken on the old one pays for nothing.
-        successor = s.execute(
-            select(Certificate.serial_hex).where(Certificate.predecessor_id == cert.id)
-        ).scalar_one_or_none()
-        if successor is not None:
-            raise IllegalTransition(
-                f"certificate {cert.serial_hex} was already renewed as {successor}; "
-                "pay for that one",
-                field="serial",
-            )
+        _refuse_renewed(s, cert, "pay for")
         plan = get_plan(cert.plan)
         cert.paid_until = max(cert.paid_until or now, now) + years * YEAR
         return Payment(
@@ -1003,15 +1008,7 @@ class Certificates:
             # one successor per certificate: a renewed certificate stays valid beside its
             # renewal, and a rekey, reissue or change of it would leave that renewal — same
             # key, old data — valid on a branch of its own
-            successor = s.execute(
-                select(Certificate.serial_hex).where(Certificate.predecessor_id == old.id)
-            ).scalar_one_or_none()
-            if successor is not None:
-                raise IllegalTransition(
-                    f"certificate {old.serial_hex} was already renewed "
-                    f"as {successor}; {verb} that one",
-                    field="serial",
-                )
+            _refuse_renewed(s, old, verb)
             sub = Subscribers.get_row(s, old.subscriber_id)
             if subject_updates:
                 self._apply_updates(sub, subject_updates)
