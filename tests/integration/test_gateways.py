@@ -430,17 +430,26 @@ class TrickleHandler(socketserver.BaseRequestHandler):
             pass
 
 
+@contextlib.contextmanager
+def trickling(handler: type[socketserver.BaseRequestHandler]) -> Iterator[int]:
+    """A real server on 127.0.0.1 answering with ``handler`` in its own threads; its port."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads, server.block_on_close = True, False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_relay_trickling_its_replies_cannot_hold_a_message_past_its_limit(
     platform: Platform, clock: FrozenClock
 ) -> None:
     """The timeout bounds each reply, not the message: without a limit on the whole exchange,
     the trickling relay holds the send (and the run behind it) as long as it likes, past the
     send log's stale mark, when another process sends the row again."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), TrickleHandler)
-    server.daemon_threads, server.block_on_close = True, False
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
+    with trickling(TrickleHandler) as port:
         gw = SmtpGateway(
             SmtpConfig("127.0.0.1", SENDER, port=port, security="none", timeout=5, limit_seconds=1)
         )
@@ -453,9 +462,6 @@ def test_a_relay_trickling_its_replies_cannot_hold_a_message_past_its_limit(
                 {"name": "王五", "application_id": "A-7"},
             )
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert row.status == "failed" and row.retryable, row
     assert row.error == f"the mail server 127.0.0.1:{port} gave no complete answer within 1 s"
     assert row.next_attempt_at == clock.now() + dt.timedelta(minutes=1)  # retried, backing off
@@ -935,32 +941,30 @@ def test_a_provider_trickling_its_answer_cannot_hold_an_sms_past_its_limit(
     """The timeout bounds each read, not the request: without a limit on the whole exchange,
     the trickling provider holds the send (and the run behind it) as long as it likes, past the
     send log's stale mark, when another process sends the SMS again."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), TrickleHttpHandler)
-    server.daemon_threads, server.block_on_close = True, False
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    gw: HttpSmsGateway | AliyunSmsGateway
-    if provider == "http":
-        gw = HttpSmsGateway(url=url, token=HTTP_TOKEN, timeout=5, limit_seconds=1, clock=clock)
-    else:
-        gw = AliyunSmsGateway(
-            access_key_id=ACCESS_KEY_ID,
-            access_key_secret=ACCESS_KEY_SECRET,
-            sign_name=SIGN_NAME,
-            codes=TemplateCodes.parse("certificate_issued=SMS_200"),
-            endpoint=url,
-            timeout=5,
-            limit_seconds=1,
-            clock=clock,
-        )
-    try:
-        notifier = notifier_with(platform, gw, retry=RetryPolicy(max_attempts=3, base_seconds=60))
-        values = {"name": "张三", "serial": "01AB", "not_after": "2027-01-01"}
-        row = notifier.send(Outgoing("sms", PHONE, "certificate_issued", values))
-    finally:
-        gw.close()
-        server.shutdown()
-        server.server_close()
+    with trickling(TrickleHttpHandler) as port:
+        url = f"http://127.0.0.1:{port}"
+        gw: HttpSmsGateway | AliyunSmsGateway
+        if provider == "http":
+            gw = HttpSmsGateway(url=url, token=HTTP_TOKEN, timeout=5, limit_seconds=1, clock=clock)
+        else:
+            gw = AliyunSmsGateway(
+                access_key_id=ACCESS_KEY_ID,
+                access_key_secret=ACCESS_KEY_SECRET,
+                sign_name=SIGN_NAME,
+                codes=TemplateCodes.parse("certificate_issued=SMS_200"),
+                endpoint=url,
+                timeout=5,
+                limit_seconds=1,
+                clock=clock,
+            )
+        try:
+            notifier = notifier_with(
+                platform, gw, retry=RetryPolicy(max_attempts=3, base_seconds=60)
+            )
+            values = {"name": "张三", "serial": "01AB", "not_after": "2027-01-01"}
+            row = notifier.send(Outgoing("sms", PHONE, "certificate_issued", values))
+        finally:
+            gw.close()
     assert row.status == "failed" and row.retryable, row
     assert row.error == "the SMS provider gave no complete answer within 1 s"
     assert row.next_attempt_at == clock.now() + dt.timedelta(minutes=1)  # retried, backing off
