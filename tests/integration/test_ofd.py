@@ -909,3 +909,29 @@ def test_local_headers_must_say_what_the_central_directory_says(world, doc, sign
     assert result.exit_code == 2 and "central directory" in result.output, result.output
     assert not out.exists()
     assert verify_ofd(data, check_ofd_value(world.trust)).valid  # the package as signed
+
+
+def _with_tail(data: bytes, comment: bytes = b"", after: bytes = b"") -> bytes:
+    """The package with ``comment`` as its end record's comment and ``after`` past the end."""
+    eocd = data.rfind(b"PK\x05\x06")
+    record = bytearray(data[eocd : eocd + 22])
+    record[20:22] = len(comment).to_bytes(2, "little")
+    return data[:eocd] + bytes(record) + comment + after
+
+
+def test_nothing_may_follow_the_end_record(world, signed):
+    """Python's zipfile finds a ZIP's end record by the last "PK\\x05\\x06" in the file's tail
+    and ignores whatever follows its comment; a reader that checks the comment reaches the end
+    of the file (Java's ZipFile, which ofdrw uses) finds no end record at all, and bytes there
+    are read by no one we verify for. A package with bytes after its end record was VALID; it
+    is now INVALID naming them, while an ordinary comment still verifies."""
+    data = signed[1].data
+    assert verify_ofd(_with_tail(data, b"made by Yinxin"), check_ofd_value(world.trust)).valid
+    for after in (b"\0" * 7, b"PK\x03\x04 a page"):
+        bad = _with_tail(data, b"made by Yinxin", after)
+        assert _zip(bad) == _zip(data)  # zipfile reads the same files
+        report = verify_ofd(bad, check_ofd_value(world.trust))
+        assert not report.valid
+        assert report.problems == (
+            f"OFD: {len(after)} bytes after the ZIP end record, which no reader lists",
+        ), report.problems

@@ -17,7 +17,8 @@ files (a parser differential). So each entry's local header must agree with its 
 (name, compression, encryption, CRC and sizes — in a data descriptor when the header defers
 them) and the entries must lie end to end from the first byte to the central directory: no
 bytes before, between or inside them that the central directory does not list (``_check_layout``;
-header reads only, nothing inflated twice).
+header reads only, nothing inflated twice), and nothing may follow the end record's comment
+(``_check_end``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,18 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
         )
 
 
+def _check_end(data: bytes, comment: bytes) -> None:
+    """Refuse bytes after the end record's comment.
+
+    zipfile takes the last end-record signature in the tail and ignores what follows its
+    comment; a reader that requires the comment to reach the end of the file (Java's
+    ``ZipFile``, under ofdrw) finds no end record there at all. Bytes no reader lists have no
+    place in a package we vouch for."""
+    end = data.rfind(b"PK\x05\x06") + 22 + len(comment)
+    if end != len(data):
+        raise bad(f"{len(data) - end} bytes after the ZIP end record, which no reader lists")
+
+
 @dataclass
 class OfdPackage:
     """The parts of one OFD package, in their order; the first document's entry points."""
@@ -197,6 +210,7 @@ class OfdPackage:
             if len(zf.infolist()) > MAX_ENTRIES:
                 raise bad(f"more than {MAX_ENTRIES} files in the package")
             _check_layout(bytes(data), zf.infolist(), zf.start_dir)
+            _check_end(bytes(data), zf.comment)
             infos = [i for i in zf.infolist() if not i.is_dir()]
             total = 0
             parts: dict[str, bytes] = {}
