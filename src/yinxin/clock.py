@@ -18,6 +18,27 @@ def whole_utc(t: dt.datetime, field: str) -> dt.datetime:
     return t.astimezone(dt.UTC).replace(microsecond=0)
 
 
+# The moments a caller may name (an API time, a CLI --at): ones every zone can write, with a
+# year to spare for the arithmetic on them. ``0001-01-01T00:00:00+14:00`` is valid ISO 8601 but
+# before the first moment Python holds in UTC: turning it to UTC (a report's 验证时间) raised
+# OverflowError. Compared as they are, never turned to UTC first.
+EARLIEST = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9998, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+REACH = "1000-01-01T00:00:00Z to 9998-12-31T23:59:59Z"
+
+
+def within_reach(t: dt.datetime) -> bool:
+    """Whether an aware ``t`` lies between ``EARLIEST`` and ``LATEST``."""
+    return EARLIEST <= t <= LATEST
+
+
+def reachable(t: dt.datetime, field: str) -> dt.datetime:
+    """``t`` itself, refused naming ``field`` when it is out of ``within_reach``."""
+    if t.tzinfo is not None and not within_reach(t):
+        raise ValidationError(f"{field} must be from {REACH}", field=field)
+    return t
+
+
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 """Beijing time, in which the contracts' dates, the desk's working hours and the evidence's
 readable times are reckoned. A fixed offset, not a zone database entry: China keeps no

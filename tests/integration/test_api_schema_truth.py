@@ -240,3 +240,40 @@ def test_the_documents_own_examples_are_accepted(world) -> None:
     r = c.post("/api/v1/contracts", json=contract)
     assert r.status_code == 201, r.text
     assert r.json()["template_code"] == "tech-service" and r.json()["state"] == "drafted"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00+14:00",  # before the first moment Python holds in UTC
+        "9999-12-31T23:59:59-14:00",  # after the last
+        "0999-12-31T23:59:59Z",
+    ],
+)
+def test_a_time_no_zone_can_turn_to_utc_is_refused_naming_the_field(world, moment) -> None:
+    """Such a time is valid ISO 8601, and the date-time check took it: the verification's
+    report (``format=pdf``) and the served notice turned it to UTC and crashed (500), and the
+    JSON verification judged every signature TOTAL-FAILED "at" it."""
+    from tests.fixtures.samples import contract_pdf
+
+    w, c, _ = world
+    before = dbdump.dump(w.platform)
+    pdf = contract_pdf()
+    pdf_head = {"content-type": "application/pdf"}
+    for fmt in ("json", "pdf"):
+        r = c.post(
+            "/api/v1/verifications",
+            content=pdf,
+            headers=pdf_head,
+            params={"at": moment, "format": fmt},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "at", r.text
+        assert "outside the times" in r.json()["detail"]
+    r = c.get("/api/v1/calc/notice", params={"method": "email", "arrived_at": moment})
+    assert r.status_code == 422 and r.json()["field"] == "arrived_at", r.text
+    r = c.post("/api/v1/api-keys", json={"name": "x", "role": "integration", "expires_at": moment})
+    assert r.status_code == 422 and r.json()["field"] == "expires_at", r.text
+    assert dbdump.dump(w.platform) == before
+    inside = "1000-01-01T08:00:00+08:00"  # the first moment taken, in another zone
+    r = c.get("/api/v1/calc/notice", params={"method": "email", "arrived_at": inside})
+    assert r.status_code == 200, r.text

@@ -230,3 +230,14 @@ def test_indeterminate_is_said_apart_from_invalid(bare, signed):
 def test_many_files_with_the_platform_home(tmp_path, signed):
     proc = verify(tmp_path, str(signed.pdf), str(signed.pdf), "--at", signed.at, home=signed.home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_moment_no_zone_can_turn_to_utc_is_invalid_input(bare, signed):
+    """``--at 0001-01-01T00:00:00+14:00`` is ISO 8601 but before the first moment Python holds
+    in UTC: writing the report's 验证时间 crashed with a traceback (exit 1), and the JSON
+    verdict judged the signature TOTAL-FAILED "at" it."""
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        args = [str(signed.pdf), "--trust", "root.pem", "--at", moment]
+        err = refused(verify(bare, *args, "--report", "report.pdf", "--json"), "at")
+        assert "1000-01-01T00:00:00Z" in err["message"]
+    assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]

@@ -475,7 +475,9 @@ def parse_time(value: str | None, field: str) -> dt.datetime | None:
         ) from None
     if t.tzinfo is None:
         raise ValidationError("give the time with its offset, e.g. +08:00", field=field)
-    return t
+    from yinxin.clock import reachable
+
+    return reachable(t, field)
 
 
 def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datetime:

@@ -37,7 +37,9 @@ def _moment(text: str | None):
         t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError(f"--at must be an ISO 8601 time, not {text!r}", field="at") from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    from yinxin.clock import reachable
+
+    return reachable(t if t.tzinfo else t.replace(tzinfo=dt.UTC), "at")
 
 
 def _trust_anchors(paths: list[Path]) -> list:

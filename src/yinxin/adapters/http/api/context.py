@@ -11,9 +11,10 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from yinxin import clock
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.app import Platform
@@ -102,6 +103,18 @@ def _iso(kind: type, pattern: str, example: str) -> Callable[[Any], Any]:
     return check
 
 
+def _in_range(value: dt.datetime) -> dt.datetime:
+    """A time between ``clock.EARLIEST`` and ``clock.LATEST`` (a naive one is let through:
+    the route refuses it for want of a zone, naming the field)."""
+    if value.tzinfo is not None and not clock.within_reach(value):
+        raise PydanticCustomError(
+            "iso_8601_range",
+            "{value} is outside the times this platform handles ({reach})",
+            {"value": repr(value.isoformat()), "reach": clock.REACH},
+        )
+    return value
+
+
 # Dates and times in a request: ISO 8601 text, as the OpenAPI document says (``format: date`` /
 # ``date-time``). Pydantic's lax mode also took a number as seconds since 1970, so
 # ``?as_of=0`` counted obligations to 1970-01-01 and ``"expires_at": 1`` was a time in 1970.
@@ -111,6 +124,7 @@ IsoDateTime = Annotated[
     BeforeValidator(
         _iso(dt.datetime, r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", "2026-02-14T09:30:00+08:00")
     ),
+    AfterValidator(_in_range),
 ]
 
 
