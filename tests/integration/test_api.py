@@ -423,6 +423,40 @@ def test_idempotency_key_makes_a_retried_post_act_once(as_, world):
     problem_of(admin.post("/subscribers/persons", json=bad, headers={"Idempotency-Key": ""}), 422)
 
 
+def test_a_kept_answer_is_not_replayed_to_a_key_revoked_or_expired_since(as_, world):
+    """The answer kept for an Idempotency-Key was replayed before anything checked the
+    caller: a key revoked (or expired) since read back, for 24 hours, what it had been
+    answered — here a new administrator key's secret."""
+    w, base = world
+    admin = as_("admin")
+    for ending in ("revoke", "expire"):
+        made = admin.post("/api-keys", json={"name": f"ops-{ending}", "role": "administrator"})
+        assert made.status_code == 201, made.text
+        ops = Client(base, made.json()["secret"])
+        key = {"Idempotency-Key": f"child-of-{ending}"}
+        body = {"name": f"child-{ending}", "role": "administrator"}
+        first = ops.post("/api-keys", json=body, headers=key)
+        assert first.status_code == 201, first.text
+        again = ops.post("/api-keys", json=body, headers=key)  # still valid: replayed
+        assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+        if ending == "revoke":
+            assert admin.post(f"/api-keys/{made.json()['key']['id']}/revoke").status_code == 200
+        else:
+            with w.platform.db.transaction() as s:
+                s.execute(
+                    update(ApiKey)
+                    .where(ApiKey.id == made.json()["key"]["id"])
+                    .values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+                )
+        before = count(w.platform, ApiKey)
+        late = ops.post("/api-keys", json=body, headers=key)
+        problem_of(late, 401, "authorization", "unauthenticated")
+        assert "idempotent-replayed" not in late.headers
+        assert first.json()["secret"] not in late.text
+        assert count(w.platform, ApiKey) == before
+        ops.close()
+
+
 def test_verification_reports_as_json_and_as_the_chinese_pdf(as_, world, tmp_path):
     from tests.fixtures.samples import contract_pdf
     from tests.integration.signing_flow import build_world, new_platform, sign_as

@@ -208,6 +208,26 @@ def test_idle_and_absolute_expiry_and_logout(world, client, clock):
     assert "session.closed" in actions(world)
 
 
+def test_a_kept_answer_is_not_replayed_to_a_session_ended_since(world, client):
+    """An Idempotency-Key's kept answer went back to whoever sent the same cookie and
+    request, even after the session had been logged out: a page left open (or a cookie
+    copied) read it back for 24 hours. It needs a live session, and its CSRF token."""
+    totp = staff(world)
+    token = login_staff(client, world, totp).json()["csrf_token"]
+    body = {"name": "测试", "id_number": "11010519491231002X", "phone": "13600136000"}
+    sent = {"X-CSRF-Token": token, "Idempotency-Key": "p-1"}
+    first = client.post("/api/v1/subscribers/persons", json=body, headers=sent)
+    assert first.status_code == 201, first.text
+    again = client.post("/api/v1/subscribers/persons", json=body, headers=sent)
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    no_token = {"Idempotency-Key": "p-1"}
+    problem(client.post("/api/v1/subscribers/persons", json=body, headers=no_token), 403, "csrf")
+    assert client.delete("/api/v1/sessions/current", headers={"X-CSRF-Token": token}).status_code
+    late = client.post("/api/v1/subscribers/persons", json=body, headers=sent)
+    problem(late, 401, "unauthenticated")
+    assert "idempotent-replayed" not in late.headers and "136****6000" not in late.text
+
+
 def newest_session(world: World) -> WebSession:
     with world.p.db.read() as s:
         return s.query(WebSession).order_by(WebSession.id.desc()).first()

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from yinxin import __version__
 from yinxin.adapters.http.api import problems
-from yinxin.adapters.http.api.guards import Guards, RateLimiter
+from yinxin.adapters.http.api.guards import Credentials, Guards, RateLimiter
 from yinxin.adapters.http.api.key_use import KeyUse
 from yinxin.adapters.http.api.routes import (
     application_documents,
@@ -127,4 +127,5 @@ def guarded(app, platform: Platform) -> Guards:
         idempotency=platform.idempotency,
         limiter=RateLimiter(rate=s.api_rate, burst=s.api_burst),
         max_body=s.api_max_body,
+        credentials=Credentials(platform),
     )

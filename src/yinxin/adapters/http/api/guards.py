@@ -8,7 +8,10 @@ a token is back).
 **Idempotency.** A POST with an ``Idempotency-Key`` header is claimed for its caller before it
 runs (``yinxin.access.idempotency``); a retry with the same key and the same request gets the
 first answer back, byte for byte, and acts no second time. The request body is read here (up
-to ``max_body``) to hash it, then handed on unchanged.
+to ``max_body``) to hash it, then handed on unchanged. A replay is sent only while the
+credential that made the request still stands (``Credentials``): the answer kept may hold a
+secret (a new API key's, a flow's signing links), and a key revoked or expired since — or a
+session ended — must not read it back for the rest of the 24 hours.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from dataclasses import dataclass, field
 from starlette.concurrency import run_in_threadpool
 
 from yinxin.access.idempotency import Idempotency
-from yinxin.access.sessions import SESSION_COOKIE
+from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.adapters.http.api.problems import PROBLEM, problem_body
 from yinxin.adapters.http.asgi import ClientGone, read_body, respond
-from yinxin.errors import YinxinError
+from yinxin.app import Platform
+from yinxin.errors import Forbidden, YinxinError
 
 PREFIX = "/api/"
 _PROBLEM = PROBLEM.encode()
@@ -107,14 +111,52 @@ def _problem(status: int, detail: str, code: str, field: str | None = None) -> b
     return json.dumps(body, ensure_ascii=False).encode()
 
 
+@dataclass
+class Credentials:
+    """The check a route's ``get_caller`` makes, made again before a kept answer is replayed:
+    a bearer key must still be valid, a session cookie still live (with its CSRF token, as an
+    unsafe request needs). A request with neither (a public route, a signing link) is the
+    public's, and its kept answer is replayed as before."""
+
+    platform: Platform  # its key and session services, built when first asked
+
+    def check(self, scope) -> None:
+        """Raises the refusal the route itself would give (401, or 403 ``csrf``)."""
+        auth = (_header(scope, b"authorization") or b"").decode("latin-1")
+        scheme, _, token = auth.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            self.platform.api_keys.authenticate(token.strip())
+            return
+        cookie = _session(scope)
+        if cookie:
+            secret = cookie.decode("latin-1")
+            self.platform.sessions.authenticate(secret)
+            given = _header(scope, CSRF_HEADER.lower().encode())
+            if not check_csrf(secret, given.decode("latin-1") if given else None):
+                raise Forbidden(
+                    "the CSRF token is missing or wrong; reload the page",
+                    field="x-csrf-token",
+                    code="csrf",
+                )
+
+
 class Guards:
-    def __init__(self, app, *, idempotency: Idempotency, limiter: RateLimiter, max_body: int):
+    def __init__(
+        self,
+        app,
+        *,
+        idempotency: Idempotency,
+        limiter: RateLimiter,
+        max_body: int,
+        credentials: Credentials | None = None,
+    ):
         self.app, self.idempotency, self.limiter, self.max_body = (
             app,
             idempotency,
             limiter,
             max_body,
         )
+        self.credentials = credentials
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
@@ -161,6 +203,12 @@ class Guards:
             out = _problem(e.http_status, e.message, e.code, e.field)
             return await respond(send, e.http_status, out, _PROBLEM)
         if stored is not None:
+            if self.credentials is not None:
+                try:
+                    await run_in_threadpool(self.credentials.check, scope)
+                except YinxinError as e:
+                    out = _problem(e.http_status, e.message, e.code, e.field)
+                    return await respond(send, e.http_status, out, _PROBLEM)
             return await respond(
                 send,
                 stored.status_code,
