@@ -277,3 +277,29 @@ def test_a_time_no_zone_can_turn_to_utc_is_refused_naming_the_field(world, momen
     inside = "1000-01-01T08:00:00+08:00"  # the first moment taken, in another zone
     r = c.get("/api/v1/calc/notice", params={"method": "email", "arrived_at": inside})
     assert r.status_code == 200, r.text
+
+
+def test_a_json_body_that_is_not_utf8_text_is_refused_naming_the_body(world) -> None:
+    """A body in GBK, or gzip-compressed, was FastAPI's 400 "There was an error parsing the
+    body", naming no field, where every other body that is not JSON names ``body``."""
+    import gzip
+    import json
+
+    w, c, _ = world
+    before = dbdump.dump(w.platform)
+    text = json.dumps(
+        {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000"},
+        ensure_ascii=False,
+    )
+    for raw, extra, says in [
+        (text.encode("gbk"), {}, "not valid JSON at byte 10: the body must be UTF-8 text"),
+        (gzip.compress(text.encode()), {"content-encoding": "gzip"}, "send it uncompressed"),
+    ]:
+        r = c.post(
+            "/api/v1/subscribers/persons",
+            content=raw,
+            headers={"content-type": "application/json", **extra},
+        )
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert r.json()["field"] == "body" and says in r.json()["detail"], r.text
+    assert dbdump.dump(w.platform) == before

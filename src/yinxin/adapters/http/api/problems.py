@@ -163,6 +163,20 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's own refusal of a JSON body that is not text (Latin-1, GBK, gzip):
+            # "There was an error parsing the body", a 400 naming nothing
+            at = exc.__cause__.start
+            detail = f"not valid JSON at byte {at}: the body must be UTF-8 text"
+            if request.headers.get("content-encoding", "identity").lower() != "identity":
+                detail += " (a compressed body is not taken: send it uncompressed)"
+            return problem(
+                422,
+                detail,
+                code="invalid",
+                field="body",
+                errors=[{"field": "body", "message": detail}],
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = exc.headers
         if exc.status_code == 405:
