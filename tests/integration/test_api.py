@@ -8,6 +8,7 @@ import datetime as dt
 import subprocess
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -455,6 +456,23 @@ def test_a_kept_answer_is_not_replayed_to_a_key_revoked_or_expired_since(as_, wo
         assert first.json()["secret"] not in late.text
         assert count(w.platform, ApiKey) == before
         ops.close()
+
+
+def test_head_is_answered_wherever_get_is(world):
+    """HEAD is GET without the body (RFC 9110): the CRLs and CA certificates took it, but every
+    FastAPI route — /healthz a load balancer probes, the API's downloads — answered 405."""
+    w, base = world
+    with httpx.Client(base_url=base, timeout=30) as c:
+        for path in ("/healthz", "/api/v1/public/fees", "/crl/issuing.crl"):
+            got, head = c.get(path), c.head(path)
+            assert got.status_code == head.status_code == 200, (path, head.status_code)
+            assert head.content == b"" and got.content
+            assert head.headers["content-type"] == got.headers["content-type"]
+            assert head.headers["content-length"] == str(len(got.content))
+        assert c.head("/api/v1/subscribers").status_code == 401  # HEAD needs a key as GET does
+        keyed = {"Authorization": f"Bearer {w.keys['officer']}"}
+        assert c.head("/api/v1/subscribers", headers=keyed).status_code == 200
+        assert c.head("/api/v1/subscribers/persons").status_code == 405  # POST only
 
 
 def test_verification_reports_as_json_and_as_the_chinese_pdf(as_, world, tmp_path):

@@ -192,6 +192,11 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
         except Exception:
             log.exception("status endpoint failure")
             return await _error(send, 500, "internal error")
+        if method == "HEAD":
+            # HEAD is GET without the body (RFC 9110 9.3.2), as the CRLs and CA certificates
+            # above answer it: FastAPI routes GET alone, so a load balancer's HEAD /healthz and
+            # a client's HEAD on a download were 405. The server sends no body for a HEAD.
+            scope = {**scope, "method": "GET"}
         return await rest(scope, receive, send)
 
     app.status = status  # type: ignore[attr-defined]
