@@ -303,3 +303,14 @@ def test_a_json_body_that_is_not_utf8_text_is_refused_naming_the_body(world) -> 
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
         assert r.json()["field"] == "body" and says in r.json()["detail"], r.text
     assert dbdump.dump(w.platform) == before
+
+
+def test_a_notice_posted_too_late_to_count_from_is_refused_naming_the_day(world) -> None:
+    """Express: the postmark's day plus 3 or 5 days; from 9999-12-27 on that day does not
+    exist, and the route answered 500 (OverflowError)."""
+    _, c, _ = world
+    q = {"method": "express", "posted_on": "9999-12-30", "local": "false"}
+    r = c.get("/api/v1/calc/notice", params=q)
+    assert r.status_code == 422 and r.json()["field"] == "posted_on", r.text
+    r = c.get("/api/v1/calc/notice", params={**q, "posted_on": "9999-12-26"})
+    assert r.status_code == 200 and r.json()["served_on"] == "9999-12-31", r.text

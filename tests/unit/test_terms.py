@@ -385,6 +385,8 @@ def test_when_a_notice_is_served(kwargs, served) -> None:
             {"method": "express", "posted_on": D(2026, 3, 2), "local": True, "local_days": -1},
             "local_days",
         ),
+        # the day served would be past 9999-12-31: was OverflowError (a 500, a CLI traceback)
+        ({"method": "express", "posted_on": D(9999, 12, 30), "local": False}, "posted_on"),
     ],
 )
 def test_a_notice_with_the_wrong_facts_is_refused_by_name(kwargs, field) -> None:

@@ -391,6 +391,12 @@ def notice_served(
                 None,
                 f"{head}，但未寄往合同约定（或依约变更后）的地址：视为未履行通知送达义务（10.3.3）",
             )
+        if posted > dt.date.max - dt.timedelta(days=n):
+            raise ValidationError(
+                f"posted_on: {n} days after {posted.isoformat()} is past the last date "
+                "(9999-12-31)",
+                field="posted_on",
+            )
         served = posted + dt.timedelta(days=n)
         return NoticeService(
             method,
