@@ -493,6 +493,21 @@ def test_unknown_or_malformed_links_are_refused(world, token):
 
 
 # --- bad input: refused naming the field, nothing written -------------------------------------
+def _encrypted(pdf: bytes) -> bytes:
+    """``pdf`` under an owner password and an empty user password: it opens without one."""
+    import io
+
+    from pyhanko.pdf_utils.crypt import StandardSecurityHandler
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    w = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)))
+    w._assign_security_handler(StandardSecurityHandler.build_from_pw("owner", ""))
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
 def _bad_cases(w: World):
     ok_docs = _docs(("甲方", "乙方"))
     good = [_spec(w.jia, 1), _spec(w.yi, 2)]
@@ -550,6 +565,22 @@ def _bad_cases(w: World):
             "signers[1].placement",
         ),
         "unknown order": (dict(order="random"), "order"),
+        # readable, even drawn as pages, but no signer could seal it: the flow was made and
+        # started, links and codes sent, and each signer refused at signing ("encrypted")
+        "an encrypted PDF": (
+            dict(
+                documents=[("加密.pdf", _encrypted(ok_docs[0][1]))],
+                signers=[
+                    SignerSpec(
+                        w.yi.id,
+                        "乙方",
+                        w.yi.seal.es_id,
+                        placement=Placement(page=1, x_mm=50, y_mm=50),
+                    )
+                ],
+            ),
+            "documents[0].pdf",
+        ),
         "empty title": (dict(title=" "), "title"),
         # what the signer consents to must read as it is: U+202E showed the rest reversed
         "title with a bidi override": (dict(title="采购合同\u202e同合售销"), "title"),
@@ -574,6 +605,7 @@ CASES = [
     "anchor not in a document",
     "page beyond a document",
     "unknown order",
+    "an encrypted PDF",
     "empty title",
     "title with a bidi override",
     "document name with a zero-width space",

@@ -205,6 +205,13 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, PageTree]:
     return reader, pages
 
 
+def check_signable(pdf: bytes) -> None:
+    """Refuses, as sealing it would (``SigningError`` naming ``pdf``), a document that cannot be
+    sealed: not a PDF, truncated, unreadable, encrypted or without pages. A sign flow checks
+    its documents so when it is made, not when its signers come to sign."""
+    _open(pdf)
+
+
 def _filled_fields(reader: PdfFileReader) -> list:
     from pyhanko.sign.fields import enumerate_sig_fields
 

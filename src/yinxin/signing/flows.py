@@ -604,6 +604,7 @@ class SignFlows:
                     "the PDF cannot be read (damaged, encrypted or without pages)",
                     field=_field(i, "pdf", "documents"),
                 ) from None
+            _check_signable(pdf, _field(i, "pdf", "documents"))
             if any(pdf == other for _n, other in out):
                 raise ValidationError(
                     "the same document is in the flow twice", field=_field(i, "pdf", "documents")
@@ -1522,3 +1523,15 @@ __all__ = [
     "Urged",
     "video_statement",
 ]
+
+
+def _check_signable(pdf: bytes, field: str) -> None:
+    """A document its signers could not seal (an encrypted PDF: readable, even drawn as pages,
+    but refused by the sealing) is refused when the flow is made: it was taken, the flow
+    started and the links and codes sent, and every signer was then refused at signing."""
+    from yinxin.pdf.sign import SigningError, check_signable
+
+    try:
+        check_signable(pdf)
+    except SigningError as e:
+        raise ValidationError(e.message, field=field, code=e.code) from None
