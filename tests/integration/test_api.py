@@ -5,6 +5,7 @@ verification and the audit trail."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 from collections.abc import Iterator
 
@@ -473,6 +474,64 @@ def test_head_is_answered_wherever_get_is(world):
         keyed = {"Authorization": f"Bearer {w.keys['officer']}"}
         assert c.head("/api/v1/subscribers", headers=keyed).status_code == 200
         assert c.head("/api/v1/subscribers/persons").status_code == 405  # POST only
+
+
+def _raw_post(base: str, head: bytes, chunks: Iterator[bytes] = iter(())) -> bytes:
+    """POST ``head`` (request line and headers) then ``chunks`` on a socket of its own, sent
+    from a thread while the answer is read: what the server says, even if it answers before
+    the body is all sent."""
+    import socket
+    import threading
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+
+        def send() -> None:
+            try:
+                sock.sendall(head)
+                for chunk in chunks:
+                    sock.sendall(chunk)
+            except OSError:
+                pass  # the server answered and closed: what the test reads
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            got = sock.recv(65536)
+            if not got:
+                break
+            answer += got
+        sender.join(timeout=30)
+        return answer
+
+
+def test_the_body_limit_holds_for_every_request_not_only_an_idempotent_one(world):
+    """Over 60 MiB the body is refused (413 naming it) as it was only with an Idempotency-Key:
+    without one, the server read a body of any size — before even the key was checked, so
+    anyone could make it hold gigabytes — to answer 401 at the end."""
+    w, base = world
+    before = count(w.platform, Subscriber)
+    path = b"POST /api/v1/subscribers/persons HTTP/1.1\r\nHost: x\r\n"
+    json_ = b"Content-Type: application/json\r\nConnection: close\r\n"
+    # a stated length over the limit: refused at once, nothing read
+    answer = _raw_post(base, path + json_ + b"Content-Length: 70000000\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    # chunked: read up to the limit, then refused
+    mib = b"a" * 2**20
+    chunks = (b"%x\r\n%s\r\n" % (len(mib), mib) for _ in range(70))
+    answer = _raw_post(base, path + json_ + b"Transfer-Encoding: chunked\r\n\r\n", chunks)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert count(w.platform, Subscriber) == before
+    # under it, chunked or not, a body is taken as before
+    admin = Client(base, w.keys["admin"])
+    body = {"name": "测试", "id_number": id_card("11010119960101011"), "phone": "13600136000"}
+    chunked = iter([json.dumps(body).encode()])
+    r = admin.post(
+        "/subscribers/persons", content=chunked, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 201, r.text
+    admin.close()
 
 
 def test_verification_reports_as_json_and_as_the_chinese_pdf(as_, world, tmp_path):

@@ -140,6 +140,21 @@ class Credentials:
                 )
 
 
+def _replaying(body: bytes, receive):
+    """An ASGI ``receive`` that hands on ``body``, already read from ``receive``, then waits
+    on ``receive`` itself (which says when the client leaves)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 class Guards:
     def __init__(
         self,
@@ -167,6 +182,24 @@ class Guards:
             retry = str(max(1, math.ceil(wait))).encode()
             body = _problem(429, "too many requests; slow down", "rate_limited")
             return await respond(send, 429, body, _PROBLEM, [(b"retry-after", retry)])
+        # The body limit, on every request: it was kept only on a POST with an Idempotency-Key,
+        # so any caller — no key needed, the body is read before the key is checked — could
+        # make the server hold a body of any size (1 GB: 3 GB of memory) before its 401. A
+        # stated length over it is refused unread; a chunked body is read up to it, then handed
+        # on (or refused).
+        too_large = _problem(413, "the request body is too large", "too_large", "body")
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if length.strip().isdigit() and int(length) > self.max_body:
+                return await respond(send, 413, too_large, _PROBLEM)
+        elif _header(scope, b"transfer-encoding") is not None:
+            try:
+                body = await read_body(receive, self.max_body)
+            except ClientGone:
+                return None
+            if body is None:
+                return await respond(send, 413, too_large, _PROBLEM)
+            receive = _replaying(body, receive)
         key = _header(scope, b"idempotency-key")
         if scope["method"] != "POST" or key is None:
             return await self.app(scope, receive, send)
@@ -217,15 +250,7 @@ class Guards:
                 [(b"idempotent-replayed", b"true")],
             )
 
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        replay = _replaying(body, receive)
         status, ctype, out = 500, "", []
 
         answered = False
