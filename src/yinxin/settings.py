@@ -86,6 +86,9 @@ class Settings:
     api_burst: int = 100  # … and at once
     api_max_body: int = 60 * 1024 * 1024  # a 50 MiB PDF with room for its JSON envelope
     sweep_seconds: float = 60.0  # how often the server expires sign flows past their deadline
+    # days before a certificate's paid service ends that its holder is reminded to pay (the
+    # ``notices.payment`` job; 0: no reminders), at most 3650
+    payment_reminder_days: int = 7
     # webhooks may go to loopback and private networks (a receiver on the same host or LAN)
     webhook_allow_private: bool = False
     log_format: str = "text"  # "json": one JSON object per log line, with the request id
@@ -124,6 +127,7 @@ class Settings:
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
             sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
+            payment_reminder_days=_days(env, "YINXIN_PAYMENT_REMINDER_DAYS"),
             webhook_allow_private=_flag(env, "YINXIN_WEBHOOK_ALLOW_PRIVATE"),
             log_format=_choice(env, "YINXIN_LOG_FORMAT", LOG_FORMATS),
             access_log=_flag(env, "YINXIN_ACCESS_LOG"),
@@ -147,6 +151,18 @@ def _number(env, name: str, kind: type):
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative", field=name)
     return value
+
+
+def _days(env, name: str):
+    """A whole number of days from 0 to 3650 from the environment, or None for the default."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) > 3650:
+        raise ConfigurationError(
+            f"{name} must be a whole number of days from 0 to 3650, not {raw!r}", field=name
+        )
+    return int(raw)
 
 
 # The data-at-rest ciphers by name (``yinxin.pki.ciphers`` implements exactly these; a unit test

@@ -104,7 +104,13 @@ def test_every_job_is_idempotent_run_twice_its_effects_are_made_once(platform, c
     flow_due_in(w, hours=30)  # reminded when less than a day is left, then expired
     jobs = default_jobs(p)
     changed: set[str] = set()
-    for step in (dt.timedelta(hours=7), dt.timedelta(days=340), dt.timedelta(days=30)):
+    steps = (
+        dt.timedelta(hours=7),
+        dt.timedelta(days=340),
+        dt.timedelta(days=20),  # five days before the paid year ends: the payment reminder
+        dt.timedelta(days=10),
+    )
+    for step in steps:
         clock.set(clock.now() + step)
         for job in jobs:
             before = dbdump.dump(p), sms_lines(p)
@@ -124,6 +130,7 @@ def test_every_job_is_idempotent_run_twice_its_effects_are_made_once(platform, c
         "seals.expire",
         "crl.issuing",
         "notices.renewal",
+        "notices.payment",
     } <= changed, changed
 
 
@@ -159,6 +166,51 @@ def test_runner_expires_suspends_expires_flows_and_resigns_crls(platform, clock)
     events = p.audit_events(action="certificate.suspend_unpaid", subject_id=unpaid.serial)
     assert len(events) == 1 and events[0].actor == "scheduler"
     assert p.verify_audit().ok
+
+
+def test_the_payment_reminder_job_reminds_once_before_the_unpaid_stop(platform, clock) -> None:
+    """The notices.payment job, run by the runner each day: one reminder per certificate and
+    paid period, YINXIN_PAYMENT_REMINDER_DAYS (here 10) before the paid service ends, none on
+    the following days' runs; then the unpaid stop, with its own notice."""
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from yinxin.store.models.notify import Notification
+
+    p = platform
+    p.settings = dataclasses.replace(p.settings, payment_reminder_days=10)
+    settle(clock)
+    cert = issue(p, enrol(p).person.id, years=1, validity_years=2)
+    r = Runner(p, name="a")
+
+    def reminders() -> list[Notification]:
+        with p.db.read() as s:
+            q = select(Notification).where(Notification.template_id == "certificate_payment_due")
+            rows = s.execute(q).scalars().all()
+            s.expunge_all()
+            return rows
+
+    r.tick()
+    clock.advance(days=354)  # eleven days before the paid year ends: not yet
+    r.tick()
+    assert reminders() == []
+    assert last_runs(p.db)["notices.payment"].result == "reminders (10 days before): []"
+    clock.advance(days=2)  # nine days before
+    r.tick()
+    [row] = reminders()
+    paid = cert.paid_until.date().isoformat()
+    assert (row.status, row.recipient) == ("sent", "13800130000")
+    assert f"服务费已缴至 {paid}（剩余 9 天）" in row.body and cert.serial in row.body
+    assert last_runs(p.db)["notices.payment"].result == (
+        f"reminders (10 days before): ['{cert.serial}@{paid}']"
+    )
+    for _ in range(9):  # each day's run until the stop: nothing more
+        clock.advance(days=1)
+        r.tick()
+    assert len(reminders()) == 1
+    got = p.certificates.get(cert.serial)
+    assert (got.status, got.hold_kind) == ("on_hold", "unpaid")
 
 
 class Unreachable:

@@ -28,8 +28,9 @@ def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) 
     assert "已签发" in msgs[1]["body"] and cert.serial in msgs[1]["body"]
     p.certificates.freeze(cert.serial, actor="张三")
     assert "冻结" in outbox(p)[-1]["body"]
-    p.certificates.unfreeze(cert.serial, actor="ra")  # a release sends nothing
-    assert len(outbox(p)) == 3
+    p.certificates.unfreeze(cert.serial, actor="ra")  # a release is told too
+    assert len(outbox(p)) == 4 and "已于" in outbox(p)[-1]["body"]
+    assert "解冻，恢复正常使用" in outbox(p)[-1]["body"]
     p.certificates.revoke(cert.serial, reason="key_compromise", actor="张三")
     last = outbox(p)[-1]["body"]
     assert "撤销" in last and "私钥被泄密" in last
@@ -38,6 +39,7 @@ def test_issue_freeze_revoke_send_notices_to_the_holder(any_platform: Platform) 
         "application_received",
         "certificate_frozen",
         "certificate_issued",
+        "certificate_released",
         "certificate_revoked",
     ]
     assert {r.status for r in log} == {"sent"}
@@ -273,3 +275,146 @@ def test_yinxin_notify_retry_sends_what_a_crash_left_pending(
     assert res.exit_code == 0, res.output
     assert [r["status"] for r in json.loads(res.stdout)["sent"]] == ["sent"]
     assert "冻结" in outbox(p)[-1]["body"]
+
+
+def sent_rows(p: Platform, template: str) -> list:
+    """The send log's rows (the outbox table itself) of one template, oldest first."""
+    from sqlalchemy import select
+
+    from yinxin.store.models.notify import Notification
+
+    with p.db.read() as s:
+        q = select(Notification).where(Notification.template_id == template)
+        rows = s.execute(q.order_by(Notification.id)).scalars().all()
+        s.expunge_all()
+        return rows
+
+
+def test_release_restore_and_expiry_are_told_to_the_holder(platform: Platform, clock) -> None:
+    """Seeds 000/001 have the CA tell the subscriber of every change of its certificate's
+    status, but a release (解冻), a withdrawn loss report (解除挂失) and an expiry were made in
+    silence: the holder heard "冻结"/"挂失" and then nothing, and learnt of the expiry by a
+    failed signature. Each is now a notice written in the change's transaction."""
+    p = platform
+    subs = enrol(p)
+    cert = issue(p, subs.person.id)
+    p.certificates.freeze(cert.serial, actor="张三")
+    p.certificates.unfreeze(cert.serial, actor="受理员 陈静")
+    [released] = sent_rows(p, "certificate_released")
+    assert released.status == "sent" and released.recipient == "13800130000"
+    assert cert.serial in released.body and "解冻，恢复正常使用" in released.body
+    # a loss report withdrawn: usable again
+    p.certificates.report_loss(cert.serial, actor="张三")
+    p.certificates.restore(cert.serial, actor="张三")
+    [restored] = sent_rows(p, "certificate_restored")
+    assert "解除挂失，证书恢复正常使用" in restored.body and cert.serial in restored.body
+    assert outbox(p)[-1]["body"] == restored.body
+    # a loss reported over a freeze and withdrawn: back on that freeze, and the notice says so
+    p.certificates.freeze(cert.serial, actor="张三")
+    p.certificates.report_loss(cert.serial, actor="张三")
+    p.certificates.restore(cert.serial, actor="张三")
+    assert p.certificates.get(cert.serial).hold_kind == "frozen"
+    last = sent_rows(p, "certificate_restored")[-1]
+    assert "解除挂失，但证书仍处于挂失前的冻结状态，解冻后方可使用" in last.body
+    assert "恢复正常使用" not in last.body
+    # the expiry job's sweep: expired, and told with the end date
+    clock.advance(days=366)
+    assert p.certificates.expire_due() == [cert.serial]
+    [expired] = sent_rows(p, "certificate_expired")
+    assert expired.status == "sent" and expired.recipient == "13800130000"
+    assert f"已于 {cert.not_after.date().isoformat()} 到期失效" in expired.body
+    assert json.loads(expired.values_json)["serial"] == cert.serial
+    assert p.certificates.expire_due() == [] and len(sent_rows(p, "certificate_expired")) == 1
+    assert p.verify_audit().ok
+
+
+def test_a_refused_release_writes_no_notice(platform: Platform, clock) -> None:
+    """Stopped for unpaid fees and not paid, the release is refused: no "解冻" notice."""
+    from yinxin.errors import Forbidden
+
+    p = platform
+    cert = issue(p, enrol(p).person.id, years=1, validity_years=2)
+    clock.advance(days=366)
+    p.certificates.suspend_unpaid()
+    sent = len(outbox(p))
+    with pytest.raises(Forbidden):
+        p.certificates.unfreeze(cert.serial, actor="受理员 陈静")
+    assert sent_rows(p, "certificate_released") == [] and len(outbox(p)) == sent
+    p.certificates.pay(serial=cert.serial, years=1)
+    p.certificates.unfreeze(cert.serial, actor="受理员 陈静")
+    assert len(sent_rows(p, "certificate_released")) == 1
+
+
+def test_a_renewed_certificate_expires_without_a_notice(platform: Platform, clock) -> None:
+    """The renewal goes on: "已到期失效，请重新申请" about the certificate it renewed would
+    send the holder to apply for what they have."""
+    p = platform
+    old = issue(p, enrol(p).person.id)
+    clock.advance(days=340)
+    p.certificates.pay(serial=old.serial, years=1)
+    new = p.certificates.renew(old.serial, actor="张三").certificate
+    clock.advance(days=30)
+    assert p.certificates.expire_due() == [old.serial]
+    assert sent_rows(p, "certificate_expired") == []
+    clock.advance(days=366)
+    assert p.certificates.expire_due() == [new.serial]
+    [row] = sent_rows(p, "certificate_expired")
+    assert new.serial in row.body
+
+
+def test_a_payment_reminder_goes_once_per_paid_period(any_platform: Platform, clock) -> None:
+    """000 篇七 stops a certificate whose fee is unpaid, and the holder heard of it only when it
+    was stopped. Now a reminder goes out 7 days before (once per certificate and paid period:
+    not on every run), not for one paid ahead, renewed, revoked or expiring first."""
+    p = any_platform
+    subs = enrol(p)
+    due = issue(p, subs.person.id, years=1, validity_years=3)  # paid for one year of three
+    issue(p, subs.person.id, years=1)  # paid to its end: it expires, it is never stopped
+    revoked = issue(p, subs.person.id, years=1, validity_years=2)
+    p.certificates.revoke(revoked.serial, reason="no_longer_needed", actor="张三")
+    ahead = issue(p, subs.person.id, years=1, validity_years=2)
+    p.certificates.pay(serial=ahead.serial, years=1)  # paid ahead: not due this year
+    assert p.notices.send_payment_reminders(7) == []  # a year to go
+    clock.advance(days=360)  # five days before the paid year ends
+    [r] = p.notices.send_payment_reminders(7)
+    paid_until = due.paid_until.date().isoformat()
+    assert (r.serial, r.paid_until) == (due.serial, paid_until)
+    [row] = sent_rows(p, "certificate_payment_due")
+    assert (row.status, row.recipient, row.subscriber_id) == ("sent", "13800130000", subs.person.id)
+    assert f"服务费已缴至 {paid_until}（剩余 5 天）" in row.body and due.serial in row.body
+    assert "逾期未缴证书将停止服务" in row.body
+    assert outbox(p)[-1]["body"] == row.body
+    # again, the next day and on the last day: once per paid period
+    assert p.notices.send_payment_reminders(7) == []
+    clock.advance(days=4)
+    assert p.notices.send_payment_reminders(7) == []
+    assert len(sent_rows(p, "certificate_payment_due")) == 1
+    # paid: the next period's end is reminded in turn, 7 days before it
+    p.certificates.pay(serial=due.serial, years=1)
+    assert p.notices.send_payment_reminders(7) == []
+    clock.advance(days=357)  # nine days before the second year ends: not yet
+    assert p.notices.send_payment_reminders(7) == []
+    clock.advance(days=4)
+    [r2] = p.notices.send_payment_reminders(7)
+    assert r2.serial == due.serial and r2.paid_until != paid_until
+    assert len(sent_rows(p, "certificate_payment_due")) == 2
+    # a window past year 9999 or negative is refused by name, nothing written
+    for bad in (-1, 3651):
+        with pytest.raises(ValidationError) as e:
+            p.notices.send_payment_reminders(bad)
+        assert e.value.field == "before_days"
+    assert p.notices.send_payment_reminders(0) == []  # 0: none
+    assert p.verify_audit().ok
+
+
+def test_a_payment_reminder_is_not_sent_for_a_renewed_certificate(
+    platform: Platform, clock
+) -> None:
+    p = platform
+    old = issue(p, enrol(p).person.id, years=2, validity_years=2)
+    clock.advance(days=340)
+    p.certificates.pay(serial=old.serial, years=1)  # paid to three years
+    p.certificates.renew(old.serial, actor="张三")
+    clock.advance(days=20 + 365 * 2)  # 5 days before the renewal's paid_until
+    assert p.certificates.payment_due(7) == []  # the renewal is paid to its own end
+    assert p.notices.send_payment_reminders(7) == []

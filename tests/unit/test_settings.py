@@ -124,3 +124,19 @@ def test_flags_read_yes_and_no_in_any_case(monkeypatch, tmp_path):
     monkeypatch.setenv("YINXIN_LOG_FORMAT", "JSON")
     s = Settings.from_env(home=tmp_path)
     assert (s.access_log, s.webhook_allow_private, s.log_format) == (True, False, "json")
+
+
+def test_payment_reminder_days_is_read_and_bounded(monkeypatch, tmp_path):
+    """The payment reminder's lead (the notices.payment job): 7 days unless set; a value that
+    is not a whole number of days from 0 to 3650 is refused naming the variable."""
+    _clean(monkeypatch)
+    assert Settings.from_env(home=tmp_path).payment_reminder_days == 7
+    monkeypatch.setenv("YINXIN_PAYMENT_REMINDER_DAYS", "14")
+    assert Settings.from_env(home=tmp_path).payment_reminder_days == 14
+    monkeypatch.setenv("YINXIN_PAYMENT_REMINDER_DAYS", "0")
+    assert Settings.from_env(home=tmp_path).payment_reminder_days == 0
+    for bad in ("-1", "3651", "7.5", "seven", "１４"):
+        monkeypatch.setenv("YINXIN_PAYMENT_REMINDER_DAYS", bad)
+        with pytest.raises(ConfigurationError) as e:
+            Settings.from_env(home=tmp_path)
+        assert e.value.field == "YINXIN_PAYMENT_REMINDER_DAYS"

@@ -228,6 +228,12 @@ def _renewal_notices(p: Platform) -> str:
     return f"notices: {[n.serial for n in p.notices.send_renewal_notices()]}"
 
 
+def _payment_reminders(p: Platform) -> str:
+    days = p.settings.payment_reminder_days
+    sent = p.notices.send_payment_reminders(days)
+    return f"reminders ({days} days before): {[f'{r.serial}@{r.paid_until}' for r in sent]}"
+
+
 def _archive_renew(p: Platform) -> str:
     report = p.archive.renew(actor="scheduler")
     summary = (
@@ -338,6 +344,12 @@ def default_jobs(platform: Platform) -> list[Job]:
         Job("crl.root", HOUR, "re-sign the root's CRL when due", _crl("root")),
         Job("crl.side", HOUR, "re-sign the SM2 hierarchy's CRLs when due", _side_crls),
         Job("notices.renewal", DAY, "send renewal notices (30 days, every 7)", _renewal_notices),
+        Job(
+            "notices.payment",
+            DAY,
+            "remind holders to pay before the unpaid stop (YINXIN_PAYMENT_REMINDER_DAYS, once)",
+            _payment_reminders,
+        ),
         Job(
             "archive.renew",
             DAY,

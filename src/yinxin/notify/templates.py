@@ -232,6 +232,10 @@ CERTIFICATE_EXPIRING = "certificate_expiring"
 CERTIFICATE_REVOKED = "certificate_revoked"
 CERTIFICATE_FROZEN = "certificate_frozen"
 CERTIFICATE_UNPAID = "certificate_unpaid"
+CERTIFICATE_RELEASED = "certificate_released"
+CERTIFICATE_RESTORED = "certificate_restored"
+CERTIFICATE_EXPIRED = "certificate_expired"
+CERTIFICATE_PAYMENT_DUE = "certificate_payment_due"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SEAL_CHANGED = "seal_changed"
@@ -341,6 +345,65 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "{name}, the service of your certificate (serial {serial}) was paid until "
             "{paid_until}; it was stopped at {at} and cannot sign until the renewal fee is paid "
             "and it is released.",
+        ),
+    ),
+    Template(
+        CERTIFICATE_RELEASED,
+        "证书已解冻 — a hold (freeze, or a stop for unpaid fees) was lifted",
+        Wording(
+            "数字证书已解冻",
+            "【印信】{name}，您的数字证书（序列号 {serial}）已于 {at} 解冻，恢复正常使用。"
+            "如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "Certificate released",
+            "{name}, your certificate (serial {serial}) was released from hold at {at} and "
+            "can sign again. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        CERTIFICATE_RESTORED,
+        "证书已解除挂失 — a loss report was withdrawn (the certificate is usable again, or "
+        "back on the hold it had before)",
+        Wording(
+            "数字证书已解除挂失",
+            "【印信】{name}，您的数字证书（序列号 {serial}）已于 {at} 解除挂失，{outcome}。"
+            "如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "Loss report withdrawn",
+            "{name}, the loss report on your certificate (serial {serial}) was withdrawn at "
+            "{at}; {outcome_en}. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        CERTIFICATE_EXPIRED,
+        "证书已到期失效 — a certificate reached its end of validity",
+        Wording(
+            "数字证书已到期",
+            "【印信】{name}，您的数字证书（序列号 {serial}）已于 {not_after} 到期失效，"
+            "不能再用于签名。如需继续使用，请重新申请数字证书。",
+        ),
+        Wording(
+            "Certificate expired",
+            "{name}, your certificate (serial {serial}) expired on {not_after} and can no "
+            "longer sign. Apply for a new certificate to go on signing.",
+        ),
+    ),
+    Template(
+        CERTIFICATE_PAYMENT_DUE,
+        "证书服务费到期缴费提醒 — the paid service period ends soon: pay, or the certificate "
+        "is stopped (000 篇七)",
+        Wording(
+            "数字证书服务费即将到期",
+            "【印信】{name}，您的数字证书（序列号 {serial}）的服务费已缴至 {paid_until}（剩余 "
+            "{days} 天）。请在此之前缴纳续费，逾期未缴证书将停止服务，停止期间不能用于签名。",
+        ),
+        Wording(
+            "Certificate fee due",
+            "{name}, the service of your certificate (serial {serial}) is paid until "
+            "{paid_until} (in {days} days). Please pay the renewal fee before then; unpaid, "
+            "the certificate is stopped and cannot sign.",
         ),
     ),
     Template(

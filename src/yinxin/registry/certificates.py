@@ -254,8 +254,9 @@ class Certificates:
         self.on_status_change: list[Callable[[str], None]] = []
         # Called after a certificate is issued and committed.
         self.on_issued: list[Callable[[CertificateView], None]] = []
-        # Called *inside* the transaction of an issuance ("issued") or a status change
-        # ("status") with the session and the row: what they write (the holder's notice, as
+        # Called *inside* the transaction of an issuance ("issued") or a status change (the
+        # lifecycle verb that made it: "freeze", "unfreeze", "restore", "expire"…) with the
+        # session and the row: what they write (the holder's notice, as
         # a transactional outbox row) commits or rolls back with the change itself, so a crash
         # after the commit cannot lose it. They must not call out of the process.
         self.in_transaction: list[Callable[[Session, Certificate, str], None]] = []
@@ -864,7 +865,7 @@ class Certificates:
         c.status = to_state
         c.status_version += 1
         self._bump(s, c.issuer_role)
-        self._within(s, c, "status")
+        self._within(s, c, verb)
         event(
             s,
             now,
@@ -1056,7 +1057,7 @@ class Certificates:
                 _mark_revoked(old, revoke_reason, now, now, actor)
                 old.status_version += 1
                 self._bump(s, old.issuer_role)
-                self._within(s, old, "status")
+                self._within(s, old, verb)
             self._within(s, new, "issued")
             event(
                 s,
@@ -1218,6 +1219,35 @@ class Certificates:
                     ~exists().where(successor.predecessor_id == Certificate.id),
                 )
                 .order_by(Certificate.not_after)
+            ).scalars()
+            return [certificate_view(c) for c in rows]
+
+    @staticmethod
+    def payment_due_where(now: dt.datetime, within_days: int) -> tuple:
+        """What makes a certificate due for a payment reminder: active, its paid service
+        ending within ``within_days`` (not yet ended: ``suspend_unpaid`` takes those), ending
+        before its validity does (otherwise it expires first and is never stopped), and not
+        renewed (its renewal carries the payment on)."""
+        successor = aliased(Certificate)
+        return (
+            Certificate.status == ACTIVE,
+            Certificate.paid_until.is_not(None),
+            Certificate.paid_until > now,
+            Certificate.paid_until <= now + dt.timedelta(days=within_days),
+            Certificate.not_after > Certificate.paid_until,
+            ~exists().where(successor.predecessor_id == Certificate.id),
+        )
+
+    def payment_due(self, within_days: int = 7) -> list[CertificateView]:
+        """Certificates whose paid service ends within ``within_days`` and would then be
+        stopped for unpaid fees (000 篇七), soonest first: the payment reminder's list."""
+        check_notice_days(within_days, "days")
+        now = self.clock.now()
+        with self.db.read() as s:
+            rows = s.execute(
+                select(Certificate)
+                .where(*self.payment_due_where(now, within_days))
+                .order_by(Certificate.paid_until, Certificate.id)
             ).scalars()
             return [certificate_view(c) for c in rows]
 

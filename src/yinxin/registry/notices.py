@@ -1,5 +1,6 @@
-"""Telling holders about their certificates: issued, put on hold, revoked, and renewal notices
-before expiry (001 §二.6).
+"""Telling holders about their certificates: issued, put on hold, released (解冻), restored
+after a loss report (解除挂失), revoked, expired; renewal notices before expiry (001 §二.6) and
+payment reminders before the stop for unpaid fees (000 篇七).
 
 The notice of an issuance or a status change is written into the send log *in the same
 transaction* as the change (a transactional outbox row, ``pending``), so it exists exactly when
@@ -36,10 +37,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RENEWAL_TEMPLATE = "certificate_expiring"
+PAYMENT_TEMPLATE = "certificate_payment_due"
+# how many days before the paid service ends the payment reminder goes out (settable:
+# ``YINXIN_PAYMENT_REMINDER_DAYS``; 0 sends none)
+PAYMENT_REMINDER_DAYS = 7
 
 
 def _day(at: dt.datetime) -> str:
     return at.date().isoformat()
+
+
+def _restored(row: Certificate) -> dict[str, str]:
+    """What a withdrawn loss report leaves: the certificate in use, or the earlier hold."""
+    if row.status == ON_HOLD and row.hold_kind == UNPAID:
+        return {
+            "outcome": "但证书仍因服务费未缴停止服务，缴纳续费后可办理解冻",
+            "outcome_en": "it stays stopped for unpaid fees until the fee is paid and it is "
+            "released",
+        }
+    if row.status == ON_HOLD:
+        return {
+            "outcome": "但证书仍处于挂失前的冻结状态，解冻后方可使用",
+            "outcome_en": "it stays on the hold it had before the loss report until released",
+        }
+    return {"outcome": "证书恢复正常使用", "outcome_en": "it can sign again"}
+
+
+def _renewed(s: Session, row: Certificate) -> bool:
+    """Whether ``row`` has a successor (a renewal): its holder goes on with that one."""
+    q = select(Certificate.id).where(Certificate.predecessor_id == row.id).limit(1)
+    return s.execute(q).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +76,16 @@ class RenewalNotice:
     serial: str
     notification_id: int
     status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentReminder:
+    """A payment reminder written for a certificate whose paid service ends soon: which, the
+    end of its paid period (the reminder is sent once for it) and the send-log row."""
+
+    serial: str
+    paid_until: str
+    notification_id: int
 
 
 class CertificateNotices:
@@ -90,8 +127,18 @@ class CertificateNotices:
         than being logged as a holder without contact details, or failing only after the
         commit, in ``status_changed``, for a change that writes no notice."""
         notifier = self.notifier
+        at = self.clock.now().isoformat()
         if event == "issued":
             template, values = "certificate_issued", {"not_after": _day(row.not_after)}
+        elif event == "unfreeze":
+            template, values = "certificate_released", {"at": at}
+        elif event == "restore":
+            # the loss report is withdrawn: usable again, or back on the hold it replaced
+            template, values = "certificate_restored", {"at": at, **_restored(row)}
+        elif event == "expire":
+            if _renewed(s, row):  # its renewal goes on: "apply for a new one" would mislead
+                return
+            template, values = "certificate_expired", {"not_after": _day(row.not_after)}
         elif row.status == REVOKED:
             reason = REVOCATION_REASONS.get(row.revocation_reason or "", ("", "其他情况"))[1]
             at = row.revoked_at.isoformat() if row.revoked_at else self.clock.now().isoformat()
@@ -100,10 +147,9 @@ class CertificateNotices:
             # stopped for unpaid fees (000 篇七): say so, and what to do — "frozen, contact us
             # if you did not ask for this" left the holder guessing why
             paid = _day(row.paid_until) if row.paid_until else "-"
-            at = self.clock.now().isoformat()
             template, values = "certificate_unpaid", {"at": at, "paid_until": paid}
         elif row.status == ON_HOLD:
-            template, values = "certificate_frozen", {"at": self.clock.now().isoformat()}
+            template, values = "certificate_frozen", {"at": at}
         else:
             return
         to, name = self._recipient_in(s, row.subscriber_id)
@@ -190,3 +236,62 @@ class CertificateNotices:
             if row is not None:
                 sent.append(RenewalNotice(cert.serial, row.id, row.status))
         return sent
+
+    def send_payment_reminders(
+        self, before_days: int = PAYMENT_REMINDER_DAYS
+    ) -> list[PaymentReminder]:
+        """Remind each holder whose certificate's paid service ends within ``before_days``
+        that it will be stopped for unpaid fees unless paid (000 篇七): once per certificate and
+        paid period. A payment moves ``paid_until`` on (a new period, a reminder before its end
+        in turn); a certificate paid ahead, renewed, revoked, on hold or expired is not due.
+
+        Each reminder is written in a transaction of its own with the certificate's row locked:
+        the send log is checked there for one already written for that certificate and period,
+        so two runs at once, or a run repeated, write it once. Then the outbox is sent."""
+        check_notice_days(before_days, "before_days")
+        from yinxin.store.models.notify import Notification
+
+        notifier = self.notifier  # before the first write, so a broken configuration is raised
+        written = []
+        for cert in self.certificates.payment_due(before_days):
+            with self.db.transaction() as s:
+                now = self.clock.now()
+                row = s.execute(
+                    select(Certificate)
+                    .where(
+                        Certificate.id == cert.id,
+                        *self.certificates.payment_due_where(now, before_days),
+                    )
+                    .with_for_update()
+                ).scalar_one_or_none()
+                if row is None or row.paid_until is None:  # paid, renewed or held meanwhile
+                    continue
+                paid = _day(row.paid_until)
+                done = s.execute(
+                    select(Notification.id)
+                    .where(
+                        Notification.template_id == PAYMENT_TEMPLATE,
+                        Notification.values_json.contains(f'"serial": "{row.serial_hex}"'),
+                        Notification.values_json.contains(f'"paid_until": "{paid}"'),
+                    )
+                    .limit(1)
+                ).first()
+                if done:
+                    continue
+                to, name = self._recipient_in(s, row.subscriber_id)
+                values = {
+                    "name": name,
+                    "serial": row.serial_hex,
+                    "paid_until": paid,
+                    "days": max((row.paid_until - now).days, 0),
+                }
+                try:
+                    message = notifier.to_subscriber(s, to, PAYMENT_TEMPLATE, values)
+                except YinxinError as e:  # no phone or e-mail on record: skip, never refuse
+                    log.info("no payment reminder for %s: %s", row.serial_hex, e.message)
+                    continue
+                n = notifier.enqueue(s, message)
+                written.append(PaymentReminder(row.serial_hex, paid, n.id))
+        if written:
+            notifier.send_pending()
+        return written

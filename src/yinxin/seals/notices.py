@@ -9,7 +9,7 @@ certificates (``registry.notices``), the notice is written into the send log *in
 change's transaction* (a pending outbox row), so it exists exactly when the change does, and is
 sent right after the commit; ``yinxin notify retry`` sends what a crash left pending. A holder
 with no phone or e-mail is skipped and logged: a notice never refuses or undoes the change.
-A release (unfreeze) and an expiry send nothing, as for certificates.
+A release (unfreeze) and an expiry send nothing (a certificate's do: ``registry.notices``).
 """
 
 from __future__ import annotations

@@ -498,6 +498,23 @@ def cert_notify_expiring(
     return {"sent": p.notices.send_renewal_notices(days, repeat_after)}
 
 
+@cert_app.command("remind-payment")
+@on_platform()
+def cert_remind_payment(
+    days: int | None = typer.Option(
+        None,
+        min=0,
+        max=3650,
+        help="Days before the paid service ends (default: YINXIN_PAYMENT_REMINDER_DAYS, 7).",
+    ),
+    p: Platform = HOME,
+) -> object:
+    """Remind holders to pay before their certificate is stopped for unpaid fees (once per
+    certificate and paid period; the notices.payment job runs it daily)."""
+    before = p.settings.payment_reminder_days if days is None else days
+    return {"sent": p.notices.send_payment_reminders(before)}
+
+
 @cert_app.command("show")
 def cert_show(
     serial: str,
