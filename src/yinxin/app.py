@@ -97,9 +97,16 @@ class Platform:
 
     @cached_property
     def subscribers(self) -> Subscribers:
+        """The subscribers service; a change of the registered mobile number is told to the old
+        number (``registry.contact_notices``), the notifier built when a change first needs it."""
+        from yinxin.registry.contact_notices import ContactNotices
         from yinxin.registry.subscribers import Subscribers
 
-        return Subscribers(self.db, self.clock)
+        subscribers = Subscribers(self.db, self.clock)
+        notices = ContactNotices(self.clock, lambda: self.notifier)
+        subscribers.phone_changed.append(notices.phone_changed)
+        subscribers.after_update.append(notices.sent)
+        return subscribers
 
     @cached_property
     def _certificates(self) -> tuple[Certificates, CertificateNotices]:

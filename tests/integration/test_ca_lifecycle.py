@@ -963,7 +963,9 @@ def test_every_verb_in_one_story(any_platform: Platform, clock) -> None:
     c.report_loss(person.serial, actor="a")
     person2 = c.reissue(person.serial, actor="a", pin=PIN).certificate
     org2 = c.rekey(org.serial, actor="a", csr=make_csr()).certificate
-    org3 = c.change(org2.serial, actor="a", updates={"contact_name": "赵六"}).certificate
+    org3 = c.change(
+        org2.serial, actor="a", updates={"name": "北京印信示范新名称有限公司"}
+    ).certificate
     c.pay(serial=dev.serial)
     dev2 = c.renew(dev.serial, actor="a").certificate
     c.revoke(dev.serial, reason="superseded", actor="a")

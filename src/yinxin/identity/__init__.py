@@ -109,6 +109,21 @@ def validate_phone(value: str, field: str = "contact_phone") -> str:
     return validate_mobile(v, field=field)
 
 
+def validate_email(value: str, field: str = "email") -> str:
+    """An e-mail address notices can go to: ``local@domain.tld``, no spaces, nothing hidden,
+    at most 200 characters (the notifier refuses anything less at sending time)."""
+    v = (value or "").strip()
+    local, at, domain = v.partition("@")
+    if (
+        not (local and at and "." in domain.strip("."))
+        or "@" in domain
+        or len(v) > 200
+        or any(c.isspace() for c in v)
+    ):
+        raise ValidationError("not an e-mail address (name@example.com)", field=field)
+    return refuse_hidden(v, field)
+
+
 # --- other documents ---------------------------------------------------------------------------
 ID_TYPES = {
     "id_card": "居民身份证",

@@ -236,6 +236,7 @@ CERTIFICATE_RELEASED = "certificate_released"
 CERTIFICATE_RESTORED = "certificate_restored"
 CERTIFICATE_EXPIRED = "certificate_expired"
 CERTIFICATE_PAYMENT_DUE = "certificate_payment_due"
+SUBSCRIBER_PHONE_CHANGED = "subscriber_phone_changed"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SEAL_CHANGED = "seal_changed"
@@ -404,6 +405,22 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "{name}, the service of your certificate (serial {serial}) is paid until "
             "{paid_until} (in {days} days). Please pay the renewal fee before then; unpaid, "
             "the certificate is stopped and cannot sign.",
+        ),
+    ),
+    Template(
+        SUBSCRIBER_PHONE_CHANGED,
+        "订户手机号码已变更（发往原号码的安全提醒） — the registered mobile number was changed; "
+        "told to the old number",
+        Wording(
+            "手机号码已变更",
+            "【印信】{name}，您在印信平台登记的手机号码已于 {at} 变更为 {new_phone}，此后通知与"
+            "验证码将发往新号码。如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "Mobile number changed",
+            "{name}, the mobile number registered with Yinxin was changed to {new_phone} at {at}; "
+            "notices and codes now go to the new number. If you did not ask for this, contact "
+            "us at once.",
         ),
     ),
     Template(

@@ -32,7 +32,13 @@ from yinxin.errors import (
     IllegalTransition,
     ValidationError,
 )
-from yinxin.identity import refuse_hidden, validate_mobile, validate_name, validate_phone
+from yinxin.identity import (
+    refuse_hidden,
+    validate_email,
+    validate_mobile,
+    validate_name,
+    validate_phone,
+)
 from yinxin.registry import lifecycle
 from yinxin.registry.fees import check_years, get_plan, yuan
 from yinxin.registry.lifecycle import (
@@ -50,7 +56,13 @@ from yinxin.registry.lifecycle import (
     HoldKind,
     check_application,
 )
-from yinxin.registry.subscribers import NAME_MAX, PERSON, SUBJECT_NAME_MAX, Subscribers
+from yinxin.registry.subscribers import (
+    CONTACT_ONLY,
+    NAME_MAX,
+    PERSON,
+    SUBJECT_NAME_MAX,
+    Subscribers,
+)
 from yinxin.registry.views import (
     ApplicationView,
     CertificateView,
@@ -1125,7 +1137,9 @@ class Certificates:
                 v = validate_phone(v, k)
             elif k in ("name", "device_name"):
                 v = validate_name(v, k, NAME_MAX[sub.kind])
-            elif k != "email":
+            elif k == "email":  # taken as typed before, where registration checks it
+                v = validate_email(v, k)
+            else:
                 v = validate_name(v, k)
             setattr(sub, k, v)
             if k == "device_name":
@@ -1141,8 +1155,18 @@ class Certificates:
         return self._new_key_successor("rekey", serial, actor, csr, pin, algorithm, lost=False)
 
     def change(self, serial: str, *, actor: str, updates: dict) -> Successor:
-        if not any(v is not None for v in updates.values()):
+        given = [k for k, v in updates.items() if v is not None]
+        if not given:
             raise ValidationError("nothing to change", field="updates")
+        if set(given) <= set(CONTACT_ONLY):
+            # none of it is in the subject: revoking the certificate for it was needless
+            options = " ".join(f"--{k.replace('_', '-')} …" for k in given)
+            raise ValidationError(
+                f"{', '.join(given)} is not in the certificate subject: change it with "
+                f"yinxin subscriber update SUBSCRIBER_ID {options} (no certificate is revoked)",
+                field=given[0],
+                code="not_in_subject",
+            )
         return self._successor(
             "change",
             serial,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -10,6 +12,7 @@ from yinxin.agreements import current_agreement
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.identity import (
+    validate_email,
     validate_id_document,
     validate_mobile,
     validate_name,
@@ -37,11 +40,42 @@ PERSON, ORGANIZATION, DEVICE = SubscriberKind
 SUBJECT_NAME_MAX = 64
 # the longest name of each kind (a person's 50 is within the subject's bound)
 NAME_MAX = {PERSON: 50, ORGANIZATION: SUBJECT_NAME_MAX, DEVICE: SUBJECT_NAME_MAX}
+# The contact details a subscriber of each kind may change on the record alone: none of them is
+# in a certificate's subject (``certificates.subject_for``: a person's name and a digest of the
+# ID document, an organization's or device's name), so no certificate is revoked for them. A
+# device has none: its notices go to its organization.
+CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
+    PERSON: ("phone", "email"),
+    ORGANIZATION: ("phone", "email", "contact_name", "contact_phone"),
+    DEVICE: (),
+}
+# every contact field of any kind: changed on the record alone, never by a certificate change
+CONTACT_ONLY = tuple(dict.fromkeys(k for fields in CONTACT_FIELDS.values() for k in fields))
+# What the certificate subject is made from (or identifies the subscriber by): changed only by a
+# certificate change, which issues a certificate with the new data and revokes the old one.
+SUBJECT_FIELDS = ("name", "id_type", "id_number", "uscc", "device_name")
+
+
+def _masked(field: str, value: str | None) -> str | None:
+    """A contact detail as the audit trail keeps it: numbers and addresses masked as listings
+    show them; a contact's name as written (names are in the trail as they are)."""
+    if not value or field == "contact_name":
+        return value
+    if field == "email":
+        local, _, domain = value.partition("@")
+        return local[:1] + "***@" + domain
+    return value[:3] + "*" * max(len(value) - 7, 1) + value[-4:] if len(value) > 7 else "****"
 
 
 class Subscribers:
     def __init__(self, db: Database, clock: Clock):
         self.db, self.clock = db, clock
+        # Called *inside* the transaction of a change of the registered mobile number with the
+        # session, the row (already changed) and the old number: the notice to the old number
+        # (a transactional outbox row) commits or rolls back with the change.
+        self.phone_changed: list[Callable[[Session, Subscriber, str], None]] = []
+        # Called after an update commits, with the subscriber's id (sends what it wrote).
+        self.after_update: list[Callable[[int], None]] = []
 
     def add_person(
         self,
@@ -59,8 +93,8 @@ class Subscribers:
         name = validate_name(name, "name", NAME_MAX[PERSON])
         id_number = validate_id_document(id_type, id_number, "id_number")
         phone = validate_mobile(phone, "phone")
-        if email is not None and ("@" not in email or len(email) > 200):
-            raise ValidationError("not an e-mail address", field="email")
+        if email is not None:
+            email = validate_email(email, "email")
         if organization_id is not None:
             self._organization(organization_id)
         return self._add(
@@ -173,6 +207,85 @@ class Subscribers:
                 s, now, actor, "subscriber.registered", sub.id, {"kind": sub.kind, "name": sub.name}
             )
             return subscriber_view(sub)
+
+    def update(self, subscriber_id: int, changes: dict, *, actor: str) -> SubscriberView:
+        """Change a subscriber's contact details (``CONTACT_FIELDS`` of its kind: mobile phone,
+        e-mail, an organization's contact person and phone) on the record alone: none is in a
+        certificate's subject, so no certificate is reissued or revoked.
+
+        Every value is checked as at registration, all before anything is written; a field of
+        the certificate subject (name, ID document, credit code, device name) is refused
+        pointing to ``cert change``, and anything else the kind does not have is refused by
+        name. Written with an audit event (the old and new values masked); a new mobile number
+        is told to the old one (``phone_changed``), in the same transaction."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        for k in given:
+            if k in ("name", "device_name"):
+                raise ValidationError(
+                    f"{k} is in the certificate subject: change it with a certificate change "
+                    f"(yinxin cert change SERIAL --{k.replace('_', '-')} …), which issues a "
+                    "certificate with the new data and revokes the old one",
+                    field=k,
+                    code="in_subject",
+                )
+            if k in SUBJECT_FIELDS:
+                raise ValidationError(
+                    f"{k} identifies the subscriber in its certificates' subject and is not "
+                    "changed on the record: subject data goes through a certificate change "
+                    "(yinxin cert change), and another ID document or credit code is another "
+                    "subscriber (register it)",
+                    field=k,
+                    code="in_subject",
+                )
+        if not given:
+            raise ValidationError("nothing to change", field="changes")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            sub = self.get_row(s, subscriber_id)
+            allowed = CONTACT_FIELDS[sub.kind]
+            for k in given:
+                if k not in allowed:
+                    has = (
+                        ", ".join(allowed)
+                        if allowed
+                        else "none: its notices go to its organization"
+                    )
+                    raise ValidationError(
+                        f"{k} cannot be changed for a {sub.kind} subscriber (contact details: "
+                        f"{has})",
+                        field=k,
+                    )
+            new = {k: self._contact(k, v) for k, v in given.items()}
+            old_phone = sub.phone
+            diff = {
+                k: {"from": _masked(k, getattr(sub, k)), "to": _masked(k, v)}
+                for k, v in new.items()
+                if getattr(sub, k) != v
+            }
+            for k, v in new.items():
+                setattr(sub, k, v)
+            if diff:
+                sub.updated_at = now
+                event(s, now, actor, "subscriber.updated", sub.id, {"changes": diff})
+                if "phone" in diff and old_phone:
+                    for cb in self.phone_changed:
+                        cb(s, sub, old_phone)
+            out = subscriber_view(sub)
+        if diff:
+            for done in self.after_update:
+                done(subscriber_id)
+        return out
+
+    @staticmethod
+    def _contact(field: str, value: str) -> str:
+        """A contact detail checked by the validator registration uses for it."""
+        if field == "phone":
+            return validate_mobile(value, field)
+        if field == "contact_phone":
+            return validate_phone(value, field)
+        if field == "email":
+            return validate_email(value, field)
+        return validate_name(value, field, 50)  # contact_name
 
     def accept_agreement(
         self, subscriber_id: int, *, accepted_by: str, version: str | None = None

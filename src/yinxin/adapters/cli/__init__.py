@@ -231,6 +231,45 @@ def subscriber_show(
     return p.subscribers.get(subscriber_id, reveal=reveal)
 
 
+# the certificate subject's fields: taken by ``subscriber update`` only to be refused with the
+# way to change them (``cert change``), rather than Typer's bare "No such option"
+_IN_SUBJECT = "In the certificate subject: refused here; use `yinxin cert change`."
+
+
+@subscriber_app.command("update")
+@on_platform()
+def subscriber_update(
+    subscriber_id: int = SUBSCRIBER,
+    phone: str | None = typer.Option(
+        None, help="New mobile number (codes and notices; the old number is told)."
+    ),
+    email: str | None = typer.Option(None, help="New e-mail address for notices."),
+    contact_name: str | None = typer.Option(None, help="New contact person (organization)."),
+    contact_phone: str | None = typer.Option(
+        None, help="New contact's phone: mobile, or landline with area code (organization)."
+    ),
+    name: str | None = typer.Option(None, hidden=True, help=_IN_SUBJECT),
+    id_number: str | None = typer.Option(None, hidden=True, help=_IN_SUBJECT),
+    uscc: str | None = typer.Option(None, hidden=True, help=_IN_SUBJECT),
+    device_name: str | None = typer.Option(None, hidden=True, help=_IN_SUBJECT),
+    p: Platform = HOME,
+    actor: str = ACTOR,
+) -> object:
+    """Change a subscriber's contact details (phone, e-mail, contact person) without touching
+    its certificates; subject data (name, ID number, credit code) goes through `cert change`."""
+    changes = {
+        "phone": phone,
+        "email": email,
+        "contact_name": contact_name,
+        "contact_phone": contact_phone,
+        "name": name,
+        "id_number": id_number,
+        "uscc": uscc,
+        "device_name": device_name,
+    }
+    return p.subscribers.update(subscriber_id, changes, actor=actor)
+
+
 @subscriber_app.command("list")
 @on_platform()
 def subscriber_list(
@@ -439,10 +478,16 @@ _new_key_verb(
 def cert_change(
     serial: str,
     name: str | None = typer.Option(None, help="New name (person or organization)."),
-    phone: str | None = typer.Option(None, help="New mobile number."),
+    phone: str | None = typer.Option(
+        None, help="New mobile number, with subject data (alone: subscriber update)."
+    ),
     legal_representative: str | None = typer.Option(None, help="New legal representative."),
-    contact_name: str | None = typer.Option(None, help="New contact person."),
-    contact_phone: str | None = typer.Option(None, help="New contact's mobile number."),
+    contact_name: str | None = typer.Option(
+        None, help="New contact person, with subject data (alone: subscriber update)."
+    ),
+    contact_phone: str | None = typer.Option(
+        None, help="New contact's phone, with subject data (alone: subscriber update)."
+    ),
     device_name: str | None = typer.Option(None, help="New device name."),
     home: Path | None = HOME,
     actor: str = ACTOR,

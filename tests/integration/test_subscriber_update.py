@@ -1,0 +1,293 @@
+"""Changing a subscriber's contact details (phone, e-mail, an organization's contact) on the
+record alone — through the service, ``yinxin subscriber update`` and ``PATCH
+/api/v1/subscribers/{id}`` —: checked as at registration, nothing changed on a refusal, no
+certificate revoked, audited with masked values, and a new mobile number told to the old one.
+
+Before, the only way was ``yinxin cert change``, which issues a new certificate and revokes the
+old one although neither the phone nor the contact is in the certificate's subject."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests.conftest import PASSPHRASE
+from tests.dbdump import diff, dump
+from tests.integration.signing_flow import World
+from tests.integration.test_web_selfservice_api import subscriber_session
+from yinxin.adapters.cli import app as cli_app
+from yinxin.errors import ValidationError
+from yinxin.store.models.notify import Notification
+
+
+def notices(w: World, template: str = "subscriber_phone_changed") -> list[Notification]:
+    with w.p.db.read() as s:
+        q = select(Notification).where(Notification.template_id == template)
+        rows = s.execute(q.order_by(Notification.id)).scalars().all()
+        s.expunge_all()
+        return rows
+
+
+def sms(w: World) -> list[dict]:
+    return [json.loads(line) for line in w.outbox.read_text("utf-8").splitlines()]
+
+
+def test_a_new_phone_changes_the_record_alone_and_the_old_number_is_told(world: World) -> None:
+    p, person, cert = world.p, world.person, world.person_cert
+    before = p.certificates.get(cert.serial)
+    out = p.subscribers.update(
+        person.id, {"phone": "+86 139-0013-9555", "email": " zs@example.cn "}, actor="受理员 陈静"
+    )
+    assert (out.phone, out.email) == ("139****9555", "zs@example.cn")
+    assert p.subscribers.get(person.id, reveal=True).phone == "13900139555"
+    # the certificate is untouched: same serial, still active, no new one
+    after = p.certificates.get(cert.serial)
+    assert (after.status, after.revoked_at) == ("active", None)
+    assert len(p.certificates.list(subscriber_id=person.id)) == 1 and after == before
+    # the old number hears of it, the new one masked, through the outbox
+    [row] = notices(world)
+    assert (row.channel, row.recipient, row.status) == ("sms", "13800138000", "sent")
+    assert "手机号码已于" in row.body and "变更为 139****9555" in row.body
+    assert "13900139555" not in row.body and "如非本人操作" in row.body
+    assert sms(world)[-1]["to"] == "13800138000"
+    # the audit trail has the change, masked like listings
+    [ev] = p.audit_events(action="subscriber.updated", subject_id=str(person.id))
+    assert ev.actor == "受理员 陈静"
+    assert ev.data["changes"] == {
+        "phone": {"from": "138****8000", "to": "139****9555"},
+        "email": {"from": None, "to": "z***@example.cn"},
+    }
+    assert "13900139555" not in json.dumps(ev.data) and p.verify_audit().ok
+    # the next notice goes to the new number
+    p.certificates.freeze(cert.serial, actor="张三")
+    assert sms(world)[-1]["to"] == "13900139555" and "冻结" in sms(world)[-1]["body"]
+    # the same values again: nothing to record, nothing told
+    p.subscribers.update(person.id, {"phone": "13900139555"}, actor="张三")
+    assert len(p.audit_events(action="subscriber.updated")) == 1 and len(notices(world)) == 1
+
+
+def test_an_organizations_contact_is_changed_without_a_notice_to_anyone(world: World) -> None:
+    p, org = world.p, world.org
+    out = p.subscribers.update(
+        org.id, {"contact_name": "林八", "contact_phone": "0591-87760022"}, actor="ra"
+    )
+    assert (out.contact_name, out.contact_phone) == ("林八", "059******0022")
+    assert p.certificates.get(world.org_cert.serial).status == "active"
+    assert notices(world) == []  # the login and notice phone did not change
+    [ev] = p.audit_events(action="subscriber.updated", subject_id=str(org.id))
+    assert ev.data["changes"]["contact_name"] == {"from": "王五", "to": "林八"}
+    assert ev.data["changes"]["contact_phone"] == {"from": "010*****5678", "to": "059******0022"}
+
+
+BAD = [
+    ({"phone": "12345"}, "phone"),
+    ({"phone": "13900139555", "email": "no-at-sign"}, "email"),  # one bad: none applied
+    ({"email": "a@b"}, "email"),
+    ({"email": "a b@example.cn"}, "email"),
+    ({"contact_name": "林\u202e八"}, "contact_name"),
+    ({"contact_phone": "87760022"}, "contact_phone"),
+    ({"name": "张三丰"}, "name"),
+    ({"id_number": "11010519491231002X"}, "id_number"),
+    ({"uscc": "91350100M000100Y43"}, "uscc"),
+    ({"legal_representative": "赵六"}, "legal_representative"),
+    ({}, "changes"),
+    ({"phone": None}, "changes"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), BAD)
+def test_a_bad_change_is_refused_by_name_and_nothing_changes(
+    world: World, changes: dict, field: str
+) -> None:
+    target = world.org if {"contact_name", "contact_phone", "uscc"} & set(changes) else world.person
+    before = dump(world.p)
+    with pytest.raises(ValidationError) as e:
+        world.p.subscribers.update(target.id, changes, actor="ra")
+    assert e.value.field == field, e.value.message
+    if field in ("name", "id_number", "uscc"):
+        assert e.value.code == "in_subject" and "cert change" in e.value.message
+    assert diff(before, dump(world.p)) == []
+
+
+def test_a_field_the_kind_does_not_have_is_refused(world: World) -> None:
+    p = world.p
+    with pytest.raises(ValidationError) as e:
+        p.subscribers.update(world.person.id, {"contact_name": "林八"}, actor="ra")
+    assert e.value.field == "contact_name" and "person" in e.value.message
+    device = p.subscribers.add_device(device_name="门禁网关-9", organization_id=world.org.id)
+    with pytest.raises(ValidationError) as e:
+        p.subscribers.update(device.id, {"phone": "13900139555"}, actor="ra")
+    assert e.value.field == "phone" and "organization" in e.value.message
+
+
+def test_a_change_that_rolls_back_tells_no_one(world: World, monkeypatch) -> None:
+    """The old number's notice is written in the change's transaction: no change, no notice."""
+    from yinxin.store import audit
+
+    real = audit.record
+
+    def fail(s, **kw):
+        if kw.get("action") == "subscriber.updated":
+            raise RuntimeError("database went away")
+        return real(s, **kw)
+
+    monkeypatch.setattr(audit, "record", fail)
+    with pytest.raises(RuntimeError):
+        world.p.subscribers.update(world.person.id, {"phone": "13900139555"}, actor="ra")
+    monkeypatch.undo()
+    assert world.p.subscribers.get(world.person.id, reveal=True).phone == "13800138000"
+    assert notices(world) == []
+
+
+def cli(w: World, *args: str):
+    env = {
+        "YINXIN_HOME": str(w.p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": w.p.settings.database_url,
+    }
+    return CliRunner().invoke(cli_app, ["subscriber", "update", *args], env=env)
+
+
+def test_the_cli_changes_contact_details_and_refuses_by_option(world: World) -> None:
+    p, person = world.p, str(world.person.id)
+    for args, field, words in (
+        (["--phone", "12345"], "phone", "11 digits"),
+        (["--email", "zs@"], "email", "e-mail"),
+        (["--name", "张三丰"], "name", "cert change"),
+        (["--contact-phone", "0591-87760022"], "contact_phone", "person"),
+        ([], "changes", "nothing to change"),
+    ):
+        before = dump(p)
+        res = cli(world, person, *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert f"[{field}]" in res.stderr and words in res.stderr, res.stderr
+        assert diff(before, dump(p)) == []
+    res = cli(world, person, "--phone", "13900139555", "--actor", "受理员 陈静", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["phone"] == "139****9555"
+    assert p.subscribers.get(world.person.id, reveal=True).phone == "13900139555"
+    assert [r.recipient for r in notices(world)] == ["13800138000"]
+    assert p.audit_events(action="subscriber.updated")[0].actor == "受理员 陈静"
+    assert p.certificates.get(world.person_cert.serial).status == "active"
+
+
+def desk(w: World, client: TestClient) -> dict[str, str]:
+    secret = w.p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_the_api_patches_contact_details_naming_a_refused_field(
+    world: World, client: TestClient
+) -> None:
+    h = desk(world, client)
+    url = f"/api/v1/subscribers/{world.org.id}"
+    for role in world.p.status.crl_roles():  # signed now, not by the server amid the dumps
+        world.p.status.current_crl(role)
+    for body, field, code in (
+        ({"contact_phone": "12"}, "contact_phone", "invalid"),
+        ({"name": "新名称有限公司"}, "name", "in_subject"),
+        ({"uscc": "91350100M000100Y43"}, "uscc", "in_subject"),
+        ({"legal_representative": "赵六"}, "legal_representative", None),  # not in the schema
+        ({"phone": 13900139555}, "phone", None),
+        ({}, "changes", "invalid"),
+    ):
+        before = dump(world.p)
+        r = client.patch(url, json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == field, r.json()
+        if code:
+            assert r.json()["code"] == code
+        assert diff(before, dump(world.p)) == []
+    r = client.patch(url, json={"phone": "13900139555", "contact_name": "林八"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert (r.json()["phone"], r.json()["contact_name"]) == ("139****9555", "林八")
+    assert [n.recipient for n in notices(world)] == ["13900139000"]
+    assert world.p.audit_events(action="subscriber.updated")[0].actor.startswith("api:")
+    assert world.p.certificates.get(world.org_cert.serial).status == "active"
+    # the document offers the PATCH with the contact fields only
+    doc = client.get("/api/v1/openapi.json", headers=h).json()
+    schema = doc["components"]["schemas"]["ContactIn"]
+    assert set(schema["properties"]) == {"phone", "email", "contact_name", "contact_phone"}
+    assert schema["additionalProperties"] is False
+    assert "patch" in doc["paths"]["/api/v1/subscribers/{subscriber_id}"]
+
+
+def test_a_holder_changes_its_own_details_only(world: World, client: TestClient) -> None:
+    token = subscriber_session(client, world, "13800138000")  # 张三, a person
+    h = {"X-CSRF-Token": token}
+    r = client.patch(f"/api/v1/subscribers/{world.member.id}", json={"email": "x@y.cn"}, headers=h)
+    assert r.status_code == 404 and r.json()["field"] == "subscriber_id"
+    r = client.patch(
+        f"/api/v1/subscribers/{world.person.id}", json={"email": "zs@example.cn"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert world.p.subscribers.get(world.person.id).email == "zs@example.cn"
+    ev = world.p.audit_events(action="subscriber.updated")[0]
+    assert ev.actor == f"subscriber:{world.person.id}"
+
+
+def test_an_organizations_session_does_not_change_its_members_phone(
+    world: World, client: TestClient
+) -> None:
+    """The organization's contact sees its members, but their phone receives their own codes:
+    changing it would take over their signing. A session changes its own record only."""
+    p = world.p
+    staff = p.subscribers.add_person(
+        name="林八",
+        id_number="35010219851122348X",
+        phone="13600136000",
+        organization_id=world.org.id,
+    )
+    token = subscriber_session(client, world, "13900139000")
+    h = {"X-CSRF-Token": token}
+    assert client.get(f"/api/v1/subscribers/{staff.id}").status_code == 200
+    r = client.patch(f"/api/v1/subscribers/{staff.id}", json={"phone": "13900139555"}, headers=h)
+    assert r.status_code == 403 and r.json()["field"] == "subscriber_id"
+    assert p.subscribers.get(staff.id, reveal=True).phone == "13600136000"
+    r = client.patch(
+        f"/api/v1/subscribers/{world.org.id}", json={"contact_name": "林八"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_certificate_change_of_contact_details_alone_is_refused(world: World) -> None:
+    """``cert change SERIAL --phone`` revoked the certificate for a detail not in its subject;
+    now it is refused pointing to ``subscriber update``, nothing revoked. With a subject field
+    (the name) the contact details still ride along, and an e-mail is checked there too."""
+    p, cert = world.p, world.person_cert
+    before = dump(p)
+    for updates, field in (({"phone": "13900139555"}, "phone"), ({"email": "zs@x.cn"}, "email")):
+        with pytest.raises(ValidationError) as e:
+            p.certificates.change(cert.serial, actor="ra", updates=updates)
+        assert (e.value.field, e.value.code) == (field, "not_in_subject")
+        assert "subscriber update" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        p.certificates.change(cert.serial, actor="ra", updates={"name": "张三丰", "email": "zs@"})
+    assert e.value.field == "email"  # taken unchecked before
+    assert diff(before, dump(p)) == []
+    out = p.certificates.change(
+        cert.serial, actor="ra", updates={"name": "张三丰", "phone": "13900139555"}
+    )
+    assert out.previous.status == "revoked"
+    assert p.subscribers.get(world.person.id, reveal=True).phone == "13900139555"
+
+
+def test_registration_checks_an_e_mail_as_the_update_does(world: World) -> None:
+    """One validator for both: registration took any text with an @ (``a@b``, ``x @y.cn``),
+    which the notifier then refused at every send."""
+    p = world.p
+    for bad in ("a@b", "x @y.cn", "a@b@c.cn", "a@.cn"):
+        with pytest.raises(ValidationError) as e:
+            p.subscribers.add_person(
+                name="李雷", id_number="11010519491231002X", phone="13600136000", email=bad
+            )
+        assert e.value.field == "email", bad
+    ok = p.subscribers.add_person(
+        name="李雷", id_number="11010519491231002X", phone="13600136000", email=" lilei@x.cn "
+    )
+    assert ok.email == "lilei@x.cn"
