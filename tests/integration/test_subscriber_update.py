@@ -291,3 +291,22 @@ def test_registration_checks_an_e_mail_as_the_update_does(world: World) -> None:
         name="李雷", id_number="11010519491231002X", phone="13600136000", email=" lilei@x.cn "
     )
     assert ok.email == "lilei@x.cn"
+
+
+def test_a_certificate_change_audits_the_new_phone_masked(world: World) -> None:
+    """``certificate.change`` kept the new phone number (and e-mail) in the audit trail in
+    clear, as typed, where every listing and ``subscriber.updated`` mask it."""
+    p, cert = world.p, world.person_cert
+    p.certificates.change(
+        cert.serial,
+        actor="ra",
+        updates={"name": "张三丰", "phone": "+86 139 0013 9555", "email": "zsf@example.cn"},
+    )
+    [ev] = p.audit_events(action="certificate.change", subject_id=cert.serial)
+    assert ev.data["updates"] == {
+        "name": "张三丰",
+        "phone": "139****9555",
+        "email": "z***@example.cn",
+    }
+    assert "9555" not in json.dumps(ev.data).replace("139****9555", "")
+    assert p.verify_audit().ok

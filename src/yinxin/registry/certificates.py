@@ -62,6 +62,7 @@ from yinxin.registry.subscribers import (
     PERSON,
     SUBJECT_NAME_MAX,
     Subscribers,
+    masked_detail,
 )
 from yinxin.registry.views import (
     ApplicationView,
@@ -1024,7 +1025,7 @@ class Certificates:
             _refuse_renewed(s, old, verb)
             sub = Subscribers.get_row(s, old.subscriber_id)
             if subject_updates:
-                self._apply_updates(sub, subject_updates)
+                subject_updates = self._apply_updates(sub, subject_updates)
                 sub.updated_at = now
             if verb == "renew":
                 if old.paid_until is None or old.paid_until <= old.not_after:
@@ -1120,12 +1121,15 @@ class Certificates:
         return done
 
     @staticmethod
-    def _apply_updates(sub: Subscriber, updates: dict) -> None:
+    def _apply_updates(sub: Subscriber, updates: dict) -> dict:
+        """Apply a change's checked values to the subscriber; the values as stored, those
+        given (for the audit event, its phone numbers and e-mail masked)."""
         allowed = {
             PERSON: {"name", "phone", "email"},
             "organization": {"name", "legal_representative", "contact_name", "contact_phone"},
             "device": {"device_name"},
         }[sub.kind]
+        applied = {}
         for k, v in updates.items():
             if v is None:
                 continue
@@ -1142,8 +1146,10 @@ class Certificates:
             else:
                 v = validate_name(v, k)
             setattr(sub, k, v)
+            applied[k] = masked_detail(k, v)
             if k == "device_name":
                 sub.name = v
+        return applied
 
     def renew(self, serial: str, *, actor: str) -> Successor:
         return self._successor("renew", serial, actor=actor, new_key=False, revoke_reason=None)

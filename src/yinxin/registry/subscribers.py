@@ -56,10 +56,10 @@ CONTACT_ONLY = tuple(dict.fromkeys(k for fields in CONTACT_FIELDS.values() for k
 SUBJECT_FIELDS = ("name", "id_type", "id_number", "uscc", "device_name")
 
 
-def _masked(field: str, value: str | None) -> str | None:
-    """A contact detail as the audit trail keeps it: numbers and addresses masked as listings
-    show them; a contact's name as written (names are in the trail as they are)."""
-    if not value or field == "contact_name":
+def masked_detail(field: str, value: str | None) -> str | None:
+    """A subscriber's detail as the audit trail keeps it: phone numbers and e-mail addresses
+    masked as listings show them; names as written (names are in the trail as they are)."""
+    if not value or field not in ("phone", "contact_phone", "email"):
         return value
     if field == "email":
         local, _, domain = value.partition("@")
@@ -258,7 +258,7 @@ class Subscribers:
             new = {k: self._contact(k, v) for k, v in given.items()}
             old_phone = sub.phone
             diff = {
-                k: {"from": _masked(k, getattr(sub, k)), "to": _masked(k, v)}
+                k: {"from": masked_detail(k, getattr(sub, k)), "to": masked_detail(k, v)}
                 for k, v in new.items()
                 if getattr(sub, k) != v
             }
