@@ -181,6 +181,44 @@ class SealPins:
             problem(s, row, cert, key, member_subscriber_id, self.clock.now()),
         )
 
+    def hold_usable(
+        self, s: Session, material: SealMaterial, member_subscriber_id: int | None
+    ) -> None:
+        """In the transaction that records a signature made with ``material``: refuse it as
+        ``unlock_for_signing`` would if the seal stopped being usable since it was unlocked —
+        frozen, revoked, the member's grant withdrawn, the certificate held or revoked, the key
+        locked — or was bound to another certificate meanwhile.
+
+        The seal's and its certificate's rows are held until the transaction ends (``FOR
+        SHARE`` on PostgreSQL, so signatures with one seal do not queue behind each other;
+        SQLite's writer transaction holds the write lock from ``BEGIN``). A verb that stops the
+        seal (it locks the seal's or the certificate's row first) thus commits either before —
+        and the signature is refused — or after it is recorded, never in between: a signature
+        is not recorded, nor its file handed out, after the seal was stopped. Call it before
+        the transaction writes anything (the first audit event locks the chain's head, which
+        the stopping verbs take after their row)."""
+        now = self.clock.now()
+        row = s.execute(
+            select(Seal).where(Seal.id == material.seal_id).with_for_update(read=True)
+        ).scalar_one()
+        cert = s.execute(
+            select(Certificate)
+            .where(Certificate.id == row.certificate_id)
+            .with_for_update(read=True)
+        ).scalar_one()
+        key = s.get(PlatformKey, cert.platform_key_id) if cert.platform_key_id else None
+        member = None if member_subscriber_id == row.subscriber_id else member_subscriber_id
+        refusal = problem(s, row, cert, key, member, now)
+        if refusal is None and cert.serial_hex != material.certificate_serial:
+            refusal = Conflict(
+                f"seal {row.es_id} was bound to certificate {cert.serial_hex} while signing; "
+                "sign again",
+                field="seal",
+                code="retry",
+            )
+        if refusal is not None:
+            raise refusal
+
     def can_use(self, seal: int | str, person_subscriber_id: int) -> bool:
         """May this person use this seal now: authorized, and seal and certificate valid."""
         return self.usable(seal, person_subscriber_id).usable

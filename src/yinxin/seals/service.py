@@ -206,6 +206,7 @@ class Seals:
     usable = _Verb("_pins", "usable")
     can_use = _Verb("_pins", "can_use")
     unlock_for_signing = _Verb("_pins", "unlock_for_signing")
+    hold_usable = _Verb("_pins", "hold_usable")
     artifacts = _Verb("_records", "artifacts")
     records = _Verb("_records", "history")
     applications = _Verb("_records", "applications")

@@ -250,6 +250,8 @@ class BatchSigning:
         self.signing.check_intent(who, digest, purpose=PURPOSE, actor=actor)
 
         def consume(s: Session, now: dt.datetime) -> str:
+            # the seal is held first and checked again: not stopped since it was unlocked
+            self.signing.seals.hold_usable(s, unlocked.stamp, signer_subscriber_id)
             return self.signing.use_intent(
                 s, who, digest, purpose=PURPOSE, by="batch-signing", actor=actor
             )

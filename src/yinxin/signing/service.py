@@ -515,6 +515,7 @@ class SigningService:
         is never recorded without its confirmation nor a confirmation spent without it."""
         signer = who.signer_subscriber_id
         with self.db.transaction() as s:
+            self.seals.hold_usable(s, stamp, signer)  # not stopped since it was unlocked
             challenge_id = self.use_intent(s, who, entry.digest)
             (record,) = self.record_signatures(
                 s,

@@ -1,0 +1,126 @@
+"""Races between a use and the verb that forbids it, on a real database (SQLite file and
+PostgreSQL): whatever is committed first decides, and nothing is used after it was stopped.
+
+Each race is driven the same way: the use (a signature, a batch) runs up to the point where its
+work is done but not yet recorded; there, a second thread — its own transaction, committed —
+carries out the stopping verb (a seal frozen or revoked, a member's grant withdrawn, the
+certificate frozen); then the use goes on. The outcome must be the one a serial order gives:
+the use refused, nothing recorded, the one-time code still unused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from tests.dbdump import count
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import OFFICER, World, build_world, confirm, sign_as
+from yinxin.app import Platform
+from yinxin.errors import Forbidden
+from yinxin.signing import batch as batch_module
+from yinxin.signing import service as service_module
+from yinxin.store.models.notify import IntentChallenge
+from yinxin.store.models.signing import SignatureRecord
+
+
+@pytest.fixture
+def world(any_platform: Platform, clock) -> World:
+    return build_world(any_platform, clock)
+
+
+def in_another_thread(action: Callable[[], object]) -> None:
+    """Run ``action`` in a thread of its own (its own connection and transaction) and wait."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as e:  # pragma: no cover - reported below
+            failure.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the racing verb did not finish"
+    assert not failure, failure
+
+
+STOPS: dict[str, tuple[Callable[[World], object], str]] = {
+    "seal frozen": (
+        lambda w: w.p.seals.freeze(w.jia.seal.es_id, actor=OFFICER, note="争议"),
+        "seal_not_active",
+    ),
+    "seal revoked": (
+        lambda w: w.p.seals.revoke(w.jia.seal.es_id, reason="holder_request", actor=OFFICER),
+        "seal_not_active",
+    ),
+    "grant withdrawn": (
+        lambda w: w.p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor="单位管理员"),
+        "not_authorized",
+    ),
+    "certificate frozen": (
+        lambda w: w.p.certificates.freeze(w.org_cert.serial, actor=OFFICER),
+        "certificate_not_valid",
+    ),
+}
+
+
+@pytest.mark.parametrize("stop", list(STOPS))
+def test_a_seal_stopped_while_a_document_is_signed_is_not_used(world, monkeypatch, stop):
+    w = world
+    action, code = STOPS[stop]
+    doc = contract_pdf(1, title="买卖合同")
+    token = confirm(w, w.jia, doc)
+    real = service_module.sign_pdf_detailed
+
+    def sign_then_stop(req):
+        made = real(req)
+        in_another_thread(lambda: action(w))  # committed before the signature is recorded
+        return made
+
+    monkeypatch.setattr(service_module, "sign_pdf_detailed", sign_then_stop)
+    with pytest.raises(Forbidden) as refused:
+        sign_as(w, w.jia, doc, token=token)
+    assert refused.value.code == code, refused.value
+    assert count(w.p, SignatureRecord) == 0
+    with w.p.db.read() as s:
+        assert {c.state for c in s.query(IntentChallenge)} == {"confirmed"}  # not used up
+    assert w.p.verify_audit().ok
+
+
+def test_a_seal_frozen_while_a_batch_is_signed_signs_none_of_it(world, monkeypatch):
+    w = world
+    items = [
+        batch_module.BatchItem(contract_pdf(1, title=f"批量合同{i}"), f"批量{i}.pdf", None, "甲方")
+        for i in range(3)
+    ]
+    w.clock.advance(minutes=7)
+    ch = w.p.batch.request_code(signer_subscriber_id=w.jia.id, items=items)
+    from tests.integration.signing_flow import read_code
+
+    code = read_code(w.outbox, w.jia.phone)
+    real = batch_module.BatchSigning._sign_all
+
+    def sign_then_freeze(self, checked, unlocked, level):
+        out = real(self, checked, unlocked, level)
+        in_another_thread(lambda: w.p.seals.freeze(w.jia.seal.es_id, actor=OFFICER))
+        return out
+
+    monkeypatch.setattr(batch_module.BatchSigning, "_sign_all", sign_then_freeze)
+    with pytest.raises(Forbidden) as refused:
+        w.p.batch.sign(
+            items,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code=code,
+        )
+    assert refused.value.code == "seal_not_active", refused.value
+    assert count(w.p, SignatureRecord) == 0
+    with w.p.db.read() as s:
+        assert s.get(IntentChallenge, ch.challenge_id).state == "pending"
+    assert w.p.verify_audit().ok
