@@ -124,3 +124,61 @@ def test_a_seal_frozen_while_a_batch_is_signed_signs_none_of_it(world, monkeypat
     with w.p.db.read() as s:
         assert s.get(IntentChallenge, ch.challenge_id).state == "pending"
     assert w.p.verify_audit().ok
+
+
+def start_racing(action: Callable[[], object], wait: float = 2.0) -> threading.Thread:
+    """Start ``action`` in a thread of its own and give it ``wait`` seconds to finish; one that
+    waits for a lock the caller holds goes on waiting (join it after the caller's commit)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as e:  # pragma: no cover - reported by the test
+            failure.append(e)
+
+    t = threading.Thread(target=run)
+    t.failure = failure  # type: ignore[attr-defined]
+    t.start()
+    t.join(wait)
+    return t
+
+
+def test_a_pin_leak_reported_while_another_seal_on_the_key_is_revoked_keeps_it_revoked(
+    world, monkeypatch
+):
+    """A PIN leak freezes every live seal the PIN opens. A seal on that key revoked while the
+    leak is being reported must stay revoked — not be brought back to frozen (and then to
+    active by an unfreeze) by the leak writing over a state it read before the revocation."""
+    from tests.integration.signing_flow import _form
+    from yinxin.seals import holds as holds_module
+
+    w = world
+    finance = w.p.seals.create(
+        subscriber_id=w.org.id,
+        kind="finance",
+        certificate_serial=w.org_cert.serial,
+        form=_form("王五", "350102198511223455"),
+        code="1101080012347",
+    )
+    real = holds_module.seals_on_key
+    racing: list[threading.Thread] = []
+
+    def listed_then_revoked(s, row, **kw):
+        found = real(s, row, **kw)
+        racing.append(
+            start_racing(
+                lambda: w.p.seals.revoke(finance.es_id, reason="holder_request", actor=OFFICER)
+            )
+        )
+        return found
+
+    monkeypatch.setattr(holds_module, "seals_on_key", listed_then_revoked)
+    w.p.seals.report_pin_leak(w.jia.seal.es_id, actor="王五", note="印章密码疑似泄漏")
+    (t,) = racing
+    t.join(60)
+    assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
+    after = w.p.seals.get(finance.es_id)
+    assert after.state == "revoked", after
+    assert w.p.seals.get(w.jia.seal.es_id).state == "frozen"
+    assert w.p.verify_audit().ok

@@ -167,11 +167,15 @@ class SealHolds:
         actor, note = actor_name(actor), note_text(note)
         now = self.clock.now()
         with self.db.transaction() as s:
-            row = seal_row(s, seal, lock=True)
+            # every seal the PIN opens is held, this one among them, before any is judged: a
+            # seal revoked or cancelled meanwhile is seen so and left alone (the leak wrote its
+            # frozen state over a revocation it had not waited for, on PostgreSQL)
+            row = seal_row(s, seal)
+            on_key = seals_on_key(s, row, lock=True)
             lifecycle.check_move("report_pin_leak", row.state, row.hold_kind, row.es_id)
             others = [
                 o
-                for o in seals_on_key(s, row)
+                for o in on_key
                 if o.id != row.id and o.state in lifecycle.MOVES["report_pin_leak"].from_states
             ]
             also = [o.es_id for o in others]

@@ -132,18 +132,27 @@ def certificate_for(
     return cert
 
 
-def seals_on_key_id(s: Session, key_id: int) -> list[Seal]:
-    """Every seal opened by one platform key, and so by one PIN."""
-    return list(
-        s.execute(
-            select(Seal)
-            .join(Certificate, Seal.certificate_id == Certificate.id)
-            .where(Certificate.platform_key_id == key_id)
-            .order_by(Seal.id)
-        ).scalars()
+def seals_on_key_id(s: Session, key_id: int, *, lock: bool = False) -> list[Seal]:
+    """Every seal opened by one platform key, and so by one PIN; with ``lock``, their rows
+    held for the transaction (taken in id order, so two callers never wait on each other
+    crosswise) and read as they are now, even the ones the session already holds."""
+    q = (
+        select(Seal)
+        .join(Certificate, Seal.certificate_id == Certificate.id)
+        .where(Certificate.platform_key_id == key_id)
+        .order_by(Seal.id)
     )
+    if lock:
+        q = q.with_for_update(of=Seal).execution_options(populate_existing=True)
+    return list(s.execute(q).scalars())
 
 
-def seals_on_key(s: Session, row: Seal) -> list[Seal]:
+def seals_on_key(s: Session, row: Seal, *, lock: bool = False) -> list[Seal]:
+    """Every seal opened by ``row``'s key (``row`` alone when the subscriber holds the key);
+    ``lock`` as for :func:`seals_on_key_id`."""
     cert = s.get(Certificate, row.certificate_id)
-    return seals_on_key_id(s, cert.platform_key_id) if cert.platform_key_id else [row]
+    if cert.platform_key_id:
+        return seals_on_key_id(s, cert.platform_key_id, lock=lock)
+    if lock:
+        seal_row(s, row.id, lock=True)
+    return [row]
