@@ -182,3 +182,37 @@ def test_a_pin_leak_reported_while_another_seal_on_the_key_is_revoked_keeps_it_r
     assert after.state == "revoked", after
     assert w.p.seals.get(w.jia.seal.es_id).state == "frozen"
     assert w.p.verify_audit().ok
+
+
+@pytest.mark.parametrize("stop", ["seal frozen", "grant withdrawn"])
+def test_an_authorization_granted_while_the_seal_is_stopped_is_not_made(world, monkeypatch, stop):
+    """Granting automatic signing unlocks the seal with its PIN (every usability check), then
+    writes the authorization with a copy of the key. A seal frozen, or the granting member's
+    grant withdrawn, in between must not leave an active authorization that signs without a
+    PIN: the grant is refused and nothing is written."""
+    import datetime as dt
+
+    from yinxin.store.models.authorizations import SigningAuthorization
+
+    w = world
+    action, code = STOPS[stop]
+    real = w.p.seals.unlock_for_signing
+
+    def unlock_then_stop(*a, **kw):
+        unlocked = real(*a, **kw)
+        in_another_thread(lambda: action(w))
+        return unlocked
+
+    monkeypatch.setattr(w.p.seals, "unlock_for_signing", unlock_then_stop)
+    with pytest.raises(Forbidden) as refused:
+        w.p.authorizations.grant(
+            w.jia.seal.es_id,
+            pin=w.jia.pin,
+            granted_by_subscriber_id=w.member.id,
+            max_documents=5,
+            valid_until=w.clock.now() + dt.timedelta(days=30),
+            actor="王五（管理员）",
+        )
+    assert refused.value.code == code, refused.value
+    assert count(w.p, SigningAuthorization) == 0
+    assert w.p.verify_audit().ok

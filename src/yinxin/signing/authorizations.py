@@ -304,6 +304,9 @@ class SigningAuthorizations:
         self.kek.ready()  # open (or create) the KEK before the transaction
         with self.db.transaction() as s:
             srow = seal_row(s, unlocked.stamp.seal_id, lock=True)
+            # frozen, revoked or the member's grant withdrawn since the PIN was checked: no
+            # authorization (a copy of the key that signs without the PIN) is made
+            self.seals.hold_usable(s, unlocked.stamp, granted_by_subscriber_id)
             LIFECYCLE.check("grant", _A.NONE, None, "(new)")
             r = SigningAuthorization(
                 seal_id=srow.id,
