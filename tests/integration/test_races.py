@@ -216,3 +216,56 @@ def test_an_authorization_granted_while_the_seal_is_stopped_is_not_made(world, m
     assert refused.value.code == code, refused.value
     assert count(w.p, SigningAuthorization) == 0
     assert w.p.verify_audit().ok
+
+
+@pytest.mark.postgres
+def test_first_facts_recorded_at_once_on_an_untracked_contract_both_count(
+    make_platform, clock, monkeypatch
+):
+    """A newly signed contract is tracked by whichever comes first: the reminder job, a
+    delivery recorded, a payment. Two of them at once must not end in a database error for
+    one (two tracking rows for one contract are refused by the unique index): the second
+    waits for the first and finds the contract tracked."""
+    from tests.integration.test_obligations import SIGNED, bj, sign_both
+    from yinxin.contracts import obligations as obligations_module
+    from yinxin.store.models.obligations import ContractTracking, ObligationPayment
+
+    clock.set(SIGNED)
+    p = make_platform("postgres")
+    w = build_world(p, clock)
+    cid = sign_both(p, clock, w, "platform-integration", {})
+    clock.set(bj(2026, 2, 12))
+    both_checked = threading.Barrier(2)
+    real = obligations_module.Obligations._track_in
+
+    def track_in(self, s, contract, actor, now):
+        try:  # both callers found the contract untracked: let them write at once
+            both_checked.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass  # the other one waits for this one's lock: it will find the contract tracked
+        return real(self, s, contract, actor, now)
+
+    monkeypatch.setattr(obligations_module.Obligations, "_track_in", track_in)
+    failures: list[BaseException] = []
+
+    def run(action: Callable[[], object]) -> None:
+        try:
+            action()
+        except BaseException as e:
+            failures.append(e)
+
+    threads = [
+        threading.Thread(
+            target=run, args=(lambda: p.obligations.record(cid, "delivered", "2026-02-12"),)
+        ),
+        threading.Thread(target=run, args=(lambda: p.obligations.pay(cid, "1000", "2026-02-12"),)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert count(p, ContractTracking, ContractTracking.contract_id == cid) == 1
+    assert count(p, ObligationPayment) == 1
+    assert p.obligations.view(cid).delivered_on is not None
+    assert p.verify_audit().ok

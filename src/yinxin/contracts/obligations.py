@@ -515,6 +515,7 @@ class Obligations:
         actor = _actor(actor)
         contract = self._signed(contract_id)
         with self.db.transaction() as s:
+            _hold_contract(s, contract_id)
             if s.scalar(
                 select(ContractTracking.id).where(ContractTracking.contract_id == contract_id)
             ):
@@ -606,7 +607,8 @@ class Obligations:
         )
 
     def _tracked_in(self, s: Session, contract: Any, now: dt.datetime) -> None:
-        """Track ``contract`` in ``s`` unless it is tracked already."""
+        """Track ``contract`` in ``s`` unless it is tracked already (its row held first)."""
+        _hold_contract(s, contract.id)
         if not s.scalar(
             select(ContractTracking.id).where(ContractTracking.contract_id == contract.id)
         ):
@@ -1553,6 +1555,15 @@ class Obligations:
         c = s.get(Contract, contract_id)
         assert c is not None
         return t, c
+
+
+def _hold_contract(s: Session, contract_id: int) -> None:
+    """Lock the contract's row for the transaction before asking whether it is tracked: two
+    callers tracking a newly signed contract at once (the reminder job, a delivery recorded, a
+    payment) then take turns and the second finds it tracked, instead of both inserting its
+    tracking row and the second failing on the unique index (PostgreSQL; SQLite's writer
+    transactions take turns from ``BEGIN``). Taken before the tracking row, as everywhere."""
+    s.execute(select(Contract.id).where(Contract.id == contract_id).with_for_update())
 
 
 STATUSES = ("pending", "due", "overdue", "met")
