@@ -269,3 +269,68 @@ def test_first_facts_recorded_at_once_on_an_untracked_contract_both_count(
     assert count(p, ObligationPayment) == 1
     assert p.obligations.view(cid).delivered_on is not None
     assert p.verify_audit().ok
+
+
+def _seq(p: Platform, action: str, subject: str) -> int | None:
+    from sqlalchemy import select
+
+    from yinxin.store.models import AuditEvent
+
+    with p.db.read() as s:
+        return s.scalar(
+            select(AuditEvent.seq).where(
+                AuditEvent.action == action, AuditEvent.subject_id == subject
+            )
+        )
+
+
+def test_a_seal_made_while_its_certificate_is_revoked_is_made_before_or_not_at_all(
+    world, monkeypatch
+):
+    """A seal needs a valid certificate (004 填表说明); creation checks it, draws the picture,
+    then checks again in the transaction that writes the seal and its CA-signed record. A
+    revocation of that certificate committed between the check and the commit must not let
+    the seal be made on a revoked certificate: either the seal is made first (and the
+    revocation after it), or it is refused."""
+    from tests.integration.signing_flow import _form
+    from yinxin.seals import issuance as issuance_module
+
+    w = world
+    real = issuance_module.certificate_for
+    calls: list[int] = []
+    racing: list[threading.Thread] = []
+
+    def checked_then_revoked(*a, **kw):
+        cert = real(*a, **kw)
+        calls.append(1)
+        if len(calls) == 2:  # the check inside the writing transaction
+            racing.append(
+                start_racing(
+                    lambda: w.p.certificates.revoke(
+                        w.org_cert.serial, reason="no_longer_needed", actor=OFFICER
+                    )
+                )
+            )
+        return cert
+
+    monkeypatch.setattr(issuance_module, "certificate_for", checked_then_revoked)
+    try:
+        made = w.p.seals.create(
+            subscriber_id=w.org.id,
+            kind="finance",
+            certificate_serial=w.org_cert.serial,
+            form=_form("王五", "350102198511223455"),
+            code="1101080012347",
+        )
+    except Forbidden as e:
+        assert e.code == "certificate_not_valid", e
+        made = None
+    (t,) = racing
+    t.join(60)
+    assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
+    revoked = _seq(w.p, "certificate.revoke", w.org_cert.serial)
+    assert revoked is not None
+    if made is not None:
+        created = _seq(w.p, "seal.create", made.es_id)
+        assert created is not None and created < revoked, (created, revoked)
+    assert w.p.verify_audit().ok

@@ -54,6 +54,7 @@ from yinxin.seals.rows import (
     actor_name,
     audit_seal,
     certificate_for,
+    held_certificate,
     require_valid_certificate,
     seal_row,
     sha,
@@ -102,13 +103,18 @@ def _no_text_on_personal(kind: str, center_text: str | None, code: str | None) -
 
 
 def _switch_certificate(
-    s: Session, seal: Seal, serial: str | None, now: dt.datetime
+    s: Session, seal: Seal, serial: str | None, now: dt.datetime, *, lock: bool = False
 ) -> Certificate:
-    """The certificate named by ``serial`` (checked for the seal), or the seal's own, if valid."""
+    """The certificate named by ``serial`` (checked for the seal), or the seal's own, if valid;
+    with ``lock``, its row held for the transaction."""
     sub = subscriber_row(s, seal.subscriber_id)
     if serial:
-        return certificate_for(s, serial, sub, seal.kind, now)
-    cert = s.get(Certificate, seal.certificate_id)
+        return certificate_for(s, serial, sub, seal.kind, now, lock=lock)
+    cert = (
+        held_certificate(s, seal.certificate_id)
+        if lock
+        else s.get(Certificate, seal.certificate_id)
+    )
     require_valid_certificate(cert, now)
     return cert
 
@@ -223,6 +229,7 @@ class SealIssuance:
         center_text: str | None,
         code: str | None,
         now: dt.datetime,
+        lock: bool = False,
     ) -> _Plan:
         lifecycle.check_move("create", SealState.NONE, None, "(new)")
         if kind not in KINDS:
@@ -238,7 +245,7 @@ class SealIssuance:
                 field="kind",
             )
         check_holder(sub, kind, form)
-        cert = certificate_for(s, certificate_serial, sub, kind, now)
+        cert = certificate_for(s, certificate_serial, sub, kind, now, lock=lock)
         _no_text_on_personal(kind, center_text, code)
         dup = (
             s.execute(
@@ -315,7 +322,7 @@ class SealIssuance:
             code=code,
             now=now,
         )
-        with self._drawing(lambda s, lock: plan(s), scan) as (s, staged, p, drawn):
+        with self._drawing(lambda s, lock: plan(s, lock=lock), scan) as (s, staged, p, drawn):
             sub, cert, image = p.sub, p.cert, p.image
             assert drawn is not None
             valid_end = min(now + years * YEAR, cert.not_after)
@@ -384,7 +391,7 @@ class SealIssuance:
             move = lifecycle.check_move("renew", row.state, row.hold_kind, row.es_id)
             if form:
                 check_holder(subscriber_row(s, row.subscriber_id), row.kind, form)
-            cert = _switch_certificate(s, row, certificate_serial, now)
+            cert = _switch_certificate(s, row, certificate_serial, now, lock=True)
             new_end = min(max(row.valid_end, now) + years * YEAR, cert.not_after)
             if new_end <= row.valid_end:
                 raise ValidationError(
@@ -430,7 +437,7 @@ class SealIssuance:
         sub = subscriber_row(s, row.subscriber_id)
         if form:
             check_holder(sub, row.kind, form)
-        cert = _switch_certificate(s, row, certificate_serial, now)
+        cert = _switch_certificate(s, row, certificate_serial, now, lock=lock)
         if row.state == SealState.FROZEN:  # the table let only a PIN-leak hold through
             _off_the_leaked_key(s, row, cert)
         _no_text_on_personal(row.kind, center_text, code)

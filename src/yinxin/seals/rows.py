@@ -102,9 +102,16 @@ def require_valid_certificate(cert: Certificate, now: dt.datetime) -> None:
 
 
 def certificate_for(
-    s: Session, serial: str | None, sub: Subscriber, kind: str, now: dt.datetime
+    s: Session,
+    serial: str | None,
+    sub: Subscriber,
+    kind: str,
+    now: dt.datetime,
+    *,
+    lock: bool = False,
 ) -> Certificate:
-    """The certificate a seal of ``kind`` for ``sub`` may be bound to, valid right now."""
+    """The certificate a seal of ``kind`` for ``sub`` may be bound to, valid right now; with
+    ``lock``, its row held for the transaction (:func:`held_certificate`)."""
     spec = KINDS[kind]
     if not serial:
         raise ValidationError(
@@ -114,6 +121,8 @@ def certificate_for(
             code="certificate_required",
         )
     q = select(Certificate).where(Certificate.serial_hex == normal_serial(serial))
+    if lock:
+        q = _held(q)
     cert = one_or_404(s, q, f"no certificate with serial {serial}", field="certificate_serial")
     if cert.subscriber_id != sub.id:
         raise ValidationError(
@@ -130,6 +139,20 @@ def certificate_for(
         )
     require_valid_certificate(cert, now)
     return cert
+
+
+def _held(q):
+    return q.with_for_update(read=True).execution_options(populate_existing=True)
+
+
+def held_certificate(s: Session, certificate_id: int) -> Certificate:
+    """The certificate's row, held for the transaction (``FOR SHARE`` on PostgreSQL; SQLite's
+    writer transaction holds the write lock) and read as it is now: a seal bound to it in this
+    transaction is bound to a certificate that was valid at the commit — a revocation or hold
+    committing meanwhile waits, or is seen."""
+    return s.execute(
+        _held(select(Certificate).where(Certificate.id == certificate_id))
+    ).scalar_one()
 
 
 def seals_on_key_id(s: Session, key_id: int, *, lock: bool = False) -> list[Seal]:
