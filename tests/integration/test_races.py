@@ -334,3 +334,59 @@ def test_a_seal_made_while_its_certificate_is_revoked_is_made_before_or_not_at_a
         created = _seq(w.p, "seal.create", made.es_id)
         assert created is not None and created < revoked, (created, revoked)
     assert w.p.verify_audit().ok
+
+
+def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform):
+    """Two operators add the same O&M contract to the service desk at the same moment (or one
+    double-clicks): one adds it, the other is told it is already under service (409), never a
+    database error."""
+    import datetime as dt
+
+    from sqlalchemy import event
+
+    from yinxin.errors import Conflict
+    from yinxin.store.models.desk import DeskContract
+
+    p = any_platform
+    both_checked = threading.Barrier(2)
+
+    def made_after_both_checked(target, args, kwargs) -> None:
+        try:
+            both_checked.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass  # the other one waits for this one's write lock (SQLite): it will see the row
+
+    event.listen(DeskContract, "init", made_after_both_checked)
+    request_cleanup = lambda: event.remove(DeskContract, "init", made_after_both_checked)  # noqa: E731
+    results: list[object] = []
+
+    def add() -> None:
+        try:
+            results.append(
+                p.desk.add_contract(
+                    "HT-2026-003",
+                    title="运维服务合同",
+                    party_a="北京印信示范科技有限公司",
+                    party_b="某运维公司",
+                    annual_fee="120000",
+                    starts_on=dt.date(2026, 1, 1),
+                    ends_on=dt.date(2026, 12, 31),
+                    actor="运维主管",
+                )
+            )
+        except BaseException as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        request_cleanup()
+    refusals = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) == 2 and len(refusals) == 1, results
+    assert isinstance(refusals[0], Conflict) and refusals[0].field == "number", refusals
+    assert count(p, DeskContract) == 1
+    assert p.verify_audit().ok

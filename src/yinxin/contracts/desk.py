@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
@@ -382,7 +383,14 @@ class ServiceDesk:
                 **hours,
             )
             s.add(c)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:
+                # added by another caller since the check above (both passed it before either
+                # wrote, PostgreSQL): the unique index decides, and this one is the second
+                raise Conflict(
+                    f"contract {number} is already under service", field="number"
+                ) from None
             event(
                 s,
                 now,
