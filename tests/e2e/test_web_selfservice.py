@@ -438,3 +438,66 @@ def test_a_phone_of_two_accounts_chooses_which_to_open(site: Site, page):
     page.wait_for_url("**/my")
     page.locator("#account-name").filter(has_text="赵六设计工作室").wait_for()
     assert person.id != org.id
+
+
+def test_a_leaked_seal_pin_is_reported_changed_and_the_seal_unfrozen(site: Site, page):
+    """A seal frozen because its PIN leaked (印章密码泄漏冻结) unfreezes only once the PIN has
+    been changed. The seal page offered 解冻 — refused every time (请先修改印章密码再解冻) — and
+    no way to report the leak or to change the PIN: the holder was stuck with a frozen seal.
+    Now the page reports the leak, changes the PIN (the current one checked, the new one typed
+    twice) and then unfreezes the seal."""
+    from tests.integration.signing_flow import _form
+
+    p = site.world.p
+    number = id_card("11010519820202123")
+    person = p.subscribers.add_person(name="钱八", id_number=number, phone="13500135020")
+    p.subscribers.accept_agreement(person.id, accepted_by="钱八")
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer="desk1")
+    seal = p.seals.create(
+        subscriber_id=person.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("钱八", number),
+    )
+    subscriber_login(site, page, "13500135020")
+    page.goto(site.url(f"/my/seal?id={seal.id}"))
+    leak = page.locator("#leak-form")
+    leak.wait_for(state="visible")
+    leak.locator("button[type=submit]").click()
+    page.locator("#state-badge").filter(has_text="密码泄漏冻结").wait_for()
+    assert p.seals.get(seal.es_id).hold_kind == "pin_leak"
+    assert leak.is_hidden()
+
+    # unfreezing before the PIN is changed is refused, with what to do
+    unfreeze = page.locator("#unfreeze-form")
+    unfreeze.locator("button[type=submit]").click()
+    unfreeze.locator(".form-error").filter(has_text="请先修改印章密码").wait_for()
+    assert p.seals.get(seal.es_id).state == "frozen"
+
+    pin_form = page.locator("#pin-form")
+    assert pin_form.is_visible()
+    # the new PIN typed twice differently: refused in the page, nothing sent
+    page.fill("#pin-current", "975312")
+    page.fill("#pin-new", "246802")
+    page.fill("#pin-new2", "246803")
+    pin_form.locator("button[type=submit]").click()
+    pin_form.locator(".field-error").filter(has_text="两次输入").wait_for()
+    # a wrong current PIN: refused at its field, the PIN unchanged
+    page.fill("#pin-current", "000000")
+    page.fill("#pin-new2", "246802")
+    pin_form.locator("button[type=submit]").click()
+    pin_form.locator("#pin-current[aria-invalid=true]").wait_for()
+    assert "印章密码错误" in pin_form.inner_text()
+    page.fill("#pin-current", "975312")
+    page.fill("#pin-new", "246802")
+    page.fill("#pin-new2", "246802")
+    pin_form.locator("button[type=submit]").click()
+    page.locator("#toast").filter(has_text="印章密码已修改").wait_for()
+    assert page.locator("#pin-current").input_value() == ""  # the PINs do not stay on the page
+
+    unfreeze.locator("button[type=submit]").click()
+    page.locator("#state-badge").filter(has_text="有效").wait_for()
+    assert p.seals.get(seal.es_id).state == "active"
+    shot(page, "seal-pin-changed-unfrozen")

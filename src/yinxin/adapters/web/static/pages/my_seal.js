@@ -3,7 +3,7 @@
 // change or cancel, prefilled from the seal), freeze/unfreeze and, for an organization's seal,
 // the grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
 import {
-  ApiError, LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
 } from "/static/api.js";
 import {
   day, facts, liveCheck, options, param, refusedPage, sealBadge, sealUsability, who,
@@ -48,6 +48,13 @@ function show(s) {
   prefill(s);
   document.getElementById("freeze-form").hidden = s.state !== "active";
   document.getElementById("unfreeze-form").hidden = s.state !== "frozen";
+  // the PIN of a platform-held key: a leak freezes the seal until the PIN is changed
+  const pinned = s.key === "platform";
+  document.getElementById("leak-form").hidden = !(pinned && s.state === "active");
+  document.getElementById("pin-form").hidden = !(pinned && live);
+  document.getElementById("pin-hint").textContent = s.hold_kind === "pin_leak"
+    ? "本印章因印章密码泄漏已冻结：请先修改印章密码，再解冻。"
+    : "修改后，使用同一密钥的印章均改用新密码。";
   for (const n of document.querySelectorAll(".org-only")) n.hidden = s.kind === "personal";
   document.getElementById("grants-card").hidden = !(isOrgSession && s.kind !== "personal" && live);
 }
@@ -55,6 +62,14 @@ function show(s) {
 // --- the seal application form (004): 续费 / 变更 / 注销 --------------------------------------
 Object.assign(MESSAGES, {
   certificate_ends: "印章有效期已到所绑定证书的到期日，请先续期证书后再续费印章",
+  wrong_pin: "印章密码错误",
+  seal_locked: "印章密码错误次数过多，印章已锁定，请联系受理点解锁",
+  pin_change_required: "本印章因印章密码泄漏已冻结，请先修改印章密码再解冻",
+});
+Object.assign(FIELD_MESSAGES, {
+  pin: "请输入当前印章密码",
+  new_pin: "新印章密码应为6至64位，且不能与当前密码相同",
+  new_pin2: "两次输入的新密码不一致",
 });
 const sealForm = document.getElementById("seal-form");
 options(sealForm.elements.id_type, LABELS.idType);
@@ -207,12 +222,6 @@ async function refresh() {
   show(await api("GET", `/seals/${id}`));
   await Promise.all([picture(), history(), grants()]);
 }
-try {
-  await refresh();
-} catch (e) {
-  // another's seal answers as one that does not exist: the page shows nothing of it
-  await refusedPage(e, { title: "印章详情", missing: "未找到该印章，或您无权查看。", back: ["/my/seals", "返回我的印章"] });
-}
 
 const readFile = (file) => new Promise((resolve) => {
   const r = new FileReader();
@@ -227,4 +236,43 @@ const act = (formId, path, body, done) => bindForm(document.getElementById(formI
 });
 act("freeze-form", "freeze", (d) => ({ note: d.note.trim() || null }), "印章已冻结");
 act("unfreeze-form", "unfreeze", () => undefined, "印章已解冻");
+bindForm(document.getElementById("leak-form"), {
+  busyText: "正在办理…",
+  submit: (d, key) => api("POST", `/seals/${id}/report-pin-leak`, { json: { note: d.note.trim() || null }, idempotencyKey: key }),
+  onDone: async (out) => {
+    document.getElementById("leak-form").reset();
+    const also = out.also_frozen.length ? `，同一密码的另 ${out.also_frozen.length} 枚印章（${out.also_frozen.join("、")}）一并冻结` : "";
+    toast(`已报告印章密码泄漏，印章已冻结${also}。请修改印章密码后解冻。`);
+    await refresh();
+  },
+});
+// the new PIN is typed twice; neither PIN stays in the form once the change is done
+const pinForm = document.getElementById("pin-form");
+bindForm(pinForm, {
+  busyText: "正在修改…",
+  submit: async (d, key) => {
+    if (d.new_pin !== d.new_pin2) throw new ApiError(422, { code: "invalid", field: "new_pin2", detail: "differ" });
+    try {
+      return await api("POST", `/seals/${id}/change-pin`, { json: { pin: d.pin, new_pin: d.new_pin }, idempotencyKey: key });
+    } catch (e) {
+      const left = e instanceof ApiError && e.code === "wrong_pin" && /(\d+) attempts? left/.exec(e.problem.detail || "");
+      if (left) throw new ApiError(e.status, { ...e.problem, code: "explained", detail: `印章密码错误，还可尝试 ${left[1]} 次` });
+      throw e;
+    }
+  },
+  onDone: async () => {
+    pinForm.reset();
+    toast(seal && seal.hold_kind === "pin_leak" ? "印章密码已修改，现在可以解冻印章" : "印章密码已修改");
+    await refresh();
+  },
+});
 act("grant-form", "grants", (d) => ({ member_subscriber_id: Number(d.member_subscriber_id), note: d.note.trim() || null }), "已授权");
+
+// the forms are bound above, before the seal is shown and its forms with it: a form shown
+// before its handler would be submitted by the browser itself, to this page's address
+try {
+  await refresh();
+} catch (e) {
+  // another's seal answers as one that does not exist: the page shows nothing of it
+  await refusedPage(e, { title: "印章详情", missing: "未找到该印章，或您无权查看。", back: ["/my/seals", "返回我的印章"] });
+}
