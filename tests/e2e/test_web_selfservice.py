@@ -501,3 +501,50 @@ def test_a_leaked_seal_pin_is_reported_changed_and_the_seal_unfrozen(site: Site,
     page.locator("#state-badge").filter(has_text="有效").wait_for()
     assert p.seals.get(seal.es_id).state == "active"
     shot(page, "seal-pin-changed-unfrozen")
+
+
+def test_a_certificate_stopped_for_unpaid_fees_is_paid_for_and_back_in_use(site: Site, page):
+    """A certificate stopped for unpaid service fees (欠费停用) is released only once its fee is
+    paid. The holder's page offered 解冻 — refused every time (尚未缴费，请先缴费) — and nowhere
+    to pay: the certificate stayed stopped. Now the page takes the renewal fee (the amount from
+    the fee schedule shown before paying) and puts the certificate back in use; a double click
+    on 缴费 records one payment."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from tests import dbdump
+    from yinxin.store.models import Certificate, Payment
+
+    p = site.world.p
+    number = id_card("11010519830303123")
+    person = p.subscribers.add_person(name="周九", id_number=number, phone="13500135030")
+    p.subscribers.accept_agreement(person.id, accepted_by="周九")
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer="desk1", validity_years=3)
+    # the year paid for has passed (the certificate is valid two more): the scheduler stops it
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.id == cert.id)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert cert.serial in p.certificates.suspend_unpaid()
+    paid_before = dbdump.count(p, Payment, Payment.certificate_id == cert.id)
+
+    subscriber_login(site, page, "13500135030")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    page.locator("#status-badge").filter(has_text="欠费停用").wait_for()
+    pay = page.locator("#renew-pay-form")
+    pay.wait_for(state="visible")
+    page.select_option("#renew-years", "2")
+    page.locator("#renew-amount").filter(has_text="¥140.00").wait_for()  # 70 a year
+    pay.locator("button[type=submit]").dblclick()
+    page.locator("#status-badge").filter(has_text="有效").wait_for()
+    after = p.certificates.get(cert.serial)
+    assert after.status == "active" and after.hold_kind is None
+    assert after.paid_until is not None and after.paid_until > dt.datetime.now(dt.UTC)
+    assert dbdump.count(p, Payment, Payment.certificate_id == cert.id) == paid_before + 1
+    assert "¥140.00" in page.locator("#toast").inner_text()
+    shot(page, "certificate-unpaid-paid")

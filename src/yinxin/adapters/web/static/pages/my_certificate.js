@@ -1,9 +1,11 @@
 // One certificate of the subscriber: its facts, the downloads (GET /certificates/{serial}/pem,
 // /der, /chain) and the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
 // revoke with one of the reasons of 001) — the forms the certificate's state allows.
-import { api, bindForm, commonName, el, fmtTime, label, requireSession, saveBlob, toast } from "/static/api.js";
 import {
-  CERT_REASONS, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage,
+  ApiError, api, bindForm, commonName, el, fmtTime, label, messageFor, requireSession, saveBlob, toast,
+} from "/static/api.js";
+import {
+  CERT_REASONS, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
 } from "/static/pages/common.js";
 
 await requireSession("subscriber");
@@ -32,13 +34,28 @@ function show(c) {
   document.getElementById("restore-form").hidden = !(held && c.hold_kind === "lost");
   document.getElementById("revoke-form").hidden = !(c.status === "active" || held);
   document.getElementById("lifecycle").hidden = !(c.status === "active" || held);
+  // a certificate stopped for unpaid fees is paid for here, then released (not 解冻 alone,
+  // which is refused until the fee is in)
+  const unpaid = held && c.hold_kind === "unpaid";
+  document.getElementById("renew-pay-form").hidden = !(c.status === "active" || unpaid);
+  document.getElementById("unfreeze-form").hidden ||= unpaid;
+  document.getElementById("renew-pay-text").textContent = unpaid
+    ? "本证书因服务费未按期缴纳已停用：缴费后即恢复使用。"
+    : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";
+  current = c;
+  showAmount();
 }
 
-try {
-  show(await api("GET", `/certificates/${serial}`));
-} catch (e) {
-  await refusedPage(e, { title: "证书详情", missing: "未找到该证书，或您无权查看。", back: ["/my/certificates", "返回证书与申请"] });
+let current = null;
+let fees = null;
+function showAmount() {
+  const plan = fees && current && fees.plans.find((p) => p.code === current.plan);
+  const years = Number(document.getElementById("renew-years").value);
+  document.getElementById("renew-amount").textContent = plan ? `应缴 ${yuanOf(plan.renewal_fen * years)}` : "";
 }
+document.getElementById("renew-years").addEventListener("change", showAmount);
+api("GET", "/public/fees").then((f) => { fees = f; showAmount(); }, () => {});
+
 
 for (const b of document.querySelectorAll("[data-download]")) {
   b.addEventListener("click", async () => {
@@ -58,8 +75,44 @@ const act = (id, verb, body, done) => bindForm(document.getElementById(id), {
   submit: (data, key) => api("POST", `/certificates/${serial}/${verb}`, { json: body(data), idempotencyKey: key }),
   onDone: (c) => { document.getElementById(id).reset(); show(c); toast(done); },
 });
+// the fee, then (for a certificate stopped for unpaid fees) its release: each its own key, kept
+// for a retry, so a double click or a retry after a lost answer pays once
+bindForm(document.getElementById("renew-pay-form"), {
+  busyText: "正在缴费…",
+  submit: async (data, key) => {
+    const paid = await api("POST", `/certificates/${serial}/payments`, {
+      json: { years: Number(data.years) }, idempotencyKey: key,
+    });
+    // paid: whatever happens next is not a reason to submit (and pay) again
+    let c = current;
+    let held = null;
+    try {
+      c = await api("GET", `/certificates/${serial}`);
+      if (c.status === "on_hold" && c.hold_kind === "unpaid") {
+        c = await api("POST", `/certificates/${serial}/unfreeze`, { idempotencyKey: `${key}:release` });
+      }
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      held = e;
+    }
+    return { paid, c, held };
+  },
+  onDone: ({ paid, c, held }) => {
+    show(c);
+    const done = `已缴费 ¥${paid.amount_yuan}`;
+    if (held) toast(`${done}，但证书未能恢复使用：${messageFor(held)}`, "error");
+    else toast(`${done}，服务费缴至 ${fmtTime(c.paid_until)}`);
+  },
+});
 act("freeze-form", "freeze", (d) => ({ note: d.note.trim() || null }), "证书已冻结");
 act("unfreeze-form", "unfreeze", () => undefined, "证书已解冻");
 act("loss-form", "report-loss", () => undefined, "已挂失，证书已暂停使用");
 act("restore-form", "restore", () => undefined, "已解除挂失");
 act("revoke-form", "revoke", (d) => ({ reason: d.reason }), "证书已吊销");
+
+// the forms are bound above, before the certificate is shown and its forms with it
+try {
+  show(await api("GET", `/certificates/${serial}`));
+} catch (e) {
+  await refusedPage(e, { title: "证书详情", missing: "未找到该证书，或您无权查看。", back: ["/my/certificates", "返回证书与申请"] });
+}
