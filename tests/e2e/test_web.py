@@ -580,3 +580,38 @@ def _screens_listed(site):
     SHOTS.mkdir(parents=True, exist_ok=True)
     names = sorted(p.name for p in SHOTS.glob("*.png"))
     (SHOTS / "index.txt").write_text("\n".join(names) + "\n")
+
+
+def test_a_form_sent_before_its_script_is_ready_sends_nothing(site: Site, page):
+    """A page's forms are sent by its script, through the API. While that script was still on
+    its way (a slow line), the form was already on the screen, and Enter in it had the browser
+    send it itself: a GET to the page's own address with every field in the query —
+    /staff/login?username=desk1&password=…&code=… — the password in the address bar, the
+    history and any proxy's log, and nothing done. Now a form no script has taken is not sent:
+    what was typed stays, a note asks to wait, and once the script is there the login works."""
+    held = []
+    page.route("**/static/pages/staff_login.js*", lambda route: held.append(route))
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url))
+    page.goto(site.url("/staff/login"), wait_until="commit")
+    page.locator("#password").wait_for()
+    page.fill("#username", "desk1")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", "123456")
+    page.press("#code", "Enter")
+    page.wait_for_timeout(500)
+    assert held, "the page's script was not held back"
+    assert not [u for u in sent if "password" in u or "?username" in u], sent
+    assert "password" not in page.url
+    assert page.locator("#password").input_value() == STAFF_PASSWORD  # still there
+    note = page.locator("#staff-form .form-error")
+    assert note.is_visible() and "正在加载" in note.inner_text()
+
+    for route in held:
+        route.continue_()
+    page.unroute("**/static/pages/staff_login.js*")
+    page.locator("#staff-form[data-bound]").wait_for(state="attached")
+    page.fill("#code", fresh_totp(site))
+    page.press("#code", "Enter")
+    page.wait_for_url("**/desk")
+    assert not [u for u in sent if "password" in u], sent

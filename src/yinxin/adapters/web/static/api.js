@@ -265,6 +265,7 @@ function setBusy(form, busy, text) {
  */
 export function bindForm(form, { submit, onDone, busyText = "正在提交…", idempotent = true }) {
   let running = false;
+  form.dataset.bound = "true"; // static/forms.js: this form's submissions are the script's now
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (running) return; // a double click is the same submission
