@@ -548,3 +548,52 @@ def test_a_certificate_stopped_for_unpaid_fees_is_paid_for_and_back_in_use(site:
     assert dbdump.count(p, Payment, Payment.certificate_id == cert.id) == paid_before + 1
     assert "¥140.00" in page.locator("#toast").inner_text()
     shot(page, "certificate-unpaid-paid")
+
+
+def test_more_than_a_hundred_applications_are_all_reachable(site: Site, page):
+    """The holder's 证书与申请 page asked for the first 100 applications of each state and the
+    desk's review queue for the first 100 pending ones, and neither followed the listing's
+    next page: an applicant's 101st application was not on their page, and the desk could not
+    open the 101st application waiting for review (the queue is oldest first: the newest were
+    the ones missing). Now the holder's page reads every page, and the queue pages on (加载更多)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    p = site.world.p
+    number = id_card("11010519840404123")
+    person = p.subscribers.add_person(name="吴十", id_number=number, phone="13500135040")
+    p.subscribers.accept_agreement(person.id, accepted_by="吴十")
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "吴十")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(Encoding.PEM)
+    )
+    ids = [
+        p.certificates.apply(subscriber_id=person.id, profile="person-signing", csr=csr).id
+        for _ in range(105)
+    ]
+
+    subscriber_login(site, page, "13500135040")
+    page.goto(site.url("/my/certificates"))
+    page.locator(f"#applications tr[data-application='{ids[-1]}']").wait_for()
+    assert page.locator("#applications tbody tr[data-application]").count() == 105
+
+    page.context.clear_cookies()
+    staff_login(site, page)
+    page.goto(site.url("/desk/applications"))
+    last = page.locator(f"#queue tr[data-application='{ids[-1]}']")
+    page.locator(f"#queue tr[data-application='{ids[0]}']").wait_for()
+    more = page.locator("#more")
+    for _ in range(10):
+        if last.count():
+            break
+        more.click()
+        page.wait_for_timeout(300)
+    last.wait_for()
+    last.locator("button").click()
+    page.locator("#detail").wait_for(state="visible")
+    assert str(ids[-1]) in page.locator("#documents").inner_text()

@@ -159,13 +159,14 @@ async function answer(status, ctype, json, blob) {
   throw new ApiError(status, problem);
 }
 
-/** Every item of a listing (`path`, e.g. "/flows"), its pages followed 200 at a time until
- * there are 1000 or more. */
+/** Every item of a listing (`path`, e.g. "/flows", or with its filters, "/applications?state=
+ * pending"), its pages followed 200 at a time until there are 1000 or more. */
 export async function allItems(path) {
   const items = [];
+  const join = path.includes("?") ? "&" : "?";
   let after = null;
   do {
-    const page = await api("GET", `${path}?limit=200${after ? `&after=${after}` : ""}`);
+    const page = await api("GET", `${path}${join}limit=200${after ? `&after=${after}` : ""}`);
     items.push(...page.items);
     after = page.next;
   } while (after && items.length < 1000);

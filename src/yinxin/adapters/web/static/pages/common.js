@@ -231,7 +231,7 @@ export function who(actor, session) {
  * A desk listing that pages (certificates, seals, audit events) in the table whose id is
  * `table`: answers `load(append)`, which GETs `path` 50 at a time with `query()`'s non-empty
  * values and, to continue (`append`), the `after` where the last page ended; the rows (`row` of
- * each item) are appended, or else replace the table's — one muted row saying `empty` across
+ * each item, or what it resolves to) are appended, or else replace the table's — one muted row saying `empty` across
  * the header's columns when there are none. The page's #more button shows while a next page
  * exists, and continues it (once per click: an answer to an older request is dropped).
  * `onPage(page, append)` hears of every page shown.
@@ -250,9 +250,9 @@ export function pagedListing({ path, query, table, row, empty, onPage }) {
     for (const [k, v] of Object.entries(query())) if (v) q.set(k, v);
     if (append && next) q.set("after", next);
     const page = await api("GET", `${path}?${q}`);
+    const rows = await Promise.all(page.items.map(row)); // a row may need its own look-ups
     if (mine !== asked) return page;
     more.hidden = !page.next;
-    const rows = page.items.map(row);
     if (append) body.append(...rows);
     else body.replaceChildren(...(rows.length ? rows : [emptyRow(t.tHead.rows[0].cells.length, empty)]));
     next = page.next;

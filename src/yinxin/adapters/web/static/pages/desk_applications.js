@@ -1,8 +1,8 @@
 // The review queue: GET /applications?state=…, each with its applicant (GET /subscribers/{id}),
 // the accepted agreement, the payment and the documents the applicant uploaded; approve (POST …/approve: the certificate is issued)
 // or reject with a reason (POST …/reject). Every act is audited as staff:<username>.
-import { ApiError, api, bindForm, commonName, el, emptyRow, fmtTime, label, requireSession, toast } from "/static/api.js";
-import { facts, stateBadge } from "/static/pages/common.js";
+import { ApiError, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
+import { facts, pagedListing, stateBadge } from "/static/pages/common.js";
 import { showDocs } from "/static/pages/app_documents.js";
 
 const session = await requireSession("staff");
@@ -17,9 +17,11 @@ async function subscriber(id) {
   return names[id];
 }
 
-async function load() {
-  const page = await api("GET", `/applications?state=${filter.value}&limit=100`);
-  const rows = await Promise.all(page.items.map(async (a) => {
+// the queue, oldest first, 50 at a time (加载更多 for the next): every application waiting is
+// reachable, however many there are
+const load = pagedListing({
+  path: "/applications", query: () => ({ state: filter.value }), table: "queue", empty: "暂无申请",
+  row: async (a) => {
     const [sub, paid] = await Promise.all([subscriber(a.subscriber_id), api("GET", `/applications/${a.id}/payments`)]);
     const open = el("button", { type: "button", class: "btn secondary small", text: a.state === "pending" ? "审核" : "查看" });
     open.addEventListener("click", () => select(a, sub, paid));
@@ -32,9 +34,8 @@ async function load() {
       el("td", { text: a.acceptance_point }),
       el("td", {}, open),
     );
-  }));
-  document.querySelector("#queue tbody").replaceChildren(...(rows.length ? rows : [emptyRow(7, "暂无申请")]));
-}
+  },
+});
 
 async function select(a, sub, paid) {
   current = a;

@@ -1,16 +1,18 @@
 // The subscriber's applications (with their payment and the reviewer's decision) and
 // certificates: GET /applications?state=, /applications/{id}/payments, /certificates.
-import { api, el, emptyRow, fmtTime, label, requireSession } from "/static/api.js";
+import { allItems, api, el, emptyRow, fmtTime, label, requireSession } from "/static/api.js";
 import { certificateRow, stateBadge } from "/static/pages/common.js";
 
 await requireSession("subscriber");
-const [pending, approved, rejected, certs] = await Promise.all([
-  api("GET", "/applications?state=pending&limit=100"),
-  api("GET", "/applications?state=approved&limit=100"),
-  api("GET", "/applications?state=rejected&limit=100"),
-  api("GET", "/certificates?limit=100"),
+// every page of each listing (allItems), not the first 100: the newest would be the ones left out
+const [pending, approved, rejected, certItems] = await Promise.all([
+  allItems("/applications?state=pending"),
+  allItems("/applications?state=approved"),
+  allItems("/applications?state=rejected"),
+  allItems("/certificates"),
 ]);
-const apps = [...pending.items, ...approved.items, ...rejected.items].sort((a, b) => b.id - a.id);
+const certs = { items: certItems };
+const apps = [...pending, ...approved, ...rejected].sort((a, b) => b.id - a.id);
 const payments = await Promise.all(apps.map((a) => api("GET", `/applications/${a.id}/payments`)));
 const serialOf = Object.fromEntries(certs.items.map((c) => [c.id, c.serial]));
 

@@ -3,7 +3,7 @@
 // change or cancel, prefilled from the seal), freeze/unfreeze and, for an organization's seal,
 // the grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
 import {
-  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, allItems, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
 } from "/static/api.js";
 import {
   day, facts, liveCheck, options, param, refusedPage, sealBadge, sealUsability, who,
@@ -182,11 +182,11 @@ async function grants() {
   if (document.getElementById("grants-card").hidden) return;
   const [list, members] = await Promise.all([
     api("GET", `/seals/${id}/grants?include_withdrawn=true`),
-    api("GET", "/subscribers?kind=person&limit=200"),
+    allItems("/subscribers?kind=person"), // every member, not the first 200
   ]);
   const active = new Set(list.filter((g) => g.active).map((g) => g.member_subscriber_id));
   options(document.getElementById("member"),
-    members.items.filter((m) => !active.has(m.id)).map((m) => [String(m.id), `${m.name}（${m.phone}）`]),
+    members.filter((m) => !active.has(m.id)).map((m) => [String(m.id), `${m.name}（${m.phone}）`]),
     { blank: "请选择机构成员" });
   document.querySelector("#grants tbody").replaceChildren(...(list.length ? list.map((g) => {
     const withdraw = g.active ? el("button", { type: "button", class: "btn secondary small", "data-withdraw": String(g.member_subscriber_id), text: "撤销授权" }) : null;

@@ -1,10 +1,10 @@
 // The seals the subscriber holds (an organization: its own and its people's): GET /seals, each
 // with its picture (GET /seals/{id}/image).
-import { api, el, requireSession } from "/static/api.js";
+import { allItems, api, el, requireSession } from "/static/api.js";
 import { day, sealBadge } from "/static/pages/common.js";
 
 const session = await requireSession("subscriber");
-const seals = await api("GET", "/seals?limit=100");
+const seals = { items: await allItems("/seals") }; // every page of them, not the first 100
 const list = document.getElementById("seal-list");
 if (session.organization_id && session.organization_id === session.subscriber_id) {
   document.getElementById("seals-title").textContent = "本机构的印章";

@@ -4,7 +4,7 @@
 // of the holder's valid certificates of the kind's profile, or asks for a new platform-held key
 // (then the answer is a certificate application to pay and have approved).
 import {
-  ApiError, FIELD_MESSAGES, LABELS, api, bindForm, label, messageFor, requireSession, toast,
+  ApiError, FIELD_MESSAGES, LABELS, allItems, api, bindForm, label, messageFor, requireSession, toast,
 } from "/static/api.js";
 import { day, fieldError, liveCheck, options } from "/static/pages/common.js";
 import { checkIdDocument } from "/static/pages/idcheck.js";
@@ -32,7 +32,7 @@ if (!isOrg) form.elements.holder_name.value = subscriber.name;
 else form.elements.holder_name.value = subscriber.contact_name || "";
 liveCheck(form.elements.id_number, (v, o) => checkIdDocument(form.elements.id_type.value, v, o));
 
-const certs = (await api("GET", `/certificates?subscriber_id=${me}&status=active&limit=100`)).items;
+const certs = await allItems(`/certificates?subscriber_id=${me}&status=active`);
 function fillCerts() {
   const profile = KIND_PROFILE[kind.value];
   const fit = certs.filter((c) => c.profile === profile);
