@@ -597,3 +597,32 @@ def test_more_than_a_hundred_applications_are_all_reachable(site: Site, page):
     last.locator("button").click()
     page.locator("#detail").wait_for(state="visible")
     assert str(ids[-1]) in page.locator("#documents").inner_text()
+
+
+def test_a_renewed_certificate_points_to_its_renewal(site: Site, page):
+    """A renewed certificate stays active beside its renewal until its own end, but only the
+    renewal is paid for or renewed again. Its page said nothing of the renewal and offered
+    缴纳服务费, refused (in English, in brackets: "was already renewed as …; pay for that one").
+    Now the page says 已续期 with a link to the renewal, and takes no fee for it."""
+    p = site.world.p
+    number = id_card("11010519850505123")
+    person = p.subscribers.add_person(name="郑十一", id_number=number, phone="13500135050")
+    p.subscribers.accept_agreement(person.id, accepted_by="郑十一")
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    old = p.certificates.approve(app.id, officer="desk1")
+    p.certificates.pay(serial=old.serial, years=1, reference="R-1")
+    new = p.certificates.renew(old.serial, actor="desk1").certificate
+
+    subscriber_login(site, page, "13500135050")
+    page.goto(site.url(f"/my/certificate?serial={old.serial}"))
+    notice = page.locator("#renewed")
+    notice.wait_for(state="visible")
+    assert "已续期" in notice.inner_text()
+    link = notice.locator("a")
+    assert link.get_attribute("href") == f"/my/certificate?serial={new.serial}"
+    assert page.locator("#renew-pay-form").is_hidden()
+    link.click()
+    page.wait_for_url(f"**/my/certificate?serial={new.serial}")
+    page.locator("#renew-pay-form").wait_for(state="visible")
+    assert page.locator("#renewed").is_hidden()

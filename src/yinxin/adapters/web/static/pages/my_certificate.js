@@ -2,7 +2,7 @@
 // /der, /chain) and the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
 // revoke with one of the reasons of 001) — the forms the certificate's state allows.
 import {
-  ApiError, api, bindForm, commonName, el, fmtTime, label, messageFor, requireSession, saveBlob, toast,
+  ApiError, allItems, api, bindForm, commonName, el, fmtTime, label, messageFor, requireSession, saveBlob, toast,
 } from "/static/api.js";
 import {
   CERT_REASONS, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
@@ -37,7 +37,15 @@ function show(c) {
   // a certificate stopped for unpaid fees is paid for here, then released (not 解冻 alone,
   // which is refused until the fee is in)
   const unpaid = held && c.hold_kind === "unpaid";
-  document.getElementById("renew-pay-form").hidden = !(c.status === "active" || unpaid);
+  // a renewed certificate stays in force beside its renewal, but only the renewal is paid for
+  const renewed = document.getElementById("renewed");
+  renewed.hidden = !successor;
+  if (successor) {
+    renewed.replaceChildren("本证书已续期，新证书为 ",
+      el("a", { href: `/my/certificate?serial=${successor.serial}`, text: successor.serial }),
+      "。缴费、续期请在新证书上办理；本证书在有效期内仍可使用。");
+  }
+  document.getElementById("renew-pay-form").hidden = Boolean(successor) || !(c.status === "active" || unpaid);
   document.getElementById("unfreeze-form").hidden ||= unpaid;
   document.getElementById("renew-pay-text").textContent = unpaid
     ? "本证书因服务费未按期缴纳已停用：缴费后即恢复使用。"
@@ -47,6 +55,7 @@ function show(c) {
 }
 
 let current = null;
+let successor = null; // the certificate that renewed this one, if any
 let fees = null;
 function showAmount() {
   const plan = fees && current && fees.plans.find((p) => p.code === current.plan);
@@ -112,7 +121,9 @@ act("revoke-form", "revoke", (d) => ({ reason: d.reason }), "证书已吊销");
 
 // the forms are bound above, before the certificate is shown and its forms with it
 try {
-  show(await api("GET", `/certificates/${serial}`));
+  const c = await api("GET", `/certificates/${serial}`);
+  successor = (await allItems("/certificates")).find((x) => x.predecessor_id === c.id) || null;
+  show(c);
 } catch (e) {
   await refusedPage(e, { title: "证书详情", missing: "未找到该证书，或您无权查看。", back: ["/my/certificates", "返回证书与申请"] });
 }
