@@ -457,3 +457,49 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
     text = pdftext(got.value.path().read_bytes(), tmp_path, "report.pdf")
     assert "运维服务月度报告" in text and number in text and "已巡检 1 次" in text
     shot(page, "desk-service-request")
+
+
+def test_a_form_sent_after_the_session_ended_goes_to_the_staff_login(site: Site, page):
+    """An officer's form sent once the session had ended: an expired session was sent to the
+    subscribers' login page (/login, phone and code) instead of the staff one, and a session
+    ended elsewhere (logged out in another tab) left the form saying 请先登录 with no way on.
+    Both now go to /staff/login with the page to come back to (expired=1 when it expired);
+    nothing is done."""
+    from sqlalchemy import select
+
+    from yinxin.store.models.access import WebSession
+
+    p = site.world.p
+    sub = p.subscribers.add_person(
+        name="冯十二", id_number=id_card("11010519771212987"), phone="13500135061"
+    )
+    p.subscribers.accept_agreement(sub.id, accepted_by="冯十二")
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="112233")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    serial = p.certificates.approve(app.id, officer="desk1").serial
+
+    def freeze_after(end) -> None:
+        page.goto(site.url("/desk/certificates"))
+        page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
+        page.select_option("#verb", "freeze")
+        with p.db.transaction() as s:
+            for row in s.execute(select(WebSession).where(WebSession.revoked_at.is_(None))):
+                end(row[0])
+        page.click("#act-form button[type=submit]")
+
+    staff_login(site, page)
+    freeze_after(lambda row: setattr(row, "last_seen_at", row.last_seen_at - dt.timedelta(hours=1)))
+    page.wait_for_url("**/staff/login?*")
+    assert "expired=1" in page.url and "next=%2Fdesk%2Fcertificates" in page.url
+    assert page.locator("#expired").is_visible()
+    assert p.certificates.get(serial).status == "active"
+
+    page.fill("#username", "desk1")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", fresh_totp(site))
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_url("**/desk/certificates")
+    freeze_after(lambda row: setattr(row, "revoked_at", row.last_seen_at))
+    page.wait_for_url("**/staff/login?*")
+    assert "next=%2Fdesk%2Fcertificates" in page.url and "expired" not in page.url
+    assert p.certificates.get(serial).status == "active"

@@ -284,8 +284,11 @@ export function bindForm(form, { submit, onDone, busyText = "正在提交…", i
       if (!(err instanceof ApiError)) throw err;
       const unknown = err.status === 0 || err.code === "idempotency_in_progress" || err.status >= 500;
       if (!unknown) delete form.dataset.idempotencyKey;
-      if (err.code === "session_expired" || err.status === 401 && form.dataset.login) {
-        return goLogin(form.dataset.login, true);
+      // the session ended (expired, or ended elsewhere: logged out in another tab): to the login
+      // page of the page's kind (<body data-login>, base.html), which comes back here
+      const login = form.dataset.login || document.body.dataset.login;
+      if (err.status === 401 && login && ["session_expired", "unauthenticated"].includes(err.code)) {
+        return goLogin(login, err.code === "session_expired");
       }
       showError(form, err);
     } finally {
