@@ -10,6 +10,7 @@ the API answers 404). Screenshots under ``$YINXIN_TEST_OUTPUT/web/``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import subprocess
 from pathlib import Path
@@ -509,8 +510,6 @@ def test_a_certificate_stopped_for_unpaid_fees_is_paid_for_and_back_in_use(site:
     to pay: the certificate stayed stopped. Now the page takes the renewal fee (the amount from
     the fee schedule shown before paying) and puts the certificate back in use; a double click
     on 缴费 records one payment."""
-    import datetime as dt
-
     from sqlalchemy import update
 
     from tests import dbdump
@@ -626,3 +625,36 @@ def test_a_renewed_certificate_points_to_its_renewal(site: Site, page):
     page.wait_for_url(f"**/my/certificate?serial={new.serial}")
     page.locator("#renew-pay-form").wait_for(state="visible")
     assert page.locator("#renewed").is_hidden()
+
+
+def test_the_certificate_page_without_a_serial_or_a_session(site: Site, page):
+    """/my/certificate with no serial (a link cut off) asked the API for /certificates/, which
+    redirects to the listing, and showed the listing as a certificate: an empty record with its
+    download buttons. And a download refused — the session ended meanwhile — did nothing at all
+    (the refusal was thrown in the click handler, unseen). Now the page says 未找到该证书, and a
+    download after the session ended goes to the login page, coming back to the certificate."""
+    from sqlalchemy import select
+
+    from yinxin.store.models.access import WebSession
+
+    p = site.world.p
+    number = id_card("11010519870707123")
+    person = p.subscribers.add_person(name="陈十三", id_number=number, phone="13500135070")
+    p.subscribers.accept_agreement(person.id, accepted_by="陈十三")
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    serial = p.certificates.approve(app.id, officer="desk1").serial
+
+    subscriber_login(site, page, "13500135070")
+    page.goto(site.url("/my/certificate"))
+    page.locator("#not-found").filter(has_text="未找到该证书").wait_for()
+    assert not page.locator("[data-download]").count()
+
+    page.goto(site.url(f"/my/certificate?serial={serial}"))
+    page.locator("#cert-facts").filter(has_text=serial).wait_for()
+    with p.db.transaction() as s:
+        for row in s.execute(select(WebSession).where(WebSession.revoked_at.is_(None))).scalars():
+            row.last_seen_at -= dt.timedelta(hours=1)
+    page.click("[data-download=pem]")
+    page.wait_for_url("**/login?*")
+    assert "expired=1" in page.url and serial in page.url

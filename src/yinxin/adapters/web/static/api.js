@@ -284,12 +284,7 @@ export function bindForm(form, { submit, onDone, busyText = "正在提交…", i
       if (!(err instanceof ApiError)) throw err;
       const unknown = err.status === 0 || err.code === "idempotency_in_progress" || err.status >= 500;
       if (!unknown) delete form.dataset.idempotencyKey;
-      // the session ended (expired, or ended elsewhere: logged out in another tab): to the login
-      // page of the page's kind (<body data-login>, base.html), which comes back here
-      const login = form.dataset.login || document.body.dataset.login;
-      if (err.status === 401 && login && ["session_expired", "unauthenticated"].includes(err.code)) {
-        return goLogin(login, err.code === "session_expired");
-      }
+      if (leaveIfSignedOut(err, form.dataset.login || document.body.dataset.login)) return;
       showError(form, err);
     } finally {
       running = false;
@@ -339,6 +334,16 @@ export async function requireSession(kind) {
     return new Promise(() => {}); // the page is leaving
   }
   return s;
+}
+
+/** When `err` says the session has ended — expired, or ended elsewhere (logged out in another
+ * tab) — off to the login page of `kind` (by default the page's, <body data-login>), which comes
+ * back here, and true; otherwise false (and a page without a login, nothing). */
+export function leaveIfSignedOut(err, kind = document.body.dataset.login) {
+  if (!(err instanceof ApiError) || err.status !== 401 || !kind) return false;
+  if (!["session_expired", "unauthenticated"].includes(err.code)) return false;
+  goLogin(kind, err.code === "session_expired");
+  return true;
 }
 
 /** The signed-in session the contract and sign-flow pages need, of whichever kind (the API

@@ -2,7 +2,8 @@
 // /der, /chain) and the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
 // revoke with one of the reasons of 001) — the forms the certificate's state allows.
 import {
-  ApiError, allItems, api, bindForm, commonName, el, fmtTime, label, messageFor, requireSession, saveBlob, toast,
+  ApiError, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut, messageFor, requireSession,
+  saveBlob, toast,
 } from "/static/api.js";
 import {
   CERT_REASONS, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
@@ -58,6 +59,7 @@ let current = null;
 let successor = null; // the certificate that renewed this one, if any
 let fees = null;
 function showAmount() {
+  if (!document.getElementById("renew-years")) return; // the page became a "not found" notice
   const plan = fees && current && fees.plans.find((p) => p.code === current.plan);
   const years = Number(document.getElementById("renew-years").value);
   document.getElementById("renew-amount").textContent = plan ? `应缴 ${yuanOf(plan.renewal_fen * years)}` : "";
@@ -73,6 +75,9 @@ for (const b of document.querySelectorAll("[data-download]")) {
     try {
       const blob = await api("GET", `/certificates/${serial}/${kind}`);
       saveBlob(blob, kind === "der" ? `${serial}.cer` : kind === "chain" ? `${serial}-chain.pem` : `${serial}.pem`);
+    } catch (e) {
+      // refused: said (or, the session over, to the login page), never dropped unseen
+      if (!leaveIfSignedOut(e)) toast(e instanceof ApiError ? messageFor(e) : "下载失败，请稍后重试", "error");
     } finally {
       b.disabled = false;
     }
@@ -121,6 +126,8 @@ act("revoke-form", "revoke", (d) => ({ reason: d.reason }), "证书已吊销");
 
 // the forms are bound above, before the certificate is shown and its forms with it
 try {
+  // no serial (a link cut off): /certificates/ would answer the listing, not a certificate
+  if (!serial) throw new ApiError(404, { code: "not_found" });
   const c = await api("GET", `/certificates/${serial}`);
   successor = (await allItems("/certificates")).find((x) => x.predecessor_id === c.id) || null;
   show(c);
