@@ -28,8 +28,12 @@ const late = (s) => `${Math.floor(s / 3600)} 小时 ${Math.floor((s % 3600) / 60
 function actions(r) {
   const b = (text, run) => {
     const btn = el("button", { type: "button", class: "btn small secondary", text });
+    // one step per click: the button is off while its step runs, so a double click (or a
+    // click while a prompt is open) does not send the step a second time
     btn.addEventListener("click", async () => {
-      try { await run(); await load(); } catch (e) { toast(messageFor(e), "error"); }
+      if (btn.disabled) return;
+      btn.disabled = true;
+      try { await run(); await load(); } catch (e) { toast(messageFor(e), "error"); } finally { btn.disabled = false; }
     });
     return btn;
   };
