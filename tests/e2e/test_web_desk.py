@@ -507,3 +507,44 @@ def test_a_form_sent_after_the_session_ended_goes_to_the_staff_login(site: Site,
     page.wait_for_url("**/staff/login?*")
     assert "next=%2Fdesk%2Fcertificates" in page.url and "expired" not in page.url
     assert p.certificates.get(serial).status == "active"
+
+
+def test_the_desk_offers_no_release_of_an_unpaid_certificate_before_the_fee(site: Site, page):
+    """A certificate stopped for unpaid fees (欠费停用) is released only once the fee is in. The
+    desk offered 解冻 on it all the same, refused every time (尚未缴费); now 解冻 is offered once
+    the certificate is paid up again, and then releases it."""
+    from sqlalchemy import update
+
+    from yinxin.store.models import Certificate
+
+    p = site.world.p
+    sub = p.subscribers.add_person(
+        name="褚十四", id_number=id_card("11010519780808987"), phone="13500135071"
+    )
+    p.subscribers.accept_agreement(sub.id, accepted_by="褚十四")
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="112233")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer="desk1", validity_years=3)
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.id == cert.id)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert cert.serial in p.certificates.suspend_unpaid()
+
+    staff_login(site, page)
+    page.goto(site.url("/desk/certificates"))
+    row = page.locator(f'#certificates tr[data-serial="{cert.serial}"]')
+    assert "欠费停用" in row.inner_text()
+    row.locator("button").click()
+    page.locator("#detail").wait_for(state="visible")
+    assert page.locator("#verb option").all_inner_texts() == ["挂失", "吊销"]
+
+    p.certificates.pay(serial=cert.serial, years=1, reference="R-1")  # the fee is in
+    page.reload()
+    page.locator(f'#certificates tr[data-serial="{cert.serial}"] button').click()
+    assert page.locator("#verb option").all_inner_texts() == ["解冻", "挂失", "吊销"]
+    page.click("#act-form button[type=submit]")  # 解冻
+    page.locator("#toast").filter(has_text="已办理：解冻").wait_for()
+    assert p.certificates.get(cert.serial).status == "active"

@@ -24,7 +24,12 @@ const load = pagedListing({
 function allowed(c) {
   if (c.status === "active") return ["freeze", "report-loss", "revoke"];
   // a loss is reported over a freeze or a stop for unpaid fees too; restore goes back to that hold
-  if (c.status === "on_hold") return c.hold_kind === "lost" ? ["restore", "revoke"] : ["unfreeze", "report-loss", "revoke"];
+  if (c.status === "on_hold") {
+    if (c.hold_kind === "lost") return ["restore", "revoke"];
+    // stopped for unpaid fees: released once the fee is in (the API refuses it before)
+    const unpaid = c.hold_kind === "unpaid" && !(c.paid_until && new Date(c.paid_until) > new Date());
+    return unpaid ? ["report-loss", "revoke"] : ["unfreeze", "report-loss", "revoke"];
+  }
   return [];
 }
 
