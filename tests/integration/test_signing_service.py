@@ -530,6 +530,46 @@ def test_wrong_pin_moves_only_the_counter_and_keeps_the_confirmation(rw):
     assert failed_attempts(p, w.person_cert.serial) == 0
 
 
+def test_without_the_right_code_the_pin_is_not_tried(rw):
+    """The PIN was tried before the code: whoever held a signing link, without the signer's
+    phone, could spend the seal's PIN attempts with any code — or none — and lock the seal
+    until an officer unlocked it. Now a wrong or missing code is refused first and the PIN
+    counter stays as it was; with the right code a mistyped PIN still costs no code attempt."""
+    w, p = rw.w, rw.p
+    doc = contract_pdf(1, title="委托合同")
+    ch, code = request_code(w, w.yi, doc)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    def call(pin: str, code: str | None):
+        return lambda: p.signing.sign(
+            doc,
+            seal=w.yi.seal.es_id,
+            pin=pin,
+            signer_subscriber_id=w.yi.id,
+            challenge_id=ch.challenge_id if code else None,
+            code=code,
+            placement=Placement(anchor=w.yi.anchor),
+            role=w.yi.role,
+        )
+
+    refused_confirmation(p, call("000000", wrong), "wrong_code", "code")
+    with pytest.raises(ValidationError) as e:
+        call("000000", None)()
+    assert e.value.field == "code"
+    assert failed_attempts(p, w.person_cert.serial) == 0
+    refused(
+        p,
+        call("000000", code),
+        Forbidden,
+        "wrong_pin",
+        "pin",
+        mask=("platform_keys", "failed_attempts"),
+    )
+    assert failed_attempts(p, w.person_cert.serial) == 1
+    signed = call(w.yi.pin, code)()  # the same code: the mistyped PIN did not use it
+    assert p.signing.verify(signed.pdf).valid and failed_attempts(p, w.person_cert.serial) == 0
+
+
 def test_wrong_code_signs_nothing(rw):
     w, p = rw.w, rw.p
     doc = contract_pdf(1, title="保密协议")

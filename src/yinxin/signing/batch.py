@@ -245,8 +245,8 @@ class BatchSigning:
             previous = self._replay(done, digest)
             if previous is not None:
                 return previous
-        # the code is checked after the PIN (a mistyped PIN must not cost a code attempt) and
-        # before any signing, but used up only with the records
+        # the code is checked (before the PIN, by unlock_for_signer; here with the batch's
+        # purpose) before any signing, but used up only with the records
         self.signing.check_intent(who, digest, purpose=PURPOSE, actor=actor)
 
         def consume(s: Session, now: dt.datetime) -> str:

@@ -222,8 +222,8 @@ class SigningService:
     ) -> None:
         """Refuse now the token or code that could not be used up for this document — a wrong
         code counts against the challenge — but use up nothing: ``use_intent`` does, in the
-        transaction that records the signature. Called after the seal was unlocked (a mistyped
-        PIN must not cost a code attempt) and before anything is signed, so a signing that
+        transaction that records the signature (with its purpose: ``unlock_for_signer`` checked
+        the code before the PIN already). Called before anything is signed, so a signing that
         fails or is killed on its way leaves the signer a code that still works (PDF, OFD,
         GB/T 38540 PDF and batches alike)."""
         bound = _bound(who, digest, purpose)
@@ -322,16 +322,21 @@ class SigningService:
     ) -> tuple[UnlockedSeal, str | None]:
         """The first steps of a signature with a PIN and a one-time code, the same for one
         document and for a batch (``document_sha256`` is then the manifest's hash): the signer
-        must exist, the seal is unlocked with the PIN — before the code is looked at, so a
-        mistyped PIN never costs a code attempt — and the challenge id is returned if this
-        confirmation was already used up for this document. A retry of a signing that was made
-        (the answer lost, the process killed before the file was written) then gets the same
-        signed file back, never a second signature; ``None`` means nothing was signed yet."""
+        must exist, the code (or confirmation token) must be right for this signer and
+        document, then the seal is unlocked with the PIN, and the challenge id is returned if
+        this confirmation was already used up for this document. A retry of a signing that was
+        made (the answer lost, the process killed before the file was written) then gets the
+        same signed file back, never a second signature; ``None`` means nothing was signed yet.
+
+        The code before the PIN: the PIN was tried first, so whoever held a signing link — a
+        forwarded e-mail, without the signer's phone — could spend the seal's PIN attempts with
+        any code and lock the seal (an organization's, for all its members) until an officer
+        unlocked it. A right code is only checked here, not used up, so a mistyped PIN still
+        costs no code attempt; a wrong code counts against its challenge as it always did."""
         signer = who.signer_subscriber_id
         with self.db.read() as s:
             if s.get(Subscriber, signer) is None:
                 raise ValidationError(f"no subscriber {signer}", field="signer_subscriber_id")
-        unlocked = self.seals.unlock_for_signing(who.seal, who.pin, member_subscriber_id=signer)
         done = self.intent.consumed_challenge(
             subscriber_id=signer,
             document_sha256=document_sha256,
@@ -339,6 +344,17 @@ class SigningService:
             challenge_id=who.challenge_id,
             code=who.code,
         )
+        if done is None:  # a retry of a signing made is judged by its PIN alone, as before
+            bound = {"subscriber_id": signer, "document_sha256": document_sha256}
+            if who.confirmation_token is not None:
+                self.intent.check_token(who.confirmation_token, **bound)
+            elif who.challenge_id and who.code:
+                self.intent.check_code(who.challenge_id, who.code, **bound)
+            else:
+                raise ValidationError(
+                    "intent confirmation is needed: give the one-time code", field="code"
+                )
+        unlocked = self.seals.unlock_for_signing(who.seal, who.pin, member_subscriber_id=signer)
         return unlocked, done
 
     def unlock_or_replay(
