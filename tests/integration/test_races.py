@@ -390,3 +390,60 @@ def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform
     assert isinstance(refusals[0], Conflict) and refusals[0].field == "number", refusals
     assert count(p, DeskContract) == 1
     assert p.verify_audit().ok
+
+
+def test_one_flow_signer_signed_automatically_twice_at_once_signs_once(world, monkeypatch):
+    """An API client asks for a flow signer's automatic signature and, not hearing back in
+    time, asks again: the two run at once. The signer signs once — one signature recorded,
+    one use of the authorization counted, one current version of each document kept — and
+    the other call is refused with nothing of it left behind. (Both batches were recorded
+    and counted before the flow noticed the signer had signed.)"""
+    import datetime as dt
+
+    from yinxin.errors import YinxinError
+    from yinxin.signing.flows import SignerSpec
+    from yinxin.store.models.archive import ArchivedDocument
+
+    w = world
+    made = w.p.flows.create(
+        "自动签署合同",
+        documents=[("合同.pdf", contract_pdf(1))],
+        signers=[SignerSpec(x.id, x.role, x.seal.es_id) for x in (w.jia, w.yi)],
+        order="parallel",
+        deadline=w.clock.now() + dt.timedelta(days=2),
+    )
+    started = w.p.flows.start(made.id)
+    org_signer = next(x.signer_id for x in started.links if x.role == "甲方")
+    auth = w.p.authorizations.grant(
+        w.jia.seal.es_id,
+        pin=w.jia.pin,
+        granted_by_subscriber_id=w.member.id,
+        max_documents=5,
+        valid_until=w.clock.now() + dt.timedelta(days=30),
+        actor="王五（管理员）",
+    )
+
+    def sign_automatically():
+        return w.p.flows.sign_authorized(made.id, org_signer, auth.id, actor="api:合同系统")
+
+    real = batch_module.BatchSigning._sign_all
+    racing: list[threading.Thread] = []
+    calls: list[int] = []
+
+    def signed_then_the_retry_runs(self, checked, unlocked, level):
+        out = real(self, checked, unlocked, level)
+        calls.append(1)
+        if len(calls) == 1:  # the first call: its retry runs now, to its end
+            racing.append(start_racing(sign_automatically, wait=60))
+        return out
+
+    monkeypatch.setattr(batch_module.BatchSigning, "_sign_all", signed_then_the_retry_runs)
+    with pytest.raises(YinxinError) as second:
+        sign_automatically()
+    assert second.value.code in ("already_signed", "illegal_transition"), second.value
+    (t,) = racing
+    assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
+    assert w.p.authorizations.get(auth.id).used_documents == 1
+    assert count(w.p, SignatureRecord) == 1
+    assert count(w.p, ArchivedDocument, ArchivedDocument.state == "active") == 1
+    assert w.p.verify_audit().ok

@@ -82,6 +82,13 @@ class BatchItem:
     role: Role | str | None = None
 
 
+# Steps a caller adds to the recording transaction (a sign flow: its rows locked first, the
+# signer's signing recorded with the batch): ``before(s)`` runs first, ``within(s, documents,
+# challenge_id, now)`` after the records — all of it commits together, or none of it.
+Before = Callable[[Session], None]
+Within = Callable[[Session, tuple[SignedDocument, ...], str | None, dt.datetime], None]
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """The signed documents, in the order given, and what authorised them."""
@@ -228,8 +235,12 @@ class BatchSigning:
         client_ip: str | None = None,
         actor: str | None = None,
         context: Mapping[str, object] | None = None,
+        before: Before | None = None,
+        within: Within | None = None,
     ) -> BatchResult:
-        """Sign every document with one PIN entry and one code, or none of them."""
+        """Sign every document with one PIN entry and one code, or none of them. ``before``
+        and ``within`` are a caller's steps in the recording transaction (:data:`Within`);
+        a replayed batch (signed already with this code) runs neither."""
         checked = self._check(items)
         level, _ = SigningService.check_options(level, None)
         client_ip, actor, context = self._extras(
@@ -260,6 +271,8 @@ class BatchSigning:
             checked,
             unlocked,
             first=consume,
+            before=before,
+            within=within,
             level=level,
             signer_subscriber_id=signer_subscriber_id,
             authorization_id=None,
@@ -281,9 +294,12 @@ class BatchSigning:
         client_ip: str | None = None,
         actor: str | None = None,
         context: Mapping[str, object] | None = None,
+        before: Before | None = None,
+        within: Within | None = None,
     ) -> BatchResult:
         """Sign with an organization's seal under its signing authorization: no PIN, no code;
-        within the authorization's scope and remaining count, checked at the moment of use."""
+        within the authorization's scope and remaining count, checked at the moment of use.
+        ``before`` and ``within`` as for :meth:`sign`."""
         checked = self._check(items)
         level, _ = SigningService.check_options(level, None)
         client_ip, actor, context = self._extras(
@@ -316,6 +332,8 @@ class BatchSigning:
             checked,
             unlocked,
             first=use,
+            before=before,
+            within=within,
             level=level,
             signer_subscriber_id=view.holder_subscriber_id,
             authorization_id=authorization_id,
@@ -332,6 +350,8 @@ class BatchSigning:
         unlocked: UnlockedSeal,
         *,
         first: Callable[[Session, dt.datetime], str | None],
+        before: Before | None = None,
+        within: Within | None = None,
         level: Level,
         signer_subscriber_id: int | None,
         authorization_id: int | None,
@@ -347,6 +367,8 @@ class BatchSigning:
         stored = self._store(signed)
         now = self.clock.now()
         with self.db.transaction() as s:
+            if before is not None:
+                before(s)
             challenge_id = first(s, now)
             docs = self._record(
                 s,
@@ -363,6 +385,8 @@ class BatchSigning:
                 context=context,
                 now=now,
             )
+            if within is not None:
+                within(s, docs, challenge_id, now)
         return docs, challenge_id
 
     def _store(self, signed: Sequence[tuple[bytes, str]]) -> list[str]:

@@ -39,6 +39,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -1023,7 +1024,8 @@ class SignFlows:
         _need_video(x)
         items = self._items(ctx)
         video = {"video_sha256": x.video_sha256} if x.video_sha256 else {}
-        result = self._batch().sign(
+        sign = partial(
+            self._batch().sign,
             items,
             seal=x.seal_id,
             pin=pin,
@@ -1034,11 +1036,11 @@ class SignFlows:
             actor=f"subscriber:{x.subscriber_id}",
             context={"flow_id": ctx.flow.id, "signer_id": x.id, **video},
         )
-        return self._record(
+        return self._signing(
             ctx,
-            result,
+            sign,
             client_ip=_ip(client_ip),
-            challenge_id=getattr(result, "challenge_id", None) or challenge_id,
+            challenge_id=challenge_id,
             authorization_id=None,
             actor=f"subscriber:{x.subscriber_id}",
         )
@@ -1069,7 +1071,8 @@ class SignFlows:
                 field="authorization_id",
                 code="authorization_seal",
             )
-        result = batch.sign_authorized(
+        sign = partial(
+            batch.sign_authorized,
             self._items(ctx),
             authorization_id=authorization_id,
             flow_id=flow_id,
@@ -1077,12 +1080,12 @@ class SignFlows:
             actor=actor,
             context={"flow_id": flow_id, "signer_id": signer_id},
         )
-        return self._record(
+        return self._signing(
             ctx,
-            result,
+            sign,
             client_ip=None,
             challenge_id=None,
-            authorization_id=str(getattr(result, "authorization_id", None) or authorization_id),
+            authorization_id=str(authorization_id),
             actor=actor,
         )
 
@@ -1110,10 +1113,91 @@ class SignFlows:
         authorization_id: str | None,
         actor: str,
     ) -> FlowSigning:
-        """Record one signer's signatures: the documents move on to the signed versions (if
-        nobody moved them meanwhile), the signer is done, the next turn begins or the flow
-        completes — one transaction; the messages go out after it."""
+        """Record, in a transaction of its own, the signatures of a batch recorded before
+        (a replayed one: its first call died before the flow heard of it); the messages go
+        out after it."""
         signed = list(result.documents)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            view, outgoing = self._record_in(
+                s,
+                ctx,
+                signed,
+                client_ip=client_ip,
+                challenge_id=challenge_id,
+                authorization_id=authorization_id,
+                actor=actor,
+                now=now,
+            )
+        self._send(outgoing)
+        return FlowSigning(view, view.signer(ctx.signer.id), tuple(sd.record for sd in signed))
+
+    def _signing(
+        self,
+        ctx: LinkContext,
+        sign: Callable[..., Any],
+        *,
+        client_ip: str | None,
+        challenge_id: str | None,
+        authorization_id: str | None,
+        actor: str,
+    ) -> FlowSigning:
+        """Sign with ``sign`` (the batch signer's ``sign`` or ``sign_authorized`` with its
+        arguments bound) and record the signer's signing **in the batch's own transaction**:
+        the flow's row is locked first, and the signer's state and the documents' versions are
+        checked where the signatures, the code or the authorization's use are written. Two
+        signings of one signer at once (an API client's retry, two codes) thus sign once: the
+        second is refused with nothing recorded, no code used, no authorization use counted
+        (they were all recorded before the flow found the signer had signed)."""
+        made: list[tuple[FlowView, list[tuple[int, Outgoing]]]] = []
+
+        def before(s: Session) -> None:
+            self._flow(s, ctx.flow.id, lock=True)
+
+        def within(s: Session, docs: Any, used: str | None, now: dt.datetime) -> None:
+            made.append(
+                self._record_in(
+                    s,
+                    ctx,
+                    list(docs),
+                    client_ip=client_ip,
+                    challenge_id=used or challenge_id,
+                    authorization_id=authorization_id,
+                    actor=actor,
+                    now=now,
+                )
+            )
+
+        result = sign(before=before, within=within)
+        if not made:  # replayed: signed and recorded before, the flow not told yet
+            return self._record(
+                ctx,
+                result,
+                client_ip=client_ip,
+                challenge_id=getattr(result, "challenge_id", None) or challenge_id,
+                authorization_id=authorization_id,
+                actor=actor,
+            )
+        ((view, outgoing),) = made
+        self._send(outgoing)
+        signed = tuple(sd.record for sd in result.documents)
+        return FlowSigning(view, view.signer(ctx.signer.id), signed)
+
+    def _record_in(
+        self,
+        s: Session,
+        ctx: LinkContext,
+        signed: list,
+        *,
+        client_ip: str | None,
+        challenge_id: str | None,
+        authorization_id: str | None,
+        actor: str,
+        now: dt.datetime,
+    ) -> tuple[FlowView, list[tuple[int, Outgoing]]]:
+        """Record one signer's signatures in ``s``: the documents move on to the signed
+        versions (if nobody moved them meanwhile), the signer is done, the next turn begins or
+        the flow completes. The view, and the messages to send once ``s`` has committed."""
         docs = ctx.flow.documents
         if len(signed) != len(docs):
             raise YinxinError(
@@ -1131,102 +1215,97 @@ class SignFlows:
                     code="batch_mismatch",
                 )
             self.files.put(sd.pdf)  # before the commit: a crash leaves a spare file, no gap
-        now = self.clock.now()
         outgoing: list[tuple[int, Outgoing]] = []
-        with self.db.transaction() as s:
-            flow = self._flow(s, ctx.flow.id, lock=True)
-            x = self._signer(s, flow, ctx.signer.id)
-            FLOW_LIFECYCLE.check("sign", flow.state, None, str(flow.id))
-            SIGNER_LIFECYCLE.check("sign", x.state, None, str(x.id))
-            rows = {
-                d.id: d
-                for d in s.execute(
-                    select(SignFlowDocument).where(SignFlowDocument.flow_id == flow.id)
-                ).scalars()
-            }
-            for d in docs:
-                if rows[d.id].current_sha256 != d.current_sha256:
-                    raise Conflict(
-                        f"{d.name} was signed by another party meanwhile; ask for a new code and "
-                        "sign the new version",
-                        field="documents",
-                        code="document_moved",
-                    )
-            per_doc = []
-            for d, sd in zip(docs, signed, strict=True):
-                row = rows[d.id]
-                row.current_sha256 = sd.record.sha256_after
-                s.add(
-                    SignFlowSignature(
-                        signer_id=x.id,
-                        document_id=d.id,
-                        signature_record_id=sd.record.id,
-                        sha256_before=d.current_sha256,
-                        sha256_after=sd.record.sha256_after,
-                        signed_at=now,
-                    )
+        flow = self._flow(s, ctx.flow.id, lock=True)
+        x = self._signer(s, flow, ctx.signer.id)
+        FLOW_LIFECYCLE.check("sign", flow.state, None, str(flow.id))
+        SIGNER_LIFECYCLE.check("sign", x.state, None, str(x.id))
+        rows = {
+            d.id: d
+            for d in s.execute(
+                select(SignFlowDocument).where(SignFlowDocument.flow_id == flow.id)
+            ).scalars()
+        }
+        for d in docs:
+            if rows[d.id].current_sha256 != d.current_sha256:
+                raise Conflict(
+                    f"{d.name} was signed by another party meanwhile; ask for a new code and "
+                    "sign the new version",
+                    field="documents",
+                    code="document_moved",
                 )
-                per_doc.append(
-                    {
-                        "document_id": d.id,
-                        "name": d.name,
-                        "sha256_before": d.current_sha256,
-                        "sha256_after": sd.record.sha256_after,
-                        "signature_record_id": sd.record.id,
-                    }
+        per_doc = []
+        for d, sd in zip(docs, signed, strict=True):
+            row = rows[d.id]
+            row.current_sha256 = sd.record.sha256_after
+            s.add(
+                SignFlowSignature(
+                    signer_id=x.id,
+                    document_id=d.id,
+                    signature_record_id=sd.record.id,
+                    sha256_before=d.current_sha256,
+                    sha256_after=sd.record.sha256_after,
+                    signed_at=now,
                 )
-            _move_signer(x, "sign")
-            x.signed_at, x.client_ip = now, client_ip
-            x.challenge_id, x.authorization_id = challenge_id, authorization_id
+            )
+            per_doc.append(
+                {
+                    "document_id": d.id,
+                    "name": d.name,
+                    "sha256_before": d.current_sha256,
+                    "sha256_after": sd.record.sha256_after,
+                    "signature_record_id": sd.record.id,
+                }
+            )
+        _move_signer(x, "sign")
+        x.signed_at, x.client_ip = now, client_ip
+        x.challenge_id, x.authorization_id = challenge_id, authorization_id
+        self._audit(
+            s,
+            now,
+            actor,
+            "flow.signer_signed",
+            flow.id,
+            {
+                "signer_id": x.id,
+                "subscriber_id": x.subscriber_id,
+                "role": x.role,
+                "seal_id": x.seal_id,
+                "challenge_id": challenge_id,
+                "authorization_id": authorization_id,
+                "client_ip": client_ip,
+                "documents": per_doc,
+                # the recording checked before signing (bound into each record's context)
+                **({"video_sha256": ctx.signer.video_sha256} if ctx.signer.video_sha256 else {}),
+            },
+        )
+        signers = self._signers(s, flow.id)
+        if all(o.state == _S.SIGNED for o in signers):
+            _move_flow(flow, "complete")
+            flow.finished_at = now
             self._audit(
                 s,
                 now,
-                actor,
-                "flow.signer_signed",
+                "system:flow",
+                "flow.completed",
                 flow.id,
                 {
-                    "signer_id": x.id,
-                    "subscriber_id": x.subscriber_id,
-                    "role": x.role,
-                    "seal_id": x.seal_id,
-                    "challenge_id": challenge_id,
-                    "authorization_id": authorization_id,
-                    "client_ip": client_ip,
-                    "documents": per_doc,
-                    # the recording checked before signing (bound into each record's context)
-                    **(
-                        {"video_sha256": ctx.signer.video_sha256} if ctx.signer.video_sha256 else {}
-                    ),
+                    "documents": [
+                        {"document_id": d.id, "sha256": d.current_sha256}
+                        for d in sorted(rows.values(), key=lambda r: r.position)
+                    ]
                 },
             )
-            signers = self._signers(s, flow.id)
-            if all(o.state == _S.SIGNED for o in signers):
-                _move_flow(flow, "complete")
-                flow.finished_at = now
-                self._audit(
-                    s,
-                    now,
-                    "system:flow",
-                    "flow.completed",
-                    flow.id,
-                    {
-                        "documents": [
-                            {"document_id": d.id, "sha256": d.current_sha256}
-                            for d in sorted(rows.values(), key=lambda r: r.position)
-                        ]
-                    },
-                )
-                outgoing = self._completion_messages(s, flow, signers)
-            elif not any(o.state == _S.READY for o in signers):
-                for o in self._next_turn(flow, signers):
-                    _move_signer(o, "turn")
-                    token = self._new_link(s, o, "turn", now)
-                    msg = self._message(s, flow, o, SIGN_REQUEST, token, now)
-                    if msg is not None:
-                        outgoing.append((o.id, msg))
-            view = self._view(s, flow)
-        self._send(outgoing)
-        return FlowSigning(view, view.signer(ctx.signer.id), tuple(sd.record for sd in signed))
+            outgoing = self._completion_messages(s, flow, signers)
+        elif not any(o.state == _S.READY for o in signers):
+            for o in self._next_turn(flow, signers):
+                _move_signer(o, "turn")
+                token = self._new_link(s, o, "turn", now)
+                msg = self._message(s, flow, o, SIGN_REQUEST, token, now)
+                if msg is not None:
+                    outgoing.append((o.id, msg))
+        view = self._view(s, flow)
+        return view, outgoing
 
     # === internals ===============================================================================
     def _url(self, token: str) -> str:
