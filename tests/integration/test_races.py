@@ -447,3 +447,61 @@ def test_one_flow_signer_signed_automatically_twice_at_once_signs_once(world, mo
     assert count(w.p, SignatureRecord) == 1
     assert count(w.p, ArchivedDocument, ArchivedDocument.state == "active") == 1
     assert w.p.verify_audit().ok
+
+
+def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platform):
+    """The monthly on-site inspection is one per contract and month: two engineers recording
+    it at the same moment get one record and one 409 naming ``month``, never a database
+    error."""
+    import datetime as dt
+
+    from sqlalchemy import event
+
+    from yinxin.errors import Conflict
+    from yinxin.store.models.desk import ServiceInspection
+
+    p = any_platform
+    p.desk.add_contract(
+        "HT-2026-004",
+        title="运维服务合同",
+        party_a="北京印信示范科技有限公司",
+        party_b="某运维公司",
+        annual_fee="120000",
+        starts_on=dt.date(2020, 1, 1),
+        ends_on=dt.date(2199, 12, 31),
+        actor="运维主管",
+    )
+    both_checked = threading.Barrier(2)
+
+    def made_after_both_checked(target, args, kwargs) -> None:
+        try:
+            both_checked.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass  # the other one waits for this one's lock: it will see the record
+
+    results: list[object] = []
+
+    def inspect() -> None:
+        try:
+            results.append(
+                p.desk.record_inspection(
+                    "HT-2026-004", inspector="工程师 李工", findings="系统运行正常"
+                )
+            )
+        except BaseException as e:
+            results.append(e)
+
+    event.listen(ServiceInspection, "init", made_after_both_checked)
+    threads = [threading.Thread(target=inspect) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        event.remove(ServiceInspection, "init", made_after_both_checked)
+    refusals = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) == 2 and len(refusals) == 1, results
+    assert isinstance(refusals[0], Conflict) and refusals[0].field == "month", refusals
+    assert count(p, ServiceInspection) == 1
+    assert p.verify_audit().ok

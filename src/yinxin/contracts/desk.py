@@ -491,8 +491,13 @@ class ServiceDesk:
                 _contract_view(c) for c in s.scalars(select(DeskContract).order_by(DeskContract.id))
             ]
 
-    def _contract(self, s: Session, number: str, field: str = "contract") -> DeskContract:
-        c = s.scalar(select(DeskContract).where(DeskContract.number == str(number or "").strip()))
+    def _contract(
+        self, s: Session, number: str, field: str = "contract", *, lock: bool = False
+    ) -> DeskContract:
+        """The contract under service by its number; ``lock`` holds its row for the
+        transaction."""
+        q = select(DeskContract).where(DeskContract.number == str(number or "").strip())
+        c = s.scalar(q.with_for_update() if lock else q)
         if c is None:
             raise NotFound(f"no contract {number!r} is under service", field=field)
         return c
@@ -1009,7 +1014,9 @@ class ServiceDesk:
         findings = _text(findings, "findings")
         actor = _text(actor, "actor", limit=100)
         with self.db.transaction() as s:
-            c = self._contract(s, contract)
+            # held, so two recordings of one month take turns and the second sees the first
+            # (both found none, and the second died on the unique index, on PostgreSQL)
+            c = self._contract(s, contract, lock=True)
             first = c.starts_on.replace(day=1).strftime("%Y-%m")
             if not first <= month <= c.ends_on.strftime("%Y-%m"):
                 raise ValidationError(
