@@ -505,3 +505,51 @@ def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platf
     assert isinstance(refusals[0], Conflict) and refusals[0].field == "month", refusals
     assert count(p, ServiceInspection) == 1
     assert p.verify_audit().ok
+
+
+def test_one_staff_account_added_twice_at_once_is_added_once(any_platform):
+    """Two administrators add the same staff account at the same moment (or a form is sent
+    twice): one account, and one 409 naming ``username``, never a database error."""
+    from sqlalchemy import event
+
+    from yinxin.errors import Conflict
+    from yinxin.store.models.access import StaffUser
+
+    p = any_platform
+    both_checked = threading.Barrier(2)
+
+    def made_after_both_checked(target, args, kwargs) -> None:
+        try:
+            both_checked.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass  # the other one waits for this one's write lock (SQLite): it will see the row
+
+    results: list[object] = []
+
+    def add() -> None:
+        try:
+            results.append(
+                p.staff.add(
+                    "desk1",
+                    password="一个足够长的口令 long enough",
+                    role="ra_officer",
+                    actor="admin",
+                )
+            )
+        except BaseException as e:
+            results.append(e)
+
+    event.listen(StaffUser, "init", made_after_both_checked)
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        event.remove(StaffUser, "init", made_after_both_checked)
+    refusals = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) == 2 and len(refusals) == 1, results
+    assert isinstance(refusals[0], Conflict) and refusals[0].field == "username", refusals
+    assert count(p, StaffUser) == 1
+    assert p.verify_audit().ok

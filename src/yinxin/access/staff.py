@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.access.keys import ApiRole, Unauthenticated
@@ -170,7 +171,14 @@ class StaffUsers:
                 created_at=now,
             )
             s.add(row)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:
+                # added by another caller since the check above (both passed it before either
+                # wrote, PostgreSQL): the unique index decides, and this one is the second
+                raise Conflict(
+                    f"a staff user {username!r} exists already", field="username"
+                ) from None
             self._audit(s, now, actor, "staff.created", row, {"role": str(staff_role)})
             view = StaffView.of(row)
         uri = pyotp.TOTP(secret, interval=TOTP_STEP).provisioning_uri(
