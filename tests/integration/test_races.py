@@ -553,3 +553,41 @@ def test_one_staff_account_added_twice_at_once_is_added_once(any_platform):
     assert isinstance(refusals[0], Conflict) and refusals[0].field == "username", refusals
     assert count(p, StaffUser) == 1
     assert p.verify_audit().ok
+
+
+def test_the_audit_chain_checked_while_events_are_written_is_found_intact(any_platform):
+    """``yinxin audit verify`` (and ``GET /api/v1/audit/verify``) on a live platform: an event
+    committed by another process while the chain is being walked must not be reported as a
+    deleted tail ("events after N were deleted (head says N+1)") — a false alarm of
+    tampering. The chain is walked up to the head as it was when the check began."""
+    from yinxin.store import audit as audit_module
+
+    p = any_platform
+    written: list[int] = []
+
+    def write_one() -> None:
+        with p.db.transaction() as s:
+            audit_module.record(
+                s,
+                at=p.clock.now(),
+                actor="其他进程",
+                action="test.written",
+                subject_type="t",
+                subject_id=len(written),
+            )
+        written.append(1)
+
+    with p.db.read() as s:
+        real_get = s.get
+
+        def get(model, ident, *a, **kw):
+            if model is audit_module.AuditHead and not written:
+                # another process appends an event just before the head row is read
+                in_another_thread(write_one)
+            return real_get(model, ident, *a, **kw)
+
+        s.get = get  # type: ignore[method-assign]
+        verdict = audit_module.verify(s)
+    assert written, "the concurrent event was not written"
+    assert verdict.ok, verdict
+    assert p.verify_audit().ok

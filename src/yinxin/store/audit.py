@@ -118,9 +118,18 @@ class AuditVerdict:
 
 
 def verify(session: Session, batch: int = 5000) -> AuditVerdict:
-    """Walk the chain; name the first event whose link or content does not hold."""
+    """Walk the chain; name the first event whose link or content does not hold.
+
+    The head is read **first**: on a live platform events are appended while the chain is
+    walked, and a head read afterwards could name an event committed after the walk's last
+    read — "events after N were deleted (head says N+1)", a false alarm of tampering. Every
+    event up to the head as it was at the start must be there, the one at its place must
+    carry its hash; events appended since are walked and checked like the others."""
+    head = session.get(AuditHead, 1)
+    head_seq, head_hash = (head.seq, head.hash) if head is not None else (None, None)
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
+    hash_at_head: str | None = None
     while True:
         rows = (
             session.execute(
@@ -143,16 +152,19 @@ def verify(session: Session, batch: int = 5000) -> AuditVerdict:
                 return AuditVerdict(False, count, ev.seq, "link to the previous event is broken")
             if _link(prev, _payload(ev)) != ev.hash:
                 return AuditVerdict(False, count, ev.seq, "event content was changed")
+            if ev.seq == head_seq:
+                hash_at_head = ev.hash
             prev, expected_seq, last_seq, count = ev.hash, ev.seq + 1, ev.seq, count + 1
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != last_seq or head.hash != prev):
+    if head_seq is not None and (last_seq < head_seq or hash_at_head != head_hash):
         return AuditVerdict(
             False,
             count,
-            last_seq + 1,
-            f"events after {last_seq} were deleted (head says {head.seq})",
+            min(last_seq, head_seq) + 1,
+            f"events after {last_seq} were deleted (head says {head_seq})"
+            if last_seq < head_seq
+            else f"event {head_seq} is not the one the chain head names",
         )
-    if head is None and count:
+    if head_seq is None and count:
         return AuditVerdict(False, count, None, "the chain head is missing")
     return AuditVerdict(True, count)
 
