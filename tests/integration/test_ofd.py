@@ -935,3 +935,23 @@ def test_nothing_may_follow_the_end_record(world, signed):
         assert report.problems == (
             f"OFD: {len(after)} bytes after the ZIP end record, which no reader lists",
         ), report.problems
+
+
+def test_a_small_package_that_inflates_far_is_refused_before_it_is_inflated(world, signed):
+    """A public verification takes any OFD; with 512 MiB allowed per package (256 per entry), a
+    ~260 KB upload inflating to 250 MiB was inflated and held, and ten such requests at once
+    (the public route's concurrency) cost gigabytes. The bounds now follow what a document
+    upload can be (50 MiB read, 60 MiB API body): 64 MiB an entry, 128 MiB a package, both
+    checked from the central directory before anything is inflated."""
+    from yinxin.ofd import package
+
+    zeros = b"\0" * (64 * 1024 * 1024 + 1)
+    buf = io.BytesIO(signed[1].data)
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Doc_0/Res/blank.bin", zeros)
+    bomb = buf.getvalue()
+    assert len(bomb) < 400_000
+    report = verify_ofd(bomb, check_ofd_value(world.trust))
+    assert not report.valid
+    assert report.problems == ("OFD: Doc_0/Res/blank.bin inflates past 67108864 bytes",)
+    assert (package.MAX_ENTRY_BYTES, package.MAX_TOTAL_BYTES) == (64 << 20, 128 << 20)

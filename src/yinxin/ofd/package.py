@@ -37,8 +37,11 @@ from yinxin.errors import ValidationError
 NS = "http://www.ofdspec.org/2016"
 NSMAP = {"ofd": NS}
 MAX_ENTRIES = 10_000
-MAX_ENTRY_BYTES = 256 * 1024 * 1024
-MAX_TOTAL_BYTES = 512 * 1024 * 1024
+# What a document upload can be — 50 MiB read by the CLI, a 60 MiB API body, mostly images
+# that do not inflate — with room to spare; 512 MiB let a public verification of a small
+# upload hold gigabytes across a few requests at once.
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 128 * 1024 * 1024
 
 _FIELD = "ofd"
 
