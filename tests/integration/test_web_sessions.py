@@ -36,6 +36,7 @@ from yinxin.adapters.http.server import create_app
 from yinxin.store.models.access import WebSession
 
 PASSWORD = "correct horse 1"
+PHONE = "13800138000"  # the person's, who logs in by phone
 
 
 def staff(world: World, name: str = "desk1", role: str = "ra_officer") -> pyotp.TOTP:
@@ -222,10 +223,19 @@ def test_a_kept_answer_is_not_replayed_to_a_session_ended_since(world, client):
     assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
     no_token = {"Idempotency-Key": "p-1"}
     problem(client.post("/api/v1/subscribers/persons", json=body, headers=no_token), 403, "csrf")
+    stale = client.cookies["yx_session"]
     assert client.delete("/api/v1/sessions/current", headers={"X-CSRF-Token": token}).status_code
+    client.cookies.set("yx_session", stale)  # a browser that kept it (a page left open)
     late = client.post("/api/v1/subscribers/persons", json=body, headers=sent)
     problem(late, 401, "unauthenticated")
     assert "idempotent-replayed" not in late.headers and "136****6000" not in late.text
+    # a route that checks no caller (a login, a code) still replays with the stale cookie sent
+    world.clock.advance(seconds=61)
+    ask = {"Idempotency-Key": "code-1"}
+    first = client.post("/api/v1/sessions/subscriber/codes", json={"phone": PHONE}, headers=ask)
+    again = client.post("/api/v1/sessions/subscriber/codes", json={"phone": PHONE}, headers=ask)
+    assert first.status_code == 202, first.text
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
 
 
 def newest_session(world: World) -> WebSession:

@@ -115,13 +115,19 @@ def _problem(status: int, detail: str, code: str, field: str | None = None) -> b
 class Credentials:
     """The check a route's ``get_caller`` makes, made again before a kept answer is replayed:
     a bearer key must still be valid, a session cookie still live (with its CSRF token, as an
-    unsafe request needs). A request with neither (a public route, a signing link) is the
-    public's, and its kept answer is replayed as before."""
+    unsafe request needs). A request with neither is the public's, and so is one to a route
+    that checks no caller (``OPEN``: public routes, logins, signing links — a stale cookie a
+    browser still sends there must not turn a retried login into a 401): their kept answers are
+    replayed as before."""
+
+    OPEN = ("/api/v1/public/", "/api/v1/sessions/", "/api/v1/sign/")
 
     platform: Platform  # its key and session services, built when first asked
 
     def check(self, scope) -> None:
         """Raises the refusal the route itself would give (401, or 403 ``csrf``)."""
+        if scope["path"].startswith(self.OPEN):
+            return
         auth = (_header(scope, b"authorization") or b"").decode("latin-1")
         scheme, _, token = auth.strip().partition(" ")
         if scheme.lower() == "bearer" and token.strip():
