@@ -439,6 +439,30 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
     assert valid_signatures(pdf, w.p.ca.certificate("root")) == 1
 
 
+def test_a_member_is_offered_the_seal_granted_to_them(site: Site, page):
+    """王五 holds a grant (用印授权) for the organization's contract seal: the batch page and
+    the new-flow page offer it to choose (marked 授权使用), instead of leaving him to type its
+    14-digit code; his 我的印章 lists it without a link to a page he may not open."""
+    w = site.world
+    seal = w.jia.seal.es_id
+    codes_a_minute_ago(site, w.member.id)
+    subscriber_login(site, page, w.jia.phone, "/batch")
+    page.locator("#signer-name").filter(has_text=w.member.name).wait_for()
+    offered = page.locator(f'#my-seals option[value="{seal}"]')
+    offered.wait_for(state="attached")
+    assert "授权使用" in (offered.get_attribute("label") or "")
+    assert page.input_value("#seal") == seal  # the only seal he may use: chosen already
+    page.goto(site.url("/flows/new"))
+    offered = page.locator(f'#own-seals option[value="{seal}"]')
+    offered.wait_for(state="attached")
+    assert "授权使用" in (offered.get_attribute("label") or "")
+    page.goto(site.url("/my/seals"))
+    item = page.locator(f'#seal-list [data-es-id="{seal}"]')
+    item.wait_for()
+    assert "授权使用" in item.inner_text()
+    assert page.locator(f'#seal-list a[data-es-id="{seal}"]').count() == 0
+
+
 def test_a_signing_link_cut_short_says_the_link_is_not_valid(site: Site, phone):
     """An SMS link cut short or mistyped says 链接无效 with what to do, as an unknown one does —
     not 填写的内容不符合要求 (the API refuses the token's form with 422 on ``token``)."""

@@ -195,3 +195,42 @@ def test_seal_preview_draws_from_the_form_and_creates_nothing(world, client):
     # without a session: refused
     client.cookies.clear()
     problem(client.post("/api/v1/seal-previews", json=form), 401, "unauthenticated")
+
+
+def test_a_member_sees_the_seals_granted_to_them_while_the_grant_and_the_seal_live(world, client):
+    """王五 holds a grant (用印授权) for the organization's contract seal: his listing offers
+    it, marked ``via_grant`` and without the holder's own details, so that the signing pages
+    can; a withdrawn grant, or a frozen seal, takes it out again. The seal itself stays the
+    organization's: reading it by its code is still answered as a seal that does not exist."""
+    p, seal = world.p, world.jia.seal
+    token = subscriber_session(client, world, world.jia.phone)
+    h = {"X-CSRF-Token": token}
+
+    def listed() -> list[dict]:
+        r = client.get("/api/v1/seals", params={"limit": 200})
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    [got] = listed()
+    assert got["es_id"] == seal.es_id and got["subscriber_id"] == world.org.id
+    assert got["via_grant"] is True and got["usable"] is True and got["state"] == "active"
+    assert got["holder_id_number"] is None and got["authorized_members"] == []
+    assert got["failed_pin_attempts"] is None and got["files"] is None
+    assert "350102" not in client.get("/api/v1/seals").text  # the holder's ID number, at all
+    problem(client.get(f"/api/v1/seals/{seal.es_id}"), 404, "not_found", "seal")
+    r = client.post(f"/api/v1/seals/{seal.es_id}/freeze", json={}, headers=h)
+    problem(r, 404, "not_found", "seal")
+
+    p.seals.freeze(seal.es_id, actor="test")
+    assert listed() == []
+    p.seals.unfreeze(seal.es_id, actor="test")
+    assert [s["es_id"] for s in listed()] == [seal.es_id]
+    p.seals.withdraw(seal.es_id, world.member.id, actor="test")
+    assert listed() == []
+
+    # the organization itself still sees its seal as its own, whole
+    world.clock.advance(seconds=61)
+    client.cookies.clear()
+    subscriber_session(client, world, "13900139000")
+    [own] = listed()
+    assert own["via_grant"] is False and own["holder_id_number"] is not None

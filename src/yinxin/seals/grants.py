@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -32,6 +32,21 @@ def _live_grants(seal_id: int, member_id: int | None = None) -> Select:
     if member_id is not None:
         q = q.where(SealGrant.member_subscriber_id == member_id)
     return q.order_by(SealGrant.id)
+
+
+def usable_grants(member_id: int, now: dt.datetime) -> ColumnElement[bool]:
+    """The condition that a seal is one the member may use now through a live grant: the
+    grant not withdrawn, the seal active and within its validity (a frozen, revoked, cancelled
+    or expired seal is not offered, though the grant row stays)."""
+    granted = select(SealGrant.seal_id).where(
+        SealGrant.member_subscriber_id == member_id, SealGrant.withdrawn_at.is_(None)
+    )
+    return and_(
+        Seal.id.in_(granted),
+        Seal.state == lifecycle.SealState.ACTIVE,
+        Seal.valid_start <= now,
+        Seal.valid_end > now,
+    )
 
 
 def is_granted(s: Session, seal_id: int, member_id: int) -> bool:

@@ -32,6 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import or_, select
+
 from yinxin.clock import Clock
 from yinxin.seals.catalogue import (
     DEFAULT_REGION,
@@ -42,11 +44,18 @@ from yinxin.seals.catalogue import (
     check_region_code,
 )
 from yinxin.seals.files import FilesRepair, FileState, SealFiles, WrittenFiles
-from yinxin.seals.grants import GrantView, SealGrants
+from yinxin.seals.grants import GrantView, SealGrants, usable_grants
 from yinxin.seals.holds import SealHolds, SealHooks
 from yinxin.seals.lifecycle import SealHoldKind, SealState
 from yinxin.seals.rows import actor_name, seal_row
-from yinxin.seals.view import ExportedSealView, KeyHolder, PinLeakView, SealView, SealViews
+from yinxin.seals.view import (
+    ExportedSealView,
+    KeyHolder,
+    PinLeakView,
+    SealView,
+    SealViews,
+    granted_view,
+)
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
 from yinxin.store.queries import of_organization, paged, select_where
@@ -237,15 +246,34 @@ class Seals:
         state: str | None = None,
         kind: str | None = None,
         organization_id: int | None = None,
+        granted_to: int | None = None,
         after: int | None = None,
         limit: int | None = None,
     ) -> list[SealView]:
         """Seals in id order; ``organization_id`` narrows to the organization's own and its
-        members' (an organization-bound API key), ``after``/``limit`` page."""
+        members' (an organization-bound API key), ``after``/``limit`` page.
+
+        ``granted_to`` (a person) adds the seals that person may use through a live grant
+        (用印授权) — only while the seal is active and in its validity — shown as
+        ``granted_view`` shows them (``via_grant``, nothing the holder alone may see)."""
         with self.db.read() as s:
             state, kind = listed(SealState, state, "state"), listed(SealKind, kind, "kind")
-            q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
-            q = q.where(of_organization(Seal.subscriber_id, organization_id))
-            q = paged(q, Seal.id, after=after, limit=limit)
             now = self.clock.now()
-            return [self._views.of(s, x, now=now) for x in s.execute(q).scalars()]
+            q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
+            own = of_organization(Seal.subscriber_id, organization_id)
+            if granted_to is not None:
+                q = q.where(or_(own, usable_grants(granted_to, now)))
+            else:
+                q = q.where(own)
+            q = paged(q, Seal.id, after=after, limit=limit)
+            rows = list(s.execute(q).scalars())
+            mine: set[int] = set()
+            if granted_to is not None and rows:
+                ids = [x.id for x in rows]
+                mine = set(s.execute(select(Seal.id).where(Seal.id.in_(ids), own)).scalars())
+            return [
+                self._views.of(s, x, now=now)
+                if granted_to is None or x.id in mine
+                else granted_view(self._views.of(s, x, now=now))
+                for x in rows
+            ]

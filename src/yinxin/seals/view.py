@@ -68,6 +68,9 @@ class SealView:
     # why not, for a program (seal_not_active, seal_expired, certificate_not_valid, …)
     unusable_code: str | None
     authorized_members: list[int]
+    # shown to a person who may use the seal through a grant (用印授权), not its holder: the
+    # seal is ``subscriber_id``'s, and the holder's own details are left out
+    via_grant: bool
     png_sha256: str
     seseal_sha256: str
     files: str | None
@@ -95,6 +98,20 @@ R = TypeVar("R")
 def extend(result: object, cls: type[R], **extra: object) -> R:
     """A result (a dataclass) as its subclass ``cls``, with that class's extra fields."""
     return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)}, **extra)
+
+
+def granted_view(view: SealView) -> SealView:
+    """The seal as a member using it through a grant sees it in a listing: what it is, whose
+    it is and whether it can sign now — not the holder's ID number, who else may use it, the
+    count of wrong PINs or where its files are."""
+    return dataclasses.replace(
+        view,
+        via_grant=True,
+        holder_id_number=None,
+        authorized_members=[],
+        failed_pin_attempts=None,
+        files=None,
+    )
 
 
 class SealViews:
@@ -128,6 +145,7 @@ class SealViews:
             unusable_reason=p.message if p else None,
             unusable_code=p.code if p else None,
             authorized_members=grants,
+            via_grant=False,
             png_sha256=sha(seal.png),
             seseal_sha256=sha(seal.seseal),
             files=str(self.files.directory(seal.es_id)) if seal.es_id else None,

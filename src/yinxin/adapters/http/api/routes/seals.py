@@ -348,11 +348,16 @@ def list_seals(
     state: SealStateFilter | None = None,
     kind: SealKind | None = None,
 ):
+    """The seals the caller may see; to a person's own session or key, also the organization
+    seals that person may use through a live grant (用印授权, ``via_grant``: active and in
+    validity only, without the holder's own details), so that signing pages can offer them."""
+    org = principal.organization_id  # grants go to people only: an organization has none
     rows = platform.seals.list(
         subscriber_id=subscriber_id,
         state=state,
         kind=kind,
-        organization_id=principal.organization_id,
+        organization_id=org,
+        granted_to=org,
         **pages.fetch(),
     )
     return pages.page([public(v) for v in rows], lambda v: v.id)

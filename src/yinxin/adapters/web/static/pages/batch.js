@@ -9,6 +9,7 @@ Object.assign(MESSAGES, { wrong_pin: "印章密码错误", anchor_not_found: "�
 Object.assign(FIELD_MESSAGES, { pin: "请输入印章密码", seal: "请输入可用的印章编码", items: "请选择 PDF 文件" });
 
 const $ = (id) => document.getElementById(id);
+const sealLabel = (s) => (s.via_grant ? `${s.name}（授权使用）` : s.name);
 
 // the file list first, before anything is awaited: files picked or dropped while the session
 // and the seals load are taken, not lost (a listener added after those requests missed them)
@@ -35,8 +36,10 @@ zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove
 const session = await requireSession("subscriber");
 $("signer-name").textContent = `签署人：${session.display_name}`;
 const seals = await api("GET", "/seals?limit=200").catch(() => ({ items: [] }));
+// its own active seals, and those it may use through a grant (用印授权, via_grant: the
+// server lists only live grants of active seals)
 const mine = seals.items.filter((s) => s.state === "active");
-$("my-seals").replaceChildren(...mine.map((s) => el("option", { value: s.es_id, label: s.name })));
+$("my-seals").replaceChildren(...mine.map((s) => el("option", { value: s.es_id, label: sealLabel(s) })));
 if (mine.length === 1) $("seal").value = mine[0].es_id;
 
 function documents() {

@@ -27,7 +27,7 @@ $("sender-name").textContent = `发起方：${session.display_name}`;
 // not wait for it — a file picked while it loads was lost (the batch page had the same gap)
 api("GET", "/seals?limit=200").then((seals) => {
   $("own-seals").replaceChildren(...seals.items.filter((s) => s.state === "active")
-    .map((s) => el("option", { value: s.es_id, label: `${s.name}（本单位）` })));
+    .map((s) => el("option", { value: s.es_id, label: `${s.name}（${s.via_grant ? "授权使用" : "本单位"}）` })));
 }, () => { /* the list is a convenience */ });
 
 // default deadline: seven days from now, at 18:00

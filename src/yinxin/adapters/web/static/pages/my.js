@@ -31,7 +31,7 @@ const seals = await api("GET", "/seals?limit=50");
 document.querySelector("#seals tbody").replaceChildren(
   ...(seals.items.length ? seals.items.map((s) => el("tr", {},
     el("td", { class: "mono", text: s.es_id || s.code || "—" }),
-    el("td", { text: s.name || "—" }),
+    el("td", { text: s.via_grant ? `${s.name}（授权使用）` : s.name || "—" }),
     el("td", { text: s.kind_title || s.kind || "—" }),
     el("td", { text: label("seal", s.state) }),
   )) : [emptyRow(4, "暂无印章")]),

@@ -18,6 +18,16 @@ async function picture(img, id) {
 
 list.replaceChildren(...(seals.items.length ? seals.items.map((s) => {
   const img = el("img", { alt: `${s.name}印模`, width: "96", height: "96" });
+  // a seal used through a grant (用印授权) is its organization's: no page or picture of it here
+  if (s.via_grant) {
+    return el("div", { class: "seal-item", "data-es-id": s.es_id },
+      el("span", { class: "seal-meta" },
+        el("strong", { text: `${s.name}（授权使用）` }),
+        el("span", { class: "muted", text: `${s.kind_title} · 印章编码 ${s.es_id}` }),
+        el("span", {}, sealBadge(s), ` 有效期至 ${day(s.valid_end)}`),
+      ),
+    );
+  }
   picture(img, s.id);
   return el("a", { class: "seal-item", href: `/my/seal?id=${s.id}`, "data-es-id": s.es_id },
     el("span", { class: "seal-thumb" }, img),
