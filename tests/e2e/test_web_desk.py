@@ -548,3 +548,47 @@ def test_the_desk_offers_no_release_of_an_unpaid_certificate_before_the_fee(site
     page.click("#act-form button[type=submit]")  # 解冻
     page.locator("#toast").filter(has_text="已办理：解冻").wait_for()
     assert p.certificates.get(cert.serial).status == "active"
+
+
+def test_the_desk_offers_no_unfreeze_of_a_leaked_pin_seal_before_the_pin_is_changed(
+    site: Site, page
+):
+    """A seal frozen because its PIN leaked (印章密码泄漏) unfreezes only once its holder has
+    changed the PIN. The desk offered 解冻 on it all the same, refused every time, as the seal's
+    view did not say whether the PIN had been changed since; now the view says so and the desk
+    says 待持有人修改印章密码 instead, then offers 解冻 once the PIN is changed."""
+    from tests.integration.signing_flow import _form, _issue
+
+    p = site.world.p
+    number = id_card("11010519790909987")
+    sub = p.subscribers.add_person(name="卫十五", id_number=number, phone="13500135081")
+    p.subscribers.accept_agreement(sub.id, accepted_by="卫十五")
+    cert = _issue(p, sub.id, "person-signing", pin="Leaked-pin-1")
+    seal = p.seals.create(
+        subscriber_id=sub.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("卫十五", number),
+    )
+    leaked = p.seals.report_pin_leak(seal.es_id, actor="卫十五")
+    assert leaked.awaits_pin_change and leaked.pin_changed_at is None
+
+    staff_login(site, page)
+    page.goto(site.url("/desk/seals"))
+    page.locator(f'#seals tr[data-es-id="{seal.es_id}"] button').click()
+    page.locator("#detail").wait_for(state="visible")
+    assert page.locator("#verb option").all_inner_texts() == ["吊销"]
+    assert "待持有人修改印章密码" in page.locator("#seal-facts").inner_text()
+
+    changed = p.seals.change_pin(
+        seal.es_id, old_pin="Leaked-pin-1", new_pin="Fresh-pin-2", actor="卫十五"
+    )
+    assert p.seals.get(seal.es_id).pin_changed_at == changed.pin_changed_at
+    page.reload()
+    page.locator(f'#seals tr[data-es-id="{seal.es_id}"] button').click()
+    page.locator("#detail").wait_for(state="visible")
+    assert page.locator("#verb option").all_inner_texts() == ["解冻", "吊销"]
+    assert "待持有人修改印章密码" not in page.locator("#seal-facts").inner_text()
+    page.click("#act-form button[type=submit]")  # 解冻
+    page.locator("#toast").filter(has_text="已办理：解冻").wait_for()
+    assert p.seals.get(seal.es_id).state == "active"

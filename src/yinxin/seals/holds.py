@@ -21,7 +21,7 @@ from yinxin.errors import Forbidden, IllegalTransition, ValidationError
 from yinxin.seals import lifecycle
 from yinxin.seals.lifecycle import REVOCATION_REASONS, SealHoldKind, SealState
 from yinxin.seals.rows import actor_name, audit_seal, note_text, seal_row, seals_on_key
-from yinxin.seals.view import PinLeakView, SealView, SealViews, extend
+from yinxin.seals.view import PinLeakView, SealView, SealViews, awaits_pin_change, extend
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
 
@@ -121,7 +121,7 @@ class SealHolds:
 
         def pin_changed(s: Session, row: Seal, now: dt.datetime) -> None:
             # the leak report clears pin_changed_at, so a change in the same second counts
-            if row.hold_kind == SealHoldKind.PIN_LEAK and row.pin_changed_at is None:
+            if awaits_pin_change(row):
                 raise Forbidden(
                     f"seal {row.es_id} was frozen because its PIN leaked: change the "
                     "seal PIN first",

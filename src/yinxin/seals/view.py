@@ -53,6 +53,10 @@ class SealView:
     state: SealState
     hold_kind: SealHoldKind | None
     held_at: dt.datetime | None
+    # when the seal PIN was last changed since a leak was reported (a report clears it)
+    pin_changed_at: dt.datetime | None
+    # frozen for a leaked PIN that has not been changed since: 解冻 is refused until it is
+    awaits_pin_change: bool
     revoked_at: dt.datetime | None
     revocation_reason: str | None
     ended_at: dt.datetime | None
@@ -100,6 +104,16 @@ def extend(result: object, cls: type[R], **extra: object) -> R:
     return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)}, **extra)
 
 
+def awaits_pin_change(seal: Seal) -> bool:
+    """Whether the seal is frozen for a leaked PIN not changed since, which ``unfreeze``
+    refuses (``pin_change_required``); one rule for the refusal and for the view."""
+    return (
+        seal.state == SealState.FROZEN
+        and seal.hold_kind == SealHoldKind.PIN_LEAK
+        and seal.pin_changed_at is None
+    )
+
+
 def granted_view(view: SealView) -> SealView:
     """The seal as a member using it through a grant sees it in a listing: what it is, whose
     it is and whether it can sign now — not the holder's ID number, who else may use it, the
@@ -110,6 +124,7 @@ def granted_view(view: SealView) -> SealView:
         holder_id_number=None,
         authorized_members=[],
         failed_pin_attempts=None,
+        pin_changed_at=None,
         files=None,
     )
 
@@ -139,6 +154,7 @@ class SealViews:
             image_source=ImageSource(seal.image_source),
             state=SealState(seal.state),
             hold_kind=SealHoldKind(seal.hold_kind) if seal.hold_kind else None,
+            awaits_pin_change=awaits_pin_change(seal),
             locked=bool(key and key.locked),
             failed_pin_attempts=key.failed_attempts if key else None,
             usable=p is None,

@@ -32,7 +32,8 @@ const load = pagedListing({
 function allowed(s) {
   const v = [];
   if (s.state === "active") v.push("freeze");
-  if (s.state === "frozen") v.push("unfreeze");
+  // frozen for a leaked PIN: the service refuses 解冻 until the holder has changed the PIN
+  if (s.state === "frozen" && !s.awaits_pin_change) v.push("unfreeze");
   if (s.locked) v.push("unlock");
   if (s.state === "active" || s.state === "frozen") v.push("revoke");
   return v;
@@ -45,6 +46,7 @@ async function select(s) {
     ["类型", s.kind_title],
     ["状态", sealBadge(s)],
     ["可否签署", sealUsability(s)],
+    ["解冻", s.awaits_pin_change ? "待持有人修改印章密码（印章密码泄漏冻结，修改后方可解冻）" : null],
     ["持有人编号", s.subscriber_id],
     ["使用人", `${s.holder_name} ${s.holder_id_number || ""}`],
     ["运用项目", s.project],
