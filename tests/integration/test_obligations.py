@@ -448,6 +448,61 @@ def test_a_payment_recorded_by_mistake_is_reversed(world) -> None:
     assert dbdump.dump(p) == before
 
 
+def test_a_payment_sent_twice_with_its_reference_is_recorded_once(world) -> None:
+    """A retried request (the reply lost) or a double click sent the same payment twice: it
+    was recorded twice, the instalment counted paid twice. Now the same reference, amount and
+    day (and obligation when one is named) on a payment that stands is the same payment: the
+    view comes back marked replayed, nothing recorded, nothing audited. The same bank
+    reference naming another obligation is a new payment (one transfer, two instalments);
+    once the recorded one is reversed the same payment is recorded again."""
+    p, clock, g = world
+    cid = g["002"]
+    clock.set(bj(2026, 2, 12))
+    p.obligations.record(cid, "delivered", "2026-02-12")
+    v = p.obligations.pay(cid, "100000", "2026-02-12", reference="网银 0212")
+    assert not v.replayed
+    first = by_label(v, "第1期")
+    before = dbdump.dump(p)
+    again = p.obligations.pay(cid, "100,000.00", "2026-02-12", reference=" 网银  0212 ")
+    assert again.replayed and by_label(again, "第1期").paid == Decimal("100000.00")
+    named = p.obligations.pay(
+        cid, "100000", "2026-02-12", obligation_id=first.id, reference="网银 0212"
+    )
+    assert named.replayed
+    assert dbdump.dump(p) == before
+    assert len(audit_actions(p, "obligation.paid")) == 1
+    # the same transfer also paying the second instalment: named, it is a new payment
+    second = by_label(v, "第2期")
+    v = p.obligations.pay(
+        cid, "100000", "2026-02-12", obligation_id=second.id, reference="网银 0212"
+    )
+    assert not v.replayed and by_label(v, "第2期").paid == Decimal("100000.00")
+    # another amount, another day, or no reference: new payments
+    v = p.obligations.pay(cid, "5000", "2026-02-12", obligation_id=first.id, reference="网银 0212")
+    assert not v.replayed and by_label(v, "第1期").paid == Decimal("105000.00")
+    v = p.obligations.pay(
+        cid, "100000", "2026-02-11", obligation_id=first.id, reference="网银 0212"
+    )
+    assert not v.replayed and by_label(v, "第1期").paid == Decimal("205000.00")
+    v = p.obligations.pay(cid, "1000", "2026-02-12", obligation_id=first.id)
+    v = p.obligations.pay(cid, "1000", "2026-02-12", obligation_id=first.id)
+    assert not v.replayed and by_label(v, "第1期").paid == Decimal("207000.00")
+    # reversed, the recorded payment no longer answers for it: recorded anew
+    (recorded,) = [
+        x
+        for x in by_label(v, "第1期").payments
+        if x.reference == "网银 0212"
+        and x.amount == Decimal("100000.00")
+        and x.paid_on == D(2026, 2, 12)
+    ]
+    p.obligations.reverse_payment(cid, recorded.id, reason="重复登记")
+    v = p.obligations.pay(
+        cid, "100000", "2026-02-12", obligation_id=first.id, reference="网银 0212"
+    )
+    assert not v.replayed and by_label(v, "第1期").paid == Decimal("207000.00")
+    assert len(audit_actions(p, "obligation.paid")) == 7
+
+
 def test_a_fact_recorded_by_mistake_is_withdrawn(world) -> None:
     """Delivery typed as 02-12 for 02-24; later acceptance recorded for a report not signed.
     Only the latest fact can be withdrawn; the stage goes back, what it met is open again

@@ -591,3 +591,37 @@ def test_the_audit_chain_checked_while_events_are_written_is_found_intact(any_pl
     assert written, "the concurrent event was not written"
     assert verdict.ok, verdict
     assert p.verify_audit().ok
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_one_contract_payment_sent_twice_at_once_is_recorded_once(make_platform, clock, db):
+    """A double click sends the same payment (reference, amount, day) twice at the same
+    moment: one payment is recorded, the other call answers with it, marked replayed."""
+    from tests.integration.test_obligations import SIGNED, bj, sign_both
+    from yinxin.store.models.obligations import ObligationPayment
+
+    clock.set(SIGNED)
+    p = make_platform(db)
+    w = build_world(p, clock)
+    cid = sign_both(p, clock, w, "platform-integration", {})
+    clock.set(bj(2026, 2, 12))
+    p.obligations.track(cid)
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def pay() -> None:
+        start.wait(timeout=10)
+        try:
+            results.append(p.obligations.pay(cid, "1000", "2026-02-12", reference="网银 0212"))
+        except BaseException as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=pay) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 2 and not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(r.replayed for r in results) == [False, True]  # type: ignore[attr-defined]
+    assert count(p, ObligationPayment) == 1
+    assert p.verify_audit().ok

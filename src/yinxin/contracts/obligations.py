@@ -33,7 +33,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import partial
@@ -255,6 +255,9 @@ class ContractObligations:
     # what each party owes in penalties, capped (甲方 → ¥…): they run in opposite directions,
     # so this, not the total, is what a person reads; a party owing none is not listed
     penalty_by_debtor: dict[str, Decimal] = field(default_factory=dict)
+    # true when a payment asked for was found recorded already (same reference, amount and
+    # day): nothing was recorded again (docs/obligations.md)
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -956,7 +959,12 @@ class Obligations:
     ) -> ContractObligations:
         """Money received on ``on`` against a payment obligation (default: the first one not
         paid in full, in due order). A partial payment is allowed; more than is outstanding
-        is refused (``amount``), as is a day before the contract took effect or after today."""
+        is refused (``amount``), as is a day before the contract took effect or after today.
+
+        A payment with a ``reference`` whose reference, amount and day match a payment standing
+        on the contract (and the named obligation, when ``obligation_id`` is given) is that
+        payment sent again: the view comes back marked ``replayed``, nothing recorded. One
+        transfer paying two instalments is recorded by naming each obligation."""
         value = parse_amount(amount, field="amount")
         if value <= 0:
             raise ValidationError("a payment is more than ¥0.00", field="amount")
@@ -987,66 +995,108 @@ class Obligations:
                 )
             if day > today:
                 raise ValidationError(f"{day} is after today ({today})", field="on")
-            q = select(Obligation).where(
-                Obligation.contract_id == contract_id, Obligation.kind == "payment"
+            replayed = reference is not None and self._recorded(
+                s, contract_id, reference, value, day, obligation_id
             )
-            if obligation_id is not None:
-                o = s.scalar(q.where(Obligation.id == obligation_id).with_for_update())
-                if o is None:
-                    raise NotFound(
-                        f"contract {c.number} has no payment obligation {obligation_id}",
-                        field="obligation_id",
-                    )
-            else:
-                unpaid = [x for x in s.scalars(q.with_for_update()).all() if x.state in _UNMET]
-                unpaid.sort(key=lambda x: (x.due_on or dt.date.max, x.seq))
-                if not unpaid:
-                    raise IllegalTransition(
-                        f"every payment of contract {c.number} is paid", field="obligation_id"
-                    )
-                o = unpaid[0]
-            owed = Decimal(o.amount or "0") - Decimal(o.paid)
-            if value > owed:
-                raise ValidationError(
-                    f"{format_amount(value)} is more than the {format_amount(owed)} still owed "
-                    f"on {o.label}",
-                    field="amount",
-                    code="overpaid",
+            if not replayed:
+                self._pay_in(s, c, now, actor, value, day, obligation_id, reference)
+        view = self.view(contract_id)
+        return replace(view, replayed=True) if replayed else view
+
+    @staticmethod
+    def _recorded(
+        s: Session,
+        contract_id: int,
+        reference: str,
+        value: Decimal,
+        day: dt.date,
+        obligation_id: int | None,
+    ) -> bool:
+        """Whether a payment standing on the contract (not reversed) already carries this
+        reference, amount and day, and the obligation when one is named: the same payment
+        asked for again (a retried request, a double click), not money received twice."""
+        q = select(ObligationPayment).where(
+            ObligationPayment.contract_id == contract_id,
+            ObligationPayment.reference == reference,
+            ObligationPayment.paid_on == day,
+            ObligationPayment.reversed_at.is_(None),
+        )
+        if obligation_id is not None:
+            q = q.where(ObligationPayment.obligation_id == obligation_id)
+        return any(Decimal(x.amount) == value for x in s.scalars(q).all())
+
+    def _pay_in(
+        self,
+        s: Session,
+        c: Any,
+        now: dt.datetime,
+        actor: str,
+        value: Decimal,
+        day: dt.date,
+        obligation_id: int | None,
+        reference: str | None,
+    ) -> None:
+        """Record the payment: on the named obligation, or the first unpaid in due order."""
+        contract_id = c.id
+        q = select(Obligation).where(
+            Obligation.contract_id == contract_id, Obligation.kind == "payment"
+        )
+        if obligation_id is not None:
+            o = s.scalar(q.where(Obligation.id == obligation_id).with_for_update())
+            if o is None:
+                raise NotFound(
+                    f"contract {c.number} has no payment obligation {obligation_id}",
+                    field="obligation_id",
                 )
-            verb = "pay_off" if value == owed else "pay_part"
-            o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
-            o.paid = str((Decimal(o.paid) + value).quantize(CENT))
-            o.updated_at = now
-            if o.state == _O.MET:
-                o.met_on = day
-            s.add(
-                ObligationPayment(
-                    obligation_id=o.id,
-                    contract_id=contract_id,
-                    paid_on=day,
-                    amount=str(value),
-                    reference=reference,
-                    recorded_by=actor,
-                    recorded_at=now,
+        else:
+            unpaid = [x for x in s.scalars(q.with_for_update()).all() if x.state in _UNMET]
+            unpaid.sort(key=lambda x: (x.due_on or dt.date.max, x.seq))
+            if not unpaid:
+                raise IllegalTransition(
+                    f"every payment of contract {c.number} is paid", field="obligation_id"
                 )
+            o = unpaid[0]
+        owed = Decimal(o.amount or "0") - Decimal(o.paid)
+        if value > owed:
+            raise ValidationError(
+                f"{format_amount(value)} is more than the {format_amount(owed)} still owed "
+                f"on {o.label}",
+                field="amount",
+                code="overpaid",
             )
-            _audit(
-                s,
-                now,
-                actor,
-                "obligation.paid",
-                contract_id,
-                {
-                    "obligation_id": o.id,
-                    "on": day.isoformat(),
-                    "amount": str(value),
-                    "paid": o.paid,
-                    "state": o.state,
-                    "reference": reference,
-                    "owner_subscriber_id": c.owner_subscriber_id,
-                },
+        verb = "pay_off" if value == owed else "pay_part"
+        o.state = OBLIGATION_LIFECYCLE.check(verb, o.state, None, str(o.id)).to_state
+        o.paid = str((Decimal(o.paid) + value).quantize(CENT))
+        o.updated_at = now
+        if o.state == _O.MET:
+            o.met_on = day
+        s.add(
+            ObligationPayment(
+                obligation_id=o.id,
+                contract_id=contract_id,
+                paid_on=day,
+                amount=str(value),
+                reference=reference,
+                recorded_by=actor,
+                recorded_at=now,
             )
-        return self.view(contract_id)
+        )
+        _audit(
+            s,
+            now,
+            actor,
+            "obligation.paid",
+            contract_id,
+            {
+                "obligation_id": o.id,
+                "on": day.isoformat(),
+                "amount": str(value),
+                "paid": o.paid,
+                "state": o.state,
+                "reference": reference,
+                "owner_subscriber_id": c.owner_subscriber_id,
+            },
+        )
 
     def reverse_payment(
         self, contract_id: int, payment_id: int, *, reason: str, actor: str = "operator"

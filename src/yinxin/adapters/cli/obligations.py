@@ -50,6 +50,8 @@ def _line(o) -> str:
 
 def _show(v) -> None:
     say("[bold]contract {}[/] {} 《{}》 stage {}", v.contract_id, v.number, v.title, v.stage)
+    if v.replayed:
+        console.print("  已记录过 / already recorded: the same payment was not recorded again")
     console.print(f"  as of {v.as_of}; in effect since {v.effective_on}")
     for o in v.obligations:
         console.print(_line(o))
