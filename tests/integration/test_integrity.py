@@ -7,6 +7,7 @@ through the services exactly as a desk would, and every refusal is shown to writ
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import threading
 import time
@@ -176,6 +177,43 @@ def test_an_application_is_paid_once_and_a_retry_is_not_charged_again(any_platfo
     # renewal payments of a certificate add up: each one is a year more
     p.certificates.pay(serial=cert.serial, years=1)
     p.certificates.pay(serial=cert.serial, years=1)
+    assert p.verify_audit().ok
+
+
+def test_a_renewal_payment_retried_with_its_reference_is_charged_once(any_platform, clock):
+    """A cashier's retry of a renewal payment (the reply lost) charged and extended the
+    certificate a second year. Now the certificate's latest renewal repeated exactly (same
+    reference and years, within a day) is that payment: returned marked replayed, nothing
+    charged, audited or extended. Another reference, other years, no reference, or the same
+    reference a day later are new renewals."""
+    from tests.dbdump import count
+    from yinxin.store.models import AuditEvent, Payment
+
+    p = any_platform
+    w = world(p)
+    app = p.certificates.apply(subscriber_id=w.li.id, profile="person-signing", csr=make_csr())
+    p.certificates.pay(application_id=app.id, years=1, reference="BANK-001")
+    cert = p.certificates.approve(app.id, officer="受理员")
+    start = p.certificates.get(cert.serial).paid_until
+    paid = p.certificates.pay(serial=cert.serial, years=1, reference="RENEW-001")
+    assert not paid.replayed
+    events = count(p, AuditEvent)
+    clock.advance(minutes=5)
+    again = p.certificates.pay(serial=cert.serial, years=1, reference="RENEW-001")
+    assert again.replayed and again.id == paid.id and again.amount_fen == paid.amount_fen
+    assert p.certificates.get(cert.serial).paid_until == start + dt.timedelta(days=365)
+    assert count(p, Payment, Payment.certificate_id == cert.id, Payment.kind == "renewal") == 1
+    assert count(p, AuditEvent) == events
+    # not the same payment: each is charged and extends the service a year (or two) more
+    assert not p.certificates.pay(serial=cert.serial, years=2, reference="RENEW-001").replayed
+    assert not p.certificates.pay(serial=cert.serial, years=1, reference="RENEW-002").replayed
+    assert not p.certificates.pay(serial=cert.serial, years=1).replayed
+    assert not p.certificates.pay(serial=cert.serial, years=1).replayed
+    assert not p.certificates.pay(serial=cert.serial, years=1, reference="RENEW-002").replayed
+    clock.advance(hours=24, seconds=1)  # RENEWAL_REPLAY_WINDOW
+    assert not p.certificates.pay(serial=cert.serial, years=1, reference="RENEW-002").replayed
+    assert count(p, Payment, Payment.certificate_id == cert.id, Payment.kind == "renewal") == 7
+    assert p.certificates.get(cert.serial).paid_until == start + dt.timedelta(days=365 * 8)
     assert p.verify_audit().ok
 
 

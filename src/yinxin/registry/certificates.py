@@ -99,6 +99,9 @@ if TYPE_CHECKING:
     from yinxin.registry.ca import CertificateAuthority
 
 YEAR = dt.timedelta(days=365)
+# a renewal repeating the certificate's latest one (same reference and years) this soon after
+# it is that payment sent again (a retry after a lost reply, a double click), not another year
+RENEWAL_REPLAY_WINDOW = dt.timedelta(hours=24)
 MAX_CSR = 64 * 1024
 # How far ahead expiry notices look, and how long before one is repeated, in days at most.
 NOTICE_DAYS_MAX = 3650
@@ -583,7 +586,11 @@ class Certificates:
         An application's first fee is recorded once: a second payment for it is refused
         (``Conflict``, ``already_paid``) unless it repeats the recorded one exactly (same
         ``reference`` and years), which returns the recorded payment marked ``replayed`` — a
-        cashier's retry after a lost reply must not charge twice. Renewals add up by design.
+        cashier's retry after a lost reply must not charge twice. Renewals add up by design,
+        except a renewal that repeats the certificate's latest one exactly (same ``reference``
+        and years, within :data:`RENEWAL_REPLAY_WINDOW` of it): that is the same payment sent
+        again, returned marked ``replayed``, nothing charged or extended. Without a reference
+        every renewal is a new one.
         """
         check_years(years)
         if (application_id is None) == (serial is None):
@@ -597,7 +604,9 @@ class Certificates:
                 if pay.id is not None:  # the recorded payment, asked for again
                     return payment_view(pay, replayed=True)
             else:
-                pay = self._renewal_fee(s, serial, years, now)
+                pay = self._renewal_fee(s, serial, years, reference, now)
+                if pay.id is not None:  # the latest renewal, asked for again
+                    return payment_view(pay, replayed=True)
             pay.reference, pay.paid_at = reference, now
             s.add(pay)
             try:
@@ -661,10 +670,28 @@ class Certificates:
             amount_fen=plan.first_amount(years),
         )
 
-    def _renewal_fee(self, s: Session, serial: str, years: int, now: dt.datetime) -> Payment:
+    def _renewal_fee(
+        self, s: Session, serial: str, years: int, reference: str | None, now: dt.datetime
+    ) -> Payment:
         """A renewal payment: the certificate's service is paid ``years`` further ahead (a
-        renewal may then extend its validity to that date)."""
-        cert = self._cert_row(s, serial, lock=True)
+        renewal may then extend its validity to that date); or, when this is the exact
+        repetition of the certificate's latest renewal (same reference and years, within
+        :data:`RENEWAL_REPLAY_WINDOW`), that one."""
+        cert = self._cert_row(s, serial, lock=True)  # held: two retries at once take turns
+        if reference is not None:
+            latest = s.scalars(
+                select(Payment)
+                .where(Payment.certificate_id == cert.id, Payment.kind == PaymentKind.RENEWAL)
+                .order_by(Payment.id.desc())
+                .limit(1)
+            ).first()
+            if (
+                latest is not None
+                and latest.reference == reference
+                and latest.years == years
+                and latest.paid_at > now - RENEWAL_REPLAY_WINDOW
+            ):
+                return latest
         state = in_force_state(cert, now)
         if state in (REVOKED, EXPIRED):
             raise IllegalTransition(
