@@ -135,6 +135,28 @@ def test_templates_draft_pdf_scope_and_pages(client, world):
     )
     assert r.status_code == 200 and r.json()["values"]["payment_days"] == 30
     assert r.json()["pdf_sha256"] != c["pdf_sha256"]
+    # an editor who edited the version before that one: refused, named, nothing written
+    stale = client.post(
+        f"/api/v1/contracts/{c['id']}/revise",
+        json={"values": c["values"] | {"payment_days": 45}, "based_on": c["pdf_sha256"]},
+        headers=auth["org"],
+    )
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["field"] == "based_on" and stale.json()["code"] == "stale"
+    bad = client.post(
+        f"/api/v1/contracts/{c['id']}/revise",
+        json={"values": c["values"], "based_on": "not-a-sha"},
+        headers=auth["org"],
+    )
+    assert bad.status_code == 422 and "based_on" in bad.text, bad.text
+    now = client.get(f"/api/v1/contracts/{c['id']}", headers=auth["org"]).json()
+    assert now["pdf_sha256"] == r.json()["pdf_sha256"] and now["values"]["payment_days"] == 30
+    r = client.post(
+        f"/api/v1/contracts/{c['id']}/revise",
+        json={"values": now["values"] | {"payment_days": 45}, "based_on": now["pdf_sha256"]},
+        headers=auth["org"],
+    )
+    assert r.status_code == 200 and r.json()["values"]["payment_days"] == 45
 
     prev = client.post(
         "/api/v1/contract-templates/tech-service/preview",

@@ -379,6 +379,39 @@ def test_draft_revise_list_cancel(world):
     assert p.verify_audit().ok
 
 
+def test_a_revision_made_on_an_older_version_is_refused_not_saved_over(world):
+    """Two editors opened the same draft; the second to save silently replaced the first's
+    revision. A revision now says which version it edited (``based_on``: the pdf_sha256 it
+    read): one made on a version revised since is refused (409, ``stale``, naming
+    ``based_on``) and writes nothing; a malformed one is refused (422) before anything."""
+    p = world.p
+    c = p.contracts.draft("om-service", _values(world, "om-service"), actor="王五")
+    first = p.contracts.revise(
+        c.id, c.values | {"annual_fee": "30000"}, based_on=c.pdf_sha256, actor="王五"
+    )
+    assert first.values["annual_fee"] == "30000.00"
+    before = dbdump.dump(p)
+    with pytest.raises(Conflict) as e:
+        p.contracts.revise(
+            c.id, c.values | {"annual_fee": "40000"}, based_on=c.pdf_sha256, actor="赵六"
+        )
+    assert e.value.field == "based_on" and e.value.code == "stale", e.value.to_dict()
+    assert c.number in e.value.message
+    for bad in ("abc", c.pdf_sha256.upper(), 7):
+        with pytest.raises(ValidationError) as e:
+            p.contracts.revise(c.id, c.values, based_on=bad)
+        assert e.value.field == "based_on"
+    assert dbdump.dump(p) == before
+    assert p.contracts.get(c.id).values["annual_fee"] == "30000.00"
+    # read again, the change redone on the version it now is: saved
+    again = p.contracts.revise(
+        c.id, first.values | {"annual_fee": "40000"}, based_on=first.pdf_sha256, actor="赵六"
+    )
+    assert again.values["annual_fee"] == "40000.00"
+    # without based_on the later revision replaces the earlier one, as before
+    assert p.contracts.revise(c.id, c.values).values["annual_fee"] == c.values["annual_fee"]
+
+
 def test_a_new_template_version_leaves_old_drafts_on_theirs(world):
     """Version 2 of a template beside version 1: new drafts take 2, a draft of 1 is revised
     and rendered from 1, and both print what their own version says."""
@@ -647,3 +680,15 @@ def test_cli_templates_draft_and_a_refusal(tmp_path):
     out = tmp_path / "c.pdf"
     got = yinxin_json(["contract", "pdf", str(drafted["id"]), "--out", str(out)], home)
     assert got["sha256"] == drafted["pdf_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    # revise: on the version read now, or refused when --based-on names an older one
+    d = str(drafted["id"])
+    revised = yinxin_json(["contract", "revise", d, "--set", "payment_days=30"], home)
+    assert revised["values"]["payment_days"] == 30
+    stale = yinxin_cli(
+        ["contract", "revise", d, "--set", "payment_days=45", "--based-on", drafted["pdf_sha256"]],
+        home,
+        check=False,
+    )
+    assert stale.returncode == 6 and "based_on" in stale.stdout + stale.stderr, stale
+    again = ["contract", "revise", d, "--set", "payment_days=45", "--based-on"]
+    assert yinxin_json([*again, revised["pdf_sha256"]], home)["values"]["payment_days"] == 45

@@ -625,3 +625,57 @@ def test_one_contract_payment_sent_twice_at_once_is_recorded_once(make_platform,
     assert sorted(r.replayed for r in results) == [False, True]  # type: ignore[attr-defined]
     assert count(p, ObligationPayment) == 1
     assert p.verify_audit().ok
+
+
+def test_one_draft_revised_by_two_editors_at_once_keeps_one_and_refuses_the_other(
+    any_platform, monkeypatch
+):
+    """Two editors revise the same version of a draft at the same moment: both pass the first
+    check and render their PDF, then one is saved and the other is refused as stale (409,
+    ``based_on``) under the contract's row lock — the second no longer replaces the first
+    unseen."""
+    from yinxin.contracts import render as render_module
+    from yinxin.contracts.templates import get_template
+    from yinxin.errors import Conflict
+
+    p = any_platform
+    t = get_template("om-service")
+    c = p.contracts.draft(t.code, t.example_values(), actor="t")
+    both_rendered = threading.Barrier(2)
+    real = render_module.render_contract
+
+    def render_then_wait(*a, **kw):
+        pdf = real(*a, **kw)
+        try:
+            both_rendered.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            pass
+        return pdf
+
+    monkeypatch.setattr(render_module, "render_contract", render_then_wait)
+    results: list[object] = []
+
+    def revise(fee: str, who: str) -> None:
+        try:
+            results.append(
+                p.contracts.revise(
+                    c.id, c.values | {"annual_fee": fee}, based_on=c.pdf_sha256, actor=who
+                )
+            )
+        except BaseException as e:
+            results.append(e)
+
+    threads = [
+        threading.Thread(target=revise, args=("30000", "王五")),
+        threading.Thread(target=revise, args=("40000", "赵六")),
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    refusals = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) == 2 and len(refusals) == 1, results
+    assert isinstance(refusals[0], Conflict) and refusals[0].code == "stale", refusals
+    (saved,) = [r for r in results if not isinstance(r, BaseException)]
+    assert p.contracts.get(c.id).values["annual_fee"] == saved.values["annual_fee"]  # type: ignore[attr-defined]
+    assert p.verify_audit().ok

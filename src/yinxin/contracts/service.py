@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -365,17 +366,39 @@ class Contracts:
             return self._view(row)
 
     def revise(
-        self, contract_id: int, values: Any, *, title: str | None = None, actor: str = "operator"
+        self,
+        contract_id: int,
+        values: Any,
+        *,
+        title: str | None = None,
+        based_on: str | None = None,
+        actor: str = "operator",
     ) -> ContractView:
-        """New values for a draft (the whole set, checked like ``draft``); a new PDF."""
+        """New values for a draft (the whole set, checked like ``draft``); a new PDF.
+
+        ``based_on`` is the draft's ``pdf_sha256`` the caller edited (its version: the PDF
+        holds the title and every value). When the draft changed since — another editor's
+        revision saved first — the revision is refused (``Conflict``, field ``based_on``, code
+        ``stale``) and nothing is written: read it again and redo the change. Two revisions at
+        once take turns on the contract's row, and the check is made under that lock, so of two
+        editors sending the same ``based_on`` one is saved and the other refused. Without
+        ``based_on`` the later revision replaces the earlier one; both stay in the audit trail
+        (``contract.revised`` names the PDF it replaced)."""
         from yinxin.contracts.render import render_contract
 
+        if based_on is not None and (
+            not isinstance(based_on, str) or not _SHA256.fullmatch(based_on)
+        ):
+            raise ValidationError(
+                "based_on is the draft's pdf_sha256 (64 hexadecimal digits)", field="based_on"
+            )
         self.settle()
         now = self.clock.now()
         actor = _actor(actor)
         with self.db.read() as s:
             row = self._row(s, contract_id)
             CONTRACT_LIFECYCLE.check("revise", row.state, None, row.number)
+            _not_stale(row, based_on)
             t = get_template(row.template_code, row.template_version)
             number, old_title = row.number, row.title
             kept = json.loads(row.filled_values)
@@ -389,6 +412,7 @@ class Contracts:
         with self.db.transaction() as s:
             row = self._row(s, contract_id, lock=True)
             CONTRACT_LIFECYCLE.check("revise", row.state, None, row.number)
+            _not_stale(row, based_on)
             previous = row.pdf_sha256
             row.filled_values = json.dumps(filled, ensure_ascii=False, sort_keys=True)
             row.title, row.pdf_sha256, row.pdf_size = heading, key, len(pdf)
@@ -717,3 +741,17 @@ __all__ = [
     "TemplateView",
     "template_view",
 ]
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _not_stale(row: Contract, based_on: str | None) -> None:
+    """Refuse a revision made on another version of the draft than the one it now is."""
+    if based_on is not None and row.pdf_sha256 != based_on:
+        raise Conflict(
+            f"contract {row.number} was revised since the version you edited "
+            f"({based_on[:12]}…, now {row.pdf_sha256[:12]}…); read it again and redo the change",
+            field="based_on",
+            code="stale",
+        )

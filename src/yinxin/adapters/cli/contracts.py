@@ -203,13 +203,24 @@ def contract_revise(
     set_: list[str] | None = SET,
     attach: list[str] | None = ATTACH,
     title: str | None = typer.Option(None, help="A new title."),
+    based_on: str | None = typer.Option(
+        None,
+        "--based-on",
+        help="The draft's pdf_sha256 you edited (default: the one read now); a draft revised "
+        "since is refused.",
+    ),
     actor: str = ACTOR,
     p: Platform = HOME,
 ) -> object:
-    """Change a draft's values (`--set` changes single blanks of the current values)."""
-    current = p.contracts.get(contract_id).values
+    """Change a draft's values (`--set` changes single blanks of the current values). The
+    change is made on the version read (or `--based-on`): one revised meanwhile is refused."""
+    current = p.contracts.get(contract_id)
     return p.contracts.revise(
-        contract_id, _values(values, set_, current, attach), title=title, actor=actor
+        contract_id,
+        _values(values, set_, current.values, attach),
+        title=title,
+        based_on=based_on if based_on is not None else current.pdf_sha256,
+        actor=actor,
     )
 
 

@@ -63,6 +63,12 @@ class ContractIn(Strict):
 class ReviseIn(Strict):
     values: Values
     title: str | None = Field(None, min_length=1, max_length=200)
+    based_on: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="the draft's pdf_sha256 you edited: a draft revised since is refused (409, "
+        "code stale) instead of overwritten",
+    )
 
 
 class ContractSignerIn(Strict):
@@ -152,7 +158,7 @@ def revise(contract_id: ContractId, body: ReviseIn, platform: Plat, principal: D
     """New values for a draft (the whole set); a new PDF."""
     _scoped(platform, principal, contract_id)
     return platform.contracts.revise(
-        contract_id, body.values, title=body.title, actor=principal.actor
+        contract_id, body.values, title=body.title, based_on=body.based_on, actor=principal.actor
     )
 
 
