@@ -679,3 +679,51 @@ def test_one_draft_revised_by_two_editors_at_once_keeps_one_and_refuses_the_othe
     (saved,) = [r for r in results if not isinstance(r, BaseException)]
     assert p.contracts.get(c.id).values["annual_fee"] == saved.values["annual_fee"]  # type: ignore[attr-defined]
     assert p.verify_audit().ok
+
+
+def test_a_seal_frozen_while_an_authorized_batch_is_recorded_is_frozen_after_it(world, monkeypatch):
+    """Signing under an authorization checks the seal again in the recording transaction.
+    That check read the seal without holding it: on PostgreSQL a freeze committed between the
+    check and the commit, and the signatures were recorded as made with a seal frozen before
+    them. Now the seal's and its certificate's rows are held (``hold_usable``) as on the other
+    signing paths: the freeze waits for the recording and comes after it in the audit chain,
+    or (frozen first) the batch is refused."""
+    import datetime as dt
+
+    from yinxin.signing import authorizations as authorizations_module
+
+    w = world
+    auth = w.p.authorizations.grant(
+        w.jia.seal.es_id,
+        pin=w.jia.pin,
+        granted_by_subscriber_id=w.org.id,
+        max_documents=5,
+        valid_until=w.clock.now() + dt.timedelta(days=30),
+    )
+    items = [
+        batch_module.BatchItem(contract_pdf(1, title=f"授权合同{i}"), f"授权{i}.pdf", None, "甲方")
+        for i in range(2)
+    ]
+    cls = authorizations_module.SigningAuthorizations
+    real = cls._audit
+    racing: list[threading.Thread] = []
+
+    def checked_then_frozen(s, r, verb, *a, **kw):
+        if verb == "used" and not racing:  # the use is checked, not yet recorded
+            freeze = lambda: w.p.seals.freeze(w.jia.seal.es_id, actor=OFFICER, note="争议")  # noqa: E731
+            racing.append(start_racing(freeze))
+        return real(s, r, verb, *a, **kw)
+
+    monkeypatch.setattr(cls, "_audit", staticmethod(checked_then_frozen))
+    w.p.batch.sign_authorized(items, authorization_id=auth.id)
+    assert len(racing) == 1
+    (t,) = racing
+    t.join(60)
+    assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
+    used = _seq(w.p, "authorization.used", str(auth.id))
+    frozen = _seq(w.p, "seal.freeze", w.jia.seal.es_id)
+    assert used is not None and frozen is not None
+    assert used < frozen, "the seal was frozen before the signatures made with it were recorded"
+    assert count(w.p, SignatureRecord) == 2
+    assert w.p.seals.get(w.jia.seal.es_id).state == "frozen"
+    assert w.p.verify_audit().ok

@@ -445,13 +445,20 @@ class SigningAuthorizations:
         documents: Sequence[tuple[str, str]],
         flow_id: int | None,
         counterparty_subscriber_id: int | None,
+        stamp: SealMaterial,
         actor: str,
         now: dt.datetime,
     ) -> AuthorizationView:
         """Count ``documents`` (names and SHA-256) against the authorization in the caller's
         transaction, holding its row: checked again, decremented, audited; the last document
-        exhausts it (and deletes its key copy)."""
+        exhausts it (and deletes its key copy).
+
+        ``stamp`` is the seal as :meth:`open_for_use` handed it out. After the authorization's
+        row, the seal's and its certificate's rows are held (``SealPins.hold_usable``, as on
+        every signing path) before they are checked, so a seal frozen or revoked meanwhile
+        either refuses this use or waits for it to be recorded, never lands in between."""
         r = self._row(s, authorization_id, lock=True)
+        self.seals.hold_usable(s, stamp, None)
         refusal = self._refusal(s, r, len(documents), flow_id, counterparty_subscriber_id, now)
         if refusal is not None:
             raise refusal

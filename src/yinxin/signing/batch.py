@@ -324,6 +324,7 @@ class BatchSigning:
                 documents=manifest,
                 flow_id=flow_id,
                 counterparty_subscriber_id=counterparty_subscriber_id,
+                stamp=unlocked.stamp,
                 actor=actor,
                 now=now,
             )
