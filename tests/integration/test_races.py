@@ -11,6 +11,7 @@ the use refused, nothing recorded, the one-time code still unused.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -19,11 +20,38 @@ from tests.dbdump import count
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import OFFICER, World, build_world, confirm, sign_as
 from yinxin.app import Platform
+from yinxin.clock import stopped
 from yinxin.errors import Forbidden
 from yinxin.signing import batch as batch_module
 from yinxin.signing import service as service_module
 from yinxin.store.models.notify import IntentChallenge
 from yinxin.store.models.signing import SignatureRecord
+
+
+class Meeting:
+    """``threading.Barrier(parties).wait(timeout=seconds)`` without a timed wait: whether all
+    parties came in time. The suite also runs under libfaketime (+400 days), where a timed
+    wait never times out (``yinxin.clock.stopped`` says why), and several races here rely on
+    the wait giving up: on SQLite the other party is held at the write lock this one has."""
+
+    def __init__(self, parties: int = 2, seconds: float = 3.0) -> None:
+        self.parties, self.seconds = parties, seconds
+        self._lock, self._arrived, self._all = threading.Lock(), 0, threading.Event()
+
+    def wait(self) -> bool:
+        with self._lock:
+            self._arrived += 1
+            if self._arrived >= self.parties:
+                self._all.set()
+        return stopped(self._all, self.seconds, tick=0.01)
+
+
+def join(t: threading.Thread, seconds: float) -> None:
+    """``t.join(seconds)`` in short sleeps: under libfaketime a timed join never gives up, and a
+    thread waiting for a lock its caller holds would be waited for for ever."""
+    end = time.monotonic() + seconds
+    while t.is_alive() and time.monotonic() < end:
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -43,7 +71,7 @@ def in_another_thread(action: Callable[[], object]) -> None:
 
     t = threading.Thread(target=run)
     t.start()
-    t.join(60)
+    join(t, 60)
     assert not t.is_alive(), "the racing verb did not finish"
     assert not failure, failure
 
@@ -140,7 +168,7 @@ def start_racing(action: Callable[[], object], wait: float = 2.0) -> threading.T
     t = threading.Thread(target=run)
     t.failure = failure  # type: ignore[attr-defined]
     t.start()
-    t.join(wait)
+    join(t, wait)
     return t
 
 
@@ -176,7 +204,7 @@ def test_a_pin_leak_reported_while_another_seal_on_the_key_is_revoked_keeps_it_r
     monkeypatch.setattr(holds_module, "seals_on_key", listed_then_revoked)
     w.p.seals.report_pin_leak(w.jia.seal.es_id, actor="王五", note="印章密码疑似泄漏")
     (t,) = racing
-    t.join(60)
+    join(t, 60)
     assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
     after = w.p.seals.get(finance.es_id)
     assert after.state == "revoked", after
@@ -235,14 +263,13 @@ def test_first_facts_recorded_at_once_on_an_untracked_contract_both_count(
     w = build_world(p, clock)
     cid = sign_both(p, clock, w, "platform-integration", {})
     clock.set(bj(2026, 2, 12))
-    both_checked = threading.Barrier(2)
+    both_checked = Meeting(2)
     real = obligations_module.Obligations._track_in
 
     def track_in(self, s, contract, actor, now):
-        try:  # both callers found the contract untracked: let them write at once
-            both_checked.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass  # the other one waits for this one's lock: it will find the contract tracked
+        # both callers found the contract untracked: let them write at once (or, in time, the
+        # other one waits for this one's lock: it will find the contract tracked)
+        both_checked.wait()
         return real(self, s, contract, actor, now)
 
     monkeypatch.setattr(obligations_module.Obligations, "_track_in", track_in)
@@ -263,7 +290,7 @@ def test_first_facts_recorded_at_once_on_an_untracked_contract_both_count(
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        join(t, 60)
     assert not failures, failures
     assert count(p, ContractTracking, ContractTracking.contract_id == cid) == 1
     assert count(p, ObligationPayment) == 1
@@ -326,7 +353,7 @@ def test_a_seal_made_while_its_certificate_is_revoked_is_made_before_or_not_at_a
         assert e.code == "certificate_not_valid", e
         made = None
     (t,) = racing
-    t.join(60)
+    join(t, 60)
     assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
     revoked = _seq(w.p, "certificate.revoke", w.org_cert.serial)
     assert revoked is not None
@@ -348,13 +375,10 @@ def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform
     from yinxin.store.models.desk import DeskContract
 
     p = any_platform
-    both_checked = threading.Barrier(2)
+    both_checked = Meeting(2)
 
     def made_after_both_checked(target, args, kwargs) -> None:
-        try:
-            both_checked.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass  # the other one waits for this one's write lock (SQLite): it will see the row
+        both_checked.wait()  # or the other waits for this one's write lock (SQLite): sees the row
 
     event.listen(DeskContract, "init", made_after_both_checked)
     request_cleanup = lambda: event.remove(DeskContract, "init", made_after_both_checked)  # noqa: E731
@@ -382,7 +406,7 @@ def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            join(t, 60)
     finally:
         request_cleanup()
     refusals = [r for r in results if isinstance(r, BaseException)]
@@ -471,13 +495,10 @@ def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platf
         ends_on=dt.date(2199, 12, 31),
         actor="运维主管",
     )
-    both_checked = threading.Barrier(2)
+    both_checked = Meeting(2)
 
     def made_after_both_checked(target, args, kwargs) -> None:
-        try:
-            both_checked.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass  # the other one waits for this one's lock: it will see the record
+        both_checked.wait()  # or the other one waits for this one's lock: it sees the record
 
     results: list[object] = []
 
@@ -497,7 +518,7 @@ def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platf
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            join(t, 60)
     finally:
         event.remove(ServiceInspection, "init", made_after_both_checked)
     refusals = [r for r in results if isinstance(r, BaseException)]
@@ -516,13 +537,10 @@ def test_one_staff_account_added_twice_at_once_is_added_once(any_platform):
     from yinxin.store.models.access import StaffUser
 
     p = any_platform
-    both_checked = threading.Barrier(2)
+    both_checked = Meeting(2)
 
     def made_after_both_checked(target, args, kwargs) -> None:
-        try:
-            both_checked.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass  # the other one waits for this one's write lock (SQLite): it will see the row
+        both_checked.wait()  # or the other waits for this one's write lock (SQLite): sees the row
 
     results: list[object] = []
 
@@ -545,7 +563,7 @@ def test_one_staff_account_added_twice_at_once_is_added_once(any_platform):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            join(t, 60)
     finally:
         event.remove(StaffUser, "init", made_after_both_checked)
     refusals = [r for r in results if isinstance(r, BaseException)]
@@ -607,10 +625,10 @@ def test_one_contract_payment_sent_twice_at_once_is_recorded_once(make_platform,
     clock.set(bj(2026, 2, 12))
     p.obligations.track(cid)
     results: list[object] = []
-    start = threading.Barrier(2)
+    start = Meeting(2, seconds=10)
 
     def pay() -> None:
-        start.wait(timeout=10)
+        start.wait()
         try:
             results.append(p.obligations.pay(cid, "1000", "2026-02-12", reference="网银 0212"))
         except BaseException as e:
@@ -620,7 +638,7 @@ def test_one_contract_payment_sent_twice_at_once_is_recorded_once(make_platform,
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        join(t, 60)
     assert len(results) == 2 and not [r for r in results if isinstance(r, BaseException)], results
     assert sorted(r.replayed for r in results) == [False, True]  # type: ignore[attr-defined]
     assert count(p, ObligationPayment) == 1
@@ -641,15 +659,12 @@ def test_one_draft_revised_by_two_editors_at_once_keeps_one_and_refuses_the_othe
     p = any_platform
     t = get_template("om-service")
     c = p.contracts.draft(t.code, t.example_values(), actor="t")
-    both_rendered = threading.Barrier(2)
+    both_rendered = Meeting(2, seconds=10)
     real = render_module.render_contract
 
     def render_then_wait(*a, **kw):
         pdf = real(*a, **kw)
-        try:
-            both_rendered.wait(timeout=10)
-        except threading.BrokenBarrierError:
-            pass
+        both_rendered.wait()
         return pdf
 
     monkeypatch.setattr(render_module, "render_contract", render_then_wait)
@@ -672,7 +687,7 @@ def test_one_draft_revised_by_two_editors_at_once_keeps_one_and_refuses_the_othe
     for th in threads:
         th.start()
     for th in threads:
-        th.join(60)
+        join(th, 60)
     refusals = [r for r in results if isinstance(r, BaseException)]
     assert len(results) == 2 and len(refusals) == 1, results
     assert isinstance(refusals[0], Conflict) and refusals[0].code == "stale", refusals
@@ -718,7 +733,7 @@ def test_a_seal_frozen_while_an_authorized_batch_is_recorded_is_frozen_after_it(
     w.p.batch.sign_authorized(items, authorization_id=auth.id)
     assert len(racing) == 1
     (t,) = racing
-    t.join(60)
+    join(t, 60)
     assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
     used = _seq(w.p, "authorization.used", str(auth.id))
     frozen = _seq(w.p, "seal.freeze", w.jia.seal.es_id)
