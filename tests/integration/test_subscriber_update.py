@@ -191,7 +191,8 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
         ({"contact_phone": "12"}, "contact_phone", "invalid"),
         ({"name": "新名称有限公司"}, "name", "in_subject"),
         ({"uscc": "91350100M000100Y43"}, "uscc", "in_subject"),
-        ({"legal_representative": "赵六"}, "legal_representative", None),  # not in the schema
+        ({"id_type": "passport"}, "id_type", "in_subject"),
+        ({"seal_name": "x"}, "seal_name", None),  # not in the schema
         ({"phone": 13900139555}, "phone", None),
         ({}, "changes", "invalid"),
     ):
@@ -212,7 +213,13 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
     # the document offers the PATCH with the contact fields only
     doc = client.get("/api/v1/openapi.json", headers=h).json()
     schema = doc["components"]["schemas"]["ContactIn"]
-    assert set(schema["properties"]) == {"phone", "email", "contact_name", "contact_phone"}
+    assert set(schema["properties"]) == {
+        "phone",
+        "email",
+        "legal_representative",
+        "contact_name",
+        "contact_phone",
+    }
     assert schema["additionalProperties"] is False
     assert "patch" in doc["paths"]["/api/v1/subscribers/{subscriber_id}"]
 
@@ -310,3 +317,45 @@ def test_a_certificate_change_audits_the_new_phone_masked(world: World) -> None:
     }
     assert "9555" not in json.dumps(ev.data).replace("139****9555", "")
     assert p.verify_audit().ok
+
+
+def test_a_legal_representative_changes_on_the_record_and_not_by_a_certificate_change(
+    world: World, client: TestClient
+) -> None:
+    """法定代表人 is not in a certificate's subject (``certificates.subject_for``: an
+    organization's name and credit code), yet it was taken by ``cert change`` alone, which
+    revoked the organization's certificate for nothing, and ``subscriber update`` refused it."""
+    p, org, cert = world.p, world.org, world.org_cert
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.change(cert.serial, actor="ra", updates={"legal_representative": "赵七"})
+    assert (e.value.field, e.value.code) == ("legal_representative", "not_in_subject")
+    assert "subscriber update" in e.value.message and "--legal-representative" in e.value.message
+    for bad in ("", "赵\u202e七", "赵" * 51):  # checked as at registration
+        with pytest.raises(ValidationError) as e:
+            p.subscribers.update(org.id, {"legal_representative": bad}, actor="ra")
+        assert e.value.field == "legal_representative", bad
+    assert diff(before, dump(p)) == []
+    out = p.subscribers.update(org.id, {"legal_representative": " 赵七 "}, actor="受理员 陈静")
+    assert out.legal_representative == "赵七"
+    [ev] = p.audit_events(action="subscriber.updated", subject_id=str(org.id))
+    assert ev.data["changes"] == {"legal_representative": {"from": "李四", "to": "赵七"}}
+    assert p.certificates.get(cert.serial).status == "active"
+    assert notices(world) == []  # no phone changed: no one told
+    # a person has none
+    with pytest.raises(ValidationError) as e:
+        p.subscribers.update(world.person.id, {"legal_representative": "某人"}, actor="ra")
+    assert e.value.field == "legal_representative"
+    # the CLI and the API take it too
+    res = cli(world, str(org.id), "--legal-representative", "钱八", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["legal_representative"] == "钱八"
+    h = desk(world, client)
+    r = client.patch(
+        f"/api/v1/subscribers/{org.id}", json={"legal_representative": "孙九"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["legal_representative"] == "孙九"
+    r = client.patch(f"/api/v1/subscribers/{org.id}", json={"legal_representative": ""}, headers=h)
+    assert (r.status_code, r.json()["field"]) == (422, "legal_representative")
+    assert p.certificates.get(cert.serial).status == "active"

@@ -40,13 +40,14 @@ PERSON, ORGANIZATION, DEVICE = SubscriberKind
 SUBJECT_NAME_MAX = 64
 # the longest name of each kind (a person's 50 is within the subject's bound)
 NAME_MAX = {PERSON: 50, ORGANIZATION: SUBJECT_NAME_MAX, DEVICE: SUBJECT_NAME_MAX}
-# The contact details a subscriber of each kind may change on the record alone: none of them is
-# in a certificate's subject (``certificates.subject_for``: a person's name and a digest of the
-# ID document, an organization's or device's name), so no certificate is revoked for them. A
-# device has none: its notices go to its organization.
+# The details a subscriber of each kind may change on the record alone: none of them is in a
+# certificate's subject (``certificates.subject_for``: a person's name and a digest of the ID
+# document, an organization's name and credit code, a device's name), so no certificate is
+# revoked for them — an organization's legal representative (法定代表人) among them. A device has
+# none: its notices go to its organization.
 CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
     PERSON: ("phone", "email"),
-    ORGANIZATION: ("phone", "email", "contact_name", "contact_phone"),
+    ORGANIZATION: ("phone", "email", "legal_representative", "contact_name", "contact_phone"),
     DEVICE: (),
 }
 # every contact field of any kind: changed on the record alone, never by a certificate change
@@ -210,7 +211,8 @@ class Subscribers:
 
     def update(self, subscriber_id: int, changes: dict, *, actor: str) -> SubscriberView:
         """Change a subscriber's contact details (``CONTACT_FIELDS`` of its kind: mobile phone,
-        e-mail, an organization's contact person and phone) on the record alone: none is in a
+        e-mail, an organization's legal representative, contact person and phone) on the record
+        alone: none is in a
         certificate's subject, so no certificate is reissued or revoked.
 
         Every value is checked as at registration, all before anything is written; a field of
@@ -285,7 +287,7 @@ class Subscribers:
             return validate_phone(value, field)
         if field == "email":
             return validate_email(value, field)
-        return validate_name(value, field, 50)  # contact_name
+        return validate_name(value, field, 50)  # contact_name, legal_representative
 
     def accept_agreement(
         self, subscriber_id: int, *, accepted_by: str, version: str | None = None

@@ -244,6 +244,9 @@ def subscriber_update(
         None, help="New mobile number (codes and notices; the old number is told)."
     ),
     email: str | None = typer.Option(None, help="New e-mail address for notices."),
+    legal_representative: str | None = typer.Option(
+        None, help="New legal representative, 法定代表人 (organization)."
+    ),
     contact_name: str | None = typer.Option(None, help="New contact person (organization)."),
     contact_phone: str | None = typer.Option(
         None, help="New contact's phone: mobile, or landline with area code (organization)."
@@ -255,11 +258,13 @@ def subscriber_update(
     p: Platform = HOME,
     actor: str = ACTOR,
 ) -> object:
-    """Change a subscriber's contact details (phone, e-mail, contact person) without touching
-    its certificates; subject data (name, ID number, credit code) goes through `cert change`."""
+    """Change a subscriber's contact details (phone, e-mail, legal representative, contact
+    person) without touching its certificates; subject data (name, ID number, credit code) goes
+    through `cert change`."""
     changes = {
         "phone": phone,
         "email": email,
+        "legal_representative": legal_representative,
         "contact_name": contact_name,
         "contact_phone": contact_phone,
         "name": name,
@@ -481,7 +486,9 @@ def cert_change(
     phone: str | None = typer.Option(
         None, help="New mobile number, with subject data (alone: subscriber update)."
     ),
-    legal_representative: str | None = typer.Option(None, help="New legal representative."),
+    legal_representative: str | None = typer.Option(
+        None, help="New legal representative, with subject data (alone: subscriber update)."
+    ),
     contact_name: str | None = typer.Option(
         None, help="New contact person, with subject data (alone: subscriber update)."
     ),

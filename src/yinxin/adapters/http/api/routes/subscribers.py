@@ -68,6 +68,9 @@ class ContactIn(Strict):
 
     phone: str | None = Field(None, max_length=20, examples=["13900139000"])
     email: str | None = Field(None, max_length=200, examples=["zhangsan@example.com"])
+    legal_representative: str | None = Field(
+        None, max_length=50, description="an organization's (法定代表人)"
+    )
     contact_name: str | None = Field(None, max_length=50, description="an organization's")
     contact_phone: str | None = Field(None, max_length=30, description="an organization's")
     # taken only to be refused with the way to change them, not offered (not in the schema)
@@ -151,10 +154,10 @@ def get_subscriber(subscriber_id: SubscriberId, platform: Plat, principal: Regis
 def update_subscriber(
     subscriber_id: SubscriberId, body: ContactIn, platform: Plat, principal: Registrar
 ):
-    """Change contact details (mobile phone, e-mail, an organization's contact person and
-    phone) without touching the subscriber's certificates. A subscriber's own session changes
-    its own record only; a key bound to an organization, that organization and its members; a
-    desk key, anyone's. A new mobile number is told to the old one."""
+    """Change contact details (mobile phone, e-mail, an organization's legal representative,
+    contact person and phone) without touching the subscriber's certificates. A subscriber's
+    own session changes its own record only; a key bound to an organization, that organization
+    and its members; a desk key, anyone's. A new mobile number is told to the old one."""
     scope_subscriber(platform, principal, subscriber_id)
     if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
         raise Forbidden(
