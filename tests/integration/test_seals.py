@@ -696,6 +696,12 @@ def test_renew_change_and_expiry(platform, clock):
     assert not seals.usable(sid).usable
     assert seals.expire_due() == [mine.es_id]
     assert seals.get(sid).state == "expired"
+    # the holder is told, as for a certificate (an expiry sent nothing)
+    [told] = [
+        r for r in p.notifier.log(subscriber_id=w.zhang.id) if r.template_id == "seal_expired"
+    ]
+    assert told.status == "sent" and mine.name in told.body and "到期" in told.body
+    assert seals.get(sid).valid_end.date().isoformat() in told.body
     refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_not_active")
     refused(p, lambda: seals.renew(sid, actor=OFFICER), IllegalTransition)
     assert seals.expire_due() == []
@@ -899,11 +905,17 @@ def test_the_holder_is_told_of_each_seal_business_done(platform, clock):
     ]
     w.seals.freeze(mine.id, actor=OFFICER, note="持章人申请")
     assert "已于" in sent()[-1][1] and "冻结" in sent()[-1][1]
-    w.seals.unfreeze(mine.id, actor=OFFICER)  # a release sends nothing, as for certificates
+    # a release is told too, as for certificates (it sent nothing: a holder whose seal was
+    # released by someone else learnt of it only from a document sealed with it)
+    released = w.seals.unfreeze(mine.id, actor=OFFICER)
+    to, body = sent()[-1]
+    assert to == ZHANG.phone and "已于" in body and "解冻，恢复正常使用" in body, body
+    assert mine.name in body and released.state == "active"
     w.seals.report_pin_leak(mine.id, actor=ZHANG.name)
-    assert "冻结" in sent()[-1][1] and len(sent()) == before + 3
+    assert "冻结" in sent()[-1][1] and len(sent()) == before + 4
     w.seals.change_pin(mine.id, old_pin=PIN_ZHANG, new_pin="975310")
     w.seals.unfreeze(mine.id, actor=OFFICER)
+    assert "解冻" in sent()[-1][1] and len(sent()) == before + 5
     clock.advance(days=300)
     p.certificates.pay(serial=w.zhang_cert.serial, years=1)
     renewed = p.certificates.renew(w.zhang_cert.serial, actor=OFFICER).certificate
@@ -917,7 +929,15 @@ def test_the_holder_is_told_of_each_seal_business_done(platform, clock):
     log = p.notifier.log(subscriber_id=w.zhang.id)
     seal_notices = [r.template_id for r in log if r.template_id.startswith("seal_")]
     assert sorted(seal_notices) == sorted(
-        ["seal_created", "seal_frozen", "seal_frozen", "seal_changed", "seal_revoked"]
+        [
+            "seal_created",
+            "seal_frozen",
+            "seal_released",
+            "seal_frozen",
+            "seal_released",
+            "seal_changed",
+            "seal_revoked",
+        ]
     )
     assert {r.status for r in log} == {"sent"}
 

@@ -239,6 +239,8 @@ CERTIFICATE_PAYMENT_DUE = "certificate_payment_due"
 SUBSCRIBER_PHONE_CHANGED = "subscriber_phone_changed"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
+SEAL_RELEASED = "seal_released"
+SEAL_EXPIRED = "seal_expired"
 SEAL_CHANGED = "seal_changed"
 SEAL_REVOKED = "seal_revoked"
 SIGNATURE_REQUESTED = "signature_requested"
@@ -444,6 +446,34 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Electronic seal frozen",
             '{name}, the electronic seal "{seal_name}" was frozen at {at} and cannot be '
             "used until it is released. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        SEAL_RELEASED,
+        "电子印章已解冻 — a frozen electronic seal was released",
+        Wording(
+            "电子印章已解冻",
+            "【印信】{name}，电子印章「{seal_name}」已于 {at} 解冻，恢复正常使用。"
+            "如非本人或本单位操作，请立即联系我们。",
+        ),
+        Wording(
+            "Electronic seal released",
+            '{name}, the electronic seal "{seal_name}" was released at {at} and can be used '
+            "again. If you did not ask for this, contact us at once.",
+        ),
+    ),
+    Template(
+        SEAL_EXPIRED,
+        "电子印章已到期失效 — a seal reached its end of validity",
+        Wording(
+            "电子印章已到期",
+            "【印信】{name}，电子印章「{seal_name}」已于 {valid_end} 到期失效，不能再用于签章。"
+            "如需继续使用，请重新申请制作电子印章。",
+        ),
+        Wording(
+            "Electronic seal expired",
+            '{name}, the electronic seal "{seal_name}" expired on {valid_end} and can no '
+            "longer be used. Apply for a new seal to go on sealing.",
         ),
     ),
     Template(

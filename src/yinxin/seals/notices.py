@@ -3,13 +3,14 @@ collected (004 填表说明: "以接收电子印章领取通知").
 
 The seal usage agreement has the platform handle a change, a freeze or a cancellation and then
 "通知用户"; so a seal made, renewed or changed, frozen (by an officer, the holder, or a reported
-PIN leak) or ended for good (cancelled, revoked) sends the holder — the person, or the
+PIN leak), released (解冻), expired (the ``seals.expire`` job) or ended for good (cancelled,
+revoked) sends the holder — the person, or the
 organization for its seals — a message on the registered phone (or e-mail). As with
 certificates (``registry.notices``), the notice is written into the send log *in the seal
 change's transaction* (a pending outbox row), so it exists exactly when the change does, and is
 sent right after the commit; ``yinxin notify retry`` sends what a crash left pending. A holder
 with no phone or e-mail is skipped and logged: a notice never refuses or undoes the change.
-A release (unfreeze) and an expiry send nothing (a certificate's do: ``registry.notices``).
+A release (unfreeze) and an expiry are told as a certificate's are (``registry.notices``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ TEMPLATES: dict[str, str] = {
     "change": "seal_changed",
     "freeze": "seal_frozen",
     "report_pin_leak": "seal_frozen",
+    "unfreeze": "seal_released",
+    "expire": "seal_expired",
     "cancel": "seal_revoked",
     "revoke": "seal_revoked",
 }
@@ -66,6 +69,10 @@ class SealNotices:
             out |= {"business": business, "valid_end": row.valid_end.date().isoformat()}
         elif verb in ("freeze", "report_pin_leak"):
             out["at"] = _at(row.held_at or row.updated_at)
+        elif verb == "unfreeze":
+            out["at"] = _at(row.updated_at)
+        elif verb == "expire":
+            out["valid_end"] = row.valid_end.date().isoformat()
         elif verb == "revoke":
             reason = REVOCATION_REASONS.get(
                 row.revocation_reason or "", REVOCATION_REASONS["other"]
