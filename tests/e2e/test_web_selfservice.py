@@ -658,3 +658,48 @@ def test_the_certificate_page_without_a_serial_or_a_session(site: Site, page):
     page.click("[data-download=pem]")
     page.wait_for_url("**/login?*")
     assert "expired=1" in page.url and serial in page.url
+
+
+def test_a_freeze_the_ca_imposed_is_not_offered_to_the_holder_to_lift(site: Site, page):
+    """A certificate and a seal frozen by the desk (认证机构冻结: a court order, suspected
+    misuse) are lifted by the desk only. The holder's pages offered 解冻, which lifted it; now
+    they say 由认证机构冻结，请联系受理点 and offer no 解冻 — a freeze the holder asked for still
+    is."""
+    from tests.integration.signing_flow import _form
+
+    p = site.world.p
+    number = id_card("11010519840404123")
+    person = p.subscribers.add_person(name="吴十", id_number=number, phone="13500135040")
+    p.subscribers.accept_agreement(person.id, accepted_by="吴十")
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer="desk1")
+    seal = p.seals.create(
+        subscriber_id=person.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("吴十", number),
+    )
+    p.seals.freeze(seal.id, actor="desk1", note="涉嫌冒用")
+    p.certificates.freeze(cert.serial, actor="desk1", note="法院协助冻结")
+    subscriber_login(site, page, "13500135040")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    page.locator("#ca-hold").filter(has_text="由认证机构冻结，请联系受理点").wait_for()
+    assert page.locator("#unfreeze-form").is_hidden()
+    page.goto(site.url(f"/my/seal?id={seal.id}"))
+    page.locator("#ca-hold").filter(has_text="由认证机构冻结，请联系受理点").wait_for()
+    assert page.locator("#unfreeze-form").is_hidden()
+    shot(page, "seal-frozen-by-ca")
+    # lifted by the desk, frozen again by the holder: the holder may lift it
+    p.seals.unfreeze(seal.id, actor="desk1")
+    page.reload()
+    freeze = page.locator("#freeze-form")
+    freeze.wait_for(state="visible")
+    freeze.locator("button[type=submit]").click()
+    unfreeze = page.locator("#unfreeze-form")
+    unfreeze.wait_for(state="visible")
+    assert page.locator("#ca-hold").is_hidden()
+    assert p.seals.get(seal.es_id).hold_by == "holder"
+    unfreeze.locator("button[type=submit]").click()
+    freeze.wait_for(state="visible")
+    assert p.seals.get(seal.es_id).state == "active"

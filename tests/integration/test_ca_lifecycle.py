@@ -405,7 +405,7 @@ def test_freeze_and_unfreeze(any_platform: Platform, clock) -> None:
             "certificate.freeze",
             cert.serial,
             "张三",
-            {"from": "active", "to": "on_hold", "note": "出差"},
+            {"from": "active", "to": "on_hold", "note": "出差", "hold_by": "ca"},
         )
     ]
     clock.advance(days=1)

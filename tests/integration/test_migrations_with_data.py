@@ -104,3 +104,34 @@ def test_0024_down_and_up_with_a_certificate_lost_over_a_freeze(platform) -> Non
     p.certificates.report_loss(frozen.serial, actor="张三")
     assert p.certificates.restore(frozen.serial, actor="受理员").hold_kind == "frozen"
     assert p.verify_audit().ok
+
+
+def test_0025_counts_a_freeze_of_unrecorded_origin_as_the_cas(platform, clock) -> None:
+    """0025 adds hold_by to certificates and seals. A freeze made before it has no record of
+    who imposed it: it becomes the CA's (lifted by the desk), never the holder's — which would
+    let a holder lift a freeze the desk imposed. A certificate lost over a freeze keeps the
+    freeze's; rows not frozen stay empty."""
+    from yinxin.registry.lifecycle import HoldBy
+
+    p = platform
+    w = build_world(p, clock)
+    p.certificates.freeze(w.person_cert.serial, actor="张三", by=HoldBy.HOLDER)
+    p.certificates.freeze(w.org_cert.serial, actor="王五", by=HoldBy.HOLDER)
+    p.certificates.report_loss(w.org_cert.serial, actor="王五")
+    p.seals.freeze(w.yi.seal.id, actor="张三", by=HoldBy.HOLDER)
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0024")
+    p.db.migrate()
+    with p.db.engine.connect() as conn:
+        certs = conn.execute(text("SELECT hold_by FROM certificates ORDER BY id")).scalars()
+        seals = conn.execute(text("SELECT hold_by FROM seals ORDER BY id")).scalars()
+        certs, seals = list(certs), list(seals)
+    assert sorted(certs, key=str) == sorted(["ca", "ca", *[None] * (len(certs) - 2)], key=str)
+    assert seals.count("ca") == 1 and seals.count(None) == len(seals) - 1
+    assert p.certificates.get(w.person_cert.serial).hold_by == "ca"
+    p.certificates.restore(w.org_cert.serial, actor="王五")
+    back = p.certificates.get(w.org_cert.serial)
+    assert (back.hold_kind, back.hold_by) == ("frozen", "ca")
+    assert p.seals.get(w.yi.seal.id).hold_by == "ca"

@@ -139,6 +139,16 @@ class Principal:
             return f"subscriber:{self.subscriber_id}"
         return f"api:{self.prefix}:{self.name}"
 
+    @property
+    def is_holder(self) -> bool:
+        """Whether this caller acts as the holder of what it reaches — a subscriber's own
+        session, or a key bound to an organization — rather than as the certification
+        authority (staff, and keys bound to no organization): a holder lifts only a freeze the
+        holder imposed (``registry.lifecycle.HoldBy``)."""
+        if self.staff_username is not None:
+            return False
+        return self.subscriber_id is not None or self.organization_id is not None
+
     def may(self, capability: Capability) -> bool:
         return capability in ROLE_CAPABILITIES[self.role]
 

@@ -53,6 +53,7 @@ from yinxin.registry.lifecycle import (
     UNPAID,
     ApplicationState,
     CertificateState,
+    HoldBy,
     HoldKind,
     check_application,
 )
@@ -842,6 +843,7 @@ class Certificates:
         data: dict | None = None,
         check: Callable[[Session, Certificate], None] | None = None,
         same_key: bool = False,
+        hold_by: HoldBy | None = None,
     ) -> CertificateView:
         """``verb`` on one certificate; with ``same_key``, also on each other certificate in
         force for the same key (:meth:`_same_key`) that the verb may move — a lost or
@@ -854,7 +856,9 @@ class Certificates:
             move = lifecycle.check_move(verb, state_for(verb, c, now), c.hold_kind, c.serial_hex)
             if check:
                 check(s, c)
-            self._move(s, c, move.to_state, verb, actor, now, hold_kind, data or {})
+            self._move(
+                s, c, move.to_state, verb, actor, now, hold_kind, data or {}, hold_by=hold_by
+            )
             for other in self._same_key(s, c) if same_key else ():
                 try:
                     m = lifecycle.check_move(
@@ -882,7 +886,11 @@ class Certificates:
         now: dt.datetime,
         hold_kind: HoldKind | None,
         data: dict,
+        *,
+        hold_by: HoldBy | None = None,
     ) -> None:
+        """``hold_by``: who imposed a hold that begins now (a freeze); a loss reported over a
+        freeze, and its restore back to that freeze, keep the freeze's."""
         before = c.status
         if to_state == ACTIVE and c.hold_kind == LOST and c.previous_hold_kind:
             # restored after a loss reported over a freeze or a stop for unpaid fees: the medium
@@ -899,9 +907,9 @@ class Certificates:
             c.hold_kind, c.previous_hold_kind = hold_kind, c.hold_kind
             data = {**data, "previous_hold_kind": c.previous_hold_kind}
         elif to_state == ON_HOLD:
-            c.hold_kind, c.held_at = hold_kind, now
+            c.hold_kind, c.held_at, c.hold_by = hold_kind, now, hold_by
         elif to_state == ACTIVE:
-            c.hold_kind, c.held_at, c.previous_hold_kind = None, None, None
+            c.hold_kind, c.held_at, c.previous_hold_kind, c.hold_by = None, None, None, None
         c.status = to_state
         c.status_version += 1
         self._bump(s, c.issuer_role)
@@ -938,8 +946,20 @@ class Certificates:
         mine = key(c)
         return [row for row in rows if key(row) == mine]
 
-    def freeze(self, serial: str, *, actor: str, note: str | None = None) -> CertificateView:
-        return self._simple("freeze", serial, actor, hold_kind=FROZEN, data={"note": note})
+    def freeze(
+        self, serial: str, *, actor: str, note: str | None = None, by: HoldBy = HoldBy.CA
+    ) -> CertificateView:
+        """冻结. ``by``: who imposes it (the adapter knows: ``HoldBy``) — the holder lifts only
+        a freeze the holder asked for."""
+        by = HoldBy(by)
+        return self._simple(
+            "freeze",
+            serial,
+            actor,
+            hold_kind=FROZEN,
+            data={"note": note, "hold_by": str(by)},
+            hold_by=by,
+        )
 
     def report_loss(self, serial: str, *, actor: str) -> CertificateView:
         return self._simple("report_loss", serial, actor, hold_kind=LOST, same_key=True)
@@ -947,10 +967,19 @@ class Certificates:
     def restore(self, serial: str, *, actor: str) -> CertificateView:
         return self._simple("restore", serial, actor, same_key=True)
 
-    def unfreeze(self, serial: str, *, actor: str) -> CertificateView:
+    def unfreeze(self, serial: str, *, actor: str, by: HoldBy = HoldBy.CA) -> CertificateView:
+        """解冻. ``by`` the holder: refused (403, ``hold_by``) for a freeze the CA imposed."""
         now = self.clock.now()
+        by = HoldBy(by)
 
         def releasable(s: Session, c: Certificate) -> None:
+            if by == HoldBy.HOLDER and c.hold_kind == FROZEN and c.hold_by != HoldBy.HOLDER:
+                raise Forbidden(
+                    f"证书 {c.serial_hex} 由认证机构冻结，持有人不能自行解冻，请联系受理点"
+                    "（the certification authority imposed this freeze: it lifts it）",
+                    field="hold_by",
+                    code="frozen_by_ca",
+                )
             if c.hold_kind == UNPAID and (c.paid_until is None or c.paid_until <= now):
                 raise Forbidden(
                     f"certificate {c.serial_hex} was stopped for unpaid fees; "

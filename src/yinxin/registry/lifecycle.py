@@ -28,6 +28,18 @@ class HoldKind(StrEnum):
     LOST = "lost"  # loss report → restore (or reissue); over a freeze: restore → that freeze
 
 
+class HoldBy(StrEnum):
+    """Who imposed a freeze (of a certificate or a seal), and so who may lift it: the holder
+    lifts a freeze the holder asked for; a freeze imposed by the certification authority (the
+    desk, on a court order or suspected misuse) is lifted by the authority only. The adapter
+    says which: through the API a subscriber's own session or a key bound to an organization is
+    the holder, staff and unbound keys are the CA; the CLI is the operator (the CA) unless
+    ``--at-holder-request``. A freeze whose imposer was not recorded counts as the CA's."""
+
+    HOLDER = "holder"
+    CA = "ca"
+
+
 class ApplicationState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from yinxin.registry.fees import yuan
-from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldKind
+from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldBy, HoldKind
 from yinxin.results import from_row
 from yinxin.store.models import (
     AgreementAcceptance,
@@ -151,6 +151,8 @@ class CertificateView:
     subject: str
     status: CertificateState
     hold_kind: HoldKind | None
+    # who imposed a freeze (holder | ca): a holder lifts only its own
+    hold_by: HoldBy | None
     not_before: dt.datetime
     not_after: dt.datetime
     paid_until: dt.datetime | None
@@ -170,6 +172,7 @@ def certificate_view(c: Certificate) -> CertificateView:
         serial=c.serial_hex,
         status=CertificateState(c.status),
         hold_kind=_hold(c.hold_kind),
+        hold_by=HoldBy(c.hold_by) if c.hold_by else None,
         key=KeyHolder.PLATFORM if c.platform_key_id else KeyHolder.SUBSCRIBER,
         pem=pem_certificate(c.der),
     )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, IllegalTransition, ValidationError
+from yinxin.registry.lifecycle import HoldBy
 from yinxin.seals import lifecycle
 from yinxin.seals.lifecycle import REVOCATION_REASONS, SealHoldKind, SealState
 from yinxin.seals.rows import actor_name, audit_seal, note_text, seal_row, seals_on_key
@@ -50,6 +51,14 @@ class SealHooks:
             cb(verb)
 
 
+def imposed_by_ca(row: Seal) -> bool:
+    """Whether the seal's hold is the CA's: recorded so, or a freeze whose imposer was not
+    recorded (a PIN-leak hold of no recorded imposer is lifted by the PIN change)."""
+    return row.hold_by == HoldBy.CA or (
+        row.hold_kind == SealHoldKind.FROZEN and row.hold_by != HoldBy.HOLDER
+    )
+
+
 class SealHolds:
     """Holds, revocation and expiry of seals."""
 
@@ -69,6 +78,7 @@ class SealHolds:
         data: dict | None = None,
         check: Check | None = None,
         note: str | None = None,
+        hold_by: HoldBy | None = None,
     ) -> SealView:
         """One move on one seal, in its own transaction holding the seal row."""
         note = note_text(note)
@@ -76,7 +86,16 @@ class SealHolds:
         with self.db.transaction() as s:
             row = seal_row(s, seal, lock=True)
             out = self.move(
-                s, row, verb, actor, now, hold_kind=hold_kind, data=data, check=check, note=note
+                s,
+                row,
+                verb,
+                actor,
+                now,
+                hold_kind=hold_kind,
+                data=data,
+                check=check,
+                note=note,
+                hold_by=hold_by,
             )
         self.hooks.committed(verb)
         return out
@@ -93,15 +112,22 @@ class SealHolds:
         data: dict | None = None,
         check: Check | None = None,
         note: str | None = None,
+        hold_by: HoldBy | None = None,
     ) -> SealView:
+        """``hold_by``: who imposes a freeze beginning now; a PIN leak reported over the CA's
+        freeze keeps it the CA's (the holder's PIN change does not lift the CA's hold)."""
         move = lifecycle.check_move(verb, row.state, row.hold_kind, row.es_id)
         extra = (check(s, row, now) if check else None) or {}
         before = row.state + (f" ({row.hold_kind})" if row.hold_kind else "")
+        # over the CA's freeze (or a freeze of unknown origin), a new hold stays the CA's
+        if row.state == SealState.FROZEN and imposed_by_ca(row):
+            hold_by = HoldBy.CA
         row.state = move.to_state
         if move.to_state == SealState.FROZEN:
             row.hold_kind, row.held_at, row.hold_note = hold_kind, now, note
+            row.hold_by = hold_by
         else:
-            row.hold_kind, row.held_at, row.hold_note = None, None, None
+            row.hold_kind, row.held_at, row.hold_note, row.hold_by = None, None, None, None
         if move.to_state in lifecycle.FINAL:
             row.ended_at = now
         row.updated_at = now
@@ -110,16 +136,35 @@ class SealHolds:
         self.hooks.within(s, row, verb)
         return self.views.of(s, row, now=now)
 
-    def freeze(self, seal: int | str, *, actor: str, note: str | None = None) -> SealView:
-        """冻结: on hold (004 §七); unusable until unfrozen."""
+    def freeze(
+        self, seal: int | str, *, actor: str, note: str | None = None, by: HoldBy = HoldBy.CA
+    ) -> SealView:
+        """冻结: on hold (004 §七); unusable until unfrozen. ``by``: who imposes it
+        (``HoldBy``) — the holder lifts only a freeze the holder asked for."""
+        by = HoldBy(by)
         return self.simple(
-            "freeze", seal, actor_name(actor), hold_kind=SealHoldKind.FROZEN, note=note
+            "freeze",
+            seal,
+            actor_name(actor),
+            hold_kind=SealHoldKind.FROZEN,
+            note=note,
+            data={"hold_by": str(by)},
+            hold_by=by,
         )
 
-    def unfreeze(self, seal: int | str, *, actor: str) -> SealView:
-        """解冻. A hold for a leaked PIN lifts only once the PIN has been changed since."""
+    def unfreeze(self, seal: int | str, *, actor: str, by: HoldBy = HoldBy.CA) -> SealView:
+        """解冻. A hold for a leaked PIN lifts only once the PIN has been changed since; a
+        freeze the CA imposed is not lifted by the holder (403, ``hold_by``)."""
+        by = HoldBy(by)
 
         def pin_changed(s: Session, row: Seal, now: dt.datetime) -> None:
+            if by == HoldBy.HOLDER and imposed_by_ca(row):
+                raise Forbidden(
+                    f"电子印章 {row.es_id} 由认证机构冻结，持有人不能自行解冻，请联系受理点"
+                    "（the certification authority imposed this freeze: it lifts it）",
+                    field="hold_by",
+                    code="frozen_by_ca",
+                )
             # the leak report clears pin_changed_at, so a change in the same second counts
             if awaits_pin_change(row):
                 raise Forbidden(

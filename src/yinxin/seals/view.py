@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.registry.lifecycle import CertificateState, HoldKind
+from yinxin.registry.lifecycle import CertificateState, HoldBy, HoldKind
 from yinxin.registry.views import KeyHolder
 from yinxin.results import from_row
 from yinxin.seals.catalogue import KINDS, ImageSource, SealKind
@@ -52,6 +52,8 @@ class SealView:
     code: str | None
     state: SealState
     hold_kind: SealHoldKind | None
+    # who imposed a freeze (holder | ca): a holder lifts only its own
+    hold_by: HoldBy | None
     held_at: dt.datetime | None
     # when the seal PIN was last changed since a leak was reported (a report clears it)
     pin_changed_at: dt.datetime | None
@@ -154,6 +156,7 @@ class SealViews:
             image_source=ImageSource(seal.image_source),
             state=SealState(seal.state),
             hold_kind=SealHoldKind(seal.hold_kind) if seal.hold_kind else None,
+            hold_by=HoldBy(seal.hold_by) if seal.hold_by else None,
             awaits_pin_change=awaits_pin_change(seal),
             locked=bool(key and key.locked),
             failed_pin_attempts=key.failed_attempts if key else None,

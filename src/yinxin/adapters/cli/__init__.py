@@ -52,6 +52,7 @@ from yinxin.adapters.cli.common import (
     track_platforms,
 )
 from yinxin.errors import ValidationError, YinxinError
+from yinxin.registry.lifecycle import HoldBy
 
 if TYPE_CHECKING:
     from yinxin.registry.views import AuthorityInit, CertificateView, Successor
@@ -416,8 +417,29 @@ def _simple_verb(verb: str, doc: str) -> None:
     cert_app.command(verb.replace("_", "-"))(cmd)
 
 
+@cert_app.command("freeze")
+def cert_freeze(
+    serial: str,
+    at_holder_request: bool = typer.Option(
+        False,
+        "--at-holder-request",
+        help="The holder asked for it (e.g. by phone): the holder may lift it. Without it the "
+        "freeze is the certification authority's, lifted by the desk only.",
+    ),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
+    """Freeze (certificate hold): by the CA unless --at-holder-request."""
+    by = HoldBy.HOLDER if at_holder_request else HoldBy.CA
+    run(
+        as_json,
+        lambda: platform(home).certificates.freeze(serial, actor=actor, by=by),
+        _cert_line,
+    )
+
+
 for _verb, _doc in [
-    ("freeze", "Freeze (certificate hold)."),
     ("unfreeze", "Release a freeze."),
     ("report_loss", "Report a lost key or medium: immediate hold."),
     ("restore", "Restore after a loss report (the medium was found)."),

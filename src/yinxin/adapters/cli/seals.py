@@ -37,6 +37,7 @@ from yinxin.adapters.cli.common import (
     write_atomic,
 )
 from yinxin.errors import ValidationError
+from yinxin.registry.lifecycle import HoldBy
 
 if TYPE_CHECKING:
     from yinxin.seals.service import RecordCheck, SealUsability, SealView
@@ -420,7 +421,28 @@ def seal_change(
 seal_app.command("cancel")(
     _verb("cancel", "注销: end the seal for good at the holder's request.", note=False)
 )
-seal_app.command("freeze")(_verb("freeze", "冻结: put the seal on hold."))
+AT_HOLDER_REQUEST = typer.Option(
+    False,
+    "--at-holder-request",
+    help="The holder asked for it (e.g. by phone): the holder may lift it. Without it the "
+    "freeze is the certification authority's, lifted by the desk only.",
+)
+
+
+@seal_app.command("freeze")
+@on_platform(_line)
+def seal_freeze(
+    seal: str = SEAL,
+    note: str | None = NOTE,
+    at_holder_request: bool = AT_HOLDER_REQUEST,
+    p: Platform = HOME,
+    actor: str = ACTOR,
+) -> object:
+    """冻结: put the seal on hold (by the CA unless --at-holder-request)."""
+    by = HoldBy.HOLDER if at_holder_request else HoldBy.CA
+    return p.seals.freeze(seal, actor=actor, note=note, by=by)
+
+
 seal_app.command("unfreeze")(
     _verb("unfreeze", "解冻 (after a PIN leak, only once the PIN has been changed).", note=False)
 )

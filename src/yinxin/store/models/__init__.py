@@ -184,6 +184,9 @@ class Certificate(Base):
     hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | lost | unpaid
     # the hold a loss was reported over (frozen | unpaid): restore goes back to it, not to active
     previous_hold_kind: Mapped[str | None] = mapped_column(String(16))
+    # who imposed the freeze (holder | ca; ``registry.lifecycle.HoldBy``): a holder lifts only
+    # its own. Kept under a loss reported over the freeze, cleared when active again.
+    hold_by: Mapped[str | None] = mapped_column(String(8))
     der: Mapped[bytes]
     platform_key_id: Mapped[int | None] = mapped_column(ForeignKey("platform_keys.id"))
     predecessor_id: Mapped[int | None]

@@ -54,6 +54,9 @@ class Seal(HeldSeal, Base):
     code: Mapped[str | None] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(16), index=True)
     hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | pin_leak
+    # who imposed the freeze (holder | ca; ``registry.lifecycle.HoldBy``): a holder lifts only
+    # its own; kept when a PIN leak is reported over the CA's freeze
+    hold_by: Mapped[str | None] = mapped_column(String(8))
     held_at: Mapped[dt.datetime | None]
     hold_note: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[dt.datetime | None]

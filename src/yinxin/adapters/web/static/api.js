@@ -14,6 +14,7 @@ const CSRF_COOKIE = "yx_csrf";
 
 // Chinese messages for the API's problem codes; the API's own detail is the fallback.
 export const MESSAGES = {
+  frozen_by_ca: "由认证机构冻结，请联系受理点",
   invalid: "填写的内容不符合要求，请检查",
   not_found: "未找到相应记录",
   unauthenticated: "请先登录",

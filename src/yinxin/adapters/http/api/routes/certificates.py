@@ -22,7 +22,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
 )
 from yinxin.adapters.http.api.responses import file_answer
-from yinxin.registry.lifecycle import CertificateState
+from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import CertificateView, PaymentView, Successor
 
 router = APIRouter(tags=["certificates"])
@@ -132,14 +132,24 @@ def revoke(serial: Serial, body: CertificateRevokeIn, platform: Plat, principal:
 
 @router.post("/certificates/{serial}/freeze", response_model=CertificateView)
 def freeze(serial: Serial, body: NoteIn, platform: Plat, principal: Lifecycle):
+    """冻结. ``hold_by`` records who imposed it: ``holder`` for a subscriber's session or a key
+    bound to an organization, ``ca`` for staff and unbound keys."""
     _scoped(platform, principal, serial)
-    return platform.certificates.freeze(serial, actor=principal.actor, note=body.note)
+    return platform.certificates.freeze(
+        serial, actor=principal.actor, note=body.note, by=_by(principal)
+    )
 
 
 @router.post("/certificates/{serial}/unfreeze", response_model=CertificateView)
 def unfreeze(serial: Serial, platform: Plat, principal: Lifecycle):
+    """解冻. A holder lifts only a freeze the holder imposed: one by the CA is ``403``
+    ``frozen_by_ca`` (field ``hold_by``)."""
     _scoped(platform, principal, serial)
-    return platform.certificates.unfreeze(serial, actor=principal.actor)
+    return platform.certificates.unfreeze(serial, actor=principal.actor, by=_by(principal))
+
+
+def _by(principal: Principal) -> HoldBy:
+    return HoldBy.HOLDER if principal.is_holder else HoldBy.CA
 
 
 @router.post("/certificates/{serial}/report-loss", response_model=CertificateView)

@@ -35,6 +35,7 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.responses import file_answer, from_base64
 from yinxin.errors import Conflict, ValidationError
+from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
 from yinxin.seals.grants import GrantView
@@ -480,14 +481,17 @@ def cancel(seal: SealRef, platform: Plat, principal: SealUser):
 def freeze(seal: SealRef, body: NoteIn, platform: Plat, principal: SealUser):
     """冻结: put the seal on hold."""
     view = _scoped(platform, principal, seal)
-    return public(platform.seals.freeze(view.id, actor=principal.actor, note=body.note))
+    by = HoldBy.HOLDER if principal.is_holder else HoldBy.CA
+    return public(platform.seals.freeze(view.id, actor=principal.actor, note=body.note, by=by))
 
 
 @router.post("/seals/{seal}/unfreeze", response_model=SealView)
 def unfreeze(seal: SealRef, platform: Plat, principal: SealUser):
-    """解冻 (after a PIN leak, only once the PIN has been changed)."""
+    """解冻 (after a PIN leak, only once the PIN has been changed). A holder lifts only a freeze
+    the holder imposed: one by the CA is ``403`` ``frozen_by_ca`` (field ``hold_by``)."""
+    by = HoldBy.HOLDER if principal.is_holder else HoldBy.CA
     return public(
-        platform.seals.unfreeze(_scoped(platform, principal, seal).id, actor=principal.actor)
+        platform.seals.unfreeze(_scoped(platform, principal, seal).id, actor=principal.actor, by=by)
     )
 
 

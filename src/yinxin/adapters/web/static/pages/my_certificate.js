@@ -48,6 +48,10 @@ function show(c) {
   }
   document.getElementById("renew-pay-form").hidden = Boolean(successor) || !(c.status === "active" || unpaid);
   document.getElementById("unfreeze-form").hidden ||= unpaid;
+  // a freeze the certification authority imposed is lifted by it: not offered to the holder
+  const byCa = held && c.hold_kind === "frozen" && c.hold_by !== "holder";
+  document.getElementById("unfreeze-form").hidden ||= byCa;
+  document.getElementById("ca-hold").hidden = !byCa;
   document.getElementById("renew-pay-text").textContent = unpaid
     ? "本证书因服务费未按期缴纳已停用：缴费后即恢复使用。"
     : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";

@@ -47,7 +47,10 @@ function show(s) {
   document.getElementById("seal-form").hidden = !live;
   prefill(s);
   document.getElementById("freeze-form").hidden = s.state !== "active";
-  document.getElementById("unfreeze-form").hidden = s.state !== "frozen";
+  // a freeze the certification authority imposed is lifted by it: not offered to the holder
+  const byCa = s.state === "frozen" && (s.hold_by === "ca" || (s.hold_kind === "frozen" && s.hold_by !== "holder"));
+  document.getElementById("unfreeze-form").hidden = s.state !== "frozen" || byCa;
+  document.getElementById("ca-hold").hidden = !byCa;
   // the PIN of a platform-held key: a leak freezes the seal until the PIN is changed
   const pinned = s.key === "platform";
   document.getElementById("leak-form").hidden = !(pinned && s.state === "active");
