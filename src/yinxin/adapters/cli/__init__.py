@@ -52,7 +52,6 @@ from yinxin.adapters.cli.common import (
     track_platforms,
 )
 from yinxin.errors import ValidationError, YinxinError
-from yinxin.registry.lifecycle import HoldBy
 
 if TYPE_CHECKING:
     from yinxin.registry.views import AuthorityInit, CertificateView, Successor
@@ -431,6 +430,8 @@ def cert_freeze(
     as_json: bool = JSON,
 ) -> None:
     """Freeze (certificate hold): by the CA unless --at-holder-request."""
+    from yinxin.registry.lifecycle import HoldBy  # here: the CLI starts without the services
+
     by = HoldBy.HOLDER if at_holder_request else HoldBy.CA
     run(
         as_json,

@@ -37,7 +37,6 @@ from yinxin.adapters.cli.common import (
     write_atomic,
 )
 from yinxin.errors import ValidationError
-from yinxin.registry.lifecycle import HoldBy
 
 if TYPE_CHECKING:
     from yinxin.seals.service import RecordCheck, SealUsability, SealView
@@ -439,6 +438,8 @@ def seal_freeze(
     actor: str = ACTOR,
 ) -> object:
     """冻结: put the seal on hold (by the CA unless --at-holder-request)."""
+    from yinxin.registry.lifecycle import HoldBy  # here: the CLI starts without the services
+
     by = HoldBy.HOLDER if at_holder_request else HoldBy.CA
     return p.seals.freeze(seal, actor=actor, note=note, by=by)
 
