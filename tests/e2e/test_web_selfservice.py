@@ -668,9 +668,9 @@ def test_a_freeze_the_ca_imposed_is_not_offered_to_the_holder_to_lift(site: Site
     from tests.integration.signing_flow import _form
 
     p = site.world.p
-    number = id_card("11010519840404123")
-    person = p.subscribers.add_person(name="吴十", id_number=number, phone="13500135040")
-    p.subscribers.accept_agreement(person.id, accepted_by="吴十")
+    number = id_card("11010519860606123")
+    person = p.subscribers.add_person(name="冯十二", id_number=number, phone="13500135060")
+    p.subscribers.accept_agreement(person.id, accepted_by="冯十二")
     app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
     p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
     cert = p.certificates.approve(app.id, officer="desk1")
@@ -678,11 +678,11 @@ def test_a_freeze_the_ca_imposed_is_not_offered_to_the_holder_to_lift(site: Site
         subscriber_id=person.id,
         kind="personal",
         certificate_serial=cert.serial,
-        form=_form("吴十", number),
+        form=_form("冯十二", number),
     )
     p.seals.freeze(seal.id, actor="desk1", note="涉嫌冒用")
     p.certificates.freeze(cert.serial, actor="desk1", note="法院协助冻结")
-    subscriber_login(site, page, "13500135040")
+    subscriber_login(site, page, "13500135060")
     page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
     page.locator("#ca-hold").filter(has_text="由认证机构冻结，请联系受理点").wait_for()
     assert page.locator("#unfreeze-form").is_hidden()
