@@ -363,57 +363,68 @@ def test_a_seal_made_while_its_certificate_is_revoked_is_made_before_or_not_at_a
     assert w.p.verify_audit().ok
 
 
-def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform):
-    """Two operators add the same O&M contract to the service desk at the same moment (or one
-    double-clicks): one adds it, the other is told it is already under service (409), never a
-    database error."""
-    import datetime as dt
-
+def added_twice_at_once(p: Platform, model: type, add: Callable[[], object], field: str) -> None:
+    """``add`` run by two threads at once, each held where it makes its ``model`` row until the
+    other has made its own — both checked and found none — (or, in time, the other waits for
+    this one's lock and finds the row): one row, and the other call refused 409 naming
+    ``field``, never a database error."""
     from sqlalchemy import event
 
     from yinxin.errors import Conflict
-    from yinxin.store.models.desk import DeskContract
 
-    p = any_platform
     both_checked = Meeting(2)
 
     def made_after_both_checked(target, args, kwargs) -> None:
-        both_checked.wait()  # or the other waits for this one's write lock (SQLite): sees the row
+        both_checked.wait()
 
-    event.listen(DeskContract, "init", made_after_both_checked)
-    request_cleanup = lambda: event.remove(DeskContract, "init", made_after_both_checked)  # noqa: E731
     results: list[object] = []
 
-    def add() -> None:
+    def run() -> None:
         try:
-            results.append(
-                p.desk.add_contract(
-                    "HT-2026-003",
-                    title="运维服务合同",
-                    party_a="北京印信示范科技有限公司",
-                    party_b="某运维公司",
-                    annual_fee="120000",
-                    starts_on=dt.date(2026, 1, 1),
-                    ends_on=dt.date(2026, 12, 31),
-                    actor="运维主管",
-                )
-            )
+            results.append(add())
         except BaseException as e:
             results.append(e)
 
-    threads = [threading.Thread(target=add) for _ in range(2)]
+    event.listen(model, "init", made_after_both_checked)
+    threads = [threading.Thread(target=run) for _ in range(2)]
     try:
         for t in threads:
             t.start()
         for t in threads:
             join(t, 60)
     finally:
-        request_cleanup()
+        event.remove(model, "init", made_after_both_checked)
     refusals = [r for r in results if isinstance(r, BaseException)]
     assert len(results) == 2 and len(refusals) == 1, results
-    assert isinstance(refusals[0], Conflict) and refusals[0].field == "number", refusals
-    assert count(p, DeskContract) == 1
+    assert isinstance(refusals[0], Conflict) and refusals[0].field == field, refusals
+    assert count(p, model) == 1
     assert p.verify_audit().ok
+
+
+def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform):
+    """Two operators add the same O&M contract to the service desk at the same moment (or one
+    double-clicks): one adds it, the other is told it is already under service (409), never a
+    database error."""
+    import datetime as dt
+
+    from yinxin.store.models.desk import DeskContract
+
+    p = any_platform
+    added_twice_at_once(
+        p,
+        DeskContract,
+        lambda: p.desk.add_contract(
+            "HT-2026-003",
+            title="运维服务合同",
+            party_a="北京印信示范科技有限公司",
+            party_b="某运维公司",
+            annual_fee="120000",
+            starts_on=dt.date(2026, 1, 1),
+            ends_on=dt.date(2026, 12, 31),
+            actor="运维主管",
+        ),
+        "number",
+    )
 
 
 def test_one_flow_signer_signed_automatically_twice_at_once_signs_once(world, monkeypatch):
@@ -479,9 +490,6 @@ def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platf
     error."""
     import datetime as dt
 
-    from sqlalchemy import event
-
-    from yinxin.errors import Conflict
     from yinxin.store.models.desk import ServiceInspection
 
     p = any_platform
@@ -495,82 +503,30 @@ def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platf
         ends_on=dt.date(2199, 12, 31),
         actor="运维主管",
     )
-    both_checked = Meeting(2)
-
-    def made_after_both_checked(target, args, kwargs) -> None:
-        both_checked.wait()  # or the other one waits for this one's lock: it sees the record
-
-    results: list[object] = []
-
-    def inspect() -> None:
-        try:
-            results.append(
-                p.desk.record_inspection(
-                    "HT-2026-004", inspector="工程师 李工", findings="系统运行正常"
-                )
-            )
-        except BaseException as e:
-            results.append(e)
-
-    event.listen(ServiceInspection, "init", made_after_both_checked)
-    threads = [threading.Thread(target=inspect) for _ in range(2)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            join(t, 60)
-    finally:
-        event.remove(ServiceInspection, "init", made_after_both_checked)
-    refusals = [r for r in results if isinstance(r, BaseException)]
-    assert len(results) == 2 and len(refusals) == 1, results
-    assert isinstance(refusals[0], Conflict) and refusals[0].field == "month", refusals
-    assert count(p, ServiceInspection) == 1
-    assert p.verify_audit().ok
+    added_twice_at_once(
+        p,
+        ServiceInspection,
+        lambda: p.desk.record_inspection(
+            "HT-2026-004", inspector="工程师 李工", findings="系统运行正常"
+        ),
+        "month",
+    )
 
 
 def test_one_staff_account_added_twice_at_once_is_added_once(any_platform):
     """Two administrators add the same staff account at the same moment (or a form is sent
     twice): one account, and one 409 naming ``username``, never a database error."""
-    from sqlalchemy import event
-
-    from yinxin.errors import Conflict
     from yinxin.store.models.access import StaffUser
 
     p = any_platform
-    both_checked = Meeting(2)
-
-    def made_after_both_checked(target, args, kwargs) -> None:
-        both_checked.wait()  # or the other waits for this one's write lock (SQLite): sees the row
-
-    results: list[object] = []
-
-    def add() -> None:
-        try:
-            results.append(
-                p.staff.add(
-                    "desk1",
-                    password="一个足够长的口令 long enough",
-                    role="ra_officer",
-                    actor="admin",
-                )
-            )
-        except BaseException as e:
-            results.append(e)
-
-    event.listen(StaffUser, "init", made_after_both_checked)
-    threads = [threading.Thread(target=add) for _ in range(2)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            join(t, 60)
-    finally:
-        event.remove(StaffUser, "init", made_after_both_checked)
-    refusals = [r for r in results if isinstance(r, BaseException)]
-    assert len(results) == 2 and len(refusals) == 1, results
-    assert isinstance(refusals[0], Conflict) and refusals[0].field == "username", refusals
-    assert count(p, StaffUser) == 1
-    assert p.verify_audit().ok
+    added_twice_at_once(
+        p,
+        StaffUser,
+        lambda: p.staff.add(
+            "desk1", password="一个足够长的口令 long enough", role="ra_officer", actor="admin"
+        ),
+        "username",
+    )
 
 
 def test_the_audit_chain_checked_while_events_are_written_is_found_intact(any_platform):
