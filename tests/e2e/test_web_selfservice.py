@@ -69,6 +69,17 @@ def apply_and_pay(page, site: Site) -> int:
     return app_id
 
 
+def certified(p, name: str, id17: str, phone: str, **approve) -> tuple:
+    """A person registered, agreed, applied (platform key, PIN 975312), paid and certified by
+    the desk: the person, the ID number (``id17`` with its check digit) and the certificate."""
+    number = id_card(id17)
+    person = p.subscribers.add_person(name=name, id_number=number, phone=phone)
+    p.subscribers.accept_agreement(person.id, accepted_by=name)
+    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    return person, number, p.certificates.approve(app.id, officer="desk1", **approve)
+
+
 def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     site: Site, page, browser, tmp_path: Path
 ):
@@ -450,12 +461,7 @@ def test_a_leaked_seal_pin_is_reported_changed_and_the_seal_unfrozen(site: Site,
     from tests.integration.signing_flow import _form
 
     p = site.world.p
-    number = id_card("11010519820202123")
-    person = p.subscribers.add_person(name="钱八", id_number=number, phone="13500135020")
-    p.subscribers.accept_agreement(person.id, accepted_by="钱八")
-    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
-    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
-    cert = p.certificates.approve(app.id, officer="desk1")
+    person, number, cert = certified(p, "钱八", "11010519820202123", "13500135020")
     seal = p.seals.create(
         subscriber_id=person.id,
         kind="personal",
@@ -516,12 +522,9 @@ def test_a_certificate_stopped_for_unpaid_fees_is_paid_for_and_back_in_use(site:
     from yinxin.store.models import Certificate, Payment
 
     p = site.world.p
-    number = id_card("11010519830303123")
-    person = p.subscribers.add_person(name="周九", id_number=number, phone="13500135030")
-    p.subscribers.accept_agreement(person.id, accepted_by="周九")
-    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
-    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
-    cert = p.certificates.approve(app.id, officer="desk1", validity_years=3)
+    person, number, cert = certified(
+        p, "周九", "11010519830303123", "13500135030", validity_years=3
+    )
     # the year paid for has passed (the certificate is valid two more): the scheduler stops it
     with p.db.transaction() as s:
         s.execute(
@@ -604,12 +607,7 @@ def test_a_renewed_certificate_points_to_its_renewal(site: Site, page):
     缴纳服务费, refused (in English, in brackets: "was already renewed as …; pay for that one").
     Now the page says 已续期 with a link to the renewal, and takes no fee for it."""
     p = site.world.p
-    number = id_card("11010519850505123")
-    person = p.subscribers.add_person(name="郑十一", id_number=number, phone="13500135050")
-    p.subscribers.accept_agreement(person.id, accepted_by="郑十一")
-    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
-    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
-    old = p.certificates.approve(app.id, officer="desk1")
+    person, number, old = certified(p, "郑十一", "11010519850505123", "13500135050")
     p.certificates.pay(serial=old.serial, years=1, reference="R-1")
     new = p.certificates.renew(old.serial, actor="desk1").certificate
 
@@ -638,12 +636,7 @@ def test_the_certificate_page_without_a_serial_or_a_session(site: Site, page):
     from yinxin.store.models.access import WebSession
 
     p = site.world.p
-    number = id_card("11010519870707123")
-    person = p.subscribers.add_person(name="陈十三", id_number=number, phone="13500135070")
-    p.subscribers.accept_agreement(person.id, accepted_by="陈十三")
-    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
-    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
-    serial = p.certificates.approve(app.id, officer="desk1").serial
+    serial = certified(p, "陈十三", "11010519870707123", "13500135070")[2].serial
 
     subscriber_login(site, page, "13500135070")
     page.goto(site.url("/my/certificate"))
@@ -668,12 +661,7 @@ def test_a_freeze_the_ca_imposed_is_not_offered_to_the_holder_to_lift(site: Site
     from tests.integration.signing_flow import _form
 
     p = site.world.p
-    number = id_card("11010519860606123")
-    person = p.subscribers.add_person(name="冯十二", id_number=number, phone="13500135060")
-    p.subscribers.accept_agreement(person.id, accepted_by="冯十二")
-    app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
-    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
-    cert = p.certificates.approve(app.id, officer="desk1")
+    person, number, cert = certified(p, "冯十二", "11010519860606123", "13500135060")
     seal = p.seals.create(
         subscriber_id=person.id,
         kind="personal",
