@@ -363,6 +363,20 @@ def test_a_seal_made_while_its_certificate_is_revoked_is_made_before_or_not_at_a
     assert w.p.verify_audit().ok
 
 
+def desk_contract(p: Platform, number: str, starts_on, ends_on) -> object:
+    """An O&M contract put under the service desk (the same parties and fee each time)."""
+    return p.desk.add_contract(
+        number,
+        title="运维服务合同",
+        party_a="北京印信示范科技有限公司",
+        party_b="某运维公司",
+        annual_fee="120000",
+        starts_on=starts_on,
+        ends_on=ends_on,
+        actor="运维主管",
+    )
+
+
 def added_twice_at_once(p: Platform, model: type, add: Callable[[], object], field: str) -> None:
     """``add`` run by two threads at once, each held where it makes its ``model`` row until the
     other has made its own — both checked and found none — (or, in time, the other waits for
@@ -413,16 +427,7 @@ def test_one_contract_put_under_service_twice_at_once_is_added_once(any_platform
     added_twice_at_once(
         p,
         DeskContract,
-        lambda: p.desk.add_contract(
-            "HT-2026-003",
-            title="运维服务合同",
-            party_a="北京印信示范科技有限公司",
-            party_b="某运维公司",
-            annual_fee="120000",
-            starts_on=dt.date(2026, 1, 1),
-            ends_on=dt.date(2026, 12, 31),
-            actor="运维主管",
-        ),
+        lambda: desk_contract(p, "HT-2026-003", dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
         "number",
     )
 
@@ -493,16 +498,7 @@ def test_one_months_inspection_recorded_twice_at_once_is_recorded_once(any_platf
     from yinxin.store.models.desk import ServiceInspection
 
     p = any_platform
-    p.desk.add_contract(
-        "HT-2026-004",
-        title="运维服务合同",
-        party_a="北京印信示范科技有限公司",
-        party_b="某运维公司",
-        annual_fee="120000",
-        starts_on=dt.date(2020, 1, 1),
-        ends_on=dt.date(2199, 12, 31),
-        actor="运维主管",
-    )
+    desk_contract(p, "HT-2026-004", dt.date(2020, 1, 1), dt.date(2199, 12, 31))
     added_twice_at_once(
         p,
         ServiceInspection,
