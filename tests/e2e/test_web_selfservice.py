@@ -286,6 +286,7 @@ def test_an_organization_fills_the_seal_form_and_grants_the_seal(site: Site, pag
     shot(page, "my-seal-granted")
     seal_id = int(page.url.split("id=")[1].split("&")[0])
     assert member.id in [g.member_subscriber_id for g in w.p.seals.grants(seal_id)]
+    page.once("dialog", lambda d: d.accept())  # 撤销授权 asks first
     granted.locator("button").click()
     page.locator(f'#grants tr[data-member="{member.id}"][data-active="false"]').wait_for()
     assert w.p.seals.grants(seal_id) == []
@@ -691,3 +692,90 @@ def test_a_freeze_the_ca_imposed_is_not_offered_to_the_holder_to_lift(site: Site
     unfreeze.locator("button[type=submit]").click()
     freeze.wait_for(state="visible")
     assert p.seals.get(seal.es_id).state == "active"
+
+
+def test_a_grant_is_withdrawn_only_once_confirmed_and_a_race_is_said(site: Site, page):
+    """用印授权 on the organization's contract seal. A grant made meanwhile elsewhere (another
+    administrator) is refused at the member field in Chinese and then shown in the list; the
+    grant's 说明 is listed; 撤销授权 asks first (dismissed: nothing is withdrawn, no request is
+    sent) and says it is working; a grant withdrawn elsewhere meanwhile is said and the list
+    shows it withdrawn, not a live button. Before, one tap withdrew at once, the note was not
+    shown, and after a refusal the page went on showing the grant as live."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    w = site.world
+    p = w.p
+    seal = w.jia.seal  # the organization's contract seal, granted to 王五 already
+    first = p.subscribers.add_person(
+        name="欧阳青",
+        id_number=id_card("44030519930315123"),
+        phone="15800158011",
+        organization_id=w.org.id,
+    )
+    second = p.subscribers.add_person(
+        name="司马兰",
+        id_number=id_card("44030519940416123"),
+        phone="15800158012",
+        organization_id=w.org.id,
+    )
+    calls: list[str] = []
+    page.on("request", lambda r: calls.append(r.url) if "/withdraw" in r.url else None)
+    codes_a_minute_ago(site, w.org.id)  # the organization logged in a test ago
+    subscriber_login(site, page, "13900139000")
+    page.goto(site.url(f"/my/seal?id={seal.id}"))
+    page.locator("#member option", has_text="欧阳青").wait_for(state="attached")
+
+    # granted meanwhile by someone else: refused at the member field, then listed
+    page.select_option("#member", str(first.id))
+    page.fill("#grant-note", "仅限采购合同")
+    p.seals.grant(seal.es_id, first.id, actor=w.org.name, note="另一位管理员授权")
+    page.click("#grant-form button[type=submit]")
+    refused = page.locator("#grant-form .field-error")
+    refused.wait_for()
+    assert refused.inner_text() == "已授权该成员使用此印章"
+    row = page.locator(f'#grants tr[data-member="{first.id}"][data-active="true"]')
+    row.wait_for()
+    assert "另一位管理员授权" in row.inner_text()
+    assert len([g for g in p.seals.grants(seal.id) if g.member_subscriber_id == first.id]) == 1
+
+    # a grant made here, its note listed
+    page.select_option("#member", str(second.id))
+    page.fill("#grant-note", "仅限采购合同")
+    page.click("#grant-form button[type=submit]")
+    mine = page.locator(f'#grants tr[data-member="{second.id}"][data-active="true"]')
+    mine.wait_for()
+    assert "仅限采购合同" in mine.inner_text()
+
+    # 撤销授权 asks first: dismissed, nothing sent and the grant stays
+    asked: list[str] = []
+
+    def dismiss(d) -> None:
+        asked.append(d.message)
+        d.dismiss()
+
+    page.once("dialog", dismiss)
+    mine.locator("button").click()
+    page.wait_for_timeout(300)
+    assert asked and "司马兰" in asked[0] and seal.es_id in asked[0]
+    assert calls == []
+    assert second.id in [g.member_subscriber_id for g in p.seals.grants(seal.id)]
+    assert mine.locator("button").is_enabled()
+
+    # confirmed: withdrawn, the row says by whom
+    page.once("dialog", lambda d: d.accept())
+    mine.locator("button").click()
+    gone = page.locator(f'#grants tr[data-member="{second.id}"][data-active="false"]')
+    gone.wait_for()
+    assert "本账户" in gone.inner_text() and len(calls) == 1
+    assert second.id not in [g.member_subscriber_id for g in p.seals.grants(seal.id)]
+
+    # withdrawn elsewhere meanwhile: said, and the list shows it withdrawn
+    p.seals.withdraw(seal.es_id, first.id, actor=w.org.name)
+    page.once("dialog", lambda d: d.accept())
+    row.locator("button").click()
+    page.locator("#toast").filter(has_text="该成员没有此印章的使用授权").wait_for()
+    page.locator(f'#grants tr[data-member="{first.id}"][data-active="true"]').wait_for(
+        state="detached"
+    )
+    assert w.jia.id in [g.member_subscriber_id for g in p.seals.grants(seal.id)]
+    shot(page, "my-seal-grant-withdrawn-elsewhere")

@@ -192,31 +192,46 @@ async function grants() {
     members.filter((m) => !active.has(m.id)).map((m) => [String(m.id), `${m.name}（${m.phone}）`]),
     { blank: "请选择机构成员" });
   document.querySelector("#grants tbody").replaceChildren(...(list.length ? list.map((g) => {
+    const name = g.member_name || `用户 ${g.member_subscriber_id}`;
     const withdraw = g.active ? el("button", { type: "button", class: "btn secondary small", "data-withdraw": String(g.member_subscriber_id), text: "撤销授权" }) : null;
-    if (withdraw) withdraw.addEventListener("click", () => withdrawGrant(withdraw, g.member_subscriber_id));
+    if (withdraw) withdraw.addEventListener("click", () => withdrawGrant(withdraw, g.member_subscriber_id, name));
     return el("tr", { "data-member": String(g.member_subscriber_id), "data-active": String(g.active) },
-      el("td", { text: g.member_name || `用户 ${g.member_subscriber_id}` }),
+      el("td", { text: name }),
+      el("td", { text: g.note || "—" }),
       el("td", { text: who(g.granted_by, session) }),
       el("td", { text: fmtTime(g.granted_at) }),
-      el("td", { text: g.active ? "有效" : `已于 ${fmtTime(g.withdrawn_at)} 撤销` }),
+      el("td", { text: g.active ? "有效" : `已于 ${fmtTime(g.withdrawn_at)} 由 ${who(g.withdrawn_by, session)} 撤销` }),
       el("td", {}, withdraw),
     );
-  }) : [emptyRow(5, "尚未授权任何成员")]));
+  }) : [emptyRow(6, "尚未授权任何成员")]));
 }
 
-// a withdrawal is one act: its key is kept until an answer comes, so a retry does it once
+// a withdrawal is one act, asked for once more before it is done (it takes effect at once: a
+// slip of the finger would stop a member's signing): its key is kept until an answer comes,
+// so a retry after a lost answer does it once; a refusal (withdrawn meanwhile by someone else)
+// is said and the list read again, so the page shows the grant as it now stands
 const withdrawKeys = {};
-async function withdrawGrant(button, member) {
+async function withdrawGrant(button, member, name) {
+  if (button.disabled) return;
+  if (!confirm(`撤销${name}使用印章 ${seal.es_id} 的授权？撤销立即生效，该成员将不能再使用本印章签署文件。`)) return;
   button.disabled = true;
+  button.textContent = "正在撤销…";
   withdrawKeys[member] = withdrawKeys[member] || crypto.randomUUID();
   try {
     await api("POST", `/seals/${id}/grants/${member}/withdraw`, { json: {}, idempotencyKey: withdrawKeys[member] });
     delete withdrawKeys[member];
-    toast("已撤销授权");
+    toast(`已撤销${name}的用印授权`);
     await refresh();
   } catch (e) {
-    button.disabled = false;
-    toast(e instanceof ApiError ? messageFor(e) : String(e), "error");
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === 0 || e.status >= 500 || e.code === "idempotency_in_progress") {
+      button.disabled = false; // the outcome is unknown: the same key again
+      button.textContent = "撤销授权";
+    } else {
+      delete withdrawKeys[member];
+      await grants();
+    }
+    toast(messageFor(e), "error");
   }
 }
 
@@ -269,7 +284,26 @@ bindForm(pinForm, {
     await refresh();
   },
 });
-act("grant-form", "grants", (d) => ({ member_subscriber_id: Number(d.member_subscriber_id), note: d.note.trim() || null }), "已授权");
+// a grant refused because the member was granted meanwhile (another tab, another
+// administrator): said at the member field, and the list read again to show that grant
+bindForm(document.getElementById("grant-form"), {
+  busyText: "正在授权…",
+  submit: async (d, key) => {
+    try {
+      return await api("POST", `/seals/${id}/grants`, {
+        json: { member_subscriber_id: Number(d.member_subscriber_id), note: d.note.trim() || null }, idempotencyKey: key,
+      });
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "already_granted") await grants();
+      throw e;
+    }
+  },
+  onDone: async (g) => {
+    document.getElementById("grant-form").reset();
+    toast(`已授权${g.member_name || ""}使用本印章`);
+    await refresh();
+  },
+});
 
 // the forms are bound above, before the seal is shown and its forms with it: a form shown
 // before its handler would be submitted by the browser itself, to this page's address
