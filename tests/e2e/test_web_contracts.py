@@ -7,9 +7,11 @@ its PDF, and sends it to both parties, whose links are shown once. Screenshots u
 from __future__ import annotations
 
 import hashlib
+import json
 
 from tests.e2e.conftest import Site, shot, unlabeled
 from tests.e2e.test_web_signing import ORG_PHONE, subscriber_login
+from yinxin.contracts import templates
 
 
 def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_path):
@@ -88,3 +90,78 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     for number in ("99999999999999999999", "999999"):
         page.goto(site.url(f"/contracts/{number}"))
         page.locator("#not-found").wait_for()
+
+
+def test_revise_a_draft_and_a_revision_saved_meanwhile_is_shown_not_overwritten(site: Site, page):
+    """修改草稿 on the contract page. The form is filled from the draft (its title and every
+    blank) and saves with based_on, the version it was filled from. A bad amount is refused at
+    its field with nothing written; a revision someone else saved meanwhile makes the save
+    refused (409 stale), said in Chinese, and the page shows their version — in the values and
+    in the form — instead of overwriting it; a double click on 保存修改 saves once."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    w = site.world
+    p = w.p
+    values = {
+        **templates.get_template("tech-service").example_values(),
+        "client_name": w.org.name,
+        "provider_name": "上官明",
+        "provider_phone": "15800158013",
+    }
+    c = p.contracts.draft(
+        "tech-service", values, owner_subscriber_id=w.org.id, actor=f"subscriber:{w.org.id}"
+    )
+    revisions: list[str] = []
+    page.on(
+        "request",
+        lambda r: revisions.append(r.post_data or "") if r.url.endswith("/revise") else None,
+    )
+    codes_a_minute_ago(site, w.org.id)  # the organization logged in a test ago
+    subscriber_login(site, page, ORG_PHONE, f"/contracts/{c.id}")
+    page.click("#revise-open")
+    price = page.locator('#revise-form [name="values.price"]')
+    price.wait_for()
+    assert price.input_value() == "120000.00"
+    assert page.locator("#revise-title").input_value() == c.title
+    assert page.locator('#revise-form [name="values.provider_name"]').input_value() == "上官明"
+    assert unlabeled(page) == []
+
+    # a bad amount: refused at its field, nothing written
+    price.fill("12.345")
+    page.click("#revise-save")
+    error = page.locator('#revise-form .field:has([name="values.price"]) .field-error')
+    error.wait_for()
+    assert "金额最多两位小数" in error.inner_text()
+    assert p.contracts.get(c.id).pdf_sha256 == c.pdf_sha256
+
+    # someone else saves a revision while this form is open: ours is refused, theirs shown
+    theirs = p.contracts.revise(
+        c.id,
+        {**values, "price": "150000"},
+        based_on=c.pdf_sha256,
+        actor="subscriber:other-editor",
+    )
+    price.fill("130000")
+    page.click("#revise-save")
+    said = page.locator("#revise-form .form-error")
+    said.wait_for()
+    assert "他人已修改并保存了这份合同" in said.inner_text()
+    assert theirs.pdf_sha256[:12] in said.inner_text()
+    assert p.contracts.get(c.id).values["price"] == "150000.00"  # not overwritten
+    assert p.contracts.get(c.id).pdf_sha256 == theirs.pdf_sha256
+    page.locator("#values").filter(has_text="¥150,000.00").wait_for()
+    assert price.input_value() == "150000.00"  # the form now holds their version
+    shot(page, "contract-revise-stale")
+    assert json.loads(revisions[-1])["based_on"] == c.pdf_sha256
+
+    # redone on their version, double-clicked: saved once, on top of theirs
+    price.fill("130000")
+    sent = len(revisions)
+    page.dblclick("#revise-save")
+    page.locator("#values").filter(has_text="¥130,000.00").wait_for()
+    assert len(revisions) == sent + 1
+    assert json.loads(revisions[-1])["based_on"] == theirs.pdf_sha256
+    now = p.contracts.get(c.id)
+    assert now.values["price"] == "130000.00" and now.pdf_sha256 != theirs.pdf_sha256
+    assert page.locator("#revise-form").is_hidden()
+    shot(page, "contract-revised")

@@ -1,7 +1,13 @@
-// 合同详情: the contract's facts and values, its PDF (signed once every party signed), sending
-// it for signing (one signer and seal per party; the links are shown once) and cancelling it.
-import { ApiError, api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob } from "/static/api.js";
+// 合同详情: the contract's facts and values, its PDF (signed once every party signed), revising
+// a draft (修改草稿: POST /contracts/{id}/revise with based_on, the version the form was filled
+// from — a draft saved by someone else meanwhile is refused 409 stale and shown, not
+// overwritten), sending it for signing (one signer and seal per party; the links are shown
+// once) and cancelling it.
+import {
+  ApiError, FIELD_MESSAGES, api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob, toast,
+} from "/static/api.js";
 import { facts, yuan } from "/static/pages/common.js";
+import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
 import { contractBadge } from "/static/pages/contract_labels.js";
 import { explainSigners } from "/static/pages/flow_labels.js";
 
@@ -9,10 +15,15 @@ await requireSubscriber();
 const $ = (id) => document.getElementById(id);
 const id = Number(location.pathname.split("/")[2]);
 
+let current = null; // the contract as last read
+let template = null; // its template (the blanks of the revise form)
+
 async function load() {
   const c = await recordOrNotFound("/contracts", id);
   if (!c) return null;
   const t = await api("GET", `/contract-templates/${c.template_code}`).catch(() => null);
+  current = c;
+  template = t;
   $("contract-body").hidden = false;
   $("title").textContent = c.title;
   $("state").replaceChildren(contractBadge(c.state));
@@ -34,6 +45,8 @@ async function load() {
   $("obligations-link").hidden = c.state !== "signed";
   $("obligations-link").href = `/obligations#contract-${c.id}`;
   $("send-card").hidden = c.state !== "drafted";
+  $("revise-card").hidden = c.state !== "drafted" || !t;
+  if (c.state !== "drafted") $("revise-form").hidden = true;
   $("cancel-card").hidden = !["drafted", "out_for_signing"].includes(c.state);
   if (c.state === "drafted" && !$("signers").children.length) {
     $("signers").replaceChildren(...c.parties.map((p, i) => el("div", { class: "grid-fields two", "data-role": p.role },
@@ -58,6 +71,63 @@ function show(b, v) {
   if (b.type === "rate") return rate(v);
   return String(v);
 }
+
+// --- 修改草稿 ------------------------------------------------------------------------------
+// The form is filled from the version read (its pdf_sha256 is kept as based_on); a save sends
+// the whole set of values with it. Someone else's revision saved first is refused (409 stale):
+// nothing is written, the page reads the contract again and shows the newer version — in the
+// facts, the values and this form — and says so, so the other's change is not overwritten.
+let basedOn = null;
+const short = (sha) => `${String(sha).slice(0, 12)}…`;
+
+function openRevise(c) {
+  basedOn = c.pdf_sha256;
+  $("revise-version").textContent = `正在修改的版本：合同 PDF SHA-256 ${short(c.pdf_sha256)}`;
+  $("revise-title").value = c.title;
+  $("revise-blanks").replaceChildren(...template.blanks.map((b) => blankField(b, b.type === "pdf" ? c.values[b.name] : undefined)));
+  fillBlanks($("revise-form"), c.values);
+  $("revise-form").hidden = false;
+  $("revise-open").hidden = true;
+}
+
+function closeRevise() {
+  $("revise-form").hidden = true;
+  $("revise-open").hidden = false;
+  $("revise-blanks").replaceChildren();
+  basedOn = null;
+}
+
+$("revise-open").addEventListener("click", () => { if (current && template) openRevise(current); });
+$("revise-close").addEventListener("click", closeRevise);
+Object.assign(FIELD_MESSAGES, { values: "请检查填写的内容", title: "请填写合同标题（不超过200字）" });
+
+bindForm($("revise-form"), {
+  busyText: "正在保存…",
+  submit: async (data, key) => {
+    const values = await collectValues($("revise-form"), template, current.values);
+    const body = { values, title: data.title.trim(), based_on: basedOn };
+    try {
+      return await api("POST", `/contracts/${id}/revise`, { json: body, idempotencyKey: key });
+    } catch (e) {
+      if (!(e instanceof ApiError) || !["stale", "illegal_transition"].includes(e.code)) throw e;
+      // changed by someone else since this form was filled: show theirs, keep nothing of ours
+      const c = await load();
+      if (c && c.state === "drafted") openRevise(c);
+      else closeRevise();
+      throw new ApiError(e.status, {
+        ...e.problem, field: null, code: "explained",
+        detail: c && c.state === "drafted"
+          ? `保存未成功：在您修改期间，他人已修改并保存了这份合同（最新版本 SHA-256 ${short(c.pdf_sha256)}）。为免覆盖他人的修改，您的修改未保存；上方与本表中已显示最新内容，请在此基础上重新修改后再保存。`
+          : "保存未成功：在您修改期间，这份合同已被他人修改或发起签署，当前已不能修改。",
+      });
+    }
+  },
+  onDone: async () => {
+    closeRevise();
+    await load();
+    toast("草稿已保存");
+  },
+});
 
 $("download").addEventListener("click", async () => {
   const c = await api("GET", `/contracts/${id}`);
