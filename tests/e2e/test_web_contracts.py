@@ -165,3 +165,42 @@ def test_revise_a_draft_and_a_revision_saved_meanwhile_is_shown_not_overwritten(
     assert now.values["price"] == "130000.00" and now.pdf_sha256 != theirs.pdf_sha256
     assert page.locator("#revise-form").is_hidden()
     shot(page, "contract-revised")
+
+
+def test_a_draft_of_an_older_template_version_is_revised_on_its_own_blanks(site: Site, page):
+    """A draft made before the library's platform-integration 2 (which requires 费用明细) is
+    revised against its own version 1. The page built the form from the current version: a
+    费用明细 the draft cannot hold was required and, once filled, refused by the API
+    (template platform-integration has no blank 'price_lines'), so the draft could not be
+    revised from the web at all. Now the form has version 1's blanks and the save works."""
+    from sqlalchemy import select
+
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+    from yinxin.store.models.contracts import Contract
+
+    w = site.world
+    p = w.p
+    v1 = templates.get_template("platform-integration", "1")
+    values = {**v1.example_values(), "client_name": w.org.name, "provider_name": "闻人杰"}
+    c = p.contracts.draft(
+        "platform-integration",
+        {**templates.get_template("platform-integration").example_values(), **values},
+        owner_subscriber_id=w.org.id,
+        actor=f"subscriber:{w.org.id}",
+    )
+    with p.db.transaction() as s:  # as drafted before version 2 was shipped
+        row = s.execute(select(Contract).where(Contract.id == c.id)).scalar_one()
+        row.template_version = "1"
+        row.filled_values = json.dumps(v1.fill(values), ensure_ascii=False, sort_keys=True)
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, f"/contracts/{c.id}")
+    page.click("#revise-open")
+    page.locator('#revise-form [name="values.client_name"]').wait_for()
+    assert page.locator('#revise-form [data-price-lines="price_lines"]').count() == 0
+    assert page.locator('#revise-form [name="values.specification_pdf"]').count() == 0
+    page.fill('#revise-form [name="values.provider_name"]', "闻人杰科技")
+    page.click("#revise-save")
+    page.locator("#values").filter(has_text="闻人杰科技").wait_for()
+    now = p.contracts.get(c.id)
+    assert now.template_version == "1" and now.values["provider_name"] == "闻人杰科技"
+    assert page.locator("#revise-form").is_hidden()

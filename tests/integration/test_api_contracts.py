@@ -225,3 +225,22 @@ def test_send_for_signing_and_cancel(client, world):
         client.post(f"/api/v1/contracts/{c['id']}/cancel", json={"reason": "x"}, headers=auth),
         409,
     )
+
+
+def test_a_template_is_read_in_the_version_a_draft_was_made_from(client, world):
+    """A draft keeps the template version it was made from and is revised against it; the
+    page's revise form needs that version's blanks. ``?version=`` gives them (platform-
+    integration 1 has no 费用明细, the current 2 requires it); a version the library does not
+    hold is refused naming ``version``."""
+    auth = _keys(world)
+    url = "/api/v1/contract-templates/platform-integration"
+    now = client.get(url, headers=auth["org"]).json()
+    one = client.get(f"{url}?version=1", headers=auth["org"])
+    assert one.status_code == 200, one.text
+    names = {b["name"] for b in one.json()["blanks"]}
+    assert one.json()["version"] == "1" and "price_lines" not in names
+    assert now["version"] == "2" and "price_lines" in {b["name"] for b in now["blanks"]}
+    assert client.get(f"{url}?version=2", headers=auth["org"]).json() == now
+    problem_of(client.get(f"{url}?version=7", headers=auth["org"]), 404, "version")
+    problem_of(client.get(f"{url}?version=%2F..", headers=auth["org"]), 422, "version")
+    problem_of(client.get(f"{url}?version=1"), 401)

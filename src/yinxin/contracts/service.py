@@ -255,8 +255,10 @@ class Contracts:
     def templates(self) -> list[TemplateView]:
         return [template_view(t) for t in library().values()]
 
-    def template(self, code: str) -> TemplateView:
-        return template_view(get_template(code))
+    def template(self, code: str, version: str | None = None) -> TemplateView:
+        """The template ``code`` as it is now, or in ``version`` — the one a stored draft was
+        made from, whose blanks its revision is checked against."""
+        return template_view(get_template(code, version))
 
     def preview(self, code: str, values: Any, *, title: str | None = None) -> bytes:
         """The PDF ``values`` would make, marked as a preview; nothing is stored."""

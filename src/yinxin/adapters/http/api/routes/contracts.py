@@ -32,6 +32,7 @@ from yinxin.contracts.service import (
     SentContract,
     TemplateView,
 )
+from yinxin.errors import NotFound
 
 router = APIRouter(tags=["contracts"])
 Drafter = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
@@ -103,8 +104,25 @@ def list_templates(platform: Plat, principal: Drafter):
 
 
 @router.get("/contract-templates/{code}", response_model=TemplateView)
-def get_template(code: Code, platform: Plat, principal: Drafter):
-    return platform.contracts.template(code)
+def get_template(
+    code: Code,
+    platform: Plat,
+    principal: Drafter,
+    version: str | None = Query(
+        None,
+        min_length=1,
+        max_length=20,
+        pattern=r"^[0-9A-Za-z.\-]+$",
+        description="a version the library still holds (a contract's template_version): the "
+        "blanks a draft of that version is revised with; the current version without it",
+    ),
+):
+    try:
+        return platform.contracts.template(code, version)
+    except NotFound as e:
+        if e.field != "template_version":
+            raise
+        raise NotFound(str(e), field="version") from None
 
 
 @router.post("/contract-templates/{code}/preview", response_class=Response, responses=PDF)

@@ -21,7 +21,8 @@ let template = null; // its template (the blanks of the revise form)
 async function load() {
   const c = await recordOrNotFound("/contracts", id);
   if (!c) return null;
-  const t = await api("GET", `/contract-templates/${c.template_code}`).catch(() => null);
+  // the blanks of the version the draft was made from (a revision is checked against it)
+  const t = await api("GET", `/contract-templates/${encodeURIComponent(c.template_code)}?version=${encodeURIComponent(c.template_version)}`).catch(() => null);
   current = c;
   template = t;
   $("contract-body").hidden = false;
