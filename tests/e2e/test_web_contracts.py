@@ -204,3 +204,14 @@ def test_a_draft_of_an_older_template_version_is_revised_on_its_own_blanks(site:
     now = p.contracts.get(c.id)
     assert now.template_version == "1" and now.values["provider_name"] == "闻人杰科技"
     assert page.locator("#revise-form").is_hidden()
+
+    # cancelled by someone else while the form is open again: said, the form closed
+    page.click("#revise-open")
+    page.locator('#revise-form [name="values.provider_name"]').wait_for()
+    p.contracts.cancel(c.id, "双方协商终止", actor="subscriber:other-editor")
+    page.fill('#revise-form [name="values.provider_name"]', "闻人杰咨询")
+    page.click("#revise-save")
+    page.locator("#toast").filter(has_text="已被他人发起签署或作废，不能再修改").wait_for()
+    page.locator("#state").filter(has_text="已作废").wait_for()
+    assert page.locator("#revise-card").is_hidden()
+    assert p.contracts.get(c.id).values["provider_name"] == "闻人杰科技"

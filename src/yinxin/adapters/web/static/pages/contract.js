@@ -113,14 +113,13 @@ bindForm($("revise-form"), {
       if (!(e instanceof ApiError) || !["stale", "illegal_transition"].includes(e.code)) throw e;
       // changed by someone else since this form was filled: show theirs, keep nothing of ours
       const c = await load();
-      if (c && c.state === "drafted") openRevise(c);
-      else closeRevise();
-      throw new ApiError(e.status, {
-        ...e.problem, field: null, code: "explained",
-        detail: c && c.state === "drafted"
-          ? `保存未成功：在您修改期间，他人已修改并保存了这份合同（最新版本 SHA-256 ${short(c.pdf_sha256)}）。为免覆盖他人的修改，您的修改未保存；上方与本表中已显示最新内容，请在此基础上重新修改后再保存。`
-          : "保存未成功：在您修改期间，这份合同已被他人修改或发起签署，当前已不能修改。",
-      });
+      const still = c && c.state === "drafted";
+      const detail = still
+        ? `保存未成功：在您修改期间，他人已修改并保存了这份合同（最新版本 SHA-256 ${short(c.pdf_sha256)}）。为免覆盖他人的修改，您的修改未保存；上方与本表中已显示最新内容，请在此基础上重新修改后再保存。`
+        : "保存未成功：在您修改期间，这份合同已被他人发起签署或作废，不能再修改。";
+      if (still) openRevise(c);
+      else { closeRevise(); toast(detail, "error"); } // the form is gone with the draft
+      throw new ApiError(e.status, { ...e.problem, field: null, code: "explained", detail });
     }
   },
   onDone: async () => {
