@@ -123,6 +123,9 @@ def test_revise_a_draft_and_a_revision_saved_meanwhile_is_shown_not_overwritten(
     price.wait_for()
     assert price.input_value() == "120000.00"
     assert page.locator("#revise-title").input_value() == c.title
+    # who drafted it, as the other pages say it (not the raw "subscriber:<id>")
+    drafted = page.locator("#facts dt", has_text="起草").locator("xpath=following-sibling::dd[1]")
+    assert drafted.inner_text().endswith("本账户")
     assert page.locator('#revise-form [name="values.provider_name"]').input_value() == "上官明"
     assert unlabeled(page) == []
 

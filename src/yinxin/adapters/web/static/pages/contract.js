@@ -6,12 +6,12 @@
 import {
   ApiError, FIELD_MESSAGES, api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob, toast,
 } from "/static/api.js";
-import { facts, yuan } from "/static/pages/common.js";
+import { facts, who, yuan } from "/static/pages/common.js";
 import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
 import { contractBadge } from "/static/pages/contract_labels.js";
 import { explainSigners } from "/static/pages/flow_labels.js";
 
-await requireSubscriber();
+const session = await requireSubscriber();
 const $ = (id) => document.getElementById(id);
 const id = Number(location.pathname.split("/")[2]);
 
@@ -31,7 +31,7 @@ async function load() {
   facts($("facts"), [
     ["合同编号", c.number], ["模板", `${c.template_code}（第 ${c.template_version} 版）`],
     ...c.parties.map((p) => [`${p.title}（${p.role}）`, p.name || "—"]),
-    ["起草", `${fmtTime(c.created_at)}　${c.created_by}`], ["发起签署", c.sent_at && fmtTime(c.sent_at)],
+    ["起草", `${fmtTime(c.created_at)}　${who(c.created_by, session)}`], ["发起签署", c.sent_at && fmtTime(c.sent_at)],
     ["签署完成", c.signed_at && fmtTime(c.signed_at)], ["作废", c.cancelled_at && fmtTime(c.cancelled_at)],
     ["说明", c.reason], ["文件 SHA-256", c.signed_sha256 || c.pdf_sha256],
   ]);
