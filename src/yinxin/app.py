@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from yinxin.signing.flows import SignFlows
     from yinxin.signing.intent import IntentConfirmation
     from yinxin.signing.ofd import OfdSigning
+    from yinxin.signing.phone_change import PhoneChanges
     from yinxin.signing.service import SigningService
     from yinxin.signing.ses_pdf import SesPdfSigning
     from yinxin.store.audit import AuditEventView, AuditVerdict
@@ -179,6 +180,13 @@ class Platform:
     @cached_property
     def intent(self) -> IntentConfirmation:
         return build_intent(self, self.notifier)
+
+    @cached_property
+    def phone_changes(self) -> PhoneChanges:
+        """A holder's own change of mobile number, proved by a code sent to the new one."""
+        from yinxin.signing.phone_change import PhoneChanges
+
+        return PhoneChanges(self.subscribers, self.intent)
 
     @cached_property
     def _evidence(self) -> Evidence:

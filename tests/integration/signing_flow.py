@@ -61,7 +61,7 @@ PERSON_PIN = "246810"
 # makes.
 CODE_SPACING = dt.timedelta(minutes=7)
 CODE_RE = re.compile(r"验证码为\s*(\d{6})")
-CODE_TEMPLATES = ("one_time_code", "login_code")  # a signing code, a login code
+CODE_TEMPLATES = ("one_time_code", "login_code", "phone_change_code")  # sign, login, new phone
 
 
 @dataclass(frozen=True)

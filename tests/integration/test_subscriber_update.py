@@ -219,6 +219,8 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
         "legal_representative",
         "contact_name",
         "contact_phone",
+        "phone_challenge_id",  # a holder's own new phone: the code sent to it
+        "phone_code",
     }
     assert schema["additionalProperties"] is False
     assert "patch" in doc["paths"]["/api/v1/subscribers/{subscriber_id}"]
@@ -359,3 +361,116 @@ def test_a_legal_representative_changes_on_the_record_and_not_by_a_certificate_c
     r = client.patch(f"/api/v1/subscribers/{org.id}", json={"legal_representative": ""}, headers=h)
     assert (r.status_code, r.json()["field"]) == (422, "legal_representative")
     assert p.certificates.get(cert.serial).status == "active"
+
+
+def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
+    world: World, client: TestClient
+) -> None:
+    """A subscriber's own session changed its registered phone at once: a typo, or whoever
+    held the session, took every later login and signing code. Now the change waits for the
+    code sent by SMS to the new number — counted, expiring, kept as an HMAC, audited masked —
+    and is then made whole, the old number told; a desk key still changes it at once."""
+    from tests.integration.signing_flow import outbox_lines, read_code
+
+    p, me = world.p, world.person
+    token = subscriber_session(client, world, "13800138000")
+    h = {"X-CSRF-Token": token}
+    url = f"/api/v1/subscribers/{me.id}"
+    world.clock.advance(seconds=61)
+    before, mark = dump(p), outbox_lines(world.outbox)
+    body = {"phone": "13900139555", "email": "zs@example.cn"}
+    r = client.patch(url, json=body, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    assert ask["status"] == "phone_confirmation_required"
+    assert ask["sent_to_masked"] == "139****9555"
+    # nothing changed: the phone and the e-mail wait for the code; the old number not told yet
+    now = p.subscribers.get(me.id, reveal=True)
+    assert (now.phone, now.email) == ("13800138000", None)
+    assert notices(world) == [] and p.audit_events(action="subscriber.updated") == []
+    changed = [t for t in diff(before, dump(p)) if "subscribers" in str(t)]
+    assert changed == [], changed
+    code = read_code(world.outbox, "13900139555", after=mark)  # to the NEW number
+    assert sms(world)[-1]["template_id"] == "phone_change_code"
+    # kept as an HMAC: neither the code nor the new number in clear in the database
+    with p.db.read() as s:
+        rows = [str(n.body) for n in s.execute(select(Notification)).scalars()]
+    assert not any(code in b for b in rows)
+    [ev] = p.audit_events(action="intent.code_requested", subject_id=ask["challenge_id"])
+    assert ev.data["sent_to"] == "139****9555" and ev.data["purpose"] == "phone_change"
+    assert "13900139555" not in json.dumps([e.data for e in p.audit_events()])
+
+    def confirm(phone: str, given: str, **extra):
+        data = {**body, "phone": phone, "phone_challenge_id": ask["challenge_id"]}
+        return client.patch(url, json={**data, "phone_code": given, **extra}, headers=h)
+
+    wrong = "000000" if code != "000000" else "111111"
+    r = confirm("13900139555", wrong)
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (403, "wrong_code", "code")
+    r = confirm("13900139666", code)  # the code proves that number only
+    assert (r.status_code, r.json()["code"]) == (403, "wrong_document")
+    r = client.patch(url, json={**body, "phone_code": code}, headers=h)
+    assert (r.status_code, r.json()["field"]) == (422, "phone_challenge_id")
+    assert p.subscribers.get(me.id, reveal=True).phone == "13800138000"
+    r = confirm("13900139555", code)
+    assert r.status_code == 200, r.text
+    assert (r.json()["phone"], r.json()["email"]) == ("139****9555", "zs@example.cn")
+    assert p.subscribers.get(me.id, reveal=True).phone == "13900139555"
+    [told] = notices(world)
+    assert told.recipient == "13800138000"  # the old number is still told
+    [ev] = p.audit_events(action="subscriber.updated")
+    assert ev.data["changes"]["phone"] == {"from": "138****8000", "to": "139****9555"}
+    # used up: the same code does not change the number again
+    r = confirm("13900139555", code, email="zs2@example.cn")
+    assert (r.status_code, r.json()["code"]) == (409, "code_used")
+    assert p.subscribers.get(me.id).email == "zs@example.cn"
+    # the desk changes it at once (identity checked in person)
+    r = client.patch(url, json={"phone": "13900139777"}, headers=desk(world, client))
+    assert r.status_code == 200, r.text
+    assert p.subscribers.get(me.id, reveal=True).phone == "13900139777"
+
+
+def test_a_phone_change_code_expires_and_dies_after_five_wrong_codes(
+    world: World, client: TestClient
+) -> None:
+    p, me = world.p, world.person
+    h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+    url = f"/api/v1/subscribers/{me.id}"
+
+    def ask(phone: str) -> dict:
+        world.clock.advance(seconds=61)
+        r = client.patch(url, json={"phone": phone}, headers=h)
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    from tests.integration.signing_flow import outbox_lines, read_code
+
+    mark = outbox_lines(world.outbox)
+    first = ask("13900139555")
+    code = read_code(world.outbox, "13900139555", after=mark)
+    world.clock.advance(seconds=p.settings.otp_ttl_seconds + 1)
+    r = client.patch(
+        url,
+        json={
+            "phone": "13900139555",
+            "phone_challenge_id": first["challenge_id"],
+            "phone_code": code,
+        },
+        headers=h,
+    )
+    assert (r.status_code, r.json()["code"]) == (403, "code_expired")
+    second = ask("13900139555")
+    for _ in range(5):
+        r = client.patch(
+            url,
+            json={
+                "phone": "13900139555",
+                "phone_challenge_id": second["challenge_id"],
+                "phone_code": "abcdef",
+            },
+            headers=h,
+        )
+        assert r.status_code == 403
+    assert r.json()["code"] == "challenge_dead"
+    assert p.subscribers.get(me.id, reveal=True).phone == "13800138000"
+    assert notices(world) == []

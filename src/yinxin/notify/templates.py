@@ -246,6 +246,7 @@ SEAL_REVOKED = "seal_revoked"
 SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
 LOGIN_CODE = "login_code"
+PHONE_CHANGE_CODE = "phone_change_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
 FLOW_COMPLETED = "flow_completed"
@@ -553,6 +554,23 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Yinxin login code",
             "Your login code is {code}, valid for {minutes} minutes, only for logging in to "
             "Yinxin. If you did not ask for it, ignore this message. Do not share it.",
+        ),
+        secret=("code",),
+    ),
+    # Sent to the NEW number of a holder's own phone change: the change waits for this code.
+    Template(
+        PHONE_CHANGE_CODE,
+        "更换登记手机号验证码（发往新号码） — one-time code proving the new mobile number",
+        Wording(
+            "印信手机号变更验证码",
+            "【印信】您正在将印信平台登记的手机号码更换为本号码，验证码为 {code}，"
+            "{minutes} 分钟内有效。如非本人操作，请忽略本短信。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin phone change code",
+            "You are changing the mobile number registered with Yinxin to this number; your "
+            "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
+            "this message. Do not share it.",
         ),
         secret=("code",),
     ),

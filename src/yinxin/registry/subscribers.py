@@ -209,7 +209,14 @@ class Subscribers:
             )
             return subscriber_view(sub)
 
-    def update(self, subscriber_id: int, changes: dict, *, actor: str) -> SubscriberView:
+    def update(
+        self,
+        subscriber_id: int,
+        changes: dict,
+        *,
+        actor: str,
+        phone_proof: Callable[[Session, str], None] | None = None,
+    ) -> SubscriberView:
         """Change a subscriber's contact details (``CONTACT_FIELDS`` of its kind: mobile phone,
         e-mail, an organization's legal representative, contact person and phone) on the record
         alone: none is in a
@@ -219,7 +226,51 @@ class Subscribers:
         the certificate subject (name, ID document, credit code, device name) is refused
         pointing to ``cert change``, and anything else the kind does not have is refused by
         name. Written with an audit event (the old and new values masked); a new mobile number
-        is told to the old one (``phone_changed``), in the same transaction."""
+        is told to the old one (``phone_changed``), in the same transaction.
+
+        ``phone_proof``: called in the transaction with the new number when the number changes
+        — a holder's own change uses up there the code sent to the new number
+        (``signing.phone_change``), so the code and the change commit together; its refusal
+        writes nothing. Without it (the desk, who checked the holder in person) the change is
+        immediate."""
+        given = self._given(changes)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            sub = self.get_row(s, subscriber_id)
+            new = self._checked(sub, given)
+            old_phone = sub.phone
+            diff = {
+                k: {"from": masked_detail(k, getattr(sub, k)), "to": masked_detail(k, v)}
+                for k, v in new.items()
+                if getattr(sub, k) != v
+            }
+            if "phone" in diff and phone_proof is not None:
+                phone_proof(s, new["phone"])
+            for k, v in new.items():
+                setattr(sub, k, v)
+            if diff:
+                sub.updated_at = now
+                event(s, now, actor, "subscriber.updated", sub.id, {"changes": diff})
+                if "phone" in diff and old_phone:
+                    for cb in self.phone_changed:
+                        cb(s, sub, old_phone)
+            out = subscriber_view(sub)
+        if diff:
+            for done in self.after_update:
+                done(subscriber_id)
+        return out
+
+    def check(self, subscriber_id: int, changes: dict) -> dict[str, str]:
+        """The change ``update`` would make, checked the same way but not written: the fields
+        whose value it changes, with their new values."""
+        given = self._given(changes)
+        with self.db.read() as s:
+            sub = self.get_row(s, subscriber_id)
+            new = self._checked(sub, given)
+            return {k: v for k, v in new.items() if getattr(sub, k) != v}
+
+    @staticmethod
+    def _given(changes: dict) -> dict:
         given = {k: v for k, v in changes.items() if v is not None}
         for k in given:
             if k in ("name", "device_name"):
@@ -241,42 +292,19 @@ class Subscribers:
                 )
         if not given:
             raise ValidationError("nothing to change", field="changes")
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            sub = self.get_row(s, subscriber_id)
-            allowed = CONTACT_FIELDS[sub.kind]
-            for k in given:
-                if k not in allowed:
-                    has = (
-                        ", ".join(allowed)
-                        if allowed
-                        else "none: its notices go to its organization"
-                    )
-                    raise ValidationError(
-                        f"{k} cannot be changed for a {sub.kind} subscriber (contact details: "
-                        f"{has})",
-                        field=k,
-                    )
-            new = {k: self._contact(k, v) for k, v in given.items()}
-            old_phone = sub.phone
-            diff = {
-                k: {"from": masked_detail(k, getattr(sub, k)), "to": masked_detail(k, v)}
-                for k, v in new.items()
-                if getattr(sub, k) != v
-            }
-            for k, v in new.items():
-                setattr(sub, k, v)
-            if diff:
-                sub.updated_at = now
-                event(s, now, actor, "subscriber.updated", sub.id, {"changes": diff})
-                if "phone" in diff and old_phone:
-                    for cb in self.phone_changed:
-                        cb(s, sub, old_phone)
-            out = subscriber_view(sub)
-        if diff:
-            for done in self.after_update:
-                done(subscriber_id)
-        return out
+        return given
+
+    def _checked(self, sub: Subscriber, given: dict) -> dict[str, str]:
+        """The new values, each checked for this subscriber's kind."""
+        allowed = CONTACT_FIELDS[sub.kind]
+        for k in given:
+            if k not in allowed:
+                has = ", ".join(allowed) if allowed else "none: its notices go to its organization"
+                raise ValidationError(
+                    f"{k} cannot be changed for a {sub.kind} subscriber (contact details: {has})",
+                    field=k,
+                )
+        return {k: self._contact(k, v) for k, v in given.items()}
 
     @staticmethod
     def _contact(field: str, value: str) -> str:

@@ -49,7 +49,7 @@ from yinxin.notify.service import (
     Status,
     mask_recipient,
 )
-from yinxin.notify.templates import LOGIN_CODE, ONE_TIME_CODE
+from yinxin.notify.templates import LOGIN_CODE, ONE_TIME_CODE, PHONE_CHANGE_CODE
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -62,6 +62,7 @@ SUBJECT = "intent_challenge"
 T = TypeVar("T")
 PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+PHONE_CHANGE = "phone_change"  # the purpose of a code proving a new mobile number is held
 
 
 class RateLimited(YinxinError):
@@ -311,6 +312,14 @@ class IntentConfirmation:
         ).encode()
         return hmac.new(self._key(), msg, hashlib.sha256).hexdigest()
 
+    def binding(self, text: str) -> str:
+        """What a code is bound to when it confirms something that is not a document (a new
+        mobile number): 64 hexadecimal digits keyed by the server-side secret, so the audit
+        trail and the challenge row, which keep it as ``document_sha256``, do not give the
+        text back (an 11-digit number's plain SHA-256 would)."""
+        msg = b"yinxin/intent-binding/v1\x00" + text.encode("utf-8")
+        return hmac.new(self._key(), msg, hashlib.sha256).hexdigest()
+
     # --- request --------------------------------------------------------------------------------
     def request_code(
         self,
@@ -321,13 +330,17 @@ class IntentConfirmation:
         document_name: str,
         actor: str | None = None,
         manifest: Sequence[tuple[str, str]] | None = None,
+        send_to: str | None = None,
     ) -> Challenge:
         """Send a fresh code to the subscriber's registered phone for this one document.
 
         For a batch, ``document_sha256`` is the ``manifest_sha256`` of ``manifest`` (the ordered
         names and hashes of its documents; checked here) and ``document_name`` says how many
         documents the code signs. The manifest itself goes into the ``intent.code_requested``
-        audit event, so the evidence shows which documents the signer was asked to confirm."""
+        audit event, so the evidence shows which documents the signer was asked to confirm.
+
+        ``send_to``: a checked mobile number to send the code to instead of the registered one
+        — the new number of a phone change, which the holder proves to hold with the code."""
         purpose = _check_purpose(purpose)
         doc = _check_sha256(document_sha256)
         name = _check_document_name(document_name)
@@ -352,7 +365,7 @@ class IntentConfirmation:
             sub = _locked(s, Subscriber, Subscriber.id == subscriber_id)
             if sub is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-            if not sub.phone:
+            if not sub.phone and send_to is None:
                 refusal = ValidationError(
                     "the subscriber has no registered mobile phone, so no code can be sent; "
                     "register one first",
@@ -365,7 +378,7 @@ class IntentConfirmation:
                 data = {"reason": refusal.code, "purpose": purpose, "document_sha256": doc}
                 _audit(s, now, actor, "intent.code_refused", subscriber_id, data, "subscriber")
             else:
-                phone = sub.phone
+                phone = send_to or sub.phone
                 masked = mask_recipient("sms", phone)
                 ch = IntentChallenge(
                     id=cid,
@@ -401,6 +414,8 @@ class IntentConfirmation:
             # a login code has its own wording: it confirms no signature
             if purpose == "login":
                 template, values = LOGIN_CODE, {"code": code, "minutes": minutes}
+            elif purpose == PHONE_CHANGE:
+                template, values = PHONE_CHANGE_CODE, {"code": code, "minutes": minutes}
             else:
                 template = ONE_TIME_CODE
                 values = {"code": code, "minutes": minutes, "document": name}

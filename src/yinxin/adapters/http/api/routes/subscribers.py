@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
@@ -17,7 +18,7 @@ from yinxin.adapters.http.api.context import (
     Strict,
     scope_subscriber,
 )
-from yinxin.errors import Forbidden
+from yinxin.errors import Forbidden, ValidationError
 from yinxin.registry.subscribers import SUBJECT_NAME_MAX
 from yinxin.registry.views import (
     AgreementAcceptanceView,
@@ -73,12 +74,30 @@ class ContactIn(Strict):
     )
     contact_name: str | None = Field(None, max_length=50, description="an organization's")
     contact_phone: str | None = Field(None, max_length=30, description="an organization's")
+    phone_challenge_id: str | None = Field(
+        None,
+        max_length=60,
+        description="a holder's own new `phone`: the `challenge_id` of the code sent to it "
+        "(the 202 answer to the same change without it)",
+    )
+    phone_code: str | None = Field(
+        None, max_length=10, description="the code sent by SMS to the new `phone`"
+    )
     # taken only to be refused with the way to change them, not offered (not in the schema)
     name: SkipJsonSchema[Any] = None
     id_type: SkipJsonSchema[Any] = None
     id_number: SkipJsonSchema[Any] = None
     uscc: SkipJsonSchema[Any] = None
     device_name: SkipJsonSchema[Any] = None
+
+
+class PhoneConfirmationOut(BaseModel):
+    """A holder's new phone waits for the code sent to it: nothing was changed yet."""
+
+    status: Literal["phone_confirmation_required"] = "phone_confirmation_required"
+    challenge_id: str
+    sent_to_masked: str
+    expires_at: str
 
 
 class AcceptanceIn(Strict):
@@ -150,20 +169,55 @@ def get_subscriber(subscriber_id: SubscriberId, platform: Plat, principal: Regis
     return platform.subscribers.get(subscriber_id)
 
 
-@router.patch("/subscribers/{subscriber_id:int}", response_model=AnySubscriber)
+@router.patch(
+    "/subscribers/{subscriber_id:int}",
+    response_model=AnySubscriber,
+    responses={202: {"model": PhoneConfirmationOut}},
+)
 def update_subscriber(
     subscriber_id: SubscriberId, body: ContactIn, platform: Plat, principal: Registrar
 ):
     """Change contact details (mobile phone, e-mail, an organization's legal representative,
     contact person and phone) without touching the subscriber's certificates. A subscriber's
     own session changes its own record only; a key bound to an organization, that organization
-    and its members; a desk key, anyone's. A new mobile number is told to the old one."""
+    and its members; a desk key, anyone's. A new mobile number is told to the old one.
+
+    A holder's own new `phone` (a subscriber's session, a key bound to an organization) needs
+    the code sent by SMS to that number: the change without it is answered `202` with the
+    `challenge_id` and nothing is written; the same change sent again with `phone_challenge_id`
+    and `phone_code` is made whole. A desk key or staff session (identity checked at the desk)
+    changes it at once."""
     scope_subscriber(platform, principal, subscriber_id)
     if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
         raise Forbidden(
             "a subscriber's session changes its own contact details only", field="subscriber_id"
         )
     changes = body.model_dump(exclude_unset=True)
+    cid, code = changes.pop("phone_challenge_id", None), changes.pop("phone_code", None)
+    if cid is not None or code is not None:
+        for name, value in (
+            ("phone_challenge_id", cid),
+            ("phone_code", code),
+            ("phone", body.phone),
+        ):
+            if not value:
+                raise ValidationError(
+                    "a phone change is confirmed with the new phone, phone_challenge_id and "
+                    f"phone_code together: {name} is missing",
+                    field=name,
+                )
+        return platform.phone_changes.apply(
+            subscriber_id, changes, challenge_id=cid, code=code, actor=principal.actor
+        )
+    if principal.is_holder and body.phone is not None:
+        if "phone" in platform.subscribers.check(subscriber_id, changes):
+            ch = platform.phone_changes.request(subscriber_id, body.phone, actor=principal.actor)
+            out = PhoneConfirmationOut(
+                challenge_id=ch.challenge_id,
+                sent_to_masked=ch.sent_to_masked,
+                expires_at=ch.expires_at.isoformat(),
+            )
+            return JSONResponse(out.model_dump(), status_code=202)
     return platform.subscribers.update(subscriber_id, changes, actor=principal.actor)
 
 
