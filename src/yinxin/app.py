@@ -99,13 +99,15 @@ class Platform:
     @cached_property
     def subscribers(self) -> Subscribers:
         """The subscribers service; a change of the registered mobile number is told to the old
-        number (``registry.contact_notices``), the notifier built when a change first needs it."""
+        number, of the e-mail to the old address (``registry.contact_notices``), the notifier
+        built when a change first needs it."""
         from yinxin.registry.contact_notices import ContactNotices
         from yinxin.registry.subscribers import Subscribers
 
         subscribers = Subscribers(self.db, self.clock)
         notices = ContactNotices(self.clock, lambda: self.notifier)
         subscribers.phone_changed.append(notices.phone_changed)
+        subscribers.email_changed.append(notices.email_changed)
         subscribers.after_update.append(notices.sent)
         return subscribers
 

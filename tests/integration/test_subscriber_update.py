@@ -474,3 +474,63 @@ def test_a_phone_change_code_expires_and_dies_after_five_wrong_codes(
     assert r.json()["code"] == "challenge_dead"
     assert p.subscribers.get(me.id, reveal=True).phone == "13800138000"
     assert notices(world) == []
+
+
+def test_a_new_e_mail_is_told_to_the_old_address(tmp_path, clock) -> None:
+    """A new phone was told to the old phone, but a new e-mail to no one: whoever changed it
+    received the notices from then on and the holder never heard. Now the old address gets
+    ``subscriber_email_changed`` (the new one masked), through the outbox and a real SMTP
+    server; an address given where there was none tells no one, and a refused change no one."""
+    from tests.integration.test_gateways import Mailbox, smtp_server
+    from yinxin.app import Platform
+    from yinxin.settings import MessageSettings, Settings
+
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        messages = MessageSettings(
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_tls="none",
+            smtp_from="印信 <noreply@yinxin.test>",
+            smtp_timeout=5,
+        )
+        home = tmp_path / "home"
+        settings = Settings(home=home, database_url=f"sqlite:///{home / 'y.db'}", messages=messages)
+        p = Platform(settings, clock=clock, passphrase=PASSPHRASE)
+        try:
+            zs = p.subscribers.add_person(
+                name="张三",
+                id_number="110105199003071239",
+                phone="13800138000",
+                email="zhangsan@old.example.cn",
+            )
+            bare = p.subscribers.add_person(
+                name="李雷", id_number="11010519491231002X", phone="13600136000"
+            )
+            p.subscribers.update(bare.id, {"email": "lilei@example.cn"}, actor="ra")
+            assert mailbox.delivered == []  # no old address: no one to tell
+            with pytest.raises(ValidationError):
+                p.subscribers.update(zs.id, {"email": "new@example.cn", "phone": "1"}, actor="ra")
+            assert mailbox.delivered == []
+            p.subscribers.update(zs.id, {"email": "zs.new@example.cn"}, actor="受理员 陈静")
+            [mail] = mailbox.delivered
+            assert mail.rcpt_tos == ["zhangsan@old.example.cn"]
+            body = mailbox.parsed().get_body(preferencelist=("plain",)).get_content()
+            assert "z***@example.cn" in body and "zs.new@example.cn" not in body
+            assert "如非本人操作" in body
+            with p.db.read() as s:
+                [row] = s.execute(
+                    select(Notification).where(
+                        Notification.template_id == "subscriber_email_changed"
+                    )
+                ).scalars()
+                assert (row.recipient, row.status, row.channel) == (
+                    "zhangsan@old.example.cn",
+                    "sent",
+                    "email",
+                )
+            # the same address again: nothing changed, no one told
+            p.subscribers.update(zs.id, {"email": "zs.new@example.cn"}, actor="ra")
+            assert len(mailbox.delivered) == 1
+        finally:
+            p.close()

@@ -237,6 +237,7 @@ CERTIFICATE_RESTORED = "certificate_restored"
 CERTIFICATE_EXPIRED = "certificate_expired"
 CERTIFICATE_PAYMENT_DUE = "certificate_payment_due"
 SUBSCRIBER_PHONE_CHANGED = "subscriber_phone_changed"
+SUBSCRIBER_EMAIL_CHANGED = "subscriber_email_changed"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SEAL_RELEASED = "seal_released"
@@ -424,6 +425,22 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "{name}, the mobile number registered with Yinxin was changed to {new_phone} at {at}; "
             "notices and codes now go to the new number. If you did not ask for this, contact "
             "us at once.",
+        ),
+    ),
+    Template(
+        SUBSCRIBER_EMAIL_CHANGED,
+        "订户电子邮箱已变更（发往原邮箱的安全提醒） — the e-mail address was changed; told to "
+        "the old address",
+        Wording(
+            "电子邮箱已变更",
+            "【印信】{name}，您在印信平台登记的电子邮箱已于 {at} 变更为 {new_email}，此后通知将"
+            "发往新邮箱。如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "E-mail address changed",
+            "{name}, the e-mail address registered with Yinxin was changed to {new_email} at "
+            "{at}; notices now go to the new address. If you did not ask for this, contact us "
+            "at once.",
         ),
     ),
     Template(

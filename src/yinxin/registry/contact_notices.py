@@ -1,4 +1,4 @@
-"""Telling a subscriber that its registered mobile number was changed — on the *old* number.
+"""Telling a subscriber that its mobile number or e-mail was changed — at the *old* one.
 
 The mobile number is where one-time codes (signing intent, login) and notices go: whoever
 changes it takes them over. Real services therefore tell the number being replaced, so a holder
@@ -7,6 +7,9 @@ message is written into the send log in the change's transaction (a pending outb
 certificate notices are: no change, no message), by SMS to the old number, and sent after the
 commit. It shows the new number masked. Without an SMS gateway, or if the old number cannot be
 written to, the notice is skipped and logged: it never refuses the change.
+
+A new e-mail address is told to the old address the same way (by e-mail, the new address
+masked): notices go to the address on the record, so whoever changes it takes them over.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TEMPLATE = "subscriber_phone_changed"
+EMAIL_TEMPLATE = "subscriber_email_changed"
 
 
 class ContactNotices:
@@ -52,6 +56,24 @@ class ContactNotices:
             notifier.enqueue(s, Outgoing("sms", old_phone, TEMPLATE, values, sub.id))
         except YinxinError as e:
             log.info("no phone-change notice for subscriber %s: %s", sub.id, e.message)
+
+    def email_changed(self, s: Session, sub: Subscriber, old_email: str) -> None:
+        """In the change's transaction: the notice to ``old_email`` as a pending outbox row."""
+        from yinxin.notify.service import Outgoing, mask_recipient
+
+        notifier = self._notifier()
+        if "email" not in notifier.gateways:
+            log.info("no e-mail-change notice for subscriber %s: no e-mail gateway", sub.id)
+            return
+        values = {
+            "name": sub.name,
+            "at": self.clock.now().isoformat(),
+            "new_email": mask_recipient("email", sub.email or ""),
+        }
+        try:
+            notifier.enqueue(s, Outgoing("email", old_email, EMAIL_TEMPLATE, values, sub.id))
+        except YinxinError as e:
+            log.info("no e-mail-change notice for subscriber %s: %s", sub.id, e.message)
 
     def sent(self, _subscriber_id: int) -> None:
         """After the commit: send what the change put in the outbox."""

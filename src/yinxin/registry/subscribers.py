@@ -75,6 +75,8 @@ class Subscribers:
         # session, the row (already changed) and the old number: the notice to the old number
         # (a transactional outbox row) commits or rolls back with the change.
         self.phone_changed: list[Callable[[Session, Subscriber, str], None]] = []
+        # The same for a change of e-mail, with the old address (told by e-mail).
+        self.email_changed: list[Callable[[Session, Subscriber, str], None]] = []
         # Called after an update commits, with the subscriber's id (sends what it wrote).
         self.after_update: list[Callable[[int], None]] = []
 
@@ -226,7 +228,8 @@ class Subscribers:
         the certificate subject (name, ID document, credit code, device name) is refused
         pointing to ``cert change``, and anything else the kind does not have is refused by
         name. Written with an audit event (the old and new values masked); a new mobile number
-        is told to the old one (``phone_changed``), in the same transaction.
+        is told to the old one (``phone_changed``) and a new e-mail to the old address
+        (``email_changed``), in the same transaction.
 
         ``phone_proof``: called in the transaction with the new number when the number changes
         — a holder's own change uses up there the code sent to the new number
@@ -238,7 +241,7 @@ class Subscribers:
         with self.db.transaction() as s:
             sub = self.get_row(s, subscriber_id)
             new = self._checked(sub, given)
-            old_phone = sub.phone
+            old_phone, old_email = sub.phone, sub.email
             diff = {
                 k: {"from": masked_detail(k, getattr(sub, k)), "to": masked_detail(k, v)}
                 for k, v in new.items()
@@ -254,6 +257,9 @@ class Subscribers:
                 if "phone" in diff and old_phone:
                     for cb in self.phone_changed:
                         cb(s, sub, old_phone)
+                if "email" in diff and old_email:
+                    for cb in self.email_changed:
+                        cb(s, sub, old_email)
             out = subscriber_view(sub)
         if diff:
             for done in self.after_update:
