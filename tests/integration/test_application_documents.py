@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.integration.signing_flow import World
 from tests.integration.test_web_selfservice_api import problem, subscriber_session
+from yinxin.errors import ValidationError
 from yinxin.registry import documents
 from yinxin.store.models import AuditEvent
 from yinxin.store.models.applicant_documents import ApplicationDocument
@@ -130,3 +132,28 @@ def test_refusals_write_nothing(world, client, monkeypatch):
     assert counts(world) == before
     # a decided application's documents stay readable at the desk
     assert len(client.get(f"/api/v1/applications/{app_id}/documents", headers=o).json()) == 2
+
+
+def test_a_file_name_with_hidden_characters_is_refused_not_cleaned(world, client):
+    """A document's name with NUL, another control character or a bidi override (U+202E shows
+    ``证件‮gpj.exe`` as ``证件exe.jpg``) was silently cleaned and the upload taken, so the desk
+    read a name the applicant never sent. Now it is refused naming ``name`` (422), nothing
+    written; a browser's ``C:\\fakepath\\`` is still taken off."""
+    app_id = pending(world, world.person.id, "person-signing")
+    officer = world.p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    o = {"Authorization": f"Bearer {officer}"}
+    before = counts(world)
+    for bad in ("正面\x00.jpg", "正面\x1b[8m.jpg", "证件\u202egpj.exe", "a\u200b.jpg", "x\ny.png"):
+        r = upload(client, app_id, PNG, "id_front", o, name=bad)
+        body = problem(r, 422, "invalid", "name")
+        assert "U+" in body["detail"], body
+        assert counts(world) == before, bad
+    with pytest.raises(ValidationError) as e:
+        world.p.application_documents.upload(
+            app_id, PNG, kind="id_front", actor="ra", file_name="正面\u202e.png"
+        )
+    assert e.value.field == "file_name"
+    assert counts(world) == before
+    r = upload(client, app_id, PNG, "id_front", o, name="C:\\fakepath\\身份证 正面.png")
+    assert r.status_code == 201, r.text
+    assert r.json()["file_name"] == "身份证 正面.png"

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, IllegalTransition, ValidationError
+from yinxin.identity import refuse_hidden
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.store.audit import event
 from yinxin.store.db import Database
@@ -81,12 +82,17 @@ def _view(d: ApplicationDocument) -> DocumentView:
     )
 
 
-def _file_name(name: str | None) -> str | None:
-    """The name the browser gave, for display only: no path, no control characters, bounded."""
+def _file_name(name: str | None, field: str) -> str | None:
+    """The name the browser gave, for display only, without its folder (``C:\\fakepath\\``).
+    A name with a control or invisible character (NUL, ESC, a line break, a bidi override such
+    as U+202E that shows ``gpj.exe`` as ``exe.jpg``, a zero-width space) is refused naming
+    ``field``, not cleaned: the desk must read the name the applicant sent or none."""
     if not name:
         return None
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip()[:200]
+    refuse_hidden(name, field)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if len(name) > 200:
+        raise ValidationError("a file name is at most 200 characters", field=field)
     return name or None
 
 
@@ -105,9 +111,11 @@ class ApplicationDocuments:
         actor: str,
         declared_type: str | None = None,
         file_name: str | None = None,
+        name_field: str = "file_name",
     ) -> DocumentView:
         """Keep one document for a pending application; audited as
-        ``application.document_added`` (its hash, type, size) in the row's transaction."""
+        ``application.document_added`` (its hash, type, size) in the row's transaction.
+        ``name_field``: what a refusal of ``file_name`` names (the request's name for it)."""
         try:
             doc_kind = DocumentKind(kind)
         except ValueError:
@@ -131,7 +139,7 @@ class ApplicationDocuments:
             raise ValidationError(
                 f"the file is {media}, not {declared}", field="body", code="type_mismatch"
             )
-        name = _file_name(file_name)
+        name = _file_name(file_name, name_field)
         self._check_open(application_id)  # refused before the file is written
         data = bytes(data)
         key = self.files.put(data)

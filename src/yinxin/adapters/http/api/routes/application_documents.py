@@ -38,7 +38,8 @@ async def upload_document(
     """One identity document for a pending application, as the body (PDF, JPEG or PNG, told
     apart by the file's magic bytes; at most 10 MiB; 10 per application). Refusals: ``kind``,
     ``body`` (``empty``, ``too_large``, ``unsupported_type``, ``type_mismatch``,
-    ``too_many_documents``), ``application_id`` (not pending: ``illegal_transition``)."""
+    ``too_many_documents``), ``application_id`` (not pending: ``illegal_transition``), ``name``
+    (a control or invisible character such as NUL or U+202E: refused, never cleaned)."""
     await run_in_threadpool(_scoped, platform, principal, application_id)
     body = await read_body(request, MAX_DOCUMENT)
     return await run_in_threadpool(
@@ -49,6 +50,7 @@ async def upload_document(
         actor=principal.actor,
         declared_type=request.headers.get("content-type"),
         file_name=name,
+        name_field="name",
     )
 
 
