@@ -121,6 +121,9 @@ class Platform:
         from yinxin.registry.notices import CertificateNotices
 
         certificates = Certificates(self.db, self.clock, lambda: self.ca, kek=lambda: self.kek)
+        # a change that moves the phone or e-mail tells the old ones, as a contact update does
+        certificates.phone_changed = self.subscribers.phone_changed
+        certificates.email_changed = self.subscribers.email_changed
         certificates.on_status_change.append(self._publish_crl)
         notices = CertificateNotices(self.db, self.clock, certificates, lambda: self.notifier)
         return certificates, notices

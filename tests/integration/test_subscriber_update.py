@@ -534,3 +534,30 @@ def test_a_new_e_mail_is_told_to_the_old_address(tmp_path, clock) -> None:
             assert len(mailbox.delivered) == 1
         finally:
             p.close()
+
+
+def test_a_certificate_change_with_a_new_phone_or_e_mail_tells_the_old_ones(world: World) -> None:
+    """``cert change SERIAL --name … --phone … --email …`` moved the phone and the e-mail with
+    the new subject and told neither the old number nor the old address, where ``subscriber
+    update`` tells both: the same change of contact, two behaviours. Now both paths tell."""
+    p, cert = world.p, world.person_cert
+    p.subscribers.update(world.person.id, {"email": "zs@old.example.cn"}, actor="ra")
+    p.certificates.change(
+        cert.serial,
+        actor="受理员 陈静",
+        updates={"name": "张三丰", "phone": "13900139555", "email": "zsf@example.cn"},
+    )
+    [phone] = notices(world)
+    assert (phone.recipient, phone.status) == ("13800138000", "sent")
+    assert "139****9555" in phone.body and "13900139555" not in phone.body
+    assert any(m["to"] == "13800138000" and "139****9555" in m["body"] for m in sms(world))
+    [mail] = notices(world, "subscriber_email_changed")
+    assert (mail.recipient, mail.status, mail.channel) == ("zs@old.example.cn", "sent", "email")
+    assert "z***@example.cn" in mail.body and "zsf@example.cn" not in mail.body
+    # a change of the name alone tells no one of a contact change
+    p.certificates.change(
+        p.certificates.list(subscriber_id=world.person.id, status="active")[0].serial,
+        actor="ra",
+        updates={"name": "张三"},
+    )
+    assert len(notices(world)) == 1 and len(notices(world, "subscriber_email_changed")) == 1

@@ -271,6 +271,12 @@ class Certificates:
         self.on_status_change: list[Callable[[str], None]] = []
         # Called after a certificate is issued and committed.
         self.on_issued: list[Callable[[CertificateView], None]] = []
+        # Called inside a certificate change's transaction when it moves the holder's mobile
+        # number or e-mail, with the session, the subscriber row and the old value: the same
+        # notices to the old number and address as ``Subscribers.update`` writes (the
+        # composition root hands both services the same lists).
+        self.phone_changed: list[Callable[[Session, Subscriber, str], None]] = []
+        self.email_changed: list[Callable[[Session, Subscriber, str], None]] = []
         # Called *inside* the transaction of an issuance ("issued") or a status change (the
         # lifecycle verb that made it: "freeze", "unfreeze", "restore", "expire"…) with the
         # session and the row: what they write (the holder's notice, as
@@ -1081,8 +1087,16 @@ class Certificates:
             _refuse_renewed(s, old, verb)
             sub = Subscribers.get_row(s, old.subscriber_id)
             if subject_updates:
+                old_phone, old_email = sub.phone, sub.email
                 subject_updates = self._apply_updates(sub, subject_updates)
                 sub.updated_at = now
+                for hooks, was, now_is in (
+                    (self.phone_changed, old_phone, sub.phone),
+                    (self.email_changed, old_email, sub.email),
+                ):
+                    if was and now_is != was:
+                        for cb in hooks:
+                            cb(s, sub, was)
             if verb == "renew":
                 if old.paid_until is None or old.paid_until <= old.not_after:
                     raise Forbidden(
