@@ -561,3 +561,36 @@ def test_a_certificate_change_with_a_new_phone_or_e_mail_tells_the_old_ones(worl
         updates={"name": "张三"},
     )
     assert len(notices(world)) == 1 and len(notices(world, "subscriber_email_changed")) == 1
+
+
+def test_a_certificate_change_checks_contact_details_as_the_update_does(world: World) -> None:
+    """``cert change`` checked an organization's contact person and legal representative
+    against 100 characters where registration and ``subscriber update`` allow 50 (a name the
+    update then refused as it stood), and refused an organization's new login phone or e-mail
+    as something an organization "cannot" change, which the update changes. One check now."""
+    p, cert = world.p, world.org_cert
+    before = dump(p)
+    for field in ("contact_name", "legal_representative"):
+        with pytest.raises(ValidationError) as e:
+            p.certificates.change(
+                cert.serial, actor="ra", updates={"name": "新名称有限公司", field: "林" * 60}
+            )
+        assert e.value.field == field, e.value.message
+    assert diff(before, dump(p)) == []
+    out = p.certificates.change(
+        cert.serial,
+        actor="ra",
+        updates={
+            "name": "北京印信新名称科技有限公司",
+            "phone": "13900139888",
+            "email": "ops@yx.cn",
+        },
+    )
+    assert out.previous.status == "revoked"
+    from yinxin.store.models import Subscriber
+
+    with p.db.read() as s:
+        row = s.get(Subscriber, world.org.id)
+        assert (row.phone, row.email) == ("13900139888", "ops@yx.cn")
+    [told] = notices(world)
+    assert told.recipient == "13900139000"

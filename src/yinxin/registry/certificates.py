@@ -34,10 +34,7 @@ from yinxin.errors import (
 )
 from yinxin.identity import (
     refuse_hidden,
-    validate_email,
-    validate_mobile,
     validate_name,
-    validate_phone,
 )
 from yinxin.registry import lifecycle
 from yinxin.registry.fees import check_years, get_plan, yuan
@@ -58,6 +55,7 @@ from yinxin.registry.lifecycle import (
     check_application,
 )
 from yinxin.registry.subscribers import (
+    CONTACT_FIELDS,
     CONTACT_ONLY,
     NAME_MAX,
     PERSON,
@@ -1194,9 +1192,10 @@ class Certificates:
     def _apply_updates(sub: Subscriber, updates: dict) -> dict:
         """Apply a change's checked values to the subscriber; the values as stored, those
         given (for the audit event, its phone numbers and e-mail masked)."""
+        # the subject's name, and the contact details ``subscriber update`` takes for the kind
         allowed = {
-            PERSON: {"name", "phone", "email"},
-            "organization": {"name", "legal_representative", "contact_name", "contact_phone"},
+            PERSON: {"name", *CONTACT_FIELDS[PERSON]},
+            "organization": {"name", *CONTACT_FIELDS["organization"]},
             "device": {"device_name"},
         }[sub.kind]
         applied = {}
@@ -1205,16 +1204,10 @@ class Certificates:
                 continue
             if k not in allowed:
                 raise ValidationError(f"{k} cannot be changed for a {sub.kind} subscriber", field=k)
-            if k == "phone":
-                v = validate_mobile(v, k)
-            elif k == "contact_phone":
-                v = validate_phone(v, k)
-            elif k in ("name", "device_name"):
+            if k in ("name", "device_name"):
                 v = validate_name(v, k, NAME_MAX[sub.kind])
-            elif k == "email":  # taken as typed before, where registration checks it
-                v = validate_email(v, k)
-            else:
-                v = validate_name(v, k)
+            else:  # checked as at registration and by ``subscriber update``
+                v = Subscribers.contact_value(k, v)
             setattr(sub, k, v)
             applied[k] = masked_detail(k, v)
             if k == "device_name":

@@ -310,11 +310,12 @@ class Subscribers:
                     f"{k} cannot be changed for a {sub.kind} subscriber (contact details: {has})",
                     field=k,
                 )
-        return {k: self._contact(k, v) for k, v in given.items()}
+        return {k: self.contact_value(k, v) for k, v in given.items()}
 
     @staticmethod
-    def _contact(field: str, value: str) -> str:
-        """A contact detail checked by the validator registration uses for it."""
+    def contact_value(field: str, value: str) -> str:
+        """A contact detail checked by the validator registration uses for it (a certificate
+        change that carries contact details checks them here too)."""
         if field == "phone":
             return validate_mobile(value, field)
         if field == "contact_phone":
