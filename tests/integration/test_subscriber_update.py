@@ -594,3 +594,52 @@ def test_a_certificate_change_checks_contact_details_as_the_update_does(world: W
         assert (row.phone, row.email) == ("13900139888", "ops@yx.cn")
     [told] = notices(world)
     assert told.recipient == "13900139000"
+
+
+def test_an_organizations_e_mail_is_registered_and_shown(world: World, client: TestClient) -> None:
+    """An organization's e-mail could be changed (``subscriber update --email``, ``PATCH``)
+    but neither given at registration nor shown afterwards: the answer to the change did not
+    say what was stored. Now registration takes it (checked as a person's) and every view of
+    an organization shows it."""
+    p = world.p
+    with pytest.raises(ValidationError) as e:
+        p.subscribers.add_organization(
+            name="福州示范有限公司",
+            uscc="91350100M000100Y43",
+            legal_representative="赵六",
+            contact_name="林八",
+            contact_phone="0591-87760022",
+            phone="13500135000",
+            email="ops@",
+        )
+    assert e.value.field == "email"
+    org = p.subscribers.add_organization(
+        name="福州示范有限公司",
+        uscc="91350100M000100Y43",
+        legal_representative="赵六",
+        contact_name="林八",
+        contact_phone="0591-87760022",
+        phone="13500135000",
+        email=" ops@fz.example.cn ",
+    )
+    assert org.email == "ops@fz.example.cn"
+    h = desk(world, client)
+    r = client.patch(f"/api/v1/subscribers/{world.org.id}", json={"email": "it@yx.cn"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == "it@yx.cn"
+    assert client.get(f"/api/v1/subscribers/{org.id}", headers=h).json()["email"] == (
+        "ops@fz.example.cn"
+    )
+    r = client.post(
+        "/api/v1/subscribers/organizations",
+        json={
+            "name": "厦门示范有限公司",
+            "uscc": "91350200MA0000007F",
+            "legal_representative": "钱七",
+            "contact_name": "孙九",
+            "contact_phone": "13300133001",
+            "email": "no-at-sign",
+        },
+        headers=h,
+    )
+    assert (r.status_code, r.json()["field"]) == (422, "email"), r.text

@@ -123,6 +123,7 @@ class Subscribers:
         contact_name: str,
         contact_phone: str,
         phone: str | None = None,
+        email: str | None = None,
         actor: str = "ra",
     ) -> SubscriberView:
         name = validate_name(name, "name", SUBJECT_NAME_MAX)
@@ -135,6 +136,8 @@ class Subscribers:
             if phone
             else (cphone if cphone.startswith("1") else None)
         )
+        if email is not None:
+            email = validate_email(email, "email")
         return self._add(
             Subscriber(
                 kind=ORGANIZATION,
@@ -144,6 +147,7 @@ class Subscribers:
                 contact_name=contact,
                 contact_phone=cphone,
                 phone=mobile,
+                email=email,
             ),
             actor,
             unique=_organization(uscc),

@@ -85,6 +85,7 @@ class OrganizationView(SubscriberView):
     contact_name: str
     contact_phone: str
     phone: str | None  # mobile for one-time codes
+    email: str | None = None  # for notices, as a person's
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
             contact_name=sub.contact_name,
             contact_phone=sub.contact_phone if reveal else _mask(sub.contact_phone, 3, 4),
             phone=sub.phone if reveal or sub.phone is None else _mask(sub.phone, 3, 4),
+            email=sub.email,
         )
     return DeviceView(*base, device_name=sub.device_name, organization_id=sub.organization_id)
 

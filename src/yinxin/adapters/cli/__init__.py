@@ -166,6 +166,7 @@ def add_organization(
     contact_name: str = typer.Option(..., help="Contact person's name."),
     contact_phone: str = typer.Option(..., help="Contact person's mobile number."),
     phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
+    email: str | None = typer.Option(None, help="For notices (optional)."),
     p: Platform = HOME,
     actor: str = ACTOR,
 ) -> object:
@@ -177,6 +178,7 @@ def add_organization(
         contact_name=contact_name,
         contact_phone=contact_phone,
         phone=phone,
+        email=email,
         actor=actor,
     )
 

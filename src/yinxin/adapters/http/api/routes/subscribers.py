@@ -50,6 +50,7 @@ class OrganizationFields(Strict):
     legal_representative: str = Field(min_length=1, max_length=50)
     contact_name: str = Field(min_length=1, max_length=50)
     contact_phone: str = Field(min_length=1, max_length=30)
+    email: str | None = Field(None, max_length=200, description="for notices")
 
 
 class OrganizationIn(OrganizationFields):
