@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from yinxin.app import Platform, build_notify
 from yinxin.clock import FrozenClock
@@ -498,3 +498,30 @@ def test_send_interrupted_by_a_crash_is_retried(platform: Platform, clock: Froze
     again = notifier.retry_failed()
     assert [(r.status, r.attempts) for r in again] == [("sent", 2)]
     assert len(gateway.sent) == 2
+
+
+def test_a_document_name_with_hidden_characters_is_refused_not_sent(platform: Platform) -> None:
+    """The document's name goes into the signing code's SMS ("用于签署《…》"). A bidi override
+    (U+202E: ``合同<RLO>fdp.exe`` reads ``合同exe.pdf``) or a zero-width character went into
+    the message as given, and a line break or tab was silently folded into a space: the signer
+    confirmed a name other than the one sent. Such a name is now refused naming
+    ``document_name``, no code sent, no challenge written."""
+    _, intent = build_notify(platform)
+    sid = person(platform)
+    for bad in (
+        "合同\u202efdp.exe",
+        "合同\u200b.pdf",
+        "合同\n第二行.pdf",
+        "合同\t.pdf",
+        "\x1c合同",
+    ):
+        with pytest.raises(ValidationError) as e:
+            intent.request_code(sid, purpose="sign", document_sha256=DOC_SHA, document_name=bad)
+        assert e.value.field == "document_name", bad
+    assert outbox(platform) == []
+    with platform.db.read() as s:
+        assert s.execute(select(IntentChallenge)).first() is None
+    ch = intent.request_code(
+        sid, purpose="sign", document_sha256=DOC_SHA, document_name="  房屋  买卖合同.pdf "
+    )
+    assert ch.challenge_id and "《房屋 买卖合同.pdf》" in outbox(platform)[-1]["body"]

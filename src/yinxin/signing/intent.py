@@ -41,6 +41,7 @@ from yinxin.errors import (
     ValidationError,
     YinxinError,
 )
+from yinxin.identity import refuse_hidden
 from yinxin.notify.gateways import DeliveryError
 from yinxin.notify.service import (
     NotificationView,
@@ -201,9 +202,13 @@ def _check_sha256(value: str) -> str:
 
 
 def _check_document_name(name: str) -> str:
-    # The name goes into an SMS: one line, no control characters, short enough for one message.
+    """The name goes into an SMS the signer confirms: one line, short enough for one message,
+    and nothing hidden — a control character, a line break or tab, a bidi override (U+202E
+    shows ``fdp.exe`` as ``exe.pdf``) or a zero-width character is refused, not folded away,
+    so the signer reads the name that was given. Runs of spaces are made one."""
+    refuse_hidden(name or "", "document_name")
     v = " ".join((name or "").split())
-    if not v or len(v) > 60 or any(ord(c) < 32 or ord(c) == 127 for c in v):
+    if not v or len(v) > 60:
         raise ValidationError(
             "document_name must be 1–60 printable characters", field="document_name"
         )
