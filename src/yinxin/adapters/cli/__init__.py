@@ -885,12 +885,24 @@ def _bounded(callback: Callable[..., Any]) -> None:
 
 
 def _actor(value: str) -> str:
-    """``--actor``'s value: who acts, as the audit trail records it. A blank one is refused:
+    """``--actor``'s value: who acts, as the audit trail records it. A blank one is refused,
+    and one with a control or invisible character:
     ``cert freeze``, ``ca add-hierarchy``, ``keys recrypt``, ``export``, ``flow start`` and
     ``subscriber add-…`` wrote audit events naming nobody (the seal, contract and desk
     services refused it, each in its own words)."""
     if not value.strip():
         raise typer.BadParameter("name who acts (it is recorded in the audit trail)")
+    # nor one that hides or forges what the trail shows: a bidi override reversing the name,
+    # a line break writing a second line, a zero-width character
+    from yinxin.identity import hidden_character
+
+    found = hidden_character(value)
+    if found is not None:
+        i, c = found
+        raise typer.BadParameter(
+            f"contains an invisible or control character U+{ord(c):04X} at position {i + 1}; "
+            "name who acts in plain printable text"
+        )
     return value
 
 
