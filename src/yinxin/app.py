@@ -107,6 +107,12 @@ class Platform:
         subscribers = Subscribers(self.db, self.clock)
         notices = ContactNotices(self.clock, lambda: self.notifier)
         subscribers.phone_changed.append(notices.phone_changed)
+        # codes still waiting on the old number die with the change (the phone may be lost)
+        subscribers.phone_changed.append(
+            lambda s, sub, _old: self.intent.withdraw_pending(
+                s, sub.id, reason="phone_changed", actor="phone-change"
+            )
+        )
         subscribers.email_changed.append(notices.email_changed)
         subscribers.after_update.append(notices.sent)
         return subscribers

@@ -9,6 +9,7 @@ old one although neither the phone nor the contact is in the certificate's subje
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -658,3 +659,40 @@ def test_an_actor_with_hidden_characters_is_refused_by_the_cli(world: World) -> 
         assert diff(before, dump(p)) == []
     res = cli(world, str(world.person.id), "--email", "zs@example.cn", "--actor", "受理员 陈静")
     assert res.exit_code == 0, res.output
+
+
+def test_codes_sent_to_the_old_phone_stop_working_when_it_changes(
+    world: World, client: TestClient
+) -> None:
+    """A signing or login code sent to the old number stayed good for its five minutes after
+    the number was changed — often because the old phone was lost or stolen: whoever held it
+    could still confirm a signature or log in. The change now withdraws every code still
+    waiting for the subscriber (audited), in the change's transaction."""
+    from tests.integration.signing_flow import outbox_lines, read_code
+    from tests.integration.signing_flow import request_code as ask_code
+    from tests.integration.test_notify_intent import DOC
+
+    p = world.p
+    pdf = DOC + b"\n%%EOF\n"
+    ch, code = ask_code(world, world.yi, pdf)
+    world.clock.advance(seconds=61)
+    mark = outbox_lines(world.outbox)
+    login = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
+    assert login.status_code == 202, login.text
+    login_code = read_code(world.outbox, "13800138000", after=mark)
+    p.subscribers.update(world.person.id, {"phone": "13900139555"}, actor="受理员 陈静")
+    with pytest.raises(Exception) as e:
+        p.signing.confirm(ch.challenge_id, code, signer_subscriber_id=world.person.id, document=pdf)
+    assert getattr(e.value, "code", None) == "challenge_dead", e.value
+    r = client.post(
+        "/api/v1/sessions/subscriber",
+        json={"challenge_id": login.json()["challenge_id"], "code": login_code},
+    )
+    assert r.status_code in (401, 403) and r.json()["field"] == "code", r.text
+    withdrawn = p.audit_events(action="intent.code_withdrawn")
+    assert {e.subject_id for e in withdrawn} == {ch.challenge_id, login.json()["challenge_id"]}
+    assert all(e.data["reason"] == "phone_changed" for e in withdrawn)
+    assert p.verify_audit().ok
+    # a code asked for after the change goes to the new number and works
+    ch2, code2 = ask_code(world, replace(world.yi, phone="13900139555"), pdf)
+    p.signing.confirm(ch2.challenge_id, code2, signer_subscriber_id=world.person.id, document=pdf)

@@ -429,6 +429,29 @@ class IntentConfirmation:
             self._after_send(cid, sent, actor)
         return Challenge(cid, now + self.ttl, masked, purpose, doc)
 
+    def withdraw_pending(self, s: Session, subscriber_id: int, *, reason: str, actor: str) -> int:
+        """In the caller's transaction (a change of the registered phone): every code of the
+        subscriber still waiting to be typed dies, audited ``intent.code_withdrawn`` — it went
+        to a number no longer registered, perhaps the lost or stolen phone the change is
+        about. The number withdrawn."""
+        now = self.clock.now()
+        rows = (
+            s.execute(
+                select(IntentChallenge)
+                .where(
+                    IntentChallenge.subscriber_id == subscriber_id,
+                    IntentChallenge.state == _C.PENDING,
+                )
+                .with_for_update()
+            )
+            .scalars()
+            .all()
+        )
+        for ch in rows:
+            _move(ch, "kill")
+            _audit(s, now, actor, "intent.code_withdrawn", ch.id, {**_about(ch), "reason": reason})
+        return len(rows)
+
     def _rate_limit(self, s: Session, subscriber_id: int, now: dt.datetime) -> RateLimited | None:
         hour = dt.timedelta(hours=1)
         times = (
