@@ -114,6 +114,12 @@ class Platform:
             )
         )
         subscribers.email_changed.append(notices.email_changed)
+        # sessions opened with the old number end with it (but the holder's own, changing it)
+        subscribers.phone_sessions.append(
+            lambda s, sid, keep: self.sessions.end_subscriber_sessions(
+                s, sid, keep=keep, reason="phone_changed"
+            )
+        )
         subscribers.after_update.append(notices.sent)
         return subscribers
 
@@ -130,6 +136,7 @@ class Platform:
         # a change that moves the phone or e-mail tells the old ones, as a contact update does
         certificates.phone_changed = self.subscribers.phone_changed
         certificates.email_changed = self.subscribers.email_changed
+        certificates.phone_sessions = self.subscribers.phone_sessions
         certificates.on_status_change.append(self._publish_crl)
         notices = CertificateNotices(self.db, self.clock, certificates, lambda: self.notifier)
         return certificates, notices

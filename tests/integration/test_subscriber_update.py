@@ -696,3 +696,37 @@ def test_codes_sent_to_the_old_phone_stop_working_when_it_changes(
     # a code asked for after the change goes to the new number and works
     ch2, code2 = ask_code(world, replace(world.yi, phone="13900139555"), pdf)
     p.signing.confirm(ch2.challenge_id, code2, signer_subscriber_id=world.person.id, document=pdf)
+
+
+def test_a_phone_change_ends_the_holders_other_sessions(world: World, client: TestClient) -> None:
+    """Browser sessions opened with the old number outlived its change: the desk changed the
+    number of a holder whose phone was stolen, and the thief's session (opened with a code to
+    that phone) went on signing in the holder's name. A change of the registered phone now
+    ends every session of the subscriber in its transaction — but the one making the change,
+    when the holder makes it (audited ``session.closed``, reason ``phone_changed``)."""
+    from tests.integration.signing_flow import outbox_lines, read_code
+    from yinxin.adapters.http.server import create_app
+
+    me = world.person.id
+    url = f"/api/v1/subscribers/{me}"
+    with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as other:
+        h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+        subscriber_session(other, world, "13800138000")
+        assert other.get("/api/v1/sessions/current").status_code == 200
+        # the holder's own change, with the code: the other session ends, this one stays
+        world.clock.advance(seconds=61)
+        mark = outbox_lines(world.outbox)
+        ask = client.patch(url, json={"phone": "13900139555"}, headers=h).json()
+        code = read_code(world.outbox, "13900139555", after=mark)
+        body = {"phone": "13900139555", "phone_challenge_id": ask["challenge_id"]}
+        r = client.patch(url, json={**body, "phone_code": code}, headers=h)
+        assert r.status_code == 200, r.text
+        assert client.get("/api/v1/sessions/current").status_code == 200
+        assert other.get("/api/v1/sessions/current").status_code == 401
+        [closed] = world.p.audit_events(action="session.closed")
+        assert closed.data["reason"] == "phone_changed"
+        # the desk's change (the phone reported stolen): every session of the holder ends
+        world.p.subscribers.update(me, {"phone": "13900139666"}, actor="受理员 陈静")
+        assert client.get("/api/v1/sessions/current").status_code == 401
+        assert client.patch(url, json={"email": "x@y.cn"}, headers=h).status_code == 401
+        assert world.p.verify_audit().ok

@@ -336,6 +336,37 @@ class Sessions:
             row.revoked_at = now
             self._audit(s, now, _principal(row).actor, "session.closed", row, {"kind": row.kind})
 
+    def end_subscriber_sessions(
+        self, s: Session, subscriber_id: int, *, keep: int | None, reason: str
+    ) -> int:
+        """In the caller's transaction (a change of the registered phone): end every open
+        session of the subscriber but ``keep`` (the session making the change), each audited
+        ``session.closed`` with ``reason``. The number ended."""
+        now = self.clock.now()
+        rows = (
+            s.execute(
+                select(WebSession)
+                .where(
+                    WebSession.subscriber_id == subscriber_id,
+                    WebSession.revoked_at.is_(None),
+                    WebSession.expires_at > now,
+                )
+                .with_for_update()
+            )
+            .scalars()
+            .all()
+        )
+        ended = 0
+        for row in rows:
+            if row.id == keep:
+                continue
+            row.revoked_at = now
+            self._audit(
+                s, now, "phone-change", "session.closed", row, {"kind": row.kind, "reason": reason}
+            )
+            ended += 1
+        return ended
+
     def _touch(self, row: WebSession) -> WebSession:
         """Note the activity (at most every ``TOUCH_EVERY``, to spare the database a write per
         request): the idle limit counts from the last one."""

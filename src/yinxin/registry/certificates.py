@@ -275,6 +275,7 @@ class Certificates:
         # composition root hands both services the same lists).
         self.phone_changed: list[Callable[[Session, Subscriber, str], None]] = []
         self.email_changed: list[Callable[[Session, Subscriber, str], None]] = []
+        self.phone_sessions: list[Callable[[Session, int, int | None], None]] = []
         # Called *inside* the transaction of an issuance ("issued") or a status change (the
         # lifecycle verb that made it: "freeze", "unfreeze", "restore", "expire"…) with the
         # session and the row: what they write (the holder's notice, as
@@ -1095,6 +1096,9 @@ class Certificates:
                     if was and now_is != was:
                         for cb in hooks:
                             cb(s, sub, was)
+                if sub.phone != old_phone:
+                    for end in self.phone_sessions:
+                        end(s, sub.id, None)
             if verb == "renew":
                 if old.paid_until is None or old.paid_until <= old.not_after:
                     raise Forbidden(

@@ -77,6 +77,10 @@ class Subscribers:
         self.phone_changed: list[Callable[[Session, Subscriber, str], None]] = []
         # The same for a change of e-mail, with the old address (told by e-mail).
         self.email_changed: list[Callable[[Session, Subscriber, str], None]] = []
+        # Called inside the transaction of a change of the registered mobile number with the
+        # session, the subscriber's id and the browser session making the change (None: the
+        # desk): ends the subscriber's other sessions, opened with the old number.
+        self.phone_sessions: list[Callable[[Session, int, int | None], None]] = []
         # Called after an update commits, with the subscriber's id (sends what it wrote).
         self.after_update: list[Callable[[int], None]] = []
 
@@ -222,6 +226,7 @@ class Subscribers:
         *,
         actor: str,
         phone_proof: Callable[[Session, str], None] | None = None,
+        session_id: int | None = None,
     ) -> SubscriberView:
         """Change a subscriber's contact details (``CONTACT_FIELDS`` of its kind: mobile phone,
         e-mail, an organization's legal representative, contact person and phone) on the record
@@ -239,7 +244,8 @@ class Subscribers:
         — a holder's own change uses up there the code sent to the new number
         (``signing.phone_change``), so the code and the change commit together; its refusal
         writes nothing. Without it (the desk, who checked the holder in person) the change is
-        immediate."""
+        immediate. A new number also ends the subscriber's browser sessions (``phone_sessions``)
+        but ``session_id``, the one making the change."""
         given = self._given(changes)
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -258,6 +264,9 @@ class Subscribers:
             if diff:
                 sub.updated_at = now
                 event(s, now, actor, "subscriber.updated", sub.id, {"changes": diff})
+                if "phone" in diff:
+                    for end in self.phone_sessions:
+                        end(s, sub.id, session_id)
                 if "phone" in diff and old_phone:
                     for cb in self.phone_changed:
                         cb(s, sub, old_phone)

@@ -45,7 +45,14 @@ class PhoneChanges:
         )
 
     def apply(
-        self, subscriber_id: int, changes: dict, *, challenge_id: str, code: str, actor: str
+        self,
+        subscriber_id: int,
+        changes: dict,
+        *,
+        challenge_id: str,
+        code: str,
+        actor: str,
+        session_id: int | None = None,
     ) -> SubscriberView:
         """``changes`` (with the new ``phone``) made with the code sent to that number: a wrong
         code is counted and refused first, a right one used up in the change's transaction —
@@ -74,4 +81,6 @@ class PhoneChanges:
                 actor=actor,
             )
 
-        return self.subscribers.update(subscriber_id, changes, actor=actor, phone_proof=proof)
+        return self.subscribers.update(
+            subscriber_id, changes, actor=actor, phone_proof=proof, session_id=session_id
+        )

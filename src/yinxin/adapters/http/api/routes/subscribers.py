@@ -208,7 +208,12 @@ def update_subscriber(
                     field=name,
                 )
         return platform.phone_changes.apply(
-            subscriber_id, changes, challenge_id=cid, code=code, actor=principal.actor
+            subscriber_id,
+            changes,
+            challenge_id=cid,
+            code=code,
+            actor=principal.actor,
+            session_id=principal.session_id,
         )
     if principal.is_holder and body.phone is not None:
         if "phone" in platform.subscribers.check(subscriber_id, changes):
@@ -219,7 +224,9 @@ def update_subscriber(
                 expires_at=ch.expires_at.isoformat(),
             )
             return JSONResponse(out.model_dump(), status_code=202)
-    return platform.subscribers.update(subscriber_id, changes, actor=principal.actor)
+    return platform.subscribers.update(
+        subscriber_id, changes, actor=principal.actor, session_id=principal.session_id
+    )
 
 
 @router.post(
