@@ -243,7 +243,9 @@ _IN_SUBJECT = "In the certificate subject: refused here; use `yinxin cert change
 def subscriber_update(
     subscriber_id: int = SUBSCRIBER,
     phone: str | None = typer.Option(
-        None, help="New mobile number (codes and notices; the old number is told)."
+        None,
+        help="New mobile number (codes and notices), at once: the desk has checked the "
+        "holder's identity. The old number is told.",
     ),
     email: str | None = typer.Option(None, help="New e-mail address for notices."),
     legal_representative: str | None = typer.Option(
@@ -262,7 +264,11 @@ def subscriber_update(
 ) -> object:
     """Change a subscriber's contact details (phone, e-mail, legal representative, contact
     person) without touching its certificates; subject data (name, ID number, credit code) goes
-    through `cert change`."""
+    through `cert change`.
+
+    A desk change, made at once (the officer checked the holder's identity in person); a
+    holder's own phone change through the API waits for a code sent to the new number. The
+    old phone and e-mail are told, codes still pending and the holder's sessions end."""
     changes = {
         "phone": phone,
         "email": email,
