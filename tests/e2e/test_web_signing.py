@@ -442,7 +442,8 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
 def test_a_member_is_offered_the_seal_granted_to_them(site: Site, page):
     """王五 holds a grant (用印授权) for the organization's contract seal: the batch page and
     the new-flow page offer it to choose (marked 授权使用), instead of leaving him to type its
-    14-digit code; his 我的印章 lists it without a link to a page he may not open."""
+    14-digit code; his 我的印章 lists it with its picture, without a link to a page he may
+    not open."""
     w = site.world
     seal = w.jia.seal.es_id
     codes_a_minute_ago(site, w.member.id)
@@ -461,6 +462,12 @@ def test_a_member_is_offered_the_seal_granted_to_them(site: Site, page):
     item.wait_for()
     assert "授权使用" in item.inner_text()
     assert page.locator(f'#seal-list a[data-es-id="{seal}"]').count() == 0
+    # with its picture, read through the grant (it was left out, the picture answering 404)
+    img = item.locator("img")
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=img.element_handle()
+    )
+    assert img.get_attribute("src", timeout=1000).startswith("blob:")
 
 
 def test_a_signing_link_cut_short_says_the_link_is_not_valid(site: Site, phone):

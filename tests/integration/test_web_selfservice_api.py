@@ -234,3 +234,29 @@ def test_a_member_sees_the_seals_granted_to_them_while_the_grant_and_the_seal_li
     subscriber_session(client, world, "13900139000")
     [own] = listed()
     assert own["via_grant"] is False and own["holder_id_number"] is not None
+
+
+def test_a_member_reads_the_picture_of_a_seal_granted_to_him_while_the_grant_lives(world, client):
+    """我的印章 shows a granted seal with its picture: 王五, holding a live grant (用印授权) for
+    the organization's contract seal, reads ``/seals/{id}/image`` (PNG, SVG) — and nothing
+    more of it (its page, its record, its files stay the organization's). Once the grant is
+    withdrawn, or the seal frozen, the picture answers 404 exactly as to a stranger."""
+    p, seal = world.p, world.jia.seal
+    own = p.seals.artifacts(seal.id)
+    subscriber_session(client, world, world.jia.phone)
+    r = client.get(f"/api/v1/seals/{seal.id}/image")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png" and r.content == own["seal.png"]
+    r = client.get(f"/api/v1/seals/{seal.es_id}/image", params={"format": "svg"})
+    assert r.status_code == 200 and r.content == own["seal.svg"]
+    for other in ("", "/seseal", "/check", "/records", "/applications", "/usability"):
+        problem(client.get(f"/api/v1/seals/{seal.id}{other}"), 404, "not_found", "seal")
+
+    stranger = client.get("/api/v1/seals/999999/image")
+    p.seals.freeze(seal.es_id, actor="test")
+    r = problem(client.get(f"/api/v1/seals/{seal.id}/image"), 404, "not_found", "seal")
+    p.seals.unfreeze(seal.es_id, actor="test")
+    assert client.get(f"/api/v1/seals/{seal.id}/image").status_code == 200
+    p.seals.withdraw(seal.es_id, world.member.id, actor="test")
+    r = problem(client.get(f"/api/v1/seals/{seal.id}/image"), 404, "not_found", "seal")
+    assert r["detail"] == f"no seal {seal.id}" and stranger.json()["code"] == "not_found"

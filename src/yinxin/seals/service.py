@@ -239,6 +239,16 @@ class Seals:
         with self.db.read() as s:
             return self._views.of(s, seal_row(s, seal), reveal=reveal)
 
+    def usable_through_grant(self, seal_id: int, member_id: int) -> bool:
+        """Whether ``member_id`` may use the seal now through a live grant (用印授权): the
+        grant not withdrawn, the seal active and within its validity — the same condition
+        ``list(granted_to=…)`` offers a seal by, so a reader sees what the listing showed."""
+        with self.db.read() as s:
+            q = select(Seal.id).where(
+                Seal.id == seal_id, usable_grants(member_id, self.clock.now())
+            )
+            return s.execute(q).first() is not None
+
     def list(
         self,
         *,

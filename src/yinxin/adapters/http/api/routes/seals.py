@@ -34,7 +34,7 @@ from yinxin.adapters.http.api.context import (
     state_filter,
 )
 from yinxin.adapters.http.api.responses import file_answer, from_base64
-from yinxin.errors import Conflict, ValidationError
+from yinxin.errors import Conflict, NotFound, ValidationError
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
@@ -42,7 +42,7 @@ from yinxin.seals.grants import GrantView
 from yinxin.seals.lifecycle import MANAGEABLE, REVOCATION_REASONS, SealState
 from yinxin.seals.pin import PinChange, SealUsability
 from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecordView
-from yinxin.seals.view import PinLeakView, SealView
+from yinxin.seals.view import PinLeakView, SealView, granted_view
 
 router = APIRouter(tags=["seals"])
 SealStateFilter = state_filter(SealState)
@@ -190,12 +190,28 @@ def public(view: SealView) -> SealView:
     return replace(view, files=None)
 
 
-def _scoped(platform, principal: Principal, seal: str, *, reveal: bool = False) -> SealView:
-    """The seal, if the caller may see it; any other answers as a seal that does not exist."""
+def _scoped(
+    platform, principal: Principal, seal: str, *, reveal: bool = False, granted: bool = False
+) -> SealView:
+    """The seal, if the caller may see it; any other answers as a seal that does not exist.
+    ``granted`` lets through, too, a person using the seal now through a live grant (the
+    picture only: nothing else of the seal is theirs to read)."""
     if reveal:
         principal.require(Capability.SEAL_REVIEW)
     view = platform.seals.get(seal, reveal=reveal)
-    scope_owned(platform, principal, view.subscriber_id, missing=f"no seal {seal}", field="seal")
+    try:
+        scope_owned(
+            platform, principal, view.subscriber_id, missing=f"no seal {seal}", field="seal"
+        )
+    except NotFound:
+        member = principal.organization_id  # a person's own session or key: the person
+        if (
+            member is None
+            or not granted
+            or not platform.seals.usable_through_grant(view.id, member)
+        ):
+            raise
+        return granted_view(view)
     return public(view)
 
 
@@ -380,8 +396,11 @@ def get_seal(seal: SealRef, platform: Plat, principal: SealUser, reveal: bool = 
 def seal_image(
     seal: SealRef, platform: Plat, principal: SealUser, format: ImageFormat = ImageFormat.PNG
 ):
-    """The seal's picture: PNG (default), SVG or PDF."""
-    view = _scoped(platform, principal, seal)
+    """The seal's picture: PNG (default), SVG or PDF. A person who may use an organization's
+    seal through a live grant (用印授权: not withdrawn, the seal active and in validity) reads
+    its picture too, as ``GET /seals`` lists it — the picture only; once the grant or the seal
+    ends, the answer is the 404 of a seal that does not exist."""
+    view = _scoped(platform, principal, seal, granted=True)
     data = platform.seals.artifacts(view.id)[f"seal.{format}"]
     return Response(data, media_type=MEDIA[format])
 

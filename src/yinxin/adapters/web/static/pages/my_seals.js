@@ -18,9 +18,11 @@ async function picture(img, id) {
 
 list.replaceChildren(...(seals.items.length ? seals.items.map((s) => {
   const img = el("img", { alt: `${s.name}印模`, width: "96", height: "96" });
-  // a seal used through a grant (用印授权) is its organization's: no page or picture of it here
+  picture(img, s.id); // a granted seal's picture too: the grant lets its member read it
+  // a seal used through a grant (用印授权) is its organization's: its picture, but no page of it
   if (s.via_grant) {
     return el("div", { class: "seal-item", "data-es-id": s.es_id },
+      el("span", { class: "seal-thumb" }, img),
       el("span", { class: "seal-meta" },
         el("strong", { text: `${s.name}（授权使用）` }),
         el("span", { class: "muted", text: `${s.kind_title} · 印章编码 ${s.es_id}` }),
@@ -28,7 +30,6 @@ list.replaceChildren(...(seals.items.length ? seals.items.map((s) => {
       ),
     );
   }
-  picture(img, s.id);
   return el("a", { class: "seal-item", href: `/my/seal?id=${s.id}`, "data-es-id": s.es_id },
     el("span", { class: "seal-thumb" }, img),
     el("span", { class: "seal-meta" },
