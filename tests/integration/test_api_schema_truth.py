@@ -37,20 +37,52 @@ def world(tmp_path_factory) -> Iterator:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("OPTIONS", "/api/v1/applications", "GET, POST"),  # Starlette said "POST" alone
-        ("DELETE", "/api/v1/flows", "GET, POST"),
+        ("OPTIONS", "/api/v1/applications", "GET, HEAD, POST"),  # Starlette said "POST" alone
+        ("DELETE", "/api/v1/flows", "GET, HEAD, POST"),
         ("PUT", "/api/v1/flows/page-preview", "POST"),  # not /flows/{flow_id}'s GET
-        ("DELETE", "/api/v1/flows/3", "GET"),
-        ("PATCH", "/api/v1/exports/20261201T000000Z", "DELETE, GET"),
+        ("DELETE", "/api/v1/flows/3", "GET, HEAD"),
+        ("PATCH", "/api/v1/exports/20261201T000000Z", "DELETE, GET, HEAD"),
     ],
 )
 def test_a_wrong_method_is_told_every_method_of_the_path(world, method, path, allow) -> None:
+    """Every method, HEAD too where GET is (the server answers a HEAD as the GET)."""
     _, c, doc = world
     r = c.request(method, path)
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
     assert r.headers["allow"] == allow
     template = path.replace("/3", "/{flow_id}").replace("20261201T000000Z", "{name}")
-    assert sorted(m.upper() for m in doc["paths"][template]) == allow.split(", ")
+    assert with_head(doc["paths"][template]) == allow
+    if "HEAD" in allow:
+        head = c.head(path)
+        assert head.status_code != 405 and head.content == b"", head.status_code
+
+
+def with_head(operations) -> str:
+    """The ``Allow`` of a path of the document: its methods, and HEAD where GET is."""
+    methods = {m.upper() for m in operations}
+    return ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/healthz", "GET, HEAD"),  # routes outside the document: "Allow" was empty
+        ("POST", "/my/seals", "GET, HEAD"),
+        ("DELETE", "/api/v1/openapi.json", "GET, HEAD"),
+        ("DELETE", "/static/api.js", "GET, HEAD"),
+        ("GET", "/tsa", "POST"),  # the fast lane's 405s had no "Allow" at all
+        ("PUT", "/ocsp", "GET, HEAD, POST"),
+    ],
+)
+def test_a_wrong_method_off_the_document_is_told_the_methods_too(world, method, path, allow):
+    """RFC 9110 15.5.6: a 405 carries ``Allow``; a HEAD answers where it lists one."""
+    _, c, _ = world
+    r = c.request(method, path)
+    assert r.status_code == 405, r.text
+    assert r.headers.get("allow") == allow
+    if "HEAD" in allow:
+        head = c.head(path if path != "/ocsp" else "/ocsp/MAA=")
+        assert head.status_code != 405 and head.content == b"", head.status_code
 
 
 # a literal path beside a sibling that takes an id there, and the methods the literal answers
@@ -73,7 +105,7 @@ def test_a_get_on_a_literal_path_is_405_not_a_look_up_of_its_sibling(world, path
     assert r.status_code == 405, r.text
     assert r.headers["content-type"] == PROBLEM and r.json()["code"] == "method_not_allowed"
     assert r.headers["allow"] == allow
-    assert sorted(m.upper() for m in doc["paths"][path]) == allow.split(", ")
+    assert with_head(doc["paths"][path]) == allow
 
 
 def test_every_literal_path_a_parameter_could_match_refuses_the_parameters_methods(world) -> None:
@@ -100,7 +132,7 @@ def test_every_literal_path_a_parameter_could_match_refuses_the_parameters_metho
             for method in sorted(set(operations) - set(own)):
                 r = c.request(method.upper(), path)
                 assert r.status_code == 405, (method, path, template, r.text)
-                assert r.headers["allow"] == ", ".join(sorted(m.upper() for m in own))
+                assert r.headers["allow"] == with_head(own)
                 found.add(path)
     assert found >= {path for path, _ in LITERAL_BESIDE_AN_ID}
 

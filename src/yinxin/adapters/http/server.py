@@ -52,9 +52,11 @@ CT_OCSP_REQ = b"application/ocsp-request"
 CT_TSQ = b"application/timestamp-query"
 
 
-async def _error(send, status: int, message: str) -> None:
+async def _error(send, status: int, message: str, *, allow: bytes | None = None) -> None:
+    """A fast-lane refusal; a 405 names the methods the path takes (``Allow``, RFC 9110)."""
     body = json.dumps({"error": "bad_request", "message": message}).encode()
-    await respond(send, status, body, b"application/json")
+    headers = [(b"allow", allow)] if allow is not None else []
+    await respond(send, status, body, b"application/json", headers)
 
 
 CRL_CHECK_SECONDS = 300
@@ -143,13 +145,15 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                     if body is None:
                         return await _error(send, 413, "OCSP request larger than 64 KiB")
                     der = body
-                elif method == "GET" and len(path) > 6:
+                elif method in ("GET", "HEAD") and len(path) > 6:
                     try:
                         der = base64.b64decode(unquote(path[6:]), validate=False)
                     except (binascii.Error, ValueError):
                         return await _error(send, 400, "the GET path is not base64")
                 else:
-                    return await _error(send, 405, "use GET /ocsp/<base64> or POST /ocsp")
+                    return await _error(
+                        send, 405, "use GET /ocsp/<base64> or POST /ocsp", allow=b"GET, HEAD, POST"
+                    )
                 resp = ocsp.respond(der)  # cached responses need no thread hop
                 return await respond(
                     send,
@@ -164,7 +168,9 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                 if hierarchy and hierarchy not in SIDE_HIERARCHIES:
                     return await _error(send, 404, f"no TSA named {hierarchy!r}")
                 if method != "POST":
-                    return await _error(send, 405, "POST an application/timestamp-query")
+                    return await _error(
+                        send, 405, "POST an application/timestamp-query", allow=b"POST"
+                    )
                 body = await read_body(receive, MAX_BODY)
                 if body is None:
                     return await _error(send, 413, "timestamp request larger than 64 KiB")

@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 
 from yinxin.errors import YinxinError
 
@@ -112,7 +114,16 @@ def allowed_methods(request: Request) -> list[str]:
     (``/flows/page-preview``), those that match only through a parameter
     (``/flows/{flow_id}``, which would refuse ``page-preview`` as an id) do not count. A
     parameter is one segment, unless no path matches so: a desk contract's number may hold
-    slashes (``{number:path}``, which the document writes ``{number}``)."""
+    slashes (``{number:path}``, which the document writes ``{number}``). A path the document
+    leaves out (``/healthz``, the web pages, ``/static/…``) is matched against the routes
+    themselves. HEAD is listed wherever GET is: the server answers a HEAD as the GET."""
+    methods = _documented(request) or _routed(request)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _documented(request: Request) -> set[str]:
     path = request.scope["path"]
     paths = request.app.openapi()["paths"]
     for segment in ("[^/]+", ".+"):
@@ -122,8 +133,22 @@ def allowed_methods(request: Request) -> list[str]:
             if re.fullmatch(segment.join(map(re.escape, pieces)), path):
                 found[len(pieces) == 1] |= {m.upper() for m in operations} & _METHODS
         if found[True] or found[False]:
-            return sorted(found[True] or found[False])
-    return []
+            return found[True] or found[False]
+    return set()
+
+
+def _routed(request: Request) -> set[str]:
+    """The methods of the routes, outside the OpenAPI document, whose path matches."""
+    outer = request.scope.get("app_root_path", request.scope.get("root_path", ""))
+    scope = {**request.scope, "method": "GET", "root_path": outer}  # as the app was asked
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] == Match.NONE:
+            continue
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            found |= {"GET", "HEAD"}  # StaticFiles answers these two alone
+        found |= set(getattr(route, "methods", None) or ()) & _METHODS
+    return found
 
 
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
