@@ -71,3 +71,30 @@ def test_another_organizations_flow_does_not_exist_for_the_key(api) -> None:
     assert p.flows.get(flow_id).id == flow_id  # it does exist
     body = problem_of(c.get(f"/api/v1/flows/{flow_id}"), 404, "flow_id")
     assert body["detail"] == f"no sign flow {flow_id}"
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/v1/certificates", "subscriber_id"),  # was 200 with an empty list
+        ("/api/v1/seals", "subscriber_id"),  # likewise
+        ("/api/v1/authorizations", "holder_subscriber_id"),  # 404, but naming subscriber_id
+    ],
+)
+def test_a_listing_filtered_on_another_organization_is_a_404_naming_the_filter(
+    api, platform, path, param
+) -> None:
+    """A listing narrowed to a subscriber the key may not see answers as that subscriber's
+    own page does (``GET /subscribers/{id}``: 404), naming the query parameter — not an empty
+    list that reads as "none yet". A subscriber that does not exist answers the same; the
+    key's own organization, and a staff key for any subscriber, still list."""
+    _, c, theirs, _ = api
+    for who in (theirs, 999_999):
+        body = problem_of(c.get(path, params={param: who}), 404, param, "not_found")
+        assert body["detail"] == f"no subscriber with id {who}"
+    ours = c.get(path).status_code
+    mine = platform.subscribers.list()[0].id
+    assert c.get(path, params={param: mine}).status_code == ours == 200
+    staff = platform.api_keys.create(name="ops", role="administrator", actor="test").secret
+    with keyed_client(platform, staff) as s:
+        assert s.get(path, params={param: theirs}).status_code == 200

@@ -225,8 +225,12 @@ def test_a_member_sees_the_seals_granted_to_them_while_the_grant_and_the_seal_li
     assert listed() == []
     p.seals.unfreeze(seal.es_id, actor="test")
     assert [s["es_id"] for s in listed()] == [seal.es_id]
+    narrowed = client.get("/api/v1/seals", params={"subscriber_id": world.org.id})
+    assert [s["es_id"] for s in narrowed.json()["items"]] == [seal.es_id], narrowed.text
     p.seals.withdraw(seal.es_id, world.member.id, actor="test")
     assert listed() == []
+    r = client.get("/api/v1/seals", params={"subscriber_id": world.org.id})
+    problem(r, 404, "not_found", "subscriber_id")  # nothing of it his to see: as a stranger
 
     # the organization itself still sees its seal as its own, whole
     world.clock.advance(seconds=61)

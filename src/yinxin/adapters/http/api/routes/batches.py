@@ -160,7 +160,9 @@ def list_authorizations(
     org = principal.organization_id
     if org is not None:
         if holder_subscriber_id is not None:
-            scope_subscriber(platform, principal, holder_subscriber_id)
+            scope_subscriber(
+                platform, principal, holder_subscriber_id, field="holder_subscriber_id"
+            )
         rows = platform.authorizations.list(holder_subscriber_id or org, state=state)
         return [a for a in rows if a.holder_subscriber_id == org or holder_subscriber_id]
     return platform.authorizations.list(holder_subscriber_id, state=state)

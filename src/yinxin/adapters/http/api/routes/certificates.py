@@ -20,6 +20,7 @@ from yinxin.adapters.http.api.context import (
     allowed,
     get_caller,
     scope_owned,
+    scope_subscriber,
 )
 from yinxin.adapters.http.api.responses import file_answer
 from yinxin.registry.lifecycle import CertificateState, HoldBy
@@ -69,6 +70,8 @@ def list_certificates(
     subscriber_id: int | None = Query(None, ge=1, le=2**62),
     status: CertificateState | None = None,
 ):
+    if subscriber_id is not None:  # another organization's subscriber: 404, not an empty list
+        scope_subscriber(platform, principal, subscriber_id)
     rows = platform.certificates.list(
         subscriber_id=subscriber_id,
         status=status,

@@ -369,6 +369,8 @@ def list_seals(
     seals that person may use through a live grant (用印授权, ``via_grant``: active and in
     validity only, without the holder's own details), so that signing pages can offer them."""
     org = principal.organization_id  # grants go to people only: an organization has none
+    if subscriber_id is not None and org is not None:
+        _scope_holder(platform, principal, subscriber_id)
     rows = platform.seals.list(
         subscriber_id=subscriber_id,
         state=state,
@@ -378,6 +380,20 @@ def list_seals(
         **pages.fetch(),
     )
     return pages.page([public(v) for v in rows], lambda v: v.id)
+
+
+def _scope_holder(platform, principal: Principal, subscriber_id: int) -> None:
+    """A listing narrowed to a holder the caller may not see is a 404 naming ``subscriber_id``
+    (as that subscriber's own page answers), not an empty list — unless the caller may use one
+    of the holder's seals now through a grant, which the listing shows."""
+    try:
+        scope_subscriber(platform, principal, subscriber_id)
+    except NotFound:
+        org = principal.organization_id
+        if not platform.seals.list(
+            subscriber_id=subscriber_id, organization_id=org, granted_to=org, limit=1
+        ):
+            raise
 
 
 REVEAL = Query(False, description="the holder's full ID number (officers only)")
