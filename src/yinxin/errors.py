@@ -52,6 +52,11 @@ class ValidationError(YinxinError, exit_code=2, http_status=422, code="invalid")
     """Input that is malformed or fails a check digit; names the field."""
 
 
+class TooLarge(ValidationError, http_status=413, code="too_large"):
+    """A file or body over its limit: the API's 413 (as its request-body guard answers an
+    oversized body), the CLI's exit 2 like any bad input; names the field carrying it."""
+
+
 class NotFound(YinxinError, exit_code=3, http_status=404, code="not_found"):
     """No such subscriber, certificate, seal, key, document…"""
 

@@ -144,7 +144,7 @@ def test_pages_as_pictures_before_the_flow_for_the_sender_and_for_the_signer(wor
     assert r.status_code == 422 and r.json()["field"] == "body"
     r = c.post("/api/v1/flows/page-preview", content=b"", headers=auth["org"])
     assert r.status_code == 422 and r.json()["field"] == "body"
-    assert "empty or larger than 50 MiB" in r.json()["detail"]
+    assert r.json()["detail"] == "the document is empty"
     r = c.post("/api/v1/flows/page-preview?first=2", content=contract_pdf(), headers=auth["org"])
     assert r.status_code == 422 and r.json()["field"] == "first"
     assert c.post("/api/v1/flows/page-preview", content=contract_pdf()).status_code == 401

@@ -113,7 +113,7 @@ def test_refusals_write_nothing(world, client, monkeypatch):
     problem(upload(client, app_id, PDF, "id_front", o, "image/png"), 422, "type_mismatch", "body")
     monkeypatch.setattr(documents, "MAX_DOCUMENT", 1000)
     big = PNG + bytes(2000)
-    problem(upload(client, app_id, big, "id_front", o), 422, "too_large", "body")
+    problem(upload(client, app_id, big, "id_front", o), 413, "too_large", "body")
     problem(upload(client, 2**40, PNG, "id_front", o), 404, "not_found", "application_id")
     assert counts(world) == before
 

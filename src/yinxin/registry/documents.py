@@ -19,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, IllegalTransition, ValidationError
+from yinxin.errors import Conflict, IllegalTransition, TooLarge, ValidationError
 from yinxin.identity import refuse_hidden
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.store.audit import event
@@ -124,11 +124,7 @@ class ApplicationDocuments:
         if not data:
             raise ValidationError("the document is empty", field="body", code="empty")
         if len(data) > MAX_DOCUMENT:
-            raise ValidationError(
-                f"a document may be at most {MAX_DOCUMENT // 2**20} MiB",
-                field="body",
-                code="too_large",
-            )
+            raise TooLarge(f"a document may be at most {MAX_DOCUMENT // 2**20} MiB", field="body")
         media = sniff(data)
         if media is None:
             raise ValidationError(

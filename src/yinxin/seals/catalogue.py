@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from yinxin.errors import Conflict, ValidationError
+from yinxin.errors import Conflict, TooLarge, ValidationError
 from yinxin.identity import validate_id_document, validate_name
 from yinxin.seals.seal_types import SEAL_TYPE_ORGANIZATION, SEAL_TYPE_PERSONAL
 from yinxin.store.models import Subscriber
@@ -210,7 +210,7 @@ def check_scan(scan: bytes | None) -> str | None:
     from yinxin.seals.render import MAX_SCAN_BYTES  # Pillow and fonts load only to draw
 
     if len(scan) > MAX_SCAN_BYTES:  # refused before anything reads it as an image
-        raise ValidationError(
+        raise TooLarge(
             f"the uploaded seal scan is larger than {MAX_SCAN_BYTES // 2**20} MiB", field="scan"
         )
     return hashlib.sha256(bytes(scan)).hexdigest()

@@ -34,7 +34,7 @@ from fontTools.pens.basePen import BasePen
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageMath, ImageOps, UnidentifiedImageError
 
-from yinxin.errors import ConfigurationError, ValidationError
+from yinxin.errors import ConfigurationError, TooLarge, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -972,9 +972,7 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
     if not isinstance(data, bytes | bytearray | memoryview) or not data:
         raise ValidationError("no image data", field="image")
     if len(data) > MAX_SCAN_BYTES:
-        raise ValidationError(
-            f"seal image is larger than {MAX_SCAN_BYTES // 2**20} MiB", field="image"
-        )
+        raise TooLarge(f"seal image is larger than {MAX_SCAN_BYTES // 2**20} MiB", field="image")
     try:
         with Image.open(io.BytesIO(bytes(data))) as probe:  # reads the header only
             fmt = probe.format

@@ -51,6 +51,7 @@ from yinxin.errors import (
     Forbidden,
     IllegalTransition,
     NotFound,
+    TooLarge,
     ValidationError,
     YinxinError,
 )
@@ -369,11 +370,7 @@ def _media_type(value: str, video: bytes) -> str:
     if not isinstance(video, bytes | bytearray) or not video:
         raise ValidationError("the recording is empty", field="video")
     if len(video) > MAX_VIDEO:
-        raise ValidationError(
-            f"the recording is larger than {MAX_VIDEO // 2**20} MiB",
-            field="video",
-            code="too_large",
-        )
+        raise TooLarge(f"the recording is larger than {MAX_VIDEO // 2**20} MiB", field="video")
     webm = video[:4] == b"\x1a\x45\xdf\xa3"  # an EBML header
     mp4 = video[4:8] == b"ftyp"
     if (kind == "video/webm" and not webm) or (kind == "video/mp4" and not mp4):

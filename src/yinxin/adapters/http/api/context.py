@@ -18,7 +18,7 @@ from yinxin import clock
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.app import Platform
-from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.errors import Forbidden, NotFound, TooLarge, YinxinError
 from yinxin.transitions import filter_values
 
 T = TypeVar("T")
@@ -211,11 +211,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ValidationError(
-                f"the request body is larger than {limit // 2**20} MiB",
-                field="body",
-                code="too_large",
-            )
+            raise TooLarge(f"the request body is larger than {limit // 2**20} MiB", field="body")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -177,6 +177,13 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def _malformed(_request: Request, exc: RequestValidationError):
         errors = [_error(e) for e in exc.errors()]
+        for raw, e in zip(exc.errors(), errors, strict=True):
+            # a file in base64 longer than its field allows is too much, not malformed: 413,
+            # as the request-body guard answers a body over the server's limit
+            loc = raw.get("loc", ())
+            if raw.get("type") == "string_too_long" and str(loc[-1:][0]).endswith("_base64"):
+                detail = f"{e['field']}: the file is larger than its limit ({e['message']})"
+                return problem(413, detail, code="too_large", field=e["field"], errors=[e])
         first = errors[0] if errors else {"field": None, "message": "malformed request"}
         return problem(
             422,

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from fastapi.responses import Response
 
-from yinxin.errors import ValidationError
+from yinxin.errors import TooLarge, ValidationError
 
 
 def from_base64(text: str, *, field: str, refusal: str) -> bytes:
@@ -29,11 +29,12 @@ MAX_PDF = 50 * 1024 * 1024  # a PDF handed in: a request body, or a document in 
 
 
 def sized(data: bytes, field: str, limit: int) -> bytes:
-    """A file handed in, refused (naming ``field``) when empty or over ``limit`` bytes."""
-    if not data or len(data) > limit:
-        raise ValidationError(
-            f"the document is empty or larger than {limit >> 20} MiB", field=field
-        )
+    """A file handed in, refused (naming ``field``) when empty (422) or over ``limit`` bytes
+    (413, as the request-body guard answers too much)."""
+    if not data:
+        raise ValidationError("the document is empty", field=field)
+    if len(data) > limit:
+        raise TooLarge(f"the document is larger than {limit >> 20} MiB", field=field)
     return data
 
 

@@ -34,7 +34,7 @@ from yinxin.adapters.http.api.context import (
     state_filter,
 )
 from yinxin.adapters.http.api.responses import file_answer, from_base64
-from yinxin.errors import Conflict, NotFound, ValidationError
+from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
@@ -216,9 +216,19 @@ def _scoped(
 
 
 def _scan_bytes(data: str | None) -> bytes | None:
+    """The uploaded scan, decoded; over its limit, 413 naming ``scan_base64`` (the service
+    would name its own ``scan``)."""
+    from yinxin.seals import render
+
     if data is None:
         return None
-    return from_base64(data, field="scan_base64", refusal="the scan is not valid base64")
+    scan = from_base64(data, field="scan_base64", refusal="the scan is not valid base64")
+    if len(scan) > render.MAX_SCAN_BYTES:
+        raise TooLarge(
+            f"the uploaded seal scan is larger than {render.MAX_SCAN_BYTES // 2**20} MiB",
+            field="scan_base64",
+        )
+    return scan
 
 
 # --- the form -------------------------------------------------------------------------------------
