@@ -404,3 +404,76 @@ def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platfo
     clock.advance(days=1)
     report = p.archive.renew()
     assert report.renewed == [docs[-1].id] and report.checked == 1
+
+
+@pytest.mark.parametrize("gate", ["listed", "built"])
+def test_two_renewals_at_once_report_the_other_runs_renewal_not_a_missing_file(
+    make_platform, clock, gate
+) -> None:
+    """Two ``archive renew`` runs at once (two threads, one archive): run B lists the due
+    document before run A renews it, then goes on only once A has committed and deleted the
+    old file. B read "stored file … is missing" and reported a failure (exit 1) — nothing was
+    lost — or, when it had built its own renewal first (``built``), counted the document as
+    "not due". It now says the document was renewed by another run, fails nothing, and leaves
+    one file and one renewal behind. The order is forced with events (set in ``finally``, so a
+    failing run cannot leave the other waiting), not with timed waits."""
+    import threading
+
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    archive = p.archive
+    [doc] = archive.documents()
+    clock.advance(days=1)
+    b_listed, a_done = threading.Event(), threading.Event()
+    documents, renew_one, store = archive.documents, archive._renew_one, archive.store
+
+    def listing(*args, **kwargs):
+        out = documents(*args, **kwargs)
+        if threading.current_thread().name == "B" and gate == "listed":
+            b_listed.set()
+            a_done.wait()
+        return out
+
+    def renewing(*args, **kwargs):
+        if threading.current_thread().name == "A":
+            b_listed.wait()
+            try:
+                return renew_one(*args, **kwargs)
+            finally:
+                a_done.set()
+        return renew_one(*args, **kwargs)
+
+    def storing(pdf: bytes) -> str:
+        if threading.current_thread().name == "B" and gate == "built":
+            b_listed.set()
+            a_done.wait()
+        return store(pdf)
+
+    archive.documents, archive._renew_one, archive.store = listing, renewing, storing
+    reports: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            reports[name] = archive.renew()
+        except BaseException as e:  # noqa: BLE001 - kept for the assertion below
+            reports[name] = e
+        finally:
+            b_listed.set()
+            a_done.set()
+
+    threads = [threading.Thread(target=run, args=(n,), name=n) for n in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a, b = reports["A"], reports["B"]
+    assert not isinstance(a, BaseException) and not isinstance(b, BaseException), reports
+    assert a.renewed == [doc.id] and a.failed == []
+    assert b.failed == [], b.failed
+    assert b.renewed == [] and b.renewed_elsewhere == [doc.id] and b.not_due == 0
+    view, pdf = archive.document(doc.id)
+    assert view.renewals == 1 and view.level == "B-LTA"
+    files = {k for k, _ in archive.files.keys()}
+    assert view.sha256 in files and doc.sha256 not in files  # B's own renewal was removed
+    assert len([k for k in files if not k.endswith(".part")]) == len(
+        {d.sha256 for d in archive.documents(None)}
+    )

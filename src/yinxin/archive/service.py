@@ -33,8 +33,8 @@ import datetime as dt
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -116,6 +116,14 @@ class ArchivedDocumentView:
         return from_row(cls, row, level=Level(row.level), state=DocumentState(row.state))
 
 
+class _Outcome(Enum):
+    """What ``_renew_one`` did with one kept version."""
+
+    DONE = "done"
+    SKIPPED = "skipped"  # nothing to renew in it (an OFD)
+    ELSEWHERE = "elsewhere"  # another run renewed it first
+
+
 @dataclass(frozen=True)
 class RenewalFailure:
     id: int  # the kept document
@@ -135,6 +143,9 @@ class RenewalReport:
     warnings: list[str]
     swept: int  # unreferenced files removed (left by interrupted runs)
     at: dt.datetime
+    # due here, but renewed (or refreshed) by another run at the same time: nothing to do,
+    # nothing lost — neither a failure nor "not due"
+    renewed_elsewhere: list[int] = field(default_factory=list)
 
 
 class Archive:
@@ -302,13 +313,17 @@ class Archive:
         renewed: list[int] = []
         refreshed: list[int] = []
         failed: list[RenewalFailure] = []
+        elsewhere: list[int] = []
         for i, doc in enumerate(docs, 1):
             last = doc.status_refreshed_at or doc.created_at
             timestamp = force or self.is_due(doc, margin, now)
             if timestamp or (refresh is not None and now - last >= refresh):
                 try:
-                    if self._renew_one(doc, actor, timestamp=timestamp):  # else renewed meanwhile
+                    outcome = self._renew_one(doc, actor, timestamp=timestamp)
+                    if outcome is _Outcome.DONE:
                         (renewed if timestamp else refreshed).append(doc.id)
+                    elif outcome is _Outcome.ELSEWHERE:
+                        elsewhere.append(doc.id)
                 except YinxinError as e:
                     failed.append(RenewalFailure(doc.id, e.message))
                 except OSError as e:
@@ -329,21 +344,37 @@ class Archive:
             checked=len(docs),
             renewed=renewed,
             refreshed=refreshed,
-            not_due=len(docs) - len(renewed) - len(refreshed) - len(failed),
+            not_due=len(docs) - len(renewed) - len(refreshed) - len(failed) - len(elsewhere),
             failed=failed,
             rolled_over=rolled_over,
             warnings=warnings,
             swept=swept,
             at=at,
+            renewed_elsewhere=elsewhere,
         )
 
-    def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> bool:
-        pdf = self.files.get(doc.sha256)
+    def _moved_on(self, doc: ArchivedDocumentView) -> bool:
+        """Whether the kept version ``doc`` was replaced since it was listed (another run
+        renewed it, or a newer signed version superseded it): its old file is then gone on
+        purpose, not missing."""
+        with self.db.read() as s:
+            row = s.get(ArchivedDocument, doc.id)
+            return row is None or row.sha256 != doc.sha256 or row.state != ACTIVE
+
+    def _renew_one(self, doc: ArchivedDocumentView, actor: str, *, timestamp: bool) -> _Outcome:
+        """Renew (or refresh) one kept version; ``ELSEWHERE`` when another run got there
+        first — its file already replaced, or its row changed before ours was written."""
+        try:
+            pdf = self.files.get(doc.sha256)
+        except NotFound:
+            if self._moved_on(doc):  # renewed by a run at the same time, which removed it
+                return _Outcome.ELSEWHERE
+            raise
         if b"%PDF-" not in pdf[:1024]:
             # an OFD signed with a platform seal (yinxin.signing.ofd, level B-T): it has no DSS
             # to refresh nor a document timestamp to add — its evidence is the timestamp inside
             # its SES_Signature — so it is passed over, not reported as a failure every run
-            return False
+            return _Outcome.SKIPPED
         now = self.clock.now()
         try:
             ours = self._our_certificates(pdf)
@@ -417,10 +448,10 @@ class Archive:
         if lost:
             if key != doc.sha256:
                 self.files.delete(key)
-            return False
+            return _Outcome.ELSEWHERE
         # the renewed file begins with every byte of the old one (an incremental update)
         self.files.delete(doc.sha256)
-        return True
+        return _Outcome.DONE
 
     def _our_certificates(self, pdf: bytes) -> dict[int, x509.Certificate]:
         """Certificates in the file's signatures and timestamps that our CAs issued (signers,

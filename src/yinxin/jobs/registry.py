@@ -240,6 +240,8 @@ def _archive_renew(p: Platform) -> str:
         f"checked {report.checked}, renewed {len(report.renewed)}, "
         f"refreshed {len(report.refreshed)}, rolled over {len(report.rolled_over)}"
     )
+    if report.renewed_elsewhere:
+        summary += f", renewed by another run {len(report.renewed_elsewhere)}"
     if report.failed:
         raise JobProblem(
             f"{summary}; failed: " + "; ".join(f"{f.id}: {f.error}" for f in report.failed),

@@ -143,6 +143,12 @@ def archive_renew(
             len(r.failed),
             r.checked,
         )
+        if r.renewed_elsewhere:  # a run at the same time got there first: nothing is lost
+            say(
+                "{} renewed by another run at the same time: {}",
+                len(r.renewed_elsewhere),
+                ", ".join(f"#{i}" for i in r.renewed_elsewhere),
+            )
         for f in r.failed:
             say("[red]#{}[/]: {}", f.id, f.error)
 
