@@ -233,6 +233,28 @@ def test_authorized_signing_over_http_and_withdrawal_refuses_at_once(served):
     assert auth["state"] == "active" and auth["remaining"] == 2 and "pin" not in r.text
     assert api.get(f"/authorizations/{auth['id']}/terms").json()["ok"] is True
     problem_of(c["other"].get(f"/authorizations/{auth['id']}"), 404)
+    # nor can it sign its own flow with it: the 404 names authorization_id (it named
+    # subscriber_id, a field the request does not have)
+    theirs = (
+        c["other"]
+        .post(
+            "/flows",
+            json={
+                "title": "他方合同",
+                "documents": [{"name": "a.pdf", "content_base64": b64(originals[0][1])}],
+                "signers": [{"subscriber_id": w.org.id, "role": "甲方", "seal": w.jia.seal.es_id}],
+                "deadline": until,
+            },
+        )
+        .json()
+    )
+    s0 = c["other"].post(f"/flows/{theirs['id']}/start").json()["flow"]["signers"][0]["id"]
+    r = c["other"].post(
+        f"/flows/{theirs['id']}/signers/{s0}/sign-authorized",
+        json={"authorization_id": auth["id"]},
+    )
+    body = problem_of(r, 404, "authorization_id")
+    assert body["detail"] == f"no authorization {auth['id']}"
     r = api.post(
         f"/flows/{flow['id']}/signers/{org_signer}/sign-authorized",
         json={"authorization_id": auth["id"]},

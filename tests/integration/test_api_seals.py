@@ -492,6 +492,33 @@ def test_an_organization_key_sees_and_touches_only_its_own_seals(as_, world):
         },
     )
     problem_of(r, 404, "subscriber_id", "not_found")
+    # signing or authorizing with B's seal or as B's people: each 404 names the field the
+    # request used (they all said "subscriber_id", which none of these bodies has)
+    auth = {
+        "seal": theirs.es_id,
+        "pin": ORG_B_PIN,
+        "granted_by_subscriber_id": w.staff_a,
+        "max_documents": 1,
+        "valid_until": "2100-01-01T00:00:00+08:00",
+    }
+    body = problem_of(org_a.post("/authorizations", json=auth), 404, "seal", "not_found")
+    assert body["detail"] == f"no seal {theirs.es_id}"
+    r = org_a.post("/authorizations", json={**auth, "granted_by_subscriber_id": w.staff_b})
+    problem_of(r, 404, "granted_by_subscriber_id", "not_found")
+    doc = {"name": "a.pdf", "content_base64": base64.b64encode(b"%PDF-1.7\n").decode()}
+    signing = {"signer_subscriber_id": w.staff_b, "seal": theirs.es_id, "pin": ORG_B_PIN}
+    code = {"challenge_id": "x", "code": "123456"}
+    for path, request in (
+        ("/batches/code", {"signer_subscriber_id": w.staff_b, "documents": [doc]}),
+        ("/batches/sign", {**signing, **code, "documents": [doc]}),
+        ("/ofd/code", {"signer_subscriber_id": w.staff_b, "document": doc}),
+        ("/ofd/sign", {**signing, **code, "document": doc, "placement": {"anchor": "乙方"}}),
+        ("/ses-pdf/code", {"signer_subscriber_id": w.staff_b, "document": doc}),
+        ("/ses-pdf/sign", {**signing, **code, "document": doc, "placement": {"anchor": "乙"}}),
+    ):
+        r = org_a.post(path, json=request)
+        problem_of(r, 404, "signer_subscriber_id", "not_found")
+        no_pin_in(r)
     # unlock is refused by role before scope: an organization administrator never unlocks
     problem_of(org_a.post(f"/seals/{theirs.es_id}/unlock", json={}), 403, code="not_permitted")
 

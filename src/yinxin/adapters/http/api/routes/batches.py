@@ -92,7 +92,7 @@ def _items(body: BatchCodeIn) -> list[BatchItem]:
 @router.post("/batches/code", status_code=201, response_model=Challenge)
 def batch_code(body: BatchCodeIn, platform: Plat, principal: Signer):
     """One code for the whole list; its SMS says how many documents it covers."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    scope_subscriber(platform, principal, body.signer_subscriber_id, field="signer_subscriber_id")
     return platform.batch.request_code(
         signer_subscriber_id=body.signer_subscriber_id, items=_items(body), actor=principal.actor
     )
@@ -101,7 +101,7 @@ def batch_code(body: BatchCodeIn, platform: Plat, principal: Signer):
 @router.post("/batches/sign", response_model=BatchOut)
 def batch_sign(body: BatchSignIn, request: Request, platform: Plat, principal: Signer):
     """Every document signed, or none (the code then stays usable)."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    scope_subscriber(platform, principal, body.signer_subscriber_id, field="signer_subscriber_id")
     result = platform.batch.sign(
         _items(body),
         seal=body.seal,
@@ -134,9 +134,13 @@ def _scoped(platform, principal: Principal, authorization_id: int) -> Authorizat
 
 @router.post("/authorizations", status_code=201, response_model=AuthorizationView)
 def grant(body: AuthorizationGrantIn, platform: Plat, principal: Signer):
-    scope_subscriber(platform, principal, body.granted_by_subscriber_id)
-    seal = platform.seals.get(body.seal)
-    scope_subscriber(platform, principal, seal.subscriber_id)
+    scope_subscriber(
+        platform, principal, body.granted_by_subscriber_id, field="granted_by_subscriber_id"
+    )
+    seal = platform.seals.get(body.seal)  # another organization's: as a seal that does not exist
+    scope_owned(
+        platform, principal, seal.subscriber_id, missing=f"no seal {body.seal}", field="seal"
+    )
     return platform.authorizations.grant(
         body.seal,
         pin=body.pin,

@@ -21,7 +21,7 @@ from yinxin.adapters.http.api.context import (
     allowed,
     owner_of_new,
     scope_organization,
-    scope_subscriber,
+    scope_owned,
     service_page,
     state_filter,
 )
@@ -174,7 +174,14 @@ def sign_authorized(
     _scoped(platform, principal, flow_id)
     auth = platform.authorizations.get(body.authorization_id)
     if principal.organization_id is not None:
-        scope_subscriber(platform, principal, auth.holder_subscriber_id)
+        missing = f"no authorization {body.authorization_id}"
+        scope_owned(
+            platform,
+            principal,
+            auth.holder_subscriber_id,
+            missing=missing,
+            field="authorization_id",
+        )
     return platform.flows.sign_authorized(
         flow_id, signer_id, body.authorization_id, actor=principal.actor
     )

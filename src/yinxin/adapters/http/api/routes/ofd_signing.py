@@ -102,7 +102,7 @@ def ofd_sign(body: OfdSignIn, request: Request, platform: Plat, principal: Signe
 
 def _request_code(service: OfdSigning, body: OfdCodeIn, platform, principal: Principal):
     """Both formats' first step, on their service (``ofd_signing`` or ``ses_pdf_signing``)."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    scope_subscriber(platform, principal, body.signer_subscriber_id, field="signer_subscriber_id")
     return service.request_confirmation(
         signer_subscriber_id=body.signer_subscriber_id,
         document=ofd_of(body.document),
@@ -114,7 +114,7 @@ def _sign(
     service: OfdSigning, body: OfdSignIn, request: Request, platform, principal: Principal
 ) -> SignedOfdOut:
     """Both formats' second step; the body's ``placement`` is the format's own."""
-    scope_subscriber(platform, principal, body.signer_subscriber_id)
+    scope_subscriber(platform, principal, body.signer_subscriber_id, field="signer_subscriber_id")
     signed = service.sign(
         ofd_of(body.document),
         seal=body.seal,
