@@ -151,8 +151,10 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                     except (binascii.Error, ValueError):
                         return await _error(send, 400, "the GET path is not base64")
                 else:
+                    # a GET carries its request in the path: /ocsp itself takes a POST only
+                    allow = b"POST" if len(path) <= 6 else b"GET, HEAD, POST"
                     return await _error(
-                        send, 405, "use GET /ocsp/<base64> or POST /ocsp", allow=b"GET, HEAD, POST"
+                        send, 405, "use GET /ocsp/<base64> or POST /ocsp", allow=allow
                     )
                 resp = ocsp.respond(der)  # cached responses need no thread hop
                 return await respond(
@@ -179,13 +181,18 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                     status.ca_certificate(service.role)  # 404 when there is no such hierarchy
                 resp = await in_thread(service.respond, body)
                 return await respond(send, 200, resp, b"application/timestamp-reply")
-            if path.startswith("/crl/") and path.endswith(".crl") and method in ("GET", "HEAD"):
+            crl = path.startswith("/crl/") and path.endswith(".crl")
+            cer = path.startswith("/ca/") and path.endswith(".cer")
+            if (crl or cer) and method not in ("GET", "HEAD"):
+                what = "CRL" if crl else "CA certificate"
+                return await _error(send, 405, f"a {what} is read with GET", allow=b"GET, HEAD")
+            if crl:
                 role = path[5:-4]
                 if not is_ca_role(role):
                     return await _error(send, 404, f"no CRL named {role!r}")
                 der = await in_thread(status.current_crl, role)
                 return await respond(send, 200, der, b"application/pkix-crl")
-            if path.startswith("/ca/") and path.endswith(".cer") and method in ("GET", "HEAD"):
+            if cer:
                 role = path[4:-4]
                 if split_role(role)[1] not in ROLES:
                     return await _error(send, 404, f"no CA certificate named {role!r}")
