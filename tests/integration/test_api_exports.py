@@ -124,6 +124,13 @@ def test_make_list_download_delete(client, world, tmp_path):
     assert hashlib.sha256(again.content).hexdigest() == sha
     downloads = _events(world, "export.downloaded")
     assert [e.data["archive_sha256"] for e in downloads] == [sha, sha]
+    # a HEAD (a download manager asking the size) gets the GET's headers and no body, and is
+    # no download: the audit trail said the subscribers' data was downloaded a third time
+    head = client.head(f"/api/v1/exports/{name}/archive", headers=admin)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["x-archive-sha256"] == sha
+    assert head.headers["content-length"] == str(len(body))
+    assert len(_events(world, "export.downloaded")) == 2
 
     # --- delete ---------------------------------------------------------------------------
     r = client.delete(f"/api/v1/exports/{name}", headers=admin)

@@ -255,9 +255,11 @@ class ExportShelf:
             ) from None
 
     # --- download -----------------------------------------------------------------------------
-    def archive(self, name: str, *, actor: str) -> Archive:
+    def archive(self, name: str, *, actor: str, download: bool = True) -> Archive:
         """The export as a zip archive, checked first (module note); a folder that does not
-        match what was exported is refused (409 ``export_modified``) and the refusal audited."""
+        match what was exported is refused (409 ``export_modified``) and the refusal audited.
+        ``download=False`` (an HTTP HEAD: the size and hash, not the bytes) is checked the
+        same but not recorded as ``export.downloaded``."""
         folder = self._folder(name)
         if not (folder / MANIFEST).is_file():
             raise NotFound(f"export {name} is not finished (no manifest)", field="name")
@@ -285,12 +287,13 @@ class ExportShelf:
                 field="name",
                 code="export_modified",
             ) from None
-        self._audit(
-            actor,
-            "export.downloaded",
-            name,
-            {"manifest_sha256": msha, "archive_sha256": h.hexdigest(), "size": size},
-        )
+        if download:
+            self._audit(
+                actor,
+                "export.downloaded",
+                name,
+                {"manifest_sha256": msha, "archive_sha256": h.hexdigest(), "size": size},
+            )
         return Archive(
             name=name,
             filename=f"yinxin-export-{name}.zip",

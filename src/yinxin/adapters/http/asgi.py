@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# set in the scope of a HEAD the server answers as its GET (RFC 9110 9.3.2): a route whose GET
+# also records something (an export's download on the audit trail) leaves the record out
+HEAD_ONLY = "yinxin.head_only"
+
 
 class ClientGone(Exception):
     """The client went away (or was cut off by a timeout) before its body was read."""

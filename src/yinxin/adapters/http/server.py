@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from yinxin import __version__
-from yinxin.adapters.http.asgi import ClientGone, read_body, respond
+from yinxin.adapters.http.asgi import HEAD_ONLY, ClientGone, read_body, respond
 from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.app import Platform, build_platform
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
@@ -209,7 +209,9 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
             # HEAD is GET without the body (RFC 9110 9.3.2), as the CRLs and CA certificates
             # above answer it: FastAPI routes GET alone, so a load balancer's HEAD /healthz and
             # a client's HEAD on a download were 405. The server sends no body for a HEAD.
-            scope = {**scope, "method": "GET"}
+            # A route whose GET records something (an export's download on the audit trail)
+            # reads HEAD_ONLY and leaves the record out: a HEAD is no download.
+            scope = {**scope, "method": "GET", HEAD_ONLY: True}
         return await rest(scope, receive, send)
 
     app.status = status  # type: ignore[attr-defined]

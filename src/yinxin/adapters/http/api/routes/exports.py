@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
 from yinxin.access.keys import ApiRole, Principal
 from yinxin.adapters.http.api.context import Plat, get_caller
+from yinxin.adapters.http.asgi import HEAD_ONLY
 from yinxin.errors import Forbidden, NotFound
 from yinxin.handover.shelf import NAME_PATTERN, ExportSummary
 
@@ -82,11 +83,13 @@ def get_export(name: Name, platform: Plat, _principal: AdminOf):
 
 
 @router.get("/exports/{name}/archive", response_class=StreamingResponse, responses=ZIP)
-def download_export(name: Name, platform: Plat, principal: AdminOf):
+def download_export(name: Name, request: Request, platform: Plat, principal: AdminOf):
     """The folder as a zip archive, streamed. Every file is checked against the manifest (and
     the manifest against the SHA-256 recorded when the export was made) before the answer
-    starts: a changed folder is refused with 409 ``export_modified``."""
-    a = platform.exports.archive(name, actor=principal.actor)
+    starts: a changed folder is refused with 409 ``export_modified``. A HEAD gets the same
+    headers (size, SHA-256) and is not recorded as a download."""
+    head = bool(request.scope.get(HEAD_ONLY))
+    a = platform.exports.archive(name, actor=principal.actor, download=not head)
     digest = base64.b64encode(bytes.fromhex(a.sha256)).decode()
     return StreamingResponse(
         a.chunks,
