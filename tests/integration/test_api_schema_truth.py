@@ -75,6 +75,7 @@ def with_head(operations) -> str:
         ("PUT", "/ocsp/MAA=", "GET, HEAD, POST"),
         ("POST", "/crl/root.crl", "GET, HEAD"),  # was a 404, as if there were no CRL there
         ("DELETE", "/ca/root.cer", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),  # was answered 200 with the metrics, to any method
     ],
 )
 def test_a_wrong_method_off_the_document_is_told_the_methods_too(world, method, path, allow):

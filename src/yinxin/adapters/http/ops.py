@@ -222,6 +222,10 @@ class Observed:
             request_id.reset(token)
 
     async def _serve_metrics(self, scope, send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):  # a scrape reads; nothing else is served
+            body = b"metrics are read with GET\n"
+            await respond(send, 405, body, b"text/plain", [(b"allow", b"GET, HEAD")])
+            return
         if self.metrics_token:
             auth = dict(scope.get("headers", ())).get(b"authorization", b"")
             if auth != b"Bearer " + self.metrics_token.encode():
