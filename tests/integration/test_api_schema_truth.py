@@ -350,3 +350,17 @@ def test_a_notice_posted_too_late_to_count_from_is_refused_naming_the_day(world)
     assert r.status_code == 422 and r.json()["field"] == "posted_on", r.text
     r = c.get("/api/v1/calc/notice", params={**q, "posted_on": "9999-12-26"})
     assert r.status_code == 200 and r.json()["served_on"] == "9999-12-31", r.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer yx_wrong_key"}, {"Authorization": ""}],
+    ids=["wrong-key", "no-key"],
+)
+def test_a_401_says_how_to_authenticate(world, headers) -> None:
+    """RFC 9110 15.5.2: a 401 MUST carry ``WWW-Authenticate``; it had none, and an HTTP
+    client that answers the challenge (or a gateway that checks for it) found nothing."""
+    _, c, _ = world
+    r = c.get("/api/v1/subscribers", headers=headers)
+    assert r.status_code == 401 and r.json()["code"] == "unauthenticated", r.text
+    assert r.headers.get("www-authenticate") == 'Bearer realm="yinxin"'

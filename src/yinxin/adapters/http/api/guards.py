@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yinxin.access.idempotency import Idempotency
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
-from yinxin.adapters.http.api.problems import PROBLEM, problem_body
+from yinxin.adapters.http.api.problems import CHALLENGE, PROBLEM, problem_body
 from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, YinxinError
@@ -247,7 +247,10 @@ class Guards:
                     await run_in_threadpool(self.credentials.check, scope)
                 except YinxinError as e:
                     out = _problem(e.http_status, e.message, e.code, e.field)
-                    return await respond(send, e.http_status, out, _PROBLEM)
+                    extra = (
+                        [(b"www-authenticate", CHALLENGE.encode())] if e.http_status == 401 else []
+                    )
+                    return await respond(send, e.http_status, out, _PROBLEM, extra)
             return await respond(
                 send,
                 stored.status_code,

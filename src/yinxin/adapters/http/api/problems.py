@@ -24,6 +24,7 @@ from yinxin.errors import YinxinError
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+CHALLENGE = 'Bearer realm="yinxin"'  # the WWW-Authenticate of every 401
 
 
 class Problem(BaseModel):
@@ -163,6 +164,8 @@ def install(api: FastAPI) -> None:
         retry = getattr(exc, "retry_after", None)
         if retry is not None:
             headers = {"Retry-After": str(int(retry))}
+        if status == 401:  # RFC 9110 15.5.2: a 401 says how to authenticate
+            headers = {**(headers or {}), "WWW-Authenticate": CHALLENGE}
         if status >= 500:
             log.error("service refusal %s: %s", exc.code, exc.message)
         return problem(
