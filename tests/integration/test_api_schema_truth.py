@@ -364,3 +364,21 @@ def test_a_401_says_how_to_authenticate(world, headers) -> None:
     r = c.get("/api/v1/subscribers", headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "unauthenticated", r.text
     assert r.headers.get("www-authenticate") == 'Bearer realm="yinxin"'
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/tsa", 405, "method_not_allowed"),
+        ("GET", "/tsa/nope", 404, "not_found"),
+        ("GET", "/crl/nope.crl", 404, "not_found"),
+        ("GET", "/ca/nope.cer", 404, "not_found"),
+    ],
+)
+def test_the_status_endpoints_refusals_say_what_went_wrong(world, method, path, status, code):
+    """The CRL/OCSP/TSA fast lane answered every refusal ``{"error": "bad_request"}`` — a
+    404, a 405 and a 413 alike — so a client reading ``error`` could not tell them apart."""
+    _, c, _ = world
+    r = c.request(method, path)
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == code and r.json()["message"]

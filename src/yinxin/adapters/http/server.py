@@ -52,9 +52,22 @@ CT_OCSP_REQ = b"application/ocsp-request"
 CT_TSQ = b"application/timestamp-query"
 
 
-async def _error(send, status: int, message: str, *, allow: bytes | None = None) -> None:
-    """A fast-lane refusal; a 405 names the methods the path takes (``Allow``, RFC 9110)."""
-    body = json.dumps({"error": "bad_request", "message": message}).encode()
+_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+async def _error(
+    send, status: int, message: str, *, allow: bytes | None = None, code: str | None = None
+) -> None:
+    """A fast-lane refusal, ``{"error": code, "message": …}`` with the code the status means
+    (it was ``bad_request`` for all); a 405 names the methods the path takes (``Allow``)."""
+    error = code or _CODES.get(status, "bad_request")
+    body = json.dumps({"error": error, "message": message}).encode()
     headers = [(b"allow", allow)] if allow is not None else []
     await respond(send, status, body, b"application/json", headers)
 
@@ -201,7 +214,9 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
         except ClientGone:
             return None
         except YinxinError as e:
-            return await _error(send, e.http_status if e.http_status < 500 else 503, e.message)
+            if e.http_status >= 500:
+                return await _error(send, 503, e.message)
+            return await _error(send, e.http_status, e.message, code=e.code)
         except Exception:
             log.exception("status endpoint failure")
             return await _error(send, 500, "internal error")
