@@ -1,6 +1,8 @@
 // One certificate of the subscriber: its facts, the downloads (GET /certificates/{serial}/pem,
-// /der, /chain) and the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
-// revoke with one of the reasons of 001) — the forms the certificate's state allows.
+// /der, /chain), the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
+// revoke with one of the reasons of 001) and the requests that issue a new certificate in its
+// place (renew, rekey, reissue: POST /certificates/{serial}/renew|rekey|reissue) — only the
+// forms the certificate's state, dates and fees allow, as the API would judge them.
 import {
   ApiError, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut, messageFor, requireSession,
   saveBlob, toast,
@@ -13,7 +15,12 @@ await requireSession("subscriber");
 const serial = (param("serial") || "").replace(/[^0-9A-Fa-f]/g, "");
 options(document.getElementById("reason"), HOLDER_CERT_REASONS.map((r) => [r, CERT_REASONS[r]]), { blank: "请选择吊销原因" });
 
+const YEAR_MS = 365 * 24 * 3600 * 1000; // a year of service, as the registry counts it
+
 function show(c) {
+  // past its end the API treats it as expired whether or not the expiry sweep has marked it
+  const live = new Date(c.not_after).getTime() > Date.now();
+  if (!live && (c.status === "active" || c.status === "on_hold")) c = { ...c, status: "expired", hold_kind: null };
   document.getElementById("status-badge").replaceChildren(certBadge(c));
   facts(document.getElementById("cert-facts"), [
     ["序列号", el("code", { text: c.serial })],
@@ -42,9 +49,9 @@ function show(c) {
   const renewed = document.getElementById("renewed");
   renewed.hidden = !successor;
   if (successor) {
-    renewed.replaceChildren("本证书已续期，新证书为 ",
-      el("a", { href: `/my/certificate?serial=${successor.serial}`, text: successor.serial }),
-      "。缴费、续期请在新证书上办理；本证书在有效期内仍可使用。");
+    const link = el("a", { href: `/my/certificate?serial=${successor.serial}`, text: successor.serial });
+    if (c.status === "revoked") renewed.replaceChildren("本证书已由新证书 ", link, " 替代。");
+    else renewed.replaceChildren("本证书已续期，新证书为 ", link, "。缴费、续期请在新证书上办理；本证书在有效期内仍可使用。");
   }
   document.getElementById("renew-pay-form").hidden = Boolean(successor) || !(c.status === "active" || unpaid);
   document.getElementById("unfreeze-form").hidden ||= unpaid;
@@ -56,19 +63,64 @@ function show(c) {
     ? "本证书因服务费未按期缴纳已停用：缴费后即恢复使用。"
     : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";
   current = c;
+  showSuccessorForms(c);
   showAmount();
 }
 
+// renew, rekey, reissue: offered as the API accepts them (registry/lifecycle.py) — renew and
+// rekey on a certificate in force, reissue over a loss report or a freeze the holder asked for
+// (one by the certification authority is lifted by it), none on one already renewed
+function showSuccessorForms(c) {
+  const free = !successor && (c.status === "active" || c.status === "on_hold");
+  const active = free && c.status === "active";
+  const paidAhead = Boolean(c.paid_until) && new Date(c.paid_until) > new Date(c.not_after);
+  const reissuable = free && c.status === "on_hold"
+    && (c.hold_kind === "lost" || (c.hold_kind === "frozen" && c.hold_by === "holder"));
+  document.getElementById("renew-form").hidden = !(active && paidAhead);
+  document.getElementById("renew-unpaid").hidden = !(active && !paidAhead);
+  document.getElementById("rekey-form").hidden = !active;
+  document.getElementById("reissue-form").hidden = !reissuable;
+  document.getElementById("successors").hidden = !(active || reissuable);
+  for (const f of document.querySelectorAll("#successors [data-key]")) f.hidden = f.dataset.key !== c.key;
+  if (active && paidAhead) {
+    facts(document.getElementById("renew-facts"), [
+      ["新证书有效期", `办理之时 至 ${fmtTime(c.paid_until)}`],
+      ["密钥", "不变"],
+      ["服务费", `已缴至 ${fmtTime(c.paid_until)}，续期不另收费`],
+    ]);
+  }
+}
+
+// what renewing costs when the service is not yet paid beyond the certificate's end: the fewest
+// years that pay past it (a payment runs from the paid-until date, or from now if that passed)
+function showRenewFee() {
+  const box = document.getElementById("renew-unpaid-text");
+  if (!box || !current) return;
+  const c = current;
+  const base = Math.max(c.paid_until ? new Date(c.paid_until).getTime() : 0, Date.now());
+  const years = Math.max(1, Math.floor((new Date(c.not_after).getTime() - base) / YEAR_MS) + 1);
+  const plan = fees && fees.plans.find((p) => p.code === c.plan);
+  const cost = plan ? `，应缴 ${yuanOf(plan.renewal_fen * years)}（每年 ${yuanOf(plan.renewal_fen)}）` : "";
+  box.textContent = `续期前须先缴纳服务费至证书有效期（${fmtTime(c.not_after)}）之后：至少缴费 ${years} 年${cost}。`
+    + "请在上方“缴纳服务费”中缴费，缴费后即可在此续期。";
+  const select = document.getElementById("renew-years");
+  if (!document.getElementById("renew-unpaid").hidden && select.dataset.chosen !== "true") {
+    if (![...select.options].some((o) => o.value === String(years))) select.append(el("option", { value: years, text: `${years} 年` }));
+    select.value = String(years);
+  }
+}
+
 let current = null;
-let successor = null; // the certificate that renewed this one, if any
+let successor = null; // the certificate issued in this one's place (renewal, rekey, reissue), if any
 let fees = null;
 function showAmount() {
   if (!document.getElementById("renew-years")) return; // the page became a "not found" notice
+  showRenewFee(); // may choose the years that renewing needs
   const plan = fees && current && fees.plans.find((p) => p.code === current.plan);
   const years = Number(document.getElementById("renew-years").value);
   document.getElementById("renew-amount").textContent = plan ? `应缴 ${yuanOf(plan.renewal_fen * years)}` : "";
 }
-document.getElementById("renew-years").addEventListener("change", showAmount);
+document.getElementById("renew-years").addEventListener("change", (ev) => { ev.target.dataset.chosen = "true"; showAmount(); });
 api("GET", "/public/fees").then((f) => { fees = f; showAmount(); }, () => {});
 
 
@@ -122,6 +174,58 @@ bindForm(document.getElementById("renew-pay-form"), {
     else toast(`${done}，服务费缴至 ${fmtTime(c.paid_until)}`);
   },
 });
+// a new certificate in this one's place: shown at the top with its serial and validity, this
+// one as it now stands (renewed: still in force; rekeyed or reissued: revoked) below it
+function issued(out, done) {
+  successor = out.certificate;
+  show(out.previous);
+  const n = out.certificate;
+  document.getElementById("new-cert-title").textContent = done;
+  facts(document.getElementById("new-cert-facts"), [
+    ["新证书序列号", el("code", { text: n.serial })],
+    ["有效期", `${fmtTime(n.not_before)} 至 ${fmtTime(n.not_after)}`],
+    ["状态", certBadge(n)],
+    ["原证书", out.previous.status === "revoked" ? "已吊销" : `在有效期内（至 ${fmtTime(out.previous.not_after)}）仍可使用`],
+  ]);
+  document.getElementById("new-cert-link").href = `/my/certificate?serial=${n.serial}`;
+  const card = document.getElementById("new-cert");
+  card.hidden = false;
+  card.scrollIntoView({ block: "nearest" });
+  toast(`${done}，新证书序列号 ${n.serial}`);
+}
+
+bindForm(document.getElementById("renew-form"), {
+  busyText: "正在签发新证书…",
+  submit: (_data, key) => api("POST", `/certificates/${serial}/renew`, { idempotencyKey: key }),
+  onDone: (out) => issued(out, "证书已续期"),
+});
+
+// a new key: the PIN that will protect it (a platform-held key) or the holder's CSR for it; the
+// PINs leave the form as soon as the request is answered, whatever the answer
+for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已补办"]]) {
+  const form = document.getElementById(`${verb}-form`);
+  bindForm(form, {
+    busyText: "正在签发新证书…",
+    submit: async (d, key) => {
+      try {
+        const body = {};
+        if (current.key === "platform") {
+          if (!d.pin) throw new ApiError(422, { code: "invalid", field: "pin", detail: "empty" });
+          if (d.pin !== d.pin2) throw new ApiError(422, { code: "invalid", field: "pin2", detail: "differ" });
+          body.pin = d.pin;
+        } else {
+          if (!d.csr.trim()) throw new ApiError(422, { code: "invalid", field: "csr", detail: "empty" });
+          body.csr = d.csr.trim();
+        }
+        return await api("POST", `/certificates/${serial}/${verb}`, { json: body, idempotencyKey: key });
+      } finally {
+        for (const p of form.querySelectorAll("input[type=password]")) p.value = "";
+      }
+    },
+    onDone: (out) => { form.reset(); issued(out, done); },
+  });
+}
+
 act("freeze-form", "freeze", (d) => ({ note: d.note.trim() || null }), "证书已冻结");
 act("unfreeze-form", "unfreeze", () => undefined, "证书已解冻");
 act("loss-form", "report-loss", () => undefined, "已挂失，证书已暂停使用");

@@ -1,0 +1,223 @@
+"""The holder's certificate page renews (续期), rekeys (更新密钥) and reissues (补办) a
+certificate, in headless Chromium against the real server. The API had the three verbs
+(POST /certificates/{serial}/renew|rekey|reissue) and the page none of them: a holder had to use
+curl. Each form is offered only when the API would accept it, asks for the PIN of the new key
+and a confirmation before the old certificate is revoked, and shows the new certificate's serial
+and validity once issued. People, ID numbers and phones here are used by no other e2e test."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.e2e.conftest import Site, shot
+from tests.e2e.test_web_selfservice import certified, subscriber_login
+
+NEW_PIN = "864208"
+
+
+def successors_of(p, cert_id: int) -> list:
+    from sqlalchemy import select
+
+    from yinxin.store.models import Certificate
+
+    with p.db.read() as s:
+        return list(
+            s.execute(select(Certificate.serial_hex).where(Certificate.predecessor_id == cert_id))
+            .scalars()
+            .all()
+        )
+
+
+def public_key(c) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    cert = x509.load_pem_x509_certificate(c.pem.encode())
+    return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_a_holder_pays_then_renews_and_sees_the_new_certificate(site: Site, page):
+    """Renewing needs the service paid beyond the certificate's end: until then the page says
+    so with the fee from the fee schedule (no 续期 button); paid, 续期 issues the renewal —
+    same key, valid to the paid-until date — shown with its serial and validity; the old
+    certificate stays in force and offers nothing more."""
+    p = site.world.p
+    person, number, cert = certified(p, "蒋二十一", "11010519720202123", "15848158401")
+
+    subscriber_login(site, page, "15848158401")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    unpaid = page.locator("#renew-unpaid")
+    unpaid.wait_for(state="visible")
+    unpaid.filter(has_text="¥70.00").wait_for()  # 1 year at 70 a year
+    assert "至少缴费 1 年" in unpaid.inner_text()
+    assert page.locator("#renew-form").is_hidden()
+    assert page.locator("#rekey-form").is_visible()
+    assert page.locator("#reissue-form").is_hidden()  # not lost, not frozen
+    shot(page, "certificate-renew-unpaid")
+
+    page.locator("#renew-pay-form button[type=submit]").click()
+    renew = page.locator("#renew-form")
+    renew.wait_for(state="visible")
+    assert unpaid.is_hidden()
+    paid_until = p.certificates.get(cert.serial).paid_until
+    assert paid_until is not None and paid_until > cert.not_after
+    assert "续期不另收费" in renew.inner_text()
+
+    renew.locator("button[type=submit]").dblclick()  # one renewal, however many clicks
+    card = page.locator("#new-cert")
+    card.wait_for(state="visible")
+    [new_serial] = successors_of(p, cert.id)
+    new = p.certificates.get(new_serial)
+    text = card.inner_text()
+    assert "证书已续期" in text and new_serial in text
+    assert new.not_after == paid_until
+    assert new.not_after.astimezone().strftime("%Y-%m-%d") in text
+    assert card.locator("#new-cert-link").get_attribute("href") == (
+        f"/my/certificate?serial={new_serial}"
+    )
+    assert p.certificates.get(cert.serial).status == "active"  # in force beside its renewal
+    assert page.locator("#successors").is_hidden()
+    assert "已续期" in page.locator("#renewed").inner_text()
+    shot(page, "certificate-renewed")
+
+    card.locator("#new-cert-link").click()
+    page.wait_for_url(f"**/my/certificate?serial={new_serial}")
+    page.locator("#rekey-form").wait_for(state="visible")
+
+
+def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, page):
+    """更新密钥 with a PIN the API refuses (too short) is said in Chinese next to the PIN field,
+    the PINs are cleared and nothing changes; two PINs that differ are caught on the page; the
+    confirmation is required. With a good PIN the new certificate (a new key) is shown, the old
+    one revoked as superseded; the PIN is nowhere in the address or the page."""
+    from tests import dbdump
+    from yinxin.store.models import Certificate
+
+    p = site.world.p
+    person, number, cert = certified(p, "沈二十二", "11010519720303123", "15848158402")
+    before = dbdump.count(p, Certificate)
+
+    subscriber_login(site, page, "15848158402")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    form = page.locator("#rekey-form")
+    form.wait_for(state="visible")
+    assert form.locator("[data-key=subscriber]").is_hidden()  # a platform-held key: a PIN
+
+    # the API refuses the PIN: said in Chinese at the field, nothing issued or revoked
+    page.fill("#rekey-pin", "12345")
+    page.fill("#rekey-pin2", "12345")
+    page.check("#rekey-confirm")
+    form.locator("button[type=submit]").click()
+    err = form.locator("#err-pin")
+    err.wait_for()
+    assert err.inner_text() == "PIN 码应为6至64位"
+    assert page.locator("#rekey-pin").input_value() == ""
+    assert page.locator("#rekey-pin2").input_value() == ""
+    assert p.certificates.get(cert.serial).status == "active"
+    assert dbdump.count(p, Certificate) == before
+    assert not successors_of(p, cert.id)
+    shot(page, "certificate-rekey-wrong-pin")
+
+    # two different PINs: caught before anything is sent
+    page.fill("#rekey-pin", NEW_PIN)
+    page.fill("#rekey-pin2", NEW_PIN[::-1])
+    form.locator("button[type=submit]").click()
+    form.locator("#err-pin2").filter(has_text="两次输入的 PIN 码不一致").wait_for()
+    assert dbdump.count(p, Certificate) == before
+
+    # not confirmed: the browser stops it
+    page.fill("#rekey-pin", NEW_PIN)
+    page.fill("#rekey-pin2", NEW_PIN)
+    page.uncheck("#rekey-confirm")
+    form.locator("button[type=submit]").click()
+    page.wait_for_timeout(300)
+    assert dbdump.count(p, Certificate) == before
+    assert page.locator("#new-cert").is_hidden()
+
+    page.fill("#rekey-pin", NEW_PIN)
+    page.fill("#rekey-pin2", NEW_PIN)
+    page.check("#rekey-confirm")
+    form.locator("button[type=submit]").dblclick()
+    card = page.locator("#new-cert")
+    card.wait_for(state="visible")
+    [new_serial] = successors_of(p, cert.id)
+    assert dbdump.count(p, Certificate) == before + 1
+    new, old = p.certificates.get(new_serial), p.certificates.get(cert.serial)
+    assert "密钥已更新" in card.inner_text() and new_serial in card.inner_text()
+    assert old.status == "revoked" and old.revocation_reason == "superseded"
+    assert new.status == "active" and public_key(new) != public_key(old)
+    assert "已吊销" in page.locator("#status-badge").inner_text()
+    assert "已由新证书" in page.locator("#renewed").inner_text()
+    assert page.locator("#successors").is_hidden() and page.locator("#lifecycle").is_hidden()
+    assert NEW_PIN not in page.url and NEW_PIN not in page.content()
+    assert page.locator("#rekey-pin").input_value() == ""
+    shot(page, "certificate-rekeyed")
+
+
+def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, page):
+    """补办 is offered for a certificate reported lost (it is then revoked as compromised) and
+    never for one the certification authority froze, nor for one stopped for unpaid fees or
+    past its end — where renew and rekey are not offered either."""
+    from sqlalchemy import update
+
+    from yinxin.store.models import Certificate
+
+    p = site.world.p
+    person, number, lost = certified(p, "韩二十三", "11010519720404123", "15848158403")
+
+    subscriber_login(site, page, "15848158403")
+    page.goto(site.url(f"/my/certificate?serial={lost.serial}"))
+    page.locator("#loss-form").wait_for(state="visible")
+    page.locator("#loss-form button[type=submit]").click()
+    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    reissue = page.locator("#reissue-form")
+    reissue.wait_for(state="visible")
+    assert page.locator("#rekey-form").is_hidden() and page.locator("#renew-form").is_hidden()
+    page.fill("#reissue-pin", NEW_PIN)
+    page.fill("#reissue-pin2", NEW_PIN)
+    page.check("#reissue-confirm")
+    reissue.locator("button[type=submit]").click()
+    card = page.locator("#new-cert")
+    card.wait_for(state="visible")
+    [new_serial] = successors_of(p, lost.id)
+    assert "证书已补办" in card.inner_text() and new_serial in card.inner_text()
+    old = p.certificates.get(lost.serial)
+    assert old.status == "revoked" and old.revocation_reason == "key_compromise"
+    shot(page, "certificate-reissued")
+
+    # frozen by the CA: nothing to do here but call the desk
+    p.certificates.freeze(new_serial, actor="desk1", note="法院协助冻结")
+    page.goto(site.url(f"/my/certificate?serial={new_serial}"))
+    page.locator("#ca-hold").wait_for(state="visible")
+    assert page.locator("#successors").is_hidden()
+
+    # stopped for unpaid fees: paid first, nothing else
+    p.certificates.unfreeze(new_serial, actor="desk1")
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.serial_hex == new_serial)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert new_serial in p.certificates.suspend_unpaid()
+    page.reload()
+    page.locator("#status-badge").filter(has_text="欠费停用").wait_for()
+    page.locator("#renew-pay-form").wait_for(state="visible")
+    assert page.locator("#successors").is_hidden()
+
+    # past its end (the expiry sweep not yet run): 已过期, nothing offered
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.serial_hex == new_serial)
+            .values(
+                status="active",
+                hold_kind=None,
+                not_after=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+            )
+        )
+    page.reload()
+    page.locator("#status-badge").filter(has_text="已过期").wait_for()
+    assert page.locator("#successors").is_hidden()
+    assert page.locator("#lifecycle").is_hidden()
+    assert page.locator("#renew-pay-form").is_hidden()
