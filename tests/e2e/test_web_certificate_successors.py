@@ -156,8 +156,9 @@ def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, p
 
 def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, page):
     """补办 is offered for a certificate reported lost (it is then revoked as compromised) and
-    never for one the certification authority froze, nor for one stopped for unpaid fees or
-    past its end — where renew and rekey are not offered either."""
+    never for one the certification authority froze (a loss reported over that freeze
+    included), nor for one stopped for unpaid fees or past its end — where renew and rekey are
+    not offered either."""
     from sqlalchemy import update
 
     from yinxin.store.models import Certificate
@@ -190,6 +191,12 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     page.goto(site.url(f"/my/certificate?serial={new_serial}"))
     page.locator("#ca-hold").wait_for(state="visible")
     assert page.locator("#successors").is_hidden()
+    # nor once the key is reported lost over that freeze (the API refuses it: frozen_by_ca)
+    page.locator("#loss-form button[type=submit]").click()
+    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    assert page.locator("#restore-form").is_visible()
+    assert page.locator("#successors").is_hidden()
+    p.certificates.restore(new_serial, actor="desk1")  # back to the CA's freeze
 
     # stopped for unpaid fees: paid first, nothing else
     p.certificates.unfreeze(new_serial, actor="desk1")

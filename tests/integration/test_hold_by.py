@@ -122,3 +122,44 @@ def test_a_seal_frozen_by_the_ca_is_released_by_it(world: World, client: TestCli
     assert r.status_code == 200 and r.json()["hold_by"] == "holder", r.text
     r = client.post(f"/api/v1/seals/{seal}/unfreeze", headers=h)
     assert r.status_code == 200 and r.json()["state"] == "active", r.text
+
+
+def test_a_holder_does_not_reissue_past_a_freeze_the_ca_imposed(
+    world: World, client: TestClient
+) -> None:
+    """补办 (reissue) over a freeze revokes the frozen certificate and issues an active one: a
+    holder could shed a freeze the CA imposed (a court order, suspected misuse) with it —
+    directly, or by reporting the key lost over the freeze first. Now both are refused to the
+    holder like 解冻 (403 ``frozen_by_ca``, nothing written); the desk may still reissue, and a
+    holder's own freeze or loss is reissued by the holder."""
+    p, serial = world.p, world.person_cert.serial
+    officer = desk(world)
+    r = client.post(
+        f"/api/v1/certificates/{serial}/freeze", json={"note": "法院协助冻结"}, headers=officer
+    )
+    assert r.status_code == 200, r.text
+    token = subscriber_session(client, world, "13800138000")  # 张三, the holder
+    h = {"X-CSRF-Token": token}
+    before = dump(p)
+    r = client.post(f"/api/v1/certificates/{serial}/reissue", json={"pin": "246802"}, headers=h)
+    refused_to_holder(r)
+    assert diff(before, dump(p)) == []
+    # a loss reported over the CA's freeze is still under it
+    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
+    assert r.status_code == 200 and r.json()["hold_kind"] == "lost", r.text
+    before = dump(p)
+    r = client.post(f"/api/v1/certificates/{serial}/reissue", json={"pin": "246802"}, headers=h)
+    refused_to_holder(r)
+    assert diff(before, dump(p)) == []
+    # the desk reissues it
+    r = client.post(
+        f"/api/v1/certificates/{serial}/reissue", json={"pin": "246802"}, headers=officer
+    )
+    assert r.status_code == 200, r.text
+    new = r.json()["certificate"]["serial"]
+    # the holder's own freeze: the holder reissues
+    r = client.post(f"/api/v1/certificates/{new}/freeze", json={}, headers=h)
+    assert r.status_code == 200 and r.json()["hold_by"] == "holder", r.text
+    r = client.post(f"/api/v1/certificates/{new}/reissue", json={"pin": "246802"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["previous"]["status"] == "revoked"

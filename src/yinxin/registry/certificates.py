@@ -173,6 +173,21 @@ def pub_der(key: PublicKeyTypes) -> bytes:
     )
 
 
+def _refuse_past_ca_freeze(cert: Certificate, verb: str, by: HoldBy) -> None:
+    """A holder's ``verb`` (reissue) would revoke ``cert`` and issue an active successor: not
+    past a freeze the CA imposed — held as a freeze, or as a loss reported over it (restored,
+    it goes back to that freeze) — which the CA lifts (as ``unfreeze`` refuses the holder)."""
+    if by != HoldBy.HOLDER or cert.hold_by == HoldBy.HOLDER:
+        return
+    if cert.hold_kind == FROZEN or (cert.hold_kind == LOST and cert.previous_hold_kind == FROZEN):
+        raise Forbidden(
+            f"证书 {cert.serial_hex} 由认证机构冻结，持有人不能自行补办，请联系受理点"
+            f"（the certification authority imposed this freeze: {verb} is the CA's）",
+            field="hold_by",
+            code="frozen_by_ca",
+        )
+
+
 def _refuse_renewed(s: Session, cert: Certificate, verb: str) -> None:
     """Refuse ``verb`` on a certificate that already has a successor, naming the one to act on:
     only the newest of a line is renewed, paid for, rekeyed, reissued or changed."""
@@ -1066,6 +1081,7 @@ class Certificates:
         new_key: bool,
         revoke_reason: str | None,
         subject_updates: dict | None = None,
+        by: HoldBy = HoldBy.CA,
     ) -> Successor:
         from cryptography import x509
 
@@ -1080,6 +1096,7 @@ class Certificates:
             move = lifecycle.check_move(
                 verb, in_force_state(old, now), old.hold_kind, old.serial_hex
             )
+            _refuse_past_ca_freeze(old, verb, by)
             # one successor per certificate: a renewed certificate stays valid beside its
             # renewal, and a rekey, reissue or change of it would leave that renewal — same
             # key, old data — valid on a branch of its own
@@ -1250,16 +1267,35 @@ class Certificates:
         )
 
     def reissue(
-        self, serial: str, *, actor: str, csr=None, pin=None, algorithm: str = "ec-p256"
+        self,
+        serial: str,
+        *,
+        actor: str,
+        csr=None,
+        pin=None,
+        algorithm: str = "ec-p256",
+        by: HoldBy = HoldBy.CA,
     ) -> Successor:
         """A new key and certificate, e.g. after a loss report (the old one is then revoked as
-        compromised; otherwise as superseded)."""
+        compromised; otherwise as superseded). ``by`` the holder: refused (403, ``hold_by``)
+        for a certificate under a freeze the CA imposed, a loss reported over it included."""
         with self.db.read() as s:
             lost = self._cert_row(s, serial).hold_kind == LOST
-        return self._new_key_successor("reissue", serial, actor, csr, pin, algorithm, lost=lost)
+        return self._new_key_successor(
+            "reissue", serial, actor, csr, pin, algorithm, lost=lost, by=by
+        )
 
     def _new_key_successor(
-        self, verb: str, serial: str, actor: str, csr, pin, algorithm: str, *, lost: bool
+        self,
+        verb: str,
+        serial: str,
+        actor: str,
+        csr,
+        pin,
+        algorithm: str,
+        *,
+        lost: bool,
+        by: HoldBy = HoldBy.CA,
     ) -> Successor:
         return self._successor(
             verb,
@@ -1270,6 +1306,7 @@ class Certificates:
             algorithm=algorithm,
             new_key=True,
             revoke_reason="key_compromise" if lost else "superseded",
+            by=by,
         )
 
     def _due(self, *where) -> list[str]:

@@ -187,6 +187,8 @@ def rekey(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: 
 
 @router.post("/certificates/{serial}/reissue", response_model=Successor)
 def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
+    """补办. A holder does not reissue a certificate under a freeze the CA imposed (a loss
+    reported over it included): ``403`` ``frozen_by_ca`` (field ``hold_by``)."""
     _scoped(platform, principal, serial)
     return platform.certificates.reissue(
         serial,
@@ -194,6 +196,7 @@ def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal
         csr=body.csr.encode() if body.csr else None,
         pin=body.pin,
         algorithm=body.algorithm,
+        by=_by(principal),
     )
 
 

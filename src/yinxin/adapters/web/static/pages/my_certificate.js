@@ -69,13 +69,14 @@ function show(c) {
 
 // renew, rekey, reissue: offered as the API accepts them (registry/lifecycle.py) — renew and
 // rekey on a certificate in force, reissue over a loss report or a freeze the holder asked for
-// (one by the certification authority is lifted by it), none on one already renewed
+// (not under a freeze by the certification authority, a loss reported over it included: the
+// API refuses the holder, frozen_by_ca), none on one already renewed
 function showSuccessorForms(c) {
   const free = !successor && (c.status === "active" || c.status === "on_hold");
   const active = free && c.status === "active";
   const paidAhead = Boolean(c.paid_until) && new Date(c.paid_until) > new Date(c.not_after);
   const reissuable = free && c.status === "on_hold"
-    && (c.hold_kind === "lost" || (c.hold_kind === "frozen" && c.hold_by === "holder"));
+    && ((c.hold_kind === "frozen" && c.hold_by === "holder") || (c.hold_kind === "lost" && c.hold_by !== "ca"));
   document.getElementById("renew-form").hidden = !(active && paidAhead);
   document.getElementById("renew-unpaid").hidden = !(active && !paidAhead);
   document.getElementById("rekey-form").hidden = !active;
