@@ -228,3 +228,51 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     assert page.locator("#successors").is_hidden()
     assert page.locator("#lifecycle").is_hidden()
     assert page.locator("#renew-pay-form").is_hidden()
+
+
+def test_a_seal_follows_its_certificate_onto_the_new_key(site: Site, page):
+    """After 更新密钥 the holder's seal is still bound to the old certificate, now revoked: it
+    cannot sign. The API moves it with the seal form's ``certificate_serial`` (续费 or 变更),
+    but the seal page never sent one, so the seal stayed dead (and a seal at its certificate's
+    end could never be renewed onto the renewal: 请先续期证书后再续费印章, again and again).
+    Now the certificate page names the seals left on the old certificate, and the seal form
+    offers 绑定证书 with the new certificate chosen."""
+    from tests.integration.signing_flow import _form
+
+    p = site.world.p
+    person, number, cert = certified(p, "杨二十四", "11010519720505123", "15848158404")
+    seal = p.seals.create(
+        subscriber_id=person.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("杨二十四", number),
+    )
+
+    subscriber_login(site, page, "15848158404")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    form = page.locator("#rekey-form")
+    form.wait_for(state="visible")
+    page.fill("#rekey-pin", NEW_PIN)
+    page.fill("#rekey-pin2", NEW_PIN)
+    page.check("#rekey-confirm")
+    form.locator("button[type=submit]").click()
+    card = page.locator("#new-cert")
+    card.wait_for(state="visible")
+    [new_serial] = successors_of(p, cert.id)
+    moved = card.locator(f"a[href='/my/seal?id={seal.id}']")
+    moved.wait_for()
+    assert "改绑到新证书" in card.inner_text()
+    shot(page, "certificate-rekeyed-seal-left")
+
+    moved.click()
+    page.wait_for_url(f"**/my/seal?id={seal.id}")
+    page.check("input[name=business_type][value=change]")
+    chosen = page.locator("#f-cert")
+    chosen.wait_for(state="visible")
+    assert chosen.input_value() == new_serial
+    page.fill("#f-id-number", number)
+    page.check("#f-declaration")
+    page.click("#seal-form-submit")
+    page.locator("#form-result").wait_for(state="visible")
+    assert p.seals.get(seal.es_id).certificate_serial == new_serial
+    shot(page, "seal-moved-to-new-certificate")

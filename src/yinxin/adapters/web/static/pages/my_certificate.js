@@ -193,6 +193,21 @@ function issued(out, done) {
   card.hidden = false;
   card.scrollIntoView({ block: "nearest" });
   toast(`${done}，新证书序列号 ${n.serial}`);
+  sealsLeftBehind(out.previous).catch(() => {}); // a note only: the new certificate is issued
+}
+
+// the seals still bound to the certificate replaced: they move by the seal form (续费 or 变更,
+// 绑定证书); on a revoked certificate they cannot sign until then
+async function sealsLeftBehind(old) {
+  const left = (await allItems("/seals")).filter(
+    (x) => x.certificate_serial === old.serial && (x.state === "active" || x.state === "frozen"));
+  const box = document.getElementById("new-cert-seals");
+  box.hidden = !left.length;
+  if (!left.length) return;
+  const links = left.flatMap((x, i) => [i ? "、" : "", el("a", { href: `/my/seal?id=${x.id}`, text: x.name })]);
+  box.replaceChildren("电子印章 ", ...links, old.status === "revoked"
+    ? " 仍绑定原证书（已吊销），暂不能签署：请在印章页办理“变更”，改绑到新证书。"
+    : " 仍绑定原证书：请在印章页办理“续费”或“变更”时改绑到新证书。");
 }
 
 bindForm(document.getElementById("renew-form"), {

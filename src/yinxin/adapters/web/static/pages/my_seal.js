@@ -82,7 +82,7 @@ let prefilled = null;
 function businessType() { return sealForm.elements.business_type.value; }
 function showBusiness() {
   const bt = businessType();
-  for (const n of sealForm.querySelectorAll("[data-for]")) n.hidden = n.dataset.for !== bt;
+  for (const n of sealForm.querySelectorAll("[data-for]")) n.hidden = !n.dataset.for.split(" ").includes(bt);
   // renewing and changing are for a usable seal; a frozen one can only be cancelled
   const frozen = seal && seal.state !== "active";
   for (const r of sealForm.querySelectorAll("input[name=business_type]")) {
@@ -109,7 +109,35 @@ function prefill(s) {
   document.getElementById("f-id-hint").textContent = own ? "" : `登记的证件号码为 ${s.holder_id_number || "—"}，请完整填写以核对`;
   if (s.state !== "active") f.business_type.value = "cancel";
   showBusiness();
+  fillCertificates(s).catch(() => {
+    options(f.certificate_serial, [[s.certificate_serial, `${s.certificate_serial}（当前）`]]);
+  });
 }
+// 绑定证书: the seal's certificate or another valid one of the holder for its kind — after the
+// certificate was renewed, rekeyed or reissued, the newest of its line is chosen (the seal is
+// moved onto it with certificate_serial; the old one may be revoked, or end before the renewal)
+const KIND_PROFILE = { organization: "organization-signing", contract: "organization-signing", finance: "organization-signing", personal: "person-signing" };
+async function fillCertificates(s) {
+  const all = await allItems(`/certificates?subscriber_id=${s.subscriber_id}`);
+  const now = Date.now();
+  const usable = (c) => c.status === "active" && new Date(c.not_after).getTime() > now;
+  const bySerial = new Map(all.map((c) => [c.serial, c]));
+  const next = new Map(all.filter((c) => c.predecessor_id).map((c) => [c.predecessor_id, c]));
+  let newest = bySerial.get(s.certificate_serial) || null;
+  for (let c = newest; c && next.has(c.id);) { c = next.get(c.id); if (usable(c)) newest = c; }
+  const fit = all.filter((c) => usable(c) && c.profile === KIND_PROFILE[s.kind]);
+  const current = bySerial.get(s.certificate_serial);
+  const pairs = fit.map((c) => [c.serial,
+    `${c.serial}（至 ${day(c.not_after)}）${c.serial === s.certificate_serial ? "（当前）" : ""}`]);
+  if (current && !usable(current)) pairs.unshift([current.serial, `${current.serial}（当前，已不可用）`]);
+  const sel = sealForm.elements.certificate_serial;
+  options(sel, pairs);
+  sel.value = newest && usable(newest) ? newest.serial : s.certificate_serial;
+  document.getElementById("f-cert-hint").textContent = sel.value !== s.certificate_serial
+    ? "本印章所绑定的证书已续期或更换，已选择新证书：办理后印章改用新证书签名。"
+    : "印章以所选证书签名，有效期不超过该证书的有效期。";
+}
+
 // a typed number must agree with the masked one the seal shows (first 3, last 4 characters)
 function agreesWithMask(typed, masked) {
   if (!masked) return true;
@@ -141,6 +169,9 @@ bindForm(sealForm, {
       id_type: d.id_type, id_number: d.id_number.trim().toUpperCase(), declaration_accepted: true,
     };
     if (bt === "renew") body.years = Number(d.years);
+    if ((bt === "renew" || bt === "change") && d.certificate_serial && d.certificate_serial !== seal.certificate_serial) {
+      body.certificate_serial = d.certificate_serial;
+    }
     if (bt === "change") {
       if (d.center_text && d.center_text.trim()) body.center_text = d.center_text.trim();
       if (d.code && d.code.trim()) body.code = d.code.trim();
