@@ -147,6 +147,9 @@ def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, p
     assert old.status == "revoked" and old.revocation_reason == "superseded"
     assert new.status == "active" and public_key(new) != public_key(old)
     assert "已吊销" in page.locator("#status-badge").inner_text()
+    # the reason in Chinese, as 001 words it (was the API's "superseded")
+    page.locator("#cert-facts").filter(has_text="新的密钥对替代旧的密钥对").wait_for()
+    assert "superseded" not in page.locator("#cert-facts").inner_text()
     assert "已由新证书" in page.locator("#renewed").inner_text()
     assert page.locator("#successors").is_hidden() and page.locator("#lifecycle").is_hidden()
     assert NEW_PIN not in page.url and NEW_PIN not in page.content()
