@@ -279,3 +279,25 @@ def test_a_seal_follows_its_certificate_onto_the_new_key(site: Site, page):
     page.locator("#form-result").wait_for(state="visible")
     assert p.seals.get(seal.es_id).certificate_serial == new_serial
     shot(page, "seal-moved-to-new-certificate")
+
+
+def test_a_certificate_renewed_meanwhile_is_shown_as_it_now_is(site: Site, page):
+    """The page shown, the certificate is renewed elsewhere (another tab, the desk); 续期 on the
+    page was refused with the API's English in brackets (certificate … was already renewed as
+    …; renew that one) and the form stayed offered. Now the page reloads the certificate, says
+    in Chinese that it changed, shows the renewal and offers nothing more; no second renewal."""
+    p = site.world.p
+    person, number, cert = certified(p, "朱二十五", "11010519720606123", "15848158405")
+    p.certificates.pay(serial=cert.serial, years=1, reference="R-25")
+
+    subscriber_login(site, page, "15848158405")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    renew = page.locator("#renew-form")
+    renew.wait_for(state="visible")
+    elsewhere = p.certificates.renew(cert.serial, actor="desk1").certificate
+    renew.locator("button[type=submit]").click()
+    page.locator("#toast").filter(has_text="证书状态已发生变化").wait_for()
+    assert "renew" not in page.locator("#toast").inner_text()
+    page.locator("#renewed").filter(has_text=elsewhere.serial).wait_for()
+    assert renew.is_hidden() and page.locator("#successors").is_hidden()
+    assert successors_of(p, cert.id) == [elsewhere.serial]

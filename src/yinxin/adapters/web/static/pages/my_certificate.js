@@ -210,10 +210,29 @@ async function sealsLeftBehind(old) {
     : " 仍绑定原证书：请在印章页办理“续费”或“变更”时改绑到新证书。");
 }
 
-bindForm(document.getElementById("renew-form"), {
+// a refusal because the certificate changed since the page was shown (renewed, rekeyed or
+// frozen meanwhile — in another tab, at the desk): the page shows it as it now is and says so;
+// a refusal that leaves the form still offered is said at the form, as any other
+async function unlessChanged(form, call) {
+  try {
+    return await call();
+  } catch (e) {
+    if (!(e instanceof ApiError) || !["illegal_transition", "frozen_by_ca", "unpaid"].includes(e.code)) throw e;
+    const c = await api("GET", `/certificates/${serial}`);
+    successor = (await allItems("/certificates")).find((x) => x.predecessor_id === c.id) || null;
+    show(c);
+    if (!form.hidden) throw e;
+    toast("证书状态已发生变化（可能已在其他页面或受理点办理），页面已更新，请查看后再办理", "error");
+    return null;
+  }
+}
+
+const renewForm = document.getElementById("renew-form");
+bindForm(renewForm, {
   busyText: "正在签发新证书…",
-  submit: (_data, key) => api("POST", `/certificates/${serial}/renew`, { idempotencyKey: key }),
-  onDone: (out) => issued(out, "证书已续期"),
+  submit: (_data, key) => unlessChanged(renewForm,
+    () => api("POST", `/certificates/${serial}/renew`, { idempotencyKey: key })),
+  onDone: (out) => out && issued(out, "证书已续期"),
 });
 
 // a new key: the PIN that will protect it (a platform-held key) or the holder's CSR for it; the
@@ -233,12 +252,13 @@ for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已
           if (!d.csr.trim()) throw new ApiError(422, { code: "invalid", field: "csr", detail: "empty" });
           body.csr = d.csr.trim();
         }
-        return await api("POST", `/certificates/${serial}/${verb}`, { json: body, idempotencyKey: key });
+        return await unlessChanged(form,
+          () => api("POST", `/certificates/${serial}/${verb}`, { json: body, idempotencyKey: key }));
       } finally {
         for (const p of form.querySelectorAll("input[type=password]")) p.value = "";
       }
     },
-    onDone: (out) => { form.reset(); issued(out, done); },
+    onDone: (out) => { form.reset(); if (out) issued(out, done); },
   });
 }
 
