@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_selfservice import certified, subscriber_login
+from tests.integration.api_world import id_card
 
 NEW_PIN = "864208"
 
@@ -301,3 +304,53 @@ def test_a_certificate_renewed_meanwhile_is_shown_as_it_now_is(site: Site, page)
     page.locator("#renewed").filter(has_text=elsewhere.serial).wait_for()
     assert renew.is_hidden() and page.locator("#successors").is_hidden()
     assert successors_of(p, cert.id) == [elsewhere.serial]
+
+
+def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
+    """A certificate on the holder's own key (a CSR) is reissued with a CSR for the new key,
+    pasted into the form. A CSR for the very key reported lost was certified again (the lost
+    key back in force); now it is refused in Chinese at the CSR field, nothing changed, and a
+    CSR for a new key is taken."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def csr(key) -> str:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "秦二十六")])
+        req = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+        return req.public_bytes(Encoding.PEM).decode()
+
+    p = site.world.p
+    lost_key = ec.generate_private_key(ec.SECP256R1())
+    person = p.subscribers.add_person(
+        name="秦二十六", id_number=id_card("11010519720808123"), phone="15848158406"
+    )
+    p.subscribers.accept_agreement(person.id, accepted_by="秦二十六")
+    app = p.certificates.apply(
+        subscriber_id=person.id, profile="person-signing", csr=csr(lost_key).encode()
+    )
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer="desk1")
+    p.certificates.report_loss(cert.serial, actor="秦二十六")
+
+    subscriber_login(site, page, "15848158406")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    form = page.locator("#reissue-form")
+    form.wait_for(state="visible")
+    assert form.locator("[data-key=platform]").is_hidden()
+    page.fill("#reissue-csr", csr(lost_key))
+    page.check("#reissue-confirm")
+    form.locator("button[type=submit]").click()
+    err = form.locator("#err-csr")
+    err.wait_for()
+    assert "原密钥" in err.inner_text() and "same_key" not in err.inner_text()
+    assert p.certificates.get(cert.serial).hold_kind == "lost"
+    assert not successors_of(p, cert.id)
+
+    page.fill("#reissue-csr", csr(ec.generate_private_key(ec.SECP256R1())))
+    form.locator("button[type=submit]").click()
+    page.locator("#new-cert").wait_for(state="visible")
+    [new_serial] = successors_of(p, cert.id)
+    assert new_serial in page.locator("#new-cert").inner_text()
+    assert p.certificates.get(cert.serial).revocation_reason == "key_compromise"

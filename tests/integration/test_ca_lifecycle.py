@@ -528,6 +528,32 @@ def test_reissue_after_a_loss_revokes_the_old_as_key_compromise(
     assert ev[1][3]["via"] == "reissue" and ev[1][3]["predecessor"] == old.serial
 
 
+def test_a_new_key_must_be_new(any_platform: Platform) -> None:
+    """A reissue after a loss revoked the old certificate as compromised and certified the same
+    key again when the CSR was for it: the key reported lost was back in force under a fresh
+    certificate. A rekey took the old key as its "new" one. Both are now refused at the CSR
+    (422 ``same_key``), nothing written; a CSR for another key is taken."""
+    from tests.dbdump import diff, dump
+
+    p = any_platform
+    key = new_key()
+    old = issue(p, enrol(p).person.id, csr=make_csr(key))
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.rekey(old.serial, actor="张三", csr=make_csr(key))
+    assert (e.value.field, e.value.code) == ("csr", "same_key")
+    assert diff(before, dump(p)) == []
+    p.certificates.report_loss(old.serial, actor="张三")
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.reissue(old.serial, actor="张三", csr=make_csr(key))
+    assert (e.value.field, e.value.code) == ("csr", "same_key")
+    assert diff(before, dump(p)) == []
+    assert p.certificates.get(old.serial).hold_kind == "lost"
+    out = p.certificates.reissue(old.serial, actor="张三", csr=make_csr())
+    assert out.certificate.status == "active" and out.previous.status == "revoked"
+
+
 def test_reissue_of_a_frozen_certificate_supersedes_it(any_platform: Platform) -> None:
     p = any_platform
     old = issue(p, enrol(p).person.id, pin=PIN)

@@ -188,6 +188,20 @@ def _refuse_past_ca_freeze(cert: Certificate, verb: str, by: HoldBy) -> None:
         )
 
 
+def _refuse_the_old_key(cert: Certificate, old_cert, csr, verb: str) -> None:
+    """A rekey or reissue certifies a new key: not a CSR for the key it replaces — after a
+    loss, the key reported lost would be back in force under a fresh certificate."""
+    from yinxin.pki import sm2_x509
+
+    if sm2_x509.spki_der(parse_csr(csr)) == sm2_x509.spki_der(old_cert):
+        raise ValidationError(
+            f"the CSR is for the key of certificate {cert.serial_hex}, the key a {verb} "
+            "replaces: generate a new key pair and send its CSR",
+            field="csr",
+            code="same_key",
+        )
+
+
 def _refuse_renewed(s: Session, cert: Certificate, verb: str) -> None:
     """Refuse ``verb`` on a certificate that already has a successor, naming the one to act on:
     only the newest of a line is renewed, paid for, rekeyed, reissued or changed."""
@@ -1128,6 +1142,8 @@ class Certificates:
             else:
                 not_after, paid_until = old.not_after, old.paid_until
             old_cert = x509.load_der_x509_certificate(old.der)
+            if new_key and csr is not None:
+                _refuse_the_old_key(old, old_cert, csr, verb)
             if new_key:
                 pk, _, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
                 pkey_id = pkey.id if pkey else None

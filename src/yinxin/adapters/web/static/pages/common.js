@@ -21,6 +21,7 @@ Object.assign(MESSAGES, {
   certificate_mismatch: "证书与印章类型或持有人不符",
   nothing_to_change: "没有需要变更的内容",
   wrong_pin: "PIN 码错误",
+  same_key: "证书请求（CSR）所含的是要替换的原密钥，请生成新的密钥对后重新提交",
   seal_locked: "印章已锁定，请联系受理点",
   pin_change_required: "请先修改印章密码再解冻",
   certificate_required: "请选择证书或申请新证书",
