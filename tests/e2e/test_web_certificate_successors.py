@@ -354,3 +354,45 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     [new_serial] = successors_of(p, cert.id)
     assert new_serial in page.locator("#new-cert").inner_text()
     assert p.certificates.get(cert.serial).revocation_reason == "key_compromise"
+
+
+def test_a_lost_certificate_with_fees_due_is_paid_for_then_reissued(site: Site, page):
+    """A key reported lost over a stop for unpaid fees: 补办 was offered, and the API issued an
+    active certificate carrying the unpaid date. Now the API refuses it until the fee is in
+    (unpaid) and the page offers 缴纳服务费 first (it offered no way to pay a lost certificate),
+    then 补办."""
+    from sqlalchemy import update
+
+    from yinxin.store.models import Certificate
+
+    p = site.world.p
+    person, number, cert = certified(
+        p, "何二十七", "11010519720909123", "15848158407", validity_years=3
+    )
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.id == cert.id)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert cert.serial in p.certificates.suspend_unpaid()
+    p.certificates.report_loss(cert.serial, actor="何二十七")
+
+    subscriber_login(site, page, "15848158407")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    pay = page.locator("#renew-pay-form")
+    pay.wait_for(state="visible")
+    assert "缴费后方可补办" in pay.inner_text()
+    assert page.locator("#reissue-form").is_hidden()
+    pay.locator("button[type=submit]").click()
+    reissue = page.locator("#reissue-form")
+    reissue.wait_for(state="visible")
+    assert p.certificates.get(cert.serial).hold_kind == "lost"  # paid, still lost
+    page.fill("#reissue-pin", NEW_PIN)
+    page.fill("#reissue-pin2", NEW_PIN)
+    page.check("#reissue-confirm")
+    reissue.locator("button[type=submit]").click()
+    page.locator("#new-cert").wait_for(state="visible")
+    [new_serial] = successors_of(p, cert.id)
+    new = p.certificates.get(new_serial)
+    assert new.status == "active" and new.paid_until > dt.datetime.now(dt.UTC)

@@ -554,6 +554,34 @@ def test_a_new_key_must_be_new(any_platform: Platform) -> None:
     assert out.certificate.status == "active" and out.previous.status == "revoked"
 
 
+def test_no_new_key_past_unpaid_service(any_platform: Platform, clock) -> None:
+    """A certificate whose paid service ran out (stopped for unpaid fees, or not yet swept) was
+    rekeyed, or reported lost over the stop and reissued, into an active certificate carrying
+    the same unpaid date: in force without the fee until the next sweep (never, where no
+    worker runs). Now rekey, reissue and change are refused (403 ``unpaid``, field
+    ``payment``) until the service is paid; paid, they go through."""
+    from tests.dbdump import diff, dump
+
+    p = any_platform
+    old = issue(p, enrol(p).person.id, validity_years=3)
+    clock.advance(days=400)  # the year paid for is over, the certificate runs two more
+    before = dump(p)
+    with pytest.raises(Forbidden) as e:
+        p.certificates.rekey(old.serial, actor="张三", csr=make_csr())
+    assert (e.value.field, e.value.code) == ("payment", "unpaid")
+    assert diff(before, dump(p)) == []
+    assert p.certificates.suspend_unpaid() == [old.serial]
+    p.certificates.report_loss(old.serial, actor="张三")
+    before = dump(p)
+    with pytest.raises(Forbidden) as e:
+        p.certificates.reissue(old.serial, actor="张三", csr=make_csr())
+    assert (e.value.field, e.value.code) == ("payment", "unpaid")
+    assert diff(before, dump(p)) == []
+    p.certificates.pay(serial=old.serial, years=1, reference="R-1")
+    out = p.certificates.reissue(old.serial, actor="张三", csr=make_csr())
+    assert out.certificate.status == "active" and out.certificate.paid_until > clock.now()
+
+
 def test_reissue_of_a_frozen_certificate_supersedes_it(any_platform: Platform) -> None:
     p = any_platform
     old = issue(p, enrol(p).person.id, pin=PIN)

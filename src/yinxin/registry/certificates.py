@@ -1115,6 +1115,14 @@ class Certificates:
             # renewal, and a rekey, reissue or change of it would leave that renewal — same
             # key, old data — valid on a branch of its own
             _refuse_renewed(s, old, verb)
+            if verb != "renew" and old.paid_until is not None and old.paid_until <= now:
+                # the successor carries the paid-until date: it would be in force unpaid
+                raise Forbidden(
+                    f"the service of certificate {old.serial_hex} is paid only until "
+                    f"{old.paid_until:%Y-%m-%d}: record the renewal payment first, then {verb}",
+                    field="payment",
+                    code="unpaid",
+                )
             sub = Subscribers.get_row(s, old.subscriber_id)
             if subject_updates:
                 old_phone, old_email = sub.phone, sub.email

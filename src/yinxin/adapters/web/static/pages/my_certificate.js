@@ -45,6 +45,9 @@ function show(c) {
   // a certificate stopped for unpaid fees is paid for here, then released (not 解冻 alone,
   // which is refused until the fee is in)
   const unpaid = held && c.hold_kind === "unpaid";
+  // a loss reported over a stop for unpaid fees (or the paid time over before the sweep): the
+  // fee comes first — a new key is refused until then (API: unpaid)
+  const lostUnpaid = held && c.hold_kind === "lost" && c.paid_until && new Date(c.paid_until) <= Date.now();
   // a renewed certificate stays in force beside its renewal, but only the renewal is paid for
   const renewed = document.getElementById("renewed");
   renewed.hidden = !successor;
@@ -53,7 +56,7 @@ function show(c) {
     if (c.status === "revoked") renewed.replaceChildren("本证书已由新证书 ", link, " 替代。");
     else renewed.replaceChildren("本证书已续期，新证书为 ", link, "。缴费、续期请在新证书上办理；本证书在有效期内仍可使用。");
   }
-  document.getElementById("renew-pay-form").hidden = Boolean(successor) || !(c.status === "active" || unpaid);
+  document.getElementById("renew-pay-form").hidden = Boolean(successor) || !(c.status === "active" || unpaid || lostUnpaid);
   document.getElementById("unfreeze-form").hidden ||= unpaid;
   // a freeze the certification authority imposed is lifted by it: not offered to the holder
   const byCa = held && c.hold_kind === "frozen" && c.hold_by !== "holder";
@@ -61,7 +64,9 @@ function show(c) {
   document.getElementById("ca-hold").hidden = !byCa;
   document.getElementById("renew-pay-text").textContent = unpaid
     ? "本证书因服务费未按期缴纳已停用：缴费后即恢复使用。"
-    : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";
+    : lostUnpaid
+      ? "本证书的服务费已到期：缴费后方可补办证书。"
+      : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";
   current = c;
   showSuccessorForms(c);
   showAmount();
@@ -72,6 +77,7 @@ function show(c) {
 // (not under a freeze by the certification authority, a loss reported over it included: the
 // API refuses the holder, frozen_by_ca), none on one already renewed
 function showSuccessorForms(c) {
+  const paidNow = !c.paid_until || new Date(c.paid_until) > Date.now(); // rekey, reissue: API unpaid
   const free = !successor && (c.status === "active" || c.status === "on_hold");
   const active = free && c.status === "active";
   const paidAhead = Boolean(c.paid_until) && new Date(c.paid_until) > new Date(c.not_after);
@@ -79,9 +85,9 @@ function showSuccessorForms(c) {
     && ((c.hold_kind === "frozen" && c.hold_by === "holder") || (c.hold_kind === "lost" && c.hold_by !== "ca"));
   document.getElementById("renew-form").hidden = !(active && paidAhead);
   document.getElementById("renew-unpaid").hidden = !(active && !paidAhead);
-  document.getElementById("rekey-form").hidden = !active;
-  document.getElementById("reissue-form").hidden = !reissuable;
-  document.getElementById("successors").hidden = !(active || reissuable);
+  document.getElementById("rekey-form").hidden = !(active && paidNow);
+  document.getElementById("reissue-form").hidden = !(reissuable && paidNow);
+  document.getElementById("successors").hidden = !(active || (reissuable && paidNow));
   for (const f of document.querySelectorAll("#successors [data-key]")) f.hidden = f.dataset.key !== c.key;
   if (active && paidAhead) {
     facts(document.getElementById("renew-facts"), [
