@@ -396,3 +396,41 @@ def test_a_lost_certificate_with_fees_due_is_paid_for_then_reissued(site: Site, 
     [new_serial] = successors_of(p, cert.id)
     new = p.certificates.get(new_serial)
     assert new.status == "active" and new.paid_until > dt.datetime.now(dt.UTC)
+
+
+def test_a_stop_for_fees_already_paid_is_released_without_paying_twice(site: Site, page):
+    """A loss reported over a stop for unpaid fees, the fee paid, the medium found (解除挂失):
+    the certificate goes back to the stop for unpaid fees though paid. The page offered only
+    缴纳服务费 — a second fee — and hid 解冻, which the API accepts once paid. Now 解冻 is
+    offered and releases it; no second payment."""
+    from sqlalchemy import update
+
+    from tests import dbdump
+    from yinxin.store.models import Certificate, Payment
+
+    p = site.world.p
+    person, number, cert = certified(
+        p, "吕二十八", "11010519721010123", "15848158408", validity_years=3
+    )
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.id == cert.id)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert cert.serial in p.certificates.suspend_unpaid()
+    p.certificates.report_loss(cert.serial, actor="吕二十八")
+    p.certificates.pay(serial=cert.serial, years=1, reference="R-28")
+    p.certificates.restore(cert.serial, actor="吕二十八")
+    assert p.certificates.get(cert.serial).hold_kind == "unpaid"
+    paid = dbdump.count(p, Payment, Payment.certificate_id == cert.id)
+
+    subscriber_login(site, page, "15848158408")
+    page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
+    unfreeze = page.locator("#unfreeze-form")
+    unfreeze.wait_for(state="visible")
+    assert "无需再次缴费" in page.locator("#renew-pay-text").inner_text()
+    unfreeze.locator("button[type=submit]").click()
+    page.locator("#status-badge").filter(has_text="有效").wait_for()
+    assert p.certificates.get(cert.serial).status == "active"
+    assert dbdump.count(p, Payment, Payment.certificate_id == cert.id) == paid

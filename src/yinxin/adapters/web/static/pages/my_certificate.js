@@ -57,16 +57,21 @@ function show(c) {
     else renewed.replaceChildren("本证书已续期，新证书为 ", link, "。缴费、续期请在新证书上办理；本证书在有效期内仍可使用。");
   }
   document.getElementById("renew-pay-form").hidden = Boolean(successor) || !(c.status === "active" || unpaid || lostUnpaid);
-  document.getElementById("unfreeze-form").hidden ||= unpaid;
+  // …unless the fee is in already (paid while the key was reported lost, then restored: back
+  // on the stop for unpaid fees), when 解冻 releases it and no second fee is asked
+  const due = unpaid && !(c.paid_until && new Date(c.paid_until) > Date.now());
+  document.getElementById("unfreeze-form").hidden ||= due;
   // a freeze the certification authority imposed is lifted by it: not offered to the holder
   const byCa = held && c.hold_kind === "frozen" && c.hold_by !== "holder";
   document.getElementById("unfreeze-form").hidden ||= byCa;
   document.getElementById("ca-hold").hidden = !byCa;
-  document.getElementById("renew-pay-text").textContent = unpaid
+  document.getElementById("renew-pay-text").textContent = due
     ? "本证书因服务费未按期缴纳已停用：缴费后即恢复使用。"
-    : lostUnpaid
-      ? "本证书的服务费已到期：缴费后方可补办证书。"
-      : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";
+    : unpaid
+      ? `服务费已缴至 ${fmtTime(c.paid_until)}：请在下方“解冻证书”恢复使用，无需再次缴费。`
+      : lostUnpaid
+        ? "本证书的服务费已到期：缴费后方可补办证书。"
+        : "按年缴纳证书服务费（001 服务协议），服务期自当前缴至日起顺延。";
   current = c;
   showSuccessorForms(c);
   showAmount();
