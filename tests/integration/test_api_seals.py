@@ -420,6 +420,47 @@ def test_an_organization_grants_its_seal_to_its_own_people(as_, world):
     assert [(x["member_subscriber_id"], x["active"]) for x in every] == [(w.staff_a, False)]
 
 
+def test_a_grant_with_an_end_and_a_number_of_signings(as_, world):
+    """授权期限 and 用印次数: refused naming the field when wrong, with nothing written; shown
+    with the uses left when made."""
+    import datetime as dt
+
+    w, admin, org_a = world.w, as_("admin"), as_("org_a")
+    es = world.seal_a.es_id
+    seal_end = dt.datetime.fromisoformat(ok(admin.get(f"/seals/{es}"))["valid_end"])
+    now = dt.datetime.now(dt.UTC)
+    member = {"member_subscriber_id": w.staff_a}
+    bad = [
+        ({"valid_until": (now - dt.timedelta(days=1)).isoformat()}, "valid_until"),
+        ({"valid_until": (seal_end + dt.timedelta(days=1)).isoformat()}, "valid_until"),
+        ({"valid_until": "2026-13-01T00:00:00+08:00"}, "valid_until"),
+        ({"max_uses": 0}, "max_uses"),
+        ({"max_uses": 2.5}, "max_uses"),
+        ({"max_uses": "3"}, "max_uses"),
+    ]
+    before = dump(world.p)
+    for extra, field in bad:
+        problem_of(org_a.post(f"/seals/{es}/grants", json={**member, **extra}), 422, field)
+    assert dump(world.p) == before
+    end = (now + dt.timedelta(days=30)).replace(microsecond=0)
+    g = ok(
+        org_a.post(
+            f"/seals/{es}/grants",
+            json={**member, "valid_until": end.isoformat(), "max_uses": 3, "note": "项目"},
+        ),
+        201,
+    )
+    assert dt.datetime.fromisoformat(g["valid_until"]) == end
+    assert (g["max_uses"], g["uses"], g["remaining_uses"], g["state"]) == (3, 0, 3, "active")
+    (listed,) = ok(org_a.get(f"/seals/{es}/grants"))
+    assert (listed["id"], listed["remaining_uses"], listed["valid_until"]) == (
+        g["id"],
+        3,
+        g["valid_until"],
+    )
+    ok(org_a.post(f"/seals/{es}/grants/{w.staff_a}/withdraw", json={}))
+
+
 def test_a_personal_seal_is_granted_to_no_one(as_, world):
     admin, w = as_("admin"), world.w
     seal = personal_seal(world.p, "13010219830917456", "郑爽")

@@ -135,3 +135,27 @@ def test_0025_counts_a_freeze_of_unrecorded_origin_as_the_cas(platform, clock) -
     back = p.certificates.get(w.org_cert.serial)
     assert (back.hold_kind, back.hold_by) == ("frozen", "ca")
     assert p.seals.get(w.yi.seal.id).hold_by == "ca"
+
+
+def test_0026_leaves_an_existing_grant_unlimited(platform, clock) -> None:
+    """0026 adds a grant's end and number of signings: a grant made before it stays in force
+    with neither (no end, no limit, no use counted), and a member signs under it as before."""
+    p = platform
+    w = build_world(p, clock)
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0025")
+        cols = {r[1] for r in conn.execute(text("PRAGMA table_info(seal_grants)"))}
+    assert not {"valid_until", "max_uses", "uses"} & cols
+    p.db.migrate()
+    (g,) = p.seals.grants(w.jia.seal.es_id)
+    assert (g.valid_until, g.max_uses, g.uses, g.remaining_uses, g.state) == (
+        None,
+        None,
+        0,
+        None,
+        "active",
+    )
+    sign_as(w, w.jia, contract_pdf())
+    assert p.seals.grants(w.jia.seal.es_id)[0].uses == 1

@@ -694,3 +694,71 @@ def test_a_seal_frozen_while_an_authorized_batch_is_recorded_is_frozen_after_it(
     assert count(w.p, SignatureRecord) == 2
     assert w.p.seals.get(w.jia.seal.es_id).state == "frozen"
     assert w.p.verify_audit().ok
+
+
+@pytest.mark.postgres
+def test_two_signings_at_once_for_a_grants_last_use_sign_once(make_platform, clock, monkeypatch):
+    """王五's grant allows one more signing (用印次数) and he signs two contracts at once (two
+    tabs). The first holds the grant's row while its signature is recorded; the second waits
+    for it there — seen waiting on a lock in ``pg_stat_activity``, no timed wait — and then
+    finds the use spent: one signature, one use counted, the other refused naming the grant.
+    (Read without the lock, both saw one use left and both signed.)"""
+    from dataclasses import replace
+
+    from sqlalchemy import text
+
+    from yinxin.errors import YinxinError
+    from yinxin.store.models.seals import SealGrant
+
+    p = make_platform("postgres")
+    w = build_world(p, clock)
+    p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor="单位管理员")
+    grant = p.seals.grant(w.jia.seal.es_id, w.member.id, actor="单位管理员", max_uses=1)
+    docs = [contract_pdf(1, title=f"最后一次用印{i}") for i in range(2)]
+    tokens = [confirm(w, w.jia, docs[0], name="最后一次用印0.pdf")]
+    clock.advance(seconds=61)  # the next code past the one-a-minute limit, the token still good
+    tokens.append(confirm(replace(w, clock=None), w.jia, docs[1], name="最后一次用印1.pdf"))
+    real = service_module.SigningService.record_signatures
+    second: list[threading.Thread] = []
+    outcome: list[BaseException | object] = []
+
+    def sign_second() -> None:
+        try:
+            outcome.append(sign_as(w, w.jia, docs[1], token=tokens[1], name="最后一次用印1.pdf"))
+        except BaseException as e:
+            outcome.append(e)
+
+    def waiting_on_a_lock() -> int:
+        with p.db.engine.connect() as c:
+            return c.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+
+    def record_while_the_other_comes(self, s, entries, **kw):
+        if not second:  # the first signing, holding the grant: the second one runs now
+            t = threading.Thread(target=sign_second)
+            second.append(t)
+            t.start()
+            end = time.monotonic() + 60
+            while t.is_alive() and not waiting_on_a_lock() and time.monotonic() < end:
+                time.sleep(0.01)
+            assert t.is_alive(), outcome  # it waits for this transaction, not done without it
+        return real(self, s, entries, **kw)
+
+    monkeypatch.setattr(
+        service_module.SigningService, "record_signatures", record_while_the_other_comes
+    )
+    first = sign_as(w, w.jia, docs[0], token=tokens[0], name="最后一次用印0.pdf")
+    (t,) = second
+    join(t, 60)
+    assert not t.is_alive()
+    (refused,) = outcome
+    assert isinstance(refused, YinxinError) and refused.code == "grant_used_up", refused
+    assert f"grant #{grant.id}" in refused.message
+    assert count(p, SignatureRecord) == 1 and first.record.id
+    with p.db.read() as s:
+        assert s.get(SealGrant, grant.id).uses == 1
+    assert p.verify_audit().ok

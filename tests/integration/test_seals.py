@@ -859,7 +859,30 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     assert cli("show", es_id, "--seseal", str(tmp_path), code=2)["field"] == "seseal"
     assert not list(tmp_path.glob("*.part"))
 
-    cli("grant", es_id, "--member", str(w.li.id), "--actor", WANG.name)
+    # 授权期限 and 用印次数: a bad one is refused naming the option, nothing written
+    import datetime as dt
+
+    before_grant = snapshot(p)
+    li = str(w.li.id)
+    past = "2020-01-01T00:00:00+08:00"
+    assert cli("grant", es_id, "--member", li, "--valid-until", past, code=2)["field"] == (
+        "valid_until"
+    )
+    assert cli("grant", es_id, "--member", li, "--valid-until", "soon", code=2)["field"] == (
+        "valid_until"
+    )
+    for bad in ("0", "1.5"):
+        r = runner.invoke(seal_app, ["grant", es_id, "--member", li, "--max-uses", bad])
+        assert r.exit_code == 2 and "--max-uses" in r.output, r.output
+    assert snapshot(p) == before_grant
+    end = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).replace(microsecond=0)
+    made = cli(
+        "grant", es_id, "--member", li, "--actor", WANG.name, "--valid-until", end.isoformat(),
+        "--max-uses", "5",
+    )  # fmt: skip
+    assert (made["max_uses"], made["remaining_uses"], made["state"]) == (5, 5, "active")
+    text = runner.invoke(seal_app, ["grants", es_id]).stdout
+    assert "remaining_uses" in text and end.isoformat()[:19] in text, text
     ok = cli(
         "check", es_id, "--member", str(w.li.id), "--with-pin", env={"YINXIN_SEAL_PIN": PIN_ORG}
     )

@@ -2,8 +2,16 @@
 
 A grant does not open the seal: the member still needs the seal PIN, and the seal, its
 certificate and its key must be usable at that moment (``seals.usability.problem`` asks
-``is_granted`` at use time, so a withdrawal takes effect at once). Grants are rows of their own
-rather than a column on the seal so that withdrawn ones stay on record with who and when.
+``grant_refusal`` at use time, so a withdrawal takes effect at once). Grants are rows of their
+own rather than a column on the seal so that withdrawn ones stay on record with who and when.
+
+A grant may carry an end (授权期限, ``valid_until``: in the future when granted, not beyond the
+seal's validity nor its certificate's end) and a number of signings (用印次数, ``max_uses``);
+either left out means none. A grant past its end or with every use spent stays on record, not
+withdrawn, but is no longer *in force*: signing under it is refused naming it, and the
+organization may grant the member again. ``use_grant`` counts the signings, in the transaction
+that records them, holding the grant's row so that two signings at once cannot both take the
+last use.
 """
 
 from __future__ import annotations
@@ -12,15 +20,22 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, NotFound, ValidationError
+from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError
 from yinxin.results import from_row
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
-from yinxin.seals.rows import actor_name, audit_seal, note_text, seal_row, subscriber_row
+from yinxin.seals.rows import (
+    actor_name,
+    audit_seal,
+    certificate_and_key,
+    note_text,
+    seal_row,
+    subscriber_row,
+)
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.seals import Seal, SealGrant
@@ -34,12 +49,35 @@ def _live_grants(seal_id: int, member_id: int | None = None) -> Select:
     return q.order_by(SealGrant.id)
 
 
+MAX_USES = 1_000_000
+
+
+def _in_force(now: dt.datetime) -> ColumnElement[bool]:
+    """The condition that a grant is in force: not withdrawn, not past its end, a use left."""
+    return and_(
+        SealGrant.withdrawn_at.is_(None),
+        or_(SealGrant.valid_until.is_(None), SealGrant.valid_until > now),
+        or_(SealGrant.max_uses.is_(None), SealGrant.uses < SealGrant.max_uses),
+    )
+
+
+def grant_state(g: SealGrant, now: dt.datetime) -> str:
+    """``withdrawn``, ``expired`` (past its end), ``used_up`` (every use spent) or ``active``."""
+    if g.withdrawn_at is not None:
+        return "withdrawn"
+    if g.valid_until is not None and g.valid_until <= now:
+        return "expired"
+    if g.max_uses is not None and g.uses >= g.max_uses:
+        return "used_up"
+    return "active"
+
+
 def usable_grants(member_id: int, now: dt.datetime) -> ColumnElement[bool]:
-    """The condition that a seal is one the member may use now through a live grant: the
-    grant not withdrawn, the seal active and within its validity (a frozen, revoked, cancelled
-    or expired seal is not offered, though the grant row stays)."""
+    """The condition that a seal is one the member may use now through a grant in force: the
+    grant not withdrawn, past its end or used up, the seal active and within its validity (a
+    frozen, revoked, cancelled or expired seal is not offered, though the grant row stays)."""
     granted = select(SealGrant.seal_id).where(
-        SealGrant.member_subscriber_id == member_id, SealGrant.withdrawn_at.is_(None)
+        SealGrant.member_subscriber_id == member_id, _in_force(now)
     )
     return and_(
         Seal.id.in_(granted),
@@ -49,18 +87,97 @@ def usable_grants(member_id: int, now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def is_granted(s: Session, seal_id: int, member_id: int) -> bool:
-    """Whether the member holds a grant for the seal that has not been withdrawn."""
-    return s.execute(_live_grants(seal_id, member_id)).first() is not None
+def _refusal(
+    grants: list[SealGrant], seal: Seal, member_id: int, now: dt.datetime, uses: int
+) -> tuple[SealGrant | None, Forbidden | None]:
+    """The grant in force that allows ``uses`` more signings, or why none does (naming it)."""
+    for g in grants:
+        if grant_state(g, now) == "active" and (g.max_uses is None or g.uses + uses <= g.max_uses):
+            return g, None
+    if not grants:
+        return None, Forbidden(
+            f"subscriber #{member_id} is not authorized to use seal {seal.es_id} (用印授权)",
+            field="member_subscriber_id",
+            code="not_authorized",
+        )
+    g = grants[-1]
+    name = f"grant #{g.id} of seal {seal.es_id} to subscriber #{member_id}"
+    state = grant_state(g, now)
+    if state == "expired":
+        assert g.valid_until is not None
+        return None, Forbidden(
+            f"{name} ended at {g.valid_until:%Y-%m-%d %H:%M:%S} UTC (授权期限已过)",
+            field="member_subscriber_id",
+            code="grant_expired",
+        )
+    left = (g.max_uses or 0) - g.uses
+    why = (
+        f"has used all {g.max_uses} signings it allows (用印次数已用完)"
+        if left <= 0
+        else f"allows {left} more signing(s), not {uses} (用印次数不足)"
+    )
+    return None, Forbidden(f"{name} {why}", field="member_subscriber_id", code="grant_used_up")
 
 
-def granted_members(s: Session, seal_id: int) -> list[int]:
+def grant_refusal(s: Session, seal: Seal, member_id: int, now: dt.datetime) -> Forbidden | None:
+    """Why the member may not sign with the organization seal now (no grant, or the grant
+    withdrawn, past its end or used up), or None; reads current rows only."""
+    grants = list(s.execute(_live_grants(seal.id, member_id)).scalars())
+    return _refusal(grants, seal, member_id, now, 1)[1]
+
+
+def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1) -> None:
+    """In the transaction that records ``uses`` signatures the member makes with the seal:
+    hold the member's grants (``FOR UPDATE``, read afresh) and count the uses on the one in
+    force, or refuse as ``grant_refusal`` would. A second signing at the same moment waits for
+    this transaction's end and then sees the count it left (PostgreSQL); SQLite's writer
+    transaction holds the write lock from ``BEGIN``."""
+    grants = list(
+        s.execute(
+            _live_grants(seal.id, member_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+    g, refusal = _refusal(grants, seal, member_id, now, uses)
+    if refusal is not None:
+        raise refusal
+    assert g is not None
+    g.uses += uses
+
+
+def granted_members(s: Session, seal_id: int, now: dt.datetime) -> list[int]:
     """The subscriber ids of the members who may use the seal now, in the order granted."""
-    return [g.member_subscriber_id for g in s.execute(_live_grants(seal_id)).scalars()]
+    q = (
+        select(SealGrant.member_subscriber_id)
+        .where(SealGrant.seal_id == seal_id, _in_force(now))
+        .order_by(SealGrant.id)
+    )
+    return list(dict.fromkeys(s.execute(q).scalars()))
 
 
-def _grant_row(s: Session, seal_id: int, member_id: int) -> SealGrant | None:
-    return s.execute(_live_grants(seal_id, member_id).with_for_update()).scalars().first()
+def _in_force_row(s: Session, seal_id: int, member_id: int, now: dt.datetime) -> SealGrant | None:
+    q = _live_grants(seal_id, member_id).with_for_update()
+    return next((g for g in s.execute(q).scalars() if grant_state(g, now) == "active"), None)
+
+
+def _limits(
+    valid_until: dt.datetime | None, max_uses: int | None
+) -> tuple[dt.datetime | None, int | None]:
+    """The end and the number of uses as given, checked for their form (the end against the
+    clock and the seal later): a time with its zone, a whole number 1–``MAX_USES``."""
+    if valid_until is not None:
+        if not isinstance(valid_until, dt.datetime) or valid_until.tzinfo is None:
+            raise ValidationError(
+                "valid_until (授权期限) must be a time with its time zone", field="valid_until"
+            )
+        valid_until = valid_until.astimezone(dt.UTC).replace(microsecond=0)
+    if max_uses is not None:
+        if isinstance(max_uses, bool) or not isinstance(max_uses, int):
+            raise ValidationError("max_uses (用印次数) must be a whole number", field="max_uses")
+        if not 1 <= max_uses <= MAX_USES:
+            raise ValidationError(f"max_uses (用印次数) must be 1–{MAX_USES}", field="max_uses")
+    return valid_until, max_uses
 
 
 @dataclass(frozen=True)
@@ -77,10 +194,15 @@ class GrantView:
     note: str | None
     withdrawn_by: str | None
     withdrawn_at: dt.datetime | None
-    active: bool
+    active: bool  # not withdrawn (it may still be past its end or used up: see ``state``)
+    valid_until: dt.datetime | None  # 授权期限: None, until withdrawn
+    max_uses: int | None  # 用印次数: None, no limit
+    uses: int  # signings made under the grant
+    remaining_uses: int | None  # None: no limit
+    state: str  # active (in force), expired, used_up or withdrawn
 
     @classmethod
-    def of(cls, g: SealGrant, seal: Seal, member: Subscriber | None) -> GrantView:
+    def of(cls, g: SealGrant, seal: Seal, member: Subscriber | None, now: dt.datetime) -> GrantView:
         return from_row(
             cls,
             g,
@@ -88,6 +210,9 @@ class GrantView:
             es_id=seal.es_id,
             member_name=member.name if member else None,
             active=g.withdrawn_at is None,
+            uses=g.uses or 0,
+            remaining_uses=None if g.max_uses is None else max(g.max_uses - (g.uses or 0), 0),
+            state=grant_state(g, now),
         )
 
 
@@ -98,9 +223,18 @@ class SealGrants:
         self.db, self.clock = db, clock
 
     def grant(
-        self, seal: int | str, member_subscriber_id: int, *, actor: str, note: str | None = None
+        self,
+        seal: int | str,
+        member_subscriber_id: int,
+        *,
+        actor: str,
+        note: str | None = None,
+        valid_until: dt.datetime | None = None,
+        max_uses: int | None = None,
     ) -> GrantView:
-        """The organization lets one of its people use this seal (with the seal PIN)."""
+        """The organization lets one of its people use this seal (with the seal PIN), until
+        withdrawn or, if given, until ``valid_until`` or for ``max_uses`` signings."""
+        valid_until, max_uses = _limits(valid_until, max_uses)
 
         def make(s: Session, row: Seal, actor: str, now: dt.datetime) -> SealGrant:
             if row.kind not in ORGANIZATION_KINDS:
@@ -109,13 +243,26 @@ class SealGrants:
                     field="seal",
                 )
             lifecycle.check_manageable("grant use", row.state, row.es_id)
+            if valid_until is not None:
+                cert, _ = certificate_and_key(s, row)
+                end = min(row.valid_end, cert.not_after)
+                if valid_until <= now:
+                    raise ValidationError(
+                        "valid_until (授权期限) must be in the future", field="valid_until"
+                    )
+                if valid_until > end:
+                    raise ValidationError(
+                        f"valid_until (授权期限) is after seal {row.es_id} or its certificate "
+                        f"ends ({end:%Y-%m-%d %H:%M:%S} UTC)",
+                        field="valid_until",
+                    )
             member = subscriber_row(s, member_subscriber_id, "member_subscriber_id")
             if member.kind != "person":
                 raise ValidationError(
                     f"seal use is granted to people; #{member.id} is a {member.kind}",
                     field="member_subscriber_id",
                 )
-            if _grant_row(s, row.id, member.id):
+            if _in_force_row(s, row.id, member.id, now):
                 raise Conflict(
                     f"{member.name} (#{member.id}) may already use seal {row.es_id}",
                     field="member_subscriber_id",
@@ -127,6 +274,9 @@ class SealGrants:
                 granted_by=actor,
                 granted_at=now,
                 note=note,
+                valid_until=valid_until,
+                max_uses=max_uses,
+                uses=0,
             )
             s.add(g)
             s.flush()
@@ -137,18 +287,21 @@ class SealGrants:
     def withdraw(
         self, seal: int | str, member_subscriber_id: int, *, actor: str, note: str | None = None
     ) -> GrantView:
-        """Withdraw a member's right to use the seal, at once."""
+        """Withdraw a member's right to use the seal, at once (every grant of the member's not
+        withdrawn yet, in force or past its end or used up: the last one is shown)."""
 
         def end(s: Session, row: Seal, actor: str, now: dt.datetime) -> SealGrant:
-            g = _grant_row(s, row.id, member_subscriber_id)
-            if g is None:
+            q = _live_grants(row.id, member_subscriber_id).with_for_update()
+            live = list(s.execute(q).scalars())
+            if not live:
                 raise NotFound(
                     f"subscriber #{member_subscriber_id} holds no grant for seal {row.es_id}",
                     field="member_subscriber_id",
                     code="not_granted",
                 )
-            g.withdrawn_at, g.withdrawn_by = now, actor
-            return g
+            for g in live:
+                g.withdrawn_at, g.withdrawn_by = now, actor
+            return live[-1]
 
         return self._write("withdraw", seal, actor, note, end)
 
@@ -170,10 +323,14 @@ class SealGrants:
             data = {"grant_id": g.id, "member_subscriber_id": g.member_subscriber_id}
             if verb == "grant":
                 data["member_name"] = member.name if member else None
+                data["valid_until"] = g.valid_until.isoformat() if g.valid_until else None
+                data["max_uses"] = g.max_uses
             audit_seal(s, row.es_id, verb, actor, now, {**data, "note": note})
-            return GrantView.of(g, row, member)
+            return GrantView.of(g, row, member, now)
 
     def list_for(self, seal: int | str, *, include_withdrawn: bool = False) -> list[GrantView]:
+        """The grants not withdrawn (in force, past their end or used up), or all of them."""
+        now = self.clock.now()
         with self.db.read() as s:
             row = seal_row(s, seal)
             q = (
@@ -182,6 +339,6 @@ class SealGrants:
                 else _live_grants(row.id)
             )
             return [
-                GrantView.of(g, row, s.get(Subscriber, g.member_subscriber_id))
+                GrantView.of(g, row, s.get(Subscriber, g.member_subscriber_id), now)
                 for g in s.execute(q).scalars()
             ]

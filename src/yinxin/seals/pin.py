@@ -39,7 +39,8 @@ from yinxin.pki.pinkeys import (
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.results import from_row
 from yinxin.seals import lifecycle
-from yinxin.seals.catalogue import SealKind
+from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
+from yinxin.seals.grants import use_grant
 from yinxin.seals.rows import (
     actor_name,
     audit_seal,
@@ -182,7 +183,11 @@ class SealPins:
         )
 
     def hold_usable(
-        self, s: Session, material: SealMaterial, member_subscriber_id: int | None
+        self,
+        s: Session,
+        material: SealMaterial,
+        member_subscriber_id: int | None,
+        uses: int = 1,
     ) -> None:
         """In the transaction that records a signature made with ``material``: refuse it as
         ``unlock_for_signing`` would if the seal stopped being usable since it was unlocked —
@@ -196,7 +201,12 @@ class SealPins:
         and the signature is refused — or after it is recorded, never in between: a signature
         is not recorded, nor its file handed out, after the seal was stopped. Call it before
         the transaction writes anything (the first audit event locks the chain's head, which
-        the stopping verbs take after their row)."""
+        the stopping verbs take after their row).
+
+        A member acting under a grant spends ``uses`` of it (the signatures the transaction
+        records; 0 for a step that records none): the grant's row is held ``FOR UPDATE`` and
+        its count raised here, or the signing refused if it is past its end or has too few
+        uses left (``seals.grants.use_grant``)."""
         now = self.clock.now()
         row = s.execute(
             select(Seal).where(Seal.id == material.seal_id).with_for_update(read=True)
@@ -218,6 +228,8 @@ class SealPins:
             )
         if refusal is not None:
             raise refusal
+        if member is not None and row.kind in ORGANIZATION_KINDS and uses:
+            use_grant(s, row, member, now, uses)
 
     def can_use(self, seal: int | str, person_subscriber_id: int) -> bool:
         """May this person use this seal now: authorized, and seal and certificate valid."""

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from yinxin.errors import Forbidden
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
-from yinxin.seals.grants import is_granted
+from yinxin.seals.grants import grant_refusal
 from yinxin.seals.lifecycle import SealState
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.seals import Seal
@@ -66,13 +66,9 @@ def problem(
         )
     if member_subscriber_id is not None:
         if seal.kind in ORGANIZATION_KINDS:
-            if not is_granted(s, seal.id, member_subscriber_id):
-                return Forbidden(
-                    f"subscriber #{member_subscriber_id} is not authorized to "
-                    f"use seal {seal.es_id} (用印授权)",
-                    field="member_subscriber_id",
-                    code="not_authorized",
-                )
+            refusal = grant_refusal(s, seal, member_subscriber_id, now)
+            if refusal is not None:
+                return refusal
         elif member_subscriber_id != seal.subscriber_id:
             return Forbidden(
                 f"personal seal {seal.es_id} is used by its holder only",

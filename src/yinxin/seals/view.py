@@ -141,8 +141,9 @@ class SealViews:
         self, s: Session, seal: Seal, *, reveal: bool = False, now: dt.datetime | None = None
     ) -> SealView:
         cert, key = certificate_and_key(s, seal)
-        grants = granted_members(s, seal.id)
-        p = problem(s, seal, cert, key, None, now or self.clock.now())
+        now = now or self.clock.now()
+        grants = granted_members(s, seal.id, now)
+        p = problem(s, seal, cert, key, None, now)
         return from_row(
             SealView,
             seal,

@@ -306,7 +306,7 @@ class SigningAuthorizations:
             srow = seal_row(s, unlocked.stamp.seal_id, lock=True)
             # frozen, revoked or the member's grant withdrawn since the PIN was checked: no
             # authorization (a copy of the key that signs without the PIN) is made
-            self.seals.hold_usable(s, unlocked.stamp, granted_by_subscriber_id)
+            self.seals.hold_usable(s, unlocked.stamp, granted_by_subscriber_id, uses=0)
             LIFECYCLE.check("grant", _A.NONE, None, "(new)")
             r = SigningAuthorization(
                 seal_id=srow.id,

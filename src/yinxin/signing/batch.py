@@ -262,7 +262,9 @@ class BatchSigning:
 
         def consume(s: Session, now: dt.datetime) -> str:
             # the seal is held first and checked again: not stopped since it was unlocked
-            self.signing.seals.hold_usable(s, unlocked.stamp, signer_subscriber_id)
+            self.signing.seals.hold_usable(
+                s, unlocked.stamp, signer_subscriber_id, uses=len(checked)
+            )
             return self.signing.use_intent(
                 s, who, digest, purpose=PURPOSE, by="batch-signing", actor=actor
             )

@@ -26,6 +26,7 @@ from yinxin.adapters.cli.common import (
     Platform,
     console,
     on_platform,
+    parse_time,
     platform,
     read_input,
     read_secret,
@@ -360,9 +361,35 @@ def _verb(
     return _with_options(command, doc, fixed=fixed, required={})
 
 
-seal_app.command("grant")(
-    _verb("grant", "用印授权: let one of the organization's people use this seal.", to_member=True)
-)
+@seal_app.command("grant")
+@on_platform()
+def seal_grant(
+    seal: str = SEAL,
+    member: int = MEMBER,
+    valid_until: str | None = typer.Option(
+        None,
+        "--valid-until",
+        help="授权期限: the grant ends then (ISO 8601 with offset; not after the seal's end). "
+        "Default: until withdrawn.",
+    ),
+    max_uses: int | None = typer.Option(
+        None, "--max-uses", min=1, help="用印次数: the signings it allows. Default: no limit."
+    ),
+    note: str | None = NOTE,
+    actor: str = ACTOR,
+    p: Platform = HOME,
+) -> object:
+    """用印授权: let one of the organization's people use this seal."""
+    return p.seals.grant(
+        seal,
+        member,
+        actor=actor,
+        note=note,
+        valid_until=parse_time(valid_until, "valid_until"),
+        max_uses=max_uses,
+    )
+
+
 seal_app.command("withdraw")(
     _verb("withdraw", "Withdraw a person's right to use this seal, at once.", to_member=True)
 )

@@ -106,7 +106,8 @@ class SealApplication(OfSeal, HeldSeal, Base):
 
 
 class SealGrant(OfSeal, Base):
-    """用印授权: an organization lets one of its people use one of its seals, until withdrawn."""
+    """用印授权: an organization lets one of its people use one of its seals, until withdrawn,
+    ``valid_until`` passes or ``max_uses`` signings were made."""
 
     __tablename__ = "seal_grants"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,3 +117,8 @@ class SealGrant(OfSeal, Base):
     note: Mapped[str | None] = mapped_column(Text)
     withdrawn_by: Mapped[str | None] = mapped_column(String(100))
     withdrawn_at: Mapped[dt.datetime | None]
+    # 授权期限 and 用印次数 (migration 0026): None is no end / no limit; ``uses`` counts the
+    # signings made under the grant, raised in the transaction that records each
+    valid_until: Mapped[dt.datetime | None]
+    max_uses: Mapped[int | None]
+    uses: Mapped[int] = mapped_column(default=0, server_default="0")

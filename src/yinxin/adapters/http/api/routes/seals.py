@@ -20,10 +20,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
+    IsoDateTime,
     Page,
     Pages,
     Plat,
@@ -38,7 +39,7 @@ from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
-from yinxin.seals.grants import GrantView
+from yinxin.seals.grants import MAX_USES, GrantView
 from yinxin.seals.lifecycle import MANAGEABLE, REVOCATION_REASONS, SealState
 from yinxin.seals.pin import PinChange, SealUsability
 from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecordView
@@ -164,6 +165,14 @@ class SealRevokeIn(Strict):
 class SealGrantIn(Strict):
     member_subscriber_id: int = Field(ge=1, le=2**62, description="a person of the organization")
     note: str | None = Field(None, max_length=500)
+    valid_until: IsoDateTime | None = Field(
+        None,
+        description="授权期限: the grant ends then (in the future, not after the seal's or its "
+        "certificate's end); left out, it lasts until withdrawn",
+    )
+    max_uses: StrictInt | None = Field(
+        None, ge=1, le=MAX_USES, description="用印次数: the signings it allows; left out, no limit"
+    )
 
 
 class PinChangeIn(Strict):
@@ -580,7 +589,12 @@ def grant(seal: SealRef, body: SealGrantIn, platform: Plat, principal: SealUser)
     view = _scoped(platform, principal, seal)
     scope_subscriber(platform, principal, body.member_subscriber_id, field="member_subscriber_id")
     return platform.seals.grant(
-        view.id, body.member_subscriber_id, actor=principal.actor, note=body.note
+        view.id,
+        body.member_subscriber_id,
+        actor=principal.actor,
+        note=body.note,
+        valid_until=body.valid_until,
+        max_uses=body.max_uses,
     )
 
 

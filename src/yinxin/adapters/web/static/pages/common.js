@@ -17,6 +17,8 @@ Object.assign(MESSAGES, {
   illegal_transition: "当前状态下不能进行此操作",
   already_granted: "已授权该成员使用此印章",
   not_granted: "该成员没有此印章的使用授权",
+  grant_expired: "用印授权已过期（超过授权期限），请联系本单位重新授权",
+  grant_used_up: "用印授权的用印次数已用完，请联系本单位重新授权",
   certificate_not_valid: "所选证书当前不可用",
   certificate_mismatch: "证书与印章类型或持有人不符",
   nothing_to_change: "没有需要变更的内容",
@@ -217,6 +219,8 @@ export function sealUsability(s) {
     seal_expired: "印章不在有效期内",
     certificate_not_valid: `所绑定证书${cert}`,
     not_authorized: "未获用印授权",
+    grant_expired: "用印授权已过期",
+    grant_used_up: "用印次数已用完",
     subscriber_held_key: "密钥由持有人自行保管，平台不能代为签署",
   }[s.unusable_code];
   return `暂不可用（${why || s.unusable_reason || "原因不明"}）`;

@@ -212,13 +212,21 @@ async function history() {
   )) : [emptyRow(6, "无")]));
 }
 
+const GRANT_STATES = {
+  active: () => "有效",
+  expired: (g) => `已过期（授权期限 ${fmtTime(g.valid_until)} 已过）`,
+  used_up: () => "用印次数已用完",
+  withdrawn: (g) => `已于 ${fmtTime(g.withdrawn_at)} 由 ${who(g.withdrawn_by, session)} 撤销`,
+};
+
 async function grants() {
   if (document.getElementById("grants-card").hidden) return;
   const [list, members] = await Promise.all([
     api("GET", `/seals/${id}/grants?include_withdrawn=true`),
     allItems("/subscribers?kind=person"), // every member, not the first 200
   ]);
-  const active = new Set(list.filter((g) => g.active).map((g) => g.member_subscriber_id));
+  // a member whose grant expired or is used up may be granted again; one in force may not
+  const active = new Set(list.filter((g) => g.state === "active").map((g) => g.member_subscriber_id));
   options(document.getElementById("member"),
     members.filter((m) => !active.has(m.id)).map((m) => [String(m.id), `${m.name}（${m.phone}）`]),
     { blank: "请选择机构成员" });
@@ -231,10 +239,12 @@ async function grants() {
       el("td", { text: g.note || "—" }),
       el("td", { text: who(g.granted_by, session) }),
       el("td", { text: fmtTime(g.granted_at) }),
-      el("td", { text: g.active ? "有效" : `已于 ${fmtTime(g.withdrawn_at)} 由 ${who(g.withdrawn_by, session)} 撤销` }),
+      el("td", { "data-col": "until", text: g.valid_until ? `至 ${fmtTime(g.valid_until)}` : "长期" }),
+      el("td", { "data-col": "uses", text: g.max_uses == null ? `不限（已用 ${g.uses} 次）` : `剩余 ${g.remaining_uses} 次（共 ${g.max_uses} 次）` }),
+      el("td", { "data-col": "state", text: GRANT_STATES[g.state] ? GRANT_STATES[g.state](g) : g.state }),
       el("td", {}, withdraw),
     );
-  }) : [emptyRow(6, "尚未授权任何成员")]));
+  }) : [emptyRow(8, "尚未授权任何成员")]));
 }
 
 // a withdrawal is one act, asked for once more before it is done (it takes effect at once: a
@@ -317,15 +327,35 @@ bindForm(pinForm, {
 });
 // a grant refused because the member was granted meanwhile (another tab, another
 // administrator): said at the member field, and the list read again to show that grant
+// 授权期限 (a local time, sent with its zone) and 用印次数 (a whole number ≥ 1) are optional;
+// wrong ones are said at their field, here and, for what only the server knows, from its answer
+const UNTIL_PAST = "授权期限须晚于当前时间";
+const UNTIL_LATE = () => `授权期限不能晚于印章有效期截止时间（${fmtTime(seal.valid_end)}）`;
+const USES_BAD = "用印次数须为不小于1的整数";
+const explained = (field, detail) => new ApiError(422, { code: "explained", field, detail });
 bindForm(document.getElementById("grant-form"), {
   busyText: "正在授权…",
   submit: async (d, key) => {
+    const body = { member_subscriber_id: Number(d.member_subscriber_id), note: d.note.trim() || null };
+    if (d.valid_until) {
+      const until = new Date(d.valid_until);
+      if (Number.isNaN(until.getTime()) || until <= new Date()) throw explained("valid_until", UNTIL_PAST);
+      if (seal && until > new Date(seal.valid_end)) throw explained("valid_until", UNTIL_LATE());
+      body.valid_until = until.toISOString();
+    }
+    const uses = String(d.max_uses || "").trim();
+    if (uses) {
+      if (!/^[1-9][0-9]{0,6}$/.test(uses)) throw explained("max_uses", USES_BAD);
+      body.max_uses = Number(uses);
+    }
     try {
-      return await api("POST", `/seals/${id}/grants`, {
-        json: { member_subscriber_id: Number(d.member_subscriber_id), note: d.note.trim() || null }, idempotencyKey: key,
-      });
+      return await api("POST", `/seals/${id}/grants`, { json: body, idempotencyKey: key });
     } catch (e) {
       if (e instanceof ApiError && e.code === "already_granted") await grants();
+      if (e instanceof ApiError && e.code === "invalid" && e.field === "valid_until") {
+        throw explained("valid_until", /future/.test(e.problem.detail || "") ? UNTIL_PAST : UNTIL_LATE());
+      }
+      if (e instanceof ApiError && e.code === "invalid" && e.field === "max_uses") throw explained("max_uses", USES_BAD);
       throw e;
     }
   },

@@ -1,0 +1,150 @@
+"""A seal grant's end (授权期限) and number of signings (用印次数), on real SQLite.
+
+The organization grants 王五 its contract seal for two signings and ten days: each signing
+counts, the third is refused naming the grant, and a grant past its end refuses as well. A
+grant with an end in the past, after the seal's end, or a limit that is not a whole number of
+at least one is refused naming the field, with nothing written. (Two signings at once for the
+last use: ``test_races``.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.dbdump import count, diff, dump
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import World, build_world, sign_as
+from yinxin.errors import Forbidden, ValidationError, YinxinError
+from yinxin.store.models.signing import SignatureRecord
+
+ADMIN = "单位管理员"
+
+
+@pytest.fixture
+def world(platform, clock) -> World:
+    return build_world(platform, clock)
+
+
+def regrant(w: World, **limits) -> int:
+    """Replace the world's open grant to 王五 with one carrying ``limits``; its id."""
+    w.p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor=ADMIN)
+    return w.p.seals.grant(w.jia.seal.es_id, w.member.id, actor=ADMIN, **limits).id
+
+
+def refused_signing(w: World, title: str) -> YinxinError:
+    doc = contract_pdf(1, title=title)
+    with pytest.raises(Forbidden) as e:
+        sign_as(w, w.jia, doc, name=f"{title}.pdf")
+    return e.value
+
+
+def test_a_limited_grant_counts_its_signings_and_then_refuses(world):
+    w = world
+    end = w.clock.now() + dt.timedelta(days=10)
+    gid = regrant(w, valid_until=end, max_uses=2, note="百城e采平台项目")
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.id, g.max_uses, g.uses, g.remaining_uses, g.state) == (gid, 2, 0, 2, "active")
+    assert g.valid_until == end.replace(microsecond=0)
+    for i in range(2):
+        sign_as(w, w.jia, contract_pdf(1, title=f"采购合同{i}"), name=f"采购合同{i}.pdf")
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.uses, g.remaining_uses, g.state, g.active) == (2, 0, "used_up", True)
+    assert not w.p.seals.can_use(w.jia.seal.es_id, w.member.id)
+    e = refused_signing(w, "采购合同2")
+    assert e.code == "grant_used_up" and f"grant #{gid}" in e.message, e
+    assert count(w.p, SignatureRecord) == 2
+    # nor is the member listed among the seal's authorized members
+    assert w.member.id not in w.p.seals.get(w.jia.seal.es_id).authorized_members
+
+    # used up, the member may be granted again; this time for one day, which then passes
+    again = w.p.seals.grant(
+        w.jia.seal.es_id, w.member.id, actor=ADMIN, valid_until=w.clock.now() + dt.timedelta(days=1)
+    )
+    assert again.id != gid and again.max_uses is None and again.remaining_uses is None
+    sign_as(w, w.jia, contract_pdf(1, title="采购合同3"), name="采购合同3.pdf")
+    w.clock.advance(days=1, minutes=1)
+    e = refused_signing(w, "采购合同4")
+    assert e.code == "grant_expired" and f"grant #{again.id}" in e.message, e
+    assert count(w.p, SignatureRecord) == 3
+    assert {g.state for g in w.p.seals.grants(w.jia.seal.es_id)} == {"used_up", "expired"}
+    # a withdrawal ends every grant of the member not withdrawn yet
+    w.p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor=ADMIN)
+    assert w.p.seals.grants(w.jia.seal.es_id) == []
+    assert {g.state for g in w.p.seals.grants(w.jia.seal.es_id, include_withdrawn=True)} == {
+        "withdrawn"
+    }
+
+
+def test_a_grant_without_limits_is_unlimited(world):
+    w = world
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.valid_until, g.max_uses, g.remaining_uses, g.state) == (None, None, None, "active")
+    sign_as(w, w.jia, contract_pdf(1, title="无限合同"), name="无限合同.pdf")
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.uses, g.remaining_uses, g.state) == (1, None, "active")
+
+
+def test_a_batch_larger_than_the_uses_left_is_refused_whole(world):
+    from tests.integration.signing_flow import read_code
+    from yinxin.signing import batch as batch_module
+
+    w = world
+    gid = regrant(w, max_uses=2)
+    items = [
+        batch_module.BatchItem(contract_pdf(1, title=f"批量合同{i}"), f"批量{i}.pdf", None, "甲方")
+        for i in range(3)
+    ]
+    w.clock.advance(minutes=7)
+    ch = w.p.batch.request_code(signer_subscriber_id=w.jia.id, items=items)
+    code = read_code(w.outbox, w.jia.phone)
+    with pytest.raises(Forbidden) as e:
+        w.p.batch.sign(
+            items,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code=code,
+        )
+    assert e.value.code == "grant_used_up" and f"grant #{gid}" in e.value.message, e.value
+    assert count(w.p, SignatureRecord) == 0
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert g.uses == 0
+
+
+BAD: list[tuple[str, dict, str]] = [
+    ("end in the past", {"valid_until": -1}, "valid_until"),
+    ("end now", {"valid_until": 0}, "valid_until"),
+    ("end after the seal", {"valid_until": "after-seal"}, "valid_until"),
+    ("end without a zone", {"valid_until": "naive"}, "valid_until"),
+    ("no uses", {"max_uses": 0}, "max_uses"),
+    ("negative uses", {"max_uses": -3}, "max_uses"),
+    ("fractional uses", {"max_uses": 1.5}, "max_uses"),
+    ("uses as text", {"max_uses": "3"}, "max_uses"),
+    ("uses as a yes", {"max_uses": True}, "max_uses"),
+]
+
+
+@pytest.mark.parametrize("case", [b[0] for b in BAD])
+def test_a_bad_limit_is_refused_naming_the_field_with_nothing_written(world, case):
+    w = world
+    _, given, field = next(b for b in BAD if b[0] == case)
+    w.p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor=ADMIN)
+    now = w.clock.now()
+    seal_end = w.p.seals.get(w.jia.seal.es_id).valid_end
+    limits = dict(given)
+    if "valid_until" in limits:
+        v = limits["valid_until"]
+        limits["valid_until"] = {
+            "after-seal": seal_end + dt.timedelta(seconds=1),
+            "naive": (now + dt.timedelta(days=1)).replace(tzinfo=None),
+        }.get(v) or now + dt.timedelta(days=v)
+    before = dump(w.p)
+    with pytest.raises(ValidationError) as e:
+        w.p.seals.grant(w.jia.seal.es_id, w.member.id, actor=ADMIN, **limits)
+    assert e.value.field == field, e.value
+    assert diff(before, dump(w.p)) == []
+    # the seal's own end is allowed
+    w.p.seals.grant(w.jia.seal.es_id, w.member.id, actor=ADMIN, valid_until=seal_end)
