@@ -779,3 +779,59 @@ def test_a_grant_is_withdrawn_only_once_confirmed_and_a_race_is_said(site: Site,
     )
     assert w.jia.id in [g.member_subscriber_id for g in p.seals.grants(seal.id)]
     shot(page, "my-seal-grant-withdrawn-elsewhere")
+
+
+def test_a_grant_with_an_end_and_a_number_of_signings_from_the_seal_page(site: Site, page):
+    """用印授权 with 授权期限 and 用印次数 set on /my/seal: a wrong number, an end in the past or
+    after the seal's end is said at its field in Chinese and nothing is granted; a good one is
+    listed with its end and 剩余 2 次（共 2 次）. Before, the form had neither field and every
+    grant lasted until withdrawn."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    w = site.world
+    p = w.p
+    seal = w.jia.seal
+    member = p.subscribers.add_person(
+        name="上官岚",
+        id_number=id_card("44030519970718123"),
+        phone="15800158027",
+        organization_id=w.org.id,
+    )
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, "13900139000")
+    page.goto(site.url(f"/my/seal?id={seal.id}"))
+    page.locator("#member option", has_text="上官岚").wait_for(state="attached")
+    # a time as the browser's datetime-local field takes it, in the browser's own zone
+    local = "(iso) => { const x = new Date(iso); return new Date(x.getTime() - x.getTimezoneOffset() * 60e3).toISOString().slice(0, 16); }"  # noqa: E501
+    seal_end = p.seals.get(seal.id).valid_end
+
+    def refused(until: str, uses: str, field: str, says: str) -> None:
+        page.select_option("#member", str(member.id))
+        page.fill("#grant-until", until)
+        page.fill("#grant-uses", uses)
+        page.click("#grant-form button[type=submit]")
+        error = page.locator(f"#err-{field}")
+        error.wait_for()
+        assert says in error.inner_text(), error.inner_text()
+        assert member.id not in [g.member_subscriber_id for g in p.seals.grants(seal.id)]
+
+    refused("", "0", "max_uses", "用印次数须为不小于1的整数")
+    refused("", "1.5", "max_uses", "用印次数须为不小于1的整数")
+    refused("2020-01-01T00:00", "2", "valid_until", "授权期限须晚于当前时间")
+    late = page.evaluate(local, (seal_end + dt.timedelta(days=2)).isoformat())
+    refused(late, "2", "valid_until", "授权期限不能晚于印章有效期截止时间")
+
+    until = page.evaluate(local, (seal_end - dt.timedelta(days=1)).isoformat())
+    page.select_option("#member", str(member.id))
+    page.fill("#grant-until", until)
+    page.fill("#grant-uses", "2")
+    page.click("#grant-form button[type=submit]")
+    row = page.locator(f'#grants tr[data-member="{member.id}"][data-active="true"]')
+    row.wait_for()
+    assert "剩余 2 次（共 2 次）" in row.locator('[data-col="uses"]').inner_text()
+    assert row.locator('[data-col="until"]').inner_text().startswith("至 ")
+    assert row.locator('[data-col="state"]').inner_text() == "有效"
+    (g,) = [g for g in p.seals.grants(seal.id) if g.member_subscriber_id == member.id]
+    assert g.max_uses == 2 and g.valid_until is not None
+    assert abs(g.valid_until - (seal_end - dt.timedelta(days=1))) < dt.timedelta(minutes=1)
+    shot(page, "my-seal-grant-limited")
