@@ -148,3 +148,37 @@ def test_a_bad_limit_is_refused_naming_the_field_with_nothing_written(world, cas
     assert diff(before, dump(w.p)) == []
     # the seal's own end is allowed
     w.p.seals.grant(w.jia.seal.es_id, w.member.id, actor=ADMIN, valid_until=seal_end)
+
+
+def test_an_automatic_signing_authorization_by_a_member_stays_within_the_grant(world):
+    """A member with a limited grant who authorizes automatic signing (a key copy that signs
+    without the PIN) hands on no more than the grant allows: its documents are taken from the
+    grant's uses, and it may not end after the grant. Before, the copy signed up to its own
+    limit and end whatever the grant said."""
+    from yinxin.store.models.authorizations import SigningAuthorization
+
+    w = world
+    now = w.clock.now()
+    gid = regrant(w, valid_until=now + dt.timedelta(days=10), max_uses=3)
+
+    def authorize(days: int, documents: int):
+        return w.p.authorizations.grant(
+            w.jia.seal.es_id,
+            pin=w.jia.pin,
+            granted_by_subscriber_id=w.member.id,
+            max_documents=documents,
+            valid_until=now + dt.timedelta(days=days),
+        )
+
+    before = dump(w.p)
+    with pytest.raises(ValidationError) as late:
+        authorize(20, 2)
+    assert late.value.field == "valid_until" and f"grant #{gid}" in late.value.message
+    with pytest.raises(Forbidden) as many:
+        authorize(5, 4)
+    assert many.value.code == "grant_used_up" and f"grant #{gid}" in many.value.message
+    assert diff(before, dump(w.p)) == []
+    made = authorize(5, 2)
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.uses, g.remaining_uses) == (2, 1)
+    assert count(w.p, SigningAuthorization) == 1 and made.max_documents == 2

@@ -126,7 +126,7 @@ def grant_refusal(s: Session, seal: Seal, member_id: int, now: dt.datetime) -> F
     return _refusal(grants, seal, member_id, now, 1)[1]
 
 
-def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1) -> None:
+def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1) -> SealGrant:
     """In the transaction that records ``uses`` signatures the member makes with the seal:
     hold the member's grants (``FOR UPDATE``, read afresh) and count the uses on the one in
     force, or refuse as ``grant_refusal`` would. A second signing at the same moment waits for
@@ -144,6 +144,7 @@ def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: in
         raise refusal
     assert g is not None
     g.uses += uses
+    return g
 
 
 def granted_members(s: Session, seal_id: int, now: dt.datetime) -> list[int]:

@@ -51,7 +51,7 @@ from yinxin.seals.rows import (
 from yinxin.seals.usability import MAX_PIN_FAILURES, locked_refusal, problem
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey
-from yinxin.store.models.seals import Seal
+from yinxin.store.models.seals import Seal, SealGrant
 
 T = TypeVar("T")
 
@@ -188,7 +188,7 @@ class SealPins:
         material: SealMaterial,
         member_subscriber_id: int | None,
         uses: int = 1,
-    ) -> None:
+    ) -> SealGrant | None:
         """In the transaction that records a signature made with ``material``: refuse it as
         ``unlock_for_signing`` would if the seal stopped being usable since it was unlocked —
         frozen, revoked, the member's grant withdrawn, the certificate held or revoked, the key
@@ -206,7 +206,8 @@ class SealPins:
         A member acting under a grant spends ``uses`` of it (the signatures the transaction
         records; 0 for a step that records none): the grant's row is held ``FOR UPDATE`` and
         its count raised here, or the signing refused if it is past its end or has too few
-        uses left (``seals.grants.use_grant``)."""
+        uses left (``seals.grants.use_grant``); that grant is returned (``None``: the holder
+        acts, or ``uses`` is 0)."""
         now = self.clock.now()
         row = s.execute(
             select(Seal).where(Seal.id == material.seal_id).with_for_update(read=True)
@@ -229,7 +230,8 @@ class SealPins:
         if refusal is not None:
             raise refusal
         if member is not None and row.kind in ORGANIZATION_KINDS and uses:
-            use_grant(s, row, member, now, uses)
+            return use_grant(s, row, member, now, uses)
+        return None
 
     def can_use(self, seal: int | str, person_subscriber_id: int) -> bool:
         """May this person use this seal now: authorized, and seal and certificate valid."""

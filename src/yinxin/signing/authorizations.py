@@ -305,8 +305,19 @@ class SigningAuthorizations:
         with self.db.transaction() as s:
             srow = seal_row(s, unlocked.stamp.seal_id, lock=True)
             # frozen, revoked or the member's grant withdrawn since the PIN was checked: no
-            # authorization (a copy of the key that signs without the PIN) is made
-            self.seals.hold_usable(s, unlocked.stamp, granted_by_subscriber_id, uses=0)
+            # authorization (a copy of the key that signs without the PIN) is made. A member
+            # hands on no more than the grant allows: its documents are taken from the grant's
+            # uses (用印次数) now, and it ends no later than the grant (授权期限)
+            g = self.seals.hold_usable(
+                s, unlocked.stamp, granted_by_subscriber_id, uses=max_documents
+            )
+            if g is not None and g.valid_until is not None and end > g.valid_until:
+                raise ValidationError(
+                    f"valid_until is after grant #{g.id} of seal {srow.es_id} to subscriber "
+                    f"#{granted_by_subscriber_id} ends ({_iso(g.valid_until)}): an automatic-"
+                    "signing authorization may not outlast it",
+                    field="valid_until",
+                )
             LIFECYCLE.check("grant", _A.NONE, None, "(new)")
             r = SigningAuthorization(
                 seal_id=srow.id,
