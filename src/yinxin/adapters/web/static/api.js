@@ -12,7 +12,8 @@
 
 const CSRF_COOKIE = "yx_csrf";
 
-// Chinese messages for the API's problem codes; the API's own detail is the fallback.
+// Chinese messages for the API's problem codes; a code without one is said by its HTTP status
+// (BY_STATUS), never by the API's English detail.
 export const MESSAGES = {
   frozen_by_ca: "由认证机构冻结，请联系受理点",
   invalid: "填写的内容不符合要求，请检查",
@@ -94,17 +95,140 @@ export class ApiError extends Error {
   }
 }
 
-/** The Chinese message for a refusal. */
+// Chinese names of the fields the API names (problem.field; a path such as signers[0].seal is
+// looked up by its last part), for a refusal no FIELD_MESSAGES entry explains.
+export const FIELD_LABELS = {
+  name: "名称", display_name: "名称", phone: "手机号码", code: "验证码", username: "用户名",
+  password: "密码", email: "电子邮箱", id_type: "证件类型", id_number: "证件号码",
+  uscc: "统一社会信用代码", legal_representative: "法定代表人", contact_name: "联系人",
+  contact_phone: "联系电话", pin: "印章密码", new_pin: "新印章密码", pin2: "确认密码",
+  reason: "原因", note: "备注", serial: "证书序列号", certificate: "证书",
+  certificate_serial: "签名证书", seal: "印章", es_id: "印章编码", kind: "类型",
+  profile: "证书类型", years: "年限", validity_years: "有效期", csr: "证书请求（CSR）",
+  application_id: "申请", subscriber_id: "用户编号", member_subscriber_id: "机构成员",
+  holder_name: "印章使用人", center_text: "中心文字", project: "运用项目", scan: "印模扫描件",
+  scan_base64: "印模扫描件", image: "印模", declaration_accepted: "申请人声明",
+  agreement: "服务协议", deadline: "截止时间", signers: "签署人", role: "签署角色",
+  order: "签署顺序", placement: "盖章位置", placements: "盖章位置", anchor: "盖章关键字",
+  documents: "文件", document: "文件", pdf: "PDF 文件", ofd: "OFD 文件", body: "文件",
+  title: "标题", number: "编号", contract: "合同", contract_id: "合同", template: "合同模板",
+  values: "合同内容", amount: "金额", on: "日期", date: "日期", event: "履约事实",
+  obligation_id: "付款事项", payment_id: "收款记录", state: "状态", status: "状态",
+  after: "起始序号", limit: "条数", from: "起始日期", to: "截止日期", month: "月份",
+  year: "年份", severity: "紧急程度", description: "问题描述", text: "内容",
+  flow_id: "签署流程", token: "签署链接", video: "视频", business_type: "业务类型",
+  dns_names: "域名", device_name: "设备名称", items: "文件", reference: "收款凭证号",
+};
+
+// The states of each lifecycle the API names in a refusal ("… it is frozen"), in Chinese, by
+// the record the refusal is about (the transition tables' subjects).
+export const STATE_LABELS = {
+  certificate: ["证书", { active: "有效", on_hold: "已冻结", revoked: "已吊销", expired: "已过期" }],
+  seal: ["印章", { active: "有效", frozen: "已冻结", cancelled: "已注销", revoked: "已吊销", expired: "已过期" }],
+  application: ["申请", { pending: "待审核", approved: "已批准", rejected: "已驳回", cancelled: "已撤回" }],
+  flow: ["签署流程", { draft: "草稿", started: "签署中", completed: "已完成", cancelled: "已撤回", expired: "已过期" }],
+  signer: ["签署人", {
+    waiting: "等待前序签署", ready: "待签署", signed: "已签署", declined: "已拒签", cancelled: "已撤回",
+    expired: "已过期",
+  }],
+  contract: ["合同", { drafted: "草稿", out_for_signing: "签署中", signed: "已签署", cancelled: "已作废" }],
+  request: ["服务请求", {
+    open: "待响应", responded: "已响应", on_site: "已到场", resolved: "已解决",
+    record_signed: "记录单已签署", cancelled: "已取消", running: "计时中", paused: "已暂停计时",
+  }],
+  obligation: ["履约事项", {
+    pending: "到期日待定", open: "待履行", partly_paid: "部分付款", met: "已履行", deemed: "视为验收",
+  }],
+  authorization: ["自动签署授权", { active: "有效", withdrawn: "已撤销", exhausted: "已用完", expired: "已过期" }],
+};
+// The record a refusal's English detail is about, by the words it names it with (longest first).
+const SUBJECT_WORDS = [
+  ["signing authorization", "authorization"], ["sign flow", "flow"], ["flow signer", "signer"],
+  ["this signer", "signer"], ["service request", "request"], ["request #", "request"],
+  ["certificate", "certificate"], ["seal", "seal"], ["application", "application"],
+  ["contract", "contract"], ["obligation", "obligation"],
+];
+// …or, when the detail names none of them, by the field it blames.
+const SUBJECT_FIELDS = {
+  serial: "certificate", certificate: "certificate", seal: "seal", application_id: "application",
+  contract: "contract", contract_id: "contract", token: "signer", clock: "request",
+  obligation_id: "obligation", authorization_id: "authorization",
+};
+const HOLDS = { frozen: "已冻结", unpaid: "欠费停用", lost: "已挂失", pin_leak: "密码泄漏冻结" };
+const VERBS = {
+  freeze: "冻结", unfreeze: "解冻", revoke: "吊销", cancel: "注销或撤回", renew: "续期",
+  rekey: "更换密钥", reissue: "补发", change: "变更", pay: "缴费", approve: "审核通过",
+  reject: "驳回", report_lost: "挂失", restore: "解除挂失", decline: "拒签", extend: "延期",
+  remind: "催签", start: "发起", sign: "签署", unlock: "解锁", grant: "授权",
+};
+
+/** A refusal of a lifecycle move, in Chinese: the record and the state it is in when the API's
+ * detail names them ("cannot freeze seal 1101…: it is revoked (…)" → 印章当前状态为「已吊销」，
+ * 不能冻结), else the general message. */
+function transitionMessage(err) {
+  const d = err.problem.detail || "";
+  const lower = d.toLowerCase();
+  let subject = null;
+  let at = Infinity;
+  for (const [word, key] of SUBJECT_WORDS) {
+    const i = lower.indexOf(word);
+    if (i >= 0 && i < at) { at = i; subject = key; }
+  }
+  subject = subject || SUBJECT_FIELDS[err.field] || null;
+  const m = /\bis (on hold \((\w+)\)|[a-z_]+)/.exec(d);
+  let state = null;
+  if (m && m[2]) state = HOLDS[m[2]] || "已冻结";
+  else if (m && subject && STATE_LABELS[subject][1][m[1]]) state = STATE_LABELS[subject][1][m[1]];
+  const verb = VERBS[(/^cannot (\w+)/.exec(d) || [])[1]];
+  const doing = verb ? `不能${verb}` : "不能办理此操作";
+  if (state) return `${STATE_LABELS[subject][0]}当前状态为「${state}」，${doing}`;
+  if (verb) return `当前状态下${doing}`;
+  return MESSAGES.illegal_transition;
+}
+
+// What a refusal of each HTTP status says when its code has no message of its own.
+const BY_STATUS = {
+  400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+  409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited",
+};
+
+/** The Chinese message for one field the API blames (`field`, e.g. "signers[0].seal"): its own
+ * message, or "「名称」…" by its Chinese name, or the general one — never the API's English. */
+export function fieldMessage(field) {
+  if (FIELD_MESSAGES[field]) return FIELD_MESSAGES[field];
+  const last = String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
+  const name = FIELD_LABELS[field] || FIELD_LABELS[last];
+  return name ? `「${name}」填写的内容不符合要求，请检查` : MESSAGES.invalid;
+}
+
+const CJK = /[\u3400-\u9fff]/;
+
+/** The Chinese part of a refusal's detail where the API words it in Chinese — a contract's
+ * blanks, attachments and price lines say "委托方名称：不能为空 / must not be empty": the text
+ * before the " / " that starts the English. null for an English detail, also one that merely
+ * quotes a Chinese value ("cannot freeze seal 张三之印: it is revoked"). */
+export function chineseDetail(detail) {
+  if (!detail || !CJK.test(detail)) return null;
+  const m = /^([^]*?)(?:\s|(?<=[）)]))\/\s*(?=[A-Za-z])/.exec(detail);
+  const text = (m && CJK.test(m[1]) ? m[1] : detail).trim();
+  return /[a-z]{2,}[\s,:;']+[a-z]{2,}/.test(text) ? null : text;
+}
+
+/** The Chinese message for a refusal. The API's English is never shown: a page's own text
+ * (code "explained") and the Chinese part of a detail the API words in Chinese are shown as
+ * they are; otherwise the code's, the field's or the HTTP status's Chinese message. */
 export function messageFor(err) {
   const code = err.code;
-  if (code === "invalid" && err.field && FIELD_MESSAGES[err.field]) return FIELD_MESSAGES[err.field];
-  if (code === "wrong_code" && err.problem.detail && /\d more attempt/.test(err.problem.detail)) {
-    return `验证码错误，还可尝试 ${err.problem.detail.match(/(\d+) more/)[1]} 次`;
+  const detail = err.problem.detail;
+  if (code === "explained" && detail) return detail;
+  if (code === "invalid" && err.field) {
+    return FIELD_MESSAGES[err.field] || chineseDetail(detail) || fieldMessage(err.field);
   }
-  if (["invalid", "illegal_transition"].includes(code) && err.problem.detail) {
-    return MESSAGES[code] + "（" + err.problem.detail + "）";
+  if (code === "wrong_code" && detail && /\d more attempt/.test(detail)) {
+    return `验证码错误，还可尝试 ${detail.match(/(\d+) more/)[1]} 次`;
   }
-  return MESSAGES[code] || err.problem.detail || MESSAGES.internal;
+  if (code === "illegal_transition") return chineseDetail(detail) || transitionMessage(err);
+  return MESSAGES[code] || chineseDetail(detail) || MESSAGES[BY_STATUS[err.status]] || MESSAGES.internal;
 }
 
 export function cookie(name) {
@@ -222,7 +346,9 @@ export function showError(form, err) {
   const fields = [];
   if (err.field) fields.push([err.field, messageFor(err)]);
   for (const e of err.problem.errors || []) {
-    if (e.field && e.field !== err.field) fields.push([e.field, FIELD_MESSAGES[e.field] || e.message]);
+    if (e.field && e.field !== err.field) {
+      fields.push([e.field, FIELD_MESSAGES[e.field] || chineseDetail(e.message) || fieldMessage(e.field)]);
+    }
   }
   let shown = false;
   for (const [name, text] of fields) {

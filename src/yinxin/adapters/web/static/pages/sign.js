@@ -5,7 +5,7 @@
 // Every submission goes through bindForm/upload with an Idempotency-Key, so a double tap or a
 // dropped answer never signs twice.
 import {
-  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, newKey, saveBlob, toast, upload,
+  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, messageFor, newKey, saveBlob, toast, upload,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, {
@@ -69,7 +69,7 @@ function showProblem(err) {
   $("loading").hidden = true;
   $("link-problem").hidden = false;
   $("problem-title").textContent = PROBLEM_TITLES[err.code] || "无法签署";
-  $("problem-text").textContent = err instanceof ApiError ? MESSAGES[err.code] || err.message : String(err);
+  $("problem-text").textContent = err instanceof ApiError ? messageFor(err) : MESSAGES.internal;
 }
 
 function facts(ctx) {
@@ -134,7 +134,7 @@ function afterReading() {
 function videoSection() {
   let stream = null, recorder = null, chunks = [], started = 0, ticker = null, blob = null, key = null;
   const err = $("video-error");
-  const fail = (code, detail) => { err.textContent = MESSAGES[code] || detail || MESSAGES.internal; err.hidden = false; };
+  const fail = (why) => { err.textContent = why instanceof ApiError ? messageFor(why) : MESSAGES[why] || MESSAGES.internal; err.hidden = false; };
   const show = (...ids) => {
     for (const id of ["camera-on", "rec-start", "rec-stop", "rec-again"]) $(id).hidden = !ids.includes(id);
   };
@@ -207,7 +207,7 @@ function videoSection() {
       if (!(e instanceof ApiError)) throw e;
       const unknown = e.status === 0 || e.status >= 500 || e.code === "idempotency_in_progress";
       if (!unknown) key = newKey();
-      fail(e.code, e.message);
+      fail(e);
       $("rec-stop").hidden = true;
       const retry = el("button", { type: "button", class: "btn", text: "重新上传" });
       retry.addEventListener("click", () => { retry.remove(); send(); });
@@ -306,7 +306,7 @@ async function showDone(justSigned) {
     b.addEventListener("click", async () => {
       b.disabled = true;
       try { saveBlob(await api("GET", `${T}/documents/${doc.id}`), doc.name); }
-      catch (e) { toast(e instanceof ApiError ? MESSAGES[e.code] || e.message : String(e), "error"); }
+      catch (e) { toast(e instanceof ApiError ? messageFor(e) : MESSAGES.internal, "error"); }
       finally { b.disabled = false; }
     });
     downloads.append(b);

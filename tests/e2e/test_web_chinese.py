@@ -1,0 +1,145 @@
+"""What the web pages show a Chinese user is Chinese: a refusal of the API (whose ``detail`` is
+English) is said in Chinese, naming the field and the state the record is in, and no English
+sentence, raw enum value or untranslated code reaches the page. Headless Chromium against the
+real server; screenshots under ``$YINXIN_TEST_OUTPUT/web/``."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.conftest import Site, shot
+from tests.e2e.test_web_desk import staff_login
+from tests.integration.api_world import id_card
+
+# an English word as the API writes its details ("revoked", "must", "note"): three lowercase
+# Latin letters in a row. Acronyms a Chinese page uses (PIN, PDF, CSR, OFD) are upper case.
+ENGLISH = re.compile(r"[a-z]{3,}")
+
+
+# refusals as the API words them, for codes, fields and states no page had words for
+MADE = [
+    (
+        "unmapped_field",
+        422,
+        {"code": "invalid", "field": "zzz_unknown", "detail": "zzz_unknown: must be 6 digits"},
+    ),
+    (
+        "chinese_detail",
+        422,
+        {
+            "code": "invalid",
+            "field": "values.price",
+            "detail": "本项目报酬：金额最多两位小数 / at most two decimals",
+        },
+    ),
+    ("unmapped_code", 409, {"code": "brand_new_code", "detail": "something happened"}),
+    (
+        "unmapped_transition",
+        409,
+        {"code": "illegal_transition", "field": "seal", "detail": "seal 1101 is not locked"},
+    ),
+    (
+        "seal_state",
+        409,
+        {
+            "code": "illegal_transition",
+            "field": "seal",
+            "detail": "cannot unfreeze seal 1101: it is revoked "
+            "(unfreeze is allowed only from frozen)",
+        },
+    ),
+    (
+        "hold",
+        409,
+        {
+            "code": "illegal_transition",
+            "field": "serial",
+            "detail": "cannot unfreeze certificate 0A: it is on hold (lost); "
+            "unfreeze lifts only frozen holds",
+        },
+    ),
+]
+
+
+def english(text: str) -> list[str]:
+    return ENGLISH.findall(text)
+
+
+def certified(site: Site, name: str, id17: str, phone: str) -> str:
+    p = site.world.p
+    sub = p.subscribers.add_person(name=name, id_number=id_card(id17), phone=phone)
+    p.subscribers.accept_agreement(sub.id, accepted_by=name)
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="112233")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    return p.certificates.approve(app.id, officer="desk1").serial
+
+
+def test_refusals_are_said_in_chinese_with_the_field_and_the_state(site: Site, page):
+    """An officer freezes a certificate the page still shows as 有效 while it was revoked in the
+    meantime: the API refuses (409 illegal_transition, "cannot freeze certificate …: it is
+    revoked …") and the page said 当前状态下不能进行此操作（cannot freeze certificate …）— English
+    in brackets. It now says 证书当前状态为「已吊销」，不能冻结. A note the API finds too long
+    (422 invalid on ``note``, "note: String should have at most 500 characters") was shown with
+    that English after it; now 「备注」填写的内容不符合要求，请检查 at the note, which is marked.
+    A field or a code the pages have no words for is said in general Chinese, never in the
+    API's English."""
+    p = site.world.p
+    serial = certified(site, "韩十三", "11010519790303456", "13500135071")
+    staff_login(site, page)
+    page.goto(site.url("/desk/certificates"))
+    page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
+    page.locator("#detail-title").filter(has_text=serial).wait_for()
+    p.certificates.revoke(serial, reason="key_compromise", actor="desk2")
+    page.select_option("#verb", "freeze")
+    page.click("#act-form button[type=submit]")
+    box = page.locator("#act-form .form-error")
+    box.wait_for(state="visible")
+    said = box.inner_text()
+    shot(page, "desk-refusal-in-chinese")
+    assert said == "证书当前状态为「已吊销」，不能冻结", said
+
+    # real refusals of the API, shown through the page's own showError / messageFor
+    got = page.evaluate(
+        """async ([serial, made]) => {
+          const api = await import("/static/api.js");
+          await import("/static/pages/common.js");
+          const refusal = async (call) => {
+            try { await call(); } catch (e) { return e; }
+            return null;
+          };
+          const form = document.getElementById("act-form");
+          api.clearErrors(form);
+          const long = await refusal(() => api.api("POST", `/certificates/${serial}/freeze`,
+            { json: { note: "很长的说明".repeat(120) } }));
+          api.showError(form, long);
+          const out = {
+            long_detail: long.problem.detail,
+            note: form.querySelector("#err-note")?.textContent,
+            note_marked: form.querySelector("[name=note]").getAttribute("aria-invalid"),
+          };
+          const filter = await refusal(() => api.api("GET", "/certificates?status=bogus"));
+          out.filter = api.messageFor(filter);
+          const missing = await refusal(
+            () => api.api("POST", "/certificates/00AB/freeze", { json: {} }));
+          out.missing = api.messageFor(missing);
+          // fields, codes and transitions no page has Chinese for
+          for (const [key, status, problem] of made) {
+            out[key] = api.messageFor(new api.ApiError(status, problem));
+          }
+          return out;
+        }""",
+        [serial, MADE],
+    )
+    assert "note" in got["long_detail"]  # the API's own words are English: they must not show
+    assert got["note"] == "「备注」填写的内容不符合要求，请检查", got
+    assert got["note_marked"] == "true"
+    assert got["unmapped_field"] == "填写的内容不符合要求，请检查"
+    assert got["unmapped_code"] == "与现有记录冲突"
+    assert got["chinese_detail"] == "本项目报酬：金额最多两位小数"  # the API's own Chinese
+    assert got["unmapped_transition"] == "当前状态下不能进行此操作"
+    assert got["seal_state"] == "印章当前状态为「已吊销」，不能解冻"
+    assert got["hold"] == "证书当前状态为「已挂失」，不能解冻"
+    for key, text in got.items():
+        if key not in ("long_detail", "note_marked"):
+            assert not english(text), (key, text)
+    assert p.certificates.get(serial).status == "revoked"
