@@ -9,6 +9,7 @@ import re
 
 from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_desk import staff_login
+from tests.e2e.test_web_selfservice import type_login_code
 from tests.integration.api_world import id_card
 
 # an English word as the API writes its details ("revoked", "must", "note"): three lowercase
@@ -143,3 +144,19 @@ def test_refusals_are_said_in_chinese_with_the_field_and_the_state(site: Site, p
         if key not in ("long_detail", "note_marked"):
             assert not english(text), (key, text)
     assert p.certificates.get(serial).status == "revoked"
+
+
+def test_the_agreement_page_shows_the_agreements_chinese_title(site: Site, page):
+    """The holder's 服务协议 page headed the agreement with the API's identifier, 《subscriber》,
+    over the template's 电子认证服务协议; it now shows 《电子认证服务协议》."""
+    p = site.world.p
+    p.subscribers.add_person(
+        name="邓十四", id_number=id_card("11010519800404567"), phone="13500135072"
+    )
+    type_login_code(site, page, "13500135072")
+    page.wait_for_url("**/my**")
+    page.goto(site.url("/my/agreement"))
+    page.locator("#agreement-status").filter(has_text="请阅读并接受").wait_for()
+    title = page.locator("#agreement-name").inner_text()
+    assert title == "《电子认证服务协议》", title
+    assert not english(page.locator("#agreement-status").inner_text())

@@ -9,7 +9,10 @@ const [agreement, subscriber] = await Promise.all([
   api("GET", "/public/agreement"),
   api("GET", `/subscribers/${me}`),
 ]);
-document.getElementById("agreement-name").textContent = `《${agreement.name}》`;
+// the API names the agreement by its identifier ("subscriber"): the page shows its Chinese title,
+// and keeps the template's (电子认证服务协议) for one it has no title for
+const TITLES = { subscriber: "电子认证服务协议" };
+if (TITLES[agreement.name]) document.getElementById("agreement-name").textContent = `《${TITLES[agreement.name]}》`;
 document.getElementById("agreement-version").textContent = `版本 ${agreement.version}`;
 document.getElementById("agreement-text").textContent = agreement.text;
 document.getElementById("agreement-sha256").textContent = agreement.sha256;
