@@ -160,3 +160,34 @@ def test_the_agreement_page_shows_the_agreements_chinese_title(site: Site, page)
     title = page.locator("#agreement-name").inner_text()
     assert title == "《电子认证服务协议》", title
     assert not english(page.locator("#agreement-status").inner_text())
+
+
+def test_a_broken_audit_chain_is_said_in_chinese(site: Site, page):
+    """校验审计链 on a chain whose event was changed said 链已断裂 — 第 N 条事件校验失败：event
+    content was changed — the one verdict an officer must understand, in English. It now says
+    事件内容已被改动. (The event is put back afterwards.)"""
+    from sqlalchemy import select
+
+    from yinxin.store import audit
+    from yinxin.store.models import AuditEvent
+
+    p = site.world.p
+    with p.db.transaction() as s:
+        ev = s.execute(select(AuditEvent).order_by(AuditEvent.seq).limit(1)).scalar_one()
+        seq, before = ev.seq, ev.data
+        ev.data = before.replace("}", ', "x": 1}', 1) if before != "{}" else '{"x": 1}'
+    try:
+        staff_login(site, page)
+        page.goto(site.url("/desk/audit"))
+        page.click("#verify")
+        verdict = page.locator("#verdict")
+        verdict.filter(has_text="链已断裂").wait_for()
+        said = verdict.inner_text()
+        shot(page, "desk-audit-broken")
+        assert said.endswith(f"第 {seq} 条事件校验失败：事件内容已被改动"), said
+        assert not english(said), said
+    finally:
+        with p.db.transaction() as s:
+            s.get(AuditEvent, seq).data = before
+    with p.db.transaction() as s:
+        assert audit.verify(s).ok

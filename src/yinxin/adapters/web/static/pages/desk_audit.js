@@ -91,6 +91,23 @@ bindForm(form, {
 });
 form.addEventListener("reset", () => { query = {}; setTimeout(() => load(false)); });
 
+// why the chain does not hold, as yinxin.store.audit.verify words it (English), in Chinese
+const BROKEN = [
+  [/^event (\d+) is missing/, (m) => `第 ${m[1]} 条事件缺失（已被删除）`],
+  [/^link to the previous event is broken/, () => "与前一条事件的哈希链接不符"],
+  [/^event content was changed/, () => "事件内容已被改动"],
+  [/^events after (\d+) were deleted \(head says (\d+)\)/, (m) => `第 ${m[1]} 条之后的事件已被删除（链头记录到第 ${m[2]} 条）`],
+  [/^event (\d+) is not the one the chain head names/, (m) => `第 ${m[1]} 条事件与链头记录的不一致`],
+  [/^the chain head is missing/, () => "链头记录缺失"],
+];
+function brokenBecause(problem) {
+  for (const [re, say] of BROKEN) {
+    const m = re.exec(problem || "");
+    if (m) return say(m);
+  }
+  return "哈希链校验不一致";
+}
+
 document.getElementById("verify").addEventListener("click", async (ev) => {
   const b = ev.currentTarget;
   const verdict = document.getElementById("verdict");
@@ -101,7 +118,7 @@ document.getElementById("verify").addEventListener("click", async (ev) => {
     verdict.className = "verdict " + (v.ok ? "ok" : "bad");
     verdict.textContent = v.ok
       ? `链完整 — 共 ${v.events} 条事件，逐条校验通过`
-      : `链已断裂 — 第 ${v.first_broken} 条事件校验失败：${v.problem || ""}`;
+      : `链已断裂 — 第 ${v.first_broken} 条事件校验失败：${brokenBecause(v.problem)}`;
     verdict.hidden = false;
   } finally {
     b.disabled = false;
