@@ -191,3 +191,32 @@ def test_a_broken_audit_chain_is_said_in_chinese(site: Site, page):
             s.get(AuditEvent, seq).data = before
     with p.db.transaction() as s:
         assert audit.verify(s).ok
+
+
+def test_the_audit_trail_names_every_action_subject_and_actor_in_chinese(site: Site, page):
+    """The desk's audit trail showed the raw action for every action its table missed — the
+    seal application form (``seal.application``: the table had a ``seal.applied`` no event
+    has), a signed document, the CA's own certificates, sign flows… — the raw subject type
+    (``signature 1``, ``authority root``) and the raw actor (``staff:desk1``, ``operator``).
+    Each is now named in Chinese; the action's code stays beside it for the officer."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    expected = {
+        "seal.application": ("提交印章申请表", "印章"),
+        "document.signed": ("签署文件", "签名"),
+        "authority.certificate_created": ("生成认证机构证书", "认证机构"),
+        "staff.login": ("工作人员登录", "工作人员"),
+    }
+    for action, (name, subject) in expected.items():
+        page.fill("#action", action)
+        page.click("#filter-form button[type=submit]")
+        row = page.locator(f"#events tbody tr[data-action='{action}']").first
+        row.wait_for()
+        cells = row.locator("td").all_inner_texts()
+        assert cells[3].splitlines()[0] == name, cells
+        assert cells[4].startswith(subject), cells
+        if action == "staff.login":
+            assert cells[2] == "工作人员 desk1", cells
+        if action == "authority.certificate_created":
+            assert cells[2] == "运维人员（命令行）", cells

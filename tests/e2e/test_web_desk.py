@@ -155,7 +155,7 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     rows = page.locator("#events tbody tr[data-seq]")
     rows.first.filter(has_text="驳回申请").wait_for()
     assert rows.count() == 1
-    assert "staff:desk1" in rows.first.inner_text() and str(bad) in rows.first.inner_text()
+    assert "工作人员 desk1" in rows.first.inner_text() and str(bad) in rows.first.inner_text()
     page.click("#clear")
     page.locator("#events tbody tr[data-action='certificate.freeze']").first.wait_for()
     page.click("#verify")

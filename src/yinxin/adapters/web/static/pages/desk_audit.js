@@ -14,7 +14,24 @@ const ACTIONS = {
   "certificate.rekey": "更换密钥", "certificate.reissue": "证书重发", "certificate.expire": "证书过期",
   "seal.create": "制作印章", "seal.renew": "印章续费", "seal.change": "印章变更", "seal.cancel": "注销印章",
   "seal.freeze": "冻结印章", "seal.unfreeze": "解冻印章", "seal.revoke": "吊销印章", "seal.unlock": "解除印章锁定",
-  "seal.key_resealed": "印章密钥重新加密", "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.applied": "提交印章申请表",
+  "seal.key_resealed": "印章密钥重新加密", "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.application": "提交印章申请表",
+  "seal.expire": "印章过期", "seal.pin_changed": "修改印章密码", "seal.pin_locked": "印章密码错误次数过多锁定",
+  "certificate.change": "证书变更", "certificate.suspend_unpaid": "欠费停用证书",
+  "application.document_added": "上传申请材料", "subscriber.updated": "修改用户信息",
+  "authority.certificate_created": "生成认证机构证书", "authority.certificate_rolled_over": "更替认证机构证书",
+  "document.signed": "签署文件", "document.archive_renewed": "归档文件加盖新时间戳",
+  "document.status_refreshed": "归档文件更新验证数据",
+  "flow.created": "创建签署流程", "flow.started": "发起签署", "flow.signer_signed": "签署人完成签署",
+  "flow.completed": "签署流程完成", "flow.cancelled": "撤回签署流程", "flow.declined": "签署人拒签",
+  "flow.expired": "签署流程过期", "flow.extended": "签署流程延期", "flow.urged": "催签",
+  "flow.video_recorded": "视频双录",
+  "authorization.grant": "授权自动签署", "authorization.withdraw": "撤销自动签署授权",
+  "authorization.exhaust": "自动签署授权已用完", "authorization.expire": "自动签署授权过期",
+  "intent.code_undelivered": "验证码未送达",
+  "api_key.created": "新建接口密钥", "api_key.revoked": "吊销接口密钥", "platform_keys.wrapped": "平台托管密钥加密保存",
+  "staff.disabled": "停用工作人员", "staff.unlocked": "解除工作人员锁定",
+  "webhook.subscribed": "订阅事件通知", "webhook.paused": "暂停事件通知", "webhook.resumed": "恢复事件通知",
+  "webhook.deleted": "删除事件通知", "webhook.secret_rotated": "更换事件通知密钥",
   "session.opened": "登录", "session.closed": "退出登录", "staff.login": "工作人员登录",
   "staff.login_failed": "工作人员登录失败", "staff.locked": "账户锁定", "staff.created": "新建工作人员",
   "intent.code_requested": "发送验证码", "intent.confirmed": "验证码确认", "intent.consumed": "验证码使用",
@@ -38,8 +55,22 @@ const SUBJECTS = {
   subscriber: "用户", application: "证书申请", certificate: "证书", payment: "缴费", seal: "印章",
   web_session: "登录会话", staff_user: "工作人员", intent_challenge: "验证码", api_key: "接口密钥",
   contract: "合同", desk_contract: "运维合同", service_request: "运维请求", export: "数据移交",
-  platform: "平台", platform_kek: "平台密钥加密密钥",
+  platform: "平台", platform_kek: "平台密钥加密密钥", platform_key: "平台托管密钥", authority: "认证机构",
+  signature: "签名", archived_document: "归档文件", flow: "签署流程", signing_authorization: "自动签署授权",
+  signing_batch: "批量签署", webhook_subscription: "事件通知订阅", obligation: "履约事项",
 };
+// who acted, for the actors the platform writes itself (staff:<name>, subscriber:<id>, …)
+const ACTORS = {
+  operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
+  signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点",
+};
+function actorText(actor) {
+  const [kind, rest] = String(actor).split(/:(.*)/s);
+  if (rest !== undefined && kind === "staff") return `工作人员 ${rest}`;
+  if (rest !== undefined && kind === "subscriber") return `用户 ${rest}`;
+  if (rest !== undefined && kind === "system") return `系统（${rest}）`;
+  return ACTORS[actor] || actor;
+}
 options(document.getElementById("subject_type"), SUBJECTS, { blank: "全部" });
 document.getElementById("known-actions").replaceChildren(
   ...Object.entries(ACTIONS).map(([v, t]) => el("option", { value: v, label: t })),
@@ -65,9 +96,9 @@ function row(e) {
   return el("tr", { "data-seq": String(e.seq), "data-action": e.action },
     el("td", { class: "num", text: String(e.seq) }),
     el("td", { text: fmtTime(e.at) }),
-    el("td", { text: e.actor }),
-    el("td", {}, el("span", { text: ACTIONS[e.action] || e.action }), el("br"), el("code", { class: "muted", text: e.action })),
-    el("td", { text: `${SUBJECTS[e.subject_type] || e.subject_type} ${e.subject_id}` }),
+    el("td", { text: actorText(e.actor), title: e.actor }),
+    el("td", {}, el("span", { text: ACTIONS[e.action] || "其他操作" }), el("br"), el("code", { class: "muted", text: e.action })),
+    el("td", { text: `${SUBJECTS[e.subject_type] || "记录"} ${e.subject_id}` }),
     el("td", { class: "event-data", text: summary(e.data), title: JSON.stringify(e.data, null, 1) }),
   );
 }
