@@ -220,3 +220,34 @@ def test_the_audit_trail_names_every_action_subject_and_actor_in_chinese(site: S
             assert cells[2] == "工作人员 desk1", cells
         if action == "authority.certificate_created":
             assert cells[2] == "运维人员（命令行）", cells
+
+
+def test_a_refusal_to_sign_is_explained_in_chinese_on_the_flow_page(site: Site, page):
+    """A flow a signer refused showed under 说明 the platform's English, "signer 7 (乙方)
+    declined: 价格有误"; the flow page now says 乙方拒签，理由：价格有误."""
+    import datetime as dt
+
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.signing.flows import SignerSpec
+
+    w, p = site.world, site.world.p
+    flow = p.flows.create(
+        "拒签的合同",
+        documents=[("合同.pdf", contract_pdf(1, parties=("甲方", "乙方")))],
+        signers=[
+            SignerSpec(w.jia.id, w.jia.role, w.jia.seal.es_id),
+            SignerSpec(w.yi.id, w.yi.role, w.yi.seal.es_id),
+        ],
+        order="parallel",
+        deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
+        owner_subscriber_id=w.org.id,
+    )
+    p.flows.decline(p.flows.start(flow.id).links[1].token, "价格有误")
+    type_login_code(site, page, "13900139000")
+    page.wait_for_url("**/my**")
+    page.goto(site.url(f"/flows/{flow.id}"))
+    facts = page.locator("#flow-facts")
+    facts.filter(has_text="说明").wait_for()
+    said = facts.inner_text()
+    assert "乙方拒签，理由：价格有误" in said, said
+    assert not english(said), said

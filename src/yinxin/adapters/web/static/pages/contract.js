@@ -9,7 +9,7 @@ import {
 import { facts, who, yuan } from "/static/pages/common.js";
 import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
 import { contractBadge } from "/static/pages/contract_labels.js";
-import { explainSigners } from "/static/pages/flow_labels.js";
+import { explainSigners, reasonText } from "/static/pages/flow_labels.js";
 
 const session = await requireSubscriber();
 const $ = (id) => document.getElementById(id);
@@ -33,7 +33,7 @@ async function load() {
     ...c.parties.map((p) => [`${p.title}（${p.role}）`, p.name || "—"]),
     ["起草", `${fmtTime(c.created_at)}　${who(c.created_by, session)}`], ["发起签署", c.sent_at && fmtTime(c.sent_at)],
     ["签署完成", c.signed_at && fmtTime(c.signed_at)], ["作废", c.cancelled_at && fmtTime(c.cancelled_at)],
-    ["说明", c.reason], ["文件 SHA-256", c.signed_sha256 || c.pdf_sha256],
+    ["说明", reasonText(c.reason)], ["文件 SHA-256", c.signed_sha256 || c.pdf_sha256],
   ]);
   // in the template's order, as the contract prints them (amounts grouped, rates in % or ‰)
   const blanks = t ? t.blanks : Object.keys(c.values).map((name) => ({ name, label: name, type: "text" }));

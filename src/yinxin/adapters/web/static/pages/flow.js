@@ -5,7 +5,7 @@ import {
   ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, messageFor, newKey,
   recordOrNotFound, requireSubscriber, saveBlob, toast,
 } from "/static/api.js";
-import { SIGNER_STATES, stateBadge } from "/static/pages/flow_labels.js";
+import { SIGNER_STATES, reasonText, stateBadge } from "/static/pages/flow_labels.js";
 
 Object.assign(MESSAGES, { flow_expired: "该流程已超过截止时间" });
 Object.assign(FIELD_MESSAGES, { reason: "请填写撤回原因（500字以内）" });
@@ -39,7 +39,7 @@ function draw(flow, pagesToo) {
   add("发起时间", fmtTime(flow.started_at || flow.created_at));
   add("截止时间", fmtTime(flow.deadline));
   if (flow.finished_at) add("结束时间", fmtTime(flow.finished_at));
-  if (flow.reason) add("说明", flow.reason);
+  if (flow.reason) add("说明", reasonText(flow.reason));
 
   $("signers").replaceChildren(...flow.signers.map((s) => {
     const li = el("li", { "data-signer": s.id, "data-state": s.state },

@@ -15,6 +15,12 @@ export function stateBadge(state, table = FLOW_STATES) {
   return el("span", { class: `badge ${kind}`.trim(), "data-state": state, text });
 }
 
+/** A flow's (or its contract's) 说明 as the platform wrote it, in Chinese: a refusal to sign is
+ * stored as "signer 3 (乙方) declined: 价格有误", said 乙方拒签，理由：价格有误. */
+export function reasonText(text) {
+  return text ? text.replace(/signer \d+ \((.*?)\) declined: /g, "$1拒签，理由：") : text;
+}
+
 export const DEADLINE_MESSAGE = "请选择截止时间（晚于现在，一年以内）";
 
 /** A refusal of a flow's signers or deadline (the API names the field, e.g. signers[1].seal,
