@@ -251,3 +251,37 @@ def test_a_refusal_to_sign_is_explained_in_chinese_on_the_flow_page(site: Site, 
     said = facts.inner_text()
     assert "乙方拒签，理由：价格有误" in said, said
     assert not english(said), said
+
+
+def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Site, page):
+    """The desk's application showed 审核人 staff:desk1, the contract page 起草 … subscriber:3
+    and the payments' 登记人 subscriber:3 — the identifiers the platform records. They now read
+    工作人员 desk1, 用户 3 (and 系统（…）, 接口密钥 …, 运维人员（命令行） for the others)."""
+    p = site.world.p
+    sub = p.subscribers.add_person(
+        name="萧十五", id_number=id_card("11010519810505678"), phone="13500135073"
+    )
+    p.subscribers.accept_agreement(sub.id, accepted_by="萧十五")
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="112233")
+    p.certificates.reject(app.id, officer="staff:desk1", reason="证件照片不清晰")
+    staff_login(site, page)
+    page.select_option("#state-filter", "rejected")
+    page.locator(f'#queue tr[data-application="{app.id}"] button').click()
+    docs = page.locator("#documents")
+    docs.filter(has_text="证件照片不清晰").wait_for()
+    said = docs.inner_text()
+    assert "工作人员 desk1" in said and "staff:" not in said, said
+    names = page.evaluate(
+        """async () => {
+          const { actorName } = await import("/static/api.js");
+          return ["subscriber:3", "system:obligations", "api:yx_ab12:对账系统", "operator", "张三"]
+            .map(actorName);
+        }"""
+    )
+    assert names == [
+        "用户 3",
+        "系统（履约跟踪）",
+        "接口密钥 对账系统",
+        "运维人员（命令行）",
+        "张三",
+    ]

@@ -75,6 +75,29 @@ export function label(kind, value) {
   return (LABELS[kind] && LABELS[kind][value]) || value || "—";
 }
 
+// Who acted, for the actors the platform writes itself (the audit trail's, a record's
+// created_by / officer / recorded_by): staff:<username>, subscriber:<id>, api:<prefix>:<name>,
+// system:<job>, and the fixed ones of the command line and the jobs.
+const ACTORS = {
+  operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
+  signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点",
+};
+const SYSTEM_JOBS = { obligations: "履约跟踪", reminder: "到期提醒" };
+/** An actor identifier in Chinese ("staff:desk1" → 工作人员 desk1, "subscriber:3" → 用户 3);
+ * one the platform did not write (a name typed at the command line) as it is. */
+export function actorName(actor) {
+  if (actor === null || actor === undefined || actor === "") return "—";
+  const text = String(actor);
+  const [kind, rest] = text.split(/:(.*)/s);
+  if (rest !== undefined) {
+    if (kind === "staff") return `工作人员 ${rest}`;
+    if (kind === "subscriber") return `用户 ${rest}`;
+    if (kind === "system") return `系统（${SYSTEM_JOBS[rest] || "自动任务"}）`;
+    if (kind === "api") return `接口密钥 ${rest.split(":").pop()}`;
+  }
+  return ACTORS[text] || text;
+}
+
 /** The CN of an RFC 4514 subject ("CN=张三,O=…" → "张三"). */
 export function commonName(subject) {
   const m = /(?:^|,)CN=((?:\\,|[^,])*)/.exec(subject || "");

@@ -1,7 +1,7 @@
 // The review queue: GET /applications?state=…, each with its applicant (GET /subscribers/{id}),
 // the accepted agreement, the payment and the documents the applicant uploaded; approve (POST …/approve: the certificate is issued)
 // or reject with a reason (POST …/reject). Every act is audited as staff:<username>.
-import { ApiError, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
+import { ApiError, actorName, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
 import { facts, pagedListing, stateBadge } from "/static/pages/common.js";
 import { showDocs } from "/static/pages/app_documents.js";
 
@@ -69,7 +69,7 @@ async function select(a, sub, paid) {
     ["协议摘要", last ? el("code", { text: last.text_sha256 }) : null],
     ["缴费", paid.length ? `¥${paid[0].amount_yuan}，${fmtTime(paid[0].paid_at)}，凭证 ${paid[0].reference || "—"}` : "未缴费"],
     ["状态", stateBadge("application", a.state)],
-    ["审核人", a.officer],
+    ["审核人", a.officer && actorName(a.officer)],
     ["审核时间", a.decided_at ? fmtTime(a.decided_at) : null],
     ["驳回原因", a.reason],
   ]);

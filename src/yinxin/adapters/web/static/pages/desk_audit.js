@@ -1,7 +1,7 @@
 // The audit trail browser: GET /audit/events (filters: action, subject type and id; pages by
 // sequence number) and GET /audit/verify, which walks the whole hash chain ("链完整", or the
 // first event that does not hold).
-import { api, bindForm, el, fmtTime, requireSession } from "/static/api.js";
+import { actorName, api, bindForm, el, fmtTime, requireSession } from "/static/api.js";
 import { options, pagedListing } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -59,18 +59,6 @@ const SUBJECTS = {
   signature: "签名", archived_document: "归档文件", flow: "签署流程", signing_authorization: "自动签署授权",
   signing_batch: "批量签署", webhook_subscription: "事件通知订阅", obligation: "履约事项",
 };
-// who acted, for the actors the platform writes itself (staff:<name>, subscriber:<id>, …)
-const ACTORS = {
-  operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
-  signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点",
-};
-function actorText(actor) {
-  const [kind, rest] = String(actor).split(/:(.*)/s);
-  if (rest !== undefined && kind === "staff") return `工作人员 ${rest}`;
-  if (rest !== undefined && kind === "subscriber") return `用户 ${rest}`;
-  if (rest !== undefined && kind === "system") return `系统（${rest}）`;
-  return ACTORS[actor] || actor;
-}
 options(document.getElementById("subject_type"), SUBJECTS, { blank: "全部" });
 document.getElementById("known-actions").replaceChildren(
   ...Object.entries(ACTIONS).map(([v, t]) => el("option", { value: v, label: t })),
@@ -96,7 +84,7 @@ function row(e) {
   return el("tr", { "data-seq": String(e.seq), "data-action": e.action },
     el("td", { class: "num", text: String(e.seq) }),
     el("td", { text: fmtTime(e.at) }),
-    el("td", { text: actorText(e.actor), title: e.actor }),
+    el("td", { text: actorName(e.actor), title: e.actor }),
     el("td", {}, el("span", { text: ACTIONS[e.action] || "其他操作" }), el("br"), el("code", { class: "muted", text: e.action })),
     el("td", { text: `${SUBJECTS[e.subject_type] || "记录"} ${e.subject_id}` }),
     el("td", { class: "event-data", text: summary(e.data), title: JSON.stringify(e.data, null, 1) }),

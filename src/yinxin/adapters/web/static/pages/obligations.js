@@ -8,7 +8,7 @@
 //                  (POST …/obligations/events/withdrawal); 冲正收款 — a payment taken back.
 // A refusal is worded in Chinese and shown at the field the API names (event, on, amount,
 // obligation_id); nothing is redrawn then, so a refused overpayment leaves the list as it was.
-import { ApiError, api, bindForm, el, emptyRow, requireSubscriber } from "/static/api.js";
+import { ApiError, actorName, api, bindForm, el, emptyRow, requireSubscriber } from "/static/api.js";
 import { yuan } from "/static/pages/common.js";
 
 await requireSubscriber();
@@ -211,8 +211,8 @@ function contractCard(c) {
           el("td", { text: p.label }),
           el("td", { class: "num", text: yuan(p.amount) }),
           el("td", { text: p.reference || "—" }),
-          el("td", { text: p.recorded_by }),
-          el("td", { text: p.reversed_at ? `已冲正（${p.reversal_reason}，${p.reversed_by}）` : "有效" })))))),
+          el("td", { text: actorName(p.recorded_by) }),
+          el("td", { text: p.reversed_at ? `已冲正（${p.reversal_reason}，${actorName(p.reversed_by)}）` : "有效" })))))),
       reverse);
   }
 
