@@ -6,6 +6,9 @@ real server; screenshots under ``$YINXIN_TEST_OUTPUT/web/``."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_desk import staff_login
@@ -60,6 +63,28 @@ MADE = [
         },
     ),
 ]
+
+
+@pytest.fixture(scope="module")
+def org_login(site: Site, browser, tmp_path_factory) -> Path:
+    """The organization's administrator signed in once for the module (a phone is sent one
+    login code a minute): the browser state to open its pages with."""
+    ctx = browser.new_context(locale="zh-CN")
+    pg = ctx.new_page()
+    type_login_code(site, pg, "13900139000")
+    pg.wait_for_url("**/my**")
+    state = tmp_path_factory.mktemp("org") / "state.json"
+    ctx.storage_state(path=str(state))
+    ctx.close()
+    return state
+
+
+@pytest.fixture
+def org_page(browser, org_login: Path):
+    """A page of the organization's administrator, signed in."""
+    ctx = browser.new_context(locale="zh-CN", storage_state=str(org_login))
+    yield ctx.new_page()
+    ctx.close()
 
 
 def english(text: str) -> list[str]:
@@ -222,7 +247,7 @@ def test_the_audit_trail_names_every_action_subject_and_actor_in_chinese(site: S
             assert cells[2] == "运维人员（命令行）", cells
 
 
-def test_a_refusal_to_sign_is_explained_in_chinese_on_the_flow_page(site: Site, page):
+def test_a_refusal_to_sign_is_explained_in_chinese_on_the_flow_page(site: Site, org_page):
     """A flow a signer refused showed under 说明 the platform's English, "signer 7 (乙方)
     declined: 价格有误"; the flow page now says 乙方拒签，理由：价格有误."""
     import datetime as dt
@@ -243,8 +268,7 @@ def test_a_refusal_to_sign_is_explained_in_chinese_on_the_flow_page(site: Site, 
         owner_subscriber_id=w.org.id,
     )
     p.flows.decline(p.flows.start(flow.id).links[1].token, "价格有误")
-    type_login_code(site, page, "13900139000")
-    page.wait_for_url("**/my**")
+    page = org_page
     page.goto(site.url(f"/flows/{flow.id}"))
     facts = page.locator("#flow-facts")
     facts.filter(has_text="说明").wait_for()
@@ -285,3 +309,26 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
         "运维人员（命令行）",
         "张三",
     ]
+
+
+def test_the_contract_page_names_its_template_and_drafter_in_chinese(site: Site, org_page):
+    """The contract page said 模板 tech-service（第 1 版） — the template's code, where the
+    contracts list beside it names the template by its title — and 起草 … subscriber:N. It now
+    says 模板 <the template's title>（第 1 版） and 起草 … 用户 N."""
+    from yinxin.contracts.templates import get_template
+
+    w, p = site.world, site.world.p
+    template = get_template("tech-service")
+    drafted = p.contracts.draft(
+        "tech-service",
+        template.example_values(),
+        owner_subscriber_id=w.org.id,
+        actor=f"subscriber:{w.org.id}",
+    )
+    page = org_page
+    page.goto(site.url(f"/contracts/{drafted.id}"))
+    facts = page.locator("#facts")
+    facts.filter(has_text="模板").wait_for()
+    said = facts.inner_text()
+    assert f"{template.title}（第 {drafted.template_version} 版）" in said, said
+    assert f"用户 {w.org.id}" in said and "tech-service" not in said, said

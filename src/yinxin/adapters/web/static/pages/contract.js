@@ -29,7 +29,7 @@ async function load() {
   $("title").textContent = c.title;
   $("state").replaceChildren(contractBadge(c.state));
   facts($("facts"), [
-    ["合同编号", c.number], ["模板", `${c.template_code}（第 ${c.template_version} 版）`],
+    ["合同编号", c.number], ["模板", `${(t && t.title) || c.template_code}（第 ${c.template_version} 版）`],
     ...c.parties.map((p) => [`${p.title}（${p.role}）`, p.name || "—"]),
     ["起草", `${fmtTime(c.created_at)}　${who(c.created_by, session)}`], ["发起签署", c.sent_at && fmtTime(c.sent_at)],
     ["签署完成", c.signed_at && fmtTime(c.signed_at)], ["作废", c.cancelled_at && fmtTime(c.cancelled_at)],
