@@ -332,3 +332,21 @@ def test_the_contract_page_names_its_template_and_drafter_in_chinese(site: Site,
     said = facts.inner_text()
     assert f"{template.title}（第 {drafted.template_version} 版）" in said, said
     assert f"用户 {w.org.id}" in said and "tech-service" not in said, said
+
+
+def test_a_certificate_replaced_by_a_new_key_says_why_it_was_revoked_in_chinese(site: Site, page):
+    """A certificate replaced by 更换密钥 or 重发 is revoked as ``superseded``, a reason the
+    pages' table (the reasons an officer or a holder chooses) lacks: its page said 吊销原因
+    superseded. It now says 新的密钥对替代旧的密钥对（已更换密钥或重发）."""
+    p = site.world.p
+    serial = certified(site, "龚十六", "11010519820606789", "13500135074")
+    p.certificates.rekey(serial, actor="desk1", pin="112233")
+    assert p.certificates.get(serial).revocation_reason == "superseded"
+    staff_login(site, page)
+    page.goto(site.url("/desk/certificates"))
+    page.select_option("#status-filter", "revoked")
+    page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
+    facts = page.locator("#cert-facts")
+    facts.filter(has_text="吊销原因").wait_for()
+    said = facts.inner_text()
+    assert "新的密钥对替代旧的密钥对（已更换密钥或重发）" in said and "superseded" not in said, said

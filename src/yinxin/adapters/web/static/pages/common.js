@@ -80,9 +80,9 @@ export const CERT_REASONS = {
   subject_changed: "证书主体信息变更",
   unspecified: "其他情况",
 };
-// the reason a certificate is shown revoked with: one of the above, or the one a rekey or a
-// reissue gives the certificate it replaces (not chosen on a revoke form)
-export const CERT_REVOKED_WORDS = { ...CERT_REASONS, superseded: "新的密钥对替代旧的密钥对 / 重发" };
+// …and the reason the platform itself records when a certificate is replaced by rekey or
+// reissue (not one an officer chooses): every reason a revoked certificate can show
+export const CERT_REASON_NAMES = { ...CERT_REASONS, superseded: "新的密钥对替代旧的密钥对（已更换密钥或重发）" };
 // the reasons a holder gives (the others are the CA's)
 export const HOLDER_CERT_REASONS = [
   "key_compromise", "no_longer_needed", "stolen_or_forged", "unspecified",

@@ -3,7 +3,7 @@
 // reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer.
 import { api, commonName, fmtTime, label, requireSession } from "/static/api.js";
 import {
-  CERT_REASONS, CERT_REVOKED_WORDS, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
+  CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -43,7 +43,7 @@ function select(c) {
     ["类型", label("profile", c.profile)],
     ["状态", certBadge(c)],
     ["有效期", `${fmtTime(c.not_before)} 至 ${fmtTime(c.not_after)}`],
-    ["吊销原因", c.revocation_reason ? CERT_REVOKED_WORDS[c.revocation_reason] || c.revocation_reason : null],
+    ["吊销原因", c.revocation_reason ? CERT_REASON_NAMES[c.revocation_reason] || "其他情况" : null],
   ]);
   offerVerbs(allowed(c));
   document.getElementById("detail").hidden = false;

@@ -8,7 +8,7 @@ import {
   saveBlob, toast,
 } from "/static/api.js";
 import {
-  CERT_REASONS, CERT_REVOKED_WORDS, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
+  CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
 } from "/static/pages/common.js";
 
 await requireSession("subscriber");
@@ -32,7 +32,7 @@ function show(c) {
     ["服务费缴至", c.paid_until ? fmtTime(c.paid_until) : "—"],
     ["密钥", c.key === "platform" ? "平台托管（PIN 码保护）" : "用户自备"],
     ["吊销时间", c.revoked_at ? fmtTime(c.revoked_at) : null],
-    ["吊销原因", c.revocation_reason ? CERT_REVOKED_WORDS[c.revocation_reason] || c.revocation_reason : null],
+    ["吊销原因", c.revocation_reason ? CERT_REASON_NAMES[c.revocation_reason] || "其他情况" : null],
   ]);
   const held = c.status === "on_hold";
   document.getElementById("freeze-form").hidden = c.status !== "active";
