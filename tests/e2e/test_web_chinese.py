@@ -350,3 +350,21 @@ def test_a_certificate_replaced_by_a_new_key_says_why_it_was_revoked_in_chinese(
     facts.filter(has_text="吊销原因").wait_for()
     said = facts.inner_text()
     assert "新的密钥对替代旧的密钥对（已更换密钥或重发）" in said and "superseded" not in said, said
+
+
+def test_a_refusal_no_page_script_caught_is_said_in_chinese(site: Site, browser):
+    """An officer opening 合同签署 (/flows), which only a subscriber's session may list: the
+    page's script did not catch the API's 403 and the page stayed on 正在加载… saying nothing
+    (the English "a ra_officer session may not do this (flows)" only in the console). A refusal
+    no page catches is now said in Chinese."""
+    ctx = browser.new_context(locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        staff_login(site, page)
+        page.goto(site.url("/flows"))
+        toast = page.locator("#toast")
+        toast.wait_for(state="visible")
+        said = toast.inner_text()
+        assert said == "您没有权限进行此操作", said
+    finally:
+        ctx.close()

@@ -606,3 +606,14 @@ async function initHeader() {
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initHeader);
 else initHeader();
+
+// A refusal no page script caught (a page's top-level await, a click handler without its own
+// catch) left the page as it was — 正在加载… for good — and said nothing: it is said in Chinese
+// (or, when the session ended, off to the login page). The error is still reported as one.
+function uncaught(reason) {
+  if (!(reason instanceof ApiError) || leaving) return;
+  if (leaveIfSignedOut(reason)) return;
+  toast(messageFor(reason), "error");
+}
+window.addEventListener("unhandledrejection", (ev) => uncaught(ev.reason));
+window.addEventListener("error", (ev) => uncaught(ev.error));
