@@ -314,7 +314,8 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
 def test_the_contract_page_names_its_template_and_drafter_in_chinese(site: Site, org_page):
     """The contract page said 模板 tech-service（第 1 版） — the template's code, where the
     contracts list beside it names the template by its title — and 起草 … subscriber:N. It now
-    says 模板 <the template's title>（第 1 版） and 起草 … 用户 N."""
+    says 模板 <the template's title>（第 1 版） and 起草 … 本账户 (the organization reading its own
+    draft; another subscriber would read 用户 N)."""
     from yinxin.contracts.templates import get_template
 
     w, p = site.world, site.world.p
@@ -331,7 +332,7 @@ def test_the_contract_page_names_its_template_and_drafter_in_chinese(site: Site,
     facts.filter(has_text="模板").wait_for()
     said = facts.inner_text()
     assert f"{template.title}（第 {drafted.template_version} 版）" in said, said
-    assert f"用户 {w.org.id}" in said and "tech-service" not in said, said
+    assert "本账户" in said and "subscriber:" not in said and "tech-service" not in said, said
 
 
 def test_a_certificate_replaced_by_a_new_key_says_why_it_was_revoked_in_chinese(site: Site, page):

@@ -2,7 +2,7 @@
 // refusals of these routes, the revocation reasons of 001/004 as the API accepts them, field
 // errors shown while typing, and small formatters.
 import {
-  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, api, bindForm, commonName, el, emptyRow, fmtTime, label, messageFor,
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, actorName, api, bindForm, commonName, el, emptyRow, fmtTime, label, messageFor,
   toast,
 } from "/static/api.js";
 
@@ -226,13 +226,12 @@ export function sealUsability(s) {
   return `暂不可用（${why || s.unusable_reason || "原因不明"}）`;
 }
 
-/** How the audit trail's actor reads to a person: staff:desk1 → 工作人员 desk1. */
+/** How the audit trail's actor reads to the holder: this account is 本账户, anyone else as
+ * `actorName` says them (staff:desk1 → 工作人员 desk1). */
 export function who(actor, session) {
   const [kind, rest] = String(actor || "").split(/:(.*)/s);
   if (kind === "subscriber" && session && String(session.subscriber_id) === rest) return "本账户";
-  if (kind === "subscriber") return `用户 ${rest}`;
-  if (kind === "staff") return `工作人员 ${rest}`;
-  return actor || "—";
+  return actorName(actor);
 }
 
 /**
