@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from yinxin.seals.service import Seals
     from yinxin.signing.authorizations import SigningAuthorizations
     from yinxin.signing.batch import BatchSigning
+    from yinxin.signing.certificate_key_code import CertificateKeyCodes
     from yinxin.signing.flows import SignFlows
     from yinxin.signing.intent import IntentConfirmation
     from yinxin.signing.ofd import OfdSigning
@@ -205,6 +206,13 @@ class Platform:
         from yinxin.signing.phone_change import PhoneChanges
 
         return PhoneChanges(self.subscribers, self.intent)
+
+    @cached_property
+    def certificate_key_codes(self) -> CertificateKeyCodes:
+        """A holder's own rekey or reissue online, proved by a code sent to the registered phone."""
+        from yinxin.signing.certificate_key_code import CertificateKeyCodes
+
+        return CertificateKeyCodes(self.certificates, self.intent)
 
     @cached_property
     def _evidence(self) -> Evidence:

@@ -61,7 +61,12 @@ PERSON_PIN = "246810"
 # makes.
 CODE_SPACING = dt.timedelta(minutes=7)
 CODE_RE = re.compile(r"验证码为\s*(\d{6})")
-CODE_TEMPLATES = ("one_time_code", "login_code", "phone_change_code")  # sign, login, new phone
+CODE_TEMPLATES = (  # sign, login, new phone, a holder's rekey or reissue
+    "one_time_code",
+    "login_code",
+    "phone_change_code",
+    "certificate_key_code",
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import PASSPHRASE
 from tests.dbdump import diff, dump
-from tests.integration.signing_flow import World
+from tests.integration.signing_flow import World, outbox_lines, read_code
 from tests.integration.test_web_selfservice_api import subscriber_session
 from yinxin.adapters.cli import app as cli_app
 
@@ -160,6 +160,14 @@ def test_a_holder_does_not_reissue_past_a_freeze_the_ca_imposed(
     # the holder's own freeze: the holder reissues
     r = client.post(f"/api/v1/certificates/{new}/freeze", json={}, headers=h)
     assert r.status_code == 200 and r.json()["hold_by"] == "holder", r.text
-    r = client.post(f"/api/v1/certificates/{new}/reissue", json={"pin": "246802"}, headers=h)
+    # (proved by the code sent by SMS to the registered phone: test_certificate_key_proof)
+    world.clock.advance(seconds=61)
+    mark = outbox_lines(world.outbox)
+    url = f"/api/v1/certificates/{new}/reissue"
+    r = client.post(url, json={"pin": "246802"}, headers=h)
+    assert r.status_code == 202 and r.json()["status"] == "code_required", r.text
+    code = read_code(world.outbox, "13800138000", after=mark)
+    proof = {"challenge_id": r.json()["challenge_id"], "code": code}
+    r = client.post(url, json={"pin": "246802", **proof}, headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["previous"]["status"] == "revoked"

@@ -248,6 +248,7 @@ SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
 LOGIN_CODE = "login_code"
 PHONE_CHANGE_CODE = "phone_change_code"
+CERTIFICATE_KEY_CODE = "certificate_key_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
 FLOW_COMPLETED = "flow_completed"
@@ -588,6 +589,24 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "You are changing the mobile number registered with Yinxin to this number; your "
             "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
             "this message. Do not share it.",
+        ),
+        secret=("code",),
+    ),
+    # Sent to the registered number when the holder rekeys or reissues a certificate online:
+    # the new certificate waits for this code ({document} says which, with its serial).
+    Template(
+        CERTIFICATE_KEY_CODE,
+        "证书更新密钥/补办验证码 — one-time code for a holder's own rekey or reissue",
+        Wording(
+            "印信证书密钥验证码",
+            "【印信】您正在{document}，验证码为 {code}，{minutes} 分钟内有效。"
+            "如非本人操作，请立即修改登录方式并联系受理点。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin certificate key code",
+            "You are asking for a new certificate key ({document}); your code is {code}, valid "
+            "for {minutes} minutes. If you did not ask for it, contact the registration desk at "
+            "once. Do not share it.",
         ),
         secret=("code",),
     ),

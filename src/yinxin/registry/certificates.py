@@ -188,6 +188,18 @@ def _refuse_past_ca_freeze(cert: Certificate, verb: str, by: HoldBy) -> None:
         )
 
 
+VERB_NAMES = {"rekey": "更新密钥", "reissue": "补办"}
+
+
+def _needs_code(cert: Certificate, verb: str, by: HoldBy) -> bool:
+    """Whether the holder's ``verb`` is proved by a code sent by SMS to the registered phone:
+    a reissue (the key lost or its PIN forgotten), and a rekey of a key the holder holds
+    (the platform cannot check it); a rekey of a platform-held key is proved by its PIN."""
+    if by != HoldBy.HOLDER:
+        return False
+    return verb == "reissue" or (verb == "rekey" and cert.platform_key_id is None)
+
+
 def _refuse_the_old_key(cert: Certificate, old_cert, csr, verb: str) -> None:
     """A rekey or reissue certifies a new key: not a CSR for the key it replaces — after a
     loss, the key reported lost would be back in force under a fresh certificate."""
@@ -1096,6 +1108,7 @@ class Certificates:
         revoke_reason: str | None,
         subject_updates: dict | None = None,
         by: HoldBy = HoldBy.CA,
+        proof: Callable[[Session], None] | None = None,
     ) -> Successor:
         from cryptography import x509
 
@@ -1107,22 +1120,18 @@ class Certificates:
         now = self.clock.now()
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
-            move = lifecycle.check_move(
-                verb, in_force_state(old, now), old.hold_kind, old.serial_hex
-            )
-            _refuse_past_ca_freeze(old, verb, by)
-            # one successor per certificate: a renewed certificate stays valid beside its
-            # renewal, and a rekey, reissue or change of it would leave that renewal — same
-            # key, old data — valid on a branch of its own
-            _refuse_renewed(s, old, verb)
-            if verb != "renew" and old.paid_until is not None and old.paid_until <= now:
-                # the successor carries the paid-until date: it would be in force unpaid
-                raise Forbidden(
-                    f"the service of certificate {old.serial_hex} is paid only until "
-                    f"{old.paid_until:%Y-%m-%d}: record the renewal payment first, then {verb}",
-                    field="payment",
-                    code="unpaid",
-                )
+            move = self._precheck(s, old, verb, by, now)
+            if _needs_code(old, verb, by):
+                if proof is None:
+                    raise Forbidden(
+                        f"持有人自行{VERB_NAMES.get(verb, verb)}证书 {old.serial_hex} 需要发送到"
+                        "登记手机号的短信验证码（a holder's own "
+                        f"{verb} needs the code sent by SMS to the registered phone: "
+                        "challenge_id and code)",
+                        field="code",
+                        code="code_required",
+                    )
+                proof(s)  # the code is used up in this transaction, with the issuance
             sub = Subscribers.get_row(s, old.subscriber_id)
             if subject_updates:
                 old_phone, old_email = sub.phone, sub.email
@@ -1211,6 +1220,102 @@ class Certificates:
         self._issued(out.certificate)
         return out
 
+    def _precheck(
+        self, s: Session, old: Certificate, verb: str, by: HoldBy, now: dt.datetime
+    ) -> lifecycle.Move[CertificateState]:
+        """What refuses ``verb`` on ``old`` whoever proves what: its state, a freeze the CA
+        imposed (to a holder), a successor it already has, unpaid service."""
+        move = lifecycle.check_move(verb, in_force_state(old, now), old.hold_kind, old.serial_hex)
+        _refuse_past_ca_freeze(old, verb, by)
+        # one successor per certificate: a renewed certificate stays valid beside its
+        # renewal, and a rekey, reissue or change of it would leave that renewal — same
+        # key, old data — valid on a branch of its own
+        _refuse_renewed(s, old, verb)
+        if verb != "renew" and old.paid_until is not None and old.paid_until <= now:
+            # the successor carries the paid-until date: it would be in force unpaid
+            raise Forbidden(
+                f"the service of certificate {old.serial_hex} is paid only until "
+                f"{old.paid_until:%Y-%m-%d}: record the renewal payment first, then {verb}",
+                field="payment",
+                code="unpaid",
+            )
+        return move
+
+    def check_successor(self, verb: str, serial: str, *, by: HoldBy = HoldBy.CA) -> bool:
+        """Refuse now, reading only, a ``verb`` (rekey, reissue) that would be refused whatever
+        the caller proves — before a code is sent for it or a PIN is counted. Whether the
+        holder's ``verb`` needs a code sent by SMS (True) or the current PIN (False)."""
+        with self.db.read() as s:
+            old = self._cert_row(s, serial)
+            self._precheck(s, old, verb, by, self.clock.now())
+            return _needs_code(old, verb, by)
+
+    def _prove_current_pin(self, serial: str, pin: str | None) -> None:
+        """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A
+        wrong PIN is counted on the key as a seal PIN is (``seals.pin``): the fifth in a row
+        locks the key, and every seal on it, until an RA officer releases it."""
+        from yinxin.pki.pinkeys import open_sealed
+        from yinxin.seals.usability import MAX_PIN_FAILURES
+
+        if not isinstance(pin, str) or not pin:
+            raise ValidationError(
+                "更新密钥需要输入该证书当前的 PIN（current_pin: the PIN of the key replaced）",
+                field="current_pin",
+                code="current_pin_required",
+            )
+        locked = Forbidden(
+            f"该证书的密钥已因连续 {MAX_PIN_FAILURES} 次 PIN 错误被锁定，请联系受理点解锁或"
+            "办理补办（the key is locked after wrong PINs）",
+            field="current_pin",
+            code="pin_locked",
+        )
+        with self.db.read() as s:
+            c = self._cert_row(s, serial)
+            key = s.get(PlatformKey, c.platform_key_id) if c.platform_key_id else None
+            if key is None:
+                return
+            if key.locked:
+                raise locked
+            key_id, blob, label, hexserial = key.id, key.sealed_key, key.label, c.serial_hex
+        try:  # the slow part (scrypt) outside any lock
+            open_sealed(blob, pin, label, kek=self.kek)
+            right = True
+        except Forbidden as e:
+            if e.code != "wrong_pin":
+                raise
+            right = False
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            k = s.execute(
+                select(PlatformKey).where(PlatformKey.id == key_id).with_for_update()
+            ).scalar_one()
+            if k.locked:
+                raise locked
+            if k.sealed_key != blob:
+                raise Conflict(
+                    "the PIN was changed meanwhile; try again",
+                    field="current_pin",
+                    code="retry",
+                )
+            if right:
+                if k.failed_attempts:
+                    k.failed_attempts = 0
+                return
+            k.failed_attempts += 1
+            if k.failed_attempts >= MAX_PIN_FAILURES:
+                k.locked = True
+                data = {"failed_attempts": k.failed_attempts, "key": k.label}
+                event(s, now, "system", "certificate.pin_locked", hexserial, data)
+                refusal = locked
+            else:
+                left = MAX_PIN_FAILURES - k.failed_attempts
+                refusal = Forbidden(
+                    f"当前 PIN 错误，还可尝试 {left} 次（wrong current PIN）",
+                    field="current_pin",
+                    code="wrong_pin",
+                )
+        raise refusal  # after the commit: counting the wrong PIN is the point of this write
+
     def _revoke_same_key(
         self, s: Session, c: Certificate, reason: str, actor: str, now: dt.datetime, *, spare: int
     ) -> list[str]:
@@ -1263,10 +1368,29 @@ class Certificates:
         return self._successor("renew", serial, actor=actor, new_key=False, revoke_reason=None)
 
     def rekey(
-        self, serial: str, *, actor: str, csr=None, pin=None, algorithm: str = "ec-p256"
+        self,
+        serial: str,
+        *,
+        actor: str,
+        csr=None,
+        pin=None,
+        algorithm: str = "ec-p256",
+        by: HoldBy = HoldBy.CA,
+        current_pin: str | None = None,
+        proof: Callable[[Session], None] | None = None,
     ) -> Successor:
-        """A new certificate for a new key; the old one is revoked as superseded."""
-        return self._new_key_successor("rekey", serial, actor, csr, pin, algorithm, lost=False)
+        """A new certificate for a new key; the old one is revoked as superseded.
+
+        ``by`` the holder (a web session, a key bound to an organization — the desk checked
+        no one): a platform-held key is replaced only with its ``current_pin`` (a wrong one
+        counts toward the key's lock; refused 422/403 naming ``current_pin``), a key the
+        holder holds only with ``proof``, the code sent by SMS to the registered phone used
+        up in the issuance's transaction (403 ``code_required`` without it)."""
+        if by == HoldBy.HOLDER and not self.check_successor("rekey", serial, by=by):
+            self._prove_current_pin(serial, current_pin)
+        return self._new_key_successor(
+            "rekey", serial, actor, csr, pin, algorithm, lost=False, by=by, proof=proof
+        )
 
     def change(self, serial: str, *, actor: str, updates: dict) -> Successor:
         given = [k for k, v in updates.items() if v is not None]
@@ -1299,14 +1423,17 @@ class Certificates:
         pin=None,
         algorithm: str = "ec-p256",
         by: HoldBy = HoldBy.CA,
+        proof: Callable[[Session], None] | None = None,
     ) -> Successor:
         """A new key and certificate, e.g. after a loss report (the old one is then revoked as
         compromised; otherwise as superseded). ``by`` the holder: refused (403, ``hold_by``)
-        for a certificate under a freeze the CA imposed, a loss reported over it included."""
+        for a certificate under a freeze the CA imposed, a loss reported over it included;
+        and, the PIN being lost or forgotten, only with ``proof``: the code sent by SMS to the
+        registered phone, used up in the issuance's transaction (403 ``code_required``)."""
         with self.db.read() as s:
             lost = self._cert_row(s, serial).hold_kind == LOST
         return self._new_key_successor(
-            "reissue", serial, actor, csr, pin, algorithm, lost=lost, by=by
+            "reissue", serial, actor, csr, pin, algorithm, lost=lost, by=by, proof=proof
         )
 
     def _new_key_successor(
@@ -1320,6 +1447,7 @@ class Certificates:
         *,
         lost: bool,
         by: HoldBy = HoldBy.CA,
+        proof: Callable[[Session], None] | None = None,
     ) -> Successor:
         return self._successor(
             verb,
@@ -1331,6 +1459,7 @@ class Certificates:
             new_key=True,
             revoke_reason="key_compromise" if lost else "superseded",
             by=by,
+            proof=proof,
         )
 
     def _due(self, *where) -> list[str]:

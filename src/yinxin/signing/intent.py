@@ -50,7 +50,12 @@ from yinxin.notify.service import (
     Status,
     mask_recipient,
 )
-from yinxin.notify.templates import LOGIN_CODE, ONE_TIME_CODE, PHONE_CHANGE_CODE
+from yinxin.notify.templates import (
+    CERTIFICATE_KEY_CODE,
+    LOGIN_CODE,
+    ONE_TIME_CODE,
+    PHONE_CHANGE_CODE,
+)
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -64,6 +69,7 @@ T = TypeVar("T")
 PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PHONE_CHANGE = "phone_change"  # the purpose of a code proving a new mobile number is held
+CERTIFICATE_KEY = "certificate_key"  # a holder's own rekey or reissue of a certificate
 
 
 class RateLimited(YinxinError):
@@ -421,6 +427,9 @@ class IntentConfirmation:
                 template, values = LOGIN_CODE, {"code": code, "minutes": minutes}
             elif purpose == PHONE_CHANGE:
                 template, values = PHONE_CHANGE_CODE, {"code": code, "minutes": minutes}
+            elif purpose == CERTIFICATE_KEY:
+                template = CERTIFICATE_KEY_CODE
+                values = {"code": code, "minutes": minutes, "document": name}
             else:
                 template = ONE_TIME_CODE
                 values = {"code": code, "minutes": minutes, "document": name}

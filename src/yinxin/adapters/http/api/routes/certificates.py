@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
-from pydantic import Field
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
@@ -23,6 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_subscriber,
 )
 from yinxin.adapters.http.api.responses import file_answer
+from yinxin.errors import ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import CertificateView, PaymentView, Successor
 
@@ -47,6 +48,30 @@ class CertificateNewKeyIn(Strict):
     csr: str | None = Field(None, max_length=20000, description="PEM CSR for the new key")
     pin: str | None = Field(None, max_length=200, description="PIN for a platform-held new key")
     algorithm: str = Field("ec-p256", max_length=20)
+    current_pin: str | None = Field(
+        None,
+        max_length=200,
+        description="a holder's own rekey of a platform-held key: the PIN of the key replaced",
+    )
+    challenge_id: str | None = Field(
+        None,
+        max_length=60,
+        description="a holder's own reissue (or rekey of a key the holder holds): the "
+        "`challenge_id` of the code sent by SMS (the 202 answer to the same request without it)",
+    )
+    code: str | None = Field(
+        None, max_length=10, description="the code sent by SMS to the registered phone"
+    )
+
+
+class CodeRequiredOut(BaseModel):
+    """A holder's own reissue or rekey waits for the code sent to the registered phone:
+    nothing was issued yet; send the same request again with `challenge_id` and `code`."""
+
+    status: Literal["code_required"] = "code_required"
+    challenge_id: str
+    sent_to_masked: str
+    expires_at: str
 
 
 class RenewalPaymentIn(Strict):
@@ -173,31 +198,77 @@ def renew(serial: Serial, platform: Plat, principal: Lifecycle):
     return platform.certificates.renew(serial, actor=principal.actor)
 
 
-@router.post("/certificates/{serial}/rekey", response_model=Successor)
-def rekey(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
+def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, principal: Principal):
+    """A rekey or reissue. A holder (a subscriber's session, a key bound to an organization)
+    proves it: the current PIN of a platform-held key for a rekey (checked by the registry),
+    or the code sent by SMS to the registered phone — asked for with ``202`` when neither
+    ``challenge_id`` nor ``code`` is given, nothing issued."""
     _scoped(platform, principal, serial)
-    return platform.certificates.rekey(
-        serial,
-        actor=principal.actor,
-        csr=body.csr.encode() if body.csr else None,
-        pin=body.pin,
-        algorithm=body.algorithm,
-    )
+    csr = body.csr.encode() if body.csr else None
+    args = {"actor": principal.actor, "csr": csr, "pin": body.pin, "algorithm": body.algorithm}
+    if not principal.is_holder:
+        return getattr(platform.certificates, verb)(serial, **args)
+    by = HoldBy.HOLDER
+    proof = None
+    if body.challenge_id is not None or body.code is not None:
+        for name, value in (("challenge_id", body.challenge_id), ("code", body.code)):
+            if not value:
+                raise ValidationError(
+                    f"the code is confirmed with challenge_id and code together: {name} is missing",
+                    field=name,
+                )
+        proof = platform.certificate_key_codes.proof(
+            verb, serial, challenge_id=body.challenge_id, code=body.code, actor=principal.actor
+        )
+    elif platform.certificates.check_successor(verb, serial, by=by):
+        # what the issuance would refuse anyway is refused before a code is sent for it
+        if (body.csr is None) == (body.pin is None):
+            raise ValidationError(
+                "give either a CSR (you hold the key) or a PIN (the platform holds the key, "
+                "sealed under that PIN)",
+                field="csr",
+            )
+        if body.pin is not None:
+            from yinxin.pki.pinkeys import check_pin
+
+            check_pin(body.pin)
+        ch = platform.certificate_key_codes.request(verb, serial, actor=principal.actor)
+        out = CodeRequiredOut(
+            challenge_id=ch.challenge_id,
+            sent_to_masked=ch.sent_to_masked,
+            expires_at=ch.expires_at.isoformat(),
+        )
+        return JSONResponse(out.model_dump(), status_code=202)
+    if verb == "rekey":
+        args["current_pin"] = body.current_pin
+    return getattr(platform.certificates, verb)(serial, **args, by=by, proof=proof)
 
 
-@router.post("/certificates/{serial}/reissue", response_model=Successor)
+@router.post(
+    "/certificates/{serial}/rekey",
+    response_model=Successor,
+    responses={202: {"model": CodeRequiredOut}},
+)
+def rekey(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
+    """更新密钥. A holder's own rekey of a platform-held key needs `current_pin`, the PIN of the
+    key replaced (wrong: 403 `wrong_pin`, counted toward the key's lock; missing: 422); of a
+    key the holder holds (CSR), the code sent by SMS as for a reissue. A desk key or staff
+    session (identity checked at the desk) needs neither."""
+    return _new_key("rekey", serial, body, platform, principal)
+
+
+@router.post(
+    "/certificates/{serial}/reissue",
+    response_model=Successor,
+    responses={202: {"model": CodeRequiredOut}},
+)
 def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
     """补办. A holder does not reissue a certificate under a freeze the CA imposed (a loss
-    reported over it included): ``403`` ``frozen_by_ca`` (field ``hold_by``)."""
-    _scoped(platform, principal, serial)
-    return platform.certificates.reissue(
-        serial,
-        actor=principal.actor,
-        csr=body.csr.encode() if body.csr else None,
-        pin=body.pin,
-        algorithm=body.algorithm,
-        by=_by(principal),
-    )
+    reported over it included): ``403`` ``frozen_by_ca`` (field ``hold_by``). A holder's own
+    reissue needs the code sent by SMS to the registered phone: without `challenge_id` and
+    `code` it is answered `202` `code_required` with the `challenge_id` and nothing is issued;
+    the same request sent again with them issues the successor and uses the code up."""
+    return _new_key("reissue", serial, body, platform, principal)
 
 
 @router.post("/certificates/{serial}/payments", status_code=201, response_model=PaymentView)

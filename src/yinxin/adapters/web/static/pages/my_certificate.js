@@ -4,8 +4,8 @@
 // place (renew, rekey, reissue: POST /certificates/{serial}/renew|rekey|reissue) — only the
 // forms the certificate's state, dates and fees allow, as the API would judge them.
 import {
-  ApiError, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut, messageFor, requireSession,
-  saveBlob, toast,
+  ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
+  messageFor, requireSession, saveBlob, toast,
 } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
@@ -94,6 +94,11 @@ function showSuccessorForms(c) {
   document.getElementById("reissue-form").hidden = !(reissuable && paidNow);
   document.getElementById("successors").hidden = !(active || (reissuable && paidNow));
   for (const f of document.querySelectorAll("#successors [data-key]")) f.hidden = f.dataset.key !== c.key;
+  // a holder's own reissue, and rekey of a key the holder holds, are proved by an SMS code
+  // (the API answers 202 code_required); a rekey of a platform-held key by its current PIN
+  for (const f of document.querySelectorAll("#successors [data-code]")) {
+    f.hidden = f.dataset.code === "rekey" && c.key === "platform";
+  }
   if (active && paidAhead) {
     facts(document.getElementById("renew-facts"), [
       ["新证书有效期", `办理之时 至 ${fmtTime(c.paid_until)}`],
@@ -246,30 +251,82 @@ bindForm(renewForm, {
   onDone: (out) => out && issued(out, "证书已续期"),
 });
 
-// a new key: the PIN that will protect it (a platform-held key) or the holder's CSR for it; the
-// PINs leave the form as soon as the request is answered, whatever the answer
+// a new key: the PIN that will protect it (a platform-held key) or the holder's CSR for it; for a
+// rekey of a platform-held key, the current PIN too; for a reissue (and a rekey of the holder's
+// own key), the code sent by SMS to the registered phone: 发送验证码 asks for it (the API answers
+// 202 code_required with the challenge), the same request sent again with the code issues. The
+// PINs leave the form as soon as the request is answered, unless it waits for the code.
+Object.assign(MESSAGES, {
+  code_required: "请先获取并填写短信验证码",
+  current_pin_required: "请输入当前 PIN 码",
+  pin_locked: "PIN 码错误次数过多，原密钥已锁定：请联系受理点解锁，或办理补办",
+});
+Object.assign(FIELD_MESSAGES, { current_pin: "请输入当前 PIN 码", sms_code: "请输入6位数字短信验证码" });
+
 for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已补办"]]) {
   const form = document.getElementById(`${verb}-form`);
+  const codeBox = form.querySelector("[data-code]");
+  const sentTo = document.getElementById(`${verb}-sent-to`);
+  let challenge = null; // the code sent for this form, while it waits for it
+  let asking = false; // 发送验证码 pressed: the next submission asks for a code
+  document.getElementById(`${verb}-send-code`).addEventListener("click", () => {
+    asking = true;
+    form.requestSubmit();
+  });
   bindForm(form, {
     busyText: "正在签发新证书…",
     submit: async (d, key) => {
+      let waiting = false;
       try {
         const body = {};
         if (current.key === "platform") {
+          if (verb === "rekey" && !d.current_pin) {
+            throw new ApiError(422, { code: "invalid", field: "current_pin", detail: "empty" });
+          }
           if (!d.pin) throw new ApiError(422, { code: "invalid", field: "pin", detail: "empty" });
           if (d.pin !== d.pin2) throw new ApiError(422, { code: "invalid", field: "pin2", detail: "differ" });
           body.pin = d.pin;
+          if (verb === "rekey") body.current_pin = d.current_pin;
         } else {
           if (!d.csr.trim()) throw new ApiError(422, { code: "invalid", field: "csr", detail: "empty" });
           body.csr = d.csr.trim();
         }
-        return await unlessChanged(form,
+        const needsCode = !codeBox.hidden;
+        if (needsCode && !asking) {
+          if (!challenge) throw new ApiError(403, { code: "code_required", field: "sms_code" });
+          if (!/^\d{6}$/.test((d.sms_code || "").trim())) {
+            throw new ApiError(422, { code: "invalid", field: "sms_code", detail: "empty" });
+          }
+          body.challenge_id = challenge;
+          body.code = d.sms_code.trim();
+        }
+        const out = await unlessChanged(form,
           () => api("POST", `/certificates/${serial}/${verb}`, { json: body, idempotencyKey: key }));
+        if (out && out.status === "code_required") {
+          challenge = out.challenge_id;
+          sentTo.textContent = `验证码已发送至 ${out.sent_to_masked}，请填写后点击“${form.querySelector("button[type=submit]").textContent}”`;
+          waiting = true;
+          return { codeSent: true };
+        }
+        return out;
+      } catch (e) {
+        // the API names the code "code" (and its request "challenge_id"): the form's field
+        if (e instanceof ApiError && e.problem && ["code", "challenge_id"].includes(e.problem.field)) {
+          e.problem.field = "sms_code";
+          if (["code_expired", "code_used", "challenge_dead"].includes(e.code)) challenge = null;
+        }
+        throw e;
       } finally {
-        for (const p of form.querySelectorAll("input[type=password]")) p.value = "";
+        asking = false;
+        if (!waiting) for (const p of form.querySelectorAll("input[type=password]")) p.value = "";
       }
     },
-    onDone: (out) => { form.reset(); if (out) issued(out, done); },
+    onDone: (out) => {
+      if (out && out.codeSent) { document.getElementById(`${verb}-code`).focus(); return; }
+      form.reset();
+      challenge = null;
+      if (out) issued(out, done);
+    },
   });
 }
 

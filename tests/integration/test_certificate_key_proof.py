@@ -1,0 +1,176 @@
+"""A holder's own rekey (更新密钥) or reissue (补办) online needs proof, not just the session.
+
+Before, a subscriber's web session or a key bound to an organization was enough: whoever held
+a stolen session got a new certificate in the holder's name, under a PIN of their choosing, with
+no RA review. Now a holder's rekey of a platform-held key needs the current PIN of that key
+(``current_pin``; a wrong one counts toward the key's lock), and a reissue the code sent by SMS
+to the registered phone (``202 code_required``, then the same request with ``challenge_id`` and
+``code``, used up with the issuance). The desk (staff, keys bound to no organization) is
+unchanged."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from tests.dbdump import diff, dump
+from tests.integration.signing_flow import PERSON_PIN, World, outbox_lines, read_code
+from tests.integration.test_web_selfservice_api import subscriber_session
+from yinxin.store.models import Certificate, PlatformKey
+from yinxin.store.models.notify import IntentChallenge
+
+NEW_PIN = "135792"
+PHONE = "13800138000"  # 张三, who holds world.person_cert
+
+
+def desk(w: World) -> dict[str, str]:
+    secret = w.p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def holder(w: World, client: TestClient) -> dict[str, str]:
+    return {"X-CSRF-Token": subscriber_session(client, w, PHONE)}
+
+
+def key_row(w: World, serial: str) -> tuple[int, bool]:
+    with w.p.db.read() as s:
+        c = s.execute(select(Certificate).where(Certificate.serial_hex == serial)).scalar_one()
+        k = s.get(PlatformKey, c.platform_key_id)
+        return k.failed_attempts, k.locked
+
+
+def refused(r, status: int, field: str, code: str | None = None) -> None:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["field"] == field, body
+    if code is not None:
+        assert body["code"] == code, body
+
+
+def test_a_holder_rekeys_a_platform_key_only_with_its_current_pin(
+    world: World, client: TestClient
+) -> None:
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    url = f"/api/v1/certificates/{serial}/rekey"
+
+    before = dump(p)
+    r = client.post(url, json={"pin": NEW_PIN}, headers=h)
+    refused(r, 422, "current_pin", "current_pin_required")
+    assert diff(before, dump(p)) == []
+
+    r = client.post(url, json={"pin": NEW_PIN, "current_pin": "000000"}, headers=h)
+    refused(r, 403, "current_pin", "wrong_pin")
+    assert "000000" not in r.text
+    assert key_row(world, serial) == (1, False)  # counted, as a wrong seal PIN is
+    assert p.certificates.get(serial).status == "active"
+    changed = [t for t in diff(before, dump(p)) if "platform_keys" not in str(t)]
+    assert changed == [], changed
+
+    r = client.post(url, json={"pin": NEW_PIN, "current_pin": PERSON_PIN}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["previous"]["status"] == "revoked"
+    assert key_row(world, serial) == (0, False)
+    new = r.json()["certificate"]["serial"]
+    assert p.certificates.get(new).status == "active"
+
+
+def test_wrong_current_pins_lock_the_key_and_then_even_the_right_one_is_refused(
+    world: World, client: TestClient
+) -> None:
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    url = f"/api/v1/certificates/{serial}/rekey"
+    for n in range(1, 5):
+        r = client.post(url, json={"pin": NEW_PIN, "current_pin": f"99999{n}"}, headers=h)
+        refused(r, 403, "current_pin", "wrong_pin")
+    r = client.post(url, json={"pin": NEW_PIN, "current_pin": "999995"}, headers=h)
+    refused(r, 403, "current_pin", "pin_locked")
+    assert key_row(world, serial) == (5, True)
+    assert p.audit_events(action="certificate.pin_locked", subject_id=serial)
+    before = dump(p)
+    r = client.post(url, json={"pin": NEW_PIN, "current_pin": PERSON_PIN}, headers=h)
+    refused(r, 403, "current_pin", "pin_locked")
+    assert diff(before, dump(p)) == []
+
+
+def test_a_holder_reissues_only_with_the_code_sent_to_the_registered_phone(
+    world: World, client: TestClient
+) -> None:
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    url = f"/api/v1/certificates/{serial}/reissue"
+    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+
+    world.clock.advance(seconds=61)  # past the login code's rate limit
+    mark = outbox_lines(world.outbox)
+    before = dump(p)
+    r = client.post(url, json={"pin": NEW_PIN}, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    assert ask["status"] == "code_required" and ask["sent_to_masked"] == "138****8000"
+    code = read_code(world.outbox, PHONE, after=mark)
+    # nothing issued: only the challenge (and its audit) was written
+    with p.db.read() as s:
+        assert (
+            s.execute(
+                select(Certificate).where(Certificate.predecessor_id == world.person_cert.id)
+            ).first()
+            is None
+        )
+    assert p.certificates.get(serial).hold_kind == "lost"
+    written = {str(t).split(",")[0] for t in diff(before, dump(p))}
+    assert not any("certificates" in w for w in written), written
+
+    wrong = "000000" if code != "000000" else "111111"
+    r = client.post(
+        url,
+        json={"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": wrong},
+        headers=h,
+    )
+    refused(r, 403, "code", "wrong_code")
+    r = client.post(url, json={"pin": NEW_PIN, "code": code}, headers=h)
+    refused(r, 422, "challenge_id")
+    assert p.certificates.get(serial).hold_kind == "lost"
+
+    # a refusal on the way (a short new PIN) gives the code back
+    r = client.post(
+        url, json={"pin": "12", "challenge_id": ask["challenge_id"], "code": code}, headers=h
+    )
+    refused(r, 422, "pin")
+    r = client.post(
+        url, json={"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": code}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["previous"]["revocation_reason"] == "key_compromise"
+    with p.db.read() as s:
+        assert s.get(IntentChallenge, ask["challenge_id"]).state == "consumed"
+    # the code is used up: it issues nothing more
+    new = r.json()["certificate"]["serial"]
+    r = client.post(f"/api/v1/certificates/{new}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+    before = dump(p)
+    r = client.post(
+        f"/api/v1/certificates/{new}/reissue",
+        json={"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": code},
+        headers=h,
+    )
+    assert r.status_code == 403, r.text  # bound to the other certificate
+    assert p.certificates.get(new).hold_kind == "lost"
+
+
+def test_the_desk_rekeys_and_reissues_without_the_holders_proof(
+    world: World, client: TestClient
+) -> None:
+    p, serial = world.p, world.person_cert.serial
+    officer = desk(world)
+    r = client.post(f"/api/v1/certificates/{serial}/rekey", json={"pin": NEW_PIN}, headers=officer)
+    assert r.status_code == 200, r.text
+    new = r.json()["certificate"]["serial"]
+    p.certificates.report_loss(new, actor="desk")
+    r = client.post(f"/api/v1/certificates/{new}/reissue", json={"pin": NEW_PIN}, headers=officer)
+    assert r.status_code == 200, r.text
+    # the registry's own callers (the CLI) are the desk too
+    latest = r.json()["certificate"]["serial"]
+    assert p.certificates.rekey(latest, actor="desk1", pin=NEW_PIN).certificate.status == "active"
