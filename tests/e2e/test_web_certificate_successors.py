@@ -13,9 +13,22 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_selfservice import certified, subscriber_login
+from tests.e2e.test_web_signing import codes_a_minute_ago
 from tests.integration.api_world import id_card
+from tests.integration.signing_flow import outbox_lines, read_code
 
 NEW_PIN = "864208"
+OLD_PIN = "975312"  # the PIN ``certified`` applied with
+
+
+def send_code(site: Site, page, verb: str, person_id: int, phone: str) -> None:
+    """发送验证码 on the ``verb`` form (its PINs or CSR and its confirmation filled): the code
+    sent by SMS to the registered phone, typed into 短信验证码."""
+    codes_a_minute_ago(site, person_id)  # the login code was sent a moment ago
+    before = outbox_lines(site.world.outbox)
+    page.click(f"#{verb}-send-code")
+    page.locator(f"#{verb}-sent-to").filter(has_text=f"验证码已发送至 {phone[:3]}****").wait_for()
+    page.fill(f"#{verb}-code", read_code(site.world.outbox, phone, after=before))
 
 
 def successors_of(p, cert_id: int) -> list:
@@ -105,8 +118,21 @@ def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, p
     form = page.locator("#rekey-form")
     form.wait_for(state="visible")
     assert form.locator("[data-key=subscriber]").is_hidden()  # a platform-held key: a PIN
+    assert form.locator("[data-code]").is_hidden()  # proved by its current PIN, not a code
+
+    # a wrong current PIN (a stolen session does not know it): said at the field, counted
+    page.fill("#rekey-current-pin", "000000")
+    page.fill("#rekey-pin", NEW_PIN)
+    page.fill("#rekey-pin2", NEW_PIN)
+    page.check("#rekey-confirm")
+    form.locator("button[type=submit]").click()
+    form.locator("#err-current_pin").filter(has_text="PIN 码错误").wait_for()
+    assert page.locator("#rekey-current-pin").input_value() == ""
+    assert dbdump.count(p, Certificate) == before
+    assert not successors_of(p, cert.id)
 
     # the API refuses the PIN: said in Chinese at the field, nothing issued or revoked
+    page.fill("#rekey-current-pin", OLD_PIN)
     page.fill("#rekey-pin", "12345")
     page.fill("#rekey-pin2", "12345")
     page.check("#rekey-confirm")
@@ -122,6 +148,7 @@ def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, p
     shot(page, "certificate-rekey-wrong-pin")
 
     # two different PINs: caught before anything is sent
+    page.fill("#rekey-current-pin", OLD_PIN)
     page.fill("#rekey-pin", NEW_PIN)
     page.fill("#rekey-pin2", NEW_PIN[::-1])
     form.locator("button[type=submit]").click()
@@ -137,6 +164,7 @@ def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, p
     assert dbdump.count(p, Certificate) == before
     assert page.locator("#new-cert").is_hidden()
 
+    page.fill("#rekey-current-pin", OLD_PIN)
     page.fill("#rekey-pin", NEW_PIN)
     page.fill("#rekey-pin2", NEW_PIN)
     page.check("#rekey-confirm")
@@ -156,7 +184,9 @@ def test_a_wrong_pin_is_refused_in_chinese_then_the_key_is_changed(site: Site, p
     assert "已由新证书" in page.locator("#renewed").inner_text()
     assert page.locator("#successors").is_hidden() and page.locator("#lifecycle").is_hidden()
     assert NEW_PIN not in page.url and NEW_PIN not in page.content()
+    assert OLD_PIN not in page.url and OLD_PIN not in page.content()
     assert page.locator("#rekey-pin").input_value() == ""
+    assert page.locator("#rekey-current-pin").input_value() == ""
     shot(page, "certificate-rekeyed")
 
 
@@ -183,10 +213,18 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     page.fill("#reissue-pin", NEW_PIN)
     page.fill("#reissue-pin2", NEW_PIN)
     page.check("#reissue-confirm")
+    # without the code sent by SMS to the registered phone: asked for, nothing issued
+    reissue.locator("button[type=submit]").click()
+    reissue.locator("#err-sms_code").filter(has_text="短信验证码").wait_for()
+    assert not successors_of(p, lost.id)
+    send_code(site, page, "reissue", person.id, "15848158403")
+    shot(page, "certificate-reissue-code-sent")
+    assert page.locator("#reissue-pin").input_value() == NEW_PIN  # kept while the code is typed
     reissue.locator("button[type=submit]").click()
     card = page.locator("#new-cert")
     card.wait_for(state="visible")
     [new_serial] = successors_of(p, lost.id)
+    assert page.locator("#reissue-pin").input_value() == ""
     assert "证书已补办" in card.inner_text() and new_serial in card.inner_text()
     old = p.certificates.get(lost.serial)
     assert old.status == "revoked" and old.revocation_reason == "key_compromise"
@@ -258,6 +296,7 @@ def test_a_seal_follows_its_certificate_onto_the_new_key(site: Site, page):
     page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
     form = page.locator("#rekey-form")
     form.wait_for(state="visible")
+    page.fill("#rekey-current-pin", OLD_PIN)
     page.fill("#rekey-pin", NEW_PIN)
     page.fill("#rekey-pin2", NEW_PIN)
     page.check("#rekey-confirm")
@@ -341,6 +380,7 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     assert form.locator("[data-key=platform]").is_hidden()
     page.fill("#reissue-csr", csr(lost_key))
     page.check("#reissue-confirm")
+    send_code(site, page, "reissue", person.id, "15848158406")
     form.locator("button[type=submit]").click()
     err = form.locator("#err-csr")
     err.wait_for()
@@ -349,7 +389,7 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     assert not successors_of(p, cert.id)
 
     page.fill("#reissue-csr", csr(ec.generate_private_key(ec.SECP256R1())))
-    form.locator("button[type=submit]").click()
+    form.locator("button[type=submit]").click()  # the same code: the refusal gave it back
     page.locator("#new-cert").wait_for(state="visible")
     [new_serial] = successors_of(p, cert.id)
     assert new_serial in page.locator("#new-cert").inner_text()
@@ -391,6 +431,7 @@ def test_a_lost_certificate_with_fees_due_is_paid_for_then_reissued(site: Site, 
     page.fill("#reissue-pin", NEW_PIN)
     page.fill("#reissue-pin2", NEW_PIN)
     page.check("#reissue-confirm")
+    send_code(site, page, "reissue", person.id, "15848158407")
     reissue.locator("button[type=submit]").click()
     page.locator("#new-cert").wait_for(state="visible")
     [new_serial] = successors_of(p, cert.id)

@@ -293,7 +293,10 @@ for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已
         }
         const needsCode = !codeBox.hidden;
         if (needsCode && !asking) {
-          if (!challenge) throw new ApiError(403, { code: "code_required", field: "sms_code" });
+          if (!challenge) {
+            waiting = true; // nothing sent: the PINs stay for 发送验证码
+            throw new ApiError(403, { code: "code_required", field: "sms_code" });
+          }
           if (!/^\d{6}$/.test((d.sms_code || "").trim())) {
             throw new ApiError(422, { code: "invalid", field: "sms_code", detail: "empty" });
           }
