@@ -14,7 +14,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from tests.dbdump import diff, dump
-from tests.integration.signing_flow import PERSON_PIN, World, outbox_lines, read_code
+from tests.integration.signing_flow import ORG_PIN, PERSON_PIN, World, outbox_lines, read_code
 from tests.integration.test_web_selfservice_api import subscriber_session
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.notify import IntentChallenge
@@ -174,3 +174,18 @@ def test_the_desk_rekeys_and_reissues_without_the_holders_proof(
     # the registry's own callers (the CLI) are the desk too
     latest = r.json()["certificate"]["serial"]
     assert p.certificates.rekey(latest, actor="desk1", pin=NEW_PIN).certificate.status == "active"
+
+
+def test_a_key_bound_to_the_organization_is_a_holder_too(world: World, client: TestClient) -> None:
+    p, serial = world.p, world.org_cert.serial
+    secret = p.api_keys.create(
+        name="org", role="organization_admin", actor="test", organization_id=world.org.id
+    ).secret
+    h = {"Authorization": f"Bearer {secret}"}
+    url = f"/api/v1/certificates/{serial}/rekey"
+    before = dump(p)
+    r = client.post(url, json={"pin": NEW_PIN}, headers=h)
+    refused(r, 422, "current_pin", "current_pin_required")
+    assert diff(before, dump(p)) == []
+    r = client.post(url, json={"pin": NEW_PIN, "current_pin": ORG_PIN}, headers=h)
+    assert r.status_code == 200, r.text
