@@ -1254,8 +1254,7 @@ class Certificates:
         """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A
         wrong PIN is counted on the key as a seal PIN is (``seals.pin``): the fifth in a row
         locks the key, and every seal on it, until an RA officer releases it."""
-        from yinxin.pki.pinkeys import open_sealed
-        from yinxin.seals.usability import MAX_PIN_FAILURES
+        from yinxin.pki.pinkeys import MAX_PIN_FAILURES, open_sealed
 
         if not isinstance(pin, str) or not pin:
             raise ValidationError(
