@@ -1254,6 +1254,7 @@ class Certificates:
         """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A
         wrong PIN is counted on the key as a seal PIN is (``seals.pin``): the fifth in a row
         locks the key, and every seal on it, until an RA officer releases it."""
+        from yinxin.pki.pin_attempts import record_pin_verdict
         from yinxin.pki.pinkeys import MAX_PIN_FAILURES, open_sealed
 
         if not isinstance(pin, str) or not pin:
@@ -1284,36 +1285,28 @@ class Certificates:
                 raise
             right = False
         now = self.clock.now()
-        with self.db.transaction() as s:
-            k = s.execute(
-                select(PlatformKey).where(PlatformKey.id == key_id).with_for_update()
-            ).scalar_one()
-            if k.locked:
-                raise locked
-            if k.sealed_key != blob:
-                raise Conflict(
-                    "the PIN was changed meanwhile; try again",
-                    field="current_pin",
-                    code="retry",
-                )
-            if right:
-                if k.failed_attempts:
-                    k.failed_attempts = 0
-                return
-            k.failed_attempts += 1
-            if k.failed_attempts >= MAX_PIN_FAILURES:
-                k.locked = True
-                data = {"failed_attempts": k.failed_attempts, "key": k.label}
-                event(s, now, "system", "certificate.pin_locked", hexserial, data)
-                refusal = locked
-            else:
-                left = MAX_PIN_FAILURES - k.failed_attempts
-                refusal = Forbidden(
-                    f"当前 PIN 错误，还可尝试 {left} 次（wrong current PIN）",
-                    field="current_pin",
-                    code="wrong_pin",
-                )
-        raise refusal  # after the commit: counting the wrong PIN is the point of this write
+
+        def locking(s: Session, k: PlatformKey) -> Forbidden:
+            data = {"failed_attempts": k.failed_attempts, "key": k.label}
+            event(s, now, "system", "certificate.pin_locked", hexserial, data)
+            return locked
+
+        record_pin_verdict(
+            self.db,
+            key_id,
+            blob,
+            right,
+            locked=lambda: locked,
+            changed=lambda: Conflict(
+                "the PIN was changed meanwhile; try again", field="current_pin", code="retry"
+            ),
+            locking=locking,
+            wrong=lambda left: Forbidden(
+                f"当前 PIN 错误，还可尝试 {left} 次（wrong current PIN）",
+                field="current_pin",
+                code="wrong_pin",
+            ),
+        )
 
     def _revoke_same_key(
         self, s: Session, c: Certificate, reason: str, actor: str, now: dt.datetime, *, spare: int

@@ -28,6 +28,7 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, Forbidden, IllegalTransition, ValidationError
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyHandle
+from yinxin.pki.pin_attempts import record_pin_verdict
 from yinxin.pki.pinkeys import (
     check_pin,
     needs_reseal,
@@ -321,48 +322,46 @@ class SealPins:
                 raise
             result = None
         now = self.clock.now()
-        with self.db.transaction() as s:
-            k = s.execute(
-                select(PlatformKey).where(PlatformKey.id == key_id).with_for_update()
-            ).scalar_one()
-            if k.locked:
-                raise locked_refusal(es_id)
-            if k.sealed_key != blob:  # judged against a PIN that was changed meanwhile
-                raise Conflict(
-                    "the seal PIN was changed meanwhile; try again", field="pin", code="retry"
-                )
-            if result is not None:
-                if k.failed_attempts:
-                    k.failed_attempts = 0
-                return result
-            k.failed_attempts += 1
-            if k.failed_attempts >= MAX_PIN_FAILURES:
-                k.locked = True
-                seals = [x.es_id for x in seals_on_key_id(s, key_id)]
-                audit_seal(
-                    s,
-                    es_id,
-                    "pin_locked",
-                    "system",
-                    now,
-                    {"failed_attempts": k.failed_attempts, "key": k.label, "seals": seals},
-                )
-                refusal = Forbidden(
-                    f"wrong seal PIN; seal {es_id} is now locked after "
-                    f"{MAX_PIN_FAILURES} wrong PINs: an RA officer must unlock "
-                    "it",
-                    field="pin",
-                    code="seal_locked",
-                )
-            else:
-                left = MAX_PIN_FAILURES - k.failed_attempts
-                refusal = Forbidden(
-                    f"wrong seal PIN ({left} attempt{'s' if left != 1 else ''} "
-                    "left before the seal locks)",
-                    field="pin",
-                    code="wrong_pin",
-                )
-        raise refusal  # after the commit: counting the wrong PIN is the point of this write
+
+        def locking(s: Session, k: PlatformKey) -> Forbidden:
+            seals = [x.es_id for x in seals_on_key_id(s, key_id)]
+            audit_seal(
+                s,
+                es_id,
+                "pin_locked",
+                "system",
+                now,
+                {"failed_attempts": k.failed_attempts, "key": k.label, "seals": seals},
+            )
+            return Forbidden(
+                f"wrong seal PIN; seal {es_id} is now locked after "
+                f"{MAX_PIN_FAILURES} wrong PINs: an RA officer must unlock it",
+                field="pin",
+                code="seal_locked",
+            )
+
+        def wrong(left: int) -> Forbidden:
+            return Forbidden(
+                f"wrong seal PIN ({left} attempt{'s' if left != 1 else ''} "
+                "left before the seal locks)",
+                field="pin",
+                code="wrong_pin",
+            )
+
+        record_pin_verdict(
+            self.db,
+            key_id,
+            blob,
+            result is not None,
+            locked=lambda: locked_refusal(es_id),
+            changed=lambda: Conflict(
+                "the seal PIN was changed meanwhile; try again", field="pin", code="retry"
+            ),
+            locking=locking,
+            wrong=wrong,
+        )
+        assert result is not None  # a wrong PIN was refused above
+        return result
 
     # --- PIN management --------------------------------------------------------------------------
     def change_pin(
