@@ -12,7 +12,7 @@ import datetime as dt
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.e2e.conftest import Site, shot
-from tests.e2e.test_web_selfservice import certified, subscriber_login
+from tests.e2e.test_web_selfservice import certified, personal_seal, subscriber_login
 from tests.e2e.test_web_signing import codes_a_minute_ago
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import outbox_lines, read_code
@@ -50,6 +50,25 @@ def public_key(c) -> bytes:
 
     cert = x509.load_pem_x509_certificate(c.pem.encode())
     return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def lost_while_unpaid(p, name: str, id17: str, phone: str) -> tuple:
+    """``certified`` for three years, paid only until yesterday: stopped for unpaid fees by
+    the sweep, then reported lost by its holder."""
+    from sqlalchemy import update
+
+    from yinxin.store.models import Certificate
+
+    person, number, cert = certified(p, name, id17, phone, validity_years=3)
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.id == cert.id)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert cert.serial in p.certificates.suspend_unpaid()
+    p.certificates.report_loss(cert.serial, actor=name)
+    return person, number, cert
 
 
 def test_a_holder_pays_then_renews_and_sees_the_new_certificate(site: Site, page):
@@ -281,16 +300,9 @@ def test_a_seal_follows_its_certificate_onto_the_new_key(site: Site, page):
     end could never be renewed onto the renewal: 请先续期证书后再续费印章, again and again).
     Now the certificate page names the seals left on the old certificate, and the seal form
     offers 绑定证书 with the new certificate chosen."""
-    from tests.integration.signing_flow import _form
 
     p = site.world.p
-    person, number, cert = certified(p, "杨二十四", "11010519720505123", "15848158404")
-    seal = p.seals.create(
-        subscriber_id=person.id,
-        kind="personal",
-        certificate_serial=cert.serial,
-        form=_form("杨二十四", number),
-    )
+    person, number, cert, seal = personal_seal(p, "杨二十四", "11010519720505123", "15848158404")
 
     subscriber_login(site, page, "15848158404")
     page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
@@ -401,22 +413,9 @@ def test_a_lost_certificate_with_fees_due_is_paid_for_then_reissued(site: Site, 
     active certificate carrying the unpaid date. Now the API refuses it until the fee is in
     (unpaid) and the page offers 缴纳服务费 first (it offered no way to pay a lost certificate),
     then 补办."""
-    from sqlalchemy import update
-
-    from yinxin.store.models import Certificate
 
     p = site.world.p
-    person, number, cert = certified(
-        p, "何二十七", "11010519720909123", "15848158407", validity_years=3
-    )
-    with p.db.transaction() as s:
-        s.execute(
-            update(Certificate)
-            .where(Certificate.id == cert.id)
-            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-        )
-    assert cert.serial in p.certificates.suspend_unpaid()
-    p.certificates.report_loss(cert.serial, actor="何二十七")
+    person, number, cert = lost_while_unpaid(p, "何二十七", "11010519720909123", "15848158407")
 
     subscriber_login(site, page, "15848158407")
     page.goto(site.url(f"/my/certificate?serial={cert.serial}"))
@@ -444,23 +443,12 @@ def test_a_stop_for_fees_already_paid_is_released_without_paying_twice(site: Sit
     the certificate goes back to the stop for unpaid fees though paid. The page offered only
     缴纳服务费 — a second fee — and hid 解冻, which the API accepts once paid. Now 解冻 is
     offered and releases it; no second payment."""
-    from sqlalchemy import update
 
     from tests import dbdump
-    from yinxin.store.models import Certificate, Payment
+    from yinxin.store.models import Payment
 
     p = site.world.p
-    person, number, cert = certified(
-        p, "吕二十八", "11010519721010123", "15848158408", validity_years=3
-    )
-    with p.db.transaction() as s:
-        s.execute(
-            update(Certificate)
-            .where(Certificate.id == cert.id)
-            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-        )
-    assert cert.serial in p.certificates.suspend_unpaid()
-    p.certificates.report_loss(cert.serial, actor="吕二十八")
+    person, number, cert = lost_while_unpaid(p, "吕二十八", "11010519721010123", "15848158408")
     p.certificates.pay(serial=cert.serial, years=1, reference="R-28")
     p.certificates.restore(cert.serial, actor="吕二十八")
     assert p.certificates.get(cert.serial).hold_kind == "unpaid"

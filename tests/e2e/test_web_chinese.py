@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_desk import staff_login
-from tests.e2e.test_web_selfservice import type_login_code
+from tests.e2e.test_web_selfservice import certified, type_login_code
 from tests.integration.api_world import id_card
 
 # an English word as the API writes its details ("revoked", "must", "note"): three lowercase
@@ -91,15 +91,6 @@ def english(text: str) -> list[str]:
     return ENGLISH.findall(text)
 
 
-def certified(site: Site, name: str, id17: str, phone: str) -> str:
-    p = site.world.p
-    sub = p.subscribers.add_person(name=name, id_number=id_card(id17), phone=phone)
-    p.subscribers.accept_agreement(sub.id, accepted_by=name)
-    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="112233")
-    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
-    return p.certificates.approve(app.id, officer="desk1").serial
-
-
 def test_refusals_are_said_in_chinese_with_the_field_and_the_state(site: Site, page):
     """An officer freezes a certificate the page still shows as 有效 while it was revoked in the
     meantime: the API refuses (409 illegal_transition, "cannot freeze certificate …: it is
@@ -110,7 +101,7 @@ def test_refusals_are_said_in_chinese_with_the_field_and_the_state(site: Site, p
     A field or a code the pages have no words for is said in general Chinese, never in the
     API's English."""
     p = site.world.p
-    serial = certified(site, "韩十三", "11010519790303456", "13500135071")
+    serial = certified(site.world.p, "韩十三", "11010519790303456", "13500135071")[2].serial
     staff_login(site, page)
     page.goto(site.url("/desk/certificates"))
     page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
@@ -340,7 +331,7 @@ def test_a_certificate_replaced_by_a_new_key_says_why_it_was_revoked_in_chinese(
     pages' table (the reasons an officer or a holder chooses) lacks: its page said 吊销原因
     superseded. It now says 新的密钥对替代旧的密钥对（已更换密钥或重发）."""
     p = site.world.p
-    serial = certified(site, "龚十六", "11010519820606789", "13500135074")
+    serial = certified(site.world.p, "龚十六", "11010519820606789", "13500135074")[2].serial
     p.certificates.rekey(serial, actor="desk1", pin="112233")
     assert p.certificates.get(serial).revocation_reason == "superseded"
     staff_login(site, page)

@@ -80,6 +80,21 @@ def certified(p, name: str, id17: str, phone: str, **approve) -> tuple:
     return person, number, p.certificates.approve(app.id, officer="desk1", **approve)
 
 
+def personal_seal(p, name: str, id17: str, phone: str) -> tuple:
+    """``certified``, and a personal seal on that certificate: the person, the ID number, the
+    certificate and the seal."""
+    from tests.integration.signing_flow import _form
+
+    person, number, cert = certified(p, name, id17, phone)
+    seal = p.seals.create(
+        subscriber_id=person.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form(name, number),
+    )
+    return person, number, cert, seal
+
+
 def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     site: Site, page, browser, tmp_path: Path
 ):
@@ -459,16 +474,9 @@ def test_a_leaked_seal_pin_is_reported_changed_and_the_seal_unfrozen(site: Site,
     no way to report the leak or to change the PIN: the holder was stuck with a frozen seal.
     Now the page reports the leak, changes the PIN (the current one checked, the new one typed
     twice) and then unfreezes the seal."""
-    from tests.integration.signing_flow import _form
 
     p = site.world.p
-    person, number, cert = certified(p, "钱八", "11010519820202123", "13500135020")
-    seal = p.seals.create(
-        subscriber_id=person.id,
-        kind="personal",
-        certificate_serial=cert.serial,
-        form=_form("钱八", number),
-    )
+    person, number, cert, seal = personal_seal(p, "钱八", "11010519820202123", "13500135020")
     subscriber_login(site, page, "13500135020")
     page.goto(site.url(f"/my/seal?id={seal.id}"))
     leak = page.locator("#leak-form")
@@ -659,16 +667,9 @@ def test_a_freeze_the_ca_imposed_is_not_offered_to_the_holder_to_lift(site: Site
     misuse) are lifted by the desk only. The holder's pages offered 解冻, which lifted it; now
     they say 由认证机构冻结，请联系受理点 and offer no 解冻 — a freeze the holder asked for still
     is."""
-    from tests.integration.signing_flow import _form
 
     p = site.world.p
-    person, number, cert = certified(p, "冯十二", "11010519860606123", "13500135060")
-    seal = p.seals.create(
-        subscriber_id=person.id,
-        kind="personal",
-        certificate_serial=cert.serial,
-        form=_form("冯十二", number),
-    )
+    person, number, cert, seal = personal_seal(p, "冯十二", "11010519860606123", "13500135060")
     p.seals.freeze(seal.id, actor="desk1", note="涉嫌冒用")
     p.certificates.freeze(cert.serial, actor="desk1", note="法院协助冻结")
     subscriber_login(site, page, "13500135060")
