@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_selfservice import certified, personal_seal, subscriber_login
@@ -324,9 +325,8 @@ def test_a_seal_follows_its_certificate_onto_the_new_key(site: Site, page):
     moved.click()
     page.wait_for_url(f"**/my/seal?id={seal.id}")
     page.check("input[name=business_type][value=change]")
-    chosen = page.locator("#f-cert")
-    chosen.wait_for(state="visible")
-    assert chosen.input_value() == new_serial
+    # the holder's certificates are read after the form shows: wait for the choice they make
+    expect(page.locator("#f-cert")).to_have_value(new_serial, timeout=30_000)
     page.fill("#f-id-number", number)
     page.check("#f-declaration")
     page.click("#seal-form-submit")
