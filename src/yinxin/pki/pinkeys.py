@@ -44,10 +44,6 @@ from yinxin.pki.ciphers import (
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import SM2SoftwareKey, SoftwareKey
 
-# wrong PINs in a row that lock a platform-held key (and every seal on it) until an RA officer
-# releases it: counted on the key, whether the PIN was tried to sign or to rekey
-MAX_PIN_FAILURES = 5
-
 MAGIC = b"YXPK1"
 MAGIC_KEK = b"YXPK2"
 DEFAULT_SCRYPT = {k: v for k, v in PIN_KDF_SCRYPT.items() if k != "kdf"}

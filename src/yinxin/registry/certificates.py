@@ -1254,8 +1254,8 @@ class Certificates:
         """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A
         wrong PIN is counted on the key as a seal PIN is (``seals.pin``): the fifth in a row
         locks the key, and every seal on it, until an RA officer releases it."""
-        from yinxin.pki.pin_attempts import record_pin_verdict
-        from yinxin.pki.pinkeys import MAX_PIN_FAILURES, open_sealed
+        from yinxin.pki.pinkeys import open_sealed
+        from yinxin.store.pin_attempts import MAX_PIN_FAILURES, record_pin_verdict
 
         if not isinstance(pin, str) or not pin:
             raise ValidationError(

@@ -28,7 +28,6 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, Forbidden, IllegalTransition, ValidationError
 from yinxin.pki.kek import PlatformKek
 from yinxin.pki.keys import KeyHandle
-from yinxin.pki.pin_attempts import record_pin_verdict
 from yinxin.pki.pinkeys import (
     check_pin,
     needs_reseal,
@@ -53,6 +52,7 @@ from yinxin.seals.usability import MAX_PIN_FAILURES, locked_refusal, problem
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.seals import Seal, SealGrant
+from yinxin.store.pin_attempts import record_pin_verdict
 
 T = TypeVar("T")
 

@@ -15,13 +15,13 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from yinxin.errors import Forbidden
-from yinxin.pki.pinkeys import MAX_PIN_FAILURES
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
 from yinxin.seals.grants import grant_refusal
 from yinxin.seals.lifecycle import SealState
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.seals import Seal
+from yinxin.store.pin_attempts import MAX_PIN_FAILURES
 
 
 def locked_refusal(es_id: str) -> Forbidden:
