@@ -13,7 +13,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Site, shot
-from tests.e2e.test_web_selfservice import certified, personal_seal, subscriber_login
+from tests.e2e.test_web_selfservice import (
+    certified,
+    personal_seal,
+    stopped_for_fees,
+    subscriber_login,
+)
 from tests.e2e.test_web_signing import codes_a_minute_ago
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import outbox_lines, read_code
@@ -54,20 +59,8 @@ def public_key(c) -> bytes:
 
 
 def lost_while_unpaid(p, name: str, id17: str, phone: str) -> tuple:
-    """``certified`` for three years, paid only until yesterday: stopped for unpaid fees by
-    the sweep, then reported lost by its holder."""
-    from sqlalchemy import update
-
-    from yinxin.store.models import Certificate
-
-    person, number, cert = certified(p, name, id17, phone, validity_years=3)
-    with p.db.transaction() as s:
-        s.execute(
-            update(Certificate)
-            .where(Certificate.id == cert.id)
-            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-        )
-    assert cert.serial in p.certificates.suspend_unpaid()
+    """``stopped_for_fees``, then reported lost by its holder."""
+    person, number, cert = stopped_for_fees(p, name, id17, phone)
     p.certificates.report_loss(cert.serial, actor=name)
     return person, number, cert
 

@@ -80,6 +80,24 @@ def certified(p, name: str, id17: str, phone: str, **approve) -> tuple:
     return person, number, p.certificates.approve(app.id, officer="desk1", **approve)
 
 
+def stopped_for_fees(p, name: str, id17: str, phone: str) -> tuple:
+    """``certified`` for three years, paid only until yesterday: stopped for unpaid fees by
+    the sweep."""
+    from sqlalchemy import update
+
+    from yinxin.store.models import Certificate
+
+    person, number, cert = certified(p, name, id17, phone, validity_years=3)
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.id == cert.id)
+            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    assert cert.serial in p.certificates.suspend_unpaid()
+    return person, number, cert
+
+
 def personal_seal(p, name: str, id17: str, phone: str) -> tuple:
     """``certified``, and a personal seal on that certificate: the person, the ID number, the
     certificate and the seal."""
@@ -525,23 +543,13 @@ def test_a_certificate_stopped_for_unpaid_fees_is_paid_for_and_back_in_use(site:
     to pay: the certificate stayed stopped. Now the page takes the renewal fee (the amount from
     the fee schedule shown before paying) and puts the certificate back in use; a double click
     on 缴费 records one payment."""
-    from sqlalchemy import update
 
     from tests import dbdump
-    from yinxin.store.models import Certificate, Payment
+    from yinxin.store.models import Payment
 
     p = site.world.p
-    person, number, cert = certified(
-        p, "周九", "11010519830303123", "13500135030", validity_years=3
-    )
     # the year paid for has passed (the certificate is valid two more): the scheduler stops it
-    with p.db.transaction() as s:
-        s.execute(
-            update(Certificate)
-            .where(Certificate.id == cert.id)
-            .values(paid_until=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-        )
-    assert cert.serial in p.certificates.suspend_unpaid()
+    person, number, cert = stopped_for_fees(p, "周九", "11010519830303123", "13500135030")
     paid_before = dbdump.count(p, Payment, Payment.certificate_id == cert.id)
 
     subscriber_login(site, page, "13500135030")
