@@ -62,25 +62,12 @@ class CertificateKeyCodes:
         verb = self._verb(verb)
         cert = self.certificates.get(serial)
         bound = self._bound(cert.subscriber_id, verb, cert.serial)
-        self.intent.check_code(
+        return self.intent.checked_proof(
             challenge_id,
             code,
             subscriber_id=cert.subscriber_id,
             document_sha256=bound,
             purpose=CERTIFICATE_KEY,
+            by=f"certificate-{verb}",
             actor=actor,
         )
-
-        def proof(s: Session) -> None:
-            self.intent.consume_code(
-                challenge_id,
-                code,
-                subscriber_id=cert.subscriber_id,
-                document_sha256=bound,
-                purpose=CERTIFICATE_KEY,
-                session=s,
-                by=f"certificate-{verb}",
-                actor=actor,
-            )
-
-        return proof

@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
@@ -721,6 +721,29 @@ class IntentConfirmation:
         ch.consumed_at, ch.consumed_by = now, by[:100]
         _audit(s, now, by, "intent.consumed", ch.id, _about(ch))
         return _view(Consumption, ch)
+
+    def checked_proof(
+        self,
+        challenge_id: str,
+        code: str,
+        *,
+        subscriber_id: int,
+        document_sha256: str,
+        purpose: str,
+        by: str,
+        actor: str,
+    ) -> Callable[[Session], None]:
+        """``check_code`` now — a wrong code is counted and refused before anything else — and
+        what uses the code up (``consume_code``) inside the caller's transaction later: the
+        proof a holder's phone change or key change carries into its own transaction, so a
+        change refused on its way gives the code back."""
+        ids = dict(subscriber_id=subscriber_id, document_sha256=document_sha256, purpose=purpose)
+        self.check_code(challenge_id, code, actor=actor, **ids)
+
+        def proof(s: Session) -> None:
+            self.consume_code(challenge_id, code, session=s, by=by, actor=actor, **ids)
+
+        return proof
 
     def consume_code(
         self,

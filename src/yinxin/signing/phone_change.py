@@ -59,27 +59,19 @@ class PhoneChanges:
         a change refused on its way gives the code back."""
         number = validate_mobile(changes.get("phone") or "", "phone")
         bound = self._bound(subscriber_id, number)
-        self.intent.check_code(
+        check = self.intent.checked_proof(
             challenge_id,
             code,
             subscriber_id=subscriber_id,
             document_sha256=bound,
             purpose=PHONE_CHANGE,
+            by="phone-change",
             actor=actor,
         )
 
         def proof(s: Session, new_phone: str) -> None:
             assert new_phone == number
-            self.intent.consume_code(
-                challenge_id,
-                code,
-                subscriber_id=subscriber_id,
-                document_sha256=bound,
-                purpose=PHONE_CHANGE,
-                session=s,
-                by="phone-change",
-                actor=actor,
-            )
+            check(s)
 
         return self.subscribers.update(
             subscriber_id, changes, actor=actor, phone_proof=proof, session_id=session_id
