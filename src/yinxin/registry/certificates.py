@@ -1255,7 +1255,7 @@ class Certificates:
         wrong PIN is counted on the key as a seal PIN is (``seals.pin``): the fifth in a row
         locks the key, and every seal on it, until an RA officer releases it."""
         from yinxin.pki.pinkeys import open_sealed
-        from yinxin.store.pin_attempts import MAX_PIN_FAILURES, record_pin_verdict
+        from yinxin.store.pin_attempts import MAX_PIN_FAILURES, record_pin_verdict, tried
 
         if not isinstance(pin, str) or not pin:
             raise ValidationError(
@@ -1277,13 +1277,8 @@ class Certificates:
             if key.locked:
                 raise locked
             key_id, blob, label, hexserial = key.id, key.sealed_key, key.label, c.serial_hex
-        try:  # the slow part (scrypt) outside any lock
-            open_sealed(blob, pin, label, kek=self.kek)
-            right = True
-        except Forbidden as e:
-            if e.code != "wrong_pin":
-                raise
-            right = False
+        # the slow part (scrypt) outside any lock
+        right = tried(lambda: open_sealed(blob, pin, label, kek=self.kek)) is not None
         now = self.clock.now()
 
         def locking(s: Session, k: PlatformKey) -> Forbidden:

@@ -52,7 +52,7 @@ from yinxin.seals.usability import MAX_PIN_FAILURES, locked_refusal, problem
 from yinxin.store.db import Database
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.seals import Seal, SealGrant
-from yinxin.store.pin_attempts import record_pin_verdict
+from yinxin.store.pin_attempts import record_pin_verdict, tried
 
 T = TypeVar("T")
 
@@ -315,12 +315,7 @@ class SealPins:
         clears it. Each attempt thus takes effect at its own commit, as if all were made one
         after another: counts are exact and no attempt is judged on a locked key.
         """
-        try:
-            result: T | None = attempt(blob, pin, label)
-        except Forbidden as e:
-            if e.code != "wrong_pin":
-                raise
-            result = None
+        result = tried(lambda: attempt(blob, pin, label))
         now = self.clock.now()
 
         def locking(s: Session, k: PlatformKey) -> Forbidden:

@@ -11,6 +11,7 @@ one after another: counts are exact and no attempt is judged on a key locked mea
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,21 @@ from yinxin.store.models import PlatformKey
 # wrong PINs in a row that lock a platform-held key (and every seal on it) until an RA officer
 # releases it: counted on the key, whether the PIN was tried to sign or to rekey
 MAX_PIN_FAILURES = 5
+
+
+T = TypeVar("T")
+
+
+def tried(attempt: Callable[[], T]) -> T | None:
+    """What ``attempt`` (opening the key with a PIN: the slow part, run before any lock) gives,
+    or None for a wrong PIN — the verdict ``record_pin_verdict`` then records; any other
+    refusal is raised as it is."""
+    try:
+        return attempt()
+    except Forbidden as e:
+        if e.code != "wrong_pin":
+            raise
+        return None
 
 
 def record_pin_verdict(
