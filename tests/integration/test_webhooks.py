@@ -96,6 +96,7 @@ class Receiver:
     now: object = None  # a clock to check t against (None: time.time())
     received: list[Receipt] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
+    cut_short: int = 0  # requests whose body ended before its Content-Length
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> Receiver:
@@ -103,7 +104,14 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # the sender died mid-body (the crash test kills it at random): an HTTP
+                    # server drops a request cut short, so no signature is checked on a part
+                    with outer.lock:
+                        outer.cut_short += 1
+                    return
                 status = outer.handle(self.path, dict(self.headers.items()), body)
                 delay = outer.delay
                 if isinstance(delay, tuple):
@@ -864,7 +872,7 @@ def test_fifty_kills_mid_delivery_lose_nothing_and_duplicates_share_their_event_
     tries = Counter(a.outcome for d in log for a in d.tries)
     print(
         f"\n50 kills: {len(rx.received)} requests for {expected} events, {duplicates} "
-        f"duplicates (same event id), tries {dict(tries)}"
+        f"duplicates (same event id), tries {dict(tries)}, {rx.cut_short} cut short"
     )
     assert interrupted >= 1  # some kills did land mid-delivery
     p.close()
