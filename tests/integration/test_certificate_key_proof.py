@@ -189,3 +189,40 @@ def test_a_key_bound_to_the_organization_is_a_holder_too(world: World, client: T
     assert diff(before, dump(p)) == []
     r = client.post(url, json={"pin": NEW_PIN, "current_pin": ORG_PIN}, headers=h)
     assert r.status_code == 200, r.text
+
+
+def test_the_code_asked_for_does_not_use_up_the_idempotency_key(
+    world: World, client: TestClient
+) -> None:
+    """The 202 that asks for the code is no answer to keep: the same Idempotency-Key completes
+    the reissue with the code (it was refused as "used for a different request"), and a retry
+    of the completion gets the completion back, issuing nothing more."""
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    url = f"/api/v1/certificates/{serial}/reissue"
+    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+    world.clock.advance(seconds=61)  # past the login code's rate limit
+    mark = outbox_lines(world.outbox)
+    k = {**h, "Idempotency-Key": "reissue-1"}
+    r = client.post(url, json={"pin": NEW_PIN}, headers=k)
+    assert r.status_code == 202, r.text
+    assert "idempotent-replayed" not in r.headers and "x-yinxin-not-kept" not in r.headers
+    ask = r.json()
+    code = read_code(world.outbox, PHONE, after=mark)
+    done = {"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": code}
+    r = client.post(url, json=done, headers=k)
+    assert r.status_code == 200, r.text
+    new = r.json()["certificate"]["serial"]
+    again = client.post(url, json=done, headers=k)
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["certificate"]["serial"] == new
+    with p.db.read() as s:
+        successors = s.execute(
+            select(Certificate).where(Certificate.predecessor_id == world.person_cert.id)
+        ).all()
+    assert len(successors) == 1
+    # the first request sent again once completed: a different request under a used key
+    r = client.post(url, json={"pin": NEW_PIN}, headers=k)
+    refused(r, 422, "Idempotency-Key", "idempotency_key_reused")

@@ -7,11 +7,13 @@ a token is back).
 
 **Idempotency.** A POST with an ``Idempotency-Key`` header is claimed for its caller before it
 runs (``yinxin.access.idempotency``); a retry with the same key and the same request gets the
-first answer back, byte for byte, and acts no second time. The request body is read here (up
-to ``max_body``) to hash it, then handed on unchanged. A replay is sent only while the
-credential that made the request still stands (``Credentials``): the answer kept may hold a
-secret (a new API key's, a flow's signing links), and a key revoked or expired since — or a
-session ended — must not read it back for the rest of the 24 hours.
+first answer back, byte for byte, and acts no second time. An answer that only asks for more
+(``202`` ``code_required``: a code sent by SMS, marked by the route with ``NOT_KEPT``) is not
+kept: it gives the key back, so the same key completes the request with the code. The request
+body is read here (up to ``max_body``) to hash it, then handed on unchanged. A replay is sent
+only while the credential that made the request still stands (``Credentials``): the answer
+kept may hold a secret (a new API key's, a flow's signing links), and a key revoked or expired
+since — or a session ended — must not read it back for the rest of the 24 hours.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from starlette.concurrency import run_in_threadpool
 from yinxin.access.idempotency import Idempotency
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.adapters.http.api.problems import CHALLENGE, PROBLEM, problem_body
+from yinxin.adapters.http.api.responses import NOT_KEPT
 from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, YinxinError
 
 PREFIX = "/api/"
 _PROBLEM = PROBLEM.encode()
+_NOT_KEPT = NOT_KEPT.encode()
 
 
 @dataclass
@@ -263,28 +267,39 @@ class Guards:
         status, ctype, out = 500, "", []
 
         answered = False
+        kept = True
 
         async def capture(message):
             # the answer is kept before its last byte goes out: a client that retries the
             # moment it has the answer must find it kept, not "still running"
-            nonlocal status, ctype, answered
+            nonlocal status, ctype, answered, kept
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = []
                 for k, v in message.get("headers", ()):
                     if k.lower() == b"content-type":
                         ctype = v.decode("latin-1")
+                    if k.lower() == _NOT_KEPT:
+                        kept = False
+                    else:
+                        headers.append((k, v))
+                message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 out.append(message.get("body", b""))
                 if not message.get("more_body", False) and not answered:
                     answered = True
-                    await run_in_threadpool(
-                        self.idempotency.answer,
-                        caller=caller,
-                        key=key,
-                        status_code=status,
-                        content_type=ctype,
-                        body=b"".join(out),
-                    )
+                    if not kept:
+                        # a 202 asking for a code: the same key is to complete the request
+                        await run_in_threadpool(self.idempotency.release, caller=caller, key=key)
+                    else:
+                        await run_in_threadpool(
+                            self.idempotency.answer,
+                            caller=caller,
+                            key=key,
+                            status_code=status,
+                            content_type=ctype,
+                            body=b"".join(out),
+                        )
             await send(message)
 
         try:

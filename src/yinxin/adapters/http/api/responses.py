@@ -11,7 +11,8 @@ import binascii
 from collections.abc import Mapping
 from typing import Protocol
 
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from yinxin.errors import TooLarge, ValidationError
 
@@ -67,6 +68,18 @@ class Document(Protocol):
 
     pdf: bytes
     sha256: str
+
+
+#: A header an answer carries when it is not the request's outcome but asks for more (a code
+#: sent by SMS): the idempotency guard keeps no such answer under the ``Idempotency-Key`` (so
+#: the same key completes the request) and takes the header off before it goes out.
+NOT_KEPT = "x-yinxin-not-kept"
+
+
+def challenge(out: BaseModel) -> JSONResponse:
+    """``202`` with ``out``: the request waits for a proof (a code) before it acts; nothing
+    done, so its ``Idempotency-Key`` is not used up by this answer."""
+    return JSONResponse(out.model_dump(), status_code=202, headers={NOT_KEPT: "1"})
 
 
 def pdf_response(pdf: bytes, headers: Mapping[str, str] | None = None) -> Response:

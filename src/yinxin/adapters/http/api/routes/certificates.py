@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
@@ -22,7 +22,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
     scope_subscriber,
 )
-from yinxin.adapters.http.api.responses import file_answer
+from yinxin.adapters.http.api.responses import challenge, file_answer
 from yinxin.errors import ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import CertificateView, PaymentView, Successor
@@ -238,7 +238,7 @@ def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, princi
             sent_to_masked=ch.sent_to_masked,
             expires_at=ch.expires_at.isoformat(),
         )
-        return JSONResponse(out.model_dump(), status_code=202)
+        return challenge(out)
     if verb == "rekey":
         args["current_pin"] = body.current_pin
     return getattr(platform.certificates, verb)(serial, **args, by=by, proof=proof)
