@@ -98,3 +98,6 @@ def test_a_listing_filtered_on_another_organization_is_a_404_naming_the_filter(
     staff = platform.api_keys.create(name="ops", role="administrator", actor="test").secret
     with keyed_client(platform, staff) as s:
         assert s.get(path, params={param: theirs}).status_code == 200
+        # a staff key naming no subscriber at all: the same 404, not an empty list
+        body = problem_of(s.get(path, params={param: 999_999}), 404, param, "not_found")
+        assert body["detail"] == "no subscriber with id 999999"

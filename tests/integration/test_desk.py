@@ -569,6 +569,8 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
             "notice_at",
         )
         assert dbdump.dump(p) == before
+        # a filter naming no contract under service is 404 naming it, not an empty list
+        problem_of(c.get("/api/v1/desk/requests?contract=NOPE", headers=h), 404, "contract")
         r = c.post("/api/v1/desk/requests", json=body, headers=h)
         assert r.status_code == 201, r.text
         req = r.json()

@@ -452,6 +452,10 @@ class Subscribers:
             )
             return s.execute(q.limit(1)).first() is not None
 
+    def exists(self, subscriber_id: int) -> bool:
+        with self.db.read() as s:
+            return s.get(Subscriber, subscriber_id) is not None
+
     def in_organization(self, subscriber_id: int, organization_id: int) -> bool:
         """Whether the subscriber is the organization or registered under it."""
         with self.db.read() as s:

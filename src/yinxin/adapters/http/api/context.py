@@ -245,6 +245,18 @@ def scope_subscriber(
         raise NotFound(f"no subscriber with id {subscriber_id}", field=field)
 
 
+def scope_filter(
+    platform: Platform, principal: Principal, subscriber_id: int, *, field: str = "subscriber_id"
+) -> None:
+    """A listing narrowed to a subscriber (``?subscriber_id=``): one the caller may not see
+    (``scope_subscriber``) or one that does not exist, whoever asks, is 404 naming ``field`` —
+    not an empty list that reads as "none yet"."""
+    if principal.organization_id is not None:
+        scope_subscriber(platform, principal, subscriber_id, field=field)
+    elif not platform.subscribers.exists(subscriber_id):
+        raise NotFound(f"no subscriber with id {subscriber_id}", field=field)
+
+
 def owner_of_new(
     platform: Platform, principal: Principal, owner_subscriber_id: int | None, *, refusal: str
 ) -> int | None:

@@ -16,6 +16,7 @@ from yinxin.adapters.http.api.context import (
     Strict,
     allowed,
     client_ip,
+    scope_filter,
     scope_owned,
     scope_subscriber,
     state_filter,
@@ -162,11 +163,9 @@ def list_authorizations(
     state: AuthorizationStateFilter | None = None,
 ):
     org = principal.organization_id
+    if holder_subscriber_id is not None:  # another organization's or no subscriber: 404
+        scope_filter(platform, principal, holder_subscriber_id, field="holder_subscriber_id")
     if org is not None:
-        if holder_subscriber_id is not None:
-            scope_subscriber(
-                platform, principal, holder_subscriber_id, field="holder_subscriber_id"
-            )
         rows = platform.authorizations.list(holder_subscriber_id or org, state=state)
         return [a for a in rows if a.holder_subscriber_id == org or holder_subscriber_id]
     return platform.authorizations.list(holder_subscriber_id, state=state)

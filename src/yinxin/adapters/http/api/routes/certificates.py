@@ -19,8 +19,8 @@ from yinxin.adapters.http.api.context import (
     Strict,
     allowed,
     get_caller,
+    scope_filter,
     scope_owned,
-    scope_subscriber,
 )
 from yinxin.adapters.http.api.responses import challenge, file_answer
 from yinxin.errors import ValidationError
@@ -95,8 +95,8 @@ def list_certificates(
     subscriber_id: int | None = Query(None, ge=1, le=2**62),
     status: CertificateState | None = None,
 ):
-    if subscriber_id is not None:  # another organization's subscriber: 404, not an empty list
-        scope_subscriber(platform, principal, subscriber_id)
+    if subscriber_id is not None:  # another organization's or no subscriber: 404, not []
+        scope_filter(platform, principal, subscriber_id)
     rows = platform.certificates.list(
         subscriber_id=subscriber_id,
         status=status,

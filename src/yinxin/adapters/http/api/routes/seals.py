@@ -30,6 +30,7 @@ from yinxin.adapters.http.api.context import (
     Plat,
     Strict,
     allowed,
+    scope_filter,
     scope_owned,
     scope_subscriber,
     state_filter,
@@ -388,7 +389,7 @@ def list_seals(
     seals that person may use through a live grant (用印授权, ``via_grant``: active and in
     validity only, without the holder's own details), so that signing pages can offer them."""
     org = principal.organization_id  # grants go to people only: an organization has none
-    if subscriber_id is not None and org is not None:
+    if subscriber_id is not None:
         _scope_holder(platform, principal, subscriber_id)
     rows = platform.seals.list(
         subscriber_id=subscriber_id,
@@ -406,7 +407,7 @@ def _scope_holder(platform, principal: Principal, subscriber_id: int) -> None:
     (as that subscriber's own page answers), not an empty list — unless the caller may use one
     of the holder's seals now through a grant, which the listing shows."""
     try:
-        scope_subscriber(platform, principal, subscriber_id)
+        scope_filter(platform, principal, subscriber_id)
     except NotFound:
         org = principal.organization_id
         if not platform.seals.list(
