@@ -182,3 +182,59 @@ def test_an_automatic_signing_authorization_by_a_member_stays_within_the_grant(w
     (g,) = w.p.seals.grants(w.jia.seal.es_id)
     assert (g.uses, g.remaining_uses) == (2, 1)
     assert count(w.p, SigningAuthorization) == 1 and made.max_documents == 2
+
+
+def test_a_batch_larger_than_the_grant_allows_is_refused_before_anything_is_signed(
+    world, client, monkeypatch
+):
+    """A member whose grant has two signings left asks for a batch of three over HTTP: it is
+    refused up front (403 ``grant_used_up`` naming ``member_subscriber_id``) — no document
+    signed or timestamped, no file archived, no PIN attempt counted, nothing written. Before,
+    every document was signed, timestamped and archived, and only the recording transaction
+    refused the batch."""
+    import base64
+
+    import yinxin.signing.batch as batch_module
+    from tests.integration.signing_flow import outbox_lines, read_code
+
+    w = world
+    regrant(w, max_uses=2)
+    secret = w.p.api_keys.create(name="oa", role="integration", actor="t").secret
+    h = {"Authorization": f"Bearer {secret}"}
+    docs = [
+        {"name": f"采购合同{i}.pdf", "content_base64": base64.b64encode(pdf).decode()}
+        for i, pdf in enumerate(contract_pdf(1, title=f"采购合同{i}") for i in range(3))
+    ]
+    who = {"signer_subscriber_id": w.member.id, "documents": docs}
+    w.clock.advance(seconds=61)  # past the code's rate limit
+    mark = outbox_lines(w.outbox)
+    r = client.post("/api/v1/batches/code", json=who, headers=h)
+    assert r.status_code == 201, r.text
+    code = read_code(w.outbox, w.jia.phone, after=mark)
+    signed: list[int] = []
+    real = batch_module.sign_pdf_detailed
+    monkeypatch.setattr(
+        batch_module, "sign_pdf_detailed", lambda *a, **k: signed.append(1) or real(*a, **k)
+    )
+    stored: list[int] = []
+    real_store = w.p.archive.store
+    monkeypatch.setattr(
+        w.p.archive, "store", lambda *a, **k: stored.append(1) or real_store(*a, **k)
+    )
+    body = {
+        **who,
+        "seal": w.jia.seal.es_id,
+        "pin": w.jia.pin,
+        "challenge_id": r.json()["challenge_id"],
+        "code": code,
+    }
+    before = dump(w.p)
+    r = client.post("/api/v1/batches/sign", json=body, headers=h)
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "grant_used_up", r.text
+    assert r.json()["field"] == "member_subscriber_id", r.text
+    assert "not 3" in r.json()["detail"]
+    assert signed == [] and stored == []
+    assert diff(before, dump(w.p)) == []
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.uses, g.remaining_uses) == (0, 2)

@@ -119,11 +119,14 @@ def _refusal(
     return None, Forbidden(f"{name} {why}", field="member_subscriber_id", code="grant_used_up")
 
 
-def grant_refusal(s: Session, seal: Seal, member_id: int, now: dt.datetime) -> Forbidden | None:
-    """Why the member may not sign with the organization seal now (no grant, or the grant
-    withdrawn, past its end or used up), or None; reads current rows only."""
+def grant_refusal(
+    s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1
+) -> Forbidden | None:
+    """Why the member may not make ``uses`` signings with the organization seal now (no
+    grant, or the grant withdrawn, past its end or with fewer uses left), or None; reads
+    current rows only."""
     grants = list(s.execute(_live_grants(seal.id, member_id)).scalars())
-    return _refusal(grants, seal, member_id, now, 1)[1]
+    return _refusal(grants, seal, member_id, now, uses)[1]
 
 
 def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1) -> SealGrant:

@@ -168,9 +168,9 @@ class SealPins:
                 reason=p.message if p else None,
             )
 
-    def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None):
+    def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None, uses: int = 1):
         """The seal's row, certificate and key as they are now, who acts (``None``: the holder
-        itself), and what would stop a signature (``None``: nothing, PIN aside)."""
+        itself), and what would stop ``uses`` signatures (``None``: nothing, PIN aside)."""
         row = seal_row(s, seal)
         if member_subscriber_id == row.subscriber_id:
             member_subscriber_id = None
@@ -180,7 +180,7 @@ class SealPins:
             cert,
             key,
             member_subscriber_id,
-            problem(s, row, cert, key, member_subscriber_id, self.clock.now()),
+            problem(s, row, cert, key, member_subscriber_id, self.clock.now(), uses),
         )
 
     def hold_usable(
@@ -239,11 +239,17 @@ class SealPins:
         return self.usable(seal, person_subscriber_id).usable
 
     def unlock_for_signing(
-        self, seal: int | str, pin: str, member_subscriber_id: int | None = None
+        self,
+        seal: int | str,
+        pin: str,
+        member_subscriber_id: int | None = None,
+        *,
+        uses: int = 1,
     ) -> UnlockedSeal:
         """The signing service's door: every check against current rows, then the PIN.
 
-        ``member_subscriber_id`` is the person acting for an organization (must hold a grant);
+        ``member_subscriber_id`` is the person acting for an organization (must hold a grant
+        with ``uses`` signings left: a batch's documents, refused before any is signed);
         ``None`` or the holder's own id means the holder acts itself. A wrong PIN is counted and
         committed although the call is refused; the fifth in a row locks the key (and so every
         seal on it).
@@ -251,7 +257,9 @@ class SealPins:
         if not isinstance(pin, str) or not pin:
             raise ValidationError("the seal PIN is needed", field="pin")
         with self.db.read() as s:
-            row, cert, key, member_subscriber_id, p = self._state(s, seal, member_subscriber_id)
+            row, cert, key, member_subscriber_id, p = self._state(
+                s, seal, member_subscriber_id, uses
+            )
             if p is not None:
                 raise p
             assert key is not None

@@ -40,8 +40,10 @@ def problem(
     key: PlatformKey | None,
     member_subscriber_id: int | None,
     now: dt.datetime,
+    uses: int = 1,
 ) -> Forbidden | None:
-    """Why the seal cannot sign right now (PIN aside), or None; reads current rows only."""
+    """Why the seal cannot sign right now (PIN aside), or None; reads current rows only. A
+    member acting under a grant needs ``uses`` signings left on it (a batch: its documents)."""
     if seal.state != SealState.ACTIVE:
         hold = f" ({seal.hold_kind})" if seal.hold_kind else ""
         return Forbidden(
@@ -65,7 +67,7 @@ def problem(
         )
     if member_subscriber_id is not None:
         if seal.kind in ORGANIZATION_KINDS:
-            refusal = grant_refusal(s, seal, member_subscriber_id, now)
+            refusal = grant_refusal(s, seal, member_subscriber_id, now, uses)
             if refusal is not None:
                 return refusal
         elif member_subscriber_id != seal.subscriber_id:

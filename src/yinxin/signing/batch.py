@@ -14,8 +14,10 @@ signer, the issuing CA and the TSA, and their certificates) is produced once, af
 timestamp, and added to each file; B-LTA then stamps each file.
 
 **All or nothing.** Items are checked before anything is signed (1 to ``MAX_ITEMS``, each a PDF,
-no document twice, a known role): a refusal names the item (``items[3].pdf``). A document that
-cannot be signed refuses the whole batch the same way. The code is checked before signing but
+no document twice, a known role): a refusal names the item (``items[3].pdf``); a member acting
+under a seal grant needs as many uses left on it as there are documents, checked with the seal
+before the PIN and before any signing. A document that cannot be signed refuses the whole
+batch the same way. The code is checked before signing but
 used up only in the one transaction that records every signature (``SignatureRecord`` rows,
 archived versions, audit events and the batch's row): a batch that fails leaves the code
 usable and records nothing. A retry after success returns the same signed files
@@ -251,7 +253,9 @@ class BatchSigning:
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )
-        unlocked, done = self.signing.unlock_for_signer(who, document_sha256=digest)
+        unlocked, done = self.signing.unlock_for_signer(
+            who, document_sha256=digest, uses=len(checked)
+        )
         if done is not None:
             previous = self._replay(done, digest)
             if previous is not None:

@@ -318,7 +318,7 @@ class SigningService:
         )
 
     def unlock_for_signer(
-        self, who: SignerCredentials, *, document_sha256: str
+        self, who: SignerCredentials, *, document_sha256: str, uses: int = 1
     ) -> tuple[UnlockedSeal, str | None]:
         """The first steps of a signature with a PIN and a one-time code, the same for one
         document and for a batch (``document_sha256`` is then the manifest's hash): the signer
@@ -354,7 +354,11 @@ class SigningService:
                 raise ValidationError(
                     "intent confirmation is needed: give the one-time code", field="code"
                 )
-        unlocked = self.seals.unlock_for_signing(who.seal, who.pin, member_subscriber_id=signer)
+        # a member acting under a grant needs a use for every document (``uses``: a batch's),
+        # refused here, before anything is signed; a retry of a signing made spent them already
+        unlocked = self.seals.unlock_for_signing(
+            who.seal, who.pin, member_subscriber_id=signer, uses=uses if done is None else 1
+        )
         return unlocked, done
 
     def unlock_or_replay(
