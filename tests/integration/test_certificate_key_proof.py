@@ -108,6 +108,7 @@ def test_a_holder_reissues_only_with_the_code_sent_to_the_registered_phone(
     before = dump(p)
     r = client.post(url, json={"pin": NEW_PIN}, headers=h)
     assert r.status_code == 202, r.text
+    assert "x-yinxin-not-kept" not in r.headers  # the guard's mark is not the client's
     ask = r.json()
     assert ask["status"] == "code_required" and ask["sent_to_masked"] == "138****8000"
     code = read_code(world.outbox, PHONE, after=mark)

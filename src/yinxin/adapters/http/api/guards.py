@@ -212,7 +212,7 @@ class Guards:
             receive = _replaying(body, receive)
         key = _header(scope, b"idempotency-key")
         if scope["method"] != "POST" or key is None:
-            return await self.app(scope, receive, send)
+            return await self.app(scope, receive, _without_not_kept(send))
         return await self._idempotent(scope, receive, send, caller, key)
 
     async def _idempotent(self, scope, receive, send, caller: str, raw_key: bytes):
@@ -310,3 +310,16 @@ class Guards:
             raise
         if not answered:  # the app ended without a complete answer: nothing to replay
             await run_in_threadpool(self.idempotency.release, caller=caller, key=key)
+
+
+def _without_not_kept(send):
+    """``send`` with the internal ``NOT_KEPT`` mark taken off: without an Idempotency-Key
+    nothing reads it, and it is no business of the client's."""
+
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _NOT_KEPT]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
