@@ -74,6 +74,22 @@ def make_csr(
     return csr.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM)
 
 
+def compressed_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A DER CSR for ``key`` whose SubjectPublicKeyInfo holds the point compressed (02/03 ‖ X),
+    as RFC 5480 allows and ``cryptography`` reads but never writes; signed by ``key``."""
+    from yinxin.pki import der as d
+
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+    ec_p256 = d.seq(d.oid("1.2.840.10045.2.1"), d.oid("1.2.840.10045.3.1.7"))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ignored by the CA")])
+    key_info = d.seq(ec_p256, d.tlv(0x03, b"\0" + point))
+    info = d.seq(d.integer(0), name.public_bytes(), key_info, d.tlv(0xA0))  # no attributes
+    signature = key.sign(info, ec.ECDSA(hashes.SHA256()))
+    return d.seq(info, d.seq(d.oid("1.2.840.10045.4.3.2")), d.tlv(0x03, b"\0" + signature))
+
+
 def spki(key: PublicKeyTypes) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -552,6 +568,34 @@ def test_a_new_key_must_be_new(any_platform: Platform) -> None:
     assert p.certificates.get(old.serial).hold_kind == "lost"
     out = p.certificates.reissue(old.serial, actor="张三", csr=make_csr())
     assert out.certificate.status == "active" and out.previous.status == "revoked"
+
+
+def test_the_old_key_is_refused_however_its_csr_encodes_it(any_platform: Platform) -> None:
+    """The check compared the CSR's SubjectPublicKeyInfo bytes with the certificate's: a CSR
+    carrying the same EC point compressed (02/03 ‖ X, which RFC 5480 allows) differed in its
+    bytes, and the key being replaced was certified again — after a loss, the lost key was
+    back in force. The keys are compared now: refused (422 ``same_key``), nothing written."""
+    from tests.dbdump import diff, dump
+
+    p = any_platform
+    key = new_key()
+    old = issue(p, enrol(p).person.id, csr=make_csr(key))
+    assert x509.load_der_x509_csr(compressed_csr(key)).is_signature_valid
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.rekey(old.serial, actor="张三", csr=compressed_csr(key))
+    assert (e.value.field, e.value.code) == ("csr", "same_key")
+    assert diff(before, dump(p)) == []
+    p.certificates.report_loss(old.serial, actor="张三")
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.certificates.reissue(old.serial, actor="张三", csr=compressed_csr(key))
+    assert (e.value.field, e.value.code) == ("csr", "same_key")
+    assert diff(before, dump(p)) == []
+    # a compressed point of a new key is a new key: taken, certified with its point written out
+    other = new_key()
+    out = p.certificates.reissue(old.serial, actor="张三", csr=compressed_csr(other))
+    assert spki(load(out.certificate).public_key()) == spki(other.public_key())
 
 
 def test_no_new_key_past_unpaid_service(any_platform: Platform, clock) -> None:

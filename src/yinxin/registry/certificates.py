@@ -202,10 +202,12 @@ def _needs_code(cert: Certificate, verb: str, by: HoldBy) -> bool:
 
 def _refuse_the_old_key(cert: Certificate, old_cert, csr, verb: str) -> None:
     """A rekey or reissue certifies a new key: not a CSR for the key it replaces — after a
-    loss, the key reported lost would be back in force under a fresh certificate."""
+    loss, the key reported lost would be back in force under a fresh certificate. The keys are
+    compared, not their encodings: a CSR may carry an EC point compressed (02/03 ‖ X), which
+    the certificate issued for it writes uncompressed (04 ‖ X ‖ Y)."""
     from yinxin.pki import sm2_x509
 
-    if sm2_x509.spki_der(parse_csr(csr)) == sm2_x509.spki_der(old_cert):
+    if pub_der(sm2_x509.public_key_any(parse_csr(csr))) == sm2_x509.cert_spki(old_cert):
         raise ValidationError(
             f"the CSR is for the key of certificate {cert.serial_hex}, the key a {verb} "
             "replaces: generate a new key pair and send its CSR",
