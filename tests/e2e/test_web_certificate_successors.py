@@ -353,8 +353,9 @@ def test_a_certificate_renewed_meanwhile_is_shown_as_it_now_is(site: Site, page)
 def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     """A certificate on the holder's own key (a CSR) is reissued with a CSR for the new key,
     pasted into the form. A CSR for the very key reported lost was certified again (the lost
-    key back in force); now it is refused in Chinese at the CSR field, nothing changed, and a
-    CSR for a new key is taken."""
+    key back in force); now it is refused in Chinese at the CSR field, nothing changed; so is
+    a CSR for the key of an older certificate revoked as compromised; a CSR for a new key is
+    taken."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -371,6 +372,13 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
         name="秦二十六", id_number=id_card("11010519720808123"), phone="15848158406"
     )
     p.subscribers.accept_agreement(person.id, accepted_by="秦二十六")
+    stolen_key = ec.generate_private_key(ec.SECP256R1())  # an older certificate's, revoked
+    app = p.certificates.apply(
+        subscriber_id=person.id, profile="person-signing", csr=csr(stolen_key).encode()
+    )
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    older = p.certificates.approve(app.id, officer="desk1")
+    p.certificates.revoke(older.serial, reason="key_compromise", actor="desk1")
     app = p.certificates.apply(
         subscriber_id=person.id, profile="person-signing", csr=csr(lost_key).encode()
     )
@@ -390,6 +398,13 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     err = form.locator("#err-csr")
     err.wait_for()
     assert "原密钥" in err.inner_text() and "same_key" not in err.inner_text()
+    assert p.certificates.get(cert.serial).hold_kind == "lost"
+    assert not successors_of(p, cert.id)
+
+    page.fill("#reissue-csr", csr(stolen_key))
+    form.locator("button[type=submit]").click()
+    form.locator("#err-csr", has_text="泄露").wait_for()
+    assert "compromised_key" not in err.inner_text()
     assert p.certificates.get(cert.serial).hold_kind == "lost"
     assert not successors_of(p, cert.id)
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -170,6 +170,56 @@ def pub_der(key: PublicKeyTypes) -> bytes:
 
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+# The revocation reasons that say the key is compromised (RFC 5280 keyCompromise).
+COMPROMISE_REASONS = tuple(
+    r for r, (rfc, _) in REVOCATION_REASONS.items() if rfc == "key_compromise"
+)
+
+
+def key_sha256(public_key: PublicKeyTypes) -> str:
+    """The key's fingerprint as ``Certificate.spki_sha256`` keeps it: SHA-256 of its DER
+    SubjectPublicKeyInfo as ``cryptography`` writes it (an EC point uncompressed, however the
+    CSR carried it)."""
+    return hashlib.sha256(pub_der(public_key)).hexdigest()
+
+
+NEW_KEY_PAIR = "generate a new key pair and send its CSR"
+
+
+def refuse_compromised(
+    s: Session, public_key: PublicKeyTypes, *, field: str = "csr", then: str = NEW_KEY_PAIR
+) -> None:
+    """A CA never certifies a key known to be compromised: refuse (422 ``compromised_key``,
+    naming ``field``) a key that any certificate — anyone's, in any state — was revoked for
+    as compromised (key_compromise, stolen_or_forged; a reissue after a loss too) or holds
+    reported lost (on hold as lost, or expired so). One indexed look-up (``spki_sha256``)."""
+    hit = s.execute(
+        select(Certificate.serial_hex, Certificate.revocation_reason)
+        .where(
+            Certificate.spki_sha256 == key_sha256(public_key),
+            or_(
+                Certificate.revocation_reason.in_(COMPROMISE_REASONS),
+                Certificate.hold_kind == LOST,
+            ),
+        )
+        .order_by(Certificate.id)
+        .limit(1)
+    ).first()
+    if hit is None:
+        return
+    why = (
+        "was revoked because its key was compromised"
+        if hit.revocation_reason in COMPROMISE_REASONS
+        else "is reported lost"
+    )
+    raise ValidationError(
+        f"the key to certify is the key of certificate {hit.serial_hex}, which {why}: a key "
+        f"known to be compromised is never certified again; {then}",
+        field=field,
+        code="compromised_key",
     )
 
 
@@ -454,13 +504,18 @@ class Certificates:
         predecessor_id: int | None,
         application_id: int | None,
         dns_names: list[str] | None,
+        key_field: str = "csr",
+        then: str = NEW_KEY_PAIR,
     ) -> Certificate:
+        """Build, sign and add the certificate row. Refused first (``refuse_compromised``,
+        naming ``key_field``) when the key is one known to be compromised."""
         from cryptography.hazmat.primitives import serialization
 
         from yinxin.pki.authority import build_certificate, new_serial
         from yinxin.pki.profiles import get_profile
         from yinxin.pki.sm2 import SM2PublicKey
 
+        refuse_compromised(s, public_key, field=key_field, then=then)
         # the subscriber's key algorithm picks the hierarchy: an SM2 key goes to the SM2
         # issuing CA when one stands beside the default (docs/national-algorithms.md, "Side by
         # side"), so one person can hold an ECDSA and an SM2 certificate at once
@@ -504,6 +559,7 @@ class Certificates:
             predecessor_id=predecessor_id,
             plan=plan,
             paid_until=paid_until,
+            spki_sha256=key_sha256(public_key),
             status_version=1,
             created_at=self.clock.now(),
         )
@@ -586,6 +642,8 @@ class Certificates:
                     code="agreement_required",
                 )
             pk, csr_der, pkey = self._new_key(s, sub, csr=csr, pin=pin, algorithm=algorithm)
+            if csr is not None:
+                refuse_compromised(s, pk)
             app = Application(
                 subscriber_id=sub.id,
                 purpose="new",
@@ -838,6 +896,8 @@ class Certificates:
                 predecessor_id=None,
                 application_id=app.id,
                 dns_names=json.loads(app.dns_names) if app.dns_names else None,
+                then=f"reject application {application_id} (the applicant applies again with "
+                "a CSR for a new key pair)",
             )
             pay.consumed_at, pay.certificate_id = now, cert.id
             app.state, app.decided_at, app.officer = decision.to_state, now, officer
@@ -1187,6 +1247,8 @@ class Certificates:
                 predecessor_id=old.id,
                 application_id=old.application_id,
                 dns_names=dns,
+                key_field="csr" if new_key else "serial",
+                then=NEW_KEY_PAIR if new_key else f"rekey certificate {old.serial_hex} instead",
             )
             before = old.status
             if move.to_state == REVOKED:

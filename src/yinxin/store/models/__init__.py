@@ -188,6 +188,11 @@ class Certificate(Base):
     # its own. Kept under a loss reported over the freeze, cleared when active again.
     hold_by: Mapped[str | None] = mapped_column(String(8))
     der: Mapped[bytes]
+    # SHA-256 (hex) of the certified key's DER SubjectPublicKeyInfo, as ``cryptography`` writes
+    # it (an EC point uncompressed): finds every certificate of a key without parsing ``der`` —
+    # a key revoked as compromised or reported lost is not certified again. Filled at issuance,
+    # and for older rows by migration 0027.
+    spki_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     platform_key_id: Mapped[int | None] = mapped_column(ForeignKey("platform_keys.id"))
     predecessor_id: Mapped[int | None]
     plan: Mapped[str] = mapped_column(String(20))

@@ -24,6 +24,7 @@ Object.assign(MESSAGES, {
   nothing_to_change: "没有需要变更的内容",
   wrong_pin: "PIN 码错误",
   same_key: "证书请求（CSR）所含的是要替换的原密钥，请生成新的密钥对后重新提交",
+  compromised_key: "该密钥已被报告泄露或挂失，不能再为其签发证书，请生成新的密钥对后重新提交",
   seal_locked: "印章已锁定，请联系受理点",
   pin_change_required: "请先修改印章密码再解冻",
   certificate_required: "请选择证书或申请新证书",

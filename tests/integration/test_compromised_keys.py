@@ -1,0 +1,275 @@
+"""A CA never certifies a key known to be compromised.
+
+Rekey and reissue refused a CSR for the key being replaced (``same_key``), but a key from an
+older certificate — revoked for key compromise (or stolen/forged), revoked as compromised by a
+reissue after a loss, or on hold reported lost — came back through a CSR: a fresh application,
+a rekey or a reissue of another certificate, anyone's. Now every issuance path refuses it, 422
+``compromised_key`` naming ``csr`` (the service layer, the API, the CLI: exit 2), nothing
+written, found through the certificates' indexed key fingerprint (``spki_sha256``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import select, text, update
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests.conftest import PASSPHRASE
+from tests.dbdump import diff, dump
+from tests.integration.signing_flow import World
+from tests.integration.test_ca_lifecycle import (
+    compressed_csr,
+    enrol,
+    issue,
+    make_csr,
+    new_key,
+)
+from yinxin.adapters.cli import app as cli_app
+from yinxin.app import Platform
+from yinxin.errors import ValidationError
+from yinxin.registry.certificates import key_sha256
+from yinxin.store.db import alembic_config
+from yinxin.store.models import Certificate
+
+
+def refused(p: Platform, act, field: str = "csr") -> str:
+    """``act()`` is refused ``compromised_key`` naming ``field``, and writes nothing."""
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        act()
+    assert (e.value.field, e.value.code, e.value.http_status) == (field, "compromised_key", 422)
+    assert diff(before, dump(p)) == []
+    return str(e.value)
+
+
+@pytest.mark.parametrize("reason", ["key_compromise", "stolen_or_forged"])
+def test_a_key_revoked_as_compromised_is_never_certified_again(
+    any_platform: Platform, reason: str
+) -> None:
+    p = any_platform
+    subs, other = enrol(p), enrol(p, n=1)
+    key = new_key()
+    old = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.revoke(old.serial, reason=reason, actor="受理员")
+    active = issue(p, subs.person.id)
+    lost = issue(p, subs.person.id)
+    p.certificates.report_loss(lost.serial, actor="张三")
+
+    def apply(sub_id: int, csr: bytes):
+        return lambda: p.certificates.apply(subscriber_id=sub_id, profile="person-signing", csr=csr)
+
+    message = refused(p, apply(subs.person.id, make_csr(key)))
+    assert old.serial in message and "compromised" in message
+    refused(p, apply(other.person.id, make_csr(key)))  # anyone's, not only the holder's
+    refused(p, apply(subs.person.id, compressed_csr(key)))  # however the CSR encodes it
+    refused(p, lambda: p.certificates.rekey(active.serial, actor="张三", csr=make_csr(key)))
+    refused(p, lambda: p.certificates.reissue(lost.serial, actor="张三", csr=make_csr(key)))
+    assert p.certificates.get(lost.serial).hold_kind == "lost"
+    # another key goes through every path
+    assert p.certificates.rekey(active.serial, actor="张三", csr=make_csr()).certificate
+    assert p.certificates.reissue(lost.serial, actor="张三", csr=make_csr()).certificate
+
+
+def test_a_key_lost_stays_refused_until_found_and_a_reissue_after_the_loss_seals_it(
+    any_platform: Platform,
+) -> None:
+    """Reported lost, the key is refused; restored (the medium found), it is the holder's
+    again; lost once more and reissued, it was revoked as compromised: refused for good."""
+    p = any_platform
+    subs = enrol(p)
+    key = new_key()
+    old = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.report_loss(old.serial, actor="张三")
+    message = refused(
+        p,
+        lambda: p.certificates.apply(
+            subscriber_id=subs.person.id, profile="person-signing", csr=make_csr(key)
+        ),
+    )
+    assert "reported lost" in message
+    p.certificates.restore(old.serial, actor="张三")
+    app = p.certificates.apply(
+        subscriber_id=subs.person.id, profile="person-signing", csr=make_csr(key)
+    )
+    p.certificates.reject(app.id, officer="受理员", reason="重复申请")
+    p.certificates.report_loss(old.serial, actor="张三")
+    out = p.certificates.reissue(old.serial, actor="张三", csr=make_csr())
+    assert out.previous.revocation_reason == "key_compromise"
+    refused(
+        p,
+        lambda: p.certificates.apply(
+            subscriber_id=subs.person.id, profile="person-signing", csr=make_csr(key)
+        ),
+    )
+    refused(
+        p, lambda: p.certificates.rekey(out.certificate.serial, actor="张三", csr=make_csr(key))
+    )
+
+
+def test_an_application_made_before_the_compromise_is_not_approved(
+    any_platform: Platform,
+) -> None:
+    """The key was clean when applied for and reported compromised (in another certificate)
+    before the review: approval is refused, the fee not consumed; the officer rejects it."""
+    p = any_platform
+    subs = enrol(p)
+    key = new_key()
+    app = p.certificates.apply(
+        subscriber_id=subs.org.id, profile="organization-signing", csr=make_csr(key)
+    )
+    p.certificates.pay(application_id=app.id, years=1)
+    old = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.revoke(old.serial, reason="key_compromise", actor="受理员")
+    message = refused(p, lambda: p.certificates.approve(app.id, officer="受理员"))
+    assert f"reject application {app.id}" in message
+    assert p.certificates.application(app.id).state == "pending"
+
+
+def test_a_key_retired_for_other_reasons_is_no_compromised_key(any_platform: Platform) -> None:
+    """Superseded by a rekey, or revoked as no longer needed: the key is not known to be
+    compromised, and is certified as before. Every certificate records its key's fingerprint."""
+    p = any_platform
+    subs = enrol(p)
+    key = new_key()
+    old = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.rekey(old.serial, actor="张三", csr=make_csr())
+    again = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.revoke(again.serial, reason="no_longer_needed", actor="张三")
+    third = issue(p, subs.person.id, csr=make_csr(key))
+    with p.db.read() as s:
+        rows = s.execute(select(Certificate.serial_hex, Certificate.spki_sha256)).all()
+    assert all(fp and len(fp) == 64 for _, fp in rows)
+    assert dict(rows)[third.serial] == key_sha256(key.public_key())
+
+
+def test_the_api_refuses_a_compromised_key_naming_csr(world: World, client: TestClient) -> None:
+    p = world.p
+    secret = p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    h = {"Authorization": f"Bearer {secret}"}
+    key = new_key()
+    old = issue(p, world.person.id, csr=make_csr(key))
+    p.certificates.revoke(old.serial, reason="key_compromise", actor="受理员")
+    csr = make_csr(key).decode()
+    before = dump(p)
+    for url, body in (
+        ("/api/v1/applications", {"subscriber_id": world.person.id, "profile": "person-signing"}),
+        (f"/api/v1/certificates/{world.person_cert.serial}/rekey", {}),
+        (f"/api/v1/certificates/{world.org_cert.serial}/reissue", {}),
+    ):
+        r = client.post(url, json={**body, "csr": csr}, headers=h)
+        assert r.status_code == 422, (url, r.text)
+        assert (r.json()["field"], r.json()["code"]) == ("csr", "compromised_key"), r.json()
+    assert diff(before, dump(p)) == []
+
+
+def test_the_cli_refuses_a_compromised_key(platform: Platform, tmp_path: Path) -> None:
+    p = platform
+    subs = enrol(p)
+    key = new_key()
+    old = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.revoke(old.serial, reason="key_compromise", actor="受理员")
+    active = issue(p, subs.person.id)
+    f = tmp_path / "req.csr"
+    f.write_bytes(make_csr(key))
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+        "YINXIN_PIN": None,
+    }
+    before = dump(p)
+    for args in (
+        ["cert", "apply", "--subscriber-id", str(subs.person.id), "--profile", "person-signing"],
+        ["cert", "rekey", active.serial],
+    ):
+        res = CliRunner().invoke(cli_app, [*args, "--csr", str(f)], env=env)
+        assert res.exit_code == 2, (args, res.stdout, res.stderr)
+        assert "[csr]" in res.stderr and "compromised" in res.stderr
+        res = CliRunner().invoke(cli_app, [*args, "--csr", str(f), "--json"], env=env)
+        out = json.loads(res.stdout)
+        assert (res.exit_code, out["field"], out["error"]) == (2, "csr", "compromised_key"), out
+    assert diff(before, dump(p)) == []
+
+
+def test_0027_fills_the_fingerprint_of_every_certificate(any_platform: Platform) -> None:
+    """Down to 0026 and up again: each certificate issued before 0027 gets its key's
+    fingerprint from its DER — EC, RSA and SM2 alike — and a key compromised before the
+    upgrade is refused after it."""
+    p = any_platform
+    subs = enrol(p)
+    ec_key, rsa_key = new_key(), new_key("rsa-3072")
+    compromised = issue(p, subs.person.id, csr=make_csr(ec_key))
+    issue(p, subs.person.id, csr=make_csr(rsa_key))
+    issue(p, subs.person.id, pin="Secr3t-PIN-482915")
+    p.certificates.revoke(compromised.serial, reason="key_compromise", actor="受理员")
+    with p.db.read() as s:
+        want = dict(s.execute(select(Certificate.id, Certificate.spki_sha256)).all())
+    assert all(want.values())
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0026")
+    with p.db.engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM certificates")).scalar_one()
+    assert count == len(want)
+    p.db.migrate()
+    with p.db.read() as s:
+        assert dict(s.execute(select(Certificate.id, Certificate.spki_sha256)).all()) == want
+    refused(
+        p,
+        lambda: p.certificates.apply(
+            subscriber_id=subs.person.id, profile="person-signing", csr=make_csr(ec_key)
+        ),
+    )
+
+
+def test_0027_fills_an_sm2_certificate_as_issuance_does(any_platform: Platform) -> None:
+    """An SM2 key, which ``cryptography`` cannot load, is fingerprinted from its SPKI as the
+    certificate holds it: the same as at issuance."""
+    p = any_platform
+    p.ca.add_hierarchy("sm2")
+    subs = enrol(p)
+    cert = issue(p, subs.person.id, pin="Secr3t-PIN-482915", algorithm="sm2")
+    with p.db.transaction() as s:
+        want = s.execute(
+            select(Certificate.spki_sha256).where(Certificate.serial_hex == cert.serial)
+        ).scalar_one()
+        s.execute(update(Certificate).values(spki_sha256=None))
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0026")
+    p.db.migrate()
+    with p.db.read() as s:
+        got = s.execute(
+            select(Certificate.spki_sha256).where(Certificate.serial_hex == cert.serial)
+        ).scalar_one()
+    assert got == want and len(got) == 64
+
+
+def test_a_certificate_sharing_a_compromised_key_is_not_renewed_or_changed(
+    any_platform: Platform,
+) -> None:
+    """Two subscribers once sent CSRs for the same key; one revokes its certificate for key
+    compromise (which reaches its own certificates of that key, not the other's). The other's
+    renewal, or change, would certify the compromised key again: refused naming ``serial``,
+    pointing to a rekey, which goes through."""
+    p = any_platform
+    a, b = enrol(p), enrol(p, n=1)
+    key = new_key()
+    mine = issue(p, a.person.id, csr=make_csr(key))
+    theirs = issue(p, b.person.id, csr=make_csr(key))
+    p.certificates.revoke(mine.serial, reason="key_compromise", actor="受理员")
+    p.certificates.pay(serial=theirs.serial, years=1)
+    message = refused(p, lambda: p.certificates.renew(theirs.serial, actor="受理员"), "serial")
+    assert f"rekey certificate {theirs.serial}" in message
+    refused(
+        p,
+        lambda: p.certificates.change(theirs.serial, actor="受理员", updates={"name": "李雷"}),
+        "serial",
+    )
+    assert p.certificates.rekey(theirs.serial, actor="受理员", csr=make_csr()).certificate
