@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from tests.dbdump import diff, dump
 from tests.integration.signing_flow import ORG_PIN, PERSON_PIN, World, outbox_lines, read_code
+from tests.integration.test_ca_lifecycle import uscc
 from tests.integration.test_web_selfservice_api import subscriber_session
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.notify import IntentChallenge
@@ -227,3 +228,79 @@ def test_the_code_asked_for_does_not_use_up_the_idempotency_key(
     # the first request sent again once completed: a different request under a used key
     r = client.post(url, json={"pin": NEW_PIN}, headers=k)
     refused(r, 422, "Idempotency-Key", "idempotency_key_reused")
+
+
+def org_key(w: World, organization_id: int) -> dict[str, str]:
+    secret = w.p.api_keys.create(
+        name=f"org-{organization_id}",
+        role="organization_admin",
+        actor="test",
+        organization_id=organization_id,
+    ).secret
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_device_certificate_is_reissued_with_the_code_sent_to_its_organization(
+    world: World, client: TestClient
+) -> None:
+    """A device has no phone (its notices go to its organization), so the code for its
+    organization's own reissue of its certificate was asked of the device's record and always
+    refused 422 ``no_phone``: a device certificate could be reissued only at the desk. The code
+    now goes to the organization's registered phone, and proves the reissue."""
+    p, org = world.p, world.org
+    device = p.subscribers.add_device(device_name="门禁网关", organization_id=org.id)
+    p.subscribers.accept_agreement(device.id, accepted_by="王五（经办人）")
+    app = p.certificates.apply(subscriber_id=device.id, profile="device-tls", pin=ORG_PIN)
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    serial = p.certificates.approve(app.id, officer="受理员").serial
+    h = org_key(world, org.id)
+    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+
+    url = f"/api/v1/certificates/{serial}/reissue"
+    mark = outbox_lines(world.outbox)
+    r = client.post(url, json={"pin": NEW_PIN}, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    assert ask["sent_to_masked"] == "139****9000"  # the organization's registered phone
+    code = read_code(world.outbox, "13900139000", after=mark)
+    r = client.post(
+        url, json={"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": code}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["previous"]["revocation_reason"] == "key_compromise"
+
+
+def test_no_registered_phone_says_what_to_do(world: World, client: TestClient) -> None:
+    """An organization registered at the desk with a landline contact phone has no mobile
+    phone for the code: refused 422 ``no_phone`` (field ``phone``), nothing issued, saying what
+    to do — register a mobile phone, or have the desk do it. Its landline contact phone takes
+    no SMS, and a contact phone changed online is proved by nothing, so the code never goes
+    there."""
+    p = world.p
+    org = p.subscribers.add_organization(
+        name="北京无手机示范有限公司",
+        uscc=uscc(61),
+        legal_representative="赵六",
+        contact_name="孙七",
+        contact_phone="010-62345679",
+    )
+    assert p.subscribers.get(org.id).phone is None
+    p.subscribers.accept_agreement(org.id, accepted_by="孙七（经办人）")
+    app = p.certificates.apply(subscriber_id=org.id, profile="organization-signing", pin=ORG_PIN)
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    serial = p.certificates.approve(app.id, officer="受理员").serial
+    h = org_key(world, org.id)
+    # a contact phone changed online to a mobile is no registered phone either
+    r = client.patch(
+        f"/api/v1/subscribers/{org.id}", json={"contact_phone": "13600136000"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    before = dump(p)
+    r = client.post(f"/api/v1/certificates/{serial}/reissue", json={"pin": NEW_PIN}, headers=h)
+    refused(r, 422, "phone", "no_phone")
+    detail = r.json()["detail"]
+    assert "受理点" in detail and "register a mobile phone" in detail, detail
+    changed = [t for t in diff(before, dump(p)) if not str(t).startswith("audit_")]
+    assert changed == [], changed  # the refusal is audited, nothing else written
+    assert p.certificates.get(serial).status == "active"

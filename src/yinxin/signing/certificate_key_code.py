@@ -11,6 +11,12 @@ this verb and this certificate, and used up in the transaction that issues the s
 successor refused on its way gives the code back. A rekey of a platform-held key is proved by
 its current PIN instead (``Certificates.rekey``).
 
+A device has no phone (its notices go to its organization): the code for its certificate goes
+to its organization's registered phone, and is checked against it. A holder with no registered
+mobile phone at all (an organization registered at the desk with a landline contact phone) is
+refused ``no_phone``, told to register one or to have the desk do it: the code never goes to
+the contact phone, which may be a landline and is changed online without any proof.
+
 A desk officer (the CLI, a staff session, a key bound to no organization) has checked the
 holder's identity in person and needs neither.
 """
@@ -25,6 +31,7 @@ from yinxin.errors import ValidationError
 from yinxin.registry.certificates import VERB_NAMES, Certificates
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.signing.intent import CERTIFICATE_KEY, Challenge, IntentConfirmation
+from yinxin.store.models import Subscriber
 
 
 class CertificateKeyCodes:
@@ -33,6 +40,15 @@ class CertificateKeyCodes:
 
     def _bound(self, subscriber_id: int, verb: str, serial: str) -> str:
         return self.intent.binding(f"certificate_key:{verb}:{subscriber_id}:{serial}")
+
+    def _answering(self, subscriber_id: int) -> int:
+        """Whose registered phone receives the code: the holder's; for a device, which has
+        none, its organization's (where its notices go)."""
+        with self.certificates.db.read() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            if sub is not None and sub.kind == "device" and sub.organization_id:
+                return sub.organization_id
+            return subscriber_id
 
     @staticmethod
     def _verb(verb: str) -> str:
@@ -46,13 +62,28 @@ class CertificateKeyCodes:
         verb = self._verb(verb)
         self.certificates.check_successor(verb, serial, by=HoldBy.HOLDER)
         cert = self.certificates.get(serial)
-        return self.intent.request_code(
-            cert.subscriber_id,
-            purpose=CERTIFICATE_KEY,
-            document_sha256=self._bound(cert.subscriber_id, verb, cert.serial),
-            document_name=f"{VERB_NAMES[verb]}证书 {cert.serial[:16]}",
-            actor=actor,
-        )
+        who = self._answering(cert.subscriber_id)
+        try:
+            return self.intent.request_code(
+                who,
+                purpose=CERTIFICATE_KEY,
+                document_sha256=self._bound(cert.subscriber_id, verb, cert.serial),
+                document_name=f"{VERB_NAMES[verb]}证书 {cert.serial[:16]}",
+                actor=actor,
+            )
+        except ValidationError as e:
+            if e.code != "no_phone":
+                raise
+            name = VERB_NAMES[verb]
+            raise ValidationError(
+                f"未登记手机号，无法发送{name}所需的短信验证码：请先登记手机号，或到受理点办理"
+                f"{name}（受理员当面核验身份，无需验证码）(no registered mobile phone to send "
+                f"the code to: register a mobile phone — at the desk, or PATCH "
+                f"/subscribers/{who} with phone, confirmed by the code sent to it — or have the "
+                f"desk do the {verb})",
+                field="phone",
+                code="no_phone",
+            ) from None
 
     def proof(
         self, verb: str, serial: str, *, challenge_id: str, code: str, actor: str
@@ -65,7 +96,7 @@ class CertificateKeyCodes:
         return self.intent.checked_proof(
             challenge_id,
             code,
-            subscriber_id=cert.subscriber_id,
+            subscriber_id=self._answering(cert.subscriber_id),
             document_sha256=bound,
             purpose=CERTIFICATE_KEY,
             by=f"certificate-{verb}",
