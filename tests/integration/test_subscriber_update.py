@@ -722,3 +722,37 @@ def test_a_phone_change_ends_the_holders_other_sessions(world: World, client: Te
         assert client.get("/api/v1/sessions/current").status_code == 401
         assert client.patch(url, json={"email": "x@y.cn"}, headers=h).status_code == 401
         assert world.p.verify_audit().ok
+
+
+def test_a_code_that_cannot_reach_the_new_number_is_said_so(
+    world: World, client: TestClient
+) -> None:
+    """When the SMS with a phone change's code could not be sent to the NEW number, the refusal
+    said the code could not be sent to "the registered phone" — the number that works and that
+    the code was never meant for — and the web said only 服务暂时不可用. It now names the new
+    number (masked), in English and in the Chinese part the web shows; a signing or login code
+    that fails still names the registered phone."""
+    from yinxin.notify.gateways import DeliveryError
+
+    class Unreachable:
+        channel = "sms"
+
+        def send(self, message):
+            raise DeliveryError("provider unreachable")
+
+    p, me = world.p, world.person
+    h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+    p.notifier.gateways["sms"] = Unreachable()
+    world.clock.advance(seconds=61)
+    r = client.patch(f"/api/v1/subscribers/{me.id}", json={"phone": "13900139555"}, headers=h)
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (502, "delivery_failed", "phone")
+    detail = r.json()["detail"]
+    assert "registered phone" not in detail and "登记手机号" not in detail, detail
+    assert detail.startswith("验证码未能发送到新手机号 139****9555"), detail
+    assert "new phone 139****9555" in detail and "13900139555" not in detail
+    assert p.subscribers.get(me.id, reveal=True).phone == "13800138000"
+    # a code to the registered phone that fails still says so
+    world.clock.advance(seconds=61)
+    r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
+    assert r.status_code == 502, r.text
+    assert r.json()["detail"].startswith("验证码未能发送到登记手机号"), r.json()

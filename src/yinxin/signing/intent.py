@@ -435,7 +435,7 @@ class IntentConfirmation:
                 values = {"code": code, "minutes": minutes, "document": name}
             sent = self.notifier.send(Outgoing("sms", phone, template, values, subscriber_id))
         finally:
-            self._after_send(cid, sent, actor)
+            self._after_send(cid, sent, actor, new_number=masked if send_to else None)
         return Challenge(cid, now + self.ttl, masked, purpose, doc)
 
     def withdraw_pending(self, s: Session, subscriber_id: int, *, reason: str, actor: str) -> int:
@@ -491,7 +491,12 @@ class IntentConfirmation:
             )
         return None
 
-    def _after_send(self, cid: str, sent: NotificationView | None, actor: str) -> None:
+    def _after_send(
+        self, cid: str, sent: NotificationView | None, actor: str, *, new_number: str | None
+    ) -> None:
+        """Record how the code's SMS went; one not sent kills the code and is refused naming
+        where it was to go: the registered phone, or ``new_number`` (masked), the new number of
+        a phone change — in Chinese before the English, as the web shows it."""
         now = self.clock.now()
         with self.db.transaction() as s:
             ch = _locked(s, IntentChallenge, IntentChallenge.id == cid)
@@ -507,8 +512,14 @@ class IntentConfirmation:
             }
             _audit(s, now, actor, "intent.code_undelivered", cid, data)
         if sent is not None:
+            if new_number is not None:
+                where = f"新手机号 {new_number}", f"the new phone {new_number}"
+            else:
+                where = "登记手机号", "the registered phone"
             raise DeliveryError(
-                "the code could not be sent to the registered phone; try again later", field="phone"
+                f"验证码未能发送到{where[0]}，请稍后重试 / "
+                f"the code could not be sent to {where[1]}; try again later",
+                field="phone",
             )
 
     # --- confirm --------------------------------------------------------------------------------
