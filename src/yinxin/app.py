@@ -108,17 +108,18 @@ class Platform:
         subscribers = Subscribers(self.db, self.clock)
         notices = ContactNotices(self.clock, lambda: self.notifier)
         subscribers.phone_changed.append(notices.phone_changed)
-        # codes still waiting on the old number die with the change (the phone may be lost)
-        subscribers.phone_changed.append(
-            lambda s, sub, _old: self.intent.withdraw_pending(
-                s, sub.id, reason="phone_changed", actor="phone-change"
+        subscribers.email_changed.append(notices.email_changed)
+        # codes still waiting on the old number die with the change (the phone may be lost),
+        # and sessions opened with it (but the holder's own, changing it): audited as done by
+        # whoever made the change
+        subscribers.phone_ended.append(
+            lambda s, sid, _keep, actor: self.intent.withdraw_pending(
+                s, sid, reason="phone_changed", actor=actor
             )
         )
-        subscribers.email_changed.append(notices.email_changed)
-        # sessions opened with the old number end with it (but the holder's own, changing it)
-        subscribers.phone_sessions.append(
-            lambda s, sid, keep: self.sessions.end_subscriber_sessions(
-                s, sid, keep=keep, reason="phone_changed"
+        subscribers.phone_ended.append(
+            lambda s, sid, keep, actor: self.sessions.end_subscriber_sessions(
+                s, sid, keep=keep, reason="phone_changed", actor=actor
             )
         )
         subscribers.after_update.append(notices.sent)
@@ -137,7 +138,7 @@ class Platform:
         # a change that moves the phone or e-mail tells the old ones, as a contact update does
         certificates.phone_changed = self.subscribers.phone_changed
         certificates.email_changed = self.subscribers.email_changed
-        certificates.phone_sessions = self.subscribers.phone_sessions
+        certificates.phone_ended = self.subscribers.phone_ended
         certificates.on_status_change.append(self._publish_crl)
         notices = CertificateNotices(self.db, self.clock, certificates, lambda: self.notifier)
         return certificates, notices

@@ -756,3 +756,45 @@ def test_a_code_that_cannot_reach_the_new_number_is_said_so(
     r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
     assert r.status_code == 502, r.text
     assert r.json()["detail"].startswith("验证码未能发送到登记手机号"), r.json()
+
+
+def test_what_a_phone_change_ends_is_audited_as_done_by_whoever_changed_it(
+    world: World, client: TestClient
+) -> None:
+    """The codes withdrawn and the sessions ended by a change of the registered phone were
+    audited as done by ``phone-change`` — a name of no one, and the same whether the holder
+    changed the number with the code or a desk officer after a reported theft. They now name
+    the actor of the change itself (its ``subscriber.updated``): the holder's session, or the
+    officer."""
+    from tests.integration.signing_flow import outbox_lines, read_code
+    from yinxin.adapters.http.server import create_app
+
+    p, me = world.p, world.person.id
+    url = f"/api/v1/subscribers/{me}"
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as other:
+        h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+        subscriber_session(other, world, "13800138000")
+        world.clock.advance(seconds=61)
+        pending = other.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
+        assert pending.status_code == 202, pending.text
+        world.clock.advance(seconds=61)
+        mark = outbox_lines(world.outbox)
+        ask = client.patch(url, json={"phone": "13900139555"}, headers=h).json()
+        code = read_code(world.outbox, "13900139555", after=mark)
+        body = {"phone": "13900139555", "phone_challenge_id": ask["challenge_id"]}
+        r = client.patch(url, json={**body, "phone_code": code}, headers=h)
+        assert r.status_code == 200, r.text
+        [changed] = p.audit_events(action="subscriber.updated")
+        holder = changed.actor
+        assert holder.startswith("subscriber:"), holder
+        [withdrawn] = p.audit_events(action="intent.code_withdrawn")
+        [closed] = p.audit_events(action="session.closed")
+        assert (withdrawn.actor, closed.actor) == (holder, holder)
+        # the desk's change: the officer ends the holder's session
+        p.subscribers.update(me, {"phone": "13900139666"}, actor="受理员 陈静")
+        ended = p.audit_events(action="session.closed")[1:]
+        assert ended and {e.actor for e in ended} == {"受理员 陈静"}
+        # only the code's use names the service that used it, as a signing code's does
+        others = [e for e in p.audit_events() if e.action != "intent.consumed"]
+        assert "phone-change" not in {e.actor for e in others}
+        assert p.verify_audit().ok

@@ -337,11 +337,12 @@ class Sessions:
             self._audit(s, now, _principal(row).actor, "session.closed", row, {"kind": row.kind})
 
     def end_subscriber_sessions(
-        self, s: Session, subscriber_id: int, *, keep: int | None, reason: str
+        self, s: Session, subscriber_id: int, *, keep: int | None, reason: str, actor: str
     ) -> int:
         """In the caller's transaction (a change of the registered phone): end every open
         session of the subscriber but ``keep`` (the session making the change), each audited
-        ``session.closed`` with ``reason``. The number ended."""
+        ``session.closed`` with ``reason`` as done by ``actor`` (who made the change). The
+        number ended."""
         now = self.clock.now()
         rows = (
             s.execute(
@@ -361,9 +362,7 @@ class Sessions:
             if row.id == keep:
                 continue
             row.revoked_at = now
-            self._audit(
-                s, now, "phone-change", "session.closed", row, {"kind": row.kind, "reason": reason}
-            )
+            self._audit(s, now, actor, "session.closed", row, {"kind": row.kind, "reason": reason})
             ended += 1
         return ended
 

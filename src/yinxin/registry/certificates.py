@@ -368,7 +368,7 @@ class Certificates:
         # composition root hands both services the same lists).
         self.phone_changed: list[Callable[[Session, Subscriber, str], None]] = []
         self.email_changed: list[Callable[[Session, Subscriber, str], None]] = []
-        self.phone_sessions: list[Callable[[Session, int, int | None], None]] = []
+        self.phone_ended: list[Callable[[Session, int, int | None, str], None]] = []
         # Called *inside* the transaction of an issuance ("issued") or a status change (the
         # lifecycle verb that made it: "freeze", "unfreeze", "restore", "expire"…) with the
         # session and the row: what they write (the holder's notice, as
@@ -1207,8 +1207,8 @@ class Certificates:
                         for cb in hooks:
                             cb(s, sub, was)
                 if sub.phone != old_phone:
-                    for end in self.phone_sessions:
-                        end(s, sub.id, None)
+                    for end in self.phone_ended:
+                        end(s, sub.id, None, actor)
             if verb == "renew":
                 if old.paid_until is None or old.paid_until <= old.not_after:
                     raise Forbidden(

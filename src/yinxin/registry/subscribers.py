@@ -78,9 +78,10 @@ class Subscribers:
         # The same for a change of e-mail, with the old address (told by e-mail).
         self.email_changed: list[Callable[[Session, Subscriber, str], None]] = []
         # Called inside the transaction of a change of the registered mobile number with the
-        # session, the subscriber's id and the browser session making the change (None: the
-        # desk): ends the subscriber's other sessions, opened with the old number.
-        self.phone_sessions: list[Callable[[Session, int, int | None], None]] = []
+        # session, the subscriber's id, the browser session making the change (None: the
+        # desk) and the change's actor: ends what the old number opened — the subscriber's
+        # other sessions, the codes still waiting — audited as done by that actor.
+        self.phone_ended: list[Callable[[Session, int, int | None, str], None]] = []
         # Called after an update commits, with the subscriber's id (sends what it wrote).
         self.after_update: list[Callable[[int], None]] = []
 
@@ -244,8 +245,8 @@ class Subscribers:
         — a holder's own change uses up there the code sent to the new number
         (``signing.phone_change``), so the code and the change commit together; its refusal
         writes nothing. Without it (the desk, who checked the holder in person) the change is
-        immediate. A new number also ends the subscriber's browser sessions (``phone_sessions``)
-        but ``session_id``, the one making the change."""
+        immediate. A new number also ends the subscriber's browser sessions but ``session_id``,
+        the one making the change, and its codes still waiting (``phone_ended``), as ``actor``."""
         given = self._given(changes)
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -265,8 +266,8 @@ class Subscribers:
                 sub.updated_at = now
                 event(s, now, actor, "subscriber.updated", sub.id, {"changes": diff})
                 if "phone" in diff:
-                    for end in self.phone_sessions:
-                        end(s, sub.id, session_id)
+                    for end in self.phone_ended:
+                        end(s, sub.id, session_id, actor)
                 if "phone" in diff and old_phone:
                     for cb in self.phone_changed:
                         cb(s, sub, old_phone)
