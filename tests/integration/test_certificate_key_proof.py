@@ -304,3 +304,50 @@ def test_no_registered_phone_says_what_to_do(world: World, client: TestClient) -
     changed = [t for t in diff(before, dump(p)) if not str(t).startswith("audit_")]
     assert changed == [], changed  # the refusal is audited, nothing else written
     assert p.certificates.get(serial).status == "active"
+
+
+def test_the_audit_of_a_rekey_or_reissue_says_which_proof_was_given(
+    world: World, client: TestClient
+) -> None:
+    """The audit events of a rekey or reissue did not say how it was proved: a holder's own
+    with the key's current PIN, with the code sent by SMS, or the desk's after checking the
+    holder in person looked the same in the trail. Each now records ``proof`` — ``current_pin``,
+    ``sms_code`` or ``in_person`` — and never the PIN or the code itself; the audit trail
+    (``GET /audit/events``, the desk's 审计日志 page) shows it with the event's data."""
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    r = client.post(
+        f"/api/v1/certificates/{serial}/rekey",
+        json={"pin": NEW_PIN, "current_pin": PERSON_PIN},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    rekeyed = r.json()["certificate"]["serial"]
+    [ev] = p.audit_events(action="certificate.rekey", subject_id=serial)
+    assert ev.data["proof"] == "current_pin", ev.data
+
+    r = client.post(f"/api/v1/certificates/{rekeyed}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+    world.clock.advance(seconds=61)
+    mark = outbox_lines(world.outbox)
+    url = f"/api/v1/certificates/{rekeyed}/reissue"
+    ask = client.post(url, json={"pin": NEW_PIN}, headers=h).json()
+    code = read_code(world.outbox, PHONE, after=mark)
+    body = {"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": code}
+    r = client.post(url, json=body, headers=h)
+    assert r.status_code == 200, r.text
+    reissued = r.json()["certificate"]["serial"]
+    [ev] = p.audit_events(action="certificate.reissue", subject_id=rekeyed)
+    assert ev.data["proof"] == "sms_code", ev.data
+
+    officer = desk(world)
+    r = client.post(
+        f"/api/v1/certificates/{reissued}/rekey", json={"pin": "246810"}, headers=officer
+    )
+    assert r.status_code == 200, r.text
+    [ev] = p.audit_events(action="certificate.rekey", subject_id=reissued)
+    assert ev.data["proof"] == "in_person", ev.data
+    # the trail shows it, and never the PIN or the code
+    trail = [e.data for e in p.audit_events() if e.action.startswith("certificate.")]
+    text = repr(trail)
+    assert all(secret not in text for secret in (PERSON_PIN, NEW_PIN, "246810", code))

@@ -239,6 +239,10 @@ def _refuse_past_ca_freeze(cert: Certificate, verb: str, by: HoldBy) -> None:
 
 
 VERB_NAMES = {"rekey": "更新密钥", "reissue": "补办"}
+# What a rekey's or reissue's audit event records as its ``proof`` (the kind, never the value):
+PROOF_PIN = "current_pin"  # the holder's own rekey of a platform-held key, by its current PIN
+PROOF_CODE = "sms_code"  # the holder's own, by the code sent by SMS to the registered phone
+PROOF_IN_PERSON = "in_person"  # the desk's (CLI, staff, unbound key): identity checked in person
 
 
 def _needs_code(cert: Certificate, verb: str, by: HoldBy) -> bool:
@@ -1171,7 +1175,11 @@ class Certificates:
         subject_updates: dict | None = None,
         by: HoldBy = HoldBy.CA,
         proof: Callable[[Session], None] | None = None,
+        proved: str | None = None,
     ) -> Successor:
+        """``proved``: how the holder proved a ``verb`` the code does not prove (the rekey of
+        a platform-held key: ``PROOF_PIN``, checked before); recorded, as the code or the
+        desk's in-person check is, in the audit event of a rekey or reissue (``proof``)."""
         from cryptography import x509
 
         from yinxin.pki import sm2_x509
@@ -1183,7 +1191,8 @@ class Certificates:
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
             move = self._precheck(s, old, verb, by, now)
-            if _needs_code(old, verb, by):
+            needs_code = _needs_code(old, verb, by)
+            if needs_code:
                 if proof is None:
                     raise Forbidden(
                         f"持有人自行{VERB_NAMES.get(verb, verb)}证书 {old.serial_hex} 需要发送到"
@@ -1258,20 +1267,20 @@ class Certificates:
                 self._bump(s, old.issuer_role)
                 self._within(s, old, verb)
             self._within(s, new, "issued")
-            event(
-                s,
-                now,
-                actor,
-                f"certificate.{verb}",
-                old.serial_hex,
-                {
-                    "from": before,
-                    "to": old.status,
-                    "successor": new.serial_hex,
-                    "reason": revoke_reason,
-                    "updates": subject_updates or None,
-                },
-            )
+            data = {
+                "from": before,
+                "to": old.status,
+                "successor": new.serial_hex,
+                "reason": revoke_reason,
+                "updates": subject_updates or None,
+            }
+            if verb in VERB_NAMES:  # a new key: which proof it was issued on (never the proof)
+                data["proof"] = (
+                    PROOF_CODE
+                    if needs_code
+                    else proved or (PROOF_IN_PERSON if by != HoldBy.HOLDER else None)
+                )
+            event(s, now, actor, f"certificate.{verb}", old.serial_hex, data)
             self._record_issued(s, now, actor, new, predecessor=old.serial_hex, via=verb)
             also = (
                 self._revoke_same_key(s, old, revoke_reason, actor, now, spare=new.id)
@@ -1437,10 +1446,20 @@ class Certificates:
         counts toward the key's lock; refused 422/403 naming ``current_pin``), a key the
         holder holds only with ``proof``, the code sent by SMS to the registered phone used
         up in the issuance's transaction (403 ``code_required`` without it)."""
-        if by == HoldBy.HOLDER and not self.check_successor("rekey", serial, by=by):
+        pin_proved = by == HoldBy.HOLDER and not self.check_successor("rekey", serial, by=by)
+        if pin_proved:
             self._prove_current_pin(serial, current_pin)
         return self._new_key_successor(
-            "rekey", serial, actor, csr, pin, algorithm, lost=False, by=by, proof=proof
+            "rekey",
+            serial,
+            actor,
+            csr,
+            pin,
+            algorithm,
+            lost=False,
+            by=by,
+            proof=proof,
+            proved=PROOF_PIN if pin_proved else None,
         )
 
     def change(self, serial: str, *, actor: str, updates: dict) -> Successor:
@@ -1499,6 +1518,7 @@ class Certificates:
         lost: bool,
         by: HoldBy = HoldBy.CA,
         proof: Callable[[Session], None] | None = None,
+        proved: str | None = None,
     ) -> Successor:
         return self._successor(
             verb,
@@ -1511,6 +1531,7 @@ class Certificates:
             revoke_reason="key_compromise" if lost else "superseded",
             by=by,
             proof=proof,
+            proved=proved,
         )
 
     def _due(self, *where) -> list[str]:
