@@ -798,3 +798,51 @@ def test_what_a_phone_change_ends_is_audited_as_done_by_whoever_changed_it(
         others = [e for e in p.audit_events() if e.action != "intent.consumed"]
         assert "phone-change" not in {e.actor for e in others}
         assert p.verify_audit().ok
+
+
+def test_a_holder_removes_an_optional_e_mail_and_the_old_address_is_told(
+    world: World, client: TestClient
+) -> None:
+    """An e-mail given once could be changed but never removed: registration takes none, yet
+    ``PATCH`` with ``"email": ""`` (or ``--email ""``) was refused as "not an e-mail address".
+    Now an empty e-mail removes it — the old address told (``subscriber_email_removed``),
+    audited masked — unless it is where the subscriber's notices go: an organization with no
+    mobile number registered keeps it (422 naming ``email``, nothing written)."""
+    p, me = world.p, world.person
+    h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+    url = f"/api/v1/subscribers/{me.id}"
+    r = client.patch(url, json={"email": "zs@old.example.cn"}, headers=h)
+    assert r.status_code == 200, r.text
+    r = client.patch(url, json={"email": ""}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] is None
+    assert p.subscribers.get(me.id, reveal=True).email is None
+    [told] = notices(world, "subscriber_email_removed")
+    assert (told.recipient, told.channel, told.status) == ("zs@old.example.cn", "email", "sent")
+    assert "如非本人操作" in told.body
+    ev = p.audit_events(action="subscriber.updated")[-1]
+    assert ev.data["changes"]["email"] == {"from": "z***@old.example.cn", "to": None}
+    # none to remove: nothing changes, no one is told
+    r = client.patch(url, json={"email": ""}, headers=h)
+    assert r.status_code == 200, r.text
+    assert len(notices(world, "subscriber_email_removed")) == 1
+    # the desk's command line removes one too
+    p.subscribers.update(me.id, {"email": "zs@new.example.cn"}, actor="ra")
+    res = cli(world, str(me.id), "--email", "", "--actor", "受理员 陈静")
+    assert res.exit_code == 0, res.output
+    assert p.subscribers.get(me.id, reveal=True).email is None
+    # an organization whose notices go by e-mail (no mobile number) keeps it
+    org = p.subscribers.add_organization(
+        name="福州示范有限公司",
+        uscc="91350100M000100Y43",
+        legal_representative="赵六",
+        contact_name="林八",
+        contact_phone="0591-87760022",
+        email="ops@fz.example.cn",
+    )
+    assert org.phone is None
+    before = dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.subscribers.update(org.id, {"email": ""}, actor="ra")
+    assert e.value.field == "email" and "mobile" in e.value.message
+    assert diff(before, dump(p)) == []

@@ -238,6 +238,7 @@ CERTIFICATE_EXPIRED = "certificate_expired"
 CERTIFICATE_PAYMENT_DUE = "certificate_payment_due"
 SUBSCRIBER_PHONE_CHANGED = "subscriber_phone_changed"
 SUBSCRIBER_EMAIL_CHANGED = "subscriber_email_changed"
+SUBSCRIBER_EMAIL_REMOVED = "subscriber_email_removed"
 SEAL_CREATED = "seal_created"
 SEAL_FROZEN = "seal_frozen"
 SEAL_RELEASED = "seal_released"
@@ -442,6 +443,22 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "{name}, the e-mail address registered with Yinxin was changed to {new_email} at "
             "{at}; notices now go to the new address. If you did not ask for this, contact us "
             "at once.",
+        ),
+    ),
+    Template(
+        SUBSCRIBER_EMAIL_REMOVED,
+        "订户电子邮箱已删除（发往原邮箱的安全提醒） — the e-mail address was removed; told to "
+        "the removed address",
+        Wording(
+            "电子邮箱已删除",
+            "【印信】{name}，您在印信平台登记的电子邮箱已于 {at} 删除，此后通知将发往登记手机号，"
+            "不再发往本邮箱。如非本人操作，请立即联系我们。",
+        ),
+        Wording(
+            "E-mail address removed",
+            "{name}, the e-mail address registered with Yinxin was removed at {at}; notices now "
+            "go to the registered mobile number, no longer to this address. If you did not ask "
+            "for this, contact us at once.",
         ),
     ),
     Template(

@@ -9,7 +9,8 @@ commit. It shows the new number masked. Without an SMS gateway, or if the old nu
 written to, the notice is skipped and logged: it never refuses the change.
 
 A new e-mail address is told to the old address the same way (by e-mail, the new address
-masked): notices go to the address on the record, so whoever changes it takes them over.
+masked): notices go to the address on the record, so whoever changes it takes them over. An
+address removed is told to it too (``subscriber_email_removed``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 TEMPLATE = "subscriber_phone_changed"
 EMAIL_TEMPLATE = "subscriber_email_changed"
+EMAIL_REMOVED_TEMPLATE = "subscriber_email_removed"
 
 
 class ContactNotices:
@@ -65,13 +67,12 @@ class ContactNotices:
         if "email" not in notifier.gateways:
             log.info("no e-mail-change notice for subscriber %s: no e-mail gateway", sub.id)
             return
-        values = {
-            "name": sub.name,
-            "at": self.clock.now().isoformat(),
-            "new_email": mask_recipient("email", sub.email or ""),
-        }
+        values = {"name": sub.name, "at": self.clock.now().isoformat()}
+        template = EMAIL_REMOVED_TEMPLATE  # the address removed: no new one to show
+        if sub.email:
+            template, values["new_email"] = EMAIL_TEMPLATE, mask_recipient("email", sub.email)
         try:
-            notifier.enqueue(s, Outgoing("email", old_email, EMAIL_TEMPLATE, values, sub.id))
+            notifier.enqueue(s, Outgoing("email", old_email, template, values, sub.id))
         except YinxinError as e:
             log.info("no e-mail-change notice for subscriber %s: %s", sub.id, e.message)
 

@@ -232,7 +232,9 @@ class Subscribers:
         """Change a subscriber's contact details (``CONTACT_FIELDS`` of its kind: mobile phone,
         e-mail, an organization's legal representative, contact person and phone) on the record
         alone: none is in a
-        certificate's subject, so no certificate is reissued or revoked.
+        certificate's subject, so no certificate is reissued or revoked. An empty ``email``
+        removes the address (told to it, as a new one is), when a mobile number remains for
+        the notices.
 
         Every value is checked as at registration, all before anything is written; a field of
         the certificate subject (name, ID document, credit code, device name) is refused
@@ -280,7 +282,7 @@ class Subscribers:
                 done(subscriber_id)
         return out
 
-    def check(self, subscriber_id: int, changes: dict) -> dict[str, str]:
+    def check(self, subscriber_id: int, changes: dict) -> dict[str, str | None]:
         """The change ``update`` would make, checked the same way but not written: the fields
         whose value it changes, with their new values."""
         given = self._given(changes)
@@ -314,8 +316,10 @@ class Subscribers:
             raise ValidationError("nothing to change", field="changes")
         return given
 
-    def _checked(self, sub: Subscriber, given: dict) -> dict[str, str]:
-        """The new values, each checked for this subscriber's kind."""
+    def _checked(self, sub: Subscriber, given: dict) -> dict[str, str | None]:
+        """The new values, each checked for this subscriber's kind. An empty ``email`` removes
+        the address (it is optional, as at registration) — unless it is where the notices go:
+        a subscriber with no mobile number keeps it."""
         allowed = CONTACT_FIELDS[sub.kind]
         for k in given:
             if k not in allowed:
@@ -324,7 +328,20 @@ class Subscribers:
                     f"{k} cannot be changed for a {sub.kind} subscriber (contact details: {has})",
                     field=k,
                 )
-        return {k: self.contact_value(k, v) for k, v in given.items()}
+        new: dict[str, str | None] = {
+            k: self.contact_value(k, v)
+            for k, v in given.items()
+            if not (k == "email" and isinstance(v, str) and not v.strip())
+        }
+        if "email" in given and "email" not in new:
+            if not new.get("phone", sub.phone):
+                raise ValidationError(
+                    "the e-mail is where this subscriber's notices go (no mobile number is "
+                    "registered): give another address, or register a mobile number first",
+                    field="email",
+                )
+            new["email"] = None
+        return new
 
     @staticmethod
     def contact_value(field: str, value: str) -> str:

@@ -247,7 +247,9 @@ def subscriber_update(
         help="New mobile number (codes and notices), at once: the desk has checked the "
         "holder's identity. The old number is told.",
     ),
-    email: str | None = typer.Option(None, help="New e-mail address for notices."),
+    email: str | None = typer.Option(
+        None, help='New e-mail address for notices; "" removes it (the old address is told).'
+    ),
     legal_representative: str | None = typer.Option(
         None, help="New legal representative, 法定代表人 (organization)."
     ),

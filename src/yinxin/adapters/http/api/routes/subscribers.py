@@ -69,7 +69,12 @@ class ContactIn(Strict):
     are refused naming the field (``in_subject``) — a certificate change makes them."""
 
     phone: str | None = Field(None, max_length=20, examples=["13900139000"])
-    email: str | None = Field(None, max_length=200, examples=["zhangsan@example.com"])
+    email: str | None = Field(
+        None,
+        max_length=200,
+        examples=["zhangsan@example.com"],
+        description='"" removes it (not with no mobile number: the notices go by e-mail)',
+    )
     legal_representative: str | None = Field(
         None, max_length=50, description="an organization's (法定代表人)"
     )
