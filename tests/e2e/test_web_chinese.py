@@ -289,7 +289,9 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
     names = page.evaluate(
         """async () => {
           const { actorName } = await import("/static/api.js");
-          return ["subscriber:3", "system:obligations", "api:yx_ab12:对账系统", "operator", "张三"]
+          return ["subscriber:3", "system:obligations", "api:yx_ab12:对账系统", "operator", "张三",
+                  "phone-change", "web-login", "batch-signing", "certificate-rekey",
+                  "certificate-reissue"]
             .map(actorName);
         }"""
     )
@@ -299,6 +301,12 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
         "接口密钥 对账系统",
         "运维人员（命令行）",
         "张三",
+        # the services that use up a one-time code (its intent.consumed event)
+        "更换手机号服务",
+        "登录服务",
+        "批量签署服务",
+        "更新密钥服务",
+        "补办证书服务",
     ]
 
 

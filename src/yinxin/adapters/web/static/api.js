@@ -81,6 +81,9 @@ export function label(kind, value) {
 const ACTORS = {
   operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
   signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点",
+  // the services that use up a one-time code (the actor of its intent.consumed event)
+  "batch-signing": "批量签署服务", "web-login": "登录服务", "phone-change": "更换手机号服务",
+  "certificate-rekey": "更新密钥服务", "certificate-reissue": "补办证书服务",
 };
 const SYSTEM_JOBS = { obligations: "履约跟踪", reminder: "到期提醒" };
 /** An actor identifier in Chinese ("staff:desk1" → 工作人员 desk1, "subscriber:3" → 用户 3);
