@@ -419,6 +419,10 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
     for route in held:
         route.continue_()
     page.unroute("**/api/v1/seals?limit=200")
+    # the forms are the page's once the seals are in (before, a click on 获取验证码 is stopped
+    # with 页面正在加载: on a loaded machine the click came first and the code was never sent)
+    page.locator("#prepare-form[data-bound]").wait_for(state="attached")
+    page.locator("#batch-form[data-bound]").wait_for(state="attached")
     page.select_option("#role", "甲方")
     page.fill("#anchor", "甲方（签章）")
     page.fill("#seal", w.jia.seal.es_id)
