@@ -170,6 +170,56 @@ def test_revise_a_draft_and_a_revision_saved_meanwhile_is_shown_not_overwritten(
     shot(page, "contract-revised")
 
 
+def test_the_draft_form_reopened_after_a_save_holds_what_was_saved(site: Site, page):
+    """修改草稿, saved, then 修改草稿 again at once: the page closed the form and offered
+    修改草稿 again before it had read the saved draft back, so the form reopened on the
+    version as last read — the old price, and based_on the old version, which the next save
+    had refused as stale (someone else's change, said the page). 修改草稿 is now offered again
+    only once the saved draft is read, and the form reopens on it."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    w = site.world
+    p = w.p
+    values = {
+        **templates.get_template("tech-service").example_values(),
+        "client_name": w.org.name,
+        "provider_name": "端木青",
+    }
+    c = p.contracts.draft(
+        "tech-service", values, owner_subscriber_id=w.org.id, actor=f"subscriber:{w.org.id}"
+    )
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, f"/contracts/{c.id}")
+    page.click("#revise-open")
+    price = page.locator('#revise-form [name="values.price"]')
+    price.wait_for()
+    price.fill("140000")
+    # the saved draft is read back late (a loaded server): hold that read
+    held: list = []
+    page.route(f"**/api/v1/contracts/{c.id}", lambda route: held.append(route))
+    page.click("#revise-save")
+    for _ in range(600):  # until the page asks for the saved draft (the route takes it)
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the draft is read back after the save"
+    saved = p.contracts.get(c.id)
+    assert saved.values["price"] == "140000.00"
+    assert page.locator("#revise-open").is_hidden()  # not offered on the version read before
+    for route in held:
+        route.continue_()
+    page.unroute(f"**/api/v1/contracts/{c.id}")
+    page.locator("#toast").filter(has_text="草稿已保存").wait_for()
+    page.click("#revise-open")
+    price.wait_for()
+    assert price.input_value() == "140000.00"
+    assert saved.pdf_sha256[:12] in page.locator("#revise-version").inner_text()
+    price.fill("145000")
+    page.click("#revise-save")
+    page.locator("#values").filter(has_text="¥145,000.00").wait_for()
+    assert p.contracts.get(c.id).values["price"] == "145000.00"
+
+
 def test_a_draft_of_an_older_template_version_is_revised_on_its_own_blanks(site: Site, page):
     """A draft made before the library's platform-integration 2 (which requires 费用明细) is
     revised against its own version 1. The page built the form from the current version: a

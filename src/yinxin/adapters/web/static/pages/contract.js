@@ -123,8 +123,10 @@ bindForm($("revise-form"), {
     }
   },
   onDone: async () => {
-    closeRevise();
+    // read back first: closed before, 修改草稿 was offered while the saved draft was still
+    // being read, and reopened the form on the version read before (its values, its based_on)
     await load();
+    closeRevise();
     toast("草稿已保存");
   },
 });
