@@ -368,3 +368,58 @@ def test_a_refusal_no_page_script_caught_is_said_in_chinese(site: Site, browser)
         assert said == "您没有权限进行此操作", said
     finally:
         ctx.close()
+
+
+def test_a_required_field_left_empty_is_said_in_chinese_naming_it(site: Site, browser):
+    """注册 with 姓名 left empty and a mistyped e-mail, in a browser set to English: the form was
+    stopped by the browser's own bubble, in the browser's language ("Please fill out this
+    field."), naming no field. It is now said in Chinese at each field, named by its label
+    (请填写姓名, 电子邮箱格式不正确), nothing is sent, and a message goes once its field is
+    right."""
+    from tests.e2e.test_web_selfservice import ID_NUMBER
+
+    ctx = browser.new_context(locale="en-US")
+    try:
+        page = ctx.new_page()
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+        page.goto(site.url("/register"))
+        page.locator("#person-form[data-bound]").wait_for(state="attached")
+        page.fill("#p-id-number", ID_NUMBER)
+        page.fill("#p-phone", "13600136099")
+        page.fill("#p-email", "zhao.liu.example.com")
+        page.click("#person-form button[type=submit]")
+        name = page.locator("#person-form .field:has(#p-name) .field-error")
+        name.wait_for()
+        assert name.inner_text() == "请填写姓名"
+        assert page.locator("#p-name").get_attribute("aria-invalid") == "true"
+        assert page.evaluate("document.activeElement.id") == "p-name"
+        email = page.locator("#person-form .field:has(#p-email) .field-error")
+        assert email.inner_text() == "电子邮箱格式不正确"
+        assert sent == []
+        shot(page, "register-required-in-chinese")
+        page.fill("#p-name", "赵六")
+        name.wait_for(state="detached")
+        assert email.inner_text() == "电子邮箱格式不正确"  # still wrong: still said
+    finally:
+        ctx.close()
+
+
+def test_a_field_not_in_its_pattern_is_said_in_chinese_with_the_format(site: Site, page):
+    """The desk's service report for a period typed as 2026/10 (the field's pattern is YYYY-MM or
+    YYYY): the browser said "Please match the requested format." It now says 报告期间格式不正确
+    with the format its label gives, and an empty 月份 of the inspection form 请填写月份."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/service"))
+    page.locator("#report-form[data-bound]").wait_for(state="attached")
+    page.fill("#period", "2026/10")
+    page.click("#report-form button[type=submit]")
+    said = page.locator("#report-form .field-error")
+    said.wait_for()
+    assert said.inner_text() == "报告期间格式不正确（YYYY-MM 月报，YYYY 年报）"
+    page.fill("#inspector", "赵工")
+    page.fill("#findings", "系统运行正常")
+    page.click("#inspect-form button[type=submit]")
+    month = page.locator("#inspect-form .field-error")
+    month.wait_for()
+    assert month.inner_text() == "请填写月份"

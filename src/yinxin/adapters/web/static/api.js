@@ -367,6 +367,74 @@ export function clearErrors(form) {
   if (box) { box.textContent = ""; box.hidden = true; }
 }
 
+/** Mark an input as wrong, with `text` below it (its .field-error, tied by aria-describedby). */
+function markField(input, text) {
+  const id = `err-${input.name || input.id}`;
+  input.setAttribute("aria-invalid", "true");
+  const msg = document.createElement("p");
+  msg.className = "field-error";
+  msg.id = id;
+  msg.textContent = text;
+  input.setAttribute("aria-describedby", id);
+  (input.closest(".field") || input.parentElement).appendChild(msg);
+  return msg;
+}
+
+/** The Chinese name of a form control: its label's text without a trailing note in brackets
+ * ("电子邮箱（选填）" → 电子邮箱) or colon — a radio button's, its group's label or legend —
+ * else its FIELD_LABELS name, else 此项; and that note. */
+function nameOf(input) {
+  const box = input.type === "radio" && (input.closest("fieldset") || input.closest(".field"));
+  const label = box ? box.querySelector(":scope > legend, :scope > label") : input.labels && input.labels[0];
+  let text = "";
+  if (label) {
+    const copy = label.cloneNode(true);
+    copy.querySelectorAll("input, select, textarea").forEach((n) => n.remove()); // a label around its control
+    text = copy.textContent.replace(/\s+/g, " ").trim().replace(/[：:*＊\s]+$/, "");
+  }
+  const m = /^(.+?)\s*(（[^（）]*）)$/.exec(text);
+  if (m) return [m[1], m[2]];
+  return [text || FIELD_LABELS[input.name] || input.getAttribute("aria-label") || "此项", ""];
+}
+
+/** What the browser finds wrong with a control (required, pattern, type=email, min/max…), in
+ * Chinese naming the field — the browser would say it in its own language ("Please fill out
+ * this field."). A field's own FIELD_MESSAGES entry explains a wrong format. */
+export function validityMessage(input) {
+  const v = input.validity;
+  const [name, note] = nameOf(input);
+  const own = FIELD_MESSAGES[input.name];
+  const dated = /^(date|datetime-local|month|week|time)$/.test(input.type);
+  if (v.valueMissing) {
+    if (input.type === "checkbox") return `请勾选「${name}」`;
+    return `${input.type === "radio" || input.type === "file" || input.tagName === "SELECT" ? "请选择" : "请填写"}${name}`;
+  }
+  if (v.badInput) return dated ? `请填写完整的${name}` : `${name}应为数字`;
+  if (v.typeMismatch) return own || `${name}格式不正确${input.type === "email" ? "，如 name@example.com" : ""}`;
+  if (v.patternMismatch) return own || `${name}格式不正确${input.title ? `：${input.title}` : note}`;
+  if (v.tooShort) return own || `${name}至少 ${input.minLength} 个字符`;
+  if (v.tooLong) return `${name}最多 ${input.maxLength} 个字符`;
+  if (v.rangeUnderflow) return `${name}${dated ? "不能早于" : "不能小于"} ${input.min.replace("T", " ")}`;
+  if (v.rangeOverflow) return `${name}${dated ? "不能晚于" : "不能大于"} ${input.max.replace("T", " ")}`;
+  if (v.stepMismatch && input.type === "number" && !input.step) return `${name}应为整数`;
+  return own || `「${name}」填写的内容不符合要求，请检查`;
+}
+
+/** Check a form's fields as the browser would, each problem said in Chinese at its field
+ * (validityMessage, marked as a refusal of the API is) and the first one focused — instead of
+ * the browser's own bubble, in the browser's language. True when every field is right. */
+export function checkFields(form) {
+  const bad = [];
+  for (const c of form.elements) {
+    if (!c.willValidate || c.validity.valid) continue;
+    if (c.type === "radio" && bad.some((b) => b.name === c.name)) continue; // a group, said once
+    markField(c, validityMessage(c)).dataset.check = "browser";
+    bad.push(c);
+  }
+  if (bad.length) bad[0].focus();
+  return !bad.length;
+}
+
 /** Show a refusal: next to the named input when the form has it, else above the buttons. */
 export function showError(form, err) {
   const fields = [];
@@ -380,13 +448,7 @@ export function showError(form, err) {
   for (const [name, text] of fields) {
     const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
     if (!input) continue;
-    input.setAttribute("aria-invalid", "true");
-    const msg = document.createElement("p");
-    msg.className = "field-error";
-    msg.id = `err-${name}`;
-    msg.textContent = text;
-    input.setAttribute("aria-describedby", msg.id);
-    (input.closest(".field") || input.parentElement).appendChild(msg);
+    markField(input, text);
     if (!shown) input.focus();
     shown = true;
   }
@@ -420,12 +482,24 @@ function setBusy(form, busy, text) {
 export function bindForm(form, { submit, onDone, busyText = "正在提交…", idempotent = true }) {
   let running = false;
   form.dataset.bound = "true"; // static/forms.js: this form's submissions are the script's now
+  form.noValidate = true; // checkFields says what is wrong, in Chinese
+  // a field's own check (checkFields) is taken back once the field is right
+  const recheck = (ev) => {
+    const input = ev.target;
+    if (!input.validity || !input.validity.valid) return;
+    const msg = form.querySelector(`#${CSS.escape(`err-${input.name || input.id}`)}[data-check="browser"]`);
+    if (!msg) return;
+    msg.remove();
+    input.removeAttribute("aria-invalid");
+  };
+  form.addEventListener("input", recheck);
+  form.addEventListener("change", recheck);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (running) return; // a double click is the same submission
-    if (!form.reportValidity()) return;
-    running = true;
     clearErrors(form);
+    if (!checkFields(form)) return;
+    running = true;
     if (idempotent && !form.dataset.idempotencyKey) form.dataset.idempotencyKey = newKey();
     setBusy(form, true, busyText);
     try {
