@@ -61,10 +61,11 @@ PERSON_PIN = "246810"
 # makes.
 CODE_SPACING = dt.timedelta(minutes=7)
 CODE_RE = re.compile(r"验证码为\s*(\d{6})")
-CODE_TEMPLATES = (  # sign, login, new phone, a holder's rekey or reissue
+CODE_TEMPLATES = (  # sign, login, new phone and current phone, a holder's rekey or reissue
     "one_time_code",
     "login_code",
     "phone_change_code",
+    "phone_change_current_code",
     "certificate_key_code",
 )
 

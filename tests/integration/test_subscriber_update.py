@@ -37,6 +37,20 @@ def sms(w: World) -> list[dict]:
     return [json.loads(line) for line in w.outbox.read_text("utf-8").splitlines()]
 
 
+def both_codes(w: World, ask: dict, new: str, current: str, *, after: int) -> dict:
+    """The proof of a holder's own phone change: the codes sent to the new number and to the
+    registered one, with their challenges from the ``202`` answer ``ask``."""
+    from tests.integration.signing_flow import read_code
+
+    return {
+        "phone": new,
+        "phone_challenge_id": ask["challenge_id"],
+        "phone_code": read_code(w.outbox, new, after=after),
+        "current_phone_challenge_id": ask["current_phone_challenge_id"],
+        "current_phone_code": read_code(w.outbox, current, after=after),
+    }
+
+
 def test_a_new_phone_changes_the_record_alone_and_the_old_number_is_told(world: World) -> None:
     p, person, cert = world.p, world.person, world.person_cert
     before = p.certificates.get(cert.serial)
@@ -222,6 +236,8 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
         "contact_phone",
         "phone_challenge_id",  # a holder's own new phone: the code sent to it
         "phone_code",
+        "current_phone_challenge_id",  # …and the code sent to the registered phone
+        "current_phone_code",
     }
     assert schema["additionalProperties"] is False
     assert "patch" in doc["paths"]["/api/v1/subscribers/{subscriber_id}"]
@@ -370,7 +386,8 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
     """A subscriber's own session changed its registered phone at once: a typo, or whoever
     held the session, took every later login and signing code. Now the change waits for the
     code sent by SMS to the new number — counted, expiring, kept as an HMAC, audited masked —
-    and is then made whole, the old number told; a desk key still changes it at once."""
+    and the one sent to the registered number (``test_phone_change_proof``), and is then made
+    whole, the old number told; a desk key still changes it at once."""
     from tests.integration.signing_flow import outbox_lines, read_code
 
     p, me = world.p, world.person
@@ -392,7 +409,11 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
     changed = [t for t in diff(before, dump(p)) if "subscribers" in str(t)]
     assert changed == [], changed
     code = read_code(world.outbox, "13900139555", after=mark)  # to the NEW number
-    assert sms(world)[-1]["template_id"] == "phone_change_code"
+    current = read_code(world.outbox, "13800138000", after=mark)  # and to the registered one
+    assert [m["template_id"] for m in sms(world)[-2:]] == [
+        "phone_change_code",
+        "phone_change_current_code",
+    ]
     # kept as an HMAC: neither the code nor the new number in clear in the database
     with p.db.read() as s:
         rows = [str(n.body) for n in s.execute(select(Notification)).scalars()]
@@ -403,15 +424,19 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
 
     def confirm(phone: str, given: str, **extra):
         data = {**body, "phone": phone, "phone_challenge_id": ask["challenge_id"]}
+        data |= {
+            "current_phone_challenge_id": ask["current_phone_challenge_id"],
+            "current_phone_code": current,
+        }
         return client.patch(url, json={**data, "phone_code": given, **extra}, headers=h)
 
     wrong = "000000" if code != "000000" else "111111"
     r = confirm("13900139555", wrong)
-    assert (r.status_code, r.json()["code"], r.json()["field"]) == (403, "wrong_code", "code")
-    r = confirm("13900139666", code)  # the code proves that number only
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (403, "wrong_code", "phone_code")
+    r = confirm("13900139666", code)  # the codes prove that number only
     assert (r.status_code, r.json()["code"]) == (403, "wrong_document")
     r = client.patch(url, json={**body, "phone_code": code}, headers=h)
-    assert (r.status_code, r.json()["field"]) == (422, "phone_challenge_id")
+    assert (r.status_code, r.json()["field"]) == (422, "current_phone_challenge_id")
     assert p.subscribers.get(me.id, reveal=True).phone == "13800138000"
     r = confirm("13900139555", code)
     assert r.status_code == 200, r.text
@@ -444,35 +469,24 @@ def test_a_phone_change_code_expires_and_dies_after_five_wrong_codes(
         assert r.status_code == 202, r.text
         return r.json()
 
-    from tests.integration.signing_flow import outbox_lines, read_code
+    from tests.integration.signing_flow import outbox_lines
 
     mark = outbox_lines(world.outbox)
     first = ask("13900139555")
-    code = read_code(world.outbox, "13900139555", after=mark)
+    proof = both_codes(world, first, "13900139555", "13800138000", after=mark)
     world.clock.advance(seconds=p.settings.otp_ttl_seconds + 1)
-    r = client.patch(
-        url,
-        json={
-            "phone": "13900139555",
-            "phone_challenge_id": first["challenge_id"],
-            "phone_code": code,
-        },
-        headers=h,
-    )
+    r = client.patch(url, json=proof, headers=h)
     assert (r.status_code, r.json()["code"]) == (403, "code_expired")
+    assert r.json()["field"] == "current_phone_code"  # checked first
+    mark = outbox_lines(world.outbox)
     second = ask("13900139555")
+    proof = both_codes(world, second, "13900139555", "13800138000", after=mark)
     for _ in range(5):
-        r = client.patch(
-            url,
-            json={
-                "phone": "13900139555",
-                "phone_challenge_id": second["challenge_id"],
-                "phone_code": "abcdef",
-            },
-            headers=h,
-        )
+        r = client.patch(url, json={**proof, "phone_code": "abcdef"}, headers=h)
         assert r.status_code == 403
-    assert r.json()["code"] == "challenge_dead"
+    assert (r.json()["code"], r.json()["field"]) == ("challenge_dead", "phone_code")
+    r = client.patch(url, json=proof, headers=h)  # the right code, too late
+    assert (r.status_code, r.json()["code"]) == (403, "challenge_dead")
     assert p.subscribers.get(me.id, reveal=True).phone == "13800138000"
     assert notices(world) == []
 
@@ -696,7 +710,7 @@ def test_a_phone_change_ends_the_holders_other_sessions(world: World, client: Te
     that phone) went on signing in the holder's name. A change of the registered phone now
     ends every session of the subscriber in its transaction — but the one making the change,
     when the holder makes it (audited ``session.closed``, reason ``phone_changed``)."""
-    from tests.integration.signing_flow import outbox_lines, read_code
+    from tests.integration.signing_flow import outbox_lines
     from yinxin.adapters.http.server import create_app
 
     me = world.person.id
@@ -709,9 +723,8 @@ def test_a_phone_change_ends_the_holders_other_sessions(world: World, client: Te
         world.clock.advance(seconds=61)
         mark = outbox_lines(world.outbox)
         ask = client.patch(url, json={"phone": "13900139555"}, headers=h).json()
-        code = read_code(world.outbox, "13900139555", after=mark)
-        body = {"phone": "13900139555", "phone_challenge_id": ask["challenge_id"]}
-        r = client.patch(url, json={**body, "phone_code": code}, headers=h)
+        body = both_codes(world, ask, "13900139555", "13800138000", after=mark)
+        r = client.patch(url, json=body, headers=h)
         assert r.status_code == 200, r.text
         assert client.get("/api/v1/sessions/current").status_code == 200
         assert other.get("/api/v1/sessions/current").status_code == 401
@@ -766,7 +779,7 @@ def test_what_a_phone_change_ends_is_audited_as_done_by_whoever_changed_it(
     changed the number with the code or a desk officer after a reported theft. They now name
     the actor of the change itself (its ``subscriber.updated``): the holder's session, or the
     officer."""
-    from tests.integration.signing_flow import outbox_lines, read_code
+    from tests.integration.signing_flow import outbox_lines
     from yinxin.adapters.http.server import create_app
 
     p, me = world.p, world.person.id
@@ -780,9 +793,8 @@ def test_what_a_phone_change_ends_is_audited_as_done_by_whoever_changed_it(
         world.clock.advance(seconds=61)
         mark = outbox_lines(world.outbox)
         ask = client.patch(url, json={"phone": "13900139555"}, headers=h).json()
-        code = read_code(world.outbox, "13900139555", after=mark)
-        body = {"phone": "13900139555", "phone_challenge_id": ask["challenge_id"]}
-        r = client.patch(url, json={**body, "phone_code": code}, headers=h)
+        body = both_codes(world, ask, "13900139555", "13800138000", after=mark)
+        r = client.patch(url, json=body, headers=h)
         assert r.status_code == 200, r.text
         [changed] = p.audit_events(action="subscriber.updated")
         holder = changed.actor

@@ -249,6 +249,7 @@ SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
 LOGIN_CODE = "login_code"
 PHONE_CHANGE_CODE = "phone_change_code"
+PHONE_CHANGE_CURRENT_CODE = "phone_change_current_code"
 CERTIFICATE_KEY_CODE = "certificate_key_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
@@ -606,6 +607,26 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "You are changing the mobile number registered with Yinxin to this number; your "
             "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
             "this message. Do not share it.",
+        ),
+        secret=("code",),
+    ),
+    # Sent to the CURRENT registered number of a holder's own phone change, with the new one's:
+    # the change waits for both ({document} names the new number, masked). A holder who did not
+    # ask is warned here, before anything changes.
+    Template(
+        PHONE_CHANGE_CURRENT_CODE,
+        "更换登记手机号验证码（发往原号码） — one-time code proving the registered mobile number "
+        "for its change",
+        Wording(
+            "印信手机号变更验证码（原号码）",
+            "【印信】您正在{document}，验证码为 {code}，{minutes} 分钟内有效。"
+            "如非本人操作，请勿将验证码告诉任何人，并立即联系受理点。",
+        ),
+        Wording(
+            "Yinxin phone change code (current number)",
+            "You are changing the mobile number registered with Yinxin ({document}); your code "
+            "is {code}, valid for {minutes} minutes. If you did not ask for it, tell no one the "
+            "code and contact the registration desk at once.",
         ),
         secret=("code",),
     ),

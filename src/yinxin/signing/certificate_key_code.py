@@ -14,8 +14,9 @@ its current PIN instead (``Certificates.rekey``).
 A device has no phone (its notices go to its organization): the code for its certificate goes
 to its organization's registered phone, and is checked against it. A holder with no registered
 mobile phone at all (an organization registered at the desk with a landline contact phone) is
-refused ``no_phone``, told to register one or to have the desk do it: the code never goes to
-the contact phone, which may be a landline and is changed online without any proof.
+refused ``no_phone``, told to register one at the desk (online it could be proved by nothing:
+``signing.phone_change``) or to have the desk do it: the code never goes to the contact phone,
+which may be a landline and is changed online without any proof.
 
 A desk officer (the CLI, a staff session, a key bound to no organization) has checked the
 holder's identity in person and needs neither.
@@ -76,10 +77,10 @@ class CertificateKeyCodes:
                 raise
             name = VERB_NAMES[verb]
             raise ValidationError(
-                f"未登记手机号，无法发送{name}所需的短信验证码：请先登记手机号，或到受理点办理"
-                f"{name}（受理员当面核验身份，无需验证码）(no registered mobile phone to send "
-                f"the code to: register a mobile phone — at the desk, or PATCH "
-                f"/subscribers/{who} with phone, confirmed by the code sent to it — or have the "
+                f"未登记手机号，无法发送{name}所需的短信验证码：请到受理点登记手机号，或到受理点"
+                f"办理{name}（受理员当面核验身份，无需验证码）(no registered mobile phone to "
+                f"send the code to: register a mobile phone at the desk — online, a first "
+                f"mobile phone has nothing to be proved by (subscriber {who}) — or have the "
                 f"desk do the {verb})",
                 field="phone",
                 code="no_phone",

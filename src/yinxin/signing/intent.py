@@ -55,6 +55,7 @@ from yinxin.notify.templates import (
     LOGIN_CODE,
     ONE_TIME_CODE,
     PHONE_CHANGE_CODE,
+    PHONE_CHANGE_CURRENT_CODE,
 )
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -69,6 +70,7 @@ T = TypeVar("T")
 PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PHONE_CHANGE = "phone_change"  # the purpose of a code proving a new mobile number is held
+PHONE_CHANGE_CURRENT = "phone_change_current"  # …and of one proving the registered one still is
 CERTIFICATE_KEY = "certificate_key"  # a holder's own rekey or reissue of a certificate
 
 
@@ -342,6 +344,7 @@ class IntentConfirmation:
         actor: str | None = None,
         manifest: Sequence[tuple[str, str]] | None = None,
         send_to: str | None = None,
+        paired: bool = False,
     ) -> Challenge:
         """Send a fresh code to the subscriber's registered phone for this one document.
 
@@ -351,7 +354,11 @@ class IntentConfirmation:
         audit event, so the evidence shows which documents the signer was asked to confirm.
 
         ``send_to``: a checked mobile number to send the code to instead of the registered one
-        — the new number of a phone change, which the holder proves to hold with the code."""
+        — the new number of a phone change, which the holder proves to hold with the code.
+
+        ``paired``: the second of two codes one request sends (a phone change's, to the
+        registered number after the new one's): the minimum interval since the first is not
+        asked of it; the hour's count is."""
         purpose = _check_purpose(purpose)
         doc = _check_sha256(document_sha256)
         name = _check_document_name(document_name)
@@ -384,7 +391,7 @@ class IntentConfirmation:
                     code="no_phone",
                 )
             else:
-                refusal = self._rate_limit(s, subscriber_id, now)
+                refusal = self._rate_limit(s, subscriber_id, now, interval=not paired)
             if refusal is not None:
                 data = {"reason": refusal.code, "purpose": purpose, "document_sha256": doc}
                 _audit(s, now, actor, "intent.code_refused", subscriber_id, data, "subscriber")
@@ -427,6 +434,9 @@ class IntentConfirmation:
                 template, values = LOGIN_CODE, {"code": code, "minutes": minutes}
             elif purpose == PHONE_CHANGE:
                 template, values = PHONE_CHANGE_CODE, {"code": code, "minutes": minutes}
+            elif purpose == PHONE_CHANGE_CURRENT:
+                template = PHONE_CHANGE_CURRENT_CODE
+                values = {"code": code, "minutes": minutes, "document": name}
             elif purpose == CERTIFICATE_KEY:
                 template = CERTIFICATE_KEY_CODE
                 values = {"code": code, "minutes": minutes, "document": name}
@@ -461,7 +471,9 @@ class IntentConfirmation:
             _audit(s, now, actor, "intent.code_withdrawn", ch.id, {**_about(ch), "reason": reason})
         return len(rows)
 
-    def _rate_limit(self, s: Session, subscriber_id: int, now: dt.datetime) -> RateLimited | None:
+    def _rate_limit(
+        self, s: Session, subscriber_id: int, now: dt.datetime, *, interval: bool = True
+    ) -> RateLimited | None:
         hour = dt.timedelta(hours=1)
         times = (
             s.execute(
@@ -475,7 +487,7 @@ class IntentConfirmation:
             .scalars()
             .all()
         )
-        if times and now - times[-1] < self.min_interval:
+        if interval and times and now - times[-1] < self.min_interval:
             wait = math.ceil((times[-1] + self.min_interval - now).total_seconds())
             return RateLimited(
                 f"a code was sent less than {self.min_interval.seconds} s ago; "

@@ -33,7 +33,7 @@ export const MESSAGES = {
   conflict: "与现有记录冲突",
   illegal_transition: "当前状态下不能办理此操作",
   too_large: "文件过大",
-  no_phone: "未登记手机号，无法发送验证码：请先登记手机号，或到受理点办理",
+  no_phone: "未登记手机号，无法发送验证码：请到受理点登记手机号，或到受理点办理",
   idempotency_in_progress: "上一次提交仍在处理中，请稍候",
   method_not_allowed: "不支持此操作",
   internal: "服务暂时不可用，请稍后重试",

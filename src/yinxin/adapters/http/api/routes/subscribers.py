@@ -89,6 +89,15 @@ class ContactIn(Strict):
     phone_code: str | None = Field(
         None, max_length=10, description="the code sent by SMS to the new `phone`"
     )
+    current_phone_challenge_id: str | None = Field(
+        None,
+        max_length=60,
+        description="a holder's own new `phone`: the `current_phone_challenge_id` of the code "
+        "sent to the registered phone (the same 202 answer)",
+    )
+    current_phone_code: str | None = Field(
+        None, max_length=10, description="the code sent by SMS to the registered (current) phone"
+    )
     # taken only to be refused with the way to change them, not offered (not in the schema)
     name: SkipJsonSchema[Any] = None
     id_type: SkipJsonSchema[Any] = None
@@ -98,12 +107,25 @@ class ContactIn(Strict):
 
 
 class PhoneConfirmationOut(BaseModel):
-    """A holder's new phone waits for the code sent to it: nothing was changed yet."""
+    """A holder's new phone waits for the code sent to it and the one sent to the registered
+    phone: nothing was changed yet."""
 
     status: Literal["phone_confirmation_required"] = "phone_confirmation_required"
-    challenge_id: str
+    challenge_id: str = Field(description="the code sent to the new phone (`phone_code`)")
     sent_to_masked: str
-    expires_at: str
+    current_phone_challenge_id: str = Field(
+        description="the code sent to the registered phone (`current_phone_code`)"
+    )
+    current_phone_sent_to_masked: str
+    expires_at: str = Field(description="the earlier of the two codes' expiry")
+
+
+PROOF_FIELDS = (
+    "current_phone_challenge_id",
+    "current_phone_code",
+    "phone_challenge_id",
+    "phone_code",
+)
 
 
 class AcceptanceIn(Strict):
@@ -189,44 +211,48 @@ def update_subscriber(
     and its members; a desk key, anyone's. A new mobile number is told to the old one.
 
     A holder's own new `phone` (a subscriber's session, a key bound to an organization) needs
-    the code sent by SMS to that number: the change without it is answered `202` with the
-    `challenge_id` and nothing is written; the same change sent again with `phone_challenge_id`
-    and `phone_code` is made whole. A desk key or staff session (identity checked at the desk)
-    changes it at once."""
+    two codes sent by SMS: one to the registered phone, one to the new number. The change
+    without them is answered `202` with both challenges (`current_phone_challenge_id`,
+    `challenge_id`) and nothing is written; the same change sent again with
+    `current_phone_challenge_id`, `current_phone_code`, `phone_challenge_id` and `phone_code` is
+    made whole. A holder with no registered mobile phone is refused `403 phone_change_at_desk`:
+    the desk registers it. A desk key or staff session (identity checked at the desk) changes it
+    at once."""
     scope_subscriber(platform, principal, subscriber_id)
     if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
         raise Forbidden(
             "a subscriber's session changes its own contact details only", field="subscriber_id"
         )
     changes = body.model_dump(exclude_unset=True)
-    cid, code = changes.pop("phone_challenge_id", None), changes.pop("phone_code", None)
-    if cid is not None or code is not None:
-        for name, value in (
-            ("phone_challenge_id", cid),
-            ("phone_code", code),
-            ("phone", body.phone),
-        ):
+    proof = {name: changes.pop(name, None) for name in PROOF_FIELDS}
+    if any(v is not None for v in proof.values()):
+        for name, value in (("phone", body.phone), *proof.items()):
             if not value:
                 raise ValidationError(
-                    "a phone change is confirmed with the new phone, phone_challenge_id and "
-                    f"phone_code together: {name} is missing",
+                    "a phone change is confirmed with the new phone and both codes together ("
+                    + ", ".join(PROOF_FIELDS)
+                    + f"): {name} is missing",
                     field=name,
                 )
         return platform.phone_changes.apply(
             subscriber_id,
             changes,
-            challenge_id=cid,
-            code=code,
+            challenge_id=proof["phone_challenge_id"],
+            code=proof["phone_code"],
+            current_challenge_id=proof["current_phone_challenge_id"],
+            current_code=proof["current_phone_code"],
             actor=principal.actor,
             session_id=principal.session_id,
         )
     if principal.is_holder and body.phone is not None:
         if "phone" in platform.subscribers.check(subscriber_id, changes):
-            ch = platform.phone_changes.request(subscriber_id, body.phone, actor=principal.actor)
+            both = platform.phone_changes.request(subscriber_id, body.phone, actor=principal.actor)
             out = PhoneConfirmationOut(
-                challenge_id=ch.challenge_id,
-                sent_to_masked=ch.sent_to_masked,
-                expires_at=ch.expires_at.isoformat(),
+                challenge_id=both.new.challenge_id,
+                sent_to_masked=both.new.sent_to_masked,
+                current_phone_challenge_id=both.current.challenge_id,
+                current_phone_sent_to_masked=both.current.sent_to_masked,
+                expires_at=min(both.new.expires_at, both.current.expires_at).isoformat(),
             )
             return JSONResponse(out.model_dump(), status_code=202)
     return platform.subscribers.update(

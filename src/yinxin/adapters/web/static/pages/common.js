@@ -23,6 +23,7 @@ Object.assign(MESSAGES, {
   certificate_mismatch: "证书与印章类型或持有人不符",
   nothing_to_change: "没有需要变更的内容",
   wrong_pin: "PIN 码错误",
+  phone_change_at_desk: "未登记手机号，无法在线添加或更换：请到受理点办理（受理员当面核验身份）",
   same_key: "证书请求（CSR）所含的是要替换的原密钥，请生成新的密钥对后重新提交",
   compromised_key: "该密钥已被报告泄露或挂失，不能再为其签发证书，请生成新的密钥对后重新提交",
   seal_locked: "印章已锁定，请联系受理点",
@@ -54,6 +55,11 @@ Object.assign(FIELD_MESSAGES, {
   declaration_accepted: "请确认申请人声明",
   member_subscriber_id: "请选择机构成员",
   years: "年限应为1至10年",
+  // a holder's own phone change: a code to the new number and one to the registered number
+  phone_code: "请输入发送到新手机号的6位验证码",
+  phone_challenge_id: "请先获取发送到新手机号的验证码",
+  current_phone_code: "请输入发送到原手机号的6位验证码",
+  current_phone_challenge_id: "请先获取发送到原手机号的验证码",
 });
 
 Object.assign(LABELS, {
