@@ -245,10 +245,11 @@ class Subscribers:
 
         ``phone_proof``: called in the transaction with the new number when the number changes
         — a holder's own change uses up there the codes sent to the registered number and to
-        the new one (``signing.phone_change``), so the codes and the change commit together; its
-        refusal writes nothing. Without it (the desk, who checked the holder in person) the change is
-        immediate. A new number also ends the subscriber's browser sessions but ``session_id``,
-        the one making the change, and its codes still waiting (``phone_ended``), as ``actor``."""
+        the new one (``signing.phone_change``), so the codes and the change commit together;
+        its refusal writes nothing. Without it (the desk, who checked the holder in person) the
+        change is immediate. A new number also ends the subscriber's browser sessions but
+        ``session_id``, the one making the change, and its codes still waiting
+        (``phone_ended``), as ``actor``."""
         given = self._given(changes)
         now = self.clock.now()
         with self.db.transaction() as s:
