@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from cryptography import x509
 from sqlalchemy import select, text, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -254,16 +255,21 @@ def test_0027_fills_an_sm2_certificate_as_issuance_does(any_platform: Platform) 
 def test_a_certificate_sharing_a_compromised_key_is_not_renewed_or_changed(
     any_platform: Platform,
 ) -> None:
-    """Two subscribers once sent CSRs for the same key; one revokes its certificate for key
-    compromise (which reaches its own certificates of that key, not the other's). The other's
-    renewal, or change, would certify the compromised key again: refused naming ``serial``,
-    pointing to a rekey, which goes through."""
+    """Two subscribers once sent CSRs for the same key; one's certificate was revoked for key
+    compromise by an older release, whose revocation reached only its own certificates of that
+    key (now it reaches the other's too). The other's renewal, or change, would certify the
+    compromised key again: refused naming ``serial``, pointing to a rekey, which goes through."""
     p = any_platform
     a, b = enrol(p), enrol(p, n=1)
     key = new_key()
     mine = issue(p, a.person.id, csr=make_csr(key))
     theirs = issue(p, b.person.id, csr=make_csr(key))
-    p.certificates.revoke(mine.serial, reason="key_compromise", actor="受理员")
+    with p.db.transaction() as s:  # as an older release left it
+        s.execute(
+            update(Certificate)
+            .where(Certificate.serial_hex == mine.serial)
+            .values(status="revoked", revocation_reason="key_compromise", revoked_at=p.clock.now())
+        )
     p.certificates.pay(serial=theirs.serial, years=1)
     message = refused(p, lambda: p.certificates.renew(theirs.serial, actor="受理员"), "serial")
     assert f"rekey certificate {theirs.serial}" in message
@@ -273,3 +279,150 @@ def test_a_certificate_sharing_a_compromised_key_is_not_renewed_or_changed(
         "serial",
     )
     assert p.certificates.rekey(theirs.serial, actor="受理员", csr=make_csr()).certificate
+
+
+def revoke_notices(p: Platform) -> list[tuple[int | None, str]]:
+    from yinxin.store.models.notify import Notification
+
+    with p.db.read() as s:
+        rows = s.execute(
+            select(Notification.subscriber_id, Notification.values_json)
+            .where(Notification.template_id == "certificate_revoked")
+            .order_by(Notification.id)
+        ).all()
+    return [(sub, json.loads(v)["serial"]) for sub, v in rows]
+
+
+@pytest.mark.parametrize("reason", ["key_compromise", "stolen_or_forged"])
+def test_a_key_compromise_revokes_every_certificate_of_the_key(
+    any_platform: Platform, reason: str
+) -> None:
+    """Two subscribers once sent CSRs for the same key. A revocation for key compromise reached
+    the holder's own certificates of that key only: the other subscriber's stayed valid,
+    certifying a key known to be compromised. Now every certificate in force for the key —
+    anyone's, active or on hold — is revoked with it, in the same transaction, as
+    key_compromise: each audited (``same_key_as``), its holder told, on the CRL and in OCSP;
+    the result names them (``same_key_revoked``)."""
+    p = any_platform
+    a, b = enrol(p), enrol(p, n=1)
+    key = new_key()
+    mine = issue(p, a.person.id, csr=make_csr(key))
+    theirs = issue(p, b.person.id, csr=make_csr(key))
+    held = issue(p, b.org.id, "organization-signing", csr=make_csr(key))
+    p.certificates.freeze(held.serial, actor="受理员")
+    other = issue(p, b.person.id)  # another key: untouched
+    notices = len(revoke_notices(p))
+
+    out = p.certificates.revoke(mine.serial, reason=reason, actor="受理员")
+
+    assert (out.status, out.revocation_reason) == ("revoked", reason)
+    assert out.same_key_revoked == [theirs.serial, held.serial]
+    for serial in (theirs.serial, held.serial):
+        c = p.certificates.get(serial)
+        assert (c.status, c.revocation_reason, c.hold_kind) == ("revoked", "key_compromise", None)
+        assert c.revoked_at == out.revoked_at
+    assert p.certificates.get(other.serial).status == "active"
+    with p.db.read() as s:
+        from yinxin.store.models import AuditEvent
+
+        ev = (
+            s.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "certificate.revoke")
+                .order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .all()
+        )
+    data = {e.subject_id: json.loads(e.data) for e in ev}
+    assert data[mine.serial]["reason"] == reason
+    for serial in (theirs.serial, held.serial):
+        assert data[serial]["same_key_as"] == mine.serial
+        assert (data[serial]["reason"], data[serial]["to"]) == ("key_compromise", "revoked")
+    assert revoke_notices(p)[notices:] == [
+        (a.person.id, mine.serial),
+        (b.person.id, theirs.serial),
+        (b.org.id, held.serial),
+    ]
+    crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    for serial in (mine.serial, theirs.serial, held.serial):
+        entry = crl.get_revoked_certificate_by_serial_number(int(serial, 16))
+        assert entry is not None, serial
+        st = p.status.lookup(int(serial, 16))
+        assert (st.status, st.reason) == ("revoked", "key_compromise"), serial
+    assert p.status.lookup(int(other.serial, 16)).status == "good"
+    assert p.verify_audit().ok
+
+
+def test_a_key_compromise_over_the_api_and_the_cli_names_the_certificates_revoked_with_it(
+    world: World, client: TestClient, tmp_path: Path
+) -> None:
+    p = world.p
+    secret = p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    h = {"Authorization": f"Bearer {secret}"}
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
+    r = client.post(
+        f"/api/v1/certificates/{mine.serial}/revoke", json={"reason": "key_compromise"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["same_key_revoked"]) == ("revoked", [theirs.serial])
+    crl = x509.load_der_x509_crl(client.get("/crl/issuing.crl").content)
+    entry = crl.get_revoked_certificate_by_serial_number(int(theirs.serial, 16))
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
+        x509.ReasonFlags.key_compromise
+    )
+    # a revocation for another reason names none
+    lone = issue(p, world.person.id)
+    r = client.post(
+        f"/api/v1/certificates/{lone.serial}/revoke", json={"reason": "no_longer_needed"}, headers=h
+    )
+    assert r.status_code == 200 and r.json()["same_key_revoked"] == [], r.text
+
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+        "YINXIN_PIN": None,
+    }
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
+    res = CliRunner().invoke(
+        cli_app, ["cert", "revoke", mine.serial, "--reason", "stolen_or_forged"], env=env
+    )
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    assert mine.serial in res.stdout and theirs.serial in res.stdout
+    assert "same key" in res.stdout and "key_compromise" in res.stdout
+    assert p.certificates.get(theirs.serial).status == "revoked"
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
+    res = CliRunner().invoke(
+        cli_app, ["cert", "revoke", mine.serial, "--reason", "key_compromise", "--json"], env=env
+    )
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    out = json.loads(res.stdout)
+    assert (out["serial"], out["same_key_revoked"]) == (mine.serial, [theirs.serial])
+
+
+def test_a_reissue_after_a_loss_revokes_anyones_certificate_of_the_lost_key(
+    any_platform: Platform,
+) -> None:
+    """A reissue after a loss revokes the lost certificate as keyCompromise: every other
+    certificate of that key, anyone's, goes with it."""
+    p = any_platform
+    a, b = enrol(p), enrol(p, n=1)
+    key = new_key()
+    mine = issue(p, a.person.id, csr=make_csr(key))
+    theirs = issue(p, b.person.id, csr=make_csr(key))
+    p.certificates.report_loss(mine.serial, actor="张三")
+    assert p.certificates.get(theirs.serial).status == "active"
+    out = p.certificates.reissue(mine.serial, actor="受理员", csr=make_csr())
+    assert out.previous.revocation_reason == "key_compromise"
+    c = p.certificates.get(theirs.serial)
+    assert (c.status, c.revocation_reason) == ("revoked", "key_compromise")
+    assert p.certificates.get(out.certificate.serial).status == "active"
+    assert p.verify_audit().ok

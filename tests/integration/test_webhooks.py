@@ -1051,3 +1051,23 @@ def test_cli_subscribe_dispatch_deliver_and_the_log(tmp_path, receivers):
     assert d["event_id"] == rx.received[0].event_id and d["tries"][0]["outcome"] == "delivered"
     [w] = yinxin_json(["webhook", "list", "--json"], home)
     assert w["events"] == ["certificate.revoked"] and secret not in json.dumps(w)
+
+
+def test_a_key_compromise_sends_a_revoked_event_for_each_certificate_of_the_key(hp, receivers):
+    """A revocation for key compromise revokes every certificate of the key, anyone's: each is
+    told to subscribers as its own ``certificate.revoked``, as a revocation of it alone is."""
+    from tests.integration.test_ca_lifecycle import enrol, issue, make_csr, new_key
+
+    a, b = enrol(hp), enrol(hp, n=1)
+    key = new_key()
+    mine = issue(hp, a.person.id, csr=make_csr(key))
+    theirs = issue(hp, b.person.id, csr=make_csr(key))
+    rx = receivers()
+    _v, secret = hp.webhooks.subscribe(rx.url, ["certificate.revoked"], None, "op")
+    rx.secrets.append(secret)
+    hp.certificates.revoke(mine.serial, reason="key_compromise", actor="op")
+    pump(hp)
+    assert not rx.bad
+    got = [(r.event_type, r.json["data"]["subject_id"]) for r in rx.received]
+    assert got == [("certificate.revoked", mine.serial), ("certificate.revoked", theirs.serial)]
+    assert rx.received[1].json["data"]["details"]["same_key_as"] == mine.serial

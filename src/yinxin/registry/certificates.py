@@ -69,12 +69,14 @@ from yinxin.registry.views import (
     KeyMode,
     PaymentKind,
     PaymentView,
+    RevokedCertificate,
     SubmittedApplication,
     Successor,
     WrappedKeys,
     application_view,
     certificate_view,
     payment_view,
+    revoked_view,
     submitted_view,
 )
 from yinxin.store.audit import event
@@ -1115,7 +1117,12 @@ class Certificates:
 
     def revoke(
         self, serial: str, *, reason: str, actor: str, requested_at: dt.datetime | None = None
-    ) -> CertificateView:
+    ) -> RevokedCertificate:
+        """废除, at once; the request time and the effective time recorded. For key compromise
+        (``COMPROMISE_REASONS``) every other certificate in force for the key — the holder's
+        renewal, and anyone's that certifies the same key (CA/B Forum BR 4.9.1.1) — is revoked
+        with it, in the same transaction, as key_compromise, each with its own audit event
+        (``same_key_as``), notice and CRL entry: ``same_key_revoked`` names them."""
         if reason not in REVOCATION_REASONS:
             raise ValidationError(
                 f"unknown revocation reason {reason!r}; choose one of "
@@ -1130,36 +1137,30 @@ class Certificates:
                 field="requested_at",
             )
 
-        named: list[str] = []
-
-        def mark(_s: Session, c: Certificate) -> None:
+        also: list[str] = []
+        with self.db.transaction() as s:
+            c = self._cert_row(s, serial, lock=True)
+            lifecycle.check_move("revoke", state_for("revoke", c, now), c.hold_kind, c.serial_hex)
             # A request cannot precede the certificate it asks to revoke: the CRL and the
             # evidence would say revocation was asked for before the certificate existed. The
-            # check is on the certificate named (``_simple`` checks it first); another in force
-            # for the same key may well be younger than a key-compromise report about that key.
-            if not named:
-                named.append(c.serial_hex)
-                if req < c.not_before:
-                    raise ValidationError(
-                        f"the request time must not be before certificate {c.serial_hex} "
-                        f"was issued ({c.not_before.isoformat()})",
-                        field="requested_at",
-                    )
+            # check is on the certificate named; another in force for the same key may well be
+            # younger than a key-compromise report about that key.
+            if req < c.not_before:
+                raise ValidationError(
+                    f"the request time must not be before certificate {c.serial_hex} "
+                    f"was issued ({c.not_before.isoformat()})",
+                    field="requested_at",
+                )
+            times = {"requested_at": req.isoformat(), "effective_at": now.isoformat()}
             _mark_revoked(c, reason, now, req, actor)
-
-        return self._simple(
-            "revoke",
-            serial,
-            actor,
-            check=mark,
-            data={
-                "reason": reason,
-                "rfc5280": REVOCATION_REASONS[reason][0],
-                "requested_at": req.isoformat(),
-                "effective_at": now.isoformat(),
-            },
-            same_key=REVOCATION_REASONS[reason][0] == "key_compromise",
-        )
+            data = {"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0], **times}
+            self._move(s, c, REVOKED, "revoke", actor, now, None, data)
+            if reason in COMPROMISE_REASONS:
+                also = self._revoke_same_key(s, c, reason, actor, now, requested_at=req, data=times)
+            out = revoked_view(c, also)
+        for changed in (out.serial, *also):
+            self._notify(changed)
+        return out
 
     def _successor(
         self,
@@ -1376,25 +1377,68 @@ class Certificates:
             ),
         )
 
+    def _key_certs(self, s: Session, c: Certificate) -> list[Certificate]:
+        """Every other certificate in force (active or held) for ``c``'s key, anyone's — a key
+        known to be compromised is compromised in each —, found by the indexed fingerprint
+        (``spki_sha256``) and locked."""
+        if c.spki_sha256 is None:  # pragma: no cover - 0027 fills every row
+            return self._same_key(s, c)
+        return list(
+            s.execute(
+                select(Certificate)
+                .where(
+                    Certificate.spki_sha256 == c.spki_sha256,
+                    Certificate.id != c.id,
+                    Certificate.status.in_([ACTIVE, ON_HOLD]),
+                )
+                .order_by(Certificate.id)
+                .with_for_update()
+            ).scalars()
+        )
+
     def _revoke_same_key(
-        self, s: Session, c: Certificate, reason: str, actor: str, now: dt.datetime, *, spare: int
+        self,
+        s: Session,
+        c: Certificate,
+        reason: str,
+        actor: str,
+        now: dt.datetime,
+        *,
+        spare: int | None = None,
+        requested_at: dt.datetime | None = None,
+        data: dict | None = None,
     ) -> list[str]:
-        """Revoke, for ``reason``, the other certificates in force for ``c``'s key when a
-        rekey, change or reissue revokes ``c``: the serials revoked. ``spare`` is the successor
-        just issued (a change keeps the key). A renewal's predecessor stays valid beside it, so
-        acting on the renewal alone left the predecessor certifying a key replaced (rekey,
-        reissue), compromised (reissue after a loss) or bound to the old subject data (change)
-        — the branch of its own that ``_successor`` refuses to make from the predecessor's side.
-        """
+        """Revoke the other certificates in force for ``c``'s key when ``c`` is revoked — by
+        ``revoke`` for key compromise, or by a rekey, change or reissue: the serials revoked.
+        ``spare`` is the successor just issued (a change keeps the key). A renewal's
+        predecessor stays valid beside it, so acting on the renewal alone left the predecessor
+        certifying a key replaced (rekey, reissue), compromised or bound to the old subject
+        data (change) — the branch of its own that ``_successor`` refuses to make from the
+        predecessor's side. For key compromise (a revocation so, a reissue after a loss) it is
+        every certificate of the key, anyone's (:meth:`_key_certs`), each revoked as
+        key_compromise; otherwise the holder's own (:meth:`_same_key`), for ``reason``. One past
+        its end (expired, swept or not) is no longer in force and is left as it is."""
+        compromised = reason in COMPROMISE_REASONS
+        rows = self._key_certs(s, c) if compromised else self._same_key(s, c)
+        reason = "key_compromise" if compromised else reason
         done = []
-        for other in self._same_key(s, c):
+        for other in rows:
             if other.id == spare:
                 continue
-            _mark_revoked(other, reason, now, now, actor)
-            data = {"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0]}
-            self._move(
-                s, other, REVOKED, "revoke", actor, now, None, {**data, "same_key_as": c.serial_hex}
-            )
+            try:
+                lifecycle.check_move(
+                    "revoke", state_for("revoke", other, now), other.hold_kind, other.serial_hex
+                )
+            except IllegalTransition:
+                continue
+            _mark_revoked(other, reason, now, requested_at or now, actor)
+            more = {
+                "reason": reason,
+                "rfc5280": REVOCATION_REASONS[reason][0],
+                **(data or {}),
+                "same_key_as": c.serial_hex,
+            }
+            self._move(s, other, REVOKED, "revoke", actor, now, None, more)
             done.append(other.serial_hex)
         return done
 

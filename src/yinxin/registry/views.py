@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 import json
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -177,6 +177,22 @@ def certificate_view(c: Certificate) -> CertificateView:
         hold_by=HoldBy(c.hold_by) if c.hold_by else None,
         key=KeyHolder.PLATFORM if c.platform_key_id else KeyHolder.SUBSCRIBER,
         pem=pem_certificate(c.der),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedCertificate(CertificateView):
+    """A certificate as ``revoke`` answers it: with the serials of the other certificates of
+    its key (anyone's) that a revocation for key compromise revoked with it, as keyCompromise
+    (none for another reason)."""
+
+    same_key_revoked: list[str]
+
+
+def revoked_view(c: Certificate, same_key_revoked: list[str]) -> RevokedCertificate:
+    v = certificate_view(c)
+    return RevokedCertificate(
+        *(getattr(v, f.name) for f in fields(CertificateView)), same_key_revoked=same_key_revoked
     )
 
 

@@ -54,7 +54,7 @@ from yinxin.adapters.cli.common import (
 from yinxin.errors import ValidationError, YinxinError
 
 if TYPE_CHECKING:
-    from yinxin.registry.views import AuthorityInit, CertificateView, Successor
+    from yinxin.registry.views import AuthorityInit, CertificateView, RevokedCertificate, Successor
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -83,6 +83,13 @@ def _cert_line(c: CertificateView, label: str = "") -> None:
         c.subject,
         f"{c.not_after:%Y-%m-%d}",
     )
+
+
+def _revoked(c: RevokedCertificate) -> None:
+    """The certificate revoked, then each other certificate of its key revoked with it."""
+    _cert_line(c)
+    for serial in c.same_key_revoked:
+        say("also revoked (same key, key_compromise): [bold]{}[/]", serial)
 
 
 def _successor(s: Successor) -> None:
@@ -388,7 +395,7 @@ def cert_reject(
 
 
 @cert_app.command("revoke")
-@on_platform(_cert_line)
+@on_platform(_revoked)
 def cert_revoke(
     serial: str,
     reason: str = typer.Option(
@@ -403,7 +410,9 @@ def cert_revoke(
     p: Platform = HOME,
     actor: str = ACTOR,
 ) -> object:
-    """Revoke at once; records request time and effective time."""
+    """Revoke at once; records request time and effective time. For key compromise
+    (key_compromise, stolen_or_forged) every other certificate in force for the same key,
+    anyone's, is revoked with it as key_compromise, each listed."""
     return p.certificates.revoke(
         serial,
         reason=reason,

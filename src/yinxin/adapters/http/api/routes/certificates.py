@@ -25,7 +25,7 @@ from yinxin.adapters.http.api.context import (
 from yinxin.adapters.http.api.responses import challenge, file_answer
 from yinxin.errors import ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
-from yinxin.registry.views import CertificateView, PaymentView, Successor
+from yinxin.registry.views import CertificateView, PaymentView, RevokedCertificate, Successor
 
 router = APIRouter(tags=["certificates"])
 Caller = Annotated[Principal, Depends(get_caller)]
@@ -150,8 +150,11 @@ def certificate_chain(serial: Serial, platform: Plat, principal: Caller):
     return Response("".join(pems), media_type="application/x-pem-file")
 
 
-@router.post("/certificates/{serial}/revoke", response_model=CertificateView)
+@router.post("/certificates/{serial}/revoke", response_model=RevokedCertificate)
 def revoke(serial: Serial, body: CertificateRevokeIn, platform: Plat, principal: Lifecycle):
+    """废除. For key compromise (``key_compromise``, ``stolen_or_forged``) every other
+    certificate in force for the same key, anyone's, is revoked with it as key_compromise:
+    ``same_key_revoked`` lists their serials (empty otherwise)."""
     _scoped(platform, principal, serial)
     return platform.certificates.revoke(
         serial, reason=body.reason, actor=principal.actor, requested_at=body.requested_at
