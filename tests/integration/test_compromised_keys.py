@@ -426,3 +426,63 @@ def test_a_reissue_after_a_loss_revokes_anyones_certificate_of_the_lost_key(
     assert (c.status, c.revocation_reason) == ("revoked", "key_compromise")
     assert p.certificates.get(out.certificate.serial).status == "active"
     assert p.verify_audit().ok
+
+
+@pytest.mark.parametrize("reason", ["no_longer_needed", "superseded", "fees_unpaid"])
+def test_a_lost_certificate_revoked_for_another_reason_keeps_its_key_refused(
+    any_platform: Platform, reason: str
+) -> None:
+    """Reported lost, then revoked for a reason other than key compromise (no reissue): the
+    revocation cleared the lost hold and recorded the reason given, so the lost key — which
+    may be in anyone's hands — was certified again from a CSR. A lost key is a compromised
+    key: the revocation is recorded, published and told as key_compromise (the reason asked
+    for kept in the audit event, ``requested_reason``), the key stays refused, and the
+    renewal of the same key goes with it."""
+    p = any_platform
+    subs = enrol(p)
+    key = new_key()
+    old = issue(p, subs.person.id, csr=make_csr(key))
+    p.certificates.pay(serial=old.serial, years=1)
+    renewal = p.certificates.renew(old.serial, actor="张三").certificate
+    p.certificates.freeze(renewal.serial, actor="受理员")
+    p.certificates.report_loss(renewal.serial, actor="张三")  # over the freeze: both lost
+
+    out = p.certificates.revoke(renewal.serial, reason=reason, actor="受理员")
+
+    assert (out.status, out.revocation_reason, out.hold_kind) == ("revoked", "key_compromise", None)
+    assert out.same_key_revoked == [old.serial]
+    assert p.certificates.get(old.serial).revocation_reason == "key_compromise"
+    with p.db.read() as s:
+        from yinxin.store.models import AuditEvent
+
+        ev = (
+            s.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "certificate.revoke")
+                .order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .all()
+        )
+    data = json.loads(ev[0].data)
+    assert ev[0].subject_id == renewal.serial
+    assert (data["reason"], data["requested_reason"]) == ("key_compromise", reason)
+    crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    for serial in (old.serial, renewal.serial):
+        entry = crl.get_revoked_certificate_by_serial_number(int(serial, 16))
+        assert entry is not None
+        assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
+            x509.ReasonFlags.key_compromise
+        )
+    message = refused(
+        p,
+        lambda: p.certificates.apply(
+            subscriber_id=subs.person.id, profile="person-signing", csr=make_csr(key)
+        ),
+    )
+    assert "compromised" in message
+    # a certificate not lost keeps the reason given
+    other = issue(p, subs.person.id)
+    assert p.certificates.revoke(other.serial, reason=reason, actor="受理员").revocation_reason == (
+        reason
+    )

@@ -1122,7 +1122,9 @@ class Certificates:
         (``COMPROMISE_REASONS``) every other certificate in force for the key — the holder's
         renewal, and anyone's that certifies the same key (CA/B Forum BR 4.9.1.1) — is revoked
         with it, in the same transaction, as key_compromise, each with its own audit event
-        (``same_key_as``), notice and CRL entry: ``same_key_revoked`` names them."""
+        (``same_key_as``), notice and CRL entry: ``same_key_revoked`` names them. A certificate
+        on hold reported lost is revoked as key_compromise whatever ``reason`` says (the audit
+        event keeps it as ``requested_reason``): its key stays refused."""
         if reason not in REVOCATION_REASONS:
             raise ValidationError(
                 f"unknown revocation reason {reason!r}; choose one of "
@@ -1152,8 +1154,17 @@ class Certificates:
                     field="requested_at",
                 )
             times = {"requested_at": req.isoformat(), "effective_at": now.isoformat()}
+            asked = reason
+            if c.hold_kind == LOST and reason not in COMPROMISE_REASONS:
+                # A key reported lost may be in anyone's hands: revoked for whatever reason, it
+                # is revoked as compromised — on the row (so ``refuse_compromised`` goes on
+                # refusing it once the lost hold is gone), the CRL, OCSP and the notice.
+                reason = "key_compromise"
             _mark_revoked(c, reason, now, req, actor)
-            data = {"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0], **times}
+            data = {"reason": reason, "rfc5280": REVOCATION_REASONS[reason][0]}
+            if asked != reason:
+                data["requested_reason"] = asked
+            data.update(times)
             self._move(s, c, REVOKED, "revoke", actor, now, None, data)
             if reason in COMPROMISE_REASONS:
                 also = self._revoke_same_key(s, c, reason, actor, now, requested_at=req, data=times)
