@@ -762,3 +762,88 @@ def test_two_signings_at_once_for_a_grants_last_use_sign_once(make_platform, clo
     with p.db.read() as s:
         assert s.get(SealGrant, grant.id).uses == 1
     assert p.verify_audit().ok
+
+
+def _apply_for(p: Platform, subscriber_id: int, csr: bytes) -> int:
+    app = p.certificates.apply(subscriber_id=subscriber_id, profile="person-signing", csr=csr)
+    p.certificates.pay(application_id=app.id, years=1)
+    return app.id
+
+
+def test_a_key_compromised_while_a_certificate_is_issued_for_it_revokes_that_one_too(
+    any_platform, monkeypatch
+):
+    """The issuance checks the key (``refuse_compromised``) and is about to commit its
+    certificate when a revocation for key compromise of another certificate of that key
+    commits: the revocation, not seeing the certificate not yet committed, left it valid — a
+    compromised key certified. Now both take a lock on the key's fingerprint: the revocation
+    waits for the issuance and revokes its certificate too."""
+    from tests.integration.test_ca_lifecycle import enrol, issue, make_csr, new_key
+    from yinxin.registry import certificates as certificates_module
+
+    p = any_platform
+    a, b = enrol(p), enrol(p, n=1)
+    key = new_key()
+    mine = issue(p, a.person.id, csr=make_csr(key))
+    app_id = _apply_for(p, b.person.id, make_csr(key))
+    real = certificates_module.refuse_compromised
+    racing: list[threading.Thread] = []
+
+    def checked_then_compromised(*args, **kw):
+        real(*args, **kw)
+        if not racing:
+            racing.append(
+                start_racing(
+                    lambda: p.certificates.revoke(
+                        mine.serial, reason="key_compromise", actor=OFFICER
+                    )
+                )
+            )
+
+    monkeypatch.setattr(certificates_module, "refuse_compromised", checked_then_compromised)
+    theirs = p.certificates.approve(app_id, officer=OFFICER)
+    (t,) = racing
+    join(t, 60)
+    assert not t.is_alive() and not t.failure, t.failure  # type: ignore[attr-defined]
+    c = p.certificates.get(theirs.serial)
+    assert (c.status, c.revocation_reason) == ("revoked", "key_compromise")
+    assert p.verify_audit().ok
+
+
+def test_a_certificate_issued_while_its_key_is_revoked_as_compromised_is_refused(
+    any_platform, monkeypatch
+):
+    """The other way round: the revocation for key compromise has found the certificates of
+    the key and is about to commit when an issuance for that key checks it. It saw no
+    compromise yet and issued. Now it waits for the revocation and is refused
+    (``compromised_key``), nothing issued."""
+    from tests.integration.test_ca_lifecycle import enrol, issue, make_csr, new_key
+    from yinxin.errors import ValidationError
+    from yinxin.registry.certificates import Certificates
+
+    p = any_platform
+    a, b = enrol(p), enrol(p, n=1)
+    key = new_key()
+    mine = issue(p, a.person.id, csr=make_csr(key))
+    app_id = _apply_for(p, b.person.id, make_csr(key))
+    real = Certificates._key_certs
+    racing: list[threading.Thread] = []
+
+    def found_then_issued(self, s, c):
+        rows = real(self, s, c)
+        if not racing:
+            racing.append(start_racing(lambda: p.certificates.approve(app_id, officer=OFFICER)))
+        return rows
+
+    monkeypatch.setattr(Certificates, "_key_certs", found_then_issued)
+    out = p.certificates.revoke(mine.serial, reason="key_compromise", actor=OFFICER)
+    (t,) = racing
+    join(t, 60)
+    assert not t.is_alive()
+    failure = t.failure  # type: ignore[attr-defined]
+    assert len(failure) == 1 and isinstance(failure[0], ValidationError), failure
+    assert failure[0].code == "compromised_key"
+    assert out.same_key_revoked == []
+    assert p.certificates.application(app_id).state == "pending"
+    assert [c.serial for c in p.certificates.list()] == [mine.serial]
+    assert p.verify_audit().ok

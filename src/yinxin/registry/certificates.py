@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -190,6 +190,23 @@ def key_sha256(public_key: PublicKeyTypes) -> str:
 
 NEW_KEY_PAIR = "generate a new key pair and send its CSR"
 
+# The class of the PostgreSQL advisory locks named by a certified key's fingerprint ("YK").
+KEY_LOCKS = 0x594B
+
+
+def lock_key(s: Session, fingerprint: str | None) -> None:
+    """Hold, until the transaction ends, the lock named by a key's fingerprint: an issuance
+    for the key (``refuse_compromised``) and a lifecycle verb on a certificate of it (a
+    revocation for key compromise, a loss report) take turns, so each sees what the other
+    committed — without it, on PostgreSQL, a revocation for key compromise missed a
+    certificate of the key committed at the same moment, and an issuance missed the
+    revocation. The lifecycle verbs take it before the certificate's row lock (``_cert_row``),
+    always in that order. SQLite: a writer transaction holds the database's write lock from
+    ``BEGIN``, nothing to add. Two keys whose fingerprints begin alike only take turns."""
+    if fingerprint and s.get_bind().dialect.name == "postgresql":
+        k = int(fingerprint[:8], 16) - 2**31  # a signed int4
+        s.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": KEY_LOCKS, "k": k})
+
 
 def refuse_compromised(
     s: Session, public_key: PublicKeyTypes, *, field: str = "csr", then: str = NEW_KEY_PAIR
@@ -197,11 +214,14 @@ def refuse_compromised(
     """A CA never certifies a key known to be compromised: refuse (422 ``compromised_key``,
     naming ``field``) a key that any certificate — anyone's, in any state — was revoked for
     as compromised (key_compromise, stolen_or_forged; a reissue after a loss too) or holds
-    reported lost (on hold as lost, or expired so). One indexed look-up (``spki_sha256``)."""
+    reported lost (on hold as lost, or expired so). One indexed look-up (``spki_sha256``),
+    under the key's lock (:func:`lock_key`), held until the issuance commits."""
+    fingerprint = key_sha256(public_key)
+    lock_key(s, fingerprint)
     hit = s.execute(
         select(Certificate.serial_hex, Certificate.revocation_reason)
         .where(
-            Certificate.spki_sha256 == key_sha256(public_key),
+            Certificate.spki_sha256 == fingerprint,
             or_(
                 Certificate.revocation_reason.in_(COMPROMISE_REASONS),
                 Certificate.hold_kind == LOST,
@@ -400,6 +420,12 @@ class Certificates:
         serial = (serial or "").strip().lower().removeprefix("0x").lstrip("0")
         q = select(Certificate).where(Certificate.serial_hex == serial)
         missing = f"no certificate with serial {serial or '(empty)'}"
+        if lock and s.get_bind().dialect.name == "postgresql":
+            # the key's lock first, then the row's: the order every verb takes them in
+            fp = s.execute(
+                select(Certificate.spki_sha256).where(Certificate.serial_hex == serial)
+            ).scalar_one_or_none()
+            lock_key(s, fp)
         return one_or_404(s, q, missing, field="serial", lock=lock)
 
     def _new_key(
@@ -960,9 +986,9 @@ class Certificates:
         hold_by: HoldBy | None = None,
     ) -> CertificateView:
         """``verb`` on one certificate; with ``same_key``, also on each other certificate in
-        force for the same key (:meth:`_same_key`) that the verb may move — a lost or
-        compromised key is lost or compromised in every certificate that holds it, and one
-        found again is found in each."""
+        force for the same key (:meth:`_same_key`) that the verb may move — a lost key is lost
+        in every certificate of the holder's that holds it, and one found again is found in
+        each (a compromised one, anyone's: :meth:`revoke`)."""
         now = self.clock.now()
         also: list[str] = []
         with self.db.transaction() as s:
@@ -1394,6 +1420,7 @@ class Certificates:
         (``spki_sha256``) and locked."""
         if c.spki_sha256 is None:  # pragma: no cover - 0027 fills every row
             return self._same_key(s, c)
+        lock_key(s, c.spki_sha256)  # taken by ``_cert_row`` already: an issuance waits
         return list(
             s.execute(
                 select(Certificate)
