@@ -1063,28 +1063,22 @@ class Certificates:
             {"from": before, "to": c.status, **data},
         )
 
-    def _same_key(self, s: Session, c: Certificate) -> list[Certificate]:
-        """The subscriber's other certificates in force (active or held) for ``c``'s key: a
-        renewal keeps the key, and the certificate it renewed stays valid until its own end."""
-        from cryptography import x509
-
-        from yinxin.pki import sm2_x509
-
-        def key(row: Certificate) -> bytes:
-            return sm2_x509.spki_der(x509.load_der_x509_certificate(row.der))
-
-        rows = s.execute(
-            select(Certificate)
-            .where(
-                Certificate.subscriber_id == c.subscriber_id,
-                Certificate.id != c.id,
-                Certificate.status.in_([ACTIVE, ON_HOLD]),
-            )
-            .order_by(Certificate.id)
-            .with_for_update()
-        ).scalars()
-        mine = key(c)
-        return [row for row in rows if key(row) == mine]
+    def _same_key(self, s: Session, c: Certificate, *, anyone: bool = False) -> list[Certificate]:
+        """The other certificates in force (active or held) for ``c``'s key, locked, found by
+        the indexed fingerprint (``spki_sha256``; 0027 filled the rows before it, issuance
+        fills each new one): the subscriber's own — a renewal keeps the key, and the
+        certificate it renewed stays valid until its own end — or with ``anyone`` everyone's:
+        a key known to be compromised is compromised in each."""
+        q = select(Certificate).where(
+            Certificate.spki_sha256 == c.spki_sha256,
+            Certificate.id != c.id,
+            Certificate.status.in_([ACTIVE, ON_HOLD]),
+        )
+        if anyone:
+            lock_key(s, c.spki_sha256)  # taken by ``_cert_row`` already: an issuance waits
+        else:
+            q = q.where(Certificate.subscriber_id == c.subscriber_id)
+        return list(s.execute(q.order_by(Certificate.id).with_for_update()).scalars())
 
     def freeze(
         self, serial: str, *, actor: str, note: str | None = None, by: HoldBy = HoldBy.CA
@@ -1414,26 +1408,6 @@ class Certificates:
             ),
         )
 
-    def _key_certs(self, s: Session, c: Certificate) -> list[Certificate]:
-        """Every other certificate in force (active or held) for ``c``'s key, anyone's — a key
-        known to be compromised is compromised in each —, found by the indexed fingerprint
-        (``spki_sha256``) and locked."""
-        if c.spki_sha256 is None:  # pragma: no cover - 0027 fills every row
-            return self._same_key(s, c)
-        lock_key(s, c.spki_sha256)  # taken by ``_cert_row`` already: an issuance waits
-        return list(
-            s.execute(
-                select(Certificate)
-                .where(
-                    Certificate.spki_sha256 == c.spki_sha256,
-                    Certificate.id != c.id,
-                    Certificate.status.in_([ACTIVE, ON_HOLD]),
-                )
-                .order_by(Certificate.id)
-                .with_for_update()
-            ).scalars()
-        )
-
     def _revoke_same_key(
         self,
         s: Session,
@@ -1453,11 +1427,11 @@ class Certificates:
         certifying a key replaced (rekey, reissue), compromised or bound to the old subject
         data (change) — the branch of its own that ``_successor`` refuses to make from the
         predecessor's side. For key compromise (a revocation so, a reissue after a loss) it is
-        every certificate of the key, anyone's (:meth:`_key_certs`), each revoked as
-        key_compromise; otherwise the holder's own (:meth:`_same_key`), for ``reason``. One past
+        every certificate of the key, anyone's (:meth:`_same_key` with ``anyone``), each
+        revoked as key_compromise; otherwise the holder's own, for ``reason``. One past
         its end (expired, swept or not) is no longer in force and is left as it is."""
         compromised = reason in COMPROMISE_REASONS
-        rows = self._key_certs(s, c) if compromised else self._same_key(s, c)
+        rows = self._same_key(s, c, anyone=compromised)
         reason = "key_compromise" if compromised else reason
         done = []
         for other in rows:
