@@ -322,19 +322,8 @@ def test_a_key_compromise_revokes_every_certificate_of_the_key(
         assert (c.status, c.revocation_reason, c.hold_kind) == ("revoked", "key_compromise", None)
         assert c.revoked_at == out.revoked_at
     assert p.certificates.get(other.serial).status == "active"
-    with p.db.read() as s:
-        from yinxin.store.models import AuditEvent
-
-        ev = (
-            s.execute(
-                select(AuditEvent)
-                .where(AuditEvent.action == "certificate.revoke")
-                .order_by(AuditEvent.seq)
-            )
-            .scalars()
-            .all()
-        )
-    data = {e.subject_id: json.loads(e.data) for e in ev}
+    ev = p.audit_events(action="certificate.revoke")
+    data = {e.subject_id: e.data for e in ev}
     assert data[mine.serial]["reason"] == reason
     for serial in (theirs.serial, held.serial):
         assert data[serial]["same_key_as"] == mine.serial
@@ -452,19 +441,8 @@ def test_a_lost_certificate_revoked_for_another_reason_keeps_its_key_refused(
     assert (out.status, out.revocation_reason, out.hold_kind) == ("revoked", "key_compromise", None)
     assert out.same_key_revoked == [old.serial]
     assert p.certificates.get(old.serial).revocation_reason == "key_compromise"
-    with p.db.read() as s:
-        from yinxin.store.models import AuditEvent
-
-        ev = (
-            s.execute(
-                select(AuditEvent)
-                .where(AuditEvent.action == "certificate.revoke")
-                .order_by(AuditEvent.seq)
-            )
-            .scalars()
-            .all()
-        )
-    data = json.loads(ev[0].data)
+    ev = p.audit_events(action="certificate.revoke")
+    data = ev[0].data
     assert ev[0].subject_id == renewal.serial
     assert (data["reason"], data["requested_reason"]) == ("key_compromise", reason)
     crl = x509.load_der_x509_crl(p.status.current_crl("issuing"))
