@@ -173,3 +173,42 @@ def test_the_desks_change_stays_immediate(world: World, client: TestClient) -> N
     assert p.subscribers.get(me.id, reveal=True).phone == NEW
     sent = [m["template_id"] for m in messages(world, mark)]
     assert sent == ["subscriber_phone_changed"], sent  # no code: the old number is told
+
+
+def test_an_hour_with_room_for_one_code_sends_neither(world: World, client: TestClient) -> None:
+    """The change sends two codes, so the hour's ten must have room for both before the first
+    goes out. Before, the new number's code was sent and only the current phone's refused: an
+    SMS sent, and a code counted, for a request answered 429."""
+    p, me = world.p, world.person
+    h = {"X-CSRF-Token": subscriber_session(client, world, OLD)}  # the hour's first code
+    for i in range(8):  # and eight more, a minute apart: nine in the hour
+        world.clock.advance(seconds=61)
+        p.intent.request_code(
+            me.id, purpose="login", document_sha256=f"{i:064x}", document_name="登录"
+        )
+    world.clock.advance(seconds=61)  # the hour's first code was sent 9 × 61 s ago
+    url = f"/api/v1/subscribers/{me.id}"
+    before, mark = dump(p), outbox_lines(world.outbox)
+    r = client.patch(url, json={"phone": NEW}, headers=h)
+    assert r.status_code == 429, r.text
+    body = r.json()
+    assert body["code"] == "rate_limited" and "10 codes an hour" in body["detail"], body
+    assert r.headers["Retry-After"] == str(3600 - 9 * 61)
+    assert messages(world, mark) == []  # no SMS to either number
+    # nothing written but the refusal's audit event and the session's last use
+    assert [
+        t for t in diff(before, dump(p)) if "audit_" not in str(t) and "web_sessions" not in str(t)
+    ] == []
+    [ev] = p.audit_events(action="intent.code_refused")
+    assert (ev.data["reason"], ev.data["purpose"]) == ("rate_limited", "phone_change")
+    assert p.subscribers.get(me.id, reveal=True).phone == OLD
+    # with room in the hour for both (and a fresh session: the first one has gone idle), both
+    # go out
+    world.clock.advance(seconds=3600 - 9 * 61)
+    h = {"X-CSRF-Token": subscriber_session(client, world, OLD)}
+    world.clock.advance(seconds=61)
+    mark = outbox_lines(world.outbox)
+    r = client.patch(url, json={"phone": NEW}, headers=h)
+    assert r.status_code == 202, r.text
+    assert {m["to"] for m in messages(world, mark)} == {OLD, NEW}
+    assert p.verify_audit().ok

@@ -345,6 +345,7 @@ class IntentConfirmation:
         manifest: Sequence[tuple[str, str]] | None = None,
         send_to: str | None = None,
         paired: bool = False,
+        codes: int = 1,
     ) -> Challenge:
         """Send a fresh code to the subscriber's registered phone for this one document.
 
@@ -358,7 +359,11 @@ class IntentConfirmation:
 
         ``paired``: the second of two codes one request sends (a phone change's, to the
         registered number after the new one's): the minimum interval since the first is not
-        asked of it; the hour's count is."""
+        asked of it; the hour's count is.
+
+        ``codes``: how many codes the request this one starts will send (a phone change's two):
+        the hour's count must leave room for all of them before the first is sent, so a request
+        that would be refused its second code is refused before any SMS goes out."""
         purpose = _check_purpose(purpose)
         doc = _check_sha256(document_sha256)
         name = _check_document_name(document_name)
@@ -391,7 +396,7 @@ class IntentConfirmation:
                     code="no_phone",
                 )
             else:
-                refusal = self._rate_limit(s, subscriber_id, now, interval=not paired)
+                refusal = self._rate_limit(s, subscriber_id, now, interval=not paired, codes=codes)
             if refusal is not None:
                 data = {"reason": refusal.code, "purpose": purpose, "document_sha256": doc}
                 _audit(s, now, actor, "intent.code_refused", subscriber_id, data, "subscriber")
@@ -472,8 +477,16 @@ class IntentConfirmation:
         return len(rows)
 
     def _rate_limit(
-        self, s: Session, subscriber_id: int, now: dt.datetime, *, interval: bool = True
+        self,
+        s: Session,
+        subscriber_id: int,
+        now: dt.datetime,
+        *,
+        interval: bool = True,
+        codes: int = 1,
     ) -> RateLimited | None:
+        """The minimum interval since the last code (unless ``interval`` is false: the second
+        code of a pair) and room in the hour for ``codes`` more codes."""
         hour = dt.timedelta(hours=1)
         times = (
             s.execute(
@@ -494,11 +507,15 @@ class IntentConfirmation:
                 f"try again in {wait} s",
                 retry_after=wait,
             )
-        if len(times) >= self.max_per_hour:
-            oldest = times[len(times) - self.max_per_hour]
+        if len(times) + codes > self.max_per_hour:
+            # room for ``codes`` more once the hour's oldest codes (all but the newest
+            # max_per_hour - codes of them) are more than an hour old
+            oldest = times[len(times) + codes - 1 - self.max_per_hour]
             wait = max(1, math.ceil((oldest + hour - now).total_seconds()))
             return RateLimited(
-                f"at most {self.max_per_hour} codes an hour; try again in {wait} s",
+                f"at most {self.max_per_hour} codes an hour"
+                + (f" (this request sends {codes})" if codes > 1 else "")
+                + f"; try again in {wait} s",
                 retry_after=wait,
             )
         return None

@@ -12,7 +12,8 @@ masked, so a holder who did not ask is warned before anything changes) proving t
 has it, and one to the **new** number (``phone_change_code``) proving it is held and typed
 right. Both are the same machinery as signing codes (``signing.intent``: kept as an HMAC under
 the server's secret, five wrong codes kill one, it expires with ``YINXIN_OTP_TTL_SECONDS``,
-rate-limited per subscriber — the pair counts two of the hour's ten —, audited with the number
+rate-limited per subscriber — the pair counts two of the hour's ten, and a request the hour
+has no room for both in is refused before either is sent —, audited with the number
 masked), each bound to this subscriber and this new number under a purpose of its own, both
 checked before anything is written and used up in the change's transaction. The old number is
 also told after the change, as for every change.
@@ -105,7 +106,9 @@ class PhoneChanges:
     def request(self, subscriber_id: int, phone: str, *, actor: str) -> PhoneChallenges:
         """Send a code to ``phone``, the new number, and one to the registered number, for this
         subscriber's change to it. The new number's first: a number that takes no SMS is refused
-        before the holder's phone is troubled."""
+        before the holder's phone is troubled. The rate limits both would meet are checked before
+        the first is sent: a request the hour has room for one code only is refused with none
+        sent."""
         number = validate_mobile(phone, "phone")
         self._registered(subscriber_id)
         new = self.intent.request_code(
@@ -115,6 +118,7 @@ class PhoneChanges:
             document_name=LABEL,
             actor=actor,
             send_to=number,
+            codes=2,  # room in the hour for both, checked before either is sent
         )
         current = self.intent.request_code(
             subscriber_id,
