@@ -592,3 +592,55 @@ def test_the_desk_offers_no_unfreeze_of_a_leaked_pin_seal_before_the_pin_is_chan
     page.click("#act-form button[type=submit]")  # 解冻
     page.locator("#toast").filter(has_text="已办理：解冻").wait_for()
     assert p.seals.get(seal.es_id).state == "active"
+
+
+def test_a_key_compromise_at_the_desk_names_the_certificates_revoked_with_it(site: Site, page):
+    """Two subscribers sent CSRs for the same key. Revoking one certificate for key compromise
+    also revokes the other (``same_key_revoked``), but the desk said only 已办理：吊销 and
+    listed the other as 有效 until reloaded. Now the revocation asks first — saying, for a
+    compromised key only, that every certificate of the key goes with it — then names the other
+    certificates revoked with it, and the list shows them revoked."""
+    from tests.integration.test_ca_lifecycle import issue, make_csr, new_key
+
+    w = site.world
+    p = w.p
+    key = new_key()
+    mine = issue(p, w.person.id, csr=make_csr(key))
+    theirs = issue(p, w.org.id, "organization-signing", csr=make_csr(key))
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # the first question is declined, the second accepted
+        asked.append(dialog.message)
+        (dialog.dismiss if len(asked) == 1 else dialog.accept)()
+
+    page.on("dialog", answer)
+    staff_login(site, page)
+    page.goto(site.url("/desk/certificates"))
+    page.locator(f'#certificates tr[data-serial="{mine.serial}"] button').click()
+    page.locator("#detail-title").filter(has_text=mine.serial).wait_for()
+    page.select_option("#verb", "revoke")
+    page.select_option("#reason", "no_longer_needed")
+    page.click("#act-form button[type=submit]")
+    page.wait_for_function("() => !document.querySelector('#act-form button').disabled")
+    assert len(asked) == 1 and f"确定吊销证书 {mine.serial}" in asked[0], asked
+    assert "一并吊销" not in asked[0], asked[0]
+    assert p.certificates.get(mine.serial).status == "active"  # declined: nothing done
+
+    page.select_option("#reason", "key_compromise")
+    page.click("#act-form button[type=submit]")
+    notice = page.locator("#same-key-revoked")
+    notice.wait_for(state="visible")
+    assert len(asked) == 2 and "使用同一密钥的所有其他有效证书" in asked[1], asked
+    assert notice.inner_text() == f"同一密钥的其他证书已一并吊销：{theirs.serial}"
+    assert theirs.serial in page.locator("#toast").inner_text()
+    shot(page, "desk-key-compromise-same-key")
+    page.locator(f'#certificates tr[data-serial="{theirs.serial}"]').filter(
+        has_text="已吊销"
+    ).wait_for()
+    assert "已吊销" in page.locator(f'#certificates tr[data-serial="{mine.serial}"]').inner_text()
+    assert p.certificates.get(theirs.serial).revocation_reason == "key_compromise"
+
+    # another certificate chosen: the notice was about the one revoked, and goes
+    page.locator(f'#certificates tr[data-serial="{theirs.serial}"] button').click()
+    page.locator("#detail-title").filter(has_text=theirs.serial).wait_for()
+    assert not notice.is_visible()

@@ -290,7 +290,8 @@ export function actButton(open) {
 /**
  * The lifecycle form of a desk's detail panel (#act-form with its #verb select; #reason-field
  * only for a revocation): `submit(data, key)` posts the chosen verb; when it is done a toast
- * names the verb (`names`), the form is reset and `onDone` gets the API's answer. `onVerb` hears
+ * names the verb (`names`), the form is reset and `onDone` gets the API's answer (a `submit`
+ * answering null — the officer said no when asked — does nothing). `onVerb` hears
  * of each verb chosen. Answers `offer(verbs)`, which puts the verbs the record's state allows
  * into #verb (and hides the form when there are none).
  */
@@ -306,6 +307,7 @@ export function lifecycleForm({ names, submit, onDone, onVerb }) {
     busyText: "正在办理…",
     submit,
     onDone: async (record) => {
+      if (!record) return; // the officer said no when asked (submit answered null)
       toast(`已办理：${names[verb.value]}`);
       form.reset();
       await onDone(record);

@@ -1,7 +1,10 @@
 // Certificates at the desk: the list (GET /certificates?status=, paged) and the lifecycle verbs
 // the selected certificate's state allows — freeze, unfreeze, report loss, restore, revoke with a
-// reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer.
-import { api, commonName, fmtTime, label, requireSession } from "/static/api.js";
+// reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer. A
+// revocation asks first; one for key compromise (or of a certificate reported lost) takes every
+// other certificate in force with the same key, anyone's: the question says so beforehand and
+// the answer's same_key_revoked is said afterwards (and the list shows them revoked).
+import { api, commonName, fmtTime, label, requireSession, toast } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
 } from "/static/pages/common.js";
@@ -12,6 +15,9 @@ options(document.getElementById("reason"), CERT_REASONS, { blank: "请选择吊�
 const VERBS = {
   freeze: "冻结", unfreeze: "解冻", "report-loss": "挂失", restore: "解除挂失", revoke: "吊销",
 };
+// the reasons that say the key itself is compromised (yinxin.registry.certificates.COMPROMISE_REASONS)
+const COMPROMISE = ["key_compromise", "stolen_or_forged"];
+const sameKeyNotice = document.getElementById("same-key-revoked");
 let current = null;
 
 const row = (c) => certificateRow(c, c.serial, actButton(() => select(c)));
@@ -35,6 +41,7 @@ function allowed(c) {
 
 function select(c) {
   current = c;
+  sameKeyNotice.hidden = true;
   document.getElementById("detail-title").textContent = `证书 ${c.serial}`;
   facts(document.getElementById("cert-facts"), [
     ["持有人", commonName(c.subject)],
@@ -55,14 +62,31 @@ const offerVerbs = lifecycleForm({
   onVerb: (verb) => { document.getElementById("note-field").hidden = verb !== "freeze"; },
   submit: (data, key) => {
     const verb = data.verb;
+    if (verb === "revoke" && !confirm(revokeQuestion(current, data.reason))) return null;
     const json = verb === "revoke" ? { reason: data.reason } : verb === "freeze" ? { note: data.note.trim() || null } : undefined;
     return api("POST", `/certificates/${current.serial}/${verb}`, { json, idempotencyKey: key });
   },
   onDone: async (c) => {
     select(c);
+    const also = c.same_key_revoked || [];
+    if (also.length) {
+      const said = `同一密钥的其他证书已一并吊销：${also.join("、")}`;
+      sameKeyNotice.textContent = said;
+      sameKeyNotice.hidden = false;
+      toast(`已办理：吊销。${said}`);
+    }
     await load();
   },
 });
+
+/** The question asked before revoking `c` for `reason`: for a compromised key (or a lost
+ * certificate, whose revocation is recorded as key compromise whatever the reason) it says that
+ * every other certificate of the key goes with it. */
+function revokeQuestion(c, reason) {
+  const ask = `确定吊销证书 ${c.serial}（${CERT_REASONS[reason] || "其他情况"}）？吊销后不可恢复。`;
+  if (!COMPROMISE.includes(reason) && c.hold_kind !== "lost") return ask;
+  return `${ask}\n该证书的密钥视为已泄露：使用同一密钥的所有其他有效证书（包括其他用户的）将一并吊销。`;
+}
 
 filter.addEventListener("change", () => load());
 await load();
