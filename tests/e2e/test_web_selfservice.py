@@ -844,3 +844,54 @@ def test_a_grant_with_an_end_and_a_number_of_signings_from_the_seal_page(site: S
     assert g.max_uses == 2 and g.valid_until is not None
     assert abs(g.valid_until - (seal_end - dt.timedelta(days=1))) < dt.timedelta(minutes=1)
     shot(page, "my-seal-grant-limited")
+
+
+def test_a_holder_revoking_for_key_compromise_is_told_of_the_certificates_revoked_with_it(
+    site: Site, page
+):
+    """A holder's certificate and another subscriber's were issued for the same key. Revoking
+    one for key compromise on /my/certificate also revokes the other (``same_key_revoked``),
+    but the page asked nothing beyond its checkbox and said only 证书已吊销. Now the revocation
+    asks first — saying, for a compromised key only, that every certificate of the key, anyone's,
+    goes with it — and then names the other certificates revoked with it."""
+    from tests.integration.test_ca_lifecycle import issue, make_csr, new_key
+
+    w = site.world
+    p = w.p
+    person = p.subscribers.add_person(
+        name="卫十五", id_number=id_card("11010519890909123"), phone="13500135090"
+    )
+    p.subscribers.accept_agreement(person.id, accepted_by="卫十五")
+    key = new_key()
+    mine = issue(p, person.id, csr=make_csr(key))
+    theirs = issue(p, w.org.id, "organization-signing", csr=make_csr(key))
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # the first question is declined, the second accepted
+        asked.append(dialog.message)
+        (dialog.dismiss if len(asked) == 1 else dialog.accept)()
+
+    page.on("dialog", answer)
+    subscriber_login(site, page, "13500135090")
+    page.goto(site.url(f"/my/certificate?serial={mine.serial}"))
+    form = page.locator("#revoke-form")
+    form.wait_for(state="visible")
+    page.select_option("#reason", "no_longer_needed")
+    page.check("#revoke-confirm")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => !document.querySelector('#revoke-form button').disabled")
+    assert len(asked) == 1 and f"确定吊销证书 {mine.serial}" in asked[0], asked
+    assert "一并吊销" not in asked[0], asked[0]
+    assert p.certificates.get(mine.serial).status == "active"  # declined: nothing done
+
+    page.select_option("#reason", "key_compromise")
+    form.locator("button[type=submit]").click()
+    notice = page.locator("#same-key-revoked")
+    notice.wait_for(state="visible")
+    assert len(asked) == 2 and "使用同一密钥的所有其他有效证书（包括其他用户的）" in asked[1], asked
+    assert notice.inner_text() == f"同一密钥的其他证书已一并吊销：{theirs.serial}"
+    assert theirs.serial in page.locator("#toast").inner_text()
+    assert "已吊销" in page.locator("#status-badge").inner_text()
+    shot(page, "my-certificate-key-compromise-same-key")
+    assert p.certificates.get(mine.serial).revocation_reason == "key_compromise"
+    assert p.certificates.get(theirs.serial).status == "revoked"

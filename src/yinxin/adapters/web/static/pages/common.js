@@ -94,6 +94,24 @@ export const CERT_REASON_NAMES = { ...CERT_REASONS, superseded: "新的密钥对
 export const HOLDER_CERT_REASONS = [
   "key_compromise", "no_longer_needed", "stolen_or_forged", "unspecified",
 ];
+// the reasons that say the key itself is compromised (yinxin.registry.certificates.COMPROMISE_REASONS)
+const COMPROMISE_REASONS = ["key_compromise", "stolen_or_forged"];
+
+/** The question asked before revoking `c` for `reason` (the desk and the holder's page): for a
+ * compromised key (or a lost certificate, whose revocation is recorded as key compromise
+ * whatever the reason) it says that every other certificate of the key, anyone's, goes with it. */
+export function revokeQuestion(c, reason) {
+  const ask = `确定吊销证书 ${c.serial}（${CERT_REASONS[reason] || "其他情况"}）？吊销后不可恢复。`;
+  if (!COMPROMISE_REASONS.includes(reason) && c.hold_kind !== "lost") return ask;
+  return `${ask}\n该证书的密钥视为已泄露：使用同一密钥的所有其他有效证书（包括其他用户的）将一并吊销。`;
+}
+
+/** What is said of the other certificates a revocation took with it (the answer's
+ * same_key_revoked, their serials), or null when there were none. */
+export function sameKeyRevoked(c) {
+  const also = (c && c.same_key_revoked) || [];
+  return also.length ? `同一密钥的其他证书已一并吊销：${also.join("、")}` : null;
+}
 
 // Seal revocation reasons (004 §十一), as yinxin.seals.lifecycle lists them.
 export const SEAL_REASONS = {

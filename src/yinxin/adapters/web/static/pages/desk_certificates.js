@@ -7,6 +7,7 @@
 import { api, commonName, fmtTime, label, requireSession, toast } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
+  revokeQuestion, sameKeyRevoked,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -15,8 +16,6 @@ options(document.getElementById("reason"), CERT_REASONS, { blank: "请选择吊�
 const VERBS = {
   freeze: "冻结", unfreeze: "解冻", "report-loss": "挂失", restore: "解除挂失", revoke: "吊销",
 };
-// the reasons that say the key itself is compromised (yinxin.registry.certificates.COMPROMISE_REASONS)
-const COMPROMISE = ["key_compromise", "stolen_or_forged"];
 const sameKeyNotice = document.getElementById("same-key-revoked");
 let current = null;
 
@@ -68,9 +67,8 @@ const offerVerbs = lifecycleForm({
   },
   onDone: async (c) => {
     select(c);
-    const also = c.same_key_revoked || [];
-    if (also.length) {
-      const said = `同一密钥的其他证书已一并吊销：${also.join("、")}`;
+    const said = sameKeyRevoked(c);
+    if (said) {
       sameKeyNotice.textContent = said;
       sameKeyNotice.hidden = false;
       toast(`已办理：吊销。${said}`);
@@ -78,15 +76,6 @@ const offerVerbs = lifecycleForm({
     await load();
   },
 });
-
-/** The question asked before revoking `c` for `reason`: for a compromised key (or a lost
- * certificate, whose revocation is recorded as key compromise whatever the reason) it says that
- * every other certificate of the key goes with it. */
-function revokeQuestion(c, reason) {
-  const ask = `确定吊销证书 ${c.serial}（${CERT_REASONS[reason] || "其他情况"}）？吊销后不可恢复。`;
-  if (!COMPROMISE.includes(reason) && c.hold_kind !== "lost") return ask;
-  return `${ask}\n该证书的密钥视为已泄露：使用同一密钥的所有其他有效证书（包括其他用户的）将一并吊销。`;
-}
 
 filter.addEventListener("change", () => load());
 await load();

@@ -2,13 +2,17 @@
 // /der, /chain), the holder's lifecycle requests (freeze, unfreeze, report loss, restore,
 // revoke with one of the reasons of 001) and the requests that issue a new certificate in its
 // place (renew, rekey, reissue: POST /certificates/{serial}/renew|rekey|reissue) — only the
-// forms the certificate's state, dates and fees allow, as the API would judge them.
+// forms the certificate's state, dates and fees allow, as the API would judge them. A revocation
+// asks first; one for key compromise (or of a certificate reported lost) takes every other
+// certificate in force with the same key, anyone's: the question says so beforehand and the
+// answer's same_key_revoked is said afterwards.
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
   messageFor, requireSession, saveBlob, toast,
 } from "/static/api.js";
 import {
-  CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, yuanOf,
+  CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, revokeQuestion,
+  sameKeyRevoked, yuanOf,
 } from "/static/pages/common.js";
 
 await requireSession("subscriber");
@@ -337,7 +341,23 @@ act("freeze-form", "freeze", (d) => ({ note: d.note.trim() || null }), "证书�
 act("unfreeze-form", "unfreeze", () => undefined, "证书已解冻");
 act("loss-form", "report-loss", () => undefined, "已挂失，证书已暂停使用");
 act("restore-form", "restore", () => undefined, "已解除挂失");
-act("revoke-form", "revoke", (d) => ({ reason: d.reason }), "证书已吊销");
+bindForm(document.getElementById("revoke-form"), {
+  busyText: "正在办理…",
+  submit: (d, key) => {
+    if (!confirm(revokeQuestion(current, d.reason))) return null; // the holder said no: nothing sent
+    return api("POST", `/certificates/${serial}/revoke`, { json: { reason: d.reason }, idempotencyKey: key });
+  },
+  onDone: (c) => {
+    if (!c) return;
+    document.getElementById("revoke-form").reset();
+    show(c);
+    const said = sameKeyRevoked(c);
+    const notice = document.getElementById("same-key-revoked");
+    notice.textContent = said || "";
+    notice.hidden = !said;
+    toast(said ? `证书已吊销。${said}` : "证书已吊销");
+  },
+});
 
 // the forms are bound above, before the certificate is shown and its forms with it
 try {
