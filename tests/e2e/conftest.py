@@ -145,3 +145,26 @@ def unlabeled(page) -> list[str]:
                 && !x.getAttribute("aria-labelledby"))
             .map((x) => x.name || x.id)"""
     )
+
+
+def one_key_two_holders(p, first_id: int, second_id: int) -> tuple:
+    """Two certificates for one key (the second an organization's): a revocation for key
+    compromise of one takes the other with it."""
+    from tests.integration.test_ca_lifecycle import issue, make_csr, new_key
+
+    key = new_key()
+    first = issue(p, first_id, csr=make_csr(key))
+    return first, issue(p, second_id, "organization-signing", csr=make_csr(key))
+
+
+def decline_then_accept(page) -> list[str]:
+    """Answer the page's questions (confirm dialogs): the first declined, the rest accepted;
+    the questions asked, in order."""
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        (dialog.dismiss if len(asked) == 1 else dialog.accept)()
+
+    page.on("dialog", answer)
+    return asked

@@ -14,7 +14,14 @@ import time
 
 import httpx
 
-from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
+from tests.e2e.conftest import (
+    SHOTS,
+    STAFF_PASSWORD,
+    Site,
+    decline_then_accept,
+    one_key_two_holders,
+    shot,
+)
 from tests.e2e.test_web import fresh_totp
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import need, outbox_lines, read_code
@@ -600,20 +607,10 @@ def test_a_key_compromise_at_the_desk_names_the_certificates_revoked_with_it(sit
     listed the other as 有效 until reloaded. Now the revocation asks first — saying, for a
     compromised key only, that every certificate of the key goes with it — then names the other
     certificates revoked with it, and the list shows them revoked."""
-    from tests.integration.test_ca_lifecycle import issue, make_csr, new_key
-
     w = site.world
     p = w.p
-    key = new_key()
-    mine = issue(p, w.person.id, csr=make_csr(key))
-    theirs = issue(p, w.org.id, "organization-signing", csr=make_csr(key))
-    asked: list[str] = []
-
-    def answer(dialog) -> None:  # the first question is declined, the second accepted
-        asked.append(dialog.message)
-        (dialog.dismiss if len(asked) == 1 else dialog.accept)()
-
-    page.on("dialog", answer)
+    mine, theirs = one_key_two_holders(p, w.person.id, w.org.id)
+    asked = decline_then_accept(page)
     staff_login(site, page)
     page.goto(site.url("/desk/certificates"))
     page.locator(f'#certificates tr[data-serial="{mine.serial}"] button').click()

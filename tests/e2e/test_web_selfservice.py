@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.e2e.conftest import STAFF_PASSWORD, Site, shot
+from tests.e2e.conftest import (
+    STAFF_PASSWORD,
+    Site,
+    decline_then_accept,
+    one_key_two_holders,
+    shot,
+)
 from tests.e2e.test_web import fresh_totp
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import outbox_lines, read_code
@@ -854,24 +860,14 @@ def test_a_holder_revoking_for_key_compromise_is_told_of_the_certificates_revoke
     but the page asked nothing beyond its checkbox and said only 证书已吊销. Now the revocation
     asks first — saying, for a compromised key only, that every certificate of the key, anyone's,
     goes with it — and then names the other certificates revoked with it."""
-    from tests.integration.test_ca_lifecycle import issue, make_csr, new_key
-
     w = site.world
     p = w.p
     person = p.subscribers.add_person(
         name="卫十五", id_number=id_card("11010519890909123"), phone="13500135090"
     )
     p.subscribers.accept_agreement(person.id, accepted_by="卫十五")
-    key = new_key()
-    mine = issue(p, person.id, csr=make_csr(key))
-    theirs = issue(p, w.org.id, "organization-signing", csr=make_csr(key))
-    asked: list[str] = []
-
-    def answer(dialog) -> None:  # the first question is declined, the second accepted
-        asked.append(dialog.message)
-        (dialog.dismiss if len(asked) == 1 else dialog.accept)()
-
-    page.on("dialog", answer)
+    mine, theirs = one_key_two_holders(p, person.id, w.org.id)
+    asked = decline_then_accept(page)
     subscriber_login(site, page, "13500135090")
     page.goto(site.url(f"/my/certificate?serial={mine.serial}"))
     form = page.locator("#revoke-form")

@@ -33,6 +33,13 @@ def holder(w: World, client: TestClient) -> dict[str, str]:
     return {"X-CSRF-Token": subscriber_session(client, w, PHONE)}
 
 
+def reported_lost(client: TestClient, serial: str, h: dict[str, str]) -> str:
+    """Report ``serial`` lost as its holder; the address of its reissue."""
+    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+    return f"/api/v1/certificates/{serial}/reissue"
+
+
 def key_row(w: World, serial: str) -> tuple[int, bool]:
     with w.p.db.read() as s:
         c = s.execute(select(Certificate).where(Certificate.serial_hex == serial)).scalar_one()
@@ -100,9 +107,7 @@ def test_a_holder_reissues_only_with_the_code_sent_to_the_registered_phone(
 ) -> None:
     p, serial = world.p, world.person_cert.serial
     h = holder(world, client)
-    url = f"/api/v1/certificates/{serial}/reissue"
-    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
-    assert r.status_code == 200, r.text
+    url = reported_lost(client, serial, h)
 
     world.clock.advance(seconds=61)  # past the login code's rate limit
     mark = outbox_lines(world.outbox)
@@ -201,9 +206,7 @@ def test_the_code_asked_for_does_not_use_up_the_idempotency_key(
     of the completion gets the completion back, issuing nothing more."""
     p, serial = world.p, world.person_cert.serial
     h = holder(world, client)
-    url = f"/api/v1/certificates/{serial}/reissue"
-    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
-    assert r.status_code == 200, r.text
+    url = reported_lost(client, serial, h)
     world.clock.advance(seconds=61)  # past the login code's rate limit
     mark = outbox_lines(world.outbox)
     k = {**h, "Idempotency-Key": "reissue-1"}
@@ -254,10 +257,7 @@ def test_a_device_certificate_is_reissued_with_the_code_sent_to_its_organization
     p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
     serial = p.certificates.approve(app.id, officer="受理员").serial
     h = org_key(world, org.id)
-    r = client.post(f"/api/v1/certificates/{serial}/report-loss", headers=h)
-    assert r.status_code == 200, r.text
-
-    url = f"/api/v1/certificates/{serial}/reissue"
+    url = reported_lost(client, serial, h)
     mark = outbox_lines(world.outbox)
     r = client.post(url, json={"pin": NEW_PIN}, headers=h)
     assert r.status_code == 202, r.text
@@ -326,11 +326,9 @@ def test_the_audit_of_a_rekey_or_reissue_says_which_proof_was_given(
     [ev] = p.audit_events(action="certificate.rekey", subject_id=serial)
     assert ev.data["proof"] == "current_pin", ev.data
 
-    r = client.post(f"/api/v1/certificates/{rekeyed}/report-loss", headers=h)
-    assert r.status_code == 200, r.text
+    url = reported_lost(client, rekeyed, h)
     world.clock.advance(seconds=61)
     mark = outbox_lines(world.outbox)
-    url = f"/api/v1/certificates/{rekeyed}/reissue"
     ask = client.post(url, json={"pin": NEW_PIN}, headers=h).json()
     code = read_code(world.outbox, PHONE, after=mark)
     body = {"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": code}
