@@ -595,8 +595,10 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path):
         codes = [c.get("/subscribers").status_code for _ in range(4)]
         assert codes[:3] == [200, 200, 200] and codes[3] == 429, codes
         r = c.get("/subscribers")
-        problem_of(r, 429)
+        body = problem_of(r, 429)
         assert int(r.headers["retry-after"]) >= 1
+        # the wait is in the body too, the same whole seconds as the header
+        assert body["retry_after"] == int(r.headers["retry-after"]), body
         # another caller has its own bucket
         assert Client(srv.url(""), w.keys["admin"]).get("/subscribers").status_code == 200
         c.close()

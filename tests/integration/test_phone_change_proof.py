@@ -194,6 +194,7 @@ def test_an_hour_with_room_for_one_code_sends_neither(world: World, client: Test
     body = r.json()
     assert body["code"] == "rate_limited" and "10 codes an hour" in body["detail"], body
     assert r.headers["Retry-After"] == str(3600 - 9 * 61)
+    assert body["retry_after"] == int(r.headers["Retry-After"]), body  # in the body too
     assert messages(world, mark) == []  # no SMS to either number
     # nothing written but the refusal's audit event and the session's last use
     assert [

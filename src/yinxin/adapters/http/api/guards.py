@@ -3,7 +3,7 @@
 **Rate limits.** A token bucket per caller (the SHA-256 of its ``Authorization`` header or its
 browser session cookie, or its address when it sends neither): ``rate`` requests a second on
 average, ``burst`` at once. Over it, the answer is 429 with ``Retry-After`` (whole seconds until
-a token is back).
+a token is back), the same number as the body's ``retry_after``.
 
 **Idempotency.** A POST with an ``Idempotency-Key`` header is claimed for its caller before it
 runs (``yinxin.access.idempotency``); a retry with the same key and the same request gets the
@@ -110,8 +110,10 @@ def _caller(scope) -> str:
     return hashlib.sha256(f"addr:{client[0]}".encode()).hexdigest()
 
 
-def _problem(status: int, detail: str, code: str, field: str | None = None) -> bytes:
-    body = problem_body(status, detail, code=code, field=field)
+def _problem(
+    status: int, detail: str, code: str, field: str | None = None, extra: dict | None = None
+) -> bytes:
+    body = problem_body(status, detail, code=code, field=field, extra=extra)
     return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -189,9 +191,11 @@ class Guards:
         caller = _caller(scope)
         wait = self.limiter.take(caller)
         if wait > 0:
-            retry = str(max(1, math.ceil(wait))).encode()
-            body = _problem(429, "too many requests; slow down", "rate_limited")
-            return await respond(send, 429, body, _PROBLEM, [(b"retry-after", retry)])
+            retry = max(1, math.ceil(wait))
+            extra = {"retry_after": retry}  # the wait in the body too, as the header says it
+            body = _problem(429, "too many requests; slow down", "rate_limited", extra=extra)
+            header = [(b"retry-after", str(retry).encode())]
+            return await respond(send, 429, body, _PROBLEM, header)
         # The body limit, on every request: it was kept only on a POST with an Idempotency-Key,
         # so any caller — no key needed, the body is read before the key is checked — could
         # make the server hold a body of any size (1 GB: 3 GB of memory) before its 401. A

@@ -37,6 +37,7 @@ class Problem(BaseModel):
     code: str
     field: str | None = None
     errors: list[dict[str, Any]] | None = None
+    retry_after: int | None = None  # a 429's wait in whole seconds, as its Retry-After
 
 
 def problem_body(
@@ -161,9 +162,11 @@ def install(api: FastAPI) -> None:
     async def _refused(_request: Request, exc: YinxinError):
         status = exc.http_status
         headers = None
+        extra = getattr(exc, "problem_extra", None)
         retry = getattr(exc, "retry_after", None)
-        if retry is not None:
+        if retry is not None:  # the wait, in the header and the body alike (whole seconds)
             headers = {"Retry-After": str(int(retry))}
+            extra = {**(extra or {}), "retry_after": int(retry)}
         if status == 401:  # RFC 9110 15.5.2: a 401 says how to authenticate
             headers = {**(headers or {}), "WWW-Authenticate": CHALLENGE}
         if status >= 500:
@@ -174,7 +177,7 @@ def install(api: FastAPI) -> None:
             code=exc.code,
             field=exc.field,
             headers=headers,
-            extra=getattr(exc, "problem_extra", None),
+            extra=extra,
         )
 
     @api.exception_handler(RequestValidationError)
