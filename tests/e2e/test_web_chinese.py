@@ -22,6 +22,8 @@ ENGLISH = re.compile(r"[a-z]{3,}")
 
 # refusals as the API words them, for codes, fields and states no page had words for
 MADE = [
+    ("rate_limited_wait", 429, {"code": "rate_limited", "detail": "slow down", "retry_after": 42}),
+    ("rate_limited", 429, {"code": "rate_limited", "detail": "too many requests; slow down"}),
     (
         "unmapped_field",
         422,
@@ -152,6 +154,8 @@ def test_refusals_are_said_in_chinese_with_the_field_and_the_state(site: Site, p
     assert got["note_marked"] == "true"
     assert got["unmapped_field"] == "填写的内容不符合要求，请检查"
     assert got["unmapped_code"] == "与现有记录冲突"
+    assert got["rate_limited_wait"] == "操作过于频繁，请 42 秒后再试"  # the body's retry_after
+    assert got["rate_limited"] == "操作过于频繁，请稍后再试"
     assert got["chinese_detail"] == "本项目报酬：金额最多两位小数"  # the API's own Chinese
     assert got["unmapped_transition"] == "当前状态下不能进行此操作"
     assert got["seal_state"] == "印章当前状态为「已吊销」，不能解冻"

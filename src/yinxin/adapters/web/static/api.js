@@ -254,6 +254,8 @@ export function messageFor(err) {
     return `验证码错误，还可尝试 ${detail.match(/(\d+) more/)[1]} 次`;
   }
   if (code === "illegal_transition") return chineseDetail(detail) || transitionMessage(err);
+  const wait = err.problem.retry_after;  // a 429's wait, the same seconds as its Retry-After
+  if (code === "rate_limited" && Number.isInteger(wait) && wait > 0) return `操作过于频繁，请 ${wait} 秒后再试`;
   return MESSAGES[code] || chineseDetail(detail) || MESSAGES[BY_STATUS[err.status]] || MESSAGES.internal;
 }
 
