@@ -355,11 +355,14 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     pasted into the form. A CSR for the very key reported lost was certified again (the lost
     key back in force); now it is refused in Chinese at the CSR field, nothing changed; so is
     a CSR for the key of an older certificate revoked as compromised; a CSR for a new key is
-    taken."""
+    taken. The reissue also revoked another certificate of the lost key, an organization's, and
+    the page said nothing of it: now it names it (同一密钥的其他证书已一并吊销：…)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
+
+    from tests.integration.test_ca_lifecycle import issue
 
     def csr(key) -> str:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "秦二十六")])
@@ -384,6 +387,7 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     )
     p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
     cert = p.certificates.approve(app.id, officer="desk1")
+    theirs = issue(p, site.world.org.id, "organization-signing", csr=csr(lost_key).encode())
     p.certificates.report_loss(cert.serial, actor="秦二十六")
 
     subscriber_login(site, page, "15848158406")
@@ -414,6 +418,10 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     [new_serial] = successors_of(p, cert.id)
     assert new_serial in page.locator("#new-cert").inner_text()
     assert p.certificates.get(cert.serial).revocation_reason == "key_compromise"
+    expect(page.locator("#new-cert-same-key")).to_have_text(
+        f"同一密钥的其他证书已一并吊销：{theirs.serial}"
+    )
+    assert p.certificates.get(theirs.serial).revocation_reason == "key_compromise"
 
 
 def test_a_lost_certificate_with_fees_due_is_paid_for_then_reissued(site: Site, page):

@@ -112,7 +112,7 @@ def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Pl
     """``cert renew`` renewed, then ended in a traceback printing its answer (it handed a
     renewal's pair of certificates to the one-certificate line); rekey, reissue and change
     printed the pair as nested JSON. Each prints the new certificate, then the old as it
-    now stands."""
+    now stands, then any other certificate of the old key revoked with it."""
     p = platform
     w = world(p)
     old = w.zhang_cert.serial
@@ -127,9 +127,11 @@ def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Pl
     assert was.startswith(f"was  {old}  active  person-signing  "), was
     res = invoke(p, "cert", "change", renewed.serial, "--name", "张三丰")
     assert res.exit_code == 0, res.output
-    new, was = res.stdout.splitlines()
+    # the renewal's predecessor, same key, went with it: named after
+    new, was, also = res.stdout.splitlines()
     assert new.startswith("new  ") and "CN=张三丰" in new and " active " in new, new
     assert was.startswith(f"was  {renewed.serial}  revoked  "), was
+    assert also == f"also revoked (same key): {old}", also
 
 
 def test_the_agreement_prints_byte_for_byte_what_an_acceptance_records(

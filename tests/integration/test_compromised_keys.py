@@ -464,3 +464,64 @@ def test_a_lost_certificate_revoked_for_another_reason_keeps_its_key_refused(
     assert p.certificates.revoke(other.serial, reason=reason, actor="受理员").revocation_reason == (
         reason
     )
+
+
+def test_a_rekey_or_reissue_over_the_api_and_the_cli_names_the_certificates_revoked_with_it(
+    world: World, client: TestClient, tmp_path: Path
+) -> None:
+    """A rekey, or a reissue after a loss, also revokes the other certificates in force of the
+    old key (a reissue: anyone's, as key_compromise), but its answer named only the old
+    certificate and the new one: now ``same_key_revoked`` lists them, as ``revoke``'s does."""
+    p = world.p
+    secret = p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    h = {"Authorization": f"Bearer {secret}"}
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    also_mine = issue(p, world.person.id, csr=make_csr(key))
+    r = client.post(
+        f"/api/v1/certificates/{mine.serial}/rekey",
+        json={"csr": make_csr(new_key()).decode()},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["same_key_revoked"] == [also_mine.serial]
+    assert p.certificates.get(also_mine.serial).status == "revoked"
+
+    key = new_key()
+    lost = issue(p, world.person.id, csr=make_csr(key))
+    theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
+    r = client.post(f"/api/v1/certificates/{lost.serial}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/certificates/{lost.serial}/reissue",
+        json={"csr": make_csr(new_key()).decode()},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["same_key_revoked"] == [theirs.serial]
+    assert p.certificates.get(theirs.serial).revocation_reason == "key_compromise"
+
+    # one with no other certificate of its key names none
+    lone = issue(p, world.person.id)
+    r = client.post(
+        f"/api/v1/certificates/{lone.serial}/rekey",
+        json={"csr": make_csr(new_key()).decode()},
+        headers=h,
+    )
+    assert r.status_code == 200 and r.json()["same_key_revoked"] == [], r.text
+
+    # the CLI says them too
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    also_mine = issue(p, world.person.id, csr=make_csr(key))
+    csr = tmp_path / "new.csr"
+    csr.write_bytes(make_csr(new_key()))
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+        "YINXIN_PIN": None,
+    }
+    res = CliRunner().invoke(cli_app, ["cert", "rekey", mine.serial, "--csr", str(csr)], env=env)
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    assert "also revoked (same key)" in res.stdout and also_mine.serial in res.stdout

@@ -1319,7 +1319,11 @@ class Certificates:
                 if move.to_state == REVOKED and revoke_reason is not None
                 else []
             )
-            out = Successor(previous=certificate_view(old), certificate=certificate_view(new))
+            out = Successor(
+                previous=certificate_view(old),
+                certificate=certificate_view(new),
+                same_key_revoked=also,
+            )
         for changed in (out.previous.serial, *also):
             self._notify(changed)
         self._issued(out.certificate)

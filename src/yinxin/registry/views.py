@@ -199,10 +199,14 @@ def revoked_view(c: Certificate, same_key_revoked: list[str]) -> RevokedCertific
 @dataclass(frozen=True, slots=True)
 class Successor:
     """A verb that issues a new certificate in place of another (renew, rekey, change,
-    reissue): the old one as it now stands, and the new one."""
+    reissue): the old one as it now stands, and the new one; ``same_key_revoked``, as in
+    ``revoke``'s answer, the serials of the other certificates of the old key revoked with it
+    (a rekey or change: the holder's own; a reissue after a loss: anyone's, as keyCompromise;
+    none for a renewal)."""
 
     previous: CertificateView
     certificate: CertificateView
+    same_key_revoked: list[str]
 
 
 @dataclass(frozen=True, slots=True)

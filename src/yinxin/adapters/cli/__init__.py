@@ -94,9 +94,12 @@ def _revoked(c: RevokedCertificate) -> None:
 
 def _successor(s: Successor) -> None:
     """A renewal, rekey, reissue or change: the certificate issued, then the one it replaces
-    as it now stands (revoked, or still valid beside a renewal)."""
+    as it now stands (revoked, or still valid beside a renewal), then each other certificate
+    of the old key revoked with it."""
     _cert_line(s.certificate, "new  ")
     _cert_line(s.previous, "was  ")
+    for serial in s.same_key_revoked:
+        say("also revoked (same key): [bold]{}[/]", serial)
 
 
 # options the certificate verbs share

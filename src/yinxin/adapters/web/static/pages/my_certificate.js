@@ -196,7 +196,8 @@ bindForm(document.getElementById("renew-pay-form"), {
   },
 });
 // a new certificate in this one's place: shown at the top with its serial and validity, this
-// one as it now stands (renewed: still in force; rekeyed or reissued: revoked) below it
+// one as it now stands (renewed: still in force; rekeyed or reissued: revoked) below it, and
+// the other certificates of the old key revoked with it (same_key_revoked) named
 function issued(out, done) {
   successor = out.certificate;
   show(out.previous);
@@ -212,7 +213,11 @@ function issued(out, done) {
   const card = document.getElementById("new-cert");
   card.hidden = false;
   card.scrollIntoView({ block: "nearest" });
-  toast(`${done}，新证书序列号 ${n.serial}`);
+  const said = sameKeyRevoked(out);
+  const notice = document.getElementById("new-cert-same-key");
+  notice.textContent = said || "";
+  notice.hidden = !said;
+  toast(said ? `${done}，新证书序列号 ${n.serial}。${said}` : `${done}，新证书序列号 ${n.serial}`);
   sealsLeftBehind(out.previous).catch(() => {}); // a note only: the new certificate is issued
 }
 
