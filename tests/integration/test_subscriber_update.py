@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import PASSPHRASE
 from tests.dbdump import diff, dump
-from tests.integration.signing_flow import World
+from tests.integration.signing_flow import World, outbox_lines
 from tests.integration.test_web_selfservice_api import subscriber_session
 from yinxin.adapters.cli import app as cli_app
 from yinxin.errors import ValidationError
@@ -49,6 +49,15 @@ def both_codes(w: World, ask: dict, new: str, current: str, *, after: int) -> di
         "current_phone_challenge_id": ask["current_phone_challenge_id"],
         "current_phone_code": read_code(w.outbox, current, after=after),
     }
+
+
+def changed_own_phone(w: World, client, url: str, h: dict, new: str, current: str):
+    """A holder's own phone change made whole: a minute on (past the last code's limit), the
+    ``202`` asked for, then the same change with both codes; the final answer."""
+    w.clock.advance(seconds=61)
+    mark = outbox_lines(w.outbox)
+    ask = client.patch(url, json={"phone": new}, headers=h).json()
+    return client.patch(url, json=both_codes(w, ask, new, current, after=mark), headers=h)
 
 
 def test_a_new_phone_changes_the_record_alone_and_the_old_number_is_told(world: World) -> None:
@@ -710,7 +719,6 @@ def test_a_phone_change_ends_the_holders_other_sessions(world: World, client: Te
     that phone) went on signing in the holder's name. A change of the registered phone now
     ends every session of the subscriber in its transaction — but the one making the change,
     when the holder makes it (audited ``session.closed``, reason ``phone_changed``)."""
-    from tests.integration.signing_flow import outbox_lines
     from yinxin.adapters.http.server import create_app
 
     me = world.person.id
@@ -720,11 +728,7 @@ def test_a_phone_change_ends_the_holders_other_sessions(world: World, client: Te
         subscriber_session(other, world, "13800138000")
         assert other.get("/api/v1/sessions/current").status_code == 200
         # the holder's own change, with the code: the other session ends, this one stays
-        world.clock.advance(seconds=61)
-        mark = outbox_lines(world.outbox)
-        ask = client.patch(url, json={"phone": "13900139555"}, headers=h).json()
-        body = both_codes(world, ask, "13900139555", "13800138000", after=mark)
-        r = client.patch(url, json=body, headers=h)
+        r = changed_own_phone(world, client, url, h, "13900139555", "13800138000")
         assert r.status_code == 200, r.text
         assert client.get("/api/v1/sessions/current").status_code == 200
         assert other.get("/api/v1/sessions/current").status_code == 401
@@ -779,7 +783,6 @@ def test_what_a_phone_change_ends_is_audited_as_done_by_whoever_changed_it(
     changed the number with the code or a desk officer after a reported theft. They now name
     the actor of the change itself (its ``subscriber.updated``): the holder's session, or the
     officer."""
-    from tests.integration.signing_flow import outbox_lines
     from yinxin.adapters.http.server import create_app
 
     p, me = world.p, world.person.id
@@ -790,11 +793,7 @@ def test_what_a_phone_change_ends_is_audited_as_done_by_whoever_changed_it(
         world.clock.advance(seconds=61)
         pending = other.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
         assert pending.status_code == 202, pending.text
-        world.clock.advance(seconds=61)
-        mark = outbox_lines(world.outbox)
-        ask = client.patch(url, json={"phone": "13900139555"}, headers=h).json()
-        body = both_codes(world, ask, "13900139555", "13800138000", after=mark)
-        r = client.patch(url, json=body, headers=h)
+        r = changed_own_phone(world, client, url, h, "13900139555", "13800138000")
         assert r.status_code == 200, r.text
         [changed] = p.audit_events(action="subscriber.updated")
         holder = changed.actor
