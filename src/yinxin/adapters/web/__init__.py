@@ -91,6 +91,7 @@ PAGES: list[Page] = [
     # self-service, seals and the RA desk (docs/web.md, "Self-service, seals and the RA desk")
     Page("/register", "register.html", "在线注册"),
     Page("/my/agreement", "my_agreement.html", "服务协议", login="subscriber"),
+    Page("/my/contact", "my_contact.html", "联系方式", login="subscriber"),
     Page("/my/apply", "my_apply.html", "申请证书", login="subscriber"),
     Page("/my/certificates", "my_certificates.html", "证书与申请", login="subscriber"),
     Page("/my/certificate", "my_certificate.html", "证书详情", login="subscriber"),
