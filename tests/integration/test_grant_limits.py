@@ -238,3 +238,76 @@ def test_a_batch_larger_than_the_grant_allows_is_refused_before_anything_is_sign
     assert diff(before, dump(w.p)) == []
     (g,) = w.p.seals.grants(w.jia.seal.es_id)
     assert (g.uses, g.remaining_uses) == (0, 2)
+
+
+def test_an_authorization_ended_unused_gives_its_documents_back_to_the_grant(any_platform, clock):
+    """The documents an automatic-signing authorization took from the member's grant when it
+    was made and did not sign go back to the grant when it is withdrawn or expires, in the
+    same commit, audited on the seal and in the authorization's end; those it signed stay
+    counted, and an exhausted one gives nothing back. Before, a withdrawn or expired
+    authorization kept its unsigned documents out of the grant for good."""
+    import json
+
+    from sqlalchemy import select
+
+    from yinxin.signing.batch import BatchItem
+    from yinxin.store.models import AuditEvent
+
+    w = build_world(any_platform, clock)
+    gid = regrant(w, max_uses=6)
+
+    def authorize(documents: int, days: int = 5):
+        return w.p.authorizations.grant(
+            w.jia.seal.es_id,
+            pin=w.jia.pin,
+            granted_by_subscriber_id=w.member.id,
+            max_documents=documents,
+            valid_until=w.clock.now() + dt.timedelta(days=days),
+        )
+
+    def left() -> tuple[int, int | None, str]:
+        (g,) = w.p.seals.grants(w.jia.seal.es_id)
+        assert g.id == gid
+        return g.uses, g.remaining_uses, g.state
+
+    def sign_under(authorization_id: int, title: str) -> None:
+        pdf = contract_pdf(1, title=title)
+        w.p.batch.sign_authorized(
+            [BatchItem(pdf, f"{title}.pdf")], authorization_id=authorization_id
+        )
+
+    def events(action: str) -> list[dict]:
+        with w.p.db.read() as s:
+            q = select(AuditEvent.data).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            return [json.loads(d) for d in s.execute(q).scalars()]
+
+    withdrawn = authorize(4)
+    assert left() == (4, 2, "active")
+    sign_under(withdrawn.id, "自动签署一")
+    assert left() == (4, 2, "active")  # signing under it spends the documents it took
+    w.p.authorizations.withdraw(withdrawn.id, actor=ADMIN, reason="合作结束")
+    assert left() == (1, 5, "active")  # the one signed stays counted
+    (back,) = events("seal.grant_uses_returned")
+    assert back["grant_id"] == gid and back["authorization_id"] == withdrawn.id
+    assert (back["uses"], back["uses_now"]) == (3, 1)
+    (ended,) = events("authorization.withdrawn")
+    assert ended["returned_uses"] == {"seal_grant_id": gid, "uses": 3}
+
+    # the grant used up by an authorization is in force again once it expires unused
+    expiring = authorize(5, days=1)
+    assert left() == (6, 0, "used_up")
+    w.clock.advance(days=2)
+    assert w.p.authorizations.expire_due() == 1
+    assert w.p.authorizations.get(expiring.id).state == "expired"
+    assert left() == (1, 5, "active")
+    assert events("authorization.expired")[-1]["returned_uses"]["uses"] == 5
+
+    # an exhausted one gives nothing back, and a second end is refused with nothing returned
+    spent = authorize(1)
+    sign_under(spent.id, "自动签署二")
+    assert w.p.authorizations.get(spent.id).state == "exhausted"
+    assert left() == (2, 4, "active")
+    with pytest.raises(YinxinError):
+        w.p.authorizations.withdraw(spent.id, actor=ADMIN, reason="再撤一次")
+    assert left() == (2, 4, "active")
+    assert len(events("seal.grant_uses_returned")) == 2

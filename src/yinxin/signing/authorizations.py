@@ -16,6 +16,10 @@ fresh per-authorization secret, itself encrypted under the platform KEK (``pki.a
 kept on the authorization's row — never in clear. Withdrawal, exhaustion and expiry delete that
 copy (crypto-shredding); the PIN-sealed original is untouched.
 
+**A member's grant.** An authorization made by a member takes its documents from the uses of the
+member's seal grant (用印次数) when it is made (``seal_grant_id`` names that grant); withdrawal or
+expiry gives the documents it did not sign back to the grant in the same commit, audited.
+
 **Use** (``BatchSigning.sign_authorized``) is checked twice: before signing (refusing a
 withdrawn, exhausted, expired or out-of-scope authorization at once, without touching the key)
 and again in the transaction that records the signatures, holding the authorization's row
@@ -52,7 +56,7 @@ from yinxin.pki.kek import PlatformKek
 from yinxin.results import from_row
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
 from yinxin.seals.pin import SealMaterial
-from yinxin.seals.rows import actor_name, certificate_and_key, seal_row
+from yinxin.seals.rows import actor_name, audit_seal, certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
 from yinxin.seals.usability import problem
 from yinxin.store import audit
@@ -60,7 +64,7 @@ from yinxin.store.db import Database
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.authorizations import SigningAuthorization
 from yinxin.store.models.flows import SignFlow, SignFlowSigner
-from yinxin.store.models.seals import Seal
+from yinxin.store.models.seals import Seal, SealGrant
 from yinxin.store.queries import by_id, select_where
 from yinxin.transitions import TransitionTable, listed, move
 
@@ -325,6 +329,7 @@ class SigningAuthorizations:
                 holder_subscriber_id=srow.subscriber_id,
                 granted_by=actor,
                 granted_by_subscriber_id=granted_by_subscriber_id,
+                seal_grant_id=g.id if g is not None else None,
                 certificate_serial=unlocked.stamp.certificate_serial,
                 counterparties=json.dumps(parties),
                 flow_ids=json.dumps(flows),
@@ -594,8 +599,10 @@ class SigningAuthorizations:
         now: dt.datetime,
         reason: str,
     ) -> None:
-        """Move to withdrawn / exhausted / expired and delete the key copy, audited."""
+        """Move to withdrawn / exhausted / expired and delete the key copy, audited. The
+        documents it did not sign go back to the member's seal grant they were taken from."""
         r.state = LIFECYCLE.check(verb, r.state, None, str(r.id)).to_state
+        returned = self._return_uses(s, r, actor, now)
         if s.bind.dialect.name == "sqlite":
             # the deleted blob's bytes are overwritten in the file, not just unlinked
             s.execute(text("PRAGMA secure_delete=ON"))
@@ -603,7 +610,45 @@ class SigningAuthorizations:
         r.ended_at, r.ended_by, r.end_reason = now, actor[:100], reason
         past = {"withdraw": "withdrawn", "exhaust": "exhausted", "expire": "expired"}[verb]
         data = {"reason": reason, "used_documents": r.used_documents, "key_deleted": True}
+        if returned:
+            data["returned_uses"] = {"seal_grant_id": r.seal_grant_id, "uses": returned}
         self._audit(s, r, past, actor, now, data)
+
+    @staticmethod
+    def _return_uses(s: Session, r: SigningAuthorization, actor: str, now: dt.datetime) -> int:
+        """Give the member's seal grant back the documents the ending authorization did not
+        sign (taken from its uses when the authorization was made), in the caller's transaction,
+        holding the grant's row; the number given back. Those signed stay counted; a grant
+        withdrawn or past its end meanwhile gets them back too (its count stays true) but is
+        not revived. The seal's history records it (``seal.grant_uses_returned``)."""
+        left = r.max_documents - r.used_documents
+        if r.seal_grant_id is None or left <= 0:
+            return 0
+        g = s.execute(
+            select(SealGrant)
+            .where(SealGrant.id == r.seal_grant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if g is None:
+            return 0
+        returned = min(left, g.uses)
+        g.uses -= returned
+        audit_seal(
+            s,
+            r.es_id,
+            "grant_uses_returned",
+            actor,
+            now,
+            {
+                "grant_id": g.id,
+                "member_subscriber_id": g.member_subscriber_id,
+                "authorization_id": r.id,
+                "uses": returned,
+                "uses_now": g.uses,
+            },
+        )
+        return returned
 
     @staticmethod
     def _audit(

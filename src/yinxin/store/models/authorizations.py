@@ -27,6 +27,10 @@ class SigningAuthorization(Base):
     holder_subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     granted_by: Mapped[str] = mapped_column(String(100))
     granted_by_subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"))
+    # the member's seal grant (用印授权) its documents were taken from when it was made: the
+    # documents not signed go back to it when it is withdrawn or expires. NULL: made by the
+    # seal's holder (no grant), or before 0028. Not a foreign key: SQLite adds it in place
+    seal_grant_id: Mapped[int | None]
     certificate_serial: Mapped[str] = mapped_column(String(40))
     counterparties: Mapped[str] = mapped_column(Text)  # JSON list of subscriber ids; [] = any
     flow_ids: Mapped[str] = mapped_column(Text)  # JSON list of sign-flow ids; [] = any
