@@ -474,6 +474,52 @@ def test_a_member_is_offered_the_seal_granted_to_them(site: Site, page):
     assert img.get_attribute("src", timeout=1000).startswith("blob:")
 
 
+def test_a_batch_the_grant_cannot_cover_gets_no_code(site: Site, page, tmp_path):
+    """王五's grant has two signings left and he picks three files: 获取验证码 is refused at
+    the seal, saying how many are left, and no code is sent (the page asks with the seal; before,
+    the SMS went out and only 全部签署 was refused). Two files get their code."""
+    w = site.world
+    seal = w.jia.seal.es_id
+    w.p.seals.withdraw(seal, w.member.id, actor="单位管理员")
+    w.p.seals.grant(seal, w.member.id, actor="单位管理员", max_uses=2)
+    try:
+        files = []
+        for n in range(3):
+            f = tmp_path / f"维保单-{n + 1}.pdf"
+            f.write_bytes(contract_pdf(1, title=f"维保单 {n + 1}"))
+            files.append(str(f))
+        codes_a_minute_ago(site, w.member.id)
+        subscriber_login(site, page, w.jia.phone, "/batch")
+        page.locator("#signer-name").filter(has_text=w.member.name).wait_for()
+        page.locator("#prepare-form[data-bound]").wait_for(state="attached")
+        page.set_input_files("#files", files)
+        page.locator('#documents tr[data-index="2"]').wait_for(timeout=10_000)
+        assert page.input_value("#seal") == seal  # his one usable seal, chosen already
+        page.select_option("#role", "甲方")
+        page.fill("#anchor", "甲方（签章）")
+        codes_a_minute_ago(site, w.member.id)  # the login's code was just now
+        before = outbox_lines(w.outbox)
+        page.click("#send-code")
+        error = page.locator("#err-seal")
+        error.wait_for()
+        assert "只剩 2 次用印" in error.inner_text() and "3 份文件" in error.inner_text()
+        assert page.locator("#sent-to").is_hidden()
+        assert outbox_lines(w.outbox) == before  # no SMS
+        shot(page, "batch-grant-too-small")
+        page.reload()  # the list starts again, with two files
+        page.locator("#prepare-form[data-bound]").wait_for(state="attached")
+        page.set_input_files("#files", files[:2])
+        page.locator('#documents tr[data-index="1"]').wait_for(timeout=10_000)
+        page.select_option("#role", "甲方")
+        page.fill("#anchor", "甲方（签章）")
+        page.click("#send-code")
+        page.locator("#sent-to").filter(has_text="2 份文件").wait_for()
+        assert outbox_lines(w.outbox) == before + 1
+    finally:
+        w.p.seals.withdraw(seal, w.member.id, actor="单位管理员")
+        w.p.seals.grant(seal, w.member.id, actor="单位管理员")
+
+
 def test_a_signing_link_cut_short_says_the_link_is_not_valid(site: Site, phone):
     """An SMS link cut short or mistyped says 链接无效 with what to do, as an unknown one does —
     not 填写的内容不符合要求 (the API refuses the token's form with 422 on ``token``)."""

@@ -311,3 +311,73 @@ def test_an_authorization_ended_unused_gives_its_documents_back_to_the_grant(any
         w.p.authorizations.withdraw(spent.id, actor=ADMIN, reason="再撤一次")
     assert left() == (2, 4, "active")
     assert len(events("seal.grant_uses_returned")) == 2
+
+
+def test_a_batch_code_asked_with_the_seal_is_refused_before_any_sms(world, client):
+    """``POST /batches/code`` with the seal refuses a batch that seal could not sign for the
+    signer — a grant with fewer uses left than the documents (403 ``grant_used_up``), a seal
+    not usable, a signer without its grant — before any code is sent: no SMS, nothing
+    written, the code's rate limit not touched. Before, it took no seal: the code went out and
+    only /batches/sign refused. Without ``seal`` (older callers) a code is sent as before."""
+    import base64
+    import json
+
+    from tests.integration.signing_flow import CODE_TEMPLATES, outbox_lines
+
+    w = world
+    gid = regrant(w, max_uses=2)
+    secret = w.p.api_keys.create(name="oa", role="integration", actor="t").secret
+    h = {"Authorization": f"Bearer {secret}"}
+    docs = [
+        {"name": f"供货合同{i}.pdf", "content_base64": base64.b64encode(pdf).decode()}
+        for i, pdf in enumerate(contract_pdf(1, title=f"供货合同{i}") for i in range(3))
+    ]
+    three = {"signer_subscriber_id": w.member.id, "documents": docs, "seal": w.jia.seal.es_id}
+    w.clock.advance(seconds=61)  # past the code's rate limit
+    mark = outbox_lines(w.outbox)
+    before = dump(w.p)
+
+    def codes_to(phone: str) -> int:
+        """The one-time codes sent to ``phone`` since ``mark``."""
+        lines = w.outbox.read_text("utf-8").splitlines()[mark:] if w.outbox.exists() else []
+        return sum(
+            1
+            for m in map(json.loads, lines)
+            if m.get("to") == phone and m.get("template_id") in CODE_TEMPLATES
+        )
+
+    def refused(body: dict, status: int, code: str, field: str) -> dict:
+        r = client.post("/api/v1/batches/code", json=body, headers=h)
+        assert r.status_code == status, r.text
+        assert (r.json()["code"], r.json()["field"]) == (code, field), r.text
+        return r.json()
+
+    used_up = refused(three, 403, "grant_used_up", "member_subscriber_id")
+    assert f"grant #{gid}" in used_up["detail"] and "not 3" in used_up["detail"]
+    refused({**three, "seal": w.yi.seal.es_id}, 403, "not_authorized", "member_subscriber_id")
+    refused(
+        {**three, "signer_subscriber_id": w.person.id, "documents": docs[:1]},
+        403,
+        "not_authorized",
+        "member_subscriber_id",
+    )
+    refused({**three, "seal": "99999999999999"}, 404, "not_found", "seal")
+    assert outbox_lines(w.outbox) == mark  # no SMS
+    assert diff(before, dump(w.p)) == []  # nothing written: no challenge, no count
+    w.p.seals.freeze(w.jia.seal.es_id, actor="officer")
+    refused({**three, "documents": docs[:1]}, 403, "seal_not_active", "seal")
+    w.p.seals.unfreeze(w.jia.seal.es_id, actor="officer")
+    assert codes_to(w.jia.phone) == 0  # the freeze's notices went out, no code
+
+    # two documents fit the grant: the code goes out at once (the refusals counted nothing)
+    r = client.post("/api/v1/batches/code", json={**three, "documents": docs[:2]}, headers=h)
+    assert r.status_code == 201, r.text
+    assert codes_to(w.jia.phone) == 1
+    # an older caller, without the seal: a code as before (/batches/sign refuses the batch)
+    w.clock.advance(seconds=61)
+    old = {"signer_subscriber_id": w.member.id, "documents": docs}
+    r = client.post("/api/v1/batches/code", json=old, headers=h)
+    assert r.status_code == 201, r.text
+    assert codes_to(w.jia.phone) == 2
+    (g,) = w.p.seals.grants(w.jia.seal.es_id)
+    assert (g.uses, g.remaining_uses) == (0, 2)

@@ -580,6 +580,23 @@ def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tm
     assert outbox_lines(w.outbox) == before  # no code was sent
 
 
+def test_sign_batch_sends_no_code_for_a_seal_the_signer_cannot_use(home, tmp_path):
+    """The first run of ``sign batch`` sent a code whatever ``--seal`` said; a signer without
+    the seal's grant (or with too few uses left on it) learnt it only at the second run, the
+    SMS spent. The first run now asks with the seal: refused (exit 5) naming the grant's
+    field, no code sent."""
+    w = home.w
+    before = outbox_lines(w.outbox)
+    args = ["sign", "batch", str(home.contract), "--seal", w.jia.seal.es_id]
+    args += ["--signer", str(w.yi.id), "--anchor", "乙方（签章）", "--json"]
+    proc = home.run(*args)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["error"], out["field"]) == ("not_authorized", "member_subscriber_id"), out
+    assert outbox_lines(w.outbox) == before  # no code was sent
+
+
 def test_an_empty_anchor_is_refused_not_taken_for_no_anchor(home, tmp_path):
     """``--anchor "$BLOCK"`` with BLOCK unset signed with the seal in the default corner of the
     last page (exit 0): an empty anchor is refused now, naming anchor, nothing written."""

@@ -168,6 +168,19 @@ class SealPins:
                 reason=p.message if p else None,
             )
 
+    def check_usable(
+        self, seal: int | str, member_subscriber_id: int | None = None, *, uses: int = 1
+    ) -> None:
+        """Refuse now, as ``unlock_for_signing`` would before trying a PIN, a seal that could not
+        make ``uses`` signatures for this member (or its holder): no such seal, the seal or its
+        certificate not usable, no grant, or a grant past its end or with fewer uses left. Reads
+        rows only, writes nothing: what a code request asks before sending an SMS that could
+        not be used."""
+        with self.db.read() as s:
+            *_, p = self._state(s, seal, member_subscriber_id, uses)
+        if p is not None:
+            raise p
+
     def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None, uses: int = 1):
         """The seal's row, certificate and key as they are now, who acts (``None``: the holder
         itself), and what would stop ``uses`` signatures (``None``: nothing, PIN aside)."""

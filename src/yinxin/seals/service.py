@@ -213,6 +213,7 @@ class Seals:
     grants = _Verb("_grants", "list_for")
     change_pin = _Verb("_pins", "change_pin")
     usable = _Verb("_pins", "usable")
+    check_usable = _Verb("_pins", "check_usable")
     can_use = _Verb("_pins", "can_use")
     unlock_for_signing = _Verb("_pins", "unlock_for_signing")
     hold_usable = _Verb("_pins", "hold_usable")

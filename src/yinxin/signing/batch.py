@@ -16,7 +16,8 @@ timestamp, and added to each file; B-LTA then stamps each file.
 **All or nothing.** Items are checked before anything is signed (1 to ``MAX_ITEMS``, each a PDF,
 no document twice, a known role): a refusal names the item (``items[3].pdf``); a member acting
 under a seal grant needs as many uses left on it as there are documents, checked with the seal
-before the PIN and before any signing. A document that cannot be signed refuses the whole
+before the PIN and before any signing — and, when the code is asked for with the seal, before
+the code is sent. A document that cannot be signed refuses the whole
 batch the same way. The code is checked before signing but
 used up only in the one transaction that records every signature (``SignatureRecord`` rows,
 archived versions, audit events and the batch's row): a batch that fails leaves the code
@@ -208,10 +209,23 @@ class BatchSigning:
 
     # --- the code --------------------------------------------------------------------------------
     def request_code(
-        self, *, signer_subscriber_id: int, items: Sequence[BatchItem], actor: str | None = None
+        self,
+        *,
+        signer_subscriber_id: int,
+        items: Sequence[BatchItem],
+        actor: str | None = None,
+        seal: int | str | None = None,
     ) -> Challenge:
-        """Send the signer one code for the whole list (its SMS says how many documents)."""
+        """Send the signer one code for the whole list (its SMS says how many documents).
+
+        ``seal``, if given, is the seal the batch will be signed with: a batch it could not sign
+        gets no code — the refusal :meth:`sign` would give before its PIN (no such seal, the
+        seal or its certificate not usable, the signer neither its holder nor holding its grant,
+        or a grant past its end or with fewer uses left than the batch has documents: ``403
+        grant_used_up``) comes now, before any SMS is sent or counted against the hour."""
         checked = self._check(items)
+        if seal is not None:
+            self.seals.check_usable(seal, signer_subscriber_id, uses=len(checked))
         manifest = self._manifest(checked)
         return self.intent.request_code(
             signer_subscriber_id,

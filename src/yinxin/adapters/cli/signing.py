@@ -326,7 +326,10 @@ def sign_batch(
         def send():
             batch = items()
             _batch_outs(files, out_dir)
-            return platform(home).batch.request_code(signer_subscriber_id=signer, items=batch)
+            # a batch the seal cannot sign (e.g. a grant with too few uses left) gets no code
+            return platform(home).batch.request_code(
+                signer_subscriber_id=signer, items=batch, seal=seal
+            )
 
         run(
             as_json,

@@ -47,6 +47,15 @@ class BatchDocumentIn(DocumentIn):
 class BatchCodeIn(Strict):
     signer_subscriber_id: int = Field(ge=1, le=2**62)
     documents: list[BatchDocumentIn] = Field(min_length=1, max_length=100)
+    seal: SealRef | None = Field(
+        None,
+        description=(
+            "the seal the batch will be signed with (id or esID); given, a batch it could not "
+            "sign is refused before any code is sent, as /batches/sign would refuse it before "
+            "the PIN (e.g. 403 grant_used_up: the signer's seal grant has fewer uses left than "
+            "there are documents)"
+        ),
+    )
 
 
 class BatchSignIn(BatchCodeIn):
@@ -92,10 +101,15 @@ def _items(body: BatchCodeIn) -> list[BatchItem]:
 
 @router.post("/batches/code", status_code=201, response_model=Challenge)
 def batch_code(body: BatchCodeIn, platform: Plat, principal: Signer):
-    """One code for the whole list; its SMS says how many documents it covers."""
+    """One code for the whole list; its SMS says how many documents it covers. With ``seal``,
+    a batch that seal could not sign for the signer gets no code (the refusal /batches/sign
+    would give before the PIN)."""
     scope_subscriber(platform, principal, body.signer_subscriber_id, field="signer_subscriber_id")
     return platform.batch.request_code(
-        signer_subscriber_id=body.signer_subscriber_id, items=_items(body), actor=principal.actor
+        signer_subscriber_id=body.signer_subscriber_id,
+        items=_items(body),
+        actor=principal.actor,
+        seal=body.seal,
     )
 
 

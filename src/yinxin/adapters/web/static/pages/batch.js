@@ -1,11 +1,19 @@
 // 批量签署: several PDFs of one signer outside a flow, one code for the whole list
 // (POST /batches/code: the SMS says how many documents) and one PIN entry (POST /batches/sign:
-// every document signed or none). Both submissions carry an Idempotency-Key.
+// every document signed or none). Both submissions carry an Idempotency-Key. The code request
+// names the seal too: a batch it cannot sign (a grant with fewer uses left than the files, a
+// frozen seal) is refused before any SMS is sent.
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, api, base64Of, bindForm, el, emptyRow, requireSession, saveBlob,
 } from "/static/api.js";
 
-Object.assign(MESSAGES, { wrong_pin: "印章密码错误", anchor_not_found: "文件中找不到该关键字" });
+Object.assign(MESSAGES, {
+  wrong_pin: "印章密码错误", anchor_not_found: "文件中找不到该关键字",
+  not_authorized: "您没有该印章的用印授权", grant_expired: "用印授权已过期（超过授权期限），请联系本单位重新授权",
+  grant_used_up: "用印授权的用印次数已用完，请联系本单位重新授权", seal_not_active: "该印章当前不可用",
+  seal_expired: "该印章已超出有效期", certificate_not_valid: "该印章所绑定的证书当前不可用",
+  seal_locked: "印章已锁定，请联系受理点", subscriber_held_key: "该印章的密钥由您自行保管，不能在平台签署",
+});
 Object.assign(FIELD_MESSAGES, { pin: "请输入印章密码", seal: "请输入可用的印章编码", items: "请选择 PDF 文件" });
 
 const $ = (id) => document.getElementById(id);
@@ -53,6 +61,14 @@ function fields(err) {
     err.problem = { ...err.problem, field: "items", code: err.problem.code === "invalid" ? "explained" : err.problem.code, detail: err.problem.code === "invalid" ? "有文件无法签署（不是完整的 PDF，或找不到盖章关键字）" : err.problem.detail };
   }
   if ((err.field || "").endsWith("placement")) err.problem = { ...err.problem, field: "anchor", code: "anchor_not_found" };
+  // the seal's refusals (its grant, its certificate) are shown at the seal; a grant with some
+  // uses left but fewer than the files says how many
+  if (["member_subscriber_id", "certificate"].includes(err.field)) {
+    const left = /allows (\d+) more signing/.exec(err.problem.detail || "");
+    err.problem = left && err.problem.code === "grant_used_up"
+      ? { ...err.problem, field: "seal", code: "explained", detail: `用印授权只剩 ${left[1]} 次用印，不足以签署这 ${docs.length} 份文件，请减少文件或联系本单位增加用印次数` }
+      : { ...err.problem, field: "seal" };
+  }
   return err;
 }
 
@@ -62,7 +78,9 @@ bindForm($("prepare-form"), {
     if (!docs.length) throw fields(new ApiError(400, { code: "invalid", field: "items" }));
     try {
       return await api("POST", "/batches/code", {
-        json: { signer_subscriber_id: session.subscriber_id, documents: documents() }, idempotencyKey: key,
+        // the seal and the list: a batch the seal cannot sign gets no code
+        json: { signer_subscriber_id: session.subscriber_id, documents: documents(), seal: $("seal").value.trim() || undefined },
+        idempotencyKey: key,
       });
     } catch (e) { throw e instanceof ApiError ? fields(e) : e; }
   },
