@@ -37,7 +37,7 @@ from tests.integration.signing_flow import (
     pdfsig,
     read_code,
 )
-from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from yinxin.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationError
 from yinxin.pdf.sign import Placement
 from yinxin.results import plain
 from yinxin.signing.flows import FlowState, SignerSpec, SignerState
@@ -316,6 +316,30 @@ def test_parallel_flow_everyone_at_once_any_order(world):
     for d in last.flow.documents:
         pdf = p.flows.download(flow.id, d.id).pdf
         assert len(PdfFileReader(io.BytesIO(pdf)).embedded_signatures) == 2
+
+
+def test_a_signer_whose_grant_cannot_cover_the_flow_gets_no_code(world):
+    """The link's code request names the signer's seal: a member whose grant has fewer uses
+    left than the flow's documents is refused (403 ``grant_used_up``) before any SMS, with
+    nothing written — as ``/batches/code`` with a seal. Before, the code went out and only
+    signing refused."""
+    w, p = world, world.p
+    p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor="单位管理员")
+    p.seals.grant(w.jia.seal.es_id, w.member.id, actor="单位管理员", max_uses=1)
+    flow = p.flows.create(
+        "采购合同",
+        documents=_docs(("甲方", "乙方")),  # two documents, one use left
+        signers=[_spec(w.jia, 1), _spec(w.yi, 1)],
+        order="parallel",
+        deadline=w.clock.now() + dt.timedelta(days=1),
+    )
+    jia_token = p.flows.start(flow.id).links[0].token
+    mark, before = outbox_lines(w.outbox), dbdump.dump(p)
+    with pytest.raises(Forbidden) as e:
+        p.flows.request_code(jia_token)
+    assert (e.value.code, e.value.field) == ("grant_used_up", "member_subscriber_id")
+    assert outbox_lines(w.outbox) == mark  # no SMS
+    assert dbdump.diff(before, dbdump.dump(p)) == []
 
 
 def test_a_parallel_signer_who_lost_the_race_signs_again(world, monkeypatch):

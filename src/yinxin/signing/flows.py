@@ -1000,10 +1000,14 @@ class SignFlows:
 
     def request_code(self, token: str) -> Any:
         """Send the signer ONE one-time code covering every document of the flow (at its
-        current version, which is what they will sign)."""
+        current version, which is what they will sign). The signer's seal goes with it: a
+        flow that seal could not sign for them (a grant with fewer uses left than documents, a
+        frozen seal…) is refused now, before an SMS that could not be used."""
         ctx = self.signer_for_link(token)
         return self._batch().request_code(
-            signer_subscriber_id=ctx.signer.subscriber_id, items=self._items(ctx)
+            signer_subscriber_id=ctx.signer.subscriber_id,
+            items=self._items(ctx),
+            seal=ctx.signer.seal_id,
         )
 
     def sign(
