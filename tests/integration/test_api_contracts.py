@@ -21,6 +21,7 @@ def _keys(w: World) -> dict[str, dict[str, str]]:
         legal_representative="赵六",
         contact_name="钱七",
         contact_phone="021-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     made = {
         "org": p.api_keys.create(

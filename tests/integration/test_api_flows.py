@@ -48,6 +48,7 @@ def served(tmp_path):
         legal_representative="赵六",
         contact_name="钱七",
         contact_phone="021-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     keys["other"] = p.api_keys.create(
         name="丙管理员", role="organization_admin", organization_id=other.id, actor="t"

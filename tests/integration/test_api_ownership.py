@@ -20,6 +20,7 @@ def _organization(p, name: str, uscc: str):
         legal_representative="张三",
         contact_name="李四",
         contact_phone="021-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
 
 

@@ -275,6 +275,7 @@ def test_a_long_chinese_name_is_certified_as_registered(platform: Platform) -> N
         legal_representative="李四",
         contact_name="王五",
         contact_phone="010-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     p.subscribers.accept_agreement(org.id, accepted_by="王五")
     cert = load(issue(p, org.id, "organization-signing", pin=PIN))

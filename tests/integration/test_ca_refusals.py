@@ -245,6 +245,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
             legal_representative="甲",
             contact_name="乙",
             contact_phone="010-62345678",
+            email="ops@example.cn",  # no mobile: notices go by e-mail
         ),
         Conflict,
         "uscc",

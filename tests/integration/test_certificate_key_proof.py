@@ -284,6 +284,7 @@ def test_no_registered_phone_says_what_to_do(world: World, client: TestClient) -
         legal_representative="赵六",
         contact_name="孙七",
         contact_phone="010-62345679",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     assert p.subscribers.get(org.id).phone is None
     p.subscribers.accept_agreement(org.id, accepted_by="孙七（经办人）")

@@ -618,6 +618,7 @@ def test_draft_list_and_settle_on_sqlite_and_postgresql(any_platform):
         legal_representative="李四",
         contact_name="王五",
         contact_phone="010-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     t = get_template("platform-integration")
     before = dbdump.dump(p)

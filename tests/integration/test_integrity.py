@@ -58,7 +58,12 @@ def test_an_id_number_registers_one_person(any_platform):
 
 def test_a_credit_code_registers_one_organization(any_platform):
     p = any_platform
-    org = dict(legal_representative="李四", contact_name="王五", contact_phone="010-62345678")
+    org = dict(
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        email="ops@example.cn",
+    )
     p.subscribers.add_organization(name="甲公司", uscc=uscc(1), **org)
     e = refused(
         p,
@@ -76,7 +81,11 @@ def test_hidden_characters_are_refused_in_every_name_field(platform, char):
     w = world(p)
     subs, seals = p.subscribers, p.seals
     org = dict(
-        uscc=uscc(7), legal_representative="李四", contact_name="王五", contact_phone="010-62345678"
+        uscc=uscc(7),
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        email="ops@example.cn",
     )
     cases = [
         (

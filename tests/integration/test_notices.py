@@ -169,6 +169,7 @@ def test_a_subscriber_without_a_phone_does_not_stop_issuance(platform: Platform)
         legal_representative="李四",
         contact_name="王五",
         contact_phone="0591-87760022",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     p.subscribers.accept_agreement(org.id, accepted_by="王五")
     cert = issue(p, org.id, "organization-signing")

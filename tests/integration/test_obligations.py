@@ -847,6 +847,7 @@ def test_api(world) -> None:
         legal_representative="赵六",
         contact_name="赵六",
         contact_phone="010-62345679",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     stranger = p.api_keys.create(
         name="other", role="organization_admin", organization_id=other.id, actor="test"

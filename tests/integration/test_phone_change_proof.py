@@ -142,6 +142,7 @@ def test_a_holder_with_no_registered_phone_is_sent_to_the_desk(
         legal_representative="赵六",
         contact_name="孙七",
         contact_phone="010-62345679",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     h = org_key(world, org.id)
     url = f"/api/v1/subscribers/{org.id}"

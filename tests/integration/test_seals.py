@@ -103,6 +103,7 @@ def world(p: Platform) -> World:
         legal_representative="赵六",
         contact_name=WANG.name,
         contact_phone="010-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     for sub, by in ((zhang, ZHANG.name), (li, LI.name), (org, WANG.name)):
         subs.accept_agreement(sub.id, accepted_by=by)

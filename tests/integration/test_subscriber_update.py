@@ -857,3 +857,78 @@ def test_a_holder_removes_an_optional_e_mail_and_the_old_address_is_told(
         p.subscribers.update(org.id, {"email": ""}, actor="ra")
     assert e.value.field == "email" and "mobile" in e.value.message
     assert diff(before, dump(p)) == []
+
+
+def test_an_organization_no_notice_can_reach_is_not_registered(
+    world: World, client: TestClient
+) -> None:
+    """An organization registered with a landline contact phone, no mobile number and no
+    e-mail was accepted: its notices (expiry, revocation) and one-time codes could reach
+    nobody. Refused now by the API (422 ``no_contact`` naming ``phone``) and the CLI (exit 2),
+    nothing written; a mobile number or an e-mail is enough, and a person's mobile number is
+    required as before. Removing the last way to reach it is refused as it was."""
+    p = world.p
+    h = desk(world, client)
+    fields = {
+        "name": "厦门无联系方式有限公司",
+        "uscc": "91350200MA0000007F",
+        "legal_representative": "钱七",
+        "contact_name": "孙九",
+        "contact_phone": "0592-5550000",
+    }
+    before = dump(p)
+    r = client.post("/api/v1/subscribers/organizations", json=fields, headers=h)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert (body["code"], body["field"]) == ("no_contact", "phone"), body
+    assert "e-mail" in body["detail"] and "5550000" not in body["detail"]
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    args = ["subscriber", "add-organization"]
+    for k, v in fields.items():
+        args += [f"--{k.replace('_', '-')}", v]
+    res = CliRunner().invoke(cli_app, args, env=env)
+    assert res.exit_code == 2, res.output
+    assert "[phone]" in res.stderr and "e-mail" in res.stderr, res.stderr
+    assert diff(before, dump(p)) == []
+    person = {"name": "李雷", "id_number": "11010519491231002X"}
+    r = client.post("/api/v1/subscribers/persons", json=person, headers=h)
+    assert (r.status_code, r.json().get("field")) == (422, "phone"), r.text
+    assert diff(before, dump(p)) == []
+    # an e-mail, or a mobile number, is enough
+    r = client.post(
+        "/api/v1/subscribers/organizations", json=fields | {"email": "ops@xm.cn"}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    org = r.json()
+    assert (org["phone"], org["email"]) == (None, "ops@xm.cn")
+    res = CliRunner().invoke(
+        cli_app,
+        [
+            "subscriber",
+            "add-organization",
+            "--name",
+            "厦门有手机有限公司",
+            "--uscc",
+            "91350100M000100Y43",
+            "--legal-representative",
+            "钱七",
+            "--contact-name",
+            "孙九",
+            "--contact-phone",
+            "0592-5550000",
+            "--phone",
+            "13300133002",
+            "--json",
+        ],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    # its only way to be reached stays
+    url = f"/api/v1/subscribers/{org['id']}"
+    r = client.patch(url, json={"email": ""}, headers=h)
+    assert (r.status_code, r.json()["field"]) == (422, "email"), r.text
+    assert p.subscribers.get(org["id"]).email == "ops@xm.cn"

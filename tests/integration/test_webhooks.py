@@ -225,6 +225,7 @@ def organization(p: Platform, name: str, uscc: str):
         legal_representative="李四",
         contact_name="王五",
         contact_phone="010-62345678",
+        email="ops@example.cn",  # no mobile: notices go by e-mail
     )
     p.subscribers.accept_agreement(org.id, accepted_by="王五")
     return org

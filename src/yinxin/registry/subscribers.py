@@ -143,6 +143,17 @@ class Subscribers:
         )
         if email is not None:
             email = validate_email(email, "email")
+        if mobile is None and email is None:
+            # expiry and revocation notices, one-time codes: with no mobile number and no
+            # e-mail they would reach nobody (a device's go to its organization, a person's
+            # mobile number is required)
+            raise ValidationError(
+                "an organization needs a mobile number (phone, or a contact_phone that is a "
+                "mobile number) or an e-mail for its notices and one-time codes: "
+                f"contact_phone {masked_detail('contact_phone', cphone)} is a landline",
+                field="phone",
+                code="no_contact",
+            )
         return self._add(
             Subscriber(
                 kind=ORGANIZATION,

@@ -174,9 +174,15 @@ def add_organization(
     uscc: str = typer.Option(..., help="Unified social credit code (18 characters, checked)."),
     legal_representative: str = typer.Option(..., help="Legal representative's name."),
     contact_name: str = typer.Option(..., help="Contact person's name."),
-    contact_phone: str = typer.Option(..., help="Contact person's mobile number."),
-    phone: str | None = typer.Option(None, help="Mobile for one-time codes."),
-    email: str | None = typer.Option(None, help="For notices (optional)."),
+    contact_phone: str = typer.Option(
+        ..., help="Contact person's phone: a mobile number, or a landline with its area code."
+    ),
+    phone: str | None = typer.Option(
+        None, help="Mobile for one-time codes (default: --contact-phone if it is a mobile)."
+    ),
+    email: str | None = typer.Option(
+        None, help="For notices; needed when there is no mobile number (a landline alone)."
+    ),
     p: Platform = HOME,
     actor: str = ACTOR,
 ) -> object:

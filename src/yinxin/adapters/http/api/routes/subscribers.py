@@ -54,7 +54,12 @@ class OrganizationFields(Strict):
 
 
 class OrganizationIn(OrganizationFields):
-    phone: str | None = Field(None, max_length=20)
+    phone: str | None = Field(
+        None,
+        max_length=20,
+        description="mobile for one-time codes (default: contact_phone if it is a mobile); "
+        "with no mobile number an email is needed, or 422 no_contact",
+    )
 
 
 class DeviceIn(Strict):
