@@ -891,3 +891,42 @@ def test_a_holder_revoking_for_key_compromise_is_told_of_the_certificates_revoke
     shot(page, "my-certificate-key-compromise-same-key")
     assert p.certificates.get(mine.serial).revocation_reason == "key_compromise"
     assert p.certificates.get(theirs.serial).status == "revoked"
+
+
+def test_a_field_of_a_hidden_section_does_not_stop_the_form(site: Site, page):
+    """A PIN begun (three digits: too short) and then the CSR chosen instead: the PIN's
+    section is hidden, but the form's own check still stopped on the PIN — its message written
+    inside the hidden section, the focus going nowhere — so 提交申请 did nothing and said
+    nothing. A field of a hidden section is out of play now: the application goes in with the
+    CSR. A needed control hidden itself (a file input behind its label) is still checked, said
+    at its field, which is shown."""
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    p = site.world.p
+    number = id_card("11010519770707123")
+    person = p.subscribers.add_person(name="郑九", id_number=number, phone="13700137071")
+    p.subscribers.accept_agreement(person.id, accepted_by="郑九")
+    subscriber_login(site, page, "13700137071")
+    page.goto(site.url("/my/apply"))
+    page.locator("#apply-form button[type=submit]:enabled").wait_for()
+    page.fill("#pin", "123")
+    page.check("input[name=key_mode][value=csr]")
+    assert page.locator("#pin").is_hidden()
+    page.fill("#csr", make_csr().decode())
+    page.click("#apply-form button[type=submit]")
+    page.locator("#pay-form").wait_for(state="visible", timeout=10_000)
+    [app] = [a for a in p.certificates.applications() if a.subscriber_id == person.id]
+    assert app.key_mode == "csr"
+    # a required control the page hides itself (its field shown): still checked, said there
+    page.goto(site.url("/my/apply"))
+    page.locator("#apply-form button[type=submit]:enabled").wait_for()
+    page.evaluate(
+        """() => { const f = document.getElementById("csr-file");
+                   f.required = true; f.name = "csr_file"; }"""
+    )
+    page.check("input[name=key_mode][value=csr]")
+    page.fill("#csr", make_csr().decode())
+    page.click("#apply-form button[type=submit]")
+    said = page.locator("#apply-form .field-error").filter(has_text="请选择")
+    said.wait_for(state="visible", timeout=10_000)
+    assert page.locator("#pay-form").is_hidden()

@@ -422,13 +422,24 @@ export function validityMessage(input) {
   return own || `「${name}」填写的内容不符合要求，请检查`;
 }
 
-/** Check a form's fields as the browser would, each problem said in Chinese at its field
+/** Whether a control is in a part of the form that is not shown — a section shown only for
+ * one choice (the PIN's when a CSR is chosen, an organization's fields for a person): out of
+ * play, its check would stop the form with a message written where no one sees it. A control
+ * hidden itself (a file input behind its label) is still checked: its field, where the
+ * message goes, is shown. */
+function inHiddenSection(c) {
+  const box = c.closest(".field") || c.parentElement;
+  return !!box && box !== c.form && (!!box.closest("[hidden]") || !box.getClientRects().length);
+}
+
+/** Check a form's shown fields as the browser would, each problem said in Chinese at its field
  * (validityMessage, marked as a refusal of the API is) and the first one focused — instead of
- * the browser's own bubble, in the browser's language. True when every field is right. */
+ * the browser's own bubble, in the browser's language. A field of a hidden section is not
+ * checked (inHiddenSection). True when every field is right. */
 export function checkFields(form) {
   const bad = [];
   for (const c of form.elements) {
-    if (!c.willValidate || c.validity.valid) continue;
+    if (!c.willValidate || c.validity.valid || inHiddenSection(c)) continue;
     if (c.type === "radio" && bad.some((b) => b.name === c.name)) continue; // a group, said once
     markField(c, validityMessage(c)).dataset.check = "browser";
     bad.push(c);
