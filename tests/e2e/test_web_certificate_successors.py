@@ -218,6 +218,7 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     subscriber_login(site, page, "15848158403")
     page.goto(site.url(f"/my/certificate?serial={lost.serial}"))
     page.locator("#loss-form").wait_for(state="visible")
+    page.once("dialog", lambda d: d.accept())  # 挂失 asks first
     page.locator("#loss-form button[type=submit]").click()
     page.locator("#status-badge").filter(has_text="已挂失").wait_for()
     reissue = page.locator("#reissue-form")
@@ -249,6 +250,7 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     page.locator("#ca-hold").wait_for(state="visible")
     assert page.locator("#successors").is_hidden()
     # nor once the key is reported lost over that freeze (the API refuses it: frozen_by_ca)
+    page.once("dialog", lambda d: d.accept())
     page.locator("#loss-form button[type=submit]").click()
     page.locator("#status-badge").filter(has_text="已挂失").wait_for()
     assert page.locator("#restore-form").is_visible()

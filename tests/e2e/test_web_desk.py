@@ -641,3 +641,35 @@ def test_a_key_compromise_at_the_desk_names_the_certificates_revoked_with_it(sit
     page.locator(f'#certificates tr[data-serial="{theirs.serial}"] button').click()
     page.locator("#detail-title").filter(has_text=theirs.serial).wait_for()
     assert not notice.is_visible()
+
+
+def test_a_loss_report_at_the_desk_says_what_it_does_to_the_other_certificates(site: Site, page):
+    """The desk's 挂失 asked nothing and said only 已办理：挂失: not that the holder's other
+    certificates of the key were held with it, nor that another subscriber's of the key stays
+    in force (while the key gets no new certificate). Now it asks first, saying so, and names
+    the certificates held with it (``same_key_held``)."""
+    w = site.world
+    p = w.p
+    mine, theirs = one_key_two_holders(p, w.person.id, w.org.id)
+    p.certificates.pay(serial=mine.serial, years=1)
+    renewal = p.certificates.renew(mine.serial, actor="desk1").certificate
+    asked = decline_then_accept(page)
+    staff_login(site, page)
+    page.goto(site.url("/desk/certificates"))
+    page.locator(f'#certificates tr[data-serial="{mine.serial}"] button').click()
+    page.locator("#detail-title").filter(has_text=mine.serial).wait_for()
+    page.select_option("#verb", "report-loss")
+    page.click("#act-form button[type=submit]")
+    page.wait_for_function("() => !document.querySelector('#act-form button').disabled")
+    assert len(asked) == 1 and f"确定挂失证书 {mine.serial}" in asked[0], asked
+    assert "其他用户使用同一密钥的证书不会暂停" in asked[0], asked[0]
+    assert p.certificates.get(mine.serial).status == "active"  # declined: nothing done
+
+    page.click("#act-form button[type=submit]")
+    notice = page.locator("#same-key-held")
+    notice.wait_for(state="visible")
+    assert f"同一密钥的其他证书已一并挂失暂停：{renewal.serial}" in notice.inner_text()
+    assert renewal.serial in page.locator("#toast").inner_text()
+    shot(page, "desk-loss-same-key")
+    assert p.certificates.get(renewal.serial).hold_kind == "lost"
+    assert p.certificates.get(theirs.serial).status == "active"

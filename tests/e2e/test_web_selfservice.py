@@ -237,7 +237,8 @@ def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     )
     assert der.returncode == 0 and serial.upper().lstrip("0") in der.stdout.upper()
 
-    # report the loss, then restore
+    # report the loss (it asks first), then restore
+    page.once("dialog", lambda d: d.accept())
     page.click("#loss-form button[type=submit]")
     page.locator("#status-badge").filter(has_text="已挂失").wait_for()
     assert (
@@ -930,3 +931,44 @@ def test_a_field_of_a_hidden_section_does_not_stop_the_form(site: Site, page):
     said = page.locator("#apply-form .field-error").filter(has_text="请选择")
     said.wait_for(state="visible", timeout=10_000)
     assert page.locator("#pay-form").is_hidden()
+
+
+def test_a_holder_reporting_a_loss_is_told_what_it_does_to_the_other_certificates(site: Site, page):
+    """A loss report holds the holder's own other certificates of the key (a renewal keeps it)
+    and not another subscriber's — whose certificate stays in force while the key gets no new
+    one, and is revoked with the rest by a reissue or a key-compromise revocation. The page
+    said none of it: no question, and only 已挂失，证书已暂停使用. Now it asks first, saying
+    so, and then names the certificates held with it (``same_key_held``)."""
+    w = site.world
+    p = w.p
+    person = p.subscribers.add_person(
+        name="蒋十六", id_number=id_card("11010519680303123"), phone="13500135068"
+    )
+    p.subscribers.accept_agreement(person.id, accepted_by="蒋十六")
+    mine, theirs = one_key_two_holders(p, person.id, w.org.id)
+    p.certificates.pay(serial=mine.serial, years=1)
+    renewal = p.certificates.renew(mine.serial, actor="蒋十六").certificate
+    asked = decline_then_accept(page)
+    subscriber_login(site, page, "13500135068")
+    page.goto(site.url(f"/my/certificate?serial={mine.serial}"))
+    form = page.locator("#loss-form")
+    form.wait_for(state="visible")
+    assert "同一密钥的其他证书一并暂停" in form.inner_text()
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => !document.querySelector('#loss-form button').disabled")
+    assert len(asked) == 1 and f"确定挂失证书 {mine.serial}" in asked[0], asked
+    assert "其他用户使用同一密钥的证书不会暂停" in asked[0]
+    assert "包括其他用户的" in asked[0]  # what a reissue or compromise revocation then does
+    assert p.certificates.get(mine.serial).status == "active"  # declined: nothing done
+
+    form.locator("button[type=submit]").click()
+    notice = page.locator("#same-key-held")
+    notice.wait_for(state="visible")
+    assert len(asked) == 2
+    assert f"同一密钥的其他证书已一并挂失暂停：{renewal.serial}" in notice.inner_text()
+    assert "其他用户使用同一密钥的证书未暂停" in notice.inner_text()
+    assert renewal.serial in page.locator("#toast").inner_text()
+    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    shot(page, "my-certificate-loss-same-key")
+    assert p.certificates.get(renewal.serial).hold_kind == "lost"
+    assert p.certificates.get(theirs.serial).status == "active"

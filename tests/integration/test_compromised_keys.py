@@ -525,3 +525,57 @@ def test_a_rekey_or_reissue_over_the_api_and_the_cli_names_the_certificates_revo
     res = CliRunner().invoke(cli_app, ["cert", "rekey", mine.serial, "--csr", str(csr)], env=env)
     assert res.exit_code == 0, (res.stdout, res.stderr)
     assert "also revoked (same key)" in res.stdout and also_mine.serial in res.stdout
+
+
+def test_a_loss_report_names_the_certificates_it_put_on_hold_over_the_api_and_the_cli(
+    world: World, client: TestClient
+) -> None:
+    """A loss report holds the holder's own other certificates of the key (a renewal keeps
+    it), not another subscriber's — yet its answer was the certificate alone, so neither the
+    desk nor the holder learnt which others stopped. Now ``same_key_held`` lists them (as
+    ``same_key_revoked`` does for a revocation) and ``cert report-loss`` prints each; another
+    subscriber's certificate of the key stays active but the key gets no new certificate."""
+    p = world.p
+    secret = p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    h = {"Authorization": f"Bearer {secret}"}
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    p.certificates.pay(serial=mine.serial, years=1)
+    renewal = p.certificates.renew(mine.serial, actor="张三").certificate
+    theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
+    r = client.post(f"/api/v1/certificates/{mine.serial}/report-loss", headers=h)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["status"], out["hold_kind"]) == ("on_hold", "lost")
+    assert out["same_key_held"] == [renewal.serial]
+    assert p.certificates.get(renewal.serial).hold_kind == "lost"
+    assert p.certificates.get(theirs.serial).status == "active"
+    refused(
+        p,
+        lambda: p.certificates.apply(
+            subscriber_id=world.org.id, profile="organization-signing", csr=make_csr(key)
+        ),
+    )
+    # a certificate alone for its key: none named
+    lone = issue(p, world.person.id)
+    r = client.post(f"/api/v1/certificates/{lone.serial}/report-loss", headers=h)
+    assert r.status_code == 200 and r.json()["same_key_held"] == [], r.text
+
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    key = new_key()
+    mine = issue(p, world.person.id, csr=make_csr(key))
+    p.certificates.pay(serial=mine.serial, years=1)
+    renewal = p.certificates.renew(mine.serial, actor="张三").certificate
+    res = CliRunner().invoke(cli_app, ["cert", "report-loss", renewal.serial], env=env)
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    assert renewal.serial in res.stdout and mine.serial in res.stdout
+    assert "also on hold (same key, lost)" in res.stdout
+    p.certificates.restore(renewal.serial, actor="受理员")
+    res = CliRunner().invoke(cli_app, ["cert", "report-loss", mine.serial, "--json"], env=env)
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    got = json.loads(res.stdout)
+    assert (got["serial"], got["same_key_held"]) == (mine.serial, [renewal.serial])

@@ -67,6 +67,7 @@ from yinxin.registry.views import (
     ApplicationView,
     CertificateView,
     KeyMode,
+    LostCertificate,
     PaymentKind,
     PaymentView,
     RevokedCertificate,
@@ -75,6 +76,7 @@ from yinxin.registry.views import (
     WrappedKeys,
     application_view,
     certificate_view,
+    lost_view,
     payment_view,
     revoked_view,
     submitted_view,
@@ -989,6 +991,30 @@ class Certificates:
         force for the same key (:meth:`_same_key`) that the verb may move — a lost key is lost
         in every certificate of the holder's that holds it, and one found again is found in
         each (a compromised one, anyone's: :meth:`revoke`)."""
+        return self._simple_also(
+            verb,
+            serial,
+            actor,
+            hold_kind=hold_kind,
+            data=data,
+            check=check,
+            same_key=same_key,
+            hold_by=hold_by,
+        )[0]
+
+    def _simple_also(
+        self,
+        verb: str,
+        serial: str,
+        actor: str,
+        *,
+        hold_kind: HoldKind | None = None,
+        data: dict | None = None,
+        check: Callable[[Session, Certificate], None] | None = None,
+        same_key: bool = False,
+        hold_by: HoldBy | None = None,
+    ) -> tuple[CertificateView, list[str]]:
+        """:meth:`_simple`, with the serials of the other certificates of the key it moved."""
         now = self.clock.now()
         also: list[str] = []
         with self.db.transaction() as s:
@@ -1014,7 +1040,7 @@ class Certificates:
             out = certificate_view(c)
         for changed in (out.serial, *also):
             self._notify(changed)
-        return out
+        return out, also
 
     def _move(
         self,
@@ -1095,8 +1121,14 @@ class Certificates:
             hold_by=by,
         )
 
-    def report_loss(self, serial: str, *, actor: str) -> CertificateView:
-        return self._simple("report_loss", serial, actor, hold_kind=LOST, same_key=True)
+    def report_loss(self, serial: str, *, actor: str) -> LostCertificate:
+        """挂失: the certificate on hold as lost, and with it the holder's other certificates in
+        force for the key (``same_key_held`` names them). Another subscriber's certificate of
+        the key is not held — its holder lost nothing — but no certificate is issued for the
+        key while the loss stands (``compromised_key``), and a revocation for key compromise,
+        or a reissue after the loss, revokes every certificate of the key, anyone's."""
+        out, also = self._simple_also("report_loss", serial, actor, hold_kind=LOST, same_key=True)
+        return lost_view(out, also)
 
     def restore(self, serial: str, *, actor: str) -> CertificateView:
         return self._simple("restore", serial, actor, same_key=True)

@@ -197,6 +197,23 @@ def revoked_view(c: Certificate, same_key_revoked: list[str]) -> RevokedCertific
 
 
 @dataclass(frozen=True, slots=True)
+class LostCertificate(CertificateView):
+    """A certificate as ``report_loss`` answers it: with the serials of the holder's other
+    certificates in force for its key (a renewal keeps the key) put on hold as lost with it.
+    Another subscriber's certificate of the key is not held: it stays in force, but no new
+    certificate is issued for the key while the loss stands, and a revocation for key
+    compromise or a reissue after the loss revokes every certificate of the key, anyone's."""
+
+    same_key_held: list[str]
+
+
+def lost_view(v: CertificateView, same_key_held: list[str]) -> LostCertificate:
+    return LostCertificate(
+        *(getattr(v, f.name) for f in fields(CertificateView)), same_key_held=same_key_held
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Successor:
     """A verb that issues a new certificate in place of another (renew, rekey, change,
     reissue): the old one as it now stands, and the new one; ``same_key_revoked``, as in

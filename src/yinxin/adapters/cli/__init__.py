@@ -54,7 +54,13 @@ from yinxin.adapters.cli.common import (
 from yinxin.errors import ValidationError, YinxinError
 
 if TYPE_CHECKING:
-    from yinxin.registry.views import AuthorityInit, CertificateView, RevokedCertificate, Successor
+    from yinxin.registry.views import (
+        AuthorityInit,
+        CertificateView,
+        LostCertificate,
+        RevokedCertificate,
+        Successor,
+    )
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -90,6 +96,14 @@ def _revoked(c: RevokedCertificate) -> None:
     _cert_line(c)
     for serial in c.same_key_revoked:
         say("also revoked (same key, key_compromise): [bold]{}[/]", serial)
+
+
+def _lost(c: LostCertificate) -> None:
+    """The certificate reported lost, then each other certificate of the holder's for its key
+    put on hold with it."""
+    _cert_line(c)
+    for serial in c.same_key_held:
+        say("also on hold (same key, lost): [bold]{}[/]", serial)
 
 
 def _successor(s: Successor) -> None:
@@ -437,7 +451,7 @@ def _simple_verb(verb: str, doc: str) -> None:
         run(
             as_json,
             lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
-            _successor if verb == "renew" else _cert_line,
+            {"renew": _successor, "report_loss": _lost}.get(verb, _cert_line),
         )
 
     cmd.__doc__ = doc
@@ -470,7 +484,13 @@ def cert_freeze(
 
 for _verb, _doc in [
     ("unfreeze", "Release a freeze."),
-    ("report_loss", "Report a lost key or medium: immediate hold."),
+    (
+        "report_loss",
+        "Report a lost key or medium: immediate hold, with the holder's other certificates "
+        "of the key (each listed); another subscriber's certificate of the key stays in force, "
+        "but the key gets no new certificate, and a key_compromise revocation or a reissue "
+        "revokes every certificate of it.",
+    ),
     ("restore", "Restore after a loss report (the medium was found)."),
     ("renew", "Renew (same key) up to the paid date."),
 ]:

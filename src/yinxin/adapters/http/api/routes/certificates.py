@@ -25,7 +25,13 @@ from yinxin.adapters.http.api.context import (
 from yinxin.adapters.http.api.responses import challenge, file_answer
 from yinxin.errors import ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
-from yinxin.registry.views import CertificateView, PaymentView, RevokedCertificate, Successor
+from yinxin.registry.views import (
+    CertificateView,
+    LostCertificate,
+    PaymentView,
+    RevokedCertificate,
+    Successor,
+)
 
 router = APIRouter(tags=["certificates"])
 Caller = Annotated[Principal, Depends(get_caller)]
@@ -183,8 +189,12 @@ def _by(principal: Principal) -> HoldBy:
     return HoldBy.HOLDER if principal.is_holder else HoldBy.CA
 
 
-@router.post("/certificates/{serial}/report-loss", response_model=CertificateView)
+@router.post("/certificates/{serial}/report-loss", response_model=LostCertificate)
 def report_loss(serial: Serial, platform: Plat, principal: Lifecycle):
+    """挂失: on hold at once, with the holder's other certificates in force for the same key
+    (``same_key_held`` lists their serials). Another subscriber's certificate of the key stays
+    in force, but no certificate is issued for the key while the loss stands, and a revocation
+    for key compromise or a reissue after the loss revokes every certificate of the key."""
     _scoped(platform, principal, serial)
     return platform.certificates.report_loss(serial, actor=principal.actor)
 

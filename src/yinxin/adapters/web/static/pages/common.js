@@ -113,6 +113,29 @@ export function sameKeyRevoked(c) {
   return also.length ? `同一密钥的其他证书已一并吊销：${also.join("、")}` : null;
 }
 
+/** What a loss report (挂失) does to the other certificates of the key, said before it is made
+ * (the desk and the holder's page): the holder's own (a renewal keeps the key) are held with it;
+ * another subscriber's stays in force, but the key gets no new certificate meanwhile, and a
+ * revocation for key compromise, or a reissue after the loss, revokes every one of them. */
+export const LOSS_EFFECT =
+  "持有人名下使用同一密钥的其他有效证书（如续期前后的证书）将一并挂失暂停；"
+  + "其他用户使用同一密钥的证书不会暂停，但挂失期间不能再为该密钥签发新证书；"
+  + "此后如因密钥泄露吊销或补办，使用该密钥的所有证书（包括其他用户的）都将被吊销。";
+
+/** The question asked before reporting `c` lost. */
+export function lossQuestion(c) {
+  return `确定挂失证书 ${c.serial}？挂失后证书即刻暂停使用。\n${LOSS_EFFECT}`;
+}
+
+/** What is said of the other certificates a loss report held with it (the answer's
+ * same_key_held, their serials). */
+export function sameKeyHeld(c) {
+  const also = (c && c.same_key_held) || [];
+  return also.length
+    ? `同一密钥的其他证书已一并挂失暂停：${also.join("、")}。其他用户使用同一密钥的证书未暂停，但挂失期间该密钥不能签发新证书。`
+    : "名下没有其他使用同一密钥的有效证书。其他用户使用同一密钥的证书（如有）未暂停，但挂失期间该密钥不能签发新证书。";
+}
+
 // Seal revocation reasons (004 §十一), as yinxin.seals.lifecycle lists them.
 export const SEAL_REASONS = {
   holder_request: "用户要求作废电子印章",

@@ -3,11 +3,13 @@
 // reason of 001/000 篇七 — each POST /certificates/{serial}/<verb>, audited as the officer. A
 // revocation asks first; one for key compromise (or of a certificate reported lost) takes every
 // other certificate in force with the same key, anyone's: the question says so beforehand and
-// the answer's same_key_revoked is said afterwards (and the list shows them revoked).
+// the answer's same_key_revoked is said afterwards (and the list shows them revoked). A loss
+// report asks first too, saying what it does to the other certificates of the key (the
+// holder's held with it, another subscriber's not), and names those it held (same_key_held).
 import { api, commonName, fmtTime, label, requireSession, toast } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
-  revokeQuestion, sameKeyRevoked,
+  lossQuestion, revokeQuestion, sameKeyHeld, sameKeyRevoked,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -17,6 +19,7 @@ const VERBS = {
   freeze: "冻结", unfreeze: "解冻", "report-loss": "挂失", restore: "解除挂失", revoke: "吊销",
 };
 const sameKeyNotice = document.getElementById("same-key-revoked");
+const heldNotice = document.getElementById("same-key-held");
 let current = null;
 
 const row = (c) => certificateRow(c, c.serial, actButton(() => select(c)));
@@ -41,6 +44,7 @@ function allowed(c) {
 function select(c) {
   current = c;
   sameKeyNotice.hidden = true;
+  heldNotice.hidden = true;
   document.getElementById("detail-title").textContent = `证书 ${c.serial}`;
   facts(document.getElementById("cert-facts"), [
     ["持有人", commonName(c.subject)],
@@ -62,6 +66,7 @@ const offerVerbs = lifecycleForm({
   submit: (data, key) => {
     const verb = data.verb;
     if (verb === "revoke" && !confirm(revokeQuestion(current, data.reason))) return null;
+    if (verb === "report-loss" && !confirm(lossQuestion(current))) return null;
     const json = verb === "revoke" ? { reason: data.reason } : verb === "freeze" ? { note: data.note.trim() || null } : undefined;
     return api("POST", `/certificates/${current.serial}/${verb}`, { json, idempotencyKey: key });
   },
@@ -72,6 +77,11 @@ const offerVerbs = lifecycleForm({
       sameKeyNotice.textContent = said;
       sameKeyNotice.hidden = false;
       toast(`已办理：吊销。${said}`);
+    }
+    if (c.same_key_held) {
+      heldNotice.textContent = sameKeyHeld(c);
+      heldNotice.hidden = false;
+      toast(`已办理：挂失。${heldNotice.textContent}`);
     }
     await load();
   },

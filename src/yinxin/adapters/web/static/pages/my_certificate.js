@@ -5,14 +5,16 @@
 // forms the certificate's state, dates and fees allow, as the API would judge them. A revocation
 // asks first; one for key compromise (or of a certificate reported lost) takes every other
 // certificate in force with the same key, anyone's: the question says so beforehand and the
-// answer's same_key_revoked is said afterwards.
+// answer's same_key_revoked is said afterwards. A loss report asks first too, saying what it
+// does to the other certificates of the key (the holder's held with it, another's not), and
+// names those it held (same_key_held) afterwards.
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
   messageFor, requireSession, saveBlob, toast,
 } from "/static/api.js";
 import {
-  CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, options, param, refusedPage, revokeQuestion,
-  sameKeyRevoked, yuanOf,
+  CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, lossQuestion, options, param, refusedPage,
+  revokeQuestion, sameKeyHeld, sameKeyRevoked, yuanOf,
 } from "/static/pages/common.js";
 
 await requireSession("subscriber");
@@ -344,7 +346,23 @@ for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已
 
 act("freeze-form", "freeze", (d) => ({ note: d.note.trim() || null }), "证书已冻结");
 act("unfreeze-form", "unfreeze", () => undefined, "证书已解冻");
-act("loss-form", "report-loss", () => undefined, "已挂失，证书已暂停使用");
+bindForm(document.getElementById("loss-form"), {
+  busyText: "正在办理…",
+  submit: (_d, key) => {
+    if (!confirm(lossQuestion(current))) return null; // the holder said no: nothing sent
+    return api("POST", `/certificates/${serial}/report-loss`, { idempotencyKey: key });
+  },
+  onDone: (c) => {
+    if (!c) return;
+    document.getElementById("loss-form").reset();
+    show(c);
+    const said = sameKeyHeld(c);
+    const notice = document.getElementById("same-key-held");
+    notice.textContent = said;
+    notice.hidden = false;
+    toast(`已挂失，证书已暂停使用。${said}`);
+  },
+});
 act("restore-form", "restore", () => undefined, "已解除挂失");
 bindForm(document.getElementById("revoke-form"), {
   busyText: "正在办理…",
