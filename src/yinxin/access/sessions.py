@@ -35,6 +35,7 @@ from yinxin.access.staff import LoginRefused, StaffUsers
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.identity import validate_mobile
+from yinxin.notify.gateways import DeliveryError
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -193,18 +194,32 @@ class Sessions:
             ids = [i for i in ids if i == subscriber_id]
         if not ids:
             # the same answer as for a registered phone: no one learns who is registered here
-            masked = number[:3] + "****" + number[-4:]
-            expires = self.clock.now() + dt.timedelta(minutes=5)
-            return LoginCode("x" + secrets.token_hex(16)[1:], masked, expires)
+            return self._decoy(number)
         sid = ids[0]  # the first of several: the phone is the same, the choice comes later
-        ch = self._intent().request_code(
-            sid,
-            purpose=LOGIN_PURPOSE,
-            document_sha256=login_document_sha256(sid),
-            document_name=LOGIN_DOCUMENT,
-            actor=f"subscriber:{sid}",
-        )
+        try:
+            ch = self._intent().request_code(
+                sid,
+                purpose=LOGIN_PURPOSE,
+                document_sha256=login_document_sha256(sid),
+                document_name=LOGIN_DOCUMENT,
+                actor=f"subscriber:{sid}",
+            )
+        except DeliveryError:
+            # The SMS could not be sent (the gateway down, the number refused by the provider).
+            # Refusing it here would answer a registered phone otherwise than an unknown one,
+            # whose request never reaches the gateway: during an outage anyone could sort
+            # numbers into registered and not. So the answer is the stranger's; the code is
+            # dead, and the operator has the failure in the audit trail
+            # (``intent.code_undelivered`` with the gateway's error), the send log and the log.
+            return self._decoy(number)
         return LoginCode(ch.challenge_id, ch.sent_to_masked, ch.expires_at)
+
+    def _decoy(self, number: str) -> LoginCode:
+        """The answer to a login-code request that sent no code, shaped as one that did: a
+        challenge id no code opens (the login answers ``wrong_code``), the phone masked."""
+        masked = number[:3] + "****" + number[-4:]
+        expires = self.clock.now() + dt.timedelta(minutes=5)
+        return LoginCode("x" + secrets.token_hex(16)[1:], masked, expires)
 
     def login_subscriber(
         self, challenge_id: str, code: str, subscriber_id: int | None = None

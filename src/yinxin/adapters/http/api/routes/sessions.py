@@ -100,7 +100,8 @@ def staff_login(body: StaffLoginIn, response: Response, platform: Plat):
 @router.post("/sessions/subscriber/codes", status_code=202, response_model=LoginCode)
 def subscriber_login_code(body: CodeRequestIn, platform: Plat):
     """Send a login code to a registered mobile phone. The answer looks the same whether or
-    not the phone is registered."""
+    not the phone is registered, and whether or not the SMS could be sent (a failure is
+    audited ``intent.code_undelivered`` for the operator)."""
     return platform.sessions.request_login_code(body.phone, body.subscriber_id)
 
 

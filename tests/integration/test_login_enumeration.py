@@ -1,0 +1,76 @@
+"""The open login routes do not tell who is registered: a login-code request for a registered
+phone and one for a phone no one registered are answered alike (status, body keys, headers),
+whatever happens behind the answer — the SMS gateway down, the phone's code limit reached —
+and what did happen is recorded for the operator (audit trail, send log), never the code."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from tests.integration.signing_flow import World, outbox_lines
+from yinxin.notify.gateways import DeliveryError
+
+CODES = "/api/v1/sessions/subscriber/codes"
+REGISTERED = "13800138000"  # the world's person
+UNKNOWN = "13512345678"  # no one's
+# headers that differ between any two answers, whoever asked
+_VARYING = {"date", "x-request-id"}
+
+
+def same_answer(a, b) -> None:
+    """Two answers an outsider cannot tell apart: status, body keys, header names and values
+    (but those that differ between any two requests)."""
+    assert a.status_code == b.status_code, (a.status_code, a.text, b.status_code, b.text)
+    ja, jb = a.json(), b.json()
+    assert set(ja) == set(jb), (ja, jb)
+    ha = {k: v for k, v in a.headers.items() if k not in _VARYING}
+    hb = {k: v for k, v in b.headers.items() if k not in _VARYING}
+    assert ha == hb, (ha, hb)
+
+
+class Down:
+    """An SMS gateway whose provider cannot be reached."""
+
+    channel = "sms"
+
+    def send(self, message):
+        raise DeliveryError("provider unreachable")
+
+
+def test_a_login_code_when_the_sms_gateway_is_down_does_not_tell_a_registered_phone(
+    world: World, client: TestClient
+) -> None:
+    """With the SMS gateway down, a login code for a registered phone was refused 502
+    delivery_failed while one for an unknown phone was answered 202 as always: during an outage
+    anyone could learn which numbers are registered. Both are now 202 alike, and the failed
+    delivery is in the audit trail (intent.code_undelivered, with the send log's error) and the
+    send log, without the code."""
+    world.p.notifier.gateways["sms"] = Down()
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    known = client.post(CODES, json={"phone": REGISTERED})
+    unknown = client.post(CODES, json={"phone": UNKNOWN})
+    assert known.status_code == 202, known.text
+    same_answer(known, unknown)
+    assert known.json()["sent_to_masked"] == "138****8000"
+    assert outbox_lines(world.outbox) == before
+    # the operator sees the failure
+    [undelivered] = world.p.audit_events(action="intent.code_undelivered")
+    assert undelivered.actor == f"subscriber:{world.person.id}"
+    assert "provider unreachable" in undelivered.data["error"]
+    [requested] = world.p.audit_events(action="intent.code_requested")
+    assert requested.data["purpose"] == "login"
+    sent = world.p.notifier.log(world.person.id, limit=1)[0]
+    assert (sent.template_id, sent.status) == ("login_code", "failed")
+    assert "provider unreachable" in (sent.error or "")
+    # the answer's challenge is no code that works; the login says wrong code, as for a stranger
+    r = client.post(
+        "/api/v1/sessions/subscriber",
+        json={"challenge_id": known.json()["challenge_id"], "code": "123456"},
+    )
+    s = client.post(
+        "/api/v1/sessions/subscriber",
+        json={"challenge_id": unknown.json()["challenge_id"], "code": "123456"},
+    )
+    assert (r.status_code, r.json()["code"]) == (401, "wrong_code"), r.text
+    same_answer(r, s)
