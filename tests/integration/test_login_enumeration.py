@@ -74,3 +74,49 @@ def test_a_login_code_when_the_sms_gateway_is_down_does_not_tell_a_registered_ph
     )
     assert (r.status_code, r.json()["code"]) == (401, "wrong_code"), r.text
     same_answer(r, s)
+
+
+def test_the_code_limit_answers_a_registered_and_an_unknown_phone_alike(
+    world: World, client: TestClient
+) -> None:
+    """A second login code within the minute was refused 429 for a registered phone (its
+    subscriber's code limit) and answered 202 for an unknown one (no subscriber, no limit):
+    two requests told anyone whether a number is registered. The limit is now the phone
+    number's, whoever it belongs to — the same 429, the same wait — and where the subscriber's
+    own limit refuses a code the number's let through (a signing code sent a moment ago), the
+    answer is the stranger's 202 and the refusal is audited (intent.code_refused)."""
+    world.clock.advance(seconds=61)
+    first_known = client.post(CODES, json={"phone": REGISTERED})
+    first_unknown = client.post(CODES, json={"phone": UNKNOWN})
+    same_answer(first_known, first_unknown)
+    world.clock.advance(seconds=10)
+    known = client.post(CODES, json={"phone": REGISTERED})
+    unknown = client.post(CODES, json={"phone": UNKNOWN})
+    assert (known.status_code, known.json()["code"]) == (429, "rate_limited"), known.text
+    same_answer(known, unknown)
+    assert known.json() == unknown.json()
+    assert known.headers["retry-after"] == unknown.headers["retry-after"] == "50"
+    # naming an account not of the phone is answered as a stranger's number, limit included
+    world.clock.advance(seconds=61)
+    other = {"phone": REGISTERED, "subscriber_id": world.org.id}
+    stranger = {"phone": "13512345679", "subscriber_id": world.org.id}
+    same_answer(client.post(CODES, json=other), client.post(CODES, json=stranger))
+    same_answer(client.post(CODES, json=other), client.post(CODES, json=stranger))
+    # the subscriber's own limit (a signing code a moment ago) answers as a stranger's phone
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    world.p.signing.request_confirmation(
+        signer_subscriber_id=world.person.id,
+        document=b"%PDF-1.4 x\n%%EOF\n",
+        document_name="合同.pdf",
+    )
+    refused_before = len(world.p.audit_events(action="intent.code_refused"))
+    known = client.post(CODES, json={"phone": REGISTERED})
+    unknown = client.post(CODES, json={"phone": "13512345670"})
+    assert known.status_code == 202, known.text
+    same_answer(known, unknown)
+    assert outbox_lines(world.outbox) == before + 1  # the signing code only
+    refused = world.p.audit_events(action="intent.code_refused")
+    assert len(refused) == refused_before + 1
+    assert refused[-1].data["reason"] == "rate_limited"
+    assert refused[-1].data["purpose"] == "login"

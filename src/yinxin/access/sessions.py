@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,6 +37,7 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.identity import validate_mobile
 from yinxin.notify.gateways import DeliveryError
+from yinxin.signing.intent import RateLimited
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -147,6 +149,9 @@ class Sessions:
     ):
         self.db, self.clock, self.staff, self._intent = db, clock, staff, intent
         self.idle, self.absolute = idle, absolute
+        # login codes asked per phone number (its SHA-256), the last hour's: see _phone_limit
+        self._asked: dict[str, list[dt.datetime]] = {}
+        self._asked_lock = threading.Lock()
 
     # --- logins ---------------------------------------------------------------------------------
     def login_staff(self, username: str, password: str, code: str) -> OpenedSession:
@@ -180,14 +185,24 @@ class Sessions:
         )
         return list(s.scalars(q.order_by(Subscriber.id)))
 
-    def request_login_code(self, phone: str, subscriber_id: int | None = None) -> LoginCode:
+    def request_login_code(
+        self, phone: str, subscriber_id: int | None = None, *, limited: bool = True
+    ) -> LoginCode:
         """Send a login code to the phone of the subscriber registered with it (persons and
         organizations). When several share the phone, the code goes to it all the same, and
         which account to open is asked once the code is shown right (``login_subscriber``) —
         not here, where anyone who knows the number could learn who is registered with it
         (``subscriber_id`` narrows the request to that account; the login then names it again).
-        Rate limited as every one-time code is (one a minute, ten an hour per subscriber)."""
+
+        Rate limited per phone number, registered or not (one a minute, ten an hour, as every
+        one-time code is per subscriber): the subscriber's own limit alone would refuse a
+        registered phone's second request and answer an unknown one's, telling them apart.
+        Where the subscriber's limit still refuses (a signing code sent a moment ago), or the
+        SMS cannot be sent, the answer is the unknown phone's and the refusal is audited.
+        ``limited=False`` (a registration's first code, for a number just registered) counts
+        the request without refusing it."""
         number = validate_mobile(phone, "phone")
+        self._phone_limit(number, refuse=limited)
         with self.db.read() as s:
             ids = [x.id for x in self._sharing(s, number)]
         if subscriber_id is not None:
@@ -204,6 +219,9 @@ class Sessions:
                 document_name=LOGIN_DOCUMENT,
                 actor=f"subscriber:{sid}",
             )
+        except RateLimited:
+            # the subscriber's own limit (audited intent.code_refused): a stranger's answer
+            return self._decoy(number)
         except DeliveryError:
             # The SMS could not be sent (the gateway down, the number refused by the provider).
             # Refusing it here would answer a registered phone otherwise than an unknown one,
@@ -213,6 +231,29 @@ class Sessions:
             # (``intent.code_undelivered`` with the gateway's error), the send log and the log.
             return self._decoy(number)
         return LoginCode(ch.challenge_id, ch.sent_to_masked, ch.expires_at)
+
+    def _phone_limit(self, number: str, *, refuse: bool) -> None:
+        """Count a login-code request for ``number``; refused (``RateLimited``, in the words
+        of the subscriber's limit) when the number had one less than the minimum interval ago
+        or the hour's count is full, whether or not anyone registered it. Kept in this
+        process's memory: a number is not written anywhere for asking, and the subscriber's
+        limit, in the database, still holds across processes (answered as above)."""
+        intent = self._intent()
+        now = self.clock.now()
+        key = hashlib.sha256(f"yinxin/login-phone/v1:{number}".encode()).hexdigest()
+        hour = dt.timedelta(hours=1)
+        with self._asked_lock:
+            times = [t for t in self._asked.get(key, ()) if now - hour < t <= now]
+            refusal = intent.limit(times, now) if refuse else None
+            if refusal is not None:
+                self._asked[key] = times
+                raise refusal
+            if len(self._asked) > 100_000:  # forget the oldest numbers rather than grow
+                for old in [k for k, v in self._asked.items() if not v or v[-1] <= now - hour]:
+                    del self._asked[old]
+                if len(self._asked) > 100_000:
+                    self._asked.clear()
+            self._asked[key] = [*times, now]
 
     def _decoy(self, number: str) -> LoginCode:
         """The answer to a login-code request that sent no code, shaped as one that did: a

@@ -500,6 +500,21 @@ class IntentConfirmation:
             .scalars()
             .all()
         )
+        return self.limit(times, now, interval=interval, codes=codes)
+
+    def limit(
+        self,
+        times: Sequence[dt.datetime],
+        now: dt.datetime,
+        *,
+        interval: bool = True,
+        codes: int = 1,
+    ) -> RateLimited | None:
+        """The refusal, if any, of ``codes`` more codes at ``now`` after codes sent at
+        ``times`` (oldest first, the last hour's): the minimum interval since the last one
+        (unless ``interval`` is false) and room in the hour. Also what the login-code limit per
+        phone number (``access.sessions``) applies, so both refuse in the same words."""
+        hour = dt.timedelta(hours=1)
         if interval and times and now - times[-1] < self.min_interval:
             wait = math.ceil((times[-1] + self.min_interval - now).total_seconds())
             return RateLimited(

@@ -69,7 +69,7 @@ def _phone_free(platform, phone: str) -> None:
 
 
 def _answer(platform, sub, phone: str) -> RegistrationOut:
-    code = platform.sessions.request_login_code(phone, sub.id)
+    code = platform.sessions.request_login_code(phone, sub.id, limited=False)
     return RegistrationOut(subscriber_id=sub.id, kind=sub.kind, name=sub.name, login=code)
 
 
