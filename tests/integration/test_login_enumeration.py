@@ -120,3 +120,24 @@ def test_the_code_limit_answers_a_registered_and_an_unknown_phone_alike(
     assert len(refused) == refused_before + 1
     assert refused[-1].data["reason"] == "rate_limited"
     assert refused[-1].data["purpose"] == "login"
+
+
+def test_the_answer_for_an_unknown_phone_is_shaped_as_a_registered_ones(
+    world: World, client: TestClient
+) -> None:
+    """The answer for an unknown phone gave itself away by its shape: its challenge id began
+    with "x" (a real one is 32 hex digits) and it expired in 5 minutes whatever
+    YINXIN_OTP_TTL_SECONDS said (a real code expires after that). Now it is 32 hex digits and
+    expires when a real code would."""
+    import datetime as dt
+    import re
+
+    world.p.intent.ttl = dt.timedelta(seconds=600)  # YINXIN_OTP_TTL_SECONDS=600
+    world.clock.advance(seconds=61)
+    known = client.post(CODES, json={"phone": REGISTERED}).json()
+    unknown = client.post(CODES, json={"phone": UNKNOWN}).json()
+    for answer in (known, unknown):
+        assert re.fullmatch(r"[0-9a-f]{32}", answer["challenge_id"]), answer
+    assert unknown["expires_at"] == known["expires_at"], (known, unknown)
+    expected = world.clock.now() + dt.timedelta(seconds=600)
+    assert dt.datetime.fromisoformat(known["expires_at"]) == expected

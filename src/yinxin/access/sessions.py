@@ -257,10 +257,12 @@ class Sessions:
 
     def _decoy(self, number: str) -> LoginCode:
         """The answer to a login-code request that sent no code, shaped as one that did: a
-        challenge id no code opens (the login answers ``wrong_code``), the phone masked."""
+        challenge id of a real one's form (32 hex digits) that no code opens (the login answers
+        ``wrong_code``), the phone masked, the expiry a real code's (``YINXIN_OTP_TTL_SECONDS``
+        from now)."""
         masked = number[:3] + "****" + number[-4:]
-        expires = self.clock.now() + dt.timedelta(minutes=5)
-        return LoginCode("x" + secrets.token_hex(16)[1:], masked, expires)
+        expires = self.clock.now() + self._intent().ttl
+        return LoginCode(secrets.token_hex(16), masked, expires)
 
     def login_subscriber(
         self, challenge_id: str, code: str, subscriber_id: int | None = None
