@@ -141,3 +141,52 @@ def test_the_answer_for_an_unknown_phone_is_shaped_as_a_registered_ones(
     assert unknown["expires_at"] == known["expires_at"], (known, unknown)
     expected = world.clock.now() + dt.timedelta(seconds=600)
     assert dt.datetime.fromisoformat(known["expires_at"]) == expected
+
+
+def test_a_wrong_login_code_is_answered_alike_for_a_registered_and_an_unknown_phone(
+    world: World, client: TestClient
+) -> None:
+    """A wrong code for a registered phone's challenge was refused 403 wrong_code "4 more
+    attempt(s) allowed" (then challenge_dead, code_expired, code_used), and for an unknown
+    phone's 401 wrong_code: asking for a code and typing any six digits told anyone whether
+    the number is registered. Every refusal of a login code is now the one 401 wrong_code
+    (验证码错误或已失效 on the page), and the true reason is in the audit trail
+    (intent.confirm_failed)."""
+    from tests.integration.signing_flow import read_code
+
+    login = "/api/v1/sessions/subscriber"
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    known = client.post(CODES, json={"phone": REGISTERED}).json()["challenge_id"]
+    code = read_code(world.outbox, REGISTERED, after=before)
+    unknown = client.post(CODES, json={"phone": UNKNOWN}).json()["challenge_id"]
+    wrong = "000000" if code != "000000" else "111111"
+
+    def both(given: str, known_id: str = known) -> None:
+        a = client.post(login, json={"challenge_id": known_id, "code": given})
+        b = client.post(login, json={"challenge_id": unknown, "code": given})
+        assert (a.status_code, a.json()["code"], a.json()["field"]) == (401, "wrong_code", "code")
+        same_answer(a, b)
+        assert a.json() == b.json()
+
+    for _ in range(6):  # wrong codes, the fifth kills the code, the sixth finds it dead
+        both(wrong)
+    both(code)  # the right code of a dead challenge
+    reasons = [e.data["reason"] for e in world.p.audit_events(action="intent.confirm_failed")]
+    assert reasons[-7:] == ["wrong_code"] * 4 + ["challenge_dead"] * 3
+    # an expired code, and a used one
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    known = client.post(CODES, json={"phone": REGISTERED}).json()["challenge_id"]
+    code = read_code(world.outbox, REGISTERED, after=before)
+    world.clock.advance(seconds=301)
+    both(code, known)
+    assert world.p.audit_events(action="intent.confirm_failed")[-1].data["reason"] == (
+        "code_expired"
+    )
+    before = outbox_lines(world.outbox)
+    known = client.post(CODES, json={"phone": REGISTERED}).json()["challenge_id"]
+    code = read_code(world.outbox, REGISTERED, after=before)
+    assert client.post(login, json={"challenge_id": known, "code": code}).status_code == 201
+    both(code, known)
+    assert world.p.audit_events(action="intent.confirm_failed")[-1].data["reason"] == "code_used"

@@ -380,9 +380,11 @@ def test_a_phone_shared_by_two_accounts_chooses_after_the_code(world, client):
     code = read_code(world.outbox, "13800138000", after=before)
     login = "/api/v1/sessions/subscriber"
     body = problem(
-        client.post(login, json={"challenge_id": cid, "code": "000000"}), 403, "wrong_code"
+        client.post(login, json={"challenge_id": cid, "code": "000000"}), 401, "wrong_code"
     )
-    assert "4 more" in body["detail"]  # counted as always, and no choice shown
+    assert "choices" not in body  # counted as always (audited), and no choice shown
+    failed = world.p.audit_events(action="intent.confirm_failed")[-1]
+    assert failed.data["failed_attempts"] == 1
     body = problem(
         client.post(login, json={"challenge_id": cid, "code": code}),
         409,
@@ -406,7 +408,8 @@ def test_a_phone_shared_by_two_accounts_chooses_after_the_code(world, client):
     r = client.post(
         login, json={"challenge_id": cid, "code": code, "subscriber_id": world.person.id}
     )
-    problem(r, 409, "code_used", "code")
+    problem(r, 401, "wrong_code", "code")  # used up: refused as any wrong code
+    assert world.p.audit_events(action="intent.confirm_failed")[-1].data["reason"] == "code_used"
 
 
 def test_subscriber_login_refusals(world, client):
@@ -426,8 +429,8 @@ def test_subscriber_login_refusals(world, client):
     r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
     cid = r.json()["challenge_id"]
     r = client.post("/api/v1/sessions/subscriber", json={"challenge_id": cid, "code": "000000"})
-    body = problem(r, 403, "wrong_code", "code")
-    assert "4 more" in body["detail"]
+    problem(r, 401, "wrong_code", "code")  # as for the unknown phone's challenge
+    assert world.p.audit_events(action="intent.confirm_failed")[-1].data["failed_attempts"] == 1
     r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
     problem(r, 429, "rate_limited")
     assert "retry-after" in r.headers

@@ -118,6 +118,15 @@ class LoginCode:
     expires_at: dt.datetime
 
 
+def _wrong_login_code() -> Unauthenticated:
+    """Every refusal of a login code, whatever its reason: the same for any challenge id."""
+    return Unauthenticated(
+        "wrong or expired code: check it, or ask for a new one",
+        field="code",
+        code="wrong_code",
+    )
+
+
 def secret_sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -282,15 +291,24 @@ class Sessions:
             anchor = s.get(Subscriber, sid) if sid is not None else None
             sharing = self._sharing(s, anchor.phone) if anchor is not None else []
         if sid is None:
-            raise Unauthenticated(
-                "wrong or expired code; ask for a new one", field="code", code="wrong_code"
-            )
+            raise _wrong_login_code()
         doc = login_document_sha256(sid)
         actor = f"subscriber:{sid}"
         # checked first (a wrong code counts), used up only with the session it opens
-        intent.check_code(
-            cid, code, subscriber_id=sid, document_sha256=doc, purpose=LOGIN_PURPOSE, actor=actor
-        )
+        try:
+            intent.check_code(
+                cid,
+                code,
+                subscriber_id=sid,
+                document_sha256=doc,
+                purpose=LOGIN_PURPOSE,
+                actor=actor,
+            )
+        except YinxinError:
+            # wrong (so many more tries), dead, expired or used: said so, it would tell a
+            # registered phone's challenge from the one an unknown phone is answered with,
+            # which no code opens. The reason is audited (intent.confirm_failed).
+            raise _wrong_login_code() from None
         accounts = {x.id for x in sharing} | {sid}  # the code's own, whatever its phone is now
         chosen = sid if subscriber_id is None and len(accounts) == 1 else subscriber_id
         if chosen is None:
