@@ -404,7 +404,8 @@ def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
     page.fill("#code", fresh_totp(site))
     page.click("#staff-form button[type=submit]")
     page.locator("#staff-form .field-error").wait_for()
-    assert page.locator("#staff-form .field-error").inner_text() == "用户名或密码错误"
+    said = page.locator("#staff-form .field-error").inner_text()
+    assert said == "用户名或密码错误（连续错误 5 次将锁定账户 15 分钟）"
 
     page.fill("#password", STAFF_PASSWORD)
     page.fill("#code", fresh_totp(site))

@@ -190,3 +190,43 @@ def test_a_wrong_login_code_is_answered_alike_for_a_registered_and_an_unknown_ph
     assert client.post(login, json={"challenge_id": known, "code": code}).status_code == 201
     both(code, known)
     assert world.p.audit_events(action="intent.confirm_failed")[-1].data["reason"] == "code_used"
+
+
+def test_a_staff_lockout_does_not_tell_a_staff_username(world: World, client: TestClient) -> None:
+    """Five wrong passwords locked a staff account and the next attempts were refused 403
+    account_locked, while a username no one has was refused 401 bad_credentials however often
+    it was tried: six guesses told anyone whether a staff username exists. A locked account's
+    attempts (the fifth wrong one included) are now refused as any wrong password is, 401
+    bad_credentials, whose words say an account may be locked; the lock is audited as before
+    (staff.locked, staff.login_failed reason locked)."""
+    import pyotp
+
+    new = world.p.staff.add(
+        "desk1", password="correct horse 1", role="ra_officer", actor="test", display_name="甲"
+    )
+    totp = pyotp.TOTP(new.totp_uri.split("secret=")[1].split("&")[0])
+    staff = "/api/v1/sessions/staff"
+    for _ in range(6):
+        a = client.post(staff, json={"username": "desk1", "password": "wrong", "code": "123456"})
+        b = client.post(staff, json={"username": "nobody", "password": "wrong", "code": "123456"})
+        assert (a.status_code, a.json()["code"], a.json()["field"]) == (
+            401,
+            "bad_credentials",
+            "password",
+        ), a.text
+        same_answer(a, b)
+        assert a.json() == b.json()
+    assert "locked" in a.json()["detail"]
+    # the right password and code while locked: still the stranger's answer
+    right = {"username": "desk1", "password": "correct horse 1", "code": totp.at(world.clock.now())}
+    a = client.post(staff, json=right)
+    b = client.post(staff, json={**right, "username": "nobody"})
+    same_answer(a, b)
+    assert a.json() == b.json()
+    [locked] = world.p.audit_events(action="staff.locked")
+    assert locked.subject_id == "desk1"
+    reasons = [e.data["reason"] for e in world.p.audit_events(action="staff.login_failed")]
+    assert reasons.count("locked") == 2  # the sixth wrong attempt and the right one
+    world.clock.advance(minutes=16)
+    right["code"] = totp.at(world.clock.now())
+    assert client.post(staff, json=right).status_code == 201

@@ -12,7 +12,8 @@ the officer's app.
 * A code is accepted for the current 30-second step or the one before or after it (clock drift),
   and never twice: the last step used is kept, and an older or equal step is refused.
 * Wrong attempts in a row are counted; the ``max_failures``-th locks the account for
-  ``lockout``. Every refusal, lock and login is audited.
+  ``lockout``. Every refusal, lock and login is audited. A locked account's attempts are refused
+  as a wrong password (or an unknown name) is, so a lock does not tell that a name exists.
 
 The account's role is one of the API's roles (``ApiRole``: administrator or RA officer), so a
 signed-in officer may do through the API exactly what an RA officer's key may.
@@ -48,10 +49,6 @@ MIN_PASSWORD = 10
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOTP_STEP = 30
 ISSUER = "印信 Yinxin"
-
-
-class AccountLocked(YinxinError, exit_code=5, http_status=403, code="account_locked"):
-    """Too many wrong attempts: the account is shut for a while."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +219,14 @@ class StaffUsers:
         row = s.execute(
             select(StaffUser).where(StaffUser.username == name).with_for_update()
         ).scalar_one_or_none()
+        # One answer for an unknown name, a disabled account, a wrong password and a locked
+        # account: a lock said as such would tell anyone who tried six times that the name
+        # exists. Its words say a lock may be why; the audit trail says which it was.
         bad_password = Unauthenticated(
-            "wrong username or password", field="password", code="bad_credentials"
+            "wrong username or password, or the account is locked for a while after too many "
+            "wrong attempts",
+            field="password",
+            code="bad_credentials",
         )
         if row is None:
             check_password(password or "", _DUMMY_HASH)  # same time as a known name
@@ -241,14 +244,8 @@ class StaffUsers:
             self._audit(s, now, f"staff:{name}", "staff.login_failed", row, {"reason": "disabled"})
             raise LoginRefused(bad_password)
         if row.locked_until is not None and now < row.locked_until:
-            wait = int((row.locked_until - now).total_seconds() // 60) + 1
             self._audit(s, now, f"staff:{name}", "staff.login_failed", row, {"reason": "locked"})
-            raise LoginRefused(
-                AccountLocked(
-                    f"too many wrong attempts: the account is locked for {wait} more minute(s)",
-                    field="username",
-                )
-            )
+            raise LoginRefused(bad_password)
         if not check_password(password or "", row.password_hash):
             raise LoginRefused(self._failed(s, row, now, "bad_password", bad_password))
         step = self._totp_step(row, str(code or "").strip(), now)
@@ -288,11 +285,7 @@ class StaffUsers:
             row.failed_logins = 0
             data["locked_until"] = row.locked_until.isoformat()
             self._audit(s, now, f"staff:{row.username}", "staff.locked", row, data)
-            return AccountLocked(
-                "too many wrong attempts: the account is locked for "
-                f"{int(self.lockout.total_seconds() // 60)} minutes",
-                field="username",
-            )
+            return refusal  # the lock is not said: see check_login
         self._audit(s, now, f"staff:{row.username}", "staff.login_failed", row, data)
         return refusal
 
