@@ -230,3 +230,38 @@ def test_a_staff_lockout_does_not_tell_a_staff_username(world: World, client: Te
     world.clock.advance(minutes=16)
     right["code"] = totp.at(world.clock.now())
     assert client.post(staff, json=right).status_code == 201
+
+
+def test_every_staff_login_refusal_costs_one_password_hash(
+    world: World, client: TestClient, monkeypatch
+) -> None:
+    """An unknown username costs the same scrypt as a known one (so the time of the answer does
+    not tell), but a disabled or locked account was refused before its password was hashed:
+    answered in microseconds where any other refusal takes the scrypt's tens of milliseconds,
+    which told such accounts apart by the clock. Every refusal now hashes the password once."""
+    from yinxin.access import staff as staff_module
+
+    world.p.staff.add("desk1", password="correct horse 1", role="ra_officer", actor="test")
+    world.p.staff.add("desk2", password="correct horse 2", role="ra_officer", actor="test")
+    world.p.staff.disable("desk2", actor="test")
+    hashed: list[str] = []
+    real = staff_module.check_password
+
+    def counted(password: str, stored: str) -> bool:
+        hashed.append(stored)
+        return real(password, stored)
+
+    monkeypatch.setattr(staff_module, "check_password", counted)
+    staff = "/api/v1/sessions/staff"
+
+    def tries(name: str) -> int:
+        hashed.clear()
+        r = client.post(staff, json={"username": name, "password": "wrong", "code": "123456"})
+        assert r.status_code == 401, r.text
+        return len(hashed)
+
+    assert tries("nobody") == 1
+    assert tries("desk2") == 1  # disabled
+    for _ in range(5):
+        assert tries("desk1") == 1  # the fifth locks it
+    assert tries("desk1") == 1  # locked

@@ -240,6 +240,10 @@ class StaffUsers:
                 data={"reason": "unknown_user"},
             )
             raise LoginRefused(bad_password)
+        if row.disabled_at is not None or (row.locked_until is not None and now < row.locked_until):
+            # refused whatever the password, but only after hashing it as any other refusal
+            # does: a refusal in microseconds would tell these accounts apart by the clock
+            check_password(password or "", row.password_hash)
         if row.disabled_at is not None:
             self._audit(s, now, f"staff:{name}", "staff.login_failed", row, {"reason": "disabled"})
             raise LoginRefused(bad_password)
