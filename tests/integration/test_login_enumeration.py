@@ -265,3 +265,81 @@ def test_every_staff_login_refusal_costs_one_password_hash(
     for _ in range(5):
         assert tries("desk1") == 1  # the fifth locks it
     assert tries("desk1") == 1  # locked
+
+
+def test_a_login_code_is_answered_before_its_sms_is_sent(world: World) -> None:
+    """A registered phone's login code was answered only once the SMS provider had taken the
+    message — a round trip of tens or hundreds of milliseconds an unknown phone's answer never
+    waits for — so the time of the answer told a registered number. The answer now goes out
+    first (its challenge id chosen beforehand), and the code is sent after it."""
+    import asyncio
+    import json
+    import threading
+
+    from yinxin.adapters.http.server import create_app
+
+    class Slow:
+        """A gateway that takes the message only when let go (or after 3 s)."""
+
+        channel = "sms"
+
+        def __init__(self) -> None:
+            self.go, self.taken = threading.Event(), threading.Event()
+
+        def send(self, message):
+            self.go.wait(3)
+            self.taken.set()
+            return "provider-1"
+
+    gateway = Slow()
+    world.p.notifier.gateways["sms"] = gateway
+    world.clock.advance(seconds=61)
+    app = create_app(world.p, jobs=False)
+    answered: dict = {}
+
+    async def ask() -> None:
+        body = json.dumps({"phone": REGISTERED}).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": CODES,
+            "raw_path": CODES.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1:8000"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        sent = False
+
+        async def receive():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(5)
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                answered["body"] = json.loads(message.get("body", b"") or b"{}")
+                answered["sms_taken_first"] = gateway.taken.is_set()
+                gateway.go.set()  # the provider may take it now
+
+        await app(scope, receive, send)
+
+    asyncio.run(ask())
+    assert answered["status"] == 202, answered
+    assert answered["sms_taken_first"] is False, "the answer waited for the SMS"
+    assert gateway.taken.is_set()  # sent after the answer, with the id the answer gave
+    [sent] = world.p.audit_events(action="intent.code_requested")
+    assert sent.subject_id == answered["body"]["challenge_id"]

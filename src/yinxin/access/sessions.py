@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -45,6 +46,8 @@ from yinxin.store.models.access import StaffUser, WebSession
 
 if TYPE_CHECKING:
     from yinxin.signing.intent import IntentConfirmation
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "yx_session"
 CSRF_COOKIE = "yx_csrf"
@@ -195,7 +198,12 @@ class Sessions:
         return list(s.scalars(q.order_by(Subscriber.id)))
 
     def request_login_code(
-        self, phone: str, subscriber_id: int | None = None, *, limited: bool = True
+        self,
+        phone: str,
+        subscriber_id: int | None = None,
+        *,
+        limited: bool = True,
+        later: Callable[[Callable[[], None]], None] | None = None,
     ) -> LoginCode:
         """Send a login code to the phone of the subscriber registered with it (persons and
         organizations). When several share the phone, the code goes to it all the same, and
@@ -203,11 +211,16 @@ class Sessions:
         not here, where anyone who knows the number could learn who is registered with it
         (``subscriber_id`` narrows the request to that account; the login then names it again).
 
+        The answer is the same whether or not a code is sent, and depends on nothing that
+        happens in sending it: its challenge id is chosen first, and the code, sent with that
+        id, is sent by ``later`` (the HTTP route's after-the-answer task) when given — so not
+        even the time of the answer waits for the SMS provider — or now.
+
         Rate limited per phone number, registered or not (one a minute, ten an hour, as every
         one-time code is per subscriber): the subscriber's own limit alone would refuse a
         registered phone's second request and answer an unknown one's, telling them apart.
         Where the subscriber's limit still refuses (a signing code sent a moment ago), or the
-        SMS cannot be sent, the answer is the unknown phone's and the refusal is audited.
+        SMS cannot be sent, no code is sent under the id answered, and the refusal is audited.
         ``limited=False`` (a registration's first code, for a number just registered) counts
         the request without refusing it."""
         number = validate_mobile(phone, "phone")
@@ -216,30 +229,41 @@ class Sessions:
             ids = [x.id for x in self._sharing(s, number)]
         if subscriber_id is not None:
             ids = [i for i in ids if i == subscriber_id]
-        if not ids:
-            # the same answer as for a registered phone: no one learns who is registered here
-            return self._decoy(number)
-        sid = ids[0]  # the first of several: the phone is the same, the choice comes later
+        # the same answer for a registered phone and any other: no one learns who is registered
+        answer = self._answer(number)
+        if ids:
+            sid = ids[0]  # the first of several: the phone is the same, the choice comes later
+
+            def send() -> None:
+                self._send_login_code(sid, answer.challenge_id)
+
+            if later is None:
+                send()
+            else:
+                later(send)
+        return answer
+
+    def _send_login_code(self, sid: int, challenge_id: str) -> None:
+        """Send the login code the answer's ``challenge_id`` stands for."""
         try:
-            ch = self._intent().request_code(
+            self._intent().request_code(
                 sid,
                 purpose=LOGIN_PURPOSE,
                 document_sha256=login_document_sha256(sid),
                 document_name=LOGIN_DOCUMENT,
                 actor=f"subscriber:{sid}",
+                challenge_id=challenge_id,
             )
-        except RateLimited:
-            # the subscriber's own limit (audited intent.code_refused): a stranger's answer
-            return self._decoy(number)
-        except DeliveryError:
-            # The SMS could not be sent (the gateway down, the number refused by the provider).
-            # Refusing it here would answer a registered phone otherwise than an unknown one,
-            # whose request never reaches the gateway: during an outage anyone could sort
-            # numbers into registered and not. So the answer is the stranger's; the code is
-            # dead, and the operator has the failure in the audit trail
-            # (``intent.code_undelivered`` with the gateway's error), the send log and the log.
-            return self._decoy(number)
-        return LoginCode(ch.challenge_id, ch.sent_to_masked, ch.expires_at)
+        except (RateLimited, DeliveryError) as e:
+            # The subscriber's own limit (audited intent.code_refused), or the SMS could not be
+            # sent (the gateway down, the number refused by the provider: intent.code_undelivered
+            # with the gateway's error, the send log's failed row). Refusing it would answer a
+            # registered phone otherwise than an unknown one, whose request never reaches the
+            # gateway: during an outage anyone could sort numbers into registered and not. The
+            # id answered opens nothing (the login says wrong_code, as for a stranger's).
+            log.warning("login code for subscriber %s not sent: %s", sid, e.code)
+        except YinxinError as e:  # after the answer, where no one else would see it
+            log.error("login code for subscriber %s not sent: %s", sid, e.code)
 
     def _phone_limit(self, number: str, *, refuse: bool) -> None:
         """Count a login-code request for ``number``; refused (``RateLimited``, in the words
@@ -264,10 +288,10 @@ class Sessions:
                     self._asked.clear()
             self._asked[key] = [*times, now]
 
-    def _decoy(self, number: str) -> LoginCode:
-        """The answer to a login-code request that sent no code, shaped as one that did: a
-        challenge id of a real one's form (32 hex digits) that no code opens (the login answers
-        ``wrong_code``), the phone masked, the expiry a real code's (``YINXIN_OTP_TTL_SECONDS``
+    def _answer(self, number: str) -> LoginCode:
+        """The answer to a login-code request, whoever has the number: a fresh challenge id
+        (32 hex digits; a code sent for it takes it, else no code opens it and the login answers
+        ``wrong_code``), the phone masked, the expiry a code's (``YINXIN_OTP_TTL_SECONDS``
         from now)."""
         masked = number[:3] + "****" + number[-4:]
         expires = self.clock.now() + self._intent().ttl

@@ -346,6 +346,7 @@ class IntentConfirmation:
         send_to: str | None = None,
         paired: bool = False,
         codes: int = 1,
+        challenge_id: str | None = None,
     ) -> Challenge:
         """Send a fresh code to the subscriber's registered phone for this one document.
 
@@ -363,8 +364,14 @@ class IntentConfirmation:
 
         ``codes``: how many codes the request this one starts will send (a phone change's two):
         the hour's count must leave room for all of them before the first is sent, so a request
-        that would be refused its second code is refused before any SMS goes out."""
+        that would be refused its second code is refused before any SMS goes out.
+
+        ``challenge_id``: the id the challenge is to have (32 fresh hex digits), when the caller
+        has already answered with it — a login code, sent after its answer
+        (``access.sessions``); otherwise a fresh one."""
         purpose = _check_purpose(purpose)
+        if challenge_id is not None and not re.fullmatch(r"[0-9a-f]{32}", challenge_id):
+            raise ValidationError("a challenge id is 32 hex digits", field="challenge_id")
         doc = _check_sha256(document_sha256)
         name = _check_document_name(document_name)
         listed: list[dict[str, str]] | None = None
@@ -378,7 +385,7 @@ class IntentConfirmation:
         actor = actor or f"subscriber:{subscriber_id}"
         self._key()  # create or read the key file before any transaction starts
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        cid = secrets.token_hex(16)
+        cid = challenge_id or secrets.token_hex(16)
         salt = secrets.token_bytes(16)
         now = self.clock.now()
         refusal: YinxinError | None = None

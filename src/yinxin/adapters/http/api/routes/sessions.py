@@ -9,7 +9,7 @@ A login answers with the session (never its secret) and the CSRF token, and sets
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel, Field
 
 from yinxin.access.sessions import (
@@ -98,11 +98,13 @@ def staff_login(body: StaffLoginIn, response: Response, platform: Plat):
 
 
 @router.post("/sessions/subscriber/codes", status_code=202, response_model=LoginCode)
-def subscriber_login_code(body: CodeRequestIn, platform: Plat):
+def subscriber_login_code(body: CodeRequestIn, background: BackgroundTasks, platform: Plat):
     """Send a login code to a registered mobile phone. The answer looks the same whether or
     not the phone is registered, and whether or not the SMS could be sent (a failure is
-    audited ``intent.code_undelivered`` for the operator)."""
-    return platform.sessions.request_login_code(body.phone, body.subscriber_id)
+    audited ``intent.code_undelivered`` for the operator); the code is sent after it."""
+    return platform.sessions.request_login_code(
+        body.phone, body.subscriber_id, later=background.add_task
+    )
 
 
 @router.post("/sessions/subscriber", status_code=201, response_model=SessionOut)
