@@ -315,6 +315,19 @@ class Sessions:
             anchor = s.get(Subscriber, sid) if sid is not None else None
             sharing = self._sharing(s, anchor.phone) if anchor is not None else []
         if sid is None:
+            # no login code has this id (an unknown phone's answer, or a guess): written down
+            # as a wrong code on a real one is, so the operator sees the guessing and the answer
+            # takes the same one write
+            with self.db.transaction() as s:
+                audit.record(
+                    s,
+                    at=self.clock.now(),
+                    actor="anonymous",
+                    action="intent.confirm_failed",
+                    subject_type="intent_challenge",
+                    subject_id=cid or "(empty)",
+                    data={"reason": "no_challenge", "purpose": LOGIN_PURPOSE},
+                )
             raise _wrong_login_code()
         doc = login_document_sha256(sid)
         actor = f"subscriber:{sid}"
