@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,16 +185,21 @@ def outbox_lines(path: Path) -> int:
     return len(path.read_text("utf-8").splitlines()) if path.exists() else 0
 
 
-def read_code(path: Path, phone: str, *, after: int = 0) -> str:
-    """The one-time code in the newest message to ``phone`` among lines ``after`` onwards."""
-    lines = path.read_text("utf-8").splitlines()[after:]
-    for line in reversed(lines):
-        msg = json.loads(line)
-        if msg.get("to") == phone and msg.get("template_id") in CODE_TEMPLATES:
-            m = CODE_RE.search(msg["body"])
-            if m:
-                return m.group(1)
-    raise AssertionError(f"no one-time code for {phone} in {path} after line {after}")
+def read_code(path: Path, phone: str, *, after: int = 0, wait: float = 5.0) -> str:
+    """The one-time code in the newest message to ``phone`` among lines ``after`` onwards,
+    waited for up to ``wait`` seconds: a server sends a login code after its answer."""
+    deadline = time.monotonic() + wait
+    while True:
+        lines = path.read_text("utf-8").splitlines()[after:] if path.exists() else []
+        for line in reversed(lines):
+            msg = json.loads(line)
+            if msg.get("to") == phone and msg.get("template_id") in CODE_TEMPLATES:
+                m = CODE_RE.search(msg["body"])
+                if m:
+                    return m.group(1)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no one-time code for {phone} in {path} after line {after}")
+        time.sleep(0.05)
 
 
 # --- the steps ------------------------------------------------------------------------------------

@@ -368,3 +368,22 @@ def test_a_wrong_login_code_is_audited_whoever_the_challenge_is(
         assert (failed.subject_id, failed.data["reason"]) == (cid, reason)
         assert "000000" not in str(failed.data)
     assert world.p.verify_audit().ok
+
+
+def test_the_phone_limit_counts_a_written_code_from_its_own_time(
+    world: World, client: TestClient
+) -> None:
+    """The login-code limit per phone number counts a request whose code was written from the
+    code's own time in the database, so moving the codes back (as the e2e suite does to wait
+    out the minute against a server in another process) lets the next one through."""
+    import datetime as dt
+
+    from yinxin.store.models.notify import IntentChallenge
+
+    world.clock.advance(seconds=61)
+    assert client.post(CODES, json={"phone": REGISTERED}).status_code == 202
+    assert client.post(CODES, json={"phone": REGISTERED}).status_code == 429
+    with world.p.db.transaction() as s:  # as tests/e2e/test_web_signing.codes_a_minute_ago
+        for ch in s.query(IntentChallenge).filter_by(subscriber_id=world.person.id):
+            ch.created_at = ch.created_at - dt.timedelta(minutes=2)
+    assert client.post(CODES, json={"phone": REGISTERED}).status_code == 202

@@ -162,7 +162,7 @@ class Sessions:
         self.db, self.clock, self.staff, self._intent = db, clock, staff, intent
         self.idle, self.absolute = idle, absolute
         # login codes asked per phone number (its SHA-256), the last hour's: see _phone_limit
-        self._asked: dict[str, list[dt.datetime]] = {}
+        self._asked: dict[str, list[tuple[str, dt.datetime]]] = {}
         self._asked_lock = threading.Lock()
 
     # --- logins ---------------------------------------------------------------------------------
@@ -224,13 +224,13 @@ class Sessions:
         ``limited=False`` (a registration's first code, for a number just registered) counts
         the request without refusing it."""
         number = validate_mobile(phone, "phone")
-        self._phone_limit(number, refuse=limited)
+        # the same answer for a registered phone and any other: no one learns who is registered
+        answer = self._answer(number)
+        self._phone_limit(number, answer.challenge_id, refuse=limited)
         with self.db.read() as s:
             ids = [x.id for x in self._sharing(s, number)]
         if subscriber_id is not None:
             ids = [i for i in ids if i == subscriber_id]
-        # the same answer for a registered phone and any other: no one learns who is registered
-        answer = self._answer(number)
         if ids:
             sid = ids[0]  # the first of several: the phone is the same, the choice comes later
 
@@ -265,28 +265,48 @@ class Sessions:
         except YinxinError as e:  # after the answer, where no one else would see it
             log.error("login code for subscriber %s not sent: %s", sid, e.code)
 
-    def _phone_limit(self, number: str, *, refuse: bool) -> None:
-        """Count a login-code request for ``number``; refused (``RateLimited``, in the words
-        of the subscriber's limit) when the number had one less than the minimum interval ago
-        or the hour's count is full, whether or not anyone registered it. Kept in this
-        process's memory: a number is not written anywhere for asking, and the subscriber's
-        limit, in the database, still holds across processes (answered as above)."""
+    def _phone_limit(self, number: str, challenge_id: str, *, refuse: bool) -> None:
+        """Count a login-code request for ``number`` (answered with ``challenge_id``); refused
+        (``RateLimited``, in the words of the subscriber's limit) when the number had one less
+        than the minimum interval ago or the hour's count is full, whether or not anyone
+        registered it. Kept in this process's memory — a number is not written anywhere for
+        asking — as the ids answered and when; a request whose code was written counts from the
+        code's own time (the same, unless the database says otherwise). The subscriber's limit,
+        in the database, still holds across processes (answered as an unknown phone's)."""
         intent = self._intent()
         now = self.clock.now()
         key = hashlib.sha256(f"yinxin/login-phone/v1:{number}".encode()).hexdigest()
         hour = dt.timedelta(hours=1)
         with self._asked_lock:
-            times = [t for t in self._asked.get(key, ()) if now - hour < t <= now]
-            refusal = intent.limit(times, now) if refuse else None
+            asked = self._asked.get(key, [])
+        written: dict[str, dt.datetime] = {}
+        if asked:
+            from yinxin.store.models.notify import IntentChallenge
+
+            with self.db.read() as s:
+                rows = s.execute(
+                    select(IntentChallenge.id, IntentChallenge.created_at).where(
+                        IntentChallenge.id.in_([cid for cid, _ in asked])
+                    )
+                )
+                written = {cid: at for cid, at in rows}
+        with self._asked_lock:
+            kept = [
+                (cid, written.get(cid, at))
+                for cid, at in self._asked.get(key, [])
+                if now - hour < written.get(cid, at) <= now
+            ]
+            kept.sort(key=lambda x: x[1])
+            refusal = intent.limit([at for _, at in kept], now) if refuse else None
             if refusal is not None:
-                self._asked[key] = times
+                self._asked[key] = kept
                 raise refusal
             if len(self._asked) > 100_000:  # forget the oldest numbers rather than grow
-                for old in [k for k, v in self._asked.items() if not v or v[-1] <= now - hour]:
+                for old in [k for k, v in self._asked.items() if not v or v[-1][1] <= now - hour]:
                     del self._asked[old]
                 if len(self._asked) > 100_000:
                     self._asked.clear()
-            self._asked[key] = [*times, now]
+            self._asked[key] = [*kept, (challenge_id, now)]
 
     def _answer(self, number: str) -> LoginCode:
         """The answer to a login-code request, whoever has the number: a fresh challenge id
