@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Site, shot
-from tests.e2e.test_web_desk import staff_login
+from tests.e2e.test_web_desk import desk_certificate, staff_login
 from tests.e2e.test_web_selfservice import certified, type_login_code
 from tests.integration.api_world import id_card
 
@@ -104,10 +104,7 @@ def test_refusals_are_said_in_chinese_with_the_field_and_the_state(site: Site, p
     API's English."""
     p = site.world.p
     serial = certified(site.world.p, "韩十三", "11010519790303456", "13500135071")[2].serial
-    staff_login(site, page)
-    page.goto(site.url("/desk/certificates"))
-    page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
-    page.locator("#detail-title").filter(has_text=serial).wait_for()
+    desk_certificate(site, page, serial)
     p.certificates.revoke(serial, reason="key_compromise", actor="desk2")
     page.select_option("#verb", "freeze")
     page.click("#act-form button[type=submit]")

@@ -59,6 +59,14 @@ def staff_login(site: Site, page) -> None:
     page.wait_for_url("**/desk/applications")
 
 
+def desk_certificate(site: Site, page, serial: str) -> None:
+    """Signed in at the desk, with the certificate ``serial`` open on /desk/certificates."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/certificates"))
+    page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
+    page.locator("#detail-title").filter(has_text=serial).wait_for()
+
+
 def pending_application(site: Site, name: str, first17: str, phone: str, *, paid: bool) -> int:
     p = site.world.p
     sub = p.subscribers.add_person(name=name, id_number=id_card(first17), phone=phone)
@@ -611,10 +619,7 @@ def test_a_key_compromise_at_the_desk_names_the_certificates_revoked_with_it(sit
     p = w.p
     mine, theirs = one_key_two_holders(p, w.person.id, w.org.id)
     asked = decline_then_accept(page)
-    staff_login(site, page)
-    page.goto(site.url("/desk/certificates"))
-    page.locator(f'#certificates tr[data-serial="{mine.serial}"] button').click()
-    page.locator("#detail-title").filter(has_text=mine.serial).wait_for()
+    desk_certificate(site, page, mine.serial)
     page.select_option("#verb", "revoke")
     page.select_option("#reason", "no_longer_needed")
     page.click("#act-form button[type=submit]")
@@ -654,10 +659,7 @@ def test_a_loss_report_at_the_desk_says_what_it_does_to_the_other_certificates(s
     p.certificates.pay(serial=mine.serial, years=1)
     renewal = p.certificates.renew(mine.serial, actor="desk1").certificate
     asked = decline_then_accept(page)
-    staff_login(site, page)
-    page.goto(site.url("/desk/certificates"))
-    page.locator(f'#certificates tr[data-serial="{mine.serial}"] button').click()
-    page.locator("#detail-title").filter(has_text=mine.serial).wait_for()
+    desk_certificate(site, page, mine.serial)
     page.select_option("#verb", "report-loss")
     page.click("#act-form button[type=submit]")
     page.wait_for_function("() => !document.querySelector('#act-form button').disabled")

@@ -75,12 +75,18 @@ def apply_and_pay(page, site: Site) -> int:
     return app_id
 
 
+def agreed(p, name: str, number: str, phone: str):
+    """A person registered with ID ``number`` who has accepted the agreement."""
+    person = p.subscribers.add_person(name=name, id_number=number, phone=phone)
+    p.subscribers.accept_agreement(person.id, accepted_by=name)
+    return person
+
+
 def certified(p, name: str, id17: str, phone: str, **approve) -> tuple:
     """A person registered, agreed, applied (platform key, PIN 975312), paid and certified by
     the desk: the person, the ID number (``id17`` with its check digit) and the certificate."""
     number = id_card(id17)
-    person = p.subscribers.add_person(name=name, id_number=number, phone=phone)
-    p.subscribers.accept_agreement(person.id, accepted_by=name)
+    person = agreed(p, name, number, phone)
     app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
     p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
     return person, number, p.certificates.approve(app.id, officer="desk1", **approve)
@@ -409,8 +415,7 @@ def test_renew_and_cancel_a_seal_through_the_004_form(site: Site, phone):
 
     p = site.world.p
     number = id_card("11010519790909123")
-    person = p.subscribers.add_person(name="孙七", id_number=number, phone="13500135010")
-    p.subscribers.accept_agreement(person.id, accepted_by="孙七")
+    person = agreed(p, "孙七", number, "13500135010")
     app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="975312")
     p.certificates.pay(application_id=app.id, years=3, reference=f"T-{app.id}")
     cert = p.certificates.approve(app.id, officer="desk1", validity_years=3)  # room to renew
@@ -589,8 +594,7 @@ def test_more_than_a_hundred_applications_are_all_reachable(site: Site, page):
 
     p = site.world.p
     number = id_card("11010519840404123")
-    person = p.subscribers.add_person(name="吴十", id_number=number, phone="13500135040")
-    p.subscribers.accept_agreement(person.id, accepted_by="吴十")
+    person = agreed(p, "吴十", number, "13500135040")
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -863,10 +867,7 @@ def test_a_holder_revoking_for_key_compromise_is_told_of_the_certificates_revoke
     goes with it — and then names the other certificates revoked with it."""
     w = site.world
     p = w.p
-    person = p.subscribers.add_person(
-        name="卫十五", id_number=id_card("11010519890909123"), phone="13500135090"
-    )
-    p.subscribers.accept_agreement(person.id, accepted_by="卫十五")
+    person = agreed(p, "卫十五", id_card("11010519890909123"), "13500135090")
     mine, theirs = one_key_two_holders(p, person.id, w.org.id)
     asked = decline_then_accept(page)
     subscriber_login(site, page, "13500135090")
@@ -905,8 +906,7 @@ def test_a_field_of_a_hidden_section_does_not_stop_the_form(site: Site, page):
 
     p = site.world.p
     number = id_card("11010519770707123")
-    person = p.subscribers.add_person(name="郑九", id_number=number, phone="13700137071")
-    p.subscribers.accept_agreement(person.id, accepted_by="郑九")
+    person = agreed(p, "郑九", number, "13700137071")
     subscriber_login(site, page, "13700137071")
     page.goto(site.url("/my/apply"))
     page.locator("#apply-form button[type=submit]:enabled").wait_for()
@@ -941,10 +941,7 @@ def test_a_holder_reporting_a_loss_is_told_what_it_does_to_the_other_certificate
     so, and then names the certificates held with it (``same_key_held``)."""
     w = site.world
     p = w.p
-    person = p.subscribers.add_person(
-        name="蒋十六", id_number=id_card("11010519680303123"), phone="13500135068"
-    )
-    p.subscribers.accept_agreement(person.id, accepted_by="蒋十六")
+    person = agreed(p, "蒋十六", id_card("11010519680303123"), "13500135068")
     mine, theirs = one_key_two_holders(p, person.id, w.org.id)
     p.certificates.pay(serial=mine.serial, years=1)
     renewal = p.certificates.renew(mine.serial, actor="蒋十六").certificate

@@ -986,35 +986,12 @@ class Certificates:
         check: Callable[[Session, Certificate], None] | None = None,
         same_key: bool = False,
         hold_by: HoldBy | None = None,
-    ) -> CertificateView:
+    ) -> tuple[CertificateView, list[str]]:
         """``verb`` on one certificate; with ``same_key``, also on each other certificate in
         force for the same key (:meth:`_same_key`) that the verb may move — a lost key is lost
         in every certificate of the holder's that holds it, and one found again is found in
-        each (a compromised one, anyone's: :meth:`revoke`)."""
-        return self._simple_also(
-            verb,
-            serial,
-            actor,
-            hold_kind=hold_kind,
-            data=data,
-            check=check,
-            same_key=same_key,
-            hold_by=hold_by,
-        )[0]
-
-    def _simple_also(
-        self,
-        verb: str,
-        serial: str,
-        actor: str,
-        *,
-        hold_kind: HoldKind | None = None,
-        data: dict | None = None,
-        check: Callable[[Session, Certificate], None] | None = None,
-        same_key: bool = False,
-        hold_by: HoldBy | None = None,
-    ) -> tuple[CertificateView, list[str]]:
-        """:meth:`_simple`, with the serials of the other certificates of the key it moved."""
+        each (a compromised one, anyone's: :meth:`revoke`). Its view, and the serials of the
+        other certificates of the key it moved."""
         now = self.clock.now()
         also: list[str] = []
         with self.db.transaction() as s:
@@ -1119,7 +1096,7 @@ class Certificates:
             hold_kind=FROZEN,
             data={"note": note, "hold_by": str(by)},
             hold_by=by,
-        )
+        )[0]
 
     def report_loss(self, serial: str, *, actor: str) -> LostCertificate:
         """挂失: the certificate on hold as lost, and with it the holder's other certificates in
@@ -1127,11 +1104,11 @@ class Certificates:
         the key is not held — its holder lost nothing — but no certificate is issued for the
         key while the loss stands (``compromised_key``), and a revocation for key compromise,
         or a reissue after the loss, revokes every certificate of the key, anyone's."""
-        out, also = self._simple_also("report_loss", serial, actor, hold_kind=LOST, same_key=True)
+        out, also = self._simple("report_loss", serial, actor, hold_kind=LOST, same_key=True)
         return lost_view(out, also)
 
     def restore(self, serial: str, *, actor: str) -> CertificateView:
-        return self._simple("restore", serial, actor, same_key=True)
+        return self._simple("restore", serial, actor, same_key=True)[0]
 
     def unfreeze(self, serial: str, *, actor: str, by: HoldBy = HoldBy.CA) -> CertificateView:
         """解冻. ``by`` the holder: refused (403, ``hold_by``) for a freeze the CA imposed."""
@@ -1165,7 +1142,7 @@ class Certificates:
                     field="serial",
                 )
 
-        return self._simple("unfreeze", serial, actor, check=releasable)
+        return self._simple("unfreeze", serial, actor, check=releasable)[0]
 
     def revoke(
         self, serial: str, *, reason: str, actor: str, requested_at: dt.datetime | None = None
