@@ -240,15 +240,14 @@ class StaffUsers:
                 data={"reason": "unknown_user"},
             )
             raise LoginRefused(bad_password)
-        if row.disabled_at is not None or (row.locked_until is not None and now < row.locked_until):
+        shut = "disabled" if row.disabled_at is not None else None
+        if shut is None and row.locked_until is not None and now < row.locked_until:
+            shut = "locked"
+        if shut is not None:
             # refused whatever the password, but only after hashing it as any other refusal
             # does: a refusal in microseconds would tell these accounts apart by the clock
             check_password(password or "", row.password_hash)
-        if row.disabled_at is not None:
-            self._audit(s, now, f"staff:{name}", "staff.login_failed", row, {"reason": "disabled"})
-            raise LoginRefused(bad_password)
-        if row.locked_until is not None and now < row.locked_until:
-            self._audit(s, now, f"staff:{name}", "staff.login_failed", row, {"reason": "locked"})
+            self._audit(s, now, f"staff:{name}", "staff.login_failed", row, {"reason": shut})
             raise LoginRefused(bad_password)
         if not check_password(password or "", row.password_hash):
             raise LoginRefused(self._failed(s, row, now, "bad_password", bad_password))
