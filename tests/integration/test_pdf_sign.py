@@ -40,6 +40,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from tests.conftest import OUTPUT as TEST_OUTPUT
 from tests.fixtures.samples import contract_pdf, seal_png
+from yinxin.pdf.dss_tail import dss_tail
 from yinxin.pdf.sign import (
     Placement,
     RevocationData,
@@ -590,6 +591,9 @@ def test_b_lt_validates_offline_and_b_lta(pki):
     st = offline(lt)
     assert st.intact and st.valid and st.trusted, st.pretty_print_details()
     assert st.modification_level.name == "LTA_UPDATES"
+    # our DSS revision is the plain tail the verifier's shortcut takes (yinxin.pdf.dss_tail)
+    reader = PdfFileReader(io.BytesIO(lt), strict=False)
+    assert dss_tail(reader, reader.embedded_signatures[0].signed_revision)
     assert not offline(bt).trusted  # the DSS is what makes the difference
 
     assert_all_valid(lt, pki, 1)

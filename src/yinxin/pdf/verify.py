@@ -8,7 +8,9 @@ contacted only with ``ocsp_urls_allowed`` as well, because an OCSP query tells t
 which certificate, and so which document, is being checked — a CRL download does not.
 
 The cryptography, path building, revocation and difference analysis are pyHanko's
-(``async_validate_pdf_signature`` with the default diff policy); this module decides *which*
+(``async_validate_pdf_signature`` with the default diff policy, whose verdict on the plain
+DSS-only revision after the last signature ``dss_tail`` gives without the full run, deferring
+to it for anything else); this module decides *which*
 validation time and revocation data to feed it and turns its status objects into one flat,
 JSON-friendly report with Chinese and English reasons. Choices, each for a reason:
 
@@ -128,6 +130,7 @@ from yinxin.indication import (
     worst,
 )
 from yinxin.pdf import accel, names
+from yinxin.pdf.dss_tail import DIFF_POLICY
 from yinxin.pdf.words import (
     CHANGE_WORDS,
     COVERAGE_WORDS,
@@ -1159,7 +1162,7 @@ async def _validate(
         newest=moment == job.at,  # no timestamp holds: judged at the validation time
     )
     status = await async_validate_pdf_signature(
-        emb, signer_validation_context=vc, ts_validation_context=ts_vc
+        emb, signer_validation_context=vc, ts_validation_context=ts_vc, diff_policy=DIFF_POLICY
     )
     return status, vc
 
