@@ -23,7 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
 )
 from yinxin.adapters.http.api.responses import challenge, file_answer
-from yinxin.errors import ValidationError
+from yinxin.errors import Forbidden, ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import (
     CertificateView,
@@ -78,6 +78,20 @@ class CodeRequiredOut(BaseModel):
     challenge_id: str
     sent_to_masked: str
     expires_at: str
+
+
+class CertificateChangeIn(Strict):
+    """变更: what may change, as ``yinxin cert change`` takes it — the subject's name (a
+    person's or an organization's), a device's name, and with them the contact details
+    ``subscriber update`` takes for the kind. At least one subject field; contact details
+    alone are not in the certificate (``422`` ``not_in_subject``: update the subscriber)."""
+
+    name: str | None = Field(None, max_length=200, description="new name (person, organization)")
+    phone: str | None = Field(None, max_length=40, description="new mobile number")
+    legal_representative: str | None = Field(None, max_length=200)
+    contact_name: str | None = Field(None, max_length=200)
+    contact_phone: str | None = Field(None, max_length=40)
+    device_name: str | None = Field(None, max_length=200, description="new device name")
 
 
 class RenewalPaymentIn(Strict):
@@ -282,6 +296,33 @@ def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal
     `code` it is answered `202` `code_required` with the `challenge_id` and nothing is issued;
     the same request sent again with them issues the successor and uses the code up."""
     return _new_key("reissue", serial, body, platform, principal)
+
+
+@router.post("/certificates/{serial}/change", response_model=Successor)
+def change(serial: Serial, body: CertificateChangeIn, platform: Plat, principal: Lifecycle):
+    """变更: a new certificate for the same key with the new subject data; the old one is
+    revoked as ``subject_changed``, with the holder's other certificates in force for the key
+    (the one a renewal left valid beside it): ``same_key_revoked`` lists their serials. The
+    desk's only (staff, keys bound to no organization), where an officer checks the documents
+    behind the new name: a holder (a subscriber's session, a key bound to an organization) is
+    refused ``403`` ``desk_only`` and nothing changes."""
+    cert = _scoped(platform, principal, serial)
+    if principal.is_holder:
+        raise Forbidden(
+            "证书变更须到受理点办理，由受理员核验证明材料 / a change puts new subject data in "
+            f"certificate {serial}: an RA officer checks the documents behind it at the desk",
+            field="serial",
+            code="desk_only",
+        )
+    updates = body.model_dump(exclude_none=True)
+    if not updates:
+        device = platform.subscribers.get(cert.subscriber_id).kind == "device"
+        raise ValidationError(
+            "请填写变更后的主体信息 / nothing to change: give "
+            + ("device_name" if device else "name, with any contact details changed with it"),
+            field="device_name" if device else "name",
+        )
+    return platform.certificates.change(serial, actor=principal.actor, updates=updates)
 
 
 @router.post("/certificates/{serial}/payments", status_code=201, response_model=PaymentView)
