@@ -118,7 +118,7 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
     page.locator("#detail-title").filter(has_text=serial).wait_for()
     verbs = page.locator("#verb option").all_inner_texts()
-    assert verbs == ["冻结", "挂失", "吊销"]
+    assert verbs == ["冻结", "挂失", "吊销", "变更"]
     page.select_option("#verb", "revoke")
     reasons = page.locator("#reason option").all_inner_texts()
     assert "数字证书已被盗用、冒用、伪造或篡改" in reasons
@@ -675,3 +675,63 @@ def test_a_loss_report_at_the_desk_says_what_it_does_to_the_other_certificates(s
     shot(page, "desk-loss-same-key")
     assert p.certificates.get(renewal.serial).hold_kind == "lost"
     assert p.certificates.get(theirs.serial).status == "active"
+
+
+def test_a_change_at_the_desk_says_which_certificates_of_the_key_it_revokes(site: Site, page):
+    """变更 was the CLI's only: the desk could not change a certificate's subject data, and the
+    certificates of the key a change revokes with it (``same_key_revoked``) were said by the CLI
+    alone. Now the desk offers 变更 for an active certificate with the fields the subscriber's
+    kind allows, asks first — naming the holder's other certificates of the key, which go with
+    it — then shows the new certificate and names the ones revoked."""
+    from tests.integration.test_ca_lifecycle import issue
+
+    p = site.world.p
+    sub = p.subscribers.add_person(
+        name="郑十", id_number=id_card("11010519700303123"), phone="13500135081"
+    )
+    p.subscribers.accept_agreement(sub.id, accepted_by="郑十")
+    mine = issue(p, sub.id)
+    p.certificates.pay(serial=mine.serial, years=1)
+    renewal = p.certificates.renew(mine.serial, actor="desk1").certificate
+    asked = decline_then_accept(page)
+    desk_certificate(site, page, renewal.serial)
+    page.select_option("#verb", "change")
+    page.locator("#change-name").wait_for(state="visible")
+    assert page.locator("#change-phone").is_visible()  # a person: name and mobile number
+    assert not page.locator("#change-device-name").is_visible()
+    assert not page.locator("#change-legal-representative").is_visible()
+    assert page.locator("#change-name").get_attribute("placeholder") == "当前：郑十"
+    page.click("#act-form button[type=submit]")  # nothing filled in: said at the field
+    error = page.locator("#act-form .field-error")
+    error.wait_for()
+    assert error.inner_text() == "请填写变更后的信息（只填需要变更的项）"
+    assert asked == []
+
+    page.fill("#change-name", "郑拾")
+    shot(page, "desk-certificate-change-form")
+    page.click("#act-form button[type=submit]")
+    page.wait_for_function("() => !document.querySelector('#act-form button').disabled")
+    assert len(asked) == 1 and f"确定变更证书 {renewal.serial}（新名称：郑拾）" in asked[0], asked
+    assert f"同一密钥的其他有效证书将一并吊销：{mine.serial}" in asked[0], asked[0]
+    assert p.certificates.get(renewal.serial).status == "active"  # declined: nothing done
+    assert p.subscribers.get(sub.id).name == "郑十"
+
+    page.click("#act-form button[type=submit]")
+    notice = page.locator("#same-key-revoked")
+    notice.wait_for(state="visible")
+    new = p.certificates.list(subscriber_id=sub.id, status="active")
+    assert [c.subject for c in new] == [new[0].subject] and "郑拾" in new[0].subject
+    said = notice.inner_text()
+    assert f"已签发新证书 {new[0].serial}，原证书 {renewal.serial} 已吊销" in said, said
+    assert f"同一密钥的其他证书已一并吊销：{mine.serial}" in said, said
+    assert mine.serial in page.locator("#toast").inner_text()
+    page.locator("#detail-title").filter(has_text=new[0].serial).wait_for()
+    shot(page, "desk-certificate-change")
+    for serial in (mine.serial, renewal.serial):
+        c = p.certificates.get(serial)
+        assert (c.status, c.revocation_reason) == ("revoked", "subject_changed"), serial
+    (ev,) = p.audit_events(action="certificate.change", subject_id=renewal.serial)
+    assert ev.actor == "staff:desk1" and ev.data["updates"] == {"name": "郑拾"}
+    page.locator(f'#certificates tr[data-serial="{mine.serial}"]').filter(
+        has_text="已吊销"
+    ).wait_for()

@@ -40,6 +40,8 @@ export const MESSAGES = {
   network: "网络连接中断，请检查网络后重试（重试不会重复办理）",
   not_a_document: "请选择 PDF 或 OFD 文件",
   name_too_long: "用户名称超过 64 个字符，证书主题无法容纳，不能签发证书",
+  not_in_subject: "所填信息不在证书中，无需变更证书：请在用户信息中修改（不吊销证书）；变更证书须同时变更名称",
+  desk_only: "证书变更须到受理点办理，由受理员核验证明材料",
 };
 
 // Messages for one field regardless of code (validation messages from the API are English).

@@ -136,6 +136,30 @@ export function sameKeyHeld(c) {
     : "名下没有其他使用同一密钥的有效证书。其他用户使用同一密钥的证书（如有）未暂停，但挂失期间该密钥不能签发新证书。";
 }
 
+/** The question asked before a certificate change (变更) of `c` (the desk's: a holder cannot
+ * change the subject data of a certificate online, an officer checks the documents behind it).
+ * A change keeps the key, issues a certificate with the new data and revokes `c` as
+ * subject_changed, with the holder's other certificates in force for the key — the one a
+ * renewal left valid beside it: `others`, their serials as the page found them (the API's
+ * answer, same_key_revoked, names the ones it did revoke). Another subscriber's certificate of
+ * the key is not touched. */
+export function changeQuestion(c, changes, others) {
+  const what = changes.map(([name, value]) => `${name}：${value}`).join("；");
+  const also = others.length
+    ? `持有人名下使用同一密钥的其他有效证书将一并吊销：${others.join("、")}。`
+    : "持有人名下使用同一密钥的其他有效证书（如有，如续期前的证书）将一并吊销。";
+  return `确定变更证书 ${c.serial}（${what}）？将签发载有新信息的新证书（密钥不变），`
+    + `原证书即刻吊销（证书主体信息变更），不可恢复。\n${also}其他用户的证书不受影响。`;
+}
+
+/** What is said once a change is done: the new certificate, the old one revoked, and the
+ * other certificates of the key revoked with it (the answer's same_key_revoked) or that there
+ * were none. */
+export function changeDone(out) {
+  const also = sameKeyRevoked(out) || "名下没有其他使用同一密钥的有效证书需要吊销。";
+  return `已签发新证书 ${out.certificate.serial}，原证书 ${out.previous.serial} 已吊销。${also}`;
+}
+
 // Seal revocation reasons (004 §十一), as yinxin.seals.lifecycle lists them.
 export const SEAL_REASONS = {
   holder_request: "用户要求作废电子印章",

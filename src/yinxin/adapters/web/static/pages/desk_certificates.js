@@ -6,10 +6,14 @@
 // the answer's same_key_revoked is said afterwards (and the list shows them revoked). A loss
 // report asks first too, saying what it does to the other certificates of the key (the
 // holder's held with it, another subscriber's not), and names those it held (same_key_held).
-import { api, commonName, fmtTime, label, requireSession, toast } from "/static/api.js";
+// 变更 (certificate change, the desk's only: an officer checks the documents behind the new
+// subject data) takes the new data the subscriber's kind allows, asks first — naming the
+// holder's other certificates in force for the key, revoked with it — and then says the new
+// certificate and the ones it revoked (same_key_revoked); the new one is shown.
+import { ApiError, api, commonName, fmtTime, label, requireSession, toast } from "/static/api.js";
 import {
-  CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, facts, lifecycleForm, options, pagedListing,
-  lossQuestion, revokeQuestion, sameKeyHeld, sameKeyRevoked,
+  CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, changeDone, changeQuestion, facts,
+  lifecycleForm, options, pagedListing, lossQuestion, revokeQuestion, sameKeyHeld, sameKeyRevoked,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -17,7 +21,22 @@ const filter = document.getElementById("status-filter");
 options(document.getElementById("reason"), CERT_REASONS, { blank: "请选择吊销原因" });
 const VERBS = {
   freeze: "冻结", unfreeze: "解冻", "report-loss": "挂失", restore: "解除挂失", revoke: "吊销",
+  change: "变更",
 };
+// what a change may take, by the subscriber's kind (yinxin.registry.certificates._apply_updates):
+// [field, its input's id, its name in the question]; the subject's, then its contact details
+const CHANGE_FIELDS = {
+  person: [["name", "change-name", "新名称"], ["phone", "change-phone", "新手机号"]],
+  organization: [
+    ["name", "change-name", "新名称"], ["legal_representative", "change-legal-representative", "新法定代表人"],
+    ["contact_name", "change-contact-name", "新联系人"], ["contact_phone", "change-contact-phone", "新联系电话"],
+    ["phone", "change-phone", "新手机号"],
+  ],
+  device: [["device_name", "change-device-name", "新设备名称"]],
+};
+const ALL_CHANGE_IDS = [...new Set(Object.values(CHANGE_FIELDS).flat().map(([, id]) => id))];
+const changeFields = document.getElementById("change-fields");
+const holders = {}; // subscriber id → GET /subscribers/{id}, asked once
 const sameKeyNotice = document.getElementById("same-key-revoked");
 const heldNotice = document.getElementById("same-key-held");
 let current = null;
@@ -30,7 +49,7 @@ const load = pagedListing({
 });
 
 function allowed(c) {
-  if (c.status === "active") return ["freeze", "report-loss", "revoke"];
+  if (c.status === "active") return ["freeze", "report-loss", "revoke", "change"];
   // a loss is reported over a freeze or a stop for unpaid fees too; restore goes back to that hold
   if (c.status === "on_hold") {
     if (c.hold_kind === "lost") return ["restore", "revoke"];
@@ -62,15 +81,28 @@ function select(c) {
 
 const offerVerbs = lifecycleForm({
   names: VERBS,
-  onVerb: (verb) => { document.getElementById("note-field").hidden = verb !== "freeze"; },
-  submit: (data, key) => {
+  onVerb: (verb) => {
+    document.getElementById("note-field").hidden = verb !== "freeze";
+    showChangeFields(verb === "change");
+  },
+  submit: async (data, key) => {
     const verb = data.verb;
+    if (verb === "change") return change(data, key);
     if (verb === "revoke" && !confirm(revokeQuestion(current, data.reason))) return null;
     if (verb === "report-loss" && !confirm(lossQuestion(current))) return null;
     const json = verb === "revoke" ? { reason: data.reason } : verb === "freeze" ? { note: data.note.trim() || null } : undefined;
     return api("POST", `/certificates/${current.serial}/${verb}`, { json, idempotencyKey: key });
   },
   onDone: async (c) => {
+    if (c.previous) { // a change: the new certificate is shown, with what was revoked
+      select(c.certificate);
+      const said = changeDone(c);
+      sameKeyNotice.textContent = said;
+      sameKeyNotice.hidden = false;
+      toast(`已办理：变更。${said}`);
+      await load();
+      return;
+    }
     select(c);
     const said = sameKeyRevoked(c);
     if (said) {
@@ -86,6 +118,55 @@ const offerVerbs = lifecycleForm({
     await load();
   },
 });
+
+/** The subscriber of the certificate shown: its kind says what a change may take. */
+function holderOf(c) {
+  if (!holders[c.subscriber_id]) holders[c.subscriber_id] = api("GET", `/subscribers/${c.subscriber_id}`);
+  return holders[c.subscriber_id];
+}
+
+async function showChangeFields(on) {
+  changeFields.hidden = !on;
+  for (const id of ALL_CHANGE_IDS) document.getElementById(`${id}-field`).hidden = true;
+  if (!on || !current) return;
+  const c = current;
+  const sub = await holderOf(c);
+  if (c !== current) return; // another certificate chosen meanwhile
+  for (const [field, id] of CHANGE_FIELDS[sub.kind] || []) {
+    document.getElementById(`${id}-field`).hidden = false;
+    const now = field === "device_name" ? sub.name : sub[field];
+    document.getElementById(id).placeholder = now ? `当前：${now}` : "";
+  }
+}
+
+/** The holder's other certificates in force for the key of `c`, as far as the page can tell:
+ * those a renewal (same key) left valid, up its line of predecessors. */
+async function sameKeyOthers(c) {
+  const page = await api("GET", `/certificates?${new URLSearchParams({ subscriber_id: c.subscriber_id, limit: 200 })}`);
+  const byId = new Map(page.items.map((x) => [x.id, x]));
+  const out = [];
+  for (let p = byId.get(c.predecessor_id); p && ["active", "on_hold"].includes(p.status); p = byId.get(p.predecessor_id)) {
+    out.push(p.serial);
+  }
+  return out;
+}
+
+async function change(data, key) {
+  const sub = await holderOf(current);
+  const fields = CHANGE_FIELDS[sub.kind] || [];
+  const json = {};
+  const said = [];
+  for (const [field, , name] of fields) {
+    const v = (data[field] || "").trim();
+    if (v) { json[field] = v; said.push([name, v]); }
+  }
+  if (!said.length) {
+    const field = fields.length ? fields[0][0] : "name";
+    throw new ApiError(422, { code: "explained", field, detail: "请填写变更后的信息（只填需要变更的项）" });
+  }
+  if (!confirm(changeQuestion(current, said, await sameKeyOthers(current)))) return null;
+  return api("POST", `/certificates/${current.serial}/change`, { json, idempotencyKey: key });
+}
 
 filter.addEventListener("change", () => load());
 await load();
