@@ -5,6 +5,7 @@ and what did happen is recorded for the operator (audit trail, send log), never 
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.integration.signing_flow import World, outbox_lines
@@ -387,3 +388,43 @@ def test_the_phone_limit_counts_a_written_code_from_its_own_time(
         for ch in s.query(IntentChallenge).filter_by(subscriber_id=world.person.id):
             ch.created_at = ch.created_at - dt.timedelta(minutes=2)
     assert client.post(CODES, json={"phone": REGISTERED}).status_code == 202
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_phone_limit_is_shared_by_every_server_on_the_database(make_platform, clock, db):
+    """The login-code limit per phone number was kept in one server process's memory: behind
+    several processes (or after a restart) a number was limited by each apart, so the minute's
+    second code — or the hour's eleventh — went out from another one. It is now in the
+    database: a second platform on the same database and home refuses the number's second
+    request within the minute, registered or not, in the same words and wait, and so does a
+    platform started afterwards; the number itself is written nowhere."""
+    from sqlalchemy import select
+
+    from yinxin.signing.intent import RateLimited
+    from yinxin.store.models.access import LoginCodeAsk
+
+    first = make_platform(db)
+    first.subscribers.add_person(
+        name="张三", id_number="11010519491231002X", phone=REGISTERED, actor="test"
+    )
+    url, home = first.settings.database_url, first.settings.home
+    second = make_platform(url=url, home=home)
+    for number in (REGISTERED, UNKNOWN):
+        first.sessions.request_login_code(number)
+    clock.advance(seconds=10)
+    waits = []
+    for number in (REGISTERED, UNKNOWN):
+        with pytest.raises(RateLimited) as refused:
+            second.sessions.request_login_code(number)
+        waits.append((refused.value.code, refused.value.retry_after, str(refused.value)))
+    assert waits[0] == waits[1] and waits[0][:2] == ("rate_limited", 50)
+    first.close()
+    later = make_platform(url=url, home=home)  # a restart forgets nothing
+    with pytest.raises(RateLimited):
+        later.sessions.request_login_code(UNKNOWN)
+    clock.advance(seconds=51)
+    later.sessions.request_login_code(UNKNOWN)
+    with later.db.read() as s:
+        rows = s.execute(select(LoginCodeAsk)).scalars().all()
+    assert len(rows) == 2
+    assert not any(n in r.phone_key + r.asked for r in rows for n in (REGISTERED, UNKNOWN))

@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -161,9 +161,6 @@ class Sessions:
     ):
         self.db, self.clock, self.staff, self._intent = db, clock, staff, intent
         self.idle, self.absolute = idle, absolute
-        # login codes asked per phone number (its SHA-256), the last hour's: see _phone_limit
-        self._asked: dict[str, list[tuple[str, dt.datetime]]] = {}
-        self._asked_lock = threading.Lock()
 
     # --- logins ---------------------------------------------------------------------------------
     def login_staff(self, username: str, password: str, code: str) -> OpenedSession:
@@ -269,44 +266,63 @@ class Sessions:
         """Count a login-code request for ``number`` (answered with ``challenge_id``); refused
         (``RateLimited``, in the words of the subscriber's limit) when the number had one less
         than the minimum interval ago or the hour's count is full, whether or not anyone
-        registered it. Kept in this process's memory — a number is not written anywhere for
-        asking — as the ids answered and when; a request whose code was written counts from the
-        code's own time (the same, unless the database says otherwise). The subscriber's limit,
-        in the database, still holds across processes (answered as an unknown phone's)."""
-        intent = self._intent()
-        now = self.clock.now()
-        key = hashlib.sha256(f"yinxin/login-phone/v1:{number}".encode()).hexdigest()
-        hour = dt.timedelta(hours=1)
-        with self._asked_lock:
-            asked = self._asked.get(key, [])
-        written: dict[str, dt.datetime] = {}
-        if asked:
-            from yinxin.store.models.notify import IntentChallenge
+        registered it. Kept in the database (``login_code_asks``), so every server process on
+        it counts the same requests and a restart forgets none: one row per number, keyed by
+        its HMAC under the intent secret (the number itself is not written for asking), with
+        the ids answered in the hour and when, locked while it is counted. A request whose
+        code was written counts from the code's own time (the same, unless the database says
+        otherwise)."""
+        from sqlalchemy import delete
+        from sqlalchemy.dialects import postgresql, sqlite
 
-            with self.db.read() as s:
+        from yinxin.store.models.access import LoginCodeAsk
+        from yinxin.store.models.notify import IntentChallenge
+
+        intent = self._intent()
+        key = intent.binding(f"login-phone:{number}")
+        hour = dt.timedelta(hours=1)
+        refusal: RateLimited | None = None
+        with self.db.transaction() as s:
+            now = self.clock.now()
+            dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+            s.execute(  # the number's row, made if it is new; then locked (PostgreSQL)
+                dialect.insert(LoginCodeAsk)
+                .values(phone_key=key, asked="[]", updated_at=now)
+                .on_conflict_do_nothing(index_elements=["phone_key"])
+            )
+            row = s.execute(
+                select(LoginCodeAsk).where(LoginCodeAsk.phone_key == key).with_for_update()
+            ).scalar_one()
+            asked = [(cid, dt.datetime.fromisoformat(at)) for cid, at in json.loads(row.asked)]
+            written: dict[str, dt.datetime] = {}
+            if asked:
                 rows = s.execute(
                     select(IntentChallenge.id, IntentChallenge.created_at).where(
                         IntentChallenge.id.in_([cid for cid, _ in asked])
                     )
                 )
                 written = {cid: at for cid, at in rows}
-        with self._asked_lock:
-            kept = [
-                (cid, written.get(cid, at))
-                for cid, at in self._asked.get(key, [])
-                if now - hour < written.get(cid, at) <= now
-            ]
-            kept.sort(key=lambda x: x[1])
+            kept = sorted(
+                (
+                    (cid, written.get(cid, at))
+                    for cid, at in asked
+                    if now - hour < written.get(cid, at) <= now
+                ),
+                key=lambda x: x[1],
+            )
             refusal = intent.limit([at for _, at in kept], now) if refuse else None
-            if refusal is not None:
-                self._asked[key] = kept
-                raise refusal
-            if len(self._asked) > 100_000:  # forget the oldest numbers rather than grow
-                for old in [k for k, v in self._asked.items() if not v or v[-1][1] <= now - hour]:
-                    del self._asked[old]
-                if len(self._asked) > 100_000:
-                    self._asked.clear()
-            self._asked[key] = [*kept, (challenge_id, now)]
+            if refusal is None:
+                kept.append((challenge_id, now))
+            row.asked = json.dumps([[cid, at.isoformat()] for cid, at in kept])
+            row.updated_at = now
+            # the numbers no one asked for in the hour are forgotten
+            s.execute(
+                delete(LoginCodeAsk).where(
+                    LoginCodeAsk.updated_at <= now - hour, LoginCodeAsk.phone_key != key
+                )
+            )
+        if refusal is not None:
+            raise refusal
 
     def _answer(self, number: str) -> LoginCode:
         """The answer to a login-code request, whoever has the number: a fresh challenge id

@@ -3,7 +3,7 @@ web desk's staff accounts and browser sessions."""
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yinxin.store.models import Base
@@ -94,3 +94,18 @@ class WebSession(Base):
     last_seen_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class LoginCodeAsk(Base):
+    """The login codes asked for one mobile number in the last hour, whoever registered it
+    (``access.sessions``): the number's per-number limit, shared by every server process on
+    this database and kept across restarts. The number itself is not written: ``phone_key`` is
+    an HMAC-SHA-256 of it under the server's intent secret (``signing.intent.binding``), which
+    a copy of the database alone does not turn back into the number (a plain SHA-256 of an
+    11-digit number would)."""
+
+    __tablename__ = "login_code_asks"
+    phone_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # JSON [[challenge_id, ISO time], …], oldest first: the hour's requests answered
+    asked: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(index=True)
