@@ -96,8 +96,11 @@ def test_a_holder_changes_the_phone_with_both_codes_a_wrong_one_named(site: Site
 
 def test_a_holder_changes_then_removes_the_e_mail(site: Site, page):
     """The e-mail is shown and prefilled; a malformed one is refused in Chinese at the field; a
-    new one is saved; 删除电子邮箱 removes it (the API's ``"email": ""``), 未登记 shown and the
-    button gone."""
+    new one took effect at once (an address nobody reads, or a typo, took the notices): now
+    获取验证码 sends a code to the new address and nothing changes until it is typed — a wrong
+    one is said at its field, 新邮箱的验证码错误, nothing changed —, the right one saves it;
+    删除电子邮箱 removes it at once (the API's ``"email": ""``), 未登记 shown and the button
+    gone."""
     p = site.world.p
     person = p.subscribers.add_person(
         name="吕二十四",
@@ -117,10 +120,29 @@ def test_a_holder_changes_then_removes_the_e_mail(site: Site, page):
     assert "电子邮箱" in field_error(page, "email-form", "email")
     assert p.subscribers.get(person.id).email == "lv@old.example.cn"
 
+    codes_a_minute_ago(site, person.id)  # the login code was sent a moment ago
+    before = outbox_lines(site.world.mailbox)
     page.fill("#email", "lv@new.example.cn")
+    page.click("#email-save")
+    page.locator("#email-sent-to").filter(has_text="l***@new.example.cn").wait_for()
+    assert page.locator("#email-code-field").is_visible()
+    assert page.locator("#email-save").inner_text() == "确认更换"
+    code = read_code(site.world.mailbox, "lv@new.example.cn", after=before)
+    assert p.subscribers.get(person.id).email == "lv@old.example.cn"
+    assert unlabeled(page) == []
+
+    page.fill("#email-code", other_than(code))
+    page.click("#email-save")
+    said = field_error(page, "email-form", "email_code")
+    assert said.startswith("新邮箱的验证码错误"), said
+    assert p.subscribers.get(person.id).email == "lv@old.example.cn"
+    shot(page, "contact-wrong-email-code")
+
+    page.fill("#email-code", code)
     page.click("#email-save")
     page.locator("#toast").filter(has_text="电子邮箱已更新").wait_for()
     assert p.subscribers.get(person.id).email == "lv@new.example.cn"
+    assert page.locator("#email-code-field").is_hidden()
 
     page.click("#email-remove")
     page.locator("#toast").filter(has_text="电子邮箱已删除").wait_for()

@@ -62,12 +62,13 @@ PERSON_PIN = "246810"
 # makes.
 CODE_SPACING = dt.timedelta(minutes=7)
 CODE_RE = re.compile(r"验证码为\s*(\d{6})")
-CODE_TEMPLATES = (  # sign, login, new phone and current phone, a holder's rekey or reissue
-    "one_time_code",
+CODE_TEMPLATES = (  # sign, login, new phone and current phone, a holder's rekey or reissue,
+    "one_time_code",  # a holder's new e-mail (by e-mail: World.mailbox)
     "login_code",
     "phone_change_code",
     "phone_change_current_code",
     "certificate_key_code",
+    "email_change_code",
 )
 
 
@@ -103,6 +104,10 @@ class World:
     @property
     def outbox(self) -> Path:
         return self.p.settings.outbox_dir / "sms.jsonl"
+
+    @property
+    def mailbox(self) -> Path:
+        return self.p.settings.outbox_dir / "email.jsonl"
 
 
 def _issue(p: Platform, subscriber_id: int, profile: str, **key) -> CertificateView:

@@ -51,6 +51,21 @@ def both_codes(w: World, ask: dict, new: str, current: str, *, after: int) -> di
     }
 
 
+def changed_own_email(w: World, client, url: str, h: dict, email: str):
+    """A holder's own e-mail change made whole: a minute on (past the last code's limit), the
+    ``202`` asked for, then the same change with the code sent to the new address."""
+    from tests.integration.signing_flow import read_code
+
+    w.clock.advance(seconds=61)
+    mark = outbox_lines(w.mailbox)
+    r = client.patch(url, json={"email": email}, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    code = read_code(w.mailbox, email, after=mark)
+    proof = {"email_challenge_id": ask["email_challenge_id"], "email_code": code}
+    return client.patch(url, json={"email": email, **proof}, headers=h)
+
+
 def changed_own_phone(w: World, client, url: str, h: dict, new: str, current: str):
     """A holder's own phone change made whole: a minute on (past the last code's limit), the
     ``202`` asked for, then the same change with both codes; the final answer."""
@@ -247,6 +262,8 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
         "phone_code",
         "current_phone_challenge_id",  # …and the code sent to the registered phone
         "current_phone_code",
+        "email_challenge_id",  # a holder's own new e-mail: the code sent to it
+        "email_code",
     }
     assert schema["additionalProperties"] is False
     assert "patch" in doc["paths"]["/api/v1/subscribers/{subscriber_id}"]
@@ -257,8 +274,8 @@ def test_a_holder_changes_its_own_details_only(world: World, client: TestClient)
     h = {"X-CSRF-Token": token}
     r = client.patch(f"/api/v1/subscribers/{world.member.id}", json={"email": "x@y.cn"}, headers=h)
     assert r.status_code == 404 and r.json()["field"] == "subscriber_id"
-    r = client.patch(
-        f"/api/v1/subscribers/{world.person.id}", json={"email": "zs@example.cn"}, headers=h
+    r = changed_own_email(
+        world, client, f"/api/v1/subscribers/{world.person.id}", h, "zs@example.cn"
     )
     assert r.status_code == 200, r.text
     assert world.p.subscribers.get(world.person.id).email == "zs@example.cn"
@@ -411,6 +428,9 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
     ask = r.json()
     assert ask["status"] == "phone_confirmation_required"
     assert ask["sent_to_masked"] == "139****9555"
+    # the new e-mail's code too, sent by e-mail in the same request
+    assert ask["email_sent_to_masked"] == "z***@example.cn"
+    mail = read_code(world.mailbox, "zs@example.cn")
     # nothing changed: the phone and the e-mail wait for the code; the old number not told yet
     now = p.subscribers.get(me.id, reveal=True)
     assert (now.phone, now.email) == ("13800138000", None)
@@ -436,6 +456,8 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
         data |= {
             "current_phone_challenge_id": ask["current_phone_challenge_id"],
             "current_phone_code": current,
+            "email_challenge_id": ask["email_challenge_id"],
+            "email_code": mail,
         }
         return client.patch(url, json={**data, "phone_code": given, **extra}, headers=h)
 
@@ -463,6 +485,90 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
     r = client.patch(url, json={"phone": "13900139777"}, headers=desk(world, client))
     assert r.status_code == 200, r.text
     assert p.subscribers.get(me.id, reveal=True).phone == "13900139777"
+
+
+def test_a_holders_new_email_takes_effect_only_with_the_code_sent_to_it(
+    world: World, client: TestClient
+) -> None:
+    """A holder's own session changed the registered e-mail at once: a typo, or whoever held
+    the session, sent every later notice to an address nobody reads. Now the change waits for
+    the code sent by e-mail to the new address (``202 email_confirmation_required``, nothing
+    written); a wrong, expired, used or other address's code is refused at ``email_code`` (or
+    ``email_challenge_id``) with nothing written; the right one makes it, the old address told.
+    Removing the address stays one step; a desk key changes it at once."""
+    from tests.integration.signing_flow import read_code
+
+    p, me = world.p, world.person
+    h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+    url = f"/api/v1/subscribers/{me.id}"
+    p.subscribers.update(me.id, {"email": "zs@old.example.cn"}, actor="受理员 陈静")
+    world.clock.advance(seconds=61)
+    before, mark = dump(p), outbox_lines(world.mailbox)
+    r = client.patch(url, json={"email": "zs@new.example.cn"}, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    assert ask["status"] == "email_confirmation_required"
+    assert ask["email_sent_to_masked"] == "z***@new.example.cn"
+    code = read_code(world.mailbox, "zs@new.example.cn", after=mark)
+    [sent] = [json.loads(x) for x in world.mailbox.read_text("utf-8").splitlines()[mark:]]
+    assert sent["template_id"] == "email_change_code"
+    # nothing changed yet; the old address not told; the code nowhere in the database
+    assert p.subscribers.get(me.id, reveal=True).email == "zs@old.example.cn"
+    assert [t for t in diff(before, dump(p)) if "subscribers" in str(t)] == []
+    assert notices(world, "subscriber_email_changed") == []
+    with p.db.read() as s:
+        assert not any(code in str(n.body) for n in s.execute(select(Notification)).scalars())
+    [ev] = p.audit_events(action="intent.code_requested", subject_id=ask["email_challenge_id"])
+    assert (ev.data["sent_to"], ev.data["purpose"]) == ("z***@new.example.cn", "email_change")
+
+    def confirm(email: str, given: str | None, **extra):
+        body = {"email": email, "email_challenge_id": ask["email_challenge_id"], **extra}
+        if given is not None:
+            body["email_code"] = given
+        return client.patch(url, json=body, headers=h)
+
+    refusals = [
+        (confirm("zs@new.example.cn", "000000" if code != "000000" else "111111"), 403),
+        (confirm("zs@new.example.cn", None), 422),  # the code missing
+        (confirm("other@example.cn", code), 403),  # the code proves that address only
+    ]
+    for r, status in refusals:
+        assert r.status_code == status, r.text
+    assert [(r.json()["code"], r.json()["field"]) for r, _ in refusals] == [
+        ("wrong_code", "email_code"),
+        ("invalid", "email_code"),
+        ("wrong_document", "email_challenge_id"),
+    ]
+    assert p.subscribers.get(me.id, reveal=True).email == "zs@old.example.cn"
+    assert p.audit_events(action="subscriber.updated")[-1].actor == "受理员 陈静"
+    r = confirm("zs@new.example.cn", code)
+    assert r.status_code == 200, r.text
+    assert p.subscribers.get(me.id, reveal=True).email == "zs@new.example.cn"
+    [told] = notices(world, "subscriber_email_changed")
+    assert told.recipient == "zs@old.example.cn"  # the old address is told
+    r = confirm("zs@new.example.cn", code)  # used up
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (409, "code_used", "email_code")
+    # expired: refused at email_code, nothing written
+    world.clock.advance(seconds=61)
+    r = client.patch(url, json={"email": "zs@late.example.cn"}, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    late = read_code(world.mailbox, "zs@late.example.cn")
+    world.clock.advance(seconds=p.settings.otp_ttl_seconds + 1)
+    r = confirm("zs@late.example.cn", late)
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (
+        403,
+        "code_expired",
+        "email_code",
+    )
+    assert p.subscribers.get(me.id, reveal=True).email == "zs@new.example.cn"
+    # removing it takes no code
+    r = client.patch(url, json={"email": ""}, headers=h)
+    assert (r.status_code, r.json()["email"]) == (200, None)
+    # the desk sets one at once (identity checked in person)
+    r = client.patch(url, json={"email": "zs@desk.example.cn"}, headers=desk(world, client))
+    assert r.status_code == 200, r.text
+    assert p.subscribers.get(me.id, reveal=True).email == "zs@desk.example.cn"
 
 
 def test_a_phone_change_code_expires_and_dies_after_five_wrong_codes(
@@ -825,9 +931,9 @@ def test_a_holder_removes_an_optional_e_mail_and_the_old_address_is_told(
     p, me = world.p, world.person
     h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
     url = f"/api/v1/subscribers/{me.id}"
-    r = client.patch(url, json={"email": "zs@old.example.cn"}, headers=h)
+    r = changed_own_email(world, client, url, h, "zs@old.example.cn")
     assert r.status_code == 200, r.text
-    r = client.patch(url, json={"email": ""}, headers=h)
+    r = client.patch(url, json={"email": ""}, headers=h)  # removed at once: no code
     assert r.status_code == 200, r.text
     assert r.json()["email"] is None
     assert p.subscribers.get(me.id, reveal=True).email is None

@@ -250,6 +250,7 @@ ONE_TIME_CODE = "one_time_code"
 LOGIN_CODE = "login_code"
 PHONE_CHANGE_CODE = "phone_change_code"
 PHONE_CHANGE_CURRENT_CODE = "phone_change_current_code"
+EMAIL_CHANGE_CODE = "email_change_code"
 CERTIFICATE_KEY_CODE = "certificate_key_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
@@ -605,6 +606,23 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Yinxin phone change code",
             "You are changing the mobile number registered with Yinxin to this number; your "
+            "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
+            "this message. Do not share it.",
+        ),
+        secret=("code",),
+    ),
+    # Sent by e-mail to the NEW address of a holder's own e-mail change: the change waits for it.
+    Template(
+        EMAIL_CHANGE_CODE,
+        "更换电子邮箱验证码（发往新邮箱） — one-time code proving the new e-mail address",
+        Wording(
+            "印信电子邮箱变更验证码",
+            "【印信】您正在将印信平台登记的电子邮箱更换为本邮箱，验证码为 {code}，"
+            "{minutes} 分钟内有效。如非本人操作，请忽略本邮件。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin e-mail change code",
+            "You are changing the e-mail address registered with Yinxin to this address; your "
             "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
             "this message. Do not share it.",
         ),

@@ -238,6 +238,7 @@ class Subscribers:
         *,
         actor: str,
         phone_proof: Callable[[Session, str], None] | None = None,
+        email_proof: Callable[[Session, str], None] | None = None,
         session_id: int | None = None,
     ) -> SubscriberView:
         """Change a subscriber's contact details (``CONTACT_FIELDS`` of its kind: mobile phone,
@@ -258,7 +259,9 @@ class Subscribers:
         — a holder's own change uses up there the codes sent to the registered number and to
         the new one (``signing.phone_change``), so the codes and the change commit together;
         its refusal writes nothing. Without it (the desk, who checked the holder in person) the
-        change is immediate. A new number also ends the subscriber's browser sessions but
+        change is immediate. ``email_proof`` likewise, with the new address, when a new one
+        (not its removal) is written: a holder's own change uses up there the code sent to it.
+        A new number also ends the subscriber's browser sessions but
         ``session_id``, the one making the change, and its codes still waiting
         (``phone_ended``), as ``actor``."""
         given = self._given(changes)
@@ -274,6 +277,8 @@ class Subscribers:
             }
             if "phone" in diff and phone_proof is not None:
                 phone_proof(s, new["phone"])
+            if "email" in diff and new["email"] and email_proof is not None:
+                email_proof(s, new["email"])
             for k, v in new.items():
                 setattr(sub, k, v)
             if diff:

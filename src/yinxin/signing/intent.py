@@ -52,6 +52,7 @@ from yinxin.notify.service import (
 )
 from yinxin.notify.templates import (
     CERTIFICATE_KEY_CODE,
+    EMAIL_CHANGE_CODE,
     LOGIN_CODE,
     ONE_TIME_CODE,
     PHONE_CHANGE_CODE,
@@ -72,6 +73,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PHONE_CHANGE = "phone_change"  # the purpose of a code proving a new mobile number is held
 PHONE_CHANGE_CURRENT = "phone_change_current"  # …and of one proving the registered one still is
 CERTIFICATE_KEY = "certificate_key"  # a holder's own rekey or reissue of a certificate
+EMAIL_CHANGE = "email_change"  # a code, sent by e-mail, proving a new address is read
 
 
 class RateLimited(YinxinError):
@@ -344,6 +346,7 @@ class IntentConfirmation:
         actor: str | None = None,
         manifest: Sequence[tuple[str, str]] | None = None,
         send_to: str | None = None,
+        email_to: str | None = None,
         paired: bool = False,
         codes: int = 1,
         challenge_id: str | None = None,
@@ -357,6 +360,9 @@ class IntentConfirmation:
 
         ``send_to``: a checked mobile number to send the code to instead of the registered one
         — the new number of a phone change, which the holder proves to hold with the code.
+
+        ``email_to``: a checked e-mail address to send the code to by e-mail instead — the new
+        address of a holder's own e-mail change, which the holder proves to read with the code.
 
         ``paired``: the second of two codes one request sends (a phone change's, to the
         registered number after the new one's): the minimum interval since the first is not
@@ -395,7 +401,7 @@ class IntentConfirmation:
             sub = _locked(s, Subscriber, Subscriber.id == subscriber_id)
             if sub is None:
                 raise NotFound(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-            if not sub.phone and send_to is None:
+            if not sub.phone and send_to is None and email_to is None:
                 refusal = ValidationError(
                     "the subscriber has no registered mobile phone, so no code can be sent; "
                     "register one first",
@@ -408,8 +414,9 @@ class IntentConfirmation:
                 data = {"reason": refusal.code, "purpose": purpose, "document_sha256": doc}
                 _audit(s, now, actor, "intent.code_refused", subscriber_id, data, "subscriber")
             else:
-                phone = send_to or sub.phone
-                masked = mask_recipient("sms", phone)
+                channel = "sms" if email_to is None else "email"
+                phone = email_to or send_to or sub.phone
+                masked = mask_recipient(channel, phone)
                 ch = IntentChallenge(
                     id=cid,
                     subscriber_id=subscriber_id,
@@ -446,6 +453,8 @@ class IntentConfirmation:
                 template, values = LOGIN_CODE, {"code": code, "minutes": minutes}
             elif purpose == PHONE_CHANGE:
                 template, values = PHONE_CHANGE_CODE, {"code": code, "minutes": minutes}
+            elif purpose == EMAIL_CHANGE:
+                template, values = EMAIL_CHANGE_CODE, {"code": code, "minutes": minutes}
             elif purpose == PHONE_CHANGE_CURRENT:
                 template = PHONE_CHANGE_CURRENT_CODE
                 values = {"code": code, "minutes": minutes, "document": name}
@@ -455,9 +464,15 @@ class IntentConfirmation:
             else:
                 template = ONE_TIME_CODE
                 values = {"code": code, "minutes": minutes, "document": name}
-            sent = self.notifier.send(Outgoing("sms", phone, template, values, subscriber_id))
+            sent = self.notifier.send(Outgoing(channel, phone, template, values, subscriber_id))
         finally:
-            self._after_send(cid, sent, actor, new_number=masked if send_to else None)
+            self._after_send(
+                cid,
+                sent,
+                actor,
+                new_number=masked if send_to else None,
+                new_email=masked if email_to else None,
+            )
         return Challenge(cid, now + self.ttl, masked, purpose, doc)
 
     def withdraw_pending(self, s: Session, subscriber_id: int, *, reason: str, actor: str) -> int:
@@ -543,11 +558,18 @@ class IntentConfirmation:
         return None
 
     def _after_send(
-        self, cid: str, sent: NotificationView | None, actor: str, *, new_number: str | None
+        self,
+        cid: str,
+        sent: NotificationView | None,
+        actor: str,
+        *,
+        new_number: str | None,
+        new_email: str | None = None,
     ) -> None:
         """Record how the code's SMS went; one not sent kills the code and is refused naming
         where it was to go: the registered phone, or ``new_number`` (masked), the new number of
-        a phone change — in Chinese before the English, as the web shows it."""
+        a phone change, or ``new_email`` (masked, field ``email``), the new address of an e-mail
+        change — in Chinese before the English, as the web shows it."""
         now = self.clock.now()
         with self.db.transaction() as s:
             ch = _locked(s, IntentChallenge, IntentChallenge.id == cid)
@@ -563,14 +585,18 @@ class IntentConfirmation:
             }
             _audit(s, now, actor, "intent.code_undelivered", cid, data)
         if sent is not None:
-            if new_number is not None:
+            field = "phone"
+            if new_email is not None:
+                where = f"新邮箱 {new_email}", f"the new e-mail address {new_email}"
+                field = "email"
+            elif new_number is not None:
                 where = f"新手机号 {new_number}", f"the new phone {new_number}"
             else:
                 where = "登记手机号", "the registered phone"
             raise DeliveryError(
                 f"验证码未能发送到{where[0]}，请稍后重试 / "
                 f"the code could not be sent to {where[1]}; try again later",
-                field="phone",
+                field=field,
             )
 
     # --- confirm --------------------------------------------------------------------------------

@@ -20,11 +20,22 @@ also told after the change, as for every change.
 
 A holder with no registered mobile number (an organization registered at the desk with a
 landline contact phone) has nothing to prove the change with — its contact phone, which may be
-a landline, is changed online without any proof, and an e-mail takes no code —: it is refused
+a landline, is changed online without any proof, and an e-mail's code proves only the new
+address —: it is refused
 ``phone_change_at_desk`` and sent to the desk. As is a holder who lost the old phone.
 
+A holder's own new **e-mail address** takes effect the same way, with one code: sent by e-mail
+to the new address (``email_change_code``, purpose ``email_change``, bound to this subscriber and
+this address), it proves the address is read and typed right — a mistyped address, or one
+nobody reads put in from a stolen session, would otherwise take every notice from then on. It is
+the same machinery and limits as the phone's codes (it counts one of the hour's ten; with a new
+phone in the same request, three), checked before anything is written, used up in the change's
+transaction, and the old address is told after the change. Removing the address (``""``) takes no
+code: nothing is sent to an address that is not there, and it is refused when no mobile number
+remains for the notices (``registry.subscribers``).
+
 A desk officer (the CLI ``subscriber update``, a staff session, a key bound to no organization)
-has checked the holder's identity in person and changes the number at once.
+has checked the holder's identity in person and changes the number and the e-mail at once.
 """
 
 from __future__ import annotations
@@ -36,11 +47,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from yinxin.errors import Forbidden, YinxinError
-from yinxin.identity import validate_mobile
+from yinxin.identity import validate_email, validate_mobile
 from yinxin.notify.service import mask_recipient
 from yinxin.registry.subscribers import Subscribers
 from yinxin.registry.views import SubscriberView
 from yinxin.signing.intent import (
+    EMAIL_CHANGE,
     PHONE_CHANGE,
     PHONE_CHANGE_CURRENT,
     Challenge,
@@ -49,7 +61,9 @@ from yinxin.signing.intent import (
 from yinxin.store.models import Subscriber
 
 LABEL = "更换登记手机号"  # what the new number's code confirms, as its audit event names it
+EMAIL_LABEL = "更换登记电子邮箱"  # …and the new e-mail address's code
 NEW, CURRENT = "phone", "current_phone"  # the prefixes of the request's fields for each code
+EMAIL = "email"  # …and of the new e-mail address's
 
 
 @dataclass(frozen=True)
@@ -72,9 +86,10 @@ def at_desk(subscriber_id: int) -> Forbidden:
 
 @contextmanager
 def _named(prefix: str) -> Iterator[None]:
-    """A refusal of one of the two codes names the request's field it came in: ``phone_code``
-    or ``current_phone_code``; a challenge not sent for this change (another number, the other
-    phone's), ``phone_challenge_id`` or ``current_phone_challenge_id``."""
+    """A refusal of one of the codes names the request's field it came in: ``phone_code``,
+    ``current_phone_code`` or ``email_code``; a challenge not sent for this change (another
+    number or address, the other phone's), ``phone_challenge_id``,
+    ``current_phone_challenge_id`` or ``email_challenge_id``."""
     try:
         yield
     except YinxinError as e:
@@ -95,6 +110,9 @@ class PhoneChanges:
     def _bound_current(self, subscriber_id: int, number: str) -> str:
         return self.intent.binding(f"phone_change_current:{subscriber_id}:{number}")
 
+    def _bound_email(self, subscriber_id: int, address: str) -> str:
+        return self.intent.binding(f"email_change:{subscriber_id}:{address}")
+
     def _registered(self, subscriber_id: int) -> None:
         """Refuse, sending to the desk, a holder with no registered mobile number."""
         with self.subscribers.db.read() as s:
@@ -103,7 +121,9 @@ class PhoneChanges:
         if not has_phone:
             raise at_desk(subscriber_id)
 
-    def request(self, subscriber_id: int, phone: str, *, actor: str) -> PhoneChallenges:
+    def request(
+        self, subscriber_id: int, phone: str, *, actor: str, codes: int = 2
+    ) -> PhoneChallenges:
         """Send a code to ``phone``, the new number, and one to the registered number, for this
         subscriber's change to it. The new number's first: a number that takes no SMS is refused
         before the holder's phone is troubled. The rate limits both would meet are checked before
@@ -118,7 +138,7 @@ class PhoneChanges:
             document_name=LABEL,
             actor=actor,
             send_to=number,
-            codes=2,  # room in the hour for both, checked before either is sent
+            codes=codes,  # room in the hour for both (and an e-mail's), before any is sent
         )
         current = self.intent.request_code(
             subscriber_id,
@@ -130,46 +150,80 @@ class PhoneChanges:
         )
         return PhoneChallenges(new, current)
 
+    def request_email(
+        self, subscriber_id: int, email: str, *, actor: str, paired: bool = False
+    ) -> Challenge:
+        """Send a code by e-mail to ``email``, the new address, for this subscriber's change to
+        it. ``paired``: sent in the same request after a phone change's two codes (whose
+        ``request`` was told of a third: ``codes=3``), so the minimum interval is not asked."""
+        address = validate_email(email, "email")
+        return self.intent.request_code(
+            subscriber_id,
+            purpose=EMAIL_CHANGE,
+            document_sha256=self._bound_email(subscriber_id, address),
+            document_name=EMAIL_LABEL,
+            actor=actor,
+            email_to=address,
+            paired=paired,
+        )
+
     def apply(
         self,
         subscriber_id: int,
         changes: dict,
         *,
-        challenge_id: str,
-        code: str,
-        current_challenge_id: str,
-        current_code: str,
+        challenge_id: str | None = None,
+        code: str | None = None,
+        current_challenge_id: str | None = None,
+        current_code: str | None = None,
+        email_challenge_id: str | None = None,
+        email_code: str | None = None,
         actor: str,
         session_id: int | None = None,
     ) -> SubscriberView:
-        """``changes`` (with the new ``phone``) made with the code sent to the registered number
-        and the one sent to the new number: a wrong code is counted and refused first (the
-        current number's checked first), the right ones both used up in the change's
-        transaction — a change refused on its way gives them back."""
-        number = validate_mobile(changes.get("phone") or "", "phone")
-        self._registered(subscriber_id)
+        """``changes`` made with the proofs given: for a new ``phone``, the code sent to the
+        registered number and the one sent to the new number; for a new ``email``, the code
+        sent to it. A wrong code is counted and refused first (the current number's checked
+        first, the e-mail's last), the right ones all used up in the change's transaction — a
+        change refused on its way gives them back."""
         checks: list[tuple[str, Callable[[Session], None]]] = []
-        for prefix, cid, given, bound, purpose in (
-            (
-                CURRENT,
-                current_challenge_id,
-                current_code,
-                self._bound_current(subscriber_id, number),
-                PHONE_CHANGE_CURRENT,
-            ),
-            (NEW, challenge_id, code, self._bound(subscriber_id, number), PHONE_CHANGE),
-        ):
-            with _named(prefix):
-                check = self.intent.checked_proof(
-                    cid,
-                    given,
-                    subscriber_id=subscriber_id,
-                    document_sha256=bound,
-                    purpose=purpose,
-                    by="phone-change",
-                    actor=actor,
+        number: str | None = None
+        if challenge_id is not None or current_challenge_id is not None:
+            number = validate_mobile(changes.get("phone") or "", "phone")
+            self._registered(subscriber_id)
+            for prefix, cid, given, bound, purpose in (
+                (
+                    CURRENT,
+                    current_challenge_id,
+                    current_code,
+                    self._bound_current(subscriber_id, number),
+                    PHONE_CHANGE_CURRENT,
+                ),
+                (NEW, challenge_id, code, self._bound(subscriber_id, number), PHONE_CHANGE),
+            ):
+                checks.append(
+                    (
+                        prefix,
+                        self._checked(
+                            prefix, subscriber_id, cid, given, bound, purpose, "phone-change", actor
+                        ),
+                    )
                 )
-            checks.append((prefix, check))
+        email_check: Callable[[Session], None] | None = None
+        address: str | None = None
+        if email_challenge_id is not None:
+            address = validate_email(changes.get("email") or "", "email")
+            bound = self._bound_email(subscriber_id, address)
+            email_check = self._checked(
+                EMAIL,
+                subscriber_id,
+                email_challenge_id,
+                email_code,
+                bound,
+                EMAIL_CHANGE,
+                "email-change",
+                actor,
+            )
 
         def proof(s: Session, new_phone: str) -> None:
             assert new_phone == number
@@ -177,6 +231,38 @@ class PhoneChanges:
                 with _named(prefix):
                     check(s)
 
+        def email_proof(s: Session, new_email: str) -> None:
+            assert new_email == address and email_check is not None
+            with _named(EMAIL):
+                email_check(s)
+
         return self.subscribers.update(
-            subscriber_id, changes, actor=actor, phone_proof=proof, session_id=session_id
+            subscriber_id,
+            changes,
+            actor=actor,
+            phone_proof=proof if checks else None,
+            email_proof=email_proof if email_check is not None else None,
+            session_id=session_id,
         )
+
+    def _checked(
+        self,
+        prefix: str,
+        subscriber_id: int,
+        challenge_id: str | None,
+        code: str | None,
+        bound: str,
+        purpose: str,
+        by: str,
+        actor: str,
+    ) -> Callable[[Session], None]:
+        with _named(prefix):
+            return self.intent.checked_proof(
+                challenge_id or "",
+                code or "",
+                subscriber_id=subscriber_id,
+                document_sha256=bound,
+                purpose=purpose,
+                by=by,
+                actor=actor,
+            )

@@ -18,6 +18,7 @@ from yinxin.adapters.http.api.context import (
     Strict,
     scope_subscriber,
 )
+from yinxin.app import Platform
 from yinxin.errors import Forbidden, ValidationError
 from yinxin.registry.subscribers import SUBJECT_NAME_MAX
 from yinxin.registry.views import (
@@ -78,7 +79,8 @@ class ContactIn(Strict):
         None,
         max_length=200,
         examples=["zhangsan@example.com"],
-        description='"" removes it (not with no mobile number: the notices go by e-mail)',
+        description='"" removes it (not with no mobile number: the notices go by e-mail); a '
+        "holder's own new address waits for the code sent to it (`email_code`)",
     )
     legal_representative: str | None = Field(
         None, max_length=50, description="an organization's (法定代表人)"
@@ -103,6 +105,15 @@ class ContactIn(Strict):
     current_phone_code: str | None = Field(
         None, max_length=10, description="the code sent by SMS to the registered (current) phone"
     )
+    email_challenge_id: str | None = Field(
+        None,
+        max_length=60,
+        description="a holder's own new `email`: the `email_challenge_id` of the code sent to it "
+        "(the 202 answer to the same change without it)",
+    )
+    email_code: str | None = Field(
+        None, max_length=10, description="the code sent by e-mail to the new `email`"
+    )
     # taken only to be refused with the way to change them, not offered (not in the schema)
     name: SkipJsonSchema[Any] = None
     id_type: SkipJsonSchema[Any] = None
@@ -122,7 +133,20 @@ class PhoneConfirmationOut(BaseModel):
         description="the code sent to the registered phone (`current_phone_code`)"
     )
     current_phone_sent_to_masked: str
-    expires_at: str = Field(description="the earlier of the two codes' expiry")
+    expires_at: str = Field(description="the earliest of the codes' expiry")
+    email_challenge_id: str | None = Field(
+        None, description="with a new `email` too: the code sent to it (`email_code`)"
+    )
+    email_sent_to_masked: str | None = None
+
+
+class EmailConfirmationOut(BaseModel):
+    """A holder's new e-mail address waits for the code sent to it: nothing was changed yet."""
+
+    status: Literal["email_confirmation_required"] = "email_confirmation_required"
+    email_challenge_id: str = Field(description="the code sent to the new address (`email_code`)")
+    email_sent_to_masked: str
+    expires_at: str
 
 
 PROOF_FIELDS = (
@@ -131,6 +155,7 @@ PROOF_FIELDS = (
     "phone_challenge_id",
     "phone_code",
 )
+EMAIL_PROOF_FIELDS = ("email_challenge_id", "email_code")
 
 
 class AcceptanceIn(Strict):
@@ -205,7 +230,7 @@ def get_subscriber(subscriber_id: SubscriberId, platform: Plat, principal: Regis
 @router.patch(
     "/subscribers/{subscriber_id:int}",
     response_model=AnySubscriber,
-    responses={202: {"model": PhoneConfirmationOut}},
+    responses={202: {"model": PhoneConfirmationOut | EmailConfirmationOut}},
 )
 def update_subscriber(
     subscriber_id: SubscriberId, body: ContactIn, platform: Plat, principal: Registrar
@@ -213,7 +238,8 @@ def update_subscriber(
     """Change contact details (mobile phone, e-mail, an organization's legal representative,
     contact person and phone) without touching the subscriber's certificates. A subscriber's
     own session changes its own record only; a key bound to an organization, that organization
-    and its members; a desk key, anyone's. A new mobile number is told to the old one.
+    and its members; a desk key, anyone's. A new mobile number is told to the old one, a new
+    or removed e-mail to the old address.
 
     A holder's own new `phone` (a subscriber's session, a key bound to an organization) needs
     two codes sent by SMS: one to the registered phone, one to the new number. The change
@@ -221,8 +247,11 @@ def update_subscriber(
     `challenge_id`) and nothing is written; the same change sent again with
     `current_phone_challenge_id`, `current_phone_code`, `phone_challenge_id` and `phone_code` is
     made whole. A holder with no registered mobile phone is refused `403 phone_change_at_desk`:
-    the desk registers it. A desk key or staff session (identity checked at the desk) changes it
-    at once."""
+    the desk registers it. A holder's own new `email` likewise needs the code sent to it by
+    e-mail: answered `202` (`email_confirmation_required`, or with the phone's answer when both
+    change: `email_challenge_id`), made with `email_challenge_id` and `email_code`; removing
+    the e-mail (`""`) takes no code. A desk key or staff session (identity checked at the
+    desk) changes them at once."""
     scope_subscriber(platform, principal, subscriber_id)
     if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
         raise Forbidden(
@@ -230,15 +259,35 @@ def update_subscriber(
         )
     changes = body.model_dump(exclude_unset=True)
     proof = {name: changes.pop(name, None) for name in PROOF_FIELDS}
-    if any(v is not None for v in proof.values()):
-        for name, value in (("phone", body.phone), *proof.items()):
+    email_proof = {name: changes.pop(name, None) for name in EMAIL_PROOF_FIELDS}
+    by_phone = any(v is not None for v in proof.values())
+    by_email = any(v is not None for v in email_proof.values())
+    for given, what, fields in (
+        (by_phone, ("phone", body.phone), proof),
+        (by_email, ("email", body.email), email_proof),
+    ):
+        if not given:
+            continue
+        for name, value in (what, *fields.items()):
             if not value:
                 raise ValidationError(
-                    "a phone change is confirmed with the new phone and both codes together ("
-                    + ", ".join(PROOF_FIELDS)
-                    + f"): {name} is missing",
+                    f"a {what[0]} change is confirmed with the new {what[0]} and its codes "
+                    f"together ({', '.join(fields)}): {name} is missing",
                     field=name,
                 )
+    if principal.is_holder:
+        wanted = platform.subscribers.check(subscriber_id, changes)
+        ask_phone = "phone" in wanted and not by_phone
+        ask_email = bool(wanted.get("email")) and not by_email
+        if ask_phone or ask_email:
+            return _ask(
+                platform,
+                subscriber_id,
+                phone=body.phone if ask_phone else None,
+                email=body.email if ask_email else None,
+                actor=principal.actor,
+            )
+    if by_phone or by_email:
         return platform.phone_changes.apply(
             subscriber_id,
             changes,
@@ -246,23 +295,51 @@ def update_subscriber(
             code=proof["phone_code"],
             current_challenge_id=proof["current_phone_challenge_id"],
             current_code=proof["current_phone_code"],
+            email_challenge_id=email_proof["email_challenge_id"],
+            email_code=email_proof["email_code"],
             actor=principal.actor,
             session_id=principal.session_id,
         )
-    if principal.is_holder and body.phone is not None:
-        if "phone" in platform.subscribers.check(subscriber_id, changes):
-            both = platform.phone_changes.request(subscriber_id, body.phone, actor=principal.actor)
-            out = PhoneConfirmationOut(
-                challenge_id=both.new.challenge_id,
-                sent_to_masked=both.new.sent_to_masked,
-                current_phone_challenge_id=both.current.challenge_id,
-                current_phone_sent_to_masked=both.current.sent_to_masked,
-                expires_at=min(both.new.expires_at, both.current.expires_at).isoformat(),
-            )
-            return JSONResponse(out.model_dump(), status_code=202)
     return platform.subscribers.update(
         subscriber_id, changes, actor=principal.actor, session_id=principal.session_id
     )
+
+
+def _ask(
+    platform: Platform, subscriber_id: int, *, phone: str | None, email: str | None, actor: str
+) -> JSONResponse:
+    """Send the codes a holder's own change waits for — the phone's two, the new e-mail's one,
+    or all three (the hour's room for all checked before the first is sent) — and answer 202
+    with their challenges, nothing written."""
+    out: PhoneConfirmationOut | EmailConfirmationOut
+    if phone is not None:
+        both = platform.phone_changes.request(
+            subscriber_id, phone, actor=actor, codes=3 if email is not None else 2
+        )
+        mail = (
+            platform.phone_changes.request_email(subscriber_id, email, actor=actor, paired=True)
+            if email is not None
+            else None
+        )
+        expiry = [both.new.expires_at, both.current.expires_at]
+        out = PhoneConfirmationOut(
+            challenge_id=both.new.challenge_id,
+            sent_to_masked=both.new.sent_to_masked,
+            current_phone_challenge_id=both.current.challenge_id,
+            current_phone_sent_to_masked=both.current.sent_to_masked,
+            expires_at=min(expiry + ([mail.expires_at] if mail else [])).isoformat(),
+            email_challenge_id=mail.challenge_id if mail else None,
+            email_sent_to_masked=mail.sent_to_masked if mail else None,
+        )
+    else:
+        assert email is not None
+        mail = platform.phone_changes.request_email(subscriber_id, email, actor=actor)
+        out = EmailConfirmationOut(
+            email_challenge_id=mail.challenge_id,
+            email_sent_to_masked=mail.sent_to_masked,
+            expires_at=mail.expires_at.isoformat(),
+        )
+    return JSONResponse(out.model_dump(exclude_none=True), status_code=202)
 
 
 @router.post(

@@ -4,7 +4,10 @@
 // registered (原) phone, one to the new phone —, the same change sent again with both codes is
 // made. A refusal of either code is said at its field naming the phone it was sent to (the API
 // names the field: current_phone_code or phone_code). A holder with no registered mobile phone
-// is sent to the desk (403 phone_change_at_desk). The e-mail is changed, or removed ("").
+// is sent to the desk (403 phone_change_at_desk). A new e-mail takes the code sent to it:
+// 获取验证码 sends the change without it (202 email_confirmation_required), 确认更换 sends it
+// again with the code; a refused code is said at 新邮箱收到的验证码 (the API names email_code or
+// email_challenge_id). Removing the e-mail ("") takes no code.
 import { ApiError, MESSAGES, api, bindForm, messageFor, requireSession, toast } from "/static/api.js";
 import { facts } from "/static/pages/common.js";
 
@@ -25,6 +28,10 @@ const SPENT = ["code_expired", "code_used", "challenge_dead", "wrong_document"];
 const phoneForm = document.getElementById("phone-form");
 const emailForm = document.getElementById("email-form");
 const emailInput = document.getElementById("email");
+const emailCodeField = document.getElementById("email-code-field");
+const emailCode = document.getElementById("email-code");
+const emailSave = document.getElementById("email-save");
+const emailSentTo = document.getElementById("email-sent-to");
 const removeButton = document.getElementById("email-remove");
 const sentTo = document.getElementById("phone-sent-to");
 const SENT_HINT = sentTo.textContent;
@@ -44,7 +51,7 @@ function show(sub) {
   // with no mobile phone the notices go by e-mail: it is not removed (the API refuses it)
   removeButton.hidden = !sub.email || !sub.phone;
   document.getElementById("email-hint").textContent = sub.phone
-    ? "留空并保存即删除已登记的电子邮箱。"
+    ? "点击“删除电子邮箱”即删除已登记的电子邮箱，无需验证码。"
     : "未登记手机号时，通知发送到电子邮箱，不能删除，可改为其他邮箱。";
 }
 
@@ -138,9 +145,30 @@ removeButton.addEventListener("click", () => {
   emailForm.requestSubmit();
 });
 
+let mailSent = null; // the code sent to the new address: { email, challenge } while it waits
+
+/** The button's label, also the one bindForm puts back after 正在保存…. */
+function saveLabel(text) {
+  emailSave.textContent = text;
+  emailSave.dataset.label = text;
+}
+
+function forgetMail() {
+  mailSent = null;
+  emailCodeField.hidden = true;
+  emailCode.value = "";
+  emailSentTo.textContent = "";
+  saveLabel("获取验证码");
+}
+
+// another address typed: the code sent was for the one before
+emailInput.addEventListener("input", () => {
+  if (mailSent && emailInput.value.trim() !== mailSent.email) forgetMail();
+});
+
 bindForm(emailForm, {
   busyText: "正在保存…",
-  submit: (d, key) => {
+  submit: async (d, key) => {
     const email = removing ? "" : d.email.trim();
     removing = false;
     if (!email && !record.email) throw explained("email", "尚未登记电子邮箱，请填写后保存");
@@ -148,9 +176,41 @@ bindForm(emailForm, {
       throw explained("email", "未登记手机号时，通知发送到电子邮箱，不能删除；可改为其他邮箱");
     }
     if (email === record.email) throw explained("email", "与当前登记的电子邮箱相同，无需修改");
-    return api("PATCH", path, { json: { email }, idempotencyKey: key });
+    if (!email) return api("PATCH", path, { json: { email }, idempotencyKey: key });
+    if (!mailSent || mailSent.email !== email) {
+      const out = await api("PATCH", path, { json: { email }, idempotencyKey: key });
+      if (!out || out.status !== "email_confirmation_required") return out;
+      mailSent = { email, challenge: out.email_challenge_id };
+      emailCodeField.hidden = false;
+      emailSentTo.textContent = `验证码已发送至新邮箱 ${out.email_sent_to_masked}，请填写后点击“确认更换”`;
+      saveLabel("确认更换");
+      return { codeSent: true };
+    }
+    const code = (d.email_code || "").trim();
+    if (!/^\d{6}$/.test(code)) throw new ApiError(422, { code: "invalid", field: "email_code", detail: "empty" });
+    try {
+      return await api("PATCH", path, {
+        json: { email, email_challenge_id: mailSent.challenge, email_code: code },
+        idempotencyKey: key,
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      if (e.field === "email_code" || e.field === "email_challenge_id") {
+        if (SPENT.includes(e.code)) forgetMail();
+        const said = e.code === "wrong_document" ? "验证码不是为此邮箱发送的，请重新获取验证码" : `新邮箱的${messageFor(e)}`;
+        // a spent code: the address field is where to start again (获取验证码)
+        const field = SPENT.includes(e.code) ? "email" : "email_code";
+        e.problem = { ...e.problem, code: "explained", field, detail: said };
+      }
+      throw e;
+    }
   },
   onDone: (out) => {
+    if (out && out.codeSent) {
+      emailCode.focus();
+      return;
+    }
+    forgetMail();
     show(out);
     toast(out.email ? "电子邮箱已更新" : "电子邮箱已删除");
   },
