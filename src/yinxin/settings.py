@@ -81,6 +81,7 @@ class Settings:
     # the cipher new sealed secrets are written with (docs/national-algorithms.md):
     # aes-256-gcm | sm4-gcm | sm4-cbc-hmac-sm3; blobs under the others stay readable
     data_cipher: str = "aes-256-gcm"
+    # how long a one-time code (login, signing, phone change, rekey) lives: 60 to 3600 seconds
     otp_ttl_seconds: int = 300
     api_rate: float = 20.0  # API requests a second per caller on average (0: no limit)
     api_burst: int = 100  # … and at once
@@ -124,6 +125,7 @@ class Settings:
             pkcs11_pin=env.get("YINXIN_PKCS11_PIN"),
             ca_algorithm=env.get("YINXIN_CA_ALGORITHM", "ec-p256"),
             data_cipher=_data_cipher(env),
+            otp_ttl_seconds=_whole(env, "YINXIN_OTP_TTL_SECONDS", 60, 3600, "seconds"),
             api_rate=_number(env, "YINXIN_API_RATE", float),
             api_burst=_number(env, "YINXIN_API_BURST", int),
             sweep_seconds=_number(env, "YINXIN_SWEEP_SECONDS", float),
@@ -155,12 +157,19 @@ def _number(env, name: str, kind: type):
 
 def _days(env, name: str):
     """A whole number of days from 0 to 3650 from the environment, or None for the default."""
+    return _whole(env, name, 0, 3650, "days")
+
+
+def _whole(env, name: str, low: int, high: int, unit: str):
+    """A whole number from ``low`` to ``high`` from the environment, or None for the default;
+    anything else is refused naming the variable."""
     raw = env.get(name)
     if raw is None or raw == "":
         return None
-    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) > 3650:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or not low <= int(raw) <= high:
         raise ConfigurationError(
-            f"{name} must be a whole number of days from 0 to 3650, not {raw!r}", field=name
+            f"{name} must be a whole number of {unit} from {low} to {high}, not {raw!r}",
+            field=name,
         )
     return int(raw)
 

@@ -140,3 +140,21 @@ def test_payment_reminder_days_is_read_and_bounded(monkeypatch, tmp_path):
         with pytest.raises(ConfigurationError) as e:
             Settings.from_env(home=tmp_path)
         assert e.value.field == "YINXIN_PAYMENT_REMINDER_DAYS"
+
+
+def test_otp_ttl_seconds_is_read_and_bounded(monkeypatch, tmp_path):
+    """YINXIN_OTP_TTL_SECONDS, the life of a one-time code, was documented but never read: a
+    code lived 300 seconds whatever it said. It is read now: 300 unless set, a whole number of
+    seconds from 60 (a new code may be asked for once a minute) to 3600, anything else refused
+    naming the variable."""
+    _clean(monkeypatch)
+    assert Settings.from_env(home=tmp_path).otp_ttl_seconds == 300
+    for good in ("600", "60", "3600"):
+        monkeypatch.setenv("YINXIN_OTP_TTL_SECONDS", good)
+        assert Settings.from_env(home=tmp_path).otp_ttl_seconds == int(good)
+    for bad in ("0", "59", "3601", "-300", "300.5", "5m", "６００"):
+        monkeypatch.setenv("YINXIN_OTP_TTL_SECONDS", bad)
+        with pytest.raises(ConfigurationError) as e:
+            Settings.from_env(home=tmp_path)
+        assert e.value.field == "YINXIN_OTP_TTL_SECONDS"
+        assert "60 to 3600" in str(e.value)
