@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
 from tests.integration import pdf_factory as f
+from tests.integration.server import running_server
 from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.access.staff import TOTP_STEP
 from yinxin.identity import shown
@@ -505,6 +506,7 @@ def test_subscriber_login_by_phone_and_code(site: Site, page, phone):
     page.fill("#phone", "13800138000")
     page.click("#send-code")
     page.locator("#sent-to").filter(has_text="138****8000").wait_for()
+    assert "验证码 5 分钟内有效" in page.locator(".aside").inner_text()  # the default TTL
     code = read_code(outbox, "13800138000", after=before)
     page.fill("#code", "000000" if code != "000000" else "111111")
     page.click("#login-button")
@@ -527,6 +529,31 @@ def test_subscriber_login_by_phone_and_code(site: Site, page, phone):
     # what the page shows is what the API gives this session: the organization stays hidden
     r = page.request.get(site.url(f"/api/v1/subscribers/{w.org.id}"))
     assert r.status == 404
+
+
+def test_the_login_page_says_the_configured_life_of_a_code(site: Site, browser):
+    """The page said 验证码 5 分钟内有效 in its notes and after sending, whatever
+    YINXIN_OTP_TTL_SECONDS was. With it at 600 the notes say 10 minutes (as the SMS does) and
+    the line under the phone gives the answer's own expiry, the time ten minutes on."""
+    env = {"YINXIN_API_RATE": "0", "YINXIN_OTP_TTL_SECONDS": "600"}
+    ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    with running_server(site.home, env=env) as srv:
+        page = ctx.new_page()
+        page.goto(srv.url("/login"))
+        notes = page.locator(".aside").inner_text()
+        assert "验证码 10 分钟内有效" in notes and "5 分钟" not in notes
+        page.fill("#phone", "13700137999")  # no one's: the answer is a registered phone's alike
+        with page.expect_response("**/api/v1/sessions/subscriber/codes") as answered:
+            page.click("#send-code")
+        expires = dt.datetime.fromisoformat(answered.value.json()["expires_at"])
+        left = (expires - dt.datetime.now(dt.UTC)).total_seconds()
+        assert 540 < left <= 600
+        shown_at = expires.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M")
+        sent_to = page.locator("#sent-to")
+        sent_to.filter(has_text="137****7999").wait_for()
+        assert sent_to.inner_text() == f"验证码已发送至 137****7999，{shown_at} 前有效。"
+        shot(page, "login-code-ten-minutes")
+    ctx.close()
 
 
 def test_a_form_sent_twice_or_cut_off_acts_once(site: Site, phone):

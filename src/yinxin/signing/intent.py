@@ -225,6 +225,12 @@ def _check_document_name(name: str) -> str:
     return v
 
 
+def code_minutes(ttl_seconds: float) -> int:
+    """A code's life in whole minutes, as its SMS and the login page say it (rounded up,
+    at least 1): ``YINXIN_OTP_TTL_SECONDS`` 300 is 5, 600 is 10, 90 is 2."""
+    return max(1, math.ceil(ttl_seconds / 60))
+
+
 def manifest_sha256(documents: Sequence[tuple[str, str]]) -> str:
     """The SHA-256 of a batch's manifest: the ordered list of its documents' names and SHA-256,
     as canonical JSON (``[["合同A.pdf","<hex>"],…]``, UTF-8, no spaces). One code is bound to
@@ -445,7 +451,7 @@ class IntentConfirmation:
         if refusal is not None:
             raise refusal
 
-        minutes = max(1, math.ceil(self.ttl.total_seconds() / 60))
+        minutes = code_minutes(self.ttl.total_seconds())
         sent: NotificationView | None = None
         try:
             # a login code has its own wording: it confirms no signature

@@ -165,6 +165,8 @@ class StaticAssets(StaticFiles):
 
 def mount_web(app: FastAPI, platform: Platform) -> None:
     """Serve the pages and ``/static/`` from ``app`` (the FastAPI app of ``yinxin serve``)."""
+    from yinxin.signing.intent import code_minutes
+
     env = _environment()
     version = asset_version()
     nav = [(p.path, p.nav) for p in PAGES if p.nav]
@@ -173,6 +175,8 @@ def mount_web(app: FastAPI, platform: Platform) -> None:
         "v": version,
         "version": __version__,
         "base_url": platform.settings.base_url,
+        # how long a login code lives, as its SMS says (YINXIN_OTP_TTL_SECONDS): login.html
+        "code_minutes": code_minutes(platform.settings.otp_ttl_seconds),
     }
     app.mount("/static", StaticAssets(directory=str(STATIC)), name="static")
 
