@@ -652,7 +652,8 @@ def test_a_loss_report_at_the_desk_says_what_it_does_to_the_other_certificates(s
     """The desk's 挂失 asked nothing and said only 已办理：挂失: not that the holder's other
     certificates of the key were held with it, nor that another subscriber's of the key stays
     in force (while the key gets no new certificate). Now it asks first, saying so, and names
-    the certificates held with it (``same_key_held``)."""
+    the certificates held with it (``same_key_held``); its 解除挂失 names those released with it
+    (``same_key_released``)."""
     w = site.world
     p = w.p
     mine, theirs = one_key_two_holders(p, w.person.id, w.org.id)
@@ -675,6 +676,18 @@ def test_a_loss_report_at_the_desk_says_what_it_does_to_the_other_certificates(s
     shot(page, "desk-loss-same-key")
     assert p.certificates.get(renewal.serial).hold_kind == "lost"
     assert p.certificates.get(theirs.serial).status == "active"
+
+    # 解除挂失 said only 已办理: now it names the renewal released with it (same_key_released)
+    page.select_option("#verb", "restore")
+    page.click("#act-form button[type=submit]")
+    released = page.locator("#same-key-released")
+    released.wait_for(state="visible")
+    assert released.inner_text() == f"同一密钥的其他证书已一并解除挂失：{renewal.serial}"
+    assert notice.is_hidden()
+    assert renewal.serial in page.locator("#toast").inner_text()
+    shot(page, "desk-restore-same-key")
+    assert p.certificates.get(renewal.serial).status == "active"
+    assert p.certificates.get(mine.serial).status == "active"
 
 
 def test_a_change_at_the_desk_says_which_certificates_of_the_key_it_revokes(site: Site, page):

@@ -938,7 +938,8 @@ def test_a_holder_reporting_a_loss_is_told_what_it_does_to_the_other_certificate
     and not another subscriber's — whose certificate stays in force while the key gets no new
     one, and is revoked with the rest by a reissue or a key-compromise revocation. The page
     said none of it: no question, and only 已挂失，证书已暂停使用. Now it asks first, saying
-    so, and then names the certificates held with it (``same_key_held``)."""
+    so, and then names the certificates held with it (``same_key_held``); and 解除挂失 names
+    those it released with it (``same_key_released``)."""
     w = site.world
     p = w.p
     person = agreed(p, "蒋十六", id_card("11010519680303123"), "13500135068")
@@ -969,3 +970,19 @@ def test_a_holder_reporting_a_loss_is_told_what_it_does_to_the_other_certificate
     shot(page, "my-certificate-loss-same-key")
     assert p.certificates.get(renewal.serial).hold_kind == "lost"
     assert p.certificates.get(theirs.serial).status == "active"
+
+    # the medium found: 解除挂失 said only 已解除挂失, not that the renewal held with the
+    # loss was released with it. Now it names it (same_key_released), and the held notice goes
+    restore = page.locator("#restore-form")
+    restore.wait_for(state="visible")
+    restore.locator("button[type=submit]").click()
+    released = page.locator("#same-key-released")
+    released.wait_for(state="visible")
+    assert released.inner_text() == f"同一密钥的其他证书已一并解除挂失：{renewal.serial}"
+    assert page.locator("#same-key-held").is_hidden()
+    assert renewal.serial in page.locator("#toast").inner_text()
+    assert "已解除挂失" in page.locator("#toast").inner_text()
+    page.locator("#status-badge").filter(has_text="有效").wait_for()
+    shot(page, "my-certificate-restore-same-key")
+    assert p.certificates.get(renewal.serial).status == "active"
+    assert len(asked) == 2  # a restore asks nothing

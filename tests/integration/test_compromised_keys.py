@@ -579,3 +579,71 @@ def test_a_loss_report_names_the_certificates_it_put_on_hold_over_the_api_and_th
     assert res.exit_code == 0, (res.stdout, res.stderr)
     got = json.loads(res.stdout)
     assert (got["serial"], got["same_key_held"]) == (mine.serial, [renewal.serial])
+
+
+def test_a_restore_names_the_certificates_it_released_over_the_api_and_the_cli(
+    world: World, client: TestClient
+) -> None:
+    """A loss report names the holder's other certificates of the key it held
+    (``same_key_held``); restoring the certificate releases them too, but its answer was the
+    certificate alone, so neither the desk nor the holder learnt which came back. Now
+    ``same_key_released`` lists them (the service, the API) and ``cert restore`` prints each;
+    another subscriber's certificate of the key, never held, is not among them."""
+    p = world.p
+    secret = p.api_keys.create(name="desk", role="ra_officer", actor="test").secret
+    h = {"Authorization": f"Bearer {secret}"}
+
+    def lost_with_renewal() -> tuple:
+        key = new_key()
+        mine = issue(p, world.person.id, csr=make_csr(key))
+        p.certificates.pay(serial=mine.serial, years=1)
+        renewal = p.certificates.renew(mine.serial, actor="张三").certificate
+        theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
+        held = p.certificates.report_loss(mine.serial, actor="张三").same_key_held
+        assert held == [renewal.serial]
+        return mine, renewal, theirs
+
+    # the service
+    mine, renewal, theirs = lost_with_renewal()
+    out = p.certificates.restore(mine.serial, actor="受理员")
+    assert (out.serial, out.status, out.same_key_released) == (
+        mine.serial,
+        "active",
+        [renewal.serial],
+    )
+    assert p.certificates.get(renewal.serial).status == "active"
+    assert p.certificates.get(theirs.serial).status == "active"
+
+    # the API
+    mine, renewal, theirs = lost_with_renewal()
+    r = client.post(f"/api/v1/certificates/{renewal.serial}/restore", headers=h)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["serial"], got["status"]) == (renewal.serial, "active")
+    assert got["same_key_released"] == [mine.serial]
+    assert p.certificates.get(mine.serial).status == "active"
+    # a certificate alone for its key: none named
+    lone = issue(p, world.person.id)
+    p.certificates.report_loss(lone.serial, actor="张三")
+    r = client.post(f"/api/v1/certificates/{lone.serial}/restore", headers=h)
+    assert r.status_code == 200 and r.json()["same_key_released"] == [], r.text
+    schema = client.get("/api/v1/openapi.json").json()
+    answer = schema["paths"]["/api/v1/certificates/{serial}/restore"]["post"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/RestoredCertificate")
+
+    # the CLI: each printed, and in --json
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    mine, renewal, theirs = lost_with_renewal()
+    res = CliRunner().invoke(cli_app, ["cert", "restore", mine.serial], env=env)
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    assert f"also restored (same key): {renewal.serial}" in res.stdout
+    assert theirs.serial not in res.stdout
+    mine, renewal, theirs = lost_with_renewal()
+    res = CliRunner().invoke(cli_app, ["cert", "restore", renewal.serial, "--json"], env=env)
+    assert res.exit_code == 0, (res.stdout, res.stderr)
+    got = json.loads(res.stdout)
+    assert (got["serial"], got["same_key_released"]) == (renewal.serial, [mine.serial])

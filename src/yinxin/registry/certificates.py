@@ -70,6 +70,7 @@ from yinxin.registry.views import (
     LostCertificate,
     PaymentKind,
     PaymentView,
+    RestoredCertificate,
     RevokedCertificate,
     SubmittedApplication,
     Successor,
@@ -78,6 +79,7 @@ from yinxin.registry.views import (
     certificate_view,
     lost_view,
     payment_view,
+    restored_view,
     revoked_view,
     submitted_view,
 )
@@ -1107,8 +1109,12 @@ class Certificates:
         out, also = self._simple("report_loss", serial, actor, hold_kind=LOST, same_key=True)
         return lost_view(out, also)
 
-    def restore(self, serial: str, *, actor: str) -> CertificateView:
-        return self._simple("restore", serial, actor, same_key=True)[0]
+    def restore(self, serial: str, *, actor: str) -> RestoredCertificate:
+        """解除挂失: the medium was found. The certificate, and with it the holder's other
+        certificates of the key held as lost (``same_key_released`` names them), back in force
+        — or back to the freeze or stop for unpaid fees a loss was reported over."""
+        out, also = self._simple("restore", serial, actor, same_key=True)
+        return restored_view(out, also)
 
     def unfreeze(self, serial: str, *, actor: str, by: HoldBy = HoldBy.CA) -> CertificateView:
         """解冻. ``by`` the holder: refused (403, ``hold_by``) for a freeze the CA imposed."""

@@ -214,6 +214,23 @@ def lost_view(v: CertificateView, same_key_held: list[str]) -> LostCertificate:
 
 
 @dataclass(frozen=True, slots=True)
+class RestoredCertificate(CertificateView):
+    """A certificate as ``restore`` answers it: with the serials of the holder's other
+    certificates of its key released from the loss hold with it (each back in force, or back
+    to the freeze or stop for unpaid fees the loss was reported over) — the ones a loss report
+    held (``same_key_held``) and the restore gave back."""
+
+    same_key_released: list[str]
+
+
+def restored_view(v: CertificateView, same_key_released: list[str]) -> RestoredCertificate:
+    return RestoredCertificate(
+        *(getattr(v, f.name) for f in fields(CertificateView)),
+        same_key_released=same_key_released,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Successor:
     """A verb that issues a new certificate in place of another (renew, rekey, change,
     reissue): the old one as it now stands, and the new one; ``same_key_revoked``, as in

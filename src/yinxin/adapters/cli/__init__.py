@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         AuthorityInit,
         CertificateView,
         LostCertificate,
+        RestoredCertificate,
         RevokedCertificate,
         Successor,
     )
@@ -104,6 +105,14 @@ def _lost(c: LostCertificate) -> None:
     _cert_line(c)
     for serial in c.same_key_held:
         say("also on hold (same key, lost): [bold]{}[/]", serial)
+
+
+def _restored(c: RestoredCertificate) -> None:
+    """The certificate restored after a loss report, then each other certificate of the
+    holder's for its key released from the loss with it."""
+    _cert_line(c)
+    for serial in c.same_key_released:
+        say("also restored (same key): [bold]{}[/]", serial)
 
 
 def _successor(s: Successor) -> None:
@@ -451,7 +460,7 @@ def _simple_verb(verb: str, doc: str) -> None:
         run(
             as_json,
             lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
-            {"renew": _successor, "report_loss": _lost}.get(verb, _cert_line),
+            {"renew": _successor, "report_loss": _lost, "restore": _restored}.get(verb, _cert_line),
         )
 
     cmd.__doc__ = doc
@@ -491,7 +500,11 @@ for _verb, _doc in [
         "but the key gets no new certificate, and a key_compromise revocation or a reissue "
         "revokes every certificate of it.",
     ),
-    ("restore", "Restore after a loss report (the medium was found)."),
+    (
+        "restore",
+        "Restore after a loss report (the medium was found), with the holder's other "
+        "certificates of the key held by the loss (each listed).",
+    ),
     ("renew", "Renew (same key) up to the paid date."),
 ]:
     _simple_verb(_verb, _doc)

@@ -29,6 +29,7 @@ from yinxin.registry.views import (
     CertificateView,
     LostCertificate,
     PaymentView,
+    RestoredCertificate,
     RevokedCertificate,
     Successor,
 )
@@ -213,8 +214,11 @@ def report_loss(serial: Serial, platform: Plat, principal: Lifecycle):
     return platform.certificates.report_loss(serial, actor=principal.actor)
 
 
-@router.post("/certificates/{serial}/restore", response_model=CertificateView)
+@router.post("/certificates/{serial}/restore", response_model=RestoredCertificate)
 def restore(serial: Serial, platform: Plat, principal: Lifecycle):
+    """解除挂失: the certificate, with the holder's other certificates of the same key that the
+    loss report held (``same_key_released`` lists their serials), back in force — or back to
+    the freeze or stop for unpaid fees the loss was reported over."""
     _scoped(platform, principal, serial)
     return platform.certificates.restore(serial, actor=principal.actor)
 

@@ -160,6 +160,13 @@ export function changeDone(out) {
   return `已签发新证书 ${out.certificate.serial}，原证书 ${out.previous.serial} 已吊销。${also}`;
 }
 
+/** What is said of the other certificates a restore (解除挂失) released from the loss with it
+ * (the answer's same_key_released, their serials), or null when there were none. */
+export function sameKeyReleased(c) {
+  const also = (c && c.same_key_released) || [];
+  return also.length ? `同一密钥的其他证书已一并解除挂失：${also.join("、")}` : null;
+}
+
 // Seal revocation reasons (004 §十一), as yinxin.seals.lifecycle lists them.
 export const SEAL_REASONS = {
   holder_request: "用户要求作废电子印章",

@@ -5,7 +5,8 @@
 // other certificate in force with the same key, anyone's: the question says so beforehand and
 // the answer's same_key_revoked is said afterwards (and the list shows them revoked). A loss
 // report asks first too, saying what it does to the other certificates of the key (the
-// holder's held with it, another subscriber's not), and names those it held (same_key_held).
+// holder's held with it, another subscriber's not), and names those it held (same_key_held); a
+// restore names those it released from the loss with it (same_key_released).
 // 变更 (certificate change, the desk's only: an officer checks the documents behind the new
 // subject data) takes the new data the subscriber's kind allows, asks first — naming the
 // holder's other certificates in force for the key, revoked with it — and then says the new
@@ -13,7 +14,7 @@
 import { ApiError, api, commonName, fmtTime, label, requireSession, toast } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, changeDone, changeQuestion, facts,
-  lifecycleForm, options, pagedListing, lossQuestion, revokeQuestion, sameKeyHeld, sameKeyRevoked,
+  lifecycleForm, options, pagedListing, lossQuestion, revokeQuestion, sameKeyHeld, sameKeyReleased, sameKeyRevoked,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -39,6 +40,7 @@ const changeFields = document.getElementById("change-fields");
 const holders = {}; // subscriber id → GET /subscribers/{id}, asked once
 const sameKeyNotice = document.getElementById("same-key-revoked");
 const heldNotice = document.getElementById("same-key-held");
+const releasedNotice = document.getElementById("same-key-released");
 let current = null;
 
 const row = (c) => certificateRow(c, c.serial, actButton(() => select(c)));
@@ -64,6 +66,7 @@ function select(c) {
   current = c;
   sameKeyNotice.hidden = true;
   heldNotice.hidden = true;
+  releasedNotice.hidden = true;
   document.getElementById("detail-title").textContent = `证书 ${c.serial}`;
   facts(document.getElementById("cert-facts"), [
     ["持有人", commonName(c.subject)],
@@ -114,6 +117,12 @@ const offerVerbs = lifecycleForm({
       heldNotice.textContent = sameKeyHeld(c);
       heldNotice.hidden = false;
       toast(`已办理：挂失。${heldNotice.textContent}`);
+    }
+    if (c.same_key_released) {
+      const released = sameKeyReleased(c);
+      releasedNotice.textContent = released || "";
+      releasedNotice.hidden = !released;
+      toast(released ? `已办理：解除挂失。${released}` : "已办理：解除挂失");
     }
     await load();
   },

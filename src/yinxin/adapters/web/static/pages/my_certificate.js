@@ -7,14 +7,15 @@
 // certificate in force with the same key, anyone's: the question says so beforehand and the
 // answer's same_key_revoked is said afterwards. A loss report asks first too, saying what it
 // does to the other certificates of the key (the holder's held with it, another's not), and
-// names those it held (same_key_held) afterwards.
+// names those it held (same_key_held) afterwards; a restore (解除挂失) names those it released
+// from the loss with it (same_key_released).
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
   messageFor, requireSession, saveBlob, toast,
 } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, lossQuestion, options, param, refusedPage,
-  revokeQuestion, sameKeyHeld, sameKeyRevoked, yuanOf,
+  revokeQuestion, sameKeyHeld, sameKeyReleased, sameKeyRevoked, yuanOf,
 } from "/static/pages/common.js";
 
 await requireSession("subscriber");
@@ -357,13 +358,28 @@ bindForm(document.getElementById("loss-form"), {
     document.getElementById("loss-form").reset();
     show(c);
     const said = sameKeyHeld(c);
+    document.getElementById("same-key-released").hidden = true;
     const notice = document.getElementById("same-key-held");
     notice.textContent = said;
     notice.hidden = false;
     toast(`已挂失，证书已暂停使用。${said}`);
   },
 });
-act("restore-form", "restore", () => undefined, "已解除挂失");
+bindForm(document.getElementById("restore-form"), {
+  busyText: "正在办理…",
+  submit: (_d, key) => api("POST", `/certificates/${serial}/restore`, { idempotencyKey: key }),
+  onDone: (c) => {
+    document.getElementById("restore-form").reset();
+    show(c);
+    // the loss is over: what its report held is said no more, what the restore released is
+    document.getElementById("same-key-held").hidden = true;
+    const said = sameKeyReleased(c);
+    const notice = document.getElementById("same-key-released");
+    notice.textContent = said || "";
+    notice.hidden = !said;
+    toast(said ? `已解除挂失。${said}` : "已解除挂失");
+  },
+});
 bindForm(document.getElementById("revoke-form"), {
   busyText: "正在办理…",
   submit: (d, key) => {
