@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -931,6 +932,77 @@ def test_a_field_of_a_hidden_section_does_not_stop_the_form(site: Site, page):
     said = page.locator("#apply-form .field-error").filter(has_text="请选择")
     said.wait_for(state="visible", timeout=10_000)
     assert page.locator("#pay-form").is_hidden()
+
+
+def test_a_field_of_a_hidden_section_is_not_sent(site: Site, page):
+    """A form's fields reached its script (bindForm's ``data``) with those of a hidden section
+    too: a PIN typed and then 自备密钥 chosen was still in what the page had to send, and a page
+    passing the fields on (as registration does) would have sent it, unseen. Now a hidden
+    section's fields are left out (``formFields``), as they are left unchecked; shown again,
+    they are sent again, with what was typed. On /my/apply the application goes with the CSR
+    and no PIN."""
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    agreed(site.world.p, "冯十七", id_card("11010519750505123"), "13700137075")
+    subscriber_login(site, page, "13700137075")
+    page.goto(site.url("/my/apply"))
+    page.locator("#apply-form button[type=submit]:enabled").wait_for()
+    # what bindForm gives a page's submit, for a form with the same sections as this one
+    got = page.evaluate(
+        """async () => {
+            const { bindForm } = await import("/static/api.js");
+            const form = document.createElement("form");
+            form.innerHTML = `
+              <div class="field"><input name="name" value="冯十七"></div>
+              <div id="t-pin-fields">
+                <div class="field"><input name="pin" type="password"></div>
+              </div>
+              <div id="t-csr-fields" hidden>
+                <div class="field"><textarea name="csr"></textarea></div>
+              </div>
+              <button type="submit">提交</button>`;
+            document.querySelector("main").append(form);
+            const sent = [];
+            bindForm(form, { submit: (data) => { sent.push(data); return null; } });
+            const send = async () => {
+              form.requestSubmit();
+              await new Promise((r) => setTimeout(r, 50));
+            };
+            form.elements.pin.value = "123456";
+            form.elements.csr.value = "CSR";
+            document.getElementById("t-pin-fields").hidden = true;  // 自备密钥 chosen
+            document.getElementById("t-csr-fields").hidden = false;
+            await send();
+            document.getElementById("t-pin-fields").hidden = false;  // and back
+            document.getElementById("t-csr-fields").hidden = true;
+            await send();
+            const disabled = [...form.elements].filter((c) => c.disabled).length;
+            form.remove();
+            return { sent, disabled };
+        }"""
+    )
+    assert got["sent"] == [{"name": "冯十七", "csr": "CSR"}, {"name": "冯十七", "pin": "123456"}]
+    assert got["disabled"] == 0  # the fields left out are usable as before
+
+    # the page itself: a PIN typed, then the CSR chosen — the request carries no PIN
+    bodies: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            r.method == "POST"
+            and r.url.endswith("/api/v1/applications")
+            and bodies.append(r.post_data or "")
+        ),
+    )
+    page.fill("#pin", "135790")
+    page.fill("#pin2", "135790")
+    page.check("input[name=key_mode][value=csr]")
+    page.fill("#csr", make_csr().decode())
+    page.click("#apply-form button[type=submit]")
+    page.locator("#pay-form").wait_for(state="visible", timeout=10_000)
+    assert len(bodies) == 1
+    sent = json.loads(bodies[0])
+    assert "csr" in sent and "pin" not in sent and "135790" not in bodies[0]
 
 
 def test_a_holder_reporting_a_loss_is_told_what_it_does_to_the_other_certificates(site: Site, page):

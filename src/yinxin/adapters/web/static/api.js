@@ -433,6 +433,21 @@ function inHiddenSection(c) {
   return !!box && box !== c.form && (!!box.closest("[hidden]") || !box.getClientRects().length);
 }
 
+/** A form's fields as an object (name → value, as FormData gives them), without the fields of
+ * a hidden section (inHiddenSection): a value typed there before another choice put it out of
+ * sight — a PIN, then 自备密钥 chosen — is not sent, as it is not checked. A form not shown at
+ * all has nothing to judge by: all its fields are given. */
+export function formFields(form) {
+  const shown = form.getClientRects().length > 0;
+  const out = shown ? [...form.elements].filter((c) => c.name && !c.disabled && inHiddenSection(c)) : [];
+  for (const c of out) c.disabled = true; // FormData leaves disabled controls out
+  try {
+    return Object.fromEntries(new FormData(form).entries());
+  } finally {
+    for (const c of out) c.disabled = false;
+  }
+}
+
 /** Check a form's shown fields as the browser would, each problem said in Chinese at its field
  * (validityMessage, marked as a refusal of the API is) and the first one focused — instead of
  * the browser's own bubble, in the browser's language. A field of a hidden section is not
@@ -487,6 +502,7 @@ function setBusy(form, busy, text) {
 /**
  * Submit a form through the API.
  *   submit: (data, key) => Promise — does the call(s); data is the form's fields as an object
+ *     (formFields: a hidden section's are left out)
  *   onDone: (result) => void
  *   busyText: the submit button's text while it runs
  *   idempotent: false for logins (a login is safe to repeat and its cookie must be set anew)
@@ -517,7 +533,7 @@ export function bindForm(form, { submit, onDone, busyText = "正在提交…", i
     if (idempotent && !form.dataset.idempotencyKey) form.dataset.idempotencyKey = newKey();
     setBusy(form, true, busyText);
     try {
-      const data = Object.fromEntries(new FormData(form).entries());
+      const data = formFields(form); // not those of a hidden section
       const result = await submit(data, idempotent ? form.dataset.idempotencyKey : undefined);
       delete form.dataset.idempotencyKey;
       if (onDone) await onDone(result);
