@@ -385,9 +385,13 @@ def test_a_required_field_left_empty_is_said_in_chinese_naming_it(site: Site, br
         sent: list[str] = []
         page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
         page.goto(site.url("/register"))
-        page.locator("#person-form[data-bound]").wait_for(state="attached")
+        page.locator("#phone-form[data-bound]").wait_for(state="attached")
+        page.fill("#phone", "13600136099")
+        page.click("#send-code")  # the phone first: then the form, with the code sent
+        page.locator("#person-form").wait_for(state="visible")
+        sent.clear()
+        page.fill("#p-code", "123456")
         page.fill("#p-id-number", ID_NUMBER)
-        page.fill("#p-phone", "13600136099")
         page.fill("#p-email", "zhao.liu.example.com")
         page.click("#person-form button[type=submit]")
         name = page.locator("#person-form .field:has(#p-name) .field-error")

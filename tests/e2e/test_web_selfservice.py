@@ -1,6 +1,7 @@
 """Subscriber self-service and seals in headless Chromium against the real server (issue 13,
-part 3): a person registers (a wrong check digit refused in Chinese as it is typed), logs in
-with the code from the file outbox, accepts the agreement, applies with a PIN and pays, twice;
+part 3): a person registers with the code the file outbox brought to its phone (a wrong check
+digit refused in Chinese as it is typed, a wrong code at its field), signed in by it, accepts
+the agreement, applies with a PIN and pays, twice;
 the RA officer (TOTP from pyotp) approves one application and rejects the other with a reason;
 the person sees both outcomes, downloads the certificate (checked with ``openssl verify``
 against the root), reports it lost and restores it. An organization's administrator fills the
@@ -133,26 +134,38 @@ def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     page.goto(site.url("/login"))
     page.click("text=在线注册")
     page.wait_for_url("**/register")
+    assert page.locator("#person-form").is_hidden()  # the phone first
+    page.fill("#phone", PHONE)
+    before = outbox_lines(w.outbox)
+    page.click("#send-code")
+    page.locator("#person-form").wait_for(state="visible")
+    assert "136****6000" in page.locator("#sent-to").inner_text()
+    assert page.locator("#p-phone").input_value() == PHONE
+    code = read_code(w.outbox, PHONE, after=before)
     page.fill("#p-name", "赵六")
     page.locator("#p-id-number").press_sequentially(WRONG_ID)  # typed, key by key
-    error = page.locator("#person-form .field-error")
+    error = page.locator("#person-form .field:has(#p-id-number) .field-error")
     error.wait_for()
     assert error.inner_text() == "身份证号码校验位错误，请核对后重新输入"
     assert page.locator("#p-id-number").get_attribute("aria-invalid") == "true"
-    page.fill("#p-phone", PHONE)
     shot(page, "register-wrong-check-digit")
+    page.fill("#p-code", code)
     page.click("#person-form button[type=submit]")  # refused in the browser: nothing sent
     assert error.inner_text() == "身份证号码校验位错误，请核对后重新输入"
     page.fill("#p-id-number", "")
     page.locator("#p-id-number").press_sequentially(ID_NUMBER)
     error.wait_for(state="detached")
-    before = outbox_lines(w.outbox)
+    # a wrong code: said at the code field, nothing registered
+    n = len(w.p.subscribers.list())
+    page.fill("#p-code", f"{(int(code) + 1) % 10**6:06d}")
     page.click("#person-form button[type=submit]")
-    page.locator("#code-form").wait_for(state="visible")
-    assert "136****6000" in page.locator("#registered").inner_text()
+    wrong = page.locator("#person-form .field:has(#p-code) .field-error")
+    wrong.wait_for()
+    assert wrong.inner_text().startswith("验证码错误")
+    assert len(w.p.subscribers.list()) == n
     shot(page, "register-code")
-    page.fill("#code", read_code(w.outbox, PHONE, after=before))
-    page.click("#code-form button[type=submit]")
+    page.fill("#p-code", code)
+    page.click("#person-form button[type=submit]")
 
     page.wait_for_url("**/my/agreement")
     page.locator("#accept-form").wait_for(state="visible")
@@ -279,6 +292,43 @@ def image_digest(page) -> str:
         }"""
     )
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+def test_a_registered_phone_is_told_by_sms_and_the_page_says_no_more(site: Site, page):
+    """A number already registered (at the desk): the page answers step 1 as for any number;
+    the SMS, not the page, tells the holder to log in, with no code; any code typed is a wrong
+    code at its field, never "already registered", and nothing is written."""
+    w = site.world
+    phone = "13600136077"
+    w.p.subscribers.add_person(name="孙十", id_number=id_card("11010519900101666"), phone=phone)
+    n = len(w.p.subscribers.list())
+    page.goto(site.url("/register#organization"))
+    page.locator("#phone-form[data-bound]").wait_for(state="attached")
+    before = outbox_lines(w.outbox)
+    page.fill("#phone", phone)
+    page.click("#send-code")
+    page.locator("#organization-form").wait_for(state="visible")
+    assert "136****6077" in page.locator("#sent-to").inner_text()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=5)
+    while outbox_lines(w.outbox) == before and dt.datetime.now() < deadline:
+        page.wait_for_timeout(50)
+    sms = w.outbox.read_text("utf-8").splitlines()[before:]
+    assert len(sms) == 1 and "已注册" in sms[0] and "验证码" not in sms[0]
+    page.fill("#o-code", "123456")
+    page.fill("#o-name", "福州孙十商贸有限公司")
+    usc = "91350100MA2XYW111"
+    page.fill("#o-uscc", usc + uscc_check_char(usc))
+    page.fill("#o-legal", "孙十")
+    page.fill("#o-contact", "孙十")
+    page.fill("#o-contact-phone", "0591-87760023")
+    page.click("#organization-form button[type=submit]")
+    wrong = page.locator("#organization-form .field:has(#o-code) .field-error")
+    wrong.wait_for()
+    assert wrong.inner_text().startswith("验证码错误")
+    said = page.locator(".field-error, .form-error:visible, #toast").all_inner_texts()
+    assert not any("已注册" in x or "已登记" in x for x in said), said
+    assert len(w.p.subscribers.list()) == n
+    shot(page, "register-registered-phone")
 
 
 def test_an_organization_fills_the_seal_form_and_grants_the_seal(site: Site, page, member):

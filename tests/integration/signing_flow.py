@@ -62,9 +62,10 @@ PERSON_PIN = "246810"
 # makes.
 CODE_SPACING = dt.timedelta(minutes=7)
 CODE_RE = re.compile(r"验证码为\s*(\d{6})")
-CODE_TEMPLATES = (  # sign, login, new phone and current phone, a holder's rekey or reissue,
-    "one_time_code",  # a holder's new e-mail (by e-mail: World.mailbox)
+CODE_TEMPLATES = (  # sign, login, registration, new phone and current phone, a holder's
+    "one_time_code",  # rekey or reissue, a holder's new e-mail (by e-mail: World.mailbox)
     "login_code",
+    "registration_code",
     "phone_change_code",
     "phone_change_current_code",
     "certificate_key_code",

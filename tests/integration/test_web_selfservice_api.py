@@ -1,12 +1,16 @@
 """The API routes the self-service, seal and desk pages added (issue 13, part 3), in-process on a
-frozen clock: public self-registration (checked as at the desk, nothing written on a refusal,
-a login code sent, the session it opens scoped to the new subscriber alone, a per-address
-limit), the agreement acceptances and an application's payments (scoped), and the seal
-picture preview from form fields (scoped, creating nothing, refusals per field)."""
+frozen clock: public self-registration (the phone proven with a code first, answered alike
+whether or not it is registered; checked as at the desk, nothing written on a refusal, the
+session it opens scoped to the new subscriber alone, per-address limits), the agreement
+acceptances and an application's payments (scoped), and the seal picture preview from form
+fields (scoped, creating nothing, refusals per field)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
+import re
 
 from starlette.testclient import TestClient
 
@@ -17,6 +21,7 @@ from yinxin.identity import uscc_check_char
 
 USCC17 = "91350100MA2XYW000"
 BAD_USCC = USCC17 + ("1" if uscc_check_char(USCC17) != "1" else "2")
+ZHANG = "13800138000"  # 张三's phone (the world's person)
 PERSON = {"name": "赵六", "id_number": id_card("11010519880808123"), "phone": "13600136000"}
 
 
@@ -40,37 +45,65 @@ def login(c: TestClient, world: World, challenge_id: str, phone: str, after: int
     return r.json()["csrf_token"]
 
 
+def code_for(c: TestClient, world: World, phone: str) -> tuple[str, str]:
+    """Step 1 of a registration: the challenge id answered for ``phone`` and the code the SMS
+    brought (a minute on, so the number's limit of one code a minute never refuses it)."""
+    world.clock.advance(seconds=61)
+    before = lines(world.outbox)
+    r = c.post("/api/v1/public/registrations/code", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    return r.json()["challenge_id"], read_code(world.outbox, phone, after=before)
+
+
+def register(c: TestClient, world: World, kind: str, body: dict):
+    challenge_id, code = code_for(c, world, body["phone"])
+    return c.post(
+        f"/api/v1/public/registrations/{kind}",
+        json={**body, "challenge_id": challenge_id, "code": code},
+    )
+
+
+def other_than(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def registration_events(world: World, action: str) -> list:
+    return [e for e in world.p.audit_events() if e.action == action]
+
+
 def test_a_person_registers_itself_and_sees_only_itself(world, client):
     n = count_subscribers(world)
+    cid, code = code_for(client, world, PERSON["phone"])
+    url = "/api/v1/public/registrations/persons"
+    proof = {"challenge_id": cid, "code": code}
     wrong = PERSON["id_number"][:17] + ("0" if PERSON["id_number"][17] != "0" else "1")
-    r = client.post("/api/v1/public/registrations/persons", json={**PERSON, "id_number": wrong})
+    r = client.post(url, json={**PERSON, **proof, "id_number": wrong})
     problem(r, 422, "invalid", "id_number")
     assert "check digit" in r.json()["detail"]
-    r = client.post(
-        "/api/v1/public/registrations/persons", json={**PERSON, "phone": "13800138000"}
-    )  # 张三's phone: a login by phone must name one subscriber
-    problem(r, 409, "phone_registered", "phone")
-    r = client.post(
-        "/api/v1/public/registrations/persons",
-        json={**PERSON, "id_number": "110105199003071239", "phone": "13600136001"},
-    )  # 张三's ID number: one document, one subscriber
-    problem(r, 409, "duplicate", "id_number")
-    r = client.post("/api/v1/public/registrations/persons", json={**PERSON, "organization_id": 3})
+    r = client.post(url, json={**PERSON, **proof, "id_number": "110105199003071239"})
+    problem(r, 409, "duplicate", "id_number")  # 张三's ID number: one document, one subscriber
+    r = client.post(url, json={**PERSON, **proof, "organization_id": 3})
     problem(r, 422, "invalid", "organization_id")  # joining an organization is not self-service
+    r = client.post(url, json=PERSON)
+    problem(r, 422, "invalid", "challenge_id")  # the phone proven first
     assert count_subscribers(world) == n  # nothing written by a refusal
 
-    before = lines(world.outbox)
-    r = client.post("/api/v1/public/registrations/persons", json=PERSON)
+    # the code still works after those refusals (they were said to the number's holder)
+    r = client.post(url, json={**PERSON, **proof})
     assert r.status_code == 201, r.text
     out = r.json()
-    assert set(out) == {"subscriber_id", "kind", "name", "login"}
+    assert set(out) == {"subscriber_id", "kind", "name", "session", "csrf_token"}
     assert out["kind"] == "person" and out["name"] == "赵六"
-    assert out["login"]["sent_to_masked"] == "136****6000"
+    assert out["session"]["subscriber_id"] == out["subscriber_id"]
     assert count_subscribers(world) == n + 1
     event = next(e for e in reversed(world.p.audit_events()) if e.action == "subscriber.registered")
     assert event.actor == "self-registration" and event.subject_id == str(out["subscriber_id"])
+    assert registration_events(world, "registration.code_used")[-1].subject_id == cid
+    r = client.post(url, json={**PERSON, **proof})  # used: as a wrong code
+    problem(r, 401, "wrong_code", "code")
 
-    token = login(client, world, out["login"]["challenge_id"], PERSON["phone"], before)
+    # the session is open at once (the phone is proven): no second code
+    token = out["csrf_token"]
     me = client.get(f"/api/v1/subscribers/{out['subscriber_id']}")
     assert me.status_code == 200 and me.json()["name"] == "赵六"
     assert "****" in me.json()["id_number"]  # masked even to itself
@@ -87,6 +120,108 @@ def test_a_person_registers_itself_and_sees_only_itself(world, client):
     problem(r, 403, "forbidden")
 
 
+def test_an_unknown_and_a_registered_phone_get_the_same_answer(world, client):
+    """Step 1 tells no one whether a number is registered: the same status, the same fields in
+    the same shape; the SMS says the rest to the number's holder — a code to a new number, to a
+    registered one (张三's) no code but the word to log in instead."""
+    answers = {}
+    for phone in ("13600136000", ZHANG):
+        world.clock.advance(seconds=61)
+        before = lines(world.outbox)
+        r = client.post("/api/v1/public/registrations/code", json={"phone": phone})
+        assert r.status_code == 202, r.text
+        answers[phone] = r.json()
+        sent = [json.loads(x) for x in world.outbox.read_text("utf-8").splitlines()[before:]]
+        assert [m["to"] for m in sent] == [phone]
+        answers[phone]["template"] = sent[0]["template_id"]
+        expires = dt.datetime.fromisoformat(answers[phone].pop("expires_at"))
+        answers[phone]["ttl"] = expires - world.clock.now()
+        # limited per number alike, registered or not: a second request within the minute
+        again = client.post("/api/v1/public/registrations/code", json={"phone": phone})
+        problem(again, 429, "rate_limited")
+    new, known = answers["13600136000"], answers[ZHANG]
+    assert set(new) == set(known) == {"challenge_id", "sent_to_masked", "ttl", "template"}
+    assert re.fullmatch(r"[0-9a-f]{32}", new["challenge_id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", known["challenge_id"])
+    assert new["sent_to_masked"] == "136****6000"
+    assert known["sent_to_masked"] == "138****8000"
+    assert new["ttl"] == known["ttl"] == world.p.intent.ttl  # the expiry: a code's
+    assert new["template"] == "registration_code"
+    assert known["template"] == "registration_registered"  # no code in it
+    r = client.post("/api/v1/public/registrations/code", json={"phone": "1360013600"})
+    problem(r, 422, "invalid", "phone")
+
+
+def test_the_sms_gateway_down_changes_no_answer_and_is_audited(world, client):
+    """With the SMS gateway down, step 1 answers 202 as always, for a new and a registered number
+    alike; the operator sees the failure (registration.code_undelivered, with the gateway's
+    error), and the code that was not delivered opens nothing."""
+    from tests.integration.test_login_enumeration import Down
+
+    world.p.notifier.gateways["sms"] = Down()
+    world.clock.advance(seconds=61)
+    answers = [
+        client.post("/api/v1/public/registrations/code", json={"phone": phone})
+        for phone in (PERSON["phone"], ZHANG)
+    ]
+    assert [r.status_code for r in answers] == [202, 202]
+    assert set(answers[0].json()) == set(answers[1].json())
+    failed = registration_events(world, "registration.code_undelivered")
+    assert [e.data["template"] for e in failed] == ["registration_code", "registration_registered"]
+    assert all("provider unreachable" in e.data["error"] for e in failed)
+    assert [e.subject_id for e in failed] == [r.json()["challenge_id"] for r in answers]
+
+
+def test_a_wrong_code_is_refused_as_the_login_does_with_nothing_written(world, client):
+    n = count_subscribers(world)
+    cid, code = code_for(client, world, PERSON["phone"])
+    url = "/api/v1/public/registrations/persons"
+    r = client.post(url, json={**PERSON, "challenge_id": cid, "code": other_than(code)})
+    body = problem(r, 401, "wrong_code", "code")
+    # another number with this code, a made-up challenge: the same answer
+    other = {**PERSON, "phone": "13600136009", "challenge_id": cid, "code": code}
+    assert client.post(url, json=other).json() == body
+    made_up = {**PERSON, "challenge_id": "0" * 32, "code": code}
+    assert client.post(url, json=made_up).json() == body
+    assert count_subscribers(world) == n
+    reasons = [e.data["reason"] for e in registration_events(world, "registration.confirm_failed")]
+    assert reasons == ["wrong_code", "wrong_phone", "no_challenge"]
+    # five wrong codes in all kill it: the right one is refused after
+    for _ in range(4):
+        r = client.post(url, json={**PERSON, "challenge_id": cid, "code": other_than(code)})
+        problem(r, 401, "wrong_code", "code")
+    r = client.post(url, json={**PERSON, "challenge_id": cid, "code": code})
+    problem(r, 401, "wrong_code", "code")
+    # and an expired one
+    cid, code = code_for(client, world, PERSON["phone"])
+    world.clock.advance(seconds=world.p.intent.ttl.total_seconds() + 1)
+    r = client.post(url, json={**PERSON, "challenge_id": cid, "code": code})
+    problem(r, 401, "wrong_code", "code")
+    assert count_subscribers(world) == n
+
+
+def test_a_registered_phone_is_refused_only_once_proven(world, client):
+    """A registered number gets no code: whatever is typed with the id it was answered with is
+    a wrong code, the same as anyone's, never 409 phone_registered. A number registered while
+    its code was on its way (at the desk, say): proven, so the holder is told."""
+    n = count_subscribers(world)
+    url = "/api/v1/public/registrations/persons"
+    world.clock.advance(seconds=61)
+    r = client.post("/api/v1/public/registrations/code", json={"phone": ZHANG})
+    body = {**PERSON, "phone": ZHANG, "challenge_id": r.json()["challenge_id"]}
+    problem(client.post(url, json={**body, "code": "123456"}), 401, "wrong_code", "code")
+    assert count_subscribers(world) == n
+
+    cid, code = code_for(client, world, "13600136001")
+    world.p.subscribers.add_person(
+        name="孙十", id_number=id_card("11010519900101666"), phone="13600136001"
+    )
+    n = count_subscribers(world)
+    r = client.post(url, json={**PERSON, "phone": "13600136001", "challenge_id": cid, "code": code})
+    problem(r, 409, "phone_registered", "phone")
+    assert count_subscribers(world) == n
+
+
 def test_an_organization_registers_itself(world, client):
     org = {
         "name": "福州印信测试有限公司",
@@ -96,25 +231,30 @@ def test_an_organization_registers_itself(world, client):
         "contact_phone": "0591-87760022",
         "phone": "13500135000",
     }
-    r = client.post("/api/v1/public/registrations/organizations", json=org)
+    r = register(client, world, "organizations", org)
     problem(r, 422, "invalid", "uscc")
     org["uscc"] = BAD_USCC[:17] + uscc_check_char(BAD_USCC[:17])
-    before = lines(world.outbox)
-    r = client.post("/api/v1/public/registrations/organizations", json=org)
+    r = register(client, world, "organizations", org)
     assert r.status_code == 201, r.text
     out = r.json()
-    login(client, world, out["login"]["challenge_id"], org["phone"], before)
     me = client.get("/api/v1/sessions/current").json()
     assert me["subscriber_id"] == out["subscriber_id"] == me["organization_id"]
     problem(client.get(f"/api/v1/subscribers/{world.org.id}"), 404, "not_found")
 
 
 def test_public_registration_is_limited_per_address(world, client):
-    bad = {**PERSON, "id_number": PERSON["id_number"][:17] + "Z"}
+    bad = {**PERSON, "challenge_id": "0" * 32, "code": "123456"}
     codes = [
         client.post("/api/v1/public/registrations/persons", json=bad).status_code for _ in range(12)
     ]
-    assert codes[:10] == [422] * 10 and codes[-1] == 429
+    assert codes[:10] == [401] * 10 and codes[-1] == 429
+    asked = [
+        client.post(
+            "/api/v1/public/registrations/code", json={"phone": f"136001370{i:02d}"}
+        ).status_code
+        for i in range(12)
+    ]
+    assert asked[:10] == [202] * 10 and asked[-1] == 429
 
 
 def subscriber_session(c: TestClient, world: World, phone: str) -> str:

@@ -24,7 +24,8 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -38,11 +39,11 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.identity import validate_mobile
 from yinxin.notify.gateways import DeliveryError
-from yinxin.signing.intent import RateLimited
+from yinxin.signing.intent import RateLimited, code_minutes
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
-from yinxin.store.models.access import StaffUser, WebSession
+from yinxin.store.models.access import RegistrationCode, StaffUser, WebSession
 
 if TYPE_CHECKING:
     from yinxin.signing.intent import IntentConfirmation
@@ -57,6 +58,7 @@ IDLE = dt.timedelta(minutes=30)
 ABSOLUTE = dt.timedelta(hours=12)
 TOUCH_EVERY = dt.timedelta(seconds=30)  # last_seen_at is written at most this often
 LOGIN_PURPOSE = "login"
+REGISTRATION_ACTOR = "self-registration"
 
 
 class AccountChoice(Conflict, code="choose_account"):
@@ -332,6 +334,191 @@ class Sessions:
         masked = number[:3] + "****" + number[-4:]
         expires = self.clock.now() + self._intent().ttl
         return LoginCode(secrets.token_hex(16), masked, expires)
+
+    # --- self-registration: the phone proven first ---------------------------------------------
+    def request_registration_code(
+        self, phone: str, *, later: Callable[[Callable[[], None]], None] | None = None
+    ) -> LoginCode:
+        """The first step of the public self-registration: prove the mobile number to register
+        with. Answered as a login code is (``request_login_code``), the same whether or not the
+        number is registered — a fresh challenge id, the number masked, the expiry — and limited
+        per number in the same count as login codes (one a minute, ten an hour). Sent by
+        ``later`` (the route's after-the-answer task) when given, or now:
+
+        * to a number no one is registered with, a registration code (``registration_code``)
+          for the id answered, which the registration must be given (``registration_proof``);
+        * to a registered number, no code: the ``registration_registered`` SMS tells its holder
+          the number is registered and to log in instead; the id answered opens nothing (the
+          registration says ``wrong_code``, as for a wrong code).
+
+        An SMS that cannot be sent changes nothing in the answer either: audited
+        ``registration.code_undelivered`` (and logged) for the operator, the code dead."""
+        number = validate_mobile(phone, "phone")
+        answer = self._answer(number)
+        self._phone_limit(number, answer.challenge_id, refuse=True)
+
+        def send() -> None:
+            self._send_registration_code(number, answer)
+
+        if later is None:
+            send()
+        else:
+            later(send)
+        return answer
+
+    def _registration_binding(self, number: str) -> str:
+        return self._intent().binding(f"yinxin/registration-phone/v1:{number}")
+
+    def _registration_hash(self, challenge_id: str, binding: str, code: str) -> str:
+        return self._intent().binding(
+            f"yinxin/registration-code/v1:{challenge_id}:{binding}:{code}"
+        )
+
+    def _send_registration_code(self, number: str, answer: LoginCode) -> None:
+        """Send what the answer ``answer`` stands for (after it, where no one else would see a
+        failure: logged and audited for the operator)."""
+        try:
+            self._send_registration_sms(number, answer)
+        except YinxinError as e:
+            log.error("registration SMS to %s not sent: %s", answer.sent_to_masked, e.code)
+
+    def _send_registration_sms(self, number: str, answer: LoginCode) -> None:
+        from yinxin.notify.service import Outgoing, Status
+        from yinxin.notify.templates import REGISTRATION_CODE, REGISTRATION_REGISTERED
+
+        intent = self._intent()
+        cid, masked = answer.challenge_id, answer.sent_to_masked
+        with self.db.read() as s:
+            holders = [x.id for x in self._sharing(s, number)]
+        now = self.clock.now()
+        row: RegistrationCode | None = None
+        if holders:
+            action = "registration.code_withheld"
+            data: dict = {
+                "reason": "phone_registered",
+                "sent_to": masked,
+                "subscriber_id": holders[0],
+            }
+            message = Outgoing(
+                "sms", number, REGISTRATION_REGISTERED, {"phone": masked}, holders[0]
+            )
+        else:
+            code = f"{secrets.randbelow(10**6):06d}"
+            binding = self._registration_binding(number)
+            row = RegistrationCode(
+                id=cid,
+                phone_binding=binding,
+                sent_to_masked=masked,
+                code_hash=self._registration_hash(cid, binding, code),
+                state="pending",
+                failed_attempts=0,
+                created_at=now,
+                expires_at=answer.expires_at,
+            )
+            action = "registration.code_requested"
+            data = {"sent_to": masked, "expires_at": answer.expires_at.isoformat()}
+            minutes = code_minutes(intent.ttl.total_seconds())
+            message = Outgoing("sms", number, REGISTRATION_CODE, {"code": code, "minutes": minutes})
+        with self.db.transaction() as s:
+            if row is not None:
+                s.add(row)
+            self._audit_registration(s, now, action, cid, data)
+        error: str | None = None
+        try:
+            sent = intent.notifier.send(message)
+            if sent.status != Status.SENT:
+                error = sent.error or str(sent.status)
+        except YinxinError as e:
+            error = e.code
+        if error is None:
+            return
+        # the gateway down, the number refused: the operator's to see, not the caller's (an
+        # answer that said so would tell a registered number from another during an outage)
+        log.warning("registration SMS to %s not sent: %s", masked, error)
+        with self.db.transaction() as s:
+            dead = s.get(RegistrationCode, cid)
+            if dead is not None and dead.state == "pending":
+                dead.state = "dead"
+            data = {"sent_to": masked, "error": error, "template": message.template_id}
+            self._audit_registration(
+                s, self.clock.now(), "registration.code_undelivered", cid, data
+            )
+
+    @contextmanager
+    def registration_proof(
+        self, challenge_id: str, code: str, phone: str
+    ) -> Iterator[Callable[[int], OpenedSession]]:
+        """The second step of the public self-registration: the code sent for ``challenge_id``
+        to ``phone``, right and in time, proves the caller holds the number. Anything else — an
+        id no code was sent for (a registered number's, a guess), another number, a wrong code
+        (counted: the fifth kills it), an expired or used one — is the login's ``401
+        wrong_code``, audited ``registration.confirm_failed`` with the reason.
+
+        The code is taken for the block (a second registration with it is refused), and given
+        back if the block raises — a refusal of the registration itself (``409
+        phone_registered``, ``duplicate``, ``422``), which the caller may now be told, since it
+        holds the number: the code still works for a corrected form. The block registers and
+        calls what this yields with the new subscriber's id, which marks the code used by it
+        and opens the subscriber's session in one transaction."""
+        cid = str(challenge_id or "")[:60]
+        given = str(code or "").strip()
+        number = validate_mobile(phone, "phone")
+        binding = self._registration_binding(number)
+        now = self.clock.now()
+        reason: str | None = None
+        with self.db.transaction() as s:
+            row = s.execute(
+                select(RegistrationCode).where(RegistrationCode.id == cid).with_for_update()
+            ).scalar_one_or_none()
+            if row is None:
+                reason = "no_challenge"
+            elif row.phone_binding != binding:
+                reason = "wrong_phone"
+            elif row.state != "pending":
+                reason = {"used": "code_used", "dead": "challenge_dead"}.get(row.state, row.state)
+            elif now >= row.expires_at:
+                reason = "code_expired"
+            elif not hmac.compare_digest(
+                row.code_hash, self._registration_hash(cid, binding, given)
+            ):
+                row.failed_attempts += 1
+                reason = "wrong_code"
+                if row.failed_attempts >= self._intent().max_failures:
+                    row.state, reason = "dead", "challenge_dead"
+            else:
+                row.state, row.used_at = "used", now
+            if reason is not None:
+                data = {"reason": reason, "failed_attempts": row.failed_attempts if row else None}
+                self._audit_registration(
+                    s, now, "registration.confirm_failed", cid or "(empty)", data
+                )
+        if reason is not None:
+            raise _wrong_login_code()
+
+        def proven(subscriber_id: int) -> OpenedSession:
+            with self.db.transaction() as s:
+                taken = s.get(RegistrationCode, cid)
+                assert taken is not None
+                taken.subscriber_id = subscriber_id
+                data = {"subscriber_id": subscriber_id, "sent_to": taken.sent_to_masked}
+                self._audit_registration(s, self.clock.now(), "registration.code_used", cid, data)
+                return self._open_subscriber(s, subscriber_id)
+
+        try:
+            yield proven
+        except BaseException:
+            with self.db.transaction() as s:
+                taken = s.get(RegistrationCode, cid)
+                if taken is not None and taken.subscriber_id is None:
+                    taken.state, taken.used_at = "pending", None
+            raise
+
+    def _audit_registration(
+        self, s: Session, now: dt.datetime, action: str, challenge_id: str, data: dict
+    ) -> None:
+        audit.event(
+            s, now, REGISTRATION_ACTOR, action, challenge_id, data, subject_type="registration_code"
+        )
 
     def login_subscriber(
         self, challenge_id: str, code: str, subscriber_id: int | None = None

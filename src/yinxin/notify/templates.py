@@ -248,6 +248,8 @@ SEAL_REVOKED = "seal_revoked"
 SIGNATURE_REQUESTED = "signature_requested"
 ONE_TIME_CODE = "one_time_code"
 LOGIN_CODE = "login_code"
+REGISTRATION_CODE = "registration_code"
+REGISTRATION_REGISTERED = "registration_registered"
 PHONE_CHANGE_CODE = "phone_change_code"
 PHONE_CHANGE_CURRENT_CODE = "phone_change_current_code"
 EMAIL_CHANGE_CODE = "email_change_code"
@@ -593,6 +595,39 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Yinxin. If you did not ask for it, ignore this message. Do not share it.",
         ),
         secret=("code",),
+    ),
+    # The public self-registration's proof of the mobile number (``access.sessions``): sent to
+    # a number no one is registered with; a registered one is told so instead, with no code.
+    Template(
+        REGISTRATION_CODE,
+        "注册验证码 — one-time code proving the mobile number of a self-registration",
+        Wording(
+            "印信注册验证码",
+            "【印信】您的注册验证码为 {code}，{minutes} 分钟内有效，仅用于在印信平台注册。"
+            "如非本人操作，请忽略本短信。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin registration code",
+            "Your registration code is {code}, valid for {minutes} minutes, only for "
+            "registering with Yinxin. If you did not ask for it, ignore this message. Do not "
+            "share it.",
+        ),
+        secret=("code",),
+    ),
+    Template(
+        REGISTRATION_REGISTERED,
+        "注册时手机号已注册 — a self-registration was asked for a number already registered",
+        Wording(
+            "印信：本手机号已注册",
+            "【印信】有人申请使用本手机号码（{phone}）在印信平台注册，但本号码已注册，无需再次"
+            "注册，请直接使用本手机号码登录。如非本人操作，请忽略本短信。",
+        ),
+        Wording(
+            "Yinxin: this number is already registered",
+            "Someone asked to register with Yinxin using this mobile number ({phone}), which is "
+            "already registered: there is no need to register again, log in with this number "
+            "instead. If it was not you, ignore this message.",
+        ),
     ),
     # Sent to the NEW number of a holder's own phone change: the change waits for this code.
     Template(

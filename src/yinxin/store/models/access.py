@@ -109,3 +109,26 @@ class LoginCodeAsk(Base):
     # JSON [[challenge_id, ISO time], …], oldest first: the hour's requests answered
     asked: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class RegistrationCode(Base):
+    """A code sent to a mobile number no one is registered with, for the public
+    self-registration to prove that whoever registers holds it (``access.sessions``).
+
+    Bound to the number by ``phone_binding``, keyed by the intent secret so the table does not
+    give numbers back; the code is kept as a keyed hash only. ``subscriber_id``: the subscriber
+    registered with it. state: pending → used, or pending → dead (too many wrong codes, or not
+    delivered); a code past ``expires_at`` opens nothing.
+    """
+
+    __tablename__ = "registration_codes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the challenge id answered
+    phone_binding: Mapped[str] = mapped_column(String(64))
+    sent_to_masked: Mapped[str] = mapped_column(String(40))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12))
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"))

@@ -61,7 +61,7 @@ def _secure(platform) -> bool:
     return platform.settings.base_url.startswith("https://")
 
 
-def _set_cookies(response: Response, platform, opened: OpenedSession) -> SessionOut:
+def set_session_cookies(response: Response, platform, opened: OpenedSession) -> SessionOut:
     secure = _secure(platform)
     max_age = int((opened.session.expires_at - opened.session.created_at).total_seconds())
     # the session's secret out of scripts' reach; the CSRF token readable by the page's script
@@ -94,7 +94,7 @@ def staff_login(body: StaffLoginIn, response: Response, platform: Plat):
     """Sign in as staff: username, password and the authenticator's current code. Five wrong
     attempts in a row lock the account for 15 minutes."""
     opened = platform.sessions.login_staff(body.username, body.password, body.code)
-    return _set_cookies(response, platform, opened)
+    return set_session_cookies(response, platform, opened)
 
 
 @router.post("/sessions/subscriber/codes", status_code=202, response_model=LoginCode)
@@ -112,7 +112,7 @@ def subscriber_login(body: SubscriberLoginIn, response: Response, platform: Plat
     """Sign in as a subscriber with the code sent to the phone: the session sees that
     subscriber's own data only (an organization's: the organization and its people)."""
     opened = platform.sessions.login_subscriber(body.challenge_id, body.code, body.subscriber_id)
-    return _set_cookies(response, platform, opened)
+    return set_session_cookies(response, platform, opened)
 
 
 @router.get("/sessions/current", response_model=SessionView)
