@@ -242,6 +242,67 @@ def test_an_organization_registers_itself(world, client):
     problem(client.get(f"/api/v1/subscribers/{world.org.id}"), 404, "not_found")
 
 
+def registration_rows(world: World) -> dict[str, tuple[str, int | None]]:
+    from sqlalchemy import select
+
+    from yinxin.store.models.access import RegistrationCode
+
+    with world.p.db.read() as s:
+        rows = s.scalars(select(RegistrationCode))
+        return {r.id: (r.state, r.subscriber_id) for r in rows}
+
+
+def test_codes_that_registered_no_one_are_deleted_a_day_after_they_expired(
+    world, client, monkeypatch
+):
+    """registration_codes does not grow with every code asked for: a code that registered no
+    one (left pending, or dead) is deleted a day after it expired, when a later code is asked
+    for — at most REGISTRATION_PURGE_BATCH at a time; the code that registered someone stays,
+    and so does every fresh one, the subscribers and the audit log."""
+    from yinxin.access import sessions
+
+    monkeypatch.setattr(sessions, "REGISTRATION_PURGE_BATCH", 1)
+    url = "/api/v1/public/registrations/persons"
+    cid, code = code_for(client, world, PERSON["phone"])
+    r = client.post(url, json={**PERSON, "challenge_id": cid, "code": code})
+    assert r.status_code == 201, r.text
+    registered = (cid, ("used", r.json()["subscriber_id"]))
+    pending, _ = code_for(client, world, "13600136001")  # never typed
+    dead, code = code_for(client, world, "13600136002")
+    for _ in range(5):  # five wrong codes kill it
+        wrong = {"challenge_id": dead, "code": other_than(code)}
+        r = client.post(url, json={**PERSON, "phone": "13600136002", **wrong})
+        problem(r, 401, "wrong_code", "code")
+    rows = registration_rows(world)
+    assert rows == {
+        registered[0]: registered[1],
+        pending: ("pending", None),
+        dead: ("dead", None),
+    }
+    n, events = count_subscribers(world), len(world.p.audit_events())
+    ttl = world.p.intent.ttl
+
+    # less than a day after they expired: kept (each code asked for moves the clock 61 s on)
+    world.clock.advance(seconds=(ttl + dt.timedelta(days=1)).total_seconds() - 3 * 61)
+    later, _ = code_for(client, world, "13600136003")
+    assert registration_rows(world) == {**rows, later: ("pending", None)}
+    # then one a request (the batch), the registered code never
+    newer, _ = code_for(client, world, "13600136004")
+    newest, _ = code_for(client, world, "13600136005")
+    left = registration_rows(world)
+    assert left == {
+        registered[0]: registered[1],
+        later: ("pending", None),
+        newer: ("pending", None),
+        newest: ("pending", None),
+    }
+    assert count_subscribers(world) == n
+    # the audit log still tells the deleted codes' story (and only the new requests were added)
+    audited = world.p.audit_events()
+    assert len(audited) == events + 3
+    assert {e.subject_id for e in audited} >= {pending, dead}
+
+
 def test_public_registration_is_limited_per_address(world, client):
     bad = {**PERSON, "challenge_id": "0" * 32, "code": "123456"}
     codes = [

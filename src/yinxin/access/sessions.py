@@ -59,6 +59,10 @@ ABSOLUTE = dt.timedelta(hours=12)
 TOUCH_EVERY = dt.timedelta(seconds=30)  # last_seen_at is written at most this often
 LOGIN_PURPOSE = "login"
 REGISTRATION_ACTOR = "self-registration"
+# registration codes that registered no one are deleted this long after they expired, at most
+# this many with each code asked for (``_purge_registration_codes``)
+REGISTRATION_CODES_KEPT = dt.timedelta(days=1)
+REGISTRATION_PURGE_BATCH = 100
 
 
 class AccountChoice(Conflict, code="choose_account"):
@@ -420,6 +424,7 @@ class Sessions:
             minutes = code_minutes(intent.ttl.total_seconds())
             message = Outgoing("sms", number, REGISTRATION_CODE, {"code": code, "minutes": minutes})
         with self.db.transaction() as s:
+            self._purge_registration_codes(s, now)
             if row is not None:
                 s.add(row)
             self._audit_registration(s, now, action, cid, data)
@@ -443,6 +448,25 @@ class Sessions:
             self._audit_registration(
                 s, self.clock.now(), "registration.code_undelivered", cid, data
             )
+
+    def _purge_registration_codes(self, s: Session, now: dt.datetime) -> None:
+        """Delete the codes that registered no one (pending, dead, or taken by a registration
+        that never finished) a day (``REGISTRATION_CODES_KEPT``) after they expired, when
+        nothing can open them any more: at most ``REGISTRATION_PURGE_BATCH`` each time a code is
+        asked for, in its transaction, so the table holds about a day's requests plus the codes
+        that registered someone — kept, as how each of those subscribers proved the phone. The
+        audit log keeps every code's events."""
+        from sqlalchemy import delete
+
+        stale = (
+            select(RegistrationCode.id)
+            .where(
+                RegistrationCode.subscriber_id.is_(None),
+                RegistrationCode.expires_at <= now - REGISTRATION_CODES_KEPT,
+            )
+            .limit(REGISTRATION_PURGE_BATCH)
+        )
+        s.execute(delete(RegistrationCode).where(RegistrationCode.id.in_(stale)))
 
     @contextmanager
     def registration_proof(

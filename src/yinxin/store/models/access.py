@@ -118,7 +118,9 @@ class RegistrationCode(Base):
     Bound to the number by ``phone_binding``, keyed by the intent secret so the table does not
     give numbers back; the code is kept as a keyed hash only. ``subscriber_id``: the subscriber
     registered with it. state: pending → used, or pending → dead (too many wrong codes, or not
-    delivered); a code past ``expires_at`` opens nothing.
+    delivered); a code past ``expires_at`` opens nothing. A code that registered no one is
+    deleted a day after it expired (``Sessions._purge_registration_codes``, as later codes are
+    asked for); one that did is kept.
     """
 
     __tablename__ = "registration_codes"
