@@ -139,7 +139,10 @@ def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     before = outbox_lines(w.outbox)
     page.click("#send-code")
     page.locator("#person-form").wait_for(state="visible")
-    assert "136****6000" in page.locator("#sent-to").inner_text()
+    sent_to = page.locator("#sent-to").inner_text()
+    assert "136****6000" in sent_to
+    # the expiry the answer gives (YINXIN_OTP_TTL_SECONDS), as the login page says it
+    assert "前有效" in sent_to and "分钟内有效" not in sent_to, sent_to
     assert page.locator("#p-phone").input_value() == PHONE
     code = read_code(w.outbox, PHONE, after=before)
     page.fill("#p-name", "赵六")

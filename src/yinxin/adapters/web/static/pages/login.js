@@ -1,7 +1,7 @@
 // Subscriber login: POST /sessions/subscriber/codes (a code to the phone), then
 // POST /sessions/subscriber with the code; the session cookie is set by the answer.
 import { api, bindForm, fmtTime, nextPage, toast } from "/static/api.js";
-import { bindCodeLogin } from "/static/pages/sms_code.js";
+import { bindCodeLogin, resendCountdown } from "/static/pages/sms_code.js";
 
 const params = new URLSearchParams(location.search);
 if (params.get("expired")) document.getElementById("expired").hidden = false;
@@ -10,19 +10,6 @@ const next = nextPage(params.get("next"), "/my");
 const codeForm = document.getElementById("code-form");
 const loginForm = document.getElementById("login-form");
 const sendButton = document.getElementById("send-code");
-
-function countdown(seconds) {
-  sendButton.disabled = true;
-  const timer = setInterval(() => {
-    seconds -= 1;
-    sendButton.textContent = `${seconds} 秒后重新获取`;
-    if (seconds <= 0) {
-      clearInterval(timer);
-      sendButton.disabled = false;
-      sendButton.textContent = "重新获取验证码";
-    }
-  }, 1000);
-}
 
 bindForm(codeForm, {
   busyText: "正在发送…",
@@ -34,7 +21,7 @@ bindForm(codeForm, {
       `验证码已发送至 ${sent.sent_to_masked}，${fmtTime(sent.expires_at).slice(11, 16)} 前有效。`;
     toast("验证码已发送");
     document.getElementById("code").focus();
-    setTimeout(() => countdown(60), 0);
+    setTimeout(() => resendCountdown(sendButton), 0);
   },
 });
 

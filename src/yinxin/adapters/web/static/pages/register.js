@@ -3,9 +3,10 @@
 // number the word to log in instead), then POST /public/registrations/{persons|organizations}
 // with that code and the form (the ID number or the credit code checked as typed, and again by
 // the API), whose answer opens the session: on to the agreement.
-import { LABELS, api, bindForm, toast } from "/static/api.js";
+import { LABELS, api, bindForm, fmtTime, toast } from "/static/api.js";
 import { liveCheck, options } from "/static/pages/common.js"; // and its phone_registered, duplicate
 import { checkIdDocument, checkMobile, checkUscc } from "/static/pages/idcheck.js";
+import { resendCountdown } from "/static/pages/sms_code.js";
 
 const phoneForm = document.getElementById("phone-form");
 const person = document.getElementById("person-form");
@@ -38,19 +39,6 @@ const clean = (data) => Object.fromEntries(
   Object.entries(data).map(([k, v]) => [k, typeof v === "string" ? v.trim() : v]).filter(([, v]) => v !== ""),
 );
 
-function countdown(seconds) {
-  sendButton.disabled = true;
-  const timer = setInterval(() => {
-    seconds -= 1;
-    sendButton.textContent = `${seconds} 秒后重新获取`;
-    if (seconds <= 0) {
-      clearInterval(timer);
-      sendButton.disabled = false;
-      sendButton.textContent = "重新获取验证码";
-    }
-  }, 1000);
-}
-
 // step 1: the code (or, for a registered number, the SMS that says so) goes to the phone
 bindForm(phoneForm, {
   busyText: "正在发送…",
@@ -63,12 +51,13 @@ bindForm(phoneForm, {
       form.elements.code.value = "";
     }
     document.getElementById("sent-to").textContent =
-      `短信已发送至 ${sent.sent_to_masked}，请查收验证码并填写下方注册信息（5 分钟内有效）。如该号码已注册，短信将提示您直接登录。`;
+      `短信已发送至 ${sent.sent_to_masked}，请查收验证码并填写下方注册信息（${fmtTime(sent.expires_at).slice(11, 16)} 前有效）。`
+      + "如该号码已注册，短信将提示您直接登录。";
     proving = true;
     show(kind);
     toast("短信已发送");
     document.getElementById(kind === "person" ? "p-code" : "o-code").focus();
-    setTimeout(() => countdown(60), 0);
+    setTimeout(() => resendCountdown(sendButton), 0);
   },
 });
 

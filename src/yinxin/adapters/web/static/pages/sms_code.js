@@ -1,7 +1,8 @@
-// The SMS one-time code step of logging in (login.js) and of registering (register.js), the
-// script of templates/_sms_code.html: the code is sent with the challenge it answers to POST
-// /sessions/subscriber, which sets the session cookie. No messages of its own, so a page that
-// imports it shows the same refusals as before.
+// The SMS one-time code step of logging in (login.js), the script of templates/_sms_code.html:
+// the code is sent with the challenge it answers to POST /sessions/subscriber, which sets the
+// session cookie. No messages of its own, so a page that imports it shows the same refusals as
+// before. Also the 60-second wait before a code may be asked again, of the login and the
+// registration (register.js) alike.
 import { ApiError, MESSAGES, api, bindForm, el } from "/static/api.js";
 
 Object.assign(MESSAGES, { choose_account: "该手机号登记了多个账户，请选择要登录的账户，再点登录" });
@@ -39,4 +40,19 @@ export function bindCodeLogin(form, onDone) {
     },
     onDone,
   });
+}
+
+/** Disable `button` (a 获取验证码) for `seconds`, counting down on it, as a number gets one code
+ * a minute; then offer 重新获取验证码. */
+export function resendCountdown(button, seconds = 60) {
+  button.disabled = true;
+  const timer = setInterval(() => {
+    seconds -= 1;
+    button.textContent = `${seconds} 秒后重新获取`;
+    if (seconds <= 0) {
+      clearInterval(timer);
+      button.disabled = false;
+      button.textContent = "重新获取验证码";
+    }
+  }, 1000);
 }
