@@ -264,6 +264,8 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
         "current_phone_code",
         "email_challenge_id",  # a holder's own new e-mail: the code sent to it
         "email_code",
+        "current_email_challenge_id",  # …and, with no mobile phone, to the current address
+        "current_email_code",
     }
     assert schema["additionalProperties"] is False
     assert "patch" in doc["paths"]["/api/v1/subscribers/{subscriber_id}"]
@@ -569,6 +571,130 @@ def test_a_holders_new_email_takes_effect_only_with_the_code_sent_to_it(
     r = client.patch(url, json={"email": "zs@desk.example.cn"}, headers=desk(world, client))
     assert r.status_code == 200, r.text
     assert p.subscribers.get(me.id, reveal=True).email == "zs@desk.example.cn"
+
+
+def test_a_mailed_holders_new_email_also_waits_for_the_code_sent_to_the_current_address(
+    world: World, client: TestClient
+) -> None:
+    """An organization registered at the desk with a landline and no mobile number gets its
+    notices by e-mail. Its own key changed the address with the code sent to the NEW address
+    alone: a leaked key moved every notice to the attacker's mailbox with a code sent there.
+    Now a code goes to the current address too (``email_change_current_code``, naming the new
+    address masked: the holder is warned), the ``202`` names both, and the change takes both:
+    missing, wrong or for another address, the current address's is refused at its own field
+    with nothing written. The desk still changes it at once."""
+    from tests.integration.signing_flow import read_code
+
+    p = world.p
+    org = p.subscribers.add_organization(
+        name="福州示范有限公司",
+        uscc="91350100M000100Y43",
+        legal_representative="赵六",
+        contact_name="林八",
+        contact_phone="0591-87760022",
+        email="ops@fz.example.cn",
+    )
+    assert org.phone is None
+    key = p.api_keys.create(
+        name="fz", role="organization_admin", actor="test", organization_id=org.id
+    ).secret
+    h = {"Authorization": f"Bearer {key}"}
+    url = f"/api/v1/subscribers/{org.id}"
+    world.clock.advance(seconds=61)
+    before, mark = dump(p), outbox_lines(world.mailbox)
+    r = client.patch(url, json={"email": "evil@attacker.example"}, headers=h)
+    assert r.status_code == 202, r.text
+    ask = r.json()
+    assert ask["status"] == "email_confirmation_required"
+    assert ask["email_sent_to_masked"] == "e***@attacker.example"
+    assert ask["current_email_sent_to_masked"] == "o***@fz.example.cn"
+    sent = [json.loads(x) for x in world.mailbox.read_text("utf-8").splitlines()[mark:]]
+    assert [(m["to"], m["template_id"]) for m in sent] == [
+        ("evil@attacker.example", "email_change_code"),
+        ("ops@fz.example.cn", "email_change_current_code"),  # the holder is warned
+    ]
+    assert "e***@attacker.example" in sent[1]["body"]
+    new = read_code(world.mailbox, "evil@attacker.example", after=mark)
+    current = read_code(world.mailbox, "ops@fz.example.cn", after=mark)
+    assert p.subscribers.get(org.id, reveal=True).email == "ops@fz.example.cn"
+    assert [t for t in diff(before, dump(p)) if "subscribers" in str(t)] == []
+    [ev] = p.audit_events(
+        action="intent.code_requested", subject_id=ask["current_email_challenge_id"]
+    )
+    assert (ev.data["sent_to"], ev.data["purpose"]) == (
+        "o***@fz.example.cn",
+        "email_change_current",
+    )
+
+    proof = {
+        "email": "evil@attacker.example",
+        "email_challenge_id": ask["email_challenge_id"],
+        "email_code": new,
+    }
+    wrong = "000000" if current != "000000" else "111111"
+    refusals = [
+        (client.patch(url, json=proof, headers=h), 422),  # the new address's code alone
+        (client.patch(url, json=proof | {"current_email_code": current}, headers=h), 422),
+        (
+            client.patch(
+                url,
+                json=proof
+                | {
+                    "current_email_challenge_id": ask["current_email_challenge_id"],
+                    "current_email_code": wrong,
+                },
+                headers=h,
+            ),
+            403,
+        ),
+        (  # the new address's challenge given for the current one
+            client.patch(
+                url,
+                json=proof
+                | {
+                    "current_email_challenge_id": ask["email_challenge_id"],
+                    "current_email_code": new,
+                },
+                headers=h,
+            ),
+            403,
+        ),
+    ]
+    for r, status in refusals:
+        assert r.status_code == status, r.text
+    assert [(r.json()["code"], r.json()["field"]) for r, _ in refusals] == [
+        ("invalid", "current_email_challenge_id"),
+        ("invalid", "current_email_challenge_id"),
+        ("wrong_code", "current_email_code"),
+        ("wrong_document", "current_email_challenge_id"),
+    ]
+    assert p.subscribers.get(org.id, reveal=True).email == "ops@fz.example.cn"
+    assert notices(world, "subscriber_email_changed") == []
+    both = proof | {
+        "current_email_challenge_id": ask["current_email_challenge_id"],
+        "current_email_code": current,
+    }
+    # the codes prove that new address only
+    r = client.patch(url, json=both | {"email": "other@attacker.example"}, headers=h)
+    assert (r.status_code, r.json()["field"]) == (403, "current_email_challenge_id"), r.text
+    r = client.patch(url, json=both, headers=h)
+    assert r.status_code == 200, r.text
+    assert p.subscribers.get(org.id, reveal=True).email == "evil@attacker.example"
+    [told] = notices(world, "subscriber_email_changed")
+    assert told.recipient == "ops@fz.example.cn"
+    # a holder with a mobile phone: its notices go by SMS, the new address's code is enough
+    r = changed_own_email(
+        world,
+        client,
+        f"/api/v1/subscribers/{world.person.id}",
+        {"X-CSRF-Token": subscriber_session(client, world, "13800138000")},
+        "zs@example.cn",
+    )
+    assert r.status_code == 200, r.text
+    # the desk changes it at once (identity checked in person)
+    r = client.patch(url, json={"email": "ops@desk.example.cn"}, headers=desk(world, client))
+    assert r.status_code == 200, r.text
+    assert p.subscribers.get(org.id, reveal=True).email == "ops@desk.example.cn"
 
 
 def test_a_phone_change_code_expires_and_dies_after_five_wrong_codes(

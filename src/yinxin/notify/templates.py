@@ -253,6 +253,7 @@ REGISTRATION_REGISTERED = "registration_registered"
 PHONE_CHANGE_CODE = "phone_change_code"
 PHONE_CHANGE_CURRENT_CODE = "phone_change_current_code"
 EMAIL_CHANGE_CODE = "email_change_code"
+EMAIL_CHANGE_CURRENT_CODE = "email_change_current_code"
 CERTIFICATE_KEY_CODE = "certificate_key_code"
 SIGN_REQUEST = "sign_request"
 SIGN_URGE = "sign_urge"
@@ -660,6 +661,27 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "You are changing the e-mail address registered with Yinxin to this address; your "
             "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
             "this message. Do not share it.",
+        ),
+        secret=("code",),
+    ),
+    # Sent by e-mail to the CURRENT address of a holder's own e-mail change when the notices go
+    # there (no mobile phone), with the new address's: the change waits for both ({document}
+    # names the new address, masked). A holder who did not ask is warned here, before anything
+    # changes.
+    Template(
+        EMAIL_CHANGE_CURRENT_CODE,
+        "更换电子邮箱验证码（发往原邮箱） — one-time code proving the registered e-mail address "
+        "for its change",
+        Wording(
+            "印信电子邮箱变更验证码（原邮箱）",
+            "【印信】您正在{document}，验证码为 {code}，{minutes} 分钟内有效。"
+            "如非本人操作，请勿将验证码告诉任何人，并立即联系受理点。",
+        ),
+        Wording(
+            "Yinxin e-mail change code (current address)",
+            "You are changing the e-mail address registered with Yinxin ({document}); your code "
+            "is {code}, valid for {minutes} minutes. If you did not ask for it, tell no one the "
+            "code and contact the registration desk at once.",
         ),
         secret=("code",),
     ),

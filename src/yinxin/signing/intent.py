@@ -53,6 +53,7 @@ from yinxin.notify.service import (
 from yinxin.notify.templates import (
     CERTIFICATE_KEY_CODE,
     EMAIL_CHANGE_CODE,
+    EMAIL_CHANGE_CURRENT_CODE,
     LOGIN_CODE,
     ONE_TIME_CODE,
     PHONE_CHANGE_CODE,
@@ -74,6 +75,7 @@ PHONE_CHANGE = "phone_change"  # the purpose of a code proving a new mobile numb
 PHONE_CHANGE_CURRENT = "phone_change_current"  # …and of one proving the registered one still is
 CERTIFICATE_KEY = "certificate_key"  # a holder's own rekey or reissue of a certificate
 EMAIL_CHANGE = "email_change"  # a code, sent by e-mail, proving a new address is read
+EMAIL_CHANGE_CURRENT = "email_change_current"  # …and one proving the registered one still is
 
 
 class RateLimited(YinxinError):
@@ -461,6 +463,9 @@ class IntentConfirmation:
                 template, values = PHONE_CHANGE_CODE, {"code": code, "minutes": minutes}
             elif purpose == EMAIL_CHANGE:
                 template, values = EMAIL_CHANGE_CODE, {"code": code, "minutes": minutes}
+            elif purpose == EMAIL_CHANGE_CURRENT:
+                template = EMAIL_CHANGE_CURRENT_CODE
+                values = {"code": code, "minutes": minutes, "document": name}
             elif purpose == PHONE_CHANGE_CURRENT:
                 template = PHONE_CHANGE_CURRENT_CODE
                 values = {"code": code, "minutes": minutes, "document": name}
@@ -477,7 +482,8 @@ class IntentConfirmation:
                 sent,
                 actor,
                 new_number=masked if send_to else None,
-                new_email=masked if email_to else None,
+                new_email=masked if email_to and purpose != EMAIL_CHANGE_CURRENT else None,
+                current_email=masked if email_to and purpose == EMAIL_CHANGE_CURRENT else None,
             )
         return Challenge(cid, now + self.ttl, masked, purpose, doc)
 
@@ -571,11 +577,13 @@ class IntentConfirmation:
         *,
         new_number: str | None,
         new_email: str | None = None,
+        current_email: str | None = None,
     ) -> None:
         """Record how the code's SMS went; one not sent kills the code and is refused naming
         where it was to go: the registered phone, or ``new_number`` (masked), the new number of
         a phone change, or ``new_email`` (masked, field ``email``), the new address of an e-mail
-        change — in Chinese before the English, as the web shows it."""
+        change, or ``current_email`` (masked, field ``email``), its registered address — in
+        Chinese before the English, as the web shows it."""
         now = self.clock.now()
         with self.db.transaction() as s:
             ch = _locked(s, IntentChallenge, IntentChallenge.id == cid)
@@ -594,6 +602,9 @@ class IntentConfirmation:
             field = "phone"
             if new_email is not None:
                 where = f"新邮箱 {new_email}", f"the new e-mail address {new_email}"
+                field = "email"
+            elif current_email is not None:
+                where = f"原邮箱 {current_email}", f"the registered e-mail address {current_email}"
                 field = "email"
             elif new_number is not None:
                 where = f"新手机号 {new_number}", f"the new phone {new_number}"

@@ -24,15 +24,22 @@ a landline, is changed online without any proof, and an e-mail's code proves onl
 address —: it is refused
 ``phone_change_at_desk`` and sent to the desk. As is a holder who lost the old phone.
 
-A holder's own new **e-mail address** takes effect the same way, with one code: sent by e-mail
-to the new address (``email_change_code``, purpose ``email_change``, bound to this subscriber and
-this address), it proves the address is read and typed right — a mistyped address, or one
-nobody reads put in from a stolen session, would otherwise take every notice from then on. It is
-the same machinery and limits as the phone's codes (it counts one of the hour's ten; with a new
-phone in the same request, three), checked before anything is written, used up in the change's
-transaction, and the old address is told after the change. Removing the address (``""``) takes no
-code: nothing is sent to an address that is not there, and it is refused when no mobile number
-remains for the notices (``registry.subscribers``).
+A holder's own new **e-mail address** takes effect the same way: a code sent by e-mail to the
+new address (``email_change_code``, purpose ``email_change``, bound to this subscriber and this
+address) proves the address is read and typed right — a mistyped address, or one nobody reads
+put in from a stolen session, would otherwise take every notice from then on. A holder with no
+registered mobile number (an organization registered at the desk with a landline) gets its
+notices by e-mail and has no phone whose session proves it: a code to the new address alone
+let whoever held its organization key move every notice to their own mailbox. So for it a
+second code goes by e-mail to the **current** address (``email_change_current_code``, purpose
+``email_change_current``, naming the new address masked — the holder is warned before anything
+changes), and the change takes both, as the phone's. They are the same machinery and limits as
+the phone's codes (the new address's counts one of the hour's ten, with the current address's
+two; with a new phone in the same request, three), checked before anything is written (the
+current address's first), used up in the change's transaction, and the old address is told
+after the change. Removing the address (``""``) takes no code: nothing is sent to an address
+that is not there, and it is refused when no mobile number remains for the notices
+(``registry.subscribers``).
 
 A desk officer (the CLI ``subscriber update``, a staff session, a key bound to no organization)
 has checked the holder's identity in person and changes the number and the e-mail at once.
@@ -46,13 +53,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from yinxin.errors import Forbidden, YinxinError
+from yinxin.errors import Forbidden, ValidationError, YinxinError
 from yinxin.identity import validate_email, validate_mobile
 from yinxin.notify.service import mask_recipient
 from yinxin.registry.subscribers import Subscribers
 from yinxin.registry.views import SubscriberView
 from yinxin.signing.intent import (
     EMAIL_CHANGE,
+    EMAIL_CHANGE_CURRENT,
     PHONE_CHANGE,
     PHONE_CHANGE_CURRENT,
     Challenge,
@@ -63,7 +71,7 @@ from yinxin.store.models import Subscriber
 LABEL = "更换登记手机号"  # what the new number's code confirms, as its audit event names it
 EMAIL_LABEL = "更换登记电子邮箱"  # …and the new e-mail address's code
 NEW, CURRENT = "phone", "current_phone"  # the prefixes of the request's fields for each code
-EMAIL = "email"  # …and of the new e-mail address's
+EMAIL, CURRENT_EMAIL = "email", "current_email"  # …and of the new and current address's
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,15 @@ class PhoneChallenges:
 
     new: Challenge
     current: Challenge
+
+
+@dataclass(frozen=True)
+class EmailChallenges:
+    """The codes a holder's own new e-mail address waits for: to the new address, and — the
+    notices going to it (no mobile phone) — to the current one."""
+
+    new: Challenge
+    current: Challenge | None
 
 
 def at_desk(subscriber_id: int) -> Forbidden:
@@ -87,9 +104,9 @@ def at_desk(subscriber_id: int) -> Forbidden:
 @contextmanager
 def _named(prefix: str) -> Iterator[None]:
     """A refusal of one of the codes names the request's field it came in: ``phone_code``,
-    ``current_phone_code`` or ``email_code``; a challenge not sent for this change (another
-    number or address, the other phone's), ``phone_challenge_id``,
-    ``current_phone_challenge_id`` or ``email_challenge_id``."""
+    ``current_phone_code``, ``email_code`` or ``current_email_code``; a challenge not sent for
+    this change (another number or address, the other phone's), ``phone_challenge_id``,
+    ``current_phone_challenge_id``, ``email_challenge_id`` or ``current_email_challenge_id``."""
     try:
         yield
     except YinxinError as e:
@@ -112,6 +129,18 @@ class PhoneChanges:
 
     def _bound_email(self, subscriber_id: int, address: str) -> str:
         return self.intent.binding(f"email_change:{subscriber_id}:{address}")
+
+    def _bound_current_email(self, subscriber_id: int, address: str) -> str:
+        return self.intent.binding(f"email_change_current:{subscriber_id}:{address}")
+
+    def mailed_notices(self, subscriber_id: int) -> str | None:
+        """The current address of a holder whose notices go to it — no registered mobile
+        number —, whose own new address waits for a code sent to it too; else ``None``."""
+        with self.subscribers.db.read() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            if sub is None or sub.phone or not sub.email:
+                return None
+            return sub.email
 
     def _registered(self, subscriber_id: int) -> None:
         """Refuse, sending to the desk, a holder with no registered mobile number."""
@@ -152,12 +181,16 @@ class PhoneChanges:
 
     def request_email(
         self, subscriber_id: int, email: str, *, actor: str, paired: bool = False
-    ) -> Challenge:
+    ) -> EmailChallenges:
         """Send a code by e-mail to ``email``, the new address, for this subscriber's change to
-        it. ``paired``: sent in the same request after a phone change's two codes (whose
-        ``request`` was told of a third: ``codes=3``), so the minimum interval is not asked."""
+        it, and — its notices going by e-mail (``mailed_notices``) — one to the current address,
+        after the new one's (an address that takes no mail is refused before the holder is
+        troubled; the hour's room for both checked before the first). ``paired``: sent in the
+        same request after a phone change's two codes (whose ``request`` was told of a third:
+        ``codes=3``), so the minimum interval is not asked."""
         address = validate_email(email, "email")
-        return self.intent.request_code(
+        current = self.mailed_notices(subscriber_id)
+        new = self.intent.request_code(
             subscriber_id,
             purpose=EMAIL_CHANGE,
             document_sha256=self._bound_email(subscriber_id, address),
@@ -165,7 +198,20 @@ class PhoneChanges:
             actor=actor,
             email_to=address,
             paired=paired,
+            codes=1 if paired or current is None else 2,
         )
+        if current is None:
+            return EmailChallenges(new, None)
+        warned = self.intent.request_code(
+            subscriber_id,
+            purpose=EMAIL_CHANGE_CURRENT,
+            document_sha256=self._bound_current_email(subscriber_id, address),
+            document_name=f"将登记电子邮箱更换为 {mask_recipient('email', address)}",
+            actor=actor,
+            email_to=current,
+            paired=True,
+        )
+        return EmailChallenges(new, warned)
 
     def apply(
         self,
@@ -178,14 +224,18 @@ class PhoneChanges:
         current_code: str | None = None,
         email_challenge_id: str | None = None,
         email_code: str | None = None,
+        current_email_challenge_id: str | None = None,
+        current_email_code: str | None = None,
         actor: str,
         session_id: int | None = None,
     ) -> SubscriberView:
         """``changes`` made with the proofs given: for a new ``phone``, the code sent to the
         registered number and the one sent to the new number; for a new ``email``, the code
-        sent to it. A wrong code is counted and refused first (the current number's checked
-        first, the e-mail's last), the right ones all used up in the change's transaction — a
-        change refused on its way gives them back."""
+        sent to it and, the notices going by e-mail (``mailed_notices``), the one sent to the
+        current address — missing, refused naming its field. A wrong code is counted and
+        refused first (the current number's checked first, the e-mails' last, the current
+        address's before the new one's), the right ones all used up in the change's transaction
+        — a change refused on its way gives them back."""
         checks: list[tuple[str, Callable[[Session], None]]] = []
         number: str | None = None
         if challenge_id is not None or current_challenge_id is not None:
@@ -209,20 +259,52 @@ class PhoneChanges:
                         ),
                     )
                 )
-        email_check: Callable[[Session], None] | None = None
+        email_checks: list[tuple[str, Callable[[Session], None]]] = []
         address: str | None = None
-        if email_challenge_id is not None:
+        by_current = current_email_challenge_id is not None or current_email_code is not None
+        if email_challenge_id is not None or by_current:
             address = validate_email(changes.get("email") or "", "email")
-            bound = self._bound_email(subscriber_id, address)
-            email_check = self._checked(
-                EMAIL,
-                subscriber_id,
-                email_challenge_id,
-                email_code,
-                bound,
-                EMAIL_CHANGE,
-                "email-change",
-                actor,
+            if by_current or self.mailed_notices(subscriber_id) is not None:
+                for name, value in (
+                    ("current_email_challenge_id", current_email_challenge_id),
+                    ("current_email_code", current_email_code),
+                ):
+                    if not value:
+                        raise ValidationError(
+                            "the notices go to the registered e-mail address: its change is "
+                            "confirmed with the code sent to it too (current_email_challenge_id, "
+                            f"current_email_code): {name} is missing",
+                            field=name,
+                        )
+                email_checks.append(
+                    (
+                        CURRENT_EMAIL,
+                        self._checked(
+                            CURRENT_EMAIL,
+                            subscriber_id,
+                            current_email_challenge_id,
+                            current_email_code,
+                            self._bound_current_email(subscriber_id, address),
+                            EMAIL_CHANGE_CURRENT,
+                            "email-change",
+                            actor,
+                        ),
+                    )
+                )
+            email_checks.append(
+                (
+                    EMAIL,
+                    self._checked(
+                        EMAIL,
+                        subscriber_id,
+                        email_challenge_id,
+                        email_code,
+                        self._bound_email(subscriber_id, address),
+                        EMAIL_CHANGE,
+                        "email-change",
+                        actor,
+                    ),
+                )
             )
 
         def proof(s: Session, new_phone: str) -> None:
@@ -232,16 +314,17 @@ class PhoneChanges:
                     check(s)
 
         def email_proof(s: Session, new_email: str) -> None:
-            assert new_email == address and email_check is not None
-            with _named(EMAIL):
-                email_check(s)
+            assert new_email == address
+            for prefix, check in email_checks:
+                with _named(prefix):
+                    check(s)
 
         return self.subscribers.update(
             subscriber_id,
             changes,
             actor=actor,
             phone_proof=proof if checks else None,
-            email_proof=email_proof if email_check is not None else None,
+            email_proof=email_proof if email_checks else None,
             session_id=session_id,
         )
 

@@ -80,7 +80,8 @@ class ContactIn(Strict):
         max_length=200,
         examples=["zhangsan@example.com"],
         description='"" removes it (not with no mobile number: the notices go by e-mail); a '
-        "holder's own new address waits for the code sent to it (`email_code`)",
+        "holder's own new address waits for the code sent to it (`email_code`) and, with no "
+        "mobile number, the one sent to the current address (`current_email_code`)",
     )
     legal_representative: str | None = Field(
         None, max_length=50, description="an organization's (法定代表人)"
@@ -114,6 +115,16 @@ class ContactIn(Strict):
     email_code: str | None = Field(
         None, max_length=10, description="the code sent by e-mail to the new `email`"
     )
+    current_email_challenge_id: str | None = Field(
+        None,
+        max_length=60,
+        description="a holder's own new `email` with no mobile phone (the notices go by e-mail): "
+        "the `current_email_challenge_id` of the code sent to the current address (the same 202 "
+        "answer)",
+    )
+    current_email_code: str | None = Field(
+        None, max_length=10, description="the code sent by e-mail to the current address"
+    )
     # taken only to be refused with the way to change them, not offered (not in the schema)
     name: SkipJsonSchema[Any] = None
     id_type: SkipJsonSchema[Any] = None
@@ -141,12 +152,19 @@ class PhoneConfirmationOut(BaseModel):
 
 
 class EmailConfirmationOut(BaseModel):
-    """A holder's new e-mail address waits for the code sent to it: nothing was changed yet."""
+    """A holder's new e-mail address waits for the code sent to it and, the notices going by
+    e-mail (no mobile phone), the one sent to the current address: nothing was changed yet."""
 
     status: Literal["email_confirmation_required"] = "email_confirmation_required"
     email_challenge_id: str = Field(description="the code sent to the new address (`email_code`)")
     email_sent_to_masked: str
-    expires_at: str
+    current_email_challenge_id: str | None = Field(
+        None,
+        description="with no mobile phone: the code sent to the current address "
+        "(`current_email_code`)",
+    )
+    current_email_sent_to_masked: str | None = None
+    expires_at: str = Field(description="the earliest of the codes' expiry")
 
 
 PROOF_FIELDS = (
@@ -156,6 +174,7 @@ PROOF_FIELDS = (
     "phone_code",
 )
 EMAIL_PROOF_FIELDS = ("email_challenge_id", "email_code")
+CURRENT_EMAIL_PROOF_FIELDS = ("current_email_challenge_id", "current_email_code")
 
 
 class AcceptanceIn(Strict):
@@ -250,8 +269,11 @@ def update_subscriber(
     the desk registers it. A holder's own new `email` likewise needs the code sent to it by
     e-mail: answered `202` (`email_confirmation_required`, or with the phone's answer when both
     change: `email_challenge_id`), made with `email_challenge_id` and `email_code`; removing
-    the e-mail (`""`) takes no code. A desk key or staff session (identity checked at the
-    desk) changes them at once."""
+    the e-mail (`""`) takes no code. A holder with no mobile phone, whose notices go by e-mail,
+    also needs the code sent to the current address: the `202` names it
+    (`current_email_challenge_id`), the change is made with `current_email_challenge_id` and
+    `current_email_code` too. A desk key or staff session (identity checked at the desk)
+    changes them at once."""
     scope_subscriber(platform, principal, subscriber_id)
     if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
         raise Forbidden(
@@ -260,8 +282,9 @@ def update_subscriber(
     changes = body.model_dump(exclude_unset=True)
     proof = {name: changes.pop(name, None) for name in PROOF_FIELDS}
     email_proof = {name: changes.pop(name, None) for name in EMAIL_PROOF_FIELDS}
+    current_mail = {name: changes.pop(name, None) for name in CURRENT_EMAIL_PROOF_FIELDS}
     by_phone = any(v is not None for v in proof.values())
-    by_email = any(v is not None for v in email_proof.values())
+    by_email = any(v is not None for v in (*email_proof.values(), *current_mail.values()))
     for given, what, fields in (
         (by_phone, ("phone", body.phone), proof),
         (by_email, ("email", body.email), email_proof),
@@ -297,6 +320,8 @@ def update_subscriber(
             current_code=proof["current_phone_code"],
             email_challenge_id=email_proof["email_challenge_id"],
             email_code=email_proof["email_code"],
+            current_email_challenge_id=current_mail["current_email_challenge_id"],
+            current_email_code=current_mail["current_email_code"],
             actor=principal.actor,
             session_id=principal.session_id,
         )
@@ -308,19 +333,21 @@ def update_subscriber(
 def _ask(
     platform: Platform, subscriber_id: int, *, phone: str | None, email: str | None, actor: str
 ) -> JSONResponse:
-    """Send the codes a holder's own change waits for — the phone's two, the new e-mail's one,
-    or all three (the hour's room for all checked before the first is sent) — and answer 202
-    with their challenges, nothing written."""
+    """Send the codes a holder's own change waits for — the phone's two, the new e-mail's one
+    (two with no mobile phone: the current address's too), or all three (the hour's room for
+    all checked before the first is sent) — and answer 202 with their challenges, nothing
+    written."""
     out: PhoneConfirmationOut | EmailConfirmationOut
     if phone is not None:
         both = platform.phone_changes.request(
             subscriber_id, phone, actor=actor, codes=3 if email is not None else 2
         )
-        mail = (
+        mails = (
             platform.phone_changes.request_email(subscriber_id, email, actor=actor, paired=True)
             if email is not None
             else None
         )
+        mail = mails.new if mails else None
         expiry = [both.new.expires_at, both.current.expires_at]
         out = PhoneConfirmationOut(
             challenge_id=both.new.challenge_id,
@@ -333,11 +360,16 @@ def _ask(
         )
     else:
         assert email is not None
-        mail = platform.phone_changes.request_email(subscriber_id, email, actor=actor)
+        sent = platform.phone_changes.request_email(subscriber_id, email, actor=actor)
+        warned = sent.current
         out = EmailConfirmationOut(
-            email_challenge_id=mail.challenge_id,
-            email_sent_to_masked=mail.sent_to_masked,
-            expires_at=mail.expires_at.isoformat(),
+            email_challenge_id=sent.new.challenge_id,
+            email_sent_to_masked=sent.new.sent_to_masked,
+            current_email_challenge_id=warned.challenge_id if warned else None,
+            current_email_sent_to_masked=warned.sent_to_masked if warned else None,
+            expires_at=min(
+                [sent.new.expires_at] + ([warned.expires_at] if warned else [])
+            ).isoformat(),
         )
     return JSONResponse(out.model_dump(exclude_none=True), status_code=202)
 
