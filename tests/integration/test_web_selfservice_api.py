@@ -120,6 +120,31 @@ def test_a_person_registers_itself_and_sees_only_itself(world, client):
     problem(r, 403, "forbidden")
 
 
+def test_a_registration_refuses_an_idempotency_key_before_it_uses_the_code(world, client):
+    """The registration's second step sent with an Idempotency-Key kept its answer without
+    the session cookies: a retry got a 201 that logged no one in, while the first had used
+    the code. The key is refused up front (422 naming it), nothing written, the code unused;
+    without it the same code registers and opens the session."""
+    n = count_subscribers(world)
+    cid, code = code_for(client, world, PERSON["phone"])
+    key = {"Idempotency-Key": "reg-1"}
+    for kind in ("persons", "organizations"):
+        r = client.post(
+            f"/api/v1/public/registrations/{kind}",
+            json={**PERSON, "challenge_id": cid, "code": code},
+            headers=key,
+        )
+        problem(r, 422, "idempotency_not_supported", "Idempotency-Key")
+        assert "set-cookie" not in r.headers and "idempotent-replayed" not in r.headers
+    assert count_subscribers(world) == n
+    assert registration_events(world, "registration.code_used") == []
+    r = client.post(
+        "/api/v1/public/registrations/persons", json={**PERSON, "challenge_id": cid, "code": code}
+    )
+    assert r.status_code == 201 and "yx_session=" in r.headers["set-cookie"], r.text
+    assert count_subscribers(world) == n + 1
+
+
 def test_an_unknown_and_a_registered_phone_get_the_same_answer(world, client):
     """Step 1 tells no one whether a number is registered: the same status, the same fields in
     the same shape; the SMS says the rest to the number's holder — a code to a new number, to a

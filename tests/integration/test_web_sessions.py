@@ -238,6 +238,38 @@ def test_a_kept_answer_is_not_replayed_to_a_session_ended_since(world, client):
     assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
 
 
+def test_a_login_refuses_an_idempotency_key_before_it_uses_the_code(world, client):
+    """A login sent with an Idempotency-Key had its answer kept (status, type, body): a retry
+    got the session's body back without its Set-Cookie headers — a 201 that logged no one in —
+    while the first had used the one-time code. The key is refused up front, 422 naming it,
+    before anything is checked or used; without it the same code logs in."""
+    totp = staff(world)
+    key = {"Idempotency-Key": "login-1"}
+    body = {"username": "desk1", "password": PASSWORD, "code": code_now(world, totp)}
+    r = client.post("/api/v1/sessions/staff", json=body, headers=key)
+    problem(r, 422, "idempotency_not_supported", "Idempotency-Key")
+    assert "set-cookie" not in r.headers and "idempotent-replayed" not in r.headers
+    assert "staff.login" not in actions(world)
+    r = client.post("/api/v1/sessions/staff", json=body)  # the same TOTP code: not used up
+    assert r.status_code == 201 and "yx_session=" in r.headers["set-cookie"], r.text
+
+    world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
+    sent = client.post("/api/v1/sessions/subscriber/codes", json={"phone": PHONE}, headers=key)
+    assert sent.status_code == 202, sent.text  # asking for a code still takes a key
+    proof = {
+        "challenge_id": sent.json()["challenge_id"],
+        "code": read_code(world.outbox, PHONE, after=before),
+    }
+    for _ in range(2):  # a retry is refused alike, never a replay
+        r = client.post("/api/v1/sessions/subscriber", json=proof, headers=key)
+        problem(r, 422, "idempotency_not_supported", "Idempotency-Key")
+        assert "set-cookie" not in r.headers and "idempotent-replayed" not in r.headers
+    r = client.post("/api/v1/sessions/subscriber", json=proof)
+    assert r.status_code == 201 and "yx_session=" in r.headers["set-cookie"], r.text
+    assert r.json()["session"]["subscriber_id"] == world.person.id
+
+
 def newest_session(world: World) -> WebSession:
     with world.p.db.read() as s:
         return s.query(WebSession).order_by(WebSession.id.desc()).first()

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from yinxin import __version__
 from yinxin.adapters.http.api import problems
-from yinxin.adapters.http.api.guards import Credentials, Guards, RateLimiter
+from yinxin.adapters.http.api.guards import SESSION_OPENING, Credentials, Guards, RateLimiter
 from yinxin.adapters.http.api.key_use import KeyUse
 from yinxin.adapters.http.api.routes import (
     application_documents,
@@ -104,15 +104,16 @@ def build_api(platform: Platform, *, lifespan=None) -> FastAPI:
 
 
 def _document_idempotency(api: FastAPI) -> None:
-    """Every POST takes ``Idempotency-Key``: said once here rather than on each route."""
+    """Every POST takes ``Idempotency-Key``: said once here rather than on each route — but
+    those that open a session (``SESSION_OPENING``), which refuse it."""
     make = api.openapi
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = make()
-            for item in schema.get("paths", {}).values():
+            for path, item in schema.get("paths", {}).items():
                 post = item.get("post")
-                if post is not None:
+                if post is not None and path not in SESSION_OPENING:
                     post.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
             api.openapi_schema = schema
         return api.openapi_schema

@@ -14,6 +14,12 @@ body is read here (up to ``max_body``) to hash it, then handed on unchanged. A r
 only while the credential that made the request still stands (``Credentials``): the answer
 kept may hold a secret (a new API key's, a flow's signing links), and a key revoked or expired
 since — or a session ended — must not read it back for the rest of the 24 hours.
+
+A POST that opens a browser session (``SESSION_OPENING``: the logins, the public
+self-registration) is refused with an ``Idempotency-Key`` (422 ``idempotency_not_supported``),
+before it runs: its answer's worth is in its ``Set-Cookie`` headers, which are not kept (the
+session's secret is never stored), so a replay would hand back the body without them — a
+"success" that logs no one in, while the first request has used the one-time code.
 """
 
 from __future__ import annotations
@@ -37,6 +43,15 @@ from yinxin.app import Platform
 from yinxin.errors import Forbidden, YinxinError
 
 PREFIX = "/api/"
+#: the POSTs whose answer sets the session cookies: no Idempotency-Key on them (see above)
+SESSION_OPENING = frozenset(
+    {
+        "/api/v1/sessions/staff",
+        "/api/v1/sessions/subscriber",
+        "/api/v1/public/registrations/persons",
+        "/api/v1/public/registrations/organizations",
+    }
+)
 _PROBLEM = PROBLEM.encode()
 _NOT_KEPT = NOT_KEPT.encode()
 
@@ -217,6 +232,15 @@ class Guards:
         key = _header(scope, b"idempotency-key")
         if scope["method"] != "POST" or key is None:
             return await self.app(scope, receive, _without_not_kept(send))
+        if scope["path"].rstrip("/") in SESSION_OPENING:
+            out = _problem(
+                422,
+                "this request opens a session, whose cookies cannot be replayed: send it "
+                "without Idempotency-Key (if its answer is lost, log in again with a new code)",
+                "idempotency_not_supported",
+                "Idempotency-Key",
+            )
+            return await respond(send, 422, out, _PROBLEM)
         return await self._idempotent(scope, receive, send, caller, key)
 
     async def _idempotent(self, scope, receive, send, caller: str, raw_key: bytes):
