@@ -799,7 +799,7 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         "change nothing",
         lambda w: w.p.certificates.change(w.active.serial, actor="t", updates={"name": None}),
         ValidationError,
-        "updates",
+        "name",  # a field the API and the CLI take, not the service's argument
     ),
     ("wrong PIN", wrong_pin, Forbidden, "pin"),
 ]

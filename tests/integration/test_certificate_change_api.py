@@ -120,6 +120,28 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
     assert diff(before, dump(p)) == []
 
 
+def test_refusals_name_what_an_http_caller_can_send(world: World, client: TestClient) -> None:
+    """A contact detail alone was refused over HTTP with "run ``yinxin subscriber update``",
+    a CLI command an integration cannot run. The refusal now names the HTTP route to change
+    it on the record and the CLI verb both; a device's empty change names ``device_name``."""
+    p, officer = world.p, desk(world)
+    sub = world.org.id
+    url = f"/api/v1/certificates/{world.org_cert.serial}/change"
+    before = dump(p)
+    r = client.post(url, json={"legal_representative": "赵七"}, headers=officer)
+    body = refused(r, 422, "legal_representative", "not_in_subject")
+    assert f"PATCH /api/v1/subscribers/{sub} with legal_representative" in body["detail"]
+    assert f"yinxin subscriber update {sub} --legal-representative" in body["detail"]
+    assert "updates" not in body["detail"]
+    assert diff(before, dump(p)) == []
+    # the route's advice works: the record changes, no certificate is revoked
+    r = client.patch(
+        f"/api/v1/subscribers/{sub}", json={"legal_representative": "赵七"}, headers=officer
+    )
+    assert r.status_code == 200, r.text
+    assert p.certificates.get(world.org_cert.serial).status == "active"
+
+
 def test_a_retry_with_the_same_idempotency_key_issues_nothing_more(
     world: World, client: TestClient
 ) -> None:

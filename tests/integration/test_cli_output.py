@@ -134,6 +134,32 @@ def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Pl
     assert also == f"also revoked (same key): {old}", also
 
 
+def test_cert_change_refusals_name_what_the_cli_takes(platform: Platform) -> None:
+    """``cert change SERIAL`` with nothing to change was refused naming a field ``updates``
+    that neither the CLI nor the API has; contact details alone pointed to the CLI only, also
+    over HTTP. Now the empty change names ``name`` (``device_name`` for a device's
+    certificate), and a contact detail alone names both ways to change it on the record."""
+    from tests.integration.test_ca_lifecycle import enrol
+    from tests.integration.test_ca_lifecycle import issue as issue_cert
+
+    p = platform
+    w = world(p)
+    serial = w.zhang_cert.serial
+    res = invoke(p, "cert", "change", serial)
+    assert res.exit_code != 0 and "Traceback" not in res.output, res.output
+    assert "name" in res.stderr and "updates" not in res.stderr, res.stderr
+    device = enrol(p, 7).device
+    dev = issue_cert(p, device.id, "device-tls", dns_names=["gw7.example.cn"])
+    res = invoke(p, "cert", "change", dev.serial)
+    assert res.exit_code != 0 and "device_name" in res.stderr, res.stderr
+    res = invoke(p, "cert", "change", serial, "--phone", "13900139555")
+    assert res.exit_code == 2 and res.stderr.startswith("error [phone]"), res.stderr
+    said = " ".join(res.stderr.split())  # the console wraps long lines
+    assert f"yinxin subscriber update {w.zhang.id} --phone" in said, said
+    assert f"PATCH /api/v1/subscribers/{w.zhang.id}" in said, said
+    assert p.certificates.get(serial).status == "active"  # nothing revoked
+
+
 def test_the_agreement_prints_byte_for_byte_what_an_acceptance_records(
     platform: Platform,
 ) -> None:

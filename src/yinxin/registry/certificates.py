@@ -57,6 +57,7 @@ from yinxin.registry.lifecycle import (
 from yinxin.registry.subscribers import (
     CONTACT_FIELDS,
     CONTACT_ONLY,
+    DEVICE,
     NAME_MAX,
     PERSON,
     SUBJECT_NAME_MAX,
@@ -1538,15 +1539,31 @@ class Certificates:
         )
 
     def change(self, serial: str, *, actor: str, updates: dict) -> Successor:
+        """变更: a new certificate for the same key with the new subject data. Its refusals are
+        said for every caller (``POST /api/v1/certificates/{serial}/change``, ``yinxin cert
+        change``): they name the fields both take, and both ways to change a contact detail."""
         given = [k for k, v in updates.items() if v is not None]
+        with self.db.read() as s:
+            sub = s.get(Subscriber, self._cert_row(s, serial).subscriber_id)
+            assert sub is not None  # a certificate's subscriber is never deleted
+            sub_id, kind = sub.id, sub.kind
         if not given:
-            raise ValidationError("nothing to change", field="updates")
+            if kind == DEVICE:
+                raise ValidationError(
+                    "nothing to change: give the new device_name", field="device_name"
+                )
+            raise ValidationError(
+                "nothing to change: give the new name, with any contact details changed with it",
+                field="name",
+            )
         if set(given) <= set(CONTACT_ONLY):
             # none of it is in the subject: revoking the certificate for it was needless
             options = " ".join(f"--{k.replace('_', '-')} …" for k in given)
             raise ValidationError(
-                f"{', '.join(given)} is not in the certificate subject: change it with "
-                f"yinxin subscriber update SUBSCRIBER_ID {options} (no certificate is revoked)",
+                f"{', '.join(given)} is not in the certificate subject: change it on the "
+                f"subscriber's record: PATCH /api/v1/subscribers/{sub_id} with "
+                f"{', '.join(given)}, or yinxin subscriber update {sub_id} {options} "
+                "(no certificate is revoked)",
                 field=given[0],
                 code="not_in_subject",
             )
