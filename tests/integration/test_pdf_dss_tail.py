@@ -11,6 +11,7 @@ way the verdict is pyHanko's.
 
 from __future__ import annotations
 
+import datetime as dt
 from io import BytesIO
 
 import pytest
@@ -19,6 +20,7 @@ from asn1crypto import ocsp as a_ocsp
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign.diff_analysis import (
     DEFAULT_DIFF_POLICY,
     DiffResult,
@@ -30,6 +32,8 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from tests.integration import pdf_factory as f
 from yinxin.pdf.dss_tail import DIFF_POLICY, dss_tail
 from yinxin.pdf.verify import verify_pdf
+
+EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +229,102 @@ def _nonstrict(pdf: bytes) -> tuple[PdfFileReader, int]:
     """As verify_pdf reads: a name of a missing object is null, not an error."""
     reader = PdfFileReader(BytesIO(pdf), strict=False)
     return reader, reader.embedded_signatures[-1].signed_revision
+
+
+def test_a_second_signers_dss_update_is_taken_and_pyhanko_agrees(pki, plain):
+    """A two-party B-LT contract: the second signature's tail updates the DSS the first left
+    (pyHanko's add_dss rewrites it in place; the platform's append_dss writes a new one,
+    test_pdf_sign.py). The last signature's review is taken; the first one's, which a later
+    signature follows, is pyHanko's."""
+    one = f.sign(plain, pki.new_signer("甲"), pki, revinfo="dss")
+    two = f.sign(
+        one,
+        pki.new_signer("乙"),
+        pki,
+        revinfo="dss",
+        field_name="Signature2",
+        box=(220, 80, 340, 200),
+    )
+    reader = PdfFileReader(BytesIO(two), strict=False)
+    first, last = reader.embedded_signatures
+    assert not dss_tail(reader, first.signed_revision)
+    assert dss_tail(reader, last.signed_revision)
+    reference = DEFAULT_DIFF_POLICY.review_file(reader, last.signed_revision)
+    assert _same_verdict(DIFF_POLICY.review_file(reader, last.signed_revision), reference)
+    assert reference.modification_level == ModificationLevel.LTA_UPDATES
+    assert verify_pdf(two, trust_roots=[pki.root]).valid
+
+
+def test_a_tail_written_with_an_xref_stream_is_taken(pki, plain):
+    """Files whose cross-reference sections are streams (the platform's contract renderer
+    writes them) get their DSS revision in one too; the new xref stream is what
+    XrefStreamRule allows."""
+    w = copy_into_new_writer(PdfFileReader(BytesIO(plain)), writer_kwargs={"stream_xrefs": True})
+    out = BytesIO()
+    w.write(out)
+    signer = pki.new_signer("钱七")
+    pdf = _tail(f.sign(out.getvalue(), signer, pki), pki, signer)
+    reader, emb = _last_signature(pdf)
+    meta = reader.xrefs.get_xref_container_info(emb.signed_revision + 1)
+    assert meta.stream_ref is not None
+    taken, ours = _ours(pdf)
+    assert taken and _same_verdict(ours, _pyhanko(pdf))
+
+
+def _old_vri_entry_changed(w: IncrementalPdfFileWriter) -> None:
+    vri = w.root["/DSS"]["/VRI"]
+    key = next(iter(vri))
+    vri[key] = generic.DictionaryObject({generic.NameObject("/TU"): generic.pdf_date(EPOCH)})
+    w.update_container(w.root["/DSS"])
+
+
+def _old_array_dropped(w: IncrementalPdfFileWriter) -> None:
+    dss = w.root["/DSS"]
+    del dss["/CRLs"]
+    w.update_container(dss)
+
+
+def _page_stream_listed(w: IncrementalPdfFileWriter) -> None:
+    dss = w.root["/DSS"]
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    dss["/Certs"].get_object().append(page.raw_get("/Contents"))
+    w.update_container(dss)
+
+
+@pytest.mark.parametrize(
+    "twist",
+    [_old_vri_entry_changed, _old_array_dropped, _page_stream_listed],
+    ids=["old VRI entry changed", "old DSS array dropped", "a page's stream listed"],
+)
+def test_an_update_of_the_old_dss_beyond_adding_goes_to_pyhanko(pki, plain, twist):
+    signer = pki.new_signer("孙八")
+    lt = f.sign(plain, signer, pki, revinfo="dss")  # a DSS, with a VRI entry, already
+    pdf = f.sign(lt, signer, pki, field_name="Signature2", box=(220, 80, 340, 200))
+    plain_update = _tail(pdf, pki, signer)
+    assert _ours(plain_update)[0]  # the same update without the twist is taken
+    out = _tail(pdf, pki, signer, twist)
+    taken, ours = _ours(out)
+    assert not taken
+    assert _same_verdict(ours, _pyhanko(out))
+
+
+def test_a_dss_the_signed_revision_reaches_another_way_goes_to_pyhanko(pki, plain):
+    """The DSS rewritten in place is approved by pyHanko only at /Root/DSS: a page that also
+    names the DSS object would read the new one. pyHanko refuses; the shortcut defers."""
+    signer = pki.new_signer("周九")
+    lt = f.sign(plain, signer, pki, revinfo="dss")
+    w = IncrementalPdfFileWriter(BytesIO(lt))
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    page["/PieceInfo"] = w.root.raw_get("/DSS")
+    w.update_container(page)
+    named = BytesIO()
+    w.write(named)
+    pdf = f.sign(named.getvalue(), signer, pki, field_name="Signature2", box=(220, 80, 340, 200))
+    out = _tail(pdf, pki, signer)
+    reader, emb = _last_signature(out)
+    assert emb.signed_revision + 1 == reader.xrefs.total_revisions - 1
+    rewritten = reader.xrefs.explicit_refs_in_revision(emb.signed_revision + 1)
+    assert reader.root.raw_get("/DSS").reference in rewritten  # the DSS updated in place
+    assert isinstance(_pyhanko(out), SuspiciousModification)
+    taken, ours = _ours(out)
+    assert not taken and isinstance(ours, SuspiciousModification)

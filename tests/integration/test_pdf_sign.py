@@ -33,6 +33,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign import fields, signers
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
@@ -594,6 +595,15 @@ def test_b_lt_validates_offline_and_b_lta(pki):
     # our DSS revision is the plain tail the verifier's shortcut takes (yinxin.pdf.dss_tail)
     reader = PdfFileReader(io.BytesIO(lt), strict=False)
     assert dss_tail(reader, reader.embedded_signatures[0].signed_revision)
+    # and so is a second signer's, which grows the first one's DSS (a new DSS object)
+    other = pki.parties["乙方"]
+    lt2 = sign_pdf(pki.request(lt, "乙方", level="B-LT", revocation=pki.revocation(other)))
+    reader = PdfFileReader(io.BytesIO(lt2), strict=False)
+    last = reader.embedded_signatures[-1]
+    assert dss_tail(reader, last.signed_revision)
+    assert DEFAULT_DIFF_POLICY.review_file(
+        reader, last.signed_revision
+    ).modification_level.name == ("LTA_UPDATES")
     assert not offline(bt).trusted  # the DSS is what makes the difference
 
     assert_all_valid(lt, pki, 1)

@@ -1,43 +1,50 @@
-"""The difference analysis of a signature followed by one revision that only adds a DSS.
+"""The difference analysis of a signature followed by one revision that only adds to the DSS.
 
 A contract the platform hands out is B-LT: its last signature's revision is followed by one
-more, written by the same signer, that adds the Document Security Store (the chain, OCSP
-responses and CRLs) and rewrites the ``/Info`` dictionary's dates. pyHanko's difference
-analysis (``StandardDiffPolicy.review_file``) judges that revision ``LTA_UPDATES`` after
-running every rule over it: the catalogue, ``/Info``, the DSS, XMP metadata, the form, object
-and xref streams, orphans, and a walk of every object of the signed revision listing the
-paths to each (to catch an old object pointing at a number only the new revision defines).
-In a batch that analysis was ~18 % of a file's verification.
+more, written by the same signer, that adds to the Document Security Store (the chain, OCSP
+responses and CRLs) — a new DSS, or the first signer's grown — and may rewrite the ``/Info``
+dictionary's dates. pyHanko's difference analysis (``StandardDiffPolicy.review_file``) judges
+that revision ``LTA_UPDATES`` after running every rule over it: the catalogue, ``/Info``, the
+DSS, XMP metadata, the form, object and xref streams, orphans, and a walk of every object of
+the signed revision listing the paths to each (to catch an old object pointing at a number only
+the new revision defines). In a batch that analysis was ~18 % of a file's verification.
 
 :class:`DssTailPolicy` answers ``LTA_UPDATES`` itself only when the revision is *exactly* that
-shape, checked here rule by rule and stricter than pyHanko's rules in every point; anything
-else — more than one later revision, an xref or object stream, a freed object, any object of
-the signed revision rewritten other than the catalogue and ``/Info``, a catalogue key other
-than a new ``/DSS`` changed, a trailer key other than ``/Size``/``/Prev``/``/ID`` changed, a DSS
-or VRI entry pyHanko would not take, an object neither reached from the DSS nor ``/Info`` — is
-handed to pyHanko's own ``review_file`` unchanged, so it can only ever agree with pyHanko or
-defer to it. What the shape must satisfy, against the rule of pyHanko 0.38 it stands for:
+shape, checked here rule by rule and at least as strict as pyHanko's rules in every point;
+anything else — more than one later revision, a hybrid xref section, an object stream, a freed
+object, any object of the signed revision rewritten other than the catalogue, ``/Info`` and the
+DSS dictionary itself, a catalogue key other than ``/DSS`` changed, a trailer key other than
+``/Size``/``/Prev``/``/ID`` changed, a DSS or VRI entry pyHanko would not take, an object
+neither reached from the DSS nor ``/Info`` — is handed to pyHanko's own ``review_file``
+unchanged, so it can only ever agree with pyHanko or defer to it. What the shape must satisfy,
+against the rule of pyHanko 0.38 it stands for:
 
+* ``XrefStreamRule``: the revision's cross-reference section is a table, or a stream that is a
+  new object;
 * ``CatalogModificationRule``: the catalogue keeps every key and value (references compared
-  as references, direct values compared exactly) and gains only ``/DSS`` (the old one had
-  none: an existing DSS being updated is pyHanko's case);
+  as references, direct values compared exactly) but ``/DSS``, which it gains or changes;
 * ``DocInfoRule`` (``safe_whitelist``): ``/Info`` is the same reference, a dictionary before and
   after (never a stream), holding no reference, and the signed revision reaches that object
   only through the trailer's ``/Info`` (its recorded usages are exactly that path);
-* ``DSSCompareRule``: the DSS is a dictionary of ``/Type /DSS``, ``/Certs``, ``/CRLs``,
-  ``/OCSPs`` — arrays of references to streams — and ``/VRI``, whose keys are 40 upper-case hex
-  digits and whose entries are dictionaries of ``/Cert``, ``/CRL``, ``/OCSP`` (arrays of stream
-  references), ``/TS`` (a stream reference) and ``/Type``/``/TU`` (direct values); every
-  reference met is to an object the revision itself adds, and a stream's dictionary refers to
-  nothing but a new ``/Length`` number;
+* ``DSSCompareRule`` with ``compare_key_refs``/``safe_whitelist``: the DSS is a new object, a
+  direct dictionary, or the old DSS object rewritten in place — a dictionary before and after,
+  reached in the signed revision only as ``/Root/DSS``; it keeps every key the old DSS had and
+  holds only ``/Type /DSS``, ``/Certs``, ``/CRLs``, ``/OCSPs`` — arrays (new, or the old DSS's
+  own array object untouched) of references to streams that are new or were listed in the old
+  DSS — and ``/VRI``: the old one untouched, or one that keeps every old entry exactly and adds
+  entries whose keys are 40 upper-case hex digits and whose values are dictionaries of
+  ``/Cert``, ``/CRL``, ``/OCSP`` (arrays of new stream references), ``/TS`` (a new stream
+  reference) and ``/Type``/``/TU`` (direct values); a new stream's dictionary refers to nothing
+  but a new ``/Length`` number;
 * the policy's check that every object written in the revision is explained: each new object
   is reached from the DSS (no orphans, which pyHanko would let through), and none is named by
   any object of the signed revision (``_get_usages_of_ref`` on the same walk pyHanko makes,
   answered in a batch by ``accel``); form fields, annotations, pages, metadata: untouched,
-  since no object of the signed revision but the catalogue and ``/Info`` is rewritten.
+  since no other object of the signed revision is rewritten.
 
 ``tests/integration/test_pdf_dss_tail.py`` checks each refusal with a file pyHanko itself
-judges, and that every file the shortcut takes is one pyHanko judges ``LTA_UPDATES``.
+judges (each fails with its check taken out), and that every file the shortcut takes is one
+pyHanko judges ``LTA_UPDATES``.
 """
 
 from __future__ import annotations
@@ -104,8 +111,12 @@ def _dss_tail(reader: PdfFileReader, base: int) -> bool:
     if xrefs.total_revisions != base + 2:
         return False
     meta = xrefs.get_xref_container_info(rev)
-    if meta.xref_section_type != XRefSectionType.STANDARD or meta.stream_ref is not None:
-        return False
+    if meta.xref_section_type == XRefSectionType.STANDARD and meta.stream_ref is None:
+        xref_stream = None
+    elif meta.xref_section_type == XRefSectionType.STREAM and meta.stream_ref is not None:
+        xref_stream = meta.stream_ref  # XrefStreamRule: a new one, checked below
+    else:
+        return False  # a hybrid file: pyHanko's
     if xrefs.object_streams_used_in(rev) or xrefs.refs_freed_in_revision(rev):
         return False
     old = reader.get_historical_resolver(base)
@@ -122,13 +133,21 @@ def _dss_tail(reader: PdfFileReader, base: int) -> bool:
     info = new_trailer.raw_get("/Info") if "/Info" in new_trailer else None
     info_ref = info.reference if isinstance(info, generic.IndirectObject) else None
 
+    old_root = old.root
+    old_dss_raw = old_root.raw_get("/DSS") if "/DSS" in old_root else None
+    old_dss_ref = old_dss_raw.reference if _is_ref(old_dss_raw) else None
+
     fresh: set[generic.Reference] = set()
-    info_rewritten = False
+    info_rewritten = dss_rewritten = False
+    if xref_stream is not None and not old.is_ref_unassignable(xref_stream):
+        return False
     for ref in xrefs.explicit_refs_in_revision(rev):
-        if ref == root_ref:
+        if ref in (root_ref, xref_stream):
             continue
         if ref == info_ref:
             info_rewritten = True
+        elif ref == old_dss_ref:
+            dss_rewritten = True  # the DSS updated in place, as pyHanko's add_dss does
         elif old.is_ref_unassignable(ref):
             fresh.add(ref)
         else:
@@ -140,52 +159,78 @@ def _dss_tail(reader: PdfFileReader, base: int) -> bool:
         if _refers(reader.get_object(info_ref)):
             return False
 
-    old_root, new_root = old.root, reader.root
-    if "/DSS" in old_root or set(new_root) != set(old_root) | {"/DSS"}:
+    new_root = reader.root
+    if "/DSS" not in new_root or set(new_root) != set(old_root) | {"/DSS"}:
         return False
-    if not all(_same(old_root.raw_get(k), new_root.raw_get(k)) for k in old_root):
+    if not all(_same(old_root.raw_get(k), new_root.raw_get(k)) for k in old_root if k != "/DSS"):
         return False
+    old_dss = _old_dss(old, old_root)
 
-    tail = _Tail(reader, fresh)
-    dss = tail.dictionary(new_root.raw_get("/DSS"))
-    if not set(dss) <= {"/Type", "/VRI", *_DSS_ARRAYS}:
+    tail = _Tail(reader, fresh, old_dss)
+    new_dss_raw = new_root.raw_get("/DSS")
+    if _is_ref(new_dss_raw) and new_dss_raw.reference == old_dss_ref:
+        # safe_whitelist: the same reference, a dictionary before and after (never a stream)
+        dss = reader.get_object(old_dss_ref)
+        if not _dictionary(dss):
+            return False
+    else:
+        dss = tail.dictionary(new_dss_raw)
+    if not set(dss) <= {"/Type", "/VRI", *_DSS_ARRAYS} or not set(old_dss) <= set(dss):
         return False
     if "/Type" in dss and dss.raw_get("/Type") != "/DSS":
         return False
     for key in _DSS_ARRAYS:
         if key in dss:
-            tail.streams(dss.raw_get(key))
+            tail.streams(dss.raw_get(key), old_dss.raw_get(key) if key in old_dss else None)
     if "/VRI" in dss:
-        vri = tail.dictionary(dss.raw_get("/VRI"))
-        for key in vri:
-            if not _VRI_KEY.fullmatch(key):
-                return False
-            entry = tail.dictionary(vri.raw_get(key))
-            if not set(entry) <= {"/Type", "/TU", "/TS", *_VRI_ARRAYS}:
-                return False
-            for part in _VRI_ARRAYS:
-                if part in entry:
-                    tail.streams(entry.raw_get(part))
-            if "/TS" in entry:
-                tail.stream(entry.raw_get("/TS"))
-            for part in ("/Type", "/TU"):
-                if part in entry and _refers(entry.raw_get(part)):
+        old_vri_raw = old_dss.raw_get("/VRI") if "/VRI" in old_dss else None
+        raw = dss.raw_get("/VRI")
+        if not (_is_ref(raw) and _is_ref(old_vri_raw) and raw.reference == old_vri_raw.reference):
+            old_vri = _old_dictionary(old, old_vri_raw)
+            vri = tail.dictionary(raw)
+            for key in old_vri:  # DSSCompareRule._check_vri: every old entry, unchanged
+                if key not in vri or not _same(old_vri.raw_get(key), vri.raw_get(key)):
                     return False
+            for key in set(vri) - set(old_vri):
+                if not _VRI_KEY.fullmatch(key):
+                    return False
+                entry = tail.dictionary(vri.raw_get(key))
+                if not set(entry) <= {"/Type", "/TU", "/TS", *_VRI_ARRAYS}:
+                    return False
+                for part in _VRI_ARRAYS:
+                    if part in entry:
+                        tail.streams(entry.raw_get(part), None)
+                if "/TS" in entry:
+                    tail.stream(entry.raw_get("/TS"))
+                for part in ("/Type", "/TU"):
+                    if part in entry and _refers(entry.raw_get(part)):
+                        return False
+        # else: the signed revision's own /VRI object, not rewritten: unchanged
     if tail.reached != fresh:
         return False  # an object the DSS does not reach
     old._load_reverse_xref_cache()
     if any(old._get_usages_of_ref(ref) for ref in fresh):
         return False  # the signed revision already named a number this revision defines
+    if dss_rewritten and old._get_usages_of_ref(old_dss_ref) != {RawPdfPath("/Root", "/DSS")}:
+        return False  # the old DSS object is reached some other way too
     return not info_rewritten or old._get_usages_of_ref(info_ref) == {RawPdfPath("/Info")}
 
 
 class _Tail:
-    """Reads the DSS of the last revision, noting each new object it reaches; any reference
-    to an object the revision does not add, or a value of another kind, ends the shortcut."""
+    """Reads the DSS of the last revision, noting each new object it reaches. Besides the
+    objects the revision adds, a DSS array may keep the streams the signed revision's DSS
+    listed (``DSSCompareRule`` lets a DSS grow) and an array the old DSS held, unchanged; any
+    other reference, or a value of another kind, ends the shortcut."""
 
-    def __init__(self, reader: PdfFileReader, fresh: set[generic.Reference]) -> None:
+    def __init__(
+        self,
+        reader: PdfFileReader,
+        fresh: set[generic.Reference],
+        old_dss: generic.DictionaryObject,
+    ) -> None:
         self.reader, self.fresh = reader, fresh
         self.reached: set[generic.Reference] = set()
+        self.kept = _listed(old_dss)  # the old DSS's streams, which a new array may name again
 
     def _take(self, raw):
         if isinstance(raw, generic.IndirectObject):
@@ -202,12 +247,21 @@ class _Tail:
             raise _NotTheShape
         return obj
 
-    def streams(self, raw) -> None:
-        array = self._take(raw)
+    def streams(self, raw, old_raw) -> None:
+        """An array of stream references: a new one, or the old DSS's own array (``old_raw``)
+        named again, not rewritten; either way every item a stream (``_assert_stream_refs``)."""
+        if _is_ref(raw) and _is_ref(old_raw) and raw.reference == old_raw.reference:
+            array = self.reader.get_object(raw.reference)
+        else:
+            array = self._take(raw)
         if not isinstance(array, generic.ArrayObject):
             raise _NotTheShape
         for item in array:
-            self.stream(item)
+            if _is_ref(item) and item.reference in self.kept:
+                if not isinstance(self.reader.get_object(item.reference), generic.StreamObject):
+                    raise _NotTheShape
+            else:
+                self.stream(item)
 
     def stream(self, raw) -> None:
         if not isinstance(raw, generic.IndirectObject):
@@ -222,6 +276,39 @@ class _Tail:
                     raise _NotTheShape
             elif _refers(value):
                 raise _NotTheShape
+
+
+def _old_dss(old, old_root) -> generic.DictionaryObject:
+    """The signed revision's DSS (empty if none): a dictionary, never a stream, and if it was
+    referenced, by a reference (``safe_whitelist``: the new DSS must then be a new object or a
+    direct dictionary, which ``_Tail.dictionary`` asks)."""
+    if "/DSS" not in old_root:
+        return generic.DictionaryObject()
+    return _old_dictionary(old, old_root.raw_get("/DSS"))
+
+
+def _old_dictionary(old, raw) -> generic.DictionaryObject:
+    if raw is None:
+        return generic.DictionaryObject()
+    obj = old(raw.reference) if _is_ref(raw) else raw
+    if not _dictionary(obj):
+        raise _NotTheShape
+    return obj
+
+
+def _listed(old_dss: generic.DictionaryObject) -> set[generic.Reference]:
+    """The stream references in the old DSS's /Certs, /CRLs and /OCSPs arrays."""
+    out: set[generic.Reference] = set()
+    for key in _DSS_ARRAYS:
+        if key in old_dss:
+            array = old_dss[key]
+            if isinstance(array, generic.ArrayObject):
+                out.update(item.reference for item in array if _is_ref(item))
+    return out
+
+
+def _is_ref(value) -> bool:
+    return isinstance(value, generic.IndirectObject)
 
 
 def _dictionary(obj) -> bool:
