@@ -586,15 +586,7 @@ def test_a_mailed_holders_new_email_also_waits_for_the_code_sent_to_the_current_
     from tests.integration.signing_flow import read_code
 
     p = world.p
-    org = p.subscribers.add_organization(
-        name="福州示范有限公司",
-        uscc="91350100M000100Y43",
-        legal_representative="赵六",
-        contact_name="林八",
-        contact_phone="0591-87760022",
-        email="ops@fz.example.cn",
-    )
-    assert org.phone is None
+    org = _mailed_organization(p)
     key = p.api_keys.create(
         name="fz", role="organization_admin", actor="test", organization_id=org.id
     ).secret
@@ -1078,15 +1070,7 @@ def test_a_holder_removes_an_optional_e_mail_and_the_old_address_is_told(
     assert res.exit_code == 0, res.output
     assert p.subscribers.get(me.id, reveal=True).email is None
     # an organization whose notices go by e-mail (no mobile number) keeps it
-    org = p.subscribers.add_organization(
-        name="福州示范有限公司",
-        uscc="91350100M000100Y43",
-        legal_representative="赵六",
-        contact_name="林八",
-        contact_phone="0591-87760022",
-        email="ops@fz.example.cn",
-    )
-    assert org.phone is None
+    org = _mailed_organization(p)
     before = dump(p)
     with pytest.raises(ValidationError) as e:
         p.subscribers.update(org.id, {"email": ""}, actor="ra")
@@ -1167,3 +1151,18 @@ def test_an_organization_no_notice_can_reach_is_not_registered(
     r = client.patch(url, json={"email": ""}, headers=h)
     assert (r.status_code, r.json()["field"]) == (422, "email"), r.text
     assert p.subscribers.get(org["id"]).email == "ops@xm.cn"
+
+
+def _mailed_organization(p):
+    """An organization registered at the desk with a landline and an e-mail, no mobile number:
+    its notices and codes go by e-mail."""
+    org = p.subscribers.add_organization(
+        name="福州示范有限公司",
+        uscc="91350100M000100Y43",
+        legal_representative="赵六",
+        contact_name="林八",
+        contact_phone="0591-87760022",
+        email="ops@fz.example.cn",
+    )
+    assert org.phone is None
+    return org
