@@ -117,6 +117,23 @@ def _named(prefix: str) -> Iterator[None]:
         raise
 
 
+def _proof(
+    checks: list[tuple[str, Callable[[Session], None]]], expected: str | None
+) -> Callable[[Session, str], None] | None:
+    """What ``Subscribers.update`` runs in its transaction for a value proven by codes: each
+    check, its refusal named by its prefix; ``None`` when no code was asked for it."""
+    if not checks:
+        return None
+
+    def run(s: Session, value: str) -> None:
+        assert value == expected
+        for prefix, check in checks:
+            with _named(prefix):
+                check(s)
+
+    return run
+
+
 class PhoneChanges:
     def __init__(self, subscribers: Subscribers, intent: IntentConfirmation):
         self.subscribers, self.intent = subscribers, intent
@@ -307,24 +324,12 @@ class PhoneChanges:
                 )
             )
 
-        def proof(s: Session, new_phone: str) -> None:
-            assert new_phone == number
-            for prefix, check in checks:
-                with _named(prefix):
-                    check(s)
-
-        def email_proof(s: Session, new_email: str) -> None:
-            assert new_email == address
-            for prefix, check in email_checks:
-                with _named(prefix):
-                    check(s)
-
         return self.subscribers.update(
             subscriber_id,
             changes,
             actor=actor,
-            phone_proof=proof if checks else None,
-            email_proof=email_proof if email_checks else None,
+            phone_proof=_proof(checks, number),
+            email_proof=_proof(email_checks, address),
             session_id=session_id,
         )
 
