@@ -19,6 +19,7 @@ role and organization scope it had at login (``Principal``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -236,14 +237,7 @@ class Sessions:
             ids = [i for i in ids if i == subscriber_id]
         if ids:
             sid = ids[0]  # the first of several: the phone is the same, the choice comes later
-
-            def send() -> None:
-                self._send_login_code(sid, answer.challenge_id)
-
-            if later is None:
-                send()
-            else:
-                later(send)
+            _after_answer(later, functools.partial(self._send_login_code, sid, answer.challenge_id))
         return answer
 
     def _send_login_code(self, sid: int, challenge_id: str) -> None:
@@ -360,14 +354,7 @@ class Sessions:
         number = validate_mobile(phone, "phone")
         answer = self._answer(number)
         self._phone_limit(number, answer.challenge_id, refuse=True)
-
-        def send() -> None:
-            self._send_registration_code(number, answer)
-
-        if later is None:
-            send()
-        else:
-            later(send)
+        _after_answer(later, functools.partial(self._send_registration_code, number, answer))
         return answer
 
     def _registration_binding(self, number: str) -> str:
@@ -796,3 +783,13 @@ def _principal(row: WebSession) -> Principal:
         subscriber_id=row.subscriber_id,
         staff_username=row.name if staff else None,
     )
+
+
+def _after_answer(
+    later: Callable[[Callable[[], None]], None] | None, send: Callable[[], None]
+) -> None:
+    """``send`` by ``later`` (the HTTP route's after-the-answer task) when given, else now."""
+    if later is None:
+        send()
+    else:
+        later(send)
