@@ -160,3 +160,58 @@ def test_a_retry_with_the_same_idempotency_key_issues_nothing_more(
     r = client.post(url, json=body, headers=desk(world))
     assert r.status_code in (409, 422), r.text
     assert successors(world, serial) == [new]
+
+
+def test_the_desk_can_ask_beforehand_which_certificates_a_change_revokes_with_it(
+    world: World, client: TestClient
+) -> None:
+    """``GET /certificates?same_key_as=`` answers the query the change runs (the desk's
+    question named them from the browser before, up the line of predecessors): the holder's
+    other certificates in force for the key, not the certificate itself, not another
+    certificate of the holder's, not one revoked — and the change then revokes exactly those."""
+    p, old = world.p, world.person_cert.serial
+    p.certificates.pay(serial=old, years=1)
+    renewal = p.certificates.renew(old, actor="张三").certificate.serial
+    h = desk(world)
+
+    def same_key(serial: str) -> list[str]:
+        r = client.get("/api/v1/certificates", params={"same_key_as": serial}, headers=h)
+        assert r.status_code == 200, r.text
+        return [c["serial"] for c in r.json()["items"]]
+
+    assert same_key(renewal) == [old]
+    assert same_key(old) == [renewal]
+    assert same_key(world.org_cert.serial) == []  # another key (and holder): none
+    assert same_key(renewal.upper()) == [old]  # a serial is hex in any case
+    named = same_key(renewal)
+    r = client.post(f"/api/v1/certificates/{renewal}/change", json={"name": "张三丰"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["same_key_revoked"] == named  # what was named is what it revoked
+    assert same_key(r.json()["certificate"]["serial"]) == []  # both revoked now
+
+
+def test_same_key_as_names_its_field_for_a_bad_unknown_or_foreign_serial(
+    world: World, client: TestClient
+) -> None:
+    p = world.p
+    url = "/api/v1/certificates"
+    refused(client.get(url, params={"same_key_as": "xyz"}, headers=desk(world)), 422, "same_key_as")
+    r = client.get(url, params={"same_key_as": "ab" * 10}, headers=desk(world))
+    refused(r, 404, "same_key_as", "not_found")
+    other = p.subscribers.add_organization(
+        name="另一公司",
+        uscc="91310000MA1FL0000N",
+        legal_representative="王五",
+        contact_name="王五",
+        contact_phone="13700001111",
+        phone="13700001111",
+    )
+    secret = p.api_keys.create(
+        name="other", role="organization_admin", actor="test", organization_id=other.id
+    ).secret
+    r = client.get(
+        url,
+        params={"same_key_as": world.person_cert.serial},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    refused(r, 404, "same_key_as", "not_found")

@@ -1713,14 +1713,26 @@ class Certificates:
         subscriber_id: int | None = None,
         status: str | None = None,
         organization_id: int | None = None,
+        same_key_as: str | None = None,
         after: int | None = None,
         limit: int | None = None,
     ) -> list[CertificateView]:
         """Certificates in issue order; ``organization_id`` narrows to the organization's own
-        and its members' (an organization-bound API key), ``after``/``limit`` page."""
+        and its members' (an organization-bound API key), ``after``/``limit`` page.
+        ``same_key_as`` narrows to the holder's other certificates in force for that
+        certificate's key: what a change, a revocation or a loss of it moves too, so the desk
+        can say so before it asks (the same query as :meth:`_same_key`, unlocked)."""
         with self.db.read() as s:
             status = listed(CertificateState, status, "status")
             q = select_where(Certificate, subscriber_id=subscriber_id, status=status)
+            if same_key_as is not None:
+                c = self._cert_row(s, same_key_as)
+                q = q.where(
+                    Certificate.spki_sha256 == c.spki_sha256,
+                    Certificate.id != c.id,
+                    Certificate.subscriber_id == c.subscriber_id,
+                    Certificate.status.in_([ACTIVE, ON_HOLD]),
+                )
             q = q.where(of_organization(Certificate.subscriber_id, organization_id))
             q = paged(q, Certificate.id, after=after, limit=limit)
             return [certificate_view(c) for c in s.execute(q).scalars()]

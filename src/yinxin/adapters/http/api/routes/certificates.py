@@ -23,7 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
 )
 from yinxin.adapters.http.api.responses import challenge, file_answer
-from yinxin.errors import Forbidden, ValidationError
+from yinxin.errors import Forbidden, NotFound, ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import (
     CertificateView,
@@ -115,13 +115,25 @@ def list_certificates(
     pages: Pages,
     subscriber_id: int | None = Query(None, ge=1, le=2**62),
     status: CertificateState | None = None,
+    same_key_as: str | None = Query(
+        None,
+        pattern=r"^[0-9A-Fa-f]{1,40}$",
+        description="serial number, hex: only the holder's other certificates in force for "
+        "that certificate's key (what a change, revocation or loss of it moves too)",
+    ),
 ):
     if subscriber_id is not None:  # another organization's or no subscriber: 404, not []
         scope_filter(platform, principal, subscriber_id)
+    if same_key_as is not None:  # likewise: an unknown or out-of-scope certificate is a 404
+        try:
+            _scoped(platform, principal, same_key_as)
+        except NotFound as e:
+            raise NotFound(e.message, field="same_key_as") from None
     rows = platform.certificates.list(
         subscriber_id=subscriber_id,
         status=status,
         organization_id=principal.organization_id,
+        same_key_as=same_key_as,
         **pages.fetch(),
     )
     return pages.page(rows, lambda c: c.id)

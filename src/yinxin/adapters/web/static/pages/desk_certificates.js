@@ -148,16 +148,11 @@ async function showChangeFields(on) {
   }
 }
 
-/** The holder's other certificates in force for the key of `c`, as far as the page can tell:
- * those a renewal (same key) left valid, up its line of predecessors. */
+/** The holder's other certificates in force for the key of `c`: those the change revokes with
+ * it (the server's own query, the one the change runs). */
 async function sameKeyOthers(c) {
-  const page = await api("GET", `/certificates?${new URLSearchParams({ subscriber_id: c.subscriber_id, limit: 200 })}`);
-  const byId = new Map(page.items.map((x) => [x.id, x]));
-  const out = [];
-  for (let p = byId.get(c.predecessor_id); p && ["active", "on_hold"].includes(p.status); p = byId.get(p.predecessor_id)) {
-    out.push(p.serial);
-  }
-  return out;
+  const page = await api("GET", `/certificates?${new URLSearchParams({ same_key_as: c.serial, limit: 200 })}`);
+  return page.items.map((x) => x.serial);
 }
 
 async function change(data, key) {
