@@ -92,7 +92,15 @@ def test_a_person_registers_itself_and_sees_only_itself(world, client):
     r = client.post(url, json={**PERSON, **proof})
     assert r.status_code == 201, r.text
     out = r.json()
-    assert set(out) == {"subscriber_id", "kind", "name", "session", "csrf_token"}
+    assert set(out) == {
+        "subscriber_id",
+        "kind",
+        "name",
+        "session",
+        "csrf_token",
+        "email_confirmation",
+    }
+    assert out["email_confirmation"] is None  # no e-mail given
     assert out["kind"] == "person" and out["name"] == "赵六"
     assert out["session"]["subscriber_id"] == out["subscriber_id"]
     assert count_subscribers(world) == n + 1
@@ -265,6 +273,86 @@ def test_an_organization_registers_itself(world, client):
     me = client.get("/api/v1/sessions/current").json()
     assert me["subscriber_id"] == out["subscriber_id"] == me["organization_id"]
     problem(client.get(f"/api/v1/subscribers/{world.org.id}"), 404, "not_found")
+
+
+def mails_to(world: World, address: str, after: int) -> list[dict]:
+    text = world.mailbox.read_text("utf-8") if world.mailbox.exists() else ""
+    return [m for m in map(json.loads, text.splitlines()[after:]) if m["to"] == address]
+
+
+def test_an_email_given_at_registration_is_registered_only_with_its_code(world, client):
+    """The e-mail address typed into the registration was taken on the form's word: an
+    address nobody proved (a typo, or someone else's) stood as the holder's, and the notice of
+    a later e-mail change, with the holder's name, went to it. Now the subscriber is
+    registered without it and a code is sent to it (the answer's ``email_confirmation``); the
+    address is registered, and gets notices, only when the holder types that code in its new
+    session (the contact change's ``email_challenge_id`` and ``email_code``). A malformed
+    address is refused naming ``email``, nothing written, the phone's code still good."""
+    url = "/api/v1/public/registrations/persons"
+    n = count_subscribers(world)
+    cid, code = code_for(client, world, PERSON["phone"])
+    proof = {"challenge_id": cid, "code": code}
+    r = client.post(url, json={**PERSON, **proof, "email": "zl@"})
+    problem(r, 422, "invalid", "email")
+    assert count_subscribers(world) == n
+
+    mark = lines(world.mailbox)
+    r = client.post(url, json={**PERSON, **proof, "email": "zl@example.cn"})
+    assert r.status_code == 201, r.text
+    out = r.json()
+    sid, token = out["subscriber_id"], out["csrf_token"]
+    pending = out["email_confirmation"]
+    assert pending["status"] == "email_confirmation_required"
+    assert pending["email_sent_to_masked"] == "z***@example.cn"
+    assert world.p.subscribers.get(sid).email is None  # not registered on the form's word
+    [mail] = mails_to(world, "zl@example.cn", mark)
+    assert mail["template_id"] == "email_change_code"  # the code, and nothing else, goes there
+    assert count_subscribers(world) == n + 1
+
+    # the holder confirms it in its session, as a new address on the contact page
+    me, h = f"/api/v1/subscribers/{sid}", {"X-CSRF-Token": token}
+    given = read_code(world.mailbox, "zl@example.cn", after=mark)
+    body = {"email": "zl@example.cn", "email_challenge_id": pending["email_challenge_id"]}
+    r = client.patch(me, json={**body, "email_code": other_than(given)}, headers=h)
+    problem(r, 403, "wrong_code", "email_code")
+    assert world.p.subscribers.get(sid).email is None
+    r = client.patch(me, json={**body, "email_code": given}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == "zl@example.cn"
+    assert world.p.subscribers.get(sid).email == "zl@example.cn"
+
+
+def test_an_organization_registering_with_an_email_waits_for_its_code_too(world, client):
+    """The same for an organization's e-mail; and an address the mail gateway cannot take is
+    answered ``email_not_sent`` — the registration (its phone proven) stands, without it."""
+    from yinxin.notify.gateways import DeliveryError
+
+    class MailDown:
+        channel = "email"
+
+        def send(self, message):
+            raise DeliveryError("mail server unreachable")
+
+    org = {
+        "name": "福州印信邮箱有限公司",
+        "uscc": USCC17 + uscc_check_char(USCC17),
+        "legal_representative": "陈七",
+        "contact_name": "林八",
+        "contact_phone": "0591-87760022",
+        "phone": "13500135000",
+        "email": "office@example.cn",
+    }
+    world.p.notifier.gateways["email"] = MailDown()
+    r = register(client, world, "organizations", org)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["email_confirmation"] == {
+        "status": "email_not_sent",
+        "email_challenge_id": None,
+        "email_sent_to_masked": "o***@example.cn",
+        "expires_at": None,
+    }
+    assert world.p.subscribers.get(out["subscriber_id"]).email is None
 
 
 def registration_rows(world: World) -> dict[str, tuple[str, int | None]]:

@@ -24,6 +24,17 @@ has to be public. It is narrow on purpose:
   ``self-registration`` (and the code's ``registration.*`` events);
 * the answer is the new id, the kind and name as typed, and the session (cookies set as a
   login sets them), scoped to this subscriber alone: the phone is proven, so no second code;
+* an ``email`` given is proven as a holder's own new address is (``signing.phone_change``), not
+  taken on the form's word: it is checked as at the desk (``422`` naming ``email``, nothing
+  written), but the subscriber is registered **without** it, and a code is sent to it by e-mail
+  (the e-mail change's code, bound to the new subscriber and this address). The answer's
+  ``email_confirmation`` says so (``email_confirmation_required``, with ``email_challenge_id``;
+  or ``email_not_sent`` when the mail could not be handed over — the registration stands). The
+  address becomes the subscriber's, and gets notices, only once the holder confirms it with
+  that code in its new session (``PATCH /subscribers/{id}`` with ``email``,
+  ``email_challenge_id`` and ``email_code``, the contact change). Until then no notice goes to
+  an address nobody proved. A desk officer registering someone still sets the e-mail at once:
+  the desk checked it;
 * nothing is written on a refusal; a tighter rate limit per address than the API's, like the
   public verification.
 
@@ -33,7 +44,9 @@ accepted, the fee paid and an officer's approval, who checks the identity docume
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel, Field
@@ -42,9 +55,12 @@ from yinxin.access.sessions import REGISTRATION_ACTOR, LoginCode, SessionView
 from yinxin.adapters.http.api.context import Plat, Strict, limit_public
 from yinxin.adapters.http.api.routes.sessions import set_session_cookies
 from yinxin.adapters.http.api.routes.subscribers import OrganizationFields
-from yinxin.errors import Conflict
+from yinxin.errors import Conflict, YinxinError
+from yinxin.identity import validate_email
+from yinxin.notify.service import mask_recipient
 from yinxin.registry.views import SubscriberKind
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["public"])
 ACTOR = REGISTRATION_ACTOR
 
@@ -73,7 +89,12 @@ class PersonRegistrationIn(Strict):
     id_type: str = Field("id_card", max_length=40)
     id_number: str = Field(min_length=1, max_length=40, examples=["11010519491231002X"])
     phone: str = Field(min_length=1, max_length=20, description="the mobile phone to log in with")
-    email: str | None = Field(None, max_length=200)
+    email: str | None = Field(
+        None,
+        max_length=200,
+        description="registered only once confirmed with the code sent to it "
+        "(the answer's `email_confirmation`)",
+    )
 
 
 class OrganizationRegistrationIn(OrganizationFields):
@@ -84,6 +105,22 @@ class OrganizationRegistrationIn(OrganizationFields):
     )
 
 
+class RegistrationEmailOut(BaseModel):
+    """The e-mail address the registration was given, not registered yet: it waits for the
+    code sent to it, typed in the new session (``PATCH /subscribers/{id}`` with ``email``,
+    ``email_challenge_id``, ``email_code``)."""
+
+    status: Literal["email_confirmation_required", "email_not_sent"] = Field(
+        description="`email_not_sent`: the mail could not be handed over; the registration "
+        "stands without the address, which the same PATCH without the code asks a new code for"
+    )
+    email_challenge_id: str | None = Field(
+        None, description="the code sent to the address (`email_code`)"
+    )
+    email_sent_to_masked: str
+    expires_at: str | None = None
+
+
 class RegistrationOut(BaseModel):
     """The registration and the session it opened (its cookies set as a login's are)."""
 
@@ -92,6 +129,11 @@ class RegistrationOut(BaseModel):
     name: str
     session: SessionView
     csrf_token: str
+    email_confirmation: RegistrationEmailOut | None = Field(
+        None,
+        description="with an `email`: it is not registered until confirmed with the code "
+        "sent to it; none without",
+    )
 
 
 def _phone_free(platform, phone: str) -> None:
@@ -111,10 +153,14 @@ def _register(
     platform,
 ) -> RegistrationOut:
     limit_public(request, "register", "registrations")
-    fields = body.model_dump(exclude={"challenge_id", "code"})
+    # the e-mail address is not registered on the form's word: it waits for its code
+    fields = body.model_dump(exclude={"challenge_id", "code", "email"})
+    address: str | None = None
     with platform.sessions.registration_proof(body.challenge_id, body.code, body.phone) as proven:
         # the number is proven: its holder may be told what is registered already
         _phone_free(platform, body.phone)
+        if body.email is not None:
+            address = validate_email(body.email, "email")
         sub = add(**fields, actor=ACTOR)
         opened = proven(sub.id)
     out = set_session_cookies(response, platform, opened)
@@ -124,6 +170,31 @@ def _register(
         name=sub.name,
         session=out.session,
         csrf_token=out.csrf_token,
+        email_confirmation=_confirm_email(platform, sub.id, address) if address else None,
+    )
+
+
+def _confirm_email(platform, subscriber_id: int, address: str) -> RegistrationEmailOut:
+    """Send the code that proves the registration's e-mail address, as for a holder's own new
+    address (the new subscriber asks it: its session is open). The registration is made
+    already: an address that cannot be mailed is answered ``email_not_sent`` (the send log and
+    the audit trail have the gateway's error), not refused."""
+    try:
+        sent = platform.phone_changes.request_email(
+            subscriber_id, address, actor=f"subscriber:{subscriber_id}"
+        ).new
+    except YinxinError as e:
+        log.warning(
+            "registration e-mail code for subscriber %s not sent: %s", subscriber_id, e.code
+        )
+        return RegistrationEmailOut(
+            status="email_not_sent", email_sent_to_masked=mask_recipient("email", address)
+        )
+    return RegistrationEmailOut(
+        status="email_confirmation_required",
+        email_challenge_id=sent.challenge_id,
+        email_sent_to_masked=sent.sent_to_masked,
+        expires_at=sent.expires_at.isoformat(),
     )
 
 
@@ -147,7 +218,9 @@ def register_person(
     """Register oneself as a person, with the code sent to the phone given
     (``/public/registrations/code``); the answer opens the person's session. A wrong, expired or
     used code is ``401 wrong_code``; only then may ``409 phone_registered`` or ``duplicate``
-    be said."""
+    be said. An `email` is registered only once confirmed: a code goes to it
+    (`email_confirmation`), typed with `PATCH /subscribers/{id}` (`email_challenge_id`,
+    `email_code`); until then no notice goes to it."""
     return _register(body, platform.subscribers.add_person, request, response, platform)
 
 
@@ -157,5 +230,6 @@ def register_organization(
 ):
     """Register an organization (its contact registers it) with the code sent to the contact's
     mobile phone (``/public/registrations/code``); the answer opens the session, which acts for
-    the organization and its people. Refusals as for a person."""
+    the organization and its people. Refusals, and the `email` waiting for its code, as for a
+    person."""
     return _register(body, platform.subscribers.add_organization, request, response, platform)

@@ -2,8 +2,12 @@
 // answer is the same whether or not it is registered; the SMS brings a code, or to a registered
 // number the word to log in instead), then POST /public/registrations/{persons|organizations}
 // with that code and the form (the ID number or the credit code checked as typed, and again by
-// the API), whose answer opens the session: on to the agreement.
-import { LABELS, api, bindForm, fmtTime, toast } from "/static/api.js";
+// the API), whose answer opens the session: on to the agreement. An e-mail address given is not
+// registered on the form's word: the API sends a code to it (the answer's email_confirmation)
+// and the third step here types it in the new session (PATCH /subscribers/{id} with email,
+// email_challenge_id and email_code, the contact change); 重新发送验证码 asks the same PATCH
+// without the code (202 email_confirmation_required) for a new one; 暂不验证 goes on without it.
+import { ApiError, LABELS, api, bindForm, fmtTime, messageFor, toast } from "/static/api.js";
 import { liveCheck, options } from "/static/pages/common.js"; // and its phone_registered, duplicate
 import { checkIdDocument, checkMobile, checkUscc } from "/static/pages/idcheck.js";
 import { resendCountdown } from "/static/pages/sms_code.js";
@@ -66,10 +70,70 @@ for (const [form, path] of [[person, "persons"], [org, "organizations"]]) {
   bindForm(form, {
     busyText: "正在注册…",
     idempotent: false, // its answer sets the session cookie: a repeat is a new registration
-    submit: (data) => api("POST", `/public/registrations/${path}`, { json: clean(data) }),
+    submit: (data) => api("POST", `/public/registrations/${path}`, { json: clean(data) }).then(
+      (out) => ({ ...out, email: clean(data).email }),
+    ),
     onDone: (out) => {
       toast(`${out.name}，注册成功`);
-      location.assign("/my/agreement");
+      if (out.email_confirmation) confirmEmail(out);
+      else location.assign("/my/agreement");
     },
   });
 }
+
+// step 3: the e-mail address given, proven by the code sent to it before it is registered
+const emailForm = document.getElementById("email-form");
+const emailSentTo = document.getElementById("email-sent-to");
+const SPENT = ["code_expired", "code_used", "challenge_dead", "wrong_document"];
+let mail = null; // { path, email, challenge } while the code waits
+
+function mailSent(pending) {
+  mail.challenge = pending.email_challenge_id || null;
+  emailSentTo.textContent = mail.challenge
+    ? `注册成功。验证码已发送至邮箱 ${pending.email_sent_to_masked}，请填写后点击“验证邮箱”；验证通过后该邮箱才会登记并接收通知。`
+    : `注册成功，但验证码未能发送至邮箱 ${pending.email_sent_to_masked}，请核对后点击“重新发送验证码”，或暂不验证。`;
+}
+
+function confirmEmail(out) {
+  mail = { path: `/subscribers/${out.subscriber_id}`, email: out.email };
+  for (const n of [phoneForm, person, org, document.getElementById("kind-tabs")]) n.hidden = true;
+  emailForm.hidden = false;
+  mailSent(out.email_confirmation);
+  document.getElementById("e-code").focus();
+}
+
+document.getElementById("email-resend").addEventListener("click", async () => {
+  try {
+    mailSent(await api("PATCH", mail.path, { json: { email: mail.email } }));
+    toast("验证码已重新发送");
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    toast(messageFor(e), "error");
+  }
+});
+
+bindForm(emailForm, {
+  busyText: "正在验证…",
+  submit: async (d, key) => {
+    const code = (d.email_code || "").trim();
+    if (!mail.challenge) throw new ApiError(422, { code: "explained", field: "email_code", detail: "验证码未能发送，请点击“重新发送验证码”" });
+    if (!/^\d{6}$/.test(code)) throw new ApiError(422, { code: "explained", field: "email_code", detail: "请输入6位数字验证码" });
+    try {
+      return await api("PATCH", mail.path, {
+        json: { email: mail.email, email_challenge_id: mail.challenge, email_code: code },
+        idempotencyKey: key,
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      if (e.field === "email_code" || e.field === "email_challenge_id") {
+        const spent = SPENT.includes(e.code) ? "，请点击“重新发送验证码”" : "";
+        e.problem = { ...e.problem, code: "explained", field: "email_code", detail: `邮箱${messageFor(e)}${spent}` };
+      }
+      throw e;
+    }
+  },
+  onDone: () => {
+    toast("电子邮箱已验证");
+    location.assign("/my/agreement");
+  },
+});
