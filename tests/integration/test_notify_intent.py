@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from yinxin.app import Platform, build_notify
 from yinxin.clock import FrozenClock
 from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError, YinxinError
+from yinxin.identity import uscc_check_char
 from yinxin.notify.gateways import DeliveryError, FileGateway, Message
 from yinxin.notify.service import Notifier, Outgoing, RetryPolicy
 from yinxin.notify.templates import DEFAULT_TEMPLATES, render
@@ -131,6 +132,30 @@ def test_templates_render_chinese_first_and_name_missing_values() -> None:
 
 
 # --- send log, failures and retries -----------------------------------------------------------
+
+
+def test_a_holder_with_a_phone_gets_its_notices_by_sms_not_at_its_email(platform: Platform):
+    """Why a holder with a mobile number changes its e-mail with the new address's code alone
+    (``signing.phone_change``): its notices go to the registered number whatever its e-mail is,
+    with the gateways the platform always has; only a holder with no number gets them by
+    e-mail (and its change asks the current address's code too)."""
+    sub = platform.subscribers.add_person(
+        name="张三", id_number="11010519491231002X", phone=PHONE, email="zs@example.cn"
+    )
+    org = platform.subscribers.add_organization(
+        name="福州无手机有限公司",
+        uscc="91350100MA2XYW000" + uscc_check_char("91350100MA2XYW000"),
+        legal_representative="陈七",
+        contact_name="林八",
+        contact_phone="0591-87760022",
+        email="office@example.cn",
+    )
+    assert set(platform.notifier.gateways) == {"sms", "email"}
+    with platform.db.read() as s:
+        to_person = platform.notifier.to_subscriber(s, sub.id, "x", {})
+        to_org = platform.notifier.to_subscriber(s, org.id, "x", {})
+    assert (to_person.channel, to_person.recipient) == ("sms", PHONE)
+    assert (to_org.channel, to_org.recipient) == ("email", "office@example.cn")
 
 
 def test_send_log_masks_phone_and_keeps_the_full_number(platform: Platform) -> None:

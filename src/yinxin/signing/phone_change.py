@@ -37,7 +37,12 @@ changes), and the change takes both, as the phone's. They are the same machinery
 the phone's codes (the new address's counts one of the hour's ten, with the current address's
 two; with a new phone in the same request, three), checked before anything is written (the
 current address's first), used up in the change's transaction, and the old address is told
-after the change. Removing the address (``""``) takes no code: nothing is sent to an address
+after the change. A holder with a mobile number is asked no code on its phone for a new address:
+its notices and codes all go by SMS (``Notifier.to_subscriber`` prefers the registered number,
+and there is always an SMS gateway), so the address carries nothing that proves or grants
+anything and cannot become the notices' channel online (the phone is never removed online) —
+should e-mail ever carry a phone holder's notices, the change must ask the phone's code too.
+Removing the address (``""``) takes no code: nothing is sent to an address
 that is not there, and it is refused when no mobile number remains for the notices
 (``registry.subscribers``).
 
