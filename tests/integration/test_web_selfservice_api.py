@@ -11,7 +11,11 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
 
+import pytest
+from httpx import Response
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from tests.integration.api_world import id_card
@@ -253,6 +257,78 @@ def test_a_registered_phone_is_refused_only_once_proven(world, client):
     r = client.post(url, json={**PERSON, "phone": "13600136001", "challenge_id": cid, "code": code})
     problem(r, 409, "phone_registered", "phone")
     assert count_subscribers(world) == n
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_registrations_of_one_number_at_once_register_one(make_platform, clock, db):
+    """Two self-registrations of one mobile number, each with its own code and another ID
+    document, sent at the same moment: both found the number free before either was written,
+    and both registered (there is no unique index on the phone: at the desk a person and an
+    organization may share one). Now the number is claimed under a lock in the registration's
+    own transaction: one registers, the other is refused 409 phone_registered — the answer a
+    registration sent after it gets — with nothing of it written: no subscriber, no session, its
+    code given back."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import event
+
+    from tests.dbdump import count
+    from tests.integration.test_races import Meeting, join
+    from yinxin.adapters.http.server import create_app
+    from yinxin.store.models import Subscriber
+    from yinxin.store.models.access import WebSession
+
+    p = make_platform(db)
+    w = SimpleNamespace(p=p, clock=clock, outbox=p.settings.outbox_dir / "sms.jsonl")
+    url = "/api/v1/public/registrations/persons"
+    forms = [PERSON, {**PERSON, "name": "钱七", "id_number": id_card("11010519880808124")}]
+    both_checked = Meeting(2)
+
+    def written_after_both_checked(mapper, connection, target) -> None:
+        # both held here, each with the number found free — unless the other waits for the
+        # one already here (its lock), which goes on after 3 s and commits first
+        both_checked.wait()
+
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        proofs = []
+        for _ in forms:
+            cid, code = code_for(c, w, PERSON["phone"])
+            proofs.append({"challenge_id": cid, "code": code})
+        answers: dict[int, Response] = {}
+
+        def send(i: int) -> None:
+            answers[i] = c.post(url, json={**forms[i], **proofs[i]})
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+        event.listen(Subscriber, "before_insert", written_after_both_checked)
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                join(t, 60)
+        finally:
+            event.remove(Subscriber, "before_insert", written_after_both_checked)
+        statuses = sorted(r.status_code for r in answers.values())
+        assert statuses == [201, 409], [r.text for r in answers.values()]
+        won = next(i for i, r in answers.items() if r.status_code == 201)
+        lost = 1 - won
+        body = problem(answers[lost], 409, "phone_registered", "phone")
+        # the same answer as a registration sent afterwards, the loser's code still good for it
+        assert c.post(url, json={**forms[lost], **proofs[lost]}).json() == body
+    with p.db.read() as s:
+        holders = s.scalars(select(Subscriber).where(Subscriber.phone == PERSON["phone"])).all()
+    assert [(x.id, x.name) for x in holders] == [
+        (answers[won].json()["subscriber_id"], forms[won]["name"])
+    ]
+    assert count(p, WebSession) == 1
+    registered = [e for e in p.audit_events() if e.action == "subscriber.registered"]
+    assert [e.subject_id for e in registered] == [str(holders[0].id)]
+    rows = registration_rows(SimpleNamespace(p=p))
+    assert rows == {
+        proofs[won]["challenge_id"]: ("used", holders[0].id),
+        proofs[lost]["challenge_id"]: ("pending", None),
+    }
+    assert p.verify_audit().ok
 
 
 def test_an_organization_registers_itself(world, client):

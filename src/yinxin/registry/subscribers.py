@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from sqlalchemy import Select, select
@@ -95,9 +96,12 @@ class Subscribers:
         email: str | None = None,
         organization_id: int | None = None,
         actor: str = "ra",
+        sole_phone: bool = False,
     ) -> SubscriberView:
         """A person; ``organization_id``: registered under that organization (its staff), so
-        the organization's administrator sees and manages them."""
+        the organization's administrator sees and manages them. ``sole_phone``: the first
+        account with this mobile number, or none (the self-registration's rule, ``claim_phone``);
+        the desk's may share one."""
         name = validate_name(name, "name", NAME_MAX[PERSON])
         id_number = validate_id_document(id_type, id_number, "id_number")
         phone = validate_mobile(phone, "phone")
@@ -117,6 +121,7 @@ class Subscribers:
             ),
             actor,
             unique=_person(id_type, id_number),
+            sole_phone=sole_phone,
         )
 
     def add_organization(
@@ -130,7 +135,9 @@ class Subscribers:
         phone: str | None = None,
         email: str | None = None,
         actor: str = "ra",
+        sole_phone: bool = False,
     ) -> SubscriberView:
+        """An organization; ``sole_phone`` as for a person (``add_person``)."""
         name = validate_name(name, "name", SUBJECT_NAME_MAX)
         uscc = validate_uscc(uscc, "uscc")
         legal = validate_name(legal_representative, "legal_representative", 50)
@@ -167,6 +174,7 @@ class Subscribers:
             ),
             actor,
             unique=_organization(uscc),
+            sole_phone=sole_phone,
         )
 
     def add_device(
@@ -208,9 +216,17 @@ class Subscribers:
             code="duplicate",
         )
 
-    def _add(self, sub: Subscriber, actor: str, unique: Select | None = None) -> SubscriberView:
+    def _add(
+        self,
+        sub: Subscriber,
+        actor: str,
+        unique: Select | None = None,
+        *,
+        sole_phone: bool = False,
+    ) -> SubscriberView:
         """Register ``sub``, unless ``unique`` (the query for the same person or organization)
-        finds one already."""
+        finds one already, or, ``sole_phone``, a person or organization has its mobile number
+        (``claim_phone``, in the transaction that registers it)."""
         if unique is not None:
             with self.db.read() as s:
                 known = s.execute(unique.with_only_columns(Subscriber.id)).scalar_one_or_none()
@@ -220,6 +236,8 @@ class Subscribers:
         sub.created_at = sub.updated_at = now
         lost_race = self._duplicate(sub.kind, None)
         with self.db.transaction() as s:
+            if sole_phone and sub.phone:
+                self.claim_phone(s, sub.phone)
             s.add(sub)
             try:
                 s.flush()
@@ -479,13 +497,24 @@ class Subscribers:
 
     def phone_registered(self, phone: str) -> bool:
         """Whether a person or an organization already logs in with this mobile number (a
-        login by phone needs the number to name one subscriber)."""
+        login by phone needs the number to name one subscriber). A look, for an early answer:
+        only ``claim_phone`` decides."""
         number = validate_mobile(phone, "phone")
         with self.db.read() as s:
-            q = select(Subscriber.id).where(
-                Subscriber.phone == number, Subscriber.kind.in_((PERSON, ORGANIZATION))
-            )
-            return s.execute(q.limit(1)).first() is not None
+            return _holder(s, number) is not None
+
+    def claim_phone(self, s: Session, phone: str) -> None:
+        """In the transaction ``s`` that registers an account with this mobile number: refuse
+        it (``phone_taken``, 409) if a person or an organization has the number already, and
+        hold the number's lock (``Database.lock``) until ``s`` ends, so a registration with the
+        same number at the same moment waits for this one to commit and then finds it. There
+        is no unique index to decide it: a person and an organization may share a number (the
+        contact who is also a person), which the login asks to choose between; the
+        self-registration gives a number its first account only."""
+        key = hashlib.sha256(f"yinxin/phone-claim/v1:{phone}".encode()).digest()[:8]
+        self.db.lock(s, int.from_bytes(key, "big", signed=True))
+        if _holder(s, phone) is not None:
+            raise phone_taken()
 
     def exists(self, subscriber_id: int) -> bool:
         with self.db.read() as s:
@@ -496,6 +525,23 @@ class Subscribers:
         with self.db.read() as s:
             sub = s.get(Subscriber, subscriber_id)
             return sub is not None and organization_id in (sub.id, sub.organization_id)
+
+
+def phone_taken() -> Conflict:
+    """The refusal of a registration whose mobile number a person or organization has."""
+    return Conflict(
+        "this mobile number is already registered; log in with it instead",
+        field="phone",
+        code="phone_registered",
+    )
+
+
+def _holder(s: Session, number: str) -> int | None:
+    """A person or organization registered with this mobile number, if any."""
+    q = select(Subscriber.id).where(
+        Subscriber.phone == number, Subscriber.kind.in_((PERSON, ORGANIZATION))
+    )
+    return s.execute(q.limit(1)).scalar_one_or_none()
 
 
 def _person(id_type: str, id_number: str) -> Select:

@@ -221,11 +221,20 @@ class Database:
         platform KEK). PostgreSQL: a transaction-level advisory lock; SQLite: the write lock,
         which a writer transaction takes at ``BEGIN``."""
         with self.transaction() as s:
-            if self.engine.dialect.name == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            else:
-                s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
+            self.lock(s, key)
             yield s
+
+    def lock(self, s: Session, key: int) -> None:
+        """Hold the database-wide lock named by ``key`` (a signed 64-bit integer) until the
+        transaction of ``s`` ends, waiting for whoever holds it: on PostgreSQL a
+        transaction-level advisory lock, on SQLite the write lock, which a writer transaction
+        took at ``BEGIN``. What ``s`` reads after it, another holder's commit included, decides
+        before anyone else with the key may: a check-then-write with no unique index to decide
+        it (``Subscribers`` claiming a self-registration's mobile number)."""
+        if self.engine.dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        else:
+            s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration; a database already there costs one query."""

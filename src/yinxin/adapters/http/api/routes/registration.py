@@ -17,7 +17,10 @@ has to be public. It is narrow on purpose:
   wrong, expired or used one (or the id a registered number was answered with) is the login's
   ``401 wrong_code``, whatever the form says. Only once the number is proven may the answer say
   that it (``409 phone_registered``) or the ID document or credit code (``409 duplicate``) is
-  registered already: whoever holds the number may know;
+  registered already: whoever holds the number may know. The number is claimed under its
+  lock in the registration's own transaction (``Subscribers.claim_phone``): of two
+  registrations of one number at once, one registers and the other is ``409
+  phone_registered``;
 * it registers **only the caller itself** (no ``organization_id``: joining an organization is
   the organization's act) with the same checks as the desk (GB 11643 ID numbers, GB 32100
   credit codes, names, mobile numbers), audited as ``subscriber.registered`` by
@@ -55,9 +58,10 @@ from yinxin.access.sessions import REGISTRATION_ACTOR, LoginCode, SessionView
 from yinxin.adapters.http.api.context import Plat, Strict, limit_public
 from yinxin.adapters.http.api.routes.sessions import set_session_cookies
 from yinxin.adapters.http.api.routes.subscribers import OrganizationFields
-from yinxin.errors import Conflict, YinxinError
+from yinxin.errors import YinxinError
 from yinxin.identity import validate_email
 from yinxin.notify.service import mask_recipient
+from yinxin.registry.subscribers import phone_taken
 from yinxin.registry.views import SubscriberKind
 
 log = logging.getLogger(__name__)
@@ -137,12 +141,10 @@ class RegistrationOut(BaseModel):
 
 
 def _phone_free(platform, phone: str) -> None:
+    """The early answer, before the form's other checks; the registration's own transaction
+    decides under the number's lock (``sole_phone``: two at once register one)."""
     if platform.subscribers.phone_registered(phone):
-        raise Conflict(
-            "this mobile number is already registered; log in with it instead",
-            field="phone",
-            code="phone_registered",
-        )
+        raise phone_taken()
 
 
 def _register(
@@ -161,7 +163,7 @@ def _register(
         _phone_free(platform, body.phone)
         if body.email is not None:
             address = validate_email(body.email, "email")
-        sub = add(**fields, actor=ACTOR)
+        sub = add(**fields, actor=ACTOR, sole_phone=True)
         opened = proven(sub.id)
     out = set_session_cookies(response, platform, opened)
     return RegistrationOut(
