@@ -492,6 +492,63 @@ def test_codes_that_registered_no_one_are_deleted_a_day_after_they_expired(
     assert {e.subject_id for e in audited} >= {pending, dead}
 
 
+def purge_plans(p, phone: str) -> list[str]:
+    """The database's plan of the purge of registration codes that registered no one, run as
+    asking for a code for ``phone`` runs it (PostgreSQL told to avoid a table scan where it
+    can, as it would on a table of some size)."""
+    from sqlalchemy import event
+
+    pg = p.db.engine.dialect.name == "postgresql"
+    plans: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith("DELETE FROM registration_codes"):
+            if pg:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + statement, parameters)
+            plans.append(" ".join(str(row) for row in cursor.fetchall()))
+
+    event.listen(p.db.engine, "before_cursor_execute", explain)
+    try:
+        p.clock.advance(seconds=61)
+        p.sessions.request_registration_code(phone)
+    finally:
+        event.remove(p.db.engine, "before_cursor_execute", explain)
+    assert len(plans) == 1, plans
+    return plans
+
+
+def test_the_purge_of_expired_codes_reads_an_index_not_the_whole_table(any_platform):
+    """registration_codes had no index on expires_at: the purge that runs with every code asked
+    for (codes that registered no one, a day after they expired) read the whole table, the
+    codes kept for every subscriber they registered included. Migration 0031 indexes the codes
+    by subscriber and expiry, which the purge's query reads — the registered ones apart — and
+    its downgrade drops the index again."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from yinxin.store.db import alembic_config
+
+    p = any_platform
+    index = "ix_registration_codes_subscriber_id_expires_at"
+
+    def indexes() -> dict[str, list[str]]:
+        found = inspect(p.db.engine).get_indexes("registration_codes")
+        return {x["name"]: x["column_names"] for x in found}
+
+    assert indexes().get(index) == ["subscriber_id", "expires_at"]
+    (plan,) = purge_plans(p, "13600136007")
+    assert index in plan, plan
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0030")
+    p.db.engine.dispose()
+    assert index not in indexes()
+    p.db.migrate()
+    assert indexes().get(index) == ["subscriber_id", "expires_at"]
+
+
 def test_public_registration_is_limited_per_address(world, client):
     bad = {**PERSON, "challenge_id": "0" * 32, "code": "123456"}
     codes = [

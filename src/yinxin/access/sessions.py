@@ -442,7 +442,9 @@ class Sessions:
         nothing can open them any more: at most ``REGISTRATION_PURGE_BATCH`` each time a code is
         asked for, in its transaction, so the table holds about a day's requests plus the codes
         that registered someone — kept, as how each of those subscribers proved the phone. The
-        audit log keeps every code's events."""
+        audit log keeps every code's events. The query reads the codes of no subscriber by
+        expiry (``ix_registration_codes_subscriber_id_expires_at``, migration 0031), never the
+        codes kept."""
         from sqlalchemy import delete
 
         stale = (

@@ -3,7 +3,7 @@ web desk's staff accounts and browser sessions."""
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yinxin.store.models import Base
@@ -120,10 +120,15 @@ class RegistrationCode(Base):
     registered with it. state: pending → used, or pending → dead (too many wrong codes, or not
     delivered); a code past ``expires_at`` opens nothing. A code that registered no one is
     deleted a day after it expired (``Sessions._purge_registration_codes``, as later codes are
-    asked for); one that did is kept.
+    asked for, reading ``ix_registration_codes_subscriber_id_expires_at``); one that did is
+    kept.
     """
 
     __tablename__ = "registration_codes"
+    # the purge's way in: the codes that registered no one (subscriber_id NULL) by expiry
+    __table_args__ = (
+        Index("ix_registration_codes_subscriber_id_expires_at", "subscriber_id", "expires_at"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the challenge id answered
     phone_binding: Mapped[str] = mapped_column(String(64))
     sent_to_masked: Mapped[str] = mapped_column(String(40))
