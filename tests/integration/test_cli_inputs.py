@@ -12,12 +12,13 @@ import pytest
 from tests.integration.server import yinxin_cli
 from yinxin.adapters.cli.common import MAX_DOCUMENT_INPUT, MAX_PEM_INPUT, read_input
 from yinxin.errors import ValidationError
+from yinxin.pdf.batch import MAX_FILE
 from yinxin.signing.ofd import MAX_OFD
 from yinxin.signing.service import MAX_PDF
 
 
 def test_the_document_bound_is_what_the_services_take() -> None:
-    assert MAX_DOCUMENT_INPUT == MAX_PDF == MAX_OFD
+    assert MAX_DOCUMENT_INPUT == MAX_PDF == MAX_OFD == MAX_FILE
     assert MAX_PEM_INPUT <= 512 * 1024
 
 

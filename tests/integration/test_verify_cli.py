@@ -241,3 +241,25 @@ def test_a_moment_no_zone_can_turn_to_utc_is_invalid_input(bare, signed):
         err = refused(verify(bare, *args, "--report", "report.pdf", "--json"), "at")
         assert "1000-01-01T00:00:00Z" in err["message"]
     assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_file_past_the_bound_is_refused_in_many_files_as_alone(bare, signed, jobs):
+    """One file over 50 MB is refused naming ``in`` (exit 2, one byte past the bound read);
+    beside another it was read whole — ``yinxin verify /dev/zero a.pdf`` read until memory
+    ran out — and judged. Now it is that file's error, the others still judged, by this
+    process or the workers alike."""
+    from yinxin.adapters.cli.common import MAX_DOCUMENT_INPUT
+
+    big = bare / "big.pdf"
+    with big.open("wb") as out:  # sparse: no 50 MB written
+        out.write(b"%PDF-1.7\n")
+        out.truncate(MAX_DOCUMENT_INPUT + 1)
+    args = ("--trust", "root.pem", "--at", signed.at, "--json", "-j", jobs)
+    alone = refused(verify(bare, str(big), *args), "in")
+    assert "larger than 50 MB" in alone["message"]
+    many = verify(bare, str(big), str(signed.pdf), *args)
+    assert many.returncode == 2 and "Traceback" not in many.stderr, many.stdout + many.stderr
+    first, second = json.loads(many.stdout)
+    assert first["field"] == "in" and "larger than 50 MB" in first["message"], first
+    assert first["file_name"] == "big.pdf" and second["valid"] is True

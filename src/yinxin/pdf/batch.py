@@ -80,6 +80,11 @@ AUTO_MIN_FILES = 8
 #: Most files a worker is handed at once: enough to keep the pipe quiet, few enough that the
 #: last worker does not finish a whole chunk alone while the others wait.
 MAX_CHUNK = 8
+#: Most bytes of one file read from a path: what ``yinxin verify`` takes of a file alone
+#: (``MAX_DOCUMENT_INPUT`` of the command line; a test keeps them equal). Only one byte more
+#: is read to tell a larger file, which is that file's error: ``/dev/zero`` among the files
+#: read until memory ran out, and a file too large alone was judged beside another.
+MAX_FILE = 50 * 1024 * 1024
 
 Item = bytes | str | Path | tuple[str, bytes]
 
@@ -356,12 +361,23 @@ def _load(item: Item, i: int) -> tuple[str, bytes, ValidationError | None]:
         return "document.pdf", bytes(item), None
     path = Path(item)
     try:
-        return path.name, path.read_bytes(), None
+        data = read_bounded(path)
     except OSError as e:
         return path.name, b"", ValidationError(f"cannot read {path}: {e.strerror}", field="in")
+    if len(data) > MAX_FILE:
+        message = f"{path} is larger than {MAX_FILE // (1024 * 1024)} MB, the most in takes"
+        return path.name, b"", ValidationError(message, field="in")
+    return path.name, data, None
+
+
+def read_bounded(path: Path) -> bytes:
+    """At most :data:`MAX_FILE` + 1 bytes of ``path`` (more than ``MAX_FILE``: too large)."""
+    with path.open("rb") as f:
+        return f.read(MAX_FILE + 1)
 
 
 __all__ = [
+    "MAX_FILE",
     "MAX_JOBS",
     "BatchResult",
     "Verifier",

@@ -371,16 +371,17 @@ def _indeterminate(rep) -> bool:
 
 def _pades_files(files: list[Path]) -> list[int]:
     """The indexes of the files to hand to worker processes: readable PAdES PDFs. A file
-    unreadable here stays in this process, which reports it as it always did."""
+    unreadable or too large here stays in this process, which reports it as it always did."""
+    from yinxin.pdf.batch import MAX_FILE, read_bounded
     from yinxin.seals.documents import PADES, document_kind
 
     out = []
     for i, path in enumerate(files):
         try:
-            data = path.read_bytes()
+            data = read_bounded(path)
         except OSError:
             continue
-        if document_kind(data) == PADES:
+        if len(data) <= MAX_FILE and document_kind(data) == PADES:
             out.append(i)
     return out
 
