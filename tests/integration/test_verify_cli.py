@@ -263,3 +263,18 @@ def test_a_file_past_the_bound_is_refused_in_many_files_as_alone(bare, signed, j
     first, second = json.loads(many.stdout)
     assert first["field"] == "in" and "larger than 50 MB" in first["message"], first
     assert first["file_name"] == "big.pdf" and second["valid"] is True
+
+
+def test_the_report_is_never_written_over_the_file_verified(bare, signed):
+    """``--report contract.pdf`` beside ``contract.pdf`` replaced the signed contract with its
+    report (exit 0): the relying party lost the evidence it was checking. Refused naming
+    ``report`` before any work, under the same name, another spelling or a symbolic link."""
+    contract = bare / "contract.pdf"
+    contract.write_bytes(signed.pdf.read_bytes())
+    (bare / "link.pdf").symlink_to(contract)
+    args = ("--trust", "root.pem", "--at", signed.at, "--json")
+    for target in ("contract.pdf", "./contract.pdf", str(contract), "link.pdf"):
+        err = refused(verify(bare, "contract.pdf", *args, "--report", target), "report")
+        assert "contract.pdf" in err["message"], err
+        assert contract.read_bytes() == signed.pdf.read_bytes(), target
+    assert sorted(p.name for p in bare.iterdir()) == ["contract.pdf", "link.pdf", "root.pem"]

@@ -7,6 +7,7 @@ signatures by the PAdES verifier, a PDF with GB/T 38540 seal signatures and an O
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -132,6 +133,7 @@ def verify_cmd(
         crls = _crls(crl)
         if report is not None:
             writable(report, "report")  # refused before the work, not after
+            _not_the_file(report, file)
         from yinxin.seals.documents import PADES, document_kind
 
         kind = document_kind(data)
@@ -169,6 +171,20 @@ def verify_cmd(
         _fail(e, as_json)
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)
+
+
+def _not_the_file(report: Path, file: Path) -> None:
+    """``--report`` over the file verified (the same name, another spelling of it, a link to
+    it) would replace the signed document with its report: refused naming ``report``."""
+    try:
+        same = report.exists() and os.path.samefile(report, file)
+    except OSError:
+        same = False
+    if same:
+        raise ValidationError(
+            f"--report {report} is the file verified ({file}): give the report another name",
+            field="report",
+        )
 
 
 def _error_code(e: YinxinError) -> int:
