@@ -955,3 +955,33 @@ def test_a_small_package_that_inflates_far_is_refused_before_it_is_inflated(worl
     assert not report.valid
     assert report.problems == ("OFD: Doc_0/Res/blank.bin inflates past 67108864 bytes",)
     assert (package.MAX_ENTRY_BYTES, package.MAX_TOTAL_BYTES) == (64 << 20, 128 << 20)
+
+
+def test_the_one_page_report_of_a_package_with_many_problems_stays_on_its_page(world, signed):
+    """Eighty files added to a signed package are eighty problems of the file: the Chinese
+    one-page report drew every one of them down past its footer and off the page, and the
+    signature's table with them. The problems now take the room the page has, the rest
+    counted in one line pointing at the JSON report, and the signature is still shown."""
+    import pymupdf
+
+    from yinxin.pdf.report import render_report_pdf
+    from yinxin.seals.documents import verify_seal_document
+
+    parts = _zip(signed[0].data)
+    parts.update({f"Doc_0/Res/extra_{i:03d}.xml": b"<x/>" for i in range(80)})
+    report = verify_seal_document(_rezip(parts), trust=[world.root, world.ca], at=world.now)
+    assert len(report.problems) == 80 and not report.valid
+    with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
+        assert len(doc) == 1
+        page = doc[0]
+        lines = [
+            (line["bbox"], "".join(s["text"] for s in line["spans"]))
+            for block in page.get_text("dict")["blocks"]
+            for line in block.get("lines", [])
+        ]
+    footer = min(box[1] for box, text in lines if text.startswith("本报告依据"))
+    assert all(box[3] <= footer for box, text in lines if not text.startswith("本报告依据"))
+    text = "".join(text for _, text in lines)
+    assert "签章 1" in text, text
+    shown = sum("file not protected by any signature" in t for _, t in lines)
+    assert 0 < shown < 80 and f"另有 {80 - shown} 条问题未列出" in text, text

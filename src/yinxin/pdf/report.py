@@ -16,6 +16,8 @@ tables, no re-compilation: ~0.3 s) into memory first. Set ``YINXIN_CJK_FONT`` (a
 Layout is done here by hand (a label/value table per signature, lines wrapped by measured
 width) because the page must stay one page: fonts shrink step by step until everything fits,
 and signatures that still do not fit are summarised in a line pointing at the JSON report.
+The file's own problems take at most the room left above the first two signatures' tables at
+the smallest size; any more are counted in one line, also pointing at the JSON report.
 """
 
 from __future__ import annotations
@@ -537,18 +539,36 @@ def _render(sheet: _Sheet) -> bytes:
     y -= 14
     c.text(x0, y, verdict, size=14, face="B", color=TONE[sheet.indication])
     y -= 8
-    for p in sheet.problems:
-        for ln in _wrap(fonts, shown("· " + p), "R", 9, width):
-            y -= 12
-            c.text(x0, y, ln, size=9, color=RED)
+    # the file's problems take the room left above the signatures (the first two tables at the
+    # smallest size, at most half the page): a package with eighty unprotected files drew all
+    # eighty past the footer and off the page, the signatures' tables with them
+    footer_h = 30.0
+    cards = sheet.cards
+    styles = list(_Style.steps())
+    tables = sum(_table_height(fonts, card, styles[-1], width) for card in cards[:2])
+    keep = MARGIN + footer_h + 14 + min(tables, A4[1] / 2)
+    lines = [_wrap(fonts, shown("· " + p), "R", 9, width) for p in sheet.problems]
+    room = int((y - keep) // 12)
+    if sum(map(len, lines)) > room:
+        drawn: list[list[str]] = []
+        for wrapped in lines:
+            if sum(map(len, drawn)) + len(wrapped) > room - 2:  # two for the count's line
+                break
+            drawn.append(wrapped)
+        more = len(lines) - len(drawn)
+        note = (
+            f"· 另有 {more} 条问题未列出，详见 JSON 报告 / {more} more problem(s) not shown;"
+            " see the JSON report"
+        )
+        lines = [*drawn, _wrap(fonts, note, "R", 9, width)]
+    for ln in (ln for wrapped in lines for ln in wrapped):
+        y -= 12
+        c.text(x0, y, ln, size=9, color=RED)
     y -= 14
 
     # signature tables: shrink until they fit; signatures that still do not fit get one
     # summary line each, and if even those do not fit, a count pointing at the JSON report
-    footer_h = 30.0
     avail = y - MARGIN - footer_h
-    cards = sheet.cards
-    styles = list(_Style.steps())
     chosen, tabled = styles[-1], 0
     for st in styles:
         heights = [_table_height(fonts, card, st, width) for card in cards]
