@@ -377,6 +377,42 @@ def test_verification_page_judges_gbt38540_pdfs_and_ofds(site: Site, page):
     assert page.locator("#signatures-heading").inner_text() == "签名详情"
 
 
+def test_verification_page_does_not_call_a_damaged_ofd_unsigned(site: Site, page):
+    """A sealed OFD whose OFD.xml is cut short cannot be read, so no signature comes back: the
+    page said 无效 — 文件中没有电子签名, a claim about the file nobody could check (this one
+    is sealed). It says no signature could be read from it, and points at the file's
+    problems; an unsigned PDF is said the same way, its problem naming the missing
+    signature."""
+    import io
+    import zipfile
+
+    with ThreadPoolExecutor(1) as pool:
+        _, ofd = pool.submit(_seal_signed_files, site.home / "files").result()
+    with zipfile.ZipFile(ofd) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    parts["OFD.xml"] = parts["OFD.xml"][: len(parts["OFD.xml"]) // 2]
+    damaged = site.home / "files" / "damaged.ofd"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, body in parts.items():
+            zf.writestr(name, body)
+    damaged.write_bytes(buf.getvalue())
+    unsigned = site.home / "files" / "unsigned.pdf"
+    unsigned.write_bytes(f.contract_pdf())
+    page.goto(site.url("/verify"))
+    for path, problem in (
+        (damaged, "OFD.xml is not well-formed XML"),
+        (unsigned, "文档中没有签名"),
+    ):
+        page.set_input_files("#file", str(path))
+        page.locator("#result").wait_for(state="visible", timeout=60_000)
+        verdict = page.locator("#verdict").inner_text()
+        assert verdict == "无效 — 未能从文件中读出任何电子签名（原因见“文件问题”）", verdict
+        assert problem in page.locator("#doc-facts").inner_text()
+        page.click("#again")
+        page.locator("#result").wait_for(state="hidden")
+
+
 def test_verification_page_on_a_phone(site: Site, phone):
     page = phone.new_page()
     page.goto(site.url("/verify"))

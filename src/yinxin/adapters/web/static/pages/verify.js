@@ -77,11 +77,15 @@ function render(r) {
   const what = sealed ? "电子签章" : "签名";
   const verdict = document.getElementById("verdict");
   const unsure = r.indication === "INDETERMINATE";
+  const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `文件 /${n} 未受任何签章保护`)];
   verdict.className = "verdict " + (r.valid ? "ok" : unsure ? "warn" : "bad");
+  // no signature read is not "no signature in the file": a damaged OFD gives none back either,
+  // and the file's problems (below) say which it is
   verdict.textContent = r.valid
     ? `有效 — 文件中的 ${r.signatures.length} 个${what}全部验证通过`
     : unsure ? `无法确定 — 未发现篡改，但现有证据不足以证明${what}有效（见下方原因）`
-    : r.signatures.length ? `无效 — 至少一个${what}未通过验证` : "无效 — 文件中没有电子签名";
+    : r.signatures.length ? `无效 — 至少一个${what}未通过验证`
+    : "无效 — 未能从文件中读出任何电子签名" + (problems.length ? "（原因见“文件问题”）" : "");
   const facts = document.getElementById("doc-facts");
   facts.replaceChildren();
   fact(facts, "文件名", r.file_name);
@@ -89,7 +93,6 @@ function render(r) {
   fact(facts, "SHA-256", el("code", { text: r.sha256 }));
   fact(facts, "验证时间", fmtTime(r.verified_at));
   fact(facts, `${what}数量`, `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
-  const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `文件 /${n} 未受任何签章保护`)];
   if (problems.length) fact(facts, "文件问题", problems.join("；"));
   if (r.notes && r.notes.length) fact(facts, "说明", r.notes.join("；"));
   document.getElementById("signatures-heading").textContent = `${what}详情`;
