@@ -532,6 +532,38 @@ def test_public_verification_without_a_key(world, client):
     assert 429 in statuses, statuses
 
 
+def test_a_verification_is_not_kept_under_its_idempotency_key(world, client):
+    """ "Nothing is kept": but the verification page sends every file with an
+    ``Idempotency-Key``, and the guard kept the whole answer — the file's name and hash, who
+    signed it with which seal — for 24 hours, the PDF report too. Reading a document changes
+    nothing, so nothing is kept: a repeat with the same key verifies again."""
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.store.models.access import IdempotencyRecord
+
+    signed = sign_as(world, world.jia, contract_pdf()).pdf
+    key = world.p.api_keys.create(name="oa", role="integration", actor="test").secret
+    for route, auth in (
+        ("/api/v1/public/verifications", {}),
+        ("/api/v1/verifications", {"Authorization": f"Bearer {key}"}),
+    ):
+        for fmt in ("json", "pdf"):
+            for _ in range(2):
+                r = client.post(
+                    f"{route}?file_name=机密合同.pdf&format={fmt}",
+                    content=signed,
+                    headers={
+                        "Content-Type": "application/pdf",
+                        "Idempotency-Key": f"verify-{fmt}",
+                        **auth,
+                    },
+                )
+                assert r.status_code == 200, r.text
+                assert "idempotent-replayed" not in r.headers
+                assert "x-yinxin-not-kept" not in r.headers
+    with world.p.db.read() as s:
+        assert s.query(IdempotencyRecord).count() == 0
+
+
 # --- the command line -----------------------------------------------------------------------
 def test_staff_cli(tmp_path):
     from tests.integration.server import yinxin_cli

@@ -71,8 +71,9 @@ class Document(Protocol):
 
 
 #: A header an answer carries when it is not the request's outcome but asks for more (a code
-#: sent by SMS): the idempotency guard keeps no such answer under the ``Idempotency-Key`` (so
-#: the same key completes the request) and takes the header off before it goes out.
+#: sent by SMS), or is one not to keep (a verification's report: nothing is kept of a document
+#: read): the idempotency guard keeps no such answer under the ``Idempotency-Key`` (so the same
+#: key completes or repeats the request) and takes the header off before it goes out.
 NOT_KEPT = "x-yinxin-not-kept"
 
 

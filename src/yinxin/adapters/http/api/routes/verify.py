@@ -11,12 +11,18 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import IsoDateTime, Plat, allowed, limit_public, read_body
-from yinxin.adapters.http.api.responses import MAX_PDF, PDF, binary_body, pdf_response
+from yinxin.adapters.http.api.responses import (
+    MAX_PDF,
+    NOT_KEPT,
+    PDF,
+    binary_body,
+    pdf_response,
+)
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
@@ -53,9 +59,10 @@ async def verify_document(
     platform: Plat,
     _principal: Verifier,
     asked: Asked,
+    response: Response,
 ):
     """The document is the request body (`Content-Type: application/pdf`); nothing is kept."""
-    return await _verify(request, platform, asked)
+    return await _verify(request, platform, asked, response)
 
 
 @router.post(
@@ -68,15 +75,25 @@ async def verify_document_publicly(
     request: Request,
     platform: Plat,
     asked: Asked,
+    response: Response,
 ):
     """The same verification for a relying party without an API key (the web's verification
     page): no key, but a tighter rate limit per address (answered 429 with `Retry-After`).
     Nothing is kept."""
     limit_public(request, "verify", "documents")
-    return await _verify(request, platform, asked)
+    return await _verify(request, platform, asked, response)
 
 
-async def _verify(request: Request, platform, asked: VerifyQuery):
+async def _verify(request: Request, platform, asked: VerifyQuery, response: Response):
+    """The answer, marked ``NOT_KEPT``: nothing is kept, not even under an ``Idempotency-Key``
+    (the verification page sends one with every file), whose guard kept the whole report —
+    the file's name and hash, who signed it — for 24 hours. A repeat verifies again."""
+    answer = await _answer(request, platform, asked)
+    (answer if isinstance(answer, Response) else response).headers[NOT_KEPT] = "1"
+    return answer
+
+
+async def _answer(request: Request, platform, asked: VerifyQuery):
     file_name, format, at, policy = asked.file_name, asked.format, asked.at, asked.policy
     body = await read_body(request, MAX_PDF)  # a public route: never read whole, then refused
     if not body:
