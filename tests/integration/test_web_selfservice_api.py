@@ -259,6 +259,47 @@ def test_a_registered_phone_is_refused_only_once_proven(world, client):
     assert count_subscribers(world) == n
 
 
+def test_a_session_that_cannot_be_opened_undoes_the_whole_registration(world, client, monkeypatch):
+    """The database failing once the subscriber is inserted — as the code is marked used by it
+    and its session opened: the subscriber was written in a transaction of its own and stayed
+    registered with no session, its code given back, so a retry got 409 phone_registered. Now
+    the subscriber, the code's use and the session are written in one transaction: nothing of
+    it stays (no subscriber, no session, no audit event), the code is pending again and
+    registers the retry."""
+    from sqlalchemy.exc import OperationalError
+
+    from tests.dbdump import count
+    from yinxin.store.models.access import WebSession
+
+    n, sessions = count_subscribers(world), count(world.p, WebSession)
+    cid, code = code_for(client, world, PERSON["phone"])
+    last = world.p.audit_events(after=0, limit=1000)[-1].seq
+    url = "/api/v1/public/registrations/persons"
+
+    def broken(s, subscriber_id: int):
+        raise OperationalError("INSERT INTO web_sessions", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(world.p.sessions, "_open_subscriber", broken)
+    with pytest.raises(OperationalError):
+        client.post(url, json={**PERSON, "challenge_id": cid, "code": code})
+    assert count_subscribers(world) == n
+    assert count(world.p, WebSession) == sessions
+    assert [e.action for e in world.p.audit_events(after=last, limit=1000)] == []
+    assert registration_rows(world)[cid] == ("pending", None)
+
+    monkeypatch.undo()
+    r = client.post(url, json={**PERSON, "challenge_id": cid, "code": code})
+    assert r.status_code == 201, r.text
+    sid = r.json()["subscriber_id"]
+    assert count_subscribers(world) == n + 1
+    assert count(world.p, WebSession) == sessions + 1
+    actions = [e.action for e in world.p.audit_events(after=last, limit=1000)]
+    assert actions.count("subscriber.registered") == 1
+    assert actions.count("registration.code_used") == 1
+    assert registration_rows(world)[cid] == ("used", sid)
+    assert world.p.verify_audit().ok
+
+
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_registrations_of_one_number_at_once_register_one(make_platform, clock, db):
     """Two self-registrations of one mobile number, each with its own code and another ID

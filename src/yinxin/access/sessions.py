@@ -460,7 +460,7 @@ class Sessions:
     @contextmanager
     def registration_proof(
         self, challenge_id: str, code: str, phone: str
-    ) -> Iterator[Callable[[int], OpenedSession]]:
+    ) -> Iterator[Callable[[Session, int], OpenedSession]]:
         """The second step of the public self-registration: the code sent for ``challenge_id``
         to ``phone``, right and in time, proves the caller holds the number. Anything else — an
         id no code was sent for (a registered number's, a guess), another number, a wrong code
@@ -471,8 +471,11 @@ class Sessions:
         back if the block raises — a refusal of the registration itself (``409
         phone_registered``, ``duplicate``, ``422``), which the caller may now be told, since it
         holds the number: the code still works for a corrected form. The block registers and
-        calls what this yields with the new subscriber's id, which marks the code used by it
-        and opens the subscriber's session in one transaction."""
+        calls what this yields in the registering transaction, with its session and the new
+        subscriber's id (``Subscribers.add_person``'s ``within``): it marks the code used by it,
+        audits ``registration.code_used`` and opens the subscriber's session there, so the
+        registration, the code's use and the session are written together or not at all — a
+        failure of any rolls back the subscriber too, and the code is given back."""
         cid = str(challenge_id or "")[:60]
         given = str(code or "").strip()
         number = validate_mobile(phone, "phone")
@@ -508,14 +511,13 @@ class Sessions:
         if reason is not None:
             raise _wrong_login_code()
 
-        def proven(subscriber_id: int) -> OpenedSession:
-            with self.db.transaction() as s:
-                taken = s.get(RegistrationCode, cid)
-                assert taken is not None
-                taken.subscriber_id = subscriber_id
-                data = {"subscriber_id": subscriber_id, "sent_to": taken.sent_to_masked}
-                self._audit_registration(s, self.clock.now(), "registration.code_used", cid, data)
-                return self._open_subscriber(s, subscriber_id)
+        def proven(s: Session, subscriber_id: int) -> OpenedSession:
+            taken = s.get(RegistrationCode, cid)
+            assert taken is not None
+            taken.subscriber_id = subscriber_id
+            data = {"subscriber_id": subscriber_id, "sent_to": taken.sent_to_masked}
+            self._audit_registration(s, self.clock.now(), "registration.code_used", cid, data)
+            return self._open_subscriber(s, subscriber_id)
 
         try:
             yield proven

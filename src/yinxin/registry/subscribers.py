@@ -97,11 +97,13 @@ class Subscribers:
         organization_id: int | None = None,
         actor: str = "ra",
         sole_phone: bool = False,
+        within: Callable[[Session, int], None] | None = None,
     ) -> SubscriberView:
         """A person; ``organization_id``: registered under that organization (its staff), so
         the organization's administrator sees and manages them. ``sole_phone``: the first
         account with this mobile number, or none (the self-registration's rule, ``claim_phone``);
-        the desk's may share one."""
+        the desk's may share one. ``within``: called in the registering transaction with the
+        new id (``_add``)."""
         name = validate_name(name, "name", NAME_MAX[PERSON])
         id_number = validate_id_document(id_type, id_number, "id_number")
         phone = validate_mobile(phone, "phone")
@@ -122,6 +124,7 @@ class Subscribers:
             actor,
             unique=_person(id_type, id_number),
             sole_phone=sole_phone,
+            within=within,
         )
 
     def add_organization(
@@ -136,8 +139,9 @@ class Subscribers:
         email: str | None = None,
         actor: str = "ra",
         sole_phone: bool = False,
+        within: Callable[[Session, int], None] | None = None,
     ) -> SubscriberView:
-        """An organization; ``sole_phone`` as for a person (``add_person``)."""
+        """An organization; ``sole_phone`` and ``within`` as for a person (``add_person``)."""
         name = validate_name(name, "name", SUBJECT_NAME_MAX)
         uscc = validate_uscc(uscc, "uscc")
         legal = validate_name(legal_representative, "legal_representative", 50)
@@ -175,6 +179,7 @@ class Subscribers:
             actor,
             unique=_organization(uscc),
             sole_phone=sole_phone,
+            within=within,
         )
 
     def add_device(
@@ -223,10 +228,14 @@ class Subscribers:
         unique: Select | None = None,
         *,
         sole_phone: bool = False,
+        within: Callable[[Session, int], None] | None = None,
     ) -> SubscriberView:
         """Register ``sub``, unless ``unique`` (the query for the same person or organization)
         finds one already, or, ``sole_phone``, a person or organization has its mobile number
-        (``claim_phone``, in the transaction that registers it)."""
+        (``claim_phone``, in the transaction that registers it). ``within``: called in that
+        transaction with the new subscriber's id, once it is inserted, for what must be written
+        with the registration or not at all (the self-registration marks its code used and
+        opens the session there); its failure writes nothing of either."""
         if unique is not None:
             with self.db.read() as s:
                 known = s.execute(unique.with_only_columns(Subscriber.id)).scalar_one_or_none()
@@ -247,6 +256,8 @@ class Subscribers:
             event(
                 s, now, actor, "subscriber.registered", sub.id, {"kind": sub.kind, "name": sub.name}
             )
+            if within is not None:
+                within(s, sub.id)
             return subscriber_view(sub)
 
     def update(

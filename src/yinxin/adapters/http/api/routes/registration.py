@@ -20,7 +20,9 @@ has to be public. It is narrow on purpose:
   registered already: whoever holds the number may know. The number is claimed under its
   lock in the registration's own transaction (``Subscribers.claim_phone``): of two
   registrations of one number at once, one registers and the other is ``409
-  phone_registered``;
+  phone_registered``. The code is marked used by the new subscriber and its session opened in
+  that same transaction (``within``): all of it is written, or, should any fail, none, and the
+  code is given back;
 * it registers **only the caller itself** (no ``organization_id``: joining an organization is
   the organization's act) with the same checks as the desk (GB 11643 ID numbers, GB 32100
   credit codes, names, mobile numbers), audited as ``subscriber.registered`` by
@@ -54,7 +56,7 @@ from typing import Literal
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel, Field
 
-from yinxin.access.sessions import REGISTRATION_ACTOR, LoginCode, SessionView
+from yinxin.access.sessions import REGISTRATION_ACTOR, LoginCode, OpenedSession, SessionView
 from yinxin.adapters.http.api.context import Plat, Strict, limit_public
 from yinxin.adapters.http.api.routes.sessions import set_session_cookies
 from yinxin.adapters.http.api.routes.subscribers import OrganizationFields
@@ -163,9 +165,16 @@ def _register(
         _phone_free(platform, body.phone)
         if body.email is not None:
             address = validate_email(body.email, "email")
-        sub = add(**fields, actor=ACTOR, sole_phone=True)
-        opened = proven(sub.id)
-    out = set_session_cookies(response, platform, opened)
+        opened: list[OpenedSession] = []
+        # the code marked used and the session opened in the registering transaction: all of
+        # it written, or (a failure of any) none, the code given back
+        sub = add(
+            **fields,
+            actor=ACTOR,
+            sole_phone=True,
+            within=lambda s, sid: opened.append(proven(s, sid)),
+        )
+    out = set_session_cookies(response, platform, opened[0])
     return RegistrationOut(
         subscriber_id=sub.id,
         kind=sub.kind,
