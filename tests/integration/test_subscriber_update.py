@@ -1153,6 +1153,71 @@ def test_an_organization_no_notice_can_reach_is_not_registered(
     assert p.subscribers.get(org["id"]).email == "ops@xm.cn"
 
 
+def test_the_desk_sees_which_subscribers_no_notice_can_reach(
+    world: World, client: TestClient
+) -> None:
+    """A database from before ``422 no_contact`` may hold an organization with neither a
+    mobile number nor an e-mail: its notices, and its devices' (they go to the organization),
+    were skipped with an info log line alone, and no view said so. Now every subscriber view
+    says ``reachable`` (API ``GET /subscribers``, ``GET /subscribers/{id}``, CLI ``subscriber
+    list`` and ``show``) and ``reachable=false`` / ``--unreachable`` lists only those."""
+    from yinxin.store.models import Subscriber
+
+    p = world.p
+    h = desk(world, client)
+    org = p.subscribers.add_organization(
+        name="厦门旧库有限公司",
+        uscc="91350200MA0000007F",
+        legal_representative="钱七",
+        contact_name="孙九",
+        contact_phone="0592-5550000",
+        email="old@xm.cn",
+    )
+    device = p.subscribers.add_device(device_name="gw.xm.cn", organization_id=org.id)
+    r = client.get("/api/v1/subscribers", params={"reachable": "false"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []
+    # the row as an old database holds it: the service refuses to remove its last contact
+    with p.db.transaction() as s:
+        s.get(Subscriber, org.id).email = None
+    for sid, kind in ((org.id, "organization"), (device.id, "device")):
+        r = client.get(f"/api/v1/subscribers/{sid}", headers=h)
+        assert r.status_code == 200, r.text
+        assert (r.json()["kind"], r.json()["reachable"]) == (kind, False), r.json()
+    for sid in (world.org.id, world.member.id, world.person.id):
+        assert client.get(f"/api/v1/subscribers/{sid}", headers=h).json()["reachable"] is True
+    r = client.get("/api/v1/subscribers", params={"reachable": "false"}, headers=h)
+    assert [x["id"] for x in r.json()["items"]] == [org.id, device.id], r.text
+    r = client.get(
+        "/api/v1/subscribers", params={"reachable": "false", "kind": "device"}, headers=h
+    )
+    assert [x["id"] for x in r.json()["items"]] == [device.id], r.text
+    r = client.get("/api/v1/subscribers", params={"reachable": "true", "limit": 200}, headers=h)
+    listed = [x["id"] for x in r.json()["items"]]
+    assert world.person.id in listed and org.id not in listed and device.id not in listed
+    assert all(x["reachable"] for x in r.json()["items"])
+    r = client.get("/api/v1/subscribers", params={"reachable": "maybe"}, headers=h)
+    assert (r.status_code, r.json().get("field")) == (422, "reachable"), r.text
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    res = CliRunner().invoke(cli_app, ["subscriber", "list", "--unreachable", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [(x["id"], x["reachable"]) for x in rows] == [(org.id, False), (device.id, False)]
+    res = CliRunner().invoke(cli_app, ["subscriber", "list"], env=env)
+    assert res.exit_code == 0 and "reachable" in res.stdout, res.output
+    res = CliRunner().invoke(cli_app, ["subscriber", "show", str(device.id), "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["reachable"] is False
+    # an e-mail given again at the desk makes both reachable
+    p.subscribers.update(org.id, {"email": "new@xm.cn"}, actor="ra")
+    res = CliRunner().invoke(cli_app, ["subscriber", "list", "--unreachable", "--json"], env=env)
+    assert res.exit_code == 0 and json.loads(res.stdout) == [], res.output
+
+
 def _mailed_organization(p):
     """An organization registered at the desk with a landline and an e-mail, no mobile number:
     its notices and codes go by e-mail."""

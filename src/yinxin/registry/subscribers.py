@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from yinxin.agreements import current_agreement
 from yinxin.clock import Clock
@@ -483,14 +483,19 @@ class Subscribers:
         kind: str | None = None,
         *,
         organization_id: int | None = None,
+        reachable: bool | None = None,
         after: int | None = None,
         limit: int | None = None,
     ) -> list[SubscriberView]:
         """Subscribers in registration order; ``organization_id`` narrows to the organization
-        and the persons and devices registered under it, ``after``/``limit`` page."""
+        and the persons and devices registered under it, ``reachable`` to those whose notices
+        can (``True``) or cannot (``False``) reach anyone (``views.reachable``), ``after``/
+        ``limit`` page."""
         with self.db.read() as s:
             q = select_where(Subscriber, kind=listed(SubscriberKind, kind, "kind"))
             q = q.where(of_organization(Subscriber.id, organization_id))
+            if reachable is not None:
+                q = q.where(~_unreachable() if reachable else _unreachable())
             q = paged(q, Subscriber.id, after=after, limit=limit)
             return [subscriber_view(x) for x in s.execute(q).scalars()]
 
@@ -553,6 +558,24 @@ def _holder(s: Session, number: str) -> int | None:
         Subscriber.phone == number, Subscriber.kind.in_((PERSON, ORGANIZATION))
     )
     return s.execute(q.limit(1)).scalar_one_or_none()
+
+
+def _unreachable() -> ColumnElement[bool]:
+    """In SQL, what ``views.reachable`` says is false: no mobile number and no e-mail on the
+    record — for a device, none on its organization's, where its notices go."""
+
+    def no_contact(row: type[Subscriber]) -> ColumnElement[bool]:
+        return and_(
+            or_(row.phone.is_(None), row.phone == ""), or_(row.email.is_(None), row.email == "")
+        )
+
+    owner = aliased(Subscriber)
+    owner_reached = (
+        select(owner.id)
+        .where(owner.id == Subscriber.organization_id, owner.kind != DEVICE, ~no_contact(owner))
+        .exists()
+    )
+    return case((Subscriber.kind == DEVICE, ~owner_reached), else_=no_contact(Subscriber))
 
 
 def _person(id_type: str, id_number: str) -> Select:

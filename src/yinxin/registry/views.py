@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import object_session
+
 from yinxin.registry.fees import yuan
 from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldBy, HoldKind
 from yinxin.results import from_row
@@ -76,6 +78,7 @@ class PersonView(SubscriberView):
     phone: str  # masked unless revealed
     email: str | None
     organization_id: int | None = None  # registered under this organization (its staff)
+    reachable: bool = True  # see ``reachable``
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +89,31 @@ class OrganizationView(SubscriberView):
     contact_phone: str
     phone: str | None  # mobile for one-time codes
     email: str | None = None  # for notices, as a person's
+    reachable: bool = True  # see ``reachable``
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceView(SubscriberView):
     device_name: str
     organization_id: int
+    reachable: bool = True  # its organization's: see ``reachable``
 
 
 def _mask(value: str, keep_start: int, keep_end: int) -> str:
     return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+def reachable(sub: Subscriber) -> bool:
+    """Whether the subscriber's notices (certificate issued, frozen, revoked, expiring, payment
+    reminders, applications received) can reach anyone: a mobile number or an e-mail address on
+    record — for a device, on its organization's record, where its notices go (the recipient
+    ``CertificateNotices`` picks). A database from before an organization needed one of them
+    (``422 no_contact``) may hold subscribers with neither: their notices are skipped."""
+    if sub.kind == SubscriberKind.DEVICE:
+        s = object_session(sub)
+        owner = s.get(Subscriber, sub.organization_id) if s and sub.organization_id else None
+        return owner is not None and owner.kind != SubscriberKind.DEVICE and reachable(owner)
+    return bool(sub.phone or sub.email)
 
 
 def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
@@ -113,6 +131,7 @@ def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
             phone=sub.phone if reveal else _mask(sub.phone, 3, 4),
             email=sub.email,
             organization_id=sub.organization_id,
+            reachable=reachable(sub),
         )
     if sub.kind == SubscriberKind.ORGANIZATION:
         return OrganizationView(
@@ -123,8 +142,14 @@ def subscriber_view(sub: Subscriber, *, reveal: bool = False) -> SubscriberView:
             contact_phone=sub.contact_phone if reveal else _mask(sub.contact_phone, 3, 4),
             phone=sub.phone if reveal or sub.phone is None else _mask(sub.phone, 3, 4),
             email=sub.email,
+            reachable=reachable(sub),
         )
-    return DeviceView(*base, device_name=sub.device_name, organization_id=sub.organization_id)
+    return DeviceView(
+        *base,
+        device_name=sub.device_name,
+        organization_id=sub.organization_id,
+        reachable=reachable(sub),
+    )
 
 
 @dataclass(frozen=True, slots=True)

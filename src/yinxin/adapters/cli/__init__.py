@@ -328,10 +328,17 @@ def subscriber_update(
 @on_platform()
 def subscriber_list(
     kind: str | None = typer.Option(None, help="person, organization or device."),
+    unreachable: bool = typer.Option(
+        False,
+        "--unreachable",
+        help="Only those no notice can reach: no mobile number and no e-mail on record "
+        "(a device: none on its organization's).",
+    ),
     p: Platform = HOME,
 ) -> object:
-    """Every subscriber (or those of one --kind), ID and phone numbers masked."""
-    return p.subscribers.list(kind)
+    """Every subscriber (or those of one --kind), ID and phone numbers masked; `reachable`
+    says whether its notices reach anyone (a mobile number or an e-mail on record)."""
+    return p.subscribers.list(kind, reachable=False if unreachable else None)
 
 
 # --- certificates ---------------------------------------------------------------------------------

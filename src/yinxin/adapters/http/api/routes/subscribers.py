@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -233,9 +233,19 @@ def list_subscribers(
     principal: Registrar,
     pages: Pages,
     kind: Literal["person", "organization", "device"] | None = None,
+    reachable: Annotated[
+        bool | None,
+        Query(
+            description="false: only the subscribers no notice can reach (no mobile number and "
+            "no e-mail on record; a device: none on its organization's); true: the others"
+        ),
+    ] = None,
 ):
+    """Subscribers in registration order. Each says whether its notices can reach anyone
+    (`reachable`: a mobile number or an e-mail on record, for a device on its organization's
+    record, where its notices go); `reachable=false` lists those whose notices are skipped."""
     rows = platform.subscribers.list(
-        kind, organization_id=principal.organization_id, **pages.fetch()
+        kind, organization_id=principal.organization_id, reachable=reachable, **pages.fetch()
     )
     return pages.page(rows, lambda s: s.id)
 
