@@ -748,3 +748,43 @@ def test_a_change_at_the_desk_says_which_certificates_of_the_key_it_revokes(site
     page.locator(f'#certificates tr[data-serial="{mine.serial}"]').filter(
         has_text="已吊销"
     ).wait_for()
+
+
+def test_the_desk_marks_an_applicant_no_notice_can_reach(site: Site, page):
+    """An organization from a database before ``no_contact``, with neither a mobile number nor
+    an e-mail, applies: its notices (application received, certificate issued) reach nobody.
+    The queue and the applicant's record say so (无法通知：未登记手机号或电子邮箱); an applicant
+    with a mobile number is not marked."""
+    from yinxin.store.models import Subscriber
+
+    p = site.world.p
+    uscc17 = "91350200MA2XYW002"
+    org = p.subscribers.add_organization(
+        name="厦门旧库贸易有限公司",
+        uscc=uscc17 + uscc_check_char(uscc17),
+        legal_representative="钱七",
+        contact_name="孙九",
+        contact_phone="0592-5550001",
+        email="old@xm.example.cn",
+    )
+    with p.db.transaction() as s:  # as an old database holds it: the service keeps one contact
+        s.get(Subscriber, org.id).email = None
+    p.subscribers.accept_agreement(org.id, accepted_by="孙九（经办人）")
+    app = p.certificates.apply(
+        subscriber_id=org.id, profile="organization-signing", pin="112233"
+    ).id
+    good = pending_application(site, "冯十", "11010519870707123", "13500135091", paid=False)
+    staff_login(site, page)
+    queue = page.locator("#queue")
+    row = queue.locator(f'tr[data-application="{app}"]')
+    row.wait_for()
+    assert "无法通知：未登记手机号或电子邮箱" in row.inner_text()
+    assert "无法通知" not in queue.locator(f'tr[data-application="{good}"]').inner_text()
+    row.locator("button").click()
+    applicant = page.locator("#applicant")
+    applicant.filter(has_text="厦门旧库贸易有限公司").wait_for()
+    assert "无法通知：未登记手机号或电子邮箱" in applicant.inner_text()
+    shot(page, "desk-applicant-unreachable")
+    queue.locator(f'tr[data-application="{good}"] button').click()
+    applicant.filter(has_text="冯十").wait_for()
+    assert "无法通知" not in applicant.inner_text()
