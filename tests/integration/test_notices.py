@@ -419,3 +419,55 @@ def test_a_payment_reminder_is_not_sent_for_a_renewed_certificate(
     clock.advance(days=20 + 365 * 2)  # 5 days before the renewal's paid_until
     assert p.certificates.payment_due(7) == []  # the renewal is paid to its own end
     assert p.notices.send_payment_reminders(7) == []
+
+
+def test_a_notice_no_one_can_receive_is_audited_for_the_desk(platform: Platform, clock) -> None:
+    """An organization from a database before ``no_contact`` has neither a mobile number nor an
+    e-mail: its notices and its device's (they go to it) were skipped with an info log line
+    alone, which the desk never sees. Each is audited now, ``notice.skipped`` on the trail of
+    the certificate or application it was about, naming the subscriber it was for; the daily
+    renewal and payment runs audit a skip once, as they send a notice once."""
+    from sqlalchemy import update
+
+    from yinxin.store.models import Subscriber
+
+    p = platform
+    subs = enrol(p)
+    with p.db.transaction() as s:  # as an old database holds it: registration refuses it now
+        q = update(Subscriber).where(Subscriber.id == subs.org.id)
+        s.execute(q.values(phone=None, email=None))
+    assert p.subscribers.get(subs.device.id).reachable is False
+    gw = ["gw.example.cn"]
+    due = issue(p, subs.device.id, "device-tls", dns_names=gw, years=1, validity_years=3)
+    ends = issue(p, subs.device.id, "device-tls", dns_names=gw, years=1)
+    assert outbox(p) == [] and p.notifier.log(subscriber_id=subs.org.id) == []
+
+    def skipped() -> list[tuple[str, str, str]]:
+        evs = p.audit_events(action="notice.skipped")
+        for ev in evs:
+            assert ev.actor == "system" and ev.data["subscriber_id"] == subs.org.id, ev
+            assert f"subscriber {subs.org.id} has no registered" in ev.data["reason"], ev
+        return [(ev.subject_type, ev.subject_id, ev.data["template"]) for ev in evs]
+
+    got = skipped()
+    assert [(kind, template) for kind, _, template in got] == [
+        ("application", "application_received"),
+        ("certificate", "certificate_issued"),
+    ] * 2
+    assert [got[1][1], got[3][1]] == [due.serial, ends.serial]
+    clock.advance(days=360)  # five days before `ends` expires and `due`'s paid year ends
+    assert p.notices.send_renewal_notices() == []
+    assert p.notices.send_payment_reminders(7) == []
+    [renewal, payment] = skipped()[4:]
+    assert renewal == ("certificate", ends.serial, "certificate_expiring")
+    assert payment == ("certificate", due.serial, "certificate_payment_due")
+    paid = p.audit_events(action="notice.skipped")[-1].data["paid_until"]
+    assert paid == due.paid_until.date().isoformat()
+    # the next day's runs: not audited again (a renewal notice repeats after 7 days, as sent)
+    clock.advance(days=1)
+    assert p.notices.send_renewal_notices() == []
+    assert p.notices.send_payment_reminders(7) == []
+    assert len(skipped()) == 6
+    p.certificates.revoke(due.serial, reason="no_longer_needed", actor="ra")
+    assert skipped()[6:] == [("certificate", due.serial, "certificate_revoked")]
+    assert outbox(p) == [] and p.verify_audit().ok

@@ -7,7 +7,9 @@ transaction* as the change (a transactional outbox row, ``pending``), so it exis
 the change does: a crash right after the commit cannot lose it, a change that rolls back leaves
 none. It is sent right after the commit; a process that died first leaves it pending for
 ``yinxin notify retry``. A delivery problem is logged and kept in the send log, and never undoes
-the certificate operation; a holder with no phone or e-mail is skipped and logged.
+the certificate operation; a holder with no phone or e-mail is skipped, logged and audited
+(``notice.skipped``, on the certificate's or application's trail, naming the subscriber it was
+for), so the desk sees it; the subscriber views say ``reachable`` beforehand.
 
 The notifier (its gateways, templates and send log) is asked for when a change or a renewal
 run first needs it, not when the certificates service is built: a listing loads none of it.
@@ -29,8 +31,9 @@ from yinxin.errors import YinxinError
 from yinxin.registry.certificates import Certificates, check_notice_days
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED, UNPAID
 from yinxin.registry.views import CertificateView
+from yinxin.store.audit import event
 from yinxin.store.db import Database
-from yinxin.store.models import Application, Certificate, Subscriber
+from yinxin.store.models import Application, AuditEvent, Certificate, Subscriber
 
 if TYPE_CHECKING:
     from yinxin.notify.service import NotificationView, Notifier, Status
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RENEWAL_TEMPLATE = "certificate_expiring"
 PAYMENT_TEMPLATE = "certificate_payment_due"
+SKIPPED = "notice.skipped"  # the audit action of a notice no one could receive
 # how many days before the paid service ends the payment reminder goes out (settable:
 # ``YINXIN_PAYMENT_REMINDER_DAYS``; 0 sends none)
 PAYMENT_REMINDER_DAYS = 7
@@ -61,6 +65,20 @@ def _restored(row: Certificate) -> dict[str, str]:
             "outcome_en": "it stays on the hold it had before the loss report until released",
         }
     return {"outcome": "证书恢复正常使用", "outcome_en": "it can sign again"}
+
+
+def _skipped_since(s: Session, serial: str, since: dt.datetime | None, *marks: str) -> bool:
+    """Whether a notice of the certificate was audited skipped (since ``since``), its data
+    holding each of ``marks``: a daily run does not audit the same skip again."""
+    q = select(AuditEvent.seq).where(
+        AuditEvent.action == SKIPPED,
+        AuditEvent.subject_type == "certificate",
+        AuditEvent.subject_id == serial,
+        *(AuditEvent.data.contains(m) for m in marks),
+    )
+    if since is not None:
+        q = q.where(AuditEvent.at >= since)
+    return s.execute(q.limit(1)).first() is not None
 
 
 def _renewed(s: Session, row: Certificate) -> bool:
@@ -110,6 +128,24 @@ class CertificateNotices:
     def notifier(self) -> Notifier:
         return self._notifier()
 
+    def _skipped(
+        self,
+        s: Session,
+        template: str,
+        subject: tuple[str, str | int],
+        to: int,
+        e: YinxinError,
+        **more: str,
+    ) -> None:
+        """A notice that could not be written (no phone or e-mail on the recipient's record):
+        logged, and audited ``notice.skipped`` in ``s``'s transaction on the trail of the
+        certificate or application it was about, with the subscriber it was for, so the desk
+        sees it (the reason names the subscriber by id, never a number or address)."""
+        kind, subject_id = subject
+        log.info("no %s notice for %s %s: %s", template, kind, subject_id, e.message)
+        data = {"template": template, "subscriber_id": to, "reason": e.message, **more}
+        event(s, self.clock.now(), "system", SKIPPED, subject_id, data, subject_type=kind)
+
     @staticmethod
     def _recipient_in(s: Session, subscriber_id: int) -> tuple[int, str]:
         """Who hears about a certificate: the holder, or for a device its organization."""
@@ -157,7 +193,7 @@ class CertificateNotices:
             values = {"name": name, "serial": row.serial_hex, **values}
             notifier.enqueue(s, notifier.to_subscriber(s, to, template, values))
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
-            log.info("no %s notice for %s: %s", template, row.serial_hex, e.message)
+            self._skipped(s, template, ("certificate", row.serial_hex), to, e)
 
     def enqueue_application(self, s: Session, app: Application, event: str) -> None:
         """In the application's transaction: the applicant's notice that it was received (the
@@ -175,7 +211,7 @@ class CertificateNotices:
         try:
             notifier.enqueue(s, notifier.to_subscriber(s, to, template, {"name": name, **values}))
         except YinxinError as e:  # e.g. no phone or e-mail on record: skip, never refuse
-            log.info("no %s notice for application %s: %s", template, app.id, e.message)
+            self._skipped(s, template, ("application", app.id), to, e)
 
     def application_changed(self, _application_id: int) -> None:
         """After the commit: send what the application put in the outbox."""
@@ -184,6 +220,7 @@ class CertificateNotices:
     def _send(
         self, notifier: Notifier, cert: CertificateView, template: str, values: dict
     ) -> NotificationView | None:
+        to = cert.subscriber_id
         try:
             with self.db.read() as s:
                 to, name = self._recipient_in(s, cert.subscriber_id)
@@ -191,7 +228,8 @@ class CertificateNotices:
                 message = notifier.to_subscriber(s, to, template, values)
             return notifier.send(message)
         except YinxinError as e:  # e.g. no phone or e-mail on record
-            log.info("no %s notice for %s: %s", template, cert.serial, e.message)
+            with self.db.transaction() as s:
+                self._skipped(s, template, ("certificate", cert.serial), to, e)
             return None
 
     def issued(self, _cert: CertificateView) -> None:
@@ -224,6 +262,8 @@ class CertificateNotices:
                     )
                     .limit(1)
                 ).first()
+                # skipped for want of a contact: audited once a repeat period, as sent
+                recent = recent or _skipped_since(s, cert.serial, since, f'"{RENEWAL_TEMPLATE}"')
             if recent:
                 continue
             left = (cert.not_after - now).days
@@ -276,7 +316,10 @@ class CertificateNotices:
                     )
                     .limit(1)
                 ).first()
-                if done:
+                done = done or _skipped_since(
+                    s, row.serial_hex, None, f'"{PAYMENT_TEMPLATE}"', f'"paid_until": "{paid}"'
+                )
+                if done:  # written, or audited skipped, once for the period
                     continue
                 to, name = self._recipient_in(s, row.subscriber_id)
                 values = {
@@ -288,7 +331,8 @@ class CertificateNotices:
                 try:
                     message = notifier.to_subscriber(s, to, PAYMENT_TEMPLATE, values)
                 except YinxinError as e:  # no phone or e-mail on record: skip, never refuse
-                    log.info("no payment reminder for %s: %s", row.serial_hex, e.message)
+                    subject = ("certificate", row.serial_hex)
+                    self._skipped(s, PAYMENT_TEMPLATE, subject, to, e, paid_until=paid)
                     continue
                 n = notifier.enqueue(s, message)
                 written.append(PaymentReminder(row.serial_hex, paid, n.id))

@@ -27,7 +27,7 @@ const ACTIONS = {
   "flow.video_recorded": "视频双录",
   "authorization.grant": "授权自动签署", "authorization.withdraw": "撤销自动签署授权",
   "authorization.exhaust": "自动签署授权已用完", "authorization.expire": "自动签署授权过期",
-  "intent.code_undelivered": "验证码未送达",
+  "intent.code_undelivered": "验证码未送达", "notice.skipped": "通知未发出",
   "api_key.created": "新建接口密钥", "api_key.revoked": "吊销接口密钥", "platform_keys.wrapped": "平台托管密钥加密保存",
   "staff.disabled": "停用工作人员", "staff.unlocked": "解除工作人员锁定",
   "webhook.subscribed": "订阅事件通知", "webhook.paused": "暂停事件通知", "webhook.resumed": "恢复事件通知",
