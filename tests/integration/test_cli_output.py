@@ -224,3 +224,25 @@ def test_colour_comes_only_from_a_literal_template() -> None:
             if name.endswith("console.print") and _markup(first):
                 wrong.append(f"{path.name}:{node.lineno} markup given to {name}")
     assert not wrong, wrong
+
+
+def test_the_error_line_names_the_refusals_code(platform: Platform) -> None:
+    """The error line named the field and the message, not the refusal's code (the JSON
+    answer's ``error``, the API's): a script told ``not_in_subject`` from another bad phone
+    only by parsing the message. The line now ends in ``(code: …)``, whatever the refusal;
+    the message stays where it was and the exit code is unchanged."""
+    p = platform
+    w = world(p)
+    res = invoke(p, "cert", "change", w.zhang_cert.serial, "--phone", "13900139555")
+    assert res.exit_code == 2, res.output
+    line = res.stderr.rstrip("\n")
+    assert "\n" not in line and line.startswith("error [phone]: "), res.stderr
+    assert line.endswith(" (code: not_in_subject)"), res.stderr
+    res = invoke(p, "desk", "show", "999")
+    assert res.exit_code == 3 and res.stderr.startswith("error [request"), res.stderr
+    assert res.stderr.rstrip("\n").endswith(" (code: not_found)"), res.stderr
+    res = invoke(
+        p, "subscriber", "add-person", "--name", "张三", "--id-number", "1", "--phone", "1"
+    )
+    assert res.exit_code == 2, res.output
+    assert re.fullmatch(r"error \[\w+\]: .+ \(code: invalid\)\n", res.stderr), res.stderr

@@ -282,12 +282,14 @@ def show_once(summary: str, secret: str, advice: str = "Store the secret now") -
 
 def show_error(e: YinxinError, as_json: bool) -> None:
     """A refusal as JSON on standard output, or as one line on standard error naming the
-    field."""
+    field and, last, the refusal's code (the JSON answer's ``error``, the API's):
+    ``error [field]: message (code: not_in_subject)``. The message is one line (control
+    characters shown as escapes), so the code is what the last ``(code: …)`` names."""
     if as_json:
         sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
     else:
         where = f" [{e.field}]" if e.field else ""
-        say("[bold red]error{}:[/] {}", where, e.message, err=True)
+        say("[bold red]error{}:[/] {} [dim](code: {})[/]", where, e.message, e.code, err=True)
 
 
 def run(

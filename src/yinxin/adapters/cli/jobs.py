@@ -22,7 +22,6 @@ from yinxin.adapters.cli.common import (
     err_console,
     platform,
     run,
-    say,
     show_error,
 )
 from yinxin.errors import Conflict, ValidationError, YinxinError
@@ -69,7 +68,7 @@ def worker_cmd(
             p.ca.key("issuing")  # a wrong passphrase fails now, not in the first CRL job
         runner = runner_for(p, name=name, tick=tick)
     except YinxinError as e:
-        say("[bold red]error[/]: {}", e.message, err=True)
+        show_error(e, as_json=False)
         raise typer.Exit(e.exit_code) from None
 
     def stop(signum, _frame) -> None:
