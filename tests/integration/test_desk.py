@@ -706,6 +706,11 @@ def test_cli_desk_json(tmp_path) -> None:
         (3, "contract", ["adopt", "HT-NO-SUCH"]),
         (2, "period", ["report", NUMBER, "26-10"]),
     ]  # fmt: skip
+    # an exponent too large for two decimals was a traceback (decimal.InvalidOperation), exit 1
+    terms = ["--title", "t", "--party-a", A, "--party-b", B, "--starts-on", "2026-01-01"]
+    for fee in ("1e400", "1e30", "123456789012345678901234567"):
+        add = ["contract-add", "X-2", *terms, "--ends-on", "2026-12-31", "--annual-fee", fee]
+        refusals.append((2, "annual_fee", add))
     for code, field, args in refusals:
         got, out = cli(*args)
         assert (got, out.get("field")) == (code, field), (args, out)

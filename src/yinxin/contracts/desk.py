@@ -235,12 +235,15 @@ def _aware(t: object, field: str) -> dt.datetime:
 
 
 def money(value: object, field: str) -> Decimal:
-    """A yuan amount: a decimal with at most two places, positive."""
+    """A yuan amount: a decimal with at most two places, positive.
+
+    The bound is checked before the places: quantizing ``1e400`` (or ``1e30``) to the fen needs
+    more digits than the decimal context has, which raised ``InvalidOperation`` (a traceback)."""
     try:
         d = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError):
         raise ValidationError(f"{field} is not an amount (e.g. 28000.00)", field=field) from None
-    if not d.is_finite() or d <= 0 or d != d.quantize(Decimal("0.01")) or d >= Decimal(10) ** 12:
+    if not d.is_finite() or d <= 0 or d >= Decimal(10) ** 12 or d != d.quantize(Decimal("0.01")):
         raise ValidationError(
             f"{field} must be a positive amount in yuan with at most two decimals", field=field
         )
