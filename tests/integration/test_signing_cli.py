@@ -554,6 +554,36 @@ def test_sign_local_refuses_a_seal_image_that_is_no_image(home, tmp_path):
     assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
+def test_sign_local_reads_its_key_and_certificates_within_a_bound_naming_each(home, tmp_path):
+    """``--key``, ``--cert`` and ``--chain`` were read whole (``--key /dev/zero`` read on until
+    memory ran out, a MemoryError traceback) and a ``--chain`` file that was no certificate was
+    blamed on ``--cert``. Now each is read to the bound of a PEM file and refused naming its own
+    option, exit 2, nothing written."""
+    from yinxin.adapters.cli.common import MAX_PEM_INPUT
+
+    kit = self_signed_kit(tmp_path)
+    big = tmp_path / "big.pem"
+    big.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * MAX_PEM_INPUT)
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    out = tmp_path / "out.pdf"
+    files = {"--key": str(kit.key), "--cert": str(kit.cert)}
+    cases = [
+        ("--key", str(big), "key", "larger than 256 KB"),
+        ("--key", "/dev/zero", "key", "larger than 256 KB"),
+        ("--cert", str(big), "cert", "larger than 256 KB"),
+        ("--chain", str(big), "chain", "larger than 256 KB"),
+        ("--chain", str(tmp_path / "junk.pem"), "chain", "not a certificate"),
+        ("--chain", str(tmp_path), "chain", "cannot read"),
+    ]
+    for option, path, field, says in cases:
+        given = {**files, option: path}
+        args = [a for pair in given.items() for a in pair]
+        proc = home.run("sign", "local", "--in", str(home.contract), "--out", str(out), *args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (option, proc.stderr)
+        assert proc.stderr.startswith(f"error [{field}]: ") and says in proc.stderr, proc.stderr
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
 def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tmp_path):
     """The first run of ``sign batch`` sent a code for files whose ``--out-dir`` did not exist:
     an SMS and the 60 s wait spent before the second run refused it. Both runs check now."""

@@ -21,6 +21,7 @@ from yinxin.adapters.cli.common import (
     CODE,
     HOME,
     JSON,
+    MAX_PEM_INPUT,
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
@@ -179,6 +180,16 @@ def _image_ratio(data: bytes, path: Path) -> float:
         raise ValidationError(f"{path} is not a readable image (PNG)", field="seal_image") from None
 
 
+def _pem_certificate(path: Path, field: str):
+    """A certificate (PEM) from ``path``, read to a PEM file's bound; refused naming ``field``."""
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(read_input(path, field, MAX_PEM_INPUT))
+    except ValueError:
+        raise ValidationError(f"{path} is not a certificate (PEM)", field=field) from None
+
+
 @sign_app.command("local")
 def sign_local(
     input: Path = IN,
@@ -207,28 +218,25 @@ def sign_local(
     leaves it."""
 
     def go():
-        from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
         from yinxin.pdf.sign import SealStamp, SignRequest, sign_pdf
         from yinxin.pdf.timestamps import HttpTimestamper
         from yinxin.pki.keys import SoftwareKey
 
+        # each read to a PEM file's bound (``--key /dev/zero`` read on until memory ran out)
+        # and refused naming its own option (a bad --chain file was blamed on --cert)
+        pem = read_input(key, "key", MAX_PEM_INPUT)
         try:
             k = serialization.load_pem_private_key(
-                key.read_bytes(), key_password.encode() if key_password else None
+                pem, key_password.encode() if key_password else None
             )
-        except (OSError, ValueError, TypeError):
+        except (ValueError, TypeError):
             raise ValidationError(
                 "cannot read the private key (wrong file or password)", field="key"
             ) from None
-        try:
-            c = x509.load_pem_x509_certificate(cert.read_bytes())
-            ch = [x509.load_pem_x509_certificate(p.read_bytes()) for p in chain]
-        except (OSError, ValueError):
-            raise ValidationError(
-                "cannot read the certificate or chain (PEM)", field="cert"
-            ) from None
+        c = _pem_certificate(cert, "cert")
+        ch = [_pem_certificate(p, "chain") for p in chain]
         stamp = None
         if seal_image is not None:
             png = read_input(seal_image, "seal_image")
