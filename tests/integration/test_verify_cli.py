@@ -143,6 +143,20 @@ def test_a_missing_trust_file_is_invalid_input(bare, signed):
     assert "nowhere.pem" in err["message"]
 
 
+def test_an_endless_trust_file_is_refused_after_the_bound(bare, signed):
+    """``--trust`` was read whole: ``--trust /dev/zero`` (or a disk image named by mistake) read
+    on until memory ran out, a MemoryError traceback, exit 1 — the INVALID verdict's code. Now
+    it is read to a certificate bundle's bound, as ``ofd verify --trust`` is, and refused
+    naming trust, exit 2; nothing created."""
+    for files in ([signed.pdf], [signed.pdf, signed.pdf]):
+        args = [*map(str, files), "--trust", "/dev/zero", "--at", signed.at, "--json"]
+        err = refused(verify(bare, *args), "trust")
+        assert "/dev/zero is larger than 50 MB" in err["message"], err
+    text = verify(bare, str(signed.pdf), "--trust", "/dev/zero")
+    assert text.stderr.startswith("error [trust]: /dev/zero is larger"), text.stderr
+    assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
+
+
 def test_a_missing_or_malformed_crl_is_invalid_input_beside_a_pades_file(bare, signed):
     """``--crl`` is read whatever the file is: beside one PAdES PDF it was ignored (exit 0),
     beside two it was refused."""

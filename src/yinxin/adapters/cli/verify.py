@@ -46,19 +46,15 @@ def _moment(text: str | None):
 def _trust_anchors(paths: list[Path]) -> list:
     """``--trust``: every certificate in each file (PEM, one or several; or one DER).
 
-    A file that cannot be read or holds no certificate is invalid input naming ``trust`` —
+    A file that cannot be read, is larger than a certificate bundle may be (``/dev/zero`` was
+    read until memory ran out) or holds no certificate is invalid input naming ``trust`` —
     exit 2, never a traceback and never exit 1, which means "the signatures are INVALID".
     """
     from cryptography import x509
 
     anchors = []
     for path in paths:
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise ValidationError(
-                f"cannot read --trust {path}: {e.strerror}", field="trust"
-            ) from None
+        raw = read_input(path, "trust")
         try:
             if b"-----BEGIN" in raw:
                 anchors += x509.load_pem_x509_certificates(raw)
