@@ -218,6 +218,23 @@ def test_many_files_in_one_call(bare, signed):
     assert sorted(p.name for p in bare.iterdir()) == ["bad.pem", "root.pem"]
 
 
+def test_an_endless_file_among_many_is_an_error_for_that_file(bare, signed):
+    """One file is read to a document's bound (50 MB), many were read whole: ``verify a.pdf
+    /dev/zero b.pdf`` read on until memory ran out (a MemoryError traceback, exit 1, no line
+    for any file). Now that file is an error of its own naming ``in``, exit 2, the others
+    verified; in this process and in the workers alike."""
+    args = ("--trust", "root.pem", "--at", signed.at, "--json")
+    for jobs in ("1", "2"):
+        files = (str(signed.pdf), "/dev/zero", str(signed.tampered))
+        proc = verify(bare, *files, *args, "--jobs", jobs)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        out = json.loads(proc.stdout)
+        assert (out[1]["error"], out[1]["field"]) == ("invalid", "in"), out[1]
+        assert "/dev/zero is larger than 50 MB" in out[1]["message"], out[1]
+        assert [out[0]["valid"], out[2]["valid"]] == [True, False], jobs
+    assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
+
+
 def test_indeterminate_is_said_apart_from_invalid(bare, signed):
     """Trusting another root, the intact contract cannot be shown good (无法确定) while the
     tampered one is invalid whatever the root: a line each, the count, exit 1 for both, and
