@@ -693,3 +693,16 @@ def test_the_pdf_from_the_command_line(tmp_path):
     )
     assert refused.returncode == 2, refused.stderr
     assert '"field": "values.specification_pdf"' in refused.stdout
+    # an empty file (a download that failed) was taken for no file: the contract was drafted
+    # on the template's text, exit 0, the PDF the officer named silently left out
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    listed = yinxin_json(["contract", "list"], home)
+    for more in ([], ["--set", "specification="]):
+        refused = yinxin_cli(
+            [*args[:4], *more, "--attach", f"specification_pdf={empty}"], home, check=False
+        )
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        said = refused.stderr
+        assert said.startswith("error [values.specification_pdf]: ") and "empty" in said, said
+    assert yinxin_json(["contract", "list"], home) == listed

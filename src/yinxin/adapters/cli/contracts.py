@@ -100,6 +100,8 @@ def _values(
         if not sep or not name.strip() or not file:
             raise ValidationError(f"{pair!r} is not name=file.pdf", field="attach")
         data = read_input(Path(file), f"values.{name.strip()}")
+        if not data:  # as base64 "" it read as no file: drafted without it, exit 0
+            raise ValidationError(f"{file} is empty, not a PDF", field=f"values.{name.strip()}")
         values[name.strip()] = base64.b64encode(data).decode("ascii")
     return values
 
