@@ -60,3 +60,38 @@ def test_cert_apply_refuses_a_csr_past_its_bound(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stdout + r.stderr
     out = json.loads(r.stdout)
     assert out["field"] == "csr" and "larger than 256 KB" in out["message"], out
+
+
+def test_a_seal_scan_that_is_no_image_is_refused_naming_scan(platform, tmp_path: Path) -> None:
+    """``seal create|apply|change --scan FILE``: a file that is no image (or too small, or a
+    picture with no seal in it) was refused naming ``image``, which no option of the command
+    is called; an empty one named ``scan``. Now every refusal of the file names ``scan``
+    (code and exit code unchanged), and nothing is written."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from tests.integration.test_seals import WANG, personal_seal, world
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    w = world(p)
+    seal = personal_seal(w)
+    junk = tmp_path / "scan.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    new = ["--subscriber-id", str(w.org.id), "--kind", "contract"]
+    new += ["--certificate", w.org_cert.serial, "--project", "百城e采平台项目"]
+    new += ["--holder", WANG.name, "--id-number", WANG.id_number, "--declaration-accepted"]
+    before = dbdump.dump(p)
+    for args in (["create", *new], ["apply", *new], ["change", seal.es_id]):
+        res = CliRunner().invoke(cli_app, ["seal", *args, "--scan", str(junk)], env=env)
+        assert res.exit_code == 2, (args, res.output)
+        assert res.stderr.startswith("error [scan]: not a readable PNG or JPEG"), res.stderr
+        res = CliRunner().invoke(cli_app, ["seal", *args, "--scan", str(junk), "--json"], env=env)
+        assert json.loads(res.stdout)["field"] == "scan", res.stdout
+    assert dbdump.dump(p) == before

@@ -124,6 +124,18 @@ KIND_HELP = "organization (公章), contract (合同专用章), finance (财务�
 YEARS = typer.Option(1, help="Years of validity (never past the certificate's end).")
 
 
+def _naming_scan(call: Callable[[], Any]) -> Any:
+    """``call``, a verb that may take ``--scan``: the services name a scan that is no usable
+    image ``image`` (the API documents it so), which no option of the command is called; here
+    the refusal names ``scan``, its kind, code and exit code unchanged."""
+    try:
+        return call()
+    except ValidationError as e:
+        if e.field != "image":
+            raise
+        raise type(e)(e.message, field="scan", code=e.code) from None
+
+
 @seal_app.command("apply")
 @on_platform(_line)
 def seal_apply(
@@ -149,22 +161,24 @@ def seal_apply(
     actor: str = APPLICANT,
 ) -> object:
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
-    return p.seals.apply(
-        business_type=business_type,
-        seal=seal,
-        subscriber_id=subscriber_id,
-        kind=kind,
-        certificate_serial=certificate,
-        project=project,
-        holder_name=holder,
-        id_type=id_type,
-        id_number=id_number,
-        declaration_accepted=declaration_accepted,
-        scan=read_input(scan, "scan"),
-        center_text=center_text,
-        code=code,
-        years=years,
-        actor=actor,
+    return _naming_scan(
+        lambda: p.seals.apply(
+            business_type=business_type,
+            seal=seal,
+            subscriber_id=subscriber_id,
+            kind=kind,
+            certificate_serial=certificate,
+            project=project,
+            holder_name=holder,
+            id_type=id_type,
+            id_number=id_number,
+            declaration_accepted=declaration_accepted,
+            scan=read_input(scan, "scan"),
+            center_text=center_text,
+            code=code,
+            years=years,
+            actor=actor,
+        )
     )
 
 
@@ -433,14 +447,16 @@ def seal_change(
     actor: str = ACTOR,
 ) -> object:
     """变更: new image or data; makes a new SESeal record."""
-    return p.seals.change(
-        seal,
-        scan=read_input(scan, "scan"),
-        software=software,
-        center_text=center_text,
-        code=code,
-        certificate_serial=certificate,
-        actor=actor,
+    return _naming_scan(
+        lambda: p.seals.change(
+            seal,
+            scan=read_input(scan, "scan"),
+            software=software,
+            center_text=center_text,
+            code=code,
+            certificate_serial=certificate,
+            actor=actor,
+        )
     )
 
 
