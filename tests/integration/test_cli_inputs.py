@@ -95,3 +95,35 @@ def test_a_seal_scan_that_is_no_image_is_refused_naming_scan(platform, tmp_path:
         res = CliRunner().invoke(cli_app, ["seal", *args, "--scan", str(junk), "--json"], env=env)
         assert json.loads(res.stdout)["field"] == "scan", res.stdout
     assert dbdump.dump(p) == before
+
+
+def test_apikey_create_names_its_own_options(platform) -> None:
+    """``apikey create --expires`` in the past and ``--organization`` missing, or not an
+    organization, were refused naming ``expires_at`` and ``organization_id``, the service's
+    names, while a malformed ``--expires`` named ``expires``. Every refusal of those options now
+    names the option, exit 2, no key made."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from tests.integration.test_seals import world
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    w = world(p)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    key = ["apikey", "create", "--name", "erp"]
+    cases = [
+        (["--role", "administrator", "--expires", "2020-01-01T00:00+00:00"], "expires"),
+        (["--role", "organization_admin"], "organization"),
+        (["--role", "organization_admin", "--organization", str(w.zhang.id)], "organization"),
+    ]
+    before = dbdump.dump(p)
+    for args, option in cases:
+        res = CliRunner().invoke(cli_app, [*key, *args], env=env)
+        assert res.exit_code == 2 and res.stderr.startswith(f"error [{option}]: "), res.output
+    assert dbdump.dump(p) == before

@@ -14,6 +14,7 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     Platform,
+    as_options,
     on_platform,
     parse_time,
     platform,
@@ -41,12 +42,16 @@ def apikey_create(
     """Make a key; the secret is printed once — store it now."""
 
     def make():
-        return platform(home).api_keys.create(
-            name=name,
-            role=role,
-            organization_id=organization,
-            expires_at=parse_time(expires, "expires"),
-            actor="operator",
+        p = platform(home)
+        return as_options(
+            {"expires_at": "expires", "organization_id": "organization"},
+            lambda: p.api_keys.create(
+                name=name,
+                role=role,
+                organization_id=organization,
+                expires_at=parse_time(expires, "expires"),
+                actor="operator",
+            ),
         )
 
     def show(issued) -> None:

@@ -307,6 +307,18 @@ def run(
     emit(result, as_json, render, empty)
 
 
+def as_options(names: dict[str, str], call: Callable[[], Any]) -> Any:
+    """``call()``, with a refusal naming a service's field that the command takes under another
+    option's name (``expires_at`` as ``--expires``, a scan's ``image`` as ``--scan``) renamed
+    to the option; its kind, code, message and exit code unchanged."""
+    try:
+        return call()
+    except YinxinError as e:
+        if e.field not in names:
+            raise
+        raise type(e)(e.message, field=names[e.field], code=e.code) from None
+
+
 def on_platform(
     render: Callable[[Any], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., None]]:

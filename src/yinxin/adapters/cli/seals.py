@@ -24,6 +24,7 @@ from yinxin.adapters.cli.common import (
     PIN_STDIN,
     SEAL_PIN,
     Platform,
+    as_options,
     console,
     on_platform,
     parse_time,
@@ -124,16 +125,8 @@ KIND_HELP = "organization (公章), contract (合同专用章), finance (财务�
 YEARS = typer.Option(1, help="Years of validity (never past the certificate's end).")
 
 
-def _naming_scan(call: Callable[[], Any]) -> Any:
-    """``call``, a verb that may take ``--scan``: the services name a scan that is no usable
-    image ``image`` (the API documents it so), which no option of the command is called; here
-    the refusal names ``scan``, its kind, code and exit code unchanged."""
-    try:
-        return call()
-    except ValidationError as e:
-        if e.field != "image":
-            raise
-        raise type(e)(e.message, field="scan", code=e.code) from None
+# a scan that is no usable image is the services' (and the API's) ``image``
+SCAN_FIELD = {"image": "scan"}
 
 
 @seal_app.command("apply")
@@ -161,7 +154,8 @@ def seal_apply(
     actor: str = APPLICANT,
 ) -> object:
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
-    return _naming_scan(
+    return as_options(
+        SCAN_FIELD,
         lambda: p.seals.apply(
             business_type=business_type,
             seal=seal,
@@ -178,7 +172,7 @@ def seal_apply(
             code=code,
             years=years,
             actor=actor,
-        )
+        ),
     )
 
 
@@ -447,7 +441,8 @@ def seal_change(
     actor: str = ACTOR,
 ) -> object:
     """变更: new image or data; makes a new SESeal record."""
-    return _naming_scan(
+    return as_options(
+        SCAN_FIELD,
         lambda: p.seals.change(
             seal,
             scan=read_input(scan, "scan"),
@@ -456,7 +451,7 @@ def seal_change(
             code=code,
             certificate_serial=certificate,
             actor=actor,
-        )
+        ),
     )
 
 
