@@ -610,6 +610,35 @@ def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tm
     assert outbox_lines(w.outbox) == before  # no code was sent
 
 
+def test_sign_batch_refuses_two_files_that_would_be_written_to_one(home, tmp_path):
+    """``sign batch a/x.pdf b/x.pdf --out-dir out`` (or one file named twice) wrote both signed
+    files to out/x-signed.pdf: the second replaced the first, while both signatures were
+    recorded and the code used up. Both runs refuse it now, naming the second file, before a
+    code is sent or used."""
+    w = home.w
+    for d in ("a", "b", "out"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "a" / "x.pdf").write_bytes(home.contract.read_bytes())
+    (tmp_path / "b" / "x.pdf").write_bytes(contract_pdf(1, title="另一份合同"))
+    before = outbox_lines(w.outbox)
+    cases = [
+        [str(tmp_path / "a" / "x.pdf"), str(tmp_path / "b" / "x.pdf"), "--out-dir"],
+        [str(home.contract), str(home.contract), "--out-dir"],
+    ]
+    for files in cases:
+        args = ["sign", "batch", *files, str(tmp_path / "out"), "--seal", w.yi.seal.es_id]
+        args += ["--signer", str(w.yi.id), "--anchor", "乙方（签章）", "--json"]
+        for more in ([], ["--challenge", "0" * 32]):
+            proc = home.run(
+                *args, *more, env={"YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": "000000"}
+            )
+            assert proc.returncode == 2, proc.stdout + proc.stderr
+            out = json.loads(proc.stdout)
+            assert out["field"] == "files[1]" and "files[0]" in out["message"], out
+    assert outbox_lines(w.outbox) == before  # no code was sent
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_sign_batch_sends_no_code_for_a_seal_the_signer_cannot_use(home, tmp_path):
     """The first run of ``sign batch`` sent a code whatever ``--seal`` said; a signer without
     the seal's grant (or with too few uses left on it) learnt it only at the second run, the

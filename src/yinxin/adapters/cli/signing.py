@@ -287,8 +287,16 @@ def _batch_outs(files: list[Path], out_dir: Path | None) -> list[Path]:
     sent — a missing --out-dir cost an SMS and the 60 s wait before the second run said so —,
     the second before the code is used up."""
     outs = [_batch_out(f, out_dir) for f in files]
+    first: dict[Path, int] = {}
     for i, o in enumerate(outs):
         writable(o, "out_dir" if out_dir is not None else f"files[{i}]")
+        # two inputs of one name (a/x.pdf, b/x.pdf into --out-dir; a file named twice) went
+        # to one output, the second signed file replacing the first once both were signed
+        j = first.setdefault(o.resolve(), i)
+        if j != i:
+            raise ValidationError(
+                f"files[{j}] and files[{i}] would both be written to {o}", field=f"files[{i}]"
+            )
     return outs
 
 
