@@ -858,6 +858,10 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     refused = cli("show", es_id, "--png", str(png), "--svg", str(svg), code=2)
     assert refused["field"] == "svg" and not png.exists()
     assert cli("show", es_id, "--seseal", str(tmp_path), code=2)["field"] == "seseal"
+    # two exports to one file: the SVG replaced the PNG, both reported exported (exit 0)
+    same = tmp_path / "seal-image"
+    refused = cli("show", es_id, "--png", str(same), "--svg", str(same), code=2)
+    assert refused["field"] == "svg" and "--png" in refused["message"] and not same.exists()
     assert not list(tmp_path.glob("*.part"))
 
     # 授权期限 and 用印次数: a bad one is refused naming the option, nothing written

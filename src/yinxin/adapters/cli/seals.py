@@ -231,8 +231,16 @@ def seal_show(
             for (name, target), option in zip(wanted.items(), EXPORT_OPTIONS, strict=True)
             if target is not None
         }
+        named: dict[Path, str] = {}
         for option, target in targets.values():
             writable(target, field=option)
+            # --png x --svg x: the SVG replaced the PNG, and both were reported exported
+            other = named.setdefault(target.resolve(), option)
+            if other != option:
+                raise ValidationError(
+                    f"--{other} and --{option} both name {target}: give each its own file",
+                    field=option,
+                )
         data = seals.artifacts(seal)
         written: dict[str, str] = {}
         try:
