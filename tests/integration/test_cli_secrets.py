@@ -133,3 +133,35 @@ def test_help_says_where_secrets_come_from(command: list[str], words: list[str])
     text = " ".join(res.stdout.split())
     missing = [w for w in words if w.lower() not in text.lower()]
     assert not missing, f"{' '.join(command)} --help does not mention {missing}:\n{text}"
+
+
+def test_an_endless_line_on_standard_input_is_refused_not_read_on(platform: Platform) -> None:
+    """A secret's line of standard input was read to its end: ``… --pin-stdin < /dev/zero``
+    (or a binary file piped in by mistake) read on until memory ran out, a MemoryError
+    traceback. A secret's line is now read to a bound (1024 characters) and a longer one is
+    refused naming the secret, exit 2, the seal untouched."""
+    import subprocess
+    import sys
+
+    from tests.integration.server import ROOT, yinxin_env
+
+    p = platform
+    seal = personal_seal(world(p))
+    env = yinxin_env(p.settings.home, extra={"YINXIN_DATABASE_URL": p.settings.database_url})
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run(
+            [sys.executable, "-m", "yinxin.adapters.cli"]
+            + ["seal", "check", seal.es_id, "--with-pin", "--pin-stdin", "--json"],
+            env=env,
+            stdin=zero,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=str(ROOT),
+        )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["field"] == "pin" and "longer than 1024" in out["message"], out
+    res = invoke(p, ["seal", "check", seal.es_id, "--with-pin"], input="1" * 5000 + "\n")
+    assert res.exit_code == 2 and res.stderr.startswith("error [pin]: "), res.output
+    assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)  # no attempt was counted

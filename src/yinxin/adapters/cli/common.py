@@ -606,9 +606,20 @@ PIN_CODE_STDIN = typer.Option(
 )
 
 
-def _stdin_line() -> str:
-    line = sys.stdin.readline() if sys.stdin is not None else ""
-    return line.rstrip("\r\n")
+# The longest line of standard input a secret is read from (a PIN, a code, a password is far
+# shorter). Read to its end, `--pin-stdin < /dev/zero` read on until memory ran out.
+MAX_SECRET_LINE = 1024
+
+
+def _stdin_line(what: str, field: str) -> str:
+    line = sys.stdin.readline(MAX_SECRET_LINE + 2) if sys.stdin is not None else ""
+    value = line.rstrip("\r\n")
+    if len(value) > MAX_SECRET_LINE:
+        raise ValidationError(
+            f"the {what}'s line of standard input is longer than {MAX_SECRET_LINE} characters",
+            field=field,
+        )
+    return value
 
 
 def read_secret(
@@ -634,7 +645,7 @@ def read_secret(
             err=True,
         )
         return option
-    value = _stdin_line() if from_stdin else os.environ.get(env, "")
+    value = _stdin_line(what, field) if from_stdin else os.environ.get(env, "")
     if not value and not from_stdin:
         if sys.stdin is not None and sys.stdin.isatty():
             value = typer.prompt(
@@ -644,7 +655,7 @@ def read_secret(
                 err=True,  # stdout is the answer: `--json > file` must stay JSON
             )
         else:
-            value = _stdin_line()
+            value = _stdin_line(what, field)
     if not value:
         raise ValidationError(
             f"the {what} is needed: set {env}, give it on standard input"
