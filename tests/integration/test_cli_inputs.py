@@ -127,3 +127,29 @@ def test_apikey_create_names_its_own_options(platform) -> None:
         res = CliRunner().invoke(cli_app, [*key, *args], env=env)
         assert res.exit_code == 2 and res.stderr.startswith(f"error [{option}]: "), res.output
     assert dbdump.dump(p) == before
+
+
+def test_a_values_file_nested_too_deeply_is_refused_naming_values(platform, tmp_path) -> None:
+    """``contract draft|revise|preview --values v.json`` with arrays nested 100,000 deep (a few
+    hundred KB, well inside the bound) ended in a RecursionError traceback from the JSON
+    parser, exit 1. Now it is refused naming values, exit 2, and nothing is drafted."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    deep = tmp_path / "values.json"
+    deep.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    before = dbdump.dump(p)
+    for args in (["draft", "om-service"], ["preview", "om-service", "--out", str(tmp_path / "p")]):
+        res = CliRunner().invoke(cli_app, ["contract", *args, "--values", str(deep)], env=env)
+        assert res.exit_code == 2, (args, res.output, res.exception)
+        assert res.stderr.startswith("error [values]: ") and "deep" in res.stderr, res.stderr
+    assert dbdump.dump(p) == before and not (tmp_path / "p").exists()

@@ -87,6 +87,8 @@ def _values(
             loaded = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValidationError(f"{path} is not UTF-8 JSON: {e}", field="values") from None
+        except RecursionError:  # [[[[… a few hundred KB deep: the parser's traceback, exit 1
+            raise ValidationError(f"{path} is nested too deeply", field="values") from None
         if not isinstance(loaded, dict):
             raise ValidationError("the values file holds a JSON object", field="values")
         values.update(loaded)
