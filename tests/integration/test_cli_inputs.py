@@ -153,3 +153,13 @@ def test_a_values_file_nested_too_deeply_is_refused_naming_values(platform, tmp_
         assert res.exit_code == 2, (args, res.output, res.exception)
         assert res.stderr.startswith("error [values]: ") and "deep" in res.stderr, res.stderr
     assert dbdump.dump(p) == before and not (tmp_path / "p").exists()
+    # a list where the object goes was refused with "the values file holds a JSON object",
+    # which reads as if it did
+    listed = tmp_path / "list.json"
+    listed.write_text('["甲方", "乙方"]')
+    res = CliRunner().invoke(
+        cli_app, ["contract", "draft", "om-service", "--values", str(listed)], env=env
+    )
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith(f"error [values]: {listed} must hold a JSON object"), res.stderr
+    assert "not a list" in res.stderr and dbdump.dump(p) == before

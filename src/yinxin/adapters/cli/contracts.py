@@ -90,7 +90,12 @@ def _values(
         except RecursionError:  # [[[[… a few hundred KB deep: the parser's traceback, exit 1
             raise ValidationError(f"{path} is nested too deeply", field="values") from None
         if not isinstance(loaded, dict):
-            raise ValidationError("the values file holds a JSON object", field="values")
+            kinds = {list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+            kind = kinds.get(type(loaded), "a number")
+            raise ValidationError(
+                f"{path} must hold a JSON object of blank name → value, not {kind}",
+                field="values",
+            )
         values.update(loaded)
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
