@@ -21,8 +21,20 @@ def id_card_check_char(first17: str) -> str:
     return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
+def _latin_upper(value: str, field: str) -> str:
+    """``value`` stripped and upper-cased, refused naming ``field`` if it holds a letter outside
+    A–Z: Python upper-cases ß to SS, ı to I, ﬀ to FF, so such a number became one its holder
+    never wrote (E1234567ß stored as E1234567SS, in a certificate's subject too)."""
+    v = (value or "").strip()
+    if not v.isascii():
+        raise ValidationError(
+            "must be written in the letters A–Z and digits 0–9 (half-width)", field=field
+        )
+    return v.upper()
+
+
 def validate_id_card(value: str, field: str = "id_number", today: dt.date | None = None) -> str:
-    v = (value or "").strip().upper()
+    v = _latin_upper(value, field)
     if not re.fullmatch(r"[0-9]{17}[0-9X]", v):
         raise ValidationError(
             "the ID card number must be 17 digits followed by a digit or X", field=field
@@ -64,7 +76,7 @@ def org_code_check_char(first8: str) -> str:
 
 
 def validate_uscc(value: str, field: str = "uscc") -> str:
-    v = (value or "").strip().upper()
+    v = _latin_upper(value, field)
     if len(v) != 18 or any(c not in USCC_CHARSET for c in v):
         raise ValidationError(
             "the unified social credit code must be 18 characters from 0-9 and A-Y "
@@ -142,7 +154,7 @@ def validate_id_document(id_type: str, number: str, field: str = "id_number") ->
     if id_type in ("id_card", "foreign_permanent_residence") and len((number or "").strip()) == 18:
         if id_type == "id_card":
             return validate_id_card(number, field)
-    v = (number or "").strip().upper()
+    v = _latin_upper(number, field)
     patterns = {
         "passport": r"[A-Z0-9]{5,17}",
         "hk_macao_permit": r"[HM][0-9]{8,10}",
