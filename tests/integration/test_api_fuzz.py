@@ -95,10 +95,12 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(tmp_pat
     ops = re.search(r"Tested: (\d+)", text)
     assert ops, summary
     assert generated >= PER_OPERATION * int(ops.group(1)), summary
-    # the key worked throughout: only the browser-session routes may refuse it
     assert "/api-keys/{key_id}/revoke" not in text, "the revoke route was not left out"
+    # the key worked throughout: only the browser-session routes may refuse it, and the
+    # self-registration's, whose every generated request (a mobile number of the documented
+    # shape) comes to the SMS code it cannot know: 401 wrong_code
     refused = refused_only(text)
-    assert all("/sessions" in op for op in refused), refused
+    assert all("/sessions" in op or "/public/registrations/" in op for op in refused), refused
     print(f"schemathesis: {generated} requests, all passed")
 
 

@@ -118,13 +118,18 @@ def _in_range(value: dt.datetime) -> dt.datetime:
 # Dates and times in a request: ISO 8601 text, as the OpenAPI document says (``format: date`` /
 # ``date-time``). Pydantic's lax mode also took a number as seconds since 1970, so
 # ``?as_of=0`` counted obligations to 1970-01-01 and ``"expires_at": 1`` was a time in 1970.
-IsoDate = Annotated[dt.date, BeforeValidator(_iso(dt.date, r"\d{4}-\d{2}-\d{2}\Z", "2026-02-14"))]
+IsoDate = Annotated[
+    dt.date,
+    BeforeValidator(_iso(dt.date, r"\d{4}-\d{2}-\d{2}\Z", "2026-02-14")),
+    Field(examples=["2026-02-14"]),
+]
 IsoDateTime = Annotated[
     dt.datetime,
     BeforeValidator(
         _iso(dt.datetime, r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", "2026-02-14T09:30:00+08:00")
     ),
     AfterValidator(_in_range),
+    Field(examples=["2026-02-14T09:30:00+08:00"]),
 ]
 
 

@@ -23,6 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
 )
 from yinxin.adapters.http.api.responses import challenge, file_answer
+from yinxin.adapters.http.api.shapes import ContactPhone, Mobile
 from yinxin.errors import Forbidden, NotFound, ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import (
@@ -88,10 +89,10 @@ class CertificateChangeIn(Strict):
     alone are not in the certificate (``422`` ``not_in_subject``: update the subscriber)."""
 
     name: str | None = Field(None, max_length=200, description="new name (person, organization)")
-    phone: str | None = Field(None, max_length=40, description="new mobile number")
+    phone: Mobile | None = Field(None, max_length=40, description="new mobile number")
     legal_representative: str | None = Field(None, max_length=200)
     contact_name: str | None = Field(None, max_length=200)
-    contact_phone: str | None = Field(None, max_length=40)
+    contact_phone: ContactPhone | None = Field(None, max_length=40)
     device_name: str | None = Field(None, max_length=200, description="new device name")
 
 

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import IsoDate, Plat, Strict, allowed, scope_organization
+from yinxin.adapters.http.api.shapes import Amount
 from yinxin.contracts.obligations import ContractObligations, ObligationView
 
 router = APIRouter(tags=["obligations"])
@@ -25,7 +26,7 @@ class EventIn(Strict):
 
 
 class ObligationPaymentIn(Strict):
-    amount: str = Field(max_length=32, examples=["305000.00"], description="yuan, decimal text")
+    amount: Amount = Field(max_length=32)
     on: IsoDate = Field(description="the day the money was received")
     obligation_id: int | None = Field(None, ge=1, le=2**62, description="default: first unpaid")
     reference: str | None = Field(None, max_length=100)

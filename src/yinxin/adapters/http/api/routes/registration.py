@@ -60,6 +60,7 @@ from yinxin.access.sessions import REGISTRATION_ACTOR, LoginCode, OpenedSession,
 from yinxin.adapters.http.api.context import Plat, Strict, limit_public
 from yinxin.adapters.http.api.routes.sessions import set_session_cookies
 from yinxin.adapters.http.api.routes.subscribers import OrganizationFields
+from yinxin.adapters.http.api.shapes import IdNumber, Mobile
 from yinxin.errors import YinxinError
 from yinxin.identity import validate_email
 from yinxin.notify.service import mask_recipient
@@ -80,7 +81,7 @@ CODE = Field(min_length=1, max_length=10, description="the code the SMS brought"
 
 
 class RegistrationCodeIn(Strict):
-    phone: str = Field(
+    phone: Mobile = Field(
         min_length=1,
         max_length=20,
         examples=["13600136000"],
@@ -93,8 +94,10 @@ class PersonRegistrationIn(Strict):
     code: str = CODE
     name: str = Field(min_length=1, max_length=50, examples=["张三"])
     id_type: str = Field("id_card", max_length=40)
-    id_number: str = Field(min_length=1, max_length=40, examples=["11010519491231002X"])
-    phone: str = Field(min_length=1, max_length=20, description="the mobile phone to log in with")
+    id_number: IdNumber = Field(min_length=1, max_length=40)
+    phone: Mobile = Field(
+        min_length=1, max_length=20, description="the mobile phone to log in with"
+    )
     email: str | None = Field(
         None,
         max_length=200,
@@ -106,7 +109,7 @@ class PersonRegistrationIn(Strict):
 class OrganizationRegistrationIn(OrganizationFields):
     challenge_id: str = CHALLENGE
     code: str = CODE
-    phone: str = Field(
+    phone: Mobile = Field(
         min_length=1, max_length=20, description="the contact's mobile phone to log in with"
     )
 

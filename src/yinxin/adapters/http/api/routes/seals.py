@@ -36,6 +36,7 @@ from yinxin.adapters.http.api.context import (
     state_filter,
 )
 from yinxin.adapters.http.api.responses import file_answer, from_base64
+from yinxin.adapters.http.api.shapes import IdNumber
 from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
@@ -92,7 +93,7 @@ class FormFields(Strict):
     project: str = Field(min_length=1, max_length=200, description="运用项目")
     holder_name: str = Field(min_length=1, max_length=50, description="印章使用人姓名")
     id_type: str = Field("id_card", max_length=40)
-    id_number: str = Field(min_length=1, max_length=40, description="证件号码")
+    id_number: IdNumber = Field(min_length=1, max_length=40)
     declaration_accepted: bool = Field(
         description="the applicant accepts the declaration (申请人声明) that the data is true"
     )

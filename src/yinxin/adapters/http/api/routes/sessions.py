@@ -22,6 +22,7 @@ from yinxin.access.sessions import (
     check_csrf,
 )
 from yinxin.adapters.http.api.context import Plat, Strict
+from yinxin.adapters.http.api.shapes import Mobile
 from yinxin.errors import Forbidden
 
 router = APIRouter(tags=["sessions"])
@@ -34,7 +35,7 @@ class StaffLoginIn(Strict):
 
 
 class CodeRequestIn(Strict):
-    phone: str = Field(min_length=1, max_length=20, examples=["13800138000"])
+    phone: Mobile = Field(min_length=1, max_length=20)
     subscriber_id: int | None = Field(
         None, ge=1, le=2**62, description="when several subscribers share the phone"
     )

@@ -18,6 +18,7 @@ from yinxin.adapters.http.api.context import (
     Strict,
     scope_subscriber,
 )
+from yinxin.adapters.http.api.shapes import ContactPhone, IdNumber, Mobile, MobileOrEmpty, Uscc
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, ValidationError
 from yinxin.registry.subscribers import SUBJECT_NAME_MAX
@@ -35,8 +36,8 @@ SubscriberId = Annotated[int, Path(ge=1, le=2**62)]
 
 class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=50, examples=["张三"])
-    id_number: str = Field(min_length=1, max_length=40, examples=["11010519491231002X"])
-    phone: str = Field(min_length=1, max_length=20, examples=["13800138000"])
+    id_number: IdNumber = Field(min_length=1, max_length=40)
+    phone: Mobile = Field(min_length=1, max_length=20)
     id_type: str = Field("id_card", max_length=40)
     email: str | None = Field(None, max_length=200)
     organization_id: int | None = Field(None, ge=1, le=2**62)
@@ -47,15 +48,15 @@ class OrganizationFields(Strict):
     registers itself (``registration``); each adds the login phone its own way."""
 
     name: str = Field(min_length=1, max_length=SUBJECT_NAME_MAX)
-    uscc: str = Field(min_length=1, max_length=18, description="统一社会信用代码")
+    uscc: Uscc = Field(min_length=1, max_length=18)
     legal_representative: str = Field(min_length=1, max_length=50)
     contact_name: str = Field(min_length=1, max_length=50)
-    contact_phone: str = Field(min_length=1, max_length=30)
+    contact_phone: ContactPhone = Field(min_length=1, max_length=30)
     email: str | None = Field(None, max_length=200, description="for notices")
 
 
 class OrganizationIn(OrganizationFields):
-    phone: str | None = Field(
+    phone: MobileOrEmpty | None = Field(
         None,
         max_length=20,
         description="mobile for one-time codes (default: contact_phone if it is a mobile); "
@@ -74,7 +75,7 @@ class ContactIn(Strict):
     ``id_type``, ``id_number``, ``uscc``, ``device_name``) are not in this document: sent, they
     are refused naming the field (``in_subject``) — a certificate change makes them."""
 
-    phone: str | None = Field(None, max_length=20, examples=["13900139000"])
+    phone: Mobile | None = Field(None, max_length=20)
     email: str | None = Field(
         None,
         max_length=200,
@@ -87,7 +88,7 @@ class ContactIn(Strict):
         None, max_length=50, description="an organization's (法定代表人)"
     )
     contact_name: str | None = Field(None, max_length=50, description="an organization's")
-    contact_phone: str | None = Field(None, max_length=30, description="an organization's")
+    contact_phone: ContactPhone | None = Field(None, max_length=30, description="an organization's")
     phone_challenge_id: str | None = Field(
         None,
         max_length=60,
