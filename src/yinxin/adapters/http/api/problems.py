@@ -201,6 +201,10 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
+        if exc.status_code == 400 and isinstance(exc.__cause__, YinxinError):
+            # the body's reader refused it (``json_body``: a member given twice): FastAPI
+            # wrapped that in its 400 "There was an error parsing the body", naming nothing
+            return await _refused(request, exc.__cause__)
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
             # FastAPI's own refusal of a JSON body that is not text (Latin-1, GBK, gzip):
             # "There was an error parsing the body", a 400 naming nothing

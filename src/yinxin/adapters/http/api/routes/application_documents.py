@@ -13,11 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from yinxin.adapters.http.api.context import Plat, Registrar, read_body
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import binary_body, file_answer
 from yinxin.adapters.http.api.routes.applications import ApplicationId, _scoped
 from yinxin.registry.documents import MAX_DOCUMENT, DocumentKind, DocumentView
 
-router = APIRouter(tags=["applications"])
+router = APIRouter(route_class=JsonRoute, tags=["applications"])
 DocumentId = Annotated[int, Path(ge=1, le=2**62)]
 
 

@@ -18,6 +18,7 @@ from yinxin.adapters.http.api.context import (
     scope_owned,
     scope_subscriber,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.pki.profiles import SUBSCRIBER_PROFILES
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.registry.views import (
@@ -27,7 +28,7 @@ from yinxin.registry.views import (
     SubmittedApplication,
 )
 
-router = APIRouter(tags=["applications"])
+router = APIRouter(route_class=JsonRoute, tags=["applications"])
 Officer = Annotated[Principal, Depends(allowed(Capability.REVIEW))]
 ApplicationId = Annotated[int, Path(ge=1, le=2**62)]
 

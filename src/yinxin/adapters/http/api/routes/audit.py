@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Page, Plat, allowed
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.store.audit import AuditEventView, AuditVerdict
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=JsonRoute, tags=["audit"])
 Auditor = Annotated[Principal, Depends(allowed(Capability.AUDIT))]
 
 

@@ -21,6 +21,7 @@ from yinxin.adapters.http.api.context import (
     scope_subscriber,
     state_filter,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.routes.documents import (
     DocumentIn,
     Id,
@@ -33,7 +34,7 @@ from yinxin.signing.authorizations import AuthorizationState, AuthorizationView,
 from yinxin.signing.batch import BatchItem
 from yinxin.signing.intent import Challenge
 
-router = APIRouter(tags=["batch signing and authorizations"])
+router = APIRouter(route_class=JsonRoute, tags=["batch signing and authorizations"])
 AuthorizationStateFilter = state_filter(AuthorizationState)
 Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 AuthId = Annotated[int, Path(ge=1, le=2**62)]

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yinxin.access.keys import Principal
 from yinxin.adapters.http.api.context import IsoDateTime, Plat, get_caller
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.contracts import money, terms, workdays
 from yinxin.errors import ValidationError
 
-router = APIRouter(tags=["calc"])
+router = APIRouter(route_class=JsonRoute, tags=["calc"])
 Caller = Annotated[Principal, Depends(get_caller)]
 
 

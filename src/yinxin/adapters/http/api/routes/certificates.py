@@ -22,6 +22,7 @@ from yinxin.adapters.http.api.context import (
     scope_filter,
     scope_owned,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import challenge, file_answer
 from yinxin.adapters.http.api.shapes import ContactPhone, Mobile
 from yinxin.errors import Forbidden, NotFound, ValidationError
@@ -35,7 +36,7 @@ from yinxin.registry.views import (
     Successor,
 )
 
-router = APIRouter(tags=["certificates"])
+router = APIRouter(route_class=JsonRoute, tags=["certificates"])
 Caller = Annotated[Principal, Depends(get_caller)]
 Lifecycle = Annotated[Principal, Depends(allowed(Capability.LIFECYCLE))]
 Serial = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="serial number, hex")]

@@ -23,6 +23,7 @@ from yinxin.adapters.http.api.context import (
     scope_organization,
     service_page,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts import templates
@@ -34,7 +35,7 @@ from yinxin.contracts.service import (
 )
 from yinxin.errors import NotFound
 
-router = APIRouter(tags=["contracts"])
+router = APIRouter(route_class=JsonRoute, tags=["contracts"])
 Drafter = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 ContractId = Annotated[int, Path(ge=1, le=2**62)]
 Code = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[a-z0-9-]+$")]

@@ -25,6 +25,7 @@ from yinxin.adapters.http.api.context import (
     get_caller,
     state_filter,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PDF, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts.desk import (
@@ -39,7 +40,7 @@ from yinxin.contracts.reports import ServiceReport
 from yinxin.errors import Forbidden
 from yinxin.signing.flows import StartedFlow
 
-router = APIRouter(tags=["service desk"])
+router = APIRouter(route_class=JsonRoute, tags=["service desk"])
 RequestStateFilter = state_filter(RequestState)
 RequestId = Annotated[int, Path(ge=1, le=2**62)]
 Number = Annotated[str, Path(min_length=1, max_length=64)]

@@ -20,11 +20,12 @@ from fastapi.responses import Response, StreamingResponse
 
 from yinxin.access.keys import ApiRole, Principal
 from yinxin.adapters.http.api.context import Plat, get_caller
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.asgi import HEAD_ONLY
 from yinxin.errors import Forbidden, NotFound
 from yinxin.handover.shelf import NAME_PATTERN, ExportSummary
 
-router = APIRouter(tags=["data handover"])
+router = APIRouter(route_class=JsonRoute, tags=["data handover"])
 Name = Annotated[
     str,
     Path(

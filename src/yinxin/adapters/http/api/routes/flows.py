@@ -25,6 +25,7 @@ from yinxin.adapters.http.api.context import (
     service_page,
     state_filter,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf, pdf_response
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
@@ -39,7 +40,7 @@ from yinxin.adapters.http.api.routes.pictures import (
 from yinxin.signing.evidence import EvidenceReport
 from yinxin.signing.flows import FlowSigning, FlowState, FlowView, SignerSpec, StartedFlow, Urged
 
-router = APIRouter(tags=["sign flows"])
+router = APIRouter(route_class=JsonRoute, tags=["sign flows"])
 FlowStateFilter = state_filter(FlowState)
 Sender = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 FlowId = Annotated[int, Path(ge=1, le=2**62)]

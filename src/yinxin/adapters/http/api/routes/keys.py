@@ -9,8 +9,9 @@ from pydantic import Field
 
 from yinxin.access.keys import ApiKeyView, ApiRole, Capability, IssuedKey, Principal
 from yinxin.adapters.http.api.context import IsoDateTime, Plat, Strict, allowed
+from yinxin.adapters.http.api.json_body import JsonRoute
 
-router = APIRouter(tags=["api keys"])
+router = APIRouter(route_class=JsonRoute, tags=["api keys"])
 Admin = Annotated[Principal, Depends(allowed(Capability.MANAGE_KEYS))]
 KeyId = Annotated[int, Path(ge=1, le=2**62)]
 

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from yinxin.adapters.http.api.context import Plat, Strict, client_ip, read_body
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf
 from yinxin.adapters.http.api.routes.pictures import (
     DocumentPages,
@@ -25,7 +26,7 @@ from yinxin.adapters.http.api.routes.pictures import (
 from yinxin.signing.flows import MAX_VIDEO, FlowSigning, FlowView, LinkContext, Recording
 from yinxin.signing.intent import Challenge
 
-router = APIRouter(tags=["signing links"])
+router = APIRouter(route_class=JsonRoute, tags=["signing links"])
 Token = Annotated[str, Path(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 DocId = Annotated[int, Path(ge=1, le=2**62)]
 

@@ -12,10 +12,11 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import IsoDate, Plat, Strict, allowed, scope_organization
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.shapes import Amount
 from yinxin.contracts.obligations import ContractObligations, ObligationView
 
-router = APIRouter(tags=["obligations"])
+router = APIRouter(route_class=JsonRoute, tags=["obligations"])
 Keeper = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 ContractId = Annotated[int, Path(ge=1, le=2**62)]
 

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, client_ip, scope_subscriber
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.routes.documents import (
     DocumentIn,
     SealRef,
@@ -32,7 +33,7 @@ from yinxin.ofd.sign import Placement
 from yinxin.signing.intent import Challenge
 from yinxin.signing.ofd import MAX_OFD, OfdSigning, SignedOfdDocument
 
-router = APIRouter(tags=["OFD signing"])
+router = APIRouter(route_class=JsonRoute, tags=["OFD signing"])
 Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 
 

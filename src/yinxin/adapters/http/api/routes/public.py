@@ -11,10 +11,11 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from yinxin.adapters.http.api.context import Plat
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.routes.subscribers import AgreementOut
 from yinxin.errors import YinxinError
 
-router = APIRouter(tags=["public"])
+router = APIRouter(route_class=JsonRoute, tags=["public"])
 CACHE = "public, max-age=300"
 
 

@@ -58,6 +58,7 @@ from pydantic import BaseModel, Field
 
 from yinxin.access.sessions import REGISTRATION_ACTOR, LoginCode, OpenedSession, SessionView
 from yinxin.adapters.http.api.context import Plat, Strict, limit_public
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.routes.sessions import set_session_cookies
 from yinxin.adapters.http.api.routes.subscribers import OrganizationFields
 from yinxin.adapters.http.api.shapes import IdNumber, Mobile
@@ -68,7 +69,7 @@ from yinxin.registry.subscribers import phone_taken
 from yinxin.registry.views import SubscriberKind
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["public"])
+router = APIRouter(route_class=JsonRoute, tags=["public"])
 ACTOR = REGISTRATION_ACTOR
 
 

@@ -18,12 +18,13 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PNG
 from yinxin.adapters.http.api.routes.seals import MAX_SCAN_BASE64, _scan_bytes
 from yinxin.errors import ValidationError
 from yinxin.seals.catalogue import KINDS, ImagePlan, ImageSource, SealKind, check_scan
 
-router = APIRouter(tags=["seals"])
+router = APIRouter(route_class=JsonRoute, tags=["seals"])
 SealUser = Annotated[Principal, Depends(allowed(Capability.SEALS))]
 PREVIEW_DPI = 200
 

@@ -35,6 +35,7 @@ from yinxin.adapters.http.api.context import (
     scope_subscriber,
     state_filter,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import file_answer, from_base64
 from yinxin.adapters.http.api.shapes import IdNumber
 from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError
@@ -47,7 +48,7 @@ from yinxin.seals.pin import PinChange, SealUsability
 from yinxin.seals.records import RecordCheck, SealApplicationView, SealRecordView
 from yinxin.seals.view import PinLeakView, SealView, granted_view
 
-router = APIRouter(tags=["seals"])
+router = APIRouter(route_class=JsonRoute, tags=["seals"])
 SealStateFilter = state_filter(SealState)
 SealUser = Annotated[Principal, Depends(allowed(Capability.SEALS))]
 SealOfficer = Annotated[Principal, Depends(allowed(Capability.SEAL_REVIEW))]

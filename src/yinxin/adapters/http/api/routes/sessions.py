@@ -22,10 +22,11 @@ from yinxin.access.sessions import (
     check_csrf,
 )
 from yinxin.adapters.http.api.context import Plat, Strict
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.shapes import Mobile
 from yinxin.errors import Forbidden
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(route_class=JsonRoute, tags=["sessions"])
 
 
 class StaffLoginIn(Strict):

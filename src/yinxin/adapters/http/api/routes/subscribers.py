@@ -18,6 +18,7 @@ from yinxin.adapters.http.api.context import (
     Strict,
     scope_subscriber,
 )
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.shapes import ContactPhone, IdNumber, Mobile, MobileOrEmpty, Uscc
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, ValidationError
@@ -29,7 +30,7 @@ from yinxin.registry.views import (
     PersonView,
 )
 
-router = APIRouter(tags=["subscribers"])
+router = APIRouter(route_class=JsonRoute, tags=["subscribers"])
 AnySubscriber = PersonView | OrganizationView | DeviceView
 SubscriberId = Annotated[int, Path(ge=1, le=2**62)]
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import IsoDateTime, Plat, allowed, limit_public, read_body
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import (
     MAX_PDF,
     NOT_KEPT,
@@ -26,7 +27,7 @@ from yinxin.adapters.http.api.responses import (
 from yinxin.errors import ValidationError
 from yinxin.pdf.verify import VerificationReport
 
-router = APIRouter(tags=["verification"])
+router = APIRouter(route_class=JsonRoute, tags=["verification"])
 Verifier = Annotated[Principal, Depends(allowed(Capability.VERIFY))]
 
 

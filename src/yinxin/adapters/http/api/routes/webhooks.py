@@ -11,6 +11,7 @@ from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed, state_filter
+from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.errors import ValidationError
 from yinxin.notify.webhooks import (
     EVENT_TYPES,
@@ -20,7 +21,7 @@ from yinxin.notify.webhooks import (
     SubscriptionView,
 )
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=JsonRoute, tags=["webhooks"])
 DeliveryStateFilter = state_filter(DeliveryState)
 Hooks = Annotated[Principal, Depends(allowed(Capability.WEBHOOKS))]
 SubscriptionId = Annotated[int, Path(ge=1, le=2**62)]
