@@ -7,11 +7,19 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from yinxin import clock
@@ -80,9 +88,31 @@ def allowed(capability: Capability) -> Callable[..., Principal]:
 
 class Strict(BaseModel):
     """A request body: a field the API does not know is refused, not ignored (a misspelt
-    optional field would otherwise silently take its default)."""
+    optional field would otherwise silently take its default); ``true`` or ``false`` where a
+    number is wanted is refused, not read as 1 or 0 (pydantic's lax mode did:
+    ``"organization_id": true`` bound a new key to subscriber 1)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            kinds = _kinds(cls.model_fields[info.field_name].annotation)
+            if kinds & {int, float} and not kinds & {bool, Any}:
+                raise PydanticCustomError("bool_not_number", "true or false is not a number")
+        return value
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The plain types an annotation is made of (``int | None`` → ``{int, NoneType}``)."""
+    args = get_args(annotation)
+    if not args:
+        return {annotation}
+    found: set[Any] = set()
+    for arg in args if get_origin(annotation) is not Annotated else args[:1]:
+        found |= _kinds(arg)
+    return found
 
 
 def _iso(kind: type, pattern: str, example: str) -> Callable[[Any], Any]:
