@@ -74,3 +74,19 @@ def test_every_api_route_reads_its_body_so() -> None:
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     assert len(routes) > 100, len(routes)
     assert [r.path for r in routes if not isinstance(r, JsonRoute)] == []
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_a_body_nested_too_deeply_is_refused_naming_the_body(world, depth) -> None:
+    """``[[[…]]]`` deeper than the JSON reader recurses was FastAPI's 400 "There was an error
+    parsing the body", code ``http_error``, naming nothing."""
+    w, c = world
+    before = dbdump.dump(w.platform)
+    raw = b"[" * depth + b"]" * depth
+    r = c.post("/api/v1/subscribers/persons", content=raw, headers=JSON)
+    body = refused(r, 422, "body")
+    assert "nested too deeply" in body["detail"], body
+    assert dbdump.dump(w.platform) == before
+    shallow = b"[" * 50 + b"]" * 50  # refused as any array where an object is wanted
+    r = c.post("/api/v1/subscribers/persons", content=shallow, headers=JSON)
+    refused(r, 422, "body")

@@ -5,7 +5,8 @@ Python's ``json`` (which FastAPI reads a body with) keeps the last of two member
 gateway or a log that checked the body first — may take the first: RFC 8259 leaves the
 meaning of such an object to each implementation. Every route of the API reads its body
 through ``JsonRequest`` (its routers' ``route_class``), which refuses it, ``422 invalid``
-naming the member, before the route runs."""
+naming the member, before the route runs — as it refuses a body nested too deeply to read,
+naming ``body``."""
 
 from __future__ import annotations
 
@@ -34,7 +35,17 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class JsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), object_pairs_hook=_unique)
+            body = await self.body()
+            try:
+                self._json = json.loads(body, object_pairs_hook=_unique)
+            except RecursionError:
+                # arrays or objects nested deeper than the reader recurses (``[[[…]]]``): was
+                # FastAPI's 400 "There was an error parsing the body", naming nothing
+                raise ValidationError(
+                    "the body's arrays and objects are nested too deeply to read; no request "
+                    "of this API nests more than a few levels",
+                    field="body",
+                ) from None
         return self._json
 
 
