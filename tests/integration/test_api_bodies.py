@@ -90,3 +90,37 @@ def test_a_body_nested_too_deeply_is_refused_naming_the_body(world, depth) -> No
     shallow = b"[" * 50 + b"]" * 50  # refused as any array where an object is wanted
     r = c.post("/api/v1/subscribers/persons", content=shallow, headers=JSON)
     refused(r, 422, "body")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_json_body_sent_as_another_type_is_told_the_type_wanted(world, content_type) -> None:
+    """A JSON object sent as ``text/plain`` was ``422`` "body: Input should be a valid
+    dictionary or object to extract fields from", as if it were not an object: nothing said
+    that the ``Content-Type`` was wrong."""
+    w, c = world
+    before = dbdump.dump(w.platform)
+    raw = (PERSON % '"13800138001"').encode()
+    r = c.post("/api/v1/subscribers/persons", content=raw, headers={"content-type": content_type})
+    body = refused(r, 415, "Content-Type", code="unsupported_media_type")
+    assert "Content-Type: application/json" in body["detail"] and content_type in body["detail"]
+    assert dbdump.dump(w.platform) == before
+    r = c.patch(
+        f"/api/v1/subscribers/{w.staff_a}", content=b"{}", headers={"content-type": content_type}
+    )
+    refused(r, 415, "Content-Type", code="unsupported_media_type")
+
+
+def test_a_json_body_without_a_content_type_is_told_the_type_wanted(world) -> None:
+    w, c = world
+    r = c.post("/api/v1/api-keys", content=b'{"name": "x", "role": "integration"}')
+    assert "content-type" not in r.request.headers
+    refused(r, 415, "Content-Type", code="unsupported_media_type")
+
+
+def test_the_document_says_a_body_of_another_type_is_refused_415(world) -> None:
+    _, c = world
+    doc = c.get("/api/v1/openapi.json").json()
+    op = doc["paths"]["/api/v1/subscribers/persons"]["post"]
+    assert PROBLEM in op["responses"]["415"]["content"]

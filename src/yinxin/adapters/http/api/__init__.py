@@ -115,10 +115,21 @@ def _document_idempotency(api: FastAPI) -> None:
                 post = item.get("post")
                 if post is not None and path not in SESSION_OPENING:
                     post.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
+                for operation in item.values():
+                    _document_json_only(operation)
             api.openapi_schema = schema
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_json_only(operation: dict[str, Any]) -> None:
+    """An operation that takes a JSON body refuses one of another ``Content-Type`` with
+    ``415 unsupported_media_type`` (``problems``): said as its other refusals are."""
+    content = (operation.get("requestBody") or {}).get("content", {})
+    responses = operation.get("responses", {})
+    if "application/json" in content and "422" in responses:
+        responses.setdefault("415", {**responses["422"], "description": "Unsupported Media Type"})
 
 
 def guarded(app, platform: Platform) -> Guards:

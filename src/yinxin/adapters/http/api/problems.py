@@ -106,6 +106,17 @@ def _error(e: dict) -> dict:
     return {"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
 
 
+def _not_read_as_json(exc: RequestValidationError) -> bool:
+    """A body FastAPI did not read as JSON for its ``Content-Type`` (``text/plain``, a form,
+    none at all): it hands the route the raw bytes, which pydantic refused as "Input should be
+    a valid dictionary or object", as if the JSON had not been an object."""
+    return isinstance(exc.body, bytes | bytearray) and any(
+        tuple(e.get("loc", ())) == ("body",)
+        and e.get("type") in ("model_attributes_type", "dict_type", "model_type")
+        for e in exc.errors()
+    )
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method the request's path answers, for the ``Allow`` header of a 405.
 
@@ -181,7 +192,14 @@ def install(api: FastAPI) -> None:
         )
 
     @api.exception_handler(RequestValidationError)
-    async def _malformed(_request: Request, exc: RequestValidationError):
+    async def _malformed(request: Request, exc: RequestValidationError):
+        if _not_read_as_json(exc):
+            given = request.headers.get("content-type") or "none"
+            detail = (
+                "the body must be JSON, sent with Content-Type: application/json "
+                f"(the request's Content-Type: {given})"
+            )
+            return problem(415, detail, code="unsupported_media_type", field="Content-Type")
         errors = [_error(e) for e in exc.errors()]
         for raw, e in zip(exc.errors(), errors, strict=True):
             # a file in base64 longer than its field allows is too much, not malformed: 413,
