@@ -306,3 +306,43 @@ def test_a_value_of_another_shape_is_refused_naming_its_field(world, path, body,
     assert problem["detail"].startswith(f"{field}: ") and says in problem["detail"], problem
     assert "^" not in problem["detail"] and body[field] not in r.text
     assert dbdump.dump(w.platform) == before
+
+
+DESK_CONTRACT = {
+    "number": "YW-SHAPE-1",
+    "title": "运维服务合同",
+    "party_a": "北京甲方科技有限公司",
+    "party_b": "印信运维服务有限公司",
+    "starts_on": "2026-01-01",
+    "ends_on": "2026-12-31",
+}
+
+
+@pytest.mark.parametrize("fee", ["1e3", "2.8E4", "+28000", "2_8000", "28,0,00", "０28000"])
+def test_a_desk_contracts_annual_fee_is_an_amount_as_written(world, fee) -> None:
+    """The service desk's annual fee was read as Python's ``Decimal`` reads text: ``1e3`` was
+    1000.00, ``2_8000`` 28000.00, commas anywhere — figures no contract is written with, and
+    which every other amount (``parse_amount``) refuses."""
+    w, c, _ = world
+    before = dbdump.dump(w.platform)
+    r = c.post("/api/v1/desk/contracts", json=DESK_CONTRACT | {"annual_fee": fee})
+    refused_at(r, "annual_fee")
+    assert dbdump.dump(w.platform) == before
+
+
+def test_a_desk_contracts_annual_fee_states_and_takes_an_amounts_shape(world) -> None:
+    w, c, doc = world
+    fee = doc["components"]["schemas"]["DeskContractIn"]["properties"]["annual_fee"]
+    assert (
+        fee["pattern"]
+        == string_schema(
+            doc["components"]["schemas"]["ObligationPaymentIn"]["properties"]["amount"]
+        )["pattern"]
+    )
+    r = c.post("/api/v1/desk/contracts", json=DESK_CONTRACT | {"annual_fee": "¥28,000.5"})
+    assert r.status_code == 201 and r.json()["annual_fee"] == "28000.50", r.text
+    r = c.post(
+        "/api/v1/desk/contracts",
+        json=DESK_CONTRACT | {"number": "YW-SHAPE-2", "annual_fee": "0"},
+    )
+    refused_at(r, "annual_fee")  # positive, as before

@@ -35,7 +35,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
@@ -54,6 +54,7 @@ from yinxin.contracts.desk_views import (
     RequestState,
     RequestView,
 )
+from yinxin.contracts.money import parse_amount
 from yinxin.contracts.workdays import presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import refuse_hidden
@@ -234,16 +235,12 @@ def _aware(t: object, field: str) -> dt.datetime:
     return t.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def money(value: object, field: str) -> Decimal:
-    """A yuan amount: a decimal with at most two places, positive.
-
-    The bound is checked before the places: quantizing ``1e400`` (or ``1e30``) to the fen needs
-    more digits than the decimal context has, which raised ``InvalidOperation`` (a traceback)."""
-    try:
-        d = Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise ValidationError(f"{field} is not an amount (e.g. 28000.00)", field=field) from None
-    if not d.is_finite() or d <= 0 or d >= Decimal(10) ** 12 or d != d.quantize(Decimal("0.01")):
+def money(value: str | Decimal, field: str) -> Decimal:
+    """A yuan amount as every amount is written (``parse_amount``: 28000, 28000.00,
+    28,000.00, ¥28000), positive. It was read as ``Decimal`` reads text, so ``1e3`` was
+    1000.00, ``2_8000`` 28000.00 and commas could stand anywhere."""
+    d = parse_amount(value, field=field)
+    if d <= 0 or d >= Decimal(10) ** 12:
         raise ValidationError(
             f"{field} must be a positive amount in yuan with at most two decimals", field=field
         )

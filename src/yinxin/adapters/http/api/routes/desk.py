@@ -28,6 +28,7 @@ from yinxin.adapters.http.api.context import (
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PDF, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
+from yinxin.adapters.http.api.shapes import Amount
 from yinxin.contracts.desk import (
     AdoptableView,
     BreachRun,
@@ -63,7 +64,7 @@ class DeskContractIn(Strict):
     title: str = Field(min_length=1, max_length=200)
     party_a: str = Field(min_length=1, max_length=200, description="甲方, the customer")
     party_b: str = Field(min_length=1, max_length=200, description="乙方, the provider")
-    annual_fee: str = Field(max_length=32, examples=["28000.00"], description="yuan, decimal")
+    annual_fee: Amount = Field(max_length=32, examples=["28000.00"])
     starts_on: IsoDate
     ends_on: IsoDate
     workday_response_hours: int = Field(2, ge=1, le=720, description="hours, 1–720")
