@@ -237,9 +237,66 @@ def test_a_swapped_seal_file_is_caught(world, signed):
     assert {c["name"]: c["ok"] for c in two.value["checks"]}["seal_file"] is False
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_problem_of_a_damaged_or_tampered_ofd_is_said_in_chinese_too(world, signed, tmp_path):
+    """The problems of an OFD report and the details of its checks reach the Chinese web page
+    and the Chinese one-page PDF report as they are; they were English only ("/X was changed
+    after signing (digest differs)", "no CRL given"), while PAdES problems read
+    "中文 / English". Each now carries Chinese before the unchanged English, so a message
+    added in English alone fails here."""
+    parts = _zip(signed[1].data)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    signs = "Doc_0/Signs/Signatures.xml"
+    sig_xml = "Doc_0/Signs/Sign_1/Signature.xml"
+    tampered = {
+        "changed page": {page: parts[page].replace("服务内容".encode(), "服务范围".encode())},
+        "added file": {"Doc_0/Res/extra.png": b"\x89PNG not really"},
+        "swapped seal": {"Doc_0/Signs/Sign_1/Seal.esl": world.party_a.seal},
+        "page removed": {page: None},
+        "list emptied": {signs: re.sub(rb"<ofd:Signature .*?/>", b"", parts[signs], flags=re.S)},
+        "entry twice": {
+            signs: parts[signs].replace(
+                b"</ofd:Signatures>",
+                re.search(rb"<ofd:Signature .*?/>", parts[signs], re.S).group(0)
+                + b"</ofd:Signatures>",
+            )
+        },
+        "bad digest method": {sig_xml: parts[sig_xml].replace(b'CheckMethod="', b'CheckMethod="x')},
+        "bad check value": {
+            sig_xml: re.sub(rb"<ofd:CheckValue>", b"<ofd:CheckValue>!", parts[sig_xml], count=1)
+        },
+        "stamp off the document": {
+            sig_xml: re.sub(rb'PageRef="[^"]*"', b'PageRef="999"', parts[sig_xml], count=1)
+        },
+        "broken XML": {"OFD.xml": b"<ofd:OFD"},
+        "no entry file": {"OFD.xml": None},
+    }
+    files = {"not a ZIP": b"%PDF-1.7 not an ofd", "empty": b""}
+    for what, changes in tampered.items():
+        changed = {**parts, **changes}
+        files[what] = _rezip({k: v for k, v in changed.items() if v is not None})
+    files["unsigned"] = make_ofd(CONTRACT)
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    runner = CliRunner()
+    for what, data in files.items():
+        path = tmp_path / f"{len(data)}.ofd"
+        path.write_bytes(data)
+        r = runner.invoke(ofd_app, ["verify", str(path), *trust, "--json"])
+        out = json.loads(r.output)
+        problems = list(out.get("problems", []))
+        problems += [p for s in out.get("signatures", []) for p in s["problems"]]
+        assert out["valid"] is False and (problems or out["unprotected"]), (what, out)
+        said = problems + [c["detail"] for s in out["signatures"] for c in s["value"]["checks"]]
+        said += [n for s in out["signatures"] for n in s["value"].get("notes", [])]
+        for p in said:
+            assert _CJK.search(p) and " / " in p, (what, p)
+
+
 def test_unsigned_and_foreign_files_are_invalid_not_errors(world, doc):
     report = verify_ofd(doc, check_ofd_value(world.trust))
-    assert not report.valid and report.problems == ("the document is not signed",)
+    assert not report.valid and report.problems == ("文档未签名 / the document is not signed",)
     report = verify_ofd(b"%PDF-1.7 not an ofd", check_ofd_value(world.trust))
     assert not report.valid and "ZIP" in report.problems[0]
 
@@ -475,6 +532,7 @@ def test_an_ofdrw_signed_document_verifies_here():
     bad = verify_ofd(_rezip(parts), check_ofd_value(None)).signatures[0]
     assert not bad.references_ok
     assert bad.problems == (
+        "/Doc_0/Pages/Page_2/Content.xml 在签署后被改动（摘要值不符） / "
         "/Doc_0/Pages/Page_2/Content.xml was changed after signing (digest differs)",
     )
 
@@ -683,6 +741,7 @@ def test_a_password_protected_package_is_refused_by_name_not_a_traceback(
     entry: an INVALID verdict, a ValidationError (field ofd), exit 2 with nothing written."""
     report = verify_ofd(_encrypted(signed[1].data), check_ofd_value(world.trust))
     assert not report.valid and report.problems == (
+        "OFD 文件：OFD.xml 已加密（OFD 文件包不设密码） / "
         "OFD: OFD.xml is encrypted (an OFD package has no passwords)",
     )
     a = world.party_a
@@ -711,7 +770,10 @@ def test_a_central_directory_asking_for_an_unknown_zip_version_is_invalid_not_a_
     data[data.find(b"PK\x01\x02") + 6] = 0xC0
     report = verify_ofd(bytes(data), check_ofd_value(world.trust))
     assert not report.valid
-    assert report.problems == ("OFD: the ZIP package cannot be read here (zip file version 19.2)",)
+    assert report.problems == (
+        "OFD 文件：无法读取此 ZIP 文件包 / "
+        "OFD: the ZIP package cannot be read here (zip file version 19.2)",
+    )
     with pytest.raises(ValidationError) as err:
         render_page(bytes(data), 1, dpi=36)
     assert err.value.field == "ofd"
@@ -816,7 +878,8 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     assert not hidden.valid and [s.id for s in hidden.signatures] == ["s003"]
     assert hidden.signatures[0].valid  # B's signature itself still holds
     assert hidden.problems == (
-        "/Doc_0/Signs/Sign_0/Signature.xml is a signature that Signatures.xml does not list "
+        "/Doc_0/Signs/Sign_0/Signature.xml 是 Signatures.xml 未列出的签名（签名列表在签署后被改动）"
+        " / /Doc_0/Signs/Sign_0/Signature.xml is a signature that Signatures.xml does not list "
         "(the list was changed after signing)",
     )
     assert str(hidden.indication) == "TOTAL-FAILED"
@@ -825,6 +888,8 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     twice = verdict(parts[name].replace(b"</ofd:Signatures>", entry_a + b"</ofd:Signatures>"))
     assert not twice.valid and [s.id for s in twice.signatures] == ["s001", "s003"]
     assert twice.problems == (
+        "Signatures.xml 两次列出 /Doc_0/Signs/Sign_0/Signature.xml（条目 s001 和 s001）："
+        "签名列表在签署后被改动 / "
         "Signatures.xml names /Doc_0/Signs/Sign_0/Signature.xml twice (entries s001 and s001): "
         "the list was changed after signing",
     )
@@ -837,6 +902,8 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     )
     assert not swapped.valid
     assert swapped.problems == (
+        "Signatures.xml 将 /Doc_0/Signs/Sign_1/Signature.xml 列在它所保护（先于它签署）的 "
+        "/Doc_0/Signs/Sign_0/Signature.xml 之前：签名列表在签署后被改动 / "
         "Signatures.xml lists /Doc_0/Signs/Sign_1/Signature.xml before "
         "/Doc_0/Signs/Sign_0/Signature.xml, which it protects (was made earlier): the list "
         "was changed after signing",
@@ -933,6 +1000,7 @@ def test_nothing_may_follow_the_end_record(world, signed):
         report = verify_ofd(bad, check_ofd_value(world.trust))
         assert not report.valid
         assert report.problems == (
+            f"OFD 文件：ZIP 结束记录之后有 {len(after)} 个任何读取程序都不会列出的字节 / "
             f"OFD: {len(after)} bytes after the ZIP end record, which no reader lists",
         ), report.problems
 
@@ -953,7 +1021,10 @@ def test_a_small_package_that_inflates_far_is_refused_before_it_is_inflated(worl
     assert len(bomb) < 400_000
     report = verify_ofd(bomb, check_ofd_value(world.trust))
     assert not report.valid
-    assert report.problems == ("OFD: Doc_0/Res/blank.bin inflates past 67108864 bytes",)
+    assert report.problems == (
+        "OFD 文件：Doc_0/Res/blank.bin 解压后超过 67108864 字节 / "
+        "OFD: Doc_0/Res/blank.bin inflates past 67108864 bytes",
+    )
     assert (package.MAX_ENTRY_BYTES, package.MAX_TOTAL_BYTES) == (64 << 20, 128 << 20)
 
 

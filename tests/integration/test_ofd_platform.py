@@ -607,7 +607,7 @@ def test_the_platforms_own_crl_decides_a_signers_certificate(w: World, flow: Flo
     assert report.valid, report.to_text()
     for who in (0, 1):
         check = revocation(report, who)
-        assert check["ok"] is True and check["detail"].startswith("not on the CRL of"), check
+        assert check["ok"] is True and " / not on the CRL of " in check["detail"], check
     w.p.certificates.revoke(w.zhang.cert.serial, reason="key_compromise", actor=OFFICER)
     report = w.p.ofd_signing.verify(flow.second)
     assert report.valid, report.to_text()

@@ -686,7 +686,7 @@ def test_yinxin_verify_routes_each_file_by_its_content(world, tsa, signed, tmp_p
         "无法确定 INDETERMINATE",
         "签章 1：",
         "签章 2：",
-        "无法证明：签章人证书可信 — not issued by any trusted certificate",
+        "无法证明：签章人证书可信 — 并非由任何受信任的证书签发",
         "通过：文件摘要",
         "通过：时间戳",
     ):

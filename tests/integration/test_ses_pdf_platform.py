@@ -267,7 +267,9 @@ def test_http_sign_and_verify_by_content(w: World, flow) -> None:  # noqa: F811
             headers={"Content-Type": "application/octet-stream"},
         )
         assert r.status_code == 200 and r.json()["kind"] == "ofd", r.text
-        assert r.json()["valid"] is False and r.json()["problems"] == ["the document is not signed"]
+        assert r.json()["valid"] is False and r.json()["problems"] == [
+            "文档未签名 / the document is not signed"
+        ]
         assert r.json()["indication"] == "TOTAL-FAILED"  # no signature is nothing to wait for
 
 

@@ -147,7 +147,7 @@ def test_signature_round_trip_and_every_check_passes(world, signed):
     # the mark says "not checked" once; the detail says why, not the same words again
     lines = signature_lines("签名 1", report.indication, d, [], [])
     said = "签章人证书吊销状态 / signer_certificate_revocation"
-    assert f"  [not checked] {said}: no CRL given" in lines
+    assert f"  [not checked] {said}: 未提供证书吊销列表（CRL） / no CRL given" in lines
 
 
 def test_openssl_reads_the_structure(signed, tmp_path):

@@ -31,11 +31,11 @@ def number(text: str | None, what: str, default: float | None = None) -> float:
     except ValueError:
         if default is not None:
             return default
-        raise bad(f"{what} is not a number ({text!r})") from None
+        raise bad(f"{what} 不是数字", f"{what} is not a number ({text!r})") from None
     if not math.isfinite(v) or abs(v) > MAX_MM:
         if default is not None:
             return default
-        raise bad(f"{what} is out of range ({text!r})")
+        raise bad(f"{what} 超出范围", f"{what} is out of range ({text!r})")
     return v
 
 
@@ -50,7 +50,9 @@ class Box:
     def parse(cls, text: str | None, what: str) -> Box:
         parts = (text or "").split()
         if len(parts) != 4:
-            raise bad(f"{what} is not a box 'x y w h' ({text!r})")
+            raise bad(
+                f"{what} 不是“x y w h”形式的矩形", f"{what} is not a box 'x y w h' ({text!r})"
+            )
         x, y, w, h = (number(v, what) for v in parts)
         return cls(x, y, w, h)
 
@@ -104,7 +106,9 @@ def _physical_box(root, default: tuple[float, float]) -> tuple[float, float]:
 def read_document(pkg: OfdPackage) -> Document:
     doc_xml = parse_xml(pkg.get(pkg.doc_root), pkg.doc_root)
     if doc_xml.tag != q("Document"):
-        raise bad(f"{pkg.doc_root} is not an ofd:Document")
+        raise bad(
+            f"{pkg.doc_root} 不是 ofd:Document 文档", f"{pkg.doc_root} is not an ofd:Document"
+        )
     base = posixpath.dirname(pkg.doc_root)
     common = doc_xml.find(q("CommonData"))
     default = _physical_box(common, A4)
@@ -116,7 +120,7 @@ def read_document(pkg: OfdPackage) -> Document:
         width, height = _physical_box(page_xml.find(q("Area")), default)
         pages.append(Page(i, page_el.get("ID", ""), content, width, height))
     if not pages:
-        raise bad(f"{pkg.doc_root} has no pages")
+        raise bad(f"{pkg.doc_root} 没有页面", f"{pkg.doc_root} has no pages")
 
     def res(tag: str) -> tuple[str, ...]:
         if common is None:
@@ -144,9 +148,14 @@ def _deltas(text: str | None, n: int, size: float, chars: str) -> list[float]:
                 try:
                     count = int(tokens[i + 1])
                 except ValueError:
-                    raise bad(f"DeltaX has a repeat count {tokens[i + 1]!r}") from None
+                    raise bad(
+                        "DeltaX 的重复次数无效", f"DeltaX has a repeat count {tokens[i + 1]!r}"
+                    ) from None
                 if count < 0:
-                    raise bad(f"DeltaX repeats a negative count ({count})")
+                    raise bad(
+                        f"DeltaX 的重复次数为负数（{count}）",
+                        f"DeltaX repeats a negative count ({count})",
+                    )
                 out += [number(tokens[i + 2], "DeltaX")] * min(count, need - len(out))
                 i += 3
             else:
@@ -223,7 +232,7 @@ def find_anchor(
     joined in order before searching, as a reader would show them.
     """
     if not anchor or not anchor.strip():
-        raise bad("the anchor text is empty", field="anchor")
+        raise bad("定位文字为空", "the anchor text is empty", field="anchor")
     for page in reversed(pages if pages is not None else doc.pages):
         runs = text_runs(pkg, page)
         chars: list[tuple[str, float, float, float]] = []  # (char, x, baseline, size)
@@ -240,4 +249,8 @@ def find_anchor(
         size = max(c[3] for c in hit)
         top = min(c[2] for c in hit) - size * 0.88
         return page, Box(x0, top, x1 - x0, size * 1.1)
-    raise bad(f"the anchor text {anchor!r} is not in the document", field="anchor")
+    raise bad(
+        f"文档中找不到定位文字 {anchor!r}",
+        f"the anchor text {anchor!r} is not in the document",
+        field="anchor",
+    )

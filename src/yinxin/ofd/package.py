@@ -51,8 +51,10 @@ def q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
 
-def bad(message: str, field: str = _FIELD) -> ValidationError:
-    return ValidationError(f"OFD: {message}", field=field)
+def bad(zh: str, en: str, field: str = _FIELD) -> ValidationError:
+    """A refusal in the form of every report's problems, "中文 / English": the English half
+    ``OFD: …`` as it always read (scripts match it), the Chinese first for the Chinese pages."""
+    return ValidationError(f"OFD 文件：{zh} / OFD: {en}", field=field)
 
 
 def parse_xml(data: bytes, name: str) -> etree._Element:
@@ -63,9 +65,11 @@ def parse_xml(data: bytes, name: str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise bad(f"{name} is not well-formed XML ({exc.msg})") from None
+        raise bad(
+            f"{name} 不是格式正确的 XML", f"{name} is not well-formed XML ({exc.msg})"
+        ) from None
     if root is None:
-        raise bad(f"{name} is empty")
+        raise bad(f"{name} 为空", f"{name} is empty")
     return root
 
 
@@ -77,11 +81,11 @@ def loc(base_dir: str, target: str) -> str:
     """Resolve an ``ST_Loc`` named in a file of ``base_dir`` to a package name."""
     target = (target or "").strip().replace("\\", "/")
     if not target:
-        raise bad("an empty location")
+        raise bad("位置为空", "an empty location")
     joined = target[1:] if target.startswith("/") else posixpath.join(base_dir, target)
     norm = posixpath.normpath(joined)
     if norm.startswith("../") or norm == ".." or norm.startswith("/"):
-        raise bad(f"location {target!r} leaves the package")
+        raise bad(f"位置 {target!r} 指向文件包之外", f"location {target!r} leaves the package")
     return norm
 
 
@@ -119,17 +123,22 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
         at = info.header_offset
         if at != expected:
             where = "overlaps the entry before it" if at < expected else "follows unlisted bytes"
+            zh = "与前一条目重叠" if at < expected else "前面有未列出的字节"
             raise bad(
+                f"{name} {zh}：ZIP 中含有中央目录未列出的内容",
                 f"{name} {where} (offset {at}, expected {expected}): the ZIP holds content "
-                "its central directory does not list"
+                "its central directory does not list",
             )
         if at + _LOCAL.size > len(data):
-            raise bad(f"{name}: its local header is cut off")
+            raise bad(f"{name}：本地文件头被截断", f"{name}: its local header is cut off")
         sig, _ver, flags, method, _t, _d, crc, csize, usize, n_len, x_len = _LOCAL.unpack_from(
             data, at
         )
         if sig != b"PK\x03\x04":
-            raise bad(f"{name}: no local header where the central directory puts it")
+            raise bad(
+                f"{name}：中央目录所指位置没有本地文件头",
+                f"{name}: no local header where the central directory puts it",
+            )
         raw = data[at + _LOCAL.size : at + _LOCAL.size + n_len]
         try:
             local_name = raw.decode("utf-8" if flags & 0x800 else "cp437")
@@ -150,7 +159,7 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
             wide = info.compress_size >= _ZIP64 or info.file_size >= _ZIP64
             fmt = "<LQQ" if wide else "<LLL"
             if end + sig_len + struct.calcsize(fmt) > len(data):
-                raise bad(f"{name}: its data descriptor is cut off")
+                raise bad(f"{name}：数据描述符被截断", f"{name}: its data descriptor is cut off")
             crc, csize, usize = struct.unpack_from(fmt, data, end + sig_len)
             end += sig_len + struct.calcsize(fmt)
         else:
@@ -162,17 +171,21 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
             )
         if differs:
             raise bad(
+                f"{name}：本地文件头与中央目录不一致",
                 f"{name}: the local header differs from the central directory ("
                 + "; ".join(differs)
-                + ")"
+                + ")",
             )
         expected = end
     if expected != central_at:
         raise bad(
+            f"最后一个条目与中央目录之间有 {central_at - expected} 个未列出的字节"
+            if expected < central_at
+            else "最后一个条目与中央目录重叠",
             f"{central_at - expected} bytes between the last entry and the central directory, "
             "which does not list them"
             if expected < central_at
-            else "the last entry runs into the central directory"
+            else "the last entry runs into the central directory",
         )
 
 
@@ -185,7 +198,10 @@ def _check_end(data: bytes, comment: bytes) -> None:
     place in a package we vouch for."""
     end = data.rfind(b"PK\x05\x06") + 22 + len(comment)
     if end != len(data):
-        raise bad(f"{len(data) - end} bytes after the ZIP end record, which no reader lists")
+        raise bad(
+            f"ZIP 结束记录之后有 {len(data) - end} 个任何读取程序都不会列出的字节",
+            f"{len(data) - end} bytes after the ZIP end record, which no reader lists",
+        )
 
 
 @dataclass
@@ -200,18 +216,26 @@ class OfdPackage:
     @classmethod
     def read(cls, data: bytes) -> OfdPackage:
         if not isinstance(data, bytes | bytearray) or not data:
-            raise bad("the file is empty")
+            raise bad("文件为空", "the file is empty")
         try:
             zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
         except (zipfile.BadZipFile, ValueError, OSError):
-            raise bad("the file is not a ZIP package (an OFD is one)") from None
+            raise bad(
+                "文件不是 ZIP 文件包（OFD 文件是 ZIP 包）",
+                "the file is not a ZIP package (an OFD is one)",
+            ) from None
         except NotImplementedError as exc:
             # a central directory asking for a ZIP version past 6.3 (a damaged or foreign
             # archive): zipfile says so with this, which would otherwise end in a traceback
-            raise bad(f"the ZIP package cannot be read here ({exc})") from None
+            raise bad(
+                "无法读取此 ZIP 文件包", f"the ZIP package cannot be read here ({exc})"
+            ) from None
         with zf:
             if len(zf.infolist()) > MAX_ENTRIES:
-                raise bad(f"more than {MAX_ENTRIES} files in the package")
+                raise bad(
+                    f"文件包中的文件超过 {MAX_ENTRIES} 个",
+                    f"more than {MAX_ENTRIES} files in the package",
+                )
             _check_layout(bytes(data), zf.infolist(), zf.start_dir)
             _check_end(bytes(data), zf.comment)
             infos = [i for i in zf.infolist() if not i.is_dir()]
@@ -220,15 +244,24 @@ class OfdPackage:
             for info in infos:
                 name = loc("", info.filename)
                 if name in parts:
-                    raise bad(f"{name} is in the package twice")
+                    raise bad(f"{name} 在文件包中出现两次", f"{name} is in the package twice")
                 if info.flag_bits & 0x1:
                     # zipfile would raise RuntimeError (a traceback, not a verdict) at open
-                    raise bad(f"{name} is encrypted (an OFD package has no passwords)")
+                    raise bad(
+                        f"{name} 已加密（OFD 文件包不设密码）",
+                        f"{name} is encrypted (an OFD package has no passwords)",
+                    )
                 if info.file_size > MAX_ENTRY_BYTES:
-                    raise bad(f"{name} inflates past {MAX_ENTRY_BYTES} bytes")
+                    raise bad(
+                        f"{name} 解压后超过 {MAX_ENTRY_BYTES} 字节",
+                        f"{name} inflates past {MAX_ENTRY_BYTES} bytes",
+                    )
                 total += info.file_size
                 if total > MAX_TOTAL_BYTES:
-                    raise bad(f"the package inflates past {MAX_TOTAL_BYTES} bytes")
+                    raise bad(
+                        f"文件包解压后超过 {MAX_TOTAL_BYTES} 字节",
+                        f"the package inflates past {MAX_TOTAL_BYTES} bytes",
+                    )
                 try:
                     with zf.open(info) as f:
                         body = f.read(MAX_ENTRY_BYTES + 1)
@@ -240,9 +273,15 @@ class OfdPackage:
                     ValueError,
                     NotImplementedError,
                 ):
-                    raise bad(f"{name} cannot be read from the package (damaged?)") from None
+                    raise bad(
+                        f"{name} 无法从文件包中读取（可能已损坏）",
+                        f"{name} cannot be read from the package (damaged?)",
+                    ) from None
                 if len(body) != info.file_size:
-                    raise bad(f"{name} does not inflate to its stated size")
+                    raise bad(
+                        f"{name} 解压后的大小与声明不符",
+                        f"{name} does not inflate to its stated size",
+                    )
                 parts[name] = body
         pkg = cls(parts=parts, order=list(parts))
         pkg._entry_points()
@@ -250,17 +289,17 @@ class OfdPackage:
 
     def _entry_points(self) -> None:
         if "OFD.xml" not in self.parts:
-            raise bad("OFD.xml (the entry file) is missing")
+            raise bad("缺少入口文件 OFD.xml", "OFD.xml (the entry file) is missing")
         root = parse_xml(self.parts["OFD.xml"], "OFD.xml")
         if root.tag != q("OFD"):
-            raise bad("OFD.xml is not an ofd:OFD document")
+            raise bad("OFD.xml 不是 ofd:OFD 文档", "OFD.xml is not an ofd:OFD document")
         body = root.find(q("DocBody"))
         doc_root = body.findtext(q("DocRoot")) if body is not None else None
         if not doc_root:
-            raise bad("OFD.xml names no DocRoot")
+            raise bad("OFD.xml 未指明文档根节点 DocRoot", "OFD.xml names no DocRoot")
         self.doc_root = loc("", doc_root)
         if self.doc_root not in self.parts:
-            raise bad(f"the DocRoot {self.doc_root} is missing")
+            raise bad(f"缺少文档根节点 {self.doc_root}", f"the DocRoot {self.doc_root} is missing")
         sigs = body.findtext(q("Signatures"))
         self.signatures_loc = loc("", sigs) if sigs and sigs.strip() else None
 
@@ -268,7 +307,7 @@ class OfdPackage:
         try:
             return self.parts[name]
         except KeyError:
-            raise bad(f"{name} is missing from the package") from None
+            raise bad(f"文件包中缺少 {name}", f"{name} is missing from the package") from None
 
     def put(self, name: str, data: bytes) -> None:
         if name not in self.parts:

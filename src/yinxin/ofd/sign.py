@@ -92,10 +92,18 @@ class SignedOfd:
 def _page_of(pages: tuple[Page, ...], number: int | None) -> Page:
     n = -1 if number is None else number
     if isinstance(n, bool) or not isinstance(n, int) or n == 0:
-        raise bad("page must be a page number (1 = first, -1 = last)", field="page")
+        raise bad(
+            "页码须为页号（1 为第一页，-1 为最后一页）",
+            "page must be a page number (1 = first, -1 = last)",
+            field="page",
+        )
     index = n - 1 if n > 0 else len(pages) + n
     if not 0 <= index < len(pages):
-        raise bad(f"page {n} is not in the document ({len(pages)} pages)", field="page")
+        raise bad(
+            f"文档中没有第 {n} 页（共 {len(pages)} 页）",
+            f"page {n} is not in the document ({len(pages)} pages)",
+            field="page",
+        )
     return pages[index]
 
 
@@ -104,18 +112,30 @@ def _stamp_box(pkg: OfdPackage, placement: Placement, size: tuple[float, float])
     w, h = size
     if placement.anchor is not None:
         if placement.x is not None or placement.y is not None:
-            raise bad("give an anchor or a position, not both", field="anchor")
+            raise bad(
+                "定位文字与坐标只能给出其一",
+                "give an anchor or a position, not both",
+                field="anchor",
+            )
         only = (_page_of(doc.pages, placement.page),) if placement.page is not None else None
         page, hit = find_anchor(pkg, doc, placement.anchor, only)
         cx, cy = hit.x + hit.w / 2, hit.y + hit.h / 2
     else:
         if placement.x is None or placement.y is None:
-            raise bad("give an anchor text, or x and y (mm) of the seal's centre", field="x")
+            raise bad(
+                "请给出定位文字，或印章中心的 x、y 坐标（毫米）",
+                "give an anchor text, or x and y (mm) of the seal's centre",
+                field="x",
+            )
         page = _page_of(doc.pages, placement.page)
         cx, cy = float(placement.x), float(placement.y)
         for value, name, limit in ((cx, "x", page.width), (cy, "y", page.height)):
             if not 0 <= value <= limit:
-                raise bad(f"{name} {value:g} mm is off the page (0–{limit:g})", field=name)
+                raise bad(
+                    f"{name} 为 {value:g} 毫米，超出页面范围（0–{limit:g}）",
+                    f"{name} {value:g} mm is off the page (0–{limit:g})",
+                    field=name,
+                )
     box = Box(round(cx - w / 2, 3), round(cy - h / 2, 3), w, h)
     return page, box
 
@@ -130,7 +150,10 @@ def _max_sign_id(text: str | None) -> tuple[int, str]:
         return 0, "s"
     m = re.fullmatch(r"\s*([sS]?)0*(\d*)\s*", text)
     if not m:
-        raise bad(f"Signatures.xml has an unreadable MaxSignId {text!r}")
+        raise bad(
+            "Signatures.xml 中的 MaxSignId 无法读取",
+            f"Signatures.xml has an unreadable MaxSignId {text!r}",
+        )
     return int(m.group(2) or 0), ("s" if m.group(1) else "n")
 
 
@@ -179,7 +202,7 @@ def sign_ofd(
 ) -> SignedOfd:
     """Add one seal signature to an OFD (the first, or one more after earlier signers)."""
     if not isinstance(when, datetime) or when.tzinfo is None:
-        raise bad("when must be a timezone-aware datetime", field="when")
+        raise bad("when 须为带时区的时间", "when must be a timezone-aware datetime", field="when")
     pkg = OfdPackage.read(data)
     page, box = _stamp_box(pkg, placement, signer.seal_size_mm)
 
@@ -202,10 +225,14 @@ def sign_ofd(
         signatures_loc = pkg.signatures_loc
         sigs_root = parse_xml(pkg.parts[signatures_loc], signatures_loc)
         if sigs_root.tag != q("Signatures"):
-            raise bad(f"{signatures_loc} is not an ofd:Signatures list")
+            raise bad(
+                f"{signatures_loc} 不是 ofd:Signatures 签名列表",
+                f"{signatures_loc} is not an ofd:Signatures list",
+            )
     signs_dir = posixpath.dirname(signatures_loc)
     if _protects(pkg, sigs_root, signs_dir, signatures_loc):
         raise bad(
+            "签名列表（Signatures.xml）已受先前签名保护：签署人已封闭该文档，再加签名会使先前签名失效",
             "an earlier signature protects the signature list (Signatures.xml): the document "
             "was closed by its signer and one more signature would break that one",
             field="in",

@@ -49,6 +49,9 @@ from yinxin.ofd.document import read_document
 from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
 from yinxin.pki.sm2 import OID_SM3, sm3
 
+NOT_SIGNED = "文档未签名 / the document is not signed"
+NO_SIGNATURE_LISTED = "Signatures.xml 未列出任何签名 / Signatures.xml lists no signature"
+
 _DIGESTS = {
     "sm3": sm3,
     OID_SM3: sm3,
@@ -130,11 +133,14 @@ class OfdReport:
     def to_text(self) -> str:
         lines = []
         for s in self.signatures:
-            where = [f"  印章位置 / stamp: page {st.page}, box {st.boundary} mm" for st in s.stamps]
-            where.append(
-                f"  文件摘要 / file digests: {s.files_protected} files, "
-                + ("all match" if s.references_ok else "MISMATCH")
-            )
+            where = [
+                f"  印章位置 / stamp: 第 {st.page} 页，位置 {st.boundary} 毫米 / "
+                f"page {st.page}, box {st.boundary} mm"
+                for st in s.stamps
+            ]
+            n = s.files_protected
+            zh, en = ("全部一致", "all match") if s.references_ok else ("有不一致", "MISMATCH")
+            where.append(f"  文件摘要 / file digests: {n} 个文件，{zh} / {n} files, {en}")
             lines += signature_lines(
                 f"签名 / signature {s.id} ({s.signature_xml})",
                 s.indication,
@@ -192,11 +198,24 @@ def signature_lines(
 def _check_references(pkg: OfdPackage, sig_root, base: str) -> tuple[bool, int, list[str], set]:
     refs = sig_root.find(f"{q('SignedInfo')}/{q('References')}")
     if refs is None:
-        return False, 0, ["Signature.xml has no References"], set()
+        return (
+            False,
+            0,
+            ["Signature.xml 没有 References（所保护文件的列表） / Signature.xml has no References"],
+            set(),
+        )
     method = (refs.get("CheckMethod") or "MD5").strip()
     digest = _DIGESTS.get(method.lower()) or _DIGESTS.get(method)
     if digest is None:
-        return False, 0, [f"CheckMethod {method!r} is not accepted (SM3 or SHA-256)"], set()
+        return (
+            False,
+            0,
+            [
+                f"摘要算法 CheckMethod {method!r} 不被接受（应为 SM3 或 SHA-256） / "
+                f"CheckMethod {method!r} is not accepted (SM3 or SHA-256)"
+            ],
+            set(),
+        )
     problems: list[str] = []
     covered: set[str] = set()
     count = 0
@@ -213,14 +232,19 @@ def _check_references(pkg: OfdPackage, sig_root, base: str) -> tuple[bool, int, 
                 (ref.findtext(q("CheckValue")) or "").strip(), validate=True
             )
         except (binascii.Error, ValueError):
-            problems.append(f"/{name}: CheckValue is not base64")
+            problems.append(
+                f"/{name} 的摘要值 CheckValue 不是 base64 编码 / /{name}: CheckValue is not base64"
+            )
             continue
         if name not in pkg.parts:
-            problems.append(f"/{name} is missing from the package")
+            problems.append(f"文件包中缺少 /{name} / /{name} is missing from the package")
         elif digest(pkg.parts[name]) != expected:
-            problems.append(f"/{name} was changed after signing (digest differs)")
+            problems.append(
+                f"/{name} 在签署后被改动（摘要值不符） / "
+                f"/{name} was changed after signing (digest differs)"
+            )
     if count == 0:
-        problems.append("References lists no file")
+        problems.append("References 未列出任何文件 / References lists no file")
     return not problems, count, problems, covered
 
 
@@ -233,7 +257,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         return OfdReport(valid=False, signatures=(), problems=(str(exc),))
     page_index = {p.id: p.index + 1 for p in doc.pages}
     if pkg.signatures_loc is None or pkg.signatures_loc not in pkg.parts:
-        return OfdReport(valid=False, signatures=(), problems=("the document is not signed",))
+        return OfdReport(valid=False, signatures=(), problems=(NOT_SIGNED,))
     try:
         sigs_root = parse_xml(pkg.parts[pkg.signatures_loc], pkg.signatures_loc)
     except ValidationError as exc:
@@ -256,12 +280,17 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             continue
         if name in listed:
             list_problems.append(
+                f"Signatures.xml 两次列出 /{name}（条目 {listed[name]} 和 {sid}）："
+                "签名列表在签署后被改动 / "
                 f"Signatures.xml names /{name} twice (entries {listed[name]} and {sid}): "
                 "the list was changed after signing"
             )
             continue
         if sid in listed.values():
-            list_problems.append(f"Signatures.xml gives the ID {sid} to two signatures")
+            list_problems.append(
+                f"Signatures.xml 将同一 ID {sid} 给了两个签名 / "
+                f"Signatures.xml gives the ID {sid} to two signatures"
+            )
         listed[name] = sid
         try:
             sig_bytes = pkg.get(name)
@@ -299,7 +328,10 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             problems.append(str(exc))
         for st in stamps:
             if st.page == 0:
-                problems.append(f"a stamp names page {st.page_id!r}, which is not in the document")
+                problems.append(
+                    f"印章所在页 {st.page_id!r} 不在文档中 / "
+                    f"a stamp names page {st.page_id!r}, which is not in the document"
+                )
         reports.append(
             OfdSignatureReport(
                 id=sid,
@@ -316,7 +348,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             )
         )
     unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))
-    problems = list_problems if reports else ["Signatures.xml lists no signature", *list_problems]
+    problems = list_problems if reports else [NO_SIGNATURE_LISTED, *list_problems]
     problems += _unlisted(pkg, set(listed), values)
     problems += _out_of_order(covers)
     valid = bool(reports) and all(r.valid for r in reports) and not unprotected and not problems
@@ -348,6 +380,7 @@ def _unlisted(pkg: OfdPackage, listed: set[str], values: set[str]) -> list[str]:
             if posixpath.dirname(name) not in folders:
                 found.append(name)
     return [
+        f"/{name} 是 Signatures.xml 未列出的签名（签名列表在签署后被改动） / "
         f"/{name} is a signature that Signatures.xml does not list (the list was changed "
         "after signing)"
         for name in sorted(found)
@@ -363,6 +396,8 @@ def _out_of_order(covers: list[tuple[str, set[str]]]) -> list[str]:
         for later, _ in covers[i + 1 :]:
             if later in covered:
                 out.append(
+                    f"Signatures.xml 将 /{name} 列在它所保护（先于它签署）的 /{later} 之前："
+                    "签名列表在签署后被改动 / "
                     f"Signatures.xml lists /{name} before /{later}, which it protects (was "
                     "made earlier): the list was changed after signing"
                 )

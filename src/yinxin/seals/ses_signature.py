@@ -193,8 +193,14 @@ class SesReport:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _bad(message: str) -> ValidationError:
-    return ValidationError(f"electronic seal signature: {message}", field=_FIELD)
+def _bad(zh: str, en: str) -> ValidationError:
+    return ValidationError(f"电子签章：{zh} / electronic seal signature: {en}", field=_FIELD)
+
+
+def _bi(zh: str, en: str) -> str:
+    """A check's detail as every report says it: "中文 / English", the English as it always
+    read (scripts and older reports match it)."""
+    return f"{zh} / {en}"
 
 
 def _when(value: datetime, name: str) -> datetime:
@@ -269,24 +275,33 @@ def _issued_by(cert: a_x509.Certificate, issuer_der: bytes) -> bool:
         return False
 
 
-def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool | None, str]:
+def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool | None, str, str]:
     """The certificate is one of ``trust`` or issued by one that was valid at ``when``.
 
     One step only: a relying party lists its root and issuing CA alike as trusted. Returns
-    (None, reason) when no trust was given, so that nothing is called trusted by default.
+    (None, …) when no trust was given, so that nothing is called trusted by default. The
+    reason in Chinese and in English, apart: a timestamp's check puts it inside its own.
     """
     if trust is None:
-        return None, "no trusted certificate given"
+        return None, "未提供受信任的证书", "no trusted certificate given"
     if any(bytes(t) == cert_der for t in trust):
-        return True, "the certificate itself is trusted"
+        return True, "该证书本身受信任", "the certificate itself is trusted"
     cert = a_x509.Certificate.load(cert_der)
     for anchor in trust:
         if _issued_by(cert, bytes(anchor)):
             issuer = a_x509.Certificate.load(bytes(anchor))
             if not _valid_at(issuer, when):
-                return False, f"issued by {_subject(issuer)!r}, which was not valid then"
-            return True, f"issued by the trusted {_subject(issuer)!r}"
-    return False, "not issued by any trusted certificate"
+                return (
+                    False,
+                    f"由 {_subject(issuer)!r} 签发，但该证书当时不在有效期内",
+                    f"issued by {_subject(issuer)!r}, which was not valid then",
+                )
+            return (
+                True,
+                f"由受信任的 {_subject(issuer)!r} 签发",
+                f"issued by the trusted {_subject(issuer)!r}",
+            )
+    return False, "并非由任何受信任的证书签发", "not issued by any trusted certificate"
 
 
 def _revocation(
@@ -300,7 +315,7 @@ def _revocation(
     rather than a revocation before ``when``.
     """
     if not crls:
-        return None, "no CRL given", False
+        return None, _bi("未提供证书吊销列表（CRL）", "no CRL given"), False
     found_older = False
     for raw in crls:
         try:
@@ -325,7 +340,14 @@ def _revocation(
                 except (ValueError, InvalidSignature):
                     continue
             if signed_by is None:
-                return False, "the CRL is not signed by a trusted issuer of the certificate", True
+                return (
+                    False,
+                    _bi(
+                        "CRL 并非由该证书受信任的签发者签名",
+                        "the CRL is not signed by a trusted issuer of the certificate",
+                    ),
+                    True,
+                )
             this_update = tbs["this_update"].native
             for entry in tbs["revoked_certificates"]:
                 if entry["user_certificate"].native == cert.serial_number:
@@ -333,18 +355,29 @@ def _revocation(
                     if revoked <= when:
                         return (
                             False,
+                            f"已于 {revoked.isoformat()} 吊销，早于签署时间 / "
                             f"revoked {revoked.isoformat()}, before the signing time",
                             False,
                         )
-                    return True, f"revoked {revoked.isoformat()}, after the signing time", False
+                    return (
+                        True,
+                        f"于 {revoked.isoformat()} 吊销，晚于签署时间 / "
+                        f"revoked {revoked.isoformat()}, after the signing time",
+                        False,
+                    )
             if this_update >= when:
-                return True, f"not on the CRL of {this_update.isoformat()}", False
+                return (
+                    True,
+                    f"未列于 {this_update.isoformat()} 的 CRL / "
+                    f"not on the CRL of {this_update.isoformat()}",
+                    False,
+                )
             found_older = True
         except (ValueError, TypeError, KeyError, AttributeError):
-            return False, "a CRL cannot be read", True
+            return False, _bi("CRL 无法读取", "a CRL cannot be read"), True
     if found_older:
-        return None, "the CRL given predates the signing time", False
-    return None, "no CRL from the certificate's issuer", False
+        return None, _bi("所给 CRL 早于签署时间", "the CRL given predates the signing time"), False
+    return None, _bi("没有该证书签发者的 CRL", "no CRL from the certificate's issuer"), False
 
 
 def _stamp(timestamper: Timestamper, signature: bytes, hash_name: str) -> bytes:
@@ -474,19 +507,25 @@ def build_ses_signature(
 def parse_ses_signature(der: bytes) -> ParsedSesSignature:
     """Read a ``SES_Signature`` v4 without judging it (``verify_ses_signature`` judges)."""
     if not isinstance(der, bytes | bytearray) or not der:
-        raise _bad("the record is empty")
+        raise _bad("数据为空", "the record is empty")
     der = bytes(der)
     try:
         sig = SESSignature.load(der, strict=True)
         if SESSignature.load(der, strict=True).dump(force=True) != der:
-            raise _bad("the record is not in DER")
+            raise _bad("数据不是 DER 编码", "the record is not in DER")
         to_sign = sig["to_sign"]
         version = to_sign["version"].native
         if version != SES_SIGNATURE_VERSION:
-            raise _bad(f"version {version} is not supported (only v4)")
+            raise _bad(
+                f"不支持版本 {version}（仅支持 v4）",
+                f"version {version} is not supported (only v4)",
+            )
         time_info = to_sign["time_info"].native
         if not isinstance(time_info, datetime) or time_info.tzinfo is None:
-            raise _bad("timeInfo is not a UTC GeneralizedTime")
+            raise _bad(
+                "签章时间 timeInfo 不是 UTC GeneralizedTime",
+                "timeInfo is not a UTC GeneralizedTime",
+            )
         ts = sig["time_stamp"]
         return ParsedSesSignature(
             version=version,
@@ -503,7 +542,7 @@ def parse_ses_signature(der: bytes) -> ParsedSesSignature:
     except ValidationError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        raise _bad(f"the record is malformed ({type(exc).__name__})") from None
+        raise _bad("数据结构有误", f"the record is malformed ({type(exc).__name__})") from None
 
 
 def seal_picture(der: bytes) -> tuple[str, bytes, int, int] | None:
@@ -555,7 +594,12 @@ def _check_timestamp(
         alg = imprint["hash_algorithm"]["algorithm"]
         alg_name = "sm3" if alg.dotted == sm2.OID_SM3 else alg.native
         if _digest(alg_name, signature) != imprint["hashed_message"].native:
-            return False, "the timestamp stamps another signature value", gen_time, False
+            return (
+                False,
+                _bi("时间戳所盖的是另一个签名值", "the timestamp stamps another signature value"),
+                gen_time,
+                False,
+            )
         signer_info = signed["signer_infos"][0]
         digest_name = signer_info["digest_algorithm"]["algorithm"].native
         if digest_name == sm2.OID_SM3:
@@ -568,7 +612,10 @@ def _check_timestamp(
         if _digest(digest_name, content) != message_digest:
             return (
                 False,
-                "the timestamp's message digest does not match its content",
+                _bi(
+                    "时间戳的消息摘要值与其内容不符",
+                    "the timestamp's message digest does not match its content",
+                ),
                 gen_time,
                 False,
             )
@@ -582,7 +629,14 @@ def _check_timestamp(
             elif c.key_identifier == sid.native:
                 tsa_der = c.dump()
         if tsa_der is None:
-            return False, "the timestamp does not carry its TSA certificate", gen_time, True
+            return (
+                False,
+                _bi(
+                    "时间戳未附带时间戳服务证书", "the timestamp does not carry its TSA certificate"
+                ),
+                gen_time,
+                True,
+            )
         spki = cert_spki(tsa_der)
         sig_alg = signer_info["signature_algorithm"]["algorithm"].dotted
         if is_sm2_spki(spki):
@@ -594,15 +648,36 @@ def _check_timestamp(
             sig_alg = _SIGNATURE_OIDS.get((family, digest_name), sig_alg)
         signed_attrs = b"\x31" + attrs.dump()[1:]  # signed as a SET OF (RFC 5652 §5.4)
         verify_signed(spki, sig_alg, signer_info["signature"].native, signed_attrs)
-        ok, why = _trusted(tsa_der, trust, gen_time)
+        ok, zh, en = _trusted(tsa_der, trust, gen_time)
         tsa = _subject(a_x509.Certificate.load(tsa_der))
         if ok is False:
-            return False, f"the TSA {tsa!r} is not trusted: {why}", gen_time, True
-        return ok, f"stamped {gen_time.isoformat()} by {tsa!r} ({why})", gen_time, False
+            return (
+                False,
+                _bi(f"时间戳服务 {tsa!r} 不受信任：{zh}", f"the TSA {tsa!r} is not trusted: {en}"),
+                gen_time,
+                True,
+            )
+        return (
+            ok,
+            _bi(
+                f"由 {tsa!r} 于 {gen_time.isoformat()} 加盖（{zh}）",
+                f"stamped {gen_time.isoformat()} by {tsa!r} ({en})",
+            ),
+            gen_time,
+            False,
+        )
     except InvalidSignature:
-        return False, "the TSA's signature over the timestamp does not verify", None, False
+        return (
+            False,
+            _bi(
+                "时间戳服务对时间戳的签名验证不通过",
+                "the TSA's signature over the timestamp does not verify",
+            ),
+            None,
+            False,
+        )
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, StopIteration):
-        return False, "the timestamp token cannot be read", None, False
+        return False, _bi("时间戳无法读取", "the timestamp token cannot be read"), None, False
 
 
 def verify_ses_signature(
@@ -644,26 +719,43 @@ def verify_ses_signature(
         check("format", False, str(exc))
         return SesReport(valid=False, checks=tuple(checks))
     if parsed.sign_alg_oid != OID_SM2_SM3:
-        check("format", False, f"signatureAlgID {parsed.sign_alg_oid} is not SM3withSM2")
+        check(
+            "format",
+            False,
+            _bi(
+                f"签名算法 {parsed.sign_alg_oid} 不是 SM3withSM2",
+                f"signatureAlgID {parsed.sign_alg_oid} is not SM3withSM2",
+            ),
+        )
         return SesReport(valid=False, checks=tuple(checks), time_info=parsed.time_info)
     try:
         cert = _cert(parsed.signer_cert_der, "cert")
         signer_spki = cert_spki(parsed.signer_cert_der)
     except ValidationError as exc:
-        check("format", False, f"the signer certificate cannot be read ({exc})")
+        check(
+            "format", False, f"签章人证书无法读取 / the signer certificate cannot be read ({exc})"
+        )
         return SesReport(valid=False, checks=tuple(checks), time_info=parsed.time_info)
-    check("format", True, "SES_Signature v4, SM3withSM2")
+    check("format", True, "格式 SES_Signature v4，算法 SM3withSM2 / SES_Signature v4, SM3withSM2")
     signer = _subject(cert)
     serial = format(cert.serial_number, "x")
 
     # 1. the signature value, by the signer certificate's key
     try:
         verify_signed(signer_spki, parsed.sign_alg_oid, parsed.signature, parsed.signed_bytes)
-        check("signature", True, f"SM2 signature by {signer!r} verifies")
+        check(
+            "signature",
+            True,
+            _bi(f"{signer!r} 的 SM2 签名验证通过", f"SM2 signature by {signer!r} verifies"),
+        )
     except InvalidSignature:
-        check("signature", False, "the signature value does not match the signed content")
+        check(
+            "signature",
+            False,
+            _bi("签名值与所签内容不符", "the signature value does not match the signed content"),
+        )
     except ValueError as exc:
-        check("signature", False, f"the signature cannot be checked: {exc}")
+        check("signature", False, f"签名无法验证 / the signature cannot be checked: {exc}")
 
     # 2. the signing time: the timestamp's when there is one (it is evidence), else timeInfo
     when = parsed.time_info
@@ -676,7 +768,10 @@ def verify_ses_signature(
         if ts_time is not None and ok:
             when = ts_time
     else:
-        notes.append("no timestamp: the signing time is the signer's own claim (timeInfo)")
+        notes.append(
+            "没有时间戳：签署时间为签章人自报（timeInfo） / "
+            "no timestamp: the signing time is the signer's own claim (timeInfo)"
+        )
     settled = time_settled(checks)
     if at is not None:
         moment = at.astimezone(UTC)
@@ -684,9 +779,15 @@ def verify_ses_signature(
         check(
             "signing_time",
             early,
-            f"signed {when.isoformat()}, verified as of {moment.isoformat()}"
+            _bi(
+                f"签署于 {when.isoformat()}，按 {moment.isoformat()} 验证",
+                f"signed {when.isoformat()}, verified as of {moment.isoformat()}",
+            )
             if early
-            else f"signed {when.isoformat()}, after the verification moment {moment.isoformat()}",
+            else _bi(
+                f"签署于 {when.isoformat()}，晚于验证时刻 {moment.isoformat()}",
+                f"signed {when.isoformat()}, after the verification moment {moment.isoformat()}",
+            ),
             not settled,
         )
 
@@ -695,7 +796,12 @@ def verify_ses_signature(
     try:
         seal = verify_seseal(parsed.seal_der)
         check(
-            "seal", True, f"seal {seal.info.name!r} ({seal.info.es_id}): maker signature verifies"
+            "seal",
+            True,
+            _bi(
+                f"电子印章 {seal.info.name!r}（{seal.info.es_id}）：制章者签名验证通过",
+                f"seal {seal.info.name!r} ({seal.info.es_id}): maker signature verifies",
+            ),
         )
     except ValidationError as exc:
         check("seal", False, str(exc))
@@ -704,23 +810,34 @@ def verify_ses_signature(
         except ValidationError:
             seal = None
     if seal is not None:
-        ok, why = _trusted(seal.maker_cert_der, trust, seal.info.create_date)
-        check("seal_maker_trusted", ok, why, mendable=True)
+        ok, zh, en = _trusted(seal.maker_cert_der, trust, seal.info.create_date)
+        check("seal_maker_trusted", ok, _bi(zh, en), mendable=True)
         in_period = seal.info.valid_start <= when <= seal.info.valid_end
+        start, end = seal.info.valid_start.isoformat(), seal.info.valid_end.isoformat()
         check(
             "seal_validity",
             in_period,
-            f"seal valid {seal.info.valid_start.isoformat()} – {seal.info.valid_end.isoformat()}"
-            + ("" if in_period else f"; signed {when.isoformat()}, outside it"),
+            _bi(
+                f"印章有效期 {start} – {end}"
+                + ("" if in_period else f"；签署于 {when.isoformat()}，不在其内"),
+                f"seal valid {start} – {end}"
+                + ("" if in_period else f"; signed {when.isoformat()}, outside it"),
+            ),
             not settled,
         )
         listed = _cert_in_seal(seal, parsed.signer_cert_der)
         check(
             "signer_in_seal",
             listed,
-            "the signer certificate is in the seal's certificate list"
+            _bi(
+                "签章人证书在印章的证书列表中",
+                "the signer certificate is in the seal's certificate list",
+            )
             if listed
-            else "the signer certificate is not in the seal's certificate list",
+            else _bi(
+                "签章人证书不在印章的证书列表中",
+                "the signer certificate is not in the seal's certificate list",
+            ),
         )
 
     # 4. the signer certificate: valid at the signing time, issued by a trusted certificate
@@ -728,13 +845,19 @@ def verify_ses_signature(
     check(
         "signer_certificate_validity",
         cert_ok,
-        f"{signer!r} valid at {when.isoformat()}"
+        _bi(
+            f"{signer!r} 的证书在 {when.isoformat()} 有效",
+            f"{signer!r} valid at {when.isoformat()}",
+        )
         if cert_ok
-        else f"{signer!r} not valid at {when.isoformat()}",
+        else _bi(
+            f"{signer!r} 的证书在 {when.isoformat()} 无效",
+            f"{signer!r} not valid at {when.isoformat()}",
+        ),
         not settled,
     )
-    ok, why = _trusted(parsed.signer_cert_der, trust, when)
-    check("signer_certificate_trusted", ok, why, mendable=True)
+    ok, zh, en = _trusted(parsed.signer_cert_der, trust, when)
+    check("signer_certificate_trusted", ok, _bi(zh, en), mendable=True)
     ok, why, mendable = _revocation(cert, crls, trust, when)
     check("signer_certificate_revocation", ok, why, mendable or not settled)
 
@@ -743,9 +866,9 @@ def verify_ses_signature(
     check(
         "document_hash",
         matches,
-        "SM3 of the signed data matches dataHash"
+        _bi("所签数据的 SM3 摘要值与 dataHash 一致", "SM3 of the signed data matches dataHash")
         if matches
-        else "the signed data was changed (SM3 differs)",
+        else _bi("所签数据已被改动（SM3 摘要值不符）", "the signed data was changed (SM3 differs)"),
     )
 
     required = [
@@ -850,7 +973,14 @@ def check_ofd_value(
         extra: list[Check] = []
         if method.strip() != OID_SM2_SM3 and method.strip().upper() not in ("SM2", "SM3WITHSM2"):
             extra.append(
-                Check("signature_method", False, f"SignatureMethod {method!r} is not SM3withSM2")
+                Check(
+                    "signature_method",
+                    False,
+                    _bi(
+                        f"签名方法 SignatureMethod {method!r} 不是 SM3withSM2",
+                        f"SignatureMethod {method!r} is not SM3withSM2",
+                    ),
+                )
             )
         if seal_file is not None:
             try:
@@ -862,9 +992,15 @@ def check_ofd_value(
                 Check(
                     "seal_file",
                     same,
-                    "Seal.esl is the seal inside the signature"
+                    _bi(
+                        "Seal.esl 与签名中的电子印章一致",
+                        "Seal.esl is the seal inside the signature",
+                    )
                     if same
-                    else "Seal.esl differs from the seal inside the signature",
+                    else _bi(
+                        "Seal.esl 与签名中的电子印章不同",
+                        "Seal.esl differs from the seal inside the signature",
+                    ),
                 )
             )
         if not extra:

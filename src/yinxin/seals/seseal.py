@@ -443,13 +443,14 @@ def build_seseal(
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _bad(message: str) -> ValidationError:
-    return ValidationError(f"electronic seal: {message}", field=_FIELD)
+def _bad(zh: str, en: str) -> ValidationError:
+    """A refusal, or a ``seal`` check's detail, as every report says it: "中文 / English"."""
+    return ValidationError(f"电子印章：{zh} / electronic seal: {en}", field=_FIELD)
 
 
 def _aware(value: object, name: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise _bad(f"{name} is not a UTC GeneralizedTime")
+        raise _bad(f"{name} 不是 UTC GeneralizedTime", f"{name} is not a UTC GeneralizedTime")
     return value.astimezone(UTC)
 
 
@@ -458,17 +459,26 @@ def _decode(der: bytes) -> ParsedSeal:
         seal = SESeal.load(der, strict=True)
         # DER only: a BER variant would verify against bytes nobody else re-derives.
         if SESeal.load(der, strict=True).dump(force=True) != der:
-            raise _bad("the record is not in DER")
+            raise _bad("数据不是 DER 编码", "the record is not in DER")
         seal_info = seal["e_seal_info"]
         header = seal_info["header"]
         if header["id"].native != SESEAL_HEADER_ID:
-            raise _bad(f"header ID is {header['id'].native!r}, not 'ES'")
+            raise _bad(
+                f"头部标识为 {header['id'].native!r}，而非 'ES'",
+                f"header ID is {header['id'].native!r}, not 'ES'",
+            )
         if header["version"].native != SESEAL_VERSION:
-            raise _bad(f"version {header['version'].native} is not supported (only v4)")
+            raise _bad(
+                f"不支持版本 {header['version'].native}（仅支持 v4）",
+                f"version {header['version'].native} is not supported (only v4)",
+            )
         prop = seal_info["property"]
         list_type = prop["cert_list_type"].native
         if list_type not in (CERT_LIST_TYPE_CERTS, CERT_LIST_TYPE_DIGESTS):
-            raise _bad(f"certListType {list_type} is neither 1 nor 2")
+            raise _bad(
+                f"证书列表类型 certListType {list_type} 既不是 1 也不是 2",
+                f"certListType {list_type} is neither 1 nor 2",
+            )
         cert_list: list[bytes] = []
         digests: tuple[tuple[str, bytes], ...] = ()
         if list_type == CERT_LIST_TYPE_CERTS:
@@ -508,13 +518,13 @@ def _decode(der: bytes) -> ParsedSeal:
     except ValidationError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        raise _bad(f"the record is malformed ({type(exc).__name__})") from None
+        raise _bad("数据结构有误", f"the record is malformed ({type(exc).__name__})") from None
 
 
 def parse_seseal(der: bytes) -> ParsedSeal:
     """Read a ``SESeal`` v4 record without judging its signature (see ``verify_seseal``)."""
     if not isinstance(der, bytes | bytearray) or not der:
-        raise _bad("the record is empty")
+        raise _bad("数据为空", "the record is empty")
     return _decode(bytes(der))
 
 
@@ -534,28 +544,40 @@ def verify_seseal(
     if trusted_maker_certs is not None and not any(
         parsed.maker_cert_der == bytes(c) for c in trusted_maker_certs
     ):
-        raise _bad("the maker certificate is not a trusted seal maker")
+        raise _bad(
+            "制章者证书不是受信任的制章者", "the maker certificate is not a trusted seal maker"
+        )
     if parsed.sign_alg_oid not in _SIGN_ALGS:
-        raise _bad(f"signature algorithm {parsed.sign_alg_oid} is not supported")
+        raise _bad(
+            f"不支持签名算法 {parsed.sign_alg_oid}",
+            f"signature algorithm {parsed.sign_alg_oid} is not supported",
+        )
     try:
         maker_cert = x509.load_der_x509_certificate(parsed.maker_cert_der)
         maker_spki = cert_spki(parsed.maker_cert_der)
     except (ValueError, TypeError):
-        raise _bad("the maker certificate cannot be read") from None
+        raise _bad("制章者证书无法读取", "the maker certificate cannot be read") from None
     try:
         verify_signed(maker_spki, parsed.sign_alg_oid, parsed.signature, parsed.signed_bytes)
     except ValueError as exc:
-        raise _bad(f"{exc} of the maker certificate") from None
+        raise _bad("制章者证书无法用于验证", f"{exc} of the maker certificate") from None
     except InvalidSignature:
-        raise _bad("the maker's signature does not match the seal") from None
+        raise _bad(
+            "制章者签名与电子印章不符", "the maker's signature does not match the seal"
+        ) from None
     if not _cert_valid_at(maker_cert, parsed.info.create_date):
-        raise _bad("the maker certificate was not valid when the seal was made")
+        raise _bad(
+            "制作印章时制章者证书不在有效期内",
+            "the maker certificate was not valid when the seal was made",
+        )
     if parsed.info.valid_end <= parsed.info.valid_start:
-        raise _bad("validEnd is not after validStart")
+        raise _bad(
+            "有效期结束时间 validEnd 不晚于开始时间 validStart", "validEnd is not after validStart"
+        )
     if at is not None:
         if not isinstance(at, datetime) or at.tzinfo is None:
             raise ValidationError("at must be a timezone-aware datetime", field="at")
         when = at.astimezone(UTC)
         if not parsed.info.valid_start <= when <= parsed.info.valid_end:
-            raise _bad("the seal is outside its validity period")
+            raise _bad("电子印章不在有效期内", "the seal is outside its validity period")
     return parsed

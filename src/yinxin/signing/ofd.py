@@ -322,7 +322,7 @@ class OfdSigning:
         """What a ``seal_status`` check adds to the signature's problems: the seal revoked here
         before a settled signing time; a mendable failure is said by the check alone."""
         if outcome(check) is Outcome.FAILED:
-            return (f"印章已废止 / {check.detail}",)
+            return (check.detail,)
         return ()
 
     def seal_status(self, value: dict) -> Check | None:
@@ -339,22 +339,30 @@ class OfdSigning:
             try:
                 row = seal_row(s, str(es_id))
             except NotFound:
-                return Check("seal_status", None, "not a seal of this platform")
+                return Check(
+                    "seal_status", None, "非本平台的电子印章 / not a seal of this platform"
+                )
             revoked, reason, state = row.revoked_at, row.revocation_reason, row.state
         if revoked is not None and revoked.tzinfo is None:
             revoked = revoked.replace(tzinfo=dt.UTC)
         if revoked is None:
-            return Check("seal_status", True, f"seal {es_id} is {state} here")
+            return Check(
+                "seal_status",
+                True,
+                f"电子印章 {es_id} 在本平台的状态为 {state} / seal {es_id} is {state} here",
+            )
         if revoked <= when:
             return Check(
                 "seal_status",
                 False,
-                f"seal {es_id} was revoked here {revoked.isoformat()} ({reason}), "
+                f"印章已废止：电子印章 {es_id} 于 {revoked.isoformat()} 在本平台废止（{reason}），"
+                f"早于签署 / seal {es_id} was revoked here {revoked.isoformat()} ({reason}), "
                 "before the signing",
                 mendable=not time_settled(value.get("checks", [])),  # as the value's own
             )
         return Check(
             "seal_status",
             True,
+            f"电子印章 {es_id} 于 {revoked.isoformat()} 在本平台废止，晚于签署 / "
             f"seal {es_id} revoked here {revoked.isoformat()}, after the signing",
         )
