@@ -258,6 +258,28 @@ def test_indeterminate_is_said_apart_from_invalid(bare, signed):
     assert [r["signatures"][0]["indication"] for r in reports] == ["INDETERMINATE", "TOTAL-FAILED"]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_files_of_the_same_name_are_told_apart_by_their_path(bare, signed, jobs):
+    """``yinxin verify 2023/contract.pdf 2024/contract.pdf`` printed two lines both reading
+    contract.pdf (and two JSON reports with that file_name), so which one was INVALID could
+    not be told. A name another file of the call shares is now the path as typed; a name of
+    its own stays the name, by this process or the workers alike."""
+    for year, source in (("2023", signed.pdf), ("2024", signed.tampered)):
+        (bare / year).mkdir()
+        (bare / year / "contract.pdf").write_bytes(source.read_bytes())
+    args = ("--trust", "root.pem", "--at", signed.at, "-j", jobs)
+    typed = ["2023/contract.pdf", "2024/contract.pdf", str(signed.pdf)]
+    proc = verify(bare, *typed, *args)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("VALID         2023/contract.pdf (1 signature)"), lines
+    assert lines[1].startswith("INVALID       2024/contract.pdf (1 signature): "), lines
+    assert lines[2].startswith("VALID         signed.pdf (1 signature)"), lines
+    reports = json.loads(verify(bare, *typed, *args, "--json").stdout)
+    assert [r["file_name"] for r in reports] == [*typed[:2], "signed.pdf"]
+    assert [r["valid"] for r in reports] == [True, False, True]
+
+
 def test_many_files_with_the_platform_home(tmp_path, signed):
     proc = verify(tmp_path, str(signed.pdf), str(signed.pdf), "--at", signed.at, home=signed.home)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -86,7 +86,7 @@ MAX_CHUNK = 8
 #: read until memory ran out, and a file too large alone was judged beside another.
 MAX_FILE = 50 * 1024 * 1024
 
-Item = bytes | str | Path | tuple[str, bytes]
+Item = bytes | str | Path | tuple[str, bytes] | tuple[str, Path]
 
 
 class WorkerFailed(YinxinError, exit_code=2, http_status=500, code="worker_failed"):
@@ -354,20 +354,29 @@ def _work(chunk: list[Item]) -> list[BatchResult]:
 
 
 def _load(item: Item, i: int) -> tuple[str, bytes, ValidationError | None]:
+    """An item's name, bytes and why it could not be read: ``(name, Path)`` is the file at
+    that path shown under ``name`` (``yinxin verify``: the path as typed, when another file of
+    the call has the same name); a bare path is shown by its name."""
     if isinstance(item, tuple):
-        name, data = item
-        return str(name), bytes(data), None
+        name, body = item
+        if isinstance(body, Path):
+            return _read(body, str(name))
+        return str(name), bytes(body), None
     if isinstance(item, bytes | bytearray | memoryview):
         return "document.pdf", bytes(item), None
     path = Path(item)
+    return _read(path, path.name)
+
+
+def _read(path: Path, name: str) -> tuple[str, bytes, ValidationError | None]:
     try:
         data = read_bounded(path)
     except OSError as e:
-        return path.name, b"", ValidationError(f"cannot read {path}: {e.strerror}", field="in")
+        return name, b"", ValidationError(f"cannot read {path}: {e.strerror}", field="in")
     if len(data) > MAX_FILE:
         message = f"{path} is larger than {MAX_FILE // (1024 * 1024)} MB, the most in takes"
-        return path.name, b"", ValidationError(message, field="in")
-    return path.name, data, None
+        return name, b"", ValidationError(message, field="in")
+    return name, data, None
 
 
 def read_bounded(path: Path) -> bytes:

@@ -315,10 +315,12 @@ def _verify_many(
     from yinxin.pdf.batch import BatchResult, _load
     from yinxin.seals.documents import PADES, document_kind
 
-    def one(i: int, path: Path) -> None:
+    items = _named(files)
+
+    def one(i: int) -> None:
         """A file in this process, as it always was: read, judge by content, verify."""
         nonlocal verify_seal
-        name, data, error = _load(path, i)
+        name, data, error = _load(items[i], i)
         if error is not None:
             result = BatchResult(name, None, error)
         elif (kind := document_kind(data)) != PADES:
@@ -336,22 +338,22 @@ def _verify_many(
     pades = _pades_files(files) if pooled else []
     workers = resolve_jobs(jobs, len(pades))  # automatic counts the PAdES files only
     if workers <= 1:
-        for i, path in enumerate(files):
-            one(i, path)
+        for i in range(total):
+            one(i)
     else:
 
         def arrived(j: int, result) -> None:
             for i in range(len(results), pades[j]):  # the files before it, here
-                one(i, files[i])
+                one(i)
             results.append(result)
             progress(pades[j], result)
 
         try:
-            verifier.verify_many([files[i] for i in pades], progress=arrived, jobs=workers)
+            verifier.verify_many([items[i] for i in pades], progress=arrived, jobs=workers)
         except YinxinError as e:  # a worker died: no half list
             _fail(e, as_json)
         for i in range(len(results), total):
-            one(i, files[i])
+            one(i)
     worst = 0
     for r in results:
         if r.error is not None:
@@ -373,6 +375,16 @@ def _verify_many(
         more = f"，{unsure} 无法确定 / indeterminate" if unsure else ""
         sys.stdout.write(f"{valid}/{total} 有效 / valid{more}\n")
     raise typer.Exit(worst)
+
+
+def _named(files: list[Path]) -> list[tuple[str, Path]]:
+    """Each file with the name its line and report show: its name, or the path as typed when
+    another file of the call has the same name (``2023/contract.pdf 2024/contract.pdf`` were
+    two lines both reading contract.pdf)."""
+    from collections import Counter
+
+    counts = Counter(path.name for path in files)
+    return [(str(path) if counts[path.name] > 1 else path.name, path) for path in files]
 
 
 def _indeterminate(rep) -> bool:
