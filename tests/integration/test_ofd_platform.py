@@ -347,6 +347,28 @@ def test_both_signatures_verify_with_the_platforms_trust(w: World, flow: Flow) -
     assert r.returncode == 1, r.stdout + r.stderr
 
 
+def test_seal_status_names_the_state_in_chinese(w: World, flow: Flow) -> None:
+    """The ``seal_status`` detail's Chinese half names the seal's state as the pages do (有效,
+    已冻结); the English half keeps the raw value."""
+
+    def details() -> list[str]:
+        report = w.p.ofd_signing.verify(flow.second)
+        return [
+            {c["name"]: c for c in sig.value["checks"]}["seal_status"]["detail"]
+            for sig in report.signatures
+        ]
+
+    zhang, wang = w.zhang.seal.es_id, w.wang.seal.es_id
+    assert details()[1] == f"电子印章 {wang} 在本平台的状态为 有效 / seal {wang} is active here"
+    w.p.seals.freeze(wang, actor=OFFICER)
+    try:
+        one, two = details()
+    finally:
+        w.p.seals.unfreeze(wang, actor=OFFICER)
+    assert two == f"电子印章 {wang} 在本平台的状态为 已冻结 / seal {wang} is frozen here"
+    assert one == f"电子印章 {zhang} 在本平台的状态为 有效 / seal {zhang} is active here"
+
+
 def test_a_flipped_byte_is_invalid(w: World, flow: Flow) -> None:
     """One bit flipped inside the stored data of each signature's value, and of a page."""
     with zipfile.ZipFile(io.BytesIO(flow.second)) as z:

@@ -29,6 +29,25 @@ class SealState(StrEnum):
     EXPIRED = "expired"
 
 
+# A state's Chinese name, as the web pages show it (api.js ``LABELS.seal``), for Chinese text
+# the Python side writes (the English half keeps the raw value).
+STATE_NAMES: dict[SealState, str] = {
+    SealState.ACTIVE: "有效",
+    SealState.FROZEN: "已冻结",
+    SealState.CANCELLED: "已注销",
+    SealState.REVOKED: "已吊销",
+    SealState.EXPIRED: "已过期",
+}
+
+
+def state_name(state: str) -> str:
+    """``state``'s Chinese name; an unknown value is shown as it is."""
+    try:
+        return STATE_NAMES.get(SealState(state), state)
+    except ValueError:
+        return state
+
+
 class SealHoldKind(StrEnum):
     """Why a frozen seal is on hold: an officer's or holder's freeze (004 §七 冻结), or a reported
     PIN leak (004 §六/§七), which may only be lifted after the PIN has been changed."""

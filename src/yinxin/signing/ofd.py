@@ -37,6 +37,7 @@ from yinxin.ofd.sign import Placement, sign_ofd
 from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.sign import Level
 from yinxin.registry.ca import role_of
+from yinxin.seals.lifecycle import state_name
 from yinxin.seals.rows import seal_row
 from yinxin.seals.ses_signature import Check, SesOfdSigner, check_ofd_value, time_settled
 from yinxin.seals.seseal import cert_spki, is_sm2_spki
@@ -349,7 +350,8 @@ class OfdSigning:
             return Check(
                 "seal_status",
                 True,
-                f"电子印章 {es_id} 在本平台的状态为 {state} / seal {es_id} is {state} here",
+                f"电子印章 {es_id} 在本平台的状态为 {state_name(state)} / "
+                f"seal {es_id} is {state} here",
             )
         if revoked <= when:
             return Check(
