@@ -70,6 +70,7 @@ CODE_TEMPLATES = (  # sign, login, registration, new phone and current phone, a 
     "phone_change_current_code",
     "certificate_key_code",
     "email_change_code",
+    "email_confirm_code",  # …or, to a holder with no address yet, the registration's
     "email_change_current_code",  # …and to its current address (no mobile phone: World.mailbox)
 )
 

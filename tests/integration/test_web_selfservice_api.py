@@ -423,7 +423,10 @@ def test_an_email_given_at_registration_is_registered_only_with_its_code(world, 
     assert pending["email_sent_to_masked"] == "z***@example.cn"
     assert world.p.subscribers.get(sid).email is None  # not registered on the form's word
     [mail] = mails_to(world, "zl@example.cn", mark)
-    assert mail["template_id"] == "email_change_code"  # the code, and nothing else, goes there
+    # the code, and nothing else, goes there, in the registration's words: nothing is changed
+    assert mail["template_id"] == "email_confirm_code"
+    assert "您正在将本邮箱登记为印信平台账户的电子邮箱" in mail["body"]
+    assert "更换" not in mail["body"]
     assert count_subscribers(world) == n + 1
 
     # the holder confirms it in its session, as a new address on the contact page
@@ -437,6 +440,15 @@ def test_an_email_given_at_registration_is_registered_only_with_its_code(world, 
     assert r.status_code == 200, r.text
     assert r.json()["email"] == "zl@example.cn"
     assert world.p.subscribers.get(sid).email == "zl@example.cn"
+
+    # a later change of it is said to be one
+    world.clock.advance(seconds=61)
+    mark = lines(world.mailbox)
+    r = client.patch(me, json={"email": "zl@new.example.cn"}, headers=h)
+    assert r.status_code == 202, r.text
+    [mail] = mails_to(world, "zl@new.example.cn", mark)
+    assert mail["template_id"] == "email_change_code"
+    assert "您正在将印信平台登记的电子邮箱更换为本邮箱" in mail["body"]
 
 
 def test_an_organization_registering_with_an_email_waits_for_its_code_too(world, client):

@@ -253,6 +253,7 @@ REGISTRATION_REGISTERED = "registration_registered"
 PHONE_CHANGE_CODE = "phone_change_code"
 PHONE_CHANGE_CURRENT_CODE = "phone_change_current_code"
 EMAIL_CHANGE_CODE = "email_change_code"
+EMAIL_CONFIRM_CODE = "email_confirm_code"
 EMAIL_CHANGE_CURRENT_CODE = "email_change_current_code"
 CERTIFICATE_KEY_CODE = "certificate_key_code"
 SIGN_REQUEST = "sign_request"
@@ -661,6 +662,25 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "You are changing the e-mail address registered with Yinxin to this address; your "
             "code is {code}, valid for {minutes} minutes. If you did not ask for it, ignore "
             "this message. Do not share it.",
+        ),
+        secret=("code",),
+    ),
+    # The same code, by e-mail, to the address of a holder who has none registered yet: the
+    # address given at registration (在线注册), or a first one added later. Nothing is changed.
+    Template(
+        EMAIL_CONFIRM_CODE,
+        "登记电子邮箱验证码（首次登记，如在线注册时填写的邮箱） — one-time code proving an "
+        "e-mail address registered for the first time",
+        Wording(
+            "印信电子邮箱验证码",
+            "【印信】您正在将本邮箱登记为印信平台账户的电子邮箱，验证码为 {code}，"
+            "{minutes} 分钟内有效。如非本人操作，请忽略本邮件。请勿泄露。",
+        ),
+        Wording(
+            "Yinxin e-mail confirmation code",
+            "You are registering this address as the e-mail address of your Yinxin account; "
+            "your code is {code}, valid for {minutes} minutes. If you did not ask for it, "
+            "ignore this message. Do not share it.",
         ),
         secret=("code",),
     ),

@@ -54,6 +54,7 @@ from yinxin.notify.templates import (
     CERTIFICATE_KEY_CODE,
     EMAIL_CHANGE_CODE,
     EMAIL_CHANGE_CURRENT_CODE,
+    EMAIL_CONFIRM_CODE,
     LOGIN_CODE,
     ONE_TIME_CODE,
     PHONE_CHANGE_CODE,
@@ -358,6 +359,7 @@ class IntentConfirmation:
         paired: bool = False,
         codes: int = 1,
         challenge_id: str | None = None,
+        first_email: bool = False,
     ) -> Challenge:
         """Send a fresh code to the subscriber's registered phone for this one document.
 
@@ -382,7 +384,11 @@ class IntentConfirmation:
 
         ``challenge_id``: the id the challenge is to have (32 fresh hex digits), when the caller
         has already answered with it — a login code, sent after its answer
-        (``access.sessions``); otherwise a fresh one."""
+        (``access.sessions``); otherwise a fresh one.
+
+        ``first_email``: an e-mail change's code to a holder with no address registered yet
+        (the one given at registration): sent with the wording that registers the address
+        (``email_confirm_code``), not the one that changes it."""
         purpose = _check_purpose(purpose)
         if challenge_id is not None and not re.fullmatch(r"[0-9a-f]{32}", challenge_id):
             raise ValidationError("a challenge id is 32 hex digits", field="challenge_id")
@@ -462,7 +468,8 @@ class IntentConfirmation:
             elif purpose == PHONE_CHANGE:
                 template, values = PHONE_CHANGE_CODE, {"code": code, "minutes": minutes}
             elif purpose == EMAIL_CHANGE:
-                template, values = EMAIL_CHANGE_CODE, {"code": code, "minutes": minutes}
+                template = EMAIL_CONFIRM_CODE if first_email else EMAIL_CHANGE_CODE
+                values = {"code": code, "minutes": minutes}
             elif purpose == EMAIL_CHANGE_CURRENT:
                 template = EMAIL_CHANGE_CURRENT_CODE
                 values = {"code": code, "minutes": minutes, "document": name}

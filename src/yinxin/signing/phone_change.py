@@ -209,9 +209,13 @@ class PhoneChanges:
         after the new one's (an address that takes no mail is refused before the holder is
         troubled; the hour's room for both checked before the first). ``paired``: sent in the
         same request after a phone change's two codes (whose ``request`` was told of a third:
-        ``codes=3``), so the minimum interval is not asked."""
+        ``codes=3``), so the minimum interval is not asked. A holder with no address yet (the
+        one given at registration) is sent the wording that registers it, not the change's."""
         address = validate_email(email, "email")
         current = self.mailed_notices(subscriber_id)
+        with self.subscribers.db.read() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            first = sub is not None and not sub.email
         new = self.intent.request_code(
             subscriber_id,
             purpose=EMAIL_CHANGE,
@@ -221,6 +225,7 @@ class PhoneChanges:
             email_to=address,
             paired=paired,
             codes=1 if paired or current is None else 2,
+            first_email=first,
         )
         if current is None:
             return EmailChallenges(new, None)
