@@ -215,6 +215,10 @@ def test_an_email_given_at_registration_is_registered_once_its_code_is_typed(sit
     assert "z***@reg.example.cn" in said and "验证通过后" in said, said
     [sub] = [s for s in p.subscribers.list() if s.name == "周二十六"]
     assert sub.email is None  # not registered on the form's word
+    # signed in already: the header says who, not 用户登录
+    page.locator("#account-name").filter(has_text="周二十六").wait_for()
+    assert page.locator("#login-link").is_hidden()
+    assert page.locator("#logout").is_visible() and page.locator("#account-home").is_visible()
     code = read_code(site.world.mailbox, address, after=mark)
     shot(page, "register-email-code")
 

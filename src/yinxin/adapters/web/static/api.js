@@ -9,6 +9,8 @@
 //   names (problem.field → the input with that name), others above the buttons.
 // * upload(path, blob, {onProgress}) — a file as the request body, with upload progress.
 // * requireSession(kind) — the signed-in session, or off to the login page.
+// * showAccount() — the header shows who is signed in (on load; again by a page that opens a
+//   session and stays).
 
 const CSRF_COOKIE = "yx_csrf";
 
@@ -694,10 +696,13 @@ export function saveBlob(blob, name) {
 
 // --- the header: who is signed in ---------------------------------------------------------
 
-async function initHeader() {
+/** Show the signed-in session in the header (the page's load does; a page that opens a session
+ * and stays, as 注册 does for its e-mail step, again). */
+export async function showAccount() {
   const s = await currentSession();
   const box = document.getElementById("account");
   if (!box || !s || s.expired) return;
+  const bound = box.dataset.state !== "anonymous";
   box.dataset.state = s.kind;
   document.getElementById("account-name").textContent =
     (s.kind === "staff" ? "工作人员 " : "") + s.display_name;
@@ -708,11 +713,11 @@ async function initHeader() {
   document.getElementById("logout").hidden = false;
   document.getElementById("login-link").hidden = true;
   document.getElementById("staff-login-link").hidden = true;
-  document.getElementById("logout").addEventListener("click", logout);
+  if (!bound) document.getElementById("logout").addEventListener("click", logout);
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initHeader);
-else initHeader();
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showAccount);
+else showAccount();
 
 // A refusal no page script caught (a page's top-level await, a click handler without its own
 // catch) left the page as it was — 正在加载… for good — and said nothing: it is said in Chinese

@@ -7,7 +7,8 @@
 // and the third step here types it in the new session (PATCH /subscribers/{id} with email,
 // email_challenge_id and email_code, the contact change); 重新发送验证码 asks the same PATCH
 // without the code (202 email_confirmation_required) for a new one; 暂不验证 goes on without it.
-import { ApiError, LABELS, api, bindForm, fmtTime, messageFor, toast } from "/static/api.js";
+// The page stays for that step in the session the registration opened: its header says so.
+import { ApiError, LABELS, api, bindForm, fmtTime, messageFor, showAccount, toast } from "/static/api.js";
 import { liveCheck, options } from "/static/pages/common.js"; // and its phone_registered, duplicate
 import { checkIdDocument, checkMobile, checkUscc } from "/static/pages/idcheck.js";
 import { resendCountdown } from "/static/pages/sms_code.js";
@@ -95,6 +96,7 @@ function mailSent(pending) {
 }
 
 function confirmEmail(out) {
+  showAccount(); // signed in now: the header shows who, not 用户登录
   mail = { path: `/subscribers/${out.subscriber_id}`, email: out.email };
   for (const n of [phoneForm, person, org, document.getElementById("kind-tabs")]) n.hidden = true;
   emailForm.hidden = false;
