@@ -227,3 +227,30 @@ def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
     if len(v) > max_len:
         raise ValidationError(f"must be at most {max_len} printable characters", field=field)
     return v
+
+
+# --- certificate serial numbers --------------------------------------------------------------
+SERIAL_MAX_DIGITS = 40  # RFC 5280 4.1.2.2: at most 20 octets
+SERIAL_MAX_LENGTH = 120  # as written: 20 octets colon-separated, a leading 00:, spaces, 0x
+SERIAL_FORM = (
+    "a certificate serial number: hex digits (at most 40), optionally separated by colons "
+    "or spaces as OpenSSL prints it, e.g. 7a3f01 or 7A:3F:01"
+)
+# the digits, after an optional 0x, in groups separated by a colon (spaces around it taken)
+# or by spaces: 7a3f01, 0x7A3F01, 7A:3F:01, 7a 3f 01
+SERIAL_PATTERN = r"^\s*(?:0[xX])?[0-9A-Fa-f]+(?:(?:\s*:\s*|\s+)[0-9A-Fa-f]+)*\s*$"
+_SERIAL = re.compile(SERIAL_PATTERN)
+
+
+def normal_serial(value: str, field: str = "serial") -> str:
+    """A certificate's serial number as the platform stores it: lower-case hex, no
+    separators, no ``0x``, no leading zeros (``0`` for zero). OpenSSL's colon form
+    (``7A:3F:01``, as ``openssl x509 -text`` prints it) and spaces between the digits are
+    taken; anything else is refused naming ``field`` and the form expected."""
+    v = value or ""
+    if len(v) > SERIAL_MAX_LENGTH or not _SERIAL.fullmatch(v):
+        raise ValidationError(f"{field}: must be {SERIAL_FORM}", field=field)
+    digits = re.sub(r"[\s:]", "", v).lower().removeprefix("0x").lstrip("0") or "0"
+    if len(digits) > SERIAL_MAX_DIGITS:
+        raise ValidationError(f"{field}: must be {SERIAL_FORM}", field=field)
+    return digits

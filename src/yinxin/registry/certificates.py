@@ -33,6 +33,7 @@ from yinxin.errors import (
     ValidationError,
 )
 from yinxin.identity import (
+    normal_serial,
     refuse_hidden,
     validate_name,
 )
@@ -422,9 +423,9 @@ class Certificates:
 
     # --- helpers -------------------------------------------------------------------------------
     def _cert_row(self, s: Session, serial: str, lock: bool = False) -> Certificate:
-        serial = (serial or "").strip().lower().removeprefix("0x").lstrip("0")
+        serial = normal_serial(serial)
         q = select(Certificate).where(Certificate.serial_hex == serial)
-        missing = f"no certificate with serial {serial or '(empty)'}"
+        missing = f"no certificate with serial {serial}"
         if lock and s.get_bind().dialect.name == "postgresql":
             # the key's lock first, then the row's: the order every verb takes them in
             fp = s.execute(

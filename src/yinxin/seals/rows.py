@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yinxin.errors import Forbidden, NotFound, ValidationError
+from yinxin.identity import normal_serial as serial_as_stored
 from yinxin.identity import refuse_hidden, validate_name
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import KINDS
@@ -41,8 +42,9 @@ def whole(t: dt.datetime) -> dt.datetime:
     return t.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def normal_serial(serial: str) -> str:
-    return (serial or "").strip().lower().removeprefix("0x").lstrip("0")
+def normal_serial(serial: str, field: str = "certificate_serial") -> str:
+    """The serial as stored (:func:`yinxin.identity.normal_serial`), refused naming ``field``."""
+    return serial_as_stored(serial, field)
 
 
 def actor_name(actor: str, field: str = "actor") -> str:

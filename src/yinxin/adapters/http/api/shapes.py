@@ -21,6 +21,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from yinxin.errors import ValidationError
+from yinxin.identity import SERIAL_FORM, SERIAL_MAX_LENGTH, SERIAL_PATTERN, normal_serial
+
 
 def _shape(pattern: str, what: str, example: str, description: str) -> Any:
     """A text field of ``pattern``, refused (``shape``) as "must be ``what``" otherwise."""
@@ -112,3 +115,35 @@ MobileOrEmpty = _shape(
     "a mainland China mobile number: 11 digits starting 13–19; +86 or 0086 before it, and "
     'spaces or dashes between the digits, are taken and left out; "" is none',
 )
+
+
+def _serial_of(value: str | None) -> str | None:
+    """A certificate serial as the platform stores it (lower-case hex, no separators), OpenSSL's
+    colon form and spaces taken; refused (``shape``) naming the form otherwise."""
+    if value is None:
+        return None
+    try:
+        return normal_serial(value)
+    except ValidationError:
+        raise PydanticCustomError("shape", "must be {what}", {"what": SERIAL_FORM}) from None
+
+
+_SERIAL_SCHEMA: dict[str, Any] = {"pattern": SERIAL_PATTERN, "maxLength": SERIAL_MAX_LENGTH}
+SERIAL_DESCRIPTION = (
+    "a certificate serial number: hex digits (at most 40 after leading zeros), in either case, "
+    "optionally separated by colons or spaces as `openssl x509 -text` prints it (7A:3F:01) "
+    "and after an optional 0x; taken as the plain lower-case hex the platform answers"
+)
+
+
+def certificate_serial(
+    description: str = SERIAL_DESCRIPTION, *, where: Any = Field, optional: bool = False
+) -> Any:
+    """A certificate serial field (``where``: ``Field``, or ``Path``/``Query`` for a request's
+    path or query; ``optional``: or null), normalised to the stored form; refused naming the
+    field and the form."""
+    return Annotated[
+        str | None if optional else str,
+        AfterValidator(_serial_of),
+        where(json_schema_extra=_SERIAL_SCHEMA, examples=["7a3f01"], description=description),
+    ]

@@ -24,7 +24,12 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import challenge, file_answer
-from yinxin.adapters.http.api.shapes import ContactPhone, Mobile
+from yinxin.adapters.http.api.shapes import (
+    SERIAL_DESCRIPTION,
+    ContactPhone,
+    Mobile,
+    certificate_serial,
+)
 from yinxin.errors import Forbidden, NotFound, ValidationError
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import (
@@ -39,7 +44,13 @@ from yinxin.registry.views import (
 router = APIRouter(route_class=JsonRoute, tags=["certificates"])
 Caller = Annotated[Principal, Depends(get_caller)]
 Lifecycle = Annotated[Principal, Depends(allowed(Capability.LIFECYCLE))]
-Serial = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="serial number, hex")]
+Serial = certificate_serial(where=Path)
+SameKeyAs = certificate_serial(
+    "only the holder's other certificates in force for that certificate's key (what a change, "
+    "revocation or loss of it moves too); " + SERIAL_DESCRIPTION,
+    where=Query,
+    optional=True,
+)
 
 
 class CertificateRevokeIn(Strict):
@@ -117,12 +128,7 @@ def list_certificates(
     pages: Pages,
     subscriber_id: int | None = Query(None, ge=1, le=2**62),
     status: CertificateState | None = None,
-    same_key_as: str | None = Query(
-        None,
-        pattern=r"^[0-9A-Fa-f]{1,40}$",
-        description="serial number, hex: only the holder's other certificates in force for "
-        "that certificate's key (what a change, revocation or loss of it moves too)",
-    ),
+    same_key_as: SameKeyAs = None,
 ):
     if subscriber_id is not None:  # another organization's or no subscriber: 404, not []
         scope_filter(platform, principal, subscriber_id)

@@ -37,7 +37,7 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import file_answer, from_base64
-from yinxin.adapters.http.api.shapes import IdNumber
+from yinxin.adapters.http.api.shapes import SERIAL_DESCRIPTION, IdNumber, certificate_serial
 from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
@@ -57,7 +57,6 @@ SealRef = Annotated[
     str, Path(pattern=SEAL_PATTERN, description="the seal's id, or its 14-digit esID")
 ]
 MemberId = Annotated[int, Path(ge=1, le=2**62, description="the member's subscriber id")]
-SERIAL = r"^(0x)?[0-9A-Fa-f]{1,40}$"
 MAX_SCAN_BASE64 = 4 * -(-5 * 1024 * 1024 // 3)  # render.MAX_SCAN_BYTES, base64-encoded
 
 
@@ -75,8 +74,16 @@ MEDIA = {
 
 
 # --- request bodies -------------------------------------------------------------------------------
-def _serial(description: str):
-    return Field(None, max_length=42, pattern=SERIAL, description=description)
+HolderSerial = certificate_serial(f"the holder's valid signing certificate: {SERIAL_DESCRIPTION}")
+OptionalHolderSerial = certificate_serial(
+    f"the holder's valid signing certificate: {SERIAL_DESCRIPTION}", optional=True
+)
+RenewSerial = certificate_serial(
+    f"move the seal onto this (renewed) certificate: {SERIAL_DESCRIPTION}", optional=True
+)
+BindSerial = certificate_serial(
+    f"bind the seal to this certificate: {SERIAL_DESCRIPTION}", optional=True
+)
 
 
 def _scan():
@@ -116,9 +123,7 @@ class SealCreateIn(FormFields):
 
     subscriber_id: int = Field(ge=1, le=2**62, description="the holder")
     kind: SealKind
-    certificate_serial: str = Field(
-        max_length=42, pattern=SERIAL, description="the holder's valid signing certificate"
-    )
+    certificate_serial: HolderSerial
     scan_base64: str | None = _scan()
     center_text: str | None = Field(None, max_length=40)
     code: str | None = Field(None, max_length=40)
@@ -133,7 +138,7 @@ class SealApplicationIn(FormFields):
     seal: str | None = Field(None, pattern=SEAL_PATTERN, description="renew, change, cancel")
     subscriber_id: int | None = Field(None, ge=1, le=2**62, description="new: the holder")
     kind: SealKind | None = None
-    certificate_serial: str | None = _serial("the holder's valid signing certificate")
+    certificate_serial: OptionalHolderSerial = None
     new_key: SealNewKeyIn | None = None
     scan_base64: str | None = _scan()
     center_text: str | None = Field(None, max_length=40)
@@ -147,7 +152,7 @@ class NoteIn(Strict):
 
 class RenewIn(Strict):
     years: int = Field(1, ge=1, le=10)
-    certificate_serial: str | None = _serial("move the seal onto this (renewed) certificate")
+    certificate_serial: RenewSerial = None
 
 
 class ChangeIn(Strict):
@@ -155,7 +160,7 @@ class ChangeIn(Strict):
     software: bool = Field(False, description="redraw the image by software")
     center_text: str | None = Field(None, max_length=40)
     code: str | None = Field(None, max_length=40)
-    certificate_serial: str | None = _serial("bind the seal to this certificate")
+    certificate_serial: BindSerial = None
 
 
 class SealRevokeIn(Strict):

@@ -1,0 +1,110 @@
+"""A certificate's serial number as a person pastes it: OpenSSL prints it colon-separated
+(``7A:3F:01``, ``openssl x509 -text``), others with spaces. Before, the API refused either with
+pydantic's raw "String should match pattern '^[0-9A-Fa-f]{1,40}$'" and the CLI answered "no
+certificate". Now both forms are taken wherever a serial is (the path of ``/certificates``,
+the ``same_key_as`` filter, a seal's ``certificate_serial``, the CLI's ``cert`` verbs) and
+taken as the plain lower-case hex the platform stores; anything else is refused naming the
+field and the form expected (API: 422 ``invalid``; CLI: exit 2). ``/certificates/0`` says
+"no certificate with serial 0", not "(empty)"."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests.conftest import PASSPHRASE
+from tests.integration.signing_flow import World
+from tests.integration.test_certificate_change_api import desk, refused
+from yinxin.adapters.cli import app as cli_app
+
+FORM = "hex digits"
+
+
+def colons(serial: str) -> str:
+    """The serial as ``openssl x509 -text`` prints it: upper-case byte pairs, colon-separated
+    (a leading 00: where the first byte's high bit is set)."""
+    digits = serial.rjust(len(serial) + len(serial) % 2, "0").upper()
+    pairs = [digits[i : i + 2] for i in range(0, len(digits), 2)]
+    return ":".join((["00"] if int(digits[0], 16) >= 8 else []) + pairs)
+
+
+def test_the_api_takes_a_serial_in_openssls_colon_form_or_with_spaces(
+    world: World, client: TestClient
+) -> None:
+    serial, h = world.person_cert.serial, desk(world)
+    for given in (colons(serial), colons(serial).lower(), " ".join(colons(serial).split(":"))):
+        r = client.get(f"/api/v1/certificates/{given}", headers=h)
+        assert r.status_code == 200, (given, r.text)
+        assert r.json()["serial"] == serial
+        r = client.get(f"/api/v1/certificates/{given}/pem", headers=h)
+        assert r.status_code == 200 and r.text.startswith("-----BEGIN CERTIFICATE"), given
+    r = client.get("/api/v1/certificates", params={"same_key_as": colons(serial)}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []  # the certificate itself is not one of "the others"
+
+
+@pytest.mark.parametrize("bad", ["xyz", "7a::3f", "7a:", "g1", "a" * 41, "0x"])
+def test_a_malformed_serial_is_refused_naming_the_field_and_the_form(
+    world: World, client: TestClient, bad: str
+) -> None:
+    h = desk(world)
+    body = refused(client.get(f"/api/v1/certificates/{bad}", headers=h), 422, "serial", "invalid")
+    assert FORM in body["detail"] and "colon" in body["detail"], body
+    assert "String should match" not in body["detail"]
+    r = client.post(f"/api/v1/certificates/{bad}/freeze", json={}, headers=h)
+    refused(r, 422, "serial", "invalid")
+    r = client.get("/api/v1/certificates", params={"same_key_as": bad}, headers=h)
+    body = refused(r, 422, "same_key_as", "invalid")
+    assert FORM in body["detail"], body
+    seal = world.yi.seal.id
+    r = client.post(f"/api/v1/seals/{seal}/change", json={"certificate_serial": bad}, headers=h)
+    body = refused(r, 422, "certificate_serial", "invalid")
+    assert FORM in body["detail"] and "String should match" not in body["detail"], body
+
+
+def test_the_openapi_document_states_the_form_taken(client: TestClient) -> None:
+    doc = client.get("/api/v1/openapi.json").json()
+    get = doc["paths"]["/api/v1/certificates/{serial}"]["get"]
+    (serial,) = [p for p in get["parameters"] if p["name"] == "serial"]
+    pattern = serial["schema"]["pattern"]
+    assert "colon" in serial["description"]
+    for taken in ("7a3f01", "7A:3F:01", "7a 3f 01", "0x7A3F01"):
+        assert re.fullmatch(pattern, taken), taken
+    for refusedform in ("xyz", "7a::3f", "7a:"):
+        assert not re.fullmatch(pattern, refusedform), refusedform
+
+
+def test_an_unknown_serial_zero_is_named_as_asked(world: World, client: TestClient) -> None:
+    for asked in ("0", "00", "00:00"):
+        body = refused(
+            client.get(f"/api/v1/certificates/{asked}", headers=desk(world)), 404, "serial"
+        )
+        assert "serial 0" in body["detail"] and "(empty)" not in body["detail"], body
+
+
+def _cli(world: World, *args: str):
+    p = world.p
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    return CliRunner().invoke(cli_app, list(args), env=env)
+
+
+def test_the_cli_takes_the_colon_form_and_refuses_a_malformed_serial_with_exit_2(
+    world: World,
+) -> None:
+    serial = world.person_cert.serial
+    r = _cli(world, "cert", "show", colons(serial), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["serial"] == serial
+    r = _cli(world, "cert", "show", "7a::3f")
+    assert r.exit_code == 2, r.output
+    assert "serial" in r.output and FORM in r.output, r.output
+    r = _cli(world, "cert", "show", "0")
+    assert r.exit_code == 3 and "serial 0" in r.output, r.output
