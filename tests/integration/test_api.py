@@ -429,6 +429,26 @@ def test_idempotency_key_makes_a_retried_post_act_once(as_, world):
     problem_of(admin.post("/subscribers/persons", json=bad, headers={"Idempotency-Key": ""}), 422)
 
 
+def test_an_idempotent_retry_is_matched_on_the_requests_exact_bytes(as_, world):
+    """A retry is the same request byte for byte (docs/api.md): the same JSON with its members
+    in another order, or spaced otherwise, is another request, refused with nothing run."""
+    w, _ = world
+    admin = as_("admin")
+    person = new_person(admin, id_card("11010119960101002"))
+    admin.post(f"/subscribers/{person['id']}/agreement-acceptances", json={"accepted_by": "x"})
+    sent = f'{{"subscriber_id": {person["id"]}, "profile": "person-signing", "pin": "112233"}}'
+    reordered = f'{{"profile": "person-signing", "pin": "112233", "subscriber_id": {person["id"]}}}'
+    h = {"Idempotency-Key": "bytes-1", "Content-Type": "application/json"}
+    assert admin.post("/applications", content=sent, headers=h).status_code == 201
+    before = count(w.platform, Application)
+    for other in (reordered, sent.replace(": ", ":"), sent + "\n"):
+        r = admin.post("/applications", content=other, headers=h)
+        assert problem_of(r, 422, "Idempotency-Key")["code"] == "idempotency_key_reused"
+    again = admin.post("/applications", content=sent, headers=h)
+    assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
+    assert count(w.platform, Application) == before
+
+
 def test_a_kept_answer_is_not_replayed_to_a_key_revoked_or_expired_since(as_, world):
     """The answer kept for an Idempotency-Key was replayed before anything checked the
     caller: a key revoked (or expired) since read back, for 24 hours, what it had been
