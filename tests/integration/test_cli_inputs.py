@@ -163,3 +163,54 @@ def test_a_values_file_nested_too_deeply_is_refused_naming_values(platform, tmp_
     assert res.exit_code == 2, res.output
     assert res.stderr.startswith(f"error [values]: {listed} must hold a JSON object"), res.stderr
     assert "not a list" in res.stderr and dbdump.dump(p) == before
+
+
+def test_seal_and_flow_refusals_name_the_option_typed(platform, tmp_path: Path) -> None:
+    """``seal create --certificate`` unknown was refused naming ``certificate_serial``,
+    ``--holder`` not the subscriber's name ``holder_name``, ``seal grant|withdraw|check
+    --member`` ``member_subscriber_id`` and ``flow create --doc`` that is no PDF
+    ``documents[0].pdf``: the services' (and the API's) names, which no option of the command
+    is called. Each now names the option (the error line and --json's ``field``), its code and
+    exit code unchanged, nothing written."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from tests.integration.test_seals import WANG, ZHANG, org_seal, world
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    w = world(p)
+    seal = org_seal(w)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    new = ["seal", "create", "--subscriber-id", str(w.zhang.id), "--kind", "personal"]
+    new += ["--project", "百城e采平台项目", "--id-number", ZHANG.id_number]
+    new += ["--declaration-accepted"]
+    junk = tmp_path / "notes.pdf"
+    junk.write_bytes(b"%PDF-1.7 but nothing else")
+    cases = [
+        ([*new, "--certificate", "abc123", "--holder", ZHANG.name], "certificate", 3),
+        ([*new, "--certificate", w.zhang_cert.serial, "--holder", WANG.name], "holder", 2),
+        (["seal", "renew", seal.es_id, "--certificate", "abc123"], "certificate", 3),
+        (["seal", "change", seal.es_id, "--certificate", "abc123"], "certificate", 3),
+        (["seal", "grant", seal.es_id, "--member", str(w.org.id)], "member", 2),
+        (["seal", "withdraw", seal.es_id, "--member", str(w.li.id)], "member", 3),
+        (
+            ["flow", "create", "--title", "合同", "--doc", str(junk)]
+            + ["--signer", f"subscriber={w.zhang.id},role=甲方"],
+            "doc",
+            2,
+        ),
+    ]
+    before = dbdump.dump(p)
+    for args, option, code in cases:
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.exit_code == code, (args, res.output)
+        assert res.stderr.startswith(f"error [{option}]: "), (args, res.stderr)
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert json.loads(res.stdout)["field"] == option, (args, res.stdout)
+    assert dbdump.dump(p) == before

@@ -642,8 +642,8 @@ def test_sign_batch_refuses_two_files_that_would_be_written_to_one(home, tmp_pat
 def test_sign_batch_sends_no_code_for_a_seal_the_signer_cannot_use(home, tmp_path):
     """The first run of ``sign batch`` sent a code whatever ``--seal`` said; a signer without
     the seal's grant (or with too few uses left on it) learnt it only at the second run, the
-    SMS spent. The first run now asks with the seal: refused (exit 5) naming the grant's
-    field, no code sent."""
+    SMS spent. The first run now asks with the seal: refused (exit 5) naming --signer (the
+    grant's member), no code sent."""
     w = home.w
     before = outbox_lines(w.outbox)
     args = ["sign", "batch", str(home.contract), "--seal", w.jia.seal.es_id]
@@ -652,7 +652,7 @@ def test_sign_batch_sends_no_code_for_a_seal_the_signer_cannot_use(home, tmp_pat
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     out = json.loads(proc.stdout)
-    assert (out["error"], out["field"]) == ("not_authorized", "member_subscriber_id"), out
+    assert (out["error"], out["field"]) == ("not_authorized", "signer"), out
     assert outbox_lines(w.outbox) == before  # no code was sent
 
 
@@ -682,5 +682,39 @@ def test_sign_code_sends_no_code_for_a_pdf_cut_short(home, tmp_path):
     before = outbox_lines(w.outbox)
     proc = home.run("sign", "code", "--in", str(cut), "--signer", str(w.yi.id), "--json")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert json.loads(proc.stdout)["field"] == "pdf"
+    assert json.loads(proc.stdout)["field"] == "in"  # the option, not the service's pdf
     assert outbox_lines(w.outbox) == before
+
+
+def test_sign_refusals_name_the_options_typed(home, tmp_path):
+    """``sign code|pdf --signer`` unknown was refused naming ``subscriber_id`` (or
+    ``signer_subscriber_id``), a signer without the seal's grant ``member_subscriber_id`` and
+    ``--in`` that is no PDF ``pdf``: the services' names. Each names the option now (--json's
+    ``field`` and the error line), exit code unchanged, no code sent and nothing written."""
+    w = home.w
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"hello, this is not a PDF")
+    out = tmp_path / "out.pdf"
+    sign = ["sign", "pdf", "--out", str(out), "--challenge", "0" * 32, "--anchor", "甲方（签章）"]
+    env = {"YINXIN_SEAL_PIN": w.jia.pin, "YINXIN_CODE": "000000"}
+    before = outbox_lines(w.outbox)
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    seal = ["--seal", w.jia.seal.es_id]
+    cases = [
+        (["sign", "code", "--in", str(home.contract), "--signer", "999999"], "signer", 3),
+        (["sign", "code", "--in", str(junk), "--signer", str(w.yi.id)], "in", 2),
+        ([*sign, "--in", str(empty), *seal, "--signer", str(w.jia.id)], "in", 2),
+        ([*sign, "--in", str(home.contract), *seal, "--signer", "999999"], "signer", 2),
+    ]
+    for args, option, code in cases:
+        proc = home.run(*args, "--json", env=env)
+        assert proc.returncode == code, (args, proc.stdout + proc.stderr)
+        assert json.loads(proc.stdout)["field"] == option, (
+            args,
+            proc.stdout,
+        )
+        text = home.run(*args, env=env)
+        assert f"[{option}]" in text.stderr.splitlines()[0], (args, text.stderr)
+    assert outbox_lines(w.outbox) == before
+    assert not out.exists()

@@ -307,6 +307,17 @@ def run(
     emit(result, as_json, render, empty)
 
 
+# the signing services' (and the API's) names for what ``sign …`` takes as --in and --signer:
+# the document, and the person signing (who, for an organization's seal, is its grant's member)
+SIGN_FIELDS = {
+    "pdf": "in",
+    "ofd": "in",
+    "subscriber_id": "signer",
+    "signer_subscriber_id": "signer",
+    "member_subscriber_id": "signer",
+}
+
+
 def as_options(names: dict[str, str], call: Callable[[], Any]) -> Any:
     """``call()``, with a refusal naming a service's field that the command takes under another
     option's name (``expires_at`` as ``--expires``, a scan's ``image`` as ``--scan``) renamed

@@ -10,6 +10,7 @@ signs them all with the seal PIN and that code.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -44,7 +45,7 @@ from yinxin.adapters.cli.common import (
     write_file,
 )
 from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, YinxinError
 
 flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
 FLOW = typer.Argument(..., help="The flow.")
@@ -126,6 +127,21 @@ def _show(f) -> None:
         console.print(f"  reason: {f.reason}")
 
 
+def _docs_as_option(docs: list[Path], call):
+    """``call()``, with a refusal of the service's ``documents`` (``documents[i]``,
+    ``documents[i].pdf``) renamed to the option they came from, ``doc``, and one of a single
+    document starting with its path, so the user sees which ``--doc`` it was."""
+    try:
+        return call()
+    except YinxinError as e:
+        m = re.match(r"documents(?:\[(\d+)\])?(?:\.|$)", e.field or "")
+        if m is None:
+            raise
+        i = None if m[1] is None else int(m[1])
+        where = f"{docs[i]}: " if i is not None and i < len(docs) else ""
+        raise type(e)(where + e.message, field="doc", code=e.code) from None
+
+
 @flow_app.command("create")
 def flow_create(
     title: str = typer.Option(..., help="The flow's title, e.g. 技术服务合同."),
@@ -142,18 +158,21 @@ def flow_create(
     """Create a draft flow (nothing is sent until `flow start`)."""
 
     def go():
-        docs = [(p.name, read_input(p, f"documents[{i}]")) for i, p in enumerate(doc)]
+        docs = [(p.name, read_input(p, "doc")) for p in doc]
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
         when = deadline_at(p, deadline, days)
-        return p.flows.create(
-            title,
-            documents=docs,
-            signers=specs,
-            order=order,
-            deadline=when,
-            owner_subscriber_id=owner,
-            actor=actor,
+        return _docs_as_option(
+            doc,
+            lambda: p.flows.create(
+                title,
+                documents=docs,
+                signers=specs,
+                order=order,
+                deadline=when,
+                owner_subscriber_id=owner,
+                actor=actor,
+            ),
         )
 
     run(as_json, go, _show)

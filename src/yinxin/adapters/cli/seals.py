@@ -127,6 +127,10 @@ YEARS = typer.Option(1, help="Years of validity (never past the certificate's en
 
 # a scan that is no usable image is the services' (and the API's) ``image``
 SCAN_FIELD = {"image": "scan"}
+# the services' (and the API's) names for --certificate, --holder and --member
+CERTIFICATE_FIELD = {"certificate_serial": "certificate"}
+FORM_FIELDS = {**SCAN_FIELD, **CERTIFICATE_FIELD, "holder_name": "holder"}
+MEMBER_FIELD = {"member_subscriber_id": "member"}
 
 
 @seal_app.command("apply")
@@ -155,7 +159,7 @@ def seal_apply(
 ) -> object:
     """Submit the seal application form (电子印章申请表) for any of its four business types."""
     return as_options(
-        SCAN_FIELD,
+        FORM_FIELDS,
         lambda: p.seals.apply(
             business_type=business_type,
             seal=seal,
@@ -286,6 +290,9 @@ def seal_check(
     """
 
     def go() -> SealUsability:
+        return as_options(MEMBER_FIELD, check)
+
+    def check() -> SealUsability:
         from yinxin.seals.service import PinChecked
         from yinxin.seals.view import extend
 
@@ -371,7 +378,13 @@ def _verb(
         args = (seal, member) if to_member else (seal,)
         extra = {} if note is None else {"note": note}
         render = None if to_member else _line
-        run(as_json, lambda: getattr(_seals(home), verb)(*args, actor=actor, **extra), render)
+        run(
+            as_json,
+            lambda: as_options(
+                MEMBER_FIELD, lambda: getattr(_seals(home), verb)(*args, actor=actor, **extra)
+            ),
+            render,
+        )
 
     fixed = {**({} if to_member else {"member": None}), **({} if note else {"note": None})}
     return _with_options(command, doc, fixed=fixed, required={})
@@ -396,13 +409,16 @@ def seal_grant(
     p: Platform = HOME,
 ) -> object:
     """用印授权: let one of the organization's people use this seal."""
-    return p.seals.grant(
-        seal,
-        member,
-        actor=actor,
-        note=note,
-        valid_until=parse_time(valid_until, "valid_until"),
-        max_uses=max_uses,
+    return as_options(
+        MEMBER_FIELD,
+        lambda: p.seals.grant(
+            seal,
+            member,
+            actor=actor,
+            note=note,
+            valid_until=parse_time(valid_until, "valid_until"),
+            max_uses=max_uses,
+        ),
     )
 
 
@@ -433,7 +449,10 @@ def seal_renew(
     actor: str = ACTOR,
 ) -> object:
     """续费: extend the validity (never past the certificate's end)."""
-    return p.seals.renew(seal, years=years, certificate_serial=certificate, actor=actor)
+    return as_options(
+        CERTIFICATE_FIELD,
+        lambda: p.seals.renew(seal, years=years, certificate_serial=certificate, actor=actor),
+    )
 
 
 @seal_app.command("change")
@@ -450,7 +469,7 @@ def seal_change(
 ) -> object:
     """变更: new image or data; makes a new SESeal record."""
     return as_options(
-        SCAN_FIELD,
+        {**SCAN_FIELD, **CERTIFICATE_FIELD},
         lambda: p.seals.change(
             seal,
             scan=read_input(scan, "scan"),

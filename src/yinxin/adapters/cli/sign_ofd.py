@@ -21,7 +21,9 @@ from yinxin.adapters.cli.common import (
     JSON,
     PIN_CODE_STDIN,
     SEAL_PIN,
+    SIGN_FIELDS,
     SIGNER,
+    as_options,
     extended,
     platform,
     read_input,
@@ -162,10 +164,13 @@ def request_code(service: str, input: Path, signer: int, home: Path | None, as_j
     and ``signing`` for ``sign code``)."""
     run(
         as_json,
-        lambda: getattr(platform(home), service).request_confirmation(
-            signer_subscriber_id=signer,
-            document=read_input(input, "in"),
-            document_name=input.name,
+        lambda: as_options(
+            SIGN_FIELDS,
+            lambda: getattr(platform(home), service).request_confirmation(
+                signer_subscriber_id=signer,
+                document=read_input(input, "in"),
+                document_name=input.name,
+            ),
         ),
     )
 
@@ -189,13 +194,16 @@ def sign_file(
     data = read_input(input, "in")
     where = placement()
     writable(output)  # a bad --out is refused before the code is used up
-    signed = getattr(platform(home), service).sign(
-        data,
-        pin=the_pin,
-        code=the_code,
-        placement=where,
-        document_name=input.name,
-        **options,
+    signed = as_options(
+        SIGN_FIELDS,
+        lambda: getattr(platform(home), service).sign(
+            data,
+            pin=the_pin,
+            code=the_code,
+            placement=where,
+            document_name=input.name,
+            **options,
+        ),
     )
     write_atomic(output, signed.data)
     return signed

@@ -25,9 +25,11 @@ from yinxin.adapters.cli.common import (
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
+    SIGN_FIELDS,
     SIGNER,
     OptionGroup,
     Platform,
+    as_options,
     extended,
     grouped,
     on_platform,
@@ -134,19 +136,22 @@ def sign_pdf_cmd(
         data = _pdf(input)
         writable(output)  # a bad --out is refused before the code is used up
         p = platform(home)
-        signed = p.signing.sign(
-            data,
-            seal=seal,
-            pin=the_pin,
-            signer_subscriber_id=signer,
-            challenge_id=challenge,
-            code=the_code,
-            placement=placement(),
-            role=role,
-            level=level,
-            lock=lock,
-            cross_page=cross_page,
-            document_name=input.name,
+        signed = as_options(
+            SIGN_FIELDS,
+            lambda: p.signing.sign(
+                data,
+                seal=seal,
+                pin=the_pin,
+                signer_subscriber_id=signer,
+                challenge_id=challenge,
+                code=the_code,
+                placement=placement(),
+                role=role,
+                level=level,
+                lock=lock,
+                cross_page=cross_page,
+                document_name=input.name,
+            ),
         )
         write_atomic(output, signed.pdf)
         return extended(signed.record, replayed=signed.replayed, out=str(output))
@@ -277,6 +282,10 @@ class BatchSigned:
     records: list
 
 
+# `sign batch` has no --in: its files' refusals name them (files[i]); the signer is --signer
+BATCH_FIELDS = {k: v for k, v in SIGN_FIELDS.items() if v == "signer"}
+
+
 def _batch_out(path: Path, out_dir: Path | None) -> Path:
     return (out_dir or path.parent) / f"{path.stem}-signed.pdf"
 
@@ -343,8 +352,11 @@ def sign_batch(
             batch = items()
             _batch_outs(files, out_dir)
             # a batch the seal cannot sign (e.g. a grant with too few uses left) gets no code
-            return platform(home).batch.request_code(
-                signer_subscriber_id=signer, items=batch, seal=seal
+            return as_options(
+                BATCH_FIELDS,
+                lambda: platform(home).batch.request_code(
+                    signer_subscriber_id=signer, items=batch, seal=seal
+                ),
             )
 
         run(
@@ -363,15 +375,18 @@ def sign_batch(
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         batch = items()
         outs = _batch_outs(files, out_dir)  # refused before the code is used up
-        result = platform(home).batch.sign(
-            batch,
-            seal=seal,
-            pin=the_pin,
-            signer_subscriber_id=signer,
-            challenge_id=challenge,
-            code=the_code,
-            level=level,
-            actor=f"cli:subscriber:{signer}",
+        result = as_options(
+            BATCH_FIELDS,
+            lambda: platform(home).batch.sign(
+                batch,
+                seal=seal,
+                pin=the_pin,
+                signer_subscriber_id=signer,
+                challenge_id=challenge,
+                code=the_code,
+                level=level,
+                actor=f"cli:subscriber:{signer}",
+            ),
         )
         for o, doc in zip(outs, result.documents, strict=True):
             write_atomic(o, doc.pdf)
