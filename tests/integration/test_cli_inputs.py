@@ -214,3 +214,29 @@ def test_seal_and_flow_refusals_name_the_option_typed(platform, tmp_path: Path) 
         res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
         assert json.loads(res.stdout)["field"] == option, (args, res.stdout)
     assert dbdump.dump(p) == before
+
+
+def test_a_refused_init_leaves_nothing_behind(tmp_path: Path) -> None:
+    """``yinxin init --algorithm nope`` (exit 2) or without a passphrase (exit 7) left an empty
+    yinxin.db, and the data directory, behind. Nothing this call made is left now: a new data
+    directory is gone, one that was there holds what it held; a later right init works."""
+    new = tmp_path / "new"
+    there = tmp_path / "there"
+    there.mkdir()
+    (there / "note.txt").write_text("kept")
+    for home in (new, there):
+        r = yinxin_cli(["init", "--algorithm", "nope", "--json"], home, check=False)
+        assert r.returncode == 2 and json.loads(r.stdout)["field"] == "algorithm", r.stdout
+        r = yinxin_cli(["init"], home, passphrase=None, check=False)
+        assert r.returncode == 7 and r.stderr.startswith("error [passphrase]: "), r.stderr
+    assert not new.exists()
+    assert [c.name for c in there.iterdir()] == ["note.txt"]
+    r = yinxin_cli(["init", "--json"], there)
+    assert json.loads(r.stdout)["algorithm"] == "ec-p256"
+    assert (there / "yinxin.db").exists() and (there / "note.txt").read_text() == "kept"
+    # a refusal on a platform that is there (initialised already) leaves it whole
+    files = sorted(p.relative_to(there) for p in there.rglob("*"))
+    r = yinxin_cli(["init", "--algorithm", "nope"], there, check=False)
+    assert r.returncode == 2
+    assert sorted(p.relative_to(there) for p in there.rglob("*")) == files
+    assert yinxin_cli(["ca", "status", "--json"], there, check=False).returncode == 0

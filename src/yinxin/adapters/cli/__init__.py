@@ -136,6 +136,49 @@ SUBSCRIBER = typer.Argument(..., help="The subscriber's id (subscriber list).")
 APPLICATION = typer.Argument(..., help="The application's id.")
 
 
+class _Leftovers:
+    """What ``yinxin init`` would leave behind if refused: the data directory and the SQLite
+    database file (with its journal files) as they stood before the call, to remove only what
+    the call created."""
+
+    def __init__(self, home: Path, had_home: bool, in_home: set[str], db: list[Path]) -> None:
+        self.home, self.had_home, self.in_home, self.db = home, had_home, in_home, db
+        # a SQLite database made by this call: nothing in the directory was a platform's yet
+        self.fresh = bool(db) and not db[0].name.endswith(_SQLITE_SIDE)
+
+    @classmethod
+    def before(cls, home: Path, database_url: str) -> _Leftovers:
+        db: list[Path] = []
+        if database_url.startswith("sqlite:///"):
+            path = Path(database_url.removeprefix("sqlite:///").split("?", 1)[0])
+            db = [p for p in (path, *(Path(f"{path}{x}") for x in _SQLITE_SIDE)) if not p.exists()]
+        had = home.is_dir()
+        return cls(home, had, {c.name for c in home.iterdir()} if had else set(), db)
+
+    def remove(self) -> None:
+        import shutil
+
+        if self.fresh:  # another process may be using a database that was there: never touched
+            for path in self.db:
+                path.unlink(missing_ok=True)
+        if not self.home.is_dir():
+            return
+        if not self.had_home:
+            shutil.rmtree(self.home, ignore_errors=True)
+            return
+        if not self.fresh:
+            return  # a platform's database was there already: its directory is left as it was
+        for child in self.home.iterdir():
+            if child.name not in self.in_home:
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+
+
+_SQLITE_SIDE = ("-journal", "-wal", "-shm")
+
+
 # --- top level ------------------------------------------------------------------------------------
 @app.command()
 def init(
@@ -148,8 +191,21 @@ def init(
     """Create the data directory, database, root and issuing CA, OCSP and TSA certificates."""
 
     def go():
-        p = platform(home)
-        return p.ca.init(algorithm)
+        from yinxin.settings import Settings
+
+        settings = Settings.from_env(home=home)
+        left = _Leftovers.before(settings.home, settings.database_url)
+        p = None
+        try:
+            p = platform(home)
+            return p.ca.init(algorithm)
+        except BaseException:
+            # a refused init (unknown --algorithm, no passphrase…) left an empty yinxin.db, and
+            # the data directory, for the next init to trip over: what this call made goes
+            if p is not None:
+                p.close()
+            left.remove()
+            raise
 
     def show(r: AuthorityInit):
         say("[green]Initialised[/] ({}, keys in {} store)", r.algorithm, r.keystore)
