@@ -718,3 +718,35 @@ def test_sign_refusals_name_the_options_typed(home, tmp_path):
         assert f"[{option}]" in text.stderr.splitlines()[0], (args, text.stderr)
     assert outbox_lines(w.outbox) == before
     assert not out.exists()
+
+
+def test_sign_local_refuses_placement_without_a_seal_image(home, tmp_path):
+    """``sign local --page 99`` (or --anchor, --x, --y, --width) without ``--seal-image``
+    signed, exit 0, an invisible signature: the option placed nothing and said nothing. Each
+    is refused now naming it, exit 2, nothing written; without them it signs as before."""
+    kit = self_signed_kit(tmp_path)
+    out = tmp_path / "out.pdf"
+    args = ["--in", str(home.contract), "--out", str(out), "--key", str(kit.key)]
+    args += ["--cert", str(kit.cert)]
+    for option, value in (("page", "99"), ("anchor", "甲方（签章）"), ("x", "10"), ("width", "30")):
+        proc = home.run("sign", "local", *args, f"--{option}", value, "--json")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        got = json.loads(proc.stdout)
+        assert got["field"] == option and "--seal-image" in got["message"], got
+        assert not out.exists()
+    ok_json(home.run("sign", "local", *args, "--json"))
+    assert out.exists()
+    out.unlink()
+    ok_json(
+        home.run(
+            "sign",
+            "local",
+            *args,
+            "--seal-image",
+            str(kit.seal),
+            "--anchor",
+            "甲方（签章）",
+            "--json",
+        )
+    )
+    assert out.exists()

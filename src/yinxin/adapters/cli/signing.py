@@ -207,7 +207,7 @@ def sign_local(
     page: int | None = PAGE,
     x: float | None = X,
     y: float | None = Y,
-    width: float = typer.Option(40.0, help="Seal width in mm."),
+    width: float | None = typer.Option(None, help="Seal width in mm (default 40)."),
     role: str | None = ROLE,
     tsa_url: str | None = typer.Option(
         None, help="RFC 3161 TSA, e.g. http://127.0.0.1:8000/tsa (B-T)."
@@ -220,10 +220,21 @@ def sign_local(
     as_json: bool = JSON,
 ) -> None:
     """Sign on your own machine with your own key: nothing but the timestamp request (a hash)
-    leaves it."""
+    leaves it. Without --seal-image the signature is invisible: --anchor, --page, --x, --y and
+    --width place the seal's image, and are refused without one."""
 
     def go():
         from cryptography.hazmat.primitives import serialization
+
+        # they placed nothing without an image: `--page 99` signed, exit 0, with no seal shown
+        placed = {"anchor": anchor, "page": page, "x": x, "y": y, "width": width}
+        given = [name for name, value in placed.items() if value is not None]
+        if seal_image is None and given:
+            raise ValidationError(
+                f"--{given[0]} places the seal's image: give --seal-image too, or leave "
+                f"--{given[0]} out for an invisible signature",
+                field=given[0],
+            )
 
         from yinxin.pdf.sign import SealStamp, SignRequest, sign_pdf
         from yinxin.pdf.timestamps import HttpTimestamper
@@ -248,8 +259,8 @@ def sign_local(
             ratio = _image_ratio(png, seal_image)
             stamp = SealStamp(
                 png=png,
-                width_mm=width,
-                height_mm=width * ratio,
+                width_mm=40.0 if width is None else width,
+                height_mm=(40.0 if width is None else width) * ratio,
                 name=c.subject.rfc4514_string(),
                 kind="personal",
             )
@@ -259,7 +270,7 @@ def sign_local(
             certificate=c,
             chain=ch,
             stamp=stamp,
-            placement=pdf_placement(anchor, page, x, y, width) if stamp else None,
+            placement=pdf_placement(anchor, page, x, y, stamp.width_mm) if stamp else None,
             timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
             level="B-T" if tsa_url else "B-B",
             role=role,
