@@ -639,6 +639,39 @@ def test_sign_batch_refuses_two_files_that_would_be_written_to_one(home, tmp_pat
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_sign_batch_refuses_an_input_its_output_would_replace(home, tmp_path):
+    """``sign batch x.pdf x-signed.pdf``: the first file's signed copy, x-signed.pdf, would be
+    written over the second input once both were signed (the code used up). Both runs refuse
+    it now, naming the first file and the input, before a code is sent or used; the inputs
+    stay as they were."""
+    w = home.w
+    x = tmp_path / "x.pdf"
+    x.write_bytes(home.contract.read_bytes())
+    second = tmp_path / "x-signed.pdf"
+    second.write_bytes(contract_pdf(1, title="另一份合同"))
+    kept = second.read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x-signed.pdf").write_bytes(kept)
+    before = outbox_lines(w.outbox)
+    cases = [
+        [str(x), str(second)],
+        [str(x), str(tmp_path / "out" / "x-signed.pdf"), "--out-dir", str(tmp_path / "out")],
+    ]
+    for files in cases:
+        args = ["sign", "batch", *files, "--seal", w.yi.seal.es_id]
+        args += ["--signer", str(w.yi.id), "--anchor", "乙方（签章）", "--json"]
+        for more in ([], ["--challenge", "0" * 32]):
+            proc = home.run(
+                *args, *more, env={"YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": "000000"}
+            )
+            assert proc.returncode == 2, proc.stdout + proc.stderr
+            out = json.loads(proc.stdout)
+            assert out["field"] == "files[0]" and "files[1]" in out["message"], out
+    assert outbox_lines(w.outbox) == before  # no code was sent
+    assert second.read_bytes() == kept and (tmp_path / "out" / "x-signed.pdf").read_bytes() == kept
+    assert not (tmp_path / "x-signed-signed.pdf").exists()
+
+
 def test_sign_batch_sends_no_code_for_a_seal_the_signer_cannot_use(home, tmp_path):
     """The first run of ``sign batch`` sent a code whatever ``--seal`` said; a signer without
     the seal's grant (or with too few uses left on it) learnt it only at the second run, the

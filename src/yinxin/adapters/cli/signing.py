@@ -308,7 +308,17 @@ def _batch_outs(files: list[Path], out_dir: Path | None) -> list[Path]:
     the second before the code is used up."""
     outs = [_batch_out(f, out_dir) for f in files]
     first: dict[Path, int] = {}
+    inputs: dict[Path, int] = {}
+    for i, f in enumerate(files):
+        inputs.setdefault(f.resolve(), i)
     for i, o in enumerate(outs):
+        # x.pdf x-signed.pdf: the first's signed file would replace the second input
+        k = inputs.get(o.resolve())
+        if k is not None:
+            raise ValidationError(
+                f"files[{i}]'s signed file {o} would be written over files[{k}], an input",
+                field=f"files[{i}]",
+            )
         writable(o, "out_dir" if out_dir is not None else f"files[{i}]")
         # two inputs of one name (a/x.pdf, b/x.pdf into --out-dir; a file named twice) went
         # to one output, the second signed file replacing the first once both were signed
