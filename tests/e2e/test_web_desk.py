@@ -788,3 +788,40 @@ def test_the_desk_marks_an_applicant_no_notice_can_reach(site: Site, page):
     queue.locator(f'tr[data-application="{good}"] button').click()
     applicant.filter(has_text="冯十").wait_for()
     assert "无法通知" not in applicant.inner_text()
+
+
+def test_the_desk_marks_a_certificate_whose_holder_no_notice_can_reach(site: Site, page):
+    """The review queue marked an applicant no notice reaches, but once the certificate was
+    issued /desk/certificates showed it like any other: revoking, freezing or stopping it for
+    unpaid fees told no one. The certificate's facts now say so (通知 无法通知：…) for such a
+    holder, and not for one with a mobile number."""
+    from yinxin.store.models import Subscriber
+
+    p = site.world.p
+    uscc17 = "91350200MA2XYW003"
+    org = p.subscribers.add_organization(
+        name="厦门旧库物流有限公司",
+        uscc=uscc17 + uscc_check_char(uscc17),
+        legal_representative="钱七",
+        contact_name="孙九",
+        contact_phone="0592-5550002",
+        email="old2@xm.example.cn",
+    )
+    with p.db.transaction() as s:  # as an old database holds it: the service keeps one contact
+        s.get(Subscriber, org.id).email = None
+    p.subscribers.accept_agreement(org.id, accepted_by="孙九（经办人）")
+    app = p.certificates.apply(subscriber_id=org.id, profile="organization-signing", pin="112233")
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    serial = p.certificates.approve(app.id, officer="desk1").serial
+    good = pending_application(site, "冯十三", "11010519780808123", "13500135097", paid=True)
+    good_serial = p.certificates.approve(good, officer="desk1").serial
+    desk_certificate(site, page, serial)
+    facts = page.locator("#cert-facts")
+    facts.filter(has_text="无法通知：未登记手机号或电子邮箱").wait_for()
+    shot(page, "desk-certificate-unreachable")
+    page.locator(f'#certificates tr[data-serial="{good_serial}"] button').click()
+    page.locator("#detail-title").filter(has_text=good_serial).wait_for()
+    page.wait_for_function(  # the holder's record is in: its facts are drawn again, unmarked
+        "() => !document.querySelector('#cert-facts').textContent.includes('无法通知')"
+    )
+    assert "无法通知" not in facts.inner_text()

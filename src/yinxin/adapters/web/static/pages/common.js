@@ -251,6 +251,15 @@ export function badge(text, kind) {
   return el("span", { class: `badge ${kind || ""}`, text });
 }
 
+/** A mark for a subscriber no notice reaches (no mobile number and no e-mail on record — a
+ * device: on its organization's, where its notices go; `reachable` of GET /subscribers/{id}),
+ * or null: the desk's review queue and certificate pages show it. */
+export function unreachableMark(sub) {
+  if (!sub || sub.reachable !== false) return null;
+  const whose = sub.kind === "device" ? "所属机构" : "";
+  return badge(`无法通知：${whose}未登记手机号或电子邮箱`, "warn");
+}
+
 export function stateBadge(kind, value, extra) {
   const good = ["active", "approved", "valid"].includes(value);
   const bad = ["revoked", "rejected", "cancelled", "expired"].includes(value);

@@ -2,7 +2,7 @@
 // the accepted agreement, the payment and the documents the applicant uploaded; approve (POST …/approve: the certificate is issued)
 // or reject with a reason (POST …/reject). Every act is audited as staff:<username>.
 import { ApiError, actorName, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
-import { badge, facts, pagedListing, stateBadge } from "/static/pages/common.js";
+import { facts, pagedListing, stateBadge, unreachableMark } from "/static/pages/common.js";
 import { showDocs } from "/static/pages/app_documents.js";
 
 const session = await requireSession("staff");
@@ -11,15 +11,6 @@ const filter = document.getElementById("state-filter");
 const plans = Object.fromEntries((await api("GET", "/public/fees")).plans.map((p) => [p.code, p.title]));
 const names = {};
 let current = null;
-
-/** A mark for an applicant no notice reaches (no mobile number and no e-mail on record — a
- * device: on its organization's, where its notices go; `reachable` of GET /subscribers/{id}),
- * or null. */
-function unreachable(sub) {
-  if (sub.reachable !== false) return null;
-  const whose = sub.kind === "device" ? "所属机构" : "";
-  return badge(`无法通知：${whose}未登记手机号或电子邮箱`, "warn");
-}
 
 async function subscriber(id) {
   if (!names[id]) names[id] = api("GET", `/subscribers/${id}`);
@@ -36,7 +27,7 @@ const load = pagedListing({
     open.addEventListener("click", () => select(a, sub, paid));
     return el("tr", { "data-application": String(a.id) },
       el("td", { text: String(a.id) }),
-      el("td", {}, `${sub.name}（${label("subscriber", sub.kind)}）`, unreachable(sub)),
+      el("td", {}, `${sub.name}（${label("subscriber", sub.kind)}）`, unreachableMark(sub)),
       el("td", { text: label("profile", a.profile) }),
       el("td", {}, paid.length ? `已缴 ¥${paid[0].amount_yuan}` : el("span", { class: "badge warn", text: "未缴费" })),
       el("td", { text: fmtTime(a.submitted_at) }),
@@ -65,7 +56,7 @@ async function select(a, sub, paid) {
     ["联系电话", sub.contact_phone],
     ["手机号码", sub.phone],
     ["电子邮箱", sub.email],
-    ["通知", unreachable(sub)],
+    ["通知", unreachableMark(sub)],
     ["注册时间", fmtTime(sub.created_at)],
   ]);
   facts(document.getElementById("documents"), [

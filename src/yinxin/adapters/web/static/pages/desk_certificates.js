@@ -15,6 +15,7 @@ import { ApiError, api, commonName, fmtTime, label, requireSession, toast } from
 import {
   CERT_REASONS, CERT_REASON_NAMES, actButton, certBadge, certificateRow, changeDone, changeQuestion, facts,
   lifecycleForm, options, pagedListing, lossQuestion, revokeQuestion, sameKeyHeld, sameKeyReleased, sameKeyRevoked,
+  unreachableMark,
 } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -68,6 +69,15 @@ function select(c) {
   heldNotice.hidden = true;
   releasedNotice.hidden = true;
   document.getElementById("detail-title").textContent = `证书 ${c.serial}`;
+  certFacts(c, null);
+  // the holder's record, asked once: whether its notices (revoked, frozen, expiring) reach it
+  holderOf(c).then((sub) => { if (current === c) certFacts(c, sub); }, () => {});
+  offerVerbs(allowed(c));
+  document.getElementById("detail").hidden = false;
+  document.getElementById("detail").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function certFacts(c, sub) {
   facts(document.getElementById("cert-facts"), [
     ["持有人", commonName(c.subject)],
     ["主题", c.subject],
@@ -76,10 +86,8 @@ function select(c) {
     ["状态", certBadge(c)],
     ["有效期", `${fmtTime(c.not_before)} 至 ${fmtTime(c.not_after)}`],
     ["吊销原因", c.revocation_reason ? CERT_REASON_NAMES[c.revocation_reason] || "其他情况" : null],
+    ["通知", unreachableMark(sub)],
   ]);
-  offerVerbs(allowed(c));
-  document.getElementById("detail").hidden = false;
-  document.getElementById("detail").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 const offerVerbs = lifecycleForm({
@@ -98,6 +106,7 @@ const offerVerbs = lifecycleForm({
   },
   onDone: async (c) => {
     if (c.previous) { // a change: the new certificate is shown, with what was revoked
+      delete holders[c.certificate.subscriber_id]; // its record changed with it: asked again
       select(c.certificate);
       const said = changeDone(c);
       sameKeyNotice.textContent = said;
