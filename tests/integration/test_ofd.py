@@ -1056,3 +1056,53 @@ def test_the_one_page_report_of_a_package_with_many_problems_stays_on_its_page(w
     assert "签章 1" in text, text
     shown = sum("file not protected by any signature" in t for _, t in lines)
     assert 0 < shown < 80 and f"另有 {80 - shown} 条问题未列出" in text, text
+
+
+# --- damaged parts: said in both halves, naming the part -----------------------------------------
+
+_MISMATCHED = (
+    b'<?xml version="1.0"?>\n<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016">\n<Foo>\n'
+    b"<x/>\n</Bar>\n</ofd:OFD>"
+)
+
+
+def _cli_verify(world, data: bytes, tmp_path: Path) -> tuple[int, str]:
+    path = tmp_path / "damaged.ofd"
+    path.write_bytes(data)
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    r = CliRunner().invoke(ofd_app, ["verify", str(path), *trust])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output
+    return r.exit_code, r.output
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        "OFD.xml",
+        "Doc_0/Document.xml",
+        "Doc_0/Pages/Page_0/Content.xml",
+        "Doc_0/Signs/Signatures.xml",
+        "Doc_0/Signs/Sign_1/Signature.xml",
+    ],
+)
+def test_a_malformed_xml_part_is_said_with_its_line_and_column_in_both_halves(
+    world, signed, tmp_path, part
+):
+    """The parser's message and where it stopped were in the English half alone ("OFD.xml
+    不是格式正确的 XML / OFD: OFD.xml is not well-formed XML (Opening and ending tag mismatch:
+    Foo line 3 and Bar, line 5, column 7)"), so the Chinese /verify page and report said only
+    that the XML is wrong, not where. The Chinese half now names the line and column and
+    quotes the parser too; the English half is unchanged."""
+    parts = {**_zip(signed[1].data), part: _MISMATCHED}
+    data = _rezip(parts)
+    report = verify_ofd(data, check_ofd_value(world.trust))
+    said = [*report.problems, *(p for s in report.signatures for p in s.problems)]
+    assert not report.valid
+    assert said == [
+        f"OFD 文件：{part} 不是格式正确的 XML（第 5 行第 7 列：Opening and ending tag mismatch: "
+        f"Foo line 3 and Bar） / OFD: {part} is not well-formed XML (Opening and ending tag "
+        "mismatch: Foo line 3 and Bar, line 5, column 7)"
+    ], said
+    code, out = _cli_verify(world, data, tmp_path)
+    assert code == 1 and f"{part} 不是格式正确的 XML（第 5 行第 7 列" in out, out

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import struct
 import zipfile
 import zlib
@@ -66,11 +67,21 @@ def parse_xml(data: bytes, name: str) -> etree._Element:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise bad(
-            f"{name} 不是格式正确的 XML", f"{name} is not well-formed XML ({exc.msg})"
+            f"{name} 不是格式正确的 XML{_where(exc)}", f"{name} is not well-formed XML ({exc.msg})"
         ) from None
     if root is None:
         raise bad(f"{name} 为空", f"{name} is empty")
     return root
+
+
+def _where(exc: etree.XMLSyntaxError) -> str:
+    """Where the parser stopped and what it said, for the Chinese half: its message is
+    English (libxml2's), its position kept as 第 L 行第 C 列 instead of ", line L, column C"."""
+    line, column = exc.position or (0, 0)
+    said = re.sub(r", line \d+, column \d+$", "", exc.msg or "").strip()
+    place = f"第 {line} 行第 {column} 列" if line else ""
+    detail = "：".join(x for x in (place, said) if x)
+    return f"（{detail}）" if detail else ""
 
 
 def to_xml(root: etree._Element) -> bytes:
