@@ -1106,3 +1106,45 @@ def test_a_malformed_xml_part_is_said_with_its_line_and_column_in_both_halves(
     ], said
     code, out = _cli_verify(world, data, tmp_path)
     assert code == 1 and f"{part} 不是格式正确的 XML（第 5 行第 7 列" in out, out
+
+
+_XXE = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE ofd:OFD [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
+    b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016"><ofd:MaxSignId>&e;</ofd:MaxSignId>'
+    b"</ofd:Signatures>"
+)
+_LAUGHS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><!-- lol --><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+    + b"".join(
+        b'<!ENTITY %c "%s">' % (c, (b"&%c;" % (c - 1)) * 10) for c in range(ord("b"), ord("k"))
+    )
+    + b']><ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016">&j;</ofd:Signatures>'
+)
+_EXTERNAL_DTD = (
+    b'<!DOCTYPE x SYSTEM "http://127.0.0.1:9/ofd.dtd">'
+    b'<ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016"/>'
+)
+
+
+@pytest.mark.parametrize("body", [_XXE, _LAUGHS, _EXTERNAL_DTD, _XXE.decode().encode("utf-16")])
+@pytest.mark.parametrize(
+    "part", ["OFD.xml", "Doc_0/Signs/Signatures.xml", "Doc_0/Signs/Sign_1/Signature.xml"]
+)
+def test_an_xml_part_with_a_dtd_is_refused_naming_the_part(world, signed, tmp_path, part, body):
+    """An OFD part has no DTD. One that brought one was read: its external entity left
+    unresolved (Signatures.xml with one then read as listing no signature, and its signatures
+    as unlisted ones), its entity bomb stopped by libxml2's amplification limit with an
+    English message ("Maximum entity amplification factor exceeded"). A DOCTYPE is now refused
+    before the part is parsed, naming the part, in both halves."""
+    data = _rezip({**_zip(signed[1].data), part: body})
+    report = verify_ofd(data, check_ofd_value(world.trust))
+    said = [*report.problems, *(p for s in report.signatures for p in s.problems)]
+    assert not report.valid
+    assert said[0] == (
+        f"OFD 文件：{part} 含有文档类型声明（DTD），不予读取：OFD 的 XML 文件不用 DTD，"
+        "其中的实体可读取文件包以外的内容或成倍膨胀 / "
+        f"OFD: {part} has a document type declaration (DTD), which is refused: an OFD part "
+        "has none, and its entities could read outside the package or expand without bound"
+    ), said
+    code, out = _cli_verify(world, data, tmp_path)
+    assert code == 1 and f"{part} 含有文档类型声明（DTD）" in out, out
