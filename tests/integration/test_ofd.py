@@ -1148,3 +1148,51 @@ def test_an_xml_part_with_a_dtd_is_refused_naming_the_part(world, signed, tmp_pa
     ), said
     code, out = _cli_verify(world, data, tmp_path)
     assert code == 1 and f"{part} 含有文档类型声明（DTD）" in out, out
+
+
+def _stored(parts: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, body in parts.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
+def test_a_damaged_zip_says_what_zipfile_found_in_both_halves(world, signed, tmp_path):
+    """A part failing its CRC, a deflate stream that is not one, or a central directory
+    whose entry does not start where it should was said only as "cannot be read from the
+    package (damaged?)" or "not a ZIP package": what zipfile found (Bad CRC-32 for file
+    'OFD.xml', Error -3 while decompressing data, Bad magic number for central directory) was
+    dropped, so a relying party could not tell a flipped byte from a truncated download. Both
+    halves now carry it, the Chinese half saying it in Chinese too."""
+    parts = _zip(signed[1].data)
+    stored = bytearray(_stored(parts))
+    at = stored.find(b"<ofd:DocBody>")  # inside OFD.xml, stored as it is
+    stored[at + 1] ^= 0x20
+    deflated = bytearray(signed[1].data)
+    head = deflated.find(b"PK\x03\x04")
+    n, x = (
+        int.from_bytes(deflated[head + 26 : head + 28], "little"),
+        int.from_bytes(deflated[head + 28 : head + 30], "little"),
+    )
+    deflated[head + 30 + n + x] = 0xFF  # the first deflate block: a reserved block type
+    central = bytearray(signed[1].data)
+    central[central.find(b"PK\x01\x02") + 1] = ord("X")
+    cases = {
+        bytes(stored): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（CRC-32 校验值不符："
+        "Bad CRC-32 for file 'OFD.xml'） / OFD: OFD.xml cannot be read from the package "
+        "(damaged?): Bad CRC-32 for file 'OFD.xml'",
+        bytes(deflated): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（压缩数据无法解压："
+        "Error -3 while decompressing data: invalid block type） / OFD: OFD.xml cannot be read "
+        "from the package (damaged?): Error -3 while decompressing data: invalid block type",
+        bytes(central): "OFD 文件：文件不是 ZIP 文件包（OFD 文件是 ZIP 包）（ZIP 目录已损坏："
+        "Bad magic number for central directory） / OFD: the file is not a ZIP package (an OFD "
+        "is one): Bad magic number for central directory",
+        b"%PDF-1.7": "OFD 文件：文件不是 ZIP 文件包（OFD 文件是 ZIP 包） / "
+        "OFD: the file is not a ZIP package (an OFD is one)",
+    }
+    for data, problem in cases.items():
+        report = verify_ofd(data, check_ofd_value(world.trust))
+        assert not report.valid and report.problems == (problem,), report.problems
+        code, out = _cli_verify(world, data, tmp_path)
+        assert code == 1 and problem in out, out

@@ -252,6 +252,21 @@ def _check_end(data: bytes, comment: bytes) -> None:
         )
 
 
+def _damage(exc: Exception) -> str:
+    """What zipfile or zlib found wrong with an entry's data, in Chinese (their own message,
+    English, is quoted beside it)."""
+    said = str(exc)
+    if said.startswith("Bad CRC-32"):
+        return "CRC-32 校验值不符"
+    if isinstance(exc, zlib.error):
+        return "压缩数据无法解压"
+    if isinstance(exc, EOFError):
+        return "压缩数据提前结束"
+    if "header" in said.lower():
+        return "本地文件头已损坏"
+    return "读取出错"
+
+
 @dataclass
 class OfdPackage:
     """The parts of one OFD package, in their order; the first document's entry points."""
@@ -267,10 +282,15 @@ class OfdPackage:
             raise bad("文件为空", "the file is empty")
         try:
             zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
-        except (zipfile.BadZipFile, ValueError, OSError):
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            said = str(exc)
+            if not said or said == "File is not a zip file":  # nothing more than the verdict
+                zh, en = "", ""
+            else:
+                zh, en = f"（ZIP 目录已损坏：{said}）", f": {said}"
             raise bad(
-                "文件不是 ZIP 文件包（OFD 文件是 ZIP 包）",
-                "the file is not a ZIP package (an OFD is one)",
+                f"文件不是 ZIP 文件包（OFD 文件是 ZIP 包）{zh}",
+                f"the file is not a ZIP package (an OFD is one){en}",
             ) from None
         except NotImplementedError as exc:
             # a central directory asking for a ZIP version past 6.3 (a damaged or foreign
@@ -320,10 +340,11 @@ class OfdPackage:
                     EOFError,
                     ValueError,
                     NotImplementedError,
-                ):
+                ) as exc:
+                    said = str(exc) or type(exc).__name__
                     raise bad(
-                        f"{name} 无法从文件包中读取（可能已损坏）",
-                        f"{name} cannot be read from the package (damaged?)",
+                        f"{name} 无法从文件包中读取，可能已损坏（{_damage(exc)}：{said}）",
+                        f"{name} cannot be read from the package (damaged?): {said}",
                     ) from None
                 if len(body) != info.file_size:
                     raise bad(
