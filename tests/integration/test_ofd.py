@@ -1196,3 +1196,23 @@ def test_a_damaged_zip_says_what_zipfile_found_in_both_halves(world, signed, tmp
         assert not report.valid and report.problems == (problem,), report.problems
         code, out = _cli_verify(world, data, tmp_path)
         assert code == 1 and problem in out, out
+
+
+def test_a_signed_ofd_whose_signature_list_is_gone_is_not_called_unsigned(world, signed, tmp_path):
+    """OFD.xml names Doc_0/Signs/Signatures.xml and the package holds two signatures, but
+    with the list deleted the report said 文档未签名 / the document is not signed: a claim
+    about the document where the file is damaged. It now says the list OFD.xml names is
+    missing, naming it; the signatures' files are reported as unlisted ones."""
+    parts = _zip(signed[1].data)
+    del parts["Doc_0/Signs/Signatures.xml"]
+    data = _rezip(parts)
+    report = verify_ofd(data, check_ofd_value(world.trust))
+    assert not report.valid and not report.signatures
+    assert report.problems[0] == (
+        "OFD 文件：OFD.xml 指明的签名列表 Doc_0/Signs/Signatures.xml 不在文件包中 / "
+        "OFD: the signature list Doc_0/Signs/Signatures.xml that OFD.xml names is missing "
+        "from the package"
+    ), report.problems
+    assert "文档未签名 / the document is not signed" not in report.problems
+    code, out = _cli_verify(world, data, tmp_path)
+    assert code == 1 and "签名列表 Doc_0/Signs/Signatures.xml 不在文件包中" in out, out

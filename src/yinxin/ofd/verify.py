@@ -46,7 +46,7 @@ from yinxin.indication import (
     worst,
 )
 from yinxin.ofd.document import read_document
-from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
+from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 from yinxin.pki.sm2 import OID_SM3, sm3
 
 NOT_SIGNED = "文档未签名 / the document is not signed"
@@ -256,8 +256,18 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
     except ValidationError as exc:
         return OfdReport(valid=False, signatures=(), problems=(str(exc),))
     page_index = {p.id: p.index + 1 for p in doc.pages}
-    if pkg.signatures_loc is None or pkg.signatures_loc not in pkg.parts:
+    if pkg.signatures_loc is None:
         return OfdReport(valid=False, signatures=(), problems=(NOT_SIGNED,))
+    if pkg.signatures_loc not in pkg.parts:
+        # the package was signed (OFD.xml names the list): a damaged file, not an unsigned
+        # one, and the signatures it still holds are named as the list no longer does
+        gone = bad(
+            f"OFD.xml 指明的签名列表 {pkg.signatures_loc} 不在文件包中",
+            f"the signature list {pkg.signatures_loc} that OFD.xml names is missing from the "
+            "package",
+        )
+        problems = (str(gone), *_unlisted(pkg, set(), set()))
+        return OfdReport(valid=False, signatures=(), problems=problems)
     try:
         sigs_root = parse_xml(pkg.parts[pkg.signatures_loc], pkg.signatures_loc)
     except ValidationError as exc:
