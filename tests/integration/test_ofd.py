@@ -1216,3 +1216,44 @@ def test_a_signed_ofd_whose_signature_list_is_gone_is_not_called_unsigned(world,
     assert "文档未签名 / the document is not signed" not in report.problems
     code, out = _cli_verify(world, data, tmp_path)
     assert code == 1 and "签名列表 Doc_0/Signs/Signatures.xml 不在文件包中" in out, out
+
+
+def test_a_bad_location_names_the_part_and_element_that_gives_it(world, signed, tmp_path):
+    """A location that is empty or leaves the package was said as "OFD 文件：位置为空 / OFD:
+    an empty location" or "location '/../x' leaves the package", naming neither the file nor
+    the element that gives it: a Signature.xml without its SignedValue, a Reference, an entry
+    of Signatures.xml, a page of Document.xml. Each now starts with the part and element."""
+    parts = _zip(signed[1].data)
+    sig = "Doc_0/Signs/Sign_1/Signature.xml"
+    signs = "Doc_0/Signs/Signatures.xml"
+    doc = "Doc_0/Document.xml"
+    cases = {
+        sig: (
+            re.sub(rb"<ofd:SignedValue>[^<]*</ofd:SignedValue>", b"", parts[sig]),
+            f"OFD 文件：{sig} 的 SignedValue 位置为空 / OFD: {sig} SignedValue: an empty location",
+        ),
+        signs: (
+            re.sub(rb'BaseLoc="[^"]*Sign_1/Signature.xml"', b'BaseLoc="/../x.xml"', parts[signs]),
+            f"OFD 文件：{signs} 的 Signature BaseLoc 位置 '/../x.xml' 指向文件包之外 / "
+            f"OFD: {signs} Signature BaseLoc: location '/../x.xml' leaves the package",
+        ),
+        doc: (
+            re.sub(rb'(<ofd:Page [^>]*BaseLoc=")[^"]*"', rb'\1"', parts[doc], count=1),
+            f"OFD 文件：{doc} 的 Page BaseLoc 位置为空 / "
+            f"OFD: {doc} Page BaseLoc: an empty location",
+        ),
+    }
+    for part, (body, problem) in cases.items():
+        assert body != parts[part], part
+        data = _rezip({**parts, part: body})
+        report = verify_ofd(data, check_ofd_value(world.trust))
+        said = [*report.problems, *(p for s in report.signatures for p in s.problems)]
+        assert not report.valid and problem in said, said
+        code, out = _cli_verify(world, data, tmp_path)
+        assert code == 1 and problem in out, out
+    body = parts[sig].replace(b'FileRef="/OFD.xml"', b'FileRef="/../../etc/passwd"')
+    report = verify_ofd(_rezip({**parts, sig: body}), check_ofd_value(world.trust))
+    assert (
+        f"OFD 文件：{sig} 的 Reference FileRef 位置 '/../../etc/passwd' 指向文件包之外 / "
+        f"OFD: {sig} Reference FileRef: location '/../../etc/passwd' leaves the package"
+    ) in report.signatures[1].problems, report.signatures[1].problems

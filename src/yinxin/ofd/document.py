@@ -115,7 +115,7 @@ def read_document(pkg: OfdPackage) -> Document:
     pages_el = doc_xml.find(q("Pages"))
     pages: list[Page] = []
     for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
-        content = loc(base, page_el.get("BaseLoc", ""))
+        content = loc(base, page_el.get("BaseLoc", ""), pkg.doc_root, "Page BaseLoc")
         page_xml = parse_xml(pkg.get(content), content)
         width, height = _physical_box(page_xml.find(q("Area")), default)
         pages.append(Page(i, page_el.get("ID", ""), content, width, height))
@@ -125,7 +125,9 @@ def read_document(pkg: OfdPackage) -> Document:
     def res(tag: str) -> tuple[str, ...]:
         if common is None:
             return ()
-        return tuple(loc(base, e.text or "") for e in common.findall(q(tag)) if e.text)
+        return tuple(
+            loc(base, e.text or "", pkg.doc_root, tag) for e in common.findall(q(tag)) if e.text
+        )
 
     try:
         max_unit = int(common.findtext(q("MaxUnitID")) or 0) if common is not None else 0

@@ -125,15 +125,20 @@ def to_xml(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def loc(base_dir: str, target: str) -> str:
-    """Resolve an ``ST_Loc`` named in a file of ``base_dir`` to a package name."""
+def loc(base_dir: str, target: str, part: str = "", element: str = "") -> str:
+    """Resolve an ``ST_Loc`` named in a file of ``base_dir`` to a package name; a refusal
+    starts with the ``part`` and the ``element`` giving it (``Doc_0/Document.xml``,
+    ``Page BaseLoc``)."""
     target = (target or "").strip().replace("\\", "/")
+    zh, en = (f"{part} 的 {element} ", f"{part} {element}: ") if part else ("", "")
     if not target:
-        raise bad("位置为空", "an empty location")
+        raise bad(f"{zh}位置为空", f"{en}an empty location")
     joined = target[1:] if target.startswith("/") else posixpath.join(base_dir, target)
     norm = posixpath.normpath(joined)
     if norm.startswith("../") or norm == ".." or norm.startswith("/"):
-        raise bad(f"位置 {target!r} 指向文件包之外", f"location {target!r} leaves the package")
+        raise bad(
+            f"{zh}位置 {target!r} 指向文件包之外", f"{en}location {target!r} leaves the package"
+        )
     return norm
 
 
@@ -366,11 +371,13 @@ class OfdPackage:
         doc_root = body.findtext(q("DocRoot")) if body is not None else None
         if not doc_root:
             raise bad("OFD.xml 未指明文档根节点 DocRoot", "OFD.xml names no DocRoot")
-        self.doc_root = loc("", doc_root)
+        self.doc_root = loc("", doc_root, "OFD.xml", "DocRoot")
         if self.doc_root not in self.parts:
             raise bad(f"缺少文档根节点 {self.doc_root}", f"the DocRoot {self.doc_root} is missing")
         sigs = body.findtext(q("Signatures"))
-        self.signatures_loc = loc("", sigs) if sigs and sigs.strip() else None
+        self.signatures_loc = (
+            loc("", sigs, "OFD.xml", "Signatures") if sigs and sigs.strip() else None
+        )
 
     def get(self, name: str) -> bytes:
         try:

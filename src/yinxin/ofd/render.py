@@ -69,7 +69,7 @@ def _resources(pkg: OfdPackage, paths: tuple[str, ...]) -> dict[str, str]:
         if res_name not in pkg.parts:
             continue
         root = parse_xml(pkg.parts[res_name], res_name)
-        base = loc(posixpath.dirname(res_name), root.get("BaseLoc") or ".")
+        base = loc(posixpath.dirname(res_name), root.get("BaseLoc") or ".", res_name, "BaseLoc")
         for media in root.iter(q("MultiMedia")):
             file = media.findtext(q("MediaFile"))
             if media.get("ID") and file:

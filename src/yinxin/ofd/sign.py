@@ -178,8 +178,9 @@ def _ids_in_use(pkg: OfdPackage, signatures_root, signs_dir: str) -> list[int]:
 
 
 def _protects(pkg: OfdPackage, signatures_root, signs_dir: str, target: str) -> bool:
+    """Whether a signature of the list ``target`` (``signatures_root``) protects the list."""
     for sig in signatures_root.findall(q("Signature")):
-        name = loc(signs_dir, sig.get("BaseLoc", ""))
+        name = loc(signs_dir, sig.get("BaseLoc", ""), target, "Signature BaseLoc")
         if name not in pkg.parts:
             continue
         root = parse_xml(pkg.parts[name], name)

@@ -195,7 +195,8 @@ def signature_lines(
     return lines
 
 
-def _check_references(pkg: OfdPackage, sig_root, base: str) -> tuple[bool, int, list[str], set]:
+def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, int, list[str], set]:
+    base = posixpath.dirname(sig_name)
     refs = sig_root.find(f"{q('SignedInfo')}/{q('References')}")
     if refs is None:
         return (
@@ -222,7 +223,7 @@ def _check_references(pkg: OfdPackage, sig_root, base: str) -> tuple[bool, int, 
     for ref in refs.findall(q("Reference")):
         count += 1
         try:
-            name = loc(base, ref.get("FileRef", ""))
+            name = loc(base, ref.get("FileRef", ""), sig_name, "Reference FileRef")
         except ValidationError as exc:
             problems.append(str(exc))
             continue
@@ -282,7 +283,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
     for entry in sigs_root.findall(q("Signature")):
         sid, kind = entry.get("ID", "?"), entry.get("Type") or "Seal"
         try:
-            name = loc(signs_dir, entry.get("BaseLoc", ""))
+            name = loc(signs_dir, entry.get("BaseLoc", ""), pkg.signatures_loc, "Signature BaseLoc")
         except ValidationError as exc:
             reports.append(
                 OfdSignatureReport(sid, kind, "?", None, None, False, False, 0, (str(exc),), ())
@@ -314,7 +315,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         info = sig_root.find(q("SignedInfo"))
         method = info.findtext(q("SignatureMethod")) if info is not None else None
         when = info.findtext(q("SignatureDateTime")) if info is not None else None
-        refs_ok, count, problems, covered = _check_references(pkg, sig_root, base)
+        refs_ok, count, problems, covered = _check_references(pkg, sig_root, name)
         protected |= covered | {name}
         covers.append((name, covered))
         stamps = tuple(
@@ -326,12 +327,12 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         value: dict[str, Any] = {}
         value_ok = False
         try:
-            value_name = loc(base, sig_root.findtext(q("SignedValue")) or "")
+            value_name = loc(base, sig_root.findtext(q("SignedValue")) or "", name, "SignedValue")
             values.add(value_name)
             signed_value = pkg.get(value_name)
             protected.add(value_name)
             seal_loc = info.findtext(f"{q('Seal')}/{q('BaseLoc')}") if info is not None else None
-            seal_file = pkg.get(loc(base, seal_loc)) if seal_loc else None
+            seal_file = pkg.get(loc(base, seal_loc, name, "Seal BaseLoc")) if seal_loc else None
             verdict = check_value(sig_bytes, signed_value, method or "", seal_file)
             value, value_ok = verdict.to_dict(), bool(verdict.valid)
         except ValidationError as exc:
