@@ -1257,3 +1257,27 @@ def test_a_bad_location_names_the_part_and_element_that_gives_it(world, signed, 
         f"OFD 文件：{sig} 的 Reference FileRef 位置 '/../../etc/passwd' 指向文件包之外 / "
         f"OFD: {sig} Reference FileRef: location '/../../etc/passwd' leaves the package"
     ) in report.signatures[1].problems, report.signatures[1].problems
+
+
+def test_a_signature_without_usable_references_names_its_signature_xml(world, signed):
+    """ "Signature.xml has no References", "References lists no file" and "CheckMethod 'x' is
+    not accepted" named no file: with two signatures (Sign_0, Sign_1) the page and the report
+    did not say whose Signature.xml it is. Each now names the part."""
+    parts = _zip(signed[1].data)
+    sig = "Doc_0/Signs/Sign_1/Signature.xml"
+    cases = {
+        re.sub(rb"<ofd:References .*?</ofd:References>", b"", parts[sig], flags=re.S): (
+            f"{sig} 没有 References（所保护文件的列表） / {sig} has no References"
+        ),
+        re.sub(rb"<ofd:Reference .*?</ofd:Reference>", b"", parts[sig], flags=re.S): (
+            f"{sig} 的 References 未列出任何文件 / {sig}: References lists no file"
+        ),
+        parts[sig].replace(b'CheckMethod="', b'CheckMethod="x'): (
+            f"{sig} 的摘要算法 CheckMethod 'x1.2.156.10197.1.401' 不被接受（应为 SM3 或 "
+            f"SHA-256） / {sig}: CheckMethod 'x1.2.156.10197.1.401' is not accepted (SM3 or "
+            "SHA-256)"
+        ),
+    }
+    for body, problem in cases.items():
+        report = verify_ofd(_rezip({**parts, sig: body}), check_ofd_value(world.trust))
+        assert not report.valid and problem in report.signatures[1].problems, report.signatures

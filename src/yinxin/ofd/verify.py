@@ -202,7 +202,7 @@ def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, i
         return (
             False,
             0,
-            ["Signature.xml 没有 References（所保护文件的列表） / Signature.xml has no References"],
+            [f"{sig_name} 没有 References（所保护文件的列表） / {sig_name} has no References"],
             set(),
         )
     method = (refs.get("CheckMethod") or "MD5").strip()
@@ -212,8 +212,8 @@ def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, i
             False,
             0,
             [
-                f"摘要算法 CheckMethod {method!r} 不被接受（应为 SM3 或 SHA-256） / "
-                f"CheckMethod {method!r} is not accepted (SM3 or SHA-256)"
+                f"{sig_name} 的摘要算法 CheckMethod {method!r} 不被接受（应为 SM3 或 SHA-256） / "
+                f"{sig_name}: CheckMethod {method!r} is not accepted (SM3 or SHA-256)"
             ],
             set(),
         )
@@ -245,7 +245,9 @@ def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, i
                 f"/{name} was changed after signing (digest differs)"
             )
     if count == 0:
-        problems.append("References 未列出任何文件 / References lists no file")
+        problems.append(
+            f"{sig_name} 的 References 未列出任何文件 / {sig_name}: References lists no file"
+        )
     return not problems, count, problems, covered
 
 
