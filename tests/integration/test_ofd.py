@@ -1281,3 +1281,38 @@ def test_a_signature_without_usable_references_names_its_signature_xml(world, si
     for body, problem in cases.items():
         report = verify_ofd(_rezip({**parts, sig: body}), check_ofd_value(world.trust))
         assert not report.valid and problem in report.signatures[1].problems, report.signatures
+
+
+def test_a_bad_number_or_box_is_said_with_its_value_and_part_in_both_halves(world, doc, signed):
+    """ "PhysicalBox 超出范围 / OFD: PhysicalBox is out of range ('0 0 nan 297')": the value
+    was in the English half only and neither half said which part holds it (the document's
+    default page box or a page's text). Both halves now name the part and quote the value."""
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Document.xml"
+    cases = {
+        b"0 0 210 nan": f"OFD 文件：{name} PhysicalBox 超出范围（'nan'） / "
+        f"OFD: {name} PhysicalBox is out of range ('nan')",
+        b"0 0 210": f"OFD 文件：{name} PhysicalBox 不是“x y w h”形式的矩形（'0 0 210'） / "
+        f"OFD: {name} PhysicalBox is not a box 'x y w h' ('0 0 210')",
+        b"0 0 210 x": f"OFD 文件：{name} PhysicalBox 不是数字（'x'） / "
+        f"OFD: {name} PhysicalBox is not a number ('x')",
+    }
+    for box, problem in cases.items():
+        body = parts[name].replace(b"0 0 210 297", box)
+        assert body != parts[name]
+        report = verify_ofd(_rezip({**parts, name: body}), check_ofd_value(world.trust))
+        assert not report.valid and report.problems == (problem,), report.problems
+    data = _with_content(doc, lambda x: re.sub(r' X="[^"]*"', ' X="nan"', x, count=1))
+    a = world.party_a
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(
+            data,
+            SesOfdSigner(a.seal, a.key, a.cert, when=world.now),
+            placement=Placement(anchor="甲方（签章）", page=1),
+            when=world.now,
+        )
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    assert err.value.message == (
+        f"OFD 文件：{page} TextCode X 超出范围（'nan'） / OFD: {page} TextCode X is out of range "
+        "('nan')"
+    ), err.value.message

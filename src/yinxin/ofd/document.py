@@ -31,11 +31,11 @@ def number(text: str | None, what: str, default: float | None = None) -> float:
     except ValueError:
         if default is not None:
             return default
-        raise bad(f"{what} 不是数字", f"{what} is not a number ({text!r})") from None
+        raise bad(f"{what} 不是数字（{text!r}）", f"{what} is not a number ({text!r})") from None
     if not math.isfinite(v) or abs(v) > MAX_MM:
         if default is not None:
             return default
-        raise bad(f"{what} 超出范围", f"{what} is out of range ({text!r})")
+        raise bad(f"{what} 超出范围（{text!r}）", f"{what} is out of range ({text!r})")
     return v
 
 
@@ -51,7 +51,8 @@ class Box:
         parts = (text or "").split()
         if len(parts) != 4:
             raise bad(
-                f"{what} 不是“x y w h”形式的矩形", f"{what} is not a box 'x y w h' ({text!r})"
+                f"{what} 不是“x y w h”形式的矩形（{text!r}）",
+                f"{what} is not a box 'x y w h' ({text!r})",
             )
         x, y, w, h = (number(v, what) for v in parts)
         return cls(x, y, w, h)
@@ -94,12 +95,12 @@ class Document:
     max_unit_id: int
 
 
-def _physical_box(root, default: tuple[float, float]) -> tuple[float, float]:
+def _physical_box(root, default: tuple[float, float], part: str) -> tuple[float, float]:
     area = root.find(f"{q('PageArea')}") if root is not None else None
     text = area.findtext(q("PhysicalBox")) if area is not None else None
     if not text:
         return default
-    b = Box.parse(text, "PhysicalBox")
+    b = Box.parse(text, f"{part} PhysicalBox")
     return (b.w, b.h)
 
 
@@ -111,13 +112,13 @@ def read_document(pkg: OfdPackage) -> Document:
         )
     base = posixpath.dirname(pkg.doc_root)
     common = doc_xml.find(q("CommonData"))
-    default = _physical_box(common, A4)
+    default = _physical_box(common, A4, pkg.doc_root)
     pages_el = doc_xml.find(q("Pages"))
     pages: list[Page] = []
     for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
         content = loc(base, page_el.get("BaseLoc", ""), pkg.doc_root, "Page BaseLoc")
         page_xml = parse_xml(pkg.get(content), content)
-        width, height = _physical_box(page_xml.find(q("Area")), default)
+        width, height = _physical_box(page_xml.find(q("Area")), default, content)
         pages.append(Page(i, page_el.get("ID", ""), content, width, height))
     if not pages:
         raise bad(f"{pkg.doc_root} 没有页面", f"{pkg.doc_root} has no pages")
@@ -136,7 +137,7 @@ def read_document(pkg: OfdPackage) -> Document:
     return Document(pkg.doc_root, tuple(pages), res("PublicRes"), res("DocumentRes"), max_unit)
 
 
-def _deltas(text: str | None, n: int, size: float, chars: str) -> list[float]:
+def _deltas(text: str | None, n: int, size: float, chars: str, part: str) -> list[float]:
     """The advances after each character: ``DeltaX`` expanded, or the size-based default.
     Only the ``n - 1`` advances the run uses are expanded: a ``g`` count of a billion costs
     nothing."""
@@ -151,17 +152,18 @@ def _deltas(text: str | None, n: int, size: float, chars: str) -> list[float]:
                     count = int(tokens[i + 1])
                 except ValueError:
                     raise bad(
-                        "DeltaX 的重复次数无效", f"DeltaX has a repeat count {tokens[i + 1]!r}"
+                        f"{part} DeltaX 的重复次数无效（{tokens[i + 1]!r}）",
+                        f"{part} DeltaX has a repeat count {tokens[i + 1]!r}",
                     ) from None
                 if count < 0:
                     raise bad(
-                        f"DeltaX 的重复次数为负数（{count}）",
-                        f"DeltaX repeats a negative count ({count})",
+                        f"{part} DeltaX 的重复次数为负数（{count}）",
+                        f"{part} DeltaX repeats a negative count ({count})",
                     )
-                out += [number(tokens[i + 2], "DeltaX")] * min(count, need - len(out))
+                out += [number(tokens[i + 2], f"{part} DeltaX")] * min(count, need - len(out))
                 i += 3
             else:
-                out.append(number(tokens[i], "DeltaX"))
+                out.append(number(tokens[i], f"{part} DeltaX"))
                 i += 1
     for i in range(len(out), n - 1):
         out.append(size if not chars[i].isascii() else size / 2)
@@ -182,10 +184,11 @@ def _color(el) -> tuple[int, int, int]:
 def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
     """Every ``TextCode`` of a page with page coordinates (a ``CTM`` scale is applied to the
     size; rotations and skews are ignored — good for anchors and previews, not for print)."""
-    root = parse_xml(pkg.get(page.content), page.content)
+    part = page.content
+    root = parse_xml(pkg.get(part), part)
     runs: list[TextRun] = []
     for obj in root.iter(q("TextObject")):
-        box = Box.parse(obj.get("Boundary"), "TextObject Boundary")
+        box = Box.parse(obj.get("Boundary"), f"{part} TextObject Boundary")
         size = number(obj.get("Size"), "TextObject Size", default=3.5)
         scale, dx0, dy0 = 1.0, 0.0, 0.0
         if obj.get("CTM"):
@@ -200,9 +203,9 @@ def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
             chars = code.text or ""
             if not chars:
                 continue
-            x = number(code.get("X"), "TextCode X") if code.get("X") else x_prev
-            y = number(code.get("Y"), "TextCode Y") if code.get("Y") else y_prev
-            adv = _deltas(code.get("DeltaX"), len(chars), size, chars)
+            x = number(code.get("X"), f"{part} TextCode X") if code.get("X") else x_prev
+            y = number(code.get("Y"), f"{part} TextCode Y") if code.get("Y") else y_prev
+            adv = _deltas(code.get("DeltaX"), len(chars), size, chars, part)
             xs = [x]
             for a in adv:
                 xs.append(xs[-1] + a)
