@@ -1316,3 +1316,23 @@ def test_a_bad_number_or_box_is_said_with_its_value_and_part_in_both_halves(worl
         f"OFD 文件：{page} TextCode X 超出范围（'nan'） / OFD: {page} TextCode X is out of range "
         "('nan')"
     ), err.value.message
+
+
+def test_a_signature_list_that_is_not_one_or_lists_nothing_is_named(world, signed):
+    """A Signatures.xml whose root is not ofd:Signatures was read as a list naming no
+    signature ("Signatures.xml 未列出任何签名 / Signatures.xml lists no signature"), where
+    signing refuses it as "not an ofd:Signatures list"; and neither said which part. The
+    verifier now says what signing says, and an empty list is named by its path."""
+    parts = _zip(signed[1].data)
+    signs = "Doc_0/Signs/Signatures.xml"
+    foreign = b'<ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"/>'
+    report = verify_ofd(_rezip({**parts, signs: foreign}), check_ofd_value(world.trust))
+    assert not report.valid and report.problems[0] == (
+        f"OFD 文件：{signs} 不是 ofd:Signatures 签名列表 / "
+        f"OFD: {signs} is not an ofd:Signatures list"
+    ), report.problems
+    emptied = re.sub(rb"<ofd:Signature .*?/>", b"", parts[signs], flags=re.S)
+    report = verify_ofd(_rezip({**parts, signs: emptied}), check_ofd_value(world.trust))
+    assert not report.valid and report.problems[0] == (
+        f"{signs} 未列出任何签名 / {signs} lists no signature"
+    ), report.problems

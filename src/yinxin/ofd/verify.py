@@ -50,7 +50,6 @@ from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 from yinxin.pki.sm2 import OID_SM3, sm3
 
 NOT_SIGNED = "文档未签名 / the document is not signed"
-NO_SIGNATURE_LISTED = "Signatures.xml 未列出任何签名 / Signatures.xml lists no signature"
 
 _DIGESTS = {
     "sm3": sm3,
@@ -275,6 +274,13 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         sigs_root = parse_xml(pkg.parts[pkg.signatures_loc], pkg.signatures_loc)
     except ValidationError as exc:
         return OfdReport(valid=False, signatures=(), problems=(str(exc),))
+    if sigs_root.tag != q("Signatures"):  # as signing refuses it; its signatures unlisted
+        foreign = bad(
+            f"{pkg.signatures_loc} 不是 ofd:Signatures 签名列表",
+            f"{pkg.signatures_loc} is not an ofd:Signatures list",
+        )
+        problems = (str(foreign), *_unlisted(pkg, set(), set()))
+        return OfdReport(valid=False, signatures=(), problems=problems)
     signs_dir = posixpath.dirname(pkg.signatures_loc)
     protected: set[str] = {pkg.signatures_loc}
     reports: list[OfdSignatureReport] = []
@@ -361,7 +367,8 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             )
         )
     unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))
-    problems = list_problems if reports else [NO_SIGNATURE_LISTED, *list_problems]
+    none = f"{pkg.signatures_loc} 未列出任何签名 / {pkg.signatures_loc} lists no signature"
+    problems = list_problems if reports else [none, *list_problems]
     problems += _unlisted(pkg, set(listed), values)
     problems += _out_of_order(covers)
     valid = bool(reports) and all(r.valid for r in reports) and not unprotected and not problems
