@@ -1336,3 +1336,25 @@ def test_a_signature_list_that_is_not_one_or_lists_nothing_is_named(world, signe
     assert not report.valid and report.problems[0] == (
         f"{signs} 未列出任何签名 / {signs} lists no signature"
     ), report.problems
+
+
+def test_an_unreadable_max_sign_id_is_refused_naming_the_list_and_value_in_both_halves(
+    world, signed
+):
+    """Signing refused "Signatures.xml 中的 MaxSignId 无法读取 / Signatures.xml has an
+    unreadable MaxSignId 'x9'": the value in the English half only, the list not by its path."""
+    parts = _zip(signed[0].data)
+    signs = "Doc_0/Signs/Signatures.xml"
+    parts[signs] = parts[signs].replace(b"<ofd:MaxSignId>s002<", b"<ofd:MaxSignId>x9<")
+    b = world.party_b
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(
+            _rezip(parts),
+            SesOfdSigner(b.seal, b.key, b.cert, when=world.now),
+            placement=Placement(page=1, x=150, y=200),
+            when=world.now,
+        )
+    assert err.value.field == "ofd" and err.value.message == (
+        f"OFD 文件：{signs} 中的 MaxSignId 无法读取（'x9'） / "
+        f"OFD: {signs} has an unreadable MaxSignId 'x9'"
+    ), err.value.message

@@ -144,15 +144,15 @@ def _sign_id(number: int, style: str) -> str:
     return f"s{number:03d}" if style == "s" else str(number)
 
 
-def _max_sign_id(text: str | None) -> tuple[int, str]:
+def _max_sign_id(text: str | None, part: str) -> tuple[int, str]:
     """``MaxSignId`` as a number and its style (``s001``, the recommended form, or ``1``)."""
     if not text or not text.strip():
         return 0, "s"
     m = re.fullmatch(r"\s*([sS]?)0*(\d*)\s*", text)
     if not m:
         raise bad(
-            "Signatures.xml 中的 MaxSignId 无法读取",
-            f"Signatures.xml has an unreadable MaxSignId {text!r}",
+            f"{part} 中的 MaxSignId 无法读取（{text!r}）",
+            f"{part} has an unreadable MaxSignId {text!r}",
         )
     return int(m.group(2) or 0), ("s" if m.group(1) else "n")
 
@@ -246,7 +246,7 @@ def sign_ofd(
     sign_dir = f"{signs_dir}/Sign_{n}"
     signature_name = f"{sign_dir}/Signature.xml"
     value_name = f"{sign_dir}/SignedValue.dat"
-    current, style = _max_sign_id(sigs_root.findtext(q("MaxSignId")))
+    current, style = _max_sign_id(sigs_root.findtext(q("MaxSignId")), signatures_loc)
     for used in _ids_in_use(pkg, sigs_root, signs_dir):  # a MaxSignId that lags behind
         current = max(current, used)
     signature_id = _sign_id(current + 1, style)
