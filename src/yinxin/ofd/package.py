@@ -59,8 +59,10 @@ def bad(zh: str, en: str, field: str = _FIELD) -> ValidationError:
 
 
 # Before the root element only the XML declaration, comments, processing instructions and
-# white space may stand, then a DOCTYPE if there is one.
-_PROLOG_DTD = re.compile(r"\A\ufeff?(?:\s|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.S)
+# white space may stand, then a DOCTYPE if there is one. The repetition is possessive (*+):
+# with a plain * a prolog of many instructions not followed by a DOCTYPE made the engine try
+# every way of splitting them (2**n: thirty instructions took minutes).
+_PROLOG_DTD = re.compile(r"\A\ufeff?(?:\s|<\?.*?\?>|<!--.*?-->)*+<!DOCTYPE", re.S)
 
 
 def _prolog(data: bytes) -> str:
