@@ -9,7 +9,8 @@ passphrase.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from yinxin.registry.notices import CertificateNotices
     from yinxin.registry.status import Evidence, OcspResponder, StatusService, TimestampService
     from yinxin.registry.subscribers import Subscribers
+    from yinxin.registry.views import AuthorityInit
     from yinxin.seals.service import Seals
     from yinxin.signing.authorizations import SigningAuthorizations
     from yinxin.signing.batch import BatchSigning
@@ -419,6 +421,19 @@ class Platform:
                 self._keystore = open_keystore(s.keystore)
         return self._keystore
 
+    def init_authority(self, algorithm: str) -> AuthorityInit:
+        """``yinxin init`` on a platform built with ``migrate=False``: the algorithm and the key
+        store (its passphrase) are checked before the database is touched, so a refusal of
+        either leaves a server database (``YINXIN_DATABASE_URL``) as it was; then the schema
+        is brought to the newest migration and the certificate authority made."""
+        from yinxin.pki.algorithms import get_algorithm
+
+        get_algorithm(algorithm)
+        self.keystore()  # opened now: no passphrase, or one too short, is refused
+        with _database_errors(self.settings):
+            self.db.migrate()
+        return self.ca.init(algorithm)
+
     def audit_events(self, **narrow) -> list[AuditEventView]:
         """The audit trail in chain order (``yinxin.store.audit.events``' filters)."""
         from yinxin.store.audit import events
@@ -518,10 +533,7 @@ def _open_database(settings: Settings, *, migrate: bool) -> Database:
             "an in-memory SQLite database keeps nothing: give a file (sqlite:////path/yinxin.db)",
             field=field,
         )
-    from sqlalchemy.exc import SQLAlchemyError
-
-    where = f"the database in {settings.home}" if own else "the database"
-    try:
+    with _database_errors(settings):
         if sqlite:
             # private: it holds the database, the keys and the seals (0700; files 0600)
             settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -529,6 +541,20 @@ def _open_database(settings: Settings, *, migrate: bool) -> Database:
         if migrate:
             db.migrate()
         return db
+
+
+@contextmanager
+def _database_errors(settings: Settings) -> Iterator[None]:
+    """An operating system's or the database driver's error, while the database is opened or
+    migrated, as a ``ConfigurationError`` naming the setting and the reason."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = settings.database_url
+    own = url == f"sqlite:///{settings.home / 'yinxin.db'}"  # not set by YINXIN_DATABASE_URL
+    field = "home" if own else "YINXIN_DATABASE_URL"
+    where = f"the database in {settings.home}" if own else "the database"
+    try:
+        yield
     except OSError as e:
         path = e.filename or settings.home
         what = "as the data directory" if str(path) == str(settings.home) else "for the database"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PASSPHRASE
 from tests.integration.server import yinxin_cli
 from yinxin.adapters.cli.common import MAX_DOCUMENT_INPUT, MAX_PEM_INPUT, read_input
 from yinxin.errors import ValidationError
@@ -240,3 +241,35 @@ def test_a_refused_init_leaves_nothing_behind(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert sorted(p.relative_to(there) for p in there.rglob("*")) == files
     assert yinxin_cli(["ca", "status", "--json"], there, check=False).returncode == 0
+
+
+def _pg_state(url: str) -> dict[str, int]:
+    """Every table of the database's public schema with its row count."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        names = sorted(t for (t,) in tables)
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in names}
+
+
+@pytest.mark.postgres
+def test_a_refused_init_leaves_a_postgres_database_as_it_was(pg_cluster, tmp_path: Path) -> None:
+    """On a server database (``YINXIN_DATABASE_URL``) a refused ``yinxin init`` (unknown
+    ``--algorithm``, no passphrase, one too short) had migrated it first: 50 tables, an
+    ``alembic_version`` and a webhook cursor row were left. Nothing is made now: the choices
+    are checked before the database is touched."""
+    url = pg_cluster.new_database()
+    home = tmp_path / "home"
+    env = {"YINXIN_DATABASE_URL": url}
+    for args, passphrase, code, field in (
+        (["init", "--algorithm", "nope"], PASSPHRASE, 2, "algorithm"),
+        (["init"], None, 7, "passphrase"),
+        (["init"], "short", 2, "passphrase"),
+    ):
+        r = yinxin_cli([*args, "--json"], home, passphrase=passphrase, env=env, check=False)
+        assert r.returncode == code and json.loads(r.stdout)["field"] == field, r.stdout
+        assert _pg_state(url) == {}, args
+    assert not home.exists()
+    yinxin_cli(["init"], home, env=env)
+    assert _pg_state(url)["authority_certificates"] == 5

@@ -197,8 +197,9 @@ def init(
         left = _Leftovers.before(settings.home, settings.database_url)
         p = None
         try:
-            p = platform(home)
-            return p.ca.init(algorithm)
+            # the database is migrated only once the algorithm and the passphrase are taken
+            p = platform(home, migrate=False)
+            return p.init_authority(algorithm)
         except BaseException:
             # a refused init (unknown --algorithm, no passphrase…) left an empty yinxin.db, and
             # the data directory, for the next init to trip over: what this call made goes

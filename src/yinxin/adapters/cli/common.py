@@ -101,11 +101,11 @@ def passphrase() -> str:
 _built: list[Platform] | None = None
 
 
-def platform(home: Path | None) -> Platform:
+def platform(home: Path | None, *, migrate: bool = True) -> Platform:
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
-    built = build_platform(Settings.from_env(home=home), passphrase=passphrase)
+    built = build_platform(Settings.from_env(home=home), passphrase=passphrase, migrate=migrate)
     if _built is not None:
         _built.append(built)
     return built
