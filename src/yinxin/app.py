@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -430,9 +430,12 @@ class Platform:
 
         get_algorithm(algorithm)
         self.keystore()  # opened now: no passphrase, or one too short, is refused
-        with _database_errors(self.settings):
-            self.db.migrate()
-        return self.ca.init(algorithm)
+        with ExitStack() as stack:
+            with _database_errors(self.settings):
+                # on PostgreSQL the migration and the CA's rows are one transaction: an init
+                # failing half-way (a key not written) leaves the database as it was
+                stack.enter_context(self.db.setting_up())
+            return self.ca.init(algorithm)
 
     def audit_events(self, **narrow) -> list[AuditEventView]:
         """The audit trail in chain order (``yinxin.store.audit.events``' filters)."""

@@ -253,6 +253,13 @@ def _pg_state(url: str) -> dict[str, int]:
         return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in names}
 
 
+def _pg_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+
+
 @pytest.mark.postgres
 def test_a_refused_init_leaves_a_postgres_database_as_it_was(pg_cluster, tmp_path: Path) -> None:
     """On a server database (``YINXIN_DATABASE_URL``) a refused ``yinxin init`` (unknown
@@ -273,3 +280,60 @@ def test_a_refused_init_leaves_a_postgres_database_as_it_was(pg_cluster, tmp_pat
     assert not home.exists()
     yinxin_cli(["init"], home, env=env)
     assert _pg_state(url)["authority_certificates"] == 5
+
+
+@pytest.mark.postgres
+def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
+    pg_cluster, tmp_path: Path, monkeypatch
+) -> None:
+    """An init that fails after the schema was made (the third CA key cannot be written, the
+    disk full) removed its keys but left the migrated tables behind on a server database; a
+    database at an older schema was left upgraded. The migration and the CA's rows are one
+    transaction now: rolled back together, the database is as it was."""
+    from alembic import command
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.pki.keys import FileKeyStore
+    from yinxin.store.db import alembic_config
+
+    made = 0
+    generate = FileKeyStore.generate
+
+    def full(store: FileKeyStore, label: str, algorithm: str):
+        nonlocal made
+        made += 1
+        if made == 3:
+            raise OSError(28, "No space left on device")
+        return generate(store, label, algorithm)
+
+    monkeypatch.setattr(FileKeyStore, "generate", full)
+    older = pg_cluster.new_database()  # at the schema before the newest migration
+    command.upgrade(alembic_config(older), "0030")
+    before = _pg_state(older)
+    res = CliRunner().invoke(
+        cli_app,
+        ["init"],
+        env={
+            "YINXIN_HOME": str(tmp_path / "older"),
+            "YINXIN_DATABASE_URL": older,
+            "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        },
+    )
+    assert isinstance(res.exception, OSError) and made == 3, res.output
+    assert _pg_state(older) == before and _pg_version(older) == "0030"
+    assert not (tmp_path / "older").exists()  # the two keys written went with it
+    made = 0
+    url = pg_cluster.new_database()
+    home = tmp_path / "home"
+    env = {"YINXIN_HOME": str(home), "YINXIN_DATABASE_URL": url, "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    res = CliRunner().invoke(cli_app, ["init"], env=env)
+    assert isinstance(res.exception, OSError) and made == 3, res.output
+    assert _pg_state(url) == {}
+    assert not home.exists()
+    monkeypatch.setattr(FileKeyStore, "generate", generate)
+    assert CliRunner().invoke(cli_app, ["init"], env=env).exit_code == 0
+    assert _pg_state(url)["authority_certificates"] == 5
+    again = _pg_state(url)  # one initialised already is refused and left as it was
+    res = CliRunner().invoke(cli_app, ["init"], env=env)
+    assert res.exit_code == 6 and _pg_state(url) == again, res.output

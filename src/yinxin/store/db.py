@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,12 +68,17 @@ def alembic_config(url: str) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
+    with engine.begin() as conn:
+        upgrade(conn)
+
+
+def upgrade(conn: Connection, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` on ``conn``, in its transaction."""
     from alembic import command
 
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    cfg = alembic_config(conn.engine.url.render_as_string(hide_password=False))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
 
 
 def script_heads() -> frozenset[str] | None:
@@ -240,6 +245,30 @@ class Database:
         """Bring the schema to the newest migration; a database already there costs one query."""
         if not self.at_head():
             migrate(self.engine)
+
+    @contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """The schema brought to the newest migration for a block that fills it (``yinxin
+        init``). On PostgreSQL both are one transaction: the migration runs on a connection
+        whose transaction every session of this database joins (a block's own transaction is
+        a savepoint in it) and commits when the block ends; if the block raises, it is rolled
+        back, tables and all, and the database is as it was — a new one empty, one at an older
+        schema still at it. On SQLite (a new file the caller removes) it migrates first."""
+        if self.engine.dialect.name != "postgresql" or self.at_head():
+            self.migrate()
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            upgrade(conn)
+            joined = sessionmaker(
+                bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+            sessions, readers = self._sessions, self._readers
+            self._sessions = self._readers = joined
+            try:
+                yield
+            finally:
+                self._sessions, self._readers = sessions, readers
 
     def at_head(self) -> bool:
         """Whether the database is at exactly the heads of the migration scripts."""
