@@ -337,3 +337,45 @@ def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
     again = _pg_state(url)  # one initialised already is refused and left as it was
     res = CliRunner().invoke(cli_app, ["init"], env=env)
     assert res.exit_code == 6 and _pg_state(url) == again, res.output
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_an_init_failing_half_way_leaves_no_key_folder_in_a_data_directory_that_was_there(
+    db: str, request, tmp_path: Path, monkeypatch
+) -> None:
+    """In a data directory that was there, with a database that was there too (a server's, or
+    a SQLite file an earlier command made), an init failing after its first keys removed them
+    but left the empty ``keys`` folder it had made; now that goes too, and nothing else."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.pki.keys import FileKeyStore
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "note.txt").write_text("kept")
+    env = {"YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    if db == "postgres":
+        env["YINXIN_DATABASE_URL"] = request.getfixturevalue("pg_cluster").new_database()
+    else:  # a command that opens the platform makes the database
+        assert CliRunner().invoke(cli_app, ["subscriber", "list"], env=env).exit_code == 0
+
+    def listing() -> list[str]:  # SQLite's -wal and -shm come and go with its connections
+        return sorted(c.name for c in home.iterdir() if not c.name.startswith("yinxin.db-"))
+
+    there = listing()
+    made = 0
+    generate = FileKeyStore.generate
+
+    def full(store: FileKeyStore, label: str, algorithm: str):
+        nonlocal made
+        made += 1
+        if made == 3:
+            raise OSError(28, "No space left on device")
+        return generate(store, label, algorithm)
+
+    monkeypatch.setattr(FileKeyStore, "generate", full)
+    res = CliRunner().invoke(cli_app, ["init"], env=env)
+    assert isinstance(res.exception, OSError) and made == 3, res.output
+    assert listing() == there
+    assert (home / "note.txt").read_text() == "kept"

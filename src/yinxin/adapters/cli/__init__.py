@@ -11,6 +11,7 @@ wrong passphrase, unpaid, no agreement); 6 conflict; 7 configuration; 1 anything
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import gc
@@ -166,14 +167,21 @@ class _Leftovers:
         if not self.had_home:
             shutil.rmtree(self.home, ignore_errors=True)
             return
-        if not self.fresh:
-            return  # a platform's database was there already: its directory is left as it was
         for child in self.home.iterdir():
-            if child.name not in self.in_home:
+            if child.name in self.in_home:
+                continue
+            if not self.fresh:
+                # a platform's database was there already (a server's, or a SQLite file): of
+                # what this call added only an empty folder goes, the key store's, whose keys
+                # the CA removed when it failed
                 if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child, ignore_errors=True)
-                else:
-                    child.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        child.rmdir()
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
 
 
 _SQLITE_SIDE = ("-journal", "-wal", "-shm")
