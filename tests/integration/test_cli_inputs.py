@@ -379,3 +379,28 @@ def test_an_init_failing_half_way_leaves_no_key_folder_in_a_data_directory_that_
     assert isinstance(res.exception, OSError) and made == 3, res.output
     assert listing() == there
     assert (home / "note.txt").read_text() == "kept"
+
+
+def test_a_refused_init_on_an_initialised_platform_changes_nothing(any_platform) -> None:
+    """``yinxin init`` over a platform that is set up already, right or wrong, is refused and
+    leaves its database (every row) and its key files as they were."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from yinxin.adapters.cli import app as cli_app
+
+    p = any_platform
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    keys = {f.name: f.read_bytes() for f in p.settings.keys_dir.iterdir()}
+    before = dbdump.dump(p)
+    for args, code in ((["--algorithm", "nope"], 2), ([], 6), (["--algorithm", "sm2"], 6)):
+        res = CliRunner().invoke(cli_app, ["init", *args], env=env)
+        assert res.exit_code == code, (args, res.output)
+    res = CliRunner().invoke(cli_app, ["init"], env={**env, "YINXIN_CA_PASSPHRASE": ""})
+    assert res.exit_code == 7, res.output
+    assert dbdump.dump(p) == before
+    assert {f.name: f.read_bytes() for f in p.settings.keys_dir.iterdir()} == keys
