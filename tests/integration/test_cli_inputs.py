@@ -404,3 +404,20 @@ def test_a_refused_init_on_an_initialised_platform_changes_nothing(any_platform)
     assert res.exit_code == 7, res.output
     assert dbdump.dump(p) == before
     assert {f.name: f.read_bytes() for f in p.settings.keys_dir.iterdir()} == keys
+
+
+def test_an_init_whose_key_folder_is_a_file_is_refused_naming_keystore(tmp_path: Path) -> None:
+    """A file where the key store's folder goes (``HOME/keys``) ended ``yinxin init`` in a
+    traceback (``FileExistsError``, exit 1). It is refused now, naming ``keystore`` and the
+    path, exit 7, with nothing left but what was there; with the file gone, init works."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "keys").write_text("not a folder")
+    r = yinxin_cli(["init", "--json"], home, check=False)
+    assert r.returncode == 7 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["field"] == "keystore" and str(home / "keys") in out["message"], out
+    assert "a file is in the way" in out["message"], out
+    assert [c.name for c in home.iterdir()] == ["keys"]
+    (home / "keys").unlink()
+    assert json.loads(yinxin_cli(["init", "--json"], home).stdout)["algorithm"] == "ec-p256"

@@ -392,7 +392,7 @@ class FileKeyStore:
                 serialization.PrivateFormat.PKCS8,
                 serialization.BestAvailableEncryption(self._passphrase),
             )
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._make_directory()
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -405,6 +405,19 @@ class FileKeyStore:
         os.replace(tmp, path)
         fsync_dir(self.directory)
         return SM2SoftwareKey(label, key) if alg.family == "sm2" else SoftwareKey(label, key)
+
+    def _make_directory(self) -> None:
+        """The key folder (0700); a file in its place, or one that cannot be made, is refused
+        naming ``keystore`` and the path (``yinxin init`` ended in a ``FileExistsError``)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            if isinstance(e, FileExistsError | NotADirectoryError):
+                reason = "a file is in the way"
+            raise ConfigurationError(
+                f"cannot use {self.directory} for the keys: {reason}", field="keystore"
+            ) from None
 
     def load(self, label: str) -> KeyHandle:
         path = self._path(label)
@@ -521,7 +534,7 @@ class FileKeyStore:
         ct = AESGCM(self._secret_kek(salt, aes)).encrypt(
             nonce, secrets.token_bytes(32), label.encode()
         )
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._make_directory()
         tmp = self.directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
