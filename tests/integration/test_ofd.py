@@ -327,6 +327,54 @@ def test_refusals_name_the_field(world, doc):
     assert err.value.field == "signer_cert"
 
 
+def _with_page_area(doc: bytes, page: int, box: str) -> bytes:
+    """``doc`` with page ``page`` (0-based) given its own size, as GB/T 33190 §7.7 writes it:
+    ``ofd:Page/ofd:Area/ofd:PhysicalBox`` (``Area`` is a ``CT_PageArea``; ofdrw's
+    ``Page#setArea``), before the page's ``Content``."""
+    parts = _zip(doc)
+    name = f"Doc_0/Pages/Page_{page}/Content.xml"
+    area = f"<ofd:Area><ofd:PhysicalBox>{box}</ofd:PhysicalBox></ofd:Area><ofd:Content>"
+    parts[name] = parts[name].replace(b"<ofd:Content>", area.encode(), 1)
+    assert area.encode() in parts[name]
+    return _rezip(parts)
+
+
+def test_a_page_of_its_own_size_is_taken_at_that_size(world, doc):
+    """A landscape page 2 (``Page/Area/PhysicalBox`` 297 x 210) in an A4 portrait document
+    was taken at the document's A4: its own size was looked for under ``Area/PageArea``, which
+    is where ``CommonData`` has it, not a page. So a seal at x 250 mm on it was refused as off
+    the page (0–210), one at y 250 mm was stamped below the page's bottom edge, and the page
+    was drawn 210 x 297. Each page now has its own size, page 1 still the document's A4."""
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    wide = _with_page_area(doc, 1, "0 0 297 210")
+    made = sign_ofd(wide, signer, placement=Placement(page=2, x=250, y=60), when=world.now)
+    assert made.page == 2
+    assert verify_ofd(made.data, check_ofd_value(world.trust)).valid
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(wide, signer, placement=Placement(page=2, x=100, y=250), when=world.now)
+    assert err.value.field == "y" and "0–210" in err.value.message, err.value.message
+    scale = 100 / 25.4
+    page2 = Image.open(io.BytesIO(render_page(made.data, 2, dpi=100, picture_of=seal_picture)))
+    assert page2.size == (int(297 * scale), int(210 * scale))
+    assert _red(page2, tuple(float(v) for v in made.boundary.split()), scale) > 0.05
+    page1 = Image.open(io.BytesIO(render_page(made.data, 1, dpi=100)))
+    assert page1.size == (int(210 * scale), int(297 * scale))
+    # a page's own box is checked as the document's is, named by its page
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(
+            _with_page_area(doc, 1, "0 0 nan 210"),
+            signer,
+            placement=Placement(page=1, x=100, y=100),
+            when=world.now,
+        )
+    page = "Doc_0/Pages/Page_1/Content.xml"
+    assert err.value.message == (
+        f"OFD 文件：{page} PhysicalBox 超出范围（'nan'） / OFD: {page} PhysicalBox is out of "
+        "range ('nan')"
+    ), err.value.message
+
+
 def test_a_document_closed_by_its_signer_takes_no_more_signatures(world):
     """ofdrw's default signing protects Signatures.xml: one more signature would break it."""
     a = world.party_a

@@ -95,8 +95,11 @@ class Document:
     max_unit_id: int
 
 
-def _physical_box(root, default: tuple[float, float], part: str) -> tuple[float, float]:
-    area = root.find(f"{q('PageArea')}") if root is not None else None
+def _physical_box(area, default: tuple[float, float], part: str) -> tuple[float, float]:
+    """Width and height of a ``CT_PageArea`` element's ``PhysicalBox``, else ``default``.
+
+    GB/T 33190 names that element ``PageArea`` in ``CommonData`` (the document's default) and
+    ``Area`` in a page (§7.7, ``ofd:Page/ofd:Area/ofd:PhysicalBox``); the caller finds it."""
     text = area.findtext(q("PhysicalBox")) if area is not None else None
     if not text:
         return default
@@ -112,7 +115,8 @@ def read_document(pkg: OfdPackage) -> Document:
         )
     base = posixpath.dirname(pkg.doc_root)
     common = doc_xml.find(q("CommonData"))
-    default = _physical_box(common, A4, pkg.doc_root)
+    page_area = common.find(q("PageArea")) if common is not None else None
+    default = _physical_box(page_area, A4, pkg.doc_root)
     pages_el = doc_xml.find(q("Pages"))
     pages: list[Page] = []
     for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
