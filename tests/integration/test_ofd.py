@@ -375,6 +375,41 @@ def test_a_page_of_its_own_size_is_taken_at_that_size(world, doc):
     ), err.value.message
 
 
+def test_a_page_without_an_area_takes_its_templates(world, doc):
+    """A page with no ``Area`` of its own takes its template page's (GB/T 33190 §7.7: "该节点
+    不出现时则使用模板页中的定义", as ofdrw's ``OFDReader#getPageArea``), and only then the
+    document's ``CommonData/PageArea``. A landscape template page was ignored: page 2 built on
+    it was taken at A4 and a seal at x 250 mm refused as off the page."""
+    parts = _zip(doc)
+    name = "Doc_0/Document.xml"
+    template = '<ofd:TemplatePage ID="1000" BaseLoc="Tpls/Tpl_0/Content.xml"/><ofd:MaxUnitID>1000<'
+    parts[name] = re.sub(rb"<ofd:MaxUnitID>\d+<", template.encode(), parts[name])
+    parts["Doc_0/Tpls/Tpl_0/Content.xml"] = (
+        b'<ofd:Page xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Area><ofd:PhysicalBox>'
+        b"0 0 297 210</ofd:PhysicalBox></ofd:Area><ofd:Content/></ofd:Page>"
+    )
+    for i in (1, 2):  # page 1 names a template that is not there: the document's A4
+        page = f"Doc_0/Pages/Page_{i - 1}/Content.xml"
+        ref = f'<ofd:Template TemplateID="{998 + i}"/><ofd:Content>'.encode()
+        parts[page] = parts[page].replace(b"<ofd:Content>", ref, 1)
+    data = _rezip(parts)
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    made = sign_ofd(data, signer, placement=Placement(page=2, x=250, y=60), when=world.now)
+    assert verify_ofd(made.data, check_ofd_value(world.trust)).valid
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(data, signer, placement=Placement(page=1, x=250, y=60), when=world.now)
+    assert err.value.field == "x" and "0–210" in err.value.message, err.value.message
+    scale = 100 / 25.4
+    page2 = Image.open(io.BytesIO(render_page(made.data, 2, dpi=100)))
+    assert page2.size == (int(297 * scale), int(210 * scale))
+    # the page's own Area still comes first
+    own = _with_page_area(data, 1, "0 0 210 297")
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(own, signer, placement=Placement(page=2, x=250, y=60), when=world.now)
+    assert err.value.field == "x", err.value.message
+
+
 def test_a_document_closed_by_its_signer_takes_no_more_signatures(world):
     """ofdrw's default signing protects Signatures.xml: one more signature would break it."""
     a = world.party_a

@@ -117,12 +117,41 @@ def read_document(pkg: OfdPackage) -> Document:
     common = doc_xml.find(q("CommonData"))
     page_area = common.find(q("PageArea")) if common is not None else None
     default = _physical_box(page_area, A4, pkg.doc_root)
+    templates = {
+        t.get("ID", "").strip(): t.get("BaseLoc", "")
+        for t in ([] if common is None else common.findall(q("TemplatePage")))
+    }
+    template_sizes: dict[str, tuple[float, float] | None] = {}
+
+    def template_size(template_id: str) -> tuple[float, float] | None:
+        """The size a template page's own ``Area`` gives, or None (no such template, no
+        file, no ``Area``): a reader then goes on to the next template or the default."""
+        if template_id not in template_sizes:
+            size = None
+            if templates.get(template_id):
+                part = loc(base, templates[template_id], pkg.doc_root, "TemplatePage BaseLoc")
+                if part in pkg.parts:
+                    area = parse_xml(pkg.parts[part], part).find(q("Area"))
+                    if area is not None and area.findtext(q("PhysicalBox")):
+                        size = _physical_box(area, default, part)
+            template_sizes[template_id] = size
+        return template_sizes[template_id]
+
     pages_el = doc_xml.find(q("Pages"))
     pages: list[Page] = []
     for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
         content = loc(base, page_el.get("BaseLoc", ""), pkg.doc_root, "Page BaseLoc")
         page_xml = parse_xml(pkg.get(content), content)
-        width, height = _physical_box(page_xml.find(q("Area")), default, content)
+        # its own Area, else its templates' (§7.7), else the document's default
+        page_default = next(
+            (
+                size
+                for t in page_xml.findall(q("Template"))
+                if (size := template_size(t.get("TemplateID", "").strip())) is not None
+            ),
+            default,
+        )
+        width, height = _physical_box(page_xml.find(q("Area")), page_default, content)
         pages.append(Page(i, page_el.get("ID", ""), content, width, height))
     if not pages:
         raise bad(f"{pkg.doc_root} 没有页面", f"{pkg.doc_root} has no pages")
