@@ -588,6 +588,22 @@ def _bad_cases(w: World):
             ),
             "signers[1].placement",
         ),
+        # inside 0–2000 mm but off an A4 page: made and started, a code sent, then every
+        # signing refused "outside_page" — a placement the signer cannot change
+        "seal beyond the page's edge": (
+            dict(
+                signers=[
+                    good[0],
+                    SignerSpec(
+                        w.yi.id,
+                        "乙方",
+                        w.yi.seal.es_id,
+                        placement=Placement(page=1, x_mm=500, y_mm=20),
+                    ),
+                ]
+            ),
+            "signers[1].placement",
+        ),
         "unknown order": (dict(order="random"), "order"),
         # readable, even drawn as pages, but no signer could seal it: the flow was made and
         # started, links and codes sent, and each signer refused at signing ("encrypted")
@@ -628,6 +644,7 @@ CASES = [
     "unknown subscriber",
     "anchor not in a document",
     "page beyond a document",
+    "seal beyond the page's edge",
     "unknown order",
     "an encrypted PDF",
     "empty title",

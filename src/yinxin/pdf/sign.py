@@ -698,6 +698,37 @@ def _write_revision(
 # ------------------------------------------------------------------------------ layout
 
 
+def _fitted(
+    pages: PageTree, placement: Placement, w: float, h: float
+) -> tuple[Page, _View, float, float]:
+    """The page, its view and the seal's lower-left corner (visual points) for a placement by
+    page and position, the seal ``w`` by ``h`` points; refused if it does not fit the page."""
+    page = _pick_page(pages, placement.page)
+    view = _View(page)
+    vw, vh = view.size
+    vx = placement.x_mm * MM if placement.x_mm is not None else vw - w - 20 * MM
+    vy = placement.y_mm * MM if placement.y_mm is not None else 30 * MM
+    if vx < -0.5 or vy < -0.5 or vx + w > vw + 0.5 or vy + h > vh + 0.5:
+        raise SigningError(
+            f"the seal ({w / MM:.0f} mm) at ({vx / MM:.0f} mm, {vy / MM:.0f} mm) "
+            f"does not fit on page {page.index + 1}",
+            field="placement",
+            code="outside_page",
+        )
+    return page, view, vx, vy
+
+
+def check_fits(pdf: bytes, placement: Placement, *, height_mm: float) -> None:
+    """Refuse, as sealing would (``SigningError`` naming ``placement``: ``page_out_of_range``
+    or ``outside_page``), a placement by page and position whose seal, ``placement.width_mm``
+    wide and ``height_mm`` high, does not fit on its page. An anchor placement always fits
+    (the seal is kept on the page); ``find_anchor`` says whether its text is there."""
+    if placement.anchor:
+        return
+    _reader, pages = _open(pdf)
+    _fitted(pages, placement, placement.width_mm * MM, height_mm * MM)
+
+
 def _layout(req: SignRequest, pages: PageTree) -> tuple[list[_WidgetSpec], _Image | None]:
     placement = req.placement
     stamp = req.stamp
@@ -739,18 +770,7 @@ def _layout(req: SignRequest, pages: PageTree) -> tuple[list[_WidgetSpec], _Imag
             vx = min(max(cx - w / 2, 0.0), max(vw - w, 0.0))
             vy = min(max(cy - h / 2, 0.0), max(vh - h, 0.0))
         else:
-            page = _pick_page(pages, placement.page)
-            view = _View(page)
-            vw, vh = view.size
-            vx = placement.x_mm * MM if placement.x_mm is not None else vw - w - 20 * MM
-            vy = placement.y_mm * MM if placement.y_mm is not None else 30 * MM
-            if vx < -0.5 or vy < -0.5 or vx + w > vw + 0.5 or vy + h > vh + 0.5:
-                raise SigningError(
-                    f"the seal ({width_mm:.0f} mm) at ({vx / MM:.0f} mm, {vy / MM:.0f} mm) "
-                    f"does not fit on page {page.index + 1}",
-                    field="placement",
-                    code="outside_page",
-                )
+            page, view, vx, vy = _fitted(pages, placement, w, h)
         draw = b"%s 0 0 %s 0 0 cm" % (_num(w), _num(h))
         specs.append(_WidgetSpec(page, view.rect(vx, vy, w, h), (w, h), draw, view.matrix))
     if req.cross_page:

@@ -617,7 +617,7 @@ class SignFlows:
         order: SigningOrder,
         docs: list[tuple[str, bytes]],
     ) -> list[tuple[SignerSpec, int, str | None, list[dict], int]]:
-        from yinxin.pdf.sign import find_anchor
+        from yinxin.pdf.sign import check_fits, find_anchor
         from yinxin.seals.rows import seal_row
 
         planned = []
@@ -684,7 +684,16 @@ class SignFlows:
                     raise ValidationError(
                         f"document {pos} ({docs[pos][0]}) has no page {p.page}", field=name
                     )
-                if p.anchor is not None:
+                if p.anchor is None:
+                    # the seal as it will be drawn, the seal's own proportions: a seal off the
+                    # page was refused only at signing, after the signer's code was sent
+                    try:
+                        check_fits(pdf, p, height_mm=p.width_mm * seal.height_mm / seal.width_mm)
+                    except YinxinError as e:
+                        raise ValidationError(
+                            f"document {pos} ({docs[pos][0]}): {e.message}", field=name
+                        ) from None
+                else:
                     key = (pos, p.anchor)
                     if key not in anchors:
                         try:
