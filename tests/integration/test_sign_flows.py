@@ -604,6 +604,22 @@ def _bad_cases(w: World):
             ),
             "signers[1].placement",
         ),
+        # the anchor is on page 2 of the second document, the signer's seal asked on page 1:
+        # signing looks on that page only and was refused "anchor_not_found" every time
+        "anchor not on the page named": (
+            dict(
+                signers=[
+                    good[0],
+                    SignerSpec(
+                        w.yi.id,
+                        "乙方",
+                        w.yi.seal.es_id,
+                        placements={1: Placement(anchor="乙方（签章）", page=1)},
+                    ),
+                ]
+            ),
+            "signers[1].placements",
+        ),
         "unknown order": (dict(order="random"), "order"),
         # readable, even drawn as pages, but no signer could seal it: the flow was made and
         # started, links and codes sent, and each signer refused at signing ("encrypted")
@@ -645,6 +661,7 @@ CASES = [
     "anchor not in a document",
     "page beyond a document",
     "seal beyond the page's edge",
+    "anchor not on the page named",
     "unknown order",
     "an encrypted PDF",
     "empty title",

@@ -623,7 +623,7 @@ class SignFlows:
         planned = []
         seen_subscribers: set[int] = set()
         turns: dict[int, int] = {}
-        anchors: dict[tuple[int, str], bool] = {}
+        anchors: dict[tuple[int, str], set[int]] = {}
         for i, spec in enumerate(signers):
             if not isinstance(spec, SignerSpec):
                 raise ValidationError("a signer is a SignerSpec", field=f"signers[{i}]")
@@ -697,13 +697,23 @@ class SignFlows:
                     key = (pos, p.anchor)
                     if key not in anchors:
                         try:
-                            anchors[key] = bool(find_anchor(pdf, p.anchor))
+                            anchors[key] = {h.page for h in find_anchor(pdf, p.anchor)}
                         except YinxinError:
-                            anchors[key] = False
+                            anchors[key] = set()
                     if not anchors[key]:
                         raise ValidationError(
                             f"the anchor text {p.anchor!r} is not in document {pos} "
                             f"({docs[pos][0]})",
+                            field=name,
+                        )
+                    # signing looks for it on that page only: elsewhere it was refused then
+                    count = _page_count(pdf)
+                    page = p.page if p.page is None or p.page > 0 else count + 1 + p.page
+                    if page is not None and page not in anchors[key]:
+                        raise ValidationError(
+                            f"the anchor text {p.anchor!r} is not on page {p.page} of document "
+                            f"{pos} ({docs[pos][0]}); it is on page "
+                            f"{', '.join(map(str, sorted(anchors[key])))}",
                             field=name,
                         )
                 placements.append(_placement_dict(pos, p))
