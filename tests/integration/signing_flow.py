@@ -307,6 +307,17 @@ def add_annotation(pdf: bytes, text: str = "已作废") -> bytes:
     return _written(w)
 
 
+def encrypted(pdf: bytes) -> bytes:
+    """``pdf`` under an owner password and an empty user password: it opens without one, and
+    sealing refuses it ("encrypted")."""
+    from pyhanko.pdf_utils.crypt import StandardSecurityHandler
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    w = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)))
+    w._assign_security_handler(StandardSecurityHandler.build_from_pw("owner", ""))
+    return _written(w)
+
+
 def add_page(pdf: bytes) -> bytes:
     """An unsigned incremental update appending a page ("supplementary terms")."""
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))

@@ -28,6 +28,7 @@ from tests.integration.signing_flow import (
     CODE_SPACING,
     World,
     build_world,
+    encrypted,
     need_quiet,
     new_platform,
     outbox_lines,
@@ -289,6 +290,11 @@ def test_a_single_document_code_does_not_sign_a_batch(world):
             "items[3].pdf",
             "not_pdf",
         ),
+        (  # sealing refuses it: it was sent a code, and refused only once signing began
+            lambda good: [*good[:3], BatchItem(encrypted(good[3].pdf), "x.pdf"), good[4]],
+            "items[3].pdf",
+            "encrypted",
+        ),
         (lambda good: [*good[:3], good[0]], "items[3].pdf", "duplicate"),
         (
             lambda good: [*good[:3], BatchItem(good[3].pdf, good[3].document_name, role="老板")],
@@ -335,11 +341,23 @@ def test_a_broken_pdf_in_position_3_signs_nothing(world):
     good = docs(5, "坏第四份")
     broken = good[3][:-600] + b"\n%%EOF\n"  # a PDF header and an end, a body cut short
     items = items_of([*good[:3], broken, good[4]], "坏第四份")
-    cid, code, _ = ask(w, items)
+    # no code for it: sealing would refuse the file (it was sent one, refused at signing)
+    before = outbox_lines(w.outbox)
+    e = refused(
+        w,
+        lambda: w.p.batch.request_code(signer_subscriber_id=w.jia.id, items=items),
+        ValidationError,
+        "items[3].pdf",
+    )
+    assert e.message.startswith("items[3]") and outbox_lines(w.outbox) == before
+    # signing refuses it too, and the code of the batch with a whole fourth file then signs
+    whole = items_of(good, "坏第四份")
+    cid, code, _ = ask(w, whole)
     e = refused(w, lambda: sign(w, items, cid, code), ValidationError, "items[3].pdf")
     assert e.message.startswith("items[3]")
     with w.p.db.read() as s:
         assert s.get(IntentChallenge, cid).state == "pending"  # the code was not used
+    assert len(sign(w, whole, cid, code).documents) == 5
 
 
 def test_a_used_code_is_not_taken_twice_for_another_batch(world):

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from tests.dbdump import dump
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import yinxin_cli
-from tests.integration.signing_flow import CODE_SPACING, outbox_lines, read_code
+from tests.integration.signing_flow import CODE_SPACING, encrypted, outbox_lines, read_code
 from tests.integration.test_ofd_platform import World, refused, w  # noqa: F401 - fixture
 from yinxin.errors import ValidationError
 from yinxin.ofd.make import make_ofd
@@ -159,9 +159,9 @@ def test_refusals_write_nothing(w: World, flow) -> None:  # noqa: F811
         ValidationError,
         "placement",
     )
-    # not a PDF, or one cut short (it was sent a code): no code is sent
+    # not a PDF, one cut short or one encrypted (each was sent a code): no code is sent
     before = outbox_lines(w.outbox)
-    for bad in (make_ofd([["x"]]), original[: len(original) // 2]):
+    for bad in (make_ofd([["x"]]), original[: len(original) // 2], encrypted(original)):
         refused(
             w,
             lambda bad=bad: w.p.ses_pdf_signing.request_confirmation(

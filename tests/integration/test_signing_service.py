@@ -49,6 +49,7 @@ from tests.integration.signing_flow import (
     build_world,
     byte_ranges,
     confirm,
+    encrypted,
     flip_signed_byte,
     need,
     need_quiet,
@@ -849,6 +850,24 @@ def test_a_file_that_is_no_pdf_is_refused(rw, make, code):
         "invalid",
         "pdf",
     )
+
+
+def test_an_encrypted_pdf_gets_no_code(rw):
+    """Sealing refuses an encrypted PDF (``encrypted``), and it was sent a code all the same:
+    an SMS, and the minute before the next code, spent on a document no code could sign."""
+    w, p = rw.w, rw.p
+    bad = encrypted(contract_pdf(1, title="加密合同"))
+    before = outbox_lines(w.outbox)
+    e = refused(
+        p,
+        lambda: p.signing.request_confirmation(
+            signer_subscriber_id=w.yi.id, document=bad, document_name="加密合同.pdf"
+        ),
+        SigningError,
+        "encrypted",
+        "pdf",
+    )
+    assert "encrypted" in e.message and outbox_lines(w.outbox) == before
 
 
 @pytest.mark.parametrize(

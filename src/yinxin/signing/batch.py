@@ -50,6 +50,7 @@ from yinxin.pdf.sign import (
     Placement,
     SignedPdf,
     SignRequest,
+    check_signable,
     finish_long_term,
     sign_pdf_detailed,
 )
@@ -159,6 +160,10 @@ class BatchSigning:
                 raise ValidationError(
                     f"{at}: this is not a (whole) PDF document", field=f"{at}.pdf", code="not_pdf"
                 )
+            try:  # unreadable, encrypted, no pages: sealing would refuse it, after the code
+                check_signable(pdf)
+            except YinxinError as e:
+                raise _for_item(e, i) from None
             name = " ".join(str(item.document_name or "").split())
             if not name or len(name) > MAX_NAME:
                 raise ValidationError(

@@ -34,6 +34,7 @@ from yinxin.pdf.sign import (
     RevocationData,
     SealStamp,
     SignRequest,
+    check_signable,
     sign_pdf_detailed,
 )
 from yinxin.registry.status import Evidence
@@ -187,14 +188,15 @@ class SigningService:
     ) -> Challenge:
         """Send the signer a one-time code for this document (意愿认证).
 
-        A document the signer cannot sign gets no code: not a PDF, or one cut short (no
-        end-of-file marker), which ``sign_pdf`` refuses only after the code is typed in —
-        an SMS, and the minute before the next code, spent for nothing. The same check as
-        a batch's items."""
+        A document the signer cannot sign gets no code: not a PDF, one cut short (no
+        end-of-file marker), unreadable, encrypted or without pages, which ``sign_pdf``
+        refuses only after the code is typed in — an SMS, and the minute before the next
+        code, spent for nothing. The same checks as a batch's items."""
         if b"%PDF-" not in document[:1024] or b"%%EOF" not in document[-2048:]:
             raise ValidationError(
                 "this is not a (whole) PDF document; no code was sent", field="pdf"
             )
+        check_signable(document)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
