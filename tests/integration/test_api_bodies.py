@@ -1,5 +1,5 @@
-"""Request bodies an integrator gets wrong: each is refused ``4xx`` as a problem naming the
-field (or ``body``), nothing written."""
+"""Request bodies and query strings an integrator gets wrong: each is refused ``4xx`` as a
+problem naming the field (or ``body``, or the query parameter), nothing written."""
 
 from __future__ import annotations
 
@@ -124,3 +124,45 @@ def test_the_document_says_a_body_of_another_type_is_refused_415(world) -> None:
     doc = c.get("/api/v1/openapi.json").json()
     op = doc["paths"]["/api/v1/subscribers/persons"]["post"]
     assert PROBLEM in op["responses"]["415"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("status=active&status=revoked", "status"),
+        ("limit=5&limit=500", "limit"),
+        ("limit=5&limit=5", "limit"),  # the same value, too
+        ("subscriber_id=1&status=active&subscriber_id=2", "subscriber_id"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_refused_not_the_last_one_taken(
+    world, query, field
+) -> None:
+    """``?status=active&status=revoked`` listed the revoked certificates (the last value taken),
+    where a proxy or log that read the first saw a listing of the active ones."""
+    _, c = world
+    r = c.get(f"/api/v1/certificates?{query}")
+    body = refused(r, 422, field)
+    assert "given twice" in body["detail"] and body["errors"][0]["field"] == field, body
+
+
+def test_a_query_parameter_given_twice_on_a_post_is_refused_before_anything_is_done(world) -> None:
+    w, c = world
+    before = dbdump.dump(w.platform)
+    r = c.post(
+        "/api/v1/public/verifications?format=json&format=pdf",
+        content=b"%PDF-1.7",
+        headers={"content-type": "application/pdf"},
+    )
+    refused(r, 422, "format")
+    assert dbdump.dump(w.platform) == before
+
+
+def test_a_repeatable_query_parameter_is_still_taken_each_time(world) -> None:
+    """``paid`` (a penalty's payments) is a list: each ``paid=`` is one payment."""
+    _, c = world
+    r = c.get(
+        "/api/v1/calc/penalty?amount=28000&due=2025-12-31&as_of=2026-01-31&clause=003-10.1.2"
+        "&paid=2026-01-10%3D10000&paid=2026-01-20%3D18000"
+    )
+    assert r.status_code == 200 and r.json()["total"] == "2300.00", r.text

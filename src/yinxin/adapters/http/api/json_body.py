@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from yinxin.adapters.http.api import query_string
 from yinxin.errors import ValidationError
 
 
@@ -51,12 +52,14 @@ class JsonRequest(Request):
 
 class JsonRoute(APIRoute):
     """An API route whose handler reads the body as ``JsonRequest`` (FastAPI's way to give a
-    route its own request class)."""
+    route its own request class), after checking its query string (``query_string``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        parameters = query_string.declared(self.dependant)
 
         async def route(request: Request) -> Response:
+            query_string.check(request.query_params, parameters)
             return await handler(JsonRequest(request.scope, request.receive))
 
         return route

@@ -1,0 +1,76 @@
+"""A query string read as one meaning only, as a body is (``json_body``).
+
+Starlette keeps every value of a name given twice and FastAPI takes the last for a parameter
+of one value, so ``?status=active&status=revoked`` listed the revoked certificates where a
+proxy or a log that read the first saw a listing of the active ones. ``JsonRoute`` (every API
+router's ``route_class``) checks the query against the parameters its route declares before
+the route runs, and refuses it ``422 invalid`` naming the parameter, as FastAPI names one it
+could not read (``field`` ``status``, every fault in ``errors``)."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import params
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import QueryParams
+
+
+class QueryParameter:
+    """What a route's query parameter takes: its name in the query, and if it may be repeated
+    (a list: ``paid`` of ``/calc/penalty``)."""
+
+    def __init__(self, name: str, annotation: Any) -> None:
+        self.name = name
+        self.repeatable = _is_list(annotation)
+
+
+def declared(dependant: Dependant) -> dict[str, QueryParameter]:
+    """The query parameters of a route and of its dependencies (``PageQuery``), by name."""
+    out: dict[str, QueryParameter] = {}
+    for field in get_flat_params(dependant):
+        if isinstance(field.field_info, params.Query):
+            out[field.alias] = QueryParameter(field.alias, field.field_info.annotation)
+    return out
+
+
+def check(query: QueryParams, parameters: dict[str, QueryParameter]) -> None:
+    """Refuse the query (``RequestValidationError``, so it is answered as FastAPI's own 422s)
+    if it gives a parameter of one value more than once."""
+    errors: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for name, _value in query.multi_items():
+        counts[name] = counts.get(name, 0) + 1
+    for name, count in counts.items():
+        p = parameters.get(name)
+        if p is not None and count > 1 and not p.repeatable:
+            errors.append(
+                _error(
+                    name,
+                    "given_twice",
+                    f"given {'twice' if count == 2 else f'{count} times'} in the query "
+                    "string; it takes one value, give it once",
+                    query.getlist(name),
+                )
+            )
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _error(name: str, kind: str, message: str, given: Any) -> dict[str, Any]:
+    return {"type": kind, "loc": ("query", name), "msg": message, "input": given}
+
+
+def _is_list(annotation: Any) -> bool:
+    """``list[str]``, ``list[str] | None``: a parameter FastAPI reads every value of."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_list(a) for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _is_list(typing.get_args(annotation)[0])
+    return isinstance(origin, type) and issubclass(origin, Sequence) and origin is not str
