@@ -166,3 +166,23 @@ def test_a_repeatable_query_parameter_is_still_taken_each_time(world) -> None:
         "&paid=2026-01-10%3D10000&paid=2026-01-20%3D18000"
     )
     assert r.status_code == 200 and r.json()["total"] == "2300.00", r.text
+
+
+@pytest.mark.parametrize("value", ["1.0", " 1", "1 ", "+1", "1_0", "１", "0x1", "1e1", ""])
+def test_a_number_in_the_query_is_plain_decimal_digits(world, value) -> None:
+    """``?limit=1.0``, ``+1``, ``1_0`` or `` 1`` were read as a number (pydantic's lax mode),
+    so a client's mistake (a float, a formatted figure) was taken as if it meant that."""
+    _, c = world
+    r = c.get("/api/v1/certificates", params={"limit": value})
+    body = refused(r, 422, "limit")
+    assert "decimal digits" in body["detail"], body
+    r = c.get("/api/v1/seals", params={"after": "1", "subscriber_id": value})
+    refused(r, 422, "subscriber_id")
+
+
+def test_a_number_in_the_query_as_digits_is_taken(world) -> None:
+    _, c = world
+    for limit in ("5", "005", "200"):
+        r = c.get("/api/v1/certificates", params={"limit": limit, "after": "0"})
+        assert r.status_code == 200, r.text
+    refused(c.get("/api/v1/certificates?limit=-1"), 422, "limit")  # digits, below 1

@@ -5,10 +5,16 @@ of one value, so ``?status=active&status=revoked`` listed the revoked certificat
 proxy or a log that read the first saw a listing of the active ones. ``JsonRoute`` (every API
 router's ``route_class``) checks the query against the parameters its route declares before
 the route runs, and refuses it ``422 invalid`` naming the parameter, as FastAPI names one it
-could not read (``field`` ``status``, every fault in ``errors``)."""
+could not read (``field`` ``status``, every fault in ``errors``).
+
+A number in the query is its decimal digits (``-`` before them where a number may be below
+zero, which the parameter's bounds then judge): pydantic's lax mode read ``?limit=1.0``,
+``+1``, ``1_000`` and `` 1`` as numbers, which no client means to send — a float or a
+formatted figure is a mistake, refused as ``true`` for a number in a body is."""
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -28,6 +34,7 @@ class QueryParameter:
     def __init__(self, name: str, annotation: Any) -> None:
         self.name = name
         self.repeatable = _is_list(annotation)
+        self.integer = _is_int(annotation)
 
 
 def declared(dependant: Dependant) -> dict[str, QueryParameter]:
@@ -58,12 +65,42 @@ def check(query: QueryParams, parameters: dict[str, QueryParameter]) -> None:
                     query.getlist(name),
                 )
             )
+    for name, value in query.multi_items():
+        p = parameters.get(name)
+        if p is not None and p.integer and not _DIGITS.fullmatch(value):
+            errors.append(
+                _error(
+                    name,
+                    "int_digits",
+                    f"{_shown(value)} is not a whole number written in decimal digits "
+                    "(no sign but -, no point, spaces or separators)",
+                    value,
+                )
+            )
     if errors:
         raise RequestValidationError(errors)
 
 
 def _error(name: str, kind: str, message: str, given: Any) -> dict[str, Any]:
     return {"type": kind, "loc": ("query", name), "msg": message, "input": given}
+
+
+def _shown(value: str) -> str:
+    """A value given, quoted for a message: its start only when it is long."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def _is_int(annotation: Any) -> bool:
+    """``int``, ``int | None``, ``Annotated[int, …]`` (never ``bool``, a subclass of int)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_int(a) for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _is_int(typing.get_args(annotation)[0])
+    return annotation is int
 
 
 def _is_list(annotation: Any) -> bool:
