@@ -186,3 +186,51 @@ def test_a_number_in_the_query_as_digits_is_taken(world) -> None:
         r = c.get("/api/v1/certificates", params={"limit": limit, "after": "0"})
         assert r.status_code == 200, r.text
     refused(c.get("/api/v1/certificates?limit=-1"), 422, "limit")  # digits, below 1
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "field"),
+    [
+        ("/api/v1/certificates", "stauts=active", "stauts"),  # a typo: the filter not applied
+        ("/api/v1/certificates", "status=active&page=2", "page"),
+        ("/api/v1/seals", "state=active&subscriber=1", "subscriber"),
+        ("/api/v1/public/fees", "plan=basic", "plan"),  # a route that takes none
+    ],
+)
+def test_a_query_parameter_the_route_does_not_take_is_refused(world, path, query, field) -> None:
+    """``?stauts=active`` (a typo) listed every certificate, not the active ones the client
+    thought it asked for: a parameter the route does not take was ignored."""
+    _, c = world
+    body = refused(c.get(f"{path}?{query}"), 422, field)
+    assert "not a parameter" in body["detail"], body
+
+
+def test_a_query_parameter_the_route_does_not_take_on_a_post_is_refused(world) -> None:
+    w, c = world
+    before = dbdump.dump(w.platform)
+    raw = (PERSON % '"13800138001"').encode()
+    r = c.post("/api/v1/subscribers/persons?dry_run=1", content=raw, headers=JSON)
+    refused(r, 422, "dry_run")
+    assert dbdump.dump(w.platform) == before
+
+
+def test_every_query_parameter_the_web_pages_send_is_taken(world) -> None:
+    """The pages' own queries (a picture's ``v``, the version it shows, keeps it cached apart;
+    ``allItems``' ``limit`` and ``after``) are parameters of their routes."""
+    _, c = world
+    for path in (
+        "/api/v1/certificates?same_key_as=01&limit=200",
+        "/api/v1/subscribers?kind=person&limit=200&after=1",
+        "/api/v1/applications?state=pending&limit=50",
+        "/api/v1/seals/1/grants?include_withdrawn=true",
+        "/api/v1/audit/events?limit=50&action=x&subject_type=y&subject_id=z&after=1",
+    ):
+        r = c.get(path)
+        assert r.status_code in (200, 404), (path, r.text)
+    doc = c.get("/api/v1/openapi.json").json()
+    for path in (
+        "/api/v1/flows/{flow_id}/documents/{document_id}/pages/{page}",
+        "/api/v1/sign/{token}/documents/{document_id}/pages/{page}",
+    ):
+        names = {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
+        assert {"width", "v"} <= names, (path, names)

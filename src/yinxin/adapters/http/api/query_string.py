@@ -10,7 +10,12 @@ could not read (``field`` ``status``, every fault in ``errors``).
 A number in the query is its decimal digits (``-`` before them where a number may be below
 zero, which the parameter's bounds then judge): pydantic's lax mode read ``?limit=1.0``,
 ``+1``, ``1_000`` and `` 1`` as numbers, which no client means to send — a float or a
-formatted figure is a mistake, refused as ``true`` for a number in a body is."""
+formatted figure is a mistake, refused as ``true`` for a number in a body is.
+
+A parameter the route does not take is refused too, as an unknown member of a body is:
+``?stauts=active`` (a typo) listed every certificate, not the active ones the client thought
+it had asked for. The web pages send only parameters their routes declare (a page picture's
+``v``, the version it shows, is one)."""
 
 from __future__ import annotations
 
@@ -48,13 +53,24 @@ def declared(dependant: Dependant) -> dict[str, QueryParameter]:
 
 def check(query: QueryParams, parameters: dict[str, QueryParameter]) -> None:
     """Refuse the query (``RequestValidationError``, so it is answered as FastAPI's own 422s)
-    if it gives a parameter of one value more than once."""
+    if it gives a parameter the route does not take, one of one value more than once, or a
+    number otherwise than in decimal digits."""
     errors: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for name, _value in query.multi_items():
         counts[name] = counts.get(name, 0) + 1
     for name, count in counts.items():
         p = parameters.get(name)
+        if p is None:
+            takes = ", ".join(parameters) if parameters else "none"
+            errors.append(
+                _error(
+                    name,
+                    "unknown_parameter",
+                    f"not a parameter of this route, which would ignore it (it takes: {takes})",
+                    query.getlist(name),
+                )
+            )
         if p is not None and count > 1 and not p.repeatable:
             errors.append(
                 _error(

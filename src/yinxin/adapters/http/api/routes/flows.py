@@ -32,6 +32,7 @@ from yinxin.adapters.http.api.routes.pictures import (
     DocumentPages,
     PageNo,
     PagePreview,
+    Version,
     Width,
     page_png,
     pages_of,
@@ -248,6 +249,7 @@ def document_page(
     principal: Sender,
     page: PageNo,
     width: Width = 800,
+    _version: Version = None,
 ):
     """One page of the document as signed so far, as a PNG (seals included)."""
     _scoped(platform, principal, flow_id)

@@ -19,6 +19,7 @@ from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_p
 from yinxin.adapters.http.api.routes.pictures import (
     DocumentPages,
     PageNo,
+    Version,
     Width,
     page_png,
     pages_of,
@@ -84,6 +85,7 @@ def document_page(
     platform: Plat,
     page: PageNo,
     width: Width = 800,
+    _version: Version = None,
 ):
     """One page as a PNG: to read on a phone, and to see the seal land after signing."""
     f = platform.flows.document_of(platform.flows.reader_for_link(token), document_id)

@@ -30,6 +30,17 @@ CACHE_ENTRIES = 96  # about 5 MB of pictures at 800 px
 # FastAPI copies an ``Annotated`` type's ``Query``, never one shared as a default)
 PageNo = Annotated[int, Path(ge=1, le=10000)]
 Width = Annotated[int, Query(ge=100, le=2000, description="pixels")]  # default 800
+# what a page's address may carry to be cached per version of the document (the web pages: the
+# start of its sha256); not read, since the route answers the version it has (default none)
+Version = Annotated[
+    str | None,
+    Query(
+        alias="v",
+        max_length=64,
+        description="not read: a version tag (the start of the document's sha256) a client "
+        "may add so that a cache keeps each version's pictures apart",
+    ),
+]
 
 
 class DocumentPages(BaseModel):
