@@ -95,6 +95,9 @@ def test_workdays(api: TestClient) -> None:
     assert (span["end"], span["workdays"]) == ("2026-02-28", 7)
     assert [d["date"] for d in span["days_off"]][:2] == ["2026-02-15", "2026-02-16"]
     assert "调休上班 2 天" in span["explanation"]
+    for days in ("+7", " 7", "7 ", "0_7", "７", "7.0"):  # int() took all but 7.0 as 7
+        problem_of(get(api, "workdays", **{"from": "2026-02-12", "days": days}), 422, "days")
+    problem_of(get(api, "workdays", **{"from": "2026-02-12", "days": "-1"}), 422, "days")
     r = get(api, "workdays/between", **{"from": "2025-12-31", "to": "2026-12-31"})
     assert r.json()["workdays"] == 248
     day = get(api, "workdays/day", date="2026-10-10").json()

@@ -34,6 +34,9 @@ def test_cli(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["field"] == "amount_in_capitals"
     out = yinxin(home, "workdays", "add", "2026-02-12", "-1")
     assert out.returncode == 2 and "[days]" in out.stderr, out.stderr
+    for days in ("+1", "1_0", "１"):  # int() took them as 1, 10 and 1
+        out = yinxin(home, "workdays", "add", "2099-01-20", days)
+        assert out.returncode == 2 and "[days]" in out.stderr, (days, out.stderr)
     out = yinxin(home, "workdays", "add", "2099-01-20", "1", "--json")
     assert json.loads(out.stdout)["end"] == "2099-01-28"  # the home's calendars were read
     out = yinxin(home, "workdays", "check", "2027-01-04", "--json")

@@ -143,6 +143,19 @@ def parse_date(text: str | dt.date, *, field: str = "date") -> dt.date:
         raise ValidationError(f"{text!r} is not a date like 2026-02-14", field=field) from None
 
 
+def parse_days(text: str, *, field: str = "days") -> int:
+    """A number of working days from a person or a request: its decimal digits (a ``-`` is
+    let through to be refused as negative). ``int()`` also took ``+7``, `` 7``, ``0_7`` and
+    full-width ``７``, none of which a person or a client writes for 7 but by mistake."""
+    if not re.fullmatch(r"-?[0-9]+", text):
+        raise ValidationError(
+            f"{text[:20]!r} is not a whole number written in decimal digits", field=field
+        )
+    if len(text) > 12:
+        raise ValidationError(f"at most {MAX_DAYS} working days", field=field)
+    return _check_days(int(text), field)
+
+
 def _check_date(day: dt.date, field: str) -> dt.date:
     if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
         raise ValidationError("give a calendar date", field=field)

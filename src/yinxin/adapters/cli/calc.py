@@ -111,13 +111,9 @@ def workdays_add(date: str, days: str, home: Path | None = HOME, as_json: bool =
     """The DAYS-th working day after DATE (DATE itself not counted)."""
 
     def go() -> dict:
-        from yinxin.errors import ValidationError
+        from yinxin.contracts.workdays import parse_days
 
-        try:
-            n = int(days)
-        except ValueError:
-            raise ValidationError(f"{days!r} is not a whole number", field="days") from None
-        return _calendar(home).span_after(_date(date, "date"), n).as_dict()
+        return _calendar(home).span_after(_date(date, "date"), parse_days(days)).as_dict()
 
     run(as_json, go, _line)
 

@@ -144,13 +144,6 @@ def _date(text: str | None, field: str):
     return workdays.parse_date(text, field=field) if text is not None else None
 
 
-def _days(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError(f"{text!r} is not a whole number", field="days") from None
-
-
 @router.get("/calc/capitals", response_model=CapitalsOut)
 def capitals(_caller: Caller, amount: str = amount_param()):
     """The amount in 人民币大写 (1740000 → 壹佰柒拾肆万元整), from 0.01 to 10^12."""
@@ -198,11 +191,11 @@ def workdays_after(
     platform: Plat,
     _caller: Caller,
     from_: str = date_param("not counted", alias="from"),
-    days: str = Query(..., max_length=6, description="working days to add, 0 or more"),
+    days: str = Query(..., max_length=6, description="working days to add: 0 or more, digits"),
 ):
     """The ``days``-th working day after ``from``, with the days off skipped on the way."""
     start = workdays.parse_date(from_, field="from")
-    return _calendar(platform).span_after(start, _days(days)).as_dict()
+    return _calendar(platform).span_after(start, workdays.parse_days(days)).as_dict()
 
 
 @router.get("/calc/workdays/between", response_model=SpanOut)
