@@ -234,3 +234,19 @@ def test_every_query_parameter_the_web_pages_send_is_taken(world) -> None:
     ):
         names = {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
         assert {"width", "v"} <= names, (path, names)
+
+
+@pytest.mark.parametrize("value", ["1", "0", "yes", "on", "off", "t", "n", "True", "FALSE", ""])
+def test_a_yes_or_no_in_the_query_is_true_or_false(world, value) -> None:
+    """``?reachable=0``, ``yes``, ``on``, ``t`` were read as pydantic's lax mode reads them
+    (``0`` false, ``on`` true), where a body takes only ``true`` or ``false``."""
+    _, c = world
+    body = refused(c.get("/api/v1/subscribers", params={"reachable": value}), 422, "reachable")
+    assert "true or false" in body["detail"], body
+
+
+def test_true_and_false_in_the_query_are_taken(world) -> None:
+    _, c = world
+    for value in ("true", "false"):
+        r = c.get("/api/v1/subscribers", params={"reachable": value})
+        assert r.status_code == 200, r.text

@@ -10,7 +10,9 @@ could not read (``field`` ``status``, every fault in ``errors``).
 A number in the query is its decimal digits (``-`` before them where a number may be below
 zero, which the parameter's bounds then judge): pydantic's lax mode read ``?limit=1.0``,
 ``+1``, ``1_000`` and `` 1`` as numbers, which no client means to send — a float or a
-formatted figure is a mistake, refused as ``true`` for a number in a body is.
+formatted figure is a mistake, refused as ``true`` for a number in a body is. A yes or no is
+``true`` or ``false``, as in a body: pydantic read ``1``, ``yes``, ``on``, ``t`` as true and
+``0``, ``no``, ``off``, ``f`` as false.
 
 A parameter the route does not take is refused too, as an unknown member of a body is:
 ``?stauts=active`` (a typo) listed every certificate, not the active ones the client thought
@@ -39,7 +41,8 @@ class QueryParameter:
     def __init__(self, name: str, annotation: Any) -> None:
         self.name = name
         self.repeatable = _is_list(annotation)
-        self.integer = _is_int(annotation)
+        self.integer = _is_type(annotation, int)
+        self.boolean = _is_type(annotation, bool)
 
 
 def declared(dependant: Dependant) -> dict[str, QueryParameter]:
@@ -53,8 +56,8 @@ def declared(dependant: Dependant) -> dict[str, QueryParameter]:
 
 def check(query: QueryParams, parameters: dict[str, QueryParameter]) -> None:
     """Refuse the query (``RequestValidationError``, so it is answered as FastAPI's own 422s)
-    if it gives a parameter the route does not take, one of one value more than once, or a
-    number otherwise than in decimal digits."""
+    if it gives a parameter the route does not take, one of one value more than once, a
+    number otherwise than in decimal digits, or a yes or no otherwise than true or false."""
     errors: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for name, _value in query.multi_items():
@@ -93,6 +96,10 @@ def check(query: QueryParams, parameters: dict[str, QueryParameter]) -> None:
                     value,
                 )
             )
+        if p is not None and p.boolean and value not in ("true", "false"):
+            errors.append(
+                _error(name, "bool_words", f"{_shown(value)} is not true or false", value)
+            )
     if errors:
         raise RequestValidationError(errors)
 
@@ -109,14 +116,15 @@ def _shown(value: str) -> str:
 _DIGITS = re.compile(r"-?[0-9]+")
 
 
-def _is_int(annotation: Any) -> bool:
-    """``int``, ``int | None``, ``Annotated[int, …]`` (never ``bool``, a subclass of int)."""
+def _is_type(annotation: Any, kind: type) -> bool:
+    """``int``, ``int | None``, ``Annotated[int, …]`` for ``int`` (never ``bool``, a subclass
+    of int: the very type asked for)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        return any(_is_int(a) for a in typing.get_args(annotation))
+        return any(_is_type(a, kind) for a in typing.get_args(annotation))
     if origin is typing.Annotated:
-        return _is_int(typing.get_args(annotation)[0])
-    return annotation is int
+        return _is_type(typing.get_args(annotation)[0], kind)
+    return annotation is kind
 
 
 def _is_list(annotation: Any) -> bool:
