@@ -421,3 +421,73 @@ def test_an_init_whose_key_folder_is_a_file_is_refused_naming_keystore(tmp_path:
     assert [c.name for c in home.iterdir()] == ["keys"]
     (home / "keys").unlink()
     assert json.loads(yinxin_cli(["init", "--json"], home).stdout)["algorithm"] == "ec-p256"
+
+
+def test_flow_create_signer_refusals_name_the_key_typed(platform, clock, tmp_path: Path) -> None:
+    """``flow create --signer subscriber=…,seal=…,anchor=…,page=…,x=…,y=…,width=…``: a refusal
+    of a key named the service's field, which no key is called: ``signers[0].subscriber_id``
+    (none given, or no such subscriber) and ``signers[0].placement`` for every key placing the
+    seal (an empty anchor, one not in a document, page 0 or past the last, x without y, x out
+    of range, width 0). Each now names the key typed (``signers[0].anchor``, ``.page``, ``.x``,
+    ``.y``, ``.width``, ``.subscriber``), code and exit code as before, nothing created."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from tests.fixtures.samples import contract_pdf
+    from tests.integration.signing_flow import build_world
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    w = build_world(p, clock)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    docs = []
+    for i in (1, 2):
+        (tmp_path / f"{i}.pdf").write_bytes(contract_pdf(i))
+        docs += ["--doc", str(tmp_path / f"{i}.pdf")]
+    jia = f"subscriber={w.jia.id},role=甲方,seal={w.jia.seal.es_id}"
+    yi = f"subscriber={w.yi.id},role=乙方,seal={w.yi.seal.es_id}"
+    cases = [
+        ([f"role=甲方,seal={w.jia.seal.es_id}"], "signers[0].subscriber", 2),
+        ([jia, f"subscriber=99999,role=乙方,seal={w.yi.seal.es_id}"], "signers[1].subscriber", 3),
+        ([jia, f"subscriber={w.yi.id},role=乙方,seal=11000099999999"], "signers[1].seal", 3),
+        ([f"{jia},anchor="], "signers[0].anchor", 2),
+        ([f"{jia},anchor=没有这几个字"], "signers[0].anchor", 2),
+        ([f"subscriber={w.yi.id},role=丙方,seal={w.yi.seal.es_id}"], "signers[0].anchor", 2),
+        ([f"{jia},page=9,x=20,y=20"], "signers[0].page", 2),
+        ([f"{jia},anchor=甲方（签章）,page=-3"], "signers[0].page", 2),
+        ([f"{jia},page=0,x=20,y=20"], "signers[0].page", 2),
+        ([f"{jia},x=20"], "signers[0].y", 2),
+        ([f"{jia},y=20,page=1"], "signers[0].x", 2),
+        ([f"{jia},page=1"], "signers[0].page", 2),
+        ([f"{jia},width=30"], "signers[0].width", 2),
+        ([f"{jia},x=-5,y=20"], "signers[0].x", 2),
+        ([f"{jia},x=20,y=nan"], "signers[0].y", 2),
+        ([f"{jia},x=20,y=20,width=0"], "signers[0].width", 2),
+        ([f"{jia},anchor=甲方（签章）,width=-5"], "signers[0].width", 2),
+        ([f"{jia},order=1", f"{yi},order=1"], "signers[1].order", 2),
+    ]
+    before = dbdump.dump(p)
+    for signers, field, code in cases:
+        args = ["flow", "create", "--title", "合同", *docs]
+        for s in signers:
+            args += ["--signer", s]
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.exit_code == code, (signers, res.output)
+        assert res.stderr.startswith(f"error [{field}]: "), (signers, res.stderr)
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert json.loads(res.stdout)["field"] == field, (signers, res.stdout)
+    assert dbdump.dump(p) == before
+    # the keys together, in range, make the flow
+    res = CliRunner().invoke(
+        cli_app,
+        ["flow", "create", "--title", "合同", *docs, "--signer", f"{jia},page=1,x=20,y=20,width=30"]
+        + ["--signer", f"{yi},anchor=乙方（签章）", "--json"],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["signers"][0]["placements"][0]["width_mm"] == 30

@@ -92,6 +92,9 @@ ORDERS = ("sequential", "parallel")
 MAX_LIST = 200
 VIDEO_TYPES = ("video/webm", "video/mp4")
 MAX_VIDEO = 50 * 2**20
+# a placement's bounds: x and y (a corner's, or an anchor's shift) and the seal's width, in mm
+MAX_XY_MM = 2000
+SEAL_WIDTH_MM = (10, 100)
 
 
 class FlowState(StrEnum):
@@ -414,10 +417,11 @@ def _check_placement(p: Any, name: str) -> Placement:
     if p.anchor is None and (p.x_mm is None or p.y_mm is None):
         raise ValidationError("give an anchor text, or x and y in mm (and a page)", field=name)
     for v in (p.x_mm, p.y_mm):
-        if v is not None and (not isinstance(v, int | float) or not 0 <= v <= 2000):
-            raise ValidationError("x and y are millimetres from 0 to 2000", field=name)
-    if not isinstance(p.width_mm, int | float) or not 10 <= p.width_mm <= 100:
-        raise ValidationError("the seal width must be 10–100 mm", field=name)
+        if v is not None and (not isinstance(v, int | float) or not 0 <= v <= MAX_XY_MM):
+            raise ValidationError(f"x and y are millimetres from 0 to {MAX_XY_MM}", field=name)
+    low, high = SEAL_WIDTH_MM
+    if not isinstance(p.width_mm, int | float) or not low <= p.width_mm <= high:
+        raise ValidationError(f"the seal width must be {low}–{high} mm", field=name)
     if p.page is not None and (not isinstance(p.page, int) or p.page == 0):
         raise ValidationError("page is 1-based (negative counts from the end)", field=name)
     return p

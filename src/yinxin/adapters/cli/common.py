@@ -330,6 +330,29 @@ def as_options(names: dict[str, str], call: Callable[[], Any]) -> Any:
         raise type(e)(e.message, field=names[e.field], code=e.code) from None
 
 
+_SIGNER_FIELD = re.compile(r"(signers\[(\d+)\])\.(\w+)")
+
+
+def as_signer_keys(
+    names: dict[str, str | Callable[[int, YinxinError], str]], call: Callable[[], Any]
+) -> Any:
+    """``call()``, with a refusal of one ``--signer``'s part under the service's name
+    (``signers[1].subscriber_id``) renamed to the key typed in the value
+    (``signers[1].subscriber``): ``names`` maps the service's name to the key, or to a function
+    of the signer's index and the refusal that tells which key it was; its kind, code, message
+    and exit code unchanged."""
+    try:
+        return call()
+    except YinxinError as e:
+        m = _SIGNER_FIELD.fullmatch(e.field or "")
+        if m is None or m[3] not in names:
+            raise
+        key = names[m[3]]
+        if not isinstance(key, str):
+            key = key(int(m[2]), e)
+        raise type(e)(e.message, field=f"{m[1]}.{key}", code=e.code) from None
+
+
 def on_platform(
     render: Callable[[Any], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., None]]:

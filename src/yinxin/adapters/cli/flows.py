@@ -27,6 +27,7 @@ from yinxin.adapters.cli.common import (
     SEAL_PIN,
     Platform,
     WrittenFile,
+    as_signer_keys,
     console,
     deadline_at,
     on_platform,
@@ -62,42 +63,86 @@ SIGNER_HELP = (
 
 
 def _signer(text: str, i: int):
-    from yinxin.pdf.sign import Placement
     from yinxin.signing.flows import SignerSpec
 
     field = f"signers[{i}]"
-    keys = {"subscriber", "role", "seal", "order", "anchor", "page", "x", "y", "width"}
+    keys = {"subscriber", "role", "seal", "order", *PLACING}
     values = signer_pairs(text, field, keys, SIGNER_HELP)
-
-    def number(key: str, kind=float):
-        if key not in values:
-            return None
-        if kind is int:
-            return whole_number(values[key], f"{field}.{key}", key)
-        try:
-            return kind(values[key])
-        except ValueError:
-            raise ValidationError(f"{key} must be a number", field=f"{field}.{key}") from None
-
     if "subscriber" not in values:
-        raise ValidationError("subscriber=ID is needed", field=f"{field}.subscriber_id")
-    placement = None
-    if any(k in values for k in ("anchor", "page", "x", "y", "width")):
-        kw = {"width_mm": number("width")} if "width" in values else {}
-        placement = Placement(
-            anchor=values.get("anchor") or None,
-            page=number("page", int),
-            x_mm=number("x"),
-            y_mm=number("y"),
-            **kw,
-        )
+        raise ValidationError("subscriber=ID is needed", field=f"{field}.subscriber")
+    order = values.get("order")
     return SignerSpec(
-        subscriber_id=number("subscriber", int),
+        subscriber_id=whole_number(values["subscriber"], f"{field}.subscriber", "subscriber"),
         role=values.get("role", ""),
         seal=values.get("seal") or None,
-        placement=placement,
-        order=number("order", int),
+        placement=_placement(values, field),
+        order=None if order is None else whole_number(order, f"{field}.order", "order"),
     )
+
+
+# the keys of a --signer that place the seal
+PLACING = ("anchor", "page", "x", "y", "width")
+
+
+def _placement(values: dict[str, str], field: str):
+    """The seal's place from a ``--signer``'s placing keys (``None`` for none: the service's
+    default, the anchor ``{role}（签章）``), checked as the service checks a placement but
+    naming the key typed (``signers[0].x``), not the service's ``signers[0].placement``."""
+    from yinxin.pdf.sign import Placement
+    from yinxin.signing.flows import MAX_XY_MM, SEAL_WIDTH_MM
+
+    given = [k for k in PLACING if k in values]
+    if not given:
+        return None
+
+    def mm(key: str, low: float, high: float, what: str) -> float | None:
+        if key not in values:
+            return None
+        try:
+            v = float(values[key])
+        except ValueError:
+            raise ValidationError(f"{key} must be a number", field=f"{field}.{key}") from None
+        if not low <= v <= high:  # nan and inf too
+            raise ValidationError(
+                f"{key} must be {what}, not {values[key]!r}", field=f"{field}.{key}"
+            )
+        return v
+
+    anchor = values.get("anchor")
+    if anchor is not None and not anchor:
+        raise ValidationError("the anchor text is empty", field=f"{field}.anchor")
+    page = None
+    if "page" in values:
+        page = whole_number(values["page"], f"{field}.page", "page")
+        if page == 0:
+            raise ValidationError(
+                "page is 1-based (negative counts from the end)", field=f"{field}.page"
+            )
+    x = mm("x", 0, MAX_XY_MM, f"millimetres from 0 to {MAX_XY_MM}")
+    y = mm("y", 0, MAX_XY_MM, f"millimetres from 0 to {MAX_XY_MM}")
+    low, high = SEAL_WIDTH_MM
+    width = mm("width", low, high, f"the seal's width, {low}–{high} mm")
+    if anchor is None and (x is None or y is None):
+        if (x is None) != (y is None):
+            missing, there = ("y", "x") if y is None else ("x", "y")
+            raise ValidationError(
+                f"give {missing}=MM with {there}=MM, or anchor=TEXT", field=f"{field}.{missing}"
+            )
+        alone = " and ".join(f"{k}=" for k in given)
+        raise ValidationError(
+            f"{alone} {'needs' if len(given) == 1 else 'need'} anchor=TEXT, or x=MM,y=MM, "
+            "to place the seal",
+            field=f"{field}.{given[0]}",
+        )
+    kw = {"width_mm": width} if width is not None else {}
+    return Placement(anchor=anchor, page=page, x_mm=x, y_mm=y, **kw)
+
+
+def _placing_key(_i: int, e: YinxinError) -> str:
+    """The key a placement the service refused came from, once the keys are checked here: a
+    page past a document's last, else an anchor text (the one typed, or the default
+    ``{role}（签章）``) not in a document."""
+    return "page" if " has no page " in e.message else "anchor"
 
 
 def _token(link: str | None) -> str:
@@ -162,16 +207,19 @@ def flow_create(
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
         when = deadline_at(p, deadline, days)
-        return _docs_as_option(
-            doc,
-            lambda: p.flows.create(
-                title,
-                documents=docs,
-                signers=specs,
-                order=order,
-                deadline=when,
-                owner_subscriber_id=owner,
-                actor=actor,
+        return as_signer_keys(
+            {"subscriber_id": "subscriber", "placement": _placing_key},
+            lambda: _docs_as_option(
+                doc,
+                lambda: p.flows.create(
+                    title,
+                    documents=docs,
+                    signers=specs,
+                    order=order,
+                    deadline=when,
+                    owner_subscriber_id=owner,
+                    actor=actor,
+                ),
             ),
         )
 
