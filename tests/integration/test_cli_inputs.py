@@ -491,3 +491,38 @@ def test_flow_create_signer_refusals_name_the_key_typed(platform, clock, tmp_pat
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["signers"][0]["placements"][0]["width_mm"] == 30
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (
+            ["flow", "create", "--title", "t", "--doc", "{pdf}", "--signer"]
+            + ["subscriber=1,role=甲方,seal=11000026000001,seal=11000026000002"],
+            "signers[0].seal",
+        ),
+        (
+            ["contract", "send", "1", "--signer", "role=甲方,subscriber=3,seal=1"]
+            + ["--signer", "role=乙方,subscriber=1,role=甲方,seal=2"],
+            "signers[1].role",
+        ),
+    ],
+)
+def test_a_signer_key_given_twice_is_refused(tmp_path: Path, args, field) -> None:
+    """``--signer subscriber=1,seal=A,seal=B`` was taken with the last value, so a signer
+    could be sent with a seal, a role or a turn other than the one read first (by a person
+    checking the command, a log); now it is refused naming the key, exit 2, nothing built."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    home = tmp_path / "home"
+    res = CliRunner().invoke(
+        cli_app, [a.format(pdf=pdf) for a in args] + ["--json"], env={"YINXIN_HOME": str(home)}
+    )
+    assert res.exit_code == 2, res.output
+    err = json.loads(res.stdout)
+    assert err["field"] == field and "given twice" in err["message"], err
+    assert not home.exists()

@@ -547,13 +547,19 @@ def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datet
 
 def signer_pairs(text: str, field: str, keys: set[str], hint: str) -> dict[str, str]:
     """One ``--signer`` value, ``key=value`` pairs separated by commas, as a dict; refuses a
-    part without ``=`` (naming ``hint``, the option's own help) and any key not in ``keys``.
-    ``yinxin contract`` and ``yinxin flow`` take their signers this way, each its own keys."""
+    part without ``=`` (naming ``hint``, the option's own help), any key not in ``keys`` and a
+    key given twice (the last one was taken: ``seal=A,seal=B`` signed with B, where a person
+    reading the command saw A). ``yinxin contract`` and ``yinxin flow`` take their signers this
+    way, each its own keys."""
     values: dict[str, str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"{part!r} is not key=value ({hint})", field=field)
+        if key.strip() in values and key.strip() in keys:
+            raise ValidationError(
+                f"{key.strip()}= is given twice; give it once", field=f"{field}.{key.strip()}"
+            )
         values[key.strip()] = value.strip()
     unknown = set(values) - keys
     if unknown:
