@@ -526,3 +526,50 @@ def test_a_signer_key_given_twice_is_refused(tmp_path: Path, args, field) -> Non
     err = json.loads(res.stdout)
     assert err["field"] == field and "given twice" in err["message"], err
     assert not home.exists()
+
+
+def _contract_world(platform, clock):
+    """A world of signers and a drafted platform-integration contract between 甲方 (the
+    organization, 王五 signing) and 乙方 (张三); the environment a CLI run on it takes."""
+    from tests.conftest import PASSPHRASE
+    from tests.integration.signing_flow import build_world
+    from tests.integration.test_contracts import _values
+
+    p = platform
+    w = build_world(p, clock)
+    code = "platform-integration"
+    c = p.contracts.draft(code, _values(w, code), owner_subscriber_id=w.org.id, actor="王五")
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    return w, c, env
+
+
+def test_contract_send_signer_refusals_name_the_key_typed(platform, clock) -> None:
+    """``contract send --signer role=…,subscriber=…,seal=…``: a ``subscriber=`` that is no
+    whole number, or names no subscriber, was refused naming ``signers[1].subscriber_id``,
+    which no key of the value is called (one left out named ``signers[1].subscriber``). Each
+    now names ``signers[1].subscriber``, code and exit code as before, nothing sent."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from yinxin.adapters.cli import app as cli_app
+
+    w, c, env = _contract_world(platform, clock)
+    jia = f"role=甲方,subscriber={w.jia.id},seal={w.jia.seal.es_id}"
+    cases = [
+        (f"role=乙方,subscriber=x,seal={w.yi.seal.es_id}", 2),
+        (f"role=乙方,subscriber=99999,seal={w.yi.seal.es_id}", 3),
+        (f"role=乙方,seal={w.yi.seal.es_id}", 2),
+    ]
+    before = dbdump.dump(platform)
+    for yi, code in cases:
+        args = ["contract", "send", str(c.id), "--signer", jia, "--signer", yi]
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.exit_code == code, (yi, res.output)
+        assert res.stderr.startswith("error [signers[1].subscriber]: "), (yi, res.stderr)
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert json.loads(res.stdout)["field"] == "signers[1].subscriber", (yi, res.stdout)
+    assert dbdump.dump(platform) == before

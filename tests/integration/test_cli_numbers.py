@@ -199,7 +199,7 @@ TOO_LARGE = "99999999999999999999"
         ),
         (
             ["contract", "send", "1", "--signer", f"role=甲方,subscriber={TOO_LARGE},seal=1"],
-            "signers[0].subscriber_id",
+            "signers[0].subscriber",
         ),
         (
             ["desk", "record-flow", "1", "--party-a", f"{TOO_LARGE}:1", "--party-b", "1:1"],

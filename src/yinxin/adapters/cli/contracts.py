@@ -29,6 +29,7 @@ from yinxin.adapters.cli.common import (
     PDF_OUT,
     Platform,
     WrittenFile,
+    as_signer_keys,
     console,
     deadline_at,
     on_platform,
@@ -123,7 +124,7 @@ def _signer(text: str, i: int):
             raise ValidationError(f"{need}=… is needed ({SIGNER_HELP})", field=f"{field}.{need}")
     return ContractSigner(
         role=kv["role"],
-        subscriber_id=whole_number(kv["subscriber"], f"{field}.subscriber_id", "subscriber"),
+        subscriber_id=whole_number(kv["subscriber"], f"{field}.subscriber", "subscriber"),
         seal=kv["seal"],  # an id or an esID, as ``yinxin flow`` takes it
         requires_video=kv.get("video", "no").lower() in ("yes", "true", "1"),
     )
@@ -325,8 +326,11 @@ def contract_send(
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
         when = deadline_at(p, deadline, days)
-        return p.contracts.start_signing(
-            contract_id, specs, deadline=when, order=order, actor=actor
+        return as_signer_keys(
+            {"subscriber_id": "subscriber"},
+            lambda: p.contracts.start_signing(
+                contract_id, specs, deadline=when, order=order, actor=actor
+            ),
         )
 
     def render(r) -> None:
