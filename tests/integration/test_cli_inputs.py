@@ -573,3 +573,31 @@ def test_contract_send_signer_refusals_name_the_key_typed(platform, clock) -> No
         res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
         assert json.loads(res.stdout)["field"] == "signers[1].subscriber", (yi, res.stdout)
     assert dbdump.dump(platform) == before
+
+
+def test_contract_send_refuses_a_video_value_it_cannot_read(platform, clock) -> None:
+    """``contract send --signer …,video=maybe`` (or ``video=ja``, ``video=``) was read as no
+    video and the contract sent, exit 0: anything but yes, true or 1 meant no. Now only
+    yes/no, true/false, 1/0 are taken; another value is refused naming ``signers[1].video``,
+    exit 2, nothing sent."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from yinxin.adapters.cli import app as cli_app
+
+    w, c, env = _contract_world(platform, clock)
+    jia = f"role=甲方,subscriber={w.jia.id},seal={w.jia.seal.es_id}"
+    yi = f"role=乙方,subscriber={w.yi.id},seal={w.yi.seal.es_id}"
+    before = dbdump.dump(platform)
+    for value in ("maybe", "ja", "", "是"):
+        args = ["contract", "send", str(c.id), "--signer", jia, "--signer", f"{yi},video={value}"]
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert res.exit_code == 2, (value, res.output)
+        err = json.loads(res.stdout)
+        assert err["field"] == "signers[1].video" and "yes or no" in err["message"], err
+    assert dbdump.dump(platform) == before
+    args = ["contract", "send", str(c.id), "--signer", f"{jia},video=No"]
+    res = CliRunner().invoke(cli_app, [*args, "--signer", f"{yi},video=YES", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    flow = platform.flows.get(json.loads(res.stdout)["contract"]["flow_id"])
+    assert [x.requires_video for x in flow.signers] == [False, True]

@@ -126,8 +126,19 @@ def _signer(text: str, i: int):
         role=kv["role"],
         subscriber_id=whole_number(kv["subscriber"], f"{field}.subscriber", "subscriber"),
         seal=kv["seal"],  # an id or an esID, as ``yinxin flow`` takes it
-        requires_video=kv.get("video", "no").lower() in ("yes", "true", "1"),
+        requires_video=_yes_or_no(kv.get("video", "no"), f"{field}.video"),
     )
+
+
+def _yes_or_no(text: str, field: str) -> bool:
+    """``video=``'s value: yes/true/1 or no/false/0 (any case); anything else (``maybe``, an
+    empty ``video=$UNSET``) had read as no, and the contract was sent without the video."""
+    word = text.strip().lower()
+    if word in ("yes", "true", "1"):
+        return True
+    if word in ("no", "false", "0"):
+        return False
+    raise ValidationError(f"video must be yes or no, not {text!r}", field=field)
 
 
 def _show(c) -> None:
