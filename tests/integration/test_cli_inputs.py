@@ -601,3 +601,33 @@ def test_contract_send_refuses_a_video_value_it_cannot_read(platform, clock) -> 
     assert res.exit_code == 0, res.output
     flow = platform.flows.get(json.loads(res.stdout)["contract"]["flow_id"])
     assert [x.requires_video for x in flow.signers] == [False, True]
+
+
+def test_an_owner_refused_is_named_owner(platform, clock, tmp_path: Path) -> None:
+    """``flow create --owner`` and ``contract draft --owner`` naming no subscriber, or a person
+    rather than an organization, were refused naming ``owner_subscriber_id``, the service's
+    name, which no option of the command is called. Each now names ``owner``, code and exit
+    code as before, nothing created."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+
+    w, _c, env = _contract_world(platform, clock)
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(contract_pdf(1))
+    signer = f"subscriber={w.jia.id},role=甲方,seal={w.jia.seal.es_id}"
+    commands = [
+        ["flow", "create", "--title", "合同", "--doc", str(pdf), "--signer", signer],
+        ["contract", "draft", "om-service", "--example"],
+    ]
+    before = dbdump.dump(platform)
+    for args in commands:
+        for owner, code in (("99999", 3), (str(w.person.id), 2)):
+            res = CliRunner().invoke(cli_app, [*args, "--owner", owner], env=env)
+            assert res.exit_code == code, (args, owner, res.output)
+            assert res.stderr.startswith("error [owner]: "), (args, owner, res.stderr)
+            res = CliRunner().invoke(cli_app, [*args, "--owner", owner, "--json"], env=env)
+            assert json.loads(res.stdout)["field"] == "owner", (args, owner, res.stdout)
+    assert dbdump.dump(platform) == before

@@ -29,6 +29,7 @@ from yinxin.adapters.cli.common import (
     PDF_OUT,
     Platform,
     WrittenFile,
+    as_options,
     as_signer_keys,
     console,
     deadline_at,
@@ -213,7 +214,12 @@ def contract_draft(
     filled = _values(
         values, set_, {b.name: b.example for b in base if b.example is not None}, attach
     )
-    return p.contracts.draft(code, filled, title=title, owner_subscriber_id=owner, actor=actor)
+    return as_options(
+        {"owner_subscriber_id": "owner"},
+        lambda: p.contracts.draft(
+            code, filled, title=title, owner_subscriber_id=owner, actor=actor
+        ),
+    )
 
 
 @contract_app.command("revise")

@@ -27,6 +27,7 @@ from yinxin.adapters.cli.common import (
     SEAL_PIN,
     Platform,
     WrittenFile,
+    as_options,
     as_signer_keys,
     console,
     deadline_at,
@@ -207,20 +208,23 @@ def flow_create(
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
         when = deadline_at(p, deadline, days)
-        return as_signer_keys(
-            {"subscriber_id": "subscriber", "placement": _placing_key},
-            lambda: _docs_as_option(
-                doc,
-                lambda: p.flows.create(
-                    title,
-                    documents=docs,
-                    signers=specs,
-                    order=order,
-                    deadline=when,
-                    owner_subscriber_id=owner,
-                    actor=actor,
-                ),
-            ),
+
+        def create():
+            return p.flows.create(
+                title,
+                documents=docs,
+                signers=specs,
+                order=order,
+                deadline=when,
+                owner_subscriber_id=owner,
+                actor=actor,
+            )
+
+        # a refusal names the option (and the --signer key) typed, not the service's field
+        signer_keys = {"subscriber_id": "subscriber", "placement": _placing_key}
+        return as_options(
+            {"owner_subscriber_id": "owner"},
+            lambda: as_signer_keys(signer_keys, lambda: _docs_as_option(doc, create)),
         )
 
     run(as_json, go, _show)
