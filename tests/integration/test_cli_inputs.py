@@ -631,3 +631,54 @@ def test_an_owner_refused_is_named_owner(platform, clock, tmp_path: Path) -> Non
             res = CliRunner().invoke(cli_app, [*args, "--owner", owner, "--json"], env=env)
             assert json.loads(res.stdout)["field"] == "owner", (args, owner, res.stdout)
     assert dbdump.dump(platform) == before
+
+
+def test_flow_sign_refusals_name_link_and_challenge(platform, clock) -> None:
+    """``flow sign --link`` with no such link was refused naming ``token``, a ``--challenge``
+    that is no code request naming ``challenge_id`` and one sent for another flow's documents
+    ``document_sha256``: the service's names, which no option of the command is called. They
+    now name ``link`` and ``challenge``, code and exit code as before, nothing signed and no
+    code sent (the failed attempts audited, as before)."""
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.signing.flows import SignerSpec
+
+    w, _c, env = _contract_world(platform, clock)
+    flow = platform.flows.create(
+        "合同",
+        documents=[("a.pdf", contract_pdf(1))],
+        signers=[SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id)],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    link = platform.flows.start(flow.id).links[0].url
+    other = platform.flows.create(
+        "另一份合同",
+        documents=[("b.pdf", contract_pdf(2))],
+        signers=[SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id)],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    # a code 张三 asked for to sign another flow's documents
+    elsewhere = platform.flows.request_code(platform.flows.start(other.id).links[0].token)
+    secrets = {**env, "YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": "123456"}
+    cases = [
+        (["--link", "http://127.0.0.1:8000/sign/nope"], "link", 3),
+        (["--link", "nope", "--challenge", "0" * 32], "link", 3),
+        (["--link", link, "--challenge", "nope"], "challenge", 3),
+        (["--link", link, "--challenge", "0" * 32], "challenge", 3),
+        (["--link", link, "--challenge", elsewhere.challenge_id], "challenge", 5),
+    ]
+    before = dbdump.dump(platform)
+    for args, field, code in cases:
+        res = CliRunner().invoke(cli_app, ["flow", "sign", *args], env=secrets)
+        assert res.exit_code == code, (args, res.output)
+        assert res.stderr.startswith(f"error [{field}]: "), (args, res.stderr)
+        res = CliRunner().invoke(cli_app, ["flow", "sign", *args, "--json"], env=secrets)
+        assert json.loads(res.stdout)["field"] == field, (args, res.stdout)
+    # each refused attempt is audited (intent.confirm_failed), nothing else is written
+    after = dbdump.dump(platform)
+    assert [k for k in after if after[k] != before[k]] == ["audit_events", "audit_head"]

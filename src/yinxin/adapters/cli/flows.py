@@ -146,6 +146,11 @@ def _placing_key(_i: int, e: YinxinError) -> str:
     return "page" if " has no page " in e.message else "anchor"
 
 
+# the flow service's names for what ``flow sign`` takes as --link and --challenge (one sent for
+# another document, another flow's, is refused naming the document's digest)
+LINK_FIELDS = {"token": "link", "challenge_id": "challenge", "document_sha256": "challenge"}
+
+
 def _token(link: str | None) -> str:
     if not link:
         raise ValidationError("give the signer's link: --link or YINXIN_SIGN_LINK", field="link")
@@ -351,10 +356,13 @@ def flow_sign(
         token = _token(link)
         p = platform(home)
         if challenge is None:
-            return p.flows.request_code(token)
+            return as_options(LINK_FIELDS, lambda: p.flows.request_code(token))
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
-        return p.flows.sign(
-            token, pin=the_pin, challenge_id=challenge, code=the_code, client_ip=client_ip
+        return as_options(
+            LINK_FIELDS,
+            lambda: p.flows.sign(
+                token, pin=the_pin, challenge_id=challenge, code=the_code, client_ip=client_ip
+            ),
         )
 
     def render(r) -> None:
