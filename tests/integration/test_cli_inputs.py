@@ -682,3 +682,38 @@ def test_flow_sign_refusals_name_link_and_challenge(platform, clock) -> None:
     # each refused attempt is audited (intent.confirm_failed), nothing else is written
     after = dbdump.dump(platform)
     assert [k for k in after if after[k] != before[k]] == ["audit_events", "audit_head"]
+
+
+def test_days_and_deadline_together_are_refused(platform, clock, tmp_path: Path) -> None:
+    """``flow create`` and ``contract send`` take ``--days N | --deadline TIME``; given both,
+    ``--days`` was dropped without a word (the flow made with the deadline, exit 0; even
+    ``--days 0``, refused alone). Now both together are refused naming ``days``, exit 2,
+    nothing created or sent."""
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+
+    w, c, env = _contract_world(platform, clock)
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(contract_pdf(1))
+    jia = f"role=甲方,subscriber={w.jia.id},seal={w.jia.seal.es_id}"
+    yi = f"role=乙方,subscriber={w.yi.id},seal={w.yi.seal.es_id}"
+    when = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5)).isoformat(timespec="seconds")
+    commands = [
+        ["flow", "create", "--title", "合同", "--doc", str(pdf), "--signer", jia],
+        ["contract", "send", str(c.id), "--signer", jia, "--signer", yi],
+    ]
+    before = dbdump.dump(platform)
+    for args in commands:
+        for days in ("3", "0"):
+            res = CliRunner().invoke(
+                cli_app, [*args, "--days", days, "--deadline", when, "--json"], env=env
+            )
+            assert res.exit_code == 2, (args, res.output)
+            err = json.loads(res.stdout)
+            assert err["field"] == "days" and "not both" in err["message"], err
+    assert dbdump.dump(platform) == before

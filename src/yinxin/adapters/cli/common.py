@@ -79,7 +79,7 @@ OWNED_CONTRACTS = typer.Option(None, help="Only this organization's contracts.")
 # a sign flow's, and so a contract's, which is signed through one
 OWNER = typer.Option(None, help="Owner organization's subscriber id.")
 DEADLINE = typer.Option(None, help="ISO 8601 time with offset.")
-DAYS = typer.Option(None, help="Deadline in this many days (default 7).")
+DAYS = typer.Option(None, help="Deadline in this many days (default 7); not with --deadline.")
 
 
 # --- the platform -----------------------------------------------------------------------------
@@ -531,7 +531,10 @@ def parse_time(value: str | None, field: str) -> dt.datetime | None:
 def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datetime:
     """A signing deadline from the ``DEADLINE``/``DAYS`` pair: the time ``--deadline`` gives,
     else ``--days`` (default 7) from now on the platform's clock. ``yinxin flow create`` and
-    ``yinxin contract send`` both take it so."""
+    ``yinxin contract send`` both take it so. Both given is refused: ``--days`` was dropped
+    without a word (even ``--days 0``, refused alone)."""
+    if deadline is not None and days is not None:
+        raise ValidationError("give --days or --deadline, not both", field="days")
     when = parse_time(deadline, "deadline")
     if when is None:
         from yinxin.signing.flows import MAX_DEADLINE  # the command loads it anyway
