@@ -717,3 +717,40 @@ def test_days_and_deadline_together_are_refused(platform, clock, tmp_path: Path)
             err = json.loads(res.stdout)
             assert err["field"] == "days" and "not both" in err["message"], err
     assert dbdump.dump(platform) == before
+
+
+def test_flow_sign_refuses_signing_options_without_a_challenge(platform, clock) -> None:
+    """``flow sign`` without ``--challenge`` sends a code: given ``--code`` (the one received,
+    --challenge forgotten), ``--pin``, ``--pin-stdin`` or ``--client-ip`` it dropped them and
+    sent a new code, exit 0, the signer's code spent on nothing. Now each is refused naming it,
+    exit 2, no code sent."""
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.signing.flows import SignerSpec
+
+    w, _c, env = _contract_world(platform, clock)
+    flow = platform.flows.create(
+        "合同",
+        documents=[("a.pdf", contract_pdf(1))],
+        signers=[SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id)],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    link = platform.flows.start(flow.id).links[0].url
+    cases = [
+        (["--code", "123456"], "code"),
+        (["--pin", w.yi.pin], "pin"),
+        (["--pin-stdin"], "pin_stdin"),
+        (["--client-ip", "203.0.113.5"], "client_ip"),
+    ]
+    before = dbdump.dump(platform)
+    for args, field in cases:
+        res = CliRunner().invoke(cli_app, ["flow", "sign", "--link", link, *args], env=env)
+        assert res.exit_code == 2, (args, res.output)
+        assert res.stderr.startswith(f"error [{field}]: "), (args, res.stderr)
+        assert "--challenge" in res.stderr and w.yi.pin not in res.stderr, res.stderr
+    assert dbdump.dump(platform) == before

@@ -348,11 +348,23 @@ def flow_sign(
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """The signer's side: send the code (no --challenge), then sign every document with it."""
+    """The signer's side: send the code (no --challenge), then sign every document with it
+    (--challenge; --code, --pin, --pin-stdin and --client-ip only with it)."""
     token = None
 
     def go():
         nonlocal token
+        if challenge is None:
+            # they sign: without --challenge they were dropped and a new code sent (`--code`
+            # given, --challenge forgotten, spent a code on nothing)
+            signing = {"code": code, "pin": pin, "pin_stdin": pin_stdin, "client_ip": client_ip}
+            for name, value in signing.items():
+                if value:
+                    raise ValidationError(
+                        f"--{name.replace('_', '-')} is for signing: give --challenge too "
+                        "(without it a code is sent)",
+                        field=name,
+                    )
         token = _token(link)
         p = platform(home)
         if challenge is None:
