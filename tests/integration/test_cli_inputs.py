@@ -754,3 +754,32 @@ def test_flow_sign_refuses_signing_options_without_a_challenge(platform, clock) 
         assert res.stderr.startswith(f"error [{field}]: "), (args, res.stderr)
         assert "--challenge" in res.stderr and w.yi.pin not in res.stderr, res.stderr
     assert dbdump.dump(platform) == before
+
+
+def test_a_refusal_of_the_signers_together_names_signer(platform, clock, tmp_path: Path) -> None:
+    """A refusal of the ``--signer``s as a whole (``flow create`` with more than 20,
+    ``contract send`` with none for a party) named ``signers``, the service's list, where the
+    command's option is ``--signer`` (as ``--doc`` is named ``doc``). They now name
+    ``signer``, exit 2, nothing created or sent."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+
+    w, c, env = _contract_world(platform, clock)
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(contract_pdf(1))
+    jia = f"role=甲方,subscriber={w.jia.id},seal={w.jia.seal.es_id}"
+    commands = [
+        ["flow", "create", "--title", "合同", "--doc", str(pdf)] + ["--signer", jia] * 21,
+        ["contract", "send", str(c.id), "--signer", jia],
+    ]
+    before = dbdump.dump(platform)
+    for args in commands:
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.exit_code == 2, (args[:2], res.output)
+        assert res.stderr.startswith("error [signer]: "), (args[:2], res.stderr)
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert json.loads(res.stdout)["field"] == "signer", (args[:2], res.stdout)
+    assert dbdump.dump(platform) == before

@@ -343,11 +343,15 @@ def contract_send(
         specs = [_signer(t, i) for i, t in enumerate(signer)]
         p = platform(home)
         when = deadline_at(p, deadline, days)
-        return as_signer_keys(
-            {"subscriber_id": "subscriber"},
-            lambda: p.contracts.start_signing(
+
+        def send():
+            return p.contracts.start_signing(
                 contract_id, specs, deadline=when, order=order, actor=actor
-            ),
+            )
+
+        # a refusal names the --signer (and the key typed in it), not the service's field
+        return as_options(
+            {"signers": "signer"}, lambda: as_signer_keys({"subscriber_id": "subscriber"}, send)
         )
 
     def render(r) -> None:

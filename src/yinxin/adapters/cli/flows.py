@@ -228,7 +228,7 @@ def flow_create(
         # a refusal names the option (and the --signer key) typed, not the service's field
         signer_keys = {"subscriber_id": "subscriber", "placement": _placing_key}
         return as_options(
-            {"owner_subscriber_id": "owner"},
+            {"owner_subscriber_id": "owner", "signers": "signer"},
             lambda: as_signer_keys(signer_keys, lambda: _docs_as_option(doc, create)),
         )
 
