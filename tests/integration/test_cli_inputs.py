@@ -282,6 +282,25 @@ def test_a_refused_init_leaves_a_postgres_database_as_it_was(pg_cluster, tmp_pat
     assert _pg_state(url)["authority_certificates"] == 5
 
 
+class _DiskFull:
+    """``FileKeyStore.generate`` failing on the third key as on a full disk: an init half-way,
+    after its first keys were written (``made`` counts the keys asked for)."""
+
+    def __init__(self, monkeypatch) -> None:
+        from yinxin.pki.keys import FileKeyStore
+
+        self.made = 0
+        self.generate = FileKeyStore.generate
+
+        def full(store: FileKeyStore, label: str, algorithm: str):
+            self.made += 1
+            if self.made == 3:
+                raise OSError(28, "No space left on device")
+            return self.generate(store, label, algorithm)
+
+        monkeypatch.setattr(FileKeyStore, "generate", full)
+
+
 @pytest.mark.postgres
 def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
     pg_cluster, tmp_path: Path, monkeypatch
@@ -297,17 +316,7 @@ def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
     from yinxin.pki.keys import FileKeyStore
     from yinxin.store.db import alembic_config
 
-    made = 0
-    generate = FileKeyStore.generate
-
-    def full(store: FileKeyStore, label: str, algorithm: str):
-        nonlocal made
-        made += 1
-        if made == 3:
-            raise OSError(28, "No space left on device")
-        return generate(store, label, algorithm)
-
-    monkeypatch.setattr(FileKeyStore, "generate", full)
+    disk = _DiskFull(monkeypatch)
     older = pg_cluster.new_database()  # at the schema before the newest migration
     command.upgrade(alembic_config(older), "0030")
     before = _pg_state(older)
@@ -320,18 +329,18 @@ def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
             "YINXIN_CA_PASSPHRASE": PASSPHRASE,
         },
     )
-    assert isinstance(res.exception, OSError) and made == 3, res.output
+    assert isinstance(res.exception, OSError) and disk.made == 3, res.output
     assert _pg_state(older) == before and _pg_version(older) == "0030"
     assert not (tmp_path / "older").exists()  # the two keys written went with it
-    made = 0
+    disk.made = 0
     url = pg_cluster.new_database()
     home = tmp_path / "home"
     env = {"YINXIN_HOME": str(home), "YINXIN_DATABASE_URL": url, "YINXIN_CA_PASSPHRASE": PASSPHRASE}
     res = CliRunner().invoke(cli_app, ["init"], env=env)
-    assert isinstance(res.exception, OSError) and made == 3, res.output
+    assert isinstance(res.exception, OSError) and disk.made == 3, res.output
     assert _pg_state(url) == {}
     assert not home.exists()
-    monkeypatch.setattr(FileKeyStore, "generate", generate)
+    monkeypatch.setattr(FileKeyStore, "generate", disk.generate)
     assert CliRunner().invoke(cli_app, ["init"], env=env).exit_code == 0
     assert _pg_state(url)["authority_certificates"] == 5
     again = _pg_state(url)  # one initialised already is refused and left as it was
@@ -349,7 +358,6 @@ def test_an_init_failing_half_way_leaves_no_key_folder_in_a_data_directory_that_
     from typer.testing import CliRunner
 
     from yinxin.adapters.cli import app as cli_app
-    from yinxin.pki.keys import FileKeyStore
 
     home = tmp_path / "home"
     home.mkdir()
@@ -364,19 +372,9 @@ def test_an_init_failing_half_way_leaves_no_key_folder_in_a_data_directory_that_
         return sorted(c.name for c in home.iterdir() if not c.name.startswith("yinxin.db-"))
 
     there = listing()
-    made = 0
-    generate = FileKeyStore.generate
-
-    def full(store: FileKeyStore, label: str, algorithm: str):
-        nonlocal made
-        made += 1
-        if made == 3:
-            raise OSError(28, "No space left on device")
-        return generate(store, label, algorithm)
-
-    monkeypatch.setattr(FileKeyStore, "generate", full)
+    disk = _DiskFull(monkeypatch)
     res = CliRunner().invoke(cli_app, ["init"], env=env)
-    assert isinstance(res.exception, OSError) and made == 3, res.output
+    assert isinstance(res.exception, OSError) and disk.made == 3, res.output
     assert listing() == there
     assert (home / "note.txt").read_text() == "kept"
 
