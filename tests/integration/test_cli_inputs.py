@@ -781,3 +781,33 @@ def test_a_refusal_of_the_signers_together_names_signer(platform, clock, tmp_pat
         res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
         assert json.loads(res.stdout)["field"] == "signer", (args[:2], res.stdout)
     assert dbdump.dump(platform) == before
+
+
+def test_sign_batch_refuses_signing_options_without_a_challenge(platform, clock, tmp_path) -> None:
+    """``sign batch`` without ``--challenge`` sends a code: given ``--code`` (the one received,
+    --challenge forgotten), ``--pin`` or ``--pin-stdin`` it dropped them and sent a new code,
+    exit 0, the signer's code spent on nothing. Now each is refused naming it, exit 2, no code
+    sent."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+
+    w, _c, env = _contract_world(platform, clock)
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(contract_pdf(1))
+    args = ["sign", "batch", str(pdf), "--seal", w.yi.seal.es_id, "--signer", str(w.yi.id)]
+    args += ["--anchor", "乙方（签章）"]
+    cases = [
+        (["--code", "123456"], "code"),
+        (["--pin", w.yi.pin], "pin"),
+        (["--pin-stdin"], "pin_stdin"),
+    ]
+    before = dbdump.dump(platform)
+    for more, field in cases:
+        res = CliRunner().invoke(cli_app, [*args, *more], env=env)
+        assert res.exit_code == 2, (more, res.output)
+        assert res.stderr.startswith(f"error [{field}]: "), (more, res.stderr)
+        assert "--challenge" in res.stderr and w.yi.pin not in res.stderr, res.stderr
+    assert dbdump.dump(platform) == before

@@ -356,7 +356,9 @@ def sign_batch(
     Run it once without --challenge: one code for the whole list is sent to the signer's phone
     and the challenge id is printed. Run it again with the same files and --challenge: the code
     (YINXIN_CODE, standard input or a prompt) and the seal PIN sign every file, or none. Each
-    signed file is written as NAME-signed.pdf beside its input (or into --out-dir).
+    signed file is written as NAME-signed.pdf beside its input (or into --out-dir). The
+    options --code, --pin and --pin-stdin are for the second run: without --challenge they are
+    refused.
     """
     from yinxin.signing.batch import BatchItem
 
@@ -370,6 +372,16 @@ def sign_batch(
     if challenge is None:
 
         def send():
+            # they sign: without --challenge they were dropped and a new code sent (`--code`
+            # given, --challenge forgotten, spent a code on nothing)
+            signing = {"code": code, "pin": pin, "pin_stdin": pin_stdin}
+            for name, value in signing.items():
+                if value:
+                    raise ValidationError(
+                        f"--{name.replace('_', '-')} is for signing: give --challenge too "
+                        "(without it a code is sent)",
+                        field=name,
+                    )
             batch = items()
             _batch_outs(files, out_dir)
             # a batch the seal cannot sign (e.g. a grant with too few uses left) gets no code
