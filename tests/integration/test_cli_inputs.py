@@ -811,3 +811,50 @@ def test_sign_batch_refuses_signing_options_without_a_challenge(platform, clock,
         assert res.stderr.startswith(f"error [{field}]: "), (more, res.stderr)
         assert "--challenge" in res.stderr and w.yi.pin not in res.stderr, res.stderr
     assert dbdump.dump(platform) == before
+
+
+def test_sign_refusals_of_a_challenge_name_challenge(platform, clock, tmp_path) -> None:
+    """``sign pdf`` and ``sign batch`` refused a ``--challenge`` that is malformed, no code
+    request, another signer's or sent for other documents naming ``challenge_id`` (or
+    ``document_sha256``), the service's fields, which neither command has an option for. Now
+    they name ``challenge``, code and exit code unchanged, nothing signed."""
+    from typer.testing import CliRunner
+
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+
+    w, _c, env = _contract_world(platform, clock)
+    env = {**env, "YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": "123456"}
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(contract_pdf(1))
+    other = contract_pdf(1, title="另一份合同")
+    jias = platform.signing.request_confirmation(
+        signer_subscriber_id=w.jia.id, document=pdf.read_bytes(), document_name="a.pdf"
+    ).challenge_id
+    elsewhere = platform.signing.request_confirmation(
+        signer_subscriber_id=w.yi.id, document=other, document_name="b.pdf"
+    ).challenge_id
+    cases = [
+        ("xyz", "not_found", 3),
+        ("0" * 32, "not_found", 3),
+        (jias, "wrong_subscriber", 5),
+        (elsewhere, "wrong_document", 5),
+    ]
+    verbs = {
+        "pdf": ["--in", str(pdf), "--out", str(tmp_path / "o.pdf")],
+        "batch": [str(pdf), "--out-dir", str(tmp_path)],
+    }
+    seen = {}
+    for verb, more in verbs.items():
+        args = ["sign", verb, *more, "--seal", w.yi.seal.es_id, "--signer", str(w.yi.id)]
+        args += ["--anchor", "乙方（签章）", "--json"]
+        for challenge, _code, _exit in cases:
+            res = CliRunner().invoke(cli_app, [*args, "--challenge", challenge], env=env)
+            out = json.loads(res.stdout)
+            seen[verb, challenge] = (out.get("field"), out.get("error"), res.exit_code)
+    assert seen == {
+        (verb, challenge): ("challenge", code, exit_code)
+        for verb in verbs
+        for challenge, code, exit_code in cases
+    }
+    assert not (tmp_path / "o.pdf").exists() and not (tmp_path / "a-signed.pdf").exists()

@@ -532,6 +532,18 @@ def test_cli_refusals_exit_with_the_field(w: World, flow: Flow, tmp_path: Path) 
     assert r.returncode == 2 and json.loads(r.stdout)["field"] == "placement"
     assert not (tmp_path / "o.ofd").exists()
     assert diff(before, dump(w.p)) == []
+    # a --challenge that is no code request named challenge_id, the service's field
+    r = yinxin_cli(
+        ["sign", "ofd", "--in", str(src), "--out", str(tmp_path / "o.ofd")]
+        + ["--seal", w.zhang.seal.es_id, "--signer", str(w.zhang.subscriber_id)]
+        + ["--challenge", "0" * 32, "--anchor", "乙方（签章）", "--json"],
+        w.home,
+        env={"YINXIN_SEAL_PIN": w.zhang.pin, "YINXIN_CODE": "123456"},
+        check=False,
+    )
+    out = json.loads(r.stdout)
+    assert r.returncode == 3 and (out["error"], out["field"]) == ("not_found", "challenge"), out
+    assert not (tmp_path / "o.ofd").exists()
 
 
 # --- over HTTP ---------------------------------------------------------------------------------

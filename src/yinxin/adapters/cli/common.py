@@ -316,6 +316,10 @@ SIGN_FIELDS = {
     "signer_subscriber_id": "signer",
     "member_subscriber_id": "signer",
 }
+# ``sign pdf|ofd|ses-pdf``'s second step also takes --challenge: the service refuses one that
+# is no code request, or another signer's, naming challenge_id, and one sent for another
+# document naming document_sha256 (the digest of the --in it was sent for)
+CHALLENGE_FIELDS = {**SIGN_FIELDS, "challenge_id": "challenge", "document_sha256": "challenge"}
 
 
 def as_options(names: dict[str, str], call: Callable[[], Any]) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from yinxin.adapters.cli.common import (
+    CHALLENGE_FIELDS,
     CODE,
     HOME,
     JSON,
@@ -195,7 +196,7 @@ def sign_file(
     where = placement()
     writable(output)  # a bad --out is refused before the code is used up
     signed = as_options(
-        SIGN_FIELDS,
+        CHALLENGE_FIELDS,
         lambda: getattr(platform(home), service).sign(
             data,
             pin=the_pin,

@@ -18,6 +18,7 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    CHALLENGE_FIELDS,
     CODE,
     HOME,
     JSON,
@@ -25,7 +26,6 @@ from yinxin.adapters.cli.common import (
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
-    SIGN_FIELDS,
     SIGNER,
     OptionGroup,
     Platform,
@@ -137,7 +137,7 @@ def sign_pdf_cmd(
         writable(output)  # a bad --out is refused before the code is used up
         p = platform(home)
         signed = as_options(
-            SIGN_FIELDS,
+            CHALLENGE_FIELDS,
             lambda: p.signing.sign(
                 data,
                 seal=seal,
@@ -293,8 +293,9 @@ class BatchSigned:
     records: list
 
 
-# `sign batch` has no --in: its files' refusals name them (files[i]); the signer is --signer
-BATCH_FIELDS = {k: v for k, v in SIGN_FIELDS.items() if v == "signer"}
+# `sign batch` has no --in: its files' refusals name them (files[i]); the signer is --signer,
+# and a challenge refused (challenge_id, or document_sha256: sent for other files) --challenge
+BATCH_FIELDS = {k: v for k, v in CHALLENGE_FIELDS.items() if v in ("signer", "challenge")}
 
 
 def _batch_out(path: Path, out_dir: Path | None) -> Path:
