@@ -858,3 +858,32 @@ def test_sign_refusals_of_a_challenge_name_challenge(platform, clock, tmp_path) 
         for challenge, code, exit_code in cases
     }
     assert not (tmp_path / "o.pdf").exists() and not (tmp_path / "a-signed.pdf").exists()
+
+
+def test_flow_urge_shows_the_next_time_with_its_date_and_zone(platform, clock) -> None:
+    """``flow urge`` printed "next possible at 14:05": an hour and minute in UTC with no zone,
+    read as local time (Beijing, eight hours off) and with no date, where ``flow show`` prints
+    the deadline as ``2026-12-05 14:05 UTC``. It prints the next time the same way now."""
+    import datetime as dt
+    import re
+
+    from typer.testing import CliRunner
+
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.signing.flows import SignerSpec
+
+    w, _c, env = _contract_world(platform, clock)
+    flow = platform.flows.create(
+        "合同",
+        documents=[("a.pdf", contract_pdf(1))],
+        signers=[SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id)],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    platform.flows.start(flow.id)
+    signer = platform.flows.get(flow.id).signers[0].id
+    res = CliRunner().invoke(cli_app, ["flow", "urge", str(flow.id), str(signer)], env=env)
+    assert res.exit_code == 0, res.output
+    assert re.search(r"next possible at \d{4}-\d\d-\d\d \d\d:\d\d UTC$", res.stdout.strip()), (
+        res.stdout
+    )

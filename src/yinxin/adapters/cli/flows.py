@@ -306,7 +306,7 @@ def flow_urge(
             "[green]Urged[/] signer {} ({}); next possible at {}",
             r.signer_id,
             r.sent_to or "no address",
-            f"{r.next_urge_at:%H:%M}",
+            f"{r.next_urge_at:%Y-%m-%d %H:%M %Z}",  # as flow show's deadline
         ),
     )
 
