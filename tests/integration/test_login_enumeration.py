@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import World, outbox_lines
 from yinxin.notify.gateways import DeliveryError
 
@@ -108,7 +109,7 @@ def test_the_code_limit_answers_a_registered_and_an_unknown_phone_alike(
     before = outbox_lines(world.outbox)
     world.p.signing.request_confirmation(
         signer_subscriber_id=world.person.id,
-        document=b"%PDF-1.4 x\n%%EOF\n",
+        document=contract_pdf(),
         document_name="合同.pdf",
     )
     refused_before = len(world.p.audit_events(action="intent.code_refused"))

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import PASSPHRASE
 from tests.dbdump import diff, dump
+from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import World, outbox_lines
 from tests.integration.test_web_selfservice_api import subscriber_session
 from yinxin.adapters.cli import app as cli_app
@@ -909,10 +910,9 @@ def test_codes_sent_to_the_old_phone_stop_working_when_it_changes(
     waiting for the subscriber (audited), in the change's transaction."""
     from tests.integration.signing_flow import outbox_lines, read_code
     from tests.integration.signing_flow import request_code as ask_code
-    from tests.integration.test_notify_intent import DOC
 
     p = world.p
-    pdf = DOC + b"\n%%EOF\n"
+    pdf = contract_pdf()
     ch, code = ask_code(world, world.yi, pdf)
     world.clock.advance(seconds=61)
     mark = outbox_lines(world.outbox)
@@ -997,7 +997,7 @@ def test_a_code_that_cannot_reach_the_new_number_is_said_so(
     world.clock.advance(seconds=61)
     with pytest.raises(DeliveryError) as refused:
         p.signing.request_confirmation(
-            signer_subscriber_id=me.id, document=b"%PDF-1.4 x\n%%EOF\n", document_name="合同.pdf"
+            signer_subscriber_id=me.id, document=contract_pdf(), document_name="合同.pdf"
         )
     assert str(refused.value).startswith("验证码未能发送到登记手机号"), str(refused.value)
 

@@ -23,6 +23,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests import dbdump
+from tests.fixtures.samples import contract_pdf
 from tests.integration.api_world import id_card
 from tests.integration.server import yinxin_json
 from tests.integration.signing_flow import (
@@ -471,7 +472,7 @@ def test_subscriber_login_refusals(world, client):
     before = outbox_lines(world.outbox)
     ch = world.p.signing.request_confirmation(
         signer_subscriber_id=world.person.id,
-        document=b"%PDF-1.4 x\n%%EOF\n",
+        document=contract_pdf(),
         document_name="合同.pdf",
     )
     code = read_code(world.outbox, "13800138000", after=before)
