@@ -138,6 +138,22 @@ def test_secure_cookie_behind_https(tmp_path, clock):
         p.close()
 
 
+def test_a_code_in_other_digits_is_a_wrong_code_not_a_crash(world, client):
+    """``\\d`` also took ``１２３４５６`` and ``١٢٣٤٥٦``, which ``hmac.compare_digest`` then
+    refused with a TypeError: a 500 instead of a wrong code, and the attempt went uncounted."""
+    totp = staff(world)
+    right = code_now(world, totp)
+    for digits in ("０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"):
+        typed = right.translate(str.maketrans("0123456789", digits))
+        r = client.post(
+            "/api/v1/sessions/staff",
+            json={"username": "desk1", "password": PASSWORD, "code": typed},
+        )
+        problem(r, 401, "wrong_code", "code")
+    assert actions(world).count("staff.login_failed") == 2
+    assert login_staff(client, world, totp).status_code == 201
+
+
 def test_lockout_after_five_wrong_attempts(world, client, clock):
     totp = staff(world)
     for _ in range(4):

@@ -266,7 +266,7 @@ class StaffUsers:
         """The time step the code belongs to (now, or one step either side), if unused."""
         import pyotp
 
-        if not re.fullmatch(r"\d{6}", code):
+        if not re.fullmatch(r"[0-9]{6}", code):  # \d took ６ too, which compare_digest refuses
             return None
         secret = self._kek().decrypt(row.totp_secret_encrypted, _aad(row.username))  # type: ignore[attr-defined]
         totp = pyotp.TOTP(secret.decode(), interval=TOTP_STEP)
