@@ -181,6 +181,11 @@ def test_csrf_is_required_for_unsafe_methods_with_the_cookie(world, client):
     problem(r, 403, "csrf", "x-csrf-token")
     r = client.post("/api/v1/subscribers/persons", json=person, headers={"X-CSRF-Token": "x" * 64})
     problem(r, 403, "csrf")
+    # a token with a byte outside ASCII (²) is a wrong token, not a crash in compare_digest
+    r = client.post(
+        "/api/v1/subscribers/persons", json=person, headers={"X-CSRF-Token": b"\xb2" * 64}
+    )
+    problem(r, 403, "csrf")
     assert client.get("/api/v1/subscribers").status_code == 200  # safe: no token needed
     r = client.post("/api/v1/subscribers/persons", json=person, headers={"X-CSRF-Token": token})
     assert r.status_code == 201, r.text

@@ -147,7 +147,11 @@ def csrf_token(secret: str) -> str:
 
 
 def check_csrf(secret: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(csrf_token(secret), str(given))
+    """Compared as bytes: ``compare_digest`` refuses a ``str`` outside ASCII with a TypeError,
+    so a header holding ``²`` (latin-1, as headers are read) was a 500, not a wrong token."""
+    return bool(given) and hmac.compare_digest(
+        csrf_token(secret).encode(), str(given).encode("utf-8", "surrogatepass")
+    )
 
 
 def login_document_sha256(subscriber_id: int) -> str:
