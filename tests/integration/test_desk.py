@@ -304,6 +304,17 @@ def test_refusals_leave_the_database_unchanged(any_platform, clock) -> None:
             "month",
             lambda: p.desk.record_inspection(NUMBER, month="2026/10", inspector="x", findings="y"),
         ),
+        # \d and isdigit() took other digits: an inspection filed under "２０２６-10" that no
+        # report's month matches, a report of "２０２６-１０" that lists none of its inspections
+        (
+            ValidationError,
+            "month",
+            lambda: p.desk.record_inspection(
+                NUMBER, month="２０２６-10", inspector="x", findings="y"
+            ),
+        ),
+        (ValidationError, "period", lambda: p.desk.report(NUMBER, "２０２６-１０")),
+        (ValidationError, "period", lambda: p.desk.report(NUMBER, "٢٠٢٦")),
         (IllegalTransition, "state", lambda: p.desk.record_pdf(r.id)),
     ]
     for kind, field, call in cases:

@@ -81,7 +81,7 @@ MAX_TEXT = 4000
 RECORD_DEADLINE = dt.timedelta(days=7)  # how long the parties have to sign a service record
 PENALTY_RATE = Decimal("0.005")  # 千分之五 of the monthly fee, per breach (003 第十条)
 OM_TEMPLATE = "om-service"  # the template library's O&M contract (seed 003)
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # \d took ２０２６ too
 
 
 class WorkdayCalendar(Protocol):

@@ -92,6 +92,8 @@ def parse_period(text: str) -> Period:
     """``YYYY-MM`` (a month) or ``YYYY`` (a year); anything else is refused naming ``period``."""
     s = str(text or "").strip()
     try:
+        if not s.isascii():  # isdigit() took ２０２６ and ٢٠٢٦, months no inspection is filed under
+            raise ValueError(s)
         if len(s) == 4 and s.isdigit():
             y = int(s)
             start, end = (

@@ -110,7 +110,7 @@ class RecordFlowIn(Strict):
 
 
 class InspectionIn(Strict):
-    month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
+    month: str | None = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}$")
     performed_at: IsoDateTime | None = None
     inspector: str = Field(min_length=1, max_length=100)
     findings: str = Field(min_length=1, max_length=4000)
