@@ -411,6 +411,10 @@ def test_refused_applications_leave_no_trace(platform):
     # verbs on a missing seal, renew/change/cancel forms for the wrong holder
     refused(p, lambda: seals.freeze(424242, actor=OFFICER), NotFound)
     refused(p, lambda: seals.get("11000026999999"), NotFound)
+    # isdigit() took "²" (int() then crashed: ValueError) and "１" (read as seal 1): neither is
+    # a seal's number nor its esID as anyone wrote it
+    refused(p, lambda: seals.get("²"), NotFound)
+    refused(p, lambda: seals.freeze("１", actor=OFFICER), NotFound)
     assert p.verify_audit().ok
 
 

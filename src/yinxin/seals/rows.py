@@ -70,7 +70,8 @@ def seal_row(s: Session, ref: int | str, lock: bool = False) -> Seal:
     """A seal by database id (int, or a short digit string) or by its 14+ digit esID."""
     q = select(Seal)
     text = str(ref).strip()
-    if isinstance(ref, int) or (text.isdigit() and len(text) < 14):
+    # ASCII digits only: isdigit() took "²", which int() refuses, and "１", read as seal 1
+    if isinstance(ref, int) or (text.isascii() and text.isdigit() and len(text) < 14):
         q = q.where(Seal.id == int(text))
     else:
         q = q.where(Seal.es_id == text)
