@@ -208,6 +208,10 @@ def test_parse_amount(text, value: str) -> None:
         "1,74,000",
         "12,3456",
         "壹佰",
+        # \d took other digits after an ASCII first one, where "１２３" was refused
+        "1２3",
+        "1,２34.50",
+        "10.٥",
         "",
         "abc",
         None,
@@ -225,7 +229,7 @@ def test_parse_rate() -> None:
     assert parse_rate("6%") == D("0.06")
     assert parse_rate("0.5‰") == D("0.0005")
     assert parse_rate("3%") == D("0.03")
-    for bad in ["-0.06", "106%", "six", 0.06, "1e-2", ""]:
+    for bad in ["-0.06", "106%", "six", 0.06, "1e-2", "", "６%", "٠.٠٦"]:
         with pytest.raises(ValidationError) as err:
             parse_rate(bad)
         assert err.value.field == "rate"

@@ -41,8 +41,10 @@ DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
 _SECTION_UNITS = ("", "万", "亿", "万亿")
 
-_PLAIN = re.compile(r"(?:0|[1-9]\d*)(?:\.\d{1,2})?")
-_GROUPED = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d{1,2})?")
+# [0-9], not \d: \d also takes ２ and ٥, which Decimal reads, so "1２3" was taken as 123 where
+# "１２３" was refused
+_PLAIN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?")
+_GROUPED = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?")
 
 #: The rounding rules a contract may name for its tax line, by the name written in it.
 ROUNDINGS = {
@@ -90,7 +92,7 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
         raw = raw[1:].strip()
     if raw.startswith("-"):
         raise ValidationError("an amount cannot be negative", field=field)
-    if re.fullmatch(r"\d+\.\d{3,}", raw):
+    if re.fullmatch(r"[0-9]+\.[0-9]{3,}", raw):
         raise ValidationError(f"an amount has at most two decimals (分), got {raw!r}", field=field)
     if len(raw.replace(",", "").split(".")[0]) > MAX_DIGITS:
         raise ValidationError(
@@ -124,7 +126,7 @@ def parse_rate(text: str | Decimal, *, field: str = "rate") -> Decimal:
             raw, scale = raw[:-1].strip(), Decimal("0.01")
         elif raw.endswith("‰"):
             raw, scale = raw[:-1].strip(), Decimal("0.001")
-        if not re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        if not re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", raw):
             raise ValidationError(f"{text!r} is not a rate like 0.06 or 6%", field=field)
         value = Decimal(raw) * scale
     else:

@@ -9,9 +9,9 @@ amount's bounds — stays the authority. A value of another shape is refused her
 route runs, ``422 invalid`` naming the field as every malformed body is.
 
 The patterns are matched as Python's ``re`` reads them (``\\s`` is what ``str.strip`` strips,
-``\\d`` any decimal digit, as the service's own checks read them), not pydantic's Rust engine,
-whose ``\\s`` lacks the four information separators U+001C–U+001F that ``str.strip`` and the
-services' ``\\s`` take."""
+as the service's own checks read it; digits are ``[0-9]``, as the services take them), not
+pydantic's Rust engine, whose ``\\s`` lacks the four information separators U+001C–U+001F
+that ``str.strip`` and the services' ``\\s`` take."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ USCC_PATTERN = rf"^[1-9ANYany][{_USCC_CHAR}][0-9]{{6}}[{_USCC_CHAR}]{{10}}$"
 
 # yuan, at most two decimals (分), at most 15 digits before the point, thousands grouped by
 # commas or not, an optional ¥ before it (parse_amount)
-_YUAN = r"(?:0|[1-9]\d{0,14}|[1-9]\d{0,2}(?:,\d{3}){1,4})(?:\.\d{1,2})?"
+_YUAN = r"(?:0|[1-9][0-9]{0,14}|[1-9][0-9]{0,2}(?:,[0-9]{3}){1,4})(?:\.[0-9]{1,2})?"
 AMOUNT_PATTERN = rf"^\s*(?:[¥￥]\s*)?{_YUAN}\s*$"
 
 Mobile = _shape(
