@@ -230,6 +230,10 @@ BAD = [
     ("seal-agreement", {"business_type": "吊销"}, "values.business_type"),
     ("om-service", {"end_date": "2025-03-01"}, "values.end_date"),
     ("om-service", {"late_rate": "2%"}, "values.late_rate"),
+    # NFKC makes full-width digits ASCII; \d and int() also took Arabic-Indic ones
+    ("tech-service", {"date_signed": "٢٠٢٦-٠٣-٠٤"}, "values.date_signed"),
+    ("tech-service", {"payment_days": "١٥"}, "values.payment_days"),
+    ("tech-service", {"penalty_percent": "٥"}, "values.penalty_percent"),
     (
         "platform-integration",
         {"schedule": [{"milestone": "验收后", "percent": "75"}]},
@@ -266,6 +270,23 @@ def test_fill_refuses_a_bad_value_naming_the_blank(code, change, field):
     assert e.value.field == field, e.value.message
     if field != "values.no_such_blank":  # the page shows it: said in Chinese (the English after)
         assert re.search(r"[\u4e00-\u9fff]", e.value.message.split(" / ")[0]), e.value.message
+
+
+def test_full_width_digits_are_read_as_the_ascii_ones_nfkc_makes_them():
+    """The blanks normalise by NFKC (what a Chinese input method types): a date, a number of
+    days, a percentage and a rate in full-width digits fill as the ASCII ones."""
+    t = get_template("tech-service")
+    filled = t.fill(
+        t.example_values()
+        | {"date_signed": "２０２６年３月４日", "payment_days": "１５", "penalty_percent": "５％"}
+    )
+    assert (filled["date_signed"], filled["payment_days"], filled["penalty_percent"]) == (
+        "2026-03-04",
+        15,
+        "5",
+    )
+    om = get_template("om-service")
+    assert om.fill(om.example_values() | {"late_rate": "０.０５‰"})["late_rate"] == "0.00005"
 
 
 def test_a_missing_required_blank_is_named():

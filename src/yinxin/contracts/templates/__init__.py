@@ -69,7 +69,9 @@ BLANK_TYPES: dict[str, str] = {
     "(they add up to the total; net and tax follow from the total's tax rate)",
 }
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_DATE_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+# Numbers in blanks are read after NFKC (full-width ２０２６ as 2026, what a Chinese input method
+# types), then in ASCII digits only: \d and int() also took Arabic-Indic and other digits
+_DATE_CN = re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 MAX_SCHEDULE_ROWS = 24
 MAX_PRICE_LINES = 40
@@ -256,7 +258,7 @@ def _date(b: Blank, raw: Any, where: str) -> str:
     if not isinstance(raw, str):
         raise ValidationError(f"{b.label}：日期如 2026-03-04 / a date", field=where)
     s = unicodedata.normalize("NFKC", raw).strip()
-    m = _DATE_CN.fullmatch(s) or re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
+    m = _DATE_CN.fullmatch(s) or re.fullmatch(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})", s)
     if not m:
         raise ValidationError(
             f"{b.label}：{raw!r} 不是日期，应如 2026-03-04 或 2026年3月4日 / not a date",
@@ -280,8 +282,8 @@ def _decimal_bound(value: Decimal, b: Blank, where: str, unit: str = "") -> None
 def _percent(b: Blank, raw: Any, where: str) -> Decimal:
     if isinstance(raw, bool) or isinstance(raw, float):
         raise ValidationError(f"{b.label}：百分比写作文字，如 75 / as text", field=where)
-    s = str(raw).strip().removesuffix("%").removesuffix("％").strip()
-    if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", s):
+    s = unicodedata.normalize("NFKC", str(raw)).strip().removesuffix("%").strip()
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", s):
         raise ValidationError(
             f"{b.label}：{raw!r} 不是百分比，如 75 或 75% / not a percentage", field=where
         )
@@ -338,7 +340,8 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
         return str(_percent(b, raw, where))
     if t == "rate":
         try:
-            v = parse_rate(raw if isinstance(raw, Decimal) else str(raw), field=where)
+            text = raw if isinstance(raw, Decimal) else unicodedata.normalize("NFKC", str(raw))
+            v = parse_rate(text, field=where)
         except ValidationError as e:
             raise ValidationError(
                 f"{b.label}：比率如 6%、0.06 或 0.5‰ / {e.message}", field=where
@@ -348,8 +351,8 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
     if t == "integer":
         if isinstance(raw, bool) or not isinstance(raw, int | str):
             raise ValidationError(f"{b.label}：应为整数 / a whole number", field=where)
-        s = str(raw).strip()
-        if not re.fullmatch(r"-?\d{1,12}", s):
+        s = unicodedata.normalize("NFKC", str(raw)).strip()
+        if not re.fullmatch(r"-?[0-9]{1,12}", s):
             raise ValidationError(f"{b.label}：{raw!r} 不是整数 / not a whole number", field=where)
         n = int(s)
         if b.min is not None and n < int(b.min):
@@ -474,7 +477,8 @@ def _price_lines(b: Blank, raw: Any, where: str) -> list[dict]:
         unit = _row_text(b, row, i, "unit", "单位", 10, default="项")
         note = _row_text(b, row, i, "note", "备注", 100)
         q = row.get("quantity", 1)
-        if isinstance(q, bool) or not re.fullmatch(r"\d{1,7}", str(q).strip()) or int(q) < 1:
+        q = q if isinstance(q, bool) else unicodedata.normalize("NFKC", str(q)).strip()
+        if isinstance(q, bool) or not re.fullmatch(r"[0-9]{1,7}", q) or int(q) < 1:
             raise ValidationError(
                 f"{b.label}：第 {i} 行数量应为正整数 / a whole number from 1",
                 field=f"{at}.quantity",
