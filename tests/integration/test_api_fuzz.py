@@ -63,6 +63,14 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(tmp_pat
                 "--seed",
                 "20261201",
                 "--no-color",
+                # the mobile number's documented pattern (075612f: the spaces and dashes
+                # validate_mobile takes between any two digits, [\s-]*, a dozen times) under its
+                # maxLength makes Hypothesis draw strings it then filters out as too long: a
+                # fresh-clone run failed on that health check alone (POST
+                # /sessions/subscriber/codes, every request answered as documented). The check
+                # judges the generator, not the API: the examples it keeps are still sent
+                "--suppress-health-check",
+                "filter_too_much",
                 # one worker: CPython 3.11's ast.parse is not thread-safe (gh-106905), and
                 # Hypothesis parses lambdas while generating, so two threads crash the run
                 "--workers",
