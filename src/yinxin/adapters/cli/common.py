@@ -322,6 +322,20 @@ SIGN_FIELDS = {
 CHALLENGE_FIELDS = {**SIGN_FIELDS, "challenge_id": "challenge", "document_sha256": "challenge"}
 
 
+def refuse_for_signing(given: dict[str, Any]) -> None:
+    """Refuse, naming it, an option of the signing run (``--code``, ``--pin``…) given on the
+    run without ``--challenge``, which sends a code: it was dropped and a new code sent
+    (``--code`` given, ``--challenge`` forgotten: a code and an SMS spent on nothing).
+    ``flow sign`` and ``sign batch`` have that two-run shape."""
+    for name, value in given.items():
+        if value:
+            raise ValidationError(
+                f"--{name.replace('_', '-')} is for signing: give --challenge too "
+                "(without it a code is sent)",
+                field=name,
+            )
+
+
 def as_options(names: dict[str, str], call: Callable[[], Any]) -> Any:
     """``call()``, with a refusal naming a service's field that the command takes under another
     option's name (``expires_at`` as ``--expires``, a scan's ``image`` as ``--scan``) renamed

@@ -36,6 +36,7 @@ from yinxin.adapters.cli.common import (
     platform,
     read_input,
     read_pin_and_code,
+    refuse_for_signing,
     run,
     say,
     show_page,
@@ -355,16 +356,9 @@ def flow_sign(
     def go():
         nonlocal token
         if challenge is None:
-            # they sign: without --challenge they were dropped and a new code sent (`--code`
-            # given, --challenge forgotten, spent a code on nothing)
-            signing = {"code": code, "pin": pin, "pin_stdin": pin_stdin, "client_ip": client_ip}
-            for name, value in signing.items():
-                if value:
-                    raise ValidationError(
-                        f"--{name.replace('_', '-')} is for signing: give --challenge too "
-                        "(without it a code is sent)",
-                        field=name,
-                    )
+            refuse_for_signing(
+                {"code": code, "pin": pin, "pin_stdin": pin_stdin, "client_ip": client_ip}
+            )
         token = _token(link)
         p = platform(home)
         if challenge is None:

@@ -39,6 +39,7 @@ from yinxin.adapters.cli.common import (
     read_input,
     read_pin_and_code,
     read_secret,
+    refuse_for_signing,
     run,
     say,
     writable,
@@ -373,16 +374,7 @@ def sign_batch(
     if challenge is None:
 
         def send():
-            # they sign: without --challenge they were dropped and a new code sent (`--code`
-            # given, --challenge forgotten, spent a code on nothing)
-            signing = {"code": code, "pin": pin, "pin_stdin": pin_stdin}
-            for name, value in signing.items():
-                if value:
-                    raise ValidationError(
-                        f"--{name.replace('_', '-')} is for signing: give --challenge too "
-                        "(without it a code is sent)",
-                        field=name,
-                    )
+            refuse_for_signing({"code": code, "pin": pin, "pin_stdin": pin_stdin})
             batch = items()
             _batch_outs(files, out_dir)
             # a batch the seal cannot sign (e.g. a grant with too few uses left) gets no code
