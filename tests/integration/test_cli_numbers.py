@@ -117,7 +117,8 @@ def test_every_real_number_parameter_refuses_nan_and_infinity() -> None:
             seen += 1
             for bad in ("nan", "inf", "-inf"):
                 with pytest.raises(
-                    typer.BadParameter, match="not a finite number|not in the range"
+                    typer.BadParameter,
+                    match="not a finite number|not in the range|not a number written in decimal",
                 ):
                     param.process_value(
                         command.make_context(where, [], resilient_parsing=True), bad
@@ -159,8 +160,9 @@ def test_a_real_number_that_is_not_finite_is_refused_by_name(tmp_path, option, a
     home = tmp_path / "home"
     r = yinxin_cli(args, home, check=False)
     assert r.returncode == 2, r.stderr
-    said = " ".join(r.stderr.split())
-    assert f"'{option}'" in said and "is not a finite number" in said, said
+    said = " ".join(r.stderr.replace("│", " ").split())
+    assert f"'{option}'" in said, said
+    assert "is not a number written in decimal digits" in said, said
     assert "Traceback" not in said
     assert not home.exists()  # refused by the parser: no platform, no database
 
@@ -242,3 +244,72 @@ def test_a_webhook_batch_limit_out_of_the_services_range_is_refused(tmp_path, ar
     assert r.returncode == 2, r.stderr
     assert "'--limit'" in r.stderr and says in " ".join(r.stderr.split())
     assert not home.exists()
+
+
+OTHER_DIGITS = ["７", "٥", "1_0", " 7", "7 ", "+7", "²"]
+
+
+def test_every_number_parameter_takes_ascii_decimal_digits_only() -> None:
+    """click reads an int or float option with Python's ``int``/``float``, which take
+    full-width ``７``, Arabic-Indic ``٥``, ``1_0``, ``+7`` and spaces: ``subscriber show ７``
+    showed subscriber 7. Every number parameter of the tree refuses them, and still reads
+    ASCII digits."""
+    seen = 0
+    for where, command in _leaves(get_command(app)):
+        for param in command.params:
+            kind = type(param.type).__name__
+            if "Int" not in kind and "Float" not in kind:
+                continue
+            seen += 1
+            ctx = command.make_context(where, [], resilient_parsing=True)
+            bad = [*OTHER_DIGITS, *(["1e1", "٥.٥", "1.０"] if "Float" in kind else ["1.0"])]
+            for text in bad:
+                with pytest.raises(typer.BadParameter, match="written in decimal digits"):
+                    param.process_value(ctx, [text] if param.multiple else text)
+            low = getattr(param.type, "min", None) or 0
+            good = str(max(low, 1))
+            got = param.process_value(ctx, [good] if param.multiple else good)
+            assert got == ((int(good),) if param.multiple else int(good)), (where, param.name)
+    assert seen >= 105
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["subscriber", "show", "７"], "subscriber_id"),  # showed subscriber 7
+        (["cert", "expiring", "--days", "١٥"], "'--days'"),
+        (["sign", "local", "--in", "a.pdf", "--out", "b.pdf", "--key", "k", "--cert", "c",
+          "--page", "1", "--x", "１０", "--y", "10"], "'--x'"),
+        (["webhook", "deliver", "--limit", "1_000"], "'--limit'"),
+    ],
+)  # fmt: skip
+def test_a_number_in_other_digits_is_refused_by_name(tmp_path, args, option) -> None:
+    home = tmp_path / "home"
+    r = yinxin_cli(args, home, check=False)
+    assert r.returncode == 2, r.stderr
+    said = " ".join(r.stderr.replace("│", " ").split())
+    assert option in said and "written in decimal digits" in said, said
+    assert "Traceback" not in said
+    assert not home.exists()  # refused by the parser: no platform, no database
+
+
+def test_a_signers_placement_in_other_digits_is_refused_naming_the_key(tmp_path) -> None:
+    """``--signer …,x=１０`` was read by ``float``, which takes full-width digits."""
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    home = tmp_path / "home"
+    for key, text in (("x", "１０"), ("y", "1_0"), ("width", "4e1")):
+        place = {"x": "10", "y": "10", "width": "40", key: text}
+        signer = "subscriber=1,role=甲方,seal=1,page=1," + ",".join(
+            f"{k}={v}" for k, v in place.items()
+        )
+        r = yinxin_cli(
+            ["flow", "create", "--title", "t", "--doc", str(pdf), "--signer", signer, "--json"],
+            home,
+            check=False,
+        )
+        assert r.returncode == 2, r.stdout + r.stderr
+        err = json.loads(r.stdout)
+        assert err["field"] == f"signers[0].{key}", err
+        assert "decimal digits" in err["message"], err
+        assert not home.exists()

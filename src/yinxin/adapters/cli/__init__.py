@@ -35,6 +35,9 @@ from yinxin.adapters.cli.common import (
     OPERATOR,
     PIN_STDIN,
     WHOLE_NUMBER_LIMIT,
+    DecimalFloat,
+    DecimalFloatRange,
+    DecimalIntRange,
     Platform,
     close_platforms,
     console,
@@ -996,23 +999,35 @@ def _bounded(callback: Callable[..., Any]) -> None:
     which cannot bind it, and ended in a traceback; with the bound, the parser refuses it
     before any service runs: "Invalid value for 'subscriber_id': … is not in the range …",
     exit 2, as any other malformed argument. Parameters are declared once and shared between
-    commands (``FLOW``, ``CONTRACT``), so setting the bound twice changes nothing."""
+    commands (``FLOW``, ``CONTRACT``), so setting the bound twice changes nothing.
+
+    Each gets a type reading its value in ASCII decimal digits only (:class:`DecimalIntRange`,
+    :class:`DecimalFloat`): click's ``int``/``float`` took ``７``, ``٥``, ``1_000`` and `` 7``."""
     for name, param in inspect.signature(callback).parameters.items():
         info = param.default
         if not isinstance(info, typer.models.ParameterInfo):
             continue
         annotation = callback.__annotations__.get(name)
+        if annotation not in _REAL and annotation not in _WHOLE:
+            continue
+        if info.parser is not None or not isinstance(
+            info.click_type, (type(None), DecimalIntRange, DecimalFloat, DecimalFloatRange)
+        ):
+            raise TypeError(f"{name}: a number option with a type of its own")
         if annotation in _REAL:
             if info.callback not in (None, _finite):
                 raise TypeError(f"{name}: a real-number option with a callback of its own")
             info.callback = _finite
-            continue
-        if annotation not in _WHOLE:
+            if info.min is None and info.max is None:
+                info.click_type = DecimalFloat()
+            else:
+                info.click_type = DecimalFloatRange(min=info.min, max=info.max, clamp=info.clamp)
             continue
         if info.min is None:
             info.min = -WHOLE_NUMBER_LIMIT
         if info.max is None:
             info.max = WHOLE_NUMBER_LIMIT
+        info.click_type = DecimalIntRange(min=int(info.min), max=int(info.max), clamp=info.clamp)
 
 
 def _actor(value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import inspect
 import json
 import logging
@@ -488,6 +489,71 @@ def whole_number(text: str, field: str, name: str) -> int:
             f"{name} must be a whole number of at most 19 digits, not {text!r}", field=field
         )
     return n
+
+
+_DECIMAL_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL_REAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _typed(value: str) -> str:
+    """A value typed, quoted for a message: its start only when it is long."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def decimal_real(text: str) -> bool:
+    """Whether ``text`` is a number written in ASCII decimal digits: a ``-`` before them, a
+    ``.`` among them, nothing else. Python's ``float`` also reads full-width ``７``,
+    Arabic-Indic ``٥``, ``1_000``, ``+7``, `` 7 ``, ``1e3``, ``nan`` and ``inf``."""
+    return _DECIMAL_REAL.fullmatch(text) is not None
+
+
+# The click whose types Typer builds its parameters with: click itself up to Typer 0.27, a copy
+# of it (``typer._click``) from 0.28 on. A type of the other one is not recognised as a type.
+_click_types: Any = importlib.import_module(
+    typer.BadParameter.__module__.rpartition(".")[0] + ".types"
+)
+
+
+class DecimalIntRange(_click_types.IntRange):  # type: ignore[misc]
+    """A whole-number option's type: its decimal digits (``-`` before them where its range
+    lets a number below zero), as the API reads a number in a query.
+
+    click reads an ``int`` option with Python's ``int``, which also takes full-width ``７``,
+    Arabic-Indic ``٥`` (any script's decimal digits), ``1_000``, ``+7`` and `` 7 ``:
+    ``yinxin subscriber show ７`` showed subscriber 7 and ``--days ١٥`` counted 15 days. Such
+    a value is refused by the parser naming the option, exit 2."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and not _DECIMAL_WHOLE.fullmatch(value):
+            self.fail(
+                f"{_typed(value)} is not a whole number written in decimal digits "
+                "(no sign but -, no point, spaces or separators)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+class _DecimalReal:
+    """What :class:`DecimalFloat` and :class:`DecimalFloatRange` share."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and not decimal_real(value):
+            self.fail(  # type: ignore[attr-defined]
+                f"{_typed(value)} is not a number written in decimal digits (0-9 with a . "
+                "and a - before them at most: no +, spaces, separators or exponent)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)  # type: ignore[misc]
+
+
+class DecimalFloat(_DecimalReal, _click_types.FloatParamType):  # type: ignore[misc]
+    """A real-number option's type without a range: :func:`decimal_real`'s digits only."""
+
+
+class DecimalFloatRange(_DecimalReal, _click_types.FloatRange):  # type: ignore[misc]
+    """A real-number option's type with a range: :func:`decimal_real`'s digits only."""
 
 
 # How much an input file option reads at most. Read whole, ``--csr /dev/zero`` (or a FIFO, or a

@@ -31,6 +31,7 @@ from yinxin.adapters.cli.common import (
     as_signer_keys,
     console,
     deadline_at,
+    decimal_real,
     on_platform,
     parse_time,
     platform,
@@ -100,10 +101,12 @@ def _placement(values: dict[str, str], field: str):
     def mm(key: str, low: float, high: float, what: str) -> float | None:
         if key not in values:
             return None
-        try:
-            v = float(values[key])
-        except ValueError:
-            raise ValidationError(f"{key} must be a number", field=f"{field}.{key}") from None
+        if not decimal_real(values[key]):  # float() took ７, ٥, 1_0, +7 and 1e1 too
+            raise ValidationError(
+                f"{key} must be a number written in decimal digits, not {values[key]!r}",
+                field=f"{field}.{key}",
+            )
+        v = float(values[key])
         if not low <= v <= high:  # nan and inf too
             raise ValidationError(
                 f"{key} must be {what}, not {values[key]!r}", field=f"{field}.{key}"
