@@ -887,3 +887,39 @@ def test_flow_urge_shows_the_next_time_with_its_date_and_zone(platform, clock) -
     assert re.search(r"next possible at \d{4}-\d\d-\d\d \d\d:\d\d UTC$", res.stdout.strip()), (
         res.stdout
     )
+
+
+def test_sign_batch_checks_its_level_before_a_code_is_sent(platform, clock, tmp_path) -> None:
+    """``sign batch`` signs at the ``--level`` of the run that carries the code; the first run,
+    which sends the code, did not look at it: ``--level B-X`` there sent a code (an SMS spent)
+    and was refused only at the second run. Now the first run refuses it naming level, exit 2,
+    no code sent; the second signs at the level it is given."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.fixtures.samples import contract_pdf
+    from tests.integration.signing_flow import outbox_lines, read_code
+    from yinxin.adapters.cli import app as cli_app
+
+    w, _c, env = _contract_world(platform, clock)
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(contract_pdf(1))
+    args = ["sign", "batch", str(pdf), "--seal", w.yi.seal.es_id, "--signer", str(w.yi.id)]
+    args += ["--anchor", "乙方（签章）"]
+    before = dbdump.dump(platform)
+    for bad in ("B-X", "b-b", ""):
+        res = CliRunner().invoke(cli_app, [*args, "--level", bad, "--json"], env=env)
+        assert res.exit_code == 2, (bad, res.output)
+        assert json.loads(res.stdout)["field"] == "level", res.stdout
+    assert dbdump.dump(platform) == before  # no code sent
+    # the level of the signing run is the one signed at
+    sent = outbox_lines(w.outbox)
+    res = CliRunner().invoke(cli_app, [*args, "--level", "B-B", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    challenge = json.loads(res.stdout)["challenge_id"]
+    code = read_code(w.outbox, w.yi.phone, after=sent)
+    secrets = {**env, "YINXIN_SEAL_PIN": w.yi.pin, "YINXIN_CODE": code}
+    more = ["--challenge", challenge, "--level", "B-T", "--json"]
+    res = CliRunner().invoke(cli_app, [*args, *more], env=secrets)
+    assert res.exit_code == 0, res.output
+    assert [r["level"] for r in json.loads(res.stdout)["records"]] == ["B-T"]

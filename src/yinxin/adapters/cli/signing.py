@@ -360,7 +360,8 @@ def sign_batch(
     (YINXIN_CODE, standard input or a prompt) and the seal PIN sign every file, or none. Each
     signed file is written as NAME-signed.pdf beside its input (or into --out-dir). The
     options --code, --pin and --pin-stdin are for the second run: without --challenge they are
-    refused.
+    refused. The placement, --role and --level are those of the second run, which signs; the
+    first only checks them, before a code is sent.
     """
     from yinxin.signing.batch import BatchItem
 
@@ -375,6 +376,10 @@ def sign_batch(
 
         def send():
             refuse_for_signing({"code": code, "pin": pin, "pin_stdin": pin_stdin})
+            from yinxin.signing.service import SigningService
+
+            # the second run signs at its --level: a bad one is refused before an SMS is spent
+            SigningService.check_options(level, None)
             batch = items()
             _batch_outs(files, out_dir)
             # a batch the seal cannot sign (e.g. a grant with too few uses left) gets no code
