@@ -331,3 +331,19 @@ def test_the_report_is_never_written_over_the_file_verified(bare, signed):
         assert "contract.pdf" in err["message"], err
         assert contract.read_bytes() == signed.pdf.read_bytes(), target
     assert sorted(p.name for p in bare.iterdir()) == ["contract.pdf", "link.pdf", "root.pem"]
+
+
+def test_a_bad_policy_is_refused_whatever_the_file(bare, signed):
+    """``--policy`` was looked at only by the PAdES verifier: beside one OFD ``--policy
+    strcit`` printed the verdict (exit 1) while beside two it was refused. Now it is refused
+    naming policy, exit 2, with one file or many, OFD or PDF."""
+    from yinxin.adapters.cli.verify import POLICIES as CLI_POLICIES
+    from yinxin.pdf.verify import POLICIES
+
+    assert CLI_POLICIES == POLICIES
+    ofd = ROOT / "tests" / "fixtures" / "ofd" / "ofdrw-V4RideRight.ofd"
+    for files in ([ofd], [ofd, ofd], [signed.pdf]):
+        args = [*map(str, files), "--trust", "root.pem", "--policy", "strcit", "--json"]
+        err = refused(verify(bare, *args), "policy")
+        assert err["message"] == "policy must be one of last-known, strict", err
+    assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]

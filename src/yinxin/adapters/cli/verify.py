@@ -121,6 +121,7 @@ def verify_cmd(
         from yinxin.pdf.jobs import check_jobs  # not batch: an OFD needs no PAdES verifier
 
         check_jobs(jobs)  # refused alike with one file or many
+        check_policy(policy)  # so is --policy: beside one OFD it was not looked at
         data = read_input(file, "in")
         extra = _trust_anchors(trust)
         moment = _moment(at)
@@ -167,6 +168,19 @@ def verify_cmd(
         _fail(e, as_json)
     sys.stdout.write((rep.to_json() if as_json else rep.to_text()) + "\n")
     raise typer.Exit(0 if rep.valid else 1)
+
+
+# yinxin.pdf.verify.POLICIES, not imported from there: an OFD or a GB/T 38540 file needs no
+# pyHanko (a test holds the two equal)
+POLICIES = ("last-known", "strict")
+
+
+def check_policy(policy: str) -> None:
+    """``--policy`` refused, as the PAdES verifier refuses it, whatever the files are: with one
+    OFD or GB/T 38540 file ``--policy strcit`` was never looked at (the verdict printed, exit
+    0 or 1), while beside two files or a PAdES PDF it was refused."""
+    if policy not in POLICIES:
+        raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
 
 
 def _not_the_file(report: Path, file: Path) -> None:
