@@ -940,6 +940,35 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
             "csr",
             2,
         ),
+        *(
+            (
+                f"{option} beside a CSR",
+                [
+                    "cert",
+                    "apply",
+                    "--subscriber-id",
+                    person,
+                    "--profile",
+                    "person-signing",
+                    "--csr",
+                    csr_file(tmp, make_csr(), f"{field}.csr"),
+                    *more,
+                ],
+                field,
+                2,
+            )
+            for option, more, field in (
+                ("--pin", ["--pin", "123456"], "pin"),
+                ("--pin-stdin", ["--pin-stdin"], "pin_stdin"),
+                ("--algorithm", ["--algorithm", "sm2"], "algorithm"),
+            )
+        ),
+        (
+            "--pin beside a CSR to rekey",
+            ["cert", "rekey", "01", "--csr", csr_file(tmp, make_csr(), "r.csr"), "--pin", "1"],
+            "pin",
+            2,
+        ),
         (
             "unknown profile",
             [

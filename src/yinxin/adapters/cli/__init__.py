@@ -425,9 +425,10 @@ def cert_apply(
     years: int = typer.Option(1, help="Years paid for, and of validity."),
     acceptance_point: str = typer.Option("总部受理点", help="受理点: where it was received."),
     dns: list[str] = typer.Option([], "--dns", help="DNS names (device-tls)."),
-    algorithm: str = typer.Option(
-        "ec-p256",
-        help="Platform-held key's algorithm: ec-p256, ec-p384, rsa-2048, rsa-3072 or sm2.",
+    algorithm: str | None = typer.Option(
+        None,
+        help="Platform-held key's algorithm: ec-p256 (the default), ec-p384, rsa-2048, "
+        "rsa-3072 or sm2.",
     ),
     p: Platform = HOME,
     actor: str = APPLICANT,
@@ -440,12 +441,11 @@ def cert_apply(
     return p.certificates.apply(
         subscriber_id=subscriber_id,
         profile=profile,
-        **_key_args(csr, platform_key, pin, pin_stdin),
+        **_key_args(csr, platform_key, pin, pin_stdin, algorithm),
         plan=plan,
         years=years,
         acceptance_point=acceptance_point,
         dns_names=dns or None,
-        algorithm=algorithm,
         actor=actor,
     )
 
@@ -585,14 +585,36 @@ for _verb, _doc in [
     _simple_verb(_verb, _doc)
 
 
-def _key_args(csr: Path | None, platform_key: bool, pin: str | None, pin_stdin: bool) -> dict:
+def _key_args(
+    csr: Path | None,
+    platform_key: bool,
+    pin: str | None,
+    pin_stdin: bool,
+    algorithm: str | None = None,
+) -> dict:
     """The new key of an application, rekey or reissue: the subscriber's CSR, or a PIN to seal
-    a platform-held key under (from YINXIN_PIN, standard input or a prompt)."""
+    a platform-held key under (from YINXIN_PIN, standard input or a prompt) and, for an
+    application, the key's ``algorithm``.
+
+    ``--pin``, ``--pin-stdin`` and ``--algorithm`` are the platform-held key's: beside a
+    ``--csr`` they were dropped without a word (``--csr req.pem --algorithm sm2`` applied for
+    the CSR's P-256 key, exit 0), now each is refused naming it."""
     data = read_input(csr, "csr", MAX_PEM_INPUT)
     if platform_key and data is not None:
         raise ValidationError("give --csr or --platform-key, not both", field="csr")
+    if data is not None:
+        given = {"pin": pin is not None, "pin_stdin": pin_stdin, "algorithm": algorithm}
+        for name, value in given.items():
+            if value:
+                raise ValidationError(
+                    f"--{name.replace('_', '-')} is for a platform-held key (--platform-key); "
+                    "a CSR's key is your own, of the algorithm it was made with",
+                    field=name,
+                )
     if platform_key:
+        more = {} if algorithm is None else {"algorithm": algorithm}
         return {
+            **more,
             "pin": read_secret(
                 "PIN for the new platform-held key",
                 env="YINXIN_PIN",
@@ -600,7 +622,7 @@ def _key_args(csr: Path | None, platform_key: bool, pin: str | None, pin_stdin: 
                 option=pin,
                 from_stdin=pin_stdin,
                 confirm=True,
-            )
+            ),
         }
     if data is None:
         raise ValidationError("give --csr FILE or --platform-key", field="csr")
