@@ -165,3 +165,20 @@ def test_an_endless_line_on_standard_input_is_refused_not_read_on(platform: Plat
     res = invoke(p, ["seal", "check", seal.es_id, "--with-pin"], input="1" * 5000 + "\n")
     assert res.exit_code == 2 and res.stderr.startswith("error [pin]: "), res.output
     assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)  # no attempt was counted
+
+
+def test_seal_check_refuses_a_pin_it_would_not_check(platform: Platform) -> None:
+    """``seal check SEAL --pin 000000`` (or ``--pin-stdin``) without ``--with-pin`` checked no
+    PIN and answered "usable", exit 0: a wrong PIN looked accepted. Now the PIN option is
+    refused naming it, exit 2, unless --with-pin asks for the check."""
+    p = platform
+    seal = personal_seal(world(p))
+    for more, field in ((["--pin", "000000"], "pin"), (["--pin-stdin"], "pin_stdin")):
+        res = invoke(p, ["seal", "check", seal.es_id, *more, "--json"], input="000000\n")
+        assert res.exit_code == 2, res.output
+        out = json.loads(res.stdout)
+        assert out["field"] == field and "--with-pin" in out["message"], out
+        assert "000000" not in res.output
+    res = invoke(p, ["seal", "check", seal.es_id, "--with-pin", "--pin-stdin", "--json"],
+                 input=f"{PIN_ZHANG}\n")  # fmt: skip
+    assert res.exit_code == 0 and json.loads(res.stdout)["pin_ok"], res.output

@@ -286,10 +286,20 @@ def seal_check(
 ) -> None:
     """Could the seal sign now (state, certificate, authorization, lock, optionally the PIN)?
 
-    With --with-pin the PIN comes from YINXIN_SEAL_PIN, standard input or a hidden prompt.
+    With --with-pin the PIN comes from YINXIN_SEAL_PIN, standard input or a hidden prompt;
+    --pin or --pin-stdin without --with-pin is refused (no PIN would be checked).
     """
 
     def go() -> SealUsability:
+        # a PIN given without --with-pin was not checked, and the seal answered "usable"
+        given = {"pin": pin is not None, "pin_stdin": pin_stdin}
+        for name, value in given.items():
+            if value and not with_pin:
+                raise ValidationError(
+                    f"--{name.replace('_', '-')} gives the PIN to check: add --with-pin, or "
+                    f"leave --{name.replace('_', '-')} out",
+                    field=name,
+                )
         return as_options(MEMBER_FIELD, check)
 
     def check() -> SealUsability:
