@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import subprocess
 from decimal import Decimal
@@ -714,3 +715,32 @@ def test_cli_templates_draft_and_a_refusal(tmp_path):
     assert stale.returncode == 6 and "based_on" in stale.stdout + stale.stderr, stale
     again = ["contract", "revise", d, "--set", "payment_days=45", "--based-on"]
     assert yinxin_json([*again, revised["pdf_sha256"]], home)["values"]["payment_days"] == 45
+
+
+def test_cli_a_blank_given_twice_is_refused_not_the_last_taken(tmp_path):
+    """``--set payment_days=30 --set payment_days=45`` drafted with 45 (the last ``--set``
+    taken, the first dropped without a word), as did a blank given by ``--set`` and
+    ``--attach``; a ``--signer`` key given twice is refused, and so is this now, naming the
+    option, exit 2, nothing drafted. ``--set`` over ``--values`` or ``--example`` still
+    overrides."""
+    home = tmp_path / "cli"
+    p = new_platform(home)  # the CLI process runs on the system clock
+    p.close()
+    pdf = tmp_path / "spec.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    draft = ["contract", "draft", "tech-service", "--example", "--json"]
+    cases = [
+        (["--set", "payment_days=30", "--set", "payment_days=45"], "set"),
+        (["--set", "payment_days=30", "--set", " payment_days =45"], "set"),
+        (["--attach", f"specification_pdf={pdf}", "--attach", f"specification_pdf={pdf}"],
+         "attach"),
+        (["--set", "specification_pdf=x", "--attach", f"specification_pdf={pdf}"], "attach"),
+    ]  # fmt: skip
+    for more, field in cases:
+        r = yinxin_cli([*draft, *more], home, check=False)
+        assert r.returncode == 2, (more, r.stdout, r.stderr)
+        err = json.loads(r.stdout)
+        assert err["field"] == field and "twice" in err["message"], err
+    assert yinxin_json(["contract", "list"], home)["items"] == []
+    drafted = yinxin_json([*draft, "--set", "payment_days=30"], home)
+    assert drafted["values"]["payment_days"] == 30

@@ -99,15 +99,29 @@ def _values(
                 field="values",
             )
         values.update(loaded)
+    # a blank given twice on the command line (--set a=1 --set a=2, or --set and --attach)
+    # was the last one given, the other dropped without a word; --set over --values stays
+    given: set[str] = set()
+
+    def once(name: str, option: str) -> None:
+        if name in given:
+            raise ValidationError(
+                f"{name} is given twice (by --set or --attach); give each blank once",
+                field=option,
+            )
+        given.add(name)
+
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise ValidationError(f"{pair!r} is not name=value", field="set")
+        once(name.strip(), "set")
         values[name.strip()] = value
     for pair in attach or []:  # a PDF blank takes the file as base64, as over HTTP
         name, sep, file = pair.partition("=")
         if not sep or not name.strip() or not file:
             raise ValidationError(f"{pair!r} is not name=file.pdf", field="attach")
+        once(name.strip(), "attach")
         data = read_input(Path(file), f"values.{name.strip()}")
         if not data:  # as base64 "" it read as no file: drafted without it, exit 0
             raise ValidationError(f"{file} is empty, not a PDF", field=f"values.{name.strip()}")
