@@ -744,3 +744,22 @@ def test_cli_a_blank_given_twice_is_refused_not_the_last_taken(tmp_path):
     assert yinxin_json(["contract", "list"], home)["items"] == []
     drafted = yinxin_json([*draft, "--set", "payment_days=30"], home)
     assert drafted["values"]["payment_days"] == 30
+
+
+def test_cli_a_values_file_with_a_member_given_twice_is_refused(tmp_path):
+    """``--values v.json`` holding ``{"payment_days": 30, "payment_days": 45}`` drafted with
+    45 (Python's json keeps the last; another reader of the file may take the first), where
+    the API refuses such a body. Now it is refused naming values, exit 2, nothing drafted."""
+    home = tmp_path / "cli"
+    p = new_platform(home)  # the CLI process runs on the system clock
+    p.close()
+    v = tmp_path / "v.json"
+    v.write_text('{"payment_days": 30, "payment_days": 45}', "utf-8")
+    args = ["contract", "draft", "tech-service", "--example", "--values", str(v), "--json"]
+    r = yinxin_cli(args, home, check=False)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    err = json.loads(r.stdout)
+    assert err["field"] == "values" and "'payment_days' is given twice" in err["message"], err
+    assert yinxin_json(["contract", "list"], home)["items"] == []
+    v.write_text('{"payment_days": 45}', "utf-8")
+    assert yinxin_json(args, home)["values"]["payment_days"] == 45

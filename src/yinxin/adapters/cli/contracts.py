@@ -85,8 +85,22 @@ def _values(
     values = dict(base)
     if path is not None:
         raw = read_input(path, "values")
+
+        def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            # {"price": "1", "price": "2"} was the last, as Python's json reads it (the API
+            # refuses a member given twice: json_body)
+            out: dict[str, Any] = {}
+            for name, value in pairs:
+                if name in out:
+                    raise ValidationError(
+                        f"{path}: {name!r} is given twice in one object; give it once",
+                        field="values",
+                    )
+                out[name] = value
+            return out
+
         try:
-            loaded = json.loads(raw.decode("utf-8"))
+            loaded = json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValidationError(f"{path} is not UTF-8 JSON: {e}", field="values") from None
         except RecursionError:  # [[[[… a few hundred KB deep: the parser's traceback, exit 1
