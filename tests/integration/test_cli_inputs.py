@@ -923,3 +923,50 @@ def test_sign_batch_checks_its_level_before_a_code_is_sent(platform, clock, tmp_
     res = CliRunner().invoke(cli_app, [*args, *more], env=secrets)
     assert res.exit_code == 0, res.output
     assert [r["level"] for r in json.loads(res.stdout)["records"]] == ["B-T"]
+
+
+def test_authorization_grant_refusals_name_the_option_typed(platform) -> None:
+    """``authorization grant`` refusals named the service's fields: ``--max 0``
+    ``max_documents``, ``--until`` in the past ``valid_until``, ``--by`` no subscriber
+    ``granted_by_subscriber_id``, ``--counterparty`` no subscriber ``counterparties``,
+    ``--flow`` no flow ``flow_ids`` — options the command does not have. Each now names the
+    option typed, code and exit code unchanged, nothing written."""
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from tests.integration.test_seals import PIN_ORG, org_seal, world
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    w = world(p)
+    seal = org_seal(w)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+        "YINXIN_SEAL_PIN": PIN_ORG,
+    }
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).replace(microsecond=0).isoformat()
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).replace(microsecond=0).isoformat()
+    base = ["authorization", "grant", "--seal", seal.es_id, "--by", str(w.org.id)]
+    cases = [
+        ([*base, "--max", "0", "--until", soon], "max", 2),
+        ([*base, "--max", "5", "--until", past], "until", 2),
+        ([*base, "--max", "5", "--until", soon, "--counterparty", "999999"], "counterparty", 3),
+        ([*base, "--max", "5", "--until", soon, "--counterparty", "0"], "counterparty", 2),
+        ([*base, "--max", "5", "--until", soon, "--flow", "999999"], "flow", 3),
+        (["authorization", "grant", "--seal", seal.es_id, "--by", "999999", "--max", "5",
+          "--until", soon], "by", 3),
+    ]  # fmt: skip
+    before = dbdump.dump(p)
+    for args, option, code in cases:
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert res.exit_code == code, (args, res.output)
+        assert json.loads(res.stdout)["field"] == option, (args, res.stdout)
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.stderr.startswith(f"error [{option}]: "), (args, res.stderr)
+    after = dbdump.dump(p)
+    assert [k for k in after if after[k] != before[k]] in ([], ["audit_events", "audit_head"])

@@ -489,18 +489,33 @@ def authorization_grant(
         the_pin = read_secret(
             "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
         )
-        return platform(home).authorizations.grant(
-            seal,
-            pin=the_pin,
-            granted_by_subscriber_id=by,
-            max_documents=max_documents,
-            valid_until=parse_time(until, "until"),
-            counterparties=counterparty,
-            flow_ids=flow,
-            actor=actor,
+        p = platform(home)
+        return as_options(
+            GRANT_FIELDS,
+            lambda: p.authorizations.grant(
+                seal,
+                pin=the_pin,
+                granted_by_subscriber_id=by,
+                max_documents=max_documents,
+                valid_until=parse_time(until, "until"),
+                counterparties=counterparty,
+                flow_ids=flow,
+                actor=actor,
+            ),
         )
 
     run(as_json, go, _show_authorization)
+
+
+# the service's (and the API's) names for what `authorization grant` takes as --by, --max,
+# --until, --counterparty and --flow: a refusal named the field, no option of the command
+GRANT_FIELDS = {
+    "granted_by_subscriber_id": "by",
+    "max_documents": "max",
+    "valid_until": "until",
+    "counterparties": "counterparty",
+    "flow_ids": "flow",
+}
 
 
 @authorization_app.command("withdraw")
