@@ -963,6 +963,37 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
                 ("--algorithm", ["--algorithm", "sm2"], "algorithm"),
             )
         ),
+        # the service's dns_names and application_id, named by the options typed
+        (
+            "--dns on a person certificate",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                person,
+                "--profile",
+                "person-signing",
+                "--csr",
+                csr_file(tmp, make_csr(), "dns.csr"),
+                "--dns",
+                "x.example.cn",
+            ],
+            "dns",
+            2,
+        ),
+        ("pay for nothing", ["cert", "pay"], "application", 2),
+        (
+            "pay for an unknown application",
+            ["cert", "pay", "--application", "999999"],
+            "application",
+            3,
+        ),
+        (
+            "pay for a decided application",
+            ["cert", "pay", "--application", str(w.approved_app_id)],
+            "application",
+            4,
+        ),
         (
             "--pin beside a CSR to rekey",
             ["cert", "rekey", "01", "--csr", csr_file(tmp, make_csr(), "r.csr"), "--pin", "1"],

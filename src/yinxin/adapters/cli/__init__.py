@@ -39,6 +39,7 @@ from yinxin.adapters.cli.common import (
     DecimalFloatRange,
     DecimalIntRange,
     Platform,
+    as_options,
     close_platforms,
     console,
     emit,
@@ -438,15 +439,20 @@ def cert_apply(
     The PIN comes from YINXIN_PIN, standard input (--pin-stdin, or when it is not a terminal)
     or a hidden prompt, never from the command line unless you insist (--pin, discouraged).
     """
-    return p.certificates.apply(
-        subscriber_id=subscriber_id,
-        profile=profile,
-        **_key_args(csr, platform_key, pin, pin_stdin, algorithm),
-        plan=plan,
-        years=years,
-        acceptance_point=acceptance_point,
-        dns_names=dns or None,
-        actor=actor,
+    key = _key_args(csr, platform_key, pin, pin_stdin, algorithm)
+    # a refused --dns named the service's dns_names, which no option is called
+    return as_options(
+        {"dns_names": "dns"},
+        lambda: p.certificates.apply(
+            subscriber_id=subscriber_id,
+            profile=profile,
+            **key,
+            plan=plan,
+            years=years,
+            acceptance_point=acceptance_point,
+            dns_names=dns or None,
+            actor=actor,
+        ),
     )
 
 
@@ -463,8 +469,17 @@ def cert_pay(
     actor: str = typer.Option("cashier", "--actor", help="Who took the payment (audit trail)."),
 ) -> object:
     """Record a fee: the first year(s) for an application, or a renewal for a certificate."""
-    return p.certificates.pay(
-        application_id=application, serial=serial, years=years, reference=reference, actor=actor
+    # a refusal of --application (none given, no such application, paid already) named the
+    # service's application_id, which no option is called
+    return as_options(
+        {"application_id": "application"},
+        lambda: p.certificates.pay(
+            application_id=application,
+            serial=serial,
+            years=years,
+            reference=reference,
+            actor=actor,
+        ),
     )
 
 
