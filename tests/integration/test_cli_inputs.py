@@ -970,3 +970,33 @@ def test_authorization_grant_refusals_name_the_option_typed(platform) -> None:
         assert res.stderr.startswith(f"error [{option}]: "), (args, res.stderr)
     after = dbdump.dump(p)
     assert [k for k in after if after[k] != before[k]] in ([], ["audit_events", "audit_head"])
+
+
+def test_webhook_subscribe_refusals_name_the_option_typed(platform) -> None:
+    """``webhook subscribe --organization N`` naming no organization was refused naming the
+    service's ``owner_organization_id``, and no ``--event`` that is a type ``events``: fields
+    no option of the command is called. They name ``organization`` and ``event`` now, code
+    and exit code unchanged, nothing written."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    base = ["webhook", "subscribe", "--url", "https://hooks.example.cn/yinxin"]
+    cases = [
+        ([*base, "--event", "*", "--organization", "999999"], "organization"),
+        ([*base, "--event", " "], "event"),
+    ]
+    before = dbdump.dump(p)
+    for args, option in cases:
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        assert res.exit_code == 2, (args, res.output)
+        assert json.loads(res.stdout)["field"] == option, (args, res.stdout)
+    assert dbdump.dump(p) == before

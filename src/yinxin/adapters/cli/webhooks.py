@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -17,6 +18,7 @@ from yinxin.adapters.cli.common import (
     run,
     show_once,
 )
+from yinxin.errors import YinxinError
 
 webhook_app = typer.Typer(
     no_args_is_help=True, help="Webhooks: integrations told what happened, signed and retried."
@@ -39,9 +41,21 @@ def webhook_subscribe(
     """Subscribe a receiver; the signing secret is printed once — store it now."""
 
     def make():
-        return platform(home).webhooks.subscribe(
-            url, event, organization, "operator", description=description
-        )
+        try:
+            return platform(home).webhooks.subscribe(
+                url, event, organization, "operator", description=description
+            )
+        except YinxinError as e:
+            # the service's names (events[1], owner_organization_id) for --event and
+            # --organization: a refusal named fields no option of the command is called
+            field = e.field or ""
+            if re.fullmatch(r"events(\[\d+\])?", field):
+                field = "event"
+            elif field == "owner_organization_id":
+                field = "organization"
+            else:
+                raise
+            raise type(e)(e.message, field=field, code=e.code) from None
 
     def show(issued) -> None:
         w = issued.subscription
