@@ -812,8 +812,10 @@ def test_cli_json(world) -> None:
         (("event", cid, "delivered", "--on", "2026-04-11"), 4, "event"),
         (("show", "999"), 3, "contract_id"),
         (("track", str(g["draft"])), 4, "contract_id"),
-        (("reverse-payment", cid, str(twice["id"]), "--reason", "again"), 4, "payment_id"),
-        (("reverse-payment", cid, "99999", "--reason", "x"), 3, "payment_id"),
+        # the argument PAYMENT and --obligation, not the service's payment_id, obligation_id
+        (("reverse-payment", cid, str(twice["id"]), "--reason", "again"), 4, "payment"),
+        (("reverse-payment", cid, "99999", "--reason", "x"), 3, "payment"),
+        (("pay", cid, "100", "--on", "2026-04-11", "--obligation", "99999"), 3, "obligation"),
         (("withdraw-event", cid, "delivered", "--reason", "x"), 4, "event"),
         (("withdraw-event", cid, "shipped", "--reason", "x"), 2, "event"),
         (("withdraw-event", cid, "accepted", "--reason", " "), 2, "reason"),

@@ -22,6 +22,7 @@ from yinxin.adapters.cli.common import (
     JSON,
     OWNED_CONTRACTS,
     Platform,
+    as_options,
     console,
     on_platform,
     platform,
@@ -158,8 +159,13 @@ def obligation_pay(
     p: Platform = HOME,
 ) -> object:
     """Record money received; part of an instalment is allowed, more than is owed is not."""
-    return p.obligations.pay(
-        contract_id, amount, on, obligation_id=obligation, reference=reference, actor=actor
+    # --obligation refused (no such payment obligation, every one paid) named the service's
+    # obligation_id, which no option is called
+    return as_options(
+        {"obligation_id": "obligation"},
+        lambda: p.obligations.pay(
+            contract_id, amount, on, obligation_id=obligation, reference=reference, actor=actor
+        ),
     )
 
 
@@ -174,7 +180,10 @@ def obligation_reverse_payment(
 ) -> object:
     """冲正: a payment recorded by mistake stops counting (its record stays); then record the
     right one with pay."""
-    return p.obligations.reverse_payment(contract_id, payment, reason=reason, actor=actor)
+    return as_options(  # the argument is PAYMENT, the service's field payment_id
+        {"payment_id": "payment"},
+        lambda: p.obligations.reverse_payment(contract_id, payment, reason=reason, actor=actor),
+    )
 
 
 @obligation_app.command("remind")
