@@ -1460,3 +1460,30 @@ def test_an_unreadable_max_sign_id_is_refused_naming_the_list_and_value_in_both_
         f"OFD 文件：{signs} 中的 MaxSignId 无法读取（'x9'） / "
         f"OFD: {signs} has an unreadable MaxSignId 'x9'"
     ), err.value.message
+
+
+def test_cli_an_output_over_its_input_is_refused(tmp_path: Path) -> None:
+    """``ofd render a.ofd --out a.ofd`` replaced the (signed) OFD with the PNG of its page, and
+    ``ofd make --text t.txt --out t.txt`` the text with the OFD, both exit 0. The output over
+    the input (by name, another spelling or a link) is refused naming out, exit 2, the input
+    left as it was."""
+    runner = CliRunner()
+    ofd = tmp_path / "a.ofd"
+    kept = (Path(__file__).parents[1] / "fixtures" / "ofd" / "ofdrw-V4RideRight.ofd").read_bytes()
+    ofd.write_bytes(kept)
+    (tmp_path / "link.ofd").symlink_to(ofd)
+    text = tmp_path / "t.txt"
+    text.write_text("合同正文\n", "utf-8")
+    cases = [
+        ["render", str(ofd), "--out", str(ofd)],
+        ["render", str(ofd), "--out", str(tmp_path / "." / "a.ofd")],
+        ["render", str(ofd), "--out", str(tmp_path / "link.ofd")],
+        ["make", "--text", str(text), "--out", str(text)],
+    ]
+    for args in cases:
+        r = runner.invoke(ofd_app, [*args, "--json"])
+        assert r.exit_code == 2, (args, r.output)
+        assert json.loads(r.stdout)["field"] == "out", r.stdout
+    assert ofd.read_bytes() == kept and text.read_text("utf-8") == "合同正文\n"
+    r = runner.invoke(ofd_app, ["render", str(ofd), "--out", str(tmp_path / "p.png"), "--json"])
+    assert r.exit_code == 0 and (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")

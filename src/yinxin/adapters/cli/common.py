@@ -665,6 +665,20 @@ def writable(path: Path, field: str = "out") -> None:
         raise ValidationError(f"cannot write into {folder}", field=field)
 
 
+def not_the_input(out: Path, given: Path, field: str, what: str) -> None:
+    """Refuse, naming ``field``, an output that is the input file ``given`` (the same name,
+    another spelling of it, a link to it): what is written would replace ``what``."""
+    try:
+        same = out.exists() and os.path.samefile(out, given)
+    except OSError:
+        same = False
+    if same:
+        raise ValidationError(
+            f"--{field.replace('_', '-')} {out} is {what} ({given}): give the output another name",
+            field=field,
+        )
+
+
 def write_atomic(path: Path, data: bytes, field: str = "out") -> None:
     """Write the output atomically: a refused or failed run leaves no partial file."""
     tmp = path.with_name(path.name + ".part")

@@ -20,6 +20,7 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     MAX_PEM_INPUT,
+    not_the_input,
     platform,
     platform_here,
     read_crl,
@@ -213,6 +214,8 @@ def ofd_render(
         from yinxin.ofd.render import render_page
         from yinxin.seals.ses_signature import seal_picture
 
+        # --out a.ofd over the OFD drawn replaced the signed document with its picture (exit 0)
+        not_the_input(output, file, "out", "the OFD drawn")
         png = render_page(read_input(file, "file"), page, dpi=dpi, picture_of=seal_picture)
         write_atomic(output, png)
         return OfdRendered(str(output), page, dpi)
@@ -231,6 +234,7 @@ def ofd_make(
     def go() -> OfdMade:
         from yinxin.ofd.make import make_ofd
 
+        not_the_input(output, text, "out", "the text read")  # it was replaced by the OFD
         try:
             body = read_input(text, "text").decode("utf-8")
         except UnicodeDecodeError:
