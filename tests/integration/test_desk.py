@@ -722,6 +722,11 @@ def test_cli_desk_json(tmp_path) -> None:
     for fee in ("1e400", "1e30", "123456789012345678901234567"):
         add = ["contract-add", "X-2", *terms, "--ends-on", "2026-12-31", "--annual-fee", fee]
         refusals.append((2, "annual_fee", add))
+    # the hours named as typed (--workday-hours, --other-hours), not the service's fields
+    add = ["contract-add", "X-3", *terms, "--ends-on", "2026-12-31", "--annual-fee", "100"]
+    refusals.append((2, "workday_hours", [*add, "--workday-hours", "0"]))
+    refusals.append((2, "other_hours", [*add, "--other-hours", "721"]))
+    refusals.append((2, "on_site_hours", [*add, "--on-site-hours", "0"]))
     for code, field, args in refusals:
         got, out = cli(*args)
         assert (got, out.get("field")) == (code, field), (args, out)

@@ -23,6 +23,7 @@ from yinxin.adapters.cli.common import (
     PDF_OUT,
     Platform,
     WrittenFile,
+    as_options,
     console,
     on_platform,
     parse_time,
@@ -108,18 +109,23 @@ def contract_add(
     def go():
         from yinxin.contracts.workdays import parse_date
 
-        return platform(home).desk.add_contract(
-            number,
-            title=title,
-            party_a=party_a,
-            party_b=party_b,
-            annual_fee=annual_fee,
-            starts_on=parse_date(starts_on, field="starts_on"),
-            ends_on=parse_date(ends_on, field="ends_on"),
-            workday_response_hours=workday_hours,
-            other_response_hours=other_hours,
-            on_site_hours=on_site_hours,
-            actor=actor,
+        desk = platform(home).desk
+        # a refused --workday-hours or --other-hours named the service's *_response_hours
+        return as_options(
+            {"workday_response_hours": "workday_hours", "other_response_hours": "other_hours"},
+            lambda: desk.add_contract(
+                number,
+                title=title,
+                party_a=party_a,
+                party_b=party_b,
+                annual_fee=annual_fee,
+                starts_on=parse_date(starts_on, field="starts_on"),
+                ends_on=parse_date(ends_on, field="ends_on"),
+                workday_response_hours=workday_hours,
+                other_response_hours=other_hours,
+                on_site_hours=on_site_hours,
+                actor=actor,
+            ),
         )
 
     run(
