@@ -1000,3 +1000,45 @@ def test_webhook_subscribe_refusals_name_the_option_typed(platform) -> None:
         assert res.exit_code == 2, (args, res.output)
         assert json.loads(res.stdout)["field"] == option, (args, res.stdout)
     assert dbdump.dump(p) == before
+
+
+def test_flow_list_and_show_print_every_time_with_its_zone(platform, clock) -> None:
+    """``flow list`` printed the deadline as ``2026-12-08 14:05`` and ``flow show`` a signer's
+    signing time as ``signed 2026-12-05 14:05``: UTC with no zone, read by an operator in
+    Beijing as local time (eight hours off), where ``flow show``'s own deadline and ``flow
+    urge`` say ``UTC``. Every time is printed the one way now; ``--json`` keeps ISO 8601."""
+    import datetime as dt
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from tests.fixtures.samples import contract_pdf
+    from tests.integration.signing_flow import outbox_lines, read_code
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.signing.flows import SignerSpec
+
+    w, _c, env = _contract_world(platform, clock)
+    flow = platform.flows.create(
+        "合同",
+        documents=[("a.pdf", contract_pdf(1))],
+        signers=[SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id)],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    link = platform.flows.start(flow.id).links[0]
+    before = outbox_lines(w.outbox)
+    ch = platform.flows.request_code(link.token)
+    code = read_code(w.outbox, w.yi.phone, after=before)
+    platform.flows.sign(link.token, pin=w.yi.pin, challenge_id=ch.challenge_id, code=code)
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    runner = CliRunner()
+    res = runner.invoke(cli_app, ["flow", "list"], env=env)
+    assert res.exit_code == 0, res.output
+    assert re.search(rf"deadline {when}$", res.stdout.strip()), res.stdout
+    res = runner.invoke(cli_app, ["flow", "list", "--json"], env=env)
+    deadline = json.loads(res.stdout)["items"][0]["deadline"]
+    assert dt.datetime.fromisoformat(deadline).utcoffset() == dt.timedelta(0), deadline
+    res = runner.invoke(cli_app, ["flow", "show", str(flow.id)], env=env)
+    assert res.exit_code == 0, res.output
+    assert re.search(rf"deadline {when}$", res.stdout.splitlines()[0]), res.stdout
+    assert re.search(rf"  signed {when}$", res.stdout), res.stdout

@@ -264,6 +264,26 @@ def say(markup: str, *values: object, err: bool = False) -> None:
     (err_console if err else console).print(styled(markup, *values))
 
 
+def moment(t: dt.datetime | None, zone: dt.tzinfo = dt.UTC) -> str:
+    """A moment as every command's human output shows it: date, hour and minute, and the zone
+    it is read in — ``2026-12-05 19:13 UTC`` (``zone`` another offset: ``2026-12-06 03:13
+    UTC+8``), ``—`` for none. Never an hour without its zone (read as Beijing time, a UTC hour
+    is eight hours off), nor ISO with seconds and microseconds in one verb and minutes in the
+    next; ``--json`` keeps ISO 8601 with the offset. A naive time (none should reach here) is
+    the stored convention's, UTC."""
+    if t is None:
+        return "—"
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    local = t.astimezone(zone)
+    offset = local.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    label = "UTC" if not minutes else f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    return f"{local:%Y-%m-%d %H:%M} {label}"
+
+
 def show_page(page: Any, line: Callable[[Any], str]) -> None:
     """A service's page of a listing (``items``, ``next_after``): one line an item, then how to
     ask for the next page, the same in every ``… list`` command."""

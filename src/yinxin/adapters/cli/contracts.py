@@ -33,6 +33,7 @@ from yinxin.adapters.cli.common import (
     as_signer_keys,
     console,
     deadline_at,
+    moment,
     on_platform,
     platform,
     read_input,
@@ -178,7 +179,7 @@ def _show(c) -> None:
     if c.flow_id:
         console.print(f"  sign flow {c.flow_id}")
     if c.signed_at:
-        console.print(f"  signed {c.signed_at:%Y-%m-%d %H:%M %Z}  {c.signed_sha256}")
+        console.print(f"  signed {moment(c.signed_at)}  {c.signed_sha256}")
     if c.reason:
         console.print(f"  reason: {c.reason}")
 

@@ -32,6 +32,7 @@ from yinxin.adapters.cli.common import (
     console,
     deadline_at,
     decimal_real,
+    moment,
     on_platform,
     parse_time,
     platform,
@@ -168,12 +169,12 @@ def _show(f) -> None:
         f.state,
         f.signing_order,
         f.title,
-        f"{f.deadline:%Y-%m-%d %H:%M %Z}",
+        moment(f.deadline),
     )
     for d in f.documents:
         console.print(f"  document {d.id}: {d.name}  {d.current_sha256}")
     for x in f.signers:
-        when = f"  signed {x.signed_at:%Y-%m-%d %H:%M}" if x.signed_at else ""
+        when = f"  signed {moment(x.signed_at)}" if x.signed_at else ""
         console.print(
             f"  signer {x.id}: turn {x.order}  {x.role}  {x.subscriber_name}  "
             f"seal {x.es_id or x.seal_id}  {x.state}{when}"
@@ -282,7 +283,7 @@ def flow_list(
         done = sum(1 for x in f.signers if x.state == "signed")
         return (
             f"{f.id}  {f.state}  {done}/{len(f.signers)} signed  《{f.title}》  "
-            f"deadline {f.deadline:%Y-%m-%d %H:%M}"
+            f"deadline {moment(f.deadline)}"
         )
 
     run(
@@ -310,7 +311,7 @@ def flow_urge(
             "[green]Urged[/] signer {} ({}); next possible at {}",
             r.signer_id,
             r.sent_to or "no address",
-            f"{r.next_urge_at:%Y-%m-%d %H:%M %Z}",  # as flow show's deadline
+            moment(r.next_urge_at),
         ),
     )
 
