@@ -740,6 +740,38 @@ def test_cli_desk_json(tmp_path) -> None:
     assert listed["number"] == NUMBER
 
 
+def test_cli_desk_prints_times_in_beijing_time_saying_so(tmp_path) -> None:
+    """``desk show`` and ``desk list`` printed the notice and the due times in Beijing time
+    with no zone (``notice 2026-10-01 10:00``) while every other command prints UTC with its
+    zone (``flow show``: ``2026-10-01 02:00 UTC``): the same moment read two ways, eight hours
+    apart. The desk still reckons in Beijing time, and now says so: ``2026-10-01 10:00
+    UTC+8``; ``--json`` keeps ISO 8601 with the offset."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import PASSPHRASE
+    from yinxin.adapters.cli import app as cli_app
+
+    env = {"YINXIN_HOME": str(tmp_path / "home"), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+
+    def cli(*args: str) -> str:
+        res = CliRunner().invoke(cli_app, ["desk", *args], env=env)
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    cli(
+        "contract-add", NUMBER, "--title", "运维服务合同", "--party-a", A, "--party-b", B,
+        "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
+    )  # fmt: skip
+    cli(
+        "open", NUMBER, "--channel", "phone", "--description", "数据同步失败",
+        "--reported-by", "甲方 付威", "--notice-at", "2026-10-01T10:00:00+08:00",
+    )  # fmt: skip
+    shown = cli("show", "1")
+    assert "notice 2026-10-01 10:00 UTC+8 (" in shown, shown
+    assert "response due 2026-10-01 14:00 UTC+8" in shown, shown
+    assert "#1  2026-10-01 10:00 UTC+8  " in cli("list"), shown
+
+
 def test_a_notice_in_a_year_without_a_calendar_is_recorded_then_settled(tmp_path) -> None:
     """From 1 January of a year whose official holiday schedule nobody has loaded yet (2027
     today: the package stops at 2026), every notice was refused with calendar_missing — the

@@ -25,6 +25,7 @@ from yinxin.adapters.cli.common import (
     WrittenFile,
     as_options,
     console,
+    moment,
     on_platform,
     parse_time,
     platform,
@@ -54,7 +55,8 @@ def _party(value: str, field: str) -> tuple[int, str]:
 
 
 def _t(t: dt.datetime | None) -> str:
-    return "—" if t is None else f"{t.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+    """A desk time in Beijing time, in which the desk reckons, saying so (``… UTC+8``)."""
+    return moment(t, BEIJING)
 
 
 def _show(r) -> None:
