@@ -12,24 +12,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 V = TypeVar("V")
 
 
-def plain(value: Any) -> Any:
+def plain(value: Any, moment: Callable[[dt.datetime], str] | None = None) -> Any:
+    """``value`` as plain data; a datetime as ISO 8601, or as ``moment`` makes it (the CLI's
+    text for a person: ``2026-12-05 19:13 UTC``)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name), moment) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
+    if moment is not None and isinstance(value, dt.datetime):
+        return moment(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, moment) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
+        return [plain(v, moment) for v in value]
     if isinstance(value, bytes | bytearray):
         return bytes(value).hex()
     if isinstance(value, Path):

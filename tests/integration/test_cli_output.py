@@ -108,6 +108,25 @@ def test_a_verb_without_a_view_of_its_own_prints_text(platform: Platform) -> Non
         assert res.exit_code == 0 and res.stdout == "" and res.stderr == said + "\n", empty
 
 
+def test_a_verb_without_a_view_prints_times_as_the_views_do(platform: Platform) -> None:
+    """A verb with no renderer printed its times as ISO 8601 (``created_at
+    2026-12-05T20:34:04+00:00``, ``created_at=…``) where every verb with a view prints
+    ``2026-12-05 20:34 UTC``: two forms of the same moment side by side in one terminal. Both
+    go through the one formatter now; ``--json`` keeps ISO 8601 with the offset."""
+    import datetime as dt
+
+    p = platform
+    w = world(p)
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    res = invoke(p, "subscriber", "show", str(w.zhang.id))
+    assert res.exit_code == 0, res.output
+    assert re.search(rf"^created_at +{when}$", res.stdout, re.M), res.stdout
+    res = invoke(p, "subscriber", "list")
+    assert re.search(rf"  created_at={when}  ", res.stdout.splitlines()[0]), res.stdout
+    got = json.loads(invoke(p, "subscriber", "show", str(w.zhang.id), "--json").stdout)
+    assert dt.datetime.fromisoformat(got["created_at"]).utcoffset() == dt.timedelta(0), got
+
+
 def test_verbs_that_replace_a_certificate_print_the_new_and_the_old(platform: Platform) -> None:
     """``cert renew`` renewed, then ended in a traceback printing its answer (it handed a
     renewal's pair of certificates to the one-certificate line); rekey, reissue and change

@@ -149,11 +149,12 @@ def emit(
         return
     from yinxin.results import plain
 
-    data = plain(result)
     if as_json:
+        data = plain(result)
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
         return
-    sys.stdout.write("".join(line + "\n" for line in as_text(data)))
+    # times as every renderer prints them (moment), not ISO with seconds and offset
+    sys.stdout.write("".join(line + "\n" for line in as_text(plain(result, moment))))
 
 
 def _nothing(result: Any) -> bool:
