@@ -380,3 +380,28 @@ def test_two_racing_for_the_last_use_one_wins(any_platform, clock):
     v = p.authorizations.get(a.id)
     assert v.used_documents == 1 and v.state == AuthorizationState.EXHAUSTED
     assert count(p, SignatureRecord) == 1 and count(p, SigningBatch) == 1
+
+
+def test_the_cli_prints_the_end_of_an_authorization_as_every_time(world) -> None:
+    """``authorization list`` printed ``until 2027-01-04 09:30Z``: a form of its own, where
+    every other command prints ``2027-01-04 09:30 UTC``. It goes through the one formatter now;
+    ``--json`` keeps ISO 8601 with the offset."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import PASSPHRASE
+    from yinxin.adapters.cli import app as cli_app
+
+    w = world
+    a = grant(w)
+    env = {
+        "YINXIN_HOME": str(w.p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": w.p.settings.database_url,
+    }
+    res = CliRunner().invoke(cli_app, ["authorization", "list"], env=env)
+    assert res.exit_code == 0, res.output
+    [line] = [x for x in res.stdout.splitlines() if x.startswith(f"#{a.id} ")]
+    until = a.valid_until.astimezone(dt.UTC)
+    assert re.search(rf", until {until:%Y-%m-%d %H:%M} UTC; ", line), line

@@ -32,6 +32,7 @@ from yinxin.adapters.cli.common import (
     as_options,
     extended,
     grouped,
+    moment,
     on_platform,
     parse_time,
     pdf_placement,
@@ -448,13 +449,13 @@ def _show_authorization(a) -> None:
     if a.flow_ids:
         scope.append("flows " + ", ".join(map(str, a.flow_ids)))
     say(
-        "#{} seal {} [bold]{}[/] {}/{} used, until {}Z; {}",
+        "#{} seal {} [bold]{}[/] {}/{} used, until {}; {}",
         a.id,
         a.es_id,
         a.state,
         a.used_documents,
         a.max_documents,
-        f"{a.valid_until:%Y-%m-%d %H:%M}",
+        moment(a.valid_until),
         "; ".join(scope) or "any counterparty and flow",
     )
 
