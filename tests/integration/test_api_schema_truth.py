@@ -382,3 +382,21 @@ def test_the_status_endpoints_refusals_say_what_went_wrong(world, method, path, 
     r = c.request(method, path)
     assert r.status_code == status, r.text
     assert r.json()["error"] == code and r.json()["message"]
+
+
+def test_every_moment_an_answer_carries_is_documented_as_a_date_time(world) -> None:
+    """A code's expiry (``expires_at`` of a reissue or rekey waiting for its code, of a holder's
+    new phone or e-mail, of a registration's e-mail) and an e-mail notice's ``served_at`` were
+    documented as plain strings — every other moment as ``format: date-time`` — and written
+    ``2026-12-05T20:39:12.345678+00:00`` where the rest read ``2026-12-05T20:39:12Z``: a
+    generated client got text to parse by hand. Every field named for a moment (``…_at``) is a
+    ``date-time`` now; ``exported_at`` echoes the manifest's text (empty for a broken one)."""
+    _, _, doc = world
+    plain = []
+    for name, schema in doc["components"]["schemas"].items():
+        for field, prop in (schema.get("properties") or {}).items():
+            kinds = prop.get("anyOf") or [prop]
+            if field.endswith("_at") and (name, field) != ("ExportSummary", "exported_at"):
+                if not any(k.get("format") == "date-time" for k in kinds):
+                    plain.append(f"{name}.{field}")
+    assert plain == []

@@ -80,7 +80,7 @@ NOT_KEPT = "x-yinxin-not-kept"
 def challenge(out: BaseModel) -> JSONResponse:
     """``202`` with ``out``: the request waits for a proof (a code) before it acts; nothing
     done, so its ``Idempotency-Key`` is not used up by this answer."""
-    return JSONResponse(out.model_dump(), status_code=202, headers={NOT_KEPT: "1"})
+    return JSONResponse(out.model_dump(mode="json"), status_code=202, headers={NOT_KEPT: "1"})
 
 
 def pdf_response(pdf: bytes, headers: Mapping[str, str] | None = None) -> Response:

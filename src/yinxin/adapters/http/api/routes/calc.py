@@ -8,6 +8,7 @@ official holiday schedule is unknown answers ``code: calendar_missing``.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -123,7 +124,9 @@ class MilestoneOut(BaseModel):
 class NoticeOut(BaseModel):
     method: str
     served_on: str | None = Field(description="the day it counts as served; null: not served")
-    served_at: str | None = Field(description="email: the moment it reached the mail system")
+    served_at: dt.datetime | None = Field(
+        description="email: the moment it reached the mail system"
+    )
     explanation: str
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -91,7 +92,7 @@ class CodeRequiredOut(BaseModel):
     status: Literal["code_required"] = "code_required"
     challenge_id: str
     sent_to_masked: str
-    expires_at: str
+    expires_at: dt.datetime
 
 
 class CertificateChangeIn(Strict):
@@ -287,7 +288,7 @@ def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, princi
         out = CodeRequiredOut(
             challenge_id=ch.challenge_id,
             sent_to_masked=ch.sent_to_masked,
-            expires_at=ch.expires_at.isoformat(),
+            expires_at=ch.expires_at,
         )
         return challenge(out)
     if verb == "rekey":

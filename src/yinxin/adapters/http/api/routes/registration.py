@@ -49,6 +49,7 @@ accepted, the fee paid and an officer's approval, who checks the identity docume
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Literal
@@ -128,7 +129,7 @@ class RegistrationEmailOut(BaseModel):
         None, description="the code sent to the address (`email_code`)"
     )
     email_sent_to_masked: str
-    expires_at: str | None = None
+    expires_at: dt.datetime | None = None
 
 
 class RegistrationOut(BaseModel):
@@ -209,7 +210,7 @@ def _confirm_email(platform, subscriber_id: int, address: str) -> RegistrationEm
         status="email_confirmation_required",
         email_challenge_id=sent.challenge_id,
         email_sent_to_masked=sent.sent_to_masked,
-        expires_at=sent.expires_at.isoformat(),
+        expires_at=sent.expires_at,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -146,7 +147,7 @@ class PhoneConfirmationOut(BaseModel):
         description="the code sent to the registered phone (`current_phone_code`)"
     )
     current_phone_sent_to_masked: str
-    expires_at: str = Field(description="the earliest of the codes' expiry")
+    expires_at: dt.datetime = Field(description="the earliest of the codes' expiry")
     email_challenge_id: str | None = Field(
         None, description="with a new `email` too: the code sent to it (`email_code`)"
     )
@@ -166,7 +167,7 @@ class EmailConfirmationOut(BaseModel):
         "(`current_email_code`)",
     )
     current_email_sent_to_masked: str | None = None
-    expires_at: str = Field(description="the earliest of the codes' expiry")
+    expires_at: dt.datetime = Field(description="the earliest of the codes' expiry")
 
 
 PROOF_FIELDS = (
@@ -366,7 +367,7 @@ def _ask(
             sent_to_masked=both.new.sent_to_masked,
             current_phone_challenge_id=both.current.challenge_id,
             current_phone_sent_to_masked=both.current.sent_to_masked,
-            expires_at=min(expiry + ([mail.expires_at] if mail else [])).isoformat(),
+            expires_at=min(expiry + ([mail.expires_at] if mail else [])),
             email_challenge_id=mail.challenge_id if mail else None,
             email_sent_to_masked=mail.sent_to_masked if mail else None,
         )
@@ -379,11 +380,9 @@ def _ask(
             email_sent_to_masked=sent.new.sent_to_masked,
             current_email_challenge_id=warned.challenge_id if warned else None,
             current_email_sent_to_masked=warned.sent_to_masked if warned else None,
-            expires_at=min(
-                [sent.new.expires_at] + ([warned.expires_at] if warned else [])
-            ).isoformat(),
+            expires_at=min([sent.new.expires_at] + ([warned.expires_at] if warned else [])),
         )
-    return JSONResponse(out.model_dump(exclude_none=True), status_code=202)
+    return JSONResponse(out.model_dump(mode="json", exclude_none=True), status_code=202)
 
 
 @router.post(
