@@ -45,6 +45,13 @@ readable times are reckoned. A fixed offset, not a zone database entry: China ke
 daylight saving time, and a fixed offset needs no tzdata on a bare machine."""
 
 
+def in_beijing(t: dt.datetime) -> str:
+    """A moment as a notice to a person says it: Beijing time to the minute, ``2026-12-06
+    04:34`` — the time of a freeze, a revocation, a changed phone, a flow's deadline alike (the
+    English wordings add "(Beijing time)"), never raw ISO in UTC."""
+    return t.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
 def stopped(stop: threading.Event, seconds: float, *, tick: float = 0.1) -> bool:
     """``stop.wait(seconds)``, in short sleeps: whether ``stop`` was set in time. Not
     ``Event.wait(timeout)``: a timed wait hands the kernel an absolute moment of the monotonic

@@ -471,3 +471,41 @@ def test_a_notice_no_one_can_receive_is_audited_for_the_desk(platform: Platform,
     p.certificates.revoke(due.serial, reason="no_longer_needed", actor="ra")
     assert skipped()[6:] == [("certificate", due.serial, "certificate_revoked")]
     assert outbox(p) == [] and p.verify_audit().ok
+
+
+def test_a_notice_gives_its_time_in_beijing_time_as_a_person_reads_it(
+    any_platform: Platform,
+) -> None:
+    """The SMS that told a holder of a freeze or a revocation gave the moment as raw ISO in UTC
+    (``已于 2026-12-05T20:34:04.123456+00:00 冻结``: eight hours off read as Beijing time, and a
+    form no person writes), where a signer's notice gives the deadline as ``2026-12-08 18:00``
+    in Beijing time. Every notice's time is Beijing time to the minute now, and the English
+    wordings say so."""
+    import datetime as dt
+    import re
+
+    from yinxin.clock import BEIJING
+    from yinxin.notify.templates import DEFAULT_TEMPLATES
+
+    p = any_platform
+    subs = enrol(p)
+    cert = issue(p, subs.person.id)
+    for act, word in [
+        (lambda: p.certificates.freeze(cert.serial, actor="张三"), "冻结"),
+        (lambda: p.certificates.unfreeze(cert.serial, actor="ra"), "解冻"),
+        (lambda: p.certificates.revoke(cert.serial, reason="superseded", actor="ra"), "撤销"),
+    ]:
+        before = p.clock.now().astimezone(BEIJING).replace(second=0, microsecond=0)
+        act()
+        after = p.clock.now().astimezone(BEIJING)
+        body = outbox(p)[-1]["body"]
+        m = re.search(rf"已于 (\d{{4}}-\d\d-\d\d \d\d:\d\d) {word}", body)
+        assert m, body
+        said = dt.datetime.strptime(m[1], "%Y-%m-%d %H:%M").replace(tzinfo=BEIJING)
+        assert before <= said <= after, (body, before, after)
+    for template in DEFAULT_TEMPLATES:
+        for text in (template.en.body, template.en.html or "") if template.en else ():
+            for name in ("{at}", "{deadline}"):
+                if name in text:
+                    said = (f"{name} (Beijing time)", f"{name}, Beijing time")
+                    assert any(x in text for x in said), (template.id, text)

@@ -327,7 +327,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Certificate revoked",
-            "{name}, your certificate (serial {serial}) was revoked at {at}; reason: "
+            "{name}, your certificate (serial {serial}) was revoked at {at} (Beijing time); "
+            "reason: "
             "{reason}. If you did not ask for this, contact us at once.",
         ),
     ),
@@ -341,7 +342,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Certificate on hold",
-            "{name}, your certificate (serial {serial}) was put on hold at {at} and cannot "
+            "{name}, your certificate (serial {serial}) was put on hold at {at} (Beijing time) "
+            "and cannot "
             "sign until it is released. If you did not ask for this, contact us at once.",
         ),
     ),
@@ -356,7 +358,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Certificate stopped: fees unpaid",
             "{name}, the service of your certificate (serial {serial}) was paid until "
-            "{paid_until}; it was stopped at {at} and cannot sign until the renewal fee is paid "
+            "{paid_until}; it was stopped at {at} (Beijing time) and cannot sign until the "
+            "renewal fee is paid "
             "and it is released.",
         ),
     ),
@@ -370,7 +373,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Certificate released",
-            "{name}, your certificate (serial {serial}) was released from hold at {at} and "
+            "{name}, your certificate (serial {serial}) was released from hold at {at} (Beijing "
+            "time) and "
             "can sign again. If you did not ask for this, contact us at once.",
         ),
     ),
@@ -386,7 +390,7 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Loss report withdrawn",
             "{name}, the loss report on your certificate (serial {serial}) was withdrawn at "
-            "{at}; {outcome_en}. If you did not ask for this, contact us at once.",
+            "{at} (Beijing time); {outcome_en}. If you did not ask for this, contact us at once.",
         ),
     ),
     Template(
@@ -430,7 +434,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Mobile number changed",
-            "{name}, the mobile number registered with Yinxin was changed to {new_phone} at {at}; "
+            "{name}, the mobile number registered with Yinxin was changed to {new_phone} at {at} "
+            "(Beijing time); "
             "notices and codes now go to the new number. If you did not ask for this, contact "
             "us at once.",
         ),
@@ -447,7 +452,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "E-mail address changed",
             "{name}, the e-mail address registered with Yinxin was changed to {new_email} at "
-            "{at}; notices now go to the new address. If you did not ask for this, contact us "
+            "{at} (Beijing time); notices now go to the new address. If you did not ask for this, "
+            "contact us "
             "at once.",
         ),
     ),
@@ -462,7 +468,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "E-mail address removed",
-            "{name}, the e-mail address registered with Yinxin was removed at {at}; notices now "
+            "{name}, the e-mail address registered with Yinxin was removed at {at} (Beijing "
+            "time); notices now "
             "go to the registered mobile number, no longer to this address. If you did not ask "
             "for this, contact us at once.",
         ),
@@ -486,7 +493,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Electronic seal frozen",
-            '{name}, the electronic seal "{seal_name}" was frozen at {at} and cannot be '
+            '{name}, the electronic seal "{seal_name}" was frozen at {at} (Beijing time) and '
+            "cannot be "
             "used until it is released. If you did not ask for this, contact us at once.",
         ),
     ),
@@ -500,7 +508,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Electronic seal released",
-            '{name}, the electronic seal "{seal_name}" was released at {at} and can be used '
+            '{name}, the electronic seal "{seal_name}" was released at {at} (Beijing time) and '
+            "can be used "
             "again. If you did not ask for this, contact us at once.",
         ),
     ),
@@ -542,7 +551,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Electronic seal ended",
-            '{name}, the electronic seal "{seal_name}" was ended ({ended}) at {at}; reason: '
+            '{name}, the electronic seal "{seal_name}" was ended ({ended}) at {at} (Beijing '
+            "time); reason: "
             "{reason}. It can no longer be used. If you did not ask for this, contact us at once.",
         ),
     ),
@@ -760,9 +770,9 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Documents await your signature",
             '{name}, "{title}" ({documents} document(s)) awaits your signature. Open {url} '
-            "to sign before {deadline}.",
+            "to sign before {deadline} (Beijing time).",
             "<p>{name},</p>\n<p>&ldquo;{title}&rdquo; ({documents} document(s)) awaits your "
-            "signature; please sign before {deadline}.</p>\n"
+            "signature; please sign before {deadline} (Beijing time).</p>\n"
             '<p><a href="{url}">Open the signing page</a></p>\n'
             "<p>This link is for you alone; do not forward it.</p>",
         ),
@@ -777,7 +787,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Reminder: please sign",
-            '{name}, "{title}" still awaits your signature (deadline {deadline}). Open {url} '
+            '{name}, "{title}" still awaits your signature (deadline {deadline}, Beijing time). '
+            "Open {url} "
             "to sign.",
         ),
         secret=("url",),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import Clock, in_beijing
 from yinxin.errors import YinxinError
 from yinxin.store.models import Subscriber
 
@@ -51,7 +51,7 @@ class ContactNotices:
         new = sub.phone or ""
         values = {
             "name": sub.name,
-            "at": self.clock.now().isoformat(),
+            "at": in_beijing(self.clock.now()),
             "new_phone": new[:3] + "****" + new[-4:] if len(new) >= 8 else "****",
         }
         try:
@@ -67,7 +67,7 @@ class ContactNotices:
         if "email" not in notifier.gateways:
             log.info("no e-mail-change notice for subscriber %s: no e-mail gateway", sub.id)
             return
-        values = {"name": sub.name, "at": self.clock.now().isoformat()}
+        values = {"name": sub.name, "at": in_beijing(self.clock.now())}
         template = EMAIL_REMOVED_TEMPLATE  # the address removed: no new one to show
         if sub.email:
             template, values["new_email"] = EMAIL_TEMPLATE, mask_recipient("email", sub.email)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import Clock, in_beijing
 from yinxin.errors import YinxinError
 from yinxin.registry.certificates import Certificates, check_notice_days
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED, UNPAID
@@ -163,7 +163,7 @@ class CertificateNotices:
         than being logged as a holder without contact details, or failing only after the
         commit, in ``status_changed``, for a change that writes no notice."""
         notifier = self.notifier
-        at = self.clock.now().isoformat()
+        at = in_beijing(self.clock.now())
         if event == "issued":
             template, values = "certificate_issued", {"not_after": _day(row.not_after)}
         elif event == "unfreeze":
@@ -177,7 +177,7 @@ class CertificateNotices:
             template, values = "certificate_expired", {"not_after": _day(row.not_after)}
         elif row.status == REVOKED:
             reason = REVOCATION_REASONS.get(row.revocation_reason or "", ("", "其他情况"))[1]
-            at = row.revoked_at.isoformat() if row.revoked_at else self.clock.now().isoformat()
+            at = in_beijing(row.revoked_at or self.clock.now())
             template, values = "certificate_revoked", {"at": at, "reason": reason}
         elif row.status == ON_HOLD and row.hold_kind == UNPAID:
             # stopped for unpaid fees (000 篇七): say so, and what to do — "frozen, contact us

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from yinxin.clock import in_beijing
 from yinxin.errors import YinxinError
 from yinxin.seals.catalogue import BUSINESS_TYPES, BusinessType
 from yinxin.seals.lifecycle import REVOCATION_REASONS
@@ -48,7 +49,7 @@ TEMPLATES: dict[str, str] = {
 
 
 def _at(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat()
+    return in_beijing(t)
 
 
 class SealNotices:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import BEIJING, Clock
+from yinxin.clock import Clock, in_beijing
 from yinxin.errors import (
     Conflict,
     Forbidden,
@@ -1361,7 +1361,7 @@ class SignFlows:
             "name": sub.name if sub else "",
             "title": flow.title,
             "documents": n_docs,
-            "deadline": flow.deadline.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M"),
+            "deadline": in_beijing(flow.deadline),
             "url": self._url(token),
         }
         try:
