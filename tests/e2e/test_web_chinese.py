@@ -239,6 +239,24 @@ def test_the_audit_trail_names_every_action_subject_and_actor_in_chinese(site: S
             assert cells[2] == "运维人员（命令行）", cells
 
 
+def test_the_audit_trails_data_shows_its_times_as_every_page_does(site: Site, page):
+    """The audit trail's 数据 column showed a time in an event's data as the raw ISO the API
+    sends (``not_after: 2027-12-05T20:34:04+00:00``, in UTC; one with microseconds cut at 24
+    characters), beside the 时间 column's ``2026-12-05 20:34:04`` in the reader's time: the
+    same page in two forms. The data shows times as every page does now (``fmtTime``); the
+    tooltip keeps the raw data."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    page.fill("#action", "certificate.issued")
+    page.click("#filter-form button[type=submit]")
+    row = page.locator("#events tbody tr[data-action='certificate.issued']").first
+    row.wait_for()
+    data = row.locator("td.event-data").inner_text()
+    assert re.search(r"not_after: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(；|$)", data), data
+    assert not re.search(r"\d\dT\d\d:", data), data
+
+
 def test_a_refusal_to_sign_is_explained_in_chinese_on_the_flow_page(site: Site, org_page):
     """A flow a signer refused showed under 说明 the platform's English, "signer 7 (乙方)
     declined: 价格有误"; the flow page now says 乙方拒签，理由：价格有误."""

@@ -67,10 +67,15 @@ document.getElementById("known-actions").replaceChildren(
 const form = document.getElementById("filter-form");
 let query = {}, shown = 0;
 
-// the data in one short line (long values such as hashes cut; the whole is in the tooltip)
+// a time in an event's data, as the services write it: ISO 8601 with its offset
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+// the data in one short line (long values such as hashes cut; the whole is in the tooltip),
+// a time shown as every page shows one (fmtTime), not as raw ISO cut short
 function summary(data) {
   const short = (v) => {
-    const t = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+    const t = typeof v === "object" && v !== null ? JSON.stringify(v)
+      : typeof v === "string" && ISO_TIME.test(v) ? fmtTime(v) : String(v);
     return t.length > 28 ? t.slice(0, 24) + "…" : t;
   };
   const parts = Object.entries(data || {})
