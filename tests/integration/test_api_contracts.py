@@ -245,3 +245,25 @@ def test_a_template_is_read_in_the_version_a_draft_was_made_from(client, world):
     problem_of(client.get(f"{url}?version=7", headers=auth["org"]), 404, "version")
     problem_of(client.get(f"{url}?version=%2F..", headers=auth["org"]), 422, "version")
     problem_of(client.get(f"{url}?version=1"), 401)
+
+
+def test_a_revision_that_changes_nothing_is_refused_422(client, world):
+    """POST /contracts/{id}/revise with the draft's own values (and title) wrote a new revision
+    that differed from nothing; now 422 ``nothing_to_change`` naming ``values``, nothing
+    written."""
+    auth = _keys(world)
+    c = client.post(
+        "/api/v1/contracts",
+        json={"template": "tech-service", "values": _values(world)},
+        headers=auth["org"],
+    ).json()
+    before = dbdump.dump(world.p)
+    for body in (
+        {"values": c["values"]},
+        {"values": c["values"], "title": c["title"], "based_on": c["pdf_sha256"]},
+    ):
+        r = client.post(f"/api/v1/contracts/{c['id']}/revise", json=body, headers=auth["org"])
+        problem_of(r, 422, "values", "nothing_to_change")
+    assert dbdump.dump(world.p) == before
+    now = client.get(f"/api/v1/contracts/{c['id']}", headers=auth["org"]).json()
+    assert now["pdf_sha256"] == c["pdf_sha256"]

@@ -763,3 +763,44 @@ def test_cli_a_values_file_with_a_member_given_twice_is_refused(tmp_path):
     assert yinxin_json(["contract", "list"], home)["items"] == []
     v.write_text('{"payment_days": 45}', "utf-8")
     assert yinxin_json(args, home)["values"]["payment_days"] == 45
+
+
+def test_a_revision_that_changes_nothing_is_refused_and_writes_nothing(world, tmp_path):
+    """Revising a draft with the values and title it already has rendered the PDF again and
+    wrote a ``contract.revised`` event (and a new ``pdf_sha256``: the PDF's dates differ) for a
+    revision that changed nothing. Now it is refused (422 / exit 2, field ``values``, code
+    ``nothing_to_change``) and nothing is written; the same values written differently (a
+    full-width digit, the amount with separators) are the same values."""
+    p = world.p
+    c = p.contracts.draft("om-service", _values(world, "om-service"), actor="王五")
+    store = p.settings.documents_dir / "contracts"
+    before, files = dbdump.dump(p), sorted(store.rglob("*"))
+    fee = c.values["annual_fee"]
+    for values, title in (
+        (c.values, None),
+        (c.values, c.title),
+        (c.values | {"annual_fee": f"¥{Decimal(fee):,}"}, f"  {c.title} "),
+    ):
+        with pytest.raises(ValidationError) as e:
+            p.contracts.revise(c.id, values, title=title, based_on=c.pdf_sha256, actor="王五")
+        assert e.value.field == "values" and e.value.code == "nothing_to_change", e.value
+        assert "没有修改" in e.value.message
+    assert dbdump.dump(p) == before and sorted(store.rglob("*")) == files
+    # a new title alone, or one value, is a change
+    titled = p.contracts.revise(c.id, c.values, title="年度运维合同", actor="王五")
+    assert titled.title == "年度运维合同" and titled.pdf_sha256 != c.pdf_sha256
+
+
+def test_cli_revise_that_changes_nothing_is_refused_exit_2(tmp_path):
+    home = tmp_path / "cli"
+    new_platform(home).close()
+    drafted = yinxin_json(["contract", "draft", "tech-service", "--example"], home)
+    d = str(drafted["id"])
+    days = str(drafted["values"]["payment_days"])
+    same = yinxin_cli(
+        ["contract", "revise", d, "--set", f"payment_days={days}", "--json"], home, check=False
+    )
+    assert same.returncode == 2, same
+    assert '"field": "values"' in same.stdout and "nothing_to_change" in same.stdout, same.stdout
+    shown = yinxin_json(["contract", "show", d], home)
+    assert shown["pdf_sha256"] == drafted["pdf_sha256"]

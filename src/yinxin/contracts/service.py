@@ -403,9 +403,12 @@ class Contracts:
             _not_stale(row, based_on)
             t = get_template(row.template_code, row.template_version)
             number, old_title = row.number, row.title
-            kept = json.loads(row.filled_values)
+            kept_json = row.filled_values
+            kept = json.loads(kept_json)
         heading = _title(title, t) if title is not None else old_title
         filled = t.fill(values)
+        stored = json.dumps(filled, ensure_ascii=False, sort_keys=True)
+        _changes(number, (old_title, kept_json), (heading, stored))
         have, new = self._attachments(t, values, filled, kept)
         pdf = render_contract(t, filled, number=number, title=heading, attachments=have)
         for data in new:
@@ -415,8 +418,9 @@ class Contracts:
             row = self._row(s, contract_id, lock=True)
             CONTRACT_LIFECYCLE.check("revise", row.state, None, row.number)
             _not_stale(row, based_on)
+            _changes(row.number, (row.title, row.filled_values), (heading, stored))
             previous = row.pdf_sha256
-            row.filled_values = json.dumps(filled, ensure_ascii=False, sort_keys=True)
+            row.filled_values = stored
             row.title, row.pdf_sha256, row.pdf_size = heading, key, len(pdf)
             event(
                 s,
@@ -746,6 +750,18 @@ __all__ = [
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _changes(number: str, now: tuple[str, str], new: tuple[str, str]) -> None:
+    """Refuse a revision whose (title, values) — normalised, as stored — are the draft's own:
+    it would render the same contract again and record a revision of nothing."""
+    if new == now:
+        raise ValidationError(
+            f"没有修改：合同 {number} 的标题和填写内容与当前草稿相同 / nothing to change: the "
+            "title and values are the draft's current ones",
+            field="values",
+            code="nothing_to_change",
+        )
 
 
 def _not_stale(row: Contract, based_on: str | None) -> None:
