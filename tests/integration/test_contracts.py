@@ -290,6 +290,42 @@ def test_full_width_digits_are_read_as_the_ascii_ones_nfkc_makes_them():
     assert om.fill(om.example_values() | {"late_rate": "０.０５‰"})["late_rate"] == "0.00005"
 
 
+def test_amounts_are_read_like_the_other_number_blanks():
+    """The amount blanks (an amount, a schedule row's amount, a price line's 含税价) were the
+    only number blanks not read after NFKC, so a full-width ￥１，７４０，０００ was refused
+    where ２０２６年３月４日 and ７５％ were taken, and every refusal said 金额最多两位小数
+    whatever was wrong (``abc``, ``-5``). Now they are NFKC-normalised then read by
+    ``parse_amount`` (ASCII digits): full-width taken, other scripts' digits refused naming the
+    blank, and the refusal says what is wrong."""
+    t = get_template("platform-integration")
+    v = t.example_values()
+    rows = [dict(r) for r in v["schedule"]]
+    rows[0]["amount"] = "１，３０５，０００．００"
+    lines = [dict(r) for r in v["price_lines"]]
+    lines[1]["amount"] = "１６８６６００"
+    filled = t.fill(
+        v | {"price": "￥１，７４０，０００．００", "schedule": rows, "price_lines": lines}
+    )
+    assert filled["price"] == "1740000.00"
+    assert filled["schedule"][0]["amount"] == "1305000.00"
+    assert filled["price_lines"][1]["amount"] == "1686600.00"
+    lines[1]["amount"] = "١٦٨٦٦٠٠"
+    rows[0]["amount"] = "-1305000"
+    for change, field, said in (
+        ({"price": "١٧٤٠٠٠٠"}, "values.price", "不是金额"),
+        ({"price": "abc"}, "values.price", "'abc' 不是金额"),
+        ({"price": "{what}{0}"}, "values.price", "'{what}{0}' 不是金额"),
+        ({"price": "-1740000"}, "values.price", "金额不能为负数"),
+        ({"price": 1740000.5}, "values.price", "金额写作文字"),
+        ({"price": "1740000.001"}, "values.price", "金额最多两位小数"),
+        ({"schedule": rows}, "values.schedule[1].amount", "第 1 期金额不能为负数"),
+        ({"price_lines": lines}, "values.price_lines[2].amount", "第 2 行含税价"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            t.fill(v | change)
+        assert e.value.field == field and said in e.value.message, e.value.message
+
+
 def test_a_missing_required_blank_is_named():
     t = get_template("platform-integration")
     v = t.example_values()

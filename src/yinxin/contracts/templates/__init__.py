@@ -297,6 +297,34 @@ def _percent(b: Blank, raw: Any, where: str) -> Decimal:
     return v
 
 
+# what an amount's refusal says in Chinese, by parse_amount's (English) reason; ``{what}`` is
+# 金额 or 含税价, and a reason not listed is said as "{what}应如 …，'abc' 不是金额"
+_AMOUNT_REASONS = (
+    ("binary float", '{what}写作文字，如 "1740000"'),
+    ("cannot be negative", "{what}不能为负数"),
+    ("at most two decimals", "{what}最多两位小数"),
+    ("digits before the point", "{what}的整数部分最多 15 位"),
+)
+
+
+def _amount(raw: Any, before: str, what: str, where: str) -> Decimal:
+    """An amount typed into a blank or a row, read like the other number blanks: after NFKC
+    (full-width ￥１，７４０，０００．００ as ¥1,740,000.00), then by ``parse_amount`` (ASCII
+    digits only, so other scripts' digits are refused); the refusal names ``where`` and says
+    in Chinese what is wrong, ``before`` (the blank's label, the row) ahead of it."""
+    from yinxin.contracts.money import parse_amount
+
+    text = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else raw
+    try:
+        return parse_amount(text, field=where)
+    except ValidationError as e:
+        said = next(
+            (cn.format(what=what) for en, cn in _AMOUNT_REASONS if en in e.message),
+            f"{what}应如 1740000、1,740,000.00 或 ¥28000（最多两位小数），{raw!r} 不是金额",
+        )
+        raise ValidationError(f"{before}{said} / {e.message}", field=where) from None
+
+
 # the identifier blanks: their check (yinxin.identity, whose messages are English) and what
 # the refusal says in Chinese before it, as the other blanks' refusals do
 _IDENTIFIERS: dict[str, tuple[Callable[..., str], str]] = {
@@ -308,7 +336,7 @@ _IDENTIFIERS: dict[str, tuple[Callable[..., str], str]] = {
 
 def _check(b: Blank, raw: Any, where: str) -> Any:
     """One value of one blank, normalised."""
-    from yinxin.contracts.money import parse_amount, parse_rate
+    from yinxin.contracts.money import parse_rate
 
     t = b.type
     if t == "text":
@@ -327,13 +355,7 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
     if t == "date":
         return _date(b, raw, where)
     if t == "amount":
-        try:
-            v = parse_amount(raw if not isinstance(raw, str) else raw.strip(), field=where)
-        except ValidationError as e:
-            raise ValidationError(
-                f"{b.label}：金额最多两位小数，如 1740000 或 1,740,000.00 / {e.message}",
-                field=where,
-            ) from None
+        v = _amount(raw, f"{b.label}：", "金额", where)
         _decimal_bound(v, b, where, " 元")
         return str(v)
     if t == "percent":
@@ -403,12 +425,11 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
                     f"{b.label}：第 {i} 期比例应大于 0 / above 0", field=f"{at}.percent"
                 )
             given = row.get("amount")
-            try:
-                amount = None if _empty(given) else str(parse_amount(given, field=f"{at}.amount"))
-            except ValidationError as e:
-                raise ValidationError(
-                    f"{b.label}：第 {i} 期金额最多两位小数 / {e.message}", field=f"{at}.amount"
-                ) from None
+            amount = (
+                None
+                if _empty(given)
+                else str(_amount(given, f"{b.label}：第 {i} 期", "金额", f"{at}.amount"))
+            )
             rows.append({"milestone": milestone, "percent": str(percent), "amount": amount})
         total = sum(Decimal(r["percent"]) for r in rows)
         if total != 100:
@@ -455,8 +476,6 @@ def _price_lines(b: Blank, raw: Any, where: str) -> list[dict]:
     writes it once for the rows under it), ``service`` (服务类型), ``quantity`` (a whole
     number, default 1), ``unit`` (单位, default 项), ``amount`` (含税价 of the line, yuan to
     the 分) and ``note`` (备注, optional)."""
-    from yinxin.contracts.money import parse_amount
-
     if not isinstance(raw, list) or len(raw) > MAX_PRICE_LINES:
         raise ValidationError(
             f"{b.label}：费用明细是 1–{MAX_PRICE_LINES} 行 / 1–{MAX_PRICE_LINES} rows", field=where
@@ -487,12 +506,7 @@ def _price_lines(b: Blank, raw: Any, where: str) -> list[dict]:
             raise ValidationError(
                 f"{b.label}：第 {i} 行的含税价必填 / required", field=f"{at}.amount"
             )
-        try:
-            amount = parse_amount(row["amount"], field=f"{at}.amount")
-        except ValidationError as e:
-            raise ValidationError(
-                f"{b.label}：第 {i} 行含税价最多两位小数 / {e.message}", field=f"{at}.amount"
-            ) from None
+        amount = _amount(row["amount"], f"{b.label}：第 {i} 行", "含税价", f"{at}.amount")
         if amount <= 0:
             raise ValidationError(
                 f"{b.label}：第 {i} 行含税价应大于 0 / above 0", field=f"{at}.amount"
