@@ -326,6 +326,21 @@ def test_amounts_are_read_like_the_other_number_blanks():
         assert e.value.field == field and said in e.value.message, e.value.message
 
 
+def test_a_rate_blank_refuses_a_binary_float_like_amount_and_percent_blanks():
+    """The rate blank read ``str(value)``, so a JSON number reached ``parse_rate`` as text and
+    its float artefact was stored: 0.1**4 + 0.2**5 filled as ``0.0004200000000000001``, and
+    5e-05 was refused as the text '5e-05'. Now a float is refused naming the blank (as the
+    amount and percent blanks refuse one); text and Decimal are read as before."""
+    om = get_template("om-service")
+    v = om.example_values()
+    for given in (0.1**4 + 0.2**5, 0.0005, 5e-05):
+        with pytest.raises(ValidationError) as e:
+            om.fill(v | {"late_rate": given})
+        assert e.value.field == "values.late_rate" and "比率写作文字" in e.value.message
+    assert om.fill(v | {"late_rate": Decimal("0.0005")})["late_rate"] == "0.0005"
+    assert om.fill(v | {"late_rate": "0.5‰"})["late_rate"] == "0.0005"
+
+
 def test_a_missing_required_blank_is_named():
     t = get_template("platform-integration")
     v = t.example_values()

@@ -361,6 +361,11 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
     if t == "percent":
         return str(_percent(b, raw, where))
     if t == "rate":
+        if isinstance(raw, bool) or isinstance(raw, float):  # str() would hide it from parse_rate
+            raise ValidationError(
+                f'{b.label}：比率写作文字，如 "6%" 或 "0.5‰" / as text, not a binary float',
+                field=where,
+            )
         try:
             text = raw if isinstance(raw, Decimal) else unicodedata.normalize("NFKC", str(raw))
             v = parse_rate(text, field=where)
