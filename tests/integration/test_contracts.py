@@ -341,6 +341,22 @@ def test_a_rate_blank_refuses_a_binary_float_like_amount_and_percent_blanks():
     assert om.fill(v | {"late_rate": "0.5‰"})["late_rate"] == "0.0005"
 
 
+def test_a_rate_over_its_bound_is_refused_in_the_form_it_was_typed():
+    """A rate blank takes 6%, 0.06 and 0.5‰, but its bound was said as the template file
+    writes it: 2% over a 1% daily late rate was refused as 不得大于 0.01 (0.01 what — 1%,
+    0.01%?). Now the bound is said as the contract prints a rate, its fraction after it."""
+    om = get_template("om-service")
+    with pytest.raises(ValidationError) as e:
+        om.fill(om.example_values() | {"late_rate": "2%"})
+    assert e.value.field == "values.late_rate"
+    assert "不得大于 1%（0.01）" in e.value.message, e.value.message
+    pi = get_template("platform-integration")
+    with pytest.raises(ValidationError) as e:
+        pi.fill(pi.example_values() | {"tax_rate": "25%"})
+    assert "不得大于 20%（0.2）" in e.value.message, e.value.message
+    assert pi.fill(pi.example_values() | {"tax_rate": "20%"})["tax_rate"] == "0.2"
+
+
 def test_a_missing_required_blank_is_named():
     t = get_template("platform-integration")
     v = t.example_values()

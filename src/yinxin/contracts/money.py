@@ -136,6 +136,16 @@ def parse_rate(text: str | Decimal, *, field: str = "rate") -> Decimal:
     return value.normalize() if value else Decimal(0)
 
 
+def rate_text(value: str) -> str:
+    """A rate as a contract prints it: 0.06 → 6%, 0.0005 → 0.5‰ (a per-mille rate is written
+    as the seeds write it)."""
+    v = Decimal(value)
+    pct = v * 100
+    if v and (v < Decimal("0.01") or pct != pct.quantize(Decimal("0.01"))):
+        return f"{(v * 1000).normalize():f}‰"
+    return f"{pct.normalize():f}%"
+
+
 def _check_capitals_range(amount: Decimal, field: str) -> Decimal:
     amount = parse_amount(amount, field=field)
     if amount > MAX_CAPITALS:

@@ -38,6 +38,7 @@ from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
+from yinxin.contracts.money import rate_text
 from yinxin.contracts.templates import (
     _PLACEHOLDER,
     ROW_TEXT_KEYS,
@@ -76,15 +77,6 @@ def _dec(d: Decimal) -> str:
     """75 → "75", 7.50 → "7.5", 100 → "100" (never "1E+2")."""
     s = f"{d.normalize():f}"
     return s
-
-
-def rate_text(value: str) -> str:
-    """0.06 → 6%, 0.0005 → 0.5‰ (a per-mille rate is written as the seeds write it)."""
-    v = Decimal(value)
-    pct = v * 100
-    if v and (v < Decimal("0.01") or pct != pct.quantize(Decimal("0.01"))):
-        return f"{_dec(v * 1000)}‰"
-    return f"{_dec(pct)}%"
 
 
 def amount_text(value: str, tax_rate: str | None = None) -> str:

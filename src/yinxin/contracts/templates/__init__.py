@@ -272,11 +272,26 @@ def _date(b: Blank, raw: Any, where: str) -> str:
         ) from None
 
 
-def _decimal_bound(value: Decimal, b: Blank, where: str, unit: str = "") -> None:
+def _decimal_bound(
+    value: Decimal, b: Blank, where: str, unit: str = "", said: Callable[[Any], str] = str
+) -> None:
+    """Refuse ``value`` outside the blank's ``min``/``max``, each bound said by ``said`` (a
+    rate's as the contract prints it: 1%（0.01）) and ``unit``."""
     if b.min is not None and value < Decimal(str(b.min)):
-        raise ValidationError(f"{b.label}：不得小于 {b.min}{unit} / below {b.min}", field=where)
+        raise ValidationError(
+            f"{b.label}：不得小于 {said(b.min)}{unit} / below {b.min}", field=where
+        )
     if b.max is not None and value > Decimal(str(b.max)):
-        raise ValidationError(f"{b.label}：不得大于 {b.max}{unit} / above {b.max}", field=where)
+        raise ValidationError(
+            f"{b.label}：不得大于 {said(b.max)}{unit} / above {b.max}", field=where
+        )
+
+
+def _rate_said(bound: Any) -> str:
+    """A rate's bound as the contract prints a rate, its fraction after it: 1%（0.01）."""
+    from yinxin.contracts.money import rate_text
+
+    return f"{rate_text(str(bound))}（{bound}）"
 
 
 def _percent(b: Blank, raw: Any, where: str) -> Decimal:
@@ -373,7 +388,7 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
             raise ValidationError(
                 f"{b.label}：比率如 6%、0.06 或 0.5‰ / {e.message}", field=where
             ) from None
-        _decimal_bound(v, b, where)
+        _decimal_bound(v, b, where, said=_rate_said)
         return str(v)
     if t == "integer":
         if isinstance(raw, bool) or not isinstance(raw, int | str):
