@@ -357,6 +357,30 @@ def test_a_rate_over_its_bound_is_refused_in_the_form_it_was_typed():
     assert pi.fill(pi.example_values() | {"tax_rate": "20%"})["tax_rate"] == "0.2"
 
 
+def test_an_amount_beyond_what_capitals_write_is_refused_at_its_blank(world):
+    """A contract prints every amount in capitals, which are written up to 壹万亿元 (10^12);
+    a price of 10^13 passed the blank (parse_amount takes 15 digits) and the renderer then
+    refused it naming ``amount``, in English only, not the blank. Now the blank refuses it,
+    named and said in Chinese, and nothing is written; 10^12 itself is drafted."""
+    p = world.p
+    before = dbdump.dump(p)
+    for code, name in (("tech-service", "price"), ("om-service", "annual_fee")):
+        with pytest.raises(ValidationError) as e:
+            p.contracts.draft(code, _values(world, code) | {name: "10000000000000"}, actor="t")
+        assert e.value.field == f"values.{name}", e.value.to_dict()
+        assert "不得超过" in e.value.message and "壹万亿元" in e.value.message
+    rows = [{"milestone": "验收后", "percent": "100", "amount": "10000000000000"}]
+    t = get_template("tech-service-developer")
+    with pytest.raises(ValidationError) as e:
+        t.fill(t.example_values() | {"schedule": rows})
+    assert e.value.field == "values.schedule[1].amount", e.value.to_dict()
+    assert dbdump.dump(p) == before
+    top = p.contracts.draft(
+        "om-service", _values(world, "om-service") | {"annual_fee": "1000000000000"}, actor="t"
+    )
+    assert top.values["annual_fee"] == "1000000000000.00"
+
+
 def test_a_missing_required_blank_is_named():
     t = get_template("platform-integration")
     v = t.example_values()

@@ -325,19 +325,28 @@ _AMOUNT_REASONS = (
 def _amount(raw: Any, before: str, what: str, where: str) -> Decimal:
     """An amount typed into a blank or a row, read like the other number blanks: after NFKC
     (full-width ￥１，７４０，０００．００ as ¥1,740,000.00), then by ``parse_amount`` (ASCII
-    digits only, so other scripts' digits are refused); the refusal names ``where`` and says
-    in Chinese what is wrong, ``before`` (the blank's label, the row) ahead of it."""
-    from yinxin.contracts.money import parse_amount
+    digits only, so other scripts' digits are refused), at most 10^12 (the contract writes it
+    in capitals too); the refusal names ``where`` and says in Chinese what is wrong,
+    ``before`` (the blank's label, the row) ahead of it."""
+    from yinxin.contracts.money import MAX_CAPITALS, format_amount, parse_amount
 
     text = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else raw
     try:
-        return parse_amount(text, field=where)
+        v = parse_amount(text, field=where)
     except ValidationError as e:
         said = next(
             (cn.format(what=what) for en, cn in _AMOUNT_REASONS if en in e.message),
             f"{what}应如 1740000、1,740,000.00 或 ¥28000（最多两位小数），{raw!r} 不是金额",
         )
         raise ValidationError(f"{before}{said} / {e.message}", field=where) from None
+    if v > MAX_CAPITALS:  # the contract prints it in capitals too, written up to 壹万亿元
+        top = format_amount(MAX_CAPITALS)
+        raise ValidationError(
+            f"{before}{what}不得超过 {top}（壹万亿元，合同中的大写金额写到此为止）/ at most "
+            f"{top}: amounts are also printed in capitals, written up to 10^12",
+            field=where,
+        )
+    return v
 
 
 # the identifier blanks: their check (yinxin.identity, whose messages are English) and what
