@@ -381,6 +381,27 @@ def test_an_amount_beyond_what_capitals_write_is_refused_at_its_blank(world):
     assert top.values["annual_fee"] == "1000000000000.00"
 
 
+def test_a_longtext_blank_of_several_lines_in_the_body_is_drafted_one_paragraph_a_line(
+    world, tmp_path
+):
+    """A ``longtext`` blank takes several lines (the page's textarea); where the clause text
+    holds it alone on a line (tech-service's 服务内容, the notarized contract's 履行期限 …) its
+    line breaks reached the font shaper, which has no glyph for them: drafting raised a bare
+    ValueError (HTTP 500, CLI exit 1) and nothing said why. Now each of its lines is a
+    paragraph of the clause."""
+    need("pdftotext")
+    p = world.p
+    lines = ["第一项：数据治理（含 ETL）与接口对接。", "第二项：系统运维，7×24 小时响应。"]
+    for code, name in (("tech-service", "service_content"), ("tech-service-notarized", "term")):
+        c = p.contracts.draft(code, _values(world, code) | {name: "\n".join(lines)}, actor="t")
+        assert c.values[name] == "\n".join(lines)
+        out = tmp_path / f"{code}.pdf"
+        out.write_bytes(p.contracts.pdf(c.id).pdf)
+        text = _tool("pdftotext", "-layout", str(out), "-")
+        got = [ln.strip() for ln in text.splitlines() if ln.strip() in lines]
+        assert got == lines, text
+
+
 def test_a_missing_required_blank_is_named():
     t = get_template("platform-integration")
     v = t.example_values()

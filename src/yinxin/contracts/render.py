@@ -413,7 +413,7 @@ def render_contract(
         if not line:
             return
         if line.startswith("## "):
-            text = fill_text(template, line[3:].strip(), values)
+            text = " ".join(fill_text(template, line[3:].strip(), values).split())
             cv = pg.need(HEAD * 2 + LEADING * 2)  # a heading never ends a page alone
             pg.y -= HEAD * 1.9
             cv.text(LEFT, pg.y, text, size=HEAD, face="B")
@@ -425,12 +425,18 @@ def render_contract(
             for ln in schedule_lines(rows) if rows else [EMPTY]:
                 paragraph(ln, 2 * BODY)
             return
+        # a longtext value holds line breaks (no glyph in the font): each of its lines is a
+        # paragraph of its own, set as the line of clause text that holds it
         if line.startswith("| "):
-            paragraph(fill_text(template, line[2:].strip(), values), 0.0)
+            text, indent, hanging = fill_text(template, line[2:].strip(), values), 0.0, 0.0
         elif line.startswith("- "):
-            paragraph(fill_text(template, line[2:].strip(), values), 2 * BODY, hanging=2 * BODY)
+            text, indent = fill_text(template, line[2:].strip(), values), 2 * BODY
+            hanging = 2 * BODY
         else:
-            paragraph(fill_text(template, line, values), 2 * BODY)
+            text, indent, hanging = fill_text(template, line, values), 2 * BODY, 0.0
+        for part in text.split("\n"):
+            if part.strip():
+                paragraph(part.strip(), indent, hanging=hanging)
 
     for raw in template.text.strip().splitlines():
         markup(raw)
