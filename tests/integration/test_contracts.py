@@ -402,6 +402,27 @@ def test_a_longtext_blank_of_several_lines_in_the_body_is_drafted_one_paragraph_
         assert got == lines, text
 
 
+def test_a_percentage_is_stored_in_one_form_however_it_was_typed(world):
+    """A percentage was stored as typed (``5``, ``5.0``, ``5.00`` three different values of
+    one 5%), unlike amounts (to the 分) and rates (normalised), so revising 5 to 5.00 was
+    taken as a change and recorded a revision whose contract read the same. Now a percentage
+    is stored in its shortest form, as it is printed (5, 7.5)."""
+    t = get_template("tech-service")
+    for typed, stored in (("5.00", "5"), ("７.５０％", "7.5"), ("100.0", "100"), ("0.50", "0.5")):
+        assert t.fill(t.example_values() | {"penalty_percent": typed})["penalty_percent"] == stored
+    pi = get_template("platform-integration")
+    rows = [{"milestone": "验收后", "percent": "75.00"}, {"milestone": "一年后", "percent": "25.0"}]
+    got = pi.fill(pi.example_values() | {"schedule": rows})["schedule"]
+    assert [r["percent"] for r in got] == ["75", "25"]
+    p = world.p
+    c = p.contracts.draft("tech-service", _values(world, "tech-service"), actor="t")
+    with pytest.raises(ValidationError) as e:
+        p.contracts.revise(
+            c.id, c.values | {"penalty_percent": f"{c.values['penalty_percent']}.00"}
+        )
+    assert e.value.code == "nothing_to_change"
+
+
 def test_a_missing_required_blank_is_named():
     t = get_template("platform-integration")
     v = t.example_values()

@@ -294,6 +294,12 @@ def _rate_said(bound: Any) -> str:
     return f"{rate_text(str(bound))}（{bound}）"
 
 
+def _plain(d: Decimal) -> str:
+    """A percentage stored in one form however it was typed: 5.00 → "5", 7.50 → "7.5", 100 →
+    "100" (never "1E+2"), as the contract prints it."""
+    return f"{d.normalize():f}"
+
+
 def _percent(b: Blank, raw: Any, where: str) -> Decimal:
     if isinstance(raw, bool) or isinstance(raw, float):
         raise ValidationError(f"{b.label}：百分比写作文字，如 75 / as text", field=where)
@@ -383,7 +389,7 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
         _decimal_bound(v, b, where, " 元")
         return str(v)
     if t == "percent":
-        return str(_percent(b, raw, where))
+        return _plain(_percent(b, raw, where))
     if t == "rate":
         if isinstance(raw, bool) or isinstance(raw, float):  # str() would hide it from parse_rate
             raise ValidationError(
@@ -459,7 +465,7 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
                 if _empty(given)
                 else str(_amount(given, f"{b.label}：第 {i} 期", "金额", f"{at}.amount"))
             )
-            rows.append({"milestone": milestone, "percent": str(percent), "amount": amount})
+            rows.append({"milestone": milestone, "percent": _plain(percent), "amount": amount})
         total = sum(Decimal(r["percent"]) for r in rows)
         if total != 100:
             raise ValidationError(
