@@ -129,6 +129,13 @@ def test_revise_a_draft_and_a_revision_saved_meanwhile_is_shown_not_overwritten(
     assert page.locator('#revise-form [name="values.provider_name"]').input_value() == "上官明"
     assert unlabeled(page) == []
 
+    # saved as it is: nothing changed, said so, nothing written
+    page.click("#revise-save")
+    unchanged = page.locator("#revise-form .form-error")
+    unchanged.wait_for()
+    assert "没有" in unchanged.inner_text(), unchanged.inner_text()
+    assert p.contracts.get(c.id).pdf_sha256 == c.pdf_sha256
+
     # a bad amount: refused at its field, nothing written
     price.fill("12.345")
     page.click("#revise-save")
