@@ -328,8 +328,7 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Certificate revoked",
             "{name}, your certificate (serial {serial}) was revoked at {at} (Beijing time); "
-            "reason: "
-            "{reason}. If you did not ask for this, contact us at once.",
+            "reason: {reason}. If you did not ask for this, contact us at once.",
         ),
     ),
     Template(
@@ -343,8 +342,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Certificate on hold",
             "{name}, your certificate (serial {serial}) was put on hold at {at} (Beijing time) "
-            "and cannot "
-            "sign until it is released. If you did not ask for this, contact us at once.",
+            "and cannot sign until it is released. If you did not ask for this, contact us at "
+            "once.",
         ),
     ),
     Template(
@@ -359,8 +358,7 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "Certificate stopped: fees unpaid",
             "{name}, the service of your certificate (serial {serial}) was paid until "
             "{paid_until}; it was stopped at {at} (Beijing time) and cannot sign until the "
-            "renewal fee is paid "
-            "and it is released.",
+            "renewal fee is paid and it is released.",
         ),
     ),
     Template(
@@ -373,9 +371,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Certificate released",
-            "{name}, your certificate (serial {serial}) was released from hold at {at} (Beijing "
-            "time) and "
-            "can sign again. If you did not ask for this, contact us at once.",
+            "{name}, your certificate (serial {serial}) was released from hold at {at} "
+            "(Beijing time) and can sign again. If you did not ask for this, contact us at once.",
         ),
     ),
     Template(
@@ -435,9 +432,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Mobile number changed",
             "{name}, the mobile number registered with Yinxin was changed to {new_phone} at {at} "
-            "(Beijing time); "
-            "notices and codes now go to the new number. If you did not ask for this, contact "
-            "us at once.",
+            "(Beijing time); notices and codes now go to the new number. If you did not ask for "
+            "this, contact us at once.",
         ),
     ),
     Template(
@@ -453,8 +449,7 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "E-mail address changed",
             "{name}, the e-mail address registered with Yinxin was changed to {new_email} at "
             "{at} (Beijing time); notices now go to the new address. If you did not ask for this, "
-            "contact us "
-            "at once.",
+            "contact us at once.",
         ),
     ),
     Template(
@@ -468,10 +463,9 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "E-mail address removed",
-            "{name}, the e-mail address registered with Yinxin was removed at {at} (Beijing "
-            "time); notices now "
-            "go to the registered mobile number, no longer to this address. If you did not ask "
-            "for this, contact us at once.",
+            "{name}, the e-mail address registered with Yinxin was removed at {at} "
+            "(Beijing time); notices now go to the registered mobile number, no longer to this "
+            "address. If you did not ask for this, contact us at once.",
         ),
     ),
     Template(
@@ -494,8 +488,8 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Electronic seal frozen",
             '{name}, the electronic seal "{seal_name}" was frozen at {at} (Beijing time) and '
-            "cannot be "
-            "used until it is released. If you did not ask for this, contact us at once.",
+            "cannot be used until it is released. If you did not ask for this, contact us at "
+            "once.",
         ),
     ),
     Template(
@@ -509,8 +503,7 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Electronic seal released",
             '{name}, the electronic seal "{seal_name}" was released at {at} (Beijing time) and '
-            "can be used "
-            "again. If you did not ask for this, contact us at once.",
+            "can be used again. If you did not ask for this, contact us at once.",
         ),
     ),
     Template(
@@ -551,9 +544,9 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ),
         Wording(
             "Electronic seal ended",
-            '{name}, the electronic seal "{seal_name}" was ended ({ended}) at {at} (Beijing '
-            "time); reason: "
-            "{reason}. It can no longer be used. If you did not ask for this, contact us at once.",
+            '{name}, the electronic seal "{seal_name}" was ended ({ended}) at {at} '
+            "(Beijing time); reason: {reason}. It can no longer be used. If you did not ask for "
+            "this, contact us at once.",
         ),
     ),
     Template(
@@ -788,8 +781,7 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         Wording(
             "Reminder: please sign",
             '{name}, "{title}" still awaits your signature (deadline {deadline}, Beijing time). '
-            "Open {url} "
-            "to sign.",
+            "Open {url} to sign.",
         ),
         secret=("url",),
     ),
