@@ -1487,3 +1487,102 @@ def test_cli_an_output_over_its_input_is_refused(tmp_path: Path) -> None:
     assert ofd.read_bytes() == kept and text.read_text("utf-8") == "合同正文\n"
     r = runner.invoke(ofd_app, ["render", str(ofd), "--out", str(tmp_path / "p.png"), "--json"])
     assert r.exit_code == 0 and (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+
+
+# --- a damaged SignedValue.dat: said in both halves, naming it ------------------------------------
+
+
+def _v1_record(v4: bytes) -> bytes:
+    """A GM/T 0031-2014 (v1) ``SES_Signature`` as ofdrw's ``org.ofdrw.gm.ses.v1`` lays it out:
+    ``toSign`` (version, eseal, timeInfo, dataHash, propertyInfo, cert, signatureAlgorithm)
+    and ``signature``, made from the v4 record's parts."""
+    from asn1crypto import core
+
+    from yinxin.seals.ses_signature import SESSignature
+
+    class TbsSignV1(core.Sequence):
+        _fields = [
+            ("version", core.Integer),
+            ("eseal", core.Any),
+            ("time_info", core.OctetBitString),
+            ("data_hash", core.OctetBitString),
+            ("property_info", core.IA5String),
+            ("cert", core.OctetString),
+            ("signature_algorithm", core.ObjectIdentifier),
+        ]
+
+    class SesSignatureV1(core.Sequence):
+        _fields = [("to_sign", TbsSignV1), ("signature", core.OctetBitString)]
+
+    rec = SESSignature.load(v4)
+    to_sign = rec["to_sign"]
+    return SesSignatureV1(
+        {
+            "to_sign": TbsSignV1(
+                {
+                    "version": 1,
+                    "eseal": core.Any.load(to_sign["eseal"].dump()),
+                    "time_info": b"20260101000000Z",
+                    "data_hash": to_sign["data_hash"].native,
+                    "property_info": to_sign["property_info"].native,
+                    "cert": rec["cert"].native,
+                    "signature_algorithm": "1.2.156.10197.1.501",
+                }
+            ),
+            "signature": rec["signature"].native,
+        }
+    ).dump()
+
+
+def test_a_damaged_signed_value_is_said_naming_it_in_both_halves(world, signed, tmp_path):
+    """A SignedValue.dat truncated, not DER, not ASN.1, with bytes after it, of another
+    structure or of GM/T 0031-2014's v1 was said "电子签章：数据结构有误 / electronic seal
+    signature: the record is malformed (ValueError)": the parser's exception class in the
+    English half, no reason in the Chinese one, the part named in neither, and its Seal.esl
+    said to differ from a seal nothing could be read from. Each is now said in both halves
+    naming the part and why, the signature INVALID (exit 1), the other one still VALID."""
+    import pymupdf
+
+    from yinxin.pdf.report import render_report_pdf
+    from yinxin.seals.documents import verify_seal_document
+
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    value = parts[name]
+    assert value[:2] == b"\x30\x82"
+    cases = {
+        "truncated": (value[:100], "已被截断", "the data is truncated"),
+        "empty": (b"", "数据为空", "the record is empty"),
+        "BER": (b"\x30\x83\x00" + value[2:], "数据不是 DER 编码", "not in DER"),
+        "not ASN.1": (b"hello world", "不是 DER 编码的 ASN.1 结构", "not a DER-encoded ASN.1"),
+        "trailing": (value + b"\x00", "多出 1 字节", "1 byte of trailing data"),
+        "a seal": (world.party_b.seal, "缺少字段 propertyInfo", "field propertyInfo is missing"),
+        "v1": (_v1_record(value), "GM/T 0031-2014", "GM/T 0031-2014 (version 1"),
+    }
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    for what, (body, zh, en) in cases.items():
+        path = tmp_path / "damaged.ofd"
+        path.write_bytes(_rezip({**parts, name: body}))
+        r = CliRunner().invoke(ofd_app, ["verify", str(path), *trust, "--json"])
+        assert r.exit_code == 1 and "Traceback" not in r.output, (what, r.output)
+        out = json.loads(r.output)
+        first, second = out["signatures"]
+        assert first["valid"] is True and second["valid"] is False, (what, out)
+        (check,) = second["value"]["checks"]  # nothing else is judged from it
+        detail = check["detail"]
+        assert check["name"] == "format" and check["ok"] is False, (what, check)
+        assert detail == (
+            f"{name} 无法读取为电子签章数据（SES_Signature）：{detail.split('：', 1)[1]}"
+        ), (what, detail)
+        chinese, english = detail.split(" / ", 1)
+        assert zh in chinese and name in chinese and _CJK.search(chinese), (what, detail)
+        assert en in english and name in english, (what, detail)
+        assert not re.search(r"\b\w+(Error|Exception)\b", detail), (what, detail)
+    # the one-page report says it as well
+    path = tmp_path / "damaged.ofd"
+    report = verify_seal_document(
+        _rezip({**parts, name: value[:100]}), trust=[world.root, world.ca], at=world.now
+    )
+    with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
+        text = "".join(page.get_text() for page in doc).replace("\n", "")
+    assert "SignedValue.dat 无法读取为电子签章数据" in text and "已被截断" in text, text

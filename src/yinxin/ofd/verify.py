@@ -68,7 +68,12 @@ class ValueVerdict(Protocol):
 
 class ValueChecker(Protocol):
     def __call__(
-        self, signature_xml: bytes, signed_value: bytes, method: str, seal_file: bytes | None
+        self,
+        signature_xml: bytes,
+        signed_value: bytes,
+        method: str,
+        seal_file: bytes | None,
+        name: str,  # where the value lies in the package, for its problems to name it
     ) -> ValueVerdict: ...
 
 
@@ -341,7 +346,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             protected.add(value_name)
             seal_loc = info.findtext(f"{q('Seal')}/{q('BaseLoc')}") if info is not None else None
             seal_file = pkg.get(loc(base, seal_loc, name, "Seal BaseLoc")) if seal_loc else None
-            verdict = check_value(sig_bytes, signed_value, method or "", seal_file)
+            verdict = check_value(sig_bytes, signed_value, method or "", seal_file, value_name)
             value, value_ok = verdict.to_dict(), bool(verdict.valid)
         except ValidationError as exc:
             problems.append(str(exc))

@@ -73,6 +73,7 @@ from yinxin.seals.seseal import (
     key_spki,
     parse_seseal,
     same_key,
+    unreadable,
     verify_seseal,
     verify_signed,
 )
@@ -193,8 +194,17 @@ class SesReport:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _bad(zh: str, en: str) -> ValidationError:
-    return ValidationError(f"电子签章：{zh} / electronic seal signature: {en}", field=_FIELD)
+class UnreadableRecord(ValidationError):
+    """A ``SES_Signature`` that cannot be read, with each half of why kept apart so a format
+    that knows where the record lies (an OFD's ``SignedValue.dat``) can name it in both."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"电子签章：{zh} / electronic seal signature: {en}", field=_FIELD)
+        self.zh, self.en = zh, en
+
+
+def _bad(zh: str, en: str) -> UnreadableRecord:
+    return UnreadableRecord(zh, en)
 
 
 def _bi(zh: str, en: str) -> str:
@@ -509,6 +519,8 @@ def parse_ses_signature(der: bytes) -> ParsedSesSignature:
     if not isinstance(der, bytes | bytearray) or not der:
         raise _bad("数据为空", "the record is empty")
     der = bytes(der)
+    if (older := _older_version(der)) is not None:
+        raise _bad(*older)
     try:
         sig = SESSignature.load(der, strict=True)
         if SESSignature.load(der, strict=True).dump(force=True) != der:
@@ -542,7 +554,28 @@ def parse_ses_signature(der: bytes) -> ParsedSesSignature:
     except ValidationError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        raise _bad("数据结构有误", f"the record is malformed ({type(exc).__name__})") from None
+        raise _bad(*unreadable(der, exc)) from None
+
+
+def _older_version(der: bytes) -> tuple[str, str] | None:
+    """(中文, English) when ``der`` is an ``SES_Signature`` of GM/T 0031-2014 (v1): two
+    fields, ``toSign`` (which holds the certificate and algorithm) and ``signature``, as
+    readers tell the versions apart (ofdrw's ``SESVersionHolder``); else None. Read loosely,
+    so a v1 record is named as one instead of failing on its first field of another type."""
+    try:
+        outer = core.Sequence.load(der)
+        if len(outer) != 2:
+            return None
+        version = outer[0][0]
+        said = f" {version.native}" if isinstance(version, core.Integer) else ""
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+        return None
+    return (
+        f"这是 GM/T 0031-2014 格式的 SES_Signature（版本{said}，只有 toSign 与 signature 两项），"
+        "仅支持 GB/T 38540 的 v4",
+        f"this is an SES_Signature of GM/T 0031-2014 (version{said}: toSign and signature "
+        "only); only GB/T 38540's v4 is read",
+    )
 
 
 def seal_picture(der: bytes) -> tuple[str, bytes, int, int] | None:
@@ -967,8 +1000,22 @@ def check_ofd_value(
     algorithm, ``Seal.esl`` is the very seal inside the value."""
 
     def check(
-        signature_xml: bytes, signed_value: bytes, method: str, seal_file: bytes | None
+        signature_xml: bytes,
+        signed_value: bytes,
+        method: str,
+        seal_file: bytes | None,
+        name: str = "SignedValue.dat",
     ) -> SesReport:
+        try:
+            parse_ses_signature(signed_value)
+        except UnreadableRecord as exc:
+            # the part named in both halves; nothing else can be judged from it (a Seal.esl
+            # compared with no seal at all was said to differ from it)
+            said = _bi(
+                f"{name} 无法读取为电子签章数据（SES_Signature）：{exc.zh}",
+                f"{name} cannot be read as an electronic seal signature (SES_Signature): {exc.en}",
+            )
+            return SesReport(valid=False, checks=(Check("format", False, said),))
         report = verify_ses_signature(signed_value, signature_xml, trust=trust, crls=crls, at=at)
         extra: list[Check] = []
         if method.strip() != OID_SM2_SM3 and method.strip().upper() not in ("SM2", "SM3WITHSM2"):

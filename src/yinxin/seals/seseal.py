@@ -61,6 +61,7 @@ signature by OID, shared with ``yinxin.seals.ses_signature``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -441,6 +442,55 @@ def build_seseal(
 
 
 # --- reading ----------------------------------------------------------------------------------
+
+
+_TRUNCATED = re.compile(r"Insufficient data - (\d+) bytes requested but only (\d+) available")
+_TRAILING = re.compile(r"Extra data - (\d+) bytes of trailing data")
+_MISSING = re.compile(r'Field "(\w+)" is missing')
+_WRONG_TYPE = re.compile(r"Error parsing ([\w.]+) - (?:tag|class|method) should have been")
+_BAD_TIME = re.compile(r"to a asn1crypto\.core\.(GeneralizedTime|UTCTime)")
+
+
+def _standard_name(field: str) -> str:
+    """asn1crypto's field name as the standard spells it: ``signature_alg_id`` ->
+    ``signatureAlgID``, ``e_seal_info`` -> ``eSealInfo``."""
+    head, *rest = field.split("_")
+    return head + "".join("ID" if w == "id" else w[:1].upper() + w[1:] for w in rest)
+
+
+def unreadable(der: bytes, exc: Exception) -> tuple[str, str]:
+    """Why a DER record (``SESeal``, ``SES_Signature``) could not be read, as (中文, English),
+    from what asn1crypto raised: a relying party is told "truncated", "not DER", "the field
+    cert is missing", never the parser's exception class."""
+    if der[:1] != b"\x30":
+        found = f"0x{der[0]:02x}"
+        return (
+            f"不是 DER 编码的 ASN.1 结构（应以 SEQUENCE 的 0x30 开头，实为 {found}）",
+            f"not a DER-encoded ASN.1 structure (a SEQUENCE, 0x30, expected; {found} found)",
+        )
+    said = str(exc)
+    if m := _TRUNCATED.search(said):
+        return (
+            f"数据不完整，已被截断（需要 {m[1]} 字节，只有 {m[2]} 字节）",
+            f"the data is truncated ({m[1]} bytes needed, {m[2]} there)",
+        )
+    if m := _TRAILING.search(said):
+        bytes_ = "byte" if m[1] == "1" else "bytes"
+        return (f"数据末尾多出 {m[1]} 字节", f"{m[1]} {bytes_} of trailing data follow it")
+    if m := _MISSING.search(said):
+        name = _standard_name(m[1])
+        return (f"缺少字段 {name}", f"the field {name} is missing")
+    if m := _WRONG_TYPE.search(said):
+        kind = m[1].rsplit(".", 1)[-1]
+        return (
+            f"结构与标准不符（此处应为 {kind} 的字段类型不对）",
+            f"the structure is not the standard's (a field that should be {kind} is not)",
+        )
+    if m := _BAD_TIME.search(said):
+        return (f"时间字段不是合法的 {m[1]}", f"a time field is not a valid {m[1]}")
+    if isinstance(exc, UnicodeDecodeError):
+        return ("某个字符串字段的编码无效", "a string field is not validly encoded")
+    return ("数据结构与标准不符", "the structure is not the standard's")
 
 
 def _bad(zh: str, en: str) -> ValidationError:
