@@ -1586,3 +1586,71 @@ def test_a_damaged_signed_value_is_said_naming_it_in_both_halves(world, signed, 
     with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
         text = "".join(page.get_text() for page in doc).replace("\n", "")
     assert "SignedValue.dat 无法读取为电子签章数据" in text and "已被截断" in text, text
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + (bytes([n]) if n < 0x80 else bytes([0x80 | len(size)]) + size) + body
+
+
+def _items(der: bytes) -> list[bytes]:
+    from asn1crypto import core
+
+    seq = core.Sequence.load(der)
+    return [seq[i].dump() for i in range(len(seq))]
+
+
+def test_a_damaged_seal_inside_the_signature_is_the_seal_checks_failure(world, signed, tmp_path):
+    """A signature whose seal (``eseal`` in ``TBS_Sign``) is damaged — made so by a faulty
+    signing tool, the signer's SM2 signature over it good — was said as an unreadable
+    SignedValue.dat ("electronic seal signature: the record is malformed (ValueError)"), nothing
+    else judged: not that the signer's signature holds and the seal is what is broken. The
+    seal is now read on its own: its check fails saying why in both halves, the signature's
+    own checks are made, the verdict INVALID."""
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    record = _items(parts[name])  # toSign, cert, signatureAlgID, signature
+    b = world.party_b
+    seal = _items(b.seal)  # eSealInfo, cert, signAlgID, signedValue
+    info = _items(seal[0])
+
+    def signed_with(eseal: bytes) -> bytes:
+        to_sign = _items(record[0])
+        to_sign[1] = eseal
+        tbs = _tlv(0x30, b"".join(to_sign))
+        return _tlv(0x30, tbs + record[1] + record[2] + _tlv(0x03, b"\x00" + b.key.sign(tbs)))
+
+    cases = {
+        "no signedValue": (
+            _tlv(0x30, b"".join(seal[:3])),
+            "电子印章：缺少字段 signedValue",
+            "electronic seal: the field signedValue is missing",
+        ),
+        "property cut": (
+            _tlv(0x30, _tlv(0x30, b"".join(info[:2])) + b"".join(seal[1:])),
+            "电子印章：缺少字段 property",
+            "electronic seal: the field property is missing",
+        ),
+        "not a SEQUENCE": (
+            _tlv(0x04, b"seal"),
+            "电子印章：不是 DER 编码的 ASN.1 结构",
+            "electronic seal: not a DER-encoded ASN.1 structure",
+        ),
+    }
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    for what, (eseal, zh, en) in cases.items():
+        path = tmp_path / "damaged.ofd"
+        path.write_bytes(_rezip({**parts, name: signed_with(eseal)}))
+        r = CliRunner().invoke(ofd_app, ["verify", str(path), *trust, "--json"])
+        assert r.exit_code == 1 and "Traceback" not in r.output, (what, r.output)
+        second = json.loads(r.output)["signatures"][1]
+        checks = {c["name"]: c for c in second["value"]["checks"]}
+        assert second["valid"] is False and checks["signature"]["ok"] is True, (what, checks)
+        assert checks["document_hash"]["ok"] is True, (what, checks)
+        detail = checks["seal"]["detail"]
+        assert checks["seal"]["ok"] is False and zh in detail and en in detail, (what, detail)
+        assert not re.search(r"\b\w+(Error|Exception)\b", detail), (what, detail)
+    # the record made the same way with the seal as it was verifies: only the seal differs
+    report = verify_ofd(_rezip({**parts, name: signed_with(b.seal)}), check_ofd_value(world.trust))
+    assert report.valid, report.to_text()

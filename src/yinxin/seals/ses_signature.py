@@ -111,6 +111,18 @@ class SESSignature(core.Sequence):
     ]
 
 
+class _TBSSignRead(TBSSign):
+    """``TBS_Sign`` as read: the seal left as its bytes, read on its own by ``verify_seseal``,
+    so a damaged seal is the ``seal`` check's failure, said as the seal's, not the whole
+    record unreadable."""
+
+    _fields = [("eseal", core.Any) if f[0] == "eseal" else f for f in TBSSign._fields]
+
+
+class _SESSignatureRead(SESSignature):
+    _fields = [("to_sign", _TBSSignRead) if f[0] == "to_sign" else f for f in SESSignature._fields]
+
+
 # --- Python values ----------------------------------------------------------------------------
 
 
@@ -522,8 +534,8 @@ def parse_ses_signature(der: bytes) -> ParsedSesSignature:
     if (older := _older_version(der)) is not None:
         raise _bad(*older)
     try:
-        sig = SESSignature.load(der, strict=True)
-        if SESSignature.load(der, strict=True).dump(force=True) != der:
+        sig = _SESSignatureRead.load(der, strict=True)
+        if _SESSignatureRead.load(der, strict=True).dump(force=True) != der:
             raise _bad("数据不是 DER 编码", "the record is not in DER")
         to_sign = sig["to_sign"]
         version = to_sign["version"].native

@@ -568,7 +568,7 @@ def _decode(der: bytes) -> ParsedSeal:
     except ValidationError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        raise _bad("数据结构有误", f"the record is malformed ({type(exc).__name__})") from None
+        raise _bad(*unreadable(der, exc)) from None
 
 
 def parse_seseal(der: bytes) -> ParsedSeal:
