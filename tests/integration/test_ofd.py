@@ -1654,3 +1654,24 @@ def test_a_damaged_seal_inside_the_signature_is_the_seal_checks_failure(world, s
     # the record made the same way with the seal as it was verifies: only the seal differs
     report = verify_ofd(_rezip({**parts, name: signed_with(b.seal)}), check_ofd_value(world.trust))
     assert report.valid, report.to_text()
+
+
+def test_a_file_added_after_signing_is_said_in_both_halves_on_the_one_page_report(world, signed):
+    """A file slipped into a signed package was on the Chinese one-page report as "file not
+    protected by any signature: /Doc_0/Res/extra.png", English only, while the text report
+    says "未受保护的文件 / file not protected by any signature: …" and every other problem of
+    an OFD is "中文 / English". The report now says it as the text report does."""
+    import pymupdf
+
+    from yinxin.pdf.report import render_report_pdf
+    from yinxin.seals.documents import verify_seal_document
+
+    parts = _zip(signed[1].data)
+    parts["Doc_0/Res/extra.png"] = b"\x89PNG not really"
+    report = verify_seal_document(_rezip(parts), trust=[world.root, world.ca], at=world.now)
+    said = "未受保护的文件 / file not protected by any signature: /Doc_0/Res/extra.png"
+    assert not report.valid and report.problems == [said], report.problems
+    assert f"! {said}" in report.to_text()
+    with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
+        text = "".join(page.get_text() for page in doc).replace("\n", "")
+    assert said in text, text

@@ -70,8 +70,9 @@ class OfdFileReport:
 
     @property
     def problems(self) -> list[str]:
-        unprotected = [
-            f"file not protected by any signature: /{n}" for n in self.report.unprotected
+        unprotected = [  # as the text report says it (``OfdReport.to_text``)
+            f"未受保护的文件 / file not protected by any signature: /{n}"
+            for n in self.report.unprotected
         ]
         return [*self.report.problems, *unprotected]
 

@@ -77,7 +77,7 @@ function render(r) {
   const what = sealed ? "电子签章" : "签名";
   const verdict = document.getElementById("verdict");
   const unsure = r.indication === "INDETERMINATE";
-  const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `文件 /${n} 未受任何签章保护`)];
+  const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `未受保护的文件 / file not protected by any signature: /${n}`)];
   verdict.className = "verdict " + (r.valid ? "ok" : unsure ? "warn" : "bad");
   // no signature read is not "no signature in the file": a damaged OFD gives none back either,
   // and the file's problems (below) say which it is
