@@ -3,7 +3,8 @@
 A contract written by ``yinxin.ofd.make`` is sealed by party A at anchor text and by party B at
 a position, in turn; both verify; any flipped byte or changed file makes the verdict INVALID;
 the independent reader ``easyofd`` (PyPI) opens the signed file, finds both stamps and draws
-the seals; our own renderer draws the seal where the stamp says. A signed OFD made by ofdrw
+the seals; our own renderer draws the seal where the stamp says; sm-crypto (node) checks the
+SM2 signatures of each SignedValue.dat and its seal. A signed OFD made by ofdrw
 (``tests/fixtures/ofd/ofdrw-V4RideRight.ofd``, from ofdrw's test resources, Apache-2.0) is
 verified by us: its package digests, its SM2 signature and its seal's maker signature.
 
@@ -1675,3 +1676,53 @@ def test_a_file_added_after_signing_is_said_in_both_halves_on_the_one_page_repor
     with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
         text = "".join(page.get_text() for page in doc).replace("\n", "")
     assert said in text, text
+
+
+# --- an SM2 implementation we did not write ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sm_crypto(tmp_path_factory):
+    from tests.fixtures.ses_world import SmCrypto
+
+    try:
+        return SmCrypto(tmp_path_factory.mktemp("sm-crypto"))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"sm-crypto could not be installed (npm registry unreachable?): {exc}")
+
+
+def test_sm_crypto_verifies_each_signature_taken_from_the_signed_ofd(world, signed, sm_crypto):
+    """The cross-check with sm-crypto (node) was made on records built in memory and on
+    GB/T 38540 PDFs, never on an OFD's own SignedValue.dat: the SM2 signature of each
+    signature as it lies in the package, over toSign, by the signer's key; its seal's maker
+    signature; dataHash the SM3 of that signature's Signature.xml, as GB/T 38540 asks. A
+    changed Signature.xml and another key are refused by it."""
+    from asn1crypto import x509 as a_x509
+
+    from yinxin.seals.ses_signature import parse_ses_signature
+    from yinxin.seals.seseal import parse_seseal
+
+    def point(cert_der: bytes) -> bytes:
+        cert = a_x509.Certificate.load(cert_der)
+        return bytes(cert["tbs_certificate"]["subject_public_key_info"]["public_key"])
+
+    parts = _zip(signed[1].data)
+    items = []
+    for n in (0, 1):
+        sig_xml = parts[f"Doc_0/Signs/Sign_{n}/Signature.xml"]
+        rec = parse_ses_signature(parts[f"Doc_0/Signs/Sign_{n}/SignedValue.dat"])
+        seal = parse_seseal(rec.seal_der)
+        assert rec.data_hash == sm2.sm3(sig_xml)
+        assert rec.property_info == f"/Doc_0/Signs/Sign_{n}/Signature.xml"
+        signer, maker = point(rec.signer_cert_der), point(seal.maker_cert_der)
+        other = sm2.sm3(sig_xml.replace(b"<ofd:SignedInfo>", b"<ofd:SignedInfo> "))
+        changed = rec.signed_bytes.replace(rec.data_hash, other)
+        assert changed != rec.signed_bytes
+        items += [
+            (rec.signed_bytes, rec.signature, signer),  # the signer over toSign
+            (seal.signed_bytes, seal.signature, maker),  # the maker over eSealInfo
+            (changed, rec.signature, signer),  # over a changed Signature.xml
+            (rec.signed_bytes, rec.signature, maker),  # another key
+        ]
+    assert sm_crypto.verify(items) == [True, True, False, False] * 2
+    assert verify_ofd(signed[1].data, check_ofd_value(world.trust)).valid
