@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -1726,3 +1727,42 @@ def test_sm_crypto_verifies_each_signature_taken_from_the_signed_ofd(world, sign
         ]
     assert sm_crypto.verify(items) == [True, True, False, False] * 2
     assert verify_ofd(signed[1].data, check_ofd_value(world.trust)).valid
+
+
+def test_a_key_of_an_unknown_algorithm_in_a_signature_is_a_verdict_not_a_crash(
+    world, signed, tmp_path
+):
+    """One byte of SignedValue.dat changed in the seal maker's key algorithm (id-ecPublicKey
+    1.2.840.10045.2.1 become 1.2.840.10045.2.125) made asn1crypto raise KeyError reading the
+    key, which nothing caught: ``yinxin ofd verify`` ended in a traceback (exit 1, the INVALID
+    verdict's code). Hidden here and in ``yinxin verify``, which load pyhanko's certificate
+    validator (it teaches asn1crypto to tolerate unknown keys), so the CLI runs as a child
+    process, as a relying party runs it. Such a key is now one that is not SM2: the checks
+    that need it fail saying so in both halves, INVALID."""
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")
+    value = parts[name]
+    # in the seal: the signer's certificate in its list, then the maker's; then the signer's
+    at = [m.start() for m in re.finditer(re.escape(ec_public_key), value)]
+    assert len(at) == 3, at
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    code = "from yinxin.adapters.cli import main; main()"
+    for where in at:
+        body = bytearray(value)
+        body[where + len(ec_public_key) - 1] = 0x7D
+        path = tmp_path / "damaged.ofd"
+        path.write_bytes(_rezip({**parts, name: bytes(body)}))
+        done = subprocess.run(
+            [sys.executable, "-c", code, "ofd", "verify", str(path), *trust, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "YINXIN_HOME": str(tmp_path / "home")},
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        second = json.loads(done.stdout)["signatures"][1]
+        failed = [c for c in second["value"]["checks"] if c["ok"] is False]
+        assert second["valid"] is False and failed, second
+        for c in failed:
+            assert _CJK.search(c["detail"]) and " / " in c["detail"], c

@@ -236,7 +236,7 @@ def _cert(der: bytes, name: str) -> a_x509.Certificate:
         cert = a_x509.Certificate.load(bytes(der), strict=True)
         cert.native  # noqa: B018 - parse every field now, not half-way through a check
         return cert
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError):  # KeyError: a key algorithm asn1crypto lacks
         raise ValidationError(f"{name} is not a DER X.509 certificate", field=name) from None
 
 
@@ -249,7 +249,7 @@ def _subject(cert: a_x509.Certificate) -> str:
     try:
         cn = cert.subject.native.get("common_name")
         return cn if isinstance(cn, str) else cert.subject.human_friendly
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError):
         return "?"
 
 
@@ -293,7 +293,7 @@ def _issued_by(cert: a_x509.Certificate, issuer_der: bytes) -> bool:
             cert["tbs_certificate"].dump(),
         )
         return True
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, KeyError, InvalidSignature):
         return False
 
 

@@ -355,14 +355,20 @@ def cert_spki(cert_der: bytes) -> bytes:
 
 
 def is_sm2_spki(spki_der: bytes) -> bool:
-    info = keys.PublicKeyInfo.load(spki_der)
-    params = info["algorithm"]["parameters"]
-    return (
-        info["algorithm"]["algorithm"].native == "ec"
-        and isinstance(params, keys.ECDomainParameters)
-        and params.name == "named"
-        and params.chosen.dotted == sm2.OID_SM2
-    )
+    """Whether the key is an SM2 one; a key that cannot be read, or of an algorithm asn1crypto
+    does not know (it raises KeyError for one, unless pyhanko's certificate validator has
+    been loaded to tolerate it), is not."""
+    try:
+        info = keys.PublicKeyInfo.load(spki_der)
+        params = info["algorithm"]["parameters"]
+        return (
+            info["algorithm"]["algorithm"].native == "ec"
+            and isinstance(params, keys.ECDomainParameters)
+            and params.name == "named"
+            and params.chosen.dotted == sm2.OID_SM2
+        )
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 def same_key(a_spki: bytes, b_spki: bytes) -> bool:
@@ -375,7 +381,7 @@ def same_key(a_spki: bytes, b_spki: bytes) -> bool:
         return bytes(a["public_key"]) == bytes(b["public_key"]) and is_sm2_spki(
             a_spki
         ) == is_sm2_spki(b_spki)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError):  # KeyError: an algorithm asn1crypto does not know
         return False
 
 
