@@ -1766,3 +1766,25 @@ def test_a_key_of_an_unknown_algorithm_in_a_signature_is_a_verdict_not_a_crash(
         assert second["valid"] is False and failed, second
         for c in failed:
             assert _CJK.search(c["detail"]) and " / " in c["detail"], c
+
+
+def test_a_check_value_that_is_no_digest_is_said_as_such_not_as_a_changed_file(world, signed):
+    """A Reference whose CheckValue is no digest of its method at all (3 bytes for SM3's 32,
+    an empty one) was said "/OFD.xml 在签署后被改动（摘要值不符） / /OFD.xml was changed after
+    signing", blaming a file that is intact. It is now said as what it is, naming the
+    Signature.xml, the file and the sizes in both halves; the verdict stays INVALID."""
+    parts = _zip(signed[1].data)
+    sig = "Doc_0/Signs/Sign_1/Signature.xml"
+    first = re.search(rb'<ofd:Reference FileRef="([^"]+)"><ofd:CheckValue>[^<]*', parts[sig])
+    assert first and first.group(1) == b"/OFD.xml"
+    for value, size in ((b"AAAA", 3), (b"", 0)):
+        body = parts[sig].replace(
+            first.group(0), b'<ofd:Reference FileRef="/OFD.xml"><ofd:CheckValue>' + value, 1
+        )
+        report = verify_ofd(_rezip({**parts, sig: body}), check_ofd_value(world.trust))
+        problems = report.signatures[1].problems
+        assert not report.valid and problems == (
+            f"{sig} 中 /OFD.xml 的摘要值 CheckValue 长 {size} 字节，不是 SM3 摘要值（32 字节） / "
+            f"{sig}: the CheckValue of /OFD.xml is {size} bytes, not an SM3 digest (32 bytes)",
+        ), problems
+        assert not any("OFD.xml was changed" in p for p in problems)

@@ -241,7 +241,15 @@ def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, i
                 f"/{name} 的摘要值 CheckValue 不是 base64 编码 / /{name}: CheckValue is not base64"
             )
             continue
-        if name not in pkg.parts:
+        size = len(digest(b""))
+        if len(expected) != size:  # no digest of this method: the file is not what differs
+            kind = "SM3" if digest is sm3 else "SHA-256"
+            problems.append(
+                f"{sig_name} 中 /{name} 的摘要值 CheckValue 长 {len(expected)} 字节，不是 "
+                f"{kind} 摘要值（{size} 字节） / {sig_name}: the CheckValue of /{name} is "
+                f"{len(expected)} bytes, not an {kind} digest ({size} bytes)"
+            )
+        elif name not in pkg.parts:
             problems.append(f"文件包中缺少 /{name} / /{name} is missing from the package")
         elif digest(pkg.parts[name]) != expected:
             problems.append(
