@@ -1788,3 +1788,41 @@ def test_a_check_value_that_is_no_digest_is_said_as_such_not_as_a_changed_file(w
             f"{sig}: the CheckValue of /OFD.xml is {size} bytes, not an SM3 digest (32 bytes)",
         ), problems
         assert not any("OFD.xml was changed" in p for p in problems)
+
+
+def test_an_unaccepted_check_method_is_not_called_a_mismatch(world, signed):
+    """A signature whose References use a CheckMethod not accepted (SHA1, a name nobody
+    knows) was shown "文件摘要 / file digests: 0 个文件，有不一致 / 0 files, MISMATCH" and
+    "摘要不一致 / MISMATCH" on the one-page report: no digest was compared, yet a relying
+    party read that files were changed, and the References' files went uncounted. The
+    digests are now said "未能核对 / not checked", the References counted; the problem names
+    the method and the verdict stays INVALID."""
+    import pymupdf
+
+    from yinxin.pdf.report import render_report_pdf
+    from yinxin.seals.documents import verify_seal_document
+
+    parts = _zip(signed[1].data)
+    sig = "Doc_0/Signs/Sign_1/Signature.xml"
+    body = parts[sig].replace(b'CheckMethod="1.2.156.10197.1.401"', b'CheckMethod="SHA1"')
+    assert body != parts[sig]
+    file_report = verify_seal_document(
+        _rezip({**parts, sig: body}), trust=[world.root, world.ca], at=world.now
+    )
+    second = file_report.signatures[1]
+    assert not file_report.valid and not second.valid and not second.digests_checked
+    assert second.files_protected == 9 and second.to_dict()["digests_checked"] is False
+    assert (
+        f"{sig} 的摘要算法 CheckMethod 'SHA1' 不被接受（应为 SM3 或 SHA-256） / "
+        f"{sig}: CheckMethod 'SHA1' is not accepted (SM3 or SHA-256)"
+    ) in second.problems
+    text = file_report.to_text()
+    assert "文件摘要 / file digests: 9 个文件，未能核对 / 9 files, not checked" in text, text
+    assert text.count("MISMATCH") == 0, text
+    with pymupdf.open(stream=render_report_pdf(file_report), filetype="pdf") as doc:
+        shown = "".join(page.get_text() for page in doc).replace("\n", "")
+    assert "未能核对摘要 / digests not checked" in shown and "MISMATCH" not in shown, shown
+    # a signature whose digests were compared and one differs is still a mismatch
+    page = "Doc_0/Pages/Page_1/Content.xml"
+    changed = verify_ofd(_rezip({**parts, page: parts[page] + b" "}), check_ofd_value(world.trust))
+    assert changed.signatures[1].digests_checked and "9 files, MISMATCH" in changed.to_text()

@@ -97,6 +97,9 @@ class OfdSignatureReport:
     problems: tuple[str, ...]
     stamps: tuple[Stamp, ...]
     value: dict[str, Any] = field(default_factory=dict)
+    # False when no digest could be compared (an unaccepted CheckMethod, an unreadable
+    # Signature.xml): said as "not checked", never as a mismatch no one found
+    digests_checked: bool = True
 
     @property
     def indication(self) -> Indication:
@@ -143,7 +146,10 @@ class OfdReport:
                 for st in s.stamps
             ]
             n = s.files_protected
-            zh, en = ("全部一致", "all match") if s.references_ok else ("有不一致", "MISMATCH")
+            if not s.digests_checked:
+                zh, en = "未能核对", "not checked"
+            else:
+                zh, en = ("全部一致", "all match") if s.references_ok else ("有不一致", "MISMATCH")
             where.append(f"  文件摘要 / file digests: {n} 个文件，{zh} / {n} files, {en}")
             lines += signature_lines(
                 f"签名 / signature {s.id} ({s.signature_xml})",
@@ -199,7 +205,11 @@ def signature_lines(
     return lines
 
 
-def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, int, list[str], set]:
+def _check_references(
+    pkg: OfdPackage, sig_root, sig_name: str
+) -> tuple[bool, int, list[str], set, bool]:
+    """(all digests match, how many References, problems, the files named, whether any digest
+    could be compared at all)."""
     base = posixpath.dirname(sig_name)
     refs = sig_root.find(f"{q('SignedInfo')}/{q('References')}")
     if refs is None:
@@ -208,18 +218,20 @@ def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, i
             0,
             [f"{sig_name} 没有 References（所保护文件的列表） / {sig_name} has no References"],
             set(),
+            False,
         )
     method = (refs.get("CheckMethod") or "MD5").strip()
     digest = _DIGESTS.get(method.lower()) or _DIGESTS.get(method)
     if digest is None:
         return (
             False,
-            0,
+            len(refs.findall(q("Reference"))),
             [
                 f"{sig_name} 的摘要算法 CheckMethod {method!r} 不被接受（应为 SM3 或 SHA-256） / "
                 f"{sig_name}: CheckMethod {method!r} is not accepted (SM3 or SHA-256)"
             ],
             set(),
+            False,
         )
     problems: list[str] = []
     covered: set[str] = set()
@@ -260,7 +272,7 @@ def _check_references(pkg: OfdPackage, sig_root, sig_name: str) -> tuple[bool, i
         problems.append(
             f"{sig_name} 的 References 未列出任何文件 / {sig_name}: References lists no file"
         )
-    return not problems, count, problems, covered
+    return not problems, count, problems, covered, count > 0
 
 
 def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
@@ -307,7 +319,9 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             name = loc(signs_dir, entry.get("BaseLoc", ""), pkg.signatures_loc, "Signature BaseLoc")
         except ValidationError as exc:
             reports.append(
-                OfdSignatureReport(sid, kind, "?", None, None, False, False, 0, (str(exc),), ())
+                OfdSignatureReport(
+                    sid, kind, "?", None, None, False, False, 0, (str(exc),), (), {}, False
+                )
             )
             continue
         if name in listed:
@@ -329,14 +343,16 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             sig_root = parse_xml(sig_bytes, name)
         except ValidationError as exc:
             reports.append(
-                OfdSignatureReport(sid, kind, "?", None, None, False, False, 0, (str(exc),), ())
+                OfdSignatureReport(
+                    sid, kind, "?", None, None, False, False, 0, (str(exc),), (), {}, False
+                )
             )
             continue
         base = posixpath.dirname(name)
         info = sig_root.find(q("SignedInfo"))
         method = info.findtext(q("SignatureMethod")) if info is not None else None
         when = info.findtext(q("SignatureDateTime")) if info is not None else None
-        refs_ok, count, problems, covered = _check_references(pkg, sig_root, name)
+        refs_ok, count, problems, covered, compared = _check_references(pkg, sig_root, name)
         protected |= covered | {name}
         covers.append((name, covered))
         stamps = tuple(
@@ -377,6 +393,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
                 problems=tuple(problems),
                 stamps=stamps,
                 value=value,
+                digests_checked=compared,
             )
         )
     unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))

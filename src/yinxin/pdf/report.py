@@ -394,7 +394,11 @@ def _seal_card(s, kind: str) -> _Card:
         pages = sorted({st.page for st in s.stamps})
         where = "、".join(f"第 {p} 页" for p in pages) if pages else "—"
         integrity = f"{s.files_protected} 个文件 / files，" + (
-            "摘要一致 / all digests match" if s.references_ok else "摘要不一致 / MISMATCH"
+            "未能核对摘要 / digests not checked"
+            if not s.digests_checked
+            else "摘要一致 / all digests match"
+            if s.references_ok
+            else "摘要不一致 / MISMATCH"
         )
         heading = v.get("seal_name") or s.id
     else:

@@ -146,7 +146,7 @@ function sealSignature(s, n, kind) {
   if (kind === "ofd") {
     const pages = [...new Set((s.stamps || []).map((st) => st.page))];
     fact(dl, "印章位置", pages.length ? `第 ${pages.join("、")} 页` : null);
-    fact(dl, "签名覆盖", `${s.files_protected} 个文件` + (s.references_ok ? "，摘要一致" : "，摘要不一致"));
+    fact(dl, "签名覆盖", `${s.files_protected} 个文件` + (s.digests_checked === false ? "，未能核对摘要" : s.references_ok ? "，摘要一致" : "，摘要不一致"));
   } else {
     fact(dl, "印章位置", s.page ? `第 ${s.page} 页` : null);
     fact(dl, "文件完整性", COVERAGE[s.coverage] || s.coverage);
