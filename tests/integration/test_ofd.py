@@ -1826,3 +1826,19 @@ def test_an_unaccepted_check_method_is_not_called_a_mismatch(world, signed):
     page = "Doc_0/Pages/Page_1/Content.xml"
     changed = verify_ofd(_rezip({**parts, page: parts[page] + b" "}), check_ofd_value(world.trust))
     assert changed.signatures[1].digests_checked and "9 files, MISMATCH" in changed.to_text()
+
+
+def test_a_listed_signature_that_is_not_one_is_named_as_such(world, signed):
+    """A part that Signatures.xml names as a signature but whose root is not ofd:Signature was
+    judged as a signature without References and with an empty SignedValue location (two
+    problems that say nothing of what is wrong), as a signature list that was not one had
+    been. It is now said as what it is, naming the part in both halves, INVALID."""
+    parts = _zip(signed[1].data)
+    sig = "Doc_0/Signs/Sign_1/Signature.xml"
+    foreign = b'<ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"/>'
+    report = verify_ofd(_rezip({**parts, sig: foreign}), check_ofd_value(world.trust))
+    second = report.signatures[1]
+    assert not report.valid and second.problems == (
+        f"OFD 文件：{sig} 不是 ofd:Signature 签名文件 / OFD: {sig} is not an ofd:Signature",
+    ), second.problems
+    assert report.signatures[0].valid

@@ -341,6 +341,8 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         try:
             sig_bytes = pkg.get(name)
             sig_root = parse_xml(sig_bytes, name)
+            if sig_root.tag != q("Signature"):  # what the list names must be a signature
+                raise bad(f"{name} 不是 ofd:Signature 签名文件", f"{name} is not an ofd:Signature")
         except ValidationError as exc:
             reports.append(
                 OfdSignatureReport(
