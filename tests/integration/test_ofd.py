@@ -1842,3 +1842,27 @@ def test_a_listed_signature_that_is_not_one_is_named_as_such(world, signed):
         f"OFD 文件：{sig} 不是 ofd:Signature 签名文件 / OFD: {sig} is not an ofd:Signature",
     ), second.problems
     assert report.signatures[0].valid
+
+
+def test_a_maker_certificate_of_an_unknown_version_is_a_verdict_not_a_crash(world, signed):
+    """One byte of SignedValue.dat changed in the seal maker's certificate version (v3, 2,
+    become 16) made cryptography raise InvalidVersion, no ValueError, which nothing caught:
+    a verification ended in a traceback (exit 1, the INVALID verdict's code) instead of a
+    report. It is now the seal check's failure, said in both halves, INVALID."""
+    from asn1crypto import core
+
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    value = parts[name]
+    maker = core.Sequence.load(parse_ses_signature(value).seal_der)[1].native  # cert
+    version = bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2 (v3)
+    assert maker.count(version) == 1 and value.count(maker) == 1
+    body = value.replace(maker, maker.replace(version, bytes.fromhex("a003020110")))
+    report = verify_ofd(_rezip({**parts, name: body}), check_ofd_value(world.trust))
+    checks = {c["name"]: c for c in report.signatures[1].value["checks"]}
+    assert not report.valid and checks["seal"]["ok"] is False, checks
+    assert checks["seal"]["detail"] == (
+        "电子印章：制章者证书无法读取 / electronic seal: the maker certificate cannot be read"
+    ), checks["seal"]

@@ -264,7 +264,7 @@ def _positive_int(value: int, name: str) -> int:
 def _load_cert(der: bytes, name: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(bytes(der))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, x509.InvalidVersion):
         raise ValidationError(f"{name} is not a DER X.509 certificate", field=name) from None
 
 
@@ -611,7 +611,7 @@ def verify_seseal(
     try:
         maker_cert = x509.load_der_x509_certificate(parsed.maker_cert_der)
         maker_spki = cert_spki(parsed.maker_cert_der)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, x509.InvalidVersion):  # not a ValueError: a version 16
         raise _bad("制章者证书无法读取", "the maker certificate cannot be read") from None
     try:
         verify_signed(maker_spki, parsed.sign_alg_oid, parsed.signature, parsed.signed_bytes)
