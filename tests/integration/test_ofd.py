@@ -1866,3 +1866,27 @@ def test_a_maker_certificate_of_an_unknown_version_is_a_verdict_not_a_crash(worl
     assert checks["seal"]["detail"] == (
         "电子印章：制章者证书无法读取 / electronic seal: the maker certificate cannot be read"
     ), checks["seal"]
+
+
+def test_a_maker_certificate_that_cannot_be_read_is_a_verdict_not_a_crash(world, signed):
+    """A seal in SignedValue.dat whose maker certificate claims more bytes than it holds
+    failed its seal check, and then the maker-trusted check read the certificate again
+    unguarded: asn1crypto's ValueError (Insufficient data) ended the verification in a
+    traceback. That check now fails saying the certificate cannot be read, INVALID."""
+    from asn1crypto import core
+
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    value = parts[name]
+    maker = core.Sequence.load(parse_ses_signature(value).seal_der)[1].native  # cert
+    assert maker[:2] == b"\x30\x82" and value.count(maker) == 1
+    body = value.replace(maker, b"\x30\x82\xff\xff" + maker[4:])
+    report = verify_ofd(_rezip({**parts, name: body}), check_ofd_value(world.trust))
+    checks = {c["name"]: c for c in report.signatures[1].value["checks"]}
+    assert not report.valid and checks["seal"]["ok"] is False, checks
+    assert checks["seal_maker_trusted"]["ok"] is False
+    assert checks["seal_maker_trusted"]["detail"] == (
+        "该证书无法读取 / the certificate cannot be read"
+    ), checks["seal_maker_trusted"]

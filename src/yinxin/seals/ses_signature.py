@@ -308,7 +308,11 @@ def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool
         return None, "未提供受信任的证书", "no trusted certificate given"
     if any(bytes(t) == cert_der for t in trust):
         return True, "该证书本身受信任", "the certificate itself is trusted"
-    cert = a_x509.Certificate.load(cert_der)
+    try:  # a seal's maker certificate is read here for the first time when the seal failed
+        cert = a_x509.Certificate.load(cert_der)
+        cert.native  # noqa: B018 - parse every field now, not inside _issued_by's checks
+    except (ValueError, TypeError, KeyError):
+        return False, "该证书无法读取", "the certificate cannot be read"
     for anchor in trust:
         if _issued_by(cert, bytes(anchor)):
             issuer = a_x509.Certificate.load(bytes(anchor))
