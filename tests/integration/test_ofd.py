@@ -1890,3 +1890,37 @@ def test_a_maker_certificate_that_cannot_be_read_is_a_verdict_not_a_crash(world,
     assert checks["seal_maker_trusted"]["detail"] == (
         "该证书无法读取 / the certificate cannot be read"
     ), checks["seal_maker_trusted"]
+
+
+@pytest.mark.parametrize("which", ["maker", "signer"])
+def test_a_certificate_field_of_an_unexpected_type_is_a_verdict_not_a_crash(world, signed, which):
+    """A certificate in SignedValue.dat whose extensions are tagged ObjectDescriptor (one
+    byte, [3] 0xa3 become 0x07) made asn1crypto raise AttributeError reading it (an
+    ObjectDescriptor has no native value), which nothing caught: a traceback instead of a
+    report. The check reading it now fails, said in both halves, INVALID."""
+    from asn1crypto import core
+    from asn1crypto import x509 as a_x509
+
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    value = parts[name]
+    record = parse_ses_signature(value)
+    cert = (
+        core.Sequence.load(record.seal_der)[1].native
+        if which == "maker"
+        else record.signer_cert_der
+    )
+    extensions = a_x509.Certificate.load(cert)["tbs_certificate"]["extensions"].dump()
+    assert extensions[:1] == b"\xa3"  # [3] EXPLICIT
+    at = value.rfind(cert)  # the signer's in the record's cert field, after the seal's list
+    ext_at = cert.find(extensions)
+    assert at > 0 and ext_at > 0, (which, cert)
+    damaged = cert[:ext_at] + b"\x07" + cert[ext_at + 1 :]
+    body = value[:at] + damaged + value[at + len(cert) :]
+    report = verify_ofd(_rezip({**parts, name: body}), check_ofd_value(world.trust))
+    second = report.signatures[1]
+    assert not report.valid and not second.valid
+    failed = [c for c in second.value["checks"] if c["ok"] is False]
+    assert failed and all(_CJK.search(c["detail"]) and " / " in c["detail"] for c in failed)

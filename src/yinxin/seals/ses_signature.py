@@ -236,7 +236,7 @@ def _cert(der: bytes, name: str) -> a_x509.Certificate:
         cert = a_x509.Certificate.load(bytes(der), strict=True)
         cert.native  # noqa: B018 - parse every field now, not half-way through a check
         return cert
-    except (ValueError, TypeError, KeyError):  # KeyError: a key algorithm asn1crypto lacks
+    except (ValueError, TypeError, KeyError, AttributeError):  # see _trusted
         raise ValidationError(f"{name} is not a DER X.509 certificate", field=name) from None
 
 
@@ -249,7 +249,7 @@ def _subject(cert: a_x509.Certificate) -> str:
     try:
         cn = cert.subject.native.get("common_name")
         return cn if isinstance(cn, str) else cert.subject.human_friendly
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return "?"
 
 
@@ -293,7 +293,7 @@ def _issued_by(cert: a_x509.Certificate, issuer_der: bytes) -> bool:
             cert["tbs_certificate"].dump(),
         )
         return True
-    except (ValueError, TypeError, KeyError, InvalidSignature):
+    except (ValueError, TypeError, KeyError, AttributeError, InvalidSignature):
         return False
 
 
@@ -311,7 +311,8 @@ def _trusted(cert_der: bytes, trust: Trust | None, when: datetime) -> tuple[bool
     try:  # a seal's maker certificate is read here for the first time when the seal failed
         cert = a_x509.Certificate.load(cert_der)
         cert.native  # noqa: B018 - parse every field now, not inside _issued_by's checks
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: asn1crypto
+        # reading a value of an unexpected type (an ObjectDescriptor in a name) as ``native``
         return False, "该证书无法读取", "the certificate cannot be read"
     for anchor in trust:
         if _issued_by(cert, bytes(anchor)):
