@@ -231,3 +231,36 @@ def test_an_email_given_at_registration_is_registered_once_its_code_is_typed(sit
     page.click("#email-confirm")
     page.wait_for_url("**/my/agreement")
     assert p.subscribers.get(sub.id).email == address
+
+
+def test_a_double_click_on_resend_sends_one_email_code(site: Site, page):
+    """注册's 重新发送验证码 sent a PATCH on every click while the last was still running: a
+    double click sent two requests, the second refused as too frequent, so the page said
+    操作过于频繁 over a code that had just been sent. Now the button is off while its request
+    runs: one request, one code, said as sent."""
+    p, phone, address = site.world.p, "15848158591", "qian@reg.example.cn"
+    page.goto(site.url("/register"))
+    page.fill("#phone", phone)
+    before = outbox_lines(site.world.outbox)
+    page.click("#send-code")
+    page.locator("#person-form").wait_for(state="visible")
+    page.fill("#p-code", read_code(site.world.outbox, phone, after=before))
+    page.fill("#p-name", "钱二十七")
+    page.fill("#p-id-number", id_card("11010519740808123"))
+    page.fill("#p-email", address)
+    page.click("#person-form button[type=submit]")
+    page.locator("#email-form").wait_for(state="visible")
+    [sub] = [s for s in p.subscribers.list() if s.name == "钱二十七"]
+    codes_a_minute_ago(site, sub.id)  # the registration's code was sent a moment ago
+
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if r.method == "PATCH" else None)
+    mark = outbox_lines(site.world.mailbox)
+    with page.expect_response(lambda r: r.request.method == "PATCH"):
+        page.dblclick("#email-resend")
+    page.locator("#toast").filter(has_text="验证码已重新发送").wait_for()
+    page.wait_for_timeout(500)  # a second request, if any, has had its answer
+    assert sent == ["PATCH"]
+    assert "验证码已重新发送" in page.locator("#toast").inner_text()
+    assert read_code(site.world.mailbox, address, after=mark)
+    assert outbox_lines(site.world.mailbox) == mark + 1

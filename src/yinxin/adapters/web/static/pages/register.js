@@ -104,13 +104,23 @@ function confirmEmail(out) {
   document.getElementById("e-code").focus();
 }
 
-document.getElementById("email-resend").addEventListener("click", async () => {
+// off while its request runs: a double click is one request (the second would be refused as
+// too frequent and say so over the code just sent)
+document.getElementById("email-resend").addEventListener("click", async (ev) => {
+  const button = ev.currentTarget;
+  if (button.disabled) return;
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = "正在发送…";
   try {
     mailSent(await api("PATCH", mail.path, { json: { email: mail.email } }));
     toast("验证码已重新发送");
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     toast(messageFor(e), "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
   }
 });
 
