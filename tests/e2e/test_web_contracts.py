@@ -275,3 +275,27 @@ def test_a_draft_of_an_older_template_version_is_revised_on_its_own_blanks(site:
     page.locator("#state").filter(has_text="已作废").wait_for()
     assert page.locator("#revise-card").is_hidden()
     assert p.contracts.get(c.id).values["provider_name"] == "闻人杰科技"
+
+
+def test_a_double_click_on_preview_makes_one_pdf(site: Site, page):
+    """预览 PDF stayed on while the PDF was made, with nothing said: a double click (or a second
+    click on a button that seemed to do nothing) sent the preview twice and saved two
+    合同预览.pdf. Now the button is off and says 正在生成预览… until the PDF is saved: one
+    request, one download."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    codes_a_minute_ago(site, site.world.org.id)  # the organization logged in a test ago
+    subscriber_login(site, page, ORG_PHONE, "/contracts/new?template=tech-service")
+    page.locator('[name="values.client_name"]').wait_for()
+    page.click("#fill-example")
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    saved: list[str] = []
+    page.on("download", lambda d: saved.append(d.suggested_filename))
+    with page.expect_download():
+        page.dblclick("#preview")
+    page.locator("#preview").filter(has_text="预览 PDF").wait_for()
+    assert page.locator("#preview").is_enabled()
+    page.wait_for_timeout(1000)  # a second preview, if any, has been saved
+    assert saved == ["合同预览.pdf"]
+    assert len(posted) == 1 and posted[0].endswith("/contract-templates/tech-service/preview")

@@ -1,7 +1,7 @@
 // 起草合同: a form built from the chosen template's blanks (inputs named values.<blank>, so a
 // refusal from the API shows next to its blank), a payment schedule as rows, a PDF preview,
 // and saving the draft.
-import { FIELD_MESSAGES, api, bindForm, clearErrors, requireSubscriber, saveBlob, showError } from "/static/api.js";
+import { ApiError, FIELD_MESSAGES, api, bindForm, clearErrors, requireSubscriber, saveBlob, showError } from "/static/api.js";
 import { options, param } from "/static/pages/common.js";
 import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
 
@@ -31,14 +31,24 @@ $("fill-example").addEventListener("click", () => {
   const t = byCode[$("template").value];
   fillBlanks(form, Object.fromEntries(t.blanks.filter((b) => b.example !== null).map((b) => [b.name, b.example])));
 });
-$("preview").addEventListener("click", async () => {
+// off, saying so, while the PDF is made: a double click is one preview, one download
+$("preview").addEventListener("click", async (ev) => {
+  const button = ev.currentTarget;
+  if (button.disabled) return;
   clearErrors(form);
-  const body = await collect();
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = "正在生成预览…";
   try {
+    const body = await collect();
     const pdf = await api("POST", `/contract-templates/${body.template}/preview`, { json: { values: body.values, ...(body.title ? { title: body.title } : {}) } });
     saveBlob(pdf, "合同预览.pdf");
   } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
     showError(form, err);
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
   }
 });
 Object.assign(FIELD_MESSAGES, { values: "请检查填写的内容" });
