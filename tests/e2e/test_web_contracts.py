@@ -299,3 +299,33 @@ def test_a_double_click_on_preview_makes_one_pdf(site: Site, page):
     page.wait_for_timeout(1000)  # a second preview, if any, has been saved
     assert saved == ["合同预览.pdf"]
     assert len(posted) == 1 and posted[0].endswith("/contract-templates/tech-service/preview")
+
+
+def test_a_double_click_on_download_saves_the_contract_once(site: Site, page):
+    """下载合同 PDF stayed on while the contract was fetched: a double click read the contract and
+    its PDF twice and saved the file twice. Now the button is off while it runs: one PDF
+    asked for, one download."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    w = site.world
+    values = {
+        **templates.get_template("tech-service").example_values(),
+        "client_name": w.org.name,
+        "provider_name": "欧阳青",
+    }
+    c = w.p.contracts.draft(
+        "tech-service", values, owner_subscriber_id=w.org.id, actor=f"subscriber:{w.org.id}"
+    )
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, f"/contracts/{c.id}")
+    page.locator("#state").filter(has_text="草稿").wait_for()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/pdf") else None)
+    saved: list[str] = []
+    page.on("download", lambda d: saved.append(d.suggested_filename))
+    with page.expect_download():
+        page.dblclick("#download")
+    page.wait_for_timeout(1000)  # a second download, if any, has been saved
+    assert saved == [f"{c.number}.pdf"]
+    assert len(asked) == 1
+    assert page.locator("#download").is_enabled()

@@ -131,9 +131,20 @@ bindForm($("revise-form"), {
   },
 });
 
-$("download").addEventListener("click", async () => {
-  const c = await api("GET", `/contracts/${id}`);
-  saveBlob(await api("GET", `/contracts/${id}/pdf`), `${c.number}.pdf`);
+// off, saying so, while the contract is fetched: a double click is one download
+$("download").addEventListener("click", async (ev) => {
+  const button = ev.currentTarget;
+  if (button.disabled) return;
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = "正在下载…";
+  try {
+    const c = await api("GET", `/contracts/${id}`);
+    saveBlob(await api("GET", `/contracts/${id}/pdf`), `${c.number}.pdf`);
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
 });
 
 bindForm($("send-form"), {
