@@ -433,7 +433,8 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
     assert "2026-10-16 12:00:00" in shown and "2026-10-16 14:00:00" in shown and "待响应" in shown
 
     answers = {"等待甲方什么？": "等待甲方开放机房", "处理结果": "重启表单服务后恢复"}
-    page.on("dialog", lambda d: d.accept(answers[d.message]))
+    # a record flow's signer is asked as 用户编号:印章: a name typed instead
+    page.on("dialog", lambda d: d.accept(answers.get(d.message, "付威")))
     pause = row.get_by_role("button", name="暂停（等待甲方）", exact=True)
     for button, state in [
         ("暂停（等待甲方）", "待响应（暂停计时）"),
@@ -462,6 +463,13 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
     text = pdftext(got.value.path().read_bytes(), tmp_path, "record.pdf")
     assert "运维服务记录单" in text and "小程序提交表单时报错 500" in text
     assert "等待甲方开放机房" in text and "重启表单服务后恢复" in text
+    # a signer not written 用户编号:印章 is said, in Chinese (the page said nothing at all: its
+    # own check threw a plain Error the toast could not read), and nothing is sent
+    row.get_by_role("button", name="发起记录单签署", exact=True).click()
+    page.locator("#toast[data-kind=error]").filter(
+        has_text="乙方签署人格式应为 用户编号:印章"
+    ).wait_for()
+    assert page.locator("#links").is_hidden()
 
     page.click("#sweep")  # what the desk.breaches job does, now
     page.get_by_text("新标记超时 0 项").wait_for()

@@ -1,7 +1,7 @@
 // The O&M service desk (运维服务台, contract 003): contracts under service, notices and their
 // clocks, the steps of each request, inspections and the monthly/yearly report — all through
 // /api/v1/desk/… (unscoped staff only).
-import { api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast } from "/static/api.js";
+import { ApiError, MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast } from "/static/api.js";
 import { facts } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -33,7 +33,9 @@ function actions(r) {
     btn.addEventListener("click", async () => {
       if (btn.disabled) return;
       btn.disabled = true;
-      try { await run(); await load(); } catch (e) { toast(messageFor(e), "error"); } finally { btn.disabled = false; }
+      try { await run(); await load(); } catch (e) {
+        toast(e instanceof ApiError ? messageFor(e) : MESSAGES.internal, "error");
+      } finally { btn.disabled = false; }
     });
     return btn;
   };
@@ -61,7 +63,8 @@ function actions(r) {
       const ask = (who) => {
         const v = (prompt(`${who}签署人：用户编号:印章（编号或印章编码），如 3:11010800123456`) || "").trim();
         const m = v.match(/^(\d+):(\S+)$/);
-        if (!m) throw new Error(`${who}签署人格式应为 用户编号:印章`);
+        // said as the API's refusals are (a plain Error has no problem for messageFor to read)
+        if (!m) throw new ApiError(422, { code: "explained", detail: `${who}签署人格式应为 用户编号:印章，如 3:11010800123456` });
         return { subscriber_id: Number(m[1]), seal: /^\d{1,9}$/.test(m[2]) ? Number(m[2]) : m[2] };
       };
       const party_b = ask("乙方"), party_a = ask("甲方");
