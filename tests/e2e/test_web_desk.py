@@ -833,3 +833,20 @@ def test_the_desk_marks_a_certificate_whose_holder_no_notice_can_reach(site: Sit
         "() => !document.querySelector('#cert-facts').textContent.includes('无法通知')"
     )
     assert "无法通知" not in facts.inner_text()
+
+
+def test_a_double_click_on_sweep_checks_once(site: Site, page):
+    """立即检查超时 stayed on while the check ran: a double click sent two POST /desk/sweep, and
+    the second's 新标记超时 0 项 replaced the first's count of what it had just flagged. Now
+    the button is off (正在检查…) while the check runs: one request."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/service"))
+    page.locator("#sweep").wait_for()
+    swept: list[str] = []
+    page.on("request", lambda r: swept.append(r.url) if r.url.endswith("/desk/sweep") else None)
+    page.dblclick("#sweep")
+    page.get_by_text("新标记超时").wait_for()
+    page.wait_for_timeout(1000)  # a second check, if any, has had its answer
+    assert len(swept) == 1
+    assert page.locator("#sweep").is_enabled()
+    assert page.locator("#sweep").inner_text() == "立即检查超时"

@@ -157,7 +157,14 @@ async function loadAdoptable() {
 
 await Promise.all([loadContracts(), loadAdoptable()]);
 select.addEventListener("change", load);
-document.getElementById("sweep").addEventListener("click", async () => {
+// off, saying so, while the check runs: a double click is one check (a second's 新标记超时 0 项
+// would replace the count of what the first flagged)
+document.getElementById("sweep").addEventListener("click", async (ev) => {
+  const button = ev.currentTarget;
+  if (button.disabled) return;
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = "正在检查…";
   try {
     const r = await api("POST", "/desk/sweep");
     const fixed = r.notice_days_corrected.length ? `，更正推定的通知日 ${r.notice_days_corrected.length} 项` : "";
@@ -165,6 +172,9 @@ document.getElementById("sweep").addEventListener("click", async () => {
     await load();
   } catch (e) {
     toast(messageFor(e), "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
   }
 });
 
