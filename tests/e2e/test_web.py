@@ -680,3 +680,24 @@ def test_a_form_sent_before_its_script_is_ready_sends_nothing(site: Site, page):
     page.press("#code", "Enter")
     page.wait_for_url("**/desk")
     assert not [u for u in sent if "password" in u], sent
+
+
+def test_a_file_is_chosen_for_verification_with_the_keyboard_alone(site: Site, page):
+    """The file of 验证签名文件 is chosen on a label in front of a hidden file input: neither
+    takes the focus, so Tab went from the header's links past the form to the footer and a
+    person on the keyboard alone could not verify a file at all. Now the drop zone is a button
+    in the tab order: Enter (or Space) on it opens the file chooser."""
+    page.goto(site.url("/verify"))
+    page.locator("#dropzone").wait_for()
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "dropzone":
+            break
+    else:
+        raise AssertionError("Tab never reached the drop zone")
+    assert page.locator("#dropzone").get_attribute("role") == "button"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(site.signed))
+    page.locator("#result").wait_for(state="visible", timeout=60_000)
+    assert page.locator("#verdict").inner_text().startswith("有效")

@@ -542,3 +542,26 @@ def test_contract_pages_render_fast(site: Site):
         assert "script-src 'self'" in r.headers["content-security-policy"]
         took = float(r.headers["server-timing"].split("dur=")[1])
         assert took < 200, (path, took)
+
+
+def test_the_files_of_a_batch_and_of_a_new_flow_are_chosen_with_the_keyboard(site: Site, page):
+    """批量签署 and 发起签署 take their PDFs on a drop zone, a label in front of a hidden file
+    input, and neither took the focus: Tab went from the header to the seal (the title) past
+    it, so a person on the keyboard alone could not choose a file. Now the drop zone is in the
+    tab order, and Enter on it opens the file chooser."""
+    w = site.world
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/flows/new")
+    for path, who in (("/flows/new", "#sender-name"), ("/batch", "#signer-name")):
+        if path != "/flows/new":  # where the login went
+            page.goto(site.url(path))
+        page.locator(who).filter(has_text=w.org.name).wait_for()
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.id") == "dropzone":
+                break
+        else:
+            raise AssertionError(f"Tab never reached the drop zone of {path}")
+        with page.expect_file_chooser(timeout=5000) as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files([])

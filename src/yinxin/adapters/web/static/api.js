@@ -719,6 +719,19 @@ export async function showAccount() {
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showAccount);
 else showAccount();
 
+// A file is chosen on a label in front of a hidden file input (a drop zone, 选择文件), which
+// neither a label nor a hidden input makes reachable by keyboard: such a label is given
+// tabindex="0" role="button", and Enter or Space on it opens the file chooser, as a button's
+// would (not while the label says it is off, aria-disabled).
+document.addEventListener("keydown", (ev) => {
+  const target = ev.target;
+  if (!(target instanceof HTMLLabelElement) || target.getAttribute("role") !== "button") return;
+  if (ev.key !== "Enter" && ev.key !== " ") return;
+  ev.preventDefault();
+  if (target.getAttribute("aria-disabled") === "true") return;
+  target.control?.click();
+});
+
 // A refusal no page script caught (a page's top-level await, a click handler without its own
 // catch) left the page as it was — 正在加载… for good — and said nothing: it is said in Chinese
 // (or, when the session ended, off to the login page). The error is still reported as one.
