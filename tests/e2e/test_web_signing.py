@@ -565,3 +565,27 @@ def test_the_files_of_a_batch_and_of_a_new_flow_are_chosen_with_the_keyboard(sit
         with page.expect_file_chooser(timeout=5000) as chooser:
             page.keyboard.press("Enter")
         chooser.value.set_files([])
+
+
+def test_a_batch_with_a_file_cut_short_names_the_file(site: Site, page, tmp_path):
+    """A PDF of a batch that is not whole (its download cut short) was refused naming
+    items[1].pdf, and the page said only 填写的内容不符合要求，请检查: not which of the files,
+    nor what was wrong with it. Now it says the file's name and why, and marks its row."""
+    w = site.world
+    good, cut = tmp_path / "服务记录单-完整.pdf", tmp_path / "服务记录单-未下载完.pdf"
+    good.write_bytes(contract_pdf(1, title="运维服务记录单"))
+    cut.write_bytes(contract_pdf(1, title="运维服务记录单 二")[:3000])
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/batch")
+    page.locator("#signer-name").filter(has_text=w.org.name).wait_for()
+    page.set_input_files("#files", [str(good), str(cut)])
+    page.locator('#documents tr[data-index="1"]').wait_for()
+    page.fill("#seal", w.jia.seal.es_id)
+    page.click("#send-code")
+    said = page.locator("#prepare-form .field-error")
+    said.first.wait_for()
+    assert said.first.inner_text() == (
+        "文件「服务记录单-未下载完.pdf」不是完整的 PDF 文件（可能已损坏或未下载完整）"
+    )
+    assert page.locator('#documents tr[data-index="1"] td.state').inner_text() == "无法签署"
+    assert page.locator('#documents tr[data-index="0"] td.state').inner_text() == "待签署"

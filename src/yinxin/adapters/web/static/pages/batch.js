@@ -55,10 +55,35 @@ function documents() {
   return docs.map((d) => ({ name: d.name, content_base64: d.content_base64, role, placement: { anchor } }));
 }
 
+// why a file of the list cannot be signed, by the code of the refusal that names it
+// (items[3].pdf): the general 填写的内容不符合要求 said neither which file nor why
+const FILE_REFUSALS = {
+  not_pdf: "不是完整的 PDF 文件（可能已损坏或未下载完整）",
+  truncated: "不是完整的 PDF 文件（可能已损坏或未下载完整）",
+  unreadable: "无法读取（文件已损坏或没有页面）",
+  encrypted: "设有密码保护，请先解除加密再签署",
+  broken_signature: "中已有的签名无法核验或与文件不符（签署后被改动），不能再签署",
+  modified_after_signing: "在已有签名之后被改动，不能再签署",
+  locked: "已被之前的签名锁定，不允许再签署",
+  mixed_signatures: "带有 GB/T 38540 电子签章，不能在此签署",
+  field_exists: "中已有同名的签名域，不能再签署",
+  too_large: "超过 50 MB",
+};
+
 function fields(err) {
-  // documents[3].pdf → the file list; the rest name the form's own inputs
-  if (/^documents|^items/.test(err.field || "")) {
-    err.problem = { ...err.problem, field: "items", code: err.problem.code === "invalid" ? "explained" : err.problem.code, detail: err.problem.code === "invalid" ? "有文件无法签署（不是完整的 PDF，或找不到盖章关键字）" : err.problem.detail };
+  // documents[3].pdf → the file list, naming the file; the rest name the form's own inputs
+  const item = /^(?:documents|items)(?:\[(\d+)\])?/.exec(err.field || "");
+  if (item) {
+    const doc = item[1] !== undefined ? docs[Number(item[1])] : null;
+    const why = FILE_REFUSALS[err.problem.code] || (err.problem.code === "invalid" ? "无法签署（不是完整的 PDF，或找不到盖章关键字）" : null);
+    if (why) {
+      const detail = doc ? `文件「${doc.name}」${why}` : `有文件${why}`;
+      err.problem = { ...err.problem, field: "items", code: "explained", detail };
+      if (doc) {
+        const cell = document.querySelector(`#documents tr[data-index="${item[1]}"] td.state`);
+        if (cell) cell.textContent = "无法签署";
+      }
+    } else err.problem = { ...err.problem, field: "items" };
   }
   if ((err.field || "").endsWith("placement")) err.problem = { ...err.problem, field: "anchor", code: "anchor_not_found" };
   // the seal's refusals (its grant, its certificate) are shown at the seal; a grant with some
