@@ -850,3 +850,41 @@ def test_a_double_click_on_sweep_checks_once(site: Site, page):
     assert len(swept) == 1
     assert page.locator("#sweep").is_enabled()
     assert page.locator("#sweep").inner_text() == "立即检查超时"
+
+
+def test_the_audit_trail_names_a_self_registration_in_chinese(site: Site, page):
+    """A code asked on 注册 and one typed wrong were listed on 审计日志 as 其他操作 done by
+    "self-registration" on a 记录: the actions registration.code_requested and
+    registration.confirm_failed, their actor and their subject had no Chinese names. Now
+    they are 发送注册验证码 / 注册验证码错误 by 自助注册, on a 注册验证码."""
+    before = outbox_lines(site.world.outbox)
+    sent = httpx.post(site.url("/api/v1/public/registrations/code"), json={"phone": "15848158592"})
+    assert sent.status_code == 202, sent.text
+    code = read_code(site.world.outbox, "15848158592", after=before)
+    wrong = httpx.post(
+        site.url("/api/v1/public/registrations/persons"),
+        json={
+            "challenge_id": sent.json()["challenge_id"],
+            "code": "000000" if code != "000000" else "111111",
+            "phone": "15848158592",
+            "name": "孙二十八",
+            "id_type": "id_card",
+            "id_number": id_card("11010519740909123"),
+        },
+    )
+    assert wrong.status_code in (400, 401, 403, 422), wrong.text
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    for action, name in [
+        ("registration.code_requested", "发送注册验证码"),
+        ("registration.confirm_failed", "注册验证码错误"),
+    ]:
+        page.fill("#action", action)
+        page.click("#filter-form button[type=submit]")
+        row = page.locator(f"#events tbody tr[data-action='{action}']").last
+        row.wait_for()
+        text = row.inner_text()
+        assert name in text and "其他操作" not in text, text
+        assert "自助注册" in text and "self-registration" not in text, text
+        assert "注册验证码 " in text, text

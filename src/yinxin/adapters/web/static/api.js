@@ -83,7 +83,7 @@ export function label(kind, value) {
 // system:<job>, and the fixed ones of the command line and the jobs.
 const ACTORS = {
   operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
-  signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点",
+  signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点", "self-registration": "自助注册",
   // the services that use up a one-time code (the actor of its intent.consumed event)
   "batch-signing": "批量签署服务", "web-login": "登录服务", "phone-change": "更换手机号服务",
   "certificate-rekey": "更新密钥服务", "certificate-reissue": "补办证书服务",

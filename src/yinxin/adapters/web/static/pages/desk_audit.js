@@ -36,6 +36,11 @@ const ACTIONS = {
   "staff.login_failed": "工作人员登录失败", "staff.locked": "账户锁定", "staff.created": "新建工作人员",
   "intent.code_requested": "发送验证码", "intent.confirmed": "验证码确认", "intent.consumed": "验证码使用",
   "intent.confirm_failed": "验证码错误", "intent.code_refused": "拒绝发送验证码",
+  "intent.code_withdrawn": "撤回验证码",
+  "registration.code_requested": "发送注册验证码", "registration.code_withheld": "号码已注册，未发注册验证码",
+  "registration.code_undelivered": "注册验证码未送达", "registration.code_used": "注册验证码使用",
+  "registration.confirm_failed": "注册验证码错误",
+  "certificate.pin_locked": "证书 PIN 码错误次数过多锁定", "signing.batch_signed": "批量签署完成",
   "contract.drafted": "起草合同", "contract.revised": "修改合同", "contract.sent": "合同发起签署",
   "contract.signed": "合同签署完成", "contract.returned": "合同退回草稿", "contract.cancelled": "作废合同",
   "obligation.tracked": "开始履约跟踪", "obligation.scheduled": "确定履约期限", "obligation.deemed": "视为验收",
@@ -58,6 +63,7 @@ const SUBJECTS = {
   platform: "平台", platform_kek: "平台密钥加密密钥", platform_key: "平台托管密钥", authority: "认证机构",
   signature: "签名", archived_document: "归档文件", flow: "签署流程", signing_authorization: "自动签署授权",
   signing_batch: "批量签署", webhook_subscription: "事件通知订阅", obligation: "履约事项",
+  registration_code: "注册验证码",
 };
 options(document.getElementById("subject_type"), SUBJECTS, { blank: "全部" });
 document.getElementById("known-actions").replaceChildren(
