@@ -888,3 +888,21 @@ def test_the_audit_trail_names_a_self_registration_in_chinese(site: Site, page):
         assert name in text and "其他操作" not in text, text
         assert "自助注册" in text and "self-registration" not in text, text
         assert "注册验证码 " in text, text
+
+
+def test_the_audit_trail_names_an_anonymous_login_attempt_in_chinese(site: Site, page):
+    """A login code typed for a challenge no phone was sent (a guess) is written down as done
+    by "anonymous", which 审计日志 showed as it is, in English. Now it says 匿名访问者."""
+    guess = httpx.post(
+        site.url("/api/v1/sessions/subscriber"),
+        json={"challenge_id": "0" * 32, "code": "123456"},
+    )
+    assert guess.status_code == 401, guess.text
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    page.fill("#action", "intent.confirm_failed")
+    page.click("#filter-form button[type=submit]")
+    row = page.locator("#events tbody tr[data-action='intent.confirm_failed']").last
+    row.wait_for()
+    assert row.locator("td").nth(2).inner_text() == "匿名访问者"

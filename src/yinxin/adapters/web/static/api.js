@@ -84,6 +84,7 @@ export function label(kind, value) {
 const ACTORS = {
   operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
   signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点", "self-registration": "自助注册",
+  anonymous: "匿名访问者", // a login code typed for a challenge no phone was sent
   // the services that use up a one-time code (the actor of its intent.consumed event)
   "batch-signing": "批量签署服务", "web-login": "登录服务", "phone-change": "更换手机号服务",
   "certificate-rekey": "更新密钥服务", "certificate-reissue": "补办证书服务",
