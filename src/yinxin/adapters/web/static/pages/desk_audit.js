@@ -14,7 +14,7 @@ const ACTIONS = {
   "certificate.rekey": "更换密钥", "certificate.reissue": "证书重发", "certificate.expire": "证书过期",
   "seal.create": "制作印章", "seal.renew": "印章续费", "seal.change": "印章变更", "seal.cancel": "注销印章",
   "seal.freeze": "冻结印章", "seal.unfreeze": "解冻印章", "seal.revoke": "吊销印章", "seal.unlock": "解除印章锁定",
-  "seal.key_resealed": "印章密钥重新加密", "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.application": "提交印章申请表",
+  "seal.key_resealed": "印章密钥重新加密", "seal.grant": "用印授权", "seal.withdraw": "撤销用印授权", "seal.grant_uses_returned": "退还用印授权次数", "seal.application": "提交印章申请表",
   "seal.expire": "印章过期", "seal.pin_changed": "修改印章密码", "seal.pin_locked": "印章密码错误次数过多锁定",
   "certificate.change": "证书变更", "certificate.suspend_unpaid": "欠费停用证书",
   "application.document_added": "上传申请材料", "subscriber.updated": "修改用户信息",
