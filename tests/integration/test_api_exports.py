@@ -6,6 +6,7 @@ out. Each act is checked on the audit trail."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -75,6 +76,10 @@ def test_make_list_download_delete(client, world, tmp_path):
     manifest_raw = (folder / "manifest.json").read_bytes()
     manifest = json.loads(manifest_raw)
     assert made["format"] == "yinxin-handover" and made["format_version"] == 1
+    assert made["exported_at"].endswith("Z")
+    assert dt.datetime.fromisoformat(made["exported_at"]) == dt.datetime.fromisoformat(
+        manifest["exported_at"]
+    )
     assert made["manifest_sha256"] == hashlib.sha256(manifest_raw).hexdigest()
     assert made["manifest_as_exported"] is True
     assert made["schema_revisions"] == manifest["source"]["schema_revisions"]
@@ -232,6 +237,7 @@ def test_changed_folder_is_not_handed_out(client, world):
     manifest_path.write_text("{not json")
     listed = client.get("/api/v1/exports", headers=admin).json()
     assert [(e["name"], e["manifest_as_exported"]) for e in listed] == [(name, False)]
+    assert listed[0]["exported_at"] is None  # was "", which no date-time is
     problem_of(client.get(f"/api/v1/exports/{name}", headers=admin), 409, "name", "export_modified")
     problem_of(client.get(url, headers=admin), 409, "name", "export_modified")
     manifest_path.write_bytes(manifest_raw)

@@ -390,13 +390,53 @@ def test_every_moment_an_answer_carries_is_documented_as_a_date_time(world) -> N
     documented as plain strings — every other moment as ``format: date-time`` — and written
     ``2026-12-05T20:39:12.345678+00:00`` where the rest read ``2026-12-05T20:39:12Z``: a
     generated client got text to parse by hand. Every field named for a moment (``…_at``) is a
-    ``date-time`` now; ``exported_at`` echoes the manifest's text (empty for a broken one)."""
+    ``date-time`` now, an export's ``exported_at`` too (null for a broken manifest, where it
+    was an empty string)."""
     _, _, doc = world
     plain = []
     for name, schema in doc["components"]["schemas"].items():
         for field, prop in (schema.get("properties") or {}).items():
             kinds = prop.get("anyOf") or [prop]
-            if field.endswith("_at") and (name, field) != ("ExportSummary", "exported_at"):
+            if field.endswith("_at"):
                 if not any(k.get("format") == "date-time" for k in kinds):
                     plain.append(f"{name}.{field}")
     assert plain == []
+
+
+# named like a day but not one: the SHA-256 of the draft a revision was based on
+NOT_A_DAY = {("ReviseIn", "based_on")}
+# the days the contract arithmetic answers, named otherwise
+CALC_DAYS = {
+    "AcceptanceOut": {"requested", "reminded"},
+    "DayOut": {"date"},
+    "SpanOut": {"start", "end"},
+    "PenaltyOut": {"due", "as_of"},
+    "PenaltyLineOut": {"from", "to"},
+    "MilestoneOut": {"due"},
+}
+
+
+def test_every_day_a_field_holds_is_documented_as_a_date(world) -> None:
+    """The contract arithmetic's days (``review_until``, ``reminder_until``, ``deemed_on`` of
+    an acceptance, a notice's ``served_on``, a milestone's ``event_date``, a span's ``start``
+    and ``end``, …) were documented as plain strings, where an obligation's ``due_on`` is a
+    ``format: date``: every field named for a day (``…_until``, ``…_on``, ``…_date``) is a
+    ``date`` or ``date-time`` now, and the answers still read ``2026-02-14``."""
+    _, c, doc = world
+    plain = []
+    for name, schema in doc["components"]["schemas"].items():
+        for field, prop in (schema.get("properties") or {}).items():
+            kinds = prop.get("anyOf") or [prop]
+            named = re.search(r"_(until|on|date)$", field) and (name, field) not in NOT_A_DAY
+            if named or field in CALC_DAYS.get(name, ()):
+                if not any(k.get("format") in ("date", "date-time") for k in kinds):
+                    plain.append(f"{name}.{field}")
+    assert plain == []
+    # the answer is as documented: ISO dates, null where there is none
+    year = c.get("/api/v1/calc/workdays/years").json()[0]["year"]  # one with a calendar
+    r = c.get("/api/v1/calc/acceptance", params={"requested": f"{year}-03-02"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert dt.date.fromisoformat(body["review_until"]) > dt.date(year, 3, 2)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["review_until"])
+    assert body["reminded"] is None and body["reminder_until"] is None

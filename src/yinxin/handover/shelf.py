@@ -52,7 +52,7 @@ class ExportSummary:
     name: str
     format: str
     format_version: int
-    exported_at: str
+    exported_at: dt.datetime | None  # None: the manifest no longer reads
     schema_revisions: list[str]
     tables: dict[str, int]
     rows: int
@@ -176,7 +176,7 @@ class ExportShelf:
                 name=name,
                 format="",
                 format_version=0,
-                exported_at="",
+                exported_at=None,
                 schema_revisions=[],
                 tables={},
                 rows=0,
@@ -237,7 +237,7 @@ class ExportShelf:
                 name=name,
                 format=m["format"],
                 format_version=int(m["format_version"]),
-                exported_at=str(m["exported_at"]),
+                exported_at=_moment(m["exported_at"]),
                 schema_revisions=list(m["source"]["schema_revisions"]),
                 tables=tables,
                 rows=sum(tables.values()),
@@ -337,6 +337,17 @@ class _ignore_os:
 
     def __exit__(self, kind, _value, _tb) -> bool:
         return kind is not None and issubclass(kind, OSError)
+
+
+def _moment(text: object) -> dt.datetime:
+    """The manifest's ``exported_at`` (``2026-12-01T13:42:07.000000Z``) as an aware UTC
+    datetime; anything else is a ``ValueError`` (the manifest does not read)."""
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise ValueError(f"exported_at {text!r} is not a UTC time")
+    moment = dt.datetime.fromisoformat(text[:-1])
+    if moment.tzinfo is not None:
+        raise ValueError(f"exported_at {text!r} is not a UTC time")
+    return moment.replace(tzinfo=dt.UTC)
 
 
 def _stamp(m: dict) -> tuple[int, int, int, int, int, int]:

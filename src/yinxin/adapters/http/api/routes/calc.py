@@ -65,7 +65,7 @@ class TaxOut(BaseModel):
 
 
 class DayOut(BaseModel):
-    date: str
+    date: dt.date
     kind: str
     name: str | None
     workday: bool
@@ -73,8 +73,8 @@ class DayOut(BaseModel):
 
 
 class SpanOut(BaseModel):
-    start: str
-    end: str
+    start: dt.date
+    end: dt.date
     workdays: int
     days_off: list[DayOut]
     explanation: str
@@ -89,8 +89,8 @@ class PenaltyLineOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     # "from" is a Python keyword: the field keeps its JSON name through the alias
-    from_: str = Field(alias="from")
-    to: str
+    from_: dt.date = Field(alias="from")
+    to: dt.date
     days: int
     base: str
     amount: str
@@ -98,8 +98,8 @@ class PenaltyLineOut(BaseModel):
 
 
 class PenaltyOut(BaseModel):
-    due: str
-    as_of: str
+    due: dt.date
+    as_of: dt.date
     rate: str
     days_late: int
     lines: list[PenaltyLineOut]
@@ -116,14 +116,14 @@ class MilestoneOut(BaseModel):
     share: str
     amount: str
     event: str
-    event_date: str | None
-    due: str | None
+    event_date: dt.date | None
+    due: dt.date | None
     explanation: str
 
 
 class NoticeOut(BaseModel):
     method: str
-    served_on: str | None = Field(description="the day it counts as served; null: not served")
+    served_on: dt.date | None = Field(description="the day it counts as served; null: not served")
     served_at: dt.datetime | None = Field(
         description="email: the moment it reached the mail system"
     )
@@ -131,11 +131,11 @@ class NoticeOut(BaseModel):
 
 
 class AcceptanceOut(BaseModel):
-    requested: str
-    review_until: str
-    reminded: str | None
-    reminder_until: str | None
-    deemed_on: str | None
+    requested: dt.date
+    review_until: dt.date
+    reminded: dt.date | None
+    reminder_until: dt.date | None
+    deemed_on: dt.date | None
     explanation: str
 
 
