@@ -208,6 +208,22 @@ TOO_LARGE = "99999999999999999999"
             "party_a",
         ),
         (["desk", "record-flow", "1", "--party-a", "²:1", "--party-b", "1:1"], "party_a"),
+        # a sign or spaces, which every number the parser reads refuses: +3 was page 3
+        (
+            [
+                "flow",
+                "create",
+                "--title",
+                "t",
+                "--doc",
+                "{pdf}",
+                "--signer",
+                "subscriber=1,role=甲方,seal=1,page=+3,x=1,y=1",
+            ],
+            "signers[0].page",
+        ),
+        (["desk", "record-flow", "1", "--party-a", "+3:1", "--party-b", "1:1"], "party_a"),
+        (["desk", "record-flow", "1", "--party-a", "1:1", "--party-b", " 3 :1"], "party_b"),
     ],
 )
 def test_an_id_inside_an_option_value_is_checked_as_the_parser_checks_one(
@@ -313,3 +329,18 @@ def test_a_signers_placement_in_other_digits_is_refused_naming_the_key(tmp_path)
         assert err["field"] == f"signers[0].{key}", err
         assert "decimal digits" in err["message"], err
         assert not home.exists()
+
+
+@pytest.mark.parametrize("typed", [*OTHER_DIGITS, "+3", " -3", "3 ", "- 3", ""])
+def test_a_number_inside_an_option_value_takes_what_the_parser_takes(typed) -> None:
+    """``whole_number`` reads ``page=N`` of ``--signer`` and ``N:SEAL`` of ``--party-a``: it
+    took ``+3`` and `` 3 `` where every number the parser reads is ASCII digits with at most a
+    leading ``-`` (``DecimalIntRange``). Refused naming the field and quoting what was typed."""
+    from yinxin.adapters.cli.common import whole_number
+
+    with pytest.raises(ValidationError) as e:
+        whole_number(typed, "signers[0].page", "page")
+    assert e.value.field == "signers[0].page"
+    assert repr(typed) in str(e.value) and str(e.value).startswith("page ")
+    assert whole_number("-3", "signers[0].page", "page") == -3
+    assert whole_number("12", "signers[0].page", "page") == 12

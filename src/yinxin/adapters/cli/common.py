@@ -491,7 +491,7 @@ def grouped(fn: Callable[..., Any]) -> Callable[..., Any]:
 # --- input ------------------------------------------------------------------------------------
 # What the database holds in an integer column (SQLite and PostgreSQL BIGINT alike).
 WHOLE_NUMBER_LIMIT = 2**63 - 1
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def whole_number(text: str, field: str, name: str) -> int:
@@ -500,11 +500,15 @@ def whole_number(text: str, field: str, name: str) -> int:
     what a database integer holds, or refused naming ``field``.
 
     ``subscriber=99999999999999999999`` reached SQLite, which cannot bind it (a traceback), as
-    did ``²``, which ``str.isdigit`` takes and ``int`` refuses."""
-    t = text.strip()
-    if not _WHOLE_NUMBER.fullmatch(t):
-        raise ValidationError(f"{name} must be a whole number, not {text!r}", field=field)
-    n = int(t)
+    did ``²``, which ``str.isdigit`` takes and ``int`` refuses. ``+3`` and `` 3 `` were taken,
+    where every number the parser reads (:class:`DecimalIntRange`) refuses them."""
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise ValidationError(
+            f"{name} must be a whole number written in decimal digits (no sign but -, no "
+            f"spaces), not {text!r}",
+            field=field,
+        )
+    n = int(text)
     if abs(n) > WHOLE_NUMBER_LIMIT:
         raise ValidationError(
             f"{name} must be a whole number of at most 19 digits, not {text!r}", field=field
