@@ -326,6 +326,47 @@ def test_amounts_are_read_like_the_other_number_blanks():
         assert e.value.field == field and said in e.value.message, e.value.message
 
 
+def test_identifier_blanks_read_full_width_as_the_other_blanks_do():
+    """A phone, ID number or credit code typed by a Chinese input method in full-width
+    (``１３９００１３９０００``) was refused ``must be 11 digits`` — eleven digits were typed —
+    or ``half-width`` in English after the Chinese, where a full-width date or amount beside it
+    was taken. They are NFKC-normalised first now, as the other blanks, and stored in ASCII;
+    what NFKC leaves outside ASCII (other scripts' digits) is still refused naming the blank."""
+    from yinxin.identity import id_card_check_char
+
+    t = get_template("certificate-agreement")
+    first17 = "11010519491231002"
+    id_number = first17 + id_card_check_char(first17)
+    wide = str.maketrans(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-",
+        "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ－",
+    )
+    filled = t.fill(
+        t.example_values()
+        | {
+            "subscriber_uscc": "91110108MA01YX0030".translate(wide),
+            "subscriber_id_number": id_number.translate(wide),
+            "subscriber_phone": "13900139000".translate(wide),
+        }
+    )
+    assert (
+        filled["subscriber_uscc"],
+        filled["subscriber_id_number"],
+        filled["subscriber_phone"],
+    ) == ("91110108MA01YX0030", id_number, "13900139000")
+    landline = t.fill(t.example_values() | {"subscriber_phone": "０１０－６２３４５６７８"})
+    assert landline["subscriber_phone"] == "010-62345678"
+    for name, typed in (
+        ("subscriber_phone", "١٣٩٠٠١٣٩٠٠٠"),
+        ("subscriber_id_number", id_number[:-1] + "٨"),
+        ("subscriber_uscc", "91110108MA01YX003٠"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            t.fill(t.example_values() | {name: typed})
+        assert e.value.field == f"values.{name}", e.value.message
+        assert re.search(r"[\u4e00-\u9fff]", e.value.message.split(" / ")[0]), e.value.message
+
+
 def test_a_rate_blank_refuses_a_binary_float_like_amount_and_percent_blanks():
     """The rate blank read ``str(value)``, so a JSON number reached ``parse_rate`` as text and
     its float artefact was stored: 0.1**4 + 0.2**5 filled as ``0.0004200000000000001``, and

@@ -378,8 +378,8 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
         return validate_name(v, field=where, max_len=b.max_length or 100)
     if t in _IDENTIFIERS:
         validate, said = _IDENTIFIERS[t]
-        try:
-            return validate(str(raw), field=where)
+        try:  # read after NFKC as the number blanks: full-width １３９… is 139…, stored in ASCII
+            return validate(unicodedata.normalize("NFKC", str(raw)), field=where)
         except ValidationError as e:
             raise ValidationError(f"{b.label}：{said} / {e.message}", field=where) from None
     if t == "date":
