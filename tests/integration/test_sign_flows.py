@@ -8,6 +8,7 @@ through ``pdftotext``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -29,13 +30,16 @@ from tests.integration.signing_flow import (
     World,
     _form,
     _issue,
+    add_page,
     build_world,
+    flip_signed_byte,
     need,
     new_platform,
     nss_trusting,
     outbox_lines,
     pdfsig,
     read_code,
+    sign_as,
 )
 from yinxin.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationError
 from yinxin.pdf.sign import Placement
@@ -683,6 +687,73 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(world, case):
     for model in (SignFlow, SignFlowDocument, SignFlowSigner, SignFlowLink):
         assert dbdump.count(p, model) == 0
     assert dbdump.count(p, AuditEvent) == audit_before
+    assert not (p.settings.documents_dir / "flows").exists()
+
+
+@pytest.mark.parametrize(
+    "tamper,code",
+    [
+        (lambda pdf: flip_signed_byte(pdf)[0], "broken_signature"),
+        (add_page, "modified_after_signing"),
+    ],
+    ids=["changed-byte", "added-page"],
+)
+def test_a_document_altered_after_its_signature_makes_no_flow(world, tamper, code):
+    """A PDF 甲方 signed, then changed (a byte inside the signed range, or a page added by an
+    incremental update), was taken by ``flows.create`` (API ``POST /flows``, ``flow create``,
+    发起签署): the flow made, started, links and codes sent, and every signer refused at
+    signing (``broken_signature``, ``modified_after_signing``), as ``sign`` refuses it. It is
+    now refused when the flow is made, naming the document with that code, nothing written."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import PASSPHRASE
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+
+    w, p = world, world.p
+    bad = tamper(sign_as(w, w.jia, contract_pdf(1)).pdf)
+    spec = SignerSpec(
+        w.yi.id, "乙方", w.yi.seal.es_id, placement=Placement(page=1, x_mm=50, y_mm=50)
+    )
+    deadline = w.clock.now() + dt.timedelta(days=2)
+    secret = p.api_keys.create(name="oa", role="integration", actor="t").secret
+    body = {
+        "title": "已签合同",
+        "documents": [{"name": "已签.pdf", "content_base64": base64.b64encode(bad).decode()}],
+        "signers": [
+            {
+                "subscriber_id": w.yi.id,
+                "role": "乙方",
+                "seal": w.yi.seal.es_id,
+                "placement": {"page": 1, "x_mm": 50, "y_mm": 50},
+            }
+        ],
+        "deadline": deadline.isoformat(),
+    }
+    pdf = p.settings.home / "已签.pdf"
+    pdf.write_bytes(bad)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    signer = f"subscriber={w.yi.id},role=乙方,seal={w.yi.seal.es_id},page=1,x=50,y=50"
+    with keyed_client(p, secret) as c:
+        before, sent = dbdump.dump(p), outbox_lines(w.outbox)
+        with pytest.raises(ValidationError) as e:
+            p.flows.create(
+                "已签合同", documents=[("已签.pdf", bad)], signers=[spec], deadline=deadline
+            )
+        assert (e.value.field, e.value.code) == ("documents[0].pdf", code), e.value.message
+        problem_of(c.post("/api/v1/flows", json=body), 422, "documents[0].pdf", code)
+        res = CliRunner().invoke(
+            cli_app,
+            ["flow", "create", "--title", "已签合同", "--doc", str(pdf), "--signer", signer],
+            env=env,
+        )
+        assert res.exit_code == 2, res.output
+        assert res.stderr.startswith("error [doc"), res.stderr
+        assert dbdump.dump(p) == before and outbox_lines(w.outbox) == sent
     assert not (p.settings.documents_dir / "flows").exists()
 
 

@@ -205,11 +205,18 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, PageTree]:
     return reader, pages
 
 
-def check_signable(pdf: bytes) -> None:
+def check_signable(pdf: bytes, *, earlier_signatures: bool = False) -> None:
     """Refuses, as sealing it would (``SigningError`` naming ``pdf``), a document that cannot be
     sealed: not a PDF, truncated, unreadable, encrypted or without pages. A sign flow checks
-    its documents so when it is made, not when its signers come to sign."""
-    _open(pdf)
+    its documents so when it is made, not when its signers come to sign.
+
+    With ``earlier_signatures``, also as a PAdES signature would refuse it for the signatures
+    it already carries: one altered after signing (``broken_signature``,
+    ``modified_after_signing``), locked (``locked``) or a GB/T 38540 seal's
+    (``mixed_signatures``)."""
+    reader, _pages = _open(pdf)
+    if earlier_signatures:
+        _check_existing_signatures(reader)
 
 
 def _filled_fields(reader: PdfFileReader) -> list:

@@ -1630,11 +1630,12 @@ __all__ = [
 
 def _check_signable(pdf: bytes, field: str) -> None:
     """A document its signers could not seal (an encrypted PDF: readable, even drawn as pages,
-    but refused by the sealing) is refused when the flow is made: it was taken, the flow
-    started and the links and codes sent, and every signer was then refused at signing."""
+    but refused by the sealing; one signed, then altered after that signature, or locked by
+    it) is refused when the flow is made: it was taken, the flow started and the links and
+    codes sent, and every signer was then refused at signing."""
     from yinxin.pdf.sign import SigningError, check_signable
 
     try:
-        check_signable(pdf)
+        check_signable(pdf, earlier_signatures=True)
     except SigningError as e:
         raise ValidationError(e.message, field=field, code=e.code) from None
