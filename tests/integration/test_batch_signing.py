@@ -27,8 +27,10 @@ from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import (
     CODE_SPACING,
     World,
+    add_page,
     build_world,
     encrypted,
+    flip_signed_byte,
     need_quiet,
     new_platform,
     outbox_lines,
@@ -319,6 +321,31 @@ def test_bad_items_are_refused_before_anything(fresh, make, field, code):
         field,
     )
     assert len(sign(w, items, cid, good_code).documents) == 5
+
+
+@pytest.mark.parametrize(
+    "tamper,code",
+    [
+        (lambda pdf: flip_signed_byte(pdf)[0], "broken_signature"),
+        (add_page, "modified_after_signing"),
+    ],
+    ids=["changed-byte", "added-page"],
+)
+def test_a_document_altered_after_its_signature_gets_no_code(signed, tamper, code):
+    """A document of the batch signed and then altered (a byte inside the signed range, or a
+    page added) was sent the batch's code and refused only once signing began; no code now."""
+    w = signed.w
+    bad = tamper(signed.result.documents[0].pdf)
+    items = [*items_of(docs(2, "已签之后")), BatchItem(bad, "已签.pdf")]
+    before, sent = state(w), outbox_lines(w.outbox)
+    e = refused(
+        w,
+        lambda: w.p.batch.request_code(signer_subscriber_id=w.jia.id, items=items),
+        ValidationError,
+        "items[2].pdf",
+    )
+    assert e.code == code and e.message.startswith("items[2]")
+    assert state(w) == before and outbox_lines(w.outbox) == sent
 
 
 def test_101_items_are_refused(world):

@@ -326,23 +326,18 @@ def pyhanko_sign(
 def test_a_third_signature_after_the_lock_is_refused(flow):
     w, p = flow.w, flow.p
     locked = flow.second.pdf
-    token = confirm(w, w.jia, locked)
+    # no code for it: it was sent one, and refused only once the code was typed in
+    sent = outbox_lines(w.outbox)
     refused(
         p,
-        lambda: p.signing.sign(
-            locked,
-            seal=w.jia.seal.es_id,
-            pin=w.jia.pin,
-            signer_subscriber_id=w.jia.id,
-            confirmation_token=token,
-            placement=Placement(page=1, x_mm=20, y_mm=20),
-            role="丙方",
+        lambda: p.signing.request_confirmation(
+            signer_subscriber_id=w.jia.id, document=locked, document_name="已锁定.pdf"
         ),
         SigningError,
         "locked",
         "pdf",
     )
-    assert len(p.signing.records()) == 2
+    assert outbox_lines(w.outbox) == sent and len(p.signing.records()) == 2
 
     # Software that ignores the lock can still append a signature — with a certificate our CA
     # issued, so the only fault is the lock: the verifier then fails 乙方's locking signature.
@@ -879,10 +874,21 @@ def test_an_encrypted_pdf_gets_no_code(rw):
     ids=["changed-byte", "added-page"],
 )
 def test_a_document_with_a_broken_signature_is_refused(rw, tamper, code):
-    w = rw.w
+    """A document signed and then altered was sent a code (an SMS, and the minute before the
+    next code, spent) and refused only once it was typed in; it gets no code now."""
+    w, p = rw.w, rw.p
     bad = tamper(rw.signed_by_jia)
-    token = confirm(w, w.yi, bad)
-    refused(rw.p, sign_call(w, w.yi, bad, token), SigningError, code, "pdf")
+    before = outbox_lines(w.outbox)
+    refused(
+        p,
+        lambda: p.signing.request_confirmation(
+            signer_subscriber_id=w.yi.id, document=bad, document_name="已签.pdf"
+        ),
+        SigningError,
+        code,
+        "pdf",
+    )
+    assert outbox_lines(w.outbox) == before
 
 
 # --- PostgreSQL (and SQLite) ----------------------------------------------------------------------

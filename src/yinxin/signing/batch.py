@@ -160,8 +160,9 @@ class BatchSigning:
                 raise ValidationError(
                     f"{at}: this is not a (whole) PDF document", field=f"{at}.pdf", code="not_pdf"
                 )
-            try:  # unreadable, encrypted, no pages: sealing would refuse it, after the code
-                check_signable(pdf)
+            try:  # unreadable, encrypted, no pages, an earlier signature broken or locking
+                # it: sealing would refuse it, after the code
+                check_signable(pdf, earlier_signatures=True)
             except YinxinError as e:
                 raise _for_item(e, i) from None
             name = " ".join(str(item.document_name or "").split())

@@ -191,12 +191,14 @@ class SigningService:
         A document the signer cannot sign gets no code: not a PDF, one cut short (no
         end-of-file marker), unreadable, encrypted or without pages, which ``sign_pdf``
         refuses only after the code is typed in — an SMS, and the minute before the next
-        code, spent for nothing. The same checks as a batch's items."""
+        code, spent for nothing; nor does one signed and then altered, or locked by its
+        signature (``broken_signature``, ``modified_after_signing``, ``locked``,
+        ``mixed_signatures``). The same checks as a batch's items."""
         if b"%PDF-" not in document[:1024] or b"%%EOF" not in document[-2048:]:
             raise ValidationError(
                 "this is not a (whole) PDF document; no code was sent", field="pdf"
             )
-        check_signable(document)
+        check_signable(document, earlier_signatures=True)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
