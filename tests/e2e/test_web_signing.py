@@ -594,3 +594,38 @@ def test_a_batch_with_a_file_cut_short_names_the_file(site: Site, page, tmp_path
     )
     assert page.locator('#documents tr[data-index="1"] td.state').inner_text() == "无法签署"
     assert page.locator('#documents tr[data-index="0"] td.state').inner_text() == "待签署"
+
+
+def test_a_new_flow_with_a_document_altered_after_its_signature_says_why(
+    site: Site, page, tmp_path
+):
+    """发起签署 with a PDF 甲方 signed and then changed (a page added after the signature): the
+    flow was made and its signers sent a code for a document none could sign. Now it is
+    refused, and the page says which file and why, not 请选择可读取的合同 PDF 文件 (it reads),
+    and no flow is made."""
+    from tests.integration.signing_flow import add_page, sign_as
+
+    w = site.world
+    codes_a_minute_ago(site, w.jia.id)
+    signed = sign_as(w, w.jia, contract_pdf(1, title="已签合同")).pdf
+    bad = tmp_path / "已签合同.pdf"
+    bad.write_bytes(add_page(signed))
+    flows_before = w.p.flows.list().items
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/flows/new")
+    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
+    rows = page.locator("#signers .signer-row")
+    rows.nth(1).wait_for()
+    jia, yi = rows.nth(0), rows.nth(1)
+    for row, party in ((jia, w.jia), (yi, w.yi)):
+        row.locator('[data-name="subscriber_id"]').fill(str(party.id))
+        row.locator('[data-name="seal"]').fill(party.seal.es_id)
+    page.set_input_files("#file", str(bad))
+    page.locator('.page-canvas[data-page="1"] img').wait_for()
+    before = outbox_lines(w.outbox)
+    page.click("#send-flow")
+    said = page.locator("#file-field .field-error")
+    said.wait_for()
+    assert said.inner_text() == "文件「已签合同.pdf」在已有签名之后被改动，不能再签署"
+    assert w.p.flows.list().items == flows_before
+    assert outbox_lines(w.outbox) == before

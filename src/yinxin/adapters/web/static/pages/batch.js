@@ -6,6 +6,7 @@
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, api, base64Of, bindForm, el, emptyRow, requireSession, saveBlob,
 } from "/static/api.js";
+import { FILE_REFUSALS } from "/static/pages/flow_labels.js";
 
 Object.assign(MESSAGES, {
   wrong_pin: "印章密码错误", anchor_not_found: "文件中找不到该关键字",
@@ -54,21 +55,6 @@ function documents() {
   const role = $("role").value, anchor = $("anchor").value.trim();
   return docs.map((d) => ({ name: d.name, content_base64: d.content_base64, role, placement: { anchor } }));
 }
-
-// why a file of the list cannot be signed, by the code of the refusal that names it
-// (items[3].pdf): the general 填写的内容不符合要求 said neither which file nor why
-const FILE_REFUSALS = {
-  not_pdf: "不是完整的 PDF 文件（可能已损坏或未下载完整）",
-  truncated: "不是完整的 PDF 文件（可能已损坏或未下载完整）",
-  unreadable: "无法读取（文件已损坏或没有页面）",
-  encrypted: "设有密码保护，请先解除加密再签署",
-  broken_signature: "中已有的签名无法核验或与文件不符（签署后被改动），不能再签署",
-  modified_after_signing: "在已有签名之后被改动，不能再签署",
-  locked: "已被之前的签名锁定，不允许再签署",
-  mixed_signatures: "带有 GB/T 38540 电子签章，不能在此签署",
-  field_exists: "中已有同名的签名域，不能再签署",
-  too_large: "超过 50 MB",
-};
 
 function fields(err) {
   // documents[3].pdf → the file list, naming the file; the rest name the form's own inputs

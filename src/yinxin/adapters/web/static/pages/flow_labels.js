@@ -21,6 +21,22 @@ export function reasonText(text) {
   return text ? text.replace(/signer \d+ \((.*?)\) declined: /g, "$1拒签，理由：") : text;
 }
 
+// why a file cannot be signed, by the code of the refusal that names it (items[3].pdf,
+// documents[0].pdf), said after 文件「名称」: the general 填写的内容不符合要求 (批量签署) and
+// 请选择可读取的合同 PDF 文件 (发起签署) said neither which file nor why
+export const FILE_REFUSALS = {
+  not_pdf: "不是完整的 PDF 文件（可能已损坏或未下载完整）",
+  truncated: "不是完整的 PDF 文件（可能已损坏或未下载完整）",
+  unreadable: "无法读取（文件已损坏或没有页面）",
+  encrypted: "设有密码保护，请先解除加密再签署",
+  broken_signature: "中已有的签名无法核验或与文件不符（签署后被改动），不能再签署",
+  modified_after_signing: "在已有签名之后被改动，不能再签署",
+  locked: "已被之前的签名锁定，不允许再签署",
+  mixed_signatures: "带有 GB/T 38540 电子签章，不能在此签署",
+  field_exists: "中已有同名的签名域，不能再签署",
+  too_large: "超过 50 MB",
+};
+
 export const DEADLINE_MESSAGE = "请选择截止时间（晚于现在，一年以内）";
 
 /** A refusal of a flow's signers or deadline (the API names the field, e.g. signers[1].seal,

@@ -6,7 +6,7 @@
 import {
   ApiError, FIELD_MESSAGES, api, base64Of, bindForm, el, requireSubscriber, upload,
 } from "/static/api.js";
-import { DEADLINE_MESSAGE, explainSigners } from "/static/pages/flow_labels.js";
+import { DEADLINE_MESSAGE, FILE_REFUSALS, explainSigners } from "/static/pages/flow_labels.js";
 
 Object.assign(FIELD_MESSAGES, {
   title: "请输入合同标题（200字以内）",
@@ -193,7 +193,10 @@ function drawMarkers() {
 function explain(err) {
   if (err.field === "documents[0].content_base64") err.problem = { ...err.problem, field: "documents[0].pdf" };
   if (/^documents/.test(err.field || "")) {
-    err.problem = { ...err.problem, code: "explained", detail: FIELD_MESSAGES["documents[0].pdf"] };
+    // why, when the API says (a file signed and then altered reads, but no one can sign it)
+    const why = FILE_REFUSALS[err.problem.code];
+    const detail = why && state.file ? `文件「${state.file.name}」${why}` : FIELD_MESSAGES["documents[0].pdf"];
+    err.problem = { ...err.problem, code: "explained", detail };
     return err;
   }
   return explainSigners(err);
