@@ -1924,3 +1924,62 @@ def test_a_certificate_field_of_an_unexpected_type_is_a_verdict_not_a_crash(worl
     assert not report.valid and not second.valid
     failed = [c for c in second.value["checks"] if c["ok"] is False]
     assert failed and all(_CJK.search(c["detail"]) and " / " in c["detail"] for c in failed)
+
+
+# --- every reason of a damaged SignedValue.dat in both halves, no exception text ------------------
+
+
+def _said_in_every_report(world, data: bytes, tmp_path: Path, check: str, detail: str) -> None:
+    """The second signature of ``data`` fails ``check`` saying ``detail`` (中文 / English), in
+    the text report, the JSON of ``yinxin ofd verify`` and the one-page PDF report; INVALID,
+    no traceback."""
+    import pymupdf
+
+    from yinxin.pdf.report import render_report_pdf
+    from yinxin.seals.documents import verify_seal_document
+
+    report = verify_seal_document(data, trust=[world.root, world.ca], at=world.now)
+    assert not report.valid and not report.signatures[1].valid
+    checks = {c["name"]: c for c in report.signatures[1].value["checks"]}
+    assert checks[check]["ok"] is False and checks[check]["detail"] == detail, checks
+    assert detail in report.to_text()
+    path = tmp_path / "damaged.ofd"
+    path.write_bytes(data)
+    trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
+    r = CliRunner().invoke(ofd_app, ["verify", str(path), *trust, "--json"])
+    assert r.exit_code == 1 and r.exception is None or isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.output
+    out = json.loads(r.output)
+    assert out["valid"] is False
+    said = {c["name"]: c["detail"] for c in out["signatures"][1]["value"]["checks"]}
+    assert said[check] == detail, said
+    with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
+        shown = "".join(page.get_text() for page in doc).replace("\n", "")
+    assert detail.split(" / ")[0] in shown, shown
+
+
+def test_an_unreadable_signer_certificate_is_said_in_both_halves_without_exception_text(
+    world, signed, tmp_path
+):
+    """The record's signer certificate damaged (its extensions tagged ObjectDescriptor) was
+    said "签章人证书无法读取 / the signer certificate cannot be read (cert is not a DER X.509
+    certificate)": the English half carried an exception's text the Chinese half did not.
+    Now both halves say what is wrong, INVALID."""
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    value = parts[name]
+    cert = parse_ses_signature(value).signer_cert_der
+    extensions = a_x509.Certificate.load(cert)["tbs_certificate"]["extensions"].dump()
+    at, ext_at = value.rfind(cert), cert.find(extensions)
+    damaged = cert[:ext_at] + b"\x07" + cert[ext_at + 1 :]
+    body = value[:at] + damaged + value[at + len(cert) :]
+    _said_in_every_report(
+        world,
+        _rezip({**parts, name: body}),
+        tmp_path,
+        "format",
+        "签章人证书无法读取：cert 字段不是 DER 编码的 X.509 证书 / "
+        "the signer certificate cannot be read: the cert field is not a DER X.509 certificate",
+    )

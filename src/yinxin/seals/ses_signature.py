@@ -781,9 +781,15 @@ def verify_ses_signature(
     try:
         cert = _cert(parsed.signer_cert_der, "cert")
         signer_spki = cert_spki(parsed.signer_cert_der)
-    except ValidationError as exc:
+    except ValidationError:
         check(
-            "format", False, f"签章人证书无法读取 / the signer certificate cannot be read ({exc})"
+            "format",
+            False,
+            _bi(
+                "签章人证书无法读取：cert 字段不是 DER 编码的 X.509 证书",
+                "the signer certificate cannot be read: the cert field is not a DER X.509 "
+                "certificate",
+            ),
         )
         return SesReport(valid=False, checks=tuple(checks), time_info=parsed.time_info)
     check("format", True, "格式 SES_Signature v4，算法 SM3withSM2 / SES_Signature v4, SM3withSM2")
