@@ -1983,3 +1983,54 @@ def test_an_unreadable_signer_certificate_is_said_in_both_halves_without_excepti
         "签章人证书无法读取：cert 字段不是 DER 编码的 X.509 证书 / "
         "the signer certificate cannot be read: the cert field is not a DER X.509 certificate",
     )
+
+
+_SM2_CURVE = bytes.fromhex("06082a811ccf5501822d")  # namedCurve 1.2.156.10197.1.301
+
+
+def _with_signer_cert(value: bytes, change) -> bytes:
+    """SignedValue.dat with the record's own signer certificate (its cert field, after the
+    seal's list) changed by ``change``."""
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    cert = parse_ses_signature(value).signer_cert_der
+    at = value.rfind(cert)
+    return value[:at] + change(cert) + value[at + len(cert) :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        (
+            lambda cert: cert.replace(_SM2_CURVE, _SM2_CURVE[:-1] + b"\x2e"),
+            "签名无法验证：签名算法 SM3withSM2 要求 SM2 公钥，签章人证书中的公钥不是 SM2 公钥 / "
+            "the signature cannot be checked: signAlgID SM3withSM2 (SM2) does not match the "
+            "key of the signer certificate",
+        ),
+        (
+            lambda cert: cert.replace(_point_of(cert), _point_of(cert)[:-1] + b"\x00"),
+            "签名无法验证：签章人证书中的 SM2 公钥无法读取 / "
+            "the signature cannot be checked: the SM2 public key of the signer certificate "
+            "cannot be read",
+        ),
+    ],
+    ids=["not an SM2 key", "not on the curve"],
+)
+def test_a_signer_key_that_cannot_check_the_signature_is_said_in_both_halves(
+    world, signed, tmp_path, damage, detail
+):
+    """The record's signer certificate with a key of another curve, or an SM2 point off the
+    curve, was said "签名无法验证 / the signature cannot be checked: signAlgID SM3withSM2 (SM2)
+    does not match the key": the reason in English only, from the exception's text. Now
+    both halves say why, INVALID."""
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    body = _with_signer_cert(parts[name], damage)
+    assert body != parts[name]
+    _said_in_every_report(world, _rezip({**parts, name: body}), tmp_path, "signature", detail)
+
+
+def _point_of(cert: bytes) -> bytes:
+    return bytes(
+        a_x509.Certificate.load(cert)["tbs_certificate"]["subject_public_key_info"]["public_key"]
+    )

@@ -67,6 +67,7 @@ from yinxin.seals.seseal import (
     ExtensionDatas,
     ParsedSeal,
     SESeal,
+    UnusableKey,
     cert_spki,
     is_sm2_key,
     is_sm2_spki,
@@ -810,8 +811,11 @@ def verify_ses_signature(
             False,
             _bi("签名值与所签内容不符", "the signature value does not match the signed content"),
         )
-    except ValueError as exc:
-        check("signature", False, f"签名无法验证 / the signature cannot be checked: {exc}")
+    except UnusableKey as exc:
+        zh, en = exc.said("签章人证书", "the signer certificate")
+        check(
+            "signature", False, _bi(f"签名无法验证：{zh}", f"the signature cannot be checked: {en}")
+        )
 
     # 2. the signing time: the timestamp's when there is one (it is evidence), else timeInfo
     when = parsed.time_info

@@ -385,35 +385,59 @@ def same_key(a_spki: bytes, b_spki: bytes) -> bool:
         return False
 
 
+class UnusableKey(ValueError):
+    """Why ``verify_signed`` checked nothing, in both halves, for whichever certificate holds
+    the key: ``said("签章人证书", "the signer certificate")`` -> (中文, English)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en.replace(" of {cert}", ""))  # as it read before
+        self.zh, self.en = zh, en
+
+    def said(self, cert_zh: str, cert_en: str) -> tuple[str, str]:
+        return self.zh.format(cert=cert_zh), self.en.format(cert=cert_en)
+
+
 def verify_signed(spki_der: bytes, sign_alg_oid: str, signature: bytes, data: bytes) -> None:
     """Check ``signature`` over ``data`` by the key ``spki_der`` under ``sign_alg_oid``.
 
-    Raises ``InvalidSignature`` for a signature that does not match and ``ValueError`` when the
-    algorithm is unknown or does not fit the key (a different failure: nothing was checked).
-    SM2 uses the default user ID, as GB/T 38540 and GM/T 0009 prescribe for seals.
+    Raises ``InvalidSignature`` for a signature that does not match and ``UnusableKey`` (a
+    ``ValueError``) when the algorithm is unknown or does not fit the key (a different
+    failure: nothing was checked). SM2 uses the default user ID, as GB/T 38540 and GM/T 0009
+    prescribe for seals.
     """
     if sign_alg_oid not in _SIGN_ALGS:
-        raise ValueError(f"signature algorithm {sign_alg_oid} is not supported")
+        raise UnusableKey(
+            f"不支持签名算法 {sign_alg_oid}", f"signature algorithm {sign_alg_oid} is not supported"
+        )
+    mismatch = UnusableKey(
+        f"签名算法 {sign_alg_oid} 与{{cert}}中的公钥类型不符",
+        "signAlgID does not match the key of {cert}",
+    )
     family, hash_cls = _SIGN_ALGS[sign_alg_oid]
     if family == "sm2":
         if not is_sm2_spki(spki_der):
-            raise ValueError("signAlgID SM3withSM2 (SM2) does not match the key")
+            raise UnusableKey(
+                "签名算法 SM3withSM2 要求 SM2 公钥，{cert}中的公钥不是 SM2 公钥",
+                "signAlgID SM3withSM2 (SM2) does not match the key of {cert}",
+            )
         try:
             public = sm2.load_public_spki(spki_der)
         except ValidationError:
-            raise ValueError("the SM2 public key cannot be read") from None
+            raise UnusableKey(
+                "{cert}中的 SM2 公钥无法读取", "the SM2 public key of {cert} cannot be read"
+            ) from None
         public.verify(bytes(signature), data, sm2.DEFAULT_UID)
         return
     try:
         public_key = serialization.load_der_public_key(spki_der)
     except UnsupportedAlgorithm:
-        raise ValueError("signAlgID does not match the key") from None
+        raise mismatch from None
     if family == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
         public_key.verify(bytes(signature), data, ec.ECDSA(hash_cls()))
     elif family == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
         public_key.verify(bytes(signature), data, padding.PKCS1v15(), hash_cls())
     else:
-        raise ValueError("signAlgID does not match the key")
+        raise mismatch
 
 
 def build_seseal(
