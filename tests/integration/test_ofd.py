@@ -2034,3 +2034,42 @@ def _point_of(cert: bytes) -> bytes:
     return bytes(
         a_x509.Certificate.load(cert)["tbs_certificate"]["subject_public_key_info"]["public_key"]
     )
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        (
+            lambda cert: cert.replace(_SM2_CURVE, _SM2_CURVE[:-1] + b"\x2e"),
+            "电子印章：制章者证书无法用于验证：签名算法 SM3withSM2 要求 SM2 公钥，"
+            "制章者证书中的公钥不是 SM2 公钥 / electronic seal: signAlgID SM3withSM2 (SM2) "
+            "does not match the key of the maker certificate",
+        ),
+        (
+            lambda cert: cert.replace(_point_of(cert), _point_of(cert)[:-1] + b"\x00"),
+            "电子印章：制章者证书无法用于验证：制章者证书中的 SM2 公钥无法读取 / "
+            "electronic seal: the SM2 public key of the maker certificate cannot be read",
+        ),
+    ],
+    ids=["not an SM2 key", "not on the curve"],
+)
+def test_a_maker_key_that_cannot_check_the_seal_is_said_in_both_halves(
+    world, signed, tmp_path, damage, detail
+):
+    """A seal whose maker certificate holds a key of another curve, or an SM2 point off the
+    curve, was said "电子印章：制章者证书无法用于验证 / electronic seal: the SM2 public key
+    cannot be read of the maker certificate": the Chinese half did not say why, the English
+    half was the exception's text with " of the maker certificate" after it. Now both halves
+    say why, INVALID."""
+    from asn1crypto import core
+
+    from yinxin.seals.ses_signature import parse_ses_signature
+
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    value = parts[name]
+    maker = core.Sequence.load(parse_ses_signature(value).seal_der)[1].native  # cert
+    assert value.count(maker) == 1
+    body = value.replace(maker, damage(maker))
+    assert body != value
+    _said_in_every_report(world, _rezip({**parts, name: body}), tmp_path, "seal", detail)

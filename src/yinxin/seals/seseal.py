@@ -639,8 +639,9 @@ def verify_seseal(
         raise _bad("制章者证书无法读取", "the maker certificate cannot be read") from None
     try:
         verify_signed(maker_spki, parsed.sign_alg_oid, parsed.signature, parsed.signed_bytes)
-    except ValueError as exc:
-        raise _bad("制章者证书无法用于验证", f"{exc} of the maker certificate") from None
+    except UnusableKey as exc:
+        zh, en = exc.said("制章者证书", "the maker certificate")
+        raise _bad(f"制章者证书无法用于验证：{zh}", en) from None
     except InvalidSignature:
         raise _bad(
             "制章者签名与电子印章不符", "the maker's signature does not match the seal"
