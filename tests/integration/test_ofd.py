@@ -2073,3 +2073,72 @@ def test_a_maker_key_that_cannot_check_the_seal_is_said_in_both_halves(
     body = value.replace(maker, damage(maker))
     assert body != value
     _said_in_every_report(world, _rezip({**parts, name: body}), tmp_path, "seal", detail)
+
+
+def _with_digest_listed_seal(world, signed, digests) -> bytes:
+    """Party B's signature with a seal (made and signed by the maker) whose certListType is 2,
+    listing ``digests`` [(type, value)], the record re-signed by B: a damaged file whose
+    every signature verifies, only the seal's list is what it is."""
+    from yinxin.seals.ses_signature import SESSignature
+    from yinxin.seals.seseal import CertDigestList, SESeal, SESSealInfo
+
+    b = world.party_b
+    seal = SESeal.load(b.seal)
+    info = seal["e_seal_info"].copy()
+    info["property"]["cert_list_type"] = 2
+    info["property"]["cert_list"] = CertDigestList(
+        [{"type": kind, "value": value} for kind, value in digests]
+    )
+    info = SESSealInfo.load(info.dump(force=True))
+    new_seal = SESeal(
+        {
+            "e_seal_info": info,
+            "cert": seal["cert"].native,
+            "sign_alg_id": seal["sign_alg_id"].dotted,
+            "signed_value": world.ca_key.sign(info.dump(), sm2.DEFAULT_UID),
+        }
+    ).dump()
+    parts = _zip(signed[1].data)
+    name = "Doc_0/Signs/Sign_1/SignedValue.dat"
+    rec = SESSignature.load(parts[name])
+    to_sign = rec["to_sign"].copy()
+    to_sign["eseal"] = SESeal.load(new_seal)
+    tbs = to_sign.dump(force=True)
+    value = SESSignature(
+        {
+            "to_sign": to_sign,
+            "cert": b.cert,
+            "signature_alg_id": rec["signature_alg_id"].dotted,
+            "signature": b.key.sign(tbs, sm2.DEFAULT_UID),
+        }
+    ).dump()
+    return _rezip({**parts, name: value, "Doc_0/Signs/Sign_1/Seal.esl": new_seal})
+
+
+def test_a_seal_listing_its_signers_by_an_unknown_digest_names_it(world, signed, tmp_path):
+    """A seal whose certificate-digest list (certListType 2) uses a digest algorithm not known
+    here was said "签章人证书不在印章的证书列表中 / the signer certificate is not in the
+    seal's certificate list": a claim nothing checked, the algorithm unnamed. It now names the
+    algorithm and says the list could not be checked, INVALID; a known digest still counts."""
+    b = world.party_b
+    data = _with_digest_listed_seal(world, signed, [("GOSTR3411-2012", b"\x01" * 32)])
+    _said_in_every_report(
+        world,
+        data,
+        tmp_path,
+        "signer_in_seal",
+        "印章的证书列表使用无法识别的摘要算法 'GOSTR3411-2012'，无法核对签章人证书是否在列表中 / "
+        "the seal's certificate list uses the digest algorithm 'GOSTR3411-2012', which is not "
+        "known: whether the signer certificate is in it cannot be checked",
+    )
+    import hashlib
+
+    good = _with_digest_listed_seal(
+        world,
+        signed,
+        [("GOSTR3411-2012", b"\x01" * 32), ("SHA256", hashlib.sha256(b.cert).digest())],
+    )
+    report = verify_ofd(good, check_ofd_value(world.trust))
+    checks = {c["name"]: c for c in report.signatures[1].value["checks"]}
+    assert checks["signer_in_seal"]["ok"] is True and checks["signature"]["ok"] is True, checks
+    assert checks["seal"]["ok"] is True, checks

@@ -289,7 +289,7 @@ def test_a_signer_certificate_not_in_the_seals_list_is_invalid(world, tsa, doc, 
         SesPdfSigner(a.seal, b.key, b.cert, when=world.now)
     assert getattr(err.value, "field", None) == "signer_cert"
     with monkeypatch.context() as m:
-        m.setattr(ses_signature, "_cert_in_seal", lambda seal, der: True)
+        m.setattr(ses_signature, "_cert_in_seal", lambda seal, der: (True, ()))
         forged = sign_ses_pdf(
             doc,
             SesPdfSigner(a.seal, b.key, b.cert, when=world.now),

@@ -266,18 +266,49 @@ def _digest(name: str, data: bytes) -> bytes:
     return hashlib.new(name, data).digest()
 
 
-def _cert_in_seal(seal: ParsedSeal, cert_der: bytes) -> bool:
-    """Is the signer's certificate one the seal lists (itself, or a digest of it)?"""
+def _cert_in_seal(seal: ParsedSeal, cert_der: bytes) -> tuple[bool, tuple[str, ...]]:
+    """Is the signer's certificate one the seal lists (itself, or a digest of it)? And the
+    digest types of the list not known here (they match nothing, so they are named)."""
     if seal.cert_list_type == CERT_LIST_TYPE_CERTS:
-        return any(bytes(c) == cert_der for c in seal.info.cert_list)
+        return any(bytes(c) == cert_der for c in seal.info.cert_list), ()
+    unknown: list[str] = []
     for kind, value in seal.cert_digests:
         name = (kind or "").strip().lower().replace("-", "")
         try:
             if _digest(name, cert_der) == value:
-                return True
+                return True, ()
         except ValueError:
-            continue  # a digest type we do not know matches nothing
-    return False
+            if kind not in unknown:
+                unknown.append(kind)
+    return False, tuple(unknown)
+
+
+def _signer_in_seal(listed: bool, unknown: tuple[str, ...], every: bool) -> str:
+    """The ``signer_in_seal`` detail; ``unknown``: the list's digest types not known here,
+    ``every``: no other type was in the list (so nothing could be compared)."""
+    if listed:
+        return _bi(
+            "签章人证书在印章的证书列表中",
+            "the signer certificate is in the seal's certificate list",
+        )
+    names = "、".join(repr(k) for k in unknown)
+    names_en = ", ".join(repr(k) for k in unknown)
+    if unknown and every:
+        return _bi(
+            f"印章的证书列表使用无法识别的摘要算法 {names}，无法核对签章人证书是否在列表中",
+            f"the seal's certificate list uses the digest algorithm {names_en}, which is not "
+            "known: whether the signer certificate is in it cannot be checked",
+        )
+    if unknown:
+        return _bi(
+            f"签章人证书不在印章的证书列表中（列表中的摘要算法 {names} 无法识别）",
+            "the signer certificate is not in the seal's certificate list (its digest "
+            f"algorithm {names_en} is not known)",
+        )
+    return _bi(
+        "签章人证书不在印章的证书列表中",
+        "the signer certificate is not in the seal's certificate list",
+    )
 
 
 def _issued_by(cert: a_x509.Certificate, issuer_der: bytes) -> bool:
@@ -494,7 +525,7 @@ def build_ses_signature(
         raise ValidationError(
             "the signer certificate does not belong to the signer key", field="signer_cert"
         )
-    if not _cert_in_seal(seal, bytes(signer_cert_der)):
+    if not _cert_in_seal(seal, bytes(signer_cert_der))[0]:
         raise ValidationError(
             "the signer certificate is not in the seal's certificate list", field="signer_cert"
         )
@@ -885,20 +916,9 @@ def verify_ses_signature(
             ),
             not settled,
         )
-        listed = _cert_in_seal(seal, parsed.signer_cert_der)
-        check(
-            "signer_in_seal",
-            listed,
-            _bi(
-                "签章人证书在印章的证书列表中",
-                "the signer certificate is in the seal's certificate list",
-            )
-            if listed
-            else _bi(
-                "签章人证书不在印章的证书列表中",
-                "the signer certificate is not in the seal's certificate list",
-            ),
-        )
+        listed, unknown = _cert_in_seal(seal, parsed.signer_cert_der)
+        every = len(unknown) == len({k for k, _ in seal.cert_digests})
+        check("signer_in_seal", listed, _signer_in_seal(listed, unknown, every))
 
     # 4. the signer certificate: valid at the signing time, issued by a trusted certificate
     cert_ok = _valid_at(cert, when)
