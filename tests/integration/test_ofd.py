@@ -2142,3 +2142,21 @@ def test_a_seal_listing_its_signers_by_an_unknown_digest_names_it(world, signed,
     checks = {c["name"]: c for c in report.signatures[1].value["checks"]}
     assert checks["signer_in_seal"]["ok"] is True and checks["signature"]["ok"] is True, checks
     assert checks["seal"]["ok"] is True, checks
+
+
+def test_a_seal_listing_its_signers_by_a_variable_length_digest_is_a_verdict_not_a_crash(
+    world, signed, tmp_path
+):
+    """A seal whose certificate-digest list says SHAKE-128 (a digest of a length one must ask
+    for) made hashlib raise TypeError, which nothing caught: ``yinxin ofd verify`` ended in a
+    traceback. It is now a digest algorithm not accepted, named in both halves, INVALID."""
+    data = _with_digest_listed_seal(world, signed, [("SHAKE-128", b"\x01" * 16)])
+    _said_in_every_report(
+        world,
+        data,
+        tmp_path,
+        "signer_in_seal",
+        "印章的证书列表使用无法识别的摘要算法 'SHAKE-128'，无法核对签章人证书是否在列表中 / "
+        "the seal's certificate list uses the digest algorithm 'SHAKE-128', which is not "
+        "known: whether the signer certificate is in it cannot be checked",
+    )

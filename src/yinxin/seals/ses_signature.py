@@ -263,7 +263,10 @@ def _sm3_digest(value: bytes) -> bytes:
 def _digest(name: str, data: bytes) -> bytes:
     if name in ("sm3", sm2.OID_SM3):
         return sm2.sm3(data)
-    return hashlib.new(name, data).digest()
+    h = hashlib.new(name, data)
+    if h.name.startswith("shake"):  # its length is the caller's to choose: not a digest type
+        raise ValueError(f"{name} is an extendable-output function")
+    return h.digest()
 
 
 def _cert_in_seal(seal: ParsedSeal, cert_der: bytes) -> tuple[bool, tuple[str, ...]]:
