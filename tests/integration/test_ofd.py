@@ -848,19 +848,24 @@ def test_a_password_protected_package_is_refused_by_name_not_a_traceback(
 
 
 def test_a_central_directory_asking_for_an_unknown_zip_version_is_invalid_not_a_crash(
-    world, signed
+    world, signed, tmp_path
 ):
     """One changed byte of the central directory ("version needed to extract" 19.2) made
     ``zipfile.ZipFile`` raise NotImplementedError while opening the package: a traceback
-    where a damaged package must be an INVALID verdict, and a refusal naming ofd."""
+    where a damaged package must be an INVALID verdict, and a refusal naming ofd. The reason
+    was then said in English only ("(zip file version 19.2)", zipfile's text); both halves
+    now say it."""
     data = bytearray(signed[1].data)
     data[data.find(b"PK\x01\x02") + 6] = 0xC0
     report = verify_ofd(bytes(data), check_ofd_value(world.trust))
     assert not report.valid
     assert report.problems == (
-        "OFD 文件：无法读取此 ZIP 文件包 / "
-        "OFD: the ZIP package cannot be read here (zip file version 19.2)",
+        "OFD 文件：无法读取此 ZIP 文件包：其目录要求以 ZIP 19.2 版解压，本程序不支持该版本 / "
+        "OFD: the ZIP package cannot be read here: its directory asks for ZIP version 19.2 "
+        "to extract, which is not supported",
     )
+    code, out = _cli_verify(world, bytes(data), tmp_path)
+    assert code == 1 and report.problems[0] in out, out
     with pytest.raises(ValidationError) as err:
         render_page(bytes(data), 1, dpi=36)
     assert err.value.field == "ofd"

@@ -302,8 +302,17 @@ class OfdPackage:
         except NotImplementedError as exc:
             # a central directory asking for a ZIP version past 6.3 (a damaged or foreign
             # archive): zipfile says so with this, which would otherwise end in a traceback
+            version = re.fullmatch(r"zip file version ([\d.]+)", str(exc))
+            if version:
+                zh = f"其目录要求以 ZIP {version[1]} 版解压，本程序不支持该版本"
+                en = (
+                    f"its directory asks for ZIP version {version[1]} to extract, which is "
+                    "not supported"
+                )
+            else:
+                zh, en = "它使用了本程序不支持的 ZIP 功能", "it uses a ZIP feature not supported"
             raise bad(
-                "无法读取此 ZIP 文件包", f"the ZIP package cannot be read here ({exc})"
+                f"无法读取此 ZIP 文件包：{zh}", f"the ZIP package cannot be read here: {en}"
             ) from None
         with zf:
             if len(zf.infolist()) > MAX_ENTRIES:
