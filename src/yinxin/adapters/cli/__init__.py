@@ -38,6 +38,7 @@ from yinxin.adapters.cli.common import (
     DecimalFloat,
     DecimalFloatRange,
     DecimalIntRange,
+    OnceCommand,
     Platform,
     as_options,
     close_platforms,
@@ -991,12 +992,17 @@ def _summarised(tree: typer.Typer) -> typer.Typer:
     that sets one keeps it). The rest of a command's own ``--help`` kept the source's line
     breaks too, each wrapped again at the terminal's width ("… and YINXIN_CODE, standard" /
     "input (…"): its help is set to the docstring :func:`_reflowed`. Its whole-number
-    parameters get their bounds (:func:`_bounded`)."""
+    parameters get their bounds (:func:`_bounded`), and its options are parsed refusing one
+    given twice (:class:`OnceCommand`)."""
     for info in tree.registered_commands:
         if info.callback is None:
             continue
         _bounded(info.callback)
         _actor_named(info.callback)
+        if info.cls in (None, typer.core.TyperCommand):  # an option given twice: refused
+            info.cls = OnceCommand
+        elif not issubclass(info.cls, OnceCommand):
+            raise TypeError(f"{info.name}: a command class of its own")
         doc = info.help or inspect.getdoc(info.callback) or ""
         if info.short_help is None:
             first = doc.split("\n\n", 1)[0]

@@ -539,6 +539,79 @@ _click_types: Any = importlib.import_module(
 )
 
 
+_click_parser: Any = importlib.import_module(
+    typer.BadParameter.__module__.rpartition(".")[0] + ".parser"
+)
+_click_exceptions: Any = importlib.import_module(typer.BadParameter.__module__)
+_OptionParser: Any = getattr(_click_parser, "_OptionParser", None) or _click_parser.OptionParser
+
+
+def _as_typed(arg: str, param: Any) -> str:
+    """The name by which ``arg`` (``--out``, ``--out=b.pdf``, ``-o``, ``-ob.pdf``, ``-jo``)
+    gave ``param``."""
+    if arg.startswith("--") or "=" in arg:
+        return arg.split("=", 1)[0]
+    names = [*param.opts, *param.secondary_opts]
+    if arg in names:
+        return arg
+    for ch in arg[1:]:  # a cluster of short options: the one of this parameter
+        if f"{arg[0]}{ch}" in names:
+            return f"{arg[0]}{ch}"
+    return param.opts[0]
+
+
+def _flag_value(typed: str, param: Any) -> bool:
+    """Which value a flag's name ``typed`` gives: ``--local`` one, ``--other`` the other."""
+    return typed not in param.secondary_opts
+
+
+class _OnceParser(_OptionParser):  # type: ignore[misc,valid-type]
+    """click's option parser, refusing an option that takes one value given a second time.
+
+    click keeps the last of them: ``cert expiring --days 5 --days 30`` ran as 30, ``sign pdf
+    … --out a.pdf --out b.pdf`` wrote b.pdf, where the API refuses a repeated query parameter
+    or JSON member. An option given more than once is now refused before any command runs,
+    naming it as typed ("--days was given twice"), exit 2, whichever of its names and forms
+    (``--out a``, ``--out=a``, ``-o a``) each time. A flag given both ways is refused too
+    (``--local --other``, ``--lock --no-lock``); the same flag twice (``--json --json``) says
+    one thing and is taken. An option declared to take many (``multiple``: ``--signer``,
+    ``--set``, ``--attach``…) or to count keeps its repeats."""
+
+    def _process_opts(self, arg: str, state: Any) -> None:
+        before = len(state.order)
+        super()._process_opts(arg, state)
+        seen: dict[Any, str] = state.__dict__.setdefault("_yinxin_given", {})
+        for param in state.order[before:]:
+            if getattr(param, "multiple", True) or getattr(param, "count", False):
+                continue  # an argument (no ``multiple``), or an option that takes many
+            typed = _as_typed(arg, param)
+            if param in seen:
+                first = seen[param]
+                if getattr(param, "is_flag", False) and _flag_value(first, param) == _flag_value(
+                    typed, param
+                ):
+                    continue  # the same flag again: it says the same thing twice
+                if getattr(param, "is_flag", False):
+                    message = f"{typed} was given with {first}; give one of them"
+                else:
+                    also = "" if first == typed else f" (first as {first})"
+                    message = f"{typed} was given twice{also}; give it once"
+                e = _click_exceptions.BadOptionUsage(typed, message, ctx=self.ctx)
+                e.param = param  # --json names the parameter, as for a bad value
+                raise e
+            seen[param] = typed
+
+
+class OnceCommand(typer.core.TyperCommand):
+    """Every ``yinxin`` command: its options are parsed by :class:`_OnceParser`."""
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = _OnceParser(ctx)
+        for param in self.get_params(ctx):
+            param.add_to_parser(parser, ctx)
+        return parser
+
+
 class DecimalIntRange(_click_types.IntRange):  # type: ignore[misc]
     """A whole-number option's type: its decimal digits (``-`` before them where its range
     lets a number below zero), as the API reads a number in a query.
