@@ -7,7 +7,6 @@ signatures by the PAdES verifier, a PDF with GB/T 38540 seal signatures and an O
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -17,6 +16,7 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    not_the_input,
     platform,
     platform_here,
     read_crl,
@@ -130,7 +130,8 @@ def verify_cmd(
         crls = _crls(crl)
         if report is not None:
             writable(report, "report")  # refused before the work, not after
-            _not_the_file(report, file)
+            # over the file verified it would replace the signed document with its report
+            not_the_input(report, file, "report", "the file verified")
         from yinxin.seals.documents import PADES, document_kind
 
         kind = document_kind(data)
@@ -181,20 +182,6 @@ def check_policy(policy: str) -> None:
     0 or 1), while beside two files or a PAdES PDF it was refused."""
     if policy not in POLICIES:
         raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
-
-
-def _not_the_file(report: Path, file: Path) -> None:
-    """``--report`` over the file verified (the same name, another spelling of it, a link to
-    it) would replace the signed document with its report: refused naming ``report``."""
-    try:
-        same = report.exists() and os.path.samefile(report, file)
-    except OSError:
-        same = False
-    if same:
-        raise ValidationError(
-            f"--report {report} is the file verified ({file}): give the report another name",
-            field="report",
-        )
 
 
 def _error_code(e: YinxinError) -> int:
