@@ -153,6 +153,15 @@ def test_round_trip_over_random_amounts_and_every_allowed_form() -> None:
         assert words.endswith("分") != words.endswith("整")
 
 
+@pytest.mark.parametrize("words", ["壹佰柒拾肆万", "壹佰柒拾肆万整", "人民币伍拾"])
+def test_capitals_without_yuan_say_the_yuan_is_missing(words: str) -> None:
+    """壹佰柒拾肆万 was refused as "the 角 and 分 are malformed": it has neither."""
+    with pytest.raises(ValidationError, match="no 元") as err:
+        from_capitals(words)
+    assert err.value.field == "amount_in_capitals"
+    assert "角 and 分" not in str(err.value)
+
+
 def test_check_capitals_compares_words_and_figures() -> None:
     check_capitals(D("1740000"), "人民币壹佰柒拾肆万元整")
     with pytest.raises(ValidationError, match="¥1,470,000.00") as err:

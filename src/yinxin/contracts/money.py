@@ -307,6 +307,11 @@ def from_capitals(text: str, *, field: str = "amount_in_capitals") -> Decimal:
         int_text, dec_text = "", body
     yuan = 0 if int_text in ("", "零") else _parse_integer(int_text, field, text)
     m = re.fullmatch(f"零?(?:([{DIGITS[1:]}])角)?(?:([{DIGITS[1:]}])分)?", dec_text)
+    if not m and "元" not in body:
+        # 壹佰柒拾肆万: everything before the 角 and 分 was read as them; say what is missing
+        raise ValidationError(
+            f"{text!r}: no 元 — the yuan are written before 元, as in 壹佰元整", field=field
+        )
     if not m:
         raise ValidationError(f"{text!r}: the 角 and 分 are malformed", field=field)
     jiao = DIGITS.index(m.group(1)) if m.group(1) else 0
