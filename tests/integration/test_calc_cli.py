@@ -64,6 +64,47 @@ def test_cli(tmp_path: Path) -> None:
     out = yinxin(home, "notice", "express", "--posted", "2026-09-30", "--other", "--json")
     assert (out.returncode, json.loads(out.stdout)["served_on"]) == (0, "2026-10-05"), out.stderr
     out = yinxin(home, "notice", "email", "--arrived", "2026-10-08T18:30:00", "--json")
-    assert out.returncode == 2 and json.loads(out.stdout)["field"] == "arrived_at"
+    assert out.returncode == 2 and json.loads(out.stdout)["field"] == "arrived"
     out = yinxin(home, "notice", "email", "--arrived", "2026-10-08T18:30+08:00", "--formal")
     assert out.returncode == 0 and "电子邮件不视为送达" in out.stdout, out.stderr
+
+
+def test_refusals_name_the_options_typed(tmp_path: Path) -> None:
+    """``calc notice email`` said "needs arrived_at" and ``--paid`` refusals named
+    ``payments``: names of the service's fields, which no option of these commands is called."""
+    home = tmp_path / "home"
+    cases = [
+        (["notice", "email"], "[arrived]", "needs --arrived"),
+        (["notice", "in_person"], "[signed]", "needs --signed"),
+        (["notice", "express", "--posted", "2026-01-05"], "[local]", "needs --local or --other"),
+        (
+            ["notice", "express", "--signed", "2026-01-01", "--posted", "2026-01-05", "--local"],
+            "[signed]",
+            "--signed is not a fact of a notice sent by express",
+        ),
+        (
+            ["notice", "email", "--arrived", "2026-10-08T18:30+08:00", "--not-agreed-address"],
+            "[not_agreed_address]",
+            "--not-agreed-address is not a fact",
+        ),
+        (["notice", "email", "--arrived", "2026-10-08T18:30"], "[arrived]", "with its offset"),
+        (
+            ["notice", "express", "--posted", "9999-12-30", "--local"],
+            "[posted]",
+            "--posted: 3 days after 9999-12-30",
+        ),
+        (
+            [
+                "penalty", "1000", "--due", "2026-01-01", "--as-of", "2026-01-31",
+                "--rate", "1%", "--paid", "2026-01-10=2000",
+            ],
+            "[paid]",
+            "more was paid than was due",
+        ),
+    ]  # fmt: skip
+    for args, field, words in cases:
+        out = yinxin(home, *args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert field in out.stderr and words in out.stderr, (args, out.stderr)
+        for name in ("arrived_at", "signed_on", "posted_on", "agreed_address", "payments"):
+            assert f"[{name}]" not in out.stderr and f" {name} " not in out.stderr, out.stderr

@@ -35,6 +35,24 @@ def _date(text: str, field: str):
     return parse_date(text, field=field)
 
 
+def _as_typed(names: dict[str, tuple[str, str]], call):
+    """``call()``, a refusal of a service field that the command takes under another option
+    (``arrived_at`` as ``--arrived``) renamed to the option: in the field, and where the message
+    names the field (``a notice sent by email needs arrived_at``), as typed."""
+    import re
+
+    from yinxin.errors import YinxinError
+
+    try:
+        return call()
+    except YinxinError as e:
+        if e.field not in names:
+            raise
+        field, typed = names[e.field]
+        text = re.sub(rf"\b{re.escape(e.field)}\b", typed, e.message)
+        raise type(e)(text, field=field, code=e.code) from None
+
+
 def _line(result: dict, key: str = "explanation") -> None:
     """One plain line (not wrapped to the terminal: scripts read it whole)."""
     typer.echo(result[key])
@@ -202,15 +220,19 @@ def penalty_cmd(
             cap = cap if cap is not None else CLAUSES[clause]["cap_rate"]
         if r is None:
             raise ValidationError("give --rate or --clause", field="rate")
-        return late_penalty(
-            amount,
-            _date(due, "due"),
-            _date(as_of, "as_of"),
-            r,
-            payments=[_payment(p, i) for i, p in enumerate(paid)],
-            cap_rate=cap,
-            cap_base=cap_base,
-        ).as_dict()
+        payments = [_payment(p, i) for i, p in enumerate(paid)]
+        return _as_typed(
+            {"payments": ("paid", "--paid")},
+            lambda: late_penalty(
+                amount,
+                _date(due, "due"),
+                _date(as_of, "as_of"),
+                r,
+                payments=payments,
+                cap_rate=cap,
+                cap_base=cap_base,
+            ).as_dict(),
+        )
 
     run(as_json, go, _line)
 
@@ -241,6 +263,16 @@ def schedule_cmd(
     run(as_json, go, show)
 
 
+# the facts of a notice as the service (and the API) names them, and as this command takes them
+_NOTICE_OPTIONS = {
+    "signed_on": ("signed", "--signed"),
+    "posted_on": ("posted", "--posted"),
+    "arrived_at": ("arrived", "--arrived"),
+    "local": ("local", "--local or --other"),
+    "agreed_address": ("not_agreed_address", "--not-agreed-address"),
+}
+
+
 @calc_app.command("notice")
 def notice_cmd(
     method: str = typer.Argument(..., help="in_person (专人递送), express (特快专递) or email."),
@@ -268,15 +300,18 @@ def notice_cmd(
         from yinxin.adapters.cli.common import parse_time
         from yinxin.contracts.terms import notice_served
 
-        return notice_served(
-            method,
-            signed_on=_date(signed, "signed_on") if signed else None,
-            posted_on=_date(posted, "posted_on") if posted else None,
-            local=local,
-            arrived_at=parse_time(arrived, "arrived_at"),
-            formal=formal,
-            agreed_address=not elsewhere,
-        ).as_dict()
+        return _as_typed(
+            _NOTICE_OPTIONS,
+            lambda: notice_served(
+                method,
+                signed_on=_date(signed, "signed") if signed else None,
+                posted_on=_date(posted, "posted") if posted else None,
+                local=local,
+                arrived_at=parse_time(arrived, "arrived"),
+                formal=formal,
+                agreed_address=not elsewhere,
+            ).as_dict(),
+        )
 
     run(as_json, go, _line)
 
