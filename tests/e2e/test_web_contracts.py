@@ -20,6 +20,11 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     row = page.locator('#templates tr[data-template="tech-service"]')
     row.wait_for()
     assert page.locator("#templates tbody tr").count() == 9
+    # parties as the contract prints them; 甲方 once where the title is the role (甲方（甲方）)
+    parties = '#templates tr[data-template="{}"] td:nth-child(2)'
+    assert page.locator(parties.format("om-service")).inner_text() == "甲方、乙方"
+    tech = page.locator(parties.format("tech-service")).inner_text()
+    assert tech == "委托方（甲方）、服务方（乙方）"
     shot(page, "contracts-library")
     row.locator("a").click()
     page.wait_for_url("**/contracts/new?template=tech-service")
@@ -261,6 +266,9 @@ def test_a_draft_of_an_older_template_version_is_revised_on_its_own_blanks(site:
     page.fill('#revise-form [name="values.provider_name"]', "闻人杰科技")
     page.click("#revise-save")
     page.locator("#values").filter(has_text="闻人杰科技").wait_for()
+    facts = page.locator("#facts").inner_text()
+    assert "甲方\n" in facts and "甲方（甲方）" not in facts, facts
+    assert page.get_by_label("甲方印章编码").count() == 1
     now = p.contracts.get(c.id)
     assert now.template_version == "1" and now.values["provider_name"] == "闻人杰科技"
     assert page.locator("#revise-form").is_hidden()

@@ -474,9 +474,8 @@ def render_contract(
 
     def signature_block(cv: Any, x: float, top: float, party: Party) -> None:
         name = values.get(party.name) or EMPTY
-        label = party.role if party.title == party.role else f"{party.title}（{party.role}）"
         y = top
-        for ln in wrap(fonts, f"{label}：{name}", BODY, col - 12)[:3]:
+        for ln in wrap(fonts, f"{party.label}：{name}", BODY, col - 12)[:3]:
             y -= LEADING
             cv.text(x, y, ln, size=BODY)
         if party.representative:

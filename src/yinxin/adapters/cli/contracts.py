@@ -172,10 +172,12 @@ def _yes_or_no(text: str, field: str) -> bool:
 
 
 def _show(c) -> None:
+    from yinxin.contracts.templates import party_label
+
     say("[bold]contract {}[/]  {}  {}  《{}》", c.id, c.number, c.state, c.title)
     console.print(f"  template {c.template_code} v{c.template_version}  pdf {c.pdf_sha256}")
     for p in c.parties:
-        console.print(f"  {p.role}（{p.title}）：{p.name or '—'}")
+        console.print(f"  {party_label(p.title, p.role)}：{p.name or '—'}")
     if c.flow_id:
         console.print(f"  sign flow {c.flow_id}")
     if c.signed_at:
@@ -210,9 +212,11 @@ def contract_template(
     """One template: its parties and its blanks (type, required, example)."""
 
     def render(t) -> None:
+        from yinxin.contracts.templates import party_label
+
         say("[bold]{}[/] v{}  《{}》 — {}", t.code, t.version, t.title, t.description)
         for p in t.parties:
-            console.print(f"  party {p.role}（{p.title}）  anchor {p.anchor}")
+            console.print(f"  party {party_label(p.title, p.role)}  anchor {p.anchor}")
         for b in t.blanks:
             need = "required" if b.required else "optional"
             extra = f"  one of: {' / '.join(b.choices)}" if b.choices else ""

@@ -110,6 +110,12 @@ class Blank:
     party: str | None = None  # the role this blank describes, if any (甲方 …)
 
 
+def party_label(title: str, role: str) -> str:
+    """How a party is named wherever it is shown, as the contract prints it: 委托方（甲方）, and
+    a party whose title is its role once (甲方, not 甲方（甲方）)."""
+    return role if title == role else f"{title}（{role}）"
+
+
 @dataclass(frozen=True)
 class Party:
     """A signing party: its role (the sign flow's), its title here, and its blanks."""
@@ -123,6 +129,10 @@ class Party:
     def anchor(self) -> str:
         """The text the seal is placed on: once in the signature block, nowhere else."""
         return f"{self.role}（签章）"
+
+    @property
+    def label(self) -> str:
+        return party_label(self.title, self.role)
 
     @property
     def appendix_anchor(self) -> str:

@@ -8,7 +8,7 @@ import {
 } from "/static/api.js";
 import { facts, who, yuan } from "/static/pages/common.js";
 import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
-import { contractBadge } from "/static/pages/contract_labels.js";
+import { contractBadge, partyLabel } from "/static/pages/contract_labels.js";
 import { explainSigners, reasonText } from "/static/pages/flow_labels.js";
 
 const session = await requireSubscriber();
@@ -30,7 +30,7 @@ async function load() {
   $("state").replaceChildren(contractBadge(c.state));
   facts($("facts"), [
     ["合同编号", c.number], ["模板", `${(t && t.title) || c.template_code}（第 ${c.template_version} 版）`],
-    ...c.parties.map((p) => [`${p.title}（${p.role}）`, p.name || "—"]),
+    ...c.parties.map((p) => [partyLabel(p), p.name || "—"]),
     ["起草", `${fmtTime(c.created_at)}　${who(c.created_by, session)}`], ["发起签署", c.sent_at && fmtTime(c.sent_at)],
     ["签署完成", c.signed_at && fmtTime(c.signed_at)], ["作废", c.cancelled_at && fmtTime(c.cancelled_at)],
     ["说明", reasonText(c.reason)], ["文件 SHA-256", c.signed_sha256 || c.pdf_sha256],
@@ -51,9 +51,9 @@ async function load() {
   $("cancel-card").hidden = !["drafted", "out_for_signing"].includes(c.state);
   if (c.state === "drafted" && !$("signers").children.length) {
     $("signers").replaceChildren(...c.parties.map((p, i) => el("div", { class: "grid-fields two", "data-role": p.role },
-      el("div", { class: "field" }, el("label", { for: `signer-${i}-id`, text: `${p.title}（${p.role}）${p.name ? `：${p.name}` : ""} — 签署人编号` }),
+      el("div", { class: "field" }, el("label", { for: `signer-${i}-id`, text: `${partyLabel(p)}${p.name ? `：${p.name}` : ""} — 签署人编号` }),
         el("input", { id: `signer-${i}-id`, type: "text", inputmode: "numeric", name: `signers[${i}].subscriber_id`, required: true })),
-      el("div", { class: "field" }, el("label", { for: `signer-${i}-seal`, text: `${p.title}（${p.role}）印章编码` }),
+      el("div", { class: "field" }, el("label", { for: `signer-${i}-seal`, text: `${partyLabel(p)}印章编码` }),
         el("input", { id: `signer-${i}-seal`, type: "text", name: `signers[${i}].seal`, required: true })))));
     const d = new Date(Date.now() + 7 * 864e5);
     $("deadline").value = new Date(d - d.getTimezoneOffset() * 6e4).toISOString().slice(0, 16);

@@ -10,3 +10,8 @@ export function contractBadge(state) {
   const [text, kind] = CONTRACT_STATES[state] || [state, ""];
   return el("span", { class: `badge ${kind}`.trim(), "data-state": state, text });
 }
+
+// A party as the contract prints it: 委托方（甲方）; a party whose title is its role once (甲方).
+export function partyLabel(p) {
+  return p.title === p.role ? p.role : `${p.title}（${p.role}）`;
+}

@@ -1,14 +1,14 @@
 // 合同: the template library (each with a button to fill it in) and the caller's contracts,
 // newest first, each linking to its page.
 import { allItems, api, el, emptyRow, fmtTime, requireSubscriber } from "/static/api.js";
-import { contractBadge } from "/static/pages/contract_labels.js";
+import { contractBadge, partyLabel } from "/static/pages/contract_labels.js";
 
 await requireSubscriber();
 const templates = await api("GET", "/contract-templates");
 document.querySelector("#templates tbody").replaceChildren(...templates.map((t) =>
   el("tr", { "data-template": t.code },
     el("td", {}, el("strong", { text: t.title }), el("br"), el("span", { class: "muted", text: `${t.code} · 第 ${t.version} 版` })),
-    el("td", { text: t.parties.map((p) => `${p.title}（${p.role}）`).join("、") }),
+    el("td", { text: t.parties.map(partyLabel).join("、") }),
     el("td", { text: t.source }),
     el("td", { text: t.description }),
     el("td", {}, el("a", { class: "btn secondary", href: `/contracts/new?template=${encodeURIComponent(t.code)}`, text: "填写" })))));
