@@ -51,6 +51,34 @@ def test_every_whole_number_parameter_has_a_range_the_database_holds() -> None:
     assert (show["flow_id"].min, show["flow_id"].max) == (-WHOLE_NUMBER_LIMIT, WHOLE_NUMBER_LIMIT)
 
 
+def test_help_shows_the_bounds_a_command_sets_not_the_databases() -> None:
+    """Every whole number without a range of its own showed
+    ``<int range> [-9223372036854775807<=x<=9223372036854775807]`` in the help (an id, a
+    ``--workday-hours``): the database's limit, which hid the bounds that matter."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli.common import DecimalIntRange
+
+    limit = WHOLE_NUMBER_LIMIT
+    assert DecimalIntRange(min=-limit, max=limit)._describe_range() == ""
+    assert DecimalIntRange(min=-limit, max=limit).name == "int"
+    assert DecimalIntRange(min=0, max=limit)._describe_range() == "x>=0"
+    assert DecimalIntRange(min=-limit, max=50)._describe_range() == "x<=50"
+    assert DecimalIntRange(min=1, max=200)._describe_range() == "1<=x<=200"
+    runner = CliRunner()
+    helped = 0
+    for where, command in _leaves(get_command(app)):
+        if not any("Int" in type(p.type).__name__ for p in command.params):
+            continue
+        out = runner.invoke(app, [*where.split(), "--help"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0, (where, out.output)
+        assert str(limit) not in out.output, (where, out.output)
+        helped += 1
+    assert helped >= 60
+    days = runner.invoke(app, ["cert", "expiring", "--help"], env={"COLUMNS": "200"}).output
+    assert "[0<=x<=3650]" in days  # a range a command sets is shown
+
+
 def test_a_declared_end_is_kept_and_only_the_missing_one_filled_in() -> None:
     def command(
         count: int = typer.Option(0, min=0),

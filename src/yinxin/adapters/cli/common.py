@@ -621,6 +621,11 @@ class DecimalIntRange(_click_types.IntRange):  # type: ignore[misc]
     ``yinxin subscriber show ７`` showed subscriber 7 and ``--days ١٥`` counted 15 days. Such
     a value is refused by the parser naming the option, exit 2."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self._describe_range():
+            self.name = "int"  # help shows <int>, not <int range> with no range
+
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, str) and not _DECIMAL_WHOLE.fullmatch(value):
             self.fail(
@@ -629,7 +634,29 @@ class DecimalIntRange(_click_types.IntRange):  # type: ignore[misc]
                 param,
                 ctx,
             )
+        if isinstance(value, str) and abs(int(value)) > WHOLE_NUMBER_LIMIT and not self.clamp:
+            self.fail(
+                f"{value} is not in the range {super()._describe_range()} (the largest whole "
+                "number the platform stores)",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
+
+    def _describe_range(self) -> str:
+        """The range help and refusals show. Every whole number without a range of its own is
+        bounded by what the database holds (:data:`WHOLE_NUMBER_LIMIT`), which no one types
+        against: shown, it put ``[-9223372036854775807<=x<=9223372036854775807]`` beside every
+        such option in the help; only the bounds a command sets are shown."""
+        lo = None if self.min is None or self.min <= -WHOLE_NUMBER_LIMIT else self.min
+        hi = None if self.max is None or self.max >= WHOLE_NUMBER_LIMIT else self.max
+        if lo is None and hi is None:
+            return ""
+        if lo is None:
+            return f"x{'<' if self.max_open else '<='}{hi}"
+        if hi is None:
+            return f"x{'>' if self.min_open else '>='}{lo}"
+        return super()._describe_range()
 
 
 class _DecimalReal:
