@@ -108,3 +108,28 @@ def test_the_cli_takes_the_colon_form_and_refuses_a_malformed_serial_with_exit_2
     assert "serial" in r.output and FORM in r.output, r.output
     r = _cli(world, "cert", "show", "0")
     assert r.exit_code == 3 and "serial 0" in r.output, r.output
+
+
+def r_pem(world: World, serial: str) -> str:
+    return world.p.certificates.get(serial).pem
+
+
+def test_cert_show_refuses_pem_with_json_naming_both(world: World) -> None:
+    """``cert show SERIAL --pem --json`` printed the JSON record and dropped ``--pem`` without a
+    word (a script asking for the PEM alone got an object). The pair is refused naming both
+    options, exit 2; each alone answers as before."""
+    from tests import dbdump
+
+    serial = world.person_cert.serial
+    before = dbdump.dump(world.p)
+    for args in (["--pem", "--json"], ["--json", "--pem"]):
+        r = _cli(world, "cert", "show", serial, *args)
+        assert r.exit_code == 2, r.output
+        err = json.loads(r.stdout)
+        assert err["field"] == "pem", err
+        assert "--pem" in err["message"] and "--json" in err["message"], err
+    assert dbdump.dump(world.p) == before
+    r = _cli(world, "cert", "show", serial, "--pem")
+    assert r.exit_code == 0 and r.stdout.startswith("-----BEGIN CERTIFICATE-----"), r.output
+    r = _cli(world, "cert", "show", serial, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["pem"] == r_pem(world, serial), r.output

@@ -767,11 +767,12 @@ def cert_remind_payment(
 @cert_app.command("show")
 def cert_show(
     serial: str,
-    pem: bool = typer.Option(False, "--pem", help="Print only the PEM."),
+    pem: bool = typer.Option(False, "--pem", help="Print only the PEM (not with --json)."),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """One certificate by serial (hex): status, profile, subject, validity; --pem: the PEM alone."""
+    """One certificate by serial (hex): status, profile, subject, validity; --pem: the PEM alone
+    (not with --json, whose record holds it as "pem")."""
 
     def render(c: CertificateView):
         if pem:
@@ -779,7 +780,17 @@ def cert_show(
         else:
             _cert_line(c)
 
-    run(as_json, lambda: platform(home).certificates.get(serial), render)
+    def get() -> CertificateView:
+        # --json printed the whole record and --pem was dropped without a word
+        if pem and as_json:
+            raise ValidationError(
+                '--pem prints the PEM alone and --json the whole record (its PEM as "pem"): '
+                "give one of them",
+                field="pem",
+            )
+        return platform(home).certificates.get(serial)
+
+    run(as_json, get, render)
 
 
 @cert_app.command("list")
