@@ -1042,3 +1042,60 @@ def test_flow_list_and_show_print_every_time_with_its_zone(platform, clock) -> N
     assert res.exit_code == 0, res.output
     assert re.search(rf"deadline {when}$", res.stdout.splitlines()[0]), res.stdout
     assert re.search(rf"  signed {when}$", res.stdout), res.stdout
+
+
+def test_contract_preview_refuses_an_out_that_is_one_of_its_inputs(platform, tmp_path) -> None:
+    """``contract preview CODE --values v.json --out v.json`` replaced the values file with the
+    PDF (exit 0), and ``--attach specification_pdf=spec.pdf --out spec.pdf`` the customer's PDF.
+    An --out that is an input (by name, another spelling or a link) is refused naming out,
+    exit 2, the input as it was and nothing stored."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import PASSPHRASE
+    from yinxin.adapters.cli import app as cli_app
+
+    p = platform
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    work = tmp_path / "work"  # the platform's home is in tmp_path too
+    work.mkdir()
+    values = work / "v.json"
+    values.write_text('{"payment_days": 45}', "utf-8")
+    (work / "link.json").symlink_to(values)
+    spec = work / "spec.pdf"
+    spec.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    preview = ["contract", "preview", "tech-service", "--example", "--json"]
+    cases = [
+        ["--values", str(values), "--out", str(values)],
+        ["--values", str(values), "--out", str(work / "." / "v.json")],
+        ["--values", str(values), "--out", str(work / "link.json")],
+        ["--values", "v.json", "--out", "./v.json"],
+        ["--attach", f"specification_pdf={spec}", "--out", str(spec)],
+    ]
+    before = dbdump.dump(p)
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        for args in cases:
+            res = CliRunner().invoke(cli_app, [*preview, *args], env=env)
+            assert res.exit_code == 2, (args, res.output)
+            err = json.loads(res.stdout)
+            assert err["field"] == "out" and "another name" in err["message"], err
+    finally:
+        os.chdir(here)
+    assert values.read_text("utf-8") == '{"payment_days": 45}'
+    assert spec.read_bytes() == b"%PDF-1.7\n%%EOF\n"
+    assert sorted(x.name for x in work.iterdir()) == ["link.json", "spec.pdf", "v.json"]
+    assert dbdump.dump(p) == before
+    out = work / "p.pdf"
+    res = CliRunner().invoke(
+        cli_app, [*preview, "--values", str(values), "--out", str(out)], env=env
+    )
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes().startswith(b"%PDF")

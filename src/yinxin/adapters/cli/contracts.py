@@ -34,6 +34,7 @@ from yinxin.adapters.cli.common import (
     console,
     deadline_at,
     moment,
+    not_the_input,
     on_platform,
     platform,
     read_input,
@@ -299,6 +300,13 @@ def contract_preview(
 
     def go():
         writable(out)
+        # --values v.json --out v.json replaced the values file with the PDF (exit 0)
+        if values is not None:
+            not_the_input(out, values, "out", "the values file")
+        for pair in attach or []:
+            name, sep, file = pair.partition("=")
+            if sep and file:
+                not_the_input(out, Path(file), "out", f"the PDF attached as {name.strip()}")
         p = platform(home)
         base = p.contracts.template(code).blanks if example else ()
         filled = _values(
