@@ -106,6 +106,10 @@ def ofd_sign(
         from yinxin.pki import sm2
         from yinxin.seals.ses_signature import SesOfdSigner
 
+        # --out seal.esl (or the key, the certificate, the OFD) replaced that file (exit 0)
+        read = [(input, "the OFD signed"), (seal, "the seal"), (key, "the private key")]
+        for path, what in [*read, (cert, "the certificate")]:
+            not_the_input(output, path, "out", what)
         data = read_input(input, "in")
         seal_der = read_input(seal, "seal")
         try:

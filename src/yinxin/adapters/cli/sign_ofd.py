@@ -26,6 +26,7 @@ from yinxin.adapters.cli.common import (
     SIGNER,
     as_options,
     extended,
+    not_the_input,
     platform,
     read_input,
     read_pin_and_code,
@@ -195,6 +196,7 @@ def sign_file(
     data = read_input(input, "in")
     where = placement()
     writable(output)  # a bad --out is refused before the code is used up
+    not_the_input(output, input, "out", "the document signed")  # it was replaced by the signed
     signed = as_options(
         CHALLENGE_FIELDS,
         lambda: getattr(platform(home), service).sign(

@@ -33,6 +33,7 @@ from yinxin.adapters.cli.common import (
     extended,
     grouped,
     moment,
+    not_the_input,
     on_platform,
     parse_time,
     pdf_placement,
@@ -137,6 +138,7 @@ def sign_pdf_cmd(
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         data = _pdf(input)
         writable(output)  # a bad --out is refused before the code is used up
+        not_the_input(output, input, "out", "the PDF signed")  # it was replaced by the signed
         p = platform(home)
         signed = as_options(
             CHALLENGE_FIELDS,
@@ -237,6 +239,13 @@ def sign_local(
                 f"--{given[0]} out for an invisible signature",
                 field=given[0],
             )
+        # --out key.pem replaced the private key with the signed PDF (exit 0), --out a.pdf
+        # the document given
+        read = [(input, "the PDF signed"), (key, "the private key"), (cert, "the certificate")]
+        read += [(c, "a --chain certificate") for c in chain]
+        read += [(seal_image, "the seal image")] if seal_image is not None else []
+        for path, what in read:
+            not_the_input(output, path, "out", what)
 
         from yinxin.pdf.sign import SealStamp, SignRequest, sign_pdf
         from yinxin.pdf.timestamps import HttpTimestamper

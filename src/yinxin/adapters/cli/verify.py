@@ -132,6 +132,11 @@ def verify_cmd(
             writable(report, "report")  # refused before the work, not after
             # over the file verified it would replace the signed document with its report
             not_the_input(report, file, "report", "the file verified")
+            # nor over a --trust anchor or a --crl read for it (root.pem replaced by the PDF)
+            for anchor in trust:
+                not_the_input(report, anchor, "report", "a --trust anchor")
+            for one in crl:
+                not_the_input(report, one, "report", "a --crl file")
         from yinxin.seals.documents import PADES, document_kind
 
         kind = document_kind(data)
