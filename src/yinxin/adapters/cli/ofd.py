@@ -28,6 +28,7 @@ from yinxin.adapters.cli.common import (
     run,
     say,
     show_error,
+    writable,
     write_atomic,
 )
 from yinxin.errors import ValidationError, YinxinError
@@ -108,6 +109,7 @@ def ofd_sign(
 
         # --out seal.esl (or the key, the certificate, the OFD) replaced that file (exit 0)
         read = [(input, "the OFD signed"), (seal, "the seal"), (key, "the private key")]
+        writable(output)  # not found unwritable only after the signing and the TSA
         for path, what in [*read, (cert, "the certificate")]:
             not_the_input(output, path, "out", what)
         data = read_input(input, "in")

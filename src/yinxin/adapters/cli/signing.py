@@ -244,6 +244,8 @@ def sign_local(
         read = [(input, "the PDF signed"), (key, "the private key"), (cert, "the certificate")]
         read += [(c, "a --chain certificate") for c in chain]
         read += [(seal_image, "the seal image")] if seal_image is not None else []
+        # a missing folder or a folder as --out was said only after the signing and the TSA
+        writable(output)
         for path, what in read:
             not_the_input(output, path, "out", what)
 
