@@ -92,3 +92,29 @@ def test_the_ofd_kit_signs_when_out_is_writable(
     res = CliRunner().invoke(cli_app, [*args, "--out", "s.ofd", "--json"])
     assert res.exit_code == 0, res.output
     assert (work / "s.ofd").exists()
+
+
+@pytest.mark.parametrize("run", ["first", "second"])
+def test_sign_batch_refuses_an_output_that_is_a_hard_link_to_an_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: str
+) -> None:
+    """``sign batch x.pdf y.pdf`` with y.pdf a hard link of x-signed.pdf: x's signed file was
+    to go over the second input, by another name. Outputs were compared with the inputs by
+    resolved path, which a hard link escapes; now by the rule of every other ``--out``
+    (``not_the_input``: the same file), both runs refusing it naming files[0] and files[1]."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "x.pdf").write_bytes(contract_pdf(1))
+    (work / "x-signed.pdf").write_bytes(contract_pdf(1, title="另一份合同"))
+    os.link(work / "x-signed.pdf", work / "y.pdf")
+    monkeypatch.chdir(work)
+    files = _files(work)
+    args = ["sign", "batch", "x.pdf", "y.pdf", "--seal", "ES1", "--signer", "1"]
+    args += ["--anchor", "乙方（签章）", "--json"]
+    args += ["--challenge", "0" * 32] if run == "second" else []
+    env = {"YINXIN_SEAL_PIN": "123456", "YINXIN_CODE": "123456", "YINXIN_HOME": str(tmp_path)}
+    res = CliRunner().invoke(cli_app, args, env=env)
+    assert res.exit_code == 2, res.output
+    err = json.loads(res.stdout)
+    assert err["field"] == "files[0]" and "files[1]" in err["message"], err
+    assert _files(work) == files

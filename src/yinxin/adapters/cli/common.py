@@ -790,14 +790,19 @@ def writable(path: Path, field: str = "out") -> None:
         raise ValidationError(f"cannot write into {folder}", field=field)
 
 
+def same_file(out: Path, given: Path) -> bool:
+    """Whether the output ``out`` is the input file ``given``: the same name, another
+    spelling of it, a symbolic or hard link to it."""
+    try:
+        return out.exists() and os.path.samefile(out, given)
+    except OSError:
+        return False
+
+
 def not_the_input(out: Path, given: Path, field: str, what: str) -> None:
     """Refuse, naming ``field``, an output that is the input file ``given`` (the same name,
     another spelling of it, a link to it): what is written would replace ``what``."""
-    try:
-        same = out.exists() and os.path.samefile(out, given)
-    except OSError:
-        same = False
-    if same:
+    if same_file(out, given):
         raise ValidationError(
             f"--{field.replace('_', '-')} {out} is {what} ({given}): give the output another name",
             field=field,

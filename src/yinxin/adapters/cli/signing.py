@@ -43,6 +43,7 @@ from yinxin.adapters.cli.common import (
     read_secret,
     refuse_for_signing,
     run,
+    same_file,
     say,
     writable,
     write_atomic,
@@ -322,12 +323,10 @@ def _batch_outs(files: list[Path], out_dir: Path | None) -> list[Path]:
     the second before the code is used up."""
     outs = [_batch_out(f, out_dir) for f in files]
     first: dict[Path, int] = {}
-    inputs: dict[Path, int] = {}
-    for i, f in enumerate(files):
-        inputs.setdefault(f.resolve(), i)
     for i, o in enumerate(outs):
-        # x.pdf x-signed.pdf: the first's signed file would replace the second input
-        k = inputs.get(o.resolve())
+        # x.pdf x-signed.pdf: the first's signed file would replace the second input (the
+        # rule of `not_the_input`: a hard link to it, by another name, too)
+        k = next((k for k, f in enumerate(files) if same_file(o, f)), None)
         if k is not None:
             raise ValidationError(
                 f"files[{i}]'s signed file {o} would be written over files[{k}], an input",
