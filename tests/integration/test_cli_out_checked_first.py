@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests import dbdump
+from tests.conftest import PASSPHRASE
 from tests.fixtures.samples import contract_pdf
 from tests.fixtures.ses_world import make_world
 from tests.integration.test_cli_out_over_input import _kit
 from yinxin.adapters.cli import app as cli_app
+from yinxin.app import Platform
 from yinxin.ofd.make import make_ofd
 
 TSA = ["--tsa-url", "http://127.0.0.1:9/tsa"]
@@ -118,3 +121,26 @@ def test_sign_batch_refuses_an_output_that_is_a_hard_link_to_an_input(
     err = json.loads(res.stdout)
     assert err["field"] == "files[0]" and "files[1]" in err["message"], err
     assert _files(work) == files
+
+
+@pytest.mark.parametrize("target", ["no-such-folder/doc.pdf", "."])
+def test_archive_export_refuses_an_unwritable_out_before_reading_the_document(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """``archive export`` read the kept document (and checked its hash) before finding that
+    --out could not be written; ``flow download`` and ``contract pdf`` check --out first. Now it
+    does too: a bad --out is refused naming it, whatever the document (here: none)."""
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "YINXIN_HOME": str(platform.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": platform.settings.database_url,
+    }
+    before = dbdump.dump(platform)
+    res = CliRunner().invoke(
+        cli_app, ["archive", "export", "999", "--out", target, "--json"], env=env
+    )
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["field"] == "out", res.stdout
+    assert not (tmp_path / "no-such-folder").exists()
+    assert dbdump.dump(platform) == before

@@ -17,6 +17,7 @@ from yinxin.adapters.cli.common import (
     platform,
     run,
     say,
+    writable,
     write_atomic,
 )
 
@@ -68,6 +69,7 @@ def archive_export(
     """Write the current version of a kept document (checked against its hash)."""
 
     def go():
+        writable(out)  # before the document is read and checked, as `flow download` does
         view, data = platform(home).archive.document(doc_id)
         write_atomic(out, data)
         return extended(view, out=str(out))
