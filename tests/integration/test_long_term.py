@@ -387,6 +387,29 @@ def test_a_full_disk_during_renewal_is_a_failure_reported_not_a_crash(
     assert p.archive.renew().renewed == [active.id]  # with room again, it is renewed
 
 
+def test_a_wrong_ca_passphrase_is_refused_before_any_document_not_failed_for_each(
+    make_platform, clock
+) -> None:
+    """A wrong CA passphrase (the same for every key) was reported as every kept document's
+    failure, one line each, exit 1, each document trying the key again; now the run is
+    refused up front as every other command refuses it, nothing rolled over or renewed."""
+    from yinxin.errors import Forbidden
+
+    p, _w, pdf = signed_contract(make_platform, clock)
+    active = p.archive.documents()[0]
+    with p.db.read() as s:
+        events = len(s.execute(select(AuditEvent)).scalars().all())
+    wrong = make_platform(init=False, home=p.settings.home, passphrase="not-the-passphrase")
+    clock.advance(days=1)
+    with pytest.raises(Forbidden) as e:
+        wrong.archive.renew(force=True)
+    assert e.value.field == "passphrase" and e.value.code == "bad_passphrase"
+    assert p.archive.documents() == [active] and p.archive.document(active.id)[1] == pdf
+    with p.db.read() as s:
+        assert len(s.execute(select(AuditEvent)).scalars().all()) == events
+    assert p.archive.renew().renewed == [active.id]  # with the right one, it is renewed
+
+
 def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
     """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
     signs the next day over the bytes A's signature made. A's version must become superseded;

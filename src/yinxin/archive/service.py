@@ -41,7 +41,13 @@ from cryptography import x509
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from yinxin.errors import NotFound, ValidationError, YinxinError
+from yinxin.errors import (
+    ConfigurationError,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    YinxinError,
+)
 from yinxin.identity import validate_name
 from yinxin.pdf.sign import (
     Level,
@@ -68,6 +74,9 @@ DEFAULT_REFRESH = dt.timedelta(days=60)  # within the 90 days root-signed status
 OCSP_RESPONDER_MARGIN = dt.timedelta(days=90)
 # the issuing CA is re-certified (same key) two years before its certificate expires
 ISSUING_MARGIN = dt.timedelta(days=730)
+# a ConfigurationError naming one of these is the key store not opening (no passphrase, the
+# HSM's module or token), not one key's trouble
+_KEY_STORE_FIELDS = frozenset({"passphrase", "module", "token_label", "pin"})
 
 
 class DocumentState(StrEnum):
@@ -284,6 +293,7 @@ class Archive:
                 "(status data signed by the root lives 90)",
                 field="refresh",
             )
+        self._key_store_opens()
         at = self.clock.now()
         rolled_over, warnings = [], []
         # every hierarchy's: an SM2 one beside the default keeps its TSA and responders
@@ -352,6 +362,22 @@ class Archive:
             at=at,
             renewed_elsewhere=elsewhere,
         )
+
+    def _key_store_opens(self) -> None:
+        """Refuse the run up front when the key store cannot be opened at all: a wrong or
+        missing CA passphrase, a wrong HSM PIN. It is the same for every key, so it was
+        reported as every kept document's failure, one line each (exit 1), every document
+        trying the keys again. A key that is missing or damaged is left to the run: it fails
+        only what needs it (a refresh needs no TSA key), and a rollover may replace it."""
+        if not self.ca.is_initialised():
+            return
+        try:
+            self.ca.key("tsa")
+        except (Forbidden, ConfigurationError) as e:
+            if isinstance(e, Forbidden) or e.field in _KEY_STORE_FIELDS:
+                raise
+        except YinxinError:
+            pass
 
     def _moved_on(self, doc: ArchivedDocumentView) -> bool:
         """Whether the kept version ``doc`` was replaced since it was listed (another run
