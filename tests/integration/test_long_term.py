@@ -410,6 +410,44 @@ def test_a_wrong_ca_passphrase_is_refused_before_any_document_not_failed_for_eac
     assert p.archive.renew().renewed == [active.id]  # with the right one, it is renewed
 
 
+def _cli_env(p: Platform) -> dict[str, str]:
+    from tests.conftest import PASSPHRASE
+
+    return {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+
+
+def test_archive_list_prints_each_time_with_its_zone(make_platform, clock) -> None:
+    """``archive list`` printed ``timestamp 2026-12-05  TSA to 2031-12-04``: a day with no hour
+    nor zone (a UTC day, the day before in Beijing until 08:00) and ``None`` for a version not
+    timestamped, where every other command prints ``2026-12-05 23:48 UTC`` and ``—``."""
+    import re
+
+    from sqlalchemy import update
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.store.models.archive import ArchivedDocument
+
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    with p.db.transaction() as s:  # the first version as if kept without a timestamp
+        first = p.archive.documents(None)[0].id
+        s.execute(
+            update(ArchivedDocument)
+            .where(ArchivedDocument.id == first)
+            .values(newest_timestamp_at=None, tsa_not_after=None)
+        )
+    res = CliRunner().invoke(cli_app, ["archive", "list", "--all"], env=_cli_env(p))
+    assert res.exit_code == 0, res.output
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    lines = res.stdout.splitlines()
+    assert re.search(r"timestamp —  TSA to —  renewals 0$", lines[0]), res.stdout
+    assert re.search(rf"timestamp {when}  TSA to {when}  renewals 0$", lines[1]), res.stdout
+
+
 def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
     """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
     signs the next day over the bytes A's signature made. A's version must become superseded;

@@ -14,6 +14,7 @@ from yinxin.adapters.cli.common import (
     JSON,
     console,
     extended,
+    moment,
     platform,
     run,
     say,
@@ -42,8 +43,8 @@ def archive_list(
                 f"{r.state:10}",
                 f"{r.level:6}",
                 r.document_name,
-                _day(r.newest_timestamp_at),
-                _day(r.tsa_not_after),
+                moment(r.newest_timestamp_at),
+                moment(r.tsa_not_after),
                 r.renewals,
             )
 
@@ -53,10 +54,6 @@ def archive_list(
         show,
         empty="no documents kept yet",
     )
-
-
-def _day(t: dt.datetime | None) -> str:
-    return t.date().isoformat() if t else "None"
 
 
 @archive_app.command("export")
@@ -132,7 +129,7 @@ def archive_renew(
                 "[yellow]rolled over[/] {}: new certificate {} valid to {}",
                 c.role,
                 c.serial,
-                _day(c.not_after),
+                moment(c.not_after),
             )
         for w in r.warnings:
             say("[yellow]warning[/]: {}", w)
