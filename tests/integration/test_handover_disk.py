@@ -190,3 +190,24 @@ def test_an_unreadable_pdf_among_the_kept_files_does_not_stop_the_handover(
     target = make_platform(init=False)
     imported = target.handover.import_(folder)
     assert imported.mismatches == [] and imported.signed_files_same == 1
+
+
+def test_the_progress_bars_leave_stdout_to_the_report(platform: Platform, tmp_path):
+    """The progress bars were drawn on stdout: piped or redirected (a cron job's mail, ``>
+    export.log``) the report began with a blank line the bar left behind, and with stdout
+    redirected on a terminal no progress was shown at all. They are on stderr now, and only
+    when it is a terminal; stdout is the report alone."""
+    p = platform
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli_app, ["export", str(out), "--no-verify"], env=env)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("Exported "), repr(res.stdout)
+    assert res.stderr == "", repr(res.stderr)
+    res = CliRunner().invoke(cli_app, ["import", str(out), "--no-verify"], env=env)
+    assert res.exit_code == 6, res.output  # this instance is not empty: refused, the error first
+    assert res.stdout == "" and res.stderr.startswith("error [target]: "), repr(res.output)

@@ -448,6 +448,24 @@ def test_archive_list_prints_each_time_with_its_zone(make_platform, clock) -> No
     assert re.search(rf"timestamp {when}  TSA to {when}  renewals 0$", lines[1]), res.stdout
 
 
+def test_archive_renew_prints_its_report_alone_on_stdout(make_platform, clock) -> None:
+    """The progress bar was drawn on stdout: the report a cron job mails began with the blank
+    line the bar left behind (and a refusal's too, before its error on stderr)."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    res = CliRunner().invoke(cli_app, ["archive", "renew", "--force"], env=_cli_env(p))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("1 renewed, "), repr(res.stdout)
+    assert res.stderr == "", repr(res.stderr)
+    env = {**_cli_env(p), "YINXIN_CA_PASSPHRASE": "not-the-passphrase"}
+    res = CliRunner().invoke(cli_app, ["archive", "renew"], env=env)
+    assert res.exit_code == 5, res.output
+    assert res.stdout == "" and res.stderr.startswith("error [passphrase]: "), repr(res.output)
+
+
 def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
     """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
     signs the next day over the bytes A's signature made. A's version must become superseded;

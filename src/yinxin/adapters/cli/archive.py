@@ -12,7 +12,7 @@ from yinxin.adapters.cli.common import (
     ACTOR,
     HOME,
     JSON,
-    console,
+    err_console,
     extended,
     moment,
     platform,
@@ -115,7 +115,10 @@ def archive_renew(
         else:
             from rich.progress import Progress
 
-            with Progress(console=console, transient=True) as bar:
+            # on stderr, and only on a terminal: stdout is the report (a cron job's mail)
+            with Progress(
+                console=err_console, transient=True, disable=not err_console.is_terminal
+            ) as bar:
                 task = bar.add_task("renewing archive timestamps", total=None)
                 report = renew(
                     progress=lambda done, total: bar.update(task, completed=done, total=total)

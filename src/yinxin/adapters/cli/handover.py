@@ -13,7 +13,16 @@ from typing import Any
 
 import typer
 
-from yinxin.adapters.cli.common import ACTOR, HOME, JSON, console, platform, run, say
+from yinxin.adapters.cli.common import (
+    ACTOR,
+    HOME,
+    JSON,
+    console,
+    err_console,
+    platform,
+    run,
+    say,
+)
 
 STAGES = {
     "rows": "exporting rows",
@@ -34,8 +43,9 @@ def _bar() -> Any:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=console,
+        console=err_console,  # stdout is the report; progress on a terminal only
         transient=True,
+        disable=not err_console.is_terminal,
     ) as bar:
 
         def tick(stage: str, done: int, total: int | None) -> None:
