@@ -211,3 +211,38 @@ def test_the_progress_bars_leave_stdout_to_the_report(platform: Platform, tmp_pa
     res = CliRunner().invoke(cli_app, ["import", str(out), "--no-verify"], env=env)
     assert res.exit_code == 6, res.output  # this instance is not empty: refused, the error first
     assert res.stdout == "" and res.stderr.startswith("error [target]: "), repr(res.output)
+
+
+def test_an_import_says_which_signed_files_it_did_not_compare(make_platform, tmp_path) -> None:
+    """``import --no-verify`` (or an export made with ``--no-verify``, which records no
+    verdicts) said "signed files verifying as on the source: 0/1", as if none verified, where
+    none was compared; now the report counts the files compared and says why the others were
+    not, in the text and in ``signed_files_compared`` of ``--json``."""
+    source = make_platform()
+    broken = b"%PDF-1.7\n1 0 obj << /ByteRange [0 10 20 30] /Contents <00> >>\n"
+    FileStore(source.settings.documents_dir / "applications").put(broken)
+    with_verdicts, without = tmp_path / "with", tmp_path / "without"
+    source.handover.export(with_verdicts)
+    source.handover.export(without, verify=False)
+
+    def import_(folder, *args: str):
+        target = make_platform(init=False)
+        env = {
+            "YINXIN_HOME": str(target.settings.home),
+            "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+            "YINXIN_DATABASE_URL": target.settings.database_url,
+        }
+        res = CliRunner().invoke(cli_app, ["import", str(folder), *args], env=env)
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    out = import_(with_verdicts)
+    assert "signed files verifying as on the source: 1/1\n" in out, out
+    out = import_(with_verdicts, "--no-verify")
+    assert "0/1" not in out and "1 signed file(s) not verified again (--no-verify)" in out, out
+    out = import_(without)
+    assert "0/1" not in out, out
+    assert "1 signed file(s) not compared: the export recorded no verdicts" in out, out
+    got = json.loads(import_(with_verdicts, "--no-verify", "--json"))
+    assert got["signed_files"] == 1 and got["signed_files_compared"] == 0
+    assert got["signed_files_same"] == 0 and got["mismatches"] == []

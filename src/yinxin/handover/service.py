@@ -143,6 +143,9 @@ class ImportReport(HandoverCounts):
     signed_files_same: int
     mismatches: list[str] = field(default_factory=list)
     rebuilt: dict[str, int] = field(default_factory=dict)
+    # the signed files verified here against a verdict the export recorded: none with
+    # ``verify=False``, none of an export made without verdicts (``same`` is out of these)
+    signed_files_compared: int = 0
 
     @property
     def ok(self) -> bool:
@@ -566,12 +569,13 @@ class Handover:
         chain = self._verify_audit()
         signed = manifest["signed_files"]
         mismatches: list[str] = []
-        same = 0
+        same = compared = 0
         if verify:
             progress("verify", 0, len(signed))
             for i, (key, expected) in enumerate(sorted(signed.items()), 1):
                 pdf = self._kept(directory, key, manifest["files"][key]["stores"])
                 got = self._verdict(pdf, key)
+                compared += expected is not None
                 if expected is None or got == expected:
                     same += expected is not None
                 else:
@@ -587,6 +591,7 @@ class Handover:
             signed_files_same=same,
             mismatches=mismatches,
             rebuilt=rebuilt,
+            signed_files_compared=compared,
         )
 
     # --- import: checks before anything is written ----------------------------------------

@@ -139,9 +139,19 @@ def import_cmd(
             console.print(f"audit chain verifies: {r.audit_events} events")
         else:
             say("[bold red]audit chain broken[/]: {}", r.audit_problem)
-        console.print(
-            f"signed files verifying as on the source: {r.signed_files_same}/{r.signed_files}"
-        )
+        if r.signed_files_compared:
+            console.print(
+                "signed files verifying as on the source: "
+                f"{r.signed_files_same}/{r.signed_files_compared}"
+            )
+        if left := r.signed_files - r.signed_files_compared:
+            # not "0/N verifying": none was compared, which says nothing of their verdicts
+            why = (
+                "not verified again (--no-verify)"
+                if no_verify
+                else "not compared: the export recorded no verdicts (made with --no-verify)"
+            )
+            console.print(f"{left} signed file(s) {why}")
         for key in r.mismatches:
             say("[bold red]verdict differs[/]: files/{}", key)
 
