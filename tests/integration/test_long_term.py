@@ -466,6 +466,24 @@ def test_archive_renew_prints_its_report_alone_on_stdout(make_platform, clock) -
     assert res.stdout == "" and res.stderr.startswith("error [passphrase]: "), repr(res.output)
 
 
+def test_archive_export_refuses_an_out_that_names_no_file(make_platform, clock, tmp_path) -> None:
+    """``archive export 1 --out ""`` (an empty variable in a script: the path ``.``) ended in a
+    ValueError traceback ("PosixPath('.') has an empty name"), exit 1; now it is refused naming
+    ``out``, exit 2, nothing written."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    doc = str(p.archive.documents()[0].id)
+    for out in ("", ".", str(tmp_path)):
+        res = CliRunner().invoke(cli_app, ["archive", "export", doc, "--out", out], env=_cli_env(p))
+        assert res.exit_code == 2, (out, res.output)
+        assert res.exception is None or isinstance(res.exception, SystemExit), (out, res.output)
+        assert res.stderr.startswith("error [out]: "), (out, res.stderr)
+    assert not list(tmp_path.glob("*.part")) and not list(Path().glob("*.part"))
+
+
 def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
     """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
     signs the next day over the bytes A's signature made. A's version must become superseded;

@@ -811,6 +811,8 @@ def not_the_input(out: Path, given: Path, field: str, what: str) -> None:
 
 def write_atomic(path: Path, data: bytes, field: str = "out") -> None:
     """Write the output atomically: a refused or failed run leaves no partial file."""
+    if not path.name or path.is_dir():  # --out "" (read as "."), ".", "/", a folder
+        raise ValidationError(f"{path} is a folder, not a file name", field=field)
     tmp = path.with_name(path.name + ".part")
     try:
         tmp.write_bytes(data)
