@@ -484,6 +484,25 @@ def test_archive_export_refuses_an_out_that_names_no_file(make_platform, clock, 
     assert not list(tmp_path.glob("*.part")) and not list(Path().glob("*.part"))
 
 
+def test_renewal_of_a_data_directory_without_an_authority_is_refused(make_platform) -> None:
+    """``archive renew`` (and its daily job) on a data directory with no certificate authority
+    — a cron line with a mistyped ``--home`` — said "0 renewed … of 0 kept documents", exit 0,
+    the job ``done``, every day, while the real archive went unrenewed; the CRL job on the same
+    directory fails. Now it is refused the same way: not initialised (run `yinxin init`)."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import NotFound
+
+    p = make_platform(init=False)
+    with pytest.raises(NotFound) as e:
+        p.archive.renew()
+    assert e.value.field == "home" and "yinxin init" in e.value.message
+    res = CliRunner().invoke(cli_app, ["archive", "renew"], env=_cli_env(p))
+    assert res.exit_code == 3, res.output
+    assert res.stdout == "" and res.stderr.startswith("error [home]: "), repr(res.output)
+
+
 def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
     """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
     signs the next day over the bytes A's signature made. A's version must become superseded;

@@ -293,6 +293,13 @@ class Archive:
                 "(status data signed by the root lives 90)",
                 field="refresh",
             )
+        if not self.ca.is_initialised():
+            # a mistyped --home: not "0 of 0 renewed", exit 0, every day (the CRL job fails)
+            raise NotFound(
+                "the certificate authority is not initialised (run `yinxin init`): there is "
+                "no archive here to renew",
+                field="home",
+            )
         self._key_store_opens()
         at = self.clock.now()
         rolled_over, warnings = [], []
@@ -369,8 +376,6 @@ class Archive:
         reported as every kept document's failure, one line each (exit 1), every document
         trying the keys again. A key that is missing or damaged is left to the run: it fails
         only what needs it (a refresh needs no TSA key), and a rollover may replace it."""
-        if not self.ca.is_initialised():
-            return
         try:
             self.ca.key("tsa")
         except (Forbidden, ConfigurationError) as e:
