@@ -503,6 +503,33 @@ def test_renewal_of_a_data_directory_without_an_authority_is_refused(make_platfo
     assert res.stdout == "" and res.stderr.startswith("error [home]: "), repr(res.output)
 
 
+def test_a_margin_that_would_roll_the_tsa_over_at_every_run_is_refused(
+    make_platform, clock
+) -> None:
+    """The TSA is rolled over when its certificate (5 years) has less than twice the margin
+    left: ``--margin-days`` past 912 (up to the 3650 taken) rolled it over at every run, a new
+    key and certificate each day, and past 1825 renewed every document at every run too (a
+    timestamp added each day), where a daily run is meant to find nothing due. The margin is
+    at most 730 days now (a fresh TSA certificate then serves a year before its rollover), and
+    at that margin the run after a renewal rolls over and renews nothing."""
+    from yinxin.errors import ValidationError
+
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    for days in (731, 1000, 3650):
+        with pytest.raises(ValidationError) as e:
+            p.archive.renew(margin=dt.timedelta(days=days))
+        assert e.value.field == "margin" and "730" in e.value.message
+    margin = dt.timedelta(days=730)
+    first = p.archive.renew(margin=margin)
+    assert len(first.renewed) == 1 and first.rolled_over == [] and first.failed == []
+    clock.advance(days=366)  # the TSA certificate has less than twice the margin left
+    rolled = p.archive.renew(margin=margin)
+    assert "tsa" in [r.role for r in rolled.rolled_over] and rolled.failed == []
+    clock.advance(days=1)
+    again = p.archive.renew(margin=margin)
+    assert again.rolled_over == [] and again.renewed == [] and again.not_due == 1
+
+
 def test_a_version_renewed_before_the_next_party_signs_is_superseded(make_platform, clock) -> None:
     """Party A signs, the nightly renewal stamps A's version (its file and hash change), party B
     signs the next day over the bytes A's signature made. A's version must become superseded;

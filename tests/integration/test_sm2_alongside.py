@@ -535,14 +535,16 @@ def test_an_sm2_seal_of_the_dual_instance_signs_an_ofd(w: World, request) -> Non
     assert not verify_ofd(signed.data, check_ofd_value(p256, None)).valid
 
 
-def test_archive_renewal_rolls_over_the_sm2_tsa_and_responders_too(make_platform) -> None:
-    """``yinxin archive renew`` keeps every hierarchy's TSA and OCSP responders current: with
-    a lead longer than the TSA certificates live (2 × the 10-year margin), both TSAs are
-    rolled over, and the SM2 TSA then stamps with its new certificate."""
+def test_archive_renewal_rolls_over_the_sm2_tsa_and_responders_too(make_platform, clock) -> None:
+    """``yinxin archive renew`` keeps every hierarchy's TSA and OCSP responders current: a
+    year on, the TSA certificates (5 years) have less than twice the longest margin (730
+    days) left, both TSAs are rolled over, and the SM2 TSA then stamps with its new
+    certificate."""
     p = make_platform("sqlite")
     p.ca.add_hierarchy("sm2")
     old = {r: p.ca.certificate(r).serial_number for r in ("tsa", "sm2-tsa")}
-    report = p.archive.renew(margin=dt.timedelta(days=3650), refresh=None)
+    clock.advance(days=366)
+    report = p.archive.renew(margin=dt.timedelta(days=730), refresh=None)
     rolled = {r.role for r in report.rolled_over}
     assert {"tsa", "sm2-tsa"} <= rolled, rolled
     for role, serial in old.items():

@@ -72,6 +72,10 @@ if TYPE_CHECKING:
 DEFAULT_MARGIN = dt.timedelta(days=365)
 DEFAULT_REFRESH = dt.timedelta(days=60)  # within the 90 days root-signed status data lives
 OCSP_RESPONDER_MARGIN = dt.timedelta(days=90)
+# the TSA is rolled over with twice the margin left: its certificate lives 5 years, so past
+# 912 days it was rolled over again at the next run (past 1825 every document renewed too);
+# at 730 a fresh TSA certificate serves a year before its rollover
+MAX_MARGIN = dt.timedelta(days=730)
 # the issuing CA is re-certified (same key) two years before its certificate expires
 ISSUING_MARGIN = dt.timedelta(days=730)
 # a ConfigurationError naming one of these is the key store not opening (no passphrase, the
@@ -285,8 +289,13 @@ class Archive:
         One document's failure is reported and the run goes on with the next."""
         # recorded with every rollover and renewal: refused before any of them, not midway
         actor = validate_name(actor, "actor", 100)
-        if margin < dt.timedelta(days=1) or margin > dt.timedelta(days=3650):
-            raise ValidationError("the margin must be between 1 day and 10 years", field="margin")
+        if margin < dt.timedelta(days=1) or margin > MAX_MARGIN:
+            raise ValidationError(
+                f"the margin must be between 1 and {MAX_MARGIN.days} days (the TSA is rolled "
+                "over when its certificate has less than twice the margin left: a longer one "
+                "would roll it over, and renew every document, at every run)",
+                field="margin",
+            )
         if refresh is not None and not dt.timedelta(days=1) <= refresh <= dt.timedelta(days=85):
             raise ValidationError(
                 "the refresh interval must be between 1 and 85 days "

@@ -80,8 +80,9 @@ def archive_renew(
         365,
         "--margin-days",
         min=1,
-        max=3650,
-        help="Renew when the newest timestamp's TSA certificate expires within this many days.",
+        max=730,
+        help="Renew when the newest timestamp's TSA certificate expires within this many days "
+        "(at most 730: the TSA is rolled over with twice the margin left).",
     ),
     refresh_days: int = typer.Option(
         60,
