@@ -146,7 +146,15 @@ class DataRecrypt:
             c = get_cipher(cipher, field="cipher")
         except ConfigurationError as e:  # here it is the operator's input, not the settings'
             raise ValidationError(e.message, field="cipher", code="unknown_cipher") from None
-        self.kek.ready()  # open (or create) the KEK before the transaction
+        # open the KEK before the transaction; made only where nothing is wrapped under one
+        # yet (a key store without the KEK its secrets need — a database imported, its keys/
+        # not copied — would otherwise get a new, unrelated KEK file, then refuse every blob)
+        with self.db.read() as s:
+            wrapped = any(
+                item.kind != "platform_key" or pinkeys.is_wrapped(item.get())
+                for item in self._items(s, lock=False)
+            )
+        self.kek.ready(create=not wrapped)
         self.kek.supports(c)  # a key store that cannot do this cipher is refused up front
         recrypted = dict.fromkeys(KINDS, 0)
         unchanged = dict.fromkeys(KINDS, 0)

@@ -424,3 +424,24 @@ def test_census_before_any_kek_exists(make_platform) -> None:
     p = make_platform()
     assert not (p.settings.keys_dir / "platform-kek.kek").exists()
     assert census(p) == {k: {} for k in (*KINDS, "platform_key_pin")}
+
+
+def test_a_recrypt_without_the_kek_its_secrets_need_makes_none(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """``keys recrypt`` where the key store lacks the KEK the secrets are wrapped under (a
+    database imported, its ``keys/`` not copied yet) made a new, unrelated KEK file, then
+    refused "does not open … nothing was re-encrypted" (kek_mismatch): a file written, the
+    census's "restore the keys directory" (kek_missing) turned into a mismatch, and a restore
+    that skips existing files (cp -n, rsync --ignore-existing) kept the wrong KEK. Now it is
+    refused kek_missing and nothing is written."""
+    w = make_world(tmp_path, clock)
+    kek = w.p.settings.keys_dir / "platform-kek.kek"
+    kept = kek.read_bytes()
+    kek.unlink()
+    p = same_home(w.p, clock, SM4_GCM)  # a new process: no KEK in memory
+    err = refused(p, lambda: p.recrypt.run(AES_256_GCM), ConfigurationError, code="kek_missing")
+    assert "restore the keys directory" in err.message
+    assert not kek.exists()
+    kek.write_bytes(kept)  # the key store restored: the recrypt goes through
+    assert same_home(w.p, clock, SM4_GCM).recrypt.run(AES_256_GCM).recrypted["platform_key"] == 2

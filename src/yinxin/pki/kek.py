@@ -99,10 +99,12 @@ class PlatformKek:
         reseal = getattr(store, "reseal_secret", None)
         return bool(reseal(self.label, get_cipher(cipher))) if reseal is not None else False
 
-    def ready(self) -> None:
+    def ready(self, *, create: bool = True) -> None:
         """Open (and if need be create) the KEK now, e.g. before a database transaction, so
-        that neither the key store's passphrase work nor creation happens inside one."""
-        self._get(create=True)
+        that neither the key store's passphrase work nor creation happens inside one. With
+        ``create=False`` a missing KEK is refused (``kek_missing``) rather than made: where
+        secrets are already wrapped under one, a new key could open none of them."""
+        self._get(create=create)
 
     def _derived(self, cipher: DataCipher) -> bytes:
         """The SM4 (or other non-AES) key for ``cipher``, derived from the KEK by the SM3 KDF
