@@ -246,3 +246,28 @@ def test_an_import_says_which_signed_files_it_did_not_compare(make_platform, tmp
     got = json.loads(import_(with_verdicts, "--no-verify", "--json"))
     assert got["signed_files"] == 1 and got["signed_files_compared"] == 0
     assert got["signed_files_same"] == 0 and got["mismatches"] == []
+
+
+def test_the_manifest_hash_given_is_read_as_typed_or_refused_as_no_hash(
+    make_platform, tmp_path
+) -> None:
+    """``--manifest-sha256`` pasted with the spaces around it (the exporter prints it between
+    two) or one digit short was refused "it is not the manifest that was exported": a false
+    alarm of a changed export for a copying slip. Spaces are dropped now, and what is not 64
+    hexadecimal digits is refused as such, naming manifest_sha256, before the folder is read."""
+    source = make_platform()
+    folder = tmp_path / "export"
+    made = source.handover.export(folder, verify=False)
+    check = type(source.handover).check_export
+    assert check(folder, f"  {made.manifest_sha256.upper()}\n").manifest_sha256 == (
+        made.manifest_sha256
+    )
+    for typo in (made.manifest_sha256[:63], made.manifest_sha256 + "0", "sha256:abc", ""):
+        with pytest.raises(ValidationError) as e:
+            check(tmp_path / "no such folder", typo)
+        assert e.value.field == "manifest_sha256", typo
+        assert "64 hexadecimal digits" in e.value.message, e.value.message
+    other = "0" * 64
+    with pytest.raises(YinxinError) as e:
+        check(folder, other)
+    assert e.value.code == "manifest_mismatch"

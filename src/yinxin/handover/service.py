@@ -603,6 +603,18 @@ class Handover:
         ``yinxin import`` runs it before it opens (and so creates) the receiving data directory,
         so a refused export leaves no empty database behind."""
         directory = Path(directory)
+        if manifest_sha256 is not None:
+            # as pasted from the exporter's line (spaces around it, capitals): read as typed;
+            # a slip (a digit short) is named as such, not taken for a changed export
+            given = manifest_sha256.strip().lower()
+            if not SHA_RE.match(given):
+                raise refusal(
+                    f"{manifest_sha256.strip()!r} is not a SHA-256 (64 hexadecimal digits, as "
+                    "the exporter printed it)",
+                    field="manifest_sha256",
+                    code="invalid",
+                )
+            manifest_sha256 = given
         manifest, msha = cls._read_manifest(directory, manifest_sha256)
         cls._check_files(directory, manifest, progress)
         return CheckedExport(directory, manifest, msha)
