@@ -434,7 +434,15 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
 
     answers = {"等待甲方什么？": "等待甲方开放机房", "处理结果": "重启表单服务后恢复"}
     # a record flow's signer is asked as 用户编号:印章: a name typed instead
-    page.on("dialog", lambda d: d.accept(answers.get(d.message, "付威")))
+    cancel = False  # a prompt cancelled (prompt() gives null) once set
+
+    def answer(d) -> None:
+        if cancel:
+            d.dismiss()
+        else:
+            d.accept(answers.get(d.message, "付威"))
+
+    page.on("dialog", answer)
     pause = row.get_by_role("button", name="暂停（等待甲方）", exact=True)
     for button, state in [
         ("暂停（等待甲方）", "待响应（暂停计时）"),
@@ -470,6 +478,17 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
         has_text="乙方签署人格式应为 用户编号:印章"
     ).wait_for()
     assert page.locator("#links").is_hidden()
+    # a signer's prompt cancelled: the officer changed their mind, and nothing is said (it was
+    # refused in a red toast as a signer in the wrong format) nor sent
+    page.locator("#toast[data-kind=error]").wait_for(state="hidden")
+    cancel = True
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/record-flow" in r.url else None)
+    row.get_by_role("button", name="发起记录单签署", exact=True).click()
+    page.wait_for_timeout(1000)
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+    assert sent == [] and page.locator("#links").is_hidden()
+    assert row.get_by_role("button", name="发起记录单签署", exact=True).is_enabled()
 
     page.click("#sweep")  # what the desk.breaches job does, now
     page.get_by_text("新标记超时 0 项").wait_for()

@@ -60,14 +60,19 @@ function actions(r) {
   }
   if (r.state === "resolved") {
     out.push(b(r.record_flow_id ? "重新发起签署" : "发起记录单签署", async () => {
+      // null when the prompt is cancelled: the officer chose not to go on, said nothing
       const ask = (who) => {
-        const v = (prompt(`${who}签署人：用户编号:印章（编号或印章编码），如 3:11010800123456`) || "").trim();
-        const m = v.match(/^(\d+):(\S+)$/);
+        const typed = prompt(`${who}签署人：用户编号:印章（编号或印章编码），如 3:11010800123456`);
+        if (typed === null) return null;
+        const m = typed.trim().match(/^(\d+):(\S+)$/);
         // said as the API's refusals are (a plain Error has no problem for messageFor to read)
         if (!m) throw new ApiError(422, { code: "explained", detail: `${who}签署人格式应为 用户编号:印章，如 3:11010800123456` });
         return { subscriber_id: Number(m[1]), seal: /^\d{1,9}$/.test(m[2]) ? Number(m[2]) : m[2] };
       };
-      const party_b = ask("乙方"), party_a = ask("甲方");
+      const party_b = ask("乙方");
+      if (!party_b) return;
+      const party_a = ask("甲方");
+      if (!party_a) return;
       const sent = await api("POST", `/desk/requests/${r.id}/record-flow`, { json: { party_a, party_b } });
       const box = document.getElementById("links");
       box.hidden = false;
