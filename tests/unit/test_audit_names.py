@@ -1,40 +1,243 @@
 """Every audit action the platform writes has a Chinese name on the desk's 审计日志
 (static/pages/desk_audit.js ACTIONS): one without is listed as 其他操作 with its English code.
-The actions are read from the source: the literal ``"<subject>.<verb>"`` passed to the audit
-helpers, and the verbs given to ``audit_seal`` (``seal.<verb>``)."""
+Every subject type too (SUBJECTS): one without is listed as a 记录.
+
+The actions are read from the source (``ast``): every call of an audit helper — ``event`` /
+``record`` of ``yinxin.store.audit`` and each module's wrapper around them (``_audit``,
+``_event``, ``audit_seal``…, found as a function whose ``action`` or ``verb`` parameter the
+call fills) — and its action argument: a literal, a literal wrapped by the helper
+(``audit_seal`` writes ``seal.<verb>``), or a name or choice the source spells out (a local
+assigned literals, a module constant, a dict of them looked up). An action made at run time
+(``f"certificate.{verb}"``) is enumerated in ``BUILT`` from the table it is checked against; a
+new one of those fails here until it is."""
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
+
+from yinxin.contracts.obligations import EventKind
+from yinxin.registry import lifecycle as cert_lifecycle
+from yinxin.registry.views import PaymentKind
+from yinxin.seals import lifecycle as seal_lifecycle
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "yinxin"
 AUDIT_JS = SRC / "adapters" / "web" / "static" / "pages" / "desk_audit.js"
 
-# an audit call's action: action="x.y", or "x.y" as an argument of event / _audit / record
-LITERAL = re.compile(
-    r"""(?:action\s*=\s*|(?:event|_audit|_audit_registration|record)\([^()"]*?,\s*)"""
-    r""""([a-z_]+\.[a-z_]+)\""""
+HELPERS = {"event", "record", "_audit", "_audit_registration", "_event", "_record", "audit_seal"}
+# store.audit's own: event(s, now, actor, action, …); record(…, action=…)
+STORE_INDEX = {"event": 3, "_audit": 3}  # obligations' _audit is a partial of event
+
+_GRANT_VERBS = set(
+    re.findall(r'self\._write\(\s*"([a-z_]+)"', (SRC / "seals/grants.py").read_text())
 )
-SEAL_VERB = re.compile(r"""audit_seal\(\s*[^,()"]+,\s*[^,()"]+,\s*"([a-z_]+)\"""")  # its third
+_SEAL_MOVES = set(seal_lifecycle.MOVES)
+_CERT_MOVES = {f"certificate.{v}" for v in cert_lifecycle.MOVES}
+
+# the actions built at run time, per file and argument as written: every value the argument
+# takes (a helper's prefix, such as audit_seal's seal., is added to it)
+BUILT: dict[tuple[str, str], set[str]] = {
+    ("registry/certificates.py", "f'payment.{pay.kind}'"): {f"payment.{k}" for k in PaymentKind},
+    ("registry/certificates.py", "f'certificate.{verb}'"): _CERT_MOVES,
+    # audit_seal's verb (written seal.<verb>): a move of the seal's lifecycle table (holds,
+    # and create/renew/change), or a grant's
+    ("seals/holds.py", "verb"): _SEAL_MOVES,
+    ("seals/issuance.py", "verb"): _SEAL_MOVES,
+    ("seals/grants.py", "verb"): _GRANT_VERBS,
+    ("contracts/obligations.py", "f'obligation.{event}'"): {f"obligation.{e}" for e in EventKind},
+}
 
 
-def written() -> set[str]:
-    found: set[str] = set()
-    for path in SRC.rglob("*.py"):
-        text = path.read_text("utf-8")
-        found |= set(LITERAL.findall(text))
-        found |= {f"seal.{v}" for v in SEAL_VERB.findall(text)}
-    return found
+def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    a = fn.args
+    return [x.arg for x in (*a.posonlyargs, *a.args)]
+
+
+def _helpers(tree: ast.Module) -> dict[str, tuple[int, str]]:
+    """The module's audit helpers: name → (index of the action parameter among the call's
+    positional arguments, the prefix the helper puts before it: ``seal.`` for audit_seal)."""
+    out: dict[str, tuple[int, str]] = {}
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef) or fn.name not in HELPERS:
+            continue
+        names = _params(fn)
+        for p in ("action", "verb"):
+            if p not in names:
+                continue
+            i = names.index(p) - (1 if names and names[0] in ("self", "cls") else 0)
+            prefix = ""
+            for f in ast.walk(fn):
+                if (
+                    isinstance(f, ast.JoinedStr)
+                    and len(f.values) == 2
+                    and isinstance(f.values[0], ast.Constant)
+                    and isinstance(f.values[1], ast.FormattedValue)
+                    and isinstance(f.values[1].value, ast.Name)
+                    and f.values[1].value.id == p
+                ):
+                    prefix = f.values[0].value
+            out[fn.name] = (i, prefix)
+    return out
+
+
+def _module_values(tree: ast.Module) -> dict[str, ast.expr]:
+    return {
+        t.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+
+
+def _resolve(e: ast.expr, scope: ast.AST | None, consts: dict[str, ast.expr]) -> set[str] | None:
+    """The strings ``e`` can be as the source spells them out, or None if built at run time."""
+    if isinstance(e, ast.Constant) and isinstance(e.value, str):
+        return {e.value}
+    if isinstance(e, ast.IfExp):
+        a, b = _resolve(e.body, scope, consts), _resolve(e.orelse, scope, consts)
+        return None if a is None or b is None else a | b
+    if isinstance(e, ast.Dict):
+        out: set[str] = set()
+        for v in e.values:
+            r = _resolve(v, scope, consts)
+            if r is None:
+                return None
+            out |= r
+        return out
+    if isinstance(e, ast.Subscript):  # a dict of literals looked up
+        return _resolve(e.value, scope, consts)
+    if isinstance(e, ast.Name):
+        assigned = [
+            n.value
+            for n in (ast.walk(scope) if scope is not None else ())
+            if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == e.id for t in n.targets)
+        ]
+        if assigned:
+            out = set()
+            for v in assigned:
+                r = _resolve(v, scope, consts)
+                if r is None:
+                    return None
+                out |= r
+            return out
+        if e.id in consts:
+            return _resolve(consts[e.id], None, consts)
+    return None
+
+
+def _calls(tree: ast.Module) -> Iterator[tuple[ast.Call, str, ast.AST | None]]:
+    """Each call with the function it is in (None at module level)."""
+
+    def walk(node: ast.AST, fn: ast.AST | None) -> Iterator[tuple[ast.Call, str, ast.AST | None]]:
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else fn
+            if isinstance(child, ast.Call):
+                f = child.func
+                name = (
+                    f.id
+                    if isinstance(f, ast.Name)
+                    else f.attr
+                    if isinstance(f, ast.Attribute)
+                    else ""
+                )
+                yield child, name, fn
+            yield from walk(child, inner)
+
+    yield from walk(tree, None)
+
+
+def audit_writes() -> tuple[set[str], set[str], dict[tuple[str, str], int]]:
+    """(actions written, subject types written, the built actions found: site → calls)."""
+    actions: set[str] = set()
+    subjects: set[str] = set()
+    built: dict[tuple[str, str], int] = {}
+    paths = [
+        p
+        for p in sorted(SRC.rglob("*.py"))
+        if not (p.name == "audit.py" and p.parent.name == "store")  # the helpers themselves
+    ]
+    trees = {p: ast.parse(p.read_text("utf-8")) for p in paths}
+    # a public helper (audit_seal) is imported where it is used; a private one is the module's
+    shared = {k: v for t in trees.values() for k, v in _helpers(t).items() if not k.startswith("_")}
+    for path, tree in trees.items():
+        rel = path.relative_to(SRC).as_posix()
+        own = _helpers(tree)
+        helpers, consts = {**shared, **own}, _module_values(tree)
+        for call, name, fn in _calls(tree):
+            if name not in HELPERS:
+                continue
+            kw = {k.arg: k.value for k in call.keywords if k.arg}
+            prefix = ""
+            if "action" in kw:
+                arg = kw["action"]
+            elif name in helpers and helpers[name][0] < len(call.args):
+                i, prefix = helpers[name]
+                arg = call.args[i]
+            elif name in STORE_INDEX and len(call.args) > 3:
+                arg = call.args[STORE_INDEX[name]]
+            else:
+                continue  # not an audit write (obligations.record(contract_id, event, on)…)
+            st = kw.get("subject_type")
+            if st is not None:
+                subjects |= _resolve(st, fn, consts) or set()
+            # a helper handing its own action parameter on: its callers are the writes
+            used = {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+            if fn is not None and getattr(fn, "name", "") in own and used:
+                if used <= set(_params(fn)):  # type: ignore[arg-type]
+                    continue
+            values = _resolve(arg, fn, consts)
+            if values is None:
+                site = (rel, ast.unparse(arg))
+                built[site] = built.get(site, 0) + 1
+                values = BUILT.get(site, set())
+            written = {prefix + v for v in values}
+            actions |= written
+            if st is None and name == "event" and name not in helpers:
+                subjects |= {a.split(".", 1)[0] for a in written}
+    return actions, subjects, built
+
+
+def _js_block(name: str) -> str:
+    text = AUDIT_JS.read_text("utf-8")
+    start = text.index(f"const {name} = {{")
+    return text[start : text.index("};", start)]
 
 
 def named() -> set[str]:
-    text = AUDIT_JS.read_text("utf-8")
-    block = text[text.index("const ACTIONS = {") : text.index("};", text.index("const ACTIONS"))]
-    return set(re.findall(r'"([a-z_]+\.[a-z_]+)":', block))
+    return set(re.findall(r'"([a-z_]+\.[a-z_]+)":', _js_block("ACTIONS")))
+
+
+def named_subjects() -> set[str]:
+    return set(re.findall(r"\b([a-z_]+):\s*\"", _js_block("SUBJECTS")))
 
 
 def test_every_audit_action_written_has_a_chinese_name():
-    actions = written()
-    assert {"registration.code_requested", "seal.pin_changed", "signing.batch_signed"} <= actions
+    actions, _subjects, _built = audit_writes()
+    assert {
+        "registration.code_requested",
+        "registration.code_withheld",  # a local assigned one of two literals
+        "seal.pin_changed",  # audit_seal's verb
+        "signing.batch_signed",
+        "document.status_refreshed",  # one of a choice
+        "notice.skipped",  # a module constant
+        "webhook.deleted",  # a dict of literals looked up
+        "service_request.responded",  # desk's _event("…") and _PAST[verb]
+        "authorization.granted",
+        "authorization.expired",
+        "seal.report_pin_leak",  # a move of the seal's table
+        "certificate.suspend_unpaid",
+        "obligation.went_live",
+    } <= actions
     assert sorted(actions - named()) == []
+
+
+def test_every_action_built_at_run_time_is_enumerated():
+    """An action the source builds (an f-string, a parameter) is not seen as written text: each
+    such call must be in BUILT with the values it takes, or its actions go unchecked."""
+    _actions, _subjects, built = audit_writes()
+    assert sorted(set(built) - set(BUILT)) == []
+    assert sorted(set(BUILT) - set(built)) == []  # a site gone or respelled: update BUILT
