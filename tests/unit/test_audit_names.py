@@ -241,3 +241,9 @@ def test_every_action_built_at_run_time_is_enumerated():
     _actions, _subjects, built = audit_writes()
     assert sorted(set(built) - set(BUILT)) == []
     assert sorted(set(BUILT) - set(built)) == []  # a site gone or respelled: update BUILT
+
+
+def test_every_subject_type_written_has_a_chinese_name():
+    _actions, subjects, _built = audit_writes()
+    assert {"sign_flow", "platform_kek", "registration_code", "certificate"} <= subjects
+    assert sorted(subjects - named_subjects()) == []
