@@ -308,7 +308,8 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
     names = page.evaluate(
         """async () => {
           const { actorName } = await import("/static/api.js");
-          return ["subscriber:3", "system:obligations", "api:yx_ab12:对账系统", "operator", "张三",
+          return ["subscriber:3", "system:obligations", "system:desk", "system:webhooks",
+                  "api:yx_ab12:对账系统", "operator", "张三",
                   "phone-change", "web-login", "batch-signing", "certificate-rekey",
                   "certificate-reissue"]
             .map(actorName);
@@ -317,6 +318,8 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
     assert names == [
         "用户 3",
         "系统（履约跟踪）",
+        "系统（运维服务台）",  # was 系统（自动任务）, naming no job
+        "系统（事件通知）",
         "接口密钥 对账系统",
         "运维人员（命令行）",
         "张三",

@@ -247,3 +247,16 @@ def test_every_subject_type_written_has_a_chinese_name():
     _actions, subjects, _built = audit_writes()
     assert {"sign_flow", "platform_kek", "registration_code", "certificate"} <= subjects
     assert sorted(subjects - named_subjects()) == []
+
+
+def test_every_system_job_that_acts_has_a_chinese_name():
+    """审计日志 (and every page naming who acted) reads ``system:<job>`` as 系统（<the job>）;
+    a job missing from api.js SYSTEM_JOBS was said 系统（自动任务）, naming none."""
+    jobs: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        jobs |= set(re.findall(r'"system:([a-z_]+)"', path.read_text("utf-8")))
+    api = (SRC / "adapters" / "web" / "static" / "api.js").read_text("utf-8")
+    start = api.index("const SYSTEM_JOBS = {")
+    named_jobs = set(re.findall(r"\b([a-z_]+):\s*\"", api[start : api.index("};", start)]))
+    assert {"obligations", "desk", "flow", "webhooks"} <= jobs
+    assert sorted(jobs - named_jobs) == []

@@ -89,7 +89,10 @@ const ACTORS = {
   "batch-signing": "批量签署服务", "web-login": "登录服务", "phone-change": "更换手机号服务",
   "certificate-rekey": "更新密钥服务", "certificate-reissue": "补办证书服务",
 };
-const SYSTEM_JOBS = { obligations: "履约跟踪", reminder: "到期提醒" };
+const SYSTEM_JOBS = {
+  obligations: "履约跟踪", reminder: "到期提醒", contracts: "合同签署结果", desk: "运维服务台",
+  flow: "签署流程", expiry: "签署流程到期处理", webhooks: "事件通知",
+};
 /** An actor identifier in Chinese ("staff:desk1" → 工作人员 desk1, "subscriber:3" → 用户 3);
  * one the platform did not write (a name typed at the command line) as it is. */
 export function actorName(actor) {
