@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import statistics
 import time
 
@@ -925,3 +926,21 @@ def test_the_audit_trail_names_an_anonymous_login_attempt_in_chinese(site: Site,
     row = page.locator("#events tbody tr[data-action='intent.confirm_failed']").last
     row.wait_for()
     assert row.locator("td").nth(2).inner_text() == "匿名访问者"
+
+
+def test_the_audit_trail_names_the_authority_certificates_by_their_role_in_chinese(
+    site: Site, page
+):
+    """The authority's certificates made when the platform was set up were listed on 审计日志
+    as on 认证机构 root, 认证机构 issuing, 认证机构 root-ocsp… (the role codes); now 认证机构
+    根 CA, 签发 CA, OCSP 响应器（根 CA）…, the code kept in the cell's tooltip."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    page.fill("#action", "authority.certificate_created")
+    page.click("#filter-form button[type=submit]")
+    rows = page.locator("#events tbody tr[data-action='authority.certificate_created']")
+    rows.first.wait_for()
+    subjects = [c.inner_text() for c in rows.locator("td:nth-child(5)").all()]
+    assert "认证机构 根 CA" in subjects and "认证机构 OCSP 响应器（根 CA）" in subjects, subjects
+    assert all(re.search(r"[a-z]", s) is None for s in subjects), subjects

@@ -260,3 +260,12 @@ def test_every_system_job_that_acts_has_a_chinese_name():
     named_jobs = set(re.findall(r"\b([a-z_]+):\s*\"", api[start : api.index("};", start)]))
     assert {"obligations", "desk", "flow", "webhooks"} <= jobs
     assert sorted(jobs - named_jobs) == []
+
+
+def test_every_authority_role_has_a_chinese_name():
+    """An authority certificate's events are about its role: 审计日志 said 认证机构 root,
+    认证机构 sm2-issuing (the codes); each role is named (desk_audit.js AUTHORITY_ROLES)."""
+    from yinxin.registry.ca import ROLES
+
+    roles = set(re.findall(r'"?([a-z-]+)"?:\s*"', _js_block("AUTHORITY_ROLES")))
+    assert sorted(set(ROLES) - roles) == []

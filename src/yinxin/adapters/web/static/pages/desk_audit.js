@@ -69,6 +69,20 @@ const SUBJECTS = {
   signing_batch: "批量签署", webhook_subscription: "事件通知订阅", obligation: "履约事项",
   registration_code: "注册验证码",
 };
+// an authority certificate's subject is its role (yinxin.registry.ca ROLES), "sm2-" before
+// it for the SM2 hierarchy beside the default
+const AUTHORITY_ROLES = {
+  root: "根 CA", issuing: "签发 CA", ocsp: "OCSP 响应器（签发 CA）",
+  "root-ocsp": "OCSP 响应器（根 CA）", tsa: "时间戳服务（TSA）",
+};
+function subjectText(type, id) {
+  if (type === "authority") {
+    const dash = id.indexOf("-");
+    const [side, role] = (AUTHORITY_ROLES[id] || dash < 0) ? ["", id] : [id.slice(0, dash), id.slice(dash + 1)];
+    if (AUTHORITY_ROLES[role]) return `认证机构 ${side ? side.toUpperCase() + " " : ""}${AUTHORITY_ROLES[role]}`;
+  }
+  return `${SUBJECTS[type] || "记录"} ${id}`;
+}
 options(document.getElementById("subject_type"), SUBJECTS, { blank: "全部" });
 document.getElementById("known-actions").replaceChildren(
   ...Object.entries(ACTIONS).map(([v, t]) => el("option", { value: v, label: t })),
@@ -101,7 +115,7 @@ function row(e) {
     el("td", { text: fmtTime(e.at) }),
     el("td", { text: actorName(e.actor), title: e.actor }),
     el("td", {}, el("span", { text: ACTIONS[e.action] || "其他操作" }), el("br"), el("code", { class: "muted", text: e.action })),
-    el("td", { text: `${SUBJECTS[e.subject_type] || "记录"} ${e.subject_id}` }),
+    el("td", { text: subjectText(e.subject_type, e.subject_id), title: `${e.subject_type} ${e.subject_id}` }),
     el("td", { class: "event-data", text: summary(e.data), title: JSON.stringify(e.data, null, 1) }),
   );
 }
