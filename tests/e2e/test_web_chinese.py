@@ -309,7 +309,7 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
         """async () => {
           const { actorName } = await import("/static/api.js");
           return ["subscriber:3", "system:obligations", "system:desk", "system:webhooks",
-                  "api:yx_ab12:对账系统", "operator", "张三",
+                  "api:yx_ab12:对账系统", "operator", "ra-officer", "张三",
                   "phone-change", "web-login", "batch-signing", "certificate-rekey",
                   "certificate-reissue"]
             .map(actorName);
@@ -322,6 +322,7 @@ def test_who_acted_is_named_in_chinese_not_by_the_platforms_identifier(site: Sit
         "系统（事件通知）",
         "接口密钥 对账系统",
         "运维人员（命令行）",
+        "受理人员（命令行）",  # the CLI's default --actor (was shown as ra-officer)
         "张三",
         # the services that use up a one-time code (its intent.consumed event)
         "更换手机号服务",

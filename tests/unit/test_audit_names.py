@@ -269,3 +269,24 @@ def test_every_authority_role_has_a_chinese_name():
 
     roles = set(re.findall(r'"?([a-z-]+)"?:\s*"', _js_block("AUTHORITY_ROLES")))
     assert sorted(set(ROLES) - roles) == []
+
+
+# an actor the source writes as it is: a parameter's default, a keyword given, the CLI's --actor
+BARE_ACTOR = re.compile(
+    r"""\b(?:actor|by)(?::\s*str)?\s*=\s*"([a-z][a-z_-]*)"|Option\(\s*"([a-z][a-z_-]*)",\s*"--actor\""""
+)
+
+
+def test_every_actor_the_platform_writes_has_a_chinese_name():
+    """审计日志 shows who acted by api.js ACTORS; one missing was shown as its code, such as
+    ra-officer, what every CLI command without --actor records."""
+    actors: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        for m in BARE_ACTOR.finditer(path.read_text("utf-8")):
+            actors.add(m.group(1) or m.group(2))
+    api = (SRC / "adapters" / "web" / "static" / "api.js").read_text("utf-8")
+    start = api.index("const ACTORS = {")
+    block = api[start : api.index("};", start)]
+    named_actors = set(re.findall(r'"?([a-z][a-z_-]*)"?:\s*"', block))
+    assert {"operator", "ra-officer", "scheduler", "batch-signing"} <= actors
+    assert sorted(actors - named_actors) == []

@@ -82,7 +82,8 @@ export function label(kind, value) {
 // created_by / officer / recorded_by): staff:<username>, subscriber:<id>, api:<prefix>:<name>,
 // system:<job>, and the fixed ones of the command line and the jobs.
 const ACTORS = {
-  operator: "运维人员（命令行）", scheduler: "定时任务", applicant: "申请人", cashier: "收费",
+  operator: "运维人员（命令行）", "ra-officer": "受理人员（命令行）", demo: "演示数据",
+  scheduler: "定时任务", applicant: "申请人", cashier: "收费",
   signing: "签署服务", system: "系统", holder: "持有人", ra: "受理点", "self-registration": "自助注册",
   anonymous: "匿名访问者", // a login code typed for a challenge no phone was sent
   // the services that use up a one-time code (the actor of its intent.consumed event)
