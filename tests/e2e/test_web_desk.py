@@ -944,3 +944,22 @@ def test_the_audit_trail_names_the_authority_certificates_by_their_role_in_chine
     subjects = [c.inner_text() for c in rows.locator("td:nth-child(5)").all()]
     assert "认证机构 根 CA" in subjects and "认证机构 OCSP 响应器（根 CA）" in subjects, subjects
     assert all(re.search(r"[a-z]", s) is None for s in subjects), subjects
+
+
+def test_the_audit_trail_names_what_a_recrypt_was_done_under(site: Site, page):
+    """``yinxin keys recrypt`` audits data.recrypted on the platform's key-encryption key (the
+    key every sealed secret is re-encrypted under): 审计日志 names it 重新加密数据 on
+    平台密钥加密密钥 <its label>, not a 记录. Recrypted here to the cipher already used: nothing
+    changes but the event."""
+    p = site.world.p
+    p.recrypt.run(p.kek.cipher.name, actor="staff:desk1")
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    page.fill("#action", "data.recrypted")
+    page.click("#filter-form button[type=submit]")
+    row = page.locator("#events tbody tr[data-action='data.recrypted']").last
+    row.wait_for()
+    cells = [c.inner_text() for c in row.locator("td").all()]
+    assert cells[2] == "工作人员 desk1" and cells[3].startswith("重新加密数据"), cells
+    assert cells[4] == f"平台密钥加密密钥 {p.kek.label}", cells
