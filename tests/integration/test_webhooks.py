@@ -45,7 +45,13 @@ from tests.integration.signing_flow import (
 )
 from yinxin.app import Platform
 from yinxin.errors import IllegalTransition, NotFound, ValidationError
-from yinxin.notify.webhooks import DeliveryState, RetryPolicy, SubscriptionState, check_url
+from yinxin.notify.webhooks import (
+    EVENT_TYPES,
+    DeliveryState,
+    RetryPolicy,
+    SubscriptionState,
+    check_url,
+)
 from yinxin.settings import Settings
 from yinxin.signing.flows import SignerSpec
 from yinxin.store.models.webhooks import WebhookDelivery
@@ -1072,3 +1078,25 @@ def test_a_key_compromise_sends_a_revoked_event_for_each_certificate_of_the_key(
     got = [(r.event_type, r.json["data"]["subject_id"]) for r in rx.received]
     assert got == [("certificate.revoked", mine.serial), ("certificate.revoked", theirs.serial)]
     assert rx.received[1].json["data"]["details"]["same_key_as"] == mine.serial
+
+
+def test_a_star_beside_an_unknown_event_type_is_refused_like_the_unknown_type_alone(hp):
+    """``["*", "flow.complete"]`` (a typo beside the star) subscribed to every type, the typo
+    unseen, where ``["flow.complete", "*"]`` and ``["flow.complete"]`` were refused: every
+    name given is checked whatever its place, naming the one that is unknown."""
+    for events, named in (
+        (["*", "flow.complete"], "events[1]"),
+        (["flow.completed", "*", ""], "events[2]"),
+        (["flow.complete", "*"], "events[0]"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            hp.webhooks.subscribe("https://oa.example.com/yinxin", events, None, "op")
+        assert e.value.field == named, events
+        assert "flow.complete'" in e.value.message or "''" in e.value.message
+    assert hp.webhooks.list() == []  # nothing written
+    view, _ = hp.webhooks.subscribe("https://oa.example.com/yinxin", ["*", "*"], None, "op")
+    assert len(view.events) == len(EVENT_TYPES)
+    view, _ = hp.webhooks.subscribe(
+        "https://oa.example.com/yinxin", ["flow.completed", "*"], None, "op"
+    )
+    assert len(view.events) == len(EVENT_TYPES)

@@ -1150,10 +1150,12 @@ def _event_types(events: Iterable[str]) -> tuple[str, ...]:
     if isinstance(events, str):
         events = [x for x in events.replace(",", " ").split() if x]
     chosen: list[str] = []
+    every = False
     for i, e in enumerate(events):
         e = str(e).strip()
-        if e == "*":
-            return EVENT_TYPES
+        if e == "*":  # every type, but the names after it are still checked (a typo is told)
+            every = True
+            continue
         if e not in EVENT_TYPES:
             raise ValidationError(
                 f"unknown event type {e!r} (known: {', '.join(EVENT_TYPES)}, or *)",
@@ -1161,6 +1163,8 @@ def _event_types(events: Iterable[str]) -> tuple[str, ...]:
             )
         if e not in chosen:
             chosen.append(e)
+    if every:
+        return EVENT_TYPES
     if not chosen:
         raise ValidationError("name at least one event type (or *)", field="events")
     return tuple(x for x in EVENT_TYPES if x in chosen)
