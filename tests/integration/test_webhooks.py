@@ -1100,3 +1100,23 @@ def test_a_star_beside_an_unknown_event_type_is_refused_like_the_unknown_type_al
         "https://oa.example.com/yinxin", ["flow.completed", "*"], None, "op"
     )
     assert len(view.events) == len(EVENT_TYPES)
+
+
+def test_api_an_unknown_organization_is_refused_naming_the_bodys_organization_id(hp):
+    """``{"organization_id": 99999}`` was refused naming ``owner_organization_id``, a field the
+    body has not (the service's name); the refusal names ``organization_id`` now."""
+    from fastapi.testclient import TestClient
+
+    from yinxin.adapters.http.api import build_api
+
+    person = hp.subscribers.add_person(
+        name="张三", id_number="110105199003071239", phone="13800138000"
+    )
+    admin = hp.api_keys.create(name="admin", role="administrator", actor="t").secret
+    api = TestClient(build_api(hp), headers={"Authorization": f"Bearer {admin}"})
+    body = {"url": "https://oa.example.com/yinxin", "events": ["*"]}
+    for org in (99999, person.id):  # none, and a person, not an organization
+        r = api.post("/api/v1/webhooks", json={**body, "organization_id": org})
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "organization_id", r.text
+    assert hp.webhooks.list() == []

@@ -68,13 +68,19 @@ def _owner(principal: Principal, asked: int | None) -> int | None:
 @router.post("/webhooks", status_code=201, response_model=IssuedSubscription)
 def subscribe(body: SubscribeIn, platform: Plat, principal: Hooks):
     """The answer holds the signing secret: the only time it is shown."""
-    return platform.webhooks.subscribe(
-        body.url,
-        body.events,
-        _owner(principal, body.organization_id),
-        principal.actor,
-        description=body.description,
-    )
+    try:
+        return platform.webhooks.subscribe(
+            body.url,
+            body.events,
+            _owner(principal, body.organization_id),
+            principal.actor,
+            description=body.description,
+        )
+    except ValidationError as e:
+        # the service's name for what this body calls organization_id (no such organization)
+        if e.field != "owner_organization_id":
+            raise
+        raise ValidationError(e.message, field="organization_id", code=e.code) from None
 
 
 @router.get("/webhooks", response_model=list[SubscriptionView])
