@@ -1120,3 +1120,27 @@ def test_api_an_unknown_organization_is_refused_naming_the_bodys_organization_id
         assert r.status_code == 422, r.text
         assert r.json()["field"] == "organization_id", r.text
     assert hp.webhooks.list() == []
+
+
+def test_a_description_or_pause_reason_with_a_hidden_character_is_refused(hp):
+    """A description or pause reason holding ESC[8m (which hid every later line of
+    ``webhook list`` in a terminal before its escaping), a NUL or U+202E was kept as given;
+    they are refused naming the field, as every other text a person reads, nothing written."""
+    url = "https://oa.example.com/yinxin"
+    for text in ("OA\x1b[8m", "a\x00b", "OA\u202e系统"):
+        with pytest.raises(ValidationError) as e:
+            hp.webhooks.subscribe(url, ["*"], None, "op", description=text)
+        assert e.value.field == "description"
+        assert "U+" in e.value.message
+    assert hp.webhooks.list() == []
+    view, _ = hp.webhooks.subscribe(url, ["*"], None, "op", description=" 办公 系统\t(OA) ")
+    assert view.description == "办公 系统 (OA)"
+    audit_before = len(hp.audit_events(limit=1000))
+    for text in ("维护\x1b[2J", "x\u200by"):
+        with pytest.raises(ValidationError) as e:
+            hp.webhooks.pause(view.id, actor="op", reason=text)
+        assert e.value.field == "reason"
+    assert hp.webhooks.get(view.id).state == SubscriptionState.ACTIVE
+    assert len(hp.audit_events(limit=1000)) == audit_before
+    paused = hp.webhooks.pause(view.id, actor="op", reason="系统\n维护")
+    assert paused.state_reason == "系统 维护"

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import ConfigurationError, IllegalTransition, NotFound, ValidationError
+from yinxin.identity import refuse_hidden
 from yinxin.notify.deadline import Deadline
 from yinxin.results import from_row
 from yinxin.store import audit
@@ -1101,7 +1102,7 @@ class Webhooks:
         reason: str | None,
     ) -> SubscriptionView:
         now = self.clock.now()
-        reason = " ".join(str(reason).split())[:500] if reason else None
+        reason = refuse_hidden(" ".join(str(reason).split())[:500], "reason") if reason else None
         with self.db.transaction() as s:
             row = self._row(s, subscription_id, organization_id, lock=True)
             before = row.state
@@ -1176,6 +1177,7 @@ def _description(text: str | None) -> str | None:
     text = " ".join(text.split())
     if len(text) > 200:
         raise ValidationError("at most 200 characters", field="description")
+    refuse_hidden(text, "description")  # shown in lists and terminals: ESC, NUL, U+202E…
     return text or None
 
 
