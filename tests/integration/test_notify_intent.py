@@ -550,3 +550,20 @@ def test_a_document_name_with_hidden_characters_is_refused_not_sent(platform: Pl
         sid, purpose="sign", document_sha256=DOC_SHA, document_name="  房屋  买卖合同.pdf "
     )
     assert ch.challenge_id and "《房屋 买卖合同.pdf》" in outbox(platform)[-1]["body"]
+
+
+def test_cli_notify_log_refuses_a_subscriber_that_does_not_exist(platform: Platform) -> None:
+    """``yinxin notify log --subscriber-id 99999`` (a mistyped id) printed "(none)", as if
+    nothing had ever been sent to that holder; it is refused naming the option, exit 2, as
+    ``jobs runs --job`` refuses a job that does not exist. A holder sent nothing is "(none)"."""
+    from tests.integration.server import yinxin_cli
+
+    home = platform.settings.home
+    sid = person(platform)
+    for given in ("99999", "0", "-3"):
+        out = yinxin_cli(["notify", "log", "--subscriber-id", given, "--json"], home, check=False)
+        assert out.returncode == 2, (given, out.stdout, out.stderr)
+        refused = json.loads(out.stdout)
+        assert refused["field"] == "subscriber_id" and given in refused["message"]
+    out = yinxin_cli(["notify", "log", "--subscriber-id", str(sid), "--json"], home)
+    assert json.loads(out.stdout) == []

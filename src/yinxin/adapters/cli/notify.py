@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from yinxin.adapters.cli.common import HOME, LOG_LIMIT, Platform, on_platform
+from yinxin.errors import NotFound, ValidationError
 
 notify_app = typer.Typer(
     no_args_is_help=True, help="Messages to holders: the send log and its outbox."
@@ -33,4 +34,11 @@ def notify_log(
     p: Platform = HOME,
 ) -> object:
     """The send log, newest first (recipients masked)."""
+    if subscriber_id is not None:
+        # a mistyped id matched no message and printed "(none)", as if the holder had been
+        # sent nothing: refused, as ``jobs runs --job`` refuses a job that does not exist
+        try:
+            p.subscribers.get(subscriber_id)
+        except NotFound:
+            raise ValidationError(f"no subscriber {subscriber_id}", field="subscriber_id") from None
     return p.notifier.log(subscriber_id, limit, status=status)
