@@ -693,3 +693,34 @@ def test_staff_add_password_prompt_keeps_json_clean(tmp_path):
     assert "YINXIN_STAFF_PASSWORD" in empty.stderr and "--pin-stdin" not in empty.stderr
     listed = yinxin_json(["staff", "list"], tmp_path)
     assert sorted(s["username"] for s in listed) == ["desk5", "desk7"]
+
+
+def test_staff_add_refuses_a_bad_account_before_asking_for_its_password(tmp_path):
+    """``yinxin staff add "Bad Name" --role ra_officer`` at a terminal asked for the password
+    twice and only then said the username was wrong (the same for a bad role, display name,
+    or a username already taken); without a terminal it said only that the password was
+    missing, hiding the real mistake. The account is checked first; the password is asked
+    for only when nothing else is wrong."""
+    from tests.integration.server import yinxin_cli, yinxin_env
+
+    p = new_platform(tmp_path)
+    p.close()
+    env = {"YINXIN_STAFF_PASSWORD": PASSWORD}
+    yinxin_cli(["staff", "add", "desk9", "--role", "ra_officer"], tmp_path, env=env)
+    for args, field, code in (
+        (["Bad Name", "--role", "ra_officer"], "username", 2),
+        (["desk8", "--role", "subscriber"], "role", 2),
+        (["desk8", "--role", "ra_officer", "--name", "王\x1b[8m"], "display_name", 2),
+        (["desk9", "--role", "ra_officer"], "username", 6),  # taken
+    ):
+        out = subprocess.run(  # no terminal, no YINXIN_STAFF_PASSWORD, nothing on stdin
+            [sys.executable, "-m", "yinxin.adapters.cli", "staff", "add", *args, "--json"],
+            env={k: v for k, v in yinxin_env(tmp_path).items() if k != "YINXIN_STAFF_PASSWORD"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == code, (args, out.stdout, out.stderr)
+        assert json.loads(out.stdout)["field"] == field, (args, out.stdout)
+    assert [s["username"] for s in yinxin_json(["staff", "list"], tmp_path)] == ["desk9"]

@@ -105,6 +105,27 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password("not a password", b"\0" * 16)
 
 
+def _account(username: str, role: str, display_name: str) -> tuple[str, ApiRole, str]:
+    """A new account's username (lower case), role and display name, or the refusal."""
+    username = (username or "").strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise ValidationError(
+            "a username is 2 to 50 characters: a letter, then letters, digits, _ . -",
+            field="username",
+        )
+    try:
+        staff_role = ApiRole(role)
+    except ValueError:
+        staff_role = None
+    if staff_role not in STAFF_ROLES:
+        raise ValidationError(f"a staff role is one of {', '.join(STAFF_ROLES)}", field="role")
+    display = (display_name or username).strip()
+    if len(display) > 100:
+        raise ValidationError("a display name is at most 100 characters", field="display_name")
+    refuse_hidden(display, "display_name")
+    return username, staff_role, display
+
+
 def _aad(username: str) -> bytes:
     return f"yinxin/staff-totp/v1:{username}".encode()
 
@@ -130,26 +151,11 @@ class StaffUsers:
     ) -> NewStaff:
         import pyotp
 
-        username = (username or "").strip().lower()
-        if not USERNAME.fullmatch(username):
-            raise ValidationError(
-                "a username is 2 to 50 characters: a letter, then letters, digits, _ . -",
-                field="username",
-            )
-        try:
-            staff_role = ApiRole(role)
-        except ValueError:
-            staff_role = None
-        if staff_role not in STAFF_ROLES:
-            raise ValidationError(f"a staff role is one of {', '.join(STAFF_ROLES)}", field="role")
+        username, staff_role, display = _account(username, role, display_name)
         if len(password or "") < MIN_PASSWORD:
             raise ValidationError(
                 f"a password has at least {MIN_PASSWORD} characters", field="password"
             )
-        display = (display_name or username).strip()
-        if len(display) > 100:
-            raise ValidationError("a display name is at most 100 characters", field="display_name")
-        refuse_hidden(display, "display_name")
         secret = pyotp.random_base32()
         sealed = self._kek().encrypt(secret.encode(), _aad(username))  # type: ignore[attr-defined]
         pw_hash = hash_password(password)
@@ -182,6 +188,14 @@ class StaffUsers:
             name=username, issuer_name=ISSUER
         )
         return NewStaff(view, uri)
+
+    def check_new(self, username: str, *, role: str, display_name: str = "") -> None:
+        """Refuse, as :meth:`add` would, an account that could not be made — a malformed
+        username, role or display name, a username taken — before its password is asked for."""
+        username, _, _ = _account(username, role, display_name)
+        with self.db.read() as s:
+            if s.execute(select(StaffUser.id).where(StaffUser.username == username)).first():
+                raise Conflict(f"a staff user {username!r} exists already", field="username")
 
     def list(self) -> list[StaffView]:
         with self.db.read() as s:

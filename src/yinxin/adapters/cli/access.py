@@ -95,6 +95,9 @@ def staff_add(
     into the officer's authenticator app (or type its secret) now."""
 
     def make():
+        staff = platform(home).staff
+        # a wrong username, role or name is told before the password is asked for (twice)
+        staff.check_new(username, role=role, display_name=display_name)
         password = read_secret(
             "password (10 characters at least)",
             env="YINXIN_STAFF_PASSWORD",
@@ -102,7 +105,7 @@ def staff_add(
             confirm=True,
             stdin_flag=None,  # not a terminal: the first line of standard input
         )
-        return platform(home).staff.add(
+        return staff.add(
             username, password=password, role=role, display_name=display_name, actor="operator"
         )
 
