@@ -1144,3 +1144,29 @@ def test_a_description_or_pause_reason_with_a_hidden_character_is_refused(hp):
     assert len(hp.audit_events(limit=1000)) == audit_before
     paused = hp.webhooks.pause(view.id, actor="op", reason="系统\n维护")
     assert paused.state_reason == "系统 维护"
+
+
+def test_a_private_address_in_a_shorthand_ipv4_form_is_refused_when_subscribing(hp):
+    """``http://2130706433/``, ``http://127.1/``, ``http://0x7f.0.0.1/`` and ``http://0/`` are
+    127.0.0.1 and 0.0.0.0 to the resolver (inet_aton), so every try was refused as a
+    non-public address for a day — but subscribing took them, with a secret, as the "address
+    written in the URL" check read only dotted quads. They are refused when subscribing now,
+    code unsafe_url; the same forms of a public address are kept (they can be sent to)."""
+    hooks = hp.webhooks
+    hooks.allow_private = False
+    for url in (
+        "http://2130706433/x",  # 127.0.0.1
+        "http://127.1/x",
+        "http://0x7f.0.0.1/x",
+        "http://0x7f000001/x",
+        "http://0/x",  # 0.0.0.0
+        "http://10.1/x",  # 10.0.0.1
+        "http://0xa9.254.169.254/latest/meta-data",  # 169.254.169.254
+        "http://192.168.257/x",  # 192.168.1.1
+    ):
+        with pytest.raises(ValidationError) as e:
+            hooks.subscribe(url, ["*"], None, "op")
+        assert (e.value.field, e.value.code) == ("url", "unsafe_url"), url
+    assert hooks.list() == []
+    for url in ("http://134744072/x", "http://0x8.8.8.8/x", "https://deadbeef.example/x"):
+        assert check_url(url, allow_private=False) == url  # 8.8.8.8; a name

@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import random
+import re
 import secrets
 import socket
 import threading
@@ -360,11 +361,24 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+def _shorthand_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address the resolver reads a host such as ``2130706433``, ``127.1`` or
+    ``0x7f.0.0.1`` as (``inet_aton``: one to four parts, decimal, hex or octal): the
+    connection goes there, though it is no dotted quad ``ipaddress`` reads."""
+    if not re.fullmatch(r"[0-9a-fx.]+", text) or not text[:1].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except (OSError, ValueError):
+        return None
+
+
 def _unsafe_ip(text: str) -> bool:
     try:
         ip = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
-        return False
+        shorthand = _shorthand_ipv4(text)
+        return shorthand is not None and (not shorthand.is_global or shorthand.is_multicast)
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in _NAT64_LOCAL:
             return True
