@@ -418,3 +418,34 @@ def test_calendar_check_warns_when_next_years_holidays_are_not_loaded(tmp_path) 
     year(2031)
     assert run() == "official holiday calendars loaded: 2004–2031"
     _official.cache_clear()
+
+
+def test_a_long_host_or_worker_name_still_claims_its_runs(any_platform, monkeypatch) -> None:
+    """``job_runs.worker`` holds 100 characters; ``host:pid:name`` past them (a long FQDN as
+    cloud hosts have, ``yinxin worker --name`` with a long name) made every claim fail on
+    PostgreSQL ("value too long for type character varying(100)"): the worker looped on
+    errors and ran no job. The host part is shortened to fit; the pid and name are kept."""
+    import socket
+
+    host = "ip-10-200-31-117." + "compute-" * 10 + "internal"
+    monkeypatch.setattr(socket, "gethostname", lambda: host)
+    name = "w" * 50
+    view = Runner(any_platform, name=name).run_now("jobs.prune")
+    assert view is not None and view.state == RunState.DONE
+    assert len(view.worker) <= 100 and view.worker.endswith(f":{os.getpid()}:{name}")
+    assert view.worker.startswith("ip-10-200-31-117.")
+    [row] = history(any_platform.db, job="jobs.prune")
+    assert row.worker == view.worker
+
+
+def test_worker_refuses_a_name_with_hidden_characters_or_too_long(platform) -> None:
+    """``yinxin worker --name`` with ESC[8m went raw into every log line (hiding what
+    followed on a terminal) and into job_runs; a name of 300 characters could not be stored.
+    Both are refused naming --name, exit 2, before any job runs."""
+    home = platform.settings.home
+    for name in ("w\x1b[8m1", "x" * 51, "   ", "a b"):
+        out = cli(home, "worker", "--name", name, "--tick", "100")
+        assert out.returncode == 2, (name, out.stdout, out.stderr)
+        assert "--name" in out.stderr or "name" in out.stderr, out.stderr
+        assert "job runner" not in out.stderr
+    assert history(platform.db) == []

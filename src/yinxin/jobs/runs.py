@@ -89,10 +89,19 @@ class Claim:
     taken_over_from: str | None  # the worker whose lease ran out, or whose run failed
 
 
+#: ``job_runs.worker``'s length (a longer value fails every claim on PostgreSQL)
+MAX_WORKER = 100
+#: the longest ``yinxin worker --name``: with the pid, it leaves the host 40 characters at least
+MAX_WORKER_NAME = 50
+
+
 def worker_id(name: str | None = None) -> str:
-    """``host:pid`` (and a name, for several runners in one process): who holds a lease."""
-    base = f"{socket.gethostname()}:{os.getpid()}"
-    return f"{base}:{name}" if name else f"{base}:{threading.get_ident() % 100000}"
+    """``host:pid`` (and a name, for several runners in one process): who holds a lease. A
+    long host name (a cloud FQDN) is cut to fit ``job_runs.worker``; the pid and name are kept
+    whole, as they tell two workers on one host apart."""
+    tail = f":{os.getpid()}:{name if name else threading.get_ident() % 100000}"
+    host = socket.gethostname()[: max(0, MAX_WORKER - len(tail))]
+    return (host + tail)[:MAX_WORKER]
 
 
 def _insert(db: Database):

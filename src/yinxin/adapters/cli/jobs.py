@@ -63,6 +63,8 @@ def worker_cmd(
     _logging()
     warm_asn1()  # before the jobs' threads share asn1crypto's classes
     try:
+        if name is not None:
+            _worker_name(name)
         p = platform(home)
         if p.ca.is_initialised():
             p.ca.key("issuing")  # a wrong passphrase fails now, not in the first CRL job
@@ -81,6 +83,19 @@ def worker_cmd(
         runner.run()
     finally:
         p.close()
+
+
+def _worker_name(name: str) -> None:
+    """Refuse a ``--name`` that would go raw into every log line (ESC[8m hid what followed on
+    a terminal) or not fit ``job_runs.worker`` beside the host and pid."""
+    from yinxin.identity import refuse_hidden
+    from yinxin.jobs.runs import MAX_WORKER_NAME
+
+    if not name or len(name) > MAX_WORKER_NAME or any(c.isspace() for c in name):
+        raise ValidationError(
+            f"--name is 1 to {MAX_WORKER_NAME} characters without spaces", field="name"
+        )
+    refuse_hidden(name, "name")
 
 
 def _render_list(infos) -> None:
