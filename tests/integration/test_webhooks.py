@@ -1170,3 +1170,32 @@ def test_a_private_address_in_a_shorthand_ipv4_form_is_refused_when_subscribing(
     assert hooks.list() == []
     for url in ("http://134744072/x", "http://0x8.8.8.8/x", "https://deadbeef.example/x"):
         assert check_url(url, allow_private=False) == url  # 8.8.8.8; a name
+
+
+def test_a_key_with_a_long_name_subscribes_and_is_audited(any_platform) -> None:
+    """An API key's name may be 100 characters; the actor it writes, ``api:<prefix>:<name>``,
+    was then 117, past ``audit_events.actor`` and ``webhook_subscriptions.created_by`` (100):
+    on PostgreSQL every audited call of such a key answered 500 ("value too long for type
+    character varying(100)"), the subscription not made. The actor is cut to 100 characters
+    (the prefix, which names the key, is whole)."""
+    from fastapi.testclient import TestClient
+
+    from yinxin.adapters.http.api import build_api
+
+    p = any_platform
+    issued = p.api_keys.create(name="集成" * 50, role="administrator", actor="t")
+    api = TestClient(
+        build_api(p),
+        headers={"Authorization": f"Bearer {issued.secret}"},
+        raise_server_exceptions=False,
+    )
+    body = {"url": "https://oa.example.com/yinxin", "events": ["*"], "description": "OA"}
+    r = api.post("/api/v1/webhooks", json=body)
+    assert r.status_code == 201, r.text
+    made = r.json()["subscription"]
+    assert made["created_by"].startswith(f"api:{issued.key.prefix}:集成")
+    assert len(made["created_by"]) == 100
+    r = api.post(f"/api/v1/webhooks/{made['id']}/pause", json={"reason": "维护"})
+    assert r.status_code == 200, r.text
+    [ev] = p.audit_events(action="webhook.paused")
+    assert ev.actor == made["created_by"]
