@@ -1199,3 +1199,23 @@ def test_a_key_with_a_long_name_subscribes_and_is_audited(any_platform) -> None:
     assert r.status_code == 200, r.text
     [ev] = p.audit_events(action="webhook.paused")
     assert ev.actor == made["created_by"]
+
+
+def test_answers_holding_a_secret_are_not_stored_by_caches(hp) -> None:
+    """The answers that show a webhook secret (subscribe, rotate-secret) or an API key's secret
+    (POST /api-keys), once, had no Cache-Control, where a login's answer says no-store: a
+    browser or proxy cache could keep the secret. They say no-store now."""
+    from fastapi.testclient import TestClient
+
+    from yinxin.adapters.http.api import build_api
+
+    admin = hp.api_keys.create(name="admin", role="administrator", actor="t").secret
+    api = TestClient(build_api(hp), headers={"Authorization": f"Bearer {admin}"})
+    r = api.post("/api/v1/webhooks", json={"url": "https://oa.example.com/y", "events": ["*"]})
+    assert r.status_code == 201 and r.json()["secret"].startswith("whsec_")
+    assert r.headers.get("cache-control") == "no-store"
+    sid = r.json()["subscription"]["id"]
+    r = api.post(f"/api/v1/webhooks/{sid}/rotate-secret", json={})
+    assert r.status_code == 200 and r.headers.get("cache-control") == "no-store"
+    r = api.post("/api/v1/api-keys", json={"name": "oa", "role": "integration"})
+    assert r.status_code == 201 and r.headers.get("cache-control") == "no-store"

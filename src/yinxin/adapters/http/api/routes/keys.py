@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from yinxin.access.keys import ApiKeyView, ApiRole, Capability, IssuedKey, Principal
@@ -24,8 +24,9 @@ class KeyIn(Strict):
 
 
 @router.post("/api-keys", status_code=201, response_model=IssuedKey)
-def create_key(body: KeyIn, platform: Plat, principal: Admin):
+def create_key(body: KeyIn, response: Response, platform: Plat, principal: Admin):
     """The answer holds the secret: the only time it is shown."""
+    response.headers["Cache-Control"] = "no-store"  # the secret: kept by no cache
     return platform.api_keys.create(**body.model_dump(), actor=principal.actor)
 
 

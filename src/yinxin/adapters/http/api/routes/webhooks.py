@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
@@ -66,8 +66,9 @@ def _owner(principal: Principal, asked: int | None) -> int | None:
 
 
 @router.post("/webhooks", status_code=201, response_model=IssuedSubscription)
-def subscribe(body: SubscribeIn, platform: Plat, principal: Hooks):
+def subscribe(body: SubscribeIn, response: Response, platform: Plat, principal: Hooks):
     """The answer holds the signing secret: the only time it is shown."""
+    response.headers["Cache-Control"] = "no-store"  # the secret: kept by no cache
     try:
         return platform.webhooks.subscribe(
             body.url,
@@ -112,9 +113,14 @@ def resume(subscription_id: SubscriptionId, platform: Plat, principal: Hooks):
 
 @router.post("/webhooks/{subscription_id:int}/rotate-secret", response_model=IssuedSubscription)
 def rotate_secret(
-    subscription_id: SubscriptionId, body: RotateIn, platform: Plat, principal: Hooks
+    subscription_id: SubscriptionId,
+    body: RotateIn,
+    response: Response,
+    platform: Plat,
+    principal: Hooks,
 ):
     """A new secret, in the answer once; with ``overlap_seconds`` the old one signs too."""
+    response.headers["Cache-Control"] = "no-store"
     import datetime as dt
 
     return platform.webhooks.rotate_secret(
