@@ -274,7 +274,7 @@ class Platform:
     def idempotency(self) -> Idempotency:
         from yinxin.access.idempotency import Idempotency
 
-        return Idempotency(self.db, self.clock)
+        return Idempotency(self.db, self.clock, self.kek)
 
     @cached_property
     def staff(self) -> StaffUsers:

@@ -1219,3 +1219,71 @@ def test_answers_holding_a_secret_are_not_stored_by_caches(hp) -> None:
     assert r.status_code == 200 and r.headers.get("cache-control") == "no-store"
     r = api.post("/api/v1/api-keys", json={"name": "oa", "role": "integration"})
     assert r.status_code == 201 and r.headers.get("cache-control") == "no-store"
+
+
+def test_a_secret_kept_for_an_idempotent_retry_is_sealed_in_the_database(hp) -> None:
+    """POST /webhooks (or /api-keys) with an Idempotency-Key kept its answer — the signing
+    secret, the API key — in idempotency_records as plain bytes for 24 hours: a copy of the
+    database (or an export) had the secret the docs say it cannot have. The answer is kept
+    sealed under the platform KEK now; the retry still gets it back byte for byte."""
+    from starlette.testclient import TestClient
+
+    from yinxin.adapters.http.server import create_app
+    from yinxin.store.models.access import IdempotencyRecord
+
+    admin = hp.api_keys.create(name="admin", role="administrator", actor="t").secret
+    for role in hp.status.crl_roles():
+        hp.status.current_crl(role)
+    with TestClient(
+        create_app(hp, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {admin}"},
+    ) as api:
+        asks = [
+            ("/api/v1/webhooks", b'{"url":"https://oa.example.com/y","events":["*"]}', "hook-1"),
+            ("/api/v1/api-keys", b'{"name":"oa","role":"integration"}', "key-1"),
+        ]
+        for path, body, key in asks:
+            headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+            first = api.post(path, content=body, headers=headers)
+            assert first.status_code == 201, first.text
+            secret = first.json()["secret"]
+            again = api.post(path, content=body, headers=headers)
+            assert again.headers.get("idempotent-replayed") == "true"
+            assert again.status_code == 201 and again.content == first.content
+            with hp.db.read() as s:
+                kept = [r.body for r in s.query(IdempotencyRecord).all()]
+            assert kept and all(secret.encode() not in (b or b"") for b in kept), path
+    assert len(hp.webhooks.list()) == 1 and len(hp.api_keys.list()) == 2
+
+
+def test_a_sealed_kept_answer_that_can_no_longer_be_read_is_refused_not_run_again(hp) -> None:
+    """A retry whose kept answer was sealed under a KEK that cannot open it any more (the KEK
+    changed within the day) is refused, 409 naming Idempotency-Key: running it again would
+    make a second subscription or key; without a KEK such an answer is not kept at all."""
+    from yinxin.access.idempotency import Idempotency
+    from yinxin.errors import Conflict
+
+    class Lost:
+        def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
+            return hp.kek.encrypt(plaintext, aad)
+
+        def decrypt(self, blob: bytes, aad: bytes) -> bytes:
+            raise ValueError("another KEK")
+
+    ask = {"caller": "c" * 64, "key": "k1", "method": "POST", "path": "/api/v1/webhooks"}
+    kept = Idempotency(hp.db, hp.clock, Lost())
+    assert kept.claim(**ask, request_sha256="0" * 64) is None
+    kept.answer(
+        caller=ask["caller"], key="k1", status_code=201, content_type="x", body=b"s", sealed=True
+    )
+    with pytest.raises(Conflict) as e:
+        kept.claim(**ask, request_sha256="0" * 64)
+    assert e.value.field == "Idempotency-Key" and e.value.code == "idempotency_answer_unreadable"
+    bare = Idempotency(hp.db, hp.clock)
+    other = {**ask, "key": "k2"}
+    assert bare.claim(**other, request_sha256="0" * 64) is None
+    bare.answer(
+        caller=ask["caller"], key="k2", status_code=201, content_type="x", body=b"s", sealed=True
+    )
+    assert bare.claim(**other, request_sha256="0" * 64) is None  # not kept: runs again

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -53,9 +54,22 @@ def check_key(key: str) -> str:
     return key
 
 
+#: how a kept answer sealed under the platform KEK begins (one that shows a secret)
+SEALED = b"yinxin-sealed-answer:"
+
+
+class Sealer(Protocol):
+    def encrypt(self, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes, aad: bytes) -> bytes: ...
+
+
 class Idempotency:
-    def __init__(self, db: Database, clock: Clock):
-        self.db, self.clock = db, clock
+    """``kek``: seals the answers that show a secret (a webhook's, a new API key), so a copy
+    of the database does not hold them; without it such answers are not kept."""
+
+    def __init__(self, db: Database, clock: Clock, kek: Sealer | None = None):
+        self.db, self.clock, self.kek = db, clock, kek
         self._purged_at: dt.datetime | None = None
 
     def claim(
@@ -97,7 +111,9 @@ class Idempotency:
                         )
                     if row.status_code is not None:
                         return StoredAnswer(
-                            row.status_code, row.content_type or "", row.body or b""
+                            row.status_code,
+                            row.content_type or "",
+                            self._unsealed(row.body or b"", caller, key),
                         )
                     if now - row.created_at < ABANDONED:
                         raise StillRunning()
@@ -108,8 +124,24 @@ class Idempotency:
         raise StillRunning()
 
     def answer(
-        self, *, caller: str, key: str, status_code: int, content_type: str, body: bytes
+        self,
+        *,
+        caller: str,
+        key: str,
+        status_code: int,
+        content_type: str,
+        body: bytes,
+        sealed: bool = False,
     ) -> None:
+        """Keep the answer; ``sealed`` (it shows a secret): under the KEK, or not at all."""
+        if sealed and status_code < 500:
+            try:
+                if self.kek is None:
+                    raise ValueError("no KEK")
+                body = SEALED + self.kek.encrypt(body, _aad(caller, key))
+            except Exception:  # not kept rather than kept in the clear; the answer still goes
+                self.release(caller=caller, key=key)
+                return
         with self.db.transaction() as s:
             q = select(IdempotencyRecord).where(
                 IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
@@ -121,6 +153,21 @@ class Idempotency:
                 s.delete(row)
                 return
             row.status_code, row.content_type, row.body = status_code, content_type, body
+
+    def _unsealed(self, body: bytes, caller: str, key: str) -> bytes:
+        if not body.startswith(SEALED):
+            return body
+        try:
+            if self.kek is None:
+                raise ValueError("no KEK")
+            return self.kek.decrypt(body[len(SEALED) :], _aad(caller, key))
+        except Exception:  # the KEK changed since, or is not open here
+            raise Conflict(
+                "the first request with this Idempotency-Key succeeded; its answer showed a "
+                "secret that can no longer be read back; look the result up instead",
+                field="Idempotency-Key",
+                code="idempotency_answer_unreadable",
+            ) from None
 
     def release(self, *, caller: str, key: str) -> None:
         """Give a claim back when the request failed without an answer to keep."""
@@ -139,3 +186,7 @@ class Idempotency:
         self._purged_at = now
         with self.db.transaction() as s:
             s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - KEPT))
+
+
+def _aad(caller: str, key: str) -> bytes:
+    return b"yinxin-idempotent-answer:" + caller.encode() + b"\0" + key.encode("utf-8", "replace")

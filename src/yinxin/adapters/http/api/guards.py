@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from yinxin.access.idempotency import Idempotency
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.adapters.http.api.problems import CHALLENGE, PROBLEM, problem_body
-from yinxin.adapters.http.api.responses import NOT_KEPT
+from yinxin.adapters.http.api.responses import HOLDS_SECRET, NOT_KEPT
 from yinxin.adapters.http.asgi import ClientGone, read_body, respond
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, YinxinError
@@ -54,6 +54,8 @@ SESSION_OPENING = frozenset(
 )
 _PROBLEM = PROBLEM.encode()
 _NOT_KEPT = NOT_KEPT.encode()
+_HOLDS_SECRET = HOLDS_SECRET.encode()
+_MARKS = (_NOT_KEPT, _HOLDS_SECRET)
 
 
 @dataclass
@@ -296,11 +298,12 @@ class Guards:
 
         answered = False
         kept = True
+        sealed = False
 
         async def capture(message):
             # the answer is kept before its last byte goes out: a client that retries the
             # moment it has the answer must find it kept, not "still running"
-            nonlocal status, ctype, answered, kept
+            nonlocal status, ctype, answered, kept, sealed
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = []
@@ -309,6 +312,8 @@ class Guards:
                         ctype = v.decode("latin-1")
                     if k.lower() == _NOT_KEPT:
                         kept = False
+                    elif k.lower() == _HOLDS_SECRET:
+                        sealed = True
                     else:
                         headers.append((k, v))
                 message = {**message, "headers": headers}
@@ -327,6 +332,7 @@ class Guards:
                             status_code=status,
                             content_type=ctype,
                             body=b"".join(out),
+                            sealed=sealed,
                         )
             await send(message)
 
@@ -346,7 +352,7 @@ def _without_not_kept(send):
 
     async def sending(message):
         if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _NOT_KEPT]
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _MARKS]
             message = {**message, "headers": headers}
         await send(message)
 

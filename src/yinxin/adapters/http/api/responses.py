@@ -75,6 +75,17 @@ class Document(Protocol):
 #: read): the idempotency guard keeps no such answer under the ``Idempotency-Key`` (so the same
 #: key completes or repeats the request) and takes the header off before it goes out.
 NOT_KEPT = "x-yinxin-not-kept"
+#: A header an answer carries when it shows a secret once (a webhook's signing secret, a new
+#: API key): the idempotency guard keeps it for a retry only sealed under the platform KEK, so
+#: a copy of the database does not hold the secret, and takes the header off before it goes out.
+HOLDS_SECRET = "x-yinxin-holds-secret"
+
+
+def holds_secret(response: Response) -> None:
+    """Mark ``response`` as showing a secret: no cache keeps it, and the idempotency guard
+    keeps it sealed (``HOLDS_SECRET``)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers[HOLDS_SECRET] = "1"
 
 
 def challenge(out: BaseModel) -> JSONResponse:

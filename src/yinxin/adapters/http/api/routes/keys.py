@@ -10,6 +10,7 @@ from pydantic import Field
 from yinxin.access.keys import ApiKeyView, ApiRole, Capability, IssuedKey, Principal
 from yinxin.adapters.http.api.context import IsoDateTime, Plat, Strict, allowed
 from yinxin.adapters.http.api.json_body import JsonRoute
+from yinxin.adapters.http.api.responses import holds_secret
 
 router = APIRouter(route_class=JsonRoute, tags=["api keys"])
 Admin = Annotated[Principal, Depends(allowed(Capability.MANAGE_KEYS))]
@@ -26,7 +27,7 @@ class KeyIn(Strict):
 @router.post("/api-keys", status_code=201, response_model=IssuedKey)
 def create_key(body: KeyIn, response: Response, platform: Plat, principal: Admin):
     """The answer holds the secret: the only time it is shown."""
-    response.headers["Cache-Control"] = "no-store"  # the secret: kept by no cache
+    holds_secret(response)  # the secret: kept by no cache, sealed for a retry
     return platform.api_keys.create(**body.model_dump(), actor=principal.actor)
 
 

@@ -12,6 +12,7 @@ from pydantic import Field
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed, state_filter
 from yinxin.adapters.http.api.json_body import JsonRoute
+from yinxin.adapters.http.api.responses import holds_secret
 from yinxin.errors import ValidationError
 from yinxin.notify.webhooks import (
     EVENT_TYPES,
@@ -68,7 +69,7 @@ def _owner(principal: Principal, asked: int | None) -> int | None:
 @router.post("/webhooks", status_code=201, response_model=IssuedSubscription)
 def subscribe(body: SubscribeIn, response: Response, platform: Plat, principal: Hooks):
     """The answer holds the signing secret: the only time it is shown."""
-    response.headers["Cache-Control"] = "no-store"  # the secret: kept by no cache
+    holds_secret(response)  # the secret: kept by no cache, sealed for a retry
     try:
         return platform.webhooks.subscribe(
             body.url,
@@ -120,7 +121,7 @@ def rotate_secret(
     principal: Hooks,
 ):
     """A new secret, in the answer once; with ``overlap_seconds`` the old one signs too."""
-    response.headers["Cache-Control"] = "no-store"
+    holds_secret(response)
     import datetime as dt
 
     return platform.webhooks.rotate_secret(
