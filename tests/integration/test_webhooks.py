@@ -1287,3 +1287,23 @@ def test_a_sealed_kept_answer_that_can_no_longer_be_read_is_refused_not_run_agai
         caller=ask["caller"], key="k2", status_code=201, content_type="x", body=b"s", sealed=True
     )
     assert bare.claim(**other, request_sha256="0" * 64) is None  # not kept: runs again
+
+
+def test_refusals_naming_a_role_read_as_english(hp) -> None:
+    """ "a administrator key is not bound to an organization", "a organization_admin key may
+    not do this": the article is "an" before a vowel now."""
+    from fastapi.testclient import TestClient
+
+    from yinxin.adapters.http.api import build_api
+
+    org = organization(hp, "北京甲方科技有限公司", "91110108MA01YX0030")
+    with pytest.raises(ValidationError) as e:
+        hp.api_keys.create(name="k", role="administrator", organization_id=org.id, actor="t")
+    assert e.value.message == "an administrator key is not bound to an organization"
+    secret = hp.api_keys.create(
+        name="a", role="organization_admin", organization_id=org.id, actor="t"
+    ).secret
+    api = TestClient(build_api(hp), headers={"Authorization": f"Bearer {secret}"})
+    r = api.get("/api/v1/api-keys")
+    assert r.status_code == 403
+    assert r.json()["detail"] == "an organization_admin key may not do this (manage_keys)"

@@ -161,7 +161,7 @@ class Principal:
         if not self.may(capability):
             who = "session" if self.session_id is not None else "key"
             raise Forbidden(
-                f"a {self.role} {who} may not do this ({capability})", code="not_permitted"
+                f"{_a(self.role)} {who} may not do this ({capability})", code="not_permitted"
             )
 
 
@@ -189,6 +189,11 @@ class IssuedKey:
 
     key: ApiKeyView
     secret: str
+
+
+def _a(role: str) -> str:
+    """The role with its article: "an administrator", "an integration", "a ra_officer"."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
 
 
 def _sha256(secret: str) -> str:
@@ -229,7 +234,7 @@ class ApiKeys:
             )
         if api_role in (ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER) and organization_id:
             raise ValidationError(
-                f"a {api_role} key is not bound to an organization", field="organization_id"
+                f"{_a(api_role)} key is not bound to an organization", field="organization_id"
             )
         now = self.clock.now()
         if expires_at is not None:
