@@ -79,8 +79,10 @@ def test_fill_in_a_template_save_the_draft_and_send_it(site: Site, page, tmp_pat
     page.fill('[name="signers[1].seal"]', w.yi.seal.es_id)
     page.click("#send-form button[type=submit]")
     refused = page.locator('.field:has([name="signers[0].seal"]) .field-error')
-    refused.wait_for()  # at the field, in Chinese (the API's detail is English)
-    assert refused.inner_text() == "该印章不能由此签署人使用（未授权、已冻结或已失效）"
+    refused.wait_for()  # at the field, in Chinese: whose seal it is, not the party's
+    assert refused.inner_text() == (
+        f"合同的甲方是“{w.org.name}”，印章 {w.yi.seal.es_id} 属于“{w.person.name}”，不能为甲方签章"
+    )
     assert w.p.contracts.get(contract_id).state == "drafted"
     page.fill('[name="signers[0].seal"]', w.jia.seal.es_id)
     page.click("#send-form button[type=submit]")

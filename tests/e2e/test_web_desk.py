@@ -366,8 +366,9 @@ def _signed_om_contract(site: Site) -> str:
         if p.seals.get(party.seal.es_id).state == "frozen":
             p.seals.unfreeze(party.seal.es_id, actor="受理员")
     values = get_template("om-service").example_values() | {
-        "client_name": "周口市市场监督管理局专业分局",
-        "provider_name": "周口市精创智能科技有限公司",
+        # the world's parties: each seals with its own seal, the party's the contract names
+        "client_name": w.org.name,
+        "provider_name": w.person.name,
         "system_name": "周专市监小程序软件",
         "start_date": "2026-01-01",
         "end_date": "2036-12-31",
@@ -413,12 +414,12 @@ def test_service_desk_adopts_a_signed_contract_and_runs_a_request(site: Site, pa
     page.reload()
     offered = page.locator(f'#adoptable-table tr[data-number="{number}"]')
     offered.wait_for()
-    assert "周口市精创智能科技有限公司" in offered.inner_text()
+    assert site.world.person.name in offered.inner_text()  # 乙方
     offered.get_by_role("button", name="纳入服务").click()
     page.locator("#adoptable").wait_for(state="hidden")  # the only one waiting
     assert page.locator("#contract").input_value() == number
     facts = page.locator("#contract-facts").inner_text()
-    assert "周专市监小程序软件运维服务合同" in facts and "周口市市场监督管理局专业分局" in facts
+    assert "周专市监小程序软件运维服务合同" in facts and site.world.org.name in facts
     shot(page, "desk-service-adopted")
 
     # a notice given on a Friday evening in Beijing, written down afterwards (browser in UTC)

@@ -228,6 +228,38 @@ def test_send_for_signing_and_cancel(client, world):
     )
 
 
+def test_a_seal_not_of_the_party_the_contract_names_is_refused_422(client, world):
+    """The contract names 甲方 北京某某科技有限公司: the world organization's seal may not seal
+    for it. 422 naming ``signers[1].seal`` (code ``not_the_party``), nothing written."""
+    auth = _keys(world)["org"]
+    w = world
+    c = client.post(
+        "/api/v1/contracts",
+        json={
+            "template": "tech-service",
+            "values": _values(w) | {"client_name": "北京某某科技有限公司"},
+        },
+        headers=auth,
+    ).json()
+    deadline = (w.clock.now() + dt.timedelta(days=3)).isoformat()
+    jia = {"role": "甲方", "subscriber_id": w.jia.id, "seal": w.jia.seal.es_id}
+    yi = {"role": "乙方", "subscriber_id": w.yi.id, "seal": w.yi.seal.es_id}
+    before = dbdump.dump(w.p)
+    body = problem_of(
+        client.post(
+            f"/api/v1/contracts/{c['id']}/signing",
+            json={"signers": [yi, jia], "deadline": deadline},
+            headers=auth,
+        ),
+        422,
+        "signers[1].seal",
+        "not_the_party",
+    )
+    assert "北京某某科技有限公司" in body["detail"] and w.org.name in body["detail"], body
+    assert dbdump.dump(w.p) == before
+    assert client.get(f"/api/v1/contracts/{c['id']}", headers=auth).json()["state"] == "drafted"
+
+
 def test_a_template_is_read_in_the_version_a_draft_was_made_from(client, world):
     """A draft keeps the template version it was made from and is revised against it; the
     page's revise form needs that version's blanks. ``?version=`` gives them (platform-

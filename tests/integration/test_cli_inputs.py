@@ -573,6 +573,40 @@ def test_contract_send_signer_refusals_name_the_key_typed(platform, clock) -> No
     assert dbdump.dump(platform) == before
 
 
+def test_contract_send_refuses_a_seal_not_of_the_party_the_contract_names(platform, clock) -> None:
+    """``contract send`` of a contract naming 甲方 北京某某科技有限公司 with the world
+    organization's seal for 甲方: refused naming ``signers[0].seal`` (code ``not_the_party``),
+    exit 2, no flow, nothing sent."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.integration.test_contracts import _values
+    from yinxin.adapters.cli import app as cli_app
+
+    w, _c, env = _contract_world(platform, clock)
+    code = "platform-integration"
+    c = platform.contracts.draft(
+        code,
+        _values(w, code) | {"client_name": "北京某某科技有限公司"},
+        owner_subscriber_id=w.org.id,
+        actor="王五",
+    )
+    jia = f"role=甲方,subscriber={w.jia.id},seal={w.jia.seal.es_id}"
+    yi = f"role=乙方,subscriber={w.yi.id},seal={w.yi.seal.es_id}"
+    args = ["contract", "send", str(c.id), "--signer", jia, "--signer", yi]
+    before = dbdump.dump(platform)
+    res = CliRunner().invoke(cli_app, args, env=env)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error [signers[0].seal]: "), res.stderr
+    assert "北京某某科技有限公司" in res.stderr and w.org.name in res.stderr, res.stderr
+    res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+    assert res.exit_code == 2, res.output
+    err = json.loads(res.stdout)
+    assert (err["field"], err["error"]) == ("signers[0].seal", "not_the_party"), err
+    assert dbdump.dump(platform) == before
+    assert not platform.flows.list().items
+
+
 def test_contract_send_refuses_a_video_value_it_cannot_read(platform, clock) -> None:
     """``contract send --signer …,video=maybe`` (or ``video=ja``, ``video=``) was read as no
     video and the contract sent, exit 0: anything but yes, true or 1 meant no. Now only

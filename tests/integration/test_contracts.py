@@ -65,11 +65,16 @@ def world(tmp_path, clock) -> World:
 
 
 def _values(w: World, code: str) -> dict:
-    """The template's examples with the world's parties as 甲方 and 乙方."""
+    """The template's examples with the world's parties as 甲方 and 乙方: their names, and
+    甲方's credit code where the contract gives one (乙方, a person, has none: a required
+    credit-code blank keeps the template's example, which a person's seal is not held to)."""
     t = get_template(code)
     v = t.example_values()
     v[t.party("甲方").name] = w.org.name
     v[t.party("乙方").name] = w.person.name
+    for b in t.blanks:
+        if b.type == "uscc" and b.party == "甲方":
+            v[b.name] = w.org.uscc
     return v
 
 
@@ -750,6 +755,49 @@ def test_the_002_contract_is_signed_at_each_anchor_through_a_sign_flow(world, tm
     with p.db.read() as s:
         n = s.query(AuditEvent).filter(AuditEvent.action == "contract.signed").count()
     assert n == 1 and p.verify_audit().ok
+
+
+def test_a_party_is_sealed_only_with_a_seal_of_the_party_the_contract_names(world):
+    """A contract naming 甲方 北京某某科技有限公司 is not sent for signing with another
+    organization's seal, nor 乙方 张三 with someone else's; a credit code the contract gives
+    must be the seal owner's too. The refusal names ``signers[i].seal`` and writes nothing:
+    no flow, no notice."""
+    w, p = world, world.p
+    deadline = p.clock.now() + dt.timedelta(days=3)
+    cases = [
+        ({"client_name": "北京某某科技有限公司"}, "signers[1].seal", "北京某某科技有限公司"),
+        ({"provider_name": "李雷"}, "signers[0].seal", "李雷"),
+        ({"client_uscc": "91110108MA01YX0043"}, "signers[1].seal", "91110108MA01YX0043"),
+    ]
+    for change, field, named in cases:
+        c = p.contracts.draft(
+            "platform-integration",
+            _values(w, "platform-integration") | change,
+            owner_subscriber_id=w.org.id,
+            actor="王五",
+        )
+        before, sms = dbdump.dump(p), outbox_lines(w.outbox)
+        with pytest.raises(ValidationError) as e:
+            p.contracts.start_signing(c.id, _signers(w), deadline=deadline, actor="王五")
+        assert (e.value.field, e.value.code) == (field, "not_the_party"), e.value.message
+        assert named in e.value.message and "不能为" in e.value.message, e.value.message
+        assert dbdump.dump(p) == before and outbox_lines(w.outbox) == sms
+        assert p.contracts.get(c.id).state == ContractState.DRAFTED
+    assert not p.flows.list().items
+
+    # the name as the drafter typed it: full-width or ASCII brackets, spaces around, NFKC
+    from yinxin.contracts.service import _same_name
+
+    assert _same_name(" 北京印信（示范）科技有限公司 ") == _same_name("北京印信(示范)科技有限公司")
+    assert _same_name("北京印信示范科技有限公司") != _same_name("北京印信示范科技有限公")
+    c = p.contracts.draft(
+        "platform-integration",
+        _values(w, "platform-integration") | {"client_name": f" {w.org.name}　"},
+        owner_subscriber_id=w.org.id,
+        actor="王五",
+    )
+    sent = p.contracts.start_signing(c.id, _signers(w), deadline=deadline, actor="王五")
+    assert sent.contract.state == ContractState.OUT_FOR_SIGNING
 
 
 def test_a_cancelled_flow_returns_the_contract_to_draft_and_cancel_ends_the_flow(world):

@@ -349,7 +349,9 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
     w = build_world(platform, clock)
     p = w.p
     # the O&M contract drafted from the template library (seed 003) and signed by both parties;
-    # the desk reads its terms from it
+    # the desk reads its terms from it. Its parties are the world's: each seals with its own
+    # seal, which must be the party's the contract names
+    A, B = w.org.name, w.person.name
     values = get_template("om-service").example_values() | {
         "client_name": A,
         "provider_name": B,

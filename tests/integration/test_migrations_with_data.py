@@ -38,9 +38,9 @@ def test_down_to_0012_and_up_again_with_flows_messages_and_desk_requests(platfor
     p = platform
     w = build_world(p, clock)
     sign_as(w, w.jia, contract_pdf())
-    drafted = p.contracts.draft(
-        "om-service", get_template("om-service").example_values(), actor="运维经理"
-    )
+    values = get_template("om-service").example_values()
+    values |= {"client_name": w.org.name, "provider_name": w.person.name}  # the seals' owners
+    drafted = p.contracts.draft("om-service", values, actor="运维经理")
     p.contracts.start_signing(
         drafted.id,
         [

@@ -55,7 +55,12 @@ def bj(y: int, m: int, d: int, h: int = 10) -> dt.datetime:
 def sign_both(p: Platform, clock: FrozenClock, w, code: str, extra: dict) -> int:
     """A contract from template ``code`` drafted for the organization and signed by 甲方 and
     乙方 through a sign flow, as the signers do it (code from the outbox, PIN)."""
-    values = get_template(code).example_values() | extra
+    t = get_template(code)
+    values = t.example_values()
+    # the world's parties, whose seals sign: a seal must be the party's the contract names
+    values[t.party("甲方").name], values[t.party("乙方").name] = w.org.name, w.person.name
+    values |= {b.name: w.org.uscc for b in t.blanks if b.type == "uscc" and b.party == "甲方"}
+    values |= extra
     c = p.contracts.draft(code, values, owner_subscriber_id=w.org.id, actor="合同管理员")
     sent = p.contracts.start_signing(
         c.id,

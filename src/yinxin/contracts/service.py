@@ -9,7 +9,8 @@
   its ``contract.drafted`` event in one transaction; ``revise`` does the same for a draft;
 * ``start_signing(id, signers, deadline)`` — a sign flow (``yinxin.signing.flows``) over the
   rendered PDF, each party's signer placed at the party's anchor ``<role>（签章）`` and taking
-  their turn in the template's party order; the contract goes ``out_for_signing``;
+  their turn in the template's party order, each sealing with a seal of the party the
+  contract names (``not_the_party`` otherwise); the contract goes ``out_for_signing``;
 * ``cancel``, ``get``, ``list``, ``pdf`` (the rendered draft, or the signed file once signed).
 
 How the contract learns that its flow ended — **settled on read**, not a hook inside the flow
@@ -31,6 +32,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -445,6 +447,9 @@ class Contracts:
         """Send the contract for signing: a sign flow over its PDF, one signer per party of the
         template, each placed at the party's anchor, in the template's party order.
 
+        Each signer's seal must be the party's own (its owner is the one the party's name
+        blank names, and has the credit code the contract gives, if any): refused naming
+        ``signers[i].seal`` (``not_the_party``) before anything is made.
         The flow is created first (it checks signers, seals and anchors, naming
         ``signers[i].…``), then the contract is marked out for signing with the flow's id, then
         the flow is started (links made, the first signer told). A contract changed meanwhile
@@ -461,6 +466,7 @@ class Contracts:
             t = get_template(row.template_code, row.template_version)
             number, title, key = row.number, row.title, row.pdf_sha256
             owner = row.owner_subscriber_id
+            values = json.loads(row.filled_values)
         if not isinstance(signers, list | tuple) or not signers:
             raise ValidationError("one signer for each party of the contract", field="signers")
         turns = {p.role: i + 1 for i, p in enumerate(t.parties)}
@@ -491,6 +497,9 @@ class Contracts:
         missing = [r for r in turns if r not in seen]
         if missing:
             raise ValidationError(f"no signer for {'、'.join(missing)}", field="signers")
+        with self.db.read() as s:
+            for i, x in enumerate(signers):
+                _seal_of_party(s, t, values, x, i)
         pdf = self.files.get(key)
         flow = self.flows.create(
             f"{title}（{number}）",
@@ -721,6 +730,56 @@ def _check_owner(s: Session, owner_subscriber_id: int) -> None:
         raise NotFound(f"no subscriber {owner_subscriber_id}", field="owner_subscriber_id")
     if owner.kind != "organization":
         raise ValidationError("the owner must be an organization", field="owner_subscriber_id")
+
+
+def _same_name(a: str) -> str:
+    """A party's name as compared with a seal owner's: NFKC (so full-width （） and ASCII ()
+    are one, as Chinese company names are written with either), white space trimmed and
+    runs of it made one space, case folded."""
+    return " ".join(unicodedata.normalize("NFKC", str(a)).split()).casefold()
+
+
+def _seal_of_party(
+    s: Session, t: Template, values: dict[str, Any], x: ContractSigner, i: int
+) -> None:
+    """Refuse a signer whose seal is not the party's: the seal's owner (the subscriber it was
+    issued to, a person or an organization) must be the one the contract names in the party's
+    name blank, and where the contract gives the party's credit code (a ``uscc`` blank of that
+    party) and the owner has one, the codes must be equal. A contract naming 甲方 北京某某科技
+    有限公司 is not sealed with another organization's seal."""
+    from yinxin.seals.rows import seal_row
+
+    where = f"signers[{i}].seal"
+    if x.seal is None or str(x.seal).strip() == "":
+        raise ValidationError("each signer needs a seal", field=where)
+    try:
+        seal = seal_row(s, x.seal)
+    except NotFound:
+        raise NotFound(f"no seal {x.seal}", field=where) from None
+    holder = s.get(Subscriber, seal.subscriber_id)
+    party = t.party(x.role)
+    named = values.get(party.name)
+    label = seal.es_id or seal.id
+    if holder is None or not isinstance(named, str) or _same_name(named) != _same_name(holder.name):
+        whose = holder.name if holder is not None else "?"
+        raise ValidationError(
+            f"合同的{x.role}是“{named}”，印章 {label} 属于“{whose}”，不能为{x.role}签章 / the "
+            f"contract names {x.role} {named!r}; seal {label} is {whose!r}'s",
+            field=where,
+            code="not_the_party",
+        )
+    for b in t.blanks:
+        code = values.get(b.name)
+        if b.type != "uscc" or b.party != x.role or not code or not holder.uscc:
+            continue
+        if unicodedata.normalize("NFKC", str(code)).strip().upper() != holder.uscc.upper():
+            raise ValidationError(
+                f"合同写明{x.role}的统一社会信用代码为 {code}，印章 {label} 所属的“{holder.name}”"
+                f"为 {holder.uscc}，不能为{x.role}签章 / the contract gives {x.role}'s credit "
+                f"code {code}; seal {label} is {holder.name!r}'s, code {holder.uscc}",
+                field=where,
+                code="not_the_party",
+            )
 
 
 def _new_number(now: dt.datetime) -> str:

@@ -48,7 +48,12 @@ export function explainSigners(err) {
   if (/\.subscriber_id$/.test(f)) {
     say(err.code === "not_found" ? "未找到该签署人编号"
       : /integer/.test(err.problem.detail || "") ? "签署人编号应为数字" : "签署人不能重复，且须为已登记的用户");
-  } else if (/\.seal$/.test(f)) say(err.code === "not_found" ? "未找到该印章编码" : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
+  } else if (/\.seal$/.test(f)) {
+    // a seal not of the party the contract names: the API says whose it is, in Chinese first
+    say(err.code === "not_found" ? "未找到该印章编码"
+      : err.code === "not_the_party" ? (err.problem.detail || "").split(" / ")[0]
+      : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
+  }
   else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");
   else if (/\.role$/.test(f)) say("请选择签署角色");
   else if (/\.order$/.test(f)) say("签署顺序重复");
