@@ -90,6 +90,7 @@ class Platform:
             self.keystore,
             creation_lock=lambda: self.db.exclusive(KEK_LOCK),
             cipher=self.settings.data_cipher,
+            anything_wrapped=lambda: self.recrypt.anything_wrapped(),
         )
 
     @cached_property

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.access.staff import _aad as staff_aad
@@ -137,6 +137,29 @@ class DataRecrypt:
                 items.append(sealed("staff_totp", what, u, "totp_secret_encrypted", aad))
         return items
 
+    def anything_wrapped(self) -> bool:
+        """Is any secret in the database sealed under a platform KEK already? Then the key
+        store must hold that KEK: a new one, made because it is missing (a database imported,
+        its ``keys/`` not copied yet), could open none of them (``PlatformKek`` asks this
+        before it creates the KEK). A platform-held key from before the KEK does not count."""
+        with self.db.read() as s:
+            for model, columns in (
+                (SigningAuthorization, (SigningAuthorization.wrapped_key,)),
+                (
+                    WebhookSubscription,
+                    (
+                        WebhookSubscription.secret_wrapped,
+                        WebhookSubscription.previous_secret_wrapped,
+                    ),
+                ),
+                (StaffUser, (StaffUser.totp_secret_encrypted,)),
+            ):
+                q = select(model.id).where(or_(*(c.is_not(None) for c in columns))).limit(1)
+                if s.execute(q).first() is not None:
+                    return True
+            blobs = s.execute(select(PlatformKey.sealed_key)).scalars()
+            return any(pinkeys.is_wrapped(blob) for blob in blobs if blob)
+
     def run(
         self, cipher: str, *, actor: str = "operator", progress: Progress | None = None
     ) -> RecryptResult:
@@ -149,12 +172,7 @@ class DataRecrypt:
         # open the KEK before the transaction; made only where nothing is wrapped under one
         # yet (a key store without the KEK its secrets need — a database imported, its keys/
         # not copied — would otherwise get a new, unrelated KEK file, then refuse every blob)
-        with self.db.read() as s:
-            wrapped = any(
-                item.kind != "platform_key" or pinkeys.is_wrapped(item.get())
-                for item in self._items(s, lock=False)
-            )
-        self.kek.ready(create=not wrapped)
+        self.kek.ready(create=not self.anything_wrapped())
         self.kek.supports(c)  # a key store that cannot do this cipher is refused up front
         recrypted = dict.fromkeys(KINDS, 0)
         unchanged = dict.fromkeys(KINDS, 0)

@@ -72,8 +72,13 @@ def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform
     thief = make_platform(home=thief_home, init=False, passphrase="the thief's passphrase")
     with pytest.raises(ConfigurationError):
         thief.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
-    # a KEK of its own does not open it either
-    thief.kek.encrypt(b"anything", b"context")
+    # nor does it make a KEK of its own: the database holds secrets wrapped under one
+    with pytest.raises(ConfigurationError) as e:
+        thief.kek.encrypt(b"anything", b"context")
+    assert e.value.code == "kek_missing"
+    assert not (thief_home / "keys" / f"{KEK_LABEL}.kek").exists()
+    # and one made all the same (the key store asked directly) does not open it either
+    PlatformKek(thief.keystore).ready()
     with pytest.raises(ConfigurationError) as e:
         thief.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert "key-encryption key" in e.value.message

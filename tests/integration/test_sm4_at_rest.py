@@ -35,7 +35,7 @@ from yinxin.access.staff import _aad as staff_aad
 from yinxin.adapters.cli import app as cli
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
-from yinxin.errors import ConfigurationError, Forbidden, ValidationError
+from yinxin.errors import ConfigurationError, Forbidden, NotFound, ValidationError
 from yinxin.notify.webhooks import _aad as webhook_aad
 from yinxin.pki import pinkeys
 from yinxin.pki.authkeys import open_for_authorization
@@ -445,3 +445,65 @@ def test_a_recrypt_without_the_kek_its_secrets_need_makes_none(
     assert not kek.exists()
     kek.write_bytes(kept)  # the key store restored: the recrypt goes through
     assert same_home(w.p, clock, SM4_GCM).recrypt.run(AES_256_GCM).recrypted["platform_key"] == 2
+
+
+def test_nothing_new_is_sealed_under_a_new_kek_where_the_secrets_need_the_old_one(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A platform whose database holds secrets wrapped under a KEK its key store lacks (a
+    database imported, its ``keys/`` not copied yet): adding a staff account, subscribing a
+    webhook or applying for a platform-held key made a new, unrelated KEK file and sealed the
+    new secret under it, a key lost as soon as the real ``keys/`` is restored (and one that
+    opens none of the old secrets). Each is now refused kek_missing (restore the keys
+    directory) with no KEK file made and the database unchanged; with the key store restored
+    they go through."""
+    w = make_world(tmp_path, clock)
+    populate(w, clock)
+    kek = w.p.settings.keys_dir / "platform-kek.kek"
+    kept = kek.read_bytes()
+    kek.unlink()
+    p = same_home(w.p, clock, SM4_GCM)  # a new process: no KEK in memory
+    attempts = {
+        "staff": lambda: p.staff.add(
+            "lina", password="a long staff password", role="ra_officer", actor="op"
+        ),
+        "webhook": lambda: p.webhooks.subscribe("https://hooks.example.com/b", ["*"], None, "op"),
+        "platform key": lambda: p.certificates.apply(
+            subscriber_id=w.member.id, profile="person-signing", pin="135790"
+        ),
+    }
+    for what, attempt in attempts.items():
+        err = refused(p, attempt, ConfigurationError, code="kek_missing")
+        assert "restore the keys directory" in err.message, what
+        assert not kek.exists(), what
+    kek.write_bytes(kept)  # the key store restored: the same work goes through
+    p = same_home(w.p, clock, SM4_GCM)
+    for attempt in attempts.values():
+        attempt()
+    assert kek.read_bytes() == kept
+    assert len(secrets_in_clear(p)) == 8  # old and new open under the one KEK
+
+
+def test_a_fresh_platform_makes_its_kek_at_first_need(make_platform) -> None:
+    """Where nothing is wrapped yet the KEK is made on demand, as before."""
+    p = make_platform()
+    kek = p.settings.keys_dir / "platform-kek.kek"
+    assert not kek.exists()
+    p.staff.add("lina", password="a long staff password", role="ra_officer", actor="op")
+    assert kek.exists()
+
+
+def test_a_pkcs11_kek_is_not_made_where_secrets_are_wrapped(softhsm_token: SoftHsmToken) -> None:
+    """The same rule with the KEK inside a token: missing, and secrets wrapped under one, it is
+    refused kek_missing and the token gets no key; with nothing wrapped it is made."""
+    label = f"kek-{uuid.uuid4().hex[:10]}"
+    with Pkcs11KeyStore(*softhsm_token) as store:
+        kek = PlatformKek(lambda: store, label=label, anything_wrapped=lambda: True)
+        with pytest.raises(ConfigurationError) as e:
+            kek.encrypt(b"x", b"y")
+        assert e.value.code == "kek_missing" and "restore the keys directory" in e.value.message
+        with pytest.raises(NotFound):
+            store.secret_object(label)
+        fresh = PlatformKek(lambda: store, label=label, anything_wrapped=lambda: False)
+        assert fresh.decrypt(fresh.encrypt(b"x", b"y"), b"y") == b"x"
+        store.secret_object(label)

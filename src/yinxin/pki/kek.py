@@ -12,7 +12,12 @@ encrypted (AES-256-GCM) under this KEK, which never lives in the database:
 
 A copy of the database alone is then useless; a copy of database *and* key store still needs
 the PIN. The KEK is created on first use (the first platform-held key after an upgrade or
-``init``), under a database-wide lock so that processes starting together agree on one key.
+``init``), under a database-wide lock so that processes starting together agree on one key, and
+only while nothing in the database is wrapped under a KEK yet (``anything_wrapped``, asked of
+the database by the composition root): a key store that lacks the KEK the database's secrets
+need (a database imported, its ``keys/`` not copied yet) is refused ``kek_missing`` on every
+path, rather than given a new key that could open none of them and would be lost once the
+real one is restored.
 
 The cipher under the KEK is the deployment's ``YINXIN_DATA_CIPHER`` (``yinxin.pki.ciphers``).
 AES-256-GCM is done by the store's own key (inside the token on PKCS#11). For SM4 the key is
@@ -51,11 +56,15 @@ class PlatformKek:
         label: str = KEK_LABEL,
         creation_lock: Callable[[], AbstractContextManager[object]] | None = None,
         cipher: str = AES_256_GCM,
+        anything_wrapped: Callable[[], bool] | None = None,
     ):
         self.label = label
         self.cipher = get_cipher(cipher)  # what new blobs are sealed with
         self._keystore = keystore
         self._creation_lock = creation_lock
+        # "is any secret in the database sealed under a KEK already?" (the composition root
+        # asks the database): then a missing KEK is refused, never made anew
+        self._anything_wrapped = anything_wrapped
         self._key: SecretKey | None = None
         self._subkeys: dict[str, bytes] = {}
 
@@ -67,19 +76,34 @@ class PlatformKek:
             key = store.secret(self.label)
         except NotFound:
             if not create:
-                raise ConfigurationError(
-                    f"the key store holds no platform key-encryption key {self.label!r}: "
-                    "platform-held keys wrapped under it cannot be opened with this key store "
-                    "(restore the keys directory, or use the HSM token, it was made with)",
-                    field="keystore",
-                    code="kek_missing",
-                ) from None
+                raise self._missing(wrapped=False) from None
             with self._creation_lock() if self._creation_lock else nullcontext():
-                key = store.secret(self.label, create=True)
+                try:  # made meanwhile by another process (it held the lock)
+                    key = store.secret(self.label)
+                except NotFound:
+                    if self._anything_wrapped is not None and self._anything_wrapped():
+                        raise self._missing(wrapped=True) from None
+                    key = store.secret(self.label, create=True)
                 if self.cipher.name != AES_256_GCM:  # a KEK file made under an SM4 setting
                     self.reseal_store(self.cipher)
         self._key = key
         return key
+
+    def _missing(self, *, wrapped: bool) -> ConfigurationError:
+        """The refusal where the key store lacks the KEK (``kek_missing``); ``wrapped``: a new
+        secret was to be sealed, and none is made since the database holds some under a KEK."""
+        why = (
+            "the database holds secrets wrapped under one, which a new key could not open, "
+            "so none is made and nothing was written"
+            if wrapped
+            else "platform-held keys wrapped under it cannot be opened with this key store"
+        )
+        return ConfigurationError(
+            f"the key store holds no platform key-encryption key {self.label!r}: {why} "
+            "(restore the keys directory, or use the HSM token, it was made with)",
+            field="keystore",
+            code="kek_missing",
+        )
 
     def store_cipher(self) -> str | None:
         """The cipher the key store keeps the KEK under (the file store's ``.kek`` file), or
