@@ -232,10 +232,19 @@ def init(
 
 @plan_app.command("list")
 def plan_list(as_json: bool = JSON) -> None:
-    """Show the fee plans."""
-    from yinxin.registry.fees import PLANS
+    """Show the fee plans (amounts in yuan; --json gives them in fen, as kept)."""
+    from yinxin.registry.fees import PLANS, Plan, yuan
 
-    run(as_json, lambda: list(PLANS.values()))
+    def show(plans: list[Plan]) -> None:
+        for p in plans:
+            medium = f"  medium ¥{yuan(p.medium_fen)}" if p.medium_fen else ""
+            hardware = "  hardware included" if p.includes_hardware else ""
+            console.print(
+                f"{p.code}  {p.title}  ¥{yuan(p.annual_fen)}/year{medium}  "
+                f"renewal ¥{yuan(p.renewal_fen)}/year{hardware}"
+            )
+
+    run(as_json, lambda: list(PLANS.values()), show)
 
 
 # registry.certificates.NOTICE_DAYS_MAX, written out: the CLI imports no service to start
