@@ -220,9 +220,10 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
         aes.seals.unlock_for_signing(w.yi.seal.es_id, "000000")
     assert e.value.code == "wrong_pin"
 
-    # and back to SM4, through the command line, progress shown
+    # and back to SM4, through the command line, progress shown (on a terminal)
     monkeypatch.setenv("YINXIN_DATA_CIPHER", SM4_GCM)
     monkeypatch.setenv("YINXIN_CA_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: standard error is a terminal
     runner = CliRunner()
     out = runner.invoke(
         cli, ["keys", "recrypt", "--cipher", SM4_GCM, "--home", str(p.settings.home)]
@@ -234,7 +235,15 @@ def test_a_platform_on_sm4_signs_and_recrypts_to_aes_and_back(
     assert secrets_in_clear(back) == before
     counts = census(back)
     assert counts["platform_key"] == {SM4_GCM: 2} and counts["webhook_secret"] == {SM4_GCM: 1}
-    # a second run finds nothing to do
+    # a second run finds nothing to do; off a terminal (a cron job) it draws no progress, one
+    # line per secret in the job's mail, and keeps the summary
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    quiet = runner.invoke(
+        cli, ["keys", "recrypt", "--cipher", SM4_GCM, "--home", str(p.settings.home)]
+    )
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and "[1/5]" not in quiet.output
+    assert quiet.stdout.startswith("Recrypted 0 sealed secret(s) to sm4-gcm\n")
     again = runner.invoke(
         cli, ["keys", "recrypt", "--cipher", "sm4-gcm", "--home", str(p.settings.home), "--json"]
     )

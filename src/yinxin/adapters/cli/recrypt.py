@@ -27,11 +27,13 @@ def keys_recrypt(
 
     Needs the key store (CA passphrase or HSM), never a PIN. The PIN layer of a platform-held
     key moves at the key's next signature or PIN change; the KEK layer moves now. Set
-    YINXIN_DATA_CIPHER to the same cipher so new secrets are sealed with it too.
+    YINXIN_DATA_CIPHER to the same cipher so new secrets are sealed with it too. Progress
+    ([n/total] kind what) is drawn on standard error when it is a terminal.
     """
 
     def progress(kind: str, what: str, done: int, total: int) -> None:
-        if as_json:
+        # on stderr, and only on a terminal: a line a secret filled a cron job's mail
+        if as_json or not err_console.is_terminal:
             return
         if kind == "done":
             err_console.print(f"[{total}/{total}] committing")
