@@ -34,6 +34,7 @@ from tests.integration.signing_flow import (
     sign_as,
 )
 from yinxin.adapters.http.server import create_app
+from yinxin.errors import ValidationError
 from yinxin.store.models.access import WebSession
 
 PASSWORD = "correct horse 1"
@@ -611,6 +612,33 @@ def test_staff_cli(tmp_path):
     )
     assert short.returncode == 2 and "password" in short.stdout + short.stderr
     assert yinxin_json(["staff", "unlock", "desk9"], tmp_path)["locked_until"] is None
+
+
+def test_staff_add_refuses_a_blank_name(tmp_path):
+    """``staff add desk6 --name "  "`` was accepted and the name dropped (the account showed
+    its username): a blank name is refused, naming the option, and nothing written."""
+    from tests.integration.server import yinxin_cli
+
+    p = new_platform(tmp_path)
+    try:
+        with pytest.raises(ValidationError) as e:
+            p.staff.add(
+                "desk6", password=PASSWORD, role="ra_officer", display_name=" \t", actor="t"
+            )
+        assert e.value.field == "display_name"
+    finally:
+        p.close()
+    env = {"YINXIN_STAFF_PASSWORD": PASSWORD}
+    args = ["staff", "add", "desk6", "--role", "ra_officer", "--name", "  "]
+    bad = yinxin_cli([*args, "--json"], tmp_path, env=env, check=False)
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["field"] == "name"
+    bad = yinxin_cli(args, tmp_path, env=env, check=False)
+    assert bad.returncode == 2 and "name" in bad.stderr and "blank" in bad.stderr
+    assert yinxin_json(["staff", "list"], tmp_path) == []
+    # left out, the account shows its username, as before
+    yinxin_cli(["staff", "add", "desk6", "--role", "ra_officer"], tmp_path, env=env)
+    assert yinxin_json(["staff", "list"], tmp_path)[0]["display_name"] == "desk6"
 
 
 def _at_terminal(

@@ -119,15 +119,26 @@ def _account(username: str, role: str, display_name: str) -> tuple[str, ApiRole,
         staff_role = None
     if staff_role not in STAFF_ROLES:
         raise ValidationError(f"a staff role is one of {', '.join(STAFF_ROLES)}", field="role")
-    display = (display_name or username).strip()
-    if len(display) > 100:
-        raise ValidationError("a display name is at most 100 characters", field="display_name")
-    refuse_hidden(display, "display_name")
-    return username, staff_role, display
+    return username, staff_role, display_name_of(display_name, username)
 
 
 def _aad(username: str) -> bytes:
     return f"yinxin/staff-totp/v1:{username}".encode()
+
+
+def display_name_of(display_name: str, username: str) -> str:
+    """The name an account shows: the one given, or its username when none is. A blank one
+    (spaces only) is refused: it was dropped, the account showing its username unasked."""
+    if display_name and not display_name.strip():
+        raise ValidationError(
+            "a display name must not be blank (leave it out to show the username)",
+            field="display_name",
+        )
+    display = (display_name or username).strip()
+    if len(display) > 100:
+        raise ValidationError("a display name is at most 100 characters", field="display_name")
+    refuse_hidden(display, "display_name")
+    return display
 
 
 class StaffUsers:

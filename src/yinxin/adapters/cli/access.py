@@ -87,7 +87,9 @@ staff_app = typer.Typer(
 def staff_add(
     username: str = typer.Argument(..., help="Login name: lower-case letters, digits, _ . -"),
     role: str = typer.Option(..., help="ra_officer or administrator."),
-    display_name: str = typer.Option("", "--name", help="The name shown on pages and in audit."),
+    display_name: str = typer.Option(
+        "", "--name", help="The name shown on pages and in audit (default: the username)."
+    ),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -97,7 +99,10 @@ def staff_add(
     def make():
         staff = platform(home).staff
         # a wrong username, role or name is told before the password is asked for (twice)
-        staff.check_new(username, role=role, display_name=display_name)
+        as_options(
+            {"display_name": "name"},
+            lambda: staff.check_new(username, role=role, display_name=display_name),
+        )
         password = read_secret(
             "password (10 characters at least)",
             env="YINXIN_STAFF_PASSWORD",
@@ -105,8 +110,11 @@ def staff_add(
             confirm=True,
             stdin_flag=None,  # not a terminal: the first line of standard input
         )
-        return staff.add(
-            username, password=password, role=role, display_name=display_name, actor="operator"
+        return as_options(
+            {"display_name": "name"},
+            lambda: staff.add(
+                username, password=password, role=role, display_name=display_name, actor="operator"
+            ),
         )
 
     def show(new) -> None:
