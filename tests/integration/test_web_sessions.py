@@ -305,6 +305,32 @@ def test_disabled_staff_loses_its_sessions(world, client):
     problem(client.get("/api/v1/sessions/current"), 401, "unauthenticated")
 
 
+def test_a_disabled_account_is_enabled_again_its_sessions_staying_ended(world, client, clock):
+    """A disabled account could never be used again (``staff unlock`` answered exit 0 showing
+    it still disabled). ``enable`` lets it sign in again, audited; the sessions it had when
+    disabled stay ended (they were refused only while the account was disabled)."""
+    totp = staff(world)
+    assert login_staff(client, world, totp).status_code == 201
+    old_cookies = dict(client.cookies)
+    world.p.staff.disable("desk1", actor="test")
+    assert world.p.staff.unlock("desk1", actor="test").disabled_at is not None
+    view = world.p.staff.enable("desk1", actor="admin")
+    assert view.disabled_at is None
+    client.cookies.clear()
+    client.cookies.update(old_cookies)
+    problem(client.get("/api/v1/sessions/current"), 401, "unauthenticated")
+    enabled = [e for e in world.p.audit_events() if e.action == "staff.enabled"]
+    assert [(e.actor, e.subject_id) for e in enabled] == [("admin", "desk1")]
+    assert enabled[0].data == {"sessions_ended": 1}
+    # enabling an account in use changes nothing and writes nothing
+    world.p.staff.enable("desk1", actor="admin")
+    assert actions(world).count("staff.enabled") == 1
+    client.cookies.clear()
+    clock.advance(seconds=60)  # the code used above is spent
+    assert login_staff(client, world, totp).status_code == 201
+    assert client.get("/api/v1/sessions/current").status_code == 200
+
+
 def test_bearer_key_still_works_and_wins_over_a_cookie(world, client):
     key = world.p.api_keys.create(name="oa", role="integration", actor="test").secret
     r = client.get("/api/v1/subscribers", headers={"Authorization": f"Bearer {key}"})
@@ -612,6 +638,13 @@ def test_staff_cli(tmp_path):
     )
     assert short.returncode == 2 and "password" in short.stdout + short.stderr
     assert yinxin_json(["staff", "unlock", "desk9"], tmp_path)["locked_until"] is None
+    assert yinxin_json(["staff", "disable", "desk9"], tmp_path)["disabled_at"] is not None
+    # unlock does not enable a disabled account, and says so
+    still = yinxin_cli(["staff", "unlock", "desk9"], tmp_path)
+    assert "disabled" in still.stderr and "staff enable desk9" in still.stderr
+    assert yinxin_json(["staff", "enable", "desk9"], tmp_path)["disabled_at"] is None
+    enabled = yinxin_cli(["staff", "enable", "desk9"], tmp_path)
+    assert "disabled_at" in enabled.stdout
 
 
 def test_staff_add_refuses_a_blank_name(tmp_path):

@@ -40,7 +40,7 @@ from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.store import audit
 from yinxin.store.db import Database
-from yinxin.store.models.access import StaffUser
+from yinxin.store.models.access import StaffUser, WebSession
 from yinxin.store.queries import one_or_404
 
 STAFF_ROLES = (ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER)
@@ -232,6 +232,40 @@ class StaffUsers:
             if row.disabled_at is None:
                 row.disabled_at = now
                 self._audit(s, now, actor, "staff.disabled", row, {})
+            return StaffView.of(row)
+
+    def enable(self, username: str, *, actor: str) -> StaffView:
+        """Let a disabled account sign in again (audited ``staff.enabled``). The sessions it had
+        when disabled stay ended: they were refused only while it was, so each is ended here
+        (``session.closed``, reason ``staff_disabled``). An account in use is left as it is."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = self._row(s, username, lock=True)
+            if row.disabled_at is not None:
+                sessions = s.execute(
+                    select(WebSession)
+                    .where(
+                        WebSession.staff_user_id == row.id,
+                        WebSession.revoked_at.is_(None),
+                        WebSession.expires_at > now,
+                    )
+                    .with_for_update()
+                ).scalars()
+                ended = 0
+                for session in sessions:
+                    session.revoked_at = now
+                    audit.event(
+                        s,
+                        now,
+                        actor,
+                        "session.closed",
+                        session.id,
+                        {"kind": session.kind, "reason": "staff_disabled"},
+                        subject_type="web_session",
+                    )
+                    ended += 1
+                row.disabled_at = None
+                self._audit(s, now, actor, "staff.enabled", row, {"sessions_ended": ended})
             return StaffView.of(row)
 
     # --- login ----------------------------------------------------------------------------------

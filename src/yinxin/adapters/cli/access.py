@@ -7,6 +7,7 @@ secret is printed once and cannot be shown again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,13 +16,18 @@ from yinxin.adapters.cli.common import (
     JSON,
     Platform,
     as_options,
+    emit,
     on_platform,
     parse_time,
     platform,
     read_secret,
     run,
+    say,
     show_once,
 )
+
+if TYPE_CHECKING:
+    from yinxin.access.staff import StaffView
 
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the HTTP API.")
 
@@ -134,15 +140,34 @@ def staff_list(p: Platform = HOME) -> object:
     return p.staff.list()
 
 
+def _unlocked(view: StaffView) -> None:
+    emit(view, False)
+    if view.disabled_at is not None:  # exit 0 showing disabled_at read as if it could sign in
+        say(
+            "[yellow]note:[/] {} is disabled: unlock lifts a lockout only; "
+            "yinxin staff enable {} lets it sign in again",
+            view.username,
+            view.username,
+            err=True,
+        )
+
+
 @staff_app.command("unlock")
-@on_platform()
+@on_platform(_unlocked)
 def staff_unlock(username: str, p: Platform = HOME) -> object:
-    """Lift a lockout after too many wrong attempts."""
+    """Lift a lockout after too many wrong attempts (a disabled account stays disabled)."""
     return p.staff.unlock(username, actor="operator")
 
 
 @staff_app.command("disable")
 @on_platform()
 def staff_disable(username: str, p: Platform = HOME) -> object:
-    """Stop an account at once (its sessions end with it)."""
+    """Stop an account at once (its sessions end with it); staff enable undoes it."""
     return p.staff.disable(username, actor="operator")
+
+
+@staff_app.command("enable")
+@on_platform()
+def staff_enable(username: str, p: Platform = HOME) -> object:
+    """Let a disabled account sign in again (its old sessions stay ended; audited)."""
+    return p.staff.enable(username, actor="operator")

@@ -31,7 +31,7 @@ const ACTIONS = {
   "authorization.expired": "自动签署授权过期",
   "intent.code_undelivered": "验证码未送达", "notice.skipped": "通知未发出",
   "api_key.created": "新建接口密钥", "api_key.revoked": "吊销接口密钥", "platform_keys.wrapped": "平台托管密钥加密保存",
-  "staff.disabled": "停用工作人员", "staff.unlocked": "解除工作人员锁定",
+  "staff.disabled": "停用工作人员", "staff.enabled": "重新启用工作人员", "staff.unlocked": "解除工作人员锁定",
   "webhook.subscribed": "订阅事件通知", "webhook.paused": "暂停事件通知", "webhook.resumed": "恢复事件通知",
   "webhook.deleted": "删除事件通知", "webhook.secret_rotated": "更换事件通知密钥",
   "session.opened": "登录", "session.closed": "退出登录", "staff.login": "工作人员登录",
