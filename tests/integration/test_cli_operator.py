@@ -6,7 +6,10 @@ import json
 
 from typer.testing import CliRunner
 
+from tests.conftest import PASSPHRASE
 from yinxin.adapters.cli import app as cli_app
+from yinxin.app import Platform
+from yinxin.store.models.archive import ArchivedDocument
 
 
 def test_plan_list_prints_yuan_and_its_json_keeps_the_fen(tmp_path) -> None:
@@ -24,3 +27,58 @@ def test_plan_list_prints_yuan_and_its_json_keeps_the_fen(tmp_path) -> None:
     rows = json.loads(res.stdout)
     assert rows[0]["annual_fen"] == 7000 and rows[0]["medium_fen"] == 5000
     assert rows[1]["renewal_fen"] == 60000 and rows[1]["includes_hardware"] is True
+
+
+def _kept(p: Platform, states: list[str]) -> list[int]:
+    """Rows of the archive as ``archive keep`` writes them (the listing reads no file)."""
+    now = p.clock.now()
+    with p.db.transaction() as s:
+        rows = [
+            ArchivedDocument(
+                document_name=f"合同{i}.pdf",
+                sha256=f"{i:064x}",
+                path=f"archive/{i}.pdf",
+                size=100,
+                level="B-LT",
+                state=state,
+                created_at=now,
+                newest_timestamp_at=now,
+                tsa_not_after=now,
+                renewals=0,
+            )
+            for i, state in enumerate(states)
+        ]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+def test_archive_list_pages_as_the_other_listings_do(platform: Platform) -> None:
+    p = platform
+    ids = _kept(p, ["active", "superseded", "active", "active", "active"])
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+
+    def cli(*args: str):
+        return CliRunner().invoke(cli_app, ["archive", "list", *args], env=env)
+
+    page = json.loads(cli("--limit", "2", "--json").stdout)
+    assert [d["id"] for d in page["items"]] == [ids[0], ids[2]]
+    assert page["next_after"] == ids[2]
+    page = json.loads(cli("--limit", "2", "--after", str(ids[2]), "--json").stdout)
+    assert [d["id"] for d in page["items"]] == ids[3:] and page["next_after"] is None
+    page = json.loads(cli("--all", "--limit", "2", "--json").stdout)
+    assert [d["id"] for d in page["items"]] == ids[:2] and page["next_after"] == ids[1]
+    res = cli("--limit", "2")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert len(lines) == 3 and lines[0].startswith(f"#{ids[0]} ") and "合同0.pdf" in lines[0]
+    assert lines[-1] == f"more: --after {ids[2]}"
+    assert len(cli().stdout.splitlines()) == 4  # all four active ones, no more to ask for
+    bad = cli("--limit", "0", "--json")
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["field"] == "limit"
+    res = cli("--after", str(ids[-1]))
+    assert res.exit_code == 0 and res.stdout == "" and "no documents" in res.stderr

@@ -63,8 +63,8 @@ from yinxin.store import audit
 from yinxin.store.files import FileStore
 from yinxin.store.models.archive import ArchivedDocument
 from yinxin.store.models.signing import SignatureRecord
-from yinxin.store.queries import select_where
-from yinxin.transitions import TransitionTable, move
+from yinxin.store.queries import cut, paged, select_where
+from yinxin.transitions import TransitionTable, listed, move
 
 if TYPE_CHECKING:
     from yinxin.registry.views import RolledOver
@@ -127,6 +127,15 @@ class ArchivedDocumentView:
     @classmethod
     def of(cls, row: ArchivedDocument) -> ArchivedDocumentView:
         return from_row(cls, row, level=Level(row.level), state=DocumentState(row.state))
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    items: tuple[ArchivedDocumentView, ...]
+    next_after: int | None  # pass as ``after`` for the next page; None: this was the last
+
+
+MAX_LIST = 200
 
 
 class _Outcome(Enum):
@@ -228,6 +237,26 @@ class Archive:
         with self.db.read() as s:
             q = select_where(ArchivedDocument, state=state).order_by(ArchivedDocument.id)
             return [ArchivedDocumentView.of(r) for r in s.execute(q).scalars()]
+
+    def page(
+        self,
+        state: DocumentState | str | None = ACTIVE,
+        *,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> ArchivePage:
+        """Kept documents by id, ``limit`` at a time; ``after`` is the previous page's
+        ``next_after`` (``yinxin archive list``)."""
+        state = listed(DocumentState, state, "state")
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
+        q = select_where(ArchivedDocument, state=state)
+        q = paged(
+            q, ArchivedDocument.id, after=None if after is None else int(after), limit=limit + 1
+        )
+        with self.db.read() as s:
+            rows, next_after = cut(list(s.execute(q).scalars()), limit)
+            return ArchivePage(tuple(ArchivedDocumentView.of(r) for r in rows), next_after)
 
     def document(self, doc_id: int) -> tuple[ArchivedDocumentView, bytes]:
         with self.db.read() as s:

@@ -12,6 +12,8 @@ from yinxin.adapters.cli.common import (
     ACTOR,
     HOME,
     JSON,
+    LIMIT,
+    console,
     err_console,
     extended,
     moment,
@@ -30,13 +32,16 @@ archive_app = typer.Typer(
 @archive_app.command("list")
 def archive_list(
     all_versions: bool = typer.Option(False, "--all", help="Superseded versions too."),
+    limit: int = LIMIT,
+    after: int | None = typer.Option(None, help="Continue after this id (next_after)."),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """The kept documents: level, newest timestamp, when its TSA certificate expires."""
+    """The kept documents by id, a page at a time: level, newest timestamp, when its TSA
+    certificate expires."""
 
-    def show(rows):
-        for r in rows:
+    def show(page) -> None:
+        for r in page.items:
             say(
                 "[bold]#{}[/] {} {} {}  timestamp {}  TSA to {}  renewals {}",
                 r.id,
@@ -47,12 +52,16 @@ def archive_list(
                 moment(r.tsa_not_after),
                 r.renewals,
             )
+        if page.next_after is not None:  # as show_page ends every other page
+            console.print(f"more: --after {page.next_after}")
 
     run(
         as_json,
-        lambda: platform(home).archive.documents(None if all_versions else "active"),
+        lambda: platform(home).archive.page(
+            None if all_versions else "active", limit=limit, after=after
+        ),
         show,
-        empty="no documents kept yet",
+        empty="no documents kept yet" if after is None else f"no documents after {after}",
     )
 
 
