@@ -854,7 +854,9 @@ def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
 # --- demo -----------------------------------------------------------------------------------------
 @app.command()
 def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
-    """The main job: initialise if needed and walk subscribers through getting certificates."""
+    """A demonstration: initialise if needed, then walk sample subscribers through getting
+    certificates. Each run adds demo subscribers and certificates to the data directory: not
+    for a production one."""
     from yinxin.demo import run_demo
 
     run(

@@ -89,6 +89,9 @@ staff_app = typer.Typer(
 )
 
 
+USERNAME = typer.Argument(..., help="The account's login name (staff list).")
+
+
 @staff_app.command("add")
 def staff_add(
     username: str = typer.Argument(..., help="Login name: lower-case letters, digits, _ . -"),
@@ -154,20 +157,20 @@ def _unlocked(view: StaffView) -> None:
 
 @staff_app.command("unlock")
 @on_platform(_unlocked)
-def staff_unlock(username: str, p: Platform = HOME) -> object:
+def staff_unlock(username: str = USERNAME, p: Platform = HOME) -> object:
     """Lift a lockout after too many wrong attempts (a disabled account stays disabled)."""
     return p.staff.unlock(username, actor="operator")
 
 
 @staff_app.command("disable")
 @on_platform()
-def staff_disable(username: str, p: Platform = HOME) -> object:
+def staff_disable(username: str = USERNAME, p: Platform = HOME) -> object:
     """Stop an account at once (its sessions end with it); staff enable undoes it."""
     return p.staff.disable(username, actor="operator")
 
 
 @staff_app.command("enable")
 @on_platform()
-def staff_enable(username: str, p: Platform = HOME) -> object:
+def staff_enable(username: str = USERNAME, p: Platform = HOME) -> object:
     """Let a disabled account sign in again (its old sessions stay ended; audited)."""
     return p.staff.enable(username, actor="operator")

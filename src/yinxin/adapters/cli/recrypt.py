@@ -23,7 +23,7 @@ def keys_recrypt(
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Re-encrypt every sealed secret under CIPHER, in one transaction: all or nothing.
+    """Re-encrypt every sealed secret under --cipher, in one transaction: all or nothing.
 
     Needs the key store (CA passphrase or HSM), never a PIN. The PIN layer of a platform-held
     key moves at the key's next signature or PIN change; the KEK layer moves now. Set

@@ -90,7 +90,7 @@ def sign_command(
         pin: str | None = SEAL_PIN,
         pin_stdin: bool = PIN_CODE_STDIN,
         anchor: str | None = typer.Option(
-            None, help='Centre the seal on this text, "乙方（签章）".'
+            None, help='Centre the seal on this text, e.g. "乙方（签章）".'
         ),
         page: int | None = typer.Option(None, help="Page (1 = first, -1 = last)."),
         x: float | None = typer.Option(None, help=texts["x"]),
