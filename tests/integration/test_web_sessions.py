@@ -771,7 +771,7 @@ def test_staff_add_refuses_a_bad_account_before_asking_for_its_password(tmp_path
     for args, field, code in (
         (["Bad Name", "--role", "ra_officer"], "username", 2),
         (["desk8", "--role", "subscriber"], "role", 2),
-        (["desk8", "--role", "ra_officer", "--name", "王\x1b[8m"], "display_name", 2),
+        (["desk8", "--role", "ra_officer", "--name", "王\x1b[8m"], "name", 2),  # --name
         (["desk9", "--role", "ra_officer"], "username", 6),  # taken
     ):
         out = subprocess.run(  # no terminal, no YINXIN_STAFF_PASSWORD, nothing on stdin
