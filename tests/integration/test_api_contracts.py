@@ -299,3 +299,86 @@ def test_a_revision_that_changes_nothing_is_refused_422(client, world):
     assert dbdump.dump(world.p) == before
     now = client.get(f"/api/v1/contracts/{c['id']}", headers=auth["org"]).json()
     assert now["pdf_sha256"] == c["pdf_sha256"]
+
+
+def test_signing_links_kept_for_an_idempotent_retry_are_sealed_in_the_database(client, world):
+    """POST /flows/{id}/start, /contracts/{id}/signing and /desk/requests/{id}/record-flow
+    with an Idempotency-Key kept their answer — each signer's signing link, a bearer secret the
+    flow keeps only as a SHA-256 — in idempotency_records as plain bytes for 24 hours, and said
+    nothing to caches: a copy of the database held every link of the day. The answer is kept
+    sealed under the platform KEK now (Cache-Control: no-store); a retry still gets it back
+    byte for byte."""
+    import base64
+
+    from tests.fixtures.samples import contract_pdf
+
+    w, p = world, world.p
+    auth = _keys(w)["org"]
+    admin = p.api_keys.create(name="admin", role="administrator", actor="t").secret
+    desk = {"Authorization": f"Bearer {admin}"}
+    deadline = (w.clock.now() + dt.timedelta(days=3)).isoformat()
+    jia = {"role": "甲方", "subscriber_id": w.jia.id, "seal": w.jia.seal.es_id}
+    yi = {"role": "乙方", "subscriber_id": w.yi.id, "seal": w.yi.seal.es_id}
+    flow = {
+        "title": "技术服务合同",
+        "documents": [
+            {"name": "合同.pdf", "content_base64": base64.b64encode(contract_pdf()).decode()}
+        ],
+        "signers": [jia | {"placement": {"anchor": "甲方（签章）"}}],
+        "deadline": deadline,
+    }
+    r = client.post("/api/v1/flows", json=flow, headers=auth)
+    assert r.status_code == 201, r.text
+    flow_id = r.json()["id"]
+    r = client.post(
+        "/api/v1/contracts", json={"template": "tech-service", "values": _values(w)}, headers=auth
+    )
+    assert r.status_code == 201, r.text
+    contract_id = r.json()["id"]
+    p.desk.add_contract(
+        "YW-2026-001",
+        title="运维服务合同",
+        party_a=w.org.name,
+        party_b=w.person.name,
+        annual_fee="28000.00",
+        starts_on=w.clock.now().date() - dt.timedelta(days=30),
+        ends_on=w.clock.now().date() + dt.timedelta(days=300),
+        actor="t",
+    )
+    request = p.desk.open(
+        "YW-2026-001", channel="phone", description="报表导出失败", reported_by="甲方"
+    )
+    p.desk.respond(request.id)
+    p.desk.resolve(request.id, "重建索引")
+    asks = [
+        (f"/api/v1/flows/{flow_id}/start", auth, None, lambda a: a["links"]),
+        (
+            f"/api/v1/contracts/{contract_id}/signing",
+            auth,
+            {"signers": [jia, yi], "deadline": deadline},
+            lambda a: a["links"],
+        ),
+        (
+            f"/api/v1/desk/requests/{request.id}/record-flow",
+            desk,
+            {
+                "party_a": {"subscriber_id": w.jia.id, "seal": w.jia.seal.es_id},
+                "party_b": {"subscriber_id": w.yi.id, "seal": w.yi.seal.es_id},
+            },
+            lambda a: a["flow"]["links"],
+        ),
+    ]
+    db = w.p.settings.home / "yinxin.db"
+    for n, (path, headers, body, links) in enumerate(asks):
+        headers = {**headers, "Idempotency-Key": f"links-{n}"}
+        first = client.post(path, json=body, headers=headers)
+        assert first.status_code in (200, 201), first.text
+        assert first.headers.get("cache-control") == "no-store", path
+        tokens = [x["token"].encode() for x in links(first.json())]
+        assert tokens and all(x["url"].endswith(x["token"]) for x in links(first.json()))
+        again = client.post(path, json=body, headers=headers)
+        assert again.headers.get("idempotent-replayed") == "true", path
+        assert again.status_code == first.status_code and again.content == first.content
+        assert "x-yinxin-holds-secret" not in again.headers
+        raw = b"".join(f.read_bytes() for f in db.parent.glob("yinxin.db*"))
+        assert not [t for t in tokens if t in raw], path

@@ -24,7 +24,7 @@ from yinxin.adapters.http.api.context import (
     service_page,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
-from yinxin.adapters.http.api.responses import PDF, document_pdf, pdf_response
+from yinxin.adapters.http.api.responses import PDF, document_pdf, holds_secret, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.contracts import templates
 from yinxin.contracts.service import (
@@ -196,9 +196,12 @@ def contract_pdf(contract_id: ContractId, platform: Plat, principal: Drafter):
 
 
 @router.post("/contracts/{contract_id:int}/signing", status_code=201, response_model=SentContract)
-def send(contract_id: ContractId, body: SendIn, platform: Plat, principal: Drafter):
+def send(
+    contract_id: ContractId, body: SendIn, response: Response, platform: Plat, principal: Drafter
+):
     """Start signing: a sign flow over the PDF, each party's signer at its anchor, in the
     template's party order; each signer's link is in the answer, once."""
+    holds_secret(response)  # the links: kept by no cache, sealed for a retry
     _scoped(platform, principal, contract_id)
     signers = [
         ContractSigner(

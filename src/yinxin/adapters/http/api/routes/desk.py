@@ -26,7 +26,7 @@ from yinxin.adapters.http.api.context import (
     state_filter,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
-from yinxin.adapters.http.api.responses import PDF, pdf_response
+from yinxin.adapters.http.api.responses import PDF, holds_secret, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
 from yinxin.adapters.http.api.shapes import Amount
 from yinxin.contracts.desk import (
@@ -218,8 +218,11 @@ class RecordFlowOut:
 
 
 @router.post("/desk/requests/{request_id:int}/record-flow", response_model=RecordFlowOut)
-def record_flow(request_id: RequestId, body: RecordFlowIn, platform: Plat, principal: Staff):
+def record_flow(
+    request_id: RequestId, body: RecordFlowIn, response: Response, platform: Plat, principal: Staff
+):
     """Send the record for signature: 乙方 first, then 甲方; each link is in the answer once."""
+    holds_secret(response)  # the links: kept by no cache, sealed for a retry
     sent = platform.desk.start_record_flow(
         request_id,
         party_a=(body.party_a.subscriber_id, body.party_a.seal),

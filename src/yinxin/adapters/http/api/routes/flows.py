@@ -26,7 +26,14 @@ from yinxin.adapters.http.api.context import (
     state_filter,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
-from yinxin.adapters.http.api.responses import PDF, PNG, binary_body, document_pdf, pdf_response
+from yinxin.adapters.http.api.responses import (
+    PDF,
+    PNG,
+    binary_body,
+    document_pdf,
+    holds_secret,
+    pdf_response,
+)
 from yinxin.adapters.http.api.routes.documents import DocumentIn, PlacementIn, SealRef, pdf_of
 from yinxin.adapters.http.api.routes.pictures import (
     DocumentPages,
@@ -142,8 +149,9 @@ def get_flow(flow_id: FlowId, platform: Plat, principal: Sender):
 
 
 @router.post("/flows/{flow_id:int}/start", response_model=StartedFlow)
-def start_flow(flow_id: FlowId, platform: Plat, principal: Sender):
+def start_flow(flow_id: FlowId, response: Response, platform: Plat, principal: Sender):
     """Each signer's link is in the answer, once; those whose turn it is are sent theirs."""
+    holds_secret(response)  # the links: kept by no cache, sealed for a retry
     _scoped(platform, principal, flow_id)
     return platform.flows.start(flow_id, actor=principal.actor)
 
