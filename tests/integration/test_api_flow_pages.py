@@ -20,6 +20,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from tests.fixtures.samples import contract_pdf
+from tests.integration.api_world import problem_of
 from tests.integration.signing_flow import (
     CODE_SPACING,
     World,
@@ -307,3 +308,32 @@ def test_signing_links_are_masked_in_the_access_log():
         masked = _TOKEN.sub(r"\1***", path)
         assert token not in masked and "/sign/***" in masked
     assert _TOKEN.sub(r"\1***", "/flows/12") == "/flows/12"
+
+
+def test_a_signing_link_used_with_an_idempotency_key_is_not_kept_in_the_database(world, client):
+    """The signer's page sends each POST to ``/sign/{token}`` (the code, the signature) with an
+    Idempotency-Key, and the kept record's path was that URL, token and all, in clear for 24
+    hours — a link that still reads the signed documents, where the flow keeps only its
+    SHA-256. The record names the path with the token masked now; a retry still gets its
+    answer back, and the same key on another link is still another request."""
+    w = world
+    auth = keys(w)["org"]
+    started = start_flow(client, w, auth, video=False)
+    token, other = (x["token"] for x in started["links"])
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    before = outbox_lines(w.outbox)
+    r = client.post(f"/api/v1/sign/{token}/code", headers={"Idempotency-Key": "code-1"})
+    assert r.status_code == 201, r.text
+    code = read_code(w.outbox, w.jia.phone, after=before)
+    body = {"pin": w.jia.pin, "challenge_id": r.json()["challenge_id"], "code": code}
+    head = {"Idempotency-Key": "sign-1"}
+    first = client.post(f"/api/v1/sign/{token}", json=body, headers=head)
+    assert first.status_code == 200, first.text
+    again = client.post(f"/api/v1/sign/{token}", json=body, headers=head)
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.content == first.content
+    r = client.post(f"/api/v1/sign/{other}", json=body, headers=head)
+    problem_of(r, 422, "Idempotency-Key", "idempotency_key_reused")
+    raw = b"".join(f.read_bytes() for f in w.p.settings.home.glob("yinxin.db*"))
+    assert b"/sign/***" in raw
+    assert token.encode() not in raw and other.encode() not in raw

@@ -41,6 +41,11 @@ _TOKEN = re.compile(r"^((?:/api/v1)?/sign/)[^/]+")
 _CONVERTOR = re.compile(r"\{([^}:]+):[^}]*\}")
 
 
+def mask_link(path: str) -> str:
+    """``path`` with a signing link's token masked (``/api/v1/sign/***/code``)."""
+    return _TOKEN.sub(r"\1***", path)
+
+
 def endpoint_of(scope) -> str:
     """A bounded label for the request's endpoint."""
     path: str = scope["path"]
@@ -210,7 +215,7 @@ class Observed:
                     extra={
                         "request": {
                             "method": scope["method"],
-                            "path": _TOKEN.sub(r"\1***", scope["path"]),
+                            "path": mask_link(scope["path"]),
                             "status": status,
                             "ms": round(spent * 1000, 2),
                             "endpoint": endpoint,

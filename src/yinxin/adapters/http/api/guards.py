@@ -39,6 +39,7 @@ from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from yinxin.adapters.http.api.problems import CHALLENGE, PROBLEM, problem_body
 from yinxin.adapters.http.api.responses import HOLDS_SECRET, NOT_KEPT
 from yinxin.adapters.http.asgi import ClientGone, read_body, respond
+from yinxin.adapters.http.ops import mask_link
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, YinxinError
 
@@ -269,7 +270,9 @@ class Guards:
                 caller=caller,
                 key=key,
                 method="POST",
-                path=path,
+                # a signing link's token is a bearer secret: the record names the path without
+                # it (the digest above binds the whole path, token and all)
+                path=mask_link(path),
                 request_sha256=digest.hexdigest(),
             )
         except YinxinError as e:
