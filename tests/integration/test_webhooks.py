@@ -1307,3 +1307,112 @@ def test_refusals_naming_a_role_read_as_english(hp) -> None:
     r = api.get("/api/v1/api-keys")
     assert r.status_code == 403
     assert r.json()["detail"] == "an organization_admin key may not do this (manage_keys)"
+
+
+def _cli_env(p: Platform) -> dict[str, str]:
+    return {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+
+
+def _cli(p: Platform, *args: str):
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    return CliRunner().invoke(cli_app, list(args), env=_cli_env(p))
+
+
+def test_cli_pauses_resumes_and_deletes_a_subscription_as_the_api_does(hp) -> None:
+    """``yinxin webhook`` could subscribe and list but not pause, resume or delete: an operator
+    without an API key could not stop a subscription at all. Each is the service's verb now,
+    recorded under ``--actor``."""
+    view, _secret = hp.webhooks.subscribe("http://127.0.0.1:9/x", ["*"], None, "operator")
+    by = ("--actor", "运维 张三")
+    res = _cli(hp, "webhook", "pause", str(view.id), "--reason", "接收方维护", *by)
+    assert res.exit_code == 0, res.output
+    w = hp.webhooks.get(view.id)
+    assert w.state == SubscriptionState.PAUSED and w.state_reason == "接收方维护"
+    res = _cli(hp, "webhook", "resume", str(view.id), "--json", "--actor", "运维 张三")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["state"] == "active"
+    res = _cli(hp, "webhook", "delete", str(view.id), "--actor", "运维 张三")
+    assert res.exit_code == 0, res.output
+    assert hp.webhooks.get(view.id).state == SubscriptionState.DELETED
+    events = hp.audit_events(subject_type="webhook_subscription")
+    assert [(e.action, e.actor) for e in events][-3:] == [
+        ("webhook.paused", "运维 张三"),
+        ("webhook.resumed", "运维 张三"),
+        ("webhook.deleted", "运维 张三"),
+    ]
+
+
+def test_cli_rotate_secret_prints_the_new_secret_once_and_list_never(hp, clock) -> None:
+    """``webhook rotate-secret ID`` prints the new secret once, as ``subscribe`` does (the
+    summary, the secret alone on the next line, the advice on standard error); the old one
+    signs too for ``--overlap`` seconds; ``webhook list`` shows neither."""
+    view, old = hp.webhooks.subscribe("http://127.0.0.1:9/x", ["*"], None, "operator")
+    res = _cli(hp, "webhook", "rotate-secret", str(view.id), "--overlap", "3600")
+    assert res.exit_code == 0, res.output
+    summary, secret = res.stdout.splitlines()
+    assert summary.startswith(f"webhook {view.id} ") and secret.startswith("whsec_")
+    assert secret != old and res.stdout.count(secret) == 1
+    assert "not shown again" in res.stderr and secret not in res.stderr
+    w = hp.webhooks.get(view.id)
+    assert w.previous_secret_until is not None
+    with hp.db.read() as s:
+        from yinxin.notify.webhooks import _aad
+        from yinxin.store.models.webhooks import WebhookSubscription
+
+        row = s.get(WebhookSubscription, view.id)
+        assert hp.kek.decrypt(row.secret_wrapped, _aad(view.id)).decode() == secret
+    for args in (["webhook", "list"], ["webhook", "list", "--json"]):
+        listed = _cli(hp, *args)
+        assert listed.exit_code == 0 and secret not in listed.output and old not in listed.output
+    res = _cli(hp, "webhook", "rotate-secret", str(view.id), "--json")
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.stdout)
+    assert again["secret"].startswith("whsec_") and again["secret"] != secret
+    assert again["subscription"]["previous_secret_until"] is None  # no --overlap: none
+
+
+def test_cli_webhook_verbs_refuse_and_write_nothing(hp) -> None:
+    """An unknown id exits 3; a move the subscription's state does not allow (pause a paused
+    one, resume an active one, delete a deleted one, rotate a deleted one's secret) is refused
+    as the service refuses it, exit 4; bad input exits 2 naming the option. Nothing written."""
+    paused, _ = hp.webhooks.subscribe("http://127.0.0.1:9/a", ["*"], None, "operator")
+    hp.webhooks.pause(paused.id, actor="operator")
+    active, _ = hp.webhooks.subscribe("http://127.0.0.1:9/b", ["*"], None, "operator")
+    gone, _ = hp.webhooks.subscribe("http://127.0.0.1:9/c", ["*"], None, "operator")
+    hp.webhooks.delete(gone.id, actor="operator")
+    cases = [
+        (["pause", "999999"], 3, "subscription_id"),
+        (["resume", "999999"], 3, "subscription_id"),
+        (["rotate-secret", "999999"], 3, "subscription_id"),
+        (["delete", "999999"], 3, "subscription_id"),
+        (["pause", str(paused.id)], 4, "state"),
+        (["resume", str(active.id)], 4, "state"),
+        (["rotate-secret", str(gone.id)], 4, "state"),
+        (["delete", str(gone.id)], 4, "state"),
+        (["pause", str(active.id), "--reason", "a\u202eb"], 2, "reason"),
+    ]
+    before = dbdump.dump(hp)
+    for args, code, field_ in cases:
+        res = _cli(hp, "webhook", *args, "--json")
+        assert res.exit_code == code, (args, res.output)
+        assert json.loads(res.stdout)["field"] == field_, (args, res.stdout)
+    for overlap in ("-1", "604801", "1h"):
+        res = _cli(hp, "webhook", "rotate-secret", str(active.id), "--overlap", overlap)
+        assert res.exit_code == 2, (overlap, res.output)
+        assert "'--overlap'" in res.stderr and "whsec_" not in res.output
+    # a new secret is wrapped under the KEK: without the CA passphrase, refused before it is made
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    env = {**_cli_env(hp), "YINXIN_CA_PASSPHRASE": ""}
+    res = CliRunner().invoke(cli_app, ["webhook", "rotate-secret", str(active.id)], env=env)
+    assert res.exit_code == 7 and "[passphrase]" in res.stderr and "whsec_" not in res.output
+    assert dbdump.dump(hp) == before

@@ -1,8 +1,10 @@
-"""``yinxin webhook …``: subscriptions, the delivery log, and the two steps a scheduler runs
-(``dispatch``: audit trail → deliveries; ``deliver``: send what is due)."""
+"""``yinxin webhook …``: subscriptions (subscribe, list, pause, resume, rotate the secret,
+delete), the delivery log, and the two steps a scheduler runs (``dispatch``: audit trail →
+deliveries; ``deliver``: send what is due)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     LOG_LIMIT,
+    OPERATOR,
     Platform,
+    moment,
     on_platform,
     platform,
     run,
@@ -73,6 +77,74 @@ def webhook_list(
 ) -> object:
     """Every subscription (never the secrets)."""
     return p.webhooks.list(include_deleted=deleted)
+
+
+SUBSCRIPTION = typer.Argument(..., help="The subscription's id (webhook list).")
+# the API's overlap_seconds, and the service's bound: at most 7 days
+MAX_OVERLAP = 7 * 86400
+
+
+@webhook_app.command("pause")
+@on_platform()
+def webhook_pause(
+    subscription_id: int = SUBSCRIPTION,
+    reason: str | None = typer.Option(None, help="Why (kept on the subscription and audited)."),
+    p: Platform = HOME,
+    actor: str = OPERATOR,
+) -> object:
+    """Stop deliveries; what is due waits, and new events wait for it, until it is resumed."""
+    return p.webhooks.pause(subscription_id, actor=actor, reason=reason)
+
+
+@webhook_app.command("resume")
+@on_platform()
+def webhook_resume(
+    subscription_id: int = SUBSCRIPTION, p: Platform = HOME, actor: str = OPERATOR
+) -> object:
+    """Deliver again: the deliveries that waited are tried at the next run."""
+    return p.webhooks.resume(subscription_id, actor=actor)
+
+
+@webhook_app.command("rotate-secret")
+def webhook_rotate_secret(
+    subscription_id: int = SUBSCRIPTION,
+    overlap: int = typer.Option(
+        0,
+        min=0,
+        max=MAX_OVERLAP,
+        help=f"Seconds the old secret keeps signing too (0–{MAX_OVERLAP}, at most 7 days).",
+    ),
+    home: Path | None = HOME,
+    actor: str = OPERATOR,
+    as_json: bool = JSON,
+) -> None:
+    """A new signing secret, printed once — store it now; with --overlap the old one signs
+    beside it for that long, so the receiver can switch without losing events."""
+
+    def make():
+        return platform(home).webhooks.rotate_secret(
+            subscription_id, actor=actor, overlap=dt.timedelta(seconds=overlap)
+        )
+
+    def show(issued) -> None:
+        w = issued.subscription
+        old = (
+            f"; the old secret signs too until {moment(w.previous_secret_until)}"
+            if w.previous_secret_until
+            else "; the old secret no longer signs"
+        )
+        show_once(f"webhook {w.id} → {w.url}: new secret{old}", issued.secret)
+
+    run(as_json, make, show)
+
+
+@webhook_app.command("delete")
+@on_platform()
+def webhook_delete(
+    subscription_id: int = SUBSCRIPTION, p: Platform = HOME, actor: str = OPERATOR
+) -> object:
+    """Final: deliveries not yet made are given up and the secret is destroyed."""
+    return p.webhooks.delete(subscription_id, actor=actor)
 
 
 @webhook_app.command("deliveries")
