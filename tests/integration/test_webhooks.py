@@ -1416,3 +1416,26 @@ def test_cli_webhook_verbs_refuse_and_write_nothing(hp) -> None:
     res = CliRunner().invoke(cli_app, ["webhook", "rotate-secret", str(active.id)], env=env)
     assert res.exit_code == 7 and "[passphrase]" in res.stderr and "whsec_" not in res.output
     assert dbdump.dump(hp) == before
+
+
+def test_cli_subscribe_records_the_actor_given(hp) -> None:
+    """``webhook subscribe`` recorded every subscription as made by ``operator`` and took no
+    ``--actor``, where the group's other verbs (pause, resume, rotate-secret, delete) record
+    who acts; it records ``--actor`` now (``operator`` when it is left out)."""
+    url = "http://127.0.0.1:9/x"
+    base = ["webhook", "subscribe", "--url", url, "--event", "*", "--json"]
+    env = {"YINXIN_WEBHOOK_ALLOW_PRIVATE": "1"}
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    res = CliRunner().invoke(cli_app, [*base, "--actor", "运维 张三"], env={**_cli_env(hp), **env})
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["subscription"]["created_by"] == "运维 张三"
+    res = CliRunner().invoke(cli_app, base, env={**_cli_env(hp), **env})
+    assert json.loads(res.stdout)["subscription"]["created_by"] == "operator"
+    events = hp.audit_events(subject_type="webhook_subscription")
+    assert [(e.action, e.actor) for e in events][-2:] == [
+        ("webhook.subscribed", "运维 张三"),
+        ("webhook.subscribed", "operator"),
+    ]

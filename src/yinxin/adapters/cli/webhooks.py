@@ -40,6 +40,7 @@ def webhook_subscribe(
     ),
     description: str | None = typer.Option(None, help="What the receiver is (shown in lists)."),
     home: Path | None = HOME,
+    actor: str = OPERATOR,
     as_json: bool = JSON,
 ) -> None:
     """Subscribe a receiver; the signing secret is printed once — store it now."""
@@ -47,7 +48,7 @@ def webhook_subscribe(
     def make():
         try:
             return platform(home).webhooks.subscribe(
-                url, event, organization, "operator", description=description
+                url, event, organization, actor, description=description
             )
         except YinxinError as e:
             # the service's names (events[1], owner_organization_id) for --event and
