@@ -113,6 +113,10 @@ def test_every_actor_option_refuses_a_blank_name() -> None:
                 with pytest.raises(typer.BadParameter, match="name who acts"):
                     param.process_value(ctx, blank)
             assert param.process_value(ctx, "陈静") == "陈静"
+            # longer than the audit trail's column: a database error on PostgreSQL
+            with pytest.raises(typer.BadParameter, match="at most 100 characters"):
+                param.process_value(ctx, "陈" * 101)
+            assert param.process_value(ctx, "陈" * 100) == "陈" * 100
     assert seen >= 50  # registry, seals, signing, flows, desk, contracts, obligations, CA…
 
 

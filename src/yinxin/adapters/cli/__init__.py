@@ -1095,6 +1095,9 @@ def _bounded(callback: Callable[..., Any]) -> None:
         info.click_type = DecimalIntRange(min=int(info.min), max=int(info.max), clamp=info.clamp)
 
 
+ACTOR_MAX = 100  # what the audit trail records of who acts
+
+
 def _actor(value: str) -> str:
     """``--actor``'s value: who acts, as the audit trail records it. A blank one is refused,
     and one with a control or invisible character:
@@ -1103,6 +1106,12 @@ def _actor(value: str) -> str:
     services refused it, each in its own words)."""
     if not value.strip():
         raise typer.BadParameter("name who acts (it is recorded in the audit trail)")
+    # the audit trail's actor (and created_by…) columns hold 100: a longer name ended in a
+    # database error on PostgreSQL (SQLite, which does not enforce the length, kept it whole)
+    if len(value) > ACTOR_MAX:
+        raise typer.BadParameter(
+            f"name who acts in at most {ACTOR_MAX} characters (the audit trail's), not {len(value)}"
+        )
     # nor one that hides or forges what the trail shows: a bidi override reversing the name,
     # a line break writing a second line, a zero-width character
     from yinxin.identity import hidden_character
