@@ -253,7 +253,7 @@ def test_the_audit_trails_data_shows_its_times_as_every_page_does(site: Site, pa
     row = page.locator("#events tbody tr[data-action='certificate.issued']").first
     row.wait_for()
     data = row.locator("td.event-data").inner_text()
-    assert re.search(r"not_after: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(；|$)", data), data
+    assert re.search(r"有效期至：\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(；|$)", data), data
     assert not re.search(r"\d\dT\d\d:", data), data
 
 

@@ -290,3 +290,258 @@ def test_every_actor_the_platform_writes_has_a_chinese_name():
     named_actors = set(re.findall(r'"?([a-z][a-z_-]*)"?:\s*"', block))
     assert {"operator", "ra-officer", "scheduler", "batch-signing"} <= actors
     assert sorted(actors - named_actors) == []
+
+
+# --- the data each event records (its 内容 column) ---------------------------------------------
+
+# the keys a write's data takes that the source does not spell out where it is written, per file
+# and data argument as written: every key it can hold
+BUILT_DATA: dict[tuple[str, str], set[str]] = {
+    # a seal move's extra check answers more data: cancel's the form handed in (issuance.with_form)
+    ("seals/holds.py", "data"): {"application_id"},
+    # document.signed: the record's details as the signing paths make them (service's own lock
+    # and cross_page left out): a batch's, an OFD signature's
+    (
+        "signing/service.py",
+        "{'document': e.document_name, 'sha256_before': e.digest, 'sha256_after': "
+        "rec.sha256_after, 'es_id': stamp.es_id, 'certificate': stamp.certificate_serial, "
+        "'role': e.role, 'level': level, 'field_name': e.field_name, 'intent_challenge': "
+        "challenge_id, **{k: v for k, v in e.details.items() if k not in ('lock', 'cross_page')}}",
+    ): {
+        "batch_id",
+        "batch_position",
+        "batch_size",
+        "authorization_id",
+        "client_ip",
+        "actor",
+        "context",
+        "format",
+        "signature_xml",
+        "page",
+        "boundary",
+    },
+}
+# the keys of a value that is itself a mapping keyed by codes (data.recrypted's counts by kind of
+# secret, yinxin.recrypt)
+NESTED_KEYS = set(re.findall(r'_Item\(\s*"([a-z_]+)"', (SRC / "recrypt.py").read_text())) | set(
+    re.findall(r'sealed\("([a-z_]+)"', (SRC / "recrypt.py").read_text())
+)
+
+
+def _kwargs_dict(call: ast.Call, fn: ast.FunctionDef) -> ast.Dict:
+    """The keywords a call hands a function's ``**data`` as the dict it becomes."""
+    named = set(_params(fn)) | {a.arg for a in fn.args.kwonlyargs}
+    extra = [k for k in call.keywords if k.arg not in named]
+    return ast.Dict(
+        keys=[ast.Constant(k.arg) if k.arg else None for k in extra],  # type: ignore[misc]
+        values=[k.value for k in extra],
+    )
+
+
+def _data_arg(call: ast.Call, name: str, fns: dict[str, ast.FunctionDef]) -> ast.expr | None:
+    """The data an audit write is handed: ``data=``, or its place among the arguments."""
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    if "data" in kw:
+        return kw["data"]
+    fn = fns.get(name)
+    if fn is not None:
+        ps = _params(fn)
+        off = 1 if ps and ps[0] in ("self", "cls") else 0
+        if "data" in ps and 0 <= ps.index("data") - off < len(call.args):
+            return call.args[ps.index("data") - off]
+        return _kwargs_dict(call, fn) if fn.args.kwarg is not None else None
+    # store.audit's event(s, now, actor, action, subject_id, data), obligations' partial of it,
+    # audit_seal(s, es_id, verb, actor, now, data)
+    return call.args[5] if len(call.args) > 5 else None
+
+
+class _Keys:
+    """The keys a data expression can hold, as the source spells them out: a dict literal's
+    (and those of the dicts inside its values), a local it is assigned to (and its ``[key] =``,
+    ``update``, ``|=``), a function parameter as every call in the module fills it, a local
+    function's returned dict. ``whole`` turns False when some part is built at run time."""
+
+    def __init__(self, tree: ast.Module, funcs: dict[str, ast.FunctionDef]):
+        self.tree, self.funcs = tree, funcs
+        self.keys: set[str] = set()
+        self.whole = True
+        self.seen: set[tuple[str, int]] = set()
+
+    def nested(self, v: ast.AST) -> None:
+        for n in ast.walk(v):
+            if isinstance(n, ast.Dict):
+                self.keys |= {
+                    k.value
+                    for k in n.keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                }
+
+    def callers(self, fn: ast.FunctionDef, p: str) -> Iterator[tuple[ast.expr, ast.AST | None]]:
+        ps = _params(fn)
+        off = 1 if ps and ps[0] in ("self", "cls") else 0
+        for call, name, caller in _calls(self.tree):
+            if name != fn.name:
+                continue
+            kw = {k.arg: k.value for k in call.keywords if k.arg}
+            if fn.args.kwarg is not None and p == fn.args.kwarg.arg:
+                yield _kwargs_dict(call, fn), caller
+            elif p in kw:
+                yield kw[p], caller
+            elif p in ps and 0 <= ps.index(p) - off < len(call.args):
+                yield call.args[ps.index(p) - off], caller
+
+    def add(self, e: ast.expr | None, scope: ast.AST | None) -> None:
+        if e is None or (isinstance(e, ast.Constant) and e.value is None):
+            return
+        if isinstance(e, ast.Dict):
+            for k, v in zip(e.keys, e.values, strict=True):
+                if k is None:
+                    self.add(v, scope)
+                elif isinstance(k, ast.Constant) and isinstance(k.value, str):
+                    self.keys.add(k.value)
+                    self.nested(v)
+                else:
+                    self.whole = False
+        elif isinstance(e, ast.IfExp):
+            self.add(e.body, scope)
+            self.add(e.orelse, scope)
+        elif isinstance(e, ast.BoolOp):
+            for v in e.values:
+                self.add(v, scope)
+        elif isinstance(e, ast.Name):
+            self.name(e.id, scope)
+        elif isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "dict":
+            for a in e.args:
+                self.add(a, scope)
+            for k in e.keywords:
+                if k.arg:
+                    self.keys.add(k.arg)
+                else:
+                    self.add(k.value, scope)
+        elif isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in self.funcs:
+            fn = self.funcs[e.func.id]
+            for r in ast.walk(fn):
+                if isinstance(r, ast.Return):
+                    self.add(r.value, fn)
+        else:
+            self.whole = False
+
+    def name(self, n: str, scope: ast.AST | None) -> None:
+        if (n, id(scope)) in self.seen:
+            return
+        self.seen.add((n, id(scope)))
+        found = False
+        if isinstance(scope, ast.FunctionDef):
+            a = scope.args
+            given = {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+            if n in given or (a.kwarg is not None and a.kwarg.arg == n):
+                found = True
+                for d, caller in self.callers(scope, n):
+                    self.add(d, caller)
+        for node in ast.walk(scope) if scope is not None else ():
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    if isinstance(t, ast.Name) and t.id == n and node.value is not None:
+                        found = True
+                        self.add(node.value, scope)
+                    elif (
+                        isinstance(t, ast.Subscript)
+                        and isinstance(t.value, ast.Name)
+                        and t.value.id == n
+                    ):
+                        found = True
+                        if isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str):
+                            self.keys.add(t.slice.value)
+                            self.nested(node.value)  # type: ignore[arg-type]
+                        else:
+                            self.whole = False
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "update"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == n
+            ):
+                found = True
+                for a in node.args:
+                    self.add(a, scope)
+                self.keys |= {k.arg for k in node.keywords if k.arg}
+        if not found:
+            self.whole = False
+
+
+def data_keys() -> tuple[set[str], dict[tuple[str, str], int]]:
+    """(the keys audit events' data is written with, the writes whose keys are built: site →
+    calls)."""
+    keys: set[str] = set()
+    built: dict[tuple[str, str], int] = {}
+    paths = [
+        p
+        for p in sorted(SRC.rglob("*.py"))
+        if not (p.name == "audit.py" and p.parent.name == "store")
+    ]
+    trees = {p: ast.parse(p.read_text("utf-8")) for p in paths}
+    shared = {k: v for t in trees.values() for k, v in _helpers(t).items() if not k.startswith("_")}
+    for path, tree in trees.items():
+        rel = path.relative_to(SRC).as_posix()
+        own = _helpers(tree)
+        helpers = {**shared, **own}
+        funcs = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+        fns = {k: v for k, v in funcs.items() if k in HELPERS}
+        for call, name, fn in _calls(tree):
+            if name not in HELPERS:
+                continue
+            kw = {k.arg for k in call.keywords if k.arg}
+            if not (
+                "action" in kw
+                or (name in helpers and helpers[name][0] < len(call.args))
+                or (name in STORE_INDEX and len(call.args) > 3)
+            ):
+                continue  # not an audit write
+            d = _data_arg(call, name, fns if name in own or name in shared else {})
+            k = _Keys(tree, funcs)
+            if isinstance(fn, ast.FunctionDef) and fn.name in fns:
+                # a helper handing its own data parameter on: its callers are the writes
+                a = fn.args
+                k.seen |= {(p, id(fn)) for p in _params(fn)}
+                if a.kwarg is not None:
+                    k.seen.add((a.kwarg.arg, id(fn)))
+            k.add(d, fn)
+            keys |= k.keys
+            if not k.whole:
+                site = (rel, ast.unparse(d) if d is not None else "")
+                built[site] = built.get(site, 0) + 1
+                keys |= BUILT_DATA.get(site, set())
+    return keys, built
+
+
+def named_fields() -> set[str]:
+    return set(re.findall(r"\b([a-z_0-9]+):\s*\"", _js_block("FIELDS")))
+
+
+def test_every_data_field_written_has_a_chinese_name():
+    """审计日志's 内容 named the data by the platform's English keys (from: active；to: on_hold,
+    reason: key_compromise); each key the source writes has a Chinese name (FIELDS)."""
+    keys, _built = data_keys()
+    assert {
+        "from",
+        "to",
+        "reason",
+        "serial",
+        "hold_kind",  # added to a parameter's dict
+        "same_key_as",  # a keyword handed to a **data helper
+        "hierarchy",  # **extra handed on
+        "application_id",  # a seal move's extra check (BUILT_DATA)
+        "purpose",  # a local function's returned dict (intent._about)
+        "given_up",  # data["given_up"] = …
+        "recrypted",
+        "sha256_before",  # inside a list of dicts
+    } <= keys
+    assert sorted((keys | NESTED_KEYS) - named_fields()) == []
+
+
+def test_every_data_built_at_run_time_is_enumerated():
+    _keys, built = data_keys()
+    assert sorted(set(built) - set(BUILT_DATA)) == []
+    assert sorted(set(BUILT_DATA) - set(built)) == []  # a site gone or respelled

@@ -75,6 +75,60 @@ const AUTHORITY_ROLES = {
   root: "根 CA", issuing: "签发 CA", ocsp: "OCSP 响应器（签发 CA）",
   "root-ocsp": "OCSP 响应器（根 CA）", tsa: "时间戳服务（TSA）",
 };
+// the fields of an event's data (every key the source writes, nested ones too; test_audit_names
+// checks each is here): one not named shows as it is
+const FIELDS = {
+  from: "原状态", to: "新状态", state: "状态", flow_state: "签署流程状态", reason: "原因",
+  reason_text: "原因说明", rfc5280: "RFC 5280 吊销原因", requested_reason: "申请的原因", note: "备注",
+  serial: "证书序列号", certificate: "证书", previous_certificate: "原证书", predecessor: "原证书",
+  successor: "新证书", same_key_as: "同一密钥的证书", previous: "原证书", subject: "主体",
+  profile: "证书类型", key_mode: "密钥方式", keystore: "密钥存储", algorithm: "算法",
+  hierarchy: "证书体系", not_after: "有效期至", valid_end: "有效期至", previous_valid_end: "原有效期至",
+  valid_until: "有效期至", paid_until: "费用缴至", tsa_not_after: "时间戳证书有效期至", tsa: "时间戳服务",
+  hold_kind: "冻结类型", previous_hold_kind: "原冻结类型", hold_by: "冻结方", also_frozen: "一并冻结",
+  via: "方式", proof: "证明", updates: "更新内容", changes: "变更内容", plan: "收费方案",
+  amount: "金额", amount_yuan: "金额（元）", annual_fee: "年费", paid: "已付金额", outstanding: "未付金额",
+  reference: "收款凭证号", payment_id: "收款记录", years: "年限", application_id: "申请",
+  agreement: "服务协议", version: "版本", declaration_sha256: "申请人声明 SHA-256",
+  subscriber_id: "用户编号", owner_subscriber_id: "所属用户", member_subscriber_id: "机构成员",
+  counterparty_subscriber_id: "相对方用户", organization_id: "机构编号", owner_organization_id: "所属机构",
+  member_name: "成员名称", holder_name: "印章使用人", holder_id_type: "使用人证件类型", name: "名称",
+  es_id: "印章编码", seal_id: "印章", seals: "印章", seal_grant_id: "用印授权", grant_id: "用印授权",
+  seseal_sha256: "印章数据 SHA-256", png_sha256: "印模图片 SHA-256", image_source: "印模来源",
+  project: "运用项目", kind: "类型", key: "密钥", kek: "密钥加密密钥", labels: "密钥标识", cipher: "加密算法",
+  recrypted: "已重新加密", unchanged: "未改变", pin_layer_pending: "待加 PIN 保护层",
+  platform_key: "平台托管密钥", authorization_key: "自动签署授权密钥", webhook_secret: "事件通知密钥",
+  staff_totp: "工作人员动态口令密钥", key_deleted: "密钥已删除", failed_attempts: "错误次数",
+  failed_logins: "登录失败次数", locked_until: "锁定至", uses: "次数", uses_now: "当前次数",
+  max_uses: "最多次数", remaining: "剩余次数", returned_uses: "退还次数", used_documents: "已签文件数",
+  role: "角色", document: "文件", document_id: "文件编号", document_name: "文件名",
+  document_sha256: "文件 SHA-256", documents: "文件", sha256: "SHA-256", sha256_before: "签署前 SHA-256",
+  sha256_after: "签署后 SHA-256", signed_sha256: "签署后 SHA-256", pdf_sha256: "PDF SHA-256",
+  previous_sha256: "原 SHA-256", statement_sha256: "声明 SHA-256", video_sha256: "视频 SHA-256",
+  terms_sha256: "授权条款 SHA-256", manifest_sha256: "清单 SHA-256", archive_sha256: "压缩包 SHA-256",
+  manifest: "清单", level: "签名级别", field_name: "签名域", intent_challenge: "验证码",
+  challenge_id: "验证码", purpose: "用途", sent_to: "发送至", channel: "渠道", error: "错误",
+  template: "通知模板", notification_id: "通知编号", authorization_id: "自动签署授权", terms: "授权条款",
+  signature_records: "签名记录", signed_at: "签署时间", status_for: "验证数据所对应证书", context: "业务信息",
+  flow_id: "签署流程", title: "标题", order: "签署顺序", deadline: "截止时间", signers: "签署人",
+  signer_id: "签署人", ready: "待签署人", links_issued: "发出签署链接数", requires_video: "需视频双录",
+  recording_id: "双录视频", media_type: "文件格式", size: "大小（字节）", at: "时间", expires_at: "过期时间",
+  due_at: "期限", performed_at: "办理时间", requested_at: "申请时间", effective_at: "生效时间",
+  client_ip: "客户端 IP", url: "地址", events: "事件", given_up: "放弃投递数",
+  contract: "合同", number: "编号", library_contract_id: "合同库编号", effective_on: "生效日期",
+  obligations: "履约事项数", obligation_id: "履约事项", scheduled: "已定期限", unscheduled: "未定期限",
+  reopened: "重新打开", met: "已履行", event: "履约事实", on: "日期", stage: "履约阶段", label: "事项",
+  debtor: "付款方", point: "起算点", acceptance_point: "验收起算点", due_on: "到期日",
+  explanation: "说明", inspector: "巡检人", month: "月份", reported_on: "报告日期",
+  severity: "紧急程度", notice_at: "通知时间", workday: "工作日", workday_provisional: "工作日待复核",
+  workday_response_hours: "工作日响应时限（小时）", other_response_hours: "其他时间响应时限（小时）",
+  on_site_hours: "到场时限（小时）", response_budget_minutes: "响应时限（分钟）", response_due: "响应期限",
+  on_site_due: "到场期限", late_seconds: "超时（秒）", flagged_late_seconds: "记录的超时（秒）",
+  breach_withdrawn_late_seconds: "撤销的超时（秒）", paused_seconds: "暂停计时（秒）",
+  overlap_seconds: "重叠时间（秒）", rows: "行数", files: "文件数", count: "数量", problem: "问题",
+  business_type: "业务类型", batch_id: "批量签署", batch_position: "批内序号", batch_size: "批内文件数",
+  actor: "操作人", format: "格式", signature_xml: "签名文件", page: "页码", boundary: "签章位置",
+};
 function subjectText(type, id) {
   if (type === "authority") {
     const dash = id.indexOf("-");
@@ -94,8 +148,9 @@ let query = {}, shown = 0;
 // a time in an event's data, as the services write it: ISO 8601 with its offset
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-// the data in one short line (long values such as hashes cut; the whole is in the tooltip),
-// a time shown as every page shows one (fmtTime), not as raw ISO cut short
+// the data in one short line, each field by its Chinese name (FIELDS) (long values such as
+// hashes cut; the whole is in the tooltip), a time shown as every page shows one (fmtTime), not
+// as raw ISO cut short
 function summary(data) {
   const short = (v) => {
     const t = typeof v === "object" && v !== null ? JSON.stringify(v)
@@ -104,7 +159,7 @@ function summary(data) {
   };
   const parts = Object.entries(data || {})
     .filter(([k]) => k !== "request_id")
-    .map(([k, v]) => `${k}: ${short(v)}`);
+    .map(([k, v]) => `${FIELDS[k] || k}：${short(v)}`);
   const text = parts.join("；") || "—";
   return text.length > 140 ? text.slice(0, 136) + "…" : text;
 }
