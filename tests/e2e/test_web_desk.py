@@ -964,3 +964,37 @@ def test_the_audit_trail_names_what_a_recrypt_was_done_under(site: Site, page):
     cells = [c.inner_text() for c in row.locator("td").all()]
     assert cells[2] == "工作人员 desk1" and cells[3].startswith("重新加密数据"), cells
     assert cells[4] == f"平台密钥加密密钥 {p.kek.label}", cells
+
+
+def test_the_audit_trail_shows_an_events_data_in_chinese(site: Site, page):
+    """审计日志's 内容 showed the data as the platform writes it: ``from: active；to: on_hold；
+    hold_by: ca``, ``reason: key_compromise``. Each field is named in Chinese and a code of a
+    known enumeration (the certificate's states, who froze it, the revocation reason) by its
+    Chinese name; identifiers stay as they are."""
+    from tests.integration.test_ca_lifecycle import issue
+
+    p = site.world.p
+    sub = p.subscribers.add_person(
+        name="钱十一", id_number=id_card("11010519700404123"), phone="13500135082"
+    )
+    p.subscribers.accept_agreement(sub.id, accepted_by="钱十一")
+    cert = issue(p, sub.id)
+    p.certificates.freeze(cert.serial, actor="staff:desk1", note="涉嫌冒用")
+    p.certificates.revoke(cert.serial, reason="key_compromise", actor="staff:desk1")
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    page.fill("#subject_id", cert.serial)
+    page.click("#filter-form button[type=submit]")
+    frozen = page.locator("#events tbody tr[data-action='certificate.freeze']")
+    frozen.wait_for()
+    data = frozen.locator("td.event-data").inner_text()
+    assert "原状态：有效" in data and "新状态：已冻结" in data, data
+    assert "冻结方：认证机构" in data and "备注：涉嫌冒用" in data, data
+    assert not re.search(r"\b(from|to|active|on_hold|hold_by)\b", data), data
+    revoked = page.locator("#events tbody tr[data-action='certificate.revoke']")
+    data = revoked.locator("td.event-data").inner_text()
+    assert "原状态：已冻结" in data and "新状态：已吊销" in data, data
+    assert "原因：与证书中的公钥相对应的私钥被泄密" in data, data
+    assert "key_compromise" not in data, data
+    assert "key_compromise" in (revoked.locator("td.event-data").get_attribute("title") or "")

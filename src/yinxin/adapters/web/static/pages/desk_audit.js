@@ -1,8 +1,8 @@
 // The audit trail browser: GET /audit/events (filters: action, subject type and id; pages by
 // sequence number) and GET /audit/verify, which walks the whole hash chain ("链完整", or the
 // first event that does not hold).
-import { actorName, api, bindForm, el, fmtTime, requireSession } from "/static/api.js";
-import { options, pagedListing } from "/static/pages/common.js";
+import { actorName, api, bindForm, el, fmtTime, LABELS, requireSession, STATE_LABELS } from "/static/api.js";
+import { CERT_REASON_NAMES, options, pagedListing, SEAL_REASONS } from "/static/pages/common.js";
 
 await requireSession("staff");
 const ACTIONS = {
@@ -129,6 +129,68 @@ const FIELDS = {
   business_type: "业务类型", batch_id: "批量签署", batch_position: "批内序号", batch_size: "批内文件数",
   actor: "操作人", format: "格式", signature_xml: "签名文件", page: "页码", boundary: "签章位置",
 };
+// the values of a field that are codes of a known enumeration, in Chinese (one not listed shows
+// as it is). The states (from, to, state) by the event's subject: the lifecycle tables'
+// (yinxin.transitions), named as the pages name them (api.js STATE_LABELS)
+const STATES = {
+  certificate: STATE_LABELS.certificate[1],
+  seal: { ...STATE_LABELS.seal[1], none: "未制作" },
+  application: STATE_LABELS.application[1],
+  sign_flow: STATE_LABELS.flow[1],
+  signing_authorization: STATE_LABELS.authorization[1],
+  contract: STATE_LABELS.contract[1],
+  service_request: STATE_LABELS.request[1],
+  obligation: STATE_LABELS.obligation[1],
+  webhook_subscription: { active: "启用", paused: "已暂停", deleted: "已删除" },
+};
+const STATE_FIELDS = ["from", "to", "state"];
+// a certificate's and a seal's holds (yinxin.registry.lifecycle HoldKind, seals' SealHoldKind)
+const HOLD_KINDS = LABELS.hold;
+const REASONS = { certificate: CERT_REASON_NAMES, seal: SEAL_REASONS };
+const VALUES = {
+  flow_state: STATE_LABELS.flow[1],
+  hold_kind: HOLD_KINDS, previous_hold_kind: HOLD_KINDS,
+  hold_by: { holder: "持有人", ca: "认证机构" },
+  key_mode: LABELS.keyMode, holder_id_type: LABELS.idType, image_source: LABELS.imageSource,
+  profile: LABELS.profile,
+  via: { rekey: "更换密钥", reissue: "证书重发" },
+  // the CRL reason a revocation is published with (yinxin.registry.lifecycle REVOCATION_REASONS)
+  rfc5280: {
+    key_compromise: "密钥泄露", cessation_of_operation: "停止使用", privilege_withdrawn: "权限撤销",
+    superseded: "已被取代", affiliation_changed: "隶属关系变更", unspecified: "未指定",
+  },
+  purpose: { sign: "签署文件", sign_batch: "批量签署", login: "登录", new: "证书申请" },
+  // the notice gateways' (sms, email) and the service desk's (phone, web, on_site) channels
+  channel: { sms: "短信", email: "电子邮件", phone: "电话", web: "网络", on_site: "现场" },
+  // a breach's kind (service_request.breached), a seal's (yinxin.seals.catalogue), a login's
+  kind: {
+    response: "响应超时", on_site: "到场超时", ...LABELS.sealKind, subscriber: "用户", staff: "工作人员",
+  },
+  role: LABELS.role,
+  event: { delivered: "交付并申请验收", reminded: "催告验收", accepted: "验收合格", went_live: "上线运行" },
+  stage: {
+    none: "未跟踪", signed: "已生效，待交付", delivered: "已交付，待验收", reminded: "已催告验收",
+    accepted: "已验收", live: "已上线运行",
+  },
+};
+
+/** A field's value in Chinese when it is a code the platform names (a state of the event's
+ * subject, a revocation reason, a hold…), else as it is: identifiers (serials, hashes, labels,
+ * ciphers such as aes-256-gcm) and free text stay. */
+function valueText(subjectType, key, v) {
+  if (typeof v === "boolean") return v ? "是" : "否";
+  if (typeof v !== "string") return null;
+  const table = STATE_FIELDS.includes(key) ? STATES[subjectType]
+    : key === "reason" || key === "requested_reason" ? REASONS[subjectType]
+    : VALUES[key];
+  if (!table) return null;
+  if (table[v]) return table[v];
+  // a held record's state as written with its hold: "frozen (pin_leak)", "on_hold (lost)"
+  const m = /^([a-z_]+) \(([a-z_]+)\)$/.exec(v);
+  if (m && table[m[1]]) return `${table[m[1]]}（${HOLD_KINDS[m[2]] || m[2]}）`;
+  return null;
+}
+
 function subjectText(type, id) {
   if (type === "authority") {
     const dash = id.indexOf("-");
@@ -151,15 +213,17 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\
 // the data in one short line, each field by its Chinese name (FIELDS) (long values such as
 // hashes cut; the whole is in the tooltip), a time shown as every page shows one (fmtTime), not
 // as raw ISO cut short
-function summary(data) {
-  const short = (v) => {
-    const t = typeof v === "object" && v !== null ? JSON.stringify(v)
+function summary(data, subjectType) {
+  const short = (k, v) => {
+    const named = valueText(subjectType, k, v);
+    const t = named !== null ? named
+      : typeof v === "object" && v !== null ? JSON.stringify(v)
       : typeof v === "string" && ISO_TIME.test(v) ? fmtTime(v) : String(v);
-    return t.length > 28 ? t.slice(0, 24) + "…" : t;
+    return t.length > 28 && named === null ? t.slice(0, 24) + "…" : t;
   };
   const parts = Object.entries(data || {})
     .filter(([k]) => k !== "request_id")
-    .map(([k, v]) => `${FIELDS[k] || k}：${short(v)}`);
+    .map(([k, v]) => `${FIELDS[k] || k}：${short(k, v)}`);
   const text = parts.join("；") || "—";
   return text.length > 140 ? text.slice(0, 136) + "…" : text;
 }
@@ -171,7 +235,7 @@ function row(e) {
     el("td", { text: actorName(e.actor), title: e.actor }),
     el("td", {}, el("span", { text: ACTIONS[e.action] || "其他操作" }), el("br"), el("code", { class: "muted", text: e.action })),
     el("td", { text: subjectText(e.subject_type, e.subject_id), title: `${e.subject_type} ${e.subject_id}` }),
-    el("td", { class: "event-data", text: summary(e.data), title: JSON.stringify(e.data, null, 1) }),
+    el("td", { class: "event-data", text: summary(e.data, e.subject_type), title: JSON.stringify(e.data, null, 1) }),
   );
 }
 
