@@ -998,3 +998,22 @@ def test_the_audit_trail_shows_an_events_data_in_chinese(site: Site, page):
     assert "原因：与证书中的公钥相对应的私钥被泄密" in data, data
     assert "key_compromise" not in data, data
     assert "key_compromise" in (revoked.locator("td.event-data").get_attribute("title") or "")
+
+
+def test_the_audit_trail_shows_an_events_nested_data_named_not_as_json(site: Site, page):
+    """A recrypt's data counts the secrets by kind (``recrypted: {"authorization_key":0,…}``):
+    审计日志 showed that raw JSON. Now each kind is named as the fields are, 已重新加密：（平台
+    托管密钥：0，…）; the cipher, an identifier, stays as it is."""
+    p = site.world.p
+    p.recrypt.run(p.kek.cipher.name, actor="staff:desk1")
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    page.locator("#events tbody tr[data-seq]").first.wait_for()
+    page.fill("#action", "data.recrypted")
+    page.click("#filter-form button[type=submit]")
+    row = page.locator("#events tbody tr[data-action='data.recrypted']").last
+    row.wait_for()
+    data = row.locator("td.event-data").inner_text()
+    assert f"加密算法：{p.kek.cipher.name}" in data, data
+    assert re.search(r"已重新加密：（[^）]*平台托管密钥：0", data), data
+    assert "{" not in data and '"' not in data and "platform_key" not in data, data

@@ -210,20 +210,25 @@ let query = {}, shown = 0;
 // a time in an event's data, as the services write it: ISO 8601 with its offset
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-// the data in one short line, each field by its Chinese name (FIELDS) (long values such as
-// hashes cut; the whole is in the tooltip), a time shown as every page shows one (fmtTime), not
-// as raw ISO cut short
+// the data in one short line, each field by its Chinese name (FIELDS) and a code by its
+// (valueText); a value that is itself an object as （名称：值，…） named the same way, a list as
+// 值、值 — not raw JSON; a time, at any depth, shown as every page shows one (fmtTime), not as
+// raw ISO cut short; long values such as hashes cut (the whole data is in the tooltip)
 function summary(data, subjectType) {
-  const short = (k, v) => {
-    const named = valueText(subjectType, k, v);
-    const t = named !== null ? named
-      : typeof v === "object" && v !== null ? JSON.stringify(v)
-      : typeof v === "string" && ISO_TIME.test(v) ? fmtTime(v) : String(v);
-    return t.length > 28 && named === null ? t.slice(0, 24) + "…" : t;
+  const show = (k, v, top) => {
+    const named = valueText(top ? subjectType : null, k, v);
+    if (named !== null) return named;
+    if (Array.isArray(v)) return v.length ? v.map((x) => show(k, x, false)).join("、") : "无";
+    if (typeof v === "object" && v !== null) {
+      const inner = Object.entries(v).map(([k2, v2]) => `${FIELDS[k2] || k2}：${show(k2, v2, false)}`);
+      return `（${inner.join("，")}）`;
+    }
+    const t = typeof v === "string" && ISO_TIME.test(v) ? fmtTime(v) : String(v);
+    return t.length > 28 ? t.slice(0, 24) + "…" : t;
   };
   const parts = Object.entries(data || {})
     .filter(([k]) => k !== "request_id")
-    .map(([k, v]) => `${FIELDS[k] || k}：${short(k, v)}`);
+    .map(([k, v]) => `${FIELDS[k] || k}：${show(k, v, true)}`);
   const text = parts.join("；") || "—";
   return text.length > 140 ? text.slice(0, 136) + "…" : text;
 }
