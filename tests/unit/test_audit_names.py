@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from yinxin.contracts.obligations import EventKind
+from yinxin.recrypt import KINDS as RECRYPT_KINDS
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.registry.views import PaymentKind
 from yinxin.seals import lifecycle as seal_lifecycle
@@ -323,9 +324,7 @@ BUILT_DATA: dict[tuple[str, str], set[str]] = {
 }
 # the keys of a value that is itself a mapping keyed by codes (data.recrypted's counts by kind of
 # secret, yinxin.recrypt)
-NESTED_KEYS = set(re.findall(r'_Item\(\s*"([a-z_]+)"', (SRC / "recrypt.py").read_text())) | set(
-    re.findall(r'sealed\("([a-z_]+)"', (SRC / "recrypt.py").read_text())
-)
+NESTED_KEYS = set(RECRYPT_KINDS)
 
 
 def _kwargs_dict(call: ast.Call, fn: ast.FunctionDef) -> ast.Dict:
