@@ -28,7 +28,7 @@ from yinxin.pki.keys import FileKeyStore
 from yinxin.pki.pinkeys import is_wrapped, open_private_key, seal_private_key
 from yinxin.pki.pkcs11_store import Pkcs11KeyStore
 from yinxin.settings import Settings
-from yinxin.store.models import Certificate, PlatformKey
+from yinxin.store.models import AuditEvent, Certificate, PlatformKey
 
 
 def mode(path: Path) -> int:
@@ -117,6 +117,13 @@ def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):
     assert p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert p.certificates.wrap_legacy_keys(actor="operator").wrapped == []
     assert p.verify_audit().ok
+    # on the KEK it was wrapped under (its label the subject id), as data.recrypted is: it was
+    # recorded as on a platform_key, so 审计日志 said 平台托管密钥 <the KEK's label>
+    with p.db.transaction() as s:
+        ev = s.execute(
+            select(AuditEvent).where(AuditEvent.action == "platform_keys.wrapped")
+        ).scalar_one()
+        assert (ev.subject_type, ev.subject_id) == ("platform_kek", p.kek.label)
 
 
 def test_data_files_are_private(tmp_path, clock):

@@ -515,7 +515,7 @@ class Certificates:
                     actor,
                     "platform_keys.wrapped",
                     kek.label,
-                    subject_type="platform_key",
+                    subject_type="platform_kek",
                     data={"labels": wrapped, "kek": kek.label},
                 )
         return WrappedKeys(wrapped)

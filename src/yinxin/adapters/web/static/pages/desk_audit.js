@@ -64,7 +64,8 @@ const SUBJECTS = {
   subscriber: "用户", application: "证书申请", certificate: "证书", payment: "缴费", seal: "印章",
   web_session: "登录会话", staff_user: "工作人员", intent_challenge: "验证码", api_key: "接口密钥",
   contract: "合同", desk_contract: "运维合同", service_request: "运维请求", export: "数据移交",
-  platform: "平台", platform_kek: "平台密钥加密密钥", platform_key: "平台托管密钥", authority: "认证机构",
+  platform: "平台", platform_kek: "平台密钥加密密钥", authority: "认证机构",
+  platform_key: "平台托管密钥", // platform_keys.wrapped's, stored before it was on the platform_kek
   signature: "签名", archived_document: "归档文件", sign_flow: "签署流程", signing_authorization: "自动签署授权",
   signing_batch: "批量签署", webhook_subscription: "事件通知订阅", obligation: "履约事项",
   registration_code: "注册验证码",
