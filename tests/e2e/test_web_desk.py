@@ -909,6 +909,9 @@ def test_the_audit_trail_names_a_self_registration_in_chinese(site: Site, page):
         assert name in text and "其他操作" not in text, text
         assert "自助注册" in text and "self-registration" not in text, text
         assert "注册验证码 " in text, text
+        if action == "registration.confirm_failed":  # its reason, a refusal code, in Chinese
+            data = row.locator("td.event-data").inner_text()
+            assert "原因：验证码错误" in data and "wrong_code" not in data, data
 
 
 def test_the_audit_trail_names_an_anonymous_login_attempt_in_chinese(site: Site, page):

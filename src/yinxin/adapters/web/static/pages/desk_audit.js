@@ -148,6 +148,17 @@ const STATE_FIELDS = ["from", "to", "state"];
 // a certificate's and a seal's holds (yinxin.registry.lifecycle HoldKind, seals' SealHoldKind)
 const HOLD_KINDS = LABELS.hold;
 const REASONS = { certificate: CERT_REASON_NAMES, seal: SEAL_REASONS };
+// …and the codes a refusal is recorded with (a login or a one-time code refused: the access and
+// intent services' refusal codes), whatever the subject
+const REASON_CODES = {
+  no_challenge: "未发送过此验证码", wrong_phone: "手机号不符", wrong_code: "验证码错误",
+  code_expired: "验证码已过期", code_used: "验证码已使用", challenge_dead: "验证码错误次数过多，已失效",
+  wrong_document: "验证码不是为此文件发送的", wrong_subscriber: "验证码不是发给此用户的",
+  no_phone: "未登记手机号", phone_registered: "手机号已注册", phone_changed: "已更换手机号",
+  invalid_confirmation: "确认无效", confirmation_used: "确认已使用", confirmation_expired: "确认已过期",
+  unknown_user: "用户名不存在", bad_password: "密码错误", bad_code: "动态口令错误",
+  locked: "账户已锁定", disabled: "账户已停用",
+};
 const VALUES = {
   flow_state: STATE_LABELS.flow[1],
   hold_kind: HOLD_KINDS, previous_hold_kind: HOLD_KINDS,
@@ -182,7 +193,7 @@ function valueText(subjectType, key, v) {
   if (typeof v === "boolean") return v ? "是" : "否";
   if (typeof v !== "string") return null;
   const table = STATE_FIELDS.includes(key) ? STATES[subjectType]
-    : key === "reason" || key === "requested_reason" ? REASONS[subjectType]
+    : key === "reason" || key === "requested_reason" ? { ...REASON_CODES, ...REASONS[subjectType] }
     : VALUES[key];
   if (!table) return null;
   if (table[v]) return table[v];
