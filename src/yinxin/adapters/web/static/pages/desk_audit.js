@@ -115,7 +115,7 @@ const FIELDS = {
   signer_id: "签署人", ready: "待签署人", links_issued: "发出签署链接数", requires_video: "需视频双录",
   recording_id: "双录视频", media_type: "文件格式", size: "大小（字节）", at: "时间", expires_at: "过期时间",
   due_at: "期限", performed_at: "办理时间", requested_at: "申请时间", effective_at: "生效时间",
-  client_ip: "客户端 IP", url: "地址", events: "事件", given_up: "放弃投递数",
+  client_ip: "客户端 IP", url: "地址", events: "事件", given_up: "放弃投递数", sessions_ended: "结束的会话数",
   contract: "合同", number: "编号", library_contract_id: "合同库编号", effective_on: "生效日期",
   obligations: "履约事项数", obligation_id: "履约事项", scheduled: "已定期限", unscheduled: "未定期限",
   reopened: "重新打开", met: "已履行", event: "履约事实", on: "日期", stage: "履约阶段", label: "事项",
