@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,6 +69,7 @@ from yinxin.seals.ses_signature import (
 from yinxin.seals.seseal import parse_seseal
 
 OUTPUT = TEST_OUTPUT / "ses-pdf"
+MM_PT = 72 / 25.4  # points in a millimetre
 YINXIN = ROOT / ".venv" / "bin" / "yinxin"
 PEM = serialization.Encoding.PEM
 
@@ -732,3 +734,48 @@ def test_hostile_contents_are_verdicts_not_crashes(world, tsa, signed):
     report = _verify(unknown, world, tsa)
     assert not report.valid
     assert any("/SubFilter /GBT38540.XYZ" in p for p in report.signatures[0].problems)
+
+
+def test_the_same_x_y_are_a_pdf_seals_lower_left_corner_and_an_ofd_seals_centre(world, tsa):
+    """docs/signing.md, "Where x/y put the seal": the same numbers on pages of the same size
+    (A4) put a PDF seal's lower-left corner 50 mm from the page's left and bottom edges, and an
+    OFD seal's centre 50 mm from its left and top edges — as every help text says."""
+    a = world.party_a
+    t = world.now - timedelta(minutes=10)
+    pdf = sign_ses_pdf(
+        contract_pdf(1, title="技术服务合同"),
+        SesPdfSigner(a.seal, a.key, a.cert, when=t, timestamper=tsa[0](t)),
+        placement=Placement(page=1, x_mm=50, y_mm=50),
+        when=t,
+        role="甲方",
+    ).data
+    ofd = sign_ofd(
+        make_ofd([["技术服务合同", "", "甲方（签章）："]]),
+        SesOfdSigner(a.seal, a.key, a.cert, when=world.now),
+        placement=OfdPlacement(page=1, x=50, y=50),
+        when=world.now,
+    ).data
+    # the PDF: the widget's /Rect, points from the page's lower-left corner
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    page = reader.root["/Pages"]["/Kids"][0]
+    [widget] = [
+        w.get_object()
+        for w in page["/Annots"]
+        if w.get_object().get("/Subtype") == "/Widget" and w.get_object().get("/FT") == "/Sig"
+    ]
+    media = page["/MediaBox"]
+    page_w, page_h = float(media[2]) / MM_PT, float(media[3]) / MM_PT
+    x0, y0, x1, y1 = (float(v) / MM_PT for v in widget["/Rect"])
+    assert (round(page_w), round(page_h)) == (210, 297)
+    assert (round(x0, 1), round(y0, 1)) == (50.0, 50.0)  # lower-left corner from lower-left
+    # the OFD: the stamp's Boundary "x y w h", mm from the page's top-left corner
+    with zipfile.ZipFile(io.BytesIO(ofd)) as zf:
+        [xml] = [zf.read(n) for n in zf.namelist() if n.endswith("/Signature.xml")]
+    m = re.search(rb'Boundary="([^"]+)"', xml)
+    assert m is not None
+    bx, by, bw, bh = (float(v) for v in m.group(1).split())
+    assert (round(bx + bw / 2, 1), round(by + bh / 2, 1)) == (50.0, 50.0)  # centre from top-left
+    # the same seal, the same size; so the same numbers are two places on the same page
+    assert abs((x1 - x0) - bw) < 0.1 and abs((y1 - y0) - bh) < 0.1
+    ofd_left, ofd_bottom = bx, 297 - (by + bh)  # the OFD seal's lower-left corner, PDF's frame
+    assert abs(ofd_left - x0) > 10 and abs(ofd_bottom - y0) > 100

@@ -72,6 +72,27 @@ OPERATOR = typer.Option("operator", "--actor", help="Who acts (recorded in the a
 ID_TYPE = typer.Option("id_card", help=f"One of: {', '.join(ID_TYPES)}.")
 APPLICANT = typer.Option("applicant", "--actor", help="Who applies (recorded in the audit trail).")
 SIGNER = typer.Option(..., help="Subscriber id of the person signing.")
+# Where --x/--y put the seal, in the same words on every command that takes them. A PDF
+# position is the seal's lower-left corner from the page's lower-left corner (PDF's own
+# coordinates, as the page is displayed); an OFD position is the seal's centre from the page's
+# top-left corner (OFD's own coordinates): the same numbers are different places, so each help
+# says which. The API's placement fields (adapters/http/api/routes) say the same.
+PDF_X_HELP = (
+    "Seal's lower-left corner: mm from the page's left edge to the seal's left edge "
+    "(with --anchor: a shift)."
+)
+PDF_Y_HELP = (
+    "Seal's lower-left corner: mm from the page's bottom edge to the seal's bottom edge "
+    "(with --anchor: a shift)."
+)
+OFD_X_HELP = (
+    "Seal's centre: mm from the page's left edge to the seal's centre "
+    "(OFD: from the page's top-left corner)."
+)
+OFD_Y_HELP = (
+    "Seal's centre: mm from the page's top edge to the seal's centre "
+    "(OFD: from the page's top-left corner, not the bottom as in a PDF)."
+)
 PDF_OUT = typer.Option(..., "--out", help="Where the PDF is written.")
 LIMIT = typer.Option(50, help="At most this many (1–200).")
 # a log read newest first (the send log, job runs, webhook deliveries)

@@ -62,7 +62,9 @@ LINK = typer.Option(
 )
 SIGNER_HELP = (
     "A signer as key=value pairs, comma-separated: subscriber=ID,role=甲方,seal=ESID "
-    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM]. Repeat for each signer."
+    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM]; x, y: the seal's lower-left "
+    "corner, mm from the page's lower-left corner (as sign pdf's --x/--y). Repeat for each "
+    "signer."
 )
 
 

@@ -20,6 +20,8 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     MAX_PEM_INPUT,
+    OFD_X_HELP,
+    OFD_Y_HELP,
     not_the_input,
     platform,
     platform_here,
@@ -89,8 +91,8 @@ def ofd_sign(
     cert: Path = typer.Option(..., help="Your SM2 certificate (PEM or DER), listed in the seal."),
     anchor: str | None = typer.Option(None, help='Centre the seal on this text, e.g. "甲方".'),
     page: int | None = typer.Option(None, help="Page (1 = first, -1 = last; default last)."),
-    x: float | None = typer.Option(None, help="Seal centre, mm from the page's left edge."),
-    y: float | None = typer.Option(None, help="Seal centre, mm from the page's top edge."),
+    x: float | None = typer.Option(None, help=OFD_X_HELP),
+    y: float | None = typer.Option(None, help=OFD_Y_HELP),
     tsa_url: str | None = typer.Option(None, help="RFC 3161 TSA to stamp the signature value."),
     key_password: str | None = typer.Option(
         None, envvar="YINXIN_KEY_PASSWORD", help="Password of the key file (env preferred)."

@@ -10,7 +10,7 @@ services are imported inside the commands only. The result verifies with ``yinxi
 
 from __future__ import annotations
 
-from yinxin.adapters.cli.common import pdf_placement
+from yinxin.adapters.cli.common import PDF_X_HELP, PDF_Y_HELP, pdf_placement
 from yinxin.adapters.cli.sign_ofd import code_command, sign_command
 
 sign_ses_pdf_code = code_command("ses_pdf_signing", "PDF", "The PDF to be sealed.")
@@ -24,8 +24,8 @@ sign_ses_pdf_cmd = sign_command(
         "in": "The PDF to be sealed.",
         "out": "Where the sealed PDF is written.",
         "code_from": "sign ses-pdf-code",
-        "x": "Seal's left edge, mm from the page's left.",
-        "y": "Seal's bottom edge, mm from the page's bottom.",
+        "x": PDF_X_HELP,
+        "y": PDF_Y_HELP,
     },
     placement=pdf_placement,  # sign pdf's parser; no --width: the seal's own size
     more=lambda s: {"page": s.page, "rect": s.boundary},

@@ -23,6 +23,8 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     MAX_PEM_INPUT,
+    PDF_X_HELP,
+    PDF_Y_HELP,
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
@@ -63,10 +65,8 @@ OUT = typer.Option(..., "--out", help="Where the signed PDF is written.")
 ANCHOR = typer.Option(None, help='Centre the seal on this text, e.g. "甲方（签章）".')
 PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor's, or the last.")
 WIDTH = typer.Option(None, help="Seal width in mm.")
-X = typer.Option(None, help="mm from the page's left edge to the seal's (with --anchor: a shift).")
-Y = typer.Option(
-    None, help="mm from the page's bottom edge to the seal's (with --anchor: a shift)."
-)
+X = typer.Option(None, help=PDF_X_HELP)
+Y = typer.Option(None, help=PDF_Y_HELP)
 SEAL = typer.Option(..., help="Seal id or esID.")
 ROLE = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位")
 LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")

@@ -28,14 +28,27 @@ class DocumentIn(Strict):
     content_base64: str = Field(min_length=1, description="the PDF, base64")
 
 
+# What x_mm/y_mm of a PDF placement mean, the words of the CLI's --x/--y (``sign pdf``): the
+# seal's lower-left corner from the page's lower-left corner. An OFD placement's differ
+# (``ofd_signing.OFD_X_MM``): its centre from the top-left corner, OFD's own coordinates.
+PDF_X_MM = (
+    "Seal's lower-left corner: mm from the page's left edge to the seal's left edge "
+    "(with anchor: a shift)."
+)
+PDF_Y_MM = (
+    "Seal's lower-left corner: mm from the page's bottom edge to the seal's bottom edge "
+    "(with anchor: a shift)."
+)
+
+
 class PlacementIn(Strict):
     """Anchor text (the seal centred on its end), or a page (1-based, negative from the end)
     and the seal's lower-left corner in mm; both: the anchor, shifted by x/y."""
 
     anchor: str | None = Field(None, min_length=1, max_length=100, examples=["甲方（签章）"])
     page: int | None = Field(None, ge=-10000, le=10000)
-    x_mm: float | None = Field(None, ge=-2000, le=2000)
-    y_mm: float | None = Field(None, ge=-2000, le=2000)
+    x_mm: float | None = Field(None, ge=-2000, le=2000, description=PDF_X_MM)
+    y_mm: float | None = Field(None, ge=-2000, le=2000, description=PDF_Y_MM)
     width_mm: float = Field(40.0, gt=5, le=100)
 
     def placement(self) -> Placement:

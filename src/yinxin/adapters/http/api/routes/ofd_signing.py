@@ -23,6 +23,8 @@ from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, client_ip, scope_subscriber
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.routes.documents import (
+    PDF_X_MM,
+    PDF_Y_MM,
     DocumentIn,
     SealRef,
     SignedDocumentOut,
@@ -37,14 +39,27 @@ router = APIRouter(route_class=JsonRoute, tags=["OFD signing"])
 Signer = Annotated[Principal, Depends(allowed(Capability.FLOWS))]
 
 
+# What x_mm/y_mm of an OFD placement mean, the words of ``ofd sign``'s --x/--y: the seal's
+# centre from the page's top-left corner (OFD's own coordinates), not a PDF placement's
+# lower-left corner from the lower-left (``documents.PDF_X_MM``).
+OFD_X_MM = (
+    "Seal's centre: mm from the page's left edge to the seal's centre "
+    "(OFD: from the page's top-left corner)."
+)
+OFD_Y_MM = (
+    "Seal's centre: mm from the page's top edge to the seal's centre "
+    "(OFD: from the page's top-left corner, not the bottom as in a PDF)."
+)
+
+
 class OfdPlacementIn(Strict):
     """Anchor text (the seal centred on its last occurrence, on ``page`` when given), or a page
     (1 = first, -1 = last) and the seal's centre ``x_mm``/``y_mm`` from the top left."""
 
     anchor: str | None = Field(None, min_length=1, max_length=100, examples=["乙方（签章）"])
     page: int | None = Field(None, ge=-10000, le=10000)
-    x_mm: float | None = Field(None, ge=0, le=2000)
-    y_mm: float | None = Field(None, ge=0, le=2000)
+    x_mm: float | None = Field(None, ge=0, le=2000, description=OFD_X_MM)
+    y_mm: float | None = Field(None, ge=0, le=2000, description=OFD_Y_MM)
 
     def placement(self) -> Placement:
         if self.anchor is None and (self.x_mm is None or self.y_mm is None):
@@ -143,8 +158,8 @@ class SesPdfPlacementIn(Strict):
 
     anchor: str | None = Field(None, min_length=1, max_length=100, examples=["乙方（签章）"])
     page: int | None = Field(None, ge=-10000, le=10000)
-    x_mm: float | None = Field(None, ge=-2000, le=2000)
-    y_mm: float | None = Field(None, ge=-2000, le=2000)
+    x_mm: float | None = Field(None, ge=-2000, le=2000, description=PDF_X_MM)
+    y_mm: float | None = Field(None, ge=-2000, le=2000, description=PDF_Y_MM)
 
     def placement(self):
         from yinxin.pdf.sign import Placement as PdfPlacement
