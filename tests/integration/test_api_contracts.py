@@ -380,5 +380,7 @@ def test_signing_links_kept_for_an_idempotent_retry_are_sealed_in_the_database(c
         assert again.headers.get("idempotent-replayed") == "true", path
         assert again.status_code == first.status_code and again.content == first.content
         assert "x-yinxin-holds-secret" not in again.headers
+        # the replay too (it was sent with no Cache-Control at all)
+        assert again.headers.get("cache-control") == "no-store", path
         raw = b"".join(f.read_bytes() for f in db.parent.glob("yinxin.db*"))
         assert not [t for t in tokens if t in raw], path

@@ -337,3 +337,56 @@ def test_a_signing_link_used_with_an_idempotency_key_is_not_kept_in_the_database
     raw = b"".join(f.read_bytes() for f in w.p.settings.home.glob("yinxin.db*"))
     assert b"/sign/***" in raw
     assert token.encode() not in raw and other.encode() not in raw
+
+
+def test_answers_through_a_signing_link_are_kept_by_no_cache_and_name_no_referrer(world, client):
+    """A signing link is a bearer secret: whoever holds the URL reads the contract. The page
+    /sign/{token} was sent Cache-Control: no-cache (stored, then revalidated) with
+    Referrer-Policy: same-origin, and the API reads behind it (the flow, the PDF, its pages as
+    pictures) with no Cache-Control or private, no-cache — so a browser's disk cache or a shared
+    proxy kept the contract under its token-bearing URL. Every answer on a signing link's path
+    (a refusal too) says no-store and no-referrer now; an authenticated API read without its
+    own Cache-Control says no-store; public things keep their caching."""
+    c, w = client, world
+    auth = keys(w)
+    started = start_flow(c, w, auth["org"], video=False)
+    flow, token = started["flow"], started["links"][0]["token"]
+    doc = flow["documents"][0]["id"]
+    html = {"Accept": "text/html"}
+    through_link = [
+        c.get(f"/sign/{token}", headers=html),
+        c.get(f"/api/v1/sign/{token}"),
+        c.get(f"/api/v1/sign/{token}/documents"),
+        c.get(f"/api/v1/sign/{token}/documents/{doc}"),
+        c.head(f"/api/v1/sign/{token}/documents/{doc}"),
+        c.get(f"/api/v1/sign/{token}/documents/{doc}/pages"),
+        c.get(f"/api/v1/sign/{token}/documents/{doc}/pages/1?width=300"),
+        c.get(f"/api/v1/sign/{'x' * 43}/documents"),  # no such link: 404
+    ]
+    assert [r.status_code for r in through_link] == [200] * 7 + [404]
+    for r in through_link:
+        assert r.headers.get("cache-control") == "no-store", r.request.url
+        assert r.headers.get("referrer-policy") == "no-referrer", r.request.url
+    assert through_link[3].content.startswith(b"%PDF-")
+
+    # the sender's reads, with an API key: the flow, its document, its evidence
+    base = f"/api/v1/flows/{flow['id']}"
+    for path in (base, f"{base}/documents/{doc}", f"{base}/evidence", "/api/v1/flows"):
+        r = c.get(path, headers=auth["org"])
+        assert r.status_code == 200, (path, r.text)
+        assert r.headers.get("cache-control") == "no-store", path
+    # a session cookie is a credential too (here one that has ended: refused, and not kept)
+    r = c.get("/api/v1/flows", headers={"Cookie": "yx_session=ended"})
+    assert r.status_code == 401 and r.headers.get("cache-control") == "no-store"
+    # a route that chose its own caching keeps it: a page picture revalidated by its ETag
+    r = c.get(f"{base}/documents/{doc}/pages/1?width=300", headers=auth["org"])
+    assert r.headers.get("cache-control") == "private, no-cache" and r.headers.get("etag")
+
+    # public things stay cacheable as before
+    assert c.get("/api/v1/public/fees").headers["cache-control"] == "public, max-age=300"
+    assert c.get("/static/api.js?v=1").headers["cache-control"] == "public, max-age=86400"
+    page = c.get("/verify", headers=html)
+    assert page.headers["cache-control"] == "no-cache"
+    assert page.headers["referrer-policy"] == "same-origin"
+    crl = c.get("/crl/root.crl")
+    assert crl.status_code == 200 and "cache-control" not in crl.headers

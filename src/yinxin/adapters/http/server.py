@@ -42,6 +42,7 @@ from uvicorn.server import ServerState
 from yinxin import __version__
 from yinxin.adapters.http.asgi import HEAD_ONLY, ClientGone, read_body, respond
 from yinxin.adapters.http.ops import Observed, json_logging, readiness
+from yinxin.adapters.http.privacy import PrivateAnswers
 from yinxin.app import Platform, build_platform
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
 from yinxin.registry.ca import ROLES, SIDE_HIERARCHIES, is_ca_role, split_role
@@ -233,7 +234,9 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
     app.ocsp = ocsp  # type: ignore[attr-defined]
     app.tsa = tsa  # type: ignore[attr-defined]
     s = platform.settings
-    return Observed(app, platform, access=s.access_log, metrics_token=s.metrics_token)
+    # what caches may keep: answers through a signing link, and a caller's own API reads
+    private = PrivateAnswers(app)
+    return Observed(private, platform, access=s.access_log, metrics_token=s.metrics_token)
 
 
 def app_from_env():
