@@ -785,3 +785,74 @@ def test_staff_add_refuses_a_bad_account_before_asking_for_its_password(tmp_path
         assert out.returncode == code, (args, out.stdout, out.stderr)
         assert json.loads(out.stdout)["field"] == field, (args, out.stdout)
     assert [s["username"] for s in yinxin_json(["staff", "list"], tmp_path)] == ["desk9"]
+
+
+def test_staff_and_apikey_commands_record_the_actor_given(tmp_path):
+    """``apikey create``, ``apikey revoke``, ``staff add``, ``unlock``, ``disable`` and
+    ``enable`` recorded every change as made by ``operator`` and took no ``--actor``: two
+    officers were one in the audit trail. They record ``--actor`` now (``operator`` when it is
+    left out), and a blank one is refused before anything is written."""
+    from sqlalchemy import select
+
+    from tests.integration.server import yinxin_cli
+    from yinxin.app import Platform
+    from yinxin.settings import Settings
+    from yinxin.store.models.access import StaffUser
+
+    def reopened() -> Platform:
+        db = f"sqlite:///{tmp_path / 'yinxin.db'}"
+        return Platform(Settings(home=tmp_path, database_url=db))
+
+    p = new_platform(tmp_path)
+    p.close()
+    env = {"YINXIN_STAFF_PASSWORD": PASSWORD}
+    who = ["--actor", "运维 张三"]
+    key = ["apikey", "create", "--role", "integration", "--name"]
+    made = yinxin_json([*key, "k1", *who], tmp_path)
+    assert made["key"]["created_by"] == "运维 张三"
+    yinxin_json(["apikey", "revoke", str(made["key"]["id"]), *who], tmp_path)
+    other = yinxin_json([*key, "k2"], tmp_path)
+    assert other["key"]["created_by"] == "operator"
+    yinxin_json(["apikey", "revoke", str(other["key"]["id"])], tmp_path)
+    yinxin_cli(["staff", "add", "desk5", "--role", "ra_officer", *who], tmp_path, env=env)
+    yinxin_cli(["staff", "add", "desk4", "--role", "ra_officer"], tmp_path, env=env)
+    for verb in ("unlock", "disable", "enable"):
+        yinxin_json(["staff", verb, "desk5", *who], tmp_path)
+        yinxin_json(["staff", verb, "desk4"], tmp_path)
+    p = reopened()
+    try:
+        with p.db.read() as s:
+            by = dict(s.execute(select(StaffUser.username, StaffUser.created_by)).all())
+        assert by == {"desk5": "运维 张三", "desk4": "operator"}
+        keys = [(e.action, e.actor) for e in p.audit_events(subject_type="api_key")]
+        assert keys == [
+            ("api_key.created", "运维 张三"),
+            ("api_key.revoked", "运维 张三"),
+            ("api_key.created", "operator"),
+            ("api_key.revoked", "operator"),
+        ]
+        staff = [(e.subject_id, e.actor) for e in p.audit_events(subject_type="staff_user")]
+        assert {a for u, a in staff if u == "desk5"} == {"运维 张三"}
+        assert {a for u, a in staff if u == "desk4"} == {"operator"}
+        assert len(staff) >= 6
+        before = len(p.audit_events())
+    finally:
+        p.close()
+    for args in (
+        ["apikey", "create", "--name", "k3", "--role", "integration"],
+        ["apikey", "revoke", str(made["key"]["id"])],
+        ["staff", "add", "desk3", "--role", "ra_officer"],
+        ["staff", "unlock", "desk5"],
+        ["staff", "disable", "desk5"],
+        ["staff", "enable", "desk5"],
+    ):
+        bad = yinxin_cli([*args, "--actor", " ", "--json"], tmp_path, env=env, check=False)
+        assert bad.returncode == 2, args
+        body = json.loads(bad.stdout)
+        assert body["field"] == "actor" and "name who acts" in body["message"], body
+    p = reopened()
+    try:
+        assert len(p.audit_events()) == before
+        assert sorted(v.username for v in p.staff.list()) == ["desk4", "desk5"]
+    finally:
+        p.close()

@@ -14,6 +14,7 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    OPERATOR,
     Platform,
     as_options,
     emit,
@@ -43,6 +44,7 @@ def apikey_create(
     ),
     expires: str | None = typer.Option(None, help="ISO time the key stops working."),
     home: Path | None = HOME,
+    actor: str = OPERATOR,
     as_json: bool = JSON,
 ) -> None:
     """Make a key; the secret is printed once — store it now."""
@@ -56,7 +58,7 @@ def apikey_create(
                 role=role,
                 organization_id=organization,
                 expires_at=parse_time(expires, "expires"),
-                actor="operator",
+                actor=actor,
             ),
         )
 
@@ -78,10 +80,12 @@ def apikey_list(p: Platform = HOME) -> object:
 @apikey_app.command("revoke")
 @on_platform()
 def apikey_revoke(
-    key_id: int = typer.Argument(..., help="The key's id (apikey list)."), p: Platform = HOME
+    key_id: int = typer.Argument(..., help="The key's id (apikey list)."),
+    p: Platform = HOME,
+    actor: str = OPERATOR,
 ) -> object:
     """Stop a key at once."""
-    return p.api_keys.revoke(key_id, actor="operator")
+    return p.api_keys.revoke(key_id, actor=actor)
 
 
 staff_app = typer.Typer(
@@ -100,6 +104,7 @@ def staff_add(
         "", "--name", help="The name shown on pages and in audit (default: the username)."
     ),
     home: Path | None = HOME,
+    actor: str = OPERATOR,
     as_json: bool = JSON,
 ) -> None:
     """Make an account; asks for the password, prints the TOTP provisioning URI once — scan it
@@ -122,7 +127,7 @@ def staff_add(
         return as_options(
             {"display_name": "name"},
             lambda: staff.add(
-                username, password=password, role=role, display_name=display_name, actor="operator"
+                username, password=password, role=role, display_name=display_name, actor=actor
             ),
         )
 
@@ -157,20 +162,20 @@ def _unlocked(view: StaffView) -> None:
 
 @staff_app.command("unlock")
 @on_platform(_unlocked)
-def staff_unlock(username: str = USERNAME, p: Platform = HOME) -> object:
+def staff_unlock(username: str = USERNAME, p: Platform = HOME, actor: str = OPERATOR) -> object:
     """Lift a lockout after too many wrong attempts (a disabled account stays disabled)."""
-    return p.staff.unlock(username, actor="operator")
+    return p.staff.unlock(username, actor=actor)
 
 
 @staff_app.command("disable")
 @on_platform()
-def staff_disable(username: str = USERNAME, p: Platform = HOME) -> object:
+def staff_disable(username: str = USERNAME, p: Platform = HOME, actor: str = OPERATOR) -> object:
     """Stop an account at once (its sessions end with it); staff enable undoes it."""
-    return p.staff.disable(username, actor="operator")
+    return p.staff.disable(username, actor=actor)
 
 
 @staff_app.command("enable")
 @on_platform()
-def staff_enable(username: str = USERNAME, p: Platform = HOME) -> object:
+def staff_enable(username: str = USERNAME, p: Platform = HOME, actor: str = OPERATOR) -> object:
     """Let a disabled account sign in again (its old sessions stay ended; audited)."""
-    return p.staff.enable(username, actor="operator")
+    return p.staff.enable(username, actor=actor)
