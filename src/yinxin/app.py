@@ -422,11 +422,12 @@ class Platform:
                 self._keystore = open_keystore(s.keystore)
         return self._keystore
 
-    def init_authority(self, algorithm: str) -> AuthorityInit:
+    def init_authority(self, algorithm: str, actor: str = "operator") -> AuthorityInit:
         """``yinxin init`` on a platform built with ``migrate=False``: the algorithm and the key
         store (its passphrase) are checked before the database is touched, so a refusal of
         either leaves a server database (``YINXIN_DATABASE_URL``) as it was; then the schema
-        is brought to the newest migration and the certificate authority made."""
+        is brought to the newest migration and the certificate authority made, recorded as made
+        by ``actor``."""
         from yinxin.pki.algorithms import get_algorithm
 
         get_algorithm(algorithm)
@@ -436,7 +437,7 @@ class Platform:
                 # on PostgreSQL the migration and the CA's rows are one transaction: an init
                 # failing half-way (a key not written) leaves the database as it was
                 stack.enter_context(self.db.setting_up())
-            return self.ca.init(algorithm)
+            return self.ca.init(algorithm, actor)
 
     def audit_events(self, **narrow) -> list[AuditEventView]:
         """The audit trail in chain order (``yinxin.store.audit.events``' filters)."""

@@ -1133,3 +1133,28 @@ def test_contract_preview_refuses_an_out_that_is_one_of_its_inputs(platform, tmp
     )
     assert res.exit_code == 0, res.output
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_init_records_the_actor_given(tmp_path: Path) -> None:
+    """``yinxin init`` recorded the authority it made (every ``authority.*`` event) as made by
+    ``operator`` and took no ``--actor``, where ``ca add-hierarchy`` records who acts; it
+    records ``--actor`` now (``operator`` when it is left out), a blank one refused before the
+    data directory is made."""
+    from yinxin.app import Platform
+    from yinxin.settings import Settings
+
+    def actors(home: Path) -> set[str]:
+        p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"))
+        try:
+            return {e.actor for e in p.audit_events(subject_type="authority")}
+        finally:
+            p.close()
+
+    blank = tmp_path / "blank"
+    r = yinxin_cli(["init", "--actor", " ", "--json"], blank, check=False)
+    assert r.returncode == 2 and json.loads(r.stdout)["field"] == "actor", r.stdout
+    assert not blank.exists()
+    yinxin_cli(["init", "--actor", "运维 张三"], tmp_path / "given")
+    assert actors(tmp_path / "given") == {"运维 张三"}
+    yinxin_cli(["init"], tmp_path / "default")
+    assert actors(tmp_path / "default") == {"operator"}

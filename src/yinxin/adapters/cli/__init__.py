@@ -199,6 +199,7 @@ def init(
     algorithm: str = typer.Option(
         "ec-p256", help="ec-p256, ec-p384, rsa-2048, rsa-3072 or sm2 (SM2/SM3, file key store)"
     ),
+    actor: str = OPERATOR,
     as_json: bool = JSON,
 ) -> None:
     """Create the data directory, database, root and issuing CA, OCSP and TSA certificates."""
@@ -212,7 +213,7 @@ def init(
         try:
             # the database is migrated only once the algorithm and the passphrase are taken
             p = platform(home, migrate=False)
-            return p.init_authority(algorithm)
+            return p.init_authority(algorithm, actor)
         except BaseException:
             # a refused init (unknown --algorithm, no passphrase…) left an empty yinxin.db, and
             # the data directory, for the next init to trip over: what this call made goes
