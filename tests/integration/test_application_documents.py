@@ -67,6 +67,8 @@ def test_documents_are_kept_scoped_and_read_back(world, client):
     assert got.status_code == 200 and got.content == JPEG
     assert got.headers["content-type"] == "image/jpeg"
     assert got.headers["content-disposition"].startswith("inline; filename*=UTF-8''")
+    # an ID card's scan is kept by no cache (it was private, max-age=300: 5 minutes on disk)
+    assert got.headers["cache-control"] == "no-store"
     # the organization's application is not there for the person: 404, nothing written
     before = counts(world)
     problem(upload(client, org_app, PDF, "business_licence", h), 404, "not_found", "application_id")

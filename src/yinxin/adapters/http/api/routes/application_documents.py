@@ -79,7 +79,9 @@ def get_document(
         media_type=doc.media_type,
         headers={
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "private, max-age=300",
+            # an identity document (ID card, licence): kept by no cache, the browser's disk
+            # cache of a shared desk computer included (it was private, max-age=300)
+            "Cache-Control": "no-store",
             "ETag": f'"{doc.sha256}"',
         },
     )
