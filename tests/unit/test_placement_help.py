@@ -69,3 +69,23 @@ def test_the_api_schemas_state_the_same_meaning() -> None:
     props = OfdPlacementIn.model_json_schema()["properties"]
     assert props["x_mm"]["description"] == OFD_X_HELP
     assert props["y_mm"]["description"] == OFD_Y_HELP
+
+
+def test_every_anchor_option_says_where_the_seal_goes_on_the_text() -> None:
+    """``--anchor`` said "Centre the seal on this text" everywhere, but a PDF seal goes over
+    the text's end (over 签章） and the blank after it, as a paper seal is stamped; --x/--y
+    shift it) while an OFD seal is centred on the text (and --x/--y are refused beside it)."""
+    from yinxin.adapters.cli.common import OFD_ANCHOR_HELP, PDF_ANCHOR_HELP
+
+    seen = {}
+    for where, command in _leaves(get_command(app)):
+        helps = {p.name: getattr(p, "help", None) for p in command.params}
+        if "anchor" in helps and where in PDF | OFD:
+            seen[where] = helps["anchor"]
+    assert set(seen) == PDF | OFD, sorted(seen)
+    for where in PDF:
+        assert seen[where] == PDF_ANCHOR_HELP, where
+    for where in OFD:
+        assert seen[where] == OFD_ANCHOR_HELP, where
+    assert "end of this text" in PDF_ANCHOR_HELP and "shift" in PDF_ANCHOR_HELP
+    assert "Centre" in OFD_ANCHOR_HELP and "not with --x/--y" in OFD_ANCHOR_HELP

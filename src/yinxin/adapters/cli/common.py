@@ -93,6 +93,15 @@ OFD_Y_HELP = (
     "Seal's centre: mm from the page's top edge to the seal's centre "
     "(OFD: from the page's top-left corner, not the bottom as in a PDF)."
 )
+# and where --anchor puts it: a PDF seal goes over the end of the text, as a paper seal is
+# stamped over "签章）" and the blank after it; an OFD seal on the text's middle
+PDF_ANCHOR_HELP = (
+    'Put the seal over the end of this text (its last occurrence), e.g. "甲方（签章）"; '
+    "--x/--y then shift it."
+)
+OFD_ANCHOR_HELP = (
+    'Centre the seal on this text (its last occurrence), e.g. "甲方（签章）"; not with --x/--y.'
+)
 PDF_OUT = typer.Option(..., "--out", help="Where the PDF is written.")
 LIMIT = typer.Option(50, help="At most this many (1–200).")
 # a log read newest first (the send log, job runs, webhook deliveries)

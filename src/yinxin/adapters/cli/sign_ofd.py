@@ -20,6 +20,7 @@ from yinxin.adapters.cli.common import (
     CODE,
     HOME,
     JSON,
+    OFD_ANCHOR_HELP,
     OFD_X_HELP,
     OFD_Y_HELP,
     PIN_CODE_STDIN,
@@ -91,9 +92,7 @@ def sign_command(
         code: str | None = CODE,
         pin: str | None = SEAL_PIN,
         pin_stdin: bool = PIN_CODE_STDIN,
-        anchor: str | None = typer.Option(
-            None, help='Centre the seal on this text, e.g. "乙方（签章）".'
-        ),
+        anchor: str | None = typer.Option(None, help=texts["anchor"]),
         page: int | None = typer.Option(None, help="Page (1 = first, -1 = last)."),
         x: float | None = typer.Option(None, help=texts["x"]),
         y: float | None = typer.Option(None, help=texts["y"]),
@@ -154,6 +153,7 @@ sign_ofd_cmd = sign_command(
         "code_from": "sign ofd-code",
         "x": OFD_X_HELP,
         "y": OFD_Y_HELP,
+        "anchor": OFD_ANCHOR_HELP,
     },
     placement=_placement,
     more=lambda s: {"signature_id": s.signature_id, "page": s.page, "boundary": s.boundary},

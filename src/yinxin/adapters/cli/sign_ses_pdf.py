@@ -10,7 +10,7 @@ services are imported inside the commands only. The result verifies with ``yinxi
 
 from __future__ import annotations
 
-from yinxin.adapters.cli.common import PDF_X_HELP, PDF_Y_HELP, pdf_placement
+from yinxin.adapters.cli.common import PDF_ANCHOR_HELP, PDF_X_HELP, PDF_Y_HELP, pdf_placement
 from yinxin.adapters.cli.sign_ofd import code_command, sign_command
 
 sign_ses_pdf_code = code_command("ses_pdf_signing", "PDF", "The PDF to be sealed.")
@@ -25,6 +25,7 @@ sign_ses_pdf_cmd = sign_command(
         "out": "Where the sealed PDF is written.",
         "code_from": "sign ses-pdf-code",
         "x": PDF_X_HELP,
+        "anchor": PDF_ANCHOR_HELP,
         "y": PDF_Y_HELP,
     },
     placement=pdf_placement,  # sign pdf's parser; no --width: the seal's own size

@@ -23,6 +23,7 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     MAX_PEM_INPUT,
+    PDF_ANCHOR_HELP,
     PDF_X_HELP,
     PDF_Y_HELP,
     PIN_CODE_STDIN,
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
 IN = typer.Option(..., "--in", help="The PDF to be signed.")
 OUT = typer.Option(..., "--out", help="Where the signed PDF is written.")
-ANCHOR = typer.Option(None, help='Centre the seal on this text, e.g. "甲方（签章）".')
+ANCHOR = typer.Option(None, help=PDF_ANCHOR_HELP)
 PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor's, or the last.")
 WIDTH = typer.Option(None, help="Seal width in mm.")
 X = typer.Option(None, help=PDF_X_HELP)
