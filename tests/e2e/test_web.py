@@ -249,7 +249,8 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     not_pdf = site.home / "files" / "说明.txt"
     not_pdf.write_text("hello")
     page.set_input_files("#file", str(not_pdf))
-    assert page.locator("#verify-form .field-error").inner_text() == "请选择 PDF 或 OFD 文件"
+    error = page.locator("#verify-form .field-error").inner_text()
+    assert error == "「说明.txt」：请选择 PDF 或 OFD 文件", error
 
 
 def test_verification_page_shows_what_a_document_hides_as_escapes(site: Site, page):
@@ -411,6 +412,38 @@ def test_verification_page_does_not_call_a_damaged_ofd_unsigned(site: Site, page
         assert problem in page.locator("#doc-facts").inner_text()
         page.click("#again")
         page.locator("#result").wait_for(state="hidden")
+
+
+def test_verification_page_refusals_name_the_file_and_the_reason(site: Site, page):
+    """A relying party who picks several files must see which one was refused and why: the
+    refusals said "请选择PDF文件" for an empty file (one had been chosen), "不是 PDF 文件" or
+    "文件过大" without the file's name or the limit, and a 51 MB file was uploaded whole only
+    to be refused. The page names the file and the reason; an empty or oversized file is
+    refused before anything is sent."""
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/public/verifications" in r.url else None)
+    folder = site.home / "files"
+    empty = folder / "空 合同.pdf"
+    empty.write_bytes(b"")
+    big = folder / "扫描 件.pdf"
+    with open(big, "wb") as fh:
+        fh.write(b"%PDF-1.7\n")
+        fh.truncate(51 * 1024 * 1024)
+    png = folder / "照片 改名.pdf"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    page.goto(site.url("/verify"))
+    error = page.locator("#verify-form .field-error")
+    for path, text in (
+        (empty, "「空 合同.pdf」是空文件（0 字节），无法验证"),
+        (big, "「扫描 件.pdf」大小为 51.0 MB，超过 50 MB 的上限，无法验证"),
+    ):
+        page.set_input_files("#file", str(path))
+        assert error.inner_text() == text
+    assert sent == []
+    page.set_input_files("#file", str(png))
+    error.filter(has_text="「照片 改名.pdf」：").wait_for(timeout=30_000)
+    assert error.inner_text() == "「照片 改名.pdf」：不是 PDF 文件", error.inner_text()
+    assert page.locator("#progress-box").is_hidden() and page.locator("#result").is_hidden()
 
 
 def test_verification_page_on_a_phone(site: Site, phone):

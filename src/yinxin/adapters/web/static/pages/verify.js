@@ -31,13 +31,26 @@ function showProgress(fraction, text) {
   progressText.textContent = text;
 }
 
+// The API's limit (MAX_PDF): a larger file is refused here, not after uploading all of it.
+const MAX_MB = 50;
+
+/** A refusal next to the file field that names the file (a relying party checking several
+ * sees which one) and says why. */
+function refuse(file, text) {
+  showError(form, new ApiError(422, { code: "explained", field: "body", detail: `「${file.name}」${text}` }));
+}
+
 async function verify(file) {
   clearErrors(form);
   result.hidden = true;
   if (!file) return;
   if (!/\.(pdf|ofd)$/i.test(file.name) && file.type !== "application/pdf") {
-    showError(form, new ApiError(422, { code: "not_a_document", field: "body", detail: "not a PDF or OFD" }));
+    refuse(file, `：${messageFor(new ApiError(422, { code: "not_a_document" }))}`);
     return;
+  }
+  if (file.size === 0) return refuse(file, "是空文件（0 字节），无法验证");
+  if (file.size > MAX_MB * 1024 * 1024) {
+    return refuse(file, `大小为 ${(file.size / 1024 / 1024).toFixed(1)} MB，超过 ${MAX_MB} MB 的上限，无法验证`);
   }
   current = { file, key: newKey() };
   zone.setAttribute("aria-disabled", "true");
@@ -52,7 +65,7 @@ async function verify(file) {
     render(report);
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
-    showError(form, e);
+    refuse(file, `：${messageFor(e)}`);
   } finally {
     progressBox.hidden = true;
     zone.removeAttribute("aria-disabled");
