@@ -446,6 +446,27 @@ def test_verification_page_refusals_name_the_file_and_the_reason(site: Site, pag
     assert page.locator("#progress-box").is_hidden() and page.locator("#result").is_hidden()
 
 
+def test_verification_page_says_the_zone_of_its_times(site: Site, browser):
+    """验证时间, 签署时间 and the timestamp's time were shown as "2026-12-06 08:40:56", the
+    browser's local time with no zone: a relying party comparing it with the PDF report or a
+    witness abroad could not tell which clock it was. Each carries its UTC offset."""
+    ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site.url("/verify"))
+    page.set_input_files("#file", str(site.signed))
+    page.locator("#result").wait_for(state="visible", timeout=60_000)
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d（UTC\+08:00）"
+    facts = page.locator("#doc-facts").inner_text()
+    assert re.search(rf"验证时间\n{stamp}\n", facts), facts
+    body = page.locator("article.signature").first.inner_text()
+    assert re.search(rf"签署时间\n{stamp}（签署人自报）", body), body
+    assert re.search(rf"时间戳\n{stamp}（", body), body
+    assert not errors, errors
+    ctx.close()
+
+
 def test_verification_page_on_a_phone(site: Site, phone):
     page = phone.new_page()
     page.goto(site.url("/verify"))

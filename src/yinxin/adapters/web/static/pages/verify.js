@@ -23,6 +23,15 @@ const COVERAGE = WORDS.coverage;
 const CHANGES = WORDS.changes;
 const REVOCATION = WORDS.revocation_sources;
 
+/** A time as the pages show it, with its UTC offset — 2026-12-06 08:40:56（UTC+08:00）: a
+ * relying party compares it with the PDF report, a witness or a log kept in another zone. */
+function when(iso) {
+  if (!iso) return fmtTime(iso);
+  const m = -new Date(iso).getTimezoneOffset();
+  const p = (x) => String(Math.floor(x)).padStart(2, "0");
+  return `${fmtTime(iso)}（UTC${m < 0 ? "-" : "+"}${p(Math.abs(m) / 60)}:${p(Math.abs(m) % 60)}）`;
+}
+
 function showProgress(fraction, text) {
   progressBox.hidden = false;
   const p = document.getElementById("progress");
@@ -104,7 +113,7 @@ function render(r) {
   fact(facts, "文件名", r.file_name);
   if (sealed) fact(facts, "文件类型", WORDS.seal_kinds[r.kind]);
   fact(facts, "SHA-256", el("code", { text: r.sha256 }));
-  fact(facts, "验证时间", fmtTime(r.verified_at));
+  fact(facts, "验证时间", when(r.verified_at));
   fact(facts, `${what}数量`, `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
   if (problems.length) fact(facts, "文件问题", problems.join("；"));
   if (r.notes && r.notes.length) fact(facts, "说明", r.notes.join("；"));
@@ -122,11 +131,11 @@ function signature(s, n) {
   if (s.seal_name) fact(dl, "印章", s.seal_name);
   fact(dl, "证书序列号", el("code", { text: s.certificate_serial }));
   fact(dl, "签发机构", s.certificate_issuer);
-  fact(dl, "签署时间", s.signing_time ? `${fmtTime(s.signing_time)}（签署人自报）` : "—");
+  fact(dl, "签署时间", s.signing_time ? `${when(s.signing_time)}（签署人自报）` : "—");
   // as the text and PDF reports' line: the time (the authority, valid or not)
   const stampOk = s.timestamp_valid === true ? "有效" : s.timestamp_valid === false ? "无效" : "未知";
   fact(dl, "时间戳", s.timestamp_time
-    ? `${fmtTime(s.timestamp_time)}（${s.timestamp_authority || "?"}，${stampOk}）`
+    ? `${when(s.timestamp_time)}（${s.timestamp_authority || "?"}，${stampOk}）`
     : "无时间戳");
   // trust first, as the CLI's and the PDF report's line has it: "valid at signing" alone read
   // as good news for a certificate no trusted root vouches for
@@ -154,8 +163,8 @@ function sealSignature(s, n, kind) {
   const dl = el("dl", { class: "facts" });
   fact(dl, "印章", v.seal_name ? `${v.seal_name}（印章编码 ${v.es_id || "—"}）` : null);
   fact(dl, "签章人", v.signer ? `${v.signer}（证书序列号 ${v.signer_serial || "—"}）` : null);
-  fact(dl, "签章时间", v.time_info ? `${fmtTime(v.time_info)}（签章人自报）` : null);
-  fact(dl, "时间戳", v.timestamp_time ? fmtTime(v.timestamp_time) : "无时间戳");
+  fact(dl, "签章时间", v.time_info ? `${when(v.time_info)}（签章人自报）` : null);
+  fact(dl, "时间戳", v.timestamp_time ? when(v.timestamp_time) : "无时间戳");
   if (kind === "ofd") {
     const pages = [...new Set((s.stamps || []).map((st) => st.page))];
     fact(dl, "印章位置", pages.length ? `第 ${pages.join("、")} 页` : null);
