@@ -442,7 +442,9 @@ def test_verification_page_refusals_name_the_file_and_the_reason(site: Site, pag
     assert sent == []
     page.set_input_files("#file", str(png))
     error.filter(has_text="「照片 改名.pdf」：").wait_for(timeout=30_000)
-    assert error.inner_text() == "「照片 改名.pdf」：不是 PDF 文件", error.inner_text()
+    assert error.inner_text() == "「照片 改名.pdf」：既不是 PDF 文件，也不是 OFD 文件", (
+        error.inner_text()
+    )
     assert page.locator("#progress-box").is_hidden() and page.locator("#result").is_hidden()
 
 

@@ -250,3 +250,18 @@ def test_true_and_false_in_the_query_are_taken(world) -> None:
     for value in ("true", "false"):
         r = c.get("/api/v1/subscribers", params={"reachable": value})
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("name", ["合同.ofd", "合同.pdf"])
+def test_a_verification_of_neither_a_pdf_nor_an_ofd_says_so(world, name) -> None:
+    """The verification takes a PDF or an OFD (judged by content), but a file that is neither —
+    a download cut to an HTML error page, named .ofd — was refused "不是 PDF 文件 / not a PDF
+    file": the relying party who had sent an OFD was told about a PDF."""
+    _, c = world
+    r = c.post(
+        f"/api/v1/public/verifications?file_name={name}",
+        content=b"<html>502 Bad Gateway</html>",
+        headers={"content-type": "application/octet-stream"},
+    )
+    body = refused(r, 422, "pdf")  # as an unreadable or encrypted PDF is
+    assert body["detail"].startswith("既不是 PDF 文件，也不是 OFD 文件 / "), body

@@ -383,6 +383,11 @@ def test_verify_exits_non_zero_when_not_all_valid(home, signed, tmp_path):
     junk.write_bytes(b"hello, this is not a PDF")
     proc = home.run("verify", str(junk), "--json")
     assert proc.returncode == 2 and json.loads(proc.stdout)["field"] == "pdf"
+    # nor an OFD (a relying party may have been handed one): not called "not a PDF"
+    junk_ofd = tmp_path / "合同.ofd"
+    junk_ofd.write_bytes(b"<html>502 Bad Gateway</html>")
+    proc = home.run("verify", str(junk_ofd))
+    assert proc.returncode == 2 and "neither a PDF nor an OFD" in proc.stderr, proc.stderr
     proc = home.run("verify", str(tmp_path / "missing.pdf"), "--json")
     assert proc.returncode == 2 and json.loads(proc.stdout)["field"] == "in"
 

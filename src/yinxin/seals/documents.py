@@ -3,9 +3,9 @@
 ``yinxin verify FILE…`` and ``POST /api/v1/verifications`` take whatever a relying party was
 handed. A ZIP package is an OFD (GB/T 33190); a PDF whose signature dictionaries hold a GB/T
 38540 ``SES_Signature`` (``yinxin.pdf.ses``) is judged by GB/T 38540's procedure; any other
-PDF goes to the PAdES verifier (``yinxin.pdf.verify``), which also gives the "not a PDF"
-refusal. The name or extension of the file decides nothing: a renamed file is judged for what
-it is.
+PDF goes to the PAdES verifier (``yinxin.pdf.verify``). A file that is neither is refused as
+such (``neither_refused``), not as "not a PDF" (the relying party may have sent an OFD). The
+name or extension of the file decides nothing: a renamed file is judged for what it is.
 
 GB/T 38540's checks go one step (``ses_signature._trusted``), so the trust given here is the
 DER of every certificate the relying party trusts — root and issuing CA alike.
@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from yinxin.errors import ValidationError
 from yinxin.identity import shown
 from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.ses import SesPdfReport, signature_kinds, verify_ses_pdf
@@ -43,6 +44,15 @@ def document_kind(data: bytes) -> str:
     if b"/GBT38540.SES" not in data and b"/adbe.pkcs7.detached" not in data:
         return PADES
     return SES_PDF if "ses" in signature_kinds(data) else PADES
+
+
+def neither_refused(data: bytes, field: str) -> None:
+    """Refuse (naming ``field``) a file that is neither a PDF nor an OFD: the PAdES verifier
+    said "不是 PDF 文件" to a relying party who had sent an OFD cut short or an error page."""
+    if bytes(data[:4]) != b"PK\x03\x04" and b"%PDF-" not in bytes(data[:1024]):
+        raise ValidationError(
+            "既不是 PDF 文件，也不是 OFD 文件 / neither a PDF nor an OFD file", field=field
+        )
 
 
 @dataclass
@@ -132,6 +142,7 @@ __all__ = [
     "SES_PDF",
     "OfdFileReport",
     "document_kind",
+    "neither_refused",
     "summary",
     "verify_seal_document",
 ]

@@ -137,8 +137,9 @@ def verify_cmd(
                 not_the_input(report, anchor, "report", "a --trust anchor")
             for one in crl:
                 not_the_input(report, one, "report", "a --crl file")
-        from yinxin.seals.documents import PADES, document_kind
+        from yinxin.seals.documents import PADES, document_kind, neither_refused
 
+        neither_refused(data, "pdf")
         kind = document_kind(data)
         if kind != PADES:
             verify_seal = _seal_verifier(home, extra)

@@ -103,8 +103,9 @@ async def _answer(request: Request, platform, asked: VerifyQuery):
         raise ValidationError("at needs a time zone", field="at")
     from starlette.concurrency import run_in_threadpool
 
-    from yinxin.seals.documents import PADES, document_kind
+    from yinxin.seals.documents import PADES, document_kind, neither_refused
 
+    neither_refused(body, "pdf")  # the field the verifier names for a bad PDF too
     kind = await run_in_threadpool(document_kind, body)
     if kind != PADES:
         if kind == "pdf-ses":  # the platform's own seals are looked up too (revoked here?)
