@@ -469,6 +469,33 @@ def test_verification_page_says_the_zone_of_its_times(site: Site, browser):
     ctx.close()
 
 
+def test_verification_page_refuses_two_files_dropped_at_once(site: Site, page):
+    """Two files dropped together (a contract and its appendix): the first was verified and the
+    second silently ignored, so the relying party could take it for checked too. Both are
+    named and neither is sent."""
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/public/verifications" in r.url else None)
+    page.goto(site.url("/verify"))
+    page.evaluate(
+        """() => {
+            const dt = new DataTransfer();
+            for (const n of ["合同 正文.pdf", "附件.pdf"]) {
+                dt.items.add(new File(["%PDF-1.7"], n, { type: "application/pdf" }));
+            }
+            const zone = document.getElementById("dropzone");
+            const opts = { dataTransfer: dt, bubbles: true, cancelable: true };
+            zone.dispatchEvent(new DragEvent("drop", opts));
+        }"""
+    )
+    error = page.locator("#verify-form .field-error")
+    error.wait_for(timeout=10_000)
+    assert error.inner_text() == (
+        "一次只能验证一个文件，收到 2 个（「合同 正文.pdf」「附件.pdf」）：请逐个验证"
+    ), error.inner_text()
+    page.wait_for_timeout(500)
+    assert sent == [] and page.locator("#result").is_hidden()
+
+
 def test_verification_page_on_a_phone(site: Site, phone):
     page = phone.new_page()
     page.goto(site.url("/verify"))

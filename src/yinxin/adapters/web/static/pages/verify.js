@@ -200,7 +200,17 @@ zone.addEventListener("dragleave", () => zone.classList.remove("over"));
 zone.addEventListener("drop", (e) => {
   e.preventDefault();
   zone.classList.remove("over");
-  verify(e.dataTransfer.files[0]);
+  const files = [...e.dataTransfer.files];
+  if (files.length > 1) {
+    // the first verified and the rest ignored read as all of them checked
+    clearErrors(form);
+    result.hidden = true;
+    const names = files.map((f) => `「${f.name}」`).join("");
+    const detail = `一次只能验证一个文件，收到 ${files.length} 个（${names}）：请逐个验证`;
+    showError(form, new ApiError(422, { code: "explained", field: "body", detail }));
+    return;
+  }
+  verify(files[0]);
 });
 document.getElementById("again").addEventListener("click", () => {
   result.hidden = true;
