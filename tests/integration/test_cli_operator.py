@@ -82,3 +82,30 @@ def test_archive_list_pages_as_the_other_listings_do(platform: Platform) -> None
     assert bad.exit_code == 2 and json.loads(bad.stdout)["field"] == "limit"
     res = cli("--after", str(ids[-1]))
     assert res.exit_code == 0 and res.stdout == "" and "no documents" in res.stderr
+
+
+def test_cert_list_refuses_an_unknown_or_impossible_subscriber(platform: Platform) -> None:
+    """The API answers GET /certificates?subscriber_id= of no subscriber 404 and of 0 or less
+    422; the CLI printed "(none)", exit 0, as if the subscriber had no certificate."""
+    p = platform
+    sub = p.subscribers.add_person(name="张三", id_number="110105199003071239", phone="13800138000")
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+
+    def cli(*args: str):
+        return CliRunner().invoke(cli_app, ["cert", "list", *args], env=env)
+
+    res = cli("--subscriber-id", str(sub.id))
+    assert res.exit_code == 0, res.output
+    assert "(none)" in res.output
+    res = cli("--subscriber-id", str(sub.id + 1))
+    assert res.exit_code == 3, res.output
+    assert f"no subscriber with id {sub.id + 1}" in res.output
+    assert "subscriber_id" in res.output or "subscriber-id" in res.output
+    for bad in ("0", "-1"):
+        res = cli("--subscriber-id", bad)
+        assert res.exit_code == 2, res.output
+        assert "subscriber-id" in res.output

@@ -806,7 +806,7 @@ def cert_show(
 @cert_app.command("list")
 def cert_list(
     status: str | None = typer.Option(None, help="active, on_hold, revoked or expired."),
-    subscriber_id: int | None = typer.Option(None, help="Only this subscriber's."),
+    subscriber_id: int | None = typer.Option(None, min=1, help="Only this subscriber's."),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -816,11 +816,13 @@ def cert_list(
         for c in rows:
             _cert_line(c)
 
-    run(
-        as_json,
-        lambda: platform(home).certificates.list(subscriber_id=subscriber_id, status=status),
-        render,
-    )
+    def rows():
+        p = platform(home)
+        if subscriber_id is not None:  # no such subscriber: exit 3 (the API's 404), not "(none)"
+            p.subscribers.get(subscriber_id)
+        return p.certificates.list(subscriber_id=subscriber_id, status=status)
+
+    run(as_json, rows, render)
 
 
 @cert_app.command("wrap-keys")
