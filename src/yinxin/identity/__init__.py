@@ -118,7 +118,14 @@ def validate_phone(value: str, field: str = "contact_phone") -> str:
     v = re.sub(r"\s", "", value or "")
     if re.fullmatch(r"0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?", v):
         return v
-    return validate_mobile(v, field=field)
+    try:
+        return validate_mobile(v, field=field)
+    except ValidationError:  # not only a mobile number would do: say what else is taken
+        raise ValidationError(
+            "must be a mobile number (11 digits starting 13–19, optionally +86) or a landline "
+            "with its area code, e.g. 0591-87760022",
+            field=field,
+        ) from None
 
 
 def validate_email(value: str, field: str = "email") -> str:
