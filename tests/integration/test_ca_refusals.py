@@ -600,6 +600,19 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         "years",
     ),
     (
+        # the column holds 100: on PostgreSQL a longer one was a database error, on SQLite kept
+        "pay with a reference over 100 characters",
+        lambda w: w.p.certificates.pay(serial=w.active.serial, reference="R" * 101),
+        ValidationError,
+        "reference",
+    ),
+    (
+        "pay with a hidden character in the reference",
+        lambda w: w.p.certificates.pay(serial=w.active.serial, reference="R-\u202e9"),
+        ValidationError,
+        "reference",
+    ),
+    (
         "renewal fee for a revoked certificate",
         lambda w: w.p.certificates.pay(serial=w.revoked.serial),
         IllegalTransition,
@@ -823,6 +836,19 @@ def test_refusal_names_the_field_and_changes_nothing(
     assert diff(before, after) == [], diff(before, after)
     assert after == before
     assert world.p.verify_audit().ok
+
+
+def test_a_payment_reference_is_kept_as_one_plain_line(sqlite_world: World) -> None:
+    """A receipt reference typed with spaces around it or inside it is the same reference (a
+    cashier's retry of " R-7 " is R-7's replay, not a second renewal charged); a blank one
+    is none, as if not given (it was kept as "" and matched as a reference)."""
+    p, serial = sqlite_world.p, sqlite_world.active.serial
+    first = p.certificates.pay(serial=serial, reference="  R-7\t 2026 ")
+    assert first.reference == "R-7 2026" and not first.replayed
+    again = p.certificates.pay(serial=serial, reference="R-7 2026")
+    assert again.replayed and again.id == first.id
+    blank = p.certificates.pay(serial=serial, reference="   ")
+    assert blank.reference is None and not blank.replayed
 
 
 def test_a_refused_step_can_be_retried_correctly(world: World) -> None:

@@ -375,6 +375,26 @@ def _mark_revoked(
     c.hold_kind, c.previous_hold_kind = None, None
 
 
+PAYMENT_REFERENCE_MAX = 100  # what payments.reference holds
+
+
+def _payment_reference(reference: str | None) -> str | None:
+    """A receipt or transfer reference as one line of plain text, its runs of white space
+    one space (a retry typed " R-7 " is R-7's), a blank one none; longer than the column
+    (a database error on PostgreSQL) or with a hidden character refused, naming reference."""
+    if reference is None:
+        return None
+    reference = " ".join(reference.split()) or None
+    if reference is None:
+        return None
+    if len(reference) > PAYMENT_REFERENCE_MAX:
+        raise ValidationError(
+            f"a payment reference is at most {PAYMENT_REFERENCE_MAX} characters",
+            field="reference",
+        )
+    return refuse_hidden(reference, "reference")
+
+
 class Certificates:
     def __init__(
         self,
@@ -742,6 +762,7 @@ class Certificates:
             raise ValidationError(
                 "pay for either an application or a certificate serial", field="application_id"
             )
+        reference = _payment_reference(reference)
         now = self.clock.now()
         with self.db.transaction() as s:
             if application_id is not None:
