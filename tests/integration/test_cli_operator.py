@@ -109,3 +109,28 @@ def test_cert_list_refuses_an_unknown_or_impossible_subscriber(platform: Platfor
         res = cli("--subscriber-id", bad)
         assert res.exit_code == 2, res.output
         assert "subscriber-id" in res.output
+
+
+def test_cert_expiring_prints_a_line_a_certificate_not_its_pem(platform: Platform) -> None:
+    """The renewal queue printed every field of each certificate on one line, its whole PEM
+    among them with literal \\n; now one line each as cert list prints them."""
+    from tests.integration.test_ca_lifecycle import enrol, issue
+
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    env = {
+        "YINXIN_HOME": str(p.settings.home),
+        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
+        "YINXIN_DATABASE_URL": p.settings.database_url,
+    }
+    res = CliRunner().invoke(cli_app, ["cert", "expiring", "--days", "3650"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "BEGIN CERTIFICATE" not in res.stdout and "pem=" not in res.stdout
+    (line,) = res.stdout.splitlines()
+    assert line.startswith(f"{cert.serial}  active  person-signing  ")
+    assert f"valid to {cert.not_after:%Y-%m-%d}" in line
+    res = CliRunner().invoke(cli_app, ["cert", "expiring", "--days", "3650", "--json"], env=env)
+    (row,) = json.loads(res.stdout)
+    assert row["serial"] == cert.serial and "BEGIN CERTIFICATE" in row["pem"]
+    res = CliRunner().invoke(cli_app, ["cert", "expiring", "--days", "0"], env=env)
+    assert res.exit_code == 0 and "(none)" in res.output

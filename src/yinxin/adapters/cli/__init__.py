@@ -98,6 +98,13 @@ def _cert_line(c: CertificateView, label: str = "") -> None:
     )
 
 
+def _cert_lines(rows: list[CertificateView]) -> None:
+    """Certificates one line each, as ``cert list`` prints them (``cert expiring`` printed
+    every field, the whole PEM among them with literal \\n, on one line a certificate)."""
+    for c in rows:
+        _cert_line(c)
+
+
 def _revoked(c: RevokedCertificate) -> None:
     """The certificate revoked, then each other certificate of its key revoked with it."""
     _cert_line(c)
@@ -738,7 +745,7 @@ def cert_suspend_unpaid(p: Platform = HOME) -> object:
 
 
 @cert_app.command("expiring")
-@on_platform()
+@on_platform(_cert_lines)
 def cert_expiring(days: int = DAYS, p: Platform = HOME) -> object:
     """Certificates that need a renewal notice."""
     return p.certificates.expiring(days)
