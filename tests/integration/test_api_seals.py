@@ -681,6 +681,38 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world
 
 
 # --- no PIN anywhere ------------------------------------------------------------------------------
+def test_a_scan_that_is_no_usable_image_is_refused_naming_scan_base64(as_, world):
+    """A scan that is no picture, a blank one, an empty one, or one given with ``software``
+    was refused naming ``image`` or ``scan`` (the services' names, neither in the body): now
+    ``scan_base64``, the field the integrator sent, on every route that takes a scan."""
+    p, w, admin = world.p, world.w, as_("admin")
+    seals, events = count(p, Seal), count(p, AuditEvent)
+    es = world.seal_a.es_id
+    junk = base64.b64encode(b"this is not a picture").decode()
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 300), "white").save(buf, "PNG")
+    blank = base64.b64encode(buf.getvalue()).decode()
+    scan = base64.b64encode(scan_png()).decode()
+    for body in ({"scan_base64": junk}, {"scan_base64": blank}, {"scan_base64": ""}):
+        problem_of(admin.post(f"/seals/{es}/change", json=body), 422, "scan_base64")
+    both = {"scan_base64": scan, "software": True}
+    problem_of(admin.post(f"/seals/{es}/change", json=both), 422, "scan_base64")
+    form = {
+        **{k: v for k, v in _form("王五", "350102198511223455").items() if k != "business_type"},
+        "subscriber_id": w.org_a,
+        "kind": "finance",
+        "certificate_serial": world.seal_a.certificate_serial,
+        "scan_base64": junk,
+    }
+    problem_of(admin.post("/seals", json=form), 422, "scan_base64")
+    problem_of(admin.post("/seal-applications", json=form), 422, "scan_base64")
+    empty = {**form, "certificate_serial": None, "new_key": {"pin": ORG_A_PIN}, "scan_base64": ""}
+    problem_of(admin.post("/seal-applications", json=empty), 422, "scan_base64")
+    preview = {"subscriber_id": w.org_a, "kind": "finance", "scan_base64": junk}
+    problem_of(admin.post("/seal-previews", json=preview), 422, "scan_base64")
+    assert count(p, Seal) == seals and count(p, AuditEvent) == events
+
+
 def test_no_pin_in_the_server_log_or_the_database(as_, world):
     """Run last: every PIN the tests above sent must be nowhere but in the sealed keys."""
     org_a = as_("org_a")

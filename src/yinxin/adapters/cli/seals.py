@@ -125,7 +125,7 @@ KIND_HELP = "organization (公章), contract (合同专用章), finance (财务�
 YEARS = typer.Option(1, help="Years of validity (never past the certificate's end).")
 
 
-# a scan that is no usable image is the services' (and the API's) ``image``
+# a scan that is no usable image is the services' ``image`` (the API's ``scan_base64``)
 SCAN_FIELD = {"image": "scan"}
 # the services' (and the API's) names for --certificate, --holder and --member
 CERTIFICATE_FIELD = {"certificate_serial": "certificate"}

@@ -471,6 +471,10 @@ export function checkFields(form) {
   return !bad.length;
 }
 
+// The inputs of a form that carry a field the API names otherwise (a seal scan's file input is
+// "scan"; the API names the body's scan_base64).
+const INPUT_OF_FIELD = { scan_base64: "scan" };
+
 /** Show a refusal: next to the named input when the form has it, else above the buttons. */
 export function showError(form, err) {
   const fields = [];
@@ -482,7 +486,7 @@ export function showError(form, err) {
   }
   let shown = false;
   for (const [name, text] of fields) {
-    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    const input = form.querySelector(`[name="${CSS.escape(INPUT_OF_FIELD[name] || name)}"]`);
     if (!input) continue;
     markField(input, text);
     if (!shown) input.focus();

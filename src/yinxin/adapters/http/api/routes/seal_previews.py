@@ -20,7 +20,7 @@ from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Plat, Strict, allowed, scope_subscriber
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PNG
-from yinxin.adapters.http.api.routes.seals import MAX_SCAN_BASE64, _scan_bytes
+from yinxin.adapters.http.api.routes.seals import MAX_SCAN_BASE64, _scan_bytes, scan_named
 from yinxin.errors import ValidationError
 from yinxin.seals.catalogue import KINDS, ImagePlan, ImageSource, SealKind, check_scan
 
@@ -45,7 +45,7 @@ class SealPreviewIn(Strict):
 def preview(body: SealPreviewIn, platform: Plat, principal: SealUser):
     """The seal picture the form would make (PNG, 200 dpi), from its fields; creates nothing.
     Refusals name the field, as the real application would (``center_text``, ``code``,
-    ``kind``, ``scan``)."""
+    ``kind``, ``scan_base64``)."""
     from yinxin.seals.render import image_from_scan, render_organization_seal, render_personal_seal
 
     scope_subscriber(platform, principal, body.subscriber_id)
@@ -64,22 +64,23 @@ def preview(body: SealPreviewIn, platform: Plat, principal: SealUser):
             "a personal seal has no centre text or code",
             field="center_text" if center else "code",
         )
-    scan = _scan_bytes(body.scan_base64)
-    plan = ImagePlan(
-        ImageSource.SCAN if scan else ImageSource.SOFTWARE,
-        body.kind,
-        sub.name,
-        None if personal else (center or spec.center_text),
-        code,
-        check_scan(scan),
-    )
-    if plan.source == ImageSource.SCAN:
-        assert scan is not None
-        image = image_from_scan(scan, width_mm=spec.scan_width_mm, dpi=PREVIEW_DPI)
-    elif personal:
-        image = render_personal_seal(plan.text, dpi=PREVIEW_DPI)
-    else:
-        image = render_organization_seal(
-            plan.text, center_text=plan.center_text, code=plan.code, dpi=PREVIEW_DPI
+    with scan_named():
+        scan = _scan_bytes(body.scan_base64)
+        plan = ImagePlan(
+            ImageSource.SCAN if scan else ImageSource.SOFTWARE,
+            body.kind,
+            sub.name,
+            None if personal else (center or spec.center_text),
+            code,
+            check_scan(scan),
         )
+        if plan.source == ImageSource.SCAN:
+            assert scan is not None
+            image = image_from_scan(scan, width_mm=spec.scan_width_mm, dpi=PREVIEW_DPI)
+        elif personal:
+            image = render_personal_seal(plan.text, dpi=PREVIEW_DPI)
+        else:
+            image = render_organization_seal(
+                plan.text, center_text=plan.center_text, code=plan.code, dpi=PREVIEW_DPI
+            )
     return Response(image.png, media_type="image/png", headers={"Cache-Control": "no-store"})

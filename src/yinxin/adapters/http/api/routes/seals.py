@@ -14,6 +14,8 @@ is base64 in the JSON body (``scan_base64``), at most 5 MiB decoded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -38,7 +40,7 @@ from yinxin.adapters.http.api.context import (
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import file_answer, from_base64
 from yinxin.adapters.http.api.shapes import SERIAL_DESCRIPTION, IdNumber, certificate_serial
-from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError
+from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError, YinxinError
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
@@ -248,6 +250,19 @@ def _scan_bytes(data: str | None) -> bytes | None:
     return scan
 
 
+@contextmanager
+def scan_named() -> Iterator[None]:
+    """A refusal of the uploaded scan named as the body names it, ``scan_base64``: the services
+    call it ``scan`` (empty, too large, given with ``software``) or ``image`` (no readable,
+    blank or too small picture), neither a field of the body. Kind, code and message kept."""
+    try:
+        yield
+    except YinxinError as e:
+        if e.field not in ("scan", "image"):
+            raise
+        raise type(e)(e.message, field="scan_base64", code=e.code) from None
+
+
 # --- the form -------------------------------------------------------------------------------------
 def _form(body: FormFields, business_type: BusinessType) -> dict:
     return {
@@ -266,8 +281,8 @@ def create_seal(body: SealCreateIn, platform: Plat, principal: SealUser):
     once (its certificate was already reviewed and issued)."""
     scope_subscriber(platform, principal, body.subscriber_id)
     form = _form(body, BusinessType.NEW)
-    return public(
-        platform.seals.create(
+    with scan_named():
+        seal = platform.seals.create(
             subscriber_id=body.subscriber_id,
             kind=body.kind,
             certificate_serial=body.certificate_serial,
@@ -278,7 +293,7 @@ def create_seal(body: SealCreateIn, platform: Plat, principal: SealUser):
             years=body.years,
             actor=principal.actor,
         )
-    )
+    return public(seal)
 
 
 @router.post(
@@ -300,18 +315,19 @@ def apply(body: SealApplicationIn, response: Response, platform: Plat, principal
         scope_subscriber(platform, principal, body.subscriber_id)
     if body.new_key is not None:
         return _apply_for_key(body, response, platform, principal)
-    seal = platform.seals.apply(
-        **_form(body, bt),
-        seal=seal_id,
-        subscriber_id=body.subscriber_id,
-        kind=body.kind,
-        certificate_serial=body.certificate_serial,
-        scan=_scan_bytes(body.scan_base64),
-        center_text=body.center_text,
-        code=body.code,
-        years=body.years,
-        actor=principal.actor,
-    )
+    with scan_named():
+        seal = platform.seals.apply(
+            **_form(body, bt),
+            seal=seal_id,
+            subscriber_id=body.subscriber_id,
+            kind=body.kind,
+            certificate_serial=body.certificate_serial,
+            scan=_scan_bytes(body.scan_base64),
+            center_text=body.center_text,
+            code=body.code,
+            years=body.years,
+            actor=principal.actor,
+        )
     return SealApplicationOutcome(
         business_type=bt, status="done", seal=public(seal) if seal else None
     )
@@ -352,7 +368,8 @@ def _apply_for_key(body: SealApplicationIn, response: Response, platform, princi
             "a personal seal has no centre text or code",
             field="center_text" if body.center_text else "code",
         )
-    check_scan(_scan_bytes(body.scan_base64))
+    with scan_named():
+        check_scan(_scan_bytes(body.scan_base64))
     live = platform.seals.list(subscriber_id=sub.id, kind=body.kind)
     dup = next((s for s in live if s.state in MANAGEABLE), None)
     if dup is not None:
@@ -518,8 +535,8 @@ def renew(seal: SealRef, body: RenewIn, platform: Plat, principal: SealUser):
 def change(seal: SealRef, body: ChangeIn, platform: Plat, principal: SealUser):
     """变更: a new image or data; makes a new SESeal record."""
     view = _scoped(platform, principal, seal)
-    return public(
-        platform.seals.change(
+    with scan_named():
+        changed = platform.seals.change(
             view.id,
             scan=_scan_bytes(body.scan_base64),
             software=body.software,
@@ -528,7 +545,7 @@ def change(seal: SealRef, body: ChangeIn, platform: Plat, principal: SealUser):
             certificate_serial=body.certificate_serial,
             actor=principal.actor,
         )
-    )
+    return public(changed)
 
 
 @router.post("/seals/{seal}/cancel", response_model=SealView)
