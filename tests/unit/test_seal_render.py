@@ -476,6 +476,31 @@ def test_scan_refusals():
     refused(_scan_png(), field="dpi", dpi=5)
 
 
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that says it is ``width`` x ``height`` (its pixels never decoded in the test)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * (width * 3 + 1))  # one row: the rest is missing
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [5000, 20000, 60000])
+def test_a_scan_of_too_many_pixels_is_refused_as_too_large_not_as_unreadable(side):
+    """A scan over 4000x4000 pixels was refused with the limit only up to Pillow's own bomb
+    limit (~13,000 px square): a larger one (a 600 dpi scan of a sheet) was "not a readable PNG
+    or JPEG image", as if the file were broken. Now any of them names the pixel limit."""
+    with pytest.raises(ValidationError) as err:
+        image_from_scan(_png_header_only(side, side))
+    assert err.value.field == "image"
+    assert "at most 4000x4000 pixels" in err.value.message, err.value.message
+
+
 # ------------------------------------------------------------------------------------------
 # refusals
 

@@ -990,12 +990,17 @@ def image_from_scan(data: bytes, *, width_mm: float = 40.0, dpi: int = 600) -> S
             src = ImageOps.exif_transpose(probe)
     except ValidationError:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, checked as it opens
+        raise ValidationError(
+            f"seal image has too many pixels; at most {MAX_SCAN_SIDE_PX}x{MAX_SCAN_SIDE_PX} "
+            "pixels are accepted",
+            field="image",
+        ) from exc
     except (
         UnidentifiedImageError,
         OSError,
         SyntaxError,
         ValueError,
-        Image.DecompressionBombError,
     ) as exc:
         raise ValidationError("not a readable PNG or JPEG image", field="image") from exc
     if min(src.size) < MIN_SCAN_SIDE_PX:
