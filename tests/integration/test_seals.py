@@ -982,6 +982,32 @@ def test_the_holder_is_told_of_each_seal_business_done(platform, clock):
     assert p.verify_audit().ok
 
 
+@pytest.mark.parametrize(
+    "new_pin",
+    [
+        "２４６８１０ab",  # full-width digits, as a Chinese input method types them
+        "abc\u200bdefg",  # an invisible character
+        "abc\tdefg",  # a control character
+        "abcdefgh ",  # a space at the end, lost by a form or a shell that trims it
+        " abcdefgh",
+    ],
+)
+def test_a_new_pin_no_keyboard_types_back_the_same_way_is_refused(platform, new_pin):
+    """A new seal PIN with full-width digits, an invisible or control character, or a space
+    at either end was taken: the holder who next typed it with the ASCII digits, or a form
+    that trims, was told "wrong seal PIN" five times and the seal locked. Now it is refused
+    naming new_pin, without echoing it, and the key stays under the old PIN."""
+    p = platform
+    w = world(p)
+    cid = org_seal(w, "contract").id
+    err = refused(
+        p, lambda: w.seals.change_pin(cid, old_pin=PIN_ORG, new_pin=new_pin), ValidationError
+    )
+    assert err.field == "new_pin"
+    assert new_pin.strip() not in err.message and "2468" not in err.message
+    assert w.seals.unlock_for_signing(cid, PIN_ORG)  # the old PIN still opens it
+
+
 def test_a_seal_frozen_for_a_lost_pin_is_changed_onto_a_new_key(platform):
     """004 §七: a PIN leaked or lost is handled by 变更, 冻结 or 撤销. Frozen for a lost PIN, a
     seal could never be used again: unfreezing needs a PIN change, a PIN change needs the lost

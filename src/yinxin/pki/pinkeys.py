@@ -25,12 +25,14 @@ from __future__ import annotations
 import json
 import os
 import struct
+import unicodedata
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from yinxin.errors import ConfigurationError, Forbidden, ValidationError
+from yinxin.identity import hidden_character
 from yinxin.pki import sm2
 from yinxin.pki.ciphers import (
     AES_256_GCM,
@@ -50,9 +52,32 @@ DEFAULT_SCRYPT = {k: v for k, v in PIN_KDF_SCRYPT.items() if k != "kdf"}
 MIN_PIN = 6
 
 
-def check_pin(pin: str, field: str = "pin") -> str:
+def _check_pin_length(pin: str, field: str = "pin") -> None:
     if not isinstance(pin, str) or len(pin) < MIN_PIN or len(pin) > 64:
         raise ValidationError(f"the PIN must be {MIN_PIN} to 64 characters", field=field)
+
+
+def check_pin(pin: str, field: str = "pin") -> str:
+    """A new PIN, as its holder can type it again on any keyboard: a full-width digit (as a
+    Chinese input method types it), an invisible or control character, or a space at either
+    end (which a form or a shell trims) would make the PIN one the holder then types "wrong"
+    until the key locks. The refusal never repeats the PIN or a character of it. (A key
+    re-sealed under the PIN it already has is checked for length only: a PIN set before these
+    rules still opens and re-seals its key.)"""
+    _check_pin_length(pin, field)
+    if hidden_character(pin) is not None:
+        raise ValidationError(
+            "the PIN must be printable characters: it holds an invisible or control character",
+            field=field,
+        )
+    if pin != pin.strip():
+        raise ValidationError("the PIN must not begin or end with a space", field=field)
+    if unicodedata.normalize("NFKC", pin) != pin:
+        raise ValidationError(
+            "the PIN holds a full-width (全角) or other compatibility character; type its "
+            "letters and digits with the input method off (半角)",
+            field=field,
+        )
     return pin
 
 
@@ -162,8 +187,10 @@ def seal_private_key(
 ) -> bytes:
     """Seal under the PIN and, given the platform ``kek``, under it too (``YXPK2``). The
     cipher is ``cipher``, else the KEK's, else AES-256-GCM; ``params`` are the KDF's (scrypt's
-    ``n``/``r``/``p`` or PBKDF2's ``iterations``), defaulting to the cipher's."""
-    check_pin(pin)
+    ``n``/``r``/``p`` or PBKDF2's ``iterations``), defaulting to the cipher's. A new PIN is
+    checked by :func:`check_pin` before; here only its length, so that a key re-sealed under
+    the PIN it has keeps it."""
+    _check_pin_length(pin)
     c = get_cipher(cipher if cipher is not None else (kek.cipher if kek else AES_256_GCM))
     kdf = default_pin_kdf(c)
     kdf.update(params or {})
