@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import PASSPHRASE
@@ -84,9 +85,11 @@ def test_archive_list_pages_as_the_other_listings_do(platform: Platform) -> None
     assert res.exit_code == 0 and res.stdout == "" and "no documents" in res.stderr
 
 
-def test_cert_list_refuses_an_unknown_or_impossible_subscriber(platform: Platform) -> None:
-    """The API answers GET /certificates?subscriber_id= of no subscriber 404 and of 0 or less
-    422; the CLI printed "(none)", exit 0, as if the subscriber had no certificate."""
+@pytest.mark.parametrize("group", ["cert", "seal"])
+def test_a_list_refuses_an_unknown_or_impossible_subscriber(platform: Platform, group) -> None:
+    """The API answers GET /certificates?subscriber_id= (and /seals) of no subscriber 404 and
+    of 0 or less 422; the CLI printed "(none)", exit 0, as if the subscriber had no certificate
+    (no seal)."""
     p = platform
     sub = p.subscribers.add_person(name="张三", id_number="110105199003071239", phone="13800138000")
     env = {
@@ -96,7 +99,7 @@ def test_cert_list_refuses_an_unknown_or_impossible_subscriber(platform: Platfor
     }
 
     def cli(*args: str):
-        return CliRunner().invoke(cli_app, ["cert", "list", *args], env=env)
+        return CliRunner().invoke(cli_app, [group, "list", *args], env=env)
 
     res = cli("--subscriber-id", str(sub.id))
     assert res.exit_code == 0, res.output

@@ -263,12 +263,14 @@ def seal_show(
 @seal_app.command("list")
 @on_platform(_lines)
 def seal_list(
-    subscriber_id: int | None = typer.Option(None, help="Only this subscriber's seals."),
+    subscriber_id: int | None = typer.Option(None, min=1, help="Only this subscriber's seals."),
     state: str | None = typer.Option(None, help="active, frozen, cancelled, revoked or expired."),
     kind: str | None = typer.Option(None, help=KIND_HELP),
     p: Platform = HOME,
 ) -> object:
     """List seals (optionally of one subscriber, state or kind)."""
+    if subscriber_id is not None:  # no such subscriber: exit 3 (the API's 404), not "(none)"
+        p.subscribers.get(subscriber_id)
     return p.seals.list(subscriber_id=subscriber_id, state=state, kind=kind)
 
 
