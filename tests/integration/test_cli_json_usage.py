@@ -92,15 +92,8 @@ def test_every_actor_option_refuses_a_blank_name() -> None:
     import typer
     from typer.main import get_command
 
+    from tests.cli_tree import leaves
     from yinxin.adapters.cli import app
-
-    def leaves(command, path=()):
-        children = getattr(command, "commands", None)
-        if children is None:
-            yield " ".join(path), command
-            return
-        for name, child in children.items():
-            yield from leaves(child, (*path, name))
 
     seen = 0
     for where, command in leaves(get_command(app)):

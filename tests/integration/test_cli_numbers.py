@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.main import get_command
 
+from tests.cli_tree import leaves
 from tests.integration.server import yinxin_cli
 from yinxin.adapters.cli import WHOLE_NUMBER_LIMIT, _bounded, app
 from yinxin.adapters.cli.common import deadline_at
@@ -18,18 +19,9 @@ from yinxin.errors import ValidationError
 from yinxin.registry.certificates import NOTICE_DAYS_MAX
 
 
-def _leaves(command, path=()):
-    children = getattr(command, "commands", None)
-    if children is None:
-        yield " ".join(path), command
-        return
-    for name, child in children.items():
-        yield from _leaves(child, (*path, name))
-
-
 def test_every_whole_number_parameter_has_a_range_the_database_holds() -> None:
     seen = 0
-    for where, command in _leaves(get_command(app)):
+    for where, command in leaves(get_command(app)):
         for param in command.params:
             kind = type(param.type).__name__
             if "Int" not in kind:
@@ -67,7 +59,7 @@ def test_help_shows_the_bounds_a_command_sets_not_the_databases() -> None:
     assert DecimalIntRange(min=1, max=200)._describe_range() == "1<=x<=200"
     runner = CliRunner()
     helped = 0
-    for where, command in _leaves(get_command(app)):
+    for where, command in leaves(get_command(app)):
         if not any("Int" in type(p.type).__name__ for p in command.params):
             continue
         out = runner.invoke(app, [*where.split(), "--help"], env={"COLUMNS": "200"})
@@ -138,7 +130,7 @@ def test_a_deadline_in_days_stays_within_the_flows_year() -> None:
 def test_every_real_number_parameter_refuses_nan_and_infinity() -> None:
     """Python's ``float`` reads "nan" and "inf", and a declared range lets NaN through."""
     seen = 0
-    for where, command in _leaves(get_command(app)):
+    for where, command in leaves(get_command(app)):
         for param in command.params:
             if "Float" not in type(param.type).__name__:
                 continue
@@ -299,7 +291,7 @@ def test_every_number_parameter_takes_ascii_decimal_digits_only() -> None:
     showed subscriber 7. Every number parameter of the tree refuses them, and still reads
     ASCII digits."""
     seen = 0
-    for where, command in _leaves(get_command(app)):
+    for where, command in leaves(get_command(app)):
         for param in command.params:
             kind = type(param.type).__name__
             if "Int" not in kind and "Float" not in kind:

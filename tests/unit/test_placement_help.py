@@ -11,18 +11,9 @@ from __future__ import annotations
 
 from typer.main import get_command
 
+from tests.cli_tree import leaves
 from yinxin.adapters.cli import app
 from yinxin.adapters.cli.common import OFD_X_HELP, OFD_Y_HELP, PDF_X_HELP, PDF_Y_HELP
-
-
-def _leaves(command, path=()):
-    children = getattr(command, "commands", None)
-    if children is None:
-        yield " ".join(path), command
-        return
-    for name, child in children.items():
-        yield from _leaves(child, (*path, name))
-
 
 PDF = {"sign pdf", "sign batch", "sign local", "sign ses-pdf"}
 OFD = {"ofd sign", "sign ofd"}
@@ -39,7 +30,7 @@ def test_the_texts_state_corner_point_and_unit() -> None:
 
 def test_every_x_y_option_states_its_meaning_in_the_same_words() -> None:
     seen: dict[str, tuple[str | None, str | None]] = {}
-    for where, command in _leaves(get_command(app)):
+    for where, command in leaves(get_command(app)):
         helps = {p.name: getattr(p, "help", None) for p in command.params}
         if "x" in helps or "y" in helps:
             seen[where] = (helps.get("x"), helps.get("y"))
@@ -78,7 +69,7 @@ def test_every_anchor_option_says_where_the_seal_goes_on_the_text() -> None:
     from yinxin.adapters.cli.common import OFD_ANCHOR_HELP, PDF_ANCHOR_HELP
 
     seen = {}
-    for where, command in _leaves(get_command(app)):
+    for where, command in leaves(get_command(app)):
         helps = {p.name: getattr(p, "help", None) for p in command.params}
         if "anchor" in helps and where in PDF | OFD:
             seen[where] = helps["anchor"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from yinxin.adapters.cli.common import HOME, JSON, run
+from yinxin.adapters.cli.common import HOME, JSON, as_options, run
 
 calc_app = typer.Typer(
     no_args_is_help=True,
@@ -33,24 +33,6 @@ def _date(text: str, field: str):
     from yinxin.contracts.workdays import parse_date
 
     return parse_date(text, field=field)
-
-
-def _as_typed(names: dict[str, tuple[str, str]], call):
-    """``call()``, a refusal of a service field that the command takes under another option
-    (``arrived_at`` as ``--arrived``) renamed to the option: in the field, and where the message
-    names the field (``a notice sent by email needs arrived_at``), as typed."""
-    import re
-
-    from yinxin.errors import YinxinError
-
-    try:
-        return call()
-    except YinxinError as e:
-        if e.field not in names:
-            raise
-        field, typed = names[e.field]
-        text = re.sub(rf"\b{re.escape(e.field)}\b", typed, e.message)
-        raise type(e)(text, field=field, code=e.code) from None
 
 
 def _line(result: dict, key: str = "explanation") -> None:
@@ -221,8 +203,8 @@ def penalty_cmd(
         if r is None:
             raise ValidationError("give --rate or --clause", field="rate")
         payments = [_payment(p, i) for i, p in enumerate(paid)]
-        return _as_typed(
-            {"payments": ("paid", "--paid")},
+        return as_options(
+            {"payments": "paid"},
             lambda: late_penalty(
                 amount,
                 _date(due, "due"),
@@ -232,6 +214,7 @@ def penalty_cmd(
                 cap_rate=cap,
                 cap_base=cap_base,
             ).as_dict(),
+            said={"payments": "--paid"},
         )
 
     run(as_json, go, _line)
@@ -300,8 +283,8 @@ def notice_cmd(
         from yinxin.adapters.cli.common import parse_time
         from yinxin.contracts.terms import notice_served
 
-        return _as_typed(
-            _NOTICE_OPTIONS,
+        return as_options(
+            {k: v[0] for k, v in _NOTICE_OPTIONS.items()},
             lambda: notice_served(
                 method,
                 signed_on=_date(signed, "signed") if signed else None,
@@ -311,6 +294,7 @@ def notice_cmd(
                 formal=formal,
                 agreed_address=not elsewhere,
             ).as_dict(),
+            said={k: v[1] for k, v in _NOTICE_OPTIONS.items()},
         )
 
     run(as_json, go, _line)

@@ -388,16 +388,23 @@ def refuse_for_signing(given: dict[str, Any]) -> None:
             )
 
 
-def as_options(names: dict[str, str], call: Callable[[], Any]) -> Any:
+def as_options(
+    names: dict[str, str], call: Callable[[], Any], *, said: dict[str, str] | None = None
+) -> Any:
     """``call()``, with a refusal naming a service's field that the command takes under another
     option's name (``expires_at`` as ``--expires``, a scan's ``image`` as ``--scan``) renamed
-    to the option; its kind, code, message and exit code unchanged."""
+    to the option; its kind, code and exit code unchanged. Its message is too where ``said``
+    gives the words for the field (``arrived_at`` → ``--arrived``: "a notice sent by email
+    needs arrived_at" named what no option is called)."""
     try:
         return call()
     except YinxinError as e:
         if e.field not in names:
             raise
-        raise type(e)(e.message, field=names[e.field], code=e.code) from None
+        message = e.message
+        if said and e.field in said:
+            message = re.sub(rf"\b{re.escape(e.field)}\b", said[e.field], message)
+        raise type(e)(message, field=names[e.field], code=e.code) from None
 
 
 _SIGNER_FIELD = re.compile(r"(signers\[(\d+)\])\.(\w+)")
