@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
     IsoDateTime,
+    Page,
     Plat,
     ReasonIn,
     ServiceAfter,
@@ -86,9 +87,10 @@ class SendIn(Strict):
     deadline: IsoDateTime
 
 
-class ContractsPage(BaseModel):
-    items: list[ContractView]
-    next: str | None = None
+# A page of contracts (``Page``, under its own name in the OpenAPI document). A comment, not
+# a docstring: a docstring would become the schema's description.
+class ContractsPage(Page[ContractView]):
+    pass
 
 
 def _scoped(platform, principal: Principal, contract_id: int) -> ContractView:

@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
     IsoDateTime,
+    Page,
     Plat,
     ReasonIn,
     ServiceAfter,
@@ -86,9 +87,10 @@ class AuthorizedIn(Strict):
     authorization_id: int = Field(ge=1, le=2**62)
 
 
-class FlowsPage(BaseModel):
-    items: list[FlowView]
-    next: str | None = None
+# A page of sign flows (``Page``, under its own name in the OpenAPI document). A comment, not
+# a docstring: a docstring would become the schema's description.
+class FlowsPage(Page[FlowView]):
+    pass
 
 
 def _scoped(platform, principal: Principal, flow_id: int) -> FlowView:
