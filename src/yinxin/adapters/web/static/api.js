@@ -510,6 +510,23 @@ function setBusy(form, busy, text) {
   }
 }
 
+/** Run `work` with `button` off and saying `busyText` (正在下载…) until it ends, however it
+ * ends; then its own label again. For a button that does one request outside a form (bindForm
+ * does this for a form's submit button): a double click while it runs is one request, and the
+ * page says what it is doing. A click on a button already busy does nothing. */
+export async function whileBusy(button, busyText, work) {
+  if (button.disabled) return;
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = busyText;
+  try {
+    await work();
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}
+
 /**
  * Submit a form through the API.
  *   submit: (data, key) => Promise — does the call(s); data is the form's fields as an object

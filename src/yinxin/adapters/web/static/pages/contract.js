@@ -4,7 +4,7 @@
 // overwritten), sending it for signing (one signer and seal per party; the links are shown
 // once) and cancelling it.
 import {
-  ApiError, FIELD_MESSAGES, api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob, toast,
+  ApiError, FIELD_MESSAGES, api, bindForm, el, fmtTime, recordOrNotFound, requireSubscriber, saveBlob, toast, whileBusy,
 } from "/static/api.js";
 import { facts, who, yuan } from "/static/pages/common.js";
 import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
@@ -132,20 +132,10 @@ bindForm($("revise-form"), {
 });
 
 // off, saying so, while the contract is fetched: a double click is one download
-$("download").addEventListener("click", async (ev) => {
-  const button = ev.currentTarget;
-  if (button.disabled) return;
-  const label = button.textContent;
-  button.disabled = true;
-  button.textContent = "正在下载…";
-  try {
-    const c = await api("GET", `/contracts/${id}`);
-    saveBlob(await api("GET", `/contracts/${id}/pdf`), `${c.number}.pdf`);
-  } finally {
-    button.disabled = false;
-    button.textContent = label;
-  }
-});
+$("download").addEventListener("click", (ev) => whileBusy(ev.currentTarget, "正在下载…", async () => {
+  const c = await api("GET", `/contracts/${id}`);
+  saveBlob(await api("GET", `/contracts/${id}/pdf`), `${c.number}.pdf`);
+}));
 
 bindForm($("send-form"), {
   busyText: "正在发送…",

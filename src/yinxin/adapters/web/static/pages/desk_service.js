@@ -1,7 +1,7 @@
 // The O&M service desk (运维服务台, contract 003): contracts under service, notices and their
 // clocks, the steps of each request, inspections and the monthly/yearly report — all through
 // /api/v1/desk/… (unscoped staff only).
-import { ApiError, MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast } from "/static/api.js";
+import { ApiError, MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast, whileBusy } from "/static/api.js";
 import { facts } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -164,12 +164,7 @@ await Promise.all([loadContracts(), loadAdoptable()]);
 select.addEventListener("change", load);
 // off, saying so, while the check runs: a double click is one check (a second's 新标记超时 0 项
 // would replace the count of what the first flagged)
-document.getElementById("sweep").addEventListener("click", async (ev) => {
-  const button = ev.currentTarget;
-  if (button.disabled) return;
-  const label = button.textContent;
-  button.disabled = true;
-  button.textContent = "正在检查…";
+document.getElementById("sweep").addEventListener("click", (ev) => whileBusy(ev.currentTarget, "正在检查…", async () => {
   try {
     const r = await api("POST", "/desk/sweep");
     const fixed = r.notice_days_corrected.length ? `，更正推定的通知日 ${r.notice_days_corrected.length} 项` : "";
@@ -177,11 +172,8 @@ document.getElementById("sweep").addEventListener("click", async (ev) => {
     await load();
   } catch (e) {
     toast(messageFor(e), "error");
-  } finally {
-    button.disabled = false;
-    button.textContent = label;
   }
-});
+}));
 
 bindForm(document.getElementById("open-form"), {
   submit: (d, key) => api("POST", "/desk/requests", {

@@ -8,7 +8,7 @@
 // email_challenge_id and email_code, the contact change); 重新发送验证码 asks the same PATCH
 // without the code (202 email_confirmation_required) for a new one; 暂不验证 goes on without it.
 // The page stays for that step in the session the registration opened: its header says so.
-import { ApiError, LABELS, api, bindForm, fmtTime, messageFor, showAccount, toast } from "/static/api.js";
+import { ApiError, LABELS, api, bindForm, fmtTime, messageFor, showAccount, toast, whileBusy } from "/static/api.js";
 import { liveCheck, options } from "/static/pages/common.js"; // and its phone_registered, duplicate
 import { checkIdDocument, checkMobile, checkUscc } from "/static/pages/idcheck.js";
 import { resendCountdown } from "/static/pages/sms_code.js";
@@ -106,23 +106,15 @@ function confirmEmail(out) {
 
 // off while its request runs: a double click is one request (the second would be refused as
 // too frequent and say so over the code just sent)
-document.getElementById("email-resend").addEventListener("click", async (ev) => {
-  const button = ev.currentTarget;
-  if (button.disabled) return;
-  const label = button.textContent;
-  button.disabled = true;
-  button.textContent = "正在发送…";
+document.getElementById("email-resend").addEventListener("click", (ev) => whileBusy(ev.currentTarget, "正在发送…", async () => {
   try {
     mailSent(await api("PATCH", mail.path, { json: { email: mail.email } }));
     toast("验证码已重新发送");
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     toast(messageFor(e), "error");
-  } finally {
-    button.disabled = false;
-    button.textContent = label;
   }
-});
+}));
 
 bindForm(emailForm, {
   busyText: "正在验证…",

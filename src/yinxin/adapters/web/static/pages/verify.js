@@ -3,7 +3,7 @@
 // The server judges a file by its content: a PAdES PDF, a PDF sealed the GB/T 38540 way
 // ("pdf-ses") or an OFD ("ofd"); the last two have a report of their own (seal, signer, the
 // standard's checks one by one), on the page and in the PDF.
-import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload } from "/static/api.js";
+import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload, whileBusy } from "/static/api.js";
 
 const form = document.getElementById("verify-form");
 const input = document.getElementById("file");
@@ -217,20 +217,15 @@ document.getElementById("again").addEventListener("click", () => {
   input.value = "";
   input.click();
 });
-document.getElementById("download-report").addEventListener("click", async (ev) => {
-  const button = ev.currentTarget;
+document.getElementById("download-report").addEventListener("click", (ev) => {
   if (!current) return;
-  button.disabled = true;
-  const label = button.textContent;
-  button.textContent = "正在生成报告…";
-  try {
-    const q = new URLSearchParams({ file_name: current.file.name, format: "pdf" });
-    const pdf = await upload(`/public/verifications?${q}`, current.file, { accept: "application/pdf" });
-    saveBlob(pdf, current.file.name.replace(/\.(pdf|ofd)$/i, "") + "-验证报告.pdf");
-  } catch (e) {
-    toast(e instanceof ApiError ? messageFor(e) : String(e), "error");
-  } finally {
-    button.disabled = false;
-    button.textContent = label;
-  }
+  return whileBusy(ev.currentTarget, "正在生成报告…", async () => {
+    try {
+      const q = new URLSearchParams({ file_name: current.file.name, format: "pdf" });
+      const pdf = await upload(`/public/verifications?${q}`, current.file, { accept: "application/pdf" });
+      saveBlob(pdf, current.file.name.replace(/\.(pdf|ofd)$/i, "") + "-验证报告.pdf");
+    } catch (e) {
+      toast(e instanceof ApiError ? messageFor(e) : String(e), "error");
+    }
+  });
 });
