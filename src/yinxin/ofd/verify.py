@@ -162,8 +162,7 @@ class OfdReport:
             lines.append(f"! 未受保护的文件 / file not protected by any signature: /{name}")
         for p in self.problems:
             lines.append(f"! {p}")
-        lines.append(verdict_line(self.indication))
-        return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
+        return report_text(lines, self.indication)
 
 
 _MARK = {
@@ -174,10 +173,11 @@ _MARK = {
 }
 
 
-def verdict_line(indication: Indication) -> str:
-    """The last line of a seal-signature report (OFD's here, a GB/T 38540 PDF's in
-    ``yinxin.pdf.ses``), as the PAdES report ends."""
-    return "结论 / Verdict: " + VERDICT_TEXT[indication]
+def report_text(lines: list[str], indication: Indication) -> str:
+    """A seal-signature report's text (OFD's here, a GB/T 38540 PDF's in ``yinxin.pdf.ses``):
+    its ``lines``, then the verdict last, as the PAdES report ends; every line passed through
+    ``shown``, so the document's text cannot add or hide a line."""
+    return "\n".join(map(shown, [*lines, "结论 / Verdict: " + VERDICT_TEXT[indication]]))
 
 
 def signature_lines(

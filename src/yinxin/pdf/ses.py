@@ -45,7 +45,6 @@ from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader, process_data_at_eof
 
 from yinxin.errors import ValidationError
-from yinxin.identity import shown
 from yinxin.indication import Indication, from_checks, worst
 from yinxin.pdf.incremental import PageTree, dget
 from yinxin.pdf.sign import (
@@ -431,7 +430,7 @@ class SesPdfReport:
 
     def to_text(self) -> str:
         lines = [f"文件 / file: {self.file_name} (GB/T 38540 电子签章 / seal signatures in PDF)"]
-        from yinxin.ofd.verify import signature_lines, verdict_line
+        from yinxin.ofd.verify import report_text, signature_lines
 
         for s in self.signatures:
             where = [f"  印章位置 / stamp: page {s.page}"] if s.page else []
@@ -445,8 +444,7 @@ class SesPdfReport:
             lines.append(f"! {p}")
         for n in self.notes:
             lines.append(f"  {n}")
-        lines.append(verdict_line(self.indication))
-        return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
+        return report_text(lines, self.indication)
 
 
 def _widget_page(reader: PdfFileReader, f: _Field) -> tuple[int | None, list[float] | None]:
