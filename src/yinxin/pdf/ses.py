@@ -44,7 +44,6 @@ from typing import Any, Protocol
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader, process_data_at_eof
 
-from yinxin.errors import ValidationError
 from yinxin.indication import Indication, from_checks, worst
 from yinxin.pdf.incremental import PageTree, dget
 from yinxin.pdf.sign import (
@@ -548,7 +547,7 @@ def verify_ses_pdf(
 ) -> SesPdfReport:
     """Judge every seal signature of ``pdf``; raises ``ValidationError(field="pdf")`` only for
     a file that is not a readable PDF (as ``verify_pdf``), every other problem is reported."""
-    from yinxin.pdf.verify import _open_reader
+    from yinxin.pdf.verify import NO_SIGNATURES, _fields_unreadable, _open_reader
 
     pdf = bytes(pdf)
     verified_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
@@ -557,9 +556,7 @@ def verify_ses_pdf(
         fields = _fields(reader)
         total = reader.xrefs.total_revisions
     except Exception as exc:
-        raise ValidationError(
-            f"无法读取签名域 / cannot read signature fields: {exc}", field="pdf"
-        ) from None
+        raise _fields_unreadable(exc) from None
     report = SesPdfReport(
         file_name=file_name,
         sha256=hashlib.sha256(pdf).hexdigest(),
@@ -569,7 +566,7 @@ def verify_ses_pdf(
         revisions=total,
     )
     if not fields:
-        report.problems.append("文档中没有签名 / no signatures")
+        report.problems.append(NO_SIGNATURES)
         return report
     for f in fields:
         try:

@@ -263,9 +263,7 @@ async def averify_pdf(
         try:
             found = _collect_signatures(reader)
         except Exception as e:  # hostile /AcroForm trees: refuse the file, never crash
-            raise ValidationError(
-                f"无法读取签名域 / cannot read signature fields: {e}", field="pdf"
-            ) from None
+            raise _fields_unreadable(e) from None
 
         report = VerificationReport(
             file_name=file_name,
@@ -404,6 +402,13 @@ def _open_reader(pdf: bytes) -> PdfFileReader:
     except Exception as e:
         raise ValidationError(f"无法解析 PDF / unreadable PDF: {e}", field="pdf") from None
     return reader
+
+
+def _fields_unreadable(exc: Exception) -> ValidationError:
+    """The refusal of a PDF whose signature fields cannot be read (a hostile /AcroForm tree),
+    the same whether its PAdES signatures or its GB/T 38540 seal signatures are judged: the
+    file is refused as unreadable, where crashing would hide why."""
+    return ValidationError(f"无法读取签名域 / cannot read signature fields: {exc}", field="pdf")
 
 
 @dataclass
