@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.access.keys import ApiRole, Unauthenticated
@@ -39,7 +38,7 @@ from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.store import audit
-from yinxin.store.db import Database
+from yinxin.store.db import Database, add_unique
 from yinxin.store.models.access import StaffUser, WebSession
 from yinxin.store.queries import one_or_404
 
@@ -171,9 +170,10 @@ class StaffUsers:
         sealed = self._kek().encrypt(secret.encode(), _aad(username))  # type: ignore[attr-defined]
         pw_hash = hash_password(password)
         now = self.clock.now()
+        taken = Conflict(f"a staff user {username!r} exists already", field="username")
         with self.db.transaction() as s:
             if s.execute(select(StaffUser.id).where(StaffUser.username == username)).first():
-                raise Conflict(f"a staff user {username!r} exists already", field="username")
+                raise taken
             row = StaffUser(
                 username=username,
                 display_name=display,
@@ -184,15 +184,7 @@ class StaffUsers:
                 created_by=actor,
                 created_at=now,
             )
-            s.add(row)
-            try:
-                s.flush()
-            except IntegrityError:
-                # added by another caller since the check above (both passed it before either
-                # wrote, PostgreSQL): the unique index decides, and this one is the second
-                raise Conflict(
-                    f"a staff user {username!r} exists already", field="username"
-                ) from None
+            add_unique(s, row, lost_race=taken)
             self._audit(s, now, actor, "staff.created", row, {"role": str(staff_role)})
             view = StaffView.of(row)
         uri = pyotp.TOTP(secret, interval=TOTP_STEP).provisioning_uri(

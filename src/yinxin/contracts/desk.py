@@ -39,7 +39,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
@@ -60,7 +59,7 @@ from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.store.audit import event, events
-from yinxin.store.db import Database
+from yinxin.store.db import Database, add_unique
 from yinxin.store.models.desk import (
     DeskContract,
     ServiceBreach,
@@ -362,9 +361,10 @@ class ServiceDesk:
                 raise ValidationError(f"{name} must be a whole number of hours, 1–720", field=name)
         actor = _text(actor, "actor", limit=100)
         now = self._now()
+        under_service = Conflict(f"contract {number} is already under service", field="number")
         with self.db.transaction() as s:
             if s.scalar(select(DeskContract.id).where(DeskContract.number == number)):
-                raise Conflict(f"contract {number} is already under service", field="number")
+                raise under_service
             if _library_id is not None and s.scalar(
                 select(DeskContract.id).where(DeskContract.contract_id == _library_id)
             ):
@@ -382,15 +382,7 @@ class ServiceDesk:
                 created_by=actor,
                 **hours,
             )
-            s.add(c)
-            try:
-                s.flush()
-            except IntegrityError:
-                # added by another caller since the check above (both passed it before either
-                # wrote, PostgreSQL): the unique index decides, and this one is the second
-                raise Conflict(
-                    f"contract {number} is already under service", field="number"
-                ) from None
+            add_unique(s, c, lost_race=under_service)
             event(
                 s,
                 now,

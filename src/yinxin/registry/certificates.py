@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from yinxin.clock import Clock
@@ -86,7 +85,7 @@ from yinxin.registry.views import (
     submitted_view,
 )
 from yinxin.store.audit import event
-from yinxin.store.db import Database
+from yinxin.store.db import Database, add_unique
 from yinxin.store.models import (
     Application,
     Certificate,
@@ -774,15 +773,12 @@ class Certificates:
                 if pay.id is not None:  # the latest renewal, asked for again
                     return payment_view(pay, replayed=True)
             pay.reference, pay.paid_at = reference, now
-            s.add(pay)
-            try:
-                s.flush()
-            except IntegrityError:  # the unique index caught a payment that raced this one
-                raise Conflict(
-                    f"the fee for application {application_id} was already paid",
-                    field="application_id",
-                    code="already_paid",
-                ) from None
+            paid_already = Conflict(
+                f"the fee for application {application_id} was already paid",
+                field="application_id",
+                code="already_paid",
+            )
+            add_unique(s, pay, lost_race=paid_already)
             event(
                 s,
                 now,

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, Select, and_, case, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from yinxin.agreements import current_agreement
@@ -28,7 +27,7 @@ from yinxin.registry.views import (
     subscriber_view,
 )
 from yinxin.store.audit import event
-from yinxin.store.db import Database
+from yinxin.store.db import Database, add_unique
 from yinxin.store.models import AgreementAcceptance, Subscriber
 from yinxin.store.queries import of_organization, paged, select_where
 from yinxin.transitions import listed
@@ -247,12 +246,7 @@ class Subscribers:
         with self.db.transaction() as s:
             if sole_phone and sub.phone:
                 self.claim_phone(s, sub.phone)
-            s.add(sub)
-            try:
-                s.flush()
-            except IntegrityError:
-                # registered by a parallel call after the check above: the unique index decides
-                raise lost_race from None
+            add_unique(s, sub, lost_race=lost_race)
             event(
                 s, now, actor, "subscriber.registered", sub.id, {"kind": sub.kind, "name": sub.name}
             )

@@ -20,7 +20,6 @@ from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -62,7 +61,7 @@ from yinxin.seals.rows import (
     whole,
 )
 from yinxin.seals.view import SealView, SealViews
-from yinxin.store.db import Database
+from yinxin.store.db import Database, add_unique
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.seals import Seal
 
@@ -349,14 +348,8 @@ class SealIssuance:
                 created_at=now,
                 updated_at=now,
             )
-            s.add(seal)
-            lost_race = _duplicate(sub, kind, None)  # built now: a failed flush expires sub
-            try:
-                s.flush()
-            except IntegrityError:
-                # A parallel creation got there first; the unique index on live seals (holder,
-                # kind) is what decides, since both passed the check above before either wrote.
-                raise lost_race from None
+            # the unique index on live seals (holder, kind) decides between parallel creations
+            add_unique(s, seal, lost_race=_duplicate(sub, kind, None))
             seal.es_id = f"{self.region_code}{now:%y}{seal.id:06d}"
             data = {
                 "kind": kind,

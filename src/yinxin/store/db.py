@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -163,6 +163,18 @@ def make_private(path: Path) -> None:
                 os.chmod(p, mode & 0o700)
         except FileNotFoundError:
             pass
+
+
+def add_unique(s: Session, row: object, *, lost_race: Exception) -> None:
+    """Add ``row`` and write it now, so that a unique index decides between two parallel calls
+    that both passed the service's check for an existing row before either wrote (PostgreSQL):
+    the second one is refused with ``lost_race``. Build ``lost_race`` before the call: a failed
+    flush expires the session's objects, and reading one then would query again."""
+    s.add(row)
+    try:
+        s.flush()
+    except IntegrityError:
+        raise lost_race from None
 
 
 class Database:
