@@ -51,6 +51,7 @@ from yinxin.adapters.cli.common import (
     platform,
     read_input,
     read_secret,
+    refuse_given,
     run,
     say,
     secret_help,
@@ -636,14 +637,11 @@ def _key_args(
     if platform_key and data is not None:
         raise ValidationError("give --csr or --platform-key, not both", field="csr")
     if data is not None:
-        given = {"pin": pin is not None, "pin_stdin": pin_stdin, "algorithm": algorithm}
-        for name, value in given.items():
-            if value:
-                raise ValidationError(
-                    f"--{name.replace('_', '-')} is for a platform-held key (--platform-key); "
-                    "a CSR's key is your own, of the algorithm it was made with",
-                    field=name,
-                )
+        refuse_given(
+            {"pin": pin is not None, "pin_stdin": pin_stdin, "algorithm": algorithm},
+            "{option} is for a platform-held key (--platform-key); "
+            "a CSR's key is your own, of the algorithm it was made with",
+        )
     if platform_key:
         more = {} if algorithm is None else {"algorithm": algorithm}
         return {

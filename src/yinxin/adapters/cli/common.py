@@ -374,18 +374,25 @@ SIGN_FIELDS = {
 CHALLENGE_FIELDS = {**SIGN_FIELDS, "challenge_id": "challenge", "document_sha256": "challenge"}
 
 
+def refuse_given(given: dict[str, Any], why: str) -> None:
+    """Refuse the first option in ``given`` (parameter name: whether it was given) that was
+    given where it does not belong, naming it: the refusal's field is the parameter and its
+    message ``why`` with ``{option}`` standing for the option as typed (``--pin-stdin``).
+
+    An option that only counts beside another (a PIN with ``--with-pin``, ``--code`` with
+    ``--challenge``, ``--algorithm`` with ``--platform-key``) would otherwise be dropped
+    without a word and the command go on to do something else than was asked."""
+    for name, value in given.items():
+        if value:
+            raise ValidationError(why.format(option=f"--{name.replace('_', '-')}"), field=name)
+
+
 def refuse_for_signing(given: dict[str, Any]) -> None:
     """Refuse, naming it, an option of the signing run (``--code``, ``--pin``…) given on the
     run without ``--challenge``, which sends a code: it was dropped and a new code sent
     (``--code`` given, ``--challenge`` forgotten: a code and an SMS spent on nothing).
     ``flow sign`` and ``sign batch`` have that two-run shape."""
-    for name, value in given.items():
-        if value:
-            raise ValidationError(
-                f"--{name.replace('_', '-')} is for signing: give --challenge too "
-                "(without it a code is sent)",
-                field=name,
-            )
+    refuse_given(given, "{option} is for signing: give --challenge too (without it a code is sent)")
 
 
 def as_options(

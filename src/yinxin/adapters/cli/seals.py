@@ -31,6 +31,7 @@ from yinxin.adapters.cli.common import (
     platform,
     read_input,
     read_secret,
+    refuse_given,
     run,
     say,
     secret_help,
@@ -294,14 +295,11 @@ def seal_check(
 
     def go() -> SealUsability:
         # a PIN given without --with-pin was not checked, and the seal answered "usable"
-        given = {"pin": pin is not None, "pin_stdin": pin_stdin}
-        for name, value in given.items():
-            if value and not with_pin:
-                raise ValidationError(
-                    f"--{name.replace('_', '-')} gives the PIN to check: add --with-pin, or "
-                    f"leave --{name.replace('_', '-')} out",
-                    field=name,
-                )
+        if not with_pin:
+            refuse_given(
+                {"pin": pin is not None, "pin_stdin": pin_stdin},
+                "{option} gives the PIN to check: add --with-pin, or leave {option} out",
+            )
         return as_options(MEMBER_FIELD, check)
 
     def check() -> SealUsability:
