@@ -332,6 +332,14 @@ def show_once(summary: str, secret: str, advice: str = "Store the secret now") -
     typer.echo(f"{advice}: it is not shown again.", err=True)
 
 
+def show_signing_links(links: Any) -> None:
+    """The signing links of a sign flow just started, each under its party's role: printed
+    this once (only their hashes are kept), for the operator to hand each to its signer."""
+    say("[yellow]Signing links (shown once; hand each to its signer):[/]")
+    for link in links:
+        console.print(f"  {link.role}: {link.url}")
+
+
 def show_error(e: YinxinError, as_json: bool) -> None:
     """A refusal as JSON on standard output, or as one line on standard error naming the
     field and, last, the refusal's code (the JSON answer's ``error``, the API's):

@@ -41,6 +41,7 @@ from yinxin.adapters.cli.common import (
     run,
     say,
     show_page,
+    show_signing_links,
     signer_pairs,
     whole_number,
     writable,
@@ -397,9 +398,7 @@ def contract_send(
 
     def render(r) -> None:
         _show(r.contract)
-        say("[yellow]Signing links (shown once; hand each to its signer):[/]")
-        for link in r.links:
-            console.print(f"  {link.role}: {link.url}")
+        show_signing_links(r.links)
 
     run(as_json, go, render)
 

@@ -31,6 +31,7 @@ from yinxin.adapters.cli.common import (
     platform,
     run,
     say,
+    show_signing_links,
     show_written,
     styled,
     whole_number,
@@ -416,9 +417,7 @@ def record_flow(
 
     def render(r) -> None:
         _show(r.request)
-        say("[yellow]Signing links (shown once; hand each to its signer):[/]")
-        for link in r.flow.links:
-            console.print(f"  {link.role}: {link.url}")
+        show_signing_links(r.flow.links)
 
     run(as_json, go, render)
 
