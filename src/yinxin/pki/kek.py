@@ -46,6 +46,14 @@ KEK_LABEL = "platform-kek"
 NONCE_BYTES = 12
 
 
+class KekMissing(ConfigurationError, http_status=503, code="kek_missing"):
+    """The key store lacks the KEK the database's secrets are wrapped under (a database
+    imported, its ``keys/`` not copied yet). A configuration error (CLI exit 7), but the API's
+    ``503 Service Unavailable``, not the ``500`` of a crash: nothing is broken or written, and
+    the same request goes through once the operator restores the keys directory (or plugs in
+    the token)."""
+
+
 class PlatformKek:
     """Encrypt and decrypt under the platform KEK; opens the key store only when first used."""
 
@@ -89,7 +97,7 @@ class PlatformKek:
         self._key = key
         return key
 
-    def _missing(self, *, wrapped: bool) -> ConfigurationError:
+    def _missing(self, *, wrapped: bool) -> KekMissing:
         """The refusal where the key store lacks the KEK (``kek_missing``); ``wrapped``: a new
         secret was to be sealed, and none is made since the database holds some under a KEK."""
         why = (
@@ -98,11 +106,10 @@ class PlatformKek:
             if wrapped
             else "platform-held keys wrapped under it cannot be opened with this key store"
         )
-        return ConfigurationError(
+        return KekMissing(
             f"the key store holds no platform key-encryption key {self.label!r}: {why} "
             "(restore the keys directory, or use the HSM token, it was made with)",
             field="keystore",
-            code="kek_missing",
         )
 
     def store_cipher(self) -> str | None:

@@ -43,7 +43,7 @@ from yinxin.pki.ciphers import (
     derive_from_pin,
     get_cipher,
 )
-from yinxin.pki.kek import PlatformKek
+from yinxin.pki.kek import KekMissing, PlatformKek
 from yinxin.pki.keys import SM2SoftwareKey, SoftwareKey
 
 MAGIC = b"YXPK1"
@@ -160,12 +160,11 @@ def _unwrap(blob: bytes, label: str, kek: PlatformKek | None) -> bytes:
     (nlen,) = struct.unpack(">H", blob[5:7])
     name = blob[7 : 7 + nlen].decode()
     if kek is None:
-        raise ConfigurationError(
+        raise KekMissing(
             "this key is also encrypted under the platform's "
             f"key-encryption key {name!r}: it opens only with the key "
             "store (CA passphrase or HSM) as well as the PIN",
             field="keystore",
-            code="kek_missing",
         )
     if kek.label != name:
         raise ConfigurationError(
