@@ -392,6 +392,29 @@ def test_verify_exits_non_zero_when_not_all_valid(home, signed, tmp_path):
     assert proc.returncode == 2 and json.loads(proc.stdout)["field"] == "in"
 
 
+def test_verify_of_several_files_calls_a_file_neither_pdf_nor_ofd_what_it_is(home, tmp_path):
+    """``yinxin verify a.pdf b.ofd …`` said "不是 PDF 文件 / not a PDF file" of a file that is
+    neither (an error page saved as .ofd) where ``yinxin verify b.ofd`` alone says "neither a
+    PDF nor an OFD" — in process and with worker processes alike. Each says the latter now;
+    a PDF cut short still gets the PAdES verifier's word for it."""
+    junk = tmp_path / "合同.ofd"
+    junk.write_bytes(b"<html>502 Bad Gateway</html>")
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(home.contract.read_bytes()[:200])
+    alone = home.run("verify", str(cut), "--json")
+    for jobs in ("1", "2"):
+        args = ("verify", str(home.contract), str(junk), str(cut), "--jobs", jobs)
+        proc = home.run(*args)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        lines = proc.stdout.splitlines()
+        assert "neither a PDF nor an OFD" in lines[1], (jobs, lines)
+        assert "not a PDF file" not in proc.stdout, (jobs, proc.stdout)
+        reports = json.loads(home.run(*args, "--json").stdout)
+        assert reports[1]["field"] == "pdf", (jobs, reports)
+        assert "neither a PDF nor an OFD" in reports[1]["message"], (jobs, reports)
+        assert reports[2]["message"] == json.loads(alone.stdout)["message"], (jobs, reports)
+
+
 # --- local signing with the subscriber's own key ------------------------------------------------
 @dataclass
 class LocalKit:

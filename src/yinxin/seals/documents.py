@@ -46,10 +46,15 @@ def document_kind(data: bytes) -> str:
     return SES_PDF if "ses" in signature_kinds(data) else PADES
 
 
+def is_neither(data: bytes) -> bool:
+    """Neither a PDF (no header in the first 1024 bytes) nor an OFD (no ZIP header)."""
+    return bytes(data[:4]) != b"PK\x03\x04" and b"%PDF-" not in bytes(data[:1024])
+
+
 def neither_refused(data: bytes, field: str) -> None:
     """Refuse (naming ``field``) a file that is neither a PDF nor an OFD: the PAdES verifier
     said "不是 PDF 文件" to a relying party who had sent an OFD cut short or an error page."""
-    if bytes(data[:4]) != b"PK\x03\x04" and b"%PDF-" not in bytes(data[:1024]):
+    if is_neither(data):
         raise ValidationError(
             "既不是 PDF 文件，也不是 OFD 文件 / neither a PDF nor an OFD file", field=field
         )
@@ -142,6 +147,7 @@ __all__ = [
     "SES_PDF",
     "OfdFileReport",
     "document_kind",
+    "is_neither",
     "neither_refused",
     "summary",
     "verify_seal_document",

@@ -320,14 +320,20 @@ def _verify_many(
     results = []
     verify_seal = None
     from yinxin.pdf.batch import BatchResult, _load
-    from yinxin.seals.documents import PADES, document_kind
+    from yinxin.seals.documents import PADES, document_kind, neither_refused
 
     items = _named(files)
 
     def one(i: int) -> None:
-        """A file in this process, as it always was: read, judge by content, verify."""
+        """A file in this process, as it always was: read, judge by content, verify. A file
+        neither PDF nor OFD is said to be that, as of one file alone (not "not a PDF")."""
         nonlocal verify_seal
         name, data, error = _load(items[i], i)
+        if error is None:
+            try:
+                neither_refused(data, "pdf")
+            except ValidationError as e:
+                error = e
         if error is not None:
             result = BatchResult(name, None, error)
         elif (kind := document_kind(data)) != PADES:
@@ -402,9 +408,10 @@ def _indeterminate(rep) -> bool:
 
 def _pades_files(files: list[Path]) -> list[int]:
     """The indexes of the files to hand to worker processes: readable PAdES PDFs. A file
-    unreadable or too large here stays in this process, which reports it as it always did."""
+    unreadable, too large, or neither PDF nor OFD stays in this process, which reports it as
+    it always did (``document_kind`` calls the last PAdES: the worker said "not a PDF")."""
     from yinxin.pdf.batch import MAX_FILE, read_bounded
-    from yinxin.seals.documents import PADES, document_kind
+    from yinxin.seals.documents import PADES, document_kind, is_neither
 
     out = []
     for i, path in enumerate(files):
@@ -412,7 +419,7 @@ def _pades_files(files: list[Path]) -> list[int]:
             data = read_bounded(path)
         except OSError:
             continue
-        if len(data) <= MAX_FILE and document_kind(data) == PADES:
+        if len(data) <= MAX_FILE and not is_neither(data) and document_kind(data) == PADES:
             out.append(i)
     return out
 
