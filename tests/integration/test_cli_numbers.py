@@ -364,3 +364,50 @@ def test_a_number_inside_an_option_value_takes_what_the_parser_takes(typed) -> N
     assert repr(typed) in str(e.value) and str(e.value).startswith("page ")
     assert whole_number("-3", "signers[0].page", "page") == -3
     assert whole_number("12", "signers[0].page", "page") == 12
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seal", "show", "１"],  # exit 3, "no seal １", where the API answers 422
+        ["seal", "freeze", "١٢"],
+        ["seal", "records", "1 "],
+        ["seal", "verify", "+7"],
+        ["seal", "show", ""],
+        ["seal", "show", "1" * 33],
+        ["seal", "apply", "--business-type", "cancel", "--seal", "１"],  # the API's body: 422
+    ],
+)
+def test_a_seal_written_in_other_digits_is_refused_by_name(tmp_path, args) -> None:
+    """A seal is named by its id or its esID, both ASCII digits (the API's path takes
+    ``[0-9]{1,32}`` and answers anything else 422). ``seal show １`` went to the service,
+    which looked for an esID "１" and exited 3, not found; every seal command refuses such a
+    value in its parser now, naming the argument, exit 2, before any platform is opened."""
+    home = tmp_path / "home"
+    r = yinxin_cli(args, home, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = " ".join(r.stderr.replace("│", " ").split())
+    named = "'--seal'" if "--seal" in args else "'seal'"
+    assert named in said and "decimal digits" in said, said
+    assert "Traceback" not in said
+    assert not home.exists()
+
+
+def test_every_seal_argument_takes_an_id_or_esid_in_ascii_digits() -> None:
+    """Every command of ``yinxin seal`` naming a seal shares the one check (``seal apply``'s
+    ``--seal`` too, which may be left out)."""
+    seen = 0
+    for where, command in leaves(get_command(app)):
+        for param in command.params:
+            if param.name != "seal" or where.split()[0] != "seal":
+                continue
+            seen += 1
+            ctx = command.make_context(where, [], resilient_parsing=True)
+            for text in ["１", "٥", " 7", "7 ", "+7", "1_0", "²", "abc", "", "1" * 33]:
+                with pytest.raises(typer.BadParameter, match="decimal digits"):
+                    param.process_value(ctx, text)
+            for good in ["7", "11000026999999", "1" * 32]:
+                assert param.process_value(ctx, good) == good, (where, good)
+            if not param.required:
+                assert param.process_value(ctx, None) is None, where
+    assert seen >= 15
