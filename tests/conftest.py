@@ -19,6 +19,23 @@ PASSPHRASE = "correct horse battery staple"
 OUTPUT = Path(os.environ.get("YINXIN_TEST_OUTPUT") or Path(__file__).parent / "output")
 
 
+def cli_env(where: Platform | Path, **extra: str | None) -> dict[str, str | None]:
+    """The ``env=`` for ``CliRunner().invoke(cli_app, ...)`` to run ``yinxin`` on a platform:
+    its home and database (``where`` a Platform) or only its home (``where`` a folder), and
+    the CA passphrase. ``extra`` adds variables or overrides these; None unsets one (as
+    ``YINXIN_PIN=None`` does, so that a PIN in the outer environment is not read).
+
+    For a ``yinxin`` subprocess use ``tests.integration.server.yinxin_env``."""
+    if isinstance(where, Platform):
+        home = {
+            "YINXIN_HOME": str(where.settings.home),
+            "YINXIN_DATABASE_URL": where.settings.database_url,
+        }
+    else:
+        home = {"YINXIN_HOME": str(where)}
+    return {**home, "YINXIN_CA_PASSPHRASE": PASSPHRASE, **extra}
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     if pg_bin() is None:

@@ -390,16 +390,12 @@ def test_the_cli_prints_the_end_of_an_authorization_as_every_time(world) -> None
 
     from typer.testing import CliRunner
 
-    from tests.conftest import PASSPHRASE
+    from tests.conftest import cli_env
     from yinxin.adapters.cli import app as cli_app
 
     w = world
     a = grant(w)
-    env = {
-        "YINXIN_HOME": str(w.p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": w.p.settings.database_url,
-    }
+    env = cli_env(w.p)
     res = CliRunner().invoke(cli_app, ["authorization", "list"], env=env)
     assert res.exit_code == 0, res.output
     [line] = [x for x in res.stdout.splitlines() if x.startswith(f"#{a.id} ")]

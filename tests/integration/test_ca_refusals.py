@@ -26,9 +26,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.clock import real_now
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import cells, diff, dump
-from tests.integration.server import free_port
+from tests.integration.server import free_port, yinxin_env
 from tests.integration.test_ca_lifecycle import (
     PIN,
     enrol,
@@ -1141,12 +1141,7 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
 
 
 def cli(w: World, args: list[str], passphrase: str = PASSPHRASE):
-    env = {
-        "YINXIN_HOME": str(w.p.settings.home),
-        "YINXIN_CA_PASSPHRASE": passphrase,
-        "YINXIN_DATABASE_URL": w.p.settings.database_url,
-        "YINXIN_PIN": None,
-    }
+    env = cli_env(w.p, YINXIN_CA_PASSPHRASE=passphrase, YINXIN_PIN=None)
     return CliRunner().invoke(cli_app, args, env=env)
 
 
@@ -1233,11 +1228,8 @@ def test_a_damaged_ca_key_file_is_not_called_a_wrong_passphrase(sqlite_world: Wo
 def test_cli_wrong_passphrase_as_a_real_process(sqlite_world: World) -> None:
     w = sqlite_world
     before = dump(w.p)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YINXIN_")}
-    env.update(
-        YINXIN_HOME=str(w.p.settings.home),
-        YINXIN_CA_PASSPHRASE=OTHER_PASSPHRASE,
-        YINXIN_DATABASE_URL=w.p.settings.database_url,
+    env = yinxin_env(
+        w.p.settings.home, OTHER_PASSPHRASE, {"YINXIN_DATABASE_URL": w.p.settings.database_url}
     )
     done = subprocess.run(
         [str(YINXIN), "cert", "approve", str(w.paid_app.id), "--officer", "受理员", "--json"],

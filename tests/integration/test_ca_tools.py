@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from sqlalchemy import select
 
 from tests.clock import START
 from tests.conftest import PASSPHRASE
+from tests.integration.server import yinxin_env
 from tests.integration.signing_flow import need, pdfsig, valid_for_pyhanko_offline
 from tests.integration.test_ca_lifecycle import PIN, enrol, issue, make_csr, new_key, spki
 from tests.softhsm import softhsm_token_in
@@ -303,17 +303,10 @@ def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
 
 
 # --- the demo ------------------------------------------------------------------------------------
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YINXIN_")}
-    env["YINXIN_CA_PASSPHRASE"] = PASSPHRASE
-    env["YINXIN_HOME"] = str(home)
-    return env
-
-
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(YINXIN), *args],
-        env=_env(home),
+        env=yinxin_env(home),
         capture_output=True,
         text=True,
         timeout=300,

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.integration.signing_flow import World
 from tests.integration.test_certificate_change_api import desk, refused
 from yinxin.adapters.cli import app as cli_app
@@ -88,11 +88,7 @@ def test_an_unknown_serial_zero_is_named_as_asked(world: World, client: TestClie
 
 def _cli(world: World, *args: str):
     p = world.p
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     return CliRunner().invoke(cli_app, list(args), env=env)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.integration.server import yinxin_cli
 from yinxin.adapters.cli.common import MAX_DOCUMENT_INPUT, MAX_PEM_INPUT, read_input
 from yinxin.errors import ValidationError
@@ -71,7 +71,6 @@ def test_a_seal_scan_that_is_no_image_is_refused_naming_scan(platform, tmp_path:
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from tests.integration.test_seals import WANG, personal_seal, world
     from yinxin.adapters.cli import app as cli_app
 
@@ -80,11 +79,7 @@ def test_a_seal_scan_that_is_no_image_is_refused_naming_scan(platform, tmp_path:
     seal = personal_seal(w)
     junk = tmp_path / "scan.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     new = ["--subscriber-id", str(w.org.id), "--kind", "contract"]
     new += ["--certificate", w.org_cert.serial, "--project", "百城e采平台项目"]
     new += ["--holder", WANG.name, "--id-number", WANG.id_number, "--declaration-accepted"]
@@ -106,17 +101,12 @@ def test_apikey_create_names_its_own_options(platform) -> None:
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from tests.integration.test_seals import world
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
     w = world(p)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     key = ["apikey", "create", "--name", "erp"]
     cases = [
         (["--role", "administrator", "--expires", "2020-01-01T00:00+00:00"], "expires"),
@@ -137,15 +127,10 @@ def test_a_values_file_nested_too_deeply_is_refused_naming_values(platform, tmp_
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     deep = tmp_path / "values.json"
     deep.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
     before = dbdump.dump(p)
@@ -176,18 +161,13 @@ def test_seal_and_flow_refusals_name_the_option_typed(platform, tmp_path: Path) 
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from tests.integration.test_seals import WANG, ZHANG, org_seal, world
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
     w = world(p)
     seal = org_seal(w)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     new = ["seal", "create", "--subscriber-id", str(w.zhang.id), "--kind", "personal"]
     new += ["--project", "百城e采平台项目", "--id-number", ZHANG.id_number]
     new += ["--declaration-accepted"]
@@ -323,11 +303,7 @@ def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
     res = CliRunner().invoke(
         cli_app,
         ["init"],
-        env={
-            "YINXIN_HOME": str(tmp_path / "older"),
-            "YINXIN_DATABASE_URL": older,
-            "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        },
+        env=cli_env(tmp_path / "older", YINXIN_DATABASE_URL=older),
     )
     assert isinstance(res.exception, OSError) and disk.made == 3, res.output
     assert _pg_state(older) == before and _pg_version(older) == "0030"
@@ -335,7 +311,7 @@ def test_an_init_failing_half_way_leaves_a_postgres_database_as_it_was(
     disk.made = 0
     url = pg_cluster.new_database()
     home = tmp_path / "home"
-    env = {"YINXIN_HOME": str(home), "YINXIN_DATABASE_URL": url, "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    env = cli_env(home, YINXIN_DATABASE_URL=url)
     res = CliRunner().invoke(cli_app, ["init"], env=env)
     assert isinstance(res.exception, OSError) and disk.made == 3, res.output
     assert _pg_state(url) == {}
@@ -362,7 +338,7 @@ def test_an_init_failing_half_way_leaves_no_key_folder_in_a_data_directory_that_
     home = tmp_path / "home"
     home.mkdir()
     (home / "note.txt").write_text("kept")
-    env = {"YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    env = cli_env(home)
     if db == "postgres":
         env["YINXIN_DATABASE_URL"] = request.getfixturevalue("pg_cluster").new_database()
     else:  # a command that opens the platform makes the database
@@ -388,11 +364,7 @@ def test_a_refused_init_on_an_initialised_platform_changes_nothing(any_platform)
     from yinxin.adapters.cli import app as cli_app
 
     p = any_platform
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     keys = {f.name: f.read_bytes() for f in p.settings.keys_dir.iterdir()}
     before = dbdump.dump(p)
     for args, code in ((["--algorithm", "nope"], 2), ([], 6), (["--algorithm", "sm2"], 6)):
@@ -431,18 +403,13 @@ def test_flow_create_signer_refusals_name_the_key_typed(platform, clock, tmp_pat
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from tests.fixtures.samples import contract_pdf
     from tests.integration.signing_flow import build_world
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
     w = build_world(p, clock)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     docs = []
     for i in (1, 2):
         (tmp_path / f"{i}.pdf").write_bytes(contract_pdf(i))
@@ -529,7 +496,6 @@ def test_a_signer_key_given_twice_is_refused(tmp_path: Path, args, field) -> Non
 def _contract_world(platform, clock):
     """A world of signers and a drafted platform-integration contract between 甲方 (the
     organization, 王五 signing) and 乙方 (张三); the environment a CLI run on it takes."""
-    from tests.conftest import PASSPHRASE
     from tests.integration.signing_flow import build_world
     from tests.integration.test_contracts import _values
 
@@ -537,11 +503,7 @@ def _contract_world(platform, clock):
     w = build_world(p, clock)
     code = "platform-integration"
     c = p.contracts.draft(code, _values(w, code), owner_subscriber_id=w.org.id, actor="王五")
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     return w, c, env
 
 
@@ -970,19 +932,13 @@ def test_authorization_grant_refusals_name_the_option_typed(platform) -> None:
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from tests.integration.test_seals import PIN_ORG, org_seal, world
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
     w = world(p)
     seal = org_seal(w)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-        "YINXIN_SEAL_PIN": PIN_ORG,
-    }
+    env = cli_env(p, YINXIN_SEAL_PIN=PIN_ORG)
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).replace(microsecond=0).isoformat()
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).replace(microsecond=0).isoformat()
     base = ["authorization", "grant", "--seal", seal.es_id, "--by", str(w.org.id)]
@@ -1014,15 +970,10 @@ def test_webhook_subscribe_refusals_name_the_option_typed(platform) -> None:
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     base = ["webhook", "subscribe", "--url", "https://hooks.example.cn/yinxin"]
     cases = [
         ([*base, "--event", "*", "--organization", "999999"], "organization"),
@@ -1088,15 +1039,10 @@ def test_contract_preview_refuses_an_out_that_is_one_of_its_inputs(platform, tmp
     from typer.testing import CliRunner
 
     from tests import dbdump
-    from tests.conftest import PASSPHRASE
     from yinxin.adapters.cli import app as cli_app
 
     p = platform
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     work = tmp_path / "work"  # the platform's home is in tmp_path too
     work.mkdir()
     values = work / "v.json"

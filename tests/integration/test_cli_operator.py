@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 from yinxin.store.models.archive import ArchivedDocument
@@ -57,11 +57,7 @@ def _kept(p: Platform, states: list[str]) -> list[int]:
 def test_archive_list_pages_as_the_other_listings_do(platform: Platform) -> None:
     p = platform
     ids = _kept(p, ["active", "superseded", "active", "active", "active"])
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
 
     def cli(*args: str):
         return CliRunner().invoke(cli_app, ["archive", "list", *args], env=env)
@@ -92,11 +88,7 @@ def test_a_list_refuses_an_unknown_or_impossible_subscriber(platform: Platform, 
     (no seal)."""
     p = platform
     sub = p.subscribers.add_person(name="张三", id_number="110105199003071239", phone="13800138000")
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
 
     def cli(*args: str):
         return CliRunner().invoke(cli_app, [group, "list", *args], env=env)
@@ -121,11 +113,7 @@ def test_cert_expiring_prints_a_line_a_certificate_not_its_pem(platform: Platfor
 
     p = platform
     cert = issue(p, enrol(p).person.id)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     res = CliRunner().invoke(cli_app, ["cert", "expiring", "--days", "3650"], env=env)
     assert res.exit_code == 0, res.output
     assert "BEGIN CERTIFICATE" not in res.stdout and "pem=" not in res.stdout

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import dbdump
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.fixtures.samples import contract_pdf
 from tests.fixtures.ses_world import make_world
 from tests.integration.test_cli_out_over_input import _kit
@@ -131,11 +131,7 @@ def test_archive_export_refuses_an_unwritable_out_before_reading_the_document(
     --out could not be written; ``flow download`` and ``contract pdf`` check --out first. Now it
     does too: a bad --out is refused naming it, whatever the document (here: none)."""
     monkeypatch.chdir(tmp_path)
-    env = {
-        "YINXIN_HOME": str(platform.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": platform.settings.database_url,
-    }
+    env = cli_env(platform)
     before = dbdump.dump(platform)
     res = CliRunner().invoke(
         cli_app, ["archive", "export", "999", "--out", target, "--json"], env=env

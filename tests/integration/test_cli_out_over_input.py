@@ -25,7 +25,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests import dbdump
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.fixtures.samples import contract_pdf
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
@@ -116,13 +116,7 @@ def test_an_output_over_an_input_is_refused_naming_it(
     work = tmp_path / "work"  # the platform's home is in tmp_path too
     _kit(work)
     monkeypatch.chdir(work)
-    env = {
-        "YINXIN_HOME": str(platform.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": platform.settings.database_url,
-        "YINXIN_SEAL_PIN": "123456",
-        "YINXIN_CODE": "123456",
-    }
+    env = cli_env(platform, YINXIN_SEAL_PIN="123456", YINXIN_CODE="123456")
     files, before = _files(work), dbdump.dump(platform)
     res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
     assert res.exit_code == 2, res.output

@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.integration.test_seals import personal_seal, world
 from yinxin.adapters.cli import app as cli_app
 from yinxin.adapters.cli.common import styled
@@ -33,11 +33,7 @@ PARTY = "甲方[link=https://evil.example]点我[/link]"
 
 
 def invoke(p: Platform, *args: str):
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     return CliRunner().invoke(cli_app, list(args), env=env)
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.integration.test_ca_lifecycle import enrol
 from tests.integration.test_seals import PIN_ZHANG, personal_seal, world
 from yinxin.adapters.cli import app as cli_app
@@ -31,16 +31,11 @@ def invoke(
     input: str | None = None,
     env: dict[str, str | None] | None = None,
 ):
-    base = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-        "YINXIN_PIN": None,
-        "YINXIN_SEAL_PIN": None,
-        "YINXIN_SEAL_NEW_PIN": None,
-        "YINXIN_CODE": None,
-    }
-    return CliRunner().invoke(cli_app, args, input=input, env={**base, **(env or {})})
+    # no PIN or code from the outer environment, unless the test gives one
+    unset = dict.fromkeys(["YINXIN_PIN", "YINXIN_SEAL_PIN", "YINXIN_SEAL_NEW_PIN", "YINXIN_CODE"])
+    return CliRunner().invoke(
+        cli_app, args, input=input, env=cli_env(p, **{**unset, **(env or {})})
+    )
 
 
 def newest_key_opens_with(p: Platform, pin: str) -> bool:

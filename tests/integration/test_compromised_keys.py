@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.dbdump import diff, dump
 from tests.integration.signing_flow import World
 from tests.integration.test_ca_lifecycle import (
@@ -176,12 +176,7 @@ def test_the_cli_refuses_a_compromised_key(platform: Platform, tmp_path: Path) -
     active = issue(p, subs.person.id)
     f = tmp_path / "req.csr"
     f.write_bytes(make_csr(key))
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-        "YINXIN_PIN": None,
-    }
+    env = cli_env(p, YINXIN_PIN=None)
     before = dump(p)
     for args in (
         ["cert", "apply", "--subscriber-id", str(subs.person.id), "--profile", "person-signing"],
@@ -370,12 +365,7 @@ def test_a_key_compromise_over_the_api_and_the_cli_names_the_certificates_revoke
     )
     assert r.status_code == 200 and r.json()["same_key_revoked"] == [], r.text
 
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-        "YINXIN_PIN": None,
-    }
+    env = cli_env(p, YINXIN_PIN=None)
     key = new_key()
     mine = issue(p, world.person.id, csr=make_csr(key))
     theirs = issue(p, world.org.id, "organization-signing", csr=make_csr(key))
@@ -516,12 +506,7 @@ def test_a_rekey_or_reissue_over_the_api_and_the_cli_names_the_certificates_revo
     also_mine = issue(p, world.person.id, csr=make_csr(key))
     csr = tmp_path / "new.csr"
     csr.write_bytes(make_csr(new_key()))
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-        "YINXIN_PIN": None,
-    }
+    env = cli_env(p, YINXIN_PIN=None)
     res = CliRunner().invoke(cli_app, ["cert", "rekey", mine.serial, "--csr", str(csr)], env=env)
     assert res.exit_code == 0, (res.stdout, res.stderr)
     assert "also revoked (same key)" in res.stdout and also_mine.serial in res.stdout
@@ -561,11 +546,7 @@ def test_a_loss_report_names_the_certificates_it_put_on_hold_over_the_api_and_th
     r = client.post(f"/api/v1/certificates/{lone.serial}/report-loss", headers=h)
     assert r.status_code == 200 and r.json()["same_key_held"] == [], r.text
 
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     key = new_key()
     mine = issue(p, world.person.id, csr=make_csr(key))
     p.certificates.pay(serial=mine.serial, years=1)
@@ -632,11 +613,7 @@ def test_a_restore_names_the_certificates_it_released_over_the_api_and_the_cli(
     assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/RestoredCertificate")
 
     # the CLI: each printed, and in --json
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     mine, renewal, theirs = lost_with_renewal()
     res = CliRunner().invoke(cli_app, ["cert", "restore", mine.serial], env=env)
     assert res.exit_code == 0, (res.stdout, res.stderr)

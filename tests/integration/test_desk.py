@@ -673,12 +673,12 @@ def test_cli_desk_json(tmp_path) -> None:
 
     from typer.testing import CliRunner
 
-    from tests.conftest import PASSPHRASE
+    from tests.conftest import cli_env
     from yinxin.adapters.cli import app as cli_app
     from yinxin.store.db import Database
 
     home = tmp_path / "home"
-    env = {"YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    env = cli_env(home)
 
     def cli(*args: str) -> tuple[int, dict | list]:
         res = CliRunner().invoke(cli_app, ["desk", *args, "--json"], env=env)
@@ -750,10 +750,10 @@ def test_cli_desk_prints_times_in_beijing_time_saying_so(tmp_path) -> None:
     UTC+8``; ``--json`` keeps ISO 8601 with the offset."""
     from typer.testing import CliRunner
 
-    from tests.conftest import PASSPHRASE
+    from tests.conftest import cli_env
     from yinxin.adapters.cli import app as cli_app
 
-    env = {"YINXIN_HOME": str(tmp_path / "home"), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    env = cli_env(tmp_path / "home")
 
     def cli(*args: str) -> str:
         res = CliRunner().invoke(cli_app, ["desk", *args], env=env)

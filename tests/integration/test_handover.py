@@ -26,7 +26,7 @@ from sqlalchemy import func, inspect, select, text
 
 from tests import dbdump
 from tests.clock import real_now
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import (
     build_world,
@@ -471,12 +471,7 @@ def _cli(home: Path, url: str, *args: str):
 
     from yinxin.adapters.cli import app
 
-    env = {
-        "YINXIN_HOME": str(home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": url,
-        "COLUMNS": "300",
-    }
+    env = cli_env(home, YINXIN_DATABASE_URL=url, COLUMNS="300")
     return CliRunner().invoke(app, list(args), env=env)
 
 

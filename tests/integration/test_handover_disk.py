@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 from yinxin.errors import ValidationError, YinxinError
@@ -54,11 +54,7 @@ def test_a_full_disk_is_refused_naming_the_folder(platform: Platform, tmp_path, 
 def test_the_cli_says_so_without_a_traceback(platform: Platform, tmp_path, monkeypatch):
     p = platform
     _disk_full(monkeypatch)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     out = tmp_path / "out"
     res = CliRunner().invoke(cli_app, ["export", str(out), "--no-verify"], env=env)
     assert res.exit_code == 1, res.output
@@ -198,11 +194,7 @@ def test_the_progress_bars_leave_stdout_to_the_report(platform: Platform, tmp_pa
     redirected on a terminal no progress was shown at all. They are on stderr now, and only
     when it is a terminal; stdout is the report alone."""
     p = platform
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     out = tmp_path / "out"
     res = CliRunner().invoke(cli_app, ["export", str(out), "--no-verify"], env=env)
     assert res.exit_code == 0, res.output
@@ -227,11 +219,7 @@ def test_an_import_says_which_signed_files_it_did_not_compare(make_platform, tmp
 
     def import_(folder, *args: str):
         target = make_platform(init=False)
-        env = {
-            "YINXIN_HOME": str(target.settings.home),
-            "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-            "YINXIN_DATABASE_URL": target.settings.database_url,
-        }
+        env = cli_env(target)
         res = CliRunner().invoke(cli_app, ["import", str(folder), *args], env=env)
         assert res.exit_code == 0, res.output
         return res.stdout

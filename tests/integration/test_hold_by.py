@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.dbdump import diff, dump
 from tests.integration.signing_flow import World, outbox_lines, read_code
 from tests.integration.test_web_selfservice_api import subscriber_session
@@ -79,11 +79,7 @@ def test_a_key_bound_to_the_organization_is_the_holder(world: World, client: Tes
 
 
 def cli(w: World, *args: str):
-    env = {
-        "YINXIN_HOME": str(w.p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": w.p.settings.database_url,
-    }
+    env = cli_env(w.p)
     return CliRunner().invoke(cli_app, list(args), env=env)
 
 

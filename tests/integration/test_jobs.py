@@ -16,8 +16,8 @@ import pytest
 from cryptography import x509
 
 from tests import dbdump
-from tests.conftest import PASSPHRASE
 from tests.fixtures.samples import contract_pdf
+from tests.integration.server import yinxin_env
 from tests.integration.signing_flow import World, build_world
 from tests.integration.test_ca_lifecycle import enrol, issue
 from yinxin.errors import ValidationError
@@ -315,12 +315,7 @@ def test_two_claims_of_one_period_one_wins(any_platform, clock) -> None:
 def cli(home, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "yinxin.adapters.cli", *args],
-        env={
-            **os.environ,
-            "YINXIN_HOME": str(home),
-            "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-            **(env or {}),
-        },
+        env=yinxin_env(home, extra=env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -356,7 +351,7 @@ def test_worker_runs_the_jobs_until_sigterm(platform) -> None:
     home = platform.settings.home
     proc = subprocess.Popen(
         [sys.executable, "-m", "yinxin.adapters.cli", "worker", "--name", "w1", "--tick", "0.2"],
-        env={**os.environ, "YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE},
+        env=yinxin_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

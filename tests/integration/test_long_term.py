@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from tests.conftest import cli_env
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import own_key_certificate
 from tests.integration.signing_flow import build_world, need, nss_trusting, pdfsig, sign_as
@@ -410,16 +411,6 @@ def test_a_wrong_ca_passphrase_is_refused_before_any_document_not_failed_for_eac
     assert p.archive.renew().renewed == [active.id]  # with the right one, it is renewed
 
 
-def _cli_env(p: Platform) -> dict[str, str]:
-    from tests.conftest import PASSPHRASE
-
-    return {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
-
-
 def test_archive_list_prints_each_time_with_its_zone(make_platform, clock) -> None:
     """``archive list`` printed ``timestamp 2026-12-05  TSA to 2031-12-04``: a day with no hour
     nor zone (a UTC day, the day before in Beijing until 08:00) and ``None`` for a version not
@@ -440,7 +431,7 @@ def test_archive_list_prints_each_time_with_its_zone(make_platform, clock) -> No
             .where(ArchivedDocument.id == first)
             .values(newest_timestamp_at=None, tsa_not_after=None)
         )
-    res = CliRunner().invoke(cli_app, ["archive", "list", "--all"], env=_cli_env(p))
+    res = CliRunner().invoke(cli_app, ["archive", "list", "--all"], env=cli_env(p))
     assert res.exit_code == 0, res.output
     when = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
     lines = res.stdout.splitlines()
@@ -456,11 +447,11 @@ def test_archive_renew_prints_its_report_alone_on_stdout(make_platform, clock) -
     from yinxin.adapters.cli import app as cli_app
 
     p, _w, _pdf = signed_contract(make_platform, clock)
-    res = CliRunner().invoke(cli_app, ["archive", "renew", "--force"], env=_cli_env(p))
+    res = CliRunner().invoke(cli_app, ["archive", "renew", "--force"], env=cli_env(p))
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("1 renewed, "), repr(res.stdout)
     assert res.stderr == "", repr(res.stderr)
-    env = {**_cli_env(p), "YINXIN_CA_PASSPHRASE": "not-the-passphrase"}
+    env = cli_env(p, YINXIN_CA_PASSPHRASE="not-the-passphrase")
     res = CliRunner().invoke(cli_app, ["archive", "renew"], env=env)
     assert res.exit_code == 5, res.output
     assert res.stdout == "" and res.stderr.startswith("error [passphrase]: "), repr(res.output)
@@ -477,7 +468,7 @@ def test_archive_export_refuses_an_out_that_names_no_file(make_platform, clock, 
     p, _w, _pdf = signed_contract(make_platform, clock)
     doc = str(p.archive.documents()[0].id)
     for out in ("", ".", str(tmp_path)):
-        res = CliRunner().invoke(cli_app, ["archive", "export", doc, "--out", out], env=_cli_env(p))
+        res = CliRunner().invoke(cli_app, ["archive", "export", doc, "--out", out], env=cli_env(p))
         assert res.exit_code == 2, (out, res.output)
         assert res.exception is None or isinstance(res.exception, SystemExit), (out, res.output)
         assert res.stderr.startswith("error [out]: "), (out, res.stderr)
@@ -498,7 +489,7 @@ def test_renewal_of_a_data_directory_without_an_authority_is_refused(make_platfo
     with pytest.raises(NotFound) as e:
         p.archive.renew()
     assert e.value.field == "home" and "yinxin init" in e.value.message
-    res = CliRunner().invoke(cli_app, ["archive", "renew"], env=_cli_env(p))
+    res = CliRunner().invoke(cli_app, ["archive", "renew"], env=cli_env(p))
     assert res.exit_code == 3, res.output
     assert res.stdout == "" and res.stderr.startswith("error [home]: "), repr(res.output)
 

@@ -249,7 +249,7 @@ def test_yinxin_notify_retry_sends_what_a_crash_left_pending(
 ) -> None:
     from typer.testing import CliRunner
 
-    from tests.conftest import PASSPHRASE
+    from tests.conftest import cli_env
     from yinxin.adapters.cli import app
 
     p = platform
@@ -265,11 +265,7 @@ def test_yinxin_notify_retry_sends_what_a_crash_left_pending(
     except Crash:
         pass
     monkeypatch.undo()
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     pending = CliRunner().invoke(app, ["notify", "log", "--status", "pending", "--json"], env=env)
     assert [r["template_id"] for r in json.loads(pending.stdout)] == ["certificate_frozen"]
     res = CliRunner().invoke(app, ["notify", "retry", "--json"], env=env)

@@ -30,7 +30,7 @@ from decimal import Decimal
 import pytest
 
 from tests import dbdump
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.integration.signing_flow import build_world, new_platform, outbox_lines, read_code
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
@@ -776,7 +776,7 @@ def test_cli_json(world) -> None:
     p, _clock, g = world
     home = p.settings.home
     p.close()
-    env = {"YINXIN_HOME": str(home), "YINXIN_CA_PASSPHRASE": PASSPHRASE}
+    env = cli_env(home)
     cid = str(g["002"])
 
     def cli(*args: str) -> tuple[int, dict | list]:

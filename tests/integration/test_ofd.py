@@ -630,7 +630,7 @@ def test_an_ofdrw_signed_document_verifies_here():
 @pytest.fixture(scope="module")
 def sm2_platform(tmp_path_factory):
     """``yinxin init --algorithm sm2``, an SM2 certificate for 张三 issued from his CSR."""
-    from tests.conftest import PASSPHRASE
+    from tests.conftest import PASSPHRASE, cli_env
     from tests.integration.test_ca_lifecycle import enrol, issue
     from yinxin.adapters.cli import app as cli_app
     from yinxin.app import Platform
@@ -640,11 +640,7 @@ def sm2_platform(tmp_path_factory):
     from yinxin.settings import Settings
 
     home = tmp_path_factory.mktemp("ses-sm2-ca")
-    env = {
-        "YINXIN_HOME": str(home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": f"sqlite:///{home / 'yinxin.db'}",
-    }
+    env = cli_env(home, YINXIN_DATABASE_URL=f"sqlite:///{home / 'yinxin.db'}")
     res = CliRunner().invoke(cli_app, ["init", "--algorithm", "sm2"], env=env)
     assert res.exit_code == 0, res.output
     settings = Settings(

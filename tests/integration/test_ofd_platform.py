@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import columns, diff, dump
 from tests.integration.server import yinxin_cli
 from tests.integration.signing_flow import CODE_SPACING, outbox_lines, read_code
@@ -114,11 +114,7 @@ def _form(holder: str, id_number: str) -> dict:
 @pytest.fixture(scope="module")
 def w(tmp_path_factory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("ofd-platform")
-    env = {
-        "YINXIN_HOME": str(home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": f"sqlite:///{home / 'yinxin.db'}",
-    }
+    env = cli_env(home, YINXIN_DATABASE_URL=f"sqlite:///{home / 'yinxin.db'}")
     res = CliRunner().invoke(cli_app, ["init", "--algorithm", "sm2"], env=env)
     assert res.exit_code == 0, res.output
     # after init, to the second: the CA's certificates start at init's own moment

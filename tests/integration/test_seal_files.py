@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import cli_env
 from tests.integration.test_seals import ZHANG, form, personal_seal, world
 from yinxin.app import Platform
 from yinxin.store.models.seals import Seal
@@ -40,11 +40,7 @@ def listing(p: Platform) -> list[str]:
 
 
 def seal_verify_cli(p: Platform, es_id: str):
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     from yinxin.adapters.cli import app
 
     return CliRunner().invoke(app, ["seal", "verify", es_id, "--json"], env=env)

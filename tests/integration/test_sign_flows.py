@@ -706,7 +706,7 @@ def test_a_document_altered_after_its_signature_makes_no_flow(world, tamper, cod
     now refused when the flow is made, naming the document with that code, nothing written."""
     from typer.testing import CliRunner
 
-    from tests.conftest import PASSPHRASE
+    from tests.conftest import cli_env
     from tests.integration.api_world import keyed_client, problem_of
     from yinxin.adapters.cli import app as cli_app
 
@@ -732,11 +732,7 @@ def test_a_document_altered_after_its_signature_makes_no_flow(world, tamper, cod
     }
     pdf = p.settings.home / "已签.pdf"
     pdf.write_bytes(bad)
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     signer = f"subscriber={w.yi.id},role=乙方,seal={w.yi.seal.es_id},page=1,x=50,y=50"
     with keyed_client(p, secret) as c:
         before, sent = dbdump.dump(p), outbox_lines(w.outbox)

@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.clock import real_now
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import dump
 from tests.integration.test_ca_lifecycle import enrol, issue
 from tests.softhsm import SoftHsmToken, softhsm_token  # noqa: F401
@@ -77,11 +77,7 @@ def home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def p(home: Path) -> Iterator[Platform]:
     """A data directory initialised by ``yinxin init --algorithm sm2``, then opened in-process."""
-    env = {
-        "YINXIN_HOME": str(home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": f"sqlite:///{home / 'yinxin.db'}",
-    }
+    env = cli_env(home, YINXIN_DATABASE_URL=f"sqlite:///{home / 'yinxin.db'}")
     res = CliRunner().invoke(cli_app, ["init", "--algorithm", "sm2"], env=env)
     assert res.exit_code == 0, res.output
     assert "sm2" in res.output

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import diff, dump
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import World, outbox_lines
@@ -184,11 +184,7 @@ def test_a_change_that_rolls_back_tells_no_one(world: World, monkeypatch) -> Non
 
 
 def cli(w: World, *args: str):
-    env = {
-        "YINXIN_HOME": str(w.p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": w.p.settings.database_url,
-    }
+    env = cli_env(w.p)
     return CliRunner().invoke(cli_app, ["subscriber", "update", *args], env=env)
 
 
@@ -1101,11 +1097,7 @@ def test_an_organization_no_notice_can_reach_is_not_registered(
     body = r.json()
     assert (body["code"], body["field"]) == ("no_contact", "phone"), body
     assert "e-mail" in body["detail"] and "5550000" not in body["detail"]
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     args = ["subscriber", "add-organization"]
     for k, v in fields.items():
         args += [f"--{k.replace('_', '-')}", v]
@@ -1198,11 +1190,7 @@ def test_the_desk_sees_which_subscribers_no_notice_can_reach(
     assert all(x["reachable"] for x in r.json()["items"])
     r = client.get("/api/v1/subscribers", params={"reachable": "maybe"}, headers=h)
     assert (r.status_code, r.json().get("field")) == (422, "reachable"), r.text
-    env = {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
+    env = cli_env(p)
     res = CliRunner().invoke(cli_app, ["subscriber", "list", "--unreachable", "--json"], env=env)
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests import dbdump
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, cli_env
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import yinxin_cli, yinxin_json
 from tests.integration.signing_flow import (
@@ -1309,20 +1309,12 @@ def test_refusals_naming_a_role_read_as_english(hp) -> None:
     assert r.json()["detail"] == "an organization_admin key may not do this (manage_keys)"
 
 
-def _cli_env(p: Platform) -> dict[str, str]:
-    return {
-        "YINXIN_HOME": str(p.settings.home),
-        "YINXIN_CA_PASSPHRASE": PASSPHRASE,
-        "YINXIN_DATABASE_URL": p.settings.database_url,
-    }
-
-
 def _cli(p: Platform, *args: str):
     from typer.testing import CliRunner
 
     from yinxin.adapters.cli import app as cli_app
 
-    return CliRunner().invoke(cli_app, list(args), env=_cli_env(p))
+    return CliRunner().invoke(cli_app, list(args), env=cli_env(p))
 
 
 def test_cli_pauses_resumes_and_deletes_a_subscription_as_the_api_does(hp) -> None:
@@ -1412,7 +1404,7 @@ def test_cli_webhook_verbs_refuse_and_write_nothing(hp) -> None:
 
     from yinxin.adapters.cli import app as cli_app
 
-    env = {**_cli_env(hp), "YINXIN_CA_PASSPHRASE": ""}
+    env = cli_env(hp, YINXIN_CA_PASSPHRASE="")
     res = CliRunner().invoke(cli_app, ["webhook", "rotate-secret", str(active.id)], env=env)
     assert res.exit_code == 7 and "[passphrase]" in res.stderr and "whsec_" not in res.output
     assert dbdump.dump(hp) == before
@@ -1429,10 +1421,10 @@ def test_cli_subscribe_records_the_actor_given(hp) -> None:
 
     from yinxin.adapters.cli import app as cli_app
 
-    res = CliRunner().invoke(cli_app, [*base, "--actor", "运维 张三"], env={**_cli_env(hp), **env})
+    res = CliRunner().invoke(cli_app, [*base, "--actor", "运维 张三"], env=cli_env(hp, **env))
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["subscription"]["created_by"] == "运维 张三"
-    res = CliRunner().invoke(cli_app, base, env={**_cli_env(hp), **env})
+    res = CliRunner().invoke(cli_app, base, env=cli_env(hp, **env))
     assert json.loads(res.stdout)["subscription"]["created_by"] == "operator"
     events = hp.audit_events(subject_type="webhook_subscription")
     assert [(e.action, e.actor) for e in events][-2:] == [
