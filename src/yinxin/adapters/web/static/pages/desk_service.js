@@ -26,17 +26,15 @@ function withOffset(local) {
 const late = (s) => `${Math.floor(s / 3600)} 小时 ${Math.floor((s % 3600) / 60)} 分`;
 
 function actions(r) {
-  const b = (text, run) => {
+  const b = (text, run, busyText = "正在办理…") => {
     const btn = el("button", { type: "button", class: "btn small secondary", text });
-    // one step per click: the button is off while its step runs, so a double click (or a
-    // click while a prompt is open) does not send the step a second time
-    btn.addEventListener("click", async () => {
-      if (btn.disabled) return;
-      btn.disabled = true;
+    // one step per click: the button is off, saying so, while its step runs, so a double click
+    // (or a click while a prompt is open) does not send the step a second time
+    btn.addEventListener("click", () => whileBusy(btn, busyText, async () => {
       try { await run(); await load(); } catch (e) {
         toast(e instanceof ApiError ? messageFor(e) : MESSAGES.internal, "error");
-      } finally { btn.disabled = false; }
-    });
+      }
+    }));
     return btn;
   };
   const post = (verb, json = {}) => api("POST", `/desk/requests/${r.id}/${verb}`, { json });
@@ -87,7 +85,7 @@ function actions(r) {
     out.push(b(signed ? "已签记录单" : "记录单", async () => {
       const blob = await api("GET", `/desk/requests/${r.id}/${signed ? "record-signed" : "record"}.pdf`);
       saveBlob(blob, `service-record-${r.id}.pdf`);
-    }));
+    }, "正在下载…"));
   }
   return out;
 }
@@ -141,18 +139,17 @@ async function loadAdoptable() {
   document.getElementById("adoptable").hidden = !rows.length;
   document.querySelector("#adoptable-table tbody").replaceChildren(...rows.map((a) => {
     const btn = el("button", { type: "button", class: "btn small", text: "纳入服务" });
-    btn.addEventListener("click", async () => {
-      btn.disabled = true;
+    // off, saying so, while the contract is adopted: a double click is one request
+    btn.addEventListener("click", () => whileBusy(btn, "正在纳入…", async () => {
       try {
         const c = await api("POST", "/desk/contracts/adopt", { json: { number: a.number } });
         toast(`${c.number} 已纳入运维服务：工作日 ${c.workday_response_hours} 小时、其他日子 ${c.other_response_hours} 小时内响应`);
         await Promise.all([loadContracts(c.number), loadAdoptable()]);
         await load();
       } catch (e) {
-        btn.disabled = false;
         toast(messageFor(e), "error");
       }
-    });
+    }));
     return el("tr", { "data-number": a.number },
       el("td", { text: a.number }), el("td", { text: a.title }), el("td", { text: a.party_a }),
       el("td", { text: a.party_b }), el("td", { text: a.signed_at ? fmtTime(a.signed_at) : "—" }),

@@ -3,7 +3,7 @@
 // signed so far and the evidence report (出证, PDF); the current document drawn page by page.
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, messageFor, newKey,
-  recordOrNotFound, requireSubscriber, saveBlob, toast,
+  recordOrNotFound, requireSubscriber, saveBlob, toast, whileBusy,
 } from "/static/api.js";
 import { SIGNER_STATES, reasonText, stateBadge } from "/static/pages/flow_labels.js";
 
@@ -71,10 +71,10 @@ function draw(flow, pagesToo) {
 
 function button(text, path, name, cls) {
   const b = el("button", { type: "button", class: `btn ${cls === "download-evidence" ? "secondary" : ""} ${cls}`, text });
-  b.addEventListener("click", async () => {
-    b.disabled = true;
-    try { saveBlob(await api("GET", path), name); } catch (e) { toast(messageFor(e), "error"); } finally { b.disabled = false; }
-  });
+  // off, saying so, while the file comes: a double click is one download
+  b.addEventListener("click", () => whileBusy(b, "正在下载…", async () => {
+    try { saveBlob(await api("GET", path), name); } catch (e) { toast(messageFor(e), "error"); }
+  }));
   return b;
 }
 
@@ -97,21 +97,21 @@ async function drawPages(flow) {
 }
 
 const urgeKeys = new Map(); // a retried urge after a dropped answer is the same request
-async function urge(flow, s, b) {
-  b.disabled = true;
-  const key = urgeKeys.get(s.id) || newKey();
-  urgeKeys.set(s.id, key);
-  try {
-    const r = await api("POST", `/flows/${flow.id}/signers/${s.id}/urge`, { idempotencyKey: key });
-    urgeKeys.delete(s.id);
-    toast(r.sent_to ? `已催签，短信已发送至 ${r.sent_to}` : "已催签");
-  } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
-    if (!(e.status === 0 || e.status >= 500)) urgeKeys.delete(s.id);
-    toast(e.code === "rate_limited" ? "一小时内只能催签一次，请稍后再试" : messageFor(e), "error");
-  } finally {
-    b.disabled = false;
-  }
+// off, saying so, while the urge is sent: a double click is one message
+function urge(flow, s, b) {
+  return whileBusy(b, "正在催签…", async () => {
+    const key = urgeKeys.get(s.id) || newKey();
+    urgeKeys.set(s.id, key);
+    try {
+      const r = await api("POST", `/flows/${flow.id}/signers/${s.id}/urge`, { idempotencyKey: key });
+      urgeKeys.delete(s.id);
+      toast(r.sent_to ? `已催签，短信已发送至 ${r.sent_to}` : "已催签");
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      if (!(e.status === 0 || e.status >= 500)) urgeKeys.delete(s.id);
+      toast(e.code === "rate_limited" ? "一小时内只能催签一次，请稍后再试" : messageFor(e), "error");
+    }
+  });
 }
 
 bindForm($("cancel-form"), {

@@ -11,7 +11,7 @@
 // from the loss with it (same_key_released).
 import {
   ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
-  messageFor, requireSession, saveBlob, toast,
+  messageFor, requireSession, saveBlob, toast, whileBusy,
 } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, lossQuestion, options, param, refusedPage,
@@ -149,19 +149,17 @@ api("GET", "/public/fees").then((f) => { fees = f; showAmount(); }, () => {});
 
 
 for (const b of document.querySelectorAll("[data-download]")) {
-  b.addEventListener("click", async () => {
+  // off, saying so, while the file comes: a double click is one download
+  b.addEventListener("click", () => whileBusy(b, "正在下载…", async () => {
     const kind = b.dataset.download;
-    b.disabled = true;
     try {
       const blob = await api("GET", `/certificates/${serial}/${kind}`);
       saveBlob(blob, kind === "der" ? `${serial}.cer` : kind === "chain" ? `${serial}-chain.pem` : `${serial}.pem`);
     } catch (e) {
       // refused: said (or, the session over, to the login page), never dropped unseen
       if (!leaveIfSignedOut(e)) toast(e instanceof ApiError ? messageFor(e) : "下载失败，请稍后重试", "error");
-    } finally {
-      b.disabled = false;
     }
-  });
+  }));
 }
 
 const act = (id, verb, body, done) => bindForm(document.getElementById(id), {

@@ -5,7 +5,7 @@
 // Every submission goes through bindForm/upload with an Idempotency-Key, so a double tap or a
 // dropped answer never signs twice.
 import {
-  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, messageFor, newKey, saveBlob, toast, upload,
+  ApiError, FIELD_MESSAGES, MESSAGES, api, bindForm, el, fmtTime, messageFor, newKey, saveBlob, toast, upload, whileBusy,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, {
@@ -303,12 +303,11 @@ async function showDone(justSigned) {
     fig.querySelector("figcaption").textContent = `《${doc.name}》第 ${n} 页 · 已加盖${ctx.signer.role}印章`;
     box.append(fig);
     const b = el("button", { type: "button", class: "btn", "data-document": doc.id, text: `下载《${doc.name}》` });
-    b.addEventListener("click", async () => {
-      b.disabled = true;
+    // off, saying so, while the file comes: a double tap is one download
+    b.addEventListener("click", () => whileBusy(b, "正在下载…", async () => {
       try { saveBlob(await api("GET", `${T}/documents/${doc.id}`), doc.name); }
       catch (e) { toast(e instanceof ApiError ? messageFor(e) : MESSAGES.internal, "error"); }
-      finally { b.disabled = false; }
-    });
+    }));
     downloads.append(b);
   }
   if (justSigned) $("done").scrollIntoView({ behavior: "smooth", block: "start" });

@@ -1,0 +1,179 @@
+"""A button that starts a request says so while it runs, and a double click is one request.
+
+The download buttons of a sign flow's page (flow.js), a certificate's page (my_certificate.js)
+and a signer's finished link (sign.js), and the step buttons of a service request's row on
+运维服务台 (desk_service.js), went off while their request ran but kept their label: a slow
+download looked like a dead button. Now each says 正在下载… / 正在办理… (static/api.js
+whileBusy) until the answer is in, and a double click sends one request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlparse
+
+from tests.e2e.conftest import Site
+from tests.e2e.test_web_desk import _signed_om_contract, staff_login
+from tests.e2e.test_web_selfservice import certified
+from tests.e2e.test_web_selfservice import subscriber_login as login_to_my
+from tests.e2e.test_web_signing import ORG_PHONE, codes_a_minute_ago, subscriber_login
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import outbox_lines, read_code
+from yinxin.signing.flows import SignerSpec
+
+
+def held_while_busy(page, button, path: str, busy: str) -> list:
+    """Double-click ``button`` with the API's answer to ``path`` held: the requests sent to
+    ``path`` (held, to be let go by the caller), after checking the button is off and says
+    ``busy`` meanwhile."""
+    held: list = []
+
+    def take(route) -> None:
+        if urlparse(route.request.url).path == path:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/**", take)
+    handle = button.element_handle()  # its label changes while it runs
+    handle.dblclick()
+    for _ in range(300):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, f"no request to {path}"
+    page.wait_for_timeout(500)  # a second request, if any, has been sent
+    assert len(held) == 1
+    assert handle.is_disabled()
+    assert handle.inner_text() == busy
+    return held
+
+
+def let_go(page, held: list) -> None:
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/**")
+
+
+def _flow(site: Site, title: str):
+    w = site.world
+    flow = w.p.flows.create(
+        title,
+        documents=[(f"{title}.pdf", contract_pdf(1, title=title))],
+        signers=[
+            SignerSpec(w.jia.id, "甲方", w.jia.seal.es_id),
+            SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id),
+        ],
+        deadline=w.p.clock.now() + dt.timedelta(days=2),
+        owner_subscriber_id=w.org.id,
+        actor="test",
+    )
+    return flow, w.p.flows.start(flow.id, actor="test")
+
+
+def test_a_flow_document_download_says_so_and_runs_once(site: Site, page):
+    flow, _ = _flow(site, "下载中协议")
+    codes_a_minute_ago(site, site.world.org.id)
+    subscriber_login(site, page, ORG_PHONE, f"/flows/{flow.id}")
+    button = page.locator("#downloads .download-document")
+    button.wait_for()
+    label = button.inner_text()
+    doc = flow.documents[0].id
+    held = held_while_busy(page, button, f"/api/v1/flows/{flow.id}/documents/{doc}", "正在下载…")
+    with page.expect_download() as dl:
+        let_go(page, held)
+    assert dl.value.suggested_filename == "下载中协议.pdf"
+    page.locator("#downloads .download-document").filter(has_text=label).wait_for()
+    assert button.is_enabled()
+
+
+def test_an_urge_says_so_and_is_sent_once(site: Site, page):
+    flow, started = _flow(site, "催签中协议")
+    signer = started.links[0].signer_id
+    codes_a_minute_ago(site, site.world.org.id)
+    subscriber_login(site, page, ORG_PHONE, f"/flows/{flow.id}")
+    button = page.locator("#signers .urge")
+    button.wait_for()
+    path = f"/api/v1/flows/{flow.id}/signers/{signer}/urge"
+    let_go(page, held_while_busy(page, button, path, "正在催签…"))
+    page.locator("#toast").filter(has_text="已催签").wait_for()
+    page.locator("#signers .urge").filter(has_text="催签").wait_for()
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+
+
+def test_a_certificate_download_says_so_and_runs_once(site: Site, page):
+    p = site.world.p
+    serial = certified(p, "钱下载", "11010519900101123", "13500135099")[2].serial
+    login_to_my(site, page, "13500135099")
+    page.goto(site.url(f"/my/certificate?serial={serial}"))
+    page.locator("#cert-facts").filter(has_text=serial).wait_for()
+    button = page.locator("[data-download=pem]")
+    held = held_while_busy(page, button, f"/api/v1/certificates/{serial}/pem", "正在下载…")
+    with page.expect_download() as dl:
+        let_go(page, held)
+    assert dl.value.suggested_filename == f"{serial}.pem"
+    page.locator("[data-download=pem]").filter(has_text="下载证书（PEM）").wait_for()
+    assert button.is_enabled()
+
+
+def test_a_signed_document_download_on_the_link_says_so_and_runs_once(site: Site, page):
+    w = site.world
+    flow, started = _flow(site, "已签协议")
+    token = started.links[0].token  # 甲方's: the flow goes on to 乙方 once 甲方 has signed
+    codes_a_minute_ago(site, w.jia.id)
+    before = outbox_lines(w.outbox)
+    ch = w.p.flows.request_code(token)
+    code = read_code(w.outbox, w.jia.phone, after=before)
+    w.p.flows.sign(token, pin=w.jia.pin, challenge_id=ch.challenge_id, code=code)
+    page.goto(site.url(f"/sign/{token}"))
+    button = page.locator("#downloads button[data-document]")
+    button.wait_for()
+    doc = flow.documents[0].id
+    held = held_while_busy(page, button, f"/api/v1/sign/{token}/documents/{doc}", "正在下载…")
+    with page.expect_download() as dl:
+        let_go(page, held)
+    assert dl.value.suggested_filename == "已签协议.pdf"
+    page.locator("#downloads button").filter(has_text="下载《已签协议.pdf》").wait_for()
+    assert button.is_enabled()
+
+
+def test_a_service_request_step_says_so_and_runs_once(site: Site, page):
+    p = site.world.p
+    today = p.clock.now().date()
+    p.desk.add_contract(
+        "YW-BUSY-1",
+        title="忙碌运维服务合同",
+        party_a="甲方单位",
+        party_b="乙方单位",
+        annual_fee="1000",
+        starts_on=today - dt.timedelta(days=30),
+        ends_on=today + dt.timedelta(days=300),
+        actor="test",
+    )
+    r = p.desk.open("YW-BUSY-1", channel="phone", description="页面打不开", reported_by="甲方")
+    staff_login(site, page)
+    page.goto(site.url("/desk/service"))
+    row = page.locator(f'#requests tbody tr[data-id="{r.id}"]')
+    row.wait_for()
+    button = row.get_by_role("button", name="响应", exact=True)
+    held = held_while_busy(page, button, f"/api/v1/desk/requests/{r.id}/respond", "正在办理…")
+    let_go(page, held)
+    page.locator(f'#requests tbody tr[data-id="{r.id}"]').filter(has_text="已响应").wait_for()
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+    assert p.desk.get(r.id).state == "responded"
+
+
+def test_adopting_a_signed_contract_says_so_and_runs_once(site: Site, page):
+    w = site.world
+    for party in (w.jia, w.yi):
+        codes_a_minute_ago(site, party.id)
+    number = _signed_om_contract(site)
+    staff_login(site, page)
+    page.goto(site.url("/desk/service"))
+    offered = page.locator(f'#adoptable-table tr[data-number="{number}"]')
+    offered.wait_for()
+    button = offered.get_by_role("button", name="纳入服务")
+    let_go(page, held_while_busy(page, button, "/api/v1/desk/contracts/adopt", "正在纳入…"))
+    page.locator("#toast").filter(has_text=f"{number} 已纳入运维服务").wait_for()
+    assert page.locator("#contract").input_value() == number
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
