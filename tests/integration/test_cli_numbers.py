@@ -394,14 +394,16 @@ def test_a_seal_written_in_other_digits_is_refused_by_name(tmp_path, args) -> No
 
 
 def test_every_seal_argument_takes_an_id_or_esid_in_ascii_digits() -> None:
-    """Every command of ``yinxin seal`` naming a seal shares the one check (``seal apply``'s
-    ``--seal`` too, which may be left out)."""
-    seen = 0
+    """Every command naming a seal shares the one check: every ``yinxin seal`` command
+    (``seal apply``'s ``--seal`` too, which may be left out), and ``--seal`` of ``sign pdf``,
+    ``sign batch``, ``sign ofd``, ``sign ses-pdf`` and ``authorization grant``, which sent
+    ``１`` to the service and exited 3, not found. (``ofd sign --seal`` is a file.)"""
+    seen: set[str] = set()
     for where, command in leaves(get_command(app)):
         for param in command.params:
-            if param.name != "seal" or where.split()[0] != "seal":
+            if param.name != "seal" or "Path" in type(param.type).__name__:
                 continue
-            seen += 1
+            seen.add(where)
             ctx = command.make_context(where, [], resilient_parsing=True)
             for text in ["１", "٥", " 7", "7 ", "+7", "1_0", "²", "abc", "", "1" * 33]:
                 with pytest.raises(typer.BadParameter, match="decimal digits"):
@@ -410,4 +412,97 @@ def test_every_seal_argument_takes_an_id_or_esid_in_ascii_digits() -> None:
                 assert param.process_value(ctx, good) == good, (where, good)
             if not param.required:
                 assert param.process_value(ctx, None) is None, where
-    assert seen >= 15
+    assert len(seen) >= 24
+    assert {
+        "sign pdf",
+        "sign batch",
+        "sign ofd",
+        "sign ses-pdf",
+        "authorization grant",
+        "seal apply",
+        "seal show",
+    } <= seen
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sign", "pdf", "--seal", "１", "--in", "{pdf}", "--out", "{out}", "--signer", "1"]
+        + ["--challenge", "c"],
+        ["sign", "batch", "--seal", "+7", "--signer", "1", "{pdf}"],
+        ["sign", "ofd", "--seal", "7 ", "--in", "{pdf}", "--out", "{out}", "--signer", "1"]
+        + ["--challenge", "c"],
+        ["sign", "ses-pdf", "--seal", "٥", "--in", "{pdf}", "--out", "{out}", "--signer", "1"]
+        + ["--challenge", "c"],
+        ["authorization", "grant", "--seal", "１", "--by", "1", "--max", "1", "--until", "x"],
+    ],
+)
+def test_a_seal_option_outside_the_seal_group_is_refused_by_name(tmp_path, args) -> None:
+    """``sign pdf --seal １`` (and ``sign ofd``, ``sign ses-pdf``, ``sign batch``,
+    ``authorization grant``) went to the service, which found no esID "１" and exited 3; the
+    parser refuses it now, naming ``--seal``, exit 2, before any platform is opened."""
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    home = tmp_path / "home"
+    typed = [a.format(pdf=pdf, out=tmp_path / "out.pdf") for a in args]
+    r = yinxin_cli(typed, home, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = " ".join(r.stderr.replace("│", " ").split())
+    assert "'--seal'" in said and "decimal digits" in said, said
+    assert not home.exists() and not (tmp_path / "out.pdf").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "says"),
+    [
+        (
+            ["desk", "record-flow", "1", "--party-a", "1:１", "--party-b", "1:1"],
+            "party_a",
+            "the SEAL of --party-a",
+        ),
+        (
+            ["desk", "record-flow", "1", "--party-a", "1:1", "--party-b", "1:7 "],
+            "party_b",
+            "the SEAL of --party-b",
+        ),
+        (
+            ["desk", "record-flow", "1", "--party-a", "1:+7", "--party-b", "1:1"],
+            "party_a",
+            "the SEAL of --party-a",
+        ),
+        (
+            ["flow", "create", "--title", "t", "--doc", "{pdf}"]
+            + ["--signer", "subscriber=1,role=甲方,seal=１"],
+            "signers[0].seal",
+            "seal=",
+        ),
+        (
+            ["contract", "send", "1", "--signer", "role=甲方,subscriber=1,seal=+7"],
+            "signers[0].seal",
+            "seal=",
+        ),
+    ],
+)
+def test_a_seal_inside_an_option_value_is_refused_naming_the_part(
+    tmp_path, args, field, says
+) -> None:
+    """The SEAL of ``--party-a N:SEAL`` and ``seal=`` of a ``--signer`` went to the service
+    unchecked: ``1:１`` looked for an esID "１" (exit 3, not found) and ``1:7 `` was taken as
+    seal 7. Both are refused now, naming the option and the part, exit 2, nothing opened."""
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    home = tmp_path / "home"
+    r = yinxin_cli([a.format(pdf=pdf) for a in args] + ["--json"], home, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    err = json.loads(r.stdout)
+    assert err["field"] == field and says in err["message"], err
+    assert "decimal digits" in err["message"], err
+    assert not home.exists()
+
+
+def test_the_subscriber_part_of_n_seal_names_the_option(tmp_path) -> None:
+    """A wrong SUBSCRIBER_ID of ``--party-b`` says which option and which part."""
+    args = ["desk", "record-flow", "1", "--party-a", "1:1", "--party-b", "x:1"]
+    r = yinxin_cli(args, tmp_path / "home", check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "the SUBSCRIBER_ID of --party-b" in " ".join(r.stderr.split()), r.stderr

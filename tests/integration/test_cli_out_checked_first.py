@@ -112,7 +112,7 @@ def test_sign_batch_refuses_an_output_that_is_a_hard_link_to_an_input(
     os.link(work / "x-signed.pdf", work / "y.pdf")
     monkeypatch.chdir(work)
     files = _files(work)
-    args = ["sign", "batch", "x.pdf", "y.pdf", "--seal", "ES1", "--signer", "1"]
+    args = ["sign", "batch", "x.pdf", "y.pdf", "--seal", "1", "--signer", "1"]
     args += ["--anchor", "乙方（签章）", "--json"]
     args += ["--challenge", "0" * 32] if run == "second" else []
     env = {"YINXIN_SEAL_PIN": "123456", "YINXIN_CODE": "123456", "YINXIN_HOME": str(tmp_path)}

@@ -31,7 +31,7 @@ from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 
 OFD = Path(__file__).resolve().parents[1] / "fixtures" / "ofd" / "ofdrw-V4RideRight.ofd"
-PLATFORM = ["--seal", "ES1", "--signer", "1", "--challenge", "0" * 32, "--anchor", "乙方"]
+PLATFORM = ["--seal", "1", "--signer", "1", "--challenge", "0" * 32, "--anchor", "乙方"]
 
 
 def _kit(work: Path) -> None:

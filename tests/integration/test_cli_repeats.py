@@ -18,7 +18,7 @@ from tests.integration.server import yinxin_cli
 from yinxin.adapters.cli import _answer_in_json, app
 from yinxin.adapters.cli.common import OnceCommand
 
-SIGN_PDF = ["sign", "pdf", "--in", "{pdf}", "--seal", "ES1", "--signer", "1"]
+SIGN_PDF = ["sign", "pdf", "--in", "{pdf}", "--seal", "1", "--signer", "1"]
 SIGN_PDF += ["--challenge", "c", "--pin-stdin"]
 
 

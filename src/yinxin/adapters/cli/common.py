@@ -568,6 +568,38 @@ def whole_number(text: str, field: str, name: str) -> int:
     return n
 
 
+# A seal as typed: its id or its esID, both ASCII decimal digits, at most 32 (the API's path
+# pattern for a seal, SEAL_PATTERN, and what its bodies take).
+_SEAL_REF = re.compile(r"[0-9]{1,32}")
+_SEAL_RULE = "decimal digits 0-9 (at most 32, no sign, spaces or separators)"
+
+
+def seal_ref(value: str | None) -> str | None:
+    """The parser's check of a seal typed as an argument or option (every ``seal`` command's
+    ``SEAL``, ``seal apply --seal``, ``--seal`` of ``sign pdf``/``batch``/``ofd``/``ses-pdf``
+    and ``authorization grant``): its id or its esID in ASCII digits. ``sign pdf --seal １``
+    went to the service, which looked for an esID "１" and exited 3, not found, where the API
+    answers 422; full-width or Arabic-Indic digits, a sign, a space or a letter are refused by
+    the parser, naming the argument, exit 2."""
+    if value is not None and not _SEAL_REF.fullmatch(value):
+        raise typer.BadParameter(
+            f"{_typed(value)} is not a seal's id or esID: give it in {_SEAL_RULE}"
+        )
+    return value
+
+
+def seal_in(text: str, field: str, name: str) -> str:
+    """A seal written inside an option's value (the SEAL of ``--party-a N:SEAL``, ``seal=`` of
+    ``--signer``), which the parser does not see: checked as :func:`seal_ref` checks one, and
+    refused naming ``field``, ``name`` saying which part of which option is wrong."""
+    if not _SEAL_REF.fullmatch(text):
+        raise ValidationError(
+            f"{name} must be a seal's id or esID in {_SEAL_RULE}, not {_typed(text)}",
+            field=field,
+        )
+    return text
+
+
 _DECIMAL_WHOLE = re.compile(r"-?[0-9]+")
 _DECIMAL_REAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 

@@ -40,6 +40,7 @@ from yinxin.adapters.cli.common import (
     read_input,
     run,
     say,
+    seal_in,
     show_page,
     show_signing_links,
     signer_pairs,
@@ -157,7 +158,8 @@ def _signer(text: str, i: int):
     return ContractSigner(
         role=kv["role"],
         subscriber_id=whole_number(kv["subscriber"], f"{field}.subscriber", "subscriber"),
-        seal=kv["seal"],  # an id or an esID, as ``yinxin flow`` takes it
+        # an id or an esID, as ``yinxin flow`` takes it
+        seal=seal_in(kv["seal"], f"{field}.seal", "seal= of --signer"),
         requires_video=_yes_or_no(kv.get("video", "no"), f"{field}.video"),
     )
 

@@ -41,6 +41,7 @@ from yinxin.adapters.cli.common import (
     refuse_for_signing,
     run,
     say,
+    seal_in,
     show_page,
     show_written,
     signer_pairs,
@@ -80,7 +81,9 @@ def _signer(text: str, i: int):
     return SignerSpec(
         subscriber_id=whole_number(values["subscriber"], f"{field}.subscriber", "subscriber"),
         role=values.get("role", ""),
-        seal=values.get("seal") or None,
+        seal=seal_in(values["seal"], f"{field}.seal", "seal= of --signer")
+        if values.get("seal")
+        else None,
         placement=_placement(values, field),
         order=None if order is None else whole_number(order, f"{field}.order", "order"),
     )

@@ -9,7 +9,6 @@ never printed. ``--pin``/``--new-pin`` still work but are discouraged: ``ps`` sh
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ from yinxin.adapters.cli.common import (
     PIN_STDIN,
     SEAL_PIN,
     Platform,
-    _typed,
     as_options,
     console,
     on_platform,
@@ -36,6 +34,7 @@ from yinxin.adapters.cli.common import (
     refuse_given,
     run,
     say,
+    seal_ref,
     secret_help,
     styled,
     writable,
@@ -51,24 +50,7 @@ seal_app = typer.Typer(
     help="Electronic seals (电子印章): application, "
     "lifecycle, use grants (用印授权) and the seal PIN (印章密码).",
 )
-_SEAL_REF = re.compile(r"[0-9]{1,32}")  # the API's path pattern for a seal (SEAL_PATTERN)
-
-
-def _seal_ref(value: str | None) -> str | None:
-    """A seal as typed (``SEAL``, ``seal apply --seal``): its id or its esID, both ASCII
-    decimal digits (at most 32, as the API's path and body take). ``seal show １`` looked for
-    an esID "１" and exited 3, not found, where the API answers 422; full-width or
-    Arabic-Indic digits, a sign, a space or a letter are refused by the parser now, naming the
-    argument, exit 2."""
-    if value is not None and not _SEAL_REF.fullmatch(value):
-        raise typer.BadParameter(
-            f"{_typed(value)} is not a seal's id or esID: give it in decimal digits 0-9 "
-            "(at most 32, no sign, spaces or separators)"
-        )
-    return value
-
-
-SEAL = typer.Argument(..., help="Seal id or esID.", callback=_seal_ref)
+SEAL = typer.Argument(..., help="Seal id or esID.", callback=seal_ref)
 
 
 def _seals(home: Path | None):
@@ -160,7 +142,7 @@ def seal_apply(
         "new", help="new (新申请), renew (续费), change (变更) or cancel (注销)."
     ),
     seal: str | None = typer.Option(
-        None, help="The seal (renew, change, cancel).", callback=_seal_ref
+        None, help="The seal (renew, change, cancel).", callback=seal_ref
     ),
     subscriber_id: int | None = typer.Option(None, help="The holder (new)."),
     kind: str | None = typer.Option(None, help=KIND_HELP),

@@ -35,6 +35,7 @@ from yinxin.adapters.cli.common import (
     read_pin_and_code,
     run,
     say,
+    seal_ref,
     writable,
     write_atomic,
 )
@@ -86,7 +87,7 @@ def sign_command(
     def command(
         input: Path = typer.Option(..., "--in", help=texts["in"]),
         output: Path = typer.Option(..., "--out", help=texts["out"]),
-        seal: str = typer.Option(..., help="Seal id or esID (an SM2 seal)."),
+        seal: str = typer.Option(..., help="Seal id or esID (an SM2 seal).", callback=seal_ref),
         signer: int = SIGNER,
         challenge: str = typer.Option(..., help=f"Challenge id from `{texts['code_from']}`."),
         code: str | None = CODE,

@@ -48,6 +48,7 @@ from yinxin.adapters.cli.common import (
     run,
     same_file,
     say,
+    seal_ref,
     writable,
     write_atomic,
 )
@@ -68,7 +69,7 @@ PAGE = typer.Option(None, help="Page (1 = first, -1 = last); default: the anchor
 WIDTH = typer.Option(None, help="Seal width in mm.")
 X = typer.Option(None, help=PDF_X_HELP)
 Y = typer.Option(None, help=PDF_Y_HELP)
-SEAL = typer.Option(..., help="Seal id or esID.")
+SEAL = typer.Option(..., help="Seal id or esID.", callback=seal_ref)
 ROLE = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位")
 LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")
 
@@ -479,7 +480,9 @@ authorization_app = typer.Typer(
 
 @authorization_app.command("grant")
 def authorization_grant(
-    seal: str = typer.Option(..., help="Seal id or esID (an organization seal)."),
+    seal: str = typer.Option(
+        ..., help="Seal id or esID (an organization seal).", callback=seal_ref
+    ),
     by: int = typer.Option(
         ..., "--by", help="Subscriber id of the administrator (holder, or member with a grant)."
     ),
