@@ -6,7 +6,16 @@ gateway or a log that checked the body first — may take the first: RFC 8259 le
 meaning of such an object to each implementation. Every route of the API reads its body
 through ``JsonRequest`` (its routers' ``route_class``), which refuses it, ``422 invalid``
 naming the member, before the route runs — as it refuses a body nested too deeply to read,
-naming ``body``."""
+naming ``body``.
+
+A route that needs a caller (``get_caller``) checks it before telling anything of the
+request's shape: FastAPI reads the body before it solves the route's dependencies, and
+``JsonRoute`` checks the query before either, so a body that is not JSON, a member given twice
+or a query parameter the route does not take was answered ``422`` naming the fields and
+parameters the route expects to a caller with no key, a wrong one or a stale session. Such a
+refusal, raised before the caller was checked, now waits on the check: a caller it refuses
+gets its ``401`` (or ``403 csrf``), an authenticated one the ``422``. The routes that need no
+caller (``/public/…``, logins, signing links) answer the ``422`` to anyone, as before."""
 
 from __future__ import annotations
 
@@ -15,10 +24,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
+from yinxin.access.keys import Unauthenticated
 from yinxin.adapters.http.api import query_string
-from yinxin.errors import ValidationError
+from yinxin.adapters.http.api.context import bearer, get_caller
+from yinxin.errors import ValidationError, YinxinError
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -52,14 +65,44 @@ class JsonRequest(Request):
 
 class JsonRoute(APIRoute):
     """An API route whose handler reads the body as ``JsonRequest`` (FastAPI's way to give a
-    route its own request class), after checking its query string (``query_string``)."""
+    route its own request class), after checking its query string (``query_string``); a
+    refusal of either, to a route that needs a caller, comes after the caller's own."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         parameters = query_string.declared(self.dependant)
+        needs_caller = _needs_caller(self.dependant)
 
         async def route(request: Request) -> Response:
-            query_string.check(request.query_params, parameters)
-            return await handler(JsonRequest(request.scope, request.receive))
+            try:
+                query_string.check(request.query_params, parameters)
+                return await handler(JsonRequest(request.scope, request.receive))
+            except Exception as refused:
+                if needs_caller and _unchecked(request, refused):
+                    await _check_caller(request)
+                raise
 
         return route
+
+
+def _needs_caller(dependant: Dependant) -> bool:
+    """Whether the route, or a dependency of it at any depth, takes ``get_caller``."""
+    return any(d.call is get_caller or _needs_caller(d) for d in dependant.dependencies)
+
+
+def _unchecked(request: Request, refused: Exception) -> bool:
+    """Whether ``refused`` came before the caller was checked (``get_caller`` puts the
+    principal in the request's state) and is not that check's own refusal."""
+    if isinstance(refused, Unauthenticated) or getattr(refused, "code", None) == "csrf":
+        return False
+    return "principal" not in request.scope.get("state", {})
+
+
+async def _check_caller(request: Request) -> None:
+    """The check the route's ``get_caller`` would have made: its refusal (401, or 403
+    ``csrf``) raised in place of the request's, which it would have come before."""
+    credentials = await bearer(request)
+    try:
+        await run_in_threadpool(get_caller, request, credentials, None)
+    except YinxinError as e:
+        raise e from None
