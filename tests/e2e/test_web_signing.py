@@ -629,3 +629,89 @@ def test_a_new_flow_with_a_document_altered_after_its_signature_says_why(
     assert said.inner_text() == "文件「已签合同.pdf」在已有签名之后被改动，不能再签署"
     assert w.p.flows.list().items == flows_before
     assert outbox_lines(w.outbox) == before
+
+
+def started_flow(site: Site, title: str, *parties) -> list[str]:
+    """A started parallel flow signed by ``parties``; their links' tokens, in that order."""
+    w = site.world
+    flow = w.p.flows.create(
+        title,
+        documents=[(f"{title}.pdf", contract_pdf(1, title=title))],
+        signers=[SignerSpec(x.id, x.role, x.seal.es_id) for x in parties],
+        deadline=w.p.clock.now() + dt.timedelta(days=2),
+        owner_subscriber_id=w.org.id,
+        actor="test",
+        order="parallel",
+    )
+    started = w.p.flows.start(flow.id, actor="test")
+    by_signer = {link.signer_id: link.token for link in started.links}
+    return [by_signer[x.id] for x in started.flow.signers]
+
+
+def sign_by_service(site: Site, token: str, party):
+    w = site.world
+    codes_a_minute_ago(site, party.id)
+    before = outbox_lines(w.outbox)
+    ch = w.p.flows.request_code(token)
+    code = read_code(w.outbox, party.phone, after=before)
+    return w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
+
+
+def test_a_signer_opening_their_link_after_the_flow_completed_sees_their_signed_copy(
+    site: Site, phone
+):
+    """The flow completed with this signer's signature: their link shows the sealed page and
+    the download (the API still reads it to them), not 链接无效."""
+    w = site.world
+    (token,) = started_flow(site, "完成后查看", w.jia)
+    assert sign_by_service(site, token, w.jia).flow.state == "completed"
+    page = phone.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site.url(f"/sign/{token}"))
+    page.locator("#done:visible, #link-problem:visible").wait_for()
+    assert page.locator("#link-problem").is_hidden(), page.locator("#link-problem").inner_text()
+    assert page.locator("#flow-badge").inner_text() == "已完成"
+    assert page.locator("#done-verdict").inner_text() == "✓ 您已签署本流程的文件"
+    page.locator("#signed-pages .doc-page.sealed img").wait_for()
+    with page.expect_download() as got:
+        page.locator("#downloads button").first.click()
+    assert got.value.suggested_filename == "完成后查看.pdf"
+    assert not errors
+
+
+def test_the_link_of_a_cancelled_flow_says_it_was_withdrawn_not_that_the_link_is_invalid(
+    site: Site, phone
+):
+    """A signer who had not signed is told the flow was withdrawn; one who had signed still
+    sees their signed copy, marked 已撤回."""
+    w = site.world
+    jia, yi = started_flow(site, "撤回后打开", w.jia, w.yi)
+    sign_by_service(site, jia, w.jia)
+    w.p.flows.cancel(w.p.flows.signer_for_link(yi).flow.id, "条款需要修改", actor="test")
+    page = phone.new_page()
+    page.goto(site.url(f"/sign/{yi}"))
+    page.locator("#link-problem").wait_for()
+    assert page.locator("#problem-title").inner_text() == "流程已撤回"
+    assert page.locator("#problem-text").inner_text() == "该签署流程已被撤回或有签署方拒签"
+    page.goto(site.url(f"/sign/{jia}"))
+    page.locator("#done").wait_for()
+    assert page.locator("#flow-badge").inner_text() == "已撤回"
+    assert page.locator("#done-text").inner_text().startswith("该签署流程已被撤回或有签署方拒签。")
+    page.locator("#downloads button").wait_for()  # one document, one download
+
+
+def test_the_link_of_a_flow_past_its_deadline_says_it_expired(site: Site, phone):
+    from yinxin.store.models.flows import SignFlow
+
+    w = site.world
+    (token,) = started_flow(site, "过期后打开", w.yi)
+    flow_id = w.p.flows.signer_for_link(token).flow.id
+    with w.p.db.transaction() as s:  # the deadline passed (the server reads this database)
+        flow = s.get(SignFlow, flow_id)
+        flow.deadline = w.p.clock.now() - dt.timedelta(minutes=1)
+    page = phone.new_page()
+    page.goto(site.url(f"/sign/{token}"))
+    page.locator("#link-problem").wait_for()
+    assert page.locator("#problem-title").inner_text() == "流程已过期"
+    assert page.locator("#problem-text").inner_text() == "该签署流程已超过截止时间"

@@ -33,8 +33,11 @@ Object.assign(FIELD_MESSAGES, { pin: "请输入印章密码", reason: "请填写
 const MIN_SECONDS = 3; // a recording shorter than this cannot hold the statement
 const PROBLEM_TITLES = {
   already_signed: "您已签署", flow_completed: "签署已完成", flow_cancelled: "流程已撤回",
-  flow_expired: "流程已过期", not_your_turn: "尚未轮到您", unknown_link: "链接无效",
+  flow_expired: "流程已过期", flow_draft: "流程未发起", not_your_turn: "尚未轮到您",
+  unknown_link: "链接无效",
 };
+// what the link's flow became (the API names it on `token`, as it does a link it does not know)
+const FINISHED = new Set(["flow_completed", "flow_cancelled", "flow_expired"]);
 
 const $ = (id) => document.getElementById(id);
 const token = decodeURIComponent(location.pathname.split("/")[2] || "");
@@ -63,9 +66,12 @@ function pageImage(doc, info, n, width) {
 }
 
 function showProblem(err) {
-  // a link cut short or mistyped (the API refuses the token's form, 422 on `token`) is as
-  // unusable as one it does not know
-  if (err instanceof ApiError && err.field === "token") err = new ApiError(404, { code: "unknown_link" });
+  // a link cut short or mistyped (the API refuses the token's form, 422 `invalid` on `token`)
+  // is as unusable as one it does not know; the flow's own state (completed, withdrawn, past
+  // its deadline, …) is refused on `token` too, and says so
+  if (err instanceof ApiError && err.field === "token" && err.code === "invalid") {
+    err = new ApiError(404, { code: "unknown_link" });
+  }
   $("loading").hidden = true;
   $("link-problem").hidden = false;
   $("problem-title").textContent = PROBLEM_TITLES[err.code] || "无法签署";
@@ -275,20 +281,22 @@ function confirmSection() {
 }
 
 // --- after signing: the seal on the page, downloads ---------------------------------------
-async function showDone(justSigned) {
-  const ctx = await api("GET", `${T}/documents`); // the link still reads: the signer's copy
+async function showDone(justSigned, copy = null) {
+  const ctx = copy || await api("GET", `${T}/documents`); // the link still reads: the signer's copy
   state.ctx = ctx;
   for (const id of ["loading", "reading", "video-step", "confirm-step", "link-problem"]) $(id).hidden = true;
   $("flow-head").hidden = false;
   facts(ctx);
   $("flow-title").textContent = ctx.flow.title;
   const badge = $("flow-badge");
-  badge.textContent = ctx.flow.state === "completed" ? "已完成" : "已签署";
-  badge.className = "badge ok";
+  const ended = { cancelled: "已撤回", expired: "已过期" }[ctx.flow.state];
+  badge.textContent = ctx.flow.state === "completed" ? "已完成" : ended || "已签署";
+  badge.className = ended ? "badge warn" : "badge ok";
   step("done");
   $("done").hidden = false;
   $("done-verdict").textContent = justSigned ? "✓ 签署完成，印章已加盖" : "✓ 您已签署本流程的文件";
-  $("done-text").textContent = `签署时间 ${fmtTime(ctx.signer.signed_at)}。下图为加盖您印章的页面；签署后的文件可随时下载，并可在“验证文件”页核验。`;
+  $("done-text").textContent = (ended ? `${MESSAGES[`flow_${ctx.flow.state}`]}。` : "") +
+    `签署时间 ${fmtTime(ctx.signer.signed_at)}。下图为加盖您印章的页面；签署后的文件可随时下载，并可在“验证文件”页核验。`;
   const box = $("signed-pages");
   box.replaceChildren();
   const width = pictureWidth(box);
@@ -321,6 +329,12 @@ async function main() {
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     if (e.code === "already_signed") return showDone(false);
+    // signed, and then the flow ended (all signed, or withdrawn, or past its deadline): the link
+    // still reads the signer's copy; a signer who had not signed is told what became of it
+    if (FINISHED.has(e.code)) {
+      const copy = await api("GET", `${T}/documents`).catch(() => null);
+      if (copy) return showDone(false, copy);
+    }
     return showProblem(e);
   }
   state.ctx = ctx;
