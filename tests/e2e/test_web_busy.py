@@ -18,10 +18,13 @@ from tests.e2e.conftest import Site
 from tests.e2e.test_web_desk import _signed_om_contract, staff_login
 from tests.e2e.test_web_selfservice import certified
 from tests.e2e.test_web_selfservice import subscriber_login as login_to_my
-from tests.e2e.test_web_signing import ORG_PHONE, codes_a_minute_ago, subscriber_login
-from tests.fixtures.samples import contract_pdf
-from tests.integration.signing_flow import outbox_lines, read_code
-from yinxin.signing.flows import SignerSpec
+from tests.e2e.test_web_signing import (
+    ORG_PHONE,
+    codes_a_minute_ago,
+    sign_by_service,
+    started_flow,
+    subscriber_login,
+)
 
 
 def held_while_busy(page, button, path: str, busy: str) -> list:
@@ -58,23 +61,15 @@ def let_go(page, held: list) -> None:
 
 
 def _flow(site: Site, title: str):
+    """A started flow of 甲方 then 乙方 (in turn: 甲方's link is the one usable first); the
+    flow as 甲方's link reads it, and 甲方's token."""
     w = site.world
-    flow = w.p.flows.create(
-        title,
-        documents=[(f"{title}.pdf", contract_pdf(1, title=title))],
-        signers=[
-            SignerSpec(w.jia.id, "甲方", w.jia.seal.es_id),
-            SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id),
-        ],
-        deadline=w.p.clock.now() + dt.timedelta(days=2),
-        owner_subscriber_id=w.org.id,
-        actor="test",
-    )
-    return flow, w.p.flows.start(flow.id, actor="test")
+    jia, _ = started_flow(site, title, w.jia, w.yi, order="sequential")
+    return w.p.flows.signer_for_link(jia), jia
 
 
 def test_a_flow_document_download_says_so_and_runs_once(site: Site, page):
-    flow, _ = _flow(site, "下载中协议")
+    flow = _flow(site, "下载中协议")[0].flow
     codes_a_minute_ago(site, site.world.org.id)
     subscriber_login(site, page, ORG_PHONE, f"/flows/{flow.id}")
     button = page.locator("#downloads .download-document")
@@ -90,8 +85,8 @@ def test_a_flow_document_download_says_so_and_runs_once(site: Site, page):
 
 
 def test_an_urge_says_so_and_is_sent_once(site: Site, page):
-    flow, started = _flow(site, "催签中协议")
-    signer = started.links[0].signer_id
+    link, _ = _flow(site, "催签中协议")
+    flow, signer = link.flow, link.signer.id
     codes_a_minute_ago(site, site.world.org.id)
     subscriber_login(site, page, ORG_PHONE, f"/flows/{flow.id}")
     button = page.locator("#signers .urge")
@@ -119,14 +114,9 @@ def test_a_certificate_download_says_so_and_runs_once(site: Site, page):
 
 
 def test_a_signed_document_download_on_the_link_says_so_and_runs_once(site: Site, page):
-    w = site.world
-    flow, started = _flow(site, "已签协议")
-    token = started.links[0].token  # 甲方's: the flow goes on to 乙方 once 甲方 has signed
-    codes_a_minute_ago(site, w.jia.id)
-    before = outbox_lines(w.outbox)
-    ch = w.p.flows.request_code(token)
-    code = read_code(w.outbox, w.jia.phone, after=before)
-    w.p.flows.sign(token, pin=w.jia.pin, challenge_id=ch.challenge_id, code=code)
+    link, token = _flow(site, "已签协议")  # 甲方's: the flow goes on to 乙方 once 甲方 signed
+    flow = link.flow
+    sign_by_service(site, token, site.world.jia)
     page.goto(site.url(f"/sign/{token}"))
     button = page.locator("#downloads button[data-document]")
     button.wait_for()

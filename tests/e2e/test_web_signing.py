@@ -631,8 +631,9 @@ def test_a_new_flow_with_a_document_altered_after_its_signature_says_why(
     assert outbox_lines(w.outbox) == before
 
 
-def started_flow(site: Site, title: str, *parties) -> list[str]:
-    """A started parallel flow signed by ``parties``; their links' tokens, in that order."""
+def started_flow(site: Site, title: str, *parties, order: str = "parallel") -> list[str]:
+    """A started flow (parallel unless ``order`` says otherwise) signed by ``parties``; their
+    links' tokens, in that order."""
     w = site.world
     flow = w.p.flows.create(
         title,
@@ -641,7 +642,7 @@ def started_flow(site: Site, title: str, *parties) -> list[str]:
         deadline=w.p.clock.now() + dt.timedelta(days=2),
         owner_subscriber_id=w.org.id,
         actor="test",
-        order="parallel",
+        order=order,
     )
     started = w.p.flows.start(flow.id, actor="test")
     by_signer = {link.signer_id: link.token for link in started.links}
