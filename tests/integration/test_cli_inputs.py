@@ -569,6 +569,36 @@ def test_contract_send_refuses_a_seal_not_of_the_party_the_contract_names(platfo
     assert not platform.flows.list().items
 
 
+def test_contract_send_refuses_a_namesakes_seal_for_a_person_party(platform, clock) -> None:
+    """``contract send`` of a 电子印章申请表 naming 甲方 张三 with 居民身份证号码
+    350102198511223455, sealed for 甲方 with the seal of the 张三 whose number is
+    110105199003071239: sent (names alike). Now refused naming ``signers[0].seal`` (code
+    ``not_the_party``), both numbers masked, exit 2, no flow, nothing sent."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.integration.test_contracts import PERSON_ID, _seal_agreement
+    from yinxin.adapters.cli import app as cli_app
+
+    w, _c, env = _contract_world(platform, clock)
+    c, _signers = _seal_agreement(w, id_number="350102198511223455")
+    jia = f"role=甲方,subscriber={w.person.id},seal={w.yi.seal.es_id}"
+    yi = f"role=乙方,subscriber={w.member.id},seal={w.jia.seal.es_id}"
+    args = ["contract", "send", str(c.id), "--signer", jia, "--signer", yi]
+    before = dbdump.dump(platform)
+    res = CliRunner().invoke(cli_app, args, env=env)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error [signers[0].seal]: "), res.stderr
+    assert "350***********3455" in res.stderr and "居民身份证号码" in res.stderr, res.stderr
+    assert "350102198511223455" not in res.stderr and PERSON_ID not in res.stderr, res.stderr
+    res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+    assert res.exit_code == 2, res.output
+    err = json.loads(res.stdout)
+    assert (err["field"], err["error"]) == ("signers[0].seal", "not_the_party"), err
+    assert dbdump.dump(platform) == before
+    assert not platform.flows.list().items
+
+
 def test_contract_send_refuses_a_video_value_it_cannot_read(platform, clock) -> None:
     """``contract send --signer …,video=maybe`` (or ``video=ja``, ``video=``) was read as no
     video and the contract sent, exit 0: anything but yes, true or 1 meant no. Now only

@@ -800,6 +800,96 @@ def test_a_party_is_sealed_only_with_a_seal_of_the_party_the_contract_names(worl
     assert sent.contract.state == ContractState.OUT_FOR_SIGNING
 
 
+PERSON_ID = "110105199003071239"  # 张三's, as build_world registers him
+
+
+def _seal_agreement(w: World, **change: str):
+    """A 电子印章申请表 between 甲方 张三 (the person, with the ID number the contract gives)
+    and 乙方 the organization; its signers: 张三 with his personal seal, 王五 with the
+    organization's."""
+    values = get_template("seal-agreement").example_values() | {
+        "holder_name": w.person.name,
+        "id_number": PERSON_ID,
+        "platform_name": w.org.name,
+    }
+    c = w.p.contracts.draft(
+        "seal-agreement", values | change, owner_subscriber_id=w.org.id, actor="王五"
+    )
+    signers = [
+        ContractSigner("甲方", w.person.id, w.yi.seal.es_id),
+        ContractSigner("乙方", w.member.id, w.jia.seal.es_id),
+    ]
+    return c, signers
+
+
+def test_a_person_party_is_sealed_only_by_the_holder_of_the_id_number_the_contract_gives(world):
+    """A contract naming 甲方 张三 with 居民身份证号码 350102198511223455 was sent for signing
+    with the seal of 张三 whose ID number is 110105199003071239: only the name was compared,
+    so any namesake's seal was taken. Now the ID number the contract gives must be the seal
+    owner's: refused naming ``signers[0].seal`` (``not_the_party``), the number shown masked
+    as elsewhere, nothing written; the owner's own number is taken."""
+    w, p = world, world.p
+    deadline = p.clock.now() + dt.timedelta(days=3)
+    other = "350102198511223455"
+    c, signers = _seal_agreement(w, id_number=other)
+    before, sms = dbdump.dump(p), outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        p.contracts.start_signing(c.id, signers, deadline=deadline, actor="王五")
+    assert (e.value.field, e.value.code) == ("signers[0].seal", "not_the_party"), e.value.message
+    msg = e.value.message
+    assert "居民身份证号码" in msg and "甲方" in msg and "不能为" in msg, msg
+    assert "350***********3455" in msg and "110***********1239" in msg, msg
+    assert other not in msg and PERSON_ID not in msg, msg
+    assert dbdump.dump(p) == before and outbox_lines(w.outbox) == sms
+    assert p.contracts.get(c.id).state == ContractState.DRAFTED
+    assert not p.flows.list().items
+
+    # a 张三 registered with a passport has no 居民身份证号码 to match: not the party either
+    from tests.integration.signing_flow import PERSON_PIN, _form, _issue
+
+    abroad = p.subscribers.add_person(
+        name=w.person.name, id_type="passport", id_number="E12345678", phone="13600136000"
+    )
+    p.subscribers.accept_agreement(abroad.id, accepted_by=w.person.name)
+    cert = _issue(p, abroad.id, "person-signing", pin=PERSON_PIN)
+    form = _form(w.person.name, "E12345678") | {"id_type": "passport"}
+    seal = p.seals.create(
+        subscriber_id=abroad.id, kind="personal", certificate_serial=cert.serial, form=form
+    )
+    c, signers = _seal_agreement(w)
+    signers[0] = ContractSigner("甲方", abroad.id, seal.es_id)
+    with pytest.raises(ValidationError) as e:
+        p.contracts.start_signing(c.id, signers, deadline=deadline, actor="王五")
+    assert (e.value.field, e.value.code) == ("signers[0].seal", "not_the_party"), e.value.message
+    assert "another ID document" in e.value.message, e.value.message
+    assert PERSON_ID not in e.value.message and "E12345678" not in e.value.message
+
+    sent = p.contracts.start_signing(c.id, _seal_agreement(w)[1], deadline=deadline, actor="王五")
+    assert sent.contract.state == ContractState.OUT_FOR_SIGNING
+
+
+def test_a_person_party_without_an_id_number_is_matched_by_name_only(world):
+    """The 电子认证服务协议's 甲方 ID number is optional: left out, the party is matched by its
+    name as before, and a person's seal of that name is taken."""
+    w, p = world, world.p
+    values = get_template("certificate-agreement").example_values() | {
+        "subscriber_name": w.person.name,
+        "ca_name": w.org.name,
+    }
+    values.pop("subscriber_uscc", None)
+    values.pop("subscriber_id_number", None)
+    c = p.contracts.draft(
+        "certificate-agreement", values, owner_subscriber_id=w.org.id, actor="王五"
+    )
+    signers = [
+        ContractSigner("甲方", w.person.id, w.yi.seal.es_id),
+        ContractSigner("乙方", w.member.id, w.jia.seal.es_id),
+    ]
+    deadline = p.clock.now() + dt.timedelta(days=3)
+    sent = p.contracts.start_signing(c.id, signers, deadline=deadline, actor="王五")
+    assert sent.contract.state == ContractState.OUT_FOR_SIGNING
+
+
 def test_a_cancelled_flow_returns_the_contract_to_draft_and_cancel_ends_the_flow(world):
     w, p = world, world.p
     c = p.contracts.draft("tech-service", _values(w, "tech-service"), actor="王五")

@@ -448,7 +448,8 @@ class Contracts:
         template, each placed at the party's anchor, in the template's party order.
 
         Each signer's seal must be the party's own (its owner is the one the party's name
-        blank names, and has the credit code the contract gives, if any): refused naming
+        blank names, and has the credit code and, a person, the 居民身份证号码 the contract
+        gives, if any): refused naming
         ``signers[i].seal`` (``not_the_party``) before anything is made.
         The flow is created first (it checks signers, seals and anchors, naming
         ``signers[i].…``), then the contract is marked out for signing with the flow's id, then
@@ -745,8 +746,11 @@ def _seal_of_party(
     """Refuse a signer whose seal is not the party's: the seal's owner (the subscriber it was
     issued to, a person or an organization) must be the one the contract names in the party's
     name blank, and where the contract gives the party's credit code (a ``uscc`` blank of that
-    party) and the owner has one, the codes must be equal. A contract naming 甲方 北京某某科技
-    有限公司 is not sealed with another organization's seal."""
+    party) and the owner has one, the codes must be equal; where it gives the party's
+    居民身份证号码 (an ``id_number`` blank of that party) and the owner is a person, the owner
+    must have registered with that ID card number. A contract naming 甲方 北京某某科技有限公司
+    is not sealed with another organization's seal, nor 甲方 张三 with a namesake's. A party
+    whose number the contract leaves out is matched by name (and credit code) only."""
     from yinxin.seals.rows import seal_row
 
     where = f"signers[{i}].seal"
@@ -769,6 +773,10 @@ def _seal_of_party(
             code="not_the_party",
         )
     for b in t.blanks:
+        number = values.get(b.name)
+        if b.type == "id_number" and b.party == x.role and number and holder.kind == "person":
+            _same_id_card(x.role, str(number), holder, label, where)
+    for b in t.blanks:
         code = values.get(b.name)
         if b.type != "uscc" or b.party != x.role or not code or not holder.uscc:
             continue
@@ -780,6 +788,28 @@ def _seal_of_party(
                 field=where,
                 code="not_the_party",
             )
+
+
+def _same_id_card(role: str, number: str, holder: Subscriber, label: str | int, where: str) -> None:
+    """Refuse a person's seal for a party whose 居民身份证号码 the contract gives when the seal
+    owner's is another (compared as stored: NFKC, upper-case, so an x check digit is X) or
+    the owner registered with another ID document: a namesake's seal is not the party's. The
+    numbers are shown masked, as everywhere else."""
+    from yinxin.seals.rows import mask
+
+    given = unicodedata.normalize("NFKC", number).strip().upper()
+    theirs = (holder.id_number or "").strip().upper() if holder.id_type == "id_card" else ""
+    if given == theirs:
+        return
+    said = f"为 {mask(theirs)}" if theirs else "登记的证件不是居民身份证"
+    told = f"number {mask(theirs)}" if theirs else "registered with another ID document"
+    raise ValidationError(
+        f"合同写明{role}的居民身份证号码为 {mask(given)}，印章 {label} 所属的“{holder.name}”"
+        f"{said}，不能为{role}签章 / the contract gives {role}'s ID card number {mask(given)}; "
+        f"seal {label} is {holder.name!r}'s, {told}",
+        field=where,
+        code="not_the_party",
+    )
 
 
 def _new_number(now: dt.datetime) -> str:
