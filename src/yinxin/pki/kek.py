@@ -54,6 +54,21 @@ class KekMissing(ConfigurationError, http_status=503, code="kek_missing"):
     the token)."""
 
 
+class KekMismatch(ConfigurationError, http_status=503, code="kek_mismatch"):
+    """The key store's KEK does not open a stored blob: another installation's ``keys/`` (or
+    HSM token) in place of the one the database's secrets were wrapped under, or the blob was
+    changed. As ``KekMissing``: CLI exit 7, the API's ``503``, nothing written, and the request
+    goes through once the right keys directory is back. It says nothing about a PIN (the KEK
+    layer is opened first), so it is never counted as a wrong guess."""
+
+
+#: what a ``kek_mismatch`` tells the operator to restore
+MISMATCH_REMEDY = (
+    "restore the keys directory, or use the HSM token, this database was made with; if that "
+    "is the one in place, the stored key was changed: restore the database from its backup"
+)
+
+
 class PlatformKek:
     """Encrypt and decrypt under the platform KEK; opens the key store only when first used."""
 
@@ -192,12 +207,11 @@ class PlatformKek:
             key = self._get(create=False)
             return key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except InvalidTag:
-            raise ConfigurationError(
+            raise KekMismatch(
                 f"the platform key-encryption key {self.label!r} in this key store does not "
                 "open this key: it was wrapped by another installation's key store, or the "
-                "stored key was changed",
+                f"stored key was changed ({MISMATCH_REMEDY})",
                 field="keystore",
-                code="kek_mismatch",
             ) from None
 
     def _open(self, c: DataCipher, blob: bytes, aad: bytes) -> bytes:

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from yinxin.errors import ConfigurationError, Forbidden, ValidationError
+from yinxin.errors import Forbidden, ValidationError
 from yinxin.identity import hidden_character
 from yinxin.pki import sm2
 from yinxin.pki.ciphers import (
@@ -43,7 +43,7 @@ from yinxin.pki.ciphers import (
     derive_from_pin,
     get_cipher,
 )
-from yinxin.pki.kek import KekMissing, PlatformKek
+from yinxin.pki.kek import MISMATCH_REMEDY, KekMismatch, KekMissing, PlatformKek
 from yinxin.pki.keys import SM2SoftwareKey, SoftwareKey
 
 MAGIC = b"YXPK1"
@@ -167,10 +167,10 @@ def _unwrap(blob: bytes, label: str, kek: PlatformKek | None) -> bytes:
             field="keystore",
         )
     if kek.label != name:
-        raise ConfigurationError(
-            f"this key is wrapped under key-encryption key {name!r}, not {kek.label!r}",
+        raise KekMismatch(
+            f"this key is wrapped under key-encryption key {name!r}, not {kek.label!r} "
+            f"({MISMATCH_REMEDY})",
             field="keystore",
-            code="kek_mismatch",
         )
     return kek.decrypt(blob[7 + nlen :], _kek_aad(label))
 

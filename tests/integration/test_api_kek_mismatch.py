@@ -1,0 +1,97 @@
+"""The API where the key store's platform KEK does not open the stored key blobs (another
+installation's ``keys/``, or a blob damaged): a refusal the operator can act on, not a crash,
+and never a wrong PIN."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from tests.clear_text import in_clear
+from tests.dbdump import dump
+from tests.integration.api_world import Client, api_world, problem_of
+from tests.integration.server import running_server
+from tests.integration.signing_flow import new_platform
+from yinxin.store.models import PlatformKey
+
+KEK_FILE = "platform-kek.kek"
+PIN = "OrgA-pin-571903"
+NEW_PIN = "Changed-pin-77215"
+WRONG_PIN = "Wrong-pin-40028"
+OFFICER = "受理员 陈静"
+
+
+def test_a_kek_that_does_not_open_the_keys_is_503_kek_mismatch_and_no_wrong_pin(
+    tmp_path: Path,
+) -> None:
+    """``POST /seals/{es}/change-pin`` on a home whose ``keys/platform-kek.kek`` is another
+    installation's (the seal's key wrapped under this one's) was answered ``500`` like an
+    unexpected crash, though the service refuses it ``kek_mismatch``. Now it is ``503 Service
+    Unavailable`` with that code, the ``keystore`` field and a message saying what to restore,
+    for the right PIN and a wrong one alike (the KEK layer says nothing of the PIN: no attempt
+    counted), nothing written; once this installation's KEK is back a wrong PIN is ``403``
+    ``wrong_pin`` as before and the right one changes the PIN."""
+    home = tmp_path / "home"
+    w = api_world(home)
+    p = w.platform
+    p.subscribers.accept_agreement(w.org_a, accepted_by="王五")
+    app = p.certificates.apply(subscriber_id=w.org_a, profile="organization-signing", pin=PIN)
+    p.certificates.pay(application_id=app.id, years=1, reference=f"T-{app.id}")
+    cert = p.certificates.approve(app.id, officer=OFFICER)
+    form = {
+        "business_type": "new",
+        "project": "百城e采平台项目",
+        "holder_name": "王五",
+        "id_type": "id_card",
+        "id_number": "350102198511223455",
+        "declaration_accepted": True,
+    }
+    es = p.seals.create(
+        subscriber_id=w.org_a,
+        kind="contract",
+        certificate_serial=cert.serial,
+        form=form,
+        code="1101080012346",
+    ).es_id
+    p.close()
+    other = new_platform(tmp_path / "other")  # another installation, with a KEK of its own
+    other.kek.ready()
+    other.close()
+    kek = home / "keys" / KEK_FILE
+    kept = kek.read_bytes()
+    shutil.copyfile(tmp_path / "other" / "keys" / KEK_FILE, kek)
+    engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
+
+    def failures() -> int:
+        with Session(engine) as s:
+            return sum(s.execute(select(PlatformKey.failed_attempts)).scalars())
+
+    with running_server(home, args=["--no-jobs"]) as srv:  # no job writes meanwhile
+        c = Client(srv.url(""), w.keys["admin"])
+        try:
+            before = dump(engine)
+            for pin in (PIN, WRONG_PIN):
+                r = c.post(f"/seals/{es}/change-pin", json={"pin": pin, "new_pin": NEW_PIN})
+                problem = problem_of(r, 503, field="keystore", code="kek_mismatch")
+                assert problem["title"] == "Service Unavailable"
+                assert "restore the keys directory" in problem["detail"]
+                assert not in_clear(pin, r.text) and not in_clear(NEW_PIN, r.text)
+            assert dump(engine) == before  # nothing written, no wrong PIN counted
+            assert failures() == 0
+        finally:
+            c.close()
+    kek.write_bytes(kept)  # this installation's keys directory restored
+    with running_server(home) as srv:
+        c = Client(srv.url(""), w.keys["admin"])
+        try:
+            r = c.post(f"/seals/{es}/change-pin", json={"pin": WRONG_PIN, "new_pin": NEW_PIN})
+            problem_of(r, 403, field="pin", code="wrong_pin")
+            assert failures() == 1
+            r = c.post(f"/seals/{es}/change-pin", json={"pin": PIN, "new_pin": NEW_PIN})
+            assert r.status_code == 200, r.text
+        finally:
+            c.close()
+    engine.dispose()
