@@ -440,3 +440,28 @@ def test_every_day_a_field_holds_is_documented_as_a_date(world) -> None:
     assert dt.date.fromisoformat(body["review_until"]) > dt.date(year, 3, 2)
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["review_until"])
     assert body["reminded"] is None and body["reminder_until"] is None
+
+
+def test_every_operation_documents_the_503_of_a_key_store_that_cannot_open_the_secrets(
+    world,
+) -> None:
+    """A key store without the platform KEK the secrets are wrapped under (``kek_missing``), or
+    with another installation's (``kek_mismatch``), is answered ``503 Service Unavailable``
+    (``problem+json``, field ``keystore``), but the document listed 400 to 429 alone on every
+    operation, so a client generated from it (and Schemathesis's ``status_code_conformance``)
+    took the 503 for an undocumented answer. Every operation now documents it as it does its
+    other refusals: the same ``Problem`` schema, described ``Service Unavailable``."""
+    _, _, doc = world
+    missing = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            refused = op["responses"].get("503")
+            if refused is None:
+                missing.append(f"{method.upper()} {path}")
+                continue
+            assert refused["description"] == "Service Unavailable", (method, path)
+            assert refused["content"] == op["responses"]["429"]["content"], (method, path)
+            assert PROBLEM in refused["content"], (method, path)
+    assert not missing, missing

@@ -250,7 +250,11 @@ def install(api: FastAPI) -> None:
 
 
 # Documented on every operation, so clients (and Schemathesis) know the shape of a refusal.
+# 503: a key store that cannot open the secrets the database holds (``kek_missing``,
+# ``kek_mismatch``, field ``keystore``). The platform KEK is reached from many routes and
+# from the guards in front of them (a PIN-held key, a webhook's secret, an answer kept sealed
+# for an ``Idempotency-Key``), so it is said of every operation, as the other refusals are.
 RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": HTTPStatus(code).phrase, "content": {PROBLEM: {}}}
-    for code in (400, 401, 403, 404, 409, 413, 422, 429)
+    for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
