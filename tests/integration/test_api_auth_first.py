@@ -32,11 +32,16 @@ MALFORMED = [
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator:
+def world(tmp_path_factory) -> Iterator:
     w = api_world(tmp_path_factory.mktemp("auth-first"))
     with keyed_client(w.platform, w.keys["admin"]) as c:
-        yield c
+        yield c, w.keys
     w.platform.close()
+
+
+@pytest.fixture
+def client(world):
+    return world[0]
 
 
 def send(c, method: str, url: str, body: bytes | None, headers: dict[str, str]):
@@ -64,3 +69,30 @@ def test_an_authenticated_caller_still_gets_the_422(client, method, url, body) -
 )
 def test_a_route_needing_no_caller_still_answers_the_shape_to_anyone(client, url) -> None:
     problem_of(client.get(url, headers={"authorization": ""}), 422, "bogus", "invalid")
+
+
+NOT_PERMITTED = [  # (method, url, body): routes an organization's key has no role for
+    pytest.param("POST", "/api/v1/api-keys", b'{"name": ', id="keys-body-not-json"),
+    pytest.param("POST", "/api/v1/api-keys", b'{"name": "a", "name": "b"}', id="keys-body-twice"),
+    pytest.param("GET", "/api/v1/audit/events?stauts=1", None, id="audit-query-unknown"),
+    pytest.param("GET", "/api/v1/audit/events?limit=1.0", None, id="audit-query-not-digits"),
+    pytest.param("POST", "/api/v1/desk/contracts", b'{"number": ', id="desk-body-not-json"),
+    pytest.param("POST", "/api/v1/exports?x=1", None, id="export-query-unknown"),
+    pytest.param("POST", "/api/v1/api-keys", b"{}", id="keys-body-invalid"),  # was 403 already
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body"), NOT_PERMITTED)
+def test_a_caller_without_the_role_is_refused_403_before_the_shape(
+    world, method, url, body
+) -> None:
+    """An authenticated caller whose role may not use the route (an organization's key on the
+    API keys, the audit trail, the service desk, the exports) was answered ``422`` naming the
+    fields and parameters the route expects when the body was not JSON, gave a member twice or
+    the query a parameter the route does not take, though a well-formed but invalid body was
+    ``403``: the role's refusal, as the credential's, now comes before the shape."""
+    c, keys = world
+    r = send(c, method, url, body, {"authorization": f"Bearer {keys['org_a']}"})
+    refusal = problem_of(r, 403)
+    assert refusal["code"] in {"not_permitted", "forbidden"}, refusal
+    assert "errors" not in refusal, refusal  # nothing said of the fields or parameters

@@ -14,11 +14,16 @@ request's shape: FastAPI reads the body before it solves the route's dependencie
 or a query parameter the route does not take was answered ``422`` naming the fields and
 parameters the route expects to a caller with no key, a wrong one or a stale session. Such a
 refusal, raised before the caller was checked, now waits on the check: a caller it refuses
-gets its ``401`` (or ``403 csrf``), an authenticated one the ``422``. The routes that need no
-caller (``/public/…``, logins, signing links) answer the ``422`` to anyone, as before."""
+gets its ``401`` (or ``403 csrf``), an authenticated one the ``422``. So does the route's role
+check, a dependency taking the caller alone (``allowed(capability)``, ``desk_staff``,
+``administrator``): a caller whose role may not use the route gets its ``403``, as it did for
+a well-formed body, not the ``422``. A role checked inside the handler, or by a dependency that
+reads the request too, still comes after the shape. The routes that need no caller
+(``/public/…``, logins, signing links) answer the ``422`` to anyone, as before."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -72,6 +77,7 @@ class JsonRoute(APIRoute):
         handler = super().get_route_handler()
         parameters = query_string.declared(self.dependant)
         needs_caller = _needs_caller(self.dependant)
+        role_checks = _role_checks(self.dependant)
 
         async def route(request: Request) -> Response:
             try:
@@ -79,7 +85,7 @@ class JsonRoute(APIRoute):
                 return await handler(JsonRequest(request.scope, request.receive))
             except Exception as refused:
                 if needs_caller and _unchecked(request, refused):
-                    await _check_caller(request)
+                    await _check_caller(request, role_checks)
                 raise
 
         return route
@@ -90,6 +96,32 @@ def _needs_caller(dependant: Dependant) -> bool:
     return any(d.call is get_caller or _needs_caller(d) for d in dependant.dependencies)
 
 
+#: a role check: the dependency, and the name it takes the caller under
+RoleCheck = tuple[Callable[..., Any], str]
+
+
+def _role_checks(dependant: Dependant) -> list[RoleCheck]:
+    """The route's dependencies, at any depth, that take the caller (``get_caller``) and
+    nothing else — its role checks (``allowed(capability)``, ``desk_staff``): what they
+    refuse depends on the caller alone, so it can be asked before the request is read."""
+    found: list[RoleCheck] = []
+    for d in dependant.dependencies:
+        own = (d.path_params, d.query_params, d.header_params, d.cookie_params, d.body_params)
+        takes = d.dependencies
+        if (
+            inspect.isfunction(d.call)  # called as it is: not a coroutine, not a generator
+            and not inspect.iscoroutinefunction(d.call)
+            and not inspect.isgeneratorfunction(d.call)
+            and not any(own)
+            and len(takes) == 1
+            and takes[0].call is get_caller
+            and takes[0].name
+        ):
+            found.append((d.call, takes[0].name))
+        found.extend(_role_checks(d))
+    return found
+
+
 def _unchecked(request: Request, refused: Exception) -> bool:
     """Whether ``refused`` came before the caller was checked (``get_caller`` puts the
     principal in the request's state) and is not that check's own refusal."""
@@ -98,11 +130,18 @@ def _unchecked(request: Request, refused: Exception) -> bool:
     return "principal" not in request.scope.get("state", {})
 
 
-async def _check_caller(request: Request) -> None:
-    """The check the route's ``get_caller`` would have made: its refusal (401, or 403
-    ``csrf``) raised in place of the request's, which it would have come before."""
+async def _check_caller(request: Request, role_checks: list[RoleCheck]) -> None:
+    """The checks the route's ``get_caller`` and role checks would have made: their refusal
+    (401, 403 ``csrf``, or the role's 403) raised in place of the request's, which they would
+    have come before."""
     credentials = await bearer(request)
+
+    def check() -> None:
+        principal = get_caller(request, credentials, None)
+        for role_check, name in role_checks:
+            role_check(**{name: principal})
+
     try:
-        await run_in_threadpool(get_caller, request, credentials, None)
+        await run_in_threadpool(check)
     except YinxinError as e:
         raise e from None
