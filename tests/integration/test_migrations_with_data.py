@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -159,3 +160,47 @@ def test_0026_leaves_an_existing_grant_unlimited(platform, clock) -> None:
     )
     sign_as(w, w.jia, contract_pdf())
     assert p.seals.grants(w.jia.seal.es_id)[0].uses == 1
+
+
+def test_0032_upgrades_a_database_holding_a_receiver_subscribed_twice(any_platform) -> None:
+    """0032 adds a unique index over an owner's active webhook subscriptions to one receiver.
+    A database where the same URL was subscribed several times still upgrades: the oldest
+    stays active, each later one is paused saying which one it doubled, a deleted one is left
+    as it was; from then on a twin is refused, and a paused one resumes once the other is
+    gone."""
+    from yinxin.errors import Conflict
+
+    p = any_platform
+    hooks = p.webhooks
+    urls = ["https://oa.example.com/hook", "https://oa.example.com/b", "https://oa.example.com/c"]
+    a, b, c = (hooks.subscribe(u, ["*"], None, "op").subscription for u in urls)
+    gone = hooks.subscribe("https://oa.example.com/d", ["*"], None, "op").subscription
+    hooks.delete(gone.id, actor="op")
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0031")
+        # what the platform allowed before 0032: the same receiver, written another way
+        for id_, url in (
+            (b.id, "HTTPS://OA.Example.com:443/hook"),
+            (c.id, urls[0]),
+            (gone.id, urls[0]),
+        ):
+            conn.execute(
+                text("UPDATE webhook_subscriptions SET url = :u WHERE id = :i"),
+                {"u": url, "i": id_},
+            )
+    p.db.migrate()
+    states = {w.id: (w.state, w.state_reason or "") for w in hooks.list(include_deleted=True)}
+    assert states[a.id] == ("active", "")
+    assert states[gone.id][0] == "deleted"
+    for twin in (b.id, c.id):
+        assert states[twin][0] == "paused"
+        assert f"webhook subscription {a.id} delivers to the same URL" in states[twin][1]
+    with pytest.raises(Conflict):
+        hooks.subscribe("https://OA.example.com/hook", ["*"], None, "op")
+    with pytest.raises(Conflict):
+        hooks.resume(b.id, actor="op")
+    hooks.delete(a.id, actor="op")
+    assert hooks.resume(b.id, actor="op").state == "active"
+    assert p.verify_audit().ok

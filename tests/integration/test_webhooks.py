@@ -44,7 +44,7 @@ from tests.integration.signing_flow import (
     read_code,
 )
 from yinxin.app import Platform
-from yinxin.errors import IllegalTransition, NotFound, ValidationError
+from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.notify.webhooks import (
     EVENT_TYPES,
     DeliveryState,
@@ -1097,7 +1097,7 @@ def test_a_star_beside_an_unknown_event_type_is_refused_like_the_unknown_type_al
     view, _ = hp.webhooks.subscribe("https://oa.example.com/yinxin", ["*", "*"], None, "op")
     assert len(view.events) == len(EVENT_TYPES)
     view, _ = hp.webhooks.subscribe(
-        "https://oa.example.com/yinxin", ["flow.completed", "*"], None, "op"
+        "https://oa.example.com/other", ["flow.completed", "*"], None, "op"
     )
     assert len(view.events) == len(EVENT_TYPES)
 
@@ -1424,10 +1424,117 @@ def test_cli_subscribe_records_the_actor_given(hp) -> None:
     res = CliRunner().invoke(cli_app, [*base, "--actor", "运维 张三"], env=cli_env(hp, **env))
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["subscription"]["created_by"] == "运维 张三"
-    res = CliRunner().invoke(cli_app, base, env=cli_env(hp, **env))
+    other = [*base[:3], "http://127.0.0.1:9/y", *base[4:]]  # one subscription per receiver
+    res = CliRunner().invoke(cli_app, other, env=cli_env(hp, **env))
     assert json.loads(res.stdout)["subscription"]["created_by"] == "operator"
     events = hp.audit_events(subject_type="webhook_subscription")
     assert [(e.action, e.actor) for e in events][-2:] == [
         ("webhook.subscribed", "运维 张三"),
         ("webhook.subscribed", "operator"),
     ]
+
+
+# --- one active subscription per receiver ---------------------------------------------------------
+def test_a_receiver_already_subscribed_is_refused_over_the_api_naming_the_first(hp) -> None:
+    """The same URL could be subscribed twice (another secret each time): every event was then
+    delivered twice to the one receiver. An owner's second active subscription to the same
+    receiver (the scheme's and host's case, a default port and an empty path do not make
+    another) is refused 409 naming ``url`` and the subscription that has it; nothing is
+    written. Another path, another organization, or a URL whose subscription was deleted
+    subscribes."""
+    from fastapi.testclient import TestClient
+
+    from yinxin.adapters.http.api import build_api
+
+    org = organization(hp, "北京甲方科技有限公司", "91110108MA01YX0030")
+    admin = hp.api_keys.create(name="admin", role="administrator", actor="t").secret
+    api = TestClient(build_api(hp), headers={"Authorization": f"Bearer {admin}"})
+    first = api.post("/api/v1/webhooks", json={"url": "https://oa.example.com", "events": ["*"]})
+    assert first.status_code == 201, first.text
+    first_id = first.json()["subscription"]["id"]
+    before = dbdump.dump(hp)
+    for url in ("https://oa.example.com/", "HTTPS://OA.Example.COM:443", "https://oa.example.com"):
+        r = api.post("/api/v1/webhooks", json={"url": url, "events": ["flow.completed"]})
+        assert r.status_code == 409, (url, r.text)
+        assert r.json()["field"] == "url" and r.json()["code"] == "duplicate", r.text
+        assert f"webhook subscription {first_id}" in r.json()["detail"], r.text
+        assert "whsec_" not in r.text
+    assert dbdump.dump(hp) == before
+    # not the same receiver: another path (its case kept), another port, another owner
+    for body in (
+        {"url": "https://oa.example.com/Hook", "events": ["*"]},
+        {"url": "https://oa.example.com/hook", "events": ["*"]},
+        {"url": "https://oa.example.com:8443/", "events": ["*"]},
+        {"url": "https://oa.example.com/", "events": ["*"], "organization_id": org.id},
+    ):
+        assert api.post("/api/v1/webhooks", json=body).status_code == 201, body
+    # a deleted subscription leaves its URL free
+    assert api.delete(f"/api/v1/webhooks/{first_id}").status_code == 200
+    again = api.post("/api/v1/webhooks", json={"url": "https://OA.example.com", "events": ["*"]})
+    assert again.status_code == 201, again.text
+
+
+def test_a_paused_subscription_does_not_hold_its_url_but_is_not_resumed_beside_a_twin(
+    hp, receivers
+) -> None:
+    """A paused subscription (by its owner, or by a 410) lets the receiver be subscribed
+    again; resuming the paused one beside the new one is then refused, 409 naming the active
+    one, and it stays paused. Each event reaches the receiver once."""
+    rx = receivers()
+    old, _ = hp.webhooks.subscribe(rx.url, ["*"], None, "op")
+    hp.webhooks.pause(old.id, actor="op")
+    new, secret = hp.webhooks.subscribe(rx.url.replace("http:", "HTTP:"), ["*"], None, "op")
+    rx.secrets.append(secret)
+    with pytest.raises(Conflict) as e:
+        hp.webhooks.resume(old.id, actor="op")
+    assert e.value.field == "url" and f"webhook subscription {new.id}" in e.value.message
+    assert hp.webhooks.get(old.id).state == SubscriptionState.PAUSED
+    person_certificate(hp, "张三", "110105199003071239")
+    pump(hp)
+    ids = [r.event_id for r in rx.received]
+    assert ids and len(ids) == len(set(ids))
+    hp.webhooks.delete(new.id, actor="op")
+    assert hp.webhooks.resume(old.id, actor="op").state == SubscriptionState.ACTIVE
+
+
+def test_cli_subscribe_refuses_a_receiver_already_subscribed_and_writes_nothing(hp) -> None:
+    """``yinxin webhook subscribe`` the same receiver again: exit 6 (a conflict), the message
+    naming the subscription that has it, no secret printed, nothing written."""
+    first, _ = hp.webhooks.subscribe("https://oa.example.com/yinxin", ["*"], None, "op")
+    before = dbdump.dump(hp)
+    args = ["webhook", "subscribe", "--url", "https://OA.EXAMPLE.COM/yinxin", "--event", "*"]
+    res = _cli(hp, *args)
+    assert res.exit_code == 6, res.output
+    assert f"webhook subscription {first.id}" in res.stderr and "whsec_" not in res.output
+    res = _cli(hp, *args, "--json")
+    assert res.exit_code == 6, res.output
+    refusal = json.loads(res.stdout)
+    assert (refusal["field"], refusal["error"]) == ("url", "duplicate"), refusal
+    assert f"webhook subscription {first.id}" in refusal["message"]
+    assert dbdump.dump(hp) == before
+
+
+def test_the_database_refuses_a_twin_a_parallel_request_checked_too_early(
+    any_platform, monkeypatch
+) -> None:
+    """Two processes subscribing one receiver at once both find no twin before either
+    writes (PostgreSQL): the unique index refuses the second, as a conflict naming ``url``,
+    and writes nothing of it — a resume likewise. Simulated by a check that finds nothing."""
+    from yinxin.notify.webhooks import Webhooks
+
+    p = any_platform
+    url = "https://oa.example.com/yinxin"
+    first = p.webhooks.subscribe(url, ["*"], None, "op").subscription
+    paused = p.webhooks.subscribe(url + "/", ["*"], None, "op").subscription
+    p.webhooks.pause(paused.id, actor="op")
+    p.webhooks.subscribe(url.upper().replace("/YINXIN", "/yinxin/"), ["*"], None, "op")
+    before = dbdump.dump(p)
+    monkeypatch.setattr(Webhooks, "_active_twin", staticmethod(lambda *_: None))
+    with pytest.raises(Conflict) as e:
+        p.webhooks.subscribe(url.replace("oa.", "OA."), ["*"], None, "op")
+    assert e.value.field == "url" and e.value.code == "duplicate"
+    with pytest.raises(Conflict) as e:
+        p.webhooks.resume(paused.id, actor="op")
+    assert e.value.field == "url"
+    assert dbdump.dump(p) == before
+    assert p.webhooks.get(first.id).state == SubscriptionState.ACTIVE

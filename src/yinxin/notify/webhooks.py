@@ -48,15 +48,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
-from yinxin.errors import ConfigurationError, IllegalTransition, NotFound, ValidationError
+from yinxin.errors import (
+    ConfigurationError,
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    ValidationError,
+)
 from yinxin.identity import refuse_hidden
 from yinxin.notify.deadline import Deadline
 from yinxin.results import from_row
 from yinxin.store import audit
-from yinxin.store.db import Database
+from yinxin.store.db import Database, add_unique
 from yinxin.store.models import AuditEvent, Certificate, Subscriber
 from yinxin.store.models.flows import SignFlow
 from yinxin.store.models.seals import Seal
@@ -423,6 +430,21 @@ def check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
+def url_key(url: str) -> str:
+    """What makes two URLs the same receiver: the request the HTTP client makes for them —
+    scheme, host (lower case, IDNA-encoded), port (the scheme's default when none is given)
+    and the request target (the path, ``/`` when empty, and the query, percent-encoded as
+    sent). ``HTTPS://OA.Example.com:443`` and ``https://oa.example.com/`` are one receiver;
+    another path (or its case), query or port is another. SHA-256 in hex, so a long URL fits
+    an index. The URL is one ``check_url`` passed."""
+    import httpx
+
+    u = httpx.URL(url)
+    port = u.port or (443 if u.scheme == "https" else 80)
+    request = f"{u.scheme} {u.raw_host.decode('ascii')} {port} {u.raw_path.decode('ascii')}"
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
 def _check_sendable(url: str) -> None:
     """Refuse at subscription what the HTTP client would refuse at every try: ``urlsplit``
     silently drops tabs and line breaks (so the checks above pass), but the request cannot be
@@ -605,8 +627,13 @@ class Webhooks:
                         f"no organization subscriber {owner_organization_id}",
                         field="owner_organization_id",
                     )
+            key = url_key(url)
+            twin = self._active_twin(s, key, owner_organization_id)
+            if twin is not None:
+                raise _duplicate(twin)
             row = WebhookSubscription(
                 url=url,
+                url_key=key,
                 events=json.dumps(list(wanted)),
                 description=description,
                 owner_organization_id=owner_organization_id,
@@ -617,8 +644,8 @@ class Webhooks:
                 updated_at=now,
             )
             _move(SUBSCRIPTION_LIFECYCLE, row, "subscribe")
-            s.add(row)
-            s.flush()
+            # a subscription made meanwhile by another process: the unique index refuses this
+            add_unique(s, row, lost_race=_duplicate(None))
             row.secret_wrapped = self.kek.encrypt(secret.encode(), _aad(row.id))
             ev = self._audit(
                 s,
@@ -1120,8 +1147,20 @@ class Webhooks:
         with self.db.transaction() as s:
             row = self._row(s, subscription_id, organization_id, lock=True)
             before = row.state
+            if verb == "resume" and before == _W.PAUSED:  # (resuming an active one: refused)
+                twin = self._active_twin(s, row.url_key, row.owner_organization_id)
+                if twin is not None:
+                    raise _duplicate(twin, resuming=row.id)
             _move(SUBSCRIPTION_LIFECYCLE, row, verb)
             row.state_reason, row.updated_at = reason, now
+            if verb == "resume":
+                # one resumed or subscribed meanwhile: the unique index refuses this (the
+                # refusal built first: a failed flush expires the row)
+                lost_race = _duplicate(None, resuming=row.id)
+                try:
+                    s.flush()
+                except IntegrityError:
+                    raise lost_race from None
             data: dict[str, Any] = {"from": before, "to": row.state, "reason": reason}
             if verb == "delete":
                 row.previous_secret_wrapped, row.previous_until = None, None
@@ -1145,6 +1184,20 @@ class Webhooks:
                 data["given_up"] = len(open_rows)
             self._audit(s, now, actor, VERB_ACTIONS[verb], row, data)
             return SubscriptionView.of(row)
+
+    @staticmethod
+    def _active_twin(s: Session, key: str | None, owner: int | None) -> int | None:
+        """The id of the owner's active subscription to the receiver ``key`` names, if any."""
+        if key is None:
+            return None
+        q = select(WebhookSubscription.id).where(
+            WebhookSubscription.url_key == key,
+            WebhookSubscription.state == _W.ACTIVE,
+            WebhookSubscription.owner_organization_id.is_(None)
+            if owner is None
+            else WebhookSubscription.owner_organization_id == owner,
+        )
+        return s.execute(q.limit(1)).scalar_one_or_none()
 
     @staticmethod
     def _audit(
@@ -1193,6 +1246,24 @@ def _description(text: str | None) -> str | None:
         raise ValidationError("at most 200 characters", field="description")
     refuse_hidden(text, "description")  # shown in lists and terminals: ESC, NUL, U+202E…
     return text or None
+
+
+def _duplicate(twin: int | None, *, resuming: int | None = None) -> Conflict:
+    """The refusal of a second active subscription to one receiver (each event would reach
+    it twice, under two secrets). ``twin``: the one it has, when known (None: a process that
+    subscribed it meanwhile won)."""
+    which = f"webhook subscription {twin}" if twin is not None else "another webhook subscription"
+    if resuming is not None:
+        what = (
+            f"{which} already delivers to the URL of webhook subscription {resuming}: delete "
+            f"one of them (or pause {twin if twin is not None else 'it'}) before resuming this one"
+        )
+    else:
+        what = (
+            f"{which} already delivers to this URL; rotate its secret if it was lost, or "
+            "delete it to subscribe again with other events"
+        )
+    return Conflict(what, field="url", code="duplicate")
 
 
 def _shown_url(url: str) -> str:

@@ -16,15 +16,33 @@ import datetime as dt
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yinxin.store.models import Base
+from yinxin.store.models import Base, partial_unique
 
 
 class WebhookSubscription(Base):
     """active ⇄ paused → deleted (see ``yinxin.notify.webhooks``)."""
 
     __tablename__ = "webhook_subscriptions"
+    # one active subscription per receiver and owner: a second one would deliver every event
+    # to the receiver twice (``yinxin.notify.webhooks.url_key``). An owner of None (an
+    # administrator's) is not equal to itself in a unique index, hence its own index.
+    __table_args__ = (
+        partial_unique(
+            "uq_webhook_subscriptions_active_url",
+            "url_key",
+            where="state = 'active' AND owner_organization_id IS NULL",
+        ),
+        partial_unique(
+            "uq_webhook_subscriptions_active_organization_url",
+            "owner_organization_id",
+            "url_key",
+            where="state = 'active' AND owner_organization_id IS NOT NULL",
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
+    # SHA-256 (hex) of the request the URL makes (url_key): the same for the same receiver
+    url_key: Mapped[str | None] = mapped_column(String(64))
     events: Mapped[str] = mapped_column(Text)  # JSON list of webhook event types
     description: Mapped[str | None] = mapped_column(String(200))
     # None: every event (an administrator's); else only events about this organization
