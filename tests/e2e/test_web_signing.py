@@ -716,3 +716,31 @@ def test_the_link_of_a_flow_past_its_deadline_says_it_expired(site: Site, phone)
     page.locator("#link-problem").wait_for()
     assert page.locator("#problem-title").inner_text() == "流程已过期"
     assert page.locator("#problem-text").inner_text() == "该签署流程已超过截止时间"
+
+
+def test_a_signer_who_signed_a_flow_past_its_deadline_sees_it_expired_before_the_sweep(
+    site: Site, phone
+):
+    """The deadline passed and the ``flows.expire`` job has not run yet (the flow is stored as
+    started): the signer who had signed saw 已签署 with no word of the expiry. Their page now
+    says 已过期 and why, as it does once the job ran; the signer who had not signed is told the
+    flow expired."""
+    from yinxin.store.models.flows import SignFlow
+
+    w = site.world
+    jia, yi = started_flow(site, "逾期未清理", w.jia, w.yi)
+    sign_by_service(site, jia, w.jia)
+    flow_id = w.p.flows.signer_for_link(yi).flow.id
+    with w.p.db.transaction() as s:  # the deadline passed (the server reads this database)
+        s.get(SignFlow, flow_id).deadline = w.p.clock.now() - dt.timedelta(minutes=1)
+    page = phone.new_page()
+    page.goto(site.url(f"/sign/{jia}"))
+    page.locator("#done").wait_for()
+    assert page.locator("#flow-badge").inner_text() == "已过期"
+    assert page.locator("#done-text").inner_text().startswith("该签署流程已超过截止时间。")
+    page.locator("#downloads button").wait_for()  # their signed copy still downloads
+    page.goto(site.url(f"/sign/{yi}"))
+    page.locator("#link-problem").wait_for()
+    assert page.locator("#problem-title").inner_text() == "流程已过期"
+    with w.p.db.read() as s:
+        assert s.get(SignFlow, flow_id).state == "started"  # the pages wrote nothing

@@ -892,3 +892,68 @@ def test_cli_flow_from_create_to_evidence(tmp_path):
     assert got["sha256"] == hashlib.sha256(data).hexdigest() == ev["documents"][1]["sha256_final"]
     again = yinxin_cli(["flow", "cancel", fid, "--reason", "迟了", "--json"], home, check=False)
     assert again.returncode == 4 and json.loads(again.stdout)["error"] == "illegal_transition"
+
+
+def test_a_flow_past_its_deadline_reads_expired_everywhere_before_the_sweep(world):
+    """A started flow whose deadline passed, before ``expire_due`` ran (the job runs every few
+    minutes), was read as still started: ``flows.get``/``list``, ``GET /flows/{id}``, ``flow
+    show``, the evidence report, and the signer's page (``GET /sign/{token}/documents``: a
+    signer who had signed saw 已签署 with no word of the expiry). Every reader now derives the
+    state from the deadline and the clock — expired, its open signers expired, finished at the
+    deadline — without writing; a signer who had not signed is refused, naming the deadline."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.clock import in_beijing
+
+    w, p = world, world.p
+    flow = p.flows.create(
+        "逾期合同",
+        documents=_docs(("甲方", "乙方"))[:1],
+        signers=[_spec(w.jia, 1), _spec(w.yi, 1)],
+        order="parallel",
+        deadline=w.clock.now() + dt.timedelta(days=1),
+    )
+    jia_token, yi_token = (link.token for link in p.flows.start(flow.id).links)
+    _sign(w, jia_token, w.jia)
+    # the deadline passes, on this test's clock and on the system clock the CLI reads
+    deadline = w.clock.now() - dt.timedelta(minutes=1)
+    with p.db.transaction() as s:
+        s.get(SignFlow, flow.id).deadline = deadline
+    secret = p.api_keys.create(name="oa", role="integration", actor="t").secret
+    before = dbdump.dump(p)
+
+    got = p.flows.get(flow.id)
+    assert got.state == FlowState.EXPIRED and got.finished_at == deadline
+    assert [x.state for x in got.signers] == ["signed", "expired"]
+    assert [f.id for f in p.flows.list(state="expired").items] == [flow.id]
+    assert p.flows.list(state="started").items == ()
+    assert p.flows.reader_for_link(jia_token).flow.state == FlowState.EXPIRED
+    assert p.flows.evidence(flow.id).state == FlowState.EXPIRED
+    for refused in (p.flows.signer_for_link, p.flows.reader_for_link, p.flows.request_code):
+        with pytest.raises(IllegalTransition) as e:
+            refused(yi_token)
+        assert (e.value.code, e.value.field) == ("flow_expired", "token")
+        assert in_beijing(deadline) in e.value.message, e.value.message
+    assert dbdump.dump(p) == before  # reading wrote nothing
+    with keyed_client(p, secret) as c:
+        assert c.get(f"/api/v1/flows/{flow.id}").json()["state"] == "expired"
+        listed = c.get("/api/v1/flows", params={"state": "expired"}).json()["items"]
+        assert [f["id"] for f in listed] == [flow.id]
+        copy = c.get(f"/api/v1/sign/{jia_token}/documents").json()
+        assert copy["flow"]["state"] == "expired" and copy["signer"]["state"] == "signed"
+        body = problem_of(c.get(f"/api/v1/sign/{yi_token}"), 409, "token", "flow_expired")
+        assert in_beijing(deadline) in body["detail"], body
+    env = cli_env(p)
+    shown = CliRunner().invoke(cli_app, ["flow", "show", str(flow.id), "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["state"] == "expired"
+    with p.db.read() as s:
+        assert s.get(SignFlow, flow.id).state == "started"  # the readers wrote nothing
+    # the sweep, when it runs, stores what the readers said
+    assert p.flows.expire_due().expired == (flow.id,)
+    after = p.flows.get(flow.id)
+    assert (after.state, after.finished_at) == (got.state, got.finished_at)
+    assert after.signers == got.signers

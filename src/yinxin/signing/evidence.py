@@ -149,10 +149,14 @@ def _identity(sub: Subscriber | None) -> str | None:
     return mask(sub.uscc) if sub.kind == "organization" else mask(sub.id_number)
 
 
-def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
-    """Everything the report states, read in one session (the caller checked the flow)."""
+def collect(s: Session, flow_id: int, now: dt.datetime, *, lapsed: bool = False) -> EvidenceReport:
+    """Everything the report states, read in one session (the caller checked the flow).
+    ``lapsed``: the flow is started but past its deadline, so it is stated as every reader
+    states it (``flows.effective_state``) — expired, its open signers with it, finished at the
+    deadline — before the sweep stores so."""
     flow = s.get(SignFlow, flow_id)
     assert flow is not None
+    state = "expired" if lapsed else flow.state
     docs = list(
         s.execute(
             select(SignFlowDocument)
@@ -236,7 +240,7 @@ def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
                 signer_id=x.id,
                 role=x.role,
                 order=x.order_index,
-                state=x.state,
+                state="expired" if lapsed and x.state in ("waiting", "ready") else x.state,
                 name=sub.name if sub else "",
                 kind=sub.kind if sub else "",
                 identity=_identity(sub),
@@ -277,14 +281,14 @@ def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
     return EvidenceReport(
         flow_id=flow.id,
         title=flow.title,
-        state=flow.state,
+        state=state,
         signing_order=flow.signing_order,
         owner=owner.name if owner else None,
         owner_identity=_identity(owner),
         created_by=flow.created_by,
         created_at=flow.created_at,
         started_at=flow.started_at,
-        finished_at=flow.finished_at,
+        finished_at=flow.deadline if lapsed else flow.finished_at,
         deadline=flow.deadline,
         reason=flow.reason,
         documents=tuple(

@@ -42,7 +42,7 @@ from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock, in_beijing
@@ -158,6 +158,16 @@ SIGNER_LIFECYCLE: TransitionTable[SignerState] = TransitionTable(
 )
 OPEN_SIGNER = frozenset({_S.WAITING, _S.READY})
 FINISHED = frozenset({_F.COMPLETED, _F.CANCELLED, _F.EXPIRED})
+
+
+def effective_state(state: str, deadline: dt.datetime, now: dt.datetime) -> FlowState:
+    """The state a flow is in at ``now``, as every reader reports it: a flow stored as
+    started whose deadline has passed is expired, whether or not the sweep (``expire_due``,
+    run by a job every few minutes) has written so yet. Reading never writes; the sweep
+    stores the same state, its open signers expired and ``finished_at`` the deadline."""
+    if state == _F.STARTED and deadline <= now:
+        return _F.EXPIRED
+    return FlowState(state)
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -880,7 +890,8 @@ class SignFlows:
                 flow = self._flow(s, flow_id, lock=True)
                 if flow.state != _F.STARTED or flow.deadline > now:
                     continue  # signed, extended or expired meanwhile
-                self._end(s, flow, "expire", "expire", now, None)
+                # finished when the deadline passed, as the readers said before this ran
+                self._end(s, flow, "expire", "expire", flow.deadline, None)
                 self._audit(
                     s,
                     now,
@@ -909,7 +920,16 @@ class SignFlows:
         state = listed(FlowState, state, "state")
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
-        q = select_where(SignFlow, owner_subscriber_id=owner_subscriber_id, state=state)
+        q = select_where(SignFlow, owner_subscriber_id=owner_subscriber_id)
+        if state:  # by the state each flow reads in (``effective_state``), not the stored one
+            now = self.clock.now()
+            lapsed = and_(SignFlow.state == _F.STARTED, SignFlow.deadline <= now)
+            if state == _F.EXPIRED:
+                q = q.where(or_(SignFlow.state == _F.EXPIRED, lapsed))
+            elif state == _F.STARTED:
+                q = q.where(SignFlow.state == _F.STARTED, SignFlow.deadline > now)
+            else:
+                q = q.where(SignFlow.state == state)
         after = None if after is None else int(after)
         q = paged(q, SignFlow.id, after=after, limit=limit + 1)
         with self.db.read() as s:
@@ -956,9 +976,11 @@ class SignFlows:
         """The flow's evidence report (出证): see ``yinxin.signing.evidence``."""
         from yinxin.signing.evidence import collect
 
+        now = self.clock.now()
         with self.db.read() as s:
-            self._flow(s, flow_id)
-            return collect(s, flow_id, self.clock.now())
+            flow = self._flow(s, flow_id)
+            lapsed = effective_state(flow.state, flow.deadline, now) != flow.state
+            return collect(s, flow_id, now, lapsed=lapsed)
 
     def evidence_pdf(self, flow_id: int) -> bytes:
         from yinxin.signing.evidence import render_evidence_pdf
@@ -1444,7 +1466,7 @@ class SignFlows:
 
     def _check_flow(self, flow: SignFlow, verb: str, now: dt.datetime | None = None) -> None:
         FLOW_LIFECYCLE.check(verb, flow.state, None, str(flow.id))
-        if now is not None and flow.state == _F.STARTED and flow.deadline <= now:
+        if now is not None and effective_state(flow.state, flow.deadline, now) != flow.state:
             raise IllegalTransition(
                 f"sign flow {flow.id} passed its deadline ({flow.deadline.isoformat()})",
                 field="deadline",
@@ -1487,17 +1509,21 @@ class SignFlows:
         return x
 
     def _usable(self, flow: SignFlow, x: SignFlowSigner, now: dt.datetime) -> None:
-        if flow.state in FINISHED:
+        state = effective_state(flow.state, flow.deadline, now)
+        if state == _F.EXPIRED:
             raise IllegalTransition(
-                f"sign flow {flow.id} is {flow.state}", field="token", code=f"flow_{flow.state}"
+                f"sign flow {flow.id} expired: its deadline was {in_beijing(flow.deadline)} "
+                "(Beijing time)",
+                field="token",
+                code="flow_expired",
             )
-        if flow.state != _F.STARTED:
+        if state in FINISHED:
+            raise IllegalTransition(
+                f"sign flow {flow.id} is {state}", field="token", code=f"flow_{state}"
+            )
+        if state != _F.STARTED:
             raise IllegalTransition(
                 f"sign flow {flow.id} has not been started", field="token", code="flow_draft"
-            )
-        if flow.deadline <= now:
-            raise IllegalTransition(
-                f"sign flow {flow.id} passed its deadline", field="token", code="flow_expired"
             )
         if x.state == _S.SIGNED:
             raise Conflict("this signer has signed already", field="token", code="already_signed")
@@ -1543,6 +1569,11 @@ class SignFlows:
         )
 
     def _view(self, s: Session, flow: SignFlow) -> FlowView:
+        """The flow as readers see it now: its effective state (``effective_state``) — past
+        its deadline a started flow reads expired, its open signers expired, finished at the
+        deadline, before the sweep stores so."""
+        state = effective_state(flow.state, flow.deadline, self.clock.now())
+        lapsed = state == _F.EXPIRED and flow.state == _F.STARTED
         docs = tuple(
             FlowDocumentView(d.id, d.position, d.name, d.original_sha256, d.current_sha256, d.size)
             for d in self._documents(s, flow.id)
@@ -1558,14 +1589,15 @@ class SignFlows:
                     role=Role(x.role),
                     order=x.order_index,
                     placements=tuple(PlacementView(**p) for p in json.loads(x.placements)),
-                    state=SignerState(x.state),
+                    state=_S.EXPIRED if lapsed and x.state in OPEN_SIGNER else SignerState(x.state),
                     requires_video=bool(x.requires_video),
                 )
             )
         return from_row(
             FlowView,
             flow,
-            state=FlowState(flow.state),
+            state=state,
+            finished_at=flow.deadline if lapsed else flow.finished_at,
             signing_order=SigningOrder(flow.signing_order),
             documents=docs,
             signers=tuple(signers),
