@@ -957,3 +957,29 @@ def test_a_flow_past_its_deadline_reads_expired_everywhere_before_the_sweep(worl
     after = p.flows.get(flow.id)
     assert (after.state, after.finished_at) == (got.state, got.finished_at)
     assert after.signers == got.signers
+
+
+def test_a_flow_past_its_deadline_is_not_withdrawn_before_the_sweep(world):
+    """A flow read as expired (its deadline passed, ``expire_due`` not run yet) could still be
+    withdrawn (撤回): it became ``cancelled`` — GET had said expired, and the sweep found it
+    gone. It is refused now as an expired flow is (``flow_expired`` on ``deadline``, naming
+    it), nothing written; the sweep expires it."""
+    from yinxin.clock import in_beijing
+
+    w, p = world, world.p
+    flow = p.flows.create(
+        "逾期撤回",
+        documents=_docs(("甲方", "乙方"))[:1],
+        signers=[_spec(w.jia), _spec(w.yi)],
+        deadline=w.clock.now() + dt.timedelta(hours=1),
+    )
+    p.flows.start(flow.id)
+    w.clock.advance(hours=2)
+    before = dbdump.dump(p)
+    with pytest.raises(IllegalTransition) as e:
+        p.flows.cancel(flow.id, "来不及了")
+    assert (e.value.code, e.value.field) == ("flow_expired", "deadline")
+    assert in_beijing(flow.deadline) in e.value.message, e.value.message
+    assert dbdump.dump(p) == before
+    assert p.flows.expire_due().expired == (flow.id,)
+    assert p.flows.get(flow.id).state == FlowState.EXPIRED

@@ -844,7 +844,7 @@ class SignFlows:
         reason = _reason(reason)
         with self.db.transaction() as s:
             flow = self._flow(s, flow_id, lock=True)
-            self._check_flow(flow, "cancel")
+            self._check_flow(flow, "cancel", now)  # one read as expired is not withdrawn
             self._end(s, flow, "cancel", "cancel", now, reason)
             self._audit(s, now, actor, "flow.cancelled", flow.id, {"reason": reason})
             return self._view(s, flow)
@@ -1468,7 +1468,8 @@ class SignFlows:
         FLOW_LIFECYCLE.check(verb, flow.state, None, str(flow.id))
         if now is not None and effective_state(flow.state, flow.deadline, now) != flow.state:
             raise IllegalTransition(
-                f"sign flow {flow.id} passed its deadline ({flow.deadline.isoformat()})",
+                f"sign flow {flow.id} expired: its deadline was {in_beijing(flow.deadline)} "
+                f"(Beijing time, {flow.deadline.isoformat()})",
                 field="deadline",
                 code="flow_expired",
             )
