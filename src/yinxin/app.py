@@ -425,15 +425,19 @@ class Platform:
     def init_authority(self, algorithm: str, actor: str = "operator") -> AuthorityInit:
         """``yinxin init`` on a platform built with ``migrate=False``: the algorithm and the key
         store (its passphrase) are checked before the database is touched, so a refusal of
-        either leaves a server database (``YINXIN_DATABASE_URL``) as it was; then the schema
-        is brought to the newest migration and the certificate authority made, recorded as made
-        by ``actor``."""
+        either leaves a server database (``YINXIN_DATABASE_URL``) as it was, and so is an
+        authority made already refused, its database at whatever schema revision it is left;
+        then the schema is brought to the newest migration and the certificate authority made,
+        recorded as made by ``actor``."""
         from yinxin.pki.algorithms import get_algorithm
 
         get_algorithm(algorithm)
         self.keystore()  # opened now: no passphrase, or one too short, is refused
         with ExitStack() as stack:
             with _database_errors(self.settings):
+                # one set up already is refused before its schema is touched: at an older
+                # revision it was upgraded first, and on SQLite the refusal left it upgraded
+                self.ca.refuse_if_initialised()
                 # on PostgreSQL the migration and the CA's rows are one transaction: an init
                 # failing half-way (a key not written) leaves the database as it was
                 stack.enter_context(self.db.setting_up())

@@ -376,6 +376,51 @@ def test_a_refused_init_on_an_initialised_platform_changes_nothing(any_platform)
     assert {f.name: f.read_bytes() for f in p.settings.keys_dir.iterdir()} == keys
 
 
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_init_on_an_initialised_platform_at_an_older_schema_is_refused_before_the_upgrade(
+    db: str, make_platform
+) -> None:
+    """``yinxin init`` over a platform set up already whose database is at an older schema
+    revision (made by the previous version) upgraded a SQLite database to the newest schema and
+    only then refused (exit 6, already initialised): half-applied, the operator's database
+    changed by a refused command. It is refused now before the database is touched, revision
+    and file as they were; the next ordinary command upgrades it, as at every start-up."""
+    import hashlib
+
+    from alembic import command
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.store.db import alembic_config
+
+    p = make_platform(db)
+    cfg = alembic_config(p.db.url)
+    with p.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0030")
+    env = cli_env(p)
+    before = dbdump.dump(p)
+    p.close()
+
+    def file_hash() -> str | None:
+        if db != "sqlite":
+            return None
+        return hashlib.sha256(Path(p.db.engine.url.database).read_bytes()).hexdigest()
+
+    was = file_hash()
+    res = CliRunner().invoke(cli_app, ["init", "--json"], env=env)
+    assert res.exit_code == 6, res.output
+    out = json.loads(res.output)
+    assert out["field"] == "home" and "already initialised" in out["message"], out
+    assert file_hash() == was
+    assert dbdump.dump(p) == before  # the revision (alembic_version) included
+    assert not p.db.at_head()
+    # any other command upgrades it, as before
+    assert CliRunner().invoke(cli_app, ["ca", "status", "--json"], env=env).exit_code == 0
+    assert p.db.at_head()
+
+
 def test_an_init_whose_key_folder_is_a_file_is_refused_naming_keystore(tmp_path: Path) -> None:
     """A file where the key store's folder goes (``HOME/keys``) ended ``yinxin init`` in a
     traceback (``FileExistsError``, exit 1). It is refused now, naming ``keystore`` and the

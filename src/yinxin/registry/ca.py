@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -195,6 +195,12 @@ class Urls:
         return f"{self.base}/tsa"
 
 
+def _first(s: Session) -> None:
+    """Refuses a second ``init``: the default hierarchy, or any, is made already."""
+    if s.execute(select(AuthorityCertificate.id).limit(1)).first() is not None:
+        raise Conflict("the certificate authority is already initialised", field="home")
+
+
 class CertificateAuthority:
     def __init__(self, db: Database, keystore: Callable[[], KeyStore], clock: Clock, base_url: str):
         self.db = db
@@ -209,14 +215,18 @@ class CertificateAuthority:
         with self.db.read() as s:
             return s.execute(select(AuthorityCertificate.id).limit(1)).first() is not None
 
+    def refuse_if_initialised(self) -> None:
+        """``init``'s refusal of an authority made already (``Conflict`` on ``home``), asked
+        before the schema is migrated: a database at an older revision is refused as it is, not
+        upgraded first. It reads only the ids of ``authority_certificates``, a table since the
+        first migration; a new database, without the table, passes."""
+        with self.db.read() as s:
+            if inspect(s.connection()).has_table("authority_certificates"):
+                _first(s)
+
     def init(self, algorithm: str = "ec-p256", actor: str = "operator") -> AuthorityInit:
         get_algorithm(algorithm)
-
-        def first(s: Session) -> None:
-            if s.execute(select(AuthorityCertificate.id).limit(1)).first() is not None:
-                raise Conflict("the certificate authority is already initialised", field="home")
-
-        return self._create(DEFAULT, algorithm, actor, first)
+        return self._create(DEFAULT, algorithm, actor, _first)
 
     def _create(
         self, hierarchy: str, algorithm: str, actor: str, check: Callable[[Session], None]
