@@ -10,6 +10,8 @@ unchanged."""
 
 from __future__ import annotations
 
+import base64
+
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -350,3 +352,59 @@ def test_the_audit_of_a_rekey_or_reissue_says_which_proof_was_given(
     trail = [e.data for e in p.audit_events() if e.action.startswith("certificate.")]
     text = repr(trail)
     assert all(secret not in text for secret in (PERSON_PIN, NEW_PIN, "246810", code))
+
+
+def test_a_request_refused_for_its_input_uses_no_try_of_the_code(
+    world: World, client: TestClient
+) -> None:
+    """A holder's reissue with the code and a bad new key — a CSR that is no CSR or whose
+    signature does not verify, a CSR and a PIN together, a PIN too short, an unknown algorithm —
+    checked the code first: a wrong one used one of its five tries, and the request was then
+    refused as ``wrong_code`` though it would have been refused for its input anyway (five such
+    requests killed the code). The input is checked before the code now: refused 422 naming the
+    field, the try counter as it was. A wrong code with a good request still uses a try."""
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    url = reported_lost(client, serial, h)
+    world.clock.advance(seconds=61)  # past the login code's rate limit
+    mark = outbox_lines(world.outbox)
+    r = client.post(url, json={"pin": NEW_PIN}, headers=h)
+    assert r.status_code == 202, r.text
+    challenge = r.json()["challenge_id"]
+    code = read_code(world.outbox, PHONE, after=mark)
+    wrong = "000000" if code != "000000" else "111111"
+
+    def tries() -> int:
+        with p.db.read() as s:
+            return s.get(IntentChallenge, challenge).failed_attempts
+
+    pem = make_csr(cn="张三").decode()
+    der = bytearray(make_csr(cn="张三", der=True))
+    der[-1] ^= 0x01  # the last bit of the signature's s flipped: it no longer verifies
+    b64 = base64.b64encode(bytes(der)).decode()
+    flipped = "".join(
+        ["-----BEGIN CERTIFICATE REQUEST-----\n"]
+        + [b64[i : i + 64] + "\n" for i in range(0, len(b64), 64)]
+        + ["-----END CERTIFICATE REQUEST-----\n"]
+    )
+    cases = [
+        ({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n"}, "csr"),
+        ({"csr": flipped}, "csr"),
+        ({"csr": pem, "pin": NEW_PIN}, "csr"),
+        ({"pin": "12"}, "pin"),
+        ({"pin": NEW_PIN, "algorithm": "nope"}, "algorithm"),
+    ]
+    before = dump(p)
+    for body, field in cases:
+        r = client.post(url, json={**body, "challenge_id": challenge, "code": wrong}, headers=h)
+        refused(r, 422, field)
+        assert tries() == 0, body
+    assert diff(before, dump(p)) == []
+    # a wrong code with a request that is right uses a try, as before
+    r = client.post(url, json={"pin": NEW_PIN, "challenge_id": challenge, "code": wrong}, headers=h)
+    refused(r, 403, "code", "wrong_code")
+    assert tries() == 1 and "4 more attempt" in r.text, r.text
+    r = client.post(url, json={"pin": NEW_PIN, "challenge_id": challenge, "code": code}, headers=h)
+    assert r.status_code == 200, r.text

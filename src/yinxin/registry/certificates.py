@@ -281,6 +281,15 @@ def _needs_code(cert: Certificate, verb: str, by: HoldBy) -> bool:
     return verb == "reissue" or (verb == "rekey" and cert.platform_key_id is None)
 
 
+def _one_key_source(csr: object, pin: object) -> None:
+    if (csr is None) == (pin is None):
+        raise ValidationError(
+            "give either a CSR (you hold the key) or a PIN (the platform "
+            "holds the key, sealed under that PIN)",
+            field="csr",
+        )
+
+
 def _refuse_the_old_key(cert: Certificate, old_cert, csr, verb: str) -> None:
     """A rekey or reissue certifies a new key: not a CSR for the key it replaces — after a
     loss, the key reported lost would be back in force under a fresh certificate. The keys are
@@ -462,12 +471,7 @@ class Certificates:
         pin: str | None,
         algorithm: str,
     ) -> tuple[PublicKeyTypes, bytes | None, PlatformKey | None]:
-        if (csr is None) == (pin is None):
-            raise ValidationError(
-                "give either a CSR (you hold the key) or a PIN (the platform "
-                "holds the key, sealed under that PIN)",
-                field="csr",
-            )
+        _one_key_source(csr, pin)
         from cryptography.hazmat.primitives import serialization
 
         from yinxin.pki import sm2_x509
@@ -1392,6 +1396,29 @@ class Certificates:
             old = self._cert_row(s, serial)
             self._precheck(s, old, verb, by, self.clock.now())
             return _needs_code(old, verb, by)
+
+    def check_new_key(
+        self, verb: str, serial: str, *, csr: bytes | str | None, pin: str | None, algorithm: str
+    ) -> None:
+        """Refuse now, reading only, the new key of a rekey or reissue as the issuance would
+        (422 naming ``csr``, ``pin`` or ``algorithm``): neither or both of a CSR and a PIN, a
+        CSR that is none, whose signature does not verify, of an algorithm not issued for or
+        for the key replaced, a new PIN that breaks the rules, an unknown algorithm. Asked
+        before a holder's code is checked, so that a request refused for its input uses none
+        of the code's tries (a wrong code with it did, and the refusal named the code)."""
+        from cryptography import x509
+
+        from yinxin.pki.algorithms import get_algorithm
+        from yinxin.pki.pinkeys import check_pin
+
+        _one_key_source(csr, pin)
+        if csr is not None:
+            with self.db.read() as s:
+                old = self._cert_row(s, serial)
+                _refuse_the_old_key(old, x509.load_der_x509_certificate(old.der), csr, verb)
+            return
+        check_pin(pin)
+        get_algorithm(algorithm)
 
     def _prove_current_pin(self, serial: str, pin: str | None) -> None:
         """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A

@@ -269,6 +269,11 @@ def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, princi
                     f"the code is confirmed with challenge_id and code together: {name} is missing",
                     field=name,
                 )
+        # a request the issuance would refuse for its new key is refused before the code is
+        # checked: a wrong code then uses no try (it used one, and the refusal named the code)
+        platform.certificates.check_new_key(
+            verb, serial, csr=csr, pin=body.pin, algorithm=body.algorithm
+        )
         proof = platform.certificate_key_codes.proof(
             verb, serial, challenge_id=body.challenge_id, code=body.code, actor=principal.actor
         )
