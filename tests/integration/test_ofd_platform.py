@@ -600,6 +600,61 @@ def test_http_code_and_sign(w: World, flow: Flow) -> None:
     assert failed_attempts(w, w.zhang.cert.serial) == 0
 
 
+def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow: Flow) -> None:
+    """``POST /api/v1/ofd/sign`` with a wrong code and a placement the document refuses — an
+    anchor it does not hold, a page it has not, a position off the page — checked the code
+    first: one of its five tries was used and the answer was ``403 wrong_code``, though the
+    request would be refused for its placement anyway. The placement is checked before the
+    code now: ``422`` naming ``anchor``, ``page`` or ``x``, the try counter as it was. A wrong
+    code with a good request still uses a try, and the right code then signs."""
+    from starlette.testclient import TestClient
+
+    from yinxin.adapters.http.server import create_app
+    from yinxin.store.models.notify import IntentChallenge
+
+    key = w.p.api_keys.create(name="oa-tries", role="integration", actor="test").secret
+    doc = make_ofd([["咨询合同", "", "乙方（签章）："]])
+    document = {"name": "咨询合同.ofd", "content_base64": base64.b64encode(doc).decode()}
+    ch, code = code_for(w, w.zhang, doc)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    def tries() -> int:
+        with w.p.db.read() as s:
+            return s.get(IntentChallenge, ch).failed_attempts
+
+    body = {
+        "signer_subscriber_id": w.zhang.subscriber_id,
+        "document": document,
+        "seal": w.zhang.seal.es_id,
+        "pin": w.zhang.pin,
+        "challenge_id": ch,
+        "code": wrong,
+        "role": "乙方",
+    }
+    with TestClient(
+        create_app(w.p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as c:
+        before = dump(w.p)
+        for placement, field in (
+            ({"anchor": "丙方（签章）"}, "anchor"),
+            ({"anchor": "乙方（签章）", "page": 9}, "page"),
+            ({"page": 1, "x_mm": 500, "y_mm": 50}, "x"),
+        ):
+            r = c.post("/api/v1/ofd/sign", json={**body, "placement": placement})
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
+            assert tries() == 0, placement
+        # nothing written (the app's start publishes its CRLs meanwhile)
+        assert [t for t in diff(before, dump(w.p)) if not t.startswith("crls")] == []
+        good = {**body, "placement": {"anchor": "乙方（签章）"}}
+        r = c.post("/api/v1/ofd/sign", json=good)
+        assert r.status_code == 403 and r.json()["code"] == "wrong_code", r.text
+        assert tries() == 1
+        r = c.post("/api/v1/ofd/sign", json={**good, "code": code})
+        assert r.status_code == 200, r.text
+
+
 # --- the archive's renewal run (last: it moves the clock on) -----------------------------------
 def test_archive_renewal_leaves_signed_ofds_alone(w: World, flow: Flow) -> None:
     """An archived OFD has no DSS to refresh nor a document timestamp to add: the renewal run

@@ -351,3 +351,54 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
     )
     assert r.returncode == 1 and json.loads(r.stdout)["kind"] == "ofd", r.stdout + r.stderr
     assert json.loads(r.stdout)["indication"] == "TOTAL-FAILED"
+
+
+def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow) -> None:  # noqa: F811
+    """``POST /api/v1/ses-pdf/sign`` with a wrong code and an anchor text the PDF does not hold,
+    or a page it has not, used one of the code's tries and answered ``403 wrong_code``; the
+    placement is checked before the code now (``422`` naming ``placement``, the try counter as
+    it was). A wrong code with a good request still uses a try."""
+    from starlette.testclient import TestClient
+
+    from yinxin.adapters.http.server import create_app
+    from yinxin.store.models.notify import IntentChallenge
+
+    key = w.p.api_keys.create(name="oa-ses-tries", role="integration", actor="test").secret
+    doc = contract_pdf(1, title="咨询合同")
+    ch, code = code_for(w, w.zhang, doc)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    def tries() -> int:
+        with w.p.db.read() as s:
+            return s.get(IntentChallenge, ch).failed_attempts
+
+    body = {
+        "signer_subscriber_id": w.zhang.subscriber_id,
+        "document": {"name": "咨询合同.pdf", "content_base64": base64.b64encode(doc).decode()},
+        "seal": w.zhang.seal.es_id,
+        "pin": w.zhang.pin,
+        "challenge_id": ch,
+        "code": wrong,
+        "role": "乙方",
+    }
+    with TestClient(
+        create_app(w.p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as c:
+        records = dump(w.p)["signature_records"]
+        for placement, code_name in (
+            ({"anchor": "丙方"}, "anchor_not_found"),
+            ({"page": 9, "x_mm": 20, "y_mm": 20}, "page_out_of_range"),
+        ):
+            r = c.post("/api/v1/ses-pdf/sign", json={**body, "placement": placement})
+            assert r.status_code == 422 and r.json()["field"] == "placement", r.text
+            assert r.json()["code"] == code_name, r.text
+            assert tries() == 0, placement
+        good = {**body, "placement": {"anchor": "乙方"}}
+        r = c.post("/api/v1/ses-pdf/sign", json=good)
+        assert r.status_code == 403 and r.json()["code"] == "wrong_code", r.text
+        assert tries() == 1
+        assert dump(w.p)["signature_records"] == records
+        r = c.post("/api/v1/ses-pdf/sign", json={**good, "code": code})
+        assert r.status_code == 200, r.text

@@ -280,6 +280,54 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
+    """``sign pdf`` with a wrong code and an ``--anchor`` the PDF does not hold, or a ``--page``
+    it has not, used one of the code's five tries (exit 5, ``wrong_code``) though the PDF
+    engine would refuse the placement anyway. The placement is checked before the code now:
+    exit 2 naming ``placement`` (as with a right code), the try counter as it was. A wrong
+    code with a good request still uses a try."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from yinxin.store.models.notify import IntentChallenge
+
+    w = home.w
+    out = tmp_path / "never.pdf"
+    org = home.w.org
+    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
+        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == org.id)
+        for earlier in s.execute(q).scalars():
+            earlier.created_at -= dt.timedelta(minutes=2)
+    before = outbox_lines(w.outbox)
+    ch = ok_json(
+        home.run("sign", "code", "--in", str(home.contract), "--signer", str(org.id), "--json")
+    )["challenge_id"]
+    code = read_code(w.outbox, "13900139000", after=before)
+    wrong = "000000" if code != "000000" else "111111"
+
+    def tries() -> int:
+        with w.p.db.read() as s:
+            return s.get(IntentChallenge, ch).failed_attempts
+
+    base = ["sign", "pdf", "--in", str(home.contract), "--out", str(out)]
+    base += ["--seal", w.jia.seal.es_id, "--signer", str(org.id), "--challenge", ch, "--json"]
+    env = {"YINXIN_SEAL_PIN": w.jia.pin, "YINXIN_CODE": wrong}
+    for placement, error in (
+        (["--anchor", "丙方（签章）"], "anchor_not_found"),
+        (["--page", "9", "--x", "20", "--y", "20"], "page_out_of_range"),
+    ):
+        proc = home.run(*base, *placement, env=env)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        got = json.loads(proc.stdout)
+        assert (got["error"], got["field"]) == (error, "placement"), got
+        assert tries() == 0, placement
+    assert not out.exists()
+    proc = home.run(*base, "--anchor", "甲方（签章）", env=env)
+    assert proc.returncode == 5 and json.loads(proc.stdout)["error"] == "wrong_code"
+    assert tries() == 1 and not out.exists()
+
+
 def test_verify_the_signed_files(home, signed, tmp_path):
     need("pdfinfo", "pdftotext")
     for pdf, roles in ((signed.jia_pdf, ["甲方"]), (signed.yi_pdf, ["甲方", "乙方"])):

@@ -140,6 +140,13 @@ def _stamp_box(pkg: OfdPackage, placement: Placement, size: tuple[float, float])
     return page, box
 
 
+def check_placement(data: bytes, placement: Placement) -> None:
+    """Refuse, as ``sign_ofd`` would and before anything is signed, a placement the document
+    does not take: an anchor it does not hold (on ``page`` if given), a page it has not, a
+    position off the page — each naming its field. The seal's size plays no part in these."""
+    _stamp_box(OfdPackage.read(data), placement, (0.0, 0.0))
+
+
 def _sign_id(number: int, style: str) -> str:
     return f"s{number:03d}" if style == "s" else str(number)
 

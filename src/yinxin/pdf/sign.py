@@ -736,6 +736,33 @@ def check_fits(pdf: bytes, placement: Placement, *, height_mm: float) -> None:
     _fitted(pages, placement, placement.width_mm * MM, height_mm * MM)
 
 
+def _anchor_hits(pdf: bytes, pages: PageTree, placement: Placement) -> list[AnchorHit]:
+    """Where ``placement.anchor`` is (on ``placement.page`` when given); refused if nowhere."""
+    only = [_pick_page(pages, placement.page)] if placement.page is not None else None
+    hits = _find(pdf, placement.anchor, only)
+    if not hits:
+        raise SigningError(
+            f"the anchor text {placement.anchor!r} was not found in the document",
+            field="placement",
+            code="anchor_not_found",
+        )
+    return hits
+
+
+def check_placement(pdf: bytes, placement: Placement | None) -> None:
+    """Refuse, as sealing would and without the seal, a placement the document does not take:
+    a page it has not (``page_out_of_range``), an anchor text it does not hold there
+    (``anchor_not_found``). Whether a seal fits at a position depends on its size
+    (``check_fits``)."""
+    if placement is None:
+        return
+    _reader, pages = _open(pdf)
+    if placement.anchor:
+        _anchor_hits(pdf, pages, placement)
+    else:
+        _pick_page(pages, placement.page)
+
+
 def _layout(req: SignRequest, pages: PageTree) -> tuple[list[_WidgetSpec], _Image | None]:
     placement = req.placement
     stamp = req.stamp
@@ -758,15 +785,7 @@ def _layout(req: SignRequest, pages: PageTree) -> tuple[list[_WidgetSpec], _Imag
     if placement is not None or not req.cross_page:
         placement = placement or Placement(width_mm=width_mm)
         if placement.anchor:
-            only = [_pick_page(pages, placement.page)] if placement.page is not None else None
-            hits = _find(req.pdf, placement.anchor, only)
-            if not hits:
-                raise SigningError(
-                    f"the anchor text {placement.anchor!r} was not found in the document",
-                    field="placement",
-                    code="anchor_not_found",
-                )
-            hit = hits[-1]
+            hit = _anchor_hits(req.pdf, pages, placement)[-1]
             page = pages[hit.page - 1]
             view = _View(page)
             ax, ay = view.to_visual(hit.bbox[0], hit.bbox[1])

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.indication import Outcome, outcome
 from yinxin.ofd.package import OfdPackage
-from yinxin.ofd.sign import Placement, sign_ofd
+from yinxin.ofd.sign import Placement, check_placement, sign_ofd
 from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.sign import Level
 from yinxin.registry.ca import role_of
@@ -120,6 +120,11 @@ class OfdSigning:
     def _read(self, document: bytes) -> None:
         _read_ofd(document)
 
+    def _check_placement(self, document: bytes, placement) -> None:
+        """What the document refuses of ``placement`` (an anchor it does not hold, a page it
+        has not, a position off the page), found without the seal's key: before the code."""
+        check_placement(document, placement)
+
     def _make(self, document, seal_der, key, cert_der, placement, now, timestamper) -> _Made:
         """One signature on ``document``; ``timestamper`` None is the dry run before the code
         is confirmed (no TSA call, nothing kept)."""
@@ -186,6 +191,9 @@ class OfdSigning:
         _, role_ = self.signing.check_options(LEVEL, role)
         digest = sha256_hex(document)
         self._require_sm2_seal(seal)
+        # a placement the document refuses is refused before the code is checked: a wrong
+        # code with it used one of its tries (the dry run below needs the unlocked key)
+        self._check_placement(document, placement)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )

@@ -34,6 +34,7 @@ from yinxin.pdf.sign import (
     RevocationData,
     SealStamp,
     SignRequest,
+    check_placement,
     check_signable,
     sign_pdf_detailed,
 )
@@ -483,6 +484,10 @@ class SigningService:
         if not document or len(document) > MAX_PDF:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
         level, role = self.check_options(level, role)
+        # a file the PDF engine cannot open, or a page or anchor text it has not, is refused
+        # as sealing would refuse it, but before the code is checked: a wrong code with it used
+        # one of the code's tries (the last page is where a seal with no placement goes)
+        check_placement(document, placement or Placement(page=-1))
         digest = sha256_hex(document)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code

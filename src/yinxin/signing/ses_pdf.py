@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from yinxin.errors import ValidationError
 from yinxin.pdf.ses import SesPdfReport, sign_ses_pdf, verify_ses_pdf
-from yinxin.pdf.sign import Placement, check_signable
+from yinxin.pdf.sign import Placement, check_placement, check_signable
 from yinxin.seals.ses_signature import SesPdfSigner, check_pdf_value
 from yinxin.signing.ofd import OfdSigning, SignedOfdDocument, _Made
 
@@ -49,6 +49,9 @@ class SesPdfSigning(OfdSigning):
         if b"%%EOF" not in bytes(document[-2048:]):
             raise ValidationError("the PDF is cut short (no end-of-file marker)", field="pdf")
         check_signable(bytes(document))  # unreadable, encrypted, no pages: sealing refuses it
+
+    def _check_placement(self, document: bytes, placement) -> None:
+        check_placement(bytes(document), placement)
 
     def _make(self, document, seal_der, key, cert_der, placement, now, timestamper) -> _Made:
         signer = SesPdfSigner(
