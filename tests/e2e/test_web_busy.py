@@ -4,7 +4,8 @@ The download buttons of a sign flow's page (flow.js), a certificate's page (my_c
 and a signer's finished link (sign.js), and the step buttons of a service request's row on
 运维服务台 (desk_service.js), went off while their request ran but kept their label: a slow
 download looked like a dead button. Now each says 正在下载… / 正在办理… (static/api.js
-whileBusy) until the answer is in, and a double click sends one request.
+whileBusy) until the answer is in, and a double click sends one request. So does a desk
+listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.e2e.test_web_signing import (
     started_flow,
     subscriber_login,
 )
+from tests.integration.api_world import id_card
 
 
 def held_while_busy(page, button, path: str, busy: str) -> list:
@@ -170,3 +172,28 @@ def test_adopting_a_signed_contract_says_so_and_runs_once(site: Site, page):
     # the toast comes first, then the list of contracts under service is read again
     expect(page.locator("#contract")).to_have_value(number)
     assert page.locator("#toast[data-kind=error]:visible").count() == 0
+
+
+def test_a_listing_next_page_says_so_and_is_asked_for_once(site: Site, page):
+    p = site.world.p
+    for i in range(51):  # an event each: the trail has a next page
+        p.subscribers.add_person(
+            name=f"翻页忙{i}",
+            id_number=id_card(f"1101051991{1 + i // 28:02d}{1 + i % 28:02d}123"),
+            phone=f"135002{i:05d}",
+        )
+    staff_login(site, page)
+    page.goto(site.url("/desk/audit"))
+    rows = page.locator("#events tbody tr[data-seq]")
+    button = page.locator("#more")
+    button.wait_for()
+    assert rows.count() == 50
+    let_go(page, held_while_busy(page, button, "/api/v1/audit/events", "正在加载…"))
+    page.wait_for_function(
+        "() => document.querySelectorAll('#events tbody tr[data-seq]').length > 50"
+    )
+    seqs = [rows.nth(i).get_attribute("data-seq") for i in range(rows.count())]
+    assert len(seqs) == len(set(seqs)) <= 100
+    if button.is_visible():  # a third page: the button says 下一页 again
+        expect(button).to_have_text("下一页")
+        assert button.is_enabled()

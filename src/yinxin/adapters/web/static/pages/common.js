@@ -3,7 +3,7 @@
 // errors shown while typing, and small formatters.
 import {
   ApiError, FIELD_MESSAGES, LABELS, MESSAGES, actorName, api, bindForm, commonName, el, emptyRow, fmtTime, label, messageFor,
-  toast,
+  toast, whileBusy,
 } from "/static/api.js";
 
 Object.assign(MESSAGES, {
@@ -328,7 +328,8 @@ export function who(actor, session) {
  * values and, to continue (`append`), the `after` where the last page ended; the rows (`row` of
  * each item, or what it resolves to) are appended, or else replace the table's — one muted row saying `empty` across
  * the header's columns when there are none. The page's #more button shows while a next page
- * exists, and continues it (once per click: an answer to an older request is dropped).
+ * exists, and continues it (off and saying 正在加载… while the page is read, so a double click
+ * asks once; an answer to an older request is dropped).
  * `onPage(page, append)` hears of every page shown.
  */
 export function pagedListing({ path, query, table, row, empty, onPage }) {
@@ -354,10 +355,7 @@ export function pagedListing({ path, query, table, row, empty, onPage }) {
     if (onPage) onPage(page, append);
     return page;
   };
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try { await load(true); } finally { more.disabled = false; }
-  });
+  more.addEventListener("click", () => whileBusy(more, "正在加载…", () => load(true)));
   return load;
 }
 
