@@ -4,18 +4,21 @@ The download buttons of a sign flow's page (flow.js), a certificate's page (my_c
 and a signer's finished link (sign.js), and the step buttons of a service request's row on
 运维服务台 (desk_service.js), went off while their request ran but kept their label: a slow
 download looked like a dead button. Now each says 正在下载… / 正在办理… (static/api.js
-whileBusy) until the answer is in, and a double click sends one request. So does a desk
-listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…).
+whileBusy) until the answer is in, and a double click sends one request. So do a desk
+listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…) and an export's 删除 on 数据移交
+(desk_exports.js: 正在删除…).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import urlparse
 
+import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Site
+from tests.e2e.conftest import STAFF_PASSWORD, Site
 from tests.e2e.test_web_desk import _signed_om_contract, staff_login
 from tests.e2e.test_web_selfservice import certified
 from tests.e2e.test_web_selfservice import subscriber_login as login_to_my
@@ -197,3 +200,38 @@ def test_a_listing_next_page_says_so_and_is_asked_for_once(site: Site, page):
     if button.is_visible():  # a third page: the button says 下一页 again
         expect(button).to_have_text("下一页")
         assert button.is_enabled()
+
+
+def test_deleting_an_export_says_so_and_runs_once(site: Site, page):
+    p = site.world.p
+    new = p.staff.add(
+        "adminbusy",
+        password=STAFF_PASSWORD,
+        role="administrator",
+        actor="test",
+        display_name="忙管理",
+    )
+    secret = re.search(r"secret=([A-Z2-7]+)", new.totp_uri)
+    assert secret is not None
+    made = p.exports.create(actor="test", verify=False)
+    page.goto(site.url("/staff/login"))
+    page.fill("#username", "adminbusy")
+    page.fill("#password", STAFF_PASSWORD)
+    page.fill("#code", pyotp.TOTP(secret.group(1)).now())
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_url("**/desk")
+    page.goto(site.url("/desk/exports"))
+    row = page.locator(f'#exports tr[data-name="{made.name}"]')
+    button = row.locator("button.delete-export")
+    button.wait_for()
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    held = held_while_busy(page, button, f"/api/v1/exports/{made.name}", "正在删除…")
+    assert len(asked) == 1  # asked once, deleted once
+    let_go(page, held)
+    page.locator("#toast").filter(has_text=f"已删除 {made.name}").wait_for()
+    row.wait_for(state="detached")
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+    assert [e.action for e in p.audit_events(subject_type="export", limit=100)].count(
+        "export.deleted"
+    ) == 1

@@ -3,7 +3,7 @@
 // so a retry does not export twice), GET /exports lists them, the download is a plain link to
 // GET /exports/{name}/archive (the browser streams it to disk; the server refuses a folder
 // changed since export), DELETE /exports/{name} removes one after a confirmation.
-import { MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, toast } from "/static/api.js";
+import { MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, toast, whileBusy } from "/static/api.js";
 import { badge } from "/static/pages/common.js";
 
 Object.assign(MESSAGES, {
@@ -48,17 +48,17 @@ function row(x) {
     text: "下载",
   });
   const del = el("button", { type: "button", class: "btn secondary delete-export", text: "删除" });
-  del.addEventListener("click", async () => {
+  del.addEventListener("click", () => {
     if (!confirm(`删除导出 ${x.name}？此操作不可撤销。`)) return;
-    del.disabled = true;
-    try {
-      await api("DELETE", `/exports/${encodeURIComponent(x.name)}`);
-      toast(`已删除 ${x.name}`);
-      await load();
-    } catch (e) {
-      del.disabled = false;
-      toast(messageFor(e), "error");
-    }
+    return whileBusy(del, "正在删除…", async () => {
+      try {
+        await api("DELETE", `/exports/${encodeURIComponent(x.name)}`);
+        toast(`已删除 ${x.name}`);
+        await load();
+      } catch (e) {
+        toast(messageFor(e), "error");
+      }
+    });
   });
   return el("tr", { "data-name": x.name },
     el("td", {}, el("code", { text: x.name })),
