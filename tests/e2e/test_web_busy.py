@@ -6,7 +6,8 @@ and a signer's finished link (sign.js), and the step buttons of a service reques
 download looked like a dead button. Now each says 正在下载… / 正在办理… (static/api.js
 whileBusy) until the answer is in, and a double click sends one request. So do a desk
 listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…) and an export's 删除 on 数据移交
-(desk_exports.js: 正在删除…).
+(desk_exports.js: 正在删除…); a seal grant's 撤销授权 (my_seal.js: 正在撤销…) said so
+already, by hand, and now goes through whileBusy as well.
 """
 
 from __future__ import annotations
@@ -235,3 +236,28 @@ def test_deleting_an_export_says_so_and_runs_once(site: Site, page):
     assert [e.action for e in p.audit_events(subject_type="export", limit=100)].count(
         "export.deleted"
     ) == 1
+
+
+def test_withdrawing_a_grant_says_so_and_runs_once(site: Site, page):
+    w = site.world
+    p = w.p
+    seal = w.jia.seal  # the organization's contract seal
+    member = p.subscribers.add_person(
+        name="忙撤销",
+        id_number=id_card("44030519950517123"),
+        phone="15800158091",
+        organization_id=w.org.id,
+    )
+    p.seals.grant(seal.es_id, member.id, actor=w.org.name)
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, f"/my/seal?id={seal.id}")
+    row = page.locator(f'#grants tr[data-member="{member.id}"][data-active="true"]')
+    button = row.locator("button")
+    button.wait_for()
+    page.on("dialog", lambda d: d.accept())
+    path = f"/api/v1/seals/{seal.id}/grants/{member.id}/withdraw"
+    let_go(page, held_while_busy(page, button, path, "正在撤销…"))
+    page.locator("#toast").filter(has_text="已撤销忙撤销的用印授权").wait_for()
+    page.locator(f'#grants tr[data-member="{member.id}"][data-active="false"]').wait_for()
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+    assert member.id not in [g.member_subscriber_id for g in p.seals.grants(seal.id)]

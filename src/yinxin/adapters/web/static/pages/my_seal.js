@@ -3,7 +3,7 @@
 // change or cancel, prefilled from the seal), freeze/unfreeze and, for an organization's seal,
 // the grants to its members (POST /seals/{id}/grants, …/grants/{member}/withdraw).
 import {
-  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, allItems, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast,
+  ApiError, FIELD_MESSAGES, LABELS, MESSAGES, allItems, api, bindForm, el, emptyRow, fmtTime, label, messageFor, requireSession, toast, whileBusy,
 } from "/static/api.js";
 import {
   day, facts, liveCheck, options, param, refusedPage, sealBadge, sealUsability, who,
@@ -252,28 +252,25 @@ async function grants() {
 // so a retry after a lost answer does it once; a refusal (withdrawn meanwhile by someone else)
 // is said and the list read again, so the page shows the grant as it now stands
 const withdrawKeys = {};
-async function withdrawGrant(button, member, name) {
-  if (button.disabled) return;
+function withdrawGrant(button, member, name) {
   if (!confirm(`撤销${name}使用印章 ${seal.es_id} 的授权？撤销立即生效，该成员将不能再使用本印章签署文件。`)) return;
-  button.disabled = true;
-  button.textContent = "正在撤销…";
-  withdrawKeys[member] = withdrawKeys[member] || crypto.randomUUID();
-  try {
-    await api("POST", `/seals/${id}/grants/${member}/withdraw`, { json: {}, idempotencyKey: withdrawKeys[member] });
-    delete withdrawKeys[member];
-    toast(`已撤销${name}的用印授权`);
-    await refresh();
-  } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
-    if (e.status === 0 || e.status >= 500 || e.code === "idempotency_in_progress") {
-      button.disabled = false; // the outcome is unknown: the same key again
-      button.textContent = "撤销授权";
-    } else {
+  return whileBusy(button, "正在撤销…", async () => {
+    withdrawKeys[member] = withdrawKeys[member] || crypto.randomUUID();
+    try {
+      await api("POST", `/seals/${id}/grants/${member}/withdraw`, { json: {}, idempotencyKey: withdrawKeys[member] });
       delete withdrawKeys[member];
-      await grants();
+      toast(`已撤销${name}的用印授权`);
+      await refresh();
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      // the outcome unknown (no answer, 5xx, still running): the same key again on the next click
+      if (!(e.status === 0 || e.status >= 500 || e.code === "idempotency_in_progress")) {
+        delete withdrawKeys[member];
+        await grants();
+      }
+      toast(messageFor(e), "error");
     }
-    toast(messageFor(e), "error");
-  }
+  });
 }
 
 async function refresh() {
