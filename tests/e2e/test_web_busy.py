@@ -5,9 +5,10 @@ and a signer's finished link (sign.js), and the step buttons of a service reques
 运维服务台 (desk_service.js), went off while their request ran but kept their label: a slow
 download looked like a dead button. Now each says 正在下载… / 正在办理… (static/api.js
 whileBusy) until the answer is in, and a double click sends one request. So do a desk
-listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…) and an export's 删除 on 数据移交
-(desk_exports.js: 正在删除…); a seal grant's 撤销授权 (my_seal.js: 正在撤销…) said so
-already, by hand, and now goes through whileBusy as well.
+listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…), an export's 删除 on 数据移交
+(desk_exports.js: 正在删除…) and 审核 / 查看 of an application in the desk's queue
+(desk_applications.js: 正在打开…; a double click read the application twice). A seal grant's
+撤销授权 (my_seal.js: 正在撤销…) said so already, by hand, and now goes through whileBusy too.
 """
 
 from __future__ import annotations
@@ -261,3 +262,21 @@ def test_withdrawing_a_grant_says_so_and_runs_once(site: Site, page):
     page.locator(f'#grants tr[data-member="{member.id}"][data-active="false"]').wait_for()
     assert page.locator("#toast[data-kind=error]:visible").count() == 0
     assert member.id not in [g.member_subscriber_id for g in p.seals.grants(seal.id)]
+
+
+def test_opening_an_application_says_so_and_reads_it_once(site: Site, page):
+    p = site.world.p
+    sub = p.subscribers.add_person(
+        name="忙审核", id_number=id_card("11010519920303123"), phone="13500135091"
+    )
+    p.subscribers.accept_agreement(sub.id, accepted_by="忙审核")
+    app = p.certificates.apply(subscriber_id=sub.id, profile="person-signing", pin="112233")
+    staff_login(site, page)
+    button = page.locator(f'#queue tr[data-application="{app.id}"] button')
+    button.wait_for()
+    path = f"/api/v1/subscribers/{sub.id}/agreement-acceptances"
+    let_go(page, held_while_busy(page, button, path, "正在打开…"))
+    page.locator("#detail").wait_for(state="visible")
+    assert str(app.id) in page.locator("#documents").inner_text()
+    expect(button).to_have_text("审核")
+    assert button.is_enabled()

@@ -1,7 +1,7 @@
 // The review queue: GET /applications?state=…, each with its applicant (GET /subscribers/{id}),
 // the accepted agreement, the payment and the documents the applicant uploaded; approve (POST …/approve: the certificate is issued)
 // or reject with a reason (POST …/reject). Every act is audited as staff:<username>.
-import { ApiError, actorName, api, bindForm, commonName, el, fmtTime, label, requireSession, toast } from "/static/api.js";
+import { ApiError, actorName, api, bindForm, commonName, el, fmtTime, label, requireSession, toast, whileBusy } from "/static/api.js";
 import { facts, pagedListing, stateBadge, unreachableMark } from "/static/pages/common.js";
 import { showDocs } from "/static/pages/app_documents.js";
 
@@ -24,7 +24,7 @@ const load = pagedListing({
   row: async (a) => {
     const [sub, paid] = await Promise.all([subscriber(a.subscriber_id), api("GET", `/applications/${a.id}/payments`)]);
     const open = el("button", { type: "button", class: "btn secondary small", text: a.state === "pending" ? "审核" : "查看" });
-    open.addEventListener("click", () => select(a, sub, paid));
+    open.addEventListener("click", () => whileBusy(open, "正在打开…", () => select(a, sub, paid)));
     return el("tr", { "data-application": String(a.id) },
       el("td", { text: String(a.id) }),
       el("td", {}, `${sub.name}（${label("subscriber", sub.kind)}）`, unreachableMark(sub)),
