@@ -9,6 +9,9 @@ listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…), an
 (desk_exports.js: 正在删除…) and 审核 / 查看 of an application in the desk's queue
 (desk_applications.js: 正在打开…; a double click read the application twice). A seal grant's
 撤销授权 (my_seal.js: 正在撤销…) said so already, by hand, and now goes through whileBusy too.
+On a certificate's 补办证书 / 更新密钥, 发送验证码 (which submits the form without a code) had
+the form's button say 正在签发新证书…; now 正在发送验证码… (bindForm's busyText asked per
+submission).
 """
 
 from __future__ import annotations
@@ -280,3 +283,32 @@ def test_opening_an_application_says_so_and_reads_it_once(site: Site, page):
     assert str(app.id) in page.locator("#documents").inner_text()
     expect(button).to_have_text("审核")
     assert button.is_enabled()
+
+
+def test_sending_the_reissue_code_says_so_not_that_a_certificate_is_issued(site: Site, page):
+    """发送验证码 on 补办证书 submits the form without a code (the API answers code_required and
+    issues nothing): the form's button said 正在签发新证书… meanwhile."""
+    p = site.world.p
+    person, _, lost = certified(p, "忙补办", "11010519730505123", "15848158491")
+    login_to_my(site, page, "15848158491")
+    page.goto(site.url(f"/my/certificate?serial={lost.serial}"))
+    page.locator("#loss-form").wait_for(state="visible")
+    page.once("dialog", lambda d: d.accept())  # 挂失 asks first
+    page.locator("#loss-form button[type=submit]").click()
+    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    form = page.locator("#reissue-form")
+    form.wait_for(state="visible")
+    page.fill("#reissue-pin", "864208")
+    page.fill("#reissue-pin2", "864208")
+    page.check("#reissue-confirm")
+    submit = form.locator("button[type=submit]")
+    label = submit.inner_text()
+    codes_a_minute_ago(site, person.id)  # the login code was sent a moment ago
+    path = f"/api/v1/certificates/{lost.serial}/reissue"
+    held = held_while_busy(page, page.locator("#reissue-send-code"), path, "发送验证码")
+    assert submit.is_disabled()
+    assert submit.inner_text() == "正在发送验证码…"
+    let_go(page, held)
+    page.locator("#reissue-sent-to").filter(has_text="验证码已发送至").wait_for()
+    expect(submit).to_have_text(label)
+    assert p.certificates.get(lost.serial).status == "on_hold"  # nothing issued

@@ -532,7 +532,8 @@ export async function whileBusy(button, busyText, work) {
  *   submit: (data, key) => Promise — does the call(s); data is the form's fields as an object
  *     (formFields: a hidden section's are left out)
  *   onDone: (result) => void
- *   busyText: the submit button's text while it runs
+ *   busyText: the submit button's text while it runs (or a function giving it, asked at each
+ *     submission: a form that another of its buttons submits for a step, 发送验证码, says that)
  *   idempotent: false for logins (a login is safe to repeat and its cookie must be set anew)
  * The Idempotency-Key is made on the first attempt and kept while the outcome is unknown (no
  * answer, or "still running"), so the retry is the same request; an answer ends it.
@@ -559,7 +560,7 @@ export function bindForm(form, { submit, onDone, busyText = "正在提交…", i
     if (!checkFields(form)) return;
     running = true;
     if (idempotent && !form.dataset.idempotencyKey) form.dataset.idempotencyKey = newKey();
-    setBusy(form, true, busyText);
+    setBusy(form, true, typeof busyText === "function" ? busyText() : busyText);
     try {
       const data = formFields(form); // not those of a hidden section
       const result = await submit(data, idempotent ? form.dataset.idempotencyKey : undefined);

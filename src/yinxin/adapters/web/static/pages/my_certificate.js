@@ -284,7 +284,7 @@ for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已
     form.requestSubmit();
   });
   bindForm(form, {
-    busyText: "正在签发新证书…",
+    busyText: () => (asking ? "正在发送验证码…" : "正在签发新证书…"),
     submit: async (d, key) => {
       let waiting = false;
       try {
