@@ -11,7 +11,8 @@ listing's 加载更多 / 下一页 (common.js pagedListing: 正在加载…), an
 撤销授权 (my_seal.js: 正在撤销…) said so already, by hand, and now goes through whileBusy too.
 On a certificate's 补办证书 / 更新密钥, 发送验证码 (which submits the form without a code) had
 the form's button say 正在签发新证书…; now 正在发送验证码… (bindForm's busyText asked per
-submission).
+submission), and the hint after it named the button by that busy label (请填写后点击
+“正在签发新证书…”), now by its own (请填写后点击“补办证书”).
 """
 
 from __future__ import annotations
@@ -310,5 +311,7 @@ def test_sending_the_reissue_code_says_so_not_that_a_certificate_is_issued(site:
     assert submit.inner_text() == "正在发送验证码…"
     let_go(page, held)
     page.locator("#reissue-sent-to").filter(has_text="验证码已发送至").wait_for()
+    # the hint names the button to press by its own label, not the one it had while busy
+    assert page.locator("#reissue-sent-to").inner_text().endswith(f"请填写后点击“{label}”")
     expect(submit).to_have_text(label)
     assert p.certificates.get(lost.serial).status == "on_hold"  # nothing issued

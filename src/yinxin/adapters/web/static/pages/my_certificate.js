@@ -317,7 +317,8 @@ for (const [verb, done] of [["rekey", "密钥已更新"], ["reissue", "证书已
           () => api("POST", `/certificates/${serial}/${verb}`, { json: body, idempotencyKey: key }));
         if (out && out.status === "code_required") {
           challenge = out.challenge_id;
-          sentTo.textContent = `验证码已发送至 ${out.sent_to_masked}，请填写后点击“${form.querySelector("button[type=submit]").textContent}”`;
+          const button = form.querySelector("button[type=submit]"); // busy now: its own label kept aside
+          sentTo.textContent = `验证码已发送至 ${out.sent_to_masked}，请填写后点击“${button.dataset.label || button.textContent}”`;
           waiting = true;
           return { codeSent: true };
         }
