@@ -920,6 +920,67 @@ def test_a_cancelled_flow_returns_the_contract_to_draft_and_cancel_ends_the_flow
         assert row.state == "cancelled" and row.flow_id == again.contract.flow_id
 
 
+def test_a_contract_whose_flow_passed_its_deadline_reads_returned_before_the_sweep(world):
+    """A contract out for signing whose flow's deadline passed, before ``flows.expire`` ran,
+    still read 签署中 (``out_for_signing``, listed under it) in ``contracts.get``/``list``,
+    ``GET /contracts/{id}`` and ``contract show`` while its flow read 已过期, and could be
+    neither revised nor sent again. The flow can no longer be signed, extended or withdrawn,
+    so settling treats it as expired (``flows.effective_state``): the contract is returned to
+    draft, 签署流程 N 已过期, and can be corrected and sent again; the flow itself is not
+    written until its sweep runs."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.store.models.flows import SignFlow
+
+    w, p = world, world.p
+    c = p.contracts.draft("tech-service", _values(w, "tech-service"), actor="王五")
+    deadline = p.clock.now() + dt.timedelta(days=3)
+    sent = p.contracts.start_signing(c.id, _signers(w), deadline=deadline, actor="王五")
+    flow_id = sent.contract.flow_id
+    # the deadline passes, on this test's clock and on the system clock the CLI reads
+    with p.db.transaction() as s:
+        s.get(SignFlow, flow_id).deadline = p.clock.now() - dt.timedelta(minutes=1)
+    assert p.flows.get(flow_id).state == "expired"
+
+    got = p.contracts.get(c.id)
+    assert got.state == ContractState.DRAFTED and got.flow_id is None, got
+    assert got.reason == f"签署流程 {flow_id} 已过期"
+    assert p.contracts.list(state="out_for_signing").items == ()
+    assert [x.id for x in p.contracts.list(state="drafted").items] == [c.id]
+    with p.db.read() as s:
+        assert s.get(SignFlow, flow_id).state == "started"  # the flow is the sweep's to write
+        returned = s.query(AuditEvent).filter_by(action="contract.returned").one()
+        assert json.loads(returned.data)["flow_state"] == "expired"
+    secret = p.api_keys.create(name="oa", role="administrator", actor="t").secret
+    with keyed_client(p, secret) as api:
+        body = api.get(f"/api/v1/contracts/{c.id}").json()
+        assert (body["state"], body["flow_id"]) == ("drafted", None), body
+    shown = CliRunner().invoke(cli_app, ["contract", "show", str(c.id), "--json"], env=cli_env(p))
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["state"] == "drafted"
+
+    # corrected and sent again; the sweep later expires the old flow and changes nothing here
+    fixed = p.contracts.revise(c.id, c.values | {"price": "130000"}, actor="王五")
+    again = p.contracts.start_signing(fixed.id, _signers(w), deadline=deadline, actor="王五")
+    assert again.contract.state == ContractState.OUT_FOR_SIGNING
+    assert p.flows.expire_due().expired == (flow_id,)
+    assert p.contracts.settle() == []
+    assert p.contracts.get(c.id).flow_id == again.contract.flow_id
+
+    # withdrawing a contract whose flow lapsed: the contract is cancelled, the flow (which
+    # can no longer be withdrawn) is not touched and is left to expire
+    with p.db.transaction() as s:
+        s.get(SignFlow, again.contract.flow_id).deadline = p.clock.now() - dt.timedelta(minutes=1)
+    gone = p.contracts.cancel(c.id, "不再需要", actor="王五")
+    assert gone.state == ContractState.CANCELLED and gone.reason == "不再需要"
+    assert p.flows.get(again.contract.flow_id).state == "expired"
+    with p.db.read() as s:
+        assert s.get(SignFlow, again.contract.flow_id).state == "started"
+
+
 def test_a_contract_changed_while_its_flow_was_made_is_not_sent(world, monkeypatch):
     """The flow is made outside the contract's transaction: a revision in between is caught
     by the compare-and-set, and the new flow is cancelled."""

@@ -20,10 +20,12 @@ transaction. Instead every read of contracts first settles those whose flow has 
 indexed query that finds none in the common case): a completed flow makes the contract
 ``signed`` (its ``signed_at`` is the flow's finish time, ``signed_sha256`` the final file), a
 cancelled or expired flow returns it to ``drafted`` with the reason, so it can be corrected and
-sent again. Each settlement is its own transaction with its ``contract.signed`` /
-``contract.returned`` event, and is idempotent (the row is locked and re-checked). The state a
-caller sees is therefore always the flow's, and the audit trail records when the platform took
-notice, beside the flow's own ``flow.completed`` event that records when it happened.
+sent again. "Finished" is the state the flow reads in (``flows.effective_state``): one past its
+deadline is expired before the ``flows.expire`` sweep stores so, and its contract returns then.
+Each settlement is its own transaction with its ``contract.signed`` / ``contract.returned``
+event, and is idempotent (the row is locked and re-checked). The state a caller sees is
+therefore always the flow's, and the audit trail records when the platform took notice, beside
+the flow's own ``flow.completed`` event that records when it happened.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
@@ -46,7 +48,11 @@ from yinxin.contracts.templates import Blank, Party, Template, get_template, lib
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
-from yinxin.signing.flows import SignerLink  # a result type of ours (the API schema reads it)
+from yinxin.signing.flows import (
+    SignerLink,  # a result type of ours (the API schema reads it)
+    effective_state,
+    in_state_where,
+)
 from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.files import FileStore
@@ -634,15 +640,14 @@ class Contracts:
         read calls it; the ``contracts.settle`` job calls it every minute too, so the
         ``contract.signed`` event (and its webhook) follows the flow without waiting for a
         reader."""
+        now = self.clock.now()
+        ended = or_(*(in_state_where(x, now) for x in _FLOW_ENDED))  # as the flow reads now
         with self.db.read() as s:
             due = list(
                 s.execute(
                     select(Contract.id)
                     .join(SignFlow, SignFlow.id == Contract.flow_id)
-                    .where(
-                        Contract.state == _C.OUT_FOR_SIGNING,
-                        SignFlow.state.in_(("completed", "cancelled", "expired")),
-                    )
+                    .where(Contract.state == _C.OUT_FOR_SIGNING, ended)
                 ).scalars()
             )
         for contract_id in due:
@@ -656,9 +661,15 @@ class Contracts:
             if row.state != _C.OUT_FOR_SIGNING or row.flow_id is None:
                 return  # another reader settled it first
             flow = s.get(SignFlow, row.flow_id)
-            if flow is None or flow.state not in ("completed", "cancelled", "expired"):
+            if flow is None:
                 return
-            if flow.state == "completed":
+            # past its deadline a started flow is expired for every reader, before its sweep
+            # stores so (it can no longer be signed, extended or withdrawn): the contract
+            # returns now, and the flow row is left to the sweep
+            flow_state = effective_state(flow.state, flow.deadline, now)
+            if flow_state not in _FLOW_ENDED:
+                return
+            if flow_state == "completed":
                 doc = s.execute(
                     select(SignFlowDocument).where(SignFlowDocument.flow_id == flow.id)
                 ).scalar_one()
@@ -670,10 +681,10 @@ class Contracts:
                 action = "contract.signed"
             else:
                 row.state = CONTRACT_LIFECYCLE.check("return", row.state, None, row.number).to_state
-                row.reason = f"签署流程 {flow.id} {_FLOW_END[flow.state]}" + (
+                row.reason = f"签署流程 {flow.id} {_FLOW_END[flow_state]}" + (
                     f"：{flow.reason}" if flow.reason else ""
                 )
-                data = {"flow_id": flow.id, "flow_state": flow.state, "reason": flow.reason}
+                data = {"flow_id": flow.id, "flow_state": flow_state, "reason": flow.reason}
                 row.flow_id, row.sent_at = None, None
                 action = "contract.returned"
             event(s, now, "system:contracts", action, row.id, data)
@@ -705,6 +716,7 @@ class Contracts:
 
 
 _FLOW_END = {"cancelled": "已撤回或被拒签", "expired": "已过期"}
+_FLOW_ENDED = ("completed", "cancelled", "expired")  # flow states a contract settles on
 
 
 def _actor(actor: str) -> str:

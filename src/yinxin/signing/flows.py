@@ -42,7 +42,7 @@ from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock, in_beijing
@@ -168,6 +168,18 @@ def effective_state(state: str, deadline: dt.datetime, now: dt.datetime) -> Flow
     if state == _F.STARTED and deadline <= now:
         return _F.EXPIRED
     return FlowState(state)
+
+
+def in_state_where(state: str, now: dt.datetime) -> ColumnElement[bool]:
+    """``effective_state(SignFlow.state, SignFlow.deadline, now) == state`` as a SQL condition,
+    for a query that selects flows by the state readers report (``list``, and the contracts
+    that settle on a flow that ended)."""
+    lapsed = and_(SignFlow.state == _F.STARTED, SignFlow.deadline <= now)
+    if state == _F.EXPIRED:
+        return or_(SignFlow.state == _F.EXPIRED, lapsed)
+    if state == _F.STARTED:
+        return and_(SignFlow.state == _F.STARTED, SignFlow.deadline > now)
+    return SignFlow.state == state
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -922,14 +934,7 @@ class SignFlows:
             raise ValidationError(f"limit must be 1–{MAX_LIST}", field="limit")
         q = select_where(SignFlow, owner_subscriber_id=owner_subscriber_id)
         if state:  # by the state each flow reads in (``effective_state``), not the stored one
-            now = self.clock.now()
-            lapsed = and_(SignFlow.state == _F.STARTED, SignFlow.deadline <= now)
-            if state == _F.EXPIRED:
-                q = q.where(or_(SignFlow.state == _F.EXPIRED, lapsed))
-            elif state == _F.STARTED:
-                q = q.where(SignFlow.state == _F.STARTED, SignFlow.deadline > now)
-            else:
-                q = q.where(SignFlow.state == state)
+            q = q.where(in_state_where(state, self.clock.now()))
         after = None if after is None else int(after)
         q = paged(q, SignFlow.id, after=after, limit=limit + 1)
         with self.db.read() as s:
@@ -1657,6 +1662,8 @@ __all__ = [
     "SigningOrder",
     "StartedFlow",
     "Urged",
+    "effective_state",
+    "in_state_where",
     "video_statement",
 ]
 
