@@ -786,7 +786,7 @@ def test_a_party_is_sealed_only_with_a_seal_of_the_party_the_contract_names(worl
     assert not p.flows.list().items
 
     # the name as the drafter typed it: full-width or ASCII brackets, spaces around, NFKC
-    from yinxin.contracts.service import _same_name
+    from yinxin.contracts.parties import same_name as _same_name
 
     assert _same_name(" 北京印信（示范）科技有限公司 ") == _same_name("北京印信(示范)科技有限公司")
     assert _same_name("北京印信示范科技有限公司") != _same_name("北京印信示范科技有限公")

@@ -945,3 +945,73 @@ def test_migration_0023_upgrades_a_desk_that_has_requests(platform) -> None:
     p.db.migrate()
     assert rows() == before
     assert p.desk.get(r.id).notice_workday_provisional is False
+
+
+# --- the record's parties sign it, not any seal ------------------------------------------------
+def _resolved_for(p, clock, party_a: str, party_b: str, number: str = "YW-2026-009"):
+    p.desk.add_contract(
+        number,
+        title="运维服务合同",
+        party_a=party_a,
+        party_b=party_b,
+        annual_fee="28000.00",
+        starts_on=clock.now().date() - dt.timedelta(days=30),
+        ends_on=clock.now().date() + dt.timedelta(days=300),
+        actor="运维经理",
+    )
+    r = p.desk.open(number, channel="phone", description="报表导出失败", reported_by="甲方")
+    p.desk.respond(r.id)
+    p.desk.resolve(r.id, "重建索引")
+    return r
+
+
+def test_a_record_flow_refuses_a_seal_that_is_not_the_records_party(world) -> None:
+    """The record names 甲方 and 乙方; the signers' seals were never compared with them, so
+    any usable seal signed as 甲方 — 乙方's own included, confirming its own work. Now a seal
+    whose owner is not the party the record names (as a contract's parties are matched:
+    NFKC, white space, case) is refused naming ``party_a`` / ``party_b``, code
+    ``not_the_party``, and nothing is written."""
+    w, p = world, world.p
+    r = _resolved_for(p, w.clock, w.org.name, w.person.name)
+    # 乙方 is a provider nobody registered: no seal of this platform is its
+    stranger = _resolved_for(p, w.clock, w.org.name, B, number="YW-2026-011")
+    jia, yi = (w.jia.id, w.jia.seal.es_id), (w.yi.id, w.yi.seal.es_id)
+    before = dbdump.dump(p)
+    for field, request, a, b in [
+        ("party_a", r, yi, jia),  # the seals swapped: 张三 for 甲方, the organization for 乙方
+        ("party_a", r, (w.yi.id, w.yi.seal.id), jia),  # by seal id as well as esID
+        ("party_b", stranger, jia, yi),  # 张三's seal for 周口市精创智能科技有限公司
+    ]:
+        with pytest.raises(ValidationError) as e:
+            p.desk.start_record_flow(request.id, party_a=a, party_b=b, actor="运维经理")
+        assert (e.value.field, e.value.code) == (field, "not_the_party"), e.value
+        role = "甲方" if field == "party_a" else "乙方"
+        assert role in str(e.value) and "不能为" in str(e.value)
+    assert dbdump.dump(p) == before
+    # the names as a person types them (full-width letters, spaces around): still the party
+    other = _resolved_for(p, w.clock, f" {w.org.name} ", w.person.name, number="YW-2026-010")
+    sent = p.desk.start_record_flow(other.id, party_a=jia, party_b=yi, actor="运维经理")
+    assert sent.request.record_flow_id == sent.flow.flow.id
+
+
+def test_api_record_flow_with_another_partys_seal_is_422_naming_it(client, world) -> None:
+    from tests.integration.api_world import problem_of
+
+    w, p = world, world.p
+    admin = p.api_keys.create(name="admin", role="administrator", actor="t").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    r = _resolved_for(p, w.clock, w.org.name, w.person.name)
+    jia = {"subscriber_id": w.jia.id, "seal": w.jia.seal.es_id}
+    yi = {"subscriber_id": w.yi.id, "seal": w.yi.seal.es_id}
+    before = dbdump.dump(p)
+    path = f"/api/v1/desk/requests/{r.id}/record-flow"
+    body = problem_of(
+        client.post(path, json={"party_a": yi, "party_b": jia}, headers=h),
+        422,
+        "party_a",
+        "not_the_party",
+    )
+    assert w.org.name in body["detail"] and w.person.name in body["detail"]
+    assert dbdump.dump(p) == before
+    ok = client.post(path, json={"party_a": jia, "party_b": yi}, headers=h)
+    assert ok.status_code == 200, ok.text

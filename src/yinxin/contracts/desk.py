@@ -1097,8 +1097,13 @@ class ServiceDesk:
         actor: str = "operator",
     ) -> RecordFlow:
         """Send the service record for signature: 乙方 (who did the work) signs first, then
-        甲方 confirms it. ``party_a``/``party_b`` are (subscriber id, seal id or esID); the flow
-        service checks them (seal usable, anchor in the record) before anything is written."""
+        甲方 confirms it. ``party_a``/``party_b`` are (subscriber id, seal id or esID). Each
+        seal must be the party's the record names — its owner's name the contract's 甲方/乙方
+        (compared as a library contract's parties are: :func:`~yinxin.contracts.parties.
+        seal_of_party`), refused naming ``party_a``/``party_b`` with code ``not_the_party``;
+        the flow service then checks them (seal usable, anchor in the record) before anything
+        is written."""
+        from yinxin.contracts.parties import seal_of_party
         from yinxin.signing.flows import FINISHED, FlowState, SignerSpec
 
         if self._flows is None:
@@ -1114,6 +1119,14 @@ class ServiceDesk:
                         f"request #{r.id}'s record is already in flow {r.record_flow_id}",
                         field="request_id",
                     )
+            c = s.get(DeskContract, r.contract_id)
+            for where, role, named, signer in (
+                ("party_a", "甲方", c.party_a, party_a),
+                ("party_b", "乙方", c.party_b, party_b),
+            ):
+                seal_of_party(
+                    s, signer[1], role, named, where=where, paper=("记录单", "service record")
+                )
         pdf = self.record_pdf(request_id)
         when = deadline or self._now() + RECORD_DEADLINE
         flow = flows.create(

@@ -34,7 +34,6 @@ import datetime as dt
 import json
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -44,6 +43,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
+from yinxin.contracts.parties import seal_of_party
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
@@ -745,82 +745,25 @@ def _check_owner(s: Session, owner_subscriber_id: int) -> None:
         raise ValidationError("the owner must be an organization", field="owner_subscriber_id")
 
 
-def _same_name(a: str) -> str:
-    """A party's name as compared with a seal owner's: NFKC (so full-width （） and ASCII ()
-    are one, as Chinese company names are written with either), white space trimmed and
-    runs of it made one space, case folded."""
-    return " ".join(unicodedata.normalize("NFKC", str(a)).split()).casefold()
-
-
 def _seal_of_party(
     s: Session, t: Template, values: dict[str, Any], x: ContractSigner, i: int
 ) -> None:
-    """Refuse a signer whose seal is not the party's: the seal's owner (the subscriber it was
-    issued to, a person or an organization) must be the one the contract names in the party's
-    name blank, and where the contract gives the party's credit code (a ``uscc`` blank of that
-    party) and the owner has one, the codes must be equal; where it gives the party's
-    居民身份证号码 (an ``id_number`` blank of that party) and the owner is a person, the owner
-    must have registered with that ID card number. A contract naming 甲方 北京某某科技有限公司
-    is not sealed with another organization's seal, nor 甲方 张三 with a namesake's. A party
-    whose number the contract leaves out is matched by name (and credit code) only."""
-    from yinxin.seals.rows import seal_row
-
-    where = f"signers[{i}].seal"
-    if x.seal is None or str(x.seal).strip() == "":
-        raise ValidationError("each signer needs a seal", field=where)
-    try:
-        seal = seal_row(s, x.seal)
-    except NotFound:
-        raise NotFound(f"no seal {x.seal}", field=where) from None
-    holder = s.get(Subscriber, seal.subscriber_id)
-    party = t.party(x.role)
-    named = values.get(party.name)
-    label = seal.es_id or seal.id
-    if holder is None or not isinstance(named, str) or _same_name(named) != _same_name(holder.name):
-        whose = holder.name if holder is not None else "?"
-        raise ValidationError(
-            f"合同的{x.role}是“{named}”，印章 {label} 属于“{whose}”，不能为{x.role}签章 / the "
-            f"contract names {x.role} {named!r}; seal {label} is {whose!r}'s",
-            field=where,
-            code="not_the_party",
-        )
-    for b in t.blanks:
-        number = values.get(b.name)
-        if b.type == "id_number" and b.party == x.role and number and holder.kind == "person":
-            _same_id_card(x.role, str(number), holder, label, where)
-    for b in t.blanks:
-        code = values.get(b.name)
-        if b.type != "uscc" or b.party != x.role or not code or not holder.uscc:
-            continue
-        if unicodedata.normalize("NFKC", str(code)).strip().upper() != holder.uscc.upper():
-            raise ValidationError(
-                f"合同写明{x.role}的统一社会信用代码为 {code}，印章 {label} 所属的“{holder.name}”"
-                f"为 {holder.uscc}，不能为{x.role}签章 / the contract gives {x.role}'s credit "
-                f"code {code}; seal {label} is {holder.name!r}'s, code {holder.uscc}",
-                field=where,
-                code="not_the_party",
-            )
-
-
-def _same_id_card(role: str, number: str, holder: Subscriber, label: str | int, where: str) -> None:
-    """Refuse a person's seal for a party whose 居民身份证号码 the contract gives when the seal
-    owner's is another (compared as stored: NFKC, upper-case, so an x check digit is X) or
-    the owner registered with another ID document: a namesake's seal is not the party's. The
-    numbers are shown masked, as everywhere else."""
-    from yinxin.seals.rows import mask
-
-    given = unicodedata.normalize("NFKC", number).strip().upper()
-    theirs = (holder.id_number or "").strip().upper() if holder.id_type == "id_card" else ""
-    if given == theirs:
-        return
-    said = f"为 {mask(theirs)}" if theirs else "登记的证件不是居民身份证"
-    told = f"number {mask(theirs)}" if theirs else "registered with another ID document"
-    raise ValidationError(
-        f"合同写明{role}的居民身份证号码为 {mask(given)}，印章 {label} 所属的“{holder.name}”"
-        f"{said}，不能为{role}签章 / the contract gives {role}'s ID card number {mask(given)}; "
-        f"seal {label} is {holder.name!r}'s, {told}",
-        field=where,
-        code="not_the_party",
+    """Refuse a signer whose seal is not the party's (:func:`~yinxin.contracts.parties.
+    seal_of_party`): the seal's owner must be the one the contract names in the party's name
+    blank; where the contract gives the party's credit code (a ``uscc`` blank of that party)
+    and the owner has one, the codes must be equal; where it gives the party's 居民身份证号码
+    (an ``id_number`` blank of that party) and the owner is a person, the owner must have
+    registered with that ID card number. A party whose number the contract leaves out is
+    matched by name (and credit code) only."""
+    mine = [b for b in t.blanks if b.party == x.role]
+    seal_of_party(
+        s,
+        x.seal,
+        x.role,
+        values.get(t.party(x.role).name),
+        where=f"signers[{i}].seal",
+        credit_codes=[values.get(b.name) for b in mine if b.type == "uscc"],
+        id_numbers=[values.get(b.name) for b in mine if b.type == "id_number"],
     )
 
 
