@@ -1015,3 +1015,34 @@ def test_api_record_flow_with_another_partys_seal_is_422_naming_it(client, world
     assert dbdump.dump(p) == before
     ok = client.post(path, json={"party_a": jia, "party_b": yi}, headers=h)
     assert ok.status_code == 200, ok.text
+
+
+def test_cli_record_flow_with_another_partys_seal_exits_2_naming_the_option(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.signing_flow import new_platform
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.store.db import Database
+
+    home = tmp_path / "home"
+    p = new_platform(home)
+    w = build_world(p)
+    r = _resolved_for(p, p.clock, w.org.name, w.person.name)
+    jia, yi = f"{w.jia.id}:{w.jia.seal.es_id}", f"{w.yi.id}:{w.yi.seal.es_id}"
+    p.close()
+    db = Database(f"sqlite:///{home / 'yinxin.db'}")
+    before = dbdump.dump(db)
+    res = CliRunner().invoke(
+        cli_app,
+        ["desk", "record-flow", str(r.id), "--party-a", yi, "--party-b", jia, "--json"],
+        env=cli_env(home),
+    )
+    out = json.loads(res.stdout)
+    assert (res.exit_code, out.get("field")) == (2, "party_a"), out
+    assert "不能为甲方签章" in str(out), out  # the JSON error carries no code
+    assert w.org.name in str(out), out
+    assert dbdump.dump(db) == before
+    db.dispose()
