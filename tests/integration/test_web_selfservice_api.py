@@ -14,7 +14,7 @@ import re
 import threading
 
 import pytest
-from httpx import Response
+from httpx2 import Response  # what starlette's TestClient answers with
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
