@@ -91,6 +91,7 @@ class Platform:
             creation_lock=lambda: self.db.exclusive(KEK_LOCK),
             cipher=self.settings.data_cipher,
             anything_wrapped=lambda: self.recrypt.anything_wrapped(),
+            opens_database=lambda: self.recrypt.kek_opens_database(),
         )
 
     @cached_property

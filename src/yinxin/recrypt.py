@@ -25,6 +25,7 @@ already under the target cipher are left as they are, so a second run changes no
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,9 +38,13 @@ from yinxin.errors import ConfigurationError, ValidationError, YinxinError
 from yinxin.identity import validate_name
 from yinxin.notify.webhooks import _aad as webhook_aad
 from yinxin.pki import pinkeys
-from yinxin.pki.authkeys import cipher_of_authorization, rewrap_for_authorization
+from yinxin.pki.authkeys import (
+    cipher_of_authorization,
+    open_for_authorization,
+    rewrap_for_authorization,
+)
 from yinxin.pki.ciphers import get_cipher
-from yinxin.pki.kek import PlatformKek
+from yinxin.pki.kek import KekMismatch, PlatformKek
 from yinxin.signing.authorizations import _label as authorization_label
 from yinxin.store.audit import event
 from yinxin.store.db import Database
@@ -159,6 +164,54 @@ class DataRecrypt:
                     return True
             blobs = s.execute(select(PlatformKey.sealed_key)).scalars()
             return any(pinkeys.is_wrapped(blob) for blob in blobs if blob)
+
+    def kek_opens_database(self) -> bool | None:
+        """Does the KEK in place open the secrets the database holds? ``None`` if it holds none
+        under a KEK yet. A few are tried (the oldest of each kind), and one that opens is
+        enough (one blob damaged does not stop every new secret); none opening means the KEK
+        is not the one the database was made with (``PlatformKek`` asks this, once, before it
+        seals anything new). A blob in no known format is passed over."""
+        kek = self.kek
+        tried = False
+        with self.db.read() as s:
+            openers: list[Callable[[], object]] = []
+
+            def first(model, column, order):
+                q = select(model).where(column.is_not(None)).order_by(order).limit(1)
+                return s.execute(q).scalars().first()
+
+            a = first(
+                SigningAuthorization, SigningAuthorization.wrapped_key, SigningAuthorization.id
+            )
+            if a is not None:
+                key, label = bytes(a.wrapped_key), authorization_label(a.id)
+                openers.append(lambda: open_for_authorization(key, label, kek))
+            for column in (
+                WebhookSubscription.secret_wrapped,
+                WebhookSubscription.previous_secret_wrapped,
+            ):
+                if (w := first(WebhookSubscription, column, WebhookSubscription.id)) is not None:
+                    blob, aad = bytes(getattr(w, column.key)), webhook_aad(w.id)
+                    openers.append(lambda blob=blob, aad=aad: kek.decrypt(blob, aad))
+                    break
+            if (u := first(StaffUser, StaffUser.totp_secret_encrypted, StaffUser.id)) is not None:
+                blob, aad = bytes(u.totp_secret_encrypted), staff_aad(u.username)
+                openers.append(lambda blob=blob, aad=aad: kek.decrypt(blob, aad))
+            q = select(PlatformKey.label, PlatformKey.sealed_key).order_by(PlatformKey.id)
+            for label, blob in s.execute(q):
+                if blob and pinkeys.is_wrapped(blob):
+                    blob = bytes(blob)
+                    openers.append(lambda blob=blob, label=label: pinkeys.layers(blob, label, kek))
+                    break
+        for opener in openers:
+            try:
+                opener()
+                return True
+            except KekMismatch:
+                tried = True
+            except (YinxinError, ValueError, struct.error):  # opened, or no known format
+                continue
+        return False if tried else None
 
     def run(
         self, cipher: str, *, actor: str = "operator", progress: Progress | None = None

@@ -14,7 +14,9 @@ from tests.clear_text import in_clear
 from tests.dbdump import dump
 from tests.integration.api_world import Client, api_world, problem_of
 from tests.integration.server import running_server
-from tests.integration.signing_flow import new_platform
+from tests.integration.signing_flow import PASSPHRASE, new_platform
+from yinxin.app import Platform
+from yinxin.settings import Settings
 from yinxin.store.models import PlatformKey
 
 KEK_FILE = "platform-kek.kek"
@@ -95,3 +97,66 @@ def test_a_kek_that_does_not_open_the_keys_is_503_kek_mismatch_and_no_wrong_pin(
         finally:
             c.close()
     engine.dispose()
+
+
+def test_sealing_a_new_secret_under_another_installations_kek_is_503_kek_mismatch(
+    tmp_path: Path,
+) -> None:
+    """``POST /webhooks`` (a new signing secret to seal) on a home whose
+    ``keys/platform-kek.kek`` is another installation's was answered ``201``: only opening a
+    stored blob was refused, so the new secret was sealed under the wrong KEK, the database
+    then held blobs under two KEKs, and once this installation's keys were restored the new
+    subscription's secret could not be opened. Now sealing is refused like opening: ``503``
+    ``kek_mismatch`` on the ``keystore`` field, saying what to restore, nothing written; with
+    this installation's KEK back the same request goes through and its secret opens."""
+    home = tmp_path / "home"
+    w = api_world(home)
+    kept_secret = w.platform.webhooks.subscribe(
+        "https://hooks.example.com/a", ["*"], None, "test"
+    ).secret
+    w.platform.close()
+    other = new_platform(tmp_path / "other")  # another installation, with a KEK of its own
+    other.kek.ready()
+    other.close()
+    kek = home / "keys" / KEK_FILE
+    kept = kek.read_bytes()
+    shutil.copyfile(tmp_path / "other" / "keys" / KEK_FILE, kek)
+    engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
+    body = {"url": "https://hooks.example.com/b", "events": ["*"]}
+    try:
+        with running_server(home, args=["--no-jobs"]) as srv:  # no job writes meanwhile
+            c = Client(srv.url(""), w.keys["admin"])
+            try:
+                before = dump(engine)
+                r = c.post("/webhooks", json=body)
+                problem = problem_of(r, 503, field="keystore", code="kek_mismatch")
+                assert problem["title"] == "Service Unavailable"
+                assert "restore the keys directory" in problem["detail"]
+                assert kept_secret not in r.text
+                assert dump(engine) == before  # nothing sealed under the wrong KEK
+                listed = c.get("/webhooks")  # the rest of the API still answers
+                assert listed.status_code == 200, listed.text
+                assert [s["url"] for s in listed.json()] == ["https://hooks.example.com/a"]
+            finally:
+                c.close()
+        kek.write_bytes(kept)  # this installation's keys directory restored
+        with running_server(home, args=["--no-jobs"]) as srv:
+            c = Client(srv.url(""), w.keys["admin"])
+            try:
+                r = c.post("/webhooks", json=body)
+                assert r.status_code == 201, r.text
+                new_id = r.json()["subscription"]["id"]
+            finally:
+                c.close()
+    finally:
+        engine.dispose()
+    p = Platform(
+        Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"),
+        passphrase=PASSPHRASE,
+    )
+    try:  # every secret in the database opens under this installation's KEK (else refused)
+        done = p.recrypt.run("aes-256-gcm")
+        assert done.recrypted["webhook_secret"] + done.unchanged["webhook_secret"] == 2
+        assert new_id
+    finally:
+        p.close()

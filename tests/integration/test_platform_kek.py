@@ -29,6 +29,7 @@ from yinxin.pki.pinkeys import is_wrapped, open_private_key, seal_private_key
 from yinxin.pki.pkcs11_store import Pkcs11KeyStore
 from yinxin.settings import Settings
 from yinxin.store.models import AuditEvent, Certificate, PlatformKey
+from yinxin.store.models.webhooks import WebhookSubscription
 
 
 def mode(path: Path) -> int:
@@ -96,6 +97,54 @@ def test_a_copied_database_and_the_right_pin_open_no_key(platform, make_platform
     unlocked = p.seals.unlock_for_signing(seal.es_id, PIN_ZHANG)
     assert unlocked.key.public_key() is not None
     assert open_private_key(blob, PIN_ZHANG, label, kek=p.kek).native is not None
+
+
+def test_nothing_new_is_sealed_under_a_kek_the_database_was_not_made_with(
+    platform, make_platform, tmp_path
+):
+    """Only opening a stored blob checked the KEK: with another installation's
+    ``keys/platform-kek.kek`` in place, a new platform-held key (or any new secret) was sealed
+    under it, so the database ended up with blobs under two KEKs. Now sealing is refused
+    ``kek_mismatch`` (nothing written) when the KEK opens none of the database's secrets (here
+    platform-held keys alone); the check is made once per process after it succeeds, and a
+    database with nothing wrapped yet takes any KEK."""
+    p = platform
+    w = world(p)
+    home = tmp_path / "moved"
+    copy_database(p, home)
+    moved = make_platform(home=home, init=False)
+    PlatformKek(moved.keystore).ready()  # another installation's KEK in its keys directory
+    with p.db.read() as s:
+        keys_before = s.execute(select(PlatformKey.label).order_by(PlatformKey.id)).all()
+    with pytest.raises(ConfigurationError) as e:
+        moved.kek.encrypt(b"anything", b"context")
+    assert e.value.code == "kek_mismatch" and e.value.field == "keystore"
+    assert "restore the keys directory" in e.value.message
+    for seal_new in (
+        lambda: moved.certificates.apply(
+            subscriber_id=w.li.id, profile="person-signing", pin="Li-pin-830417"
+        ),
+        lambda: moved.webhooks.subscribe("https://hooks.example.com/a", ["*"], None, "test"),
+    ):
+        with pytest.raises(ConfigurationError) as e:
+            seal_new()
+        assert e.value.code == "kek_mismatch"
+    with moved.db.read() as s:
+        assert s.execute(select(PlatformKey.label).order_by(PlatformKey.id)).all() == keys_before
+        assert s.execute(select(WebhookSubscription.id)).first() is None
+
+    # the right KEK: asked of the database once, then never again in this process
+    asked = []
+    opens = p.recrypt.kek_opens_database
+    kek = PlatformKek(p.keystore, opens_database=lambda: asked.append(1) or opens())
+    for _ in range(3):
+        kek.decrypt(kek.encrypt(b"x", b"context"), b"context")
+    assert asked == [1]
+    # a fresh database, nothing wrapped yet: any KEK seals (and the first blob is then its)
+    fresh = make_platform()
+    assert fresh.recrypt.kek_opens_database() is None
+    fresh.webhooks.subscribe("https://hooks.example.com/a", ["*"], None, "test")
+    assert fresh.recrypt.kek_opens_database() is True
 
 
 def test_keys_sealed_before_the_kek_keep_working_and_can_be_wrapped(platform):

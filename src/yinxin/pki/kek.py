@@ -17,7 +17,10 @@ only while nothing in the database is wrapped under a KEK yet (``anything_wrappe
 the database by the composition root): a key store that lacks the KEK the database's secrets
 need (a database imported, its ``keys/`` not copied yet) is refused ``kek_missing`` on every
 path, rather than given a new key that could open none of them and would be lost once the
-real one is restored.
+real one is restored. Likewise a KEK that is there but opens none of the secrets the database
+already holds (another installation's ``keys/`` copied in) seals nothing new: ``kek_mismatch``
+(``opens_database``, asked of the database once per process, before the first seal), so the
+database never holds blobs under two KEKs.
 
 The cipher under the KEK is the deployment's ``YINXIN_DATA_CIPHER`` (``yinxin.pki.ciphers``).
 AES-256-GCM is done by the store's own key (inside the token on PKCS#11). For SM4 the key is
@@ -57,9 +60,10 @@ class KekMissing(ConfigurationError, http_status=503, code="kek_missing"):
 class KekMismatch(ConfigurationError, http_status=503, code="kek_mismatch"):
     """The key store's KEK does not open a stored blob: another installation's ``keys/`` (or
     HSM token) in place of the one the database's secrets were wrapped under, or the blob was
-    changed. As ``KekMissing``: CLI exit 7, the API's ``503``, nothing written, and the request
-    goes through once the right keys directory is back. It says nothing about a PIN (the KEK
-    layer is opened first), so it is never counted as a wrong guess."""
+    changed; also refused before sealing anything new under a KEK that opens none of the
+    database's secrets. As ``KekMissing``: CLI exit 7, the API's ``503``, nothing written, and
+    the request goes through once the right keys directory is back. It says nothing about a
+    PIN (the KEK layer is opened first), so it is never counted as a wrong guess."""
 
 
 #: what a ``kek_mismatch`` tells the operator to restore
@@ -80,6 +84,7 @@ class PlatformKek:
         creation_lock: Callable[[], AbstractContextManager[object]] | None = None,
         cipher: str = AES_256_GCM,
         anything_wrapped: Callable[[], bool] | None = None,
+        opens_database: Callable[[], bool | None] | None = None,
     ):
         self.label = label
         self.cipher = get_cipher(cipher)  # what new blobs are sealed with
@@ -88,6 +93,10 @@ class PlatformKek:
         # "is any secret in the database sealed under a KEK already?" (the composition root
         # asks the database): then a missing KEK is refused, never made anew
         self._anything_wrapped = anything_wrapped
+        # "does this KEK open the secrets the database holds?" (``None``: it holds none yet),
+        # asked before anything new is sealed, until once answered yes (``_check_database``)
+        self._opens_database = opens_database
+        self._database_checked = opens_database is None
         self._key: SecretKey | None = None
         self._subkeys: dict[str, bytes] = {}
 
@@ -127,6 +136,26 @@ class PlatformKek:
             field="keystore",
         )
 
+    def _check_database(self) -> None:
+        """Before sealing anything new: refuse (``kek_mismatch``) a KEK that opens none of the
+        secrets the database already holds (another installation's ``keys/``), where a new
+        blob would be sealed under a key the database was not made with and, once the right
+        keys are back, could not be opened. Asked of the database until it answers yes, then
+        never again in this process; a database with nothing wrapped yet takes any KEK."""
+        if self._database_checked or self._opens_database is None:
+            return
+        opens = self._opens_database()
+        if opens is False:
+            raise KekMismatch(
+                f"the platform key-encryption key {self.label!r} in this key store is not the "
+                "one this database's secrets are wrapped under (it opens none of them): it is "
+                "another installation's key store, so nothing new is sealed under it and "
+                f"nothing was written ({MISMATCH_REMEDY})",
+                field="keystore",
+            )
+        if opens:
+            self._database_checked = True
+
     def store_cipher(self) -> str | None:
         """The cipher the key store keeps the KEK under (the file store's ``.kek`` file), or
         ``None`` where it is not this platform's to choose (inside a PKCS#11 token)."""
@@ -151,6 +180,7 @@ class PlatformKek:
         ``create=False`` a missing KEK is refused (``kek_missing``) rather than made: where
         secrets are already wrapped under one, a new key could open none of them."""
         self._get(create=create)
+        self._check_database()
 
     def _derived(self, cipher: DataCipher) -> bytes:
         """The SM4 (or other non-AES) key for ``cipher``, derived from the KEK by the SM3 KDF
@@ -183,6 +213,8 @@ class PlatformKek:
     ) -> bytes:
         """Seal under the KEK with ``cipher`` (the deployment's when not given)."""
         c = get_cipher(cipher) if cipher is not None else self.cipher
+        self._get(create=True)
+        self._check_database()  # never a new blob under a KEK the database was not made with
         if c.name == AES_256_GCM:  # the store's own AES-GCM key (inside the token on PKCS#11)
             header = ciphers.header(c)
             nonce = os.urandom(NONCE_BYTES)
