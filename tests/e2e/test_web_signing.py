@@ -702,20 +702,30 @@ def test_the_link_of_a_cancelled_flow_says_it_was_withdrawn_not_that_the_link_is
     page.locator("#downloads button").wait_for()  # one document, one download
 
 
-def test_the_link_of_a_flow_past_its_deadline_says_it_expired(site: Site, phone):
+def test_the_link_of_a_flow_past_its_deadline_says_it_expired_and_when(site: Site, browser):
+    """A signer who had not signed was told only that the flow passed its deadline, not which
+    one; the refusal carries it (``deadline``) and the page says it, in Beijing time."""
     from yinxin.store.models.flows import SignFlow
 
     w = site.world
     (token,) = started_flow(site, "过期后打开", w.yi)
     flow_id = w.p.flows.signer_for_link(token).flow.id
+    deadline = (w.p.clock.now() - dt.timedelta(minutes=1)).replace(microsecond=0)
     with w.p.db.transaction() as s:  # the deadline passed (the server reads this database)
         flow = s.get(SignFlow, flow_id)
-        flow.deadline = w.p.clock.now() - dt.timedelta(minutes=1)
-    page = phone.new_page()
+        flow.deadline = deadline
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = ctx.new_page()
     page.goto(site.url(f"/sign/{token}"))
     page.locator("#link-problem").wait_for()
     assert page.locator("#problem-title").inner_text() == "流程已过期"
-    assert page.locator("#problem-text").inner_text() == "该签署流程已超过截止时间"
+    beijing = deadline.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert page.locator("#problem-text").inner_text() == (
+        f"该签署流程已超过截止时间（截止时间 {beijing:%Y-%m-%d %H:%M:%S}）"
+    )
+    ctx.close()
 
 
 def test_a_signer_who_signed_a_flow_past_its_deadline_sees_it_expired_before_the_sweep(

@@ -946,6 +946,8 @@ def test_a_flow_past_its_deadline_reads_expired_everywhere_before_the_sweep(worl
         assert copy["flow"]["state"] == "expired" and copy["signer"]["state"] == "signed"
         body = problem_of(c.get(f"/api/v1/sign/{yi_token}"), 409, "token", "flow_expired")
         assert in_beijing(deadline) in body["detail"], body
+        # the deadline as data too, for the signer's page to say it (as `retry_after` is)
+        assert dt.datetime.fromisoformat(body["deadline"]) == deadline, body
     env = cli_env(p)
     shown = CliRunner().invoke(cli_app, ["flow", "show", str(flow.id), "--json"], env=env)
     assert shown.exit_code == 0, shown.output

@@ -160,6 +160,24 @@ OPEN_SIGNER = frozenset({_S.WAITING, _S.READY})
 FINISHED = frozenset({_F.COMPLETED, _F.CANCELLED, _F.EXPIRED})
 
 
+class FlowExpired(IllegalTransition, code="flow_expired"):
+    """A flow past its deadline (stored expired, or read so before the sweep ran): the message
+    names the deadline in Beijing time, and the problem answer carries it as ``deadline``
+    (ISO 8601), for the signer's page to say it — what the signer's SMS and page said already,
+    so nothing a link's holder had not been told."""
+
+    def __init__(self, flow: SignFlow, *, field: str, detail: str = ""):
+        super().__init__(
+            f"sign flow {flow.id} expired: its deadline was {in_beijing(flow.deadline)} "
+            f"(Beijing time{detail})",
+            field=field,
+        )
+        self.problem_extra = {"deadline": flow.deadline.isoformat()}
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), **self.problem_extra}
+
+
 def effective_state(state: str, deadline: dt.datetime, now: dt.datetime) -> FlowState:
     """The state a flow is in at ``now``, as every reader reports it: a flow stored as
     started whose deadline has passed is expired, whether or not the sweep (``expire_due``,
@@ -1472,12 +1490,7 @@ class SignFlows:
     def _check_flow(self, flow: SignFlow, verb: str, now: dt.datetime | None = None) -> None:
         FLOW_LIFECYCLE.check(verb, flow.state, None, str(flow.id))
         if now is not None and effective_state(flow.state, flow.deadline, now) != flow.state:
-            raise IllegalTransition(
-                f"sign flow {flow.id} expired: its deadline was {in_beijing(flow.deadline)} "
-                f"(Beijing time, {flow.deadline.isoformat()})",
-                field="deadline",
-                code="flow_expired",
-            )
+            raise FlowExpired(flow, field="deadline", detail=f", {flow.deadline.isoformat()}")
 
     @staticmethod
     def _next_turn(flow: SignFlow, signers: list[SignFlowSigner]) -> list[SignFlowSigner]:
@@ -1517,12 +1530,7 @@ class SignFlows:
     def _usable(self, flow: SignFlow, x: SignFlowSigner, now: dt.datetime) -> None:
         state = effective_state(flow.state, flow.deadline, now)
         if state == _F.EXPIRED:
-            raise IllegalTransition(
-                f"sign flow {flow.id} expired: its deadline was {in_beijing(flow.deadline)} "
-                "(Beijing time)",
-                field="token",
-                code="flow_expired",
-            )
+            raise FlowExpired(flow, field="token")
         if state in FINISHED:
             raise IllegalTransition(
                 f"sign flow {flow.id} is {state}", field="token", code=f"flow_{state}"

@@ -38,6 +38,7 @@ class Problem(BaseModel):
     field: str | None = None
     errors: list[dict[str, Any]] | None = None
     retry_after: int | None = None  # a 429's wait in whole seconds, as its Retry-After
+    deadline: str | None = None  # a flow_expired's deadline (ISO 8601), as its detail names it
 
 
 def problem_body(

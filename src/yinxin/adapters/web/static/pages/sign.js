@@ -75,7 +75,12 @@ function showProblem(err) {
   $("loading").hidden = true;
   $("link-problem").hidden = false;
   $("problem-title").textContent = PROBLEM_TITLES[err.code] || "无法签署";
-  $("problem-text").textContent = err instanceof ApiError ? messageFor(err) : MESSAGES.internal;
+  let text = err instanceof ApiError ? messageFor(err) : MESSAGES.internal;
+  // past its deadline: which one (the refusal carries it, as the page's facts showed it)
+  if (err instanceof ApiError && err.code === "flow_expired" && err.problem.deadline) {
+    text += `（截止时间 ${fmtTime(err.problem.deadline)}）`;
+  }
+  $("problem-text").textContent = text;
 }
 
 function facts(ctx) {
