@@ -397,8 +397,16 @@ def test_reissue_with_a_csr_refuses_the_lost_key(site: Site, page):
     form = page.locator("#reissue-form")
     form.wait_for(state="visible")
     assert form.locator("[data-key=platform]").is_hidden()
-    page.fill("#reissue-csr", csr(lost_key))
     page.check("#reissue-confirm")
+    # no CSR at all: said at the CSR field when 发送验证码 is pressed, and no SMS sent for it
+    codes_a_minute_ago(site, person.id)
+    sent = outbox_lines(site.world.outbox)
+    page.fill("#reissue-csr", "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n")
+    page.click("#reissue-send-code")
+    form.locator("#err-csr").wait_for()
+    assert outbox_lines(site.world.outbox) == sent
+    # a CSR for the lost key is a CSR: the code is sent, and the reissue refuses it
+    page.fill("#reissue-csr", csr(lost_key))
     send_code(site, page, "reissue", person.id, "15848158406")
     form.locator("button[type=submit]").click()
     err = form.locator("#err-csr")

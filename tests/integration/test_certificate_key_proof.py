@@ -408,3 +408,43 @@ def test_a_request_refused_for_its_input_uses_no_try_of_the_code(
     assert tries() == 1 and "4 more attempt" in r.text, r.text
     r = client.post(url, json={"pin": NEW_PIN, "challenge_id": challenge, "code": code}, headers=h)
     assert r.status_code == 200, r.text
+
+
+def test_the_code_is_not_sent_for_a_csr_that_is_none(world: World, client: TestClient) -> None:
+    """A holder asking for the code of a reissue with a CSR that is no CSR, or whose signature
+    does not verify, or an algorithm that is none, was sent the SMS (202 code_required, a
+    challenge written), only for the reissue to refuse the new key once the code came. The
+    code request checks the new key as the submission does (``check_new_key``) and refuses it
+    422 naming the field, no SMS sent and nothing written; a good request then gets its code
+    (no rate limit was spent). A CSR for the old key is still refused only at submit."""
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    p, serial = world.p, world.person_cert.serial
+    h = holder(world, client)
+    url = reported_lost(client, serial, h)
+    world.clock.advance(seconds=61)  # past the login code's rate limit
+    der = bytearray(make_csr(cn="张三", der=True))
+    der[-1] ^= 0x01  # the last bit of the signature's s flipped: it no longer verifies
+    b64 = base64.b64encode(bytes(der)).decode()
+    flipped = "".join(
+        ["-----BEGIN CERTIFICATE REQUEST-----\n"]
+        + [b64[i : i + 64] + "\n" for i in range(0, len(b64), 64)]
+        + ["-----END CERTIFICATE REQUEST-----\n"]
+    )
+    cases = [
+        ({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n"}, "csr"),
+        ({"csr": "hello"}, "csr"),
+        ({"csr": flipped}, "csr"),
+        ({"pin": NEW_PIN, "algorithm": "nope"}, "algorithm"),
+    ]
+    mark = outbox_lines(world.outbox)
+    before = dump(p)
+    for body, field in cases:
+        r = client.post(url, json=body, headers=h)
+        refused(r, 422, field)
+    assert outbox_lines(world.outbox) == mark  # no SMS sent
+    # nothing written but the session's last_seen_at (the clock moved past its touch)
+    assert [t for t in diff(before, dump(p)) if "web_sessions" not in str(t)] == []
+    r = client.post(url, json={"csr": make_csr(cn="张三").decode()}, headers=h)
+    assert r.status_code == 202, r.text
+    read_code(world.outbox, PHONE, after=mark)

@@ -1398,27 +1398,38 @@ class Certificates:
             return _needs_code(old, verb, by)
 
     def check_new_key(
-        self, verb: str, serial: str, *, csr: bytes | str | None, pin: str | None, algorithm: str
+        self,
+        verb: str,
+        serial: str,
+        *,
+        csr: bytes | str | None,
+        pin: str | None,
+        algorithm: str,
+        old_key: bool = True,
     ) -> None:
         """Refuse now, reading only, the new key of a rekey or reissue as the issuance would
         (422 naming ``csr``, ``pin`` or ``algorithm``): neither or both of a CSR and a PIN, a
         CSR that is none, whose signature does not verify, of an algorithm not issued for or
-        for the key replaced, a new PIN that breaks the rules, an unknown algorithm. Asked
-        before a holder's code is checked, so that a request refused for its input uses none
-        of the code's tries (a wrong code with it did, and the refusal named the code)."""
+        (``old_key``) for the key replaced, a new PIN that breaks the rules, an unknown
+        algorithm. Asked before a holder's code is checked, so that a request refused for its
+        input uses none of the code's tries (a wrong code with it did, and the refusal named
+        the code); and, with ``old_key=False``, before the code is sent, so that no SMS goes
+        out for a new key that is none (a CSR for the key replaced is refused at submit)."""
         from cryptography import x509
 
         from yinxin.pki.algorithms import get_algorithm
         from yinxin.pki.pinkeys import check_pin
 
         _one_key_source(csr, pin)
-        if csr is not None:
+        if csr is not None and not old_key:
+            parse_csr(csr)
+        elif csr is not None:
             with self.db.read() as s:
                 old = self._cert_row(s, serial)
                 _refuse_the_old_key(old, x509.load_der_x509_certificate(old.der), csr, verb)
-            return
-        check_pin(pin)
-        get_algorithm(algorithm)
+        else:
+            check_pin(pin)
+            get_algorithm(algorithm)
 
     def _prove_current_pin(self, serial: str, pin: str | None) -> None:
         """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A

@@ -278,17 +278,12 @@ def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, princi
             verb, serial, challenge_id=body.challenge_id, code=body.code, actor=principal.actor
         )
     elif platform.certificates.check_successor(verb, serial, by=by):
-        # what the issuance would refuse anyway is refused before a code is sent for it
-        if (body.csr is None) == (body.pin is None):
-            raise ValidationError(
-                "give either a CSR (you hold the key) or a PIN (the platform holds the key, "
-                "sealed under that PIN)",
-                field="csr",
-            )
-        if body.pin is not None:
-            from yinxin.pki.pinkeys import check_pin
-
-            check_pin(body.pin)
+        # what the issuance would refuse anyway is refused before a code is sent for it: a
+        # CSR that is none (or does not verify), a PIN or an algorithm it would refuse — a
+        # CSR for the key replaced is refused at submit, as it always was
+        platform.certificates.check_new_key(
+            verb, serial, csr=csr, pin=body.pin, algorithm=body.algorithm, old_key=False
+        )
         ch = platform.certificate_key_codes.request(verb, serial, actor=principal.actor)
         out = CodeRequiredOut(
             challenge_id=ch.challenge_id,
