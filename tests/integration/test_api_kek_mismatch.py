@@ -15,6 +15,7 @@ from tests.dbdump import dump
 from tests.integration.api_world import Client, api_world, problem_of
 from tests.integration.server import running_server
 from tests.integration.signing_flow import PASSPHRASE, new_platform
+from tests.integration.test_api_kek_missing import home_with_a_webhook
 from yinxin.app import Platform
 from yinxin.settings import Settings
 from yinxin.store.models import PlatformKey
@@ -24,6 +25,17 @@ PIN = "OrgA-pin-571903"
 NEW_PIN = "Changed-pin-77215"
 WRONG_PIN = "Wrong-pin-40028"
 OFFICER = "受理员 陈静"
+
+
+def another_installations_kek(kek: Path, other: Path) -> bytes:
+    """Put at ``kek`` the KEK of another installation made at ``other``; the bytes it held,
+    to put back."""
+    p = new_platform(other)
+    p.kek.ready()
+    p.close()
+    kept = kek.read_bytes()
+    shutil.copyfile(other / "keys" / KEK_FILE, kek)
+    return kept
 
 
 def test_a_kek_that_does_not_open_the_keys_is_503_kek_mismatch_and_no_wrong_pin(
@@ -59,12 +71,8 @@ def test_a_kek_that_does_not_open_the_keys_is_503_kek_mismatch_and_no_wrong_pin(
         code="1101080012346",
     ).es_id
     p.close()
-    other = new_platform(tmp_path / "other")  # another installation, with a KEK of its own
-    other.kek.ready()
-    other.close()
     kek = home / "keys" / KEK_FILE
-    kept = kek.read_bytes()
-    shutil.copyfile(tmp_path / "other" / "keys" / KEK_FILE, kek)
+    kept = another_installations_kek(kek, tmp_path / "other")
     engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
 
     def failures() -> int:
@@ -110,17 +118,9 @@ def test_sealing_a_new_secret_under_another_installations_kek_is_503_kek_mismatc
     ``kek_mismatch`` on the ``keystore`` field, saying what to restore, nothing written; with
     this installation's KEK back the same request goes through and its secret opens."""
     home = tmp_path / "home"
-    w = api_world(home)
-    kept_secret = w.platform.webhooks.subscribe(
-        "https://hooks.example.com/a", ["*"], None, "test"
-    ).secret
-    w.platform.close()
-    other = new_platform(tmp_path / "other")  # another installation, with a KEK of its own
-    other.kek.ready()
-    other.close()
+    w, kept_secret = home_with_a_webhook(home)
     kek = home / "keys" / KEK_FILE
-    kept = kek.read_bytes()
-    shutil.copyfile(tmp_path / "other" / "keys" / KEK_FILE, kek)
+    kept = another_installations_kek(kek, tmp_path / "other")
     engine = create_engine(f"sqlite:///{home / 'yinxin.db'}")
     body = {"url": "https://hooks.example.com/b", "events": ["*"]}
     try:

@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.api_world import Client, api_world, problem_of
+from tests.integration.api_world import ApiWorld, Client, api_world, problem_of
 from tests.integration.server import running_server
 
 KEK_FILE = "platform-kek.kek"
+
+
+def home_with_a_webhook(home: Path) -> tuple[ApiWorld, str]:
+    """An API world at ``home`` whose one webhook subscription's secret (returned, to be
+    looked for in answers) is wrapped under its KEK, its platform closed: the database holds a
+    secret the KEK in place must open."""
+    w = api_world(home)
+    secret = w.platform.webhooks.subscribe("https://hooks.example.com/a", ["*"], None, "test")
+    w.platform.close()
+    return w, secret.secret
 
 
 def test_a_missing_kek_is_503_kek_missing_not_an_internal_error(tmp_path: Path) -> None:
@@ -20,11 +30,7 @@ def test_a_missing_kek_is_503_kek_missing_not_an_internal_error(tmp_path: Path) 
     ``keystore`` field and the message, nothing written and no KEK made; other requests are
     still answered, and once ``keys/`` is restored the same request goes through."""
     home = tmp_path / "home"
-    w = api_world(home)
-    kept_secret = w.platform.webhooks.subscribe(
-        "https://hooks.example.com/a", ["*"], None, "test"
-    ).secret
-    w.platform.close()
+    w, kept_secret = home_with_a_webhook(home)
     kek = home / "keys" / KEK_FILE
     kept = kek.read_bytes()
     kek.unlink()

@@ -354,6 +354,20 @@ def test_the_audit_of_a_rekey_or_reissue_says_which_proof_was_given(
     assert all(secret not in text for secret in (PERSON_PIN, NEW_PIN, "246810", code))
 
 
+def csr_not_verifying() -> str:
+    """A CSR for 张三 whose signature no longer verifies (the last bit of its s flipped), PEM."""
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    der = bytearray(make_csr(cn="张三", der=True))
+    der[-1] ^= 0x01
+    b64 = base64.b64encode(bytes(der)).decode()
+    return "".join(
+        ["-----BEGIN CERTIFICATE REQUEST-----\n"]
+        + [b64[i : i + 64] + "\n" for i in range(0, len(b64), 64)]
+        + ["-----END CERTIFICATE REQUEST-----\n"]
+    )
+
+
 def test_a_request_refused_for_its_input_uses_no_try_of_the_code(
     world: World, client: TestClient
 ) -> None:
@@ -381,14 +395,7 @@ def test_a_request_refused_for_its_input_uses_no_try_of_the_code(
             return s.get(IntentChallenge, challenge).failed_attempts
 
     pem = make_csr(cn="张三").decode()
-    der = bytearray(make_csr(cn="张三", der=True))
-    der[-1] ^= 0x01  # the last bit of the signature's s flipped: it no longer verifies
-    b64 = base64.b64encode(bytes(der)).decode()
-    flipped = "".join(
-        ["-----BEGIN CERTIFICATE REQUEST-----\n"]
-        + [b64[i : i + 64] + "\n" for i in range(0, len(b64), 64)]
-        + ["-----END CERTIFICATE REQUEST-----\n"]
-    )
+    flipped = csr_not_verifying()
     cases = [
         ({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n"}, "csr"),
         ({"csr": flipped}, "csr"),
@@ -423,14 +430,7 @@ def test_the_code_is_not_sent_for_a_csr_that_is_none(world: World, client: TestC
     h = holder(world, client)
     url = reported_lost(client, serial, h)
     world.clock.advance(seconds=61)  # past the login code's rate limit
-    der = bytearray(make_csr(cn="张三", der=True))
-    der[-1] ^= 0x01  # the last bit of the signature's s flipped: it no longer verifies
-    b64 = base64.b64encode(bytes(der)).decode()
-    flipped = "".join(
-        ["-----BEGIN CERTIFICATE REQUEST-----\n"]
-        + [b64[i : i + 64] + "\n" for i in range(0, len(b64), 64)]
-        + ["-----END CERTIFICATE REQUEST-----\n"]
-    )
+    flipped = csr_not_verifying()
     cases = [
         ({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n"}, "csr"),
         ({"csr": "hello"}, "csr"),

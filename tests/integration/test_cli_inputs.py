@@ -580,15 +580,31 @@ def test_contract_send_signer_refusals_name_the_key_typed(platform, clock) -> No
     assert dbdump.dump(platform) == before
 
 
+def send_refused_not_the_party(platform, args: list[str], env: dict) -> str:
+    """``args`` (a ``contract send``) refused naming ``signers[0].seal``, exit 2, the same in
+    ``--json`` with code ``not_the_party``, and no flow made; the refusal's line, to read."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    res = CliRunner().invoke(cli_app, args, env=env)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error [signers[0].seal]: "), res.stderr
+    refused = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+    assert refused.exit_code == 2, refused.output
+    err = json.loads(refused.stdout)
+    assert (err["field"], err["error"]) == ("signers[0].seal", "not_the_party"), err
+    assert not platform.flows.list().items
+    return res.stderr
+
+
 def test_contract_send_refuses_a_seal_not_of_the_party_the_contract_names(platform, clock) -> None:
     """``contract send`` of a contract naming 甲方 北京某某科技有限公司 with the world
     organization's seal for 甲方: refused naming ``signers[0].seal`` (code ``not_the_party``),
     exit 2, no flow, nothing sent."""
-    from typer.testing import CliRunner
 
     from tests import dbdump
     from tests.integration.test_contracts import _values
-    from yinxin.adapters.cli import app as cli_app
 
     w, _c, env = _contract_world(platform, clock)
     code = "platform-integration"
@@ -602,16 +618,9 @@ def test_contract_send_refuses_a_seal_not_of_the_party_the_contract_names(platfo
     yi = f"role=乙方,subscriber={w.yi.id},seal={w.yi.seal.es_id}"
     args = ["contract", "send", str(c.id), "--signer", jia, "--signer", yi]
     before = dbdump.dump(platform)
-    res = CliRunner().invoke(cli_app, args, env=env)
-    assert res.exit_code == 2, res.output
-    assert res.stderr.startswith("error [signers[0].seal]: "), res.stderr
-    assert "北京某某科技有限公司" in res.stderr and w.org.name in res.stderr, res.stderr
-    res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
-    assert res.exit_code == 2, res.output
-    err = json.loads(res.stdout)
-    assert (err["field"], err["error"]) == ("signers[0].seal", "not_the_party"), err
+    stderr = send_refused_not_the_party(platform, args, env)
+    assert "北京某某科技有限公司" in stderr and w.org.name in stderr, stderr
     assert dbdump.dump(platform) == before
-    assert not platform.flows.list().items
 
 
 def test_contract_send_refuses_a_namesakes_seal_for_a_person_party(platform, clock) -> None:
@@ -619,11 +628,9 @@ def test_contract_send_refuses_a_namesakes_seal_for_a_person_party(platform, clo
     350102198511223455, sealed for 甲方 with the seal of the 张三 whose number is
     110105199003071239: sent (names alike). Now refused naming ``signers[0].seal`` (code
     ``not_the_party``), both numbers masked, exit 2, no flow, nothing sent."""
-    from typer.testing import CliRunner
 
     from tests import dbdump
     from tests.integration.test_contracts import PERSON_ID, _seal_agreement
-    from yinxin.adapters.cli import app as cli_app
 
     w, _c, env = _contract_world(platform, clock)
     c, _signers = _seal_agreement(w, id_number="350102198511223455")
@@ -631,17 +638,10 @@ def test_contract_send_refuses_a_namesakes_seal_for_a_person_party(platform, clo
     yi = f"role=乙方,subscriber={w.member.id},seal={w.jia.seal.es_id}"
     args = ["contract", "send", str(c.id), "--signer", jia, "--signer", yi]
     before = dbdump.dump(platform)
-    res = CliRunner().invoke(cli_app, args, env=env)
-    assert res.exit_code == 2, res.output
-    assert res.stderr.startswith("error [signers[0].seal]: "), res.stderr
-    assert "350***********3455" in res.stderr and "居民身份证号码" in res.stderr, res.stderr
-    assert "350102198511223455" not in res.stderr and PERSON_ID not in res.stderr, res.stderr
-    res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
-    assert res.exit_code == 2, res.output
-    err = json.loads(res.stdout)
-    assert (err["field"], err["error"]) == ("signers[0].seal", "not_the_party"), err
+    stderr = send_refused_not_the_party(platform, args, env)
+    assert "350***********3455" in stderr and "居民身份证号码" in stderr, stderr
+    assert "350102198511223455" not in stderr and PERSON_ID not in stderr, stderr
     assert dbdump.dump(platform) == before
-    assert not platform.flows.list().items
 
 
 def test_contract_send_refuses_a_video_value_it_cannot_read(platform, clock) -> None:

@@ -24,9 +24,11 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -600,35 +602,33 @@ def test_http_code_and_sign(w: World, flow: Flow) -> None:
     assert failed_attempts(w, w.zhang.cert.serial) == 0
 
 
-def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow: Flow) -> None:
-    """``POST /api/v1/ofd/sign`` with a wrong code and a placement the document refuses — an
-    anchor it does not hold, a page it has not, a position off the page — checked the code
-    first: one of its five tries was used and the answer was ``403 wrong_code``, though the
-    request would be refused for its placement anyway. The placement is checked before the
-    code now: ``422`` naming ``anchor``, ``page`` or ``x``, the try counter as it was. A wrong
-    code with a good request still uses a try, and the right code then signs."""
+@contextmanager
+def api_with_a_wrong_code(
+    w: World, document: dict, challenge_id: str, code: str
+) -> Iterator[tuple[Any, dict, Callable[[], int]]]:
+    """An integration key's API client, the body of 张三's seal signature as 乙方 on
+    ``document`` (``name``, ``content_base64``) with a code one off the right ``code`` of
+    ``challenge_id``, and how many tries that challenge has used: the set-up of the tests that
+    a request refused for its input uses none of the code's tries (OFD and GB/T 38540 PDF)."""
     from starlette.testclient import TestClient
 
     from yinxin.adapters.http.server import create_app
     from yinxin.store.models.notify import IntentChallenge
 
-    key = w.p.api_keys.create(name="oa-tries", role="integration", actor="test").secret
-    doc = make_ofd([["咨询合同", "", "乙方（签章）："]])
-    document = {"name": "咨询合同.ofd", "content_base64": base64.b64encode(doc).decode()}
-    ch, code = code_for(w, w.zhang, doc)
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    name = f"oa-tries-{challenge_id}"
+    key = w.p.api_keys.create(name=name[:60], role="integration", actor="test").secret
 
     def tries() -> int:
         with w.p.db.read() as s:
-            return s.get(IntentChallenge, ch).failed_attempts
+            return s.get(IntentChallenge, challenge_id).failed_attempts
 
     body = {
         "signer_subscriber_id": w.zhang.subscriber_id,
         "document": document,
         "seal": w.zhang.seal.es_id,
         "pin": w.zhang.pin,
-        "challenge_id": ch,
-        "code": wrong,
+        "challenge_id": challenge_id,
+        "code": f"{(int(code) + 1) % 10**6:06d}",
         "role": "乙方",
     }
     with TestClient(
@@ -636,6 +636,20 @@ def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow: Flow
         base_url="http://127.0.0.1:8000",
         headers={"Authorization": f"Bearer {key}"},
     ) as c:
+        yield c, body, tries
+
+
+def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow: Flow) -> None:
+    """``POST /api/v1/ofd/sign`` with a wrong code and a placement the document refuses — an
+    anchor it does not hold, a page it has not, a position off the page — checked the code
+    first: one of its five tries was used and the answer was ``403 wrong_code``, though the
+    request would be refused for its placement anyway. The placement is checked before the
+    code now: ``422`` naming ``anchor``, ``page`` or ``x``, the try counter as it was. A wrong
+    code with a good request still uses a try, and the right code then signs."""
+    doc = make_ofd([["咨询合同", "", "乙方（签章）："]])
+    document = {"name": "咨询合同.ofd", "content_base64": base64.b64encode(doc).decode()}
+    ch, code = code_for(w, w.zhang, doc)
+    with api_with_a_wrong_code(w, document, ch, code) as (c, body, tries):
         before = dump(w.p)
         for placement, field in (
             ({"anchor": "丙方（签章）"}, "anchor"),

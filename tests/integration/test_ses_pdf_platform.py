@@ -25,7 +25,12 @@ from tests.dbdump import dump
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import yinxin_cli
 from tests.integration.signing_flow import CODE_SPACING, encrypted, outbox_lines, read_code
-from tests.integration.test_ofd_platform import World, refused, w  # noqa: F401 - fixture
+from tests.integration.test_ofd_platform import (  # noqa: F401 - w: the fixture
+    World,
+    api_with_a_wrong_code,
+    refused,
+    w,
+)
 from yinxin.errors import ValidationError
 from yinxin.ofd.make import make_ofd
 from yinxin.pdf.ses import der_length
@@ -358,34 +363,10 @@ def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow) -> N
     or a page it has not, used one of the code's tries and answered ``403 wrong_code``; the
     placement is checked before the code now (``422`` naming ``placement``, the try counter as
     it was). A wrong code with a good request still uses a try."""
-    from starlette.testclient import TestClient
-
-    from yinxin.adapters.http.server import create_app
-    from yinxin.store.models.notify import IntentChallenge
-
-    key = w.p.api_keys.create(name="oa-ses-tries", role="integration", actor="test").secret
     doc = contract_pdf(1, title="咨询合同")
+    document = {"name": "咨询合同.pdf", "content_base64": base64.b64encode(doc).decode()}
     ch, code = code_for(w, w.zhang, doc)
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
-
-    def tries() -> int:
-        with w.p.db.read() as s:
-            return s.get(IntentChallenge, ch).failed_attempts
-
-    body = {
-        "signer_subscriber_id": w.zhang.subscriber_id,
-        "document": {"name": "咨询合同.pdf", "content_base64": base64.b64encode(doc).decode()},
-        "seal": w.zhang.seal.es_id,
-        "pin": w.zhang.pin,
-        "challenge_id": ch,
-        "code": wrong,
-        "role": "乙方",
-    }
-    with TestClient(
-        create_app(w.p, jobs=False),
-        base_url="http://127.0.0.1:8000",
-        headers={"Authorization": f"Bearer {key}"},
-    ) as c:
+    with api_with_a_wrong_code(w, document, ch, code) as (c, body, tries):
         records = dump(w.p)["signature_records"]
         for placement, code_name in (
             ({"anchor": "丙方"}, "anchor_not_found"),
