@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import STAFF_PASSWORD, Site
 from tests.e2e.test_web_desk import _signed_om_contract, staff_login
-from tests.e2e.test_web_selfservice import certified
+from tests.e2e.test_web_selfservice import certified, reported_lost_on_my_page
 from tests.e2e.test_web_selfservice import subscriber_login as login_to_my
 from tests.e2e.test_web_signing import (
     ORG_PHONE,
@@ -290,13 +290,9 @@ def test_sending_the_reissue_code_says_so_not_that_a_certificate_is_issued(site:
     """发送验证码 on 补办证书 submits the form without a code (the API answers code_required and
     issues nothing): the form's button said 正在签发新证书… meanwhile."""
     p = site.world.p
-    person, _, lost = certified(p, "忙补办", "11010519730505123", "15848158491")
-    login_to_my(site, page, "15848158491")
-    page.goto(site.url(f"/my/certificate?serial={lost.serial}"))
-    page.locator("#loss-form").wait_for(state="visible")
-    page.once("dialog", lambda d: d.accept())  # 挂失 asks first
-    page.locator("#loss-form button[type=submit]").click()
-    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    person, _, lost = reported_lost_on_my_page(
+        site, page, "忙补办", "11010519730505123", "15848158491"
+    )
     form = page.locator("#reissue-form")
     form.wait_for(state="visible")
     page.fill("#reissue-pin", "864208")

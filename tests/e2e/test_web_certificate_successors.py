@@ -16,6 +16,8 @@ from tests.e2e.conftest import Site, shot
 from tests.e2e.test_web_selfservice import (
     certified,
     personal_seal,
+    report_lost,
+    reported_lost_on_my_page,
     stopped_for_fees,
     subscriber_login,
 )
@@ -213,14 +215,9 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     from yinxin.store.models import Certificate
 
     p = site.world.p
-    person, number, lost = certified(p, "韩二十三", "11010519720404123", "15848158403")
-
-    subscriber_login(site, page, "15848158403")
-    page.goto(site.url(f"/my/certificate?serial={lost.serial}"))
-    page.locator("#loss-form").wait_for(state="visible")
-    page.once("dialog", lambda d: d.accept())  # 挂失 asks first
-    page.locator("#loss-form button[type=submit]").click()
-    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    person, number, lost = reported_lost_on_my_page(
+        site, page, "韩二十三", "11010519720404123", "15848158403"
+    )
     reissue = page.locator("#reissue-form")
     reissue.wait_for(state="visible")
     assert page.locator("#rekey-form").is_hidden() and page.locator("#renew-form").is_hidden()
@@ -250,9 +247,7 @@ def test_reissue_is_offered_over_a_loss_and_not_over_a_ca_freeze(site: Site, pag
     page.locator("#ca-hold").wait_for(state="visible")
     assert page.locator("#successors").is_hidden()
     # nor once the key is reported lost over that freeze (the API refuses it: frozen_by_ca)
-    page.once("dialog", lambda d: d.accept())
-    page.locator("#loss-form button[type=submit]").click()
-    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    report_lost(page)
     assert page.locator("#restore-form").is_visible()
     assert page.locator("#successors").is_hidden()
     p.certificates.restore(new_serial, actor="desk1")  # back to the CA's freeze

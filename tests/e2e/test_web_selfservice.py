@@ -84,6 +84,25 @@ def agreed(p, name: str, number: str, phone: str):
     return person
 
 
+def reported_lost_on_my_page(site, page, name: str, id17: str, phone: str) -> tuple:
+    """A person certified (``certified``) who logs in to 我的证书, opens the certificate and
+    reports it lost there (``report_lost``); what ``certified`` gave."""
+    made = certified(site.world.p, name, id17, phone)
+    subscriber_login(site, page, phone)
+    page.goto(site.url(f"/my/certificate?serial={made[2].serial}"))
+    page.locator("#loss-form").wait_for(state="visible")
+    report_lost(page)
+    return made
+
+
+def report_lost(page) -> None:
+    """挂失 on the open /my/certificate page: it asks first (accepted), then the badge says
+    已挂失."""
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#loss-form button[type=submit]").click()
+    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+
+
 def certified(p, name: str, id17: str, phone: str, **approve) -> tuple:
     """A person registered, agreed, applied (platform key, PIN 975312), paid and certified by
     the desk: the person, the ID number (``id17`` with its check digit) and the certificate."""
@@ -261,9 +280,7 @@ def test_a_person_registers_applies_pays_and_downloads_the_certificate(
     assert der.returncode == 0 and serial.upper().lstrip("0") in der.stdout.upper()
 
     # report the loss (it asks first), then restore
-    page.once("dialog", lambda d: d.accept())
-    page.click("#loss-form button[type=submit]")
-    page.locator("#status-badge").filter(has_text="已挂失").wait_for()
+    report_lost(page)
     assert (
         page.locator("#restore-form").is_visible() and not page.locator("#loss-form").is_visible()
     )
