@@ -96,3 +96,50 @@ def test_a_caller_without_the_role_is_refused_403_before_the_shape(
     refusal = problem_of(r, 403)
     assert refusal["code"] in {"not_permitted", "forbidden"}, refusal
     assert "errors" not in refusal, refusal  # nothing said of the fields or parameters
+
+
+EXPORT = "20261201T142827Z"  # a well-formed name: no such export in this world
+NAMED_EXPORT = [  # (method, url): routes whose role check (administrator_of) reads the path
+    pytest.param("GET", f"/api/v1/exports/{EXPORT}?bogus=1", id="export-get"),
+    pytest.param("DELETE", f"/api/v1/exports/{EXPORT}?bogus=1", id="export-delete"),
+    pytest.param("GET", f"/api/v1/exports/{EXPORT}/archive?bogus=1", id="export-archive"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), NAMED_EXPORT)
+@pytest.mark.parametrize(
+    ("who", "status", "code"),
+    [
+        pytest.param("org_a", 404, "not_found", id="organization"),  # as if it did not exist
+        pytest.param("officer", 403, "forbidden", id="officer"),
+        pytest.param("integration", 403, "forbidden", id="integration"),
+    ],
+)
+def test_a_named_export_refuses_the_role_before_the_shape(
+    world, method, url, who, status, code
+) -> None:
+    """The role check of a named export (``administrator_of``) reads the export's name from
+    the path as well as the caller: it was not asked before the query was checked, so a caller
+    who is no administrator got ``422`` naming the route's parameters for ``?bogus=1``, where
+    the same request without it got the 404 (an organization's key) or the 403."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys[who]}"}
+    clean = send(c, method, url.split("?")[0], None, headers)
+    assert problem_of(clean, status)["code"] == code  # what the well-formed request gets
+    refusal = problem_of(send(c, method, url, None, headers), status)
+    assert refusal["code"] == code, refusal
+    assert "errors" not in refusal, refusal  # nothing said of the fields or parameters
+
+
+@pytest.mark.parametrize(("method", "url"), NAMED_EXPORT)
+def test_a_named_export_still_answers_the_shape_to_an_administrator(client, method, url) -> None:
+    problem_of(send(client, method, url, None, {}), 422, "bogus", "invalid")
+
+
+def test_a_malformed_export_name_with_a_bad_query_is_still_the_shape(world) -> None:
+    """The name is checked as the route checks it before the role check reads it: a name not
+    an export's time stamp leaves the request's 422, as it gets without the bad query."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys['org_a']}"}
+    for url in ["/api/v1/exports/not-a-name", "/api/v1/exports/not-a-name?bogus=1"]:
+        problem_of(send(c, "GET", url, None, headers), 422, code="invalid")

@@ -16,9 +16,11 @@ parameters the route expects to a caller with no key, a wrong one or a stale ses
 refusal, raised before the caller was checked, now waits on the check: a caller it refuses
 gets its ``401`` (or ``403 csrf``), an authenticated one the ``422``. So does the route's role
 check, a dependency taking the caller alone (``allowed(capability)``, ``desk_staff``,
-``administrator``): a caller whose role may not use the route gets its ``403``, as it did for
-a well-formed body, not the ``422``. A role checked inside the handler, or by a dependency that
-reads the request too, still comes after the shape. The routes that need no caller
+``administrator``) or the caller and the path (``administrator_of``, given the path's
+parameters as the route reads them): a caller whose role may not use the route gets its ``403``
+(or the ``404`` of a named export to an organization's key), as it did for a well-formed body,
+not the ``422``. A role checked inside the handler, or by a dependency that reads the query, a
+header or the body too, still comes after the shape. The routes that need no caller
 (``/public/…``, logins, signing links) answer the ``422`` to anyone, as before."""
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import request_params_to_args
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -96,17 +99,19 @@ def _needs_caller(dependant: Dependant) -> bool:
     return any(d.call is get_caller or _needs_caller(d) for d in dependant.dependencies)
 
 
-#: a role check: the dependency, and the name it takes the caller under
-RoleCheck = tuple[Callable[..., Any], str]
+#: a role check: the dependency, the name it takes the caller under, and the path parameters it
+#: takes besides (their fields, as FastAPI reads them)
+RoleCheck = tuple[Callable[..., Any], str, list[Any]]
 
 
 def _role_checks(dependant: Dependant) -> list[RoleCheck]:
     """The route's dependencies, at any depth, that take the caller (``get_caller``) and
-    nothing else — its role checks (``allowed(capability)``, ``desk_staff``): what they
-    refuse depends on the caller alone, so it can be asked before the request is read."""
+    nothing else but path parameters — its role checks (``allowed(capability)``,
+    ``desk_staff``, ``administrator_of``): what they refuse depends on the caller and the path
+    alone, both known before the query and the body are read."""
     found: list[RoleCheck] = []
     for d in dependant.dependencies:
-        own = (d.path_params, d.query_params, d.header_params, d.cookie_params, d.body_params)
+        own = (d.query_params, d.header_params, d.cookie_params, d.body_params)
         takes = d.dependencies
         if (
             inspect.isfunction(d.call)  # called as it is: not a coroutine, not a generator
@@ -117,7 +122,7 @@ def _role_checks(dependant: Dependant) -> list[RoleCheck]:
             and takes[0].call is get_caller
             and takes[0].name
         ):
-            found.append((d.call, takes[0].name))
+            found.append((d.call, takes[0].name, list(d.path_params)))
         found.extend(_role_checks(d))
     return found
 
@@ -138,8 +143,11 @@ async def _check_caller(request: Request, role_checks: list[RoleCheck]) -> None:
 
     def check() -> None:
         principal = get_caller(request, credentials, None)
-        for role_check, name in role_checks:
-            role_check(**{name: principal})
+        for role_check, name, path in role_checks:
+            values, errors = request_params_to_args(path, request.path_params)
+            if errors:  # a path the route refuses (422): not called by FastAPI either
+                continue
+            role_check(**values, **{name: principal})
 
     try:
         await run_in_threadpool(check)
