@@ -143,3 +143,25 @@ def test_a_malformed_export_name_with_a_bad_query_is_still_the_shape(world) -> N
     headers = {"authorization": f"Bearer {keys['org_a']}"}
     for url in ["/api/v1/exports/not-a-name", "/api/v1/exports/not-a-name?bogus=1"]:
         problem_of(send(c, "GET", url, None, headers), 422, code="invalid")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"name": ', id="body-not-json"),
+        pytest.param(b'{"name": "a", "name": "b"}', id="body-twice"),
+        pytest.param(b"{}", id="body-invalid"),
+    ],
+)
+def test_an_organization_key_registering_an_organization_is_refused_before_the_shape(
+    world, body
+) -> None:
+    """An organization's key may register people but not organizations, a refusal that depends
+    on the key alone but was made in the handler: a body that was not JSON, gave a member twice
+    or missed the fields got ``422`` naming the fields of an organization, now the ``403``."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys['org_a']}"}
+    r = send(c, "POST", "/api/v1/subscribers/organizations", body, headers)
+    refusal = problem_of(r, 403, code="forbidden")
+    assert "cannot register organizations" in refusal["detail"], refusal
+    assert "errors" not in refusal, refusal

@@ -5,18 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from yinxin.access.keys import Principal
+from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
     Page,
     Pages,
     Plat,
     Registrar,
     Strict,
+    get_caller,
     scope_subscriber,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
@@ -214,10 +215,22 @@ def add_person(body: PersonIn, platform: Plat, principal: Registrar):
     return platform.subscribers.add_person(**data, organization_id=org, actor=principal.actor)
 
 
-@router.post("/subscribers/organizations", status_code=201, response_model=OrganizationView)
-def add_organization(body: OrganizationIn, platform: Plat, principal: Registrar):
+def organization_registrar(principal: Principal = Depends(get_caller)) -> Principal:
+    """A caller that may register organizations: one with ``register`` bound to no
+    organization. A role check on the caller alone, so asked before the body is read
+    (``json_body``): a malformed body is the ``403``, not a ``422`` naming the fields."""
+    principal.require(Capability.REGISTER)
     if principal.organization_id is not None:
         raise Forbidden("an organization-bound key cannot register organizations")
+    return principal
+
+
+@router.post("/subscribers/organizations", status_code=201, response_model=OrganizationView)
+def add_organization(
+    body: OrganizationIn,
+    platform: Plat,
+    principal: Annotated[Principal, Depends(organization_registrar)],
+):
     return platform.subscribers.add_organization(**body.model_dump(), actor=principal.actor)
 
 
