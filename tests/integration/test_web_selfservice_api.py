@@ -132,6 +132,26 @@ def test_a_person_registers_itself_and_sees_only_itself(world, client):
     problem(r, 403, "forbidden")
 
 
+@pytest.mark.parametrize("url", ["/api/v1/subscribers/persons", "/api/v1/subscribers/devices"])
+def test_a_subscriber_session_registering_others_is_refused_before_the_shape(world, client, url):
+    """A subscriber's session registers no one else, a refusal that depends on the session
+    alone but was made in the handler, after the body was read: a body that was not JSON, gave
+    a member twice or missed the fields got ``422`` naming a person's (or a device's) fields,
+    now the ``403``."""
+    cid, code = code_for(client, world, PERSON["phone"])
+    r = client.post(
+        "/api/v1/public/registrations/persons", json={**PERSON, "challenge_id": cid, "code": code}
+    )
+    assert r.status_code == 201, r.text
+    headers = {"X-CSRF-Token": r.json()["csrf_token"], "content-type": "application/json"}
+    n = count_subscribers(world)
+    for body in [b'{"name": ', b'{"name": "a", "name": "b"}', b"{}"]:
+        refusal = problem(client.post(url, content=body, headers=headers), 403, "forbidden")
+        assert "cannot register other subscribers" in refusal["detail"], refusal
+        assert "errors" not in refusal, refusal
+    assert count_subscribers(world) == n
+
+
 def test_a_registration_refuses_an_idempotency_key_before_it_uses_the_code(world, client):
     """The registration's second step sent with an Idempotency-Key kept its answer without
     the session cookies: a retry got a 201 that logged no one in, while the first had used

@@ -193,11 +193,23 @@ class AgreementOut(BaseModel):
     text: str
 
 
-def _own_organization(principal: Principal, given: int | None) -> int | None:
-    """An organization-bound caller registers under its own organization only; a subscriber's
-    own session registers no one (its scope is itself)."""
+def other_registrar(principal: Principal = Depends(get_caller)) -> Principal:
+    """A caller that may register people and devices: one with ``register`` but not a
+    subscriber's own session, which registers no one (its scope is itself). A role check on
+    the caller alone, so asked before the body is read (``json_body``): a malformed body is
+    the ``403``, not a ``422`` naming the fields."""
+    principal.require(Capability.REGISTER)
     if principal.subscriber_id is not None:
         raise Forbidden("a subscriber's session cannot register other subscribers")
+    return principal
+
+
+OtherRegistrar = Annotated[Principal, Depends(other_registrar)]
+
+
+def _own_organization(principal: Principal, given: int | None) -> int | None:
+    """An organization-bound caller registers under its own organization only (a subscriber's
+    own session was refused by ``other_registrar``)."""
     org = principal.organization_id
     if org is None:
         return given
@@ -209,7 +221,7 @@ def _own_organization(principal: Principal, given: int | None) -> int | None:
 
 
 @router.post("/subscribers/persons", status_code=201, response_model=PersonView)
-def add_person(body: PersonIn, platform: Plat, principal: Registrar):
+def add_person(body: PersonIn, platform: Plat, principal: OtherRegistrar):
     org = _own_organization(principal, body.organization_id)
     data = body.model_dump(exclude={"organization_id"})
     return platform.subscribers.add_person(**data, organization_id=org, actor=principal.actor)
@@ -235,7 +247,7 @@ def add_organization(
 
 
 @router.post("/subscribers/devices", status_code=201, response_model=DeviceView)
-def add_device(body: DeviceIn, platform: Plat, principal: Registrar):
+def add_device(body: DeviceIn, platform: Plat, principal: OtherRegistrar):
     org = _own_organization(principal, body.organization_id)
     assert org is not None
     return platform.subscribers.add_device(
