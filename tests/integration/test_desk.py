@@ -398,6 +398,11 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
     assert (c.workday_response_hours, c.other_response_hours, c.on_site_hours) == (2, 4, 24)
     with pytest.raises(Conflict):
         p.desk.adopt(drafted.number)
+    before = dbdump.dump(p)
+    with pytest.raises(IllegalTransition) as e:  # its names are the signed contract's
+        p.desk.correct_parties(c.number, party_a="北京甲方", reason="简称")
+    assert e.value.field == "contract"
+    assert dbdump.dump(p) == before
     NUMBER = c.number  # noqa: N806 — the library's number stands for the contract from here on
     # a notice in the past, every step back-dated to when it happened (now is later)
     notice = bj(2026, 10, 16, 20, 0)
@@ -1045,4 +1050,152 @@ def test_cli_record_flow_with_another_partys_seal_exits_2_naming_the_option(tmp_
     assert "不能为甲方签章" in str(out), out  # the JSON error carries no code
     assert w.org.name in str(out), out
     assert dbdump.dump(db) == before
+    db.dispose()
+
+
+# --- a hand-entered contract's party names corrected -------------------------------------------
+def test_a_hand_entered_contracts_parties_are_corrected_until_a_record_is_in_flow(world) -> None:
+    """A typo in 甲方's name barred every record flow (``not_the_party``) and nothing could
+    correct it: ``correct_parties`` does, checked as creation checks a name, with an audit
+    event of the names before and after; refusals write nothing; once a record is in a sign
+    flow the names it prints stay."""
+    w, p = world, world.p
+    typo = w.org.name + "分公司"
+    r = _resolved_for(p, w.clock, typo, w.person.name)
+    jia, yi = (w.jia.id, w.jia.seal.es_id), (w.yi.id, w.yi.seal.es_id)
+    with pytest.raises(ValidationError) as e:
+        p.desk.start_record_flow(r.id, party_a=jia, party_b=yi, actor="运维经理")
+    assert e.value.code == "not_the_party"
+    number = "YW-2026-009"
+    before = dbdump.dump(p)
+    for kind, field, kw in [
+        (ValidationError, "party_a", {}),  # nothing to correct
+        (ValidationError, "party_a", {"party_a": "  "}),
+        (ValidationError, "party_b", {"party_b": "x" * 201}),
+        (ValidationError, "party_a", {"party_a": "甲方\u202e"}),  # hidden characters
+        (ValidationError, "party_a", {"party_a": typo}),  # no change
+        (ValidationError, "reason", {"party_a": w.org.name, "reason": " "}),
+    ]:
+        with pytest.raises(kind) as e:
+            p.desk.correct_parties(number, **({"reason": "笔误"} | kw), actor="运维经理")
+        assert e.value.field == field, (kw, e.value)
+    with pytest.raises(NotFound) as e:
+        p.desk.correct_parties("NO-SUCH", party_a=w.org.name, reason="笔误")
+    assert e.value.field == "contract"
+    assert dbdump.dump(p) == before
+    c = p.desk.correct_parties(number, party_a=f" {w.org.name} ", reason="笔误", actor="运维经理")
+    assert (c.party_a, c.party_b) == (w.org.name, w.person.name)
+    assert p.desk.contract(number).party_a == w.org.name
+    from yinxin.store.audit import events
+
+    with p.db.read() as s:
+        [ev] = events(s, action="desk_contract.parties_corrected")
+    assert (ev.actor, ev.subject_type, ev.subject_id) == ("运维经理", "desk_contract", number)
+    assert ev.data["before"] == {"party_a": typo, "party_b": w.person.name}
+    assert ev.data["after"] == {"party_a": w.org.name, "party_b": w.person.name}
+    assert ev.data["reason"] == "笔误"
+    sent = p.desk.start_record_flow(r.id, party_a=jia, party_b=yi, actor="运维经理")
+    assert sent.request.record_flow_id == sent.flow.flow.id
+    before = dbdump.dump(p)
+    with pytest.raises(IllegalTransition) as e:  # the record in flow prints these names
+        p.desk.correct_parties(number, party_b="另一家公司", reason="改名")
+    assert e.value.field == "contract"
+    assert dbdump.dump(p) == before
+    # a record flow withdrawn prints nothing more: the names may be corrected again, and the
+    # next record renders them
+    p.flows.cancel(sent.flow.flow.id, "名称有误", actor="运维经理")
+    c = p.desk.correct_parties(number, party_a=f"{w.org.name}", party_b="另一家公司", reason="改名")
+    assert c.party_b == "另一家公司"
+
+
+def test_api_and_cli_correct_a_desk_contracts_parties(tmp_path) -> None:
+    import json
+
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import problem_of
+    from tests.integration.signing_flow import new_platform
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+    from yinxin.store.db import Database
+
+    home = tmp_path / "home"
+    p = new_platform(home)
+    add_003(p)
+    add_003(p, "YW/2026/002")
+    admin = p.api_keys.create(name="admin", role="administrator", actor="t").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    sub = p.subscribers.add_organization(
+        name="北京甲方科技有限公司",
+        uscc="91110108MA01YX0030",
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
+    org = p.api_keys.create(
+        name="org", role="organization_admin", organization_id=sub.id, actor="t"
+    ).secret
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        for role in p.status.crl_roles():  # the start's first CRLs, before comparing
+            p.status.current_crl(role)
+        path = f"/api/v1/desk/contracts/{NUMBER}/correct"
+        before = dbdump.dump(p)
+        problem_of(c.post(path, json={"party_a": "", "reason": "笔误"}, headers=h), 422, "party_a")
+        problem_of(c.post(path, json={"party_a": "甲", "reason": ""}, headers=h), 422, "reason")
+        problem_of(c.post(path, json={"party_a": A, "reason": "笔误"}, headers=h), 422, "party_a")
+        problem_of(
+            c.post(
+                "/api/v1/desk/contracts/NO/correct",
+                json={"party_a": "甲", "reason": "x"},
+                headers=h,
+            ),
+            404,
+            "contract",
+        )
+        problem_of(  # the desk's staff only, as for adding a contract
+            c.post(
+                path,
+                json={"party_a": "甲", "reason": "x"},
+                headers={"Authorization": f"Bearer {org}"},
+            ),
+            403,
+            "role",
+        )
+        assert dbdump.dump(p) == before
+        r = c.post(path, json={"party_b": "周口精创智能科技有限公司", "reason": "笔误"}, headers=h)
+        assert r.status_code == 200, r.text
+        assert (r.json()["party_a"], r.json()["party_b"]) == (A, "周口精创智能科技有限公司")
+        # a number with slashes is reached whole, as by the other contract routes
+        r = c.post(
+            "/api/v1/desk/contracts/YW/2026/002/correct",
+            json={"party_a": "周口市市场监督管理局", "reason": "简称"},
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+        assert p.desk.contract("YW/2026/002").party_a == "周口市市场监督管理局"
+    p.close()
+    env = cli_env(home)
+    db = Database(f"sqlite:///{home / 'yinxin.db'}")
+    before = dbdump.dump(db)
+    res = CliRunner().invoke(
+        cli_app,
+        ["desk", "contract-correct", NUMBER, "--party-a", " ", "--reason", "笔误", "--json"],
+        env=env,
+    )
+    assert (res.exit_code, json.loads(res.stdout).get("field")) == (2, "party_a"), res.stdout
+    res = CliRunner().invoke(
+        cli_app, ["desk", "contract-correct", NUMBER, "--reason", "笔误", "--json"], env=env
+    )
+    assert (res.exit_code, json.loads(res.stdout).get("field")) == (2, "party_a"), res.stdout
+    assert dbdump.dump(db) == before
+    res = CliRunner().invoke(
+        cli_app,
+        ["desk", "contract-correct", NUMBER, "--party-b", B, "--reason", "改回", "--json"],
+        env=env,
+    )
+    assert res.exit_code == 0, res.stdout
+    assert json.loads(res.stdout)["party_b"] == B
     db.dispose()

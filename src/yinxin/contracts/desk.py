@@ -444,6 +444,78 @@ class ServiceDesk:
             ) from None
         return self.add_contract(number, **terms, actor=actor, _library_id=library_id)
 
+    def correct_parties(
+        self,
+        number: str,
+        *,
+        party_a: str | None = None,
+        party_b: str | None = None,
+        reason: str,
+        actor: str = "operator",
+    ) -> DeskContractView:
+        """Correct 甲方/乙方 of a contract entered by hand (a typo, an abbreviation): the record
+        flow admits only the seals of the parties named here (``not_the_party``), so a wrong
+        name would bar every record. The names are checked as :meth:`add_contract` checks
+        them. Refused (``IllegalTransition``, naming ``contract``) for a contract adopted from
+        the template library — its names are the signed contract's — and once a service record
+        of the contract is in a sign flow (draft, started or completed) or signed: that paper
+        prints the names as they were. The audit event keeps the names before and after."""
+        from yinxin.store.models.flows import SignFlow
+
+        changes: dict[str, str] = {}
+        for field, value in (("party_a", party_a), ("party_b", party_b)):
+            if value is not None:
+                changes[field] = _text(value, field, limit=200)
+        if not changes:
+            raise ValidationError("give party_a or party_b to correct", field="party_a")
+        reason = _text(reason, "reason")
+        actor = _text(actor, "actor", limit=100)
+        now = self._now()
+        with self.db.transaction() as s:
+            c = self._contract(s, number, lock=True)
+            if c.contract_id is not None:
+                raise IllegalTransition(
+                    f"contract {c.number} was adopted from the template library: its parties "
+                    "are the signed contract's and are not corrected here",
+                    field="contract",
+                )
+            papers = s.scalar(
+                select(ServiceRequest.id)
+                .outerjoin(SignFlow, SignFlow.id == ServiceRequest.record_flow_id)
+                .where(
+                    ServiceRequest.contract_id == c.id,
+                    (ServiceRequest.state == _R.RECORD_SIGNED)
+                    | SignFlow.state.in_(("draft", "started", "completed")),
+                )
+                .limit(1)
+            )
+            if papers is not None:
+                raise IllegalTransition(
+                    f"request #{papers}'s service record of contract {c.number} is in a sign "
+                    "flow or signed with the parties' names as they are: they are not "
+                    "corrected",
+                    field="contract",
+                )
+            before = {"party_a": c.party_a, "party_b": c.party_b}
+            if all(before[k] == v for k, v in changes.items()):
+                field = next(iter(changes))
+                raise ValidationError(f"{field} is already {changes[field]!r}", field=field)
+            for k, v in changes.items():
+                setattr(c, k, v)
+            event(
+                s,
+                now,
+                actor,
+                "desk_contract.parties_corrected",
+                c.number,
+                {
+                    "before": before,
+                    "after": {"party_a": c.party_a, "party_b": c.party_b},
+                    "reason": reason,
+                },
+            )
+            return _contract_view(c)
+
     def adoptable(self) -> list[AdoptableView]:
         """The library's signed O&M contracts not yet under service, oldest first: what the
         desk offers to :meth:`adopt`, so a contract signed on the platform is not left without

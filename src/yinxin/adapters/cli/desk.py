@@ -1,11 +1,12 @@
 """``yinxin desk …``: the O&M service desk of contract 003 from a shell, over ``platform.desk``.
 
 The desk puts a contract under service (``adopt`` a signed one of the template library, or
-``contract-add`` one signed on paper), writes down each notice (``open``)
-and each step (``respond``, ``arrive``, ``pause``/``resume`` while waiting on 甲方,
-``resolve``, ``cancel``), records the monthly inspection (``inspect``), sends the service record
-for signature by both parties (``record-flow``; each signer's link is printed once), and writes
-the record and the monthly or yearly report as PDF. ``sweep`` runs the breach job's work now.
+``contract-add`` one signed on paper, ``contract-correct`` its party names), writes down each
+notice (``open``) and each step (``respond``, ``arrive``, ``pause``/``resume`` while waiting on
+甲方, ``resolve``, ``cancel``), records the monthly inspection (``inspect``), sends the service
+record for signature by both parties (``record-flow``; each signer's link is printed once), and
+writes the record and the monthly or yearly report as PDF. ``sweep`` runs the breach job's work
+now.
 Times are ISO 8601 with their offset (``2026-10-16T20:00+08:00``); a step may be written down
 afterwards with ``--at``, never in the future.
 """
@@ -151,6 +152,27 @@ def contract_add(
             c.annual_fee,
             c.penalty_per_breach,
         ),
+    )
+
+
+@desk_app.command("contract-correct")
+def contract_correct(
+    number: str = CONTRACT,
+    party_a: str | None = typer.Option(None, "--party-a", help="甲方 as it should read."),
+    party_b: str | None = typer.Option(None, "--party-b", help="乙方 as it should read."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit trail)."),
+    actor: str = ACTOR,
+    home: Path | None = HOME,
+    as_json: bool = JSON,
+) -> None:
+    """Correct 甲方/乙方 of a contract entered by hand (a typo, an abbreviation), while no
+    service record of it is in a sign flow or signed; an adopted contract keeps the library's."""
+    run(
+        as_json,
+        lambda: platform(home).desk.correct_parties(
+            number, party_a=party_a, party_b=party_b, reason=reason, actor=actor
+        ),
+        lambda c: say("[green]Contract[/] {} 甲方 {} 乙方 {}", c.number, c.party_a, c.party_b),
     )
 
 

@@ -237,6 +237,19 @@ def record_flow(
 # a client sends as is or as %2F (the same path once decoded): ``{number:path}`` takes it whole.
 # The routes with a tail after the number come first, so the bare one below takes only what no
 # tail explains.
+class CorrectPartiesIn(Strict):
+    party_a: str | None = Field(None, max_length=200, description="甲方 as it should read")
+    party_b: str | None = Field(None, max_length=200, description="乙方 as it should read")
+    reason: str = Field(max_length=4000)
+
+
+@router.post("/desk/contracts/{number:path}/correct", response_model=DeskContractView)
+def correct_parties(number: Number, body: CorrectPartiesIn, platform: Plat, principal: Staff):
+    """Correct 甲方/乙方 of a contract entered by hand (not one adopted from the library), while
+    no service record of it is in a sign flow or signed."""
+    return platform.desk.correct_parties(number, **body.model_dump(), actor=principal.actor)
+
+
 @router.post(
     "/desk/contracts/{number:path}/inspections", status_code=201, response_model=InspectionView
 )
