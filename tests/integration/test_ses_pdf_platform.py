@@ -360,9 +360,10 @@ def test_a_seal_revoked_here_before_the_signing_is_invalid(w: World, flow) -> No
 
 def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow) -> None:  # noqa: F811
     """``POST /api/v1/ses-pdf/sign`` with a wrong code and an anchor text the PDF does not hold,
-    or a page it has not, used one of the code's tries and answered ``403 wrong_code``; the
-    placement is checked before the code now (``422`` naming ``placement``, the try counter as
-    it was). A wrong code with a good request still uses a try."""
+    a page it has not, or a position where the seal (at its own size) runs off the page, used
+    one of the code's tries and answered ``403 wrong_code``; the placement is checked before
+    the code now (``422`` naming ``placement``, the try counter as it was). A wrong code with a
+    good request still uses a try."""
     doc = contract_pdf(1, title="咨询合同")
     document = {"name": "咨询合同.pdf", "content_base64": base64.b64encode(doc).decode()}
     ch, code = code_for(w, w.zhang, doc)
@@ -371,6 +372,8 @@ def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow) -> N
         for placement, code_name in (
             ({"anchor": "丙方"}, "anchor_not_found"),
             ({"page": 9, "x_mm": 20, "y_mm": 20}, "page_out_of_range"),
+            # a page it has, the seal at its own size running off the right edge
+            ({"page": 1, "x_mm": 200, "y_mm": 20}, "outside_page"),
         ):
             r = c.post("/api/v1/ses-pdf/sign", json={**body, "placement": placement})
             assert r.status_code == 422 and r.json()["field"] == "placement", r.text

@@ -281,11 +281,11 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
 
 
 def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
-    """``sign pdf`` with a wrong code and an ``--anchor`` the PDF does not hold, or a ``--page``
-    it has not, used one of the code's five tries (exit 5, ``wrong_code``) though the PDF
-    engine would refuse the placement anyway. The placement is checked before the code now:
-    exit 2 naming ``placement`` (as with a right code), the try counter as it was. A wrong
-    code with a good request still uses a try."""
+    """``sign pdf`` with a wrong code and an ``--anchor`` the PDF does not hold, a ``--page``
+    it has not, or a position where the seal runs off the page, used one of the code's five
+    tries (exit 5, ``wrong_code``) though the PDF engine would refuse the placement anyway.
+    The placement is checked before the code now: exit 2 naming ``placement`` (as with a right
+    code), the try counter as it was. A wrong code with a good request still uses a try."""
     import datetime as dt
 
     from sqlalchemy import select
@@ -316,6 +316,8 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
     for placement, error in (
         (["--anchor", "丙方（签章）"], "anchor_not_found"),
         (["--page", "9", "--x", "20", "--y", "20"], "page_out_of_range"),
+        # a page it has, the seal (40 mm wide) running off its right edge at x 200 mm
+        (["--page", "1", "--x", "200", "--y", "20"], "outside_page"),
     ):
         proc = home.run(*base, *placement, env=env)
         assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -125,6 +125,11 @@ class OfdSigning:
         has not, a position off the page), found without the seal's key: before the code."""
         check_placement(document, placement)
 
+    def _check_fits(self, document: bytes, seal: int | str, placement) -> None:
+        """What the document refuses of the seal at its size, found without the seal's key:
+        nothing for OFD (a position is the seal's centre, on the page; its size plays no part);
+        a PDF seal signature (``signing.ses_pdf``) refuses one running off the page."""
+
     def _make(self, document, seal_der, key, cert_der, placement, now, timestamper) -> _Made:
         """One signature on ``document``; ``timestamper`` None is the dry run before the code
         is confirmed (no TSA call, nothing kept)."""
@@ -194,6 +199,7 @@ class OfdSigning:
         # a placement the document refuses is refused before the code is checked: a wrong
         # code with it used one of its tries (the dry run below needs the unlocked key)
         self._check_placement(document, placement)
+        self._check_fits(document, seal, placement)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )

@@ -34,12 +34,14 @@ from yinxin.pdf.sign import (
     RevocationData,
     SealStamp,
     SignRequest,
+    check_fits,
     check_placement,
     check_signable,
     sign_pdf_detailed,
 )
 from yinxin.registry.status import Evidence
 from yinxin.seals.pin import SealMaterial
+from yinxin.seals.rows import seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
 from yinxin.signing.intent import Challenge, Confirmation, IntentConfirmation
 from yinxin.store import audit
@@ -60,6 +62,12 @@ class Role(StrEnum):
 
 ROLES = tuple(Role)
 MAX_PDF = 50 * 1024 * 1024
+
+
+def default_placement(width_mm: float) -> Placement:
+    """Where a PDF seal with no placement goes: the last page, 120 mm from the left and
+    40 mm up, at the seal's own width."""
+    return Placement(page=-1, x_mm=120, y_mm=40, width_mm=width_mm)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -276,6 +284,25 @@ class SigningService:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}", field=f"{where}role")
         return Level(level), Role(role) if role is not None else None
 
+    def check_fits(self, document: bytes, seal: int | str, placement: Placement | None) -> None:
+        """Refuse, as sealing would (``outside_page`` naming ``placement``, the same message),
+        a seal placed by page and position that runs off its page, at the size it will be drawn:
+        the seal row's, read without the PIN, so before the code is checked (found only by
+        sealing, after the code, a wrong code with it used one of its tries). A seal that cannot
+        be found, or a width sealing refuses for itself, is left to the later checks."""
+        with self.db.read() as s:
+            try:
+                row = seal_row(s, seal)
+            except NotFound:
+                return
+            width, height = row.width_mm, row.height_mm
+        if not (width and height and width > 0 and height > 0):
+            return
+        placed = placement or default_placement(width)
+        if placed.anchor or not 5 <= placed.width_mm <= 300:
+            return
+        check_fits(document, placed, height_mm=placed.width_mm * height / width)
+
     def sign_request(
         self,
         document: bytes,
@@ -305,7 +332,7 @@ class SigningService:
                 name=stamp.name,
                 kind=stamp.kind,
             ),
-            placement=placement or Placement(page=-1, x_mm=120, y_mm=40, width_mm=stamp.width_mm),
+            placement=placement or default_placement(stamp.width_mm),
             timestamper=self.tsa if level != Level.B_B else None,
             level=level,
             revocation=(
@@ -488,6 +515,7 @@ class SigningService:
         # as sealing would refuse it, but before the code is checked: a wrong code with it used
         # one of the code's tries (the last page is where a seal with no placement goes)
         check_placement(document, placement or Placement(page=-1))
+        self.check_fits(document, seal, placement)  # the seal's size: its row's, no PIN needed
         digest = sha256_hex(document)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code

@@ -20,10 +20,14 @@ own GB/T 38540 tools, and ``yinxin verify`` does.
 
 from __future__ import annotations
 
-from yinxin.errors import ValidationError
+from dataclasses import replace
+
+from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.pdf.ses import SesPdfReport, sign_ses_pdf, verify_ses_pdf
-from yinxin.pdf.sign import Placement, check_placement, check_signable
+from yinxin.pdf.sign import Placement, check_fits, check_placement, check_signable
+from yinxin.seals.rows import seal_row
 from yinxin.seals.ses_signature import SesPdfSigner, check_pdf_value
+from yinxin.seals.seseal import parse_seseal
 from yinxin.signing.ofd import OfdSigning, SignedOfdDocument, _Made
 
 MAX_PDF = 50 * 1024 * 1024
@@ -52,6 +56,27 @@ class SesPdfSigning(OfdSigning):
 
     def _check_placement(self, document: bytes, placement) -> None:
         check_placement(bytes(document), placement)
+
+    def _check_fits(self, document: bytes, seal: int | str, placement) -> None:
+        """A seal placed by page and position that runs off its page, refused as sealing would
+        (``outside_page`` naming ``placement``, the same message) but before the code: drawn at
+        the size its GB/T 38540 record gives, read from the seal row without the PIN. A seal not
+        found or a record not read is left to the later checks."""
+        if placement.anchor:
+            return
+        with self.db.read() as s:
+            try:
+                seseal = seal_row(s, seal).seseal
+            except NotFound:
+                return
+        try:
+            info = parse_seseal(bytes(seseal)).info
+            width, height = float(info.width_mm), float(info.height_mm)
+        except (ValueError, YinxinError):
+            return
+        if not (width > 0 and height > 0 and 5 <= width <= 300):
+            return
+        check_fits(bytes(document), replace(placement, width_mm=width), height_mm=height)
 
     def _make(self, document, seal_der, key, cert_der, placement, now, timestamper) -> _Made:
         signer = SesPdfSigner(
