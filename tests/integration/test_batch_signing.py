@@ -8,6 +8,7 @@ batch records nothing, and its code still signs the batch it was sent for.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
@@ -253,6 +254,32 @@ def test_wrong_code_then_the_right_one(fresh):
     e = refused(w, lambda: sign(w, items, cid, wrong), Forbidden, "code")
     assert e.code == "wrong_code"
     assert len(sign(w, items, cid, code).documents) == 5
+
+
+def test_a_wrong_code_with_a_bad_placement_uses_no_try(world):
+    """A batch whose third document's seal is placed on a page it has not, by an anchor text it
+    does not hold, or at a position where the seal runs off the page, signed with a wrong code:
+    the code was checked first and one of its five tries used (``wrong_code``) though sealing
+    would refuse that document anyway. The placements are checked before the code now, the
+    refusal naming ``items[2].placement`` as sealing names it, the try counter as it was."""
+    w = world
+    pdfs = docs(3, "错位")
+    for n, (placement, error) in enumerate(
+        (
+            (Placement(page=9, x_mm=20, y_mm=20), "page_out_of_range"),
+            (Placement(anchor="丙方（签章）"), "anchor_not_found"),
+            (Placement(page=1, x_mm=200, y_mm=20), "outside_page"),
+        )
+    ):
+        items = items_of(pdfs, f"错位{n}")
+        items[2] = BatchItem(items[2].pdf, items[2].document_name, placement, "甲方")
+        cid, code, _sms = ask(w, items)
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        go = functools.partial(sign, w, items, cid, wrong)
+        e = refused(w, go, ValidationError, "items[2].placement")
+        assert e.code == error and e.message.startswith("items[2]: "), e.to_dict()
+        with w.p.db.read() as s:
+            assert s.get(IntentChallenge, cid).failed_attempts == 0, placement
 
 
 def test_wrong_pin_keeps_the_code(fresh):

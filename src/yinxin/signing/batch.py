@@ -50,6 +50,7 @@ from yinxin.pdf.sign import (
     Placement,
     SignedPdf,
     SignRequest,
+    check_placement,
     check_signable,
     finish_long_term,
     sign_pdf_detailed,
@@ -268,6 +269,15 @@ class BatchSigning:
         client_ip, actor, context = self._extras(
             client_ip, actor, context, f"subscriber:{signer_subscriber_id}"
         )
+        # each document's placement as sealing would refuse it (a page it has not, an anchor
+        # text it does not hold, the seal at its size running off the page), before the code:
+        # a wrong code with it used one of the code's tries
+        for i, c in enumerate(checked):
+            try:
+                check_placement(c.pdf, c.placement or Placement(page=-1))
+                self.signing.check_fits(c.pdf, seal, c.placement)
+            except YinxinError as e:
+                raise _for_item(e, i) from None
         manifest = self._manifest(checked)
         digest = manifest_sha256(manifest)
         who = SignerCredentials(
