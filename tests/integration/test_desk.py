@@ -536,6 +536,22 @@ def contract_body(number: str, title: str) -> dict:
     }
 
 
+def organization_key(p, *, actor: str) -> str:
+    """The API key of an organization's administrator (北京甲方科技有限公司, registered here):
+    a caller of the desk's routes that is not desk staff."""
+    sub = p.subscribers.add_organization(
+        name="北京甲方科技有限公司",
+        uscc="91110108MA01YX0030",
+        legal_representative="李四",
+        contact_name="王五",
+        contact_phone="010-62345678",
+        phone="13900139000",
+    )
+    return p.api_keys.create(
+        name="org", role="organization_admin", organization_id=sub.id, actor=actor
+    ).secret
+
+
 def test_api_desk_round_and_refusals(platform, clock) -> None:
     from starlette.testclient import TestClient
 
@@ -545,17 +561,7 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
     p = platform
     clock.set(bj(2026, 10, 10, 9, 0))  # the make-up working Saturday
     admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
-    sub = p.subscribers.add_organization(
-        name="北京甲方科技有限公司",
-        uscc="91110108MA01YX0030",
-        legal_representative="李四",
-        contact_name="王五",
-        contact_phone="010-62345678",
-        phone="13900139000",
-    )
-    org = p.api_keys.create(
-        name="org", role="organization_admin", organization_id=sub.id, actor="test"
-    ).secret
+    org = organization_key(p, actor="test")
     with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
         h = {"Authorization": f"Bearer {admin}"}
         contract = contract_body(NUMBER, "周专市监小程序软件运维服务合同")
@@ -1127,17 +1133,7 @@ def test_api_and_cli_correct_a_desk_contracts_parties(tmp_path) -> None:
     add_003(p, "YW/2026/002")
     admin = p.api_keys.create(name="admin", role="administrator", actor="t").secret
     h = {"Authorization": f"Bearer {admin}"}
-    sub = p.subscribers.add_organization(
-        name="北京甲方科技有限公司",
-        uscc="91110108MA01YX0030",
-        legal_representative="李四",
-        contact_name="王五",
-        contact_phone="010-62345678",
-        phone="13900139000",
-    )
-    org = p.api_keys.create(
-        name="org", role="organization_admin", organization_id=sub.id, actor="t"
-    ).secret
+    org = organization_key(p, actor="t")
     with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
         for role in p.status.crl_roles():  # the start's first CRLs, before comparing
             p.status.current_crl(role)
