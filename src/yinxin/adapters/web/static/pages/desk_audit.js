@@ -48,7 +48,7 @@ const ACTIONS = {
   "obligation.tracked": "开始履约跟踪", "obligation.scheduled": "确定履约期限", "obligation.deemed": "视为验收",
   "obligation.paid": "登记付款", "obligation.payment_reversed": "付款冲正", "obligation.withdrawn": "撤回履约事实", "obligation.due": "履约提醒", "obligation.delivered": "交付并申请验收",
   "obligation.reminded": "催告验收", "obligation.accepted": "验收合格", "obligation.went_live": "上线运行",
-  "desk_contract.added": "登记运维合同", "desk_contract.inspected": "登记月度巡检",
+  "desk_contract.added": "登记运维合同", "desk_contract.parties_corrected": "更正合同当事人", "desk_contract.inspected": "登记月度巡检",
   "service_request.opened": "受理运维请求", "service_request.responded": "运维响应", "service_request.paused": "暂停计时",
   "service_request.resumed": "恢复计时", "service_request.arrived": "到达现场", "service_request.resolved": "问题解决",
   "service_request.cancelled": "撤销运维请求", "service_request.breached": "超时违约",
@@ -79,7 +79,7 @@ const AUTHORITY_ROLES = {
 // the fields of an event's data (every key the source writes, nested ones too; test_audit_names
 // checks each is here): one not named shows as it is
 const FIELDS = {
-  from: "原状态", to: "新状态", state: "状态", flow_state: "签署流程状态", reason: "原因",
+  from: "原状态", to: "新状态", before: "更正前", after: "更正后", party_a: "甲方", party_b: "乙方", state: "状态", flow_state: "签署流程状态", reason: "原因",
   reason_text: "原因说明", rfc5280: "RFC 5280 吊销原因", requested_reason: "申请的原因", note: "备注",
   serial: "证书序列号", certificate: "证书", previous_certificate: "原证书", predecessor: "原证书",
   successor: "新证书", same_key_as: "同一密钥的证书", previous: "原证书", subject: "主体",
