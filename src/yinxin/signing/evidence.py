@@ -38,6 +38,9 @@ from yinxin.store.models.flows import (
     SignFlowSignature,
     SignFlowSigner,
 )
+from yinxin.store.models.flows import (
+    lapsed as flow_lapsed,
+)
 from yinxin.store.models.notify import IntentChallenge
 from yinxin.store.models.seals import Seal
 from yinxin.store.models.signing import SignatureRecord
@@ -149,13 +152,14 @@ def _identity(sub: Subscriber | None) -> str | None:
     return mask(sub.uscc) if sub.kind == "organization" else mask(sub.id_number)
 
 
-def collect(s: Session, flow_id: int, now: dt.datetime, *, lapsed: bool = False) -> EvidenceReport:
-    """Everything the report states, read in one session (the caller checked the flow).
-    ``lapsed``: the flow is started but past its deadline, so it is stated as every reader
-    states it (``flows.effective_state``) — expired, its open signers with it, finished at the
+def collect(s: Session, flow_id: int, now: dt.datetime) -> EvidenceReport:
+    """Everything the report states, read in one session (the caller checked the flow). A
+    flow started but past its deadline at ``now`` (``lapsed``) is stated as every reader states
+    it (``flows.effective_state``) — expired, its open signers with it, finished at the
     deadline — before the sweep stores so."""
     flow = s.get(SignFlow, flow_id)
     assert flow is not None
+    lapsed = flow_lapsed(flow.state, flow.deadline, now)
     state = "expired" if lapsed else flow.state
     docs = list(
         s.execute(

@@ -74,6 +74,9 @@ from yinxin.store.models.flows import (
     SignFlowSignature,
     SignFlowSigner,
 )
+from yinxin.store.models.flows import (
+    lapsed as flow_lapsed,
+)
 from yinxin.store.queries import by_id, cut, paged, select_where
 from yinxin.transitions import TransitionTable, listed, move
 
@@ -183,7 +186,7 @@ def effective_state(state: str, deadline: dt.datetime, now: dt.datetime) -> Flow
     started whose deadline has passed is expired, whether or not the sweep (``expire_due``,
     run by a job every few minutes) has written so yet. Reading never writes; the sweep
     stores the same state, its open signers expired and ``finished_at`` the deadline."""
-    if state == _F.STARTED and deadline <= now:
+    if flow_lapsed(state, deadline, now):
         return _F.EXPIRED
     return FlowState(state)
 
@@ -1001,9 +1004,8 @@ class SignFlows:
 
         now = self.clock.now()
         with self.db.read() as s:
-            flow = self._flow(s, flow_id)
-            lapsed = effective_state(flow.state, flow.deadline, now) != flow.state
-            return collect(s, flow_id, now, lapsed=lapsed)
+            self._flow(s, flow_id)
+            return collect(s, flow_id, now)
 
     def evidence_pdf(self, flow_id: int) -> bytes:
         from yinxin.signing.evidence import render_evidence_pdf

@@ -19,6 +19,13 @@ import yinxin.store.models.signing  # noqa: F401  (tables our foreign keys name)
 from yinxin.store.models import Base
 
 
+def lapsed(state: str, deadline: dt.datetime, now: dt.datetime) -> bool:
+    """A flow stored as started whose deadline has passed at ``now``: every reader reports it
+    expired (``yinxin.signing.flows.effective_state``, the evidence report) before the sweep
+    stores so."""
+    return state == "started" and deadline <= now
+
+
 class SignFlow(Base):
     """draft → started → completed | cancelled | expired (see ``yinxin.signing.flows``)."""
 
