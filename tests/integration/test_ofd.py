@@ -1989,6 +1989,22 @@ def test_an_unreadable_signer_certificate_is_said_in_both_halves_without_excepti
 _SM2_CURVE = bytes.fromhex("06082a811ccf5501822d")  # namedCurve 1.2.156.10197.1.301
 
 
+def _point_of(cert: bytes) -> bytes:
+    return bytes(
+        a_x509.Certificate.load(cert)["tbs_certificate"]["subject_public_key_info"]["public_key"]
+    )
+
+
+def _off_the_curve(cert: bytes) -> bytes:
+    """The certificate with the last bit of its SM2 point's y flipped: never the same bytes
+    (setting the last byte to 0 was a no-op whenever it was 0 already, 1 run in 256), and
+    off the curve: the only other y on the curve for that x is p - y, which y ^ 1 is not
+    but for one y in 2**256."""
+    point = _point_of(cert)
+    assert cert.count(point) == 1
+    return cert.replace(point, point[:-1] + bytes([point[-1] ^ 1]))
+
+
 def _with_signer_cert(value: bytes, change) -> bytes:
     """SignedValue.dat with the record's own signer certificate (its cert field, after the
     seal's list) changed by ``change``."""
@@ -2009,7 +2025,7 @@ def _with_signer_cert(value: bytes, change) -> bytes:
             "key of the signer certificate",
         ),
         (
-            lambda cert: cert.replace(_point_of(cert), _point_of(cert)[:-1] + b"\x00"),
+            _off_the_curve,
             "签名无法验证：签章人证书中的 SM2 公钥无法读取 / "
             "the signature cannot be checked: the SM2 public key of the signer certificate "
             "cannot be read",
@@ -2031,12 +2047,6 @@ def test_a_signer_key_that_cannot_check_the_signature_is_said_in_both_halves(
     _said_in_every_report(world, _rezip({**parts, name: body}), tmp_path, "signature", detail)
 
 
-def _point_of(cert: bytes) -> bytes:
-    return bytes(
-        a_x509.Certificate.load(cert)["tbs_certificate"]["subject_public_key_info"]["public_key"]
-    )
-
-
 @pytest.mark.parametrize(
     ("damage", "detail"),
     [
@@ -2047,7 +2057,7 @@ def _point_of(cert: bytes) -> bytes:
             "does not match the key of the maker certificate",
         ),
         (
-            lambda cert: cert.replace(_point_of(cert), _point_of(cert)[:-1] + b"\x00"),
+            _off_the_curve,
             "电子印章：制章者证书无法用于验证：制章者证书中的 SM2 公钥无法读取 / "
             "electronic seal: the SM2 public key of the maker certificate cannot be read",
         ),
