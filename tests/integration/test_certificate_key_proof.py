@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -19,6 +20,7 @@ from tests.dbdump import diff, dump
 from tests.integration.signing_flow import ORG_PIN, PERSON_PIN, World, outbox_lines, read_code
 from tests.integration.test_ca_lifecycle import uscc
 from tests.integration.test_web_selfservice_api import subscriber_session
+from yinxin.errors import ValidationError
 from yinxin.store.models import Certificate, PlatformKey
 from yinxin.store.models.notify import IntentChallenge
 
@@ -423,7 +425,7 @@ def test_the_code_is_not_sent_for_a_csr_that_is_none(world: World, client: TestC
     challenge written), only for the reissue to refuse the new key once the code came. The
     code request checks the new key as the submission does (``check_new_key``) and refuses it
     422 naming the field, no SMS sent and nothing written; a good request then gets its code
-    (no rate limit was spent). A CSR for the old key is still refused only at submit."""
+    (no rate limit was spent). A CSR for a key the issuance refuses: below."""
     from tests.integration.test_ca_lifecycle import make_csr
 
     p, serial = world.p, world.person_cert.serial
@@ -448,3 +450,68 @@ def test_the_code_is_not_sent_for_a_csr_that_is_none(world: World, client: TestC
     r = client.post(url, json={"csr": make_csr(cn="张三").decode()}, headers=h)
     assert r.status_code == 202, r.text
     read_code(world.outbox, PHONE, after=mark)
+
+
+def test_the_code_is_not_sent_for_a_key_the_issuance_refuses(
+    world: World, client: TestClient
+) -> None:
+    """A holder asking for the code of a rekey or reissue with a CSR for a key the CA will not
+    certify — the key of a certificate revoked for key compromise (or reported lost), or the
+    key the rekey or reissue replaces — was sent the SMS (202 code_required, a challenge
+    written), only for the submission to refuse the key once the code came (``compromised_key``
+    or ``same_key``). The code request refuses it now as the submission does (422 naming
+    ``csr``, the same code and message), no SMS sent and nothing written; the submission still
+    refuses it (a CSR changed after the code was sent), before the code is checked."""
+    from tests.integration.test_ca_lifecycle import issue, make_csr, new_key
+
+    p = world.p
+    stolen, own = new_key(), new_key()
+    # someone's certificate of ``stolen`` revoked for key compromise; 张三's on his own key
+    older = issue(p, world.org.id, "organization-signing", csr=make_csr(stolen))
+    p.certificates.revoke(older.serial, reason="key_compromise", actor="desk")
+    mine = p.certificates.rekey(world.person_cert.serial, actor="desk", csr=make_csr(own))
+    serial = mine.certificate.serial
+    h = holder(world, client)
+    world.clock.advance(seconds=61)  # past the login code's rate limit
+    with pytest.raises(ValidationError) as at_issue:
+        p.certificates.rekey(serial, actor="desk", csr=make_csr(stolen))
+    rekey, reissue = (f"/api/v1/certificates/{serial}/{verb}" for verb in ("rekey", "reissue"))
+    cases = [(rekey, stolen, "compromised_key"), (rekey, own, "same_key")]
+    mark = outbox_lines(world.outbox)
+    before = dump(p)
+    for url, key, code in cases:
+        r = client.post(url, json={"csr": make_csr(key).decode()}, headers=h)
+        refused(r, 422, "csr", code)
+        if code == "compromised_key":
+            assert r.json()["detail"] == str(at_issue.value), r.json()
+    assert outbox_lines(world.outbox) == mark  # no SMS sent
+    # nothing written but the session's last_seen_at (the clock moved past its touch)
+    assert [t for t in diff(before, dump(p)) if "web_sessions" not in str(t)] == []
+
+    reported_lost(client, serial, h)  # the holder's own key is now reported lost too
+    mark = outbox_lines(world.outbox)
+    before = dump(p)
+    for key, code in ((stolen, "compromised_key"), (own, "same_key")):
+        r = client.post(reissue, json={"csr": make_csr(key).decode()}, headers=h)
+        refused(r, 422, "csr", code)
+    assert outbox_lines(world.outbox) == mark
+    assert [t for t in diff(before, dump(p)) if "web_sessions" not in str(t)] == []
+
+    # a good CSR gets its code (no rate limit was spent); a CSR changed to a refused key
+    # before the submission is refused there, before the code is checked: no try used
+    good = make_csr(new_key()).decode()
+    r = client.post(reissue, json={"csr": good}, headers=h)
+    assert r.status_code == 202, r.text
+    challenge = r.json()["challenge_id"]
+    code = read_code(world.outbox, PHONE, after=mark)
+    wrong = "000000" if code != "000000" else "111111"
+    for key, refusal in ((stolen, "compromised_key"), (own, "same_key")):
+        for given in (wrong, code):
+            body = {"csr": make_csr(key).decode(), "challenge_id": challenge, "code": given}
+            r = client.post(reissue, json=body, headers=h)
+            refused(r, 422, "csr", refusal)
+    with p.db.read() as s:
+        assert s.get(IntentChallenge, challenge).failed_attempts == 0
+    body = {"csr": good, "challenge_id": challenge, "code": code}
+    r = client.post(reissue, json=body, headers=h)
+    assert r.status_code == 200, r.text

@@ -220,7 +220,10 @@ def refuse_compromised(
     naming ``field``) a key that any certificate — anyone's, in any state — was revoked for
     as compromised (key_compromise, stolen_or_forged; a reissue after a loss too) or holds
     reported lost (on hold as lost, or expired so). One indexed look-up (``spki_sha256``),
-    under the key's lock (:func:`lock_key`), held until the issuance commits."""
+    under the key's lock (:func:`lock_key`), held until the issuance commits. Asked early
+    too, in a read session (``Certificates.check_new_key``, before a holder's code is sent):
+    a courtesy, the lock held only while it looks — the call in the issuing transaction is
+    the rule, and stays."""
     fingerprint = key_sha256(public_key)
     lock_key(s, fingerprint)
     hit = s.execute(
@@ -1405,31 +1408,33 @@ class Certificates:
         csr: bytes | str | None,
         pin: str | None,
         algorithm: str,
-        old_key: bool = True,
     ) -> None:
         """Refuse now, reading only, the new key of a rekey or reissue as the issuance would
         (422 naming ``csr``, ``pin`` or ``algorithm``): neither or both of a CSR and a PIN, a
-        CSR that is none, whose signature does not verify, of an algorithm not issued for or
-        (``old_key``) for the key replaced, a new PIN that breaks the rules, an unknown
-        algorithm. Asked before a holder's code is checked, so that a request refused for its
-        input uses none of the code's tries (a wrong code with it did, and the refusal named
-        the code); and, with ``old_key=False``, before the code is sent, so that no SMS goes
-        out for a new key that is none (a CSR for the key replaced is refused at submit)."""
+        CSR that is none, whose signature does not verify, of an algorithm not issued for,
+        for the key replaced (``same_key``) or for a key known to be compromised
+        (``compromised_key``: ``refuse_compromised``), a new PIN that breaks the rules, an
+        unknown algorithm. Asked before a holder's code is sent, so that no SMS goes out for a
+        new key the issuance would refuse, and before it is checked, so that a request refused
+        for its input uses none of the code's tries (a wrong code with it did, and the refusal
+        named the code). A courtesy, not the rule: a key reported compromised after this look
+        is refused by the issuance itself (``_issue``, under the key's lock, in its
+        transaction)."""
         from cryptography import x509
 
+        from yinxin.pki import sm2_x509
         from yinxin.pki.algorithms import get_algorithm
         from yinxin.pki.pinkeys import check_pin
 
         _one_key_source(csr, pin)
-        if csr is not None and not old_key:
-            parse_csr(csr)
-        elif csr is not None:
-            with self.db.read() as s:
-                old = self._cert_row(s, serial)
-                _refuse_the_old_key(old, x509.load_der_x509_certificate(old.der), csr, verb)
-        else:
+        if csr is None:
             check_pin(pin)
             get_algorithm(algorithm)
+            return
+        with self.db.read() as s:
+            old = self._cert_row(s, serial)
+            _refuse_the_old_key(old, x509.load_der_x509_certificate(old.der), csr, verb)
+            refuse_compromised(s, sm2_x509.public_key_any(parse_csr(csr)))
 
     def _prove_current_pin(self, serial: str, pin: str | None) -> None:
         """A holder's rekey of a platform-held key: ``pin`` must open the key it replaces. A

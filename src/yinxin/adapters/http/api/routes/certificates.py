@@ -279,10 +279,10 @@ def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, princi
         )
     elif platform.certificates.check_successor(verb, serial, by=by):
         # what the issuance would refuse anyway is refused before a code is sent for it: a
-        # CSR that is none (or does not verify), a PIN or an algorithm it would refuse — a
-        # CSR for the key replaced is refused at submit, as it always was
+        # CSR that is none (or does not verify), for the key replaced or for a key known to
+        # be compromised, a PIN or an algorithm it would refuse
         platform.certificates.check_new_key(
-            verb, serial, csr=csr, pin=body.pin, algorithm=body.algorithm, old_key=False
+            verb, serial, csr=csr, pin=body.pin, algorithm=body.algorithm
         )
         ch = platform.certificate_key_codes.request(verb, serial, actor=principal.actor)
         out = CodeRequiredOut(
