@@ -1114,6 +1114,27 @@ def test_a_hand_entered_contracts_parties_are_corrected_until_a_record_is_in_flo
     assert c.party_b == "另一家公司"
 
 
+def test_a_record_flow_past_its_deadline_no_longer_bars_the_party_correction(world) -> None:
+    """A record flow whose deadline has passed reads expired everywhere (``effective_state``)
+    before the sweep stores so; the correction still refused it as a flow in progress until
+    the sweep ran. Now it judges the flow as every reader does: a record flow still within its
+    deadline bars the correction, the same flow a second past it does not."""
+    w, p = world, world.p
+    r = _resolved_for(p, w.clock, w.org.name, w.person.name)
+    jia, yi = (w.jia.id, w.jia.seal.es_id), (w.yi.id, w.yi.seal.es_id)
+    sent = p.desk.start_record_flow(r.id, party_a=jia, party_b=yi, actor="运维经理")
+    w.clock.set(sent.flow.flow.deadline - dt.timedelta(seconds=1))
+    before = dbdump.dump(p)
+    with pytest.raises(IllegalTransition) as e:  # still open: its paper prints these names
+        p.desk.correct_parties("YW-2026-009", party_b="另一家公司", reason="改名")
+    assert e.value.field == "contract"
+    assert dbdump.dump(p) == before
+    w.clock.set(sent.flow.flow.deadline + dt.timedelta(seconds=1))
+    assert p.flows.get(sent.flow.flow.id).state == "expired"  # not swept: read so
+    c = p.desk.correct_parties("YW-2026-009", party_b="另一家公司", reason="改名")
+    assert c.party_b == "另一家公司"
+
+
 def test_api_and_cli_correct_a_desk_contracts_parties(tmp_path) -> None:
     import json
 

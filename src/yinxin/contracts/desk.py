@@ -78,6 +78,8 @@ CHANNELS = ("phone", "web", "on_site")
 SEVERITIES = ("low", "normal", "high", "critical")
 MAX_TEXT = 4000
 RECORD_DEADLINE = dt.timedelta(days=7)  # how long the parties have to sign a service record
+# the states of a record flow whose paper prints the contract's party names as they are
+_PRINTING = ("draft", "started", "completed")
 PENALTY_RATE = Decimal("0.005")  # 千分之五 of the monthly fee, per breach (003 第十条)
 OM_TEMPLATE = "om-service"  # the template library's O&M contract (seed 003)
 MONTH_RE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # \d took ２０２６ too
@@ -458,8 +460,10 @@ class ServiceDesk:
         name would bar every record. The names are checked as :meth:`add_contract` checks
         them. Refused (``IllegalTransition``, naming ``contract``) for a contract adopted from
         the template library — its names are the signed contract's — and once a service record
-        of the contract is in a sign flow (draft, started or completed) or signed: that paper
-        prints the names as they were. The audit event keeps the names before and after."""
+        of the contract is in a sign flow (draft, started or completed, as the flow reads now:
+        one past its deadline is expired, swept or not) or signed: that paper prints the names
+        as they were. The audit event keeps the names before and after."""
+        from yinxin.signing.flows import effective_state
         from yinxin.store.models.flows import SignFlow
 
         changes: dict[str, str] = {}
@@ -479,15 +483,30 @@ class ServiceDesk:
                     "are the signed contract's and are not corrected here",
                     field="contract",
                 )
-            papers = s.scalar(
-                select(ServiceRequest.id)
-                .outerjoin(SignFlow, SignFlow.id == ServiceRequest.record_flow_id)
-                .where(
-                    ServiceRequest.contract_id == c.id,
-                    (ServiceRequest.state == _R.RECORD_SIGNED)
-                    | SignFlow.state.in_(("draft", "started", "completed")),
-                )
-                .limit(1)
+            # a flow is judged as every reader reports it: one past its deadline is expired,
+            # swept or not, and prints nothing more
+            papers = next(
+                (
+                    request_id
+                    for request_id, state, flow_state, deadline in s.execute(
+                        select(
+                            ServiceRequest.id,
+                            ServiceRequest.state,
+                            SignFlow.state,
+                            SignFlow.deadline,
+                        )
+                        .outerjoin(SignFlow, SignFlow.id == ServiceRequest.record_flow_id)
+                        .where(
+                            ServiceRequest.contract_id == c.id,
+                            (ServiceRequest.state == _R.RECORD_SIGNED)
+                            | SignFlow.state.in_(_PRINTING),
+                        )
+                        .order_by(ServiceRequest.id)
+                    )
+                    if state == _R.RECORD_SIGNED
+                    or effective_state(flow_state, deadline, now) in _PRINTING
+                ),
+                None,
             )
             if papers is not None:
                 raise IllegalTransition(
