@@ -873,6 +873,104 @@ def test_a_double_click_on_sweep_checks_once(site: Site, page):
     assert page.locator("#sweep").inner_text() == "立即检查超时"
 
 
+def _hand_entered(site: Site, number: str, party_a: str) -> None:
+    """An O&M contract typed in at the desk (not adopted), 乙方 the world's person."""
+    p = site.world.p
+    today = p.clock.now().date()
+    p.desk.add_contract(
+        number,
+        title="运维服务合同",
+        party_a=party_a,
+        party_b=site.world.person.name,
+        annual_fee="28000.00",
+        starts_on=today - dt.timedelta(days=30),
+        ends_on=today + dt.timedelta(days=300),
+        actor="运维经理",
+    )
+
+
+def _correction_of(site: Site, page, number: str):
+    """The service desk open on contract ``number``: its 更正当事人 form."""
+    staff_login(site, page)
+    page.goto(site.url("/desk/service"))
+    page.locator(f'#contract option[value="{number}"]').wait_for(state="attached")
+    page.select_option("#contract", number)
+    page.locator("#contract-facts").filter(has_text=number).wait_for()
+    form = page.locator("#correct-form")
+    form.wait_for()
+    return form
+
+
+def test_the_desk_corrects_a_hand_entered_contracts_parties(site: Site, page):
+    """A typo in a hand-entered contract's 甲方 bars every record flow (not_the_party) and only
+    the command line or the API could correct it. Now the contract's card has 更正当事人: filled
+    with the names as they read, sent once however often it is clicked, the card showing the
+    corrected names after; names unchanged are said at 甲方 and nothing is sent."""
+    w = site.world
+    number, typo = "YW-WEB-201", w.org.name + "分公司"
+    _hand_entered(site, number, typo)
+    form = _correction_of(site, page, number)
+    assert page.input_value("#correct-party-a") == typo
+    assert page.input_value("#correct-party-b") == w.person.name
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if r.url.endswith("/correct") else None)
+    page.fill("#correct-reason", "笔误")
+    form.get_by_role("button", name="更正").click()  # the names as they are: nothing to send
+    form.locator(".field").filter(has=page.locator("#correct-party-a")).get_by_text(
+        "甲方、乙方与现有名称相同，无需更正"
+    ).wait_for()
+    assert sent == []
+    page.fill("#correct-party-a", w.org.name)
+    form.get_by_role("button", name="更正").dblclick()  # one correction
+    page.get_by_text(f"{number} 的当事人已更正").wait_for()
+    facts = page.locator("#contract-facts")
+    facts.filter(has_text=w.org.name).wait_for()
+    assert typo not in facts.inner_text()
+    assert page.input_value("#correct-party-a") == w.org.name  # filled anew
+    assert page.input_value("#correct-reason") == ""
+    page.wait_for_timeout(500)
+    assert sent == ["POST"]
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+    assert w.p.desk.contract(number).party_a == w.org.name
+    shot(page, "desk-service-corrected")
+
+
+def test_the_desk_refuses_a_party_correction_once_a_record_is_in_flow(site: Site, page):
+    """The correction refused in Chinese where it belongs: a name of blanks next to its field
+    (乙方), a contract whose service record is in a sign flow — its paper prints the names — above
+    the button; nothing is changed."""
+    w, p = site.world, site.world.p
+    for party in (w.yi, w.jia):  # a test above may have frozen a seal of the world
+        if p.seals.get(party.seal.es_id).state == "frozen":
+            p.seals.unfreeze(party.seal.es_id, actor="受理员")
+    number = "YW-WEB-202"
+    _hand_entered(site, number, w.org.name)
+    r = p.desk.open(number, channel="phone", description="报表导出失败", reported_by="甲方")
+    p.desk.respond(r.id)
+    p.desk.resolve(r.id, "重建索引")
+    form = _correction_of(site, page, number)  # the page as it was before the flow
+    p.desk.start_record_flow(
+        r.id,
+        party_a=(w.jia.id, w.jia.seal.es_id),
+        party_b=(w.yi.id, w.yi.seal.es_id),
+        actor="运维经理",
+    )
+    page.fill("#correct-party-b", " ")
+    page.fill("#correct-reason", "改名")
+    form.get_by_role("button", name="更正").click()
+    form.locator(".field").filter(has=page.locator("#correct-party-b")).get_by_text(
+        "「乙方」填写的内容不符合要求，请检查"
+    ).wait_for()
+    page.fill("#correct-party-b", "另一家公司")
+    form.get_by_role("button", name="更正").click()
+    error = form.locator(".form-error")
+    error.filter(has_text="已有运维服务记录单在签署中或已签署").wait_for()
+    assert "不能更正当事人" in error.inner_text()
+    assert form.get_by_role("button", name="更正").is_enabled()
+    assert p.desk.contract(number).party_b == w.person.name
+    shot(page, "desk-service-correction-refused")
+
+
 def test_the_audit_trail_names_a_self_registration_in_chinese(site: Site, page):
     """A code asked on 注册 and one typed wrong were listed on 审计日志 as 其他操作 done by
     "self-registration" on a 记录: the actions registration.code_requested and

@@ -1,10 +1,18 @@
 // The O&M service desk (运维服务台, contract 003): contracts under service, notices and their
 // clocks, the steps of each request, inspections and the monthly/yearly report — all through
-// /api/v1/desk/… (unscoped staff only).
-import { ApiError, MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast, whileBusy } from "/static/api.js";
+// /api/v1/desk/… (unscoped staff only). A contract entered by hand has its 甲方/乙方 corrected
+// here (更正当事人, POST /desk/contracts/{number}/correct).
+import {
+  ApiError, FIELD_LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast,
+  whileBusy,
+} from "/static/api.js";
 import { facts } from "/static/pages/common.js";
 
-await requireSession("staff");
+const session = await requireSession("staff");
+// who may correct a contract's parties: the roles the API's desk_staff admits, unscoped
+// (an integration key is never a browser session)
+const mayCorrect = ["administrator", "ra_officer"].includes(session.role) && session.organization_id == null;
+Object.assign(FIELD_LABELS, { party_a: "甲方", party_b: "乙方" });
 const STATES = {
   open: "待响应", responded: "已响应", on_site: "已到场", resolved: "已解决",
   record_signed: "记录单已签署", cancelled: "已取消",
@@ -12,6 +20,8 @@ const STATES = {
 const KINDS = { response: "响应超时", on_site: "到场超时" };
 const select = document.getElementById("contract");
 let contracts = [];
+const correctForm = document.getElementById("correct-form");
+let correcting = null; // the contract whose names the correction form was filled with
 
 // a datetime-local value as ISO 8601 with the browser's own offset (the API refuses a time
 // without one)
@@ -119,10 +129,37 @@ async function load() {
     ["合同", `${c.title}（${c.number}）`], ["甲方", c.party_a], ["乙方", c.party_b],
     ["年费", `¥${c.annual_fee}`], ["每次超时违约金", `¥${c.penalty_per_breach}`],
   ]);
+  fillCorrection(c);
   const rows = await api("GET", `/desk/requests?contract=${encodeURIComponent(c.number)}`);
   document.querySelector("#requests tbody").replaceChildren(
     ...(rows.length ? rows.reverse().map(row) : [emptyRow(8, "暂无服务请求")]),
   );
+}
+
+// The correction form, for a contract entered by hand (an adopted one's names are the signed
+// contract's): filled with its names when another contract is shown, not at every reload of
+// the requests, which would undo what the officer is typing.
+function fillCorrection(c) {
+  document.getElementById("correct").hidden = !mayCorrect || c.contract_id !== null;
+  if (correcting === c.number) return;
+  correcting = c.number;
+  correctForm.reset();
+  correctForm.elements.party_a.value = c.party_a;
+  correctForm.elements.party_b.value = c.party_b;
+}
+
+// A refusal of the correction said for what it is: the generic 当前状态下不能办理此操作 says
+// nothing of the record in a sign flow that stands in the way.
+function correctionRefused(e) {
+  if (!(e instanceof ApiError) || e.code !== "illegal_transition") return e;
+  const adopted = /adopted from the template library/.test(e.problem.detail || "");
+  return new ApiError(e.status, {
+    code: "explained",
+    field: e.field,
+    detail: adopted
+      ? "该合同由合同库中已签署的合同纳入服务，当事人以签署的合同为准，不能在此更正"
+      : "该合同已有运维服务记录单在签署中或已签署，记录单载有现有名称，不能更正当事人",
+  });
 }
 
 // the contracts under service, in the selector (keeping the choice, or choosing `number`)
@@ -185,6 +222,28 @@ bindForm(document.getElementById("open-form"), {
     // emptied, so a second click does not write the same notice down twice
     document.getElementById("open-form").reset();
     toast(`已登记 #${r.id}，响应截止 ${fmtTime(r.response_due)}`);
+    await load();
+  },
+});
+bindForm(correctForm, {
+  busyText: "正在更正…",
+  submit: async (d, key) => {
+    const c = contracts.find((x) => x.number === select.value);
+    if (d.party_a.trim() === c.party_a && d.party_b.trim() === c.party_b) {
+      throw new ApiError(422, { code: "explained", field: "party_a", detail: "甲方、乙方与现有名称相同，无需更正" });
+    }
+    try {
+      return await api("POST", `/desk/contracts/${encodeURIComponent(c.number)}/correct`, {
+        idempotencyKey: key, json: { party_a: d.party_a, party_b: d.party_b, reason: d.reason },
+      });
+    } catch (e) {
+      throw correctionRefused(e);
+    }
+  },
+  onDone: async (c) => {
+    toast(`${c.number} 的当事人已更正：甲方 ${c.party_a}，乙方 ${c.party_b}`);
+    correcting = null; // filled again with the names as they now read
+    await loadContracts(c.number);
     await load();
   },
 });
