@@ -165,3 +165,56 @@ def test_an_organization_key_registering_an_organization_is_refused_before_the_s
     refusal = problem_of(r, 403, code="forbidden")
     assert "cannot register organizations" in refusal["detail"], refusal
     assert "errors" not in refusal, refusal
+
+
+SEAL = "1"  # a well-formed seal id: no seal in this world
+REVEAL = [  # (url): the routes that reveal a seal holder's full ID number to an officer only
+    pytest.param(f"/api/v1/seals/{SEAL}", id="seal"),
+    pytest.param(f"/api/v1/seals/{SEAL}/applications", id="seal-applications"),
+]
+
+
+@pytest.mark.parametrize("url", REVEAL)
+@pytest.mark.parametrize("query", ["reveal=true&bogus=1", "bogus=1&reveal=1"])
+def test_revealing_a_seal_holder_refuses_a_caller_who_is_no_officer_before_the_shape(
+    world, url, query
+) -> None:
+    """``?reveal=true`` is an officer's (``seal_review``): the check was made in the handler,
+    after the query was checked, so an organization's key asking for it with a parameter the
+    route does not take was answered ``422`` naming the route's parameters, where the same
+    request without it got the ``403``. The check reads the query's ``reveal`` as the route
+    does, so it now refuses first."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys['org_a']}"}
+    clean = send(c, "GET", f"{url}?reveal=true", None, headers)
+    assert problem_of(clean, 403)["code"] == "not_permitted"  # what the clean request gets
+    refusal = problem_of(send(c, "GET", f"{url}?{query}", None, headers), 403)
+    assert refusal["code"] == "not_permitted", refusal
+    assert "seal_review" in refusal["detail"], refusal
+    assert "errors" not in refusal, refusal  # nothing said of the fields or parameters
+
+
+@pytest.mark.parametrize("url", REVEAL)
+@pytest.mark.parametrize(
+    ("who", "query"),
+    [
+        pytest.param("officer", "reveal=true&bogus=1", id="officer"),  # may reveal
+        pytest.param("org_a", "reveal=false&bogus=1", id="no-reveal"),  # asks for nothing more
+        pytest.param("org_a", "bogus=1", id="no-reveal-given"),
+    ],
+)
+def test_a_seal_query_still_answers_the_shape_to_a_caller_it_does_not_refuse(
+    world, url, who, query
+) -> None:
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys[who]}"}
+    problem_of(send(c, "GET", f"{url}?{query}", None, headers), 422, "bogus", "invalid")
+
+
+@pytest.mark.parametrize("url", REVEAL)
+def test_a_reveal_that_is_no_boolean_is_still_the_shape(world, url) -> None:
+    """Whether the caller asked to reveal cannot be told from ``reveal=maybe``: the 422 naming
+    it, as before, whoever asks."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys['org_a']}"}
+    problem_of(send(c, "GET", f"{url}?reveal=maybe", None, headers), 422, "reveal", "invalid")

@@ -17,10 +17,12 @@ refusal, raised before the caller was checked, now waits on the check: a caller 
 gets its ``401`` (or ``403 csrf``), an authenticated one the ``422``. So does the route's role
 check, a dependency taking the caller alone (``allowed(capability)``, ``desk_staff``,
 ``administrator``) or the caller and the path (``administrator_of``, given the path's
-parameters as the route reads them): a caller whose role may not use the route gets its ``403``
-(or the ``404`` of a named export to an organization's key), as it did for a well-formed body,
-not the ``422``. A role checked inside the handler, or by a dependency that reads the query, a
-header or the body too, still comes after the shape. The routes that need no caller
+parameters as the route reads them), or the caller and a value of the query (``seal_reader``:
+``?reveal=true`` is an officer's; given the query's values as the route reads them, so a
+``reveal`` that is no boolean leaves the ``422``): a caller whose role may not use the route
+gets its ``403`` (or the ``404`` of a named export to an organization's key), as it did for a
+well-formed body, not the ``422``. A role checked inside the handler, or by a dependency that
+reads a header or the body too, still comes after the shape. The routes that need no caller
 (``/public/…``, logins, signing links) answer the ``422`` to anyone, as before."""
 
 from __future__ import annotations
@@ -99,19 +101,19 @@ def _needs_caller(dependant: Dependant) -> bool:
     return any(d.call is get_caller or _needs_caller(d) for d in dependant.dependencies)
 
 
-#: a role check: the dependency, the name it takes the caller under, and the path parameters it
-#: takes besides (their fields, as FastAPI reads them)
-RoleCheck = tuple[Callable[..., Any], str, list[Any]]
+#: a role check: the dependency, the name it takes the caller under, and the path and query
+#: parameters it takes besides (their fields, as FastAPI reads them)
+RoleCheck = tuple[Callable[..., Any], str, list[Any], list[Any]]
 
 
 def _role_checks(dependant: Dependant) -> list[RoleCheck]:
     """The route's dependencies, at any depth, that take the caller (``get_caller``) and
-    nothing else but path parameters — its role checks (``allowed(capability)``,
-    ``desk_staff``, ``administrator_of``): what they refuse depends on the caller and the path
-    alone, both known before the query and the body are read."""
+    nothing else but path and query parameters — its role checks (``allowed(capability)``,
+    ``desk_staff``, ``administrator_of``, ``seal_reader``): what they refuse depends on the
+    caller, the path and the query's own values alone, all known before the body is read."""
     found: list[RoleCheck] = []
     for d in dependant.dependencies:
-        own = (d.query_params, d.header_params, d.cookie_params, d.body_params)
+        own = (d.header_params, d.cookie_params, d.body_params)
         takes = d.dependencies
         if (
             inspect.isfunction(d.call)  # called as it is: not a coroutine, not a generator
@@ -122,7 +124,7 @@ def _role_checks(dependant: Dependant) -> list[RoleCheck]:
             and takes[0].call is get_caller
             and takes[0].name
         ):
-            found.append((d.call, takes[0].name, list(d.path_params)))
+            found.append((d.call, takes[0].name, list(d.path_params), list(d.query_params)))
         found.extend(_role_checks(d))
     return found
 
@@ -143,11 +145,12 @@ async def _check_caller(request: Request, role_checks: list[RoleCheck]) -> None:
 
     def check() -> None:
         principal = get_caller(request, credentials, None)
-        for role_check, name, path in role_checks:
+        for role_check, name, path, query in role_checks:
             values, errors = request_params_to_args(path, request.path_params)
-            if errors:  # a path the route refuses (422): not called by FastAPI either
+            asked, wrong = request_params_to_args(query, request.query_params)
+            if errors or wrong:  # a path or a value the route refuses (422): not called either
                 continue
-            role_check(**values, **{name: principal})
+            role_check(**values, **asked, **{name: principal})
 
     try:
         await run_in_threadpool(check)

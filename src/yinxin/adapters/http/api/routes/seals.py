@@ -32,6 +32,7 @@ from yinxin.adapters.http.api.context import (
     Plat,
     Strict,
     allowed,
+    get_caller,
     scope_filter,
     scope_owned,
     scope_subscriber,
@@ -215,7 +216,7 @@ def _scoped(
     """The seal, if the caller may see it; any other answers as a seal that does not exist.
     ``granted`` lets through, too, a person using the seal now through a live grant (the
     picture only: nothing else of the seal is theirs to read)."""
-    if reveal:
+    if reveal:  # checked before the query too, by the routes' seal_reader
         principal.require(Capability.SEAL_REVIEW)
     view = platform.seals.get(seal, reveal=reveal)
     try:
@@ -443,8 +444,23 @@ def _scope_holder(platform, principal: Principal, subscriber_id: int) -> None:
 REVEAL = Query(False, description="the holder's full ID number (officers only)")
 
 
+def seal_reader(principal: Principal = Depends(get_caller), reveal: bool = REVEAL) -> Principal:
+    """A caller that may read the seal as asked: one with ``seals``, and ``seal_review`` too
+    for ``?reveal=true`` (the holder's full ID number is an officer's). A role check on the
+    caller and the query's ``reveal`` alone, so asked before the rest of the query is checked
+    (``json_body``): a parameter the route does not take beside it is the ``403``, not a
+    ``422`` naming the route's parameters."""
+    principal.require(Capability.SEALS)
+    if reveal:
+        principal.require(Capability.SEAL_REVIEW)
+    return principal
+
+
+SealReader = Annotated[Principal, Depends(seal_reader)]
+
+
 @router.get("/seals/{seal}", response_model=SealView)
-def get_seal(seal: SealRef, platform: Plat, principal: SealUser, reveal: bool = REVEAL):
+def get_seal(seal: SealRef, platform: Plat, principal: SealReader, reveal: bool = REVEAL):
     return _scoped(platform, principal, seal, reveal=reveal)
 
 
@@ -494,7 +510,7 @@ def seal_records(seal: SealRef, platform: Plat, principal: SealUser):
 
 
 @router.get("/seals/{seal}/applications", response_model=list[SealApplicationView])
-def seal_applications(seal: SealRef, platform: Plat, principal: SealUser, reveal: bool = REVEAL):
+def seal_applications(seal: SealRef, platform: Plat, principal: SealReader, reveal: bool = REVEAL):
     """The application forms handed in for the seal, oldest first."""
     view = _scoped(platform, principal, seal, reveal=reveal)
     return platform.seals.applications(view.id, reveal=reveal)
