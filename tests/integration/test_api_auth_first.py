@@ -218,3 +218,42 @@ def test_a_reveal_that_is_no_boolean_is_still_the_shape(world, url) -> None:
     c, keys = world
     headers = {"authorization": f"Bearer {keys['org_a']}"}
     problem_of(send(c, "GET", f"{url}?reveal=maybe", None, headers), 422, "reveal", "invalid")
+
+
+CERTIFICATE = "7a3f01"  # a well-formed serial: no such certificate in this world
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"name": ', id="body-not-json"),
+        pytest.param(b'{"name": "a", "name": "b"}', id="body-twice"),
+        pytest.param(b'{"nmae": "a"}', id="body-invalid"),
+        pytest.param(b'{"name": "a"}', id="body-valid"),  # was the 404 of the serial's scope
+    ],
+)
+@pytest.mark.parametrize("query", ["", "?bogus=1"])
+def test_a_holder_changing_a_certificate_is_sent_to_the_desk_before_the_shape(
+    world, body, query
+) -> None:
+    """A change (变更) is the desk's only: a holder (a key bound to an organization, a
+    subscriber's session) may change no certificate at all. The refusal was made in the
+    handler, after the serial's scope and the body: a body that was not JSON, gave a member
+    twice or a field the route does not take got ``422`` naming the fields of a change, a
+    serial the key may not see its ``404``. The ``403 desk_only`` now comes first, the same
+    for any serial (it tells nothing of whether the certificate exists)."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys['org_a']}"}
+    url = f"/api/v1/certificates/{CERTIFICATE}/change{query}"
+    refusal = problem_of(send(c, "POST", url, body, headers), 403, "serial", "desk_only")
+    assert "errors" not in refusal, refusal  # nothing said of the fields or parameters
+
+
+@pytest.mark.parametrize("who", ["officer", "admin"])
+def test_the_desk_changing_a_certificate_still_gets_the_shape_then_the_404(world, who) -> None:
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys[who]}"}
+    url = f"/api/v1/certificates/{CERTIFICATE}/change"
+    problem_of(send(c, "POST", url, b'{"name": ', headers), 422, code="invalid")
+    problem_of(send(c, "POST", url, b'{"nmae": "a"}', headers), 422, "nmae")
+    problem_of(send(c, "POST", url, b'{"name": "a"}', headers), 404)

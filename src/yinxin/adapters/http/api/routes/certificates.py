@@ -323,15 +323,14 @@ def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal
     return _new_key("reissue", serial, body, platform, principal)
 
 
-@router.post("/certificates/{serial}/change", response_model=Successor)
-def change(serial: Serial, body: CertificateChangeIn, platform: Plat, principal: Lifecycle):
-    """变更: a new certificate for the same key with the new subject data; the old one is
-    revoked as ``subject_changed``, with the holder's other certificates in force for the key
-    (the one a renewal left valid beside it): ``same_key_revoked`` lists their serials. The
-    desk's only (staff, keys bound to no organization), where an officer checks the documents
-    behind the new name: a holder (a subscriber's session, a key bound to an organization) is
-    refused ``403`` ``desk_only`` and nothing changes."""
-    cert = _scoped(platform, principal, serial)
+def desk_changer(serial: Serial, principal: Principal = Depends(get_caller)) -> Principal:
+    """A caller that may change a certificate (变更): one with ``lifecycle`` acting for the
+    CA, not as a holder (a subscriber's session, a key bound to an organization), which may
+    change none — an officer checks the documents behind a new name at the desk. A role check
+    on the caller alone (the serial only names it), so asked before the serial's scope and the
+    body (``json_body``): a holder gets the ``403`` ``desk_only`` for any serial, which tells
+    nothing of whether the certificate exists, not a ``422`` naming the fields nor a ``404``."""
+    principal.require(Capability.LIFECYCLE)
     if principal.is_holder:
         raise Forbidden(
             "证书变更须到受理点办理，由受理员核验证明材料 / a change puts new subject data in "
@@ -339,6 +338,24 @@ def change(serial: Serial, body: CertificateChangeIn, platform: Plat, principal:
             field="serial",
             code="desk_only",
         )
+    return principal
+
+
+@router.post("/certificates/{serial}/change", response_model=Successor)
+def change(
+    serial: Serial,
+    body: CertificateChangeIn,
+    platform: Plat,
+    principal: Annotated[Principal, Depends(desk_changer)],
+):
+    """变更: a new certificate for the same key with the new subject data; the old one is
+    revoked as ``subject_changed``, with the holder's other certificates in force for the key
+    (the one a renewal left valid beside it): ``same_key_revoked`` lists their serials. The
+    desk's only (staff, keys bound to no organization), where an officer checks the documents
+    behind the new name: a holder (a subscriber's session, a key bound to an organization) is
+    refused ``403`` ``desk_only`` for any serial, before the body is read, and nothing
+    changes."""
+    cert = _scoped(platform, principal, serial)
     updates = body.model_dump(exclude_none=True)
     if not updates:
         device = platform.subscribers.get(cert.subscriber_id).kind == "device"
