@@ -272,7 +272,8 @@ def test_a_holder_changes_its_own_details_only(world: World, client: TestClient)
     token = subscriber_session(client, world, "13800138000")  # 张三, a person
     h = {"X-CSRF-Token": token}
     r = client.patch(f"/api/v1/subscribers/{world.member.id}", json={"email": "x@y.cn"}, headers=h)
-    assert r.status_code == 404 and r.json()["field"] == "subscriber_id"
+    # refused as any other id is, seen or not (it was the 404 of a subscriber not in scope)
+    assert r.status_code == 403 and r.json()["field"] == "subscriber_id"
     r = changed_own_email(
         world, client, f"/api/v1/subscribers/{world.person.id}", h, "zs@example.cn"
     )
@@ -304,6 +305,46 @@ def test_an_organizations_session_does_not_change_its_members_phone(
         f"/api/v1/subscribers/{world.org.id}", json={"contact_name": "林八"}, headers=h
     )
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"phone": ', id="body-not-json"),
+        pytest.param(b'{"phone": "13900139555", "phone": "1"}', id="body-twice"),
+        pytest.param(b'{"phnoe": "13900139555"}', id="body-invalid"),
+        pytest.param(b'{"phone": "13900139555"}', id="body-valid"),
+    ],
+)
+def test_a_session_changing_another_subscriber_is_refused_before_the_shape(
+    world: World, client: TestClient, body: bytes
+) -> None:
+    """A subscriber's session changes its own record only, whatever the body: the refusal was
+    made in the handler, after the subscriber's scope and the body, so a body that was not
+    JSON, gave a member twice or a field the route does not take got ``422`` naming the
+    fields of a change (an organization's session on its member), and a subscriber the
+    session does not see its ``404``. The ``403`` now comes first, the same for any other id
+    (it tells nothing of whether the subscriber exists); nothing is written."""
+    p = world.p
+    staff = p.subscribers.add_person(
+        name="林八",
+        id_number="35010219851122348X",
+        phone="13600136000",
+        organization_id=world.org.id,
+    )
+    for phone, others in (
+        ("13900139000", [staff.id, world.person.id, 999_999]),  # the organization's contact
+        ("13800138000", [world.member.id, world.org.id, 999_999]),  # a person
+    ):
+        h = {"X-CSRF-Token": subscriber_session(client, world, phone)}
+        h["content-type"] = "application/json"
+        for other in others:
+            before = dump(p)
+            r = client.patch(f"/api/v1/subscribers/{other}", content=body, headers=h)
+            assert r.status_code == 403, (phone, other, r.text)
+            assert r.json()["field"] == "subscriber_id" and "errors" not in r.json(), r.text
+            assert diff(before, dump(p)) == []
+        client.cookies.clear()
 
 
 def test_a_certificate_change_of_contact_details_alone_is_refused(world: World) -> None:

@@ -284,17 +284,37 @@ def get_subscriber(subscriber_id: SubscriberId, platform: Plat, principal: Regis
     return platform.subscribers.get(subscriber_id)
 
 
+def contact_changer(
+    subscriber_id: SubscriberId, principal: Principal = Depends(get_caller)
+) -> Principal:
+    """A caller that may change the subscriber's contact details: one with ``register``, and a
+    subscriber's session only its own record. A role check on the caller and the path alone,
+    so asked before the subscriber's scope and the body (``json_body``): a session asking for
+    another subscriber gets the ``403`` for any id, which tells nothing of whether it exists,
+    not a ``422`` naming the fields of a change nor a ``404``."""
+    principal.require(Capability.REGISTER)
+    if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
+        raise Forbidden(
+            "a subscriber's session changes its own contact details only", field="subscriber_id"
+        )
+    return principal
+
+
 @router.patch(
     "/subscribers/{subscriber_id:int}",
     response_model=AnySubscriber,
     responses={202: {"model": PhoneConfirmationOut | EmailConfirmationOut}},
 )
 def update_subscriber(
-    subscriber_id: SubscriberId, body: ContactIn, platform: Plat, principal: Registrar
+    subscriber_id: SubscriberId,
+    body: ContactIn,
+    platform: Plat,
+    principal: Annotated[Principal, Depends(contact_changer)],
 ):
     """Change contact details (mobile phone, e-mail, an organization's legal representative,
     contact person and phone) without touching the subscriber's certificates. A subscriber's
-    own session changes its own record only; a key bound to an organization, that organization
+    own session changes its own record only (any other id: `403`, before the body is read); a
+    key bound to an organization, that organization
     and its members; a desk key, anyone's. A new mobile number is told to the old one, a new
     or removed e-mail to the old address.
 
@@ -313,10 +333,6 @@ def update_subscriber(
     `current_email_code` too. A desk key or staff session (identity checked at the desk)
     changes them at once."""
     scope_subscriber(platform, principal, subscriber_id)
-    if principal.subscriber_id is not None and principal.subscriber_id != subscriber_id:
-        raise Forbidden(
-            "a subscriber's session changes its own contact details only", field="subscriber_id"
-        )
     changes = body.model_dump(exclude_unset=True)
     proof = {name: changes.pop(name, None) for name in PROOF_FIELDS}
     email_proof = {name: changes.pop(name, None) for name in EMAIL_PROOF_FIELDS}
