@@ -449,7 +449,7 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["signature_id"] == "s001"
-    # a wrong password: refused naming the key, no output written
+    # a wrong password: refused naming --key-password (exit 5, as a wrong PIN), nothing written
     r = runner.invoke(
         ofd_app,
         ["sign", "--in", str(tmp_path / "s1.ofd"), "--out", str(tmp_path / "s2.ofd")]
@@ -457,7 +457,7 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
         + ["--cert", str(tmp_path / "b.der"), "--page", "-1", "--x", "100", "--y", "60"],
         env={"YINXIN_KEY_PASSWORD": "wrong"},
     )
-    assert r.exit_code == 2 and "key" in r.output
+    assert r.exit_code == 5 and "[key_password]" in r.output
     assert not (tmp_path / "s2.ofd").exists()
     r = runner.invoke(
         ofd_app,
@@ -523,6 +523,41 @@ def test_cli_sign_verify_render(world, doc, tmp_path):
         ["render", str(tmp_path / "s2.ofd"), "--out", str(tmp_path / "p0.png"), "--dpi", "5"],
     )
     assert r.exit_code == 2 and not (tmp_path / "p0.png").exists()
+
+
+def test_cli_sign_keeps_the_key_refusals_code_and_exit_status(world, doc, tmp_path):
+    """A wrong --key-password was turned into a generic `invalid`, exit 2, on `key`: the
+    loader's own refusal (`bad_passphrase`, exit 5, as the CA's passphrase) is kept, on the
+    option that carries the password; an unreadable key keeps its code on `key`."""
+    runner = CliRunner()
+    a = world.party_a
+    (tmp_path / "doc.ofd").write_bytes(doc)
+    (tmp_path / "a.esl").write_bytes(a.seal)
+    (tmp_path / "a.der").write_bytes(a.cert)
+    (tmp_path / "a.key").write_bytes(a.key.private_bytes_pkcs8(b"secret-a"))
+    (tmp_path / "junk.key").write_bytes(
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    )
+    out = tmp_path / "s.ofd"
+
+    def sign(key: str, password: str | None) -> tuple[int, dict]:
+        r = runner.invoke(
+            ofd_app,
+            ["sign", "--in", str(tmp_path / "doc.ofd"), "--out", str(out), "--json"]
+            + ["--seal", str(tmp_path / "a.esl"), "--key", str(tmp_path / key)]
+            + ["--cert", str(tmp_path / "a.der"), "--anchor", "甲方（签章）"],
+            env={"YINXIN_KEY_PASSWORD": password or ""},
+        )
+        return r.exit_code, json.loads(r.output)
+
+    code, body = sign("a.key", "not-secret-a")
+    assert (code, body["error"], body["field"]) == (5, "bad_passphrase", "key_password"), body
+    assert "not-secret-a" not in body["message"]
+    code, body = sign("a.key", None)  # encrypted, no password given
+    assert (code, body["error"], body["field"]) == (5, "forbidden", "key_password"), body
+    code, body = sign("junk.key", None)
+    assert (code, body["error"], body["field"]) == (2, "invalid", "key"), body
+    assert not out.exists()
 
 
 def test_cli_make(tmp_path):

@@ -122,8 +122,14 @@ def ofd_sign(
                 read_input(key, "key", MAX_PEM_INPUT),
                 key_password.encode() if key_password else None,
             )
-        except YinxinError as e:  # unreadable, or the wrong password
-            raise ValidationError(f"cannot read the SM2 key: {e.message}", field="key") from None
+        except YinxinError as e:
+            # a wrong or missing password keeps its refusal (bad_passphrase, exit 5) on the
+            # option carrying it; it was `invalid`, exit 2, on `key`, as an unreadable file
+            if e.field == "password":
+                raise type(e)(e.message, field="key_password", code=e.code) from None
+            raise type(e)(
+                f"cannot read the SM2 key: {e.message}", field="key", code=e.code
+            ) from None
         cert_der = _certs(cert, "cert")[0]
         when = SystemClock().now().replace(microsecond=0)
         signer = SesOfdSigner(
