@@ -662,6 +662,43 @@ def test_sign_local_reads_its_key_and_certificates_within_a_bound_naming_each(ho
     assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
+def test_sign_local_says_a_wrong_key_password_as_ofd_sign_does(home, tmp_path):
+    """A wrong or missing --key-password and a key file that cannot be read were one refusal,
+    `invalid` on `key`, exit 2 (`ofd sign` says `bad_passphrase`, exit 5, on `key_password`):
+    now the password's refusals are the password's, a damaged key file still the key's."""
+    kit = self_signed_kit(tmp_path)
+    key = serialization.load_pem_private_key(kit.key.read_bytes(), None)
+    locked = tmp_path / "locked.pem"
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret-z6"),
+        )
+    )
+    cut = tmp_path / "cut.pem"
+    text = locked.read_text().splitlines()
+    cut.write_text("\n".join([*text[:3], text[-1]]) + "\n")  # an encrypted key cut short
+    out = tmp_path / "out.pdf"
+    cases = [
+        (locked, "not-secret-z6", 5, "bad_passphrase", "key_password"),
+        (locked, "", 5, "forbidden", "key_password"),
+        (cut, "secret-z6", 2, "invalid", "key"),
+        (locked, "secret-z6", 0, None, None),
+    ]
+    for path, password, status, code, field in cases:
+        proc = home.run(
+            "sign", "local", "--in", str(home.contract), "--out", str(out), "--key", str(path),
+            "--cert", str(kit.cert), "--json", env={"YINXIN_KEY_PASSWORD": password},
+        )  # fmt: skip
+        assert proc.returncode == status, (path.name, password, proc.stdout + proc.stderr)
+        if code is not None:
+            body = json.loads(proc.stdout)
+            assert (body["error"], body.get("field")) == (code, field), body
+            assert "secret-z6" not in proc.stdout + proc.stderr
+            assert not out.exists()
+
+
 def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tmp_path):
     """The first run of ``sign batch`` sent a code for files whose ``--out-dir`` did not exist:
     an SMS and the 60 s wait spent before the second run refused it. Both runs check now."""

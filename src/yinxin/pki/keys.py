@@ -332,7 +332,7 @@ def check_label(label: str) -> str:
     return label
 
 
-def _encrypted_pkcs8(pem: bytes) -> bool:
+def encrypted_pkcs8(pem: bytes) -> bool:
     """Whether ``pem`` is one encrypted PKCS#8 block that parses, before any password is tried.
 
     cryptography answers a wrong password and a damaged or foreign file alike (``ValueError``),
@@ -424,7 +424,7 @@ class FileKeyStore:
         if not path.exists():
             raise NotFound(f"no key labelled {label!r} in {self.directory}", field="label")
         pem = path.read_bytes()
-        if not _encrypted_pkcs8(pem):
+        if not encrypted_pkcs8(pem):
             raise ConfigurationError(
                 f"{path} is not an encrypted private-key file (damaged or replaced)",
                 field="keystore",

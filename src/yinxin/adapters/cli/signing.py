@@ -54,7 +54,7 @@ from yinxin.adapters.cli.common import (
 )
 from yinxin.adapters.cli.sign_ofd import request_code, sign_ofd_cmd, sign_ofd_code
 from yinxin.adapters.cli.sign_ses_pdf import sign_ses_pdf_cmd, sign_ses_pdf_code
-from yinxin.errors import ValidationError
+from yinxin.errors import Forbidden, ValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -254,16 +254,29 @@ def sign_local(
 
         from yinxin.pdf.sign import SealStamp, SignRequest, sign_pdf
         from yinxin.pdf.timestamps import HttpTimestamper
-        from yinxin.pki.keys import SoftwareKey
+        from yinxin.pki.keys import SoftwareKey, encrypted_pkcs8
 
         # each read to a PEM file's bound (``--key /dev/zero`` read on until memory ran out)
         # and refused naming its own option (a bad --chain file was blamed on --cert)
         pem = read_input(key, "key", MAX_PEM_INPUT)
-        try:
-            k = serialization.load_pem_private_key(
-                pem, key_password.encode() if key_password else None
+        password = key_password.encode() if key_password else None
+        # a wrong or missing password was `invalid` on `key`, exit 2, as a damaged file: it is
+        # refused on key_password, exit 5, as `ofd sign` and the CA's passphrase are, when the
+        # file is an encrypted key that parses (cryptography says both with one ValueError)
+        locked = encrypted_pkcs8(pem)
+        if locked and password is None:
+            raise Forbidden(
+                "the private key is encrypted: a password is needed", field="key_password"
             )
+        try:
+            k = serialization.load_pem_private_key(pem, password)
         except (ValueError, TypeError):
+            if locked:
+                raise Forbidden(
+                    "wrong password for the private key",
+                    field="key_password",
+                    code="bad_passphrase",
+                ) from None
             raise ValidationError(
                 "cannot read the private key (wrong file or password)", field="key"
             ) from None
