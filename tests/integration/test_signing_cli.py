@@ -699,6 +699,25 @@ def test_sign_local_says_a_wrong_key_password_as_ofd_sign_does(home, tmp_path):
             assert not out.exists()
 
 
+def test_sign_local_refuses_an_sm2_key_naming_it(home, tmp_path):
+    """An SM2 key (as `ofd sign` takes) ended `sign local` in a traceback, exit 1
+    (cryptography's UnsupportedAlgorithm): refused on `key`, exit 2, nothing written."""
+    from yinxin.pki import sm2
+
+    kit = self_signed_kit(tmp_path)
+    key = tmp_path / "sm2.pem"
+    key.write_bytes(sm2.generate().private_bytes_pkcs8(None))
+    out = tmp_path / "out.pdf"
+    proc = home.run(
+        "sign", "local", "--in", str(home.contract), "--out", str(out), "--key", str(key),
+        "--cert", str(kit.cert), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    body = json.loads(proc.stdout)
+    assert (body["error"], body["field"]) == ("invalid", "key") and "SM2" in body["message"]
+    assert not out.exists()
+
+
 def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tmp_path):
     """The first run of ``sign batch`` sent a code for files whose ``--out-dir`` did not exist:
     an SMS and the 60 s wait spent before the second run refused it. Both runs check now."""

@@ -231,6 +231,7 @@ def sign_local(
     --width place the seal's image, and are refused without one."""
 
     def go():
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
 
         # they placed nothing without an image: `--page 99` signed, exit 0, with no seal shown
@@ -270,6 +271,12 @@ def sign_local(
             )
         try:
             k = serialization.load_pem_private_key(pem, password)
+        except UnsupportedAlgorithm:  # an SM2 key (ofd sign's) ended in a traceback, exit 1
+            raise ValidationError(
+                "the private key is of an algorithm a PDF is not signed with here (an SM2 key "
+                "signs an OFD: yinxin ofd sign)",
+                field="key",
+            ) from None
         except (ValueError, TypeError):
             if locked:
                 raise Forbidden(
