@@ -61,9 +61,17 @@ def test_a_refusal_code_in_brackets_and_the_error_line_keep_their_text(platform:
     p = platform
     seal = personal_seal(world(p))
     p.seals.freeze(seal.es_id, actor="desk")
+    # the answer is printed and, as `seal verify` of a bad record or `verify` of an INVALID
+    # file, the exit status says it (it was 0): 1, so `seal check X && sign …` stops
     res = invoke(p, "seal", "check", seal.es_id)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output
     assert res.stdout.startswith("unusable [seal_not_active]: seal "), res.stdout
+    res = invoke(p, "seal", "check", seal.es_id, "--json")
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout)
+    assert out["usable"] is False and out["code"] == "seal_not_active", out
+    p.seals.unfreeze(seal.es_id, actor="desk")
+    assert invoke(p, "seal", "check", seal.es_id).exit_code == 0
     res = invoke(p, "desk", "show", "999")
     assert res.exit_code == 3
     assert res.stderr.startswith("error [request"), res.stderr

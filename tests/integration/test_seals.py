@@ -906,7 +906,7 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     )
     assert es_id in changed["seals"] and PIN_ORG not in json.dumps(changed)
     cli("withdraw", es_id, "--member", str(w.li.id))
-    assert cli("check", es_id, "--member", str(w.li.id))["code"] == "not_authorized"
+    assert cli("check", es_id, "--member", str(w.li.id), code=1)["code"] == "not_authorized"
     assert cli("freeze", es_id, "--note", "test")["state"] == "frozen"
     cli("renew", es_id, code=4)
     assert cli("unfreeze", es_id)["state"] == "active"

@@ -294,7 +294,11 @@ def seal_check(
 
     With --with-pin the PIN comes from YINXIN_SEAL_PIN, standard input or a hidden prompt;
     --pin or --pin-stdin without --with-pin is refused (no PIN would be checked).
+
+    Exit 0: usable; 1: unusable (the answer, with its reason, printed as for 0); a refusal
+    (no such seal, a wrong PIN, bad input) its own exit code.
     """
+    answer: list[SealUsability] = []
 
     def go() -> SealUsability:
         # a PIN given without --with-pin was not checked, and the seal answered "usable"
@@ -303,7 +307,8 @@ def seal_check(
                 {"pin": pin is not None, "pin_stdin": pin_stdin},
                 "{option} gives the PIN to check: add --with-pin, or leave {option} out",
             )
-        return as_options(MEMBER_FIELD, check)
+        answer.append(as_options(MEMBER_FIELD, check))
+        return answer[0]
 
     def check() -> SealUsability:
         from yinxin.seals.service import PinChecked
@@ -324,6 +329,10 @@ def seal_check(
             say("[yellow]unusable[/] {}: {}", f"[{r.code}]", r.reason)
 
     run(as_json, go, render)
+    # it exited 0 for an unusable seal, unlike `seal verify` of a bad record and `verify` of
+    # an INVALID file: `seal check X && yinxin sign …` went on to a signing sure to be refused
+    if not (answer and answer[0].usable):
+        raise typer.Exit(1)
 
 
 @seal_app.command("verify")
