@@ -560,6 +560,38 @@ def test_cli_sign_keeps_the_key_refusals_code_and_exit_status(world, doc, tmp_pa
     assert not out.exists()
 
 
+def test_cli_sign_refusals_name_its_options(world, doc, tmp_path):
+    """The signer's refusals named the library's parameters, no option of `ofd sign`: a
+    seal file that is no SESeal `seseal`, a certificate not in the seal `signer_cert`, an
+    --in that is no OFD `ofd`, a TSA that cannot be reached `timestamper`. Each names its
+    option now, its code and exit status unchanged, nothing written."""
+    runner = CliRunner()
+    a, b = world.party_a, world.party_b
+    (tmp_path / "doc.ofd").write_bytes(doc)
+    (tmp_path / "a.esl").write_bytes(a.seal)
+    (tmp_path / "a.der").write_bytes(a.cert)
+    (tmp_path / "b.der").write_bytes(b.cert)
+    (tmp_path / "a.key").write_bytes(a.key.private_bytes_pkcs8(None))
+    (tmp_path / "not.ofd").write_bytes(b"%PDF-1.7 not an ofd")
+    out = tmp_path / "s.ofd"
+    given = {"--in": "doc.ofd", "--seal": "a.esl", "--key": "a.key", "--cert": "a.der"}
+    cases = [
+        ({"--seal": "a.der"}, [], "seal", "invalid"),
+        ({"--cert": "b.der"}, [], "cert", "invalid"),
+        ({"--in": "not.ofd"}, [], "in", "invalid"),
+        ({}, ["--tsa-url", "http://127.0.0.1:9/tsa"], "tsa_url", "timestamp_failed"),
+    ]
+    for change, more, field, code in cases:
+        args = [x for k, v in {**given, **change}.items() for x in (k, str(tmp_path / v))]
+        r = runner.invoke(
+            ofd_app,
+            ["sign", *args, "--out", str(out), "--anchor", "甲方（签章）", "--json", *more],
+        )
+        body = json.loads(r.output)
+        assert (r.exit_code, body["error"], body.get("field")) == (2, code, field), body
+        assert not out.exists()
+
+
 def test_cli_make(tmp_path):
     (tmp_path / "c.txt").write_text("第一页\n甲方\f第二页\n", encoding="utf-8")
     r = CliRunner().invoke(

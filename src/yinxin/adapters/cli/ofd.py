@@ -23,6 +23,7 @@ from yinxin.adapters.cli.common import (
     OFD_ANCHOR_HELP,
     OFD_X_HELP,
     OFD_Y_HELP,
+    as_options,
     not_the_input,
     platform,
     platform_here,
@@ -83,6 +84,17 @@ def _certs(path: Path, field: str) -> list[bytes]:
     return ders
 
 
+# the signer's names (``yinxin.seals.ses_signature``, ``yinxin.ofd.sign``) for what ``ofd sign``
+# takes as options: a refusal named ``seseal``, ``signer_cert`` or ``timestamper``, no option
+SIGNER_FIELDS = {
+    "seseal": "seal",
+    "signer_cert": "cert",
+    "signer_key": "key",
+    "ofd": "in",
+    "timestamper": "tsa_url",
+}
+
+
 @ofd_app.command("sign")
 def ofd_sign(
     input: Path = typer.Option(..., "--in", help="The OFD to sign (signed already or not)."),
@@ -132,16 +144,19 @@ def ofd_sign(
             ) from None
         cert_der = _certs(cert, "cert")[0]
         when = SystemClock().now().replace(microsecond=0)
-        signer = SesOfdSigner(
-            seal_der,
-            private,
-            cert_der,
-            when=when,
-            timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
-        )
-        signed = sign_ofd(
-            data, signer, placement=Placement(anchor=anchor, page=page, x=x, y=y), when=when
-        )
+
+        def sign():
+            signer = SesOfdSigner(
+                seal_der,
+                private,
+                cert_der,
+                when=when,
+                timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
+            )
+            where = Placement(anchor=anchor, page=page, x=x, y=y)
+            return sign_ofd(data, signer, placement=where, when=when)
+
+        signed = as_options(SIGNER_FIELDS, sign)
         write_atomic(output, signed.data)
         return OfdSigned(
             str(output), signed.signature_id, signed.page, signed.boundary, bool(tsa_url)
