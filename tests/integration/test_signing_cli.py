@@ -718,6 +718,29 @@ def test_sign_local_refuses_an_sm2_key_naming_it(home, tmp_path):
     assert not out.exists()
 
 
+def test_sign_local_refusals_name_its_options(home, tmp_path):
+    """A file that is no PDF and a TSA that cannot be reached were refused naming the signer's
+    parameters, `pdf` and `timestamper`, no option of `sign local`: now `in` and `tsa_url`, code
+    and exit status unchanged, nothing written."""
+    kit = self_signed_kit(tmp_path)
+    (tmp_path / "not.pdf").write_bytes(b"hello, not a PDF")
+    out = tmp_path / "out.pdf"
+    cases = [
+        (["--in", str(tmp_path / "not.pdf")], "not_pdf", "in"),
+        (["--in", str(home.contract), "--tsa-url", "http://127.0.0.1:9/tsa"], "timestamp_failed",
+         "tsa_url"),
+    ]  # fmt: skip
+    for more, code, field in cases:
+        proc = home.run(
+            "sign", "local", *more, "--out", str(out), "--key", str(kit.key), "--cert",
+            str(kit.cert), "--json",
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        body = json.loads(proc.stdout)
+        assert (body["error"], body["field"]) == (code, field), body
+        assert not out.exists()
+
+
 def test_sign_batch_refuses_an_unwritable_out_dir_before_a_code_is_sent(home, tmp_path):
     """The first run of ``sign batch`` sent a code for files whose ``--out-dir`` did not exist:
     an SMS and the 60 s wait spent before the second run refused it. Both runs check now."""

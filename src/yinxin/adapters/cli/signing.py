@@ -311,7 +311,9 @@ def sign_local(
             level="B-T" if tsa_url else "B-B",
             role=role,
         )
-        signed = sign_pdf(req)
+        # the signer's names for --in and --tsa-url: a file that is no PDF was refused on
+        # `pdf`, a TSA that could not be reached on `timestamper`, no option of this command
+        signed = as_options({"pdf": "in", "timestamper": "tsa_url"}, lambda: sign_pdf(req))
         write_atomic(output, signed)
         return LocalSignature(str(output), req.level)
 
