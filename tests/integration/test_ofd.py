@@ -592,6 +592,20 @@ def test_cli_sign_refusals_name_its_options(world, doc, tmp_path):
         assert not out.exists()
 
 
+def test_cli_render_names_its_file_argument(tmp_path):
+    """`ofd render FILE` refused a file that is no OFD on `ofd`, a name it has no option or
+    argument by (an unreadable one was already on `file`): now on `file`, exit 2."""
+    (tmp_path / "not.ofd").write_bytes(b"%PDF-1.7 not an ofd")
+    out = tmp_path / "p.png"
+    for name in ("not.ofd", "missing.ofd"):
+        r = CliRunner().invoke(
+            ofd_app, ["render", str(tmp_path / name), "--out", str(out), "--json"]
+        )
+        body = json.loads(r.output)
+        assert (r.exit_code, body["error"], body["field"]) == (2, "invalid", "file"), body
+    assert not out.exists()
+
+
 def test_cli_make(tmp_path):
     (tmp_path / "c.txt").write_text("第一页\n甲方\f第二页\n", encoding="utf-8")
     r = CliRunner().invoke(

@@ -246,7 +246,12 @@ def ofd_render(
 
         # --out a.ofd over the OFD drawn replaced the signed document with its picture (exit 0)
         not_the_input(output, file, "out", "the OFD drawn")
-        png = render_page(read_input(file, "file"), page, dpi=dpi, picture_of=seal_picture)
+        data = read_input(file, "file")
+        # a file that is no OFD was refused on `ofd`, no option or argument of this command
+        png = as_options(
+            {"ofd": "file"},
+            lambda: render_page(data, page, dpi=dpi, picture_of=seal_picture),
+        )
         write_atomic(output, png)
         return OfdRendered(str(output), page, dpi)
 
