@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.codes import wrong_code, wrong_totp
 from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
 from tests.integration import pdf_factory as f
 from tests.integration.server import running_server
@@ -512,7 +513,7 @@ def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
     page.goto(site.url("/staff/login"))
     page.fill("#username", "desk1")
     page.fill("#password", STAFF_PASSWORD)
-    page.fill("#code", "000000")
+    page.fill("#code", wrong_totp(site.totp, dt.datetime.now(dt.UTC)))
     page.click("#staff-form button[type=submit]")
     error = page.locator("#staff-form .field-error")
     error.wait_for()
@@ -627,7 +628,7 @@ def test_subscriber_login_by_phone_and_code(site: Site, page, phone):
     page.locator("#sent-to").filter(has_text="138****8000").wait_for()
     assert "验证码 5 分钟内有效" in page.locator(".aside").inner_text()  # the default TTL
     code = read_code(outbox, "13800138000", after=before)
-    page.fill("#code", "000000" if code != "000000" else "111111")
+    page.fill("#code", wrong_code(code))
     page.click("#login-button")
     page.locator("#login-form .field-error").wait_for()
     assert page.locator("#login-form .field-error").inner_text().startswith("验证码错误")

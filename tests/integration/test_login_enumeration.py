@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from tests.codes import wrong_code
 from tests.fixtures.samples import contract_pdf
-from tests.integration.signing_flow import World, outbox_lines
+from tests.integration.signing_flow import World, outbox_lines, read_code
 from yinxin.notify.gateways import DeliveryError
 
 CODES = "/api/v1/sessions/subscriber/codes"
@@ -31,11 +32,17 @@ def same_answer(a, b) -> None:
 
 
 class Down:
-    """An SMS gateway whose provider cannot be reached."""
+    """An SMS gateway whose provider cannot be reached (the codes it was given kept, so that a
+    test can type one that is surely wrong)."""
 
     channel = "sms"
 
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+
     def send(self, message):
+        if "code" in message.values:
+            self.codes.append(message.values["code"])
         raise DeliveryError("provider unreachable")
 
 
@@ -47,7 +54,7 @@ def test_a_login_code_when_the_sms_gateway_is_down_does_not_tell_a_registered_ph
     anyone could learn which numbers are registered. Both are now 202 alike, and the failed
     delivery is in the audit trail (intent.code_undelivered, with the send log's error) and the
     send log, without the code."""
-    world.p.notifier.gateways["sms"] = Down()
+    down = world.p.notifier.gateways["sms"] = Down()
     world.clock.advance(seconds=61)
     before = outbox_lines(world.outbox)
     known = client.post(CODES, json={"phone": REGISTERED})
@@ -66,13 +73,14 @@ def test_a_login_code_when_the_sms_gateway_is_down_does_not_tell_a_registered_ph
     assert (sent.template_id, sent.status) == ("login_code", "failed")
     assert "provider unreachable" in (sent.error or "")
     # the answer's challenge is no code that works; the login says wrong code, as for a stranger
+    wrong = wrong_code(*down.codes)
     r = client.post(
         "/api/v1/sessions/subscriber",
-        json={"challenge_id": known.json()["challenge_id"], "code": "123456"},
+        json={"challenge_id": known.json()["challenge_id"], "code": wrong},
     )
     s = client.post(
         "/api/v1/sessions/subscriber",
-        json={"challenge_id": unknown.json()["challenge_id"], "code": "123456"},
+        json={"challenge_id": unknown.json()["challenge_id"], "code": wrong},
     )
     assert (r.status_code, r.json()["code"]) == (401, "wrong_code"), r.text
     same_answer(r, s)
@@ -154,15 +162,13 @@ def test_a_wrong_login_code_is_answered_alike_for_a_registered_and_an_unknown_ph
     the number is registered. Every refusal of a login code is now the one 401 wrong_code
     (验证码错误或已失效 on the page), and the true reason is in the audit trail
     (intent.confirm_failed)."""
-    from tests.integration.signing_flow import read_code
-
     login = "/api/v1/sessions/subscriber"
     world.clock.advance(seconds=61)
     before = outbox_lines(world.outbox)
     known = client.post(CODES, json={"phone": REGISTERED}).json()["challenge_id"]
     code = read_code(world.outbox, REGISTERED, after=before)
     unknown = client.post(CODES, json={"phone": UNKNOWN}).json()["challenge_id"]
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code(code)
 
     def both(given: str, known_id: str = known) -> None:
         a = client.post(login, json={"challenge_id": known_id, "code": given})
@@ -359,16 +365,18 @@ def test_a_wrong_login_code_is_audited_whoever_the_challenge_is(
     with reason no_challenge), in one write each."""
     login = "/api/v1/sessions/subscriber"
     world.clock.advance(seconds=61)
+    sent = outbox_lines(world.outbox)
     known = client.post(CODES, json={"phone": REGISTERED}).json()["challenge_id"]
     unknown = client.post(CODES, json={"phone": UNKNOWN}).json()["challenge_id"]
+    wrong = wrong_code(read_code(world.outbox, REGISTERED, after=sent))
     for cid, reason in ((known, "wrong_code"), (unknown, "no_challenge")):
         before = len(world.p.audit_events())
-        r = client.post(login, json={"challenge_id": cid, "code": "000000"})
+        r = client.post(login, json={"challenge_id": cid, "code": wrong})
         assert r.status_code == 401, r.text
         [failed] = world.p.audit_events()[before:]
         assert failed.action == "intent.confirm_failed", failed
         assert (failed.subject_id, failed.data["reason"]) == (cid, reason)
-        assert "000000" not in str(failed.data)
+        assert wrong not in str(failed.data)
     assert world.p.verify_audit().ok
 
 

@@ -14,6 +14,7 @@ import json
 
 from starlette.testclient import TestClient
 
+from tests.codes import wrong_code
 from tests.dbdump import diff, dump
 from tests.integration.signing_flow import World, outbox_lines, read_code
 from tests.integration.test_ca_lifecycle import uscc
@@ -65,7 +66,8 @@ def test_a_stolen_session_with_only_the_new_phones_code_changes_nothing(
     r = client.patch(url, json=with_new, headers=h)
     refused(r, 422, "current_phone_challenge_id")
     guess = {"current_phone_challenge_id": ask["current_phone_challenge_id"]}
-    r = client.patch(url, json={**with_new, **guess, "current_phone_code": "000000"}, headers=h)
+    wrong = wrong_code(read_code(world.outbox, OLD, after=mark))
+    r = client.patch(url, json={**with_new, **guess, "current_phone_code": wrong}, headers=h)
     refused(r, 403, "current_phone_code", "wrong_code")
     # the new number's code swapped in for the current one's proves nothing either
     swapped = {"current_phone_challenge_id": ask["challenge_id"], "current_phone_code": thief_code}
@@ -115,7 +117,7 @@ def test_the_holder_changes_the_phone_with_both_codes(world: World, client: Test
         "phone_challenge_id": ask["challenge_id"],
     }
     # a wrong code for the new number is refused naming it; the right current one is kept
-    wrong = "000000" if new_code != "000000" else "111111"
+    wrong = wrong_code(new_code)
     r = client.patch(url, json={**body, "phone_code": wrong}, headers=h)
     refused(r, 403, "phone_code", "wrong_code")
     assert p.subscribers.get(me.id, reveal=True).phone == OLD

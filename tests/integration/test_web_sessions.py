@@ -23,6 +23,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests import dbdump
+from tests.codes import wrong_code, wrong_totp
 from tests.fixtures.samples import contract_pdf
 from tests.integration.api_world import id_card
 from tests.integration.server import yinxin_json
@@ -82,7 +83,11 @@ def test_staff_login_needs_password_and_code_and_sets_safe_cookies(world, client
     problem(r, 401, "bad_credentials", "password")
     r = client.post(
         "/api/v1/sessions/staff",
-        json={"username": "desk1", "password": PASSWORD, "code": "000000"},
+        json={
+            "username": "desk1",
+            "password": PASSWORD,
+            "code": wrong_totp(totp, world.p.clock.now()),
+        },
     )
     problem(r, 401, "wrong_code", "code")
     r = client.post(
@@ -165,7 +170,11 @@ def test_lockout_after_five_wrong_attempts(world, client, clock):
         problem(r, 401, "bad_credentials", "password")
     r = client.post(
         "/api/v1/sessions/staff",
-        json={"username": "desk1", "password": PASSWORD, "code": "000000"},
+        json={
+            "username": "desk1",
+            "password": PASSWORD,
+            "code": wrong_totp(totp, world.p.clock.now()),
+        },
     )
     problem(r, 401, "wrong_code", "code")  # the fifth locks, which is not said
     problem(login_staff(client, world, totp), 401, "bad_credentials", "password")
@@ -461,7 +470,7 @@ def test_a_phone_shared_by_two_accounts_chooses_after_the_code(world, client):
     code = read_code(world.outbox, "13800138000", after=before)
     login = "/api/v1/sessions/subscriber"
     body = problem(
-        client.post(login, json={"challenge_id": cid, "code": "000000"}), 401, "wrong_code"
+        client.post(login, json={"challenge_id": cid, "code": wrong_code(code)}), 401, "wrong_code"
     )
     assert "choices" not in body  # counted as always (audited), and no choice shown
     failed = world.p.audit_events(action="intent.confirm_failed")[-1]
@@ -507,9 +516,11 @@ def test_subscriber_login_refusals(world, client):
     problem(r, 422, "invalid", "phone")
     # a wrong code is counted; a second request within the minute is rate limited
     world.clock.advance(seconds=61)
+    before = outbox_lines(world.outbox)
     r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
     cid = r.json()["challenge_id"]
-    r = client.post("/api/v1/sessions/subscriber", json={"challenge_id": cid, "code": "000000"})
+    wrong = wrong_code(read_code(world.outbox, "13800138000", after=before))
+    r = client.post("/api/v1/sessions/subscriber", json={"challenge_id": cid, "code": wrong})
     problem(r, 401, "wrong_code", "code")  # as for the unknown phone's challenge
     assert world.p.audit_events(action="intent.confirm_failed")[-1].data["failed_attempts"] == 1
     r = client.post("/api/v1/sessions/subscriber/codes", json={"phone": "13800138000"})
