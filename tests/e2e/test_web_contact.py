@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from tests.codes import wrong_code
 from tests.e2e.conftest import Site, shot, unlabeled
 from tests.e2e.test_web_selfservice import subscriber_login
 from tests.e2e.test_web_signing import codes_a_minute_ago
@@ -16,10 +17,6 @@ from tests.integration.api_world import id_card
 from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.identity import uscc_check_char
 from yinxin.store.models import Subscriber
-
-
-def other_than(code: str) -> str:
-    return "000000" if code != "000000" else "111111"
 
 
 def field_error(page, form: str, name: str) -> str:
@@ -65,7 +62,7 @@ def test_a_holder_changes_the_phone_with_both_codes_a_wrong_one_named(site: Site
     assert p.subscribers.get(person.id, reveal=True).phone == old
 
     # a wrong code to the registered phone: said at its field, naming the registered phone
-    page.fill("#current-phone-code", other_than(current))
+    page.fill("#current-phone-code", wrong_code(current))
     page.fill("#new-phone-code", sent)
     form.locator("button[type=submit]").click()
     said = field_error(page, "phone-form", "current_phone_code")
@@ -77,7 +74,7 @@ def test_a_holder_changes_the_phone_with_both_codes_a_wrong_one_named(site: Site
 
     # a wrong code to the new phone: said at its own field, naming the new phone
     page.fill("#current-phone-code", current)
-    page.fill("#new-phone-code", other_than(sent))
+    page.fill("#new-phone-code", wrong_code(sent))
     form.locator("button[type=submit]").click()
     said = field_error(page, "phone-form", "phone_code")
     assert said.startswith("新手机号的验证码错误"), said
@@ -131,7 +128,7 @@ def test_a_holder_changes_then_removes_the_e_mail(site: Site, page):
     assert p.subscribers.get(person.id).email == "lv@old.example.cn"
     assert unlabeled(page) == []
 
-    page.fill("#email-code", other_than(code))
+    page.fill("#email-code", wrong_code(code))
     page.click("#email-save")
     said = field_error(page, "email-form", "email_code")
     assert said.startswith("新邮箱的验证码错误"), said
@@ -222,7 +219,7 @@ def test_an_email_given_at_registration_is_registered_once_its_code_is_typed(sit
     code = read_code(site.world.mailbox, address, after=mark)
     shot(page, "register-email-code")
 
-    page.fill("#e-code", other_than(code))
+    page.fill("#e-code", wrong_code(code))
     page.click("#email-confirm")
     assert field_error(page, "email-form", "email_code").startswith("邮箱验证码错误")
     assert p.subscribers.get(sub.id).email is None

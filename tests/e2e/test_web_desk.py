@@ -15,6 +15,7 @@ import time
 
 import httpx
 
+from tests.codes import wrong_code
 from tests.e2e.conftest import (
     SHOTS,
     STAFF_PASSWORD,
@@ -984,7 +985,7 @@ def test_the_audit_trail_names_a_self_registration_in_chinese(site: Site, page):
         site.url("/api/v1/public/registrations/persons"),
         json={
             "challenge_id": sent.json()["challenge_id"],
-            "code": "000000" if code != "000000" else "111111",
+            "code": wrong_code(code),
             "phone": "15848158592",
             "name": "孙二十八",
             "id_type": "id_card",

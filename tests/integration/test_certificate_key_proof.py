@@ -17,6 +17,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from tests.clear_text import in_clear
+from tests.codes import wrong_code
 from tests.dbdump import diff, dump
 from tests.integration.signing_flow import ORG_PIN, PERSON_PIN, World, outbox_lines, read_code
 from tests.integration.test_ca_lifecycle import uscc
@@ -135,7 +136,7 @@ def test_a_holder_reissues_only_with_the_code_sent_to_the_registered_phone(
     written = {str(t).split(",")[0] for t in diff(before, dump(p))}
     assert not any("certificates" in w for w in written), written
 
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code(code)
     r = client.post(
         url,
         json={"pin": NEW_PIN, "challenge_id": ask["challenge_id"], "code": wrong},
@@ -391,7 +392,7 @@ def test_a_request_refused_for_its_input_uses_no_try_of_the_code(
     assert r.status_code == 202, r.text
     challenge = r.json()["challenge_id"]
     code = read_code(world.outbox, PHONE, after=mark)
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code(code)
 
     def tries() -> int:
         with p.db.read() as s:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from tests.codes import wrong_code
 from tests.conftest import PASSPHRASE
 from tests.fixtures.samples import contract_pdf, seal_png
 from tests.integration.server import ROOT, free_port, running_server, yinxin_env
@@ -269,7 +270,7 @@ def test_a_wrong_code_leaves_no_output_file(home, signed, tmp_path):
         "甲方（签章）",
         "--json",
     ]
-    proc = home.run(*base, "--code", "000000" if code != "000000" else "111111", "--pin", w.jia.pin)
+    proc = home.run(*base, "--code", wrong_code(code), "--pin", w.jia.pin)
     assert proc.returncode == 5 and json.loads(proc.stdout)["field"] == "code"
     assert not out.exists() and not list(tmp_path.iterdir())
     # a wrong seal PIN: exit 5, the PIN named as the culprit, no file either
@@ -304,7 +305,7 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
         home.run("sign", "code", "--in", str(home.contract), "--signer", str(org.id), "--json")
     )["challenge_id"]
     code = read_code(w.outbox, "13900139000", after=before)
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code(code)
 
     def tries() -> int:
         with w.p.db.read() as s:

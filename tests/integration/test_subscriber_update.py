@@ -16,6 +16,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.codes import wrong_code
 from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import diff, dump
 from tests.fixtures.samples import contract_pdf
@@ -501,7 +502,7 @@ def test_a_holders_new_phone_takes_effect_only_with_the_code_sent_to_it(
         }
         return client.patch(url, json={**data, "phone_code": given, **extra}, headers=h)
 
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code(code)
     r = confirm("13900139555", wrong)
     assert (r.status_code, r.json()["code"], r.json()["field"]) == (403, "wrong_code", "phone_code")
     r = confirm("13900139666", code)  # the codes prove that number only
@@ -568,7 +569,7 @@ def test_a_holders_new_email_takes_effect_only_with_the_code_sent_to_it(
         return client.patch(url, json=body, headers=h)
 
     refusals = [
-        (confirm("zs@new.example.cn", "000000" if code != "000000" else "111111"), 403),
+        (confirm("zs@new.example.cn", wrong_code(code)), 403),
         (confirm("zs@new.example.cn", None), 422),  # the code missing
         (confirm("other@example.cn", code), 403),  # the code proves that address only
     ]
@@ -661,7 +662,7 @@ def test_a_mailed_holders_new_email_also_waits_for_the_code_sent_to_the_current_
         "email_challenge_id": ask["email_challenge_id"],
         "email_code": new,
     }
-    wrong = "000000" if current != "000000" else "111111"
+    wrong = wrong_code(current)
     refusals = [
         (client.patch(url, json=proof, headers=h), 422),  # the new address's code alone
         (client.patch(url, json=proof | {"current_email_code": current}, headers=h), 422),
