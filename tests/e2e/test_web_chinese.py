@@ -196,6 +196,10 @@ def test_a_broken_audit_chain_is_said_in_chinese(site: Site, page):
     try:
         staff_login(site, page)
         page.goto(site.url("/desk/audit"))
+        # 校验 is bound with the filter form, after the page has asked for its session: clicked
+        # on load (the session's answer slow, two busy cores), it did nothing and the verdict
+        # never came
+        page.locator("#filter-form[data-bound]").wait_for(state="attached")
         page.click("#verify")
         verdict = page.locator("#verdict")
         verdict.filter(has_text="链已断裂").wait_for()
