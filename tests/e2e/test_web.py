@@ -489,7 +489,7 @@ def test_verification_page_refuses_two_files_dropped_at_once(site: Site, page):
         }"""
     )
     error = page.locator("#verify-form .field-error")
-    error.wait_for(timeout=10_000)
+    error.wait_for()
     assert error.inner_text() == (
         "一次只能验证一个文件，收到 2 个（「合同 正文.pdf」「附件.pdf」）：请逐个验证"
     ), error.inner_text()
@@ -599,7 +599,7 @@ def test_a_login_never_sends_the_browser_to_another_site(site: Site, page):
     page.fill("#password", STAFF_PASSWORD)
     page.fill("#code", fresh_totp(site))
     page.click("#staff-form button[type=submit]")
-    page.wait_for_url(site.url("/desk"), timeout=10_000)
+    page.wait_for_url(site.url("/desk"))
     assert elsewhere == []
     page.goto(site.url("/login"))
     assert page.evaluate(

@@ -986,7 +986,7 @@ def test_a_field_of_a_hidden_section_does_not_stop_the_form(site: Site, page):
     assert page.locator("#pin").is_hidden()
     page.fill("#csr", make_csr().decode())
     page.click("#apply-form button[type=submit]")
-    page.locator("#pay-form").wait_for(state="visible", timeout=10_000)
+    page.locator("#pay-form").wait_for(state="visible")
     [app] = [a for a in p.certificates.applications() if a.subscriber_id == person.id]
     assert app.key_mode == "csr"
     # a required control the page hides itself (its field shown): still checked, said there
@@ -1000,7 +1000,7 @@ def test_a_field_of_a_hidden_section_does_not_stop_the_form(site: Site, page):
     page.fill("#csr", make_csr().decode())
     page.click("#apply-form button[type=submit]")
     said = page.locator("#apply-form .field-error").filter(has_text="请选择")
-    said.wait_for(state="visible", timeout=10_000)
+    said.wait_for(state="visible")
     assert page.locator("#pay-form").is_hidden()
 
 
@@ -1069,7 +1069,7 @@ def test_a_field_of_a_hidden_section_is_not_sent(site: Site, page):
     page.check("input[name=key_mode][value=csr]")
     page.fill("#csr", make_csr().decode())
     page.click("#apply-form button[type=submit]")
-    page.locator("#pay-form").wait_for(state="visible", timeout=10_000)
+    page.locator("#pay-form").wait_for(state="visible")
     assert len(bodies) == 1
     sent = json.loads(bodies[0])
     assert "csr" in sent and "pin" not in sent and "135790" not in bodies[0]

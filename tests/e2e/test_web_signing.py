@@ -414,7 +414,7 @@ def test_batch_signing_several_documents_from_one_screen(site: Site, page, tmp_p
     subscriber_login(site, page, ORG_PHONE, "/batch")
     page.locator("#signer-name").filter(has_text=w.org.name).wait_for()
     page.set_input_files("#files", files)
-    page.locator('#documents tr[data-index="2"]').wait_for(timeout=10_000)
+    page.locator('#documents tr[data-index="2"]').wait_for()
     assert held, "the seals request was held back"
     for route in held:
         route.continue_()
@@ -493,7 +493,7 @@ def test_a_batch_the_grant_cannot_cover_gets_no_code(site: Site, page, tmp_path)
         page.locator("#signer-name").filter(has_text=w.member.name).wait_for()
         page.locator("#prepare-form[data-bound]").wait_for(state="attached")
         page.set_input_files("#files", files)
-        page.locator('#documents tr[data-index="2"]').wait_for(timeout=10_000)
+        page.locator('#documents tr[data-index="2"]').wait_for()
         assert page.input_value("#seal") == seal  # his one usable seal, chosen already
         page.select_option("#role", "甲方")
         page.fill("#anchor", "甲方（签章）")
@@ -509,7 +509,7 @@ def test_a_batch_the_grant_cannot_cover_gets_no_code(site: Site, page, tmp_path)
         page.reload()  # the list starts again, with two files
         page.locator("#prepare-form[data-bound]").wait_for(state="attached")
         page.set_input_files("#files", files[:2])
-        page.locator('#documents tr[data-index="1"]').wait_for(timeout=10_000)
+        page.locator('#documents tr[data-index="1"]').wait_for()
         page.select_option("#role", "甲方")
         page.fill("#anchor", "甲方（签章）")
         page.click("#send-code")
