@@ -272,14 +272,45 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(world):
         )
     ):
         items = items_of(pdfs, f"错位{n}")
-        items[2] = BatchItem(items[2].pdf, items[2].document_name, placement, "甲方")
+        # the code of the same documents placed well: the placements are not in its manifest
+        # (the code request refuses the bad one: test_a_bad_placement_gets_no_code)
         cid, code, _sms = ask(w, items)
+        items[2] = BatchItem(items[2].pdf, items[2].document_name, placement, "甲方")
         wrong = f"{(int(code) + 1) % 10**6:06d}"
         go = functools.partial(sign, w, items, cid, wrong)
         e = refused(w, go, ValidationError, "items[2].placement")
         assert e.code == error and e.message.startswith("items[2]: "), e.to_dict()
         with w.p.db.read() as s:
             assert s.get(IntentChallenge, cid).failed_attempts == 0, placement
+
+
+def test_a_bad_placement_gets_no_code(world):
+    """A batch whose third document's seal is placed on a page it has not, by an anchor text it
+    does not hold, or (the seal named) at a position where it runs off the page was sent its
+    code (an SMS, a challenge) and refused only by the signing that followed. The code request
+    refuses it now, as signing does (``items[2].placement``, the same code), nothing sent."""
+    w = world
+    pdfs = docs(3, "无码错位")
+    for n, (placement, error) in enumerate(
+        (
+            (Placement(page=9, x_mm=20, y_mm=20), "page_out_of_range"),
+            (Placement(anchor="丙方（签章）"), "anchor_not_found"),
+            (Placement(page=1, x_mm=200, y_mm=20), "outside_page"),
+        )
+    ):
+        items = items_of(pdfs, f"无码错位{n}")
+        items[2] = BatchItem(items[2].pdf, items[2].document_name, placement, "甲方")
+        w.clock.advance(seconds=CODE_SPACING.total_seconds())
+        before, sent = state(w), outbox_lines(w.outbox)
+        go = functools.partial(
+            w.p.batch.request_code,
+            signer_subscriber_id=w.jia.id,
+            items=items,
+            seal=w.jia.seal.es_id,
+        )
+        e = refused(w, go, ValidationError, "items[2].placement")
+        assert e.code == error and e.message.startswith("items[2]: "), e.to_dict()
+        assert state(w) == before and outbox_lines(w.outbox) == sent
 
 
 def test_wrong_pin_keeps_the_code(fresh):

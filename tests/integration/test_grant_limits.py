@@ -362,6 +362,14 @@ def test_a_batch_code_asked_with_the_seal_is_refused_before_any_sms(world, clien
         "member_subscriber_id",
     )
     refused({**three, "seal": "99999999999999"}, 404, "not_found", "seal")
+    # a placement /batches/sign refuses before the PIN (the seal off the page, an anchor text
+    # not in the file) was sent its code: refused now, with the same error
+    for where, code in (
+        ({"page": 1, "x_mm": 200, "y_mm": 20}, "outside_page"),
+        ({"anchor": "丙方（签章）"}, "anchor_not_found"),
+    ):
+        off = [docs[0], {**docs[1], "placement": where}]
+        refused({**three, "documents": off}, 422, code, "items[1].placement")
     assert outbox_lines(w.outbox) == mark  # no SMS
     assert diff(before, dump(w.p)) == []  # nothing written: no challenge, no count
     w.p.seals.freeze(w.jia.seal.es_id, actor="officer")

@@ -847,6 +847,27 @@ def test_sign_batch_sends_no_code_for_a_seal_the_signer_cannot_use(home, tmp_pat
     assert outbox_lines(w.outbox) == before  # no code was sent
 
 
+def test_sign_batch_sends_no_code_for_a_placement_signing_refuses(home, tmp_path):
+    """The first run of ``sign batch`` sent a code for files where ``--anchor`` is not found,
+    ``--page`` is past the end or the seal at ``--x/--y`` runs off the page: the second run
+    refused it, the SMS spent. The first run refuses it now, as the second (exit 2, the same
+    error naming the file's placement), no code sent."""
+    w = home.w
+    before = outbox_lines(w.outbox)
+    base = ["sign", "batch", str(home.contract), "--seal", w.yi.seal.es_id]
+    base += ["--signer", str(w.yi.id), "--json"]
+    for where, error in (
+        (["--anchor", "丙方（签章）"], "anchor_not_found"),
+        (["--page", "9", "--x", "20", "--y", "20"], "page_out_of_range"),
+        (["--page", "1", "--x", "200", "--y", "20"], "outside_page"),
+    ):
+        proc = home.run(*base, *where)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        out = json.loads(proc.stdout)
+        assert (out["error"], out["field"]) == (error, "items[0].placement"), out
+    assert outbox_lines(w.outbox) == before  # no code was sent
+
+
 def test_an_empty_anchor_is_refused_not_taken_for_no_anchor(home, tmp_path):
     """``--anchor "$BLOCK"`` with BLOCK unset signed with the seal in the default corner of the
     last page (exit 0): an empty anchor is refused now, naming anchor, nothing written."""

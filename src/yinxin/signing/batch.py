@@ -214,6 +214,19 @@ class BatchSigning:
             raise ValidationError(f"context is over {MAX_CONTEXT} bytes", field="context")
         return client_ip, who, ctx
 
+    def _check_placements(self, checked: Sequence[_Checked], seal: int | str | None) -> None:
+        """Refuse, naming ``items[i].placement`` as sealing would, a document's placement it
+        does not take (a page it has not, an anchor text it does not hold) and, with ``seal``,
+        the seal at its size running off the page — all found without the seal's key, so
+        before the code is sent (``request_code``) and before it is checked (``sign``)."""
+        for i, c in enumerate(checked):
+            try:
+                check_placement(c.pdf, c.placement or Placement(page=-1))
+                if seal is not None:
+                    self.signing.check_fits(c.pdf, seal, c.placement)
+            except YinxinError as e:
+                raise _for_item(e, i) from None
+
     # --- the code --------------------------------------------------------------------------------
     def request_code(
         self,
@@ -231,6 +244,9 @@ class BatchSigning:
         or a grant past its end or with fewer uses left than the batch has documents: ``403
         grant_used_up``) comes now, before any SMS is sent or counted against the hour."""
         checked = self._check(items)
+        # a placement signing would refuse (with ``seal``, the seal running off the page too)
+        # gets no code: it was sent one, and refused once the code was typed in
+        self._check_placements(checked, seal)
         if seal is not None:
             self.seals.check_usable(seal, signer_subscriber_id, uses=len(checked))
         manifest = self._manifest(checked)
@@ -269,15 +285,9 @@ class BatchSigning:
         client_ip, actor, context = self._extras(
             client_ip, actor, context, f"subscriber:{signer_subscriber_id}"
         )
-        # each document's placement as sealing would refuse it (a page it has not, an anchor
-        # text it does not hold, the seal at its size running off the page), before the code:
-        # a wrong code with it used one of the code's tries
-        for i, c in enumerate(checked):
-            try:
-                check_placement(c.pdf, c.placement or Placement(page=-1))
-                self.signing.check_fits(c.pdf, seal, c.placement)
-            except YinxinError as e:
-                raise _for_item(e, i) from None
+        # each document's placement as sealing would refuse it, before the code: a wrong code
+        # with it used one of the code's tries
+        self._check_placements(checked, seal)
         manifest = self._manifest(checked)
         digest = manifest_sha256(manifest)
         who = SignerCredentials(
