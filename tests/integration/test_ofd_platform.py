@@ -733,3 +733,27 @@ def test_the_platforms_own_crl_decides_a_signers_certificate(w: World, flow: Flo
     # a relying party's own CRL, added to the platform's, does not hide the platform's answer
     other = w.p.ofd_signing.verify(flow.second, crls=[w.p.status.current_crl("issuing")])
     assert not other.signatures[0].valid
+
+
+def test_a_document_closed_by_its_signer_gets_no_code(w: World, flow: Flow) -> None:
+    """An OFD whose earlier signature protects its signature list (ofdrw's default: closed by
+    its signer, no more signatures) was sent a code — an SMS, a challenge — and refused only by
+    the dry run after the PIN. The code request refuses it now, with the error signing gives
+    (naming ``in``), nothing sent or written; signing refuses it before the PIN too."""
+    from tests.integration.test_ofd import OFDRW_SAMPLE
+
+    closed = OFDRW_SAMPLE.read_bytes()
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    sent = outbox_lines(w.outbox)
+    ask = lambda: w.p.ofd_signing.request_confirmation(  # noqa: E731
+        signer_subscriber_id=w.zhang.subscriber_id, document=closed, document_name="已封闭.ofd"
+    )
+    e = refused(w, ask, ValidationError, "in")
+    assert "Signatures.xml" in e.message and "closed" in e.message
+    assert outbox_lines(w.outbox) == sent
+    # a code for another document and a wrong PIN: refused for the document, no PIN try
+    ch, code = code_for(w, w.zhang, make_ofd([["服务合同", "", "乙方（签章）："]]))
+    go = sign_call(
+        w, w.zhang, closed, ch, code, pin="000000", placement=Placement(page=1, x=100, y=100)
+    )
+    assert refused(w, go, ValidationError, "in").message == e.message

@@ -201,6 +201,36 @@ def _protects(pkg: OfdPackage, signatures_root, signs_dir: str, target: str) -> 
     return False
 
 
+def _open_list(pkg: OfdPackage):
+    """The document's signature list (``None`` before the first signing), refused when it is
+    not one or when an earlier signature protects it: the document was closed by its signer."""
+    signatures_loc = pkg.signatures_loc
+    if signatures_loc is None or signatures_loc not in pkg.parts:
+        return None
+    sigs_root = parse_xml(pkg.parts[signatures_loc], signatures_loc)
+    if sigs_root.tag != q("Signatures"):
+        raise bad(
+            f"{signatures_loc} 不是 ofd:Signatures 签名列表",
+            f"{signatures_loc} is not an ofd:Signatures list",
+        )
+    if _protects(pkg, sigs_root, posixpath.dirname(signatures_loc), signatures_loc):
+        raise bad(
+            "签名列表（Signatures.xml）已受先前签名保护：签署人已封闭该文档，再加签名会使先前签名失效",
+            "an earlier signature protects the signature list (Signatures.xml): the document "
+            "was closed by its signer and one more signature would break that one",
+            field="in",
+        )
+    return sigs_root
+
+
+def check_open(data: bytes) -> None:
+    """Refuse, as ``sign_ofd`` would and before anything is signed, a document that takes no
+    more signatures: its signature list unreadable, or protected by an earlier signature (the
+    document closed by its signer). No key plays a part, so a platform asks this before a
+    signer's one-time code is sent."""
+    _open_list(OfdPackage.read(data))
+
+
 def sign_ofd(
     data: bytes,
     signer: SealSigner,
@@ -231,20 +261,8 @@ def sign_ofd(
             pkg.signatures_loc = signatures_loc
     else:
         signatures_loc = pkg.signatures_loc
-        sigs_root = parse_xml(pkg.parts[signatures_loc], signatures_loc)
-        if sigs_root.tag != q("Signatures"):
-            raise bad(
-                f"{signatures_loc} 不是 ofd:Signatures 签名列表",
-                f"{signatures_loc} is not an ofd:Signatures list",
-            )
+        sigs_root = _open_list(pkg)
     signs_dir = posixpath.dirname(signatures_loc)
-    if _protects(pkg, sigs_root, signs_dir, signatures_loc):
-        raise bad(
-            "签名列表（Signatures.xml）已受先前签名保护：签署人已封闭该文档，再加签名会使先前签名失效",
-            "an earlier signature protects the signature list (Signatures.xml): the document "
-            "was closed by its signer and one more signature would break that one",
-            field="in",
-        )
 
     # 2. the new Sign_N directory and identifiers
     n = 0

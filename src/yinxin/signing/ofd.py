@@ -16,10 +16,11 @@ inside the signature. The value is stamped by the platform's TSA with an SM3 imp
 level recorded is ``B-T``: signed and timestamped, no embedded revocation data (an OFD has no
 DSS; the relying party checks revocation against the CRL) and no archive renewal.
 
-Everything that could refuse the signature (placement off the page, anchor not found, a
-document closed by an earlier signer, a seal whose certificate list does not name the signer)
-is tried on a throw-away signature *before* the code is confirmed, so such a refusal leaves
-the database as it was and the code unused.
+A document closed by an earlier signer is refused before any code is sent (it needs no key).
+Everything else that could refuse the signature (placement off the page, anchor not found, a
+seal whose certificate list does not name the signer) is tried on a throw-away signature
+*before* the code is confirmed, so such a refusal leaves the database as it was and the code
+unused.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.indication import Outcome, outcome
 from yinxin.ofd.package import OfdPackage
-from yinxin.ofd.sign import Placement, check_placement, sign_ofd
+from yinxin.ofd.sign import Placement, check_open, check_placement, sign_ofd
 from yinxin.ofd.verify import OfdReport, verify_ofd
 from yinxin.pdf.sign import Level
 from yinxin.registry.ca import role_of
@@ -104,8 +105,8 @@ class OfdSigning:
     def request_confirmation(
         self, *, signer_subscriber_id: int, document: bytes, document_name: str
     ) -> Challenge:
-        """Send the signer a one-time code for this OFD (意愿认证); a file that is not an OFD
-        is refused before any code is sent."""
+        """Send the signer a one-time code for this OFD (意愿认证); a file that is not an OFD,
+        or one closed by its earlier signer, is refused before any code is sent."""
         self._read(document)
         return self.intent.request_code(
             signer_subscriber_id,
@@ -118,7 +119,11 @@ class OfdSigning:
     placement_type: type = Placement
 
     def _read(self, document: bytes) -> None:
+        """A refusal, before any code is sent, of what is not an OFD (naming ``ofd``) and of
+        one that takes no more signatures — closed by its earlier signer (naming ``in``, as
+        signing refuses it): sent a code, it was refused only by the dry run after the PIN."""
         _read_ofd(document)
+        check_open(document)
 
     def _check_placement(self, document: bytes, placement) -> None:
         """What the document refuses of ``placement`` (an anchor it does not hold, a page it
