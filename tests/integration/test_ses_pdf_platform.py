@@ -386,3 +386,28 @@ def test_http_a_wrong_code_with_a_bad_placement_uses_no_try(w: World, flow) -> N
         assert dump(w.p)["signature_records"] == records
         r = c.post("/api/v1/ses-pdf/sign", json={**good, "code": code})
         assert r.status_code == 200, r.text
+
+
+def test_an_altered_earlier_seal_signature_gets_no_code(w: World, flow) -> None:  # noqa: F811
+    """A PDF whose earlier GB/T 38540 seal signature no longer matches it (a byte it covers
+    changed, a page added after it) was sent a code — an SMS, a challenge — and refused only by
+    the dry run after the PIN. The code request refuses it now with signing's error
+    (``broken_signature`` naming ``pdf``), nothing sent or written; signing refuses it before
+    the PIN."""
+    from tests.integration.signing_flow import add_page, flip_signed_byte
+
+    signed = flow[1].data
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    sent = outbox_lines(w.outbox)
+    for bad in (flip_signed_byte(signed)[0], add_page(signed)):
+        ask = lambda bad=bad: w.p.ses_pdf_signing.request_confirmation(  # noqa: E731
+            signer_subscriber_id=w.wang.subscriber_id, document=bad, document_name="x.pdf"
+        )
+        e = refused(w, ask, ValidationError, "pdf")
+        assert e.code == "broken_signature", e.to_dict()
+        assert outbox_lines(w.outbox) == sent
+        # with a code for another document and a wrong PIN: the document's error, no PIN try
+        ch, code = code_for(w, w.wang, flow[0])
+        go = sign_call(w, w.wang, bad, ch, code, pin="000000", placement=Placement(anchor="甲方"))
+        assert refused(w, go, ValidationError, "pdf").to_dict() == e.to_dict()
+        sent = outbox_lines(w.outbox)

@@ -293,6 +293,15 @@ def _existing(reader: PdfFileReader, pdf: bytes, check: SesValueChecker | None) 
     return fields
 
 
+def check_existing(pdf: bytes, check: SesValueChecker | None = None) -> None:
+    """Refuse, as ``sign_ses_pdf`` would and before anything is signed, a document that takes
+    no further seal signature: a PAdES/CMS-signed one (``mixed_signatures``), or one whose
+    earlier seal signature was altered or no longer covers it (``broken_signature``; ``check``
+    tests its bytes). No key plays a part, so a platform asks this before a code is sent."""
+    reader, _pages = _open(pdf)
+    _existing(reader, bytes(pdf), check)
+
+
 def sign_ses_pdf(
     pdf: bytes,
     maker: SesValueMaker,

@@ -4,9 +4,10 @@ Everything but the document format is ``OfdSigning``'s (``yinxin.signing.ofd``):
 its certificate usable now and SM2 (an ECDSA seal is refused by name before its PIN is tried),
 the PIN opens the platform-held key, the one-time code for this file's SHA-256 is checked after
 the PIN and consumed in the transaction that writes the record, the archive entry and the
-``document.signed`` audit event; a dry run before the code is confirmed gives every refusal
-(anchor not found, position off the page, an earlier signature broken, a PAdES-signed file)
-while nothing is written; a retry with the used code replays the signed file.
+``document.signed`` audit event; a file sealing would not add to (an earlier signature
+broken, a PAdES-signed file) is refused before any code is sent, and a dry run before the
+code is confirmed gives every other refusal (anchor not found, position off the page) while
+nothing is written; a retry with the used code replays the signed file.
 
 The signature is ``yinxin.pdf.ses``: an ``SES_Signature`` v4 over the SM3 of the new
 revision's ``/ByteRange`` bytes, in ``/Contents`` under ``/SubFilter /GBT38540.SES``, the seal's
@@ -23,7 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from yinxin.errors import NotFound, ValidationError, YinxinError
-from yinxin.pdf.ses import SesPdfReport, sign_ses_pdf, verify_ses_pdf
+from yinxin.pdf.ses import SesPdfReport, check_existing, sign_ses_pdf, verify_ses_pdf
 from yinxin.pdf.sign import Placement, check_fits, check_placement, check_signable
 from yinxin.seals.rows import seal_row
 from yinxin.seals.ses_signature import SesPdfSigner, check_pdf_value
@@ -45,7 +46,9 @@ class SesPdfSigning(OfdSigning):
     def _read(self, document: bytes) -> None:
         """A refusal naming ``pdf`` for what is not a PDF, before any code is sent; a PDF cut
         short (no end-of-file marker) too, which was sent a code (``sign ses-pdf-code``) and
-        refused only once the code was typed in."""
+        refused only once the code was typed in, and one carrying a PAdES signature or an
+        earlier seal signature it no longer matches, found only by the dry run after the PIN
+        (the check sealing makes, ``check_existing``)."""
         if not document or len(document) > MAX_PDF:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
         if b"%PDF-" not in bytes(document[:1024]):
@@ -53,6 +56,7 @@ class SesPdfSigning(OfdSigning):
         if b"%%EOF" not in bytes(document[-2048:]):
             raise ValidationError("the PDF is cut short (no end-of-file marker)", field="pdf")
         check_signable(bytes(document))  # unreadable, encrypted, no pages: sealing refuses it
+        check_existing(bytes(document), check_pdf_value(None))  # as _make's sealing checks them
 
     def _check_placement(self, document: bytes, placement) -> None:
         check_placement(bytes(document), placement)
