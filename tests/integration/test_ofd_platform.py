@@ -689,6 +689,81 @@ def test_archive_renewal_leaves_signed_ofds_alone(w: World, flow: Flow) -> None:
 
 
 # --- last: it revokes 张三's certificate --------------------------------------------------------
+@contextmanager
+def seal_record_of(w: World, who: Signer, other: Signer) -> Iterator[None]:
+    """``who``'s seal carrying, for the time of the block, ``other``'s GB/T 38540 record: a
+    seal whose certificate list does not name the certificate it is bound to."""
+    from yinxin.store.models.seals import Seal
+
+    with w.p.db.transaction() as s:
+        row = s.execute(select(Seal).where(Seal.es_id == who.seal.es_id)).scalar_one()
+        own = row.seseal
+        row.seseal = s.execute(
+            select(Seal.seseal).where(Seal.es_id == other.seal.es_id)
+        ).scalar_one()
+    try:
+        yield
+    finally:
+        with w.p.db.transaction() as s:
+            row = s.execute(select(Seal).where(Seal.es_id == who.seal.es_id)).scalar_one()
+            row.seseal = own
+
+
+def test_a_seal_not_naming_its_certificate_gets_no_code(w: World, flow: Flow) -> None:
+    """A seal whose certificate list does not name the signer's certificate was refused only by
+    the dry run after the PIN (``signer_cert``), the code sent before. The code request asked
+    with the seal (``seal=``, the HTTP API's ``seal``, the CLI's ``--seal``) refuses it now with
+    that error, nothing sent or written; signing refuses it before the PIN (no try counted)."""
+    doc = make_ofd([["服务合同", "", "乙方（签章）："]])
+    with seal_record_of(w, w.zhang, w.wang):
+        w.clock.advance(seconds=CODE_SPACING.total_seconds())
+        sent = outbox_lines(w.outbox)
+        ask = lambda: w.p.ofd_signing.request_confirmation(  # noqa: E731
+            signer_subscriber_id=w.zhang.subscriber_id,
+            document=doc,
+            document_name="合同.ofd",
+            seal=w.zhang.seal.es_id,
+        )
+        e = refused(w, ask, ValidationError, "signer_cert")
+        assert "certificate list" in e.message
+        assert outbox_lines(w.outbox) == sent
+        # over HTTP
+        from starlette.testclient import TestClient
+
+        from yinxin.adapters.http.server import create_app
+
+        key = w.p.api_keys.create(name="oa-seal-list", role="integration", actor="test").secret
+        body = {
+            "signer_subscriber_id": w.zhang.subscriber_id,
+            "document": {"name": "合同.ofd", "content_base64": base64.b64encode(doc).decode()},
+            "seal": w.zhang.seal.es_id,
+        }
+        with TestClient(
+            create_app(w.p, jobs=False),
+            base_url="http://127.0.0.1:8000",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as c:
+            r = c.post("/api/v1/ofd/code", json=body)
+        assert r.status_code == 422 and r.json()["field"] == "signer_cert", r.text
+        # the CLI: sign ofd-code --seal, exit 2 naming the field
+        src = w.home / "seal-list.ofd"
+        src.write_bytes(doc)
+        args = ["sign", "ofd-code", "--in", str(src), "--signer", str(w.zhang.subscriber_id)]
+        proc = yinxin_cli([*args, "--seal", w.zhang.seal.es_id, "--json"], w.home, check=False)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["field"] == "signer_cert", proc.stdout
+        assert outbox_lines(w.outbox) == sent
+        # signing: the same error before the PIN (a wrong one is not counted)
+        ch, code = code_for(w, w.zhang, doc)
+        tries = failed_attempts(w, w.zhang.cert.serial)
+        go = sign_call(w, w.zhang, doc, ch, code, pin="000000")
+        assert refused(w, go, ValidationError, "signer_cert").to_dict() == e.to_dict()
+        assert failed_attempts(w, w.zhang.cert.serial) == tries
+    # the seal's own record back: the code request with the seal goes through
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    assert ask().challenge_id
+
+
 def test_the_platforms_own_crl_decides_a_signers_certificate(w: World, flow: Flow) -> None:
     """Where the platform is, its own CRL checks the signer's certificate (GB/T 38540 §7.3):
     no --crl needed. Good before the revocation; revoked after the signing: still VALID, the

@@ -286,6 +286,20 @@ def _cert_in_seal(seal: ParsedSeal, cert_der: bytes) -> tuple[bool, tuple[str, .
     return False, tuple(unknown)
 
 
+def _require_in_seal(seal: ParsedSeal, cert_der: bytes) -> None:
+    if not _cert_in_seal(seal, bytes(cert_der))[0]:
+        raise ValidationError(
+            "the signer certificate is not in the seal's certificate list", field="signer_cert"
+        )
+
+
+def check_signer_in_seal(seal_der: bytes, cert_der: bytes) -> None:
+    """Refuse, as ``build_ses_signature`` would (naming ``signer_cert``), a certificate the
+    seal's certificate list does not name: no key plays a part, so a platform asks it before
+    the signer's PIN is tried or a one-time code sent."""
+    _require_in_seal(parse_seseal(seal_der), cert_der)
+
+
 def _signer_in_seal(listed: bool, unknown: tuple[str, ...], every: bool) -> str:
     """The ``signer_in_seal`` detail; ``unknown``: the list's digest types not known here,
     ``every``: no other type was in the list (so nothing could be compared)."""
@@ -528,10 +542,7 @@ def build_ses_signature(
         raise ValidationError(
             "the signer certificate does not belong to the signer key", field="signer_cert"
         )
-    if not _cert_in_seal(seal, bytes(signer_cert_der))[0]:
-        raise ValidationError(
-            "the signer certificate is not in the seal's certificate list", field="signer_cert"
-        )
+    _require_in_seal(seal, signer_cert_der)
     if not seal.info.valid_start <= when <= seal.info.valid_end:
         raise ValidationError("the seal is not valid at the signing time", field="time_info")
     if not _valid_at(cert, when):

@@ -40,7 +40,13 @@ from yinxin.pdf.sign import Level
 from yinxin.registry.ca import role_of
 from yinxin.seals.lifecycle import state_name
 from yinxin.seals.rows import seal_row
-from yinxin.seals.ses_signature import Check, SesOfdSigner, check_ofd_value, time_settled
+from yinxin.seals.ses_signature import (
+    Check,
+    SesOfdSigner,
+    check_ofd_value,
+    check_signer_in_seal,
+    time_settled,
+)
 from yinxin.seals.seseal import cert_spki, is_sm2_spki
 from yinxin.signing.intent import Challenge
 from yinxin.signing.service import (
@@ -103,11 +109,22 @@ class OfdSigning:
 
     # --- intent ------------------------------------------------------------------------------
     def request_confirmation(
-        self, *, signer_subscriber_id: int, document: bytes, document_name: str
+        self,
+        *,
+        signer_subscriber_id: int,
+        document: bytes,
+        document_name: str,
+        seal: int | str | None = None,
     ) -> Challenge:
         """Send the signer a one-time code for this OFD (意愿认证); a file that is not an OFD,
-        or one closed by its earlier signer, is refused before any code is sent."""
+        or one closed by its earlier signer, is refused before any code is sent. ``seal``, if
+        given, is the seal it will be signed with: one :meth:`sign` would refuse before the
+        PIN (no such seal, not usable by this signer, not SM2, its certificate list not naming
+        its certificate) gets no code either, refused with the same error."""
         self._read(document)
+        if seal is not None:
+            self._require_sm2_seal(seal)
+            self.signing.seals.check_usable(seal, signer_subscriber_id)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
@@ -163,8 +180,10 @@ class OfdSigning:
     # --- signing -----------------------------------------------------------------------------
     def _require_sm2_seal(self, seal: int | str) -> None:
         """Refuse, naming the seal, one whose certificate is not SM2: GB/T 38540 signs with
-        SM2 only, and an OFD reader would reject anything else. Checked before the PIN, so a
-        PIN typed for the wrong kind of seal is not counted against it."""
+        SM2 only, and an OFD reader would reject anything else; and, naming ``signer_cert`` as
+        the signature would, one whose GB/T 38540 record's certificate list does not name the
+        certificate it is bound to. Checked before the PIN, so a PIN typed for such a seal is
+        not counted against it."""
         with self.db.read() as s:
             row = seal_row(s, seal)
             cert = s.get(Certificate, row.certificate_id)
@@ -177,6 +196,8 @@ class OfdSigning:
                     "SM2 only; use a seal whose certificate comes from the SM2 hierarchy",
                     field="seal",
                 )
+            seseal, cert_der = bytes(row.seseal), bytes(cert.der)
+        check_signer_in_seal(seseal, cert_der)
 
     def sign(
         self,

@@ -61,10 +61,17 @@ def code_command(service: str, what: str, input_help: str) -> Callable[..., None
     def command(
         input: Path = typer.Option(..., "--in", help=input_help),
         signer: int = SIGNER,
+        seal: str | None = typer.Option(
+            None,
+            help="The seal it will be signed with (id or esID): a seal the second step would "
+            "refuse before the PIN (not usable by the signer, not SM2, its certificate list "
+            "not naming its certificate) gets no code.",
+            callback=seal_ref,
+        ),
         home: Path | None = HOME,
         as_json: bool = JSON,
     ) -> None:
-        request_code(service, input, signer, home, as_json)
+        request_code(service, input, signer, home, as_json, seal=seal)
 
     command.__doc__ = f"Send the signer a one-time code for this {what} (intent confirmation)."
     return command
@@ -164,9 +171,18 @@ sign_ofd_cmd = sign_command(
 # --- the two steps, shared with ``sign ses-pdf-code`` / ``sign ses-pdf`` (``sign_ses_pdf``) ---
 
 
-def request_code(service: str, input: Path, signer: int, home: Path | None, as_json: bool) -> None:
+def request_code(
+    service: str,
+    input: Path,
+    signer: int,
+    home: Path | None,
+    as_json: bool,
+    *,
+    seal: str | None = None,
+) -> None:
     """The first step on ``platform(home).<service>`` (``ofd_signing``, ``ses_pdf_signing``,
-    and ``signing`` for ``sign code``)."""
+    and ``signing`` for ``sign code``); ``seal`` (the first two's ``--seal``) when given."""
+    with_seal = {"seal": seal} if seal is not None else {}
     run(
         as_json,
         lambda: as_options(
@@ -175,6 +191,7 @@ def request_code(service: str, input: Path, signer: int, home: Path | None, as_j
                 signer_subscriber_id=signer,
                 document=read_input(input, "in"),
                 document_name=input.name,
+                **with_seal,
             ),
         ),
     )

@@ -70,10 +70,18 @@ class OfdPlacementIn(Strict):
 class OfdCodeIn(Strict):
     signer_subscriber_id: int = Field(ge=1, le=2**62)
     document: DocumentIn
+    seal: SealRef | None = Field(
+        None,
+        description=(
+            "the seal the document will be signed with (id or esID); given, a seal the sign "
+            "step would refuse before the PIN (not usable by the signer, not SM2, its "
+            "certificate list not naming its certificate) is refused before any code is sent"
+        ),
+    )
 
 
 class OfdSignIn(OfdCodeIn):
-    seal: SealRef
+    seal: SealRef  # type: ignore[assignment]
     pin: str = Field(min_length=1, max_length=200)
     challenge_id: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=12)
@@ -123,6 +131,7 @@ def _request_code(service: OfdSigning, body: OfdCodeIn, platform, principal: Pri
         signer_subscriber_id=body.signer_subscriber_id,
         document=ofd_of(body.document),
         document_name=body.document.name,
+        seal=body.seal,
     )
 
 
