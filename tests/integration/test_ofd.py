@@ -441,6 +441,79 @@ def test_a_document_closed_by_its_signer_takes_no_more_signatures(world):
     assert err.value.field == "in" and "Signatures.xml" in err.value.message
 
 
+def _sign_again(world, data: bytes, **kw):
+    c = world.party_a
+    return sign_ofd(
+        data,
+        SesOfdSigner(c.seal, c.key, c.cert, when=world.now + timedelta(minutes=5)),
+        placement=Placement(page=1, x=100, y=100),
+        when=world.now + timedelta(minutes=5),
+        **kw,
+    )
+
+
+def test_a_document_whose_earlier_signature_is_broken_takes_no_more_signatures(
+    world, signed, tmp_path
+):
+    """A page edited after two signers had signed (``verify`` says both INVALID: the digest
+    differs) took a third signature, sealing the edit under a new valid one. Signing refuses
+    it now, naming ``in`` with ``broken_signature``; so does a last signature whose value no
+    longer verifies over its own Signature.xml (with the checker), and ``ofd sign`` refuses
+    both with exit 2, nothing written."""
+    parts = _zip(signed[1].data)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    edited = _rezip({**parts, page: parts[page].replace("服务内容".encode(), "服务范围".encode())})
+    assert not verify_ofd(edited, check_ofd_value(None)).signatures[0].references_ok
+    for kw in ({}, {"check_existing": check_ofd_value(None)}):
+        with pytest.raises(ValidationError) as err:
+            _sign_again(world, edited, **kw)
+        assert (err.value.field, err.value.code) == ("in", "broken_signature")
+        assert f"/{page}" in err.value.message and "s001" in err.value.message
+    # the last signature's own Signature.xml changed: no later signature covers it, its value
+    # (dataHash) no longer matches it
+    last = "Doc_0/Signs/Sign_1/Signature.xml"
+    when = re.search(rb"<ofd:SignatureDateTime>(.*?)<", parts[last]).group(1)
+    retimed = _rezip({**parts, last: parts[last].replace(when, b"2001-01-01T00:00:00Z")})
+    checks = {
+        c["name"]: c["ok"]
+        for c in verify_ofd(retimed, check_ofd_value(None)).signatures[1].value["checks"]
+    }
+    assert checks["document_hash"] is False
+    with pytest.raises(ValidationError) as err:
+        _sign_again(world, retimed, check_existing=check_ofd_value(None))
+    assert (err.value.field, err.value.code) == ("in", "broken_signature")
+    assert "s003" in err.value.message
+    # the CLI: exit 2 naming --in, nothing written
+    c = world.party_a
+    (tmp_path / "c.esl").write_bytes(c.seal)
+    (tmp_path / "c.der").write_bytes(c.cert)
+    (tmp_path / "c.key").write_bytes(c.key.private_bytes_pkcs8(None))
+    for name, data in (("edited.ofd", edited), ("retimed.ofd", retimed)):
+        (tmp_path / name).write_bytes(data)
+        out = tmp_path / f"out-{name}"
+        r = CliRunner().invoke(
+            ofd_app,
+            ["sign", "--in", str(tmp_path / name), "--out", str(out), "--json"]
+            + ["--seal", str(tmp_path / "c.esl"), "--key", str(tmp_path / "c.key")]
+            + ["--cert", str(tmp_path / "c.der"), "--page", "1", "--x", "100", "--y", "100"],
+        )
+        body = json.loads(r.output)
+        assert (r.exit_code, body["error"], body.get("field")) == (2, "broken_signature", "in")
+        assert not out.exists()
+
+
+def test_an_intact_signature_that_cannot_be_fully_judged_still_takes_one_more(world, signed):
+    """Only a break refuses: earlier signatures by a CA the checker does not trust (no trust
+    at all here, no CRL: INDETERMINATE, not INVALID) still take one more signature, with the
+    checker as without it."""
+    report = verify_ofd(signed[1].data, check_ofd_value(None))
+    assert not report.valid and all(s.references_ok for s in report.signatures)
+    assert str(report.indication) != "TOTAL-FAILED"
+    for kw in ({}, {"check_existing": check_ofd_value(None)}):
+        more = _sign_again(world, signed[1].data, **kw)
+        assert len(verify_ofd(more.data, check_ofd_value(world.trust)).signatures) == 3
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 

@@ -832,3 +832,51 @@ def test_a_document_closed_by_its_signer_gets_no_code(w: World, flow: Flow) -> N
         w, w.zhang, closed, ch, code, pin="000000", placement=Placement(page=1, x=100, y=100)
     )
     assert refused(w, go, ValidationError, "in").message == e.message
+
+
+def test_a_document_whose_earlier_signature_is_broken_gets_no_code(w: World, flow: Flow) -> None:
+    """张三's signed contract with a page edited afterwards (``verify`` says his signature is
+    INVALID: the digest differs) was sent a code and signed: a new valid signature over the
+    edit. The code request refuses it now (``broken_signature`` naming ``in``), nothing sent or
+    written; signing refuses it before the PIN. A document signed by a CA the platform does not
+    know, intact, still gets a code: that signature is INDETERMINATE here, not broken."""
+    from tests.fixtures.ses_world import make_world
+    from yinxin.ofd.sign import sign_ofd
+    from yinxin.seals.ses_signature import SesOfdSigner
+
+    signed = parts(flow.first.data)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    assert "服务内容".encode() in signed[page]
+    signed[page] = signed[page].replace("服务内容".encode(), "服务范围".encode())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in signed.items():
+            z.writestr(name, body)
+    edited = buf.getvalue()
+    assert not w.p.ofd_signing.verify(edited).signatures[0].references_ok
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    sent = outbox_lines(w.outbox)
+    ask = lambda: w.p.ofd_signing.request_confirmation(  # noqa: E731
+        signer_subscriber_id=w.wang.subscriber_id, document=edited, document_name="改过.ofd"
+    )
+    e = refused(w, ask, ValidationError, "in")
+    assert e.code == "broken_signature" and f"/{page}" in e.message
+    assert outbox_lines(w.outbox) == sent
+    # a code for another document and a wrong PIN: refused for the document, no PIN try
+    ch, code = code_for(w, w.wang, make_ofd([["服务合同", "", "乙方（签章）："]]))
+    go = sign_call(
+        w, w.wang, edited, ch, code, pin="000000", placement=Placement(page=1, x=90, y=90)
+    )
+    assert refused(w, go, ValidationError, "in").message == e.message
+    # signed elsewhere, by a CA unknown here, intact: a code is sent
+    other = make_world(w.clock.now())
+    a = other.party_a
+    foreign = sign_ofd(
+        make_ofd(CONTRACT),
+        SesOfdSigner(a.seal, a.key, a.cert, when=other.now),
+        placement=Placement(page=1, x=60, y=60),
+        when=other.now,
+    ).data
+    assert str(w.p.ofd_signing.verify(foreign).indication) == "INDETERMINATE"
+    ch, code = code_for(w, w.wang, foreign, "外来.ofd")
+    assert ch and code

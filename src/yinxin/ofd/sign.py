@@ -39,6 +39,7 @@ from lxml import etree
 from yinxin.errors import ValidationError
 from yinxin.ofd.document import Box, Page, find_anchor, read_document
 from yinxin.ofd.package import NSMAP, OfdPackage, bad, loc, parse_xml, q, to_xml
+from yinxin.ofd.verify import ValueChecker, check_unbroken
 from yinxin.pki.sm2 import OID_SM3, sm3
 
 SIGNATURES_DEFAULT = "Doc_0/Signs/Signatures.xml"
@@ -223,12 +224,14 @@ def _open_list(pkg: OfdPackage):
     return sigs_root
 
 
-def check_open(data: bytes) -> None:
+def check_open(data: bytes, check_existing: ValueChecker | None = None) -> None:
     """Refuse, as ``sign_ofd`` would and before anything is signed, a document that takes no
     more signatures: its signature list unreadable, or protected by an earlier signature (the
-    document closed by its signer). No key plays a part, so a platform asks this before a
-    signer's one-time code is sent."""
+    document closed by its signer), or an earlier signature broken (``broken_signature``:
+    ``check_unbroken``, ``check_existing`` judging the values). No key plays a part, so a
+    platform asks this before a signer's one-time code is sent."""
     _open_list(OfdPackage.read(data))
+    check_unbroken(data, check_existing)
 
 
 def sign_ofd(
@@ -237,11 +240,18 @@ def sign_ofd(
     *,
     placement: Placement,
     when: datetime,
+    check_existing: ValueChecker | None = None,
 ) -> SignedOfd:
-    """Add one seal signature to an OFD (the first, or one more after earlier signers)."""
+    """Add one seal signature to an OFD (the first, or one more after earlier signers).
+
+    An earlier signature that is broken refuses it (``broken_signature`` naming ``in``): a
+    file it covers changed after signing, or — with ``check_existing``, the verifier's value
+    checker (``check_ofd_value``) — its value not verifying over its own data. What cannot be
+    decided (an untrusted chain, an unknown digest method) refuses nothing."""
     if not isinstance(when, datetime) or when.tzinfo is None:
         raise bad("when 须为带时区的时间", "when must be a timezone-aware datetime", field="when")
     pkg = OfdPackage.read(data)
+    check_unbroken(bytes(data), check_existing)
     page, box = _stamp_box(pkg, placement, signer.seal_size_mm)
 
     # 1. the signature list, created (and named in OFD.xml) on first signing

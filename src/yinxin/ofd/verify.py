@@ -100,6 +100,9 @@ class OfdSignatureReport:
     # False when no digest could be compared (an unaccepted CheckMethod, an unreadable
     # Signature.xml): said as "not checked", never as a mismatch no one found
     digests_checked: bool = True
+    # the files its references cover that were changed or removed after signing (their digest
+    # compared and differing): a break, as a value that does not verify over its own data is
+    changed: tuple[str, ...] = ()
 
     @property
     def indication(self) -> Indication:
@@ -207,9 +210,9 @@ def signature_lines(
 
 def _check_references(
     pkg: OfdPackage, sig_root, sig_name: str
-) -> tuple[bool, int, list[str], set, bool]:
+) -> tuple[bool, int, list[str], set, bool, list[str]]:
     """(all digests match, how many References, problems, the files named, whether any digest
-    could be compared at all)."""
+    could be compared at all, the files changed or removed after signing)."""
     base = posixpath.dirname(sig_name)
     refs = sig_root.find(f"{q('SignedInfo')}/{q('References')}")
     if refs is None:
@@ -219,6 +222,7 @@ def _check_references(
             [f"{sig_name} 没有 References（所保护文件的列表） / {sig_name} has no References"],
             set(),
             False,
+            [],
         )
     method = (refs.get("CheckMethod") or "MD5").strip()
     digest = _DIGESTS.get(method.lower()) or _DIGESTS.get(method)
@@ -232,9 +236,11 @@ def _check_references(
             ],
             set(),
             False,
+            [],
         )
     problems: list[str] = []
     covered: set[str] = set()
+    changed: list[str] = []
     count = 0
     for ref in refs.findall(q("Reference")):
         count += 1
@@ -262,8 +268,10 @@ def _check_references(
                 f"{len(expected)} bytes, not an {kind} digest ({size} bytes)"
             )
         elif name not in pkg.parts:
+            changed.append(name)
             problems.append(f"文件包中缺少 /{name} / /{name} is missing from the package")
         elif digest(pkg.parts[name]) != expected:
+            changed.append(name)
             problems.append(
                 f"/{name} 在签署后被改动（摘要值不符） / "
                 f"/{name} was changed after signing (digest differs)"
@@ -272,7 +280,7 @@ def _check_references(
         problems.append(
             f"{sig_name} 的 References 未列出任何文件 / {sig_name}: References lists no file"
         )
-    return not problems, count, problems, covered, count > 0
+    return not problems, count, problems, covered, count > 0, changed
 
 
 def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
@@ -354,7 +362,9 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         info = sig_root.find(q("SignedInfo"))
         method = info.findtext(q("SignatureMethod")) if info is not None else None
         when = info.findtext(q("SignatureDateTime")) if info is not None else None
-        refs_ok, count, problems, covered, compared = _check_references(pkg, sig_root, name)
+        refs_ok, count, problems, covered, compared, changed = _check_references(
+            pkg, sig_root, name
+        )
         protected |= covered | {name}
         covers.append((name, covered))
         stamps = tuple(
@@ -396,6 +406,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
                 stamps=stamps,
                 value=value,
                 digests_checked=compared,
+                changed=tuple(changed),
             )
         )
     unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))
@@ -405,6 +416,51 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
     problems += _out_of_order(covers)
     valid = bool(reports) and all(r.valid for r in reports) and not unprotected and not problems
     return OfdReport(valid, tuple(reports), unprotected, tuple(problems))
+
+
+class _NotJudged:
+    valid = False
+
+    def to_dict(self) -> dict:
+        return {}
+
+
+def _not_judged(*_args: Any) -> _NotJudged:
+    return _NotJudged()
+
+
+def check_unbroken(data: bytes, check_value: ValueChecker | None = None) -> None:
+    """Refuse (``broken_signature`` naming ``in``) a document one of whose signatures is
+    broken, as one more signature must not seal what was changed under it: a file its
+    references cover changed or removed after signing (its digest compared and differing), or,
+    judged by ``check_value`` when given, a value that does not verify over its own
+    ``Signature.xml`` (the ``signature`` or ``document_hash`` check failed).
+
+    Only a break: what cannot be decided — a digest method not accepted, an untrusted or
+    foreign certificate chain, no timestamp, no CRL, a value that is no ``SES_Signature`` — is
+    INDETERMINATE at worst and refuses nothing, so a document signed elsewhere takes a
+    signature here. The checks are ``verify_ofd``'s own; a damaged or unsigned package is left
+    to the reading that signing does anyway."""
+    report = verify_ofd(data, check_value or _not_judged)
+    for s in report.signatures:
+        oks = {c.get("name"): c.get("ok") for c in s.value.get("checks", ())}
+        failed = [n for n in ("signature", "document_hash") if oks.get(n) is False]
+        if not s.changed and not failed:
+            continue
+        if s.changed:
+            files = ", ".join(f"/{n}" for n in s.changed)
+            zh = f"{files} 在签署后被改动或移除"
+            en = f"{files} was changed or removed after signing"
+        else:
+            zh = "签名值与所签的 Signature.xml 不符"
+            en = "its signature value does not verify over its Signature.xml"
+        raise ValidationError(
+            f"OFD 文件：已有签名 {s.id}（/{s.signature_xml}）与文档不符：{zh}，不能再签署 / "
+            f"OFD: existing signature {s.id} (/{s.signature_xml}) does not match the document: "
+            f"{en}; refusing to add a signature to it",
+            field="in",
+            code="broken_signature",
+        )
 
 
 def _unlisted(pkg: OfdPackage, listed: set[str], values: set[str]) -> list[str]:

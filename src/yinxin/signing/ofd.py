@@ -137,10 +137,11 @@ class OfdSigning:
 
     def _read(self, document: bytes) -> None:
         """A refusal, before any code is sent, of what is not an OFD (naming ``ofd``) and of
-        one that takes no more signatures — closed by its earlier signer (naming ``in``, as
-        signing refuses it): sent a code, it was refused only by the dry run after the PIN."""
+        one that takes no more signatures — closed by its earlier signer, or an earlier
+        signature broken (``broken_signature``), each naming ``in`` as signing refuses it: sent
+        a code, the first was refused only by the dry run after the PIN, the second signed."""
         _read_ofd(document)
-        check_open(document)
+        check_open(document, check_ofd_value(None))  # and a broken earlier one, as _make's
 
     def _check_placement(self, document: bytes, placement) -> None:
         """What the document refuses of ``placement`` (an anchor it does not hold, a page it
@@ -163,7 +164,13 @@ class OfdSigning:
             timestamper=timestamper,
             timestamp_hash="sm3",
         )
-        made = sign_ofd(document, signer, placement=placement, when=now)
+        made = sign_ofd(
+            document,
+            signer,
+            placement=placement,
+            when=now,
+            check_existing=check_ofd_value(None),  # its bytes only: signature, dataHash
+        )
         return _Made(
             made.data,
             made.signature_id,

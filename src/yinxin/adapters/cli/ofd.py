@@ -120,7 +120,7 @@ def ofd_sign(
         from yinxin.ofd.sign import Placement, sign_ofd
         from yinxin.pdf.timestamps import HttpTimestamper
         from yinxin.pki import sm2
-        from yinxin.seals.ses_signature import SesOfdSigner
+        from yinxin.seals.ses_signature import SesOfdSigner, check_ofd_value
 
         # --out seal.esl (or the key, the certificate, the OFD) replaced that file (exit 0)
         read = [(input, "the OFD signed"), (seal, "the seal"), (key, "the private key")]
@@ -154,7 +154,11 @@ def ofd_sign(
                 timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
             )
             where = Placement(anchor=anchor, page=page, x=x, y=y)
-            return sign_ofd(data, signer, placement=where, when=when)
+            # an earlier signature broken (a covered file changed, a value not verifying over
+            # its data) refuses it, naming --in (broken_signature)
+            return sign_ofd(
+                data, signer, placement=where, when=when, check_existing=check_ofd_value(None)
+            )
 
         signed = as_options(SIGNER_FIELDS, sign)
         write_atomic(output, signed.data)
