@@ -886,6 +886,35 @@ def test_a_double_click_on_sweep_checks_once(site: Site, page):
     assert len(swept) == 1
 
 
+def test_sweep_is_off_until_the_page_has_bound_it(site: Site, page):
+    """立即检查超时 is bound by the page's script only once the contracts have loaded: until
+    then it was on the screen and on, and a click on it did nothing at all (no check sent, no
+    word). Now it is shown off (disabled) until its listener is there: a click waits for it and
+    then runs the check."""
+    staff_login(site, page)
+    held: list = []
+    page.route("**/api/v1/desk/contracts", lambda route: held.append(route))
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/desk/sweep") else None)
+    page.goto(site.url("/desk/service"))
+    for _ in range(600):  # until the page asks for its contracts (the route holds the answer)
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page asks for its contracts"
+    sweep = page.locator("#sweep")
+    expect(sweep).to_be_visible()
+    expect(sweep).to_be_disabled()  # not a dead button that takes a click and does nothing
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/desk/contracts")
+    assert not sent
+    # the click waits for the button to come on, then the check runs
+    with page.expect_response(lambda r: r.url.endswith("/desk/sweep"), timeout=60_000) as answered:
+        page.click("#sweep", timeout=60_000)
+    assert answered.value.status == 200, answered.value.text()
+
+
 def _hand_entered(site: Site, number: str, party_a: str) -> None:
     """An O&M contract typed in at the desk (not adopted), 乙方 the world's person."""
     p = site.world.p

@@ -527,6 +527,16 @@ export async function whileBusy(button, busyText, work) {
   }
 }
 
+/** Bind a button outside a form that its page wires only after an await (its data loaded, the
+ * session read): `work` runs through whileBusy on a click, and the button comes on now. Such a
+ * button is rendered `disabled data-needs-script` (tests/unit/test_web_buttons.py checks it), so
+ * that until its listener is there it cannot be clicked — it would do nothing at all — as a
+ * form not yet bound says 页面正在加载 (static/forms.js). */
+export function bindButton(button, busyText, work) {
+  button.addEventListener("click", () => whileBusy(button, busyText, work));
+  button.disabled = false;
+}
+
 /**
  * Submit a form through the API.
  *   submit: (data, key) => Promise — does the call(s); data is the form's fields as an object

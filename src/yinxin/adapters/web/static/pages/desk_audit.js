@@ -1,7 +1,7 @@
 // The audit trail browser: GET /audit/events (filters: action, subject type and id; pages by
 // sequence number) and GET /audit/verify, which walks the whole hash chain ("链完整", or the
 // first event that does not hold).
-import { actorName, api, bindForm, el, fmtTime, LABELS, requireSession, STATE_LABELS, whileBusy } from "/static/api.js";
+import { actorName, api, bindButton, bindForm, el, fmtTime, LABELS, requireSession, STATE_LABELS } from "/static/api.js";
 import { CERT_REASON_NAMES, options, pagedListing, SEAL_REASONS } from "/static/pages/common.js";
 
 await requireSession("staff");
@@ -292,7 +292,8 @@ function brokenBecause(problem) {
   return "哈希链校验不一致";
 }
 
-document.getElementById("verify").addEventListener("click", (ev) => whileBusy(ev.currentTarget, "正在校验…", async () => {
+// rendered off: on only from here, once bound
+bindButton(document.getElementById("verify"), "正在校验…", async () => {
   const v = await api("GET", "/audit/verify");
   const verdict = document.getElementById("verdict");
   verdict.className = "verdict " + (v.ok ? "ok" : "bad");
@@ -300,6 +301,6 @@ document.getElementById("verify").addEventListener("click", (ev) => whileBusy(ev
     ? `链完整 — 共 ${v.events} 条事件，逐条校验通过`
     : `链已断裂 — 第 ${v.first_broken} 条事件校验失败：${brokenBecause(v.problem)}`;
   verdict.hidden = false;
-}));
+});
 
 await load(false);

@@ -3,7 +3,7 @@
 // /api/v1/desk/… (unscoped staff only). A contract entered by hand has its 甲方/乙方 corrected
 // here (更正当事人, POST /desk/contracts/{number}/correct).
 import {
-  ApiError, FIELD_LABELS, MESSAGES, api, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast,
+  ApiError, FIELD_LABELS, MESSAGES, api, bindButton, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast,
   whileBusy,
 } from "/static/api.js";
 import { facts } from "/static/pages/common.js";
@@ -198,7 +198,8 @@ await Promise.all([loadContracts(), loadAdoptable()]);
 select.addEventListener("change", load);
 // off, saying so, while the check runs: a double click is one check (a second's 新标记超时 0 项
 // would replace the count of what the first flagged)
-document.getElementById("sweep").addEventListener("click", (ev) => whileBusy(ev.currentTarget, "正在检查…", async () => {
+// (rendered off: on only from here, once bound)
+bindButton(document.getElementById("sweep"), "正在检查…", async () => {
   try {
     const r = await api("POST", "/desk/sweep");
     const fixed = r.notice_days_corrected.length ? `，更正推定的通知日 ${r.notice_days_corrected.length} 项` : "";
@@ -207,7 +208,7 @@ document.getElementById("sweep").addEventListener("click", (ev) => whileBusy(ev.
   } catch (e) {
     toast(messageFor(e), "error");
   }
-}));
+});
 
 bindForm(document.getElementById("open-form"), {
   submit: (d, key) => api("POST", "/desk/requests", {

@@ -10,8 +10,8 @@
 // names those it held (same_key_held) afterwards; a restore (解除挂失) names those it released
 // from the loss with it (same_key_released).
 import {
-  ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
-  messageFor, requireSession, saveBlob, toast, whileBusy,
+  ApiError, FIELD_MESSAGES, MESSAGES, allItems, api, bindButton, bindForm, commonName, el, fmtTime, label, leaveIfSignedOut,
+  messageFor, requireSession, saveBlob, toast,
 } from "/static/api.js";
 import {
   CERT_REASONS, CERT_REASON_NAMES, HOLDER_CERT_REASONS, certBadge, facts, lossQuestion, options, param, refusedPage,
@@ -149,8 +149,9 @@ api("GET", "/public/fees").then((f) => { fees = f; showAmount(); }, () => {});
 
 
 for (const b of document.querySelectorAll("[data-download]")) {
-  // off, saying so, while the file comes: a double click is one download
-  b.addEventListener("click", () => whileBusy(b, "正在下载…", async () => {
+  // off, saying so, while the file comes: a double click is one download (rendered off: on
+  // only from here, once bound)
+  bindButton(b, "正在下载…", async () => {
     const kind = b.dataset.download;
     try {
       const blob = await api("GET", `/certificates/${serial}/${kind}`);
@@ -159,7 +160,7 @@ for (const b of document.querySelectorAll("[data-download]")) {
       // refused: said (or, the session over, to the login page), never dropped unseen
       if (!leaveIfSignedOut(e)) toast(e instanceof ApiError ? messageFor(e) : "下载失败，请稍后重试", "error");
     }
-  }));
+  });
 }
 
 const act = (id, verb, body, done) => bindForm(document.getElementById(id), {
