@@ -531,9 +531,11 @@ export async function whileBusy(button, busyText, work) {
  * session read): `work` runs through whileBusy on a click, and the button comes on now. Such a
  * button is rendered `disabled data-needs-script` (tests/unit/test_web_buttons.py checks it), so
  * that until its listener is there it cannot be clicked — it would do nothing at all — as a
- * form not yet bound says 页面正在加载 (static/forms.js). */
+ * form not yet bound says 页面正在加载 (static/forms.js). A form's own type="button" button
+ * (预览 PDF) likewise. */
 export function bindButton(button, busyText, work) {
-  button.addEventListener("click", () => whileBusy(button, busyText, work));
+  // busyText null: a step on the page itself (填入示例, 添加签署方), nothing to wait for
+  button.addEventListener("click", busyText === null ? () => work() : () => whileBusy(button, busyText, work));
   button.disabled = false;
 }
 

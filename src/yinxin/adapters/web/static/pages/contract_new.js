@@ -1,7 +1,7 @@
 // 起草合同: a form built from the chosen template's blanks (inputs named values.<blank>, so a
 // refusal from the API shows next to its blank), a payment schedule as rows, a PDF preview,
 // and saving the draft.
-import { ApiError, FIELD_MESSAGES, api, bindForm, clearErrors, requireSubscriber, saveBlob, showError, whileBusy } from "/static/api.js";
+import { ApiError, FIELD_MESSAGES, api, bindButton, bindForm, clearErrors, requireSubscriber, saveBlob, showError } from "/static/api.js";
 import { options, param } from "/static/pages/common.js";
 import { blankField, collectValues, fillBlanks } from "/static/pages/contract_form.js";
 
@@ -27,24 +27,22 @@ async function collect() {
 }
 
 $("template").addEventListener("change", draw);
-$("fill-example").addEventListener("click", () => {
+// both rendered off: on only from here, once bound
+bindButton($("fill-example"), null, () => {
   const t = byCode[$("template").value];
   fillBlanks(form, Object.fromEntries(t.blanks.filter((b) => b.example !== null).map((b) => [b.name, b.example])));
 });
 // off, saying so, while the PDF is made: a double click is one preview, one download
-$("preview").addEventListener("click", (ev) => {
-  if (ev.currentTarget.disabled) return;
+bindButton($("preview"), "正在生成预览…", async () => {
   clearErrors(form);
-  return whileBusy(ev.currentTarget, "正在生成预览…", async () => {
-    try {
-      const body = await collect();
-      const pdf = await api("POST", `/contract-templates/${body.template}/preview`, { json: { values: body.values, ...(body.title ? { title: body.title } : {}) } });
-      saveBlob(pdf, "合同预览.pdf");
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      showError(form, err);
-    }
-  });
+  try {
+    const body = await collect();
+    const pdf = await api("POST", `/contract-templates/${body.template}/preview`, { json: { values: body.values, ...(body.title ? { title: body.title } : {}) } });
+    saveBlob(pdf, "合同预览.pdf");
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    showError(form, err);
+  }
 });
 Object.assign(FIELD_MESSAGES, { values: "请检查填写的内容" });
 bindForm(form, {

@@ -4,7 +4,7 @@
 // (POST /flows, then POST /flows/{id}/start). One submission is one Idempotency-Key (the start
 // uses the same key with ":start"), so a retry after a dropped answer creates and starts once.
 import {
-  ApiError, FIELD_MESSAGES, api, base64Of, bindForm, el, requireSubscriber, upload,
+  ApiError, FIELD_MESSAGES, api, base64Of, bindButton, bindForm, el, requireSubscriber, upload,
 } from "/static/api.js";
 import { DEADLINE_MESSAGE, FILE_REFUSALS, explainSigners } from "/static/pages/flow_labels.js";
 
@@ -95,7 +95,8 @@ function setMode(row, mode) {
 
 const role = (row) => row.querySelector('[data-name="role"]').value;
 
-$("add-signer").addEventListener("click", () => {
+// rendered off: on only from here, once bound
+bindButton($("add-signer"), null, () => {
   const used = [...rows.children].map(role);
   const next = ["甲方", "乙方", "丙方", "中介方", "鉴证单位", "公证单位"].find((r) => !used.includes(r)) || "丙方";
   addSigner(next);
