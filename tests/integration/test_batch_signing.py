@@ -256,6 +256,15 @@ def test_wrong_code_then_the_right_one(fresh):
     assert len(sign(w, items, cid, code).documents) == 5
 
 
+# a placement the third document does not take, and the refusal's code: a page it has not, an
+# anchor text it does not hold, the seal running off the page
+BAD_PLACEMENTS = (
+    (Placement(page=9, x_mm=20, y_mm=20), "page_out_of_range"),
+    (Placement(anchor="丙方（签章）"), "anchor_not_found"),
+    (Placement(page=1, x_mm=200, y_mm=20), "outside_page"),
+)
+
+
 def test_a_wrong_code_with_a_bad_placement_uses_no_try(world):
     """A batch whose third document's seal is placed on a page it has not, by an anchor text it
     does not hold, or at a position where the seal runs off the page, signed with a wrong code:
@@ -264,13 +273,7 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(world):
     refusal naming ``items[2].placement`` as sealing names it, the try counter as it was."""
     w = world
     pdfs = docs(3, "错位")
-    for n, (placement, error) in enumerate(
-        (
-            (Placement(page=9, x_mm=20, y_mm=20), "page_out_of_range"),
-            (Placement(anchor="丙方（签章）"), "anchor_not_found"),
-            (Placement(page=1, x_mm=200, y_mm=20), "outside_page"),
-        )
-    ):
+    for n, (placement, error) in enumerate(BAD_PLACEMENTS):
         items = items_of(pdfs, f"错位{n}")
         # the code of the same documents placed well: the placements are not in its manifest
         # (the code request refuses the bad one: test_a_bad_placement_gets_no_code)
@@ -291,13 +294,7 @@ def test_a_bad_placement_gets_no_code(world):
     refuses it now, as signing does (``items[2].placement``, the same code), nothing sent."""
     w = world
     pdfs = docs(3, "无码错位")
-    for n, (placement, error) in enumerate(
-        (
-            (Placement(page=9, x_mm=20, y_mm=20), "page_out_of_range"),
-            (Placement(anchor="丙方（签章）"), "anchor_not_found"),
-            (Placement(page=1, x_mm=200, y_mm=20), "outside_page"),
-        )
-    ):
+    for n, (placement, error) in enumerate(BAD_PLACEMENTS):
         items = items_of(pdfs, f"无码错位{n}")
         items[2] = BatchItem(items[2].pdf, items[2].document_name, placement, "甲方")
         w.clock.advance(seconds=CODE_SPACING.total_seconds())

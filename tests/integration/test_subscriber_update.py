@@ -285,18 +285,24 @@ def test_a_holder_changes_its_own_details_only(world: World, client: TestClient)
     assert ev.actor == f"subscriber:{world.person.id}"
 
 
+def _member_of_the_organization(world: World):
+    """A person of the world's organization, whose own phone (13600136000) receives their
+    codes: the organization's contact sees them but changes none of their details."""
+    return world.p.subscribers.add_person(
+        name="林八",
+        id_number="35010219851122348X",
+        phone="13600136000",
+        organization_id=world.org.id,
+    )
+
+
 def test_an_organizations_session_does_not_change_its_members_phone(
     world: World, client: TestClient
 ) -> None:
     """The organization's contact sees its members, but their phone receives their own codes:
     changing it would take over their signing. A session changes its own record only."""
     p = world.p
-    staff = p.subscribers.add_person(
-        name="林八",
-        id_number="35010219851122348X",
-        phone="13600136000",
-        organization_id=world.org.id,
-    )
+    staff = _member_of_the_organization(world)
     token = subscriber_session(client, world, "13900139000")
     h = {"X-CSRF-Token": token}
     assert client.get(f"/api/v1/subscribers/{staff.id}").status_code == 200
@@ -328,12 +334,7 @@ def test_a_session_changing_another_subscriber_is_refused_before_the_shape(
     session does not see its ``404``. The ``403`` now comes first, the same for any other id
     (it tells nothing of whether the subscriber exists); nothing is written."""
     p = world.p
-    staff = p.subscribers.add_person(
-        name="林八",
-        id_number="35010219851122348X",
-        phone="13600136000",
-        organization_id=world.org.id,
-    )
+    staff = _member_of_the_organization(world)
     for phone, others in (
         ("13900139000", [staff.id, world.person.id, 999_999]),  # the organization's contact
         ("13800138000", [world.member.id, world.org.id, 999_999]),  # a person
