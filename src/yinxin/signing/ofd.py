@@ -141,7 +141,8 @@ class OfdSigning:
         signature broken (``broken_signature``), each naming ``in`` as signing refuses it: sent
         a code, the first was refused only by the dry run after the PIN, the second signed."""
         _read_ofd(document)
-        check_open(document, check_ofd_value(None))  # and a broken earlier one, as _make's
+        # the earlier signatures' values, judged once per call: _make leaves them to this
+        check_open(document, check_ofd_value(None))
 
     def _check_placement(self, document: bytes, placement) -> None:
         """What the document refuses of ``placement`` (an anchor it does not hold, a page it
@@ -164,13 +165,9 @@ class OfdSigning:
             timestamper=timestamper,
             timestamp_hash="sm3",
         )
-        made = sign_ofd(
-            document,
-            signer,
-            placement=placement,
-            when=now,
-            check_existing=check_ofd_value(None),  # its bytes only: signature, dataHash
-        )
+        # the earlier signatures' values were judged once, by _read before the PIN (an SM2
+        # verification each); sign_ofd compares their digests again, which costs next to nothing
+        made = sign_ofd(document, signer, placement=placement, when=now)
         return _Made(
             made.data,
             made.signature_id,

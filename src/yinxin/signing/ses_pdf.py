@@ -56,7 +56,8 @@ class SesPdfSigning(OfdSigning):
         if b"%%EOF" not in bytes(document[-2048:]):
             raise ValidationError("the PDF is cut short (no end-of-file marker)", field="pdf")
         check_signable(bytes(document))  # unreadable, encrypted, no pages: sealing refuses it
-        check_existing(bytes(document), check_pdf_value(None))  # as _make's sealing checks them
+        # the earlier signatures' values, judged once per call: _make leaves them to this
+        check_existing(bytes(document), check_pdf_value(None))
 
     def _check_placement(self, document: bytes, placement) -> None:
         check_placement(bytes(document), placement)
@@ -86,13 +87,9 @@ class SesPdfSigning(OfdSigning):
         signer = SesPdfSigner(
             seal_der, key, cert_der, when=now, timestamper=timestamper, timestamp_hash="sm3"
         )
-        made = sign_ses_pdf(
-            document,
-            signer,
-            placement=placement,
-            when=now,
-            check_existing=check_pdf_value(None),  # its bytes only: signature, dataHash
-        )
+        # the earlier seal signatures' values were judged once, by _read before the PIN (an SM2
+        # verification each); sealing checks what they cover again, at next to no cost
+        made = sign_ses_pdf(document, signer, placement=placement, when=now)
         box = " ".join(f"{v:.1f}" for v in made.rect)
         return _Made(
             made.data,
