@@ -110,3 +110,22 @@ def test_a_file_gone_between_listing_and_stat_is_passed_over(tmp_path, monkeypat
 
     monkeypatch.setattr(Path, "glob", glob)
     assert [k for k, _ in store.keys()] == [key]
+
+
+def test_the_file_system_now_is_read_from_a_file_made_there(tmp_path, monkeypatch) -> None:
+    """Ages are judged against the mtime of a file made in the directory (the file system's
+    clock, not the process's), which is removed again. Where none can be made (read-only,
+    full) the newest time seen there stands in: never later than the file system's now."""
+    store = FileStore(tmp_path / "documents")
+    key = store.put(PDF)
+    written = (tmp_path / "documents" / key[:2] / f"{key}.pdf").stat().st_mtime
+    assert store.now() >= written
+    assert sorted(p.name for p in (tmp_path / "documents").iterdir()) == [key[:2]]
+
+    def refused(*_a, **_k) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files_mod.os, "open", refused)
+    root_mtime = (tmp_path / "documents").stat().st_mtime
+    assert store.now([written - 50, written + 7]) == max(written + 7, root_mtime)
+    assert files_mod.file_system_now(tmp_path / "gone") == float("-inf")

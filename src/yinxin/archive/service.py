@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -284,9 +283,14 @@ class Archive:
         purpose). ``older_than`` spares files whose commit may still be on its way."""
         with self.db.read() as s:
             referenced = set(s.execute(select(ArchivedDocument.sha256)).scalars())
-        cutoff = time.time() - older_than.total_seconds()
+        stored = self.files.keys()
+        if not stored:
+            return 0
+        # the file system's now, not the process clock: the mtimes are by its clock, and a
+        # process clock ahead of it (a container's, faketime) swept a file being written
+        cutoff = self.files.now(m for _, m in stored) - older_than.total_seconds()
         removed = 0
-        for key, mtime in self.files.keys():
+        for key, mtime in stored:
             if mtime > cutoff:
                 continue
             if key.endswith(".part"):

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 from yinxin.errors import YinxinError
 from yinxin.seals.rows import seal_row, sha
 from yinxin.store.db import Database
-from yinxin.store.files import fsync_dir
+from yinxin.store.files import file_system_now, fsync_dir
 from yinxin.store.models.seals import Seal
 
 log = logging.getLogger(__name__)
@@ -214,13 +213,15 @@ class SealFiles:
         with self.db.read() as s:
             known = set(s.execute(select(Seal.es_id).where(Seal.es_id.is_not(None))).scalars())
         removed, rewritten = [], []
-        now = time.time()
+        now: float | None = None  # the file system's, read when a folder's age is wanted
         entries = sorted(base.iterdir()) if base.exists() else []
         for entry in entries:
             name = entry.name
             es_id = name[1:].split("-", 1)[0] if name.startswith(".") else name
             if es_id in known and not name.startswith("."):
                 continue
+            if now is None:  # its clock wrote the mtimes; the process clock may be off it
+                now = file_system_now(base)
             try:
                 young = now - entry.lstat().st_mtime < grace_seconds
             except FileNotFoundError:

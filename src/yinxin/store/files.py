@@ -13,12 +13,16 @@ behind the same three calls later.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 from yinxin.errors import NotFound, YinxinError
+
+log = logging.getLogger(__name__)
 
 # a leftover temporary file: <key>.pdf.part (earlier versions) or <key>.pdf.<random>.part
 _PART_RE = re.compile(r"^([0-9a-f]{64})\.pdf(\.[0-9a-f]{1,64})?\.part$")
@@ -31,6 +35,37 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def file_system_now(directory: Path, seen: Iterable[float] = ()) -> float:
+    """Now by the clock of the file system ``directory`` is on, to judge a file's age by its
+    mtime. That clock (the kernel's, an NFS server's) writes the mtimes; the process clock may
+    differ from it (a container with a shifted clock, a network file system, ``faketime``),
+    and a file just written would then look old, or an old one new. Read as the mtime of an
+    empty file made in ``directory`` and removed at once. Where none can be made (read-only,
+    full), the newest of ``seen`` (mtimes read there) and of the directory's own: the file
+    system's clock has come at least that far, so a file never looks older than it is."""
+    marker = directory / f".now-{secrets.token_hex(6)}"
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        times = list(seen)
+        try:
+            times.append(directory.stat().st_mtime)
+        except OSError:
+            pass
+        log.warning(
+            "cannot make a file in %s to read the file system's time (%s): ages are judged "
+            "against the newest modification time there",
+            directory,
+            e.strerror or e,
+        )
+        return max(times, default=float("-inf"))  # nothing seen: nothing looks old
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        marker.unlink(missing_ok=True)
 
 
 class FileStore:
@@ -115,6 +150,11 @@ class FileStore:
             elif name.endswith(".pdf"):
                 out.append((name[:-4], mtime))
         return out
+
+    def now(self, seen: Iterable[float] = ()) -> float:
+        """Now by the store's own clock, against which the times :meth:`keys` gives are
+        judged (``seen``: those times, a fallback, see :func:`file_system_now`)."""
+        return file_system_now(self.root, seen)
 
     def delete_part(self, name: str) -> None:
         """Remove one leftover temporary file, named as :meth:`keys` gives it (without
