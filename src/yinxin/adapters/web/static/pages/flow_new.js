@@ -20,16 +20,6 @@ const form = $("flow-form");
 const rows = $("signers");
 const state = { file: null, sizes: [], loaded: 0, count: 0, placing: null };
 
-// --- who sends ----------------------------------------------------------------------------
-const session = await requireSubscriber();
-$("sender-name").textContent = `发起方：${session.display_name}`;
-// not awaited: the list is a convenience, and the page's listeners (the file above all) must
-// not wait for it — a file picked while it loads was lost (the batch page had the same gap)
-api("GET", "/seals?limit=200").then((seals) => {
-  $("own-seals").replaceChildren(...seals.items.filter((s) => s.state === "active")
-    .map((s) => el("option", { value: s.es_id, label: `${s.name}（${s.via_grant ? "授权使用" : "本单位"}）` })));
-}, () => { /* the list is a convenience */ });
-
 // default deadline: seven days from now, at 18:00
 const d = new Date(Date.now() + 7 * 86400e3);
 d.setHours(18, 0, 0, 0);
@@ -187,6 +177,19 @@ function drawMarkers() {
     canvas.append(m);
   }
 }
+
+// --- who sends ----------------------------------------------------------------------------
+// awaited only here, once the controls above are wired: a file picked or dropped while the
+// session is checked is taken (its listeners came after this request, and such a file was
+// ignored without a word)
+const session = await requireSubscriber();
+$("sender-name").textContent = `发起方：${session.display_name}`;
+// not awaited: the list is a convenience, and the page's listeners (the file above all) must
+// not wait for it (the batch page had the same gap)
+api("GET", "/seals?limit=200").then((seals) => {
+  $("own-seals").replaceChildren(...seals.items.filter((s) => s.state === "active")
+    .map((s) => el("option", { value: s.es_id, label: `${s.name}（${s.via_grant ? "授权使用" : "本单位"}）` })));
+}, () => { /* the list is a convenience */ });
 
 // --- send ---------------------------------------------------------------------------------
 

@@ -1,0 +1,89 @@
+"""A control used while its page still loads is not lost. A page's script (a module, loaded after
+the page shows) wires its controls as it runs, and much of it only after an ``await`` — the
+session read, the page's data. A button is rendered off until then (test_web_buttons.py); a form
+not yet bound says 页面正在加载 (static/forms.js). A file input, a drop zone or a radio that
+shows or hides part of the form was on and took the user's action, but its listener came only
+after those requests: on 发起签署 (/flows/new) a contract PDF picked while the session was
+checked was ignored without a word (no name, no pages; 发送签署 then said 请先选择合同 PDF 文件).
+Each test holds the page's first API answer (or the one its listener waited for), acts during
+the hold, and lets it go."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import urlparse
+
+from tests.e2e.conftest import Site
+from tests.e2e.test_web_signing import ORG_PHONE, codes_a_minute_ago, subscriber_login
+from tests.fixtures.samples import contract_pdf
+
+
+def hold(page, path: str) -> list:
+    """The API's answers to ``path`` held from now on (each route, to be let go by the caller)."""
+    held: list = []
+
+    def take(route) -> None:
+        if urlparse(route.request.url).path == path:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/**", take)
+    return held
+
+
+def wait_held(page, held: list) -> None:
+    for _ in range(300):
+        if held:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the request was not held")
+
+
+def let_go(page, held: list) -> None:
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/**")
+
+
+def test_a_contract_picked_while_the_session_is_checked_is_taken(site: Site, page, tmp_path):
+    w = site.world
+    contract = tmp_path / "采购合同.pdf"
+    contract.write_bytes(contract_pdf(2, title="采购合同"))
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/flows")
+    page.locator("#flows tbody td").first.wait_for()  # that page done with its requests
+    held = hold(page, "/api/v1/sessions/current")
+    page.goto(site.url("/flows/new"))
+    wait_held(page, held)  # the page's script waits for the session
+    page.set_input_files("#file", str(contract))
+    page.wait_for_timeout(300)
+    let_go(page, held)
+    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
+    page.locator('.page-canvas[data-page="1"] img').wait_for(timeout=10_000)
+    assert page.locator("#file-label").inner_text().startswith("采购合同.pdf")
+    assert page.input_value("#title") == "采购合同"
+
+
+def test_a_contract_dropped_while_the_session_is_checked_is_taken(site: Site, page):
+    w = site.world
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/flows")
+    page.locator("#flows tbody td").first.wait_for()
+    held = hold(page, "/api/v1/sessions/current")
+    page.goto(site.url("/flows/new"))
+    wait_held(page, held)
+    pdf = base64.b64encode(contract_pdf(1, title="维保合同")).decode()
+    dropped = page.evaluate_handle(
+        """(b64) => { const d = new DataTransfer();
+                      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                      d.items.add(new File([bytes], "维保合同.pdf", { type: "application/pdf" }));
+                      return d; }""",
+        pdf,
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
+    page.wait_for_timeout(300)
+    let_go(page, held)
+    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
+    page.locator('.page-canvas[data-page="1"] img').wait_for(timeout=10_000)
+    assert page.locator("#file-label").inner_text().startswith("维保合同.pdf")
