@@ -87,3 +87,29 @@ def test_a_contract_dropped_while_the_session_is_checked_is_taken(site: Site, pa
     page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
     page.locator('.page-canvas[data-page="1"] img').wait_for(timeout=10_000)
     assert page.locator("#file-label").inner_text().startswith("维保合同.pdf")
+
+
+def my_page(site: Site, page) -> None:
+    """The organization's administrator signed in, on 我的账户 with its requests done."""
+    codes_a_minute_ago(site, site.world.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/my")
+    page.wait_for_load_state("networkidle")
+
+
+def test_the_scan_chosen_while_the_seal_form_loads_shows_its_file_field(site: Site, page):
+    """On 电子印章申请表 the radio 上传实物印章的印模扫描件 showed the scan's file field, and
+    a change of 印章类型 its default centre text, only once the holder's certificates were
+    read: chosen before, the radio was checked and no field came (提交申请 then refused a scan
+    that could not be given)."""
+    my_page(site, page)
+    held = hold(page, "/api/v1/certificates")
+    page.goto(site.url("/my/seals/apply"))
+    wait_held(page, held)  # the seal kinds are in the select by now
+    page.select_option("#kind", "contract")
+    page.check("input[name=image][value=scan]")
+    page.wait_for_timeout(300)
+    let_go(page, held)
+    page.locator("#seal-form button[type=submit]:enabled").wait_for()
+    page.locator("#scan-field").wait_for(state="visible", timeout=5_000)
+    assert page.get_attribute("#center_text", "placeholder") == "默认：合同专用章"
+

@@ -51,9 +51,10 @@ certSel.addEventListener("change", newKey);
 // --- the scan ---------------------------------------------------------------------------------
 let scanBase64 = null;
 const scanInput = form.elements.scan;
+const showScanField = () => { document.getElementById("scan-field").hidden = form.elements.image.value !== "scan"; };
 for (const r of form.querySelectorAll("input[name=image]")) {
   r.addEventListener("change", () => {
-    document.getElementById("scan-field").hidden = form.elements.image.value !== "scan";
+    showScanField();
     if (form.elements.image.value !== "scan") scanBase64 = null;
     else if (scanInput.files[0]) readScan();
     schedule();
@@ -106,12 +107,20 @@ async function preview() {
   }
 }
 for (const n of ["center_text", "code"]) form.elements[n].addEventListener("input", schedule);
-kind.addEventListener("change", () => {
+function showDefaultText() {
   const spec = { contract: "合同专用章", finance: "财务专用章" }[kind.value];
   form.elements.center_text.placeholder = spec ? `默认：${spec}` : "";
+}
+kind.addEventListener("change", () => {
+  showDefaultText();
   fillCerts();
   schedule();
 });
+// the kind and the picture's source as chosen while the certificates were read (the radios are
+// on from the start, the kinds once the subscriber is read): a choice made then was checked and
+// its field never shown
+showDefaultText();
+showScanField();
 fillCerts();
 preview();
 
