@@ -113,3 +113,18 @@ def test_the_scan_chosen_while_the_seal_form_loads_shows_its_file_field(site: Si
     page.locator("#scan-field").wait_for(state="visible", timeout=5_000)
     assert page.get_attribute("#center_text", "placeholder") == "默认：合同专用章"
 
+
+def test_a_csr_chosen_while_the_application_form_loads_shows_its_field(site: Site, page):
+    """On 申请证书 the radio 自备密钥 swapped the PIN fields for the CSR's only once the fees
+    and the agreement were read: chosen before, the radio was checked and the PIN fields stayed
+    (the CSR could not be pasted)."""
+    my_page(site, page)
+    held = hold(page, "/api/v1/public/fees")
+    page.goto(site.url("/my/apply"))
+    wait_held(page, held)
+    page.check("input[name=key_mode][value=csr]")
+    page.wait_for_timeout(300)
+    let_go(page, held)
+    page.locator("#apply-form button[type=submit]:enabled").wait_for()
+    page.locator("#csr-fields").wait_for(state="visible", timeout=5_000)
+    assert page.locator("#pin-fields").is_hidden()

@@ -40,13 +40,15 @@ planSel.addEventListener("change", preview);
 years.addEventListener("change", preview);
 preview();
 
-for (const r of form.querySelectorAll("input[name=key_mode]")) {
-  r.addEventListener("change", () => {
-    const csr = form.key_mode.value === "csr";
-    document.getElementById("pin-fields").hidden = csr;
-    document.getElementById("csr-fields").hidden = !csr;
-  });
+function showKeyFields() {
+  const csr = form.key_mode.value === "csr";
+  document.getElementById("pin-fields").hidden = csr;
+  document.getElementById("csr-fields").hidden = !csr;
 }
+for (const r of form.querySelectorAll("input[name=key_mode]")) r.addEventListener("change", showKeyFields);
+// as chosen while the page loaded (the radios are on from the start): a 自备密钥 chosen then was
+// checked and the PIN fields stayed
+showKeyFields();
 document.getElementById("csr-file").addEventListener("change", async (ev) => {
   const f = ev.target.files[0];
   if (f) document.getElementById("csr").value = await f.text();
