@@ -5,10 +5,13 @@ screen and on, and a click did nothing at all — no request, no word — where 
 bound says 页面正在加载 (static/forms.js). So every such button that shows when the page opens
 is rendered ``disabled data-needs-script`` and switched on by api.js ``bindButton`` as its
 listener is attached: it cannot be clicked before it works. (A button shown hidden, or inside a
-hidden section or a ``<template>``, is shown by the script itself, after it has bound it.)"""
+hidden section or a ``<template>``, is shown by the script itself, after it has bound it.)
+A file input or a drop zone shown at once is wired before the script awaits anything (a file
+picked meanwhile was ignored; tests/e2e/test_web_loading.py shows it in a browser)."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -71,3 +74,60 @@ def test_bind_button_switches_the_button_on():
     body = api.split("export function bindButton(", 1)[1].split("\n}\n", 1)[0]
     assert "addEventListener" in body
     assert "button.disabled = false" in body
+
+
+class _FileControls(HTMLParser):
+    """The file inputs (its own ``hidden`` aside: a label, the drop zone, is what shows) and the
+    drop zones not inside a hidden element nor a ``<template>`` when the page is first shown:
+    (id, is a drop zone)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, bool]] = []
+        self.found: list[tuple[str, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        shown = not any(hides for _, hides in self.stack)
+        if shown and tag == "input" and a.get("type") == "file":
+            self.found.append((a.get("id") or "", False))
+        if shown and "hidden" not in a and "dropzone" in (a.get("class") or "").split():
+            self.found.append((a.get("id") or "", True))
+        if tag not in VOID:
+            self.stack.append((tag, "hidden" in a or tag == "template"))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                return
+
+
+def _before_the_first_await(script: str) -> str:
+    """What a page script runs before its first top-level ``await`` (an unindented line)."""
+    lines = script.splitlines()
+    for i, line in enumerate(lines):
+        if line[:1] not in ("", " ", "/", "}", ")", "]") and re.search(r"\bawait\b", line):
+            return "\n".join(lines[:i])
+    return script
+
+
+def test_a_file_input_or_drop_zone_shown_at_once_is_wired_before_the_script_awaits():
+    """A file picked or dropped while the page's first requests run (the session, the page's
+    data) was ignored without a word on 发起签署 and, before, on 批量签署: a file input or a drop
+    zone shown when the page opens gets its listener before the script awaits anything."""
+    pages = set()
+    for template in sorted((WEB / "templates").glob("*.html")):
+        parser = _FileControls()
+        parser.feed(template.read_text(encoding="utf-8"))
+        if not parser.found:
+            continue
+        pages.add(template.name)
+        script = WEB / "static" / "pages" / template.name.replace(".html", ".js")
+        early = _before_the_first_await(script.read_text(encoding="utf-8"))
+        for ident, zone in parser.found:
+            where = f"{template.name}: #{ident}"
+            assert ident and f'"{ident}"' in early, where
+            event = "drop" if zone else "change"
+            assert f'addEventListener("{event}"' in early, where
+    assert {"flow_new.html", "batch.html", "verify.html"} <= pages
