@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.fixtures.ses_world import make_world, sm2_crl
+from tests.fixtures.ses_world import make_seal, make_world, sm2_crl
 from yinxin.adapters.cli.ofd import ofd_app
 from yinxin.errors import ValidationError
 from yinxin.ofd.make import make_ofd
@@ -677,6 +677,48 @@ def test_cli_sign_refusals_name_its_options(world, doc, tmp_path):
         )
         body = json.loads(r.output)
         assert (r.exit_code, body["error"], body.get("field")) == (2, code, field), body
+        assert not out.exists()
+
+
+def test_cli_sign_a_seal_or_certificate_not_valid_now_names_its_option(world, doc, tmp_path):
+    """A seal or signer certificate not valid at the signing time (now: `ofd sign` signs at
+    the clock's time, which no option sets) was refused on `time_info`, the library's
+    parameter, no option of the command: now on `--seal` or `--cert`, whichever it is, with
+    its validity in the message, exit 2, nothing written."""
+    runner = CliRunner()
+    old = make_world(world.now - timedelta(days=3 * 365))  # its certificates expired a year ago
+    a = world.party_a
+    expired_seal = make_seal(
+        world.ca_key,
+        world.ca,
+        a.cert,
+        es_id="11010000000009",
+        name=a.name,
+        personal=False,
+        now=world.now,
+        valid_days=10,
+        valid_start=world.now - timedelta(days=29),
+    )
+    # a seal valid now, for a signer whose certificate is not
+    seal_of_old = make_seal(
+        old.ca_key, old.ca, old.party_a.cert, es_id="11010000000008", name=a.name,
+        personal=False, now=world.now,
+    )  # fmt: skip
+    (tmp_path / "doc.ofd").write_bytes(doc)
+    for name, seal, party in (("seal", expired_seal, a), ("cert", seal_of_old, old.party_a)):
+        (tmp_path / f"{name}.esl").write_bytes(seal)
+        (tmp_path / f"{name}.der").write_bytes(party.cert)
+        (tmp_path / f"{name}.key").write_bytes(party.key.private_bytes_pkcs8(None))
+        out = tmp_path / f"{name}.ofd"
+        r = runner.invoke(
+            ofd_app,
+            ["sign", "--in", str(tmp_path / "doc.ofd"), "--out", str(out), "--json"]
+            + ["--seal", str(tmp_path / f"{name}.esl"), "--key", str(tmp_path / f"{name}.key")]
+            + ["--cert", str(tmp_path / f"{name}.der"), "--anchor", "甲方（签章）"],
+        )
+        body = json.loads(r.output)
+        assert (r.exit_code, body["error"], body.get("field")) == (2, "invalid", name), body
+        assert "time_info" not in body["message"] and ", not now (" in body["message"], body
         assert not out.exists()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -95,6 +96,27 @@ SIGNER_FIELDS = {
 }
 
 
+def _not_valid_now(e: YinxinError, seal_der: bytes, cert_der: bytes, when: datetime) -> YinxinError:
+    """The signer's refusal of the signing time (``time_info``: the seal or the certificate not
+    valid then) on the option that gave the one at fault, ``seal`` or ``cert``, with its
+    validity: ``ofd sign`` signs now, a time no option sets."""
+    from asn1crypto import x509 as a_x509
+
+    from yinxin.seals.seseal import parse_seseal
+
+    def span(start: datetime, end: datetime) -> str:
+        return f"valid from {start.isoformat()} to {end.isoformat()}, not now ({when.isoformat()})"
+
+    info = parse_seseal(seal_der).info  # read by the signer already
+    if not info.valid_start <= when <= info.valid_end:
+        message = f"the seal is {span(info.valid_start, info.valid_end)}"
+        return type(e)(message, field="seal", code=e.code)
+    validity = a_x509.Certificate.load(cert_der)["tbs_certificate"]["validity"]
+    start, end = validity["not_before"].native, validity["not_after"].native
+    message = f"the certificate is {span(start, end)}"
+    return type(e)(message, field="cert", code=e.code)
+
+
 @ofd_app.command("sign")
 def ofd_sign(
     input: Path = typer.Option(..., "--in", help="The OFD to sign (signed already or not)."),
@@ -160,7 +182,13 @@ def ofd_sign(
                 data, signer, placement=where, when=when, check_existing=check_ofd_value(None)
             )
 
-        signed = as_options(SIGNER_FIELDS, sign)
+        try:
+            signed = as_options(SIGNER_FIELDS, sign)
+        except YinxinError as e:
+            if e.field != "time_info":
+                raise
+            # the signing time is the clock's, no option: the seal or certificate is at fault
+            raise _not_valid_now(e, seal_der, cert_der, when) from None
         write_atomic(output, signed.data)
         return OfdSigned(
             str(output), signed.signature_id, signed.page, signed.boundary, bool(tsa_url)
