@@ -502,6 +502,63 @@ def test_a_document_whose_earlier_signature_is_broken_takes_no_more_signatures(
         assert not out.exists()
 
 
+def _broken_lists(data: bytes) -> dict[str, bytes]:
+    """A document signed by A then B with its signature list broken, each way ``verify`` calls
+    INVALID (the signatures themselves intact)."""
+    parts = _zip(data)
+    name = "Doc_0/Signs/Signatures.xml"
+    entry_b = re.search(rb'<ofd:Signature ID="s003"[^>]*/>', parts[name]).group(0)
+    ghost = entry_b.replace(b"s003", b"s009").replace(b"Sign_1", b"Sign_7")
+    unsigned = re.sub(rb"<ofd:Signatures>[^<]*</ofd:Signatures>", b"", parts["OFD.xml"])
+    return {
+        "an entry whose file is missing": _rezip(
+            {**parts, name: parts[name].replace(entry_b, entry_b + ghost)}
+        ),
+        "an entry whose BaseLoc leads nowhere": _rezip(
+            {**parts, name: parts[name].replace(b"/Doc_0/Signs/Sign_1/", b"/Doc_0/Signs/Sign_x/")}
+        ),
+        "one ID given twice": _rezip({**parts, name: parts[name].replace(b"s003", b"s001")}),
+        "an entry removed": _rezip({**parts, name: parts[name].replace(entry_b, b"")}),
+        "the list removed": _rezip({k: v for k, v in parts.items() if k != name}),
+        "OFD.xml naming another list": _rezip(
+            {**parts, "OFD.xml": parts["OFD.xml"].replace(name.encode(), b"Doc_0/Signs/S.xml")}
+        ),
+        "OFD.xml naming no list": _rezip({**parts, "OFD.xml": unsigned}),
+    }
+
+
+def test_a_document_whose_signature_list_is_broken_takes_no_more_signatures(
+    world, signed, tmp_path
+):
+    """A signed document whose signature list no longer says what the package holds (an entry
+    naming a missing file, one ID twice, an entry or the whole list removed, OFD.xml naming
+    another list or none) — INVALID by ``verify`` — took one more signature, the new document
+    INVALID too with the new signature inside it. Signing refuses it now, naming ``in`` with
+    ``broken_signature``, and ``ofd sign`` with exit 2, nothing written."""
+    c = world.party_a
+    (tmp_path / "c.esl").write_bytes(c.seal)
+    (tmp_path / "c.der").write_bytes(c.cert)
+    (tmp_path / "c.key").write_bytes(c.key.private_bytes_pkcs8(None))
+    for case, data in _broken_lists(signed[1].data).items():
+        assert not verify_ofd(data, check_ofd_value(world.trust)).valid, case
+        for kw in ({}, {"check_existing": check_ofd_value(None)}):
+            with pytest.raises(ValidationError) as err:
+                _sign_again(world, data, **kw)
+            assert (err.value.field, err.value.code) == ("in", "broken_signature"), case
+            assert "Signatures.xml" in err.value.message, (case, err.value.message)
+        (tmp_path / "in.ofd").write_bytes(data)
+        out = tmp_path / "out.ofd"
+        r = CliRunner().invoke(
+            ofd_app,
+            ["sign", "--in", str(tmp_path / "in.ofd"), "--out", str(out), "--json"]
+            + ["--seal", str(tmp_path / "c.esl"), "--key", str(tmp_path / "c.key")]
+            + ["--cert", str(tmp_path / "c.der"), "--page", "1", "--x", "100", "--y", "100"],
+        )
+        body = json.loads(r.output)
+        assert (r.exit_code, body["error"], body.get("field")) == (2, "broken_signature", "in")
+        assert not out.exists()
+
+
 def test_an_intact_signature_that_cannot_be_fully_judged_still_takes_one_more(world, signed):
     """Only a break refuses: earlier signatures by a CA the checker does not trust (no trust
     at all here, no CRL: INDETERMINATE, not INVALID) still take one more signature, with the

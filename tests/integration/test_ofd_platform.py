@@ -834,6 +834,26 @@ def test_a_document_closed_by_its_signer_gets_no_code(w: World, flow: Flow) -> N
     assert refused(w, go, ValidationError, "in").message == e.message
 
 
+def test_a_document_whose_signature_list_is_broken_gets_no_code(w: World, flow: Flow) -> None:
+    """张三 and 王五's signed contract with its signature list broken (王五's entry removed, or
+    OFD.xml naming no list: ``verify`` says INVALID) was sent a code and took one more
+    signature. The code request refuses it now (``broken_signature`` naming ``in``), nothing
+    sent or written."""
+    from tests.integration.test_ofd import _broken_lists
+
+    broken = _broken_lists(flow.second)
+    for case in ("an entry removed", "OFD.xml naming no list"):
+        assert not w.p.ofd_signing.verify(broken[case]).valid
+        w.clock.advance(seconds=CODE_SPACING.total_seconds())
+        sent = outbox_lines(w.outbox)
+        ask = lambda doc=broken[case]: w.p.ofd_signing.request_confirmation(  # noqa: E731
+            signer_subscriber_id=w.wang.subscriber_id, document=doc, document_name="列表.ofd"
+        )
+        e = refused(w, ask, ValidationError, "in")
+        assert e.code == "broken_signature" and "Signatures.xml" in e.message, case
+        assert outbox_lines(w.outbox) == sent
+
+
 def test_a_document_whose_earlier_signature_is_broken_gets_no_code(w: World, flow: Flow) -> None:
     """张三's signed contract with a page edited afterwards (``verify`` says his signature is
     INVALID: the digest differs) was sent a code and signed: a new valid signature over the

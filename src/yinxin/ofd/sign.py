@@ -227,9 +227,9 @@ def _open_list(pkg: OfdPackage):
 def check_open(data: bytes, check_existing: ValueChecker | None = None) -> None:
     """Refuse, as ``sign_ofd`` would and before anything is signed, a document that takes no
     more signatures: its signature list unreadable, or protected by an earlier signature (the
-    document closed by its signer), or an earlier signature broken (``broken_signature``:
-    ``check_unbroken``, ``check_existing`` judging the values). No key plays a part, so a
-    platform asks this before a signer's one-time code is sent."""
+    document closed by its signer), or an earlier signature or the list broken
+    (``broken_signature``: ``check_unbroken``, ``check_existing`` judging the values). No key
+    plays a part, so a platform asks this before a signer's one-time code is sent."""
     _open_list(OfdPackage.read(data))
     check_unbroken(data, check_existing)
 

@@ -434,7 +434,9 @@ def check_unbroken(data: bytes, check_value: ValueChecker | None = None) -> None
     broken, as one more signature must not seal what was changed under it: a file its
     references cover changed or removed after signing (its digest compared and differing), or,
     judged by ``check_value`` when given, a value that does not verify over its own
-    ``Signature.xml`` (the ``signature`` or ``document_hash`` check failed).
+    ``Signature.xml`` (the ``signature`` or ``document_hash`` check failed); or whose signature
+    list no longer says what the package holds (``_list_problem``): the new document would be
+    INVALID with the new signature in it.
 
     Only a break: what cannot be decided — a digest method not accepted, an untrusted or
     foreign certificate chain, no timestamp, no CRL, a value that is no ``SES_Signature`` — is
@@ -461,6 +463,49 @@ def check_unbroken(data: bytes, check_value: ValueChecker | None = None) -> None
             field="in",
             code="broken_signature",
         )
+    problem = _list_problem(data, report)
+    if problem is not None:
+        zh, en = _halves(problem)
+        raise ValidationError(
+            f"OFD 文件：签名列表（Signatures.xml）与文件包中的签名不符：{zh}，不能再签署 / "
+            f"OFD: the signature list (Signatures.xml) does not match the signatures in the "
+            f"package: {en}; refusing to add a signature to it",
+            field="in",
+            code="broken_signature",
+        )
+
+
+def _halves(problem: str) -> tuple[str, str]:
+    """A report's "中文 / English" problem as its two halves, without their "OFD" prefixes."""
+    zh, _, en = problem.partition(" / ")
+    return zh.removeprefix("OFD 文件："), (en or zh).removeprefix("OFD: ")
+
+
+def _list_problem(data: bytes, report: OfdReport) -> str | None:
+    """What ``verify_ofd`` found wrong with a signed document's list (``report`` its verdict):
+    an entry naming no readable signature, an ID or file named twice, signatures out of order,
+    a signature the package holds that the list (or OFD.xml, naming none or a missing list)
+    leaves out. None for an unsigned document, and for a list that is not one, which signing's
+    own reading refuses."""
+    if report.signatures:
+        for s in report.signatures:
+            if s.signature_xml == "?":  # the entry's BaseLoc, or the file it names, unusable
+                zh, en = _halves(s.problems[0] if s.problems else "")
+                return f"条目 {s.id}：{zh} / entry {s.id}: {en}"
+        return report.problems[0] if report.problems else None
+    try:
+        pkg = OfdPackage.read(data)
+        at = pkg.signatures_loc
+        if (
+            at is not None
+            and at in pkg.parts
+            and parse_xml(pkg.parts[at], at).tag != q("Signatures")
+        ):
+            return None
+    except ValidationError:
+        return None
+    found = _unlisted(pkg, set(), set())
+    return found[0] if found else None
 
 
 def _unlisted(pkg: OfdPackage, listed: set[str], values: set[str]) -> list[str]:
