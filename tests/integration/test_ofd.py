@@ -705,6 +705,29 @@ def test_cli_sign_keeps_the_key_refusals_code_and_exit_status(world, doc, tmp_pa
     assert not out.exists()
 
 
+def test_cli_sign_refuses_a_password_for_a_key_that_has_none(world, doc, tmp_path):
+    """--key-password (or YINXIN_KEY_PASSWORD) with an unencrypted SM2 key was ignored, the
+    document signed (exit 0) while `sign local` refused the same on `key`: now refused on
+    `key_password`, saying the key has no password, exit 2, nothing written."""
+    a = world.party_a
+    (tmp_path / "doc.ofd").write_bytes(doc)
+    (tmp_path / "a.esl").write_bytes(a.seal)
+    (tmp_path / "a.der").write_bytes(a.cert)
+    (tmp_path / "a.key").write_bytes(a.key.private_bytes_pkcs8(None))
+    out = tmp_path / "s.ofd"
+    r = CliRunner().invoke(
+        ofd_app,
+        ["sign", "--in", str(tmp_path / "doc.ofd"), "--out", str(out), "--json"]
+        + ["--seal", str(tmp_path / "a.esl"), "--key", str(tmp_path / "a.key")]
+        + ["--cert", str(tmp_path / "a.der"), "--anchor", "甲方（签章）"],
+        env={"YINXIN_KEY_PASSWORD": "secret-z7"},
+    )
+    body = json.loads(r.output)
+    assert (r.exit_code, body["error"], body.get("field")) == (2, "invalid", "key_password"), body
+    assert "not encrypted" in body["message"] and "secret-z7" not in r.output
+    assert not out.exists()
+
+
 def test_cli_sign_refusals_name_its_options(world, doc, tmp_path):
     """The signer's refusals named the library's parameters, no option of `ofd sign`: a
     seal file that is no SESeal `seseal`, a certificate not in the seal `signer_cert`, an

@@ -700,6 +700,25 @@ def test_sign_local_says_a_wrong_key_password_as_ofd_sign_does(home, tmp_path):
             assert not out.exists()
 
 
+def test_sign_local_refuses_a_password_for_a_key_that_has_none(home, tmp_path):
+    """--key-password (or YINXIN_KEY_PASSWORD) with an unencrypted key was refused as a key
+    file that cannot be read, on `key` ("wrong file or password"), sending the user after a
+    good file: now on `key_password`, saying the key has no password, exit 2, the password
+    not shown, nothing written; `ofd sign` refuses it alike."""
+    kit = self_signed_kit(tmp_path)
+    out = tmp_path / "out.pdf"
+    proc = home.run(
+        "sign", "local", "--in", str(home.contract), "--out", str(out), "--key", str(kit.key),
+        "--cert", str(kit.cert), "--json", env={"YINXIN_KEY_PASSWORD": "secret-z7"},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    body = json.loads(proc.stdout)
+    assert (body["error"], body.get("field")) == ("invalid", "key_password"), body
+    assert "not encrypted" in body["message"], body
+    assert "secret-z7" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
 def test_sign_local_refuses_an_sm2_key_naming_it(home, tmp_path):
     """An SM2 key (as `ofd sign` takes) ended `sign local` in a traceback, exit 1
     (cryptography's UnsupportedAlgorithm): refused on `key`, exit 2, nothing written."""

@@ -143,6 +143,10 @@ def test_encrypted_pkcs8_round_trip_and_openssl_reads_it(key, tmp_path: Path) ->
         sm2.load_private_pkcs8(pem, None)  # never prompts on a terminal
     with pytest.raises(ValidationError):
         key.private_bytes_pkcs8(b"")
+    # a password for a key that has none: refused (libcrypto ignored it), not taken as given
+    with pytest.raises(ValidationError) as v:
+        sm2.load_private_pkcs8(key.private_bytes_pkcs8(None), b"correct horse")
+    assert v.value.field == "password" and "not encrypted" in v.value.message
     # the unencrypted DER that PIN-sealing encrypts itself, read back and by OpenSSL
     der = key.private_bytes_der()
     assert sm2.load_private_der(der).public_key() == key.public_key()

@@ -318,7 +318,8 @@ def _check_sm2(ptr: int | None, field: str, what: str) -> _Pkey:
 
 
 def load_private_pkcs8(pem: bytes, password: bytes | None) -> SM2PrivateKey:
-    """Read a PKCS#8 PEM SM2 key; a wrong or missing password raises ``Forbidden``.
+    """Read a PKCS#8 PEM SM2 key; a wrong or missing password raises ``Forbidden``, a password
+    for a key that has none ``ValidationError`` (both naming ``password``).
 
     The password is handed over through a callback that never prompts: libcrypto's default
     one would read a passphrase from the terminal when the key is encrypted and none is given.
@@ -330,6 +331,10 @@ def load_private_pkcs8(pem: bytes, password: bytes | None) -> SM2PrivateKey:
     encrypted = b"ENCRYPTED PRIVATE KEY" in pem
     if encrypted and not password:
         raise Forbidden("the SM2 private key is encrypted: a password is needed", field="password")
+    if password and not encrypted:  # libcrypto ignores it: a password the user thinks counts
+        raise ValidationError(
+            "the SM2 private key is not encrypted: give no password for it", field="password"
+        )
 
     def give(buf: ctypes.Array, size: int, _rwflag: int, _u: int) -> int:
         if not password or len(password) > size:

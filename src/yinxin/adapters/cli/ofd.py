@@ -159,7 +159,7 @@ def ofd_sign(
         except YinxinError as e:
             # a wrong or missing password keeps its refusal (bad_passphrase, exit 5) on the
             # option carrying it; it was `invalid`, exit 2, on `key`, as an unreadable file
-            if e.field == "password":
+            if e.field == "password":  # a password for a key that has none too (exit 2)
                 raise type(e)(e.message, field="key_password", code=e.code) from None
             raise type(e)(
                 f"cannot read the SM2 key: {e.message}", field="key", code=e.code

@@ -277,7 +277,15 @@ def sign_local(
                 "signs an OFD: yinxin ofd sign)",
                 field="key",
             ) from None
-        except (ValueError, TypeError):
+        except (ValueError, TypeError) as e:
+            if password is not None and isinstance(e, TypeError):
+                # cryptography: "Password was given but private key is not encrypted"; it was
+                # said as a file that cannot be read, on `key`
+                raise ValidationError(
+                    "the private key is not encrypted: give no --key-password for it (and "
+                    "leave YINXIN_KEY_PASSWORD unset)",
+                    field="key_password",
+                ) from None
             if locked:
                 raise Forbidden(
                     "wrong password for the private key",
