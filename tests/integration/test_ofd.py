@@ -1612,6 +1612,26 @@ def test_a_signed_ofd_whose_signature_list_is_gone_is_not_called_unsigned(world,
     assert code == 1 and "签名列表 Doc_0/Signs/Signatures.xml 不在文件包中" in out, out
 
 
+def test_a_signed_ofd_whose_ofd_xml_names_no_list_is_not_called_unsigned(world, signed, tmp_path):
+    """With OFD.xml's DocBody/Signatures removed from a document signed twice (the list and
+    both signatures still in the package) the report said only 文档未签名 / the document is not
+    signed. It now says OFD.xml names no signature list while the package holds signatures,
+    and names them as unlisted ones; a document never signed is still said to be unsigned."""
+    data = _broken_lists(signed[1].data)["OFD.xml naming no list"]
+    report = verify_ofd(data, check_ofd_value(world.trust))
+    assert not report.valid and not report.signatures
+    assert "文档未签名 / the document is not signed" not in report.problems
+    assert report.problems[0] == (
+        "OFD 文件：OFD.xml 未指明签名列表，文件包中却有签名 / "
+        "OFD: OFD.xml names no signature list, but the package holds signatures"
+    ), report.problems
+    assert any("/Doc_0/Signs/Sign_1/Signature.xml" in p for p in report.problems)
+    code, out = _cli_verify(world, data, tmp_path)
+    assert code == 1 and "OFD.xml 未指明签名列表" in out, out
+    unsigned = verify_ofd(make_ofd(CONTRACT), check_ofd_value(world.trust))
+    assert unsigned.problems == ("文档未签名 / the document is not signed",)
+
+
 def test_a_bad_location_names_the_part_and_element_that_gives_it(world, signed, tmp_path):
     """A location that is empty or leaves the package was said as "OFD 文件：位置为空 / OFD:
     an empty location" or "location '/../x' leaves the package", naming neither the file nor

@@ -292,7 +292,15 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         return OfdReport(valid=False, signatures=(), problems=(str(exc),))
     page_index = {p.id: p.index + 1 for p in doc.pages}
     if pkg.signatures_loc is None:
-        return OfdReport(valid=False, signatures=(), problems=(NOT_SIGNED,))
+        # signatures in the package that OFD.xml no longer leads to: damaged, not unsigned
+        unlisted = _unlisted(pkg, set(), set())
+        if not unlisted:
+            return OfdReport(valid=False, signatures=(), problems=(NOT_SIGNED,))
+        nameless = bad(
+            "OFD.xml 未指明签名列表，文件包中却有签名",
+            "OFD.xml names no signature list, but the package holds signatures",
+        )
+        return OfdReport(valid=False, signatures=(), problems=(str(nameless), *unlisted))
     if pkg.signatures_loc not in pkg.parts:
         # the package was signed (OFD.xml names the list): a damaged file, not an unsigned
         # one, and the signatures it still holds are named as the list no longer does
