@@ -10,6 +10,7 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    AFTER,
     HOME,
     JSON,
     LIMIT,
@@ -33,7 +34,7 @@ archive_app = typer.Typer(
 def archive_list(
     all_versions: bool = typer.Option(False, "--all", help="Superseded versions too."),
     limit: int = LIMIT,
-    after: int | None = typer.Option(None, help="Continue after this id (next_after)."),
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:

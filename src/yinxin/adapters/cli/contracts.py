@@ -19,6 +19,7 @@ from typing import Any
 import typer
 
 from yinxin.adapters.cli.common import (
+    AFTER,
     DAYS,
     DEADLINE,
     HOME,
@@ -334,7 +335,7 @@ def contract_list(
     owner: int | None = OWNED_CONTRACTS,
     template: str | None = typer.Option(None, help="Only contracts from this template."),
     limit: int = LIMIT,
-    after: int | None = typer.Option(None, help="Continue after this id (next_after)."),
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:

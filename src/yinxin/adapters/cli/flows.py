@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 
 from yinxin.adapters.cli.common import (
+    AFTER,
     CODE,
     DAYS,
     DEADLINE,
@@ -278,7 +279,7 @@ def flow_list(
     owner: int | None = typer.Option(None, help="Only this organization's flows."),
     state: str | None = typer.Option(None, help="draft started completed cancelled expired"),
     limit: int = LIMIT,
-    after: int | None = typer.Option(None, help="Continue after this flow id (next_after)."),
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
