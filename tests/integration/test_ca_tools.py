@@ -362,7 +362,7 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
     _check_demo_contract(home / "demo")
     listed = _run(home, "cert", "list", "--json", "--home", str(home))
     assert listed.returncode == 0, listed.stderr
-    certs = json.loads(listed.stdout)
+    certs = json.loads(listed.stdout)["items"]
     assert len(certs) == 3
     assert [c["status"] for c in certs].count("revoked") == 1
     assert {c["profile"] for c in certs} == {"person-signing", "organization-signing", "device-tls"}
@@ -371,7 +371,7 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
     second = _run(home, "demo", "--home", str(home))  # idempotent: safe to run again
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already initialised" in second.stdout
-    certs = json.loads(_run(home, "cert", "list", "--json", "--home", str(home)).stdout)
+    certs = json.loads(_run(home, "cert", "list", "--json", "--home", str(home)).stdout)["items"]
     assert len(certs) == 6
     revoked = [c for c in certs if c["status"] == "revoked"]
     assert len(revoked) == 2
@@ -393,7 +393,7 @@ def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> Non
         _run(
             home, "subscriber", "list", "--kind", "organization", "--json", "--home", str(home)
         ).stdout
-    )
+    )["items"]
     assert len(orgs) == 1  # the organization is registered once, reused on later runs
 
     # what the demo wrote verifies with openssl against the CA it published

@@ -1,22 +1,74 @@
 """``yinxin … list`` a page at a time, as the API's lists (``limit``/``after``) and ``contract
 list`` page: ``--limit`` (1–200, default 50), ``--after ID``, ``next_after`` in the JSON and
-``more: --after ID`` ending a page with more after it."""
+``more: --after ID`` ending a page with more after it.
+
+``cert list``, ``subscriber list`` and ``seal list`` printed every row there was (a CA with
+100,000 certificates printed them all) and had no ``--limit`` or ``--after``."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import cli_env
+from tests.integration.signing_flow import World
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
+
+# each listing's ids in its order, as the service (and the API) lists them
+LISTED: dict[str, Callable[[Platform], list[int]]] = {
+    "cert": lambda p: [c.id for c in p.certificates.list()],
+    "subscriber": lambda p: [s.id for s in p.subscribers.list()],
+    "seal": lambda p: [s.id for s in p.seals.list()],
+}
 
 
 def _cli(p: Platform, group: str, *args: str):
     return CliRunner().invoke(cli_app, [group, "list", *args], env=cli_env(p))
 
 
-@pytest.mark.parametrize("group", ["contract", "flow", "archive"])
+@pytest.mark.parametrize("group", list(LISTED))
+def test_a_list_pages_as_contract_list_does(world: World, group: str) -> None:
+    p = world.p
+    ids = LISTED[group](p)
+    assert len(ids) >= 2
+
+    def page(*args: str) -> dict:
+        res = _cli(p, group, *args, "--json")
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    first = page("--limit", "1")
+    assert [x["id"] for x in first["items"]] == ids[:1] and first["next_after"] == ids[0]
+    second = page("--limit", "1", "--after", str(ids[0]))
+    assert [x["id"] for x in second["items"]] == ids[1:2]
+    assert second["next_after"] == (ids[1] if len(ids) > 2 else None)
+    # one at a time, following next_after, every row once and in order
+    seen: list[int] = []
+    after: list[str] = []
+    while True:
+        one = page("--limit", "1", *after)
+        seen += [x["id"] for x in one["items"]]
+        if one["next_after"] is None:
+            break
+        after = ["--after", str(one["next_after"])]
+    assert seen == ids
+    everything = page()  # the default page (50) holds them all: no next page
+    assert [x["id"] for x in everything["items"]] == ids and everything["next_after"] is None
+
+    text = _cli(p, group, "--limit", "1")
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert len(lines) == 2 and lines[-1] == f"more: --after {ids[0]}"
+    assert "more:" not in _cli(p, group).stdout
+    last = _cli(p, group, "--after", str(ids[-1]))
+    assert last.exit_code == 0 and last.stdout == "" and "(none)" in last.stderr
+
+
+@pytest.mark.parametrize("group", [*LISTED, "contract", "flow", "archive"])
 @pytest.mark.parametrize(
     ("args", "option"),
     [

@@ -1048,7 +1048,7 @@ def test_cli_subscribe_dispatch_deliver_and_the_log(tmp_path, receivers):
         check=False,
     )
     assert refused.returncode == 2 and "[url]" in refused.stderr
-    serial = yinxin_json(["cert", "list", "--json"], home)[0]["serial"]
+    serial = yinxin_json(["cert", "list", "--json"], home)["items"][0]["serial"]
     yinxin_cli(["cert", "revoke", serial, "--reason", "key_compromise"], home)
     assert yinxin_json(["webhook", "dispatch", "--json"], home, env=env) == {"enqueued": 1}
     tried = yinxin_json(["webhook", "deliver", "--json"], home, env=env)["tried"]

@@ -27,10 +27,12 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    AFTER,
     APPLICANT,
     HOME,
     ID_TYPE,
     JSON,
+    LIMIT,
     MAX_PEM_INPUT,
     OPERATOR,
     PIN_STDIN,
@@ -45,7 +47,9 @@ from yinxin.adapters.cli.common import (
     console,
     emit,
     err_console,
+    more,
     on_platform,
+    page_of,
     parse_time,
     passphrase,
     platform,
@@ -422,11 +426,15 @@ def subscriber_list(
         help="Only those no notice can reach: no mobile number and no e-mail on record "
         "(a device: none on its organization's).",
     ),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     p: Platform = HOME,
 ) -> object:
-    """Every subscriber (or those of one --kind), ID and phone numbers masked; `reachable`
-    says whether its notices reach anyone (a mobile number or an e-mail on record)."""
-    return p.subscribers.list(kind, reachable=False if unreachable else None)
+    """Subscribers in registration order (or those of one --kind), a page at a time, ID and
+    phone numbers masked; `reachable` says whether its notices reach anyone (a mobile number or
+    an e-mail on record)."""
+    listing = functools.partial(p.subscribers.list, kind, reachable=False if unreachable else None)
+    return page_of(listing, limit, after)
 
 
 # --- certificates ---------------------------------------------------------------------------------
@@ -812,20 +820,27 @@ def cert_show(
 def cert_list(
     status: str | None = typer.Option(None, help="active, on_hold, revoked or expired."),
     subscriber_id: int | None = typer.Option(None, min=1, help="Only this subscriber's."),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Certificates in issue order, filtered by --status or --subscriber-id."""
+    """Certificates in issue order, filtered by --status or --subscriber-id, a page at a
+    time."""
 
-    def render(rows):
-        for c in rows:
-            _cert_line(c)
+    def render(page):
+        _cert_lines(page.items)
+        more(page)
 
     def rows():
         p = platform(home)
         if subscriber_id is not None:  # no such subscriber: exit 3 (the API's 404), not "(none)"
             p.subscribers.get(subscriber_id)
-        return p.certificates.list(subscriber_id=subscriber_id, status=status)
+        return page_of(
+            functools.partial(p.certificates.list, subscriber_id=subscriber_id, status=status),
+            limit,
+            after,
+        )
 
     run(as_json, rows, render)
 

@@ -14,10 +14,10 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     LIMIT,
-    console,
     err_console,
     extended,
     moment,
+    more,
     platform,
     run,
     say,
@@ -53,8 +53,7 @@ def archive_list(
                 moment(r.tsa_not_after),
                 r.renewals,
             )
-        if page.next_after is not None:  # as show_page ends every other page
-            console.print(f"more: --after {page.next_after}")
+        more(page)  # as show_page ends every other page
 
     run(
         as_json,

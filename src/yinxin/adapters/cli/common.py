@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -103,7 +103,9 @@ OFD_ANCHOR_HELP = (
     'Centre the seal on this text (its last occurrence), e.g. "甲方（签章）"; not with --x/--y.'
 )
 PDF_OUT = typer.Option(..., "--out", help="Where the PDF is written.")
-LIMIT = typer.Option(50, help="At most this many (1–200).")
+# a listing's page, as the API's lists take it: at most MAX_PAGE rows, after the last id seen
+MAX_PAGE = 200
+LIMIT = typer.Option(50, help=f"At most this many (1–{MAX_PAGE}).")
 # an id, never below 0 (the API's after=-1 is a 422; here it listed nothing, exit 0)
 AFTER = typer.Option(None, min=0, help="Continue after this id (next_after).")
 # a log read newest first (the send log, job runs, webhook deliveries)
@@ -317,13 +319,39 @@ def moment(t: dt.datetime | None, zone: dt.tzinfo = dt.UTC) -> str:
     return f"{local:%Y-%m-%d %H:%M} {label}"
 
 
+@dataclass(frozen=True)
+class ListPage:
+    """A page of a listing whose service pages as the API's lists do (:func:`page_of`)."""
+
+    items: tuple[Any, ...]
+    next_after: int | None  # pass as --after for the next page; None: this was the last
+
+
+def page_of(listing: Callable[..., Sequence[Any]], limit: int, after: int | None) -> ListPage:
+    """A page of ``listing`` (a service's ``list``, its filters given, that takes ``after`` and
+    ``limit`` as the API's ``Page`` lists call it): one row more than ``limit``, to know whether
+    more come, cut to the page and the cursor for the next (``store.queries.cut``)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be 1–{MAX_PAGE}", field="limit")
+    from yinxin.store.queries import cut
+
+    items, next_after = cut(list(listing(after=after, limit=limit + 1)), limit)
+    return ListPage(tuple(items), next_after)
+
+
+def more(page: Any) -> None:
+    """How to ask for the page after ``page`` (``items``, ``next_after``), if one comes: the
+    last line of every ``… list`` command that pages."""
+    if page.next_after is not None:
+        console.print(f"more: --after {page.next_after}")
+
+
 def show_page(page: Any, line: Callable[[Any], str]) -> None:
     """A service's page of a listing (``items``, ``next_after``): one line an item, then how to
     ask for the next page, the same in every ``… list`` command."""
     for item in page.items:
         console.print(line(item))
-    if page.next_after is not None:
-        console.print(f"more: --after {page.next_after}")
+    more(page)
 
 
 def show_once(summary: str, secret: str, advice: str = "Store the secret now") -> None:

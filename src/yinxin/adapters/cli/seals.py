@@ -8,6 +8,7 @@ never printed. ``--pin``/``--new-pin`` still work but are discouraged: ``ps`` sh
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -17,16 +18,21 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    AFTER,
     APPLICANT,
     HOME,
     ID_TYPE,
     JSON,
+    LIMIT,
     PIN_STDIN,
     SEAL_PIN,
+    ListPage,
     Platform,
     as_options,
     console,
+    more,
     on_platform,
+    page_of,
     parse_time,
     platform,
     read_input,
@@ -79,9 +85,11 @@ def _line(v: SealView) -> None:
     console.print(line)
 
 
-def _lines(rows: list[SealView]) -> None:
-    for v in rows:
+def _page(page: ListPage) -> None:
+    """A page of ``seal list``: a line a seal, then how to ask for the next page."""
+    for v in page.items:
         _line(v)
+    more(page)
 
 
 def _seal_pin(what: str, pin: str | None, pin_stdin: bool) -> str:
@@ -265,17 +273,20 @@ def seal_show(
 
 
 @seal_app.command("list")
-@on_platform(_lines)
+@on_platform(_page)
 def seal_list(
     subscriber_id: int | None = typer.Option(None, min=1, help="Only this subscriber's seals."),
     state: str | None = typer.Option(None, help="active, frozen, cancelled, revoked or expired."),
     kind: str | None = typer.Option(None, help=KIND_HELP),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     p: Platform = HOME,
 ) -> object:
-    """List seals (optionally of one subscriber, state or kind)."""
+    """List seals by id, a page at a time (optionally of one subscriber, state or kind)."""
     if subscriber_id is not None:  # no such subscriber: exit 3 (the API's 404), not "(none)"
         p.subscribers.get(subscriber_id)
-    return p.seals.list(subscriber_id=subscriber_id, state=state, kind=kind)
+    listing = functools.partial(p.seals.list, subscriber_id=subscriber_id, state=state, kind=kind)
+    return page_of(listing, limit, after)
 
 
 @seal_app.command("check")
