@@ -2,8 +2,9 @@
 list`` page: ``--limit`` (1–200, default 50), ``--after ID``, ``next_after`` in the JSON and
 ``more: --after ID`` ending a page with more after it.
 
-``cert list``, ``subscriber list`` and ``seal list`` printed every row there was (a CA with
-100,000 certificates printed them all) and had no ``--limit`` or ``--after``."""
+``cert list``, ``subscriber list``, ``seal list`` and ``authorization list`` printed every row
+there was (a CA with 100,000 certificates printed them all) and had no ``--limit`` or
+``--after``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import cli_env
 from tests.integration.signing_flow import World
+from tests.integration.test_authorizations import grant
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 
@@ -23,6 +25,7 @@ LISTED: dict[str, Callable[[Platform], list[int]]] = {
     "cert": lambda p: [c.id for c in p.certificates.list()],
     "subscriber": lambda p: [s.id for s in p.subscribers.list()],
     "seal": lambda p: [s.id for s in p.seals.list()],
+    "authorization": lambda p: [a.id for a in p.authorizations.list()],
 }
 
 
@@ -33,6 +36,9 @@ def _cli(p: Platform, group: str, *args: str):
 @pytest.mark.parametrize("group", list(LISTED))
 def test_a_list_pages_as_contract_list_does(world: World, group: str) -> None:
     p = world.p
+    if group == "authorization":  # the world has none: two of the organization's seal
+        grant(world)
+        grant(world)
     ids = LISTED[group](p)
     assert len(ids) >= 2
 

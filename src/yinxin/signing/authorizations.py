@@ -65,7 +65,7 @@ from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.authorizations import SigningAuthorization
 from yinxin.store.models.flows import SignFlow, SignFlowSigner
 from yinxin.store.models.seals import Seal, SealGrant
-from yinxin.store.queries import by_id, select_where
+from yinxin.store.queries import by_id, paged, select_where
 from yinxin.transitions import TransitionTable, listed, move
 
 MAX_DOCUMENTS = 100_000
@@ -367,13 +367,21 @@ class SigningAuthorizations:
             return AuthorizationView.of(self._row(s, authorization_id))
 
     def list(
-        self, holder_subscriber_id: int | None = None, *, state: str | None = None
+        self,
+        holder_subscriber_id: int | None = None,
+        *,
+        state: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuthorizationView]:
+        """Authorizations in id order (oldest first), ``after``/``limit`` page as the other
+        listings do (``yinxin authorization list``)."""
         state = listed(AuthorizationState, state, "state")
         with self.db.read() as s:
             q = select_where(
                 SigningAuthorization, holder_subscriber_id=holder_subscriber_id, state=state
-            ).order_by(SigningAuthorization.id)
+            )
+            q = paged(q, SigningAuthorization.id, after=after, limit=limit)
             return [AuthorizationView.of(r) for r in s.execute(q).scalars()]
 
     def verify_terms(self, authorization_id: int) -> TermsCheck:

@@ -10,6 +10,7 @@ key: it runs on their machine, reads their key file, and the platform never sees
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +19,12 @@ import typer
 
 from yinxin.adapters.cli.common import (
     ACTOR,
+    AFTER,
     CHALLENGE_FIELDS,
     CODE,
     HOME,
     JSON,
+    LIMIT,
     MAX_PEM_INPUT,
     PDF_ANCHOR_HELP,
     PDF_X_HELP,
@@ -36,8 +39,10 @@ from yinxin.adapters.cli.common import (
     extended,
     grouped,
     moment,
+    more,
     not_the_input,
     on_platform,
+    page_of,
     parse_time,
     pdf_placement,
     platform,
@@ -578,16 +583,23 @@ def authorization_withdraw(
 @authorization_app.command("list")
 def authorization_list(
     holder: int | None = typer.Option(None, help="Only this organization's (subscriber id)."),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Authorizations, oldest first."""
+    """Authorizations, oldest first, a page at a time."""
 
-    def render(rows):
-        for r in rows:
+    def render(page):
+        for r in page.items:
             _show_authorization(r)
+        more(page)
 
-    run(as_json, lambda: platform(home).authorizations.list(holder_subscriber_id=holder), render)
+    def go():
+        listing = platform(home).authorizations.list
+        return page_of(functools.partial(listing, holder_subscriber_id=holder), limit, after)
+
+    run(as_json, go, render)
 
 
 @authorization_app.command("show")
