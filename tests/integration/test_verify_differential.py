@@ -157,6 +157,41 @@ def cut_after(pdf: bytes, n: int) -> bytes:
     return pdf[: start2 + len2] + b"\n%garbage\x00\xff" + b"A" * 500
 
 
+def hidden_signature(pdf: bytes, donor: bytes) -> bytes:
+    """Add a signature widget on page 1 that is not in the /AcroForm: its value is ``donor``'s
+    signature (another signing, over other bytes), so its digest does not match this file. pdfsig
+    lists it (poppler also reads signature widgets found only among a page's annotations)."""
+    emb = PdfFileReader(BytesIO(donor)).embedded_signatures[0]
+
+    def add(w: IncrementalPdfFileWriter) -> None:
+        page_ref, _ = w.find_page_for_modification(0)
+        value = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Sig"),
+                pdf_name("/Filter"): pdf_name("/Adobe.PPKLite"),
+                pdf_name("/SubFilter"): pdf_name("/ETSI.CAdES.detached"),
+                pdf_name("/ByteRange"): generic.ArrayObject(
+                    map(generic.NumberObject, emb.byte_range)
+                ),
+                pdf_name("/Contents"): generic.ByteStringObject(emb.pkcs7_content),
+            }
+        )
+        widget = generic.DictionaryObject(
+            {
+                pdf_name("/FT"): pdf_name("/Sig"),
+                pdf_name("/T"): pdf_string("李四"),
+                pdf_name("/Type"): pdf_name("/Annot"),
+                pdf_name("/Subtype"): pdf_name("/Widget"),
+                pdf_name("/Rect"): _rect(0, 0, 0, 0),
+                pdf_name("/F"): generic.NumberObject(132),
+                pdf_name("/V"): w.add_object(value),
+            }
+        )
+        w.register_annotation(page_ref, w.add_object(widget))
+
+    return _update(pdf, add)
+
+
 # ---------------------------------------------------------------------------------------------
 # the cases
 
@@ -203,6 +238,9 @@ class World:
             "second_signature": Case(two, True, [allowed, intact]),
             "cut_after_first_signature_plus_garbage": Case(cut_after(two, 0), True, [intact]),
             "garbage_appended": Case(signed + b"\n% not a revision\n" * 20, True, [intact]),
+            "hidden_signature_widget": Case(
+                f.sign(hidden_signature(plain, elsewhere), zhang, pki), False, [intact]
+            ),
         }
 
     def ours(self, pdf: bytes) -> VerificationReport:
@@ -255,6 +293,7 @@ CASES = [
     "second_signature",
     "cut_after_first_signature_plus_garbage",
     "garbage_appended",
+    "hidden_signature_widget",
 ]
 
 
@@ -267,6 +306,16 @@ def test_verdict_and_reason(world, name):
     assert [(s.intact, s.changes_after) for s in signatures] == case.why, r.to_text()
     for s in r.signatures:
         assert s.valid or s.problems  # never an unexplained "invalid"
+
+
+def test_a_signature_outside_the_form_is_judged_and_noted(world):
+    r = world.ours(world.cases["hidden_signature_widget"].pdf)
+    hidden = [s for s in r.signatures if s.field_name == "李四"]
+    assert len(r.signatures) == 2 and len(hidden) == 1
+    assert not hidden[0].valid and not hidden[0].intact
+    assert any("不在文档表单中" in n for n in hidden[0].notes)
+    (listed,) = [s for s in r.signatures if s.field_name == "Signature1"]
+    assert listed.valid and not any("不在文档表单中" in n for n in listed.notes)
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -44,6 +44,10 @@ JSON-friendly report with Chinese and English reasons. Choices, each for a reaso
   only DSS, document timestamps and the cross-reference/object streams they come in; anything
   else makes the locking signature, and every signature before it, "other" and invalid.
 
+Which signatures: those of the form (/AcroForm /Fields, as pyHanko reads them) and any signed
+signature widget found only among a page's annotations, as poppler lists them (``pdfsig``); a
+broken signature a viewer shows cannot hide from the verdict by staying out of the form.
+
 Seal and role. A signature dictionary made by Yinxin carries a ``/Yinxin`` dictionary with
 text entries ``/SealName``, ``/SealKind`` and ``/Role`` (e.g. 合同专用章, contract, 甲方). For
 documents signed elsewhere we fall back to keys whose names mention a seal or role and to
@@ -152,6 +156,10 @@ DER = serialization.Encoding.DER
 TIME_TOLERANCE = dt.timedelta(seconds=1)
 
 NO_SIGNATURES = "文档中没有签名 / no signatures"
+_OUTSIDE_FORM = (
+    "签名域不在文档表单中，只作为页面注释存在（部分阅读器仍会显示）/ the signature field is"
+    " not in the document's form, only among a page's annotations (some viewers still show it)"
+)
 
 
 POLICIES = ("last-known", "strict")
@@ -325,6 +333,8 @@ async def averify_pdf(
             for item in found.ordered():
                 if isinstance(item, _Broken):
                     report.signatures.append(_broken_report(item))
+                    if id(item) in found.outside_form:
+                        report.signatures[-1].notes.append(_OUTSIDE_FORM)
                     continue
                 # the signature's own timestamp is judged at the first valid later POE
                 later = [t for rev, t in poes if rev > item.signed_revision]
@@ -347,6 +357,8 @@ async def averify_pdf(
                 sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
                 if after_lock is not None and item.signed_revision < after_lock.revision:
                     _refuse_change_after_lock(sig, after_lock)
+                if id(item) in found.outside_form:
+                    sig.notes.append(_OUTSIDE_FORM)
                 report.signatures.append(sig)
         finally:
             await job.aclose()
@@ -423,6 +435,8 @@ class _Found:
     signatures: list[EmbeddedPdfSignature]
     doc_timestamps: list[EmbeddedPdfSignature]
     broken: list[_Broken]
+    # ids of the signatures (and _Broken) found only among a page's annotations, not in the form
+    outside_form: set[int] = field(default_factory=set)
 
     def ordered(self) -> list[EmbeddedPdfSignature | _Broken]:
         items: list[EmbeddedPdfSignature | _Broken] = [*self.signatures, *self.broken]
@@ -431,24 +445,125 @@ class _Found:
 
 def _collect_signatures(reader: PdfFileReader) -> _Found:
     found = _Found([], [], [])
-    for fq_name, sig_obj_ref, sig_field_ref in enumerate_sig_fields(reader, filled_status=True):
-        try:
-            sig_obj = sig_obj_ref.get_object()
-            kind = sig_obj.get("/Type", "/Sig")
-            emb = EmbeddedPdfSignature(reader, sig_field_ref, fq_name)
-            # touch the lazily parsed CMS now, so a broken one is reported, not raised later
-            emb.signer_info  # noqa: B018
-            emb.signer_cert  # noqa: B018
-            emb.signed_revision  # noqa: B018 — sorted on below, outside any per-field guard
-        except Exception as e:
-            found.broken.append(_Broken(str(fq_name), str(e) or type(e).__name__, 1 << 30))
-            continue
-        if kind == "/DocTimeStamp":
-            found.doc_timestamps.append(emb)
-        else:
-            found.signatures.append(emb)
+    in_form: set[generic.Reference] = set()
+    for fq_name, _, sig_field_ref in enumerate_sig_fields(reader, filled_status=True):
+        in_form.add(sig_field_ref.reference)
+        _take_signature(reader, found, fq_name, sig_field_ref, outside_form=False)
+    for fq_name, sig_field_ref in _page_only_signatures(reader, in_form):
+        _take_signature(reader, found, fq_name, sig_field_ref, outside_form=True)
     found.doc_timestamps.sort(key=lambda s: s.signed_revision)
     return found
+
+
+def _take_signature(
+    reader: PdfFileReader,
+    found: _Found,
+    fq_name: str,
+    sig_field_ref: generic.IndirectObject,
+    *,
+    outside_form: bool,
+) -> None:
+    try:
+        sig_obj = sig_field_ref.get_object()["/V"].get_object()
+        kind = sig_obj.get("/Type", "/Sig")
+        emb = EmbeddedPdfSignature(reader, sig_field_ref, fq_name)
+        # touch the lazily parsed CMS now, so a broken one is reported, not raised later
+        emb.signer_info  # noqa: B018
+        emb.signer_cert  # noqa: B018
+        emb.signed_revision  # noqa: B018 — sorted on below, outside any per-field guard
+    except Exception as e:
+        broken = _Broken(str(fq_name), str(e) or type(e).__name__, 1 << 30)
+        found.broken.append(broken)
+        if outside_form:
+            found.outside_form.add(id(broken))
+        return
+    if outside_form:
+        found.outside_form.add(id(emb))
+    if kind == "/DocTimeStamp":
+        found.doc_timestamps.append(emb)
+    else:
+        found.signatures.append(emb)
+
+
+# a hostile page tree cannot make the walk below take longer than this many nodes
+_MAX_PAGE_NODES = 100_000
+
+
+def _page_only_signatures(
+    reader: PdfFileReader, in_form: set[generic.Reference]
+) -> list[tuple[str, generic.IndirectObject]]:
+    """Signed signature fields that pages show but the form (/AcroForm /Fields) does not list.
+
+    pyHanko reads signatures from the form only; poppler (``pdfsig``, Okular, Evince) also
+    lists the signature widgets it finds among the pages' annotations. A signature a viewer
+    shows must be in the report — else a file holding a broken or foreign signature outside
+    the form would be called valid here while the viewer flags it. The field is the widget,
+    or the parent it inherits /V from; an unreadable page tree hides nothing the form lists.
+    """
+    out: list[tuple[str, generic.IndirectObject]] = []
+    seen: set[generic.Reference] = set()
+    try:
+        stack = [reader.root.raw_get("/Pages")]
+    except Exception:
+        return out
+    nodes = 0
+    while stack and nodes < _MAX_PAGE_NODES:
+        nodes += 1
+        ref = stack.pop()
+        try:
+            if not isinstance(ref, generic.IndirectObject) or ref.reference in seen:
+                continue
+            seen.add(ref.reference)
+            node = ref.get_object()
+            if not isinstance(node, generic.DictionaryObject):
+                continue
+            if "/Kids" in node:
+                kids = node["/Kids"]
+                if isinstance(kids, generic.ArrayObject):
+                    stack.extend(reversed([kids.raw_get(i) for i in range(len(kids))]))
+                continue
+            annots = node.get("/Annots")
+            if not isinstance(annots, generic.ArrayObject):
+                continue
+            for i in range(len(annots)):
+                found = _signature_field_of(annots.raw_get(i))
+                if found is not None and found[1].reference not in in_form:
+                    in_form.add(found[1].reference)  # once, however many widgets show it
+                    out.append(found)
+        except Exception as e:
+            logger.info("page annotations unreadable: %s", e)
+    return out
+
+
+def _signature_field_of(
+    widget_ref: generic.PdfObject,
+) -> tuple[str, generic.IndirectObject] | None:
+    """The signed signature field a page annotation belongs to, with its qualified name."""
+    if not isinstance(widget_ref, generic.IndirectObject):
+        return None
+    widget = widget_ref.get_object()
+    if not isinstance(widget, generic.DictionaryObject) or widget.get("/Subtype") != "/Widget":
+        return None
+    chain, objs = [widget_ref], [widget]
+    while len(chain) < 32 and "/Parent" in objs[-1]:
+        parent = objs[-1].raw_get("/Parent")
+        if not isinstance(parent, generic.IndirectObject) or any(
+            parent.reference == r.reference for r in chain
+        ):
+            break
+        obj = parent.get_object()
+        if not isinstance(obj, generic.DictionaryObject):
+            break
+        chain.append(parent)
+        objs.append(obj)
+    field_type = next((o["/FT"] for o in objs if "/FT" in o), None)
+    holder = next((i for i, o in enumerate(objs) if "/V" in o), None)
+    if field_type != "/Sig" or holder is None:
+        return None
+    if not isinstance(objs[holder]["/V"], generic.DictionaryObject):
+        return None  # not signed (an empty or null value), as the form's walk skips it
+    parts = [str(o["/T"]) for o in reversed(objs[holder:]) if "/T" in o]
+    return ".".join(parts) or "(page annotation)", chain[holder]
 
 
 @dataclass
