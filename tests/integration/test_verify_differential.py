@@ -157,10 +157,12 @@ def cut_after(pdf: bytes, n: int) -> bytes:
     return pdf[: start2 + len2] + b"\n%garbage\x00\xff" + b"A" * 500
 
 
-def hidden_signature(pdf: bytes, donor: bytes) -> bytes:
-    """Add a signature widget on page 1 that is not in the /AcroForm: its value is ``donor``'s
-    signature (another signing, over other bytes), so its digest does not match this file. pdfsig
-    lists it (poppler also reads signature widgets found only among a page's annotations)."""
+def hidden_signature(pdf: bytes, donor: bytes, *, in_form: bool = False) -> bytes:
+    """Add a signature field whose value is ``donor``'s signature (another signing, over other
+    bytes), so its digest does not match this file, where pyHanko does not look but pdfsig
+    does: a widget on page 1 that is not in the /AcroForm (poppler also reads signature
+    widgets found only among a page's annotations), or (``in_form``) a field in /AcroForm
+    /Fields without a name (/T), on no page, which pyHanko's form walk skips."""
     emb = PdfFileReader(BytesIO(donor)).embedded_signatures[0]
 
     def add(w: IncrementalPdfFileWriter) -> None:
@@ -187,7 +189,17 @@ def hidden_signature(pdf: bytes, donor: bytes) -> bytes:
                 pdf_name("/V"): w.add_object(value),
             }
         )
-        w.register_annotation(page_ref, w.add_object(widget))
+        if not in_form:
+            w.register_annotation(page_ref, w.add_object(widget))
+            page = page_ref.get_object()  # the page's /Annots an indirect array, as many are
+            page[pdf_name("/Annots")] = w.add_object(page["/Annots"])
+            w.mark_update(page_ref)
+            return
+        del widget["/T"]
+        w.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
+            {pdf_name("/Fields"): generic.ArrayObject([w.add_object(widget)])}
+        )
+        w.update_root()
 
     return _update(pdf, add)
 
@@ -240,6 +252,11 @@ class World:
             "garbage_appended": Case(signed + b"\n% not a revision\n" * 20, True, [intact]),
             "hidden_signature_widget": Case(
                 f.sign(hidden_signature(plain, elsewhere), zhang, pki), False, [intact]
+            ),
+            "unnamed_signature_field": Case(
+                f.sign(hidden_signature(plain, elsewhere, in_form=True), zhang, pki),
+                False,
+                [intact],
             ),
         }
 
@@ -294,6 +311,7 @@ CASES = [
     "cut_after_first_signature_plus_garbage",
     "garbage_appended",
     "hidden_signature_widget",
+    "unnamed_signature_field",
 ]
 
 
@@ -316,6 +334,14 @@ def test_a_signature_outside_the_form_is_judged_and_noted(world):
     assert any("不在文档表单中" in n for n in hidden[0].notes)
     (listed,) = [s for s in r.signatures if s.field_name == "Signature1"]
     assert listed.valid and not any("不在文档表单中" in n for n in listed.notes)
+
+
+def test_an_unnamed_signature_field_of_the_form_is_judged(world):
+    r = world.ours(world.cases["unnamed_signature_field"].pdf)
+    unnamed = [s for s in r.signatures if s.field_name == "(unnamed field)"]
+    assert len(r.signatures) == 2 and len(unnamed) == 1
+    assert not unnamed[0].valid and not unnamed[0].intact
+    assert not any("不在文档表单中" in n for n in unnamed[0].notes)  # it is in the form
 
 
 @pytest.mark.parametrize("name", CASES)

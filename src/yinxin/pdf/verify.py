@@ -44,9 +44,10 @@ JSON-friendly report with Chinese and English reasons. Choices, each for a reaso
   only DSS, document timestamps and the cross-reference/object streams they come in; anything
   else makes the locking signature, and every signature before it, "other" and invalid.
 
-Which signatures: those of the form (/AcroForm /Fields, as pyHanko reads them) and any signed
-signature widget found only among a page's annotations, as poppler lists them (``pdfsig``); a
-broken signature a viewer shows cannot hide from the verdict by staying out of the form.
+Which signatures: those of the form (/AcroForm /Fields, as pyHanko reads them), signed
+signature fields without a name (/T) there, which pyHanko skips, and any signed signature widget
+found only among a page's annotations — poppler (``pdfsig``) lists all three; a broken
+signature a viewer shows cannot hide from the verdict where pyHanko does not look.
 
 Seal and role. A signature dictionary made by Yinxin carries a ``/Yinxin`` dictionary with
 text entries ``/SealName``, ``/SealKind`` and ``/Role`` (e.g. 合同专用章, contract, 甲方). For
@@ -445,12 +446,12 @@ class _Found:
 
 def _collect_signatures(reader: PdfFileReader) -> _Found:
     found = _Found([], [], [])
-    in_form: set[generic.Reference] = set()
+    listed: set[generic.Reference] = set()
     for fq_name, _, sig_field_ref in enumerate_sig_fields(reader, filled_status=True):
-        in_form.add(sig_field_ref.reference)
+        listed.add(sig_field_ref.reference)
         _take_signature(reader, found, fq_name, sig_field_ref, outside_form=False)
-    for fq_name, sig_field_ref in _page_only_signatures(reader, in_form):
-        _take_signature(reader, found, fq_name, sig_field_ref, outside_form=True)
+    for fq_name, sig_field_ref, outside in _unlisted_signatures(reader, listed):
+        _take_signature(reader, found, fq_name, sig_field_ref, outside_form=outside)
     found.doc_timestamps.sort(key=lambda s: s.signed_revision)
     return found
 
@@ -485,30 +486,94 @@ def _take_signature(
         found.signatures.append(emb)
 
 
-# a hostile page tree cannot make the walk below take longer than this many nodes
-_MAX_PAGE_NODES = 100_000
+# a hostile form or page tree cannot make the walks below take longer than this many nodes
+_MAX_NODES = 100_000
 
 
-def _page_only_signatures(
-    reader: PdfFileReader, in_form: set[generic.Reference]
-) -> list[tuple[str, generic.IndirectObject]]:
-    """Signed signature fields that pages show but the form (/AcroForm /Fields) does not list.
+def _unlisted_signatures(
+    reader: PdfFileReader, listed: set[generic.Reference]
+) -> list[tuple[str, generic.IndirectObject, bool]]:
+    """Signed signature fields that pyHanko's walk of the form (``enumerate_sig_fields``) does
+    not list, each with its name and whether it is outside the form.
 
-    pyHanko reads signatures from the form only; poppler (``pdfsig``, Okular, Evince) also
-    lists the signature widgets it finds among the pages' annotations. A signature a viewer
-    shows must be in the report — else a file holding a broken or foreign signature outside
-    the form would be called valid here while the viewer flags it. The field is the widget,
-    or the parent it inherits /V from; an unreadable page tree hides nothing the form lists.
+    pyHanko skips a field without a name (/T) and everything under it, and reads nothing but
+    the form; poppler (``pdfsig``, Okular, Evince) lists such fields too, and the signature
+    widgets it finds only among the pages' annotations. A signature a viewer shows must be in
+    the report — else a file holding a broken or foreign signature there would be called
+    valid here while the viewer flags it. ``listed`` (the fields already taken) grows as
+    fields are found, so each is taken once; an unreadable part hides nothing the form lists.
     """
+    out: list[tuple[str, generic.IndirectObject, bool]] = []
+    budget = [_MAX_NODES]
+
+    def take(name: str, ref: generic.IndirectObject, outside: bool) -> None:
+        if ref.reference not in listed:
+            listed.add(ref.reference)
+            out.append((name, ref, outside))
+
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except Exception:
+        fields = None
+    if isinstance(fields, generic.ArrayObject):
+        for name, ref in _form_signatures(fields, budget):
+            take(name, ref, False)
+    for name, ref in _page_signatures(reader, budget):
+        take(name, ref, True)
+    return out
+
+
+def _get(node: generic.DictionaryObject, key: str) -> Any:
+    """``node[key]`` with references followed, or None."""
+    return node[key] if key in node else None
+
+
+def _refs(array: Any) -> list[Any]:
+    if not isinstance(array, generic.ArrayObject):
+        return []
+    return [array.raw_get(i) for i in range(len(array))]
+
+
+def _form_signatures(
+    fields: generic.ArrayObject, budget: list[int]
+) -> list[tuple[str, generic.IndirectObject]]:
+    """Every signed signature field of the form's tree, named or not."""
+    out: list[tuple[str, generic.IndirectObject]] = []
+    seen: set[generic.Reference] = set()
+    # (reference, the names above it, the field type inherited from above)
+    stack: list[tuple[Any, tuple[str, ...], Any]] = [(r, (), None) for r in reversed(_refs(fields))]
+    while stack and budget[0] > 0:
+        budget[0] -= 1
+        ref, names, inherited = stack.pop()
+        try:
+            if not isinstance(ref, generic.IndirectObject) or ref.reference in seen:
+                continue
+            seen.add(ref.reference)
+            node = ref.get_object()
+            if not isinstance(node, generic.DictionaryObject):
+                continue
+            own = (*names, str(node["/T"])) if "/T" in node else names
+            field_type = _get(node, "/FT") or inherited
+            if field_type == "/Sig" and isinstance(_get(node, "/V"), generic.DictionaryObject):
+                out.append((".".join(own) or "(unnamed field)", ref))
+            stack.extend((k, own, field_type) for k in reversed(_refs(_get(node, "/Kids"))))
+        except Exception as e:
+            logger.info("form field unreadable: %s", e)
+    return out
+
+
+def _page_signatures(
+    reader: PdfFileReader, budget: list[int]
+) -> list[tuple[str, generic.IndirectObject]]:
+    """The signed signature fields the pages' widget annotations belong to."""
     out: list[tuple[str, generic.IndirectObject]] = []
     seen: set[generic.Reference] = set()
     try:
         stack = [reader.root.raw_get("/Pages")]
     except Exception:
         return out
-    nodes = 0
-    while stack and nodes < _MAX_PAGE_NODES:
-        nodes += 1
+    while stack and budget[0] > 0:
+        budget[0] -= 1
         ref = stack.pop()
         try:
             if not isinstance(ref, generic.IndirectObject) or ref.reference in seen:
@@ -518,17 +583,11 @@ def _page_only_signatures(
             if not isinstance(node, generic.DictionaryObject):
                 continue
             if "/Kids" in node:
-                kids = node["/Kids"]
-                if isinstance(kids, generic.ArrayObject):
-                    stack.extend(reversed([kids.raw_get(i) for i in range(len(kids))]))
+                stack.extend(reversed(_refs(_get(node, "/Kids"))))
                 continue
-            annots = node.get("/Annots")
-            if not isinstance(annots, generic.ArrayObject):
-                continue
-            for i in range(len(annots)):
-                found = _signature_field_of(annots.raw_get(i))
-                if found is not None and found[1].reference not in in_form:
-                    in_form.add(found[1].reference)  # once, however many widgets show it
+            for annot in _refs(_get(node, "/Annots")):
+                found = _signature_field_of(annot)
+                if found is not None:
                     out.append(found)
         except Exception as e:
             logger.info("page annotations unreadable: %s", e)
