@@ -6,8 +6,9 @@ One contract is signed once (a B-T signature with a visible seal); each case the
 the way a forger or a careless tool would — in place (a byte inside the signed range, the
 /ByteRange, the /Contents of another signing) or as an incremental update (a new page content
 stream, a comment, a new form field, a filled-in form field, the signature dictionary itself,
-the document information, a DSS, a second signature), or cuts the file after a signed revision
-and adds garbage. For each, the expected verdict and the reason the report gives are pinned,
+the document information, a DSS, a second signature, a comment or signature after a
+certification that forbids it), cuts the file after a signed revision and adds garbage, or hides
+a signature where pyHanko does not look (a widget only on a page, a field without a name). For each, the expected verdict and the reason the report gives are pinned,
 and then compared with pyHanko's (``intact``/``valid``/modification level/``docmdp_ok``, with
 the same trust root and validation time) and pdfsig's "Signature Validation" lines.
 """
@@ -31,10 +32,13 @@ from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from tests.integration import pdf_factory as f
 from yinxin.pdf.verify import VerificationReport, verify_pdf
@@ -157,6 +161,19 @@ def cut_after(pdf: bytes, n: int) -> bytes:
     return pdf[: start2 + len2] + b"\n%garbage\x00\xff" + b"A" * 500
 
 
+def certify(pdf: bytes, signer: f.Party, permission: MDPPerm) -> bytes:
+    """A certification signature (DocMDP ``permission``), B-B, by pyHanko's own signer."""
+    simple = SimpleSigner(
+        signing_cert=f._a_cert(signer.cert),
+        signing_key=f._a_key(signer.key),
+        cert_registry=SimpleCertificateStore.from_certs([f._a_cert(c) for c in signer.chain]),
+    )
+    meta = PdfSignatureMetadata(
+        field_name="SignatureCertifying", certify=True, docmdp_permissions=permission
+    )
+    return PdfSigner(meta, simple).sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf))).getvalue()
+
+
 def hidden_signature(pdf: bytes, donor: bytes, *, in_form: bool = False) -> bytes:
     """Add a signature field whose value is ``donor``'s signature (another signing, over other
     bytes), so its digest does not match this file, where pyHanko does not look but pdfsig
@@ -249,6 +266,17 @@ class World:
             "dss_added": Case(f.sign(plain, zhang, pki, revinfo="dss"), True, [allowed]),
             "second_signature": Case(two, True, [allowed, intact]),
             "cut_after_first_signature_plus_garbage": Case(cut_after(two, 0), True, [intact]),
+            "cut_to_unsigned_revision_plus_garbage": Case(
+                signed[: len(plain)] + b"\n%garbage" * 50, False, []
+            ),
+            "certified_for_forms_then_comment": Case(
+                f.add_text_annotation(certify(plain, zhang, MDPPerm.FILL_FORMS)), False, [changed]
+            ),
+            "certified_no_changes_then_signature": Case(
+                f.sign(certify(plain, zhang, MDPPerm.NO_CHANGES), li, pki, field_name="Signature2"),
+                False,
+                [changed, intact],
+            ),
             "garbage_appended": Case(signed + b"\n% not a revision\n" * 20, True, [intact]),
             "hidden_signature_widget": Case(
                 f.sign(hidden_signature(plain, elsewhere), zhang, pki), False, [intact]
@@ -309,6 +337,9 @@ CASES = [
     "dss_added",
     "second_signature",
     "cut_after_first_signature_plus_garbage",
+    "cut_to_unsigned_revision_plus_garbage",
+    "certified_for_forms_then_comment",
+    "certified_no_changes_then_signature",
     "garbage_appended",
     "hidden_signature_widget",
     "unnamed_signature_field",
@@ -369,7 +400,9 @@ def test_never_more_lenient_than_pdfsig(world, name, tmp_path):
     theirs = pdfsig(pdf, tmp_path)
     if r.valid:
         assert theirs == [SIG_VALID] * len(theirs) and len(theirs) == len(r.signatures)
-    else:
-        assert theirs != [SIG_VALID] * len(theirs) or any(
-            s.intact and s.changes_after != "none" for s in r.signatures
-        )  # pdfsig checks only the signed bytes, not what was appended after them
+    else:  # pdfsig checks only the signed bytes, not what was appended after them
+        assert (
+            not r.signatures
+            or theirs != [SIG_VALID] * len(theirs)
+            or any(s.intact and s.changes_after != "none" for s in r.signatures)
+        )
