@@ -427,6 +427,124 @@ def test_a_page_without_an_area_takes_its_templates(world, doc):
     assert err.value.field == "x", err.value.message
 
 
+def _with_template(doc: bytes, template: bytes | None, *refs: str, zorder: str = "") -> bytes:
+    """``doc`` with a template page (``Doc_0/Tpls/Tpl_0/Content.xml``, ``template``; None: the
+    file left out) declared in ``CommonData`` as ID 1000, and a red picture (ID 900) among its
+    public resources; page 1 names the templates ``refs`` (each a ``TemplateID`` and, after a
+    space, the ``ZOrder``), as ofdrw writes a letterhead or a signature line."""
+    parts = _zip(doc)
+    name = "Doc_0/Document.xml"
+    attrs = f' ZOrder="{zorder}"' if zorder else ""
+    declared = f'<ofd:TemplatePage ID="1000" BaseLoc="Tpls/Tpl_0/Content.xml"{attrs}/>'
+    parts[name] = re.sub(
+        rb"<ofd:MaxUnitID>\d+<", f"{declared}<ofd:MaxUnitID>1000<".encode(), parts[name]
+    )
+    if template is not None:
+        parts["Doc_0/Tpls/Tpl_0/Content.xml"] = template
+    res = "Doc_0/PublicRes.xml"
+    media = (
+        '<ofd:MultiMedias><ofd:MultiMedia ID="900" Type="Image">'
+        "<ofd:MediaFile>red.png</ofd:MediaFile></ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
+    )
+    parts[res] = parts[res].replace(b"</ofd:Res>", media.encode(), 1)
+    red = io.BytesIO()
+    Image.new("RGB", (20, 3), (255, 0, 0)).save(red, "PNG")
+    parts["Doc_0/Res/red.png"] = red.getvalue()
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    tags = ""
+    for ref in refs:
+        tid, _, order = ref.partition(" ")
+        tags += f'<ofd:Template TemplateID="{tid}"' + (f' ZOrder="{order}"/>' if order else "/>")
+    parts[page] = parts[page].replace(b"<ofd:Content>", f"{tags}<ofd:Content>".encode(), 1)
+    return _rezip(parts)
+
+
+# A template page as a letterhead: a red band over the title's line (x 20–120, y 20–35 mm)
+# and, as a footer, party A's signature line at y 260 mm, 25 mm from the left.
+_TEMPLATE = (
+    '<ofd:Page xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Content><ofd:Layer ID="901">'
+    '<ofd:ImageObject ID="902" ResourceID="900" Boundary="20 20 100 15" CTM="100 0 0 15 0 0"/>'
+    '<ofd:TextObject ID="903" Boundary="25 260 60 6" Font="1" Size="4.2">'
+    '<ofd:TextCode X="0" Y="4.2" DeltaX="g 6 4.2">甲方（签章）：</ofd:TextCode></ofd:TextObject>'
+    "</ofd:Layer></ofd:Content></ofd:Page>"
+).encode()
+
+
+def _dark(img: Image.Image, box_mm: tuple[float, float, float, float], scale: float) -> int:
+    """How many clearly dark pixels (text) lie inside a box (mm) of a page image."""
+    x, y, w, h = box_mm
+    crop = img.convert("L").crop(
+        (int(x * scale), int(y * scale), int((x + w) * scale), int((y + h) * scale))
+    )
+    return sum(1 for v in crop.tobytes() if v < 60)
+
+
+def test_the_anchor_is_found_in_a_template_the_page_draws_on(world):
+    """A signature line written by a template page (``CommonData/TemplatePage``, named by the
+    page's ``ofd:Template``), as ofdrw and Suwell writers put headers, footers and "甲方（签章）"
+    lines, was not searched: ``--anchor "甲方（签章）"`` was refused as not in the document. It
+    is found now, at the template's coordinates, which are the page's."""
+    doc = _with_template(make_ofd([["技术服务合同"], ["附件一"]]), _TEMPLATE, "1000")
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    made = sign_ofd(doc, signer, placement=Placement(anchor="甲方（签章）"), when=world.now)
+    assert made.page == 1
+    x, y, w, h = (float(v) for v in made.boundary.split())
+    assert abs(x + w / 2 - (25 + 6 * 4.2 / 2)) < 0.01
+    assert 260 < y + h / 2 < 260 + 4.2 * 1.4
+    assert verify_ofd(made.data, check_ofd_value(world.trust)).valid
+    # a page that names no template does not get its text
+    with pytest.raises(ValidationError) as err:
+        sign_ofd(doc, signer, placement=Placement(anchor="甲方", page=2), when=world.now)
+    assert err.value.field == "anchor"
+
+
+def test_a_template_is_drawn_below_or_above_the_page_as_its_zorder_says(world):
+    """A template page's content was not drawn: a page whose letterhead and signature line
+    come from its template rendered blank there. Now a ``Background`` template (the default)
+    is drawn under the page's own content and a ``Foreground`` one over it, with the
+    document's resources (its picture)."""
+    scale = 100 / 25.4
+    title = (25, 25, 6 * 4.2, 4.2 * 1.4)  # page 1's "技术服务合同"
+    footer = (25, 260, 7 * 4.2, 6)
+    plain = make_ofd([["技术服务合同"]])
+    for refs, zorder, text_shows in (
+        (("1000",), "", True),  # Background by default
+        (("1000 Foreground",), "", False),  # the page's ZOrder
+        (("1000",), "Foreground", False),  # else the template's own
+        (("1000 Background",), "Foreground", True),  # the page's comes first
+    ):
+        doc = _with_template(plain, _TEMPLATE, *refs, zorder=zorder)
+        img = Image.open(io.BytesIO(render_page(doc, 1, dpi=100)))
+        assert _red(img, (21, 21, 98, 13), scale) > 0.5, (refs, zorder)  # the template's picture
+        assert _dark(img, footer, scale) > 50, (refs, zorder)  # and its text
+        assert (_dark(img, title, scale) > 50) is text_shows, (refs, zorder)
+    blank = Image.open(io.BytesIO(render_page(plain, 1, dpi=100)))
+    assert _dark(blank, footer, scale) == 0 and _red(blank, (21, 21, 98, 13), scale) == 0
+
+
+def test_a_template_that_cannot_be_used_is_passed_over_as_before(world):
+    """What was accepted before stays accepted: a template named but not declared, declared
+    but with no file, or with an object whose box is not a box, is drawn and searched as far as
+    it can be, and the page's own anchor is found."""
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    plain = make_ofd([["甲方（签章）"]])
+    broken = _TEMPLATE.replace(b'Boundary="25 260 60 6"', b'Boundary="25 260 nan"')
+    for doc in (
+        _with_template(plain, _TEMPLATE, "999"),
+        _with_template(plain, None, "1000"),
+        _with_template(plain, broken, "1000"),
+    ):
+        made = sign_ofd(doc, signer, placement=Placement(anchor="甲方（签章）"), when=world.now)
+        x, y, w, h = (float(v) for v in made.boundary.split())
+        assert 25 < y + h / 2 < 25 + 4.2 * 1.4
+        render_page(doc, 1, dpi=36)
+    # the broken one's picture is still drawn
+    img = Image.open(io.BytesIO(render_page(_with_template(plain, broken, "1000"), 1, dpi=100)))
+    assert _red(img, (21, 21, 98, 13), 100 / 25.4) > 0.5
+
+
 def test_a_document_closed_by_its_signer_takes_no_more_signatures(world):
     """ofdrw's default signing protects Signatures.xml: one more signature would break it."""
     a = world.party_a

@@ -6,6 +6,12 @@ Coordinates are GB/T 33190's: millimetres, origin at the page's top left, y down
 (baseline start, inside the box) and ``DeltaX`` (advances, with the ``g n v`` shorthand for n
 equal advances) place each character; where ``DeltaX`` is missing a character advances by the
 font size (CJK) or half of it (ASCII), which is what readers assume for the common fonts.
+
+A page may draw on template pages (``CommonData/TemplatePage``, named by the page's
+``ofd:Template``): letterheads, footers, signature lines. Their content is the page's too, in
+the page's coordinates, below the page's own (``ZOrder`` ``Background``, the default) or above
+it (``Foreground``); a template named but not declared, or declared without its file, is
+passed over, as a reader does.
 """
 
 from __future__ import annotations
@@ -84,6 +90,12 @@ class Page:
     content: str  # package name of its Content.xml
     width: float
     height: float
+    # package names of its content and its templates' in drawing order (empty: its own only)
+    layers: tuple[str, ...] = ()
+
+    @property
+    def drawn(self) -> tuple[str, ...]:
+        return self.layers or (self.content,)
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,10 @@ def _physical_box(area, default: tuple[float, float], part: str) -> tuple[float,
     return (b.w, b.h)
 
 
+# A template's ZOrder, as a Layer's Type (GB/T 33190 Table 15); anything else is the default
+_Z_ORDER = {"Background": 0, "Body": 1, "Foreground": 2}
+
+
 def read_document(pkg: OfdPackage) -> Document:
     doc_xml = parse_xml(pkg.get(pkg.doc_root), pkg.doc_root)
     if doc_xml.tag != q("Document"):
@@ -117,11 +133,26 @@ def read_document(pkg: OfdPackage) -> Document:
     common = doc_xml.find(q("CommonData"))
     page_area = common.find(q("PageArea")) if common is not None else None
     default = _physical_box(page_area, A4, pkg.doc_root)
-    templates = {
-        t.get("ID", "").strip(): t.get("BaseLoc", "")
-        for t in ([] if common is None else common.findall(q("TemplatePage")))
-    }
+    declared = [] if common is None else common.findall(q("TemplatePage"))
+    templates = {t.get("ID", "").strip(): t.get("BaseLoc", "") for t in declared}
+    template_orders = {t.get("ID", "").strip(): t.get("ZOrder") for t in declared}
     template_sizes: dict[str, tuple[float, float] | None] = {}
+    template_parts: dict[str, str | None] = {}
+
+    def template_part(template_id: str) -> str | None:
+        """The content file of a template page, well-formed; None if it is not declared or
+        its file is not there (a reader passes over it). Its ``BaseLoc`` and its XML are
+        refused as a page's would be."""
+        if template_id not in template_parts:
+            part = None
+            if templates.get(template_id):
+                part = loc(base, templates[template_id], pkg.doc_root, "TemplatePage BaseLoc")
+                if part in pkg.parts:
+                    parse_xml(pkg.parts[part], part)
+                else:
+                    part = None
+            template_parts[template_id] = part
+        return template_parts[template_id]
 
     def template_size(template_id: str) -> tuple[float, float] | None:
         """The size a template page's own ``Area`` gives, or None (no such template, no
@@ -152,7 +183,30 @@ def read_document(pkg: OfdPackage) -> Document:
             default,
         )
         width, height = _physical_box(page_xml.find(q("Area")), page_default, content)
-        pages.append(Page(i, page_el.get("ID", ""), content, width, height))
+        # (order, content): templates in the order the page names them, then the page itself,
+        # sorted stably by ZOrder, as ofdrw's PageInfo#getOrderRelatedPageList
+        layers: list[tuple[int, str]] = []
+        named: set[str] = set()
+        for t in page_xml.findall(q("Template")):
+            tid = t.get("TemplateID", "").strip()
+            part = template_part(tid)
+            if part is None or part in named:
+                continue  # named again: drawn once
+            named.add(part)
+            order = (t.get("ZOrder") or template_orders.get(tid) or "").strip()
+            layers.append((_Z_ORDER.get(order, 0), part))
+        layers.append((_Z_ORDER["Body"], content))
+        layers.sort(key=lambda layer: layer[0])
+        pages.append(
+            Page(
+                i,
+                page_el.get("ID", ""),
+                content,
+                width,
+                height,
+                tuple(part for _, part in layers),
+            )
+        )
     if not pages:
         raise bad(f"{pkg.doc_root} 没有页面", f"{pkg.doc_root} has no pages")
 
@@ -215,47 +269,67 @@ def _color(el) -> tuple[int, int, int]:
 
 
 def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
-    """Every ``TextCode`` of a page with page coordinates (a ``CTM`` scale is applied to the
-    size; rotations and skews are ignored — good for anchors and previews, not for print)."""
-    part = page.content
-    root = parse_xml(pkg.get(part), part)
+    """Every ``TextCode`` of a page and its templates, in drawing order, with page coordinates
+    (a ``CTM`` scale is applied to the size; rotations and skews are ignored — good for anchors
+    and previews, not for print)."""
+    return [run for part in page.drawn for run in part_runs(pkg, page, part)]
+
+
+def part_runs(pkg: OfdPackage, page: Page, part: str, root=None) -> list[TextRun]:
+    """The ``TextCode`` runs of one content file of ``page`` (its own, or a template's).
+
+    A text object the page's own content cannot place is refused; one of a template's is
+    passed over, as a template no reader can use is. ``root``: the file, already parsed."""
+    if root is None:
+        root = parse_xml(pkg.get(part), part)
     runs: list[TextRun] = []
     for obj in root.iter(q("TextObject")):
-        box = Box.parse(obj.get("Boundary"), f"{part} TextObject Boundary")
-        size = number(obj.get("Size"), "TextObject Size", default=3.5)
-        scale, dx0, dy0 = 1.0, 0.0, 0.0
-        if obj.get("CTM"):
-            try:
-                a, _b, _c, d, e, f = (number(v, "CTM") for v in obj.get("CTM").split())
-                scale, dx0, dy0 = (abs(a) + abs(d)) / 2 or 1.0, e, f
-            except (ValueError, ValidationError):  # not six numbers: drawn as if absent
-                pass
-        color = _color(obj)
-        x_prev = y_prev = 0.0
-        for code in obj.findall(q("TextCode")):
-            chars = code.text or ""
-            if not chars:
-                continue
-            x = number(code.get("X"), f"{part} TextCode X") if code.get("X") else x_prev
-            y = number(code.get("Y"), f"{part} TextCode Y") if code.get("Y") else y_prev
-            adv = _deltas(code.get("DeltaX"), len(chars), size, chars, part)
-            xs = [x]
-            for a in adv:
-                xs.append(xs[-1] + a)
-            xs = xs[: len(chars)]
-            page_xs = tuple(box.x + dx0 + v * scale for v in xs)
-            runs.append(
-                TextRun(
-                    chars,
-                    page_xs,
-                    box.y + dy0 + y * scale,
-                    size * scale,
-                    obj.get("Font"),
-                    color,
-                )
+        try:
+            runs += _object_runs(obj, part)
+        except ValidationError:
+            if part == page.content:
+                raise
+    return runs
+
+
+def _object_runs(obj, part: str) -> list[TextRun]:
+    """The runs of one ``TextObject`` of ``part``, in page coordinates."""
+    runs: list[TextRun] = []
+    box = Box.parse(obj.get("Boundary"), f"{part} TextObject Boundary")
+    size = number(obj.get("Size"), "TextObject Size", default=3.5)
+    scale, dx0, dy0 = 1.0, 0.0, 0.0
+    if obj.get("CTM"):
+        try:
+            a, _b, _c, d, e, f = (number(v, "CTM") for v in obj.get("CTM").split())
+            scale, dx0, dy0 = (abs(a) + abs(d)) / 2 or 1.0, e, f
+        except (ValueError, ValidationError):  # not six numbers: drawn as if absent
+            pass
+    color = _color(obj)
+    x_prev = y_prev = 0.0
+    for code in obj.findall(q("TextCode")):
+        chars = code.text or ""
+        if not chars:
+            continue
+        x = number(code.get("X"), f"{part} TextCode X") if code.get("X") else x_prev
+        y = number(code.get("Y"), f"{part} TextCode Y") if code.get("Y") else y_prev
+        adv = _deltas(code.get("DeltaX"), len(chars), size, chars, part)
+        xs = [x]
+        for a in adv:
+            xs.append(xs[-1] + a)
+        xs = xs[: len(chars)]
+        page_xs = tuple(box.x + dx0 + v * scale for v in xs)
+        runs.append(
+            TextRun(
+                chars,
+                page_xs,
+                box.y + dy0 + y * scale,
+                size * scale,
+                obj.get("Font"),
+                color,
             )
-            last = adv[-1] if adv else size
-            x_prev, y_prev = xs[-1] + last, y
+        )
+        last = adv[-1] if adv else size
+        x_prev, y_prev = xs[-1] + last, y
     return runs
 
 
@@ -267,28 +341,37 @@ def find_anchor(
     block ("甲方（签章）") follows every mention of the party in its text.
 
     Text split over several ``TextCode`` runs of one line is found too: the runs of a page are
-    joined in order before searching, as a reader would show them.
+    joined in order before searching, as a reader would show them. A page's templates are
+    searched as its content (each on its own, nothing found across two of them): the last
+    place is in the one drawn last — a ``Foreground`` template, the page, a ``Background`` one.
     """
     if not anchor or not anchor.strip():
         raise bad("定位文字为空", "the anchor text is empty", field="anchor")
+    # a template's characters, read once however many pages draw on it
+    read: dict[tuple[str, bool], tuple[str, list[tuple[str, float, float, float]]]] = {}
     for page in reversed(pages if pages is not None else doc.pages):
-        runs = text_runs(pkg, page)
-        chars: list[tuple[str, float, float, float]] = []  # (char, x, baseline, size)
-        for r in runs:
-            chars += [(c, x, r.y, r.size) for c, x in zip(r.text, r.xs, strict=True)]
-        joined = "".join(c[0] for c in chars)
-        at = joined.rfind(anchor)
-        if at < 0:
-            continue
-        hit = chars[at : at + len(anchor)]
-        x0 = hit[0][1]
-        last = hit[-1]
-        x1 = last[1] + (last[3] if not last[0].isascii() else last[3] / 2)
-        size = max(c[3] for c in hit)
-        top = min(c[2] for c in hit) - size * 0.88
-        return page, Box(x0, top, x1 - x0, size * 1.1)
+        for part in reversed(page.drawn):
+            key = (part, part == page.content)
+            if key not in read:
+                chars: list[tuple[str, float, float, float]] = []  # (char, x, baseline, size)
+                for r in part_runs(pkg, page, part):
+                    chars += [(c, x, r.y, r.size) for c, x in zip(r.text, r.xs, strict=True)]
+                read[key] = ("".join(c[0] for c in chars), chars)
+            joined, chars = read[key]
+            at = joined.rfind(anchor)
+            if at >= 0:
+                return page, _anchor_box(chars[at : at + len(anchor)])
     raise bad(
         f"文档中找不到定位文字 {anchor!r}",
         f"the anchor text {anchor!r} is not in the document",
         field="anchor",
     )
+
+
+def _anchor_box(hit: list[tuple[str, float, float, float]]) -> Box:
+    x0 = hit[0][1]
+    last = hit[-1]
+    x1 = last[1] + (last[3] if not last[0].isascii() else last[3] / 2)
+    size = max(c[3] for c in hit)
+    top = min(c[2] for c in hit) - size * 0.88
+    return Box(x0, top, x1 - x0, size * 1.1)

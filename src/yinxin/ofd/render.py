@@ -5,8 +5,9 @@ images (``ImageObject`` with their ``CTM``), straight-line paths (``PathObject``
 ``AbbreviatedData``, stroked) and, last and on top, the stamps of every signature on that page
 (``StampAnnot``'s box filled with the seal's own picture, taken from the signature value by
 the ``picture_of`` callback — ``yinxin.seals.ses_signature.seal_picture`` for GB/T 38540; a
-``Clip`` draws only its part, so a cross-page seal shows one strip per page). Curves, clipping
-paths and rotations are not drawn.
+``Clip`` draws only its part, so a cross-page seal shows one strip per page). A page's template
+pages are drawn as its content, each in its turn: ``Background`` ones under the page's own,
+``Foreground`` ones over it. Curves, clipping paths and rotations are not drawn.
 
 The face: ``YINXIN_CJK_FONT`` when set, else the first Noto CJK / WenQuanYi / AR PL file found in
 the usual Debian font directories (the Simplified-Chinese face of a collection).
@@ -24,7 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from yinxin.errors import ConfigurationError, ValidationError
-from yinxin.ofd.document import Box, number, read_document, text_runs
+from yinxin.ofd.document import Box, number, part_runs, read_document
 from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
 
 # (signed value) -> (picture type, picture bytes, width mm, height mm), or None
@@ -167,21 +168,22 @@ def render_page(
     canvas = Image.new("RGBA", size, (255, 255, 255, 255))
     draw = ImageDraw.Draw(canvas)
 
-    root = parse_xml(pkg.get(pg.content), pg.content)
-    _draw_paths(draw, root, scale)
     media = _resources(pkg, doc.public_res + doc.document_res)
-    for obj in root.iter(q("ImageObject")):
-        name = media.get(obj.get("ResourceID", ""))
-        if name and name in pkg.parts:
-            try:
-                box = Box.parse(obj.get("Boundary"), "ImageObject Boundary")
-            except ValidationError:
-                continue
-            _paste_picture(canvas, pkg.parts[name], box, scale)
-    for run in text_runs(pkg, pg):
-        font = _font(int(run.size * scale))
-        for ch, x in zip(run.text, run.xs, strict=True):
-            draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
+    for part in pg.drawn:  # its Background templates, itself, its Foreground templates
+        root = parse_xml(pkg.get(part), part)
+        _draw_paths(draw, root, scale)
+        for obj in root.iter(q("ImageObject")):
+            name = media.get(obj.get("ResourceID", ""))
+            if name and name in pkg.parts:
+                try:
+                    box = Box.parse(obj.get("Boundary"), "ImageObject Boundary")
+                except ValidationError:
+                    continue
+                _paste_picture(canvas, pkg.parts[name], box, scale)
+        for run in part_runs(pkg, pg, part, root):
+            font = _font(int(run.size * scale))
+            for ch, x in zip(run.text, run.xs, strict=True):
+                draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
 
     for box, clip, signed_value in _stamps_on(pkg, pg.id):
         picture = picture_of(signed_value) if picture_of and signed_value else None
