@@ -268,13 +268,6 @@ def _color(el) -> tuple[int, int, int]:
         return (0, 0, 0)
 
 
-def text_runs(pkg: OfdPackage, page: Page) -> list[TextRun]:
-    """Every ``TextCode`` of a page and its templates, in drawing order, with page coordinates
-    (a ``CTM`` scale is applied to the size; rotations and skews are ignored — good for anchors
-    and previews, not for print)."""
-    return [run for part in page.drawn for run in part_runs(pkg, page, part)]
-
-
 def part_runs(pkg: OfdPackage, page: Page, part: str, root=None) -> list[TextRun]:
     """The ``TextCode`` runs of one content file of ``page`` (its own, or a template's).
 
