@@ -502,3 +502,29 @@ def test_no_pin_or_code_in_the_audit_trail(signed):
     found = [v for d in rows for v in values(json.loads(d))]
     assert w.jia.pin not in found and signed.code not in found
     assert not any(isinstance(v, str) and v.lower() in ("pin", "code") for v in found)
+
+
+def test_each_document_s_earlier_signatures_are_judged_once_per_call(signed, monkeypatch):
+    """The earlier signatures of a document (their values, what they cover, what came after
+    them: ~12 ms each) were judged twice by one ``sign``, before the PIN and again by the
+    sealing of the same bytes; now once per call (asking the code, then signing, are two
+    calls: each judges them, the file may differ)."""
+    import yinxin.pdf.sign as pdf_sign
+
+    w = signed.w
+    judged: list[int] = []
+    real = pdf_sign._check_existing_signatures
+
+    def counted(reader):
+        judged.append(len(reader.embedded_signatures))
+        return real(reader)
+
+    monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
+    items = items_of([d.pdf for d in signed.result.documents[:2]], "再签")
+    cid, code, _ = ask(w, items)
+    assert judged == [1, 1]
+    judged.clear()
+    result = sign(w, items, cid, code)
+    assert judged == [1, 1]
+    for d in result.documents:
+        assert len(PdfFileReader(io.BytesIO(d.pdf)).embedded_signatures) >= 2

@@ -369,6 +369,41 @@ def test_a_parallel_signer_who_lost_the_race_signs_again(world, monkeypatch):
     assert _sign(w, jia_token, w.jia, advance=True).flow.state == FlowState.COMPLETED
 
 
+def test_the_second_signer_s_signing_judges_each_earlier_signature_once(world, monkeypatch):
+    """A flow's signer signs through the batch signer: the signature the first signer left on
+    each document was judged twice by that one call (before the PIN and by the sealing of the
+    same bytes), now once; the code request, a call of its own, judges it too."""
+    import yinxin.pdf.sign as pdf_sign
+
+    w, p = world, world.p
+    flow = p.flows.create(
+        "先后合同",
+        documents=_docs(("甲方", "乙方")),
+        signers=[_spec(w.yi, 1), _spec(w.jia, 2)],
+        deadline=w.clock.now() + dt.timedelta(days=1),
+    )
+    yi_token = p.flows.start(flow.id).links[0].token
+    _sign(w, yi_token, w.yi)
+    (jia_token,) = _links_sent(w, w.jia.phone, "sign_request")
+    judged: list[int] = []
+    real = pdf_sign._check_existing_signatures
+
+    def counted(reader):
+        judged.append(len(reader.embedded_signatures))
+        return real(reader)
+
+    monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
+    w.clock.advance(minutes=7)
+    before = outbox_lines(w.outbox)
+    ch = p.flows.request_code(jia_token)
+    assert judged == [1, 1]
+    judged.clear()
+    code = read_code(w.outbox, w.jia.phone, after=before)
+    done = p.flows.sign(jia_token, pin=w.jia.pin, challenge_id=ch.challenge_id, code=code)
+    assert judged == [1, 1]
+    assert done.flow.state == FlowState.COMPLETED
+
+
 # --- deadline, extend, expire -----------------------------------------------------------------
 def test_deadline_extend_and_expiry_with_a_moving_clock(world):
     w, p = world, world.p

@@ -881,14 +881,22 @@ def sign_pdf(req: SignRequest) -> bytes:
     return sign_pdf_detailed(req).pdf
 
 
-def sign_pdf_detailed(req: SignRequest, *, defer_long_term: bool = False) -> SignedPdf:
+def sign_pdf_detailed(
+    req: SignRequest, *, defer_long_term: bool = False, earlier_checked: bool = False
+) -> SignedPdf:
     """``sign_pdf`` saying which field it made. With ``defer_long_term`` a B-LT/B-LTA request
     stops after the timestamped signature (B-T): a batch signs every document first and then
     adds one set of status evidence, produced after the last timestamp, to each
-    (``finish_long_term``)."""
+    (``finish_long_term``). ``earlier_checked`` says the caller has just judged these very
+    bytes with ``check_signable(req.pdf, earlier_signatures=True)`` (its refusals are the
+    ones this would give): their earlier signatures are then not judged a second time."""
     level = _check_request(req)
     reader, pages = _open(req.pdf)
-    existing = _check_existing_signatures(reader)
+    # judging the earlier signatures (their values, what they cover, what came after them)
+    # costs ~12 ms each; the same bytes judge the same way, so once per call is enough
+    existing = (
+        list(reader.embedded_signatures) if earlier_checked else _check_existing_signatures(reader)
+    )
     names = _field_names(reader)
     field_name = req.field_name or _unique("Signature", names)
     if field_name in names:
