@@ -1171,3 +1171,42 @@ def test_the_audit_trail_shows_an_events_nested_data_named_not_as_json(site: Sit
     assert f"加密算法：{p.kek.cipher.name}" in data, data
     assert re.search(r"已重新加密：（[^）]*平台托管密钥：0", data), data
     assert "{" not in data and '"' not in data and "platform_key" not in data, data
+
+
+def test_the_service_desk_pages_to_the_newest_request(site: Site, page):
+    """The page read GET /desk/requests once — the first 200 by notice time, the API's cut —
+    and showed them newest first: a contract with more never showed its newest requests, the
+    ones an officer works on, and nothing said so. Now the list runs oldest first, 50 at a
+    time, 加载更多 reaching the newest; a step on a request further down is taken in its
+    place, the pages read so far kept."""
+    p = site.world.p
+    number = "YW-WEB-PAGE"
+    _hand_entered(site, number, site.world.org.name)
+    now = p.clock.now()
+    ids = [
+        p.desk.open(
+            number,
+            channel="phone",
+            description=f"翻页报修{i}",
+            reported_by="甲方",
+            notice_at=now - dt.timedelta(minutes=60 - i),
+        ).id
+        for i in range(51)
+    ]
+    _correction_of(site, page, number)  # the page open on that contract
+    rows = page.locator("#requests tbody tr[data-id]")
+    page.locator(f'#requests tbody tr[data-id="{ids[0]}"]').wait_for()
+    expect(rows).to_have_count(50)
+    assert page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]').count() == 0
+    more = page.locator("#more")
+    expect(more).to_be_visible()
+    more.click()
+    newest = page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]')
+    newest.wait_for()
+    expect(rows).to_have_count(51)
+    expect(more).to_be_hidden()
+    newest.get_by_role("button", name="响应", exact=True).click()
+    page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]').filter(has_text="已响应").wait_for()
+    expect(rows).to_have_count(51)
+    assert page.locator("#toast[data-kind=error]:visible").count() == 0
+    assert p.desk.get(ids[-1]).state == "responded"

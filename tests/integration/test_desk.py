@@ -745,7 +745,7 @@ def test_cli_desk_json(tmp_path) -> None:
         assert (got, out.get("field")) == (code, field), (args, out)
     assert dbdump.dump(db) == before
     db.dispose()
-    assert [x["id"] for x in ok("list", "--contract", NUMBER)] == [int(rid)]
+    assert [x["id"] for x in ok("list", "--contract", NUMBER)["items"]] == [int(rid)]
     out = tmp_path / "report.pdf"
     w = ok("report", NUMBER, "2026-10", "--out", str(out))
     assert out.read_bytes().startswith(b"%PDF") and w["size"] == out.stat().st_size
@@ -1216,3 +1216,147 @@ def test_api_and_cli_correct_a_desk_contracts_parties(tmp_path) -> None:
     assert res.exit_code == 0, res.stdout
     assert json.loads(res.stdout)["party_b"] == B
     db.dispose()
+
+
+# --- the listing pages: the newest requests were never listed -------------------------------
+def _many_requests(p, clock, count: int) -> list[int]:
+    """``count`` notices on contract NUMBER an hour apart, then one written down late (its
+    notice before the second's, its id the highest but one) and one at the same moment as the
+    fourth (a tie, the id deciding): their ids in listing order, by (notice_at, id)."""
+    clock.set(bj(2026, 11, 30, 9, 0))
+    add_003(p)
+    start = bj(2026, 11, 1, 9, 0)
+
+    def notice(at: dt.datetime, i: int):
+        return p.desk.open(
+            NUMBER, channel="phone", description=f"报修{i}", reported_by="甲方", notice_at=at
+        )
+
+    rows = []
+    for i in range(count):
+        at = start + dt.timedelta(hours=i)
+        rows.append((at, notice(at, i).id))
+    late = start + dt.timedelta(minutes=30)
+    rows.append((late, notice(late, count).id))
+    tie = start + dt.timedelta(hours=3)
+    rows.append((tie, notice(tie, count + 1).id))
+    return [rid for _, rid in sorted(rows)]
+
+
+def test_the_desk_lists_every_request_a_page_at_a_time(any_platform, clock) -> None:
+    """The requests were listed oldest first, 200 at most, and nothing said the list was cut:
+    once a contract had more than 200, the newest — the ones an officer works on — never
+    showed. Now the service lists them all unless asked for a page, and pages by (notice_at,
+    id) from ``after`` (a request's id: its row's place), an unknown one refused naming it."""
+    p = any_platform
+    order = _many_requests(p, clock, 201)
+    assert [r.id for r in p.desk.list(contract=NUMBER)] == order  # the newest among them
+    seen: list[int] = []
+    after = None
+    while True:
+        rows = p.desk.list(contract=NUMBER, after=after, limit=51)
+        page, more = rows[:50], len(rows) > 50
+        seen += [r.id for r in page]
+        if not more:
+            break
+        after = page[-1].id
+    assert seen == order
+    # narrowed by state, the cursor still continues from its row's place
+    assert [r.id for r in p.desk.list(state="open", after=order[2], limit=2)] == order[3:5]
+    for bad in (10**6, 2**62, True, "3", 0):
+        with pytest.raises(ValidationError) as e:
+            p.desk.list(after=bad)
+        assert e.value.field == "after", bad
+    for bad in (0, 1001, True):
+        with pytest.raises(ValidationError) as e:
+            p.desk.list(limit=bad)
+        assert e.value.field == "limit"
+
+
+def test_api_desk_requests_answer_a_page_to_the_newest(platform, clock) -> None:
+    """GET /desk/requests answered a bare list, oldest first and cut at ``limit`` (200) without
+    a word. Now it answers a page, {"items", "next"}, 50 at a time (``limit`` 1–200), and
+    ``after=<next>`` continues to the newest; bad values are 422 naming the parameter."""
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = platform
+    order = _many_requests(p, clock, 60)
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        first = c.get(f"/api/v1/desk/requests?contract={NUMBER}", headers=h)
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert isinstance(body, dict) and set(body) == {"items", "next"}, body
+        assert len(body["items"]) == 50
+        assert body["next"] == str(order[49])
+        seen = [r["id"] for r in body["items"]]
+        after = body["next"]
+        while after is not None:
+            r = c.get(f"/api/v1/desk/requests?contract={NUMBER}&limit=7&after={after}", headers=h)
+            assert r.status_code == 200, r.text
+            seen += [x["id"] for x in r.json()["items"]]
+            after = r.json()["next"]
+        assert seen == order
+        for query, field in (
+            ("after=999999", "after"),
+            (f"after={2**62}", "after"),
+            ("after=-1", "after"),
+            ("after=x", "after"),
+            ("limit=0", "limit"),
+            ("limit=201", "limit"),
+        ):
+            problem_of(c.get(f"/api/v1/desk/requests?{query}", headers=h), 422, field)
+
+
+def test_cli_desk_list_pages_to_the_newest(tmp_path) -> None:
+    """``yinxin desk list`` printed the first 200 requests by notice time and stopped, saying
+    nothing: the newest never showed. Now it pages as the other lists do: --limit (1–200,
+    default 50), --after ID, ``more: --after N`` ending a page with more, --json giving
+    {"items", "next_after"}; bad values refused naming the option, exit 2."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from yinxin.adapters.cli import app as cli_app
+
+    env = cli_env(tmp_path / "home")
+
+    def cli(*args: str):
+        return CliRunner().invoke(cli_app, ["desk", *args], env=env)
+
+    def ok(*args: str) -> str:
+        res = cli(*args)
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    ok(
+        "contract-add", NUMBER, "--title", "运维服务合同", "--party-a", A, "--party-b", B,
+        "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
+    )  # fmt: skip
+    for day, hour in ((2, 10), (3, 10), (1, 10)):  # the last written down late: listed first
+        ok(
+            "open", NUMBER, "--channel", "phone", "--description", f"报修{day}",
+            "--reported-by", "甲方", "--notice-at", f"2026-10-{day:02d}T{hour}:00:00+08:00",
+        )  # fmt: skip
+    first = json.loads(ok("list", "--limit", "2", "--json"))
+    assert [r["id"] for r in first["items"]] == [3, 1] and first["next_after"] == 1
+    rest = json.loads(ok("list", "--limit", "2", "--after", "1", "--json"))
+    assert [r["id"] for r in rest["items"]] == [2] and rest["next_after"] is None
+    shown = ok("list", "--limit", "2")
+    assert shown.rstrip().endswith("more: --after 1"), shown
+    assert "#2 " not in shown
+    assert "#2 " in ok("list", "--after", "1") and "more:" not in ok("list", "--after", "1")
+    for args, option in (
+        (["--limit", "0"], "limit"),
+        (["--limit", "201"], "limit"),
+        (["--after", "-1"], "after"),
+        (["--after", "99"], "after"),
+    ):
+        res = cli("list", *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert option in res.output, (args, res.output)

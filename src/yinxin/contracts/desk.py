@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
@@ -1052,15 +1052,40 @@ class ServiceDesk:
         state: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-        limit: int | None = 200,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[RequestView]:
-        """Requests by notice time, newest last; narrowed by contract, state, notice window.
-        ``limit=None`` (the reports) takes them all."""
+        """Requests by notice time (then id), newest last; narrowed by contract, state, notice
+        window. ``after`` (a request's id, the last one seen: a keyset cursor) continues after
+        that request's (notice_at, id); ``limit`` takes at most that many, ``None`` (the
+        reports) all of them. The API and the CLI page it as their other lists (one row
+        more than the page, cut by ``store.queries.cut``)."""
         state = listed(RequestState, state, "state")
-        if limit is not None and not 1 <= limit <= 1000:
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000
+        ):
             raise ValidationError("limit must be 1–1000", field="limit")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
+            raise ValidationError("after must be a service request's id", field="after")
         with self.db.read() as s:
             q = select(ServiceRequest).order_by(ServiceRequest.notice_at, ServiceRequest.id)
+            if after is not None:
+                # as a BIGINT: the API takes ids up to 2**62, which PostgreSQL refused to
+                # cast to the column's INTEGER (a 500, where no such request is the answer)
+                last = s.scalar(
+                    select(ServiceRequest).where(ServiceRequest.id == literal(after, BigInteger))
+                )
+                if last is None:  # a cursor from nowhere: said, not read as "no more"
+                    raise ValidationError(f"no service request #{after}", field="after")
+                q = q.where(
+                    or_(
+                        ServiceRequest.notice_at > last.notice_at,
+                        and_(
+                            ServiceRequest.notice_at == last.notice_at,
+                            ServiceRequest.id > last.id,
+                        ),
+                    )
+                )
             if contract is not None:
                 q = q.where(ServiceRequest.contract_id == self._contract(s, contract).id)
             if state is not None:

@@ -14,20 +14,25 @@ afterwards with ``--at``, never in the future.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import typer
 
 from yinxin.adapters.cli.common import (
+    AFTER,
     HOME,
     JSON,
+    LIMIT,
     PDF_OUT,
     Platform,
     WrittenFile,
     as_options,
     console,
     moment,
+    more,
     on_platform,
+    page_of,
     parse_time,
     platform,
     run,
@@ -345,13 +350,16 @@ def show(request_id: int = REQUEST, p: Platform = HOME) -> object:
 def list_requests(
     contract: str | None = typer.Option(None, help="Only this contract's requests."),
     state: str | None = typer.Option(None, help="open responded on_site resolved …"),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Requests by notice time."""
+    """Requests by notice time, oldest first, a page at a time (--after: the last request
+    seen; "more: --after N" says where the next page starts)."""
 
-    def render(rows) -> None:
-        for r in rows:
+    def render(page) -> None:
+        for r in page.items:
             line = styled(
                 "#{}  {}  {}  {}  《{}》",
                 r.id,
@@ -363,8 +371,13 @@ def list_requests(
             if r.breaches:
                 line.append_text(styled("  [red]{} breach(es)[/]", len(r.breaches)))
             console.print(line)
+        more(page)
 
-    run(as_json, lambda: platform(home).desk.list(contract=contract, state=state), render)
+    def rows():
+        listing = functools.partial(platform(home).desk.list, contract=contract, state=state)
+        return page_of(listing, limit, after)
+
+    run(as_json, rows, render)
 
 
 @desk_app.command("inspect")

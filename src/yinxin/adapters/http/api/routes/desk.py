@@ -20,6 +20,8 @@ from yinxin.access.keys import ApiRole, Principal
 from yinxin.adapters.http.api.context import (
     IsoDate,
     IsoDateTime,
+    Page,
+    Pages,
     Plat,
     Strict,
     get_caller,
@@ -148,15 +150,18 @@ def open_request(body: RequestIn, platform: Plat, principal: Staff):
     return platform.desk.open(**body.model_dump(), actor=principal.actor)
 
 
-@router.get("/desk/requests", response_model=list[RequestView])
+@router.get("/desk/requests", response_model=Page[RequestView])
 def list_requests(
     platform: Plat,
     _principal: Staff,
+    pages: Pages,
     contract: str | None = Query(None, max_length=64),
     state: RequestStateFilter | None = None,
-    limit: int = Query(200, ge=1, le=1000),
 ):
-    return platform.desk.list(contract=contract, state=state, limit=limit)
+    """Requests by notice time (then id), oldest first, a page at a time: ``after`` is the
+    ``next`` of the page before (a request's id; its notice time places it)."""
+    rows = platform.desk.list(contract=contract, state=state, **pages.fetch())
+    return pages.page(rows, lambda r: r.id)
 
 
 @router.get("/desk/requests/{request_id:int}", response_model=RequestView)

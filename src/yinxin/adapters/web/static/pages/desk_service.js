@@ -6,7 +6,7 @@ import {
   ApiError, FIELD_LABELS, MESSAGES, api, bindButton, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast,
   whileBusy,
 } from "/static/api.js";
-import { facts } from "/static/pages/common.js";
+import { facts, pagedListing } from "/static/pages/common.js";
 
 const session = await requireSession("staff");
 // who may correct a contract's parties: the roles the API's desk_staff admits, unscoped
@@ -41,7 +41,7 @@ function actions(r) {
     // one step per click: the button is off, saying so, while its step runs, so a double click
     // (or a click while a prompt is open) does not send the step a second time
     btn.addEventListener("click", () => whileBusy(btn, busyText, async () => {
-      try { await run(); await load(); } catch (e) {
+      try { await run(); await refresh(r.id); } catch (e) {
         toast(e instanceof ApiError ? messageFor(e) : MESSAGES.internal, "error");
       }
     }));
@@ -123,6 +123,7 @@ async function load() {
     document.querySelector("#requests tbody").replaceChildren(
       emptyRow(8, "尚无运维合同：纳入上方已签署的运维服务合同，或用 yinxin desk contract-add 登记"),
     );
+    document.getElementById("more").hidden = true;
     return;
   }
   facts(document.getElementById("contract-facts"), [
@@ -130,10 +131,24 @@ async function load() {
     ["年费", `¥${c.annual_fee}`], ["每次超时违约金", `¥${c.penalty_per_breach}`],
   ]);
   fillCorrection(c);
-  const rows = await api("GET", `/desk/requests?contract=${encodeURIComponent(c.number)}`);
-  document.querySelector("#requests tbody").replaceChildren(
-    ...(rows.length ? rows.reverse().map(row) : [emptyRow(8, "暂无服务请求")]),
-  );
+  await listing();
+}
+
+// the contract's requests by notice time, oldest first, 50 at a time (加载更多 for the next):
+// the list read the first 200 and stopped without a word, so a contract with more never showed
+// its newest — the ones an officer works on
+const listing = pagedListing({
+  path: "/desk/requests", query: () => ({ contract: select.value }), table: "requests",
+  empty: "暂无服务请求", row,
+});
+
+// a request read again after a step on it, in its place: reloading the list from its first
+// page would lose the officer's place further down
+async function refresh(id) {
+  const shown = document.querySelector(`#requests tbody tr[data-id="${id}"]`);
+  const r = await api("GET", `/desk/requests/${id}`);
+  if (shown) shown.replaceWith(row(r));
+  else await load();
 }
 
 // The correction form, for a contract entered by hand (an adopted one's names are the signed
@@ -195,7 +210,7 @@ async function loadAdoptable() {
 }
 
 await Promise.all([loadContracts(), loadAdoptable()]);
-select.addEventListener("change", load);
+select.addEventListener("change", () => load());
 // off, saying so, while the check runs: a double click is one check (a second's 新标记超时 0 项
 // would replace the count of what the first flagged)
 // (rendered off: on only from here, once bound)
