@@ -12,6 +12,7 @@ screenshots with ``shot(page, name)`` under ``$YINXIN_TEST_OUTPUT/web/``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -43,6 +44,32 @@ class Site:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+
+@dataclass
+class Officer:
+    """A staff account of one test's own, with its own TOTP secret (``new_officer``). A code
+    is taken once per account, and never a step at or before the last one used
+    (``access/staff.py``): the tests that all signed in as "desk1" took a new 30 s step each
+    and waited for it (``fresh_totp``), ~9 minutes in test_web_desk.py alone. Each test's own
+    officer signs in for real, at once."""
+
+    username: str
+    totp: pyotp.TOTP
+
+
+_officers = itertools.count(1)
+
+
+def new_officer(site: Site, role: str = "ra_officer") -> Officer:
+    """A new staff account (``role``, password ``STAFF_PASSWORD``) on the site's platform."""
+    n = next(_officers)
+    new = site.world.p.staff.add(
+        f"officer{n}", password=STAFF_PASSWORD, role=role, actor="test", display_name=f"受理{n}"
+    )
+    secret = re.search(r"secret=([A-Z2-7]+)", new.totp_uri)
+    assert secret is not None
+    return Officer(new.staff.username, pyotp.TOTP(secret.group(1)))
 
 
 @pytest.fixture(scope="module")

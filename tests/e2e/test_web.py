@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.codes import wrong_code, wrong_totp
-from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Site, shot
+from tests.e2e.conftest import SHOTS, STAFF_PASSWORD, Officer, Site, new_officer, shot
 from tests.integration import pdf_factory as f
 from tests.integration.server import running_server
 from tests.integration.signing_flow import outbox_lines, read_code
@@ -30,18 +30,19 @@ from yinxin.store.models.access import WebSession
 PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
 
 
-def fresh_totp(site: Site) -> str:
-    """A TOTP code of a step after every step used so far. The platform accepts the current
-    30 s step and the one either side, and never a step at or before the last one used
-    (``access/staff.py``): so the next login takes the step after the last used one at once
-    when that is at most one step ahead, and waits only when it would be two."""
-    last: int | None = getattr(site, "_last_totp_step", None)
+def fresh_totp(who: Site | Officer) -> str:
+    """A TOTP code of a step after every step used so far by ``who`` (the site's "desk1", or a
+    test's own officer). The platform accepts the current 30 s step and the one either side,
+    and never a step at or before the last one used (``access/staff.py``): so the next login
+    takes the step after the last used one at once when that is at most one step ahead, and
+    waits only when it would be two."""
+    last: int | None = getattr(who, "_last_totp_step", None)
     now = int(time.time()) // TOTP_STEP
     step = now if last is None else max(last + 1, now)
     while step > int(time.time()) // TOTP_STEP + 1:
         time.sleep(0.5)
-    site._last_totp_step = step  # type: ignore[attr-defined]
-    return site.totp.at(step * TOTP_STEP)
+    who._last_totp_step = step  # type: ignore[union-attr]
+    return who.totp.at(step * TOTP_STEP)
 
 
 # --- public pages ---------------------------------------------------------------------------
@@ -594,10 +595,11 @@ def test_a_login_never_sends_the_browser_to_another_site(site: Site, page):
         lambda url: not url.startswith(site.base),
         lambda route: (elsewhere.append(route.request.url), route.abort()),
     )
+    officer = new_officer(site)  # its own: desk1's next code would wait for a new step
     page.goto(site.url("/staff/login?next=/%5Cevil.example/desk"))
-    page.fill("#username", "desk1")
+    page.fill("#username", officer.username)
     page.fill("#password", STAFF_PASSWORD)
-    page.fill("#code", fresh_totp(site))
+    page.fill("#code", fresh_totp(officer))
     page.click("#staff-form button[type=submit]")
     page.wait_for_url(site.url("/desk"))
     assert elsewhere == []
@@ -742,9 +744,10 @@ def test_a_form_sent_before_its_script_is_ready_sends_nothing(site: Site, page):
     page.route("**/static/pages/staff_login.js*", lambda route: held.append(route))
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url))
+    officer = new_officer(site)
     page.goto(site.url("/staff/login"), wait_until="commit")
     page.locator("#password").wait_for()
-    page.fill("#username", "desk1")
+    page.fill("#username", officer.username)
     page.fill("#password", STAFF_PASSWORD)
     page.fill("#code", "123456")
     page.press("#code", "Enter")
@@ -760,7 +763,7 @@ def test_a_form_sent_before_its_script_is_ready_sends_nothing(site: Site, page):
         route.continue_()
     page.unroute("**/static/pages/staff_login.js*")
     page.locator("#staff-form[data-bound]").wait_for(state="attached")
-    page.fill("#code", fresh_totp(site))
+    page.fill("#code", fresh_totp(officer))
     page.press("#code", "Enter")
     page.wait_for_url("**/desk")
     assert not [u for u in sent if "password" in u], sent

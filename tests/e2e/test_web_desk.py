@@ -20,8 +20,10 @@ from tests.codes import wrong_code
 from tests.e2e.conftest import (
     SHOTS,
     STAFF_PASSWORD,
+    Officer,
     Site,
     decline_then_accept,
+    new_officer,
     one_key_two_holders,
     shot,
 )
@@ -52,14 +54,18 @@ PAGES = [
 ]
 
 
-def staff_login(site: Site, page) -> None:
+def staff_login(site: Site, page) -> Officer:
+    """Signed in at the desk, for real (password and TOTP code), as an RA officer of the
+    test's own: one account's logins wait for a new 30 s step each (``Officer``)."""
+    officer = new_officer(site)
     page.goto(site.url("/desk/applications"))
     page.wait_for_url("**/staff/login?*")  # not signed in: off to the staff login
-    page.fill("#username", "desk1")
+    page.fill("#username", officer.username)
     page.fill("#password", STAFF_PASSWORD)
-    page.fill("#code", fresh_totp(site))
+    page.fill("#code", fresh_totp(officer))
     page.click("#staff-form button[type=submit]")
     page.wait_for_url("**/desk/applications")
+    return officer
 
 
 def show_events(page, action: str) -> None:
@@ -76,12 +82,13 @@ def show_events(page, action: str) -> None:
     )
 
 
-def desk_certificate(site: Site, page, serial: str) -> None:
+def desk_certificate(site: Site, page, serial: str) -> Officer:
     """Signed in at the desk, with the certificate ``serial`` open on /desk/certificates."""
-    staff_login(site, page)
+    officer = staff_login(site, page)
     page.goto(site.url("/desk/certificates"))
     page.locator(f'#certificates tr[data-serial="{serial}"] button').click()
     page.locator("#detail-title").filter(has_text=serial).wait_for()
+    return officer
 
 
 def pending_application(site: Site, name: str, first17: str, phone: str, *, paid: bool) -> int:
@@ -98,7 +105,7 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     w = site.world
     good = pending_application(site, "周八", "11010519850505123", "13500135001", paid=True)
     bad = pending_application(site, "吴九", "11010519860606123", "13500135002", paid=False)
-    staff_login(site, page)
+    officer = staff_login(site, page)
     queue = page.locator("#queue")
     queue.locator(f'tr[data-application="{bad}"]').wait_for()
     assert "未缴费" in queue.locator(f'tr[data-application="{bad}"]').inner_text()
@@ -124,7 +131,7 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     queue.locator(f'tr[data-application="{bad}"]').wait_for(state="detached")
     rejected = w.p.certificates.application(bad)
     assert rejected.state == "rejected" and rejected.reason.startswith("未缴纳服务费")
-    assert rejected.officer == "staff:desk1"
+    assert rejected.officer == f"staff:{officer.username}"
     page.select_option("#state-filter", "rejected")
     queue.locator(f'tr[data-application="{bad}"]').wait_for()
 
@@ -186,7 +193,8 @@ def test_officer_reviews_acts_and_checks_the_audit_trail(site: Site, page):
     rows = page.locator("#events tbody tr[data-seq]")
     rows.first.filter(has_text="驳回申请").wait_for()
     assert rows.count() == 1
-    assert "工作人员 desk1" in rows.first.inner_text() and str(bad) in rows.first.inner_text()
+    said = rows.first.inner_text()
+    assert f"工作人员 {officer.username}" in said and str(bad) in said, said
     page.click("#clear")
     page.locator("#events tbody tr[data-action='certificate.freeze']").first.wait_for()
     page.click("#verify")
@@ -360,10 +368,11 @@ def test_desk_and_self_service_pages_are_fast_and_fit_a_phone(site: Site, phone)
     page.locator("#p-id-type option").first.wait_for(state="attached")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "register-phone")
+    officer = new_officer(site)
     page.goto(site.url("/staff/login"))
-    page.fill("#username", "desk1")
+    page.fill("#username", officer.username)
     page.fill("#password", STAFF_PASSWORD)
-    page.fill("#code", fresh_totp(site))
+    page.fill("#code", fresh_totp(officer))
     page.click("#staff-form button[type=submit]")
     page.wait_for_url("**/desk")
     page.goto(site.url("/desk/audit"))
@@ -550,16 +559,16 @@ def test_a_form_sent_after_the_session_ended_goes_to_the_staff_login(site: Site,
                 end(row[0])
         page.click("#act-form button[type=submit]")
 
-    staff_login(site, page)
+    officer = staff_login(site, page)
     freeze_after(lambda row: setattr(row, "last_seen_at", row.last_seen_at - dt.timedelta(hours=1)))
     page.wait_for_url("**/staff/login?*")
     assert "expired=1" in page.url and "next=%2Fdesk%2Fcertificates" in page.url
     assert page.locator("#expired").is_visible()
     assert p.certificates.get(serial).status == "active"
 
-    page.fill("#username", "desk1")
+    page.fill("#username", officer.username)
     page.fill("#password", STAFF_PASSWORD)
-    page.fill("#code", fresh_totp(site))
+    page.fill("#code", fresh_totp(officer))
     page.click("#staff-form button[type=submit]")
     page.wait_for_url("**/desk/certificates")
     freeze_after(lambda row: setattr(row, "revoked_at", row.last_seen_at))
@@ -751,7 +760,7 @@ def test_a_change_at_the_desk_says_which_certificates_of_the_key_it_revokes(site
     p.certificates.pay(serial=mine.serial, years=1)
     renewal = p.certificates.renew(mine.serial, actor="desk1").certificate
     asked = decline_then_accept(page)
-    desk_certificate(site, page, renewal.serial)
+    officer = desk_certificate(site, page, renewal.serial)
     page.select_option("#verb", "change")
     page.locator("#change-name").wait_for(state="visible")
     assert page.locator("#change-phone").is_visible()  # a person: name and mobile number
@@ -788,7 +797,7 @@ def test_a_change_at_the_desk_says_which_certificates_of_the_key_it_revokes(site
         c = p.certificates.get(serial)
         assert (c.status, c.revocation_reason) == ("revoked", "subject_changed"), serial
     (ev,) = p.audit_events(action="certificate.change", subject_id=renewal.serial)
-    assert ev.actor == "staff:desk1" and ev.data["updates"] == {"name": "郑拾"}
+    assert ev.actor == f"staff:{officer.username}" and ev.data["updates"] == {"name": "郑拾"}
     page.locator(f'#certificates tr[data-serial="{mine.serial}"]').filter(
         has_text="已吊销"
     ).wait_for()
