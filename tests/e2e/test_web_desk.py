@@ -1190,12 +1190,14 @@ def test_the_audit_trail_shows_an_events_nested_data_named_not_as_json(site: Sit
     assert "{" not in data and '"' not in data and "platform_key" not in data, data
 
 
-def test_the_service_desk_pages_to_the_newest_request(site: Site, page):
+def test_the_service_desk_lists_the_newest_request_first(site: Site, page):
     """The page read GET /desk/requests once — the first 200 by notice time, the API's cut —
     and showed them newest first: a contract with more never showed its newest requests, the
-    ones an officer works on, and nothing said so. Now the list runs oldest first, 50 at a
-    time, 加载更多 reaching the newest; a step on a request further down is taken in its
-    place, the pages read so far kept."""
+    ones an officer works on, and nothing said so. Paged, it then ran oldest first, so a
+    contract with 120 requests showed the oldest 50 and the newest only after two presses of
+    加载更多. Now it lists newest first, 50 at a time, 加载更多 bringing older ones; a step on
+    a request is taken in its place, the pages read so far kept, and a notice registered
+    comes at the top."""
     p = site.world.p
     number = "YW-WEB-PAGE"
     _hand_entered(site, number, site.world.org.name)
@@ -1212,18 +1214,39 @@ def test_the_service_desk_pages_to_the_newest_request(site: Site, page):
     ]
     _correction_of(site, page, number)  # the page open on that contract
     rows = page.locator("#requests tbody tr[data-id]")
-    page.locator(f'#requests tbody tr[data-id="{ids[0]}"]').wait_for()
+    page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]').wait_for()
     expect(rows).to_have_count(50)
-    assert page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]').count() == 0
+    expect(rows.first).to_have_attribute("data-id", str(ids[-1]))
+    expect(rows.nth(1)).to_have_attribute("data-id", str(ids[-2]))
+    assert page.locator(f'#requests tbody tr[data-id="{ids[0]}"]').count() == 0
+    # a step on the newest: still at the top
+    rows.first.get_by_role("button", name="响应", exact=True).click()
+    rows.first.filter(has_text="已响应").wait_for()
+    expect(rows.first).to_have_attribute("data-id", str(ids[-1]))
+    expect(rows).to_have_count(50)
     more = page.locator("#more")
     expect(more).to_be_visible()
     more.click()
-    newest = page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]')
-    newest.wait_for()
+    oldest = page.locator(f'#requests tbody tr[data-id="{ids[0]}"]')
+    oldest.wait_for()
     expect(rows).to_have_count(51)
+    expect(rows.last).to_have_attribute("data-id", str(ids[0]))
     expect(more).to_be_hidden()
-    newest.get_by_role("button", name="响应", exact=True).click()
-    page.locator(f'#requests tbody tr[data-id="{ids[-1]}"]').filter(has_text="已响应").wait_for()
+    # a step on the oldest, further down: in its place, the newest still first
+    oldest.get_by_role("button", name="响应", exact=True).click()
+    page.locator(f'#requests tbody tr[data-id="{ids[0]}"]').filter(has_text="已响应").wait_for()
     expect(rows).to_have_count(51)
+    expect(rows.last).to_have_attribute("data-id", str(ids[0]))
+    expect(rows.first).to_have_attribute("data-id", str(ids[-1]))
     assert page.locator("#toast[data-kind=error]:visible").count() == 0
-    assert p.desk.get(ids[-1]).state == "responded"
+    assert p.desk.get(ids[-1]).state == "responded" and p.desk.get(ids[0]).state == "responded"
+    # a notice registered now: at the top
+    page.fill("#reported_by", "甲方值班")
+    page.fill("#description", "翻页之后新报修")
+    page.click("#open-form button[type=submit]")
+    rows.first.filter(has_text="翻页之后新报修").wait_for()
+    (new,) = [r.id for r in p.desk.list(contract=number) if r.description == "翻页之后新报修"]
+    expect(rows.first).to_have_attribute("data-id", str(new))
+    expect(rows.nth(1)).to_have_attribute("data-id", str(ids[-1]))
+    expect(rows).to_have_count(50)
+    expect(more).to_be_visible()

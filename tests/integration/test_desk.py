@@ -1360,3 +1360,112 @@ def test_cli_desk_list_pages_to_the_newest(tmp_path) -> None:
         res = cli("list", *args)
         assert res.exit_code == 2, (args, res.output)
         assert option in res.output, (args, res.output)
+
+
+# --- newest first: the page put an officer's newest requests at the end ---------------------
+def test_the_desk_lists_newest_first_a_page_at_a_time(any_platform, clock) -> None:
+    """Paged oldest first, a contract with 120 requests showed its oldest 50, and the newest —
+    the ones being worked on — only after two presses of 加载更多. Now ``order="newest"``
+    lists by (notice_at, id) descending, its cursor mirrored: ``after`` continues before that
+    request's (notice_at, id); ``oldest`` stays the default and anything else is refused
+    naming ``order``."""
+    p = any_platform
+    order = _many_requests(p, clock, 120)
+    newest = order[::-1]
+    assert [r.id for r in p.desk.list(contract=NUMBER, order="newest")] == newest
+    assert [r.id for r in p.desk.list(contract=NUMBER, order="oldest")] == order
+    assert [r.id for r in p.desk.list(contract=NUMBER)] == order
+    seen: list[int] = []
+    after = None
+    while True:
+        rows = p.desk.list(contract=NUMBER, order="newest", after=after, limit=51)
+        page, more = rows[:50], len(rows) > 50
+        seen += [r.id for r in page]
+        if not more:
+            break
+        after = page[-1].id
+    assert seen == newest
+    # the tie (two notices at one moment) and the late notice keep their places going back
+    for i in (1, 3, 4, 5, len(order) - 2):
+        got = p.desk.list(order="newest", after=order[i], limit=2)
+        assert [r.id for r in got] == order[max(i - 2, 0) : i][::-1], i
+    assert p.desk.list(order="newest", after=order[0]) == []
+    assert [r.id for r in p.desk.list(state="open", order="newest", after=order[3])] == (
+        order[:3][::-1]
+    )
+    with pytest.raises(ValidationError) as e:
+        p.desk.list(order="newest", after=10**6)
+    assert e.value.field == "after"
+    for bad in ("Newest", "desc", "", None, True, 1):
+        with pytest.raises(ValidationError) as e:
+            p.desk.list(order=bad)
+        assert e.value.field == "order", bad
+
+
+def test_api_and_cli_list_desk_requests_newest_first(platform, clock, tmp_path) -> None:
+    """GET /desk/requests and ``yinxin desk list`` paged only oldest first: the newest requests
+    came last, pages away. Now ``order=newest`` (``--newest-first``) pages from the newest
+    back, ``next`` continuing with the older ones; ``oldest`` stays the default, and a bad
+    ``order`` is 422 naming it."""
+    import json
+
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+
+    p = platform
+    order = _many_requests(p, clock, 60)
+    newest = order[::-1]
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    base = f"/api/v1/desk/requests?contract={NUMBER}"
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        first = c.get(f"{base}&order=newest", headers=h)
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert [r["id"] for r in body["items"]] == newest[:50]
+        assert body["next"] == str(newest[49])
+        seen = [r["id"] for r in body["items"]]
+        after = body["next"]
+        while after is not None:
+            r = c.get(f"{base}&order=newest&limit=3&after={after}", headers=h)
+            assert r.status_code == 200, r.text
+            seen += [x["id"] for x in r.json()["items"]]
+            after = r.json()["next"]
+        assert seen == newest
+        oldest = c.get(f"{base}&order=oldest", headers=h).json()["items"]
+        assert [r["id"] for r in oldest] == order[:50]
+        assert c.get(base, headers=h).json()["items"] == oldest
+        for bad in ("Newest", "desc", "", "newest,oldest"):
+            problem_of(c.get(f"{base}&order={bad}", headers=h), 422, "order")
+
+    env = cli_env(tmp_path / "home")
+
+    def cli(*args: str):
+        return CliRunner().invoke(cli_app, ["desk", *args], env=env)
+
+    def ok(*args: str) -> str:
+        res = cli(*args)
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    ok(
+        "contract-add", NUMBER, "--title", "运维服务合同", "--party-a", A, "--party-b", B,
+        "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
+    )  # fmt: skip
+    for day in (2, 3, 1):  # the last written down late: listed last, newest first
+        ok(
+            "open", NUMBER, "--channel", "phone", "--description", f"报修{day}",
+            "--reported-by", "甲方", "--notice-at", f"2026-10-{day:02d}T10:00:00+08:00",
+        )  # fmt: skip
+    first = json.loads(ok("list", "--newest-first", "--limit", "2", "--json"))
+    assert [r["id"] for r in first["items"]] == [2, 1] and first["next_after"] == 1
+    rest = json.loads(ok("list", "--newest-first", "--limit", "2", "--after", "1", "--json"))
+    assert [r["id"] for r in rest["items"]] == [3] and rest["next_after"] is None
+    shown = ok("list", "--newest-first", "--limit", "2")
+    assert shown.rstrip().endswith("more: --after 1") and "#3 " not in shown, shown
+    assert [r["id"] for r in json.loads(ok("list", "--json"))["items"]] == [3, 1, 2]

@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import BigInteger, and_, literal, or_, select
 from sqlalchemy.orm import Session
@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 
 CHANNELS = ("phone", "web", "on_site")
 SEVERITIES = ("low", "normal", "high", "critical")
+LIST_ORDERS = ("oldest", "newest")  # the requests' listing by notice time: its direction
 MAX_TEXT = 4000
 RECORD_DEADLINE = dt.timedelta(days=7)  # how long the parties have to sign a service record
 # the states of a record flow whose paper prints the contract's party names as they are
@@ -1054,13 +1055,20 @@ class ServiceDesk:
         until: dt.datetime | None = None,
         after: int | None = None,
         limit: int | None = None,
+        order: str = "oldest",
     ) -> list[RequestView]:
-        """Requests by notice time (then id), newest last; narrowed by contract, state, notice
-        window. ``after`` (a request's id, the last one seen: a keyset cursor) continues after
-        that request's (notice_at, id); ``limit`` takes at most that many, ``None`` (the
-        reports) all of them. The API and the CLI page it as their other lists (one row
-        more than the page, cut by ``store.queries.cut``)."""
+        """Requests by notice time (then id), newest last (``order="newest"``: newest first);
+        narrowed by contract, state, notice window. ``after`` (a request's id, the last one
+        seen: a keyset cursor) continues after that request's (notice_at, id) in the order
+        asked (newest first: the requests before it); ``limit`` takes at most that many,
+        ``None`` (the reports) all of them. The API and the CLI page it as their other lists
+        (one row more than the page, cut by ``store.queries.cut``)."""
         state = listed(RequestState, state, "state")
+        if not isinstance(order, str) or order not in LIST_ORDERS:
+            raise ValidationError(
+                f"order must be one of {', '.join(LIST_ORDERS)}, not {order!r}", field="order"
+            )
+        newest = order == "newest"
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000
         ):
@@ -1068,7 +1076,8 @@ class ServiceDesk:
         if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
             raise ValidationError("after must be a service request's id", field="after")
         with self.db.read() as s:
-            q = select(ServiceRequest).order_by(ServiceRequest.notice_at, ServiceRequest.id)
+            keys = (ServiceRequest.notice_at, ServiceRequest.id)
+            q = select(ServiceRequest).order_by(*(k.desc() for k in keys) if newest else keys)
             if after is not None:
                 # as a BIGINT: the API takes ids up to 2**62, which PostgreSQL refused to
                 # cast to the column's INTEGER (a 500, where no such request is the answer)
@@ -1077,12 +1086,18 @@ class ServiceDesk:
                 )
                 if last is None:  # a cursor from nowhere: said, not read as "no more"
                     raise ValidationError(f"no service request #{after}", field="after")
+
+                # past the cursor's row in the order asked: later (oldest first) or earlier
+                # (newest first) by notice time, the id deciding a tie
+                def past(column: Any, value: Any) -> Any:
+                    return column < value if newest else column > value
+
                 q = q.where(
                     or_(
-                        ServiceRequest.notice_at > last.notice_at,
+                        past(ServiceRequest.notice_at, last.notice_at),
                         and_(
                             ServiceRequest.notice_at == last.notice_at,
-                            ServiceRequest.id > last.id,
+                            past(ServiceRequest.id, last.id),
                         ),
                     )
                 )

@@ -352,11 +352,14 @@ def list_requests(
     state: str | None = typer.Option(None, help="open responded on_site resolved …"),
     limit: int = LIMIT,
     after: int | None = AFTER,
+    newest_first: bool = typer.Option(
+        False, "--newest-first", help="Newest first (--after then goes on to older ones)."
+    ),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Requests by notice time, oldest first, a page at a time (--after: the last request
-    seen; "more: --after N" says where the next page starts)."""
+    """Requests by notice time, oldest first (--newest-first: newest first), a page at a time
+    (--after: the last request seen; "more: --after N" says where the next page starts)."""
 
     def render(page) -> None:
         for r in page.items:
@@ -374,7 +377,12 @@ def list_requests(
         more(page)
 
     def rows():
-        listing = functools.partial(platform(home).desk.list, contract=contract, state=state)
+        listing = functools.partial(
+            platform(home).desk.list,
+            contract=contract,
+            state=state,
+            order="newest" if newest_first else "oldest",
+        )
         return page_of(listing, limit, after)
 
     run(as_json, rows, render)

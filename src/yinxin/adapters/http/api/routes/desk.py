@@ -157,10 +157,14 @@ def list_requests(
     pages: Pages,
     contract: str | None = Query(None, max_length=64),
     state: RequestStateFilter | None = None,
+    order: Literal["oldest", "newest"] = Query(
+        "oldest", description="by notice time: oldest first (the default) or newest first"
+    ),
 ):
-    """Requests by notice time (then id), oldest first, a page at a time: ``after`` is the
-    ``next`` of the page before (a request's id; its notice time places it)."""
-    rows = platform.desk.list(contract=contract, state=state, **pages.fetch())
+    """Requests by notice time (then id), oldest first (``order=newest``: newest first), a
+    page at a time: ``after`` is the ``next`` of the page before (a request's id; its notice
+    time places it), the page continuing with the requests after it in that order."""
+    rows = platform.desk.list(contract=contract, state=state, order=order, **pages.fetch())
     return pages.page(rows, lambda r: r.id)
 
 

@@ -134,11 +134,11 @@ async function load() {
   await listing();
 }
 
-// the contract's requests by notice time, oldest first, 50 at a time (加载更多 for the next):
-// the list read the first 200 and stopped without a word, so a contract with more never showed
-// its newest — the ones an officer works on
+// the contract's requests by notice time, newest first — the ones an officer works on — 50 at
+// a time (加载更多 for older ones): the list read the first 200 and stopped without a word, so
+// a contract with more never showed its newest; paged oldest first, they came pages down
 const listing = pagedListing({
-  path: "/desk/requests", query: () => ({ contract: select.value }), table: "requests",
+  path: "/desk/requests", query: () => ({ contract: select.value, order: "newest" }), table: "requests",
   empty: "暂无服务请求", row,
 });
 
