@@ -481,3 +481,64 @@ def add_text_annotation(pdf: bytes) -> bytes:
     out = BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def hidden_signature(pdf: bytes, donor: bytes, *, in_form: bool = False) -> bytes:
+    """Add a signature field whose value is a copy of ``donor``'s first signature (another
+    signing, over other bytes: PAdES or a GB/T 38540 seal signature, /SubFilter kept), so its
+    digest does not match this file, where pyHanko does not look but pdfsig does: a widget on
+    page 1 that is not in the /AcroForm (poppler also reads signature widgets found only among
+    a page's annotations; the page's /Annots an indirect array, as many are), or (``in_form``)
+    a field in /AcroForm /Fields without a name (/T), on no page, which pyHanko's form walk
+    (``enumerate_sig_fields``, ``embedded_signatures``) skips with everything under it."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    reader = PdfFileReader(BytesIO(donor), strict=False)
+    _, donor_ref, _ = next(enumerate_sig_fields(reader, filled_status=True))
+    source = donor_ref.get_object()
+    w = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    page_ref, _ = w.find_page_for_modification(0)
+    value = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Sig"),
+            pdf_name("/Filter"): pdf_name(str(source["/Filter"])),
+            pdf_name("/SubFilter"): pdf_name(str(source["/SubFilter"])),
+            pdf_name("/ByteRange"): generic.ArrayObject(
+                generic.NumberObject(int(v)) for v in source["/ByteRange"]
+            ),
+            pdf_name("/Contents"): generic.ByteStringObject(bytes(source["/Contents"])),
+        }
+    )
+    widget = generic.DictionaryObject(
+        {
+            pdf_name("/FT"): pdf_name("/Sig"),
+            pdf_name("/T"): pdf_string("李四"),
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Widget"),
+            pdf_name("/Rect"): generic.ArrayObject(generic.NumberObject(0) for _ in range(4)),
+            pdf_name("/F"): generic.NumberObject(132),
+            pdf_name("/V"): w.add_object(value),
+        }
+    )
+    if not in_form:
+        w.register_annotation(page_ref, w.add_object(widget))
+        page = page_ref.get_object()
+        page[pdf_name("/Annots")] = w.add_object(page["/Annots"])
+        w.mark_update(page_ref)
+    else:
+        del widget["/T"]
+        form = w.root.get("/AcroForm")
+        if isinstance(form, generic.DictionaryObject) and "/Fields" in form:
+            form["/Fields"].append(w.add_object(widget))  # after the fields already there
+            for ref in (w.root.raw_get("/AcroForm"), form.raw_get("/Fields")):
+                if isinstance(ref, generic.IndirectObject):
+                    w.mark_update(ref)
+            w.update_root()
+        else:
+            w.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
+                {pdf_name("/Fields"): generic.ArrayObject([w.add_object(widget)])}
+            )
+            w.update_root()
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()

@@ -47,8 +47,10 @@ from tests.integration.server import ROOT
 from yinxin.ofd.make import make_ofd
 from yinxin.ofd.sign import Placement as OfdPlacement
 from yinxin.ofd.sign import sign_ofd
+from yinxin.pdf import ses as ses_pdf
 from yinxin.pdf.ses import (
     SUBFILTER,
+    check_existing,
     contents_kind,
     der_length,
     sign_ses_pdf,
@@ -445,6 +447,73 @@ def test_the_itext_convention_adbe_pkcs7_detached_is_read(world, tsa, doc):
     assert document_kind(foreign.data) == "pdf-ses"
     report = verify_seal_document(foreign.data, trust=_trust(world, tsa))
     assert report.valid and report.signatures[0].sub_filter == "/adbe.pkcs7.detached"
+
+
+# --- signatures where pyHanko does not look ---------------------------------------------------
+
+
+def _hidden_name(in_form: bool) -> str:
+    return "(unnamed field)" if in_form else "李四"
+
+
+@pytest.mark.parametrize("in_form", [False, True], ids=["widget_only_on_a_page", "unnamed_field"])
+def test_a_broken_seal_signature_where_pyhanko_does_not_look_is_judged(
+    world, tsa, signed, doc, in_form, monkeypatch
+):
+    """A's seal signature copied from the file A handed over into a field pdfsig lists but
+    pyHanko's walk of the form skips (a widget only among a page's annotations, a field
+    without a name), then B seals the file with a tool that reads signatures that way: the
+    copied signature does not match this file, so the report is INVALID, B's seal valid."""
+    b = world.party_b
+    hidden = f.hidden_signature(doc, signed[0].data, in_form=in_form)
+    with monkeypatch.context() as m:
+        m.setattr(ses_pdf, "_existing", lambda *_: [])  # the other tool: no look at them
+        sealed = sign_ses_pdf(
+            hidden,
+            SesPdfSigner(b.seal, b.key, b.cert, when=world.now),
+            placement=Placement(page=1, x_mm=140, y_mm=40),
+            when=world.now,
+        )
+    report = _verify(sealed.data, world, tsa)
+    assert not report.valid, report.to_text()
+    by_name = {s.field_name: s for s in report.signatures}
+    assert set(by_name) == {sealed.field_name, _hidden_name(in_form)}
+    assert by_name[sealed.field_name].valid
+    assert not by_name[_hidden_name(in_form)].valid
+    outside = [n for n in report.notes if "不在文档表单中" in n]
+    assert len(outside) == (0 if in_form else 1) and all(n.startswith("李四: ") for n in outside)
+    assert signature_kinds(sealed.data) == {"ses"}
+
+
+@pytest.mark.parametrize("in_form", [False, True], ids=["widget_only_on_a_page", "unnamed_field"])
+def test_no_seal_signature_is_added_over_one_where_pyhanko_does_not_look(
+    world, tsa, signed, doc, in_form
+):
+    """Sealing (and the platform's ``check_existing`` before a code is sent) refuses a file
+    holding such a broken seal signature as it refuses one in the form, and one holding a
+    PAdES signature there as a PAdES-signed file (one kind of signature per document)."""
+    b = world.party_b
+    checker = check_pdf_value(_trust(world, tsa))
+    broken = f.hidden_signature(doc, signed[0].data, in_form=in_form)
+    pki = f.build_pki()
+    pades = f.hidden_signature(
+        doc, f.sign(f.contract_pdf(), pki.new_signer("张三"), pki), in_form=in_form
+    )
+    for pdf, code in ((broken, "broken_signature"), (pades, "mixed_signatures")):
+        for attempt in (
+            lambda pdf=pdf: sign_ses_pdf(
+                pdf,
+                SesPdfSigner(b.seal, b.key, b.cert, when=world.now),
+                placement=Placement(page=1, x_mm=20, y_mm=20),
+                when=world.now,
+                check_existing=checker,
+            ),
+            lambda pdf=pdf: check_existing(pdf, checker),
+        ):
+            with pytest.raises(SigningError) as err:
+                attempt()
+            assert err.value.field == "pdf" and err.value.code == code
+            assert repr(_hidden_name(in_form)) in err.value.message
 
 
 # --- tools we did not write ---------------------------------------------------------------------

@@ -8,9 +8,11 @@ the way a forger or a careless tool would — in place (a byte inside the signed
 stream, a comment, a new form field, a filled-in form field, the signature dictionary itself,
 the document information, a DSS, a second signature, a comment or signature after a
 certification that forbids it), cuts the file after a signed revision and adds garbage, or hides
-a signature where pyHanko does not look (a widget only on a page, a field without a name). For each, the expected verdict and the reason the report gives are pinned,
-and then compared with pyHanko's (``intact``/``valid``/modification level/``docmdp_ok``, with
-the same trust root and validation time) and pdfsig's "Signature Validation" lines.
+a signature where pyHanko does not look (a widget only on a page, a field without a name; built
+by ``pdf_factory.hidden_signature``). For each, the expected verdict and the reason the report
+gives are pinned, and then compared with pyHanko's (``intact``/``valid``/modification
+level/``docmdp_ok``, with the same trust root and validation time) and pdfsig's "Signature
+Validation" lines.
 """
 
 from __future__ import annotations
@@ -174,53 +176,6 @@ def certify(pdf: bytes, signer: f.Party, permission: MDPPerm) -> bytes:
     return PdfSigner(meta, simple).sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf))).getvalue()
 
 
-def hidden_signature(pdf: bytes, donor: bytes, *, in_form: bool = False) -> bytes:
-    """Add a signature field whose value is ``donor``'s signature (another signing, over other
-    bytes), so its digest does not match this file, where pyHanko does not look but pdfsig
-    does: a widget on page 1 that is not in the /AcroForm (poppler also reads signature
-    widgets found only among a page's annotations), or (``in_form``) a field in /AcroForm
-    /Fields without a name (/T), on no page, which pyHanko's form walk skips."""
-    emb = PdfFileReader(BytesIO(donor)).embedded_signatures[0]
-
-    def add(w: IncrementalPdfFileWriter) -> None:
-        page_ref, _ = w.find_page_for_modification(0)
-        value = generic.DictionaryObject(
-            {
-                pdf_name("/Type"): pdf_name("/Sig"),
-                pdf_name("/Filter"): pdf_name("/Adobe.PPKLite"),
-                pdf_name("/SubFilter"): pdf_name("/ETSI.CAdES.detached"),
-                pdf_name("/ByteRange"): generic.ArrayObject(
-                    map(generic.NumberObject, emb.byte_range)
-                ),
-                pdf_name("/Contents"): generic.ByteStringObject(emb.pkcs7_content),
-            }
-        )
-        widget = generic.DictionaryObject(
-            {
-                pdf_name("/FT"): pdf_name("/Sig"),
-                pdf_name("/T"): pdf_string("李四"),
-                pdf_name("/Type"): pdf_name("/Annot"),
-                pdf_name("/Subtype"): pdf_name("/Widget"),
-                pdf_name("/Rect"): _rect(0, 0, 0, 0),
-                pdf_name("/F"): generic.NumberObject(132),
-                pdf_name("/V"): w.add_object(value),
-            }
-        )
-        if not in_form:
-            w.register_annotation(page_ref, w.add_object(widget))
-            page = page_ref.get_object()  # the page's /Annots an indirect array, as many are
-            page[pdf_name("/Annots")] = w.add_object(page["/Annots"])
-            w.mark_update(page_ref)
-            return
-        del widget["/T"]
-        w.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
-            {pdf_name("/Fields"): generic.ArrayObject([w.add_object(widget)])}
-        )
-        w.update_root()
-
-    return _update(pdf, add)
-
-
 # ---------------------------------------------------------------------------------------------
 # the cases
 
@@ -279,10 +234,10 @@ class World:
             ),
             "garbage_appended": Case(signed + b"\n% not a revision\n" * 20, True, [intact]),
             "hidden_signature_widget": Case(
-                f.sign(hidden_signature(plain, elsewhere), zhang, pki), False, [intact]
+                f.sign(f.hidden_signature(plain, elsewhere), zhang, pki), False, [intact]
             ),
             "unnamed_signature_field": Case(
-                f.sign(hidden_signature(plain, elsewhere, in_form=True), zhang, pki),
+                f.sign(f.hidden_signature(plain, elsewhere, in_form=True), zhang, pki),
                 False,
                 [intact],
             ),

@@ -45,6 +45,7 @@ from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader, process_data_at_eof
 
 from yinxin.indication import Indication, from_checks, worst
+from yinxin.pdf.fields import OUTSIDE_FORM, signature_fields
 from yinxin.pdf.incremental import PageTree, dget
 from yinxin.pdf.sign import (
     Placement,
@@ -157,14 +158,19 @@ class _Field:
     kind: str  # "ses" | "cms" | "?"
     contents: bytes  # raw, padding included
     byte_range: list[int]
+    outside_form: bool = False  # found only among a page's annotations
 
 
 def _fields(reader: PdfFileReader) -> list[_Field]:
-    from pyhanko.sign.fields import enumerate_sig_fields
-
+    """Every signed signature field, as the PAdES verifier reads them (``yinxin.pdf.fields``):
+    the form's, named or not, and those only among a page's annotations, which pyHanko's
+    ``enumerate_sig_fields`` skips and a viewer shows — a broken one there is judged too."""
     out = []
-    for name, sig_ref, field_ref in enumerate_sig_fields(reader, filled_status=True):
+    for found in signature_fields(reader):
+        name, sig_ref = found.name, found.ref  # the field's, until its /V is read
         try:
+            field_obj = found.ref.get_object()
+            sig_ref = field_obj.raw_get("/V")
             sig = sig_ref.get_object()
             contents = dget(sig, "/Contents")
             raw = bytes(contents) if isinstance(contents, bytes | bytearray) else b""
@@ -174,12 +180,15 @@ def _fields(reader: PdfFileReader) -> list[_Field]:
                 byte_range = []
             sub = str(dget(sig, "/SubFilter", ""))
             kind = "cms" if dget(sig, "/Type") == "/DocTimeStamp" else contents_kind(raw)
-            field_obj = field_ref.get_object()
         except Exception:  # one unreadable dictionary (bad hex…) must not hide the others
             empty = generic.DictionaryObject()
-            out.append(_Field(name, sig_ref, empty, empty, "", "unreadable", b"", []))
+            out.append(
+                _Field(name, sig_ref, empty, empty, "", "unreadable", b"", [], found.outside_form)
+            )
             continue
-        out.append(_Field(name, sig_ref, field_obj, sig, sub, kind, raw, byte_range))
+        out.append(
+            _Field(name, sig_ref, field_obj, sig, sub, kind, raw, byte_range, found.outside_form)
+        )
     return out
 
 
@@ -586,6 +595,7 @@ def verify_ses_pdf(
                     f, f"无法处理该签名 / the signature cannot be processed ({type(exc).__name__})"
                 )
             )
+    report.notes += [f"{f.name}: {OUTSIDE_FORM}" for f in fields if f.outside_form]
     last = max((s.revision for s in report.signatures), default=-1)
     report.signatures.sort(key=lambda s: s.revision)
     if last >= 0:

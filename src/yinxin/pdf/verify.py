@@ -47,7 +47,8 @@ JSON-friendly report with Chinese and English reasons. Choices, each for a reaso
 Which signatures: those of the form (/AcroForm /Fields, as pyHanko reads them), signed
 signature fields without a name (/T) there, which pyHanko skips, and any signed signature widget
 found only among a page's annotations — poppler (``pdfsig``) lists all three; a broken
-signature a viewer shows cannot hide from the verdict where pyHanko does not look.
+signature a viewer shows cannot hide from the verdict where pyHanko does not look. The walk
+is ``yinxin.pdf.fields``, shared with the seal-signature reader and the signers.
 
 Seal and role. A signature dictionary made by Yinxin carries a ``/Yinxin`` dictionary with
 text entries ``/SealName``, ``/SealKind`` and ``/Role`` (e.g. 合同专用章, contract, 甲方). For
@@ -95,7 +96,7 @@ from pyhanko.sign.diff_analysis import (
     SuspiciousModification,
     XrefStreamRule,
 )
-from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm, enumerate_sig_fields
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm
 from pyhanko.sign.general import find_unique_cms_attribute
 from pyhanko.sign.validation import (
     async_validate_pdf_signature,
@@ -136,6 +137,7 @@ from yinxin.indication import (
 )
 from yinxin.pdf import accel, names
 from yinxin.pdf.dss_tail import DIFF_POLICY
+from yinxin.pdf.fields import OUTSIDE_FORM, signature_fields
 from yinxin.pdf.words import (
     CHANGE_WORDS,
     COVERAGE_WORDS,
@@ -157,10 +159,6 @@ DER = serialization.Encoding.DER
 TIME_TOLERANCE = dt.timedelta(seconds=1)
 
 NO_SIGNATURES = "文档中没有签名 / no signatures"
-_OUTSIDE_FORM = (
-    "签名域不在文档表单中，只作为页面注释存在（部分阅读器仍会显示）/ the signature field is"
-    " not in the document's form, only among a page's annotations (some viewers still show it)"
-)
 
 
 POLICIES = ("last-known", "strict")
@@ -335,7 +333,7 @@ async def averify_pdf(
                 if isinstance(item, _Broken):
                     report.signatures.append(_broken_report(item))
                     if id(item) in found.outside_form:
-                        report.signatures[-1].notes.append(_OUTSIDE_FORM)
+                        report.signatures[-1].notes.append(OUTSIDE_FORM)
                     continue
                 # the signature's own timestamp is judged at the first valid later POE
                 later = [t for rev, t in poes if rev > item.signed_revision]
@@ -359,7 +357,7 @@ async def averify_pdf(
                 if after_lock is not None and item.signed_revision < after_lock.revision:
                     _refuse_change_after_lock(sig, after_lock)
                 if id(item) in found.outside_form:
-                    sig.notes.append(_OUTSIDE_FORM)
+                    sig.notes.append(OUTSIDE_FORM)
                 report.signatures.append(sig)
         finally:
             await job.aclose()
@@ -446,12 +444,8 @@ class _Found:
 
 def _collect_signatures(reader: PdfFileReader) -> _Found:
     found = _Found([], [], [])
-    listed: set[generic.Reference] = set()
-    for fq_name, _, sig_field_ref in enumerate_sig_fields(reader, filled_status=True):
-        listed.add(sig_field_ref.reference)
-        _take_signature(reader, found, fq_name, sig_field_ref, outside_form=False)
-    for fq_name, sig_field_ref, outside in _unlisted_signatures(reader, listed):
-        _take_signature(reader, found, fq_name, sig_field_ref, outside_form=outside)
+    for f in signature_fields(reader):
+        _take_signature(reader, found, f.name, f.ref, outside_form=f.outside_form)
     found.doc_timestamps.sort(key=lambda s: s.signed_revision)
     return found
 
@@ -484,145 +478,6 @@ def _take_signature(
         found.doc_timestamps.append(emb)
     else:
         found.signatures.append(emb)
-
-
-# a hostile form or page tree cannot make the walks below take longer than this many nodes
-_MAX_NODES = 100_000
-
-
-def _unlisted_signatures(
-    reader: PdfFileReader, listed: set[generic.Reference]
-) -> list[tuple[str, generic.IndirectObject, bool]]:
-    """Signed signature fields that pyHanko's walk of the form (``enumerate_sig_fields``) does
-    not list, each with its name and whether it is outside the form.
-
-    pyHanko skips a field without a name (/T) and everything under it, and reads nothing but
-    the form; poppler (``pdfsig``, Okular, Evince) lists such fields too, and the signature
-    widgets it finds only among the pages' annotations. A signature a viewer shows must be in
-    the report — else a file holding a broken or foreign signature there would be called
-    valid here while the viewer flags it. ``listed`` (the fields already taken) grows as
-    fields are found, so each is taken once; an unreadable part hides nothing the form lists.
-    """
-    out: list[tuple[str, generic.IndirectObject, bool]] = []
-    budget = [_MAX_NODES]
-
-    def take(name: str, ref: generic.IndirectObject, outside: bool) -> None:
-        if ref.reference not in listed:
-            listed.add(ref.reference)
-            out.append((name, ref, outside))
-
-    try:
-        fields = reader.root["/AcroForm"]["/Fields"]
-    except Exception:
-        fields = None
-    if isinstance(fields, generic.ArrayObject):
-        for name, ref in _form_signatures(fields, budget):
-            take(name, ref, False)
-    for name, ref in _page_signatures(reader, budget):
-        take(name, ref, True)
-    return out
-
-
-def _get(node: generic.DictionaryObject, key: str) -> Any:
-    """``node[key]`` with references followed, or None."""
-    return node[key] if key in node else None
-
-
-def _refs(array: Any) -> list[Any]:
-    if not isinstance(array, generic.ArrayObject):
-        return []
-    return [array.raw_get(i) for i in range(len(array))]
-
-
-def _form_signatures(
-    fields: generic.ArrayObject, budget: list[int]
-) -> list[tuple[str, generic.IndirectObject]]:
-    """Every signed signature field of the form's tree, named or not."""
-    out: list[tuple[str, generic.IndirectObject]] = []
-    seen: set[generic.Reference] = set()
-    # (reference, the names above it, the field type inherited from above)
-    stack: list[tuple[Any, tuple[str, ...], Any]] = [(r, (), None) for r in reversed(_refs(fields))]
-    while stack and budget[0] > 0:
-        budget[0] -= 1
-        ref, names, inherited = stack.pop()
-        try:
-            if not isinstance(ref, generic.IndirectObject) or ref.reference in seen:
-                continue
-            seen.add(ref.reference)
-            node = ref.get_object()
-            if not isinstance(node, generic.DictionaryObject):
-                continue
-            own = (*names, str(node["/T"])) if "/T" in node else names
-            field_type = _get(node, "/FT") or inherited
-            if field_type == "/Sig" and isinstance(_get(node, "/V"), generic.DictionaryObject):
-                out.append((".".join(own) or "(unnamed field)", ref))
-            stack.extend((k, own, field_type) for k in reversed(_refs(_get(node, "/Kids"))))
-        except Exception as e:
-            logger.info("form field unreadable: %s", e)
-    return out
-
-
-def _page_signatures(
-    reader: PdfFileReader, budget: list[int]
-) -> list[tuple[str, generic.IndirectObject]]:
-    """The signed signature fields the pages' widget annotations belong to."""
-    out: list[tuple[str, generic.IndirectObject]] = []
-    seen: set[generic.Reference] = set()
-    try:
-        stack = [reader.root.raw_get("/Pages")]
-    except Exception:
-        return out
-    while stack and budget[0] > 0:
-        budget[0] -= 1
-        ref = stack.pop()
-        try:
-            if not isinstance(ref, generic.IndirectObject) or ref.reference in seen:
-                continue
-            seen.add(ref.reference)
-            node = ref.get_object()
-            if not isinstance(node, generic.DictionaryObject):
-                continue
-            if "/Kids" in node:
-                stack.extend(reversed(_refs(_get(node, "/Kids"))))
-                continue
-            for annot in _refs(_get(node, "/Annots")):
-                found = _signature_field_of(annot)
-                if found is not None:
-                    out.append(found)
-        except Exception as e:
-            logger.info("page annotations unreadable: %s", e)
-    return out
-
-
-def _signature_field_of(
-    widget_ref: generic.PdfObject,
-) -> tuple[str, generic.IndirectObject] | None:
-    """The signed signature field a page annotation belongs to, with its qualified name."""
-    if not isinstance(widget_ref, generic.IndirectObject):
-        return None
-    widget = widget_ref.get_object()
-    if not isinstance(widget, generic.DictionaryObject) or widget.get("/Subtype") != "/Widget":
-        return None
-    chain, objs = [widget_ref], [widget]
-    while len(chain) < 32 and "/Parent" in objs[-1]:
-        parent = objs[-1].raw_get("/Parent")
-        if not isinstance(parent, generic.IndirectObject) or any(
-            parent.reference == r.reference for r in chain
-        ):
-            break
-        obj = parent.get_object()
-        if not isinstance(obj, generic.DictionaryObject):
-            break
-        chain.append(parent)
-        objs.append(obj)
-    field_type = next((o["/FT"] for o in objs if "/FT" in o), None)
-    holder = next((i for i, o in enumerate(objs) if "/V" in o), None)
-    if field_type != "/Sig" or holder is None:
-        return None
-    if not isinstance(objs[holder]["/V"], generic.DictionaryObject):
-        return None  # not signed (an empty or null value), as the form's walk skips it
-    parts = [str(o["/T"]) for o in reversed(objs[holder:]) if "/T" in o]
-    return ".".join(parts) or "(page annotation)", chain[holder]
 
 
 @dataclass
