@@ -41,6 +41,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from tests.conftest import OUTPUT as TEST_OUTPUT
 from tests.fixtures.samples import contract_pdf, seal_png
+from tests.integration import pdf_factory as f
 from yinxin.pdf.dss_tail import dss_tail
 from yinxin.pdf.sign import (
     Placement,
@@ -48,9 +49,11 @@ from yinxin.pdf.sign import (
     SealStamp,
     SigningError,
     SignRequest,
+    check_signable,
     find_anchor,
     sign_pdf,
 )
+from yinxin.pdf.verify import verify_pdf
 from yinxin.pki import ocsp as yx_ocsp
 from yinxin.pki import tsa as yx_tsa
 from yinxin.pki.algorithms import get_algorithm
@@ -769,6 +772,30 @@ def test_changed_byte_is_detected_and_refused(pki):
     with pytest.raises(SigningError) as err:
         sign_pdf(pki.request(broken, "乙方", placement=Placement(page=1, x_mm=10, y_mm=10)))
     assert err.value.field == "pdf" and err.value.code == "broken_signature"
+
+
+@pytest.mark.parametrize("in_form", [False, True], ids=["widget_only_on_a_page", "unnamed_field"])
+def test_a_broken_signature_where_pyhanko_does_not_look_is_refused(pki, in_form):
+    """A signature pdfsig lists and our verifier judges, but pyHanko's walk of the form skips (a
+    widget only among a page's annotations, a field without a name): its value comes from
+    another signing, so it does not match this file. No signature is signed over it."""
+    donor = sign_pdf(pki.request(contract_pdf(2), "甲方"))
+    hidden = f.hidden_signature(contract_pdf(1), donor, in_form=in_form)
+    report = verify_pdf(hidden, trust_roots=[pki.root])
+    assert not report.valid and len(report.signatures) == 1
+    assert not report.signatures[0].intact
+    assert "Signature is Valid." not in pdfsig(hidden, pki)
+    name = "(unnamed field)" if in_form else "李四"
+    for attempt in (
+        lambda: sign_pdf(
+            pki.request(hidden, "乙方", placement=Placement(page=1, x_mm=10, y_mm=10))
+        ),
+        lambda: check_signable(hidden, earlier_signatures=True),
+    ):
+        with pytest.raises(SigningError) as err:
+            attempt()
+        assert err.value.field == "pdf" and err.value.code == "broken_signature"
+        assert repr(name) in err.value.message
 
 
 def test_unsigned_update_after_signing_is_reported(pki):

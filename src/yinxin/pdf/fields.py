@@ -18,7 +18,6 @@ from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import enumerate_sig_fields
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +44,8 @@ def signature_fields(reader: PdfFileReader) -> list[SignatureField]:
 
     An unreadable /AcroForm raises as pyHanko's walk does; an unreadable part of what only
     this module reads hides nothing the form lists."""
+    from pyhanko.sign.fields import enumerate_sig_fields  # pyhanko.sign: loaded when needed
+
     out: list[SignatureField] = []
     listed: set[generic.Reference] = set()
     for name, _, ref in enumerate_sig_fields(reader, filled_status=True):

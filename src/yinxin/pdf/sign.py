@@ -56,6 +56,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from yinxin.errors import ValidationError
 from yinxin.pdf import cades
 from yinxin.pdf.anchors import AnchorHit, AnchorReadError, find_text
+from yinxin.pdf.fields import signature_fields
 from yinxin.pdf.incremental import (
     Page,
     PageTree,
@@ -219,15 +220,25 @@ def check_signable(pdf: bytes, *, earlier_signatures: bool = False) -> None:
         _check_existing_signatures(reader)
 
 
-def _filled_fields(reader: PdfFileReader) -> list:
-    from pyhanko.sign.fields import enumerate_sig_fields
+def _embedded_signatures(reader: PdfFileReader) -> tuple[list, int]:
+    """The signatures pyHanko can read, in signing order, and how many signed signature fields
+    there are: pyHanko's ``embedded_signatures`` over every field the verifiers read
+    (``yinxin.pdf.fields``) — its own walk skips a field without a name (/T) and widgets found
+    only among a page's annotations, which a viewer shows and our verifier judges, so a broken
+    signature there would be signed over. As pyHanko, a /SubFilter it does not know (a
+    GB/T 38540 seal signature's) is left out of the signatures, not of the count."""
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-    try:
-        return list(enumerate_sig_fields(reader, filled_status=True))
-    except Exception as exc:  # a hostile /AcroForm: refused like an unreadable signature
-        raise SigningError(
-            f"the signature fields cannot be read ({exc})", field="pdf", code="broken_signature"
-        ) from None
+    fields = signature_fields(reader)
+    out = []
+    for f in fields:
+        try:
+            SigSeedSubFilter(f.ref.get_object()["/V"].get_object().get("/SubFilter"))
+        except ValueError:
+            continue
+        out.append(EmbeddedPdfSignature(reader, f.ref, f.name))
+    return sorted(out, key=lambda emb: emb.signed_revision), len(fields)
 
 
 def _check_existing_signatures(reader: PdfFileReader) -> list:
@@ -242,12 +253,12 @@ def _check_existing_signatures(reader: PdfFileReader) -> list:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     try:
-        sigs = list(reader.embedded_signatures)
-    except Exception as exc:
+        sigs, filled = _embedded_signatures(reader)
+    except Exception as exc:  # a hostile /AcroForm or signature: as unreadable
         raise SigningError(
             f"an existing signature cannot be read ({exc})", field="pdf", code="broken_signature"
         ) from None
-    if len(sigs) < len(_filled_fields(reader)):
+    if len(sigs) < filled:
         # pyHanko skips what it cannot read by /SubFilter: a GB/T 38540 seal signature
         # (``yinxin.pdf.ses``). One kind of signature per document; the verifiers judge one.
         raise SigningError(
