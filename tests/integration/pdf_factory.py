@@ -320,13 +320,15 @@ def sign(
     revoked_at: dt.datetime | None = None,
     ocsp_produced_at: dt.datetime | None = None,
     tsa_revinfo: bool = True,
+    in_form: bool = True,
 ) -> bytes:
     """Sign ``pdf`` as an incremental update with a visible seal.
 
     ``revinfo``: "none" (B-B/B-T), "dss" (OCSP + CRL + chain in a DSS update → B-LT), or "cms"
     (Adobe revocationInfoArchival signed attribute). ``revoked_at`` makes the OCSP say revoked.
     ``tsa_revinfo`` also puts the TSA certificate's OCSP response in the DSS, as a complete
-    B-LT does.
+    B-LT does. ``in_form=False`` leaves the signed field out of /AcroForm /Fields, a widget on
+    the page only (as a careless tool might): intact, listed by pdfsig, skipped by pyHanko.
     """
     when = signing_time or dt.datetime.now(dt.UTC)
     w = IncrementalPdfFileWriter(BytesIO(pdf))
@@ -334,7 +336,15 @@ def sign(
         new_field_spec=SigFieldSpec(sig_field_name=field_name, box=box, on_page=page)
     )
     cms_writer = embedder.write_cms(field_name=field_name, writer=w)
-    next(cms_writer)
+    field_ref = next(cms_writer)
+    if not in_form:
+        form_ref = w.root.raw_get("/AcroForm")
+        fields = w.root["/AcroForm"]["/Fields"]
+        kept = [r for r in fields if r.reference != field_ref.reference]
+        w.root["/AcroForm"][pdf_name("/Fields")] = generic.ArrayObject(kept)
+        if isinstance(form_ref, generic.IndirectObject):
+            w.mark_update(form_ref)
+        w.update_root()
     # Adobe's revocation archival attribute is not allowed in PAdES (pyHanko drops it there),
     # so "cms" makes an adbe.pkcs7.detached signature, as Acrobat-era signers did.
     pades = revinfo != "cms"

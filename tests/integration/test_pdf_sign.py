@@ -798,6 +798,21 @@ def test_a_broken_signature_where_pyhanko_does_not_look_is_refused(pki, in_form)
         assert repr(name) in err.value.message
 
 
+def test_a_field_name_taken_only_on_a_page_is_not_reused(pki):
+    """An intact signature whose field is only among a page's annotations (pdfsig lists it, our
+    verifier judges it, pyHanko skips it) keeps its name: signing makes no second field of that
+    name, asked for (``field_exists``) or numbered (Signature2)."""
+    other = f.build_pki()
+    hidden = f.sign(contract_pdf(1), other.new_signer("张三"), other, in_form=False)
+    where = Placement(page=1, x_mm=10, y_mm=10)
+    with pytest.raises(SigningError) as err:
+        sign_pdf(pki.request(hidden, "乙方", placement=where, field_name="Signature1"))
+    assert err.value.field == "field_name" and err.value.code == "field_exists"
+    out = sign_pdf(pki.request(hidden, "乙方", placement=where))
+    report = verify_pdf(out, trust_roots=[pki.root])
+    assert sorted(s.field_name for s in report.signatures) == ["Signature1", "Signature2"]
+
+
 def test_unsigned_update_after_signing_is_reported(pki):
     signed = sign_pdf(pki.request(contract_pdf(1), "甲方"))
     # an unsigned annotation

@@ -551,16 +551,23 @@ def _catalog_updates(reader: PdfFileReader, root: generic.DictionaryObject) -> b
 
 
 def _field_names(reader: PdfFileReader) -> set[str]:
+    """The names a new field must not take: the form's fields' and those of the signed
+    signature fields a viewer lists (``yinxin.pdf.fields``: one only among a page's
+    annotations too), so no two signatures of a document bear one name."""
+    names: set[str] = set()
     try:
         fields = reader.root["/AcroForm"]["/Fields"]
     except (KeyError, TypeError):
-        return set()
-    names = set()
+        fields = []
     for ref in fields:
         try:
             names.add(str(ref.get_object()["/T"]))
         except (KeyError, AttributeError, TypeError):
             continue
+    try:
+        names |= {f.name for f in signature_fields(reader)}
+    except Exception:  # an unreadable form tree: the names read above
+        pass
     return names
 
 
