@@ -912,8 +912,9 @@ def sign_pdf_detailed(
     reader, pages = _open(req.pdf)
     # judging the earlier signatures (their values, what they cover, what came after them)
     # costs ~12 ms each; the same bytes judge the same way, so once per call is enough
+    # (listed as the check lists them: pyHanko's own list misses fields a viewer shows)
     existing = (
-        list(reader.embedded_signatures) if earlier_checked else _check_existing_signatures(reader)
+        _embedded_signatures(reader)[0] if earlier_checked else _check_existing_signatures(reader)
     )
     names = _field_names(reader)
     field_name = req.field_name or _unique("Signature", names)
