@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import io
 import itertools
+import os
 import shutil
 import subprocess
 import threading
@@ -301,7 +302,9 @@ def pki(tmp_path_factory):
 
 
 def pdfsig(data: bytes, pki: PKI | None = None, tmp: Path | None = None) -> str:
-    path = (tmp or OUT) / "pdfsig-input.pdf"
+    # one file a process: two workers given this file's tests (-n without --dist loadfile)
+    # wrote one shared path under each other's pdfsig
+    path = (tmp or OUT) / f"pdfsig-input-{os.getpid()}.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     cmd = ["pdfsig"]

@@ -7,9 +7,9 @@ the way a forger or a careless tool would — in place (a byte inside the signed
 /ByteRange, the /Contents of another signing) or as an incremental update (a new page content
 stream, a comment, a new form field, a filled-in form field, the signature dictionary itself,
 the document information, a DSS, a second signature, a comment or signature after a
-certification that forbids it), cuts the file after a signed revision and adds garbage, or hides
-a signature where pyHanko does not look (a widget only on a page, a field without a name; built
-by ``pdf_factory.hidden_signature``). For each, the expected verdict and the reason the report
+certification that forbids it), cuts the file after a signed revision and adds garbage, or
+hides a signature where pyHanko does not look (a widget only on a page, a field without a name;
+built by ``pdf_factory.hidden_signature``). For each, the expected verdict and the reason the report
 gives are pinned, and then compared with pyHanko's (``intact``/``valid``/modification
 level/``docmdp_ok``, with the same trust root and validation time) and pdfsig's "Signature
 Validation" lines.
