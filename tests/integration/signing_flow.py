@@ -439,3 +439,19 @@ def pdfsig(path: Path, nss: Path | None = None, *options: str) -> list[str]:
     cmd = ["pdfsig", *options, *(["-nssdir", f"sql:{nss}"] if nss else []), str(path)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
     return out.split("Signature #")[1:]
+
+
+def count_earlier_checks(monkeypatch) -> list[int]:
+    """Each judging of a document's earlier signatures (``yinxin.pdf.sign``'s check, ~12 ms a
+    signature), from now on: the list grows by how many signatures each one judged."""
+    import yinxin.pdf.sign as pdf_sign
+
+    judged: list[int] = []
+    real = pdf_sign._check_existing_signatures
+
+    def counted(reader):
+        judged.append(len(reader.embedded_signatures))
+        return real(reader)
+
+    monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
+    return judged

@@ -30,6 +30,7 @@ from tests.integration.signing_flow import (
     World,
     add_page,
     build_world,
+    count_earlier_checks,
     encrypted,
     flip_signed_byte,
     need_quiet,
@@ -509,17 +510,8 @@ def test_each_document_s_earlier_signatures_are_judged_once_per_call(signed, mon
     them: ~12 ms each) were judged twice by one ``sign``, before the PIN and again by the
     sealing of the same bytes; now once per call (asking the code, then signing, are two
     calls: each judges them, the file may differ)."""
-    import yinxin.pdf.sign as pdf_sign
-
     w = signed.w
-    judged: list[int] = []
-    real = pdf_sign._check_existing_signatures
-
-    def counted(reader):
-        judged.append(len(reader.embedded_signatures))
-        return real(reader)
-
-    monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
+    judged = count_earlier_checks(monkeypatch)
     items = items_of([d.pdf for d in signed.result.documents[:2]], "再签")
     cid, code, _ = ask(w, items)
     assert judged == [1, 1]

@@ -20,6 +20,7 @@ import hashlib
 import io
 import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as a_x509
@@ -1312,13 +1313,10 @@ def test_api_desk_requests_answer_a_page_to_the_newest(platform, clock) -> None:
             problem_of(c.get(f"/api/v1/desk/requests?{query}", headers=h), 422, field)
 
 
-def test_cli_desk_list_pages_to_the_newest(tmp_path) -> None:
-    """``yinxin desk list`` printed the first 200 requests by notice time and stopped, saying
-    nothing: the newest never showed. Now it pages as the other lists do: --limit (1–200,
-    default 50), --after ID, ``more: --after N`` ending a page with more, --json giving
-    {"items", "next_after"}; bad values refused naming the option, exit 2."""
-    import json
-
+def _desk_cli_with_three_requests(tmp_path: Path):
+    """``yinxin desk`` on a fresh home holding one O&M contract and three requests noticed on
+    2026-10-02, -03 and -01 (ids 1, 2, 3: the last written down late): the command, and the
+    command that must succeed (its stdout)."""
     from typer.testing import CliRunner
 
     from tests.conftest import cli_env
@@ -1338,11 +1336,22 @@ def test_cli_desk_list_pages_to_the_newest(tmp_path) -> None:
         "contract-add", NUMBER, "--title", "运维服务合同", "--party-a", A, "--party-b", B,
         "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
     )  # fmt: skip
-    for day, hour in ((2, 10), (3, 10), (1, 10)):  # the last written down late: listed first
+    for day in (2, 3, 1):
         ok(
             "open", NUMBER, "--channel", "phone", "--description", f"报修{day}",
-            "--reported-by", "甲方", "--notice-at", f"2026-10-{day:02d}T{hour}:00:00+08:00",
+            "--reported-by", "甲方", "--notice-at", f"2026-10-{day:02d}T10:00:00+08:00",
         )  # fmt: skip
+    return cli, ok
+
+
+def test_cli_desk_list_pages_to_the_newest(tmp_path) -> None:
+    """``yinxin desk list`` printed the first 200 requests by notice time and stopped, saying
+    nothing: the newest never showed. Now it pages as the other lists do: --limit (1–200,
+    default 50), --after ID, ``more: --after N`` ending a page with more, --json giving
+    {"items", "next_after"}; bad values refused naming the option, exit 2."""
+    import json
+
+    cli, ok = _desk_cli_with_three_requests(tmp_path)
     first = json.loads(ok("list", "--limit", "2", "--json"))
     assert [r["id"] for r in first["items"]] == [3, 1] and first["next_after"] == 1
     rest = json.loads(ok("list", "--limit", "2", "--after", "1", "--json"))
@@ -1410,11 +1419,8 @@ def test_api_and_cli_list_desk_requests_newest_first(platform, clock, tmp_path) 
     import json
 
     from starlette.testclient import TestClient
-    from typer.testing import CliRunner
 
-    from tests.conftest import cli_env
     from tests.integration.api_world import problem_of
-    from yinxin.adapters.cli import app as cli_app
     from yinxin.adapters.http.server import create_app
 
     p = platform
@@ -1443,25 +1449,7 @@ def test_api_and_cli_list_desk_requests_newest_first(platform, clock, tmp_path) 
         for bad in ("Newest", "desc", "", "newest,oldest"):
             problem_of(c.get(f"{base}&order={bad}", headers=h), 422, "order")
 
-    env = cli_env(tmp_path / "home")
-
-    def cli(*args: str):
-        return CliRunner().invoke(cli_app, ["desk", *args], env=env)
-
-    def ok(*args: str) -> str:
-        res = cli(*args)
-        assert res.exit_code == 0, res.output
-        return res.stdout
-
-    ok(
-        "contract-add", NUMBER, "--title", "运维服务合同", "--party-a", A, "--party-b", B,
-        "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
-    )  # fmt: skip
-    for day in (2, 3, 1):  # the last written down late: listed last, newest first
-        ok(
-            "open", NUMBER, "--channel", "phone", "--description", f"报修{day}",
-            "--reported-by", "甲方", "--notice-at", f"2026-10-{day:02d}T10:00:00+08:00",
-        )  # fmt: skip
+    cli, ok = _desk_cli_with_three_requests(tmp_path)
     first = json.loads(ok("list", "--newest-first", "--limit", "2", "--json"))
     assert [r["id"] for r in first["items"]] == [2, 1] and first["next_after"] == 1
     rest = json.loads(ok("list", "--newest-first", "--limit", "2", "--after", "1", "--json"))

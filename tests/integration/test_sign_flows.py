@@ -32,6 +32,7 @@ from tests.integration.signing_flow import (
     _issue,
     add_page,
     build_world,
+    count_earlier_checks,
     flip_signed_byte,
     need,
     new_platform,
@@ -373,8 +374,6 @@ def test_the_second_signer_s_signing_judges_each_earlier_signature_once(world, m
     """A flow's signer signs through the batch signer: the signature the first signer left on
     each document was judged twice by that one call (before the PIN and by the sealing of the
     same bytes), now once; the code request, a call of its own, judges it too."""
-    import yinxin.pdf.sign as pdf_sign
-
     w, p = world, world.p
     flow = p.flows.create(
         "先后合同",
@@ -385,14 +384,7 @@ def test_the_second_signer_s_signing_judges_each_earlier_signature_once(world, m
     yi_token = p.flows.start(flow.id).links[0].token
     _sign(w, yi_token, w.yi)
     (jia_token,) = _links_sent(w, w.jia.phone, "sign_request")
-    judged: list[int] = []
-    real = pdf_sign._check_existing_signatures
-
-    def counted(reader):
-        judged.append(len(reader.embedded_signatures))
-        return real(reader)
-
-    monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
+    judged = count_earlier_checks(monkeypatch)
     w.clock.advance(minutes=7)
     before = outbox_lines(w.outbox)
     ch = p.flows.request_code(jia_token)
