@@ -1,0 +1,325 @@
+"""The TSA over HTTP against ``openssl ts``: every request a client may send, made with
+``openssl ts -query`` or by hand (asn1crypto), answered as RFC 3161 / RFC 5816 say.
+
+Each granted token must pass ``openssl ts -verify`` (by the data and by the digest) and carry
+the certificates only when certReq asked for them, the nonce echoed exactly and the policy asked
+for; each rejection must be PKIStatus rejection with the one failInfo bit the RFC names, as
+``openssl ts -reply -text`` reads it. One server for the module; the cases run in a few seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from asn1crypto import cms, tsp
+
+from tests.integration.server import PASSPHRASE, demo_home, running_server
+from yinxin.pki.profiles import TSA_POLICY_OID
+from yinxin.pki.sm2 import OID_SM3, sm3
+from yinxin.pki.tsa import TimeStampResp
+
+POLICY = TSA_POLICY_OID.dotted_string
+SERIALS: set[int] = set()  # every token's serialNumber so far: unique per token (§2.4.2)
+CT = {"content-type": "application/timestamp-query"}
+# openssl ts -reply -text spells the PKIFailureInfo bits so
+OPENSSL_FAIL = {
+    "bad_alg": "unrecognized or unsupported algorithm identifier",
+    "bad_request": "transaction not permitted or supported",
+    "bad_data_format": "the data submitted has the wrong format",
+    "unaccepted_policy": "the requested TSA policy is not supported by the TSA",
+    "unaccepted_extensions": "the requested extension is not supported by the TSA",
+    "system_failure": "the request cannot be handled due to system failure",
+}
+
+
+@dataclass
+class Env:
+    home: Path
+    base: str
+    files: Path
+
+    @property
+    def root(self) -> Path:
+        return self.home / "ca" / "root.pem"
+
+    @property
+    def issuing(self) -> Path:
+        return self.home / "ca" / "issuing.pem"
+
+    @property
+    def tsa_and_issuing(self) -> Path:
+        return self.files / "tsa+issuing.pem"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Iterator[Env]:
+    base = tmp_path_factory.mktemp("tsa-diff")
+    home, files = base / "home", base / "files"
+    files.mkdir()
+    demo_home(home, PASSPHRASE)
+    (files / "tsa+issuing.pem").write_bytes(
+        (home / "ca" / "tsa.pem").read_bytes() + (home / "ca" / "issuing.pem").read_bytes()
+    )
+    with running_server(home) as server:
+        yield Env(home, server.base, files)
+        assert server.alive(), server.log()
+        assert "Traceback" not in server.log(), server.log()
+
+
+@pytest.fixture
+def client(env: Env) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=env.base, timeout=10) as c:
+        yield c
+
+
+def run(*cmd: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=30)
+
+
+def post(client: httpx.Client, body: bytes, headers: dict | None = None) -> bytes:
+    r = client.post("/tsa", content=body, headers=CT if headers is None else headers)
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.headers["content-type"] == "application/timestamp-reply"
+    return r.content
+
+
+def status_of(reply: bytes) -> tuple[str, set[str] | None, cms.ContentInfo | None]:
+    resp = TimeStampResp.load(reply)
+    token = resp["time_stamp_token"]
+    status = resp["status"]
+    # PKIStatusInfo and TSTInfo are DER (RFC 3161 §2.4.2); the CMS around the TSTInfo need not
+    # be (the certificates go TSA's first, not in SET OF order)
+    assert status.dump(force=True) == status.dump(), "PKIStatusInfo is not DER"
+    if token:
+        tst = token["content"]["encap_content_info"]["content"]
+        assert tst.parsed.dump(force=True) == bytes(tst), "TSTInfo is not DER"
+    return status["status"].native, status["fail_info"].native, token if token else None
+
+
+def openssl_text(tmp_path: Path, reply: bytes) -> str:
+    f = tmp_path / "r.tsr"
+    f.write_bytes(reply)
+    out = run("openssl", "ts", "-reply", "-in", f, "-text")
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def assert_rejected(tmp_path: Path, reply: bytes, fail_info: str) -> None:
+    status, bits, token = status_of(reply)
+    assert (status, bits, token) == ("rejection", {fail_info}, None)
+    text = openssl_text(tmp_path, reply)
+    assert "Status: Rejected." in text, text
+    m = re.search(r"Failure info:\s*(.*?)\s*\nTST info", text, re.S)
+    assert m and m.group(1).strip() == OPENSSL_FAIL[fail_info], text
+
+
+def tst_info(token: cms.ContentInfo) -> tsp.TSTInfo:
+    return token["content"]["encap_content_info"]["content"].parsed
+
+
+def assert_verifies(env: Env, tmp_path: Path, reply: bytes, how: tuple[str, str | Path]) -> None:
+    f = tmp_path / "ok.tsr"
+    f.write_bytes(reply)
+    out = run(
+        "openssl",
+        "ts",
+        "-verify",
+        *how,
+        "-in",
+        f,
+        "-CAfile",
+        env.root,
+        "-untrusted",
+        env.tsa_and_issuing,
+    )
+    assert out.returncode == 0 and "Verification: OK" in out.stdout + out.stderr, out
+
+
+def openssl_query(tmp_path: Path, data: Path, *args: str) -> bytes:
+    q = tmp_path / "q.tsq"
+    out = run("openssl", "ts", "-query", "-data", data, *args, "-out", q)
+    assert out.returncode == 0, out.stderr
+    return q.read_bytes()
+
+
+def hand_query(
+    alg: str = "sha256",
+    digest: bytes | None = None,
+    *,
+    nonce: int | None = None,
+    cert_req: bool = False,
+    **more,
+) -> bytes:
+    req: dict = {
+        "version": "v1",
+        "message_imprint": {
+            "hash_algorithm": {"algorithm": alg},
+            "hashed_message": digest if digest is not None else os.urandom(32),
+        },
+        "cert_req": cert_req,
+        **more,
+    }
+    if nonce is not None:
+        req["nonce"] = nonce
+    return tsp.TimeStampReq(req).dump()
+
+
+# --- granted: openssl ts -query ------------------------------------------------------------------
+@pytest.mark.parametrize("alg", ["sha256", "sha384", "sha512", "sm3"])
+@pytest.mark.parametrize("cert", [True, False], ids=["cert", "no-cert"])
+@pytest.mark.parametrize("nonce", [True, False], ids=["nonce", "no-nonce"])
+def test_openssl_query_granted(
+    env: Env, tmp_path: Path, client: httpx.Client, alg: str, cert: bool, nonce: bool
+) -> None:
+    data = tmp_path / "doc"
+    data.write_bytes(os.urandom(100))
+    args = [f"-{alg}"] + (["-cert"] if cert else []) + ([] if nonce else ["-no_nonce"])
+    query = openssl_query(tmp_path, data, *args)
+    reply = post(client, query)
+    status, bits, token = status_of(reply)
+    assert (status, bits) == ("granted", None)
+    assert token is not None
+    req = tsp.TimeStampReq.load(query)
+    info = tst_info(token)
+    assert info["message_imprint"].dump() == req["message_imprint"].dump()
+    assert info["policy"].native == POLICY
+    assert info["nonce"].native == req["nonce"].native
+    assert (info["nonce"].native is not None) == nonce
+    assert info["serial_number"].native not in SERIALS
+    SERIALS.add(info["serial_number"].native)
+    certs = token["content"]["certificates"]
+    assert bool(certs) == cert, "the TSA certificate must be there exactly when certReq"
+    text = openssl_text(tmp_path, reply)
+    assert "Status: Granted." in text, text
+    digest = (
+        sm3(data.read_bytes()) if alg == "sm3" else hashlib.new(alg, data.read_bytes()).digest()
+    )
+    for how in (("-data", data), ("-digest", digest.hex()), ("-queryfile", tmp_path / "q.tsq")):
+        assert_verifies(env, tmp_path, reply, how)
+
+
+@pytest.mark.parametrize("alg", ["sha3-256", "sha3-384", "sha3-512"])
+def test_openssl_query_sha3(env: Env, tmp_path: Path, client: httpx.Client, alg: str) -> None:
+    # SHA-3 imprints are in ACCEPTED_HASHES, so a token for them must verify too
+    data = tmp_path / "doc"
+    data.write_bytes(os.urandom(100))
+    reply = post(client, openssl_query(tmp_path, data, f"-{alg}", "-cert"))
+    status, _, token = status_of(reply)
+    assert status == "granted" and token is not None
+    assert tst_info(token)["message_imprint"]["hash_algorithm"]["algorithm"].native == alg.replace(
+        "-", "_"
+    )
+    assert_verifies(env, tmp_path, reply, ("-data", data))
+    assert_verifies(env, tmp_path, reply, ("-queryfile", tmp_path / "q.tsq"))
+
+
+def test_openssl_query_with_our_policy(env: Env, tmp_path: Path, client: httpx.Client) -> None:
+    data = tmp_path / "doc"
+    data.write_bytes(b"policy")
+    query = openssl_query(tmp_path, data, "-sha256", "-cert", "-tspolicy", POLICY)
+    reply = post(client, query)
+    status, _, token = status_of(reply)
+    assert status == "granted" and token is not None
+    assert tst_info(token)["policy"].native == POLICY
+    assert_verifies(env, tmp_path, reply, ("-queryfile", tmp_path / "q.tsq"))
+
+
+def test_openssl_query_with_another_policy(tmp_path: Path, client: httpx.Client) -> None:
+    data = tmp_path / "doc"
+    data.write_bytes(b"policy")
+    query = openssl_query(tmp_path, data, "-sha256", "-tspolicy", "1.2.3.4.5")
+    assert_rejected(tmp_path, post(client, query), "unaccepted_policy")
+
+
+def test_openssl_query_sha1_refused(tmp_path: Path, client: httpx.Client) -> None:
+    # SHA-1 imprints are refused by design (collision-prone; see yinxin.pki.tsa)
+    data = tmp_path / "doc"
+    data.write_bytes(b"sha1")
+    query = openssl_query(tmp_path, data, "-sha1", "-cert")
+    assert_rejected(tmp_path, post(client, query), "bad_alg")
+
+
+# --- granted: by hand ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "nonce", [0, 1, 2**63, 2**64 - 1, 2**160, 2**160 + 12345, -1, -(2**100)], ids=str
+)
+def test_nonce_echoed_exactly(env: Env, tmp_path: Path, client: httpx.Client, nonce: int) -> None:
+    data = os.urandom(50)
+    query = hand_query(digest=hashlib.sha256(data).digest(), nonce=nonce, cert_req=True)
+    reply = post(client, query)
+    status, _, token = status_of(reply)
+    assert status == "granted" and token is not None
+    info = tst_info(token)
+    assert info["nonce"].native == nonce
+    # the nonce's encoding too, octet for octet
+    assert info["nonce"].dump() == tsp.TimeStampReq.load(query)["nonce"].dump()
+    q = tmp_path / "q.tsq"
+    q.write_bytes(query)
+    assert_verifies(env, tmp_path, reply, ("-queryfile", q))
+
+
+def test_sm3_by_oid(env: Env, tmp_path: Path, client: httpx.Client) -> None:
+    data = tmp_path / "doc"
+    data.write_bytes(b"sm3 by hand")
+    query = hand_query(OID_SM3, sm3(data.read_bytes()), nonce=7, cert_req=True)
+    reply = post(client, query)
+    assert status_of(reply)[0] == "granted"
+    assert_verifies(env, tmp_path, reply, ("-data", data))
+
+
+def test_empty_extensions_is_no_extension(tmp_path: Path, client: httpx.Client) -> None:
+    reply = post(client, hand_query(nonce=1, extensions=[]))
+    assert status_of(reply)[0] == "granted"
+
+
+def test_wrong_content_type_still_answered(tmp_path: Path, client: httpx.Client) -> None:
+    # RFC 3161 §3.4 binds the client to application/timestamp-query; the server answers any
+    # DER request (as the OCSP endpoint does), so a client that labels it otherwise still works
+    reply = post(client, hand_query(nonce=3), {"content-type": "text/plain"})
+    assert status_of(reply)[0] == "granted"
+
+
+# --- rejected ------------------------------------------------------------------------------------
+EXT = [{"extn_id": "1.3.6.1.4.1.99999.1", "critical": False, "extn_value": b"\x05\x00"}]
+REJECTIONS: list[tuple[str, bytes, str]] = [
+    ("sha256 of 20 octets", hand_query("sha256", b"\1" * 20), "bad_data_format"),
+    ("sha512 of 32 octets", hand_query("sha512", b"\1" * 32), "bad_data_format"),
+    ("sm3 of 20 octets", hand_query(OID_SM3, b"\1" * 20), "bad_data_format"),
+    ("sha1", hand_query("sha1", b"\1" * 20), "bad_alg"),
+    ("md5", hand_query("md5", b"\1" * 16), "bad_alg"),
+    ("unknown OID", hand_query("1.2.3.4.5.6.7", b"\1" * 32), "bad_alg"),
+    ("another policy", hand_query(req_policy="1.2.3.4"), "unaccepted_policy"),
+    ("an extension", hand_query(extensions=EXT), "unaccepted_extensions"),
+    (
+        "a critical extension",
+        hand_query(extensions=[{**EXT[0], "critical": True}]),
+        "unaccepted_extensions",
+    ),
+    ("version 2", hand_query(version=2), "bad_data_format"),
+    ("empty body", b"", "bad_data_format"),
+    ("garbage", b"\x00garbage\xff" * 5, "bad_data_format"),
+    ("a lone SEQUENCE", b"\x30\x00", "bad_data_format"),
+    ("trailing junk", hand_query() + b"\x00", "bad_data_format"),
+    ("truncated", hand_query()[:-3], "bad_data_format"),
+    ("not a request", b"\x30\x03\x02\x01\x01", "bad_data_format"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "fail_info"), [c[1:] for c in REJECTIONS], ids=[c[0] for c in REJECTIONS]
+)
+def test_rejections(tmp_path: Path, client: httpx.Client, body: bytes, fail_info: str) -> None:
+    assert_rejected(tmp_path, post(client, body), fail_info)
+
+
+def test_rejection_under_a_wrong_content_type(tmp_path: Path, client: httpx.Client) -> None:
+    reply = post(client, b"", {"content-type": "application/json"})
+    assert_rejected(tmp_path, reply, "bad_data_format")
