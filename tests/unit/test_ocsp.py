@@ -277,6 +277,18 @@ def test_unsupported_cert_id_hash_is_malformed(pki):
     assert err.value.code == "malformed_request" and "md5" in err.value.message
 
 
+def test_negative_serial_is_malformed(pki):
+    """A CertID with a negative serial is refused when read: signing an answer that echoes it
+    failed in the builder ("Negative integers are not supported"), an internalError."""
+
+    def negative(req):
+        req["tbs_request"]["request_list"][0]["req_cert"]["serial_number"] = -5
+
+    with pytest.raises(OcspError) as err:
+        parse_request(_tweak(pki.request("good").read_bytes(), negative))
+    assert err.value.code == "malformed_request" and "negative" in err.value.message
+
+
 def test_nonce_length_limits(pki):
     def request_with_nonce(nonce: bytes) -> bytes:
         return (

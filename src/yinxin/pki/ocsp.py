@@ -13,6 +13,9 @@ Decisions worth knowing before reading the code:
   signs about another CA's certificate is one no client may accept, and RFC 5019 §2.2.3 /
   RFC 9919 §2.2.3 say a responder without authoritative records MUST answer ``unauthorized``.
   It is also unsigned, so answering junk requests costs no signature.
+* **A negative serial number** gets ``malformedRequest``: RFC 5280 §4.1.2.2 serials are
+  positive, none of ours is negative, and a signed response cannot echo it (``cryptography``'s
+  builder refuses negative integers). Zero is answered ``unknown`` like any serial we lack.
 * **Nonce** (RFC 8954): ``Nonce ::= OCTET STRING (SIZE(1..32))``; one outside that is a malformed
   request. A request with a nonce needs a freshly signed response; one without can be served a
   pre-signed response cached by (serial, status version, CertID hash algorithm).
@@ -149,7 +152,12 @@ def parse_request(der: bytes) -> list[CertId]:
             size = CERT_ID_HASHES[alg].digest_size
             if len(name_hash) != size or len(key_hash) != size:
                 raise _malformed(f"issuer hashes are not {alg} digests")
-            out.append(CertId(alg, name_hash, key_hash, int(cid["serial_number"].native), nonce))
+            serial = int(cid["serial_number"].native)
+            if serial < 0:
+                # no certificate of ours has one (RFC 5280 §4.1.2.2), and the builder cannot
+                # echo it: refused here rather than failing as internalError when signing
+                raise _malformed("the serial number is negative")
+            out.append(CertId(alg, name_hash, key_hash, serial, nonce))
         return out
     except OcspError:
         raise
