@@ -115,6 +115,22 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             ["good", "unknown"],
         ),
         "signed-request": (_signed_request(good, env.issuing, nonce), ["good"]),
+        "root-responder": (ocsp_request(env.issuing, env.root), ["good"]),
+        "root-responder-nonce": (ocsp_request(env.issuing, env.root, nonce=nonce), ["good"]),
+        "extra-extensions": (
+            raw_ocsp_request(
+                [cert_id(env.issuing, good.serial_number, "sha384")],
+                [
+                    {"extn_id": "nonce", "critical": True, "extn_value": nonce},
+                    {
+                        "extn_id": "acceptable_responses",
+                        "critical": False,
+                        "extn_value": ["basic_ocsp_response"],
+                    },
+                ],
+            ),
+            ["good"],
+        ),
         "other-issuer": (raw_ocsp_request([cert_id(other, 5)]), "unauthorized"),
         "ours-and-other": (
             raw_ocsp_request([cert_id(env.issuing, good.serial_number), cert_id(other, 5)]),
@@ -131,6 +147,7 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
     }
     failures: list[str] = []
     jobs: dict[str, list[str | Path]] = {}
+    b64_chars: set[str] = set()
     for name, (req, want) in cases.items():
         sent_nonce = (
             a_ocsp.OCSPRequest.load(req)["tbs_request"]["request_extensions"] if req else None
@@ -138,6 +155,7 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
         answers = {"POST": post_ocsp(client, req)}
         if req:
             b64 = base64.b64encode(req).decode()
+            b64_chars.update(b64)
             answers["GET escaped"] = client.get("/ocsp/" + quote(b64, safe=""))
             answers["GET raw"] = client.get("/ocsp/" + b64)
             answers["POST text/plain"] = client.post(
@@ -185,6 +203,10 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             path.write_bytes(r.content)
             jobs[name] = ["lint_ocsp_response", "-s", "WARNING", path]
     findings = {k: v for k, v in _lint_all(jobs).items() if v}
+    assert {"+", "/"} <= b64_chars  # the GETs did carry what must be escaped
+    head = client.head("/ocsp/" + quote(base64.b64encode(cases["good"][0]).decode(), safe=""))
+    assert head.status_code == 200 and head.content == b"", head
+    assert head.headers["content-type"] == "application/ocsp-response"
     assert not failures, "\n".join(failures)
     assert not findings, findings
 
