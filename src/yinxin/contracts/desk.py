@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import BigInteger, and_, literal, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
@@ -1079,11 +1079,8 @@ class ServiceDesk:
             keys = (ServiceRequest.notice_at, ServiceRequest.id)
             q = select(ServiceRequest).order_by(*(k.desc() for k in keys) if newest else keys)
             if after is not None:
-                # as a BIGINT: the API takes ids up to 2**62, which PostgreSQL refused to
-                # cast to the column's INTEGER (a 500, where no such request is the answer)
-                last = s.scalar(
-                    select(ServiceRequest).where(ServiceRequest.id == literal(after, BigInteger))
-                )
+                # an id past PostgreSQL's INTEGER finds none (store.db.postgres_engine)
+                last = s.scalar(select(ServiceRequest).where(ServiceRequest.id == after))
                 if last is None:  # a cursor from nowhere: said, not read as "no more"
                     raise ValidationError(f"no service request #{after}", field="after")
 

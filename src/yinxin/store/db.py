@@ -15,10 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import BigInteger, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from yinxin.store.types import Int4
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,7 +50,30 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
 
         engine.dialect._yinxin_sqlite = True  # type: ignore[attr-defined]
         return engine
-    return create_engine(_driver_url(url), pool_pre_ping=True)
+    return postgres_engine(url, pool_pre_ping=True)
+
+
+class _Int4Parameter(BigInteger):
+    """How an ``Int4`` value is bound on PostgreSQL: as a BIGINT (see ``postgres_engine``)."""
+
+    render_bind_cast = True
+
+
+def postgres_engine(url: str, **options) -> Engine:
+    """An engine on PostgreSQL that gives the values of the models' ``int`` columns (``Int4``:
+    ids, foreign keys, counts) as BIGINT.
+
+    Those columns are INTEGER there (int4), while the API and the CLI take ids up to 2**62 and
+    SQLite's ids are 64-bit. SQLAlchemy's psycopg dialect casts a parameter to its column's
+    type (``WHERE id = %(id)s::INTEGER``), so looking a row up by an id past 2**31 - 1 failed
+    as "integer out of range" (an HTTP 500) where SQLite found no row. Cast to BIGINT the value
+    compares with the INTEGER column (its index still serves: int4 = int8 is one of btree's
+    integer operators) and finds nothing, as on SQLite; a write of a value past INTEGER is
+    still refused by the column. Other whole numbers (SQLAlchemy's own catalog queries, a
+    BIGINT or SMALLINT column, a LIMIT) keep their casts."""
+    engine = create_engine(_driver_url(url), **options)
+    engine.dialect.colspecs = {**engine.dialect.colspecs, Int4: _Int4Parameter}
+    return engine
 
 
 def _driver_url(url: str) -> str:
@@ -204,8 +229,8 @@ class Database:
         while it runs and never waits for another one, so neither pool can starve."""
         if self.url.startswith("sqlite"):
             return make_engine(self.url, writer=False)
-        return create_engine(
-            _driver_url(self.url),
+        return postgres_engine(
+            self.url,
             pool_size=4,
             max_overflow=12,
             pool_use_lifo=True,

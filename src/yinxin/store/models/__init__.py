@@ -22,6 +22,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import CreateIndex
 
+from yinxin.store.types import Int4
+
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
@@ -52,10 +54,11 @@ NAMING = {
 class Base(DeclarativeBase):
     """Column types follow the ``Mapped[...]`` annotation (``int`` → INTEGER, ``bool``,
     ``bytes`` → BLOB/BYTEA, aware ``datetime`` → ``UTCDateTime``); a column names its type only
-    where the annotation does not say it: a string's length, TEXT, BIGINT, FLOAT."""
+    where the annotation does not say it: a string's length, TEXT, BIGINT, FLOAT. ``int`` is
+    ``Int4``, an INTEGER whose values PostgreSQL is given as BIGINT."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime()}
+    type_annotation_map = {dt.datetime: UTCDateTime(), int: Int4()}
 
 
 class AuthorityCertificate(Base):
