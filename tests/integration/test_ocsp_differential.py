@@ -5,7 +5,8 @@ not write: ``openssl ocsp`` verifies it (``-respin`` with the root as trust anch
 Reuses the module server of ``test_status_http`` (one ``yinxin demo`` home, a real ``yinxin
 serve`` on 127.0.0.1). The documented choices checked here (docs in ``yinxin.pki.ocsp``): a
 CertID of another issuer, alone or beside one of ours, is ``unauthorized``; a nonce longer than
-32 octets is ``malformedRequest``; the Content-Type of a POST is not looked at.
+32 octets, or an extension that appears twice in one list, is ``malformedRequest``; the
+Content-Type of a POST is not looked at.
 """
 
 from __future__ import annotations
@@ -140,6 +141,32 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             raw_ocsp_request(
                 [cert_id(env.issuing, good.serial_number)],
                 [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(33)}],
+            ),
+            "malformed_request",
+        ),
+        # RFC 5280 §4.2: an extension appears at most once in one list; which nonce to echo
+        # would be a guess, so the request is malformed (it used to echo the last one)
+        "nonce-twice": (
+            raw_ocsp_request(
+                [cert_id(env.issuing, good.serial_number)],
+                [
+                    {"extn_id": "nonce", "critical": False, "extn_value": nonce},
+                    {"extn_id": "nonce", "critical": False, "extn_value": os.urandom(16)},
+                ],
+            ),
+            "malformed_request",
+        ),
+        "acceptable-responses-twice": (
+            raw_ocsp_request(
+                [cert_id(env.issuing, good.serial_number)],
+                [
+                    {
+                        "extn_id": "acceptable_responses",
+                        "critical": False,
+                        "extn_value": ["basic_ocsp_response"],
+                    }
+                ]
+                * 2,
             ),
             "malformed_request",
         ),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import ocsp as a_ocsp
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -304,6 +305,43 @@ def test_nonce_length_limits(pki):
     for bad in (b"", b"n" * 33):
         with pytest.raises(OcspError):
             parse_request(request_with_nonce(bad))
+
+
+def _twice(ext: dict):
+    def change(req):
+        req["tbs_request"]["request_extensions"] = [ext, ext]
+
+    return change
+
+
+def _single_twice(req):
+    locator = {"issuer": a_x509.Name.build({"common_name": "某CA"}), "locator": []}
+    ext = {"extn_id": "service_locator", "critical": False, "extn_value": locator}
+    req["tbs_request"]["request_list"][0]["single_request_extensions"] = [ext, ext]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _twice({"extn_id": "nonce", "critical": False, "extn_value": b"0123456789abcdef"}),
+        _twice(
+            {
+                "extn_id": "acceptable_responses",
+                "critical": False,
+                "extn_value": ["basic_ocsp_response"],
+            }
+        ),
+        _single_twice,
+    ],
+    ids=["nonce", "acceptable_responses", "single_request_extensions"],
+)
+def test_duplicate_extension_is_malformed(pki, change):
+    """RFC 5280 §4.2: one extension at most once per list. Two nonces used to be answered with
+    the last one echoed; now the request is malformed, like any other repeated extension."""
+    der = _tweak(pki.request("good", nonce=False).read_bytes(), change)
+    with pytest.raises(OcspError) as err:
+        parse_request(der)
+    assert err.value.code == "malformed_request" and "more than once" in err.value.message
 
 
 def test_wrong_issuer_is_unauthorized(pki, tmp_path):

@@ -19,6 +19,9 @@ Decisions worth knowing before reading the code:
 * **Nonce** (RFC 8954): ``Nonce ::= OCTET STRING (SIZE(1..32))``; one outside that is a malformed
   request. A request with a nonce needs a freshly signed response; one without can be served a
   pre-signed response cached by (serial, status version, CertID hash algorithm).
+* **An extension twice** in ``requestExtensions`` or in one ``singleRequestExtensions`` (same
+  OID, whatever its values) gets ``malformedRequest``: RFC 5280 §4.2 allows each extension at
+  most once per list, and with two nonces which one to echo would be a guess.
 
 Responses are made and signed by ``cryptography``'s ``OCSPResponseBuilder``, with the key in the
 process or in an HSM alike (``keys.builder_key``). The builder holds one SingleResponse only
@@ -127,6 +130,7 @@ def parse_request(der: bytes) -> list[CertId]:
         req = a_ocsp.OCSPRequest.load(der, strict=True)
         tbs = req["tbs_request"]
         nonce = None
+        _no_repeats(tbs["request_extensions"])
         for ext in tbs["request_extensions"] or []:
             name = ext["extn_id"].native
             if name == "nonce":
@@ -140,6 +144,7 @@ def parse_request(der: bytes) -> list[CertId]:
             raise _malformed(f"between 1 and {MAX_CERT_IDS} certificates may be asked about")
         out = []
         for item in items:
+            _no_repeats(item["single_request_extensions"])
             for ext in item["single_request_extensions"] or []:
                 if ext["critical"].native:
                     raise _malformed(f"unsupported critical extension {ext['extn_id'].native}")
@@ -163,6 +168,16 @@ def parse_request(der: bytes) -> list[CertId]:
         raise
     except Exception as exc:  # any parse failure of untrusted bytes is the client's fault
         raise _malformed(type(exc).__name__) from None
+
+
+def _no_repeats(extensions) -> None:
+    """RFC 5280 §4.2: an extension appears at most once in one Extensions list."""
+    seen: set[str] = set()
+    for ext in extensions or []:
+        oid = ext["extn_id"].dotted
+        if oid in seen:
+            raise _malformed(f"extension {ext['extn_id'].native} appears more than once")
+        seen.add(oid)
 
 
 def _key_bits(cert: x509.Certificate) -> bytes:
