@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asn1crypto import cms, tsp
+from asn1crypto import algos, cms, core, tsp
 
 from tests.integration.server import PASSPHRASE, demo_home, running_server
 from yinxin.pki.profiles import TSA_POLICY_OID
@@ -150,20 +150,36 @@ def openssl_query(tmp_path: Path, data: Path, *args: str) -> bytes:
     return q.read_bytes()
 
 
+class _AnyParamsAlgorithm(core.Sequence):
+    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
+
+
+class _AnyParamsImprint(core.Sequence):
+    _fields = [("hash_algorithm", _AnyParamsAlgorithm), ("hashed_message", core.OctetString)]
+
+
 def hand_query(
     alg: str = "sha256",
     digest: bytes | None = None,
     *,
     nonce: int | None = None,
     cert_req: bool = False,
+    params: core.Asn1Value | None = None,
     **more,
 ) -> bytes:
+    imprint: dict = {
+        "hash_algorithm": {"algorithm": alg},
+        "hashed_message": digest if digest is not None else os.urandom(32),
+    }
+    if params is not None:  # asn1crypto would force NULL for SHA-2: DER made without it
+        imprint["hash_algorithm"] = {
+            "algorithm": algos.DigestAlgorithmId(alg).dotted,
+            "parameters": params,
+        }
+        imprint = tsp.MessageImprint.load(_AnyParamsImprint(imprint).dump())
     req: dict = {
         "version": "v1",
-        "message_imprint": {
-            "hash_algorithm": {"algorithm": alg},
-            "hashed_message": digest if digest is not None else os.urandom(32),
-        },
+        "message_imprint": imprint,
         "cert_req": cert_req,
         **more,
     }
@@ -275,6 +291,20 @@ def test_sm3_by_oid(env: Env, tmp_path: Path, client: httpx.Client) -> None:
     assert_verifies(env, tmp_path, reply, ("-data", data))
 
 
+@pytest.mark.parametrize("alg", ["sha256", "sha3_256", OID_SM3])
+def test_null_hash_parameters_granted(env: Env, tmp_path: Path, alg: str, client: httpx.Client):
+    """RFC 5754 §2: absent or NULL parameters; NULL is accepted and copied into the token."""
+    data = tmp_path / "doc"
+    data.write_bytes(b"null parameters")
+    digest = sm3(data.read_bytes()) if alg == OID_SM3 else hashlib.new(alg, b"null parameters")
+    raw = digest if isinstance(digest, bytes) else digest.digest()
+    reply = post(client, hand_query(alg, raw, nonce=9, cert_req=True, params=core.Null()))
+    assert status_of(reply)[0] == "granted"
+    imprint = tst_info(status_of(reply)[2])["message_imprint"]["hash_algorithm"]
+    assert imprint["parameters"].dump() == b"\x05\x00"
+    assert_verifies(env, tmp_path, reply, ("-data", data))
+
+
 def test_empty_extensions_is_no_extension(tmp_path: Path, client: httpx.Client) -> None:
     reply = post(client, hand_query(nonce=1, extensions=[]))
     assert status_of(reply)[0] == "granted"
@@ -288,6 +318,7 @@ def test_wrong_content_type_still_answered(tmp_path: Path, client: httpx.Client)
 
 
 # --- rejected ------------------------------------------------------------------------------------
+JUNK = core.OctetString(b"junk")
 EXT = [{"extn_id": "1.3.6.1.4.1.99999.1", "critical": False, "extn_value": b"\x05\x00"}]
 REJECTIONS: list[tuple[str, bytes, str]] = [
     ("sha256 of 20 octets", hand_query("sha256", b"\1" * 20), "bad_data_format"),
@@ -296,6 +327,18 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
     ("sha1", hand_query("sha1", b"\1" * 20), "bad_alg"),
     ("md5", hand_query("md5", b"\1" * 16), "bad_alg"),
     ("unknown OID", hand_query("1.2.3.4.5.6.7", b"\1" * 32), "bad_alg"),
+    # RFC 5754 §2 (and GM/T for SM3): parameters absent or NULL; openssl's own TSA answers
+    # anything else badAlg ("Superfluous message digest parameter.")
+    *(
+        (f"{name} with junk parameters", hand_query(alg, b"\1" * size, params=JUNK), "bad_alg")
+        for name, alg, size in [
+            ("sha256", "sha256", 32),
+            ("sha512", "sha512", 64),
+            ("sha3_256", "sha3_256", 32),
+            ("sm3", OID_SM3, 32),
+        ]
+    ),
+    ("sha256 with an empty SEQUENCE", hand_query(params=core.Any.load(b"\x30\x00")), "bad_alg"),
     ("another policy", hand_query(req_policy="1.2.3.4"), "unaccepted_policy"),
     ("an extension", hand_query(extensions=EXT), "unaccepted_extensions"),
     (

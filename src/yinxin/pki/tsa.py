@@ -11,6 +11,10 @@ token to the TSA certificate.
 Refusals follow RFC 3161 §2.4.2: SHA-1 and unknown imprint algorithms → badAlg; an imprint
 whose length does not fit its algorithm, or bytes that do not parse → badDataFormat; a policy we
 do not run → unacceptedPolicy; any request extension → unacceptedExtension (we support none).
+An imprint hashAlgorithm whose parameters are neither absent nor NULL (RFC 5754 §2; we hold
+SHA-3 and SM3 to the same) → badAlg, not badDataFormat: the request parses, but that
+AlgorithmIdentifier as a whole is not one we support, and it is what openssl's own TSA answers
+("Superfluous message digest parameter."). NULL is accepted and copied into the token as sent.
 ``respond`` wraps it all so that no input makes an exception escape.
 """
 
@@ -65,6 +69,13 @@ class TimeStampResp(core.Sequence):
     ]
 
 
+class _AnyParameters(core.Sequence):
+    """An AlgorithmIdentifier read with any parameters: asn1crypto's ``DigestAlgorithm`` expects
+    NULL for SHA-2 and leaves them unread, so junk there would be copied into the token."""
+
+    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
+
+
 class TsaError(YinxinError):
     """A request refused with PKIStatus rejection; ``fail_info`` names the PKIFailureInfo bit
     (asn1crypto's spelling: bad_alg, bad_request, bad_data_format, unaccepted_policy, …)."""
@@ -106,6 +117,7 @@ def parse_request(
         version = req["version"].native
         imprint = req["message_imprint"]
         alg = imprint["hash_algorithm"]["algorithm"].native
+        params = _AnyParameters.load(imprint["hash_algorithm"].dump())["parameters"]
         digest = bytes(imprint["hashed_message"].native)
         policy = req["req_policy"].native
         nonce = req["nonce"].native
@@ -121,6 +133,9 @@ def parse_request(
             "bad_alg",
             f"hash algorithm {alg} is not accepted; use one of {', '.join(ACCEPTED_HASHES)}",
         )
+    if not isinstance(params, core.Void) and params.dump() != core.Null().dump():
+        # RFC 5754 §2: absent or NULL; openssl's TSA answers this badAlg too
+        raise TsaError("bad_alg", f"hash algorithm {alg} takes no parameters (absent or NULL)")
     if len(digest) != ACCEPTED_HASHES[alg]:
         raise TsaError(
             "bad_data_format", f"a {alg} digest is {ACCEPTED_HASHES[alg]} octets, not {len(digest)}"
