@@ -465,3 +465,19 @@ def test_every_operation_documents_the_503_of_a_key_store_that_cannot_open_the_s
             assert refused["content"] == op["responses"]["429"]["content"], (method, path)
             assert PROBLEM in refused["content"], (method, path)
     assert not missing, missing
+
+
+def test_a_counts_documented_maximum_is_the_one_the_service_keeps(world) -> None:
+    """The most documents an authorization may cover was documented as 1 000 000 while the
+    service refuses past 100 000 (a client sizing one by the document was refused, 422)."""
+    from yinxin.seals.grants import MAX_USES
+    from yinxin.signing.authorizations import MAX_DOCUMENTS
+
+    _, _, doc = world
+    schemas = doc["components"]["schemas"]
+    documents = schemas["AuthorizationGrantIn"]["properties"]["max_documents"]
+    assert (documents["minimum"], documents["maximum"]) == (1, MAX_DOCUMENTS)
+    uses = next(
+        s for s in schemas["SealGrantIn"]["properties"]["max_uses"]["anyOf"] if "maximum" in s
+    )
+    assert (uses["minimum"], uses["maximum"]) == (1, MAX_USES)

@@ -30,7 +30,12 @@ from yinxin.adapters.http.api.routes.documents import (
     SignedDocumentOut,
     pdf_of,
 )
-from yinxin.signing.authorizations import AuthorizationState, AuthorizationView, TermsCheck
+from yinxin.signing.authorizations import (
+    MAX_DOCUMENTS,
+    AuthorizationState,
+    AuthorizationView,
+    TermsCheck,
+)
 from yinxin.signing.batch import BatchItem
 from yinxin.signing.intent import Challenge
 
@@ -77,7 +82,7 @@ class AuthorizationGrantIn(Strict):
     seal: SealRef
     pin: str = Field(min_length=1, max_length=200, description="the seal PIN, given once")
     granted_by_subscriber_id: int = Field(ge=1, le=2**62)
-    max_documents: int = Field(ge=1, le=1_000_000)
+    max_documents: int = Field(ge=1, le=MAX_DOCUMENTS)
     valid_until: IsoDateTime
     valid_from: IsoDateTime | None = None
     counterparties: list[Id] = Field(default_factory=list, max_length=100)
