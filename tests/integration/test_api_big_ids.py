@@ -1,7 +1,8 @@
 """Ids past PostgreSQL's INTEGER (2**31 - 1): the API takes ids up to 2**62 in paths, query
 filters, ``after`` cursors and bodies, and the CLI up to 2**63 - 1. One that names no row is
 answered as any other missing row (404 naming it, a page), on SQLite and on PostgreSQL alike;
-on PostgreSQL it was a 500 ("integer out of range": the id columns are INTEGER there)."""
+on PostgreSQL it was a 500 ("integer out of range": the id columns are INTEGER there). A number
+a request would store (another row's id, a count) is refused before any write, naming it."""
 
 from __future__ import annotations
 
@@ -161,3 +162,218 @@ def test_the_cli_answers_an_id_past_integer_as_no_such_row(any_platform):
         assert res.exit_code == small.exit_code, (n, res.output, res.exception)
         res = CliRunner().invoke(cli_app, ["subscriber", "list", "--after", str(n)], env=env)
         assert res.exit_code == 0, (n, res.output, res.exception)
+
+
+# --- numbers a request writes: ids of other rows, counts ------------------------------------------
+# Past INTEGER such a number could not be stored on PostgreSQL ("integer out of range", a 500)
+# if it reached an INSERT or UPDATE unchecked: each is refused first, naming it, nothing written.
+@pytest.fixture
+def world_client(any_platform: Platform, clock):
+    """``build_world`` (an organization's contract seal granted to 王五, 张三's personal seal)
+    and an administrator's client, so that every other field of a body is a valid one."""
+    from tests.integration.signing_flow import build_world
+
+    w = build_world(any_platform, clock)
+    admin = w.p.api_keys.create(name="admin", role="administrator", actor="t").secret
+    with TestClient(
+        create_app(w.p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {admin}"},
+        raise_server_exceptions=False,
+    ) as c:
+        for role in w.p.status.crl_roles():
+            w.p.status.current_crl(role)
+        yield w, c
+
+
+def _written_bodies(w) -> list[tuple[str, str, dict, str]]:
+    """(name, path, body with the number at "N", the field the refusal names)."""
+    import base64
+    import datetime as dt
+
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.contracts.templates import get_template
+
+    pdf = base64.b64encode(contract_pdf(1, title="大数")).decode()
+    doc = {"name": "大数.pdf", "content_base64": pdf}
+    until = (w.clock.now() + dt.timedelta(days=10)).isoformat()
+    jia = w.jia.seal.es_id
+    signer = {"subscriber_id": w.member.id, "role": "甲方", "seal": jia}
+    flow = {"title": "大数", "documents": [doc], "deadline": until, "signers": [signer]}
+    grant = {"seal": jia, "pin": w.jia.pin, "granted_by_subscriber_id": w.member.id}
+    grant |= {"max_documents": 1, "valid_until": until}
+    values = get_template("tech-service").example_values()
+    return [
+        (
+            "flow signer",
+            "/flows",
+            flow | {"signers": [signer | {"subscriber_id": "N"}]},
+            "signers[0].subscriber_id",
+        ),
+        ("flow owner", "/flows", flow | {"owner_subscriber_id": "N"}, "owner_subscriber_id"),
+        (
+            "flow placement",
+            "/flows",
+            flow | {"signers": [signer | {"placements": {"N": {"anchor": "甲方"}}}]},
+            "signers[0].placements",
+        ),
+        (
+            "grant member",
+            f"/seals/{jia}/grants",
+            {"member_subscriber_id": "N"},
+            "member_subscriber_id",
+        ),
+        (
+            "grant uses",
+            f"/seals/{jia}/grants",
+            {"member_subscriber_id": w.member.id, "max_uses": "N"},
+            "max_uses",
+        ),
+        (
+            "authorization by",
+            "/authorizations",
+            grant | {"granted_by_subscriber_id": "N"},
+            "granted_by_subscriber_id",
+        ),
+        ("authorization count", "/authorizations", grant | {"max_documents": "N"}, "max_documents"),
+        (
+            "authorization party",
+            "/authorizations",
+            grant | {"counterparties": ["N"]},
+            "counterparties",
+        ),
+        ("authorization flow", "/authorizations", grant | {"flow_ids": ["N"]}, "flow_ids"),
+        (
+            "seal preview",
+            "/seal-previews",
+            {"subscriber_id": "N", "kind": "personal"},
+            "subscriber_id",
+        ),
+        (
+            "contract owner",
+            "/contracts",
+            {"template": "tech-service", "values": values, "owner_subscriber_id": "N"},
+            "owner_subscriber_id",
+        ),
+    ]
+
+
+def _put(body, n):
+    if body == "N":
+        return n
+    if isinstance(body, dict):
+        return {(str(n) if k == "N" else k): _put(v, n) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_put(v, n) for v in body]
+    return body
+
+
+def test_a_number_past_integer_a_body_would_store_is_refused_naming_it(world_client):
+    from tests.dbdump import diff, dump
+
+    w, c = world_client
+    before = dump(w.p)
+    wrong = {}
+    for name, path, body, field in _written_bodies(w):
+        for n in BIG:
+            r = c.post(PREFIX + path, json=_put(body, n))
+            if not (400 <= r.status_code < 500 and r.json().get("field") == field):
+                wrong[(name, n)] = (r.status_code, r.text[:300])
+    assert not wrong, wrong
+    assert diff(before, dump(w.p)) == []
+
+
+def test_a_cli_option_past_integer_that_would_be_stored_is_refused_naming_it(any_platform, clock):
+    """The CLI's options that write a number (an id of another row, a count): past INTEGER
+    each is refused naming it (exit 2, or 3 for a missing row) and nothing is written."""
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.dbdump import diff, dump
+    from tests.integration.signing_flow import build_world
+    from yinxin.adapters.cli import app as cli_app
+
+    w = build_world(any_platform, clock)
+    env = cli_env(w.p) | {"YINXIN_PIN": "246810", "YINXIN_SEAL_PIN": w.jia.pin}
+    until = (clock.now() + dt.timedelta(days=10)).isoformat()
+    jia, member = w.jia.seal.es_id, str(w.member.id)
+    auth = ["authorization", "grant", "--seal", jia, "--until", until]
+    desk = ["desk", "contract-add", "YX-大数", "--title", "运维", "--party-a", "甲", "--party-b"]
+    desk += ["乙", "--annual-fee", "1.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31"]
+    cases = [  # (arguments with the number at "N", the field the error names)
+        (
+            ["subscriber", "add-device", "--device-name", "x", "--organization-id", "N"],
+            "organization_id",
+        ),
+        (
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                "N",
+                "--profile",
+                "person-signing",
+                "--platform-key",
+            ],
+            "subscriber_id",
+        ),
+        (
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                str(w.person.id),
+                "--profile",
+                "person-signing",
+                "--platform-key",
+                "--years",
+                "N",
+            ],
+            "years",
+        ),
+        (
+            [
+                "apikey",
+                "create",
+                "--name",
+                "k",
+                "--role",
+                "organization_admin",
+                "--organization",
+                "N",
+            ],
+            "organization",
+        ),
+        (
+            [
+                "webhook",
+                "subscribe",
+                "--url",
+                "https://hooks.example.com/yx",
+                "--event",
+                "*",
+                "--organization",
+                "N",
+            ],
+            "organization",
+        ),
+        (["seal", "grant", jia, "--member", "N"], "member"),
+        (["seal", "grant", jia, "--member", member, "--max-uses", "N"], "max_uses"),
+        ([*auth, "--by", "N", "--max", "1"], "by"),
+        ([*auth, "--by", member, "--max", "N"], "max"),
+        ([*auth, "--by", member, "--max", "1", "--counterparty", "N"], "counterparty"),
+        ([*auth, "--by", member, "--max", "1", "--flow", "N"], "flow"),
+        ([*desk, "--workday-hours", "N"], "workday_hours"),
+    ]
+    before = dump(w.p)
+    wrong = {}
+    for args, field in cases:
+        for n in BIG:
+            argv = [str(n) if a == "N" else a for a in args]
+            res = CliRunner().invoke(cli_app, argv, env=env)
+            if res.exit_code not in (2, 3) or f"error [{field}]" not in res.output:
+                wrong[(" ".join(argv[:2]), field, n)] = (res.exit_code, res.output[-300:])
+    assert not wrong, wrong
+    assert diff(before, dump(w.p)) == []
