@@ -30,18 +30,21 @@ from yinxin.store.models.access import WebSession
 PAGES = ["/", "/services", "/verify", "/agreement", "/status", "/login", "/staff/login"]
 
 
-def fresh_totp(who: Site | Officer) -> str:
+def fresh_totp(who: Site | Officer, *, used: bool = True) -> str:
     """A TOTP code of a step after every step used so far by ``who`` (the site's "desk1", or a
     test's own officer). The platform accepts the current 30 s step and the one either side,
     and never a step at or before the last one used (``access/staff.py``): so the next login
     takes the step after the last used one at once when that is at most one step ahead, and
-    waits only when it would be two."""
+    waits only when it would be two. ``used=False`` for a login refused before its code is
+    read (a wrong password): the platform does not take the step, so neither does the next
+    call, which would otherwise wait up to 30 s for a step the platform never needed."""
     last: int | None = getattr(who, "_last_totp_step", None)
     now = int(time.time()) // TOTP_STEP
     step = now if last is None else max(last + 1, now)
     while step > int(time.time()) // TOTP_STEP + 1:
         time.sleep(0.5)
-    who._last_totp_step = step  # type: ignore[union-attr]
+    if used:
+        who._last_totp_step = step  # type: ignore[union-attr]
     return who.totp.at(step * TOTP_STEP)
 
 
@@ -523,7 +526,7 @@ def test_staff_login_with_totp_wrong_code_and_expiry(site: Site, page):
     shot(page, "staff-login-wrong-code")
 
     page.fill("#password", "not the password")
-    page.fill("#code", fresh_totp(site))
+    page.fill("#code", fresh_totp(site, used=False))  # a good code: the password is refused
     page.click("#staff-form button[type=submit]")
     page.locator("#staff-form .field-error").wait_for()
     said = page.locator("#staff-form .field-error").inner_text()
