@@ -912,7 +912,8 @@ def test_cli_seal_commands(tmp_path: Path, monkeypatch):
     assert cli("unfreeze", es_id)["state"] == "active"
     assert cli("report-pin-leak", es_id)["hold_kind"] == "pin_leak"
     assert cli("verify", es_id)["ok"]
-    assert [x["es_id"] for x in cli("list")] == [es_id]
+    listed = cli("list")  # a page: {"items", "next_after"}, as every paged list
+    assert [x["es_id"] for x in listed["items"]] == [es_id] and listed["next_after"] is None
     assert cli("revoke", es_id, "--reason", "holder_request")["state"] == "revoked"
     assert cli("unlock", es_id, "--officer", OFFICER, code=4)["error"] == "illegal_transition"
     assert p.verify_audit().ok
