@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlparse
 
 import pyotp
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import STAFF_PASSWORD, Site
 from tests.e2e.test_web_desk import _signed_om_contract, staff_login
+from tests.e2e.test_web_loading import hold
 from tests.e2e.test_web_selfservice import certified, reported_lost_on_my_page
 from tests.e2e.test_web_selfservice import subscriber_login as login_to_my
 from tests.e2e.test_web_signing import (
@@ -42,15 +42,7 @@ def held_while_busy(page, button, path: str, busy: str) -> list:
     """Double-click ``button`` with the API's answer to ``path`` held: the requests sent to
     ``path`` (held, to be let go by the caller), after checking the button is off and says
     ``busy`` meanwhile."""
-    held: list = []
-
-    def take(route) -> None:
-        if urlparse(route.request.url).path == path:
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route("**/api/v1/**", take)
+    held = hold(page, path)
     handle = button.element_handle()  # its label changes while it runs
     handle.dblclick()
     for _ in range(300):
