@@ -20,22 +20,20 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 VOID |= {"track", "wbr"}
 
 
-class _Buttons(HTMLParser):
-    """The buttons outside any form, and those of type="button" in one, that are not hidden
-    (nor in a hidden element, nor in a ``<template>``) when the page is first shown: (line,
-    attributes)."""
+class _Shown(HTMLParser):
+    """A template read with the elements open at each tag: ``shown`` says none of them hides
+    what it holds (``hidden``, or a ``<template>``); ``take`` sees every start tag."""
 
     def __init__(self) -> None:
         super().__init__()
         self.stack: list[tuple[str, bool]] = []  # (tag, hides what it holds)
-        self.found: list[tuple[int, dict[str, str | None]]] = []
+
+    def take(self, tag: str, a: dict[str, str | None], shown: bool) -> None:
+        raise NotImplementedError
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        shown = not any(hides for _, hides in self.stack) and "hidden" not in a
-        in_form = any(t == "form" for t, _ in self.stack)
-        if tag == "button" and shown and (not in_form or a.get("type") == "button"):
-            self.found.append((self.getpos()[0], a))
+        self.take(tag, a, not any(hides for _, hides in self.stack))
         if tag not in VOID:
             self.stack.append((tag, "hidden" in a or tag == "template"))
 
@@ -44,6 +42,22 @@ class _Buttons(HTMLParser):
             if self.stack[i][0] == tag:
                 del self.stack[i:]
                 return
+
+
+class _Buttons(_Shown):
+    """The buttons outside any form, and those of type="button" in one, that are not hidden
+    (nor in a hidden element, nor in a ``<template>``) when the page is first shown: (line,
+    attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[int, dict[str, str | None]]] = []
+
+    def take(self, tag: str, a: dict[str, str | None], shown: bool) -> None:
+        shown = shown and "hidden" not in a
+        in_form = any(t == "form" for t, _ in self.stack)
+        if tag == "button" and shown and (not in_form or a.get("type") == "button"):
+            self.found.append((self.getpos()[0], a))
 
 
 def _shown_buttons() -> dict[str, list[tuple[int, dict[str, str | None]]]]:
@@ -76,31 +90,20 @@ def test_bind_button_switches_the_button_on():
     assert "button.disabled = false" in body
 
 
-class _FileControls(HTMLParser):
+class _FileControls(_Shown):
     """The file inputs (its own ``hidden`` aside: a label, the drop zone, is what shows) and the
     drop zones not inside a hidden element nor a ``<template>`` when the page is first shown:
     (id, is a drop zone)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.stack: list[tuple[str, bool]] = []
         self.found: list[tuple[str, bool]] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        shown = not any(hides for _, hides in self.stack)
+    def take(self, tag: str, a: dict[str, str | None], shown: bool) -> None:
         if shown and tag == "input" and a.get("type") == "file":
             self.found.append((a.get("id") or "", False))
         if shown and "hidden" not in a and "dropzone" in (a.get("class") or "").split():
             self.found.append((a.get("id") or "", True))
-        if tag not in VOID:
-            self.stack.append((tag, "hidden" in a or tag == "template"))
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i][0] == tag:
-                del self.stack[i:]
-                return
 
 
 def _before_the_first_await(script: str) -> str:
