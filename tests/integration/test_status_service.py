@@ -526,3 +526,48 @@ def test_a_crl_published_by_another_process_meanwhile_is_served(make_platform, m
         assert s.execute(select(func.count(Crl.id))).scalar_one() == before  # none re-signed
         latest = s.execute(select(Crl).order_by(Crl.id.desc()).limit(1)).scalar_one()
     assert der == latest.der and latest.crl_number == published.crl_number
+
+
+def test_a_later_crl_number_never_carries_an_earlier_this_update(make_platform, clock, monkeypatch):
+    """Two processes publishing the issuing CA's CRL: the first reads the clock (thisUpdate)
+    and, before it reads the latest CRL number, the second publishes a CRL a few seconds
+    later. The first's CRL, number N+2, carried a thisUpdate *before* CRL N+1's: a relying
+    party keeping the one with the later thisUpdate (OpenSSL's CRL choice does) kept the
+    older list. A CRL's thisUpdate is now never earlier than the CRL numbered before it."""
+    a = make_platform()
+    b = make_platform(home=a.settings.home, url=a.settings.database_url, init=False)
+    a.status.publish_crl("issuing")
+    real = a.status._latest_crl
+    calls: list[str] = []
+
+    def other_process_meanwhile(s, role):
+        if not calls:
+            calls.append(role)
+            clock.advance(seconds=3)
+            b.status.publish_crl("issuing")
+        return real(s, role)
+
+    monkeypatch.setattr(a.status, "_latest_crl", other_process_meanwhile)
+    a.status.publish_crl("issuing")
+    with a.db.read() as s:
+        rows = s.execute(
+            select(Crl.crl_number, Crl.der).where(Crl.issuer_role == "issuing").order_by(Crl.id)
+        ).all()
+    assert [n for n, _ in rows] == [1, 2, 3]
+    updates = [x509.load_der_x509_crl(der).last_update_utc for _, der in rows]
+    assert updates == sorted(updates), updates
+
+
+def test_a_crl_from_a_clock_gone_wrong_is_not_followed(make_platform, clock) -> None:
+    """A CRL signed with a clock a day ahead does not drag every later CRL's thisUpdate (and
+    nextUpdate) a day into the future: a thisUpdate is carried forward only within
+    CRL_CLOCK_SLACK."""
+    p = make_platform()
+    now = clock.now().replace(microsecond=0)
+    clock.set(now + dt.timedelta(days=1))
+    p.status.publish_crl("issuing")
+    clock.set(now)
+    p.status.publish_crl("issuing")
+    latest = x509.load_der_x509_crl(p.status.current_crl("issuing"))
+    assert latest.last_update_utc == now
+    assert latest.next_update_utc == now + CRL_VALIDITY["issuing"]

@@ -62,6 +62,8 @@ _T = TypeVar("_T")
 # within minutes of a request, and at once on a status change (keyed by status version).
 CRL_VALIDITY = {"issuing": dt.timedelta(days=7), "root": dt.timedelta(days=90)}
 CRL_REFRESH_BEFORE = {"issuing": dt.timedelta(days=6), "root": dt.timedelta(days=60)}
+# how far ahead of this process's clock the latest CRL's thisUpdate may be and still be followed
+CRL_CLOCK_SLACK = dt.timedelta(minutes=5)
 OCSP_VALIDITY = dt.timedelta(days=7)
 OCSP_RESIGN_AFTER = dt.timedelta(minutes=10)
 # long-running servers look for a rolled-over TSA or responder certificate this often
@@ -182,11 +184,11 @@ class StatusService:
     def publish_crl(self, role: str = "issuing", *, force: bool = True) -> PublishedCrl:
         """Sign and store a new CRL for ``role`` (issuing or root) from the current database."""
         issuer = self.ca.issuer(role)
-        now = self.clock.now()
         must_cover: int | None = None  # the status revision this call was asked to publish
         for attempt in range(3):
             with self.db.read() as s:
                 revision = self._revision(s, role)
+                now = self.clock.now()
                 if must_cover is None:
                     must_cover = revision
                 latest = self._latest_crl(s, role)
@@ -203,19 +205,20 @@ class StatusService:
                     return published_crl(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
-            next_update = now + _validity(role)
+                this_update = _after(latest, now)
+            next_update = this_update + _validity(role)
             der = build_crl(
                 issuer_cert=issuer.certificate,
                 key=issuer.key,
                 entries=entries,
                 crl_number=number,
-                this_update=now,
+                this_update=this_update,
                 next_update=next_update,
             )
             row = Crl(
                 issuer_role=role,
                 crl_number=number,
-                this_update=now,
+                this_update=this_update,
                 next_update=next_update,
                 status_revision=revision,
                 der=der,
@@ -374,6 +377,17 @@ class StatusService:
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _after(latest: Crl | None, now: dt.datetime) -> dt.datetime:
+    """The thisUpdate of the CRL to follow ``latest``: never before ``latest``'s, signed by
+    another process between our reading the clock and reading it (or on a machine whose clock
+    runs a little ahead) — a relying party keeping the CRL with the later thisUpdate would
+    otherwise keep the older list. A ``latest`` more than ``CRL_CLOCK_SLACK`` ahead is taken for a
+    clock gone wrong and not followed: every later CRL would carry its time."""
+    if latest is None or latest.this_update <= now or latest.this_update - now > CRL_CLOCK_SLACK:
+        return now
+    return latest.this_update
 
 
 def _validity(role: str) -> dt.timedelta:
