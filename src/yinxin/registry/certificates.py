@@ -154,7 +154,12 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def check_dns_name(name: str) -> str:
-    """An ASCII host name (internationalised names must come as A-labels, xn--…)."""
+    """An ASCII host name (internationalised names must come as A-labels, xn--…).
+
+    Its last label, the top-level domain, is at least two characters and ends with a letter
+    (RFC 3696 §2: no top-level domain is all-numeric; every A-label ends with a letter): so
+    an IP address (``1.2.3.4``) or ``gw.example.123`` is no host name, which pkilint's
+    ``pkix.invalid_domain_name_syntax`` found as an ERROR in certificates issued for them."""
     d = (name or "").strip().lower().rstrip(".")
     labels = d.split(".")
     if (
@@ -163,10 +168,13 @@ def check_dns_name(name: str) -> str:
         or len(labels) < 2
         or not d.isascii()
         or not all(_LABEL.match(label) for label in labels)
+        or len(labels[-1]) < 2
+        or not labels[-1][-1].isalpha()
     ):
         raise ValidationError(
-            f"{name!r} is not a DNS host name (letters, digits and hyphens; "
-            "internationalised names as xn-- A-labels)",
+            f"{name!r} is not a DNS host name (letters, digits and hyphens, ending in a "
+            "top-level domain of two or more characters whose last is a letter; not an IP "
+            "address; internationalised names as xn-- A-labels)",
             field="dns_names",
         )
     return d
