@@ -276,7 +276,10 @@ def _edge_cases(w: World, p: Platform) -> None:
     _refused(w, "name with a line break", org_named("北京\n公司", 55))
     _refused(w, "empty name", person_named(" \t ", 56))
     device = subs.device.id
-    for bad in ("例子.中国", "1.2.3.4", "a.b", "gw.example.123", "*.example.cn", "localhost"):
+    bad_names = ("例子.中国", "1.2.3.4", "a.b", "gw.example.123", "*.example.cn", "localhost")
+    # A-labels that are no IDNA: U+0080, a control character; a truncated Punycode string
+    bad_names += ("xn--a.example.cn", "xn--zz.example.cn")
+    for bad in bad_names:
         _refused(
             w,
             f"DNS name {bad}",
@@ -388,6 +391,9 @@ def test_subjects_are_the_records_utf8_and_within_bounds(world: World) -> None:
                     assert value.native == value.native.strip(), name
         if c.subject_cn is not None:
             assert cert.subject.native["common_name"] == c.subject_cn, name
+        # every host name reads back through IDNA (asn1crypto decodes A-labels with it)
+        if cert.subject_alt_name_value is not None:
+            assert all(isinstance(n, str) for n in cert.subject_alt_name_value.native), name
         # nothing the CSR asked for reaches the certificate
         assert "evil" not in str(cert.subject.native) + str(cert["tbs_certificate"].native), name
     asked = _cert(world.certs["edge/person-csr-asks-ca"])

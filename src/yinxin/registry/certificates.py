@@ -159,7 +159,10 @@ def check_dns_name(name: str) -> str:
     Its last label, the top-level domain, is at least two characters and ends with a letter
     (RFC 3696 §2: no top-level domain is all-numeric; every A-label ends with a letter): so
     an IP address (``1.2.3.4``) or ``gw.example.123`` is no host name, which pkilint's
-    ``pkix.invalid_domain_name_syntax`` found as an ERROR in certificates issued for them."""
+    ``pkix.invalid_domain_name_syntax`` found as an ERROR in certificates issued for them.
+    An xn-- label must be an A-label IDNA decodes and encodes back to itself: ``xn--a`` (a
+    control character, U+0080) or ``xn--zz`` (no Punycode) made certificates whose host
+    names asn1crypto, reading them, could not decode."""
     d = (name or "").strip().lower().rstrip(".")
     labels = d.split(".")
     if (
@@ -177,7 +180,24 @@ def check_dns_name(name: str) -> str:
             "address; internationalised names as xn-- A-labels)",
             field="dns_names",
         )
+    for label in labels:
+        if label.startswith("xn--") and not _is_a_label(label):
+            raise ValidationError(
+                f"{name!r} is not a DNS host name: {label} is no internationalised label "
+                "(IDNA does not decode it to a name that encodes back to it)",
+                field="dns_names",
+            )
     return d
+
+
+def _is_a_label(label: str) -> bool:
+    """Whether an ``xn--`` label is an A-label: Python's IDNA codec (as asn1crypto reads host
+    names) decodes it, the decoded name is not plain ASCII, and it encodes back to ``label``."""
+    try:
+        u = label.encode("ascii").decode("idna")
+        return not u.isascii() and u.encode("idna").decode("ascii") == label
+    except UnicodeError:
+        return False
 
 
 def pub_der(key: PublicKeyTypes) -> bytes:
