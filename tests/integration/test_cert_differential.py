@@ -23,6 +23,7 @@ revocation then reaches every certificate of it).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import io
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkilint.bin.lint_pkix_cert import main as lint_pkix_cert
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from tests.clock import START
 from tests.conftest import PASSPHRASE
@@ -46,6 +48,7 @@ from tests.integration.test_ca_lifecycle import PIN, enrol, id_number, issue, ne
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
 from yinxin.errors import ValidationError
+from yinxin.pdf import names
 from yinxin.pki import sm2, sm2_x509
 from yinxin.settings import Settings
 
@@ -140,7 +143,7 @@ def _refused(w: World, case: str, fn) -> None:
     except Exception as e:  # noqa: BLE001 - a crash is the finding
         w.refusals[case] = (None, f"{type(e).__name__}: {e}")
     else:
-        w.refusals[case] = (None, "issued, not refused")
+        w.refusals[case] = (None, "accepted, not refused")
 
 
 def _issue_under(w: World, p: Platform, ca: str) -> None:
@@ -275,6 +278,16 @@ def _edge_cases(w: World, p: Platform) -> None:
     _refused(w, "name with a control character", person_named("张\x1b[31m三", 54))
     _refused(w, "name with a line break", org_named("北京\n公司", 55))
     _refused(w, "empty name", person_named(" \t ", 56))
+    # code points this Python's Unicode does not assign (U+0378; the noncharacters U+FFFF and
+    # U+FDD0): pyHanko's path validation refuses a certificate naming one
+    # ("X.509 Name objects may not contain unassigned code points"), openssl and pkilint not
+    _refused(w, "name with an unassigned code point", person_named("张\u0378三", 57))
+    _refused(w, "name with a noncharacter", org_named("北京\uffff公司", 58))
+    _refused(
+        w,
+        "device name with a noncharacter",
+        lambda: s.add_device(device_name="门禁\ufdd0", organization_id=org64.id),
+    )
     device = subs.device.id
     bad_names = ("例子.中国", "1.2.3.4", "a.b", "gw.example.123", "*.example.cn", "localhost")
     # A-labels that are no IDNA: U+0080, a control character; a truncated Punycode string
@@ -376,6 +389,33 @@ def _cert(c: Issued) -> a_x509.Certificate:
     )
 
 
+def test_pyhanko_validates_every_path(world: World) -> None:
+    """pyHanko's certvalidator, which judges our signatures, builds and validates the path of
+    every ECDSA and RSA certificate (it has no SM2), names compared as ``yinxin.pdf`` has it."""
+    names.install()
+    failures: list[str] = []
+    checked = 0
+    for name, c in world.certs.items():
+        if c.ca == "sm2" or c.profile == "root":
+            continue
+        files = world.cas[c.ca]
+        context = ValidationContext(
+            trust_roots=[_cert(Issued(files["root"], "root", c.ca))],
+            other_certs=[_cert(Issued(files[r], r, c.ca)) for r in ("issuing",)],
+            allow_fetching=False,
+            moment=world.at,
+            revocation_mode="soft-fail",
+        )
+        try:
+            validator = CertificateValidator(_cert(c), validation_context=context)
+            asyncio.run(validator.async_validate_path())
+            checked += 1
+        except Exception as e:  # noqa: BLE001 - each refusal is a finding
+            failures.append(f"{name}: {type(e).__name__}: {e}")
+    assert not failures, "\n".join(failures)
+    assert checked > 30
+
+
 def test_subjects_are_the_records_utf8_and_within_bounds(world: World) -> None:
     for name, c in world.certs.items():
         cert = _cert(c)
@@ -429,6 +469,9 @@ def test_what_must_be_refused_is_refused_naming_the_field(world: World) -> None:
         "name with a control character": "name",
         "name with a line break": "name",
         "empty name": "name",
+        "name with an unassigned code point": "name",
+        "name with a noncharacter": "name",
+        "device name with a noncharacter": "device_name",
         "CSR with a bad signature": "csr",
         "RSA-1024 key": "csr",
         "RSA-4096 key": "csr",

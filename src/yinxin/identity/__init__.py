@@ -225,12 +225,34 @@ def refuse_hidden(value: str, field: str, *, lines: bool = False) -> str:
     return value
 
 
+def refuse_unassigned(value: str, field: str) -> str:
+    """``value`` unless it holds a code point this Python's Unicode does not assign (category
+    Cn: unassigned, or a noncharacter such as U+FFFF), else a :class:`ValidationError` naming
+    ``field`` and the character.
+
+    A name goes into certificates and signed records, which pyHanko compares through RFC 4518
+    string preparation: with an unassigned code point it raises ("X.509 Name objects may not
+    contain unassigned code points", ``yinxin.pdf.names``), so no path through a certificate
+    naming one was validated, while the certificate was issued."""
+    for i, c in enumerate(value):
+        if unicodedata.category(c) == "Cn":
+            raise ValidationError(
+                f"contains U+{ord(c):04X} at position {i + 1}, a code point Unicode "
+                f"{unicodedata.unidata_version} does not assign (or a noncharacter); "
+                "it must be text of assigned characters",
+                field=field,
+            )
+    return value
+
+
 def validate_name(value: str, field: str = "name", max_len: int = 100) -> str:
-    """A name as people write it: any script, spaces and punctuation, nothing hidden."""
+    """A name as people write it: any script, spaces and punctuation, nothing hidden and no
+    code point Unicode does not assign."""
     v = (value or "").strip()
     if not v:
         raise ValidationError("must not be empty", field=field)
     refuse_hidden(v, field)
+    refuse_unassigned(v, field)
     if len(v) > max_len:
         raise ValidationError(f"must be at most {max_len} printable characters", field=field)
     return v
