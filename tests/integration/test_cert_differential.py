@@ -224,6 +224,28 @@ def _edge_cases(w: World, p: Platform) -> None:
     )
     keep("person-50", issue(p, person50.id).pem, "person", "欧阳" * 25)
     keep("person-spaced", issue(p, spaced.id).pem, "person", "Zhang  San")
+    # right-to-left script beside Chinese, or not at both ends: RFC 4518 §2.5 ignores bidi
+    uyghur = "新疆喀什 قەشقەر سودا شىركىتى"
+    bilingual = accepted(
+        s.add_organization(
+            name=uyghur,
+            uscc=uscc(66),
+            legal_representative="艾力",
+            contact_name="王五",
+            contact_phone="010-62345678",
+            phone="13900139066",
+        )
+    )
+    keep(
+        "organization-bidi",
+        issue(p, bilingual.id, "organization-signing").pem,
+        "organization",
+        uyghur,
+    )
+    rtl_digit = accepted(
+        s.add_person(name="ئابدۇرېھىم 2", id_number=id_number(67), phone="13800138067", actor="t")
+    )
+    keep("person-bidi", issue(p, rtl_digit.id).pem, "person", "ئابدۇرېھىم 2")
 
     subs = enrol(p, 70)
     asked = _csr(

@@ -13,6 +13,14 @@ unassigned (category Cn). Nothing else of the preparation changes: the mapping, 
 other prohibited tables. Every character Unicode 3.2 assigned is still assigned (Unicode's
 stability policy), so any two names that could be compared before compare exactly as
 before; only names that raised are now compared.
+
+The preparation also ran RFC 3454's bidirectional check, which RFC 4518 §2.5 leaves out
+("Bidirectional characters are ignored"): a name with right-to-left script beside
+left-to-right — an organization named in Chinese and Uyghur, 新疆喀什 قەشقەر … — or not at
+both ends (ئابدۇرېھىم 2) raised "malformed bidirectional sequence", and a certificate the
+platform had issued for it, which OpenSSL and pkilint accept, made no path. No
+right-to-left character is of table D.1 here, so the check never raises; it only ever
+raised, never changed a prepared name, so names compared before compare as before.
 """
 
 from __future__ import annotations
@@ -34,6 +42,15 @@ _TABLES = types.SimpleNamespace(
     **{k: v for k, v in vars(stringprep).items() if not k.startswith("_")},
 )
 _TABLES.in_table_a1 = _still_unassigned
+
+
+def _no_bidi_check(code: str) -> bool:
+    """RFC 4518 §2.5: bidirectional characters are ignored (table D.1 is asked by the check
+    alone)."""
+    return False
+
+
+_TABLES.in_table_d1 = _no_bidi_check
 
 
 def install() -> None:
