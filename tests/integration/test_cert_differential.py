@@ -305,6 +305,8 @@ def _edge_cases(w: World, p: Platform) -> None:
     # ("X.509 Name objects may not contain unassigned code points"), openssl and pkilint not
     _refused(w, "name with an unassigned code point", person_named("张\u0378三", 57))
     _refused(w, "name with a noncharacter", org_named("北京\uffff公司", 58))
+    # U+FFFD, what a lost character was decoded as: refused by the same preparation
+    _refused(w, "name with the replacement character", person_named("张\ufffd", 59))
     _refused(
         w,
         "device name with a noncharacter",
@@ -493,6 +495,7 @@ def test_what_must_be_refused_is_refused_naming_the_field(world: World) -> None:
         "empty name": "name",
         "name with an unassigned code point": "name",
         "name with a noncharacter": "name",
+        "name with the replacement character": "name",
         "device name with a noncharacter": "device_name",
         "CSR with a bad signature": "csr",
         "RSA-1024 key": "csr",

@@ -227,19 +227,26 @@ def refuse_hidden(value: str, field: str, *, lines: bool = False) -> str:
 
 def refuse_unassigned(value: str, field: str) -> str:
     """``value`` unless it holds a code point this Python's Unicode does not assign (category
-    Cn: unassigned, or a noncharacter such as U+FFFF), else a :class:`ValidationError` naming
-    ``field`` and the character.
+    Cn: unassigned, or a noncharacter such as U+FFFF) or U+FFFD, the replacement character,
+    else a :class:`ValidationError` naming ``field`` and the character.
 
     A name goes into certificates and signed records, which pyHanko compares through RFC 4518
     string preparation: with an unassigned code point it raises ("X.509 Name objects may not
-    contain unassigned code points", ``yinxin.pdf.names``), so no path through a certificate
-    naming one was validated, while the certificate was issued."""
+    contain unassigned code points", ``yinxin.pdf.names``), and with U+FFFD ("may not contain
+    the replacement character"), so no path through a certificate naming one was validated,
+    while the certificate was issued."""
     for i, c in enumerate(value):
         if unicodedata.category(c) == "Cn":
             raise ValidationError(
                 f"contains U+{ord(c):04X} at position {i + 1}, a code point Unicode "
                 f"{unicodedata.unidata_version} does not assign (or a noncharacter); "
                 "it must be text of assigned characters",
+                field=field,
+            )
+        if c == "\ufffd":  # refused by the same preparation
+            raise ValidationError(
+                f"contains U+FFFD at position {i + 1}, the replacement character a lost "
+                "character was decoded as; write the name as it is",
                 field=field,
             )
     return value
