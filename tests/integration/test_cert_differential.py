@@ -7,8 +7,9 @@ One CA per key algorithm (``ec-p256``, ``ec-p384``, ``rsa-3072``, ``sm2``), made
 module; under each, every profile the platform issues — its own root, issuing CA, OCSP
 responders and TSA, and a person's, an organization's (the profiles seals are bound to) and a
 device's certificate — for every subscriber key algorithm the CA takes, by CSR and
-platform-held. Beside them the subject edge cases (Chinese names at the 64-character bound, a
-name given with spaces around it, Uyghur beside Chinese, IDN host names as A-labels), the CSRs
+platform-held; under P-256, every role that rolls over, rolled, and certificates issued
+after. Beside them the subject edge cases (Chinese names at the 64-character bound, a name
+given with spaces around it, Uyghur beside Chinese, IDN host names as A-labels), the CSRs
 whose requests must not be honoured (basicConstraints CA:TRUE, keyCertSign, SANs,
 anyExtendedKeyUsage, an empty subject), and what must be refused, naming the field, with
 nothing written: names over the bound, with control characters, unassigned code points or
@@ -54,6 +55,7 @@ from yinxin.clock import FrozenClock
 from yinxin.errors import ValidationError
 from yinxin.pdf import names
 from yinxin.pki import sm2, sm2_x509
+from yinxin.registry.ca import ROLLABLE
 from yinxin.settings import Settings
 
 pytestmark = [
@@ -347,6 +349,31 @@ def _edge_cases(w: World, p: Platform) -> None:
     _refused(w, "not a CSR", lambda: issue(p, person, csr=b"-----BEGIN CERTIFICATE REQUEST-----"))
 
 
+def _rolled_over(w: World, p: Platform) -> None:
+    """Every role that rolls over (the issuing CA re-certified, the responders and the TSA on
+    new keys), rolled once under the P-256 CA; a certificate issued after, under the new
+    issuing CA certificate."""
+    out = w.dir / "rolled"
+    out.mkdir()
+    ca = "ec-p256-rolled"
+    w.cas[ca] = {"root": w.cas["ec-p256"]["root"]}
+    for role in ROLLABLE:
+        p.ca.rollover(role, actor="t")
+    for role in ROLLABLE:
+        f = out / f"ca-{role}.pem"
+        f.write_bytes(p.ca.certificate(role).public_bytes(PEM))
+        w.cas[ca][role] = f
+        w.certs[f"{ca}/{role}"] = Issued(f, role, ca)
+    subs = enrol(p, 80)
+    for name, profile, sub, kw in [
+        ("person", "person-signing", subs.person.id, {}),
+        ("device", "device-tls", subs.device.id, {"dns_names": ["gw80.example.cn"]}),
+    ]:
+        f = out / f"{name}.pem"
+        f.write_text(issue(p, sub, profile, **kw).pem)
+        w.certs[f"{ca}/{name}"] = Issued(f, name, ca)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("certdiff")
@@ -357,6 +384,7 @@ def world(tmp_path_factory) -> Iterator[World]:
             p = w.platforms[ca] = _platform(base / f"home-{ca}", ca)
             _issue_under(w, p, ca)
         _edge_cases(w, w.platforms["ec-p256"])
+        _rolled_over(w, w.platforms["ec-p256"])
         yield w
     finally:
         for p in w.platforms.values():
