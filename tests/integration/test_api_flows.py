@@ -271,6 +271,16 @@ def test_authorized_signing_over_http_and_withdrawal_refuses_at_once(served):
     auth2 = api.post("/authorizations", json=grant2).json()
     w2 = api.post(f"/authorizations/{auth2['id']}/withdraw", json={"reason": "停止授权"}).json()
     assert w2["state"] == "withdrawn" and w2["key_held"] is False
+    # the list is a page like the others (it was a bare list, every row at once)
+    first = api.get("/authorizations?limit=1")
+    assert first.status_code == 200, first.text
+    assert set(first.json()) == {"items", "next"} and first.json()["next"] == str(auth["id"])
+    assert [a["id"] for a in first.json()["items"]] == [auth["id"]]
+    rest = api.get(f"/authorizations?limit=1&after={first.json()['next']}").json()
+    assert [a["id"] for a in rest["items"]] == [auth2["id"]] and rest["next"] is None
+    assert api.get("/authorizations?state=withdrawn").json()["items"][-1]["id"] == auth2["id"]
+    for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("after=-1", "after")):
+        problem_of(api.get(f"/authorizations?{query}"), 422, field)
     flow2 = api.post(
         "/flows",
         json={

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
     IsoDateTime,
+    Page,
+    Pages,
     Plat,
     Strict,
     allowed,
@@ -175,20 +177,21 @@ def grant(body: AuthorizationGrantIn, platform: Plat, principal: Signer):
     )
 
 
-@router.get("/authorizations", response_model=list[AuthorizationView])
+@router.get("/authorizations", response_model=Page[AuthorizationView])
 def list_authorizations(
     platform: Plat,
     principal: Signer,
+    pages: Pages,
     holder_subscriber_id: int | None = Query(None, ge=1, le=2**62),
     state: AuthorizationStateFilter | None = None,
 ):
-    org = principal.organization_id
+    """Authorizations in id order, a page at a time; an organization's key: those it holds
+    (or, filtered, those a subscriber in its scope holds)."""
     if holder_subscriber_id is not None:  # another organization's or no subscriber: 404
         scope_filter(platform, principal, holder_subscriber_id, field="holder_subscriber_id")
-    if org is not None:
-        rows = platform.authorizations.list(holder_subscriber_id or org, state=state)
-        return [a for a in rows if a.holder_subscriber_id == org or holder_subscriber_id]
-    return platform.authorizations.list(holder_subscriber_id, state=state)
+    holder = holder_subscriber_id or principal.organization_id
+    rows = platform.authorizations.list(holder, state=state, **pages.fetch())
+    return pages.page(rows, lambda a: a.id)
 
 
 @router.get("/authorizations/{authorization_id:int}", response_model=AuthorizationView)
