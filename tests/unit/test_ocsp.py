@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import OCSPExtensionOID
 
 from tests.unit.pki_chain import Chain, HsmLikeKey, make_chain, run, venv_tool
 from yinxin.errors import ConfigurationError
@@ -494,3 +495,28 @@ def test_with_nonce_derives_a_valid_signed_response_from_a_presigned_one(tmp_pat
     )
     out = openssl(other.public_bytes(serialization.Encoding.DER))
     assert out.returncode != 0 and "Nonce Verify error" in out.stderr  # the check is real
+
+
+def test_a_nonce_value_that_is_not_one_whole_octet_string_is_malformed(pki):
+    """RFC 8954 §2.1: the nonce extension's extnValue holds the DER of ``Nonce ::= OCTET
+    STRING``. A value with bytes after that OCTET STRING (``04 02 aa bb`` then ``cc dd``) was
+    read as the nonce ``aa bb`` and echoed as ``04 02 aa bb``, which a client comparing the
+    extnValue it sent (OpenSSL's ``OCSP_check_nonce``) finds different; a raw nonce (no OCTET
+    STRING around it) was refused only when its first bytes did not happen to read as one."""
+
+    def with_value(value: bytes) -> bytes:
+        return (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(pki.good, pki.chain.issuing, hashes.SHA256())
+            .add_extension(
+                x509.UnrecognizedExtension(OCSPExtensionOID.NONCE, value), critical=False
+            )
+            .build()
+            .public_bytes(serialization.Encoding.DER)
+        )
+
+    assert parse_request(with_value(b"\x04\x02\xaa\xbb"))[0].nonce == b"\xaa\xbb"
+    for bad in (b"\x04\x02\xaa\xbb\xcc\xdd", b"\x04\x02\xaa\xbb\x00", bytes(range(16))):
+        with pytest.raises(OcspError) as err:
+            parse_request(with_value(bad))
+        assert err.value.code == "malformed_request" and "nonce" in err.value.message

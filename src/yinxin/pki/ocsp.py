@@ -19,6 +19,19 @@ Decisions worth knowing before reading the code:
 * **Nonce** (RFC 8954): ``Nonce ::= OCTET STRING (SIZE(1..32))``; one outside that is a malformed
   request. A request with a nonce needs a freshly signed response; one without can be served a
   pre-signed response cached by (serial, status version, CertID hash algorithm).
+* **A nonce not wrapped in an OCTET STRING** (the raw bytes as extnValue, as OpenSSL wrote it
+  before 0.9.7d and as RFC 2560's "the extnValue is the value of the nonce" could be read) is
+  ``malformedRequest``, as is an extnValue with bytes after its OCTET STRING. RFC 8954 §2.1
+  settles the encoding: extnValue holds the DER of ``Nonce ::= OCTET STRING``, so such a
+  request does not conform, which is what malformedRequest says (RFC 6960 §2.3). Accepting it
+  would not help the client either: OpenSSL's responder copies the request's extension
+  verbatim (``OCSP_copy_nonce``) and its client compares the two extnValues byte for byte
+  (``OCSP_check_nonce``), so the only answer such a client takes is our signature over bytes
+  that are not a Nonce, which ``with_nonce`` (it writes the wrapped form) cannot splice into a
+  pre-signed response and linters flag; reading the wrapped part and dropping the rest (as
+  this module did) echoed a different extnValue, which that check refuses. Raw bytes that
+  happen to be one whole DER OCTET STRING cannot be told from a wrapped nonce and are read as
+  one; the echo is then the very bytes sent.
 * **An extension twice** in ``requestExtensions`` or in one ``singleRequestExtensions`` (same
   OID, whatever its values) gets ``malformedRequest``: RFC 5280 §4.2 allows each extension at
   most once per list, and with two nonces which one to echo would be a guess.
@@ -39,6 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from asn1crypto import core as a_core
 from asn1crypto import keys as a_keys
 from asn1crypto import ocsp as a_ocsp
 from asn1crypto import x509 as a_x509
@@ -134,7 +148,7 @@ def parse_request(der: bytes) -> list[CertId]:
         for ext in tbs["request_extensions"] or []:
             name = ext["extn_id"].native
             if name == "nonce":
-                nonce = bytes(ext["extn_value"].parsed.native)
+                nonce = _nonce(ext)
                 if not 1 <= len(nonce) <= MAX_NONCE:
                     raise _malformed("nonce must be 1 to 32 octets (RFC 8954)")
             elif ext["critical"].native:
@@ -168,6 +182,19 @@ def parse_request(der: bytes) -> list[CertId]:
         raise
     except Exception as exc:  # any parse failure of untrusted bytes is the client's fault
         raise _malformed(type(exc).__name__) from None
+
+
+def _nonce(ext) -> bytes:
+    """The nonce of a nonce extension: its extnValue must hold the DER of one ``Nonce ::=
+    OCTET STRING`` and nothing after it (RFC 8954 §2.1). Anything else — a raw nonce with no
+    OCTET STRING around it, or bytes after one — is malformed: see the module docstring."""
+    buf = ext.dump()
+    try:  # extnValue, the extension's last element, read without asn1crypto's lenient parse
+        _, c0, c1 = der.read(buf, 0)
+        _, _, v0, v1 = der.children(buf, c0, c1)[-1]
+        return bytes(a_core.OctetString.load(buf[v0:v1], strict=True).native)
+    except ValueError:
+        raise _malformed("the nonce is not one DER OCTET STRING (RFC 8954)") from None
 
 
 def _no_repeats(extensions) -> None:
