@@ -317,6 +317,46 @@ def test_ocsp_nonce_echoed_over_http(env: Env, new_cert, client: httpx.Client) -
     assert len(seen) == 3
 
 
+def test_ocsp_caching_headers_follow_the_response(env: Env, new_cert, client: httpx.Client) -> None:
+    """RFC 5019 §6.2 (RFC 9919 §6.2): a nonce-less answer says to HTTP caches what it says
+    inside — Last-Modified its thisUpdate, Expires its nextUpdate, an ETag of its bytes, and a
+    public max-age no later than nextUpdate. An answer carrying a nonce is for the one request
+    that sent it: no shared cache may keep it. An error status is not authoritative: no cache
+    keeps it either (all three were sent "max-age=60, public" alike)."""
+    from email.utils import parsedate_to_datetime
+
+    cert, _ = new_cert()
+    plain = ocsp_request(cert, env.issuing)
+    with_nonce = ocsp_request(cert, env.issuing, nonce=os.urandom(16))
+
+    def get(der: bytes) -> httpx.Response:
+        return client.get("/ocsp/" + quote(base64.b64encode(der).decode(), safe=""))
+
+    for how, r in (("GET", get(plain)), ("POST", post_ocsp(client, plain))):
+        single = ocsp_single(r.content, env)
+        h = r.headers
+        assert parsedate_to_datetime(h["last-modified"]) == single.this_update_utc, how
+        assert parsedate_to_datetime(h["expires"]) == single.next_update_utc, how
+        assert h["etag"] == f'"{hashlib.sha256(r.content).hexdigest()}"', how
+        directives = {d.strip() for d in h["cache-control"].split(",")}
+        assert {"public", "no-transform", "must-revalidate"} <= directives, h
+        (max_age,) = [int(d[8:]) for d in directives if d.startswith("max-age=")]
+        date = parsedate_to_datetime(h["date"])
+        assert 0 < max_age and date + dt.timedelta(seconds=max_age) <= single.next_update_utc
+    for how, r in (("GET", get(with_nonce)), ("POST", post_ocsp(client, with_nonce))):
+        assert ocsp_single(r.content, env).extensions.get_extension_for_class(x509.OCSPNonce)
+        directives = {d.strip() for d in r.headers["cache-control"].split(",")}
+        assert "public" not in directives and "private" in directives, (how, r.headers)
+        assert not any(d.startswith(("max-age", "s-maxage")) and d != "max-age=0"
+                       for d in directives), (how, r.headers)  # fmt: skip
+        assert "expires" not in r.headers and "etag" not in r.headers, (how, r.headers)
+    foreign = raw_ocsp_request([cert_id(_foreign_ca(), 5)])
+    for r in (get(foreign), post_ocsp(client, foreign), get(b"\x30\x00")):
+        assert ocsp_status_of(r.content) in ("unauthorized", "malformed_request")
+        assert r.headers["cache-control"] == "no-store", r.headers
+        assert "last-modified" not in r.headers and "etag" not in r.headers
+
+
 def test_freeze_is_hold_and_unfreeze_is_good(env: Env, new_cert) -> None:
     cert, pem = new_cert()
     yinxin_cli(["cert", "freeze", hexs(cert)], env.home)

@@ -124,6 +124,18 @@ class CertId:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """An OCSPResponse (``der``) with what an HTTP answer says of it to caches (RFC 5019 §6.2):
+    the thisUpdate and nextUpdate of its statuses (``None``: an unsigned error status, which
+    no cache should keep) and whether it echoes a nonce (an answer to one request only)."""
+
+    der: bytes
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+    nonce: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SingleStatus:
     serial: int
     status: Literal["good", "revoked", "unknown"]

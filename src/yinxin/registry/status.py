@@ -24,10 +24,13 @@ from cryptography import x509
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from yinxin.clock import Clock
+from yinxin.clock import Clock, whole_utc
 from yinxin.errors import NotFound, YinxinError
 from yinxin.pki import tsa
 from yinxin.pki.crl import RevokedEntry, build_crl
+from yinxin.pki.ocsp import (
+    Answer as OcspAnswer,
+)
 from yinxin.pki.ocsp import (
     OcspError,
     SingleStatus,
@@ -399,6 +402,15 @@ def _refresh_before(role: str) -> dt.timedelta:
     return CRL_REFRESH_BEFORE[split_role(role)[1]]
 
 
+def _answer(
+    der: bytes, this_update: dt.datetime, validity: dt.timedelta, nonce: bytes | None
+) -> OcspAnswer:
+    """A signed response as ``build_response`` dated it: thisUpdate in whole seconds, and
+    nextUpdate ``validity`` later."""
+    this = whole_utc(this_update, "this_update")
+    return OcspAnswer(der, this, this + validity, nonce is not None)
+
+
 def _single(st: CertStatus) -> SingleStatus:
     return SingleStatus(st.serial, st.status, st.revoked_at, st.reason)
 
@@ -477,28 +489,29 @@ class _HierarchyResponder:
             request_hash_alg=hash_alg,
         )
 
-    def _presigned(self, st: CertStatus, alg: str, now: dt.datetime) -> bytes:
-        """The nonce-less response for this status, signed at most OCSP_RESIGN_AFTER ago;
-        keyed by status_version, so a status change is answered at once."""
+    def _presigned(self, st: CertStatus, alg: str, now: dt.datetime) -> tuple[dt.datetime, bytes]:
+        """The nonce-less response for this status, signed at most OCSP_RESIGN_AFTER ago, and
+        the moment it was signed (its thisUpdate); keyed by status_version, so a status change
+        is answered at once."""
         key = (st.serial, st.version, alg) if st.status != Answer.UNKNOWN else None
         if key is not None:
             hit = self._cache.get(key)
             if hit and now - hit[0] < OCSP_RESIGN_AFTER:
-                return hit[1]
+                return hit
         der = self._build([st], alg, None, now)
         if key is not None:
             with self._lock:
                 if len(self._cache) > 200_000:
                     self._cache.clear()
                 self._cache[key] = (now, der)
-        return der
+        return now, der
 
-    def respond_as_root(self, ids: list) -> bytes:
+    def respond_as_root(self, ids: list) -> OcspAnswer:
         """The root answers for its own subordinates (issuing CA, TSA): rare requests, signed
         each time, valid as long as the root's CRL."""
         now = self.status.clock.now()
         responder, key = self._root.get()
-        return build_response(
+        der = build_response(
             responder_cert=responder,
             responder_key=key,
             issuer_cert=self.root(),
@@ -508,18 +521,20 @@ class _HierarchyResponder:
             nonce=ids[0].nonce,
             request_hash_alg=ids[0].hash_algorithm,
         )
+        return _answer(der, now, CRL_VALIDITY["root"], ids[0].nonce)
 
-    def respond_as_issuing(self, ids: list) -> bytes:
+    def respond_as_issuing(self, ids: list) -> OcspAnswer:
         now = self.status.clock.now()
         statuses = [self.status.lookup(c.serial, self.issuing_role) for c in ids]
         alg, nonce = ids[0].hash_algorithm, ids[0].nonce
         if len(ids) == 1:
-            template = self._presigned(statuses[0], alg, now)
+            signed_at, template = self._presigned(statuses[0], alg, now)
             if nonce is None:
-                return template
+                return _answer(template, signed_at, OCSP_VALIDITY, None)
             # a nonce is signed into the response: derive it from the pre-signed one
-            return with_nonce(template, nonce, now, self._signer()[1])
-        return self._build(statuses, alg, nonce, now)
+            der = with_nonce(template, nonce, now, self._signer()[1])
+            return _answer(der, signed_at, OCSP_VALIDITY, nonce)
+        return _answer(self._build(statuses, alg, nonce, now), now, OCSP_VALIDITY, nonce)
 
     def fresh(self, cert: x509.Certificate) -> bytes | None:
         """A response about ``cert`` signed now (see ``OcspResponder.fresh``); None when
@@ -606,15 +621,21 @@ class OcspResponder:
         return der
 
     def respond(self, request_der: bytes) -> bytes:
+        """The DER OCSPResponse to a DER OCSPRequest (see ``answer``)."""
+        return self.answer(request_der).der
+
+    def answer(self, request_der: bytes) -> OcspAnswer:
+        """The OCSPResponse to a DER OCSPRequest with what HTTP caches may be told of it: an
+        error status (malformed, unauthorized, internal error) carries no times."""
         try:
             ids = parse_request(request_der)
         except OcspError as e:
-            return e.response()
+            return OcspAnswer(e.response())
         try:
             if len({c.hash_algorithm for c in ids}) > 1:
                 # build_response echoes every CertID with one hash algorithm; answering a mix
                 # would name certificates the client did not ask about
-                return error_response("malformed_request")
+                return OcspAnswer(error_response("malformed_request"))
             for refresh in (False, True):
                 for h in [self._default, *self._sides(refresh)]:
                     if all(matches_issuer(c, h.issuing()) for c in ids):
@@ -622,12 +643,12 @@ class OcspResponder:
                     if all(matches_issuer(c, h.root()) for c in ids):
                         return h.respond_as_root(ids)
             # we are authoritative only for our own CAs (RFC 6960 §2.3)
-            return error_response("unauthorized")
+            return OcspAnswer(error_response("unauthorized"))
         except OcspError as e:
-            return e.response()
+            return OcspAnswer(e.response())
         except Exception:  # a responder must answer, never crash: internalError (RFC 6960 §2.3)
             log.exception("OCSP responder failure")
-            return error_response("internal_error")
+            return OcspAnswer(error_response("internal_error"))
 
 
 class TimestampService:

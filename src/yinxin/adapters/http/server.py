@@ -21,14 +21,18 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import datetime as dt
 import errno
+import functools
 import gc
+import hashlib
 import json
 import logging
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -45,12 +49,51 @@ from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.adapters.http.privacy import PrivateAnswers
 from yinxin.app import Platform, build_platform
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
+from yinxin.pki.ocsp import Answer as OcspAnswer
 from yinxin.registry.ca import ROLES, SIDE_HIERARCHIES, is_ca_role, split_role
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 CT_OCSP_REQ = b"application/ocsp-request"
 CT_TSQ = b"application/timestamp-query"
+
+
+# How long a shared cache may serve one OCSP answer before asking again: a revocation
+# reaches every client behind a cache within a minute (the answer itself lives 7 days).
+OCSP_MAX_AGE = 60
+
+
+# a pre-signed answer is sent as the same bytes object for minutes: its dates and ETag are
+# worked out once (a bytes object keeps its hash, so a lookup costs no pass over it)
+@functools.lru_cache(maxsize=1024)
+def _http_date(t: dt.datetime) -> bytes:
+    return format_datetime(t.astimezone(dt.UTC), usegmt=True).encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _etag(der: bytes) -> bytes:
+    return b'"' + hashlib.sha256(der).hexdigest().encode() + b'"'
+
+
+def ocsp_cache_headers(answer: OcspAnswer, now: dt.datetime) -> list[tuple[bytes, bytes]]:
+    """What an OCSP answer tells HTTP caches (RFC 5019 §6.2, RFC 9919 §6.2), from the response
+    itself. A nonce-less signed one: Last-Modified its thisUpdate, Expires its nextUpdate, an
+    ETag of its bytes (hex SHA-256) and ``max-age, public, no-transform, must-revalidate``,
+    the max-age never past nextUpdate. One echoing a nonce answers one request: ``private``,
+    no shared cache keeps it. An error status (malformed, unauthorized, internal error) is not
+    authoritative: ``no-store``, as the RFC asks of non-authoritative answers."""
+    if answer.this_update is None or answer.next_update is None:
+        return [(b"cache-control", b"no-store")]
+    if answer.nonce:
+        return [(b"cache-control", b"private, max-age=0, no-transform")]
+    left = int((answer.next_update - now).total_seconds())
+    max_age = max(0, min(OCSP_MAX_AGE, left))
+    return [
+        (b"last-modified", _http_date(answer.this_update)),
+        (b"expires", _http_date(answer.next_update)),
+        (b"etag", _etag(answer.der)),
+        (b"cache-control", b"max-age=%d, public, no-transform, must-revalidate" % max_age),
+    ]
 
 
 _CODES = {
@@ -170,13 +213,13 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                     return await _error(
                         send, 405, "use GET /ocsp/<base64> or POST /ocsp", allow=allow
                     )
-                resp = ocsp.respond(der)  # cached responses need no thread hop
+                answer = ocsp.answer(der)  # cached responses need no thread hop
                 return await respond(
                     send,
                     200,
-                    resp,
+                    answer.der,
                     b"application/ocsp-response",
-                    [(b"cache-control", b"max-age=60, public, no-transform")],
+                    ocsp_cache_headers(answer, status.clock.now()),
                 )
             if path == "/tsa" or path.startswith("/tsa/"):
                 # /tsa: the default hierarchy's TSA; /tsa/sm2: the SM2 hierarchy's
