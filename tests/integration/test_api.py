@@ -272,8 +272,15 @@ def test_a_key_s_last_use_is_recorded_once_a_minute_and_only_for_a_success(as_, 
     assert first is not None and before <= first <= dt.datetime.now(dt.UTC)
     assert c.get("/subscribers").status_code == 200  # within the minute: no second write
     assert w.platform.api_keys.get(k.key.id).last_used_at == first
-    listed = as_("admin").get("/api-keys").json()
-    assert next(x for x in listed if x["id"] == k.key.id)["last_used_at"] is not None
+    listed = as_("admin").get("/api-keys?limit=200").json()
+    assert set(listed) == {"items", "next"}  # a page, as the other lists (it was a bare list)
+    assert next(x for x in listed["items"] if x["id"] == k.key.id)["last_used_at"] is not None
+    page1 = as_("admin").get("/api-keys?limit=1").json()
+    assert len(page1["items"]) == 1 and page1["next"] == str(page1["items"][0]["id"])
+    rest = as_("admin").get(f"/api-keys?after={page1['next']}&limit=200").json()
+    assert [x["id"] for x in page1["items"] + rest["items"]] == [x["id"] for x in listed["items"]]
+    for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("after=-1", "after")):
+        problem_of(as_("admin").get(f"/api-keys?{query}"), 422, field)
     earlier = first - dt.timedelta(minutes=5)
     with w.platform.db.transaction() as s:
         s.execute(update(ApiKey).where(ApiKey.id == k.key.id).values(last_used_at=earlier))

@@ -136,7 +136,7 @@ def test_sealing_a_new_secret_under_another_installations_kek_is_503_kek_mismatc
                 assert dump(engine) == before  # nothing sealed under the wrong KEK
                 listed = c.get("/webhooks")  # the rest of the API still answers
                 assert listed.status_code == 200, listed.text
-                assert [s["url"] for s in listed.json()] == ["https://hooks.example.com/a"]
+                assert [s["url"] for s in listed.json()["items"]] == ["https://hooks.example.com/a"]
             finally:
                 c.close()
         kek.write_bytes(kept)  # this installation's keys directory restored

@@ -46,7 +46,7 @@ def test_a_missing_kek_is_503_kek_missing_not_an_internal_error(tmp_path: Path) 
             assert not kek.exists()  # no new, unrelated KEK made
             listed = c.get("/webhooks")  # the rest of the API still answers
             assert listed.status_code == 200, listed.text
-            assert [s["url"] for s in listed.json()] == ["https://hooks.example.com/a"]
+            assert [s["url"] for s in listed.json()["items"]] == ["https://hooks.example.com/a"]
             kek.write_bytes(kept)  # the keys directory restored: the same request goes through
             r = c.post("/webhooks", json=body)
             assert r.status_code == 201, r.text

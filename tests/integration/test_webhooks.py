@@ -994,8 +994,16 @@ def test_api_routes_scope_and_capability(hp, receivers):
     r = call("integration", "POST", "/webhooks", json={"url": everything.url, "events": ["*"]})
     assert r.status_code == 201 and r.json()["subscription"]["owner_organization_id"] is None
     # lists and reads: an organization sees its own only; the administrator sees all
-    assert [w["id"] for w in call("a", "GET", "/webhooks").json()] == [sub_id]
-    assert call("b", "GET", "/webhooks").json() == []
+    assert call("a", "GET", "/webhooks").json() == {"items": [made["subscription"]], "next": None}
+    assert call("b", "GET", "/webhooks").json() == {"items": [], "next": None}
+    # a page at a time, as the other lists (it was a bare list of every subscription)
+    first = call("admin", "GET", "/webhooks?limit=1").json()
+    assert [w["id"] for w in first["items"]] == [sub_id] and first["next"] == str(sub_id)
+    rest = call("admin", "GET", f"/webhooks?limit=1&after={first['next']}").json()
+    assert len(rest["items"]) == 1 and rest["items"][0]["id"] > sub_id and rest["next"] is None
+    for query, named in (("limit=0", "limit"), ("limit=201", "limit"), ("after=-1", "after")):
+        r = call("admin", "GET", f"/webhooks?{query}")
+        assert r.status_code == 422 and r.json()["field"] == named, r.text
     assert call("b", "GET", f"/webhooks/{sub_id}").status_code == 404
     assert call("b", "POST", f"/webhooks/{sub_id}/pause", json={}).status_code == 404
     assert len(call("admin", "GET", "/webhooks").json()) == 2

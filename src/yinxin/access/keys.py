@@ -30,6 +30,7 @@ from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.access import ApiKey
+from yinxin.store.queries import paged
 
 KEY_PREFIX = "yx_"
 MAX_LIFETIME = dt.timedelta(days=3 * 366)
@@ -295,11 +296,12 @@ class ApiKeys:
                 )
             return ApiKeyView.of(row)
 
-    def list(self) -> list[ApiKeyView]:
+    def list(self, *, after: int | None = None, limit: int | None = None) -> list[ApiKeyView]:
+        """Keys in id order, revoked ones included; ``after``/``limit`` page as the other
+        listings do."""
         with self.db.read() as s:
-            return [
-                ApiKeyView.of(k) for k in s.execute(select(ApiKey).order_by(ApiKey.id)).scalars()
-            ]
+            q = paged(select(ApiKey), ApiKey.id, after=after, limit=limit)
+            return [ApiKeyView.of(k) for k in s.execute(q).scalars()]
 
     def get(self, key_id: int) -> ApiKeyView:
         with self.db.read() as s:

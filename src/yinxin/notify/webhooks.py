@@ -73,6 +73,7 @@ from yinxin.store.models.webhooks import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from yinxin.store.queries import paged
 from yinxin.transitions import TransitionTable, listed, move
 
 if TYPE_CHECKING:
@@ -663,16 +664,22 @@ class Webhooks:
             return IssuedSubscription(SubscriptionView.of(row), secret)
 
     def list(
-        self, *, organization_id: int | None = None, include_deleted: bool = False
+        self,
+        *,
+        organization_id: int | None = None,
+        include_deleted: bool = False,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[SubscriptionView]:
         """Subscriptions, oldest first; ``organization_id`` (an organization's caller): only
-        that organization's."""
+        that organization's; ``after``/``limit`` page as the other listings do."""
         with self.db.read() as s:
-            q = select(WebhookSubscription).order_by(WebhookSubscription.id)
+            q = select(WebhookSubscription)
             if organization_id is not None:
                 q = q.where(WebhookSubscription.owner_organization_id == organization_id)
             if not include_deleted:
                 q = q.where(WebhookSubscription.state != _W.DELETED)
+            q = paged(q, WebhookSubscription.id, after=after, limit=limit)
             return [SubscriptionView.of(w) for w in s.execute(q).scalars()]
 
     def get(self, subscription_id: int, *, organization_id: int | None = None) -> SubscriptionView:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from yinxin.access.keys import ApiKeyView, ApiRole, Capability, IssuedKey, Principal
-from yinxin.adapters.http.api.context import IsoDateTime, Plat, Strict, allowed
+from yinxin.adapters.http.api.context import IsoDateTime, Page, Pages, Plat, Strict, allowed
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import holds_secret
 
@@ -31,9 +31,10 @@ def create_key(body: KeyIn, response: Response, platform: Plat, principal: Admin
     return platform.api_keys.create(**body.model_dump(), actor=principal.actor)
 
 
-@router.get("/api-keys", response_model=list[ApiKeyView])
-def list_keys(platform: Plat, _principal: Admin):
-    return platform.api_keys.list()
+@router.get("/api-keys", response_model=Page[ApiKeyView])
+def list_keys(platform: Plat, _principal: Admin, pages: Pages):
+    """Keys in id order, revoked ones included, a page at a time."""
+    return pages.page(platform.api_keys.list(**pages.fetch()), lambda k: k.id)
 
 
 @router.get("/api-keys/{key_id:int}", response_model=ApiKeyView)

@@ -85,9 +85,11 @@ def subscribe(body: SubscribeIn, response: Response, platform: Plat, principal: 
         raise ValidationError(e.message, field="organization_id", code=e.code) from None
 
 
-@router.get("/webhooks", response_model=list[SubscriptionView])
-def list_subscriptions(platform: Plat, principal: Hooks):
-    return platform.webhooks.list(organization_id=principal.organization_id)
+@router.get("/webhooks", response_model=Page[SubscriptionView])
+def list_subscriptions(platform: Plat, principal: Hooks, pages: Pages):
+    """Subscriptions in id order, a page at a time (an organization's key: its own)."""
+    rows = platform.webhooks.list(organization_id=principal.organization_id, **pages.fetch())
+    return pages.page(rows, lambda w: w.id)
 
 
 @router.get("/webhooks/{subscription_id:int}", response_model=SubscriptionView)
