@@ -924,7 +924,7 @@ def test_sweep_is_off_until_the_page_has_bound_it(site: Site, page):
     then runs the check."""
     staff_login(site, page)
     held: list = []
-    page.route("**/api/v1/desk/contracts", lambda route: held.append(route))
+    page.route("**/api/v1/desk/contracts?*", lambda route: held.append(route))
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/desk/sweep") else None)
     page.goto(site.url("/desk/service"))
@@ -938,7 +938,7 @@ def test_sweep_is_off_until_the_page_has_bound_it(site: Site, page):
     expect(sweep).to_be_disabled()  # not a dead button that takes a click and does nothing
     for route in held:
         route.continue_()
-    page.unroute("**/api/v1/desk/contracts")
+    page.unroute("**/api/v1/desk/contracts?*")
     assert not sent
     # the click waits for the button to come on, then the check runs
     with page.expect_response(lambda r: r.url.endswith("/desk/sweep"), timeout=60_000) as answered:

@@ -1313,6 +1313,31 @@ def test_api_desk_requests_answer_a_page_to_the_newest(platform, clock) -> None:
             problem_of(c.get(f"/api/v1/desk/requests?{query}", headers=h), 422, field)
 
 
+def test_api_desk_contracts_answer_a_page(platform, clock) -> None:
+    """GET /desk/contracts answered a bare list of every contract under service, and refused
+    limit/after; now it answers a page, {"items", "next"}, in id order, as the other lists."""
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = platform
+    clock.set(bj(2026, 11, 30, 9, 0))
+    made = [add_003(p, f"YX-2026-{i:03}").id for i in range(3)]
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        whole = c.get("/api/v1/desk/contracts", headers=h)
+        assert whole.status_code == 200, whole.text
+        assert [x["id"] for x in whole.json()["items"]] == made and whole.json()["next"] is None
+        first = c.get("/api/v1/desk/contracts?limit=2", headers=h).json()
+        assert [x["id"] for x in first["items"]] == made[:2] and first["next"] == str(made[1])
+        rest = c.get(f"/api/v1/desk/contracts?limit=2&after={first['next']}", headers=h).json()
+        assert [x["id"] for x in rest["items"]] == made[2:] and rest["next"] is None
+        for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("after=-1", "after")):
+            problem_of(c.get(f"/api/v1/desk/contracts?{query}", headers=h), 422, field)
+
+
 def _desk_cli_with_three_requests(tmp_path: Path):
     """``yinxin desk`` on a fresh home holding one O&M contract and three requests noticed on
     2026-10-02, -03 and -01 (ids 1, 2, 3: the last written down late): the command, and the

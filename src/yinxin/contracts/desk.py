@@ -67,6 +67,7 @@ from yinxin.store.models.desk import (
     ServicePause,
     ServiceRequest,
 )
+from yinxin.store.queries import paged
 from yinxin.transitions import TransitionTable, listed, move
 
 if TYPE_CHECKING:
@@ -569,11 +570,14 @@ class ServiceDesk:
         with self.db.read() as s:
             return _contract_view(self._contract(s, number))
 
-    def contracts(self) -> list[DeskContractView]:
+    def contracts(
+        self, *, after: int | None = None, limit: int | None = None
+    ) -> list[DeskContractView]:
+        """The contracts under service in id order; ``after``/``limit`` page as the other
+        listings do (none: every one, as ``yinxin desk contracts`` prints them)."""
         with self.db.read() as s:
-            return [
-                _contract_view(c) for c in s.scalars(select(DeskContract).order_by(DeskContract.id))
-            ]
+            q = paged(select(DeskContract), DeskContract.id, after=after, limit=limit)
+            return [_contract_view(c) for c in s.scalars(q)]
 
     def _contract(
         self, s: Session, number: str, field: str = "contract", *, lock: bool = False

@@ -139,9 +139,10 @@ def adoptable_contracts(platform: Plat, _principal: Staff):
     return platform.desk.adoptable()
 
 
-@router.get("/desk/contracts", response_model=list[DeskContractView])
-def contracts(platform: Plat, _principal: Staff):
-    return platform.desk.contracts()
+@router.get("/desk/contracts", response_model=Page[DeskContractView])
+def contracts(platform: Plat, _principal: Staff, pages: Pages):
+    """The contracts under service in id order, a page at a time."""
+    return pages.page(platform.desk.contracts(**pages.fetch()), lambda c: c.id)
 
 
 @router.post("/desk/requests", status_code=201, response_model=RequestView)

@@ -3,7 +3,7 @@
 // /api/v1/desk/… (unscoped staff only). A contract entered by hand has its 甲方/乙方 corrected
 // here (更正当事人, POST /desk/contracts/{number}/correct).
 import {
-  ApiError, FIELD_LABELS, MESSAGES, api, bindButton, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast,
+  ApiError, FIELD_LABELS, MESSAGES, allItems, api, bindButton, bindForm, el, emptyRow, fmtTime, messageFor, requireSession, saveBlob, toast,
   whileBusy,
 } from "/static/api.js";
 import { facts, pagedListing } from "/static/pages/common.js";
@@ -179,7 +179,7 @@ function correctionRefused(e) {
 
 // the contracts under service, in the selector (keeping the choice, or choosing `number`)
 async function loadContracts(number = select.value) {
-  contracts = await api("GET", "/desk/contracts");
+  contracts = await allItems("/desk/contracts");
   select.replaceChildren(...contracts.map((c) => el("option", { value: c.number, text: `${c.number} ${c.title}` })));
   if (!contracts.length) select.append(el("option", { value: "", text: "尚无运维合同" }));
   if (contracts.some((c) => c.number === number)) select.value = number;
