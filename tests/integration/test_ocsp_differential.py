@@ -5,8 +5,8 @@ not write: ``openssl ocsp`` verifies it (``-respin`` with the root as trust anch
 Reuses the module server of ``test_status_http`` (one ``yinxin demo`` home, a real ``yinxin
 serve`` on 127.0.0.1). The documented choices checked here (docs in ``yinxin.pki.ocsp``): a
 CertID of another issuer, alone or beside one of ours, is ``unauthorized``; a nonce longer than
-32 octets, or an extension that appears twice in one list, is ``malformedRequest``; the
-Content-Type of a POST is not looked at.
+128 octets (RFC 9654 §2.1; 33 to 128 are echoed), or an extension that appears twice in one
+list, is ``malformedRequest``; the Content-Type of a POST is not looked at.
 """
 
 from __future__ import annotations
@@ -137,10 +137,25 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             raw_ocsp_request([cert_id(env.issuing, good.serial_number), cert_id(other, 5)]),
             "unauthorized",
         ),
+        # RFC 9654 §2.1 (which obsoletes RFC 8954's 32): 1 to 128 octets are a nonce
         "nonce-33": (
             raw_ocsp_request(
                 [cert_id(env.issuing, good.serial_number)],
                 [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(33)}],
+            ),
+            ["good"],
+        ),
+        "nonce-128": (
+            raw_ocsp_request(
+                [cert_id(env.issuing, good.serial_number)],
+                [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(128)}],
+            ),
+            ["good"],
+        ),
+        "nonce-129": (
+            raw_ocsp_request(
+                [cert_id(env.issuing, good.serial_number)],
+                [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(129)}],
             ),
             "malformed_request",
         ),
@@ -176,8 +191,16 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
     jobs: dict[str, list[str | Path]] = {}
     b64_chars: set[str] = set()
     for name, (req, want) in cases.items():
-        sent_nonce = (
-            a_ocsp.OCSPRequest.load(req)["tbs_request"]["request_extensions"] if req else None
+        sent_nonce = next(
+            (
+                e["extn_value"].native
+                for e in (
+                    a_ocsp.OCSPRequest.load(req)["tbs_request"]["request_extensions"] if req else []
+                )
+                or []
+                if e["extn_id"].native == "nonce"
+            ),
+            None,
         )
         answers = {"POST": post_ocsp(client, req)}
         if req:
@@ -217,9 +240,9 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
                 e["extn_id"].native: e["extn_value"].native
                 for e in data["response_extensions"] or []
             }
-            if sent_nonce and ext.get("nonce") != nonce:
+            if sent_nonce is not None and ext.get("nonce") != sent_nonce:
                 failures.append(f"{label}: nonce {ext.get('nonce')!r} not echoed")
-            if not sent_nonce and "nonce" in ext:
+            if sent_nonce is None and "nonce" in ext:
                 failures.append(f"{label}: a nonce nobody sent")
             if how != "POST":
                 continue

@@ -742,7 +742,7 @@ def test_malformed_requests_never_500(env: Env, new_cert, client: httpx.Client) 
         for _ in range(20):
             yield b"\x30" * 8192
 
-    big_nonce = [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(33)}]
+    big_nonce = [{"extn_id": "nonce", "critical": False, "extn_value": os.urandom(129)}]
     crit_ext = [
         {
             "extn_id": "1.3.6.1.4.1.99999.1",
@@ -801,7 +801,7 @@ def test_malformed_requests_never_500(env: Env, new_cert, client: httpx.Client) 
             "malformed_request",
         ),
         (
-            "nonce of 33 octets",
+            "nonce of 129 octets",
             "POST",
             "/ocsp",
             raw_ocsp_request([cert_id(env.issuing, cert.serial_number)], big_nonce),

@@ -303,7 +303,10 @@ def test_nonce_length_limits(pki):
 
     assert parse_request(request_with_nonce(b"\x07"))[0].nonce == b"\x07"
     assert parse_request(request_with_nonce(b"n" * 32))[0].nonce == b"n" * 32
-    for bad in (b"", b"n" * 33):
+    # RFC 9654 §2.1 (obsoleting RFC 8954's 1..32): up to 128 octets are a nonce
+    assert parse_request(request_with_nonce(b"n" * 33))[0].nonce == b"n" * 33
+    assert parse_request(request_with_nonce(b"n" * 128))[0].nonce == b"n" * 128
+    for bad in (b"", b"n" * 129):
         with pytest.raises(OcspError):
             parse_request(request_with_nonce(bad))
 

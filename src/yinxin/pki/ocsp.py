@@ -16,20 +16,22 @@ Decisions worth knowing before reading the code:
 * **A negative serial number** gets ``malformedRequest``: RFC 5280 §4.1.2.2 serials are
   positive, none of ours is negative, and a signed response cannot echo it (``cryptography``'s
   builder refuses negative integers). Zero is answered ``unknown`` like any serial we lack.
-* **Nonce** (RFC 8954): ``Nonce ::= OCTET STRING (SIZE(1..32))``; one outside that is a malformed
-  request. A request with a nonce needs a freshly signed response; one without can be served a
+* **Nonce** (RFC 9654 §2.1, which obsoletes RFC 8954's 1..32): ``Nonce ::= OCTET STRING
+  (SIZE(1..128))``; one outside that is a malformed request, one of 33 to 128 octets (some
+  environments make longer nonces, the reason RFC 9654 was written) is echoed like any other.
+  A request with a nonce needs a freshly signed response; one without can be served a
   pre-signed response cached by (serial, status version, CertID hash algorithm).
 * **A nonce not wrapped in an OCTET STRING** (the raw bytes as extnValue, as OpenSSL wrote it
   before 0.9.7d and as RFC 2560's "the extnValue is the value of the nonce" could be read) is
-  ``malformedRequest``, as is an extnValue with bytes after its OCTET STRING. RFC 8954 §2.1
-  settles the encoding: extnValue holds the DER of ``Nonce ::= OCTET STRING``, so such a
-  request does not conform, which is what malformedRequest says (RFC 6960 §2.3). Accepting it
-  would not help the client either: OpenSSL's responder copies the request's extension
-  verbatim (``OCSP_copy_nonce``) and its client compares the two extnValues byte for byte
-  (``OCSP_check_nonce``), so the only answer such a client takes is our signature over bytes
-  that are not a Nonce, which ``with_nonce`` (it writes the wrapped form) cannot splice into a
-  pre-signed response and linters flag; reading the wrapped part and dropping the rest (as
-  this module did) echoed a different extnValue, which that check refuses. Raw bytes that
+  ``malformedRequest``, as is an extnValue with bytes after its OCTET STRING. RFC 9654 §2.1 (as
+  RFC 8954 before it) settles the encoding: extnValue holds the DER of ``Nonce ::= OCTET
+  STRING``, so such a request does not conform, which is what malformedRequest says (RFC 6960
+  §2.3). Accepting it would not help the client either: OpenSSL's responder copies the request's
+  extension verbatim (``OCSP_copy_nonce``) and its client compares the two extnValues byte for
+  byte (``OCSP_check_nonce``), so the only answer such a client takes is our signature over
+  bytes that are not a Nonce, which ``with_nonce`` (it writes the wrapped form) cannot splice
+  into a pre-signed response and linters flag; reading the wrapped part and dropping the rest
+  (as this module did) echoed a different extnValue, which that check refuses. Raw bytes that
   happen to be one whole DER OCTET STRING cannot be told from a wrapped nonce and are read as
   one; the echo is then the very bytes sent.
 * **An extension twice** in ``requestExtensions`` or in one ``singleRequestExtensions`` (same
@@ -77,7 +79,7 @@ CERT_ID_HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha512": hashes.SHA512(),
 }
 MAX_CERT_IDS = 16  # RFC 5019 clients send one; a cap keeps one request from costing much more
-MAX_NONCE = 32  # RFC 8954 §2.1
+MAX_NONCE = 128  # RFC 9654 §2.1
 
 # Our error codes → OCSPResponseStatus (RFC 6960 §4.2.1). The camelCase RFC names work too.
 ERROR_STATUSES: dict[str, int] = {
@@ -162,7 +164,7 @@ def parse_request(der: bytes) -> list[CertId]:
             if name == "nonce":
                 nonce = _nonce(ext)
                 if not 1 <= len(nonce) <= MAX_NONCE:
-                    raise _malformed("nonce must be 1 to 32 octets (RFC 8954)")
+                    raise _malformed(f"nonce must be 1 to {MAX_NONCE} octets (RFC 9654)")
             elif ext["critical"].native:
                 raise _malformed(f"unsupported critical extension {name}")
         items = tbs["request_list"]
@@ -198,7 +200,7 @@ def parse_request(der: bytes) -> list[CertId]:
 
 def _nonce(ext) -> bytes:
     """The nonce of a nonce extension: its extnValue must hold the DER of one ``Nonce ::=
-    OCTET STRING`` and nothing after it (RFC 8954 §2.1). Anything else — a raw nonce with no
+    OCTET STRING`` and nothing after it (RFC 9654 §2.1). Anything else — a raw nonce with no
     OCTET STRING around it, or bytes after one — is malformed: see the module docstring."""
     buf = ext.dump()
     try:  # extnValue, the extension's last element, read without asn1crypto's lenient parse
@@ -206,7 +208,7 @@ def _nonce(ext) -> bytes:
         _, _, v0, v1 = der.children(buf, c0, c1)[-1]
         return bytes(a_core.OctetString.load(buf[v0:v1], strict=True).native)
     except ValueError:
-        raise _malformed("the nonce is not one DER OCTET STRING (RFC 8954)") from None
+        raise _malformed("the nonce is not one DER OCTET STRING (RFC 9654)") from None
 
 
 def _no_repeats(extensions) -> None:
