@@ -1313,6 +1313,10 @@ HOSTILE = {  # what a hostile file writes in a page's numbers -> refused (True) 
     "Size nan": (lambda x: re.sub(r'Size="[^"]*"', 'Size="nan"', x, count=1), False),
     "Size 1e9": (lambda x: re.sub(r'Size="[^"]*"', 'Size="1e9"', x, count=1), False),
     "CTM nan": (lambda x: x.replace(' Size="', ' CTM="nan 0 0 1 0 0" Size="', 1), False),
+    "FillColor inf": (
+        lambda x: re.sub(r"(<ofd:TextObject [^>]*>)", r'\1<ofd:FillColor Value="1e400 0 0"/>', x),
+        False,
+    ),
     "DeltaX g 1e9": (
         lambda x: re.sub(r'DeltaX="[^"]*"', 'DeltaX="g 999999999 1"', x, count=1),
         False,
@@ -1326,7 +1330,9 @@ def test_a_pages_numbers_are_checked_before_use(world, doc, case):
     FreeType's "invalid pixel size", and "g 999999999 1" in DeltaX took 32 s and 15.7 GB to
     expand for a seven-character run. Now a number is finite and within 100 m or the file is
     refused naming it (placing a seal and drawing alike), a size a reader cannot use falls back
-    to the default, and only the advances a run uses are expanded."""
+    to the default, and only the advances a run uses are expanded. A ``FillColor`` of "1e400"
+    (infinite) ended drawing in an OverflowError traceback; now it is black, as any colour a
+    reader cannot use."""
     import tracemalloc
 
     change, refused = HOSTILE[case]

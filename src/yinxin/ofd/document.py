@@ -264,7 +264,7 @@ def _color(el) -> tuple[int, int, int]:
     try:
         r, g, b = (int(float(v)) for v in fill.get("Value").split()[:3])
         return (r, g, b)
-    except ValueError:
+    except (ValueError, OverflowError):  # not three numbers, or one infinite: black
         return (0, 0, 0)
 
 
