@@ -523,6 +523,28 @@ def test_a_template_is_drawn_below_or_above_the_page_as_its_zorder_says(world):
     assert _dark(blank, footer, scale) == 0 and _red(blank, (21, 21, 98, 13), scale) == 0
 
 
+def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
+    """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
+    the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a
+    picture of 3.9 million pixels a side (a MemoryError, or the machine's memory, for one
+    page's preview; a 3 m box held 2.4 GB). Now only the part of the picture on the page is
+    scaled, to at most the page's pixels, and it is drawn there."""
+    sizes: list[tuple[int, int]] = []
+    resize = Image.Image.resize
+
+    def spy(self, size, *args, **kwargs):
+        sizes.append(tuple(size))
+        assert size[0] * size[1] <= 827 * 1170, size  # A4 at 100 dpi
+        return resize(self, size, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    wide = _TEMPLATE.replace(b'Boundary="20 20 100 15"', b'Boundary="-50000 -50000 100000 100000"')
+    doc = _with_template(make_ofd([["技术服务合同"]]), wide, "1000")
+    img = Image.open(io.BytesIO(render_page(doc, 1, dpi=100)))
+    assert sizes
+    assert _red(img, (0, 0, 210, 20), 100 / 25.4) > 0.99  # the whole page is the picture's
+
+
 def test_a_template_that_cannot_be_used_is_passed_over_as_before(world):
     """What was accepted before stays accepted: a template named but not declared, declared
     but with no file, or with an object whose box is not a box, is drawn and searched as far as

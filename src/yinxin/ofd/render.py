@@ -85,25 +85,39 @@ def _paste_picture(
     canvas: Image.Image, data: bytes, box: Box, scale: float, clip: Box | None = None
 ) -> bool:
     """Draw a picture into ``box`` (mm); with ``clip`` (mm, relative to the box, as a
-    ``StampAnnot``'s ``Clip``) only that part of it — a cross-page seal's strip."""
+    ``StampAnnot``'s ``Clip``) only that part of it — a cross-page seal's strip.
+
+    Only the part that lies on the page is scaled, straight to its pixels there: a box of
+    100 m a side (a hostile file's) costs no more than one of the page's size. A picture of
+    more pixels than a page may have is not drawn (False), as one that cannot be read."""
     try:
         pic = Image.open(io.BytesIO(data))
+        if pic.width * pic.height > MAX_PIXELS:
+            return False
         pic.load()
     except (OSError, ValueError, Image.DecompressionBombError):
         return False
-    w, h = max(int(box.w * scale), 1), max(int(box.h * scale), 1)
-    pic = pic.convert("RGBA").resize((w, h), Image.LANCZOS)
-    x, y = int(box.x * scale), int(box.y * scale)
+    x, y = box.x * scale, box.y * scale
+    w, h = max(box.w * scale, 1.0), max(box.h * scale, 1.0)
+    x0, y0, x1, y1 = x, y, x + w, y + h
     if clip is not None:
-        left, top = int(clip.x * scale), int(clip.y * scale)
-        pic = pic.crop((left, top, left + int(clip.w * scale), top + int(clip.h * scale)))
-        x, y = x + left, y + top
-    # the part that lies on the page (a cross-page seal's box runs past the edge)
-    cx0, cy0 = max(x, 0), max(y, 0)
-    cx1, cy1 = min(x + pic.width, canvas.width), min(y + pic.height, canvas.height)
+        x0, y0 = max(x0, x + clip.x * scale), max(y0, y + clip.y * scale)
+        x1 = min(x1, x + (clip.x + clip.w) * scale)
+        y1 = min(y1, y + (clip.y + clip.h) * scale)
+    # the pixels of the page it covers (a cross-page seal's box runs past the edge)
+    cx0, cy0 = max(int(x0), 0), max(int(y0), 0)
+    cx1, cy1 = min(int(x1), canvas.width), min(int(y1), canvas.height)
     if cx1 <= cx0 or cy1 <= cy0:
         return True
-    canvas.alpha_composite(pic.crop((cx0 - x, cy0 - y, cx1 - x, cy1 - y)), (cx0, cy0))
+    sx, sy = pic.width / w, pic.height / h  # picture pixels per page pixel
+    source = (
+        min(max((cx0 - x) * sx, 0.0), pic.width),
+        min(max((cy0 - y) * sy, 0.0), pic.height),
+        min(max((cx1 - x) * sx, 0.0), pic.width),
+        min(max((cy1 - y) * sy, 0.0), pic.height),
+    )
+    part = pic.convert("RGBA").resize((cx1 - cx0, cy1 - cy0), Image.LANCZOS, box=source)
+    canvas.alpha_composite(part, (cx0, cy0))
     return True
 
 
