@@ -168,10 +168,8 @@ def read_document(pkg: OfdPackage) -> Document:
             template_sizes[template_id] = size
         return template_sizes[template_id]
 
-    pages_el = doc_xml.find(q("Pages"))
-    pages: list[Page] = []
-    for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
-        content = loc(base, page_el.get("BaseLoc", ""), pkg.doc_root, "Page BaseLoc")
+    def page_facts(content: str) -> tuple[float, float, tuple[str, ...]]:
+        """Width, height and drawn files of a page whose content is ``content``."""
         page_xml = parse_xml(pkg.get(content), content)
         # its own Area, else its templates' (§7.7), else the document's default
         page_default = next(
@@ -197,16 +195,19 @@ def read_document(pkg: OfdPackage) -> Document:
             layers.append((_Z_ORDER.get(order, 0), part))
         layers.append((_Z_ORDER["Body"], content))
         layers.sort(key=lambda layer: layer[0])
-        pages.append(
-            Page(
-                i,
-                page_el.get("ID", ""),
-                content,
-                width,
-                height,
-                tuple(part for _, part in layers),
-            )
-        )
+        return width, height, tuple(part for _, part in layers)
+
+    pages_el = doc_xml.find(q("Pages"))
+    pages: list[Page] = []
+    # a content file's facts, read once however many pages name it (a hostile Document.xml
+    # may name one large file for a million pages)
+    facts: dict[str, tuple[float, float, tuple[str, ...]]] = {}
+    for i, page_el in enumerate([] if pages_el is None else pages_el.findall(q("Page"))):
+        content = loc(base, page_el.get("BaseLoc", ""), pkg.doc_root, "Page BaseLoc")
+        if content not in facts:
+            facts[content] = page_facts(content)
+        width, height, drawn = facts[content]
+        pages.append(Page(i, page_el.get("ID", ""), content, width, height, drawn))
     if not pages:
         raise bad(f"{pkg.doc_root} 没有页面", f"{pkg.doc_root} has no pages")
 
