@@ -561,6 +561,39 @@ def test_pages_sharing_one_content_file_have_it_read_once(world, monkeypatch):
     assert parsed.count(page) <= 4  # the documents read for signing, each once
 
 
+@pytest.mark.parametrize(
+    ("size", "count", "said"),
+    [(4.2, 200_001, "200007 characters"), (200, 4000, "4006 characters of up to 1024 px")],
+)
+def test_a_page_with_more_text_than_a_page_holds_is_refused_before_it_is_drawn(
+    tmp_path, size, count, said
+):
+    """Drawing took as long as the page's text: 1.6 million small characters (7 MB of XML)
+    took 85 s, 160,000 at the largest glyph size 249 s, and a 64 MB page an hour, for one
+    preview. No page holds that much (A4 has room for 62,000 characters of 1 mm): a page with
+    more than 200,000 characters, or whose characters cover more than 4e9 pixels at the dpi
+    asked, is refused naming the page, before anything is drawn; CLI exit 2, nothing
+    written."""
+    parts = _zip(make_ofd([["甲方（签章）"]]))
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    obj = (
+        f'<ofd:TextObject ID="90" Boundary="0 0 200 200" Font="1" Size="{size}">'
+        f'<ofd:TextCode X="10" Y="100">{"甲" * count}</ofd:TextCode></ofd:TextObject>'
+    )
+    parts[page] = parts[page].replace(b"</ofd:Layer>", obj.encode() + b"</ofd:Layer>", 1)
+    data = _rezip(parts)
+    with pytest.raises(ValidationError) as err:
+        render_page(data, 1, dpi=150)
+    assert err.value.field == "ofd"
+    assert f"page 1 has too much text to draw ({said}" in err.value.message
+    path, out = tmp_path / "many.ofd", tmp_path / "many.png"
+    path.write_bytes(data)
+    r = CliRunner().invoke(ofd_app, ["render", str(path), "--out", str(out), "--json"])
+    body = json.loads(r.output)
+    assert (r.exit_code, body["field"]) == (2, "file"), body
+    assert not out.exists()
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a

@@ -25,8 +25,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from yinxin.errors import ConfigurationError, ValidationError
-from yinxin.ofd.document import Box, number, part_runs, read_document
-from yinxin.ofd.package import OfdPackage, loc, parse_xml, q
+from yinxin.ofd.document import Box, TextRun, number, part_runs, read_document
+from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 
 # (signed value) -> (picture type, picture bytes, width mm, height mm), or None
 PictureOf = Callable[[bytes], "tuple[str, bytes, int, int] | None"]
@@ -55,6 +55,11 @@ def _font_file() -> tuple[str, int]:
 
 
 MAX_GLYPH_PX = 1024  # taller text is drawn at this size: FreeType refuses huge sizes
+# What drawing a page's text may cost: each character is drawn on its own (~50 µs, ~1.5 ms at
+# MAX_GLYPH_PX). No page holds more (A4 has room for 62,000 characters of 1 mm; a full page
+# at 600 dpi is 35 million pixels), a hostile one may hold millions: refused, not drawn.
+MAX_GLYPHS = 200_000
+MAX_GLYPH_AREA = 4_000_000_000  # the squares of their sizes in pixels, summed
 
 
 @functools.lru_cache(maxsize=64)
@@ -183,8 +188,11 @@ def render_page(
     draw = ImageDraw.Draw(canvas)
 
     media = _resources(pkg, doc.public_res + doc.document_res)
-    for part in pg.drawn:  # its Background templates, itself, its Foreground templates
-        root = parse_xml(pkg.get(part), part)
+    roots = [parse_xml(pkg.get(part), part) for part in pg.drawn]
+    texts = [part_runs(pkg, pg, part, root) for part, root in zip(pg.drawn, roots, strict=True)]
+    _check_text_cost(texts, scale, index + 1)
+    for root, runs in zip(roots, texts, strict=True):
+        # its Background templates, itself, its Foreground templates
         _draw_paths(draw, root, scale)
         for obj in root.iter(q("ImageObject")):
             name = media.get(obj.get("ResourceID", ""))
@@ -194,7 +202,7 @@ def render_page(
                 except ValidationError:
                     continue
                 _paste_picture(canvas, pkg.parts[name], box, scale)
-        for run in part_runs(pkg, pg, part, root):
+        for run in runs:
             font = _font(int(run.size * scale))
             for ch, x in zip(run.text, run.xs, strict=True):
                 draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
@@ -213,6 +221,30 @@ def render_page(
     out = io.BytesIO()
     canvas.convert("RGB").save(out, "PNG")
     return out.getvalue()
+
+
+def _check_text_cost(texts: list[list[TextRun]], scale: float, number: int) -> None:
+    """Refuse page ``number`` when its text would take longer to draw than any page's."""
+    glyphs = area = 0
+    for runs in texts:
+        for run in runs:
+            px = min(max(int(run.size * scale), 1), MAX_GLYPH_PX)
+            glyphs += len(run.text)
+            area += len(run.text) * px * px
+    if glyphs > MAX_GLYPHS:
+        raise bad(
+            f"第 {number} 页要绘制的文字过多（{glyphs} 个字符，一页至多 {MAX_GLYPHS} 个）",
+            f"page {number} has too much text to draw ({glyphs} characters, at most "
+            f"{MAX_GLYPHS} on a page)",
+        )
+    if area > MAX_GLYPH_AREA:
+        biggest = max(min(max(int(r.size * scale), 1), MAX_GLYPH_PX) for rs in texts for r in rs)
+        raise bad(
+            f"第 {number} 页要绘制的文字过多（{glyphs} 个字符，最大 {biggest} 像素，"
+            f"共约 {area:.2e} 像素，至多 {MAX_GLYPH_AREA:.0e}）；可降低 dpi",
+            f"page {number} has too much text to draw ({glyphs} characters of up to {biggest} "
+            f"px, about {area:.2e} pixels, at most {MAX_GLYPH_AREA:.0e}); a lower dpi may do",
+        )
 
 
 def _stamps_on(pkg: OfdPackage, page_id: str) -> list[tuple[Box, Box | None, bytes | None]]:
