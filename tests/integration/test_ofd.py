@@ -594,6 +594,33 @@ def test_a_page_with_more_text_than_a_page_holds_is_refused_before_it_is_drawn(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("count", "box", "said"),
+    [(10_001, "0 0 1 1", "more than 10000 pictures"), (400, "0 0 210 297", "pixels of")],
+)
+def test_a_page_of_more_pictures_than_a_page_holds_is_refused(count, box, said):
+    """Each ``ImageObject`` was decoded and drawn however many a page had: 100 pictures the
+    size of the page took 5.8 s, and a 64 MB page holds a million of them (hours). A page of
+    more than 10,000 pictures, or whose pictures (decoded and drawn) come to more than 4e8
+    pixels, is refused naming the page; a scanned page (one picture, or a few) is drawn."""
+    page = f'<ofd:ImageObject ID="910" ResourceID="900" Boundary="{box}"/>'
+    tpl = _TEMPLATE.replace(
+        b'<ofd:ImageObject ID="902"', page.encode() * count + b'<ofd:ImageObject ID="902"'
+    )
+    doc = _with_template(make_ofd([["技术服务合同"]]), tpl, "1000")
+    with pytest.raises(ValidationError) as err:
+        render_page(doc, 1, dpi=150)
+    assert err.value.field == "ofd"
+    assert "page 1 has too many pictures to draw" in err.value.message
+    assert said in err.value.message
+    page = '<ofd:ImageObject ID="910" ResourceID="900" Boundary="0 0 210 297"/>'
+    few = _TEMPLATE.replace(
+        b'<ofd:ImageObject ID="902"', page.encode() * 3 + b'<ofd:ImageObject ID="902"'
+    )
+    img = Image.open(io.BytesIO(render_page(_with_template(make_ofd([["x"]]), few, "1000"), 1)))
+    assert _red(img, (0, 0, 210, 20), 150 / 25.4) > 0.99
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a

@@ -60,6 +60,34 @@ MAX_GLYPH_PX = 1024  # taller text is drawn at this size: FreeType refuses huge 
 # at 600 dpi is 35 million pixels), a hostile one may hold millions: refused, not drawn.
 MAX_GLYPHS = 200_000
 MAX_GLYPH_AREA = 4_000_000_000  # the squares of their sizes in pixels, summed
+# and its pictures' (ImageObjects and stamps): each is decoded and scaled on its own (~26 ns a
+# pixel); a scanned page is one picture or a few, a hostile page may name a million
+MAX_PICTURES = 10_000
+MAX_PICTURE_AREA = 400_000_000  # pixels decoded and drawn, summed
+
+
+class _PictureCost:
+    """What a page's pictures have cost so far; refused past the bounds, naming the page."""
+
+    def __init__(self, number: int) -> None:
+        self.number, self.pictures, self.area = number, 0, 0
+
+    def add(self, pictures: int, pixels: int) -> None:
+        self.pictures += pictures
+        self.area += pixels
+        if self.pictures > MAX_PICTURES:
+            raise bad(
+                f"第 {self.number} 页要绘制的图片过多（超过 {MAX_PICTURES} 张）",
+                f"page {self.number} has too many pictures to draw (more than "
+                f"{MAX_PICTURES} pictures)",
+            )
+        if self.area > MAX_PICTURE_AREA:
+            raise bad(
+                f"第 {self.number} 页要绘制的图片过多（解码与绘制超过 {MAX_PICTURE_AREA:.0e} 像素）"
+                "；可降低 dpi",
+                f"page {self.number} has too many pictures to draw (more than "
+                f"{MAX_PICTURE_AREA:.0e} pixels of them decoded and drawn); a lower dpi may do",
+            )
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,18 +115,26 @@ def _resources(pkg: OfdPackage, paths: tuple[str, ...]) -> dict[str, str]:
 
 
 def _paste_picture(
-    canvas: Image.Image, data: bytes, box: Box, scale: float, clip: Box | None = None
+    canvas: Image.Image,
+    data: bytes,
+    box: Box,
+    scale: float,
+    cost: _PictureCost,
+    clip: Box | None = None,
 ) -> bool:
     """Draw a picture into ``box`` (mm); with ``clip`` (mm, relative to the box, as a
     ``StampAnnot``'s ``Clip``) only that part of it — a cross-page seal's strip.
 
     Only the part that lies on the page is scaled, straight to its pixels there: a box of
     100 m a side (a hostile file's) costs no more than one of the page's size. A picture of
-    more pixels than a page may have is not drawn (False), as one that cannot be read."""
+    more pixels than a page may have is not drawn (False), as one that cannot be read. Each
+    is counted in ``cost``, decoded and drawn."""
+    cost.add(1, 0)
     try:
         pic = Image.open(io.BytesIO(data))
         if pic.width * pic.height > MAX_PIXELS:
             return False
+        cost.add(0, pic.width * pic.height)
         pic.load()
     except (OSError, ValueError, Image.DecompressionBombError):
         return False
@@ -114,6 +150,7 @@ def _paste_picture(
     cx1, cy1 = min(int(x1), canvas.width), min(int(y1), canvas.height)
     if cx1 <= cx0 or cy1 <= cy0:
         return True
+    cost.add(0, (cx1 - cx0) * (cy1 - cy0))
     sx, sy = pic.width / w, pic.height / h  # picture pixels per page pixel
     source = (
         min(max((cx0 - x) * sx, 0.0), pic.width),
@@ -191,6 +228,7 @@ def render_page(
     roots = [parse_xml(pkg.get(part), part) for part in pg.drawn]
     texts = [part_runs(pkg, pg, part, root) for part, root in zip(pg.drawn, roots, strict=True)]
     _check_text_cost(texts, scale, index + 1)
+    cost = _PictureCost(index + 1)
     for root, runs in zip(roots, texts, strict=True):
         # its Background templates, itself, its Foreground templates
         _draw_paths(draw, root, scale)
@@ -201,18 +239,22 @@ def render_page(
                     box = Box.parse(obj.get("Boundary"), "ImageObject Boundary")
                 except ValidationError:
                     continue
-                _paste_picture(canvas, pkg.parts[name], box, scale)
+                _paste_picture(canvas, pkg.parts[name], box, scale, cost)
         for run in runs:
             font = _font(int(run.size * scale))
             for ch, x in zip(run.text, run.xs, strict=True):
                 draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
 
+    pictures: dict[bytes, tuple[str, bytes, int, int] | None] = {}  # a seal's, read once
     for box, clip, signed_value in _stamps_on(pkg, pg.id):
-        picture = picture_of(signed_value) if picture_of and signed_value else None
+        if picture_of and signed_value and signed_value not in pictures:
+            pictures[signed_value] = picture_of(signed_value)
+        picture = pictures.get(signed_value) if signed_value else None
         drawn = False
         if picture is not None and picture[0].lower() in ("png", "jpg", "jpeg", "bmp", "gif"):
-            drawn = _paste_picture(canvas, picture[1], box, scale, clip)
+            drawn = _paste_picture(canvas, picture[1], box, scale, cost, clip)
         if not drawn:  # a seal we cannot draw is still shown as where it is
+            cost.add(1, 0)
             draw.rectangle(
                 [box.x * scale, box.y * scale, (box.x + box.w) * scale, (box.y + box.h) * scale],
                 outline=(200, 0, 0),
