@@ -621,6 +621,38 @@ def test_a_page_of_more_pictures_than_a_page_holds_is_refused(count, box, said):
     assert _red(img, (0, 0, 210, 20), 150 / 25.4) > 0.99
 
 
+@pytest.mark.parametrize(
+    ("width", "repeat", "said"),
+    [("0.1", 40_000, "1e+08 pixels of line"), ("1000", 250, "4e+09 pixels of line")],
+)
+def test_a_page_of_more_lines_than_a_page_holds_is_refused(width, repeat, said):
+    """``PathObject`` lines were drawn however long and wide they were: 3 MB of diagonals took
+    19 s, 35 kB of 10 mm wide ones 0.6 s (a 64 MB page: minutes to half an hour). A page
+    whose lines come to more than 1e8 pixels of length, or 4e9 of length times width, is
+    refused naming the page; a page's rules and tables are drawn as before."""
+    parts = _zip(make_ofd([["技术服务合同"]]))
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    path = (
+        f'<ofd:PathObject ID="90" Boundary="0 0 200 200" LineWidth="{width}">'
+        f"<ofd:AbbreviatedData>M 0 0 {'L 200 200 L 0 0 ' * repeat}</ofd:AbbreviatedData>"
+        "</ofd:PathObject>"
+    )
+    parts[page] = parts[page].replace(b"</ofd:Layer>", path.encode() + b"</ofd:Layer>", 1)
+    with pytest.raises(ValidationError) as err:
+        render_page(_rezip(parts), 1, dpi=150)
+    assert err.value.field == "ofd"
+    assert "page 1 has too many lines to draw" in err.value.message
+    assert said in err.value.message
+    table = "".join(
+        f'<ofd:PathObject ID="{91 + i}" Boundary="20 {40 + i * 5} 170 1">'
+        "<ofd:AbbreviatedData>M 0 0 L 170 0</ofd:AbbreviatedData></ofd:PathObject>"
+        for i in range(40)
+    )
+    parts[page] = re.sub(rb"<ofd:PathObject.*</ofd:PathObject>", table.encode(), parts[page])
+    img = Image.open(io.BytesIO(render_page(_rezip(parts), 1, dpi=600)))
+    assert _dark(img, (20, 39.5, 170, 1), 600 / 25.4) > 1000  # the first rule
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a

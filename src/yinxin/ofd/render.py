@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
+import math
 import os
 import posixpath
 from collections.abc import Callable
@@ -64,6 +66,33 @@ MAX_GLYPH_AREA = 4_000_000_000  # the squares of their sizes in pixels, summed
 # pixel); a scanned page is one picture or a few, a hostile page may name a million
 MAX_PICTURES = 10_000
 MAX_PICTURE_AREA = 400_000_000  # pixels decoded and drawn, summed
+
+
+# and its lines (PathObject): drawn pixel by pixel along their length (~30 ns a pixel), wide
+# ones as polygons; a page's rules and tables come to a few million pixels at 600 dpi
+MAX_LINE_LENGTH = 100_000_000  # pixels of length, summed
+MAX_LINE_AREA = 4_000_000_000  # pixels of length times width, summed
+
+
+class _LineCost:
+    """What a page's lines have cost so far; refused past the bounds, naming the page."""
+
+    def __init__(self, number: int) -> None:
+        self.number, self.length, self.area = number, 0.0, 0.0
+
+    def add(self, points: list[tuple[float, float]], width: int) -> None:
+        length = sum(math.dist(a, b) for a, b in itertools.pairwise(points))
+        self.length += length
+        self.area += length * width
+        if self.length > MAX_LINE_LENGTH or self.area > MAX_LINE_AREA:
+            what = "长度" if self.length > MAX_LINE_LENGTH else "长度乘以线宽"
+            bound = MAX_LINE_LENGTH if self.length > MAX_LINE_LENGTH else MAX_LINE_AREA
+            en = "" if self.length > MAX_LINE_LENGTH else " (length times width)"
+            raise bad(
+                f"第 {self.number} 页要绘制的线条过多（{what}超过 {bound:.0e} 像素）；可降低 dpi",
+                f"page {self.number} has too many lines to draw (more than {bound:.0e} "
+                f"pixels of line{en}); a lower dpi may do",
+            )
 
 
 class _PictureCost:
@@ -163,7 +192,7 @@ def _paste_picture(
     return True
 
 
-def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
+def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float, cost: _LineCost) -> None:
     for obj in root.iter(q("PathObject")):
         try:
             box = Box.parse(obj.get("Boundary"), "PathObject Boundary")
@@ -182,6 +211,7 @@ def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
                     pt = ((box.x + x) * scale, (box.y + y) * scale)
                     if op == "M":
                         if len(points) > 1:
+                            cost.add(points, max(int(width), 1))
                             draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
                         points, start = [pt], pt
                     else:
@@ -194,6 +224,7 @@ def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float) -> None:
                 break
             i += 1
         if len(points) > 1:
+            cost.add(points, max(int(width), 1))
             draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
 
 
@@ -229,9 +260,10 @@ def render_page(
     texts = [part_runs(pkg, pg, part, root) for part, root in zip(pg.drawn, roots, strict=True)]
     _check_text_cost(texts, scale, index + 1)
     cost = _PictureCost(index + 1)
+    lines = _LineCost(index + 1)
     for root, runs in zip(roots, texts, strict=True):
         # its Background templates, itself, its Foreground templates
-        _draw_paths(draw, root, scale)
+        _draw_paths(draw, root, scale, lines)
         for obj in root.iter(q("ImageObject")):
             name = media.get(obj.get("ResourceID", ""))
             if name and name in pkg.parts:
