@@ -653,6 +653,36 @@ def test_a_page_of_more_lines_than_a_page_holds_is_refused(width, repeat, said):
     assert _dark(img, (20, 39.5, 170, 1), 600 / 25.4) > 1000  # the first rule
 
 
+def test_a_pages_layers_are_drawn_background_body_foreground(world):
+    """A page's ``Layer`` ``Type`` (GB/T 33190 Table 15: ``Body``, the default, ``Background``
+    under it, ``Foreground`` over it) was ignored, and each file's objects were drawn by kind
+    (every line, then every picture, then the text) rather than in order: a ``Background``
+    layer's page-size picture written after the ``Body`` layer covered its rules. Now the
+    layers are drawn Background, Body, Foreground (stably), each's objects in order."""
+    parts = _zip(_with_template(make_ofd([["技术服务合同"]]), _TEMPLATE, "1000"))
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    rule = (
+        '<ofd:PathObject ID="95" Boundary="20 100 170 10" LineWidth="3">'
+        "<ofd:AbbreviatedData>M 0 5 L 170 5</ofd:AbbreviatedData></ofd:PathObject>"
+    )
+    paper = '<ofd:ImageObject ID="96" ResourceID="900" Boundary="0 0 210 297"/>'
+    parts[page] = parts[page].replace(
+        b"</ofd:Layer>",
+        f'{rule}</ofd:Layer><ofd:Layer ID="97" Type="Background">{paper}</ofd:Layer>'.encode(),
+        1,
+    )
+    scale = 100 / 25.4
+    img = Image.open(io.BytesIO(render_page(_rezip(parts), 1, dpi=100)))
+    assert _dark(img, (25, 104, 160, 2), scale) > 1000  # the rule, over the paper
+    assert _red(img, (25, 150, 160, 50), scale) > 0.99  # the paper
+    assert _dark(img, (25, 25, 6 * 4.2, 4.2 * 1.4), scale) > 50  # the title over it too
+    # the same picture in a Foreground layer covers them
+    parts[page] = parts[page].replace(b'Type="Background"', b'Type="Foreground"')
+    img = Image.open(io.BytesIO(render_page(_rezip(parts), 1, dpi=100)))
+    assert _dark(img, (25, 104, 160, 2), scale) == 0
+    assert _dark(img, (25, 25, 6 * 4.2, 4.2 * 1.4), scale) == 0
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a

@@ -278,12 +278,19 @@ def part_runs(pkg: OfdPackage, page: Page, part: str, root=None) -> list[TextRun
         root = parse_xml(pkg.get(part), part)
     runs: list[TextRun] = []
     for obj in root.iter(q("TextObject")):
-        try:
-            runs += _object_runs(obj, part)
-        except ValidationError:
-            if part == page.content:
-                raise
+        runs += object_runs(page, part, obj)
     return runs
+
+
+def object_runs(page: Page, part: str, obj) -> list[TextRun]:
+    """The runs of one ``TextObject`` of ``part``: refused if the page's own content cannot
+    place it, none if a template's cannot (see ``part_runs``)."""
+    try:
+        return _object_runs(obj, part)
+    except ValidationError:
+        if part == page.content:
+            raise
+        return []
 
 
 def _object_runs(obj, part: str) -> list[TextRun]:

@@ -7,7 +7,9 @@ images (``ImageObject`` with their ``CTM``), straight-line paths (``PathObject``
 the ``picture_of`` callback — ``yinxin.seals.ses_signature.seal_picture`` for GB/T 38540; a
 ``Clip`` draws only its part, so a cross-page seal shows one strip per page). A page's template
 pages are drawn as its content, each in its turn: ``Background`` ones under the page's own,
-``Foreground`` ones over it. Curves, clipping paths and rotations are not drawn.
+``Foreground`` ones over it; in each, its ``Layer``s by ``Type`` (``Background``, ``Body``,
+``Foreground``), each layer's objects in the order written. Curves, clipping paths and
+rotations are not drawn.
 
 The face: ``YINXIN_CJK_FONT`` when set, else the first Noto CJK / WenQuanYi / AR PL file found in
 the usual Debian font directories (the Simplified-Chinese face of a collection).
@@ -27,7 +29,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from yinxin.errors import ConfigurationError, ValidationError
-from yinxin.ofd.document import Box, TextRun, number, part_runs, read_document
+from yinxin.ofd.document import Box, TextRun, number, object_runs, read_document
 from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 
 # (signed value) -> (picture type, picture bytes, width mm, height mm), or None
@@ -192,40 +194,56 @@ def _paste_picture(
     return True
 
 
-def _draw_paths(draw: ImageDraw.ImageDraw, root, scale: float, cost: _LineCost) -> None:
-    for obj in root.iter(q("PathObject")):
+_DRAWN = (q("PathObject"), q("ImageObject"), q("TextObject"))
+# a Layer's Type (GB/T 33190 Table 15): Body, the default, Background under it, Foreground over
+_LAYER_ORDER = {"Background": 0, "Body": 1, "Foreground": 2}
+
+
+def _in_order(root) -> list:
+    """The objects of a content file we draw, in drawing order: its layers by ``Type``
+    (stably: layers of one type as written), each layer's objects as written."""
+    content = root.find(q("Content"))
+    layers = [] if content is None else content.findall(q("Layer"))
+    if not layers:
+        return list(root.iter(*_DRAWN))
+    layers.sort(key=lambda layer: _LAYER_ORDER.get((layer.get("Type") or "").strip(), 1))
+    return [obj for layer in layers for obj in layer.iter(*_DRAWN)]
+
+
+def _draw_path(draw: ImageDraw.ImageDraw, obj, scale: float, cost: _LineCost) -> None:
+    """Stroke one ``PathObject``'s M/L/Z ``AbbreviatedData`` (black)."""
+    try:
+        box = Box.parse(obj.get("Boundary"), "PathObject Boundary")
+    except ValidationError:
+        return
+    data = (obj.findtext(q("AbbreviatedData")) or "").split()
+    width = number(obj.get("LineWidth"), "LineWidth", default=0.353) * scale
+    points: list[tuple[float, float]] = []
+    start = None
+    i = 0
+    while i < len(data):
+        op = data[i]
         try:
-            box = Box.parse(obj.get("Boundary"), "PathObject Boundary")
-        except ValidationError:
-            continue
-        data = (obj.findtext(q("AbbreviatedData")) or "").split()
-        width = number(obj.get("LineWidth"), "LineWidth", default=0.353) * scale
-        points: list[tuple[float, float]] = []
-        start = None
-        i = 0
-        while i < len(data):
-            op = data[i]
-            try:
-                if op in ("M", "L") and i + 2 < len(data):
-                    x, y = number(data[i + 1], "path"), number(data[i + 2], "path")
-                    pt = ((box.x + x) * scale, (box.y + y) * scale)
-                    if op == "M":
-                        if len(points) > 1:
-                            cost.add(points, max(int(width), 1))
-                            draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
-                        points, start = [pt], pt
-                    else:
-                        points.append(pt)
-                    i += 3
-                    continue
-                if op == "Z" and start is not None:
-                    points.append(start)
-            except (ValidationError, IndexError):
-                break
-            i += 1
-        if len(points) > 1:
-            cost.add(points, max(int(width), 1))
-            draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
+            if op in ("M", "L") and i + 2 < len(data):
+                x, y = number(data[i + 1], "path"), number(data[i + 2], "path")
+                pt = ((box.x + x) * scale, (box.y + y) * scale)
+                if op == "M":
+                    if len(points) > 1:
+                        cost.add(points, max(int(width), 1))
+                        draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
+                    points, start = [pt], pt
+                else:
+                    points.append(pt)
+                i += 3
+                continue
+            if op == "Z" and start is not None:
+                points.append(start)
+        except (ValidationError, IndexError):
+            break
+        i += 1
+    if len(points) > 1:
+        cost.add(points, max(int(width), 1))
+        draw.line(points, fill=(0, 0, 0), width=max(int(width), 1))
 
 
 def render_page(
@@ -256,15 +274,20 @@ def render_page(
     draw = ImageDraw.Draw(canvas)
 
     media = _resources(pkg, doc.public_res + doc.document_res)
-    roots = [parse_xml(pkg.get(part), part) for part in pg.drawn]
-    texts = [part_runs(pkg, pg, part, root) for part, root in zip(pg.drawn, roots, strict=True)]
-    _check_text_cost(texts, scale, index + 1)
+    # its Background templates, itself, its Foreground templates; each one's objects in order,
+    # a text object with its runs (all of them read, and their cost judged, before drawing)
+    objects = []
+    for part in pg.drawn:
+        for obj in _in_order(parse_xml(pkg.get(part), part)):
+            is_text = obj.tag == q("TextObject")
+            objects.append((obj, object_runs(pg, part, obj) if is_text else None))
+    _check_text_cost([runs for _, runs in objects if runs], scale, index + 1)
     cost = _PictureCost(index + 1)
     lines = _LineCost(index + 1)
-    for root, runs in zip(roots, texts, strict=True):
-        # its Background templates, itself, its Foreground templates
-        _draw_paths(draw, root, scale, lines)
-        for obj in root.iter(q("ImageObject")):
+    for obj, runs in objects:
+        if obj.tag == q("PathObject"):
+            _draw_path(draw, obj, scale, lines)
+        elif obj.tag == q("ImageObject"):
             name = media.get(obj.get("ResourceID", ""))
             if name and name in pkg.parts:
                 try:
@@ -272,7 +295,7 @@ def render_page(
                 except ValidationError:
                     continue
                 _paste_picture(canvas, pkg.parts[name], box, scale, cost)
-        for run in runs:
+        for run in runs or ():
             font = _font(int(run.size * scale))
             for ch, x in zip(run.text, run.xs, strict=True):
                 draw.text((x * scale, run.y * scale), ch, font=font, fill=run.color, anchor="ls")
