@@ -24,6 +24,9 @@ from yinxin.errors import ValidationError
 from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 
 A4 = (210.0, 297.0)
+# No page holds more characters (A4 has room for 62,000 of 1 mm); a hostile one may hold
+# millions, each a few Python objects once placed
+MAX_PART_CHARS = 200_000
 # No coordinate, length or size of a page is beyond 100 m: a hostile file's "nan", "inf" or
 # 1e300 would otherwise reach a stamp's box, a font size or an image's pixels.
 MAX_MM = 100_000.0
@@ -277,8 +280,17 @@ def part_runs(pkg: OfdPackage, page: Page, part: str, root=None) -> list[TextRun
     if root is None:
         root = parse_xml(pkg.get(part), part)
     runs: list[TextRun] = []
+    count = 0
     for obj in root.iter(q("TextObject")):
-        runs += object_runs(page, part, obj)
+        got = object_runs(page, part, obj)
+        count += sum(len(r.text) for r in got)
+        if count > MAX_PART_CHARS:
+            raise bad(
+                f"{part} 中的文字超过 {MAX_PART_CHARS} 个字符（一页容纳不下）",
+                f"{part} has more than {MAX_PART_CHARS} characters of text (no page holds "
+                "that many)",
+            )
+        runs += got
     return runs
 
 
@@ -348,19 +360,21 @@ def find_anchor(
     """
     if not anchor or not anchor.strip():
         raise bad("定位文字为空", "the anchor text is empty", field="anchor")
-    # a template's characters, read once however many pages draw on it
-    read: dict[tuple[str, bool], tuple[str, list[tuple[str, float, float, float]]]] = {}
+    # a template's text, read once however many pages draw on it; only the text is kept, the
+    # places of its characters read again for the file the anchor is found in
+    read: dict[tuple[str, bool], str] = {}
     for page in reversed(pages if pages is not None else doc.pages):
         for part in reversed(page.drawn):
             key = (part, part == page.content)
             if key not in read:
-                chars: list[tuple[str, float, float, float]] = []  # (char, x, baseline, size)
-                for r in part_runs(pkg, page, part):
-                    chars += [(c, x, r.y, r.size) for c, x in zip(r.text, r.xs, strict=True)]
-                read[key] = ("".join(c[0] for c in chars), chars)
-            joined, chars = read[key]
-            at = joined.rfind(anchor)
+                read[key] = "".join(r.text for r in part_runs(pkg, page, part))
+            at = read[key].rfind(anchor)
             if at >= 0:
+                chars = [  # (char, x, baseline, size)
+                    (c, x, r.y, r.size)
+                    for r in part_runs(pkg, page, part)
+                    for c, x in zip(r.text, r.xs, strict=True)
+                ]
                 return page, _anchor_box(chars[at : at + len(anchor)])
     raise bad(
         f"文档中找不到定位文字 {anchor!r}",

@@ -277,10 +277,14 @@ def render_page(
     # its Background templates, itself, its Foreground templates; each one's objects in order,
     # a text object with its runs (all of them read, and their cost judged, before drawing)
     objects = []
+    glyphs = 0
     for part in pg.drawn:
         for obj in _in_order(parse_xml(pkg.get(part), part)):
-            is_text = obj.tag == q("TextObject")
-            objects.append((obj, object_runs(pg, part, obj) if is_text else None))
+            runs = object_runs(pg, part, obj) if obj.tag == q("TextObject") else None
+            objects.append((obj, runs))
+            glyphs += sum(len(r.text) for r in runs or ())
+            if glyphs > MAX_GLYPHS:  # refused as soon as it is seen: millions are not kept
+                _check_text_cost([runs for _, runs in objects if runs], scale, index + 1)
     _check_text_cost([runs for _, runs in objects if runs], scale, index + 1)
     cost = _PictureCost(index + 1)
     lines = _LineCost(index + 1)
