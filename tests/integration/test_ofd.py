@@ -721,6 +721,33 @@ def test_an_anchor_is_not_searched_for_in_more_text_than_a_page_holds(world):
     assert made.page == 1
 
 
+def test_a_file_referenced_many_times_is_digested_once(world, signed, monkeypatch):
+    """A ``Signature.xml`` may name one file in many ``Reference``s (or many signatures the
+    same file): each was digested again, so 500,000 references (a 64 MB Signature.xml) to a
+    60 MB file meant SM3 over 30 TB for one verification. A file is now digested once per
+    verification and method, however often it is named; the verdict is as before."""
+    from yinxin.ofd import verify
+
+    _, second = signed
+    parts = _zip(second.data)
+    name = next(n for n in parts if n.endswith("Sign_0/Signature.xml"))
+    ref = re.search(rb"<ofd:Reference .*?</ofd:Reference>", parts[name], re.S)[0]
+    parts[name] = parts[name].replace(ref, ref * 2000, 1)
+    method = re.search(rb'CheckMethod="([^"]+)"', parts[name])[1].decode()
+    digested: list[int] = []
+    digest = verify._DIGESTS[method]
+
+    def spy(data: bytes) -> bytes:
+        digested.append(len(data))
+        return digest(data)
+
+    monkeypatch.setitem(verify._DIGESTS, method, spy)
+    report = verify_ofd(_rezip(parts), check_ofd_value(world.trust))
+    assert not report.valid  # the list was changed after signing: its signature fails
+    files = len([n for n in parts if not n.endswith("/")])
+    assert 0 < len(digested) <= files + 1, len(digested)  # + the empty one sized
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a

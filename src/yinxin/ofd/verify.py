@@ -209,10 +209,15 @@ def signature_lines(
 
 
 def _check_references(
-    pkg: OfdPackage, sig_root, sig_name: str
+    pkg: OfdPackage, sig_root, sig_name: str, digests: dict | None = None
 ) -> tuple[bool, int, list[str], set, bool, list[str]]:
     """(all digests match, how many References, problems, the files named, whether any digest
-    could be compared at all, the files changed or removed after signing)."""
+    could be compared at all, the files changed or removed after signing).
+
+    ``digests``: (method, file) -> digest, kept across a verification's signatures: a file
+    named by many references (a hostile list may name one large file a million times) is
+    digested once."""
+    digests = {} if digests is None else digests
     base = posixpath.dirname(sig_name)
     refs = sig_root.find(f"{q('SignedInfo')}/{q('References')}")
     if refs is None:
@@ -242,6 +247,7 @@ def _check_references(
     covered: set[str] = set()
     changed: list[str] = []
     count = 0
+    size = len(digest(b""))
     for ref in refs.findall(q("Reference")):
         count += 1
         try:
@@ -259,7 +265,6 @@ def _check_references(
                 f"/{name} 的摘要值 CheckValue 不是 base64 编码 / /{name}: CheckValue is not base64"
             )
             continue
-        size = len(digest(b""))
         if len(expected) != size:  # no digest of this method: the file is not what differs
             kind = "SM3" if digest is sm3 else "SHA-256"
             problems.append(
@@ -270,7 +275,7 @@ def _check_references(
         elif name not in pkg.parts:
             changed.append(name)
             problems.append(f"文件包中缺少 /{name} / /{name} is missing from the package")
-        elif digest(pkg.parts[name]) != expected:
+        elif _digest_of(pkg, name, digest, digests) != expected:
             changed.append(name)
             problems.append(
                 f"/{name} 在签署后被改动（摘要值不符） / "
@@ -281,6 +286,12 @@ def _check_references(
             f"{sig_name} 的 References 未列出任何文件 / {sig_name}: References lists no file"
         )
     return not problems, count, problems, covered, count > 0, changed
+
+
+def _digest_of(pkg: OfdPackage, name: str, digest, digests: dict) -> bytes:
+    if (digest, name) not in digests:
+        digests[(digest, name)] = digest(pkg.parts[name])
+    return digests[(digest, name)]
 
 
 def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
@@ -327,6 +338,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
     reports: list[OfdSignatureReport] = []
     list_problems: list[str] = []
     listed: dict[str, str] = {}  # Signature.xml -> the ID of the entry naming it
+    digests: dict = {}  # (method, file) -> digest, each file digested once
     values: set[str] = set()  # the listed signatures' SignedValue.dat
     covers: list[tuple[str, set[str]]] = []  # (Signature.xml, files it protects), list order
     for entry in sigs_root.findall(q("Signature")):
@@ -371,7 +383,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         method = info.findtext(q("SignatureMethod")) if info is not None else None
         when = info.findtext(q("SignatureDateTime")) if info is not None else None
         refs_ok, count, problems, covered, compared, changed = _check_references(
-            pkg, sig_root, name
+            pkg, sig_root, name, digests
         )
         protected |= covered | {name}
         covers.append((name, covered))
