@@ -748,6 +748,30 @@ def test_a_file_referenced_many_times_is_digested_once(world, signed, monkeypatc
     assert 0 < len(digested) <= files + 1, len(digested)  # + the empty one sized
 
 
+@pytest.mark.parametrize("encoding", ["GBK", "GB18030", "UTF-16"])
+def test_a_page_written_in_a_chinese_encoding_is_read_as_declared(world, encoding):
+    """Chinese writers often declare GBK (or GB18030) in a part's prolog: its text is read as
+    declared, so the anchor is found in it and drawn, as in UTF-8; a byte that is no GBK is
+    refused naming the part."""
+    parts = _zip(make_ofd([["技术服务合同"], ["甲方（签章）"]]))
+    page = "Doc_0/Pages/Page_1/Content.xml"
+    text = parts[page].decode().replace("encoding='UTF-8'", f"encoding='{encoding}'")
+    parts[page] = text.encode(encoding.lower())
+    data = _rezip(parts)
+    a = world.party_a
+    signer = SesOfdSigner(a.seal, a.key, a.cert, when=world.now)
+    made = sign_ofd(data, signer, placement=Placement(anchor="甲方（签章）"), when=world.now)
+    assert made.page == 2
+    assert verify_ofd(made.data, check_ofd_value(world.trust)).valid
+    img = Image.open(io.BytesIO(render_page(data, 2, dpi=100)))
+    assert _dark(img, (25, 25, 6 * 4.2, 4.2 * 1.4), 100 / 25.4) > 50
+    if encoding == "GBK":
+        parts[page] = parts[page].replace("甲".encode("gbk"), b"\x80\xff", 1)
+        with pytest.raises(ValidationError) as err:
+            render_page(_rezip(parts), 2)
+        assert page in err.value.message and err.value.field == "ofd"
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a
