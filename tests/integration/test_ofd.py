@@ -772,6 +772,33 @@ def test_a_page_written_in_a_chinese_encoding_is_read_as_declared(world, encodin
         assert page in err.value.message and err.value.field == "ofd"
 
 
+def test_a_signature_listed_many_times_is_read_once_for_drawing(signed, monkeypatch):
+    """``ofd render`` read every ``Signature`` entry of Signatures.xml, parsing its file
+    again each time the list named it: a list naming one large Signature.xml 500,000 times
+    (verification refuses such a list, drawing did not look) parsed it as often. A file
+    named again is read, and its stamps drawn, once."""
+    from yinxin.ofd import render
+
+    first, second = signed
+    parts = _zip(second.data)
+    name = next(n for n in parts if n.endswith("Signatures.xml"))
+    entry = re.search(rb"<ofd:Signature .*?/>", parts[name], re.S)[0]
+    parts[name] = parts[name].replace(entry, entry * 2000, 1)
+    parsed: list[str] = []
+    parse = render.parse_xml
+
+    def spy(data: bytes, part: str):
+        parsed.append(part)
+        return parse(data, part)
+
+    monkeypatch.setattr(render, "parse_xml", spy)
+    img = Image.open(io.BytesIO(render_page(_rezip(parts), 1, dpi=100, picture_of=seal_picture)))
+    box1 = tuple(float(v) for v in first.boundary.split())
+    assert _red(img, box1, 100 / 25.4) > 0.05
+    named = [p for p in parsed if p.endswith("Signature.xml")]
+    assert len(named) <= 2, len(named)  # each signature's file once
+
+
 def test_a_picture_whose_box_runs_far_past_the_page_is_drawn_at_the_pages_size(monkeypatch):
     """An ``ImageObject`` (or a ``StampAnnot``) box of 100 m a side: the picture was scaled to
     the whole box before the part on the page was cut out, so 20 px of PNG asked PIL for a

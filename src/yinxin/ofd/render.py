@@ -353,11 +353,15 @@ def _stamps_on(pkg: OfdPackage, page_id: str) -> list[tuple[Box, Box | None, byt
         return []
     signs_dir = posixpath.dirname(pkg.signatures_loc)
     out = []
+    seen: set[str] = set()  # a file the list names again is read, and drawn, once
     for entry in parse_xml(pkg.parts[pkg.signatures_loc], pkg.signatures_loc).findall(
         q("Signature")
     ):
         try:
             name = loc(signs_dir, entry.get("BaseLoc", ""))
+            if name in seen:
+                continue
+            seen.add(name)
             root = parse_xml(pkg.get(name), name)
             base = posixpath.dirname(name)
             value_name = loc(base, root.findtext(q("SignedValue")) or "")
