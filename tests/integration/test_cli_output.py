@@ -53,7 +53,7 @@ def test_markup_in_the_users_text_is_printed_as_written(platform: Platform) -> N
     assert res.stdout == f"YW-2026-001  《{TITLE}》  {PARTY} / {long_b}\n"
     # the same text as the JSON answer holds: nothing was taken as a tag or an emoji code
     res = invoke(p, "desk", "contracts", "--json")
-    (row,) = json.loads(res.stdout)
+    (row,) = json.loads(res.stdout)["items"]  # a page: {"items", "next_after"}
     assert (row["title"], row["party_a"]) == (TITLE, PARTY)
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.conftest import cli_env
 from tests.integration.signing_flow import World
 from tests.integration.test_authorizations import grant
+from tests.integration.test_desk import add_003
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 
@@ -94,4 +95,96 @@ def test_a_list_refuses_a_bad_page_naming_the_option(
     said = " ".join(res.stderr.split())
     assert res.exit_code == 2, res.output
     assert "No such option" not in said and option in said, said
+    assert res.stdout == ""
+
+
+# the lists whose API routes page since dd952ae and 5915dae (GET /webhooks, /api-keys,
+# /desk/contracts) printed every row, and took no --limit or --after: the command, how to make
+# one more row, and the ids in the service's order
+PAGED_SINCE: dict[str, tuple[list[str], Callable[[Platform, int], object]]] = {
+    "webhook": (
+        ["webhook", "list"],
+        lambda p, n: p.webhooks.subscribe(f"https://hooks.example.com/{n}", ["*"], None, "test"),
+    ),
+    "apikey": (
+        ["apikey", "list"],
+        lambda p, n: p.api_keys.create(name=f"k{n}", role="integration", actor="test"),
+    ),
+    "desk": (["desk", "contracts"], lambda p, n: add_003(p, f"ZK-YW-2026-{n:03d}")),
+}
+PAGED_IDS: dict[str, Callable[[Platform], list[int]]] = {
+    "webhook": lambda p: [w.id for w in p.webhooks.list()],
+    "apikey": lambda p: [k.id for k in p.api_keys.list()],
+    "desk": lambda p: [c.id for c in p.desk.contracts()],
+}
+
+
+@pytest.mark.parametrize("group", list(PAGED_SINCE))
+def test_the_lists_the_api_pages_page_in_the_cli_too(platform: Platform, group: str) -> None:
+    p = platform
+    command, make = PAGED_SINCE[group]
+    for n in range(3):
+        make(p, n)
+    ids = PAGED_IDS[group](p)
+    assert len(ids) >= 3
+
+    def cli(*args: str):
+        return CliRunner().invoke(cli_app, [*command, *args], env=cli_env(p))
+
+    def page(*args: str) -> dict:
+        res = cli(*args, "--json")
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    first = page("--limit", "1")
+    assert [x["id"] for x in first["items"]] == ids[:1] and first["next_after"] == ids[0]
+    second = page("--limit", "1", "--after", str(ids[0]))
+    assert [x["id"] for x in second["items"]] == ids[1:2] and second["next_after"] == ids[1]
+    seen: list[int] = []
+    after: list[str] = []
+    while True:
+        one = page("--limit", "2", *after)
+        seen += [x["id"] for x in one["items"]]
+        if one["next_after"] is None:
+            break
+        after = ["--after", str(one["next_after"])]
+    assert seen == ids
+    everything = page()
+    assert [x["id"] for x in everything["items"]] == ids and everything["next_after"] is None
+
+    text = cli("--limit", "1")
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert len(lines) == 2 and lines[-1] == f"more: --after {ids[0]}"
+    assert "more:" not in cli().stdout
+    last = cli("--after", str(ids[-1]))
+    assert last.exit_code == 0 and last.stdout == "" and "(none" in last.stderr
+
+    for args, option in [
+        (["--limit", "0"], "limit"),
+        (["--limit", "201"], "limit"),
+        (["--limit", "x"], "'--limit'"),
+        (["--after", "-1"], "'--after'"),
+        (["--after", "x"], "'--after'"),
+    ]:
+        res = cli(*args)
+        said = " ".join(res.stderr.split())
+        assert res.exit_code == 2, (args, res.output)
+        assert "No such option" not in said and option in said, said
+        assert res.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--after", "1"], ["--limit", "10"]])
+def test_desk_contracts_adoptable_refuses_the_page_options(
+    platform: Platform, args: list[str]
+) -> None:
+    """``--adoptable`` lists the library's signed contracts not yet under service, which does
+    not page (nor does GET /desk/contracts/adoptable): ``--limit``/``--after`` page only the
+    contracts under service, and are refused beside it rather than dropped."""
+    res = CliRunner().invoke(
+        cli_app, ["desk", "contracts", "--adoptable", *args], env=cli_env(platform)
+    )
+    said = " ".join(res.stderr.split())
+    assert res.exit_code == 2, res.output
+    assert args[0] in said and "--adoptable" in said, said
     assert res.stdout == ""

@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING
 import typer
 
 from yinxin.adapters.cli.common import (
+    AFTER,
     HOME,
     JSON,
+    LIMIT,
     OPERATOR,
     Platform,
     as_options,
     emit,
     on_platform,
+    page_of,
     parse_time,
     platform,
     read_secret,
@@ -72,9 +75,9 @@ def apikey_create(
 
 @apikey_app.command("list")
 @on_platform()
-def apikey_list(p: Platform = HOME) -> object:
-    """Every key (never the secrets)."""
-    return p.api_keys.list()
+def apikey_list(limit: int = LIMIT, after: int | None = AFTER, p: Platform = HOME) -> object:
+    """Keys in id order, revoked ones included, a page at a time (never the secrets)."""
+    return page_of(p.api_keys.list, limit, after)
 
 
 @apikey_app.command("revoke")

@@ -35,6 +35,7 @@ from yinxin.adapters.cli.common import (
     page_of,
     parse_time,
     platform,
+    refuse_given,
     run,
     say,
     seal_in,
@@ -205,23 +206,38 @@ def adopt(
 
 @desk_app.command("contracts")
 def contracts(
+    ctx: typer.Context,
     adoptable: bool = typer.Option(
         False,
         "--adoptable",
         help="Instead: the library's signed O&M contracts not yet under service (for adopt).",
     ),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """The contracts under service."""
+    """The contracts under service in id order, a page at a time (--after: the last contract
+    seen; "more: --after N" says where the next page starts)."""
 
-    def render(rows) -> None:
-        for c in rows:
+    def render(page) -> None:
+        for c in page if adoptable else page.items:
             console.print(f"{c.number}  《{c.title}》  {c.party_a} / {c.party_b}", markup=False)
+        if not adoptable:
+            more(page)
 
     def ask():
-        desk = platform(home).desk
-        return desk.adoptable() if adoptable else desk.contracts()
+        if adoptable:  # every one of them, as GET /desk/contracts/adoptable: it does not page
+            refuse_given(
+                {
+                    # typed, even as the default 50 (Typer's own click: compared by name)
+                    "limit": getattr(ctx.get_parameter_source("limit"), "name", "") != "DEFAULT",
+                    "after": after is not None,
+                },
+                "{option} pages the contracts under service, not --adoptable's",
+            )
+            return platform(home).desk.adoptable()
+        return page_of(platform(home).desk.contracts, limit, after)
 
     empty = "(no signed O&M contract waits)" if adoptable else "(none: contract-add or adopt one)"
     run(as_json, ask, render, empty=empty)

@@ -5,19 +5,23 @@ deliveries; ``deliver``: send what is due)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from pathlib import Path
 
 import typer
 
 from yinxin.adapters.cli.common import (
+    AFTER,
     HOME,
     JSON,
+    LIMIT,
     LOG_LIMIT,
     OPERATOR,
     Platform,
     moment,
     on_platform,
+    page_of,
     platform,
     run,
     show_once,
@@ -74,10 +78,12 @@ def webhook_subscribe(
 @on_platform()
 def webhook_list(
     deleted: bool = typer.Option(False, "--deleted", help="Include deleted subscriptions."),
+    limit: int = LIMIT,
+    after: int | None = AFTER,
     p: Platform = HOME,
 ) -> object:
-    """Every subscription (never the secrets)."""
-    return p.webhooks.list(include_deleted=deleted)
+    """Subscriptions in id order, a page at a time (never the secrets)."""
+    return page_of(functools.partial(p.webhooks.list, include_deleted=deleted), limit, after)
 
 
 SUBSCRIPTION = typer.Argument(..., help="The subscription's id (webhook list).")
