@@ -40,7 +40,7 @@ from yinxin.clock import Clock
 from yinxin.errors import Conflict, ValidationError, YinxinError
 from yinxin.identity import validate_mobile
 from yinxin.notify.gateways import DeliveryError
-from yinxin.signing.intent import RateLimited, code_minutes
+from yinxin.signing.intent import RateLimited, challenge_id_of, code_minutes
 from yinxin.store import audit
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
@@ -480,7 +480,7 @@ class Sessions:
         audits ``registration.code_used`` and opens the subscriber's session there, so the
         registration, the code's use and the session are written together or not at all — a
         failure of any rolls back the subscriber too, and the code is given back."""
-        cid = str(challenge_id or "")[:60]
+        cid = challenge_id_of(challenge_id)
         given = str(code or "").strip()
         number = validate_mobile(phone, "phone")
         binding = self._registration_binding(number)
@@ -550,7 +550,7 @@ class Sessions:
         from yinxin.store.models.notify import IntentChallenge
 
         intent = self._intent()
-        cid = str(challenge_id or "")[:60]
+        cid = challenge_id_of(challenge_id)
         with self.db.read() as s:
             ch = s.get(IntentChallenge, cid)
             sid = ch.subscriber_id if ch is not None and ch.purpose == LOGIN_PURPOSE else None

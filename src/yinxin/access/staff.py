@@ -266,7 +266,9 @@ class StaffUsers:
         right; otherwise raise — after counting the failure on the row, which the caller must
         commit (``Sessions.login_staff`` does: the refusal is raised after its commit)."""
         now = self.clock.now()
-        name = (username or "").strip().lower()[:50]
+        # a name with a control character (a NUL, which PostgreSQL refuses even in a query,
+        # failing it where SQLite found no row) is no account's: refused before the query
+        name = refuse_hidden((username or "").strip().lower()[:50], "username")
         row = s.execute(
             select(StaffUser).where(StaffUser.username == name).with_for_update()
         ).scalar_one_or_none()

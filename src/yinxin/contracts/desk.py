@@ -56,7 +56,7 @@ from yinxin.contracts.desk_views import (
 from yinxin.contracts.money import parse_amount
 from yinxin.contracts.workdays import presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
-from yinxin.identity import refuse_hidden
+from yinxin.identity import hidden_character, refuse_hidden
 from yinxin.results import from_row
 from yinxin.store.audit import event, events
 from yinxin.store.db import Database, add_unique
@@ -584,8 +584,11 @@ class ServiceDesk:
     ) -> DeskContract:
         """The contract under service by its number; ``lock`` holds its row for the
         transaction."""
-        q = select(DeskContract).where(DeskContract.number == str(number or "").strip())
-        c = s.scalar(q.with_for_update() if lock else q)
+        given = str(number or "").strip()
+        # a number with a control character is no contract's; asked before the query, which
+        # PostgreSQL fails for a NUL where SQLite finds no row
+        q = select(DeskContract).where(DeskContract.number == given)
+        c = None if hidden_character(given) else s.scalar(q.with_for_update() if lock else q)
         if c is None:
             raise NotFound(f"no contract {number!r} is under service", field=field)
         return c

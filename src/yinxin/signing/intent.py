@@ -196,6 +196,13 @@ def _locked(s: Session, model: type[T], where: ColumnElement[bool]) -> T | None:
     return s.execute(select(model).where(where).with_for_update()).scalar_one_or_none()
 
 
+def challenge_id_of(value: object, field: str = "challenge_id") -> str:
+    """A challenge id as given (its first 60 characters: no id is longer), to look up; one
+    with a control character (a NUL, which PostgreSQL refuses even in a query, failing it where
+    SQLite found no row) names no challenge and is refused naming ``field`` before the query."""
+    return refuse_hidden(str(value or "")[:60], field)
+
+
 def _check_purpose(purpose: str) -> str:
     p = (purpose or "").strip()
     if not PURPOSE.fullmatch(p):
@@ -670,7 +677,7 @@ class IntentConfirmation:
     ) -> Confirmation | None:
         doc = _check_sha256(document_sha256)
         actor = actor or f"subscriber:{subscriber_id}"
-        cid = str(challenge_id or "")[:60]
+        cid = challenge_id_of(challenge_id)
         given = str(code or "").strip()
         self._key()  # read the key file before the transaction starts
         now = self.clock.now()
@@ -772,7 +779,7 @@ class IntentConfirmation:
                     select(IntentChallenge).where(IntentChallenge.token_hash == digest)
                 ).scalar_one_or_none()
             elif challenge_id and code:
-                ch = s.get(IntentChallenge, str(challenge_id)[:60])
+                ch = s.get(IntentChallenge, challenge_id_of(challenge_id))
                 if ch is not None:
                     actual = self._hash(
                         ch.salt,
@@ -877,7 +884,7 @@ class IntentConfirmation:
         actor = actor or f"subscriber:{subscriber_id}"
         now = self.clock.now()
         s = session
-        ch = _locked(s, IntentChallenge, IntentChallenge.id == str(challenge_id or "")[:60])
+        ch = _locked(s, IntentChallenge, IntentChallenge.id == challenge_id_of(challenge_id))
         refusal = self._refusal(ch, str(code or "").strip(), subscriber_id, doc, purpose, now)
         if refusal is not None:
             raise refusal

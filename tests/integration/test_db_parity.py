@@ -1,0 +1,66 @@
+"""SQLite and PostgreSQL answer a request alike. PostgreSQL refuses a NUL character ("\\x00")
+anywhere in a text value, even in a query's parameter, where SQLite simply finds no row: a
+value with one that is looked up (a username, a login challenge, a contract number) is answered
+before the query, the same 4xx naming it on both, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.integration.api_world import problem_of
+from yinxin.adapters.http.server import create_app
+from yinxin.app import Platform
+from yinxin.errors import ValidationError
+
+NUL = "a\x00b"
+
+
+@pytest.fixture
+def client(any_platform: Platform):
+    p = any_platform
+    admin = p.api_keys.create(name="admin", role="administrator", actor="t").secret
+    for role in p.status.crl_roles():
+        p.status.current_crl(role)
+    with TestClient(
+        create_app(p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {admin}"},
+        raise_server_exceptions=False,  # a 500 is an answer to see, with the others
+    ) as c:
+        yield c
+
+
+def test_a_nul_in_a_staff_login_username_is_refused_naming_it(client) -> None:
+    r = client.post(
+        "/api/v1/sessions/staff", json={"username": NUL, "password": "pw", "code": "123456"}
+    )
+    problem_of(r, 422, field="username")
+
+
+def test_a_nul_in_a_subscriber_login_challenge_is_refused_naming_it(client) -> None:
+    r = client.post("/api/v1/sessions/subscriber", json={"challenge_id": NUL, "code": "123456"})
+    problem_of(r, 422, field="challenge_id")
+
+
+@pytest.mark.parametrize("tail", ["", "/inspections"])
+def test_a_nul_in_a_desk_contract_number_names_no_contract(client, tail) -> None:
+    r = client.get(f"/api/v1/desk/contracts/a%00b{tail}")
+    problem_of(r, 404, field="contract")
+
+
+def test_a_nul_in_a_signing_or_registration_challenge_is_refused_naming_it(any_platform) -> None:
+    p = any_platform
+    calls = {
+        "confirm": lambda: p.intent.confirm(
+            NUL, "123456", subscriber_id=1, document_sha256="0" * 64
+        ),
+        "check": lambda: p.intent.check_code(
+            NUL, "123456", subscriber_id=1, document_sha256="0" * 64
+        ),
+        "register": lambda: p.sessions.registration_proof(NUL, "123456", "13800138000").__enter__(),
+    }
+    for what, call in calls.items():
+        with pytest.raises(ValidationError) as e:
+            call()
+        assert e.value.field == "challenge_id", what
