@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.integration.api_world import problem_of
+from tests.integration.test_ca_lifecycle import enrol, issue
 from yinxin.adapters.http.server import create_app
 from yinxin.app import Platform
 from yinxin.errors import ValidationError
@@ -64,3 +65,16 @@ def test_a_nul_in_a_signing_or_registration_challenge_is_refused_naming_it(any_p
         with pytest.raises(ValidationError) as e:
             call()
         assert e.value.field == "challenge_id", what
+
+
+def test_certificates_expiring_together_are_listed_in_the_order_they_were_issued(
+    any_platform,
+) -> None:
+    """Issued in the same second, certificates end together: ``cert expiring`` listed them in
+    the order the database gave for equal ends (on PostgreSQL, a row changed since came last)."""
+    p = any_platform
+    person = enrol(p).person.id
+    made = [issue(p, person).serial for _ in range(4)]
+    p.certificates.freeze(made[0], actor="t")  # the row is written again
+    p.certificates.unfreeze(made[0], actor="t")
+    assert [c.serial for c in p.certificates.expiring(3650)] == made

@@ -1758,7 +1758,7 @@ class Certificates:
                     Certificate.not_after <= now + dt.timedelta(days=within_days),
                     ~exists().where(successor.predecessor_id == Certificate.id),
                 )
-                .order_by(Certificate.not_after)
+                .order_by(Certificate.not_after, Certificate.id)  # ends alike: as issued
             ).scalars()
             return [certificate_view(c) for c in rows]
 
