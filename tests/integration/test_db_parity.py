@@ -12,6 +12,7 @@ from tests.integration.api_world import problem_of
 from tests.integration.test_ca_lifecycle import enrol, issue
 from yinxin.adapters.http.server import create_app
 from yinxin.app import Platform
+from yinxin.contracts.templates import get_template
 from yinxin.errors import ValidationError
 
 NUL = "a\x00b"
@@ -78,3 +79,17 @@ def test_certificates_expiring_together_are_listed_in_the_order_they_were_issued
     p.certificates.freeze(made[0], actor="t")  # the row is written again
     p.certificates.unfreeze(made[0], actor="t")
     assert [c.serial for c in p.certificates.expiring(3650)] == made
+
+
+def test_a_rate_blank_with_more_digits_than_its_column_holds_is_refused(any_platform) -> None:
+    """A rate is kept as text (an obligation's penalty_rate: 20 characters): one of 28 digits
+    was taken into the draft on both databases, and its obligations failed to be written on
+    PostgreSQL only (SQLite stores an over-long VARCHAR). At most 15 decimals, as said."""
+    p = any_platform
+    values = get_template("om-service").example_values()
+    values |= {"start_date": "2026-01-01", "end_date": "2027-12-31"}
+    with pytest.raises(ValidationError) as e:
+        p.contracts.draft("om-service", values | {"late_rate": "0.0012345678901234567890123"})
+    assert e.value.field == "values.late_rate" and "15" in e.value.message
+    for fine in ("0.001234567890123", "1.23456789012‰", "5‰"):
+        p.contracts.draft("om-service", values | {"late_rate": fine})

@@ -282,6 +282,11 @@ def _date(b: Blank, raw: Any, where: str) -> str:
         ) from None
 
 
+# the finest rate a blank takes: 15 decimals (0.000000000000001), written in 17 characters at
+# most; an obligation keeps its penalty rate as text of 20 (PostgreSQL refuses a longer one)
+RATE_QUANTUM = Decimal("1e-15")
+
+
 def _decimal_bound(
     value: Decimal, b: Blank, where: str, unit: str = "", said: Callable[[Any], str] = str
 ) -> None:
@@ -414,6 +419,11 @@ def _check(b: Blank, raw: Any, where: str) -> Any:
                 f"{b.label}：比率如 6%、0.06 或 0.5‰ / {e.message}", field=where
             ) from None
         _decimal_bound(v, b, where, said=_rate_said)
+        if v != v.quantize(RATE_QUANTUM):  # kept as text of 20 characters (penalty_rate)
+            raise ValidationError(
+                f"{b.label}：比率最多 15 位小数 / a rate has at most 15 decimals (0.5‰ is 0.0005)",
+                field=where,
+            )
         return str(v)
     if t == "integer":
         if isinstance(raw, bool) or not isinstance(raw, int | str):
