@@ -93,3 +93,17 @@ def test_a_rate_blank_with_more_digits_than_its_column_holds_is_refused(any_plat
     assert e.value.field == "values.late_rate" and "15" in e.value.message
     for fine in ("0.001234567890123", "1.23456789012‰", "5‰"):
         p.contracts.draft("om-service", values | {"late_rate": fine})
+
+
+def test_certificates_expired_together_are_named_in_the_order_they_were_issued(
+    any_platform, clock
+) -> None:
+    """``cert expire-due`` ({"expired": [...]}) named them in the order the database read them
+    (on PostgreSQL, a row changed since came last), where seals and flows are named by id."""
+    p = any_platform
+    person = enrol(p).person.id
+    made = [issue(p, person).serial for _ in range(3)]
+    p.certificates.freeze(made[0], actor="t")
+    p.certificates.unfreeze(made[0], actor="t")
+    clock.advance(days=800)
+    assert p.certificates.expire_due() == made

@@ -1716,9 +1716,11 @@ class Certificates:
         )
 
     def _due(self, *where) -> list[str]:
-        """Serials of the certificates matching ``where`` (for the scheduler's sweeps)."""
+        """Serials of the certificates matching ``where`` (for the scheduler's sweeps), in the
+        order they were issued, as seals and flows are swept (by id)."""
         with self.db.read() as s:
-            return list(s.execute(select(Certificate.serial_hex).where(*where)).scalars())
+            q = select(Certificate.serial_hex).where(*where).order_by(Certificate.id)
+            return list(s.execute(q).scalars())
 
     def expire_due(self, *, actor: str = "scheduler") -> list[str]:
         """Mark every certificate past its notAfter as expired (run by the scheduler)."""
