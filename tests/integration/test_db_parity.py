@@ -5,13 +5,17 @@ before the query, the same 4xx naming it on both, never a 500."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from starlette.testclient import TestClient
 
 from tests.integration.api_world import problem_of
+from tests.integration.signing_flow import build_world
 from tests.integration.test_ca_lifecycle import enrol, issue
 from yinxin.adapters.http.server import create_app
 from yinxin.app import Platform
+from yinxin.contracts.service import ContractSigner
 from yinxin.contracts.templates import get_template
 from yinxin.errors import ValidationError
 
@@ -107,3 +111,28 @@ def test_certificates_expired_together_are_named_in_the_order_they_were_issued(
     p.certificates.unfreeze(made[0], actor="t")
     clock.advance(days=800)
     assert p.certificates.expire_due() == made
+
+
+def test_contracts_whose_flows_ended_together_are_settled_in_id_order(any_platform, clock) -> None:
+    """Three contracts sent for signing last to first, their flows expiring together: settled
+    (contract.expired audited and its webhook queued, the ids returned to the contracts.settle
+    job) in the order the join gave, on PostgreSQL the order they were sent in (3, 2, 1) where
+    SQLite gave 1, 2, 3."""
+    p = any_platform
+    w = build_world(p, clock)
+    t = get_template("platform-integration")
+    values = t.example_values()
+    values[t.party("甲方").name], values[t.party("乙方").name] = w.org.name, w.person.name
+    values |= {b.name: w.org.uscc for b in t.blanks if b.type == "uscc" and b.party == "甲方"}
+    ids = [
+        p.contracts.draft("platform-integration", values, owner_subscriber_id=w.org.id).id
+        for _ in range(3)
+    ]
+    signers = [
+        ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+        ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+    ]
+    for cid in reversed(ids):
+        p.contracts.start_signing(cid, signers, deadline=clock.now() + dt.timedelta(days=3))
+    clock.advance(days=4)
+    assert p.contracts.settle() == ids

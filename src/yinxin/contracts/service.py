@@ -648,6 +648,7 @@ class Contracts:
                     select(Contract.id)
                     .join(SignFlow, SignFlow.id == Contract.flow_id)
                     .where(Contract.state == _C.OUT_FOR_SIGNING, ended)
+                    .order_by(Contract.id)  # the join's own order differs between databases
                 ).scalars()
             )
         for contract_id in due:
