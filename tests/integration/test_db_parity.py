@@ -136,3 +136,14 @@ def test_contracts_whose_flows_ended_together_are_settled_in_id_order(any_platfo
         p.contracts.start_signing(cid, signers, deadline=clock.now() + dt.timedelta(days=3))
     clock.advance(days=4)
     assert p.contracts.settle() == ids
+
+
+def test_an_idempotent_post_to_a_path_with_a_nul_is_answered_and_replayed(client) -> None:
+    """The idempotency record keeps the request's path: a decoded %00 in it failed the insert
+    on PostgreSQL (500), where SQLite kept it and the route answered."""
+    path = "/api/v1/desk/contracts/a%00b/inspections"
+    first = client.post(path, json={}, headers={"Idempotency-Key": "k-nul"})
+    problem_of(first, 422, field="inspector")
+    again = client.post(path, json={}, headers={"Idempotency-Key": "k-nul"})
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert (again.status_code, again.json()) == (first.status_code, first.json())

@@ -54,6 +54,14 @@ def check_key(key: str) -> str:
     return key
 
 
+def kept_path(path: str) -> str:
+    """The request's path as its record keeps it: its first 500 characters, a control
+    character written as it was sent (``%00``). The path is read decoded, and PostgreSQL
+    refuses a NUL in text: a POST to ``/seals/a%00b/freeze`` with an Idempotency-Key failed
+    there (500) where SQLite kept the record and the route answered."""
+    return "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in path)[:500]
+
+
 #: how a kept answer sealed under the platform KEK begins (one that shows a secret)
 SEALED = b"yinxin-sealed-answer:"
 
@@ -78,6 +86,7 @@ class Idempotency:
         """``None``: the key is ours now, run the request and ``answer``. A ``StoredAnswer``:
         the first request's answer, to send back as it is."""
         check_key(key)
+        kept = kept_path(path)
         now = self.clock.now()
         self._purge(now)
         for _ in range(2):  # a lost insert race reads the winner's row the second time
@@ -93,7 +102,7 @@ class Idempotency:
                                 caller=caller,
                                 key=key,
                                 method=method,
-                                path=path[:500],
+                                path=kept,
                                 request_sha256=request_sha256,
                                 created_at=now,
                             )
@@ -101,7 +110,7 @@ class Idempotency:
                         return None
                     if (row.method, row.path, row.request_sha256) != (
                         method,
-                        path[:500],
+                        kept,
                         request_sha256,
                     ):
                         raise ValidationError(
