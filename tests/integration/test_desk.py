@@ -706,7 +706,7 @@ def test_cli_desk_json(tmp_path) -> None:
         "--annual-fee", "28000.00", "--starts-on", "2026-01-01", "--ends-on", "2027-12-31",
     )  # fmt: skip
     assert c["penalty_per_breach"] == "11.67"
-    assert [x["number"] for x in ok("contracts")] == [NUMBER]
+    assert [x["number"] for x in ok("contracts")["items"]] == [NUMBER]
     assert ok("contracts", "--adoptable") == []  # no contract in the library is signed
     r = ok(
         "open", NUMBER, "--channel", "phone", "--description", "数据同步失败",
@@ -750,7 +750,7 @@ def test_cli_desk_json(tmp_path) -> None:
     out = tmp_path / "report.pdf"
     w = ok("report", NUMBER, "2026-10", "--out", str(out))
     assert out.read_bytes().startswith(b"%PDF") and w["size"] == out.stat().st_size
-    [listed] = ok("contracts")
+    [listed] = ok("contracts")["items"]
     assert listed["number"] == NUMBER
 
 
