@@ -1294,6 +1294,7 @@ class ServiceDesk:
                 select(ServiceRequest, SignFlow)
                 .join(SignFlow, SignFlow.id == ServiceRequest.record_flow_id)
                 .where(ServiceRequest.state == _R.RESOLVED, SignFlow.state == "completed")
+                .order_by(ServiceRequest.id)  # the join's own order differs between databases
                 .with_for_update(of=ServiceRequest, skip_locked=True)
             ).all()
             for r, f in rows:

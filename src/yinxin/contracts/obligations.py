@@ -778,9 +778,9 @@ class Obligations:
     ) -> list[int]:
         met = []
         for o in s.scalars(
-            select(Obligation).where(
-                Obligation.contract_id == t.contract_id, Obligation.kind == kind
-            )
+            select(Obligation)
+            .where(Obligation.contract_id == t.contract_id, Obligation.kind == kind)
+            .order_by(Obligation.id)  # met (and audited) in one order on every database
         ):
             if o.state in (_O.PENDING, _O.OPEN):
                 o.state = OBLIGATION_LIFECYCLE.check("meet", o.state, None, str(o.id)).to_state
@@ -907,11 +907,13 @@ class Obligations:
         done = _MET_BY[kind]
         reopened = []
         for o in s.scalars(
-            select(Obligation).where(
+            select(Obligation)
+            .where(
                 Obligation.contract_id == t.contract_id,
                 Obligation.kind == kind,
                 Obligation.state == _O.MET,
             )
+            .order_by(Obligation.id)
         ):
             if day is None or o.met_on != day:
                 continue

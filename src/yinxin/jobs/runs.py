@@ -269,5 +269,5 @@ def last_runs(db: Database) -> dict[str, JobRunView]:
     """Each job's newest run: rows are inserted period after period, so the highest id."""
     newest = select(func.max(JobRun.id)).group_by(JobRun.job)
     with db.read() as s:
-        rows = s.execute(select(JobRun).where(JobRun.id.in_(newest))).scalars()
+        rows = s.execute(select(JobRun).where(JobRun.id.in_(newest)).order_by(JobRun.job)).scalars()
         return {r.job: JobRunView.of(r) for r in rows}
