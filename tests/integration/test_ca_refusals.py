@@ -502,6 +502,17 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         "dns_names",
     ),
     (
+        "a DNS name given twice, once in capitals with a trailing dot",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device.id,
+            profile="device-tls",
+            csr=make_csr(),
+            dns_names=["gw.example.cn", "GW.example.cn."],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
         "no agreement accepted",
         lambda w: w.p.certificates.apply(
             subscriber_id=w.stranger.id, profile="person-signing", csr=make_csr()
@@ -870,7 +881,7 @@ def csr_file(tmp_path: Path, data: bytes, name: str) -> str:
 def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
     wrong_check = id_number(5)[:17] + ("0" if id_number(5)[17] != "0" else "1")
     bad_uscc = uscc(9)[:17] + ("0" if uscc(9)[17] != "0" else "1")
-    person, stranger = str(w.person.id), str(w.stranger.id)
+    person, stranger, device = str(w.person.id), str(w.stranger.id), str(w.device.id)
     future_at = (real_now() + dt.timedelta(days=1)).isoformat()  # the CLI runs on the real clock
     return [
         (
@@ -1004,6 +1015,25 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
                 csr_file(tmp, make_csr(), "dns.csr"),
                 "--dns",
                 "x.example.cn",
+            ],
+            "dns",
+            2,
+        ),
+        (
+            "--dns naming a host twice",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                device,
+                "--profile",
+                "device-tls",
+                "--csr",
+                csr_file(tmp, make_csr(), "dns-twice.csr"),
+                "--dns",
+                "gw.example.cn",
+                "--dns",
+                "gw.example.cn.",
             ],
             "dns",
             2,

@@ -332,6 +332,18 @@ def _edge_cases(w: World, p: Platform) -> None:
             f"DNS name {bad}",
             lambda bad=bad: issue(p, device, "device-tls", dns_names=[bad]),
         )
+    # the same host name again, however written (upper case, a trailing dot): refused naming
+    # it, not written into the certificate twice or three times
+    _refused(
+        w,
+        "DNS name repeated",
+        lambda: issue(
+            p,
+            device,
+            "device-tls",
+            dns_names=["gw.example.cn", "GW.example.cn.", "gw.example.cn"],
+        ),
+    )
     person = subs.person.id
     broken = bytearray(
         x509.load_pem_x509_csr(_csr(new_key())).public_bytes(serialization.Encoding.DER)

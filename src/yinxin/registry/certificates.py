@@ -190,6 +190,25 @@ def check_dns_name(name: str) -> str:
     return d
 
 
+def check_dns_names(names: list[str] | None) -> list[str] | None:
+    """A device certificate's host names, each checked by ``check_dns_name``, in the order given.
+
+    A name given again, however written (``GW.example.cn.`` is ``gw.example.cn``), is refused
+    naming it rather than dropped: the applicant sees the list they sent was not what they
+    meant, and the certificate never names one host twice."""
+    out: list[str] = []
+    for name in names or []:
+        d = check_dns_name(name)
+        if d in out:
+            raise ValidationError(
+                f"{name!r} names the host {d} again (DNS names are compared in lower case, "
+                "without a trailing dot); give each host name once",
+                field="dns_names",
+            )
+        out.append(d)
+    return out or None
+
+
 def _is_a_label(label: str) -> bool:
     """Whether an ``xn--`` label is an A-label: Python's IDNA codec (as asn1crypto reads host
     names) decodes it, the decoded name is not plain ASCII, and it encodes back to ``label``."""
@@ -713,7 +732,7 @@ class Certificates:
         acceptance_point = validate_name(acceptance_point, "acceptance_point")
         get_plan(plan)
         check_years(years)
-        dns_names = [check_dns_name(d) for d in dns_names or []] or None
+        dns_names = check_dns_names(dns_names)
         if csr is None:
             self._kek_ready(pin)
         now = self.clock.now()
