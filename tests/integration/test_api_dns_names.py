@@ -10,6 +10,7 @@ import pytest
 from tests import dbdump
 from tests.integration.api_world import PROBLEM, api_world, keyed_client
 from tests.integration.test_ca_lifecycle import make_csr
+from yinxin.registry.certificates import MAX_DNS_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,14 @@ def test_distinct_host_names_are_taken_as_given(world) -> None:
     r = _apply(c, device, ["gw.example.cn", "GW-2.example.cn."])
     assert r.status_code == 201, r.text
     assert r.json()["dns_names"] == ["gw.example.cn", "gw-2.example.cn"]
+
+
+def test_more_host_names_than_a_certificate_carries_are_refused_naming_dns_names(world) -> None:
+    w, c, device = world
+    before = dbdump.dump(w.platform)
+    r = _apply(c, device, [f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES + 1)])
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert r.json()["field"] == "dns_names", r.json()
+    assert dbdump.dump(w.platform) == before
+    r = _apply(c, device, [f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES)])
+    assert r.status_code == 201 and len(r.json()["dns_names"]) == MAX_DNS_NAMES, r.text

@@ -52,6 +52,7 @@ from yinxin.errors import (
     YinxinError,
 )
 from yinxin.pki.pinkeys import open_private_key
+from yinxin.registry.certificates import MAX_DNS_NAMES
 from yinxin.registry.views import ApplicationView, CertificateView, SubscriberView
 from yinxin.settings import Settings
 from yinxin.store.models import PlatformKey
@@ -508,6 +509,17 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
             profile="device-tls",
             csr=make_csr(),
             dns_names=["gw.example.cn", "GW.example.cn."],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
+        "one DNS name more than a certificate carries",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device.id,
+            profile="device-tls",
+            csr=make_csr(),
+            dns_names=[f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES + 1)],
         ),
         ValidationError,
         "dns_names",
@@ -1034,6 +1046,22 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
                 "gw.example.cn",
                 "--dns",
                 "gw.example.cn.",
+            ],
+            "dns",
+            2,
+        ),
+        (
+            "--dns given once more than a certificate carries",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                device,
+                "--profile",
+                "device-tls",
+                "--csr",
+                csr_file(tmp, make_csr(), "dns-many.csr"),
+                *(a for n in range(MAX_DNS_NAMES + 1) for a in ("--dns", f"gw{n}.example.cn")),
             ],
             "dns",
             2,

@@ -56,6 +56,7 @@ from yinxin.errors import ValidationError
 from yinxin.pdf import names
 from yinxin.pki import sm2, sm2_x509
 from yinxin.registry.ca import ROLLABLE
+from yinxin.registry.certificates import MAX_DNS_NAMES
 from yinxin.settings import Settings
 
 pytestmark = [
@@ -232,6 +233,14 @@ def _edge_cases(w: World, p: Platform) -> None:
         "device",
         "门禁网关" * 16,
     )
+    # as many host names as one certificate carries
+    most = [f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES)]
+    keep(
+        "device-most-names",
+        issue(p, dev64.id, "device-tls", dns_names=most).pem,
+        "device",
+        "门禁网关" * 16,
+    )
     keep("person-50", issue(p, person50.id).pem, "person", "欧阳" * 25)
     keep("person-spaced", issue(p, spaced.id).pem, "person", "Zhang  San")
     # right-to-left script beside Chinese, or not at both ends: RFC 4518 §2.5 ignores bidi
@@ -342,6 +351,17 @@ def _edge_cases(w: World, p: Platform) -> None:
             device,
             "device-tls",
             dns_names=["gw.example.cn", "GW.example.cn.", "gw.example.cn"],
+        ),
+    )
+    # more host names than one certificate carries (3000 made a 76 KB certificate)
+    _refused(
+        w,
+        "DNS names, one more than the cap",
+        lambda: issue(
+            p,
+            device,
+            "device-tls",
+            dns_names=[f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES + 1)],
         ),
     )
     person = subs.person.id
@@ -521,6 +541,11 @@ def test_subjects_are_the_records_utf8_and_within_bounds(world: World) -> None:
         "xn--fsqu00a.xn--fiqs8s",
         "xn--55qx5d.example.cn",
         "gw-01.example.cn",
+    ]
+    most = x509.load_pem_x509_certificate(world.certs["edge/device-most-names"].path.read_bytes())
+    san = most.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == [
+        f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES)
     ]
 
 

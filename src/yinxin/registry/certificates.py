@@ -109,6 +109,9 @@ YEAR = dt.timedelta(days=365)
 # it is that payment sent again (a retry after a lost reply, a double click), not another year
 RENEWAL_REPLAY_WINDOW = dt.timedelta(hours=24)
 MAX_CSR = 64 * 1024
+# The most host names one device certificate carries (POST /api/v1/applications took no more
+# already; public CAs cap theirs too, at 100 or so): 3000 made a 76 KB certificate.
+MAX_DNS_NAMES = 20
 # How far ahead expiry notices look, and how long before one is repeated, in days at most.
 NOTICE_DAYS_MAX = 3650
 
@@ -195,7 +198,13 @@ def check_dns_names(names: list[str] | None) -> list[str] | None:
 
     A name given again, however written (``GW.example.cn.`` is ``gw.example.cn``), is refused
     naming it rather than dropped: the applicant sees the list they sent was not what they
-    meant, and the certificate never names one host twice."""
+    meant, and the certificate never names one host twice. More than ``MAX_DNS_NAMES`` names
+    are refused before any is read."""
+    if names and len(names) > MAX_DNS_NAMES:
+        raise ValidationError(
+            f"{len(names)} DNS names given; a certificate carries at most {MAX_DNS_NAMES}",
+            field="dns_names",
+        )
     out: list[str] = []
     for name in names or []:
         d = check_dns_name(name)

@@ -20,6 +20,7 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.pki.profiles import SUBSCRIBER_PROFILES
+from yinxin.registry.certificates import MAX_DNS_NAMES
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.registry.views import (
     ApplicationView,
@@ -49,7 +50,7 @@ class ApplicationIn(Strict):
     plan: str = Field("standard", max_length=40)
     years: int = Field(1, ge=1, le=10)
     acceptance_point: str = Field("总部受理点", max_length=100)
-    dns_names: list[str] | None = Field(None, max_length=20)
+    dns_names: list[str] | None = Field(None, max_length=MAX_DNS_NAMES)
     algorithm: str = Field("ec-p256", max_length=20)
 
 
