@@ -157,6 +157,10 @@ def world(any_platform: Platform, make_platform) -> World:
     return build_world(any_platform, make_platform)
 
 
+# an RSA-2048 key with public exponent 3, which a CSR may not bring (made once: slow to make)
+RSA_E3 = rsa.generate_private_key(3, 2048)
+
+
 def tampered_csr() -> bytes:
     """A well-formed CSR whose signature no longer verifies (one signature byte flipped)."""
     der = bytearray(make_csr(der=True))
@@ -523,6 +527,22 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         ),
         ValidationError,
         "dns_names",
+    ),
+    (
+        "an RSA key with public exponent 3 (BR 6.1.6: odd, above 2^16)",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.person.id,
+            profile="person-signing",
+            csr=make_csr(RSA_E3),
+        ),
+        ValidationError,
+        "csr",
+    ),
+    (
+        "a rekey to an RSA key with public exponent 3",
+        lambda w: w.p.certificates.rekey(w.active.serial, actor="t", csr=make_csr(RSA_E3)),
+        ValidationError,
+        "csr",
     ),
     (
         "no agreement accepted",

@@ -14,8 +14,9 @@ whose requests must not be honoured (basicConstraints CA:TRUE, keyCertSign, SANs
 anyExtendedKeyUsage, an empty subject), and what must be refused, naming the field, with
 nothing written: names over the bound, with control characters, unassigned code points or
 U+FFFD; U-label, IP-address or malformed xn-- host names; a CSR whose signature does not
-verify; RSA-1024, RSA-4096, P-192 and secp256k1 keys. Serial numbers: positive, at most 20
-octets, unique.
+verify; RSA-1024, RSA-4096, P-192 and secp256k1 keys, RSA keys whose public exponent is 3 or
+above 2^256 (BR §6.1.6); a host name given twice, more host names than a certificate carries.
+Serial numbers: positive, at most 20 octets, unique.
 
 Documented choices checked here: the CSR's subject and extensions are never read (the subject
 comes from the subscriber's record, the extensions from the profile); names are stripped of the
@@ -31,6 +32,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import math
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -186,6 +188,20 @@ def _issue_under(w: World, p: Platform, ca: str) -> None:
         keep(f"person-platform-{alg}", person, "person")
         org = issue(p, subs.org.id, "organization-signing", pin=PIN, algorithm=alg).pem
         keep(f"organization-platform-{alg}", org, "organization")
+
+
+def _rsa_with_exponent_from(e: int) -> rsa.RSAPrivateKey:
+    """An RSA-2048 key whose public exponent is the first odd number from ``e`` it can have."""
+    base = rsa.generate_private_key(65537, 2048).private_numbers()
+    p, q = base.p, base.q
+    lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    e |= 1
+    while math.gcd(e, lam) != 1:
+        e += 2
+    d = pow(e, -1, lam)
+    return rsa.RSAPrivateNumbers(
+        p, q, d, d % (p - 1), d % (q - 1), rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q)
+    ).private_key()
 
 
 def _edge_cases(w: World, p: Platform) -> None:
@@ -375,6 +391,9 @@ def _edge_cases(w: World, p: Platform) -> None:
         "RSA-4096": rsa.generate_private_key(65537, 4096),
         "P-192": ec.generate_private_key(ec.SECP192R1()),
         "secp256k1": ec.generate_private_key(ec.SECP256K1()),
+        # CA/B Forum BR §6.1.6, FIPS 186-4 B.3.1: an odd exponent with 2^16 < e < 2^256
+        "RSA-2048 exponent 3": rsa.generate_private_key(3, 2048),
+        "RSA-2048 exponent 2^256+1 or more": _rsa_with_exponent_from(2**256 + 1),
     }
     for label, key in weak.items():
         _refused(w, f"{label} key", lambda key=key: issue(p, person, csr=_csr(key)))
@@ -575,6 +594,8 @@ def test_what_must_be_refused_is_refused_naming_the_field(world: World) -> None:
         "RSA-4096 key": "csr",
         "P-192 key": "csr",
         "secp256k1 key": "csr",
+        "RSA-2048 exponent 3 key": "csr",
+        "RSA-2048 exponent 2^256+1 or more key": "csr",
         "not a CSR": "csr",
     }
     wanted |= {case: "dns_names" for case in world.refusals if case.startswith("DNS name")}

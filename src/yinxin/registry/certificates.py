@@ -149,8 +149,27 @@ def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
         raise ValidationError(
             "the CSR's signature does not verify (no proof of possession)", field="csr"
         )
-    algorithm_of(sm2_x509.public_key_any(csr))
+    key = sm2_x509.public_key_any(csr)
+    algorithm_of(key)
+    _refuse_weak_rsa_exponent(key)
     return csr
+
+
+def _refuse_weak_rsa_exponent(key: PublicKeyTypes) -> None:
+    """An RSA key's public exponent must be odd and 2^16 < e < 2^256: the CA/Browser Forum
+    Baseline Requirements §6.1.6 (odd, 3 or more; SHOULD be in that range) and FIPS 186-4
+    B.3.1 (shall), as common CAs hold to (Let's Encrypt takes 65537 alone). e = 3 was taken."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if isinstance(key, rsa.RSAPublicKey):
+        e = key.public_numbers().e
+        if e % 2 == 0 or not 2**16 < e < 2**256:
+            raise ValidationError(
+                "the CSR's RSA public exponent must be an odd number above 2^16 and below "
+                f"2^256 (65537 as usual; CA/Browser Forum Baseline Requirements 6.1.6), not "
+                f"{e if e.bit_length() <= 64 else f'one of {e.bit_length()} bits'}",
+                field="csr",
+            )
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
