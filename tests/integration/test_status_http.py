@@ -357,6 +357,48 @@ def test_ocsp_caching_headers_follow_the_response(env: Env, new_cert, client: ht
         assert "last-modified" not in r.headers and "etag" not in r.headers
 
 
+def test_ocsp_get_conditional(env: Env, new_cert, client: httpx.Client) -> None:
+    """A conditional GET (or HEAD) of a nonce-less OCSP answer whose If-None-Match names its
+    ETag, or whose If-Modified-Since is after its thisUpdate, is 304 with no body and the
+    same validators (RFC 9110 §13.1), as for the CRLs; a POST, an answer with a nonce and an
+    error status are always sent in full."""
+    from email.utils import format_datetime
+
+    cert, _ = new_cert()
+    plain = ocsp_request(cert, env.issuing)
+    url = "/ocsp/" + quote(base64.b64encode(plain).decode(), safe="")
+    full = client.get(url)
+    etag, modified = full.headers["etag"], full.headers["last-modified"]
+    single = ocsp_single(full.content, env)
+    later = format_datetime(single.this_update_utc + dt.timedelta(seconds=1), usegmt=True)
+    for method in ("GET", "HEAD"):
+        for headers in ({"if-none-match": etag}, {"if-modified-since": later}):
+            r = client.request(method, url, headers=headers)
+            assert r.status_code == 304 and r.content == b"", (method, headers, r)
+            assert r.headers["etag"] == etag and r.headers["last-modified"] == modified
+            assert r.headers["cache-control"] == full.headers["cache-control"]
+    earlier = format_datetime(single.this_update_utc - dt.timedelta(seconds=1), usegmt=True)
+    # the same second is no proof: a revocation signed in it has the same Last-Modified
+    for headers in ({"if-none-match": '"00"'}, {"if-modified-since": earlier},
+                    {"if-modified-since": modified}):  # fmt: skip
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200 and r.content == full.content, headers
+    r = client.post(
+        "/ocsp",
+        content=plain,
+        headers={"content-type": "application/ocsp-request", "if-none-match": etag},
+    )
+    assert r.status_code == 200 and ocsp_single(r.content, env).serial_number == cert.serial_number
+    nonce = ocsp_request(cert, env.issuing, nonce=os.urandom(16))
+    r = client.get(
+        "/ocsp/" + quote(base64.b64encode(nonce).decode(), safe=""), headers={"if-none-match": "*"}
+    )
+    assert r.status_code == 200 and r.content, r
+    r = client.get("/ocsp/" + quote(base64.b64encode(b"\x30\x00").decode(), safe=""),
+                   headers={"if-none-match": "*"})  # fmt: skip
+    assert r.status_code == 200 and ocsp_status_of(r.content) == "malformed_request"
+
+
 def test_freeze_is_hold_and_unfreeze_is_good(env: Env, new_cert) -> None:
     cert, pem = new_cert()
     yinxin_cli(["cert", "freeze", hexs(cert)], env.home)

@@ -32,12 +32,13 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
 import uvicorn
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -75,25 +76,108 @@ def _etag(der: bytes) -> bytes:
     return b'"' + hashlib.sha256(der).hexdigest().encode() + b'"'
 
 
+# How long a shared cache may serve one CRL before asking again: a revocation publishes a new
+# CRL at once, so a relying party behind a cache sees it within a minute (the CRL itself lives
+# 7 days, the root's 90, and no cache keeps it past nextUpdate).
+CRL_MAX_AGE = 60
+
+
+def cache_headers(
+    etag: bytes, this_update: dt.datetime, next_update: dt.datetime, now: dt.datetime, age: int
+) -> list[tuple[bytes, bytes]]:
+    """What a signed status answer (an OCSP response, a CRL) tells HTTP caches, from its own
+    dates: Last-Modified its thisUpdate, Expires its nextUpdate, ``etag`` (hex SHA-256 of its
+    bytes) and ``max-age, public, no-transform, must-revalidate``, the max-age at most ``age``
+    seconds and never past nextUpdate."""
+    left = int((next_update - now).total_seconds())
+    max_age = max(0, min(age, left))
+    return [
+        (b"last-modified", _http_date(this_update)),
+        (b"expires", _http_date(next_update)),
+        (b"etag", etag),
+        (b"cache-control", b"max-age=%d, public, no-transform, must-revalidate" % max_age),
+    ]
+
+
+def not_modified(scope, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a GET or HEAD for an answer sent with ``headers`` (``cache_headers``) is answered
+    304 (RFC 9110 §13.1, §13.2.2): If-None-Match, when sent, alone decides (weak comparison,
+    ``*`` matches); else If-Modified-Since, when a valid date after Last-Modified. Not on the
+    same second (the RFC's SHOULD, declined): HTTP dates count whole seconds and two answers
+    can share one — a revocation signed in the second of the CRL or "good" OCSP answer a cache
+    holds, or a CRL following one whose thisUpdate ran ahead (``status._after``) — and a 304
+    would keep the stale one in the cache; If-None-Match (the ETag) has no such blind spot. A
+    request without either (nearly all) costs one look over its headers."""
+    none_match: list[bytes] = []
+    since: bytes | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"if-none-match":
+            none_match += (t.strip().removeprefix(b"W/") for t in value.split(b","))
+        elif name == b"if-modified-since":
+            since = value
+    if (not none_match and since is None) or scope["method"] not in ("GET", "HEAD"):
+        return False
+    ours = dict(headers)
+    etag, modified = ours.get(b"etag"), ours.get(b"last-modified")
+    if etag is None or modified is None:
+        return False  # no validators (a nonce, an error status): always in full
+    if none_match:
+        return b"*" in none_match or etag in none_match
+    try:
+        when = parsedate_to_datetime(since.decode("latin-1"))  # type: ignore[union-attr]
+    except (TypeError, ValueError, IndexError):
+        return False  # an invalid date is ignored (RFC 9110 §13.1.3)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return parsedate_to_datetime(modified.decode()) < when
+
+
+async def respond_cached(
+    send, scope, body: bytes, content_type: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """``body`` with its caching ``headers``, or 304 Not Modified with the same headers and no
+    body when the request's validators match them (``not_modified``)."""
+    if not_modified(scope, headers):
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await respond(send, 200, body, content_type, headers)
+
+
 def ocsp_cache_headers(answer: OcspAnswer, now: dt.datetime) -> list[tuple[bytes, bytes]]:
     """What an OCSP answer tells HTTP caches (RFC 5019 §6.2, RFC 9919 §6.2), from the response
-    itself. A nonce-less signed one: Last-Modified its thisUpdate, Expires its nextUpdate, an
-    ETag of its bytes (hex SHA-256) and ``max-age, public, no-transform, must-revalidate``,
-    the max-age never past nextUpdate. One echoing a nonce answers one request: ``private``,
-    no shared cache keeps it. An error status (malformed, unauthorized, internal error) is not
-    authoritative: ``no-store``, as the RFC asks of non-authoritative answers."""
+    itself. A nonce-less signed one: ``cache_headers`` (Last-Modified its thisUpdate, Expires
+    its nextUpdate, an ETag of its bytes, ``max-age, public, no-transform, must-revalidate``).
+    One echoing a nonce answers one request: ``private``, no shared cache keeps it. An error
+    status (malformed, unauthorized, internal error) is not authoritative: ``no-store``, as the
+    RFC asks of non-authoritative answers."""
     if answer.this_update is None or answer.next_update is None:
         return [(b"cache-control", b"no-store")]
     if answer.nonce:
         return [(b"cache-control", b"private, max-age=0, no-transform")]
-    left = int((answer.next_update - now).total_seconds())
-    max_age = max(0, min(OCSP_MAX_AGE, left))
-    return [
-        (b"last-modified", _http_date(answer.this_update)),
-        (b"expires", _http_date(answer.next_update)),
-        (b"etag", _etag(answer.der)),
-        (b"cache-control", b"max-age=%d, public, no-transform, must-revalidate" % max_age),
-    ]
+    return cache_headers(
+        _etag(answer.der), answer.this_update, answer.next_update, now, OCSP_MAX_AGE
+    )
+
+
+class CrlHeaders:
+    """The caching headers of each role's CRL, worked out once per CRL: ``current_crl`` hands
+    the same bytes object back until a new CRL is signed, so only a new one is parsed and
+    hashed (one entry per role: a superseded CRL is not kept in memory)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[bytes, bytes, dt.datetime, dt.datetime]] = {}
+
+    def __call__(self, role: str, der: bytes, now: dt.datetime) -> list[tuple[bytes, bytes]]:
+        seen = self._seen.get(role)
+        if seen is None or seen[0] is not der:
+            crl = x509.load_der_x509_crl(der)
+            etag = b'"' + hashlib.sha256(der).hexdigest().encode() + b'"'
+            next_update = crl.next_update_utc or crl.last_update_utc  # ours always have one
+            seen = (der, etag, crl.last_update_utc, next_update)
+            self._seen[role] = seen
+        _, etag, this_update, next_update = seen
+        return cache_headers(etag, this_update, next_update, now, CRL_MAX_AGE)
 
 
 _CODES = {
@@ -187,6 +271,8 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
 
     rest = guarded(api, platform)
 
+    crl_headers = CrlHeaders()
+
     def in_thread(fn, *args):
         return asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
@@ -214,12 +300,9 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                         send, 405, "use GET /ocsp/<base64> or POST /ocsp", allow=allow
                     )
                 answer = ocsp.answer(der)  # cached responses need no thread hop
-                return await respond(
-                    send,
-                    200,
-                    answer.der,
-                    b"application/ocsp-response",
-                    ocsp_cache_headers(answer, status.clock.now()),
+                headers = ocsp_cache_headers(answer, status.clock.now())
+                return await respond_cached(
+                    send, scope, answer.der, b"application/ocsp-response", headers
                 )
             if path == "/tsa" or path.startswith("/tsa/"):
                 # /tsa: the default hierarchy's TSA; /tsa/sm2: the SM2 hierarchy's
@@ -248,7 +331,8 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                 if not is_ca_role(role):
                     return await _error(send, 404, f"no CRL named {role!r}")
                 der = await in_thread(status.current_crl, role)
-                return await respond(send, 200, der, b"application/pkix-crl")
+                headers = crl_headers(role, der, status.clock.now())
+                return await respond_cached(send, scope, der, b"application/pkix-crl", headers)
             if cer:
                 role = path[4:-4]
                 if split_role(role)[1] not in ROLES:
