@@ -394,9 +394,9 @@ def test_crl_number_grows_across_processes(env: Env, new_cert, client: httpx.Cli
         restarted = fresh.status.current_crl("issuing")
     finally:
         fresh.close()
-    # the running server may go on serving the CLI's CRL: the same list (same status
-    # revision), numbered before the restarted process's
-    assert fetch(client) in (by_cli, restarted)
+    # the running server follows: the same list (same status revision), but never a CRL
+    # numbered before one another process has published (it went on serving the CLI's)
+    assert fetch(client) == restarted
     crls = [x509.load_der_x509_crl(d) for d in (before, by_cli, restarted)]
     numbers = [c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number for c in crls]
     assert numbers[0] < numbers[1] < numbers[2], numbers
@@ -406,6 +406,40 @@ def test_crl_number_grows_across_processes(env: Env, new_cert, client: httpx.Cli
     for name, der in (("by-cli", by_cli), ("restarted", restarted)):
         judge(env, name, der, "issuing", lint)
     lint_clean(lint)
+
+
+def crl_number(der: bytes) -> int:
+    crl = x509.load_der_x509_crl(der)
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+def test_no_older_crl_from_another_server(env: Env, client: httpx.Client) -> None:
+    """Two servers on one database (``--workers 2``, or two hosts behind a load balancer): once
+    one of them has served a CRL, the other never serves a lower-numbered one. A CRL of the
+    same status revision signed elsewhere (``publish_crl_for`` in the process that revoked,
+    after the server had already signed that revision on a fetch) was ignored by a server that
+    had cached its own: a relying party asking each in turn got CRL n+1, then CRL n again,
+    until the daily refresh. A 304 is only for the CRL the server now serves."""
+    for role in ("issuing", "sm2-root"):
+        url = f"/crl/{role}.crl"
+        served = client.get(url)  # this server now holds its CRL
+        old = served.content
+        env.local.status.publish_crl(role)  # another process signs a newer one, same revision
+        newer = env.local.status.current_crl(role)
+        assert crl_number(newer) > crl_number(old), role
+        with running_server(env.home, args=["--no-jobs"]) as other:
+            with httpx.Client(base_url=other.base, timeout=10) as c2:
+                assert fetch(c2, role) == newer, role  # a server started now serves it
+            assert "Traceback" not in other.log(), other.log()
+        again = client.get(url)
+        assert again.status_code == 200
+        assert crl_number(again.content) >= crl_number(newer), (role, crl_number(again.content))
+        assert again.content == newer, role
+        stale = client.get(url, headers={"if-none-match": served.headers["etag"]})
+        assert stale.status_code == 200 and stale.content == newer, role
+        lint: dict[str, list[str | Path]] = {}
+        judge(env, f"other-server-{role}", again.content, role, lint)
+        lint_clean(lint)
 
 
 def test_http_answers(env: Env, client: httpx.Client) -> None:

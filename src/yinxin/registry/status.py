@@ -2,9 +2,10 @@
 
 Freshness: every status change bumps ``status_revisions`` in the same transaction. The CRL
 endpoint compares the newest CRL's revision with it on every fetch and re-signs when they differ
-(or when nextUpdate draws near); OCSP looks the serial up on every request and keys its cache of
-pre-signed responses by the certificate's ``status_version``, so a revocation is visible at
-once, in any process, without cache expiry. Requests without a nonce (the common case) are
+(or when nextUpdate draws near), and serves a newer CRL another process signed (by its number);
+OCSP looks the serial up on every request and keys its cache of pre-signed responses by the
+certificate's ``status_version``, so a revocation is visible at once, in any process, without
+cache expiry. Requests without a nonce (the common case) are
 answered from the cache with no signing.
 """
 
@@ -21,7 +22,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from cryptography import x509
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from yinxin.clock import Clock, whole_utc
@@ -139,12 +140,21 @@ class StatusService:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._kept = 0  # connections kept by event-loop threads (at most _KEPT_MAX)
-        self._crl_cache: dict[str, tuple[int, dt.datetime, bytes]] = {}
+        # role -> (status revision, CRL number, nextUpdate, DER) of the CRL this process serves
+        self._crl_cache: dict[str, tuple[int, int, dt.datetime, bytes]] = {}
 
     # --- CRL ----------------------------------------------------------------------------
     def _revision(self, s, role: str) -> int:
         rev = s.get(StatusRevision, role)
         return rev.revision if rev else 0
+
+    @staticmethod
+    def _heads(s, role: str) -> tuple[int, int]:
+        """The status revision of ``role`` and the number of its latest CRL (0 when none), in
+        one statement (``_HEADS``): both are index lookups, so a CRL fetch served from the
+        cache still costs one round trip."""
+        revision, number = s.execute(_HEADS, {"role": role}).one()
+        return revision or 0, number or 0
 
     def _entries(self, s, role: str) -> list[RevokedEntry]:
         if split_role(role)[1] == "root":
@@ -204,7 +214,12 @@ class StatusService:
                     and latest.next_update - now > _refresh_before(role)
                 ):
                     # another process published it: serve theirs (current_crl reads the cache)
-                    self._crl_cache[role] = (latest.status_revision, latest.next_update, latest.der)
+                    self._crl_cache[role] = (
+                        latest.status_revision,
+                        latest.crl_number,
+                        latest.next_update,
+                        latest.der,
+                    )
                     return published_crl(latest)
                 entries = self._entries(s, role)
                 number = (latest.crl_number + 1) if latest else 1
@@ -231,7 +246,7 @@ class StatusService:
                     s.add(row)
             except IntegrityError:
                 continue  # another process published this number first; look again
-            self._crl_cache[role] = (revision, row.next_update, der)
+            self._crl_cache[role] = (revision, number, row.next_update, der)
             return published_crl(row)
         raise YinxinError("could not publish the CRL (concurrent publishers)", code="busy")
 
@@ -248,15 +263,25 @@ class StatusService:
         return self.publish_crl(role or "issuing")
 
     def current_crl(self, role: str = "issuing") -> bytes:
-        """The CRL to serve now: re-signed if status changed or nextUpdate draws near."""
+        """The CRL to serve now: re-signed if status changed or nextUpdate draws near.
+
+        The cache is kept while both the status revision and the latest CRL number are those
+        of the CRL it holds: a CRL of the same revision signed by another process (the one that
+        revoked, after this one had signed that revision on a fetch) is served from then on,
+        so no client of this process gets a CRL numbered below one another process served."""
         if not is_ca_role(role):
             raise YinxinError(f"no CRL for {role!r}", field="role", code="not_found")
         now = self.clock.now()
         with self.db.read() as s:
-            revision = self._revision(s, role)
+            revision, number = self._heads(s, role)
         cached = self._crl_cache.get(role)
-        if cached and cached[0] == revision and cached[1] - now > _refresh_before(role):
-            return cached[2]
+        if (
+            cached
+            and cached[0] == revision
+            and cached[1] == number
+            and cached[2] - now > _refresh_before(role)
+        ):
+            return cached[3]
         with self._lock:
             with self.db.read() as s:
                 latest = self._latest_crl(s, role)
@@ -265,10 +290,15 @@ class StatusService:
                 and latest.status_revision == revision
                 and latest.next_update - now > _refresh_before(role)
             ):
-                self._crl_cache[role] = (revision, latest.next_update, latest.der)
+                self._crl_cache[role] = (
+                    revision,
+                    latest.crl_number,
+                    latest.next_update,
+                    latest.der,
+                )
                 return latest.der
             self.publish_crl(role, force=False)
-            return self._crl_cache[role][2]
+            return self._crl_cache[role][3]
 
     # --- certificate status -------------------------------------------------------------
     def lookup(self, serial: int, issuer_role: str | None = None) -> CertStatus:
@@ -379,6 +409,12 @@ class StatusService:
         return self.ca.certificate(role)
 
 
+_HEADS = select(
+    select(StatusRevision.revision)
+    .where(StatusRevision.issuer_role == bindparam("role"))
+    .scalar_subquery(),
+    select(func.max(Crl.crl_number)).where(Crl.issuer_role == bindparam("role")).scalar_subquery(),
+)
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
