@@ -388,5 +388,7 @@ def test_answers_through_a_signing_link_are_kept_by_no_cache_and_name_no_referre
     page = c.get("/verify", headers=html)
     assert page.headers["cache-control"] == "no-cache"
     assert page.headers["referrer-policy"] == "same-origin"
-    crl = c.get("/crl/root.crl")
-    assert crl.status_code == 200 and "cache-control" not in crl.headers
+    crl = c.get("/crl/root.crl")  # public, revalidated within a minute (83f28bd)
+    kept = crl.headers["cache-control"].split(", ")
+    assert crl.status_code == 200 and crl.headers["etag"]
+    assert kept[0].startswith("max-age=") and "public" in kept, kept
