@@ -8,33 +8,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from starlette.testclient import TestClient
 
 from tests.integration.api_world import problem_of
 from tests.integration.signing_flow import build_world
+from tests.integration.test_api_big_ids import client  # noqa: F401  (fixture: an administrator's API)
 from tests.integration.test_ca_lifecycle import enrol, issue
-from yinxin.adapters.http.server import create_app
-from yinxin.app import Platform
 from yinxin.contracts.service import ContractSigner
 from yinxin.contracts.templates import get_template
 from yinxin.errors import ValidationError
 
 NUL = "a\x00b"
-
-
-@pytest.fixture
-def client(any_platform: Platform):
-    p = any_platform
-    admin = p.api_keys.create(name="admin", role="administrator", actor="t").secret
-    for role in p.status.crl_roles():
-        p.status.current_crl(role)
-    with TestClient(
-        create_app(p, jobs=False),
-        base_url="http://127.0.0.1:8000",
-        headers={"Authorization": f"Bearer {admin}"},
-        raise_server_exceptions=False,  # a 500 is an answer to see, with the others
-    ) as c:
-        yield c
 
 
 def test_a_nul_in_a_staff_login_username_is_refused_naming_it(client) -> None:
