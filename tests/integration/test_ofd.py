@@ -525,6 +525,19 @@ def test_a_template_is_drawn_below_or_above_the_page_as_its_zorder_says(world):
     assert _dark(blank, footer, scale) == 0 and _red(blank, (21, 21, 98, 13), scale) == 0
 
 
+def _spy_parses(monkeypatch, module) -> list[str]:
+    """The parts ``module.parse_xml`` parses from now on, in order (to count repeated work)."""
+    parsed: list[str] = []
+    parse = module.parse_xml
+
+    def spy(data: bytes, part: str):
+        parsed.append(part)
+        return parse(data, part)
+
+    monkeypatch.setattr(module, "parse_xml", spy)
+    return parsed
+
+
 def test_pages_sharing_one_content_file_have_it_read_once(world, monkeypatch):
     """Document.xml may name one content file for many pages; it was parsed again for each,
     so a package of 2000 pages on one 5 MB file took 12 s to open for verifying, signing or
@@ -541,14 +554,7 @@ def test_pages_sharing_one_content_file_have_it_read_once(world, monkeypatch):
     )
     name = "Doc_0/Document.xml"
     parts[name] = re.sub(rb"(<ofd:Page [^>]*/>)", lambda m: m.group(1) * 3000, parts[name])
-    parsed: list[str] = []
-    parse = document.parse_xml
-
-    def spy(data: bytes, part: str):
-        parsed.append(part)
-        return parse(data, part)
-
-    monkeypatch.setattr(document, "parse_xml", spy)
+    parsed = _spy_parses(monkeypatch, document)
     data = _rezip(parts)
     doc = read_document(OfdPackage.read(data))
     assert len(doc.pages) == 3000
@@ -784,14 +790,7 @@ def test_a_signature_listed_many_times_is_read_once_for_drawing(signed, monkeypa
     name = next(n for n in parts if n.endswith("Signatures.xml"))
     entry = re.search(rb"<ofd:Signature .*?/>", parts[name], re.S)[0]
     parts[name] = parts[name].replace(entry, entry * 2000, 1)
-    parsed: list[str] = []
-    parse = render.parse_xml
-
-    def spy(data: bytes, part: str):
-        parsed.append(part)
-        return parse(data, part)
-
-    monkeypatch.setattr(render, "parse_xml", spy)
+    parsed = _spy_parses(monkeypatch, render)
     img = Image.open(io.BytesIO(render_page(_rezip(parts), 1, dpi=100, picture_of=seal_picture)))
     box1 = tuple(float(v) for v in first.boundary.split())
     assert _red(img, box1, 100 / 25.4) > 0.05
