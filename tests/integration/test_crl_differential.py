@@ -46,7 +46,7 @@ from tests.integration.server import (
     yinxin_cli,
 )
 from tests.integration.test_sm2_ca import openssl_checks_sm2
-from tests.integration.test_status_http import _lint_all, run
+from tests.integration.test_status_http import _lint_all, client, run  # noqa: F401  (fixture)
 from yinxin.app import Platform
 from yinxin.pki import sm2_x509
 from yinxin.settings import Settings
@@ -113,10 +113,7 @@ def env(tmp_path_factory) -> Iterator[Env]:
         local.close()
 
 
-@pytest.fixture
-def client(env: Env) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=env.server.base, timeout=10) as c:
-        yield c
+# ``client`` (imported from test_status_http): an httpx client of this module's ``env`` server
 
 
 @pytest.fixture
