@@ -34,6 +34,18 @@ def _cli(p: Platform, group: str, *args: str):
     return CliRunner().invoke(cli_app, [group, "list", *args], env=cli_env(p))
 
 
+def _walk(page: Callable[..., dict], limit: str) -> list[int]:
+    """Every id a list gives, ``limit`` a page, following ``next_after`` to the end."""
+    seen: list[int] = []
+    after: list[str] = []
+    while True:
+        one = page("--limit", limit, *after)
+        seen += [x["id"] for x in one["items"]]
+        if one["next_after"] is None:
+            return seen
+        after = ["--after", str(one["next_after"])]
+
+
 @pytest.mark.parametrize("group", list(LISTED))
 def test_a_list_pages_as_contract_list_does(world: World, group: str) -> None:
     p = world.p
@@ -54,15 +66,7 @@ def test_a_list_pages_as_contract_list_does(world: World, group: str) -> None:
     assert [x["id"] for x in second["items"]] == ids[1:2]
     assert second["next_after"] == (ids[1] if len(ids) > 2 else None)
     # one at a time, following next_after, every row once and in order
-    seen: list[int] = []
-    after: list[str] = []
-    while True:
-        one = page("--limit", "1", *after)
-        seen += [x["id"] for x in one["items"]]
-        if one["next_after"] is None:
-            break
-        after = ["--after", str(one["next_after"])]
-    assert seen == ids
+    assert _walk(page, "1") == ids
     everything = page()  # the default page (50) holds them all: no next page
     assert [x["id"] for x in everything["items"]] == ids and everything["next_after"] is None
 
@@ -140,15 +144,7 @@ def test_the_lists_the_api_pages_page_in_the_cli_too(platform: Platform, group: 
     assert [x["id"] for x in first["items"]] == ids[:1] and first["next_after"] == ids[0]
     second = page("--limit", "1", "--after", str(ids[0]))
     assert [x["id"] for x in second["items"]] == ids[1:2] and second["next_after"] == ids[1]
-    seen: list[int] = []
-    after: list[str] = []
-    while True:
-        one = page("--limit", "2", *after)
-        seen += [x["id"] for x in one["items"]]
-        if one["next_after"] is None:
-            break
-        after = ["--after", str(one["next_after"])]
-    assert seen == ids
+    assert _walk(page, "2") == ids
     everything = page()
     assert [x["id"] for x in everything["items"]] == ids and everything["next_after"] is None
 
