@@ -71,9 +71,13 @@ def _http_date(t: dt.datetime) -> bytes:
     return format_datetime(t.astimezone(dt.UTC), usegmt=True).encode()
 
 
-@functools.lru_cache(maxsize=1024)
-def _etag(der: bytes) -> bytes:
+def _etag_of(der: bytes) -> bytes:
+    """An answer's ETag: the hex SHA-256 of its bytes, quoted."""
     return b'"' + hashlib.sha256(der).hexdigest().encode() + b'"'
+
+
+# an OCSP answer's, remembered (a CRL's is kept by ``CrlHeaders``, one a role)
+_etag = functools.lru_cache(maxsize=1024)(_etag_of)
 
 
 # How long a shared cache may serve one CRL before asking again: a revocation publishes a new
@@ -172,7 +176,7 @@ class CrlHeaders:
         seen = self._seen.get(role)
         if seen is None or seen[0] is not der:
             crl = x509.load_der_x509_crl(der)
-            etag = b'"' + hashlib.sha256(der).hexdigest().encode() + b'"'
+            etag = _etag_of(der)
             next_update = crl.next_update_utc or crl.last_update_utc  # ours always have one
             seen = (der, etag, crl.last_update_utc, next_update)
             self._seen[role] = seen
