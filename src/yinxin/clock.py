@@ -45,6 +45,33 @@ readable times are reckoned. A fixed offset, not a zone database entry: China ke
 daylight saving time, and a fixed offset needs no tzdata on a bare machine."""
 
 
+def beijing_day(t: dt.datetime) -> dt.date:
+    """The calendar day an instant falls on for our users, in Beijing time: 2026-03-31T16:30Z
+    is 2026-04-01. Stored times stay instants in UTC; every day a person is told (a
+    certificate's or a seal's last day, "valid to", a birth date's "today") is this one, not
+    ``t.date()`` — between 16:00 and 24:00 UTC that is the day before Beijing's. A naive ``t``
+    is the stored convention's, UTC."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(BEIJING).date()
+
+
+def beijing_date(t: dt.datetime) -> str:
+    """:func:`beijing_day` as a listing or a message writes it, saying its zone:
+    ``2026-05-01 (Beijing)`` — a bare date read beside UTC times (``--json``, the API's
+    instants) would be taken for the UTC one."""
+    return f"{beijing_day(t).isoformat()} (Beijing)"
+
+
+def days_until(now: dt.datetime, end: dt.datetime) -> int:
+    """Calendar days from ``now``'s Beijing day to ``end``'s — the "剩余 N 天" a notice gives
+    beside ``end``'s day, so day and count agree (05-01 is 1 day after 04-30 whatever the
+    hours). Not ``(end - now).days``, whole 24-hour spans, which said "30 days" at 23:59 on
+    03-31 for an end at 01:00 on 05-01 (31 days on), and "0 days" at 23:00 for an end at 01:00
+    the next day. Never negative: an end already past is 0 days away."""
+    return max((beijing_day(end) - beijing_day(now)).days, 0)
+
+
 def in_beijing(t: dt.datetime) -> str:
     """A moment as a notice to a person says it: Beijing time to the minute, ``2026-12-06
     04:34`` — the time of a freeze, a revocation, a changed phone, a flow's deadline alike (the

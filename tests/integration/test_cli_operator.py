@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from tests.conftest import cli_env
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
+from yinxin.clock import beijing_day
 from yinxin.store.models.archive import ArchivedDocument
 
 
@@ -119,7 +120,7 @@ def test_cert_expiring_prints_a_line_a_certificate_not_its_pem(platform: Platfor
     assert "BEGIN CERTIFICATE" not in res.stdout and "pem=" not in res.stdout
     (line,) = res.stdout.splitlines()
     assert line.startswith(f"{cert.serial}  active  person-signing  ")
-    assert f"valid to {cert.not_after:%Y-%m-%d}" in line
+    assert f"valid to {beijing_day(cert.not_after)} (Beijing)" in line
     res = CliRunner().invoke(cli_app, ["cert", "expiring", "--days", "3650", "--json"], env=env)
     (row,) = json.loads(res.stdout)
     assert row["serial"] == cert.serial and "BEGIN CERTIFICATE" in row["pem"]

@@ -20,6 +20,7 @@ from tests.fixtures.samples import contract_pdf
 from tests.integration.server import yinxin_env
 from tests.integration.signing_flow import World, build_world
 from tests.integration.test_ca_lifecycle import enrol, issue
+from yinxin.clock import beijing_day
 from yinxin.errors import ValidationError
 from yinxin.jobs import DAY, HOUR, MINUTE, Job, Period, Runner, RunState, history, last_runs
 from yinxin.jobs import runs as job_runs
@@ -199,7 +200,7 @@ def test_the_payment_reminder_job_reminds_once_before_the_unpaid_stop(platform, 
     clock.advance(days=2)  # nine days before
     r.tick()
     [row] = reminders()
-    paid = cert.paid_until.date().isoformat()
+    paid = beijing_day(cert.paid_until).isoformat()
     assert (row.status, row.recipient) == ("sent", "13800130000")
     assert f"服务费已缴至 {paid}（剩余 9 天）" in row.body and cert.serial in row.body
     assert last_runs(p.db)["notices.payment"].result == (

@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.test_ca_lifecycle import enrol, issue, make_csr
 from yinxin.app import Platform
+from yinxin.clock import beijing_day
 from yinxin.errors import ValidationError
 
 
@@ -154,7 +155,7 @@ def test_a_certificate_stopped_for_unpaid_fees_says_so(platform: Platform, clock
     clock.advance(days=366)
     assert p.certificates.suspend_unpaid() == [cert.serial]
     body = outbox(p)[-1]["body"]
-    assert "服务费已缴至" in body and cert.paid_until.date().isoformat() in body
+    assert "服务费已缴至" in body and beijing_day(cert.paid_until).isoformat() in body
     assert "停止服务" in body and "缴纳续费" in body and "如非本人操作" not in body
     [row] = [r for r in p.notifier.log() if r.template_id == "certificate_unpaid"]
     assert row.status == "sent"
@@ -319,7 +320,7 @@ def test_release_restore_and_expiry_are_told_to_the_holder(platform: Platform, c
     assert p.certificates.expire_due() == [cert.serial]
     [expired] = sent_rows(p, "certificate_expired")
     assert expired.status == "sent" and expired.recipient == "13800130000"
-    assert f"已于 {cert.not_after.date().isoformat()} 到期失效" in expired.body
+    assert f"已于 {beijing_day(cert.not_after).isoformat()} 到期失效" in expired.body
     assert json.loads(expired.values_json)["serial"] == cert.serial
     assert p.certificates.expire_due() == [] and len(sent_rows(p, "certificate_expired")) == 1
     assert p.verify_audit().ok
@@ -374,7 +375,7 @@ def test_a_payment_reminder_goes_once_per_paid_period(any_platform: Platform, cl
     assert p.notices.send_payment_reminders(7) == []  # a year to go
     clock.advance(days=360)  # five days before the paid year ends
     [r] = p.notices.send_payment_reminders(7)
-    paid_until = due.paid_until.date().isoformat()
+    paid_until = beijing_day(due.paid_until).isoformat()
     assert (r.serial, r.paid_until) == (due.serial, paid_until)
     [row] = sent_rows(p, "certificate_payment_due")
     assert (row.status, row.recipient, row.subscriber_id) == ("sent", "13800130000", subs.person.id)
@@ -458,7 +459,7 @@ def test_a_notice_no_one_can_receive_is_audited_for_the_desk(platform: Platform,
     assert renewal == ("certificate", ends.serial, "certificate_expiring")
     assert payment == ("certificate", due.serial, "certificate_payment_due")
     paid = p.audit_events(action="notice.skipped")[-1].data["paid_until"]
-    assert paid == due.paid_until.date().isoformat()
+    assert paid == beijing_day(due.paid_until).isoformat()
     # the next day's runs: not audited again (a renewal notice repeats after 7 days, as sent)
     clock.advance(days=1)
     assert p.notices.send_renewal_notices() == []

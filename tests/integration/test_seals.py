@@ -23,6 +23,7 @@ from sqlalchemy import MetaData, Table, inspect, select, text
 
 from tests.clear_text import in_clear
 from yinxin.app import Platform
+from yinxin.clock import beijing_day
 from yinxin.errors import (
     Conflict,
     Forbidden,
@@ -706,7 +707,7 @@ def test_renew_change_and_expiry(platform, clock):
         r for r in p.notifier.log(subscriber_id=w.zhang.id) if r.template_id == "seal_expired"
     ]
     assert told.status == "sent" and mine.name in told.body and "到期" in told.body
-    assert seals.get(sid).valid_end.date().isoformat() in told.body
+    assert beijing_day(seals.get(sid).valid_end).isoformat() in told.body
     refused(p, lambda: seals.unlock_for_signing(sid, PIN_ZHANG), Forbidden, "seal_not_active")
     refused(p, lambda: seals.renew(sid, actor=OFFICER), IllegalTransition)
     assert seals.expire_due() == []
@@ -955,7 +956,7 @@ def test_the_holder_is_told_of_each_seal_business_done(platform, clock):
     seal = w.seals.apply(seal=mine.id, certificate_serial=renewed.serial, **form(ZHANG, "renew"))
     to, body = sent()[-1]
     assert to == ZHANG.phone and "续费业务已办理完毕" in body
-    assert f"有效期至 {seal.valid_end.date().isoformat()}" in body
+    assert f"有效期至 {beijing_day(seal.valid_end).isoformat()}" in body
     w.seals.revoke(mine.id, reason="holder_ceased_to_exist", actor=OFFICER)
     to, body = sent()[-1]
     assert to == ZHANG.phone and "废止" in body and "用户主体消亡" in body

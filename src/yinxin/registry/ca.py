@@ -30,7 +30,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import Clock, beijing_date
 from yinxin.errors import ConfigurationError, Conflict, NotFound, ValidationError
 from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
@@ -444,7 +444,7 @@ class CertificateAuthority:
         if issuer_cert.not_valid_after_utc - self.clock.now() < dt.timedelta(days=30):
             raise ConfigurationError(
                 f"the {up} CA certificate expires on "
-                f"{issuer_cert.not_valid_after_utc:%Y-%m-%d}: it cannot issue a new {role} "
+                f"{beijing_date(issuer_cert.not_valid_after_utc)}: it cannot issue a new {role} "
                 "certificate",
                 field="role",
             )

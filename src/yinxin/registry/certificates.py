@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from yinxin.clock import Clock
+from yinxin.clock import Clock, beijing_date
 from yinxin.errors import (
     ConfigurationError,
     Conflict,
@@ -1370,7 +1370,7 @@ class Certificates:
                 if old.paid_until is None or old.paid_until <= old.not_after:
                     raise Forbidden(
                         f"renewing {old.serial_hex} needs a renewal payment first "
-                        f"(paid until {old.paid_until:%Y-%m-%d})",
+                        f"(paid until {beijing_date(old.paid_until) if old.paid_until else '—'})",
                         field="payment",
                         code="unpaid",
                     )
@@ -1460,7 +1460,7 @@ class Certificates:
             # the successor carries the paid-until date: it would be in force unpaid
             raise Forbidden(
                 f"the service of certificate {old.serial_hex} is paid only until "
-                f"{old.paid_until:%Y-%m-%d}: record the renewal payment first, then {verb}",
+                f"{beijing_date(old.paid_until)}: record the renewal payment first, then {verb}",
                 field="payment",
                 code="unpaid",
             )

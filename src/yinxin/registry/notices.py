@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock, in_beijing
+from yinxin.clock import Clock, beijing_day, days_until, in_beijing
 from yinxin.errors import YinxinError
 from yinxin.registry.certificates import Certificates, check_notice_days
 from yinxin.registry.lifecycle import ON_HOLD, REVOCATION_REASONS, REVOKED, UNPAID
@@ -48,7 +48,15 @@ PAYMENT_REMINDER_DAYS = 7
 
 
 def _day(at: dt.datetime) -> str:
-    return at.date().isoformat()
+    """The day a notice names: the Beijing day (a certificate ending at 17:00 UTC ends on the
+    next day for its holder), not the UTC date the stored instant carries."""
+    return beijing_day(at).isoformat()
+
+
+def _utc_day(at: dt.datetime) -> str:
+    """The day a payment reminder written before days were Beijing days named: its send-log
+    row still marks the paid period as reminded."""
+    return at.astimezone(dt.UTC).date().isoformat()
 
 
 def _restored(row: Certificate) -> dict[str, str]:
@@ -266,12 +274,11 @@ class CertificateNotices:
                 recent = recent or _skipped_since(s, cert.serial, since, f'"{RENEWAL_TEMPLATE}"')
             if recent:
                 continue
-            left = (cert.not_after - now).days
             row = self._send(
                 notifier,
                 cert,
                 RENEWAL_TEMPLATE,
-                {"not_after": _day(cert.not_after), "days": max(left, 0)},
+                {"not_after": _day(cert.not_after), "days": days_until(now, cert.not_after)},
             )
             if row is not None:
                 sent.append(RenewalNotice(cert.serial, row.id, row.status))
@@ -307,17 +314,20 @@ class CertificateNotices:
                 if row is None or row.paid_until is None:  # paid, renewed or held meanwhile
                     continue
                 paid = _day(row.paid_until)
+                # the period's reminder, written naming its Beijing day or (before) its UTC day
+                said = [f'"paid_until": "{d}"' for d in {paid, _utc_day(row.paid_until)}]
                 done = s.execute(
                     select(Notification.id)
                     .where(
                         Notification.template_id == PAYMENT_TEMPLATE,
                         Notification.values_json.contains(f'"serial": "{row.serial_hex}"'),
-                        Notification.values_json.contains(f'"paid_until": "{paid}"'),
+                        or_(*(Notification.values_json.contains(x) for x in said)),
                     )
                     .limit(1)
                 ).first()
-                done = done or _skipped_since(
-                    s, row.serial_hex, None, f'"{PAYMENT_TEMPLATE}"', f'"paid_until": "{paid}"'
+                done = done or any(
+                    _skipped_since(s, row.serial_hex, None, f'"{PAYMENT_TEMPLATE}"', x)
+                    for x in said
                 )
                 if done:  # written, or audited skipped, once for the period
                     continue
@@ -326,7 +336,7 @@ class CertificateNotices:
                     "name": name,
                     "serial": row.serial_hex,
                     "paid_until": paid,
-                    "days": max((row.paid_until - now).days, 0),
+                    "days": days_until(now, row.paid_until),
                 }
                 try:
                     message = notifier.to_subscriber(s, to, PAYMENT_TEMPLATE, values)

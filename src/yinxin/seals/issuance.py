@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yinxin.clock import Clock
+from yinxin.clock import Clock, beijing_date
 from yinxin.errors import Conflict, Forbidden, ValidationError
 from yinxin.pki.authority import Issuer
 from yinxin.registry.fees import check_years
@@ -388,9 +388,9 @@ class SealIssuance:
             new_end = min(max(row.valid_end, now) + years * YEAR, cert.not_after)
             if new_end <= row.valid_end:
                 raise ValidationError(
-                    f"seal {row.es_id} already runs to {row.valid_end:%Y-%m-%d} and its "
-                    f"certificate {cert.serial_hex} ends {cert.not_after:%Y-%m-%d}: a seal cannot "
-                    "outlast its certificate; renew the certificate and give the new serial",
+                    f"seal {row.es_id} already runs to {beijing_date(row.valid_end)} and its "
+                    f"certificate {cert.serial_hex} ends {beijing_date(cert.not_after)}: a seal "
+                    "cannot outlast its certificate; renew the certificate and give the new serial",
                     field="certificate_serial",
                     code="certificate_ends",
                 )
@@ -453,7 +453,7 @@ class SealIssuance:
             )
         if row.valid_end <= now:
             raise ValidationError(
-                f"seal {row.es_id}'s validity ended {row.valid_end:%Y-%m-%d}; renew it first",
+                f"seal {row.es_id}'s validity ended {beijing_date(row.valid_end)}; renew it first",
                 field="seal",
                 code="seal_expired",
             )

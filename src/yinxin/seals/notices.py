@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from yinxin.clock import in_beijing
+from yinxin.clock import beijing_day, in_beijing
 from yinxin.errors import YinxinError
 from yinxin.seals.catalogue import BUSINESS_TYPES, BusinessType
 from yinxin.seals.lifecycle import REVOCATION_REASONS
@@ -67,13 +67,13 @@ class SealNotices:
             business = BUSINESS_TYPES[
                 BusinessType.RENEW if verb == "renew" else BusinessType.CHANGE
             ]
-            out |= {"business": business, "valid_end": row.valid_end.date().isoformat()}
+            out |= {"business": business, "valid_end": beijing_day(row.valid_end).isoformat()}
         elif verb in ("freeze", "report_pin_leak"):
             out["at"] = _at(row.held_at or row.updated_at)
         elif verb == "unfreeze":
             out["at"] = _at(row.updated_at)
         elif verb == "expire":
-            out["valid_end"] = row.valid_end.date().isoformat()
+            out["valid_end"] = beijing_day(row.valid_end).isoformat()
         elif verb == "revoke":
             reason = REVOCATION_REASONS.get(
                 row.revocation_reason or "", REVOCATION_REASONS["other"]

@@ -14,6 +14,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from yinxin.clock import beijing_date, beijing_day
 from yinxin.errors import Forbidden
 from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
@@ -52,7 +53,7 @@ def problem(
     if not seal.valid_start <= now < seal.valid_end:
         return Forbidden(
             f"seal {seal.es_id} is outside its validity "
-            f"({seal.valid_start:%Y-%m-%d} to {seal.valid_end:%Y-%m-%d})",
+            f"({beijing_day(seal.valid_start)} to {beijing_date(seal.valid_end)})",
             field="seal",
             code="seal_expired",
         )

@@ -62,6 +62,7 @@ from yinxin.adapters.cli.common import (
     show_error,
     track_platforms,
 )
+from yinxin.clock import beijing_date
 from yinxin.errors import ValidationError, YinxinError
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def _cert_line(c: CertificateView, label: str = "") -> None:
         hold,
         c.profile,
         c.subject,
-        f"{c.not_after:%Y-%m-%d}",
+        beijing_date(c.not_after),
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from yinxin.adapters.cli.common import HOME, JSON, console, platform, run, say
+from yinxin.clock import beijing_date
 
 if TYPE_CHECKING:
     from yinxin.registry.views import AuthorityInit, AuthorityRoleView
@@ -31,7 +32,7 @@ def ca_status(home: Path | None = HOME, as_json: bool = JSON) -> None:
                 say("[bold]{}[/] hierarchy ({})", r.hierarchy, r.algorithm)
             crl = f"  CRL {r.crl_url}" if r.crl_url else ""
             console.print(
-                f"  {r.role:14} {r.serial}  {r.subject}  valid to {r.not_after:%Y-%m-%d}{crl}"
+                f"  {r.role:14} {r.serial}  {r.subject}  valid to {beijing_date(r.not_after)}{crl}"
             )
 
     run(

@@ -46,6 +46,7 @@ from yinxin.adapters.cli.common import (
     writable,
     write_atomic,
 )
+from yinxin.clock import beijing_date, beijing_day
 from yinxin.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def _line(v: SealView) -> None:
             v.name,
             v.certificate_serial[:16],
             v.certificate_status,
-            f"{v.valid_end:%Y-%m-%d}",
+            beijing_date(v.valid_end),
         )
     )
     if v.usable:
@@ -362,8 +363,8 @@ def seal_verify(seal: str = SEAL, home: Path | None = HOME, as_json: bool = JSON
                 "[green]OK[/]: {} {} valid {} to {}; files intact",
                 r.es_id,
                 r.name,
-                f"{r.valid_start:%Y-%m-%d}",
-                f"{r.valid_end:%Y-%m-%d}",
+                beijing_day(r.valid_start).isoformat(),
+                beijing_date(r.valid_end),
             )
         else:
             say("[bold red]BAD[/]: {}: {}", r.es_id, r.problem or "")
