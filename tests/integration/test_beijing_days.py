@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import cli_env
@@ -20,6 +26,9 @@ from tests.integration.test_notices import outbox, sent_rows
 from yinxin.adapters.cli import app as cli_app
 from yinxin.app import Platform
 from yinxin.clock import BEIJING, FrozenClock, beijing_day, days_until
+from yinxin.identity import id_card_check_char
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def at_next_17_utc(clock: FrozenClock) -> dt.datetime:
@@ -165,3 +174,54 @@ def test_seal_notices_and_listing_give_the_beijing_day(
         r for r in p.notifier.log(subscriber_id=w.zhang.id) if r.template_id == "seal_expired"
     ]
     assert f"已于 {beijing_day(renewed.valid_end).isoformat()} 到期" in told.body, told.body
+
+
+def _born_today_in_beijing(utc: str) -> subprocess.CompletedProcess:
+    """``validate_id_card`` for a baby born on 2026-04-01, in a process whose own clock (the
+    host's, in UTC) says ``utc``."""
+    body = "11010520260401123"
+    number = body + id_card_check_char(body)
+    code = f"from yinxin.identity import validate_id_card as v; print(v({number!r}))"
+    env = {k: v for k, v in os.environ.items() if k not in ("FAKETIME", "LD_PRELOAD")}
+    env |= {"TZ": "UTC", "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(
+        ["faketime", "-f", f"@{utc}", sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(not shutil.which("faketime"), reason="needs libfaketime")
+def test_a_baby_born_today_in_beijing_has_a_valid_id_number_on_a_utc_host() -> None:
+    """The birth date's "not in the future" was the host's local day: a server in UTC refused
+    a baby born today in Beijing from 00:00 to 08:00 Beijing time."""
+    got = _born_today_in_beijing("2026-03-31 16:30:00")  # 04-01 00:30 in Beijing
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip().startswith("11010520260401123")
+    got = _born_today_in_beijing("2026-03-31 15:59:59")  # 03-31 23:59:59 in Beijing
+    assert got.returncode != 0 and "date of birth is out of range" in got.stderr
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs node")
+def test_the_web_id_check_takes_the_beijing_day() -> None:
+    """The form's check compared the birth day's UTC midnight with the browser's now: at 00:30
+    Beijing time it refused a baby born that day, "出生日期超出范围", before the API was asked."""
+    body = "11010520260401123"
+    number = body + id_card_check_char(body)
+    page = ROOT / "src/yinxin/adapters/web/static/pages/idcheck.js"
+    script = (
+        f"import {{ checkIdCard }} from {json.dumps(page.as_uri())};\n"
+        "const at = (t) => checkIdCard(" + json.dumps(number) + ", { today: new Date(t) });\n"
+        'console.log(JSON.stringify([at("2026-03-31T16:30:00Z"), at("2026-03-31T15:59:59Z")]));'
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TZ": "UTC"},
+        check=True,
+    )
+    assert json.loads(out.stdout) == [None, "身份证号码中的出生日期超出范围"]

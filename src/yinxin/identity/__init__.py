@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 
+from yinxin.clock import beijing_day
 from yinxin.errors import ValidationError
 
 # --- GB 11643: citizen identity number -------------------------------------------------------
@@ -47,7 +48,9 @@ def validate_id_card(value: str, field: str = "id_number", today: dt.date | None
         raise ValidationError(
             "the ID card number's date of birth is not a real date", field=field
         ) from None
-    if born > (today or dt.date.today()) or born.year < 1880:
+    # "today" is Beijing's: the host's local day (``date.today()``) on a server in UTC is
+    # yesterday from 00:00 to 08:00 Beijing time, and refused a baby born today
+    if born > (today or beijing_day(dt.datetime.now(dt.UTC))) or born.year < 1880:
         raise ValidationError("the ID card number's date of birth is out of range", field=field)
     if id_card_check_char(v[:17]) != v[17]:
         raise ValidationError("the ID card number's check digit is wrong (GB 11643)", field=field)

@@ -34,7 +34,11 @@ export function checkIdCard(value, { partial = false, today = new Date() } = {})
   if (born.getUTCFullYear() !== y || born.getUTCMonth() !== m - 1 || born.getUTCDate() !== d) {
     return "身份证号码中的出生日期不存在";
   }
-  if (y < 1880 || born > today) return "身份证号码中的出生日期超出范围";
+  // today's day in Beijing (UTC+8, as the API judges it), as the UTC midnight `born` is: the
+  // instant `today` itself is still the day before from 00:00 to 08:00 Beijing time
+  const bj = new Date(today.getTime() + 8 * 3600e3);
+  const bjDay = Date.UTC(bj.getUTCFullYear(), bj.getUTCMonth(), bj.getUTCDate());
+  if (y < 1880 || born.getTime() > bjDay) return "身份证号码中的出生日期超出范围";
   if (idCardCheckChar(v.slice(0, 17)) !== v[17]) return "身份证号码校验位错误，请核对后重新输入";
   return null;
 }
