@@ -34,7 +34,7 @@ from tests.conftest import PASSPHRASE, cli_env
 from tests.integration.signing_flow import build_world, new_platform, outbox_lines, read_code
 from yinxin.app import Platform
 from yinxin.clock import FrozenClock
-from yinxin.contracts.obligations import read_milestone
+from yinxin.contracts.obligations import STATUSES, read_milestone
 from yinxin.contracts.service import ContractSigner
 from yinxin.contracts.templates import get_template
 from yinxin.contracts.terms import PLATFORM_002, payment_schedule
@@ -795,8 +795,9 @@ def test_cli_json(world) -> None:
     first = [o for o in v["obligations"] if o["label"].startswith("第1期")][0]
     assert first["due_on"] == "2026-04-14" and first["status"] == "overdue"
     assert first["penalty"] == "54900.00"  # 6 days × 3% × ¥305,000.00
-    code, items = cli("list", "--status", "overdue", "--as-of", "2026-04-20")
-    assert code == 0 and [o["id"] for o in items] == [first["id"]]
+    code, page = cli("list", "--status", "overdue", "--as-of", "2026-04-20")
+    assert code == 0 and [o["id"] for o in page["items"]] == [first["id"]]
+    assert page["next_after"] is None
     # a payment typed twice, reversed (冲正): listed, marked, counted no more
     code, v = cli("pay", cid, "1000", "--on", "2026-04-10")
     twice = [o for o in v["obligations"] if o["id"] == first["id"]][0]["payments"][-1]
@@ -882,7 +883,7 @@ def test_api(world) -> None:
         r = c.get(
             "/api/v1/obligations?status=overdue", headers={"Authorization": f"Bearer {admin}"}
         )
-        assert [o["id"] for o in r.json()] == [first["id"]]
+        assert [o["id"] for o in r.json()["items"]] == [first["id"]]
         before = dbdump.dump(p)
         problem_of(
             c.post(f"{base}/payments", json={"amount": "2000000", "on": "2026-04-18"}, headers=h),
@@ -939,11 +940,164 @@ def test_api(world) -> None:
         first = [o for o in r.json()["obligations"] if o["label"].startswith("第1期")][0]
         assert first["due_on"] is None and first["status"] == "pending"
         # (after the comparison: a request that succeeds records its key's last use)
-        assert c.get("/api/v1/obligations", headers=hs).json() == []
+        assert c.get("/api/v1/obligations", headers=hs).json() == {"items": [], "next": None}
         page = c.get("/obligations")
         assert page.status_code == 200 and "履约跟踪" in page.text
         js = c.get("/static/pages/obligations.js")
         assert js.status_code == 200 and "/obligations" in js.text
+
+
+# --- the overview, a page at a time ---------------------------------------------------------------
+def _order(o) -> tuple:
+    """The overview's order: soonest due first, those without a due date last, then contract
+    and id."""
+    return (o.due_on is None, o.due_on or D.max, o.contract_id, o.id)
+
+
+def _every(p: Platform, as_of: str, status: str | None = None) -> list:
+    """What the overview lists, worked out apart from it: each tracked contract's obligations
+    as its own view gives them, ``status`` kept, in the overview's order."""
+    out = [o for cid in _tracked(p) for o in p.obligations.view(cid, as_of=as_of).obligations]
+    return sorted((o for o in out if status in (None, o.status)), key=_order)
+
+
+def _tracked(p: Platform) -> list[int]:
+    from sqlalchemy import select
+
+    from yinxin.store.models.obligations import ContractTracking
+
+    with p.db.read() as s:
+        return sorted(s.scalars(select(ContractTracking.contract_id)))
+
+
+def _walk(p: Platform, limit: int, **filters) -> list:
+    """Every obligation the overview gives, ``limit`` a page, following ``next_after``."""
+    seen, after = [], None
+    while True:
+        page = p.obligations.overview(limit=limit, after=after, **filters)
+        assert len(page.items) == limit or page.next_after is None  # no short page but the last
+        seen += page.items
+        if page.next_after is None:
+            return seen
+        after = page.next_after
+
+
+def _pay_and_deliver(p: Platform, clock: FrozenClock, g) -> None:
+    """Both contracts tracked, the 002 one delivered and accepted (its instalments get due
+    dates), a payment on the 003 one: every status on 2026-04-20, some due dates shared."""
+    for cid in (g["002"], g["003"]):
+        p.obligations.track(cid)
+    clock.set(bj(2026, 3, 2))
+    p.obligations.record(g["002"], "delivered", "2026-02-12")
+    p.obligations.record(g["002"], "accepted", "2026-03-02")
+    clock.set(bj(2026, 4, 20))
+
+
+def test_the_overview_pages_and_walking_them_gives_the_whole_list(world) -> None:
+    """GET /obligations (and ``obligation list``) answered every obligation of every contract
+    at once, worked out contract by contract in Python; now a page at a time, in a total order
+    (due date, none last; contract; id) with the status asked of the database: every page is
+    full, and walking them gives exactly the list, in order, for every status and page size."""
+    p, clock, g = world
+    _pay_and_deliver(p, clock, g)
+    whole = _every(p, "2026-04-20")
+    assert len(whole) >= 6 and {o.status for o in whole} >= {"pending", "due", "overdue", "met"}
+    assert any(o.due_on is None for o in whole) and any(o.due_on for o in whole)
+    for status in (None, *STATUSES):
+        expected = [(o.id, o.status, o.due_on) for o in _every(p, "2026-04-20", status)]
+        for limit in (1, 2, 3, 200):
+            got = _walk(p, limit, as_of="2026-04-20", status=status)
+            assert [(o.id, o.status, o.due_on) for o in got] == expected, (status, limit)
+    # the page's views are the contract's own, to the penalty and the payments
+    assert {o.id: o for o in _walk(p, 2, as_of="2026-04-20")} == {o.id: o for o in whole}
+    # an organization's own only: another's sees none
+    assert _walk(p, 2, as_of="2026-04-20", owner_subscriber_id=g["org"]) == whole
+    assert _walk(p, 2, as_of="2026-04-20", owner_subscriber_id=g["org"] + 999) == []
+
+
+def test_an_obligation_added_between_pages_is_listed_once_or_not_at_all(world) -> None:
+    """The cursor holds the last obligation's sort key, not a row to look up: a contract
+    tracked between two pages adds its obligations ahead of the cursor (listed) or behind it
+    (not), none twice, every one of the first contract's listed, all in the overview's
+    order."""
+    p, clock, g = world
+    clock.set(bj(2026, 3, 2))
+    p.obligations.track(g["003"])  # its yearly fees: due 2026-12-31 and 2027-12-31
+    first = p.obligations.overview(limit=1, as_of="2026-03-02")
+    assert first.next_after is not None
+    # delivered 02-12: due dates in February (behind the cursor), instalments with none (ahead)
+    p.obligations.track(g["002"])
+    p.obligations.record(g["002"], "delivered", "2026-02-12")
+    rest = _walk_from(p, first.next_after, as_of="2026-03-02")
+    seen = [*first.items, *rest]
+    every = _every(p, "2026-03-02")
+    ids = [o.id for o in seen]
+    assert len(ids) == len(set(ids))  # none twice
+    assert ids == [o.id for o in every if o.id in set(ids)]  # in the order
+    mine = {o.id for o in every if o.contract_id == g["003"]}
+    assert mine <= set(ids)  # the first contract's, all
+    added = [o for o in every if o.contract_id == g["002"]]
+    ahead = {o.id for o in added if _order(o) > _order(first.items[0])}
+    behind = {o.id for o in added if _order(o) < _order(first.items[0])}
+    assert ahead and behind  # the case asked: both sides of the cursor
+    assert ahead <= set(ids) and not behind & set(ids)
+
+
+def _walk_from(p: Platform, after: str, **filters) -> list:
+    seen = []
+    while after is not None:
+        page = p.obligations.overview(limit=2, after=after, **filters)
+        seen += page.items
+        after = page.next_after
+    return seen
+
+
+def test_a_bad_page_of_the_overview_is_refused_naming_the_field(world) -> None:
+    """``after`` is the overview's cursor (DUE:CONTRACT:ID), not an id: anything else, a day
+    that is none, a limit out of 1–200, is refused naming the field (service, CLI, API)."""
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+
+    p, clock, g = world
+    p.obligations.track(g["002"])
+    bad_after = ["5", "x", "2026-02-30:1:1", "none:1", "2026-4-14:1:1", "none:1:1:1",
+                 f"none:1:{2**62 + 1}", "none:-1:1", "NONE:1:1"]  # fmt: skip
+    for after in bad_after:
+        with pytest.raises(ValidationError) as e:
+            p.obligations.overview(after=after)
+        assert e.value.field == "after", after
+    for limit in (0, 201, True):
+        with pytest.raises(ValidationError) as e:
+            p.obligations.overview(limit=limit)
+        assert e.value.field == "limit", limit
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        for after in bad_after:
+            problem_of(
+                c.get("/api/v1/obligations", params={"after": after}, headers=h), 422, "after"
+            )
+        for limit in ("0", "201", "x"):
+            problem_of(c.get(f"/api/v1/obligations?limit={limit}", headers=h), 422, "limit")
+        one = c.get("/api/v1/obligations?limit=1", headers=h).json()
+        assert len(one["items"]) == 1 and one["next"]
+        rest = c.get("/api/v1/obligations", params={"after": one["next"]}, headers=h).json()
+        whole = c.get("/api/v1/obligations?limit=200", headers=h).json()
+        assert one["items"] + rest["items"] == whole["items"] and whole["next"] is None
+    p.close()
+    env = cli_env(p.settings.home)
+    for args, field in ((["--after", "7"], "[after]"), (["--limit", "0"], "[limit]")):
+        res = CliRunner().invoke(cli_app, ["obligation", "list", *args], env=env)
+        assert res.exit_code == 2 and field in " ".join(res.stderr.split()), res.output
+    res = CliRunner().invoke(cli_app, ["obligation", "list", "--limit", "1", "--json"], env=env)
+    page = json.loads(res.stdout)
+    assert res.exit_code == 0 and len(page["items"]) == 1 and page["next_after"] == one["next"]
+    res = CliRunner().invoke(cli_app, ["obligation", "list", "--limit", "1"], env=env)
+    assert f"more: --after {one['next']}" in res.stdout
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
@@ -987,3 +1141,11 @@ def test_on_postgresql(make_platform, clock) -> None:
         p.obligations.pay(cid, "1000000.01", "2026-04-20")
     assert e.value.field == "amount"
     assert dbdump.dump(p) == before
+    # the overview a page at a time: the order, the status and the cursor asked of PostgreSQL
+    # (a date column, NULLs last) give the list the contract's own view gives
+    for status in (None, *STATUSES):
+        expected = [o.id for o in _every(p, "2026-04-20", status)]
+        for limit in (1, 3):
+            got = [o.id for o in _walk(p, limit, as_of="2026-04-20", status=status)]
+            assert got == expected, (status, limit)
+    assert {o.status for o in _every(p, "2026-04-20")} == {"met", "overdue", "pending"}

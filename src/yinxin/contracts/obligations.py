@@ -15,8 +15,9 @@ by :func:`yinxin.contracts.terms.late_penalty`, and its explanation in Chinese.
   received against a payment obligation; partial payments lower the penalty base from the day
   after each. Each writes its audit event in the same transaction; a refusal names the field
   and writes nothing.
-* ``view(contract_id, as_of)`` / ``overview(as_of, status)`` — what is due, overdue (with the
-  penalty to the day and how it was counted) and paid, per contract and across contracts.
+* ``view(contract_id, as_of)`` / ``overview(as_of, status, after, limit)`` — what is due,
+  overdue (with the penalty to the day and how it was counted) and paid, per contract and
+  across contracts (a page at a time, ``ObligationPage``).
 * ``remind_due()`` — the job: deems acceptance where 002 §4.2 says so, and sends each reminder
   point once (7 and 1 working days before a due date, the first day overdue) through the
   notification outbox, with the ``obligation.due`` audit event webhooks carry.
@@ -39,7 +40,7 @@ from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -258,6 +259,15 @@ class ContractObligations:
     # true when a payment asked for was found recorded already (same reference, amount and
     # day): nothing was recorded again (docs/obligations.md)
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class ObligationPage:
+    """A page of :meth:`Obligations.overview`: ``next_after`` is the ``after`` of the
+    next page (none: this was the last), the cursor of its last obligation (:func:`cursor`)."""
+
+    items: tuple[ObligationView, ...]
+    next_after: str | None
 
 
 @dataclass(frozen=True)
@@ -1189,30 +1199,80 @@ class Obligations:
         as_of: dt.date | str | None = None,
         status: str | None = None,
         owner_subscriber_id: int | None = None,
-    ) -> list[ObligationView]:
-        """Every tracked obligation across contracts, soonest due first (pending ones last),
-        optionally only one ``status`` (pending, due, overdue, met) or one organization's."""
+        after: str | None = None,
+        limit: int = 50,
+    ) -> ObligationPage:
+        """Tracked obligations across contracts, soonest due first (pending ones last, then by
+        contract and id: a total order), ``limit`` at a time from the one after the cursor
+        ``after`` (the previous page's ``next_after``); optionally only one ``status``
+        (pending, due, overdue, met) or one organization's.
+
+        The status is a function of the row's own columns and the day, so it is asked of the
+        database as the order and the cursor are: every page is full, and walking the pages
+        gives exactly the list the obligations make, in order, however many there are. The
+        cursor holds the last row's sort key (due date, contract, id), not a row to look up:
+        a row added behind it is not seen, one added ahead of it is, and none is seen twice —
+        only an obligation whose due date is fixed or moved while the pages are walked can
+        move behind or ahead of it."""
         if status is not None and status not in STATUSES:
             raise ValidationError(f"status is one of {', '.join(STATUSES)}", field="status")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"limit must be 1–{MAX_PAGE}", field="limit")
+        key = None if after is None else parse_cursor(after)
         day = self.today() if as_of is None else parse_date(as_of, field="as_of")
+        mine = (
+            true()
+            if owner_subscriber_id is None
+            else (Contract.owner_subscriber_id == owner_subscriber_id)
+        )
+        # a reminded contract whose acceptance is now deemed is settled first (a write), as
+        # reading one contract's obligations settles it; the others have nothing to settle
         with self.db.read() as s:
-            q = select(ContractTracking.contract_id).join(
-                Contract, Contract.id == ContractTracking.contract_id
+            waiting = list(
+                s.scalars(
+                    select(ContractTracking.contract_id)
+                    .join(Contract, Contract.id == ContractTracking.contract_id)
+                    .where(ContractTracking.stage == _S.REMINDED, mine)
+                    .order_by(ContractTracking.contract_id)
+                )
             )
-            if owner_subscriber_id is not None:
-                q = q.where(Contract.owner_subscriber_id == owner_subscriber_id)
-            ids = list(s.scalars(q.order_by(ContractTracking.contract_id)))
-        for cid in ids:
+        for cid in waiting:
             self._settle(cid)
-        out: list[ObligationView] = []
         with self.db.read() as s:
-            for cid in ids:
-                t, c = self._tracking(s, cid)
-                out.extend(self._contract_view(s, t, c, day).obligations)
-        if status is not None:
-            out = [o for o in out if o.status == status]
-        out.sort(key=lambda o: (o.due_on is None, o.due_on or dt.date.max, o.contract_id, o.id))
-        return out
+            q = (
+                select(Obligation, Contract)
+                .join(Contract, Contract.id == Obligation.contract_id)
+                .join(ContractTracking, ContractTracking.contract_id == Obligation.contract_id)
+                .where(mine, _status_is(status, day), _after(key))
+                .order_by(
+                    Obligation.due_on.is_(None),
+                    Obligation.due_on,
+                    Obligation.contract_id,
+                    Obligation.id,
+                )
+                .limit(limit + 1)
+            )
+            rows = s.execute(q).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            ids = [o.id for o, _ in rows]
+            pays: dict[int, list[ObligationPayment]] = {i: [] for i in ids}
+            rems: dict[int, list[ObligationReminder]] = {i: [] for i in ids}
+            if ids:
+                for p in s.scalars(
+                    select(ObligationPayment)
+                    .where(ObligationPayment.obligation_id.in_(ids))
+                    .order_by(ObligationPayment.paid_on, ObligationPayment.id)
+                ):
+                    pays[p.obligation_id].append(p)
+                for r in s.scalars(
+                    select(ObligationReminder)
+                    .where(ObligationReminder.obligation_id.in_(ids))
+                    .order_by(ObligationReminder.id)
+                ):
+                    rems[r.obligation_id].append(r)
+            items = tuple(self._obligation_view(o, c, pays[o.id], rems[o.id], day) for o, c in rows)
+        return ObligationPage(items, cursor(items[-1]) if more and items else None)
 
     def _settle(self, contract_id: int) -> None:
         with self.db.read() as s:
@@ -1619,6 +1679,79 @@ def _hold_contract(s: Session, contract_id: int) -> None:
 
 
 STATUSES = ("pending", "due", "overdue", "met")
+MAX_PAGE = 200  # the most obligations one page of the overview holds
+_NO_DUE = "none"  # a cursor's due date when the last obligation seen has none yet
+_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}|none):(\d{1,19}):(\d{1,19})")
+
+
+def cursor(o: ObligationView) -> str:
+    """The overview's cursor after ``o``: its sort key as ``DUE:CONTRACT:ID``, the due date
+    ``YYYY-MM-DD`` or ``none`` (``2026-04-14:3:17``, ``none:3:19``)."""
+    due = _NO_DUE if o.due_on is None else o.due_on.isoformat()
+    return f"{due}:{o.contract_id}:{o.id}"
+
+
+def parse_cursor(text: str) -> tuple[dt.date | None, int, int]:
+    """A cursor of :func:`cursor` read back, or refused naming ``after``: anything else (an id
+    alone, as the other listings take) would start the walk somewhere it was never at."""
+    m = _CURSOR.fullmatch(text) if isinstance(text, str) else None
+    bad = ValidationError(
+        "after is the next of the previous page: DUE:CONTRACT:ID, DUE a date YYYY-MM-DD or "
+        "none (e.g. 2026-04-14:3:17)",
+        field="after",
+    )
+    if m is None:
+        raise bad
+    contract_id, obligation_id = int(m[2]), int(m[3])
+    if contract_id > 2**62 or obligation_id > 2**62:
+        raise bad
+    if m[1] == _NO_DUE:
+        return None, contract_id, obligation_id
+    try:
+        return dt.date.fromisoformat(m[1]), contract_id, obligation_id
+    except ValueError:
+        raise bad from None
+
+
+def _status_is(status: str | None, day: dt.date) -> Any:
+    """The SQL condition that an obligation's status on ``day`` is ``status`` (none: any), as
+    :meth:`Obligations._obligation_view` works it out: met once met on or before the
+    day, else pending without a due date, overdue after it, due until then."""
+    if status is None:
+        return true()
+    met = and_(
+        Obligation.state.in_([_O.MET.value, _O.DEEMED.value]),
+        or_(Obligation.met_on.is_(None), Obligation.met_on <= day),
+    )
+    if status == "met":
+        return met
+    return and_(
+        not_(met),
+        {
+            "pending": Obligation.due_on.is_(None),
+            "overdue": and_(Obligation.due_on.is_not(None), Obligation.due_on < day),
+            "due": and_(Obligation.due_on.is_not(None), Obligation.due_on >= day),
+        }[status],
+    )
+
+
+def _after(key: tuple[dt.date | None, int, int] | None) -> Any:
+    """The SQL condition that an obligation sorts after the cursor ``key`` in the overview's
+    order: due date (none last), contract, id."""
+    if key is None:
+        return true()
+    due, contract_id, obligation_id = key
+    later_here = or_(
+        Obligation.contract_id > contract_id,
+        and_(Obligation.contract_id == contract_id, Obligation.id > obligation_id),
+    )
+    if due is None:  # among those without a due date, the last in the order
+        return and_(Obligation.due_on.is_(None), later_here)
+    return or_(
+        Obligation.due_on.is_(None),
+        Obligation.due_on > due,
+        and_(Obligation.due_on == due, later_here),
+    )
 
 
 def _s(v: Decimal | None) -> str | None:

@@ -20,10 +20,12 @@ import typer
 from yinxin.adapters.cli.common import (
     HOME,
     JSON,
+    LIMIT,
     OWNED_CONTRACTS,
     Platform,
     as_options,
     console,
+    more,
     on_platform,
     platform,
     run,
@@ -91,19 +93,25 @@ def obligation_list(
     status: str | None = typer.Option(None, help="pending, due, overdue or met."),
     owner: int | None = OWNED_CONTRACTS,
     as_of: str | None = AS_OF,
+    limit: int = LIMIT,
+    after: str | None = typer.Option(
+        None, help="Continue after this obligation (next_after: DUE:CONTRACT:ID)."
+    ),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Obligations across every tracked contract, soonest due first."""
+    """Obligations across every tracked contract, soonest due first (those without a due date
+    last), a page at a time ("more: --after …" says where the next page starts)."""
 
-    def render(items) -> None:
-        for o in items:
+    def render(page) -> None:
+        for o in page.items:
             console.print(f"{o.contract_number} {_line(o).strip()}", markup=False)
+        more(page)
 
     run(
         as_json,
         lambda: platform(home).obligations.overview(
-            as_of=as_of, status=status, owner_subscriber_id=owner
+            as_of=as_of, status=status, owner_subscriber_id=owner, after=after, limit=limit
         ),
         render,
     )

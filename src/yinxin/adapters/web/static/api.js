@@ -327,7 +327,7 @@ export async function allItems(path) {
   const join = path.includes("?") ? "&" : "?";
   let after = null;
   do {
-    const page = await api("GET", `${path}${join}limit=200${after ? `&after=${after}` : ""}`);
+    const page = await api("GET", `${path}${join}limit=200${after ? `&after=${encodeURIComponent(after)}` : ""}`);
     items.push(...page.items);
     after = page.next;
   } while (after && items.length < 1000);

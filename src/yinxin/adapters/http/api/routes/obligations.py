@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from yinxin.access.keys import Capability, Principal
-from yinxin.adapters.http.api.context import IsoDate, Plat, Strict, allowed, scope_organization
+from yinxin.adapters.http.api.context import (
+    IsoDate,
+    Page,
+    Plat,
+    ServiceLimit,
+    Strict,
+    allowed,
+    scope_organization,
+    service_page,
+)
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.shapes import Amount
 from yinxin.contracts.obligations import ContractObligations, ObligationView
@@ -123,14 +132,34 @@ def reverse_payment(
     )
 
 
-@router.get("/obligations", response_model=list[ObligationView])
+# the overview's cursor (``next``): the last obligation's due date (or none), contract and id
+ObligationAfter = Annotated[
+    str | None,
+    Query(
+        max_length=60,
+        description="the `next` of the previous page: DUE:CONTRACT:ID, DUE a date or none",
+        examples=["2026-04-14:3:17"],
+    ),
+]
+
+
+@router.get("/obligations", response_model=Page[ObligationView])
 def overview(
     platform: Plat,
     principal: Keeper,
     status: Literal["pending", "due", "overdue", "met"] | None = Query(None),
     as_of: IsoDate | None = Query(None),
+    limit: ServiceLimit = 50,
+    after: ObligationAfter = None,
 ):
-    """Every tracked obligation (an organization's key: its own), soonest due first."""
-    return platform.obligations.overview(
-        as_of=as_of, status=status, owner_subscriber_id=principal.organization_id
+    """Tracked obligations (an organization's key: its own), soonest due first (those without
+    a due date last, then by contract and id), a page at a time: ``next`` is the ``after`` of
+    the next page, none on the last."""
+    page = platform.obligations.overview(
+        as_of=as_of,
+        status=status,
+        owner_subscriber_id=principal.organization_id,
+        after=after,
+        limit=limit,
     )
+    return service_page(Page[ObligationView], page)

@@ -8,7 +8,7 @@
 //                  (POST …/obligations/events/withdrawal); 冲正收款 — a payment taken back.
 // A refusal is worded in Chinese and shown at the field the API names (event, on, amount,
 // obligation_id); nothing is redrawn then, so a refused overpayment leaves the list as it was.
-import { ApiError, actorName, api, bindForm, el, emptyRow, requireSubscriber } from "/static/api.js";
+import { ApiError, actorName, allItems, api, bindForm, el, emptyRow, requireSubscriber } from "/static/api.js";
 import { yuan } from "/static/pages/common.js";
 
 await requireSubscriber();
@@ -234,13 +234,14 @@ async function load() {
     await api("GET", `/contracts/${hashed[1]}/obligations`).catch(() => null);
   }
   const status = $("#status").value;
-  const items = await api("GET", `/obligations${status ? `?status=${status}` : ""}`);
+  // every page of them (the list pages, 200 at a time, as the other lists)
+  const items = await allItems(`/obligations${status ? `?status=${status}` : ""}`);
   const table = $("#obligations");
   table.querySelectorAll("tbody").forEach((b) => b.remove());
   table.append(...(items.length ? items.map(group)
     : [el("tbody", {}, emptyRow(9, "没有符合条件的履约事项。"))]));
   // one card per contract of the whole list (not only the filtered rows)
-  const all = status ? await api("GET", "/obligations") : items;
+  const all = status ? await allItems("/obligations") : items;
   const ids = [...new Set(all.map((o) => o.contract_id))];
   const views = await Promise.all(ids.map((id) => api("GET", `/contracts/${id}/obligations`)));
   $("#contracts").replaceChildren(...views.map(contractCard));
