@@ -224,6 +224,8 @@ def test_every_query_parameter_the_web_pages_send_is_taken(world) -> None:
         "/api/v1/applications?state=pending&limit=50",
         "/api/v1/seals/1/grants?include_withdrawn=true",
         "/api/v1/audit/events?limit=50&action=x&subject_type=y&subject_id=z&after=1",
+        "/api/v1/obligations?status=due&limit=200&after=2026-04-14%3A1%3A1",
+        "/api/v1/desk/contracts/adoptable?limit=200&after=1",
     ):
         r = c.get(path)
         assert r.status_code in (200, 404), (path, r.text)

@@ -170,17 +170,29 @@ def test_the_lists_the_api_pages_page_in_the_cli_too(platform: Platform, group: 
         assert res.stdout == ""
 
 
-@pytest.mark.parametrize("args", [["--after", "1"], ["--limit", "10"]])
-def test_desk_contracts_adoptable_refuses_the_page_options(
-    platform: Platform, args: list[str]
-) -> None:
-    """``--adoptable`` lists the library's signed contracts not yet under service, which does
-    not page (nor does GET /desk/contracts/adoptable): ``--limit``/``--after`` page only the
-    contracts under service, and are refused beside it rather than dropped."""
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--limit", "0"], "[limit]"),
+        (["--limit", "201"], "[limit]"),
+        (["--after", "-1"], "'--after'"),
+    ],
+)
+def test_desk_contracts_adoptable_pages(platform: Platform, args: list[str], option: str) -> None:
+    """``--adoptable`` refused ``--limit``/``--after`` (GET /desk/contracts/adoptable did not
+    page); now both page, so a page is {"items", "next_after"} and a bad size is refused
+    naming the option (the walk itself: test_desk's adoptable test)."""
+    res = CliRunner().invoke(
+        cli_app,
+        ["desk", "contracts", "--adoptable", "--limit", "1", "--after", "5", "--json"],
+        env=cli_env(platform),
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"items": [], "next_after": None}
     res = CliRunner().invoke(
         cli_app, ["desk", "contracts", "--adoptable", *args], env=cli_env(platform)
     )
     said = " ".join(res.stderr.split())
     assert res.exit_code == 2, res.output
-    assert args[0] in said and "--adoptable" in said, said
+    assert option in said, said
     assert res.stdout == ""

@@ -345,6 +345,93 @@ def _sign_link(w, token: str, party) -> None:
     w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
 
 
+def test_adoptable_contracts_page_oldest_first(platform, clock) -> None:
+    """GET /desk/contracts/adoptable (and ``desk contracts --adoptable``) answered every signed
+    O&M contract of the library not yet under service at once, the library walked whole on
+    each call; now a page at a time, oldest first, those under service left out by the query
+    (every page full): walking the pages gives exactly the contracts waiting, in id order; a
+    bad limit or after is refused naming the field."""
+    import json
+
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+
+    w = build_world(platform, clock)
+    p = w.p
+    values = get_template("om-service").example_values() | {
+        "client_name": w.org.name,
+        "provider_name": w.person.name,
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+    }
+    signed = []
+    for _ in range(4):
+        drafted = p.contracts.draft("om-service", values, actor="运维经理")
+        sent = p.contracts.start_signing(
+            drafted.id,
+            [
+                ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+                ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+            ],
+            deadline=clock.now() + dt.timedelta(days=3),
+        )
+        for link in sent.links:
+            _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
+        signed.append(drafted)
+    p.desk.adopt(signed[1].number, actor="运维经理")  # under service: left out
+    waiting = [signed[0].id, signed[2].id, signed[3].id]
+
+    def walk(limit: int) -> list[int]:
+        seen, after = [], None
+        while True:
+            page = p.desk.adoptable(after=after, limit=limit)
+            assert len(page.items) == limit or page.next_after is None  # full but the last
+            seen += [a.contract_id for a in page.items]
+            if page.next_after is None:
+                return seen
+            after = page.next_after
+
+    for limit in (1, 2, 3, 200):
+        assert walk(limit) == waiting, limit
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    h = {"Authorization": f"Bearer {admin}"}
+    url = "/api/v1/desk/contracts/adoptable"
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        first = c.get(f"{url}?limit=2", headers=h).json()
+        assert [a["contract_id"] for a in first["items"]] == waiting[:2]
+        assert first["next"] == str(waiting[1])
+        rest = c.get(f"{url}?limit=2&after={first['next']}", headers=h).json()
+        assert [a["contract_id"] for a in rest["items"]] == waiting[2:] and rest["next"] is None
+        whole = c.get(url, headers=h).json()
+        assert [a["contract_id"] for a in whole["items"]] == waiting and whole["next"] is None
+        for query, field in (
+            ("limit=0", "limit"),
+            ("limit=201", "limit"),
+            ("after=-1", "after"),
+            ("after=x", "after"),
+        ):
+            problem_of(c.get(f"{url}?{query}", headers=h), 422, field)
+    res = CliRunner().invoke(
+        cli_app,
+        ["desk", "contracts", "--adoptable", "--limit", "2", "--json"],
+        env=cli_env(p.settings.home),
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["next_after"] == waiting[1]
+    res = CliRunner().invoke(
+        cli_app,
+        ["desk", "contracts", "--adoptable", "--limit", "2", "--after", str(waiting[1])],
+        env=cli_env(p.settings.home),
+    )
+    assert res.exit_code == 0 and signed[3].number in res.stdout, res.output
+    assert "more:" not in res.stdout and signed[1].number not in res.stdout
+
+
 def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_path) -> None:
     need("pdftotext", "pdffonts")
     w = build_world(platform, clock)
@@ -371,7 +458,7 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
             call()
         assert e.value.field == field
     assert dbdump.dump(p) == before
-    assert p.desk.adoptable() == []  # drafted, not signed: nothing binds yet
+    assert p.desk.adoptable().items == ()  # drafted, not signed: nothing binds yet
     sent = p.contracts.start_signing(
         drafted.id,
         [
@@ -383,7 +470,7 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
     )
     for link in sent.links:
         _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
-    [waiting] = p.desk.adoptable()  # signed, and no clock watches it yet
+    [waiting] = p.desk.adoptable().items  # signed, and no clock watches it yet
     assert (waiting.contract_id, waiting.number, waiting.party_a, waiting.party_b) == (
         drafted.id,
         drafted.number,
@@ -393,7 +480,7 @@ def test_service_record_signed_by_both_parties_and_reports(platform, clock, tmp_
     assert waiting.signed_at is not None
     c = p.desk.adopt(drafted.number, actor="运维经理")
     assert c.contract_id == drafted.id and c.number == drafted.number
-    assert p.desk.adoptable() == []
+    assert p.desk.adoptable().items == ()
     assert (c.party_a, c.party_b, c.annual_fee) == (A, B, Decimal("28000.00"))
     assert (c.starts_on, c.ends_on) == (dt.date(2026, 1, 1), dt.date(2027, 12, 31))
     assert (c.workday_response_hours, c.other_response_hours, c.on_site_hours) == (2, 4, 24)
@@ -631,7 +718,7 @@ def test_api_desk_round_and_refusals(platform, clock) -> None:
             "contract",
         )
         r = c.get("/api/v1/desk/contracts/adoptable", headers=h)  # not read as a number
-        assert r.status_code == 200 and r.json() == []
+        assert r.status_code == 200 and r.json() == {"items": [], "next": None}
         # the web page's shell and its script (the data come through the API above)
         page = c.get("/desk/service")
         assert page.status_code == 200 and "运维服务台" in page.text
@@ -675,7 +762,7 @@ def test_api_a_contract_number_with_slashes_is_reached_whole(platform, clock) ->
         r = c.put(f"/api/v1/desk/contracts/{number}/inspections", headers=h)
         assert (r.status_code, r.headers["allow"]) == (405, "GET, HEAD, POST"), r.text
         r = c.get("/api/v1/desk/contracts/adoptable", headers=h)  # still the list, no number
-        assert r.status_code == 200 and r.json() == []
+        assert r.status_code == 200 and r.json() == {"items": [], "next": None}
 
 
 def test_cli_desk_json(tmp_path) -> None:
@@ -707,7 +794,8 @@ def test_cli_desk_json(tmp_path) -> None:
     )  # fmt: skip
     assert c["penalty_per_breach"] == "11.67"
     assert [x["number"] for x in ok("contracts")["items"]] == [NUMBER]
-    assert ok("contracts", "--adoptable") == []  # no contract in the library is signed
+    # no contract in the library is signed (a page, as the contracts under service)
+    assert ok("contracts", "--adoptable") == {"items": [], "next_after": None}
     r = ok(
         "open", NUMBER, "--channel", "phone", "--description", "数据同步失败",
         "--reported-by", "甲方 付威", "--notice-at", "2026-10-01T10:00:00+08:00", "--on-site",

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import BEIJING, Clock
 from yinxin.contracts.desk_views import (
+    AdoptablePage,
     AdoptableView,
     BreachKind,
     BreachView,
@@ -537,34 +538,34 @@ class ServiceDesk:
             )
             return _contract_view(c)
 
-    def adoptable(self) -> list[AdoptableView]:
-        """The library's signed O&M contracts not yet under service, oldest first: what the
-        desk offers to :meth:`adopt`, so a contract signed on the platform is not left without
-        its clocks because nobody typed its number."""
+    def adoptable(self, *, after: int | None = None, limit: int = 50) -> AdoptablePage:
+        """The library's signed O&M contracts not yet under service, oldest first, a page at a
+        time (``after``: the last contract id seen; ``next_after`` of the page): what the desk
+        offers to :meth:`adopt`, so a contract signed on the platform is not left without its
+        clocks because nobody typed its number. Those under service are left out by the
+        library's query, so a page is full and the walk reads only what it shows."""
         if self._contracts is None:
-            return []
-        library = self._contracts()
-        with self.db.read() as s:
-            taken = set(s.scalars(select(DeskContract.number)))
-        found: list[AdoptableView] = []
-        after = None
-        while True:
-            page = library.list(state="signed", template=OM_TEMPLATE, limit=200, after=after)
-            found += [
-                AdoptableView(
-                    c.id,
-                    c.number,
-                    c.title,
-                    str(c.values.get("client_name", "")),
-                    str(c.values.get("provider_name", "")),
-                    c.signed_at,
-                )
-                for c in page.items
-                if c.number not in taken
-            ]
-            if page.next_after is None:
-                return sorted(found, key=lambda a: a.contract_id)
-            after = page.next_after
+            return AdoptablePage((), None)
+        page = self._contracts().list(
+            state="signed",
+            template=OM_TEMPLATE,
+            limit=limit,
+            after=after,
+            oldest_first=True,
+            numbers_taken=select(DeskContract.number),
+        )
+        found = tuple(
+            AdoptableView(
+                c.id,
+                c.number,
+                c.title,
+                str(c.values.get("client_name", "")),
+                str(c.values.get("provider_name", "")),
+                c.signed_at,
+            )
+            for c in page.items
+        )
+        return AdoptablePage(found, page.next_after)
 
     def contract(self, number: str) -> DeskContractView:
         with self.db.read() as s:

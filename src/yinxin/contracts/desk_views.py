@@ -65,6 +65,15 @@ class AdoptableView:
 
 
 @dataclass(frozen=True)
+class AdoptablePage:
+    """A page of the adoptable contracts: ``next_after`` is the ``after`` of the next page
+    (the last contract id shown), none on the last."""
+
+    items: tuple[AdoptableView, ...]
+    next_after: int | None
+
+
+@dataclass(frozen=True)
 class PauseView:
     id: int
     started_at: dt.datetime

@@ -600,8 +600,13 @@ class Contracts:
         template: str | None = None,
         limit: int = 50,
         after: int | None = None,
+        oldest_first: bool = False,
+        numbers_taken: Any = None,
     ) -> ContractPage:
-        """Contracts by id, newest first, a page at a time (``next_after`` is the cursor)."""
+        """Contracts by id, newest first (``oldest_first``: in rising id order), a page at a
+        time (``next_after`` is the cursor); ``numbers_taken``, a query of contract numbers
+        (the service desk's), leaves out the contracts it names in the same query, so every
+        page is full however many are left out."""
         if state is not None and state not in {x.value for x in ContractState} - {"none"}:
             raise ValidationError(f"unknown state {state!r}", field="state")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
@@ -619,7 +624,9 @@ class Contracts:
             q = select_where(Contract, state=state, owner_subscriber_id=owner_subscriber_id)
             if template is not None:  # a known code; select_where would not narrow on it
                 q = q.where(Contract.template_code == template)
-            q = paged(q, Contract.id, after=after, limit=limit + 1, newest_first=True)
+            if numbers_taken is not None:  # a NOT NULL column: NOT IN meets no NULL
+                q = q.where(Contract.number.not_in(numbers_taken))
+            q = paged(q, Contract.id, after=after, limit=limit + 1, newest_first=not oldest_first)
             rows, next_after = cut(list(s.execute(q).scalars()), limit)
             return ContractPage(tuple(self._view(r) for r in rows), next_after)
 

@@ -35,7 +35,6 @@ from yinxin.adapters.cli.common import (
     page_of,
     parse_time,
     platform,
-    refuse_given,
     run,
     say,
     seal_in,
@@ -206,7 +205,6 @@ def adopt(
 
 @desk_app.command("contracts")
 def contracts(
-    ctx: typer.Context,
     adoptable: bool = typer.Option(
         False,
         "--adoptable",
@@ -218,25 +216,17 @@ def contracts(
     as_json: bool = JSON,
 ) -> None:
     """The contracts under service in id order, a page at a time (--after: the last contract
-    seen; "more: --after N" says where the next page starts)."""
+    seen; "more: --after N" says where the next page starts); --adoptable: the library's signed
+    O&M contracts not yet under service, oldest first, paged the same way."""
 
     def render(page) -> None:
-        for c in page if adoptable else page.items:
+        for c in page.items:
             console.print(f"{c.number}  《{c.title}》  {c.party_a} / {c.party_b}", markup=False)
-        if not adoptable:
-            more(page)
+        more(page)
 
     def ask():
-        if adoptable:  # every one of them, as GET /desk/contracts/adoptable: it does not page
-            refuse_given(
-                {
-                    # typed, even as the default 50 (Typer's own click: compared by name)
-                    "limit": getattr(ctx.get_parameter_source("limit"), "name", "") != "DEFAULT",
-                    "after": after is not None,
-                },
-                "{option} pages the contracts under service, not --adoptable's",
-            )
-            return platform(home).desk.adoptable()
+        if adoptable:  # pages itself, as GET /desk/contracts/adoptable
+            return platform(home).desk.adoptable(after=after, limit=limit)
         return page_of(platform(home).desk.contracts, limit, after)
 
     empty = "(no signed O&M contract waits)" if adoptable else "(none: contract-add or adopt one)"

@@ -23,8 +23,11 @@ from yinxin.adapters.http.api.context import (
     Page,
     Pages,
     Plat,
+    ServiceAfter,
+    ServiceLimit,
     Strict,
     get_caller,
+    service_page,
     state_filter,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
@@ -133,10 +136,13 @@ def adopt_contract(body: AdoptIn, platform: Plat, principal: Staff):
     return platform.desk.adopt(body.number, actor=principal.actor)
 
 
-@router.get("/desk/contracts/adoptable", response_model=list[AdoptableView])
-def adoptable_contracts(platform: Plat, _principal: Staff):
-    """Signed O&M contracts of the template library not yet under service (for ``adopt``)."""
-    return platform.desk.adoptable()
+@router.get("/desk/contracts/adoptable", response_model=Page[AdoptableView])
+def adoptable_contracts(
+    platform: Plat, _principal: Staff, limit: ServiceLimit = 50, after: ServiceAfter = None
+):
+    """Signed O&M contracts of the template library not yet under service (for ``adopt``),
+    oldest first, a page at a time (``after``: the ``next`` of the previous page)."""
+    return service_page(Page[AdoptableView], platform.desk.adoptable(after=after, limit=limit))
 
 
 @router.get("/desk/contracts", response_model=Page[DeskContractView])

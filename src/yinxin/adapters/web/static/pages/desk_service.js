@@ -187,7 +187,7 @@ async function loadContracts(number = select.value) {
 
 // signed O&M contracts of the template library that no clock watches yet: one click each
 async function loadAdoptable() {
-  const rows = await api("GET", "/desk/contracts/adoptable");
+  const rows = await allItems("/desk/contracts/adoptable"); // every page, oldest first
   document.getElementById("adoptable").hidden = !rows.length;
   document.querySelector("#adoptable-table tbody").replaceChildren(...rows.map((a) => {
     const btn = el("button", { type: "button", class: "btn small", text: "纳入服务" });
