@@ -46,11 +46,11 @@ def _open(pdf: bytes):
 
 
 def _displayed(page) -> tuple[float, float]:
-    """Width and height in points as the page is displayed (a quarter turn swaps them)."""
-    w, h = page.get_size()
-    if page.get_rotation() in (90, 270):
-        w, h = h, w
-    return w, h
+    """Width and height in points as the page is displayed. PDFium's page size has the
+    quarter turn of ``/Rotate`` applied already (``CPDF_Page`` swaps them); swapping them again
+    here told the web page a landscape page was portrait, so a click on a rotated page was
+    taken at the wrong place and the page was drawn wider than asked."""
+    return page.get_size()
 
 
 def page_sizes(pdf: bytes) -> list[PageSize]:
