@@ -38,6 +38,9 @@ class Page:
     cropbox: tuple[float, float, float, float]
     rotate: int
     resources: generic.DictionaryObject
+    # /UserUnit (PDF 1.6): points per user-space unit on this page, 1 unless it says otherwise;
+    # Acrobat and MuPDF show the page that much larger (poppler ignores it)
+    user_unit: float = 1.0
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -87,7 +90,13 @@ def _make_page(index: int, ref, node, attrs: dict) -> Page:
     resources = attrs.get("/Resources")
     if not isinstance(resources, generic.DictionaryObject):
         resources = generic.DictionaryObject()
-    return Page(index, ref.reference, node, media, crop, rotate, resources)
+    try:  # not inheritable (ISO 32000-2 table 31); a nonsense value is read as absent
+        unit = float(dget(node, "/UserUnit", 1.0))
+    except (TypeError, ValueError, OverflowError):
+        unit = 1.0
+    if not 0.01 <= unit <= 1000:  # also false for nan
+        unit = 1.0
+    return Page(index, ref.reference, node, media, crop, rotate, resources, unit)
 
 
 class PageTree:

@@ -53,8 +53,36 @@ def _displayed(page) -> tuple[float, float]:
     return page.get_size()
 
 
+def _user_units(pdf: bytes, count: int) -> list[float]:
+    """Each page's ``/UserUnit`` (points per unit), which PDFium's sizes leave out and sealing
+    applies (``yinxin.pdf.sign``: millimetres of the page as Acrobat and MuPDF show it). Read
+    with the signing engine's page tree; 1 for every page when it cannot be read or says none
+    (without object streams the name is in the file's bytes if anywhere)."""
+    ones = [1.0] * count
+    if b"/UserUnit" not in pdf and b"/ObjStm" not in pdf:
+        return ones
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from yinxin.pdf.incremental import list_pages
+
+    try:
+        units = [p.user_unit for p in list_pages(PdfFileReader(io.BytesIO(pdf), strict=False))]
+    except Exception:  # untrusted input PDFium read and pyHanko does not: as without
+        return ones
+    return units if len(units) == count else ones
+
+
 def page_sizes(pdf: bytes) -> list[PageSize]:
-    """Every page's displayed size in mm."""
+    """Every page's displayed size in mm (``/Rotate`` and ``/UserUnit`` applied)."""
+    out = _page_sizes(pdf)
+    units = _user_units(pdf, len(out))
+    return [
+        PageSize(s.page, round(s.width_mm * u, 2), round(s.height_mm * u, 2))
+        for s, u in zip(out, units, strict=True)
+    ]
+
+
+def _page_sizes(pdf: bytes) -> list[PageSize]:
     with _PDFIUM:
         doc = _open(pdf)
         try:
@@ -65,7 +93,7 @@ def page_sizes(pdf: bytes) -> list[PageSize]:
                     w, h = _displayed(page)
                 finally:
                     page.close()
-                out.append(PageSize(i + 1, round(w * MM_PER_PT, 2), round(h * MM_PER_PT, 2)))
+                out.append(PageSize(i + 1, w * MM_PER_PT, h * MM_PER_PT))
             return out
         finally:
             doc.close()

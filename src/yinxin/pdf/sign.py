@@ -351,11 +351,16 @@ def find_anchor(pdf: bytes, text: str) -> list[AnchorHit]:
 
 
 class _View:
-    """Maps between displayed ("visual") page coordinates and PDF user space (``/Rotate``)."""
+    """Maps between displayed ("visual") page coordinates and PDF user space (``/Rotate``).
+
+    Visual coordinates are points as the page is shown: a page's ``/UserUnit`` makes each unit
+    of its user space that many points (a 298 × 421 page at 2 shows as A4), so millimetres
+    given for the displayed page are divided by it on the way into user space."""
 
     def __init__(self, page: Page):
         self.x0, self.y0, x1, y1 = page.box
-        self.w, self.h = x1 - self.x0, y1 - self.y0
+        self.unit = page.user_unit
+        self.w, self.h = (x1 - self.x0) * self.unit, (y1 - self.y0) * self.unit
         self.rotate = page.rotate
         self.size = (self.h, self.w) if self.rotate in (90, 270) else (self.w, self.h)
 
@@ -369,11 +374,11 @@ class _View:
             ux, uy = vy, h - vx
         else:
             ux, uy = vx, vy
-        return self.x0 + ux, self.y0 + uy
+        return self.x0 + ux / self.unit, self.y0 + uy / self.unit
 
     def to_visual(self, ux: float, uy: float) -> tuple[float, float]:
         r, w, h = self.rotate, self.w, self.h
-        ux, uy = ux - self.x0, uy - self.y0
+        ux, uy = (ux - self.x0) * self.unit, (uy - self.y0) * self.unit
         if r == 90:
             return uy, w - ux
         if r == 180:
