@@ -596,6 +596,41 @@ def _widget_body(update: Update, image_num: int | None, spec: _WidgetSpec) -> by
     )
 
 
+def _fields_drawn(fields, limit: int = 5000) -> bool:
+    """Whether every widget of the form's fields carries its own normal appearance.
+
+    A form saying ``/NeedAppearances true`` asks viewers to draw its fields afresh, and
+    poppler (Evince, Okular, pdftoppm) then redraws every widget, the seal's too, from the
+    field's value: a signature's has none, so the seal vanished. When every field already has
+    its picture, turning the flag off loses nothing and keeps the seal on the page; when one
+    has none, the flag stays (that field would otherwise show blank)."""
+    stack = list(fields) if isinstance(fields, list) else []
+    seen: set = set()
+    while stack:
+        if len(seen) > limit:
+            return False
+        item = stack.pop()
+        ref = getattr(item, "reference", None)
+        if ref is not None:
+            if ref in seen:
+                continue
+            seen.add(ref)
+        try:
+            node = item.get_object()
+        except Exception:  # a dangling reference: nothing to vouch for
+            return False
+        if not isinstance(node, generic.DictionaryObject):
+            return False
+        kids = dget(node, "/Kids")
+        if isinstance(kids, list) and kids:
+            stack.extend(kids)
+            continue
+        ap = dget(node, "/AP")
+        if not isinstance(ap, generic.DictionaryObject) or dget(ap, "/N") is None:
+            return False
+    return True
+
+
 def _write_revision(
     pdf: bytes, reader: PdfFileReader, plan: _Plan, make_contents: Callable[[bytes], bytes]
 ) -> bytes:
@@ -661,6 +696,10 @@ def _write_revision(
         acro = generic.DictionaryObject(
             acro_obj if isinstance(acro_obj, generic.DictionaryObject) else {}
         )
+        # judged on the fields there were (the new one's reference resolves in no reader)
+        redraw_off = dget(acro, "/NeedAppearances") == True and _fields_drawn(  # noqa: E712
+            dget(acro, "/Fields")
+        )
         fields_raw = acro.raw_get("/Fields") if "/Fields" in acro else None
         if isinstance(fields_raw, generic.IndirectObject):
             old = fields_raw.get_object()
@@ -672,6 +711,8 @@ def _write_revision(
             old = list(fields_raw) if isinstance(fields_raw, list) else []
             acro["/Fields"] = generic.ArrayObject(old + [_ref(field_num)])
         acro["/SigFlags"] = generic.NumberObject(3)
+        if redraw_off:
+            acro["/NeedAppearances"] = generic.BooleanObject(False)
         if isinstance(acro_raw, generic.IndirectObject):
             update.replace(acro_raw.reference, acro)
         else:
