@@ -398,6 +398,7 @@ def test_a_broken_startxref_is_never_signed_as_damaged(pki, tmp_path):  # noqa: 
         out = sign_pdf(pki.request(pdf, "乙方", placement=Placement(page=1, x_mm=X_MM, y_mm=Y_MM)))
     except SigningError as err:
         assert err.field == "pdf" and err.code == "unreadable", err.message
+        assert "startxref" in err.message and "damaged" in err.message, err.message
         return
     judge(out, pki, 1, tmp_path)
 

@@ -42,6 +42,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -171,6 +172,17 @@ class SignRequest:
 # ------------------------------------------------------------------------------ reading
 
 
+def _startxref_lands(pdf: bytes) -> bool:
+    """Whether the file's last ``startxref`` offset points at ``xref`` or at an object (an
+    xref stream's ``N G obj``), as the reader's first step needs."""
+    at = pdf.rfind(b"startxref")
+    match = re.match(rb"startxref\s+(\d{1,12})", pdf[at : at + 40]) if at >= 0 else None
+    if match is None:
+        return False
+    offset = int(match.group(1))
+    return re.match(rb"\s*(xref|\d+\s+\d+\s+obj)", pdf[offset : offset + 32]) is not None
+
+
 def _open(pdf: bytes) -> tuple[PdfFileReader, PageTree]:
     if not isinstance(pdf, bytes | bytearray) or not pdf:
         raise SigningError("no PDF was given", field="pdf", code="not_pdf")
@@ -186,6 +198,14 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, PageTree]:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         encrypted = "/Encrypt" in reader.trailer or reader.encrypted
     except Exception as exc:  # untrusted input: any parse failure is a refusal
+        if not _startxref_lands(pdf):
+            raise SigningError(
+                "the PDF is damaged: its last startxref does not point at a cross-reference "
+                "section (readers rebuild such a file, and a signature over what they rebuild "
+                "is not made); save it again from the program that made it",
+                field="pdf",
+                code="unreadable",
+            ) from None
         raise SigningError(
             f"the PDF cannot be read ({type(exc).__name__}: {exc})", field="pdf", code="unreadable"
         ) from None
