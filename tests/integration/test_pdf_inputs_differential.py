@@ -177,7 +177,7 @@ def corpus(pki_) -> dict[str, Case]:  # noqa: ANN001
         "deep-tree": Case(c.deep_tree(8, 4), page=7),
         "one-page": Case(c.mupdf(1)),
         "300-pages": Case(c.mupdf(300), page=300),
-        "user-unit-2": Case(_user_unit(c.mupdf(1)), mupdf=True),
+        "user-unit-2": Case(_user_unit(c.mupdf(1, size=(298, 421))), mupdf=True),
         "form-need-appearances": Case(_form(False)),
         "form-empty-sig-field": Case(_form(True)),
         "signed-by-pyhanko": Case(_pyhanko_signed(pki_, c.mupdf(2)), earlier=1),
@@ -418,3 +418,27 @@ def test_a_cross_page_seal_on_every_page_as_shown(pki, cases, name, tmp_path):  
         strip = SEAL_MM * MM * SCALE / n
         inside = reds(img, (w - strip - 1, 0, w, h))
         assert inside > 20 and reds(img) - inside < 0.02 * reds(img), (name, page)
+
+
+def test_a_cross_page_seal_over_300_pages(pki, cases, tmp_path):  # noqa: F811
+    """300 strips of one seal in one signature: valid, and a sliver on the first, a middle
+    and the last page."""
+    out = sign_pdf(pki.request(cases["300-pages"].pdf, "乙方", placement=None, cross_page=True))
+    judge(out, pki, 1, tmp_path)
+    for page in (1, 150, 300):
+        img = shown(out, page, tmp_path)
+        w, h = img.size
+        assert reds(img, (w - 3, 0, w, h)) == reds(img), page
+
+
+def test_an_anchor_on_a_user_unit_page(pki, cases, tmp_path):  # noqa: F811
+    """The anchor's box (user space) is turned into the page as shown, /UserUnit applied:
+    the seal sits on the text's end, 40 mm wide as the reader shows it."""
+    pdf = cases["user-unit-2"].pdf
+    out = sign_pdf(pki.request(pdf, "乙方", placement=Placement(anchor="Contract page 1")))
+    judge(out, pki, 1, tmp_path)
+    img = shown(out, 1, tmp_path, mupdf=True)
+    # the text's baseline is 100 units (200 pt, 100 px) from the top; the seal 40 mm high
+    side = SEAL_MM * MM * SCALE
+    band = reds(img, (0, 100 - side / 2 - 8, img.size[0], 100 + side / 2 + 8))
+    assert band == reds(img) > 0.05 * side * side
