@@ -324,14 +324,15 @@ def _check_existing_signatures(reader: PdfFileReader) -> list:
                 code="locked",
             )
         if emb.sig_object_type == "/Sig" and emb.docmdp_level is not None:
-            # A certification (DocMDP) permitting form filling (P=2) or comments too (P=3)
+            # A certification (DocMDP) permitting form filling (P=2) or comments too (P=3) —
+            # or a field /Lock saying the same, which pyHanko reads alike —
             # allows signing the signature fields it was given, not making a new one: pyHanko
             # and our verifier then judge it broken, and the next signer is refused. We make a
             # new field for every seal, so the document is refused before, not after.
             raise SigningError(
-                f"signature {name!r} certified the document (DocMDP P="
-                f"{emb.docmdp_level.value}): it allows no new signature field, and a seal added "
-                "to it would make that certification invalid",
+                f"signature {name!r} permits only form filling and signing its own fields "
+                f"(DocMDP or field lock P={emb.docmdp_level.value}): it allows no new "
+                "signature field, and a seal added to it would make that signature invalid",
                 field="pdf",
                 code="certified",
             )
