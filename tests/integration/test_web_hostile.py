@@ -6,6 +6,11 @@ pages themselves, with hostile text in them, are judged in Chromium
 
 from __future__ import annotations
 
+from tests.integration.test_application_documents import PDF, PNG, pending, upload
+from tests.integration.test_web_selfservice_api import subscriber_session
+
+STRICT = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
 
 def directives(csp: str) -> dict[str, list[str]]:
     parts = (d.split() for d in csp.split(";") if d.strip())
@@ -25,3 +30,34 @@ def test_the_api_documentation_page_has_the_pages_policy(client):
     assert r.headers["referrer-policy"] == "same-origin"
     assert "<script>" not in r.text  # every script is a file of this server's
     assert '<html lang="zh-CN">' in r.text
+
+
+def test_every_api_answer_is_inert_when_opened_as_a_page(world, client):
+    """An API answer opened in the browser (a JSON body holding a name someone typed, a
+    problem quoting it, a seal's SVG, an uploaded scan in a new tab) carried no
+    Content-Security-Policy and no nosniff: now it loads and runs nothing and cannot be
+    framed; a PDF, which a sandbox would keep the viewer from showing, gets nosniff only."""
+    app_id = pending(world, world.person.id, "person-signing")
+    h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+    png = upload(client, app_id, PNG, "id_front", h, name="<svg onload=alert(1)>.png").json()
+    pdf = upload(client, app_id, PDF, "id_back", h).json()
+    seal = world.yi.seal.es_id
+    base = f"/api/v1/applications/{app_id}/documents"
+    answers = {
+        "json": client.get(f"/api/v1/subscribers/{world.person.id}"),
+        "problem": client.get("/api/v1/subscribers/999999"),
+        "no such route": client.get("/api/v1/<script>alert(1)</script>"),
+        "openapi": client.get("/api/v1/openapi.json"),
+        "svg": client.get(f"/api/v1/seals/{seal}/image", params={"format": "svg"}),
+        "png": client.get(f"/api/v1/seals/{seal}/image"),
+        "scan": client.get(f"{base}/{png['id']}"),
+        "public": client.get("/api/v1/public/fees"),
+    }
+    for what, r in answers.items():
+        assert r.headers.get("x-content-type-options") == "nosniff", what
+        assert r.headers.get("content-security-policy") == STRICT, what
+    assert answers["svg"].headers["content-type"] == "image/svg+xml"
+    scanned = client.get(f"{base}/{pdf['id']}")
+    assert scanned.headers["content-type"] == "application/pdf"
+    assert scanned.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in scanned.headers

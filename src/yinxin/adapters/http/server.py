@@ -46,6 +46,7 @@ from uvicorn.server import ServerState
 
 from yinxin import __version__
 from yinxin.adapters.http.asgi import HEAD_ONLY, ClientGone, read_body, respond
+from yinxin.adapters.http.inert import InertAnswers
 from yinxin.adapters.http.ops import Observed, json_logging, readiness
 from yinxin.adapters.http.privacy import PrivateAnswers
 from yinxin.app import Platform, build_platform
@@ -367,7 +368,10 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
     s = platform.settings
     # what caches may keep: answers through a signing link, and a caller's own API reads
     private = PrivateAnswers(app)
-    return Observed(private, platform, access=s.access_log, metrics_token=s.metrics_token)
+    # what a browser may do with an API answer opened as a page: nothing (no sniffing, no script)
+    return Observed(
+        InertAnswers(private), platform, access=s.access_log, metrics_token=s.metrics_token
+    )
 
 
 def app_from_env():
