@@ -66,7 +66,9 @@ def test_documents_are_kept_scoped_and_read_back(world, client):
     got = client.get(f"/api/v1/applications/{person_app}/documents/{front['id']}")
     assert got.status_code == 200 and got.content == JPEG
     assert got.headers["content-type"] == "image/jpeg"
-    assert got.headers["content-disposition"].startswith("inline; filename*=UTF-8''")
+    assert got.headers["content-disposition"] == (
+        f"inline; filename=\"document-{front['id']}.jpg\"; filename*=UTF-8''%E6%AD%A3%E9%9D%A2.jpg"
+    )
     # an ID card's scan is kept by no cache (it was private, max-age=300: 5 minutes on disk)
     assert got.headers["cache-control"] == "no-store"
     # the organization's application is not there for the person: 404, nothing written

@@ -6,6 +6,8 @@ pages themselves, with hostile text in them, are judged in Chromium
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from tests.integration.test_application_documents import PDF, PNG, pending, upload
 from tests.integration.test_web_selfservice_api import subscriber_session
 
@@ -61,3 +63,24 @@ def test_every_api_answer_is_inert_when_opened_as_a_page(world, client):
     assert scanned.headers["content-type"] == "application/pdf"
     assert scanned.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in scanned.headers
+
+
+def test_a_scans_name_keeps_its_chinese_and_has_an_ascii_fallback(world, client):
+    """RFC 6266: ``filename*`` carries the applicant's name whole (quotes, ``;``, spaces,
+    Chinese percent-encoded, so none ends the parameter), after a plain ASCII ``filename``
+    the server makes; it was ``filename*`` alone."""
+    app_id = pending(world, world.person.id, "person-signing")
+    h = {"X-CSRF-Token": subscriber_session(client, world, "13800138000")}
+    name = '身份证 "正面"; filename=evil.html, ..%2f.png'
+    doc = upload(client, app_id, PNG, "id_front", h, name=name).json()
+    assert doc["file_name"] == name
+    r = client.get(f"/api/v1/applications/{app_id}/documents/{doc['id']}")
+    got = r.headers.get_list("content-disposition")
+    assert len(got) == 1
+    head, fallback, extended = (p.strip() for p in got[0].split(";"))
+    assert head == "inline"
+    assert fallback == f'filename="document-{doc["id"]}.png"'
+    assert extended.startswith("filename*=UTF-8''")
+    encoded = extended.removeprefix("filename*=UTF-8''")
+    assert all(c.isascii() and (c.isalnum() or c in "%-._~") for c in encoded), encoded
+    assert unquote(encoded) == name

@@ -73,15 +73,28 @@ def get_document(
     """The document's file, shown in the browser (``inline``) with the type read at upload."""
     _scoped(platform, principal, application_id)
     doc, data = platform.application_documents.get(application_id, document_id)
-    name = doc.file_name or f"document-{doc.id}"
     return Response(
         data,
         media_type=doc.media_type,
         headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": disposition(doc),
             # an identity document (ID card, licence): kept by no cache, the browser's disk
             # cache of a shared desk computer included (it was private, max-age=300)
             "Cache-Control": "no-store",
             "ETag": f'"{doc.sha256}"',
         },
     )
+
+
+_EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
+def disposition(doc: DocumentView) -> str:
+    """``inline`` with the applicant's file name (RFC 6266): ``filename*`` carries it whole,
+    UTF-8 percent-encoded (Chinese kept; a quote, ``;`` or space cannot end the parameter or
+    start another), after an ASCII ``filename`` built by the server (``document-7.png``) for a
+    client that reads no ``filename*``. It was ``filename*`` alone: such a client named the
+    file after the URL's last segment, a bare number with no extension."""
+    fallback = f"document-{doc.id}.{_EXTENSIONS.get(doc.media_type, 'bin')}"
+    name = doc.file_name or fallback
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
