@@ -9,14 +9,18 @@ headers are checked in ``tests/integration/test_web_hostile.py``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 from tests.e2e.conftest import STAFF_PASSWORD, Site, new_officer, shot
 from tests.e2e.test_web import fresh_totp
 from tests.e2e.test_web_selfservice import type_login_code
+from tests.e2e.test_web_signing import sign_by_service
+from tests.fixtures.samples import contract_pdf
 from tests.integration.api_world import id_card
 from tests.integration.test_application_documents import PNG
+from yinxin.signing.flows import SignerSpec
 
 # short enough for a name's 50 characters; each part a way out of a different context
 MARKUP = '"><img src=x onerror=window.__pwned=1>'
@@ -160,3 +164,28 @@ def test_the_api_documentation_draws_under_the_pages_policy(site: Site, page):
     page.locator(".opblock-summary").first.click()
     page.locator(".opblock-body").first.wait_for()
     assert page.evaluate("window.__violations") == []
+
+
+def test_a_signed_document_is_saved_as_a_pdf_whatever_its_name_says(site: Site, phone):
+    """Who starts a flow names its documents, and the signer's page saved the signed PDF under
+    that name as given: "发票.pdf.html" became an HTML file on the signer's disk (the PDF's
+    bytes may hold markup before its header), "发票.pdf.exe" a program. The PDF is saved with
+    ".pdf" at the end of its name."""
+    w = site.world
+    flow = w.p.flows.create(
+        "发票",
+        documents=[("发票.pdf.html", contract_pdf(1, title="发票"))],
+        signers=[SignerSpec(w.jia.id, w.jia.role, w.jia.seal.es_id)],
+        deadline=w.p.clock.now() + dt.timedelta(days=2),
+        owner_subscriber_id=w.org.id,
+        actor="test",
+    )
+    (link,) = w.p.flows.start(flow.id, actor="test").links
+    assert sign_by_service(site, link.token, w.jia).flow.state == "completed"
+    page = phone.new_page()
+    page.goto(site.url(f"/sign/{link.token}"))
+    page.locator("#downloads button").first.wait_for()
+    assert "发票.pdf.html" in page.locator("#downloads").inner_text()  # the name, as given
+    with page.expect_download() as got:
+        page.locator("#downloads button").first.click()
+    assert got.value.suggested_filename == "发票.pdf.html.pdf"

@@ -724,7 +724,16 @@ export function toast(text, kind = "info") {
   t._timer = setTimeout(() => { t.hidden = true; }, 5000);
 }
 
+// The extension a saved file of each type must end with (see saveBlob).
+const SAVED_AS = { "application/pdf": ".pdf" };
+
+/** Save `blob` as the file `name`. A PDF's name is often one a stranger chose (who started a
+ * flow names its documents), and the browser kept it as given: "发票.pdf.html" was saved as an
+ * HTML file, "发票.pdf.exe" as a program. A name that does not end with its type's extension
+ * gets it added ("发票.pdf.html.pdf"), so the file opens as what it is. */
 export function saveBlob(blob, name) {
+  const ext = SAVED_AS[(blob.type || "").split(";")[0].trim().toLowerCase()];
+  if (ext && !String(name).toLowerCase().endsWith(ext)) name = `${name}${ext}`;
   const url = URL.createObjectURL(blob);
   const a = el("a", { href: url, download: name });
   document.body.append(a);
